@@ -1,0 +1,63 @@
+# Every target that needs the tools depends on `setup`, so any of them works as the
+# first command on a fresh clone. `setup` only installs what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEB_PACKAGES := tcpdump tshark nftables iproute2
+SCENARIO ?= refused
+FAMILY ?= 4
+STORE ?=
+
+.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios clean
+
+setup: deb-packages $(STAMP)
+
+deb-packages:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "setup: installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "setup: missing Debian packages:$$missing (run 'sudo make setup' to install them; capture needs them)"; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+capture: setup
+	@$(BIN)/handshake capture $(SCENARIO) --family $(FAMILY) $(if $(STORE),--store)
+
+scenarios: setup
+	@$(BIN)/handshake scenarios
+
+analyze: setup
+	@test -n "$(PCAP)" || { echo "usage: make analyze PCAP=file.pcap"; exit 2; }
+	@$(BIN)/handshake analyze "$(PCAP)"
+
+diagram: setup
+	@test -n "$(PCAP)" || { echo "usage: make diagram PCAP=file.pcap [OUT=file.svg]"; exit 2; }
+	@$(BIN)/handshake diagram "$(PCAP)" -o "$(or $(OUT),$(basename $(PCAP)).svg)"
+
+test: setup
+	@$(BIN)/python -m pytest
+
+lint: setup
+	@$(BIN)/ruff check analyzer tests
+	@$(BIN)/ruff format --check analyzer tests
+
+# Regenerates the expected analyses of the stored captures on purpose; tests never do.
+expected: setup
+	@$(BIN)/handshake expected captures
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

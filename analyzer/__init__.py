@@ -1,0 +1,8 @@
+"""handshake-analyzer: TCP connection life cycles made visible and checkable.
+
+Layers, each knowing only the one below: decode (pcap -> segments), connections,
+tcp_state (the RFC 9293 machine), findings, output; capture and scenarios sit at
+the edge and are the only parts that need root.
+"""
+
+__version__ = "0.1.0"

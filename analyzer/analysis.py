@@ -1,0 +1,107 @@
+"""The analyzer core: segments in, per-connection findings out. No I/O but reading the file.
+
+`analyze_segments` is pure (a list of records in, an Analysis out) so that tests
+drive it with hand-made segments; `analyze_file` only adds the reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from analyzer.connections import Connection, group_connections
+from analyzer.decode import DecodeStats, Segment, read_segments
+from analyzer.findings.backoff import Backoff, classify_backoff
+from analyzer.findings.close import Close, find_close
+from analyzer.findings.handshake import Handshake, find_handshake
+from analyzer.findings.resets import Reset, find_resets
+from analyzer.tcp_state import ConnectionMachine, State, Step
+
+
+@dataclass
+class ConnectionAnalysis:
+    connection: Connection
+    handshake: Handshake
+    syn_backoff: Backoff
+    synack_backoff: Backoff
+    close: Close
+    resets: list[Reset]
+    states: dict[str, list[tuple[float, State]]]
+    steps: list[Step]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def interesting(self) -> bool:
+        """Worth drawing first: a RST, a retransmitted SYN, or a handshake that did not finish."""
+        return bool(
+            self.resets
+            or self.syn_backoff.intervals
+            or self.synack_backoff.intervals
+            or self.handshake.status not in ("complete", "not_seen")
+        )
+
+    def summary(self) -> str:
+        """One line a person reads first."""
+        parts = [self.handshake.explain()]
+        if self.syn_backoff.intervals:
+            parts.append("SYN " + self.syn_backoff.describe())
+        if self.synack_backoff.intervals:
+            parts.append("SYN/ACK " + self.synack_backoff.describe())
+        if self.close.shape != "none":
+            parts.append(self.close.explain())
+        parts.extend(
+            f"RST from the {r.sender} in {r.state}: {r.cause}" for r in self.resets if r.cause != "refused"
+        )
+        return "; ".join(parts)
+
+
+@dataclass
+class Analysis:
+    file: str
+    stats: DecodeStats
+    connections: list[ConnectionAnalysis]
+
+
+def analyze_connection(connection: Connection) -> ConnectionAnalysis:
+    first = connection.segments[0]
+    first_reply = next((s for s in connection.segments if s.src != first.src or s.sport != first.sport), None)
+    machine = ConnectionMachine(first, first_reply)
+    for segment in connection.segments:
+        machine.feed(segment)
+    client, server = machine.ends[connection.client], machine.ends[connection.server]
+    handshake = find_handshake(connection)
+    final = {"client": client.state, "server": server.state}
+    notes = [machine.start_note] if handshake.status != "complete" else []
+    states = {"client": client.history, "server": server.history}
+    if not any(not connection.from_client(s) for s in connection.segments):
+        # A server that never sent a segment shows nothing of its state.
+        states["server"] = []
+        notes.append("the server sent nothing: its state is unknown")
+    notes.extend(
+        f"frame {s.segment.frame} ignored for the state: {s.dropped}" for s in machine.steps if s.dropped
+    )
+    return ConnectionAnalysis(
+        connection=connection,
+        handshake=handshake,
+        syn_backoff=classify_backoff([s.time for s in handshake.syns]),
+        synack_backoff=classify_backoff([s.time for s in handshake.synacks]),
+        close=find_close(connection, machine.steps, final),
+        resets=find_resets(connection, machine.steps, handshake),
+        states=states,
+        steps=machine.steps,
+        notes=notes,
+    )
+
+
+def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> Analysis:
+    segments = list(segments)
+    stats = DecodeStats(format="records", frames=len(segments), tcp_segments=len(segments))
+    connections = group_connections(segments)
+    return Analysis(name, stats, [analyze_connection(c) for c in connections])
+
+
+def analyze_file(path: str) -> Analysis:
+    """Analyze a pcap/pcapng file; raises CaptureFileError if it cannot be read at all."""
+    stats = DecodeStats()
+    connections = group_connections(read_segments(path, stats))
+    return Analysis(path, stats, [analyze_connection(c) for c in connections])

@@ -1,0 +1,75 @@
+"""A private network namespace for the current process, with only loopback up.
+
+unshare(CLONE_NEWNET) gives this process a network stack of its own: its own
+loopback, its own sysctls under /proc/sys/net, its own nftables ruleset. All of
+it disappears when the last process in it exits, which is why the capture runs
+in a child process: nothing needs undoing on the host, even after SIGKILL.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+from pathlib import Path
+
+from analyzer.errors import UserError
+
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+SYSCTL_ROOT = Path("/proc/sys")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def enter_private_network_namespace() -> None:
+    if _libc.unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise UserError(f"cannot create a network namespace: {os.strerror(err)} (capture needs root)")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+
+
+def die_with_parent(signal_number: int) -> None:
+    """For a child's preexec_fn: the kernel signals it when its parent dies, so no
+    capture engine outlives the sandbox process."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
+
+
+def _sysctl_path(name: str) -> Path:
+    return SYSCTL_ROOT / name.replace(".", "/")
+
+
+def read_sysctl(name: str) -> str | None:
+    try:
+        return _sysctl_path(name).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def write_sysctl(name: str, value: str) -> bool:
+    """Set a sysctl of this namespace; False if this kernel does not have it."""
+    path = _sysctl_path(name)
+    if not path.exists():
+        return False
+    path.write_text(value)
+    return True
+
+
+TCP_SYSCTLS = (
+    "net.ipv4.tcp_syn_retries",
+    "net.ipv4.tcp_syn_linear_timeouts",
+    "net.ipv4.tcp_synack_retries",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_abort_on_overflow",
+    "net.ipv4.tcp_max_syn_backlog",
+    "net.ipv4.tcp_rfc1337",
+    "net.ipv4.tcp_timestamps",
+    "net.ipv4.tcp_sack",
+    "net.ipv4.tcp_window_scaling",
+    "net.core.somaxconn",
+)
+
+
+def tcp_sysctls() -> dict[str, str | None]:
+    """The TCP settings in force in this namespace (None where the kernel has no such sysctl)."""
+    return {name: read_sysctl(name) for name in TCP_SYSCTLS}

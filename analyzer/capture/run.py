@@ -1,0 +1,161 @@
+"""`handshake capture`: record one scenario in a sandbox, analyze it, draw it, say where it all went."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from analyzer.analysis import Analysis, analyze_file
+from analyzer.capture.recorder import tcpdump_path
+from analyzer.capture.sidecar import load_sidecar, sidecar_path_for, write_json
+from analyzer.capture.store import store_capture
+from analyzer.errors import UserError
+from analyzer.output.json_report import analysis_to_dict
+from analyzer.output.text_report import format_endpoint
+from analyzer.scenarios import Scenario, get_scenario
+from analyzer.timefmt import format_duration
+
+# Creating a network namespace needs CAP_SYS_ADMIN; the firewall CAP_NET_ADMIN;
+# tcpdump CAP_NET_RAW.
+CAPABILITIES = {"CAP_SYS_ADMIN": 21, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13}
+
+
+def missing_capabilities() -> list[str]:
+    if os.geteuid() == 0:
+        return []
+    effective = 0
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                effective = int(line.split()[1], 16)
+    except OSError:
+        pass
+    return [name for name, bit in CAPABILITIES.items() if not effective >> bit & 1]
+
+
+def check_can_capture(scenario: Scenario) -> None:
+    missing = missing_capabilities()
+    if missing:
+        raise UserError(
+            "capturing needs root (or " + ", ".join(missing) + "): run "
+            f"'sudo make capture SCENARIO={scenario.name}'; 'make analyze PCAP=...' needs no privileges"
+        )
+    tcpdump_path()
+    for tool, package in (("ip", "iproute2"), ("ss", "iproute2"), ("nft", "nftables")):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            raise UserError(f"{tool} is not installed ({package}): run 'make setup' as root")
+
+
+def run_folder(runs_dir: Path, base: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = runs_dir / f"{base}-{stamp}"
+    suffix = 1
+    while folder.exists():
+        suffix += 1
+        folder = runs_dir / f"{base}-{stamp}-{suffix}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "analyzer.capture.sandbox",
+        scenario.name,
+        str(family),
+        str(pcap),
+    ]
+    child = subprocess.Popen(command)
+
+    def forward(signum: int, frame: object) -> None:
+        child.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:
+                # Ctrl-C reached the child too (same process group): wait for it to stop tcpdump.
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code == 130:
+        raise KeyboardInterrupt
+    if code != 0:
+        raise UserError(f"capture of '{scenario.name}' failed (sandbox exit status {code})")
+
+
+def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path = Path("runs")) -> int:
+    from analyzer.output.sequence_diagram import draw_sequence_diagram, pick_connection
+
+    scenario = get_scenario(name)
+    check_can_capture(scenario)
+    base = scenario.name + ("-ipv6" if family == 6 else "")
+    folder = run_folder(runs_dir, base)
+    pcap = folder / f"{base}.pcap"
+    duration = f", about {scenario.expected_run_seconds:.0f} s" if scenario.expected_run_seconds > 2 else ""
+    print(f"capturing '{scenario.name}' over IPv{family} in a private network namespace{duration} ...")
+    _record_in_sandbox(scenario, family, pcap)
+    sidecar = load_sidecar(sidecar_path_for(pcap))
+    analysis = analyze_file(str(pcap))
+    analysis_json = folder / f"{base}.analysis.json"
+    write_json(analysis_json, analysis_to_dict(analysis))
+    chosen, note = pick_connection(analysis, None)
+    diagrams = []
+    for suffix in (".svg", ".png"):
+        target = folder / f"{base}{suffix}"
+        draw_sequence_diagram(chosen, target, sidecar=sidecar)
+        diagrams.append(target)
+    print_summary(scenario, family, analysis, sidecar, note)
+    print(f"pcap:      {pcap}")
+    print(f"sidecar:   {sidecar_path_for(pcap)}")
+    print(f"analysis:  {analysis_json}")
+    print(f"diagrams:  {diagrams[0]}")
+    print(f"           {diagrams[1]}")
+    if store:
+        for stored in store_capture(pcap):
+            print(f"stored:    {stored}")
+    return 0
+
+
+def print_summary(
+    scenario: Scenario, family: int, analysis: Analysis, sidecar: dict, note: str | None
+) -> None:
+    recorder = sidecar["recorder"]
+    dropped = recorder.get("dropped_by_kernel")
+    count = len(analysis.connections)
+    print(
+        f"{scenario.name} (IPv{family}): {analysis.stats.frames} packets, "
+        f"{count} connection{'s' if count != 1 else ''}, "
+        f"{dropped if dropped is not None else 'unknown'} dropped by kernel"
+    )
+    if dropped:
+        print(f"warning: tcpdump reports {dropped} packets dropped by the kernel: the capture is incomplete")
+    for result in analysis.connections:
+        c = result.connection
+        print(
+            f"  #{c.id} {format_endpoint(c.client, c.family)} → {format_endpoint(c.server, c.family)}: "
+            f"{result.summary()}"
+        )
+        if result.syn_backoff.intervals:
+            origin = result.syn_backoff.times[0]
+            times = ", ".join(f"{t - origin:.3f}" for t in result.syn_backoff.times)
+            print(f"     SYNs at {times} s")
+    syn_times = [s.time for r in analysis.connections for s in r.handshake.syns]
+    for call in sidecar["calls"]:
+        if call.get("errno"):
+            relation = ""
+            before = [t for t in syn_times if t <= call["end_time"]]
+            if before:
+                relation = f" {format_duration(call['end_time'] - before[-1])} after the last SYN"
+            print(f"  {call['side']} {call['call']} raised {call['errno']}{relation}")
+    if note:
+        print(f"  {note}")

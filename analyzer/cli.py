@@ -1,0 +1,148 @@
+"""`handshake` command line: analyze, diagram, capture, scenarios, expected.
+
+Every error a user can cause ends as one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from analyzer.errors import UserError
+
+EXIT_USAGE = 2
+
+
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="analyze pcap/pcapng files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
+    p.set_defaults(run=cmd_analyze)
+
+
+def _add_diagram(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diagram", help="draw a connection's sequence diagram (SVG or PNG)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, help="X.svg or X.png")
+    p.add_argument(
+        "--connection",
+        type=int,
+        default=None,
+        help="connection id (default: the first interesting one)",
+    )
+    p.add_argument(
+        "--sidecar", default=None, help="JSON sidecar with the socket calls (default: next to FILE)"
+    )
+    p.set_defaults(run=cmd_diagram)
+
+
+def _add_capture(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("capture", help="run a scripted exchange in a private network namespace and record it")
+    p.add_argument("scenario")
+    p.add_argument("--family", type=int, choices=(4, 6), default=4)
+    p.add_argument("--store", action="store_true", help="replace the stored capture in captures/")
+    p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs/)")
+    p.set_defaults(run=cmd_capture)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="handshake", description="TCP connection life cycles, made visible and checkable."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_analyze(sub)
+    _add_diagram(sub)
+    _add_capture(sub)
+    p = sub.add_parser("scenarios", help="list the scripted exchanges")
+    p.set_defaults(run=cmd_scenarios)
+    p = sub.add_parser("expected", help="regenerate the expected analyses of stored captures")
+    p.add_argument("directory", nargs="?", default="captures")
+    p.set_defaults(run=cmd_expected)
+    return parser
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from analyzer.analysis import analyze_file
+    from analyzer.output.json_report import analysis_to_dict
+    from analyzer.output.text_report import analysis_text
+
+    status = 0
+    documents = []
+    for path in args.files:
+        try:
+            analysis = analyze_file(path)
+        except UserError as error:
+            # The other files' results are still valid: report this one and go on.
+            print(f"handshake: {error}", file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        for warning in analysis.stats.warnings:
+            print(f"handshake: {path}: warning: {warning}", file=sys.stderr)
+        if args.json:
+            documents.append(analysis_to_dict(analysis))
+        else:
+            sys.stdout.write(analysis_text(analysis))
+    if args.json and documents:
+        output = documents[0] if len(args.files) == 1 else {"files": documents}
+        json.dump(output, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return status
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from analyzer.analysis import analyze_file
+    from analyzer.capture.sidecar import find_sidecar, load_sidecar
+    from analyzer.output.sequence_diagram import draw_sequence_diagram, pick_connection
+
+    analysis = analyze_file(args.file)
+    chosen, note = pick_connection(analysis, args.connection)
+    sidecar_path = args.sidecar or find_sidecar(args.file)
+    sidecar = load_sidecar(sidecar_path) if sidecar_path else None
+    draw_sequence_diagram(chosen, Path(args.output), sidecar=sidecar)
+    if note:
+        print(note)
+    print(f"diagram: {args.output}")
+    return 0
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from analyzer.capture.run import run_capture
+
+    return run_capture(args.scenario, args.family, store=args.store, runs_dir=Path(args.runs_dir))
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from analyzer.scenarios import SCENARIOS
+
+    width = max(len(name) for name in SCENARIOS)
+    for name, scenario in SCENARIOS.items():
+        print(f"{name.ljust(width)}  {scenario.summary}")
+    return 0
+
+
+def cmd_expected(args: argparse.Namespace) -> int:
+    from analyzer.capture.store import write_expected
+
+    for written in write_expected(Path(args.directory)):
+        print(f"wrote {written}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except UserError as error:
+        print(f"handshake: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("handshake: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # A reader that stopped early (| head) is not an error; keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

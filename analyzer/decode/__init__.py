@@ -1,0 +1,23 @@
+"""pcap/pcapng -> a stream of small normalized TCP segment records.
+
+`read_segments` is the one entry point: it streams (fixed-size reads, never the
+whole file) and reports what it could not use in a `DecodeStats`.
+"""
+
+from analyzer.decode.reader import DecodeStats, read_segments
+from analyzer.decode.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment, TcpOptions
+
+__all__ = [
+    "ACK",
+    "CWR",
+    "ECE",
+    "FIN",
+    "PSH",
+    "RST",
+    "SYN",
+    "URG",
+    "DecodeStats",
+    "Segment",
+    "TcpOptions",
+    "read_segments",
+]

@@ -1,0 +1,229 @@
+"""Frames out of classic pcap and pcapng files, streamed with bounded reads.
+
+A frame is (time, link type, bytes). Containers are read block by block: memory
+does not grow with the file, and a bogus length field is refused before anything
+is allocated for it. A file cut off in its last record (what tcpdump leaves when
+it is killed) yields every complete frame and a warning.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
+
+from analyzer.errors import CaptureFileError
+
+# The largest frame any capture engine writes is 256 KiB (tcpdump's default snaplen);
+# anything far above that in a length field means the file is corrupt.
+MAX_FRAME_BYTES = 1 << 20
+MAX_BLOCK_BYTES = MAX_FRAME_BYTES + 4096
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+BLOCK_IDB = 0x00000001
+BLOCK_OPB = 0x00000002  # obsolete Packet Block, still written by old tools
+BLOCK_SPB = 0x00000003
+BLOCK_EPB = 0x00000006
+BLOCK_SHB = 0x0A0D0D0A
+
+OPTION_IF_TSRESOL = 9
+OPTION_IF_TSOFFSET = 14
+
+
+class Frame(NamedTuple):
+    time: float
+    linktype: int
+    data: bytes
+
+
+class CaptureFile:
+    """Iterate `frames()`; afterwards `format`, `frames_read` and `warnings` describe the file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.format = "unknown"
+        self.frames_read = 0
+        self.warnings: list[str] = []
+        self._last_time = 0.0
+
+    def frames(self) -> Iterator[Frame]:
+        try:
+            stream = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
+        except FileNotFoundError:
+            raise CaptureFileError(self.path, "no such file") from None
+        except IsADirectoryError:
+            raise CaptureFileError(self.path, "is a directory, not a capture file") from None
+        except PermissionError:
+            raise CaptureFileError(self.path, "permission denied") from None
+        try:
+            magic = stream.read(4)
+            if len(magic) < 4:
+                raise CaptureFileError(self.path, f"not a capture file: only {len(magic)} bytes long")
+            if magic in PCAP_MAGICS:
+                self.format = "pcap"
+                yield from self._pcap_frames(stream, magic)
+            elif magic == PCAPNG_SHB:
+                self.format = "pcapng"
+                yield from self._pcapng_frames(stream)
+            else:
+                raise CaptureFileError(
+                    self.path,
+                    f"not a pcap or pcapng file (starts with 0x{magic.hex()})",
+                )
+        finally:
+            stream.close()
+
+    def _cut_off(self, what: str) -> None:
+        self.warnings.append(
+            f"file is cut off in {what}; the {self.frames_read} complete packets before it were read"
+        )
+
+    def _pcap_frames(self, stream: BinaryIO, magic: bytes) -> Iterator[Frame]:
+        endian, tick = PCAP_MAGICS[magic]
+        header = stream.read(20)
+        if len(header) < 20:
+            raise CaptureFileError(self.path, "pcap file header is cut off")
+        _major, _minor, _zone, _sigfigs, _snaplen, linktype = struct.unpack(endian + "HHiIII", header)
+        # The upper bits of the link-type field carry FCS information (pcap spec).
+        linktype &= 0x0FFFFFFF
+        record = struct.Struct(endian + "IIII")
+        while True:
+            head = stream.read(16)
+            if not head:
+                return
+            if len(head) < 16:
+                self._cut_off("a record header")
+                return
+            sec, frac, caplen, _origlen = record.unpack(head)
+            if caplen > MAX_FRAME_BYTES:
+                self.warnings.append(
+                    f"record {self.frames_read + 1} claims {caplen} bytes, more than any capture "
+                    f"writes; stopped reading there ({self.frames_read} packets read)"
+                )
+                return
+            data = stream.read(caplen)
+            if len(data) < caplen:
+                self._cut_off(f"packet {self.frames_read + 1}")
+                return
+            self.frames_read += 1
+            yield Frame(sec + frac * tick, linktype, data)
+
+    def _pcapng_frames(self, stream: BinaryIO) -> Iterator[Frame]:
+        endian = "<"
+        interfaces: list[tuple[int, float, float]] = []  # (linktype, tick, offset seconds)
+        first = True
+        while True:
+            head = stream.read(8) if not first else PCAPNG_SHB + stream.read(4)
+            if not head:
+                return
+            if len(head) < 8:
+                self._cut_off("a block header")
+                return
+            if head[:4] == PCAPNG_SHB:
+                # A section header fixes the byte order of everything up to the next one.
+                order = stream.read(4)
+                if len(order) < 4:
+                    self._cut_off("a section header")
+                    return
+                if struct.unpack("<I", order)[0] == PCAPNG_BYTE_ORDER_MAGIC:
+                    endian = "<"
+                elif struct.unpack(">I", order)[0] == PCAPNG_BYTE_ORDER_MAGIC:
+                    endian = ">"
+                else:
+                    raise CaptureFileError(self.path, "pcapng section header has a bad byte-order magic")
+                block_len = struct.unpack(endian + "I", head[4:8])[0]
+                body_len = block_len - 16
+                prefix = order
+                interfaces = []
+            else:
+                block_len = struct.unpack(endian + "I", head[4:8])[0]
+                body_len = block_len - 12
+                prefix = b""
+            first = False
+            if block_len % 4 or body_len < 0 or block_len > MAX_BLOCK_BYTES:
+                self.warnings.append(
+                    f"block after packet {self.frames_read} has an impossible length ({block_len}); "
+                    f"stopped reading there ({self.frames_read} packets read)"
+                )
+                return
+            body = stream.read(body_len)
+            trailer = stream.read(4)
+            if len(body) < body_len or len(trailer) < 4:
+                self._cut_off(f"the block after packet {self.frames_read}")
+                return
+            block_type = struct.unpack(endian + "I", head[:4])[0]
+            body = prefix + body
+            if block_type == BLOCK_IDB:
+                interfaces.append(self._interface(body, endian))
+            elif block_type in (BLOCK_EPB, BLOCK_OPB, BLOCK_SPB):
+                frame = self._packet(block_type, body, endian, interfaces)
+                if frame is not None:
+                    self.frames_read += 1
+                    yield frame
+
+    def _interface(self, body: bytes, endian: str) -> tuple[int, float, float]:
+        if len(body) < 8:
+            raise CaptureFileError(self.path, "pcapng interface block is too short")
+        linktype = struct.unpack(endian + "H", body[:2])[0]
+        tick, offset = 1e-6, 0.0
+        for code, value in _options(body[8:], endian):
+            if code == OPTION_IF_TSRESOL and value:
+                exponent = value[0] & 0x7F
+                tick = 2.0**-exponent if value[0] & 0x80 else 10.0**-exponent
+            elif code == OPTION_IF_TSOFFSET and len(value) == 8:
+                offset = float(struct.unpack(endian + "q", value)[0])
+        return linktype, tick, offset
+
+    def _packet(
+        self, block_type: int, body: bytes, endian: str, interfaces: list[tuple[int, float, float]]
+    ) -> Frame | None:
+        if block_type == BLOCK_SPB:
+            # Simple packet blocks have no timestamp and always belong to interface 0;
+            # they take the previous packet's time so that time never runs backwards.
+            if len(body) < 4 or not interfaces:
+                return None
+            origlen = struct.unpack(endian + "I", body[:4])[0]
+            return Frame(self._last_time, interfaces[0][0], body[4 : 4 + origlen])
+        if block_type == BLOCK_EPB:
+            if len(body) < 20:
+                return None
+            iface, high, low, caplen, _origlen = struct.unpack(endian + "IIIII", body[:20])
+            data_at = 20
+        else:
+            if len(body) < 20:
+                return None
+            iface, _drops, high, low, caplen, _origlen = struct.unpack(endian + "HHIIII", body[:20])
+            data_at = 20
+        if iface >= len(interfaces):
+            self.warnings.append(f"packet {self.frames_read + 1} names an interface never described")
+            return None
+        if caplen > len(body) - data_at:
+            self.warnings.append(
+                f"packet {self.frames_read + 1} claims more bytes than its block holds; skipped"
+            )
+            return None
+        linktype, tick, offset = interfaces[iface]
+        self._last_time = ((high << 32) | low) * tick + offset
+        return Frame(self._last_time, linktype, body[data_at : data_at + caplen])
+
+
+def _options(data: bytes, endian: str) -> Iterator[tuple[int, bytes]]:
+    """pcapng options: (code, value) pairs up to opt_endofopt, tolerating a short tail."""
+    at = 0
+    while at + 4 <= len(data):
+        code, length = struct.unpack(endian + "HH", data[at : at + 4])
+        if code == 0:
+            return
+        value = data[at + 4 : at + 4 + length]
+        if len(value) < length:
+            return
+        yield code, value
+        at += 4 + ((length + 3) & ~3)

@@ -1,0 +1,159 @@
+"""IPv4/IPv6 and TCP headers: the dozen fields the analyzer needs, unpacked with struct.
+
+Payload length comes from the IP length fields, not from the captured bytes, so a
+capture with a short snaplen still counts every byte that was sent; Ethernet
+padding is never mistaken for payload.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from analyzer.decode.segment import SYN, Segment, TcpOptions
+
+PROTO_TCP = 6
+# IPv6 extension headers that can stand between the fixed header and TCP.
+_IPV6_EXTENSIONS = {0, 43, 60, 135, 139, 140}
+_IPV6_FRAGMENT = 44
+_IPV6_AH = 51
+
+_TCP_HEADER = struct.Struct("!HHIIBBHHH")
+_IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
+
+
+class Malformed(Exception):
+    """An IP or TCP header whose lengths cannot be right."""
+
+
+def parse_ip_tcp(data: bytes, at: int, frame: int, time: float) -> Segment | None:
+    """The TCP segment in the IP packet at `data[at:]`, or None if it carries no TCP."""
+    if len(data) < at + 1:
+        raise Malformed("frame too short for an IP header")
+    version = data[at] >> 4
+    if version == 4:
+        return _ipv4(data, at, frame, time)
+    if version == 6:
+        return _ipv6(data, at, frame, time)
+    return None
+
+
+def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | None:
+    if len(data) < at + 20:
+        raise Malformed("IPv4 header cut short")
+    ver_ihl, _tos, total_len, _ident, frag, _ttl, proto, _sum, src, dst = _IPV4_HEADER.unpack_from(data, at)
+    if proto != PROTO_TCP:
+        return None
+    header_len = (ver_ihl & 0x0F) * 4
+    if header_len < 20:
+        raise Malformed(f"IPv4 header length {header_len} is below 20")
+    if frag & 0x1FFF:
+        return None  # a later fragment: no TCP header in it
+    # A zero total length is what segmentation offload leaves in captures of the sender.
+    ip_len = total_len if total_len else len(data) - at
+    if ip_len < header_len:
+        raise Malformed(f"IPv4 total length {total_len} is shorter than its header")
+    return _tcp(
+        data,
+        at + header_len,
+        ip_len - header_len,
+        frame,
+        time,
+        4,
+        socket.inet_ntop(socket.AF_INET, src),
+        socket.inet_ntop(socket.AF_INET, dst),
+    )
+
+
+def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | None:
+    if len(data) < at + 40:
+        raise Malformed("IPv6 header cut short")
+    payload_len, next_header = struct.unpack_from("!HB", data, at + 4)
+    src = socket.inet_ntop(socket.AF_INET6, data[at + 8 : at + 24])
+    dst = socket.inet_ntop(socket.AF_INET6, data[at + 24 : at + 40])
+    remaining = payload_len if payload_len else len(data) - at - 40
+    pos = at + 40
+    while next_header != PROTO_TCP:
+        if next_header in _IPV6_EXTENSIONS or next_header == _IPV6_AH:
+            if len(data) < pos + 2:
+                return None
+            following, units = data[pos], data[pos + 1]
+            ext_len = (units + 2) * 4 if next_header == _IPV6_AH else (units + 1) * 8
+        elif next_header == _IPV6_FRAGMENT:
+            if len(data) < pos + 8:
+                return None
+            following = data[pos]
+            if struct.unpack_from("!H", data, pos + 2)[0] & 0xFFF8:
+                return None  # a later fragment
+            ext_len = 8
+        else:
+            return None
+        next_header = following
+        pos += ext_len
+        remaining -= ext_len
+        if remaining < 0:
+            raise Malformed("IPv6 extension headers run past the payload length")
+    return _tcp(data, pos, remaining, frame, time, 6, src, dst)
+
+
+def _tcp(
+    data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, src: str, dst: str
+) -> Segment:
+    if len(data) < at + 20:
+        raise Malformed("TCP header cut short")
+    sport, dport, seq, ack, offset_byte, flags, window, _sum, _urg = _TCP_HEADER.unpack_from(data, at)
+    header_len = (offset_byte >> 4) * 4
+    if header_len < 20:
+        raise Malformed(f"TCP data offset {header_len} is below 20")
+    if tcp_len < header_len:
+        raise Malformed(f"TCP header ({header_len} bytes) longer than the IP payload ({tcp_len})")
+    options = None
+    if flags & SYN:
+        options = parse_options(data[at + 20 : at + header_len])
+    return Segment(
+        frame,
+        time,
+        family,
+        src,
+        sport,
+        dst,
+        dport,
+        flags,
+        seq,
+        ack,
+        window,
+        tcp_len - header_len,
+        options,
+    )
+
+
+def parse_options(raw: bytes) -> TcpOptions:
+    """MSS, window scale, SACK-permitted, timestamps, Fast Open; a bad option ends the list."""
+    mss = wscale = timestamp = None
+    sack = fast_open = False
+    at = 0
+    while at < len(raw):
+        kind = raw[at]
+        if kind == 0:
+            break
+        if kind == 1:
+            at += 1
+            continue
+        if at + 1 >= len(raw):
+            break
+        length = raw[at + 1]
+        if length < 2 or at + length > len(raw):
+            break
+        value = raw[at + 2 : at + length]
+        if kind == 2 and length == 4:
+            mss = struct.unpack("!H", value)[0]
+        elif kind == 3 and length == 3:
+            wscale = value[0]
+        elif kind == 4:
+            sack = True
+        elif kind == 8 and length == 10:
+            timestamp = struct.unpack("!II", value)
+        elif kind == 34 or (kind == 254 and value[:2] == b"\xf9\x89"):
+            fast_open = True
+        at += length
+    return TcpOptions(mss, wscale, sack, timestamp, fast_open)

@@ -1,0 +1,68 @@
+"""The decoder's entry point: a capture file in, TCP segments out, with what was skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from analyzer.decode.capture_file import CaptureFile
+from analyzer.decode.ip_tcp import Malformed, parse_ip_tcp
+from analyzer.decode.link_layer import IP_OFFSET
+from analyzer.decode.segment import Segment
+from analyzer.errors import CaptureFileError
+
+
+@dataclass
+class DecodeStats:
+    """What the reader saw besides the segments it yielded."""
+
+    format: str = "unknown"
+    frames: int = 0
+    tcp_segments: int = 0
+    not_tcp: int = 0
+    malformed: int = 0
+    unsupported_linktypes: dict[int, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segment]:
+    """Stream the TCP segments of a pcap or pcapng file, frame numbers 1-based.
+
+    Raises CaptureFileError for a file that is not a capture at all, or one whose
+    every frame has a link type this reader does not decode.
+    """
+    stats = stats if stats is not None else DecodeStats()
+    capture = CaptureFile(path)
+    try:
+        for number, (time, linktype, data) in enumerate(capture.frames(), start=1):
+            stats.frames = number
+            locate = IP_OFFSET.get(linktype)
+            if locate is None:
+                stats.unsupported_linktypes[linktype] = stats.unsupported_linktypes.get(linktype, 0) + 1
+                continue
+            at = locate(data)
+            if at is None:
+                stats.not_tcp += 1
+                continue
+            try:
+                segment = parse_ip_tcp(data, at, number, time)
+            except Malformed:
+                stats.malformed += 1
+                continue
+            if segment is None:
+                stats.not_tcp += 1
+                continue
+            stats.tcp_segments += 1
+            yield segment
+    finally:
+        stats.format = capture.format
+        stats.warnings[:0] = capture.warnings
+    if stats.unsupported_linktypes:
+        types = ", ".join(str(t) for t in sorted(stats.unsupported_linktypes))
+        if stats.tcp_segments == 0 and sum(stats.unsupported_linktypes.values()) == stats.frames:
+            raise CaptureFileError(path, f"unsupported link type {types} (try --decoder tshark)")
+        stats.warnings.append(
+            f"{sum(stats.unsupported_linktypes.values())} frames of unsupported link type {types} skipped"
+        )
+    if stats.malformed:
+        stats.warnings.append(f"{stats.malformed} frames with impossible IP/TCP lengths skipped")

@@ -1,0 +1,64 @@
+"""The normalized record every later layer works on: one TCP segment."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+ECE = 0x40
+CWR = 0x80
+
+_FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"))
+
+
+class TcpOptions(NamedTuple):
+    """The handshake options that matter for a connection's life cycle."""
+
+    mss: int | None = None
+    window_scale: int | None = None
+    sack_permitted: bool = False
+    timestamp: tuple[int, int] | None = None  # (TSval, TSecr)
+    fast_open: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "mss": self.mss,
+            "window_scale": self.window_scale,
+            "sack_permitted": self.sack_permitted,
+            "timestamps": self.timestamp is not None,
+            "fast_open": self.fast_open,
+        }
+
+
+class Segment(NamedTuple):
+    """One TCP segment as seen on the wire. `frame` is the 1-based frame number."""
+
+    frame: int
+    time: float  # epoch seconds
+    family: int  # 4 or 6
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    flags: int
+    seq: int
+    ack: int
+    window: int
+    payload_len: int
+    options: TcpOptions | None  # parsed for SYN segments only: the rest never needs them
+
+    @property
+    def seq_space(self) -> int:
+        """Sequence numbers this segment occupies: payload plus one each for SYN and FIN."""
+        return self.payload_len + (1 if self.flags & SYN else 0) + (1 if self.flags & FIN else 0)
+
+
+def flag_names(flags: int) -> str:
+    """'SYN/ACK', 'FIN/ACK', 'RST', 'PSH/ACK' ... in the order people write them."""
+    names = [name for bit, name in _FLAG_NAMES if flags & bit]
+    return "/".join(names) if names else "none"

@@ -1,0 +1,77 @@
+"""SYN and SYN/ACK retransmission backoff: intervals, pattern, initial RTO and factor.
+
+Rule: the intervals between successive transmissions of the same SYN are compared
+with each other. Equal intervals (within TOLERANCE) are linear; each interval a
+constant multiple of the one before is exponential; a run of equal intervals
+followed by doubling is linear-then-exponential (Linux 6.5+ with
+tcp_syn_linear_timeouts, macOS); anything else is irregular.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+# Kernel timers tick in jiffies and loopback adds microseconds: 1.000 s and
+# 1.024 s are the same timeout. 15% keeps 1 s apart from 2 s and 3 s.
+TOLERANCE = 0.15
+# Every stack backs off by 2 (RFC 6298 5.5); 1.5-3 leaves room for timer rounding,
+# and keeps a duplicate captured 5 ms after its original from reading as a schedule.
+MIN_FACTOR, MAX_FACTOR = 1.5, 3.0
+
+
+@dataclass
+class Backoff:
+    times: list[float] = field(default_factory=list)
+    intervals: list[float] = field(default_factory=list)
+    pattern: str = "none"  # none | single | linear | exponential | linear-then-exponential | irregular
+    initial_rto: float | None = None
+    factor: float | None = None
+    linear_count: int = 0  # how many intervals the linear phase lasted
+
+    def describe(self) -> str:
+        if self.pattern == "none":
+            return "no retransmission"
+        spaced = ", ".join(f"{i:.3f}" for i in self.intervals)
+        text = f"{len(self.intervals)} retransmission(s) at intervals {spaced} s: {self.pattern}"
+        if self.pattern == "linear-then-exponential":
+            text += f" ({self.linear_count} x {self.initial_rto:.3f} s, then x{self.factor:.2f})"
+        elif self.pattern == "exponential":
+            text += f" (initial RTO {self.initial_rto:.3f} s, factor {self.factor:.2f})"
+        return text
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= TOLERANCE * max(a, b)
+
+
+def classify_backoff(times: list[float]) -> Backoff:
+    """Backoff of transmissions at `times` (the original first, then its retransmissions)."""
+    intervals = [round(b - a, 6) for a, b in pairwise(times)]
+    result = Backoff(list(times), intervals)
+    if not intervals:
+        return result
+    result.initial_rto = intervals[0]
+    if len(intervals) == 1:
+        result.pattern = "single"
+        return result
+    linear = 1
+    while linear < len(intervals) and _same(intervals[linear], intervals[0]):
+        linear += 1
+    if linear == len(intervals):
+        result.pattern, result.linear_count, result.factor = "linear", linear, 1.0
+        return result
+    # From the last linear interval on, each interval must be a constant multiple of the previous.
+    tail = intervals[linear - 1 :]
+    ratios = [b / a for a, b in pairwise(tail) if a > 0]
+    factor = statistics.median(ratios) if ratios else 0.0
+    if MIN_FACTOR <= factor <= MAX_FACTOR and all(_same(r, factor) for r in ratios):
+        result.factor = round(factor, 3)
+        if linear == 1:
+            result.pattern = "exponential"
+        else:
+            result.pattern, result.linear_count = "linear-then-exponential", linear
+        return result
+    result.pattern = "irregular"
+    return result

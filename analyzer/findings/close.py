@@ -1,0 +1,85 @@
+"""How the connection ended: who closed first, the shape of the close, who holds TIME_WAIT.
+
+Shapes (the first FIN of each side decides):
+- four-way: FIN, a separate ACK of it, then the other side's FIN, ACK.
+- three-segment: the other side's FIN itself acknowledges the first FIN (FIN, FIN/ACK, ACK).
+- simultaneous: the second FIN does not acknowledge the first: both were in flight at once.
+- half-close: after the first FIN the other side still sent data, then its own FIN.
+- one-fin: only one side sent a FIN (the other still open when the capture ends).
+- fin-then-reset: one side sent a FIN and the connection then ended with a RST.
+- reset: no FIN; the connection ended with a RST after it was established.
+- none: neither FIN nor a RST of an established connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analyzer.connections import Connection
+from analyzer.decode.segment import FIN, RST, Segment
+from analyzer.tcp_state import SYNCHRONIZED, State, Step, seq_diff
+
+
+@dataclass
+class Close:
+    first_fin: str | None = None  # "client" | "server"
+    shape: str = "none"
+    time_wait: str | None = None  # "client" | "server" | "both"
+    fins: dict[str, Segment] | None = None
+
+    def explain(self) -> str:
+        if self.shape == "none":
+            return "no close seen"
+        if self.shape == "reset":
+            return "ended by RST without FIN"
+        text = f"{self.first_fin} closed first; {self.shape} close"
+        if self.time_wait:
+            holder = "both sides hold" if self.time_wait == "both" else f"the {self.time_wait} holds"
+            text += f"; {holder} TIME_WAIT"
+        return text
+
+
+def find_close(connection: Connection, steps: list[Step], final: dict[str, State]) -> Close:
+    """`final` maps "client"/"server" to the state each end is in after the last segment."""
+    fins: dict[str, Segment] = {}
+    for step in steps:
+        segment = step.segment
+        if segment.flags & FIN and not segment.flags & RST:
+            fins.setdefault(_side(connection, segment), segment)
+    holders = [side for side in ("client", "server") if final[side] == State.TIME_WAIT]
+    result = Close(fins=fins or None)
+    result.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
+    reset_after_open = any(
+        s.segment.flags & RST and s.dropped is None and s.sender_before in SYNCHRONIZED for s in steps
+    )
+    if not fins:
+        result.shape = "reset" if reset_after_open else "none"
+        return result
+    first_side = min(fins, key=lambda side: fins[side].frame)
+    result.first_fin = first_side
+    first = fins[first_side]
+    if len(fins) == 1:
+        ended_by_rst = any(s.segment.flags & RST and s.segment.frame > first.frame for s in steps)
+        result.shape = "fin-then-reset" if ended_by_rst else "one-fin"
+        return result
+    second = fins["server" if first_side == "client" else "client"]
+    first_end = (first.seq + first.seq_space) % (1 << 32)
+    if seq_diff(second.ack, first_end) < 0:
+        result.shape = "simultaneous"
+        return result
+    between = [
+        s.segment
+        for s in steps
+        if first.frame < s.segment.frame < second.frame and _side(connection, s.segment) != first_side
+    ]
+    if any(segment.payload_len > 0 for segment in [*between, second]):
+        result.shape = "half-close"
+    elif any(seq_diff(segment.ack, first_end) >= 0 for segment in between):
+        result.shape = "four-way"
+    else:
+        result.shape = "three-segment"
+    return result
+
+
+def _side(connection: Connection, segment: Segment) -> str:
+    return "client" if connection.from_client(segment) else "server"

@@ -1,0 +1,149 @@
+"""The three-way handshake: who opened, the ISNs, the seq/ack arithmetic, options, RTT.
+
+Rules:
+- complete: a SYN from the client, a SYN/ACK from the server whose ack is the
+  client's ISN+1, then an ACK from the client whose ack is the server's ISN+1
+  (each checked, never assumed; a SYN/ACK that fails its check does not count).
+- refused: the server answered a SYN with a RST (RST/ACK acking ISN+1).
+- no_answer: SYNs from the client and nothing at all from the server.
+- incomplete: a handshake began but did not finish (no final ACK, a SYN/ACK
+  whose ack is wrong, or a capture that starts at the SYN/ACK).
+- not_seen: the capture holds neither SYN nor SYN/ACK.
+- rtt: from the SYN that was answered to the final ACK, as Wireshark's iRTT,
+  without the time spent in SYN retransmissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from analyzer.connections import Connection
+from analyzer.decode.segment import ACK, RST, SYN, Segment
+from analyzer.tcp_state import MOD
+from analyzer.timefmt import format_duration
+
+
+@dataclass
+class Check:
+    what: str
+    expected: int
+    seen: int
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.seen
+
+
+@dataclass
+class Handshake:
+    status: str = "not_seen"
+    syns: list[Segment] = field(default_factory=list)
+    synacks: list[Segment] = field(default_factory=list)
+    final_ack: Segment | None = None
+    refusal: Segment | None = None
+    client_isn: int | None = None
+    server_isn: int | None = None
+    rtt: float | None = None
+    syn_to_synack: float | None = None
+    synack_to_ack: float | None = None
+    checks: list[Check] = field(default_factory=list)
+    client_options: dict | None = None
+    server_options: dict | None = None
+
+    def explain(self) -> str:
+        if self.status == "complete":
+            return (
+                f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
+                f"{self.server_isn}, ack ISN+1), ACK (ack ISN+1); RTT {format_duration(self.rtt)}"
+            )
+        if self.status == "refused" and self.refusal is not None and self.syns:
+            delay = self.refusal.time - self.syns[-1].time
+            return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
+        if self.status == "no_answer":
+            return f"no answer: {len(self.syns)} SYN(s), nothing from the server"
+        if self.status == "incomplete":
+            failed = [c.what for c in self.checks if not c.ok]
+            reason = f" ({'; '.join(failed)})" if failed else ""
+            return f"handshake incomplete{reason}"
+        return "handshake not captured (the capture starts after it)"
+
+
+def find_handshake(connection: Connection) -> Handshake:
+    result = Handshake()
+    client_syns: list[Segment] = []
+    server_synacks: list[Segment] = []
+    for segment in connection.segments:
+        kind = segment.flags & (SYN | ACK | RST)
+        from_client = connection.from_client(segment)
+        if kind == SYN and from_client:
+            client_syns.append(segment)
+        elif kind == SYN | ACK and not from_client:
+            server_synacks.append(segment)
+    # Only the SYNs of the connection's own ISN belong to this handshake.
+    if client_syns:
+        result.client_isn = client_syns[0].seq
+        result.syns = [s for s in client_syns if s.seq == result.client_isn]
+        result.client_options = _options(result.syns[0])
+    if server_synacks:
+        result.server_isn = server_synacks[0].seq
+        result.synacks = [s for s in server_synacks if s.seq == result.server_isn]
+        result.server_options = _options(result.synacks[0])
+        if result.client_isn is None:
+            result.client_isn = (server_synacks[0].ack - 1) % MOD
+    if not result.syns and not result.synacks:
+        return result
+    if result.syns and result.synacks:
+        return _after_synack(connection, result)
+    if result.syns:
+        return _after_syn_only(connection, result)
+    result.status = "incomplete"
+    return result
+
+
+def _after_syn_only(connection: Connection, result: Handshake) -> Handshake:
+    answers = [s for s in connection.segments if not connection.from_client(s)]
+    for segment in answers:
+        if segment.flags & RST and segment.flags & ACK:
+            result.checks.append(
+                Check(
+                    "RST/ACK acknowledges the client ISN+1",
+                    (result.client_isn + 1) % MOD,
+                    segment.ack,
+                )
+            )
+            if result.checks[-1].ok:
+                result.status, result.refusal = "refused", segment
+                return result
+    result.status = "no_answer" if not answers else "incomplete"
+    return result
+
+
+def _after_synack(connection: Connection, result: Handshake) -> Handshake:
+    synack = result.synacks[0]
+    result.checks.append(
+        Check("SYN/ACK acknowledges the client ISN+1", (result.client_isn + 1) % MOD, synack.ack)
+    )
+    answered = [s for s in result.syns if s.time <= synack.time]
+    syn = answered[-1] if answered else None
+    expected_ack = (result.server_isn + 1) % MOD
+    for segment in connection.segments:
+        if (
+            connection.from_client(segment)
+            and segment.time >= synack.time
+            and segment.flags & (SYN | ACK | RST) == ACK
+        ):
+            result.checks.append(Check("ACK acknowledges the server ISN+1", expected_ack, segment.ack))
+            result.final_ack = segment
+            break
+    if result.final_ack is None or not all(c.ok for c in result.checks) or syn is None:
+        result.status = "incomplete"
+        return result
+    result.status = "complete"
+    result.syn_to_synack = round(synack.time - syn.time, 9)
+    result.synack_to_ack = round(result.final_ack.time - synack.time, 9)
+    result.rtt = round(result.final_ack.time - syn.time, 9)
+    return result
+
+
+def _options(segment: Segment) -> dict | None:
+    return segment.options.as_dict() if segment.options is not None else None

@@ -1,0 +1,124 @@
+"""Every RST: who sent it, the state its sender was in, and its cause in one sentence.
+
+Causes, tried in this order (the first that fits):
+- refused: the RST acknowledges the client's SYN and the server never sent a SYN/ACK:
+  nothing listens on the port.
+- after_close: both sides had already sent their FIN.
+- data_after_close: the sender had closed (sent its FIN) and the peer then sent
+  data: a closed socket answers data with RST.
+- no_connection: the sender's first segment in the capture is this RST, answering a
+  segment of the peer: the sender has no connection for this 4-tuple.
+- abort: the sender was in a synchronized state and had sent no FIN: the
+  application aborted (close() with unread data, SO_LINGER with a zero timeout, or
+  a process that exited with unread data).
+- unknown: nothing above fits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analyzer.connections import Connection
+from analyzer.decode.segment import FIN, RST, SYN, Segment
+from analyzer.findings.handshake import Handshake
+from analyzer.tcp_state import SYNCHRONIZED, Step
+
+
+@dataclass
+class Reset:
+    segment: Segment
+    sender: str
+    state: str
+    cause: str
+    explanation: str
+    accepted: bool
+    evidence: list[int]  # frame numbers that prove the cause
+
+
+def find_resets(connection: Connection, steps: list[Step], handshake: Handshake) -> list[Reset]:
+    resets = []
+    for index, step in enumerate(steps):
+        segment = step.segment
+        if not segment.flags & RST:
+            continue
+        sender = "client" if connection.from_client(segment) else "server"
+        peer = "server" if sender == "client" else "client"
+        cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
+        if step.dropped:
+            explanation += f"; the {peer} would drop it: {step.dropped}"
+        resets.append(
+            Reset(
+                segment,
+                sender,
+                step.sender_before.value,
+                cause,
+                explanation,
+                step.dropped is None,
+                [*evidence, segment.frame],
+            )
+        )
+    return resets
+
+
+def _cause(
+    connection: Connection,
+    before: list[Step],
+    step: Step,
+    sender: str,
+    peer: str,
+    handshake: Handshake,
+) -> tuple[str, str, list[int]]:
+    segment = step.segment
+    port = connection.server[1]
+
+    def side(s: Segment) -> str:
+        return "client" if connection.from_client(s) else "server"
+
+    if (
+        sender == "server"
+        and handshake.refusal is segment
+        and not any(side(s.segment) == "server" and s.segment.flags & SYN for s in before)
+    ):
+        return (
+            "refused",
+            f"connection refused: nothing listens on port {port}; the SYN was answered with RST/ACK",
+            [handshake.syns[-1].frame] if handshake.syns else [],
+        )
+    fins = {side(s.segment): s.segment for s in before if s.segment.flags & FIN}
+    if len(fins) == 2:
+        return (
+            "after_close",
+            f"RST from the {sender} after both sides had sent FIN",
+            [fins["client"].frame, fins["server"].frame],
+        )
+    if sender in fins:
+        late_data = [
+            s.segment
+            for s in before
+            if side(s.segment) == peer and s.segment.payload_len and s.segment.frame > fins[sender].frame
+        ]
+        if late_data:
+            return (
+                "data_after_close",
+                f"the {peer} sent data after the {sender} had closed; a closed socket answers data with RST",
+                [fins[sender].frame, late_data[-1].frame],
+            )
+    sent_before = [s for s in before if side(s.segment) == sender]
+    if not sent_before and before:
+        return (
+            "no_connection",
+            f"the {sender} has no connection for this 4-tuple and answered the {peer}'s segment with RST",
+            [before[-1].segment.frame],
+        )
+    if step.sender_before in SYNCHRONIZED and sender not in fins:
+        return (
+            "abort",
+            f"the {sender} aborted the connection without FIN (close() with unread data, "
+            "SO_LINGER with zero timeout, or process exit)",
+            [],
+        )
+    return (
+        "unknown",
+        f"RST from the {sender} in {step.sender_before.value}; no known cause fits",
+        [],
+    )

@@ -1,0 +1,1 @@
+"""Renderings of an Analysis: JSON (stable schema), text, sequence diagrams."""

@@ -1,0 +1,98 @@
+"""The JSON contract of `handshake analyze --json`. Fields may be added, never renamed.
+
+Schema version 1: {"file", "packets", "connections": [...]}, each connection with
+id, family, client, server, first_time, last_time, handshake, backoff, close,
+resets, states; plus the extra fields documented in the README.
+"""
+
+from __future__ import annotations
+
+from analyzer.analysis import Analysis, ConnectionAnalysis
+from analyzer.findings.backoff import Backoff
+
+SCHEMA_VERSION = 1
+
+
+def analysis_to_dict(analysis: Analysis) -> dict:
+    stats = analysis.stats
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "file": analysis.file,
+        "format": stats.format,
+        "packets": stats.frames,
+        "tcp_packets": stats.tcp_segments,
+        "warnings": list(stats.warnings),
+        "connections": [connection_to_dict(c) for c in analysis.connections],
+    }
+
+
+def _endpoint(endpoint: tuple[str, int]) -> dict:
+    return {"ip": endpoint[0], "port": endpoint[1]}
+
+
+def _backoff(backoff: Backoff) -> dict:
+    return {
+        "times": backoff.times,
+        "intervals": backoff.intervals,
+        "pattern": backoff.pattern,
+        "initial_rto": backoff.initial_rto,
+        "factor": backoff.factor,
+        "linear_count": backoff.linear_count,
+    }
+
+
+def connection_to_dict(result: ConnectionAnalysis) -> dict:
+    connection, handshake, close = result.connection, result.handshake, result.close
+    return {
+        "id": connection.id,
+        "family": connection.family,
+        "client": _endpoint(connection.client),
+        "server": _endpoint(connection.server),
+        "client_basis": connection.client_basis,
+        "first_time": connection.first_time,
+        "last_time": connection.last_time,
+        "packets": len(connection.segments),
+        "summary": result.summary(),
+        "handshake": {
+            "status": handshake.status,
+            "syn_times": [s.time for s in handshake.syns],
+            "synack_times": [s.time for s in handshake.synacks],
+            "client_isn": handshake.client_isn,
+            "server_isn": handshake.server_isn,
+            "rtt": handshake.rtt,
+            "syn_to_synack": handshake.syn_to_synack,
+            "synack_to_ack": handshake.synack_to_ack,
+            "checks": [
+                {"check": c.what, "expected": c.expected, "seen": c.seen, "ok": c.ok}
+                for c in handshake.checks
+            ],
+            "client_options": handshake.client_options,
+            "server_options": handshake.server_options,
+            "explanation": handshake.explain(),
+        },
+        "backoff": _backoff(result.syn_backoff),
+        "synack_backoff": _backoff(result.synack_backoff),
+        "close": {
+            "first_fin": close.first_fin,
+            "shape": close.shape,
+            "time_wait": close.time_wait,
+            "explanation": close.explain(),
+        },
+        "resets": [
+            {
+                "time": r.segment.time,
+                "frame": r.segment.frame,
+                "sender": r.sender,
+                "state": r.state,
+                "cause": r.cause,
+                "explanation": r.explanation,
+                "accepted": r.accepted,
+                "evidence_frames": r.evidence,
+            }
+            for r in result.resets
+        ],
+        "states": {
+            side: [[time, state.value] for time, state in history] for side, history in result.states.items()
+        },
+        "notes": result.notes,
+    }

@@ -1,0 +1,291 @@
+"""Sequence (ladder) diagram of one connection with matplotlib: SVG keeps text as text, or PNG.
+
+Layout: the client's lifeline on the left, the server's on the right, time running
+down. Every moment (a packet, a socket call, a call's return when packets happened
+in between) gets a row of its own, so microsecond exchanges stay readable; a gap
+longer than BREAK_GAP between two rows is drawn as a break with the real elapsed
+time. A packet is an arrow from its sender to its receiver, slanted within its row;
+each end's TCP state is written on its lifeline for the span it holds it; the
+socket calls from the sidecar stand in the outer margins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyBboxPatch
+
+from analyzer.analysis import Analysis, ConnectionAnalysis
+from analyzer.decode.segment import ACK, RST, SYN, Segment, flag_names
+from analyzer.errors import UserError
+from analyzer.output.text_report import format_endpoint
+from analyzer.tcp_state import MOD
+from analyzer.timefmt import format_duration
+
+BREAK_GAP = 0.25  # seconds of silence drawn as a break rather than as the next row
+ROW_INCHES = 0.5
+BREAK_ROWS = 0.8
+TRANSIT = 0.5  # how far down (in rows) an arrow lands: room for the receiver's state label
+CLIENT_X, SERVER_X = 0.33, 0.67
+FIGURE_WIDTH = 11.0
+FONT = 8
+
+COLORS = {
+    "packet": "#1f4e79",
+    "retransmission": "#b36b00",
+    "rst": "#c00000",
+    "lost": "#7f7f7f",
+    "call": "#333333",
+    "error": "#c00000",
+    "state": "#e8eef7",
+    "break": "#999999",
+}
+
+plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
+
+
+def pick_connection(analysis: Analysis, wanted: int | None) -> tuple[ConnectionAnalysis, str | None]:
+    """The connection to draw and, when the file has several, a line saying which and why."""
+    results = analysis.connections
+    if not results:
+        raise UserError(f"{analysis.file}: no TCP connection to draw")
+    if wanted is not None:
+        for result in results:
+            if result.connection.id == wanted:
+                return result, None
+        raise UserError(f"{analysis.file}: no connection {wanted} (ids 0 to {len(results) - 1})")
+    chosen = next((r for r in results if r.interesting), results[0])
+    if len(results) == 1:
+        return chosen, None
+    why = (
+        "the first with a RST, a retransmission or an unfinished handshake"
+        if chosen.interesting
+        else "the first"
+    )
+    return chosen, (
+        f"{len(results)} connections in {analysis.file}; drawing #{chosen.connection.id} ({why}); "
+        "choose another with --connection N"
+    )
+
+
+def _relative(value: int, base: int | None) -> int:
+    return (value - base) % MOD if base is not None else value
+
+
+def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -> str:
+    parts = [flag_names(segment.flags), f"seq={_relative(segment.seq, seq_base)}"]
+    if segment.flags & ACK:
+        parts.append(f"ack={_relative(segment.ack, ack_base)}")
+    if segment.payload_len:
+        parts.append(f"len={segment.payload_len}")
+    return " ".join(parts)
+
+
+def _calls_for(sidecar: dict | None) -> list[dict]:
+    return list(sidecar.get("calls", [])) if sidecar else []
+
+
+def _layout(times: list[float]) -> tuple[dict[float, float], list[tuple[float, float, float]]]:
+    """y for every moment, and the breaks as (y, gap seconds, time before)."""
+    ys: dict[float, float] = {}
+    breaks = []
+    y = 1.0
+    previous = None
+    for time in sorted(set(times)):
+        if previous is not None:
+            gap = time - previous
+            y += 1.0
+            if gap > BREAK_GAP:
+                breaks.append((y - 0.5 + BREAK_ROWS / 2, gap, previous))
+                y += BREAK_ROWS
+        ys[time] = y
+        previous = time
+    return ys, breaks
+
+
+def draw_sequence_diagram(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+    connection = result.connection
+    segments = connection.segments
+    calls = _calls_for(sidecar)
+    packet_times = [s.time for s in segments]
+    moments = list(packet_times)
+    for call in calls:
+        moments.append(call["time"])
+        if any(call["time"] < t < call["end_time"] for t in packet_times):
+            moments.append(call["end_time"])
+    ys, breaks = _layout(moments)
+    bottom = max(ys.values()) + 1.5
+    height = (bottom + 1.5) * ROW_INCHES + 0.6
+    fig = plt.figure(figsize=(FIGURE_WIDTH, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(bottom, -2.2)
+    ax.axis("off")
+
+    client_label = format_endpoint(connection.client, connection.family)
+    server_label = format_endpoint(connection.server, connection.family)
+    title = f"#{connection.id} IPv{connection.family}  {client_label} → {server_label}"
+    if sidecar:
+        title = f"{sidecar.get('scenario', '')}: {title}"
+    ax.text(0.5, -1.75, title, ha="center", va="center", fontsize=FONT + 3, weight="bold")
+    ax.text(0.5, -1.25, _wrap(result.summary(), 150), ha="center", va="center", fontsize=FONT)
+    for x, role, where in ((CLIENT_X, "client", client_label), (SERVER_X, "server", server_label)):
+        ax.text(
+            x, -0.3, f"{role}\n{where}", ha="center", va="center", fontsize=FONT + 1, weight="bold",
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "black"},
+        )  # fmt: skip
+        ax.plot([x, x], [0.2, bottom - 0.5], color="black", linewidth=1, zorder=1)
+
+    for y, gap, _before in breaks:
+        ax.plot([0.02, 0.98], [y, y], color=COLORS["break"], linestyle=(0, (2, 3)), linewidth=0.8)
+        ax.text(
+            0.5, y, f"≈ {format_duration(gap)} later", ha="center", va="center", fontsize=FONT,
+            color="#555555", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+        )  # fmt: skip
+
+    _draw_packets(ax, result, ys)
+    _draw_states(ax, result, ys, bottom)
+    _draw_calls(ax, calls, ys, packet_times)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial" + output.suffix)
+    fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg")
+    plt.close(fig)
+    partial.replace(output)
+    return output
+
+
+def _wrap(text: str, width: int) -> str:
+    words, lines, line = text.split(" "), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\n".join(lines[:3])
+
+
+def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, float]) -> None:
+    connection, handshake = result.connection, result.handshake
+    origin = connection.first_time
+    bases = {"client": handshake.client_isn, "server": handshake.server_isn}
+    for side in ("client", "server"):
+        if bases[side] is None:
+            first = next(
+                (s for s in connection.segments if connection.from_client(s) == (side == "client")),
+                None,
+            )
+            bases[side] = first.seq if first else None
+    retransmission = {s.frame: n for n, s in enumerate(handshake.syns[1:], start=1)}
+    retransmission.update({s.frame: n for n, s in enumerate(handshake.synacks[1:], start=1)})
+    resets = {r.segment.frame: r for r in result.resets}
+    unanswered = handshake.status == "no_answer"
+    for segment in connection.segments:
+        from_client = connection.from_client(segment)
+        sender, receiver = ("client", "server") if from_client else ("server", "client")
+        x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
+        y0 = ys[segment.time]
+        y1 = y0 + TRANSIT
+        label = packet_label(segment, bases[sender], bases[receiver])
+        color, style = COLORS["packet"], "-"
+        if segment.frame in retransmission:
+            color, style = COLORS["retransmission"], "--"
+            label += f"  (retransmission #{retransmission[segment.frame]})"
+        if segment.flags & RST:
+            color = COLORS["rst"]
+        lost = unanswered and segment.flags & SYN
+        end_x = x0 + (x1 - x0) * (0.85 if lost else 1.0)
+        end_y = y0 + (y1 - y0) * (0.85 if lost else 1.0)
+        ax.annotate(
+            "", xy=(end_x, end_y), xytext=(x0, y0),
+            arrowprops={"arrowstyle": "-|>" if not lost else "-", "color": color, "linestyle": style,
+                        "linewidth": 1.3, "shrinkA": 0, "shrinkB": 0},
+            zorder=3,
+        )  # fmt: skip
+        if lost:
+            ax.plot([end_x], [end_y], marker="x", color=COLORS["lost"], markersize=9, mew=2, zorder=4)
+        mid_x, mid_y = (x0 + x1) / 2, (y0 + y1) / 2
+        ax.text(
+            mid_x, mid_y - 0.2, label, ha="center", va="bottom", fontsize=FONT, color=color,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
+        )  # fmt: skip
+        when = f"+{format_duration(segment.time - origin)}"
+        if segment.frame in resets:
+            when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
+        ax.text(
+            mid_x, mid_y + 0.12, when, ha="center", va="top", fontsize=FONT - 1, color="#555555",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
+        )  # fmt: skip
+
+
+def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, float], bottom: float) -> None:
+    connection = result.connection
+    arrivals = {s.time: ys[s.time] + TRANSIT for s in connection.segments}
+    for side, x in (("client", CLIENT_X), ("server", SERVER_X)):
+        history = result.states[side]
+        if not history:
+            ax.text(x, 0.6, "state unknown\n(sent nothing)", ha="center", va="top", fontsize=FONT - 1,
+                    color="#777777", style="italic", zorder=6)  # fmt: skip
+            continue
+        # A state starts where the packet that caused it leaves (sender) or lands (receiver).
+        starts = []
+        for index, (time, state) in enumerate(history):
+            if index == 0:
+                starts.append((0.25, state))
+                continue
+            step = next(
+                (st for st in result.steps if st.segment.time == time and _moved(st, side, connection)),
+                None,
+            )
+            sent = step is not None and connection.from_client(step.segment) == (side == "client")
+            y = ys[time] if sent else arrivals.get(time, ys.get(time, 0.25))
+            starts.append((y, state))
+        for index, (y, state) in enumerate(starts):
+            end = starts[index + 1][0] if index + 1 < len(starts) else bottom - 0.5
+            if end - y < 0.2:
+                continue  # held for no visible span (e.g. LISTEN -> SYN_RCVD at the first SYN)
+            ax.add_patch(
+                FancyBboxPatch((x - 0.004, y), 0.008, end - y, boxstyle="square,pad=0",
+                               facecolor=COLORS["state"], edgecolor="none", zorder=2)
+            )  # fmt: skip
+            ax.text(
+                x, (y + end) / 2 if end - y < 3 else y + 0.25, state.value, ha="center", va="center",
+                fontsize=FONT - 1, color="#1a1a1a", zorder=6,
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["state"], "edgecolor": "#8da9c4"},
+            )  # fmt: skip
+
+
+def _moved(step: object, side: str, connection: object) -> bool:
+    from_client = connection.from_client(step.segment)
+    if (side == "client") == from_client:
+        return step.sender_before != step.sender_after
+    return step.receiver_before != step.receiver_after
+
+
+def _draw_calls(ax: plt.Axes, calls: list[dict], ys: dict[float, float], packet_times: list[float]) -> None:
+    for call in calls:
+        client = call["side"] == "client"
+        x = CLIENT_X - 0.055 if client else SERVER_X + 0.055
+        align = "right" if client else "left"
+        y0 = ys[call["time"]]
+        y1 = ys.get(call["end_time"], y0)
+        result = call["result"]
+        failed = bool(call.get("errno"))
+        color = COLORS["error"] if failed else COLORS["call"]
+        if y1 > y0:
+            bar_x = x + (0.012 if client else -0.012)
+            ax.plot([bar_x, bar_x], [y0, y1], color=color, linewidth=1)
+            ax.text(x, y0, call["call"], ha=align, va="center", fontsize=FONT, color=COLORS["call"],
+                    family="monospace")  # fmt: skip
+            ax.text(x, y1, f"→ {result}", ha=align, va="center", fontsize=FONT, color=color,
+                    family="monospace", weight="bold" if failed else "normal")  # fmt: skip
+        else:
+            text = call["call"] if result == "ok" else f"{call['call']} → {result}"
+            ax.text(x, y0, text, ha=align, va="center", fontsize=FONT, color=color, family="monospace",
+                    weight="bold" if failed else "normal")  # fmt: skip

@@ -1,0 +1,63 @@
+"""The analysis as text for people: one block per connection, times relative to the file start."""
+
+from __future__ import annotations
+
+from analyzer.analysis import Analysis, ConnectionAnalysis
+from analyzer.timefmt import format_duration
+
+
+def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
+    ip, port = endpoint
+    return f"[{ip}]:{port}" if family == 6 else f"{ip}:{port}"
+
+
+def _state_line(history: list, origin: float) -> str:
+    if not history:
+        return "unknown (sent nothing)"
+    parts = [history[0][1].value]
+    parts += [f"{state.value} (+{format_duration(time - origin)})" for time, state in history[1:]]
+    return " → ".join(parts)
+
+
+def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
+    c = result.connection
+    lines = [
+        f"#{c.id} IPv{c.family} {format_endpoint(c.client, c.family)} → "
+        f"{format_endpoint(c.server, c.family)}  {len(c.segments)} packets, "
+        f"+{c.first_time - origin:.6f} s .. +{c.last_time - origin:.6f} s"
+    ]
+    lines.append(f"  handshake  {result.handshake.explain()}")
+    failed = [check for check in result.handshake.checks if not check.ok]
+    for check in failed:
+        lines.append(f"             check failed: {check.what}: expected {check.expected}, saw {check.seen}")
+    if result.syn_backoff.intervals:
+        times = ", ".join(f"+{t - origin:.3f}" for t in result.syn_backoff.times)
+        lines.append(f"  SYNs       at {times} s")
+        lines.append(f"  backoff    {result.syn_backoff.describe()}")
+    if result.synack_backoff.intervals:
+        lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
+    lines.append(f"  close      {result.close.explain()}")
+    for reset in result.resets:
+        lines.append(
+            f"  RST        +{reset.segment.time - origin:.6f} s from the {reset.sender} in "
+            f"{reset.state}: {reset.cause}: {reset.explanation}"
+        )
+    lines.append(f"  client     {_state_line(result.states['client'], origin)}")
+    lines.append(f"  server     {_state_line(result.states['server'], origin)}")
+    lines.extend(f"  note       {note}" for note in result.notes)
+    return lines
+
+
+def analysis_text(analysis: Analysis) -> str:
+    stats = analysis.stats
+    count = len(analysis.connections)
+    lines = [
+        f"{analysis.file}: {stats.frames} packets ({stats.format}), {stats.tcp_segments} TCP, "
+        f"{count} connection{'s' if count != 1 else ''}"
+    ]
+    lines.extend(f"warning: {w}" for w in stats.warnings)
+    origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
+    for result in analysis.connections:
+        lines.append("")
+        lines.extend(connection_text(result, origin))
+    return "\n".join(lines) + "\n"

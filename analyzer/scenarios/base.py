@@ -1,0 +1,48 @@
+"""What a scenario is: a scripted exchange plus the sandbox it needs."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from analyzer.scenarios.calls import CallLog
+
+SERVER_PORT = 5000
+CLOSED_PORT = 5001
+
+
+@dataclass
+class Context:
+    """Everything a scenario may use: the family, the loopback address, the call log."""
+
+    family: int
+    log: CallLog
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1" if self.family == 4 else "::1"
+
+    @property
+    def address_family(self) -> socket.AddressFamily:
+        return socket.AF_INET if self.family == 4 else socket.AF_INET6
+
+    def socket(self, side: str) -> socket.socket:
+        with self.log.step(side, "socket(SOCK_STREAM)") as outcome:
+            sock = socket.socket(self.address_family, socket.SOCK_STREAM)
+            outcome.returned(f"fd {sock.fileno()}")
+        return sock
+
+    def where(self, port: int) -> str:
+        return f"{self.host}:{port}" if self.family == 4 else f"[{self.host}]:{port}"
+
+
+@dataclass
+class Scenario:
+    name: str
+    summary: str
+    run: Callable[[Context], dict]  # returns the facts the run established (for the sidecar)
+    sysctls: dict[str, str] = field(default_factory=dict)  # set inside the namespace first
+    drop_syns_to: int | None = None  # a port whose SYNs an nftables rule drops on input
+    parameters: dict[str, object] = field(default_factory=dict)
+    expected_run_seconds: float = 1.0

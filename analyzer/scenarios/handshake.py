@@ -1,0 +1,55 @@
+"""handshake: connect, echo, the client closes first, then the server (the seed tables)."""
+
+from __future__ import annotations
+
+import socket
+
+from analyzer.scenarios.base import SERVER_PORT, Context, Scenario
+
+MESSAGE = b"hello"
+
+
+def run(ctx: Context) -> dict:
+    log = ctx.log
+    listener = ctx.socket("server")
+    with log.step("server", "setsockopt(SO_REUSEADDR, 1)"):
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with log.step("server", f"bind({ctx.where(SERVER_PORT)})"):
+        listener.bind((ctx.host, SERVER_PORT))
+    with log.step("server", "listen(1)"):
+        listener.listen(1)
+    client = ctx.socket("client")
+    with log.step("client", f"connect({ctx.where(SERVER_PORT)})"):
+        client.connect((ctx.host, SERVER_PORT))
+    client_port = client.getsockname()[1]
+    with log.step("server", "accept()") as outcome:
+        conn, peer = listener.accept()
+        outcome.returned(f"fd {conn.fileno()} from port {peer[1]}")
+    with log.step("client", f"sendall({MESSAGE!r})"):
+        client.sendall(MESSAGE)
+    with log.step("server", "recv(1024)") as outcome:
+        received = conn.recv(1024)
+        outcome.returned(received)
+    with log.step("server", f"sendall({received!r})"):
+        conn.sendall(received)
+    with log.step("client", "recv(1024)") as outcome:
+        echoed = client.recv(1024)
+        outcome.returned(echoed)
+    # Only the client has closed: the kernel holds FIN_WAIT_2 and CLOSE_WAIT here.
+    with log.step("client", "close()"):
+        client.close()
+    with log.step("server", "recv(1024)") as outcome:
+        outcome.returned(conn.recv(1024))
+    with log.step("server", "close()"):
+        conn.close()
+    with log.step("server", "close() listener"):
+        listener.close()
+    return {"client_port": client_port, "server_port": SERVER_PORT, "echoed_bytes": len(echoed)}
+
+
+SCENARIO = Scenario(
+    name="handshake",
+    summary="connect, echo with sendall/recv, client closes first: FIN_WAIT_2/CLOSE_WAIT, then TIME_WAIT on the client",
+    run=run,
+    parameters={"message": MESSAGE.decode()},
+)

@@ -1,0 +1,260 @@
+"""The TCP state machine of RFC 9293 (section 3.3.2), inferred from a capture.
+
+Two rules, after h11's _state.py:
+1. Everything about transitions lives in this file: the events a segment means
+   for its sender and for its receiver, and the TABLE that maps (state, event)
+   to the next state. The few decisions that are not a table lookup (is this ACK
+   for our FIN? is this RST in the window?) are plain code right below it.
+2. The machine does not know which role it plays: client and server are two
+   `Endpoint`s driven by the same table.
+
+Theory of operation: the capture point sees each segment once, so a segment is
+applied at its capture time to both ends, first as a send by its sender and then
+as a receive by its receiver. A receiver processes a segment in RFC order: RST,
+then SYN, then ACK, then FIN; a segment it would drop (a RST outside its window,
+an ACK for data never sent) is noted and does not move its state. A capture that
+starts mid-connection starts both ends in the state the first segment implies.
+Events a state has no entry for leave it unchanged (retransmissions, duplicates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+
+
+class State(StrEnum):
+    CLOSED = "CLOSED"
+    LISTEN = "LISTEN"
+    SYN_SENT = "SYN_SENT"
+    SYN_RCVD = "SYN_RCVD"
+    ESTABLISHED = "ESTABLISHED"
+    FIN_WAIT_1 = "FIN_WAIT_1"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+    CLOSE_WAIT = "CLOSE_WAIT"
+    CLOSING = "CLOSING"
+    LAST_ACK = "LAST_ACK"
+    TIME_WAIT = "TIME_WAIT"
+
+
+class Event(StrEnum):
+    SEND_SYN = "send SYN"
+    SEND_SYNACK = "send SYN/ACK"
+    SEND_FIN = "send FIN"
+    SEND_RST = "send RST"
+    RECV_SYN = "receive SYN"
+    RECV_SYNACK = "receive SYN/ACK"
+    RECV_ACK_OF_SYN = "receive ACK of SYN"
+    RECV_FIN = "receive FIN"
+    RECV_ACK_OF_FIN = "receive ACK of FIN"
+    RECV_RST = "receive RST"
+
+
+S, E = State, Event
+_RESET = {E.SEND_RST: S.CLOSED, E.RECV_RST: S.CLOSED}
+
+TABLE: dict[State, dict[Event, State]] = {
+    S.CLOSED: {E.SEND_SYN: S.SYN_SENT, E.SEND_RST: S.CLOSED},
+    S.LISTEN: {
+        E.RECV_SYN: S.SYN_RCVD,
+        E.SEND_SYNACK: S.SYN_RCVD,
+        E.SEND_SYN: S.SYN_SENT,
+        E.RECV_RST: S.LISTEN,
+    },
+    S.SYN_SENT: {
+        E.SEND_SYN: S.SYN_SENT,
+        E.RECV_SYNACK: S.ESTABLISHED,
+        E.RECV_SYN: S.SYN_RCVD,  # simultaneous open
+        E.SEND_SYNACK: S.SYN_RCVD,
+        **_RESET,
+    },
+    S.SYN_RCVD: {
+        E.SEND_SYN: S.SYN_RCVD,
+        E.SEND_SYNACK: S.SYN_RCVD,
+        E.RECV_SYN: S.SYN_RCVD,
+        E.RECV_ACK_OF_SYN: S.ESTABLISHED,
+        E.RECV_SYNACK: S.ESTABLISHED,  # simultaneous open, or a split handshake
+        E.SEND_FIN: S.FIN_WAIT_1,
+        **_RESET,
+    },
+    S.ESTABLISHED: {E.SEND_FIN: S.FIN_WAIT_1, E.RECV_FIN: S.CLOSE_WAIT, **_RESET},
+    S.FIN_WAIT_1: {
+        E.RECV_ACK_OF_FIN: S.FIN_WAIT_2,
+        E.RECV_FIN: S.CLOSING,  # simultaneous close
+        **_RESET,
+    },
+    S.FIN_WAIT_2: {E.RECV_FIN: S.TIME_WAIT, **_RESET},
+    S.CLOSE_WAIT: {E.SEND_FIN: S.LAST_ACK, **_RESET},
+    S.CLOSING: {E.RECV_ACK_OF_FIN: S.TIME_WAIT, **_RESET},
+    S.LAST_ACK: {E.RECV_ACK_OF_FIN: S.CLOSED, **_RESET},
+    # Linux accepts a RST in TIME_WAIT (net.ipv4.tcp_rfc1337=0) and drops the socket.
+    S.TIME_WAIT: {**_RESET},
+}
+
+SYNCHRONIZED = frozenset(
+    {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
+)
+MOD = 1 << 32
+MAX_WINDOW_SCALE = 14
+
+
+def seq_diff(a: int, b: int) -> int:
+    """a - b in sequence space (RFC 1982 serial arithmetic): negative when a is before b."""
+    d = (a - b) % MOD
+    return d - MOD if d >= MOD // 2 else d
+
+
+@dataclass
+class Endpoint:
+    """One end of a connection as the capture reveals it."""
+
+    state: State
+    isn: int | None = None  # sequence number of its SYN
+    snd_max: int | None = None  # one past the highest sequence number it has sent
+    fin_end: int | None = None  # one past its FIN
+    window: int | None = None
+    history: list[tuple[float, State]] = field(default_factory=list)
+
+    def move(self, event: Event, time: float) -> bool:
+        """Apply `event`; True if the table has an entry for it in the current state."""
+        following = TABLE[self.state].get(event)
+        if following is None:
+            return False
+        if following != self.state:
+            self.state = following
+            self.history.append((time, following))
+        return True
+
+    def sent(self, segment: Segment) -> None:
+        if segment.flags & SYN and self.isn is None:
+            self.isn = segment.seq
+        end = (segment.seq + segment.seq_space) % MOD
+        if self.snd_max is None or seq_diff(end, self.snd_max) > 0:
+            self.snd_max = end
+        if segment.flags & FIN:
+            self.fin_end = end
+        self.window = segment.window
+
+
+@dataclass
+class Step:
+    """What one segment did: both ends' states before and after, and what the receiver dropped."""
+
+    segment: Segment
+    sender_before: State
+    sender_after: State
+    receiver_before: State
+    receiver_after: State
+    dropped: str | None = None  # why the receiver would not accept it
+
+
+def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
+    """(sender's, receiver's) state just before the first captured segment, and why.
+
+    A SYN's receiver was listening unless its first reply is a RST: then nothing
+    listened on the port and it was CLOSED all along."""
+    if first.flags & (SYN | ACK) == SYN:
+        if first_reply is not None and first_reply.flags & RST:
+            return S.CLOSED, S.CLOSED, "capture starts with the SYN; nothing listened on the port"
+        return S.CLOSED, S.LISTEN, "capture starts with the SYN"
+    if first.flags & (SYN | ACK) == SYN | ACK:
+        return S.SYN_RCVD, S.SYN_SENT, "capture starts with the SYN/ACK; the SYN was not captured"
+    return (
+        S.ESTABLISHED,
+        S.ESTABLISHED,
+        "capture starts mid-connection; both ends taken as ESTABLISHED",
+    )
+
+
+class ConnectionMachine:
+    """Drives two Endpoints with the segments of one connection, in capture order."""
+
+    def __init__(self, first: Segment, first_reply: Segment | None = None) -> None:
+        sender_state, receiver_state, self.start_note = initial_states(first, first_reply)
+        self.ends = {
+            (first.src, first.sport): Endpoint(sender_state),
+            (first.dst, first.dport): Endpoint(receiver_state),
+        }
+        if sender_state == S.SYN_RCVD:
+            # The SYN/ACK's ack field tells the ISN of the SYN that was not captured.
+            self.ends[(first.dst, first.dport)].isn = (first.ack - 1) % MOD
+            self.ends[(first.dst, first.dport)].snd_max = first.ack
+        for end in self.ends.values():
+            end.history.append((first.time, end.state))
+        self.steps: list[Step] = []
+
+    def feed(self, segment: Segment) -> Step:
+        sender = self.ends[(segment.src, segment.sport)]
+        receiver = self.ends[(segment.dst, segment.dport)]
+        step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
+        expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
+        self._send(sender, segment)
+        step.dropped = self._receive(receiver, segment, expected)
+        step.sender_after, step.receiver_after = sender.state, receiver.state
+        self.steps.append(step)
+        return step
+
+    @staticmethod
+    def _send(sender: Endpoint, segment: Segment) -> None:
+        flags, t = segment.flags, segment.time
+        if flags & RST:
+            sender.move(E.SEND_RST, t)
+        elif flags & (SYN | ACK) == SYN:
+            sender.move(E.SEND_SYN, t)
+        elif flags & SYN:
+            sender.move(E.SEND_SYNACK, t)
+        if flags & FIN and not flags & RST:
+            sender.move(E.SEND_FIN, t)
+        sender.sent(segment)
+
+    @staticmethod
+    def _receive(receiver: Endpoint, segment: Segment, expected: int | None) -> str | None:
+        flags, t = segment.flags, segment.time
+        if flags & RST:
+            problem = _unacceptable_rst(receiver, segment, expected)
+            if problem:
+                return problem
+            receiver.move(E.RECV_RST, t)
+            return None
+        if flags & ACK and receiver.snd_max is not None and seq_diff(segment.ack, receiver.snd_max) > 0:
+            return "acknowledges data the receiver never sent"
+        if flags & (SYN | ACK) == SYN:
+            receiver.move(E.RECV_SYN, t)
+        elif flags & SYN:
+            if receiver.isn is not None and segment.ack == (receiver.isn + 1) % MOD:
+                receiver.move(E.RECV_SYNACK, t)
+            else:
+                return "SYN/ACK does not acknowledge the receiver's SYN"
+        elif (
+            flags & ACK
+            and receiver.state == S.SYN_RCVD
+            and receiver.isn is not None
+            and seq_diff(segment.ack, receiver.isn) > 0
+        ):
+            receiver.move(E.RECV_ACK_OF_SYN, t)
+        if flags & ACK and receiver.fin_end is not None and seq_diff(segment.ack, receiver.fin_end) >= 0:
+            receiver.move(E.RECV_ACK_OF_FIN, t)
+        if flags & FIN:
+            receiver.move(E.RECV_FIN, t)
+        return None
+
+
+def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int | None) -> str | None:
+    """RFC 9293 3.10.7: in SYN_SENT a RST counts only if it acknowledges the SYN;
+    elsewhere only if its sequence number lies in the receiver's window. The window
+    scale is not always visible, so the window is taken at its largest scale (14):
+    a RST is refused only when it is far outside anything the receiver could accept."""
+    if receiver.state == S.SYN_SENT:
+        if not segment.flags & ACK or receiver.isn is None:
+            return "RST in SYN_SENT without an ACK of the SYN"
+        if segment.ack != (receiver.isn + 1) % MOD:
+            return "RST in SYN_SENT does not acknowledge the SYN"
+        return None
+    if expected is None or receiver.window is None:
+        return None
+    offset = seq_diff(segment.seq, expected)
+    if offset < 0 or offset > max(receiver.window << MAX_WINDOW_SCALE, 1):
+        return f"RST sequence number is {offset} bytes from the receiver's window"
+    return None
