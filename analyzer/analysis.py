@@ -44,9 +44,9 @@ class ConnectionAnalysis:
         """One line a person reads first."""
         parts = [self.handshake.explain()]
         if self.syn_backoff.intervals:
-            parts.append("SYN " + self.syn_backoff.describe())
+            parts.append("SYN backoff: " + self.syn_backoff.describe())
         if self.synack_backoff.intervals:
-            parts.append("SYN/ACK " + self.synack_backoff.describe())
+            parts.append("SYN/ACK backoff: " + self.synack_backoff.describe())
         if self.close.shape != "none":
             parts.append(self.close.explain())
         parts.extend(

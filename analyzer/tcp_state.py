@@ -15,6 +15,9 @@ then SYN, then ACK, then FIN; a segment it would drop (a RST outside its window,
 an ACK for data never sent) is noted and does not move its state. A capture that
 starts mid-connection starts both ends in the state the first segment implies.
 Events a state has no entry for leave it unchanged (retransmissions, duplicates).
+Segments that cross in flight are the one thing a capture point cannot order:
+for simultaneous close the FIN that does not acknowledge the other FIN proves it
+was sent first, and `_fins_crossed` rewrites its sender's last step accordingly.
 """
 
 from __future__ import annotations
@@ -190,7 +193,15 @@ class ConnectionMachine:
         receiver = self.ends[(segment.dst, segment.dport)]
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
         expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
+        crossed = _fins_crossed(sender, receiver, segment)
+        if crossed:
+            # This FIN left before the peer's FIN arrived (it does not acknowledge it):
+            # the sender was never in CLOSE_WAIT, so take that back.
+            sender.history.pop()
+            sender.state = S.ESTABLISHED
         self._send(sender, segment)
+        if crossed:
+            sender.move(E.RECV_FIN, segment.time)
         step.dropped = self._receive(receiver, segment, expected)
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
@@ -239,6 +250,16 @@ class ConnectionMachine:
         if flags & FIN:
             receiver.move(E.RECV_FIN, t)
         return None
+
+
+def _fins_crossed(sender: Endpoint, receiver: Endpoint, segment: Segment) -> bool:
+    """Simultaneous close seen from the middle: a FIN from an end we put in CLOSE_WAIT
+    that does not acknowledge the peer's FIN was sent before that FIN arrived."""
+    if not segment.flags & FIN or sender.state != S.CLOSE_WAIT or receiver.fin_end is None:
+        return False
+    if sender.history[-1][1] != S.CLOSE_WAIT:
+        return False
+    return not segment.flags & ACK or seq_diff(segment.ack, receiver.fin_end) < 0
 
 
 def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int | None) -> str | None:

@@ -94,10 +94,11 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path) -> None:
 
 
 def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path = Path("runs")) -> int:
-    from analyzer.output.sequence_diagram import draw_sequence_diagram, pick_connection
-
     scenario = get_scenario(name)
     check_can_capture(scenario)
+    # matplotlib is imported only now: a user without privileges hears only about those.
+    from analyzer.output.sequence_diagram import draw_sequence_diagram, pick_connection
+
     base = scenario.name + ("-ipv6" if family == 6 else "")
     folder = run_folder(runs_dir, base)
     pcap = folder / f"{base}.pcap"

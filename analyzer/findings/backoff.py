@@ -34,7 +34,8 @@ class Backoff:
         if self.pattern == "none":
             return "no retransmission"
         spaced = ", ".join(f"{i:.3f}" for i in self.intervals)
-        text = f"{len(self.intervals)} retransmission(s) at intervals {spaced} s: {self.pattern}"
+        count = len(self.intervals)
+        text = f"{count} retransmission{'s' if count != 1 else ''} at intervals {spaced} s: {self.pattern}"
         if self.pattern == "linear-then-exponential":
             text += f" ({self.linear_count} x {self.initial_rto:.3f} s, then x{self.factor:.2f})"
         elif self.pattern == "exponential":

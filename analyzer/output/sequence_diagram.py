@@ -100,7 +100,8 @@ def _layout(times: list[float]) -> tuple[dict[float, float], list[tuple[float, f
             gap = time - previous
             y += 1.0
             if gap > BREAK_GAP:
-                breaks.append((y - 0.5 + BREAK_ROWS / 2, gap, previous))
+                # Midway between the last row's time label and the next row's packet label.
+                breaks.append((y + 0.1, gap, previous))
                 y += BREAK_ROWS
         ys[time] = y
         previous = time

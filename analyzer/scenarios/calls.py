@@ -72,7 +72,7 @@ class CallLog:
         if self.after_step is not None:
             self.after_step(record)
 
-    def note(self, side: str, call: str, result: str = "ok") -> None:
-        """A step with nothing to run (e.g. 'wait for the accept queue')."""
-        with self.step(side, call) as outcome:
-            outcome.result = result
+    def idle(self, side: str, seconds: float, why: str) -> None:
+        """A logged pause: the application does nothing while the kernel acts (a timer fires)."""
+        with self.step(side, f"sleep({seconds:g}): {why}"):
+            time.sleep(seconds)

@@ -7,6 +7,7 @@ import socket
 from analyzer.scenarios.base import SERVER_PORT, Context, Scenario
 
 MESSAGE = b"hello"
+DELAYED_ACK_WAIT = 0.3
 
 
 def run(ctx: Context) -> dict:
@@ -35,9 +36,13 @@ def run(ctx: Context) -> dict:
     with log.step("client", "recv(1024)") as outcome:
         echoed = client.recv(1024)
         outcome.returned(echoed)
-    # Only the client has closed: the kernel holds FIN_WAIT_2 and CLOSE_WAIT here.
     with log.step("client", "close()"):
         client.close()
+    # A FIN arriving in ESTABLISHED puts Linux in delayed-ACK (pingpong) mode, so the
+    # ACK of the client's FIN leaves only when the delayed-ACK timer fires (at most
+    # TCP_DELACK_MAX, 200 ms). After it, only the client has closed: the kernel holds
+    # FIN_WAIT_2 and CLOSE_WAIT, and the snapshot of this step shows it.
+    log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
     with log.step("server", "recv(1024)") as outcome:
         outcome.returned(conn.recv(1024))
     with log.step("server", "close()"):

@@ -1,0 +1,172 @@
+"""The command line as a user meets it: exit statuses, one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CAPTURES, ROOT, corpus_pcaps
+from pcap_builder import handshake_packets, write_capture
+
+from analyzer.cli import main
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_missing_file(tmp_path) -> None:
+    path = tmp_path / "absent.pcap"
+    assert_one_line_error(run("analyze", str(path)), str(path), "no such file")
+
+
+def test_not_a_pcap(tmp_path) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)))
+    assert_one_line_error(run("analyze", str(path)), str(path), "not a pcap or pcapng file")
+
+
+def test_empty_file(tmp_path) -> None:
+    path = tmp_path / "empty.pcap"
+    path.write_bytes(b"")
+    assert_one_line_error(run("analyze", str(path)), str(path), "not a capture file")
+
+
+def test_truncated_pcap_gives_its_packets_and_a_warning(tmp_path) -> None:
+    path = write_capture(tmp_path / "cut.pcap", handshake_packets())
+    path.write_bytes(path.read_bytes()[:-20])
+    result = run("analyze", "--json", str(path))
+    assert result.returncode == 0
+    document = json.loads(result.stdout)
+    assert document["packets"] == 9
+    assert document["connections"][0]["handshake"]["status"] == "complete"
+    assert "cut off" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_file_among_good_ones_keeps_the_good_results(tmp_path) -> None:
+    good = write_capture(tmp_path / "good.pcap", handshake_packets())
+    bad = tmp_path / "bad.pcap"
+    bad.write_text("nope")
+    result = run("analyze", "--json", str(good), str(bad))
+    assert result.returncode == 2
+    assert [d["file"] for d in json.loads(result.stdout)["files"]] == [str(good)]
+    assert str(bad) in result.stderr
+
+
+def test_text_output_names_the_findings() -> None:
+    result = run("analyze", str(CAPTURES / "refused.pcap"))
+    assert result.returncode == 0
+    assert "refused: RST/ACK from the server" in result.stdout
+    assert "connection refused: nothing listens on port 5001" in result.stdout
+
+
+def test_json_contract_fields() -> None:
+    result = run("analyze", "--json", str(CAPTURES / "handshake.pcap"))
+    document = json.loads(result.stdout)
+    assert set(document) >= {"file", "packets", "connections"}
+    [c] = document["connections"]
+    assert set(c) >= {
+        "id",
+        "family",
+        "client",
+        "server",
+        "first_time",
+        "last_time",
+        "handshake",
+        "backoff",
+        "close",
+        "resets",
+        "states",
+    }
+    assert set(c["handshake"]) >= {"status", "syn_times", "synack_times", "client_isn", "server_isn", "rtt"}
+    assert set(c["backoff"]) >= {"intervals", "pattern", "initial_rto"}
+    assert set(c["close"]) >= {"first_fin", "shape", "time_wait"}
+    assert all(isinstance(t, float) and isinstance(s, str) for t, s in c["states"]["client"])
+
+
+def test_scenarios_lists_the_catalogue() -> None:
+    result = run("scenarios")
+    assert result.returncode == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == ["handshake", "refused", "syn-timeout", "syn-timeout-linear-off"]
+
+
+def test_unknown_scenario_lists_the_known_ones() -> None:
+    assert_one_line_error(run("capture", "nonsense"), "unknown scenario 'nonsense'", "refused")
+
+
+def test_capture_without_root_says_how(tmp_path) -> None:
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() == 0 and setpriv is None:
+        pytest.skip("needs setpriv (util-linux) to drop root for this test")
+    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    result = subprocess.run(
+        [*prefix, sys.executable, "-m", "analyzer", "capture", "refused", "--runs-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert_one_line_error(result, "capturing needs root", "sudo make capture SCENARIO=refused")
+
+
+def test_diagram_svg_keeps_text_as_text(tmp_path) -> None:
+    out = tmp_path / "refused.svg"
+    result = run("diagram", str(CAPTURES / "refused.pcap"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    svg = out.read_text()
+    for label in ("SYN seq=0", "RST/ACK seq=0 ack=1", "ECONNREFUSED", "connect(127.0.0.1:5001)", "SYN_SENT"):
+        assert label in svg
+
+
+def test_diagram_png(tmp_path) -> None:
+    out = tmp_path / "handshake.png"
+    assert run("diagram", str(CAPTURES / "handshake.pcap"), "-o", str(out)).returncode == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_diagram_of_a_missing_connection(tmp_path) -> None:
+    result = run(
+        "diagram", str(CAPTURES / "refused.pcap"), "-o", str(tmp_path / "x.svg"), "--connection", "7"
+    )
+    assert_one_line_error(result, "no connection 7")
+
+
+CORPUS = corpus_pcaps()
+
+
+@pytest.mark.skipif(not CORPUS, reason="the shared corpus is not beside the repository")
+def test_every_corpus_file_analyzes_without_a_traceback(capsys) -> None:
+    """In-process (one interpreter for 59 files): exit 0 with valid JSON, or 2 with one line."""
+    for path in CORPUS:
+        status = main(["analyze", "--json", str(path)])
+        out, err = capsys.readouterr()
+        assert status in (0, 2), path
+        if status == 0:
+            assert json.loads(out)["file"] == str(path)
+        else:
+            assert len(err.strip().splitlines()) == 1 and str(path) in err
+
+
+def test_module_and_console_script_agree() -> None:
+    script = Path(sys.executable).with_name("handshake")
+    if not script.exists():
+        pytest.skip("console script not installed (run make setup)")
+    a = subprocess.run(
+        [str(script), "analyze", "--json", str(CAPTURES / "refused.pcap")], capture_output=True, text=True
+    )
+    b = run("analyze", "--json", str(CAPTURES / "refused.pcap"))
+    assert a.returncode == b.returncode == 0 and a.stdout == b.stdout

@@ -1,0 +1,151 @@
+"""Findings, one rule at a time, on hand-made conversations."""
+
+from __future__ import annotations
+
+import pytest
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import analyze_segments
+from analyzer.findings.backoff import classify_backoff
+
+
+def analyze(*steps: tuple):
+    [result] = analyze_segments(conversation(*steps)).connections
+    return result
+
+
+# -- handshake -----------------------------------------------------------------------------------
+
+
+def test_complete_handshake_checks_the_arithmetic() -> None:
+    result = analyze(*HANDSHAKE)
+    h = result.handshake
+    assert h.status == "complete" and h.client_isn == 100 and h.server_isn == 500
+    assert [c.ok for c in h.checks] == [True, True]
+    assert h.rtt == pytest.approx(0.002)
+
+
+def test_synack_with_a_wrong_ack_is_not_a_handshake() -> None:
+    h = analyze(("c", "S", 100, 0), ("s", "SA", 500, 102), ("c", "A", 101, 501)).handshake
+    assert h.status == "incomplete"
+    assert h.checks[0].ok is False
+
+
+def test_final_ack_with_a_wrong_ack_is_incomplete() -> None:
+    assert (
+        analyze(("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 777)).handshake.status
+        == "incomplete"
+    )
+
+
+def test_refused_and_no_answer_and_not_seen() -> None:
+    assert analyze(("c", "S", 100, 0), ("s", "RA", 0, 101)).handshake.status == "refused"
+    assert analyze(("c", "S", 100, 0), (1.0, "c", "S", 100, 0)).handshake.status == "no_answer"
+    assert analyze(("c", "PA", 1, 1, 5), ("s", "A", 1, 6)).handshake.status == "not_seen"
+
+
+def test_rtt_excludes_syn_retransmissions() -> None:
+    h = analyze(
+        ("c", "S", 100, 0), (1.0, "c", "S", 100, 0), (1.010, "s", "SA", 500, 101), (1.020, "c", "A", 101, 501)
+    ).handshake
+    assert h.status == "complete"
+    assert h.rtt == pytest.approx(0.020)
+
+
+# -- backoff -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("times", "pattern", "factor"),
+    [
+        ([0], "none", None),
+        ([0, 3], "single", None),
+        ([0, 1, 2, 3, 4, 5], "linear", 1.0),
+        ([0, 1, 3, 7, 15], "exponential", 2.0),
+        ([0, 3, 9, 21], "exponential", 2.0),
+        ([0, 1, 2, 3, 4, 5, 7, 11, 19], "linear-then-exponential", 2.0),
+        ([0, 1.024, 2.048, 3.072, 4.096, 5.12, 7.136, 11.232], "linear-then-exponential", 2.0),
+        ([0, 0.005, 1.0], "irregular", None),
+        ([0, 1, 1.5, 5], "irregular", None),
+    ],
+)
+def test_backoff_patterns(times, pattern, factor) -> None:
+    backoff = classify_backoff(times)
+    assert backoff.pattern == pattern
+    if factor is None:
+        assert backoff.factor is None or pattern == "linear"
+    else:
+        assert backoff.factor == pytest.approx(factor, rel=0.05)
+
+
+def test_linear_then_exponential_counts_the_linear_phase() -> None:
+    backoff = classify_backoff([0, 1, 2, 3, 4, 5, 7, 11])
+    assert backoff.linear_count == 5 and backoff.initial_rto == 1
+
+
+# -- close ---------------------------------------------------------------------------------------
+
+
+def close_of(*tail: tuple):
+    return analyze(*HANDSHAKE, *tail).close
+
+
+def test_four_way_close() -> None:
+    close = close_of(("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "FA", 501, 102), ("c", "A", 102, 502))
+    assert (close.first_fin, close.shape, close.time_wait) == ("client", "four-way", "client")
+
+
+def test_three_segment_close() -> None:
+    close = close_of(("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502))
+    assert (close.first_fin, close.shape, close.time_wait) == ("client", "three-segment", "client")
+
+
+def test_simultaneous_close_both_hold_time_wait() -> None:
+    close = close_of(("c", "FA", 101, 501), ("s", "FA", 501, 101), ("c", "A", 102, 502), ("s", "A", 502, 102))
+    assert (close.shape, close.time_wait) == ("simultaneous", "both")
+
+
+def test_half_close_data_flows_after_the_fin() -> None:
+    close = close_of(
+        ("c", "FA", 101, 501),
+        ("s", "A", 501, 102),
+        ("s", "PA", 501, 102, 100),
+        ("c", "A", 102, 601),
+        ("s", "FA", 601, 102),
+        ("c", "A", 102, 602),
+    )
+    assert (close.first_fin, close.shape, close.time_wait) == ("client", "half-close", "client")
+
+
+def test_one_fin_and_reset_shapes() -> None:
+    assert close_of(("c", "FA", 101, 501), ("s", "A", 501, 102)).shape == "one-fin"
+    assert close_of(("c", "FA", 101, 501), ("s", "R", 501, 0)).shape == "fin-then-reset"
+    assert close_of(("c", "RA", 101, 501)).shape == "reset"
+    assert analyze(*HANDSHAKE).close.shape == "none"
+
+
+# -- resets --------------------------------------------------------------------------------------
+
+
+def causes(*steps: tuple) -> list[tuple[str, str, str]]:
+    return [(r.sender, r.state, r.cause) for r in analyze(*steps).resets]
+
+
+def test_rst_causes() -> None:
+    assert causes(("c", "S", 100, 0), ("s", "RA", 0, 101)) == [("server", "CLOSED", "refused")]
+    assert causes(*HANDSHAKE, ("c", "RA", 101, 501)) == [("client", "ESTABLISHED", "abort")]
+    assert causes(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "PA", 501, 102, 10), ("c", "R", 102, 0)
+    ) == [("client", "FIN_WAIT_2", "data_after_close")]
+    assert causes(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502), ("c", "R", 102, 0)
+    ) == [("client", "TIME_WAIT", "after_close")]
+    assert causes(("c", "PA", 1000, 2000, 10), ("s", "R", 2000, 0)) == [
+        ("server", "ESTABLISHED", "no_connection")
+    ]
+
+
+def test_refusal_evidence_names_the_syn_and_the_rst() -> None:
+    [reset] = analyze(("c", "S", 100, 0), ("s", "RA", 0, 101)).resets
+    assert reset.evidence == [1, 2]
+    assert "nothing listens on port 80" in reset.explanation

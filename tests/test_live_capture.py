@@ -1,0 +1,80 @@
+"""Live: each scenario captured for real in a private namespace, then checked like a replay.
+
+Needs root and tcpdump; skips saying so otherwise (CI runs as root, so there they all run).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, capture_skip_reason
+from scenario_facts import check_scenario_facts
+
+from analyzer.capture.namespace import TCP_SYSCTLS, read_sysctl
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(capture_skip_reason() is not None, reason=str(capture_skip_reason())),
+]
+
+SCENARIOS = ["refused", "handshake", "syn-timeout", "syn-timeout-linear-off"]
+
+
+def host_state() -> dict:
+    """What a capture must leave as it found it on the host."""
+
+    def run(*command: str) -> str:
+        return subprocess.run(command, capture_output=True, text=True).stdout
+
+    return {
+        "sysctls": {name: read_sysctl(name) for name in TCP_SYSCTLS},
+        "nft": run("nft", "list", "ruleset"),
+        "netns": run("ip", "netns", "list"),
+        "tcpdump": run("pgrep", "-x", "tcpdump"),
+        "links": run("ip", "-brief", "link"),
+    }
+
+
+def capture(scenario: str, family: int, runs_dir: Path) -> tuple[dict, dict, str]:
+    before = host_state()
+    result = subprocess.run(
+        [sys.executable, "-m", "analyzer", "capture", scenario, "--family", str(family), "--runs-dir", str(runs_dir)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert host_state() == before
+    paths = dict(re.findall(r"^(pcap|sidecar|analysis|diagrams):\s+(\S+)$", result.stdout, re.M))
+    for path in paths.values():
+        assert Path(path).is_file() and Path(path).is_relative_to(runs_dir)
+    assert Path(paths["diagrams"]).suffix == ".svg" and Path(paths["diagrams"]).with_suffix(".png").is_file()
+    if shutil.which("tshark"):
+        opened = subprocess.run(["tshark", "-r", paths["pcap"], "-c", "1"], capture_output=True, text=True)
+        assert opened.returncode == 0, opened.stderr
+    analysis = json.loads(Path(paths["analysis"]).read_text())
+    sidecar = json.loads(Path(paths["sidecar"]).read_text())
+    return analysis, sidecar, result.stdout
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_live_scenario(scenario: str, family: int, tmp_path: Path) -> None:
+    analysis, sidecar, stdout = capture(scenario, family, tmp_path)
+    assert sidecar["scenario"] == scenario and sidecar["family"] == family
+    assert sidecar["recorder"]["dropped_by_kernel"] == 0
+    assert sidecar["recorder"]["captured"] == analysis["packets"]
+    # Only the scenario's packets: every one belongs to the scenario's connection.
+    assert analysis["tcp_packets"] == analysis["packets"]
+    assert sidecar["kernel"]["release"] and sidecar["sysctls"]["net.ipv4.tcp_syn_retries"]
+    for name, value in sidecar["sysctls_set"].items():
+        assert sidecar["sysctls"][name] == value
+    check_scenario_facts(analysis, sidecar)
+    if scenario == "refused":
+        assert re.search(r"refused: RST/ACK from the server (\d+ µs|[\d.]+ ms) after the SYN", stdout)
+    if scenario.startswith("syn-timeout"):
+        assert "SYNs at 0.000, 1.0" in stdout

@@ -1,0 +1,82 @@
+"""The table-driven state machine, one table for both ends, on hand-made conversations."""
+
+from __future__ import annotations
+
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import analyze_segments
+from analyzer.tcp_state import TABLE, Event, State
+
+
+def states(*steps: tuple) -> dict[str, list[str]]:
+    [result] = analyze_segments(conversation(*steps)).connections
+    return {side: [state.value for _t, state in history] for side, history in result.states.items()}
+
+
+def test_every_state_has_a_row_and_rows_name_only_states() -> None:
+    assert set(TABLE) == set(State)
+    for row in TABLE.values():
+        assert set(row) <= set(Event)
+        assert set(row.values()) <= set(State)
+
+
+def test_the_seed_tables_client_closes_first() -> None:
+    got = states(
+        *HANDSHAKE,
+        ("c", "FA", 101, 501),
+        ("s", "A", 501, 102),
+        ("s", "FA", 501, 102),
+        ("c", "A", 102, 502),
+    )
+    assert got["client"] == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert got["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+
+
+def test_server_closes_first_and_holds_time_wait() -> None:
+    got = states(*HANDSHAKE, ("s", "FA", 501, 101), ("c", "FA", 101, 502), ("s", "A", 502, 102))
+    assert got["server"][-1] == "TIME_WAIT" and got["client"][-1] == "CLOSED"
+    # The client's FIN/ACK acknowledged the server's FIN, so the server skips FIN_WAIT_2's wait.
+    assert got["server"][-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+
+
+def test_simultaneous_close_goes_through_closing_on_both_sides() -> None:
+    got = states(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "FA", 501, 101), ("c", "A", 102, 502), ("s", "A", 502, 102)
+    )
+    assert got["client"][-3:] == ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"]
+    assert got["server"][-3:] == ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"]
+
+
+def test_simultaneous_open() -> None:
+    got = states(("c", "S", 100, 0), ("s", "S", 500, 0), ("c", "SA", 100, 501), ("s", "SA", 500, 101))
+    assert got["client"] == ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
+    assert got["server"][-1] == "ESTABLISHED"
+
+
+def test_refused_server_was_closed_all_along() -> None:
+    got = states(("c", "S", 100, 0), ("s", "RA", 0, 101))
+    assert got == {"client": ["CLOSED", "SYN_SENT", "CLOSED"], "server": ["CLOSED"]}
+
+
+def test_capture_starting_mid_connection() -> None:
+    got = states(
+        ("c", "PA", 1000, 2000, 10), ("s", "FA", 2000, 1010), ("c", "FA", 1010, 2001), ("s", "A", 2001, 1011)
+    )
+    assert got["client"] == ["ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    assert got["server"] == ["ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+
+
+def test_rst_that_does_not_ack_the_syn_is_ignored_in_syn_sent() -> None:
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 999))).connections
+    assert [s.value for _t, s in result.states["client"]] == ["CLOSED", "SYN_SENT"]
+    assert any("ignored" in note for note in result.notes)
+
+
+def test_rst_far_outside_the_window_does_not_close() -> None:
+    got = states(*HANDSHAKE, ("s", "R", 500 + 2**31 - 1, 0))
+    assert got["client"][-1] == "ESTABLISHED"
+
+
+def test_ack_of_unsent_data_does_not_move_the_state() -> None:
+    got = states(*HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 999))
+    assert got["client"][-1] == "FIN_WAIT_1"
