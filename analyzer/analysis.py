@@ -100,8 +100,20 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     return Analysis(name, stats, [analyze_connection(c) for c in connections])
 
 
-def analyze_file(path: str) -> Analysis:
-    """Analyze a pcap/pcapng file; raises CaptureFileError if it cannot be read at all."""
+DECODERS = ("fast", "tshark")
+
+
+def analyze_file(path: str, decoder: str = "fast") -> Analysis:
+    """Analyze a pcap/pcapng file; raises CaptureFileError if it cannot be read at all.
+
+    decoder: "fast" (the streaming struct reader) or "tshark" (Wireshark's dissectors
+    through pyshark, for tunnels and link types the fast reader does not decode)."""
     stats = DecodeStats()
-    connections = group_connections(read_segments(path, stats))
+    if decoder == "tshark":
+        from analyzer.decode.tshark_reader import read_segments_tshark
+
+        segments = read_segments_tshark(path, stats)
+    else:
+        segments = read_segments(path, stats)
+    connections = group_connections(segments)
     return Analysis(path, stats, [analyze_connection(c) for c in connections])

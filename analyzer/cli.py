@@ -16,10 +16,21 @@ from analyzer.errors import UserError
 EXIT_USAGE = 2
 
 
+def _add_decoder(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--decoder",
+        choices=("fast", "tshark"),
+        default="fast",
+        help="fast: the built-in streaming reader (default); tshark: Wireshark's dissectors via pyshark "
+        "(tunnels such as GRE/ERSPAN, other link types; much slower)",
+    )
+
+
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyze pcap/pcapng files")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
+    _add_decoder(p)
     p.set_defaults(run=cmd_analyze)
 
 
@@ -73,7 +84,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     documents = []
     for path in args.files:
         try:
-            analysis = analyze_file(path)
+            analysis = analyze_file(path, args.decoder)
         except UserError as error:
             # The other files' results are still valid: report this one and go on.
             print(f"handshake: {error}", file=sys.stderr)
@@ -97,7 +108,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.capture.sidecar import find_sidecar, load_sidecar
     from analyzer.output.sequence_diagram import draw_sequence_diagram, pick_connection
 
-    analysis = analyze_file(args.file)
+    analysis = analyze_file(args.file, args.decoder)
     chosen, note = pick_connection(analysis, args.connection)
     sidecar_path = args.sidecar or find_sidecar(args.file)
     sidecar = load_sidecar(sidecar_path) if sidecar_path else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import struct
 
 import pytest
@@ -11,6 +12,7 @@ from scapy.layers.inet import TCP
 from scapy.utils import PcapReader
 
 from analyzer.decode import ACK, FIN, PSH, RST, SYN, DecodeStats, read_segments
+from analyzer.decode.tshark_reader import read_segments_tshark
 from analyzer.errors import CaptureFileError
 
 
@@ -166,3 +168,50 @@ def test_counts_agree_with_tshark_on_the_corpus(corpus_dir) -> None:
         if ours != theirs:
             disagreements.append((name, ours, theirs))
     assert disagreements == []
+
+
+# -- the tshark decoder (pyshark) ------------------------------------------------------------------
+
+PYSHARK_MAX_BYTES = 120_000  # tshark renders ~2k packets/s through pyshark: keep make test fast
+BOTH_DECODERS = stored_captures() + [
+    p for p in corpus_pcaps() if p.name not in TUNNELLED and p.stat().st_size < PYSHARK_MAX_BYTES
+]
+needs_tshark = pytest.mark.skipif(
+    shutil.which("tshark") is None, reason="tshark is not installed (make setup)"
+)
+
+
+def _fields(segments) -> list[tuple]:
+    return [
+        (s.frame, s.family, s.src, s.sport, s.dst, s.dport, s.flags, s.seq, s.ack, s.window, s.payload_len)
+        for s in segments
+    ]
+
+
+@needs_tshark
+@pytest.mark.parametrize("path", BOTH_DECODERS, ids=[p.name for p in BOTH_DECODERS])
+def test_both_decoders_give_the_same_segments(path) -> None:
+    fast = list(read_segments(str(path)))
+    wireshark = list(read_segments_tshark(str(path)))
+    assert _fields(wireshark) == _fields(fast)
+    assert [s.time for s in wireshark] == pytest.approx([s.time for s in fast], abs=1e-6)
+    assert [s.options for s in wireshark] == [s.options for s in fast]
+
+
+@needs_tshark
+def test_tshark_decoder_reads_inside_tunnels(corpus_dir) -> None:
+    """ERSPAN in GRE: the fast reader sees no TCP; Wireshark's dissectors find all of it."""
+    [name] = TUNNELLED
+    row = _manifest(corpus_dir)[name]
+    segments = list(read_segments_tshark(str(corpus_dir / "pcaps" / name)))
+    assert len(segments) == int(row["tcp_packets"])
+    assert sum(1 for s in segments if s.flags & (SYN | ACK) == SYN) == int(row["syn"])
+    assert sum(1 for s in segments if s.flags & RST) == int(row["rst"])
+
+
+@needs_tshark
+def test_tshark_decoder_gives_the_same_one_line_errors(tmp_path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a capture")
+    with pytest.raises(CaptureFileError, match="not a pcap or pcapng file"):
+        list(read_segments_tshark(str(path)))

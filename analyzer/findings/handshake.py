@@ -62,10 +62,18 @@ class Handshake:
         if self.status == "no_answer":
             return f"no answer: {len(self.syns)} SYN(s), nothing from the server"
         if self.status == "incomplete":
-            failed = [c.what for c in self.checks if not c.ok]
-            reason = f" ({'; '.join(failed)})" if failed else ""
-            return f"handshake incomplete{reason}"
+            return f"handshake incomplete: {self._missing()}"
         return "handshake not captured (the capture starts after it)"
+
+    def _missing(self) -> str:
+        failed = [f"{c.what} failed (expected {c.expected}, saw {c.seen})" for c in self.checks if not c.ok]
+        if failed:
+            return "; ".join(failed)
+        if not self.syns:
+            return "the SYN was not captured"
+        if not self.synacks:
+            return "the server answered the SYN with something other than SYN/ACK or RST/ACK"
+        return "the client never acknowledged the SYN/ACK"
 
 
 def find_handshake(connection: Connection) -> Handshake:
