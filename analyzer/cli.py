@@ -47,6 +47,7 @@ def _add_diagram(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sidecar", default=None, help="JSON sidecar with the socket calls (default: next to FILE)"
     )
+    _add_decoder(p)
     p.set_defaults(run=cmd_diagram)
 
 
