@@ -33,6 +33,22 @@ class Context:
             outcome.returned(f"fd {sock.fileno()}")
         return sock
 
+    def listener(self, port: int, backlog: int) -> socket.socket:
+        """A listening server socket: socket, SO_REUSEADDR, bind, listen, each a logged step."""
+        sock = self.socket("server")
+        with self.log.step("server", "setsockopt(SO_REUSEADDR, 1)"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with self.log.step("server", f"bind({self.where(port)})"):
+            sock.bind((self.host, port))
+        with self.log.step("server", f"listen({backlog})"):
+            sock.listen(backlog)
+        return sock
+
+    def connect(self, sock: socket.socket, port: int) -> None:
+        """A logged connect(); an error (ECONNREFUSED, ETIMEDOUT) is logged, not raised."""
+        with self.log.step("client", f"connect({self.where(port)})"):
+            sock.connect((self.host, port))
+
     def where(self, port: int) -> str:
         return f"{self.host}:{port}" if self.family == 4 else f"[{self.host}]:{port}"
 

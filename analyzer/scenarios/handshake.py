@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 from analyzer.scenarios.base import SERVER_PORT, Context, Scenario
 
 MESSAGE = b"hello"
@@ -12,16 +10,9 @@ DELAYED_ACK_WAIT = 0.3
 
 def run(ctx: Context) -> dict:
     log = ctx.log
-    listener = ctx.socket("server")
-    with log.step("server", "setsockopt(SO_REUSEADDR, 1)"):
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    with log.step("server", f"bind({ctx.where(SERVER_PORT)})"):
-        listener.bind((ctx.host, SERVER_PORT))
-    with log.step("server", "listen(1)"):
-        listener.listen(1)
+    listener = ctx.listener(SERVER_PORT, backlog=1)
     client = ctx.socket("client")
-    with log.step("client", f"connect({ctx.where(SERVER_PORT)})"):
-        client.connect((ctx.host, SERVER_PORT))
+    ctx.connect(client, SERVER_PORT)
     client_port = client.getsockname()[1]
     with log.step("server", "accept()") as outcome:
         conn, peer = listener.accept()

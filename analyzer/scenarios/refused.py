@@ -7,8 +7,7 @@ from analyzer.scenarios.base import CLOSED_PORT, Context, Scenario
 
 def run(ctx: Context) -> dict:
     client = ctx.socket("client")
-    with ctx.log.step("client", f"connect({ctx.where(CLOSED_PORT)})"):
-        client.connect((ctx.host, CLOSED_PORT))
+    ctx.connect(client, CLOSED_PORT)
     with ctx.log.step("client", "close()"):
         client.close()
     return {"server_port": CLOSED_PORT}

@@ -17,16 +17,11 @@ def _runner(syn_count: int):
     def run(ctx: Context) -> dict:
         log = ctx.log
         # A real listener behind the rule: without the rule the connect would succeed.
-        listener = ctx.socket("server")
-        with log.step("server", f"bind({ctx.where(SERVER_PORT)})"):
-            listener.bind((ctx.host, SERVER_PORT))
-        with log.step("server", "listen(8)"):
-            listener.listen(8)
+        listener = ctx.listener(SERVER_PORT, backlog=8)
         client = ctx.socket("client")
         with log.step("client", f"setsockopt(TCP_SYNCNT, {syn_count})"):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, syn_count)
-        with log.step("client", f"connect({ctx.where(SERVER_PORT)})"):
-            client.connect((ctx.host, SERVER_PORT))
+        ctx.connect(client, SERVER_PORT)
         with log.step("client", "close()"):
             client.close()
         with log.step("server", "close() listener"):
