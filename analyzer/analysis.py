@@ -15,7 +15,8 @@ from analyzer.findings.backoff import Backoff, classify_backoff
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.resets import Reset, find_resets
-from analyzer.tcp_state import ConnectionMachine, State, Step
+from analyzer.kernel_agreement import KernelAgreement, compare_with_kernel
+from analyzer.tcp_state import ConnectionMachine, State, Step, time_out
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ConnectionAnalysis:
     states: dict[str, list[tuple[float, State]]]
     steps: list[Step]
     notes: list[str] = field(default_factory=list)
+    kernel: KernelAgreement | None = None  # set when a sidecar with kernel snapshots is given
 
     @property
     def interesting(self) -> bool:
@@ -60,6 +62,7 @@ class Analysis:
     file: str
     stats: DecodeStats
     connections: list[ConnectionAnalysis]
+    sidecar: dict | None = None
 
 
 def analyze_connection(connection: Connection) -> ConnectionAnalysis:
@@ -103,11 +106,31 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
 DECODERS = ("fast", "tshark")
 
 
-def analyze_file(path: str, decoder: str = "fast") -> Analysis:
+def apply_call_timeouts(result: ConnectionAnalysis, sidecar: dict) -> None:
+    """A connect() that failed with ETIMEDOUT closed the client without a packet: the
+    call log is the only witness, so the client's timeline takes the TIMEOUT from it."""
+    connection = result.connection
+    port = f":{connection.server[1]})"
+    for call in sidecar.get("calls", []):
+        if (
+            call["side"] == "client"
+            and call.get("errno") == "ETIMEDOUT"
+            and call["call"].startswith("connect(")
+            and call["call"].endswith(port)
+            and connection.first_time <= call["end_time"]
+            and time_out(result.states["client"], call["end_time"])
+        ):
+            result.notes.append(
+                f"the client gave up at connect() ETIMEDOUT (call log), +{call['end_time'] - connection.first_time:.3f} s"
+            )
+
+
+def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> Analysis:
     """Analyze a pcap/pcapng file; raises CaptureFileError if it cannot be read at all.
 
     decoder: "fast" (the streaming struct reader) or "tshark" (Wireshark's dissectors
-    through pyshark, for tunnels and link types the fast reader does not decode)."""
+    through pyshark, for tunnels and link types the fast reader does not decode).
+    sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states."""
     stats = DecodeStats()
     if decoder == "tshark":
         from analyzer.decode.tshark_reader import read_segments_tshark
@@ -115,5 +138,9 @@ def analyze_file(path: str, decoder: str = "fast") -> Analysis:
         segments = read_segments_tshark(path, stats)
     else:
         segments = read_segments(path, stats)
-    connections = group_connections(segments)
-    return Analysis(path, stats, [analyze_connection(c) for c in connections])
+    results = [analyze_connection(c) for c in group_connections(segments)]
+    if sidecar is not None:
+        for result in results:
+            apply_call_timeouts(result, sidecar)
+            result.kernel = compare_with_kernel(result, sidecar)
+    return Analysis(path, stats, results, sidecar)

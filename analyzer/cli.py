@@ -30,6 +30,11 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyze pcap/pcapng files")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
+    p.add_argument(
+        "--no-sidecar",
+        action="store_true",
+        help="ignore FILE's sidecar (FILE.sidecar.json): no comparison with the kernel's socket states",
+    )
     _add_decoder(p)
     p.set_defaults(run=cmd_analyze)
 
@@ -85,7 +90,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     documents = []
     for path in args.files:
         try:
-            analysis = analyze_file(path, args.decoder)
+            sidecar = None if args.no_sidecar else _sidecar_beside(path)
+            analysis = analyze_file(path, args.decoder, sidecar)
         except UserError as error:
             # The other files' results are still valid: report this one and go on.
             print(f"handshake: {error}", file=sys.stderr)
@@ -104,15 +110,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return status
 
 
+def _sidecar_beside(path: str) -> dict | None:
+    from analyzer.sidecar import find_sidecar, load_sidecar
+
+    found = find_sidecar(path)
+    return load_sidecar(found) if found else None
+
+
 def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
-    from analyzer.capture.sidecar import find_sidecar, load_sidecar
     from analyzer.output.sequence_diagram import draw_sequence_diagram, pick_connection
+    from analyzer.sidecar import load_sidecar
 
-    analysis = analyze_file(args.file, args.decoder)
+    sidecar = load_sidecar(args.sidecar) if args.sidecar else _sidecar_beside(args.file)
+    analysis = analyze_file(args.file, args.decoder, sidecar)
     chosen, note = pick_connection(analysis, args.connection)
-    sidecar_path = args.sidecar or find_sidecar(args.file)
-    sidecar = load_sidecar(sidecar_path) if sidecar_path else None
     draw_sequence_diagram(chosen, Path(args.output), sidecar=sidecar)
     if note:
         print(note)

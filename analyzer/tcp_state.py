@@ -53,6 +53,7 @@ class Event(StrEnum):
     RECV_FIN = "receive FIN"
     RECV_ACK_OF_FIN = "receive ACK of FIN"
     RECV_RST = "receive RST"
+    TIMEOUT = "timeout"  # leaves no packet: known only from the application (e.g. ETIMEDOUT)
 
 
 S, E = State, Event
@@ -67,6 +68,7 @@ TABLE: dict[State, dict[Event, State]] = {
         E.RECV_RST: S.LISTEN,
     },
     S.SYN_SENT: {
+        E.TIMEOUT: S.CLOSED,  # connect() gave up: ETIMEDOUT
         E.SEND_SYN: S.SYN_SENT,
         E.RECV_SYNACK: S.ESTABLISHED,
         E.RECV_SYN: S.SYN_RCVD,  # simultaneous open
@@ -88,12 +90,12 @@ TABLE: dict[State, dict[Event, State]] = {
         E.RECV_FIN: S.CLOSING,  # simultaneous close
         **_RESET,
     },
-    S.FIN_WAIT_2: {E.RECV_FIN: S.TIME_WAIT, **_RESET},
+    S.FIN_WAIT_2: {E.RECV_FIN: S.TIME_WAIT, E.TIMEOUT: S.CLOSED, **_RESET},  # tcp_fin_timeout
     S.CLOSE_WAIT: {E.SEND_FIN: S.LAST_ACK, **_RESET},
     S.CLOSING: {E.RECV_ACK_OF_FIN: S.TIME_WAIT, **_RESET},
     S.LAST_ACK: {E.RECV_ACK_OF_FIN: S.CLOSED, **_RESET},
     # Linux accepts a RST in TIME_WAIT (net.ipv4.tcp_rfc1337=0) and drops the socket.
-    S.TIME_WAIT: {**_RESET},
+    S.TIME_WAIT: {E.TIMEOUT: S.CLOSED, **_RESET},  # 2 MSL
 }
 
 SYNCHRONIZED = frozenset(
@@ -139,6 +141,15 @@ class Endpoint:
         if segment.flags & FIN:
             self.fin_end = end
         self.window = segment.window
+
+
+def time_out(history: list[tuple[float, State]], time: float) -> bool:
+    """Apply a TIMEOUT at `time` to an endpoint's history, if its state at the end has one."""
+    following = TABLE[history[-1][1]].get(E.TIMEOUT) if history else None
+    if following is None or following == history[-1][1] or time < history[-1][0]:
+        return False
+    history.append((time, following))
+    return True
 
 
 @dataclass

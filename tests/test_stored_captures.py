@@ -9,8 +9,8 @@ import pytest
 from conftest import stored_captures
 from scenario_facts import check_scenario_facts
 
-from analyzer.capture.sidecar import sidecar_path_for
 from analyzer.capture.store import expected_document, expected_path_for
+from analyzer.sidecar import sidecar_path_for
 
 CAPTURES = stored_captures()
 
@@ -33,3 +33,12 @@ def test_replay_shows_what_the_scenario_promises(pcap) -> None:
     assert sidecar["recorder"]["dropped_by_kernel"] == 0
     assert sidecar["family"] == (6 if pcap.stem.endswith("-ipv6") else 4)
     check_scenario_facts(expected_document(pcap), sidecar)
+
+
+@pytest.mark.parametrize("pcap", CAPTURES, ids=[p.stem for p in CAPTURES])
+def test_inferred_states_agree_with_the_kernel(pcap) -> None:
+    for connection in expected_document(pcap)["connections"]:
+        kernel = connection["kernel"]
+        assert kernel["compared"] > 0
+        assert kernel["disagreements"] == []
+        assert kernel["agreed"] == kernel["compared"]

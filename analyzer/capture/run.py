@@ -12,12 +12,12 @@ from pathlib import Path
 
 from analyzer.analysis import Analysis, analyze_file
 from analyzer.capture.recorder import tcpdump_path
-from analyzer.capture.sidecar import load_sidecar, sidecar_path_for, write_json
 from analyzer.capture.store import store_capture
 from analyzer.errors import UserError
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import format_endpoint
 from analyzer.scenarios import Scenario, get_scenario
+from analyzer.sidecar import load_sidecar, sidecar_path_for, write_json
 from analyzer.timefmt import format_duration
 
 # Creating a network namespace needs CAP_SYS_ADMIN; the firewall CAP_NET_ADMIN;
@@ -106,7 +106,7 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
     print(f"capturing '{scenario.name}' over IPv{family} in a private network namespace{duration} ...")
     _record_in_sandbox(scenario, family, pcap)
     sidecar = load_sidecar(sidecar_path_for(pcap))
-    analysis = analyze_file(str(pcap))
+    analysis = analyze_file(str(pcap), sidecar=sidecar)
     analysis_json = folder / f"{base}.analysis.json"
     write_json(analysis_json, analysis_to_dict(analysis))
     chosen, note = pick_connection(analysis, None)

@@ -12,23 +12,48 @@ import os
 import platform
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from analyzer.capture import firewall
 from analyzer.capture.namespace import enter_private_network_namespace, tcp_sysctls, write_sysctl
 from analyzer.capture.recorder import Recorder
-from analyzer.capture.sidecar import SCHEMA_VERSION, sidecar_path_for, write_json
 from analyzer.capture.snapshots import tcp_socket_states
 from analyzer.errors import UserError
 from analyzer.scenarios import Context, get_scenario
-from analyzer.scenarios.calls import Call, CallLog
+from analyzer.scenarios.calls import CallLog
+from analyzer.sidecar import SCHEMA_VERSION, sidecar_path_for, write_json
 
 EXIT_INTERRUPTED = 130
+WATCH_INTERVAL = 0.5
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+@contextmanager
+def _watch_long_calls(log: CallLog, snapshot) -> Iterator[None]:
+    """Snapshot the kernel every WATCH_INTERVAL while a call blocks (a connect() that waits
+    for its SYNs to be answered): states held during a call are checked too."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(WATCH_INTERVAL):
+            running = log.in_progress
+            if running is not None and time.time() - running[2] >= WATCH_INTERVAL:
+                snapshot(during=len(log.calls))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def record(scenario_name: str, family: int, pcap: Path) -> dict:
@@ -43,15 +68,23 @@ def record(scenario_name: str, family: int, pcap: Path) -> dict:
     rules = [firewall.drop_syns_to(scenario.drop_syns_to)] if scenario.drop_syns_to else []
     snapshots: list[dict] = []
     log = CallLog()
+    lock = threading.Lock()
 
-    def snapshot(call: Call) -> None:
-        snapshots.append(
-            {"time": time.time(), "after_call": len(log.calls) - 1, "sockets": tcp_socket_states()}
-        )
+    def snapshot(during: int | None = None) -> None:
+        with lock:
+            sockets = tcp_socket_states()
+            snapshots.append(
+                {
+                    "time": time.time(),
+                    "after_call": len(log.calls) - 1,
+                    "during_call": during,
+                    "sockets": sockets,
+                }
+            )
 
-    log.after_step = snapshot
+    log.after_step = lambda call: snapshot()
     started = time.time()
-    with Recorder(pcap) as recorder:
+    with Recorder(pcap) as recorder, _watch_long_calls(log, snapshot):
         facts = scenario.run(Context(family, log))
     stats = recorder.stats
     document = {

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from analyzer.analysis import analyze_file
-from analyzer.capture.sidecar import sidecar_path_for, write_json
 from analyzer.output.json_report import analysis_to_dict
+from analyzer.sidecar import find_sidecar, load_sidecar, sidecar_path_for, write_json
 
 EXPECTED_SUFFIX = ".expected.json"
 CAPTURES_DIR = Path(__file__).resolve().parents[2] / "captures"
@@ -21,7 +21,8 @@ def expected_path_for(pcap: Path) -> Path:
 def expected_document(pcap: Path) -> dict:
     """The analysis as stored: the file named without its folder, so it does not depend on where
     the repository is checked out."""
-    document = analysis_to_dict(analyze_file(str(pcap)))
+    sidecar = find_sidecar(pcap)
+    document = analysis_to_dict(analyze_file(str(pcap), sidecar=load_sidecar(sidecar) if sidecar else None))
     document["file"] = pcap.name
     return document
 

@@ -95,4 +95,5 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
             side: [[time, state.value] for time, state in history] for side, history in result.states.items()
         },
         "notes": result.notes,
+        "kernel": result.kernel.as_dict() if result.kernel is not None else None,
     }

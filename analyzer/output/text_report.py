@@ -44,6 +44,8 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         )
     lines.append(f"  client     {_state_line(result.states['client'], origin)}")
     lines.append(f"  server     {_state_line(result.states['server'], origin)}")
+    if result.kernel is not None:
+        lines.append(f"  kernel     {result.kernel.describe()}")
     lines.extend(f"  note       {note}" for note in result.notes)
     return lines
 

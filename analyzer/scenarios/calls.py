@@ -50,6 +50,7 @@ def describe(value: object) -> str:
 class CallLog:
     def __init__(self, after_step: Callable[[Call], None] | None = None, settle: float = 0.02) -> None:
         self.calls: list[Call] = []
+        self.in_progress: tuple[str, str, float] | None = None  # (side, call, start) of a running step
         self.after_step = after_step
         # Loopback delivers within the syscall, but ACKs may still be in a softirq: give
         # the kernel a moment so that a snapshot shows the state the step led to.
@@ -60,11 +61,14 @@ class CallLog:
         outcome = Outcome()
         start = time.time()
         error = None
+        self.in_progress = (side, call, start)
         try:
             yield outcome
         except OSError as exc:
             error = errno.errorcode.get(exc.errno, str(exc)) if exc.errno else type(exc).__name__
             outcome.result = error
+        finally:
+            self.in_progress = None
         record = Call(start, time.time(), side, call, outcome.result, error)
         self.calls.append(record)
         if self.settle:

@@ -1,0 +1,116 @@
+"""Kernel ground truth: the states the analyzer inferred from packets, compared with the
+socket states the kernel reported (the sidecar's `ss -tan` snapshots) at the same instants.
+
+Rule: at each snapshot, each endpoint of each connection is looked up in the kernel's
+list by its 4-tuple; a socket the kernel no longer lists is CLOSED. The inferred
+state is the one the endpoint held at the snapshot's time. Endpoints whose state the
+packets do not reveal (a server that never answered) are not compared. States that
+last microseconds on loopback (FIN_WAIT_1, CLOSING, LAST_ACK between two segments)
+are rarely caught by a snapshot; `states_checked` says which ones were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from analyzer.tcp_state import State
+
+if TYPE_CHECKING:
+    from analyzer.analysis import ConnectionAnalysis
+
+
+@dataclass
+class Disagreement:
+    time: float
+    side: str
+    when: str  # "after client close()", "during client connect(...)"
+    kernel: str
+    inferred: str
+
+
+@dataclass
+class KernelAgreement:
+    snapshots: int = 0
+    compared: int = 0
+    agreed: int = 0
+    states_checked: list[str] = field(default_factory=list)
+    disagreements: list[Disagreement] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "snapshots": self.snapshots,
+            "compared": self.compared,
+            "agreed": self.agreed,
+            "states_checked": self.states_checked,
+            "disagreements": [vars(d) for d in self.disagreements],
+        }
+
+    def describe(self) -> str:
+        if not self.compared:
+            return "no kernel snapshot covers this connection"
+        text = (
+            f"kernel agrees on {self.agreed} of {self.compared} state checks "
+            f"({', '.join(self.states_checked)})"
+        )
+        for d in self.disagreements:
+            text += f"; {d.when} the kernel had the {d.side} in {d.kernel}, inferred {d.inferred}"
+        return text
+
+
+def _address(endpoint: tuple[str, int]) -> str:
+    return f"{endpoint[0]}:{endpoint[1]}"
+
+
+def _normalize(address: str) -> str:
+    """ss writes [::1]:5000 and 127.0.0.1:5000; connections hold ('::1', 5000)."""
+    host, _, port = address.rpartition(":")
+    return f"{host.strip('[]')}:{port}"
+
+
+def state_at(history: list[tuple[float, State]], time: float) -> State | None:
+    current = None
+    for when, state in history:
+        if when > time:
+            break
+        current = state
+    return current
+
+
+def compare_with_kernel(result: ConnectionAnalysis, sidecar: dict) -> KernelAgreement:
+    connection = result.connection
+    agreement = KernelAgreement()
+    ends = {
+        "client": (connection.client, connection.server),
+        "server": (connection.server, connection.client),
+    }
+    checked: set[str] = set()
+    for snapshot in sidecar.get("snapshots", []):
+        time = snapshot["time"]
+        if time < connection.first_time:
+            continue  # the connection did not exist yet
+        kernel = {(_normalize(s["local"]), _normalize(s["peer"])): s["state"] for s in snapshot["sockets"]}
+        during = snapshot.get("during_call")
+        calls = sidecar["calls"]
+        if during is not None and during < len(calls):
+            label = f"during {calls[during]['side']} {calls[during]['call']}"
+        else:
+            label = f"after {calls[snapshot['after_call']]['side']} {calls[snapshot['after_call']]['call']}"
+        counted = False
+        for side, (local, peer) in ends.items():
+            inferred = state_at(result.states[side], time)
+            if inferred is None:
+                continue
+            seen = kernel.get((_address(local), _address(peer)), State.CLOSED.value)
+            counted = True
+            agreement.compared += 1
+            checked.add(seen)
+            if seen == inferred.value:
+                agreement.agreed += 1
+            else:
+                agreement.disagreements.append(Disagreement(time, side, label, seen, inferred.value))
+        agreement.snapshots += counted
+    agreement.states_checked = sorted(
+        checked, key=lambda s: list(State).index(State(s)) if s in State.__members__ else 99
+    )
+    return agreement

@@ -1,0 +1,61 @@
+"""The comparison with the kernel's snapshots reports both agreement and disagreement."""
+
+from __future__ import annotations
+
+from segments import CLIENT, HANDSHAKE, SERVER, conversation
+
+from analyzer.analysis import analyze_segments, apply_call_timeouts
+from analyzer.kernel_agreement import compare_with_kernel
+
+
+def _sidecar(snapshots: list[tuple[float, str, str]], calls: list[dict] | None = None) -> dict:
+    """snapshots: (time offset, client's kernel state, server's kernel state)."""
+    client, server = f"{CLIENT[0]}:{CLIENT[1]}", f"{SERVER[0]}:{SERVER[1]}"
+    calls = calls or [
+        {"side": "client", "call": "close()", "time": 100.0, "end_time": 100.0, "result": "ok", "errno": None}
+    ]
+    return {
+        "calls": calls,
+        "snapshots": [
+            {
+                "time": 100.0 + offset,
+                "after_call": 0,
+                "during_call": None,
+                "sockets": [
+                    {"state": c, "local": client, "peer": server},
+                    {"state": s, "local": server, "peer": client},
+                ],
+            }
+            for offset, c, s in snapshots
+        ],
+    }
+
+
+CLOSE = (("c", "FA", 101, 501), ("s", "A", 501, 102))
+
+
+def test_agreement_and_disagreement_are_both_reported() -> None:
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    sidecar = _sidecar([(0.0025, "ESTABLISHED", "ESTABLISHED"), (0.5, "FIN_WAIT_2", "ESTABLISHED")])
+    agreement = compare_with_kernel(result, sidecar)
+    assert (agreement.compared, agreement.agreed) == (4, 3)
+    [wrong] = agreement.disagreements
+    assert (wrong.side, wrong.kernel, wrong.inferred) == ("server", "ESTABLISHED", "CLOSE_WAIT")
+    assert agreement.states_checked == ["ESTABLISHED", "FIN_WAIT_2"]
+
+
+def test_a_socket_the_kernel_no_longer_lists_is_closed() -> None:
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))).connections
+    sidecar = _sidecar([])
+    sidecar["snapshots"] = [{"time": 101.0, "after_call": 0, "during_call": None, "sockets": []}]
+    agreement = compare_with_kernel(result, sidecar)
+    assert (agreement.compared, agreement.agreed) == (2, 2)
+
+
+def test_connect_timeout_from_the_call_log_closes_the_client() -> None:
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
+    calls = [{"side": "client", "call": "connect(192.0.2.2:80)", "time": 100.0, "end_time": 103.0,
+              "result": "ETIMEDOUT", "errno": "ETIMEDOUT"}]  # fmt: skip
+    apply_call_timeouts(result, {"calls": calls})
+    assert [s.value for _t, s in result.states["client"]] == ["CLOSED", "SYN_SENT", "CLOSED"]
+    assert result.states["client"][-1][0] == 103.0
