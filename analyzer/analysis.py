@@ -16,7 +16,7 @@ from analyzer.findings.close import Close, find_close
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.resets import Reset, find_resets
 from analyzer.kernel_agreement import KernelAgreement, compare_with_kernel
-from analyzer.tcp_state import ConnectionMachine, State, Step, time_out
+from analyzer.tcp_state import ConnectionMachine, State, Step, lost_segments, time_out
 
 
 @dataclass
@@ -69,8 +69,9 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     first = connection.segments[0]
     first_reply = next((s for s in connection.segments if s.src != first.src or s.sport != first.sport), None)
     machine = ConnectionMachine(first, first_reply)
+    lost = lost_segments(connection.segments)
     for segment in connection.segments:
-        machine.feed(segment)
+        machine.feed(segment, segment.frame in lost)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     handshake = find_handshake(connection)
     final = {"client": client.state, "server": server.state}
@@ -80,8 +81,13 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         # A server that never sent a segment shows nothing of its state.
         states["server"] = []
         notes.append("the server sent nothing: its state is unknown")
+    by_reason: dict[str, list[str]] = {}
+    for step in machine.steps:
+        if step.dropped:
+            by_reason.setdefault(step.dropped, []).append(str(step.segment.frame))
     notes.extend(
-        f"frame {s.segment.frame} ignored for the state: {s.dropped}" for s in machine.steps if s.dropped
+        f"frame{'s' if len(frames) > 1 else ''} {', '.join(frames)} not applied to the receiver: {reason}"
+        for reason, frames in by_reason.items()
     )
     return ConnectionAnalysis(
         connection=connection,

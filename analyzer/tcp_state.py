@@ -162,6 +162,7 @@ class Step:
     receiver_before: State
     receiver_after: State
     dropped: str | None = None  # why the receiver would not accept it
+    lost: bool = False  # never reached the receiver
 
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
@@ -182,6 +183,39 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     )
 
 
+def lost_segments(segments: list[Segment]) -> set[int]:
+    """Frames that never reached their receiver, as the capture proves it:
+    - a SYN or FIN sent again with nothing from the peer in between acknowledging it:
+      the earlier copy was lost (a retransmission timer fired);
+    - an ACK of a SYN or FIN that the peer then sends again: the ACK was lost.
+    Data segments are not examined: losing them does not change a state.
+    """
+    lost: set[int] = set()
+    control = SYN | FIN
+    last_copy: dict[tuple, int] = {}  # (sender, seq, flags) -> index of its latest copy
+    for index, segment in enumerate(segments):
+        if not segment.flags & control or segment.flags & RST:
+            continue
+        sender = (segment.src, segment.sport)
+        key = (sender, segment.seq, segment.flags & control)
+        earlier = last_copy.get(key)
+        last_copy[key] = index
+        if earlier is None:
+            continue
+        covered = (segment.seq + segment.seq_space) % MOD
+        acked = False
+        for between in segments[earlier + 1 : index]:
+            if (between.src, between.sport) == sender:
+                continue
+            if between.flags & ACK and seq_diff(between.ack, covered) >= 0:
+                if not (between.flags & (control | RST) or between.payload_len):
+                    lost.add(between.frame)  # a pure ACK the sender evidently never got
+                acked = True
+        if not acked:
+            lost.add(segments[earlier].frame)
+    return lost
+
+
 class ConnectionMachine:
     """Drives two Endpoints with the segments of one connection, in capture order."""
 
@@ -199,10 +233,18 @@ class ConnectionMachine:
             end.history.append((first.time, end.state))
         self.steps: list[Step] = []
 
-    def feed(self, segment: Segment) -> Step:
+    def feed(self, segment: Segment, lost: bool = False) -> Step:
+        """Apply one segment; a `lost` one moves only its sender (it never arrived)."""
         sender = self.ends[(segment.src, segment.sport)]
         receiver = self.ends[(segment.dst, segment.dport)]
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
+        if lost:
+            self._send(sender, segment)
+            step.sender_after = sender.state
+            step.dropped = "lost before it arrived (the capture shows it sent again, or its ACK unheard)"
+            step.lost = True
+            self.steps.append(step)
+            return step
         expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
         crossed = _fins_crossed(sender, receiver, segment)
         if crossed:

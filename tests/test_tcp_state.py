@@ -5,7 +5,8 @@ from __future__ import annotations
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.tcp_state import TABLE, Event, State
+from analyzer.kernel_agreement import state_at
+from analyzer.tcp_state import TABLE, Event, State, lost_segments
 
 
 def states(*steps: tuple) -> dict[str, list[str]]:
@@ -69,7 +70,7 @@ def test_capture_starting_mid_connection() -> None:
 def test_rst_that_does_not_ack_the_syn_is_ignored_in_syn_sent() -> None:
     [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 999))).connections
     assert [s.value for _t, s in result.states["client"]] == ["CLOSED", "SYN_SENT"]
-    assert any("ignored" in note for note in result.notes)
+    assert any("not applied to the receiver" in note for note in result.notes)
 
 
 def test_rst_far_outside_the_window_does_not_close() -> None:
@@ -80,3 +81,38 @@ def test_rst_far_outside_the_window_does_not_close() -> None:
 def test_ack_of_unsent_data_does_not_move_the_state() -> None:
     got = states(*HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 999))
     assert got["client"][-1] == "FIN_WAIT_1"
+
+
+# FINs dropped on the way (as a firewall rule on input does), then retransmitted.
+DROPPED_FINS_THEN_RETRANSMITTED = (
+    *HANDSHAKE,
+    ("c", "FA", 101, 501),  # lost
+    ("s", "FA", 501, 101),  # lost: it does not acknowledge the client's FIN
+    (0.3, "c", "FA", 101, 501),
+    ("s", "A", 502, 102),
+    ("s", "FA", 501, 102),
+    ("c", "A", 102, 502),
+)
+
+
+def test_lost_segments_are_those_sent_again_unacknowledged() -> None:
+    assert lost_segments(conversation(*DROPPED_FINS_THEN_RETRANSMITTED)) == {4, 5}
+
+
+def test_lost_fins_leave_both_ends_in_fin_wait_1_until_they_are_resent() -> None:
+    [result] = analyze_segments(conversation(*DROPPED_FINS_THEN_RETRANSMITTED)).connections
+    at = result.states
+    assert state_at(at["client"], 100.0045) == State.FIN_WAIT_1
+    assert state_at(at["server"], 100.0045) == State.FIN_WAIT_1
+    assert [s.value for _t, s in at["client"]][-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert [s.value for _t, s in at["server"]][-3:] == ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"]
+    assert (result.close.shape, result.close.time_wait) == ("simultaneous", "both")
+
+
+def test_an_ack_the_peer_answers_with_a_retransmission_was_lost() -> None:
+    segments = conversation(
+        ("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501), (1.0, "s", "SA", 500, 101)
+    )
+    assert lost_segments(segments) == {3}
+    [result] = analyze_segments(segments).connections
+    assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD"]
