@@ -14,7 +14,7 @@ from analyzer.decode import DecodeStats, Segment, read_segments
 from analyzer.findings.backoff import Backoff, classify_backoff
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.handshake import Handshake, find_handshake
-from analyzer.findings.resets import Reset, find_resets
+from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.tcp_state import ConnectionMachine, State, Step, lost_segments, time_out
 
@@ -148,5 +148,6 @@ def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) 
     if sidecar is not None:
         for result in results:
             apply_call_timeouts(result, sidecar)
+            refine_with_calls(result.connection, result.resets, sidecar.get("calls", []))
             result.kernel = compare_with_kernel(result, sidecar)
     return Analysis(path, stats, results, sidecar)

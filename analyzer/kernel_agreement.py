@@ -4,7 +4,9 @@ socket states the kernel reported (the sidecar's `ss -tan` snapshots) at the sam
 Rule: at each snapshot, each endpoint of each connection is looked up in the kernel's
 list by its 4-tuple; a socket the kernel no longer lists is CLOSED. The inferred
 state is the one the endpoint held at the snapshot's time. Endpoints whose state the
-packets do not reveal (a server that never answered) are not compared. States that
+packets do not reveal (a server that never answered) are not compared. A snapshot
+takes milliseconds (ss runs between its `time` and `end_time`): any state the
+endpoint held during that interval counts as agreement. States that
 last microseconds on loopback (FIN_WAIT_1, CLOSING, LAST_ACK between two segments)
 are rarely caught by a snapshot; `states_checked` says which ones were.
 """
@@ -97,15 +99,17 @@ def compare_with_kernel(result: ConnectionAnalysis, sidecar: dict) -> KernelAgre
         else:
             label = f"after {calls[snapshot['after_call']]['side']} {calls[snapshot['after_call']]['call']}"
         counted = False
+        end_time = snapshot.get("end_time", time)
         for side, (local, peer) in ends.items():
             inferred = state_at(result.states[side], time)
             if inferred is None:
                 continue
+            held = {inferred.value} | {s.value for t, s in result.states[side] if time <= t <= end_time}
             seen = kernel.get((_address(local), _address(peer)), State.CLOSED.value)
             counted = True
             agreement.compared += 1
             checked.add(seen)
-            if seen == inferred.value:
+            if seen in held:
                 agreement.agreed += 1
             else:
                 agreement.disagreements.append(Disagreement(time, side, label, seen, inferred.value))

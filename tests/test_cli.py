@@ -14,6 +14,7 @@ from conftest import CAPTURES, ROOT, corpus_pcaps
 from pcap_builder import handshake_packets, write_capture
 
 from analyzer.cli import main
+from analyzer.scenarios import SCENARIOS
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -103,8 +104,11 @@ def test_json_contract_fields() -> None:
 def test_scenarios_lists_the_catalogue() -> None:
     result = run("scenarios")
     assert result.returncode == 0
-    names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["handshake", "refused", "syn-timeout", "syn-timeout-linear-off"]
+    lines = result.stdout.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names == list(SCENARIOS)
+    assert {"handshake", "refused", "syn-timeout", "syn-timeout-linear-off", "simultaneous-close"} <= set(names)
+    assert all(len(line.split(maxsplit=1)[1]) > 20 for line in lines)  # each with its one-line summary
 
 
 def test_unknown_scenario_lists_the_known_ones() -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from analyzer.capture import firewall
+from analyzer.capture.firewall import Firewall, syn_drop_rule
 from analyzer.capture.namespace import enter_private_network_namespace, tcp_sysctls, write_sysctl
 from analyzer.capture.recorder import Recorder
 from analyzer.capture.snapshots import tcp_socket_states
@@ -65,17 +65,22 @@ def record(scenario_name: str, family: int, pcap: Path) -> dict:
             applied[name] = value
         else:
             missing.append(name)
-    rules = [firewall.drop_syns_to(scenario.drop_syns_to)] if scenario.drop_syns_to else []
+    network = Firewall()
+    if scenario.drop_syns_to:
+        network.drop(syn_drop_rule(scenario.drop_syns_to))
     snapshots: list[dict] = []
     log = CallLog()
     lock = threading.Lock()
 
     def snapshot(during: int | None = None) -> None:
         with lock:
+            # ss reads the kernel at some moment between these two times.
+            start = time.time()
             sockets = tcp_socket_states()
             snapshots.append(
                 {
-                    "time": time.time(),
+                    "time": start,
+                    "end_time": time.time(),
                     "after_call": len(log.calls) - 1,
                     "during_call": during,
                     "sockets": sockets,
@@ -85,7 +90,7 @@ def record(scenario_name: str, family: int, pcap: Path) -> dict:
     log.after_step = lambda call: snapshot()
     started = time.time()
     with Recorder(pcap) as recorder, _watch_long_calls(log, snapshot):
-        facts = scenario.run(Context(family, log))
+        facts = scenario.run(Context(family, log, network))
     stats = recorder.stats
     document = {
         "schema_version": SCHEMA_VERSION,
@@ -98,7 +103,7 @@ def record(scenario_name: str, family: int, pcap: Path) -> dict:
         "sysctls": tcp_sysctls(),
         "sysctls_set": applied,
         "sysctls_missing": missing,
-        "firewall": rules,
+        "firewall": network.rules,
         "recorder": stats.as_dict(),
         "started": started,
         "finished": time.time(),

@@ -12,10 +12,13 @@ Causes, tried in this order (the first that fits):
   application aborted (close() with unread data, SO_LINGER with a zero timeout, or
   a process that exited with unread data).
 - unknown: nothing above fits.
+With the capture's call log, `refine_with_calls` tells the aborts apart
+(linger_abort, unread_data).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from analyzer.connections import Connection
@@ -122,3 +125,38 @@ def _cause(
         f"RST from the {sender} in {step.sender_before.value}; no known cause fits",
         [],
     )
+
+
+_RECV_BYTES = re.compile(r"\((\d+) bytes\)$")
+
+
+def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[dict]) -> None:
+    """On the wire an abort is an abort; the application's calls say which one:
+    - linger_abort: the sender set SO_LINGER {on, 0} before closing;
+    - unread_data: the sender had read fewer bytes than its peer sent it."""
+    for reset in resets:
+        if reset.cause != "abort":
+            continue
+        own = [c for c in calls if c["side"] == reset.sender and c["time"] <= reset.segment.time]
+        if any(c["call"].startswith("setsockopt(SO_LINGER, on, 0") for c in own):
+            reset.cause = "linger_abort"
+            reset.explanation = (
+                f"the {reset.sender} closed with SO_LINGER {{on, 0 s}}: close() sends RST instead of FIN"
+            )
+            continue
+        received = sum(
+            s.payload_len
+            for s in connection.segments
+            if s.time <= reset.segment.time and connection.from_client(s) == (reset.sender == "server")
+        )
+        read = sum(
+            int(m.group(1))
+            for c in own
+            if c["call"].startswith("recv(") and (m := _RECV_BYTES.search(c["result"]))
+        )
+        if received > read:
+            reset.cause = "unread_data"
+            reset.explanation = (
+                f"the {reset.sender} closed with {received - read} bytes it had not read: "
+                "the kernel answers close() with RST"
+            )

@@ -271,6 +271,11 @@ def _moved(step: object, side: str, connection: object) -> bool:
 
 def _draw_calls(ax: plt.Axes, calls: list[dict], ys: dict[float, float], packet_times: list[float]) -> None:
     for call in calls:
+        if call["side"] == "network":
+            # What the sandbox did to the packets: between the lifelines, on a row of its own.
+            ax.text(0.5, ys[call["time"]], call["call"], ha="center", va="center", fontsize=FONT - 1,
+                    color="#6a3d9a", style="italic")  # fmt: skip
+            continue
         client = call["side"] == "client"
         x = CLIENT_X - 0.055 if client else SERVER_X + 0.055
         align = "right" if client else "left"

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from analyzer.errors import UserError
-from analyzer.scenarios import handshake, refused, syn_timeout
+from analyzer.scenarios import aborts, closes, handshake, refused, syn_timeout
 from analyzer.scenarios.base import Context, Scenario
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
         handshake.SCENARIO,
+        closes.SERVER_CLOSE,
+        closes.HALF_OPEN_STATES,
+        closes.HALF_CLOSE,
+        closes.SIMULTANEOUS_CLOSE,
+        aborts.LINGER_RESET,
+        aborts.UNREAD_CLOSE,
+        aborts.DATA_AFTER_CLOSE,
+        aborts.PROCESS_EXIT,
         refused.SCENARIO,
         syn_timeout.SCENARIO,
         syn_timeout.SCENARIO_LINEAR_OFF,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from analyzer.scenarios.calls import CallLog
 
@@ -12,12 +13,34 @@ SERVER_PORT = 5000
 CLOSED_PORT = 5001
 
 
+class Network(Protocol):
+    """What the sandbox lets a scenario do to its packets (the capture layer implements it)."""
+
+    def drop(self, match: str) -> int: ...
+
+    def release(self, handle: int) -> None: ...
+
+
 @dataclass
 class Context:
-    """Everything a scenario may use: the family, the loopback address, the call log."""
+    """Everything a scenario may use: the family, the loopback address, the call log,
+    and the sandbox's network (to hold packets on purpose)."""
 
     family: int
     log: CallLog
+    network: Network | None = None
+
+    def hold(self, match: str, why: str) -> int:
+        """Drop packets matching `match` on input from now on (a logged step)."""
+        if self.network is None:
+            raise RuntimeError("this scenario needs the capture sandbox's network")
+        with self.log.step("network", f"drop {why}: nft '{match} drop'"):
+            handle = self.network.drop(match)
+        return handle
+
+    def release(self, handle: int, why: str) -> None:
+        with self.log.step("network", f"release {why}"):
+            self.network.release(handle)
 
     @property
     def host(self) -> str:

@@ -76,6 +76,11 @@ class CallLog:
         if self.after_step is not None:
             self.after_step(record)
 
+    def merge(self, calls: list[dict]) -> None:
+        """Steps another process logged (a forked client). They are appended, not sorted in:
+        snapshots refer to calls by index, and every call carries its own times."""
+        self.calls.extend(Call(**call) for call in calls)
+
     def idle(self, side: str, seconds: float, why: str) -> None:
         """A logged pause: the application does nothing while the kernel acts (a timer fires)."""
         with self.step(side, f"sleep({seconds:g}): {why}"):

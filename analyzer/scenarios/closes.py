@@ -1,0 +1,101 @@
+"""The ways a connection closes: server first, held half-open, half-closed, simultaneous."""
+
+from __future__ import annotations
+
+import socket
+
+from analyzer.scenarios.base import Context, Scenario
+from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, echo, facts, open_pair, recv, send
+
+HOLD_SECONDS = 1.5
+# Retransmission timeout of a FIN on loopback: RTO_MIN (200 ms) plus margin.
+FIN_RETRANSMIT_WAIT = 1.0
+REQUEST = b"request"
+RESPONSE = b"response after your FIN"
+
+
+def run_server_close(ctx: Context) -> dict:
+    pair = open_pair(ctx)
+    echo(ctx, pair)
+    close(ctx, "server", pair.conn)
+    ctx.log.idle("client", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
+    recv(ctx, "client", pair.client)
+    close(ctx, "client", pair.client)
+    close(ctx, "server", pair.listener, "close() listener")
+    return facts(pair)
+
+
+def run_half_open_states(ctx: Context) -> dict:
+    pair = open_pair(ctx)
+    echo(ctx, pair)
+    close(ctx, "client", pair.client)
+    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
+    # The server neither reads the EOF nor closes: both ends stay where they are.
+    ctx.log.idle("server", HOLD_SECONDS, "the server does not close: CLOSE_WAIT and FIN_WAIT_2 are held")
+    recv(ctx, "server", pair.conn)
+    close(ctx, "server", pair.conn)
+    close(ctx, "server", pair.listener, "close() listener")
+    return facts(pair, held_seconds=HOLD_SECONDS)
+
+
+def run_half_close(ctx: Context) -> dict:
+    pair = open_pair(ctx)
+    send(ctx, "client", pair.client, REQUEST)
+    with ctx.log.step("client", "shutdown(SHUT_WR)"):
+        pair.client.shutdown(socket.SHUT_WR)
+    recv(ctx, "server", pair.conn)
+    recv(ctx, "server", pair.conn)  # b'': the client's FIN
+    # Data still flows the other way after the FIN.
+    send(ctx, "server", pair.conn, RESPONSE)
+    response = recv(ctx, "client", pair.client)
+    close(ctx, "server", pair.conn)
+    recv(ctx, "client", pair.client)
+    close(ctx, "client", pair.client)
+    close(ctx, "server", pair.listener, "close() listener")
+    return facts(pair, response_bytes=len(response))
+
+
+def run_simultaneous_close(ctx: Context) -> dict:
+    pair = open_pair(ctx)
+    echo(ctx, pair)
+    # Both FINs must be in flight at once. On loopback a FIN arrives within
+    # microseconds, so hold FINs on input: each side sends its FIN before it has
+    # received the other's; then release them and let the retransmissions cross.
+    fins = ctx.hold("tcp flags & fin == fin", "FINs on input")
+    close(ctx, "client", pair.client)
+    close(ctx, "server", pair.conn)
+    # Both ends are now in FIN_WAIT_1 with their FINs crossed. When the FINs are
+    # retransmitted, the first to arrive puts its receiver in CLOSING; holding the
+    # pure ACKs keeps it there long enough for the kernel snapshot to show it.
+    acks = ctx.hold("tcp flags == ack", "pure ACKs on input")
+    ctx.release(fins, "the FINs")
+    ctx.log.idle("client", FIN_RETRANSMIT_WAIT, "the FINs are retransmitted: CLOSING")
+    ctx.release(acks, "the ACKs")
+    ctx.log.idle("client", FIN_RETRANSMIT_WAIT, "the last FIN is retransmitted and acknowledged")
+    close(ctx, "server", pair.listener, "close() listener")
+    return facts(pair)
+
+
+SERVER_CLOSE = Scenario(
+    name="server-close",
+    summary="the server closes first: FIN_WAIT_2 and CLOSE_WAIT the other way round, TIME_WAIT on the server",
+    run=run_server_close,
+)
+HALF_OPEN_STATES = Scenario(
+    name="half-open-states",
+    summary=f"the client closes, the server does not for {HOLD_SECONDS} s: FIN_WAIT_2/CLOSE_WAIT held in the kernel",
+    run=run_half_open_states,
+    parameters={"held_seconds": HOLD_SECONDS},
+    expected_run_seconds=2,
+)
+HALF_CLOSE = Scenario(
+    name="half-close",
+    summary="shutdown(SHUT_WR): the client's FIN, then the server's response still flows, then its FIN",
+    run=run_half_close,
+)
+SIMULTANEOUS_CLOSE = Scenario(
+    name="simultaneous-close",
+    summary="both FINs sent before either arrives (held by nftables, then released): CLOSING, TIME_WAIT on both",
+    run=run_simultaneous_close,
+    expected_run_seconds=3,
+)
