@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEB_PACKAGES := tcpdump tshark nftables iproute2
 SCENARIO ?= refused
-FAMILY ?= 4
+FAMILY ?=
 STORE ?=
 
 .PHONY: setup deb-packages capture analyze diagram test lint expected scenarios clean
@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 capture: setup
-	@$(BIN)/handshake capture $(SCENARIO) --family $(FAMILY) $(if $(STORE),--store)
+	@$(BIN)/handshake capture $(SCENARIO) $(if $(FAMILY),--family $(FAMILY)) $(if $(STORE),--store)
 
 scenarios: setup
 	@$(BIN)/handshake scenarios

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, group_connections
 from analyzer.decode import DecodeStats, Segment, read_segments
+from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import Backoff, classify_backoff
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.handshake import Handshake, find_handshake
@@ -63,6 +64,7 @@ class Analysis:
     stats: DecodeStats
     connections: list[ConnectionAnalysis]
     sidecar: dict | None = None
+    application: list[str] = field(default_factory=list)  # what the call log shows, beside the packets
 
 
 def analyze_connection(connection: Connection) -> ConnectionAnalysis:
@@ -150,4 +152,8 @@ def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) 
             apply_call_timeouts(result, sidecar)
             refine_with_calls(result.connection, result.resets, sidecar.get("calls", []))
             result.kernel = compare_with_kernel(result, sidecar)
-    return Analysis(path, stats, results, sidecar)
+    analysis = Analysis(path, stats, results, sidecar)
+    if sidecar is not None:
+        segments_seen = sorted((s for r in results for s in r.connection.segments), key=lambda s: s.frame)
+        analysis.application = application_findings(sidecar.get("calls", []), segments_seen)
+    return analysis

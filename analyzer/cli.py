@@ -58,8 +58,10 @@ def _add_diagram(sub: argparse._SubParsersAction) -> None:
 
 def _add_capture(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="run a scripted exchange in a private network namespace and record it")
-    p.add_argument("scenario")
-    p.add_argument("--family", type=int, choices=(4, 6), default=4)
+    p.add_argument("scenario", help="a name from 'handshake scenarios', or 'all'")
+    p.add_argument(
+        "--family", type=int, choices=(4, 6), default=None, help="4 or 6 (default: 4; 'all' does both)"
+    )
     p.add_argument("--store", action="store_true", help="replace the stored capture in captures/")
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs/)")
     p.set_defaults(run=cmd_capture)
@@ -133,9 +135,12 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
-    from analyzer.capture.run import run_capture
+    from analyzer.capture.run import run_all, run_capture
 
-    return run_capture(args.scenario, args.family, store=args.store, runs_dir=Path(args.runs_dir))
+    if args.scenario == "all":
+        families = (args.family,) if args.family else (4, 6)
+        return run_all(families, store=args.store, runs_dir=Path(args.runs_dir))
+    return run_capture(args.scenario, args.family or 4, store=args.store, runs_dir=Path(args.runs_dir))
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:

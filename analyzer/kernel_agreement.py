@@ -92,6 +92,7 @@ def compare_with_kernel(result: ConnectionAnalysis, sidecar: dict) -> KernelAgre
         if time < connection.first_time:
             continue  # the connection did not exist yet
         kernel = {(_normalize(s["local"]), _normalize(s["peer"])): s["state"] for s in snapshot["sockets"]}
+        listening = {_normalize(s["local"]) for s in snapshot["sockets"] if s["state"] == State.LISTEN.value}
         during = snapshot.get("during_call")
         calls = sidecar["calls"]
         if during is not None and during < len(calls):
@@ -106,6 +107,9 @@ def compare_with_kernel(result: ConnectionAnalysis, sidecar: dict) -> KernelAgre
                 continue
             held = {inferred.value} | {s.value for t, s in result.states[side] if time <= t <= end_time}
             seen = kernel.get((_address(local), _address(peer)), State.CLOSED.value)
+            if inferred == State.LISTEN and seen == State.CLOSED.value and _address(local) in listening:
+                # Before its SYN arrives, a server endpoint is the listening socket itself.
+                seen = State.LISTEN.value
             counted = True
             agreement.compared += 1
             checked.add(seen)

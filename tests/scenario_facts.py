@@ -108,11 +108,165 @@ def check_syn_timeout(analysis: dict, sidecar: dict) -> None:
     assert connect["end_time"] > c["handshake"]["syn_times"][-1]
 
 
+def _kernel_views(sidecar: dict, client_port: int) -> list[dict[str, str]]:
+    """Per snapshot, the kernel's state of this connection's client and server sockets."""
+    views = []
+    for snapshot in sidecar["snapshots"]:
+        view = {}
+        for sock in snapshot["sockets"]:
+            if sock["local"].endswith(f":{client_port}"):
+                view["client"] = sock["state"]
+            elif sock["peer"].endswith(f":{client_port}"):
+                view["server"] = sock["state"]
+        views.append(view)
+    return views
+
+
+def _complete_then(analysis: dict, sidecar: dict, first_fin: str, shape: str, time_wait: str | None) -> dict:
+    c = _only_connection(analysis, sidecar)
+    assert c["handshake"]["status"] == "complete"
+    assert (c["close"]["first_fin"], c["close"]["shape"], c["close"]["time_wait"]) == (
+        first_fin,
+        shape,
+        time_wait,
+    )
+    return c
+
+
+def check_server_close(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "server", "four-way", "server")
+    assert c["resets"] == []
+    views = _kernel_views(sidecar, c["client"]["port"])
+    assert {"client": "CLOSE_WAIT", "server": "FIN_WAIT_2"} in views
+    assert _states(c, "server")[-1] == "TIME_WAIT"
+
+
+def check_half_open_states(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "client", "four-way", "client")
+    views = _kernel_views(sidecar, c["client"]["port"])
+    # Held for seconds, and seen held more than once (snapshots during the wait too).
+    assert views.count({"client": "FIN_WAIT_2", "server": "CLOSE_WAIT"}) >= 3
+
+
+def check_half_close(analysis: dict, sidecar: dict) -> None:
+    _complete_then(analysis, sidecar, "client", "half-close", "client")
+    calls = sidecar["calls"]
+    shutdown = next(i for i, call in enumerate(calls) if call["call"] == "shutdown(SHUT_WR)")
+    response = [
+        call for call in calls[shutdown:] if call["side"] == "client" and call["call"].startswith("recv(")
+    ]
+    assert response[0]["result"].endswith(f"({sidecar['facts']['response_bytes']} bytes)")
+    assert sidecar["facts"]["response_bytes"] > 0
+
+
+def check_simultaneous_close(analysis: dict, sidecar: dict) -> None:
+    # Which FIN left first is a matter of microseconds; that both crossed is not.
+    first = analysis["connections"][0]["close"]["first_fin"]
+    assert first in ("client", "server")
+    c = _complete_then(analysis, sidecar, first, "simultaneous", "both")
+    assert "CLOSING" in _states(c, "client") + _states(c, "server")
+    views = _kernel_views(sidecar, c["client"]["port"])
+    # Both FINs in flight at once: the kernel held both ends in FIN_WAIT_1 together.
+    assert {"client": "FIN_WAIT_1", "server": "FIN_WAIT_1"} in views
+    assert any("CLOSING" in view.values() for view in views)
+    assert {"client": "TIME_WAIT", "server": "TIME_WAIT"} in views
+
+
+def _one_reset(analysis: dict, sidecar: dict) -> tuple[dict, tuple]:
+    c = _only_connection(analysis, sidecar)
+    assert c["handshake"]["status"] == "complete"
+    [reset] = c["resets"]
+    return c, (reset["sender"], reset["state"], reset["cause"])
+
+
+def check_linger_reset(analysis: dict, sidecar: dict) -> None:
+    c, reset = _one_reset(analysis, sidecar)
+    assert reset == ("client", "ESTABLISHED", "linger_abort")
+    assert c["close"]["shape"] == "reset"
+    assert [call["errno"] for call in _calls(sidecar, "server", "recv(")][-1] == "ECONNRESET"
+
+
+def check_unread_close(analysis: dict, sidecar: dict) -> None:
+    c, reset = _one_reset(analysis, sidecar)
+    assert reset == ("client", "ESTABLISHED", "unread_data")
+    assert c["close"]["shape"] == "reset" and _calls(sidecar, "client", "recv(") == []
+
+
+def check_data_after_close(analysis: dict, sidecar: dict) -> None:
+    c, reset = _one_reset(analysis, sidecar)
+    assert reset == ("client", "FIN_WAIT_2", "data_after_close")
+    assert (c["close"]["first_fin"], c["close"]["shape"]) == ("client", "fin-then-reset")
+
+
+def check_process_exit(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "client", "four-way", "client")
+    assert c["resets"] == []
+    [exit_call] = _calls(sidecar, "client", "exit(0) without close()")
+    # The FIN comes from the kernel once the process is gone: after its last call.
+    fin_time = next(t for t, s in c["states"]["client"] if s == "FIN_WAIT_1")
+    assert fin_time >= exit_call["time"]
+
+
+def _by_client_port(analysis: dict, port: int) -> dict:
+    return next(c for c in analysis["connections"] if c["client"]["port"] == port)
+
+
+def check_backlog(analysis: dict, sidecar: dict) -> None:
+    first, queued = analysis["connections"]
+    assert queued["client"]["port"] == sidecar["facts"]["queued_client_port"]
+    assert first["backoff"]["intervals"] == []
+    assert queued["handshake"]["status"] == first["handshake"]["status"] == "complete"
+    # Dropped while the queue was full (2.5 s), then accepted: at least two retransmissions.
+    assert len(queued["backoff"]["intervals"]) >= 2
+    assert queued["backoff"]["initial_rto"] == pytest.approx(1.0, rel=0.15)
+    accept = next(call for call in sidecar["calls"] if call["call"] == "accept()")
+    assert queued["handshake"]["synack_times"][0] > accept["end_time"]
+    views = _kernel_views(sidecar, queued["client"]["port"])
+    assert {"client": "SYN_SENT"} in views
+
+
+def check_backlog_abort(analysis: dict, sidecar: dict) -> None:
+    assert sidecar["sysctls"]["net.ipv4.tcp_abort_on_overflow"] == "1"
+    assert len(analysis["connections"]) == 3
+    resets = [
+        (c["client"]["port"], r["sender"], r["state"], r["cause"])
+        for c in analysis["connections"]
+        for r in c["resets"]
+    ]
+    assert resets == [(sidecar["facts"]["reset_client_port"], "server", "SYN_RCVD", "accept_queue_overflow")]
+    held = _by_client_port(analysis, sidecar["facts"]["reset_client_port"])
+    assert len(held["synack_backoff"]["intervals"]) >= 1
+    assert {"client": "ESTABLISHED", "server": "SYN_RCVD"} in _kernel_views(sidecar, held["client"]["port"])
+    assert [call["errno"] for call in _calls(sidecar, "client", "recv(")] == ["ECONNRESET"]
+
+
+def check_sticky(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "client", "four-way", "client")
+    facts = sidecar["facts"]
+    assert facts["first_recv"] == "".join(facts["sent"])
+    assert facts["framed"] == facts["sent"]
+    assert any(
+        f"{len(facts['sent'])} send()s of the client glued together" in f for f in analysis["application"]
+    )
+    assert c["resets"] == []
+
+
 FACTS = {
     "refused": check_refused,
     "handshake": check_handshake,
     "syn-timeout": check_syn_timeout,
     "syn-timeout-linear-off": check_syn_timeout,
+    "server-close": check_server_close,
+    "half-open-states": check_half_open_states,
+    "half-close": check_half_close,
+    "simultaneous-close": check_simultaneous_close,
+    "linger-reset": check_linger_reset,
+    "unread-close": check_unread_close,
+    "data-after-close": check_data_after_close,
+    "process-exit": check_process_exit,
+    "backlog": check_backlog,
+    "backlog-abort": check_backlog_abort,
+    "sticky": check_sticky,
 }
 
 

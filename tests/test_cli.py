@@ -107,7 +107,9 @@ def test_scenarios_lists_the_catalogue() -> None:
     lines = result.stdout.splitlines()
     names = [line.split()[0] for line in lines]
     assert names == list(SCENARIOS)
-    assert {"handshake", "refused", "syn-timeout", "syn-timeout-linear-off", "simultaneous-close"} <= set(names)
+    assert {"handshake", "refused", "syn-timeout", "syn-timeout-linear-off", "simultaneous-close"} <= set(
+        names
+    )
     assert all(len(line.split(maxsplit=1)[1]) > 20 for line in lines)  # each with its one-line summary
 
 

@@ -17,13 +17,14 @@ from conftest import ROOT, capture_skip_reason
 from scenario_facts import check_scenario_facts
 
 from analyzer.capture.namespace import TCP_SYSCTLS, read_sysctl
+from analyzer.scenarios import SCENARIOS
 
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(capture_skip_reason() is not None, reason=str(capture_skip_reason())),
 ]
 
-SCENARIOS = ["refused", "handshake", "syn-timeout", "syn-timeout-linear-off"]
+REPEATS = 3  # the scenarios made deterministic on purpose must show the same shape every time
 
 
 def host_state() -> dict:
@@ -62,7 +63,7 @@ def capture(scenario: str, family: int, runs_dir: Path) -> tuple[dict, dict, str
 
 
 @pytest.mark.parametrize("family", [4, 6])
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_live_scenario(scenario: str, family: int, tmp_path: Path) -> None:
     analysis, sidecar, stdout = capture(scenario, family, tmp_path)
     assert sidecar["scenario"] == scenario and sidecar["family"] == family
@@ -74,7 +75,17 @@ def test_live_scenario(scenario: str, family: int, tmp_path: Path) -> None:
     for name, value in sidecar["sysctls_set"].items():
         assert sidecar["sysctls"][name] == value
     check_scenario_facts(analysis, sidecar)
+    for connection in analysis["connections"]:
+        assert connection["kernel"]["disagreements"] == [], connection["kernel"]
     if scenario == "refused":
         assert re.search(r"refused: RST/ACK from the server (\d+ µs|[\d.]+ ms) after the SYN", stdout)
+        assert re.search(r"connect\(.*\) raised ECONNREFUSED (\d+ µs|[\d.]+ ms) after the RST", stdout)
     if scenario.startswith("syn-timeout"):
         assert "SYNs at 0.000, 1.0" in stdout
+
+
+@pytest.mark.parametrize("run", range(REPEATS))
+@pytest.mark.parametrize("scenario", ["simultaneous-close", "backlog-abort"])
+def test_made_deterministic_on_purpose(scenario: str, run: int, tmp_path: Path) -> None:
+    analysis, sidecar, _stdout = capture(scenario, 4, tmp_path)
+    check_scenario_facts(analysis, sidecar)

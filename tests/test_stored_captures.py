@@ -7,9 +7,10 @@ import json
 
 import pytest
 from conftest import stored_captures
-from scenario_facts import check_scenario_facts
+from scenario_facts import FACTS, check_scenario_facts
 
 from analyzer.capture.store import expected_document, expected_path_for
+from analyzer.scenarios import SCENARIOS
 from analyzer.sidecar import sidecar_path_for
 
 CAPTURES = stored_captures()
@@ -17,8 +18,9 @@ CAPTURES = stored_captures()
 
 def test_the_catalogue_is_stored_over_both_families() -> None:
     names = {p.stem for p in CAPTURES}
-    for scenario in ("refused", "handshake", "syn-timeout", "syn-timeout-linear-off"):
+    for scenario in SCENARIOS:
         assert {scenario, f"{scenario}-ipv6"} <= names
+        assert scenario in FACTS, f"no facts asserted for {scenario}"
 
 
 @pytest.mark.parametrize("pcap", CAPTURES, ids=[p.stem for p in CAPTURES])

@@ -61,6 +61,7 @@ TCP_SYSCTLS = (
     "net.ipv4.tcp_synack_retries",
     "net.ipv4.tcp_fin_timeout",
     "net.ipv4.tcp_abort_on_overflow",
+    "net.ipv4.tcp_syncookies",
     "net.ipv4.tcp_max_syn_backlog",
     "net.ipv4.tcp_rfc1337",
     "net.ipv4.tcp_timestamps",

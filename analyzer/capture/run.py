@@ -18,7 +18,6 @@ from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import format_endpoint
 from analyzer.scenarios import Scenario, get_scenario
 from analyzer.sidecar import load_sidecar, sidecar_path_for, write_json
-from analyzer.timefmt import format_duration
 
 # Creating a network namespace needs CAP_SYS_ADMIN; the firewall CAP_NET_ADMIN;
 # tcpdump CAP_NET_RAW.
@@ -127,6 +126,28 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
     return 0
 
 
+def run_all(families: tuple[int, ...], *, store: bool = False, runs_dir: Path = Path("runs")) -> int:
+    """Every scenario of the catalogue over each family; a failure is reported and the rest go on."""
+    from analyzer.scenarios import SCENARIOS
+
+    started = time.monotonic()
+    failed = []
+    for name in SCENARIOS:
+        for family in families:
+            try:
+                run_capture(name, family, store=store, runs_dir=runs_dir)
+            except UserError as error:
+                print(f"handshake: {error}", file=sys.stderr)
+                failed.append(f"{name} IPv{family}")
+            print()
+    count = len(SCENARIOS) * len(families)
+    print(f"captured {count - len(failed)} of {count} in {time.monotonic() - started:.0f} s")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def print_summary(
     scenario: Scenario, family: int, analysis: Analysis, sidecar: dict, note: str | None
 ) -> None:
@@ -150,13 +171,7 @@ def print_summary(
             origin = result.syn_backoff.times[0]
             times = ", ".join(f"{t - origin:.3f}" for t in result.syn_backoff.times)
             print(f"     SYNs at {times} s")
-    syn_times = [s.time for r in analysis.connections for s in r.handshake.syns]
-    for call in sidecar["calls"]:
-        if call.get("errno"):
-            relation = ""
-            before = [t for t in syn_times if t <= call["end_time"]]
-            if before:
-                relation = f" {format_duration(call['end_time'] - before[-1])} after the last SYN"
-            print(f"  {call['side']} {call['call']} raised {call['errno']}{relation}")
+    for finding in analysis.application:
+        print(f"  {finding}")
     if note:
         print(f"  {note}")

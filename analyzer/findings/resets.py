@@ -3,6 +3,9 @@
 Causes, tried in this order (the first that fits):
 - refused: the RST acknowledges the client's SYN and the server never sent a SYN/ACK:
   nothing listens on the port.
+- accept_queue_overflow: the server's RST follows at once the client's ACK of the
+  SYN/ACK, before any data: the ACK found the accept queue full
+  (tcp_abort_on_overflow=1).
 - after_close: both sides had already sent their FIN.
 - data_after_close: the sender had closed (sent its FIN) and the peer then sent
   data: a closed socket answers data with RST.
@@ -22,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.handshake import Handshake
 from analyzer.tcp_state import SYNCHRONIZED, Step
 
@@ -49,11 +52,13 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if step.dropped:
             explanation += f"; the {peer} would drop it: {step.dropped}"
+        # The ACK an overflow RST answers was refused: the server never left SYN_RCVD.
+        state = "SYN_RCVD" if cause == "accept_queue_overflow" else step.sender_before.value
         resets.append(
             Reset(
                 segment,
                 sender,
-                step.sender_before.value,
+                state,
                 cause,
                 explanation,
                 step.dropped is None,
@@ -61,6 +66,19 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             )
         )
     return resets
+
+
+def _answers_handshake_ack(before: list[Step], connection: Connection, handshake: Handshake) -> bool:
+    """The RST follows at once the client's pure ACK of the SYN/ACK, and no data ever flowed."""
+    if not before or handshake.server_isn is None:
+        return False
+    last = before[-1].segment
+    return (
+        connection.from_client(last)
+        and last.flags & (SYN | FIN | RST | ACK) == ACK
+        and last.ack == (handshake.server_isn + 1) % (1 << 32)
+        and not any(s.segment.payload_len for s in before)
+    )
 
 
 def _cause(
@@ -86,6 +104,13 @@ def _cause(
             "refused",
             f"connection refused: nothing listens on port {port}; the SYN was answered with RST/ACK",
             [handshake.syns[-1].frame] if handshake.syns else [],
+        )
+    if sender == "server" and _answers_handshake_ack(before, connection, handshake):
+        return (
+            "accept_queue_overflow",
+            "the server's accept queue was full when the handshake's last ACK arrived "
+            "(net.ipv4.tcp_abort_on_overflow=1): it answered with RST instead of a connection",
+            [before[-1].segment.frame],
         )
     fins = {side(s.segment): s.segment for s in before if s.segment.flags & FIN}
     if len(fins) == 2:

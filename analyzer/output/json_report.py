@@ -22,6 +22,7 @@ def analysis_to_dict(analysis: Analysis) -> dict:
         "packets": stats.frames,
         "tcp_packets": stats.tcp_segments,
         "warnings": list(stats.warnings),
+        "application": analysis.application,
         "connections": [connection_to_dict(c) for c in analysis.connections],
     }
 

@@ -11,6 +11,7 @@ socket calls from the sidecar stand in the outer margins.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -20,7 +21,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
 from analyzer.analysis import Analysis, ConnectionAnalysis
-from analyzer.decode.segment import ACK, RST, SYN, Segment, flag_names
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, flag_names
 from analyzer.errors import UserError
 from analyzer.output.text_report import format_endpoint
 from analyzer.tcp_state import MOD
@@ -70,6 +71,23 @@ def pick_connection(analysis: Analysis, wanted: int | None) -> tuple[ConnectionA
         f"{len(results)} connections in {analysis.file}; drawing #{chosen.connection.id} ({why}); "
         "choose another with --connection N"
     )
+
+
+def retransmission_numbers(segments: list[Segment]) -> dict[int, int]:
+    """frame -> n for the n-th resend of a SYN, FIN or data segment already sent (same sender,
+    seq, flags and length): what the ladder draws dashed."""
+    seen: dict[tuple, int] = {}
+    numbers = {}
+    for segment in segments:
+        if not (segment.flags & (SYN | FIN) or segment.payload_len):
+            continue
+        key = (segment.src, segment.sport, segment.seq, segment.flags & (SYN | FIN), segment.payload_len)
+        if key in seen:
+            seen[key] += 1
+            numbers[segment.frame] = seen[key]
+        else:
+            seen[key] = 0
+    return numbers
 
 
 def _relative(value: int, base: int | None) -> int:
@@ -183,8 +201,8 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, floa
                 None,
             )
             bases[side] = first.seq if first else None
-    retransmission = {s.frame: n for n, s in enumerate(handshake.syns[1:], start=1)}
-    retransmission.update({s.frame: n for n, s in enumerate(handshake.synacks[1:], start=1)})
+    retransmission = retransmission_numbers(connection.segments)
+    lost_frames = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
     for segment in connection.segments:
@@ -200,7 +218,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, floa
             label += f"  (retransmission #{retransmission[segment.frame]})"
         if segment.flags & RST:
             color = COLORS["rst"]
-        lost = unanswered and segment.flags & SYN
+        lost = segment.frame in lost_frames or (unanswered and segment.flags & SYN)
         end_x = x0 + (x1 - x0) * (0.85 if lost else 1.0)
         end_y = y0 + (y1 - y0) * (0.85 if lost else 1.0)
         ax.annotate(
@@ -269,6 +287,13 @@ def _moved(step: object, side: str, connection: object) -> bool:
     return step.receiver_before != step.receiver_after
 
 
+MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
+
+
+def _margin(text: str) -> str:
+    return "\n".join(textwrap.wrap(text, MARGIN_CHARS, subsequent_indent="  ")) or text
+
+
 def _draw_calls(ax: plt.Axes, calls: list[dict], ys: dict[float, float], packet_times: list[float]) -> None:
     for call in calls:
         if call["side"] == "network":
@@ -287,11 +312,11 @@ def _draw_calls(ax: plt.Axes, calls: list[dict], ys: dict[float, float], packet_
         if y1 > y0:
             bar_x = x + (0.012 if client else -0.012)
             ax.plot([bar_x, bar_x], [y0, y1], color=color, linewidth=1)
-            ax.text(x, y0, call["call"], ha=align, va="center", fontsize=FONT, color=COLORS["call"],
+            ax.text(x, y0, _margin(call["call"]), ha=align, va="center", fontsize=FONT, color=COLORS["call"],
                     family="monospace")  # fmt: skip
-            ax.text(x, y1, f"→ {result}", ha=align, va="center", fontsize=FONT, color=color,
+            ax.text(x, y1, _margin(f"→ {result}"), ha=align, va="center", fontsize=FONT, color=color,
                     family="monospace", weight="bold" if failed else "normal")  # fmt: skip
         else:
             text = call["call"] if result == "ok" else f"{call['call']} → {result}"
-            ax.text(x, y0, text, ha=align, va="center", fontsize=FONT, color=color, family="monospace",
+            ax.text(x, y0, _margin(text), ha=align, va="center", fontsize=FONT, color=color, family="monospace",
                     weight="bold" if failed else "normal")  # fmt: skip

@@ -58,6 +58,7 @@ def analysis_text(analysis: Analysis) -> str:
         f"{count} connection{'s' if count != 1 else ''}"
     ]
     lines.extend(f"warning: {w}" for w in stats.warnings)
+    lines.extend(f"application: {finding}" for finding in analysis.application)
     origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
     for result in analysis.connections:
         lines.append("")

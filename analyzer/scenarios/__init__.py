@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.errors import UserError
-from analyzer.scenarios import aborts, closes, handshake, refused, syn_timeout
+from analyzer.scenarios import aborts, backlog, closes, handshake, refused, sticky, syn_timeout
 from analyzer.scenarios.base import Context, Scenario
 
 SCENARIOS: dict[str, Scenario] = {
@@ -21,6 +21,9 @@ SCENARIOS: dict[str, Scenario] = {
         refused.SCENARIO,
         syn_timeout.SCENARIO,
         syn_timeout.SCENARIO_LINEAR_OFF,
+        backlog.BACKLOG,
+        backlog.BACKLOG_ABORT,
+        sticky.SCENARIO,
     )
 }
 

@@ -1,0 +1,83 @@
+"""What the application saw, put next to the packets (needs the capture's call log).
+
+Rules:
+- a call that failed is told with its errno and how long after the packet that
+  caused it: the last RST, or else the last SYN, received before the call returned;
+- a recv() whose bytes came from more than one send() of the peer is said to have
+  glued them together (TCP keeps no message boundaries).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from analyzer.decode.segment import ACK, RST, SYN, Segment
+from analyzer.timefmt import format_duration
+
+_BYTES = re.compile(r"\((\d+) bytes\)$")
+_SENT = re.compile(r"^sendall\(b(['\"])(.*)\1\)$", re.S)
+
+
+def _length(call: dict) -> int | None:
+    found = _BYTES.search(call.get("result", ""))
+    return int(found.group(1)) if found else None
+
+
+def _sent_length(call: dict) -> int | None:
+    """sendall(b'...') logs its data literally; its length is that of the bytes literal."""
+    found = _SENT.match(call["call"])
+    if not found:
+        return None
+    try:
+        return len(ast.literal_eval("b" + found.group(1) + found.group(2) + found.group(1)))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def application_findings(calls: list[dict], segments: list[Segment]) -> list[str]:
+    findings = [
+        _failure(call, segments) for call in calls if call.get("errno") and call["errno"] != "EINPROGRESS"
+    ]
+    findings.extend(_boundaries(calls))
+    return findings
+
+
+def _failure(call: dict, segments: list[Segment]) -> str:
+    text = f"{call['side']} {call['call']} raised {call['errno']}"
+    before = [s for s in segments if s.time <= call["end_time"]]
+    rsts = [s for s in before if s.flags & RST]
+    syns = [s for s in before if s.flags & (SYN | ACK) == SYN]
+    cause = rsts[-1] if rsts else (syns[-1] if syns else None)
+    if cause is not None:
+        what = "RST" if cause.flags & RST else "last SYN"
+        text += f" {format_duration(call['end_time'] - cause.time)} after the {what} (frame {cause.frame})"
+    return text
+
+
+def _boundaries(calls: list[dict]) -> list[str]:
+    """Match each side's recv()s against the other side's sends, byte by byte."""
+    findings = []
+    for reader in ("client", "server"):
+        writer = "server" if reader == "client" else "client"
+        sends = [n for c in calls if c["side"] == writer and (n := _sent_length(c))]
+        ends, total = [], 0
+        for length in sends:
+            total += length
+            ends.append(total)
+        position = 0
+        for call in calls:
+            if call["side"] != reader or not call["call"].startswith("recv"):
+                continue
+            length = _length(call)
+            if not length:
+                continue
+            start, stop = position, position + length
+            position = stop
+            pieces = [i for i, end in enumerate(ends) if end > start and (ends[i - 1] if i else 0) < stop]
+            if len(pieces) > 1:
+                findings.append(
+                    f"{reader} {call['call']} returned {length} bytes: {len(pieces)} send()s of the "
+                    f"{writer} glued together (TCP keeps no message boundaries)"
+                )
+    return findings
