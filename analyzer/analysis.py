@@ -6,11 +6,11 @@ drive it with hand-made segments; `analyze_file` only adds the reader.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, group_connections
-from analyzer.decode import DecodeStats, Segment, read_segments
+from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import Backoff, classify_backoff
 from analyzer.findings.close import Close, find_close
@@ -18,6 +18,7 @@ from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.tcp_state import ConnectionMachine, State, Step, lost_segments, time_out
+from analyzer.udp_flows import UdpFlow, group_udp_flows
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Analysis:
     connections: list[ConnectionAnalysis]
     sidecar: dict | None = None
     application: list[str] = field(default_factory=list)  # what the call log shows, beside the packets
+    udp: list[UdpFlow] = field(default_factory=list)
 
 
 def analyze_connection(connection: Connection) -> ConnectionAnalysis:
@@ -140,20 +142,32 @@ def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) 
     through pyshark, for tunnels and link types the fast reader does not decode).
     sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states."""
     stats = DecodeStats()
+    others: list[Datagram | Unreachable] = []
     if decoder == "tshark":
         from analyzer.decode.tshark_reader import read_segments_tshark
 
         segments = read_segments_tshark(path, stats)
     else:
-        segments = read_segments(path, stats)
+        segments = _tcp_only(read_packets(path, stats), others)
     results = [analyze_connection(c) for c in group_connections(segments)]
     if sidecar is not None:
         for result in results:
             apply_call_timeouts(result, sidecar)
             refine_with_calls(result.connection, result.resets, sidecar.get("calls", []))
             result.kernel = compare_with_kernel(result, sidecar)
-    analysis = Analysis(path, stats, results, sidecar)
+    calls = sidecar.get("calls", []) if sidecar is not None else []
+    analysis = Analysis(path, stats, results, sidecar, udp=group_udp_flows(others, calls))
     if sidecar is not None:
         segments_seen = sorted((s for r in results for s in r.connection.segments), key=lambda s: s.frame)
-        analysis.application = application_findings(sidecar.get("calls", []), segments_seen)
+        refusals = [message for flow in analysis.udp for message, _answered in flow.unreachables]
+        analysis.application = application_findings(calls, segments_seen, refusals)
     return analysis
+
+
+def _tcp_only(records: Iterable, others: list) -> Iterator[Segment]:
+    """TCP segments go on down the stream; UDP and ICMP records (few) are set aside."""
+    for record in records:
+        if type(record) is Segment:
+            yield record
+        else:
+            others.append(record)

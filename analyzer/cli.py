@@ -121,13 +121,13 @@ def _sidecar_beside(path: str) -> dict | None:
 
 def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
-    from analyzer.output.sequence_diagram import draw_sequence_diagram, pick_connection
+    from analyzer.output.sequence_diagram import draw, pick_connection
     from analyzer.sidecar import load_sidecar
 
     sidecar = load_sidecar(args.sidecar) if args.sidecar else _sidecar_beside(args.file)
     analysis = analyze_file(args.file, args.decoder, sidecar)
     chosen, note = pick_connection(analysis, args.connection)
-    draw_sequence_diagram(chosen, Path(args.output), sidecar=sidecar)
+    draw(chosen, Path(args.output), sidecar=sidecar)
     if note:
         print(note)
     print(f"diagram: {args.output}")

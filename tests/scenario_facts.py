@@ -251,6 +251,23 @@ def check_sticky(analysis: dict, sidecar: dict) -> None:
     assert c["resets"] == []
 
 
+def check_udp(analysis: dict, sidecar: dict) -> None:
+    assert analysis["connections"] == []
+    [flow] = analysis["udp"]
+    assert flow["server"]["port"] == sidecar["facts"]["server_port"]
+    to_server = [d["length"] for d in flow["datagrams"] if d["sender"] == "client"]
+    sent = [len(m) for m in sidecar["parameters"]["messages"]]
+    assert to_server[: len(sent)] == sent
+    # Each recvfrom() returned exactly one datagram: the boundaries were kept.
+    received = [c["result"] for c in _calls(sidecar, "server", "recvfrom(")]
+    assert [int(r.split("(")[1].split()[0]) for r in received] == sent
+    assert any("boundaries kept" in f for f in flow["findings"])
+    [refusal] = flow["unreachable"]
+    assert refusal["answers_frame"] == flow["datagrams"][-1]["frame"]
+    assert _calls(sidecar, "client", "recv(")[-1]["errno"] == "ECONNREFUSED"
+    assert any("ECONNREFUSED" in f and "ICMP port unreachable" in f for f in analysis["application"])
+
+
 FACTS = {
     "refused": check_refused,
     "handshake": check_handshake,
@@ -267,6 +284,7 @@ FACTS = {
     "backlog": check_backlog,
     "backlog-abort": check_backlog_abort,
     "sticky": check_sticky,
+    "udp": check_udp,
 }
 
 

@@ -11,7 +11,18 @@ from pcap_builder import FRAMINGS, handshake_packets, write_capture
 from scapy.layers.inet import TCP
 from scapy.utils import PcapReader
 
-from analyzer.decode import ACK, FIN, PSH, RST, SYN, DecodeStats, read_segments
+from analyzer.decode import (
+    ACK,
+    FIN,
+    PSH,
+    RST,
+    SYN,
+    Datagram,
+    DecodeStats,
+    Unreachable,
+    read_packets,
+    read_segments,
+)
 from analyzer.decode.tshark_reader import read_segments_tshark
 from analyzer.errors import CaptureFileError
 
@@ -215,3 +226,27 @@ def test_tshark_decoder_gives_the_same_one_line_errors(tmp_path) -> None:
     path.write_text("not a capture")
     with pytest.raises(CaptureFileError, match="not a pcap or pcapng file"):
         list(read_segments_tshark(str(path)))
+
+
+# -- UDP and ICMP ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("framing", ["ethernet", "sll2", "null"])
+def test_udp_datagrams_and_port_unreachable(tmp_path, family, framing) -> None:
+    from scapy.layers.inet import ICMP, IP, UDP
+    from scapy.layers.inet6 import ICMPv6DestUnreach, IPv6
+
+    if family == 4:
+        datagram = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=4000, dport=53) / b"query"
+        refusal = IP(src="10.0.0.2", dst="10.0.0.1") / ICMP(type=3, code=3) / bytes(datagram)
+    else:
+        datagram = IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=4000, dport=53) / b"query"
+        refusal = IPv6(src="2001:db8::2", dst="2001:db8::1") / ICMPv6DestUnreach(code=4) / bytes(datagram)
+    path = write_capture(tmp_path / "u.pcap", [datagram, refusal], framing)
+    stats = DecodeStats()
+    sent, refused = list(read_packets(str(path), stats))
+    assert isinstance(sent, Datagram) and (sent.sport, sent.dport, sent.length) == (4000, 53, 5)
+    assert isinstance(refused, Unreachable) and refused.port_unreachable and refused.protocol == 17
+    assert refused.quoted == (sent.src, 4000, sent.dst, 53)
+    assert stats.tcp_segments == 0 and list(read_segments(str(path))) == []

@@ -96,7 +96,7 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
     scenario = get_scenario(name)
     check_can_capture(scenario)
     # matplotlib is imported only now: a user without privileges hears only about those.
-    from analyzer.output.sequence_diagram import draw_sequence_diagram, pick_connection
+    from analyzer.output.sequence_diagram import draw, pick_connection
 
     base = scenario.name + ("-ipv6" if family == 6 else "")
     folder = run_folder(runs_dir, base)
@@ -112,7 +112,7 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
     diagrams = []
     for suffix in (".svg", ".png"):
         target = folder / f"{base}{suffix}"
-        draw_sequence_diagram(chosen, target, sidecar=sidecar)
+        draw(chosen, target, sidecar=sidecar)
         diagrams.append(target)
     print_summary(scenario, family, analysis, sidecar, note)
     print(f"pcap:      {pcap}")
@@ -171,6 +171,13 @@ def print_summary(
             origin = result.syn_backoff.times[0]
             times = ", ".join(f"{t - origin:.3f}" for t in result.syn_backoff.times)
             print(f"     SYNs at {times} s")
+    for flow in analysis.udp:
+        print(
+            f"  UDP #{flow.id} {format_endpoint(flow.client, flow.family)} → "
+            f"{format_endpoint(flow.server, flow.family)}: {flow.summary()}"
+        )
+        for finding in flow.findings:
+            print(f"     {finding}")
     for finding in analysis.application:
         print(f"  {finding}")
     if note:

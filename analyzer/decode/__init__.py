@@ -4,8 +4,21 @@
 whole file) and reports what it could not use in a `DecodeStats`.
 """
 
-from analyzer.decode.reader import DecodeStats, read_segments
-from analyzer.decode.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment, TcpOptions
+from analyzer.decode.reader import DecodeStats, read_packets, read_segments
+from analyzer.decode.segment import (
+    ACK,
+    CWR,
+    ECE,
+    FIN,
+    PSH,
+    RST,
+    SYN,
+    URG,
+    Datagram,
+    Segment,
+    TcpOptions,
+    Unreachable,
+)
 
 __all__ = [
     "ACK",
@@ -16,8 +29,11 @@ __all__ = [
     "RST",
     "SYN",
     "URG",
+    "Datagram",
     "DecodeStats",
     "Segment",
     "TcpOptions",
+    "Unreachable",
+    "read_packets",
     "read_segments",
 ]

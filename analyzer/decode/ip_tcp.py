@@ -10,9 +10,12 @@ from __future__ import annotations
 import socket
 import struct
 
-from analyzer.decode.segment import SYN, Segment, TcpOptions
+from analyzer.decode.segment import SYN, Datagram, Segment, TcpOptions, Unreachable
+from analyzer.decode.udp_icmp import PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, parse_udp, parse_unreachable
 
 PROTO_TCP = 6
+# What the analyzer reads: TCP, and UDP with the ICMP errors that refuse it.
+_CARRIED = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6}
 # IPv6 extension headers that can stand between the fixed header and TCP.
 _IPV6_EXTENSIONS = {0, 43, 60, 135, 139, 140}
 _IPV6_FRAGMENT = 44
@@ -26,8 +29,9 @@ class Malformed(Exception):
     """An IP or TCP header whose lengths cannot be right."""
 
 
-def parse_ip_tcp(data: bytes, at: int, frame: int, time: float) -> Segment | None:
-    """The TCP segment in the IP packet at `data[at:]`, or None if it carries no TCP."""
+def parse_ip_tcp(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
+    """The TCP segment, UDP datagram or ICMP unreachable in the IP packet at `data[at:]`;
+    None for anything else."""
     if len(data) < at + 1:
         raise Malformed("frame too short for an IP header")
     version = data[at] >> 4
@@ -38,11 +42,11 @@ def parse_ip_tcp(data: bytes, at: int, frame: int, time: float) -> Segment | Non
     return None
 
 
-def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | None:
+def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
     if len(data) < at + 20:
         raise Malformed("IPv4 header cut short")
     ver_ihl, _tos, total_len, _ident, frag, _ttl, proto, _sum, src, dst = _IPV4_HEADER.unpack_from(data, at)
-    if proto != PROTO_TCP:
+    if proto not in _CARRIED:
         return None
     header_len = (ver_ihl & 0x0F) * 4
     if header_len < 20:
@@ -53,7 +57,8 @@ def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | None:
     ip_len = total_len if total_len else len(data) - at
     if ip_len < header_len:
         raise Malformed(f"IPv4 total length {total_len} is shorter than its header")
-    return _tcp(
+    return _transport(
+        proto,
         data,
         at + header_len,
         ip_len - header_len,
@@ -65,7 +70,7 @@ def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | None:
     )
 
 
-def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | None:
+def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
     if len(data) < at + 40:
         raise Malformed("IPv6 header cut short")
     payload_len, next_header = struct.unpack_from("!HB", data, at + 4)
@@ -73,7 +78,7 @@ def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | None:
     dst = socket.inet_ntop(socket.AF_INET6, data[at + 24 : at + 40])
     remaining = payload_len if payload_len else len(data) - at - 40
     pos = at + 40
-    while next_header != PROTO_TCP:
+    while next_header not in _CARRIED:
         if next_header in _IPV6_EXTENSIONS or next_header == _IPV6_AH:
             if len(data) < pos + 2:
                 return None
@@ -93,7 +98,16 @@ def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | None:
         remaining -= ext_len
         if remaining < 0:
             raise Malformed("IPv6 extension headers run past the payload length")
-    return _tcp(data, pos, remaining, frame, time, 6, src, dst)
+    return _transport(next_header, data, pos, remaining, frame, time, 6, src, dst)
+
+
+def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, time: float, family: int,
+               src: str, dst: str) -> Segment | Datagram | Unreachable | None:  # fmt: skip
+    if protocol == PROTO_TCP:
+        return _tcp(data, at, length, frame, time, family, src, dst)
+    if protocol == PROTO_UDP:
+        return parse_udp(data, at, length, frame, time, family, src, dst)
+    return parse_unreachable(data, at, frame, time, family, src, dst)
 
 
 def _tcp(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import Malformed, parse_ip_tcp
 from analyzer.decode.link_layer import IP_OFFSET
-from analyzer.decode.segment import Segment
+from analyzer.decode.segment import Datagram, Segment, Unreachable
 from analyzer.errors import CaptureFileError
 
 
@@ -20,6 +20,7 @@ class DecodeStats:
     frames: int = 0
     tcp_segments: int = 0
     not_tcp: int = 0
+    udp_or_icmp: int = 0
     malformed: int = 0
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -31,6 +32,13 @@ def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segme
     Raises CaptureFileError for a file that is not a capture at all, or one whose
     every frame has a link type this reader does not decode.
     """
+    for record in read_packets(path, stats):
+        if type(record) is Segment:
+            yield record
+
+
+def read_packets(path: str, stats: DecodeStats | None = None) -> Iterator[Segment | Datagram | Unreachable]:
+    """Like read_segments, with UDP datagrams and ICMP unreachables among the TCP segments."""
     stats = stats if stats is not None else DecodeStats()
     capture = CaptureFile(path)
     try:
@@ -52,7 +60,11 @@ def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segme
             if segment is None:
                 stats.not_tcp += 1
                 continue
-            stats.tcp_segments += 1
+            if type(segment) is Segment:
+                stats.tcp_segments += 1
+            else:
+                stats.not_tcp += 1
+                stats.udp_or_icmp += 1
             yield segment
     finally:
         stats.format = capture.format

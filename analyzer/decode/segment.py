@@ -62,3 +62,33 @@ def flag_names(flags: int) -> str:
     """'SYN/ACK', 'FIN/ACK', 'RST', 'PSH/ACK' ... in the order people write them."""
     names = [name for bit, name in _FLAG_NAMES if flags & bit]
     return "/".join(names) if names else "none"
+
+
+class Datagram(NamedTuple):
+    """One UDP datagram. `length` is its payload length."""
+
+    frame: int
+    time: float
+    family: int
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    length: int
+
+
+class Unreachable(NamedTuple):
+    """An ICMP/ICMPv6 destination-unreachable message and the datagram header it quotes."""
+
+    frame: int
+    time: float
+    family: int
+    src: str  # who says it: the host that could not deliver
+    dst: str
+    code: int  # 3 (ICMP) or 4 (ICMPv6): port unreachable
+    protocol: int  # of the quoted packet: 17 for UDP, 6 for TCP
+    quoted: tuple[str, int, str, int]  # (src, sport, dst, dport) of the packet it answers
+
+    @property
+    def port_unreachable(self) -> bool:
+        return self.code == (3 if self.family == 4 else 4)

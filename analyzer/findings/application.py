@@ -35,23 +35,29 @@ def _sent_length(call: dict) -> int | None:
         return None
 
 
-def application_findings(calls: list[dict], segments: list[Segment]) -> list[str]:
+def application_findings(
+    calls: list[dict], segments: list[Segment], refusals: list | None = None
+) -> list[str]:
+    """`refusals`: ICMP unreachables, the UDP counterpart of a RST."""
     findings = [
-        _failure(call, segments) for call in calls if call.get("errno") and call["errno"] != "EINPROGRESS"
+        _failure(call, segments, refusals or [])
+        for call in calls
+        if call.get("errno") and call["errno"] != "EINPROGRESS"
     ]
     findings.extend(_boundaries(calls))
     return findings
 
 
-def _failure(call: dict, segments: list[Segment]) -> str:
+def _failure(call: dict, segments: list[Segment], refusals: list) -> str:
     text = f"{call['side']} {call['call']} raised {call['errno']}"
     before = [s for s in segments if s.time <= call["end_time"]]
-    rsts = [s for s in before if s.flags & RST]
-    syns = [s for s in before if s.flags & (SYN | ACK) == SYN]
-    cause = rsts[-1] if rsts else (syns[-1] if syns else None)
+    refusing = [(s.time, s.frame, "RST") for s in before if s.flags & RST]
+    refusing += [(r.time, r.frame, "ICMP port unreachable") for r in refusals if r.time <= call["end_time"]]
+    syns = [(s.time, s.frame, "last SYN") for s in before if s.flags & (SYN | ACK) == SYN]
+    cause = max(refusing) if refusing else (syns[-1] if syns else None)
     if cause is not None:
-        what = "RST" if cause.flags & RST else "last SYN"
-        text += f" {format_duration(call['end_time'] - cause.time)} after the {what} (frame {cause.frame})"
+        time, frame, what = cause
+        text += f" {format_duration(call['end_time'] - time)} after the {what} (frame {frame})"
     return text
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from analyzer.analysis import Analysis, ConnectionAnalysis
 from analyzer.findings.backoff import Backoff
+from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
 
@@ -24,6 +25,37 @@ def analysis_to_dict(analysis: Analysis) -> dict:
         "warnings": list(stats.warnings),
         "application": analysis.application,
         "connections": [connection_to_dict(c) for c in analysis.connections],
+        "udp": [udp_flow_to_dict(flow) for flow in analysis.udp],
+    }
+
+
+def udp_flow_to_dict(flow: UdpFlow) -> dict:
+    return {
+        "id": flow.id,
+        "family": flow.family,
+        "client": _endpoint(flow.client),
+        "server": _endpoint(flow.server),
+        "summary": flow.summary(),
+        "datagrams": [
+            {
+                "time": d.time,
+                "frame": d.frame,
+                "sender": "client" if flow.from_client(d) else "server",
+                "length": d.length,
+            }
+            for d in flow.datagrams
+        ],
+        "unreachable": [
+            {
+                "time": message.time,
+                "frame": message.frame,
+                "from": message.src,
+                "code": message.code,
+                "answers_frame": answered.frame if answered else None,
+            }
+            for message, answered in flow.unreachables
+        ],
+        "findings": flow.findings,
     }
 
 

@@ -12,6 +12,7 @@ socket calls from the sidecar stand in the outer margins.
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +27,7 @@ from analyzer.errors import UserError
 from analyzer.output.text_report import format_endpoint
 from analyzer.tcp_state import MOD
 from analyzer.timefmt import format_duration
+from analyzer.udp_flows import UdpFlow
 
 BREAK_GAP = 0.25  # seconds of silence drawn as a break rather than as the next row
 ROW_INCHES = 0.5
@@ -49,11 +51,17 @@ COLORS = {
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
 
 
-def pick_connection(analysis: Analysis, wanted: int | None) -> tuple[ConnectionAnalysis, str | None]:
-    """The connection to draw and, when the file has several, a line saying which and why."""
+def pick_connection(
+    analysis: Analysis, wanted: int | None
+) -> tuple[ConnectionAnalysis | UdpFlow, str | None]:
+    """The connection to draw and, when the file has several, a line saying which and why.
+    A file with no TCP connection draws its UDP flow (the first one refused, else the first)."""
     results = analysis.connections
+    if not results and analysis.udp:
+        flow = next((f for f in analysis.udp if f.unreachables), analysis.udp[0])
+        return flow, None
     if not results:
-        raise UserError(f"{analysis.file}: no TCP connection to draw")
+        raise UserError(f"{analysis.file}: no TCP connection or UDP flow to draw")
     if wanted is not None:
         for result in results:
             if result.connection.id == wanted:
@@ -126,11 +134,18 @@ def _layout(times: list[float]) -> tuple[dict[float, float], list[tuple[float, f
     return ys, breaks
 
 
-def draw_sequence_diagram(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
-    connection = result.connection
-    segments = connection.segments
-    calls = _calls_for(sidecar)
-    packet_times = [s.time for s in segments]
+@dataclass
+class _Ladder:
+    """A drawing surface: two lifelines, a row for every moment, the breaks between."""
+
+    fig: plt.Figure
+    ax: plt.Axes
+    ys: dict[float, float]
+    bottom: float
+
+
+def _ladder(title: str, summary: str, client: str, server: str, packet_times: list[float],
+            calls: list[dict]) -> _Ladder:  # fmt: skip
     moments = list(packet_times)
     for call in calls:
         moments.append(call["time"])
@@ -138,44 +153,86 @@ def draw_sequence_diagram(result: ConnectionAnalysis, output: Path, sidecar: dic
             moments.append(call["end_time"])
     ys, breaks = _layout(moments)
     bottom = max(ys.values()) + 1.5
-    height = (bottom + 1.5) * ROW_INCHES + 0.6
-    fig = plt.figure(figsize=(FIGURE_WIDTH, height))
+    fig = plt.figure(figsize=(FIGURE_WIDTH, (bottom + 1.5) * ROW_INCHES + 0.6))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom, -2.2)
     ax.axis("off")
-
-    client_label = format_endpoint(connection.client, connection.family)
-    server_label = format_endpoint(connection.server, connection.family)
-    title = f"#{connection.id} IPv{connection.family}  {client_label} → {server_label}"
-    if sidecar:
-        title = f"{sidecar.get('scenario', '')}: {title}"
     ax.text(0.5, -1.75, title, ha="center", va="center", fontsize=FONT + 3, weight="bold")
-    ax.text(0.5, -1.25, _wrap(result.summary(), 150), ha="center", va="center", fontsize=FONT)
-    for x, role, where in ((CLIENT_X, "client", client_label), (SERVER_X, "server", server_label)):
+    ax.text(0.5, -1.25, _wrap(summary, 150), ha="center", va="center", fontsize=FONT)
+    for x, role, where in ((CLIENT_X, "client", client), (SERVER_X, "server", server)):
         ax.text(
             x, -0.3, f"{role}\n{where}", ha="center", va="center", fontsize=FONT + 1, weight="bold",
             bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "black"},
         )  # fmt: skip
         ax.plot([x, x], [0.2, bottom - 0.5], color="black", linewidth=1, zorder=1)
-
     for y, gap, _before in breaks:
         ax.plot([0.02, 0.98], [y, y], color=COLORS["break"], linestyle=(0, (2, 3)), linewidth=0.8)
         ax.text(
             0.5, y, f"≈ {format_duration(gap)} later", ha="center", va="center", fontsize=FONT,
             color="#555555", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
         )  # fmt: skip
-
-    _draw_packets(ax, result, ys)
-    _draw_states(ax, result, ys, bottom)
     _draw_calls(ax, calls, ys, packet_times)
+    return _Ladder(fig, ax, ys, bottom)
 
+
+def _save(ladder: _Ladder, output: Path) -> Path:
+    """Written beside the target and renamed into place: never half a file."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial" + output.suffix)
-    fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg")
-    plt.close(fig)
+    ladder.fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg")
+    plt.close(ladder.fig)
     partial.replace(output)
     return output
+
+
+def _title(sidecar: dict | None, text: str) -> str:
+    return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
+
+
+def draw_sequence_diagram(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+    connection = result.connection
+    client = format_endpoint(connection.client, connection.family)
+    server = format_endpoint(connection.server, connection.family)
+    ladder = _ladder(
+        _title(sidecar, f"#{connection.id} IPv{connection.family}  {client} → {server}"),
+        result.summary(),
+        client,
+        server,
+        [s.time for s in connection.segments],
+        _calls_for(sidecar),
+    )
+    _draw_packets(ladder.ax, result, ladder.ys)
+    _draw_states(ladder.ax, result, ladder.ys, ladder.bottom)
+    return _save(ladder, output)
+
+
+def draw_udp_diagram(flow: UdpFlow, output: Path, sidecar: dict | None = None) -> Path:
+    """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
+    client = format_endpoint(flow.client, flow.family)
+    server = format_endpoint(flow.server, flow.family)
+    times = [d.time for d in flow.datagrams] + [m.time for m, _answered in flow.unreachables]
+    ladder = _ladder(
+        _title(sidecar, f"UDP #{flow.id} IPv{flow.family}  {client} → {server}"),
+        flow.summary(),
+        client,
+        server,
+        times,
+        _calls_for(sidecar),
+    )
+    origin = min(times)
+    arrows = [(d.time, flow.from_client(d), f"UDP len={d.length}", COLORS["packet"]) for d in flow.datagrams]
+    arrows += [(m.time, False, "ICMP port unreachable", COLORS["rst"]) for m, _answered in flow.unreachables]
+    for time, from_client, label, color in arrows:
+        x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
+        _arrow(ladder.ax, x0, x1, ladder.ys[time], label, f"+{format_duration(time - origin)}", color, "-")
+    return _save(ladder, output)
+
+
+def draw(item: ConnectionAnalysis | UdpFlow, output: Path, sidecar: dict | None = None) -> Path:
+    if isinstance(item, UdpFlow):
+        return draw_udp_diagram(item, output, sidecar)
+    return draw_sequence_diagram(item, output, sidecar)
 
 
 def _wrap(text: str, width: int) -> str:
@@ -210,7 +267,6 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, floa
         sender, receiver = ("client", "server") if from_client else ("server", "client")
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y0 = ys[segment.time]
-        y1 = y0 + TRANSIT
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
         if segment.frame in retransmission:
@@ -218,29 +274,37 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, floa
             label += f"  (retransmission #{retransmission[segment.frame]})"
         if segment.flags & RST:
             color = COLORS["rst"]
-        lost = segment.frame in lost_frames or (unanswered and segment.flags & SYN)
-        end_x = x0 + (x1 - x0) * (0.85 if lost else 1.0)
-        end_y = y0 + (y1 - y0) * (0.85 if lost else 1.0)
-        ax.annotate(
-            "", xy=(end_x, end_y), xytext=(x0, y0),
-            arrowprops={"arrowstyle": "-|>" if not lost else "-", "color": color, "linestyle": style,
-                        "linewidth": 1.3, "shrinkA": 0, "shrinkB": 0},
-            zorder=3,
-        )  # fmt: skip
-        if lost:
-            ax.plot([end_x], [end_y], marker="x", color=COLORS["lost"], markersize=9, mew=2, zorder=4)
-        mid_x, mid_y = (x0 + x1) / 2, (y0 + y1) / 2
-        ax.text(
-            mid_x, mid_y - 0.2, label, ha="center", va="bottom", fontsize=FONT, color=color,
-            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
-        )  # fmt: skip
+        lost = segment.frame in lost_frames or bool(unanswered and segment.flags & SYN)
         when = f"+{format_duration(segment.time - origin)}"
         if segment.frame in resets:
             when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
-        ax.text(
-            mid_x, mid_y + 0.12, when, ha="center", va="top", fontsize=FONT - 1, color="#555555",
-            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
-        )  # fmt: skip
+        _arrow(ax, x0, x1, y0, label, when, color, style, lost)
+
+
+def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str, color: str, style: str,
+           lost: bool = False) -> None:  # fmt: skip
+    """One packet: slanted down by TRANSIT, its label above, its time below; a lost one
+    stops short of the receiver in a cross."""
+    y1 = y0 + TRANSIT
+    reach = 0.85 if lost else 1.0
+    end_x, end_y = x0 + (x1 - x0) * reach, y0 + (y1 - y0) * reach
+    ax.annotate(
+        "", xy=(end_x, end_y), xytext=(x0, y0),
+        arrowprops={"arrowstyle": "-|>" if not lost else "-", "color": color, "linestyle": style,
+                    "linewidth": 1.3, "shrinkA": 0, "shrinkB": 0},
+        zorder=3,
+    )  # fmt: skip
+    if lost:
+        ax.plot([end_x], [end_y], marker="x", color=COLORS["lost"], markersize=9, mew=2, zorder=4)
+    mid_x, mid_y = (x0 + x1) / 2, (y0 + y1) / 2
+    ax.text(
+        mid_x, mid_y - 0.2, label, ha="center", va="bottom", fontsize=FONT, color=color,
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
+    )  # fmt: skip
+    ax.text(
+        mid_x, mid_y + 0.12, when, ha="center", va="top", fontsize=FONT - 1, color="#555555",
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
+    )  # fmt: skip
 
 
 def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, float], bottom: float) -> None:

@@ -56,6 +56,7 @@ def analysis_text(analysis: Analysis) -> str:
     lines = [
         f"{analysis.file}: {stats.frames} packets ({stats.format}), {stats.tcp_segments} TCP, "
         f"{count} connection{'s' if count != 1 else ''}"
+        + (f", {len(analysis.udp)} UDP flow{'s' if len(analysis.udp) != 1 else ''}" if analysis.udp else "")
     ]
     lines.extend(f"warning: {w}" for w in stats.warnings)
     lines.extend(f"application: {finding}" for finding in analysis.application)
@@ -63,4 +64,11 @@ def analysis_text(analysis: Analysis) -> str:
     for result in analysis.connections:
         lines.append("")
         lines.extend(connection_text(result, origin))
+    for flow in analysis.udp:
+        lines.append("")
+        lines.append(
+            f"#U{flow.id} IPv{flow.family} {format_endpoint(flow.client, flow.family)} → "
+            f"{format_endpoint(flow.server, flow.family)}  {flow.summary()}"
+        )
+        lines.extend(f"  datagrams  {finding}" for finding in flow.findings)
     return "\n".join(lines) + "\n"

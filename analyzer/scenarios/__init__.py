@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.errors import UserError
-from analyzer.scenarios import aborts, backlog, closes, handshake, refused, sticky, syn_timeout
+from analyzer.scenarios import aborts, backlog, closes, handshake, refused, sticky, syn_timeout, udp
 from analyzer.scenarios.base import Context, Scenario
 
 SCENARIOS: dict[str, Scenario] = {
@@ -24,6 +24,7 @@ SCENARIOS: dict[str, Scenario] = {
         backlog.BACKLOG,
         backlog.BACKLOG_ABORT,
         sticky.SCENARIO,
+        udp.SCENARIO,
     )
 }
 

@@ -1,0 +1,57 @@
+"""udp: datagrams keep their boundaries and need no handshake; a datagram to a closed port
+comes back as ICMP port unreachable, which a connected UDP socket reports as ECONNREFUSED."""
+
+from __future__ import annotations
+
+import socket
+
+from analyzer.scenarios.base import Context, Scenario
+
+UDP_PORT = 5002
+MESSAGES = (b"one", b"two", b"three")
+REPLY = b"reply"
+
+
+def run(ctx: Context) -> dict:
+    log = ctx.log
+    with log.step("server", "socket(SOCK_DGRAM)") as outcome:
+        server = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
+        outcome.returned(f"fd {server.fileno()}")
+    with log.step("server", f"bind({ctx.where(UDP_PORT)})"):
+        server.bind((ctx.host, UDP_PORT))
+    with log.step("client", "socket(SOCK_DGRAM)") as outcome:
+        client = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
+        outcome.returned(f"fd {client.fileno()}")
+    # connect() on UDP only fixes the peer: no packet, but the socket now hears ICMP errors.
+    with log.step("client", f"connect({ctx.where(UDP_PORT)})"):
+        client.connect((ctx.host, UDP_PORT))
+    for message in MESSAGES:
+        with log.step("client", f"send({message!r})"):
+            client.send(message)
+    peer = None
+    for _message in MESSAGES:
+        with log.step("server", "recvfrom(1024)") as outcome:
+            data, peer = server.recvfrom(1024)
+            outcome.returned(data)
+    with log.step("server", f"sendto({REPLY!r})"):
+        server.sendto(REPLY, peer)
+    with log.step("client", "recv(1024)") as outcome:
+        outcome.returned(client.recv(1024))
+    with log.step("server", "close()"):
+        server.close()
+    # Nobody listens any more: the kernel answers with ICMP port unreachable.
+    with log.step("client", "send(b'anyone there?')"):
+        client.send(b"anyone there?")
+    with log.step("client", "recv(1024)") as outcome:
+        outcome.returned(client.recv(1024))
+    with log.step("client", "close()"):
+        client.close()
+    return {"server_port": UDP_PORT, "client_port": peer[1] if peer else None}
+
+
+SCENARIO = Scenario(
+    name="udp",
+    summary="datagrams keep their boundaries, no handshake; to a closed port: ICMP port unreachable, ECONNREFUSED",
+    run=run,
+    parameters={"messages": [m.decode() for m in MESSAGES]},
+)

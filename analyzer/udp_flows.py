@@ -1,0 +1,97 @@
+"""UDP: datagrams grouped into flows (4-tuples), with the ICMP port-unreachable messages that
+refused them. No handshake, no state: a flow is what was sent, each datagram whole.
+
+Rules:
+- the client of a flow is the sender of its first datagram;
+- an ICMP/ICMPv6 port unreachable belongs to the flow whose header it quotes, and
+  answers that flow's last datagram sent before it (to the refusing port);
+- with the call log, each receive call's byte count is matched against the datagrams
+  that reached that side: equal, one for one, means the boundaries were kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from analyzer.decode.segment import Datagram, Unreachable
+from analyzer.timefmt import format_duration
+
+Endpoint = tuple[str, int]
+_RECEIVED = re.compile(r"\((\d+) bytes\)$")
+_RECEIVE_CALLS = ("recv(", "recvfrom(")
+
+
+@dataclass
+class UdpFlow:
+    id: int
+    family: int
+    client: Endpoint
+    server: Endpoint
+    datagrams: list[Datagram] = field(default_factory=list)
+    unreachables: list[tuple[Unreachable, Datagram | None]] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+
+    def from_client(self, datagram: Datagram) -> bool:
+        return (datagram.src, datagram.sport) == self.client
+
+    def summary(self) -> str:
+        c2s = [d.length for d in self.datagrams if self.from_client(d)]
+        s2c = [d.length for d in self.datagrams if not self.from_client(d)]
+        text = f"UDP: {len(c2s)} datagram(s) client→server {c2s}, {len(s2c)} server→client {s2c}"
+        for message, answered in self.unreachables:
+            text += "; ICMP port unreachable"
+            if answered is not None:
+                text += f" {format_duration(message.time - answered.time)} after the datagram of frame {answered.frame}"
+        return text
+
+
+def _key(src: Endpoint, dst: Endpoint) -> tuple[Endpoint, Endpoint]:
+    return (src, dst) if src <= dst else (dst, src)
+
+
+def group_udp_flows(records: list[Datagram | Unreachable], calls: list[dict] | None = None) -> list[UdpFlow]:
+    flows: dict[tuple, UdpFlow] = {}
+    for record in records:
+        if type(record) is Datagram:
+            src, dst = (record.src, record.sport), (record.dst, record.dport)
+            flow = flows.get(_key(src, dst))
+            if flow is None:
+                flow = flows[_key(src, dst)] = UdpFlow(len(flows), record.family, src, dst)
+            flow.datagrams.append(record)
+        elif record.protocol == 17 and record.port_unreachable:
+            q_src, q_sport, q_dst, q_dport = record.quoted
+            flow = flows.get(_key((q_src, q_sport), (q_dst, q_dport)))
+            if flow is None:
+                continue
+            refused = [
+                d for d in flow.datagrams if (d.dst, d.dport) == (q_dst, q_dport) and d.time <= record.time
+            ]
+            flow.unreachables.append((record, refused[-1] if refused else None))
+    result = list(flows.values())
+    for flow in result:
+        flow.findings = boundary_findings(flow, calls or [])
+    return result
+
+
+def boundary_findings(flow: UdpFlow, calls: list[dict]) -> list[str]:
+    """Each side's receive calls against the datagrams that reached it, in order."""
+    findings = []
+    for side in ("client", "server"):
+        arrived = [d.length for d in flow.datagrams if flow.from_client(d) == (side == "server")]
+        read = [
+            int(found.group(1))
+            for c in calls
+            if c["side"] == side
+            and c["call"].startswith(_RECEIVE_CALLS)
+            and (found := _RECEIVED.search(c.get("result", "")))
+        ]
+        if arrived and read:
+            if read == arrived[: len(read)]:
+                findings.append(
+                    f"{side}: {len(read)} receive call(s) returned {read} bytes: one datagram each, "
+                    "boundaries kept"
+                )
+            else:
+                findings.append(f"{side}: receive calls returned {read} bytes for datagrams of {arrived}")
+    return findings
