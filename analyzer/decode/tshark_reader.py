@@ -6,6 +6,7 @@ a test holds both decoders to the same packets, flags, seq and ack.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 
@@ -54,7 +55,14 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
         raise UserError("tshark is not installed: run 'make setup' (as root) to install it")
     import pyshark  # imported here: the default decoder must not need it
 
-    capture = pyshark.FileCapture(path, keep_packets=False)
+    # pyshark needs a SIGCHLD-based child watcher to see tshark exit, and would leave one
+    # installed for good on the default loop, where every later child process of ours
+    # would trip it. So: a loop of our own, with its watcher, both undone afterwards.
+    loop = asyncio.new_event_loop()
+    watcher = asyncio.SafeChildWatcher()
+    watcher.attach_loop(loop)
+    asyncio.set_child_watcher(watcher)
+    capture = pyshark.FileCapture(path, keep_packets=False, eventloop=loop)
     try:
         for packet in capture:
             stats.frames += 1
@@ -89,5 +97,8 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
         stats.warnings.append(f"tshark stopped early ({error}); the {stats.frames} packets before were read")
     finally:
         capture.close()
+        watcher.close()
+        asyncio.set_child_watcher(None)
+        loop.close()
     if stats.frames and not stats.tcp_segments:
         stats.warnings.append("tshark found no TCP segment in the file")
