@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 
@@ -184,13 +185,25 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
 
 
 def lost_segments(segments: list[Segment]) -> set[int]:
-    """Frames that never reached their receiver, as the capture proves it:
+    """Frames their receiver never took in, as the capture proves it:
     - a SYN or FIN sent again with nothing from the peer in between acknowledging it:
       the earlier copy was lost (a retransmission timer fired);
-    - an ACK of a SYN or FIN that the peer then sends again: the ACK was lost.
+    - an ACK of a SYN or FIN that the peer then sends again: the ACK was lost;
+    - the ACK that completes a handshake answered at once by the peer's RST, no data
+      ever sent: the listener refused it (accept queue full, tcp_abort_on_overflow).
     Data segments are not examined: losing them does not change a state.
     """
     lost: set[int] = set()
+    first_data = next((i for i, s in enumerate(segments) if s.payload_len), len(segments))
+    synack_ends = {(s.seq + 1) % MOD for s in segments[:first_data] if s.flags & (SYN | ACK) == SYN | ACK}
+    for ack, answer in pairwise(segments[:first_data]):
+        if (
+            ack.flags & (SYN | FIN | RST | ACK) == ACK
+            and ack.ack in synack_ends
+            and answer.flags & RST
+            and (answer.src, answer.sport) == (ack.dst, ack.dport)
+        ):
+            lost.add(ack.frame)
     control = SYN | FIN
     last_copy: dict[tuple, int] = {}  # (sender, seq, flags) -> index of its latest copy
     for index, segment in enumerate(segments):
@@ -241,7 +254,9 @@ class ConnectionMachine:
         if lost:
             self._send(sender, segment)
             step.sender_after = sender.state
-            step.dropped = "lost before it arrived (the capture shows it sent again, or its ACK unheard)"
+            step.dropped = (
+                "never taken in by the receiver (lost: sent again or answered by a resend; or refused)"
+            )
             step.lost = True
             self.steps.append(step)
             return step

@@ -116,3 +116,12 @@ def test_an_ack_the_peer_answers_with_a_retransmission_was_lost() -> None:
     assert lost_segments(segments) == {3}
     [result] = analyze_segments(segments).connections
     assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD"]
+
+
+def test_a_handshake_ack_answered_by_rst_was_refused() -> None:
+    """Accept-queue overflow: the server never took the ACK in and resets from SYN_RCVD."""
+    segments = conversation(*HANDSHAKE, ("s", "R", 501, 0))
+    assert lost_segments(segments) == {3}
+    [result] = analyze_segments(segments).connections
+    assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD", "CLOSED"]
+    assert [(r.state, r.cause) for r in result.resets] == [("SYN_RCVD", "accept_queue_overflow")]

@@ -52,13 +52,11 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if step.dropped:
             explanation += f"; the {peer} would drop it: {step.dropped}"
-        # The ACK an overflow RST answers was refused: the server never left SYN_RCVD.
-        state = "SYN_RCVD" if cause == "accept_queue_overflow" else step.sender_before.value
         resets.append(
             Reset(
                 segment,
                 sender,
-                state,
+                step.sender_before.value,
                 cause,
                 explanation,
                 step.dropped is None,
