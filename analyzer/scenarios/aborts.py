@@ -9,7 +9,7 @@ import struct
 
 from analyzer.scenarios.base import SERVER_PORT, Context, Scenario
 from analyzer.scenarios.calls import CallLog
-from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, echo, facts, open_pair, recv, send
+from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, Pair, close, echo, facts, open_pair, recv, send
 
 UNREAD = b"data the client never reads"
 LATE = b"data after your close"
@@ -18,16 +18,21 @@ CHILD_MESSAGE = b"bye from the child"
 SETTLE = 0.05
 
 
+def _server_hears_the_reset(ctx: Context, pair: Pair) -> None:
+    """The server's next recv() reports what the RST did; then it closes."""
+    ctx.log.idle("server", SETTLE, "the RST arrives")
+    recv(ctx, "server", pair.conn)
+    close(ctx, "server", pair.conn)
+    close(ctx, "server", pair.listener, "close() listener")
+
+
 def run_linger_reset(ctx: Context) -> dict:
     pair = open_pair(ctx)
     echo(ctx, pair)
     with ctx.log.step("client", "setsockopt(SO_LINGER, on, 0 s)"):
         pair.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     close(ctx, "client", pair.client)  # RST instead of FIN
-    ctx.log.idle("server", SETTLE, "the RST arrives")
-    recv(ctx, "server", pair.conn)
-    close(ctx, "server", pair.conn)
-    close(ctx, "server", pair.listener, "close() listener")
+    _server_hears_the_reset(ctx, pair)
     return facts(pair)
 
 
@@ -36,10 +41,7 @@ def run_unread_close(ctx: Context) -> dict:
     send(ctx, "server", pair.conn, UNREAD)
     ctx.log.idle("client", SETTLE, "the data waits unread in the client's receive queue")
     close(ctx, "client", pair.client)  # RST: closing with unread data
-    ctx.log.idle("server", SETTLE, "the RST arrives")
-    recv(ctx, "server", pair.conn)
-    close(ctx, "server", pair.conn)
-    close(ctx, "server", pair.listener, "close() listener")
+    _server_hears_the_reset(ctx, pair)
     return facts(pair, unread_bytes=len(UNREAD))
 
 
@@ -50,10 +52,7 @@ def run_data_after_close(ctx: Context) -> dict:
     ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
     # The server has not read the EOF and writes on: the client's socket is gone.
     send(ctx, "server", pair.conn, LATE)
-    ctx.log.idle("server", SETTLE, "the RST arrives")
-    recv(ctx, "server", pair.conn)
-    close(ctx, "server", pair.conn)
-    close(ctx, "server", pair.listener, "close() listener")
+    _server_hears_the_reset(ctx, pair)
     return facts(pair)
 
 
