@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from analyzer.connections import Connection, group_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.findings.application import application_findings
-from analyzer.findings.backoff import Backoff, classify_backoff
+from analyzer.findings.backoff import Backoff, classify_backoff, matching_schedules
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
@@ -96,7 +96,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     return ConnectionAnalysis(
         connection=connection,
         handshake=handshake,
-        syn_backoff=classify_backoff([s.time for s in handshake.syns]),
+        syn_backoff=_with_matches(classify_backoff([s.time for s in handshake.syns])),
         synack_backoff=classify_backoff([s.time for s in handshake.synacks]),
         close=find_close(connection, machine.steps, final),
         resets=find_resets(connection, machine.steps, handshake),
@@ -104,6 +104,11 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         steps=machine.steps,
         notes=notes,
     )
+
+
+def _with_matches(backoff: Backoff) -> Backoff:
+    backoff.matches = matching_schedules(backoff)
+    return backoff
 
 
 def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> Analysis:
@@ -153,6 +158,7 @@ def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) 
     if sidecar is not None:
         for result in results:
             apply_call_timeouts(result, sidecar)
+            result.syn_backoff.matches = matching_schedules(result.syn_backoff, sidecar.get("sysctls", {}))
             refine_with_calls(result.connection, result.resets, sidecar.get("calls", []))
             result.kernel = compare_with_kernel(result, sidecar)
     calls = sidecar.get("calls", []) if sidecar is not None else []

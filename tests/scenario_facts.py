@@ -104,6 +104,7 @@ def check_syn_timeout(analysis: dict, sidecar: dict) -> None:
         assert intervals == pytest.approx([2.0**k for k in range(syncnt)], rel=0.15)
         assert backoff["pattern"] == "exponential"
         assert backoff["factor"] == pytest.approx(2.0, rel=0.1)
+    assert "the recorded kernel settings" in backoff["matches"]
     # connect() gives up one more (doubled) timeout after the last SYN.
     assert connect["end_time"] > c["handshake"]["syn_times"][-1]
 

@@ -6,7 +6,7 @@ import pytest
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.findings.backoff import classify_backoff
+from analyzer.findings.backoff import classify_backoff, matching_schedules
 
 
 def analyze(*steps: tuple):
@@ -149,3 +149,22 @@ def test_refusal_evidence_names_the_syn_and_the_rst() -> None:
     [reset] = analyze(("c", "S", 100, 0), ("s", "RA", 0, 101)).resets
     assert reset.evidence == [1, 2]
     assert "nothing listens on port 80" in reset.explanation
+
+
+@pytest.mark.parametrize(
+    ("times", "sysctls", "expected"),
+    [
+        ([0, 1, 2, 3, 4, 5, 7, 11], None, ["Linux 6.5+ default / macOS (1 s x5, then doubling)"]),
+        ([0, 1, 3, 7], None, ["classic Linux (1 s, doubling)"]),
+        ([0, 3, 9], None, ["Windows (3 s, doubling)"]),
+        ([0, 2, 3], None, []),
+        (
+            [0, 1, 3, 7],
+            {"net.ipv4.tcp_syn_linear_timeouts": "0"},
+            ["the recorded kernel settings", "classic Linux (1 s, doubling)"],
+        ),
+        ([0, 1, 3, 7], {"net.ipv4.tcp_syn_linear_timeouts": "4"}, ["classic Linux (1 s, doubling)"]),
+    ],
+)
+def test_backoff_is_matched_against_known_schedules(times, sysctls, expected) -> None:
+    assert matching_schedules(classify_backoff(times), sysctls) == expected

@@ -1,7 +1,8 @@
 """SYN and SYN/ACK retransmission backoff: intervals, pattern, initial RTO and factor.
 
 Rule: the intervals between successive transmissions of the same SYN are compared
-with each other. Equal intervals (within TOLERANCE) are linear; each interval a
+with each other, and then with the schedules stacks are known for (and, with a
+sidecar, with what the recorded kernel settings predict). Equal intervals (within TOLERANCE) are linear; each interval a
 constant multiple of the one before is exponential; a run of equal intervals
 followed by doubling is linear-then-exponential (Linux 6.5+ with
 tcp_syn_linear_timeouts, macOS); anything else is irregular.
@@ -29,6 +30,7 @@ class Backoff:
     initial_rto: float | None = None
     factor: float | None = None
     linear_count: int = 0  # how many intervals the linear phase lasted
+    matches: list[str] = field(default_factory=list)  # known schedules it agrees with
 
     def describe(self) -> str:
         if self.pattern == "none":
@@ -40,6 +42,8 @@ class Backoff:
             text += f" ({self.linear_count} x {self.initial_rto:.3f} s, then x{self.factor:.2f})"
         elif self.pattern == "exponential":
             text += f" (initial RTO {self.initial_rto:.3f} s, factor {self.factor:.2f})"
+        if self.matches:
+            text += f"; matches {self.matches[0]}"
         return text
 
 
@@ -76,3 +80,48 @@ def classify_backoff(times: list[float]) -> Backoff:
         return result
     result.pattern = "irregular"
     return result
+
+
+def linear_then_doubling(linear_intervals: int, count: int, initial: float = 1.0) -> list[float]:
+    """Intervals of a schedule with `linear_intervals` equal steps, then doubling."""
+    intervals = []
+    rto = initial
+    for index in range(count):
+        if index >= linear_intervals:
+            rto *= 2
+        intervals.append(rto)
+    return intervals
+
+
+def known_schedules(count: int) -> dict[str, list[float]]:
+    """The SYN schedules stacks are known for, as their first `count` intervals.
+
+    Linux 6.5+ with the default tcp_syn_linear_timeouts=4 was measured here: five
+    retransmissions 1 s apart, then doubling (macOS behaves the same way)."""
+    return {
+        "Linux 6.5+ default / macOS (1 s x5, then doubling)": linear_then_doubling(5, count),
+        "classic Linux (1 s, doubling)": linear_then_doubling(1, count),
+        "Windows (3 s, doubling)": linear_then_doubling(1, count, 3.0),
+    }
+
+
+def kernel_schedule(sysctls: dict, count: int) -> list[float]:
+    """What the recorded kernel settings predict: tcp_syn_linear_timeouts=N gives N+1 equal
+    1 s intervals before doubling (measured: N=4 gives five); absent or 0, classic doubling."""
+    linear = int(sysctls.get("net.ipv4.tcp_syn_linear_timeouts") or 0)
+    return linear_then_doubling(linear + 1 if linear else 1, count)
+
+
+def matching_schedules(backoff: Backoff, sysctls: dict | None = None) -> list[str]:
+    """Names of the schedules every measured interval agrees with (within TOLERANCE)."""
+    if not backoff.intervals:
+        return []
+    count = len(backoff.intervals)
+    candidates = known_schedules(count)
+    if sysctls is not None:
+        candidates = {"the recorded kernel settings": kernel_schedule(sysctls, count), **candidates}
+    return [
+        name
+        for name, expected in candidates.items()
+        if all(_same(measured, want) for measured, want in zip(backoff.intervals, expected, strict=True))
+    ]

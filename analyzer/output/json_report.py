@@ -71,6 +71,7 @@ def _backoff(backoff: Backoff) -> dict:
         "initial_rto": backoff.initial_rto,
         "factor": backoff.factor,
         "linear_count": backoff.linear_count,
+        "matches": backoff.matches,
     }
 
 
