@@ -10,7 +10,7 @@ SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
 
-.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios clean
+.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus clean
 
 setup: deb-packages $(STAMP)
 
@@ -61,3 +61,7 @@ expected: setup
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
+
+# Our answers against tshark, tcptrace and Zeek on ../shared/corpus, with the explained differences.
+corpus: setup
+	@$(BIN)/handshake corpus $(or $(CORPUS),../shared/corpus) --known tests/corpus_known_disagreements.tsv

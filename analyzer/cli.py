@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_capture(sub)
     p = sub.add_parser("scenarios", help="list the scripted exchanges")
     p.set_defaults(run=cmd_scenarios)
+    p = sub.add_parser(
+        "corpus", help="compare with tshark, tcptrace and Zeek on a corpus (../shared/corpus layout)"
+    )
+    p.add_argument("directory", nargs="?", default="../shared/corpus")
+    p.add_argument("--known", default=None, help="TSV of explained disagreements (file, question, reason)")
+    p.set_defaults(run=cmd_corpus)
     p = sub.add_parser("expected", help="regenerate the expected analyses of stored captures")
     p.add_argument("directory", nargs="?", default="captures")
     p.set_defaults(run=cmd_expected)
@@ -150,6 +156,19 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     for name, scenario in SCENARIOS.items():
         print(f"{name.ljust(width)}  {scenario.summary}")
     return 0
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from analyzer.corpus_comparison import agreement_table, corpus_rows, load_known
+
+    corpus = Path(args.directory)
+    if not (corpus / "pcaps").is_dir() or not (corpus / "oracle").is_dir():
+        raise UserError(f"{corpus}: not a corpus (needs pcaps/ and oracle/)")
+    known = load_known(Path(args.known)) if args.known else {}
+    rows = corpus_rows(corpus)
+    print(agreement_table(rows, known))
+    unexplained = [r for r in rows if not r.agrees and (r.file, r.question) not in known]
+    return 1 if unexplained else 0
 
 
 def cmd_expected(args: argparse.Namespace) -> int:

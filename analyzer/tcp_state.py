@@ -302,7 +302,12 @@ class ConnectionMachine:
         if flags & (SYN | ACK) == SYN:
             receiver.move(E.RECV_SYN, t)
         elif flags & SYN:
-            if receiver.isn is not None and segment.ack == (receiver.isn + 1) % MOD:
+            # It must acknowledge the SYN, and may acknowledge data the SYN carried (Fast Open).
+            if (
+                receiver.isn is not None
+                and receiver.snd_max is not None
+                and 0 < seq_diff(segment.ack, receiver.isn) <= seq_diff(receiver.snd_max, receiver.isn)
+            ):
                 receiver.move(E.RECV_SYNACK, t)
             else:
                 return "SYN/ACK does not acknowledge the receiver's SYN"

@@ -168,3 +168,10 @@ def test_refusal_evidence_names_the_syn_and_the_rst() -> None:
 )
 def test_backoff_is_matched_against_known_schedules(times, sysctls, expected) -> None:
     assert matching_schedules(classify_backoff(times), sysctls) == expected
+
+
+def test_fast_open_synack_acknowledges_the_syn_data() -> None:
+    result = analyze(("c", "S", 100, 0, 20), ("s", "SA", 500, 121), ("c", "A", 121, 501))
+    assert result.handshake.status == "complete"
+    assert "Fast Open" in result.handshake.checks[0].what
+    assert [s.value for _t, s in result.states["client"]] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]

@@ -2,8 +2,9 @@
 
 Rules:
 - complete: a SYN from the client, a SYN/ACK from the server whose ack is the
-  client's ISN+1, then an ACK from the client whose ack is the server's ISN+1
-  (each checked, never assumed; a SYN/ACK that fails its check does not count).
+  client's ISN+1 (ISN+1+len when it acknowledges data the SYN carried: TCP Fast
+  Open), then an ACK from the client whose ack is the server's ISN+1 (each checked,
+  never assumed; a SYN/ACK that fails its check does not count).
 - refused: the server answered a SYN with a RST (RST/ACK acking ISN+1).
 - no_answer: SYNs from the client and nothing at all from the server.
 - incomplete: a handshake began but did not finish (no final ACK, a SYN/ACK
@@ -128,9 +129,16 @@ def _after_syn_only(connection: Connection, result: Handshake) -> Handshake:
 
 def _after_synack(connection: Connection, result: Handshake) -> Handshake:
     synack = result.synacks[0]
-    result.checks.append(
-        Check("SYN/ACK acknowledges the client ISN+1", (result.client_isn + 1) % MOD, synack.ack)
-    )
+    syn_data = result.syns[0].payload_len if result.syns else 0
+    if syn_data and synack.ack == (result.client_isn + 1 + syn_data) % MOD:
+        # TCP Fast Open: the SYN carried data and the SYN/ACK acknowledges it too.
+        what, expected = (
+            f"SYN/ACK acknowledges the client ISN+1 and the SYN's {syn_data} bytes (Fast Open)",
+            (result.client_isn + 1 + syn_data) % MOD,
+        )
+    else:
+        what, expected = "SYN/ACK acknowledges the client ISN+1", (result.client_isn + 1) % MOD
+    result.checks.append(Check(what, expected, synack.ack))
     answered = [s for s in result.syns if s.time <= synack.time]
     syn = answered[-1] if answered else None
     expected_ack = (result.server_isn + 1) % MOD

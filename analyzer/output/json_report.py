@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from analyzer.analysis import Analysis, ConnectionAnalysis
 from analyzer.findings.backoff import Backoff
+from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
 from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
@@ -130,4 +131,9 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         },
         "notes": result.notes,
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
+        "compatibility": {
+            "wireshark_completeness": wireshark_completeness(connection),
+            "wireshark_completeness_flags": completeness_names(wireshark_completeness(connection)),
+            "tcptrace": tcptrace_verdict(connection),
+        },
     }
