@@ -16,6 +16,7 @@ from analyzer.findings.backoff import Backoff, classify_backoff, matching_schedu
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
+from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.tcp_state import ConnectionMachine, State, Step, lost_segments, time_out
 from analyzer.udp_flows import UdpFlow, group_udp_flows
@@ -33,6 +34,7 @@ class ConnectionAnalysis:
     steps: list[Step]
     notes: list[str] = field(default_factory=list)
     kernel: KernelAgreement | None = None  # set when a sidecar with kernel snapshots is given
+    sequence: SequenceAnalysis | None = None  # Wireshark-style retransmission/dup-ACK flags
 
     @property
     def interesting(self) -> bool:
@@ -94,6 +96,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         for reason, frames in by_reason.items()
     )
     return ConnectionAnalysis(
+        sequence=analyze_sequence(connection, handshake.rtt),
         connection=connection,
         handshake=handshake,
         syn_backoff=_with_matches(classify_backoff([s.time for s in handshake.syns])),

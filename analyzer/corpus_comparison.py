@@ -19,6 +19,18 @@ from analyzer.decode.segment import ACK, FIN, RST, SYN
 from analyzer.errors import UserError
 from analyzer.findings.compatibility import tcptrace_verdict, wireshark_completeness
 
+# Our kinds and the tshark oracle's names for the same expert flags.
+SEQUENCE_QUESTIONS = {
+    "retransmission": "retransmission",
+    "fast_retransmission": "fast_retransmission",
+    "spurious_retransmission": "spurious_retransmission",
+    "out_of_order": "out_of_order",
+    "duplicate_ack": "duplicate_ack",
+    "lost_segment": "lost_segment",
+    "keep_alive": "keep_alive",
+    "zero_window": "zero_window",
+}
+
 
 @dataclass
 class Row:
@@ -86,6 +98,13 @@ def compare_file(pcap: Path, oracle_dir: Path) -> list[Row]:
             Row(
                 name, "connections", str(len(analysis.connections)), str(tshark["tcp_stream_count"]), "tshark"
             )
+        )
+    ours_sequence: Counter = Counter()
+    for result in analysis.connections:
+        ours_sequence += result.sequence.counts()
+    for kind, oracle_key in SEQUENCE_QUESTIONS.items():
+        rows.append(
+            Row(name, kind.replace("_", " "), str(ours_sequence[kind]), str(totals[oracle_key]), "tshark")
         )
     zeek_conn = oracle_dir / f"{pcap.name}.zeek-conn.log"
     if zeek_conn.exists():

@@ -175,3 +175,48 @@ def test_fast_open_synack_acknowledges_the_syn_data() -> None:
     assert result.handshake.status == "complete"
     assert "Fast Open" in result.handshake.checks[0].what
     assert [s.value for _t, s in result.states["client"]] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
+
+
+# -- sequence analysis (Wireshark's rules) ------------------------------------------------------
+
+
+def kinds(*steps: tuple) -> dict[int, list[str]]:
+    return analyze(*HANDSHAKE, *steps).sequence.flags
+
+
+def test_retransmission_and_spurious_retransmission() -> None:
+    got = kinds(("c", "PA", 101, 501, 10), (0.3, "c", "PA", 101, 501, 10))
+    assert got[5] == ["retransmission"]
+    got = kinds(("c", "PA", 101, 501, 10), ("s", "A", 501, 111), (0.3, "c", "PA", 101, 501, 10))
+    assert got[6] == ["spurious_retransmission", "retransmission"]
+
+
+def test_duplicate_acks_then_fast_retransmission() -> None:
+    got = kinds(
+        ("c", "PA", 101, 501, 10),
+        ("c", "PA", 111, 501, 10),  # the first one is lost
+        ("s", "A", 501, 101),
+        ("s", "A", 501, 101),
+        ("s", "A", 501, 101),
+        ("c", "PA", 101, 501, 10),
+    )
+    assert got[7] == ["duplicate_ack"] and got[8] == ["duplicate_ack"]
+    assert got[9] == ["fast_retransmission", "retransmission"]
+
+
+def test_keep_alive_and_its_ack_zero_window_and_gaps() -> None:
+    got = kinds(("c", "A", 100, 501), ("s", "A", 501, 101))
+    assert got == {4: ["keep_alive"], 5: ["keep_alive_ack"]}
+    segments = conversation(*HANDSHAKE)
+    zero = segments[-1]._replace(frame=4, window=0, time=101.0)
+    [result] = analyze_segments([*segments, zero]).connections
+    assert result.sequence.flags[4] == ["zero_window"]
+    got = kinds(("c", "PA", 201, 501, 10))
+    assert got[4] == ["lost_segment"]
+    got = kinds(("s", "A", 501, 999))
+    assert "ack_lost_segment" in got[4]
+
+
+def test_out_of_order_is_a_first_copy_arriving_just_behind() -> None:
+    got = kinds(("c", "PA", 111, 501, 10), (0.0041, "c", "PA", 101, 501, 10))
+    assert got == {4: ["lost_segment"], 5: ["out_of_order"]}

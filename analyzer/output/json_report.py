@@ -131,6 +131,12 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         },
         "notes": result.notes,
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
+        "sequence": {
+            "counts": dict(sorted(result.sequence.counts().items())) if result.sequence else {},
+            "frames": {str(frame): kinds for frame, kinds in result.sequence.flags.items()}
+            if result.sequence
+            else {},
+        },
         "compatibility": {
             "wireshark_completeness": wireshark_completeness(connection),
             "wireshark_completeness_flags": completeness_names(wireshark_completeness(connection)),

@@ -37,6 +37,11 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     if result.synack_backoff.intervals:
         lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
     lines.append(f"  close      {result.close.explain()}")
+    if result.sequence is not None and result.sequence.flags:
+        counts = ", ".join(
+            f"{kind.replace('_', ' ')} {n}" for kind, n in sorted(result.sequence.counts().items())
+        )
+        lines.append(f"  sequence   {counts}")
     for reset in result.resets:
         lines.append(
             f"  RST        +{reset.segment.time - origin:.6f} s from the {reset.sender} in "

@@ -1,0 +1,164 @@
+"""Sequence analysis by Wireshark's published rules (Wireshark User's Guide, "TCP Analysis").
+
+Each segment is judged against what its direction sent before (the next expected
+sequence number, the last ACK and window) and what the other direction acknowledged:
+
+- zero_window: the window is zero and none of SYN, FIN, RST is set.
+- lost_segment ("previous segment not captured"): the sequence number is beyond the
+  next expected one.
+- keep_alive: 0 or 1 byte, no SYN/FIN/RST, sequence number one below the next expected.
+- duplicate_ack: no data, no SYN/FIN/RST, at the next expected sequence number, with
+  the same ACK and the same non-zero window as this direction's previous segment;
+  keep_alive_ack instead when it answers the other side's keep-alive.
+- ack_lost_segment ("ACKed segment that wasn't captured"): it acknowledges more than
+  the other direction was seen sending.
+- a segment with data, SYN or FIN that starts below the next expected sequence number
+  (and is no keep-alive) was sent before; it is, in this order:
+  - fast_retransmission: the other direction sent two or more duplicate ACKs for
+    exactly this sequence number, its last ACK less than 20 ms ago;
+  - out_of_order: seen for the first time (no earlier copy with the same sequence
+    number, length and SYN/FIN) within the out-of-order threshold (the handshake RTT,
+    else 3 ms) of the segment that last advanced this direction's sequence numbers;
+  - spurious_retransmission: it carries data the other direction had already
+    acknowledged, all of it;
+  - retransmission otherwise. Fast and spurious retransmissions are retransmissions
+    too (Wireshark marks them with both flags), out-of-order segments are not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from analyzer.connections import Connection
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.tcp_state import MOD, seq_diff
+
+FAST_RETRANSMISSION_WINDOW = 0.020
+DEFAULT_OUT_OF_ORDER_THRESHOLD = 0.003
+KINDS = (
+    "retransmission",
+    "fast_retransmission",
+    "spurious_retransmission",
+    "out_of_order",
+    "lost_segment",
+    "ack_lost_segment",
+    "duplicate_ack",
+    "keep_alive",
+    "keep_alive_ack",
+    "zero_window",
+)
+
+
+@dataclass
+class _Direction:
+    next_seq: int | None = None
+    next_seq_time: float | None = None  # when next_seq last moved forward
+    last_ack: int | None = None
+    last_ack_time: float | None = None
+    window: int | None = None
+    dup_acks: int = 0
+    last_was_keep_alive: bool = False
+    sent: set[tuple[int, int, int]] = field(default_factory=set)  # (seq, length, SYN|FIN) seen
+
+
+@dataclass
+class SequenceAnalysis:
+    flags: dict[int, list[str]] = field(default_factory=dict)  # frame -> the kinds it is
+
+    def counts(self) -> Counter:
+        return Counter(kind for kinds in self.flags.values() for kind in kinds)
+
+
+def analyze_sequence(connection: Connection, handshake_rtt: float | None = None) -> SequenceAnalysis:
+    result = SequenceAnalysis()
+    directions: dict[tuple[str, int], _Direction] = {}
+    threshold = handshake_rtt if handshake_rtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
+    for segment in connection.segments:
+        here = directions.setdefault((segment.src, segment.sport), _Direction())
+        there = directions.setdefault((segment.dst, segment.dport), _Direction())
+        kinds = _judge(segment, here, there, threshold)
+        if kinds:
+            result.flags[segment.frame] = kinds
+        _remember(segment, here, kinds)
+    return result
+
+
+def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
+    kinds = []
+    flags, seq, length = segment.flags, segment.seq, segment.payload_len
+    control = flags & (SYN | FIN | RST)
+    if segment.window == 0 and not control:
+        kinds.append("zero_window")
+    if here.next_seq is not None and not flags & RST and seq_diff(seq, here.next_seq) > 0:
+        kinds.append("lost_segment")
+    keep_alive = (
+        here.next_seq is not None and length <= 1 and not control and seq == (here.next_seq - 1) % MOD
+    )
+    if keep_alive:
+        kinds.append("keep_alive")
+    if (
+        not length
+        and not control
+        and flags & ACK
+        and here.last_ack is not None
+        and seq == here.next_seq
+        and segment.ack == here.last_ack
+        and segment.window == here.window
+        and segment.window
+    ):
+        # The answer to the other side's keep-alive repeats the last ACK by design.
+        kinds.append("keep_alive_ack" if there.last_was_keep_alive else "duplicate_ack")
+    if flags & ACK and there.next_seq is not None and seq_diff(segment.ack, there.next_seq) > 0:
+        kinds.append("ack_lost_segment")
+    # A resent SYN starts below the next expected number too: ISN < ISN+1.
+    resendable = length or flags & (SYN | FIN)
+    if resendable and not keep_alive and here.next_seq is not None and seq_diff(seq, here.next_seq) < 0:
+        kinds.extend(_resent(segment, here, there, threshold))
+    return kinds
+
+
+def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
+    data_end = (segment.seq + segment.payload_len) % MOD
+    if (
+        there.dup_acks >= 2
+        and there.last_ack == segment.seq
+        and there.last_ack_time is not None
+        and segment.time - there.last_ack_time < FAST_RETRANSMISSION_WINDOW
+    ):
+        return ["fast_retransmission", "retransmission"]
+    first_copy = _copy_key(segment) not in here.sent
+    if (
+        first_copy
+        and here.next_seq_time is not None
+        and segment.time - here.next_seq_time < threshold
+        and here.next_seq != data_end
+    ):
+        return ["out_of_order"]
+    # Only data can be spuriously resent: all of it was acknowledged already.
+    if segment.payload_len and there.last_ack is not None and seq_diff(data_end, there.last_ack) <= 0:
+        return ["spurious_retransmission", "retransmission"]
+    return ["retransmission"]
+
+
+def _copy_key(segment: Segment) -> tuple[int, int, int]:
+    return (segment.seq, segment.payload_len, segment.flags & (SYN | FIN))
+
+
+def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
+    if segment.payload_len or segment.flags & (SYN | FIN):
+        here.sent.add(_copy_key(segment))
+    if not segment.flags & RST:
+        end = (segment.seq + segment.seq_space) % MOD
+        if here.next_seq is None or seq_diff(end, here.next_seq) > 0:
+            here.next_seq = end
+            here.next_seq_time = segment.time
+    if segment.flags & ACK:
+        if "duplicate_ack" in kinds:
+            here.dup_acks += 1
+        elif segment.ack != here.last_ack:
+            here.dup_acks = 0
+        here.last_ack = segment.ack
+        here.last_ack_time = segment.time
+    here.window = segment.window
+    here.last_was_keep_alive = "keep_alive" in kinds
