@@ -18,6 +18,7 @@ from analyzer.analysis import analyze_file
 from analyzer.decode.segment import ACK, FIN, RST, SYN
 from analyzer.errors import UserError
 from analyzer.findings.compatibility import tcptrace_verdict, wireshark_completeness
+from analyzer.findings.zeek_conn import zeek_conn
 
 # Our kinds and the tshark oracle's names for the same expert flags.
 SEQUENCE_QUESTIONS = {
@@ -30,6 +31,31 @@ SEQUENCE_QUESTIONS = {
     "keep_alive": "keep_alive",
     "zero_window": "zero_window",
 }
+
+
+# Zeek's conn_state-RST-behavior btest prints one line per trace, in the order its
+# TEST-EXEC lines read them; the corpus stores that output beside each of the four.
+RST_BEHAVIOR_ORDER = [
+    "zeek_single-rst.pcap",
+    "zeek_syn-then-rst.pcap",
+    "zeek_syn-then-ack-then-rst.pcap",
+    "zeek_syn-then-stuff-then-rst.pcap",
+]
+
+
+def zeek_log_rows(path: Path) -> list[dict[str, str]]:
+    """A conn.log as dicts: columns from "#fields", or from the first line where the baseline
+    was cut with zeek-cut (a line of column names)."""
+    lines = path.read_text().splitlines()
+    fields = next((line.split("\t")[1:] for line in lines if line.startswith("#fields")), None)
+    data = [line for line in lines if line and not line.startswith("#")]
+    if fields is None:
+        header = data[0].split("\t") if data else []
+        if header and header[0].startswith(("id.", "ts", "uid")):
+            fields, data = header, data[1:]
+        else:
+            fields = []  # a cut without column names: rows can be counted, not read
+    return [dict(zip(fields, line.split("\t"), strict=False)) for line in data]
 
 
 @dataclass
@@ -106,15 +132,32 @@ def compare_file(pcap: Path, oracle_dir: Path) -> list[Row]:
         rows.append(
             Row(name, kind.replace("_", " "), str(ours_sequence[kind]), str(totals[oracle_key]), "tshark")
         )
-    zeek_conn = oracle_dir / f"{pcap.name}.zeek-conn.log"
-    if zeek_conn.exists():
-        # Baselines made with zeek-cut start with a line of column names instead of "#fields".
-        logged = [
-            line
-            for line in zeek_conn.read_text().splitlines()
-            if line and not line.startswith("#") and not line.split("\t")[0].startswith(("id.", "ts", "uid"))
-        ]
+    zeek_log = oracle_dir / f"{pcap.name}.zeek-conn.log"
+    zeek_ours = [zeek_conn(r.connection) for r in analysis.connections]
+    if zeek_log.exists():
+        logged = zeek_log_rows(zeek_log)
         rows.append(Row(name, "connections (Zeek)", str(len(analysis.connections)), str(len(logged)), "Zeek"))
+        for column, ours in (
+            ("conn_state", [z.conn_state for z in zeek_ours]),
+            ("history", [z.history for z in zeek_ours]),
+        ):
+            if logged and column in logged[0]:
+                rows.append(
+                    Row(name, f"Zeek {column}", _counts(ours), _counts([r[column] for r in logged]), "Zeek")
+                )
+    behavior = oracle_dir / f"{pcap.name}.zeek-history_conn_state.out"
+    if behavior.exists() and name in RST_BEHAVIOR_ORDER and len(zeek_ours) == 1:
+        lines = [line for line in behavior.read_text().splitlines() if line and not line.startswith("#")]
+        theirs = lines[RST_BEHAVIOR_ORDER.index(name)]
+        rows.append(
+            Row(
+                name,
+                "Zeek history, conn_state",
+                f"{zeek_ours[0].history}, {zeek_ours[0].conn_state}",
+                theirs,
+                "Zeek",
+            )
+        )
     theirs_completeness = [s["tcp_completeness"] for s in tshark["streams"]]
     ours_completeness = [wireshark_completeness(r.connection) for r in analysis.connections]
     rows.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from analyzer.analysis import Analysis, ConnectionAnalysis
 from analyzer.findings.backoff import Backoff
 from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
+from analyzer.findings.zeek_conn import zeek_conn
 from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
@@ -78,6 +79,7 @@ def _backoff(backoff: Backoff) -> dict:
 
 def connection_to_dict(result: ConnectionAnalysis) -> dict:
     connection, handshake, close = result.connection, result.handshake, result.close
+    zeek = zeek_conn(connection)
     return {
         "id": connection.id,
         "family": connection.family,
@@ -141,5 +143,6 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
             "wireshark_completeness": wireshark_completeness(connection),
             "wireshark_completeness_flags": completeness_names(wireshark_completeness(connection)),
             "tcptrace": tcptrace_verdict(connection),
+            "zeek": {"conn_state": zeek.conn_state, "history": zeek.history},
         },
     }
