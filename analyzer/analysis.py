@@ -96,7 +96,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         for reason, frames in by_reason.items()
     )
     return ConnectionAnalysis(
-        sequence=analyze_sequence(connection, handshake.rtt),
+        sequence=analyze_sequence(connection),
         connection=connection,
         handshake=handshake,
         syn_backoff=_with_matches(classify_backoff([s.time for s in handshake.syns])),

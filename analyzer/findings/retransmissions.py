@@ -17,8 +17,9 @@ sequence number, the last ACK and window) and what the other direction acknowled
   - fast_retransmission: the other direction sent two or more duplicate ACKs for
     exactly this sequence number, its last ACK less than 20 ms ago;
   - out_of_order: seen for the first time (no earlier copy with the same sequence
-    number, length and SYN/FIN) within the out-of-order threshold (the handshake RTT,
-    else 3 ms) of the segment that last advanced this direction's sequence numbers;
+    number, length and SYN/FIN) within the out-of-order threshold of the segment that
+    last advanced this direction's sequence numbers; the threshold is Wireshark's
+    initial RTT (latest SYN to the first ACK without SYN) once measured, 3 ms before;
   - spurious_retransmission: it carries data the other direction had already
     acknowledged, all of it;
   - retransmission otherwise. Fast and spurious retransmissions are retransmissions
@@ -70,13 +71,26 @@ class SequenceAnalysis:
         return Counter(kind for kinds in self.flags.values() for kind in kinds)
 
 
-def analyze_sequence(connection: Connection, handshake_rtt: float | None = None) -> SequenceAnalysis:
+def analyze_sequence(connection: Connection) -> SequenceAnalysis:
     result = SequenceAnalysis()
     directions: dict[tuple[str, int], _Direction] = {}
-    threshold = handshake_rtt if handshake_rtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
+    # Wireshark's initial RTT: from the latest SYN to the first ACK without SYN, from
+    # either side; until it is measured, out-of-order uses the 3 ms default.
+    last_syn_time: float | None = None
+    initial_rtt: float | None = None
     for segment in connection.segments:
         here = directions.setdefault((segment.src, segment.sport), _Direction())
         there = directions.setdefault((segment.dst, segment.dport), _Direction())
+        if segment.flags & (SYN | ACK) == SYN:
+            last_syn_time = segment.time
+        elif (
+            initial_rtt is None
+            and segment.flags & ACK
+            and not segment.flags & SYN
+            and last_syn_time is not None
+        ):
+            initial_rtt = segment.time - last_syn_time
+        threshold = initial_rtt if initial_rtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
         kinds = _judge(segment, here, there, threshold)
         if kinds:
             result.flags[segment.frame] = kinds
