@@ -30,6 +30,7 @@ class Connection:
     server: Endpoint
     segments: list[Segment] = field(default_factory=list)
     client_basis: str = "first_syn_sender"
+    reuses_ports_of: int | None = None  # the earlier connection on the same 4-tuple
 
     @property
     def first_time(self) -> float:
@@ -63,16 +64,20 @@ def group_connections(segments: Iterable[Segment]) -> list[Connection]:
     current: dict[tuple, _Open] = {}
     finished: list[_Open] = []
     count = 0
+    reused: dict[int, int] = {}  # first_index of a connection -> first_index of the one before
     for segment in segments:
         sender = (segment.src, segment.sport)
         key = _key(segment)
         open_ = current.get(key)
         is_syn = segment.flags & (SYN | ACK) == SYN
+        previous = None
         if open_ is not None and is_syn and _starts_new(open_, sender, segment.seq):
             finished.append(open_)
-            open_ = None
+            previous, open_ = open_, None
         if open_ is None:
             open_ = current[key] = _Open([], count)
+            if previous is not None:
+                reused[count] = previous.first_index
             count += 1
         open_.segments.append(segment)
         if segment.flags & SYN:
@@ -83,7 +88,11 @@ def group_connections(segments: Iterable[Segment]) -> list[Connection]:
             open_.reset = True
     finished.extend(current.values())
     finished.sort(key=lambda o: o.first_index)
-    return [_connection(number, o.segments) for number, o in enumerate(finished)]
+    # first_index is the order of first segments, which is also the final numbering.
+    connections = [_connection(number, o.segments) for number, o in enumerate(finished)]
+    for connection in connections:
+        connection.reuses_ports_of = reused.get(connection.id)
+    return connections
 
 
 def _starts_new(open_: _Open, sender: Endpoint, seq: int) -> bool:

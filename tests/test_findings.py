@@ -220,3 +220,11 @@ def test_keep_alive_and_its_ack_zero_window_and_gaps() -> None:
 def test_out_of_order_is_a_first_copy_arriving_just_behind() -> None:
     got = kinds(("c", "PA", 111, 501, 10), (0.0041, "c", "PA", 101, 501, 10))
     assert got == {4: ["lost_segment"], 5: ["out_of_order"]}
+
+
+def test_a_connection_on_a_used_4_tuple_names_the_earlier_one() -> None:
+    refused_twice = conversation(
+        ("c", "S", 100, 0), ("s", "RA", 0, 101), (0.5, "c", "S", 100, 0), ("s", "RA", 0, 101)
+    )
+    first, second = analyze_segments(refused_twice).connections
+    assert (first.connection.reuses_ports_of, second.connection.reuses_ports_of) == (None, 0)
