@@ -42,7 +42,10 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 def _add_diagram(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diagram", help="draw a connection's sequence diagram (SVG or PNG)")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("-o", "--output", required=True, help="X.svg or X.png")
+    p.add_argument("-o", "--output", default=None, help="X.svg, X.png or X.mmd (Mermaid; stdout without -o)")
+    p.add_argument(
+        "--format", choices=("svg", "png", "mermaid"), default=None, help="default: from the output's suffix"
+    )
     p.add_argument(
         "--connection",
         type=int,
@@ -130,13 +133,30 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.output.sequence_diagram import draw, pick_connection
     from analyzer.sidecar import load_sidecar
 
+    output = Path(args.output) if args.output else None
+    kind = args.format or (
+        "mermaid" if output is None or output.suffix == ".mmd" else output.suffix.lstrip(".").lower()
+    )
+    if kind not in ("svg", "png", "mermaid"):
+        raise UserError(f"{args.output}: unknown diagram format (use .svg, .png or .mmd, or --format)")
     sidecar = load_sidecar(args.sidecar) if args.sidecar else _sidecar_beside(args.file)
     analysis = analyze_file(args.file, args.decoder, sidecar)
     chosen, note = pick_connection(analysis, args.connection)
-    draw(chosen, Path(args.output), sidecar=sidecar)
     if note:
-        print(note)
-    print(f"diagram: {args.output}")
+        print(note, file=sys.stderr if output is None else sys.stdout)
+    if kind == "mermaid":
+        from analyzer.output.mermaid import mermaid
+
+        text = mermaid(chosen, sidecar)
+        if output is None:
+            sys.stdout.write(text)
+            return 0
+        output.write_text(text)
+    else:
+        if output is None:
+            raise UserError(f"--format {kind} needs -o FILE")
+        draw(chosen, output, sidecar=sidecar)
+    print(f"diagram: {output}")
     return 0
 
 

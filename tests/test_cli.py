@@ -176,3 +176,22 @@ def test_module_and_console_script_agree() -> None:
     )
     b = run("analyze", "--json", str(CAPTURES / "refused.pcap"))
     assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
+
+
+def test_mermaid_sequence_diagram() -> None:
+    result = run("diagram", str(CAPTURES / "refused.pcap"), "--format", "mermaid")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "sequenceDiagram"
+    arrows = [line.strip() for line in lines if "->>" in line]
+    assert arrows[0].startswith("C->>S: SYN seq=0") and arrows[1].startswith("S->>C: RST/ACK seq=0 ack=1")
+    assert "RST: refused" in arrows[1]
+    # Calls and states in time order: the connect() before the SYN, ECONNREFUSED after the RST.
+    text = "\n".join(lines)
+    assert text.index("connect(127.0.0.1:5001)") < text.index("C->>S: SYN") < text.index("-> ECONNREFUSED")
+    assert text.index("Note over S: CLOSED") < text.index("S->>C: RST/ACK")
+
+
+def test_mermaid_marks_lost_and_resent_packets() -> None:
+    text = run("diagram", str(CAPTURES / "simultaneous-close.pcap"), "--format", "mermaid").stdout
+    assert "--x" in text and "(retransmission 1)" in text and "Note over S: CLOSING" in text

@@ -114,12 +114,17 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
         target = folder / f"{base}{suffix}"
         draw(chosen, target, sidecar=sidecar)
         diagrams.append(target)
+    from analyzer.output.mermaid import mermaid
+
+    mermaid_path = folder / f"{base}.mmd"
+    mermaid_path.write_text(mermaid(chosen, sidecar))
     print_summary(scenario, family, analysis, sidecar, note)
     print(f"pcap:      {pcap}")
     print(f"sidecar:   {sidecar_path_for(pcap)}")
     print(f"analysis:  {analysis_json}")
     print(f"diagrams:  {diagrams[0]}")
     print(f"           {diagrams[1]}")
+    print(f"           {mermaid_path} (Mermaid)")
     if store:
         for stored in store_capture(pcap):
             print(f"stored:    {stored}")

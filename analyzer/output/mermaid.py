@@ -1,0 +1,90 @@
+"""The exchange as Mermaid sequenceDiagram text (renders on GitHub): the same packets, states,
+calls and RST causes as the ladder, in a form that pastes into an issue or a README."""
+
+from __future__ import annotations
+
+from analyzer.analysis import ConnectionAnalysis
+from analyzer.output.sequence_diagram import packet_label, retransmission_numbers
+from analyzer.output.text_report import format_endpoint
+from analyzer.timefmt import format_duration
+from analyzer.udp_flows import UdpFlow
+
+
+def _escape(text: str) -> str:
+    # Mermaid ends a message at ';' and '#' starts an entity: keep both out of labels.
+    return text.replace(";", ",").replace("#", "no. ")
+
+
+def connection_mermaid(result: ConnectionAnalysis, sidecar: dict | None = None) -> str:
+    connection = result.connection
+    origin = connection.first_time
+    lines = [
+        "sequenceDiagram",
+        f"    participant C as client {format_endpoint(connection.client, connection.family)}",
+        f"    participant S as server {format_endpoint(connection.server, connection.family)}",
+    ]
+    handshake = result.handshake
+    bases = {"client": handshake.client_isn, "server": handshake.server_isn}
+    for side in ("client", "server"):
+        if bases[side] is None:
+            first = next(
+                (s for s in connection.segments if connection.from_client(s) == (side == "client")), None
+            )
+            bases[side] = first.seq if first else None
+    resent = retransmission_numbers(connection.segments)
+    lost = {step.segment.frame for step in result.steps if step.lost}
+    resets = {r.segment.frame: r for r in result.resets}
+    events: list[tuple[float, int, str]] = []
+    for segment in connection.segments:
+        from_client = connection.from_client(segment)
+        sender, receiver = ("client", "server") if from_client else ("server", "client")
+        arrow = "--x" if segment.frame in lost else ("-->>" if segment.frame in resent else "->>")
+        label = packet_label(segment, bases[sender], bases[receiver])
+        if segment.frame in resent:
+            label += f" (retransmission {resent[segment.frame]})"
+        label += f" +{format_duration(segment.time - origin)}"
+        if segment.frame in resets:
+            label += f" RST: {resets[segment.frame].cause.replace('_', ' ')}"
+        source, target = ("C", "S") if from_client else ("S", "C")
+        events.append((segment.time, 1, f"    {source}{arrow}{target}: {_escape(label)}"))
+    for side, participant in (("client", "C"), ("server", "S")):
+        for index, (time, state) in enumerate(result.states[side]):
+            # The state an end starts in goes before the first packet, the others after theirs.
+            events.append((time, -1 if index == 0 else 2, f"    Note over {participant}: {state.value}"))
+    for call in (sidecar or {}).get("calls", []):
+        participant = {"client": "C", "server": "S"}.get(call["side"])
+        where = "over C,S" if participant is None else ("left of C" if participant == "C" else "right of S")
+        spans_packets = any(call["time"] < s.time < call["end_time"] for s in connection.segments)
+        if call["result"] == "ok" or spans_packets:
+            events.append((call["time"], -2, f"    Note {where}: {_escape(call['call'])}"))
+            if call["result"] != "ok":
+                events.append((call["end_time"], 3, f"    Note {where}: {_escape('-> ' + call['result'])}"))
+        else:
+            events.append(
+                (call["time"], -2, f"    Note {where}: {_escape(call['call'] + ' -> ' + call['result'])}")
+            )
+    lines.extend(line for _time, _order, line in sorted(events, key=lambda e: (e[0], e[1])))
+    return "\n".join(lines) + "\n"
+
+
+def udp_mermaid(flow: UdpFlow) -> str:
+    origin = min(d.time for d in flow.datagrams)
+    lines = [
+        "sequenceDiagram",
+        f"    participant C as client {format_endpoint(flow.client, flow.family)}",
+        f"    participant S as server {format_endpoint(flow.server, flow.family)}",
+    ]
+    events = [
+        (
+            d.time,
+            f"    {'C->>S' if flow.from_client(d) else 'S->>C'}: UDP len={d.length} +{format_duration(d.time - origin)}",
+        )
+        for d in flow.datagrams
+    ]
+    events += [(m.time, "    S-xC: ICMP port unreachable") for m, _answered in flow.unreachables]
+    lines.extend(line for _time, line in sorted(events))
+    return "\n".join(lines) + "\n"
+
+
+def mermaid(item: ConnectionAnalysis | UdpFlow, sidecar: dict | None = None) -> str:
+    return udp_mermaid(item) if isinstance(item, UdpFlow) else connection_mermaid(item, sidecar)
