@@ -59,6 +59,44 @@ def _add_diagram(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_diagram)
 
 
+def _add_backoff(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backoff", help="chart a connection's SYN retransmissions against known schedules")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, help="X.svg or X.png")
+    p.add_argument(
+        "--connection",
+        type=int,
+        default=None,
+        help="connection id (default: the first with SYN retransmissions)",
+    )
+    _add_decoder(p)
+    p.set_defaults(run=cmd_backoff)
+
+
+def cmd_backoff(args: argparse.Namespace) -> int:
+    from analyzer.analysis import analyze_file
+    from analyzer.output.backoff_chart import draw_backoff_chart
+
+    sidecar = _sidecar_beside(args.file)
+    analysis = analyze_file(args.file, args.decoder, sidecar)
+    candidates = [
+        r
+        for r in analysis.connections
+        if (args.connection is None and (r.syn_backoff.intervals or r.synack_backoff.intervals))
+        or r.connection.id == args.connection
+    ]
+    if not candidates:
+        wanted = (
+            f"connection {args.connection}"
+            if args.connection is not None
+            else "a connection with SYN retransmissions"
+        )
+        raise UserError(f"{args.file}: no {wanted}")
+    draw_backoff_chart(candidates[0], Path(args.output), sidecar)
+    print(f"backoff chart: {args.output}")
+    return 0
+
+
 def _add_capture(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="run a scripted exchange in a private network namespace and record it")
     p.add_argument("scenario", help="a name from 'handshake scenarios', or 'all'")
@@ -77,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyze(sub)
     _add_diagram(sub)
+    _add_backoff(sub)
     _add_capture(sub)
     p = sub.add_parser("scenarios", help="list the scripted exchanges")
     p.set_defaults(run=cmd_scenarios)

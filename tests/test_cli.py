@@ -195,3 +195,27 @@ def test_mermaid_sequence_diagram() -> None:
 def test_mermaid_marks_lost_and_resent_packets() -> None:
     text = run("diagram", str(CAPTURES / "simultaneous-close.pcap"), "--format", "mermaid").stdout
     assert "--x" in text and "(retransmission 1)" in text and "Note over S: CLOSING" in text
+
+
+def test_backoff_chart_shows_measured_intervals_and_schedules(tmp_path) -> None:
+    pcap = CAPTURES / "syn-timeout-linear-off.pcap"
+    out = tmp_path / "backoff.svg"
+    result = run("backoff", str(pcap), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    svg = out.read_text()
+    intervals = json.loads(run("analyze", "--json", str(pcap)).stdout)["connections"][0]["backoff"][
+        "intervals"
+    ]
+    for interval in intervals:
+        assert f"+{interval:.3f} s" in svg
+    for schedule in (
+        "the recorded kernel settings",
+        "classic Linux (1 s, doubling)",
+        "Windows (3 s, doubling)",
+    ):
+        assert schedule in svg
+
+
+def test_backoff_chart_without_retransmissions_says_so(tmp_path) -> None:
+    result = run("backoff", str(CAPTURES / "refused.pcap"), "-o", str(tmp_path / "x.svg"))
+    assert_one_line_error(result, "no a connection with SYN retransmissions")

@@ -118,6 +118,14 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
 
     mermaid_path = folder / f"{base}.mmd"
     mermaid_path.write_text(mermaid(chosen, sidecar))
+    backoff_paths = []
+    for result in analysis.connections:
+        if result.syn_backoff.intervals or result.synack_backoff.intervals:
+            from analyzer.output.backoff_chart import draw_backoff_chart
+
+            backoff_paths.append(
+                draw_backoff_chart(result, folder / f"{base}.backoff-{result.connection.id}.svg", sidecar)
+            )
     print_summary(scenario, family, analysis, sidecar, note)
     print(f"pcap:      {pcap}")
     print(f"sidecar:   {sidecar_path_for(pcap)}")
@@ -125,6 +133,8 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
     print(f"diagrams:  {diagrams[0]}")
     print(f"           {diagrams[1]}")
     print(f"           {mermaid_path} (Mermaid)")
+    for path in backoff_paths:
+        print(f"backoff:   {path}")
     if store:
         for stored in store_capture(pcap):
             print(f"stored:    {stored}")

@@ -24,6 +24,7 @@ from matplotlib.patches import FancyBboxPatch
 from analyzer.analysis import Analysis, ConnectionAnalysis
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, flag_names
 from analyzer.errors import UserError
+from analyzer.output.figures import save_figure
 from analyzer.output.text_report import format_endpoint
 from analyzer.tcp_state import MOD
 from analyzer.timefmt import format_duration
@@ -177,13 +178,7 @@ def _ladder(title: str, summary: str, client: str, server: str, packet_times: li
 
 
 def _save(ladder: _Ladder, output: Path) -> Path:
-    """Written beside the target and renamed into place: never half a file."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial" + output.suffix)
-    ladder.fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg")
-    plt.close(ladder.fig)
-    partial.replace(output)
-    return output
+    return save_figure(ladder.fig, output)
 
 
 def _title(sidecar: dict | None, text: str) -> str:

@@ -1,0 +1,92 @@
+"""Backoff chart: when each SYN (or SYN/ACK) was sent, against the schedules it is compared with.
+
+x is the transmission number (0 the original), y the time since the original. The measured
+points carry their interval; each known schedule, and the one the recorded kernel settings
+predict, is a line through its own points, so a reader sees at once which one it follows.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from itertools import accumulate
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from analyzer.analysis import ConnectionAnalysis
+from analyzer.errors import UserError
+from analyzer.findings.backoff import Backoff, kernel_schedule, known_schedules
+from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
+from analyzer.output.text_report import format_endpoint
+
+SCHEDULE_STYLES = ("--", ":", "-.")
+
+
+def _cumulative(intervals: list[float]) -> list[float]:
+    return [0.0, *accumulate(intervals)]
+
+
+def draw_backoff_chart(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+    series: list[tuple[str, Backoff]] = [
+        (name, backoff)
+        for name, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
+        if backoff.intervals
+    ]
+    if not series:
+        raise UserError(f"connection #{result.connection.id} has no SYN or SYN/ACK retransmission to chart")
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    longest = max(len(b.intervals) for _name, b in series)
+    schedules = known_schedules(longest)
+    if sidecar and sidecar.get("sysctls"):
+        schedules = {
+            "the recorded kernel settings": kernel_schedule(sidecar["sysctls"], longest),
+            **schedules,
+        }
+    for index, (name, intervals) in enumerate(schedules.items()):
+        style = (
+            "-" if name == "the recorded kernel settings" else SCHEDULE_STYLES[index % len(SCHEDULE_STYLES)]
+        )
+        color = "#2ca02c" if name == "the recorded kernel settings" else "#999999"
+        ax.plot(
+            range(longest + 1),
+            _cumulative(intervals),
+            style,
+            color=color,
+            linewidth=1.5,
+            label=name,
+            zorder=1,
+        )
+    for (name, backoff), color in zip(series, ("#1f4e79", "#b36b00"), strict=False):
+        times = _cumulative(backoff.intervals)
+        ax.plot(
+            range(len(times)),
+            times,
+            "o-",
+            color=color,
+            linewidth=2.2,
+            markersize=7,
+            label=f"measured {name}s",
+            zorder=3,
+        )
+        for number, (time, interval) in enumerate(zip(times[1:], backoff.intervals, strict=True), start=1):
+            ax.annotate(f"+{interval:.3f} s", (number, time), textcoords="offset points", xytext=(-8, 8),
+                        ha="right", fontsize=8, color=color)  # fmt: skip
+    connection = result.connection
+    title = (
+        f"IPv{connection.family} {format_endpoint(connection.client, connection.family)} → "
+        f"{format_endpoint(connection.server, connection.family)}"
+    )
+    if sidecar:
+        title = f"{sidecar.get('scenario', '')}: {title}"
+    description = textwrap.fill(f"{series[0][0]}: {series[0][1].describe()}", 110)
+    ax.set_title(f"{title}\n{description}", fontsize=9)
+    # Schedules that part from the measurement leave the chart: the measured range decides.
+    highest = max(sum(b.intervals) for _name, b in series)
+    ax.set_ylim(-0.05 * highest, max(1.0, highest * 1.35))
+    ax.set_xlabel("transmission (0 = the original SYN)")
+    ax.set_ylabel("seconds since the original")
+    ax.set_xticks(range(longest + 1))
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, output)

@@ -1,0 +1,24 @@
+"""Writing matplotlib figures: beside the target, then renamed into place, so that a reader
+never finds half a file; the format follows the suffix (SVG keeps text as text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+plt.rcParams["svg.fonttype"] = "none"
+
+
+def save_figure(fig: plt.Figure, output: Path) -> Path:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial" + output.suffix)
+    try:
+        fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg")
+    finally:
+        plt.close(fig)
+    partial.replace(output)
+    return output
