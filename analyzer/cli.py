@@ -89,9 +89,9 @@ def cmd_backoff(args: argparse.Namespace) -> int:
         wanted = (
             f"connection {args.connection}"
             if args.connection is not None
-            else "a connection with SYN retransmissions"
+            else "connection with SYN retransmissions"
         )
-        raise UserError(f"{args.file}: no {wanted}")
+        raise UserError(f"{args.file}: no {wanted} to chart")
     draw_backoff_chart(candidates[0], Path(args.output), sidecar)
     print(f"backoff chart: {args.output}")
     return 0

@@ -218,4 +218,4 @@ def test_backoff_chart_shows_measured_intervals_and_schedules(tmp_path) -> None:
 
 def test_backoff_chart_without_retransmissions_says_so(tmp_path) -> None:
     result = run("backoff", str(CAPTURES / "refused.pcap"), "-o", str(tmp_path / "x.svg"))
-    assert_one_line_error(result, "no a connection with SYN retransmissions")
+    assert_one_line_error(result, "no connection with SYN retransmissions to chart")
