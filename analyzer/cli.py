@@ -97,6 +97,33 @@ def cmd_backoff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_timeline(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("timeline", help="draw both endpoints' TCP states over time")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, help="X.svg or X.png")
+    p.add_argument(
+        "--connection", type=int, default=None, help="connection id (default: the first interesting one)"
+    )
+    _add_decoder(p)
+    p.set_defaults(run=cmd_timeline)
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from analyzer.analysis import ConnectionAnalysis, analyze_file
+    from analyzer.output.sequence_diagram import pick_connection
+    from analyzer.output.state_timeline import draw_state_timeline
+
+    sidecar = _sidecar_beside(args.file)
+    chosen, note = pick_connection(analyze_file(args.file, args.decoder, sidecar), args.connection)
+    if not isinstance(chosen, ConnectionAnalysis):
+        raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
+    if note:
+        print(note)
+    draw_state_timeline(chosen, Path(args.output), sidecar)
+    print(f"state timeline: {args.output}")
+    return 0
+
+
 def _add_capture(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="run a scripted exchange in a private network namespace and record it")
     p.add_argument("scenario", help="a name from 'handshake scenarios', or 'all'")
@@ -116,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(sub)
     _add_diagram(sub)
     _add_backoff(sub)
+    _add_timeline(sub)
     _add_capture(sub)
     p = sub.add_parser("scenarios", help="list the scripted exchanges")
     p.set_defaults(run=cmd_scenarios)

@@ -38,6 +38,7 @@ class KernelAgreement:
     agreed: int = 0
     states_checked: list[str] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
+    confirmed: list[tuple[float, str]] = field(default_factory=list)  # (snapshot time, side) that agreed
 
     def as_dict(self) -> dict:
         return {
@@ -115,6 +116,7 @@ def compare_with_kernel(result: ConnectionAnalysis, sidecar: dict) -> KernelAgre
             checked.add(seen)
             if seen in held:
                 agreement.agreed += 1
+                agreement.confirmed.append((time, side))
             else:
                 agreement.disagreements.append(Disagreement(time, side, label, seen, inferred.value))
         agreement.snapshots += counted

@@ -219,3 +219,19 @@ def test_backoff_chart_shows_measured_intervals_and_schedules(tmp_path) -> None:
 def test_backoff_chart_without_retransmissions_says_so(tmp_path) -> None:
     result = run("backoff", str(CAPTURES / "refused.pcap"), "-o", str(tmp_path / "x.svg"))
     assert_one_line_error(result, "no connection with SYN retransmissions to chart")
+
+
+def test_state_timeline_names_the_states_and_the_kernel_checks(tmp_path) -> None:
+    out = tmp_path / "states.svg"
+    result = run("timeline", str(CAPTURES / "simultaneous-close.pcap"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    svg = out.read_text()
+    for state in ("ESTABLISHED", "FIN_WAIT_1", "CLOSING", "TIME_WAIT"):
+        assert state in svg
+    assert "the kernel reported the same state" in svg
+
+
+def test_state_timeline_of_udp_says_there_are_no_states(tmp_path) -> None:
+    assert_one_line_error(
+        run("timeline", str(CAPTURES / "udp.pcap"), "-o", str(tmp_path / "x.svg")), "no TCP connection"
+    )

@@ -18,6 +18,7 @@ from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import format_endpoint
 from analyzer.scenarios import Scenario, get_scenario
 from analyzer.sidecar import load_sidecar, sidecar_path_for, write_json
+from analyzer.udp_flows import UdpFlow
 
 # Creating a network namespace needs CAP_SYS_ADMIN; the firewall CAP_NET_ADMIN;
 # tcpdump CAP_NET_RAW.
@@ -118,6 +119,11 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
 
     mermaid_path = folder / f"{base}.mmd"
     mermaid_path.write_text(mermaid(chosen, sidecar))
+    timeline_path = None
+    if not isinstance(chosen, UdpFlow):
+        from analyzer.output.state_timeline import draw_state_timeline
+
+        timeline_path = draw_state_timeline(chosen, folder / f"{base}.states.svg", sidecar)
     backoff_paths = []
     for result in analysis.connections:
         if result.syn_backoff.intervals or result.synack_backoff.intervals:
@@ -133,6 +139,8 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
     print(f"diagrams:  {diagrams[0]}")
     print(f"           {diagrams[1]}")
     print(f"           {mermaid_path} (Mermaid)")
+    if timeline_path is not None:
+        print(f"states:    {timeline_path}")
     for path in backoff_paths:
         print(f"backoff:   {path}")
     if store:

@@ -116,7 +116,7 @@ def _calls_for(sidecar: dict | None) -> list[dict]:
     return list(sidecar.get("calls", [])) if sidecar else []
 
 
-def _layout(times: list[float]) -> tuple[dict[float, float], list[tuple[float, float, float]]]:
+def layout_moments(times: list[float]) -> tuple[dict[float, float], list[tuple[float, float, float]]]:
     """y for every moment, and the breaks as (y, gap seconds, time before)."""
     ys: dict[float, float] = {}
     breaks = []
@@ -152,7 +152,7 @@ def _ladder(title: str, summary: str, client: str, server: str, packet_times: li
         moments.append(call["time"])
         if any(call["time"] < t < call["end_time"] for t in packet_times):
             moments.append(call["end_time"])
-    ys, breaks = _layout(moments)
+    ys, breaks = layout_moments(moments)
     bottom = max(ys.values()) + 1.5
     fig = plt.figure(figsize=(FIGURE_WIDTH, (bottom + 1.5) * ROW_INCHES + 0.6))
     ax = fig.add_axes((0, 0, 1, 1))
