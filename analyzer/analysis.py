@@ -32,6 +32,7 @@ class ConnectionAnalysis:
     resets: list[Reset]
     states: dict[str, list[tuple[float, State]]]
     steps: list[Step]
+    state_frames: dict[str, list[int | None]] = field(default_factory=dict)  # what caused each state
     notes: list[str] = field(default_factory=list)
     kernel: KernelAgreement | None = None  # set when a sidecar with kernel snapshots is given
     sequence: SequenceAnalysis | None = None  # Wireshark-style retransmission/dup-ACK flags
@@ -83,9 +84,11 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     final = {"client": client.state, "server": server.state}
     notes = [machine.start_note] if handshake.status != "complete" else []
     states = {"client": client.history, "server": server.history}
+    state_frames = {"client": client.frames, "server": server.frames}
     if not any(not connection.from_client(s) for s in connection.segments):
         # A server that never sent a segment shows nothing of its state.
         states["server"] = []
+        state_frames["server"] = []
         notes.append("the server sent nothing: its state is unknown")
     by_reason: dict[str, list[str]] = {}
     for step in machine.steps:
@@ -104,6 +107,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         close=find_close(connection, machine.steps, final),
         resets=find_resets(connection, machine.steps, handshake),
         states=states,
+        state_frames=state_frames,
         steps=machine.steps,
         notes=notes,
     )
@@ -136,7 +140,7 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: dict) -> None:
             and call["call"].startswith("connect(")
             and call["call"].endswith(port)
             and connection.first_time <= call["end_time"]
-            and time_out(result.states["client"], call["end_time"])
+            and time_out(result.states["client"], call["end_time"], result.state_frames.get("client"))
         ):
             result.notes.append(
                 f"the client gave up at connect() ETIMEDOUT (call log), +{call['end_time'] - connection.first_time:.3f} s"

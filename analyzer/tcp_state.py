@@ -122,6 +122,9 @@ class Endpoint:
     fin_end: int | None = None  # one past its FIN
     window: int | None = None
     history: list[tuple[float, State]] = field(default_factory=list)
+    # The frame that caused each history entry (None: the initial state, a timeout).
+    frames: list[int | None] = field(default_factory=list)
+    current_frame: int | None = None
 
     def move(self, event: Event, time: float) -> bool:
         """Apply `event`; True if the table has an entry for it in the current state."""
@@ -131,6 +134,7 @@ class Endpoint:
         if following != self.state:
             self.state = following
             self.history.append((time, following))
+            self.frames.append(self.current_frame)
         return True
 
     def sent(self, segment: Segment) -> None:
@@ -144,12 +148,14 @@ class Endpoint:
         self.window = segment.window
 
 
-def time_out(history: list[tuple[float, State]], time: float) -> bool:
+def time_out(history: list[tuple[float, State]], time: float, frames: list[int | None] | None = None) -> bool:
     """Apply a TIMEOUT at `time` to an endpoint's history, if its state at the end has one."""
     following = TABLE[history[-1][1]].get(E.TIMEOUT) if history else None
     if following is None or following == history[-1][1] or time < history[-1][0]:
         return False
     history.append((time, following))
+    if frames is not None:
+        frames.append(None)
     return True
 
 
@@ -244,6 +250,7 @@ class ConnectionMachine:
             self.ends[(first.dst, first.dport)].snd_max = first.ack
         for end in self.ends.values():
             end.history.append((first.time, end.state))
+            end.frames.append(None)
         self.steps: list[Step] = []
 
     def feed(self, segment: Segment, lost: bool = False) -> Step:
@@ -251,6 +258,7 @@ class ConnectionMachine:
         sender = self.ends[(segment.src, segment.sport)]
         receiver = self.ends[(segment.dst, segment.dport)]
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
+        sender.current_frame = receiver.current_frame = segment.frame
         if lost:
             self._send(sender, segment)
             step.sender_after = sender.state
@@ -266,6 +274,7 @@ class ConnectionMachine:
             # This FIN left before the peer's FIN arrived (it does not acknowledge it):
             # the sender was never in CLOSE_WAIT, so take that back.
             sender.history.pop()
+            sender.frames.pop()
             sender.state = S.ESTABLISHED
         self._send(sender, segment)
         if crossed:

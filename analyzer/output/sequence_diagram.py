@@ -11,7 +11,9 @@ socket calls from the sidecar stand in the outer margins.
 
 from __future__ import annotations
 
+import bisect
 import textwrap
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,13 +118,28 @@ def _calls_for(sidecar: dict | None) -> list[dict]:
     return list(sidecar.get("calls", [])) if sidecar else []
 
 
-def layout_moments(times: list[float]) -> tuple[dict[float, float], list[tuple[float, float, float]]]:
-    """y for every moment, and the breaks as (y, gap seconds, time before)."""
-    ys: dict[float, float] = {}
+@dataclass
+class Layout:
+    """A row for every moment (a packet, a call, a snapshot), keyed by what it shows, so that
+    two packets captured at the same instant still get a row each."""
+
+    at: dict[Hashable, float]
+    breaks: list[tuple[float, float, float]]  # (y, gap seconds, time before)
+    _by_time: list[tuple[float, float]]  # (time, y) in order
+
+    def y_at(self, time: float) -> float:
+        """The row of the last moment at or before `time` (for what has a time but no row)."""
+        index = bisect.bisect_right(self._by_time, (time, float("inf"))) - 1
+        return self._by_time[index][1] if index >= 0 else 0.25
+
+
+def layout_moments(moments: list[tuple[float, Hashable]]) -> Layout:
+    at: dict[Hashable, float] = {}
+    by_time: list[tuple[float, float]] = []
     breaks = []
     y = 1.0
     previous = None
-    for time in sorted(set(times)):
+    for time, key in sorted(moments, key=lambda moment: moment[0]):
         if previous is not None:
             gap = time - previous
             y += 1.0
@@ -130,9 +147,10 @@ def layout_moments(times: list[float]) -> tuple[dict[float, float], list[tuple[f
                 # Midway between the last row's time label and the next row's packet label.
                 breaks.append((y + 0.1, gap, previous))
                 y += BREAK_ROWS
-        ys[time] = y
+        at[key] = y
+        by_time.append((time, y))
         previous = time
-    return ys, breaks
+    return Layout(at, breaks, by_time)
 
 
 @dataclass
@@ -141,51 +159,51 @@ class _Ladder:
 
     fig: plt.Figure
     ax: plt.Axes
-    ys: dict[float, float]
+    layout: Layout
     bottom: float
 
 
-def _ladder(title: str, summary: str, client: str, server: str, packet_times: list[float],
+def _ladder(title: str, summary: str, client: str, server: str, packets: list[tuple[float, int]],
             calls: list[dict]) -> _Ladder:  # fmt: skip
-    moments = list(packet_times)
-    for call in calls:
-        moments.append(call["time"])
+    """packets: (time, frame) of every arrow to draw."""
+    moments: list[tuple[float, Hashable]] = [(time, ("pkt", frame)) for time, frame in packets]
+    packet_times = [time for time, _frame in packets]
+    for index, call in enumerate(calls):
+        moments.append((call["time"], ("call", index, "start")))
         if any(call["time"] < t < call["end_time"] for t in packet_times):
-            moments.append(call["end_time"])
-    ys, breaks = layout_moments(moments)
-    bottom = max(ys.values()) + 1.5
-    fig = plt.figure(figsize=(FIGURE_WIDTH, (bottom + 1.5) * ROW_INCHES + 0.6))
+            moments.append((call["end_time"], ("call", index, "end")))
+    layout = layout_moments(moments)
+    summary_lines = _wrap(summary, 150)
+    header = 1.9 + 0.3 * summary_lines.count("\n")  # rows above the lifelines' heads
+    bottom = max(layout.at.values()) + 1.5
+    fig = plt.figure(figsize=(FIGURE_WIDTH, (bottom + header) * ROW_INCHES + 0.6))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 1)
-    ax.set_ylim(bottom, -2.2)
+    ax.set_ylim(bottom, -header - 0.3)
     ax.axis("off")
-    ax.text(0.5, -1.75, title, ha="center", va="center", fontsize=FONT + 3, weight="bold")
-    ax.text(0.5, -1.25, _wrap(summary, 150), ha="center", va="center", fontsize=FONT)
+    ax.text(0.5, -header, title, ha="center", va="top", fontsize=FONT + 3, weight="bold")
+    ax.text(0.5, -header + 0.45, summary_lines, ha="center", va="top", fontsize=FONT)
     for x, role, where in ((CLIENT_X, "client", client), (SERVER_X, "server", server)):
         ax.text(
             x, -0.3, f"{role}\n{where}", ha="center", va="center", fontsize=FONT + 1, weight="bold",
             bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "black"},
         )  # fmt: skip
         ax.plot([x, x], [0.2, bottom - 0.5], color="black", linewidth=1, zorder=1)
-    for y, gap, _before in breaks:
+    for y, gap, _before in layout.breaks:
         ax.plot([0.02, 0.98], [y, y], color=COLORS["break"], linestyle=(0, (2, 3)), linewidth=0.8)
         ax.text(
             0.5, y, f"≈ {format_duration(gap)} later", ha="center", va="center", fontsize=FONT,
             color="#555555", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
         )  # fmt: skip
-    _draw_calls(ax, calls, ys, packet_times)
-    return _Ladder(fig, ax, ys, bottom)
-
-
-def _save(ladder: _Ladder, output: Path) -> Path:
-    return save_figure(ladder.fig, output)
+    _draw_calls(ax, calls, layout)
+    return _Ladder(fig, ax, layout, bottom)
 
 
 def _title(sidecar: dict | None, text: str) -> str:
     return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
 
 
-def draw_sequence_diagram(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+def sequence_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> plt.Figure:
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
@@ -194,40 +212,48 @@ def draw_sequence_diagram(result: ConnectionAnalysis, output: Path, sidecar: dic
         result.summary(),
         client,
         server,
-        [s.time for s in connection.segments],
+        [(s.time, s.frame) for s in connection.segments],
         _calls_for(sidecar),
     )
-    _draw_packets(ladder.ax, result, ladder.ys)
-    _draw_states(ladder.ax, result, ladder.ys, ladder.bottom)
-    return _save(ladder, output)
+    _draw_packets(ladder.ax, result, ladder.layout)
+    _draw_states(ladder.ax, result, ladder.layout, ladder.bottom)
+    return ladder.fig
 
 
-def draw_udp_diagram(flow: UdpFlow, output: Path, sidecar: dict | None = None) -> Path:
+def udp_figure(flow: UdpFlow, sidecar: dict | None = None) -> plt.Figure:
     """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
     client = format_endpoint(flow.client, flow.family)
     server = format_endpoint(flow.server, flow.family)
-    times = [d.time for d in flow.datagrams] + [m.time for m, _answered in flow.unreachables]
+    arrows = [
+        (d.time, d.frame, flow.from_client(d), f"UDP len={d.length}", COLORS["packet"])
+        for d in flow.datagrams
+    ]
+    arrows += [
+        (m.time, m.frame, False, "ICMP port unreachable", COLORS["rst"]) for m, _answered in flow.unreachables
+    ]
     ladder = _ladder(
         _title(sidecar, f"UDP #{flow.id} IPv{flow.family}  {client} → {server}"),
         flow.summary(),
         client,
         server,
-        times,
+        [(time, frame) for time, frame, *_rest in arrows],
         _calls_for(sidecar),
     )
-    origin = min(times)
-    arrows = [(d.time, flow.from_client(d), f"UDP len={d.length}", COLORS["packet"]) for d in flow.datagrams]
-    arrows += [(m.time, False, "ICMP port unreachable", COLORS["rst"]) for m, _answered in flow.unreachables]
-    for time, from_client, label, color in arrows:
+    origin = min(time for time, *_rest in arrows)
+    for time, frame, from_client, label, color in arrows:
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
-        _arrow(ladder.ax, x0, x1, ladder.ys[time], label, f"+{format_duration(time - origin)}", color, "-")
-    return _save(ladder, output)
+        y = ladder.layout.at[("pkt", frame)]
+        _arrow(ladder.ax, x0, x1, y, label, f"+{format_duration(time - origin)}", color, "-")
+    return ladder.fig
+
+
+def figure(item: ConnectionAnalysis | UdpFlow, sidecar: dict | None = None) -> plt.Figure:
+    """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels)."""
+    return udp_figure(item, sidecar) if isinstance(item, UdpFlow) else sequence_figure(item, sidecar)
 
 
 def draw(item: ConnectionAnalysis | UdpFlow, output: Path, sidecar: dict | None = None) -> Path:
-    if isinstance(item, UdpFlow):
-        return draw_udp_diagram(item, output, sidecar)
-    return draw_sequence_diagram(item, output, sidecar)
+    return save_figure(figure(item, sidecar), output)
 
 
 def _wrap(text: str, width: int) -> str:
@@ -242,7 +268,7 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines[:3])
 
 
-def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, float]) -> None:
+def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> None:
     connection, handshake = result.connection, result.handshake
     origin = connection.first_time
     bases = {"client": handshake.client_isn, "server": handshake.server_isn}
@@ -261,7 +287,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, floa
         from_client = connection.from_client(segment)
         sender, receiver = ("client", "server") if from_client else ("server", "client")
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
-        y0 = ys[segment.time]
+        y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
         if segment.frame in retransmission:
@@ -302,9 +328,9 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
     )  # fmt: skip
 
 
-def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, float], bottom: float) -> None:
+def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, bottom: float) -> None:
     connection = result.connection
-    arrivals = {s.time: ys[s.time] + TRANSIT for s in connection.segments}
+    segments_by_frame = {s.frame: s for s in connection.segments}
     for side, x in (("client", CLIENT_X), ("server", SERVER_X)):
         history = result.states[side]
         if not history:
@@ -317,12 +343,15 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, float
             if index == 0:
                 starts.append((0.25, state))
                 continue
-            step = next(
-                (st for st in result.steps if st.segment.time == time and _moved(st, side, connection)),
-                None,
-            )
-            sent = step is not None and connection.from_client(step.segment) == (side == "client")
-            y = ys[time] if sent else arrivals.get(time, ys.get(time, 0.25))
+            frames = result.state_frames.get(side, [])
+            frame = frames[index] if index < len(frames) else None
+            if frame is None:
+                # A change no packet caused (a timeout from the call log): at its time.
+                y = layout.y_at(time) + TRANSIT
+            else:
+                y = layout.at[("pkt", frame)]
+                if connection.from_client(segments_by_frame[frame]) != (side == "client"):
+                    y += TRANSIT  # the receiver changes when the arrow lands
             starts.append((y, state))
         for index, (y, state) in enumerate(starts):
             end = starts[index + 1][0] if index + 1 < len(starts) else bottom - 0.5
@@ -339,13 +368,6 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, ys: dict[float, float
             )  # fmt: skip
 
 
-def _moved(step: object, side: str, connection: object) -> bool:
-    from_client = connection.from_client(step.segment)
-    if (side == "client") == from_client:
-        return step.sender_before != step.sender_after
-    return step.receiver_before != step.receiver_after
-
-
 MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
 
 
@@ -353,18 +375,18 @@ def _margin(text: str) -> str:
     return "\n".join(textwrap.wrap(text, MARGIN_CHARS, subsequent_indent="  ")) or text
 
 
-def _draw_calls(ax: plt.Axes, calls: list[dict], ys: dict[float, float], packet_times: list[float]) -> None:
-    for call in calls:
+def _draw_calls(ax: plt.Axes, calls: list[dict], layout: Layout) -> None:
+    for index, call in enumerate(calls):
         if call["side"] == "network":
             # What the sandbox did to the packets: between the lifelines, on a row of its own.
-            ax.text(0.5, ys[call["time"]], call["call"], ha="center", va="center", fontsize=FONT - 1,
+            ax.text(0.5, layout.at[("call", index, "start")], call["call"], ha="center", va="center", fontsize=FONT - 1,
                     color="#6a3d9a", style="italic")  # fmt: skip
             continue
         client = call["side"] == "client"
         x = CLIENT_X - 0.055 if client else SERVER_X + 0.055
         align = "right" if client else "left"
-        y0 = ys[call["time"]]
-        y1 = ys.get(call["end_time"], y0)
+        y0 = layout.at[("call", index, "start")]
+        y1 = layout.at.get(("call", index, "end"), y0)
         result = call["result"]
         failed = bool(call.get("errno"))
         color = COLORS["error"] if failed else COLORS["call"]

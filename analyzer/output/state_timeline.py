@@ -36,17 +36,20 @@ STATE_COLORS = {
 
 def draw_state_timeline(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
     connection = result.connection
-    times = [s.time for s in connection.segments]
     snapshots = [s for s in (sidecar or {}).get("snapshots", []) if s["time"] >= connection.first_time]
-    xs, breaks = layout_moments(times + [s["time"] for s in snapshots])
-    end = max(xs.values()) + 1.0
+    layout = layout_moments(
+        [(s.time, ("pkt", s.frame)) for s in connection.segments]
+        + [(snapshot["time"], ("snap", i)) for i, snapshot in enumerate(snapshots)]
+    )
+    breaks = layout.breaks
+    end = max(layout.at.values()) + 1.0
     fig, ax = plt.subplots(figsize=(max(8.0, min(24.0, end * 0.45)), 3.2))
     rows = {"client": 1.0, "server": 0.0}
     for side, y in rows.items():
         history = result.states[side]
         for index, (time, state) in enumerate(history):
-            start = xs.get(time, 0.0) if index else 0.0
-            stop = xs.get(history[index + 1][0], end) if index + 1 < len(history) else end
+            start = layout.y_at(time) if index else 0.0
+            stop = layout.y_at(history[index + 1][0]) if index + 1 < len(history) else end
             if stop <= start:
                 continue  # held for no visible span
             ax.barh(y, stop - start, left=start, height=0.6, color=STATE_COLORS.get(state.value, "#ffffff"),
@@ -65,7 +68,7 @@ def draw_state_timeline(result: ConnectionAnalysis, output: Path, sidecar: dict 
             )
     confirmed = result.kernel.confirmed if result.kernel is not None else []
     for time, side in confirmed:
-        ax.plot([xs[time]], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
+        ax.plot([layout.y_at(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
     for x, gap, _before in breaks:
         ax.axvline(x, color="#999999", linestyle=(0, (2, 3)), linewidth=0.8)
         ax.text(x, 1.55, f"≈{format_duration(gap)}", ha="center", va="bottom", fontsize=7, color="#555555")
