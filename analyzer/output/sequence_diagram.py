@@ -49,6 +49,7 @@ COLORS = {
     "error": "#c00000",
     "state": "#e8eef7",
     "break": "#999999",
+    "kernel": "#2ca02c",
 }
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
@@ -217,6 +218,9 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> 
     )
     _draw_packets(ladder.ax, result, ladder.layout)
     _draw_states(ladder.ax, result, ladder.layout, ladder.bottom)
+    if _draw_kernel_marks(ladder.ax, result, ladder.layout):
+        ladder.ax.text(0.5, ladder.bottom - 0.15, "✓  the kernel reported the state written on the lifeline (sidecar snapshot)",
+                       ha="center", va="bottom", fontsize=FONT - 1, color=COLORS["kernel"])  # fmt: skip
     return ladder.fig
 
 
@@ -369,6 +373,16 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
 
 
 MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
+
+
+def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> bool:
+    """A green tick beside a lifeline wherever a kernel snapshot reported the state it shows."""
+    if result.kernel is None or not result.kernel.confirmed:
+        return False
+    for time, side in result.kernel.confirmed:
+        x = (CLIENT_X if side == "client" else SERVER_X) + (-0.012 if side == "client" else 0.012)
+        ax.plot([x], [layout.y_at(time) + 0.35], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=7)
+    return True
 
 
 def _margin(text: str) -> str:
