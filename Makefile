@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := tcpdump tshark nftables iproute2
+DEB_PACKAGES := tcpdump tshark nftables iproute2 chromium
 SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
 
-.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus clean
+.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery clean
 
 setup: deb-packages $(STAMP)
 
@@ -65,3 +65,7 @@ clean:
 # Our answers against tshark, tcptrace and Zeek on ../shared/corpus, with the explained differences.
 corpus: setup
 	@$(BIN)/handshake corpus $(or $(CORPUS),../shared/corpus) --known tests/corpus_known_disagreements.tsv
+
+# One report page per stored capture and an index: runs/gallery/index.html
+gallery: setup
+	@$(BIN)/handshake gallery captures -o runs/gallery

@@ -124,6 +124,33 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="one self-contained HTML page: diagrams, tables, explanations")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, help="a directory; the page is DIR/index.html")
+    p.add_argument(
+        "--connection", type=int, default=None, help="connection id (default: the first interesting one)"
+    )
+    _add_decoder(p)
+    p.set_defaults(run=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from analyzer.analysis import analyze_file
+    from analyzer.output.html_report import write_report
+
+    analysis = analyze_file(args.file, args.decoder, _sidecar_beside(args.file))
+    print(f"report: {write_report(analysis, Path(args.output), args.connection)}")
+    return 0
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from analyzer.output.gallery import write_gallery
+
+    print(f"gallery: {write_gallery(Path(args.captures), Path(args.output))}")
+    return 0
+
+
 def _add_capture(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("capture", help="run a scripted exchange in a private network namespace and record it")
     p.add_argument("scenario", help="a name from 'handshake scenarios', or 'all'")
@@ -144,7 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_diagram(sub)
     _add_backoff(sub)
     _add_timeline(sub)
+    _add_report(sub)
     _add_capture(sub)
+    p = sub.add_parser("gallery", help="an index page of every stored capture's report")
+    p.add_argument("captures", nargs="?", default="captures")
+    p.add_argument("-o", "--output", default="runs/gallery")
+    p.set_defaults(run=cmd_gallery)
     p = sub.add_parser("scenarios", help="list the scripted exchanges")
     p.set_defaults(run=cmd_scenarios)
     p = sub.add_parser(

@@ -27,6 +27,10 @@ def _cumulative(intervals: list[float]) -> list[float]:
 
 
 def draw_backoff_chart(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+    return save_figure(backoff_figure(result, sidecar), output)
+
+
+def backoff_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> plt.Figure:
     series: list[tuple[str, Backoff]] = [
         (name, backoff)
         for name, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
@@ -89,4 +93,4 @@ def draw_backoff_chart(result: ConnectionAnalysis, output: Path, sidecar: dict |
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, output)
+    return fig

@@ -3,6 +3,7 @@ never finds half a file; the format follows the suffix (SVG keeps text as text).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -22,3 +23,14 @@ def save_figure(fig: plt.Figure, output: Path) -> Path:
         plt.close(fig)
     partial.replace(output)
     return output
+
+
+def figure_svg(fig: plt.Figure) -> str:
+    """The figure as inline SVG markup (for an HTML page): no XML prologue, text as text."""
+    buffer = io.StringIO()
+    try:
+        fig.savefig(buffer, format="svg")
+    finally:
+        plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]

@@ -35,6 +35,10 @@ STATE_COLORS = {
 
 
 def draw_state_timeline(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+    return save_figure(timeline_figure(result, sidecar), output)
+
+
+def timeline_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> plt.Figure:
     connection = result.connection
     snapshots = [s for s in (sidecar or {}).get("snapshots", []) if s["time"] >= connection.first_time]
     layout = layout_moments(
@@ -95,4 +99,4 @@ def draw_state_timeline(result: ConnectionAnalysis, output: Path, sidecar: dict 
         title += "   ▼ the kernel reported the same state"
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, output)
+    return fig

@@ -1,0 +1,171 @@
+"""One self-contained HTML page per capture: diagrams inline (SVG, text stays text), the
+analysis in tables, the explanations in sentences. No script, no external resource: it opens
+from disk, attached to a bug report or mailed to a student, exactly as written."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from analyzer.analysis import Analysis, ConnectionAnalysis
+from analyzer.findings.zeek_conn import zeek_conn
+from analyzer.output.backoff_chart import backoff_figure
+from analyzer.output.figures import figure_svg
+from analyzer.output.sequence_diagram import figure, pick_connection
+from analyzer.output.state_timeline import timeline_figure
+from analyzer.output.text_report import format_endpoint
+from analyzer.timefmt import format_duration
+from analyzer.udp_flows import UdpFlow
+
+MAX_ROWS = 500  # connections listed in the overview table; the JSON has them all
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } .bad { color: #c00000; } .good { color: #2c7c2c; }
+figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
+code { background: #f6f6f6; padding: 0 0.2em; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _table(headers: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _connection_section(result: ConnectionAnalysis, sidecar: dict | None) -> list[str]:
+    c = result.connection
+    origin = c.first_time
+    parts = [
+        f"<h2>Connection #{c.id}: {_e(format_endpoint(c.client, c.family))} → "
+        f"{_e(format_endpoint(c.server, c.family))}</h2>",
+        f"<p>{_e(result.summary())}</p>",
+        f"<figure>{figure_svg(figure(result, sidecar))}<figcaption>Sequence diagram</figcaption></figure>",
+        f"<figure>{figure_svg(timeline_figure(result, sidecar))}<figcaption>TCP states over time</figcaption></figure>",
+    ]
+    if result.syn_backoff.intervals or result.synack_backoff.intervals:
+        parts.append(
+            f"<figure>{figure_svg(backoff_figure(result, sidecar))}<figcaption>SYN backoff</figcaption></figure>"
+        )
+    h = result.handshake
+    parts.append("<h3>Handshake</h3>")
+    parts.append(f"<p>{_e(h.explain())}</p>")
+    parts.append(
+        _table(
+            ["check", "expected", "seen", "ok"],
+            [[check.what, check.expected, check.seen, "yes" if check.ok else "NO"] for check in h.checks],
+        )
+    )
+    parts.append(_table(["", "client", "server"], [
+        ["ISN", h.client_isn, h.server_isn],
+        ["options", h.client_options, h.server_options],
+    ]))  # fmt: skip
+    parts.append("<h3>Close and resets</h3>")
+    parts.append(f"<p>{_e(result.close.explain())}</p>")
+    if result.resets:
+        parts.append(
+            _table(
+                ["time", "sender", "state", "cause", "explanation", "evidence frames"],
+                [
+                    [
+                        f"+{format_duration(r.segment.time - origin)}",
+                        r.sender,
+                        r.state,
+                        r.cause,
+                        r.explanation,
+                        ", ".join(map(str, r.evidence)),
+                    ]
+                    for r in result.resets
+                ],
+            )
+        )
+    parts.append("<h3>States</h3>")
+    rows = [
+        [
+            side,
+            " → ".join(f"{state.value} (+{format_duration(t - origin)})" for t, state in history)
+            or "unknown",
+        ]
+        for side, history in result.states.items()
+    ]
+    parts.append(_table(["end", "states"], rows))
+    if result.kernel is not None:
+        cls = "good" if not result.kernel.disagreements else "bad"
+        parts.append(f'<p class="{cls}">{_e(result.kernel.describe())}</p>')
+    if result.sequence is not None and result.sequence.flags:
+        parts.append("<h3>Sequence analysis (Wireshark's rules)</h3>")
+        parts.append(_table(["kind", "segments"], sorted(result.sequence.counts().items())))
+    zeek = zeek_conn(c)
+    parts.append(
+        _table(
+            ["Zeek conn_state", "Zeek history", "notes"],
+            [[zeek.conn_state, zeek.history, "; ".join(result.notes)]],
+        )
+    )
+    return parts
+
+
+def _udp_section(flow: UdpFlow, sidecar: dict | None) -> list[str]:
+    return [
+        f"<h2>UDP flow #{flow.id}: {_e(format_endpoint(flow.client, flow.family))} → "
+        f"{_e(format_endpoint(flow.server, flow.family))}</h2>",
+        f"<p>{_e(flow.summary())}</p>",
+        f"<figure>{figure_svg(figure(flow, sidecar))}<figcaption>Sequence diagram</figcaption></figure>",
+        "".join(f"<p>{_e(finding)}</p>" for finding in flow.findings),
+    ]
+
+
+def html_report(analysis: Analysis, connection: int | None = None) -> str:
+    sidecar = analysis.sidecar
+    chosen, note = pick_connection(analysis, connection)
+    title = f"{sidecar['scenario']}: {Path(analysis.file).name}" if sidecar else Path(analysis.file).name
+    stats = analysis.stats
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f"<p>{stats.frames} packets ({_e(stats.format)}), {stats.tcp_segments} TCP, "
+        f"{len(analysis.connections)} TCP connection(s), {len(analysis.udp)} UDP flow(s).</p>",
+    ]
+    if sidecar:
+        parts.append(f"<p>{_e(sidecar.get('summary', ''))} (kernel {_e(sidecar['kernel']['release'])})</p>")
+    parts.extend(f'<p class="bad">warning: {_e(w)}</p>' for w in stats.warnings)
+    if analysis.application:
+        parts.append("<h2>What the application saw</h2><ul>")
+        parts.extend(f"<li>{_e(finding)}</li>" for finding in analysis.application)
+        parts.append("</ul>")
+    if note:
+        parts.append(f"<p>{_e(note)}</p>")
+    parts.extend(
+        _udp_section(chosen, sidecar) if isinstance(chosen, UdpFlow) else _connection_section(chosen, sidecar)
+    )
+    if len(analysis.connections) > 1:
+        parts.append("<h2>All connections</h2>")
+        rows = [
+            [r.connection.id, format_endpoint(r.connection.client, r.connection.family),
+             format_endpoint(r.connection.server, r.connection.family), r.handshake.status, r.close.shape,
+             ", ".join(x.cause for x in r.resets), zeek_conn(r.connection).conn_state]
+            for r in analysis.connections[:MAX_ROWS]
+        ]  # fmt: skip
+        parts.append(_table(["#", "client", "server", "handshake", "close", "resets", "Zeek"], rows))
+        if len(analysis.connections) > MAX_ROWS:
+            parts.append(f"<p>… and {len(analysis.connections) - MAX_ROWS} more (see the JSON analysis).</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(analysis: Analysis, directory: Path, connection: int | None = None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "index.html"
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(html_report(analysis, connection), encoding="utf-8")
+    partial.replace(target)
+    return target
