@@ -59,18 +59,23 @@ def _add_diagram(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_diagram)
 
 
-def _add_backoff(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("backoff", help="chart a connection's SYN retransmissions against known schedules")
+def _add_file_command(
+    sub: argparse._SubParsersAction, name: str, help_text: str, output_help: str, connection_help: str, run
+) -> None:
+    """A command that reads one capture and writes one output: FILE -o OUT [--connection N]."""
+    p = sub.add_parser(name, help=help_text)
     p.add_argument("file", metavar="FILE")
-    p.add_argument("-o", "--output", required=True, help="X.svg or X.png")
-    p.add_argument(
-        "--connection",
-        type=int,
-        default=None,
-        help="connection id (default: the first with SYN retransmissions)",
-    )
+    p.add_argument("-o", "--output", required=True, help=output_help)
+    p.add_argument("--connection", type=int, default=None, help=f"connection id (default: {connection_help})")
     _add_decoder(p)
-    p.set_defaults(run=cmd_backoff)
+    p.set_defaults(run=run)
+
+
+def _add_backoff(sub: argparse._SubParsersAction) -> None:
+    _add_file_command(
+        sub, "backoff", "chart a connection's SYN retransmissions against known schedules",
+        "X.svg or X.png", "the first with SYN retransmissions", cmd_backoff,
+    )  # fmt: skip
 
 
 def cmd_backoff(args: argparse.Namespace) -> int:
@@ -98,14 +103,10 @@ def cmd_backoff(args: argparse.Namespace) -> int:
 
 
 def _add_timeline(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("timeline", help="draw both endpoints' TCP states over time")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("-o", "--output", required=True, help="X.svg or X.png")
-    p.add_argument(
-        "--connection", type=int, default=None, help="connection id (default: the first interesting one)"
-    )
-    _add_decoder(p)
-    p.set_defaults(run=cmd_timeline)
+    _add_file_command(
+        sub, "timeline", "draw both endpoints' TCP states over time",
+        "X.svg or X.png", "the first interesting one", cmd_timeline,
+    )  # fmt: skip
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
@@ -125,14 +126,10 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="one self-contained HTML page: diagrams, tables, explanations")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("-o", "--output", required=True, help="a directory; the page is DIR/index.html")
-    p.add_argument(
-        "--connection", type=int, default=None, help="connection id (default: the first interesting one)"
-    )
-    _add_decoder(p)
-    p.set_defaults(run=cmd_report)
+    _add_file_command(
+        sub, "report", "one self-contained HTML page: diagrams, tables, explanations",
+        "a directory; the page is DIR/index.html", "the first interesting one", cmd_report,
+    )  # fmt: skip
 
 
 def cmd_report(args: argparse.Namespace) -> int:
