@@ -71,6 +71,20 @@ def _normalize(address: str) -> str:
     return f"{host.strip('[]')}:{port}"
 
 
+def kernel_listened(sidecar: dict | None, endpoint: tuple[str, int], start: float, end: float) -> bool:
+    """Whether a snapshot between start and end listed a listening socket at this address: the
+    state of a server that never answered, which its packets cannot show."""
+    address = _address(endpoint)
+    return any(
+        start <= snapshot["time"] <= end
+        and any(
+            _normalize(s["local"]) == address and s["state"] == State.LISTEN.value
+            for s in snapshot["sockets"]
+        )
+        for snapshot in (sidecar or {}).get("snapshots", [])
+    )
+
+
 def state_at(history: list[tuple[float, State]], time: float) -> State | None:
     current = None
     for when, state in history:

@@ -190,11 +190,36 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     )
 
 
+def handshake_round_trip(segments: list[Segment]) -> float:
+    """First SYN to the ACK of its SYN/ACK: one round trip, wherever the capture was taken
+    (0 when the handshake is not in the capture)."""
+    syn = next((s for s in segments if s.flags & (SYN | ACK) == SYN), None)
+    if syn is None:
+        return 0.0
+    synack = next(
+        (s for s in segments if s.flags & (SYN | ACK) == SYN | ACK and s.ack == (syn.seq + 1) % MOD), None
+    )
+    if synack is None:
+        return 0.0
+    ack = next(
+        (s for s in segments if s.time >= synack.time and s.flags & (SYN | ACK) == ACK
+         and s.sport == syn.sport and s.ack == (synack.seq + 1) % MOD),
+        None,
+    )  # fmt: skip
+    return ack.time - syn.time if ack is not None else 0.0
+
+
 def lost_segments(segments: list[Segment]) -> set[int]:
     """Frames their receiver never took in, as the capture proves it:
     - a SYN or FIN sent again with nothing from the peer in between acknowledging it:
-      the earlier copy was lost (a retransmission timer fired);
-    - an ACK of a SYN or FIN that the peer then sends again: the ACK was lost;
+      the earlier copy was lost (a retransmission timer fired), unless the peer had
+      acknowledged it before that copy went out: a peer told again what it knows may
+      keep silent (Linux in CLOSING takes the ACK of its FIN and enters TIME_WAIT
+      without a word), so its silence proves nothing;
+    - a segment acknowledging a SYN or FIN that the peer then sends again, the same kind
+      of segment, or a pure ACK before any resend: that segment was lost (had it arrived,
+      the peer would have had no reason to resend), unless the resend came within one
+      round trip of it, when the two may have crossed in flight;
     - the ACK that completes a handshake answered at once by the peer's RST, no data
       ever sent: the listener refused it (accept queue full, tcp_abort_on_overflow).
     Data segments are not examined: losing them does not change a state.
@@ -210,6 +235,7 @@ def lost_segments(segments: list[Segment]) -> set[int]:
             and (answer.src, answer.sport) == (ack.dst, ack.dport)
         ):
             lost.add(ack.frame)
+    crossing = handshake_round_trip(segments)
     control = SYN | FIN
     last_copy: dict[tuple, int] = {}  # (sender, seq, flags) -> index of its latest copy
     for index, segment in enumerate(segments):
@@ -222,17 +248,30 @@ def lost_segments(segments: list[Segment]) -> set[int]:
         if earlier is None:
             continue
         covered = (segment.seq + segment.seq_space) % MOD
+        # A SYN/ACK after the same end's SYN answers a SYN of the peer (simultaneous open):
+        # not a timer's resend, so it says nothing of what the peer sent meanwhile.
+        resent = segment.flags & (control | ACK) == segments[earlier].flags & (control | ACK)
         acked = False
         for between in segments[earlier + 1 : index]:
-            if (between.src, between.sport) == sender:
+            if (between.src, between.sport) == sender or between.flags & RST:
                 continue
             if between.flags & ACK and seq_diff(between.ack, covered) >= 0:
-                if not (between.flags & (control | RST) or between.payload_len):
-                    lost.add(between.frame)  # a pure ACK the sender evidently never got
+                pure = not (between.flags & control or between.payload_len)
+                if (pure or resent) and segment.time - between.time > crossing:
+                    lost.add(between.frame)  # the sender evidently never got this acknowledgment
                 acked = True
-        if not acked:
+        if not acked and not _acknowledged_before(segments, earlier, covered):
             lost.add(segments[earlier].frame)
     return lost
+
+
+def _acknowledged_before(segments: list[Segment], index: int, covered: int) -> bool:
+    """Whether the peer's last acknowledgment before segments[index] covered `covered`."""
+    sender = (segments[index].src, segments[index].sport)
+    for before in reversed(segments[:index]):
+        if (before.src, before.sport) != sender and before.flags & ACK and not before.flags & RST:
+            return seq_diff(before.ack, covered) >= 0
+    return False
 
 
 class ConnectionMachine:

@@ -165,12 +165,16 @@ def check_simultaneous_close(analysis: dict, sidecar: dict) -> None:
     first = analysis["connections"][0]["close"]["first_fin"]
     assert first in ("client", "server")
     c = _complete_then(analysis, sidecar, first, "simultaneous", "both")
-    assert "CLOSING" in _states(c, "client") + _states(c, "server")
+    for side in ("client", "server"):
+        assert _states(c, side)[-3:] == ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"]
     views = _kernel_views(sidecar, c["client"]["port"])
-    # Both FINs in flight at once: the kernel held both ends in FIN_WAIT_1 together.
+    # Both FINs in flight at once: the kernel held both ends in FIN_WAIT_1 together,
+    # then each had the other's FIN and not the ACK of its own: CLOSING together.
     assert {"client": "FIN_WAIT_1", "server": "FIN_WAIT_1"} in views
-    assert any("CLOSING" in view.values() for view in views)
+    assert {"client": "CLOSING", "server": "CLOSING"} in views
     assert {"client": "TIME_WAIT", "server": "TIME_WAIT"} in views
+    [delivered] = [call for call in sidecar["calls"] if call["call"].startswith("deliver ")]
+    assert delivered["result"] == "2 delivered"
 
 
 def _one_reset(analysis: dict, sidecar: dict) -> tuple[dict, tuple]:

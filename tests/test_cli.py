@@ -194,7 +194,12 @@ def test_mermaid_sequence_diagram() -> None:
 
 def test_mermaid_marks_lost_and_resent_packets() -> None:
     text = run("diagram", str(CAPTURES / "simultaneous-close.pcap"), "--format", "mermaid").stdout
-    assert "--x" in text and "(retransmission 1)" in text and "Note over S: CLOSING" in text
+    assert (
+        "--x" in text
+        and "(retransmission 1, " in text
+        and "after the first)" in text
+        and "Note over S: CLOSING" in text
+    )
 
 
 def test_backoff_chart_shows_measured_intervals_and_schedules(tmp_path) -> None:

@@ -125,3 +125,48 @@ def test_a_handshake_ack_answered_by_rst_was_refused() -> None:
     [result] = analyze_segments(segments).connections
     assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD", "CLOSED"]
     assert [(r.state, r.cause) for r in result.resets] == [("SYN_RCVD", "accept_queue_overflow")]
+
+
+# The simultaneous-close scenario's tail: both ends in CLOSING, their FINs resent while the
+# sandbox still drops them (each resend now acknowledging the other's FIN), then released.
+CLOSING_HELD_THEN_RELEASED = (
+    *HANDSHAKE,
+    (0.100, "c", "FA", 101, 501),  # 4: dropped
+    (0.101, "s", "FA", 501, 101),  # 5: dropped
+    (0.150, "c", "FA", 101, 501),  # 6: the held FIN, delivered: server CLOSING
+    (0.1501, "s", "A", 502, 102),  # 7: dropped
+    (0.151, "s", "FA", 501, 101),  # 8: the held FIN, delivered: client CLOSING
+    (0.1511, "c", "A", 102, 502),  # 9: dropped
+    (0.300, "c", "FA", 101, 502),  # 10: resent, acknowledging: dropped
+    (0.320, "s", "FA", 501, 102),  # 11: resent, acknowledging: dropped
+    (0.700, "c", "FA", 101, 502),  # 12: after the release: server TIME_WAIT, silently
+    (1.500, "c", "FA", 101, 502),  # 13: the client heard nothing and resends
+    (1.5001, "s", "A", 502, 102),  # 14: from TIME_WAIT: client TIME_WAIT
+)
+
+
+def test_an_acknowledging_segment_the_peer_answers_by_resending_was_lost() -> None:
+    """10 acknowledges the server's FIN, yet the server resends it (11): 10 never arrived;
+    likewise 11 (the client resends at 12). 12 went unanswered, but the server had
+    acknowledged that FIN before (7): its silence is Linux's CLOSING -> TIME_WAIT, not a loss."""
+    assert lost_segments(conversation(*CLOSING_HELD_THEN_RELEASED)) == {4, 5, 7, 9, 10, 11}
+
+
+def test_closing_is_held_on_both_ends_until_a_resent_fin_gets_through() -> None:
+    [result] = analyze_segments(conversation(*CLOSING_HELD_THEN_RELEASED)).connections
+    at = result.states
+    for side in ("client", "server"):
+        assert state_at(at[side], 100.5) == State.CLOSING
+    assert state_at(at["server"], 100.8) == State.TIME_WAIT
+    assert state_at(at["client"], 100.8) == State.CLOSING
+    assert state_at(at["client"], 101.6) == State.TIME_WAIT
+
+
+def test_a_resend_within_a_round_trip_may_have_crossed_the_ack() -> None:
+    """Captured near the client, 50 ms from the server: the server's SYN/ACK resend left
+    before the client's ACK (captured 10 ms earlier) could have reached it."""
+    segments = conversation(
+        (0.0, "c", "S", 100, 0), (0.1, "s", "SA", 500, 101), (0.1001, "c", "A", 101, 501),
+        (0.11, "s", "SA", 500, 101),
+    )  # fmt: skip
+    assert lost_segments(segments) == set()

@@ -1,15 +1,18 @@
 """nftables rules inside the namespace: packets dropped on input are seen but never received.
 
 A rule on the input hook runs after the packet tap, so tcpdump on lo still records
-each dropped packet; the whole table dies with the namespace. Scenarios add rules
-before they start (`drop_syns_to`) or hold and release packets mid-exchange
-(`Firewall.drop` / `Firewall.release`, e.g. both FINs for a simultaneous close).
+each dropped packet; the whole table dies with the namespace. Scenarios hold and
+release classes of packets mid-exchange (`drop` / `release`), and may keep copies of
+what was held to deliver them late (`deliver`, e.g. both FINs of a simultaneous close).
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+
+from analyzer.capture.late_delivery import DELIVERY_MARK, HeldCopies
+from analyzer.scenarios.base import Held
 
 TABLE = "handshake_analyzer"
 _HANDLE = re.compile(r"# handle (\d+)")
@@ -26,6 +29,7 @@ class Firewall:
     def __init__(self) -> None:
         self.rules: list[str] = []
         self._ready = False
+        self._copies: dict[int, HeldCopies] = {}
 
     def _table(self) -> None:
         if not self._ready:
@@ -36,26 +40,39 @@ class Firewall:
                     f"table inet {TABLE} {{\n"
                     "  chain input {\n"
                     "    type filter hook input priority 0; policy accept;\n"
+                    f"    meta mark {DELIVERY_MARK:#x} accept\n"
                     "  }\n"
                     "}\n"
                 ),
             )
             self._ready = True
 
-    def drop(self, match: str) -> int:
-        """Drop packets matching `match` (nft syntax) on input; returns the rule's handle."""
+    def drop(self, held: Held, keep_copies: bool = False) -> int:
+        """Drop packets of the held class on input; returns the rule's handle."""
         self._table()
-        rule = f"{match} drop"
+        rule = f"{held.nft} drop"
         output = _nft("--echo", "--handle", "add", "rule", "inet", TABLE, "input", *rule.split())
         found = _HANDLE.search(output)
         if found is None:
             raise RuntimeError(f"nft did not report a handle for '{rule}': {output!r}")
         self.rules.append(rule)
-        return int(found.group(1))
+        handle = int(found.group(1))
+        if keep_copies:
+            self._copies[handle] = HeldCopies(held)
+        return handle
+
+    def deliver(self, handle: int) -> int:
+        """Deliver the copies kept under this rule (which stays); returns how many."""
+        return self._copies.pop(handle).deliver()
 
     def release(self, handle: int) -> None:
+        copies = self._copies.pop(handle, None)
+        if copies is not None:
+            copies.stop()
         _nft("delete", "rule", "inet", TABLE, "input", "handle", str(handle))
 
-
-def syn_drop_rule(port: int) -> str:
-    return f"tcp dport {port} tcp flags & (syn | ack) == syn"
+    def close(self) -> None:
+        """Stop what still keeps copies (the rules themselves die with the namespace)."""
+        for copies in self._copies.values():
+            copies.stop()
+        self._copies.clear()

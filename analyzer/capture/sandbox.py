@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from analyzer.capture.firewall import Firewall, syn_drop_rule
+from analyzer.capture.firewall import Firewall
 from analyzer.capture.namespace import enter_private_network_namespace, tcp_sysctls, write_sysctl
 from analyzer.capture.recorder import Recorder
 from analyzer.capture.snapshots import tcp_socket_states
@@ -66,8 +66,6 @@ def record(scenario_name: str, family: int, pcap: Path) -> dict:
         else:
             missing.append(name)
     network = Firewall()
-    if scenario.drop_syns_to:
-        network.drop(syn_drop_rule(scenario.drop_syns_to))
     snapshots: list[dict] = []
     log = CallLog()
     lock = threading.Lock()
@@ -89,8 +87,11 @@ def record(scenario_name: str, family: int, pcap: Path) -> dict:
 
     log.after_step = lambda call: snapshot()
     started = time.time()
-    with Recorder(pcap) as recorder, _watch_long_calls(log, snapshot):
-        facts = scenario.run(Context(family, log, network))
+    try:
+        with Recorder(pcap) as recorder, _watch_long_calls(log, snapshot):
+            facts = scenario.run(Context(family, log, network))
+    finally:
+        network.close()
     stats = recorder.stats
     document = {
         "schema_version": SCHEMA_VERSION,

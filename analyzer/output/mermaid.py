@@ -4,7 +4,12 @@ calls and RST causes as the ladder, in a form that pastes into an issue or a REA
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.output.sequence_diagram import packet_label, retransmission_numbers
+from analyzer.output.sequence_diagram import (
+    packet_label,
+    retransmission_note,
+    retransmission_numbers,
+    sequence_bases,
+)
 from analyzer.output.text_report import format_endpoint
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
@@ -23,14 +28,7 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: dict | None = None) 
         f"    participant C as client {format_endpoint(connection.client, connection.family)}",
         f"    participant S as server {format_endpoint(connection.server, connection.family)}",
     ]
-    handshake = result.handshake
-    bases = {"client": handshake.client_isn, "server": handshake.server_isn}
-    for side in ("client", "server"):
-        if bases[side] is None:
-            first = next(
-                (s for s in connection.segments if connection.from_client(s) == (side == "client")), None
-            )
-            bases[side] = first.seq if first else None
+    bases = sequence_bases(result)
     resent = retransmission_numbers(connection.segments)
     lost = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
@@ -41,7 +39,7 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: dict | None = None) 
         arrow = "--x" if segment.frame in lost else ("-->>" if segment.frame in resent else "->>")
         label = packet_label(segment, bases[sender], bases[receiver])
         if segment.frame in resent:
-            label += f" (retransmission {resent[segment.frame]})"
+            label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"
         label += f" +{format_duration(segment.time - origin)}"
         if segment.frame in resets:
             label += f" RST: {resets[segment.frame].cause.replace('_', ' ')}"

@@ -26,6 +26,7 @@ from matplotlib.patches import FancyBboxPatch
 from analyzer.analysis import Analysis, ConnectionAnalysis
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, flag_names
 from analyzer.errors import UserError
+from analyzer.kernel_agreement import kernel_listened
 from analyzer.output.figures import save_figure
 from analyzer.output.text_report import format_endpoint
 from analyzer.tcp_state import MOD
@@ -85,21 +86,43 @@ def pick_connection(
     )
 
 
-def retransmission_numbers(segments: list[Segment]) -> dict[int, int]:
-    """frame -> n for the n-th resend of a SYN, FIN or data segment already sent (same sender,
-    seq, flags and length): what the ladder draws dashed."""
-    seen: dict[tuple, int] = {}
+def retransmission_numbers(segments: list[Segment]) -> dict[int, tuple[int, float]]:
+    """frame -> (n, when the copy before it was sent) for the n-th resend of a SYN, FIN or data
+    segment already sent (same sender, seq, flags and length): what the ladder draws dashed,
+    with the interval a reader wants beside it."""
+    seen: dict[tuple, tuple[int, float]] = {}
     numbers = {}
     for segment in segments:
         if not (segment.flags & (SYN | FIN) or segment.payload_len):
             continue
         key = (segment.src, segment.sport, segment.seq, segment.flags & (SYN | FIN), segment.payload_len)
         if key in seen:
-            seen[key] += 1
-            numbers[segment.frame] = seen[key]
+            count, previous = seen[key]
+            numbers[segment.frame] = (count + 1, previous)
+            seen[key] = (count + 1, segment.time)
         else:
-            seen[key] = 0
+            seen[key] = (0, segment.time)
     return numbers
+
+
+def retransmission_note(segment: Segment, resent: tuple[int, float]) -> str:
+    """How far after the copy before it a resend went out: the backoff a reader checks by eye."""
+    number, previous = resent
+    before = f"#{number - 1}" if number > 1 else "the first"
+    return f"{format_duration(segment.time - previous)} after {before}"
+
+
+def sequence_bases(result: ConnectionAnalysis) -> dict[str, int | None]:
+    """Each side's ISN (else its first seq): seq and ack are drawn relative to these."""
+    connection, handshake = result.connection, result.handshake
+    bases = {"client": handshake.client_isn, "server": handshake.server_isn}
+    for side in ("client", "server"):
+        if bases[side] is None:
+            first = next(
+                (s for s in connection.segments if connection.from_client(s) == (side == "client")), None
+            )
+            bases[side] = first.seq if first else None
+    return bases
 
 
 def _relative(value: int, base: int | None) -> int:
@@ -217,9 +240,11 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> 
         _calls_for(sidecar),
     )
     _draw_packets(ladder.ax, result, ladder.layout)
-    _draw_states(ladder.ax, result, ladder.layout, ladder.bottom)
-    if _draw_kernel_marks(ladder.ax, result, ladder.layout):
-        ladder.ax.text(0.5, ladder.bottom - 0.15, "✓  the kernel reported the state written on the lifeline (sidecar snapshot)",
+    confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
+    silent_listener = kernel_listened(sidecar, connection.server, connection.first_time, connection.last_time)
+    _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener)
+    if any(confirmed.values()):
+        ladder.ax.text(0.5, ladder.bottom - 0.15, "✓ on a lifeline, green frame: the kernel reported that state (sidecar snapshot)",
                        ha="center", va="bottom", fontsize=FONT - 1, color=COLORS["kernel"])  # fmt: skip
     return ladder.fig
 
@@ -275,14 +300,7 @@ def _wrap(text: str, width: int) -> str:
 def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> None:
     connection, handshake = result.connection, result.handshake
     origin = connection.first_time
-    bases = {"client": handshake.client_isn, "server": handshake.server_isn}
-    for side in ("client", "server"):
-        if bases[side] is None:
-            first = next(
-                (s for s in connection.segments if connection.from_client(s) == (side == "client")),
-                None,
-            )
-            bases[side] = first.seq if first else None
+    bases = sequence_bases(result)
     retransmission = retransmission_numbers(connection.segments)
     lost_frames = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
@@ -294,13 +312,14 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
         y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
+        when = f"+{format_duration(segment.time - origin)}"
         if segment.frame in retransmission:
             color, style = COLORS["retransmission"], "--"
-            label += f"  (retransmission #{retransmission[segment.frame]})"
+            label += f"  (retransmission #{retransmission[segment.frame][0]})"
+            when += ", " + retransmission_note(segment, retransmission[segment.frame])
         if segment.flags & RST:
             color = COLORS["rst"]
         lost = segment.frame in lost_frames or bool(unanswered and segment.flags & SYN)
-        when = f"+{format_duration(segment.time - origin)}"
         if segment.frame in resets:
             when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
         _arrow(ax, x0, x1, y0, label, when, color, style, lost)
@@ -332,14 +351,18 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
     )  # fmt: skip
 
 
-def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, bottom: float) -> None:
+def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, bottom: float,
+                 confirmed: dict[str, list[float]], silent_listener: bool) -> None:  # fmt: skip
+    """confirmed: per side, the rows where the kernel reported the state drawn there."""
     connection = result.connection
     segments_by_frame = {s.frame: s for s in connection.segments}
     for side, x in (("client", CLIENT_X), ("server", SERVER_X)):
         history = result.states[side]
         if not history:
-            ax.text(x, 0.6, "state unknown\n(sent nothing)", ha="center", va="top", fontsize=FONT - 1,
-                    color="#777777", style="italic", zorder=6)  # fmt: skip
+            known = side == "server" and silent_listener
+            text = "LISTEN (the kernel's;\nsent nothing)" if known else "state unknown\n(sent nothing)"
+            ax.text(x, 0.6, text, ha="center", va="top", fontsize=FONT - 1, color="#555555" if known else "#777777",
+                    style="italic", zorder=6, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
             continue
         # A state starts where the packet that caused it leaves (sender) or lands (receiver).
         starts = []
@@ -365,24 +388,28 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
                 FancyBboxPatch((x - 0.004, y), 0.008, end - y, boxstyle="square,pad=0",
                                facecolor=COLORS["state"], edgecolor="none", zorder=2)
             )  # fmt: skip
+            seen = any(y <= mark <= end for mark in confirmed.get(side, []))
             ax.text(
                 x, (y + end) / 2 if end - y < 3 else y + 0.25, state.value, ha="center", va="center",
                 fontsize=FONT - 1, color="#1a1a1a", zorder=6,
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["state"], "edgecolor": "#8da9c4"},
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["state"],
+                      "edgecolor": COLORS["kernel"] if seen else "#8da9c4", "linewidth": 1.4 if seen else 1.0},
             )  # fmt: skip
 
 
 MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
 
 
-def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> bool:
-    """A green tick beside a lifeline wherever a kernel snapshot reported the state it shows."""
-    if result.kernel is None or not result.kernel.confirmed:
-        return False
-    for time, side in result.kernel.confirmed:
-        x = (CLIENT_X if side == "client" else SERVER_X) + (-0.012 if side == "client" else 0.012)
-        ax.plot([x], [layout.y_at(time) + 0.35], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=7)
-    return True
+def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> dict[str, list[float]]:
+    """A green tick on a lifeline wherever a kernel snapshot reported the state it shows; the
+    rows, per side. On the lifeline, under the state labels, a tick never hides a label."""
+    rows: dict[str, list[float]] = {"client": [], "server": []}
+    for time, side in result.kernel.confirmed if result.kernel else []:
+        y = layout.y_at(time) + 0.35
+        rows[side].append(y)
+        x = CLIENT_X if side == "client" else SERVER_X
+        ax.plot([x], [y], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=4)
+    return rows
 
 
 def _margin(text: str) -> str:

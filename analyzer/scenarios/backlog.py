@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import select
 import socket
+from dataclasses import replace
 
-from analyzer.scenarios.base import SERVER_PORT, Context, Scenario
+from analyzer.scenarios.base import PURE_ACKS, SERVER_PORT, Context, Scenario
 from analyzer.scenarios.exchange import close, recv
 
 QUEUED_WAIT = 2.5  # long enough for the dropped SYN to be retransmitted twice (1 s apart)
@@ -68,7 +69,7 @@ def run_backlog_abort(ctx: Context) -> dict:
     with ctx.log.step("client", f"bind({ctx.where(HELD_CLIENT_PORT)})"):
         held.bind((ctx.host, HELD_CLIENT_PORT))
     acks = ctx.hold(
-        f"tcp sport {HELD_CLIENT_PORT} tcp dport {SERVER_PORT} tcp flags == ack",
+        replace(PURE_ACKS, sport=HELD_CLIENT_PORT, dport=SERVER_PORT),
         f"the ACKs of the client on port {HELD_CLIENT_PORT}",
     )
     ctx.connect(held, SERVER_PORT)  # returns at the SYN/ACK; the server never gets the ACK

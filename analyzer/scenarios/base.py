@@ -12,11 +12,63 @@ from analyzer.scenarios.calls import CallLog
 SERVER_PORT = 5000
 CLOSED_PORT = 5001
 
+# TCP header flag bits, in nftables' names.
+TCP_FLAGS = {
+    "fin": 0x01,
+    "syn": 0x02,
+    "rst": 0x04,
+    "psh": 0x08,
+    "ack": 0x10,
+    "urg": 0x20,
+    "ecn": 0x40,
+    "cwr": 0x80,
+}
+
+
+@dataclass(frozen=True)
+class Held:
+    """A class of TCP segments a scenario holds back: those whose flags under `mask` equal
+    `value` (from `sport` and to `dport`, where set). One definition gives both the nftables
+    rule that drops them on input and the test that picks out copies to deliver later."""
+
+    mask: int
+    value: int
+    sport: int | None = None
+    dport: int | None = None
+
+    def matches(self, flags: int, sport: int, dport: int) -> bool:
+        return flags & self.mask == self.value and self.sport in (None, sport) and self.dport in (None, dport)
+
+    @property
+    def nft(self) -> str:
+        def names(bits: int) -> str:
+            return " | ".join(name for name, bit in TCP_FLAGS.items() if bits & bit)
+
+        value = names(self.value)
+        flags = (
+            f"tcp flags == {value}" if self.mask == 0xFF else f"tcp flags & ({names(self.mask)}) == {value}"
+        )
+        ports = [
+            f"tcp {name} {port} " for name, port in (("sport", self.sport), ("dport", self.dport)) if port
+        ]
+        return "".join(ports) + flags
+
+
+FINS = Held(TCP_FLAGS["fin"], TCP_FLAGS["fin"])
+PURE_ACKS = Held(0xFF, TCP_FLAGS["ack"])
+
+
+def syns_to(port: int) -> Held:
+    """Connection requests (SYN without ACK) to a port."""
+    return Held(TCP_FLAGS["syn"] | TCP_FLAGS["ack"], TCP_FLAGS["syn"], dport=port)
+
 
 class Network(Protocol):
     """What the sandbox lets a scenario do to its packets (the capture layer implements it)."""
 
-    def drop(self, match: str) -> int: ...
+    def drop(self, held: Held, keep_copies: bool = False) -> int: ...
+
+    def deliver(self, handle: int) -> int: ...
 
     def release(self, handle: int) -> None: ...
 
@@ -30,13 +82,19 @@ class Context:
     log: CallLog
     network: Network | None = None
 
-    def hold(self, match: str, why: str) -> int:
-        """Drop packets matching `match` on input from now on (a logged step)."""
+    def hold(self, held: Held, why: str, keep_copies: bool = False) -> int:
+        """Drop packets of this class on input from now on (a logged step); with keep_copies,
+        keep a copy of each so that `deliver` can hand them over late, all at once."""
         if self.network is None:
             raise RuntimeError("this scenario needs the capture sandbox's network")
-        with self.log.step("network", f"drop {why}: nft '{match} drop'"):
-            handle = self.network.drop(match)
+        with self.log.step("network", f"drop {why}: nft '{held.nft} drop'"):
+            handle = self.network.drop(held, keep_copies)
         return handle
+
+    def deliver(self, handle: int, why: str) -> None:
+        """Send the copies kept so far to their receivers, past the rule that dropped them."""
+        with self.log.step("network", f"deliver {why}") as outcome:
+            outcome.returned(f"{self.network.deliver(handle)} delivered")
 
     def release(self, handle: int, why: str) -> None:
         with self.log.step("network", f"release {why}"):
@@ -82,6 +140,5 @@ class Scenario:
     summary: str
     run: Callable[[Context], dict]  # returns the facts the run established (for the sidecar)
     sysctls: dict[str, str] = field(default_factory=dict)  # set inside the namespace first
-    drop_syns_to: int | None = None  # a port whose SYNs an nftables rule drops on input
     parameters: dict[str, object] = field(default_factory=dict)
     expected_run_seconds: float = 1.0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 
-from analyzer.scenarios.base import Context, Scenario
+from analyzer.scenarios.base import FINS, PURE_ACKS, Context, Scenario
 from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, echo, facts, open_pair, recv, send
 
 HOLD_SECONDS = 1.5
 # Retransmission timeout of a FIN on loopback: RTO_MIN (200 ms) plus margin.
 FIN_RETRANSMIT_WAIT = 1.0
+CLOSING_HELD = 0.6  # long enough for a kernel snapshot (every 0.5 s) inside it
 REQUEST = b"request"
 RESPONSE = b"response after your FIN"
 
@@ -56,22 +57,23 @@ def run_half_close(ctx: Context) -> dict:
 
 
 def run_simultaneous_close(ctx: Context) -> dict:
+    """Both FINs in flight at once. On loopback a FIN lands within microseconds of its
+    send, before the peer can send its own, so the FINs are held: dropped on input (each
+    end sends its FIN before it has the other's: FIN_WAIT_1 on both), then the very same
+    two segments are delivered together while the pure ACKs are held. Each end gets the
+    other's FIN before the ACK of its own: CLOSING on both. Releasing everything lets the
+    retransmitted FINs, now acknowledging, finish the close: TIME_WAIT on both."""
     pair = open_pair(ctx)
     echo(ctx, pair)
-    # Both FINs must be in flight at once. On loopback a FIN arrives within
-    # microseconds, so hold FINs on input: each side sends its FIN before it has
-    # received the other's; then release them and let the retransmissions cross.
-    fins = ctx.hold("tcp flags & fin == fin", "FINs on input")
+    fins = ctx.hold(FINS, "FINs on input", keep_copies=True)
     close(ctx, "client", pair.client)
     close(ctx, "server", pair.conn)
-    # Both ends are now in FIN_WAIT_1 with their FINs crossed. When the FINs are
-    # retransmitted, the first to arrive puts its receiver in CLOSING; holding the
-    # pure ACKs keeps it there long enough for the kernel snapshot to show it.
-    acks = ctx.hold("tcp flags == ack", "pure ACKs on input")
+    acks = ctx.hold(PURE_ACKS, "pure ACKs on input")
+    ctx.deliver(fins, "the two held FINs now, together")
+    ctx.log.idle("client", CLOSING_HELD, "each end has the other's FIN, not the ACK of its own: CLOSING")
     ctx.release(fins, "the FINs")
-    ctx.log.idle("client", FIN_RETRANSMIT_WAIT, "the FINs are retransmitted: CLOSING")
     ctx.release(acks, "the ACKs")
-    ctx.log.idle("client", FIN_RETRANSMIT_WAIT, "the last FIN is retransmitted and acknowledged")
+    ctx.log.idle("client", FIN_RETRANSMIT_WAIT, "a FIN is retransmitted and acknowledged: TIME_WAIT")
     close(ctx, "server", pair.listener, "close() listener")
     return facts(pair)
 
@@ -95,7 +97,7 @@ HALF_CLOSE = Scenario(
 )
 SIMULTANEOUS_CLOSE = Scenario(
     name="simultaneous-close",
-    summary="both FINs sent before either arrives (held by nftables, then released): CLOSING, TIME_WAIT on both",
+    summary="both FINs sent before either arrives (held by nftables, delivered together): CLOSING, then TIME_WAIT, on both",
     run=run_simultaneous_close,
     expected_run_seconds=3,
 )

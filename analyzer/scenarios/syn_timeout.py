@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 
-from analyzer.scenarios.base import SERVER_PORT, Context, Scenario
+from analyzer.scenarios.base import SERVER_PORT, Context, Scenario, syns_to
 
 
 def _runner(syn_count: int):
@@ -18,6 +18,7 @@ def _runner(syn_count: int):
         log = ctx.log
         # A real listener behind the rule: without the rule the connect would succeed.
         listener = ctx.listener(SERVER_PORT, backlog=8)
+        ctx.hold(syns_to(SERVER_PORT), f"SYNs to port {SERVER_PORT}")
         client = ctx.socket("client")
         with log.step("client", f"setsockopt(TCP_SYNCNT, {syn_count})"):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, syn_count)
@@ -35,7 +36,6 @@ SCENARIO = Scenario(
     name="syn-timeout",
     summary="SYNs dropped by a firewall rule: the kernel's default schedule (1 s linear phase) until ETIMEDOUT",
     run=_runner(2),
-    drop_syns_to=SERVER_PORT,
     parameters={"tcp_syncnt": 2},
     expected_run_seconds=8,
 )
@@ -45,7 +45,6 @@ SCENARIO_LINEAR_OFF = Scenario(
     summary="SYNs dropped, net.ipv4.tcp_syn_linear_timeouts=0: classic doubling 1, 2, 4 s until ETIMEDOUT",
     run=_runner(3),
     sysctls={"net.ipv4.tcp_syn_linear_timeouts": "0"},
-    drop_syns_to=SERVER_PORT,
     parameters={"tcp_syncnt": 3},
     expected_run_seconds=16,
 )
