@@ -10,7 +10,7 @@ SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
 
-.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery clean
+.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery docs clean
 
 setup: deb-packages $(STAMP)
 
@@ -69,3 +69,10 @@ corpus: setup
 # One report page per stored capture and an index: runs/gallery/index.html
 gallery: setup
 	@$(BIN)/handshake gallery captures -o runs/gallery
+
+# The README's pictures, drawn from the stored captures (run after re-storing them).
+DOC_LADDERS := handshake syn-timeout-linear-off simultaneous-close
+docs: setup
+	@for name in $(DOC_LADDERS); do $(BIN)/handshake diagram captures/$$name.pcap -o docs/$$name.png; done
+	@$(BIN)/handshake timeline captures/simultaneous-close.pcap -o docs/simultaneous-close.states.png
+	@$(BIN)/handshake backoff captures/syn-timeout-linear-off.pcap -o docs/syn-timeout-linear-off.backoff.png

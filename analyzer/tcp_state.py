@@ -190,6 +190,12 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     )
 
 
+# Retransmission timers fire on timer ticks (milliseconds), so two ends' resends can cross
+# in flight however short the path: on loopback two FINs 42 µs apart did. A timer's
+# resend comes RTO_MIN (200 ms) or more after what armed it, far beyond this.
+CROSSING_FLOOR = 0.010
+
+
 def handshake_round_trip(segments: list[Segment]) -> float:
     """First SYN to the ACK of its SYN/ACK: one round trip, wherever the capture was taken
     (0 when the handshake is not in the capture)."""
@@ -219,7 +225,7 @@ def lost_segments(segments: list[Segment]) -> set[int]:
     - a segment acknowledging a SYN or FIN that the peer then sends again, the same kind
       of segment, or a pure ACK before any resend: that segment was lost (had it arrived,
       the peer would have had no reason to resend), unless the resend came within one
-      round trip of it, when the two may have crossed in flight;
+      round trip of it (CROSSING_FLOOR at least), when the two may have crossed in flight;
     - the ACK that completes a handshake answered at once by the peer's RST, no data
       ever sent: the listener refused it (accept queue full, tcp_abort_on_overflow).
     Data segments are not examined: losing them does not change a state.
@@ -235,7 +241,7 @@ def lost_segments(segments: list[Segment]) -> set[int]:
             and (answer.src, answer.sport) == (ack.dst, ack.dport)
         ):
             lost.add(ack.frame)
-    crossing = handshake_round_trip(segments)
+    crossing = max(handshake_round_trip(segments), CROSSING_FLOOR)
     control = SYN | FIN
     last_copy: dict[tuple, int] = {}  # (sender, seq, flags) -> index of its latest copy
     for index, segment in enumerate(segments):

@@ -170,3 +170,24 @@ def test_a_resend_within_a_round_trip_may_have_crossed_the_ack() -> None:
         (0.11, "s", "SA", 500, 101),
     )  # fmt: skip
     assert lost_segments(segments) == set()
+
+
+def test_resends_on_the_same_timer_tick_crossed_in_flight() -> None:
+    """Seen live on loopback: both CLOSING ends' timers fired together; their FINs, each
+    acknowledging the other's, crossed 42 µs apart (the handshake took 33 µs). Each end
+    took the other's in silence: TIME_WAIT on both, nothing lost."""
+    loopback_handshake = (
+        (0.0, "c", "S", 100, 0),
+        (0.000017, "s", "SA", 500, 101),
+        (0.000033, "c", "A", 101, 501),
+    )
+    segments = conversation(
+        *loopback_handshake,
+        *CLOSING_HELD_THEN_RELEASED[3:-3],
+        (0.7, "s", "FA", 501, 102),
+        (0.700042, "c", "FA", 101, 502),
+    )
+    assert lost_segments(segments) == {4, 5, 7, 9, 10, 11}
+    [result] = analyze_segments(segments).connections
+    assert [s.value for _t, s in result.states["client"]][-2:] == ["CLOSING", "TIME_WAIT"]
+    assert [s.value for _t, s in result.states["server"]][-2:] == ["CLOSING", "TIME_WAIT"]
