@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection, group_connections
+from analyzer.connections import Connection, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import Backoff, classify_backoff, matching_schedules
@@ -147,34 +147,85 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: dict) -> None:
             )
 
 
-def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> Analysis:
-    """Analyze a pcap/pcapng file; raises CaptureFileError if it cannot be read at all.
+@dataclass
+class FileStream:
+    """One file's analysis as a stream: `results` yields each connection's findings as
+    soon as the connection is over (not in id order), so that a caller can write it out
+    and forget it. The decode statistics, the UDP flows and the application findings are
+    complete once `results` is exhausted."""
+
+    file: str
+    stats: DecodeStats
+    sidecar: dict | None
+    _segments: Iterator[Segment]
+    _others: list[Datagram | Unreachable]
+    _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
+    origin: float | None = None  # time of the first TCP segment, once it has been read
+
+    def __post_init__(self) -> None:
+        self.results: Iterator[ConnectionAnalysis] = self._analyze()
+
+    def _first_noted(self) -> Iterator[Segment]:
+        for segment in self._segments:
+            self.origin = segment.time
+            yield segment
+            break
+        yield from self._segments
+
+    def _analyze(self) -> Iterator[ConnectionAnalysis]:
+        sidecar = self.sidecar
+        for connection in stream_connections(self._first_noted()):
+            result = analyze_connection(connection)
+            if sidecar is not None:
+                self._seen.extend(connection.segments)
+                apply_call_timeouts(result, sidecar)
+                result.syn_backoff.matches = matching_schedules(
+                    result.syn_backoff, sidecar.get("sysctls", {})
+                )
+                refine_with_calls(connection, result.resets, sidecar.get("calls", []))
+                result.kernel = compare_with_kernel(result, sidecar)
+            yield result
+
+    def udp(self) -> list[UdpFlow]:
+        return group_udp_flows(self._others, self._calls)
+
+    def application(self, udp: list[UdpFlow]) -> list[str]:
+        if self._seen is None:
+            return []
+        refusals = [message for flow in udp for message, _answered in flow.unreachables]
+        return application_findings(self._calls, sorted(self._seen, key=lambda s: s.frame), refusals)
+
+    @property
+    def _calls(self) -> list[dict]:
+        return self.sidecar.get("calls", []) if self.sidecar is not None else []
+
+
+def stream_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> FileStream:
+    """Analyze a pcap/pcapng file as a stream (see FileStream); reading it raises
+    CaptureFileError if it cannot be read at all.
 
     decoder: "fast" (the streaming struct reader) or "tshark" (Wireshark's dissectors
     through pyshark, for tunnels and link types the fast reader does not decode).
     sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states."""
     stats = DecodeStats()
     others: list[Datagram | Unreachable] = []
+    seen: list[Segment] | None = [] if sidecar is not None else None
     if decoder == "tshark":
         from analyzer.decode.tshark_reader import read_segments_tshark
 
         segments = read_segments_tshark(path, stats)
     else:
         segments = _tcp_only(read_packets(path, stats), others)
-    results = [analyze_connection(c) for c in group_connections(segments)]
-    if sidecar is not None:
-        for result in results:
-            apply_call_timeouts(result, sidecar)
-            result.syn_backoff.matches = matching_schedules(result.syn_backoff, sidecar.get("sysctls", {}))
-            refine_with_calls(result.connection, result.resets, sidecar.get("calls", []))
-            result.kernel = compare_with_kernel(result, sidecar)
-    calls = sidecar.get("calls", []) if sidecar is not None else []
-    analysis = Analysis(path, stats, results, sidecar, udp=group_udp_flows(others, calls))
-    if sidecar is not None:
-        segments_seen = sorted((s for r in results for s in r.connection.segments), key=lambda s: s.frame)
-        refusals = [message for flow in analysis.udp for message, _answered in flow.unreachables]
-        analysis.application = application_findings(calls, segments_seen, refusals)
-    return analysis
+
+    return FileStream(path, stats, sidecar, iter(segments), others, seen)
+
+
+def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> Analysis:
+    """The whole analysis of a file at once, connections in id order (see stream_file)."""
+    stream = stream_file(path, decoder, sidecar)
+    results = sorted(stream.results, key=lambda r: r.connection.id)
+    udp = stream.udp()
+    return Analysis(path, stream.stats, results, sidecar, application=stream.application(udp), udp=udp)
 
 
 def _tcp_only(records: Iterable, others: list) -> Iterator[Segment]:

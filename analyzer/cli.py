@@ -6,7 +6,7 @@ Every error a user can cause ends as one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import os
 import sys
 from pathlib import Path
@@ -189,30 +189,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from analyzer.analysis import analyze_file
-    from analyzer.output.json_report import analysis_to_dict
-    from analyzer.output.text_report import analysis_text
+    from analyzer.analysis import stream_file
+    from analyzer.output.json_report import write_document
+    from analyzer.output.text_report import write_text
 
     status = 0
-    documents = []
+    several = len(args.files) > 1
+    written = 0
+    if args.json and several:
+        sys.stdout.write('{"files":[')
     for path in args.files:
+        # A document is written only once its file has been read to the end, so a file
+        # that fails leaves nothing half-written; the other files' results still count.
+        document = io.StringIO()
         try:
             sidecar = None if args.no_sidecar else _sidecar_beside(path)
-            analysis = analyze_file(path, args.decoder, sidecar)
+            stream = stream_file(path, args.decoder, sidecar)
+            (write_document if args.json else write_text)(stream, document)
         except UserError as error:
-            # The other files' results are still valid: report this one and go on.
             print(f"handshake: {error}", file=sys.stderr)
             status = EXIT_USAGE
             continue
-        for warning in analysis.stats.warnings:
+        for warning in stream.stats.warnings:
             print(f"handshake: {path}: warning: {warning}", file=sys.stderr)
-        if args.json:
-            documents.append(analysis_to_dict(analysis))
-        else:
-            sys.stdout.write(analysis_text(analysis))
-    if args.json and documents:
-        output = documents[0] if len(args.files) == 1 else {"files": documents}
-        json.dump(output, sys.stdout, indent=1)
+        if args.json and written:
+            sys.stdout.write(",\n")
+        sys.stdout.write(document.getvalue())
+        written += 1
+    if args.json and several:
+        sys.stdout.write("]}")
+    if args.json and (written or several):
         sys.stdout.write("\n")
     return status
 

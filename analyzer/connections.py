@@ -4,15 +4,22 @@ A SYN (without ACK) on a 4-tuple already in use starts a new connection when its
 ISN differs from the one that side opened with, or when the connection on that
 4-tuple has already ended (a RST, or FINs from both sides). The second rule is
 how Zeek and tcptrace count a refused connect() that is retried from the same
-port with the same ISN: each attempt is a connection of its own.
+port with the same ISN: each attempt is a connection of its own. Any segment more
+than CLOSE_DELAY after the last one of a connection that is over (a RST, or both
+FINs acknowledged) starts a new one too: Zeek's tcp_close_delay, and what lets a
+stream forget a connection for good.
+
+Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
+can join it any more, so memory follows the connections in flight, not the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
 
 Endpoint = tuple[str, int]
 
@@ -53,46 +60,116 @@ class _Open:
     isn: dict[Endpoint, int] = field(default_factory=dict)
     fin_from: set[Endpoint] = field(default_factory=set)
     reset: bool = False
+    reuses: int | None = None  # first_index of the connection this one follows on its 4-tuple
+    fin_end: dict[Endpoint, int] = field(default_factory=dict)  # sender -> seq just past its FIN
+    fin_acked: set[Endpoint] = field(default_factory=set)  # senders whose FIN the peer acknowledged
 
     @property
     def ended(self) -> bool:
+        """Closed for good: reset, or both FINs sent. A new SYN may start over."""
         return self.reset or len(self.fin_from) == 2
+
+    @property
+    def over(self) -> bool:
+        """Nothing more to come: reset, or both FINs acknowledged (an end still resending
+        its FIN is in LAST_ACK or CLOSING, however long it waits)."""
+        return self.reset or len(self.fin_acked) == 2
+
+
+# Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
+CLOSE_DELAY = 5.0
+SWEEP_EVERY = 4096  # segments between looks for connections that ended long enough ago
+
+
+class ConnectionTracker:
+    """Feed segments in capture order with `add`; connections come back, each once, as
+    soon as they are final (and all the rest from `finish`). Ids number connections in
+    the order of their first segment, whatever order they come back in."""
+
+    def __init__(self) -> None:
+        self._current: dict[tuple, _Open] = {}
+        self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
+        self._count = 0
+        self._since_sweep = 0
+
+    def add(self, segment: Segment) -> list[Connection]:
+        done: list[Connection] = []
+        sender = (segment.src, segment.sport)
+        key = _key(segment)
+        open_ = self._current.get(key)
+        previous = None
+        if open_ is not None and (
+            (open_.over and segment.time - open_.segments[-1].time > CLOSE_DELAY)
+            or (segment.flags & (SYN | ACK) == SYN and _starts_new(open_, sender, segment.seq))
+        ):
+            done.append(self._hand_over(key, open_))
+            previous, open_ = open_, None
+        if open_ is None:
+            open_ = self._current[key] = _Open([], self._count)
+            if previous is not None:
+                open_.reuses = previous.first_index
+            self._count += 1
+        was_over = open_.over
+        open_.segments.append(segment)
+        flags = segment.flags
+        if flags & SYN:
+            open_.isn.setdefault(sender, segment.seq)
+        if flags & FIN:
+            open_.fin_from.add(sender)
+            open_.fin_end[sender] = (segment.seq + segment.seq_space) % MOD
+        if flags & RST:
+            open_.reset = True
+        if open_.fin_end and flags & ACK:
+            peer_fin = open_.fin_end.get((segment.dst, segment.dport))
+            if peer_fin is not None and seq_diff(segment.ack, peer_fin) >= 0:
+                open_.fin_acked.add((segment.dst, segment.dport))
+        if open_.over and not was_over:
+            self._ended.append((key, open_))
+        self._since_sweep += 1
+        if self._since_sweep >= SWEEP_EVERY:
+            self._since_sweep = 0
+            done.extend(self._sweep(segment.time))
+        return done
+
+    def _sweep(self, now: float) -> list[Connection]:
+        """Hand over connections over and quiet for CLOSE_DELAY: no segment can join them now."""
+        done = []
+        while self._ended:
+            key, open_ = self._ended[0]
+            if self._current.get(key) is not open_:
+                self._ended.popleft()  # already handed over (replaced by a new SYN)
+                continue
+            if now - open_.segments[-1].time <= CLOSE_DELAY:
+                break
+            self._ended.popleft()
+            done.append(self._hand_over(key, open_))
+        return done
+
+    def _hand_over(self, key: tuple, open_: _Open) -> Connection:
+        del self._current[key]
+        connection = _connection(open_.first_index, open_.segments)
+        connection.reuses_ports_of = open_.reuses
+        return connection
+
+    def finish(self) -> list[Connection]:
+        done = [self._hand_over(key, open_) for key, open_ in list(self._current.items())]
+        self._ended.clear()
+        return done
+
+
+def stream_connections(segments: Iterable[Segment]) -> Iterator[Connection]:
+    """Connections as they become final (not in id order)."""
+    tracker = ConnectionTracker()
+    for segment in segments:
+        done = tracker.add(segment)
+        if done:
+            yield from done
+    yield from tracker.finish()
 
 
 def group_connections(segments: Iterable[Segment]) -> list[Connection]:
-    """All connections in `segments`, numbered from 0 in order of their first segment."""
-    current: dict[tuple, _Open] = {}
-    finished: list[_Open] = []
-    count = 0
-    reused: dict[int, int] = {}  # first_index of a connection -> first_index of the one before
-    for segment in segments:
-        sender = (segment.src, segment.sport)
-        key = _key(segment)
-        open_ = current.get(key)
-        is_syn = segment.flags & (SYN | ACK) == SYN
-        previous = None
-        if open_ is not None and is_syn and _starts_new(open_, sender, segment.seq):
-            finished.append(open_)
-            previous, open_ = open_, None
-        if open_ is None:
-            open_ = current[key] = _Open([], count)
-            if previous is not None:
-                reused[count] = previous.first_index
-            count += 1
-        open_.segments.append(segment)
-        if segment.flags & SYN:
-            open_.isn.setdefault(sender, segment.seq)
-        if segment.flags & FIN:
-            open_.fin_from.add(sender)
-        if segment.flags & RST:
-            open_.reset = True
-    finished.extend(current.values())
-    finished.sort(key=lambda o: o.first_index)
-    # first_index is the order of first segments, which is also the final numbering.
-    connections = [_connection(number, o.segments) for number, o in enumerate(finished)]
-    for connection in connections:
-        connection.reuses_ports_of = reused.get(connection.id)
-    return connections
+    """All connections in `segments`, in id order (the order of their first segment)."""
+    return sorted(stream_connections(segments), key=lambda c: c.id)
 
 
 def _starts_new(open_: _Open, sender: Endpoint, seq: int) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
 
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
 
 
 class State(StrEnum):
@@ -102,14 +102,7 @@ TABLE: dict[State, dict[Event, State]] = {
 SYNCHRONIZED = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
-MOD = 1 << 32
 MAX_WINDOW_SCALE = 14
-
-
-def seq_diff(a: int, b: int) -> int:
-    """a - b in sequence space (RFC 1982 serial arithmetic): negative when a is before b."""
-    d = (a - b) % MOD
-    return d - MOD if d >= MOD // 2 else d
 
 
 @dataclass

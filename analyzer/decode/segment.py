@@ -13,6 +13,15 @@ URG = 0x20
 ECE = 0x40
 CWR = 0x80
 
+MOD = 1 << 32  # sequence numbers wrap here
+
+
+def seq_diff(a: int, b: int) -> int:
+    """a - b in sequence space (RFC 1982 serial arithmetic): negative when a is before b."""
+    d = (a - b) % MOD
+    return d - MOD if d >= MOD // 2 else d
+
+
 _FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"))
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import FIN, RST, Segment
-from analyzer.tcp_state import SYNCHRONIZED, State, Step, seq_diff
+from analyzer.decode.segment import FIN, RST, Segment, seq_diff
+from analyzer.tcp_state import SYNCHRONIZED, State, Step
 
 
 @dataclass

@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, RST, SYN, Segment
-from analyzer.tcp_state import MOD
+from analyzer.decode.segment import ACK, MOD, RST, SYN, Segment
 from analyzer.timefmt import format_duration
 
 

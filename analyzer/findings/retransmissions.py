@@ -32,8 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
-from analyzer.tcp_state import MOD, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
 
 FAST_RETRANSMISSION_WINDOW = 0.020
 DEFAULT_OUT_OF_ORDER_THRESHOLD = 0.003

@@ -20,8 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
-from analyzer.tcp_state import MOD, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
 
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = (
     "INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL", "ESTABLISHED", "CLOSED", "RESET",

@@ -7,28 +7,61 @@ resets, states; plus the extra fields documented in the README.
 
 from __future__ import annotations
 
-from analyzer.analysis import Analysis, ConnectionAnalysis
+import json
+from typing import TextIO
+
+from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream
+from analyzer.decode import DecodeStats
 from analyzer.findings.backoff import Backoff
 from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
 from analyzer.findings.zeek_conn import zeek_conn
+from analyzer.output.spool import IdOrderedSpool
 from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
 
 
 def analysis_to_dict(analysis: Analysis) -> dict:
-    stats = analysis.stats
+    return {
+        **_head(analysis.file, analysis.stats, analysis.application),
+        "connections": [connection_to_dict(c) for c in analysis.connections],
+        "udp": [udp_flow_to_dict(flow) for flow in analysis.udp],
+    }
+
+
+def _head(file: str, stats: DecodeStats, application: list[str]) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
-        "file": analysis.file,
+        "file": file,
         "format": stats.format,
         "packets": stats.frames,
         "tcp_packets": stats.tcp_segments,
         "warnings": list(stats.warnings),
-        "application": analysis.application,
-        "connections": [connection_to_dict(c) for c in analysis.connections],
-        "udp": [udp_flow_to_dict(flow) for flow in analysis.udp],
+        "application": application,
     }
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def write_document(stream: FileStream, out: TextIO) -> None:
+    """The same document as analysis_to_dict, written as the file is read: each connection
+    is encoded once it is over and spooled, then all come out in id order, one a line.
+    Nothing is written before the file has been read to its end (an unreadable file
+    raises CaptureFileError with the output untouched)."""
+    spool = IdOrderedSpool()
+    try:
+        for result in stream.results:
+            spool.add(result.connection.id, _compact(connection_to_dict(result)))
+        udp = stream.udp()
+        head = _compact(_head(stream.file, stream.stats, stream.application(udp)))
+        out.write(head[:-1] + ',"connections":[')
+        for index, line in enumerate(spool):
+            out.write(("\n" if index == 0 else ",\n") + line)
+        out.write('\n],"udp":' + _compact([udp_flow_to_dict(flow) for flow in udp]) + "}")
+    finally:
+        spool.close()
 
 
 def udp_flow_to_dict(flow: UdpFlow) -> dict:

@@ -24,12 +24,11 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
 from analyzer.analysis import Analysis, ConnectionAnalysis
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, flag_names
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, flag_names
 from analyzer.errors import UserError
 from analyzer.kernel_agreement import kernel_listened
 from analyzer.output.figures import save_figure
 from analyzer.output.text_report import format_endpoint
-from analyzer.tcp_state import MOD
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 

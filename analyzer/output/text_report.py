@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from analyzer.analysis import Analysis, ConnectionAnalysis
+from typing import TextIO
+
+from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream
+from analyzer.decode import DecodeStats
+from analyzer.output.spool import IdOrderedSpool
 from analyzer.timefmt import format_duration
+from analyzer.udp_flows import UdpFlow
 
 
 def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
@@ -55,25 +60,52 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     return lines
 
 
-def analysis_text(analysis: Analysis) -> str:
-    stats = analysis.stats
-    count = len(analysis.connections)
+def _head(file: str, stats: DecodeStats, count: int, udp: list[UdpFlow], application: list[str]) -> list[str]:
     lines = [
-        f"{analysis.file}: {stats.frames} packets ({stats.format}), {stats.tcp_segments} TCP, "
+        f"{file}: {stats.frames} packets ({stats.format}), {stats.tcp_segments} TCP, "
         f"{count} connection{'s' if count != 1 else ''}"
-        + (f", {len(analysis.udp)} UDP flow{'s' if len(analysis.udp) != 1 else ''}" if analysis.udp else "")
+        + (f", {len(udp)} UDP flow{'s' if len(udp) != 1 else ''}" if udp else "")
     ]
     lines.extend(f"warning: {w}" for w in stats.warnings)
-    lines.extend(f"application: {finding}" for finding in analysis.application)
-    origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
-    for result in analysis.connections:
-        lines.append("")
-        lines.extend(connection_text(result, origin))
-    for flow in analysis.udp:
+    lines.extend(f"application: {finding}" for finding in application)
+    return lines
+
+
+def _udp_text(udp: list[UdpFlow]) -> list[str]:
+    lines = []
+    for flow in udp:
         lines.append("")
         lines.append(
             f"#U{flow.id} IPv{flow.family} {format_endpoint(flow.client, flow.family)} → "
             f"{format_endpoint(flow.server, flow.family)}  {flow.summary()}"
         )
         lines.extend(f"  datagrams  {finding}" for finding in flow.findings)
+    return lines
+
+
+def analysis_text(analysis: Analysis) -> str:
+    lines = _head(
+        analysis.file, analysis.stats, len(analysis.connections), analysis.udp, analysis.application
+    )
+    origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
+    for result in analysis.connections:
+        lines.append("")
+        lines.extend(connection_text(result, origin))
+    lines.extend(_udp_text(analysis.udp))
     return "\n".join(lines) + "\n"
+
+
+def write_text(stream: FileStream, out: TextIO) -> None:
+    """analysis_text as the file is read: connections spooled as they end, printed in id
+    order once the file has been read (nothing is printed for a file that cannot be read)."""
+    spool = IdOrderedSpool()
+    try:
+        for result in stream.results:
+            spool.add(result.connection.id, "\n" + "\n".join(connection_text(result, stream.origin or 0.0)))
+        udp = stream.udp()
+        out.write("\n".join(_head(stream.file, stream.stats, len(spool), udp, stream.application(udp))))
+        for block in spool:
+            out.write("\n" + block)
+        out.write("\n".join(["", *_udp_text(udp)]) + "\n")
+    finally:
+        spool.close()

@@ -1,0 +1,31 @@
+"""The streamed reports (each connection written out once it is over) say exactly what the
+whole-file analysis says, in the same order, on every stored capture and corpus file."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from conftest import corpus_pcaps, stored_captures
+
+from analyzer.analysis import analyze_file, stream_file
+from analyzer.output import spool
+from analyzer.output.json_report import analysis_to_dict, write_document
+from analyzer.output.text_report import analysis_text, write_text
+from analyzer.sidecar import load_sidecar, sidecar_path_for
+
+FILES = [*stored_captures(), *(p for p in corpus_pcaps() if p.stat().st_size < 2_000_000)]
+
+
+@pytest.mark.parametrize("pcap", FILES, ids=[p.name for p in FILES])
+def test_streamed_json_and_text_equal_the_whole_analysis(pcap, monkeypatch) -> None:
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 4096)  # most files spill to disk on the way
+    path = sidecar_path_for(pcap)
+    sidecar = load_sidecar(path) if path.exists() else None
+    whole = analyze_file(str(pcap), sidecar=sidecar)
+    streamed_json, streamed_text = io.StringIO(), io.StringIO()
+    write_document(stream_file(str(pcap), sidecar=sidecar), streamed_json)
+    write_text(stream_file(str(pcap), sidecar=sidecar), streamed_text)
+    assert json.loads(streamed_json.getvalue()) == json.loads(json.dumps(analysis_to_dict(whole)))
+    assert streamed_text.getvalue() == analysis_text(whole)
