@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := tcpdump tshark nftables iproute2 chromium
+DEB_PACKAGES := tcpdump tshark tcptrace nftables iproute2 chromium
 SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
 
-.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery docs clean
+.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery docs bench clean
 
 setup: deb-packages $(STAMP)
 
@@ -76,3 +76,8 @@ docs: setup
 	@for name in $(DOC_LADDERS); do $(BIN)/handshake diagram captures/$$name.pcap -o docs/$$name.png; done
 	@$(BIN)/handshake timeline captures/simultaneous-close.pcap -o docs/simultaneous-close.states.png
 	@$(BIN)/handshake backoff captures/syn-timeout-linear-off.pcap -o docs/syn-timeout-linear-off.backoff.png
+
+# Speed and memory against tshark and tcptrace on synthetic captures (cached outside git).
+# BENCH_SIZES=100k,1M,5M BENCH_RUNS=3 BENCH_CACHE=~/.cache/handshake-analyzer/bench
+bench: setup
+	@$(BIN)/python -m analyzer.benchmark

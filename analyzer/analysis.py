@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
+from analyzer.decode.reader import Progress
 from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import Backoff, classify_backoff, matching_schedules
 from analyzer.findings.close import Close, find_close
@@ -200,13 +201,16 @@ class FileStream:
         return self.sidecar.get("calls", []) if self.sidecar is not None else []
 
 
-def stream_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> FileStream:
+def stream_file(
+    path: str, decoder: str = "fast", sidecar: dict | None = None, progress: Progress | None = None
+) -> FileStream:
     """Analyze a pcap/pcapng file as a stream (see FileStream); reading it raises
     CaptureFileError if it cannot be read at all.
 
     decoder: "fast" (the streaming struct reader) or "tshark" (Wireshark's dissectors
     through pyshark, for tunnels and link types the fast reader does not decode).
-    sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states."""
+    sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states.
+    progress: called now and then with (frames read, bytes read) (fast decoder only)."""
     stats = DecodeStats()
     others: list[Datagram | Unreachable] = []
     seen: list[Segment] | None = [] if sidecar is not None else None

@@ -6,10 +6,13 @@ Every error a user can cause ends as one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import io
+import concurrent.futures
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+from typing import TextIO
 
 from analyzer.errors import UserError
 
@@ -30,6 +33,9 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyze pcap/pcapng files")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
+    p.add_argument("--quiet", action="store_true", help="no progress line on the terminal")
+    p.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                   help="analyze up to N files at once in separate processes (one merged output)")  # fmt: skip
     p.add_argument(
         "--no-sidecar",
         action="store_true",
@@ -188,39 +194,90 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
+def render_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, out: TextIO,
+                progress: bool = False) -> list[str]:  # fmt: skip
+    """Write one file's report to `out` once the file has been read to its end; returns
+    its warnings. Raises UserError for a file that cannot be read (`out` untouched)."""
     from analyzer.analysis import stream_file
     from analyzer.output.json_report import write_document
+    from analyzer.output.progress import ProgressLine
     from analyzer.output.text_report import write_text
 
+    sidecar = _sidecar_beside(path) if use_sidecar else None
+    line = ProgressLine(path, _size(path), sys.stderr) if progress else None
+    try:
+        stream = stream_file(path, decoder, sidecar, line)
+        (write_document if as_json else write_text)(stream, out)
+    finally:
+        if line is not None:
+            line.done()
+    return stream.stats.warnings
+
+
+def _render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool,
+                    progress: bool = False) -> tuple[str | None, str | None, list[str]]:  # fmt: skip
+    """render_file into a temporary file, here or in a worker process (picklable):
+    (report file, error, warnings). A big report never sits in memory."""
+    with tempfile.NamedTemporaryFile("w", suffix=".report", delete=False) as out:
+        try:
+            return out.name, None, render_file(path, as_json, decoder, use_sidecar, out, progress)
+        except UserError as error:
+            os.unlink(out.name)
+            return None, str(error), []
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
     status = 0
     several = len(args.files) > 1
+    use_sidecar = not args.no_sidecar
+    progress = not args.quiet and sys.stderr.isatty() and (args.jobs == 1 or not several)
+    if args.jobs > 1 and several:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs)
+        futures = [pool.submit(_render_to_file, p, args.json, args.decoder, use_sidecar) for p in args.files]
+        outcomes = (future.result() for future in futures)
+    else:
+        pool = None
+        outcomes = (_render_to_file(p, args.json, args.decoder, use_sidecar, progress) for p in args.files)
     written = 0
     if args.json and several:
         sys.stdout.write('{"files":[')
-    for path in args.files:
-        # A document is written only once its file has been read to the end, so a file
-        # that fails leaves nothing half-written; the other files' results still count.
-        document = io.StringIO()
-        try:
-            sidecar = None if args.no_sidecar else _sidecar_beside(path)
-            stream = stream_file(path, args.decoder, sidecar)
-            (write_document if args.json else write_text)(stream, document)
-        except UserError as error:
-            print(f"handshake: {error}", file=sys.stderr)
-            status = EXIT_USAGE
-            continue
-        for warning in stream.stats.warnings:
-            print(f"handshake: {path}: warning: {warning}", file=sys.stderr)
-        if args.json and written:
-            sys.stdout.write(",\n")
-        sys.stdout.write(document.getvalue())
-        written += 1
+    try:
+        # In file order; a file that fails leaves nothing half-written and the others count.
+        for path, (report, error, warnings) in zip(args.files, outcomes, strict=True):
+            if error is not None:
+                print(f"handshake: {error}", file=sys.stderr)
+                status = EXIT_USAGE
+                continue
+            for warning in warnings:
+                print(f"handshake: {path}: warning: {warning}", file=sys.stderr)
+            if args.json and written:
+                sys.stdout.write(",\n")
+            with open(report) as text:
+                shutil.copyfileobj(text, sys.stdout)
+            os.unlink(report)
+            written += 1
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     if args.json and several:
         sys.stdout.write("]}")
     if args.json and (written or several):
         sys.stdout.write("\n")
     return status
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _sidecar_beside(path: str) -> dict | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -240,3 +241,34 @@ def test_state_timeline_of_udp_says_there_are_no_states(tmp_path) -> None:
     assert_one_line_error(
         run("timeline", str(CAPTURES / "udp.pcap"), "-o", str(tmp_path / "x.svg")), "no TCP connection"
     )
+
+
+def test_jobs_give_the_same_output_as_one_process() -> None:
+    files = [str(CAPTURES / f"{name}.pcap") for name in ("refused", "handshake", "udp", "backlog")]
+    sequential = run("analyze", "--json", *files)
+    parallel = run("analyze", "--json", "--jobs", "3", *files)
+    assert parallel.returncode == 0 and parallel.stdout == sequential.stdout
+    assert [f["file"] for f in json.loads(parallel.stdout)["files"]] == files
+
+
+def test_jobs_report_a_bad_file_and_keep_the_others(tmp_path) -> None:
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all")
+    result = run("analyze", "--json", "--jobs", "2", str(CAPTURES / "refused.pcap"), str(bad))
+    assert_one_line_error(result, str(bad), "not a pcap")
+    assert [f["file"] for f in json.loads(result.stdout)["files"]] == [str(CAPTURES / "refused.pcap")]
+
+
+def test_progress_line_only_for_long_analyses(monkeypatch) -> None:
+    from analyzer.output import progress
+
+    clock = iter([100.0, 100.5, 103.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    out = io.StringIO()
+    line = progress.ProgressLine("big.pcap", 10_000_000, out)
+    line(65536, 1_000_000)  # half a second in: nothing yet
+    assert out.getvalue() == ""
+    line(131072, 3_000_000)  # three seconds in: 1 MB/s, 30 %, 7 s left
+    assert "big.pcap: 131,072 packets, 1.0 MB/s, 30%, about 7 s left" in out.getvalue()
+    line.done()
+    assert out.getvalue().endswith("\r\033[K")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 
 def _key(family: int, client_port: int, server_port: int, start: float) -> tuple:
-    # Microsecond timestamps in the capture: the first segment's time is the start.
-    return family, client_port, server_port, round(start, 5)
+    # The capture's clock ticks in microseconds: the first segment's tick is the start.
+    return family, client_port, server_port, round(start * 1_000_000)
 
 
 def observed(connection: dict) -> dict:

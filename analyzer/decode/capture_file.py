@@ -53,10 +53,16 @@ class CaptureFile:
         self.frames_read = 0
         self.warnings: list[str] = []
         self._last_time = 0.0
+        self._stream: BinaryIO | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file the reader is (for progress)."""
+        return self._stream.tell() if self._stream is not None and not self._stream.closed else 0
 
     def frames(self) -> Iterator[Frame]:
         try:
-            stream = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
+            stream = self._stream = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
         except FileNotFoundError:
             raise CaptureFileError(self.path, "no such file") from None
         except IsADirectoryError:
@@ -118,7 +124,7 @@ class CaptureFile:
 
     def _pcapng_frames(self, stream: BinaryIO) -> Iterator[Frame]:
         endian = "<"
-        interfaces: list[tuple[int, float, float]] = []  # (linktype, tick, offset seconds)
+        interfaces: list[tuple[int, int, float]] = []  # (linktype, ticks per second, offset seconds)
         first = True
         while True:
             head = stream.read(8) if not first else PCAPNG_SHB + stream.read(4)
@@ -169,21 +175,23 @@ class CaptureFile:
                     self.frames_read += 1
                     yield frame
 
-    def _interface(self, body: bytes, endian: str) -> tuple[int, float, float]:
+    def _interface(self, body: bytes, endian: str) -> tuple[int, int, float]:
         if len(body) < 8:
             raise CaptureFileError(self.path, "pcapng interface block is too short")
         linktype = struct.unpack(endian + "H", body[:2])[0]
-        tick, offset = 1e-6, 0.0
+        # Ticks per second, divided by rather than multiplied by its inverse: 1e-6 is not
+        # exact in binary, a division is exactly rounded.
+        per_second, offset = 1_000_000, 0.0
         for code, value in _options(body[8:], endian):
             if code == OPTION_IF_TSRESOL and value:
                 exponent = value[0] & 0x7F
-                tick = 2.0**-exponent if value[0] & 0x80 else 10.0**-exponent
+                per_second = 2**exponent if value[0] & 0x80 else 10**exponent
             elif code == OPTION_IF_TSOFFSET and len(value) == 8:
                 offset = float(struct.unpack(endian + "q", value)[0])
-        return linktype, tick, offset
+        return linktype, per_second, offset
 
     def _packet(
-        self, block_type: int, body: bytes, endian: str, interfaces: list[tuple[int, float, float]]
+        self, block_type: int, body: bytes, endian: str, interfaces: list[tuple[int, int, float]]
     ) -> Frame | None:
         if block_type == BLOCK_SPB:
             # Simple packet blocks have no timestamp and always belong to interface 0;
@@ -210,8 +218,8 @@ class CaptureFile:
                 f"packet {self.frames_read + 1} claims more bytes than its block holds; skipped"
             )
             return None
-        linktype, tick, offset = interfaces[iface]
-        self._last_time = ((high << 32) | low) * tick + offset
+        linktype, per_second, offset = interfaces[iface]
+        self._last_time = ((high << 32) | low) / per_second + offset
         return Frame(self._last_time, linktype, body[data_at : data_at + caplen])
 
 

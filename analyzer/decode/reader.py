@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.decode.capture_file import CaptureFile
@@ -37,13 +37,22 @@ def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segme
             yield record
 
 
-def read_packets(path: str, stats: DecodeStats | None = None) -> Iterator[Segment | Datagram | Unreachable]:
-    """Like read_segments, with UDP datagrams and ICMP unreachables among the TCP segments."""
+Progress = Callable[[int, int], None]  # (frames read, bytes read)
+PROGRESS_EVERY = 1 << 16  # frames
+
+
+def read_packets(
+    path: str, stats: DecodeStats | None = None, progress: Progress | None = None
+) -> Iterator[Segment | Datagram | Unreachable]:
+    """Like read_segments, with UDP datagrams and ICMP unreachables among the TCP segments.
+    `progress`, if given, is called every PROGRESS_EVERY frames."""
     stats = stats if stats is not None else DecodeStats()
     capture = CaptureFile(path)
     try:
         for number, (time, linktype, data) in enumerate(capture.frames(), start=1):
             stats.frames = number
+            if progress is not None and not number % PROGRESS_EVERY:
+                progress(number, capture.bytes_read)
             locate = IP_OFFSET.get(linktype)
             if locate is None:
                 stats.unsupported_linktypes[linktype] = stats.unsupported_linktypes.get(linktype, 0) + 1

@@ -1,0 +1,173 @@
+"""`make bench`: our analyzer against tshark and tcptrace on the same synthetic captures.
+
+Each file is generated once into a cache folder outside git (BENCH_CACHE, default
+~/.cache/handshake-analyzer/bench); each tool runs on it several times; the table gives
+the median wall time, packets per second and the peak resident memory of the process
+(its own rusage, from wait4), and the ratios the targets are stated in. The smallest
+file's analysis is also checked, connection by connection, against what the generator
+wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from analyzer.benchmark.synthetic import write_capture
+from analyzer.benchmark.truth import compare
+
+GENERATOR_VERSION = 1  # in the file names: a changed generator writes new files
+SIZES = {"100k": 100_000, "1M": 1_000_000, "5M": 5_000_000}
+# (size, format): pcapng at one size, so that both readers are measured.
+FILES = [("100k", "pcap"), ("1M", "pcap"), ("1M", "pcapng"), ("5M", "pcap")]
+# The targets, on the largest file.
+MIN_SPEEDUP_OVER_TSHARK = 2.0
+MIN_SHARE_OF_TCPTRACE = 0.5
+MAX_RSS_MB = 200
+
+
+@dataclass
+class Timing:
+    tool: str
+    seconds: list[float]
+    peak_rss_mb: float
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "handshake-analyzer" / "bench"
+    return Path(os.environ.get("BENCH_CACHE", default))
+
+
+def ensure_capture(size: str, fmt: str) -> tuple[Path, int]:
+    """The cached synthetic capture of this size and format, written if missing."""
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"synthetic-v{GENERATOR_VERSION}-{size}.{fmt}"
+    count_file = path.with_name(path.name + ".packets")
+    if not path.exists() or not count_file.exists():
+        print(f"generating {path} ...", file=sys.stderr, flush=True)
+        partial = path.with_name(path.name + ".partial")
+        count = write_capture(partial, SIZES[size], fmt)
+        partial.with_name(partial.name + ".truth.jsonl").replace(path.with_name(path.name + ".truth.jsonl"))
+        partial.replace(path)
+        count_file.write_text(str(count))
+    return path, int(count_file.read_text())
+
+
+def run_once(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one run, output discarded."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {os.waitstatus_to_exitcode(status)}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def tools(path: Path) -> dict[str, list[str]]:
+    ours = [sys.executable, "-m", "analyzer", "analyze", "--json", "--quiet", str(path)]
+    found = {"handshake analyze --json": ours}
+    if shutil.which("tshark"):
+        found["tshark -q -z conv,tcp"] = ["tshark", "-q", "-z", "conv,tcp", "-r", str(path)]
+    if shutil.which("tcptrace"):
+        found["tcptrace -n"] = ["tcptrace", "-n", str(path)]
+    return found
+
+
+def measure(path: Path, runs: int) -> list[Timing]:
+    timings = []
+    for tool, command in tools(path).items():
+        samples = [run_once(command) for _ in range(runs)]
+        timings.append(Timing(tool, [s for s, _ in samples], max(m for _, m in samples)))
+    return timings
+
+
+def check_truth(path: Path) -> str:
+    with tempfile.TemporaryFile("w+") as out:
+        subprocess.run([sys.executable, "-m", "analyzer", "analyze", "--json", "--quiet", str(path)],
+                       stdout=out, check=True)  # fmt: skip
+        out.seek(0)
+        report = json.load(out)
+    kinds, differences = compare(report, path.with_name(path.name + ".truth.jsonl"))
+    lines = [f"life cycles of {path.name}: {sum(kinds.values())} connections of {len(kinds)} kinds, "
+             f"{len(differences)} differences from what the generator wrote"]  # fmt: skip
+    lines.extend(f"  {d}" for d in differences[:20])
+    return "\n".join(lines)
+
+
+def table(results: list[tuple[Path, int, list[Timing]]]) -> str:
+    lines = [
+        f"{'file':34} {'packets':>10}  {'tool':26} {'median s':>9} {'packets/s':>11} {'peak RSS':>10}  vs ours",
+    ]
+    for path, packets, timings in results:
+        ours = timings[0]
+        for timing in timings:
+            ratio = "" if timing is ours else f"ours {timing.median / ours.median:5.2f}x as fast"
+            lines.append(
+                f"{path.name:34} {packets:>10,}  {timing.tool:26} {timing.median:9.2f} "
+                f"{packets / timing.median:11,.0f} {timing.peak_rss_mb:8.0f} MB  {ratio}"
+            )
+    return "\n".join(lines)
+
+
+def verdicts(packets: int, timings: list[Timing]) -> list[str]:
+    by_tool = {t.tool: t for t in timings}
+    ours = timings[0]
+    lines = []
+    tshark = by_tool.get("tshark -q -z conv,tcp")
+    if tshark:
+        speedup = tshark.median / ours.median
+        lines.append(f"throughput vs tshark: {speedup:.2f}x (target >= {MIN_SPEEDUP_OVER_TSHARK}x): "
+                     f"{'met' if speedup >= MIN_SPEEDUP_OVER_TSHARK else 'NOT met'}")  # fmt: skip
+    tcptrace = by_tool.get("tcptrace -n")
+    if tcptrace:
+        share = tcptrace.median / ours.median
+        lines.append(f"throughput vs tcptrace: {share:.2f}x (target >= {MIN_SHARE_OF_TCPTRACE}x): "
+                     f"{'met' if share >= MIN_SHARE_OF_TCPTRACE else 'NOT met'}")  # fmt: skip
+    lines.append(f"peak RSS: {ours.peak_rss_mb:.0f} MB (target < {MAX_RSS_MB} MB): "
+                 f"{'met' if ours.peak_rss_mb < MAX_RSS_MB else 'NOT met'}")  # fmt: skip
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analyzer.benchmark", description=__doc__)
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)))
+    parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", ",".join(SIZES)),
+                        help="comma-separated, of " + ", ".join(SIZES))  # fmt: skip
+    args = parser.parse_args(argv)
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        print(f"bench: unknown size {', '.join(unknown)}; known: {', '.join(SIZES)}", file=sys.stderr)
+        return 2
+    results = []
+    for size, fmt in FILES:
+        if size not in sizes:
+            continue
+        path, packets = ensure_capture(size, fmt)
+        print(
+            f"timing {path.name} ({packets:,} packets, {args.runs} runs each) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.append((path, packets, measure(path, args.runs)))
+    print(table(results))
+    largest_path, largest_packets, largest = max(results, key=lambda r: r[1])
+    print(f"\ntargets on {largest_path.name}:")
+    print("\n".join(f"  {line}" for line in verdicts(largest_packets, largest)))
+    print("\n" + check_truth(min(results, key=lambda r: r[1])[0]))
+    return 0
