@@ -9,6 +9,7 @@ import argparse
 import concurrent.futures
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -358,9 +359,15 @@ def cmd_expected(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # `kill` ends a command as Ctrl-C does: with one line, its cleanup done.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.run(args)
     except UserError as error:
@@ -373,3 +380,5 @@ def main(argv: list[str] | None = None) -> int:
         # A reader that stopped early (| head) is not an error; keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

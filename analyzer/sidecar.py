@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from analyzer.errors import UserError
+from analyzer.files import write_atomically
 
 SIDECAR_SUFFIX = ".sidecar.json"
 SCHEMA_VERSION = 1
@@ -34,6 +35,5 @@ def load_sidecar(path: str | Path) -> dict:
 
 def write_json(path: Path, document: dict) -> None:
     """Write whole or not at all: a reader never sees half a file."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n")
-    partial.replace(path)
+    text = json.dumps(document, indent=1, sort_keys=False) + "\n"
+    write_atomically(path, lambda partial: partial.write_text(text))

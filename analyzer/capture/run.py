@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -52,14 +53,18 @@ def check_can_capture(scenario: Scenario) -> None:
 
 
 def run_folder(runs_dir: Path, base: str) -> Path:
+    """A new folder of this run's own: two captures started in the same second (even at
+    the same instant, in two processes) never share one."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = runs_dir / f"{base}-{stamp}"
-    suffix = 1
-    while folder.exists():
-        suffix += 1
-        folder = runs_dir / f"{base}-{stamp}-{suffix}"
-    folder.mkdir(parents=True)
-    return folder
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in itertools.count(1):
+        folder = runs_dir / (f"{base}-{stamp}" if suffix == 1 else f"{base}-{stamp}-{suffix}")
+        try:
+            folder.mkdir()  # atomic: exactly one process creates it
+            return folder
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
 
 
 def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path) -> None:
@@ -97,7 +102,7 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
     scenario = get_scenario(name)
     check_can_capture(scenario)
     # matplotlib is imported only now: a user without privileges hears only about those.
-    from analyzer.output.sequence_diagram import draw, pick_connection
+    from analyzer.output import sequence_diagram  # noqa: F401
 
     base = scenario.name + ("-ipv6" if family == 6 else "")
     folder = run_folder(runs_dir, base)
@@ -105,6 +110,24 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
     duration = f", about {scenario.expected_run_seconds:.0f} s" if scenario.expected_run_seconds > 2 else ""
     print(f"capturing '{scenario.name}' over IPv{family} in a private network namespace{duration} ...")
     _record_in_sandbox(scenario, family, pcap)
+    try:
+        _report_run(scenario, family, pcap, folder, base)
+    except KeyboardInterrupt:
+        print(
+            f"handshake: the recording is complete in {pcap}; interrupted while reporting on it",
+            file=sys.stderr,
+        )
+        raise
+    if store:
+        for stored in store_capture(pcap):
+            print(f"stored:    {stored}")
+    return 0
+
+
+def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base: str) -> None:
+    """Analyze and draw a finished recording; print where everything went."""
+    from analyzer.output.sequence_diagram import draw, pick_connection
+
     sidecar = load_sidecar(sidecar_path_for(pcap))
     analysis = analyze_file(str(pcap), sidecar=sidecar)
     analysis_json = folder / f"{base}.analysis.json"
@@ -143,10 +166,6 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
         print(f"states:    {timeline_path}")
     for path in backoff_paths:
         print(f"backoff:   {path}")
-    if store:
-        for stored in store_capture(pcap):
-            print(f"stored:    {stored}")
-    return 0
 
 
 def run_all(families: tuple[int, ...], *, store: bool = False, runs_dir: Path = Path("runs")) -> int:

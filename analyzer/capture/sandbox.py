@@ -124,7 +124,12 @@ def main(argv: list[str]) -> int:
         print(f"handshake: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"handshake: capture interrupted; packets so far are in {pcap}", file=sys.stderr)
+        if pcap.is_file() and pcap.stat().st_size > 0:
+            print(
+                f"handshake: capture interrupted; the packets recorded so far are in {pcap}", file=sys.stderr
+            )
+        else:
+            print("handshake: capture interrupted before any packet was recorded", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from analyzer.analysis import analyze_file
+from analyzer.files import write_atomically
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.sidecar import find_sidecar, load_sidecar, sidecar_path_for, write_json
 
@@ -46,9 +47,7 @@ def store_capture(pcap: Path, captures: Path = CAPTURES_DIR) -> list[Path]:
     stored_pcap = captures / pcap.name
     pairs = [(pcap, stored_pcap), (sidecar_path_for(pcap), sidecar_path_for(stored_pcap))]
     for source, target in pairs:
-        partial = target.with_name(target.name + ".partial")
-        shutil.copyfile(source, partial)
-        partial.replace(target)
+        write_atomically(target, lambda partial, source=source: shutil.copyfile(source, partial))
     expected = expected_path_for(stored_pcap)
     write_json(expected, expected_document(stored_pcap))
     return [stored_pcap, sidecar_path_for(stored_pcap), expected]

@@ -1,0 +1,100 @@
+"""Live: a capture interrupted at any moment, and two captures at once.
+
+Ctrl-C (SIGINT to the whole process group, as a terminal sends it) or SIGTERM (to the
+command alone, as `kill` does) at several moments of `handshake capture`: before the
+sandbox is up, while tcpdump starts, during the scenario, while the run is analyzed.
+Each time: no traceback, one clear word of what happened, a pcap that reads (or none,
+said so), and the host as it was: no capture process, no namespace, no nftables rule,
+no sysctl changed, no partial file in captures/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import CAPTURES, ROOT, capture_skip_reason
+from scenario_facts import check_scenario_facts
+from test_live_capture import host_state
+
+from analyzer.analysis import analyze_file
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(capture_skip_reason() is not None, reason=str(capture_skip_reason())),
+]
+
+# syn-timeout takes about 8 s: every phase of a capture comes within these moments.
+MOMENTS = [0.4, 1.2, 3.0, 6.0, 8.6]
+
+
+def _ours() -> set[str]:
+    """Processes of ours still running: sandboxes and their tcpdump."""
+    found = subprocess.run(["pgrep", "-f", "analyzer.capture.sandbox"], capture_output=True, text=True)
+    return set(found.stdout.split())
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_interrupted_capture_leaves_the_host_as_it_was(how: str, moment: float, tmp_path: Path) -> None:
+    before = host_state()
+    stored_before = sorted(p.name for p in CAPTURES.iterdir())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "analyzer", "capture", "syn-timeout", "--runs-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(moment)
+    if how == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr, stderr
+    after = host_state()
+    assert after.pop("tcpdump") <= before.pop("tcpdump")
+    assert after == before
+    assert not _ours()
+    assert sorted(p.name for p in CAPTURES.iterdir()) == stored_before
+    pcaps = list(tmp_path.glob("*/*.pcap"))
+    if process.returncode == 0:
+        # The signal came after the run had finished: a complete run.
+        assert "pcap:" in stdout and pcaps
+    else:
+        assert process.returncode == 130, (process.returncode, stderr)
+        assert "interrupted" in stderr
+        said_where = [p for p in pcaps if str(p) in stderr]
+        if not said_where:
+            assert "before any packet was recorded" in stderr or not pcaps, stderr
+    for pcap in pcaps:
+        if pcap.stat().st_size:
+            analysis = analyze_file(str(pcap))  # reads, perhaps with a cut-off warning
+            assert analysis.stats.frames == sum(len(c.connection.segments) for c in analysis.connections)
+
+
+def test_two_captures_at_once_keep_to_themselves(tmp_path: Path) -> None:
+    """Same scenario, same runs folder, started together: each namespace sees only its own
+    packets (the same server port is used in both), each run writes its own folder."""
+    before = host_state()
+    command = [sys.executable, "-m", "analyzer", "capture", "handshake", "--runs-dir", str(tmp_path)]
+    runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]  # fmt: skip
+    outputs = [run.communicate(timeout=120) for run in runs]
+    for run, (_stdout, stderr) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, stderr
+    folders = sorted(tmp_path.iterdir())
+    assert len(folders) == 2
+    for folder in folders:
+        [analysis_path] = folder.glob("*.analysis.json")
+        [sidecar_path] = folder.glob("*.sidecar.json")
+        analysis, sidecar = json.loads(analysis_path.read_text()), json.loads(sidecar_path.read_text())
+        assert sidecar["recorder"]["captured"] == analysis["packets"]
+        check_scenario_facts(analysis, sidecar)  # one connection, its own: nothing of the other
+    after = host_state()
+    assert after.pop("tcpdump") <= before.pop("tcpdump")
+    assert after == before
