@@ -60,10 +60,15 @@ def ensure_capture(size: str, fmt: str) -> tuple[Path, int]:
     if not path.exists() or not count_file.exists():
         print(f"generating {path} ...", file=sys.stderr, flush=True)
         partial = path.with_name(path.name + ".partial")
-        count = write_capture(partial, SIZES[size], fmt)
-        partial.with_name(partial.name + ".truth.jsonl").replace(path.with_name(path.name + ".truth.jsonl"))
-        partial.replace(path)
-        count_file.write_text(str(count))
+        partial_truth = partial.with_name(partial.name + ".truth.jsonl")
+        try:
+            count = write_capture(partial, SIZES[size], fmt)
+            partial_truth.replace(path.with_name(path.name + ".truth.jsonl"))
+            partial.replace(path)
+            count_file.write_text(str(count))
+        finally:
+            partial.unlink(missing_ok=True)
+            partial_truth.unlink(missing_ok=True)
     return path, int(count_file.read_text())
 
 
@@ -109,18 +114,20 @@ def check_truth(path: Path) -> str:
     return "\n".join(lines)
 
 
-def table(results: list[tuple[Path, int, list[Timing]]]) -> str:
-    lines = [
-        f"{'file':34} {'packets':>10}  {'tool':26} {'median s':>9} {'packets/s':>11} {'peak RSS':>10}  vs ours",
-    ]
-    for path, packets, timings in results:
-        ours = timings[0]
-        for timing in timings:
-            ratio = "" if timing is ours else f"ours {timing.median / ours.median:5.2f}x as fast"
-            lines.append(
-                f"{path.name:34} {packets:>10,}  {timing.tool:26} {timing.median:9.2f} "
-                f"{packets / timing.median:11,.0f} {timing.peak_rss_mb:8.0f} MB  {ratio}"
-            )
+TABLE_HEAD = (
+    f"{'file':34} {'packets':>10}  {'tool':26} {'median s':>9} {'packets/s':>11} {'peak RSS':>10}  vs ours"
+)
+
+
+def table_rows(path: Path, packets: int, timings: list[Timing]) -> str:
+    ours = timings[0]
+    lines = []
+    for timing in timings:
+        ratio = "" if timing is ours else f"ours {timing.median / ours.median:5.2f}x as fast"
+        lines.append(
+            f"{path.name:34} {packets:>10,}  {timing.tool:26} {timing.median:9.2f} "
+            f"{packets / timing.median:11,.0f} {timing.peak_rss_mb:8.0f} MB  {ratio}"
+        )
     return "\n".join(lines)
 
 
@@ -155,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: unknown size {', '.join(unknown)}; known: {', '.join(SIZES)}", file=sys.stderr)
         return 2
     results = []
+    print(TABLE_HEAD, flush=True)
     for size, fmt in FILES:
         if size not in sizes:
             continue
@@ -165,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         results.append((path, packets, measure(path, args.runs)))
-    print(table(results))
+        print(table_rows(*results[-1]), flush=True)
     largest_path, largest_packets, largest = max(results, key=lambda r: r[1])
     print(f"\ntargets on {largest_path.name}:")
     print("\n".join(f"  {line}" for line in verdicts(largest_packets, largest)))

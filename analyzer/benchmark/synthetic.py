@@ -232,11 +232,11 @@ def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, d
     written = 0
     number = 0
     start = 1_700_000_000.0
-    reuse_later: list[tuple[float, _Endpoints, int]] = []  # (when, endpoints, first connection)
+    reuse_later: list[tuple[float, int, _Endpoints]] = []  # (when, first connection, endpoints)
     while written < packets:
         start = round(start + rng.expovariate(1000.0), 6)  # ~1000 new connections a second
         if reuse_later and reuse_later[0][0] <= start:
-            _when, endpoints, earlier = heapq.heappop(reuse_later)
+            _when, earlier, endpoints = heapq.heappop(reuse_later)
             kind, reused_from = "four-way", earlier
         else:
             kind, reused_from = rng.choices(kinds, weights)[0], None
@@ -246,7 +246,7 @@ def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, d
             expected = Expected(**{**expected.__dict__, "reuses_ports": True})
         if kind == "port-reuse":
             # The same 4-tuple opens again 1 to 2 s after this connection closed (tcp_tw_reuse).
-            heapq.heappush(reuse_later, (conversation.time + rng.uniform(1, 2), endpoints, number))
+            heapq.heappush(reuse_later, (conversation.time + rng.uniform(1, 2), number, endpoints))
         while pending and pending[0][0] <= start:
             time, _n, _i, frame, wire = heapq.heappop(pending)
             yield time, frame, wire, None
