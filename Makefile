@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := tcpdump tshark tcptrace nftables iproute2 chromium
+DEB_PACKAGES := tcpdump tshark tcptrace nftables iproute2 strace curl chromium
 SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
 
-.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery docs bench clean
+.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery docs bench run clean
 
 setup: deb-packages $(STAMP)
 
@@ -39,6 +39,13 @@ capture: setup
 
 scenarios: setup
 	@$(BIN)/handshake scenarios
+
+# Any program under the microscope: make run CMD="python3 examples/echo_pair.py" [NAME=x] [TRACE=0]
+TRACE ?= 1
+export CMD
+run: setup
+	@test -n "$$CMD" || { echo 'usage: make run CMD="command ..." [NAME=name] [TRACE=0]'; exit 2; }
+	@$(BIN)/handshake run $(if $(NAME),--name $(NAME)) $(if $(filter 1,$(TRACE)),--trace-calls) -- sh -c "$$CMD"
 
 analyze: setup
 	@test -n "$(PCAP)" || { echo "usage: make analyze PCAP=file.pcap"; exit 2; }

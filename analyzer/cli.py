@@ -166,6 +166,30 @@ def _add_capture(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=cmd_capture)
 
 
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run any command in a private network namespace, record its loopback traffic, analyze and draw it",
+        description="handshake run [--name NAME] [--trace-calls] -- COMMAND ...  (Ctrl-C stops the command, "
+        "and the run is analyzed)",
+    )
+    p.add_argument(
+        "--name", default=None, help="name of the run folder and files (default: the command's name)"
+    )
+    p.add_argument("--trace-calls", action="store_true",
+                   help="record the command's socket system calls with strace: the diagram's margins")  # fmt: skip
+    p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs/)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
+    p.set_defaults(run=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from analyzer.capture.run import run_program
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return run_program(command, name=args.name, trace_calls=args.trace_calls, runs_dir=Path(args.runs_dir))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handshake", description="TCP connection life cycles, made visible and checkable."
@@ -177,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timeline(sub)
     _add_report(sub)
     _add_capture(sub)
+    _add_run(sub)
     p = sub.add_parser("gallery", help="an index page of every stored capture's report")
     p.add_argument("captures", nargs="?", default="captures")
     p.add_argument("-o", "--output", default="runs/gallery")

@@ -12,6 +12,15 @@ SIDECAR_SUFFIX = ".sidecar.json"
 SCHEMA_VERSION = 1
 
 
+# errno values a call log records that are not failures: a non-blocking connect() under way.
+NOT_FAILURES = {"EINPROGRESS"}
+
+
+def call_failed(call: dict) -> bool:
+    """Whether a call of the sidecar's log failed (an errno that is an error)."""
+    return bool(call.get("errno")) and call["errno"] not in NOT_FAILURES
+
+
 def sidecar_path_for(pcap: Path) -> Path:
     return pcap.with_name(pcap.stem + SIDECAR_SUFFIX)
 

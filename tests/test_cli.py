@@ -272,3 +272,8 @@ def test_progress_line_only_for_long_analyses(monkeypatch) -> None:
     assert "big.pcap: 131,072 packets, 1.0 MB/s, 30%, about 7 s left" in out.getvalue()
     line.done()
     assert out.getvalue().endswith("\r\033[K")
+
+
+def test_run_without_a_command_or_with_a_bad_name() -> None:
+    assert_one_line_error(run("run"), "no command given")
+    assert_one_line_error(run("run", "--name", "../x", "--", "true"), "--name '../x'")

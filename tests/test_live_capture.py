@@ -93,3 +93,49 @@ def test_live_scenario(scenario: str, family: int, tmp_path: Path) -> None:
 def test_made_deterministic_on_purpose(scenario: str, run: int, tmp_path: Path) -> None:
     analysis, sidecar, _stdout = capture(scenario, 4, tmp_path)
     check_scenario_facts(analysis, sidecar)
+
+
+def _run_program(tmp_path: Path, *command: str) -> tuple[dict, dict, str]:
+    before = host_state()
+    result = subprocess.run(
+        [sys.executable, "-m", "analyzer", "run", "--trace-calls", "--runs-dir", str(tmp_path), "--", *command],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    after = host_state()
+    assert after.pop("tcpdump") <= before.pop("tcpdump")
+    assert after == before
+    paths = dict(re.findall(r"^(pcap|sidecar|analysis|diagrams):\s+(\S+)$", result.stdout, re.M))
+    assert Path(paths["diagrams"]).is_file()
+    return (
+        json.loads(Path(paths["analysis"]).read_text()),
+        json.loads(Path(paths["sidecar"]).read_text()),
+        result.stdout,
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("curl") is None or shutil.which("strace") is None,
+    reason="needs curl and strace (make setup)",
+)
+def test_run_curl_to_a_closed_port(tmp_path: Path) -> None:
+    analysis, sidecar, stdout = _run_program(tmp_path, "curl", "-s", "http://127.0.0.1:1/")
+    [connection] = analysis["connections"]
+    assert connection["handshake"]["status"] == "refused"
+    calls = {(c["side"], c["call"]): c for c in sidecar["calls"]}
+    assert calls[("client", "connect(127.0.0.1:1)")]["errno"] == "EINPROGRESS"
+    assert calls[("client", "getsockopt(SO_ERROR)")]["errno"] == "ECONNREFUSED"
+    assert calls[("program", "run: curl -s http://127.0.0.1:1/")]["result"] == "exit status 7"
+    assert re.search(r"getsockopt\(SO_ERROR\) reported ECONNREFUSED .* after the RST", stdout)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (make setup)")
+def test_run_a_client_and_a_server_in_two_processes(tmp_path: Path) -> None:
+    analysis, sidecar, _stdout = _run_program(tmp_path, sys.executable, "examples/echo_pair.py")
+    [connection] = analysis["connections"]
+    assert connection["handshake"]["status"] == "complete"
+    assert (connection["close"]["shape"], connection["close"]["time_wait"]) == ("four-way", "client")
+    sides = {(c["side"], c["call"].split("(")[0]) for c in sidecar["calls"]}
+    assert {("server", "listen"), ("server", "accept"), ("client", "connect"), ("client", "send")} <= sides
+    kernel = connection["kernel"]
+    assert kernel["compared"] > 0 and kernel["disagreements"] == []

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -12,6 +15,7 @@ import time
 from pathlib import Path
 
 from analyzer.analysis import Analysis, analyze_file
+from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import tcpdump_path
 from analyzer.capture.store import store_capture
 from analyzer.errors import UserError
@@ -20,6 +24,8 @@ from analyzer.output.text_report import format_endpoint
 from analyzer.scenarios import Scenario, get_scenario
 from analyzer.sidecar import load_sidecar, sidecar_path_for, write_json
 from analyzer.udp_flows import UdpFlow
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # Creating a network namespace needs CAP_SYS_ADMIN; the firewall CAP_NET_ADMIN;
 # tcpdump CAP_NET_RAW.
@@ -39,12 +45,13 @@ def missing_capabilities() -> list[str]:
     return [name for name, bit in CAPABILITIES.items() if not effective >> bit & 1]
 
 
-def check_can_capture(scenario: Scenario) -> None:
+def check_can_capture(how: str) -> None:
+    """how: the make command that would do this capture, for the message."""
     missing = missing_capabilities()
     if missing:
         raise UserError(
-            "capturing needs root (or " + ", ".join(missing) + "): run "
-            f"'sudo make capture SCENARIO={scenario.name}'; 'make analyze PCAP=...' needs no privileges"
+            "capturing needs root (or " + ", ".join(missing) + f"): run 'sudo {how}'; "
+            "'make analyze PCAP=...' needs no privileges"
         )
     tcpdump_path()
     for tool, package in (("ip", "iproute2"), ("ss", "iproute2"), ("nft", "nftables")):
@@ -67,15 +74,9 @@ def run_folder(runs_dir: Path, base: str) -> Path:
     raise AssertionError("unreachable")
 
 
-def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "analyzer.capture.sandbox",
-        scenario.name,
-        str(family),
-        str(pcap),
-    ]
+def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dict | None = None) -> None:
+    what = ["--program", json.dumps(program)] if program is not None else [scenario.name]
+    command = [sys.executable, "-m", "analyzer.capture.sandbox", *what, str(family), str(pcap)]
     child = subprocess.Popen(command)
 
     def forward(signum: int, frame: object) -> None:
@@ -100,16 +101,42 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path) -> None:
 
 def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path = Path("runs")) -> int:
     scenario = get_scenario(name)
-    check_can_capture(scenario)
+    check_can_capture(f"make capture SCENARIO={scenario.name}")
+    base = scenario.name + ("-ipv6" if family == 6 else "")
+    duration = f", about {scenario.expected_run_seconds:.0f} s" if scenario.expected_run_seconds > 2 else ""
+    print(f"capturing '{scenario.name}' over IPv{family} in a private network namespace{duration} ...")
+    pcap = _capture(scenario, family, base, runs_dir)
+    if store:
+        for stored in store_capture(pcap):
+            print(f"stored:    {stored}")
+    return 0
+
+
+def run_program(argv: list[str], *, name: str | None = None, trace_calls: bool = False,
+                runs_dir: Path = Path("runs")) -> int:  # fmt: skip
+    """`handshake run -- COMMAND`: the command inside the sandbox, recorded and drawn."""
+    if not argv:
+        raise UserError("run: no command given (handshake run -- COMMAND ...)")
+    name = name or Path(argv[0]).name
+    if not _SAFE_NAME.fullmatch(name):
+        raise UserError(f"run: --name '{name}' may hold only letters, digits, '.', '_' and '-'")
+    check_can_capture(f"make run CMD='{shlex.join(argv)}'")
+    if trace_calls and shutil.which("strace") is None:
+        raise UserError("--trace-calls needs strace: run 'make setup' as root")
+    scenario = program_scenario(name, argv, trace_calls)
+    print(f"running {shlex.join(argv)} in a private network namespace (loopback only), recording ...")
+    _capture(scenario, 4, name, runs_dir, {"name": name, "argv": argv, "trace_calls": trace_calls})
+    return 0
+
+
+def _capture(scenario: Scenario, family: int, base: str, runs_dir: Path, program: dict | None = None) -> Path:
+    """Record in the sandbox, then analyze and draw into a new run folder; returns the pcap."""
     # matplotlib is imported only now: a user without privileges hears only about those.
     from analyzer.output import sequence_diagram  # noqa: F401
 
-    base = scenario.name + ("-ipv6" if family == 6 else "")
     folder = run_folder(runs_dir, base)
     pcap = folder / f"{base}.pcap"
-    duration = f", about {scenario.expected_run_seconds:.0f} s" if scenario.expected_run_seconds > 2 else ""
-    print(f"capturing '{scenario.name}' over IPv{family} in a private network namespace{duration} ...")
-    _record_in_sandbox(scenario, family, pcap)
+    _record_in_sandbox(scenario, family, pcap, program)
     try:
         _report_run(scenario, family, pcap, folder, base)
     except KeyboardInterrupt:
@@ -118,10 +145,7 @@ def run_capture(name: str, family: int, *, store: bool = False, runs_dir: Path =
             file=sys.stderr,
         )
         raise
-    if store:
-        for stored in store_capture(pcap):
-            print(f"stored:    {stored}")
-    return 0
+    return pcap
 
 
 def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base: str) -> None:
@@ -196,8 +220,10 @@ def print_summary(
     recorder = sidecar["recorder"]
     dropped = recorder.get("dropped_by_kernel")
     count = len(analysis.connections)
+    # A program chooses its own addresses; a scenario runs over the family it was given.
+    label = scenario.name if "command" in scenario.parameters else f"{scenario.name} (IPv{family})"
     print(
-        f"{scenario.name} (IPv{family}): {analysis.stats.frames} packets, "
+        f"{label}: {analysis.stats.frames} packets, "
         f"{count} connection{'s' if count != 1 else ''}, "
         f"{dropped if dropped is not None else 'unknown'} dropped by kernel"
     )

@@ -1,6 +1,7 @@
 """The child process that lives in the private namespace: sysctls, firewall, tcpdump, scenario.
 
-Run as `python -m analyzer.capture.sandbox SCENARIO FAMILY PCAP`. It writes the
+Run as `python -m analyzer.capture.sandbox SCENARIO FAMILY PCAP` (or with `--program
+SPEC_JSON` in place of SCENARIO, for `handshake run`). It writes the
 pcap and its sidecar and exits; its namespace (and every sysctl and nftables
 rule set in it) ends with it. SIGTERM and SIGINT stop the scenario, then tcpdump
 is stopped cleanly so that the packets recorded so far stay readable.
@@ -8,6 +9,7 @@ is stopped cleanly so that the packets recorded so far stay readable.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -20,10 +22,11 @@ from pathlib import Path
 
 from analyzer.capture.firewall import Firewall
 from analyzer.capture.namespace import enter_private_network_namespace, tcp_sysctls, write_sysctl
+from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import Recorder
 from analyzer.capture.snapshots import tcp_socket_states
 from analyzer.errors import UserError
-from analyzer.scenarios import Context, get_scenario
+from analyzer.scenarios import Context, Scenario, get_scenario
 from analyzer.scenarios.calls import CallLog
 from analyzer.sidecar import SCHEMA_VERSION, sidecar_path_for, write_json
 
@@ -56,8 +59,7 @@ def _watch_long_calls(log: CallLog, snapshot) -> Iterator[None]:
         watcher.join()
 
 
-def record(scenario_name: str, family: int, pcap: Path) -> dict:
-    scenario = get_scenario(scenario_name)
+def record(scenario: Scenario, family: int, pcap: Path) -> dict:
     enter_private_network_namespace()
     applied, missing = {}, []
     for name, value in scenario.sysctls.items():
@@ -116,10 +118,19 @@ def record(scenario_name: str, family: int, pcap: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    """argv: SCENARIO FAMILY PCAP, or --program SPEC_JSON FAMILY PCAP (`handshake run`)."""
     signal.signal(signal.SIGTERM, _interrupt)
-    scenario_name, family, pcap = argv[0], int(argv[1]), Path(argv[2])
+    program = argv[0] == "--program"
+    if program:
+        argv = argv[1:]
+    family, pcap = int(argv[1]), Path(argv[2])
     try:
-        record(scenario_name, family, pcap)
+        if program:
+            spec = json.loads(argv[0])
+            scenario = program_scenario(spec["name"], spec["argv"], spec["trace_calls"])
+        else:
+            scenario = get_scenario(argv[0])
+        record(scenario, family, pcap)
     except UserError as error:
         print(f"handshake: {error}", file=sys.stderr)
         return 2

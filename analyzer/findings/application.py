@@ -13,6 +13,7 @@ import ast
 import re
 
 from analyzer.decode.segment import ACK, RST, SYN, Segment
+from analyzer.sidecar import call_failed
 from analyzer.timefmt import format_duration
 
 _BYTES = re.compile(r"\((\d+) bytes\)$")
@@ -39,17 +40,15 @@ def application_findings(
     calls: list[dict], segments: list[Segment], refusals: list | None = None
 ) -> list[str]:
     """`refusals`: ICMP unreachables, the UDP counterpart of a RST."""
-    findings = [
-        _failure(call, segments, refusals or [])
-        for call in calls
-        if call.get("errno") and call["errno"] != "EINPROGRESS"
-    ]
+    findings = [_failure(call, segments, refusals or []) for call in calls if call_failed(call)]
     findings.extend(_boundaries(calls))
     return findings
 
 
 def _failure(call: dict, segments: list[Segment], refusals: list) -> str:
-    text = f"{call['side']} {call['call']} raised {call['errno']}"
+    # getsockopt(SO_ERROR) does not fail: it reports how a non-blocking connect() ended.
+    verb = "reported" if call["call"].startswith("getsockopt(SO_ERROR") else "raised"
+    text = f"{call['side']} {call['call']} {verb} {call['errno']}"
     before = [s for s in segments if s.time <= call["end_time"]]
     refusing = [(s.time, s.frame, "RST") for s in before if s.flags & RST]
     refusing += [(r.time, r.frame, "ICMP port unreachable") for r in refusals if r.time <= call["end_time"]]

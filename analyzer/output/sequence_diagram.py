@@ -29,6 +29,7 @@ from analyzer.errors import UserError
 from analyzer.kernel_agreement import kernel_listened
 from analyzer.output.figures import save_figure
 from analyzer.output.text_report import format_endpoint
+from analyzer.sidecar import call_failed
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -417,8 +418,9 @@ def _margin(text: str) -> str:
 
 def _draw_calls(ax: plt.Axes, calls: list[dict], layout: Layout) -> None:
     for index, call in enumerate(calls):
-        if call["side"] == "network":
-            # What the sandbox did to the packets: between the lifelines, on a row of its own.
+        if call["side"] not in ("client", "server"):
+            # What the sandbox did (to the packets, or the program it ran): between the
+            # lifelines, on a row of its own.
             ax.text(0.5, layout.at[("call", index, "start")], call["call"], ha="center", va="center", fontsize=FONT - 1,
                     color="#6a3d9a", style="italic")  # fmt: skip
             continue
@@ -428,7 +430,7 @@ def _draw_calls(ax: plt.Axes, calls: list[dict], layout: Layout) -> None:
         y0 = layout.at[("call", index, "start")]
         y1 = layout.at.get(("call", index, "end"), y0)
         result = call["result"]
-        failed = bool(call.get("errno"))
+        failed = call_failed(call)
         color = COLORS["error"] if failed else COLORS["call"]
         if y1 > y0:
             bar_x = x + (0.012 if client else -0.012)
