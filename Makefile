@@ -45,7 +45,7 @@ TRACE ?= 1
 export CMD
 run: setup
 	@test -n "$$CMD" || { echo 'usage: make run CMD="command ..." [NAME=name] [TRACE=0]'; exit 2; }
-	@$(BIN)/handshake run $(if $(NAME),--name $(NAME)) $(if $(filter 1,$(TRACE)),--trace-calls) -- sh -c "$$CMD"
+	@$(BIN)/handshake run --name $(or $(NAME),$(notdir $(firstword $(CMD)))) $(if $(filter 1,$(TRACE)),--trace-calls) -- sh -c "$$CMD"
 
 analyze: setup
 	@test -n "$(PCAP)" || { echo "usage: make analyze PCAP=file.pcap"; exit 2; }

@@ -11,11 +11,10 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
-from typing import TextIO
 
 from analyzer.errors import UserError
+from analyzer.sidecar import sidecar_beside
 
 EXIT_USAGE = 2
 
@@ -89,7 +88,7 @@ def cmd_backoff(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
     from analyzer.output.backoff_chart import draw_backoff_chart
 
-    sidecar = _sidecar_beside(args.file)
+    sidecar = sidecar_beside(args.file)
     analysis = analyze_file(args.file, args.decoder, sidecar)
     candidates = [
         r
@@ -121,7 +120,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     from analyzer.output.sequence_diagram import pick_connection
     from analyzer.output.state_timeline import draw_state_timeline
 
-    sidecar = _sidecar_beside(args.file)
+    sidecar = sidecar_beside(args.file)
     chosen, note = pick_connection(analyze_file(args.file, args.decoder, sidecar), args.connection)
     if not isinstance(chosen, ConnectionAnalysis):
         raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
@@ -143,7 +142,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
     from analyzer.output.html_report import write_report
 
-    analysis = analyze_file(args.file, args.decoder, _sidecar_beside(args.file))
+    analysis = analyze_file(args.file, args.decoder, sidecar_beside(args.file))
     print(f"report: {write_report(analysis, Path(args.output), args.connection)}")
     return 0
 
@@ -220,50 +219,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def render_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, out: TextIO,
-                progress: bool = False) -> list[str]:  # fmt: skip
-    """Write one file's report to `out` once the file has been read to its end; returns
-    its warnings. Raises UserError for a file that cannot be read (`out` untouched)."""
-    from analyzer.analysis import stream_file
-    from analyzer.output.json_report import write_document
-    from analyzer.output.progress import ProgressLine
-    from analyzer.output.text_report import write_text
-
-    sidecar = _sidecar_beside(path) if use_sidecar else None
-    line = ProgressLine(path, _size(path), sys.stderr) if progress else None
-    try:
-        stream = stream_file(path, decoder, sidecar, line)
-        (write_document if as_json else write_text)(stream, out)
-    finally:
-        if line is not None:
-            line.done()
-    return stream.stats.warnings
-
-
-def _render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool,
-                    progress: bool = False) -> tuple[str | None, str | None, list[str]]:  # fmt: skip
-    """render_file into a temporary file, here or in a worker process (picklable):
-    (report file, error, warnings). A big report never sits in memory."""
-    with tempfile.NamedTemporaryFile("w", suffix=".report", delete=False) as out:
-        try:
-            return out.name, None, render_file(path, as_json, decoder, use_sidecar, out, progress)
-        except UserError as error:
-            os.unlink(out.name)
-            return None, str(error), []
-
-
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from analyzer.batch import render_to_file
+
     status = 0
     several = len(args.files) > 1
     use_sidecar = not args.no_sidecar
     progress = not args.quiet and sys.stderr.isatty() and (args.jobs == 1 or not several)
     if args.jobs > 1 and several:
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs)
-        futures = [pool.submit(_render_to_file, p, args.json, args.decoder, use_sidecar) for p in args.files]
+        futures = [pool.submit(render_to_file, p, args.json, args.decoder, use_sidecar) for p in args.files]
         outcomes = (future.result() for future in futures)
     else:
         pool = None
-        outcomes = (_render_to_file(p, args.json, args.decoder, use_sidecar, progress) for p in args.files)
+        outcomes = (render_to_file(p, args.json, args.decoder, use_sidecar, progress) for p in args.files)
     written = 0
     if args.json and several:
         sys.stdout.write('{"files":[')
@@ -299,20 +268,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def _sidecar_beside(path: str) -> dict | None:
-    from analyzer.sidecar import find_sidecar, load_sidecar
-
-    found = find_sidecar(path)
-    return load_sidecar(found) if found else None
-
-
 def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
     from analyzer.output.sequence_diagram import draw, pick_connection
@@ -324,7 +279,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     )
     if kind not in ("svg", "png", "mermaid"):
         raise UserError(f"{args.output}: unknown diagram format (use .svg, .png or .mmd, or --format)")
-    sidecar = load_sidecar(args.sidecar) if args.sidecar else _sidecar_beside(args.file)
+    sidecar = load_sidecar(args.sidecar) if args.sidecar else sidecar_beside(args.file)
     analysis = analyze_file(args.file, args.decoder, sidecar)
     chosen, note = pick_connection(analysis, args.connection)
     if note:

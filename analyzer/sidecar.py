@@ -30,6 +30,12 @@ def find_sidecar(pcap: str | Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def sidecar_beside(pcap: str | Path) -> dict | None:
+    """The sidecar next to a capture, loaded, or None when there is none."""
+    found = find_sidecar(pcap)
+    return load_sidecar(found) if found else None
+
+
 def load_sidecar(path: str | Path) -> dict:
     try:
         document = json.loads(Path(path).read_text())

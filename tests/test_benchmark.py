@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from analyzer.batch import render_file
 from analyzer.benchmark.synthetic import KINDS, write_capture
 from analyzer.benchmark.truth import compare
-from analyzer.cli import render_file
 
 
 @pytest.mark.parametrize(("packets", "fmt"), [(100_000, "pcap"), (20_000, "pcapng")])

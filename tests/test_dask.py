@@ -1,0 +1,36 @@
+"""Beyond one machine: the per-file function mapped over a Dask bag on a local cluster of
+worker processes gives the documents one process gives, in the order asked."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from conftest import CAPTURES
+
+from analyzer.batch import analyze_on_dask, render_file
+
+distributed = pytest.importorskip(
+    "distributed", reason="the dask extra is not installed (make setup installs it)"
+)
+
+FILES = [str(CAPTURES / f"{name}.pcap") for name in ("refused", "handshake-ipv6", "syn-timeout", "udp")]
+
+
+def test_a_local_dask_cluster_gives_what_one_process_gives(tmp_path) -> None:
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"\x00" * 64)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        merged = analyze_on_dask([*FILES, str(bad)], client)
+    *documents, failed = merged["files"]
+    for path, document in zip(FILES, documents, strict=True):
+        out = io.StringIO()
+        render_file(path, True, "fast", True, out)
+        assert document == json.loads(out.getvalue())
+    assert failed["file"] == str(bad) and "not a pcap" in failed["error"]
