@@ -43,9 +43,15 @@ def host_state() -> dict:
 
 
 def capture(scenario: str, family: int, runs_dir: Path) -> tuple[dict, dict, str]:
+    return recorded(["capture", scenario, "--family", str(family)], runs_dir)
+
+
+def recorded(arguments: list[str], runs_dir: Path) -> tuple[dict, dict, str]:
+    """`handshake capture ...` or `handshake run ...` into runs_dir: (analysis, sidecar,
+    stdout), after checking that it succeeded, left the host as it was and wrote its files."""
     before = host_state()
     result = subprocess.run(
-        [sys.executable, "-m", "analyzer", "capture", scenario, "--family", str(family), "--runs-dir", str(runs_dir)],
+        [sys.executable, "-m", "analyzer", *arguments[:1], "--runs-dir", str(runs_dir), *arguments[1:]],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -96,22 +102,7 @@ def test_made_deterministic_on_purpose(scenario: str, run: int, tmp_path: Path) 
 
 
 def _run_program(tmp_path: Path, *command: str) -> tuple[dict, dict, str]:
-    before = host_state()
-    result = subprocess.run(
-        [sys.executable, "-m", "analyzer", "run", "--trace-calls", "--runs-dir", str(tmp_path), "--", *command],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    after = host_state()
-    assert after.pop("tcpdump") <= before.pop("tcpdump")
-    assert after == before
-    paths = dict(re.findall(r"^(pcap|sidecar|analysis|diagrams):\s+(\S+)$", result.stdout, re.M))
-    assert Path(paths["diagrams"]).is_file()
-    return (
-        json.loads(Path(paths["analysis"]).read_text()),
-        json.loads(Path(paths["sidecar"]).read_text()),
-        result.stdout,
-    )
+    return recorded(["run", "--trace-calls", "--", *command], tmp_path)
 
 
 @pytest.mark.skipif(
