@@ -63,6 +63,7 @@ class _Open:
     reuses: int | None = None  # first_index of the connection this one follows on its 4-tuple
     fin_end: dict[Endpoint, int] = field(default_factory=dict)  # sender -> seq just past its FIN
     fin_acked: set[Endpoint] = field(default_factory=set)  # senders whose FIN the peer acknowledged
+    queued_at: float = 0.0  # its last segment's time when it joined the tracker's queue of the over
 
     @property
     def ended(self) -> bool:
@@ -124,6 +125,7 @@ class ConnectionTracker:
             if peer_fin is not None and seq_diff(segment.ack, peer_fin) >= 0:
                 open_.fin_acked.add((segment.dst, segment.dport))
         if open_.over and not was_over:
+            open_.queued_at = segment.time
             self._ended.append((key, open_))
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
@@ -139,10 +141,18 @@ class ConnectionTracker:
             if self._current.get(key) is not open_:
                 self._ended.popleft()  # already handed over (replaced by a new SYN)
                 continue
-            if now - open_.segments[-1].time <= CLOSE_DELAY:
-                break
-            self._ended.popleft()
-            done.append(self._hand_over(key, open_))
+            last = open_.segments[-1].time
+            if now - last > CLOSE_DELAY:
+                self._ended.popleft()
+                done.append(self._hand_over(key, open_))
+            elif last > open_.queued_at:
+                # Segments came after it was queued: to the back, by its latest, so that
+                # one that trickles on never holds back the quiet ones behind it.
+                self._ended.popleft()
+                open_.queued_at = last
+                self._ended.append((key, open_))
+            else:
+                break  # the oldest in the queue is not quiet yet, nor are those behind it
         return done
 
     def _hand_over(self, key: tuple, open_: _Open) -> Connection:

@@ -71,3 +71,23 @@ def test_ids_follow_the_first_segments_whatever_order_connections_end_in() -> No
     segments = sorted([*long_lived, *short], key=lambda s: s.time)
     connections = group_connections(segments)
     assert [(c.id, c.client[1]) for c in connections] == [(0, 40000), (1, 40001)]
+
+
+def test_a_connection_that_trickles_on_after_its_close_holds_back_no_other(monkeypatch) -> None:
+    """The first connection to close keeps getting a stray ACK every 4 s; the hundreds
+    that close after it, and go quiet, are handed over all the same."""
+    import analyzer.connections as connections
+
+    monkeypatch.setattr(connections, "SWEEP_EVERY", 12)
+    tracker = ConnectionTracker()
+    segments = conversation(*CLOSED)
+    for n in range(1, 200):
+        segments += on_port(conversation(*CLOSED), 1000 + n, later=n * 0.1, frames=10 * n)
+        if n % 40 == 0:
+            segments += conversation((n * 0.1, "c", "A", 102, 502))  # the first one, again
+    segments.sort(key=lambda s: s.time)
+    handed = []
+    for segment in segments:
+        handed.extend(tracker.add(segment))
+    assert len(handed) >= 100
+    assert 0 not in {c.id for c in handed}  # the trickling one is still open
