@@ -8,9 +8,12 @@ in a child process: nothing needs undoing on the host, even after SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from analyzer.errors import UserError
@@ -33,6 +36,48 @@ def die_with_parent(signal_number: int) -> None:
     """For a child's preexec_fn: the kernel signals it when its parent dies, so no
     capture engine outlives the sandbox process."""
     _libc.prctl(PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
+
+
+def others_in_this_namespace() -> list[int]:
+    """Processes besides this one in this process's network namespace (its children
+    and whatever they started, daemons included: they all share it)."""
+    own = os.readlink("/proc/self/ns/net")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "net") == own:
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def end_the_others(grace: float = 1.0) -> list[str]:
+    """Make sure nothing outlives the capture in its namespace: SIGTERM to every other
+    process in it, SIGKILL to those still there after `grace` seconds. Returns the
+    command lines of those it had to end."""
+    ended = []
+    for pid in others_in_this_namespace():
+        try:
+            ended.append(
+                Path(f"/proc/{pid}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+                .strip()
+            )
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            continue
+    deadline = time.monotonic() + grace
+    while ended and time.monotonic() < deadline and others_in_this_namespace():
+        time.sleep(0.05)
+    for pid in others_in_this_namespace():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return ended
 
 
 def _sysctl_path(name: str) -> Path:

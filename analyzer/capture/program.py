@@ -4,8 +4,9 @@ and server (curl, nc, a script) do on the sandbox's loopback.
 The command runs inside the capture's private namespace, as one logged step; its output
 goes to the terminal. With `trace_calls` it runs under strace, and its socket calls join
 the call log afterwards, so the diagram has the same margins as a scripted scenario.
-Ctrl-C (or SIGTERM) while it runs stops the program, not the capture: that is how a
-server is ended, and the run is analyzed as usual.
+Ctrl-C (the terminal's SIGINT reaches the program; the sandbox ignores it) or a SIGTERM
+to the capture stops the program, not the capture: that is how a server is ended, and
+the run is analyzed as usual.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from analyzer.capture.strace_calls import TRACE_ARGS, calls_from_strace
 from analyzer.scenarios.base import Context, Scenario
 
 STOP_GRACE_SECONDS = 5.0
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def program_scenario(name: str, argv: list[str], trace_calls: bool) -> Scenario:
@@ -49,13 +54,15 @@ def program_scenario(name: str, argv: list[str], trace_calls: bool) -> Scenario:
 def _run(command: list[str]) -> tuple[int, bool]:
     """(exit status, whether the user stopped it)."""
     try:
-        process = subprocess.Popen(command)
+        # The sandbox ignores SIGINT; the program must not inherit that: Ctrl-C is for it.
+        process = subprocess.Popen(command, preexec_fn=_default_sigint)
     except FileNotFoundError:
         return 127, False
     try:
-        return process.wait(), False
+        code = process.wait()
+        return code, code == -signal.SIGINT
     except KeyboardInterrupt:
-        # A terminal's Ctrl-C reached the program too; a SIGTERM to us did not: pass it on.
+        # A SIGTERM to the capture (the sandbox turns it into this): stop the program.
         process.send_signal(signal.SIGINT)
         try:
             return process.wait(timeout=STOP_GRACE_SECONDS), True

@@ -25,6 +25,7 @@ from analyzer.scenarios import Scenario, get_scenario
 from analyzer.sidecar import load_sidecar, sidecar_path_for, write_json
 from analyzer.udp_flows import UdpFlow
 
+PROGRAM_STOP_GRACE = 5.0  # seconds a program gets to stop on Ctrl-C before it is ended
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # Creating a network namespace needs CAP_SYS_ADMIN; the firewall CAP_NET_ADMIN;
@@ -74,26 +75,52 @@ def run_folder(runs_dir: Path, base: str) -> Path:
     raise AssertionError("unreachable")
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dict | None = None) -> None:
     what = ["--program", json.dumps(program)] if program is not None else [scenario.name]
     command = [sys.executable, "-m", "analyzer.capture.sandbox", *what, str(family), str(pcap)]
-    child = subprocess.Popen(command)
+    # The sandbox ignores the terminal's Ctrl-C (a SIGINT while it is still starting would
+    # end it in a traceback); it is told with a SIGTERM, which it either takes (and stops
+    # tcpdump cleanly) or, still starting, dies of without a word.
+    child = subprocess.Popen(command, preexec_fn=_ignore_sigint)
 
     def forward(signum: int, frame: object) -> None:
-        child.send_signal(signum)
+        child.send_signal(signal.SIGTERM)
 
     previous = signal.signal(signal.SIGTERM, forward)
+    asked = None  # when Ctrl-C asked a program to stop
     try:
         while True:
             try:
-                code = child.wait()
+                code = child.wait(timeout=None if asked is None else 0.2)
                 break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() - asked > PROGRAM_STOP_GRACE:
+                    child.send_signal(signal.SIGTERM)  # the sandbox ends the program, keeps the run
+                    asked = None
             except KeyboardInterrupt:
-                # Ctrl-C reached the child too (same process group): wait for it to stop tcpdump.
-                continue
+                if program is None or asked is not None:
+                    child.send_signal(signal.SIGTERM)
+                    asked = None
+                else:
+                    # A program run: the program got the Ctrl-C itself; give it time to stop.
+                    asked = time.monotonic()
     finally:
         signal.signal(signal.SIGTERM, previous)
     if code == 130:
+        raise KeyboardInterrupt  # the sandbox said what it had recorded
+    if code in (-signal.SIGINT, -signal.SIGTERM):
+        # The signal came before the sandbox could take it (it was still starting): it
+        # recorded nothing, or what tcpdump flushed before dying with it.
+        if pcap.is_file() and pcap.stat().st_size > 0:
+            print(
+                f"handshake: capture interrupted; the packets recorded so far are in {pcap}", file=sys.stderr
+            )
+        else:
+            print("handshake: capture interrupted before any packet was recorded", file=sys.stderr)
         raise KeyboardInterrupt
     if code != 0:
         raise UserError(f"capture of '{scenario.name}' failed (sandbox exit status {code})")

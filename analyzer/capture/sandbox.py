@@ -21,7 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from analyzer.capture.firewall import Firewall
-from analyzer.capture.namespace import enter_private_network_namespace, tcp_sysctls, write_sysctl
+from analyzer.capture.namespace import (
+    end_the_others,
+    enter_private_network_namespace,
+    tcp_sysctls,
+    write_sysctl,
+)
 from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import Recorder
 from analyzer.capture.snapshots import tcp_socket_states
@@ -94,6 +99,9 @@ def record(scenario: Scenario, family: int, pcap: Path) -> dict:
             facts = scenario.run(Context(family, log, network))
     finally:
         network.close()
+        # Nothing the scenario or the program started outlives the capture (a server a
+        # shell put in the background ignores Ctrl-C, a daemon leaves its parent).
+        ended = end_the_others()
     stats = recorder.stats
     document = {
         "schema_version": SCHEMA_VERSION,
@@ -107,6 +115,7 @@ def record(scenario: Scenario, family: int, pcap: Path) -> dict:
         "sysctls_set": applied,
         "sysctls_missing": missing,
         "firewall": network.rules,
+        "processes_ended": ended,
         "recorder": stats.as_dict(),
         "started": started,
         "finished": time.time(),
