@@ -75,8 +75,14 @@ def run_folder(runs_dir: Path, base: str) -> Path:
     raise AssertionError("unreachable")
 
 
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+
 def _ignore_sigint() -> None:
+    """The sandbox's start: SIGINT ignored; SIGINT and SIGTERM not blocked (the parent
+    blocks them around the fork; tcpdump and a program of `handshake run` must get them)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
 
 
 def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dict | None = None) -> None:
@@ -84,8 +90,15 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
     command = [sys.executable, "-m", "analyzer.capture.sandbox", *what, str(family), str(pcap)]
     # The sandbox ignores the terminal's Ctrl-C (a SIGINT while it is still starting would
     # end it in a traceback); it is told with a SIGTERM, which it either takes (and stops
-    # tcpdump cleanly) or, still starting, dies of without a word.
-    child = subprocess.Popen(command, preexec_fn=_ignore_sigint)
+    # tcpdump cleanly) or, still starting, dies of without a word. A Ctrl-C or SIGTERM
+    # during the fork itself would land in an at-fork hook and be lost: it waits until
+    # the loop below, which knows what to do with it.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        child = subprocess.Popen(command, preexec_fn=_ignore_sigint)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        raise
 
     def forward(signum: int, frame: object) -> None:
         child.send_signal(signal.SIGTERM)
@@ -95,6 +108,9 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
     try:
         while True:
             try:
+                if blocked is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a pending Ctrl-C lands here
+                    blocked = None
                 code = child.wait(timeout=None if asked is None else 0.2)
                 break
             except subprocess.TimeoutExpired:
