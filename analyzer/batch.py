@@ -44,10 +44,14 @@ def render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool,
     (report file, error, warnings). A big report never sits in memory."""
     with tempfile.NamedTemporaryFile("w", suffix=".report", delete=False) as out:
         try:
-            return out.name, None, render_file(path, as_json, decoder, use_sidecar, out, progress)
+            warnings = render_file(path, as_json, decoder, use_sidecar, out, progress)
         except UserError as error:
             os.unlink(out.name)
             return None, str(error), []
+        except BaseException:
+            os.unlink(out.name)  # interrupted: no report file left behind
+            raise
+    return out.name, None, warnings
 
 
 def report_of(path: str, decoder: str = "fast", use_sidecar: bool = True) -> dict:

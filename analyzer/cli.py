@@ -247,13 +247,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 print(f"handshake: {path}: warning: {warning}", file=sys.stderr)
             if args.json and written:
                 sys.stdout.write(",\n")
-            with open(report) as text:
-                shutil.copyfileobj(text, sys.stdout)
-            os.unlink(report)
+            try:
+                with open(report) as text:
+                    shutil.copyfileobj(text, sys.stdout)
+            finally:
+                os.unlink(report)
             written += 1
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+            # Reports the loop never got to (it was interrupted): their files go too.
+            for future in futures:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    report = future.result()[0]
+                    if report is not None and os.path.exists(report):
+                        os.unlink(report)
     if args.json and several:
         sys.stdout.write("]}")
     if args.json and (written or several):

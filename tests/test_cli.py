@@ -277,3 +277,18 @@ def test_progress_line_only_for_long_analyses(monkeypatch) -> None:
 def test_run_without_a_command_or_with_a_bad_name() -> None:
     assert_one_line_error(run("run"), "no command given")
     assert_one_line_error(run("run", "--name", "../x", "--", "true"), "--name '../x'")
+
+
+def test_an_interrupted_analysis_leaves_no_report_file(monkeypatch, tmp_path) -> None:
+    import tempfile
+
+    from analyzer import batch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(batch, "render_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        batch.render_to_file(str(CAPTURES / "refused.pcap"), True, "fast", False)
+    assert list(tmp_path.iterdir()) == []
