@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from analyzer.scenarios.base import Context, Scenario
-from analyzer.scenarios.exchange import close, facts, open_pair, recv, send
+from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, facts, open_pair, recv, send
 
 MESSAGES = (b"one", b"two", b"three")
 # The server reads only after all three sends have landed in its receive queue.
@@ -40,6 +40,8 @@ def run(ctx: Context) -> dict:
         (length,) = struct.unpack("!I", _recv_exactly(ctx, pair.conn, 4))
         framed.append(_recv_exactly(ctx, pair.conn, length))
     close(ctx, "client", pair.client)
+    # The FIN's ACK leaves alone, not on the server's FIN: a four-way close every time.
+    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
     recv(ctx, "server", pair.conn)
     close(ctx, "server", pair.conn)
     close(ctx, "server", pair.listener, "close() listener")
