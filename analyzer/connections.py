@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 
 Endpoint = tuple[str, int]
 
@@ -117,7 +117,7 @@ class ConnectionTracker:
             open_.isn.setdefault(sender, segment.seq)
         if flags & FIN:
             open_.fin_from.add(sender)
-            open_.fin_end[sender] = (segment.seq + segment.seq_space) % MOD
+            open_.fin_end[sender] = segment.seq_end
         if flags & RST:
             open_.reset = True
         if open_.fin_end and flags & ACK:

@@ -71,16 +71,17 @@ def _normalize(address: str) -> str:
     return f"{host.strip('[]')}:{port}"
 
 
+def _listening(snapshot: dict) -> set[str]:
+    """The addresses a snapshot lists a listening socket at."""
+    return {_normalize(s["local"]) for s in snapshot["sockets"] if s["state"] == State.LISTEN.value}
+
+
 def kernel_listened(sidecar: dict | None, endpoint: tuple[str, int], start: float, end: float) -> bool:
     """Whether a snapshot between start and end listed a listening socket at this address: the
     state of a server that never answered, which its packets cannot show."""
     address = _address(endpoint)
     return any(
-        start <= snapshot["time"] <= end
-        and any(
-            _normalize(s["local"]) == address and s["state"] == State.LISTEN.value
-            for s in snapshot["sockets"]
-        )
+        start <= snapshot["time"] <= end and address in _listening(snapshot)
         for snapshot in (sidecar or {}).get("snapshots", [])
     )
 
@@ -107,7 +108,7 @@ def compare_with_kernel(result: ConnectionAnalysis, sidecar: dict) -> KernelAgre
         if time < connection.first_time:
             continue  # the connection did not exist yet
         kernel = {(_normalize(s["local"]), _normalize(s["peer"])): s["state"] for s in snapshot["sockets"]}
-        listening = {_normalize(s["local"]) for s in snapshot["sockets"] if s["state"] == State.LISTEN.value}
+        listening = _listening(snapshot)
         during = snapshot.get("during_call")
         calls = sidecar["calls"]
         if during is not None and during < len(calls):

@@ -133,7 +133,7 @@ class Endpoint:
     def sent(self, segment: Segment) -> None:
         if segment.flags & SYN and self.isn is None:
             self.isn = segment.seq
-        end = (segment.seq + segment.seq_space) % MOD
+        end = segment.seq_end
         if self.snd_max is None or seq_diff(end, self.snd_max) > 0:
             self.snd_max = end
         if segment.flags & FIN:
@@ -246,7 +246,7 @@ def lost_segments(segments: list[Segment]) -> set[int]:
         last_copy[key] = index
         if earlier is None:
             continue
-        covered = (segment.seq + segment.seq_space) % MOD
+        covered = segment.seq_end
         # A SYN/ACK after the same end's SYN answers a SYN of the peer (simultaneous open):
         # not a timer's resend, so it says nothing of what the peer sent meanwhile.
         resent = segment.flags & (control | ACK) == segments[earlier].flags & (control | ACK)

@@ -131,7 +131,7 @@ def table_rows(path: Path, packets: int, timings: list[Timing]) -> str:
     return "\n".join(lines)
 
 
-def verdicts(packets: int, timings: list[Timing]) -> list[str]:
+def verdicts(timings: list[Timing]) -> list[str]:
     by_tool = {t.tool: t for t in timings}
     ours = timings[0]
     lines = []
@@ -174,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         results.append((path, packets, measure(path, args.runs)))
         print(table_rows(*results[-1]), flush=True)
-    largest_path, largest_packets, largest = max(results, key=lambda r: r[1])
+    largest_path, _packets, largest = max(results, key=lambda r: r[1])
     print(f"\ntargets on {largest_path.name}:")
-    print("\n".join(f"  {line}" for line in verdicts(largest_packets, largest)))
+    print("\n".join(f"  {line}" for line in verdicts(largest)))
     print("\n" + check_truth(min(results, key=lambda r: r[1])[0]))
     return 0

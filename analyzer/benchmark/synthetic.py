@@ -19,7 +19,7 @@ import json
 import random
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from analyzer.decode.segment import ACK, FIN, PSH, RST, SYN
@@ -243,7 +243,7 @@ def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, d
             endpoints = _endpoints(rng, number)
         conversation, expected = _script(kind, rng, start)
         if reused_from is not None:
-            expected = Expected(**{**expected.__dict__, "reuses_ports": True})
+            expected = replace(expected, reuses_ports=True)
         if kind == "port-reuse":
             # The same 4-tuple opens again 1 to 2 s after this connection closed (tcp_tw_reuse).
             heapq.heappush(reuse_later, (conversation.time + rng.uniform(1, 2), number, endpoints))
@@ -258,7 +258,7 @@ def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, d
             "client_port": endpoints.client_port,
             "server_port": endpoints.server_port,
             "start": start,
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in expected.__dict__.items()},
+            **asdict(expected),
         }
         for index, (time, from_client, flags, seq, ack, length) in enumerate(conversation.segments):
             frame, wire = _frame(endpoints, from_client, flags, seq, ack, length)

@@ -56,6 +56,13 @@ def tcpdump_path() -> str:
     return path
 
 
+def interrupted_capture(pcap: Path) -> str:
+    """What to say of a capture stopped early: where the packets it got are, if any."""
+    if pcap.is_file() and pcap.stat().st_size > 0:
+        return f"handshake: capture interrupted; the packets recorded so far are in {pcap}"
+    return "handshake: capture interrupted before any packet was recorded"
+
+
 class Recorder:
     """tcpdump writing `pcap_path` for as long as the `with` block runs."""
 

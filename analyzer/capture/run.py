@@ -16,7 +16,7 @@ from pathlib import Path
 
 from analyzer.analysis import Analysis, analyze_file
 from analyzer.capture.program import program_scenario
-from analyzer.capture.recorder import tcpdump_path
+from analyzer.capture.recorder import interrupted_capture, tcpdump_path
 from analyzer.capture.store import store_capture
 from analyzer.errors import UserError
 from analyzer.output.json_report import analysis_to_dict
@@ -131,12 +131,7 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
     if code in (-signal.SIGINT, -signal.SIGTERM):
         # The signal came before the sandbox could take it (it was still starting): it
         # recorded nothing, or what tcpdump flushed before dying with it.
-        if pcap.is_file() and pcap.stat().st_size > 0:
-            print(
-                f"handshake: capture interrupted; the packets recorded so far are in {pcap}", file=sys.stderr
-            )
-        else:
-            print("handshake: capture interrupted before any packet was recorded", file=sys.stderr)
+        print(interrupted_capture(pcap), file=sys.stderr)
         raise KeyboardInterrupt
     if code != 0:
         raise UserError(f"capture of '{scenario.name}' failed (sandbox exit status {code})")

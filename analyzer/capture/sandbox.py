@@ -3,8 +3,9 @@
 Run as `python -m analyzer.capture.sandbox SCENARIO FAMILY PCAP` (or with `--program
 SPEC_JSON` in place of SCENARIO, for `handshake run`). It writes the
 pcap and its sidecar and exits; its namespace (and every sysctl and nftables
-rule set in it) ends with it. SIGTERM and SIGINT stop the scenario, then tcpdump
-is stopped cleanly so that the packets recorded so far stay readable.
+rule set in it) ends with it. SIGTERM stops the scenario, then tcpdump is stopped
+cleanly so that the packets recorded so far stay readable; the parent starts it with
+SIGINT ignored and turns the terminal's Ctrl-C into that SIGTERM.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from analyzer.capture.namespace import (
     write_sysctl,
 )
 from analyzer.capture.program import program_scenario
-from analyzer.capture.recorder import Recorder
+from analyzer.capture.recorder import Recorder, interrupted_capture
 from analyzer.capture.snapshots import tcp_socket_states
 from analyzer.errors import UserError
 from analyzer.scenarios import Context, Scenario, get_scenario
@@ -144,12 +145,7 @@ def main(argv: list[str]) -> int:
         print(f"handshake: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if pcap.is_file() and pcap.stat().st_size > 0:
-            print(
-                f"handshake: capture interrupted; the packets recorded so far are in {pcap}", file=sys.stderr
-            )
-        else:
-            print("handshake: capture interrupted before any packet was recorded", file=sys.stderr)
+        print(interrupted_capture(pcap), file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 

@@ -66,6 +66,11 @@ class Segment(NamedTuple):
         """Sequence numbers this segment occupies: payload plus one each for SYN and FIN."""
         return self.payload_len + (1 if self.flags & SYN else 0) + (1 if self.flags & FIN else 0)
 
+    @property
+    def seq_end(self) -> int:
+        """The sequence number just past this segment: what acknowledges all of it."""
+        return (self.seq + self.seq_space) % MOD
+
 
 def flag_names(flags: int) -> str:
     """'SYN/ACK', 'FIN/ACK', 'RST', 'PSH/ACK' ... in the order people write them."""

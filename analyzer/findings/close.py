@@ -63,7 +63,7 @@ def find_close(connection: Connection, steps: list[Step], final: dict[str, State
         result.shape = "fin-then-reset" if ended_by_rst else "one-fin"
         return result
     second = fins["server" if first_side == "client" else "client"]
-    first_end = (first.seq + first.seq_space) % (1 << 32)
+    first_end = first.seq_end
     if seq_diff(second.ack, first_end) < 0:
         result.shape = "simultaneous"
         return result

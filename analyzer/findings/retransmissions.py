@@ -162,7 +162,7 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
     if segment.payload_len or segment.flags & (SYN | FIN):
         here.sent.add(_copy_key(segment))
     if not segment.flags & RST:
-        end = (segment.seq + segment.seq_space) % MOD
+        end = segment.seq_end
         if here.next_seq is None or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
             here.next_seq_time = segment.time

@@ -133,7 +133,7 @@ def _history(segment: Segment, endpoint: _End, peer: _End, history: list[str]) -
         # This ACK covers bytes of the peer's that were never seen: a content gap.
         peer.holes.clear()
         _once(peer, "G", history)
-    end = (seq + segment.payload_len + bool(flags & SYN) + bool(flags & FIN)) % MOD
+    end = segment.seq_end
     if endpoint.last_seq is not None and segment.payload_len and seq_diff(seq, endpoint.last_seq) > 0:
         endpoint.holes.append(endpoint.last_seq)  # data starts beyond what was seen: a hole
     if endpoint.last_seq is None or seq_diff(end, endpoint.last_seq) > 0:
