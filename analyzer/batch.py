@@ -6,12 +6,14 @@ mapped over a Dask bag on a cluster (the optional `dask` extra).
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from analyzer.errors import UserError
@@ -30,12 +32,32 @@ def render_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, out: 
     sidecar = sidecar_beside(path) if use_sidecar else None
     line = ProgressLine(path, _size(path), sys.stderr) if progress else None
     try:
-        stream = stream_file(path, decoder, sidecar, line)
-        (write_document if as_json else write_text)(stream, out)
+        with fewer_collections():
+            stream = stream_file(path, decoder, sidecar, line)
+            (write_document if as_json else write_text)(stream, out)
     finally:
         if line is not None:
             line.done()
     return stream.stats.warnings
+
+
+# Objects allocated between two passes of the cyclic collector over the youngest generation
+# (Python's default: 700).
+YOUNG_COLLECTION_EVERY = 100_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """The analysis allocates millions of small objects (segments, steps) that live until
+    their connection is over and form no reference cycles: every pass of the cyclic
+    collector over them is wasted (a fifth of the time on a 1M-packet file). Collect
+    rarely while a file is analyzed; reference counting still frees everything."""
+    before = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool,

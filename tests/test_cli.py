@@ -292,3 +292,25 @@ def test_an_interrupted_analysis_leaves_no_report_file(monkeypatch, tmp_path) ->
     with pytest.raises(KeyboardInterrupt):
         batch.render_to_file(str(CAPTURES / "refused.pcap"), True, "fast", False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_collections_are_rare_during_an_analysis_and_as_before_after_it(monkeypatch) -> None:
+    import gc
+
+    from analyzer import analysis, batch
+
+    seen = []
+    real_stream_file = analysis.stream_file
+
+    def noting(*args, **kwargs):
+        seen.append(gc.get_threshold()[0])
+        return real_stream_file(*args, **kwargs)
+
+    before = gc.get_threshold()
+    monkeypatch.setattr(analysis, "stream_file", noting)
+    batch.render_file(str(CAPTURES / "refused.pcap"), True, "fast", False, io.StringIO())
+    assert seen == [batch.YOUNG_COLLECTION_EVERY]
+    assert gc.get_threshold() == before
+    with pytest.raises(batch.UserError):
+        batch.render_file(str(ROOT / "no-such.pcap"), True, "fast", False, io.StringIO())
+    assert gc.get_threshold() == before
