@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := tcpdump tshark tcptrace nftables iproute2 strace curl chromium
+DEB_PACKAGES := tcpdump tshark tcptrace nftables iproute2 strace curl chromium build-essential
 SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
@@ -13,6 +13,7 @@ STORE ?=
 .PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery docs bench run clean
 
 setup: deb-packages $(STAMP)
+	@$(BIN)/python -c 'import analyzer.native; analyzer.native.build()'
 
 deb-packages:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -67,7 +68,8 @@ expected: setup
 	@$(BIN)/handshake expected captures
 
 clean:
-	rm -rf runs .pytest_cache .ruff_cache
+	rm -rf runs .pytest_cache .ruff_cache build
+	find analyzer -name '*.so' -delete
 
 # Our answers against tshark, tcptrace and Zeek on ../shared/corpus, with the explained differences.
 corpus: setup

@@ -6,3 +6,8 @@ the edge and are the only parts that need root.
 """
 
 __version__ = "0.1.0"
+
+# Before any other module: the compiled per-packet path, or its sources (see native.py).
+from analyzer import native
+
+native.choose()

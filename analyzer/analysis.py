@@ -174,11 +174,11 @@ class FileStream:
         yield from self._segments
 
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
-        sidecar = self.sidecar
+        sidecar, seen = self.sidecar, self._seen
         for connection in stream_connections(self._first_noted()):
             result = analyze_connection(connection)
-            if sidecar is not None:
-                self._seen.extend(connection.segments)
+            if sidecar is not None and seen is not None:
+                seen.extend(connection.segments)
                 apply_call_timeouts(result, sidecar)
                 result.syn_backoff.matches = matching_schedules(
                     result.syn_backoff, sidecar.get("sysctls", {})

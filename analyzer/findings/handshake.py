@@ -88,34 +88,34 @@ def find_handshake(connection: Connection) -> Handshake:
         elif kind == SYN | ACK and not from_client:
             server_synacks.append(segment)
     # Only the SYNs of the connection's own ISN belong to this handshake.
+    client_isn = server_isn = None
     if client_syns:
-        result.client_isn = client_syns[0].seq
-        result.syns = [s for s in client_syns if s.seq == result.client_isn]
+        client_isn = result.client_isn = client_syns[0].seq
+        result.syns = [s for s in client_syns if s.seq == client_isn]
         result.client_options = _options(result.syns[0])
     if server_synacks:
-        result.server_isn = server_synacks[0].seq
-        result.synacks = [s for s in server_synacks if s.seq == result.server_isn]
+        server_isn = result.server_isn = server_synacks[0].seq
+        result.synacks = [s for s in server_synacks if s.seq == server_isn]
         result.server_options = _options(result.synacks[0])
-        if result.client_isn is None:
-            result.client_isn = (server_synacks[0].ack - 1) % MOD
-    if not result.syns and not result.synacks:
-        return result
-    if result.syns and result.synacks:
-        return _after_synack(connection, result)
-    if result.syns:
-        return _after_syn_only(connection, result)
-    result.status = "incomplete"
+        if client_isn is None:
+            client_isn = result.client_isn = (server_synacks[0].ack - 1) % MOD
+    if client_isn is not None and server_isn is not None and result.syns:
+        return _after_synack(connection, result, client_isn, server_isn)
+    if client_isn is not None and result.syns:
+        return _after_syn_only(connection, result, client_isn)
+    if result.synacks:
+        result.status = "incomplete"
     return result
 
 
-def _after_syn_only(connection: Connection, result: Handshake) -> Handshake:
+def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) -> Handshake:
     answers = [s for s in connection.segments if not connection.from_client(s)]
     for segment in answers:
         if segment.flags & RST and segment.flags & ACK:
             result.checks.append(
                 Check(
                     "RST/ACK acknowledges the client ISN+1",
-                    (result.client_isn + 1) % MOD,
+                    (client_isn + 1) % MOD,
                     segment.ack,
                 )
             )
@@ -126,21 +126,21 @@ def _after_syn_only(connection: Connection, result: Handshake) -> Handshake:
     return result
 
 
-def _after_synack(connection: Connection, result: Handshake) -> Handshake:
+def _after_synack(connection: Connection, result: Handshake, client_isn: int, server_isn: int) -> Handshake:
     synack = result.synacks[0]
     syn_data = result.syns[0].payload_len if result.syns else 0
-    if syn_data and synack.ack == (result.client_isn + 1 + syn_data) % MOD:
+    if syn_data and synack.ack == (client_isn + 1 + syn_data) % MOD:
         # TCP Fast Open: the SYN carried data and the SYN/ACK acknowledges it too.
         what, expected = (
             f"SYN/ACK acknowledges the client ISN+1 and the SYN's {syn_data} bytes (Fast Open)",
-            (result.client_isn + 1 + syn_data) % MOD,
+            (client_isn + 1 + syn_data) % MOD,
         )
     else:
-        what, expected = "SYN/ACK acknowledges the client ISN+1", (result.client_isn + 1) % MOD
+        what, expected = "SYN/ACK acknowledges the client ISN+1", (client_isn + 1) % MOD
     result.checks.append(Check(what, expected, synack.ack))
     answered = [s for s in result.syns if s.time <= synack.time]
     syn = answered[-1] if answered else None
-    expected_ack = (result.server_isn + 1) % MOD
+    expected_ack = (server_isn + 1) % MOD
     for segment in connection.segments:
         if (
             connection.from_client(segment)
