@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection, group_connections, stream_connections
+from analyzer.connections import Connection, Share, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.findings.application import application_findings
@@ -162,6 +162,7 @@ class FileStream:
     _others: list[Datagram | Unreachable]
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
     origin: float | None = None  # time of the first TCP segment, once it has been read
+    share: Share | None = None  # only these connections' results (the rest in other processes)
 
     def __post_init__(self) -> None:
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
@@ -175,7 +176,7 @@ class FileStream:
 
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
         sidecar, seen = self.sidecar, self._seen
-        for connection in stream_connections(self._first_noted()):
+        for connection in stream_connections(self._first_noted(), self.share):
             result = analyze_connection(connection)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
@@ -202,7 +203,11 @@ class FileStream:
 
 
 def stream_file(
-    path: str, decoder: str = "fast", sidecar: dict | None = None, progress: Progress | None = None
+    path: str,
+    decoder: str = "fast",
+    sidecar: dict | None = None,
+    progress: Progress | None = None,
+    share: Share | None = None,
 ) -> FileStream:
     """Analyze a pcap/pcapng file as a stream (see FileStream); reading it raises
     CaptureFileError if it cannot be read at all.
@@ -210,7 +215,8 @@ def stream_file(
     decoder: "fast" (the streaming struct reader) or "tshark" (Wireshark's dissectors
     through pyshark, for tunnels and link types the fast reader does not decode).
     sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states.
-    progress: called now and then with (frames read, bytes read) (fast decoder only)."""
+    progress: called now and then with (frames read, bytes read) (fast decoder only).
+    share: yield the results of this share of the connections only (see Share)."""
     stats = DecodeStats()
     others: list[Datagram | Unreachable] = []
     seen: list[Segment] | None = [] if sidecar is not None else None
@@ -219,9 +225,9 @@ def stream_file(
 
         segments = read_segments_tshark(path, stats)
     else:
-        segments = _tcp_only(read_packets(path, stats), others)
+        segments = _tcp_only(read_packets(path, stats, progress), others)
 
-    return FileStream(path, stats, sidecar, iter(segments), others, seen)
+    return FileStream(path, stats, sidecar, iter(segments), others, seen, share=share)
 
 
 def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> Analysis:

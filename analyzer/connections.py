@@ -11,6 +11,10 @@ stream forget a connection for good.
 
 Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
 can join it any more, so memory follows the connections in flight, not the file.
+
+A tracker can keep a `Share` of the connections only: it follows every 4-tuple (ids
+number all connections, whichever process keeps them) but stores and hands over the
+segments of its share alone, so that processes reading the same file split the analysis.
 """
 
 from __future__ import annotations
@@ -51,12 +55,26 @@ class Connection:
         return (segment.src, segment.sport) == self.client
 
 
+@dataclass(frozen=True)
+class Share:
+    """Share `index` of `count`: the connections whose port sum leaves this remainder
+    (the same for both directions, and for every process reading the file)."""
+
+    index: int
+    count: int
+
+    def keeps(self, segment: Segment) -> bool:
+        return (segment.sport + segment.dport) % self.count == self.index
+
+
 @dataclass
 class _Open:
     """Bookkeeping for the connection currently using a 4-tuple."""
 
-    segments: list[Segment]
+    segments: list[Segment]  # empty for a connection another process keeps
     first_index: int
+    last_time: float
+    kept: bool = True
     isn: dict[Endpoint, int] = field(default_factory=dict)
     fin_from: set[Endpoint] = field(default_factory=set)
     reset: bool = False
@@ -87,7 +105,8 @@ class ConnectionTracker:
     soon as they are final (and all the rest from `finish`). Ids number connections in
     the order of their first segment, whatever order they come back in."""
 
-    def __init__(self) -> None:
+    def __init__(self, share: Share | None = None) -> None:
+        self._share = share
         self._current: dict[tuple, _Open] = {}
         self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
         self._count = 0
@@ -100,18 +119,21 @@ class ConnectionTracker:
         open_ = self._current.get(key)
         previous = None
         if open_ is not None and (
-            (open_.over and segment.time - open_.segments[-1].time > CLOSE_DELAY)
+            (open_.over and segment.time - open_.last_time > CLOSE_DELAY)
             or (segment.flags & (SYN | ACK) == SYN and _starts_new(open_, sender, segment.seq))
         ):
-            done.append(self._hand_over(key, open_))
+            self._hand_over(key, open_, done)
             previous, open_ = open_, None
         if open_ is None:
-            open_ = self._current[key] = _Open([], self._count)
+            kept = self._share is None or self._share.keeps(segment)
+            open_ = self._current[key] = _Open([], self._count, segment.time, kept)
             if previous is not None:
                 open_.reuses = previous.first_index
             self._count += 1
         was_over = open_.over
-        open_.segments.append(segment)
+        if open_.kept:
+            open_.segments.append(segment)
+        open_.last_time = segment.time
         flags = segment.flags
         if flags & SYN:
             open_.isn.setdefault(sender, segment.seq)
@@ -130,21 +152,20 @@ class ConnectionTracker:
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
-            done.extend(self._sweep(segment.time))
+            self._sweep(segment.time, done)
         return done
 
-    def _sweep(self, now: float) -> list[Connection]:
+    def _sweep(self, now: float, done: list[Connection]) -> None:
         """Hand over connections over and quiet for CLOSE_DELAY: no segment can join them now."""
-        done = []
         while self._ended:
             key, open_ = self._ended[0]
             if self._current.get(key) is not open_:
                 self._ended.popleft()  # already handed over (replaced by a new SYN)
                 continue
-            last = open_.segments[-1].time
+            last = open_.last_time
             if now - last > CLOSE_DELAY:
                 self._ended.popleft()
-                done.append(self._hand_over(key, open_))
+                self._hand_over(key, open_, done)
             elif last > open_.queued_at:
                 # Segments came after it was queued: to the back, by its latest, so that
                 # one that trickles on never holds back the quiet ones behind it.
@@ -153,23 +174,25 @@ class ConnectionTracker:
                 self._ended.append((key, open_))
             else:
                 break  # the oldest in the queue is not quiet yet, nor are those behind it
-        return done
 
-    def _hand_over(self, key: tuple, open_: _Open) -> Connection:
+    def _hand_over(self, key: tuple, open_: _Open, done: list[Connection]) -> None:
         del self._current[key]
-        connection = _connection(open_.first_index, open_.segments)
-        connection.reuses_ports_of = open_.reuses
-        return connection
+        if open_.kept:
+            connection = _connection(open_.first_index, open_.segments)
+            connection.reuses_ports_of = open_.reuses
+            done.append(connection)
 
     def finish(self) -> list[Connection]:
-        done = [self._hand_over(key, open_) for key, open_ in list(self._current.items())]
+        done: list[Connection] = []
+        for key, open_ in list(self._current.items()):
+            self._hand_over(key, open_, done)
         self._ended.clear()
         return done
 
 
-def stream_connections(segments: Iterable[Segment]) -> Iterator[Connection]:
-    """Connections as they become final (not in id order)."""
-    tracker = ConnectionTracker()
+def stream_connections(segments: Iterable[Segment], share: Share | None = None) -> Iterator[Connection]:
+    """Connections as they become final (not in id order); with a share, only its own."""
+    tracker = ConnectionTracker(share)
     for segment in segments:
         done = tracker.add(segment)
         if done:

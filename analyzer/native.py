@@ -69,15 +69,16 @@ def build_state() -> str:
     if os.environ.get(PURE_VARIABLE):
         return f"disabled ({PURE_VARIABLE}={os.environ[PURE_VARIABLE]})"
     try:
-        built = {module: built_path(module).stat().st_mtime for module in COMPILED}
-        built[GROUP] = _shared_library().stat().st_mtime
-    except FileNotFoundError as missing:
-        if not _shared_library().exists():
-            return "not built"
-        return f"incomplete ({Path(str(missing.filename)).name} is missing)"
-    oldest = min(built.values())
+        built = _shared_library().stat().st_mtime
+    except FileNotFoundError:
+        return "not built"
+    missing = [built_path(m).name for m in COMPILED if not built_path(m).exists()]
+    if missing:
+        return f"incomplete ({', '.join(missing)} missing)"
+    # The code of every module is in the shared library; the modules' own libraries are
+    # stubs that load it, left as they are when a rebuild does not change them.
     for module in COMPILED:
-        if source_path(module).stat().st_mtime > oldest:
+        if source_path(module).stat().st_mtime > built:
             return f"stale ({source_path(module).relative_to(ROOT)} is newer than its build)"
     return "compiled"
 

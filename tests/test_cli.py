@@ -314,3 +314,15 @@ def test_collections_are_rare_during_an_analysis_and_as_before_after_it(monkeypa
     with pytest.raises(batch.UserError):
         batch.render_file(str(ROOT / "no-such.pcap"), True, "fast", False, io.StringIO())
     assert gc.get_threshold() == before
+
+
+def test_the_progress_line_is_told_how_far_the_reading_is(monkeypatch) -> None:
+    from analyzer.analysis import stream_file
+    from analyzer.decode import reader
+
+    monkeypatch.setattr(reader, "PROGRESS_EVERY", 4)
+    told: list[tuple[int, int]] = []
+    stream = stream_file(str(CAPTURES / "server-close.pcap"), progress=lambda *at: told.append(at))
+    list(stream.results)
+    assert [frames for frames, _ in told] == list(range(4, stream.stats.frames + 1, 4))
+    assert all(0 < position <= (CAPTURES / "server-close.pcap").stat().st_size for _, position in told)

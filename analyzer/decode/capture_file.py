@@ -18,6 +18,7 @@ from analyzer.errors import CaptureFileError
 # anything far above that in a length field means the file is corrupt.
 MAX_FRAME_BYTES = 1 << 20
 MAX_BLOCK_BYTES = MAX_FRAME_BYTES + 4096
+READ_AHEAD = 1 << 20
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -101,24 +102,32 @@ class CaptureFile:
         # The upper bits of the link-type field carry FCS information (pcap spec).
         linktype &= 0x0FFFFFFF
         record = struct.Struct(endian + "IIII")
+        # Records are cut out of chunks read ahead: two reads a record cost more than the rest
+        # of the record's reading.
+        buffer, at = b"", 0
         while True:
-            head = stream.read(16)
-            if not head:
-                return
-            if len(head) < 16:
-                self._cut_off("a record header")
-                return
-            sec, frac, caplen, _origlen = record.unpack(head)
+            if len(buffer) - at < 16:
+                buffer, at = buffer[at:] + stream.read(READ_AHEAD), 0
+                if len(buffer) < 16:
+                    if buffer:
+                        self._cut_off("a record header")
+                    return
+            sec, frac, caplen, _origlen = record.unpack_from(buffer, at)
             if caplen > MAX_FRAME_BYTES:
                 self.warnings.append(
                     f"record {self.frames_read + 1} claims {caplen} bytes, more than any capture "
                     f"writes; stopped reading there ({self.frames_read} packets read)"
                 )
                 return
-            data = stream.read(caplen)
-            if len(data) < caplen:
-                self._cut_off(f"packet {self.frames_read + 1}")
-                return
+            end = at + 16 + caplen
+            if end > len(buffer):
+                buffer, at = buffer[at:] + stream.read(READ_AHEAD + caplen), 0
+                end = 16 + caplen
+                if end > len(buffer):
+                    self._cut_off(f"packet {self.frames_read + 1}")
+                    return
+            data = buffer[at + 16 : end]
+            at = end
             self.frames_read += 1
             yield Frame(sec + frac * tick, linktype, data)
 

@@ -23,6 +23,21 @@ _IPV6_AH = 51
 
 _TCP_HEADER = struct.Struct("!HHIIBBHHH")
 _IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_IPV6_HEADER = struct.Struct("!4xHB1x16s16s")
+
+# Text forms of the addresses seen, by their bytes: a capture has few addresses and many
+# packets, and a dictionary lookup costs a tenth of formatting the address again.
+_ADDRESS_TEXT: dict[bytes, str] = {}
+_ADDRESS_TEXT_LIMIT = 1 << 16  # forgotten all at once when full: a scan of many hosts
+
+
+def _text(family: int, address: bytes) -> str:
+    text = _ADDRESS_TEXT.get(address)
+    if text is None:
+        if len(_ADDRESS_TEXT) >= _ADDRESS_TEXT_LIMIT:
+            _ADDRESS_TEXT.clear()
+        text = _ADDRESS_TEXT[address] = socket.inet_ntop(family, address)
+    return text
 
 
 class Malformed(Exception):
@@ -65,17 +80,16 @@ def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram |
         frame,
         time,
         4,
-        socket.inet_ntop(socket.AF_INET, src),
-        socket.inet_ntop(socket.AF_INET, dst),
+        _text(socket.AF_INET, src),
+        _text(socket.AF_INET, dst),
     )
 
 
 def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
     if len(data) < at + 40:
         raise Malformed("IPv6 header cut short")
-    payload_len, next_header = struct.unpack_from("!HB", data, at + 4)
-    src = socket.inet_ntop(socket.AF_INET6, data[at + 8 : at + 24])
-    dst = socket.inet_ntop(socket.AF_INET6, data[at + 24 : at + 40])
+    payload_len, next_header, src_bytes, dst_bytes = _IPV6_HEADER.unpack_from(data, at)
+    src, dst = _text(socket.AF_INET6, src_bytes), _text(socket.AF_INET6, dst_bytes)
     remaining = payload_len if payload_len else len(data) - at - 40
     pos = at + 40
     while next_header not in _CARRIED:

@@ -54,7 +54,10 @@ def _after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
 def ethernet(data: bytes) -> int | None:
     if len(data) < 14:
         return None
-    return _after_ethertype(data, struct.unpack_from("!H", data, 12)[0], 14)
+    ethertype = data[12] << 8 | data[13]
+    if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):  # nearly every frame
+        return 14
+    return _after_ethertype(data, ethertype, 14)
 
 
 def linux_sll(data: bytes) -> int | None:

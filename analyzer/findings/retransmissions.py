@@ -72,14 +72,16 @@ class SequenceAnalysis:
 
 def analyze_sequence(connection: Connection) -> SequenceAnalysis:
     result = SequenceAnalysis()
-    directions: dict[tuple[str, int], _Direction] = {}
     # Wireshark's initial RTT: from the latest SYN to the first ACK without SYN, from
     # either side; until it is measured, out-of-order uses the 3 ms default.
     last_syn_time: float | None = None
     initial_rtt: float | None = None
+    client, server = _Direction(), _Direction()
     for segment in connection.segments:
-        here = directions.setdefault((segment.src, segment.sport), _Direction())
-        there = directions.setdefault((segment.dst, segment.dport), _Direction())
+        if connection.from_client(segment):
+            here, there = client, server
+        else:
+            here, there = server, client
         if segment.flags & (SYN | ACK) == SYN:
             last_syn_time = segment.time
         elif (
