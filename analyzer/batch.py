@@ -6,30 +6,44 @@ mapped over a Dask bag on a cluster (the optional `dask` extra).
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import heapq
 import io
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import TextIO
+from multiprocessing.connection import Connection
+from typing import NamedTuple, TextIO
 
 from analyzer.errors import UserError
 from analyzer.sidecar import sidecar_beside
 
 
 def render_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, out: TextIO,
-                progress: bool = False) -> list[str]:  # fmt: skip
+                progress: bool = False, processes: int = 1) -> list[str]:  # fmt: skip
     """Write one file's report to `out` once the file has been read to its end; returns
-    its warnings. Raises UserError for a file that cannot be read (`out` untouched)."""
+    its warnings. Raises UserError for a file that cannot be read (`out` untouched).
+    processes: a JSON report of a big file (SHARE_ABOVE_BYTES) is made by this many
+    processes, each analyzing a share of the connections (same bytes as one process)."""
     from analyzer.analysis import stream_file
     from analyzer.output.json_report import write_document
     from analyzer.output.progress import ProgressLine
     from analyzer.output.text_report import write_text
 
     sidecar = sidecar_beside(path) if use_sidecar else None
+    if (
+        processes > 1
+        and as_json
+        and decoder == "fast"
+        and sidecar is None
+        and _size(path) >= SHARE_ABOVE_BYTES
+    ):
+        return _render_in_shares(path, processes, out, progress)
     line = ProgressLine(path, _size(path), sys.stderr) if progress else None
     try:
         with fewer_collections():
@@ -41,12 +55,138 @@ def render_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, out: 
     return stream.stats.warnings
 
 
+# Below this a file is read faster by one process than the others take to start and read it too.
+SHARE_ABOVE_BYTES = 16 << 20
+
+
+class ShareReport(NamedTuple):
+    lines: str | None  # a file of "id<TAB>connection JSON" lines in id order
+    head: str  # the document's head and UDP flows: only from share 0 (the same in every share)
+    udp: str
+    warnings: list[str]
+    error: str | None
+
+
+def render_share(path: str, index: int, count: int, progress: bool) -> ShareReport:
+    """One process's share of a big file's JSON report (see connections.Share): every
+    process reads the whole file and numbers every connection, and encodes its own."""
+    from analyzer.analysis import stream_file
+    from analyzer.connections import Share
+    from analyzer.output.json_report import document_ends, spool_connections
+    from analyzer.output.progress import ProgressLine
+
+    line = ProgressLine(path, _size(path), sys.stderr) if progress else None
+    with tempfile.NamedTemporaryFile("w", suffix=".share", delete=False) as out:
+        try:
+            with fewer_collections():
+                stream = stream_file(path, "fast", None, line, Share(index, count))
+                spool = spool_connections(stream)
+            try:
+                out.writelines(f"{ident}\t{text}\n" for ident, text in spool.items())
+            finally:
+                spool.close()
+            head, udp = document_ends(stream) if index == 0 else ("", "")
+        except UserError as error:
+            os.unlink(out.name)
+            return ShareReport(None, "", "", [], str(error))
+        except BaseException:
+            os.unlink(out.name)  # interrupted: nothing left behind
+            raise
+        finally:
+            if line is not None:
+                line.done()
+    return ShareReport(out.name, head, udp, stream.stats.warnings, None)
+
+
+def _share_process(path: str, index: int, count: int, progress: bool, sender: Connection) -> None:
+    """A share's process: Ctrl-C is the parent's to answer (it ends its shares with SIGTERM,
+    which ends this one as an interrupt would, its temporary file removed)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+    try:
+        sender.send(render_share(path, index, count, progress))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sender.close()
+
+
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> list[str]:
+    from analyzer.output.json_report import write_framed
+
+    context = multiprocessing.get_context("fork")
+    receivers, processes = [], []
+    # Blocked until both sides have their handlers: a Ctrl-C meanwhile waits, and is not lost.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        for index in range(count):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_share_process, args=(path, index, count, progress and index == 0, sender), daemon=True
+            )
+            process.start()
+            sender.close()
+            receivers.append(receiver)
+            processes.append(process)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    reports: list[ShareReport] = []
+    try:
+        for index, receiver in enumerate(receivers):
+            try:
+                reports.append(receiver.recv())
+            except EOFError:
+                raise UserError(
+                    f"{path}: the process analyzing share {index} ended without a report"
+                ) from None
+        errors = [report.error for report in reports if report.error is not None]
+        if errors:
+            raise UserError(errors[0])
+        files = [open(report.lines) for report in reports if report.lines is not None]  # noqa: SIM115
+        try:
+            merged = heapq.merge(*(_numbered(file) for file in files))
+            write_framed(reports[0].head, (text for _ident, text in merged), reports[0].udp, out)
+        finally:
+            for file in files:
+                file.close()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join()
+        # Every share's file goes, also those sent but not yet received when interrupted.
+        for receiver in receivers[len(reports) :]:
+            with contextlib.suppress(EOFError):  # ended without sending: nothing was left
+                while receiver.poll():
+                    reports.append(receiver.recv())
+            receiver.close()
+        for report in reports:
+            if report.lines is not None and os.path.exists(report.lines):
+                os.unlink(report.lines)
+    return reports[0].warnings
+
+
+def _numbered(lines: TextIO) -> Iterator[tuple[int, str]]:
+    for line in lines:
+        ident, _tab, text = line.partition("\t")
+        yield int(ident), text.rstrip("\n")
+
+
 # Objects allocated between two passes of the cyclic collector over the youngest generation
 # (Python's default: 700).
 YOUNG_COLLECTION_EVERY = 100_000
 
 
-@contextmanager
+@contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
     """The analysis allocates millions of small objects (segments, steps) that live until
     their connection is over and form no reference cycles: every pass of the cyclic
@@ -60,13 +200,13 @@ def fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool,
-                    progress: bool = False) -> tuple[str | None, str | None, list[str]]:  # fmt: skip
+def render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, progress: bool = False,
+                   processes: int = 1) -> tuple[str | None, str | None, list[str]]:  # fmt: skip
     """render_file into a temporary file, here or in a worker process (picklable):
     (report file, error, warnings). A big report never sits in memory."""
     with tempfile.NamedTemporaryFile("w", suffix=".report", delete=False) as out:
         try:
-            warnings = render_file(path, as_json, decoder, use_sidecar, out, progress)
+            warnings = render_file(path, as_json, decoder, use_sidecar, out, progress, processes)
         except UserError as error:
             os.unlink(out.name)
             return None, str(error), []

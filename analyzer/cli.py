@@ -35,7 +35,9 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
     p.add_argument("--quiet", action="store_true", help="no progress line on the terminal")
     p.add_argument("--jobs", type=_positive, default=1, metavar="N",
-                   help="analyze up to N files at once in separate processes (one merged output)")  # fmt: skip
+                   help="analyze up to N files at once in separate processes (one merged output); "
+                   "one big file's JSON report is made by N processes, each analyzing a share "
+                   "of its connections")  # fmt: skip
     p.add_argument(
         "--no-sidecar",
         action="store_true",
@@ -232,7 +234,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         outcomes = (future.result() for future in futures)
     else:
         pool = None
-        outcomes = (render_to_file(p, args.json, args.decoder, use_sidecar, progress) for p in args.files)
+        outcomes = (
+            render_to_file(p, args.json, args.decoder, use_sidecar, progress, args.jobs) for p in args.files
+        )
     written = 0
     if args.json and several:
         sys.stdout.write('{"files":[')

@@ -326,3 +326,79 @@ def test_the_progress_line_is_told_how_far_the_reading_is(monkeypatch) -> None:
     list(stream.results)
     assert [frames for frames, _ in told] == list(range(4, stream.stats.frames + 1, 4))
     assert all(0 < position <= (CAPTURES / "server-close.pcap").stat().st_size for _, position in told)
+
+
+def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypatch, tmp_path) -> None:
+    import tempfile
+
+    from analyzer import batch
+    from analyzer.benchmark.synthetic import write_capture
+
+    big = tmp_path / "big.pcapng"
+    write_capture(big, 20_000, "pcapng")
+    files = [big, CAPTURES / "refused.pcap", CAPTURES / "simultaneous-close-ipv6.pcap"]
+    alone = [io.StringIO() for _ in files]
+    for path, out in zip(files, alone, strict=True):
+        batch.render_file(str(path), True, "fast", False, out)
+    spare = tmp_path / "temporary"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    monkeypatch.setattr(batch, "SHARE_ABOVE_BYTES", 0)
+    for processes in (2, 3):
+        for path, expected in zip(files, alone, strict=True):
+            out = io.StringIO()
+            batch.render_file(str(path), True, "fast", False, out, processes=processes)
+            assert out.getvalue() == expected.getvalue(), (path.name, processes)
+    assert list(spare.iterdir()) == []
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(big.read_bytes()[:-30])
+    warnings = batch.render_file(str(cut), True, "fast", False, io.StringIO(), processes=2)
+    assert any("cut off" in warning for warning in warnings)
+    with pytest.raises(batch.UserError, match=r"missing\.pcap: no such file"):
+        batch.render_file(str(tmp_path / "missing.pcap"), True, "fast", False, io.StringIO(), processes=2)
+    assert list(spare.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def big_capture(tmp_path_factory) -> Path:
+    from analyzer.benchmark.synthetic import write_capture
+
+    big = tmp_path_factory.mktemp("big") / "big.pcap"
+    write_capture(big, 800_000)  # about 6 s of analysis in two shares
+    return big
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_path, how, big_capture) -> None:
+    import signal
+    import time
+
+    from analyzer import batch
+
+    big = big_capture
+    assert big.stat().st_size >= batch.SHARE_ABOVE_BYTES
+    spare = tmp_path / "temporary"
+    spare.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "analyzer", "analyze", "--json", "--jobs", "2", str(big)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(spare)}, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while len(list(spare.glob("*.share"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # until both shares are at work
+    time.sleep(0.3)
+    assert process.poll() is None, "the analysis ended before it could be interrupted"
+    if how == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    _out, err = process.communicate(timeout=30)
+    # The shares are stopped, not waited for (they had seconds of work left).
+    assert time.monotonic() - signalled < 2.5
+    assert process.returncode == 130
+    assert err.strip() == "handshake: interrupted"
+    left = subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True, text=True).stdout
+    assert left == "", f"processes of the analysis still running: {left}"
+    assert list(spare.iterdir()) == []

@@ -91,3 +91,26 @@ def test_a_connection_that_trickles_on_after_its_close_holds_back_no_other(monke
         handed.extend(tracker.add(segment))
     assert len(handed) >= 100
     assert 0 not in {c.id for c in handed}  # the trickling one is still open
+
+
+def test_shares_split_the_connections_and_keep_their_numbers(tmp_path) -> None:
+    """Processes that each keep a share see, between them, every connection exactly once,
+    with the ids and segments the whole tracker gives it (port reuse and splits included)."""
+    from analyzer.benchmark.synthetic import write_capture
+    from analyzer.connections import Share, stream_connections
+    from analyzer.decode import read_segments
+
+    path = tmp_path / "mixed.pcap"
+    write_capture(path, 6000)
+    segments = list(read_segments(str(path)))
+    whole = {c.id: c for c in group_connections(segments)}
+    assert len(whole) > 100
+    for count in (2, 3):
+        shares = [list(stream_connections(segments, Share(i, count))) for i in range(count)]
+        assert all(shares), "every share has some connections"
+        found = {c.id: c for share in shares for c in share}
+        assert sum(len(share) for share in shares) == len(found) == len(whole)
+        for ident, connection in found.items():
+            assert connection.segments == whole[ident].segments
+            assert connection.reuses_ports_of == whole[ident].reuses_ports_of
+            assert (connection.client, connection.server) == (whole[ident].client, whole[ident].server)

@@ -8,6 +8,7 @@ resets, states; plus the extra fields documented in the README.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import TextIO
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream
@@ -50,18 +51,40 @@ def write_document(stream: FileStream, out: TextIO) -> None:
     is encoded once it is over and spooled, then all come out in id order, one a line.
     Nothing is written before the file has been read to its end (an unreadable file
     raises CaptureFileError with the output untouched)."""
+    spool = spool_connections(stream)
+    try:
+        head, udp = document_ends(stream)
+        write_framed(head, iter(spool), udp, out)
+    finally:
+        spool.close()
+
+
+def spool_connections(stream: FileStream) -> IdOrderedSpool:
+    """Every connection of the stream encoded, one line each, kept in id order."""
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
             spool.add(result.connection.id, _compact(connection_to_dict(result)))
-        udp = stream.udp()
-        head = _compact(_head(stream.file, stream.stats, stream.application(udp)))
-        out.write(head[:-1] + ',"connections":[')
-        for index, line in enumerate(spool):
-            out.write(("\n" if index == 0 else ",\n") + line)
-        out.write('\n],"udp":' + _compact([udp_flow_to_dict(flow) for flow in udp]) + "}")
-    finally:
+    except BaseException:
         spool.close()
+        raise
+    return spool
+
+
+def document_ends(stream: FileStream) -> tuple[str, str]:
+    """The document's head (without its connections) and its UDP flows, once the stream's
+    results are exhausted."""
+    udp = stream.udp()
+    head = _compact(_head(stream.file, stream.stats, stream.application(udp)))
+    return head, _compact([udp_flow_to_dict(flow) for flow in udp])
+
+
+def write_framed(head: str, connections: Iterator[str], udp: str, out: TextIO) -> None:
+    """The document from its parts: the head, the connections one a line, the UDP flows."""
+    out.write(head[:-1] + ',"connections":[')
+    for index, line in enumerate(connections):
+        out.write(("\n" if index == 0 else ",\n") + line)
+    out.write('\n],"udp":' + udp + "}")
 
 
 def udp_flow_to_dict(flow: UdpFlow) -> dict:

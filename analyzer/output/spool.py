@@ -34,12 +34,16 @@ class IdOrderedSpool:
         return sum(1 for offset in self._offsets if offset >= 0)
 
     def __iter__(self) -> Iterator[str]:
+        return (text for _ident, text in self.items())
+
+    def items(self) -> Iterator[tuple[int, str]]:
+        """(id, text) in id order."""
         end = self._file.tell()
         try:
-            for offset, length in zip(self._offsets, self._lengths, strict=True):
+            for ident, (offset, length) in enumerate(zip(self._offsets, self._lengths, strict=True)):
                 if offset >= 0:
                     self._file.seek(offset)
-                    yield self._file.read(length).decode()
+                    yield ident, self._file.read(length).decode()
         finally:
             self._file.seek(end)
 
