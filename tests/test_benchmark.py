@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +48,33 @@ def test_the_generator_is_deterministic(tmp_path) -> None:
     write_capture(one, 5000, seed=7)
     write_capture(two, 5000, seed=7)
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_peak_memory_counts_the_processes_of_a_command_together() -> None:
+    from analyzer.benchmark.run import run_once
+
+    child = "b = bytearray(100 << 20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(1)"
+    parent = (
+        "import subprocess, sys; "
+        f"children = [subprocess.Popen([sys.executable, '-c', {child!r}]) for _ in range(2)]; "
+        "[c.wait() for c in children]"
+    )
+    _seconds, peak_mb = run_once([sys.executable, "-c", parent])
+    assert peak_mb >= 200  # wait4 alone says ~110: the largest of them
+
+
+def test_the_table_and_verdicts_show_both_ways_of_running_ours() -> None:
+    from analyzer.benchmark.run import Timing, table_rows, verdicts
+
+    timings = [
+        Timing("handshake analyze --json", [10.0], 120.0),
+        Timing("  ... --jobs 2", [5.0], 190.0),
+        Timing("tshark -q -z conv,tcp", [4.0], 700.0),
+        Timing("tcptrace -n", [1.0], 400.0),
+    ]
+    table = table_rows(Path("f.pcap"), 1_000_000, timings)
+    assert "ours 0.40x, 0.80x as fast" in table and "ours 0.10x, 0.20x as fast" in table
+    lines = verdicts(timings)
+    assert lines[0] == "handshake analyze --json:" and lines[4] == "... --jobs 2:"
+    assert "  throughput vs tshark: 0.80x (target >= 2.0x): NOT met" in lines
+    assert "  peak RSS: 190 MB (target < 200 MB): met" in lines
