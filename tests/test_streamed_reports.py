@@ -29,3 +29,28 @@ def test_streamed_json_and_text_equal_the_whole_analysis(pcap, monkeypatch) -> N
     write_text(stream_file(str(pcap), sidecar=sidecar), streamed_text)
     assert json.loads(streamed_json.getvalue()) == json.loads(json.dumps(analysis_to_dict(whole)))
     assert streamed_text.getvalue() == analysis_text(whole)
+
+
+def test_reading_a_spool_back_holds_one_connection_at_a_time(monkeypatch, tmp_path) -> None:
+    """Compiled, a generator expression would turn into a list of the whole report."""
+    import tracemalloc
+
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 1 << 20)
+    kept = spool.IdOrderedSpool()
+    line = "x" * 10_000
+    for ident in reversed(range(800)):  # 8 MB, on disk past the first megabyte
+        kept.add(ident, line)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        with open(tmp_path / "report", "w") as out:
+            for text in kept:
+                out.write(text)
+        for _ident, text in kept.items():
+            out = text
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        kept.close()
+    assert (tmp_path / "report").stat().st_size == 800 * len(line)
+    assert peak < 200_000

@@ -67,7 +67,7 @@ class SequenceAnalysis:
     flags: dict[int, list[str]] = field(default_factory=dict)  # frame -> the kinds it is
 
     def counts(self) -> Counter:
-        return Counter(kind for kinds in self.flags.values() for kind in kinds)
+        return Counter([kind for kinds in self.flags.values() for kind in kinds])
 
 
 def analyze_sequence(connection: Connection) -> SequenceAnalysis:

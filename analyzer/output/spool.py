@@ -34,7 +34,10 @@ class IdOrderedSpool:
         return sum(1 for offset in self._offsets if offset >= 0)
 
     def __iter__(self) -> Iterator[str]:
-        return (text for _ident, text in self.items())
+        # A generator, not a generator expression: mypyc compiles the latter into a list,
+        # which would hold the whole report in memory.
+        for _ident, text in self.items():
+            yield text
 
     def items(self) -> Iterator[tuple[int, str]]:
         """(id, text) in id order."""
