@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from analyzer.errors import UserError
+from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
 from analyzer.sidecar import sidecar_beside
 
 EXIT_USAGE = 2
@@ -351,15 +352,11 @@ def cmd_expected(args: argparse.Namespace) -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # `kill` ends a command as Ctrl-C does: with one line, its cleanup done.
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         return args.run(args)
     except UserError as error:
@@ -367,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("handshake: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # A reader that stopped early (| head) is not an error; keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

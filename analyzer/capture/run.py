@@ -19,6 +19,7 @@ from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import interrupted_capture, tcpdump_path
 from analyzer.capture.store import store_capture
 from analyzer.errors import UserError
+from analyzer.interrupts import EXIT_INTERRUPTED
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import format_endpoint
 from analyzer.scenarios import Scenario, get_scenario
@@ -126,7 +127,7 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
                     asked = time.monotonic()
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if code == 130:
+    if code == EXIT_INTERRUPTED:
         raise KeyboardInterrupt  # the sandbox said what it had recorded
     if code in (-signal.SIGINT, -signal.SIGTERM):
         # The signal came before the sandbox could take it (it was still starting): it

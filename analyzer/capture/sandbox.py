@@ -32,16 +32,12 @@ from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import Recorder, interrupted_capture
 from analyzer.capture.snapshots import tcp_socket_states
 from analyzer.errors import UserError
+from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
 from analyzer.scenarios import Context, Scenario, get_scenario
 from analyzer.scenarios.calls import CallLog
 from analyzer.sidecar import SCHEMA_VERSION, sidecar_path_for, write_json
 
-EXIT_INTERRUPTED = 130
 WATCH_INTERVAL = 0.5
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 @contextmanager
@@ -129,7 +125,7 @@ def record(scenario: Scenario, family: int, pcap: Path) -> dict:
 
 def main(argv: list[str]) -> int:
     """argv: SCENARIO FAMILY PCAP, or --program SPEC_JSON FAMILY PCAP (`handshake run`)."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     program = argv[0] == "--program"
     if program:
         argv = argv[1:]
