@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from typing import NamedTuple, TextIO
 
 from analyzer.errors import UserError
+from analyzer.interrupts import raise_interrupt
 from analyzer.sidecar import sidecar_beside
 
 
@@ -76,8 +77,8 @@ def render_share(path: str, index: int, count: int, progress: bool) -> ShareRepo
     from analyzer.output.progress import ProgressLine
 
     line = ProgressLine(path, _size(path), sys.stderr) if progress else None
-    with tempfile.NamedTemporaryFile("w", suffix=".share", delete=False) as out:
-        try:
+    try:
+        with _handed_over_by_name(".share") as out:
             with fewer_collections():
                 stream = stream_file(path, "fast", None, line, Share(index, count))
                 spool = spool_connections(stream)
@@ -86,23 +87,31 @@ def render_share(path: str, index: int, count: int, progress: bool) -> ShareRepo
             finally:
                 spool.close()
             head, udp = document_ends(stream) if index == 0 else ("", "")
-        except UserError as error:
-            os.unlink(out.name)
-            return ShareReport(None, "", "", [], str(error))
-        except BaseException:
-            os.unlink(out.name)  # interrupted: nothing left behind
-            raise
-        finally:
-            if line is not None:
-                line.done()
+    except UserError as error:
+        return ShareReport(None, "", "", [], str(error))
+    finally:
+        if line is not None:
+            line.done()
     return ShareReport(out.name, head, udp, stream.stats.warnings, None)
+
+
+@contextlib.contextmanager
+def _handed_over_by_name(suffix: str) -> Iterator[TextIO]:
+    """A temporary file whose name is handed to another process or the caller, who removes
+    it; removed here if making it fails or is interrupted: nothing is left behind."""
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as out:
+        try:
+            yield out
+        except BaseException:
+            os.unlink(out.name)
+            raise
 
 
 def _share_process(path: str, index: int, count: int, progress: bool, sender: Connection) -> None:
     """A share's process: Ctrl-C is the parent's to answer (it ends its shares with SIGTERM,
     which ends this one as an interrupt would, its temporary file removed)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
     try:
         sender.send(render_share(path, index, count, progress))
@@ -113,10 +122,6 @@ def _share_process(path: str, index: int, count: int, progress: bool, sender: Co
 
 
 _STOPPING = {signal.SIGINT, signal.SIGTERM}
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> list[str]:
@@ -204,15 +209,11 @@ def render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, pr
                    processes: int = 1) -> tuple[str | None, str | None, list[str]]:  # fmt: skip
     """render_file into a temporary file, here or in a worker process (picklable):
     (report file, error, warnings). A big report never sits in memory."""
-    with tempfile.NamedTemporaryFile("w", suffix=".report", delete=False) as out:
-        try:
+    try:
+        with _handed_over_by_name(".report") as out:
             warnings = render_file(path, as_json, decoder, use_sidecar, out, progress, processes)
-        except UserError as error:
-            os.unlink(out.name)
-            return None, str(error), []
-        except BaseException:
-            os.unlink(out.name)  # interrupted: no report file left behind
-            raise
+    except UserError as error:
+        return None, str(error), []
     return out.name, None, warnings
 
 

@@ -67,8 +67,8 @@ def test_the_table_and_verdicts_show_both_ways_of_running_ours() -> None:
     from analyzer.benchmark.run import Timing, table_rows, verdicts
 
     timings = [
-        Timing("handshake analyze --json", [10.0], 120.0),
-        Timing("  ... --jobs 2", [5.0], 190.0),
+        Timing("handshake analyze --json", [10.0], 120.0, ours=True),
+        Timing("  ... --jobs 2", [5.0], 190.0, ours=True),
         Timing("tshark -q -z conv,tcp", [4.0], 700.0),
         Timing("tcptrace -n", [1.0], 400.0),
     ]

@@ -2,8 +2,8 @@
 
 Each file is generated once into a cache folder outside git (BENCH_CACHE, default
 ~/.cache/handshake-analyzer/bench); each tool runs on it several times; the table gives
-the median wall time, packets per second and the peak resident memory of the process
-(its own rusage, from wait4), and the ratios the targets are stated in. The smallest
+the median wall time, packets per second and the peak resident memory of the command's
+processes together, and the ratios the targets are stated in. The smallest
 file's analysis is also checked, connection by connection, against what the generator
 wrote.
 """
@@ -42,6 +42,7 @@ class Timing:
     tool: str
     seconds: list[float]
     peak_rss_mb: float
+    ours: bool = False
 
     @property
     def median(self) -> float:
@@ -114,8 +115,11 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+OUR_COMMAND = [sys.executable, "-m", "analyzer", "analyze", "--json", "--quiet"]
+
+
 def tools(path: Path) -> dict[str, list[str]]:
-    ours = [sys.executable, "-m", "analyzer", "analyze", "--json", "--quiet", str(path)]
+    ours = [*OUR_COMMAND, str(path)]
     found = {"handshake analyze --json": ours}
     if (os.cpu_count() or 1) > 1:
         found[f"  ... --jobs {OUR_PROCESSES}"] = [*ours, "--jobs", str(OUR_PROCESSES)]
@@ -130,14 +134,14 @@ def measure(path: Path, runs: int) -> list[Timing]:
     timings = []
     for tool, command in tools(path).items():
         samples = [run_once(command) for _ in range(runs)]
-        timings.append(Timing(tool, [s for s, _ in samples], max(m for _, m in samples)))
+        mine = command[: len(OUR_COMMAND)] == OUR_COMMAND
+        timings.append(Timing(tool, [s for s, _ in samples], max(m for _, m in samples), mine))
     return timings
 
 
 def check_truth(path: Path) -> str:
     with tempfile.TemporaryFile("w+") as out:
-        subprocess.run([sys.executable, "-m", "analyzer", "analyze", "--json", "--quiet", str(path)],
-                       stdout=out, check=True)  # fmt: skip
+        subprocess.run([*OUR_COMMAND, str(path)], stdout=out, check=True)
         out.seek(0)
         report = json.load(out)
     kinds, differences = compare(report, path.with_name(path.name + ".truth.jsonl"))
@@ -152,17 +156,12 @@ TABLE_HEAD = (
 )
 
 
-def _ours(timings: list[Timing]) -> list[Timing]:
-    """Our rows: one process, then one file in shares (when there are cores for it)."""
-    return [t for t in timings if t.tool.startswith(("handshake", "  ..."))]
-
-
 def table_rows(path: Path, packets: int, timings: list[Timing]) -> str:
-    ours = _ours(timings)
+    ours = [t for t in timings if t.ours]
     lines = []
     for timing in timings:
         ratio = ""
-        if timing not in ours:
+        if not timing.ours:
             ratio = "ours " + ", ".join(f"{timing.median / mine.median:.2f}x" for mine in ours) + " as fast"
         lines.append(
             f"{path.name:34} {packets:>10,}  {timing.tool:26} {timing.median:9.2f} "
@@ -174,7 +173,7 @@ def table_rows(path: Path, packets: int, timings: list[Timing]) -> str:
 def verdicts(timings: list[Timing]) -> list[str]:
     by_tool = {t.tool: t for t in timings}
     lines = []
-    for ours in _ours(timings):
+    for ours in (t for t in timings if t.ours):
         lines.append(f"{ours.tool.strip()}:")
         tshark = by_tool.get("tshark -q -z conv,tcp")
         if tshark:
