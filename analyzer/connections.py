@@ -22,13 +22,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 
 Endpoint = tuple[str, int]
 
 # Ports below this are services by convention (IANA system ports).
-WELL_KNOWN_PORT_LIMIT = 1024
+WELL_KNOWN_PORT_LIMIT: Final = 1024
 
 
 @dataclass
@@ -96,7 +97,7 @@ class _Open:
 
 
 # Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
-CLOSE_DELAY = 5.0
+CLOSE_DELAY: Final = 5.0
 SWEEP_EVERY = 4096  # segments between looks for connections that ended long enough ago
 
 

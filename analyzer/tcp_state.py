@@ -25,11 +25,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
+from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
 
 
+# Hashed as the strings they are: Enum's own __hash__ runs interpreted, and the state
+# machine looks states and events up in TABLE for every segment.
 class State(StrEnum):
+    __hash__ = str.__hash__
+
     CLOSED = "CLOSED"
     LISTEN = "LISTEN"
     SYN_SENT = "SYN_SENT"
@@ -44,6 +49,8 @@ class State(StrEnum):
 
 
 class Event(StrEnum):
+    __hash__ = str.__hash__
+
     SEND_SYN = "send SYN"
     SEND_SYNACK = "send SYN/ACK"
     SEND_FIN = "send FIN"
@@ -102,7 +109,7 @@ TABLE: dict[State, dict[Event, State]] = {
 SYNCHRONIZED = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
-MAX_WINDOW_SCALE = 14
+MAX_WINDOW_SCALE: Final = 14
 
 
 @dataclass
@@ -118,6 +125,13 @@ class Endpoint:
     # The frame that caused each history entry (None: the initial state, a timeout).
     frames: list[int | None] = field(default_factory=list)
     current_frame: int | None = None
+
+    def __init__(self, state: State) -> None:
+        # Written out: compiled, the dataclass's generated __init__ would run interpreted.
+        self.state = state
+        self.isn = self.snd_max = self.fin_end = self.window = self.current_frame = None
+        self.history = []
+        self.frames = []
 
     def move(self, event: Event, time: float) -> bool:
         """Apply `event`; True if the table has an entry for it in the current state."""
@@ -164,6 +178,26 @@ class Step:
     dropped: str | None = None  # why the receiver would not accept it
     lost: bool = False  # never reached the receiver
 
+    def __init__(
+        self,
+        segment: Segment,
+        sender_before: State,
+        sender_after: State,
+        receiver_before: State,
+        receiver_after: State,
+        dropped: str | None = None,
+        lost: bool = False,
+    ) -> None:
+        # Written out: one is made for every segment, and compiled, the dataclass's
+        # generated __init__ would run interpreted.
+        self.segment = segment
+        self.sender_before = sender_before
+        self.sender_after = sender_after
+        self.receiver_before = receiver_before
+        self.receiver_after = receiver_after
+        self.dropped = dropped
+        self.lost = lost
+
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
     """(sender's, receiver's) state just before the first captured segment, and why.
@@ -186,7 +220,7 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
 # Retransmission timers fire on timer ticks (milliseconds), so two ends' resends can cross
 # in flight however short the path: on loopback two FINs 42 µs apart did. A timer's
 # resend comes RTO_MIN (200 ms) or more after what armed it, far beyond this.
-CROSSING_FLOOR = 0.010
+CROSSING_FLOOR: Final = 0.010
 
 
 def handshake_round_trip(segments: list[Segment]) -> float:
@@ -290,11 +324,18 @@ class ConnectionMachine:
             end.history.append((first.time, end.state))
             end.frames.append(None)
         self.steps: list[Step] = []
+        # Which end sent a segment, told by its source without building a key for `ends`
+        # (a connection to itself has one end: both are it).
+        self._first_src, self._first_port = first.src, first.sport
+        self._first_end = self.ends[(first.src, first.sport)]
+        self._other_end = self.ends[(first.dst, first.dport)]
 
     def feed(self, segment: Segment, lost: bool = False) -> Step:
         """Apply one segment; a `lost` one moves only its sender (it never arrived)."""
-        sender = self.ends[(segment.src, segment.sport)]
-        receiver = self.ends[(segment.dst, segment.dport)]
+        if segment.sport == self._first_port and segment.src == self._first_src:
+            sender, receiver = self._first_end, self._other_end
+        else:
+            sender, receiver = self._other_end, self._first_end
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
         sender.current_frame = receiver.current_frame = segment.frame
         if lost:

@@ -3,6 +3,8 @@ connection is handed over (so that memory follows the connections in flight)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from segments import CLIENT, HANDSHAKE, conversation
 
 from analyzer.connections import CLOSE_DELAY, ConnectionTracker, group_connections
@@ -13,7 +15,8 @@ CLOSED = (*HANDSHAKE, ("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 1
 def on_port(segments: list, port: int, later: float = 0.0, frames: int = 0) -> list:
     """The same conversation from another client port, shifted in time and frame number."""
     return [
-        s._replace(
+        dataclasses.replace(
+            s,
             time=s.time + later,
             frame=s.frame + frames,
             **({"sport": port} if s.sport == CLIENT[1] else {"dport": port}),
@@ -54,9 +57,9 @@ def test_connections_are_handed_over_while_the_file_is_still_being_read() -> Non
     for n in range(1000):
         for segment in conversation(*CLOSED, start=100.0 + n):
             segment = (
-                segment._replace(sport=segment.sport + n)
+                dataclasses.replace(segment, sport=segment.sport + n)
                 if segment.sport != 80
-                else segment._replace(dport=segment.dport + n)
+                else dataclasses.replace(segment, dport=segment.dport + n)
             )
             handed.extend(tracker.add(segment))
         most_held = max(most_held, len(tracker._current))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from segments import HANDSHAKE, conversation
 
@@ -208,7 +210,7 @@ def test_keep_alive_and_its_ack_zero_window_and_gaps() -> None:
     got = kinds(("c", "A", 100, 501), ("s", "A", 501, 101))
     assert got == {4: ["keep_alive"], 5: ["keep_alive_ack"]}
     segments = conversation(*HANDSHAKE)
-    zero = segments[-1]._replace(frame=4, window=0, time=101.0)
+    zero = dataclasses.replace(segments[-1], frame=4, window=0, time=101.0)
     [result] = analyze_segments([*segments, zero]).connections
     assert result.sequence.flags[4] == ["zero_window"]
     got = kinds(("c", "PA", 201, 501, 10))

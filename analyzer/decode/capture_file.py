@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, Final, NamedTuple
 
 from analyzer.errors import CaptureFileError
 
 # The largest frame any capture engine writes is 256 KiB (tcpdump's default snaplen);
 # anything far above that in a length field means the file is corrupt.
-MAX_FRAME_BYTES = 1 << 20
-MAX_BLOCK_BYTES = MAX_FRAME_BYTES + 4096
-READ_AHEAD = 1 << 20
+MAX_FRAME_BYTES: Final = 1 << 20
+MAX_BLOCK_BYTES: Final = MAX_FRAME_BYTES + 4096
+READ_AHEAD: Final = 1 << 20
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -26,17 +26,17 @@ PCAP_MAGICS = {
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
-PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
-PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
+PCAPNG_BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
 
-BLOCK_IDB = 0x00000001
-BLOCK_OPB = 0x00000002  # obsolete Packet Block, still written by old tools
-BLOCK_SPB = 0x00000003
-BLOCK_EPB = 0x00000006
-BLOCK_SHB = 0x0A0D0D0A
+BLOCK_IDB: Final = 0x00000001
+BLOCK_OPB: Final = 0x00000002  # obsolete Packet Block, still written by old tools
+BLOCK_SPB: Final = 0x00000003
+BLOCK_EPB: Final = 0x00000006
+BLOCK_SHB: Final = 0x0A0D0D0A
 
-OPTION_IF_TSRESOL = 9
-OPTION_IF_TSOFFSET = 14
+OPTION_IF_TSRESOL: Final = 9
+OPTION_IF_TSOFFSET: Final = 14
 
 
 class Frame(NamedTuple):

@@ -9,26 +9,27 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Final
 
 from analyzer.decode.segment import SYN, Datagram, Segment, TcpOptions, Unreachable
 from analyzer.decode.udp_icmp import PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, parse_udp, parse_unreachable
 
-PROTO_TCP = 6
+PROTO_TCP: Final = 6
 # What the analyzer reads: TCP, and UDP with the ICMP errors that refuse it.
-_CARRIED = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6}
+_CARRIED: Final = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6}
 # IPv6 extension headers that can stand between the fixed header and TCP.
-_IPV6_EXTENSIONS = {0, 43, 60, 135, 139, 140}
-_IPV6_FRAGMENT = 44
-_IPV6_AH = 51
+_IPV6_EXTENSIONS: Final = {0, 43, 60, 135, 139, 140}
+_IPV6_FRAGMENT: Final = 44
+_IPV6_AH: Final = 51
 
-_TCP_HEADER = struct.Struct("!HHIIBBHHH")
-_IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
-_IPV6_HEADER = struct.Struct("!4xHB1x16s16s")
+_TCP_HEADER: Final = struct.Struct("!HHIIBBHHH")
+_IPV4_HEADER: Final = struct.Struct("!BBHHHBBH4s4s")
+_IPV6_HEADER: Final = struct.Struct("!4xHB1x16s16s")
 
 # Text forms of the addresses seen, by their bytes: a capture has few addresses and many
 # packets, and a dictionary lookup costs a tenth of formatting the address again.
 _ADDRESS_TEXT: dict[bytes, str] = {}
-_ADDRESS_TEXT_LIMIT = 1 << 16  # forgotten all at once when full: a scan of many hosts
+_ADDRESS_TEXT_LIMIT: Final = 1 << 16  # forgotten all at once when full: a scan of many hosts
 
 
 def _text(family: int, address: bytes) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Final
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
-ETHERTYPE_VLAN = (0x8100, 0x88A8, 0x9100)
-ETHERTYPE_MPLS = (0x8847, 0x8848)
+ETHERTYPE_IPV4: Final = 0x0800
+ETHERTYPE_IPV6: Final = 0x86DD
+ETHERTYPE_VLAN: Final = (0x8100, 0x88A8, 0x9100)
+ETHERTYPE_MPLS: Final = (0x8847, 0x8848)
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -27,9 +28,9 @@ LINKTYPE_NFLOG = 239
 LINKTYPE_LINUX_SLL2 = 276
 
 # BSD loopback address families: AF_INET is 2 everywhere, AF_INET6 differs by OS.
-_BSD_AF_IP = {2, 24, 28, 30}
+_BSD_AF_IP: Final = {2, 24, 28, 30}
 
-NFULA_PAYLOAD = 9
+NFULA_PAYLOAD: Final = 9
 
 
 def _after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:

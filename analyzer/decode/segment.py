@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Final, NamedTuple
 
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-PSH = 0x08
-ACK = 0x10
-URG = 0x20
-ECE = 0x40
-CWR = 0x80
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+PSH: Final = 0x08
+ACK: Final = 0x10
+URG: Final = 0x20
+ECE: Final = 0x40
+CWR: Final = 0x80
 
-MOD = 1 << 32  # sequence numbers wrap here
+MOD: Final = 1 << 32  # sequence numbers wrap here
 
 
 def seq_diff(a: int, b: int) -> int:
@@ -44,8 +45,13 @@ class TcpOptions(NamedTuple):
         }
 
 
-class Segment(NamedTuple):
-    """One TCP segment as seen on the wire. `frame` is the 1-based frame number."""
+@dataclass(eq=True)
+class Segment:
+    """One TCP segment as seen on the wire. `frame` is the 1-based frame number.
+
+    A class rather than a NamedTuple, and its own __init__ rather than the dataclass's:
+    compiled, its fields are read straight from the object and its ints are not boxed,
+    and the generated __init__ would run interpreted (two thirds of making one)."""
 
     frame: int
     time: float  # epoch seconds
@@ -60,6 +66,36 @@ class Segment(NamedTuple):
     window: int
     payload_len: int
     options: TcpOptions | None  # parsed for SYN segments only: the rest never needs them
+
+    def __init__(
+        self,
+        frame: int,
+        time: float,
+        family: int,
+        src: str,
+        sport: int,
+        dst: str,
+        dport: int,
+        flags: int,
+        seq: int,
+        ack: int,
+        window: int,
+        payload_len: int,
+        options: TcpOptions | None,
+    ) -> None:
+        self.frame = frame
+        self.time = time
+        self.family = family
+        self.src = src
+        self.sport = sport
+        self.dst = dst
+        self.dport = dport
+        self.flags = flags
+        self.seq = seq
+        self.ack = ack
+        self.window = window
+        self.payload_len = payload_len
+        self.options = options
 
     @property
     def seq_space(self) -> int:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Final
 
 from analyzer.decode.segment import Datagram, Unreachable
 
-PROTO_ICMP = 1
-PROTO_UDP = 17
-PROTO_ICMPV6 = 58
-ICMP_DEST_UNREACHABLE = 3
-ICMPV6_DEST_UNREACHABLE = 1
+PROTO_ICMP: Final = 1
+PROTO_UDP: Final = 17
+PROTO_ICMPV6: Final = 58
+ICMP_DEST_UNREACHABLE: Final = 3
+ICMPV6_DEST_UNREACHABLE: Final = 1
 
 
 def parse_udp(data: bytes, at: int, ip_payload: int, frame: int, time: float, family: int,

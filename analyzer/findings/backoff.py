@@ -13,10 +13,11 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Final
 
 # Kernel timers tick in jiffies and loopback adds microseconds: 1.000 s and
 # 1.024 s are the same timeout. 15% keeps 1 s apart from 2 s and 3 s.
-TOLERANCE = 0.15
+TOLERANCE: Final = 0.15
 # Every stack backs off by 2 (RFC 6298 5.5); 1.5-3 leaves room for timer rounding,
 # and keeps a duplicate captured 5 ms after its original from reading as a schedule.
 MIN_FACTOR, MAX_FACTOR = 1.5, 3.0

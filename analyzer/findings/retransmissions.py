@@ -30,12 +30,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Final
 
 from analyzer.connections import Connection
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
 
-FAST_RETRANSMISSION_WINDOW = 0.020
-DEFAULT_OUT_OF_ORDER_THRESHOLD = 0.003
+FAST_RETRANSMISSION_WINDOW: Final = 0.020
+DEFAULT_OUT_OF_ORDER_THRESHOLD: Final = 0.003
 KINDS = (
     "retransmission",
     "fast_retransmission",
