@@ -65,6 +65,9 @@ class Event(StrEnum):
 
 
 S, E = State, Event
+# The state an ACK is checked against on every segment, as a name compiled code reads
+# directly (`State.X` goes through the Enum class's attribute lookup).
+_SYN_RCVD: Final = State.SYN_RCVD
 _RESET = {E.SEND_RST: S.CLOSED, E.RECV_RST: S.CLOSED}
 
 TABLE: dict[State, dict[Event, State]] = {
@@ -401,7 +404,7 @@ class ConnectionMachine:
                 return "SYN/ACK does not acknowledge the receiver's SYN"
         elif (
             flags & ACK
-            and receiver.state == S.SYN_RCVD
+            and receiver.state == _SYN_RCVD
             and receiver.isn is not None
             and seq_diff(segment.ack, receiver.isn) > 0
         ):

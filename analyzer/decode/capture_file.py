@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO, Final, NamedTuple
+from typing import BinaryIO, Final
 
 from analyzer.errors import CaptureFileError
 
@@ -39,10 +39,9 @@ OPTION_IF_TSRESOL: Final = 9
 OPTION_IF_TSOFFSET: Final = 14
 
 
-class Frame(NamedTuple):
-    time: float
-    linktype: int
-    data: bytes
+# (time, link type, bytes): a plain tuple, made for every frame (a NamedTuple's __new__
+# runs interpreted).
+Frame = tuple[float, int, bytes]
 
 
 class CaptureFile:
@@ -129,7 +128,7 @@ class CaptureFile:
             data = buffer[at + 16 : end]
             at = end
             self.frames_read += 1
-            yield Frame(sec + frac * tick, linktype, data)
+            yield (sec + frac * tick, linktype, data)
 
     def _pcapng_frames(self, stream: BinaryIO) -> Iterator[Frame]:
         endian = "<"
@@ -208,7 +207,7 @@ class CaptureFile:
             if len(body) < 4 or not interfaces:
                 return None
             origlen = struct.unpack(endian + "I", body[:4])[0]
-            return Frame(self._last_time, interfaces[0][0], body[4 : 4 + origlen])
+            return (self._last_time, interfaces[0][0], body[4 : 4 + origlen])
         if block_type == BLOCK_EPB:
             if len(body) < 20:
                 return None
@@ -229,7 +228,7 @@ class CaptureFile:
             return None
         linktype, per_second, offset = interfaces[iface]
         self._last_time = ((high << 32) | low) / per_second + offset
-        return Frame(self._last_time, linktype, body[data_at : data_at + caplen])
+        return (self._last_time, linktype, body[data_at : data_at + caplen])
 
 
 def _options(data: bytes, endian: str) -> Iterator[tuple[int, bytes]]:

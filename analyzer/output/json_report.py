@@ -7,9 +7,10 @@ resets, states; plus the extra fields documented in the README.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import TextIO
+from typing import Final, TextIO
+
+import msgspec
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream
 from analyzer.decode import DecodeStats
@@ -42,8 +43,14 @@ def _head(file: str, stats: DecodeStats, application: list[str]) -> dict:
     }
 
 
+_ENCODER: Final = msgspec.json.Encoder()
+
+
 def _compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """One line of JSON without spaces. msgspec writes the same values as the json module
+    (floats in their shortest round-trip form, though 2e-05 comes out as 0.00002, and
+    characters beyond ASCII as UTF-8 rather than escaped), three times as fast."""
+    return _ENCODER.encode(value).decode()
 
 
 def write_document(stream: FileStream, out: TextIO) -> None:
