@@ -158,7 +158,7 @@ class FileStream:
     file: str
     stats: DecodeStats
     sidecar: dict | None
-    _segments: Iterator[Segment]
+    _records: Iterator[Segment | Datagram | Unreachable]
     _others: list[Datagram | Unreachable]
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
     origin: float | None = None  # time of the first TCP segment, once it has been read
@@ -167,16 +167,21 @@ class FileStream:
     def __post_init__(self) -> None:
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
 
-    def _first_noted(self) -> Iterator[Segment]:
-        for segment in self._segments:
-            self.origin = segment.time
-            yield segment
-            break
-        yield from self._segments
+    def _segments(self) -> Iterator[Segment]:
+        """The TCP segments on down the stream, the first one's time noted; UDP and ICMP
+        records (few) set aside."""
+        others = self._others
+        for record in self._records:
+            if isinstance(record, Segment):
+                if self.origin is None:
+                    self.origin = record.time
+                yield record
+            else:
+                others.append(record)
 
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
         sidecar, seen = self.sidecar, self._seen
-        for connection in stream_connections(self._first_noted(), self.share):
+        for connection in stream_connections(self._segments(), self.share):
             result = analyze_connection(connection)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
@@ -218,16 +223,15 @@ def stream_file(
     progress: called now and then with (frames read, bytes read) (fast decoder only).
     share: yield the results of this share of the connections only (see Share)."""
     stats = DecodeStats()
-    others: list[Datagram | Unreachable] = []
     seen: list[Segment] | None = [] if sidecar is not None else None
+    records: Iterable[Segment | Datagram | Unreachable]
     if decoder == "tshark":
         from analyzer.decode.tshark_reader import read_segments_tshark
 
-        segments = read_segments_tshark(path, stats)
+        records = read_segments_tshark(path, stats)
     else:
-        segments = _tcp_only(read_packets(path, stats, progress), others)
-
-    return FileStream(path, stats, sidecar, iter(segments), others, seen, share=share)
+        records = read_packets(path, stats, progress)
+    return FileStream(path, stats, sidecar, iter(records), [], seen, share=share)
 
 
 def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> Analysis:
@@ -236,12 +240,3 @@ def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) 
     results = sorted(stream.results, key=lambda r: r.connection.id)
     udp = stream.udp()
     return Analysis(path, stream.stats, results, sidecar, application=stream.application(udp), udp=udp)
-
-
-def _tcp_only(records: Iterable, others: list) -> Iterator[Segment]:
-    """TCP segments go on down the stream; UDP and ICMP records (few) are set aside."""
-    for record in records:
-        if type(record) is Segment:
-            yield record
-        else:
-            others.append(record)

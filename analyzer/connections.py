@@ -68,21 +68,22 @@ class Share:
         return (segment.sport + segment.dport) % self.count == self.index
 
 
-@dataclass
 class _Open:
-    """Bookkeeping for the connection currently using a 4-tuple."""
+    """Bookkeeping for the connection currently using a 4-tuple (one made for every
+    connection: a plain class, as compiled a dataclass's __init__ would run interpreted)."""
 
-    segments: list[Segment]  # empty for a connection another process keeps
-    first_index: int
-    last_time: float
-    kept: bool = True
-    isn: dict[Endpoint, int] = field(default_factory=dict)
-    fin_from: set[Endpoint] = field(default_factory=set)
-    reset: bool = False
-    reuses: int | None = None  # first_index of the connection this one follows on its 4-tuple
-    fin_end: dict[Endpoint, int] = field(default_factory=dict)  # sender -> seq just past its FIN
-    fin_acked: set[Endpoint] = field(default_factory=set)  # senders whose FIN the peer acknowledged
-    queued_at: float = 0.0  # its last segment's time when it joined the tracker's queue of the over
+    def __init__(self, segments: list[Segment], first_index: int, last_time: float, kept: bool) -> None:
+        self.segments = segments  # empty for a connection another process keeps
+        self.first_index = first_index
+        self.last_time = last_time
+        self.kept = kept
+        self.isn: dict[Endpoint, int] = {}
+        self.fin_from: set[Endpoint] = set()
+        self.reset = False
+        self.reuses: int | None = None  # first_index of the connection this one follows on its 4-tuple
+        self.fin_end: dict[Endpoint, int] = {}  # sender -> seq just past its FIN
+        self.fin_acked: set[Endpoint] = set()  # senders whose FIN the peer acknowledged
+        self.queued_at = 0.0  # its last segment's time when it joined the tracker's queue of the over
 
     @property
     def ended(self) -> bool:
@@ -108,20 +109,26 @@ class ConnectionTracker:
 
     def __init__(self, share: Share | None = None) -> None:
         self._share = share
-        self._current: dict[tuple, _Open] = {}
+        self._current: dict[tuple[str, int, str, int], _Open] = {}
         self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
         self._count = 0
         self._since_sweep = 0
 
     def add(self, segment: Segment) -> list[Connection]:
+        """Take the next segment; the connections it makes final, if any."""
         done: list[Connection] = []
-        sender = (segment.src, segment.sport)
+        self.take(segment, done)
+        return done
+
+    def take(self, segment: Segment, done: list[Connection]) -> None:
+        """`add`, appending to `done`: no list is made for each segment."""
         key = _key(segment)
         open_ = self._current.get(key)
         previous = None
+        flags = segment.flags
         if open_ is not None and (
             (open_.over and segment.time - open_.last_time > CLOSE_DELAY)
-            or (segment.flags & (SYN | ACK) == SYN and _starts_new(open_, sender, segment.seq))
+            or (flags & (SYN | ACK) == SYN and _starts_new(open_, (segment.src, segment.sport), segment.seq))
         ):
             self._hand_over(key, open_, done)
             previous, open_ = open_, None
@@ -135,12 +142,13 @@ class ConnectionTracker:
         if open_.kept:
             open_.segments.append(segment)
         open_.last_time = segment.time
-        flags = segment.flags
-        if flags & SYN:
-            open_.isn.setdefault(sender, segment.seq)
-        if flags & FIN:
-            open_.fin_from.add(sender)
-            open_.fin_end[sender] = segment.seq_end
+        if flags & (SYN | FIN):
+            sender = (segment.src, segment.sport)
+            if flags & SYN:
+                open_.isn.setdefault(sender, segment.seq)
+            if flags & FIN:
+                open_.fin_from.add(sender)
+                open_.fin_end[sender] = segment.seq_end
         if flags & RST:
             open_.reset = True
         if open_.fin_end and flags & ACK:
@@ -154,7 +162,6 @@ class ConnectionTracker:
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
             self._sweep(segment.time, done)
-        return done
 
     def _sweep(self, now: float, done: list[Connection]) -> None:
         """Hand over connections over and quiet for CLOSE_DELAY: no segment can join them now."""
@@ -194,10 +201,12 @@ class ConnectionTracker:
 def stream_connections(segments: Iterable[Segment], share: Share | None = None) -> Iterator[Connection]:
     """Connections as they become final (not in id order); with a share, only its own."""
     tracker = ConnectionTracker(share)
+    done: list[Connection] = []
     for segment in segments:
-        done = tracker.add(segment)
+        tracker.take(segment, done)
         if done:
             yield from done
+            done.clear()
     yield from tracker.finish()
 
 
@@ -213,9 +222,12 @@ def _starts_new(open_: _Open, sender: Endpoint, seq: int) -> bool:
     return isn is not None and isn != seq
 
 
-def _key(segment: Segment) -> tuple:
-    a, b = (segment.src, segment.sport), (segment.dst, segment.dport)
-    return (a, b) if a <= b else (b, a)
+def _key(segment: Segment) -> tuple[str, int, str, int]:
+    """The same for both directions: the lower endpoint first."""
+    src, dst = segment.src, segment.dst
+    if src < dst or (src == dst and segment.sport <= segment.dport):
+        return (src, segment.sport, dst, segment.dport)
+    return (dst, segment.dport, src, segment.sport)
 
 
 def _connection(number: int, segments: list[Segment]) -> Connection:

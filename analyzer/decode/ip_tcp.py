@@ -1,4 +1,4 @@
-"""IPv4/IPv6 and TCP headers: the dozen fields the analyzer needs, unpacked with struct.
+"""IPv4/IPv6 and TCP headers: the dozen fields the analyzer needs, read straight from the bytes.
 
 Payload length comes from the IP length fields, not from the captured bytes, so a
 capture with a short snaplen still counts every byte that was sent; Ethernet
@@ -8,7 +8,6 @@ padding is never mistaken for payload.
 from __future__ import annotations
 
 import socket
-import struct
 from typing import Final
 
 from analyzer.decode.segment import SYN, Datagram, Segment, TcpOptions, Unreachable
@@ -22,9 +21,6 @@ _IPV6_EXTENSIONS: Final = {0, 43, 60, 135, 139, 140}
 _IPV6_FRAGMENT: Final = 44
 _IPV6_AH: Final = 51
 
-_TCP_HEADER: Final = struct.Struct("!HHIIBBHHH")
-_IPV4_HEADER: Final = struct.Struct("!BBHHHBBH4s4s")
-_IPV6_HEADER: Final = struct.Struct("!4xHB1x16s16s")
 
 # Text forms of the addresses seen, by their bytes: a capture has few addresses and many
 # packets, and a dictionary lookup costs a tenth of formatting the address again.
@@ -58,17 +54,30 @@ def parse_ip_tcp(data: bytes, at: int, frame: int, time: float) -> Segment | Dat
     return None
 
 
+def _u16(data: bytes, at: int) -> int:
+    return data[at] << 8 | data[at + 1]
+
+
+def _u32(data: bytes, at: int) -> int:
+    return data[at] << 24 | data[at + 1] << 16 | data[at + 2] << 8 | data[at + 3]
+
+
+# Header fields are read byte by byte rather than with struct: compiled, indexing bytes is
+# a C array read, and a struct call (with the tuple and ints it builds) costs ten of them.
+
+
 def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
     if len(data) < at + 20:
         raise Malformed("IPv4 header cut short")
-    ver_ihl, _tos, total_len, _ident, frag, _ttl, proto, _sum, src, dst = _IPV4_HEADER.unpack_from(data, at)
+    proto = data[at + 9]
     if proto not in _CARRIED:
         return None
-    header_len = (ver_ihl & 0x0F) * 4
+    header_len = (data[at] & 0x0F) * 4
     if header_len < 20:
         raise Malformed(f"IPv4 header length {header_len} is below 20")
-    if frag & 0x1FFF:
+    if _u16(data, at + 6) & 0x1FFF:
         return None  # a later fragment: no TCP header in it
+    total_len = _u16(data, at + 2)
     # A zero total length is what segmentation offload leaves in captures of the sender.
     ip_len = total_len if total_len else len(data) - at
     if ip_len < header_len:
@@ -81,16 +90,16 @@ def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram |
         frame,
         time,
         4,
-        _text(socket.AF_INET, src),
-        _text(socket.AF_INET, dst),
+        _text(socket.AF_INET, data[at + 12 : at + 16]),
+        _text(socket.AF_INET, data[at + 16 : at + 20]),
     )
 
 
 def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
     if len(data) < at + 40:
         raise Malformed("IPv6 header cut short")
-    payload_len, next_header, src_bytes, dst_bytes = _IPV6_HEADER.unpack_from(data, at)
-    src, dst = _text(socket.AF_INET6, src_bytes), _text(socket.AF_INET6, dst_bytes)
+    payload_len, next_header = _u16(data, at + 4), data[at + 6]
+    src, dst = _text(socket.AF_INET6, data[at + 8 : at + 24]), _text(socket.AF_INET6, data[at + 24 : at + 40])
     remaining = payload_len if payload_len else len(data) - at - 40
     pos = at + 40
     while next_header not in _CARRIED:
@@ -103,7 +112,7 @@ def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram |
             if len(data) < pos + 8:
                 return None
             following = data[pos]
-            if struct.unpack_from("!H", data, pos + 2)[0] & 0xFFF8:
+            if _u16(data, pos + 2) & 0xFFF8:
                 return None  # a later fragment
             ext_len = 8
         else:
@@ -130,8 +139,8 @@ def _tcp(
 ) -> Segment:
     if len(data) < at + 20:
         raise Malformed("TCP header cut short")
-    sport, dport, seq, ack, offset_byte, flags, window, _sum, _urg = _TCP_HEADER.unpack_from(data, at)
-    header_len = (offset_byte >> 4) * 4
+    flags = data[at + 13]
+    header_len = (data[at + 12] >> 4) * 4
     if header_len < 20:
         raise Malformed(f"TCP data offset {header_len} is below 20")
     if tcp_len < header_len:
@@ -144,13 +153,13 @@ def _tcp(
         time,
         family,
         src,
-        sport,
+        _u16(data, at),
         dst,
-        dport,
+        _u16(data, at + 2),
         flags,
-        seq,
-        ack,
-        window,
+        _u32(data, at + 4),
+        _u32(data, at + 8),
+        _u16(data, at + 14),
         tcp_len - header_len,
         options,
     )
@@ -173,16 +182,15 @@ def parse_options(raw: bytes) -> TcpOptions:
         length = raw[at + 1]
         if length < 2 or at + length > len(raw):
             break
-        value = raw[at + 2 : at + length]
         if kind == 2 and length == 4:
-            mss = struct.unpack("!H", value)[0]
+            mss = _u16(raw, at + 2)
         elif kind == 3 and length == 3:
-            wscale = value[0]
+            wscale = raw[at + 2]
         elif kind == 4:
             sack = True
         elif kind == 8 and length == 10:
-            timestamp = struct.unpack("!II", value)
-        elif kind == 34 or (kind == 254 and value[:2] == b"\xf9\x89"):
+            timestamp = (_u32(raw, at + 2), _u32(raw, at + 6))
+        elif kind == 34 or (kind == 254 and length >= 4 and raw[at + 2 : at + 4] == b"\xf9\x89"):
             fast_open = True
         at += length
     return TcpOptions(mss, wscale, sack, timestamp, fast_open)

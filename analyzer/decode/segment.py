@@ -26,14 +26,30 @@ def seq_diff(a: int, b: int) -> int:
 _FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"))
 
 
-class TcpOptions(NamedTuple):
-    """The handshake options that matter for a connection's life cycle."""
+@dataclass(eq=True)
+class TcpOptions:
+    """The handshake options that matter for a connection's life cycle (a class with its
+    own __init__ for the reason Segment has one)."""
 
     mss: int | None = None
     window_scale: int | None = None
     sack_permitted: bool = False
     timestamp: tuple[int, int] | None = None  # (TSval, TSecr)
     fast_open: bool = False
+
+    def __init__(
+        self,
+        mss: int | None = None,
+        window_scale: int | None = None,
+        sack_permitted: bool = False,
+        timestamp: tuple[int, int] | None = None,
+        fast_open: bool = False,
+    ) -> None:
+        self.mss = mss
+        self.window_scale = window_scale
+        self.sack_permitted = sack_permitted
+        self.timestamp = timestamp
+        self.fast_open = fast_open
 
     def as_dict(self) -> dict:
         return {
@@ -51,7 +67,7 @@ class Segment:
 
     A class rather than a NamedTuple, and its own __init__ rather than the dataclass's:
     compiled, its fields are read straight from the object and its ints are not boxed,
-    and the generated __init__ would run interpreted (two thirds of making one)."""
+    while a NamedTuple's __new__ and a dataclass's generated __init__ run interpreted."""
 
     frame: int
     time: float  # epoch seconds
