@@ -53,7 +53,8 @@ class Connection:
         return self.segments[-1].time
 
     def from_client(self, segment: Segment) -> bool:
-        return (segment.src, segment.sport) == self.client
+        client = self.client  # compared field by field: no tuple made for every segment
+        return segment.sport == client[1] and segment.src == client[0]
 
 
 @dataclass(frozen=True)

@@ -100,9 +100,9 @@ class CaptureFile:
         _major, _minor, _zone, _sigfigs, _snaplen, linktype = struct.unpack(endian + "HHiIII", header)
         # The upper bits of the link-type field carry FCS information (pcap spec).
         linktype &= 0x0FFFFFFF
-        record = struct.Struct(endian + "IIII")
+        little = endian == "<"
         # Records are cut out of chunks read ahead: two reads a record cost more than the rest
-        # of the record's reading.
+        # of the record's reading. Their header fields are read byte by byte (see ip_tcp).
         buffer, at = b"", 0
         while True:
             if len(buffer) - at < 16:
@@ -111,7 +111,10 @@ class CaptureFile:
                     if buffer:
                         self._cut_off("a record header")
                     return
-            sec, frac, caplen, _origlen = record.unpack_from(buffer, at)
+            if little:
+                sec, frac, caplen = _u32le(buffer, at), _u32le(buffer, at + 4), _u32le(buffer, at + 8)
+            else:
+                sec, frac, caplen = _u32be(buffer, at), _u32be(buffer, at + 4), _u32be(buffer, at + 8)
             if caplen > MAX_FRAME_BYTES:
                 self.warnings.append(
                     f"record {self.frames_read + 1} claims {caplen} bytes, more than any capture "
@@ -229,6 +232,14 @@ class CaptureFile:
         linktype, per_second, offset = interfaces[iface]
         self._last_time = ((high << 32) | low) / per_second + offset
         return (self._last_time, linktype, body[data_at : data_at + caplen])
+
+
+def _u32le(data: bytes, at: int) -> int:
+    return data[at] | data[at + 1] << 8 | data[at + 2] << 16 | data[at + 3] << 24
+
+
+def _u32be(data: bytes, at: int) -> int:
+    return data[at] << 24 | data[at + 1] << 16 | data[at + 2] << 8 | data[at + 3]
 
 
 def _options(data: bytes, endian: str) -> Iterator[tuple[int, bytes]]:

@@ -62,8 +62,9 @@ def zeek_conn(connection: Connection) -> ZeekConn:
     resp_addr = (first.src, first.sport) if flipped else (first.dst, first.dport)
     orig, resp = _End(True), _End(False)
     history: list[str] = ["^"] if flipped else []
+    orig_ip, orig_port = orig_addr
     for segment in connection.segments:
-        is_orig = (segment.src, segment.sport) == orig_addr
+        is_orig = segment.sport == orig_port and segment.src == orig_ip
         endpoint, peer = (orig, resp) if is_orig else (resp, orig)
         _history(segment, endpoint, peer, history)
         _update_state(segment, endpoint, peer, orig)

@@ -143,6 +143,8 @@ def _backoff(backoff: Backoff) -> dict:
 def connection_to_dict(result: ConnectionAnalysis) -> dict:
     connection, handshake, close = result.connection, result.handshake, result.close
     zeek = zeek_conn(connection)
+    sequence = result.sequence
+    completeness = wireshark_completeness(connection)
     return {
         "id": connection.id,
         "family": connection.family,
@@ -198,14 +200,13 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "notes": result.notes,
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
         "sequence": {
-            "counts": dict(sorted(result.sequence.counts().items())) if result.sequence else {},
-            "frames": {str(frame): kinds for frame, kinds in result.sequence.flags.items()}
-            if result.sequence
-            else {},
+            # Most connections have nothing flagged: no Counter made for them.
+            "counts": dict(sorted(sequence.counts().items())) if sequence and sequence.flags else {},
+            "frames": {str(frame): kinds for frame, kinds in sequence.flags.items()} if sequence else {},
         },
         "compatibility": {
-            "wireshark_completeness": wireshark_completeness(connection),
-            "wireshark_completeness_flags": completeness_names(wireshark_completeness(connection)),
+            "wireshark_completeness": completeness,
+            "wireshark_completeness_flags": completeness_names(completeness),
             "tcptrace": tcptrace_verdict(connection),
             "zeek": {"conn_state": zeek.conn_state, "history": zeek.history},
         },

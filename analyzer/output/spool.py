@@ -1,8 +1,10 @@
 """Rendered connections kept in id order without keeping them in memory.
 
 Connections are over in whatever order their closes come; reports list them by id (the
-order of their first packets). Each rendered text goes to a spooled temporary file
-(in memory while small, on disk past SPOOL_BYTES) and comes back in id order at the end.
+order of their first packets). Each rendered text is kept in memory while the spool is
+small and in an anonymous temporary file past SPOOL_BYTES, and comes back in id order at
+the end. The file is a plain buffered one: tempfile.SpooledTemporaryFile would do the
+same, but through Python methods run for every connection.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import tempfile
 from array import array
 from collections.abc import Iterator
+from typing import BinaryIO
 
-SPOOL_BYTES = 16 << 20
+SPOOL_BYTES = 4 << 20
 
 
 class IdOrderedSpool:
     def __init__(self) -> None:
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b")  # noqa: SIM115
+        self._memory = bytearray()
+        self._file: BinaryIO | None = None  # once the texts outgrow SPOOL_BYTES
+        self._size = 0
         self._offsets = array("q")
         self._lengths = array("q")
 
@@ -26,9 +31,17 @@ class IdOrderedSpool:
         if missing > 0:
             self._offsets.extend([-1] * missing)
             self._lengths.extend([0] * missing)
-        self._offsets[ident] = self._file.tell()
+        self._offsets[ident] = self._size
         self._lengths[ident] = len(data)
-        self._file.write(data)
+        self._size += len(data)
+        if self._file is not None:
+            self._file.write(data)
+            return
+        self._memory += data
+        if len(self._memory) > SPOOL_BYTES:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            self._file.write(self._memory)
+            self._memory = bytearray()
 
     def __len__(self) -> int:
         return sum(1 for offset in self._offsets if offset >= 0)
@@ -41,14 +54,21 @@ class IdOrderedSpool:
 
     def items(self) -> Iterator[tuple[int, str]]:
         """(id, text) in id order."""
-        end = self._file.tell()
+        file, memory = self._file, self._memory
         try:
             for ident, (offset, length) in enumerate(zip(self._offsets, self._lengths, strict=True)):
-                if offset >= 0:
-                    self._file.seek(offset)
-                    yield ident, self._file.read(length).decode()
+                if offset < 0:
+                    continue
+                if file is None:
+                    yield ident, memory[offset : offset + length].decode()
+                else:
+                    file.seek(offset)
+                    yield ident, file.read(length).decode()
         finally:
-            self._file.seek(end)
+            if file is not None and not file.closed:
+                file.seek(0, 2)  # more may be added after a read-back
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+        self._memory = bytearray()
