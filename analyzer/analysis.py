@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection, Share, group_connections, stream_connections
-from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
+from analyzer.connections import Connection, group_connections, stream_connections
+from analyzer.decode import Datagram, DecodeStats, Segment, Share, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import Backoff, classify_backoff, matching_schedules
@@ -162,7 +162,6 @@ class FileStream:
     _others: list[Datagram | Unreachable]
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
     origin: float | None = None  # time of the first TCP segment, once it has been read
-    share: Share | None = None  # only these connections' results (the rest in other processes)
 
     def __post_init__(self) -> None:
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
@@ -181,7 +180,7 @@ class FileStream:
 
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
         sidecar, seen = self.sidecar, self._seen
-        for connection in stream_connections(self._segments(), self.share):
+        for connection in stream_connections(self._segments()):
             result = analyze_connection(connection)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
@@ -221,7 +220,9 @@ def stream_file(
     through pyshark, for tunnels and link types the fast reader does not decode).
     sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states.
     progress: called now and then with (frames read, bytes read) (fast decoder only).
-    share: yield the results of this share of the connections only (see Share)."""
+    share: only this share of the connections (see Share): the decoder passes over the
+    rest, connection ids number the share's own, and the decode statistics count all.
+    (fast decoder only)."""
     stats = DecodeStats()
     seen: list[Segment] | None = [] if sidecar is not None else None
     records: Iterable[Segment | Datagram | Unreachable]
@@ -230,8 +231,8 @@ def stream_file(
 
         records = read_segments_tshark(path, stats)
     else:
-        records = read_packets(path, stats, progress)
-    return FileStream(path, stats, sidecar, iter(records), [], seen, share=share)
+        records = read_packets(path, stats, progress, share)
+    return FileStream(path, stats, sidecar, iter(records), [], seen)
 
 
 def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> Analysis:

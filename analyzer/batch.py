@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import tempfile
+from array import array
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import NamedTuple, TextIO
@@ -61,7 +62,7 @@ SHARE_ABOVE_BYTES = 16 << 20
 
 
 class ShareReport(NamedTuple):
-    lines: str | None  # a file of "id<TAB>connection JSON" lines in id order
+    lines: str | None  # a file of "first frame<TAB>connection JSON" lines in the share's id order
     head: str  # the document's head and UDP flows: only from share 0 (the same in every share)
     udp: str
     warnings: list[str]
@@ -69,10 +70,11 @@ class ShareReport(NamedTuple):
 
 
 def render_share(path: str, index: int, count: int, progress: bool) -> ShareReport:
-    """One process's share of a big file's JSON report (see connections.Share): every
-    process reads the whole file and numbers every connection, and encodes its own."""
+    """One process's share of a big file's JSON report (see decode.Share): every process
+    reads the whole file and analyzes its share's connections, numbered among themselves;
+    their first frames tell where they stand among all (see _merged)."""
     from analyzer.analysis import stream_file
-    from analyzer.connections import Share
+    from analyzer.decode import Share
     from analyzer.output.json_report import document_ends, spool_connections
     from analyzer.output.progress import ProgressLine
 
@@ -81,9 +83,10 @@ def render_share(path: str, index: int, count: int, progress: bool) -> ShareRepo
         with _handed_over_by_name(".share") as out:
             with fewer_collections():
                 stream = stream_file(path, "fast", None, line, Share(index, count))
-                spool = spool_connections(stream)
+                first_frames: array[int] = array("q")
+                spool = spool_connections(stream, first_frames)
             try:
-                out.writelines(f"{ident}\t{text}\n" for ident, text in spool.items())
+                out.writelines(f"{first_frames[ident]}\t{text}\n" for ident, text in spool.items())
             finally:
                 spool.close()
             head, udp = document_ends(stream) if index == 0 else ("", "")
@@ -157,8 +160,7 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
             raise UserError(errors[0])
         files = [open(report.lines) for report in reports if report.lines is not None]  # noqa: SIM115
         try:
-            merged = heapq.merge(*(_numbered(file) for file in files))
-            write_framed(reports[0].head, (text for _ident, text in merged), reports[0].udp, out)
+            write_framed(reports[0].head, _merged(files), reports[0].udp, out)
         finally:
             for file in files:
                 file.close()
@@ -180,10 +182,22 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
     return reports[0].warnings
 
 
-def _numbered(lines: TextIO) -> Iterator[tuple[int, str]]:
+def _merged(shares: list[TextIO]) -> Iterator[str]:
+    """The shares' connections in the order of their first frames, which is the order of
+    ids in the whole file: numbered again as they come."""
+    from analyzer.output.json_report import renumbered
+
+    ids: list[array[int]] = [array("q") for _ in shares]  # per share: its ids -> the file's
+    lines = heapq.merge(*(_first_framed(file, index) for index, file in enumerate(shares)))
+    for ident, (_frame, index, text) in enumerate(lines):
+        ids[index].append(ident)
+        yield renumbered(text, ident, ids[index])
+
+
+def _first_framed(lines: TextIO, index: int) -> Iterator[tuple[int, int, str]]:
     for line in lines:
-        ident, _tab, text = line.partition("\t")
-        yield int(ident), text.rstrip("\n")
+        frame, _tab, text = line.partition("\t")
+        yield int(frame), index, text.rstrip("\n")
 
 
 # Objects allocated between two passes of the cyclic collector over the youngest generation

@@ -11,10 +11,6 @@ stream forget a connection for good.
 
 Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
 can join it any more, so memory follows the connections in flight, not the file.
-
-A tracker can keep a `Share` of the connections only: it follows every 4-tuple (ids
-number all connections, whichever process keeps them) but stores and hands over the
-segments of its share alone, so that processes reading the same file split the analysis.
 """
 
 from __future__ import annotations
@@ -57,27 +53,14 @@ class Connection:
         return segment.sport == client[1] and segment.src == client[0]
 
 
-@dataclass(frozen=True)
-class Share:
-    """Share `index` of `count`: the connections whose port sum leaves this remainder
-    (the same for both directions, and for every process reading the file)."""
-
-    index: int
-    count: int
-
-    def keeps(self, segment: Segment) -> bool:
-        return (segment.sport + segment.dport) % self.count == self.index
-
-
 class _Open:
     """Bookkeeping for the connection currently using a 4-tuple (one made for every
     connection: a plain class, as compiled a dataclass's __init__ would run interpreted)."""
 
-    def __init__(self, segments: list[Segment], first_index: int, last_time: float, kept: bool) -> None:
-        self.segments = segments  # empty for a connection another process keeps
+    def __init__(self, segments: list[Segment], first_index: int, last_time: float) -> None:
+        self.segments = segments
         self.first_index = first_index
         self.last_time = last_time
-        self.kept = kept
         self.isn: dict[Endpoint, int] = {}
         self.fin_from: set[Endpoint] = set()
         self.reset = False
@@ -108,8 +91,7 @@ class ConnectionTracker:
     soon as they are final (and all the rest from `finish`). Ids number connections in
     the order of their first segment, whatever order they come back in."""
 
-    def __init__(self, share: Share | None = None) -> None:
-        self._share = share
+    def __init__(self) -> None:
         self._current: dict[tuple[str, int, str, int], _Open] = {}
         self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
         self._count = 0
@@ -134,14 +116,12 @@ class ConnectionTracker:
             self._hand_over(key, open_, done)
             previous, open_ = open_, None
         if open_ is None:
-            kept = self._share is None or self._share.keeps(segment)
-            open_ = self._current[key] = _Open([], self._count, segment.time, kept)
+            open_ = self._current[key] = _Open([], self._count, segment.time)
             if previous is not None:
                 open_.reuses = previous.first_index
             self._count += 1
         was_over = open_.over
-        if open_.kept:
-            open_.segments.append(segment)
+        open_.segments.append(segment)
         open_.last_time = segment.time
         if flags & (SYN | FIN):
             sender = (segment.src, segment.sport)
@@ -186,10 +166,9 @@ class ConnectionTracker:
 
     def _hand_over(self, key: tuple, open_: _Open, done: list[Connection]) -> None:
         del self._current[key]
-        if open_.kept:
-            connection = _connection(open_.first_index, open_.segments)
-            connection.reuses_ports_of = open_.reuses
-            done.append(connection)
+        connection = _connection(open_.first_index, open_.segments)
+        connection.reuses_ports_of = open_.reuses
+        done.append(connection)
 
     def finish(self) -> list[Connection]:
         done: list[Connection] = []
@@ -199,9 +178,9 @@ class ConnectionTracker:
         return done
 
 
-def stream_connections(segments: Iterable[Segment], share: Share | None = None) -> Iterator[Connection]:
-    """Connections as they become final (not in id order); with a share, only its own."""
-    tracker = ConnectionTracker(share)
+def stream_connections(segments: Iterable[Segment]) -> Iterator[Connection]:
+    """Connections as they become final (not in id order)."""
+    tracker = ConnectionTracker()
     done: list[Connection] = []
     for segment in segments:
         tracker.take(segment, done)

@@ -335,11 +335,13 @@ def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypat
     from analyzer.benchmark.synthetic import write_capture
 
     big = tmp_path / "big.pcapng"
-    write_capture(big, 20_000, "pcapng")
+    write_capture(big, 40_000, "pcapng")  # with port reuse (1 to 2 s after the first use)
     files = [big, CAPTURES / "refused.pcap", CAPTURES / "simultaneous-close-ipv6.pcap"]
     alone = [io.StringIO() for _ in files]
     for path, out in zip(files, alone, strict=True):
         batch.render_file(str(path), True, "fast", False, out)
+    # Shares number their connections among themselves: the merge must number them again.
+    assert any(c["reuses_ports_of"] is not None for c in json.loads(alone[0].getvalue())["connections"])
     spare = tmp_path / "temporary"
     spare.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spare))

@@ -16,6 +16,7 @@ from analyzer.decode.segment import (
     URG,
     Datagram,
     Segment,
+    Share,
     TcpOptions,
     Unreachable,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Datagram",
     "DecodeStats",
     "Segment",
+    "Share",
     "TcpOptions",
     "Unreachable",
     "read_packets",

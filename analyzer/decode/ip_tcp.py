@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Final
 
-from analyzer.decode.segment import SYN, Datagram, Segment, TcpOptions, Unreachable
+from analyzer.decode.segment import SYN, Datagram, Segment, Share, TcpOptions, Unreachable
 from analyzer.decode.udp_icmp import PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, parse_udp, parse_unreachable
 
 PROTO_TCP: Final = 6
@@ -41,16 +41,26 @@ class Malformed(Exception):
     """An IP or TCP header whose lengths cannot be right."""
 
 
-def parse_ip_tcp(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
+class Elsewhere:
+    """A TCP segment of a connection another process analyzes (see Share)."""
+
+
+ELSEWHERE: Final = Elsewhere()
+
+Record = Segment | Datagram | Unreachable | Elsewhere | None
+
+
+def parse_ip_tcp(data: bytes, at: int, frame: int, time: float, share: Share | None = None) -> Record:
     """The TCP segment, UDP datagram or ICMP unreachable in the IP packet at `data[at:]`;
-    None for anything else."""
+    None for anything else. With a share, a well-formed TCP segment of another share's
+    connection is ELSEWHERE, told before anything is made of it."""
     if len(data) < at + 1:
         raise Malformed("frame too short for an IP header")
     version = data[at] >> 4
     if version == 4:
-        return _ipv4(data, at, frame, time)
+        return _ipv4(data, at, frame, time, share)
     if version == 6:
-        return _ipv6(data, at, frame, time)
+        return _ipv6(data, at, frame, time, share)
     return None
 
 
@@ -66,7 +76,7 @@ def _u32(data: bytes, at: int) -> int:
 # a C array read, and a struct call (with the tuple and ints it builds) costs ten of them.
 
 
-def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
+def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None) -> Record:
     if len(data) < at + 20:
         raise Malformed("IPv4 header cut short")
     proto = data[at + 9]
@@ -82,24 +92,13 @@ def _ipv4(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram |
     ip_len = total_len if total_len else len(data) - at
     if ip_len < header_len:
         raise Malformed(f"IPv4 total length {total_len} is shorter than its header")
-    return _transport(
-        proto,
-        data,
-        at + header_len,
-        ip_len - header_len,
-        frame,
-        time,
-        4,
-        _text(socket.AF_INET, data[at + 12 : at + 16]),
-        _text(socket.AF_INET, data[at + 16 : at + 20]),
-    )
+    return _transport(proto, data, at + header_len, ip_len - header_len, frame, time, 4, at + 12, share)
 
 
-def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram | Unreachable | None:
+def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None) -> Record:
     if len(data) < at + 40:
         raise Malformed("IPv6 header cut short")
     payload_len, next_header = _u16(data, at + 4), data[at + 6]
-    src, dst = _text(socket.AF_INET6, data[at + 8 : at + 24]), _text(socket.AF_INET6, data[at + 24 : at + 40])
     remaining = payload_len if payload_len else len(data) - at - 40
     pos = at + 40
     while next_header not in _CARRIED:
@@ -122,21 +121,29 @@ def _ipv6(data: bytes, at: int, frame: int, time: float) -> Segment | Datagram |
         remaining -= ext_len
         if remaining < 0:
             raise Malformed("IPv6 extension headers run past the payload length")
-    return _transport(next_header, data, pos, remaining, frame, time, 6, src, dst)
+    return _transport(next_header, data, pos, remaining, frame, time, 6, at + 8, share)
 
 
 def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, time: float, family: int,
-               src: str, dst: str) -> Segment | Datagram | Unreachable | None:  # fmt: skip
+               addresses: int, share: Share | None) -> Record:  # fmt: skip
+    """The transport header at `at`; the source address at `addresses`, the destination
+    right after it (as in both IP headers)."""
     if protocol == PROTO_TCP:
-        return _tcp(data, at, length, frame, time, family, src, dst)
+        return _tcp(data, at, length, frame, time, family, addresses, share)
+    src, dst = _addresses(data, family, addresses)
     if protocol == PROTO_UDP:
         return parse_udp(data, at, length, frame, time, family, src, dst)
     return parse_unreachable(data, at, frame, time, family, src, dst)
 
 
-def _tcp(
-    data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, src: str, dst: str
-) -> Segment:
+def _addresses(data: bytes, family: int, at: int) -> tuple[str, str]:
+    if family == 4:
+        return _text(socket.AF_INET, data[at : at + 4]), _text(socket.AF_INET, data[at + 4 : at + 8])
+    return _text(socket.AF_INET6, data[at : at + 16]), _text(socket.AF_INET6, data[at + 16 : at + 32])
+
+
+def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
+         share: Share | None) -> Segment | Elsewhere:  # fmt: skip
     if len(data) < at + 20:
         raise Malformed("TCP header cut short")
     flags = data[at + 13]
@@ -145,6 +152,10 @@ def _tcp(
         raise Malformed(f"TCP data offset {header_len} is below 20")
     if tcp_len < header_len:
         raise Malformed(f"TCP header ({header_len} bytes) longer than the IP payload ({tcp_len})")
+    sport, dport = _u16(data, at), _u16(data, at + 2)
+    if share is not None and not share.keeps(sport, dport):
+        return ELSEWHERE
+    src, dst = _addresses(data, family, addresses)
     options = None
     if flags & SYN:
         options = parse_options(data[at + 20 : at + header_len])
@@ -153,9 +164,9 @@ def _tcp(
         time,
         family,
         src,
-        _u16(data, at),
+        sport,
         dst,
-        _u16(data, at + 2),
+        dport,
         flags,
         _u32(data, at + 4),
         _u32(data, at + 8),

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.decode.capture_file import CaptureFile
-from analyzer.decode.ip_tcp import Malformed, parse_ip_tcp
+from analyzer.decode.ip_tcp import Elsewhere, Malformed, parse_ip_tcp
 from analyzer.decode.link_layer import IP_OFFSET
-from analyzer.decode.segment import Datagram, Segment, Unreachable
+from analyzer.decode.segment import Datagram, Segment, Share, Unreachable
 from analyzer.errors import CaptureFileError
 
 
@@ -42,10 +42,11 @@ PROGRESS_EVERY = 1 << 16  # frames
 
 
 def read_packets(
-    path: str, stats: DecodeStats | None = None, progress: Progress | None = None
+    path: str, stats: DecodeStats | None = None, progress: Progress | None = None, share: Share | None = None
 ) -> Iterator[Segment | Datagram | Unreachable]:
     """Like read_segments, with UDP datagrams and ICMP unreachables among the TCP segments.
-    `progress`, if given, is called every PROGRESS_EVERY frames."""
+    `progress`, if given, is called every PROGRESS_EVERY frames. With a share, the TCP
+    segments of the other shares' connections are counted in the stats, not yielded."""
     stats = stats if stats is not None else DecodeStats()
     capture = CaptureFile(path)
     try:
@@ -62,12 +63,15 @@ def read_packets(
                 stats.not_tcp += 1
                 continue
             try:
-                segment = parse_ip_tcp(data, at, number, time)
+                segment = parse_ip_tcp(data, at, number, time, share)
             except Malformed:
                 stats.malformed += 1
                 continue
             if segment is None:
                 stats.not_tcp += 1
+                continue
+            if isinstance(segment, Elsewhere):
+                stats.tcp_segments += 1
                 continue
             if type(segment) is Segment:
                 stats.tcp_segments += 1

@@ -7,7 +7,8 @@ resets, states; plus the extra fields documented in the README.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from typing import Final, TextIO
 
 import msgspec
@@ -66,16 +67,39 @@ def write_document(stream: FileStream, out: TextIO) -> None:
         spool.close()
 
 
-def spool_connections(stream: FileStream) -> IdOrderedSpool:
-    """Every connection of the stream encoded, one line each, kept in id order."""
+def spool_connections(stream: FileStream, first_frames: array[int] | None = None) -> IdOrderedSpool:
+    """Every connection of the stream encoded, one line each, kept in id order; with
+    `first_frames`, the frame each connection starts with is set there at its id."""
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
-            spool.add(result.connection.id, _compact(connection_to_dict(result)))
+            connection = result.connection
+            spool.add(connection.id, _compact(connection_to_dict(result)))
+            if first_frames is not None:
+                missing = connection.id + 1 - len(first_frames)
+                if missing > 0:
+                    first_frames.extend([0] * missing)
+                first_frames[connection.id] = connection.segments[0].frame
     except BaseException:
         spool.close()
         raise
     return spool
+
+
+def renumbered(line: str, ident: int, ids: Sequence[int]) -> str:
+    """A connection's line from a share of the file (see Share) with the ids of the whole
+    file: its own is `ident`, and that of the connection whose ports it reuses (same
+    ports, so same share) is ids[the share's id for it]. The id is the line's first field,
+    and no field before "reuses_ports_of" holds anything but addresses, ports and a word."""
+    start = line.index(",")
+    at = line.index(_REUSES, start) + len(_REUSES)
+    end = line.index(",", at)
+    value = line[at:end]
+    reused = value if value == "null" else str(ids[int(value)])
+    return f'{{"id":{ident}{line[start:at]}{reused}{line[end:]}'
+
+
+_REUSES: Final = ',"reuses_ports_of":'
 
 
 def document_ends(stream: FileStream) -> tuple[str, str]:
