@@ -38,6 +38,35 @@ class ConnectionAnalysis:
     kernel: KernelAgreement | None = None  # set when a sidecar with kernel snapshots is given
     sequence: SequenceAnalysis | None = None  # Wireshark-style retransmission/dup-ACK flags
 
+    def __init__(
+        self,
+        connection: Connection,
+        handshake: Handshake,
+        syn_backoff: Backoff,
+        synack_backoff: Backoff,
+        close: Close,
+        resets: list[Reset],
+        states: dict[str, list[tuple[float, State]]],
+        steps: list[Step],
+        state_frames: dict[str, list[int | None]] | None = None,
+        notes: list[str] | None = None,
+        kernel: KernelAgreement | None = None,
+        sequence: SequenceAnalysis | None = None,
+    ) -> None:
+        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
+        self.connection = connection
+        self.handshake = handshake
+        self.syn_backoff = syn_backoff
+        self.synack_backoff = synack_backoff
+        self.close = close
+        self.resets = resets
+        self.states = states
+        self.steps = steps
+        self.state_frames = state_frames if state_frames is not None else {}
+        self.notes = notes if notes is not None else []
+        self.kernel = kernel
+        self.sequence = sequence
+
     @property
     def interesting(self) -> bool:
         """Worth drawing first: a RST, a retransmitted SYN, or a handshake that did not finish."""

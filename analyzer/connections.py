@@ -40,6 +40,25 @@ class Connection:
     client_basis: str = "first_syn_sender"
     reuses_ports_of: int | None = None  # the earlier connection on the same 4-tuple
 
+    def __init__(
+        self,
+        id: int,
+        family: int,
+        client: Endpoint,
+        server: Endpoint,
+        segments: list[Segment] | None = None,
+        client_basis: str = "first_syn_sender",
+        reuses_ports_of: int | None = None,
+    ) -> None:
+        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
+        self.id = id
+        self.family = family
+        self.client = client
+        self.server = server
+        self.segments = segments if segments is not None else []
+        self.client_basis = client_basis
+        self.reuses_ports_of = reuses_ports_of
+
     @property
     def first_time(self) -> float:
         return self.segments[0].time

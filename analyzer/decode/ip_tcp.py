@@ -25,6 +25,7 @@ _IPV6_AH: Final = 51
 # Text forms of the addresses seen, by their bytes: a capture has few addresses and many
 # packets, and a dictionary lookup costs a tenth of formatting the address again.
 _ADDRESS_TEXT: dict[bytes, str] = {}
+_IPV4_TEXT: dict[int, str] = {}  # the same for IPv4, keyed by the address as a number: no slice made
 _ADDRESS_TEXT_LIMIT: Final = 1 << 16  # forgotten all at once when full: a scan of many hosts
 
 
@@ -34,6 +35,16 @@ def _text(family: int, address: bytes) -> str:
         if len(_ADDRESS_TEXT) >= _ADDRESS_TEXT_LIMIT:
             _ADDRESS_TEXT.clear()
         text = _ADDRESS_TEXT[address] = socket.inet_ntop(family, address)
+    return text
+
+
+def _ipv4_text(data: bytes, at: int) -> str:
+    number = _u32(data, at)
+    text = _IPV4_TEXT.get(number)
+    if text is None:
+        if len(_IPV4_TEXT) >= _ADDRESS_TEXT_LIMIT:
+            _IPV4_TEXT.clear()
+        text = _IPV4_TEXT[number] = socket.inet_ntop(socket.AF_INET, data[at : at + 4])
     return text
 
 
@@ -138,7 +149,7 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, tim
 
 def _addresses(data: bytes, family: int, at: int) -> tuple[str, str]:
     if family == 4:
-        return _text(socket.AF_INET, data[at : at + 4]), _text(socket.AF_INET, data[at + 4 : at + 8])
+        return _ipv4_text(data, at), _ipv4_text(data, at + 4)
     return _text(socket.AF_INET6, data[at : at + 16]), _text(socket.AF_INET6, data[at + 16 : at + 32])
 
 

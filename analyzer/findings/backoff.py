@@ -33,6 +33,15 @@ class Backoff:
     linear_count: int = 0  # how many intervals the linear phase lasted
     matches: list[str] = field(default_factory=list)  # known schedules it agrees with
 
+    def __init__(self, times: list[float] | None = None, intervals: list[float] | None = None) -> None:
+        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
+        self.times = times if times is not None else []
+        self.intervals = intervals if intervals is not None else []
+        self.pattern = "none"
+        self.initial_rto = self.factor = None
+        self.linear_count = 0
+        self.matches = []
+
     def describe(self) -> str:
         if self.pattern == "none":
             return "no retransmission"

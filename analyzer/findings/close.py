@@ -27,6 +27,19 @@ class Close:
     time_wait: str | None = None  # "client" | "server" | "both"
     fins: dict[str, Segment] | None = None
 
+    def __init__(
+        self,
+        first_fin: str | None = None,
+        shape: str = "none",
+        time_wait: str | None = None,
+        fins: dict[str, Segment] | None = None,
+    ) -> None:
+        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
+        self.first_fin = first_fin
+        self.shape = shape
+        self.time_wait = time_wait
+        self.fins = fins
+
     def explain(self) -> str:
         if self.shape == "none":
             return "no close seen"

@@ -29,6 +29,12 @@ class Check:
     expected: int
     seen: int
 
+    def __init__(self, what: str, expected: int, seen: int) -> None:
+        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
+        self.what = what
+        self.expected = expected
+        self.seen = seen
+
     @property
     def ok(self) -> bool:
         return self.expected == self.seen
@@ -49,6 +55,17 @@ class Handshake:
     checks: list[Check] = field(default_factory=list)
     client_options: dict | None = None
     server_options: dict | None = None
+
+    def __init__(self) -> None:
+        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
+        self.status = "not_seen"
+        self.syns = []
+        self.synacks = []
+        self.final_ack = self.refusal = None
+        self.client_isn = self.server_isn = None
+        self.rtt = self.syn_to_synack = self.synack_to_ack = None
+        self.checks = []
+        self.client_options = self.server_options = None
 
     def explain(self) -> str:
         if self.status == "complete":

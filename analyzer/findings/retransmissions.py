@@ -51,21 +51,25 @@ KINDS = (
 )
 
 
-@dataclass
 class _Direction:
-    next_seq: int | None = None
-    next_seq_time: float | None = None  # when next_seq last moved forward
-    last_ack: int | None = None
-    last_ack_time: float | None = None
-    window: int | None = None
-    dup_acks: int = 0
-    last_was_keep_alive: bool = False
-    sent: set[tuple[int, int, int]] = field(default_factory=set)  # (seq, length, SYN|FIN) seen
+    def __init__(self) -> None:
+        self.next_seq: int | None = None
+        self.next_seq_time: float | None = None  # when next_seq last moved forward
+        self.last_ack: int | None = None
+        self.last_ack_time: float | None = None
+        self.window: int | None = None
+        self.dup_acks = 0
+        self.last_was_keep_alive = False
+        self.sent: set[tuple[int, int, int]] = set()  # (seq, length, SYN|FIN) seen
 
 
 @dataclass
 class SequenceAnalysis:
     flags: dict[int, list[str]] = field(default_factory=dict)  # frame -> the kinds it is
+
+    def __init__(self, flags: dict[int, list[str]] | None = None) -> None:
+        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
+        self.flags = flags if flags is not None else {}
 
     def counts(self) -> Counter:
         return Counter([kind for kinds in self.flags.values() for kind in kinds])

@@ -17,7 +17,7 @@ reproduced: C (bad checksum: checksums are not verified).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from analyzer.connections import Connection
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
@@ -28,20 +28,20 @@ INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = (
 RSTOS0_HISTORY = re.compile(r"\^?S[^HAFGIQTRW]*R")
 
 
-@dataclass
 class _End:
-    is_orig: bool
-    state: str = INACTIVE
-    prev_state: str = INACTIVE
-    seen: set[str] = field(default_factory=set)
-    last_syn: int | None = None
-    last_fin: int | None = None
-    last_rst: int | None = None
-    last_seq: int | None = None  # one past the highest sequence number sent
-    size: int = 0  # payload bytes
-    retransmissions: int = 0
-    zero_windows: int = 0
-    holes: list[int] = field(default_factory=list)  # starts of sequence ranges never seen
+    def __init__(self, is_orig: bool) -> None:
+        self.is_orig = is_orig
+        self.state = INACTIVE
+        self.prev_state = INACTIVE
+        self.seen: set[str] = set()
+        self.last_syn: int | None = None
+        self.last_fin: int | None = None
+        self.last_rst: int | None = None
+        self.last_seq: int | None = None  # one past the highest sequence number sent
+        self.size = 0  # payload bytes
+        self.retransmissions = 0
+        self.zero_windows = 0
+        self.holes: list[int] = []  # starts of sequence ranges never seen
 
     def set(self, state: str) -> None:
         self.prev_state, self.state = self.state, state
@@ -53,6 +53,13 @@ class ZeekConn:
     history: str
     orig: tuple[str, int]
     resp: tuple[str, int]
+
+    def __init__(self, conn_state: str, history: str, orig: tuple[str, int], resp: tuple[str, int]) -> None:
+        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
+        self.conn_state = conn_state
+        self.history = history
+        self.orig = orig
+        self.resp = resp
 
 
 def zeek_conn(connection: Connection) -> ZeekConn:

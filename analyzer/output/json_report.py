@@ -219,7 +219,9 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
             for r in result.resets
         ],
         "states": {
-            side: [[time, state.value] for time, state in history] for side, history in result.states.items()
+            # The state itself, a str: its .value is an Enum property, run interpreted.
+            side: [[time, str(state)] for time, state in history]
+            for side, history in result.states.items()
         },
         "notes": result.notes,
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
