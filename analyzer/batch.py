@@ -57,6 +57,11 @@ def render_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, out: 
     return stream.stats.warnings
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, as taskset or a container sets it)."""
+    return len(os.sched_getaffinity(0))
+
+
 # Below this a file is read faster by one process than the others take to start and read it too.
 SHARE_ABOVE_BYTES = 16 << 20
 

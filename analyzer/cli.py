@@ -35,10 +35,10 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
     p.add_argument("--quiet", action="store_true", help="no progress line on the terminal")
-    p.add_argument("--jobs", type=_positive, default=1, metavar="N",
+    p.add_argument("--jobs", type=_positive, default=None, metavar="N",
                    help="analyze up to N files at once in separate processes (one merged output); "
                    "one big file's JSON report is made by N processes, each analyzing a share "
-                   "of its connections")  # fmt: skip
+                   "of its connections (default: the CPUs this process may run on; 1: one process)")  # fmt: skip
     p.add_argument(
         "--no-sidecar",
         action="store_true",
@@ -223,14 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from analyzer.batch import render_to_file
+    from analyzer.batch import render_to_file, usable_cpus
 
     status = 0
+    if args.jobs is None:
+        args.jobs = usable_cpus()
     several = len(args.files) > 1
     use_sidecar = not args.no_sidecar
     progress = not args.quiet and sys.stderr.isatty() and (args.jobs == 1 or not several)
     if args.jobs > 1 and several:
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs)
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(args.jobs, len(args.files)))
         futures = [pool.submit(render_to_file, p, args.json, args.decoder, use_sidecar) for p in args.files]
         outcomes = (future.result() for future in futures)
     else:

@@ -245,10 +245,28 @@ def test_state_timeline_of_udp_says_there_are_no_states(tmp_path) -> None:
 
 def test_jobs_give_the_same_output_as_one_process() -> None:
     files = [str(CAPTURES / f"{name}.pcap") for name in ("refused", "handshake", "udp", "backlog")]
-    sequential = run("analyze", "--json", *files)
+    sequential = run("analyze", "--json", "--jobs", "1", *files)
     parallel = run("analyze", "--json", "--jobs", "3", *files)
-    assert parallel.returncode == 0 and parallel.stdout == sequential.stdout
+    default = run("analyze", "--json", *files)  # a process for each CPU
+    assert parallel.returncode == 0 and parallel.stdout == sequential.stdout == default.stdout
     assert [f["file"] for f in json.loads(parallel.stdout)["files"]] == files
+
+
+def test_jobs_default_to_the_cpus_this_process_may_use() -> None:
+    limited = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            "-c",
+            "from analyzer.batch import usable_cpus; print(usable_cpus())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert limited.stdout.strip() == "1"  # not the machine's count
 
 
 def test_jobs_report_a_bad_file_and_keep_the_others(tmp_path) -> None:

@@ -39,7 +39,7 @@ def test_reading_a_spool_back_holds_one_connection_at_a_time(monkeypatch, tmp_pa
     kept = spool.IdOrderedSpool()
     line = "x" * 10_000
     for ident in reversed(range(800)):  # 8 MB, on disk past the first megabyte
-        kept.add(ident, line)
+        kept.add(ident, line.encode())
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()

@@ -74,7 +74,7 @@ def spool_connections(stream: FileStream, first_frames: array[int] | None = None
     try:
         for result in stream.results:
             connection = result.connection
-            spool.add(connection.id, _compact(connection_to_dict(result)))
+            spool.add(connection.id, _ENCODER.encode(connection_to_dict(result)))
             if first_frames is not None:
                 missing = connection.id + 1 - len(first_frames)
                 if missing > 0:

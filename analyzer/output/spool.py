@@ -25,8 +25,8 @@ class IdOrderedSpool:
         self._offsets = array("q")
         self._lengths = array("q")
 
-    def add(self, ident: int, text: str) -> None:
-        data = text.encode()
+    def add(self, ident: int, data: bytes) -> None:
+        """Keep `data`, UTF-8 text, for `ident`."""
         missing = ident + 1 - len(self._offsets)
         if missing > 0:
             self._offsets.extend([-1] * missing)

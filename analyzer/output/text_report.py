@@ -101,7 +101,8 @@ def write_text(stream: FileStream, out: TextIO) -> None:
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
-            spool.add(result.connection.id, "\n" + "\n".join(connection_text(result, stream.origin or 0.0)))
+            text = "\n" + "\n".join(connection_text(result, stream.origin or 0.0))
+            spool.add(result.connection.id, text.encode())
         udp = stream.udp()
         out.write("\n".join(_head(stream.file, stream.stats, len(spool), udp, stream.application(udp))))
         for block in spool:
