@@ -245,13 +245,13 @@ def stream_file(
     """Analyze a pcap/pcapng file as a stream (see FileStream); reading it raises
     CaptureFileError if it cannot be read at all.
 
-    decoder: "fast" (the streaming struct reader) or "tshark" (Wireshark's dissectors
+    decoder: "fast" (the streaming reader of header bytes) or "tshark" (Wireshark's dissectors
     through pyshark, for tunnels and link types the fast reader does not decode).
     sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states.
     progress: called now and then with (frames read, bytes read) (fast decoder only).
-    share: only this share of the connections (see Share): the decoder passes over the
-    rest, connection ids number the share's own, and the decode statistics count all.
-    (fast decoder only)."""
+    share: only this share of the connections (see Share; fast decoder only): the decoder
+    passes over the rest, connection ids number the share's own, and the decode
+    statistics count all."""
     stats = DecodeStats()
     seen: list[Segment] | None = [] if sidecar is not None else None
     records: Iterable[Segment | Datagram | Unreachable]

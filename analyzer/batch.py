@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import heapq
 import io
 import json
 import multiprocessing
@@ -77,7 +76,7 @@ class ShareReport(NamedTuple):
 def render_share(path: str, index: int, count: int, progress: bool) -> ShareReport:
     """One process's share of a big file's JSON report (see decode.Share): every process
     reads the whole file and analyzes its share's connections, numbered among themselves;
-    their first frames tell where they stand among all (see _merged)."""
+    their first frames tell where they stand among all (see json_report.merged_shares)."""
     from analyzer.analysis import stream_file
     from analyzer.decode import Share
     from analyzer.output.json_report import document_ends, spool_connections
@@ -133,7 +132,7 @@ _STOPPING = {signal.SIGINT, signal.SIGTERM}
 
 
 def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> list[str]:
-    from analyzer.output.json_report import write_framed
+    from analyzer.output.json_report import merged_shares, write_framed
 
     context = multiprocessing.get_context("fork")
     receivers, processes = [], []
@@ -165,7 +164,7 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
             raise UserError(errors[0])
         files = [open(report.lines) for report in reports if report.lines is not None]  # noqa: SIM115
         try:
-            write_framed(reports[0].head, _merged(files), reports[0].udp, out)
+            write_framed(reports[0].head, merged_shares(files), reports[0].udp, out)
         finally:
             for file in files:
                 file.close()
@@ -185,24 +184,6 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
             if report.lines is not None and os.path.exists(report.lines):
                 os.unlink(report.lines)
     return reports[0].warnings
-
-
-def _merged(shares: list[TextIO]) -> Iterator[str]:
-    """The shares' connections in the order of their first frames, which is the order of
-    ids in the whole file: numbered again as they come."""
-    from analyzer.output.json_report import renumbered
-
-    ids: list[array[int]] = [array("q") for _ in shares]  # per share: its ids -> the file's
-    lines = heapq.merge(*(_first_framed(file, index) for index, file in enumerate(shares)))
-    for ident, (_frame, index, text) in enumerate(lines):
-        ids[index].append(ident)
-        yield renumbered(text, ident, ids[index])
-
-
-def _first_framed(lines: TextIO, index: int) -> Iterator[tuple[int, int, str]]:
-    for line in lines:
-        frame, _tab, text = line.partition("\t")
-        yield int(frame), index, text.rstrip("\n")
 
 
 # Objects allocated between two passes of the cyclic collector over the youngest generation

@@ -16,6 +16,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import time
 from collections.abc import Sequence
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
@@ -123,6 +124,17 @@ def build() -> None:
     )  # fmt: skip
     distribution.script_args = ["-q", "build_ext", "--inplace", "--build-temp", "build/native"]
     distribution.parse_command_line()
+    started = time.time()
     distribution.run_commands()
-    # A source edited while the compiler ran is newer than the build: it stays stale.
+    mark_built(started)
     print(f"native: {build_state()}")
+
+
+def mark_built(started: float) -> None:
+    """Date the shared library no earlier than the build that just ended, which started at
+    `started`. An edit that leaves the generated C as it was (a comment, a docstring) makes
+    build_ext keep the old library, whose date would leave the build stale for good. A
+    source edited while the compiler ran is newer still: it stays stale."""
+    library = _shared_library()
+    if library.stat().st_mtime < started:
+        os.utime(library, (started, started))

@@ -56,6 +56,20 @@ def test_build_state_names_why_the_sources_are_used(tmp_path, monkeypatch) -> No
     assert native.build_state() == "disabled (HANDSHAKE_PURE=1)"
 
 
+def test_a_build_that_changed_no_code_is_not_stale(tmp_path, monkeypatch) -> None:
+    """A docstring edited: build_ext keeps the old library (same C), which must not then
+    look older than the sources for good; an edit during the build still counts."""
+    monkeypatch.delenv(native.PURE_VARIABLE, raising=False)
+    monkeypatch.setattr(native, "ROOT", tmp_path)
+    _fake_tree()
+    os.utime(tmp_path / "analyzer" / "tcp_state.py", (3000, 3000))
+    native.mark_built(3500)
+    assert native.build_state() == "compiled"
+    os.utime(tmp_path / "analyzer" / "connections.py", (4000, 4000))  # while the compiler ran
+    native.mark_built(3600)
+    assert native.build_state() == "stale (analyzer/connections.py is newer than its build)"
+
+
 def _imported_from(environment: dict[str, str]) -> str:
     return subprocess.run(
         [sys.executable, "-c", "import analyzer.tcp_state as m; print(m.__file__)"],

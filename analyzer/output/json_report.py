@@ -7,6 +7,7 @@ resets, states; plus the extra fields documented in the README.
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import Final, TextIO
@@ -84,6 +85,30 @@ def spool_connections(stream: FileStream, first_frames: array[int] | None = None
         spool.close()
         raise
     return spool
+
+
+def merged_shares(shares: list[TextIO]) -> Iterator[str]:
+    """The connections of a file's shares (files of "first frame<TAB>JSON" lines, each in
+    its share's id order) in the order of their first frames, which is the order of ids in
+    the whole file: numbered again as they come."""
+    ids: list[array[int]] = [array("q") for _ in shares]  # per share: its ids -> the file's
+    heap: list[tuple[int, int, str]] = []  # (first frame, share, line): the next line of each share
+    for index, share in enumerate(shares):
+        _push_next(heap, share, index)
+    ident = 0
+    while heap:
+        _frame, index, text = heapq.heappop(heap)
+        ids[index].append(ident)
+        yield renumbered(text, ident, ids[index])
+        ident += 1
+        _push_next(heap, shares[index], index)
+
+
+def _push_next(heap: list[tuple[int, int, str]], share: TextIO, index: int) -> None:
+    line = share.readline()
+    if line:
+        tab = line.index("\t")
+        heapq.heappush(heap, (int(line[:tab]), index, line[tab + 1 : -1]))
 
 
 def renumbered(line: str, ident: int, ids: Sequence[int]) -> str:
