@@ -134,11 +134,14 @@ class CaptureFile:
             yield (sec + frac * tick, linktype, data)
 
     def _pcapng_frames(self, stream: BinaryIO) -> Iterator[Frame]:
+        # Blocks are cut out of chunks read ahead, as pcap records are: three reads a
+        # block cost more than the rest of its reading.
+        ahead = _ReadAhead(stream)
         endian = "<"
         interfaces: list[tuple[int, int, float]] = []  # (linktype, ticks per second, offset seconds)
         first = True
         while True:
-            head = stream.read(8) if not first else PCAPNG_SHB + stream.read(4)
+            head = ahead.read(8) if not first else PCAPNG_SHB + ahead.read(4)
             if not head:
                 return
             if len(head) < 8:
@@ -146,7 +149,7 @@ class CaptureFile:
                 return
             if head[:4] == PCAPNG_SHB:
                 # A section header fixes the byte order of everything up to the next one.
-                order = stream.read(4)
+                order = ahead.read(4)
                 if len(order) < 4:
                     self._cut_off("a section header")
                     return
@@ -171,8 +174,8 @@ class CaptureFile:
                     f"stopped reading there ({self.frames_read} packets read)"
                 )
                 return
-            body = stream.read(body_len)
-            trailer = stream.read(4)
+            body = ahead.read(body_len)
+            trailer = ahead.read(4)
             if len(body) < body_len or len(trailer) < 4:
                 self._cut_off(f"the block after packet {self.frames_read}")
                 return
@@ -214,7 +217,9 @@ class CaptureFile:
         if block_type == BLOCK_EPB:
             if len(body) < 20:
                 return None
-            iface, high, low, caplen, _origlen = struct.unpack(endian + "IIIII", body[:20])
+            # Nearly every block: its fields read byte by byte (see _pcap_frames).
+            field = _u32le if endian == "<" else _u32be
+            iface, high, low, caplen = field(body, 0), field(body, 4), field(body, 8), field(body, 12)
             data_at = 20
         else:
             if len(body) < 20:
@@ -232,6 +237,25 @@ class CaptureFile:
         linktype, per_second, offset = interfaces[iface]
         self._last_time = ((high << 32) | low) / per_second + offset
         return (self._last_time, linktype, body[data_at : data_at + caplen])
+
+
+class _ReadAhead:
+    """`read` as a file's, served from chunks of READ_AHEAD bytes."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._buffer = b""
+        self._at = 0
+
+    def read(self, size: int) -> bytes:
+        """`size` bytes, fewer only at the end of the file."""
+        end = self._at + size
+        if end > len(self._buffer):
+            self._buffer = self._buffer[self._at :] + self._stream.read(max(READ_AHEAD, size))
+            self._at, end = 0, size
+        data = self._buffer[self._at : end]
+        self._at = min(end, len(self._buffer))
+        return data
 
 
 def _u32le(data: bytes, at: int) -> int:
