@@ -231,7 +231,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     several = len(args.files) > 1
     use_sidecar = not args.no_sidecar
     progress = not args.quiet and sys.stderr.isatty() and (args.jobs == 1 or not several)
-    if args.jobs > 1 and several:
+    if not several:
+        return _analyze_one(args.files[0], args, use_sidecar, progress)
+    if args.jobs > 1:
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(args.jobs, len(args.files)))
         futures = [pool.submit(render_to_file, p, args.json, args.decoder, use_sidecar) for p in args.files]
         outcomes = (future.result() for future in futures)
@@ -274,6 +276,24 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.json and (written or several):
         sys.stdout.write("\n")
     return status
+
+
+def _analyze_one(path: str, args: argparse.Namespace, use_sidecar: bool, progress: bool) -> int:
+    """One file's report straight to stdout: nothing is written before the file has been
+    read to its end, so a file that cannot be read leaves stdout untouched (several files
+    go through temporary files, to come out in the order given)."""
+    from analyzer.batch import render_file
+
+    try:
+        warnings = render_file(path, args.json, args.decoder, use_sidecar, sys.stdout, progress, args.jobs)
+    except UserError as error:
+        print(f"handshake: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        sys.stdout.write("\n")
+    for warning in warnings:
+        print(f"handshake: {path}: warning: {warning}", file=sys.stderr)
+    return 0
 
 
 def _positive(text: str) -> int:
