@@ -70,7 +70,7 @@ S, E = State, Event
 _SYN_RCVD: Final = State.SYN_RCVD
 _RESET = {E.SEND_RST: S.CLOSED, E.RECV_RST: S.CLOSED}
 
-TABLE: dict[State, dict[Event, State]] = {
+TABLE: Final[dict[State, dict[Event, State]]] = {
     S.CLOSED: {E.SEND_SYN: S.SYN_SENT, E.SEND_RST: S.CLOSED},
     S.LISTEN: {
         E.RECV_SYN: S.SYN_RCVD,
@@ -109,7 +109,7 @@ TABLE: dict[State, dict[Event, State]] = {
     S.TIME_WAIT: {E.TIMEOUT: S.CLOSED, **_RESET},  # 2 MSL
 }
 
-SYNCHRONIZED = frozenset(
+SYNCHRONIZED: Final = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
 MAX_WINDOW_SCALE: Final = 14
@@ -123,28 +123,35 @@ class Endpoint:
     isn: int | None = None  # sequence number of its SYN
     snd_max: int | None = None  # one past the highest sequence number it has sent
     fin_end: int | None = None  # one past its FIN
-    window: int | None = None
+    # The last segment it sent (its window is the one it offers). Kept rather than the window
+    # itself: compiled, an int | None field boxes the int on every store.
+    last_sent: Segment | None = None
     history: list[tuple[float, State]] = field(default_factory=list)
     # The frame that caused each history entry (None: the initial state, a timeout).
     frames: list[int | None] = field(default_factory=list)
-    current_frame: int | None = None
 
     def __init__(self, state: State) -> None:
         # Written out: compiled, the dataclass's generated __init__ would run interpreted.
         self.state = state
-        self.isn = self.snd_max = self.fin_end = self.window = self.current_frame = None
+        self.isn = self.snd_max = self.fin_end = None
+        self.last_sent = None
         self.history = []
         self.frames = []
 
-    def move(self, event: Event, time: float) -> bool:
-        """Apply `event`; True if the table has an entry for it in the current state."""
+    @property
+    def window(self) -> int | None:
+        return self.last_sent.window if self.last_sent is not None else None
+
+    def move(self, event: Event, cause: Segment) -> bool:
+        """Apply `event`, which `cause` brought; True if the table has an entry for it in
+        the current state."""
         following = TABLE[self.state].get(event)
         if following is None:
             return False
         if following != self.state:
             self.state = following
-            self.history.append((time, following))
-            self.frames.append(self.current_frame)
+            self.history.append((cause.time, following))
+            self.frames.append(cause.frame)
         return True
 
     def sent(self, segment: Segment) -> None:
@@ -155,7 +162,7 @@ class Endpoint:
             self.snd_max = end
         if segment.flags & FIN:
             self.fin_end = end
-        self.window = segment.window
+        self.last_sent = segment
 
 
 def time_out(history: list[tuple[float, State]], time: float, frames: list[int | None] | None = None) -> bool:
@@ -340,7 +347,6 @@ class ConnectionMachine:
         else:
             sender, receiver = self._other_end, self._first_end
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
-        sender.current_frame = receiver.current_frame = segment.frame
         if lost:
             self._send(sender, segment)
             step.sender_after = sender.state
@@ -360,7 +366,7 @@ class ConnectionMachine:
             sender.state = S.ESTABLISHED
         self._send(sender, segment)
         if crossed:
-            sender.move(E.RECV_FIN, segment.time)
+            sender.move(E.RECV_FIN, segment)
         step.dropped = self._receive(receiver, segment, expected)
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
@@ -368,30 +374,30 @@ class ConnectionMachine:
 
     @staticmethod
     def _send(sender: Endpoint, segment: Segment) -> None:
-        flags, t = segment.flags, segment.time
+        flags = segment.flags
         if flags & RST:
-            sender.move(E.SEND_RST, t)
+            sender.move(E.SEND_RST, segment)
         elif flags & (SYN | ACK) == SYN:
-            sender.move(E.SEND_SYN, t)
+            sender.move(E.SEND_SYN, segment)
         elif flags & SYN:
-            sender.move(E.SEND_SYNACK, t)
+            sender.move(E.SEND_SYNACK, segment)
         if flags & FIN and not flags & RST:
-            sender.move(E.SEND_FIN, t)
+            sender.move(E.SEND_FIN, segment)
         sender.sent(segment)
 
     @staticmethod
     def _receive(receiver: Endpoint, segment: Segment, expected: int | None) -> str | None:
-        flags, t = segment.flags, segment.time
+        flags = segment.flags
         if flags & RST:
             problem = _unacceptable_rst(receiver, segment, expected)
             if problem:
                 return problem
-            receiver.move(E.RECV_RST, t)
+            receiver.move(E.RECV_RST, segment)
             return None
         if flags & ACK and receiver.snd_max is not None and seq_diff(segment.ack, receiver.snd_max) > 0:
             return "acknowledges data the receiver never sent"
         if flags & (SYN | ACK) == SYN:
-            receiver.move(E.RECV_SYN, t)
+            receiver.move(E.RECV_SYN, segment)
         elif flags & SYN:
             # It must acknowledge the SYN, and may acknowledge data the SYN carried (Fast Open).
             if (
@@ -399,7 +405,7 @@ class ConnectionMachine:
                 and receiver.snd_max is not None
                 and 0 < seq_diff(segment.ack, receiver.isn) <= seq_diff(receiver.snd_max, receiver.isn)
             ):
-                receiver.move(E.RECV_SYNACK, t)
+                receiver.move(E.RECV_SYNACK, segment)
             else:
                 return "SYN/ACK does not acknowledge the receiver's SYN"
         elif (
@@ -408,11 +414,11 @@ class ConnectionMachine:
             and receiver.isn is not None
             and seq_diff(segment.ack, receiver.isn) > 0
         ):
-            receiver.move(E.RECV_ACK_OF_SYN, t)
+            receiver.move(E.RECV_ACK_OF_SYN, segment)
         if flags & ACK and receiver.fin_end is not None and seq_diff(segment.ack, receiver.fin_end) >= 0:
-            receiver.move(E.RECV_ACK_OF_FIN, t)
+            receiver.move(E.RECV_ACK_OF_FIN, segment)
         if flags & FIN:
-            receiver.move(E.RECV_FIN, t)
+            receiver.move(E.RECV_FIN, segment)
         return None
 
 
@@ -437,9 +443,10 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int | None
         if segment.ack != (receiver.isn + 1) % MOD:
             return "RST in SYN_SENT does not acknowledge the SYN"
         return None
-    if expected is None or receiver.window is None:
+    window = receiver.window
+    if expected is None or window is None:
         return None
     offset = seq_diff(segment.seq, expected)
-    if offset < 0 or offset > max(receiver.window << MAX_WINDOW_SCALE, 1):
+    if offset < 0 or offset > max(window << MAX_WINDOW_SCALE, 1):
         return f"RST sequence number is {offset} bytes from the receiver's window"
     return None

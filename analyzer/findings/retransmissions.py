@@ -60,7 +60,7 @@ class _Direction:
         self.window: int | None = None
         self.dup_acks = 0
         self.last_was_keep_alive = False
-        self.sent: set[tuple[int, int, int]] = set()  # (seq, length, SYN|FIN) seen
+        self.sent: set[int] = set()  # _copy_key of the segments seen
 
 
 @dataclass
@@ -161,8 +161,9 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: fl
     return ["retransmission"]
 
 
-def _copy_key(segment: Segment) -> tuple[int, int, int]:
-    return (segment.seq, segment.payload_len, segment.flags & (SYN | FIN))
+def _copy_key(segment: Segment) -> int:
+    """(seq, length, SYN|FIN) as one number: one int made for each segment, not a tuple of three."""
+    return segment.seq << 34 | segment.payload_len << 2 | segment.flags & (SYN | FIN)
 
 
 def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:

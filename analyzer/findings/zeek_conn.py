@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from analyzer.connections import Connection
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
 
-INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = (
-    "INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL", "ESTABLISHED", "CLOSED", "RESET",
-)  # fmt: skip
-RSTOS0_HISTORY = re.compile(r"\^?S[^HAFGIQTRW]*R")
+# Final: compiled, each use is the string itself, not a lookup in the module's globals.
+INACTIVE: Final = "INACTIVE"
+SYN_SENT: Final = "SYN_SENT"
+SYN_ACK_SENT: Final = "SYN_ACK_SENT"
+PARTIAL: Final = "PARTIAL"
+ESTABLISHED: Final = "ESTABLISHED"
+CLOSED: Final = "CLOSED"
+RESET: Final = "RESET"
+RSTOS0_HISTORY: Final = re.compile(r"\^?S[^HAFGIQTRW]*R")
 
 
 class _End:
