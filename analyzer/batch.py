@@ -56,9 +56,16 @@ def render_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, out: 
     return stream.stats.warnings
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity, as taskset or a container sets it)."""
-    return len(os.sched_getaffinity(0))
+# The most processes `analyze` starts unless told (--jobs): every process of a big file
+# reads and checks every packet header, and carries an interpreter of its own (50-100 MB),
+# so past a handful the scanning and the memory grow while the analysis left to share does not.
+DEFAULT_JOBS_LIMIT = 8
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (its affinity, as taskset or a container sets it),
+    at most DEFAULT_JOBS_LIMIT."""
+    return min(len(os.sched_getaffinity(0)), DEFAULT_JOBS_LIMIT)
 
 
 # Below this a file is read faster by one process than the others take to start and read it too.

@@ -38,7 +38,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=_positive, default=None, metavar="N",
                    help="analyze up to N files at once in separate processes (one merged output); "
                    "one big file's JSON report is made by N processes, each analyzing a share "
-                   "of its connections (default: the CPUs this process may run on; 1: one process)")  # fmt: skip
+                   "of its connections (default: the CPUs this process may run on, at most 8; 1: one process)")  # fmt: skip
     p.add_argument(
         "--no-sidecar",
         action="store_true",
@@ -223,11 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from analyzer.batch import render_to_file, usable_cpus
+    from analyzer.batch import default_jobs, render_to_file
 
     status = 0
     if args.jobs is None:
-        args.jobs = usable_cpus()
+        args.jobs = default_jobs()
     several = len(args.files) > 1
     use_sidecar = not args.no_sidecar
     progress = not args.quiet and sys.stderr.isatty() and (args.jobs == 1 or not several)

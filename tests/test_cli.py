@@ -252,7 +252,9 @@ def test_jobs_give_the_same_output_as_one_process() -> None:
     assert [f["file"] for f in json.loads(parallel.stdout)["files"]] == files
 
 
-def test_jobs_default_to_the_cpus_this_process_may_use() -> None:
+def test_jobs_default_to_the_cpus_this_process_may_use(monkeypatch) -> None:
+    from analyzer import batch
+
     limited = subprocess.run(
         [
             "taskset",
@@ -260,13 +262,15 @@ def test_jobs_default_to_the_cpus_this_process_may_use() -> None:
             "0",
             sys.executable,
             "-c",
-            "from analyzer.batch import usable_cpus; print(usable_cpus())",
+            "from analyzer.batch import default_jobs; print(default_jobs())",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
     assert limited.stdout.strip() == "1"  # not the machine's count
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert batch.default_jobs() == batch.DEFAULT_JOBS_LIMIT  # not 64 interpreters at once
 
 
 def test_jobs_report_a_bad_file_and_keep_the_others(tmp_path) -> None:
