@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 
 COMPILED = (
+    "analyzer.timefmt",
     "analyzer.decode.segment",
     "analyzer.decode.capture_file",
     "analyzer.decode.link_layer",
