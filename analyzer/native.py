@@ -27,6 +27,7 @@ from types import ModuleType
 
 COMPILED = (
     "analyzer.timefmt",
+    "analyzer.decode.fields",
     "analyzer.decode.segment",
     "analyzer.decode.capture_file",
     "analyzer.decode.link_layer",

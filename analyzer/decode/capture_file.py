@@ -12,6 +12,7 @@ import struct
 from collections.abc import Iterator
 from typing import BinaryIO, Final
 
+from analyzer.decode.fields import u32
 from analyzer.errors import CaptureFileError
 
 # The largest frame any capture engine writes is 256 KiB (tcpdump's default snaplen);
@@ -102,40 +103,31 @@ class CaptureFile:
         linktype &= 0x0FFFFFFF
         little = endian == "<"
         # Records are cut out of chunks read ahead: two reads a record cost more than the rest
-        # of the record's reading. Their header fields are read byte by byte (see ip_tcp).
-        buffer, at = b"", 0
+        # of the record's reading.
+        ahead = _ReadAhead(stream)
         while True:
-            if len(buffer) - at < 16:
-                buffer, at = buffer[at:] + stream.read(READ_AHEAD), 0
-                if len(buffer) < 16:
-                    if buffer:
-                        self._cut_off("a record header")
-                    return
-            if little:
-                sec, frac, caplen = _u32le(buffer, at), _u32le(buffer, at + 4), _u32le(buffer, at + 8)
-            else:
-                sec, frac, caplen = _u32be(buffer, at), _u32be(buffer, at + 4), _u32be(buffer, at + 8)
+            head = ahead.read(16)
+            if not head:
+                return
+            if len(head) < 16:
+                self._cut_off("a record header")
+                return
+            sec, frac, caplen = u32(head, 0, little), u32(head, 4, little), u32(head, 8, little)
             if caplen > MAX_FRAME_BYTES:
                 self.warnings.append(
                     f"record {self.frames_read + 1} claims {caplen} bytes, more than any capture "
                     f"writes; stopped reading there ({self.frames_read} packets read)"
                 )
                 return
-            end = at + 16 + caplen
-            if end > len(buffer):
-                buffer, at = buffer[at:] + stream.read(READ_AHEAD + caplen), 0
-                end = 16 + caplen
-                if end > len(buffer):
-                    self._cut_off(f"packet {self.frames_read + 1}")
-                    return
-            data = buffer[at + 16 : end]
-            at = end
+            data = ahead.read(caplen)
+            if len(data) < caplen:
+                self._cut_off(f"packet {self.frames_read + 1}")
+                return
             self.frames_read += 1
             yield (sec + frac * tick, linktype, data)
 
     def _pcapng_frames(self, stream: BinaryIO) -> Iterator[Frame]:
-        # Blocks are cut out of chunks read ahead, as pcap records are: three reads a
-        # block cost more than the rest of its reading.
+        # Blocks are cut out of chunks read ahead, as pcap records are.
         ahead = _ReadAhead(stream)
         endian = "<"
         interfaces: list[tuple[int, int, float]] = []  # (linktype, ticks per second, offset seconds)
@@ -217,9 +209,10 @@ class CaptureFile:
         if block_type == BLOCK_EPB:
             if len(body) < 20:
                 return None
-            # Nearly every block: its fields read byte by byte (see _pcap_frames).
-            field = _u32le if endian == "<" else _u32be
-            iface, high, low, caplen = field(body, 0), field(body, 4), field(body, 8), field(body, 12)
+            # Nearly every block: its fields read where they lie, not unpacked.
+            little = endian == "<"
+            iface, high, low = u32(body, 0, little), u32(body, 4, little), u32(body, 8, little)
+            caplen = u32(body, 12, little)
             data_at = 20
         else:
             if len(body) < 20:
@@ -256,14 +249,6 @@ class _ReadAhead:
         data = self._buffer[self._at : end]
         self._at = min(end, len(self._buffer))
         return data
-
-
-def _u32le(data: bytes, at: int) -> int:
-    return data[at] | data[at + 1] << 8 | data[at + 2] << 16 | data[at + 3] << 24
-
-
-def _u32be(data: bytes, at: int) -> int:
-    return data[at] << 24 | data[at + 1] << 16 | data[at + 2] << 8 | data[at + 3]
 
 
 def _options(data: bytes, endian: str) -> Iterator[tuple[int, bytes]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Final
 
+from analyzer.decode.fields import u16, u32
 from analyzer.decode.segment import SYN, Datagram, Segment, Share, TcpOptions, Unreachable
 from analyzer.decode.udp_icmp import PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, parse_udp, parse_unreachable
 
@@ -39,7 +40,7 @@ def _text(family: int, address: bytes) -> str:
 
 
 def _ipv4_text(data: bytes, at: int) -> str:
-    number = _u32(data, at)
+    number = u32(data, at)
     text = _IPV4_TEXT.get(number)
     if text is None:
         if len(_IPV4_TEXT) >= _ADDRESS_TEXT_LIMIT:
@@ -75,18 +76,6 @@ def parse_ip_tcp(data: bytes, at: int, frame: int, time: float, share: Share | N
     return None
 
 
-def _u16(data: bytes, at: int) -> int:
-    return data[at] << 8 | data[at + 1]
-
-
-def _u32(data: bytes, at: int) -> int:
-    return data[at] << 24 | data[at + 1] << 16 | data[at + 2] << 8 | data[at + 3]
-
-
-# Header fields are read byte by byte rather than with struct: compiled, indexing bytes is
-# a C array read, and a struct call (with the tuple and ints it builds) costs ten of them.
-
-
 def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None) -> Record:
     if len(data) < at + 20:
         raise Malformed("IPv4 header cut short")
@@ -96,9 +85,9 @@ def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None) ->
     header_len = (data[at] & 0x0F) * 4
     if header_len < 20:
         raise Malformed(f"IPv4 header length {header_len} is below 20")
-    if _u16(data, at + 6) & 0x1FFF:
+    if u16(data, at + 6) & 0x1FFF:
         return None  # a later fragment: no TCP header in it
-    total_len = _u16(data, at + 2)
+    total_len = u16(data, at + 2)
     # A zero total length is what segmentation offload leaves in captures of the sender.
     ip_len = total_len if total_len else len(data) - at
     if ip_len < header_len:
@@ -109,7 +98,7 @@ def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None) ->
 def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None) -> Record:
     if len(data) < at + 40:
         raise Malformed("IPv6 header cut short")
-    payload_len, next_header = _u16(data, at + 4), data[at + 6]
+    payload_len, next_header = u16(data, at + 4), data[at + 6]
     remaining = payload_len if payload_len else len(data) - at - 40
     pos = at + 40
     while next_header not in _CARRIED:
@@ -122,7 +111,7 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None) ->
             if len(data) < pos + 8:
                 return None
             following = data[pos]
-            if _u16(data, pos + 2) & 0xFFF8:
+            if u16(data, pos + 2) & 0xFFF8:
                 return None  # a later fragment
             ext_len = 8
         else:
@@ -163,7 +152,7 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         raise Malformed(f"TCP data offset {header_len} is below 20")
     if tcp_len < header_len:
         raise Malformed(f"TCP header ({header_len} bytes) longer than the IP payload ({tcp_len})")
-    sport, dport = _u16(data, at), _u16(data, at + 2)
+    sport, dport = u16(data, at), u16(data, at + 2)
     if share is not None and not share.keeps(sport, dport):
         return ELSEWHERE
     src, dst = _addresses(data, family, addresses)
@@ -179,9 +168,9 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         dst,
         dport,
         flags,
-        _u32(data, at + 4),
-        _u32(data, at + 8),
-        _u16(data, at + 14),
+        u32(data, at + 4),
+        u32(data, at + 8),
+        u16(data, at + 14),
         tcp_len - header_len,
         options,
     )
@@ -205,13 +194,13 @@ def parse_options(raw: bytes) -> TcpOptions:
         if length < 2 or at + length > len(raw):
             break
         if kind == 2 and length == 4:
-            mss = _u16(raw, at + 2)
+            mss = u16(raw, at + 2)
         elif kind == 3 and length == 3:
             wscale = raw[at + 2]
         elif kind == 4:
             sack = True
         elif kind == 8 and length == 10:
-            timestamp = (_u32(raw, at + 2), _u32(raw, at + 6))
+            timestamp = (u32(raw, at + 2), u32(raw, at + 6))
         elif kind == 34 or (kind == 254 and length >= 4 and raw[at + 2 : at + 4] == b"\xf9\x89"):
             fast_open = True
         at += length
