@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 import tempfile
-from array import array
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import NamedTuple, TextIO
@@ -94,10 +93,9 @@ def render_share(path: str, index: int, count: int, progress: bool) -> ShareRepo
         with _handed_over_by_name(".share") as out:
             with fewer_collections():
                 stream = stream_file(path, "fast", None, line, Share(index, count))
-                first_frames: array[int] = array("q")
-                spool = spool_connections(stream, first_frames)
+                spool = spool_connections(stream, first_framed=True)
             try:
-                out.writelines(f"{first_frames[ident]}\t{text}\n" for ident, text in spool.items())
+                out.writelines(f"{line}\n" for line in spool)
             finally:
                 spool.close()
             head, udp = document_ends(stream) if index == 0 else ("", "")

@@ -76,10 +76,9 @@ class _Open:
     """Bookkeeping for the connection currently using a 4-tuple (one made for every
     connection: a plain class, as compiled a dataclass's __init__ would run interpreted)."""
 
-    def __init__(self, segments: list[Segment], first_index: int, last_time: float) -> None:
+    def __init__(self, segments: list[Segment], first_index: int) -> None:
         self.segments = segments
         self.first_index = first_index
-        self.last_time = last_time
         self.isn: dict[Endpoint, int] = {}
         self.fin_from: set[Endpoint] = set()
         self.reset = False
@@ -129,19 +128,18 @@ class ConnectionTracker:
         previous = None
         flags = segment.flags
         if open_ is not None and (
-            (open_.over and segment.time - open_.last_time > CLOSE_DELAY)
+            (open_.over and segment.time - open_.segments[-1].time > CLOSE_DELAY)
             or (flags & (SYN | ACK) == SYN and _starts_new(open_, (segment.src, segment.sport), segment.seq))
         ):
             self._hand_over(key, open_, done)
             previous, open_ = open_, None
         if open_ is None:
-            open_ = self._current[key] = _Open([], self._count, segment.time)
+            open_ = self._current[key] = _Open([], self._count)
             if previous is not None:
                 open_.reuses = previous.first_index
             self._count += 1
         was_over = open_.over
         open_.segments.append(segment)
-        open_.last_time = segment.time
         if flags & (SYN | FIN):
             sender = (segment.src, segment.sport)
             if flags & SYN:
@@ -170,7 +168,7 @@ class ConnectionTracker:
             if self._current.get(key) is not open_:
                 self._ended.popleft()  # already handed over (replaced by a new SYN)
                 continue
-            last = open_.last_time
+            last = open_.segments[-1].time
             if now - last > CLOSE_DELAY:
                 self._ended.popleft()
                 self._hand_over(key, open_, done)

@@ -68,19 +68,18 @@ def write_document(stream: FileStream, out: TextIO) -> None:
         spool.close()
 
 
-def spool_connections(stream: FileStream, first_frames: array[int] | None = None) -> IdOrderedSpool:
-    """Every connection of the stream encoded, one line each, kept in id order; with
-    `first_frames`, the frame each connection starts with is set there at its id."""
+def spool_connections(stream: FileStream, first_framed: bool = False) -> IdOrderedSpool:
+    """Every connection of the stream encoded, one line each, kept in id order;
+    `first_framed`: each line led by the frame its connection starts with and a tab (what
+    merged_shares orders a file's shares by)."""
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
             connection = result.connection
-            spool.add(connection.id, _ENCODER.encode(connection_to_dict(result)))
-            if first_frames is not None:
-                missing = connection.id + 1 - len(first_frames)
-                if missing > 0:
-                    first_frames.extend([0] * missing)
-                first_frames[connection.id] = connection.segments[0].frame
+            line = _ENCODER.encode(connection_to_dict(result))
+            if first_framed:
+                line = str(connection.segments[0].frame).encode() + b"\t" + line
+            spool.add(connection.id, line)
     except BaseException:
         spool.close()
         raise
