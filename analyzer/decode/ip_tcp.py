@@ -23,29 +23,25 @@ _IPV6_FRAGMENT: Final = 44
 _IPV6_AH: Final = 51
 
 
-# Text forms of the addresses seen, by their bytes: a capture has few addresses and many
-# packets, and a dictionary lookup costs a tenth of formatting the address again.
-_ADDRESS_TEXT: dict[bytes, str] = {}
-_IPV4_TEXT: dict[int, str] = {}  # the same for IPv4, keyed by the address as a number: no slice made
+# Text forms of the addresses seen: a capture has few addresses and many packets, and a
+# dictionary lookup costs a tenth of formatting the address again. IPv4 addresses are kept
+# by their value as a number (no slice made for the key), IPv6 ones by their bytes.
+_ADDRESS_TEXT: dict[int | bytes, str] = {}
 _ADDRESS_TEXT_LIMIT: Final = 1 << 16  # forgotten all at once when full: a scan of many hosts
 
 
-def _text(family: int, address: bytes) -> str:
-    text = _ADDRESS_TEXT.get(address)
+def _address_text(data: bytes, at: int, family: int) -> str:
+    """The address of `family` at `data[at:]` as text."""
+    key: int | bytes = u32(data, at) if family == 4 else data[at : at + 16]
+    text = _ADDRESS_TEXT.get(key)
     if text is None:
         if len(_ADDRESS_TEXT) >= _ADDRESS_TEXT_LIMIT:
             _ADDRESS_TEXT.clear()
-        text = _ADDRESS_TEXT[address] = socket.inet_ntop(family, address)
-    return text
-
-
-def _ipv4_text(data: bytes, at: int) -> str:
-    number = u32(data, at)
-    text = _IPV4_TEXT.get(number)
-    if text is None:
-        if len(_IPV4_TEXT) >= _ADDRESS_TEXT_LIMIT:
-            _IPV4_TEXT.clear()
-        text = _IPV4_TEXT[number] = socket.inet_ntop(socket.AF_INET, data[at : at + 4])
+        if family == 4:
+            text = socket.inet_ntop(socket.AF_INET, data[at : at + 4])
+        else:
+            text = socket.inet_ntop(socket.AF_INET6, data[at : at + 16])
+        _ADDRESS_TEXT[key] = text
     return text
 
 
@@ -137,9 +133,8 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, tim
 
 
 def _addresses(data: bytes, family: int, at: int) -> tuple[str, str]:
-    if family == 4:
-        return _ipv4_text(data, at), _ipv4_text(data, at + 4)
-    return _text(socket.AF_INET6, data[at : at + 16]), _text(socket.AF_INET6, data[at + 16 : at + 32])
+    """Source and destination, one after the other from `at` (as in both IP headers)."""
+    return _address_text(data, at, family), _address_text(data, at + (4 if family == 4 else 16), family)
 
 
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
