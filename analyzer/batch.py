@@ -210,13 +210,14 @@ def fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, progress: bool = False,
-                   processes: int = 1) -> tuple[str | None, str | None, list[str]]:  # fmt: skip
+def render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool,
+                   progress: bool = False) -> tuple[str | None, str | None, list[str]]:  # fmt: skip
     """render_file into a temporary file, here or in a worker process (picklable):
-    (report file, error, warnings). A big report never sits in memory."""
+    (report file, error, warnings), one of several files' reports to put in order. A big
+    report never sits in memory."""
     try:
         with _handed_over_by_name(".report") as out:
-            warnings = render_file(path, as_json, decoder, use_sidecar, out, progress, processes)
+            warnings = render_file(path, as_json, decoder, use_sidecar, out, progress)
     except UserError as error:
         return None, str(error), []
     return out.name, None, warnings

@@ -228,22 +228,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     status = 0
     if args.jobs is None:
         args.jobs = default_jobs()
-    several = len(args.files) > 1
     use_sidecar = not args.no_sidecar
-    progress = not args.quiet and sys.stderr.isatty() and (args.jobs == 1 or not several)
-    if not several:
-        return _analyze_one(args.files[0], args, use_sidecar, progress)
+    on_terminal = not args.quiet and sys.stderr.isatty()
+    if len(args.files) == 1:
+        return _analyze_one(args.files[0], args, use_sidecar, on_terminal)
+    # Several files: a progress line only while they are read one at a time.
     if args.jobs > 1:
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(args.jobs, len(args.files)))
         futures = [pool.submit(render_to_file, p, args.json, args.decoder, use_sidecar) for p in args.files]
         outcomes = (future.result() for future in futures)
     else:
         pool = None
-        outcomes = (
-            render_to_file(p, args.json, args.decoder, use_sidecar, progress, args.jobs) for p in args.files
-        )
+        outcomes = (render_to_file(p, args.json, args.decoder, use_sidecar, on_terminal) for p in args.files)
     written = 0
-    if args.json and several:
+    if args.json:
         sys.stdout.write('{"files":[')
     try:
         # In file order; a file that fails leaves nothing half-written and the others count.
@@ -271,10 +269,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                     report = future.result()[0]
                     if report is not None and os.path.exists(report):
                         os.unlink(report)
-    if args.json and several:
-        sys.stdout.write("]}")
-    if args.json and (written or several):
-        sys.stdout.write("\n")
+    if args.json:
+        sys.stdout.write("]}\n")
     return status
 
 
