@@ -7,6 +7,7 @@ mapped over a Dask bag on a cluster (the optional `dask` extra).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import io
 import json
@@ -21,6 +22,8 @@ from typing import NamedTuple, TextIO
 
 from analyzer.errors import UserError
 from analyzer.interrupts import raise_interrupt
+from analyzer.output.progress import ProgressLine
+from analyzer.output.spool import IdOrderedSpool
 from analyzer.sidecar import sidecar_beside
 
 
@@ -32,7 +35,6 @@ def render_file(path: str, as_json: bool, decoder: str, use_sidecar: bool, out: 
     processes, each analyzing a share of the connections (same bytes as one process)."""
     from analyzer.analysis import stream_file
     from analyzer.output.json_report import write_document
-    from analyzer.output.progress import ProgressLine
     from analyzer.output.text_report import write_text
 
     sidecar = sidecar_beside(path) if use_sidecar else None
@@ -72,91 +74,116 @@ SHARE_ABOVE_BYTES = 16 << 20
 
 
 class ShareReport(NamedTuple):
-    lines: str | None  # a file of "first frame<TAB>connection JSON" lines in the share's id order
     head: str  # the document's head and UDP flows: only from share 0 (the same in every share)
     udp: str
     warnings: list[str]
     error: str | None
 
 
-def render_share(path: str, index: int, count: int, progress: bool) -> ShareReport:
+def _analyzed_share(
+    path: str, index: int, count: int, progress: bool
+) -> tuple[ShareReport, IdOrderedSpool | None]:
     """One process's share of a big file's JSON report (see decode.Share): every process
-    reads the whole file and analyzes its share's connections, numbered among themselves;
-    their first frames tell where they stand among all (see json_report.merged_shares)."""
+    reads the whole file and analyzes its share's connections, numbered among themselves,
+    spooled as "first frame<TAB>JSON" lines; their first frames tell where they stand among
+    all (see json_report.merged_shares)."""
     from analyzer.analysis import stream_file
     from analyzer.decode import Share
     from analyzer.output.json_report import document_ends, spool_connections
-    from analyzer.output.progress import ProgressLine
 
     line = ProgressLine(path, _size(path), sys.stderr) if progress else None
     try:
-        with _handed_over_by_name(".share") as out:
-            with fewer_collections():
-                stream = stream_file(path, "fast", None, line, Share(index, count))
-                spool = spool_connections(stream, first_framed=True)
-            try:
-                out.writelines(f"{line}\n" for line in spool)
-            finally:
-                spool.close()
+        with fewer_collections():
+            stream = stream_file(path, "fast", None, line, Share(index, count))
+            spool = spool_connections(stream, first_framed=True)
+        try:
             head, udp = document_ends(stream) if index == 0 else ("", "")
+        except BaseException:
+            spool.close()
+            raise
     except UserError as error:
-        return ShareReport(None, "", "", [], str(error))
+        return ShareReport("", "", [], str(error)), None
     finally:
         if line is not None:
             line.done()
-    return ShareReport(out.name, head, udp, stream.stats.warnings, None)
+    return ShareReport(head, udp, stream.stats.warnings, None), spool
 
 
-@contextlib.contextmanager
-def _handed_over_by_name(suffix: str) -> Iterator[TextIO]:
-    """A temporary file whose name is handed to another process or the caller, who removes
-    it; removed here if making it fails or is interrupted: nothing is left behind."""
-    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as out:
-        try:
-            yield out
-        except BaseException:
-            os.unlink(out.name)
-            raise
-
-
-def _share_process(path: str, index: int, count: int, progress: bool, sender: Connection) -> None:
-    """A share's process: Ctrl-C is the parent's to answer (it ends its shares with SIGTERM,
-    which ends this one as an interrupt would, its temporary file removed)."""
+def _share_process(path: str, index: int, count: int, progress: bool, sender: Connection,
+                   lines: int, inherited: list[int]) -> None:  # fmt: skip
+    """A share's process: its report to `sender`, then its lines into the pipe `lines`, as
+    fast as the parent merges them (no copy of the report on disk but the spool).
+    Ctrl-C is the parent's to answer (it ends its shares with SIGTERM, which ends this one
+    as an interrupt would). `inherited`: the other shares' pipes, closed here so that a
+    share whose parent is gone meets a broken pipe instead of waiting for a reader."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_interrupt)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+    for descriptor in inherited:
+        os.close(descriptor)
+    spool = None
     try:
-        sender.send(render_share(path, index, count, progress))
-    except KeyboardInterrupt:
-        pass
+        report, spool = _analyzed_share(path, index, count, progress)
+        sender.send(report)
+        with open(lines, "wb", buffering=_PIPE_BYTES) as out:
+            if spool is not None:
+                spool.write_to(out)
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass  # the parent stopped: it tells why
     finally:
         sender.close()
+        if spool is not None:
+            spool.close()
 
 
 _STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+# What a share writes ahead of the merge: Linux's pipes hold 64 KiB unless widened (up to
+# fs.pipe-max-size, 1 MiB by default); a few connections' lines at a time would have
+# shares and merge take turns.
+_PIPE_BYTES = 1 << 20
+
+
+def _share_pipe() -> tuple[int, int]:
+    """(read end, write end) of a pipe as wide as it may be made, up to _PIPE_BYTES."""
+    read, write = os.pipe()
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    return read, write
 
 
 def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> list[str]:
     from analyzer.output.json_report import merged_shares, write_framed
 
     context = multiprocessing.get_context("fork")
-    receivers, processes = [], []
-    # Blocked until both sides have their handlers: a Ctrl-C meanwhile waits, and is not lost.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    receivers: list[Connection] = []
+    shares: list[TextIO] = []  # each share's lines, as its pipe's read end
+    processes = []
+    merged = False
     try:
-        for index in range(count):
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_share_process, args=(path, index, count, progress and index == 0, sender), daemon=True
-            )
-            process.start()
-            sender.close()
-            receivers.append(receiver)
-            processes.append(process)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    reports: list[ShareReport] = []
-    try:
+        # Blocked until both sides have their handlers: a Ctrl-C meanwhile waits, and is not lost.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+        try:
+            for index in range(count):
+                receiver, sender = context.Pipe(duplex=False)
+                receivers.append(receiver)
+                read, write = _share_pipe()
+                shares.append(open(read, encoding="utf-8", newline="\n", buffering=_PIPE_BYTES))  # noqa: SIM115
+                inherited = [share.fileno() for share in shares]
+                process = context.Process(
+                    target=_share_process,
+                    args=(path, index, count, progress and index == 0, sender, write, inherited),
+                    daemon=True,
+                )
+                try:
+                    process.start()
+                finally:
+                    sender.close()
+                    os.close(write)
+                processes.append(process)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        reports: list[ShareReport] = []
         for index, receiver in enumerate(receivers):
             try:
                 reports.append(receiver.recv())
@@ -167,27 +194,20 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
         errors = [report.error for report in reports if report.error is not None]
         if errors:
             raise UserError(errors[0])
-        files = [open(report.lines) for report in reports if report.lines is not None]  # noqa: SIM115
-        try:
-            write_framed(reports[0].head, merged_shares(files), reports[0].udp, out)
-        finally:
-            for file in files:
-                file.close()
+        write_framed(reports[0].head, merged_shares(shares), reports[0].udp, out)
+        merged = True
     finally:
-        for process in processes:
+        # Stopped when the report will not be made; after the merge, left to end (their
+        # spools closed) and waited for.
+        for process in processes if not merged else ():
             if process.is_alive():
                 process.terminate()
         for process in processes:
             process.join()
-        # Every share's file goes, also those sent but not yet received when interrupted.
-        for receiver in receivers[len(reports) :]:
-            with contextlib.suppress(EOFError):  # ended without sending: nothing was left
-                while receiver.poll():
-                    reports.append(receiver.recv())
+        for receiver in receivers:
             receiver.close()
-        for report in reports:
-            if report.lines is not None and os.path.exists(report.lines):
-                os.unlink(report.lines)
+        for share in shares:
+            share.close()
     return reports[0].warnings
 
 
@@ -208,6 +228,18 @@ def fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+@contextlib.contextmanager
+def _handed_over_by_name(suffix: str) -> Iterator[TextIO]:
+    """A temporary file whose name is handed to another process or the caller, who removes
+    it; removed here if making it fails or is interrupted: nothing is left behind."""
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as out:
+        try:
+            yield out
+        except BaseException:
+            os.unlink(out.name)
+            raise
 
 
 def render_to_file(path: str, as_json: bool, decoder: str, use_sidecar: bool,

@@ -71,14 +71,14 @@ def write_document(stream: FileStream, out: TextIO) -> None:
 def spool_connections(stream: FileStream, first_framed: bool = False) -> IdOrderedSpool:
     """Every connection of the stream encoded, one line each, kept in id order;
     `first_framed`: each line led by the frame its connection starts with and a tab (what
-    merged_shares orders a file's shares by)."""
+    merged_shares orders a file's shares by) and ended by a newline."""
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
             connection = result.connection
             line = _ENCODER.encode(connection_to_dict(result))
             if first_framed:
-                line = str(connection.segments[0].frame).encode() + b"\t" + line
+                line = str(connection.segments[0].frame).encode() + b"\t" + line + b"\n"
             spool.add(connection.id, line)
     except BaseException:
         spool.close()
@@ -87,7 +87,7 @@ def spool_connections(stream: FileStream, first_framed: bool = False) -> IdOrder
 
 
 def merged_shares(shares: list[TextIO]) -> Iterator[str]:
-    """The connections of a file's shares (files of "first frame<TAB>JSON" lines, each in
+    """The connections of a file's shares (streams of "first frame<TAB>JSON" lines, each in
     its share's id order) in the order of their first frames, which is the order of ids in
     the whole file: numbered again as they come."""
     ids: list[array[int]] = [array("q") for _ in shares]  # per share: its ids -> the file's
@@ -189,6 +189,8 @@ def _backoff(backoff: Backoff) -> dict:
 
 
 def connection_to_dict(result: ConnectionAnalysis) -> dict:
+    """The connection's JSON object, as values the encoders write: some arrays are tuples,
+    some strings States, and the state histories are the analysis's own lists."""
     connection, handshake, close = result.connection, result.handshake, result.close
     zeek = zeek_conn(connection)
     sequence = result.sequence
@@ -242,11 +244,8 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
             }
             for r in result.resets
         ],
-        "states": {
-            # The state itself, a str: its .value is an Enum property, run interpreted.
-            side: [[time, str(state)] for time, state in history]
-            for side, history in result.states.items()
-        },
+        # As kept, not copied: each (time, state) is written as the array [time, "STATE"].
+        "states": result.states,
         "notes": result.notes,
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
         "sequence": {
