@@ -16,13 +16,15 @@ import os
 import signal
 import sys
 import tempfile
+from array import array
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection
-from typing import NamedTuple, TextIO
+from typing import Any, BinaryIO, NamedTuple, TextIO
 
 from analyzer.errors import UserError
 from analyzer.interrupts import raise_interrupt
 from analyzer.output.progress import ProgressLine
+from analyzer.output.shares import ShareIndex, file_ids, positions, write_at, write_placed
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.sidecar import sidecar_beside
 
@@ -78,41 +80,49 @@ class ShareReport(NamedTuple):
     udp: str
     warnings: list[str]
     error: str | None
+    index: ShareIndex  # where its lines stand among all (see output.shares)
+
+
+class Placement(NamedTuple):
+    ids: array[int]  # the file's id of each of the share's connections
+    where: array[int]  # by file id: where its part of the document goes
+    output: int | None  # the output's descriptor, to write at those offsets; None: into the pipe
 
 
 def _analyzed_share(
     path: str, index: int, count: int, progress: bool
 ) -> tuple[ShareReport, IdOrderedSpool | None]:
     """One process's share of a big file's JSON report (see decode.Share): every process
-    reads the whole file and analyzes its share's connections, numbered among themselves,
-    spooled as "first frame<TAB>JSON" lines; their first frames tell where they stand among
-    all (see json_report.merged_shares)."""
+    reads the whole file and analyzes its share's connections, numbered among themselves
+    and spooled."""
     from analyzer.analysis import stream_file
     from analyzer.decode import Share
     from analyzer.output.json_report import document_ends, spool_connections
 
     line = ProgressLine(path, _size(path), sys.stderr) if progress else None
+    lines = ShareIndex()
     try:
         with fewer_collections():
             stream = stream_file(path, "fast", None, line, Share(index, count))
-            spool = spool_connections(stream, first_framed=True)
+            spool = spool_connections(stream, lines)
         try:
             head, udp = document_ends(stream) if index == 0 else ("", "")
         except BaseException:
             spool.close()
             raise
     except UserError as error:
-        return ShareReport("", "", [], str(error)), None
+        return ShareReport("", "", [], str(error), lines), None
     finally:
         if line is not None:
             line.done()
-    return ShareReport(head, udp, stream.stats.warnings, None), spool
+    return ShareReport(head, udp, stream.stats.warnings, None, lines), spool
 
 
-def _share_process(path: str, index: int, count: int, progress: bool, sender: Connection,
-                   lines: int, inherited: list[int]) -> None:  # fmt: skip
-    """A share's process: its report to `sender`, then its lines into the pipe `lines`, as
-    fast as the parent merges them (no copy of the report on disk but the spool).
+def _share_process(path: str, index: int, count: int, progress: bool, parent: Connection,
+                   pipe: int, inherited: list[int]) -> None:  # fmt: skip
+    """A share's process: it sends its report to `parent`, is told where its lines go
+    (Placement), writes them there (into the output, or into `pipe` for the parent to
+    copy), and says it is done: None, or what went wrong writing.
     Ctrl-C is the parent's to answer (it ends its shares with SIGTERM, which ends this one
     as an interrupt would). `inherited`: the other shares' pipes, closed here so that a
     share whose parent is gone meets a broken pipe instead of waiting for a reader."""
@@ -124,23 +134,33 @@ def _share_process(path: str, index: int, count: int, progress: bool, sender: Co
     spool = None
     try:
         report, spool = _analyzed_share(path, index, count, progress)
-        sender.send(report)
-        with open(lines, "wb", buffering=_PIPE_BYTES) as out:
-            if spool is not None:
-                spool.write_to(out)
-    except (KeyboardInterrupt, BrokenPipeError):
-        pass  # the parent stopped: it tells why
+        parent.send(report)
+        if spool is None:
+            return
+        placement: Placement = parent.recv()
+        try:
+            if placement.output is not None:
+                write_placed(spool, report.index, placement.ids, placement.where, placement.output)
+            else:
+                with open(pipe, "wb", buffering=_PIPE_BYTES) as out:
+                    write_placed(spool, report.index, placement.ids, placement.where, out)
+        except OSError as error:
+            parent.send(f"writing the report: {error}")
+        else:
+            parent.send(None)
+    except (KeyboardInterrupt, EOFError, OSError):
+        pass  # the parent stopped or is gone: it tells why
     finally:
-        sender.close()
+        parent.close()
         if spool is not None:
             spool.close()
 
 
 _STOPPING = {signal.SIGINT, signal.SIGTERM}
 
-# What a share writes ahead of the merge: Linux's pipes hold 64 KiB unless widened (up to
-# fs.pipe-max-size, 1 MiB by default); a few connections' lines at a time would have
-# shares and merge take turns.
+# What a share writes ahead of the parent's copy: Linux's pipes hold 64 KiB unless widened
+# (up to fs.pipe-max-size, 1 MiB by default); a few lines at a time would have shares and
+# parent take turns.
 _PIPE_BYTES = 1 << 20
 
 
@@ -152,63 +172,110 @@ def _share_pipe() -> tuple[int, int]:
     return read, write
 
 
+def _placeable(out: TextIO) -> int | None:
+    """`out`'s file descriptor if shares can write into it at offsets themselves: a file,
+    not a pipe, a terminal, or a file opened to append (every write goes to its end)."""
+    try:
+        descriptor = out.fileno()
+        if fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_APPEND:
+            return None
+        os.lseek(descriptor, 0, os.SEEK_CUR)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    return descriptor
+
+
 def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> list[str]:
-    from analyzer.output.json_report import merged_shares, write_framed
+    from analyzer.output.json_report import document_frame
 
     context = multiprocessing.get_context("fork")
-    receivers: list[Connection] = []
-    shares: list[TextIO] = []  # each share's lines, as its pipe's read end
+    connections: list[Connection] = []
+    pipes: list[BinaryIO] = []  # each share's lines when they come through the parent
     processes = []
-    merged = False
+    finished = False
     try:
         # Blocked until both sides have their handlers: a Ctrl-C meanwhile waits, and is not lost.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
         try:
             for index in range(count):
-                receiver, sender = context.Pipe(duplex=False)
-                receivers.append(receiver)
+                connection, share_end = context.Pipe()
+                connections.append(connection)
                 read, write = _share_pipe()
-                shares.append(open(read, encoding="utf-8", newline="\n", buffering=_PIPE_BYTES))  # noqa: SIM115
-                inherited = [share.fileno() for share in shares]
+                pipes.append(open(read, "rb", buffering=_PIPE_BYTES))  # noqa: SIM115
+                inherited = [pipe.fileno() for pipe in pipes]
                 process = context.Process(
                     target=_share_process,
-                    args=(path, index, count, progress and index == 0, sender, write, inherited),
+                    args=(path, index, count, progress and index == 0, share_end, write, inherited),
                     daemon=True,
                 )
                 try:
                     process.start()
                 finally:
-                    sender.close()
+                    share_end.close()
                     os.close(write)
                 processes.append(process)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        reports: list[ShareReport] = []
-        for index, receiver in enumerate(receivers):
-            try:
-                reports.append(receiver.recv())
-            except EOFError:
-                raise UserError(
-                    f"{path}: the process analyzing share {index} ended without a report"
-                ) from None
+        reports = [
+            _received(path, index, connection, "a report") for index, connection in enumerate(connections)
+        ]
         errors = [report.error for report in reports if report.error is not None]
         if errors:
             raise UserError(errors[0])
-        write_framed(reports[0].head, merged_shares(shares), reports[0].udp, out)
-        merged = True
+        indexes = [report.index for report in reports]
+        ids, owners = file_ids(indexes)
+        opening, closing = document_frame(reports[0].head, reports[0].udp)
+        output = _placeable(out)
+        if output is not None:
+            out.flush()
+            start = os.lseek(output, 0, os.SEEK_CUR)
+            where = positions(indexes, ids, owners, start + len(opening.encode()))
+        else:
+            where = positions(indexes, ids, owners, 0)
+        for share, connection in enumerate(connections):
+            connection.send(Placement(ids[share], where, output))
+        if output is not None:
+            write_at(output, opening.encode(), start)
+        else:
+            out.write(opening)
+            for file_id, share in enumerate(owners):
+                size = where[file_id + 1] - where[file_id]
+                part = pipes[share].read(size)
+                if len(part) != size:
+                    raise UserError(
+                        f"{path}: the process analyzing share {share} stopped before its last line"
+                    )
+                out.write(part.decode())
+        for index, connection in enumerate(connections):
+            trouble = _received(path, index, connection, "its lines")
+            if trouble is not None:
+                raise UserError(f"{path}: {trouble}")
+        if output is not None:
+            write_at(output, closing.encode(), where[-1])
+            os.lseek(output, where[-1] + len(closing.encode()), os.SEEK_SET)
+        else:
+            out.write(closing)
+        finished = True
     finally:
-        # Stopped when the report will not be made; after the merge, left to end (their
-        # spools closed) and waited for.
-        for process in processes if not merged else ():
+        # Stopped when the report will not be made; when it is, left to end (their spools
+        # closed) and waited for.
+        for process in processes if not finished else ():
             if process.is_alive():
                 process.terminate()
         for process in processes:
             process.join()
-        for receiver in receivers:
-            receiver.close()
-        for share in shares:
-            share.close()
+        for connection in connections:
+            connection.close()
+        for pipe in pipes:
+            pipe.close()
     return reports[0].warnings
+
+
+def _received(path: str, index: int, connection: Connection, what: str) -> Any:
+    try:
+        return connection.recv()
+    except EOFError:
+        raise UserError(f"{path}: the process analyzing share {index} ended without sending {what}") from None
 
 
 # Objects allocated between two passes of the cyclic collector over the youngest generation

@@ -45,6 +45,7 @@ COMPILED = (
     "analyzer.findings.compatibility",
     "analyzer.analysis",
     "analyzer.output.spool",
+    "analyzer.output.shares",
     "analyzer.output.json_report",
 )
 # mypyc puts the code of all of them in one shared library, imported as this module.

@@ -370,9 +370,22 @@ def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypat
     monkeypatch.setattr(batch, "SHARE_ABOVE_BYTES", 0)
     for processes in (2, 3):
         for path, expected in zip(files, alone, strict=True):
-            out = io.StringIO()
+            out = io.StringIO()  # not a file: the lines come through the parent
             batch.render_file(str(path), True, "fast", False, out, processes=processes)
             assert out.getvalue() == expected.getvalue(), (path.name, processes)
+    # Into a file the shares write their lines themselves, at their places after what is there.
+    placeable = batch._placeable
+    placed: list[int | None] = []
+    monkeypatch.setattr(batch, "_placeable", lambda out: placed.append(placeable(out)) or placed[-1])
+    report = tmp_path / "report.json"
+    for mode in ("w", "a"):  # appended to, a file takes the lines through the parent
+        report.write_text("before\n")
+        with open(report, mode if mode == "a" else "r+") as out:
+            out.seek(0, os.SEEK_END)
+            batch.render_file(str(big), True, "fast", False, out, processes=2)
+            out.write("\nafter")
+        assert report.read_text() == "before\n" + alone[0].getvalue() + "\nafter", mode
+    assert [isinstance(descriptor, int) for descriptor in placed] == [True, False]
     assert list(spare.iterdir()) == []
     cut = tmp_path / "cut.pcapng"
     cut.write_bytes(big.read_bytes()[:-30])

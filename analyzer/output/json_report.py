@@ -7,9 +7,7 @@ resets, states; plus the extra fields documented in the README.
 
 from __future__ import annotations
 
-import heapq
-from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Final, TextIO
 
 import msgspec
@@ -19,6 +17,7 @@ from analyzer.decode import DecodeStats
 from analyzer.findings.backoff import Backoff
 from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
 from analyzer.findings.zeek_conn import zeek_conn
+from analyzer.output.shares import ShareIndex
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.udp_flows import UdpFlow
 
@@ -68,62 +67,21 @@ def write_document(stream: FileStream, out: TextIO) -> None:
         spool.close()
 
 
-def spool_connections(stream: FileStream, first_framed: bool = False) -> IdOrderedSpool:
-    """Every connection of the stream encoded, one line each, kept in id order;
-    `first_framed`: each line led by the frame its connection starts with and a tab (what
-    merged_shares orders a file's shares by) and ended by a newline."""
+def spool_connections(stream: FileStream, index: ShareIndex | None = None) -> IdOrderedSpool:
+    """Every connection of the stream encoded, one line each, kept in id order; `index`,
+    when given, learns each line's first frame, length and reused ports (see shares)."""
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
             connection = result.connection
             line = _ENCODER.encode(connection_to_dict(result))
-            if first_framed:
-                line = str(connection.segments[0].frame).encode() + b"\t" + line + b"\n"
+            if index is not None:
+                index.add(connection.id, connection.segments[0].frame, len(line), connection.reuses_ports_of)
             spool.add(connection.id, line)
     except BaseException:
         spool.close()
         raise
     return spool
-
-
-def merged_shares(shares: list[TextIO]) -> Iterator[str]:
-    """The connections of a file's shares (streams of "first frame<TAB>JSON" lines, each in
-    its share's id order) in the order of their first frames, which is the order of ids in
-    the whole file: numbered again as they come."""
-    ids: list[array[int]] = [array("q") for _ in shares]  # per share: its ids -> the file's
-    heap: list[tuple[int, int, str]] = []  # (first frame, share, line): the next line of each share
-    for index, share in enumerate(shares):
-        _push_next(heap, share, index)
-    ident = 0
-    while heap:
-        _frame, index, text = heapq.heappop(heap)
-        ids[index].append(ident)
-        yield renumbered(text, ident, ids[index])
-        ident += 1
-        _push_next(heap, shares[index], index)
-
-
-def _push_next(heap: list[tuple[int, int, str]], share: TextIO, index: int) -> None:
-    line = share.readline()
-    if line:
-        tab = line.index("\t")
-        heapq.heappush(heap, (int(line[:tab]), index, line[tab + 1 : -1]))
-
-
-def renumbered(line: str, ident: int, ids: Sequence[int]) -> str:
-    """A connection's line from a share of the file (see Share) with the ids of the whole
-    file: its own is `ident`, and that of the connection whose ports it reuses (same
-    ports, so same share) is ids[the share's id for it]. The id is the line's first field,
-    and no field before "reuses_ports_of" holds anything but addresses, ports and a word."""
-    start = line.index(",")
-    at = line.index(_REUSES, start) + len(_REUSES)
-    end = line.index(",", at)
-    value = line[at:end]
-    reused = value if value == "null" else str(ids[int(value)])
-    return f'{{"id":{ident}{line[start:at]}{reused}{line[end:]}'
-
-
-_REUSES: Final = ',"reuses_ports_of":'
 
 
 def document_ends(stream: FileStream) -> tuple[str, str]:
@@ -136,10 +94,16 @@ def document_ends(stream: FileStream) -> tuple[str, str]:
 
 def write_framed(head: str, connections: Iterator[str], udp: str, out: TextIO) -> None:
     """The document from its parts: the head, the connections one a line, the UDP flows."""
-    out.write(head[:-1] + ',"connections":[')
+    opening, closing = document_frame(head, udp)
+    out.write(opening)
     for index, line in enumerate(connections):
         out.write(("\n" if index == 0 else ",\n") + line)
-    out.write('\n],"udp":' + udp + "}")
+    out.write(closing)
+
+
+def document_frame(head: str, udp: str) -> tuple[str, str]:
+    """What comes before the connections' lines and what after (see write_framed)."""
+    return head[:-1] + ',"connections":[', '\n],"udp":' + udp + "}"
 
 
 def udp_flow_to_dict(flow: UdpFlow) -> dict:

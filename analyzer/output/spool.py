@@ -54,22 +54,18 @@ class IdOrderedSpool:
 
     def items(self) -> Iterator[tuple[int, str]]:
         """(id, text) in id order."""
-        for ident, data in self._kept():
+        for ident, data in self.encoded_items():
             yield ident, data.decode()
 
-    def write_to(self, out: BinaryIO) -> None:
-        """Every text as it was added, one after another in id order."""
-        for _ident, data in self._kept():
-            out.write(data)
-
-    def _kept(self) -> Iterator[tuple[int, bytes | bytearray]]:
+    def encoded_items(self) -> Iterator[tuple[int, bytes]]:
+        """(id, text as added) in id order."""
         file, memory = self._file, self._memory
         try:
             for ident, (offset, length) in enumerate(zip(self._offsets, self._lengths, strict=True)):
                 if offset < 0:
                     continue
                 if file is None:
-                    yield ident, memory[offset : offset + length]
+                    yield ident, bytes(memory[offset : offset + length])
                 else:
                     file.seek(offset)
                     yield ident, file.read(length)

@@ -1,0 +1,148 @@
+"""One JSON document from the shares of a big file (see decode.Share and batch).
+
+Each share numbers its connections among themselves and spools their lines. What ties the
+shares together is small: per connection its first frame, the length of its line and the
+share's id of the connection whose ports it reuses (same ports, so the same share). From
+those alone the parent orders every connection (by first frame, the order of ids in the
+whole file) and tells each line where it goes in the document; the shares renumber their
+own lines and write them there, at once where the output can be written at an offset (a
+file), else into pipes the parent copies from in order. The lines never pass through the
+parent twice, nor through a process that does nothing else.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from array import array
+from collections.abc import Iterator
+from typing import BinaryIO, Final
+
+from analyzer.output.spool import IdOrderedSpool
+
+
+class ShareIndex:
+    """What a share tells the parent about its lines, by its own connection id."""
+
+    def __init__(self) -> None:
+        self.firsts = array("q")  # first frame; -1: no connection has this id
+        self.lengths = array("q")  # the line's length in bytes, as the share numbers it
+        self.reuses = array("q")  # the share's id of the connection whose ports it reuses; -1: none
+
+    def add(self, ident: int, first: int, length: int, reuses: int | None) -> None:
+        missing = ident + 1 - len(self.firsts)
+        if missing > 0:
+            self.firsts.extend([-1] * missing)
+            self.lengths.extend([0] * missing)
+            self.reuses.extend([-1] * missing)
+        self.firsts[ident] = first
+        self.lengths[ident] = length
+        self.reuses[ident] = -1 if reuses is None else reuses
+
+
+def file_ids(indexes: list[ShareIndex]) -> tuple[list[array[int]], array[int]]:
+    """Per share, the file's id of each of its connections (by the share's id); and per
+    file id, the share that has it. A share's ids follow its first frames, so the file's
+    ids are the shares' merged by first frame."""
+    ids = [array("q", [-1]) * len(index.firsts) for index in indexes]
+    owners = array("q")
+    heap: list[tuple[int, int, int]] = []  # (first frame, share, share's id) of each share's next
+    for share, index in enumerate(indexes):
+        _push_next(heap, index, share, 0)
+    while heap:
+        _first, share, ident = heapq.heappop(heap)
+        ids[share][ident] = len(owners)
+        owners.append(share)
+        _push_next(heap, indexes[share], share, ident + 1)
+    return ids, owners
+
+
+def _push_next(heap: list[tuple[int, int, int]], index: ShareIndex, share: int, ident: int) -> None:
+    firsts = index.firsts
+    while ident < len(firsts) and firsts[ident] < 0:
+        ident += 1
+    if ident < len(firsts):
+        heapq.heappush(heap, (firsts[ident], share, ident))
+
+
+def positions(indexes: list[ShareIndex], ids: list[array[int]], owners: array[int], start: int) -> array[int]:
+    """Where each connection's part of the document begins (its separator, then its line
+    as renumbered), by file id, counting from `start`; one more: where the last ends."""
+    local = array("q", [0]) * len(owners)  # per file id: the share's id
+    for share_ids in ids:
+        for ident, file_id in enumerate(share_ids):
+            if file_id >= 0:
+                local[file_id] = ident
+    where = array("q", [start])
+    at = start
+    for file_id, share in enumerate(owners):
+        index, ident = indexes[share], local[file_id]
+        reused = index.reuses[ident]
+        length = index.lengths[ident] - _digits(ident) + _digits(file_id)
+        if reused >= 0:
+            length += _digits(ids[share][reused]) - _digits(reused)
+        at += len(_separator(file_id)) + length
+        where.append(at)
+    return where
+
+
+def _digits(number: int) -> int:
+    return len(str(number))
+
+
+def _separator(file_id: int) -> bytes:
+    """What comes before a connection's line: the first opens the array on a new line."""
+    return b"\n" if file_id == 0 else b",\n"
+
+
+def placed_parts(
+    spool: IdOrderedSpool, index: ShareIndex, ids: array[int], where: array[int]
+) -> Iterator[tuple[int, bytes]]:
+    """A share's parts of the document in its id order: (where it goes, separator and line
+    renumbered with the file's ids)."""
+    for ident, line in spool.encoded_items():
+        file_id = ids[ident]
+        reused = index.reuses[ident]
+        part = _separator(file_id) + renumbered(line, file_id, ids[reused] if reused >= 0 else -1)
+        if len(part) != where[file_id + 1] - where[file_id]:
+            raise RuntimeError(f"connection {file_id}: its line is not the length it was placed for")
+        yield where[file_id], part
+
+
+def write_placed(spool: IdOrderedSpool, index: ShareIndex, ids: array[int], where: array[int],
+                 out: int | BinaryIO) -> None:  # fmt: skip
+    """A share's parts into the output: at their places in the file descriptor `out`, or
+    one after another into the pipe `out` (the parent takes them in order)."""
+    for at, part in placed_parts(spool, index, ids, where):
+        if isinstance(out, int):
+            write_at(out, part, at)
+        else:
+            out.write(part)
+
+
+def write_at(descriptor: int, data: bytes, at: int) -> None:
+    """All of `data` at offset `at` of the file (a write may take less than it is given)."""
+    done = 0
+    while done < len(data):
+        done += os.pwrite(descriptor, data[done:] if done else data, at + done)
+
+
+def renumbered(line: bytes, ident: int, reused: int) -> bytes:
+    """A connection's line from a share with the file's ids: its own, and `reused` (-1:
+    none) for the connection whose ports it reuses. The id is the line's first field, and
+    no field before "reuses_ports_of" holds anything but addresses, ports and a word."""
+    start = line.index(b",")
+    at = line.index(_REUSES, start) + len(_REUSES)
+    end = line.index(b",", at)
+    return b"".join(
+        (
+            b'{"id":',
+            str(ident).encode(),
+            line[start:at],
+            str(reused).encode() if reused >= 0 else b"null",
+            line[end:],
+        )
+    )
+
+
+_REUSES: Final = b',"reuses_ports_of":'
