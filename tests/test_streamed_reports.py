@@ -54,3 +54,19 @@ def test_reading_a_spool_back_holds_one_connection_at_a_time(monkeypatch, tmp_pa
         kept.close()
     assert (tmp_path / "report").stat().st_size == 800 * len(line)
     assert peak < 200_000
+
+
+def test_a_spool_on_disk_gives_back_every_text_in_id_order_also_after_more_was_added(monkeypatch) -> None:
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 1000)
+    kept = spool.IdOrderedSpool()
+    texts = {ident: f"{ident}:" + "y" * (ident * 37 % 900) for ident in range(300)}
+    try:
+        for ident in sorted(texts, key=lambda ident: (ident * 7919) % 300):  # out of order
+            if ident < 200:
+                kept.add(ident, texts[ident].encode())
+        assert list(kept.items()) == [(ident, texts[ident]) for ident in range(200)]
+        for ident in range(200, 300):
+            kept.add(ident, texts[ident].encode())
+        assert list(kept) == [texts[ident] for ident in range(300)]
+    finally:
+        kept.close()
