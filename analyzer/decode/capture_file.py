@@ -9,7 +9,7 @@ it is killed) yields every complete frame and a warning.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import BinaryIO, Final
 
 from analyzer.decode.fields import u32
@@ -40,30 +40,37 @@ OPTION_IF_TSRESOL: Final = 9
 OPTION_IF_TSOFFSET: Final = 14
 
 
-# (time, link type, bytes): a plain tuple, made for every frame (a NamedTuple's __new__
-# runs interpreted).
+# (time, link type, bytes): a plain tuple (a NamedTuple's __new__ runs interpreted).
 Frame = tuple[float, int, bytes]
 
 
 class CaptureFile:
-    """Iterate `frames()`; afterwards `format`, `frames_read` and `warnings` describe the file."""
+    """Open it as a context manager, then call `next_frame()` until it returns False: each
+    time `time`, `linktype` and `data` are the next frame's (no tuple made for it, nor a
+    generator resumed: a tenth of the time of a file read and skipped). Or iterate
+    `frames()`. Afterwards `format`, `frames_read` and `warnings` describe the file."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.format = "unknown"
         self.frames_read = 0
         self.warnings: list[str] = []
+        self.time = 0.0
+        self.linktype = 0
+        self.data = b""
         self._last_time = 0.0
         self._stream: BinaryIO | None = None
+        self._ahead: _ReadAhead | None = None  # a pcap file's records
+        self._little = True  # a pcap file's byte order
+        self._tick = 1e-6  # and its time unit, in seconds
+        self._blocks: Generator[Frame, None, None] | None = None  # a pcapng file's frames
+        self._ended = False
 
-    @property
-    def bytes_read(self) -> int:
-        """How far into the file the reader is (for progress)."""
-        return self._stream.tell() if self._stream is not None and not self._stream.closed else 0
-
-    def frames(self) -> Iterator[Frame]:
+    def __enter__(self) -> CaptureFile:
+        """Opens the file and reads its header; raises CaptureFileError for a file that is
+        missing or not a capture file."""
         try:
-            stream = self._stream = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
+            stream = self._stream = open(self.path, "rb")  # closed by __exit__
         except FileNotFoundError:
             raise CaptureFileError(self.path, "no such file") from None
         except IsADirectoryError:
@@ -76,57 +83,95 @@ class CaptureFile:
                 raise CaptureFileError(self.path, f"not a capture file: only {len(magic)} bytes long")
             if magic in PCAP_MAGICS:
                 self.format = "pcap"
-                yield from self._pcap_frames(stream, magic)
+                self._pcap_header(stream, magic)
             elif magic == PCAPNG_SHB:
                 self.format = "pcapng"
-                yield from self._pcapng_frames(stream)
+                self._blocks = self._pcapng_frames(stream)
             else:
                 raise CaptureFileError(
                     self.path,
                     f"not a pcap or pcapng file (starts with 0x{magic.hex()})",
                 )
-        finally:
+        except BaseException:
             stream.close()
+            raise
+        return self
+
+    def __exit__(self, *_exception: object) -> None:
+        if self._blocks is not None:
+            self._blocks.close()
+        if self._stream is not None:
+            self._stream.close()
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file the reader is (for progress)."""
+        return self._stream.tell() if self._stream is not None and not self._stream.closed else 0
+
+    def frames(self) -> Iterator[Frame]:
+        """The frames as (time, link type, bytes), the file opened and closed around them."""
+        with self:
+            while self.next_frame():
+                yield (self.time, self.linktype, self.data)
+
+    def next_frame(self) -> bool:
+        """On to the next frame: False at the end of the file (or where it stops making sense)."""
+        if self._ended:
+            return False
+        if self._ahead is not None:
+            found = self._next_record(self._ahead)
+        else:
+            frame = next(self._blocks, None) if self._blocks is not None else None
+            found = frame is not None
+            if frame is not None:
+                self.time, self.linktype, self.data = frame
+        self._ended = not found
+        return found
 
     def _cut_off(self, what: str) -> None:
         self.warnings.append(
             f"file is cut off in {what}; the {self.frames_read} complete packets before it were read"
         )
 
-    def _pcap_frames(self, stream: BinaryIO, magic: bytes) -> Iterator[Frame]:
-        endian, tick = PCAP_MAGICS[magic]
+    def _pcap_header(self, stream: BinaryIO, magic: bytes) -> None:
+        endian, self._tick = PCAP_MAGICS[magic]
         header = stream.read(20)
         if len(header) < 20:
             raise CaptureFileError(self.path, "pcap file header is cut off")
         _major, _minor, _zone, _sigfigs, _snaplen, linktype = struct.unpack(endian + "HHiIII", header)
         # The upper bits of the link-type field carry FCS information (pcap spec).
-        linktype &= 0x0FFFFFFF
-        little = endian == "<"
+        self.linktype = linktype & 0x0FFFFFFF
+        self._little = endian == "<"
         # Records are cut out of chunks read ahead: two reads a record cost more than the rest
         # of the record's reading.
-        ahead = _ReadAhead(stream)
-        while True:
-            head = ahead.read(16)
-            if not head:
-                return
-            if len(head) < 16:
-                self._cut_off("a record header")
-                return
-            sec, frac, caplen = u32(head, 0, little), u32(head, 4, little), u32(head, 8, little)
-            if caplen > MAX_FRAME_BYTES:
-                self.warnings.append(
-                    f"record {self.frames_read + 1} claims {caplen} bytes, more than any capture "
-                    f"writes; stopped reading there ({self.frames_read} packets read)"
-                )
-                return
-            data = ahead.read(caplen)
-            if len(data) < caplen:
-                self._cut_off(f"packet {self.frames_read + 1}")
-                return
-            self.frames_read += 1
-            yield (sec + frac * tick, linktype, data)
+        self._ahead = _ReadAhead(stream)
 
-    def _pcapng_frames(self, stream: BinaryIO) -> Iterator[Frame]:
+    def _next_record(self, ahead: _ReadAhead) -> bool:
+        """A pcap record: its header read where it lies in the chunk read ahead."""
+        available = ahead.fill(16)
+        if available < 16:
+            if available:
+                self._cut_off("a record header")
+            return False
+        buffer, at, little = ahead.buffer, ahead.at, self._little
+        caplen = u32(buffer, at + 8, little)
+        if caplen > MAX_FRAME_BYTES:
+            self.warnings.append(
+                f"record {self.frames_read + 1} claims {caplen} bytes, more than any capture "
+                f"writes; stopped reading there ({self.frames_read} packets read)"
+            )
+            return False
+        if ahead.fill(16 + caplen) < 16 + caplen:
+            self._cut_off(f"packet {self.frames_read + 1}")
+            return False
+        buffer, at = ahead.buffer, ahead.at  # moved if the chunk was refilled
+        self.time = u32(buffer, at, little) + u32(buffer, at + 4, little) * self._tick
+        self.data = buffer[at + 16 : at + 16 + caplen]
+        ahead.at = at + 16 + caplen
+        self.frames_read += 1
+        return True
+
+    def _pcapng_frames(self, stream: BinaryIO) -> Generator[Frame, None, None]:
         # Blocks are cut out of chunks read ahead, as pcap records are.
         ahead = _ReadAhead(stream)
         endian = "<"
@@ -233,21 +278,26 @@ class CaptureFile:
 
 
 class _ReadAhead:
-    """`read` as a file's, served from chunks of READ_AHEAD bytes."""
+    """`read` as a file's, served from chunks of READ_AHEAD bytes; or `fill`, then the
+    bytes where they lie: `buffer` from `at`."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
-        self._buffer = b""
-        self._at = 0
+        self.buffer = b""
+        self.at = 0
+
+    def fill(self, size: int) -> int:
+        """Make `size` bytes lie in the buffer from `at` if the file has them; how many do."""
+        if self.at + size > len(self.buffer):
+            self.buffer = self.buffer[self.at :] + self._stream.read(max(READ_AHEAD, size))
+            self.at = 0
+        return min(size, len(self.buffer) - self.at)
 
     def read(self, size: int) -> bytes:
         """`size` bytes, fewer only at the end of the file."""
-        end = self._at + size
-        if end > len(self._buffer):
-            self._buffer = self._buffer[self._at :] + self._stream.read(max(READ_AHEAD, size))
-            self._at, end = 0, size
-        data = self._buffer[self._at : end]
-        self._at = min(end, len(self._buffer))
+        size = self.fill(size)
+        data = self.buffer[self.at : self.at + size]
+        self.at += size
         return data
 
 

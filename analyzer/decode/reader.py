@@ -50,35 +50,44 @@ def read_packets(
     stats = stats if stats is not None else DecodeStats()
     capture = CaptureFile(path)
     try:
-        for number, (time, linktype, data) in enumerate(capture.frames(), start=1):
-            stats.frames = number
-            if progress is not None and not number % PROGRESS_EVERY:
-                progress(number, capture.bytes_read)
-            locate = IP_OFFSET.get(linktype)
-            if locate is None:
-                stats.unsupported_linktypes[linktype] = stats.unsupported_linktypes.get(linktype, 0) + 1
-                continue
-            at = locate(data)
-            if at is None:
-                stats.not_tcp += 1
-                continue
-            try:
-                segment = parse_ip_tcp(data, at, number, time, share)
-            except Malformed:
-                stats.malformed += 1
-                continue
-            if segment is None:
-                stats.not_tcp += 1
-                continue
-            if isinstance(segment, Elsewhere):
-                stats.tcp_segments += 1
-                continue
-            if type(segment) is Segment:
-                stats.tcp_segments += 1
-            else:
-                stats.not_tcp += 1
-                stats.udp_or_icmp += 1
-            yield segment
+        with capture:
+            number = 0
+            # The link type's header finder, looked up when the link type changes (a pcap
+            # file has one; a pcapng file one per interface).
+            linktype, locate = -1, IP_OFFSET.get(-1)
+            while capture.next_frame():
+                number += 1
+                stats.frames = number
+                if progress is not None and not number % PROGRESS_EVERY:
+                    progress(number, capture.bytes_read)
+                if capture.linktype != linktype:
+                    linktype = capture.linktype
+                    locate = IP_OFFSET.get(linktype)
+                if locate is None:
+                    stats.unsupported_linktypes[linktype] = stats.unsupported_linktypes.get(linktype, 0) + 1
+                    continue
+                data = capture.data
+                at = locate(data)
+                if at is None:
+                    stats.not_tcp += 1
+                    continue
+                try:
+                    segment = parse_ip_tcp(data, at, number, capture.time, share)
+                except Malformed:
+                    stats.malformed += 1
+                    continue
+                if segment is None:
+                    stats.not_tcp += 1
+                    continue
+                if isinstance(segment, Elsewhere):
+                    stats.tcp_segments += 1
+                    continue
+                if type(segment) is Segment:
+                    stats.tcp_segments += 1
+                else:
+                    stats.not_tcp += 1
+                    stats.udp_or_icmp += 1
+                yield segment
     finally:
         stats.format = capture.format
         stats.warnings[:0] = capture.warnings
