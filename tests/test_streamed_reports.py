@@ -61,10 +61,11 @@ def test_a_spool_on_disk_gives_back_every_text_in_id_order_also_after_more_was_a
     kept = spool.IdOrderedSpool()
     texts = {ident: f"{ident}:" + "y" * (ident * 37 % 900) for ident in range(300)}
     try:
-        for ident in sorted(texts, key=lambda ident: (ident * 7919) % 300):  # out of order
-            if ident < 200:
-                kept.add(ident, texts[ident].encode())
+        added = [ident for ident in sorted(texts, key=lambda ident: (ident * 7919) % 300) if ident < 200]
+        for ident in added:  # out of order
+            kept.add(ident, texts[ident].encode())
         assert list(kept.items()) == [(ident, texts[ident]) for ident in range(200)]
+        assert list(kept.stored_items()) == [(ident, texts[ident].encode()) for ident in added]
         for ident in range(200, 300):
             kept.add(ident, texts[ident].encode())
         assert list(kept) == [texts[ident] for ident in range(300)]

@@ -96,11 +96,11 @@ def _separator(file_id: int) -> bytes:
 
 
 def placed_parts(
-    spool: IdOrderedSpool, index: ShareIndex, ids: array[int], where: array[int]
+    lines: Iterator[tuple[int, bytes]], index: ShareIndex, ids: array[int], where: array[int]
 ) -> Iterator[tuple[int, bytes]]:
-    """A share's parts of the document in its id order: (where it goes, separator and line
-    renumbered with the file's ids)."""
-    for ident, line in spool.encoded_items():
+    """A share's parts of the document, for its lines as (share's id, line): (where it goes,
+    separator and line renumbered with the file's ids)."""
+    for ident, line in lines:
         file_id = ids[ident]
         reused = index.reuses[ident]
         part = _separator(file_id) + renumbered(line, file_id, ids[reused] if reused >= 0 else -1)
@@ -111,12 +111,14 @@ def placed_parts(
 
 def write_placed(spool: IdOrderedSpool, index: ShareIndex, ids: array[int], where: array[int],
                  out: int | BinaryIO) -> None:  # fmt: skip
-    """A share's parts into the output: at their places in the file descriptor `out`, or
-    one after another into the pipe `out` (the parent takes them in order)."""
-    for at, part in placed_parts(spool, index, ids, where):
-        if isinstance(out, int):
+    """A share's parts into the output: at their places in the file descriptor `out`, in
+    the order the spool holds them (read straight through); or in id order into the pipe
+    `out` (the parent takes them in the order of the document)."""
+    if isinstance(out, int):
+        for at, part in placed_parts(spool.stored_items(), index, ids, where):
             write_at(out, part, at)
-        else:
+    else:
+        for _at, part in placed_parts(spool.encoded_items(), index, ids, where):
             out.write(part)
 
 

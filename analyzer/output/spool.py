@@ -76,6 +76,28 @@ class IdOrderedSpool:
                 # it would fill itself anew for every text read out of order.
                 yield ident, os.pread(file.fileno(), length, offset)
 
+    def stored_items(self) -> Iterator[tuple[int, bytes]]:
+        """(id, text as added) in the order they were added: read straight through, in
+        the file's large pieces, where encoded_items reads each text where it lies."""
+        order = sorted(
+            (ident for ident, offset in enumerate(self._offsets) if offset >= 0),
+            key=self._offsets.__getitem__,
+        )
+        file, memory = self._file, self._memory
+        if file is not None:
+            file.flush()
+            file.seek(0)
+        try:
+            for ident in order:
+                offset, length = self._offsets[ident], self._lengths[ident]
+                yield (
+                    ident,
+                    file.read(length) if file is not None else bytes(memory[offset : offset + length]),
+                )
+        finally:
+            if file is not None and not file.closed:
+                file.seek(0, 2)  # more may be added after a read-back
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
