@@ -122,18 +122,33 @@ def _share_process(path: str, index: int, count: int, progress: bool, parent: Co
                    pipe: int, inherited: list[int]) -> None:  # fmt: skip
     """A share's process: it sends its report to `parent`, is told where its lines go
     (Placement), writes them there (into the output, or into `pipe` for the parent to
-    copy), and says it is done: None, or what went wrong writing.
+    copy), and says it is done (None). What the system refuses it on the way (OSError) it
+    sends instead, for the parent to raise.
     Ctrl-C is the parent's to answer (it ends its shares with SIGTERM, which ends this one
-    as an interrupt would). `inherited`: the other shares' pipes, closed here so that a
+    as an interrupt would while it analyzes). `inherited`: the other shares' pipes, closed here so that a
     share whose parent is gone meets a broken pipe instead of waiting for a reader."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_interrupt)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
     for descriptor in inherited:
         os.close(descriptor)
+    # The parent stopped (also while this one cleaned up) or is gone: it tells why.
+    with contextlib.suppress(KeyboardInterrupt, EOFError, BrokenPipeError, ConnectionResetError):
+        _serve_share(path, index, count, progress, parent, pipe)
+
+
+def _serve_share(path: str, index: int, count: int, progress: bool, parent: Connection, pipe: int) -> None:
     spool = None
     try:
-        report, spool = _analyzed_share(path, index, count, progress)
+        try:
+            report, spool = _analyzed_share(path, index, count, progress)
+        except OSError as error:  # the system refused something (a full disk under the spool)
+            parent.send(error)
+            return
+        finally:
+            # From here nothing needs undoing (the spool is a file without a name): stopped,
+            # the process just ends, wherever it is, without a word.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         parent.send(report)
         if spool is None:
             return
@@ -145,11 +160,9 @@ def _share_process(path: str, index: int, count: int, progress: bool, parent: Co
                 with open(pipe, "wb", buffering=_PIPE_BYTES) as out:
                     write_placed(spool, report.index, placement.ids, placement.where, out)
         except OSError as error:
-            parent.send(f"writing the report: {error}")
+            parent.send(error)
         else:
             parent.send(None)
-    except (KeyboardInterrupt, EOFError, OSError):
-        pass  # the parent stopped or is gone: it tells why
     finally:
         parent.close()
         if spool is not None:
@@ -247,9 +260,7 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
                     )
                 out.write(part.decode())
         for index, connection in enumerate(connections):
-            trouble = _received(path, index, connection, "its lines")
-            if trouble is not None:
-                raise UserError(f"{path}: {trouble}")
+            _received(path, index, connection, "its lines")
         if output is not None:
             write_at(output, closing.encode(), where[-1])
             os.lseek(output, where[-1] + len(closing.encode()), os.SEEK_SET)
@@ -272,10 +283,14 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
 
 
 def _received(path: str, index: int, connection: Connection, what: str) -> Any:
+    """A share's next message; what the system refused it, raised here."""
     try:
-        return connection.recv()
+        message = connection.recv()
     except EOFError:
         raise UserError(f"{path}: the process analyzing share {index} ended without sending {what}") from None
+    if isinstance(message, OSError):
+        raise message
+    return message
 
 
 # Objects allocated between two passes of the cyclic collector over the youngest generation

@@ -18,6 +18,7 @@ from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
 from analyzer.sidecar import sidecar_beside
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1  # the input was fine, the system was not
 
 
 def _add_decoder(parser: argparse.ArgumentParser) -> None:
@@ -387,5 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         # A reader that stopped early (| head) is not an error; keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:
+        # What the system refused (a full disk under the report, ...): one line, not a traceback.
+        print(f"handshake: {error}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)

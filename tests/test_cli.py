@@ -443,3 +443,35 @@ def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_pat
 def _session(leader: int) -> list[str]:
     """The processes of a session, by pid."""
     return subprocess.run(["pgrep", "-s", str(leader)], capture_output=True, text=True).stdout.split()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full to write a report into")
+def test_a_report_the_system_refuses_to_take_is_one_line_and_status_1(tmp_path, big_capture) -> None:
+    import resource
+
+    with open("/dev/full", "w") as full:  # a full disk under the report
+        done = subprocess.run(
+            [sys.executable, "-m", "analyzer", "analyze", "--json", str(CAPTURES / "refused.pcap")],
+            stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    assert (done.returncode, done.stderr) == (1, "handshake: [Errno 28] No space left on device\n")
+    # In shares, under a limit on the size of any file written: at 1 MB their spools are
+    # refused; at 3/4 of the report, their own writes of their lines into it.
+    report = tmp_path / "report.json"
+    full_size = 0
+    for limit in (None, 1 << 20, "3/4"):
+        size = full_size * 3 // 4 if limit == "3/4" else limit
+        with open(report, "w") as out:
+            done = subprocess.run(
+                [sys.executable, "-m", "analyzer", "analyze", "--json", "--jobs", "2", str(big_capture)],
+                stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120,
+                preexec_fn=(lambda size=size: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))) if size else None,
+            )  # fmt: skip
+        if limit is None:
+            assert done.returncode == 0, done.stderr
+            full_size = report.stat().st_size
+            continue
+        assert (done.returncode, done.stderr) == (1, "handshake: [Errno 27] File too large\n"), limit
+        if limit == "3/4":
+            assert report.stat().st_size <= size
+            assert report.read_text().startswith('{"schema_version":1,')
