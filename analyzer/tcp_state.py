@@ -113,6 +113,7 @@ SYNCHRONIZED: Final = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
 MAX_WINDOW_SCALE: Final = 14
+NOTHING_SENT: Final = -1  # an end's snd_max before it sent anything: no sequence number is negative
 
 
 @dataclass
@@ -121,7 +122,9 @@ class Endpoint:
 
     state: State
     isn: int | None = None  # sequence number of its SYN
-    snd_max: int | None = None  # one past the highest sequence number it has sent
+    # One past the highest sequence number it has sent; NOTHING_SENT before: a plain int,
+    # set on nearly every segment without a new object each time (an int | None would be one).
+    snd_max: int = NOTHING_SENT
     fin_end: int | None = None  # one past its FIN
     # The last segment it sent (its window is the one it offers). Kept rather than the window
     # itself: compiled, an int | None field boxes the int on every store.
@@ -133,7 +136,8 @@ class Endpoint:
     def __init__(self, state: State) -> None:
         # Written out: compiled, the dataclass's generated __init__ would run interpreted.
         self.state = state
-        self.isn = self.snd_max = self.fin_end = None
+        self.isn = self.fin_end = None
+        self.snd_max = NOTHING_SENT
         self.last_sent = None
         self.history = []
         self.frames = []
@@ -158,7 +162,7 @@ class Endpoint:
         if segment.flags & SYN and self.isn is None:
             self.isn = segment.seq
         end = segment.seq_end
-        if self.snd_max is None or seq_diff(end, self.snd_max) > 0:
+        if self.snd_max == NOTHING_SENT or seq_diff(end, self.snd_max) > 0:
             self.snd_max = end
         if segment.flags & FIN:
             self.fin_end = end
@@ -386,7 +390,7 @@ class ConnectionMachine:
         sender.sent(segment)
 
     @staticmethod
-    def _receive(receiver: Endpoint, segment: Segment, expected: int | None) -> str | None:
+    def _receive(receiver: Endpoint, segment: Segment, expected: int) -> str | None:
         flags = segment.flags
         if flags & RST:
             problem = _unacceptable_rst(receiver, segment, expected)
@@ -394,7 +398,7 @@ class ConnectionMachine:
                 return problem
             receiver.move(E.RECV_RST, segment)
             return None
-        if flags & ACK and receiver.snd_max is not None and seq_diff(segment.ack, receiver.snd_max) > 0:
+        if flags & ACK and receiver.snd_max != NOTHING_SENT and seq_diff(segment.ack, receiver.snd_max) > 0:
             return "acknowledges data the receiver never sent"
         if flags & (SYN | ACK) == SYN:
             receiver.move(E.RECV_SYN, segment)
@@ -402,7 +406,7 @@ class ConnectionMachine:
             # It must acknowledge the SYN, and may acknowledge data the SYN carried (Fast Open).
             if (
                 receiver.isn is not None
-                and receiver.snd_max is not None
+                and receiver.snd_max != NOTHING_SENT
                 and 0 < seq_diff(segment.ack, receiver.isn) <= seq_diff(receiver.snd_max, receiver.isn)
             ):
                 receiver.move(E.RECV_SYNACK, segment)
@@ -432,7 +436,7 @@ def _fins_crossed(sender: Endpoint, receiver: Endpoint, segment: Segment) -> boo
     return not segment.flags & ACK or seq_diff(segment.ack, receiver.fin_end) < 0
 
 
-def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int | None) -> str | None:
+def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> str | None:
     """RFC 9293 3.10.7: in SYN_SENT a RST counts only if it acknowledges the SYN;
     elsewhere only if its sequence number lies in the receiver's window. The window
     scale is not always visible, so the window is taken at its largest scale (14):
@@ -444,7 +448,7 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int | None
             return "RST in SYN_SENT does not acknowledge the SYN"
         return None
     window = receiver.window
-    if expected is None or window is None:
+    if expected == NOTHING_SENT or window is None:
         return None
     offset = seq_diff(segment.seq, expected)
     if offset < 0 or offset > max(window << MAX_WINDOW_SCALE, 1):

@@ -32,6 +32,7 @@ ESTABLISHED: Final = "ESTABLISHED"
 CLOSED: Final = "CLOSED"
 RESET: Final = "RESET"
 RSTOS0_HISTORY: Final = re.compile(r"\^?S[^HAFGIQTRW]*R")
+NOTHING_SENT: Final = -1  # no sequence number is negative
 
 
 class _End:
@@ -43,7 +44,9 @@ class _End:
         self.last_syn: int | None = None
         self.last_fin: int | None = None
         self.last_rst: int | None = None
-        self.last_seq: int | None = None  # one past the highest sequence number sent
+        # One past the highest sequence number sent; NOTHING_SENT before: a plain int, set
+        # on every segment without a new object each time, where compiled an int | None is one.
+        self.last_seq = NOTHING_SENT
         self.size = 0  # payload bytes
         self.retransmissions = 0
         self.zero_windows = 0
@@ -138,7 +141,7 @@ def _history(segment: Segment, endpoint: _End, peer: _End, history: list[str]) -
     if (
         flags & ACK
         and not flags & RST
-        and peer.last_seq is not None
+        and peer.last_seq != NOTHING_SENT
         and peer.state not in (INACTIVE, RESET)
         and (
             seq_diff(segment.ack, peer.last_seq) > 0 or any(seq_diff(segment.ack, h) > 0 for h in peer.holes)
@@ -148,9 +151,9 @@ def _history(segment: Segment, endpoint: _End, peer: _End, history: list[str]) -
         peer.holes.clear()
         _once(peer, "G", history)
     end = segment.seq_end
-    if endpoint.last_seq is not None and segment.payload_len and seq_diff(seq, endpoint.last_seq) > 0:
+    if endpoint.last_seq != NOTHING_SENT and segment.payload_len and seq_diff(seq, endpoint.last_seq) > 0:
         endpoint.holes.append(endpoint.last_seq)  # data starts beyond what was seen: a hole
-    if endpoint.last_seq is None or seq_diff(end, endpoint.last_seq) > 0:
+    if endpoint.last_seq == NOTHING_SENT or seq_diff(end, endpoint.last_seq) > 0:
         endpoint.last_seq = end
     elif segment.payload_len and not flags & (SYN | RST):
         endpoint.retransmissions += 1
