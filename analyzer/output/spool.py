@@ -25,15 +25,17 @@ class IdOrderedSpool:
         self._size = 0
         self._offsets = array("q")
         self._lengths = array("q")
+        self._added = array("q")  # the ids in the order they were added: the file's order
 
     def add(self, ident: int, data: bytes) -> None:
-        """Keep `data`, UTF-8 text, for `ident`."""
+        """Keep `data`, UTF-8 text, for `ident` (each id once)."""
         missing = ident + 1 - len(self._offsets)
         if missing > 0:
             self._offsets.extend([-1] * missing)
             self._lengths.extend([0] * missing)
         self._offsets[ident] = self._size
         self._lengths[ident] = len(data)
+        self._added.append(ident)
         self._size += len(data)
         if self._file is not None:
             self._file.write(data)
@@ -79,16 +81,12 @@ class IdOrderedSpool:
     def stored_items(self) -> Iterator[tuple[int, bytes]]:
         """(id, text as added) in the order they were added: read straight through, in
         the file's large pieces, where encoded_items reads each text where it lies."""
-        order = sorted(
-            (ident for ident, offset in enumerate(self._offsets) if offset >= 0),
-            key=self._offsets.__getitem__,
-        )
         file, memory = self._file, self._memory
         if file is not None:
             file.flush()
             file.seek(0)
         try:
-            for ident in order:
+            for ident in self._added:
                 offset, length = self._offsets[ident], self._lengths[ident]
                 yield (
                     ident,
