@@ -250,3 +250,38 @@ def test_udp_datagrams_and_port_unreachable(tmp_path, family, framing) -> None:
     assert isinstance(refused, Unreachable) and refused.port_unreachable and refused.protocol == 17
     assert refused.quoted == (sent.src, 4000, sent.dst, 53)
     assert stats.tcp_segments == 0 and list(read_segments(str(path))) == []
+
+
+def test_address_texts_stay_right_and_bounded_past_the_cache_limit(tmp_path) -> None:
+    """More distinct addresses than the text cache keeps (a scan of many hosts): each
+    segment still names its own, and the cache is emptied instead of growing."""
+    import ipaddress
+
+    from analyzer.decode import ip_tcp
+    from analyzer.decode.reader import read_packets as read
+
+    count = 2 * ip_tcp._ADDRESS_TEXT_LIMIT + 100
+    records = []
+    for index in range(count):
+        family = 6 if index % 5 == 0 else 4
+        source = ipaddress.ip_address("2001:db8::" if family == 6 else "10.0.0.0") + index * 7919
+        target = ipaddress.ip_address("2001:db8:ffff::1" if family == 6 else "192.0.2.1")
+        tcp = struct.pack("!HHIIBBHHH", 40000 + index % 1000, 80, index, 0, 5 << 4, 0x02, 1024, 0, 0)
+        if family == 4:
+            ip = struct.pack(
+                "!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, source.packed, target.packed
+            )
+            frame = b"\x02" * 12 + b"\x08\x00" + ip + tcp
+        else:
+            ip = struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, source.packed, target.packed)
+            frame = b"\x02" * 12 + b"\x86\xdd" + ip + tcp
+        records.append(struct.pack("<IIII", 1_700_000_000, index, len(frame), len(frame)) + frame)
+    capture = tmp_path / "many-hosts.pcap"
+    capture.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"".join(records))
+    segments = list(read(str(capture)))
+    assert len(segments) == count
+    for index, segment in enumerate(segments):
+        start = "2001:db8::" if index % 5 == 0 else "10.0.0.0"
+        assert segment.src == str(ipaddress.ip_address(start) + index * 7919), index
+        assert segment.dst == ("2001:db8:ffff::1" if index % 5 == 0 else "192.0.2.1")
+    assert 0 < len(ip_tcp._ADDRESS_TEXT) <= ip_tcp._ADDRESS_TEXT_LIMIT

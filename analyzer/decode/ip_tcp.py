@@ -27,7 +27,9 @@ _IPV6_AH: Final = 51
 # dictionary lookup costs a tenth of formatting the address again. IPv4 addresses are kept
 # by their value as a number (no slice made for the key), IPv6 ones by their bytes.
 _ADDRESS_TEXT: dict[int | bytes, str] = {}
-_ADDRESS_TEXT_LIMIT: Final = 1 << 16  # forgotten all at once when full: a scan of many hosts
+# Forgotten all at once when full (a scan of many hosts): 16k are the addresses of
+# thousands of connections at once, and cost about 1.5 MB (64k cost 6 MB a process).
+_ADDRESS_TEXT_LIMIT: Final = 1 << 14
 
 
 def _address_text(data: bytes, at: int, family: int) -> str:
