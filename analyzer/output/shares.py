@@ -87,7 +87,12 @@ def positions(indexes: list[ShareIndex], ids: list[array[int]], owners: array[in
 
 
 def _digits(number: int) -> int:
-    return len(str(number))
+    """How many decimal digits a number that is not negative has (counted, not printed)."""
+    digits = 1
+    while number >= 10:
+        number //= 10
+        digits += 1
+    return digits
 
 
 def _separator(file_id: int) -> bytes:
@@ -103,7 +108,7 @@ def placed_parts(
     for ident, line in lines:
         file_id = ids[ident]
         reused = index.reuses[ident]
-        part = _separator(file_id) + renumbered(line, file_id, ids[reused] if reused >= 0 else -1)
+        part = renumbered(line, file_id, ids[reused] if reused >= 0 else -1, _separator(file_id))
         if len(part) != where[file_id + 1] - where[file_id]:
             raise RuntimeError(f"connection {file_id}: its line is not the length it was placed for")
         yield where[file_id], part
@@ -129,15 +134,17 @@ def write_at(descriptor: int, data: bytes, at: int) -> None:
         done += os.pwrite(descriptor, data[done:] if done else data, at + done)
 
 
-def renumbered(line: bytes, ident: int, reused: int) -> bytes:
-    """A connection's line from a share with the file's ids: its own, and `reused` (-1:
-    none) for the connection whose ports it reuses. The id is the line's first field, and
-    no field before "reuses_ports_of" holds anything but addresses, ports and a word."""
+def renumbered(line: bytes, ident: int, reused: int, before: bytes = b"") -> bytes:
+    """A connection's line from a share with the file's ids, after `before`: its own id,
+    and `reused` (-1: none) for the connection whose ports it reuses. The id is the line's
+    first field, and no field before "reuses_ports_of" holds anything but addresses, ports
+    and a word."""
     start = line.index(b",")
     at = line.index(_REUSES, start) + len(_REUSES)
     end = line.index(b",", at)
     return b"".join(
         (
+            before,
             b'{"id":',
             str(ident).encode(),
             line[start:at],
