@@ -285,3 +285,42 @@ def test_address_texts_stay_right_and_bounded_past_the_cache_limit(tmp_path) -> 
         assert segment.src == str(ipaddress.ip_address(start) + index * 7919), index
         assert segment.dst == ("2001:db8:ffff::1" if index % 5 == 0 else "192.0.2.1")
     assert 0 < len(ip_tcp._ADDRESS_TEXT) <= ip_tcp._ADDRESS_TEXT_LIMIT
+
+
+def _pcapng_block(block_type: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("<II", block_type, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+
+def _enhanced_packet(interface: int, ticks: int, frame: bytes, caplen: int | None = None) -> bytes:
+    fields = struct.pack(
+        "<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, caplen or len(frame), len(frame)
+    )
+    return _pcapng_block(6, fields + frame)
+
+
+def test_pcapng_packets_that_name_no_interface_or_overrun_their_block_are_skipped_with_a_warning(
+    tmp_path,
+) -> None:
+    """Packet blocks are read in place when nothing is wrong with them; the others, read
+    the careful way, are skipped with a warning, and the reading goes on after them."""
+    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    frame = b"\x02" * 12 + b"\x08\x00" + ip + tcp  # 54 bytes: the block pads it by 2
+    blocks = [
+        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)),
+        _enhanced_packet(0, 1_000_000, frame),
+        _enhanced_packet(1, 2_000_000, frame),  # interface 1 was never described
+        _enhanced_packet(0, 3_000_000, frame, caplen=len(frame) + 2),  # into the padding
+        _enhanced_packet(0, 4_000_000, frame, caplen=len(frame) + 6),  # into the trailer
+        _enhanced_packet(0, 5_000_000, frame),
+    ]
+    capture = tmp_path / "odd-packets.pcapng"
+    capture.write_bytes(b"".join(blocks))
+    stats = DecodeStats()
+    segments = list(read_packets(str(capture), stats))
+    assert [segment.time for segment in segments] == [1.0, 3.0, 5.0]
+    assert stats.frames == 3
+    assert "packet 2 names an interface never described" in stats.warnings
+    assert "packet 3 claims more bytes than its block holds; skipped" in stats.warnings
