@@ -125,8 +125,9 @@ def _share_process(path: str, index: int, count: int, progress: bool, parent: Co
     copy), and says it is done (None). What the system refuses it on the way (OSError) it
     sends instead, for the parent to raise.
     Ctrl-C is the parent's to answer (it ends its shares with SIGTERM, which ends this one
-    as an interrupt would while it analyzes). `inherited`: the other shares' pipes, closed here so that a
-    share whose parent is gone meets a broken pipe instead of waiting for a reader."""
+    as an interrupt would while it analyzes). `inherited`: the other shares' pipes, closed
+    here so that a share whose parent is gone meets a broken pipe instead of waiting for a
+    reader."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_interrupt)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
@@ -241,14 +242,14 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
         output = _placeable(out)
         if output is not None:
             out.flush()
-            start = os.lseek(output, 0, os.SEEK_CUR)
-            where = positions(indexes, ids, owners, start + len(opening.encode()))
+            start, beginning = os.lseek(output, 0, os.SEEK_CUR), opening.encode()
+            where = positions(indexes, ids, owners, start + len(beginning))
         else:
             where = positions(indexes, ids, owners, 0)
         for share, connection in enumerate(connections):
             connection.send(Placement(ids[share], where, output))
         if output is not None:
-            write_at(output, opening.encode(), start)
+            write_at(output, beginning, start)
         else:
             out.write(opening)
             for file_id, share in enumerate(owners):
@@ -262,8 +263,9 @@ def _render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> lis
         for index, connection in enumerate(connections):
             _received(path, index, connection, "its lines")
         if output is not None:
-            write_at(output, closing.encode(), where[-1])
-            os.lseek(output, where[-1] + len(closing.encode()), os.SEEK_SET)
+            ending = closing.encode()
+            write_at(output, ending, where[-1])
+            os.lseek(output, where[-1] + len(ending), os.SEEK_SET)
         else:
             out.write(closing)
         finished = True

@@ -27,7 +27,7 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Final
 
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 
 
 # Hashed as the strings they are: Enum's own __hash__ runs interpreted, and the state
@@ -113,7 +113,6 @@ SYNCHRONIZED: Final = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
 MAX_WINDOW_SCALE: Final = 14
-NOTHING_SENT: Final = -1  # an end's snd_max before it sent anything: no sequence number is negative
 
 
 @dataclass
@@ -122,9 +121,7 @@ class Endpoint:
 
     state: State
     isn: int | None = None  # sequence number of its SYN
-    # One past the highest sequence number it has sent; NOTHING_SENT before: a plain int,
-    # set on nearly every segment without a new object each time (an int | None would be one).
-    snd_max: int = NOTHING_SENT
+    snd_max: int = UNSEEN  # one past the highest sequence number it has sent
     fin_end: int | None = None  # one past its FIN
     # The last segment it sent (its window is the one it offers). Kept rather than the window
     # itself: compiled, an int | None field boxes the int on every store.
@@ -137,7 +134,7 @@ class Endpoint:
         # Written out: compiled, the dataclass's generated __init__ would run interpreted.
         self.state = state
         self.isn = self.fin_end = None
-        self.snd_max = NOTHING_SENT
+        self.snd_max = UNSEEN
         self.last_sent = None
         self.history = []
         self.frames = []
@@ -162,7 +159,7 @@ class Endpoint:
         if segment.flags & SYN and self.isn is None:
             self.isn = segment.seq
         end = segment.seq_end
-        if self.snd_max == NOTHING_SENT or seq_diff(end, self.snd_max) > 0:
+        if self.snd_max == UNSEEN or seq_diff(end, self.snd_max) > 0:
             self.snd_max = end
         if segment.flags & FIN:
             self.fin_end = end
@@ -398,7 +395,7 @@ class ConnectionMachine:
                 return problem
             receiver.move(E.RECV_RST, segment)
             return None
-        if flags & ACK and receiver.snd_max != NOTHING_SENT and seq_diff(segment.ack, receiver.snd_max) > 0:
+        if flags & ACK and receiver.snd_max != UNSEEN and seq_diff(segment.ack, receiver.snd_max) > 0:
             return "acknowledges data the receiver never sent"
         if flags & (SYN | ACK) == SYN:
             receiver.move(E.RECV_SYN, segment)
@@ -406,7 +403,7 @@ class ConnectionMachine:
             # It must acknowledge the SYN, and may acknowledge data the SYN carried (Fast Open).
             if (
                 receiver.isn is not None
-                and receiver.snd_max != NOTHING_SENT
+                and receiver.snd_max != UNSEEN
                 and 0 < seq_diff(segment.ack, receiver.isn) <= seq_diff(receiver.snd_max, receiver.isn)
             ):
                 receiver.move(E.RECV_SYNACK, segment)
@@ -448,7 +445,7 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
             return "RST in SYN_SENT does not acknowledge the SYN"
         return None
     window = receiver.window
-    if expected == NOTHING_SENT or window is None:
+    if expected == UNSEEN or window is None:
         return None
     offset = seq_diff(segment.seq, expected)
     if offset < 0 or offset > max(window << MAX_WINDOW_SCALE, 1):

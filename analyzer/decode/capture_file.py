@@ -249,12 +249,16 @@ class CaptureFile:
         iface, caplen = u32(buffer, at + 8, little), u32(buffer, at + 20, little)
         if iface >= len(interfaces) or caplen > block_len - 32:
             return None
-        high, low = u32(buffer, at + 12, little), u32(buffer, at + 16, little)
         ahead.at = at + block_len
-        linktype, per_second, offset = interfaces[iface]
-        self._last_time = ((high << 32) | low) / per_second + offset
+        linktype = self._stamp(interfaces[iface], u32(buffer, at + 12, little), u32(buffer, at + 16, little))
         self.frames_read += 1
         return (self._last_time, linktype, buffer[at + 28 : at + 28 + caplen])
+
+    def _stamp(self, interface: tuple[int, int, float], high: int, low: int) -> int:
+        """A packet's time from its interface and timestamp, as the last time; its link type."""
+        linktype, per_second, offset = interface
+        self._last_time = ((high << 32) | low) / per_second + offset
+        return linktype
 
     def _interface(self, body: bytes, endian: str) -> tuple[int, int, float]:
         if len(body) < 8:
@@ -284,7 +288,7 @@ class CaptureFile:
         if block_type == BLOCK_EPB:
             if len(body) < 20:
                 return None
-            # Nearly every block: its fields read where they lie, not unpacked.
+            # Here only when _enhanced_packet left the block to be judged: read as it reads them.
             little = endian == "<"
             iface, high, low = u32(body, 0, little), u32(body, 4, little), u32(body, 8, little)
             caplen = u32(body, 12, little)
@@ -302,8 +306,7 @@ class CaptureFile:
                 f"packet {self.frames_read + 1} claims more bytes than its block holds; skipped"
             )
             return None
-        linktype, per_second, offset = interfaces[iface]
-        self._last_time = ((high << 32) | low) / per_second + offset
+        linktype = self._stamp(interfaces[iface], high, low)
         return (self._last_time, linktype, body[data_at : data_at + caplen])
 
 

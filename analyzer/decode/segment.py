@@ -15,6 +15,10 @@ ECE: Final = 0x40
 CWR: Final = 0x80
 
 MOD: Final = 1 << 32  # sequence numbers wrap here
+# A sequence or acknowledgment number, or a window, not seen yet: none is negative. Kept in
+# a plain int field, set on nearly every segment, where compiled an int | None field would
+# make a new object on every store and unwrap it on every read.
+UNSEEN: Final = -1
 
 
 def seq_diff(a: int, b: int) -> int:

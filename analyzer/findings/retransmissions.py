@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 
 FAST_RETRANSMISSION_WINDOW: Final = 0.020
 DEFAULT_OUT_OF_ORDER_THRESHOLD: Final = 0.003
@@ -51,19 +51,13 @@ KINDS = (
 )
 
 
-# "Not seen yet" for a sequence or acknowledgment number or a window, which are never
-# negative: plain ints are set on every segment without a new object each time, where
-# compiled an int | None is one.
-UNSET: Final = -1
-
-
 class _Direction:
     def __init__(self) -> None:
-        self.next_seq = UNSET
+        self.next_seq = UNSEEN
         self.next_seq_time = 0.0  # when next_seq last moved forward
-        self.last_ack = UNSET
+        self.last_ack = UNSEEN
         self.last_ack_time = 0.0
-        self.window = UNSET
+        self.window = UNSEEN
         self.dup_acks = 0
         self.last_was_keep_alive = False
         self.sent: set[int] = set()  # _copy_key of the segments seen
@@ -116,16 +110,16 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     control = flags & (SYN | FIN | RST)
     if segment.window == 0 and not control:
         kinds.append("zero_window")
-    if here.next_seq != UNSET and not flags & RST and seq_diff(seq, here.next_seq) > 0:
+    if here.next_seq != UNSEEN and not flags & RST and seq_diff(seq, here.next_seq) > 0:
         kinds.append("lost_segment")
-    keep_alive = here.next_seq != UNSET and length <= 1 and not control and seq == (here.next_seq - 1) % MOD
+    keep_alive = here.next_seq != UNSEEN and length <= 1 and not control and seq == (here.next_seq - 1) % MOD
     if keep_alive:
         kinds.append("keep_alive")
     if (
         not length
         and not control
         and flags & ACK
-        and here.last_ack != UNSET
+        and here.last_ack != UNSEEN
         and seq == here.next_seq
         and segment.ack == here.last_ack
         and segment.window == here.window
@@ -133,11 +127,11 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     ):
         # The answer to the other side's keep-alive repeats the last ACK by design.
         kinds.append("keep_alive_ack" if there.last_was_keep_alive else "duplicate_ack")
-    if flags & ACK and there.next_seq != UNSET and seq_diff(segment.ack, there.next_seq) > 0:
+    if flags & ACK and there.next_seq != UNSEEN and seq_diff(segment.ack, there.next_seq) > 0:
         kinds.append("ack_lost_segment")
     # A resent SYN starts below the next expected number too: ISN < ISN+1.
     resendable = length or flags & (SYN | FIN)
-    if resendable and not keep_alive and here.next_seq != UNSET and seq_diff(seq, here.next_seq) < 0:
+    if resendable and not keep_alive and here.next_seq != UNSEEN and seq_diff(seq, here.next_seq) < 0:
         kinds.extend(_resent(segment, here, there, threshold))
     return kinds
 
@@ -147,20 +141,20 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: fl
     if (
         there.dup_acks >= 2
         and there.last_ack == segment.seq
-        and there.last_ack != UNSET
+        and there.last_ack != UNSEEN
         and segment.time - there.last_ack_time < FAST_RETRANSMISSION_WINDOW
     ):
         return ["fast_retransmission", "retransmission"]
     first_copy = _copy_key(segment) not in here.sent
     if (
         first_copy
-        and here.next_seq != UNSET
+        and here.next_seq != UNSEEN
         and segment.time - here.next_seq_time < threshold
         and here.next_seq != data_end
     ):
         return ["out_of_order"]
     # Only data can be spuriously resent: all of it was acknowledged already.
-    if segment.payload_len and there.last_ack != UNSET and seq_diff(data_end, there.last_ack) <= 0:
+    if segment.payload_len and there.last_ack != UNSEEN and seq_diff(data_end, there.last_ack) <= 0:
         return ["spurious_retransmission", "retransmission"]
     return ["retransmission"]
 
@@ -175,7 +169,7 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
         here.sent.add(_copy_key(segment))
     if not segment.flags & RST:
         end = segment.seq_end
-        if here.next_seq == UNSET or seq_diff(end, here.next_seq) > 0:
+        if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
             here.next_seq_time = segment.time
     if segment.flags & ACK:

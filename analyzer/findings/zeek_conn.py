@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 
 # Final: compiled, each use is the string itself, not a lookup in the module's globals.
 INACTIVE: Final = "INACTIVE"
@@ -32,7 +32,6 @@ ESTABLISHED: Final = "ESTABLISHED"
 CLOSED: Final = "CLOSED"
 RESET: Final = "RESET"
 RSTOS0_HISTORY: Final = re.compile(r"\^?S[^HAFGIQTRW]*R")
-NOTHING_SENT: Final = -1  # no sequence number is negative
 
 
 class _End:
@@ -44,9 +43,7 @@ class _End:
         self.last_syn: int | None = None
         self.last_fin: int | None = None
         self.last_rst: int | None = None
-        # One past the highest sequence number sent; NOTHING_SENT before: a plain int, set
-        # on every segment without a new object each time, where compiled an int | None is one.
-        self.last_seq = NOTHING_SENT
+        self.last_seq = UNSEEN  # one past the highest sequence number sent
         self.size = 0  # payload bytes
         self.retransmissions = 0
         self.zero_windows = 0
@@ -141,7 +138,7 @@ def _history(segment: Segment, endpoint: _End, peer: _End, history: list[str]) -
     if (
         flags & ACK
         and not flags & RST
-        and peer.last_seq != NOTHING_SENT
+        and peer.last_seq != UNSEEN
         and peer.state not in (INACTIVE, RESET)
         and (
             seq_diff(segment.ack, peer.last_seq) > 0 or any(seq_diff(segment.ack, h) > 0 for h in peer.holes)
@@ -151,9 +148,9 @@ def _history(segment: Segment, endpoint: _End, peer: _End, history: list[str]) -
         peer.holes.clear()
         _once(peer, "G", history)
     end = segment.seq_end
-    if endpoint.last_seq != NOTHING_SENT and segment.payload_len and seq_diff(seq, endpoint.last_seq) > 0:
+    if endpoint.last_seq != UNSEEN and segment.payload_len and seq_diff(seq, endpoint.last_seq) > 0:
         endpoint.holes.append(endpoint.last_seq)  # data starts beyond what was seen: a hole
-    if endpoint.last_seq == NOTHING_SENT or seq_diff(end, endpoint.last_seq) > 0:
+    if endpoint.last_seq == UNSEEN or seq_diff(end, endpoint.last_seq) > 0:
         endpoint.last_seq = end
     elif segment.payload_len and not flags & (SYN | RST):
         endpoint.retransmissions += 1

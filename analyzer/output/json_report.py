@@ -17,7 +17,7 @@ from analyzer.decode import DecodeStats
 from analyzer.findings.backoff import Backoff
 from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
 from analyzer.findings.zeek_conn import zeek_conn
-from analyzer.output.shares import ShareIndex
+from analyzer.output.shares import ShareIndex, separator
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.udp_flows import UdpFlow
 
@@ -97,7 +97,7 @@ def write_framed(head: str, connections: Iterator[str], udp: str, out: TextIO) -
     opening, closing = document_frame(head, udp)
     out.write(opening)
     for index, line in enumerate(connections):
-        out.write(("\n" if index == 0 else ",\n") + line)
+        out.write(separator(index).decode() + line)
     out.write(closing)
 
 

@@ -81,7 +81,7 @@ def positions(indexes: list[ShareIndex], ids: list[array[int]], owners: array[in
         length = index.lengths[ident] - _digits(ident) + _digits(file_id)
         if reused >= 0:
             length += _digits(ids[share][reused]) - _digits(reused)
-        at += len(_separator(file_id)) + length
+        at += len(separator(file_id)) + length
         where.append(at)
     return where
 
@@ -95,8 +95,9 @@ def _digits(number: int) -> int:
     return digits
 
 
-def _separator(file_id: int) -> bytes:
-    """What comes before a connection's line: the first opens the array on a new line."""
+def separator(file_id: int) -> bytes:
+    """What comes before a connection's line in the document: the first opens the array on
+    a new line (json_report.write_framed writes the same)."""
     return b"\n" if file_id == 0 else b",\n"
 
 
@@ -108,7 +109,7 @@ def placed_parts(
     for ident, line in lines:
         file_id = ids[ident]
         reused = index.reuses[ident]
-        part = renumbered(line, file_id, ids[reused] if reused >= 0 else -1, _separator(file_id))
+        part = renumbered(line, file_id, ids[reused] if reused >= 0 else -1, separator(file_id))
         if len(part) != where[file_id + 1] - where[file_id]:
             raise RuntimeError(f"connection {file_id}: its line is not the length it was placed for")
         yield where[file_id], part
