@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, group_connections, stream_connections
-from analyzer.decode import Datagram, DecodeStats, Segment, Share, Unreachable, read_packets
+from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import Backoff, classify_backoff, matching_schedules
@@ -19,6 +19,7 @@ from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.kernel_agreement import KernelAgreement, compare_with_kernel
+from analyzer.parallel.partition import Share
 from analyzer.tcp_state import ConnectionMachine, State, Step, lost_segments, time_out
 from analyzer.udp_flows import UdpFlow, group_udp_flows
 
@@ -249,7 +250,7 @@ def stream_file(
     through pyshark, for tunnels and link types the fast reader does not decode).
     sidecar: the capture's sidecar; its kernel snapshots are compared with the inferred states.
     progress: called now and then with (frames read, bytes read) (fast decoder only).
-    share: only this share of the connections (see Share; fast decoder only): the decoder
+    share: only this share of the connections (see analyzer.parallel; fast decoder only): the decoder
     passes over the rest, connection ids number the share's own, and the decode
     statistics count all."""
     stats = DecodeStats()

@@ -6,9 +6,7 @@ Every error a user can cause ends as one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -224,73 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from analyzer.batch import default_jobs, render_to_file
+    from analyzer.parallel.options import AnalyzeOptions, default_jobs
+    from analyzer.parallel.reports import write_reports
 
-    status = 0
-    if args.jobs is None:
-        args.jobs = default_jobs()
-    use_sidecar = not args.no_sidecar
-    on_terminal = not args.quiet and sys.stderr.isatty()
-    if len(args.files) == 1:
-        return _analyze_one(args.files[0], args, use_sidecar, on_terminal)
-    # Several files: a progress line only while they are read one at a time.
-    if args.jobs > 1:
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(args.jobs, len(args.files)))
-        futures = [pool.submit(render_to_file, p, args.json, args.decoder, use_sidecar) for p in args.files]
-        outcomes = (future.result() for future in futures)
-    else:
-        pool = None
-        outcomes = (render_to_file(p, args.json, args.decoder, use_sidecar, on_terminal) for p in args.files)
-    written = 0
-    if args.json:
-        sys.stdout.write('{"files":[')
-    try:
-        # In file order; a file that fails leaves nothing half-written and the others count.
-        for path, (report, error, warnings) in zip(args.files, outcomes, strict=True):
-            if error is not None:
-                print(f"handshake: {error}", file=sys.stderr)
-                status = EXIT_USAGE
-                continue
-            for warning in warnings:
-                print(f"handshake: {path}: warning: {warning}", file=sys.stderr)
-            if args.json and written:
-                sys.stdout.write(",\n")
-            try:
-                with open(report) as text:
-                    shutil.copyfileobj(text, sys.stdout)
-            finally:
-                os.unlink(report)
-            written += 1
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-            # Reports the loop never got to (it was interrupted): their files go too.
-            for future in futures:
-                if future.done() and not future.cancelled() and future.exception() is None:
-                    report = future.result()[0]
-                    if report is not None and os.path.exists(report):
-                        os.unlink(report)
-    if args.json:
-        sys.stdout.write("]}\n")
-    return status
-
-
-def _analyze_one(path: str, args: argparse.Namespace, use_sidecar: bool, progress: bool) -> int:
-    """One file's report straight to stdout: nothing is written before the file has been
-    read to its end, so a file that cannot be read leaves stdout untouched (several files
-    go through temporary files, to come out in the order given)."""
-    from analyzer.batch import render_file
-
-    try:
-        warnings = render_file(path, args.json, args.decoder, use_sidecar, sys.stdout, progress, args.jobs)
-    except UserError as error:
-        print(f"handshake: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.json:
-        sys.stdout.write("\n")
-    for warning in warnings:
-        print(f"handshake: {path}: warning: {warning}", file=sys.stderr)
-    return 0
+    options = AnalyzeOptions(
+        json=args.json,
+        decoder=args.decoder,
+        use_sidecar=not args.no_sidecar,
+        progress=not args.quiet and sys.stderr.isatty(),
+        jobs=args.jobs or default_jobs(),
+    )
+    return 0 if write_reports(args.files, options, sys.stdout, sys.stderr) else EXIT_USAGE
 
 
 def _positive(text: str) -> int:

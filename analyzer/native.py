@@ -29,6 +29,7 @@ COMPILED = (
     "analyzer.timefmt",
     "analyzer.decode.fields",
     "analyzer.decode.segment",
+    "analyzer.parallel.partition",
     "analyzer.decode.capture_file",
     "analyzer.decode.link_layer",
     "analyzer.decode.ip_tcp",
@@ -45,7 +46,7 @@ COMPILED = (
     "analyzer.findings.compatibility",
     "analyzer.analysis",
     "analyzer.output.spool",
-    "analyzer.output.shares",
+    "analyzer.parallel.placement",
     "analyzer.output.json_report",
 )
 # mypyc puts the code of all of them in one shared library, imported as this module.

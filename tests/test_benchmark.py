@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.batch import render_file
 from analyzer.benchmark.synthetic import KINDS, write_capture
 from analyzer.benchmark.truth import compare
+from analyzer.parallel.one_file import render_file
+from analyzer.parallel.options import AnalyzeOptions
+
+JSON = AnalyzeOptions(json=True, use_sidecar=False)
 
 
 @pytest.mark.parametrize(("packets", "fmt"), [(100_000, "pcap"), (20_000, "pcapng")])
@@ -21,7 +24,7 @@ def test_the_analysis_reports_every_life_cycle_the_generator_wrote(tmp_path, pac
     written = write_capture(path, packets, fmt)
     assert written >= packets
     out = io.StringIO()
-    assert render_file(str(path), True, "fast", False, out) == []
+    assert render_file(str(path), JSON, out) == []
     report = json.loads(out.getvalue())
     assert report["packets"] == written
     kinds, differences = compare(report, path.with_name(path.name + ".truth.jsonl"))
@@ -34,7 +37,7 @@ def test_the_check_catches_a_wrong_life_cycle(tmp_path) -> None:
     path = tmp_path / "small.pcap"
     write_capture(path, 3000)
     out = io.StringIO()
-    render_file(str(path), True, "fast", False, out)
+    render_file(str(path), JSON, out)
     report = json.loads(out.getvalue())
     report["connections"][0]["close"]["shape"] = "simultaneous"
     del report["connections"][1]

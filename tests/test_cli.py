@@ -243,44 +243,6 @@ def test_state_timeline_of_udp_says_there_are_no_states(tmp_path) -> None:
     )
 
 
-def test_jobs_give_the_same_output_as_one_process() -> None:
-    files = [str(CAPTURES / f"{name}.pcap") for name in ("refused", "handshake", "udp", "backlog")]
-    sequential = run("analyze", "--json", "--jobs", "1", *files)
-    parallel = run("analyze", "--json", "--jobs", "3", *files)
-    default = run("analyze", "--json", *files)  # a process for each CPU
-    assert parallel.returncode == 0 and parallel.stdout == sequential.stdout == default.stdout
-    assert [f["file"] for f in json.loads(parallel.stdout)["files"]] == files
-
-
-def test_jobs_default_to_the_cpus_this_process_may_use(monkeypatch) -> None:
-    from analyzer import batch
-
-    limited = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            "0",
-            sys.executable,
-            "-c",
-            "from analyzer.batch import default_jobs; print(default_jobs())",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert limited.stdout.strip() == "1"  # not the machine's count
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
-    assert batch.default_jobs() == batch.DEFAULT_JOBS_LIMIT  # not 64 interpreters at once
-
-
-def test_jobs_report_a_bad_file_and_keep_the_others(tmp_path) -> None:
-    bad = tmp_path / "bad.pcap"
-    bad.write_bytes(b"not a capture at all")
-    result = run("analyze", "--json", "--jobs", "2", str(CAPTURES / "refused.pcap"), str(bad))
-    assert_one_line_error(result, str(bad), "not a pcap")
-    assert [f["file"] for f in json.loads(result.stdout)["files"]] == [str(CAPTURES / "refused.pcap")]
-
-
 def test_progress_line_only_for_long_analyses(monkeypatch) -> None:
     from analyzer.output import progress
 
@@ -301,25 +263,14 @@ def test_run_without_a_command_or_with_a_bad_name() -> None:
     assert_one_line_error(run("run", "--name", "../x", "--", "true"), "--name '../x'")
 
 
-def test_an_interrupted_analysis_leaves_no_report_file(monkeypatch, tmp_path) -> None:
-    import tempfile
-
-    from analyzer import batch
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(batch, "render_file", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        batch.render_to_file(str(CAPTURES / "refused.pcap"), True, "fast", False)
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_collections_are_rare_during_an_analysis_and_as_before_after_it(monkeypatch) -> None:
     import gc
 
-    from analyzer import analysis, batch
+    from analyzer import analysis
+    from analyzer.collector import YOUNG_COLLECTION_EVERY
+    from analyzer.errors import UserError
+    from analyzer.parallel.one_file import render_file
+    from analyzer.parallel.options import AnalyzeOptions
 
     seen = []
     real_stream_file = analysis.stream_file
@@ -330,11 +281,12 @@ def test_collections_are_rare_during_an_analysis_and_as_before_after_it(monkeypa
 
     before = gc.get_threshold()
     monkeypatch.setattr(analysis, "stream_file", noting)
-    batch.render_file(str(CAPTURES / "refused.pcap"), True, "fast", False, io.StringIO())
-    assert seen == [batch.YOUNG_COLLECTION_EVERY]
+    options = AnalyzeOptions(json=True, use_sidecar=False)
+    render_file(str(CAPTURES / "refused.pcap"), options, io.StringIO())
+    assert seen == [YOUNG_COLLECTION_EVERY]
     assert gc.get_threshold() == before
-    with pytest.raises(batch.UserError):
-        batch.render_file(str(ROOT / "no-such.pcap"), True, "fast", False, io.StringIO())
+    with pytest.raises(UserError):
+        render_file(str(ROOT / "no-such.pcap"), options, io.StringIO())
     assert gc.get_threshold() == before
 
 
@@ -348,130 +300,3 @@ def test_the_progress_line_is_told_how_far_the_reading_is(monkeypatch) -> None:
     list(stream.results)
     assert [frames for frames, _ in told] == list(range(4, stream.stats.frames + 1, 4))
     assert all(0 < position <= (CAPTURES / "server-close.pcap").stat().st_size for _, position in told)
-
-
-def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypatch, tmp_path) -> None:
-    import tempfile
-
-    from analyzer import batch
-    from analyzer.benchmark.synthetic import write_capture
-
-    big = tmp_path / "big.pcapng"
-    write_capture(big, 40_000, "pcapng")  # with port reuse (1 to 2 s after the first use)
-    files = [big, CAPTURES / "refused.pcap", CAPTURES / "simultaneous-close-ipv6.pcap"]
-    alone = [io.StringIO() for _ in files]
-    for path, out in zip(files, alone, strict=True):
-        batch.render_file(str(path), True, "fast", False, out)
-    # Shares number their connections among themselves: the merge must number them again.
-    assert any(c["reuses_ports_of"] is not None for c in json.loads(alone[0].getvalue())["connections"])
-    spare = tmp_path / "temporary"
-    spare.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(spare))
-    monkeypatch.setattr(batch, "SHARE_ABOVE_BYTES", 0)
-    for processes in (2, 3):
-        for path, expected in zip(files, alone, strict=True):
-            out = io.StringIO()  # not a file: the lines come through the parent
-            batch.render_file(str(path), True, "fast", False, out, processes=processes)
-            assert out.getvalue() == expected.getvalue(), (path.name, processes)
-    # Into a file the shares write their lines themselves, at their places after what is there.
-    placeable = batch._placeable
-    placed: list[int | None] = []
-    monkeypatch.setattr(batch, "_placeable", lambda out: placed.append(placeable(out)) or placed[-1])
-    report = tmp_path / "report.json"
-    for mode in ("w", "a"):  # appended to, a file takes the lines through the parent
-        report.write_text("before\n")
-        with open(report, mode if mode == "a" else "r+") as out:
-            out.seek(0, os.SEEK_END)
-            batch.render_file(str(big), True, "fast", False, out, processes=2)
-            out.write("\nafter")
-        assert report.read_text() == "before\n" + alone[0].getvalue() + "\nafter", mode
-    assert [isinstance(descriptor, int) for descriptor in placed] == [True, False]
-    assert list(spare.iterdir()) == []
-    cut = tmp_path / "cut.pcapng"
-    cut.write_bytes(big.read_bytes()[:-30])
-    warnings = batch.render_file(str(cut), True, "fast", False, io.StringIO(), processes=2)
-    assert any("cut off" in warning for warning in warnings)
-    with pytest.raises(batch.UserError, match=r"missing\.pcap: no such file"):
-        batch.render_file(str(tmp_path / "missing.pcap"), True, "fast", False, io.StringIO(), processes=2)
-    assert list(spare.iterdir()) == []
-
-
-@pytest.fixture(scope="module")
-def big_capture(tmp_path_factory) -> Path:
-    from analyzer.benchmark.synthetic import write_capture
-
-    big = tmp_path_factory.mktemp("big") / "big.pcap"
-    write_capture(big, 800_000)  # about 6 s of analysis in two shares
-    return big
-
-
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
-def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_path, how, big_capture) -> None:
-    import signal
-    import time
-
-    from analyzer import batch
-
-    big = big_capture
-    assert big.stat().st_size >= batch.SHARE_ABOVE_BYTES
-    spare = tmp_path / "temporary"
-    spare.mkdir()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "analyzer", "analyze", "--json", "--jobs", "2", str(big)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "TMPDIR": str(spare)}, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while len(_session(process.pid)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)  # until both shares are at work
-    time.sleep(0.5)
-    assert process.poll() is None, "the analysis ended before it could be interrupted"
-    if how == "ctrl-c":
-        os.killpg(process.pid, signal.SIGINT)
-    else:
-        process.send_signal(signal.SIGTERM)
-    signalled = time.monotonic()
-    _out, err = process.communicate(timeout=30)
-    # The shares are stopped, not waited for (they had seconds of work left).
-    assert time.monotonic() - signalled < 2.5
-    assert process.returncode == 130
-    assert err.strip() == "handshake: interrupted"
-    assert _session(process.pid) == [], "processes of the analysis still running"
-    assert list(spare.iterdir()) == []
-
-
-def _session(leader: int) -> list[str]:
-    """The processes of a session, by pid."""
-    return subprocess.run(["pgrep", "-s", str(leader)], capture_output=True, text=True).stdout.split()
-
-
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full to write a report into")
-def test_a_report_the_system_refuses_to_take_is_one_line_and_status_1(tmp_path, big_capture) -> None:
-    import resource
-
-    with open("/dev/full", "w") as full:  # a full disk under the report
-        done = subprocess.run(
-            [sys.executable, "-m", "analyzer", "analyze", "--json", str(CAPTURES / "refused.pcap")],
-            stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60,
-        )  # fmt: skip
-    assert (done.returncode, done.stderr) == (1, "handshake: [Errno 28] No space left on device\n")
-    # In shares, under a limit on the size of any file written: at 1 MB their spools are
-    # refused; at 3/4 of the report, their own writes of their lines into it.
-    report = tmp_path / "report.json"
-    full_size = 0
-    for limit in (None, 1 << 20, "3/4"):
-        size = full_size * 3 // 4 if limit == "3/4" else limit
-        with open(report, "w") as out:
-            done = subprocess.run(
-                [sys.executable, "-m", "analyzer", "analyze", "--json", "--jobs", "2", str(big_capture)],
-                stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120,
-                preexec_fn=(lambda size=size: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))) if size else None,
-            )  # fmt: skip
-        if limit is None:
-            assert done.returncode == 0, done.stderr
-            full_size = report.stat().st_size
-            continue
-        assert (done.returncode, done.stderr) == (1, "handshake: [Errno 27] File too large\n"), limit
-        if limit == "3/4":
-            assert report.stat().st_size <= size
-            assert report.read_text().startswith('{"schema_version":1,')

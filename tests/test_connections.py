@@ -94,38 +94,3 @@ def test_a_connection_that_trickles_on_after_its_close_holds_back_no_other(monke
         handed.extend(tracker.add(segment))
     assert len(handed) >= 100
     assert 0 not in {c.id for c in handed}  # the trickling one is still open
-
-
-def test_shares_split_the_connections_and_keep_their_segments(tmp_path) -> None:
-    """Processes that each analyze a share see, between them, every connection exactly once,
-    with the segments, roles and port reuse the whole file gives it; each counts all packets."""
-    from analyzer.benchmark.synthetic import write_capture
-    from analyzer.decode import DecodeStats, Segment, Share, read_packets
-
-    path = tmp_path / "mixed.pcap"
-    write_capture(path, 40_000)  # port reuse comes 1 to 2 s after the first use
-    whole_stats = DecodeStats()
-    whole = group_connections(s for s in read_packets(str(path), whole_stats) if type(s) is Segment)
-    by_first = {c.segments[0].frame: c for c in whole}
-    assert len(whole) > 100
-    assert any(c.reuses_ports_of is not None for c in whole)
-    for count in (2, 3):
-        found = []
-        for index in range(count):
-            stats = DecodeStats()
-            records = read_packets(str(path), stats, None, Share(index, count))
-            share = group_connections(s for s in records if type(s) is Segment)
-            assert share, "every share has some connections"
-            assert stats == whole_stats
-            for connection in share:
-                same = by_first[connection.segments[0].frame]
-                assert connection.segments == same.segments
-                assert (connection.client, connection.server) == (same.client, same.server)
-                reused = connection.reuses_ports_of
-                assert (share[reused].segments[0].frame if reused is not None else None) == (
-                    whole[same.reuses_ports_of].segments[0].frame
-                    if same.reuses_ports_of is not None
-                    else None
-                )
-            found.extend(connection.segments[0].frame for connection in share)
-        assert sorted(found) == sorted(by_first)

@@ -9,7 +9,9 @@ import json
 import pytest
 from conftest import CAPTURES
 
-from analyzer.batch import analyze_on_dask, render_file
+from analyzer.parallel.on_dask import analyze_on_dask
+from analyzer.parallel.one_file import render_file
+from analyzer.parallel.options import AnalyzeOptions
 
 distributed = pytest.importorskip(
     "distributed", reason="the dask extra is not installed (make setup installs it)"
@@ -31,6 +33,6 @@ def test_a_local_dask_cluster_gives_what_one_process_gives(tmp_path) -> None:
     *documents, failed = merged["files"]
     for path, document in zip(FILES, documents, strict=True):
         out = io.StringIO()
-        render_file(path, True, "fast", True, out)
+        render_file(path, AnalyzeOptions(json=True), out)
         assert document == json.loads(out.getvalue())
     assert failed["file"] == str(bad) and "not a pcap" in failed["error"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from analyzer import native
 from analyzer.benchmark.synthetic import write_capture
 from analyzer.benchmark.truth import compare
+from analyzer.parallel.options import usable_cpus
 
 GENERATOR_VERSION = 1  # in the file names: a changed generator writes new files
 SIZES = {"100k": 100_000, "1M": 1_000_000, "5M": 5_000_000}
@@ -122,7 +123,7 @@ def tools(path: Path) -> dict[str, list[str]]:
     # As people run it: one big file in shares, a process on each CPU (analyze --jobs);
     # and, for comparison, in one process.
     found = {"handshake analyze --json": ours}
-    if len(os.sched_getaffinity(0)) > 1:
+    if usable_cpus() > 1:
         found["  ... --jobs 1"] = [*ours, "--jobs", "1"]
     if shutil.which("tshark"):
         found["tshark -q -z conv,tcp"] = ["tshark", "-q", "-z", "conv,tcp", "-r", str(path)]

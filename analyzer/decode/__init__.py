@@ -16,7 +16,6 @@ from analyzer.decode.segment import (
     URG,
     Datagram,
     Segment,
-    Share,
     TcpOptions,
     Unreachable,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "Datagram",
     "DecodeStats",
     "Segment",
-    "Share",
     "TcpOptions",
     "Unreachable",
     "read_packets",

@@ -11,8 +11,9 @@ import socket
 from typing import Final
 
 from analyzer.decode.fields import u16, u32
-from analyzer.decode.segment import SYN, Datagram, Segment, Share, TcpOptions, Unreachable
+from analyzer.decode.segment import SYN, Datagram, Segment, TcpOptions, Unreachable
 from analyzer.decode.udp_icmp import PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, parse_udp, parse_unreachable
+from analyzer.parallel.partition import Share
 
 PROTO_TCP: Final = 6
 # What the analyzer reads: TCP, and UDP with the ICMP errors that refuse it.

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import Elsewhere, Malformed, parse_ip_tcp
 from analyzer.decode.link_layer import IP_OFFSET
-from analyzer.decode.segment import Datagram, Segment, Share, Unreachable
+from analyzer.decode.segment import Datagram, Segment, Unreachable
 from analyzer.errors import CaptureFileError
+from analyzer.parallel.partition import Share
 
 
 @dataclass

@@ -128,19 +128,6 @@ class Segment:
         return (self.seq + self.seq_space) % MOD
 
 
-class Share:
-    """Share `index` of `count` of a file's connections: those whose port sum leaves this
-    remainder (the same both ways, and for every process reading the file). Processes
-    that read one file each analyze a share; the decoder drops the others' segments."""
-
-    def __init__(self, index: int, count: int) -> None:
-        self.index = index
-        self.count = count
-
-    def keeps(self, sport: int, dport: int) -> bool:
-        return (sport + dport) % self.count == self.index
-
-
 def flag_names(flags: int) -> str:
     """'SYN/ACK', 'FIN/ACK', 'RST', 'PSH/ACK' ... in the order people write them."""
     names = [name for bit, name in _FLAG_NAMES if flags & bit]

@@ -7,6 +7,7 @@ resets, states; plus the extra fields documented in the README.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from typing import Final, TextIO
 
@@ -17,8 +18,8 @@ from analyzer.decode import DecodeStats
 from analyzer.findings.backoff import Backoff
 from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
 from analyzer.findings.zeek_conn import zeek_conn
-from analyzer.output.shares import ShareIndex, separator
 from analyzer.output.spool import IdOrderedSpool
+from analyzer.parallel.placement import ShareIndex, separator
 from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
@@ -69,19 +70,49 @@ def write_document(stream: FileStream, out: TextIO) -> None:
 
 def spool_connections(stream: FileStream, index: ShareIndex | None = None) -> IdOrderedSpool:
     """Every connection of the stream encoded, one line each, kept in id order; `index`,
-    when given, learns each line's first frame, length and reused ports (see shares)."""
+    when given, learns each line's first frame, length, reused ports and where its ids lie
+    (see analyzer.parallel.placement)."""
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
             connection = result.connection
-            line = _ENCODER.encode(connection_to_dict(result))
-            if index is not None:
-                index.add(connection.id, connection.segments[0].frame, len(line), connection.reuses_ports_of)
+            if index is None:
+                spool.add(connection.id, _ENCODER.encode(connection_to_dict(result)))
+                continue
+            line, ids = encoded_marking(connection_to_dict(result), ID_FIELDS)
+            index.add(connection.id, connection.segments[0].frame, len(line), connection.reuses_ports_of, ids)
             spool.add(connection.id, line)
     except BaseException:
         spool.close()
         raise
     return spool
+
+
+# The fields of a connection's object that hold connection ids: a share's lines have the
+# share's ids there, and get the file's (analyzer.parallel.placement).
+ID_FIELDS: Final = ("id", "reuses_ports_of")
+
+
+def encoded_marking(value: dict, marked: tuple[str, ...]) -> tuple[bytes, array[int]]:
+    """`value` encoded as _ENCODER encodes it, and where in it the values of the keys in
+    `marked` begin and end (two numbers each, in the order of `marked`; -1 for a key it
+    does not have). An object's first members encode as the start of the whole object's
+    encoding (less its closing brace): a marked value ends where the encoding of the
+    members up to it ends, whatever the order of the keys; encoding them again costs
+    little while the marked keys come early."""
+    spans = array("q", [-1]) * (2 * len(marked))
+    members: dict = {}
+    left = len(marked)
+    for key, item in value.items():
+        if not left:
+            break
+        members[key] = item
+        if key in marked:
+            end = len(_ENCODER.encode(members)) - 1
+            where = 2 * marked.index(key)
+            spans[where], spans[where + 1] = end - len(_ENCODER.encode(item)), end
+            left -= 1
+    return _ENCODER.encode(value), spans
 
 
 def document_ends(stream: FileStream) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TextIO
 
@@ -15,6 +16,16 @@ class ProgressLine:
         self.path, self.total, self.out = path, total_bytes, out
         self.start = time.monotonic()
         self.shown = False
+
+    @classmethod
+    def for_file(cls, path: str, out: TextIO) -> ProgressLine:
+        """The line for reading the file at `path` (one whose size cannot be read: no
+        percentage; reading it will say what is wrong)."""
+        try:
+            total = os.path.getsize(path)
+        except OSError:
+            total = 0
+        return cls(path, total, out)
 
     def __call__(self, frames: int, position: int) -> None:
         elapsed = time.monotonic() - self.start

@@ -1,13 +1,13 @@
-"""One JSON document from the shares of a big file (see decode.Share and batch).
+"""Where each share's lines go in the one document: the parent's arithmetic and the
+share's renumbering (see analyzer.parallel for who sends what).
 
-Each share numbers its connections among themselves and spools their lines. What ties the
-shares together is small: per connection its first frame, the length of its line and the
-share's id of the connection whose ports it reuses (same ports, so the same share). From
-those alone the parent orders every connection (by first frame, the order of ids in the
-whole file) and tells each line where it goes in the document; the shares renumber their
-own lines and write them there, at once where the output can be written at an offset (a
-file), else into pipes the parent copies from in order. The lines never pass through the
-parent twice, nor through a process that does nothing else.
+A share numbers its connections among themselves. What ties the shares together is small:
+per connection its first frame, the length of its line, where in the line its own id and
+the id of the connection whose ports it reuses are written (the encoder counts them as it
+writes the line: nothing is searched for), and the share's id of that connection (same
+ports, so the same share). From those alone the parent orders every connection (by first
+frame, the order of ids in the whole file) and tells each line where it goes in the
+document; the share writes the file's ids into its lines and the lines there.
 """
 
 from __future__ import annotations
@@ -28,16 +28,32 @@ class ShareIndex:
         self.firsts = array("q")  # first frame; -1: no connection has this id
         self.lengths = array("q")  # the line's length in bytes, as the share numbers it
         self.reuses = array("q")  # the share's id of the connection whose ports it reuses; -1: none
+        # Where in the line the value of its "id" and of its "reuses_ports_of" begin and end.
+        self.id_at = array("q")
+        self.id_end = array("q")
+        self.reuses_at = array("q")
+        self.reuses_end = array("q")
 
-    def add(self, ident: int, first: int, length: int, reuses: int | None) -> None:
+    def add(self, ident: int, first: int, length: int, reuses: int | None, ids: array[int]) -> None:
+        """`ids`: where the line's id and its reused ports' id begin and end, in that order."""
         missing = ident + 1 - len(self.firsts)
         if missing > 0:
-            self.firsts.extend([-1] * missing)
-            self.lengths.extend([0] * missing)
-            self.reuses.extend([-1] * missing)
+            columns = (
+                self.firsts,
+                self.lengths,
+                self.reuses,
+                self.id_at,
+                self.id_end,
+                self.reuses_at,
+                self.reuses_end,
+            )
+            for column in columns:
+                column.extend([-1] * missing)
         self.firsts[ident] = first
         self.lengths[ident] = length
         self.reuses[ident] = -1 if reuses is None else reuses
+        self.id_at[ident], self.id_end[ident] = ids[0], ids[1]
+        self.reuses_at[ident], self.reuses_end[ident] = ids[2], ids[3]
 
 
 def file_ids(indexes: list[ShareIndex]) -> tuple[list[array[int]], array[int]]:
@@ -78,9 +94,13 @@ def positions(indexes: list[ShareIndex], ids: list[array[int]], owners: array[in
     for file_id, share in enumerate(owners):
         index, ident = indexes[share], local[file_id]
         reused = index.reuses[ident]
-        length = index.lengths[ident] - _digits(ident) + _digits(file_id)
-        if reused >= 0:
-            length += _digits(ids[share][reused]) - _digits(reused)
+        length = (
+            index.lengths[ident]
+            - (index.id_end[ident] - index.id_at[ident])
+            + _digits(file_id)
+            - (index.reuses_end[ident] - index.reuses_at[ident])
+            + (_digits(ids[share][reused]) if reused >= 0 else len(_NONE))
+        )
         at += len(separator(file_id)) + length
         where.append(at)
     return where
@@ -109,7 +129,7 @@ def placed_parts(
     for ident, line in lines:
         file_id = ids[ident]
         reused = index.reuses[ident]
-        part = renumbered(line, file_id, ids[reused] if reused >= 0 else -1, separator(file_id))
+        part = renumbered(line, index, ident, file_id, ids[reused] if reused >= 0 else -1, separator(file_id))
         if len(part) != where[file_id + 1] - where[file_id]:
             raise RuntimeError(f"connection {file_id}: its line is not the length it was placed for")
         yield where[file_id], part
@@ -135,24 +155,18 @@ def write_at(descriptor: int, data: bytes, at: int) -> None:
         done += os.pwrite(descriptor, data[done:] if done else data, at + done)
 
 
-def renumbered(line: bytes, ident: int, reused: int, before: bytes = b"") -> bytes:
-    """A connection's line from a share with the file's ids, after `before`: its own id,
-    and `reused` (-1: none) for the connection whose ports it reuses. The id is the line's
-    first field, and no field before "reuses_ports_of" holds anything but addresses, ports
-    and a word."""
-    start = line.index(b",")
-    at = line.index(_REUSES, start) + len(_REUSES)
-    end = line.index(b",", at)
+def renumbered(
+    line: bytes, index: ShareIndex, ident: int, file_id: int, reused: int, before: bytes = b""
+) -> bytes:
+    """The share's line `ident` with the file's ids, after `before`: `file_id` for its own,
+    and `reused` (-1: none) for the connection whose ports it reuses. The two are written
+    where the index says the line has them, in whichever order they come."""
+    own = (index.id_at[ident], index.id_end[ident], str(file_id).encode())
+    other = (index.reuses_at[ident], index.reuses_end[ident], str(reused).encode() if reused >= 0 else _NONE)
+    first, second = (own, other) if own[0] < other[0] else (other, own)
     return b"".join(
-        (
-            before,
-            b'{"id":',
-            str(ident).encode(),
-            line[start:at],
-            str(reused).encode() if reused >= 0 else b"null",
-            line[end:],
-        )
+        (before, line[: first[0]], first[2], line[first[1] : second[0]], second[2], line[second[1] :])
     )
 
 
-_REUSES: Final = b',"reuses_ports_of":'
+_NONE: Final = b"null"  # no connection's ports reused

@@ -1,0 +1,144 @@
+"""One big file's JSON report made by several processes, each analyzing a share of its
+connections: the parent's side of the table in analyzer.parallel."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import multiprocessing
+import os
+import signal
+from multiprocessing.connection import Connection
+from typing import BinaryIO, TextIO, TypeVar
+
+from analyzer.errors import UserError
+from analyzer.parallel.messages import PIPE_BYTES, Placement, ShareReport, Written
+from analyzer.parallel.partition import Share
+from analyzer.parallel.placement import file_ids, positions, write_at
+from analyzer.parallel.share_process import STOPPING, share_process
+
+
+def render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> list[str]:
+    """The file's JSON document into `out` (the same bytes as one process writes), made by
+    `count` share processes; returns its warnings. Raises UserError for a file that cannot
+    be read (`out` untouched). `progress`: share 0 shows the progress line."""
+    from analyzer.output.json_report import document_frame
+
+    context = multiprocessing.get_context("fork")
+    connections: list[Connection] = []
+    pipes: list[BinaryIO] = []  # each share's lines when they come through the parent
+    processes = []
+    finished = False
+    try:
+        # Blocked until both sides have their handlers: a Ctrl-C meanwhile waits, and is not lost.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+        try:
+            for index in range(count):
+                connection, share_end = context.Pipe()
+                connections.append(connection)
+                read, write = _share_pipe()
+                pipes.append(open(read, "rb", buffering=PIPE_BYTES))  # noqa: SIM115
+                inherited = [pipe.fileno() for pipe in pipes]
+                process = context.Process(
+                    target=share_process,
+                    args=(path, Share(index, count), progress and index == 0, share_end, write, inherited),
+                    daemon=True,
+                )
+                try:
+                    process.start()
+                finally:
+                    share_end.close()
+                    os.close(write)
+                processes.append(process)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        reports = [
+            _received(path, index, connection, ShareReport, "a report")
+            for index, connection in enumerate(connections)
+        ]
+        errors = [report.error for report in reports if report.error is not None]
+        if errors:
+            raise UserError(errors[0])
+        indexes = [report.index for report in reports]
+        ids, owners = file_ids(indexes)
+        opening, closing = document_frame(reports[0].head, reports[0].udp)
+        output = _placeable(out)
+        if output is not None:
+            out.flush()
+            start, beginning = os.lseek(output, 0, os.SEEK_CUR), opening.encode()
+            where = positions(indexes, ids, owners, start + len(beginning))
+        else:
+            where = positions(indexes, ids, owners, 0)
+        for share, connection in enumerate(connections):
+            connection.send(Placement(ids[share], where, output))
+        if output is not None:
+            write_at(output, beginning, start)
+        else:
+            out.write(opening)
+            for file_id, share in enumerate(owners):
+                size = where[file_id + 1] - where[file_id]
+                part = pipes[share].read(size)
+                if len(part) != size:
+                    raise UserError(
+                        f"{path}: the process analyzing share {share} stopped before its last line"
+                    )
+                out.write(part.decode())
+        for index, connection in enumerate(connections):
+            _received(path, index, connection, Written, "its lines")
+        if output is not None:
+            ending = closing.encode()
+            write_at(output, ending, where[-1])
+            os.lseek(output, where[-1] + len(ending), os.SEEK_SET)
+        else:
+            out.write(closing)
+        finished = True
+    finally:
+        # Stopped when the report will not be made; when it is, left to end (their spools
+        # closed) and waited for.
+        for process in processes if not finished else ():
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join()
+        for connection in connections:
+            connection.close()
+        for pipe in pipes:
+            pipe.close()
+    return reports[0].warnings
+
+
+def _share_pipe() -> tuple[int, int]:
+    """(read end, write end) of a pipe as wide as it may be made, up to PIPE_BYTES."""
+    read, write = os.pipe()
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    return read, write
+
+
+def _placeable(out: TextIO) -> int | None:
+    """`out`'s file descriptor if shares can write into it at offsets themselves: a file,
+    not a pipe, a terminal, or a file opened to append (every write goes to its end)."""
+    try:
+        descriptor = out.fileno()
+        if fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_APPEND:
+            return None
+        os.lseek(descriptor, 0, os.SEEK_CUR)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    return descriptor
+
+
+Message = TypeVar("Message")
+
+
+def _received(path: str, index: int, connection: Connection, expected: type[Message], what: str) -> Message:
+    """A share's next message, of the type expected; what the system refused it, raised here."""
+    try:
+        message = connection.recv()
+    except EOFError:
+        raise UserError(f"{path}: the process analyzing share {index} ended without sending {what}") from None
+    if isinstance(message, OSError):
+        raise message
+    if not isinstance(message, expected):
+        raise RuntimeError(f"share {index} sent {type(message).__name__} where {expected.__name__} was due")
+    return message

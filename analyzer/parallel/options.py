@@ -1,0 +1,45 @@
+"""What `handshake analyze` is asked to do with each file, and how many processes it may use."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """How a file is analyzed and its report written."""
+
+    json: bool = False  # the JSON document (else the text report)
+    decoder: str = "fast"  # or "tshark" (see analysis.stream_file)
+    use_sidecar: bool = True  # compare with the kernel's states when FILE.sidecar.json is beside it
+    progress: bool = False  # a progress line on stderr while a file is read
+    # Processes: files analyzed at once, or the shares of one big file's JSON report.
+    jobs: int = 1
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise ValueError(f"jobs must be at least 1, not {self.jobs}")
+
+
+# The most processes `analyze` starts unless told (--jobs): every process of a big file
+# reads and checks every packet header, and carries an interpreter of its own (50-100 MB),
+# so past a handful the scanning and the memory grow while the analysis left to share does not.
+DEFAULT_JOBS_LIMIT = 8
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on, at most DEFAULT_JOBS_LIMIT."""
+    return min(usable_cpus(), DEFAULT_JOBS_LIMIT)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity, as taskset or a container's cpuset
+    sets it, where the system tells it (os.process_cpu_count from Python 3.13, which also
+    heeds -X cpu_count; sched_getaffinity on Linux); elsewhere (macOS, Windows before 3.13)
+    the machine's count."""
+    if hasattr(os, "process_cpu_count"):
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -1,0 +1,113 @@
+"""`handshake analyze`'s output: the reports of the files asked for, in the order given.
+One file's goes straight to the output (made in shares when it is big: see one_file);
+several are analyzed in a pool of processes, each into a temporary file, and copied out
+in order."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import TextIO
+
+from analyzer.errors import UserError
+from analyzer.parallel import one_file
+from analyzer.parallel.options import AnalyzeOptions
+
+
+def write_reports(paths: list[str], options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
+    """Every file's report into `out`; with several, JSON documents as {"files": [...]}.
+    A file that cannot be read is one line on `err` and leaves nothing in `out`, and the
+    others' reports are still written; so is each warning. Returns whether every file was
+    read."""
+    if len(paths) == 1:
+        return _write_one(paths[0], options, out, err)
+    # Several files: each in one process (options.jobs of them at once); a progress line
+    # only while they are read one at a time.
+    one_process = dataclasses.replace(options, jobs=1, progress=options.progress and options.jobs == 1)
+    futures: list[concurrent.futures.Future] = []
+    if options.jobs > 1:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(options.jobs, len(paths)))
+        futures = [pool.submit(render_to_file, path, one_process) for path in paths]
+        outcomes: Iterator[tuple[str | None, str | None, list[str]]] = (future.result() for future in futures)
+    else:
+        pool = None
+        outcomes = (render_to_file(path, one_process) for path in paths)
+    all_read, written = True, 0
+    if options.json:
+        out.write('{"files":[')
+    try:
+        # In file order; a file that fails leaves nothing half-written and the others count.
+        for path, (report, error, warnings) in zip(paths, outcomes, strict=True):
+            if error is not None:
+                err.write(f"handshake: {error}\n")
+                all_read = False
+                continue
+            _tell_warnings(path, warnings, err)
+            if options.json and written:
+                out.write(",\n")
+            try:
+                with open(report) as text:
+                    shutil.copyfileobj(text, out)
+            finally:
+                os.unlink(report)
+            written += 1
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+            # Reports the loop never got to (it was interrupted): their files go too.
+            for future in futures:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    report = future.result()[0]
+                    if report is not None and os.path.exists(report):
+                        os.unlink(report)
+    if options.json:
+        out.write("]}\n")
+    return all_read
+
+
+def _write_one(path: str, options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
+    """One file's report straight into `out`: nothing is written before the file has been
+    read to its end, so a file that cannot be read leaves `out` untouched."""
+    try:
+        warnings = one_file.render_file(path, options, out)
+    except UserError as error:
+        err.write(f"handshake: {error}\n")
+        return False
+    if options.json:
+        out.write("\n")
+    _tell_warnings(path, warnings, err)
+    return True
+
+
+def _tell_warnings(path: str, warnings: list[str], err: TextIO) -> None:
+    for warning in warnings:
+        err.write(f"handshake: {path}: warning: {warning}\n")
+
+
+def render_to_file(path: str, options: AnalyzeOptions) -> tuple[str | None, str | None, list[str]]:
+    """render_file into a temporary file, here or in a worker process (picklable):
+    (report file, error, warnings), one of several files' reports to put in order. A big
+    report never sits in memory."""
+    try:
+        with _handed_over_by_name(".report") as out:
+            warnings = one_file.render_file(path, options, out)
+    except UserError as error:
+        return None, str(error), []
+    return out.name, None, warnings
+
+
+@contextlib.contextmanager
+def _handed_over_by_name(suffix: str) -> Iterator[TextIO]:
+    """A temporary file whose name is handed to another process or the caller, who removes
+    it; removed here if making it fails or is interrupted: nothing is left behind."""
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as out:
+        try:
+            yield out
+        except BaseException:
+            os.unlink(out.name)
+            raise

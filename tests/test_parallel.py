@@ -1,0 +1,337 @@
+"""Analyzing with more than one process (analyzer.parallel): several files at once, one
+big file in shares, and what they leave behind when stopped. Every way gives the bytes one
+process gives."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import CAPTURES, ROOT
+from test_cli import assert_one_line_error, run
+
+from analyzer.benchmark.synthetic import write_capture
+from analyzer.connections import group_connections
+from analyzer.decode import DecodeStats, Segment, read_packets
+from analyzer.errors import UserError
+from analyzer.parallel import in_shares, one_file, options, reports
+from analyzer.parallel.options import AnalyzeOptions
+from analyzer.parallel.partition import Share
+
+JSON = AnalyzeOptions(json=True, use_sidecar=False)
+
+
+def test_jobs_give_the_same_output_as_one_process() -> None:
+    files = [str(CAPTURES / f"{name}.pcap") for name in ("refused", "handshake", "udp", "backlog")]
+    sequential = run("analyze", "--json", "--jobs", "1", *files)
+    parallel = run("analyze", "--json", "--jobs", "3", *files)
+    default = run("analyze", "--json", *files)  # a process for each CPU
+    assert parallel.returncode == 0 and parallel.stdout == sequential.stdout == default.stdout
+    assert [f["file"] for f in json.loads(parallel.stdout)["files"]] == files
+
+
+def test_jobs_default_to_the_cpus_this_process_may_use(monkeypatch) -> None:
+    limited = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            "-c",
+            "from analyzer.parallel.options import default_jobs; print(default_jobs())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert limited.stdout.strip() == "1"  # not the machine's count
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)  # Python 3.13 asks it first
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert options.default_jobs() == options.DEFAULT_JOBS_LIMIT  # not 64 interpreters at once
+
+
+def test_the_cpus_are_counted_where_the_affinity_cannot_be_asked(monkeypatch) -> None:
+    """Python 3.13 tells the CPUs a process may use on every system; before it, Linux
+    alone does (sched_getaffinity); elsewhere the machine's count is all there is."""
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(5)), raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    assert options.usable_cpus() == 3
+    monkeypatch.setattr(os, "process_cpu_count", lambda: None)  # undeterminable
+    assert options.usable_cpus() == 1
+    monkeypatch.delattr(os, "process_cpu_count")
+    assert options.usable_cpus() == 5
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS, Windows
+    assert options.usable_cpus() == 7
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert options.usable_cpus() == 1
+    assert options.default_jobs() == 1
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        options.AnalyzeOptions(jobs=0)
+
+
+def test_jobs_report_a_bad_file_and_keep_the_others(tmp_path) -> None:
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all")
+    result = run("analyze", "--json", "--jobs", "2", str(CAPTURES / "refused.pcap"), str(bad))
+    assert_one_line_error(result, str(bad), "not a pcap")
+    assert [f["file"] for f in json.loads(result.stdout)["files"]] == [str(CAPTURES / "refused.pcap")]
+
+
+def test_an_interrupted_analysis_leaves_no_report_file(monkeypatch, tmp_path) -> None:
+    import tempfile
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(one_file, "render_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reports.render_to_file(str(CAPTURES / "refused.pcap"), AnalyzeOptions(json=True, use_sidecar=False))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shares_split_the_connections_and_keep_their_segments(tmp_path) -> None:
+    """Processes that each analyze a share see, between them, every connection exactly once,
+    with the segments, roles and port reuse the whole file gives it; each counts all packets."""
+    path = tmp_path / "mixed.pcap"
+    write_capture(path, 40_000)  # port reuse comes 1 to 2 s after the first use
+    whole_stats = DecodeStats()
+    whole = group_connections(s for s in read_packets(str(path), whole_stats) if type(s) is Segment)
+    by_first = {c.segments[0].frame: c for c in whole}
+    assert len(whole) > 100
+    assert any(c.reuses_ports_of is not None for c in whole)
+    for count in (2, 3):
+        found = []
+        for index in range(count):
+            stats = DecodeStats()
+            records = read_packets(str(path), stats, None, Share(index, count))
+            share = group_connections(s for s in records if type(s) is Segment)
+            assert share, "every share has some connections"
+            assert stats == whole_stats
+            for connection in share:
+                same = by_first[connection.segments[0].frame]
+                assert connection.segments == same.segments
+                assert (connection.client, connection.server) == (same.client, same.server)
+                reused = connection.reuses_ports_of
+                assert (share[reused].segments[0].frame if reused is not None else None) == (
+                    whole[same.reuses_ports_of].segments[0].frame
+                    if same.reuses_ports_of is not None
+                    else None
+                )
+            found.extend(connection.segments[0].frame for connection in share)
+        assert sorted(found) == sorted(by_first)
+
+
+def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypatch, tmp_path) -> None:
+    import tempfile
+
+    big = tmp_path / "big.pcapng"
+    write_capture(big, 40_000, "pcapng")  # with port reuse (1 to 2 s after the first use)
+    files = [big, CAPTURES / "refused.pcap", CAPTURES / "simultaneous-close-ipv6.pcap"]
+    alone = [io.StringIO() for _ in files]
+    for path, out in zip(files, alone, strict=True):
+        one_file.render_file(str(path), JSON, out)
+    # Shares number their connections among themselves: the merge must number them again.
+    assert any(c["reuses_ports_of"] is not None for c in json.loads(alone[0].getvalue())["connections"])
+    spare = tmp_path / "temporary"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
+    for processes in (2, 3):
+        for path, expected in zip(files, alone, strict=True):
+            out = io.StringIO()  # not a file: the lines come through the parent
+            one_file.render_file(str(path), replace(JSON, jobs=processes), out)
+            assert out.getvalue() == expected.getvalue(), (path.name, processes)
+    # Into a file the shares write their lines themselves, at their places after what is there.
+    placeable = in_shares._placeable
+    placed: list[int | None] = []
+    monkeypatch.setattr(in_shares, "_placeable", lambda out: placed.append(placeable(out)) or placed[-1])
+    report = tmp_path / "report.json"
+    for mode in ("w", "a"):  # appended to, a file takes the lines through the parent
+        report.write_text("before\n")
+        with open(report, mode if mode == "a" else "r+") as out:
+            out.seek(0, os.SEEK_END)
+            one_file.render_file(str(big), replace(JSON, jobs=2), out)
+            out.write("\nafter")
+        assert report.read_text() == "before\n" + alone[0].getvalue() + "\nafter", mode
+    assert [isinstance(descriptor, int) for descriptor in placed] == [True, False]
+    assert list(spare.iterdir()) == []
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(big.read_bytes()[:-30])
+    warnings = one_file.render_file(str(cut), replace(JSON, jobs=2), io.StringIO())
+    assert any("cut off" in warning for warning in warnings)
+    with pytest.raises(UserError, match=r"missing\.pcap: no such file"):
+        one_file.render_file(str(tmp_path / "missing.pcap"), replace(JSON, jobs=2), io.StringIO())
+    assert list(spare.iterdir()) == []
+
+
+def test_the_encoder_says_where_the_ids_lie_in_whatever_order_the_keys_come() -> None:
+    """A share's lines get the file's ids where the encoder counted them to be, not where
+    a search through the text finds them: any order of the report's keys will do."""
+    from analyzer.analysis import analyze_file
+    from analyzer.output.json_report import _ENCODER, ID_FIELDS, connection_to_dict, encoded_marking
+
+    analysis = analyze_file(str(CAPTURES / "backlog.pcap"))
+    assert len(analysis.connections) >= 2
+    for result in analysis.connections:
+        value = connection_to_dict(result)
+        keys = list(value)
+        orders = [
+            keys,
+            keys[::-1],
+            ["reuses_ports_of", *(k for k in keys if k not in ID_FIELDS), "id"],
+            [k for k in keys if k != "reuses_ports_of"],  # a field the object does not have
+        ]
+        for order in orders:
+            reordered = {key: value[key] for key in order}
+            line, spans = encoded_marking(reordered, ID_FIELDS)
+            assert line == _ENCODER.encode(reordered)
+            for number, key in enumerate(ID_FIELDS):
+                start, end = spans[2 * number], spans[2 * number + 1]
+                if key not in reordered:
+                    assert (start, end) == (-1, -1)
+                    continue
+                assert json.loads(line[start:end]) == reordered[key], (key, order[:3])
+                assert line[:start].endswith(_ENCODER.encode(key) + b":")
+
+
+_REORDERED_REPORT = """
+import io, sys
+from analyzer.output import json_report
+from analyzer.parallel import one_file
+from analyzer.parallel.options import AnalyzeOptions
+
+made = json_report.connection_to_dict
+
+def reordered(result):
+    value = made(result)
+    rest = [key for key in reversed(value) if key not in ("id", "reuses_ports_of")]
+    return {"reuses_ports_of": value["reuses_ports_of"], **{key: value[key] for key in rest}, "id": value["id"]}
+
+json_report.connection_to_dict = reordered
+one_file.SHARE_ABOVE_BYTES = 0
+for jobs in (1, 2, 3):
+    with open(f"{sys.argv[2]}.{jobs}", "w") as out:
+        one_file.render_file(sys.argv[1], AnalyzeOptions(json=True, use_sidecar=False, jobs=jobs), out)
+"""
+
+
+def test_shares_give_one_process_bytes_whatever_the_order_of_the_report_s_keys(tmp_path) -> None:
+    """The report's connections with their ids last and the id of the connection whose
+    ports they reuse first: 2 and 3 shares still renumber them to one process's bytes.
+    On the sources (HANDSHAKE_PURE=1), where the encoder can be given another order."""
+    from analyzer import native
+
+    path = tmp_path / "reuse.pcap"
+    write_capture(path, 40_000)  # with port reuse (1 to 2 s after the first use)
+    done = subprocess.run(
+        [sys.executable, "-c", _REORDERED_REPORT, str(path), str(tmp_path / "report")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, native.PURE_VARIABLE: "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    alone, *shared = ((tmp_path / f"report.{jobs}").read_text() for jobs in (1, 2, 3))
+    connections = json.loads(alone)["connections"]
+    keys = list(connections[0])
+    assert (keys[0], keys[-1]) == ("reuses_ports_of", "id")
+    assert any(c["reuses_ports_of"] is not None for c in connections)
+    assert [c["id"] for c in connections] == list(range(len(connections)))
+    assert shared == [alone, alone]
+
+
+@pytest.fixture(scope="module")
+def big_capture(tmp_path_factory) -> Path:
+    big = tmp_path_factory.mktemp("big") / "big.pcap"
+    write_capture(big, 800_000)  # about 6 s of analysis in two shares
+    return big
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_path, how, big_capture) -> None:
+    import signal
+    import time
+
+    big = big_capture
+    assert big.stat().st_size >= one_file.SHARE_ABOVE_BYTES
+    spare = tmp_path / "temporary"
+    spare.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "analyzer", "analyze", "--json", "--jobs", "2", str(big)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(spare)}, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while len(_session(process.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)  # until both shares are at work
+    time.sleep(0.5)
+    assert process.poll() is None, "the analysis ended before it could be interrupted"
+    if how == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    _out, err = process.communicate(timeout=30)
+    # The shares are stopped, not waited for (they had seconds of work left).
+    assert time.monotonic() - signalled < 2.5
+    assert process.returncode == 130
+    assert err.strip() == "handshake: interrupted"
+    assert _session(process.pid) == [], "processes of the analysis still running"
+    assert list(spare.iterdir()) == []
+
+
+def test_a_big_file_in_shares_into_a_pipe_and_a_file_gives_one_process_bytes(tmp_path, big_capture) -> None:
+    """As the command writes it: through the parent into a pipe, by the shares themselves
+    into a file."""
+    command = [sys.executable, "-m", "analyzer", "analyze", "--json", "--quiet", str(big_capture)]
+    alone = subprocess.run([*command, "--jobs", "1"], capture_output=True, cwd=ROOT, timeout=300, check=True)
+    piped = subprocess.run([*command, "--jobs", "2"], capture_output=True, cwd=ROOT, timeout=300, check=True)
+    report = tmp_path / "report.json"
+    with open(report, "wb") as out:
+        subprocess.run([*command, "--jobs", "3"], stdout=out, cwd=ROOT, timeout=300, check=True)
+    assert len(alone.stdout) > 10_000_000
+    assert piped.stdout == alone.stdout
+    assert report.read_bytes() == alone.stdout
+
+
+def _session(leader: int) -> list[str]:
+    """The processes of a session, by pid."""
+    return subprocess.run(["pgrep", "-s", str(leader)], capture_output=True, text=True).stdout.split()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full to write a report into")
+def test_a_report_the_system_refuses_to_take_is_one_line_and_status_1(tmp_path, big_capture) -> None:
+    import resource
+
+    with open("/dev/full", "w") as full:  # a full disk under the report
+        done = subprocess.run(
+            [sys.executable, "-m", "analyzer", "analyze", "--json", str(CAPTURES / "refused.pcap")],
+            stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    assert (done.returncode, done.stderr) == (1, "handshake: [Errno 28] No space left on device\n")
+    # In shares, under a limit on the size of any file written: at 1 MB their spools are
+    # refused; at 3/4 of the report, their own writes of their lines into it.
+    report = tmp_path / "report.json"
+    full_size = 0
+    for limit in (None, 1 << 20, "3/4"):
+        size = full_size * 3 // 4 if limit == "3/4" else limit
+        with open(report, "w") as out:
+            done = subprocess.run(
+                [sys.executable, "-m", "analyzer", "analyze", "--json", "--jobs", "2", str(big_capture)],
+                stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120,
+                preexec_fn=(lambda size=size: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))) if size else None,
+            )  # fmt: skip
+        if limit is None:
+            assert done.returncode == 0, done.stderr
+            full_size = report.stat().st_size
+            continue
+        assert (done.returncode, done.stderr) == (1, "handshake: [Errno 27] File too large\n"), limit
+        if limit == "3/4":
+            assert report.stat().st_size <= size
+            assert report.read_text().startswith('{"schema_version":1,')
