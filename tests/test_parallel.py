@@ -176,7 +176,8 @@ def test_the_encoder_says_where_the_ids_lie_in_whatever_order_the_keys_come() ->
     """A share's lines get the file's ids where the encoder counted them to be, not where
     a search through the text finds them: any order of the report's keys will do."""
     from analyzer.analysis import analyze_file
-    from analyzer.output.json_report import _ENCODER, ID_FIELDS, connection_to_dict, encoded_marking
+    from analyzer.output.json_report import _ENCODER, connection_to_dict, encoded_marking
+    from analyzer.parallel.placement import RENUMBERED
 
     analysis = analyze_file(str(CAPTURES / "backlog.pcap"))
     assert len(analysis.connections) >= 2
@@ -186,14 +187,14 @@ def test_the_encoder_says_where_the_ids_lie_in_whatever_order_the_keys_come() ->
         orders = [
             keys,
             keys[::-1],
-            ["reuses_ports_of", *(k for k in keys if k not in ID_FIELDS), "id"],
+            ["reuses_ports_of", *(k for k in keys if k not in RENUMBERED), "id"],
             [k for k in keys if k != "reuses_ports_of"],  # a field the object does not have
         ]
         for order in orders:
             reordered = {key: value[key] for key in order}
-            line, spans = encoded_marking(reordered, ID_FIELDS)
+            line, spans = encoded_marking(reordered, RENUMBERED)
             assert line == _ENCODER.encode(reordered)
-            for number, key in enumerate(ID_FIELDS):
+            for number, key in enumerate(RENUMBERED):
                 start, end = spans[2 * number], spans[2 * number + 1]
                 if key not in reordered:
                     assert (start, end) == (-1, -1)

@@ -7,7 +7,6 @@ resets, states; plus the extra fields documented in the README.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterator
 from typing import Final, TextIO
 
@@ -19,7 +18,7 @@ from analyzer.findings.backoff import Backoff
 from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
 from analyzer.findings.zeek_conn import zeek_conn
 from analyzer.output.spool import IdOrderedSpool
-from analyzer.parallel.placement import ShareIndex, separator
+from analyzer.parallel.placement import ShareIndex, renumbered_fields, separator
 from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
@@ -76,11 +75,14 @@ def spool_connections(stream: FileStream, index: ShareIndex | None = None) -> Id
     try:
         for result in stream.results:
             connection = result.connection
+            value = connection_to_dict(result)
             if index is None:
-                spool.add(connection.id, _ENCODER.encode(connection_to_dict(result)))
+                spool.add(connection.id, _ENCODER.encode(value))
                 continue
-            line, ids = encoded_marking(connection_to_dict(result), ID_FIELDS)
-            index.add(connection.id, connection.segments[0].frame, len(line), connection.reuses_ports_of, ids)
+            # A share's lines get the file's ids where the encoder says they are.
+            reuses = connection.reuses_ports_of
+            line, spans = encoded_marking(value, renumbered_fields(reuses))
+            index.add(connection.id, connection.segments[0].frame, len(line), reuses, spans)
             spool.add(connection.id, line)
     except BaseException:
         spool.close()
@@ -88,19 +90,14 @@ def spool_connections(stream: FileStream, index: ShareIndex | None = None) -> Id
     return spool
 
 
-# The fields of a connection's object that hold connection ids: a share's lines have the
-# share's ids there, and get the file's (analyzer.parallel.placement).
-ID_FIELDS: Final = ("id", "reuses_ports_of")
-
-
-def encoded_marking(value: dict, marked: tuple[str, ...]) -> tuple[bytes, array[int]]:
+def encoded_marking(value: dict, marked: tuple[str, ...]) -> tuple[bytes, list[int]]:
     """`value` encoded as _ENCODER encodes it, and where in it the values of the keys in
     `marked` begin and end (two numbers each, in the order of `marked`; -1 for a key it
     does not have). An object's first members encode as the start of the whole object's
     encoding (less its closing brace): a marked value ends where the encoding of the
     members up to it ends, whatever the order of the keys; encoding them again costs
     little while the marked keys come early."""
-    spans = array("q", [-1]) * (2 * len(marked))
+    spans = [-1] * (2 * len(marked))
     members: dict = {}
     left = len(marked)
     for key, item in value.items():

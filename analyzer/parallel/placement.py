@@ -3,8 +3,8 @@ share's renumbering (see analyzer.parallel for who sends what).
 
 A share numbers its connections among themselves. What ties the shares together is small:
 per connection its first frame, the length of its line, where in the line its own id and
-the id of the connection whose ports it reuses are written (the encoder counts them as it
-writes the line: nothing is searched for), and the share's id of that connection (same
+the id of the connection whose ports it reuses are written (the encoder tells, from the
+encoded length of the members up to each: nothing is searched for), and the share's id of that connection (same
 ports, so the same share). From those alone the parent orders every connection (by first
 frame, the order of ids in the whole file) and tells each line where it goes in the
 document; the share writes the file's ids into its lines and the lines there.
@@ -20,6 +20,17 @@ from typing import BinaryIO, Final
 
 from analyzer.output.spool import IdOrderedSpool
 
+# The fields of a connection's line that hold connection ids, in the order ShareIndex.add
+# is told where their values lie.
+RENUMBERED: Final = ("id", "reuses_ports_of")
+_OWN_ID: Final = RENUMBERED[:1]
+
+
+def renumbered_fields(reuses: int | None) -> tuple[str, ...]:
+    """The fields of a connection's line its renumbering rewrites: its id, and the id of
+    the connection whose ports it reuses if there is one (null stays null)."""
+    return _OWN_ID if reuses is None else RENUMBERED
+
 
 class ShareIndex:
     """What a share tells the parent about its lines, by its own connection id."""
@@ -28,14 +39,15 @@ class ShareIndex:
         self.firsts = array("q")  # first frame; -1: no connection has this id
         self.lengths = array("q")  # the line's length in bytes, as the share numbers it
         self.reuses = array("q")  # the share's id of the connection whose ports it reuses; -1: none
-        # Where in the line the value of its "id" and of its "reuses_ports_of" begin and end.
+        # Where in the line the value of its "id" and of its "reuses_ports_of" begin and end
+        # (-1: not rewritten, being null).
         self.id_at = array("q")
         self.id_end = array("q")
         self.reuses_at = array("q")
         self.reuses_end = array("q")
 
-    def add(self, ident: int, first: int, length: int, reuses: int | None, ids: array[int]) -> None:
-        """`ids`: where the line's id and its reused ports' id begin and end, in that order."""
+    def add(self, ident: int, first: int, length: int, reuses: int | None, spans: list[int]) -> None:
+        """`spans`: where the values of the line's renumbered_fields(reuses) begin and end."""
         missing = ident + 1 - len(self.firsts)
         if missing > 0:
             columns = (
@@ -52,8 +64,9 @@ class ShareIndex:
         self.firsts[ident] = first
         self.lengths[ident] = length
         self.reuses[ident] = -1 if reuses is None else reuses
-        self.id_at[ident], self.id_end[ident] = ids[0], ids[1]
-        self.reuses_at[ident], self.reuses_end[ident] = ids[2], ids[3]
+        self.id_at[ident], self.id_end[ident] = spans[0], spans[1]
+        if reuses is not None:
+            self.reuses_at[ident], self.reuses_end[ident] = spans[2], spans[3]
 
 
 def file_ids(indexes: list[ShareIndex]) -> tuple[list[array[int]], array[int]]:
@@ -94,13 +107,9 @@ def positions(indexes: list[ShareIndex], ids: list[array[int]], owners: array[in
     for file_id, share in enumerate(owners):
         index, ident = indexes[share], local[file_id]
         reused = index.reuses[ident]
-        length = (
-            index.lengths[ident]
-            - (index.id_end[ident] - index.id_at[ident])
-            + _digits(file_id)
-            - (index.reuses_end[ident] - index.reuses_at[ident])
-            + (_digits(ids[share][reused]) if reused >= 0 else len(_NONE))
-        )
+        length = index.lengths[ident] - (index.id_end[ident] - index.id_at[ident]) + _digits(file_id)
+        if reused >= 0:
+            length += _digits(ids[share][reused]) - (index.reuses_end[ident] - index.reuses_at[ident])
         at += len(separator(file_id)) + length
         where.append(at)
     return where
@@ -159,14 +168,13 @@ def renumbered(
     line: bytes, index: ShareIndex, ident: int, file_id: int, reused: int, before: bytes = b""
 ) -> bytes:
     """The share's line `ident` with the file's ids, after `before`: `file_id` for its own,
-    and `reused` (-1: none) for the connection whose ports it reuses. The two are written
+    and `reused` (-1: none) for the connection whose ports it reuses. They are written
     where the index says the line has them, in whichever order they come."""
     own = (index.id_at[ident], index.id_end[ident], str(file_id).encode())
-    other = (index.reuses_at[ident], index.reuses_end[ident], str(reused).encode() if reused >= 0 else _NONE)
+    if reused < 0:
+        return b"".join((before, line[: own[0]], own[2], line[own[1] :]))
+    other = (index.reuses_at[ident], index.reuses_end[ident], str(reused).encode())
     first, second = (own, other) if own[0] < other[0] else (other, own)
     return b"".join(
         (before, line[: first[0]], first[2], line[first[1] : second[0]], second[2], line[second[1] :])
     )
-
-
-_NONE: Final = b"null"  # no connection's ports reused
