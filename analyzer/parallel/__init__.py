@@ -51,10 +51,11 @@ a pipe of their own. In the order they are sent:
                                   warnings, error, index (ShareIndex)   share's lines spooled; with error
                                                                         (the file cannot be read) nothing
                                                                         follows
-  share   parent    OSError       the exception itself                  instead of any message: what the
-                                                                        system refused (a full disk under
-                                                                        the spool, the output's size limit);
-                                                                        nothing follows; the parent raises it
+  share   parent    OSError       the exception itself                  instead of ShareReport or Written:
+                                                                        what the system refused (a full disk
+                                                                        under the spool, the output's size
+                                                                        limit); nothing follows; the parent
+                                                                        raises it
   parent  share     Placement     ids (the file's id of each of the     every ShareReport in, none with an
                                   share's connections), where (each     error
                                   file id's offset, one more: the

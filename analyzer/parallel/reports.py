@@ -26,8 +26,27 @@ def write_reports(paths: list[str], options: AnalyzeOptions, out: TextIO, err: T
     read."""
     if len(paths) == 1:
         return _write_one(paths[0], options, out, err)
-    # Several files: each in one process (options.jobs of them at once); a progress line
-    # only while they are read one at a time.
+    return _write_several(paths, options, out, err)
+
+
+def _write_one(path: str, options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
+    """One file's report straight into `out`: nothing is written before the file has been
+    read to its end, so a file that cannot be read leaves `out` untouched."""
+    try:
+        warnings = one_file.render_file(path, options, out)
+    except UserError as error:
+        err.write(f"handshake: {error}\n")
+        return False
+    if options.json:
+        out.write("\n")
+    _tell_warnings(path, warnings, err)
+    return True
+
+
+def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
+    """Each file analyzed by one process (options.jobs of them at once) into a temporary
+    file, copied out in the order given; a progress line only while they are read one at
+    a time."""
     one_process = dataclasses.replace(options, jobs=1, progress=options.progress and options.jobs == 1)
     futures: list[concurrent.futures.Future] = []
     if options.jobs > 1:
@@ -68,20 +87,6 @@ def write_reports(paths: list[str], options: AnalyzeOptions, out: TextIO, err: T
     if options.json:
         out.write("]}\n")
     return all_read
-
-
-def _write_one(path: str, options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
-    """One file's report straight into `out`: nothing is written before the file has been
-    read to its end, so a file that cannot be read leaves `out` untouched."""
-    try:
-        warnings = one_file.render_file(path, options, out)
-    except UserError as error:
-        err.write(f"handshake: {error}\n")
-        return False
-    if options.json:
-        out.write("\n")
-    _tell_warnings(path, warnings, err)
-    return True
 
 
 def _tell_warnings(path: str, warnings: list[str], err: TextIO) -> None:
