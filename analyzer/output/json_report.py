@@ -18,7 +18,7 @@ from analyzer.findings.backoff import Backoff
 from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
 from analyzer.findings.zeek_conn import zeek_conn
 from analyzer.output.spool import IdOrderedSpool
-from analyzer.parallel.placement import ShareIndex, renumbered_fields, separator
+from analyzer.parallel.placement import ShareLines, renumbered_fields, separator
 from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
@@ -67,8 +67,8 @@ def write_document(stream: FileStream, out: TextIO) -> None:
         spool.close()
 
 
-def spool_connections(stream: FileStream, index: ShareIndex | None = None) -> IdOrderedSpool:
-    """Every connection of the stream encoded, one line each, kept in id order; `index`,
+def spool_connections(stream: FileStream, noted: ShareLines | None = None) -> IdOrderedSpool:
+    """Every connection of the stream encoded, one line each, kept in id order; `noted`,
     when given, learns each line's first frame, length, reused ports and where its ids lie
     (see analyzer.parallel.placement)."""
     spool = IdOrderedSpool()
@@ -76,13 +76,13 @@ def spool_connections(stream: FileStream, index: ShareIndex | None = None) -> Id
         for result in stream.results:
             connection = result.connection
             value = connection_to_dict(result)
-            if index is None:
+            if noted is None:
                 spool.add(connection.id, _ENCODER.encode(value))
                 continue
             # A share's lines get the file's ids where the encoder says they are.
             reuses = connection.reuses_ports_of
             line, spans = encoded_marking(value, renumbered_fields(reuses))
-            index.add(connection.id, connection.segments[0].frame, len(line), reuses, spans)
+            noted.add(connection.id, connection.segments[0].frame, len(line), reuses, spans)
             spool.add(connection.id, line)
     except BaseException:
         spool.close()

@@ -21,10 +21,11 @@ sidecar) is made by `jobs` share processes instead (in_shares, share_process):
   whole file's; share 0 sends the document's head and UDP flows.
 - A share numbers its connections among themselves, in the order of their first frames,
   as one process numbers all of them. It encodes each connection's line and spools it,
-  and keeps a small index (placement.ShareIndex): the line's first frame, its length,
-  where its id and its reused-ports id are written (the encoder tells, whatever the
-  order of the keys: json_report.encoded_marking), and the share's id of the connection
-  whose ports it reuses.
+  and notes (placement.ShareLines) a small index for the parent (placement.ShareIndex:
+  the line's first frame, its length less the ids it holds, and the share's id of the
+  connection whose ports it reuses) and, for itself, where its id and its reused-ports
+  id are written (the encoder tells, whatever the order of the keys:
+  json_report.encoded_marking).
 - The parent merges the shares' first frames: the file's id of every connection
   (placement.file_ids) and the byte offset of every line in the document once renumbered
   (placement.positions: the number of digits changes, nothing else).

@@ -1,13 +1,14 @@
 """Where each share's lines go in the one document: the parent's arithmetic and the
 share's renumbering (see analyzer.parallel for who sends what).
 
-A share numbers its connections among themselves. What ties the shares together is small:
-per connection its first frame, the length of its line, where in the line its own id and
-the id of the connection whose ports it reuses are written (the encoder tells, from the
-encoded length of the members up to each: nothing is searched for), and the share's id of that connection (same
-ports, so the same share). From those alone the parent orders every connection (by first
-frame, the order of ids in the whole file) and tells each line where it goes in the
-document; the share writes the file's ids into its lines and the lines there.
+A share numbers its connections among themselves. What ties the shares together is small
+(ShareIndex): per connection its first frame, the length of its line less the ids it
+holds, and the share's id of the connection whose ports it reuses (same ports, so the
+same share). From those alone the parent orders every connection (by first frame, the
+order of ids in the whole file) and tells each line where it goes in the document. The
+share keeps where in each line the ids are written (ShareLines: the encoder tells, from
+the encoded length of the members up to each; nothing is searched for), writes the
+file's ids there, and the lines where they go.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import BinaryIO, Final
 
 from analyzer.output.spool import IdOrderedSpool
 
-# The fields of a connection's line that hold connection ids, in the order ShareIndex.add
+# The fields of a connection's line that hold connection ids, in the order ShareLines.add
 # is told where their values lie.
 RENUMBERED: Final = ("id", "reuses_ports_of")
 _OWN_ID: Final = RENUMBERED[:1]
@@ -33,40 +34,51 @@ def renumbered_fields(reuses: int | None) -> tuple[str, ...]:
 
 
 class ShareIndex:
-    """What a share tells the parent about its lines, by its own connection id."""
+    """What a share tells the parent about its lines, by its own connection id: all the
+    parent needs to place them."""
 
     def __init__(self) -> None:
         self.firsts = array("q")  # first frame; -1: no connection has this id
-        self.lengths = array("q")  # the line's length in bytes, as the share numbers it
+        self.lengths = array("q")  # the line's length in bytes less the values it gets renumbered
         self.reuses = array("q")  # the share's id of the connection whose ports it reuses; -1: none
-        # Where in the line the value of its "id" and of its "reuses_ports_of" begin and end
-        # (-1: not rewritten, being null).
-        self.id_at = array("q")
-        self.id_end = array("q")
-        self.reuses_at = array("q")
-        self.reuses_end = array("q")
 
-    def add(self, ident: int, first: int, length: int, reuses: int | None, spans: list[int]) -> None:
-        """`spans`: where the values of the line's renumbered_fields(reuses) begin and end."""
+    def add(self, ident: int, first: int, length: int, reuses: int | None) -> None:
         missing = ident + 1 - len(self.firsts)
         if missing > 0:
-            columns = (
-                self.firsts,
-                self.lengths,
-                self.reuses,
-                self.id_at,
-                self.id_end,
-                self.reuses_at,
-                self.reuses_end,
-            )
-            for column in columns:
-                column.extend([-1] * missing)
+            self.firsts.extend([-1] * missing)
+            self.lengths.extend([0] * missing)
+            self.reuses.extend([-1] * missing)
         self.firsts[ident] = first
         self.lengths[ident] = length
         self.reuses[ident] = -1 if reuses is None else reuses
+
+
+class ShareLines:
+    """What a share notes of the lines it spools, by its own connection id: the index it
+    sends the parent, and where in each line the values of its renumbered fields begin and
+    end, which it keeps to write the file's ids there (-1: its reused ports' id is null,
+    and stays null)."""
+
+    def __init__(self) -> None:
+        self.index = ShareIndex()
+        # Places within one line: C ints, half the memory of the index's 64-bit numbers.
+        self.id_at = array("i")
+        self.id_end = array("i")
+        self.reuses_at = array("i")
+        self.reuses_end = array("i")
+
+    def add(self, ident: int, first: int, length: int, reuses: int | None, spans: list[int]) -> None:
+        """`spans`: where the values of the line's renumbered_fields(reuses) begin and end."""
+        missing = ident + 1 - len(self.id_at)
+        if missing > 0:
+            for column in (self.id_at, self.id_end, self.reuses_at, self.reuses_end):
+                column.extend([-1] * missing)
         self.id_at[ident], self.id_end[ident] = spans[0], spans[1]
+        values = spans[1] - spans[0]
         if reuses is not None:
             self.reuses_at[ident], self.reuses_end[ident] = spans[2], spans[3]
+            values += spans[3] - spans[2]
+        self.index.add(ident, first, length - values, reuses)
 
 
 def file_ids(indexes: list[ShareIndex]) -> tuple[list[array[int]], array[int]]:
@@ -107,9 +119,9 @@ def positions(indexes: list[ShareIndex], ids: list[array[int]], owners: array[in
     for file_id, share in enumerate(owners):
         index, ident = indexes[share], local[file_id]
         reused = index.reuses[ident]
-        length = index.lengths[ident] - (index.id_end[ident] - index.id_at[ident]) + _digits(file_id)
+        length = index.lengths[ident] + _digits(file_id)
         if reused >= 0:
-            length += _digits(ids[share][reused]) - (index.reuses_end[ident] - index.reuses_at[ident])
+            length += _digits(ids[share][reused])
         at += len(separator(file_id)) + length
         where.append(at)
     return where
@@ -131,29 +143,30 @@ def separator(file_id: int) -> bytes:
 
 
 def placed_parts(
-    lines: Iterator[tuple[int, bytes]], index: ShareIndex, ids: array[int], where: array[int]
+    lines: Iterator[tuple[int, bytes]], noted: ShareLines, ids: array[int], where: array[int]
 ) -> Iterator[tuple[int, bytes]]:
     """A share's parts of the document, for its lines as (share's id, line): (where it goes,
     separator and line renumbered with the file's ids)."""
+    reuses = noted.index.reuses
     for ident, line in lines:
         file_id = ids[ident]
-        reused = index.reuses[ident]
-        part = renumbered(line, index, ident, file_id, ids[reused] if reused >= 0 else -1, separator(file_id))
+        reused = reuses[ident]
+        part = renumbered(line, noted, ident, file_id, ids[reused] if reused >= 0 else -1, separator(file_id))
         if len(part) != where[file_id + 1] - where[file_id]:
             raise RuntimeError(f"connection {file_id}: its line is not the length it was placed for")
         yield where[file_id], part
 
 
-def write_placed(spool: IdOrderedSpool, index: ShareIndex, ids: array[int], where: array[int],
+def write_placed(spool: IdOrderedSpool, noted: ShareLines, ids: array[int], where: array[int],
                  out: int | BinaryIO) -> None:  # fmt: skip
     """A share's parts into the output: at their places in the file descriptor `out`, in
     the order the spool holds them (read straight through); or in id order into the pipe
     `out` (the parent takes them in the order of the document)."""
     if isinstance(out, int):
-        for at, part in placed_parts(spool.stored_items(), index, ids, where):
+        for at, part in placed_parts(spool.stored_items(), noted, ids, where):
             write_at(out, part, at)
     else:
-        for _at, part in placed_parts(spool.encoded_items(), index, ids, where):
+        for _at, part in placed_parts(spool.encoded_items(), noted, ids, where):
             out.write(part)
 
 
@@ -165,15 +178,15 @@ def write_at(descriptor: int, data: bytes, at: int) -> None:
 
 
 def renumbered(
-    line: bytes, index: ShareIndex, ident: int, file_id: int, reused: int, before: bytes = b""
+    line: bytes, noted: ShareLines, ident: int, file_id: int, reused: int, before: bytes = b""
 ) -> bytes:
     """The share's line `ident` with the file's ids, after `before`: `file_id` for its own,
     and `reused` (-1: none) for the connection whose ports it reuses. They are written
-    where the index says the line has them, in whichever order they come."""
-    own = (index.id_at[ident], index.id_end[ident], str(file_id).encode())
+    where the share noted the line has them, in whichever order they come."""
+    own = (noted.id_at[ident], noted.id_end[ident], str(file_id).encode())
     if reused < 0:
         return b"".join((before, line[: own[0]], own[2], line[own[1] :]))
-    other = (index.reuses_at[ident], index.reuses_end[ident], str(reused).encode())
+    other = (noted.reuses_at[ident], noted.reuses_end[ident], str(reused).encode())
     first, second = (own, other) if own[0] < other[0] else (other, own)
     return b"".join(
         (before, line[: first[0]], first[2], line[first[1] : second[0]], second[2], line[second[1] :])

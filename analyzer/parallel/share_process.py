@@ -16,7 +16,7 @@ from analyzer.output.progress import ProgressLine
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.messages import PIPE_BYTES, Placement, ShareReport, Written
 from analyzer.parallel.partition import Share
-from analyzer.parallel.placement import ShareIndex, write_placed
+from analyzer.parallel.placement import ShareLines, write_placed
 
 # Ctrl-C and SIGTERM: blocked in the parent while a share starts, unblocked by the share
 # once its handlers are set.
@@ -47,7 +47,7 @@ def _serve(path: str, share: Share, progress: bool, parent: Connection, pipe: in
     spool = None
     try:
         try:
-            report, spool = _analyzed(path, share, progress)
+            report, noted, spool = _analyzed(path, share, progress)
         except OSError as error:  # the system refused something (a full disk under the spool)
             parent.send(error)
             return
@@ -61,10 +61,10 @@ def _serve(path: str, share: Share, progress: bool, parent: Connection, pipe: in
         placement: Placement = parent.recv()
         try:
             if placement.output is not None:
-                write_placed(spool, report.index, placement.ids, placement.where, placement.output)
+                write_placed(spool, noted, placement.ids, placement.where, placement.output)
             else:
                 with open(pipe, "wb", buffering=PIPE_BYTES) as out:
-                    write_placed(spool, report.index, placement.ids, placement.where, out)
+                    write_placed(spool, noted, placement.ids, placement.where, out)
         except OSError as error:
             parent.send(error)
         else:
@@ -75,26 +75,29 @@ def _serve(path: str, share: Share, progress: bool, parent: Connection, pipe: in
             spool.close()
 
 
-def _analyzed(path: str, share: Share, progress: bool) -> tuple[ShareReport, IdOrderedSpool | None]:
-    """The share's report and its connections' lines: the process reads the whole file and
-    analyzes its share's connections, numbered among themselves and spooled."""
+def _analyzed(
+    path: str, share: Share, progress: bool
+) -> tuple[ShareReport, ShareLines, IdOrderedSpool | None]:
+    """The share's report, what it noted of its lines, and the lines: the process reads
+    the whole file and analyzes its share's connections, numbered among themselves and
+    spooled."""
     from analyzer.analysis import stream_file
     from analyzer.output.json_report import document_ends, spool_connections
 
     line = ProgressLine.for_file(path, sys.stderr) if progress else None
-    lines = ShareIndex()
+    noted = ShareLines()
     try:
         with fewer_collections():
             stream = stream_file(path, "fast", None, line, share)
-            spool = spool_connections(stream, lines)
+            spool = spool_connections(stream, noted)
         try:
             head, udp = document_ends(stream) if share.index == 0 else ("", "")
         except BaseException:
             spool.close()
             raise
     except UserError as error:
-        return ShareReport("", "", [], str(error), lines), None
+        return ShareReport("", "", [], str(error), noted.index), noted, None
     finally:
         if line is not None:
             line.done()
-    return ShareReport(head, udp, stream.stats.warnings, None, lines), spool
+    return ShareReport(head, udp, stream.stats.warnings, None, noted.index), noted, spool
