@@ -13,17 +13,19 @@ from typing import BinaryIO, TextIO, TypeVar
 
 from analyzer.errors import UserError
 from analyzer.parallel.messages import PIPE_BYTES, Placement, ShareReport, Written
+from analyzer.parallel.options import AnalyzeOptions
 from analyzer.parallel.partition import Share
 from analyzer.parallel.placement import file_ids, positions, write_at
 from analyzer.parallel.share_process import STOPPING, share_process
 
 
-def render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> list[str]:
+def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
     """The file's JSON document into `out` (the same bytes as one process writes), made by
-    `count` share processes; returns its warnings. Raises UserError for a file that cannot
-    be read (`out` untouched). `progress`: share 0 shows the progress line."""
+    options.jobs share processes (share 0 shows the progress line); returns its warnings.
+    Raises UserError for a file that cannot be read (`out` untouched)."""
     from analyzer.output.json_report import document_frame
 
+    count = options.jobs
     context = multiprocessing.get_context("fork")
     connections: list[Connection] = []
     pipes: list[BinaryIO] = []  # each share's lines when they come through the parent
@@ -41,7 +43,14 @@ def render_in_shares(path: str, count: int, out: TextIO, progress: bool) -> list
                 inherited = [pipe.fileno() for pipe in pipes]
                 process = context.Process(
                     target=share_process,
-                    args=(path, Share(index, count), progress and index == 0, share_end, write, inherited),
+                    args=(
+                        path,
+                        Share(index, count),
+                        options.progress and index == 0,
+                        share_end,
+                        write,
+                        inherited,
+                    ),
                     daemon=True,
                 )
                 try:

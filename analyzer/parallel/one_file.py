@@ -29,7 +29,7 @@ def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
 
     sidecar = sidecar_beside(path) if options.use_sidecar else None
     if options.jobs > 1 and options.json and options.decoder == "fast" and sidecar is None and _big(path):
-        return render_in_shares(path, options.jobs, out, options.progress)
+        return render_in_shares(path, options, out)
     line = ProgressLine.for_file(path, sys.stderr) if options.progress else None
     try:
         with fewer_collections():
