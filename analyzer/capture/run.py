@@ -189,7 +189,8 @@ def _capture(scenario: Scenario, family: int, base: str, runs_dir: Path, program
 
 def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base: str) -> None:
     """Analyze and draw a finished recording; print where everything went."""
-    from analyzer.output.sequence_diagram import draw, pick_connection
+    from analyzer.output.selection import pick_connection
+    from analyzer.output.sequence_diagram import draw
 
     sidecar = load_sidecar(sidecar_path_for(pcap))
     analysis = analyze_file(str(pcap), sidecar=sidecar)

@@ -122,14 +122,23 @@ def kernel_schedule(sysctls: dict, count: int) -> list[float]:
     return linear_then_doubling(linear + 1 if linear else 1, count)
 
 
+RECORDED_KERNEL: Final = "the recorded kernel settings"
+
+
+def candidate_schedules(count: int, sysctls: dict | None = None) -> dict[str, list[float]]:
+    """The schedules a backoff is compared with, as their first `count` intervals: what the
+    recorded kernel settings predict (given sysctls), then the known ones."""
+    candidates = known_schedules(count)
+    if sysctls is not None:
+        candidates = {RECORDED_KERNEL: kernel_schedule(sysctls, count), **candidates}
+    return candidates
+
+
 def matching_schedules(backoff: Backoff, sysctls: dict | None = None) -> list[str]:
     """Names of the schedules every measured interval agrees with (within TOLERANCE)."""
     if not backoff.intervals:
         return []
-    count = len(backoff.intervals)
-    candidates = known_schedules(count)
-    if sysctls is not None:
-        candidates = {"the recorded kernel settings": kernel_schedule(sysctls, count), **candidates}
+    candidates = candidate_schedules(len(backoff.intervals), sysctls)
     return [
         name
         for name, expected in candidates.items()

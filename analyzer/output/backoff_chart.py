@@ -13,9 +13,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from analyzer.analysis import ConnectionAnalysis
+from analyzer.analysis import RECORDED_KERNEL, Backoff, ConnectionAnalysis
 from analyzer.errors import UserError
-from analyzer.findings.backoff import Backoff, kernel_schedule, known_schedules
 from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
 from analyzer.output.text_report import format_endpoint
 
@@ -40,17 +39,9 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> p
         raise UserError(f"connection #{result.connection.id} has no SYN or SYN/ACK retransmission to chart")
     fig, ax = plt.subplots(figsize=(9, 5.5))
     longest = max(len(b.intervals) for _name, b in series)
-    schedules = known_schedules(longest)
-    if sidecar and sidecar.get("sysctls"):
-        schedules = {
-            "the recorded kernel settings": kernel_schedule(sidecar["sysctls"], longest),
-            **schedules,
-        }
-    for index, (name, intervals) in enumerate(schedules.items()):
-        style = (
-            "-" if name == "the recorded kernel settings" else SCHEDULE_STYLES[index % len(SCHEDULE_STYLES)]
-        )
-        color = "#2ca02c" if name == "the recorded kernel settings" else "#999999"
+    for index, (name, intervals) in enumerate(result.backoff_schedules.items()):
+        style = "-" if name == RECORDED_KERNEL else SCHEDULE_STYLES[index % len(SCHEDULE_STYLES)]
+        color = "#2ca02c" if name == RECORDED_KERNEL else "#999999"
         ax.plot(
             range(longest + 1),
             _cumulative(intervals),

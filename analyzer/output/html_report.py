@@ -8,10 +8,10 @@ import html
 from pathlib import Path
 
 from analyzer.analysis import Analysis, ConnectionAnalysis
-from analyzer.findings.zeek_conn import zeek_conn
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
-from analyzer.output.sequence_diagram import figure, pick_connection
+from analyzer.output.selection import pick_connection
+from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
 from analyzer.output.text_report import format_endpoint
 from analyzer.timefmt import format_duration
@@ -102,7 +102,7 @@ def _connection_section(result: ConnectionAnalysis, sidecar: dict | None) -> lis
     if result.sequence is not None and result.sequence.flags:
         parts.append("<h3>Sequence analysis (Wireshark's rules)</h3>")
         parts.append(_table(["kind", "segments"], sorted(result.sequence.counts().items())))
-    zeek = zeek_conn(c)
+    zeek = result.compatibility.zeek
     parts.append(
         _table(
             ["Zeek conn_state", "Zeek history", "notes"],
@@ -152,7 +152,7 @@ def html_report(analysis: Analysis, connection: int | None = None) -> str:
         rows = [
             [r.connection.id, format_endpoint(r.connection.client, r.connection.family),
              format_endpoint(r.connection.server, r.connection.family), r.handshake.status, r.close.shape,
-             ", ".join(x.cause for x in r.resets), zeek_conn(r.connection).conn_state]
+             ", ".join(x.cause for x in r.resets), r.compatibility.zeek.conn_state]
             for r in analysis.connections[:MAX_ROWS]
         ]  # fmt: skip
         parts.append(_table(["#", "client", "server", "handshake", "close", "resets", "Zeek"], rows))

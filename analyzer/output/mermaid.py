@@ -4,12 +4,7 @@ calls and RST causes as the ladder, in a form that pastes into an issue or a REA
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.output.sequence_diagram import (
-    packet_label,
-    retransmission_note,
-    retransmission_numbers,
-    sequence_bases,
-)
+from analyzer.output.labels import packet_label, retransmission_note, retransmission_numbers, sequence_bases
 from analyzer.output.text_report import format_endpoint
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
