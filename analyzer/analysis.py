@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection, group_connections, stream_connections
+from analyzer.connections import Connection, Side, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Share, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.findings.application import application_findings
@@ -32,6 +32,7 @@ from analyzer.findings.kernel_agreement import Disagreement, KernelAgreement, co
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.findings.zeek_conn import ZeekConn
+from analyzer.sidecar import CallRecord, Sidecar
 from analyzer.tcp_state import ConnectionMachine, State, Step, lost_segments, time_out
 from analyzer.udp_flows import UdpFlow, group_udp_flows
 
@@ -71,11 +72,11 @@ class ConnectionAnalysis:
     resets: list[Reset]
     states: dict[str, list[tuple[float, State]]]
     steps: list[Step]
+    sequence: SequenceAnalysis  # Wireshark-style retransmission/dup-ACK flags
     compatibility: Compatibility  # Wireshark's, tcptrace's and Zeek's verdicts
     state_frames: dict[str, list[int | None]] = field(default_factory=dict)  # what caused each state
     notes: list[str] = field(default_factory=list)
     kernel: KernelAgreement | None = None  # set when a sidecar with kernel snapshots is given
-    sequence: SequenceAnalysis | None = None  # Wireshark-style retransmission/dup-ACK flags
     # The retransmission schedules the SYN and SYN/ACK backoff are compared with, each as
     # many intervals as the longer of the two measured (empty without retransmissions).
     backoff_schedules: dict[str, list[float]] = field(default_factory=dict)
@@ -90,11 +91,11 @@ class ConnectionAnalysis:
         resets: list[Reset],
         states: dict[str, list[tuple[float, State]]],
         steps: list[Step],
+        sequence: SequenceAnalysis,
         compatibility: Compatibility,
         state_frames: dict[str, list[int | None]] | None = None,
         notes: list[str] | None = None,
         kernel: KernelAgreement | None = None,
-        sequence: SequenceAnalysis | None = None,
         backoff_schedules: dict[str, list[float]] | None = None,
     ) -> None:
         # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
@@ -143,7 +144,7 @@ class Analysis:
     file: str
     stats: DecodeStats
     connections: list[ConnectionAnalysis]
-    sidecar: dict | None = None
+    sidecar: Sidecar | None = None
     application: list[str] = field(default_factory=list)  # what the call log shows, beside the packets
     udp: list[UdpFlow] = field(default_factory=list)
 
@@ -157,7 +158,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         machine.feed(segment, segment.frame in lost)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     handshake = find_handshake(connection)
-    final = {"client": client.state, "server": server.state}
+    final: dict[Side, State] = {"client": client.state, "server": server.state}
     notes = [machine.start_note] if handshake.status != "complete" else []
     states = {"client": client.history, "server": server.history}
     state_frames = {"client": client.frames, "server": server.frames}
@@ -213,7 +214,7 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
 DECODERS = ("fast", "tshark")
 
 
-def apply_sidecar(result: ConnectionAnalysis, sidecar: dict) -> None:
+def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     """What the sidecar adds to a connection's findings: the call log's timeouts and RST
     causes, the backoff against the recorded kernel settings, the kernel's socket states."""
     connection = result.connection
@@ -222,19 +223,19 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: dict) -> None:
     result.backoff_schedules = _schedules(
         result.syn_backoff, result.synack_backoff, sidecar.get("sysctls") or None
     )
-    refine_with_calls(connection, result.resets, sidecar.get("calls", []))
+    refine_with_calls(connection, result.resets, sidecar["calls"])
     result.kernel = compare_with_kernel(connection, result.states, sidecar)
 
 
-def apply_call_timeouts(result: ConnectionAnalysis, sidecar: dict) -> None:
+def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     """A connect() that failed with ETIMEDOUT closed the client without a packet: the
     call log is the only witness, so the client's timeline takes the TIMEOUT from it."""
     connection = result.connection
     port = f":{connection.server[1]})"
-    for call in sidecar.get("calls", []):
+    for call in sidecar["calls"]:
         if (
             call["side"] == "client"
-            and call.get("errno") == "ETIMEDOUT"
+            and call["errno"] == "ETIMEDOUT"
             and call["call"].startswith("connect(")
             and call["call"].endswith(port)
             and connection.first_time <= call["end_time"]
@@ -254,7 +255,7 @@ class FileStream:
 
     file: str
     stats: DecodeStats
-    sidecar: dict | None
+    sidecar: Sidecar | None
     _records: Iterator[Segment | Datagram | Unreachable]
     _others: list[Datagram | Unreachable]
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
@@ -294,14 +295,14 @@ class FileStream:
         return application_findings(self._calls, sorted(self._seen, key=lambda s: s.frame), refusals)
 
     @property
-    def _calls(self) -> list[dict]:
-        return self.sidecar.get("calls", []) if self.sidecar is not None else []
+    def _calls(self) -> list[CallRecord]:
+        return self.sidecar["calls"] if self.sidecar is not None else []
 
 
 def stream_file(
     path: str,
     decoder: str = "fast",
-    sidecar: dict | None = None,
+    sidecar: Sidecar | None = None,
     progress: Progress | None = None,
     share: Share | None = None,
 ) -> FileStream:
@@ -327,7 +328,7 @@ def stream_file(
     return FileStream(path, stats, sidecar, iter(records), [], seen)
 
 
-def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> Analysis:
+def analyze_file(path: str, decoder: str = "fast", sidecar: Sidecar | None = None) -> Analysis:
     """The whole analysis of a file at once, connections in id order (see stream_file)."""
     stream = stream_file(path, decoder, sidecar)
     results = sorted(stream.results, key=lambda r: r.connection.id)

@@ -146,13 +146,12 @@ def compare_file(pcap: Path, oracle_dir: Path) -> list[Row]:
     behavior = oracle_dir / f"{pcap.name}.zeek-history_conn_state.out"
     if behavior.exists() and name in RST_BEHAVIOR_ORDER and len(zeek_ours) == 1:
         lines = [line for line in behavior.read_text().splitlines() if line and not line.startswith("#")]
-        theirs = lines[RST_BEHAVIOR_ORDER.index(name)]
         rows.append(
             Row(
                 name,
                 "Zeek history, conn_state",
                 f"{zeek_ours[0].history}, {zeek_ours[0].conn_state}",
-                theirs,
+                lines[RST_BEHAVIOR_ORDER.index(name)],
                 "Zeek",
             )
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection
+from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
 
 
@@ -71,17 +72,17 @@ def _normalize(address: str) -> str:
     return f"{host.strip('[]')}:{port}"
 
 
-def _listening(snapshot: dict) -> set[str]:
+def _listening(snapshot: Snapshot) -> set[str]:
     """The addresses a snapshot lists a listening socket at."""
     return {_normalize(s["local"]) for s in snapshot["sockets"] if s["state"] == State.LISTEN.value}
 
 
-def kernel_listened(sidecar: dict, endpoint: tuple[str, int], start: float, end: float) -> bool:
+def kernel_listened(sidecar: Sidecar, endpoint: tuple[str, int], start: float, end: float) -> bool:
     """Whether a snapshot between start and end listed a listening socket at this address."""
     address = _address(endpoint)
     return any(
         start <= snapshot["time"] <= end and address in _listening(snapshot)
-        for snapshot in sidecar.get("snapshots", [])
+        for snapshot in sidecar["snapshots"]
     )
 
 
@@ -95,7 +96,7 @@ def state_at(history: list[tuple[float, State]], time: float) -> State | None:
 
 
 def compare_with_kernel(
-    connection: Connection, states: dict[str, list[tuple[float, State]]], sidecar: dict
+    connection: Connection, states: dict[str, list[tuple[float, State]]], sidecar: Sidecar
 ) -> KernelAgreement:
     """The states inferred for each end of `connection` (by side) against the kernel's
     snapshots in the sidecar."""
@@ -108,7 +109,7 @@ def compare_with_kernel(
         "server": (connection.server, connection.client),
     }
     checked: set[str] = set()
-    for snapshot in sidecar.get("snapshots", []):
+    for snapshot in sidecar["snapshots"]:
         time = snapshot["time"]
         if time < connection.first_time:
             continue  # the connection did not exist yet

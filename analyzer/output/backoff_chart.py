@@ -17,6 +17,7 @@ from analyzer.analysis import RECORDED_KERNEL, Backoff, ConnectionAnalysis
 from analyzer.errors import UserError
 from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
 from analyzer.output.text_report import format_endpoint
+from analyzer.sidecar import Sidecar
 
 SCHEDULE_STYLES = ("--", ":", "-.")
 
@@ -25,11 +26,11 @@ def _cumulative(intervals: list[float]) -> list[float]:
     return [0.0, *accumulate(intervals)]
 
 
-def draw_backoff_chart(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+def draw_backoff_chart(result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None) -> Path:
     return save_figure(backoff_figure(result, sidecar), output)
 
 
-def backoff_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> plt.Figure:
+def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> plt.Figure:
     series: list[tuple[str, Backoff]] = [
         (name, backoff)
         for name, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))

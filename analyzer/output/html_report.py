@@ -5,6 +5,7 @@ from disk, attached to a bug report or mailed to a student, exactly as written."
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from analyzer.analysis import Analysis, ConnectionAnalysis
@@ -14,6 +15,7 @@ from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
 from analyzer.output.text_report import format_endpoint
+from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -34,13 +36,13 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def _table(headers: list[str], rows: list[list[object]]) -> str:
+def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _connection_section(result: ConnectionAnalysis, sidecar: dict | None) -> list[str]:
+def _connection_section(result: ConnectionAnalysis, sidecar: Sidecar | None) -> list[str]:
     c = result.connection
     origin = c.first_time
     parts = [
@@ -99,7 +101,7 @@ def _connection_section(result: ConnectionAnalysis, sidecar: dict | None) -> lis
     if result.kernel is not None:
         cls = "good" if not result.kernel.disagreements else "bad"
         parts.append(f'<p class="{cls}">{_e(result.kernel.describe())}</p>')
-    if result.sequence is not None and result.sequence.flags:
+    if result.sequence.flags:
         parts.append("<h3>Sequence analysis (Wireshark's rules)</h3>")
         parts.append(_table(["kind", "segments"], sorted(result.sequence.counts().items())))
     zeek = result.compatibility.zeek
@@ -112,7 +114,7 @@ def _connection_section(result: ConnectionAnalysis, sidecar: dict | None) -> lis
     return parts
 
 
-def _udp_section(flow: UdpFlow, sidecar: dict | None) -> list[str]:
+def _udp_section(flow: UdpFlow, sidecar: Sidecar | None) -> list[str]:
     return [
         f"<h2>UDP flow #{flow.id}: {_e(format_endpoint(flow.client, flow.family))} → "
         f"{_e(format_endpoint(flow.server, flow.family))}</h2>",

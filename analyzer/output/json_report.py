@@ -211,8 +211,8 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
         "sequence": {
             # Most connections have nothing flagged: no Counter made for them.
-            "counts": dict(sorted(sequence.counts().items())) if sequence and sequence.flags else {},
-            "frames": {str(frame): kinds for frame, kinds in sequence.flags.items()} if sequence else {},
+            "counts": dict(sorted(sequence.counts().items())) if sequence.flags else {},
+            "frames": {str(frame): kinds for frame, kinds in sequence.flags.items()},
         },
         "compatibility": {
             "wireshark_completeness": compatibility.wireshark_completeness,

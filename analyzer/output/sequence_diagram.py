@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import textwrap
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
 from analyzer.output.labels import packet_label, retransmission_note, retransmission_numbers, sequence_bases
 from analyzer.output.text_report import format_endpoint
-from analyzer.sidecar import call_failed
+from analyzer.sidecar import CallRecord, Sidecar, call_failed
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -55,7 +55,7 @@ COLORS = {
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
 
 
-def _calls_for(sidecar: dict | None) -> list[dict]:
+def _calls_for(sidecar: Sidecar | None) -> list[CallRecord]:
     return list(sidecar.get("calls", [])) if sidecar else []
 
 
@@ -74,7 +74,7 @@ class Layout:
         return self._by_time[index][1] if index >= 0 else 0.25
 
 
-def layout_moments(moments: list[tuple[float, Hashable]]) -> Layout:
+def layout_moments(moments: Sequence[tuple[float, Hashable]]) -> Layout:
     at: dict[Hashable, float] = {}
     by_time: list[tuple[float, float]] = []
     breaks = []
@@ -105,7 +105,7 @@ class _Ladder:
 
 
 def _ladder(title: str, summary: str, client: str, server: str, packets: list[tuple[float, int]],
-            calls: list[dict]) -> _Ladder:  # fmt: skip
+            calls: list[CallRecord]) -> _Ladder:  # fmt: skip
     """packets: (time, frame) of every arrow to draw."""
     moments: list[tuple[float, Hashable]] = [(time, ("pkt", frame)) for time, frame in packets]
     packet_times = [time for time, _frame in packets]
@@ -140,11 +140,11 @@ def _ladder(title: str, summary: str, client: str, server: str, packets: list[tu
     return _Ladder(fig, ax, layout, bottom)
 
 
-def _title(sidecar: dict | None, text: str) -> str:
+def _title(sidecar: Sidecar | None, text: str) -> str:
     return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
 
 
-def sequence_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> plt.Figure:
+def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> plt.Figure:
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
@@ -166,7 +166,7 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> 
     return ladder.fig
 
 
-def udp_figure(flow: UdpFlow, sidecar: dict | None = None) -> plt.Figure:
+def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None) -> plt.Figure:
     """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
     client = format_endpoint(flow.client, flow.family)
     server = format_endpoint(flow.server, flow.family)
@@ -193,12 +193,12 @@ def udp_figure(flow: UdpFlow, sidecar: dict | None = None) -> plt.Figure:
     return ladder.fig
 
 
-def figure(item: ConnectionAnalysis | UdpFlow, sidecar: dict | None = None) -> plt.Figure:
+def figure(item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None) -> plt.Figure:
     """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels)."""
     return udp_figure(item, sidecar) if isinstance(item, UdpFlow) else sequence_figure(item, sidecar)
 
 
-def draw(item: ConnectionAnalysis | UdpFlow, output: Path, sidecar: dict | None = None) -> Path:
+def draw(item: ConnectionAnalysis | UdpFlow, output: Path, sidecar: Sidecar | None = None) -> Path:
     return save_figure(figure(item, sidecar), output)
 
 
@@ -333,7 +333,7 @@ def _margin(text: str) -> str:
     return "\n".join(textwrap.wrap(text, MARGIN_CHARS, subsequent_indent="  ")) or text
 
 
-def _draw_calls(ax: plt.Axes, calls: list[dict], layout: Layout) -> None:
+def _draw_calls(ax: plt.Axes, calls: list[CallRecord], layout: Layout) -> None:
     for index, call in enumerate(calls):
         if call["side"] not in ("client", "server"):
             # What the sandbox did (to the packets, or the program it ran): between the

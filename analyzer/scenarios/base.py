@@ -5,9 +5,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
+from analyzer.connections import Side
 from analyzer.scenarios.calls import CallLog
+
+# Context has a method named socket: inside the class the name is the method, not the module.
+Socket: TypeAlias = socket.socket
 
 SERVER_PORT = 5000
 CLOSED_PORT = 5001
@@ -85,20 +89,26 @@ class Context:
     def hold(self, held: Held, why: str, keep_copies: bool = False) -> int:
         """Drop packets of this class on input from now on (a logged step); with keep_copies,
         keep a copy of each so that `deliver` can hand them over late, all at once."""
-        if self.network is None:
-            raise RuntimeError("this scenario needs the capture sandbox's network")
+        network = self._network()
         with self.log.step("network", f"drop {why}: nft '{held.nft} drop'"):
-            handle = self.network.drop(held, keep_copies)
+            handle = network.drop(held, keep_copies)
         return handle
 
     def deliver(self, handle: int, why: str) -> None:
         """Send the copies kept so far to their receivers, past the rule that dropped them."""
+        network = self._network()
         with self.log.step("network", f"deliver {why}") as outcome:
-            outcome.returned(f"{self.network.deliver(handle)} delivered")
+            outcome.returned(f"{network.deliver(handle)} delivered")
 
     def release(self, handle: int, why: str) -> None:
+        network = self._network()
         with self.log.step("network", f"release {why}"):
-            self.network.release(handle)
+            network.release(handle)
+
+    def _network(self) -> Network:
+        if self.network is None:
+            raise RuntimeError("this scenario needs the capture sandbox's network")
+        return self.network
 
     @property
     def host(self) -> str:
@@ -108,13 +118,13 @@ class Context:
     def address_family(self) -> socket.AddressFamily:
         return socket.AF_INET if self.family == 4 else socket.AF_INET6
 
-    def socket(self, side: str) -> socket.socket:
+    def socket(self, side: Side) -> Socket:
         with self.log.step(side, "socket(SOCK_STREAM)") as outcome:
             sock = socket.socket(self.address_family, socket.SOCK_STREAM)
             outcome.returned(f"fd {sock.fileno()}")
         return sock
 
-    def listener(self, port: int, backlog: int) -> socket.socket:
+    def listener(self, port: int, backlog: int) -> Socket:
         """A listening server socket: socket, SO_REUSEADDR, bind, listen, each a logged step."""
         sock = self.socket("server")
         with self.log.step("server", "setsockopt(SO_REUSEADDR, 1)"):
@@ -125,7 +135,7 @@ class Context:
             sock.listen(backlog)
         return sock
 
-    def connect(self, sock: socket.socket, port: int) -> None:
+    def connect(self, sock: Socket, port: int) -> None:
         """A logged connect(); an error (ECONNREFUSED, ETIMEDOUT) is logged, not raised."""
         with self.log.step("client", f"connect({self.where(port)})"):
             sock.connect((self.host, port))
