@@ -93,7 +93,7 @@ def record(scenario: Scenario, family: int, pcap: Path) -> Sidecar:
     started = time.time()
     try:
         with Recorder(pcap) as recorder, _watch_long_calls(log, snapshot):
-            facts = scenario.run(Context(family, log, network))
+            facts = scenario.run(Context(family, log, network, tcp_socket_states))
     finally:
         network.close()
         # Nothing the scenario or the program started outlives the capture (a server a

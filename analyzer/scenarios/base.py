@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
 from analyzer.connections import Side
 from analyzer.scenarios.calls import CallLog
+from analyzer.sidecar import SocketState
 
 # Context has a method named socket: inside the class the name is the method, not the module.
 Socket: TypeAlias = socket.socket
 
 SERVER_PORT = 5000
 CLOSED_PORT = 5001
+KERNEL_POLL_SECONDS = 0.05  # ss takes a few milliseconds
 
 # TCP header flag bits, in nftables' names.
 TCP_FLAGS = {
@@ -80,11 +83,12 @@ class Network(Protocol):
 @dataclass
 class Context:
     """Everything a scenario may use: the family, the loopback address, the call log,
-    and the sandbox's network (to hold packets on purpose)."""
+    the sandbox's network (to hold packets on purpose) and the kernel's socket states."""
 
     family: int
     log: CallLog
     network: Network | None = None
+    kernel_sockets: Callable[[], list[SocketState]] | None = None
 
     def hold(self, held: Held, why: str, keep_copies: bool = False) -> int:
         """Drop packets of this class on input from now on (a logged step); with keep_copies,
@@ -104,6 +108,24 @@ class Context:
         network = self._network()
         with self.log.step("network", f"release {why}"):
             network.release(handle)
+
+    def wait_for_kernel(
+        self, side: Side, until: Callable[[list[SocketState]], bool], limit: float, why: str
+    ) -> bool:
+        """A logged wait until the kernel's sockets satisfy `until`, at most `limit` seconds.
+        Where a kernel timer decides when a thing happens, a fixed pause is too short on a
+        busy machine: a retransmission timer armed later has backed off further."""
+        if self.kernel_sockets is None:
+            raise RuntimeError("this scenario needs the capture sandbox's view of the kernel")
+        with self.log.step(side, f"wait(at most {limit:g} s): {why}") as outcome:
+            start = time.monotonic()
+            while not until(self.kernel_sockets()):
+                if time.monotonic() - start > limit:
+                    outcome.returned(f"not within {limit:g} s")
+                    return False
+                time.sleep(KERNEL_POLL_SECONDS)
+            outcome.returned(f"after {time.monotonic() - start:.2f} s")
+        return True
 
     def _network(self) -> Network:
         if self.network is None:
