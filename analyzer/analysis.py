@@ -29,11 +29,13 @@ from analyzer.findings.close import Close, find_close
 from analyzer.findings.compatibility import Compatibility, compatibility
 from analyzer.findings.handshake import Check, Handshake, find_handshake
 from analyzer.findings.kernel_agreement import Disagreement, KernelAgreement, compare_with_kernel
+from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.findings.zeek_conn import ZeekConn
+from analyzer.loss_inference import lost_segments
 from analyzer.sidecar import CallRecord, Sidecar
-from analyzer.tcp_state import ConnectionMachine, State, Step, lost_segments, time_out
+from analyzer.tcp_state import ConnectionMachine, State, Step, time_out
 from analyzer.udp_flows import UdpFlow, group_udp_flows
 
 # The result types, for the outputs that render them.
@@ -80,6 +82,8 @@ class ConnectionAnalysis:
     # The retransmission schedules the SYN and SYN/ACK backoff are compared with, each as
     # many intervals as the longer of the two measured (empty without retransmissions).
     backoff_schedules: dict[str, list[float]] = field(default_factory=dict)
+    # frame -> (n, the copy before's time) for the n-th resend (findings/resends.py)
+    resends: dict[int, tuple[int, float]] = field(default_factory=dict)
 
     def __init__(
         self,
@@ -97,6 +101,7 @@ class ConnectionAnalysis:
         notes: list[str] | None = None,
         kernel: KernelAgreement | None = None,
         backoff_schedules: dict[str, list[float]] | None = None,
+        resends: dict[int, tuple[int, float]] | None = None,
     ) -> None:
         # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.connection = connection
@@ -113,6 +118,7 @@ class ConnectionAnalysis:
         self.sequence = sequence
         self.compatibility = compatibility
         self.backoff_schedules = backoff_schedules if backoff_schedules is not None else {}
+        self.resends = resends if resends is not None else {}
 
     @property
     def interesting(self) -> bool:
@@ -153,7 +159,8 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     first = connection.segments[0]
     first_reply = next((s for s in connection.segments if s.src != first.src or s.sport != first.sport), None)
     machine = ConnectionMachine(first, first_reply)
-    lost = lost_segments(connection.segments)
+    earlier = earlier_copies(connection.segments)
+    lost = lost_segments(connection.segments, earlier)
     for segment in connection.segments:
         machine.feed(segment, segment.frame in lost)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
@@ -178,9 +185,10 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))
     synack_backoff = classify_backoff([s.time for s in handshake.synacks])
     return ConnectionAnalysis(
-        sequence=analyze_sequence(connection),
+        sequence=analyze_sequence(connection, earlier),
         compatibility=compatibility(connection),
         backoff_schedules=_schedules(syn_backoff, synack_backoff, None),
+        resends=numbered_resends(connection.segments, earlier),
         connection=connection,
         handshake=handshake,
         syn_backoff=syn_backoff,

@@ -36,6 +36,8 @@ COMPILED = (
     "analyzer.decode.reader",
     "analyzer.connections",
     "analyzer.tcp_state",
+    "analyzer.findings.resends",
+    "analyzer.loss_inference",
     "analyzer.findings.handshake",
     "analyzer.findings.backoff",
     "analyzer.findings.close",

@@ -173,7 +173,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
             "synack_times": [s.time for s in handshake.synacks],
             "client_isn": handshake.client_isn,
             "server_isn": handshake.server_isn,
-            "rtt": handshake.rtt,
+            "rtt": handshake.answered_syn_to_ack,
             "syn_to_synack": handshake.syn_to_synack,
             "synack_to_ack": handshake.synack_to_ack,
             "checks": [

@@ -1,30 +1,12 @@
 """What the ladder and the Mermaid text write beside each packet: flags with relative
-sequence numbers, and how far after the copy before it a resend went out."""
+sequence numbers, and how far after the copy before it a resend went out (the core numbers
+the resends: ConnectionAnalysis.resends)."""
 
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.decode.segment import ACK, FIN, MOD, SYN, Segment, flag_names
+from analyzer.decode.segment import ACK, MOD, Segment, flag_names
 from analyzer.timefmt import format_duration
-
-
-def retransmission_numbers(segments: list[Segment]) -> dict[int, tuple[int, float]]:
-    """frame -> (n, when the copy before it was sent) for the n-th resend of a SYN, FIN or data
-    segment already sent (same sender, seq, flags and length): what the ladder draws dashed,
-    with the interval a reader wants beside it."""
-    seen: dict[tuple, tuple[int, float]] = {}
-    numbers = {}
-    for segment in segments:
-        if not (segment.flags & (SYN | FIN) or segment.payload_len):
-            continue
-        key = (segment.src, segment.sport, segment.seq, segment.flags & (SYN | FIN), segment.payload_len)
-        if key in seen:
-            count, previous = seen[key]
-            numbers[segment.frame] = (count + 1, previous)
-            seen[key] = (count + 1, segment.time)
-        else:
-            seen[key] = (0, segment.time)
-    return numbers
 
 
 def retransmission_note(segment: Segment, resent: tuple[int, float]) -> str:

@@ -4,7 +4,7 @@ calls and RST causes as the ladder, in a form that pastes into an issue or a REA
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.output.labels import packet_label, retransmission_note, retransmission_numbers, sequence_bases
+from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
@@ -25,7 +25,7 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: Sidecar | None = Non
         f"    participant S as server {format_endpoint(connection.server, connection.family)}",
     ]
     bases = sequence_bases(result)
-    resent = retransmission_numbers(connection.segments)
+    resent = result.resends
     lost = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
     events: list[tuple[float, int, str]] = []

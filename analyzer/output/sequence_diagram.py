@@ -26,7 +26,7 @@ from matplotlib.patches import FancyBboxPatch
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
-from analyzer.output.labels import packet_label, retransmission_note, retransmission_numbers, sequence_bases
+from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
 from analyzer.timefmt import format_duration
@@ -218,7 +218,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
     connection, handshake = result.connection, result.handshake
     origin = connection.first_time
     bases = sequence_bases(result)
-    retransmission = retransmission_numbers(connection.segments)
+    retransmission = result.resends
     lost_frames = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
