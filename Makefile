@@ -79,9 +79,11 @@ corpus: setup
 gallery: setup
 	@$(BIN)/handshake gallery captures -o runs/gallery
 
-# The README's pictures, drawn from the stored captures (run after re-storing them).
+# The README's pictures, drawn from the stored captures (run after re-storing them), and the
+# state diagram drawn from the state machine's table (docs/tcp-states.mmd, .svg, .png).
 DOC_LADDERS := handshake syn-timeout-linear-off simultaneous-close
 docs: setup
+	@$(BIN)/python -m analyzer.output.state_diagram docs
 	@for name in $(DOC_LADDERS); do $(BIN)/handshake diagram captures/$$name.pcap -o docs/$$name.png; done
 	@$(BIN)/handshake timeline captures/simultaneous-close.pcap -o docs/simultaneous-close.states.png
 	@$(BIN)/handshake backoff captures/syn-timeout-linear-off.pcap -o docs/syn-timeout-linear-off.backoff.png
