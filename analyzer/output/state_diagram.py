@@ -38,7 +38,8 @@ from analyzer.output.figures import save_figure
 from analyzer.tcp_state import TABLE, Event, State
 
 SHARED_FROM = 4
-S = State
+END = "CLOSED (end)"  # CLOSED's second place
+MERMAID_END = "CLOSED_end"  # its name in Mermaid
 
 # Where each state stands (x right, y down), after RFC 9293's figure 5; CLOSED twice.
 PLACES: dict[str, tuple[float, float]] = {
@@ -53,14 +54,14 @@ PLACES: dict[str, tuple[float, float]] = {
     "CLOSING": (5.5, 12.4),
     "LAST_ACK": (9.5, 12.4),
     "TIME_WAIT": (5.5, 14.6),
-    "CLOSED (end)": (9.5, 14.6),
+    END: (9.5, 14.6),
 }
 # Arrows that bend (how far their middle stands off the straight line, as a fraction of
 # its length; positive: to the left of the direction of travel) and the side of the line
 # their label goes (+1 left, -1 right of the direction of travel; default: right).
 BENDS: dict[tuple[str, str], float] = {
     ("SYN_SENT", "CLOSED"): -0.2,
-    ("FIN_WAIT_2", "CLOSED (end)"): -0.3,
+    ("FIN_WAIT_2", END): -0.3,
 }
 LABEL_SIDES: dict[tuple[str, str], int] = {
     ("CLOSED", "SYN_SENT"): 1,
@@ -73,8 +74,8 @@ LABEL_SIDES: dict[tuple[str, str], int] = {
     ("SYN_RCVD", "FIN_WAIT_1"): 1,
     ("CLOSING", "TIME_WAIT"): 1,
     ("FIN_WAIT_2", "TIME_WAIT"): 1,
-    ("TIME_WAIT", "CLOSED (end)"): 1,
-    ("LAST_ACK", "CLOSED (end)"): 1,
+    ("TIME_WAIT", END): 1,
+    ("LAST_ACK", END): 1,
 }
 BOX_WIDTH, BOX_HEIGHT, STAYING_LINE = 2.3, 0.62, 0.26
 STAYING_CHARS = 20  # what fits in a box, a line of the events that leave a state as it is
@@ -120,15 +121,16 @@ def diagram_parts(table: dict[State, dict[Event, State]] = TABLE) -> DiagramPart
 
 def state_mermaid(table: dict[State, dict[Event, State]] = TABLE) -> str:
     parts = diagram_parts(table)
+    # The place each arrow leads to, CLOSED's two told apart as in the figure.
+    targets = [_place(following, PLACES[_place(source)]) for source, following, _events in parts.arrows]
     lines = ["stateDiagram-v2"]
+    if END in targets:
+        lines.append(f'    state "CLOSED" as {MERMAID_END}')
     for state in table:
         if state in parts.staying:
             lines.append(f"    {state.value} : {state.value} (stays on {', '.join(parts.staying[state])})")
-    for source, following, events in parts.arrows:
-        place = _place(following, PLACES[_place(source)])
-        lines.append(f"    {source.value} --> {_MERMAID_IDS.get(place, place)} : {events}")
-    if any(_MERMAID_IDS["CLOSED (end)"] in line for line in lines):
-        lines.insert(1, f'    state "CLOSED" as {_MERMAID_IDS["CLOSED (end)"]}')
+    for (source, _following, events), target in zip(parts.arrows, targets, strict=True):
+        lines.append(f"    {source.value} --> {MERMAID_END if target == END else target} : {events}")
     for events, following, sources in parts.shared:
         lines.append(
             f"    note right of {following.value} : {events} from {', '.join(s.value for s in sources)}"
@@ -136,18 +138,15 @@ def state_mermaid(table: dict[State, dict[Event, State]] = TABLE) -> str:
     return "\n".join(lines) + "\n"
 
 
-_MERMAID_IDS = {"CLOSED (end)": "CLOSED_end"}
-
-
 def _place(state: State, near: tuple[float, float] | None = None) -> str:
     """The place of a state; of CLOSED's two, the one nearer `near`."""
-    if state != S.CLOSED or near is None:
+    if state != State.CLOSED or near is None:
         return state.value
-    return min(("CLOSED", "CLOSED (end)"), key=lambda name: math.dist(PLACES[name], near))
+    return min(("CLOSED", END), key=lambda name: math.dist(PLACES[name], near))
 
 
 def _staying_text(place: str, parts: DiagramParts) -> str:
-    events = parts.staying.get(State(place.split(" ")[0]), []) if place != "CLOSED (end)" else []
+    events = parts.staying.get(State(place), []) if place != END else []
     return "\n".join(textwrap.wrap("stays on " + ", ".join(events), STAYING_CHARS)) if events else ""
 
 
@@ -190,7 +189,7 @@ def state_figure(table: dict[State, dict[Event, State]] = TABLE) -> plt.Figure:
             FancyBboxPatch((x - BOX_WIDTH / 2, y - height / 2), BOX_WIDTH, height, boxstyle="round,pad=0,rounding_size=0.12",
                            facecolor=COLORS["box"], edgecolor="#8da9c4", linewidth=1.2, zorder=2)
         )  # fmt: skip
-        state = State(place.split(" ")[0])
+        state = State.CLOSED if place == END else State(place)
         top = y - height / 2
         ax.text(x, top + BOX_HEIGHT / 2, state.value, ha="center", va="center", fontsize=FONT + 1, weight="bold",
                 color=COLORS["text"], zorder=3)  # fmt: skip
