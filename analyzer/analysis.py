@@ -53,7 +53,6 @@ class ConnectionAnalysis:
         kernel: KernelAgreement | None = None,
         sequence: SequenceAnalysis | None = None,
     ) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.connection = connection
         self.handshake = handshake
         self.syn_backoff = syn_backoff

@@ -40,7 +40,7 @@ OPTION_IF_TSRESOL: Final = 9
 OPTION_IF_TSOFFSET: Final = 14
 
 
-# (time, link type, bytes): a plain tuple (a NamedTuple's __new__ runs interpreted).
+# (time, link type, bytes): a plain tuple, not a NamedTuple (docs/mypyc.md).
 Frame = tuple[float, int, bytes]
 
 
