@@ -154,9 +154,6 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     return Analysis(name, stats, [analyze_connection(c) for c in connections])
 
 
-DECODERS = ("fast", "tshark")
-
-
 def apply_call_timeouts(result: ConnectionAnalysis, sidecar: dict) -> None:
     """A connect() that failed with ETIMEDOUT closed the client without a packet: the
     call log is the only witness, so the client's timeline takes the TIMEOUT from it."""

@@ -117,15 +117,3 @@ IP_OFFSET: dict[int, Callable[[bytes], int | None]] = {
     LINKTYPE_NFLOG: nflog,
     LINKTYPE_LINUX_SLL2: linux_sll2,
 }
-
-LINKTYPE_NAMES = {
-    LINKTYPE_NULL: "BSD loopback (NULL)",
-    LINKTYPE_ETHERNET: "Ethernet",
-    LINKTYPE_RAW: "raw IP",
-    LINKTYPE_LOOP: "OpenBSD loopback",
-    LINKTYPE_LINUX_SLL: "Linux cooked (SLL)",
-    LINKTYPE_IPV4: "raw IPv4",
-    LINKTYPE_IPV6: "raw IPv6",
-    LINKTYPE_NFLOG: "Linux NFLOG",
-    LINKTYPE_LINUX_SLL2: "Linux cooked v2 (SLL2)",
-}
