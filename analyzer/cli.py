@@ -93,23 +93,11 @@ def _add_backoff(sub: argparse._SubParsersAction) -> None:
 def cmd_backoff(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
     from analyzer.output.backoff_chart import draw_backoff_chart
+    from analyzer.output.selection import pick_backoff_connection
 
     sidecar = sidecar_beside(args.file)
-    analysis = analyze_file(args.file, args.decoder, sidecar)
-    candidates = [
-        r
-        for r in analysis.connections
-        if (args.connection is None and (r.syn_backoff.intervals or r.synack_backoff.intervals))
-        or r.connection.id == args.connection
-    ]
-    if not candidates:
-        wanted = (
-            f"connection {args.connection}"
-            if args.connection is not None
-            else "connection with SYN retransmissions"
-        )
-        raise UserError(f"{args.file}: no {wanted} to chart")
-    draw_backoff_chart(candidates[0], Path(args.output), sidecar)
+    chosen = pick_backoff_connection(analyze_file(args.file, args.decoder, sidecar), args.connection)
+    draw_backoff_chart(chosen, Path(args.output), sidecar)
     print(f"backoff chart: {args.output}")
     return 0
 
@@ -123,7 +111,7 @@ def _add_timeline(sub: argparse._SubParsersAction) -> None:
 
 def cmd_timeline(args: argparse.Namespace) -> int:
     from analyzer.analysis import ConnectionAnalysis, analyze_file
-    from analyzer.output.sequence_diagram import pick_connection
+    from analyzer.output.selection import pick_connection
     from analyzer.output.state_timeline import draw_state_timeline
 
     sidecar = sidecar_beside(args.file)
@@ -313,7 +301,8 @@ def _positive(text: str) -> int:
 
 def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
-    from analyzer.output.sequence_diagram import draw, pick_connection
+    from analyzer.output.selection import pick_connection
+    from analyzer.output.sequence_diagram import draw
     from analyzer.sidecar import load_sidecar
 
     output = Path(args.output) if args.output else None

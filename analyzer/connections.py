@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 
@@ -26,6 +26,10 @@ Endpoint = tuple[str, int]
 
 # Ports below this are services by convention (IANA system ports).
 WELL_KNOWN_PORT_LIMIT: Final = 1024
+
+
+# The two ends of a connection, by role (see the module's rule for which is the client).
+Side = Literal["client", "server"]
 
 
 @dataclass
@@ -69,6 +73,9 @@ class Connection:
     def from_client(self, segment: Segment) -> bool:
         client = self.client  # compared field by field: no tuple made for every segment
         return segment.sport == client[1] and segment.src == client[0]
+
+    def sender(self, segment: Segment) -> Side:
+        return "client" if self.from_client(segment) else "server"
 
 
 class _Open:

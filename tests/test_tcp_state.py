@@ -5,7 +5,7 @@ from __future__ import annotations
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.kernel_agreement import state_at
+from analyzer.findings.kernel_agreement import state_at
 from analyzer.tcp_state import TABLE, Event, State, lost_segments
 
 

@@ -107,7 +107,7 @@ class CaptureFile:
         """How far into the file the reader is (for progress)."""
         return self._stream.tell() if self._stream is not None and not self._stream.closed else 0
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self) -> Generator[Frame, None, None]:
         """The frames as (time, link type, bytes), the file opened and closed around them."""
         with self:
             while self.next_frame():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import parse_options
@@ -31,7 +32,7 @@ def _check_readable(path: str) -> str:
     return capture.format
 
 
-def _options(tcp: object) -> TcpOptions:
+def _options(tcp: Any) -> TcpOptions:
     def value(name: str) -> str | None:
         return tcp.get_field_value(name)
 
@@ -96,7 +97,8 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
     finally:
         capture.close()
         watcher.close()
-        asyncio.set_child_watcher(None)
+        # None puts back the default watcher (typeshed allows only a watcher).
+        asyncio.set_child_watcher(None)  # type: ignore[arg-type]
         loop.close()
     if stats.frames and not stats.tcp_segments:
         stats.warnings.append("tshark found no TCP segment in the file")

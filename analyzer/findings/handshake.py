@@ -17,10 +17,13 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from analyzer.connections import Connection
 from analyzer.decode.segment import ACK, MOD, RST, SYN, Segment
 from analyzer.timefmt import format_duration
+
+HandshakeStatus = Literal["complete", "refused", "no_answer", "incomplete", "not_seen"]
 
 
 @dataclass
@@ -41,7 +44,7 @@ class Check:
 
 @dataclass
 class Handshake:
-    status: str = "not_seen"
+    status: HandshakeStatus = "not_seen"
     syns: list[Segment] = field(default_factory=list)
     synacks: list[Segment] = field(default_factory=list)
     final_ack: Segment | None = None
