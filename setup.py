@@ -44,7 +44,7 @@ class BuildNative(build_ext):
         # Beside the modules: in place, or in the build a wheel is made of.
         modules = Path(self.get_ext_fullpath(native.GROUP + "__mypyc")).parent
         modules.mkdir(parents=True, exist_ok=True)
-        (modules / native.BUILD_RECORD).write_text(record)
+        (modules / native.BUILD_RECORD).write_text(record, encoding="utf-8")
 
     def _write_c(self) -> str | None:
         """Fill in the extension modules named in setup() with what mypyc wrote; why not."""

@@ -117,7 +117,7 @@ def build_state() -> str:
     if os.environ.get(PURE_VARIABLE):
         return f"disabled by {PURE_VARIABLE}={os.environ[PURE_VARIABLE]}"
     try:
-        record = (ROOT / "analyzer" / BUILD_RECORD).read_text().splitlines()
+        record = (ROOT / "analyzer" / BUILD_RECORD).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return "not built"
     if not record or record[0] != "compiled":
@@ -126,7 +126,7 @@ def build_state() -> str:
     missing = [m for m in extension_names() if not os.path.exists(os.path.join(root, _file(m, _SUFFIX)))]
     if missing:
         return f"incomplete: {', '.join(built_path(m).name for m in missing)} missing"
-    built = {path: crc for crc, path in (line.split(" ", 1) for line in record[1:])}
+    built = {path: crc for crc, _, path in (line.partition(" ") for line in record[1:])}
     try:
         current = source_checksums()
     except FileNotFoundError as error:
