@@ -103,7 +103,6 @@ class ConnectionAnalysis:
         backoff_schedules: dict[str, list[float]] | None = None,
         resends: dict[int, tuple[int, float]] | None = None,
     ) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.connection = connection
         self.handshake = handshake
         self.syn_backoff = syn_backoff
@@ -217,9 +216,6 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     stats = DecodeStats(format="records", frames=len(segments), tcp_segments=len(segments))
     connections = group_connections(segments)
     return Analysis(name, stats, [analyze_connection(c) for c in connections])
-
-
-DECODERS = ("fast", "tshark")
 
 
 def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:

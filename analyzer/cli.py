@@ -13,6 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
+import analyzer
+from analyzer import native
 from analyzer.errors import UserError
 from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
 from analyzer.sidecar import sidecar_beside
@@ -181,10 +183,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_program(command, name=args.name, trace_calls=args.trace_calls, runs_dir=Path(args.runs_dir))
 
 
+def version_line() -> str:
+    """The version, and whether the per-packet path runs compiled, or why not."""
+    return f"handshake-analyzer {analyzer.__version__} (per-packet path: {native.describe(analyzer.native_state)})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="handshake", description="TCP connection life cycles, made visible and checkable."
+        prog="handshake",
+        description="TCP connection life cycles, made visible and checkable.",
+        # Text as written: --version's line is not wrapped to the terminal's width.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyze(sub)
     _add_diagram(sub)

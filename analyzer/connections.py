@@ -54,7 +54,6 @@ class Connection:
         client_basis: str = "first_syn_sender",
         reuses_ports_of: int | None = None,
     ) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.id = id
         self.family = family
         self.client = client
@@ -81,7 +80,7 @@ class Connection:
 
 class _Open:
     """Bookkeeping for the connection currently using a 4-tuple (one made for every
-    connection: a plain class, as compiled a dataclass's __init__ would run interpreted)."""
+    connection)."""
 
     def __init__(self, segments: list[Segment], first_index: int) -> None:
         self.segments = segments

@@ -53,8 +53,8 @@ from typing import Final
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 
 
-# Hashed as the strings they are: Enum's own __hash__ runs interpreted, and the state
-# machine looks states and events up in TABLE for every segment.
+# Hashed as the strings they are, compiled too (docs/mypyc.md): the state machine looks
+# states and events up in TABLE for every segment.
 class State(StrEnum):
     __hash__ = str.__hash__
 
@@ -88,8 +88,7 @@ class Event(StrEnum):
 
 
 S, E = State, Event
-# The state an ACK is checked against on every segment, as a name compiled code reads
-# directly (`State.X` goes through the Enum class's attribute lookup).
+# The state an ACK is checked against on every segment, as a Final name (docs/mypyc.md).
 _SYN_RCVD: Final = State.SYN_RCVD
 _RESET = {E.SEND_RST: S.CLOSED, E.RECV_RST: S.CLOSED}
 
@@ -146,15 +145,14 @@ class Endpoint:
     isn: int | None = None  # sequence number of its SYN
     snd_max: int = UNSEEN  # one past the highest sequence number it has sent
     fin_end: int | None = None  # one past its FIN
-    # The last segment it sent (its window is the one it offers). Kept rather than the window
-    # itself: compiled, an int | None field boxes the int on every store.
+    # The last segment it sent (its window is the one it offers), kept rather than the window
+    # as an int | None (docs/mypyc.md).
     last_sent: Segment | None = None
     history: list[tuple[float, State]] = field(default_factory=list)
     # The frame that caused each history entry (None: the initial state, a timeout).
     frames: list[int | None] = field(default_factory=list)
 
     def __init__(self, state: State) -> None:
-        # Written out: compiled, the dataclass's generated __init__ would run interpreted.
         self.state = state
         self.isn = self.fin_end = None
         self.snd_max = UNSEEN
@@ -229,8 +227,6 @@ class Step:
         dropped: str | None = None,
         lost: bool = False,
     ) -> None:
-        # Written out: one is made for every segment, and compiled, the dataclass's
-        # generated __init__ would run interpreted.
         self.segment = segment
         self.sender_before = sender_before
         self.sender_after = sender_after

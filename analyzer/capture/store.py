@@ -53,7 +53,3 @@ def store_capture(pcap: Path, captures: Path = CAPTURES_DIR) -> list[Path]:
     expected = expected_path_for(stored_pcap)
     write_json(expected, expected_document(stored_pcap))
     return [stored_pcap, sidecar_path_for(stored_pcap), expected]
-
-
-def load_expected(pcap: Path) -> dict:
-    return json.loads(expected_path_for(pcap).read_text())

@@ -69,11 +69,9 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
             stats.frames += 1
             names = [layer.layer_name for layer in packet.layers]
             if "tcp" not in names or _QUOTING_LAYERS & set(names):
-                stats.not_tcp += 1
                 continue
             ip_layers = [layer for layer in packet.layers if layer.layer_name in ("ip", "ipv6")]
             if not ip_layers:
-                stats.not_tcp += 1
                 continue
             ip, tcp = ip_layers[-1], packet.tcp
             flags = int(tcp.flags, 16)

@@ -37,7 +37,6 @@ class Backoff:
     matches: list[str] = field(default_factory=list)  # known schedules it agrees with
 
     def __init__(self, times: list[float] | None = None, intervals: list[float] | None = None) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.times = times if times is not None else []
         self.intervals = intervals if intervals is not None else []
         self.pattern = "none"

@@ -40,7 +40,6 @@ class Close:
         time_wait: TimeWaitHolder | None = None,
         fins: dict[Side, Segment] | None = None,
     ) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.first_fin = first_fin
         self.shape = shape
         self.time_wait = time_wait

@@ -36,7 +36,6 @@ class Check:
     seen: int
 
     def __init__(self, what: str, expected: int, seen: int) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.what = what
         self.expected = expected
         self.seen = seen
@@ -63,7 +62,6 @@ class Handshake:
     server_options: dict | None = None
 
     def __init__(self) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.status = "not_seen"
         self.syns = []
         self.synacks = []

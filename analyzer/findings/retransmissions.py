@@ -67,7 +67,6 @@ class SequenceAnalysis:
     flags: dict[int, list[str]] = field(default_factory=dict)  # frame -> the kinds it is
 
     def __init__(self, flags: dict[int, list[str]] | None = None) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.flags = flags if flags is not None else {}
 
     def counts(self) -> Counter:
