@@ -7,12 +7,13 @@ they pass through the parent, go through a pipe of their own as bytes.
 from __future__ import annotations
 
 from array import array
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from analyzer.parallel.placement import ShareIndex
 
 
-class ShareReport(NamedTuple):
+@dataclass(frozen=True)
+class ShareReport:
     """Share -> parent, once the share has read the file: its part of what the document says."""
 
     head: str  # the document's head and UDP flows: only from share 0 (the same in every share)
@@ -22,7 +23,8 @@ class ShareReport(NamedTuple):
     index: ShareIndex  # where its lines stand among all (see placement)
 
 
-class Placement(NamedTuple):
+@dataclass(frozen=True)
+class Placement:
     """Parent -> share, once every share has sent its ShareReport: where its lines go."""
 
     ids: array[int]  # the file's id of each of the share's connections
@@ -30,7 +32,8 @@ class Placement(NamedTuple):
     output: int | None  # the output's descriptor, to write at those offsets; None: into the pipe
 
 
-class Written(NamedTuple):
+@dataclass(frozen=True)
+class Written:
     """Share -> parent, last: all its lines are where the Placement said."""
 
 

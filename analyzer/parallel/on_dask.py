@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from analyzer.errors import UserError
 from analyzer.parallel.one_file import render_file
@@ -25,7 +26,7 @@ def report_of(path: str, decoder: str = "fast", use_sidecar: bool = True) -> dic
     return document
 
 
-def analyze_on_dask(paths: Iterable[str], client: object | None = None, decoder: str = "fast") -> dict:
+def analyze_on_dask(paths: Iterable[str], client: Any = None, decoder: str = "fast") -> dict:
     """report_of mapped over a Dask bag, one partition a file: {"files": [document, ...]} in
     the order given. `client`: a dask.distributed Client (its cluster runs the bag); None
     uses Dask's default scheduler. Needs the `dask` extra (pip install 'handshake-analyzer[dask]')."""

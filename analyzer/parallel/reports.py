@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from typing import TextIO
+from typing import TextIO, cast
 
 from analyzer.errors import UserError
 from analyzer.parallel import one_file
@@ -62,7 +62,7 @@ def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: 
     try:
         # In file order; a file that fails leaves nothing half-written and the others count.
         for path, (report, error, warnings) in zip(paths, outcomes, strict=True):
-            if error is not None:
+            if report is None:
                 err.write(f"handshake: {error}\n")
                 all_read = False
                 continue
@@ -112,7 +112,7 @@ def _handed_over_by_name(suffix: str) -> Iterator[TextIO]:
     it; removed here if making it fails or is interrupted: nothing is left behind."""
     with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as out:
         try:
-            yield out
+            yield cast(TextIO, out)  # a text file, typed as the wrapper around it
         except BaseException:
             os.unlink(out.name)
             raise
