@@ -61,9 +61,12 @@ diagram: setup
 test: setup
 	@$(BIN)/python -m pytest
 
+# ruff on everything; mypy on the whole package ([tool.mypy] in pyproject.toml), not only
+# the modules mypyc compiles.
 lint: setup
 	@$(BIN)/ruff check analyzer tests setup.py
 	@$(BIN)/ruff format --check analyzer tests setup.py
+	@$(BIN)/mypy
 
 # Regenerates the expected analyses of the stored captures on purpose; tests never do.
 expected: setup
