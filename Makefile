@@ -10,7 +10,7 @@ SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
 
-.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery docs bench run clean
+.PHONY: setup deb-packages capture analyze diagram test test-fast lint expected scenarios corpus gallery docs bench run clean
 
 setup: deb-packages $(STAMP)
 	@$(BIN)/python -c 'import analyzer.native; analyzer.native.build()'
@@ -58,6 +58,10 @@ diagram: setup
 
 test: setup
 	@$(BIN)/python -m pytest
+
+# The unit and replay tests: no live captures, nothing marked slow (pyproject.toml).
+test-fast: setup
+	@$(BIN)/python -m pytest -m 'not live and not slow'
 
 lint: setup
 	@$(BIN)/ruff check analyzer tests
