@@ -12,6 +12,8 @@ STORE ?=
 
 .PHONY: setup deb-packages capture analyze diagram test test-fast lint expected scenarios corpus gallery docs bench run clean
 
+# The editable install compiles the per-packet path (setup.py); native.build() compiles it
+# again, through setup.py too, after its sources change, and does nothing while they do not.
 setup: deb-packages $(STAMP)
 	@$(BIN)/python -c 'import analyzer.native; analyzer.native.build()'
 
@@ -59,21 +61,22 @@ diagram: setup
 test: setup
 	@$(BIN)/python -m pytest
 
-# The unit and replay tests: no live captures, nothing marked slow (pyproject.toml).
+# The unit and replay tests: no live captures, no installs, nothing marked slow (pyproject.toml).
 test-fast: setup
-	@$(BIN)/python -m pytest -m 'not live and not slow'
+	@$(BIN)/python -m pytest -m 'not live and not install and not slow'
 
 lint: setup
-	@$(BIN)/ruff check analyzer tests
-	@$(BIN)/ruff format --check analyzer tests
+	@$(BIN)/ruff check analyzer tests setup.py
+	@$(BIN)/ruff format --check analyzer tests setup.py
 
 # Regenerates the expected analyses of the stored captures on purpose; tests never do.
 expected: setup
 	@$(BIN)/handshake expected captures
 
 clean:
-	rm -rf runs .pytest_cache .ruff_cache build
+	rm -rf runs .pytest_cache .ruff_cache build dist
 	find analyzer -name '*.so' -delete
+	rm -f analyzer/native-build.txt
 
 # Our answers against tshark, tcptrace and Zeek on ../shared/corpus, with the explained differences.
 corpus: setup
@@ -83,9 +86,11 @@ corpus: setup
 gallery: setup
 	@$(BIN)/handshake gallery captures -o runs/gallery
 
-# The README's pictures, drawn from the stored captures (run after re-storing them).
+# The README's pictures, drawn from the stored captures (run after re-storing them), and the
+# state diagram drawn from the state machine's table (docs/tcp-states.mmd, .svg, .png).
 DOC_LADDERS := handshake syn-timeout-linear-off simultaneous-close
 docs: setup
+	@$(BIN)/python -m analyzer.output.state_diagram docs
 	@for name in $(DOC_LADDERS); do $(BIN)/handshake diagram captures/$$name.pcap -o docs/$$name.png; done
 	@$(BIN)/handshake timeline captures/simultaneous-close.pcap -o docs/simultaneous-close.states.png
 	@$(BIN)/handshake backoff captures/syn-timeout-linear-off.pcap -o docs/syn-timeout-linear-off.backoff.png

@@ -10,4 +10,4 @@ __version__ = "0.1.0"
 # Before any other module: the compiled per-packet path, or its sources (see native.py).
 from analyzer import native
 
-native.choose()
+native_state = native.choose()  # 'compiled', or why the sources run

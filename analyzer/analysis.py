@@ -2,6 +2,11 @@
 
 `analyze_segments` is pure (a list of records in, an Analysis out) so that tests
 drive it with hand-made segments; `analyze_file` only adds the reader.
+
+A ConnectionAnalysis holds every finding about its connection, those in other tools'
+terms and the sidecar's comparisons included: the outputs only render it (none of
+them imports analyzer.findings), so text, JSON, diagrams and pages cannot disagree.
+The result types are importable from here for them.
 """
 
 from __future__ import annotations
@@ -9,18 +14,54 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection, group_connections, stream_connections
+from analyzer.connections import Connection, Side, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Share, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.findings.application import application_findings
-from analyzer.findings.backoff import Backoff, classify_backoff, matching_schedules
+from analyzer.findings.backoff import (
+    RECORDED_KERNEL,
+    Backoff,
+    candidate_schedules,
+    classify_backoff,
+    matching_schedules,
+)
 from analyzer.findings.close import Close, find_close
-from analyzer.findings.handshake import Handshake, find_handshake
+from analyzer.findings.compatibility import Compatibility, compatibility
+from analyzer.findings.handshake import Check, Handshake, find_handshake
+from analyzer.findings.kernel_agreement import Disagreement, KernelAgreement, compare_with_kernel
+from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
-from analyzer.kernel_agreement import KernelAgreement, compare_with_kernel
-from analyzer.tcp_state import ConnectionMachine, State, Step, lost_segments, time_out
+from analyzer.findings.zeek_conn import ZeekConn
+from analyzer.loss_inference import lost_segments
+from analyzer.sidecar import CallRecord, Sidecar
+from analyzer.tcp_state import ConnectionMachine, State, Step, time_out
 from analyzer.udp_flows import UdpFlow, group_udp_flows
+
+# The result types, for the outputs that render them.
+__all__ = [
+    "RECORDED_KERNEL",
+    "Analysis",
+    "Backoff",
+    "Check",
+    "Close",
+    "Compatibility",
+    "ConnectionAnalysis",
+    "Disagreement",
+    "FileStream",
+    "Handshake",
+    "KernelAgreement",
+    "Reset",
+    "SequenceAnalysis",
+    "State",
+    "Step",
+    "UdpFlow",
+    "ZeekConn",
+    "analyze_connection",
+    "analyze_file",
+    "analyze_segments",
+    "stream_file",
+]
 
 
 @dataclass
@@ -33,10 +74,16 @@ class ConnectionAnalysis:
     resets: list[Reset]
     states: dict[str, list[tuple[float, State]]]
     steps: list[Step]
+    sequence: SequenceAnalysis  # Wireshark-style retransmission/dup-ACK flags
+    compatibility: Compatibility  # Wireshark's, tcptrace's and Zeek's verdicts
     state_frames: dict[str, list[int | None]] = field(default_factory=dict)  # what caused each state
     notes: list[str] = field(default_factory=list)
     kernel: KernelAgreement | None = None  # set when a sidecar with kernel snapshots is given
-    sequence: SequenceAnalysis | None = None  # Wireshark-style retransmission/dup-ACK flags
+    # The retransmission schedules the SYN and SYN/ACK backoff are compared with, each as
+    # many intervals as the longer of the two measured (empty without retransmissions).
+    backoff_schedules: dict[str, list[float]] = field(default_factory=dict)
+    # frame -> (n, the copy before's time) for the n-th resend (findings/resends.py)
+    resends: dict[int, tuple[int, float]] = field(default_factory=dict)
 
     def __init__(
         self,
@@ -48,12 +95,14 @@ class ConnectionAnalysis:
         resets: list[Reset],
         states: dict[str, list[tuple[float, State]]],
         steps: list[Step],
+        sequence: SequenceAnalysis,
+        compatibility: Compatibility,
         state_frames: dict[str, list[int | None]] | None = None,
         notes: list[str] | None = None,
         kernel: KernelAgreement | None = None,
-        sequence: SequenceAnalysis | None = None,
+        backoff_schedules: dict[str, list[float]] | None = None,
+        resends: dict[int, tuple[int, float]] | None = None,
     ) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.connection = connection
         self.handshake = handshake
         self.syn_backoff = syn_backoff
@@ -66,6 +115,9 @@ class ConnectionAnalysis:
         self.notes = notes if notes is not None else []
         self.kernel = kernel
         self.sequence = sequence
+        self.compatibility = compatibility
+        self.backoff_schedules = backoff_schedules if backoff_schedules is not None else {}
+        self.resends = resends if resends is not None else {}
 
     @property
     def interesting(self) -> bool:
@@ -97,7 +149,7 @@ class Analysis:
     file: str
     stats: DecodeStats
     connections: list[ConnectionAnalysis]
-    sidecar: dict | None = None
+    sidecar: Sidecar | None = None
     application: list[str] = field(default_factory=list)  # what the call log shows, beside the packets
     udp: list[UdpFlow] = field(default_factory=list)
 
@@ -106,12 +158,13 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     first = connection.segments[0]
     first_reply = next((s for s in connection.segments if s.src != first.src or s.sport != first.sport), None)
     machine = ConnectionMachine(first, first_reply)
-    lost = lost_segments(connection.segments)
+    earlier = earlier_copies(connection.segments)
+    lost = lost_segments(connection.segments, earlier)
     for segment in connection.segments:
         machine.feed(segment, segment.frame in lost)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     handshake = find_handshake(connection)
-    final = {"client": client.state, "server": server.state}
+    final: dict[Side, State] = {"client": client.state, "server": server.state}
     notes = [machine.start_note] if handshake.status != "complete" else []
     states = {"client": client.history, "server": server.history}
     state_frames = {"client": client.frames, "server": server.frames}
@@ -128,12 +181,17 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         f"frame{'s' if len(frames) > 1 else ''} {', '.join(frames)} not applied to the receiver: {reason}"
         for reason, frames in by_reason.items()
     )
+    syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))
+    synack_backoff = classify_backoff([s.time for s in handshake.synacks])
     return ConnectionAnalysis(
-        sequence=analyze_sequence(connection),
+        sequence=analyze_sequence(connection, earlier),
+        compatibility=compatibility(connection),
+        backoff_schedules=_schedules(syn_backoff, synack_backoff, None),
+        resends=numbered_resends(connection.segments, earlier),
         connection=connection,
         handshake=handshake,
-        syn_backoff=_with_matches(classify_backoff([s.time for s in handshake.syns])),
-        synack_backoff=classify_backoff([s.time for s in handshake.synacks]),
+        syn_backoff=syn_backoff,
+        synack_backoff=synack_backoff,
         close=find_close(connection, machine.steps, final),
         resets=find_resets(connection, machine.steps, handshake),
         states=states,
@@ -148,6 +206,11 @@ def _with_matches(backoff: Backoff) -> Backoff:
     return backoff
 
 
+def _schedules(syn: Backoff, synack: Backoff, sysctls: dict | None) -> dict[str, list[float]]:
+    longest = max(len(syn.intervals), len(synack.intervals))
+    return candidate_schedules(longest, sysctls) if longest else {}
+
+
 def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> Analysis:
     segments = list(segments)
     stats = DecodeStats(format="records", frames=len(segments), tcp_segments=len(segments))
@@ -155,18 +218,28 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     return Analysis(name, stats, [analyze_connection(c) for c in connections])
 
 
-DECODERS = ("fast", "tshark")
+def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
+    """What the sidecar adds to a connection's findings: the call log's timeouts and RST
+    causes, the backoff against the recorded kernel settings, the kernel's socket states."""
+    connection = result.connection
+    apply_call_timeouts(result, sidecar)
+    result.syn_backoff.matches = matching_schedules(result.syn_backoff, sidecar.get("sysctls", {}))
+    result.backoff_schedules = _schedules(
+        result.syn_backoff, result.synack_backoff, sidecar.get("sysctls") or None
+    )
+    refine_with_calls(connection, result.resets, sidecar["calls"])
+    result.kernel = compare_with_kernel(connection, result.states, sidecar)
 
 
-def apply_call_timeouts(result: ConnectionAnalysis, sidecar: dict) -> None:
+def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     """A connect() that failed with ETIMEDOUT closed the client without a packet: the
     call log is the only witness, so the client's timeline takes the TIMEOUT from it."""
     connection = result.connection
     port = f":{connection.server[1]})"
-    for call in sidecar.get("calls", []):
+    for call in sidecar["calls"]:
         if (
             call["side"] == "client"
-            and call.get("errno") == "ETIMEDOUT"
+            and call["errno"] == "ETIMEDOUT"
             and call["call"].startswith("connect(")
             and call["call"].endswith(port)
             and connection.first_time <= call["end_time"]
@@ -186,7 +259,7 @@ class FileStream:
 
     file: str
     stats: DecodeStats
-    sidecar: dict | None
+    sidecar: Sidecar | None
     _records: Iterator[Segment | Datagram | Unreachable]
     _others: list[Datagram | Unreachable]
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
@@ -213,12 +286,7 @@ class FileStream:
             result = analyze_connection(connection)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
-                apply_call_timeouts(result, sidecar)
-                result.syn_backoff.matches = matching_schedules(
-                    result.syn_backoff, sidecar.get("sysctls", {})
-                )
-                refine_with_calls(connection, result.resets, sidecar.get("calls", []))
-                result.kernel = compare_with_kernel(result, sidecar)
+                apply_sidecar(result, sidecar)
             yield result
 
     def udp(self) -> list[UdpFlow]:
@@ -231,14 +299,14 @@ class FileStream:
         return application_findings(self._calls, sorted(self._seen, key=lambda s: s.frame), refusals)
 
     @property
-    def _calls(self) -> list[dict]:
-        return self.sidecar.get("calls", []) if self.sidecar is not None else []
+    def _calls(self) -> list[CallRecord]:
+        return self.sidecar["calls"] if self.sidecar is not None else []
 
 
 def stream_file(
     path: str,
     decoder: str = "fast",
-    sidecar: dict | None = None,
+    sidecar: Sidecar | None = None,
     progress: Progress | None = None,
     share: Share | None = None,
 ) -> FileStream:
@@ -264,7 +332,7 @@ def stream_file(
     return FileStream(path, stats, sidecar, iter(records), [], seen)
 
 
-def analyze_file(path: str, decoder: str = "fast", sidecar: dict | None = None) -> Analysis:
+def analyze_file(path: str, decoder: str = "fast", sidecar: Sidecar | None = None) -> Analysis:
     """The whole analysis of a file at once, connections in id order (see stream_file)."""
     stream = stream_file(path, decoder, sidecar)
     results = sorted(stream.results, key=lambda r: r.connection.id)

@@ -13,6 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
+import analyzer
+from analyzer import native
 from analyzer.errors import UserError
 from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
 from analyzer.sidecar import sidecar_beside
@@ -91,23 +93,11 @@ def _add_backoff(sub: argparse._SubParsersAction) -> None:
 def cmd_backoff(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
     from analyzer.output.backoff_chart import draw_backoff_chart
+    from analyzer.output.selection import pick_backoff_connection
 
     sidecar = sidecar_beside(args.file)
-    analysis = analyze_file(args.file, args.decoder, sidecar)
-    candidates = [
-        r
-        for r in analysis.connections
-        if (args.connection is None and (r.syn_backoff.intervals or r.synack_backoff.intervals))
-        or r.connection.id == args.connection
-    ]
-    if not candidates:
-        wanted = (
-            f"connection {args.connection}"
-            if args.connection is not None
-            else "connection with SYN retransmissions"
-        )
-        raise UserError(f"{args.file}: no {wanted} to chart")
-    draw_backoff_chart(candidates[0], Path(args.output), sidecar)
+    chosen = pick_backoff_connection(analyze_file(args.file, args.decoder, sidecar), args.connection)
+    draw_backoff_chart(chosen, Path(args.output), sidecar)
     print(f"backoff chart: {args.output}")
     return 0
 
@@ -121,7 +111,7 @@ def _add_timeline(sub: argparse._SubParsersAction) -> None:
 
 def cmd_timeline(args: argparse.Namespace) -> int:
     from analyzer.analysis import ConnectionAnalysis, analyze_file
-    from analyzer.output.sequence_diagram import pick_connection
+    from analyzer.output.selection import pick_connection
     from analyzer.output.state_timeline import draw_state_timeline
 
     sidecar = sidecar_beside(args.file)
@@ -193,10 +183,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_program(command, name=args.name, trace_calls=args.trace_calls, runs_dir=Path(args.runs_dir))
 
 
+def version_line() -> str:
+    """The version, and whether the per-packet path runs compiled, or why not."""
+    return f"handshake-analyzer {analyzer.__version__} (per-packet path: {native.describe(analyzer.native_state)})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="handshake", description="TCP connection life cycles, made visible and checkable."
+        prog="handshake",
+        description="TCP connection life cycles, made visible and checkable.",
+        # Text as written: --version's line is not wrapped to the terminal's width.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyze(sub)
     _add_diagram(sub)
@@ -302,7 +301,8 @@ def _positive(text: str) -> int:
 
 def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
-    from analyzer.output.sequence_diagram import draw, pick_connection
+    from analyzer.output.selection import pick_connection
+    from analyzer.output.sequence_diagram import draw
     from analyzer.sidecar import load_sidecar
 
     output = Path(args.output) if args.output else None

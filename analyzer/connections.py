@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 
@@ -26,6 +26,10 @@ Endpoint = tuple[str, int]
 
 # Ports below this are services by convention (IANA system ports).
 WELL_KNOWN_PORT_LIMIT: Final = 1024
+
+
+# The two ends of a connection, by role (see the module's rule for which is the client).
+Side = Literal["client", "server"]
 
 
 @dataclass
@@ -50,7 +54,6 @@ class Connection:
         client_basis: str = "first_syn_sender",
         reuses_ports_of: int | None = None,
     ) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.id = id
         self.family = family
         self.client = client
@@ -71,10 +74,13 @@ class Connection:
         client = self.client  # compared field by field: no tuple made for every segment
         return segment.sport == client[1] and segment.src == client[0]
 
+    def sender(self, segment: Segment) -> Side:
+        return "client" if self.from_client(segment) else "server"
+
 
 class _Open:
     """Bookkeeping for the connection currently using a 4-tuple (one made for every
-    connection: a plain class, as compiled a dataclass's __init__ would run interpreted)."""
+    connection)."""
 
     def __init__(self, segments: list[Segment], first_index: int) -> None:
         self.segments = segments

@@ -17,8 +17,6 @@ from pathlib import Path
 from analyzer.analysis import analyze_file
 from analyzer.decode.segment import ACK, FIN, RST, SYN
 from analyzer.errors import UserError
-from analyzer.findings.compatibility import tcptrace_verdict, wireshark_completeness
-from analyzer.findings.zeek_conn import zeek_conn
 
 # Our kinds and the tshark oracle's names for the same expert flags.
 SEQUENCE_QUESTIONS = {
@@ -117,7 +115,7 @@ def compare_file(pcap: Path, oracle_dir: Path) -> list[Row]:
             Row(name, "connections", str(len(analysis.connections)), str(tcptrace["connections"]), "tcptrace")
         )
         theirs = [p["complete_conn"] for p in tcptrace.get("parsed", [])]
-        ours = [tcptrace_verdict(r.connection) for r in analysis.connections]
+        ours = [r.compatibility.tcptrace for r in analysis.connections]
         rows.append(Row(name, "complete/reset verdicts", _counts(ours), _counts(theirs), "tcptrace"))
     else:
         rows.append(
@@ -133,7 +131,7 @@ def compare_file(pcap: Path, oracle_dir: Path) -> list[Row]:
             Row(name, kind.replace("_", " "), str(ours_sequence[kind]), str(totals[oracle_key]), "tshark")
         )
     zeek_log = oracle_dir / f"{pcap.name}.zeek-conn.log"
-    zeek_ours = [zeek_conn(r.connection) for r in analysis.connections]
+    zeek_ours = [r.compatibility.zeek for r in analysis.connections]
     if zeek_log.exists():
         logged = zeek_log_rows(zeek_log)
         rows.append(Row(name, "connections (Zeek)", str(len(analysis.connections)), str(len(logged)), "Zeek"))
@@ -148,18 +146,17 @@ def compare_file(pcap: Path, oracle_dir: Path) -> list[Row]:
     behavior = oracle_dir / f"{pcap.name}.zeek-history_conn_state.out"
     if behavior.exists() and name in RST_BEHAVIOR_ORDER and len(zeek_ours) == 1:
         lines = [line for line in behavior.read_text().splitlines() if line and not line.startswith("#")]
-        theirs = lines[RST_BEHAVIOR_ORDER.index(name)]
         rows.append(
             Row(
                 name,
                 "Zeek history, conn_state",
                 f"{zeek_ours[0].history}, {zeek_ours[0].conn_state}",
-                theirs,
+                lines[RST_BEHAVIOR_ORDER.index(name)],
                 "Zeek",
             )
         )
     theirs_completeness = [s["tcp_completeness"] for s in tshark["streams"]]
-    ours_completeness = [wireshark_completeness(r.connection) for r in analysis.connections]
+    ours_completeness = [r.compatibility.wireshark_completeness for r in analysis.connections]
     rows.append(
         Row(
             name,

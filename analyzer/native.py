@@ -1,15 +1,21 @@
 """The analyzer's per-packet path compiled to C with mypyc, and the way back to plain Python.
 
-The modules in COMPILED are ordinary typed Python. `build()` (run by `make setup`) compiles
-them in place into extension modules, which Python imports in preference to the .py files
-beside them: the same code, four to five times as fast, being written for mypyc (classes with
-their own __init__, Final constants, bytes read by index: see README). The sources stay the
-one definition.
-Every module is imported from its source instead when HANDSHAKE_PURE=1 is set, or when the
-build is incomplete or older than any of the sources (edited since: a stale build would run
-old code). Both ways give the same reports, byte for byte (tests/test_native.py).
+The modules in COMPILED are ordinary typed Python, written for mypyc (docs/mypyc.md). The
+build (setup.py, for `pip install .`, a wheel, and `make setup` in place) compiles them into
+extension modules, which Python imports in preference to the .py files beside them: the
+same code, four to five times as fast. The sources stay the one definition and are
+installed beside their build.
 
-This module is imported before any of them (by analyzer/__init__.py), so it is never compiled.
+The build leaves a record beside the modules: the checksum of every source it compiled, or
+why it compiled nothing (no C compiler, say). Every module is imported from its source
+instead when HANDSHAKE_PURE=1 is set, or when the build is missing, incomplete, or was made
+from other sources than these (edited since: a stale build would run old code). Checksums,
+not dates: an installed wheel's files are dated by their unpacking. Reading the sources and
+checking them takes as long at start-up as comparing their dates did (a millisecond or two,
+measured alternately). Both ways give the same reports, byte for byte (tests/test_native.py).
+
+This module is imported before any of them (by analyzer/__init__.py), so it is never
+compiled; setup.py reads it by its path for what to compile and how.
 """
 
 from __future__ import annotations
@@ -17,13 +23,15 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import os
+import subprocess
 import sys
-import time
+import zlib
 from collections.abc import Sequence
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 COMPILED = (
     "analyzer.timefmt",
@@ -36,6 +44,8 @@ COMPILED = (
     "analyzer.decode.reader",
     "analyzer.connections",
     "analyzer.tcp_state",
+    "analyzer.findings.resends",
+    "analyzer.loss_inference",
     "analyzer.findings.handshake",
     "analyzer.findings.backoff",
     "analyzer.findings.close",
@@ -48,44 +58,92 @@ COMPILED = (
     "analyzer.output.shares",
     "analyzer.output.json_report",
 )
-# mypyc puts the code of all of them in one shared library, imported as this module.
+# mypyc puts the code of all of them in one shared library, imported as this module + "__mypyc";
+# each module's own extension module is a stub that loads it.
 GROUP = "analyzer._native"
+# Type errors in the compiled modules fail the build; the modules they import are only
+# read for their types.
+MYPYC_OPTIONS = ("--follow-imports=silent", "--ignore-missing-imports")
+MYPYC_OPT_LEVEL = "3"
 PURE_VARIABLE = "HANDSHAKE_PURE"
+# Beside the modules: "compiled" and a line "<CRC-32> <path>" for every source the build
+# read, or one line "not compiled: <why>".
+BUILD_RECORD = "native-build.txt"
 
 ROOT = Path(__file__).resolve().parent.parent
 _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
 
 
+def _file(module: str, suffix: str) -> str:
+    """The module's file under ROOT, as the record names it: analyzer/tcp_state.py."""
+    return module.replace(".", "/") + suffix
+
+
 def source_path(module: str) -> Path:
-    return ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    return ROOT / _file(module, ".py")
 
 
 def built_path(module: str) -> Path:
-    return ROOT.joinpath(*module.split(".")).with_name(module.rsplit(".", 1)[-1] + _SUFFIX)
+    return ROOT / _file(module, _SUFFIX)
 
 
-def _shared_library() -> Path:
-    return built_path(GROUP + "__mypyc")
+def extension_names() -> list[str]:
+    """The extension modules a build makes: the shared library, and a stub for each module."""
+    return [GROUP + "__mypyc", *COMPILED]
+
+
+def source_checksums() -> dict[str, str]:
+    """CRC-32 of each compiled module's source, by its path under ROOT. A checksum, not a
+    cryptographic hash: it tells an edited file from its build (hashlib would add 3 ms to
+    every start, loading OpenSSL). Paths as strings: pathlib's would double the time."""
+    root, checksums = str(ROOT), {}
+    for module in COMPILED:
+        name = _file(module, ".py")
+        with open(os.path.join(root, name), "rb") as source:
+            checksums[name] = f"{zlib.crc32(source.read()):08x}"
+    return checksums
+
+
+def record_text(checksums: dict[str, str] | None, why_not: str | None = None) -> str:
+    """The build record: of a build from sources with these checksums, or of one that
+    compiled nothing, and why (on one line)."""
+    if checksums is None:
+        return "not compiled: " + " ".join(str(why_not).split()) + "\n"
+    return "compiled\n" + "".join(f"{crc} {path}\n" for path, crc in checksums.items())
 
 
 def build_state() -> str:
-    """'compiled', or why the sources are used: 'disabled (HANDSHAKE_PURE=1)', 'not built',
-    'incomplete (...)', 'stale (... is newer than its build)'."""
+    """'compiled', or why the sources are used: 'disabled by HANDSHAKE_PURE=1', 'not built',
+    'not compiled: <why>', 'incomplete: <library> missing', 'stale: <source> changed since
+    the build'."""
     if os.environ.get(PURE_VARIABLE):
-        return f"disabled ({PURE_VARIABLE}={os.environ[PURE_VARIABLE]})"
+        return f"disabled by {PURE_VARIABLE}={os.environ[PURE_VARIABLE]}"
     try:
-        built = _shared_library().stat().st_mtime
+        record = (ROOT / "analyzer" / BUILD_RECORD).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return "not built"
-    missing = [built_path(m).name for m in COMPILED if not built_path(m).exists()]
+    if not record or record[0] != "compiled":
+        return record[0] if record else "not built"
+    root = str(ROOT)
+    missing = [m for m in extension_names() if not os.path.exists(os.path.join(root, _file(m, _SUFFIX)))]
     if missing:
-        return f"incomplete ({', '.join(missing)} missing)"
-    # The code of every module is in the shared library; the modules' own libraries are
-    # stubs that load it, left as they are when a rebuild does not change them.
-    for module in COMPILED:
-        if source_path(module).stat().st_mtime > built:
-            return f"stale ({source_path(module).relative_to(ROOT)} is newer than its build)"
+        return f"incomplete: {', '.join(built_path(m).name for m in missing)} missing"
+    built = {path: crc for crc, _, path in (line.partition(" ") for line in record[1:])}
+    try:
+        current = source_checksums()
+    except FileNotFoundError as error:
+        return f"stale: {os.path.relpath(error.filename, ROOT)} is gone"
+    for path, crc in current.items():
+        if built.get(path) != crc:
+            return f"stale: {path} changed since the build"
+    if built.keys() != current.keys():
+        return f"stale: built with {', '.join(sorted(built.keys() - current.keys()))}"
     return "compiled"
+
+
+def describe(state: str) -> str:
+    """What runs the per-packet path, for --version and the benchmark."""
+    return state if state == "compiled" else f"plain Python, {state}"
 
 
 class _SourceFinder(MetaPathFinder):
@@ -107,39 +165,21 @@ def choose() -> str:
     return state
 
 
+def mypyc_extensions() -> list[Any]:
+    """Have mypyc write the C of COMPILED (under build/): the extension modules to compile.
+    Half a minute; raises SystemExit on a type error, ImportError without mypy."""
+    from mypyc.build import mypycify
+
+    sources = [_file(m, ".py") for m in COMPILED]
+    return mypycify([*MYPYC_OPTIONS, *sources], opt_level=MYPYC_OPT_LEVEL, group_name=GROUP)
+
+
 def build() -> None:
-    """Compile COMPILED in place (intermediate files under build/native); silent when the
-    build is up to date or HANDSHAKE_PURE is set."""
+    """Compile COMPILED in place, through setup.py as a wheel is built (`make setup`, in a
+    clone); silent when the build is up to date or HANDSHAKE_PURE is set."""
     state = build_state()
     if state == "compiled" or state.startswith("disabled"):
         return
-    from mypyc.build import mypycify
-    from setuptools import Distribution
-
-    os.chdir(ROOT)
-    sources = [str(source_path(module).relative_to(ROOT)) for module in COMPILED]
-    print(f"native: {state}; compiling {len(sources)} modules with mypyc (about 30 s)", flush=True)
-    # Type errors in the compiled modules fail the build; the modules they import are
-    # only read for their types.
-    options = ["--follow-imports=silent", "--ignore-missing-imports"]
-    # A bare Distribution: setup() would read pyproject.toml, which describes the package.
-    distribution = Distribution(
-        {"name": "handshake-analyzer-native",
-         "ext_modules": mypycify(options + sources, opt_level="3", group_name=GROUP)}
-    )  # fmt: skip
-    distribution.script_args = ["-q", "build_ext", "--inplace", "--build-temp", "build/native"]
-    distribution.parse_command_line()
-    started = time.time()
-    distribution.run_commands()
-    mark_built(started)
-    print(f"native: {build_state()}")
-
-
-def mark_built(started: float) -> None:
-    """Date the shared library no earlier than the build that just ended, which started at
-    `started`. An edit that leaves the generated C as it was (a comment, a docstring) makes
-    build_ext keep the old library, whose date would leave the build stale for good. A
-    source edited while the compiler ran is newer still: it stays stale."""
-    library = _shared_library()
-    if library.stat().st_mtime < started:
-        os.utime(library, (started, started))
+    print(f"native: {state}; compiling {len(COMPILED)} modules with mypyc (about 30 s)", flush=True)
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=ROOT, check=True)
+    print(f"native: {describe(build_state())}")

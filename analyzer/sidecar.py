@@ -1,9 +1,16 @@
-"""The JSON sidecar written beside each pcap: the scenario, the kernel, the calls, the snapshots."""
+"""The JSON sidecar written beside each pcap: the scenario, the kernel, the calls, the snapshots.
+
+Its shape is written down once, here, as TypedDicts; `load_sidecar` is the one parser
+and checks every field the analysis reads, so that the core reads a sidecar by its keys
+without guarding each one, and a broken file is one line naming what is wrong.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from analyzer.errors import UserError
 from analyzer.files import write_atomically
@@ -11,14 +18,79 @@ from analyzer.files import write_atomically
 SIDECAR_SUFFIX = ".sidecar.json"
 SCHEMA_VERSION = 1
 
+# Who made a call: an end of the exchange, the sandbox acting on the packets (nftables,
+# held packets), or the program `handshake run` ran.
+CallSide = Literal["client", "server", "network", "program"]
+
+
+class CallRecord(TypedDict):
+    """One socket call as the call log recorded it (scenarios.calls.Call, or strace's)."""
+
+    time: float  # epoch seconds when it was made
+    end_time: float  # when it returned or raised
+    side: CallSide
+    call: str  # e.g. "connect(127.0.0.1:5000)"
+    result: str  # "ok", "ECONNREFUSED", "b'hello' (5 bytes)", ...
+    errno: str | None
+
+
+class SocketState(TypedDict):
+    """One line of `ss -tan`: a socket's state and its addresses as ss writes them."""
+
+    state: str
+    local: str  # 127.0.0.1:5000, [::1]:5000
+    peer: str
+    recv_q: NotRequired[int | None]
+    send_q: NotRequired[int | None]
+
+
+class Snapshot(TypedDict):
+    """The kernel's sockets in the namespace, asked after a call (or while one blocks)."""
+
+    time: float  # when ss started
+    end_time: NotRequired[float]  # when it ended
+    after_call: int  # index into calls of the last call that had ended (-1: none yet)
+    during_call: NotRequired[int | None]  # index the call still running took when it ended
+    sockets: list[SocketState]
+
+
+class Sidecar(TypedDict):
+    schema_version: NotRequired[int]
+    calls: list[CallRecord]
+    snapshots: list[Snapshot]
+    sysctls: NotRequired[dict[str, str | None]]  # the namespace's TCP settings
+    scenario: NotRequired[str]
+    summary: NotRequired[str]
+    family: NotRequired[int]
+    parameters: NotRequired[dict[str, Any]]
+    facts: NotRequired[dict[str, Any]]
+    kernel: NotRequired[dict[str, str]]  # release, machine
+    sysctls_set: NotRequired[dict[str, str]]
+    sysctls_missing: NotRequired[list[str]]
+    firewall: NotRequired[list[Any]]
+    recorder: NotRequired[dict[str, Any]]
+    started: NotRequired[float]
+    finished: NotRequired[float]
+    processes_ended: NotRequired[Any]
+
 
 # errno values a call log records that are not failures: a non-blocking connect() under way.
 NOT_FAILURES = {"EINPROGRESS"}
 
 
-def call_failed(call: dict) -> bool:
+def call_failed(call: CallRecord) -> bool:
     """Whether a call of the sidecar's log failed (an errno that is an error)."""
-    return bool(call.get("errno")) and call["errno"] not in NOT_FAILURES
+    return bool(call["errno"]) and call["errno"] not in NOT_FAILURES
+
+
+_BYTES = re.compile(r"\((\d+) bytes\)$")
+
+
+def call_bytes(call: CallRecord) -> int | None:
+    """How many bytes a call's result says it carried ("b'hello' (5 bytes)"); None when it
+    says nothing of bytes."""
+    found = _BYTES.search(call["result"])
+    return int(found.group(1)) if found else None
 
 
 def sidecar_path_for(pcap: Path) -> Path:
@@ -30,13 +102,13 @@ def find_sidecar(pcap: str | Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def sidecar_beside(pcap: str | Path) -> dict | None:
+def sidecar_beside(pcap: str | Path) -> Sidecar | None:
     """The sidecar next to a capture, loaded, or None when there is none."""
     found = find_sidecar(pcap)
     return load_sidecar(found) if found else None
 
 
-def load_sidecar(path: str | Path) -> dict:
+def load_sidecar(path: str | Path) -> Sidecar:
     try:
         document = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -45,10 +117,70 @@ def load_sidecar(path: str | Path) -> dict:
         raise UserError(f"{path}: not a JSON sidecar ({error})") from None
     if not isinstance(document, dict) or "calls" not in document:
         raise UserError(f"{path}: not a handshake-analyzer sidecar (no 'calls')")
-    return document
+    problem = _problem(document)
+    if problem:
+        raise UserError(f"{path}: not a handshake-analyzer sidecar ({problem})")
+    return cast(Sidecar, document)
 
 
-def write_json(path: Path, document: dict) -> None:
+_NUMBER = (int, float)
+# What the analysis reads of each record, and the types it takes them for.
+_CALL_FIELDS: dict[str, tuple[type, ...]] = {
+    "time": _NUMBER, "end_time": _NUMBER, "side": (str,), "call": (str,), "result": (str,),
+    "errno": (str, type(None)),
+}  # fmt: skip
+_SNAPSHOT_FIELDS: dict[str, tuple[type, ...]] = {"time": _NUMBER, "after_call": (int,), "sockets": (list,)}
+_OPTIONAL_SNAPSHOT_FIELDS: dict[str, tuple[type, ...]] = {
+    "end_time": _NUMBER,
+    "during_call": (int, type(None)),
+}
+_SOCKET_FIELDS: dict[str, tuple[type, ...]] = {"state": (str,), "local": (str,), "peer": (str,)}
+
+
+def _problem(document: dict) -> str | None:
+    """What is wrong with a sidecar's fields, said in a few words; None when nothing is."""
+    document.setdefault("snapshots", [])
+    for key, kind in (("calls", list), ("snapshots", list), ("sysctls", dict)):
+        if key in document and not isinstance(document[key], kind):
+            return f"'{key}' is not a {kind.__name__}"
+    calls = document["calls"]
+    for index, call in enumerate(calls):
+        wrong = _wrong_fields(call, _CALL_FIELDS, {})
+        if wrong:
+            return f"calls[{index}] {wrong}"
+    for index, snapshot in enumerate(document["snapshots"]):
+        wrong = _wrong_fields(snapshot, _SNAPSHOT_FIELDS, _OPTIONAL_SNAPSHOT_FIELDS)
+        if wrong:
+            return f"snapshots[{index}] {wrong}"
+        during = snapshot.get("during_call")
+        if not (during is not None and 0 <= during < len(calls)) and not 0 <= snapshot["after_call"] < len(
+            calls
+        ):
+            return f"snapshots[{index}] names no call of the {len(calls)} logged"
+        for number, socket in enumerate(snapshot["sockets"]):
+            wrong = _wrong_fields(socket, _SOCKET_FIELDS, {})
+            if wrong:
+                return f"snapshots[{index}].sockets[{number}] {wrong}"
+    return None
+
+
+def _wrong_fields(
+    record: object, required: dict[str, tuple[type, ...]], optional: dict[str, tuple[type, ...]]
+) -> str | None:
+    if not isinstance(record, dict):
+        return "is not an object"
+    for key, kinds in required.items():
+        if key not in record:
+            return f"has no '{key}'"
+        if not isinstance(record[key], kinds) or isinstance(record[key], bool):
+            return f"has a '{key}' of the wrong type"
+    for key, kinds in optional.items():
+        if key in record and (not isinstance(record[key], kinds) or isinstance(record[key], bool)):
+            return f"has a '{key}' of the wrong type"
+    return None
+
+
+def write_json(path: Path, document: dict | Sidecar) -> None:
     """Write whole or not at all: a reader never sees half a file."""
     text = json.dumps(document, indent=1, sort_keys=False) + "\n"
     write_atomically(path, lambda partial: partial.write_text(text))

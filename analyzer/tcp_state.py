@@ -1,37 +1,60 @@
 """The TCP state machine of RFC 9293 (section 3.3.2), inferred from a capture.
 
 Two rules, after h11's _state.py:
-1. Everything about transitions lives in this file: the events a segment means
-   for its sender and for its receiver, and the TABLE that maps (state, event)
-   to the next state. The few decisions that are not a table lookup (is this ACK
-   for our FIN? is this RST in the window?) are plain code right below it.
+1. Everything about transitions lives in this module: the events a segment means for
+   its sender and for its receiver, the TABLE that maps (state, event) to the next
+   state, and, right below it as plain code, the few decisions that are not a lookup
+   (is this ACK for our FIN? is this RST in the window? did these FINs cross?). Which
+   segments never arrived is not decided here: loss inference (loss_inference.py)
+   tells the machine.
 2. The machine does not know which role it plays: client and server are two
    `Endpoint`s driven by the same table.
 
-Theory of operation: the capture point sees each segment once, so a segment is
-applied at its capture time to both ends, first as a send by its sender and then
-as a receive by its receiver. A receiver processes a segment in RFC order: RST,
-then SYN, then ACK, then FIN; a segment it would drop (a RST outside its window,
-an ACK for data never sent) is noted and does not move its state. A capture that
-starts mid-connection starts both ends in the state the first segment implies.
-Events a state has no entry for leave it unchanged (retransmissions, duplicates).
-Segments that cross in flight are the one thing a capture point cannot order:
-for simultaneous close the FIN that does not acknowledge the other FIN proves it
-was sent first, and `_fins_crossed` rewrites its sender's last step accordingly.
+Theory of operation
+-------------------
+The capture point sees each segment once, so a segment is applied at its capture time
+to both ends, first as a send by its sender and then as a receive by its receiver.
+
+Events. A segment is at most one send event for its sender (SYN, SYN/ACK or RST, then
+FIN) and a few receive events for its receiver, taken in RFC order: RST, then SYN, then
+the ACK (of its SYN, of its FIN), then FIN. The table has an entry for every event a
+state takes; an event it has no entry for leaves the state as it is (a resent SYN in
+SYN_RCVD, a duplicate, data). TIMEOUT leaves no packet: it comes from the call log
+(`time_out`), as a connect() that failed with ETIMEDOUT.
+
+Dropped and lost segments. A receiver drops what RFC 9293 has it drop (a RST outside
+its window, an ACK for data never sent): the step notes why and the receiver's state
+does not move. A lost segment (loss inference) moves only its sender.
+
+Where a capture starts. One that starts mid-connection starts both ends in the state
+the first segment implies (`initial_states`).
+
+Crossing segments. Two segments that cross in flight are the one thing a capture point
+cannot order. In a simultaneous close each end sends its FIN before the other's
+arrives, but the capture sees one of them first, and the table puts that FIN's receiver
+in CLOSE_WAIT. The receiver's own FIN, when it does not acknowledge the FIN that put it
+there, proves it left before that FIN arrived: the machine retracts the receive
+(`Endpoint.retract`: the CLOSE_WAIT the capture order suggested leaves the history) and
+applies the two events in the order they happened, both by the table: send FIN
+(ESTABLISHED -> FIN_WAIT_1), then receive FIN (FIN_WAIT_1 -> CLOSING, the simultaneous
+close). Both at the capture time of the FIN that proved it: when the other FIN arrived
+is not seen. Nothing else is retracted, and every move is a table entry.
+
+The diagram (docs/tcp-states.mmd and .svg, in the README) is drawn from TABLE by
+output/state_diagram.py (`make docs`); a test fails when the README's copy differs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import pairwise
 from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 
 
-# Hashed as the strings they are: Enum's own __hash__ runs interpreted, and the state
-# machine looks states and events up in TABLE for every segment.
+# Hashed as the strings they are, compiled too (docs/mypyc.md): the state machine looks
+# states and events up in TABLE for every segment.
 class State(StrEnum):
     __hash__ = str.__hash__
 
@@ -65,8 +88,7 @@ class Event(StrEnum):
 
 
 S, E = State, Event
-# The state an ACK is checked against on every segment, as a name compiled code reads
-# directly (`State.X` goes through the Enum class's attribute lookup).
+# The state an ACK is checked against on every segment, as a Final name (docs/mypyc.md).
 _SYN_RCVD: Final = State.SYN_RCVD
 _RESET = {E.SEND_RST: S.CLOSED, E.RECV_RST: S.CLOSED}
 
@@ -123,15 +145,14 @@ class Endpoint:
     isn: int | None = None  # sequence number of its SYN
     snd_max: int = UNSEEN  # one past the highest sequence number it has sent
     fin_end: int | None = None  # one past its FIN
-    # The last segment it sent (its window is the one it offers). Kept rather than the window
-    # itself: compiled, an int | None field boxes the int on every store.
+    # The last segment it sent (its window is the one it offers), kept rather than the window
+    # as an int | None (docs/mypyc.md).
     last_sent: Segment | None = None
     history: list[tuple[float, State]] = field(default_factory=list)
     # The frame that caused each history entry (None: the initial state, a timeout).
     frames: list[int | None] = field(default_factory=list)
 
     def __init__(self, state: State) -> None:
-        # Written out: compiled, the dataclass's generated __init__ would run interpreted.
         self.state = state
         self.isn = self.fin_end = None
         self.snd_max = UNSEEN
@@ -154,6 +175,13 @@ class Endpoint:
             self.history.append((cause.time, following))
             self.frames.append(cause.frame)
         return True
+
+    def retract(self) -> None:
+        """Take back the last move, which the capture order suggested and a later segment
+        disproved (see "Crossing segments" above): back to the state it left."""
+        self.history.pop()
+        self.frames.pop()
+        self.state = self.history[-1][1]
 
     def sent(self, segment: Segment) -> None:
         if segment.flags & SYN and self.isn is None:
@@ -199,8 +227,6 @@ class Step:
         dropped: str | None = None,
         lost: bool = False,
     ) -> None:
-        # Written out: one is made for every segment, and compiled, the dataclass's
-        # generated __init__ would run interpreted.
         self.segment = segment
         self.sender_before = sender_before
         self.sender_after = sender_after
@@ -226,96 +252,6 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
         S.ESTABLISHED,
         "capture starts mid-connection; both ends taken as ESTABLISHED",
     )
-
-
-# Retransmission timers fire on timer ticks (milliseconds), so two ends' resends can cross
-# in flight however short the path: on loopback two FINs 42 µs apart did. A timer's
-# resend comes RTO_MIN (200 ms) or more after what armed it, far beyond this.
-CROSSING_FLOOR: Final = 0.010
-
-
-def handshake_round_trip(segments: list[Segment]) -> float:
-    """First SYN to the ACK of its SYN/ACK: one round trip, wherever the capture was taken
-    (0 when the handshake is not in the capture)."""
-    syn = next((s for s in segments if s.flags & (SYN | ACK) == SYN), None)
-    if syn is None:
-        return 0.0
-    synack = next(
-        (s for s in segments if s.flags & (SYN | ACK) == SYN | ACK and s.ack == (syn.seq + 1) % MOD), None
-    )
-    if synack is None:
-        return 0.0
-    ack = next(
-        (s for s in segments if s.time >= synack.time and s.flags & (SYN | ACK) == ACK
-         and s.sport == syn.sport and s.ack == (synack.seq + 1) % MOD),
-        None,
-    )  # fmt: skip
-    return ack.time - syn.time if ack is not None else 0.0
-
-
-def lost_segments(segments: list[Segment]) -> set[int]:
-    """Frames their receiver never took in, as the capture proves it:
-    - a SYN or FIN sent again with nothing from the peer in between acknowledging it:
-      the earlier copy was lost (a retransmission timer fired), unless the peer had
-      acknowledged it before that copy went out: a peer told again what it knows may
-      keep silent (Linux in CLOSING takes the ACK of its FIN and enters TIME_WAIT
-      without a word), so its silence proves nothing;
-    - a segment acknowledging a SYN or FIN that the peer then sends again, the same kind
-      of segment, or a pure ACK before any resend: that segment was lost (had it arrived,
-      the peer would have had no reason to resend), unless the resend came within one
-      round trip of it (CROSSING_FLOOR at least), when the two may have crossed in flight;
-    - the ACK that completes a handshake answered at once by the peer's RST, no data
-      ever sent: the listener refused it (accept queue full, tcp_abort_on_overflow).
-    Data segments are not examined: losing them does not change a state.
-    """
-    lost: set[int] = set()
-    first_data = next((i for i, s in enumerate(segments) if s.payload_len), len(segments))
-    synack_ends = {(s.seq + 1) % MOD for s in segments[:first_data] if s.flags & (SYN | ACK) == SYN | ACK}
-    for ack, answer in pairwise(segments[:first_data]):
-        if (
-            ack.flags & (SYN | FIN | RST | ACK) == ACK
-            and ack.ack in synack_ends
-            and answer.flags & RST
-            and (answer.src, answer.sport) == (ack.dst, ack.dport)
-        ):
-            lost.add(ack.frame)
-    crossing = max(handshake_round_trip(segments), CROSSING_FLOOR)
-    control = SYN | FIN
-    last_copy: dict[tuple, int] = {}  # (sender, seq, flags) -> index of its latest copy
-    for index, segment in enumerate(segments):
-        if not segment.flags & control or segment.flags & RST:
-            continue
-        sender = (segment.src, segment.sport)
-        key = (sender, segment.seq, segment.flags & control)
-        earlier = last_copy.get(key)
-        last_copy[key] = index
-        if earlier is None:
-            continue
-        covered = segment.seq_end
-        # A SYN/ACK after the same end's SYN answers a SYN of the peer (simultaneous open):
-        # not a timer's resend, so it says nothing of what the peer sent meanwhile.
-        resent = segment.flags & (control | ACK) == segments[earlier].flags & (control | ACK)
-        acked = False
-        for between in segments[earlier + 1 : index]:
-            if (between.src, between.sport) == sender or between.flags & RST:
-                continue
-            if between.flags & ACK and seq_diff(between.ack, covered) >= 0:
-                pure = not (between.flags & control or between.payload_len)
-                if (pure or resent) and segment.time - between.time > crossing:
-                    lost.add(between.frame)  # the sender evidently never got this acknowledgment
-                acked = True
-        if not acked and not _acknowledged_before(segments, earlier, covered):
-            lost.add(segments[earlier].frame)
-    return lost
-
-
-def _acknowledged_before(segments: list[Segment], index: int, covered: int) -> bool:
-    """Whether the peer's last acknowledgment before segments[index] covered `covered`."""
-    sender = (segments[index].src, segments[index].sport)
-    for before in reversed(segments[:index]):
-        if (before.src, before.sport) != sender and before.flags & ACK and not before.flags & RST:
-            return seq_diff(before.ack, covered) >= 0
-    return False
 
 
 class ConnectionMachine:
@@ -360,14 +296,10 @@ class ConnectionMachine:
         expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
         crossed = _fins_crossed(sender, receiver, segment)
         if crossed:
-            # This FIN left before the peer's FIN arrived (it does not acknowledge it):
-            # the sender was never in CLOSE_WAIT, so take that back.
-            sender.history.pop()
-            sender.frames.pop()
-            sender.state = S.ESTABLISHED
+            sender.retract()  # its CLOSE_WAIT: the peer's FIN had not arrived when this one left
         self._send(sender, segment)
         if crossed:
-            sender.move(E.RECV_FIN, segment)
+            sender.move(E.RECV_FIN, segment)  # that FIN arrives after all: FIN_WAIT_1 -> CLOSING
         step.dropped = self._receive(receiver, segment, expected)
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
@@ -424,8 +356,8 @@ class ConnectionMachine:
 
 
 def _fins_crossed(sender: Endpoint, receiver: Endpoint, segment: Segment) -> bool:
-    """Simultaneous close seen from the middle: a FIN from an end we put in CLOSE_WAIT
-    that does not acknowledge the peer's FIN was sent before that FIN arrived."""
+    """Simultaneous close seen from the middle: a FIN from an end the capture order put in
+    CLOSE_WAIT that does not acknowledge the peer's FIN was sent before that FIN arrived."""
     if not segment.flags & FIN or sender.state != S.CLOSE_WAIT or receiver.fin_end is None:
         return False
     if sender.history[-1][1] != S.CLOSE_WAIT:

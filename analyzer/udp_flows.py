@@ -11,14 +11,13 @@ Rules:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from analyzer.decode.segment import Datagram, Unreachable
+from analyzer.sidecar import CallRecord, call_bytes
 from analyzer.timefmt import format_duration
 
 Endpoint = tuple[str, int]
-_RECEIVED = re.compile(r"\((\d+) bytes\)$")
 _RECEIVE_CALLS = ("recv(", "recvfrom(")
 
 
@@ -50,10 +49,12 @@ def _key(src: Endpoint, dst: Endpoint) -> tuple[Endpoint, Endpoint]:
     return (src, dst) if src <= dst else (dst, src)
 
 
-def group_udp_flows(records: list[Datagram | Unreachable], calls: list[dict] | None = None) -> list[UdpFlow]:
+def group_udp_flows(
+    records: list[Datagram | Unreachable], calls: list[CallRecord] | None = None
+) -> list[UdpFlow]:
     flows: dict[tuple, UdpFlow] = {}
     for record in records:
-        if type(record) is Datagram:
+        if isinstance(record, Datagram):
             src, dst = (record.src, record.sport), (record.dst, record.dport)
             flow = flows.get(_key(src, dst))
             if flow is None:
@@ -74,17 +75,17 @@ def group_udp_flows(records: list[Datagram | Unreachable], calls: list[dict] | N
     return result
 
 
-def boundary_findings(flow: UdpFlow, calls: list[dict]) -> list[str]:
+def boundary_findings(flow: UdpFlow, calls: list[CallRecord]) -> list[str]:
     """Each side's receive calls against the datagrams that reached it, in order."""
     findings = []
     for side in ("client", "server"):
         arrived = [d.length for d in flow.datagrams if flow.from_client(d) == (side == "server")]
         read = [
-            int(found.group(1))
+            length
             for c in calls
             if c["side"] == side
             and c["call"].startswith(_RECEIVE_CALLS)
-            and (found := _RECEIVED.search(c.get("result", "")))
+            and (length := call_bytes(c)) is not None
         ]
         if arrived and read:
             if read == arrived[: len(read)]:

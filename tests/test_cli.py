@@ -14,6 +14,7 @@ import pytest
 from conftest import CAPTURES, NO_CORPUS, ROOT, corpus_pcaps
 from pcap_builder import handshake_packets, write_capture
 
+from analyzer import native
 from analyzer.cli import main
 from analyzer.scenarios import SCENARIOS
 
@@ -184,6 +185,24 @@ def test_module_and_console_script_agree() -> None:
     )
     b = run("analyze", "--json", str(CAPTURES / "refused.pcap"))
     assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
+
+
+def test_version_says_whether_the_per_packet_path_runs_compiled() -> None:
+    environment = {k: v for k, v in os.environ.items() if k != native.PURE_VARIABLE}
+    result = subprocess.run([sys.executable, "-m", "analyzer", "--version"], capture_output=True, text=True,
+                            cwd=ROOT, env={**environment, native.PURE_VARIABLE: "1", "COLUMNS": "40"})  # fmt: skip
+    # One line, not wrapped to the terminal's width.
+    assert (
+        result.stdout
+        == "handshake-analyzer 0.1.0 (per-packet path: plain Python, disabled by HANDSHAKE_PURE=1)\n"
+    )
+    result = subprocess.run([sys.executable, "-m", "analyzer", "--version"], capture_output=True, text=True,
+                            cwd=ROOT, env=environment)  # fmt: skip
+    assert result.returncode == 0
+    assert (
+        result.stdout
+        == f"handshake-analyzer 0.1.0 (per-packet path: {native.describe(native.build_state())})\n"
+    )
 
 
 def test_mermaid_sequence_diagram() -> None:

@@ -10,7 +10,8 @@ import pytest
 from conftest import corpus_params, stored_captures
 
 from analyzer.analysis import analyze_file
-from analyzer.output.sequence_diagram import figure, pick_connection
+from analyzer.output.selection import pick_connection
+from analyzer.output.sequence_diagram import figure
 from analyzer.sidecar import sidecar_path_for
 
 CAPTURES = stored_captures()

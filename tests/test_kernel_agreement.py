@@ -5,7 +5,7 @@ from __future__ import annotations
 from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
 from analyzer.analysis import analyze_segments, apply_call_timeouts
-from analyzer.kernel_agreement import compare_with_kernel
+from analyzer.findings.kernel_agreement import compare_with_kernel
 
 
 def _sidecar(snapshots: list[tuple[float, str, str]], calls: list[dict] | None = None) -> dict:
@@ -37,7 +37,7 @@ CLOSE = (("c", "FA", 101, 501), ("s", "A", 501, 102))
 def test_agreement_and_disagreement_are_both_reported() -> None:
     [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
     sidecar = _sidecar([(0.0025, "ESTABLISHED", "ESTABLISHED"), (0.5, "FIN_WAIT_2", "ESTABLISHED")])
-    agreement = compare_with_kernel(result, sidecar)
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
     assert (agreement.compared, agreement.agreed) == (4, 3)
     [wrong] = agreement.disagreements
     assert (wrong.side, wrong.kernel, wrong.inferred) == ("server", "ESTABLISHED", "CLOSE_WAIT")
@@ -48,7 +48,7 @@ def test_a_socket_the_kernel_no_longer_lists_is_closed() -> None:
     [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))).connections
     sidecar = _sidecar([])
     sidecar["snapshots"] = [{"time": 101.0, "after_call": 0, "during_call": None, "sockets": []}]
-    agreement = compare_with_kernel(result, sidecar)
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
     assert (agreement.compared, agreement.agreed) == (2, 2)
 
 
@@ -59,3 +59,14 @@ def test_connect_timeout_from_the_call_log_closes_the_client() -> None:
     apply_call_timeouts(result, {"calls": calls})
     assert [s.value for _t, s in result.states["client"]] == ["CLOSED", "SYN_SENT", "CLOSED"]
     assert result.states["client"][-1][0] == 103.0
+
+
+def test_a_silent_server_is_the_listener_the_kernel_listed_while_the_connection_lasted() -> None:
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
+    listening = {"state": "LISTEN", "local": f"{SERVER[0]}:{SERVER[1]}", "peer": "0.0.0.0:*"}
+    sidecar = _sidecar([])
+    sidecar["snapshots"] = [{"time": 100.5, "after_call": 0, "during_call": None, "sockets": [listening]}]
+    assert compare_with_kernel(result.connection, result.states, sidecar).server_listened
+    # A listener the kernel listed only after the last SYN says nothing of this connection.
+    sidecar["snapshots"][0]["time"] = 102.0
+    assert not compare_with_kernel(result.connection, result.states, sidecar).server_listened

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, corpus_pcaps, stored_captures
 
+import analyzer
 from analyzer import native
 from analyzer.benchmark.synthetic import write_capture
 
@@ -19,22 +20,26 @@ def test_the_compiled_modules_are_in_use() -> None:
     if os.environ.get(native.PURE_VARIABLE):
         pytest.skip(f"{native.PURE_VARIABLE} is set: this run tests the plain Python path")
     assert native.build_state() == "compiled", "run 'make setup' to compile (analyzer/native.py)"
+    assert analyzer.native_state == "compiled"
     for name in native.COMPILED:
         module = sys.modules.get(name) or __import__(name, fromlist=["_"])
         assert module.__file__ is not None and module.__file__.endswith(".so"), name
 
 
 def _fake_tree(built: bool = True) -> None:
-    """Empty sources and libraries under native.ROOT, the libraries newer."""
+    """Empty sources under native.ROOT and, when built, a build of them."""
     for module in native.COMPILED:
         source = native.source_path(module)
         source.parent.mkdir(parents=True, exist_ok=True)
         source.write_text("")
-        os.utime(source, (1000, 1000))
     if built:
-        for module in (*native.COMPILED, native.GROUP + "__mypyc"):
+        for module in native.extension_names():
             native.built_path(module).write_bytes(b"")
-            os.utime(native.built_path(module), (2000, 2000))
+        _record(native.record_text(native.source_checksums()))
+
+
+def _record(text: str) -> None:
+    (native.ROOT / "analyzer" / native.BUILD_RECORD).write_text(text)
 
 
 def test_build_state_names_why_the_sources_are_used(tmp_path, monkeypatch) -> None:
@@ -45,29 +50,49 @@ def test_build_state_names_why_the_sources_are_used(tmp_path, monkeypatch) -> No
     _fake_tree()
     assert native.build_state() == "compiled"
     edited = tmp_path / "analyzer" / "tcp_state.py"
-    os.utime(edited, (3000, 3000))
-    assert native.build_state() == "stale (analyzer/tcp_state.py is newer than its build)"
-    # The stubs of unchanged modules keep their times; the shared library's counts.
-    os.utime(native.built_path(native.GROUP + "__mypyc"), (4000, 4000))
+    edited.write_text("# edited\n")
+    assert native.build_state() == "stale: analyzer/tcp_state.py changed since the build"
+    edited.write_text("")
     assert native.build_state() == "compiled"
     native.built_path("analyzer.connections").unlink()
-    assert native.build_state() == f"incomplete ({native.built_path('analyzer.connections').name} missing)"
+    assert native.build_state() == f"incomplete: {native.built_path('analyzer.connections').name} missing"
+    _record(native.record_text(None, "the C compiler failed: command 'gcc'\nfailed with exit code 1"))
+    assert (
+        native.build_state() == "not compiled: the C compiler failed: command 'gcc' failed with exit code 1"
+    )
     monkeypatch.setenv(native.PURE_VARIABLE, "1")
-    assert native.build_state() == "disabled (HANDSHAKE_PURE=1)"
+    assert native.build_state() == "disabled by HANDSHAKE_PURE=1"
 
 
-def test_a_build_that_changed_no_code_is_not_stale(tmp_path, monkeypatch) -> None:
-    """A docstring edited: build_ext keeps the old library (same C), which must not then
-    look older than the sources for good; an edit during the build still counts."""
+def test_a_build_is_judged_by_its_sources_contents_not_their_dates(tmp_path, monkeypatch) -> None:
+    """An installed wheel's files are dated by their unpacking, a clone's by its checkout."""
     monkeypatch.delenv(native.PURE_VARIABLE, raising=False)
     monkeypatch.setattr(native, "ROOT", tmp_path)
     _fake_tree()
-    os.utime(tmp_path / "analyzer" / "tcp_state.py", (3000, 3000))
-    native.mark_built(3500)
+    for module in native.COMPILED:
+        os.utime(native.source_path(module), (4000, 4000))
+    for module in native.extension_names():
+        os.utime(native.built_path(module), (2000, 2000))
     assert native.build_state() == "compiled"
-    os.utime(tmp_path / "analyzer" / "connections.py", (4000, 4000))  # while the compiler ran
-    native.mark_built(3600)
-    assert native.build_state() == "stale (analyzer/connections.py is newer than its build)"
+
+
+def test_a_build_of_other_modules_is_stale(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(native.PURE_VARIABLE, raising=False)
+    monkeypatch.setattr(native, "ROOT", tmp_path)
+    _fake_tree()
+    _record(native.record_text({**native.source_checksums(), "analyzer/gone.py": "00000000"}))
+    assert native.build_state() == "stale: built with analyzer/gone.py"
+    _fake_tree()
+    native.source_path("analyzer.timefmt").unlink()
+    assert native.build_state() == "stale: analyzer/timefmt.py is gone"
+    _fake_tree()
+    _record("compiled\ncut off")  # a record written in part: never an error at import
+    assert native.build_state() == "stale: analyzer/timefmt.py changed since the build"
+
+
+def test_the_per_packet_path_is_described_for_people() -> None:
+    assert native.describe("compiled") == "compiled"
+    assert native.describe("not built") == "plain Python, not built"
 
 
 def _imported_from(environment: dict[str, str]) -> str:

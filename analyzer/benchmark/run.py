@@ -191,11 +191,6 @@ def verdicts(timings: list[Timing]) -> list[str]:
     return lines
 
 
-def _native_state() -> str:
-    state = native.build_state()
-    return "compiled (mypyc)" if state == "compiled" else f"plain Python: {state}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analyzer.benchmark", description=__doc__)
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)))
@@ -208,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: unknown size {', '.join(unknown)}; known: {', '.join(SIZES)}", file=sys.stderr)
         return 2
     results = []
-    print(f"analyzer per-packet path: {_native_state()}", flush=True)
+    print(f"analyzer per-packet path: {native.describe(native.build_state())}", flush=True)
     print(TABLE_HEAD, flush=True)
     for size, fmt in FILES:
         if size not in sizes:

@@ -95,8 +95,8 @@ class _Conversation:
     def resend(self, index: int, after: float) -> None:
         """The segment at `index` again, unchanged (a retransmission timer fired)."""
         self.time = round(self.time + after, 6)
-        _t, *rest = self.segments[index]
-        self.segments.append((self.time, *rest))
+        _t, from_client, flags, seq, ack, length = self.segments[index]
+        self.segments.append((self.time, from_client, flags, seq, ack, length))
 
     def handshake(self) -> None:
         self.send(True, SYN)

@@ -46,10 +46,10 @@ class HeldCopies:
         from scapy.layers.inet import IP, TCP
         from scapy.layers.inet6 import IPv6
 
-        packets = self._sniffer.stop() or []
+        kept = self._sniffer.stop()
         seen: set[bytes] = set()
         delivered = 0
-        for packet in packets:
+        for packet in kept or ():
             layers = [packet.getlayer(kind) for kind in (IP, IPv6)]
             layer = next((found for found in layers if found is not None), None)
             if layer is None:

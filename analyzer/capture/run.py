@@ -23,7 +23,7 @@ from analyzer.interrupts import EXIT_INTERRUPTED
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import format_endpoint
 from analyzer.scenarios import Scenario, get_scenario
-from analyzer.sidecar import load_sidecar, sidecar_path_for, write_json
+from analyzer.sidecar import Sidecar, load_sidecar, sidecar_path_for, write_json
 from analyzer.udp_flows import UdpFlow
 
 PROGRAM_STOP_GRACE = 5.0  # seconds a program gets to stop on Ctrl-C before it is ended
@@ -94,18 +94,19 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
     # tcpdump cleanly) or, still starting, dies of without a word. A Ctrl-C or SIGTERM
     # during the fork itself would land in an at-fork hook and be lost: it waits until
     # the loop below, which knows what to do with it.
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
     try:
         child = subprocess.Popen(command, preexec_fn=_ignore_sigint)
     except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise
+    blocked: set[int | signal.Signals] | None = mask  # None once restored
 
     def forward(signum: int, frame: object) -> None:
         child.send_signal(signal.SIGTERM)
 
     previous = signal.signal(signal.SIGTERM, forward)
-    asked = None  # when Ctrl-C asked a program to stop
+    asked: float | None = None  # when Ctrl-C asked a program to stop
     try:
         while True:
             try:
@@ -115,7 +116,7 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
                 code = child.wait(timeout=None if asked is None else 0.2)
                 break
             except subprocess.TimeoutExpired:
-                if time.monotonic() - asked > PROGRAM_STOP_GRACE:
+                if asked is not None and time.monotonic() - asked > PROGRAM_STOP_GRACE:
                     child.send_signal(signal.SIGTERM)  # the sandbox ends the program, keeps the run
                     asked = None
             except KeyboardInterrupt:
@@ -189,7 +190,8 @@ def _capture(scenario: Scenario, family: int, base: str, runs_dir: Path, program
 
 def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base: str) -> None:
     """Analyze and draw a finished recording; print where everything went."""
-    from analyzer.output.sequence_diagram import draw, pick_connection
+    from analyzer.output.selection import pick_connection
+    from analyzer.output.sequence_diagram import draw
 
     sidecar = load_sidecar(sidecar_path_for(pcap))
     analysis = analyze_file(str(pcap), sidecar=sidecar)
@@ -254,7 +256,7 @@ def run_all(families: tuple[int, ...], *, store: bool = False, runs_dir: Path = 
 
 
 def print_summary(
-    scenario: Scenario, family: int, analysis: Analysis, sidecar: dict, note: str | None
+    scenario: Scenario, family: int, analysis: Analysis, sidecar: Sidecar, note: str | None
 ) -> None:
     recorder = sidecar["recorder"]
     dropped = recorder.get("dropped_by_kernel")

@@ -35,7 +35,7 @@ from analyzer.errors import UserError
 from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
 from analyzer.scenarios import Context, Scenario, get_scenario
 from analyzer.scenarios.calls import CallLog
-from analyzer.sidecar import SCHEMA_VERSION, sidecar_path_for, write_json
+from analyzer.sidecar import SCHEMA_VERSION, Sidecar, Snapshot, sidecar_path_for, write_json
 
 WATCH_INTERVAL = 0.5
 
@@ -61,7 +61,7 @@ def _watch_long_calls(log: CallLog, snapshot) -> Iterator[None]:
         watcher.join()
 
 
-def record(scenario: Scenario, family: int, pcap: Path) -> dict:
+def record(scenario: Scenario, family: int, pcap: Path) -> Sidecar:
     enter_private_network_namespace()
     applied, missing = {}, []
     for name, value in scenario.sysctls.items():
@@ -70,7 +70,7 @@ def record(scenario: Scenario, family: int, pcap: Path) -> dict:
         else:
             missing.append(name)
     network = Firewall()
-    snapshots: list[dict] = []
+    snapshots: list[Snapshot] = []
     log = CallLog()
     lock = threading.Lock()
 
@@ -93,14 +93,14 @@ def record(scenario: Scenario, family: int, pcap: Path) -> dict:
     started = time.time()
     try:
         with Recorder(pcap) as recorder, _watch_long_calls(log, snapshot):
-            facts = scenario.run(Context(family, log, network))
+            facts = scenario.run(Context(family, log, network, tcp_socket_states))
     finally:
         network.close()
         # Nothing the scenario or the program started outlives the capture (a server a
         # shell put in the background ignores Ctrl-C, a daemon leaves its parent).
         ended = end_the_others()
     stats = recorder.stats
-    document = {
+    document: Sidecar = {
         "schema_version": SCHEMA_VERSION,
         "scenario": scenario.name,
         "summary": scenario.summary,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+from analyzer.sidecar import SocketState
+
 # ss prints the kernel's names; the analyzer speaks RFC 9293's.
 SS_STATES = {
     "ESTAB": "ESTABLISHED",
@@ -20,8 +22,8 @@ SS_STATES = {
 }
 
 
-def parse_ss(output: str) -> list[dict]:
-    sockets = []
+def parse_ss(output: str) -> list[SocketState]:
+    sockets: list[SocketState] = []
     for line in output.splitlines():
         fields = line.split()
         if len(fields) < 5:
@@ -39,6 +41,6 @@ def parse_ss(output: str) -> list[dict]:
     return sockets
 
 
-def tcp_socket_states() -> list[dict]:
+def tcp_socket_states() -> list[SocketState]:
     result = subprocess.run(["ss", "-tanH"], capture_output=True, text=True, check=True)
     return parse_ss(result.stdout)

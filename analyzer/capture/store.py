@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 from analyzer.analysis import analyze_file
@@ -48,11 +49,7 @@ def store_capture(pcap: Path, captures: Path = CAPTURES_DIR) -> list[Path]:
     stored_pcap = captures / pcap.name
     pairs = [(pcap, stored_pcap), (sidecar_path_for(pcap), sidecar_path_for(stored_pcap))]
     for source, target in pairs:
-        write_atomically(target, lambda partial, source=source: shutil.copyfile(source, partial))
+        write_atomically(target, partial(shutil.copyfile, source))
     expected = expected_path_for(stored_pcap)
     write_json(expected, expected_document(stored_pcap))
     return [stored_pcap, sidecar_path_for(stored_pcap), expected]
-
-
-def load_expected(pcap: Path) -> dict:
-    return json.loads(expected_path_for(pcap).read_text())

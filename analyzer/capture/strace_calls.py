@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from analyzer.connections import Side
+from analyzer.sidecar import CallRecord
+
 TRACE_ARGS = [
     "-f",
     "-ttt",
@@ -50,7 +53,7 @@ class _Traced:
     call: str
     result: str
     errno: str | None
-    role: str | None  # what this call alone says of its process: "client" | "server" | None
+    role: Side | None  # what this call alone says of its process
 
 
 def _address(args: str) -> str:
@@ -93,11 +96,11 @@ def _arguments(args: str) -> list[str]:
 
 def _describe(
     name: str, args: list[str], ret: str, retfd: str | None, errno: str | None
-) -> tuple[str, str, str | None, str | None]:
+) -> tuple[str, str, str | None, Side | None]:
     """(call as drawn, result, errno, role) of one traced call."""
     failed = errno is not None and ret.startswith("-")
-    result = errno if failed else "ok"
-    role = None
+    result = errno if errno is not None and failed else "ok"
+    role: Side | None = None
     if name == "socket":
         kind = "SOCK_DGRAM" if "SOCK_DGRAM" in (args[1] if len(args) > 1 else "") else "SOCK_STREAM"
         return f"socket({kind})", result if failed else f"fd {ret}", errno, None
@@ -157,7 +160,7 @@ def _joined(lines: list[str]) -> list[tuple[int, float, str]]:
     return calls
 
 
-def calls_from_strace(text: str) -> list[dict]:
+def calls_from_strace(text: str) -> list[CallRecord]:
     """The call log entries (time, end_time, side, call, result, errno) of a trace."""
     traced: list[_Traced] = []
     for pid, time, rest in _joined(text.splitlines()):
@@ -178,7 +181,7 @@ def calls_from_strace(text: str) -> list[dict]:
         shown, result, errno, role = _describe(name, args, call["ret"], call["retfd"], call["errno"])
         duration = float(call["duration"]) if call["duration"] else 0.0
         traced.append(_Traced(pid, time, time + duration, shown, result, errno, role))
-    roles: dict[int, str] = {}
+    roles: dict[int, Side] = {}
     for entry in traced:
         if entry.role == "server" or (entry.role == "client" and entry.pid not in roles):
             roles[entry.pid] = entry.role

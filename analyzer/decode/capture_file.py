@@ -34,13 +34,12 @@ BLOCK_IDB: Final = 0x00000001
 BLOCK_OPB: Final = 0x00000002  # obsolete Packet Block, still written by old tools
 BLOCK_SPB: Final = 0x00000003
 BLOCK_EPB: Final = 0x00000006
-BLOCK_SHB: Final = 0x0A0D0D0A
 
 OPTION_IF_TSRESOL: Final = 9
 OPTION_IF_TSOFFSET: Final = 14
 
 
-# (time, link type, bytes): a plain tuple (a NamedTuple's __new__ runs interpreted).
+# (time, link type, bytes): a plain tuple, not a NamedTuple (docs/mypyc.md).
 Frame = tuple[float, int, bytes]
 
 
@@ -108,7 +107,7 @@ class CaptureFile:
         """How far into the file the reader is (for progress)."""
         return self._stream.tell() if self._stream is not None and not self._stream.closed else 0
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self) -> Generator[Frame, None, None]:
         """The frames as (time, link type, bytes), the file opened and closed around them."""
         with self:
             while self.next_frame():

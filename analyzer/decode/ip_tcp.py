@@ -11,16 +11,54 @@ import socket
 from typing import Final
 
 from analyzer.decode.fields import u16, u32
+from analyzer.decode.headers import (
+    IPV4_ADDRESS,
+    IPV4_FRAGMENT,
+    IPV4_FRAGMENT_OFFSET_MASK,
+    IPV4_MIN_HEADER,
+    IPV4_PROTOCOL,
+    IPV4_SOURCE,
+    IPV4_TOTAL_LENGTH,
+    IPV6_ADDRESS,
+    IPV6_AUTHENTICATION_HEADER,
+    IPV6_FRAGMENT_HEADER,
+    IPV6_FRAGMENT_HEADER_LENGTH,
+    IPV6_FRAGMENT_OFFSET_MASK,
+    IPV6_HEADER,
+    IPV6_NEXT_HEADER,
+    IPV6_PAYLOAD_LENGTH,
+    IPV6_SOURCE,
+    OPTION_END,
+    OPTION_EXPERIMENTAL,
+    OPTION_FAST_OPEN,
+    OPTION_MSS,
+    OPTION_NOP,
+    OPTION_SACK_PERMITTED,
+    OPTION_TIMESTAMPS,
+    OPTION_WINDOW_SCALE,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_TCP,
+    PROTO_UDP,
+    TCP_ACKNOWLEDGMENT,
+    TCP_DATA_OFFSET,
+    TCP_DESTINATION_PORT,
+    TCP_FLAGS,
+    TCP_MIN_HEADER,
+    TCP_SEQUENCE,
+    TCP_SOURCE_PORT,
+    TCP_WINDOW,
+)
 from analyzer.decode.segment import SYN, Datagram, Segment, Share, TcpOptions, Unreachable
-from analyzer.decode.udp_icmp import PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, parse_udp, parse_unreachable
+from analyzer.decode.udp_icmp import parse_udp, parse_unreachable
 
-PROTO_TCP: Final = 6
 # What the analyzer reads: TCP, and UDP with the ICMP errors that refuse it.
 _CARRIED: Final = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6}
-# IPv6 extension headers that can stand between the fixed header and TCP.
+# IPv6 extension headers that can stand between the fixed header and TCP: hop-by-hop,
+# routing, destination options, mobility, HIP, shim6 (and fragment and authentication).
 _IPV6_EXTENSIONS: Final = {0, 43, 60, 135, 139, 140}
-_IPV6_FRAGMENT: Final = 44
-_IPV6_AH: Final = 51
+# Fast Open's experiment id, in an experimental option (kind 254) before it had its kind.
+_FAST_OPEN_EXPERIMENT: Final = b"\xf9\x89"
 
 
 # Text forms of the addresses seen: a capture has few addresses and many packets, and a
@@ -34,15 +72,15 @@ _ADDRESS_TEXT_LIMIT: Final = 1 << 14
 
 def _address_text(data: bytes, at: int, family: int) -> str:
     """The address of `family` at `data[at:]` as text."""
-    key: int | bytes = u32(data, at) if family == 4 else data[at : at + 16]
+    key: int | bytes = u32(data, at) if family == 4 else data[at : at + IPV6_ADDRESS]
     text = _ADDRESS_TEXT.get(key)
     if text is None:
         if len(_ADDRESS_TEXT) >= _ADDRESS_TEXT_LIMIT:
             _ADDRESS_TEXT.clear()
         if family == 4:
-            text = socket.inet_ntop(socket.AF_INET, data[at : at + 4])
+            text = socket.inet_ntop(socket.AF_INET, data[at : at + IPV4_ADDRESS])
         else:
-            text = socket.inet_ntop(socket.AF_INET6, data[at : at + 16])
+            text = socket.inet_ntop(socket.AF_INET6, data[at : at + IPV6_ADDRESS])
         _ADDRESS_TEXT[key] = text
     return text
 
@@ -75,43 +113,45 @@ def parse_ip_tcp(data: bytes, at: int, frame: int, time: float, share: Share | N
 
 
 def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None) -> Record:
-    if len(data) < at + 20:
+    if len(data) < at + IPV4_MIN_HEADER:
         raise Malformed("IPv4 header cut short")
-    proto = data[at + 9]
+    proto = data[at + IPV4_PROTOCOL]
     if proto not in _CARRIED:
         return None
     header_len = (data[at] & 0x0F) * 4
-    if header_len < 20:
+    if header_len < IPV4_MIN_HEADER:
         raise Malformed(f"IPv4 header length {header_len} is below 20")
-    if u16(data, at + 6) & 0x1FFF:
+    if u16(data, at + IPV4_FRAGMENT) & IPV4_FRAGMENT_OFFSET_MASK:
         return None  # a later fragment: no TCP header in it
-    total_len = u16(data, at + 2)
+    total_len = u16(data, at + IPV4_TOTAL_LENGTH)
     # A zero total length is what segmentation offload leaves in captures of the sender.
     ip_len = total_len if total_len else len(data) - at
     if ip_len < header_len:
         raise Malformed(f"IPv4 total length {total_len} is shorter than its header")
-    return _transport(proto, data, at + header_len, ip_len - header_len, frame, time, 4, at + 12, share)
+    return _transport(
+        proto, data, at + header_len, ip_len - header_len, frame, time, 4, at + IPV4_SOURCE, share
+    )
 
 
 def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None) -> Record:
-    if len(data) < at + 40:
+    if len(data) < at + IPV6_HEADER:
         raise Malformed("IPv6 header cut short")
-    payload_len, next_header = u16(data, at + 4), data[at + 6]
-    remaining = payload_len if payload_len else len(data) - at - 40
-    pos = at + 40
+    payload_len, next_header = u16(data, at + IPV6_PAYLOAD_LENGTH), data[at + IPV6_NEXT_HEADER]
+    remaining = payload_len if payload_len else len(data) - at - IPV6_HEADER
+    pos = at + IPV6_HEADER
     while next_header not in _CARRIED:
-        if next_header in _IPV6_EXTENSIONS or next_header == _IPV6_AH:
+        if next_header in _IPV6_EXTENSIONS or next_header == IPV6_AUTHENTICATION_HEADER:
             if len(data) < pos + 2:
                 return None
             following, units = data[pos], data[pos + 1]
-            ext_len = (units + 2) * 4 if next_header == _IPV6_AH else (units + 1) * 8
-        elif next_header == _IPV6_FRAGMENT:
-            if len(data) < pos + 8:
+            ext_len = (units + 2) * 4 if next_header == IPV6_AUTHENTICATION_HEADER else (units + 1) * 8
+        elif next_header == IPV6_FRAGMENT_HEADER:
+            if len(data) < pos + IPV6_FRAGMENT_HEADER_LENGTH:
                 return None
             following = data[pos]
-            if u16(data, pos + 2) & 0xFFF8:
+            if u16(data, pos + 2) & IPV6_FRAGMENT_OFFSET_MASK:
                 return None  # a later fragment
-            ext_len = 8
+            ext_len = IPV6_FRAGMENT_HEADER_LENGTH
         else:
             return None
         next_header = following
@@ -119,7 +159,7 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None) ->
         remaining -= ext_len
         if remaining < 0:
             raise Malformed("IPv6 extension headers run past the payload length")
-    return _transport(next_header, data, pos, remaining, frame, time, 6, at + 8, share)
+    return _transport(next_header, data, pos, remaining, frame, time, 6, at + IPV6_SOURCE, share)
 
 
 def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, time: float, family: int,
@@ -136,26 +176,27 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, tim
 
 def _addresses(data: bytes, family: int, at: int) -> tuple[str, str]:
     """Source and destination, one after the other from `at` (as in both IP headers)."""
-    return _address_text(data, at, family), _address_text(data, at + (4 if family == 4 else 16), family)
+    length = IPV4_ADDRESS if family == 4 else IPV6_ADDRESS
+    return _address_text(data, at, family), _address_text(data, at + length, family)
 
 
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
          share: Share | None) -> Segment | Elsewhere:  # fmt: skip
-    if len(data) < at + 20:
+    if len(data) < at + TCP_MIN_HEADER:
         raise Malformed("TCP header cut short")
-    flags = data[at + 13]
-    header_len = (data[at + 12] >> 4) * 4
-    if header_len < 20:
+    flags = data[at + TCP_FLAGS]
+    header_len = (data[at + TCP_DATA_OFFSET] >> 4) * 4
+    if header_len < TCP_MIN_HEADER:
         raise Malformed(f"TCP data offset {header_len} is below 20")
     if tcp_len < header_len:
         raise Malformed(f"TCP header ({header_len} bytes) longer than the IP payload ({tcp_len})")
-    sport, dport = u16(data, at), u16(data, at + 2)
+    sport, dport = u16(data, at + TCP_SOURCE_PORT), u16(data, at + TCP_DESTINATION_PORT)
     if share is not None and not share.keeps(sport, dport):
         return ELSEWHERE
     src, dst = _addresses(data, family, addresses)
     options = None
     if flags & SYN:
-        options = parse_options(data[at + 20 : at + header_len])
+        options = parse_options(data[at + TCP_MIN_HEADER : at + header_len])
     return Segment(
         frame,
         time,
@@ -165,9 +206,9 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         dst,
         dport,
         flags,
-        u32(data, at + 4),
-        u32(data, at + 8),
-        u16(data, at + 14),
+        u32(data, at + TCP_SEQUENCE),
+        u32(data, at + TCP_ACKNOWLEDGMENT),
+        u16(data, at + TCP_WINDOW),
         tcp_len - header_len,
         options,
     )
@@ -180,9 +221,9 @@ def parse_options(raw: bytes) -> TcpOptions:
     at = 0
     while at < len(raw):
         kind = raw[at]
-        if kind == 0:
+        if kind == OPTION_END:
             break
-        if kind == 1:
+        if kind == OPTION_NOP:
             at += 1
             continue
         if at + 1 >= len(raw):
@@ -190,15 +231,17 @@ def parse_options(raw: bytes) -> TcpOptions:
         length = raw[at + 1]
         if length < 2 or at + length > len(raw):
             break
-        if kind == 2 and length == 4:
+        if kind == OPTION_MSS and length == 4:
             mss = u16(raw, at + 2)
-        elif kind == 3 and length == 3:
+        elif kind == OPTION_WINDOW_SCALE and length == 3:
             wscale = raw[at + 2]
-        elif kind == 4:
+        elif kind == OPTION_SACK_PERMITTED:
             sack = True
-        elif kind == 8 and length == 10:
+        elif kind == OPTION_TIMESTAMPS and length == 10:
             timestamp = (u32(raw, at + 2), u32(raw, at + 6))
-        elif kind == 34 or (kind == 254 and length >= 4 and raw[at + 2 : at + 4] == b"\xf9\x89"):
+        elif kind == OPTION_FAST_OPEN or (
+            kind == OPTION_EXPERIMENTAL and length >= 4 and raw[at + 2 : at + 4] == _FAST_OPEN_EXPERIMENT
+        ):
             fast_open = True
         at += length
     return TcpOptions(mss, wscale, sack, timestamp, fast_open)

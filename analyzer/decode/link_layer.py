@@ -11,6 +11,8 @@ import struct
 from collections.abc import Callable
 from typing import Final
 
+from analyzer.decode.fields import u16
+
 ETHERTYPE_IPV4: Final = 0x0800
 ETHERTYPE_IPV6: Final = 0x86DD
 ETHERTYPE_VLAN: Final = (0x8100, 0x88A8, 0x9100)
@@ -27,23 +29,39 @@ LINKTYPE_IPV6 = 229
 LINKTYPE_NFLOG = 239
 LINKTYPE_LINUX_SLL2 = 276
 
+# Header lengths, and where each header says what follows it.
+ETHERNET_HEADER: Final = 14
+ETHERNET_TYPE: Final = 12
+VLAN_TAG: Final = 4  # the tag control, then the ethertype of what follows
+VLAN_TYPE: Final = 2
+MPLS_LABEL: Final = 4
+MPLS_BOTTOM_OF_STACK: Final = 2  # the byte whose lowest bit marks the last label
+SLL_HEADER: Final = 16
+SLL_PROTOCOL: Final = 14
+SLL2_HEADER: Final = 20
+SLL2_PROTOCOL: Final = 0
+BSD_FAMILY: Final = 4  # BSD loopback: the address family of what follows, 4 bytes
+
 # BSD loopback address families: AF_INET is 2 everywhere, AF_INET6 differs by OS.
 _BSD_AF_IP: Final = {2, 24, 28, 30}
 
+# NFLOG: a 4-byte header, then TLVs (length, type, value) padded to 4 bytes.
+NFLOG_HEADER: Final = 4
+NFLOG_TLV_HEADER: Final = 4
 NFULA_PAYLOAD: Final = 9
 
 
 def _after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
     """Skip VLAN tags and MPLS labels after an ethertype at offset `at`."""
     while ethertype in ETHERTYPE_VLAN:
-        if len(data) < at + 4:
+        if len(data) < at + VLAN_TAG:
             return None
-        ethertype = struct.unpack_from("!H", data, at + 2)[0]
-        at += 4
+        ethertype = u16(data, at + VLAN_TYPE)
+        at += VLAN_TAG
     if ethertype in ETHERTYPE_MPLS:
-        while len(data) >= at + 4:
-            bottom = data[at + 2] & 0x01
-            at += 4
+        while len(data) >= at + MPLS_LABEL:
+            bottom = data[at + MPLS_BOTTOM_OF_STACK] & 0x01
+            at += MPLS_LABEL
             if bottom:
                 return at
         return None
@@ -53,38 +71,38 @@ def _after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
 
 
 def ethernet(data: bytes) -> int | None:
-    if len(data) < 14:
+    if len(data) < ETHERNET_HEADER:
         return None
-    ethertype = data[12] << 8 | data[13]
+    ethertype = u16(data, ETHERNET_TYPE)
     if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):  # nearly every frame
-        return 14
-    return _after_ethertype(data, ethertype, 14)
+        return ETHERNET_HEADER
+    return _after_ethertype(data, ethertype, ETHERNET_HEADER)
 
 
 def linux_sll(data: bytes) -> int | None:
-    if len(data) < 16:
+    if len(data) < SLL_HEADER:
         return None
-    return _after_ethertype(data, struct.unpack_from("!H", data, 14)[0], 16)
+    return _after_ethertype(data, u16(data, SLL_PROTOCOL), SLL_HEADER)
 
 
 def linux_sll2(data: bytes) -> int | None:
-    if len(data) < 20:
+    if len(data) < SLL2_HEADER:
         return None
-    return _after_ethertype(data, struct.unpack_from("!H", data, 0)[0], 20)
+    return _after_ethertype(data, u16(data, SLL2_PROTOCOL), SLL2_HEADER)
 
 
 def bsd_null(data: bytes) -> int | None:
     # The family is in the byte order of the machine that captured: accept either.
-    if len(data) < 4:
+    if len(data) < BSD_FAMILY:
         return None
     little, big = struct.unpack_from("<I", data)[0], struct.unpack_from(">I", data)[0]
-    return 4 if little in _BSD_AF_IP or big in _BSD_AF_IP else None
+    return BSD_FAMILY if little in _BSD_AF_IP or big in _BSD_AF_IP else None
 
 
 def bsd_loop(data: bytes) -> int | None:
-    if len(data) < 4:
+    if len(data) < BSD_FAMILY:
         return None
-    return 4 if struct.unpack_from(">I", data)[0] in _BSD_AF_IP else None
+    return BSD_FAMILY if struct.unpack_from(">I", data)[0] in _BSD_AF_IP else None
 
 
 def raw_ip(data: bytes) -> int | None:
@@ -92,14 +110,14 @@ def raw_ip(data: bytes) -> int | None:
 
 
 def nflog(data: bytes) -> int | None:
-    """NFLOG: a 4-byte header, then TLVs in host order; the packet is the PAYLOAD TLV."""
-    at = 4
-    while at + 4 <= len(data):
+    """NFLOG: the TLVs are in host order; the packet is the PAYLOAD TLV's value."""
+    at = NFLOG_HEADER
+    while at + NFLOG_TLV_HEADER <= len(data):
         length, kind = struct.unpack_from("<HH", data, at)
-        if length < 4:
+        if length < NFLOG_TLV_HEADER:
             return None
         if kind == NFULA_PAYLOAD:
-            return at + 4
+            return at + NFLOG_TLV_HEADER
         at += (length + 3) & ~3
     return None
 
@@ -116,16 +134,4 @@ IP_OFFSET: dict[int, Callable[[bytes], int | None]] = {
     LINKTYPE_IPV6: raw_ip,
     LINKTYPE_NFLOG: nflog,
     LINKTYPE_LINUX_SLL2: linux_sll2,
-}
-
-LINKTYPE_NAMES = {
-    LINKTYPE_NULL: "BSD loopback (NULL)",
-    LINKTYPE_ETHERNET: "Ethernet",
-    LINKTYPE_RAW: "raw IP",
-    LINKTYPE_LOOP: "OpenBSD loopback",
-    LINKTYPE_LINUX_SLL: "Linux cooked (SLL)",
-    LINKTYPE_IPV4: "raw IPv4",
-    LINKTYPE_IPV6: "raw IPv6",
-    LINKTYPE_NFLOG: "Linux NFLOG",
-    LINKTYPE_LINUX_SLL2: "Linux cooked v2 (SLL2)",
 }

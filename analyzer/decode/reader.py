@@ -19,8 +19,6 @@ class DecodeStats:
     format: str = "unknown"
     frames: int = 0
     tcp_segments: int = 0
-    not_tcp: int = 0
-    udp_or_icmp: int = 0
     malformed: int = 0
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -69,7 +67,6 @@ def read_packets(
                 data = capture.data
                 at = locate(data)
                 if at is None:
-                    stats.not_tcp += 1
                     continue
                 try:
                     segment = parse_ip_tcp(data, at, number, capture.time, share)
@@ -77,16 +74,12 @@ def read_packets(
                     stats.malformed += 1
                     continue
                 if segment is None:
-                    stats.not_tcp += 1
                     continue
                 if isinstance(segment, Elsewhere):
                     stats.tcp_segments += 1
                     continue
                 if type(segment) is Segment:
                     stats.tcp_segments += 1
-                else:
-                    stats.not_tcp += 1
-                    stats.udp_or_icmp += 1
                 yield segment
     finally:
         stats.format = capture.format

@@ -15,9 +15,8 @@ ECE: Final = 0x40
 CWR: Final = 0x80
 
 MOD: Final = 1 << 32  # sequence numbers wrap here
-# A sequence or acknowledgment number, or a window, not seen yet: none is negative. Kept in
-# a plain int field, set on nearly every segment, where compiled an int | None field would
-# make a new object on every store and unwrap it on every read.
+# A sequence or acknowledgment number, or a window, not seen yet: none is negative. A plain
+# int rather than None, as these are set on nearly every segment (docs/mypyc.md).
 UNSEEN: Final = -1
 
 
@@ -32,8 +31,7 @@ _FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "AC
 
 @dataclass(eq=True)
 class TcpOptions:
-    """The handshake options that matter for a connection's life cycle (a class with its
-    own __init__ for the reason Segment has one)."""
+    """The handshake options that matter for a connection's life cycle."""
 
     mss: int | None = None
     window_scale: int | None = None
@@ -69,9 +67,8 @@ class TcpOptions:
 class Segment:
     """One TCP segment as seen on the wire. `frame` is the 1-based frame number.
 
-    A class rather than a NamedTuple, and its own __init__ rather than the dataclass's:
-    compiled, its fields are read straight from the object and its ints are not boxed,
-    while a NamedTuple's __new__ and a dataclass's generated __init__ run interpreted."""
+    A class with its own __init__, not a NamedTuple, like every record the per-packet path
+    makes (docs/mypyc.md)."""
 
     frame: int
     time: float  # epoch seconds

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import parse_options
@@ -31,7 +32,7 @@ def _check_readable(path: str) -> str:
     return capture.format
 
 
-def _options(tcp: object) -> TcpOptions:
+def _options(tcp: Any) -> TcpOptions:
     def value(name: str) -> str | None:
         return tcp.get_field_value(name)
 
@@ -68,11 +69,9 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
             stats.frames += 1
             names = [layer.layer_name for layer in packet.layers]
             if "tcp" not in names or _QUOTING_LAYERS & set(names):
-                stats.not_tcp += 1
                 continue
             ip_layers = [layer for layer in packet.layers if layer.layer_name in ("ip", "ipv6")]
             if not ip_layers:
-                stats.not_tcp += 1
                 continue
             ip, tcp = ip_layers[-1], packet.tcp
             flags = int(tcp.flags, 16)
@@ -98,7 +97,8 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
     finally:
         capture.close()
         watcher.close()
-        asyncio.set_child_watcher(None)
+        # None puts back the default watcher (typeshed allows only a watcher).
+        asyncio.set_child_watcher(None)  # type: ignore[arg-type]
         loop.close()
     if stats.frames and not stats.tcp_segments:
         stats.warnings.append("tshark found no TCP segment in the file")

@@ -13,19 +13,13 @@ import ast
 import re
 
 from analyzer.decode.segment import ACK, RST, SYN, Segment
-from analyzer.sidecar import call_failed
+from analyzer.sidecar import CallRecord, call_bytes, call_failed
 from analyzer.timefmt import format_duration
 
-_BYTES = re.compile(r"\((\d+) bytes\)$")
 _SENT = re.compile(r"^sendall\(b(['\"])(.*)\1\)$", re.S)
 
 
-def _length(call: dict) -> int | None:
-    found = _BYTES.search(call.get("result", ""))
-    return int(found.group(1)) if found else None
-
-
-def _sent_length(call: dict) -> int | None:
+def _sent_length(call: CallRecord) -> int | None:
     """sendall(b'...') logs its data literally; its length is that of the bytes literal."""
     found = _SENT.match(call["call"])
     if not found:
@@ -37,7 +31,7 @@ def _sent_length(call: dict) -> int | None:
 
 
 def application_findings(
-    calls: list[dict], segments: list[Segment], refusals: list | None = None
+    calls: list[CallRecord], segments: list[Segment], refusals: list | None = None
 ) -> list[str]:
     """`refusals`: ICMP unreachables, the UDP counterpart of a RST."""
     findings = [_failure(call, segments, refusals or []) for call in calls if call_failed(call)]
@@ -45,7 +39,7 @@ def application_findings(
     return findings
 
 
-def _failure(call: dict, segments: list[Segment], refusals: list) -> str:
+def _failure(call: CallRecord, segments: list[Segment], refusals: list) -> str:
     # getsockopt(SO_ERROR) does not fail: it reports how a non-blocking connect() ended.
     verb = "reported" if call["call"].startswith("getsockopt(SO_ERROR") else "raised"
     text = f"{call['side']} {call['call']} {verb} {call['errno']}"
@@ -60,21 +54,22 @@ def _failure(call: dict, segments: list[Segment], refusals: list) -> str:
     return text
 
 
-def _boundaries(calls: list[dict]) -> list[str]:
+def _boundaries(calls: list[CallRecord]) -> list[str]:
     """Match each side's recv()s against the other side's sends, byte by byte."""
     findings = []
     for reader in ("client", "server"):
         writer = "server" if reader == "client" else "client"
         sends = [n for c in calls if c["side"] == writer and (n := _sent_length(c))]
-        ends, total = [], 0
-        for length in sends:
-            total += length
+        ends: list[int] = []
+        total = 0
+        for sent in sends:
+            total += sent
             ends.append(total)
         position = 0
         for call in calls:
             if call["side"] != reader or not call["call"].startswith("recv"):
                 continue
-            length = _length(call)
+            length = call_bytes(call)
             if not length:
                 continue
             start, stop = position, position + length

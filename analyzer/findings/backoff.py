@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Final
+from typing import Final, Literal
 
 # Kernel timers tick in jiffies and loopback adds microseconds: 1.000 s and
 # 1.024 s are the same timeout. 15% keeps 1 s apart from 2 s and 3 s.
@@ -23,18 +23,20 @@ TOLERANCE: Final = 0.15
 MIN_FACTOR, MAX_FACTOR = 1.5, 3.0
 
 
+BackoffPattern = Literal["none", "single", "linear", "exponential", "linear-then-exponential", "irregular"]
+
+
 @dataclass
 class Backoff:
     times: list[float] = field(default_factory=list)
     intervals: list[float] = field(default_factory=list)
-    pattern: str = "none"  # none | single | linear | exponential | linear-then-exponential | irregular
+    pattern: BackoffPattern = "none"
     initial_rto: float | None = None
     factor: float | None = None
     linear_count: int = 0  # how many intervals the linear phase lasted
     matches: list[str] = field(default_factory=list)  # known schedules it agrees with
 
     def __init__(self, times: list[float] | None = None, intervals: list[float] | None = None) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.times = times if times is not None else []
         self.intervals = intervals if intervals is not None else []
         self.pattern = "none"
@@ -122,14 +124,23 @@ def kernel_schedule(sysctls: dict, count: int) -> list[float]:
     return linear_then_doubling(linear + 1 if linear else 1, count)
 
 
+RECORDED_KERNEL: Final = "the recorded kernel settings"
+
+
+def candidate_schedules(count: int, sysctls: dict | None = None) -> dict[str, list[float]]:
+    """The schedules a backoff is compared with, as their first `count` intervals: what the
+    recorded kernel settings predict (given sysctls), then the known ones."""
+    candidates = known_schedules(count)
+    if sysctls is not None:
+        candidates = {RECORDED_KERNEL: kernel_schedule(sysctls, count), **candidates}
+    return candidates
+
+
 def matching_schedules(backoff: Backoff, sysctls: dict | None = None) -> list[str]:
     """Names of the schedules every measured interval agrees with (within TOLERANCE)."""
     if not backoff.intervals:
         return []
-    count = len(backoff.intervals)
-    candidates = known_schedules(count)
-    if sysctls is not None:
-        candidates = {"the recorded kernel settings": kernel_schedule(sysctls, count), **candidates}
+    candidates = candidate_schedules(len(backoff.intervals), sysctls)
     return [
         name
         for name, expected in candidates.items()

@@ -14,27 +14,32 @@ Shapes (the first FIN of each side decides):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from analyzer.connections import Connection
+from analyzer.connections import Connection, Side
 from analyzer.decode.segment import FIN, RST, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
+
+CloseShape = Literal[
+    "four-way", "three-segment", "simultaneous", "half-close", "one-fin", "fin-then-reset", "reset", "none"
+]
+TimeWaitHolder = Literal["client", "server", "both"]
 
 
 @dataclass
 class Close:
-    first_fin: str | None = None  # "client" | "server"
-    shape: str = "none"
-    time_wait: str | None = None  # "client" | "server" | "both"
-    fins: dict[str, Segment] | None = None
+    first_fin: Side | None = None
+    shape: CloseShape = "none"
+    time_wait: TimeWaitHolder | None = None
+    fins: dict[Side, Segment] | None = None
 
     def __init__(
         self,
-        first_fin: str | None = None,
-        shape: str = "none",
-        time_wait: str | None = None,
-        fins: dict[str, Segment] | None = None,
+        first_fin: Side | None = None,
+        shape: CloseShape = "none",
+        time_wait: TimeWaitHolder | None = None,
+        fins: dict[Side, Segment] | None = None,
     ) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.first_fin = first_fin
         self.shape = shape
         self.time_wait = time_wait
@@ -52,14 +57,14 @@ class Close:
         return text
 
 
-def find_close(connection: Connection, steps: list[Step], final: dict[str, State]) -> Close:
+def find_close(connection: Connection, steps: list[Step], final: dict[Side, State]) -> Close:
     """`final` maps "client"/"server" to the state each end is in after the last segment."""
-    fins: dict[str, Segment] = {}
+    fins: dict[Side, Segment] = {}
     for step in steps:
         segment = step.segment
         if segment.flags & FIN and not segment.flags & RST:
-            fins.setdefault(_side(connection, segment), segment)
-    holders = [side for side in ("client", "server") if final[side] == State.TIME_WAIT]
+            fins.setdefault(connection.sender(segment), segment)
+    holders: list[Side] = [side for side in ("client", "server") if final[side] == State.TIME_WAIT]
     result = Close(fins=fins or None)
     result.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
     reset_after_open = any(
@@ -83,7 +88,7 @@ def find_close(connection: Connection, steps: list[Step], final: dict[str, State
     between = [
         s.segment
         for s in steps
-        if first.frame < s.segment.frame < second.frame and _side(connection, s.segment) != first_side
+        if first.frame < s.segment.frame < second.frame and connection.sender(s.segment) != first_side
     ]
     if any(segment.payload_len > 0 for segment in [*between, second]):
         result.shape = "half-close"
@@ -92,7 +97,3 @@ def find_close(connection: Connection, steps: list[Step], final: dict[str, State
     else:
         result.shape = "three-segment"
     return result
-
-
-def _side(connection: Connection, segment: Segment) -> str:
-    return "client" if connection.from_client(segment) else "server"

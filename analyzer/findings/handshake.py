@@ -1,4 +1,4 @@
-"""The three-way handshake: who opened, the ISNs, the seq/ack arithmetic, options, RTT.
+"""The three-way handshake: who opened, the ISNs, the seq/ack arithmetic, options, its round trip.
 
 Rules:
 - complete: a SYN from the client, a SYN/ACK from the server whose ack is the
@@ -10,17 +10,23 @@ Rules:
 - incomplete: a handshake began but did not finish (no final ACK, a SYN/ACK
   whose ack is wrong, or a capture that starts at the SYN/ACK).
 - not_seen: the capture holds neither SYN nor SYN/ACK.
-- rtt: from the SYN that was answered to the final ACK, as Wireshark's iRTT,
-  without the time spent in SYN retransmissions.
+- answered_syn_to_ack (the report's "rtt"): from the SYN that was answered (the last
+  before the SYN/ACK) to the final ACK: the handshake's round trip without the time spent
+  in SYN retransmissions. For an ordinary handshake it equals Wireshark's iRTT
+  (findings/retransmissions.py), which runs from the latest SYN to the first segment with
+  ACK and without SYN from either end.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from analyzer.connections import Connection
 from analyzer.decode.segment import ACK, MOD, RST, SYN, Segment
 from analyzer.timefmt import format_duration
+
+HandshakeStatus = Literal["complete", "refused", "no_answer", "incomplete", "not_seen"]
 
 
 @dataclass
@@ -30,7 +36,6 @@ class Check:
     seen: int
 
     def __init__(self, what: str, expected: int, seen: int) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.what = what
         self.expected = expected
         self.seen = seen
@@ -42,14 +47,14 @@ class Check:
 
 @dataclass
 class Handshake:
-    status: str = "not_seen"
+    status: HandshakeStatus = "not_seen"
     syns: list[Segment] = field(default_factory=list)
     synacks: list[Segment] = field(default_factory=list)
     final_ack: Segment | None = None
     refusal: Segment | None = None
     client_isn: int | None = None
     server_isn: int | None = None
-    rtt: float | None = None
+    answered_syn_to_ack: float | None = None
     syn_to_synack: float | None = None
     synack_to_ack: float | None = None
     checks: list[Check] = field(default_factory=list)
@@ -57,13 +62,12 @@ class Handshake:
     server_options: dict | None = None
 
     def __init__(self) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.status = "not_seen"
         self.syns = []
         self.synacks = []
         self.final_ack = self.refusal = None
         self.client_isn = self.server_isn = None
-        self.rtt = self.syn_to_synack = self.synack_to_ack = None
+        self.answered_syn_to_ack = self.syn_to_synack = self.synack_to_ack = None
         self.checks = []
         self.client_options = self.server_options = None
 
@@ -71,7 +75,7 @@ class Handshake:
         if self.status == "complete":
             return (
                 f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
-                f"{self.server_isn}, ack ISN+1), ACK (ack ISN+1); RTT {format_duration(self.rtt)}"
+                f"{self.server_isn}, ack ISN+1), ACK (ack ISN+1); RTT {format_duration(self.answered_syn_to_ack)}"
             )
         if self.status == "refused" and self.refusal is not None and self.syns:
             delay = self.refusal.time - self.syns[-1].time
@@ -173,7 +177,7 @@ def _after_synack(connection: Connection, result: Handshake, client_isn: int, se
     result.status = "complete"
     result.syn_to_synack = round(synack.time - syn.time, 9)
     result.synack_to_ack = round(result.final_ack.time - synack.time, 9)
-    result.rtt = round(result.final_ack.time - syn.time, 9)
+    result.answered_syn_to_ack = round(result.final_ack.time - syn.time, 9)
     return result
 
 

@@ -21,21 +21,27 @@ With the capture's call log, `refine_with_calls` tells the aborts apart
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Literal
 
-from analyzer.connections import Connection
+from analyzer.connections import Connection, Side
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.handshake import Handshake
+from analyzer.sidecar import CallRecord, call_bytes
 from analyzer.tcp_state import SYNCHRONIZED, Step
+
+ResetCause = Literal[
+    "refused", "accept_queue_overflow", "after_close", "data_after_close", "no_connection", "abort",
+    "linger_abort", "unread_data", "unknown",
+]  # fmt: skip
 
 
 @dataclass
 class Reset:
     segment: Segment
-    sender: str
+    sender: Side
     state: str
-    cause: str
+    cause: ResetCause
     explanation: str
     accepted: bool
     evidence: list[int]  # frame numbers that prove the cause
@@ -47,8 +53,8 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         segment = step.segment
         if not segment.flags & RST:
             continue
-        sender = "client" if connection.from_client(segment) else "server"
-        peer = "server" if sender == "client" else "client"
+        sender = connection.sender(segment)
+        peer: Side = "server" if sender == "client" else "client"
         cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if step.dropped:
             explanation += f"; the {peer} would drop it: {step.dropped}"
@@ -83,15 +89,14 @@ def _cause(
     connection: Connection,
     before: list[Step],
     step: Step,
-    sender: str,
-    peer: str,
+    sender: Side,
+    peer: Side,
     handshake: Handshake,
-) -> tuple[str, str, list[int]]:
+) -> tuple[ResetCause, str, list[int]]:
     segment = step.segment
     port = connection.server[1]
 
-    def side(s: Segment) -> str:
-        return "client" if connection.from_client(s) else "server"
+    side = connection.sender
 
     if (
         sender == "server"
@@ -150,10 +155,7 @@ def _cause(
     )
 
 
-_RECV_BYTES = re.compile(r"\((\d+) bytes\)$")
-
-
-def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[dict]) -> None:
+def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[CallRecord]) -> None:
     """On the wire an abort is an abort; the application's calls say which one:
     - linger_abort: the sender set SO_LINGER {on, 0} before closing;
     - unread_data: the sender had read fewer bytes than its peer sent it."""
@@ -172,11 +174,7 @@ def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[d
             for s in connection.segments
             if s.time <= reset.segment.time and connection.from_client(s) == (reset.sender == "server")
         )
-        read = sum(
-            int(m.group(1))
-            for c in own
-            if c["call"].startswith("recv(") and (m := _RECV_BYTES.search(c["result"]))
-        )
+        read = sum(length for c in own if c["call"].startswith("recv(") and (length := call_bytes(c)))
         if received > read:
             reset.cause = "unread_data"
             reset.explanation = (

@@ -16,10 +16,10 @@ sequence number, the last ACK and window) and what the other direction acknowled
   (and is no keep-alive) was sent before; it is, in this order:
   - fast_retransmission: the other direction sent two or more duplicate ACKs for
     exactly this sequence number, its last ACK less than 20 ms ago;
-  - out_of_order: seen for the first time (no earlier copy with the same sequence
-    number, length and SYN/FIN) within the out-of-order threshold of the segment that
-    last advanced this direction's sequence numbers; the threshold is Wireshark's
-    initial RTT (latest SYN to the first ACK without SYN) once measured, 3 ms before;
+  - out_of_order: seen for the first time (no earlier copy: findings/resends.py) within
+    the out-of-order threshold of the segment that last advanced this direction's
+    sequence numbers; the threshold is Wireshark's initial RTT (iRTT: the latest SYN to
+    the first ACK without SYN) once measured, 3 ms before;
   - spurious_retransmission: it carries data the other direction had already
     acknowledged, all of it;
   - retransmission otherwise. Fast and spurious retransmissions are retransmissions
@@ -60,7 +60,6 @@ class _Direction:
         self.window = UNSEEN
         self.dup_acks = 0
         self.last_was_keep_alive = False
-        self.sent: set[int] = set()  # _copy_key of the segments seen
 
 
 @dataclass
@@ -68,21 +67,21 @@ class SequenceAnalysis:
     flags: dict[int, list[str]] = field(default_factory=dict)  # frame -> the kinds it is
 
     def __init__(self, flags: dict[int, list[str]] | None = None) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.flags = flags if flags is not None else {}
 
     def counts(self) -> Counter:
         return Counter([kind for kinds in self.flags.values() for kind in kinds])
 
 
-def analyze_sequence(connection: Connection) -> SequenceAnalysis:
+def analyze_sequence(connection: Connection, earlier: dict[int, int]) -> SequenceAnalysis:
+    """earlier: the connection's copies (findings.resends.earlier_copies)."""
     result = SequenceAnalysis()
-    # Wireshark's initial RTT: from the latest SYN to the first ACK without SYN, from
-    # either side; until it is measured, out-of-order uses the 3 ms default.
+    # Wireshark's initial RTT (iRTT): from the latest SYN to the first ACK without SYN,
+    # from either side; until it is measured, out-of-order uses the 3 ms default.
     last_syn_time: float | None = None
-    initial_rtt: float | None = None
+    wireshark_irtt: float | None = None
     client, server = _Direction(), _Direction()
-    for segment in connection.segments:
+    for index, segment in enumerate(connection.segments):
         if connection.from_client(segment):
             here, there = client, server
         else:
@@ -90,21 +89,23 @@ def analyze_sequence(connection: Connection) -> SequenceAnalysis:
         if segment.flags & (SYN | ACK) == SYN:
             last_syn_time = segment.time
         elif (
-            initial_rtt is None
+            wireshark_irtt is None
             and segment.flags & ACK
             and not segment.flags & SYN
             and last_syn_time is not None
         ):
-            initial_rtt = segment.time - last_syn_time
-        threshold = initial_rtt if initial_rtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
-        kinds = _judge(segment, here, there, threshold)
+            wireshark_irtt = segment.time - last_syn_time
+        threshold = wireshark_irtt if wireshark_irtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
+        kinds = _judge(segment, here, there, threshold, index not in earlier)
         if kinds:
             result.flags[segment.frame] = kinds
         _remember(segment, here, kinds)
     return result
 
 
-def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
+def _judge(
+    segment: Segment, here: _Direction, there: _Direction, threshold: float, first_copy: bool
+) -> list[str]:
     kinds = []
     flags, seq, length = segment.flags, segment.seq, segment.payload_len
     control = flags & (SYN | FIN | RST)
@@ -132,11 +133,13 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     # A resent SYN starts below the next expected number too: ISN < ISN+1.
     resendable = length or flags & (SYN | FIN)
     if resendable and not keep_alive and here.next_seq != UNSEEN and seq_diff(seq, here.next_seq) < 0:
-        kinds.extend(_resent(segment, here, there, threshold))
+        kinds.extend(_resent(segment, here, there, threshold, first_copy))
     return kinds
 
 
-def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
+def _resent(
+    segment: Segment, here: _Direction, there: _Direction, threshold: float, first_copy: bool
+) -> list[str]:
     data_end = (segment.seq + segment.payload_len) % MOD
     if (
         there.dup_acks >= 2
@@ -145,7 +148,6 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: fl
         and segment.time - there.last_ack_time < FAST_RETRANSMISSION_WINDOW
     ):
         return ["fast_retransmission", "retransmission"]
-    first_copy = _copy_key(segment) not in here.sent
     if (
         first_copy
         and here.next_seq != UNSEEN
@@ -159,14 +161,7 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: fl
     return ["retransmission"]
 
 
-def _copy_key(segment: Segment) -> int:
-    """(seq, length, SYN|FIN) as one number: one int made for each segment, not a tuple of three."""
-    return segment.seq << 34 | segment.payload_len << 2 | segment.flags & (SYN | FIN)
-
-
 def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
-    if segment.payload_len or segment.flags & (SYN | FIN):
-        here.sent.add(_copy_key(segment))
     if not segment.flags & RST:
         end = segment.seq_end
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:

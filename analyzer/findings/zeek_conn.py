@@ -23,7 +23,6 @@ from typing import Final
 from analyzer.connections import Connection
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 
-# Final: compiled, each use is the string itself, not a lookup in the module's globals.
 INACTIVE: Final = "INACTIVE"
 SYN_SENT: Final = "SYN_SENT"
 SYN_ACK_SENT: Final = "SYN_ACK_SENT"
@@ -61,7 +60,6 @@ class ZeekConn:
     resp: tuple[str, int]
 
     def __init__(self, conn_state: str, history: str, orig: tuple[str, int], resp: tuple[str, int]) -> None:
-        # Written out: compiled, a dataclass's generated __init__ runs interpreted (see Segment).
         self.conn_state = conn_state
         self.history = history
         self.orig = orig

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from analyzer.analysis import ConnectionAnalysis
+from analyzer.analysis import RECORDED_KERNEL, Backoff, ConnectionAnalysis
 from analyzer.errors import UserError
-from analyzer.findings.backoff import Backoff, kernel_schedule, known_schedules
 from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
 from analyzer.output.text_report import format_endpoint
+from analyzer.sidecar import Sidecar
 
 SCHEDULE_STYLES = ("--", ":", "-.")
 
@@ -26,11 +26,11 @@ def _cumulative(intervals: list[float]) -> list[float]:
     return [0.0, *accumulate(intervals)]
 
 
-def draw_backoff_chart(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+def draw_backoff_chart(result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None) -> Path:
     return save_figure(backoff_figure(result, sidecar), output)
 
 
-def backoff_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> plt.Figure:
+def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> plt.Figure:
     series: list[tuple[str, Backoff]] = [
         (name, backoff)
         for name, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
@@ -40,17 +40,9 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> p
         raise UserError(f"connection #{result.connection.id} has no SYN or SYN/ACK retransmission to chart")
     fig, ax = plt.subplots(figsize=(9, 5.5))
     longest = max(len(b.intervals) for _name, b in series)
-    schedules = known_schedules(longest)
-    if sidecar and sidecar.get("sysctls"):
-        schedules = {
-            "the recorded kernel settings": kernel_schedule(sidecar["sysctls"], longest),
-            **schedules,
-        }
-    for index, (name, intervals) in enumerate(schedules.items()):
-        style = (
-            "-" if name == "the recorded kernel settings" else SCHEDULE_STYLES[index % len(SCHEDULE_STYLES)]
-        )
-        color = "#2ca02c" if name == "the recorded kernel settings" else "#999999"
+    for index, (name, intervals) in enumerate(result.backoff_schedules.items()):
+        style = "-" if name == RECORDED_KERNEL else SCHEDULE_STYLES[index % len(SCHEDULE_STYLES)]
+        color = "#2ca02c" if name == RECORDED_KERNEL else "#999999"
         ax.plot(
             range(longest + 1),
             _cumulative(intervals),

@@ -14,11 +14,12 @@ import matplotlib.pyplot as plt
 plt.rcParams["svg.fonttype"] = "none"
 
 
-def save_figure(fig: plt.Figure, output: Path) -> Path:
+def save_figure(fig: plt.Figure, output: Path, metadata: dict | None = None) -> Path:
+    """metadata: as matplotlib's savefig takes it ({"Date": None}: an SVG without the date)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial" + output.suffix)
     try:
-        fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg")
+        fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg", metadata=metadata)
     finally:
         plt.close(fig)
     partial.replace(output)

@@ -5,15 +5,17 @@ from disk, attached to a bug report or mailed to a student, exactly as written."
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from analyzer.analysis import Analysis, ConnectionAnalysis
-from analyzer.findings.zeek_conn import zeek_conn
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
-from analyzer.output.sequence_diagram import figure, pick_connection
+from analyzer.output.selection import pick_connection
+from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
 from analyzer.output.text_report import format_endpoint
+from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -34,13 +36,13 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def _table(headers: list[str], rows: list[list[object]]) -> str:
+def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _connection_section(result: ConnectionAnalysis, sidecar: dict | None) -> list[str]:
+def _connection_section(result: ConnectionAnalysis, sidecar: Sidecar | None) -> list[str]:
     c = result.connection
     origin = c.first_time
     parts = [
@@ -99,10 +101,10 @@ def _connection_section(result: ConnectionAnalysis, sidecar: dict | None) -> lis
     if result.kernel is not None:
         cls = "good" if not result.kernel.disagreements else "bad"
         parts.append(f'<p class="{cls}">{_e(result.kernel.describe())}</p>')
-    if result.sequence is not None and result.sequence.flags:
+    if result.sequence.flags:
         parts.append("<h3>Sequence analysis (Wireshark's rules)</h3>")
         parts.append(_table(["kind", "segments"], sorted(result.sequence.counts().items())))
-    zeek = zeek_conn(c)
+    zeek = result.compatibility.zeek
     parts.append(
         _table(
             ["Zeek conn_state", "Zeek history", "notes"],
@@ -112,7 +114,7 @@ def _connection_section(result: ConnectionAnalysis, sidecar: dict | None) -> lis
     return parts
 
 
-def _udp_section(flow: UdpFlow, sidecar: dict | None) -> list[str]:
+def _udp_section(flow: UdpFlow, sidecar: Sidecar | None) -> list[str]:
     return [
         f"<h2>UDP flow #{flow.id}: {_e(format_endpoint(flow.client, flow.family))} → "
         f"{_e(format_endpoint(flow.server, flow.family))}</h2>",
@@ -152,7 +154,7 @@ def html_report(analysis: Analysis, connection: int | None = None) -> str:
         rows = [
             [r.connection.id, format_endpoint(r.connection.client, r.connection.family),
              format_endpoint(r.connection.server, r.connection.family), r.handshake.status, r.close.shape,
-             ", ".join(x.cause for x in r.resets), zeek_conn(r.connection).conn_state]
+             ", ".join(x.cause for x in r.resets), r.compatibility.zeek.conn_state]
             for r in analysis.connections[:MAX_ROWS]
         ]  # fmt: skip
         parts.append(_table(["#", "client", "server", "handshake", "close", "resets", "Zeek"], rows))

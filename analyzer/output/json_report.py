@@ -12,11 +12,8 @@ from typing import Final, TextIO
 
 import msgspec
 
-from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream
+from analyzer.analysis import Analysis, Backoff, ConnectionAnalysis, FileStream
 from analyzer.decode import DecodeStats
-from analyzer.findings.backoff import Backoff
-from analyzer.findings.compatibility import completeness_names, tcptrace_verdict, wireshark_completeness
-from analyzer.findings.zeek_conn import zeek_conn
 from analyzer.output.shares import ShareIndex, separator
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.udp_flows import UdpFlow
@@ -156,9 +153,9 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
     """The connection's JSON object, as values the encoders write: some arrays are tuples,
     some strings States, and the state histories are the analysis's own lists."""
     connection, handshake, close = result.connection, result.handshake, result.close
-    zeek = zeek_conn(connection)
     sequence = result.sequence
-    completeness = wireshark_completeness(connection)
+    compatibility = result.compatibility
+    zeek = compatibility.zeek
     return {
         "id": connection.id,
         "family": connection.family,
@@ -176,7 +173,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
             "synack_times": [s.time for s in handshake.synacks],
             "client_isn": handshake.client_isn,
             "server_isn": handshake.server_isn,
-            "rtt": handshake.rtt,
+            "rtt": handshake.answered_syn_to_ack,
             "syn_to_synack": handshake.syn_to_synack,
             "synack_to_ack": handshake.synack_to_ack,
             "checks": [
@@ -214,13 +211,13 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
         "sequence": {
             # Most connections have nothing flagged: no Counter made for them.
-            "counts": dict(sorted(sequence.counts().items())) if sequence and sequence.flags else {},
-            "frames": {str(frame): kinds for frame, kinds in sequence.flags.items()} if sequence else {},
+            "counts": dict(sorted(sequence.counts().items())) if sequence.flags else {},
+            "frames": {str(frame): kinds for frame, kinds in sequence.flags.items()},
         },
         "compatibility": {
-            "wireshark_completeness": completeness,
-            "wireshark_completeness_flags": completeness_names(completeness),
-            "tcptrace": tcptrace_verdict(connection),
+            "wireshark_completeness": compatibility.wireshark_completeness,
+            "wireshark_completeness_flags": compatibility.wireshark_completeness_flags,
+            "tcptrace": compatibility.tcptrace,
             "zeek": {"conn_state": zeek.conn_state, "history": zeek.history},
         },
     }

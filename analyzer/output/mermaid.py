@@ -4,13 +4,9 @@ calls and RST causes as the ladder, in a form that pastes into an issue or a REA
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.output.sequence_diagram import (
-    packet_label,
-    retransmission_note,
-    retransmission_numbers,
-    sequence_bases,
-)
+from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
 from analyzer.output.text_report import format_endpoint
+from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -20,7 +16,7 @@ def _escape(text: str) -> str:
     return text.replace(";", ",").replace("#", "no. ")
 
 
-def connection_mermaid(result: ConnectionAnalysis, sidecar: dict | None = None) -> str:
+def connection_mermaid(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> str:
     connection = result.connection
     origin = connection.first_time
     lines = [
@@ -29,7 +25,7 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: dict | None = None) 
         f"    participant S as server {format_endpoint(connection.server, connection.family)}",
     ]
     bases = sequence_bases(result)
-    resent = retransmission_numbers(connection.segments)
+    resent = result.resends
     lost = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
     events: list[tuple[float, int, str]] = []
@@ -49,9 +45,8 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: dict | None = None) 
         for index, (time, state) in enumerate(result.states[side]):
             # The state an end starts in goes before the first packet, the others after theirs.
             events.append((time, -1 if index == 0 else 2, f"    Note over {participant}: {state.value}"))
-    for call in (sidecar or {}).get("calls", []):
-        participant = {"client": "C", "server": "S"}.get(call["side"])
-        where = "over C,S" if participant is None else ("left of C" if participant == "C" else "right of S")
+    for call in sidecar["calls"] if sidecar else []:
+        where = {"client": "left of C", "server": "right of S"}.get(call["side"], "over C,S")
         spans_packets = any(call["time"] < s.time < call["end_time"] for s in connection.segments)
         if call["result"] == "ok" or spans_packets:
             events.append((call["time"], -2, f"    Note {where}: {_escape(call['call'])}"))
@@ -84,5 +79,5 @@ def udp_mermaid(flow: UdpFlow) -> str:
     return "\n".join(lines) + "\n"
 
 
-def mermaid(item: ConnectionAnalysis | UdpFlow, sidecar: dict | None = None) -> str:
+def mermaid(item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None) -> str:
     return udp_mermaid(item) if isinstance(item, UdpFlow) else connection_mermaid(item, sidecar)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import textwrap
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +23,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
-from analyzer.analysis import Analysis, ConnectionAnalysis
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, flag_names
-from analyzer.errors import UserError
-from analyzer.kernel_agreement import kernel_listened
+from analyzer.analysis import ConnectionAnalysis
+from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
+from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
 from analyzer.output.text_report import format_endpoint
-from analyzer.sidecar import call_failed
+from analyzer.sidecar import CallRecord, Sidecar, call_failed
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -56,89 +55,7 @@ COLORS = {
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
 
 
-def pick_connection(
-    analysis: Analysis, wanted: int | None
-) -> tuple[ConnectionAnalysis | UdpFlow, str | None]:
-    """The connection to draw and, when the file has several, a line saying which and why.
-    A file with no TCP connection draws its UDP flow (the first one refused, else the first)."""
-    results = analysis.connections
-    if not results and analysis.udp:
-        flow = next((f for f in analysis.udp if f.unreachables), analysis.udp[0])
-        return flow, None
-    if not results:
-        raise UserError(f"{analysis.file}: no TCP connection or UDP flow to draw")
-    if wanted is not None:
-        for result in results:
-            if result.connection.id == wanted:
-                return result, None
-        raise UserError(f"{analysis.file}: no connection {wanted} (ids 0 to {len(results) - 1})")
-    chosen = next((r for r in results if r.interesting), results[0])
-    if len(results) == 1:
-        return chosen, None
-    why = (
-        "the first with a RST, a retransmission or an unfinished handshake"
-        if chosen.interesting
-        else "the first"
-    )
-    return chosen, (
-        f"{len(results)} connections in {analysis.file}; drawing #{chosen.connection.id} ({why}); "
-        "choose another with --connection N"
-    )
-
-
-def retransmission_numbers(segments: list[Segment]) -> dict[int, tuple[int, float]]:
-    """frame -> (n, when the copy before it was sent) for the n-th resend of a SYN, FIN or data
-    segment already sent (same sender, seq, flags and length): what the ladder draws dashed,
-    with the interval a reader wants beside it."""
-    seen: dict[tuple, tuple[int, float]] = {}
-    numbers = {}
-    for segment in segments:
-        if not (segment.flags & (SYN | FIN) or segment.payload_len):
-            continue
-        key = (segment.src, segment.sport, segment.seq, segment.flags & (SYN | FIN), segment.payload_len)
-        if key in seen:
-            count, previous = seen[key]
-            numbers[segment.frame] = (count + 1, previous)
-            seen[key] = (count + 1, segment.time)
-        else:
-            seen[key] = (0, segment.time)
-    return numbers
-
-
-def retransmission_note(segment: Segment, resent: tuple[int, float]) -> str:
-    """How far after the copy before it a resend went out: the backoff a reader checks by eye."""
-    number, previous = resent
-    before = f"#{number - 1}" if number > 1 else "the first"
-    return f"{format_duration(segment.time - previous)} after {before}"
-
-
-def sequence_bases(result: ConnectionAnalysis) -> dict[str, int | None]:
-    """Each side's ISN (else its first seq): seq and ack are drawn relative to these."""
-    connection, handshake = result.connection, result.handshake
-    bases = {"client": handshake.client_isn, "server": handshake.server_isn}
-    for side in ("client", "server"):
-        if bases[side] is None:
-            first = next(
-                (s for s in connection.segments if connection.from_client(s) == (side == "client")), None
-            )
-            bases[side] = first.seq if first else None
-    return bases
-
-
-def _relative(value: int, base: int | None) -> int:
-    return (value - base) % MOD if base is not None else value
-
-
-def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -> str:
-    parts = [flag_names(segment.flags), f"seq={_relative(segment.seq, seq_base)}"]
-    if segment.flags & ACK:
-        parts.append(f"ack={_relative(segment.ack, ack_base)}")
-    if segment.payload_len:
-        parts.append(f"len={segment.payload_len}")
-    return " ".join(parts)
-
-
-def _calls_for(sidecar: dict | None) -> list[dict]:
+def _calls_for(sidecar: Sidecar | None) -> list[CallRecord]:
     return list(sidecar.get("calls", [])) if sidecar else []
 
 
@@ -157,7 +74,7 @@ class Layout:
         return self._by_time[index][1] if index >= 0 else 0.25
 
 
-def layout_moments(moments: list[tuple[float, Hashable]]) -> Layout:
+def layout_moments(moments: Sequence[tuple[float, Hashable]]) -> Layout:
     at: dict[Hashable, float] = {}
     by_time: list[tuple[float, float]] = []
     breaks = []
@@ -188,7 +105,7 @@ class _Ladder:
 
 
 def _ladder(title: str, summary: str, client: str, server: str, packets: list[tuple[float, int]],
-            calls: list[dict]) -> _Ladder:  # fmt: skip
+            calls: list[CallRecord]) -> _Ladder:  # fmt: skip
     """packets: (time, frame) of every arrow to draw."""
     moments: list[tuple[float, Hashable]] = [(time, ("pkt", frame)) for time, frame in packets]
     packet_times = [time for time, _frame in packets]
@@ -223,11 +140,11 @@ def _ladder(title: str, summary: str, client: str, server: str, packets: list[tu
     return _Ladder(fig, ax, layout, bottom)
 
 
-def _title(sidecar: dict | None, text: str) -> str:
+def _title(sidecar: Sidecar | None, text: str) -> str:
     return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
 
 
-def sequence_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> plt.Figure:
+def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> plt.Figure:
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
@@ -241,7 +158,7 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> 
     )
     _draw_packets(ladder.ax, result, ladder.layout)
     confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
-    silent_listener = kernel_listened(sidecar, connection.server, connection.first_time, connection.last_time)
+    silent_listener = result.kernel is not None and result.kernel.server_listened
     _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener)
     if any(confirmed.values()):
         ladder.ax.text(0.5, ladder.bottom - 0.15, "✓ on a lifeline, green frame: the kernel reported that state (sidecar snapshot)",
@@ -249,7 +166,7 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> 
     return ladder.fig
 
 
-def udp_figure(flow: UdpFlow, sidecar: dict | None = None) -> plt.Figure:
+def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None) -> plt.Figure:
     """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
     client = format_endpoint(flow.client, flow.family)
     server = format_endpoint(flow.server, flow.family)
@@ -276,12 +193,12 @@ def udp_figure(flow: UdpFlow, sidecar: dict | None = None) -> plt.Figure:
     return ladder.fig
 
 
-def figure(item: ConnectionAnalysis | UdpFlow, sidecar: dict | None = None) -> plt.Figure:
+def figure(item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None) -> plt.Figure:
     """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels)."""
     return udp_figure(item, sidecar) if isinstance(item, UdpFlow) else sequence_figure(item, sidecar)
 
 
-def draw(item: ConnectionAnalysis | UdpFlow, output: Path, sidecar: dict | None = None) -> Path:
+def draw(item: ConnectionAnalysis | UdpFlow, output: Path, sidecar: Sidecar | None = None) -> Path:
     return save_figure(figure(item, sidecar), output)
 
 
@@ -301,7 +218,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
     connection, handshake = result.connection, result.handshake
     origin = connection.first_time
     bases = sequence_bases(result)
-    retransmission = retransmission_numbers(connection.segments)
+    retransmission = result.resends
     lost_frames = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
@@ -416,7 +333,7 @@ def _margin(text: str) -> str:
     return "\n".join(textwrap.wrap(text, MARGIN_CHARS, subsequent_indent="  ")) or text
 
 
-def _draw_calls(ax: plt.Axes, calls: list[dict], layout: Layout) -> None:
+def _draw_calls(ax: plt.Axes, calls: list[CallRecord], layout: Layout) -> None:
     for index, call in enumerate(calls):
         if call["side"] not in ("client", "server"):
             # What the sandbox did (to the packets, or the program it ran): between the

@@ -53,7 +53,7 @@ class IdOrderedSpool:
         return sum(1 for offset in self._offsets if offset >= 0)
 
     def __iter__(self) -> Iterator[str]:
-        # A generator, not a generator expression: mypyc compiles the latter into a list,
+        # A generator function: a generator expression, compiled, is a list (docs/mypyc.md),
         # which would hold the whole report in memory.
         for _ident, text in self.items():
             yield text

@@ -17,6 +17,7 @@ from analyzer.analysis import ConnectionAnalysis
 from analyzer.output.figures import save_figure
 from analyzer.output.sequence_diagram import layout_moments
 from analyzer.output.text_report import format_endpoint
+from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 
 STATE_COLORS = {
@@ -34,13 +35,13 @@ STATE_COLORS = {
 }
 
 
-def draw_state_timeline(result: ConnectionAnalysis, output: Path, sidecar: dict | None = None) -> Path:
+def draw_state_timeline(result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None) -> Path:
     return save_figure(timeline_figure(result, sidecar), output)
 
 
-def timeline_figure(result: ConnectionAnalysis, sidecar: dict | None = None) -> plt.Figure:
+def timeline_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> plt.Figure:
     connection = result.connection
-    snapshots = [s for s in (sidecar or {}).get("snapshots", []) if s["time"] >= connection.first_time]
+    snapshots = [s for s in sidecar["snapshots"] if s["time"] >= connection.first_time] if sidecar else []
     layout = layout_moments(
         [(s.time, ("pkt", s.frame)) for s in connection.segments]
         + [(snapshot["time"], ("snap", i)) for i, snapshot in enumerate(snapshots)]

@@ -42,7 +42,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     if result.synack_backoff.intervals:
         lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
     lines.append(f"  close      {result.close.explain()}")
-    if result.sequence is not None and result.sequence.flags:
+    if result.sequence.flags:
         counts = ", ".join(
             f"{kind.replace('_', ' ')} {n}" for kind, n in sorted(result.sequence.counts().items())
         )

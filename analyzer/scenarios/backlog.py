@@ -9,6 +9,7 @@ before the queue fills, the abort variant holds one client's ACKs with nftables.
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 from dataclasses import replace
@@ -37,7 +38,7 @@ def run_backlog(ctx: Context) -> dict:
         second.setblocking(False)
     with ctx.log.step("client", f"connect({ctx.where(SERVER_PORT)})") as outcome:
         code = second.connect_ex((ctx.host, SERVER_PORT))
-        outcome.result = socket.errno.errorcode.get(code, str(code)) if code else "ok"
+        outcome.result = errno.errorcode.get(code, str(code)) if code else "ok"
     ctx.log.idle(
         "server", QUEUED_WAIT, "no accept(): the queue is full, the second client's SYNs are dropped"
     )
@@ -47,16 +48,13 @@ def run_backlog(ctx: Context) -> dict:
         outcome.returned("connected" if writable else "still waiting")
     with ctx.log.step("client", "getsockopt(SO_ERROR)") as outcome:
         error = second.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        outcome.returned(socket.errno.errorcode.get(error, "0") if error else "0")
+        outcome.returned(errno.errorcode.get(error, "0") if error else "0")
     accepted_second = _accept(ctx, listener)
     second_port = second.getsockname()[1]
-    for side, sock in (
-        ("client", first),
-        ("client", second),
-        ("server", accepted_first),
-        ("server", accepted_second),
-    ):
-        close(ctx, side, sock)
+    for sock in (first, second):
+        close(ctx, "client", sock)
+    for sock in (accepted_first, accepted_second):
+        close(ctx, "server", sock)
     close(ctx, "server", listener, "close() listener")
     return {"server_port": SERVER_PORT, "queued_client_port": second_port}
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
+from analyzer.connections import Side
 from analyzer.scenarios.calls import CallLog
+from analyzer.sidecar import SocketState
+
+# Context has a method named socket: inside the class the name is the method, not the module.
+Socket: TypeAlias = socket.socket
 
 SERVER_PORT = 5000
 CLOSED_PORT = 5001
+KERNEL_POLL_SECONDS = 0.05  # ss takes a few milliseconds
 
 # TCP header flag bits, in nftables' names.
 TCP_FLAGS = {
@@ -76,29 +83,54 @@ class Network(Protocol):
 @dataclass
 class Context:
     """Everything a scenario may use: the family, the loopback address, the call log,
-    and the sandbox's network (to hold packets on purpose)."""
+    the sandbox's network (to hold packets on purpose) and the kernel's socket states."""
 
     family: int
     log: CallLog
     network: Network | None = None
+    kernel_sockets: Callable[[], list[SocketState]] | None = None
 
     def hold(self, held: Held, why: str, keep_copies: bool = False) -> int:
         """Drop packets of this class on input from now on (a logged step); with keep_copies,
         keep a copy of each so that `deliver` can hand them over late, all at once."""
-        if self.network is None:
-            raise RuntimeError("this scenario needs the capture sandbox's network")
+        network = self._network()
         with self.log.step("network", f"drop {why}: nft '{held.nft} drop'"):
-            handle = self.network.drop(held, keep_copies)
+            handle = network.drop(held, keep_copies)
         return handle
 
     def deliver(self, handle: int, why: str) -> None:
         """Send the copies kept so far to their receivers, past the rule that dropped them."""
+        network = self._network()
         with self.log.step("network", f"deliver {why}") as outcome:
-            outcome.returned(f"{self.network.deliver(handle)} delivered")
+            outcome.returned(f"{network.deliver(handle)} delivered")
 
     def release(self, handle: int, why: str) -> None:
+        network = self._network()
         with self.log.step("network", f"release {why}"):
-            self.network.release(handle)
+            network.release(handle)
+
+    def wait_for_kernel(
+        self, side: Side, until: Callable[[list[SocketState]], bool], limit: float, why: str
+    ) -> bool:
+        """A logged wait until the kernel's sockets satisfy `until`, at most `limit` seconds.
+        Where a kernel timer decides when a thing happens, a fixed pause is too short on a
+        busy machine: a retransmission timer armed later has backed off further."""
+        if self.kernel_sockets is None:
+            raise RuntimeError("this scenario needs the capture sandbox's view of the kernel")
+        with self.log.step(side, f"wait(at most {limit:g} s): {why}") as outcome:
+            start = time.monotonic()
+            while not until(self.kernel_sockets()):
+                if time.monotonic() - start > limit:
+                    outcome.returned(f"not within {limit:g} s")
+                    return False
+                time.sleep(KERNEL_POLL_SECONDS)
+            outcome.returned(f"after {time.monotonic() - start:.2f} s")
+        return True
+
+    def _network(self) -> Network:
+        if self.network is None:
+            raise RuntimeError("this scenario needs the capture sandbox's network")
+        return self.network
 
     @property
     def host(self) -> str:
@@ -108,13 +140,13 @@ class Context:
     def address_family(self) -> socket.AddressFamily:
         return socket.AF_INET if self.family == 4 else socket.AF_INET6
 
-    def socket(self, side: str) -> socket.socket:
+    def socket(self, side: Side) -> Socket:
         with self.log.step(side, "socket(SOCK_STREAM)") as outcome:
             sock = socket.socket(self.address_family, socket.SOCK_STREAM)
             outcome.returned(f"fd {sock.fileno()}")
         return sock
 
-    def listener(self, port: int, backlog: int) -> socket.socket:
+    def listener(self, port: int, backlog: int) -> Socket:
         """A listening server socket: socket, SO_REUSEADDR, bind, listen, each a logged step."""
         sock = self.socket("server")
         with self.log.step("server", "setsockopt(SO_REUSEADDR, 1)"):
@@ -125,7 +157,7 @@ class Context:
             sock.listen(backlog)
         return sock
 
-    def connect(self, sock: socket.socket, port: int) -> None:
+    def connect(self, sock: Socket, port: int) -> None:
         """A logged connect(); an error (ECONNREFUSED, ETIMEDOUT) is logged, not raised."""
         with self.log.step("client", f"connect({self.where(port)})"):
             sock.connect((self.host, port))

@@ -12,20 +12,25 @@ import errno
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+
+from analyzer.sidecar import CallRecord, CallSide
 
 
 @dataclass
 class Call:
     time: float  # epoch seconds when the call was made
     end_time: float  # when it returned or raised
-    side: str  # "client" | "server"
+    side: CallSide
     call: str  # e.g. "connect(127.0.0.1:5000)"
     result: str  # "ok", "ECONNREFUSED", "b'hello' (5 bytes)", ...
     errno: str | None = None
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_dict(self) -> CallRecord:
+        return {
+            "time": self.time, "end_time": self.end_time, "side": self.side, "call": self.call,
+            "result": self.result, "errno": self.errno,
+        }  # fmt: skip
 
 
 class Outcome:
@@ -57,7 +62,7 @@ class CallLog:
         self.settle = settle
 
     @contextmanager
-    def step(self, side: str, call: str) -> Iterator[Outcome]:
+    def step(self, side: CallSide, call: str) -> Iterator[Outcome]:
         outcome = Outcome()
         start = time.time()
         error = None
@@ -76,12 +81,12 @@ class CallLog:
         if self.after_step is not None:
             self.after_step(record)
 
-    def merge(self, calls: list[dict]) -> None:
+    def merge(self, calls: list[CallRecord]) -> None:
         """Steps another process logged (a forked client). They are appended, not sorted in:
         snapshots refer to calls by index, and every call carries its own times."""
         self.calls.extend(Call(**call) for call in calls)
 
-    def idle(self, side: str, seconds: float, why: str) -> None:
+    def idle(self, side: CallSide, seconds: float, why: str) -> None:
         """A logged pause: the application does nothing while the kernel acts (a timer fires)."""
         with self.step(side, f"sleep({seconds:g}): {why}"):
             time.sleep(seconds)

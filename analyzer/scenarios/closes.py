@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
-from analyzer.scenarios.base import FINS, PURE_ACKS, Context, Scenario
-from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, echo, facts, open_pair, recv, send
+from analyzer.scenarios.base import FINS, PURE_ACKS, SERVER_PORT, Context, Scenario
+from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, Pair, close, echo, facts, open_pair, recv, send
+from analyzer.sidecar import SocketState
 
 HOLD_SECONDS = 1.5
-# Retransmission timeout of a FIN on loopback: RTO_MIN (200 ms) plus margin.
-FIN_RETRANSMIT_WAIT = 1.0
+# A held FIN's retransmissions back off from RTO_MIN (200 ms): 0.2, 0.4, 0.8, 1.6, 3.2 s apart;
+# released late on a busy machine, the next one may be seconds away.
+FIN_RETRANSMIT_LIMIT = 7.0
 CLOSING_HELD = 0.6  # long enough for a kernel snapshot (every 0.5 s) inside it
 REQUEST = b"request"
 RESPONSE = b"response after your FIN"
@@ -73,9 +76,27 @@ def run_simultaneous_close(ctx: Context) -> dict:
     ctx.log.idle("client", CLOSING_HELD, "each end has the other's FIN, not the ACK of its own: CLOSING")
     ctx.release(fins, "the FINs")
     ctx.release(acks, "the ACKs")
-    ctx.log.idle("client", FIN_RETRANSMIT_WAIT, "a FIN is retransmitted and acknowledged: TIME_WAIT")
+    ctx.wait_for_kernel(
+        "client", _both_in_time_wait(pair), FIN_RETRANSMIT_LIMIT,
+        "a FIN is retransmitted and acknowledged: TIME_WAIT on both",
+    )  # fmt: skip
     close(ctx, "server", pair.listener, "close() listener")
     return facts(pair)
+
+
+def _both_in_time_wait(pair: Pair) -> Callable[[list[SocketState]], bool]:
+    ends = {(f":{pair.client_port}", f":{SERVER_PORT}"), (f":{SERVER_PORT}", f":{pair.client_port}")}
+
+    def until(sockets: list[SocketState]) -> bool:
+        waiting = {
+            (local, peer)
+            for local, peer in ends
+            for s in sockets
+            if s["state"] == "TIME_WAIT" and s["local"].endswith(local) and s["peer"].endswith(peer)
+        }
+        return waiting == ends
+
+    return until
 
 
 SERVER_CLOSE = Scenario(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+from analyzer.connections import Side
 from analyzer.scenarios.base import SERVER_PORT, Context
 
 MESSAGE = b"hello"
@@ -31,12 +32,12 @@ def open_pair(ctx: Context, backlog: int = 1) -> Pair:
     return Pair(listener, client, conn, client.getsockname()[1])
 
 
-def send(ctx: Context, side: str, sock: socket.socket, data: bytes) -> None:
+def send(ctx: Context, side: Side, sock: socket.socket, data: bytes) -> None:
     with ctx.log.step(side, f"sendall({data!r})"):
         sock.sendall(data)
 
 
-def recv(ctx: Context, side: str, sock: socket.socket, size: int = 1024) -> bytes:
+def recv(ctx: Context, side: Side, sock: socket.socket, size: int = 1024) -> bytes:
     data = b""
     with ctx.log.step(side, f"recv({size})") as outcome:
         data = sock.recv(size)
@@ -44,7 +45,7 @@ def recv(ctx: Context, side: str, sock: socket.socket, size: int = 1024) -> byte
     return data
 
 
-def close(ctx: Context, side: str, sock: socket.socket, what: str = "close()") -> None:
+def close(ctx: Context, side: Side, sock: socket.socket, what: str = "close()") -> None:
     with ctx.log.step(side, what):
         sock.close()
 

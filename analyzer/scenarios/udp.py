@@ -33,6 +33,8 @@ def run(ctx: Context) -> dict:
         with log.step("server", "recvfrom(1024)") as outcome:
             data, peer = server.recvfrom(1024)
             outcome.returned(data)
+    if peer is None:
+        raise RuntimeError("the server received no datagram to answer")
     with log.step("server", f"sendto({REPLY!r})"):
         server.sendto(REPLY, peer)
     with log.step("client", "recv(1024)") as outcome:

@@ -14,12 +14,10 @@ are rarely caught by a snapshot; `states_checked` says which ones were.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from analyzer.connections import Connection
+from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
-
-if TYPE_CHECKING:
-    from analyzer.analysis import ConnectionAnalysis
 
 
 @dataclass
@@ -39,6 +37,9 @@ class KernelAgreement:
     states_checked: list[str] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
     confirmed: list[tuple[float, str]] = field(default_factory=list)  # (snapshot time, side) that agreed
+    # A snapshot while the connection lasted listed a listening socket at the server's
+    # address: the state of a server that never answered, which its packets cannot show.
+    server_listened: bool = False
 
     def as_dict(self) -> dict:
         return {
@@ -71,18 +72,17 @@ def _normalize(address: str) -> str:
     return f"{host.strip('[]')}:{port}"
 
 
-def _listening(snapshot: dict) -> set[str]:
+def _listening(snapshot: Snapshot) -> set[str]:
     """The addresses a snapshot lists a listening socket at."""
     return {_normalize(s["local"]) for s in snapshot["sockets"] if s["state"] == State.LISTEN.value}
 
 
-def kernel_listened(sidecar: dict | None, endpoint: tuple[str, int], start: float, end: float) -> bool:
-    """Whether a snapshot between start and end listed a listening socket at this address: the
-    state of a server that never answered, which its packets cannot show."""
+def kernel_listened(sidecar: Sidecar, endpoint: tuple[str, int], start: float, end: float) -> bool:
+    """Whether a snapshot between start and end listed a listening socket at this address."""
     address = _address(endpoint)
     return any(
         start <= snapshot["time"] <= end and address in _listening(snapshot)
-        for snapshot in (sidecar or {}).get("snapshots", [])
+        for snapshot in sidecar["snapshots"]
     )
 
 
@@ -95,15 +95,21 @@ def state_at(history: list[tuple[float, State]], time: float) -> State | None:
     return current
 
 
-def compare_with_kernel(result: ConnectionAnalysis, sidecar: dict) -> KernelAgreement:
-    connection = result.connection
+def compare_with_kernel(
+    connection: Connection, states: dict[str, list[tuple[float, State]]], sidecar: Sidecar
+) -> KernelAgreement:
+    """The states inferred for each end of `connection` (by side) against the kernel's
+    snapshots in the sidecar."""
     agreement = KernelAgreement()
+    agreement.server_listened = kernel_listened(
+        sidecar, connection.server, connection.first_time, connection.last_time
+    )
     ends = {
         "client": (connection.client, connection.server),
         "server": (connection.server, connection.client),
     }
     checked: set[str] = set()
-    for snapshot in sidecar.get("snapshots", []):
+    for snapshot in sidecar["snapshots"]:
         time = snapshot["time"]
         if time < connection.first_time:
             continue  # the connection did not exist yet
@@ -118,10 +124,10 @@ def compare_with_kernel(result: ConnectionAnalysis, sidecar: dict) -> KernelAgre
         counted = False
         end_time = snapshot.get("end_time", time)
         for side, (local, peer) in ends.items():
-            inferred = state_at(result.states[side], time)
+            inferred = state_at(states[side], time)
             if inferred is None:
                 continue
-            held = {inferred.value} | {s.value for t, s in result.states[side] if time <= t <= end_time}
+            held = {inferred.value} | {s.value for t, s in states[side] if time <= t <= end_time}
             seen = kernel.get((_address(local), _address(peer)), State.CLOSED.value)
             if inferred == State.LISTEN and seen == State.CLOSED.value and _address(local) in listening:
                 # Before its SYN arrives, a server endpoint is the listening socket itself.

@@ -1,0 +1,112 @@
+"""Loss inference: the segments their receiver never took in, as the capture proves it.
+
+The state machine (tcp_state.py) applies a lost segment to its sender only: it left,
+but it never arrived. The capture point cannot see a loss; it sees what the ends did
+about it, and these rules read that:
+
+- a SYN or FIN sent again (findings/resends.py) with nothing from the peer in between
+  acknowledging it: the earlier copy was lost (a retransmission timer fired), unless the
+  peer had acknowledged it before that copy went out: a peer told again what it knows may
+  keep silent (Linux in CLOSING takes the ACK of its FIN and enters TIME_WAIT without a
+  word), so its silence proves nothing;
+- a segment acknowledging a SYN or FIN that the peer then sends again, the same kind of
+  segment, or a pure ACK before any resend: that segment was lost (had it arrived, the
+  peer would have had no reason to resend), unless the resend came within one round trip
+  of it (`first_syn_to_handshake_ack`, CROSSING_FLOOR at least), when the two may have
+  crossed in flight;
+- the ACK that completes a handshake answered at once by the peer's RST, no data ever
+  sent: the listener refused it (accept queue full, tcp_abort_on_overflow).
+
+Data segments are not examined: losing them does not change a state.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Final
+
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
+from analyzer.findings.resends import earlier_copies
+
+# Retransmission timers fire on timer ticks (milliseconds), so two ends' resends can cross
+# in flight however short the path: on loopback two FINs 42 µs apart did. A timer's
+# resend comes RTO_MIN (200 ms) or more after what armed it, far beyond this.
+CROSSING_FLOOR: Final = 0.010
+
+
+def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
+    """From the first SYN to the ACK of the SYN/ACK that answers it: one round trip
+    wherever the capture was taken, the time within which a segment and the peer's resend
+    may have crossed (0 when the handshake is not in the capture). Not the handshake's
+    reported RTT (Handshake.answered_syn_to_ack), which starts at the SYN that was
+    answered; nor Wireshark's iRTT (findings/retransmissions.py)."""
+    syn = next((s for s in segments if s.flags & (SYN | ACK) == SYN), None)
+    if syn is None:
+        return 0.0
+    synack = next(
+        (s for s in segments if s.flags & (SYN | ACK) == SYN | ACK and s.ack == (syn.seq + 1) % MOD), None
+    )
+    if synack is None:
+        return 0.0
+    ack = next(
+        (s for s in segments if s.time >= synack.time and s.flags & (SYN | ACK) == ACK
+         and s.sport == syn.sport and s.ack == (synack.seq + 1) % MOD),
+        None,
+    )  # fmt: skip
+    return ack.time - syn.time if ack is not None else 0.0
+
+
+def lost_segments(segments: list[Segment], earlier: dict[int, int] | None = None) -> set[int]:
+    """Frames their receiver never took in (see the module's rules). `earlier`: the
+    connection's copies (findings.resends.earlier_copies), found here when not given."""
+    if earlier is None:
+        earlier = earlier_copies(segments)
+    lost: set[int] = set()
+    first_data = next((i for i, s in enumerate(segments) if s.payload_len), len(segments))
+    synack_ends = {(s.seq + 1) % MOD for s in segments[:first_data] if s.flags & (SYN | ACK) == SYN | ACK}
+    for ack, answer in pairwise(segments[:first_data]):
+        if (
+            ack.flags & (SYN | FIN | RST | ACK) == ACK
+            and ack.ack in synack_ends
+            and answer.flags & RST
+            and (answer.src, answer.sport) == (ack.dst, ack.dport)
+        ):
+            lost.add(ack.frame)
+    if not earlier:
+        return lost
+    crossing = max(first_syn_to_handshake_ack(segments), CROSSING_FLOOR)
+    control = SYN | FIN
+    for index, previous in earlier.items():
+        segment = segments[index]
+        if not segment.flags & control or segment.flags & RST:
+            continue
+        while previous >= 0 and segments[previous].flags & RST:
+            previous = earlier.get(previous, -1)  # a RST is nothing's resend: the copy before it
+        if previous < 0:
+            continue
+        sender = (segment.src, segment.sport)
+        covered = segment.seq_end
+        # A SYN/ACK after the same end's SYN answers a SYN of the peer (simultaneous open):
+        # not a timer's resend, so it says nothing of what the peer sent meanwhile.
+        resent = segment.flags & (control | ACK) == segments[previous].flags & (control | ACK)
+        acked = False
+        for between in segments[previous + 1 : index]:
+            if (between.src, between.sport) == sender or between.flags & RST:
+                continue
+            if between.flags & ACK and seq_diff(between.ack, covered) >= 0:
+                pure = not (between.flags & control or between.payload_len)
+                if (pure or resent) and segment.time - between.time > crossing:
+                    lost.add(between.frame)  # the sender evidently never got this acknowledgment
+                acked = True
+        if not acked and not _acknowledged_before(segments, previous, covered):
+            lost.add(segments[previous].frame)
+    return lost
+
+
+def _acknowledged_before(segments: list[Segment], index: int, covered: int) -> bool:
+    """Whether the peer's last acknowledgment before segments[index] covered `covered`."""
+    sender = (segments[index].src, segments[index].sport)
+    for before in reversed(segments[:index]):
+        if (before.src, before.sport) != sender and before.flags & ACK and not before.flags & RST:
+            return seq_diff(before.ack, covered) >= 0
+    return False

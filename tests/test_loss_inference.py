@@ -1,0 +1,119 @@
+"""Loss inference: which segments never reached their receiver, and what that does to the states."""
+
+from __future__ import annotations
+
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import analyze_segments
+from analyzer.findings.kernel_agreement import state_at
+from analyzer.loss_inference import lost_segments
+from analyzer.tcp_state import State
+
+# FINs dropped on the way (as a firewall rule on input does), then retransmitted.
+DROPPED_FINS_THEN_RETRANSMITTED = (
+    *HANDSHAKE,
+    ("c", "FA", 101, 501),  # lost
+    ("s", "FA", 501, 101),  # lost: it does not acknowledge the client's FIN
+    (0.3, "c", "FA", 101, 501),
+    ("s", "A", 502, 102),
+    ("s", "FA", 501, 102),
+    ("c", "A", 102, 502),
+)
+
+
+def test_lost_segments_are_those_sent_again_unacknowledged() -> None:
+    assert lost_segments(conversation(*DROPPED_FINS_THEN_RETRANSMITTED)) == {4, 5}
+
+
+def test_lost_fins_leave_both_ends_in_fin_wait_1_until_they_are_resent() -> None:
+    [result] = analyze_segments(conversation(*DROPPED_FINS_THEN_RETRANSMITTED)).connections
+    at = result.states
+    assert state_at(at["client"], 100.0045) == State.FIN_WAIT_1
+    assert state_at(at["server"], 100.0045) == State.FIN_WAIT_1
+    assert [s.value for _t, s in at["client"]][-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert [s.value for _t, s in at["server"]][-3:] == ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"]
+    assert (result.close.shape, result.close.time_wait) == ("simultaneous", "both")
+
+
+def test_an_ack_the_peer_answers_with_a_retransmission_was_lost() -> None:
+    segments = conversation(
+        ("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501), (1.0, "s", "SA", 500, 101)
+    )
+    assert lost_segments(segments) == {3}
+    [result] = analyze_segments(segments).connections
+    assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD"]
+
+
+def test_a_handshake_ack_answered_by_rst_was_refused() -> None:
+    """Accept-queue overflow: the server never took the ACK in and resets from SYN_RCVD."""
+    segments = conversation(*HANDSHAKE, ("s", "R", 501, 0))
+    assert lost_segments(segments) == {3}
+    [result] = analyze_segments(segments).connections
+    assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD", "CLOSED"]
+    assert [(r.state, r.cause) for r in result.resets] == [("SYN_RCVD", "accept_queue_overflow")]
+
+
+# The simultaneous-close scenario's tail: both ends in CLOSING, their FINs resent while the
+# sandbox still drops them (each resend now acknowledging the other's FIN), then released.
+CLOSING_HELD_THEN_RELEASED = (
+    *HANDSHAKE,
+    (0.100, "c", "FA", 101, 501),  # 4: dropped
+    (0.101, "s", "FA", 501, 101),  # 5: dropped
+    (0.150, "c", "FA", 101, 501),  # 6: the held FIN, delivered: server CLOSING
+    (0.1501, "s", "A", 502, 102),  # 7: dropped
+    (0.151, "s", "FA", 501, 101),  # 8: the held FIN, delivered: client CLOSING
+    (0.1511, "c", "A", 102, 502),  # 9: dropped
+    (0.300, "c", "FA", 101, 502),  # 10: resent, acknowledging: dropped
+    (0.320, "s", "FA", 501, 102),  # 11: resent, acknowledging: dropped
+    (0.700, "c", "FA", 101, 502),  # 12: after the release: server TIME_WAIT, silently
+    (1.500, "c", "FA", 101, 502),  # 13: the client heard nothing and resends
+    (1.5001, "s", "A", 502, 102),  # 14: from TIME_WAIT: client TIME_WAIT
+)
+
+
+def test_an_acknowledging_segment_the_peer_answers_by_resending_was_lost() -> None:
+    """10 acknowledges the server's FIN, yet the server resends it (11): 10 never arrived;
+    likewise 11 (the client resends at 12). 12 went unanswered, but the server had
+    acknowledged that FIN before (7): its silence is Linux's CLOSING -> TIME_WAIT, not a loss."""
+    assert lost_segments(conversation(*CLOSING_HELD_THEN_RELEASED)) == {4, 5, 7, 9, 10, 11}
+
+
+def test_closing_is_held_on_both_ends_until_a_resent_fin_gets_through() -> None:
+    [result] = analyze_segments(conversation(*CLOSING_HELD_THEN_RELEASED)).connections
+    at = result.states
+    for side in ("client", "server"):
+        assert state_at(at[side], 100.5) == State.CLOSING
+    assert state_at(at["server"], 100.8) == State.TIME_WAIT
+    assert state_at(at["client"], 100.8) == State.CLOSING
+    assert state_at(at["client"], 101.6) == State.TIME_WAIT
+
+
+def test_a_resend_within_a_round_trip_may_have_crossed_the_ack() -> None:
+    """Captured near the client, 50 ms from the server: the server's SYN/ACK resend left
+    before the client's ACK (captured 10 ms earlier) could have reached it."""
+    segments = conversation(
+        (0.0, "c", "S", 100, 0), (0.1, "s", "SA", 500, 101), (0.1001, "c", "A", 101, 501),
+        (0.11, "s", "SA", 500, 101),
+    )  # fmt: skip
+    assert lost_segments(segments) == set()
+
+
+def test_resends_on_the_same_timer_tick_crossed_in_flight() -> None:
+    """Seen live on loopback: both CLOSING ends' timers fired together; their FINs, each
+    acknowledging the other's, crossed 42 µs apart (the handshake took 33 µs). Each end
+    took the other's in silence: TIME_WAIT on both, nothing lost."""
+    loopback_handshake = (
+        (0.0, "c", "S", 100, 0),
+        (0.000017, "s", "SA", 500, 101),
+        (0.000033, "c", "A", 101, 501),
+    )
+    segments = conversation(
+        *loopback_handshake,
+        *CLOSING_HELD_THEN_RELEASED[3:-3],
+        (0.7, "s", "FA", 501, 102),
+        (0.700042, "c", "FA", 101, 502),
+    )
+    assert lost_segments(segments) == {4, 5, 7, 9, 10, 11}
+    [result] = analyze_segments(segments).connections
+    assert [s.value for _t, s in result.states["client"]][-2:] == ["CLOSING", "TIME_WAIT"]
+    assert [s.value for _t, s in result.states["server"]][-2:] == ["CLOSING", "TIME_WAIT"]

@@ -1,0 +1,51 @@
+"""The one resend detector: copies of a segment its sender sent before, numbered."""
+
+from __future__ import annotations
+
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import analyze_segments
+from analyzer.findings.resends import earlier_copies, numbered_resends
+
+
+def test_copies_point_to_the_copy_before_and_are_numbered() -> None:
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 10),  # index 3
+        (0.2, "c", "PA", 101, 501, 10),
+        ("s", "A", 501, 101),  # a pure ACK is never a copy, however often it repeats
+        ("s", "A", 501, 101),
+        (0.6, "c", "PA", 101, 501, 10),
+    )
+    assert earlier_copies(segments) == {4: 3, 7: 4}
+    assert numbered_resends(segments, earlier_copies(segments)) == {
+        5: (1, segments[3].time),
+        8: (2, segments[4].time),
+    }
+
+
+def test_a_copy_has_the_same_sender_sequence_number_and_length() -> None:
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 10),
+        ("c", "PA", 101, 501, 5),  # shorter: not the same data
+        ("s", "PA", 101, 111, 10),  # the peer's own numbers, equal by chance
+        ("c", "FA", 101, 501, 10),  # FIN: a different segment
+    )
+    assert earlier_copies(segments) == {}
+
+
+def test_a_syn_is_the_same_whatever_rides_with_it() -> None:
+    """A Fast Open SYN resent as a plain SYN, and an end's SYN/ACK after its own SYN
+    (simultaneous open): both repeat a SYN."""
+    fast_open = conversation(("c", "S", 100, 0, 300), (1.0, "c", "S", 100, 0))
+    assert earlier_copies(fast_open) == {1: 0}
+    simultaneous = conversation(("c", "S", 100, 0), ("s", "S", 500, 0), ("c", "SA", 100, 501))
+    assert earlier_copies(simultaneous) == {2: 0}
+
+
+def test_the_core_numbers_the_resends_the_ladder_draws() -> None:
+    [result] = analyze_segments(
+        conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0), (3.0, "c", "S", 100, 0))
+    ).connections
+    assert result.resends == {2: (1, 100.0), 3: (2, 101.0)}
