@@ -10,7 +10,7 @@ SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
 
-.PHONY: setup deb-packages capture analyze diagram test lint expected scenarios corpus gallery docs bench run clean
+.PHONY: setup deb-packages capture analyze diagram test test-fast lint expected scenarios corpus gallery docs bench run clean
 
 # The editable install compiles the per-packet path (setup.py); native.build() compiles it
 # again, through setup.py too, after its sources change, and does nothing while they do not.
@@ -60,6 +60,10 @@ diagram: setup
 
 test: setup
 	@$(BIN)/python -m pytest
+
+# The unit and replay tests: no live captures, no installs, nothing marked slow (pyproject.toml).
+test-fast: setup
+	@$(BIN)/python -m pytest -m 'not live and not install and not slow'
 
 # ruff on everything; mypy on the whole package ([tool.mypy] in pyproject.toml), not only
 # the modules mypyc compiles.

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = ROOT / "captures"
+# Public captures that are not ours to commit: CI puts them beside the clone; a clone on its
+# own has none, and what needs them skips saying so.
 CORPUS = ROOT.parent / "shared" / "corpus"
+NO_CORPUS = f"the shared corpus is not beside the repository ({CORPUS})"
+
+# CI has the corpus, root and every tool, so a skip there means something went missing:
+# .ci/run sets this to make every skip a failure instead of a quiet pass.
+NO_SKIPS = "HANDSHAKE_NO_SKIPS"
 
 
 def stored_captures() -> list[Path]:
@@ -21,10 +30,18 @@ def corpus_pcaps() -> list[Path]:
     return sorted((CORPUS / "pcaps").glob("*")) if CORPUS.is_dir() else []
 
 
+def corpus_params(keep: Callable[[Path], bool] = lambda path: True) -> list:
+    """The corpus files `keep` takes, as parameters named after the files; without the corpus,
+    one parameter that skips saying so, where the files would have been silently left out."""
+    if not CORPUS.is_dir():
+        return [pytest.param(None, id="corpus", marks=pytest.mark.skip(reason=NO_CORPUS))]
+    return [pytest.param(path, id=path.name) for path in corpus_pcaps() if keep(path)]
+
+
 @pytest.fixture
 def corpus_dir() -> Path:
     if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not beside the repository ({CORPUS})")
+        pytest.skip(NO_CORPUS)
     return CORPUS
 
 
@@ -36,3 +53,24 @@ def capture_skip_reason() -> str | None:
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             return f"live capture needs {tool} (run 'make setup' as root)"
     return None
+
+
+def _fail_if_no_skips(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if not (os.environ.get(NO_SKIPS) and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    report.outcome = "failed"
+    report.longrepr = f"skipped, but {NO_SKIPS} is set (CI runs every test): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
+    outcome = yield
+    _fail_if_no_skips(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    outcome = yield
+    _fail_if_no_skips(outcome.get_result())

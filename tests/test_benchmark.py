@@ -18,7 +18,9 @@ from analyzer.parallel.options import AnalyzeOptions
 JSON = AnalyzeOptions(json=True, use_sidecar=False)
 
 
-@pytest.mark.parametrize(("packets", "fmt"), [(100_000, "pcap"), (20_000, "pcapng")])
+@pytest.mark.parametrize(
+    ("packets", "fmt"), [pytest.param(100_000, "pcap", marks=pytest.mark.slow), (20_000, "pcapng")]
+)
 def test_the_analysis_reports_every_life_cycle_the_generator_wrote(tmp_path, packets, fmt) -> None:
     path = tmp_path / f"synthetic.{fmt}"
     written = write_capture(path, packets, fmt)

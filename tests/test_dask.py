@@ -20,6 +20,7 @@ distributed = pytest.importorskip(
 FILES = [str(CAPTURES / f"{name}.pcap") for name in ("refused", "handshake-ipv6", "syn-timeout", "udp")]
 
 
+@pytest.mark.slow
 def test_a_local_dask_cluster_gives_what_one_process_gives(tmp_path) -> None:
     bad = tmp_path / "bad.pcap"
     bad.write_bytes(b"\x00" * 64)

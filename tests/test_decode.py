@@ -6,7 +6,7 @@ import shutil
 import struct
 
 import pytest
-from conftest import corpus_pcaps, stored_captures
+from conftest import corpus_params, stored_captures
 from pcap_builder import FRAMINGS, handshake_packets, write_capture
 from scapy.layers.inet import TCP
 from scapy.utils import PcapReader
@@ -133,12 +133,12 @@ SCAPY_CANNOT_DISSECT = {
     "sv_bug-5437-02__input.pcap": "ERSPAN inside GRE",
 }
 SCAPY_MAX_BYTES = 1_000_000  # scapy dissects ~5k packets/s: keep make test fast
-REAL_FILES = stored_captures() + [
-    p for p in corpus_pcaps() if p.name not in SCAPY_CANNOT_DISSECT and p.stat().st_size < SCAPY_MAX_BYTES
-]
+REAL_FILES = stored_captures() + corpus_params(
+    lambda p: p.name not in SCAPY_CANNOT_DISSECT and p.stat().st_size < SCAPY_MAX_BYTES
+)
 
 
-@pytest.mark.parametrize("path", REAL_FILES, ids=[p.name for p in REAL_FILES])
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
 def test_agrees_with_scapy_on_real_captures(path) -> None:
     """scapy's dissectors are the reference: same TCP packets, ports, flags, seq, ack."""
     expected = []
@@ -184,9 +184,9 @@ def test_counts_agree_with_tshark_on_the_corpus(corpus_dir) -> None:
 # -- the tshark decoder (pyshark) ------------------------------------------------------------------
 
 PYSHARK_MAX_BYTES = 120_000  # tshark renders ~2k packets/s through pyshark: keep make test fast
-BOTH_DECODERS = stored_captures() + [
-    p for p in corpus_pcaps() if p.name not in TUNNELLED and p.stat().st_size < PYSHARK_MAX_BYTES
-]
+BOTH_DECODERS = stored_captures() + corpus_params(
+    lambda p: p.name not in TUNNELLED and p.stat().st_size < PYSHARK_MAX_BYTES
+)
 needs_tshark = pytest.mark.skipif(
     shutil.which("tshark") is None, reason="tshark is not installed (make setup)"
 )
@@ -199,8 +199,9 @@ def _fields(segments) -> list[tuple]:
     ]
 
 
+@pytest.mark.slow
 @needs_tshark
-@pytest.mark.parametrize("path", BOTH_DECODERS, ids=[p.name for p in BOTH_DECODERS])
+@pytest.mark.parametrize("path", BOTH_DECODERS, ids=lambda p: p.name)
 def test_both_decoders_give_the_same_segments(path) -> None:
     fast = list(read_segments(str(path)))
     wireshark = list(read_segments_tshark(str(path)))
@@ -209,6 +210,7 @@ def test_both_decoders_give_the_same_segments(path) -> None:
     assert [s.options for s in wireshark] == [s.options for s in fast]
 
 
+@pytest.mark.slow
 @needs_tshark
 def test_tshark_decoder_reads_inside_tunnels(corpus_dir) -> None:
     """ERSPAN in GRE: the fast reader sees no TCP; Wireshark's dissectors find all of it."""

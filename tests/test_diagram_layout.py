@@ -7,7 +7,7 @@ from itertools import combinations
 
 import matplotlib.pyplot as plt
 import pytest
-from conftest import corpus_pcaps, stored_captures
+from conftest import corpus_params, stored_captures
 
 from analyzer.analysis import analyze_file
 from analyzer.output.selection import pick_connection
@@ -35,6 +35,7 @@ def overlapping_labels(fig: plt.Figure) -> list[tuple[str, str]]:
     return overlaps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pcap", CAPTURES, ids=[p.stem for p in CAPTURES])
 def test_no_label_overlaps_another(pcap) -> None:
     sidecar = json.loads(sidecar_path_for(pcap).read_text())
@@ -57,10 +58,11 @@ def test_the_check_finds_an_overlap() -> None:
         plt.close(fig)
 
 
-CORPUS_FILES = [p for p in corpus_pcaps() if p.stat().st_size < 400_000 and "bug-5437" not in p.name]
+CORPUS_FILES = corpus_params(lambda p: p.stat().st_size < 400_000 and "bug-5437" not in p.name)
 
 
-@pytest.mark.parametrize("pcap", CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])
+@pytest.mark.slow
+@pytest.mark.parametrize("pcap", CORPUS_FILES)
 def test_no_overlap_on_captures_nobody_here_made(pcap) -> None:
     """Duplicated packets with one timestamp, long summaries, many retransmissions."""
     chosen, _note = pick_connection(analyze_file(str(pcap)), None)

@@ -129,6 +129,7 @@ def test_shares_split_the_connections_and_keep_their_segments(tmp_path) -> None:
         assert sorted(found) == sorted(by_first)
 
 
+@pytest.mark.slow
 def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypatch, tmp_path) -> None:
     import tempfile
 
@@ -224,6 +225,7 @@ for jobs in (1, 2, 3):
 """
 
 
+@pytest.mark.slow
 def test_shares_give_one_process_bytes_whatever_the_order_of_the_report_s_keys(tmp_path) -> None:
     """The report's connections with their ids last and the id of the connection whose
     ports they reuse first: 2 and 3 shares still renumber them to one process's bytes.
@@ -254,6 +256,7 @@ def big_capture(tmp_path_factory) -> Path:
     return big
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_path, how, big_capture) -> None:
     import signal
@@ -287,6 +290,7 @@ def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_pat
     assert list(spare.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_big_file_in_shares_into_a_pipe_and_a_file_gives_one_process_bytes(tmp_path, big_capture) -> None:
     """As the command writes it: through the parent into a pipe, by the shares themselves
     into a file."""
@@ -306,6 +310,7 @@ def _session(leader: int) -> list[str]:
     return subprocess.run(["pgrep", "-s", str(leader)], capture_output=True, text=True).stdout.split()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full to write a report into")
 def test_a_report_the_system_refuses_to_take_is_one_line_and_status_1(tmp_path, big_capture) -> None:
     import resource

@@ -51,6 +51,7 @@ def test_report_is_self_contained(tmp_path) -> None:
     assert "no answer: 6 SYN(s)" in page and "matches the recorded kernel settings" in page
 
 
+@pytest.mark.slow
 def test_gallery_links_a_report_for_every_stored_capture(tmp_path) -> None:
     assert main(["gallery", str(CAPTURES), "-o", str(tmp_path)]) == 0
     links = [a["href"] for t, a in _tags((tmp_path / "index.html").read_text()) if t == "a"]
@@ -58,6 +59,7 @@ def test_gallery_links_a_report_for_every_stored_capture(tmp_path) -> None:
     assert all((tmp_path / link).is_file() for link in links)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make setup installs it)")
 @pytest.mark.parametrize("scenario", ["simultaneous-close", "udp", "backlog-abort"])
 def test_report_opens_in_a_browser(tmp_path, scenario: str) -> None:

@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from conftest import corpus_pcaps, stored_captures
+from conftest import corpus_params, stored_captures
 
 from analyzer.analysis import analyze_file, stream_file
 from analyzer.output import spool
@@ -15,10 +15,10 @@ from analyzer.output.json_report import analysis_to_dict, write_document
 from analyzer.output.text_report import analysis_text, write_text
 from analyzer.sidecar import load_sidecar, sidecar_path_for
 
-FILES = [*stored_captures(), *(p for p in corpus_pcaps() if p.stat().st_size < 2_000_000)]
+FILES = [*stored_captures(), *corpus_params(lambda p: p.stat().st_size < 2_000_000)]
 
 
-@pytest.mark.parametrize("pcap", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("pcap", FILES, ids=lambda p: p.name)
 def test_streamed_json_and_text_equal_the_whole_analysis(pcap, monkeypatch) -> None:
     monkeypatch.setattr(spool, "SPOOL_BYTES", 4096)  # most files spill to disk on the way
     path = sidecar_path_for(pcap)
