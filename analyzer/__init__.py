@@ -1,8 +1,12 @@
 """handshake-analyzer: TCP connection life cycles made visible and checkable.
 
-Layers, each knowing only the one below: decode (pcap -> segments), connections,
-tcp_state (the RFC 9293 machine), findings, output; capture and scenarios sit at
-the edge and are the only parts that need root.
+Layers, each knowing only those below it: decode (pcap -> segments), connections,
+tcp_state and loss_inference (the RFC 9293 machine), findings, analysis (every finding
+of a connection), output (renders an analysis, computes none). parallel runs the analysis
+in several processes; two of its modules are read from below: partition (which
+connections a process keeps, so the decoder skips the others) and placement (where a
+share's lines go, which the JSON writer records as it encodes them). capture and
+scenarios sit at the edge and are the only parts that need root.
 """
 
 __version__ = "0.1.0"

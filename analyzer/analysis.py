@@ -35,7 +35,7 @@ from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
-from analyzer.sidecar import CallRecord, Sidecar
+from analyzer.sidecar import CallRecord, Sidecar, calls_of
 from analyzer.tcp_state import ConnectionMachine, State, Step, time_out
 from analyzer.udp_flows import UdpFlow, group_udp_flows
 
@@ -73,11 +73,11 @@ class ConnectionAnalysis:
     synack_backoff: Backoff
     close: Close
     resets: list[Reset]
-    states: dict[str, list[tuple[float, State]]]
+    states: dict[Side, list[tuple[float, State]]]
     steps: list[Step]
     sequence: SequenceAnalysis  # Wireshark-style retransmission/dup-ACK flags
     compatibility: Compatibility  # Wireshark's, tcptrace's and Zeek's verdicts
-    state_frames: dict[str, list[int | None]] = field(default_factory=dict)  # what caused each state
+    state_frames: dict[Side, list[int | None]] = field(default_factory=dict)  # what caused each state
     notes: list[str] = field(default_factory=list)
     kernel: KernelAgreement | None = None  # set when a sidecar with kernel snapshots is given
     # The retransmission schedules the SYN and SYN/ACK backoff are compared with, each as
@@ -94,11 +94,11 @@ class ConnectionAnalysis:
         synack_backoff: Backoff,
         close: Close,
         resets: list[Reset],
-        states: dict[str, list[tuple[float, State]]],
+        states: dict[Side, list[tuple[float, State]]],
         steps: list[Step],
         sequence: SequenceAnalysis,
         compatibility: Compatibility,
-        state_frames: dict[str, list[int | None]] | None = None,
+        state_frames: dict[Side, list[int | None]] | None = None,
         notes: list[str] | None = None,
         kernel: KernelAgreement | None = None,
         backoff_schedules: dict[str, list[float]] | None = None,
@@ -167,8 +167,8 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     handshake = find_handshake(connection)
     final: dict[Side, State] = {"client": client.state, "server": server.state}
     notes = [machine.start_note] if handshake.status != "complete" else []
-    states = {"client": client.history, "server": server.history}
-    state_frames = {"client": client.frames, "server": server.frames}
+    states: dict[Side, list[tuple[float, State]]] = {"client": client.history, "server": server.history}
+    state_frames: dict[Side, list[int | None]] = {"client": client.frames, "server": server.frames}
     if not any(not connection.from_client(s) for s in connection.segments):
         # A server that never sent a segment shows nothing of its state.
         states["server"] = []
@@ -224,10 +224,10 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     causes, the backoff against the recorded kernel settings, the kernel's socket states."""
     connection = result.connection
     apply_call_timeouts(result, sidecar)
-    result.syn_backoff.matches = matching_schedules(result.syn_backoff, sidecar.get("sysctls", {}))
-    result.backoff_schedules = _schedules(
-        result.syn_backoff, result.synack_backoff, sidecar.get("sysctls") or None
-    )
+    # A sidecar that recorded no kernel settings predicts no schedule of its own.
+    sysctls = sidecar.get("sysctls") or None
+    result.syn_backoff.matches = matching_schedules(result.syn_backoff, sysctls)
+    result.backoff_schedules = _schedules(result.syn_backoff, result.synack_backoff, sysctls)
     refine_with_calls(connection, result.resets, sidecar["calls"])
     result.kernel = compare_with_kernel(connection, result.states, sidecar)
 
@@ -301,7 +301,7 @@ class FileStream:
 
     @property
     def _calls(self) -> list[CallRecord]:
-        return self.sidecar["calls"] if self.sidecar is not None else []
+        return calls_of(self.sidecar)
 
 
 def stream_file(

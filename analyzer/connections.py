@@ -30,6 +30,7 @@ WELL_KNOWN_PORT_LIMIT: Final = 1024
 
 # The two ends of a connection, by role (see the module's rule for which is the client).
 Side = Literal["client", "server"]
+SIDES: Final[tuple[Side, Side]] = ("client", "server")
 
 
 @dataclass

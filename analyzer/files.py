@@ -1,7 +1,8 @@
-"""Files written whole or not at all."""
+"""Files: written whole or not at all, and their size where it can be read."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,3 +17,11 @@ def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def size_or_zero(path: str) -> int:
+    """A file's size, 0 where it cannot be read (reading it will say what is wrong)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -40,6 +40,7 @@ COMPILED = (
     "analyzer.parallel.partition",
     "analyzer.decode.capture_file",
     "analyzer.decode.link_layer",
+    "analyzer.decode.addresses",
     "analyzer.decode.ip_tcp",
     "analyzer.decode.udp_icmp",
     "analyzer.decode.reader",
@@ -183,4 +184,14 @@ def build() -> None:
         return
     print(f"native: {state}; compiling {len(COMPILED)} modules with mypyc (about 30 s)", flush=True)
     subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=ROOT, check=True)
+    for left in stale_extensions():
+        left.unlink()
     print(f"native: {describe(build_state())}")
+
+
+def stale_extensions(root: Path = ROOT) -> list[Path]:
+    """Extension modules in the package that no build makes any more (a module moved or no
+    longer compiled): imported ahead of the sources, its stub would look in the shared
+    library for code that is not there."""
+    made = {root / _file(m, _SUFFIX) for m in extension_names()}
+    return sorted(p for p in (root / "analyzer").rglob("*" + _SUFFIX) if p not in made)

@@ -5,12 +5,12 @@ and checks every field the analysis reads, so that the core reads a sidecar by i
 without guarding each one, and a broken file is one line naming what is wrong.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the TypedDicts' NotRequired keys must be known
+# at run time (tests compare them with the parser's checks).
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 from analyzer.errors import UserError
 from analyzer.files import write_atomically
@@ -74,8 +74,17 @@ class Sidecar(TypedDict):
     processes_ended: NotRequired[Any]
 
 
+# The kernel settings the analysis reads as numbers (the rest it only shows).
+SYN_LINEAR_TIMEOUTS: Final = "net.ipv4.tcp_syn_linear_timeouts"
+NUMERIC_SYSCTLS: Final = (SYN_LINEAR_TIMEOUTS,)
+
 # errno values a call log records that are not failures: a non-blocking connect() under way.
 NOT_FAILURES = {"EINPROGRESS"}
+
+
+def calls_of(sidecar: Sidecar | None) -> list[CallRecord]:
+    """The call log, empty without a sidecar."""
+    return sidecar["calls"] if sidecar is not None else []
 
 
 def call_failed(call: CallRecord) -> bool:
@@ -143,6 +152,11 @@ def _problem(document: dict) -> str | None:
     for key, kind in (("calls", list), ("snapshots", list), ("sysctls", dict)):
         if key in document and not isinstance(document[key], kind):
             return f"'{key}' is not a {kind.__name__}"
+    for name, value in document.get("sysctls", {}).items():
+        if value is not None and not isinstance(value, str):
+            return f"sysctl {name} is not a string"
+        if name in NUMERIC_SYSCTLS and value is not None and not value.strip().isdigit():
+            return f"sysctl {name} is not a number ({value!r})"
     calls = document["calls"]
     for index, call in enumerate(calls):
         wrong = _wrong_fields(call, _CALL_FIELDS, {})

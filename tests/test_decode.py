@@ -259,10 +259,10 @@ def test_address_texts_stay_right_and_bounded_past_the_cache_limit(tmp_path) -> 
     segment still names its own, and the cache is emptied instead of growing."""
     import ipaddress
 
-    from analyzer.decode import ip_tcp
+    from analyzer.decode import addresses
     from analyzer.decode.reader import read_packets as read
 
-    count = 2 * ip_tcp._ADDRESS_TEXT_LIMIT + 100
+    count = 2 * addresses._ADDRESS_TEXT_LIMIT + 100
     records = []
     for index in range(count):
         family = 6 if index % 5 == 0 else 4
@@ -286,7 +286,7 @@ def test_address_texts_stay_right_and_bounded_past_the_cache_limit(tmp_path) -> 
         start = "2001:db8::" if index % 5 == 0 else "10.0.0.0"
         assert segment.src == str(ipaddress.ip_address(start) + index * 7919), index
         assert segment.dst == ("2001:db8:ffff::1" if index % 5 == 0 else "192.0.2.1")
-    assert 0 < len(ip_tcp._ADDRESS_TEXT) <= ip_tcp._ADDRESS_TEXT_LIMIT
+    assert 0 < len(addresses._ADDRESS_TEXT) <= addresses._ADDRESS_TEXT_LIMIT
 
 
 def _pcapng_block(block_type: int, body: bytes) -> bytes:

@@ -138,3 +138,13 @@ def test_compiled_and_pure_python_reports_are_the_same(tmp_path) -> None:
 @pytest.mark.slow
 def test_compiled_and_pure_python_reports_are_the_same_on_the_corpus(corpus_dir) -> None:
     _assert_the_same_reports(corpus_pcaps(), 1_000_000)
+
+
+def test_extensions_no_build_makes_are_found_to_be_removed(tmp_path) -> None:
+    suffix = native._SUFFIX
+    kept = [tmp_path / native._file(m, suffix) for m in native.extension_names()]
+    gone = tmp_path / "analyzer" / "output" / ("shares" + suffix)  # a module that moved
+    for path in [*kept, gone]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    assert native.stale_extensions(tmp_path) == [gone]

@@ -42,6 +42,10 @@ def _broken(document: dict, change: str) -> dict:
         broken["calls"] = {"0": broken["calls"][0]}
     elif change == "sysctls a list":
         broken["sysctls"] = []
+    elif change == "linear timeouts not a number":
+        broken["sysctls"]["net.ipv4.tcp_syn_linear_timeouts"] = "four"
+    elif change == "a sysctl a list":
+        broken["sysctls"]["net.ipv4.tcp_fin_timeout"] = [60]
     return broken
 
 
@@ -53,6 +57,8 @@ PROBLEMS = {
     "socket without state": "sockets[0] has no 'state'",
     "calls not a list": "'calls' is not a list",
     "sysctls a list": "'sysctls' is not a dict",
+    "linear timeouts not a number": "sysctl net.ipv4.tcp_syn_linear_timeouts is not a number ('four')",
+    "a sysctl a list": "sysctl net.ipv4.tcp_fin_timeout is not a string",
 }
 
 
@@ -101,3 +107,33 @@ def test_a_non_blocking_connect_under_way_is_not_a_failure() -> None:
     assert call_failed(_call("ECONNREFUSED", "ECONNREFUSED"))
     assert not call_failed(_call("EINPROGRESS", "EINPROGRESS"))
     assert not call_failed(_call("ok"))
+
+
+def test_a_report_page_reads_a_sidecar_without_scenario_or_kernel(tmp_path: Path) -> None:
+    """Only the calls and snapshots are required of a sidecar; the page names what is there."""
+    from analyzer.analysis import analyze_file
+    from analyzer.output.html_report import html_report
+
+    pcap = tmp_path / "refused.pcap"
+    shutil.copyfile(CAPTURES / "refused.pcap", pcap)
+    document = json.loads((CAPTURES / "refused.sidecar.json").read_text())
+    for key in ("scenario", "kernel", "summary"):
+        del document[key]
+    sidecar_path_for(pcap).write_text(json.dumps(document))
+    page = html_report(analyze_file(str(pcap), sidecar=load_sidecar(sidecar_path_for(pcap))))
+    assert "<h1>refused.pcap</h1>" in page and "kernel not recorded" in page
+
+
+def test_the_parser_checks_the_fields_the_typed_sidecar_names() -> None:
+    """The checks load_sidecar makes and the TypedDicts the code is typed with are one shape,
+    and the call log writes it."""
+    from dataclasses import fields
+
+    from analyzer import sidecar
+    from analyzer.scenarios.calls import Call
+
+    assert set(sidecar._CALL_FIELDS) == sidecar.CallRecord.__required_keys__ == {f.name for f in fields(Call)}
+    assert set(sidecar._SNAPSHOT_FIELDS) == sidecar.Snapshot.__required_keys__
+    assert set(sidecar._OPTIONAL_SNAPSHOT_FIELDS) == sidecar.Snapshot.__optional_keys__
+    assert set(sidecar._SOCKET_FIELDS) == sidecar.SocketState.__required_keys__
+    assert {"calls", "snapshots"} == sidecar.Sidecar.__required_keys__

@@ -7,19 +7,17 @@ padding is never mistaken for payload.
 
 from __future__ import annotations
 
-import socket
 from typing import Final
 
+from analyzer.decode.addresses import address_pair
 from analyzer.decode.fields import u16, u32
 from analyzer.decode.headers import (
-    IPV4_ADDRESS,
     IPV4_FRAGMENT,
     IPV4_FRAGMENT_OFFSET_MASK,
     IPV4_MIN_HEADER,
     IPV4_PROTOCOL,
     IPV4_SOURCE,
     IPV4_TOTAL_LENGTH,
-    IPV6_ADDRESS,
     IPV6_AUTHENTICATION_HEADER,
     IPV6_FRAGMENT_HEADER,
     IPV6_FRAGMENT_HEADER_LENGTH,
@@ -60,30 +58,6 @@ _CARRIED: Final = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6}
 _IPV6_EXTENSIONS: Final = {0, 43, 60, 135, 139, 140}
 # Fast Open's experiment id, in an experimental option (kind 254) before it had its kind.
 _FAST_OPEN_EXPERIMENT: Final = b"\xf9\x89"
-
-
-# Text forms of the addresses seen: a capture has few addresses and many packets, and a
-# dictionary lookup costs a tenth of formatting the address again. IPv4 addresses are kept
-# by their value as a number (no slice made for the key), IPv6 ones by their bytes.
-_ADDRESS_TEXT: dict[int | bytes, str] = {}
-# Forgotten all at once when full (a scan of many hosts): 16k are the addresses of
-# thousands of connections at once, and cost about 1.5 MB (64k cost 6 MB a process).
-_ADDRESS_TEXT_LIMIT: Final = 1 << 14
-
-
-def _address_text(data: bytes, at: int, family: int) -> str:
-    """The address of `family` at `data[at:]` as text."""
-    key: int | bytes = u32(data, at) if family == 4 else data[at : at + IPV6_ADDRESS]
-    text = _ADDRESS_TEXT.get(key)
-    if text is None:
-        if len(_ADDRESS_TEXT) >= _ADDRESS_TEXT_LIMIT:
-            _ADDRESS_TEXT.clear()
-        if family == 4:
-            text = socket.inet_ntop(socket.AF_INET, data[at : at + IPV4_ADDRESS])
-        else:
-            text = socket.inet_ntop(socket.AF_INET6, data[at : at + IPV6_ADDRESS])
-        _ADDRESS_TEXT[key] = text
-    return text
 
 
 class Malformed(Exception):
@@ -169,16 +143,10 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, tim
     right after it (as in both IP headers)."""
     if protocol == PROTO_TCP:
         return _tcp(data, at, length, frame, time, family, addresses, share)
-    src, dst = _addresses(data, family, addresses)
+    src, dst = address_pair(data, addresses, family)
     if protocol == PROTO_UDP:
         return parse_udp(data, at, length, frame, time, family, src, dst)
     return parse_unreachable(data, at, frame, time, family, src, dst)
-
-
-def _addresses(data: bytes, family: int, at: int) -> tuple[str, str]:
-    """Source and destination, one after the other from `at` (as in both IP headers)."""
-    length = IPV4_ADDRESS if family == 4 else IPV6_ADDRESS
-    return _address_text(data, at, family), _address_text(data, at + length, family)
 
 
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
@@ -194,7 +162,7 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
     sport, dport = u16(data, at + TCP_SOURCE_PORT), u16(data, at + TCP_DESTINATION_PORT)
     if share is not None and not share.keeps(sport, dport):
         return ELSEWHERE
-    src, dst = _addresses(data, family, addresses)
+    src, dst = address_pair(data, addresses, family)
     options = None
     if flags & SYN:
         options = parse_options(data[at + TCP_MIN_HEADER : at + header_len])

@@ -6,19 +6,17 @@ for its ports, so an unreachable can be tied to the datagram (or segment) it ref
 
 from __future__ import annotations
 
-import socket
 import struct
 
+from analyzer.decode.addresses import address_pair
 from analyzer.decode.headers import (
     ICMP_CODE,
     ICMP_DEST_UNREACHABLE,
     ICMP_HEADER,
     ICMPV6_DEST_UNREACHABLE,
-    IPV4_ADDRESS,
     IPV4_MIN_HEADER,
     IPV4_PROTOCOL,
     IPV4_SOURCE,
-    IPV6_ADDRESS,
     IPV6_HEADER,
     IPV6_NEXT_HEADER,
     IPV6_SOURCE,
@@ -49,23 +47,15 @@ def parse_unreachable(data: bytes, at: int, frame: int, time: float, family: int
             return None
         header_len = (data[inner] & 0x0F) * 4
         protocol = data[inner + IPV4_PROTOCOL]
-        quoted_src, quoted_dst = _addresses(data, inner + IPV4_SOURCE, socket.AF_INET, IPV4_ADDRESS)
+        quoted_src, quoted_dst = address_pair(data, inner + IPV4_SOURCE, 4)
         ports_at = inner + header_len
     else:
         if kind != ICMPV6_DEST_UNREACHABLE or len(data) < inner + IPV6_HEADER:
             return None
         protocol = data[inner + IPV6_NEXT_HEADER]
-        quoted_src, quoted_dst = _addresses(data, inner + IPV6_SOURCE, socket.AF_INET6, IPV6_ADDRESS)
+        quoted_src, quoted_dst = address_pair(data, inner + IPV6_SOURCE, 6)
         ports_at = inner + IPV6_HEADER
     if len(data) < ports_at + 4:
         return None
     sport, dport = struct.unpack_from("!HH", data, ports_at)
     return Unreachable(frame, time, family, src, dst, code, protocol, (quoted_src, sport, quoted_dst, dport))
-
-
-def _addresses(data: bytes, at: int, family: int, length: int) -> tuple[str, str]:
-    """The quoted source and destination, one after the other from `at`."""
-    return (
-        socket.inet_ntop(family, data[at : at + length]),
-        socket.inet_ntop(family, data[at + length : at + 2 * length]),
-    )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Final, Literal
 
+from analyzer.sidecar import SYN_LINEAR_TIMEOUTS
+
 # Kernel timers tick in jiffies and loopback adds microseconds: 1.000 s and
 # 1.024 s are the same timeout. 15% keeps 1 s apart from 2 s and 3 s.
 TOLERANCE: Final = 0.15
@@ -120,7 +122,7 @@ def known_schedules(count: int) -> dict[str, list[float]]:
 def kernel_schedule(sysctls: dict, count: int) -> list[float]:
     """What the recorded kernel settings predict: tcp_syn_linear_timeouts=N gives N+1 equal
     1 s intervals before doubling (measured: N=4 gives five); absent or 0, classic doubling."""
-    linear = int(sysctls.get("net.ipv4.tcp_syn_linear_timeouts") or 0)
+    linear = int(sysctls.get(SYN_LINEAR_TIMEOUTS) or 0)
     return linear_then_doubling(linear + 1 if linear else 1, count)
 
 

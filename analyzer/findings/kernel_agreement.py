@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection
+from analyzer.connections import Connection, Side
 from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
 
@@ -23,7 +23,7 @@ from analyzer.tcp_state import State
 @dataclass
 class Disagreement:
     time: float
-    side: str
+    side: Side
     when: str  # "after client close()", "during client connect(...)"
     kernel: str
     inferred: str
@@ -36,7 +36,7 @@ class KernelAgreement:
     agreed: int = 0
     states_checked: list[str] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
-    confirmed: list[tuple[float, str]] = field(default_factory=list)  # (snapshot time, side) that agreed
+    confirmed: list[tuple[float, Side]] = field(default_factory=list)  # (snapshot time, side) that agreed
     # A snapshot while the connection lasted listed a listening socket at the server's
     # address: the state of a server that never answered, which its packets cannot show.
     server_listened: bool = False
@@ -77,15 +77,6 @@ def _listening(snapshot: Snapshot) -> set[str]:
     return {_normalize(s["local"]) for s in snapshot["sockets"] if s["state"] == State.LISTEN.value}
 
 
-def kernel_listened(sidecar: Sidecar, endpoint: tuple[str, int], start: float, end: float) -> bool:
-    """Whether a snapshot between start and end listed a listening socket at this address."""
-    address = _address(endpoint)
-    return any(
-        start <= snapshot["time"] <= end and address in _listening(snapshot)
-        for snapshot in sidecar["snapshots"]
-    )
-
-
 def state_at(history: list[tuple[float, State]], time: float) -> State | None:
     current = None
     for when, state in history:
@@ -96,15 +87,13 @@ def state_at(history: list[tuple[float, State]], time: float) -> State | None:
 
 
 def compare_with_kernel(
-    connection: Connection, states: dict[str, list[tuple[float, State]]], sidecar: Sidecar
+    connection: Connection, states: dict[Side, list[tuple[float, State]]], sidecar: Sidecar
 ) -> KernelAgreement:
     """The states inferred for each end of `connection` (by side) against the kernel's
     snapshots in the sidecar."""
     agreement = KernelAgreement()
-    agreement.server_listened = kernel_listened(
-        sidecar, connection.server, connection.first_time, connection.last_time
-    )
-    ends = {
+    server = _address(connection.server)
+    ends: dict[Side, tuple[tuple[str, int], tuple[str, int]]] = {
         "client": (connection.client, connection.server),
         "server": (connection.server, connection.client),
     }
@@ -115,6 +104,8 @@ def compare_with_kernel(
             continue  # the connection did not exist yet
         kernel = {(_normalize(s["local"]), _normalize(s["peer"])): s["state"] for s in snapshot["sockets"]}
         listening = _listening(snapshot)
+        if time <= connection.last_time and server in listening:
+            agreement.server_listened = True
         during = snapshot.get("during_call")
         calls = sidecar["calls"]
         if during is not None and during < len(calls):

@@ -172,7 +172,7 @@ def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[C
         received = sum(
             s.payload_len
             for s in connection.segments
-            if s.time <= reset.segment.time and connection.from_client(s) == (reset.sender == "server")
+            if s.time <= reset.segment.time and connection.sender(s) != reset.sender
         )
         read = sum(length for c in own if c["call"].startswith("recv(") and (length := call_bytes(c)))
         if received > read:

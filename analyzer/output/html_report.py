@@ -127,7 +127,8 @@ def _udp_section(flow: UdpFlow, sidecar: Sidecar | None) -> list[str]:
 def html_report(analysis: Analysis, connection: int | None = None) -> str:
     sidecar = analysis.sidecar
     chosen, note = pick_connection(analysis, connection)
-    title = f"{sidecar['scenario']}: {Path(analysis.file).name}" if sidecar else Path(analysis.file).name
+    name = Path(analysis.file).name
+    title = f"{sidecar['scenario']}: {name}" if sidecar and "scenario" in sidecar else name
     stats = analysis.stats
     parts = [
         "<!DOCTYPE html>",
@@ -138,7 +139,8 @@ def html_report(analysis: Analysis, connection: int | None = None) -> str:
         f"{len(analysis.connections)} TCP connection(s), {len(analysis.udp)} UDP flow(s).</p>",
     ]
     if sidecar:
-        parts.append(f"<p>{_e(sidecar.get('summary', ''))} (kernel {_e(sidecar['kernel']['release'])})</p>")
+        release = sidecar.get("kernel", {}).get("release", "not recorded")
+        parts.append(f"<p>{_e(sidecar.get('summary', ''))} (kernel {_e(release)})</p>")
     parts.extend(f'<p class="bad">warning: {_e(w)}</p>' for w in stats.warnings)
     if analysis.application:
         parts.append("<h2>What the application saw</h2><ul>")

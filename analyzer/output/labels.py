@@ -5,6 +5,7 @@ the resends: ConnectionAnalysis.resends)."""
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
+from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import ACK, MOD, Segment, flag_names
 from analyzer.timefmt import format_duration
 
@@ -16,15 +17,13 @@ def retransmission_note(segment: Segment, resent: tuple[int, float]) -> str:
     return f"{format_duration(segment.time - previous)} after {before}"
 
 
-def sequence_bases(result: ConnectionAnalysis) -> dict[str, int | None]:
+def sequence_bases(result: ConnectionAnalysis) -> dict[Side, int | None]:
     """Each side's ISN (else its first seq): seq and ack are drawn relative to these."""
     connection, handshake = result.connection, result.handshake
-    bases = {"client": handshake.client_isn, "server": handshake.server_isn}
-    for side in ("client", "server"):
+    bases: dict[Side, int | None] = {"client": handshake.client_isn, "server": handshake.server_isn}
+    for side in SIDES:
         if bases[side] is None:
-            first = next(
-                (s for s in connection.segments if connection.from_client(s) == (side == "client")), None
-            )
+            first = next((s for s in connection.segments if connection.sender(s) == side), None)
             bases[side] = first.seq if first else None
     return bases
 

@@ -4,9 +4,10 @@ calls and RST causes as the ladder, in a form that pastes into an issue or a REA
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
+from analyzer.connections import SIDES, Side
 from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
 from analyzer.output.text_report import format_endpoint
-from analyzer.sidecar import Sidecar
+from analyzer.sidecar import Sidecar, calls_of
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -31,7 +32,8 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: Sidecar | None = Non
     events: list[tuple[float, int, str]] = []
     for segment in connection.segments:
         from_client = connection.from_client(segment)
-        sender, receiver = ("client", "server") if from_client else ("server", "client")
+        ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")
+        sender, receiver = ends
         arrow = "--x" if segment.frame in lost else ("-->>" if segment.frame in resent else "->>")
         label = packet_label(segment, bases[sender], bases[receiver])
         if segment.frame in resent:
@@ -41,11 +43,11 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: Sidecar | None = Non
             label += f" RST: {resets[segment.frame].cause.replace('_', ' ')}"
         source, target = ("C", "S") if from_client else ("S", "C")
         events.append((segment.time, 1, f"    {source}{arrow}{target}: {_escape(label)}"))
-    for side, participant in (("client", "C"), ("server", "S")):
+    for side, participant in zip(SIDES, ("C", "S"), strict=True):
         for index, (time, state) in enumerate(result.states[side]):
             # The state an end starts in goes before the first packet, the others after theirs.
             events.append((time, -1 if index == 0 else 2, f"    Note over {participant}: {state.value}"))
-    for call in sidecar["calls"] if sidecar else []:
+    for call in calls_of(sidecar):
         where = {"client": "left of C", "server": "right of S"}.get(call["side"], "over C,S")
         spans_packets = any(call["time"] < s.time < call["end_time"] for s in connection.segments)
         if call["result"] == "ok" or spans_packets:

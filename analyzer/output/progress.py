@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TextIO
+
+from analyzer.files import size_or_zero
 
 QUIET_SECONDS = 2.0  # analyses shorter than this print nothing
 
@@ -21,11 +22,7 @@ class ProgressLine:
     def for_file(cls, path: str, out: TextIO) -> ProgressLine:
         """The line for reading the file at `path` (one whose size cannot be read: no
         percentage; reading it will say what is wrong)."""
-        try:
-            total = os.path.getsize(path)
-        except OSError:
-            total = 0
-        return cls(path, total, out)
+        return cls(path, size_or_zero(path), out)
 
     def __call__(self, frames: int, position: int) -> None:
         elapsed = time.monotonic() - self.start

@@ -24,11 +24,12 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
 from analyzer.analysis import ConnectionAnalysis
+from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
 from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
 from analyzer.output.text_report import format_endpoint
-from analyzer.sidecar import CallRecord, Sidecar, call_failed
+from analyzer.sidecar import CallRecord, Sidecar, call_failed, calls_of
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -53,10 +54,6 @@ COLORS = {
 }
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
-
-
-def _calls_for(sidecar: Sidecar | None) -> list[CallRecord]:
-    return list(sidecar.get("calls", [])) if sidecar else []
 
 
 @dataclass
@@ -154,7 +151,7 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
         client,
         server,
         [(s.time, s.frame) for s in connection.segments],
-        _calls_for(sidecar),
+        calls_of(sidecar),
     )
     _draw_packets(ladder.ax, result, ladder.layout)
     confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
@@ -183,7 +180,7 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None) -> plt.Figure:
         client,
         server,
         [(time, frame) for time, frame, *_rest in arrows],
-        _calls_for(sidecar),
+        calls_of(sidecar),
     )
     origin = min(time for time, *_rest in arrows)
     for time, frame, from_client, label, color in arrows:
@@ -224,7 +221,8 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
     unanswered = handshake.status == "no_answer"
     for segment in connection.segments:
         from_client = connection.from_client(segment)
-        sender, receiver = ("client", "server") if from_client else ("server", "client")
+        ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")
+        sender, receiver = ends
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(segment, bases[sender], bases[receiver])
@@ -273,7 +271,7 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
     """confirmed: per side, the rows where the kernel reported the state drawn there."""
     connection = result.connection
     segments_by_frame = {s.frame: s for s in connection.segments}
-    for side, x in (("client", CLIENT_X), ("server", SERVER_X)):
+    for side, x in zip(SIDES, (CLIENT_X, SERVER_X), strict=True):
         history = result.states[side]
         if not history:
             known = side == "server" and silent_listener

@@ -34,6 +34,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path as CurvePath
 
+from analyzer.files import write_atomically
 from analyzer.output.figures import save_figure
 from analyzer.tcp_state import TABLE, Event, State
 
@@ -242,9 +243,8 @@ def write_docs(folder: Path) -> list[Path]:
     same bytes (no date in the SVG, its ids salted by name rather than at random)."""
     folder.mkdir(parents=True, exist_ok=True)
     mermaid = folder / "tcp-states.mmd"
-    partial = mermaid.with_name(mermaid.name + ".partial")
-    partial.write_text(state_mermaid())
-    partial.replace(mermaid)
+    text = state_mermaid()
+    write_atomically(mermaid, lambda partial: partial.write_text(text))
     written = [mermaid]
     with plt.rc_context({"svg.hashsalt": "tcp-states"}):
         for kind in ("svg", "png"):

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 from analyzer.analysis import ConnectionAnalysis
+from analyzer.connections import Side
 from analyzer.output.figures import save_figure
 from analyzer.output.sequence_diagram import layout_moments
 from analyzer.output.text_report import format_endpoint
@@ -49,7 +50,7 @@ def timeline_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
     breaks = layout.breaks
     end = max(layout.at.values()) + 1.0
     fig, ax = plt.subplots(figsize=(max(8.0, min(24.0, end * 0.45)), 3.2))
-    rows = {"client": 1.0, "server": 0.0}
+    rows: dict[Side, float] = {"client": 1.0, "server": 0.0}
     for side, y in rows.items():
         history = result.states[side]
         for index, (time, state) in enumerate(history):

@@ -3,11 +3,11 @@ JSON report of a big file, in shares (see analyzer.parallel)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TextIO
 
 from analyzer.collector import fewer_collections
+from analyzer.files import size_or_zero
 from analyzer.output.progress import ProgressLine
 from analyzer.parallel.in_shares import render_in_shares
 from analyzer.parallel.options import AnalyzeOptions
@@ -42,7 +42,4 @@ def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
 
 
 def _big(path: str) -> bool:
-    try:
-        return os.path.getsize(path) >= SHARE_ABOVE_BYTES
-    except OSError:  # reading it will say what is wrong
-        return False
+    return size_or_zero(path) >= SHARE_ABOVE_BYTES

@@ -12,7 +12,8 @@ import errno
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import cast
 
 from analyzer.sidecar import CallRecord, CallSide
 
@@ -27,10 +28,7 @@ class Call:
     errno: str | None = None
 
     def as_dict(self) -> CallRecord:
-        return {
-            "time": self.time, "end_time": self.end_time, "side": self.side, "call": self.call,
-            "result": self.result, "errno": self.errno,
-        }  # fmt: skip
+        return cast(CallRecord, asdict(self))
 
 
 class Outcome:
