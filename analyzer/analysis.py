@@ -27,12 +27,11 @@ from analyzer.findings.backoff import (
 )
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.compatibility import Compatibility, compatibility
-from analyzer.findings.handshake import Check, Handshake, find_handshake
-from analyzer.findings.kernel_agreement import Disagreement, KernelAgreement, compare_with_kernel
+from analyzer.findings.handshake import Handshake, find_handshake
+from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
-from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of
@@ -44,11 +43,9 @@ __all__ = [
     "RECORDED_KERNEL",
     "Analysis",
     "Backoff",
-    "Check",
     "Close",
     "Compatibility",
     "ConnectionAnalysis",
-    "Disagreement",
     "FileStream",
     "Handshake",
     "KernelAgreement",
@@ -57,7 +54,6 @@ __all__ = [
     "State",
     "Step",
     "UdpFlow",
-    "ZeekConn",
     "analyze_connection",
     "analyze_file",
     "analyze_segments",

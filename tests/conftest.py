@@ -1,9 +1,11 @@
-"""Shared fixtures: where things are, and skips that always say why."""
+"""Shared fixtures: where things are, the command as a user runs it, and skips that always say why."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,23 @@ NO_CORPUS = f"the shared corpus is not beside the repository ({CORPUS})"
 # CI has the corpus, root and every tool, so a skip there means something went missing:
 # .ci/run sets this to make every skip a failure instead of a quiet pass.
 NO_SKIPS = "HANDSHAKE_NO_SKIPS"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`handshake ARGS...` as a user runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Status 2, no traceback, and one line on stderr holding every fragment."""
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    for fragment in fragments:
+        assert fragment in lines[0]
 
 
 def stored_captures() -> list[Path]:

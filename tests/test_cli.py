@@ -11,27 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, NO_CORPUS, ROOT, corpus_pcaps
+from conftest import CAPTURES, NO_CORPUS, ROOT, assert_one_line_error, corpus_pcaps, run
 from pcap_builder import handshake_packets, write_capture
 
 from analyzer import native
 from analyzer.cli import main
 from analyzer.scenarios import SCENARIOS
-
-
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "analyzer", *args], capture_output=True, text=True, cwd=cwd, timeout=120
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_missing_file(tmp_path) -> None:

@@ -13,8 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, ROOT
-from test_cli import assert_one_line_error, run
+from conftest import CAPTURES, ROOT, assert_one_line_error, run
 
 from analyzer.benchmark.synthetic import write_capture
 from analyzer.connections import group_connections
