@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection, Side, group_connections, stream_connections
+from analyzer.connections import Connection, Side, Timeouts, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.findings.application import application_findings
@@ -261,6 +261,7 @@ class FileStream:
     _others: list[Datagram | Unreachable]
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
     origin: float | None = None  # time of the first TCP segment, once it has been read
+    timeouts: Timeouts | None = None  # when open connections are given up (connections.Timeouts)
 
     def __post_init__(self) -> None:
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
@@ -279,7 +280,8 @@ class FileStream:
 
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
         sidecar, seen = self.sidecar, self._seen
-        for connection in stream_connections(self._segments()):
+        stats = self.stats
+        for connection in stream_connections(self._segments(), self.timeouts, lambda: stats.end_time):
             result = analyze_connection(connection)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
@@ -306,6 +308,7 @@ def stream_file(
     sidecar: Sidecar | None = None,
     progress: Progress | None = None,
     share: Share | None = None,
+    timeouts: Timeouts | None = None,
 ) -> FileStream:
     """Analyze a pcap/pcapng file as a stream (see FileStream); reading it raises
     CaptureFileError if it cannot be read at all.
@@ -316,7 +319,8 @@ def stream_file(
     progress: called now and then with (frames read, bytes read) (fast decoder only).
     share: only this share of the connections (see analyzer.parallel; fast decoder only): the decoder
     passes over the rest, connection ids number the share's own, and the decode
-    statistics count all."""
+    statistics count all.
+    timeouts: when open connections are given up (connections.Timeouts; Zeek's by default)."""
     stats = DecodeStats()
     seen: list[Segment] | None = [] if sidecar is not None else None
     records: Iterable[Segment | Datagram | Unreachable]
@@ -326,12 +330,14 @@ def stream_file(
         records = read_segments_tshark(path, stats)
     else:
         records = read_packets(path, stats, progress, share)
-    return FileStream(path, stats, sidecar, iter(records), [], seen)
+    return FileStream(path, stats, sidecar, iter(records), [], seen, timeouts=timeouts)
 
 
-def analyze_file(path: str, decoder: str = "fast", sidecar: Sidecar | None = None) -> Analysis:
+def analyze_file(
+    path: str, decoder: str = "fast", sidecar: Sidecar | None = None, timeouts: Timeouts | None = None
+) -> Analysis:
     """The whole analysis of a file at once, connections in id order (see stream_file)."""
-    stream = stream_file(path, decoder, sidecar)
+    stream = stream_file(path, decoder, sidecar, timeouts=timeouts)
     results = sorted(stream.results, key=lambda r: r.connection.id)
     udp = stream.udp()
     return Analysis(path, stream.stats, results, sidecar, application=stream.application(udp), udp=udp)

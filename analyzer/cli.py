@@ -13,6 +13,7 @@ from pathlib import Path
 
 import analyzer
 from analyzer import native
+from analyzer.connections import Timeouts
 from analyzer.errors import UserError
 from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
 from analyzer.sidecar import sidecar_beside
@@ -46,7 +47,33 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
         help="ignore FILE's sidecar (FILE.sidecar.json): no comparison with the kernel's socket states",
     )
     _add_decoder(p)
+    _add_timeouts(p)
     p.set_defaults(run=cmd_analyze)
+
+
+def _add_timeouts(parser: argparse.ArgumentParser) -> None:
+    """When an open connection is given up (connections.Timeouts: Zeek's timers)."""
+    default = Timeouts()
+    group = parser.add_argument_group(
+        "expiry", "an open connection idle this long is given up; a later segment starts a new connection"
+    )
+    group.add_argument("--attempt-timeout", type=_seconds, default=default.attempt, metavar="S",
+                       help="an attempt (only SYNs and SYN/ACKs), or 3 times its last SYN's backoff "
+                       f"if longer (default {default.attempt:g})")  # fmt: skip
+    group.add_argument("--partial-close-timeout", type=_seconds, default=default.partial_close, metavar="S",
+                       help=f"one end closed, the other never seen (default {default.partial_close:g})")  # fmt: skip
+    group.add_argument("--idle-timeout", type=_seconds, default=default.idle, metavar="S",
+                       help=f"any other open connection (default {default.idle:g}; 'inf': never)")  # fmt: skip
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
 
 
 def _add_diagram(sub: argparse._SubParsersAction) -> None:
@@ -230,6 +257,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         use_sidecar=not args.no_sidecar,
         progress=not args.quiet and sys.stderr.isatty(),
         jobs=args.jobs or default_jobs(),
+        timeouts=Timeouts(args.attempt_timeout, args.partial_close_timeout, args.idle_timeout),
     )
     return 0 if write_reports(args.files, options, sys.stdout, sys.stderr) else EXIT_USAGE
 

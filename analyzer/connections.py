@@ -11,16 +11,32 @@ stream forget a connection for good.
 
 Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
 can join it any more, so memory follows the connections in flight, not the file.
+
+Expiry, like Zeek's timers: a connection that is not over is given up once nothing has
+come on it for a while (`Timeouts`), and a later segment on its 4-tuple starts a new one.
+An attempt (nothing but SYNs and SYN/ACKs so far, or a SYN whose receiver has sent
+nothing since: Zeek's rule) is given up after `attempt` seconds, or BACKOFF_PATIENCE
+times the gap between its last two SYNs if that is longer: a client or server backing
+off (1, 2, 4, 8 s ...) is waiting, not gone, and its SYNs stay one connection; a SYN
+first resent after more than `attempt` seconds (BSD's 6 s initial timeout) starts a new
+connection, as in Zeek (`--attempt-timeout` to keep them together). A partial connection
+(one end closed, the other never sent a segment: a capture of one direction) after
+`partial_close` seconds; any other after `idle`. What is
+given up is marked (`Connection.expired`): so is a connection still open when the capture
+went on past its timeout, so that the mark says the same however the file is read (in one
+process or in shares, whenever the tracker looks). A flood or a scan of a million
+attempts is thus held a few seconds of attempts at a time.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
 
 Endpoint = tuple[str, int]
 
@@ -31,6 +47,32 @@ WELL_KNOWN_PORT_LIMIT: Final = 1024
 # The two ends of a connection, by role (see the module's rule for which is the client).
 Side = Literal["client", "server"]
 SIDES: Final[tuple[Side, Side]] = ("client", "server")
+
+# Which timer gave a connection up (see the module's expiry rules).
+Expiry = Literal["attempt", "partial_close", "idle"]
+
+
+# What each expiry means, for a reader.
+EXPIRY_TEXT: Final[dict[str, str]] = {
+    "attempt": "given up as an attempt: nothing but SYNs and SYN/ACKs, then silence past the attempt timeout",
+    "partial_close": "given up as partial: one end closed, the other never seen, then silence past the timeout",
+    "idle": "given up as idle: no segment for longer than the idle timeout",
+}
+
+
+class Timeouts(NamedTuple):
+    """Seconds without a segment after which an open connection is given up (Zeek's
+    tcp_attempt_delay, tcp_partial_close_delay and tcp_inactivity_timeout). A NamedTuple:
+    it travels to share processes, and a compiled frozen dataclass does not unpickle."""
+
+    attempt: float = 5.0
+    partial_close: float = 3.0
+    idle: float = 300.0
+
+
+# A backing-off end's next SYN comes twice the last gap after it (RFC 6298's doubling):
+# three times covers the doubling and a timer's slack.
+BACKOFF_PATIENCE: Final = 3.0
 
 
 @dataclass
@@ -44,6 +86,7 @@ class Connection:
     segments: list[Segment] = field(default_factory=list)
     client_basis: str = "first_syn_sender"
     reuses_ports_of: int | None = None  # the earlier connection on the same 4-tuple
+    expired: Expiry | None = None  # the timer that gave it up, if one did
 
     def __init__(
         self,
@@ -54,6 +97,7 @@ class Connection:
         segments: list[Segment] | None = None,
         client_basis: str = "first_syn_sender",
         reuses_ports_of: int | None = None,
+        expired: Expiry | None = None,
     ) -> None:
         self.id = id
         self.family = family
@@ -62,6 +106,7 @@ class Connection:
         self.segments = segments if segments is not None else []
         self.client_basis = client_basis
         self.reuses_ports_of = reuses_ports_of
+        self.expired = expired
 
     @property
     def first_time(self) -> float:
@@ -81,29 +126,53 @@ class Connection:
 
 class _Open:
     """Bookkeeping for the connection currently using a 4-tuple (one made for every
-    connection)."""
+    connection, so a flood's million attempts cost little: the two ends' marks are
+    fields of their own, not dictionaries keyed by endpoint)."""
 
     def __init__(self, segments: list[Segment], first_index: int) -> None:
         self.segments = segments
         self.first_index = first_index
-        self.isn: dict[Endpoint, int] = {}
-        self.fin_from: set[Endpoint] = set()
-        self.reset = False
         self.reuses: int | None = None  # first_index of the connection this one follows on its 4-tuple
-        self.fin_end: dict[Endpoint, int] = {}  # sender -> seq just past its FIN
-        self.fin_acked: set[Endpoint] = set()  # senders whose FIN the peer acknowledged
+        self.reset = False
+        # Per end, "a" the first segment's sender and "b" the other: the ISN of its first
+        # SYN, the sequence number just past its FIN, whether the peer acknowledged that FIN.
+        self.a_src = ""
+        self.a_port = 0
+        self.isn_a = UNSEEN
+        self.isn_b = UNSEEN
+        self.fin_end_a = UNSEEN
+        self.fin_end_b = UNSEEN
+        self.fin_acked_a = False
+        self.fin_acked_b = False
+        self.b_spoke = False
+        self.only_syns = True  # nothing but SYNs and SYN/ACKs so far
+        self.began_with_syn = False  # its first segment a SYN (without ACK)
+        self.last_syn_time = 0.0
+        self.syn_gap = 0.0  # between its last two SYNs (either end's)
+        self.last_time = 0.0
         self.queued_at = 0.0  # its last segment's time when it joined the tracker's queue of the over
 
     @property
     def ended(self) -> bool:
         """Closed for good: reset, or both FINs sent. A new SYN may start over."""
-        return self.reset or len(self.fin_from) == 2
+        return self.reset or (self.fin_end_a != UNSEEN and self.fin_end_b != UNSEEN)
 
     @property
     def over(self) -> bool:
         """Nothing more to come: reset, or both FINs acknowledged (an end still resending
         its FIN is in LAST_ACK or CLOSING, however long it waits)."""
-        return self.reset or len(self.fin_acked) == 2
+        return self.reset or (self.fin_acked_a and self.fin_acked_b)
+
+    def expiry(self, timeouts: Timeouts) -> tuple[Expiry, float]:
+        """The timer that applies to it now, and when it fires (see the module's rules)."""
+        if not self.b_spoke and self.fin_end_a != UNSEEN:
+            return "partial_close", self.last_time + timeouts.partial_close
+        if self.only_syns or (self.began_with_syn and not self.b_spoke):
+            return "attempt", self.last_time + max(timeouts.attempt, BACKOFF_PATIENCE * self.syn_gap)
+        return "idle", self.last_time + timeouts.idle
+
+    def isn_of(self, from_a: bool) -> int:
+        return self.isn_a if from_a else self.isn_b
 
 
 # Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
@@ -116,11 +185,17 @@ class ConnectionTracker:
     soon as they are final (and all the rest from `finish`). Ids number connections in
     the order of their first segment, whatever order they come back in."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeouts: Timeouts | None = None) -> None:
+        self.timeouts = timeouts if timeouts is not None else Timeouts()
         self._current: dict[tuple[str, int, str, int], _Open] = {}
         self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
+        # (when a timer may fire, tie-break, key, connection): looked at lazily, so an entry
+        # whose connection has had segments since is pushed again with its new time.
+        self._timers: list[tuple[float, int, tuple, _Open]] = []
         self._count = 0
+        self._pushed = 0
         self._since_sweep = 0
+        self._clock = float("-inf")  # the latest segment time seen
 
     def add(self, segment: Segment) -> list[Connection]:
         """Take the next segment; the connections it makes final, if any."""
@@ -134,48 +209,91 @@ class ConnectionTracker:
         open_ = self._current.get(key)
         previous = None
         flags = segment.flags
-        if open_ is not None and (
-            (open_.over and segment.time - open_.segments[-1].time > CLOSE_DELAY)
-            or (flags & (SYN | ACK) == SYN and _starts_new(open_, (segment.src, segment.sport), segment.seq))
-        ):
-            self._hand_over(key, open_, done)
-            previous, open_ = open_, None
+        time = segment.time
+        if time > self._clock:
+            self._clock = time
+        from_a = True
+        if open_ is not None:
+            from_a = segment.sport == open_.a_port and segment.src == open_.a_src
+            if open_.over:
+                if time - open_.last_time > CLOSE_DELAY:
+                    self._hand_over(key, open_, done)
+                    previous, open_ = open_, None
+            elif self._clock > open_.expiry(self.timeouts)[1]:
+                self._expire(key, open_, done)
+                open_ = None  # a new connection, no link: see _expire
+            if (
+                open_ is not None
+                and flags & (SYN | ACK) == SYN
+                and (open_.ended or open_.isn_of(from_a) not in (UNSEEN, segment.seq))
+            ):
+                self._hand_over(key, open_, done)
+                previous, open_ = open_, None
         if open_ is None:
             open_ = self._current[key] = _Open([], self._count)
+            open_.a_src, open_.a_port = segment.src, segment.sport
+            open_.began_with_syn = flags & (SYN | ACK) == SYN
+            from_a = True
             if previous is not None:
                 open_.reuses = previous.first_index
             self._count += 1
+            self._pushed += 1
+            heapq.heappush(self._timers, (time + self.timeouts.attempt, self._pushed, key, open_))
+        elif not from_a and not open_.b_spoke:
+            open_.b_spoke = True
         was_over = open_.over
         open_.segments.append(segment)
+        open_.last_time = time
+        if not flags & SYN:
+            open_.only_syns = False
         if flags & (SYN | FIN):
-            sender = (segment.src, segment.sport)
             if flags & SYN:
-                open_.isn.setdefault(sender, segment.seq)
+                if open_.isn_of(from_a) == UNSEEN:
+                    if from_a:
+                        open_.isn_a = segment.seq
+                    else:
+                        open_.isn_b = segment.seq
+                if open_.last_syn_time:
+                    open_.syn_gap = time - open_.last_syn_time
+                open_.last_syn_time = time
             if flags & FIN:
-                open_.fin_from.add(sender)
-                open_.fin_end[sender] = segment.seq_end
+                if from_a:
+                    open_.fin_end_a = segment.seq_end
+                    if not open_.b_spoke:  # a partial connection: its shorter timer
+                        self._time(key, open_)
+                else:
+                    open_.fin_end_b = segment.seq_end
         if flags & RST:
             open_.reset = True
-        if open_.fin_end and flags & ACK:
-            peer_fin = open_.fin_end.get((segment.dst, segment.dport))
-            if peer_fin is not None and seq_diff(segment.ack, peer_fin) >= 0:
-                open_.fin_acked.add((segment.dst, segment.dport))
+        if flags & ACK:
+            # The peer's FIN this acknowledges, if it covers it.
+            peer_fin = open_.fin_end_b if from_a else open_.fin_end_a
+            if peer_fin != UNSEEN and seq_diff(segment.ack, peer_fin) >= 0:
+                if from_a:
+                    open_.fin_acked_b = True
+                else:
+                    open_.fin_acked_a = True
         if open_.over and not was_over:
-            open_.queued_at = segment.time
+            open_.queued_at = time
             self._ended.append((key, open_))
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
-            self._sweep(segment.time, done)
+            self._sweep(time, done)
+
+    def _time(self, key: tuple, open_: _Open) -> None:
+        self._pushed += 1
+        heapq.heappush(self._timers, (open_.expiry(self.timeouts)[1], self._pushed, key, open_))
 
     def _sweep(self, now: float, done: list[Connection]) -> None:
-        """Hand over connections over and quiet for CLOSE_DELAY: no segment can join them now."""
+        """Hand over connections over and quiet for CLOSE_DELAY, and those their timer
+        gave up: no segment can join them now."""
         while self._ended:
             key, open_ = self._ended[0]
             if self._current.get(key) is not open_:
                 self._ended.popleft()  # already handed over (replaced by a new SYN)
                 continue
-            last = open_.segments[-1].time
+            last = open_.last_time
             if now - last > CLOSE_DELAY:
                 self._ended.popleft()
                 self._hand_over(key, open_, done)
@@ -187,43 +305,64 @@ class ConnectionTracker:
                 self._ended.append((key, open_))
             else:
                 break  # the oldest in the queue is not quiet yet, nor are those behind it
+        timers, clock = self._timers, self._clock
+        while timers and timers[0][0] < clock:
+            _when, _tie, key, open_ = heapq.heappop(timers)
+            if self._current.get(key) is not open_ or open_.over:
+                continue  # handed over already, or the queue of the over has it
+            if clock > open_.expiry(self.timeouts)[1]:
+                self._expire(key, open_, done)
+            else:
+                self._time(key, open_)  # segments came since: its timer from the latest
 
-    def _hand_over(self, key: tuple, open_: _Open, done: list[Connection]) -> None:
+    def _expire(self, key: tuple, open_: _Open, done: list[Connection]) -> None:
+        """Give up a connection its timer let go. The one a later segment on its 4-tuple
+        starts gets no link to it (reuses_ports_of): whether this one is still held then
+        depends on when the tracker last looked, and the result must not."""
+        self._hand_over(key, open_, done, open_.expiry(self.timeouts)[0])
+
+    def _hand_over(
+        self, key: tuple, open_: _Open, done: list[Connection], expired: Expiry | None = None
+    ) -> None:
         del self._current[key]
         connection = _connection(open_.first_index, open_.segments)
         connection.reuses_ports_of = open_.reuses
+        connection.expired = expired
         done.append(connection)
 
-    def finish(self) -> list[Connection]:
+    def finish(self, end_time: float | None = None) -> list[Connection]:
+        """The connections still open. `end_time`: when the capture ended (its last frame,
+        of any kind), for the expiry marks; the last segment's time if not given."""
+        end = self._clock if end_time is None else max(end_time, self._clock)
         done: list[Connection] = []
         for key, open_ in list(self._current.items()):
-            self._hand_over(key, open_, done)
+            kind, when = open_.expiry(self.timeouts)
+            self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
         self._ended.clear()
+        self._timers.clear()
         return done
 
 
-def stream_connections(segments: Iterable[Segment]) -> Iterator[Connection]:
-    """Connections as they become final (not in id order)."""
-    tracker = ConnectionTracker()
+def stream_connections(
+    segments: Iterable[Segment],
+    timeouts: Timeouts | None = None,
+    end_time: Callable[[], float | None] | None = None,
+) -> Iterator[Connection]:
+    """Connections as they become final (not in id order). `end_time`, asked once the
+    segments are exhausted: when the capture ended (see ConnectionTracker.finish)."""
+    tracker = ConnectionTracker(timeouts)
     done: list[Connection] = []
     for segment in segments:
         tracker.take(segment, done)
         if done:
             yield from done
             done.clear()
-    yield from tracker.finish()
+    yield from tracker.finish(end_time() if end_time is not None else None)
 
 
-def group_connections(segments: Iterable[Segment]) -> list[Connection]:
+def group_connections(segments: Iterable[Segment], timeouts: Timeouts | None = None) -> list[Connection]:
     """All connections in `segments`, in id order (the order of their first segment)."""
-    return sorted(stream_connections(segments), key=lambda c: c.id)
-
-
-def _starts_new(open_: _Open, sender: Endpoint, seq: int) -> bool:
-    if open_.ended:
-        return True
-    isn = open_.isn.get(sender)
-    return isn is not None and isn != seq
+    return sorted(stream_connections(segments, timeouts), key=lambda c: c.id)
 
 
 def _key(segment: Segment) -> tuple[str, int, str, int]:

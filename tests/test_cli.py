@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CAPTURES, NO_CORPUS, ROOT, assert_one_line_error, corpus_pcaps, run
-from pcap_builder import handshake_packets, write_capture
+from pcap_builder import handshake_packets, tcp_packet, write_capture
 
 from analyzer import native
 from analyzer.cli import main
@@ -311,3 +311,23 @@ def test_the_progress_line_is_told_how_far_the_reading_is(monkeypatch) -> None:
     list(stream.results)
     assert [frames for frames, _ in told] == list(range(4, stream.stats.frames + 1, 4))
     assert all(0 < position <= (CAPTURES / "server-close.pcap").stat().st_size for _, position in told)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan"])
+def test_a_timeout_that_is_no_positive_number_is_refused(value: str) -> None:
+    result = run("analyze", "--attempt-timeout", value, str(CAPTURES / "refused.pcap"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--attempt-timeout" in result.stderr and "seconds" in result.stderr
+
+
+def test_the_timeouts_decide_where_a_late_resend_belongs(tmp_path) -> None:
+    """A SYN resent 6 s after the first: two connections by default (the first given up as
+    an attempt), one with a longer attempt timer; in shares as in one process."""
+    syn = tcp_packet(4, "10.0.0.1", 40000, "10.0.0.2", 80, "S", 100)
+    path = write_capture(tmp_path / "late.pcap", [syn, syn], step=6.0)
+    default = json.loads(run("analyze", "--json", "--jobs", "1", str(path)).stdout)
+    assert [c["expired"] for c in default["connections"]] == ["attempt", None]
+    patient = json.loads(run("analyze", "--json", "--attempt-timeout", "10", str(path)).stdout)
+    assert [(c["expired"], c["packets"]) for c in patient["connections"]] == [(None, 2)]
+    text = run("analyze", str(path)).stdout
+    assert text.count("expired    given up as an attempt") == 1

@@ -7,7 +7,8 @@ import dataclasses
 
 from segments import CLIENT, HANDSHAKE, conversation
 
-from analyzer.connections import CLOSE_DELAY, ConnectionTracker, group_connections
+from analyzer.connections import CLOSE_DELAY, ConnectionTracker, Timeouts, group_connections
+from analyzer.decode.segment import ACK, SYN, Segment
 
 CLOSED = (*HANDSHAKE, ("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502))
 
@@ -94,3 +95,129 @@ def test_a_connection_that_trickles_on_after_its_close_holds_back_no_other(monke
         handed.extend(tracker.add(segment))
     assert len(handed) >= 100
     assert 0 not in {c.id for c in handed}  # the trickling one is still open
+
+
+# Expiry: connections given up by their timers (connections.Timeouts, Zeek's).
+
+
+def test_an_unanswered_syn_resent_after_the_attempt_timeout_is_a_new_connection() -> None:
+    """BSD's first SYN resend comes 6 s later: past the 5 s attempt timer, as in Zeek."""
+    segments = conversation(("c", "S", 100, 0), (6.0, "c", "S", 100, 0))
+    first, second = group_connections(segments)
+    assert (first.expired, second.expired) == ("attempt", None)
+    assert second.reuses_ports_of is None  # no link: see ConnectionTracker._expire
+    [one] = group_connections(segments, Timeouts(attempt=10.0))
+    assert len(one.segments) == 2 and one.expired is None
+
+
+def test_a_backing_off_syn_stays_one_connection() -> None:
+    """Linux resends at 1, 3, 7, 15, 31, 63 s: each gap twice the last, within the timer's
+    patience; the capture ends 200 s after the first SYN, so the attempt is marked given up."""
+    times = [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0]
+    segments = conversation(*[(t, "c", "S", 100, 0) for t in times])
+    tracker = ConnectionTracker()
+    held = [c for s in segments for c in tracker.add(s)]
+    assert held == []
+    [connection] = tracker.finish(end_time=100.0 + 63.0 + 3 * 32.0 + 1)
+    assert len(connection.segments) == len(times) and connection.expired == "attempt"
+    [still] = group_connections(segments)
+    assert still.expired is None  # the capture ended with its last SYN: nothing was given up
+
+
+def test_a_half_open_attempt_expires_and_the_late_ack_starts_mid_stream() -> None:
+    segments = conversation(("c", "S", 100, 0), ("s", "SA", 500, 101), (9.0, "c", "A", 101, 501))
+    first, second = group_connections(segments)
+    assert first.expired == "attempt" and len(first.segments) == 2
+    assert [s.frame for s in second.segments] == [3]
+
+
+def test_an_answered_connection_idle_for_minutes_expires_by_the_idle_timer() -> None:
+    segments = conversation(*HANDSHAKE, (299.0, "c", "PA", 101, 501, 10), (700.0, "c", "PA", 111, 501, 10))
+    first, second = group_connections(segments)
+    assert [s.frame for s in first.segments] == [1, 2, 3, 4] and first.expired == "idle"
+    assert [s.frame for s in second.segments] == [5]
+
+
+def test_a_one_sided_close_expires_by_the_partial_close_timer() -> None:
+    """Only the client's direction captured: a FIN after data, then 4 s of silence."""
+    segments = conversation(("c", "A", 101, 501), ("c", "FA", 101, 501), (4.1, "c", "A", 102, 501))
+    first, _second = group_connections(segments)
+    assert first.expired == "partial_close" and len(first.segments) == 2
+    [one] = group_connections(segments, Timeouts(partial_close=5.0))
+    assert one.expired is None
+
+
+def test_expiry_is_the_same_whenever_the_tracker_sweeps(monkeypatch) -> None:
+    """Share processes sweep at other moments than one process: the connections and their
+    marks must not depend on it."""
+    import analyzer.connections as connections
+
+    segments = []
+    for n in range(300):  # attempts on 300 ports, one every 0.1 s, some resent late
+        attempt = [("c", "S", 100, 0)] + ([(7.0, "c", "S", 100, 0)] if n % 3 == 0 else [])
+        segments += on_port(conversation(*attempt), 2000 + n, later=n * 0.1, frames=2 * n)
+    segments.sort(key=lambda s: (s.time, s.frame))
+
+    def grouped(every: int) -> list:
+        monkeypatch.setattr(connections, "SWEEP_EVERY", every)
+        return [
+            (c.id, c.client, [s.frame for s in c.segments], c.expired) for c in group_connections(segments)
+        ]
+
+    once = grouped(1 << 30)
+    assert grouped(1) == once and grouped(7) == once
+    # Every first attempt is given up (the capture goes on 5 s past it, or its resend is
+    # late), and the resends that the capture outlasts by 5 s.
+    end = 29.9 + 7.0
+    late_resends = sum(1 for n in range(0, 300, 3) if end - (n * 0.1 + 7.0) > 5.0)
+    assert sum(1 for *_, expired in once if expired == "attempt") == 300 + late_resends
+
+
+def test_a_flood_of_attempts_is_held_a_few_seconds_at_a_time(monkeypatch) -> None:
+    """100,000 SYNs from distinct ports over 100 s, each answered by a SYN/ACK: the tracker
+    holds about the last attempt timer's worth (5 s: 5,000) and a sweep's, never all."""
+    import analyzer.connections as connections
+
+    monkeypatch.setattr(connections, "SWEEP_EVERY", 1024)
+    tracker = ConnectionTracker()
+    handed = most_held = 0
+    for n in range(100_000):
+        time = 100.0 + n * 0.001
+        syn = Segment(
+            2 * n + 1,
+            time,
+            4,
+            "10.0.0.1",
+            1024 + n % 60000,
+            "10.0.0.2",
+            80 + n // 60000,
+            SYN,
+            n,
+            0,
+            64240,
+            0,
+            None,
+        )
+        synack = Segment(
+            2 * n + 2,
+            time + 0.0001,
+            4,
+            "10.0.0.2",
+            80 + n // 60000,
+            "10.0.0.1",
+            1024 + n % 60000,
+            SYN | ACK,
+            7,
+            n + 1,
+            65535,
+            0,
+            None,
+        )
+        handed += len(tracker.add(syn)) + len(tracker.add(synack))
+        most_held = max(most_held, len(tracker._current))
+    assert most_held < 5_000 + 1_024 + 100
+    rest = tracker.finish()
+    assert handed + len(rest) == 100_000
+    # Those still held are marked given up where the capture went on past their timer.
+    end = 100.0 + 99_999 * 0.001 + 0.0001
+    assert all((c.expired == "attempt") == (end - c.last_time > 5.0) for c in rest)

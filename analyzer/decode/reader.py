@@ -23,6 +23,7 @@ class DecodeStats:
     malformed: int = 0
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    end_time: float | None = None  # the latest frame's time, of any kind: when the capture ended
 
 
 def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segment]:
@@ -54,9 +55,12 @@ def read_packets(
             # The link type's header finder, looked up when the link type changes (a pcap
             # file has one; a pcapng file one per interface).
             linktype, locate = -1, IP_OFFSET.get(-1)
+            latest = float("-inf")
             while capture.next_frame():
                 number += 1
                 stats.frames = number
+                if capture.time > latest:
+                    latest = stats.end_time = capture.time
                 if progress is not None and not number % PROGRESS_EVERY:
                     progress(number, capture.bytes_read)
                 if capture.linktype != linktype:

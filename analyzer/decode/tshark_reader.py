@@ -67,6 +67,9 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
     try:
         for packet in capture:
             stats.frames += 1
+            when = float(packet.frame_info.time_epoch)
+            if stats.end_time is None or when > stats.end_time:
+                stats.end_time = when
             names = [layer.layer_name for layer in packet.layers]
             if "tcp" not in names or _QUOTING_LAYERS & set(names):
                 continue

@@ -191,6 +191,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "server": _endpoint(connection.server),
         "client_basis": connection.client_basis,
         "reuses_ports_of": connection.reuses_ports_of,
+        "expired": connection.expired,
         "first_time": connection.first_time,
         "last_time": connection.last_time,
         "packets": len(connection.segments),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream
+from analyzer.connections import EXPIRY_TEXT
 from analyzer.decode import DecodeStats
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.timefmt import format_duration
@@ -42,6 +43,8 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     if result.synack_backoff.intervals:
         lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
     lines.append(f"  close      {result.close.explain()}")
+    if c.expired is not None:
+        lines.append(f"  expired    {EXPIRY_TEXT[c.expired]}")
     if result.sequence.flags:
         counts = ", ".join(
             f"{kind.replace('_', ' ')} {n}" for kind, n in sorted(result.sequence.counts().items())

@@ -46,6 +46,7 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
                     args=(
                         path,
                         Share(index, count),
+                        options.timeouts,
                         options.progress and index == 0,
                         share_end,
                         write,

@@ -33,7 +33,7 @@ def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
     line = ProgressLine.for_file(path, sys.stderr) if options.progress else None
     try:
         with fewer_collections():
-            stream = stream_file(path, options.decoder, sidecar, line)
+            stream = stream_file(path, options.decoder, sidecar, line, timeouts=options.timeouts)
             (write_document if options.json else write_text)(stream, out)
     finally:
         if line is not None:

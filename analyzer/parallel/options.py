@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from analyzer.connections import Timeouts
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,7 @@ class AnalyzeOptions:
     progress: bool = False  # a progress line on stderr while a file is read
     # Processes: files analyzed at once, or the shares of one big file's JSON report.
     jobs: int = 1
+    timeouts: Timeouts = field(default_factory=Timeouts)  # when open connections are given up
 
     def __post_init__(self) -> None:
         if self.jobs < 1:

@@ -10,6 +10,7 @@ import sys
 from multiprocessing.connection import Connection
 
 from analyzer.collector import fewer_collections
+from analyzer.connections import Timeouts
 from analyzer.errors import UserError
 from analyzer.interrupts import raise_interrupt
 from analyzer.output.progress import ProgressLine
@@ -23,8 +24,8 @@ from analyzer.parallel.placement import ShareLines, write_placed
 STOPPING = {signal.SIGINT, signal.SIGTERM}
 
 
-def share_process(path: str, share: Share, progress: bool, parent: Connection, pipe: int,
-                  inherited: list[int]) -> None:  # fmt: skip
+def share_process(path: str, share: Share, timeouts: Timeouts, progress: bool, parent: Connection,
+                  pipe: int, inherited: list[int]) -> None:  # fmt: skip
     """A share's process (started with STOPPING blocked): it sends its ShareReport to
     `parent`, is told where its lines go (Placement), writes them there (into the output,
     or into `pipe` for the parent to copy), and says it is done (Written). What the system
@@ -40,14 +41,16 @@ def share_process(path: str, share: Share, progress: bool, parent: Connection, p
         os.close(descriptor)
     # The parent stopped (also while this one cleaned up) or is gone: it tells why.
     with contextlib.suppress(KeyboardInterrupt, EOFError, BrokenPipeError, ConnectionResetError):
-        _serve(path, share, progress, parent, pipe)
+        _serve(path, share, timeouts, progress, parent, pipe)
 
 
-def _serve(path: str, share: Share, progress: bool, parent: Connection, pipe: int) -> None:
+def _serve(
+    path: str, share: Share, timeouts: Timeouts, progress: bool, parent: Connection, pipe: int
+) -> None:
     spool = None
     try:
         try:
-            report, noted, spool = _analyzed(path, share, progress)
+            report, noted, spool = _analyzed(path, share, timeouts, progress)
         except OSError as error:  # the system refused something (a full disk under the spool)
             parent.send(error)
             return
@@ -76,7 +79,7 @@ def _serve(path: str, share: Share, progress: bool, parent: Connection, pipe: in
 
 
 def _analyzed(
-    path: str, share: Share, progress: bool
+    path: str, share: Share, timeouts: Timeouts, progress: bool
 ) -> tuple[ShareReport, ShareLines, IdOrderedSpool | None]:
     """The share's report, what it noted of its lines, and the lines: the process reads
     the whole file and analyzes its share's connections, numbered among themselves and
@@ -88,7 +91,7 @@ def _analyzed(
     noted = ShareLines()
     try:
         with fewer_collections():
-            stream = stream_file(path, "fast", None, line, share)
+            stream = stream_file(path, "fast", None, line, share, timeouts)
             spool = spool_connections(stream, noted)
         try:
             head, udp = document_ends(stream) if share.index == 0 else ("", "")
