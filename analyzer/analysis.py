@@ -32,6 +32,7 @@ from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_ker
 from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
+from analyzer.long_connection import FoldedConnection
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of
@@ -152,13 +153,23 @@ class Analysis:
 
 
 def analyze_connection(connection: Connection) -> ConnectionAnalysis:
-    first = connection.segments[0]
-    first_reply = next((s for s in connection.segments if s.src != first.src or s.sport != first.sport), None)
-    machine = ConnectionMachine(first, first_reply)
-    earlier = earlier_copies(connection.segments)
-    lost = lost_segments(connection.segments, earlier)
-    for segment in connection.segments:
-        machine.feed(segment, segment.frame in lost)
+    folded = connection.folded
+    if isinstance(folded, FoldedConnection):  # a long one: analyzed as its segments came
+        machine = folded.machine
+        sequence, compatible, resends = folded.sequence, folded.compatibility, folded.resends
+    else:
+        first = connection.segments[0]
+        first_reply = next(
+            (s for s in connection.segments if s.src != first.src or s.sport != first.sport), None
+        )
+        machine = ConnectionMachine(first, first_reply)
+        earlier = earlier_copies(connection.segments)
+        lost = lost_segments(connection.segments, earlier)
+        for segment in connection.segments:
+            machine.feed(segment, segment.frame in lost)
+        sequence = analyze_sequence(connection, earlier)
+        compatible = compatibility(connection)
+        resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     handshake = find_handshake(connection)
     final: dict[Side, State] = {"client": client.state, "server": server.state}
@@ -181,10 +192,10 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))
     synack_backoff = classify_backoff([s.time for s in handshake.synacks])
     return ConnectionAnalysis(
-        sequence=analyze_sequence(connection, earlier),
-        compatibility=compatibility(connection),
+        sequence=sequence,
+        compatibility=compatible,
         backoff_schedules=_schedules(syn_backoff, synack_backoff, None),
-        resends=numbered_resends(connection.segments, earlier),
+        resends=resends,
         connection=connection,
         handshake=handshake,
         syn_backoff=syn_backoff,
@@ -281,7 +292,10 @@ class FileStream:
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
         sidecar, seen = self.sidecar, self._seen
         stats = self.stats
-        for connection in stream_connections(self._segments(), self.timeouts, lambda: stats.end_time):
+        segments = self._segments()
+        for connection in stream_connections(
+            segments, self.timeouts, lambda: stats.end_time, FoldedConnection
+        ):
             result = analyze_connection(connection)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)

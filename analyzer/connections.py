@@ -34,7 +34,7 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final, Literal, NamedTuple
+from typing import Final, Literal, NamedTuple, Protocol
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
 
@@ -87,6 +87,10 @@ class Connection:
     client_basis: str = "first_syn_sender"
     reuses_ports_of: int | None = None  # the earlier connection on the same 4-tuple
     expired: Expiry | None = None  # the timer that gave it up, if one did
+    # A connection too long to keep whole (long_connection.FoldedConnection): `segments`
+    # holds the ones its findings need, `count` all of them, `folded` what was counted.
+    count: int = 0
+    folded: Folder | None = None
 
     def __init__(
         self,
@@ -107,6 +111,13 @@ class Connection:
         self.client_basis = client_basis
         self.reuses_ports_of = reuses_ports_of
         self.expired = expired
+        self.count = 0
+        self.folded = None
+
+    @property
+    def packets(self) -> int:
+        """Its segments, all of them, also those of a folded connection that were let go."""
+        return self.count or len(self.segments)
 
     @property
     def first_time(self) -> float:
@@ -124,6 +135,21 @@ class Connection:
         return "client" if self.from_client(segment) else "server"
 
 
+class Folder(Protocol):
+    """What takes over a connection too long to keep whole: its segments so far, then each
+    later one (long_connection.FoldedConnection)."""
+
+    def add(self, segment: Segment) -> None: ...
+
+    def connection(self, number: int) -> Connection: ...
+
+
+Fold = Callable[[list[Segment]], Folder]
+
+# Segments a connection has when the tracker's `fold` (if any) takes it over.
+LONG_CONNECTION: Final = 20_000
+
+
 class _Open:
     """Bookkeeping for the connection currently using a 4-tuple (one made for every
     connection, so a flood's million attempts cost little: the two ends' marks are
@@ -131,6 +157,7 @@ class _Open:
 
     def __init__(self, segments: list[Segment], first_index: int) -> None:
         self.segments = segments
+        self.folder: Folder | None = None  # once it is long: it has the segments
         self.first_index = first_index
         self.reuses: int | None = None  # first_index of the connection this one follows on its 4-tuple
         self.reset = False
@@ -185,8 +212,17 @@ class ConnectionTracker:
     soon as they are final (and all the rest from `finish`). Ids number connections in
     the order of their first segment, whatever order they come back in."""
 
-    def __init__(self, timeouts: Timeouts | None = None) -> None:
+    def __init__(
+        self,
+        timeouts: Timeouts | None = None,
+        fold: Fold | None = None,
+        long_connection: int = LONG_CONNECTION,
+    ) -> None:
+        """fold: takes over a connection once it has `long_connection` segments (see Folder);
+        without it every connection's segments are kept until it is handed over."""
         self.timeouts = timeouts if timeouts is not None else Timeouts()
+        self._fold = fold
+        self._long = long_connection
         self._current: dict[tuple[str, int, str, int], _Open] = {}
         self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
         # (when a timer may fire, tie-break, key, connection): looked at lazily, so an entry
@@ -242,7 +278,15 @@ class ConnectionTracker:
         elif not from_a and not open_.b_spoke:
             open_.b_spoke = True
         was_over = open_.over
-        open_.segments.append(segment)
+        folder = open_.folder
+        if folder is None:
+            held = open_.segments
+            held.append(segment)
+            if len(held) >= self._long and self._fold is not None:
+                open_.folder = self._fold(held)
+                open_.segments = []
+        else:
+            folder.add(segment)
         open_.last_time = time
         if not flags & SYN:
             open_.only_syns = False
@@ -325,7 +369,11 @@ class ConnectionTracker:
         self, key: tuple, open_: _Open, done: list[Connection], expired: Expiry | None = None
     ) -> None:
         del self._current[key]
-        connection = _connection(open_.first_index, open_.segments)
+        folder = open_.folder
+        if folder is None:
+            connection = _connection(open_.first_index, open_.segments)
+        else:
+            connection = folder.connection(open_.first_index)
         connection.reuses_ports_of = open_.reuses
         connection.expired = expired
         done.append(connection)
@@ -347,10 +395,13 @@ def stream_connections(
     segments: Iterable[Segment],
     timeouts: Timeouts | None = None,
     end_time: Callable[[], float | None] | None = None,
+    fold: Fold | None = None,
+    long_connection: int = LONG_CONNECTION,
 ) -> Iterator[Connection]:
     """Connections as they become final (not in id order). `end_time`, asked once the
-    segments are exhausted: when the capture ended (see ConnectionTracker.finish)."""
-    tracker = ConnectionTracker(timeouts)
+    segments are exhausted: when the capture ended (see ConnectionTracker.finish); `fold`
+    and `long_connection`: see ConnectionTracker."""
+    tracker = ConnectionTracker(timeouts, fold, long_connection)
     done: list[Connection] = []
     for segment in segments:
         tracker.take(segment, done)

@@ -56,9 +56,18 @@ def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
     return ack.time - syn.time if ack is not None else 0.0
 
 
-def lost_segments(segments: list[Segment], earlier: dict[int, int] | None = None) -> set[int]:
+def crossing_window(segments: list[Segment]) -> float:
+    """Within how long a segment and the peer's resend may have crossed in flight."""
+    return max(first_syn_to_handshake_ack(segments), CROSSING_FLOOR)
+
+
+def lost_segments(
+    segments: list[Segment], earlier: dict[int, int] | None = None, crossing: float | None = None
+) -> set[int]:
     """Frames their receiver never took in (see the module's rules). `earlier`: the
-    connection's copies (findings.resends.earlier_copies), found here when not given."""
+    connection's copies (findings.resends.earlier_copies), found here when not given.
+    `crossing`: the window within which a segment and a resend may cross, when `segments`
+    is a stretch of a connection that does not hold its handshake."""
     if earlier is None:
         earlier = earlier_copies(segments)
     lost: set[int] = set()
@@ -74,7 +83,8 @@ def lost_segments(segments: list[Segment], earlier: dict[int, int] | None = None
             lost.add(ack.frame)
     if not earlier:
         return lost
-    crossing = max(first_syn_to_handshake_ack(segments), CROSSING_FLOOR)
+    if crossing is None:
+        crossing = crossing_window(segments)
     control = SYN | FIN
     for index, previous in earlier.items():
         segment = segments[index]

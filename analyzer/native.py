@@ -55,6 +55,7 @@ COMPILED = (
     "analyzer.findings.retransmissions",
     "analyzer.findings.zeek_conn",
     "analyzer.findings.compatibility",
+    "analyzer.long_connection",
     "analyzer.analysis",
     "analyzer.output.spool",
     "analyzer.parallel.placement",

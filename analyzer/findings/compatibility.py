@@ -11,39 +11,30 @@
 from __future__ import annotations
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, RST, SYN
-from analyzer.findings.zeek_conn import ZeekConn, zeek_conn
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.findings.zeek_conn import ZeekConn, ZeekHistory
 
 COMPLETENESS_BITS = ((1, "SYN"), (2, "SYN-ACK"), (4, "ACK"), (8, "DATA"), (16, "FIN"), (32, "RST"))
 
 
-def wireshark_completeness(connection: Connection) -> int:
+def completeness_bits(segment: Segment) -> int:
+    flags = segment.flags
     value = 0
-    for segment in connection.segments:
-        flags = segment.flags
-        if flags & SYN:
-            value |= 2 if flags & ACK else 1
-        if flags & ACK:
-            value |= 4
-        if segment.payload_len:
-            value |= 8
-        if flags & FIN:
-            value |= 16
-        if flags & RST:
-            value |= 32
+    if flags & SYN:
+        value |= 2 if flags & ACK else 1
+    if flags & ACK:
+        value |= 4
+    if segment.payload_len:
+        value |= 8
+    if flags & FIN:
+        value |= 16
+    if flags & RST:
+        value |= 32
     return value
 
 
 def completeness_names(value: int) -> list[str]:
     return [name for bit, name in COMPLETENESS_BITS if value & bit]
-
-
-def tcptrace_verdict(connection: Connection) -> str:
-    if any(s.flags & RST for s in connection.segments):
-        return "RESET"
-    sides_syn = {(s.src, s.sport) for s in connection.segments if s.flags & SYN}
-    sides_fin = {(s.src, s.sport) for s in connection.segments if s.flags & FIN}
-    return "yes" if len(sides_syn) == 2 and len(sides_fin) == 2 else "no"
 
 
 class Compatibility:
@@ -60,6 +51,38 @@ class Compatibility:
 
 
 def compatibility(connection: Connection) -> Compatibility:
-    return Compatibility(
-        wireshark_completeness(connection), tcptrace_verdict(connection), zeek_conn(connection)
-    )
+    counter = CompatibilityCounter(connection.segments[0])
+    for segment in connection.segments:
+        counter.feed(segment)
+    return counter.result()
+
+
+class CompatibilityCounter:
+    """The three tools' answers as the segments come, one at a time (so that a connection
+    too long to keep is counted all the same)."""
+
+    def __init__(self, first: Segment) -> None:
+        self.completeness = 0
+        self.reset = False
+        self.syn_sides: set[tuple[str, int]] = set()
+        self.fin_sides: set[tuple[str, int]] = set()
+        self.zeek = ZeekHistory(first)
+
+    def feed(self, segment: Segment) -> None:
+        self.completeness |= completeness_bits(segment)
+        flags = segment.flags
+        if flags & (SYN | FIN | RST):
+            if flags & RST:
+                self.reset = True
+            if flags & SYN:
+                self.syn_sides.add((segment.src, segment.sport))
+            if flags & FIN:
+                self.fin_sides.add((segment.src, segment.sport))
+        self.zeek.feed(segment)
+
+    def result(self) -> Compatibility:
+        if self.reset:
+            tcptrace = "RESET"
+        else:
+            tcptrace = "yes" if len(self.syn_sides) == 2 and len(self.fin_sides) == 2 else "no"
+        return Compatibility(self.completeness, tcptrace, self.zeek.result())

@@ -15,6 +15,7 @@ highest sequence number seen, a hole filled late included.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Final
 
 from analyzer.decode.segment import FIN, SYN, Segment
@@ -27,24 +28,62 @@ def earlier_copies(segments: list[Segment]) -> dict[int, int]:
     earlier: dict[int, int] = {}
     if not segments:
         return earlier
-    latest: dict[int, int] = {}  # copy key -> index of its latest copy
-    first_src, first_port = segments[0].src, segments[0].sport
+    finder = CopyFinder(segments[0])
     for index, segment in enumerate(segments):
+        before = finder.feed(index, segment)
+        if before >= 0:
+            earlier[index] = before
+    return earlier
+
+
+class CopyFinder:
+    """The rule applied as the segments come, one at a time: `feed` tells the index of the
+    copy just before each one (-1 for none). With `memory`, only that many of the latest
+    segments that can be copied are remembered (a connection too long to keep: a copy of
+    one older than that, a resend after more than `memory` segments, counts as new) and the
+    numbered resends are kept as they are found (`resends`, as numbered_resends makes them)."""
+
+    def __init__(self, first: Segment, memory: int = 0) -> None:
+        self._first_src, self._first_port = first.src, first.sport
+        self._latest: dict[int, int] = {}  # copy key -> index of its latest copy
+        self._memory = memory
+        self._order: deque[tuple[int, int]] = deque()  # (key, index) as remembered, when bounded
+        self._times: dict[int, float] = {}  # copy key -> time of its latest copy, when bounded
+        self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
+        self.resends: dict[int, tuple[int, float]] = {}  # when bounded: see numbered_resends
+
+    def feed(self, index: int, segment: Segment) -> int:
         control = segment.flags & _CONTROL
         length = segment.payload_len
         if not (control or length):
-            continue
-        sender = 1 if segment.sport == first_port and segment.src == first_src else 0
+            return -1
+        sender = 1 if segment.sport == self._first_port and segment.src == self._first_src else 0
         # One int: the sender, SYN/FIN, the sequence number, then the length (data alone):
         # under 2**62 for any real segment, so that compiled it stays unboxed.
         key = segment.seq << 3 | control << 1 | sender
         if not control:
             key |= length << 35
+        latest = self._latest
         before = latest.get(key, -1)
-        if before >= 0:
-            earlier[index] = before
         latest[key] = index
-    return earlier
+        if self._memory:
+            self._remember(key, index, before, segment)
+        return before
+
+    def _remember(self, key: int, index: int, before: int, segment: Segment) -> None:
+        if before >= 0:
+            number = self._numbers.pop(before, 0) + 1
+            self._numbers[index] = number
+            self.resends[segment.frame] = (number, self._times[key])
+        self._times[key] = segment.time
+        order = self._order
+        order.append((key, index))
+        while len(order) > self._memory:
+            old_key, old_index = order.popleft()
+            if self._latest.get(old_key) == old_index:  # not copied since
+                del self._latest[old_key]
+                del self._times[old_key]
+                self._numbers.pop(old_index, None)
 
 
 def numbered_resends(segments: list[Segment], earlier: dict[int, int]) -> dict[int, tuple[int, float]]:

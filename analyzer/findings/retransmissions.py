@@ -75,32 +75,37 @@ class SequenceAnalysis:
 
 def analyze_sequence(connection: Connection, earlier: dict[int, int]) -> SequenceAnalysis:
     """earlier: the connection's copies (findings.resends.earlier_copies)."""
-    result = SequenceAnalysis()
-    # Wireshark's initial RTT (iRTT): from the latest SYN to the first ACK without SYN,
-    # from either side; until it is measured, out-of-order uses the 3 ms default.
-    last_syn_time: float | None = None
-    wireshark_irtt: float | None = None
-    client, server = _Direction(), _Direction()
+    judge = SequenceJudge()
+    from_client = connection.from_client
     for index, segment in enumerate(connection.segments):
-        if connection.from_client(segment):
-            here, there = client, server
-        else:
-            here, there = server, client
-        if segment.flags & (SYN | ACK) == SYN:
-            last_syn_time = segment.time
-        elif (
-            wireshark_irtt is None
-            and segment.flags & ACK
-            and not segment.flags & SYN
-            and last_syn_time is not None
-        ):
-            wireshark_irtt = segment.time - last_syn_time
-        threshold = wireshark_irtt if wireshark_irtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
-        kinds = _judge(segment, here, there, threshold, index not in earlier)
+        judge.feed(segment, from_client(segment), index not in earlier)
+    return judge.result
+
+
+class SequenceJudge:
+    """The rules applied as the segments come, one at a time, in capture order."""
+
+    def __init__(self) -> None:
+        self.result = SequenceAnalysis()
+        # Wireshark's initial RTT (iRTT): from the latest SYN to the first ACK without SYN,
+        # from either side; until it is measured, out-of-order uses the 3 ms default.
+        self._last_syn_time = -1.0
+        self._wireshark_irtt = -1.0
+        self._client, self._server = _Direction(), _Direction()
+
+    def feed(self, segment: Segment, from_client: bool, first_copy: bool) -> None:
+        """first_copy: no earlier copy of it was seen (findings.resends)."""
+        here, there = (self._client, self._server) if from_client else (self._server, self._client)
+        flags = segment.flags
+        if flags & (SYN | ACK) == SYN:
+            self._last_syn_time = segment.time
+        elif self._wireshark_irtt < 0 and flags & ACK and not flags & SYN and self._last_syn_time >= 0:
+            self._wireshark_irtt = segment.time - self._last_syn_time
+        threshold = self._wireshark_irtt if self._wireshark_irtt > 0 else DEFAULT_OUT_OF_ORDER_THRESHOLD
+        kinds = _judge(segment, here, there, threshold, first_copy)
         if kinds:
-            result.flags[segment.frame] = kinds
+            self.result.flags[segment.frame] = kinds
         _remember(segment, here, kinds)
-    return result
 
 
 def _judge(

@@ -67,19 +67,34 @@ class ZeekConn:
 
 
 def zeek_conn(connection: Connection) -> ZeekConn:
-    first = connection.segments[0]
-    flipped = first.flags & (SYN | ACK) == SYN | ACK
-    orig_addr = (first.dst, first.dport) if flipped else (first.src, first.sport)
-    resp_addr = (first.src, first.sport) if flipped else (first.dst, first.dport)
-    orig, resp = _End(True), _End(False)
-    history: list[str] = ["^"] if flipped else []
-    orig_ip, orig_port = orig_addr
+    zeek = ZeekHistory(connection.segments[0])
     for segment in connection.segments:
-        is_orig = segment.sport == orig_port and segment.src == orig_ip
-        endpoint, peer = (orig, resp) if is_orig else (resp, orig)
-        _history(segment, endpoint, peer, history)
-        _update_state(segment, endpoint, peer, orig)
-    return ZeekConn(_conn_state(orig, resp, "".join(history)), "".join(history), orig_addr, resp_addr)
+        zeek.feed(segment)
+    return zeek.result()
+
+
+class ZeekHistory:
+    """zeek_conn as the segments come, one at a time (a connection too long to keep)."""
+
+    def __init__(self, first: Segment) -> None:
+        flipped = first.flags & (SYN | ACK) == SYN | ACK
+        self.orig_addr = (first.dst, first.dport) if flipped else (first.src, first.sport)
+        self.resp_addr = (first.src, first.sport) if flipped else (first.dst, first.dport)
+        self.orig, self.resp = _End(True), _End(False)
+        self.history: list[str] = ["^"] if flipped else []
+        self._orig_ip, self._orig_port = self.orig_addr
+
+    def feed(self, segment: Segment) -> None:
+        if segment.sport == self._orig_port and segment.src == self._orig_ip:
+            endpoint, peer = self.orig, self.resp
+        else:
+            endpoint, peer = self.resp, self.orig
+        _history(segment, endpoint, peer, self.history)
+        _update_state(segment, endpoint, peer, self.orig)
+
+    def result(self) -> ZeekConn:
+        history = "".join(self.history)
+        return ZeekConn(_conn_state(self.orig, self.resp, history), history, self.orig_addr, self.resp_addr)
 
 
 def _letter(endpoint: _End, code: str) -> str:

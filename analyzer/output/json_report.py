@@ -194,7 +194,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "expired": connection.expired,
         "first_time": connection.first_time,
         "last_time": connection.last_time,
-        "packets": len(connection.segments),
+        "packets": connection.packets,
         "summary": result.summary(),
         "handshake": {
             "status": handshake.status,

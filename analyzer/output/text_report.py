@@ -29,7 +29,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     c = result.connection
     lines = [
         f"#{c.id} IPv{c.family} {format_endpoint(c.client, c.family)} → "
-        f"{format_endpoint(c.server, c.family)}  {len(c.segments)} packets, "
+        f"{format_endpoint(c.server, c.family)}  {c.packets} packets, "
         f"+{c.first_time - origin:.6f} s .. +{c.last_time - origin:.6f} s"
     ]
     lines.append(f"  handshake  {result.handshake.explain()}")

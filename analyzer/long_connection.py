@@ -1,0 +1,142 @@
+"""A connection too long to keep whole, analyzed as its segments come, in bounded memory.
+
+The tracker (connections.ConnectionTracker) keeps a connection's segments until it has
+connections.LONG_CONNECTION of them; then a FoldedConnection takes them and every later one. Each
+rule that reads only the past runs at once, on every segment: Wireshark's sequence rules
+(findings.retransmissions.SequenceJudge), the copies and numbered resends
+(findings.resends.CopyFinder, which remembers the latest COPY_MEMORY segments that can be
+copied), the other tools' answers (findings.compatibility.CompatibilityCounter). Loss
+inference looks ahead (a SYN or FIN sent again proves the ACK before it lost), so the
+state machine takes each segment once LOOK_AHEAD more have come, with the losses
+inferred over that stretch; a SYN or FIN resent further on than that finds its first copy
+already decided.
+
+What is kept: every state change's step, and every step of a SYN, FIN, RST, a lost or a
+dropped segment, of each end's first segment without SYN (the handshake's ACK), the segment before a RST (the cause of a RST reads it), the latest data
+segment of each end (a RST's data-after-close and the close's half-close read it), and
+all of the first HEAD_STEPS (and the first and the last: its times). The connection's `segments` are those steps' segments and
+`count` all of them. Everything else is counted and let go: memory does not grow with
+the length of the connection. The roles (client, server) are decided by the segments
+the tracker held.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from analyzer.connections import Connection, assign_roles
+from analyzer.decode.segment import FIN, RST, SYN, Segment
+from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
+from analyzer.findings.resends import CopyFinder
+from analyzer.findings.retransmissions import SequenceAnalysis, SequenceJudge
+from analyzer.loss_inference import crossing_window, lost_segments
+from analyzer.tcp_state import ConnectionMachine, Step
+
+HEAD_STEPS: Final = 1_000
+LOOK_AHEAD: Final = 2_048
+COPY_MEMORY: Final = 1 << 16
+
+_CONTROL: Final = SYN | FIN | RST
+
+
+class FoldedConnection:
+    """Takes a connection's first segments, then `add` each later one; `connection` hands
+    the Connection over (its `folded` is this, for analysis.analyze_connection)."""
+
+    def __init__(
+        self, segments: list[Segment], head_steps: int = HEAD_STEPS, look_ahead: int = LOOK_AHEAD
+    ) -> None:
+        """head_steps, look_ahead: HEAD_STEPS and LOOK_AHEAD, smaller in tests."""
+        self._head_steps, self._look_ahead = head_steps, look_ahead
+        self.client, self.server, self.client_basis = assign_roles(segments)
+        first = segments[0]
+        self.family = first.family
+        first_reply = next((s for s in segments if s.src != first.src or s.sport != first.sport), None)
+        self.machine = ConnectionMachine(first, first_reply)
+        self.crossing = crossing_window(segments)
+        self.copies = CopyFinder(first, COPY_MEMORY)
+        self.judge = SequenceJudge()
+        self.counter = CompatibilityCounter(first)
+        self.count = 0
+        self._client_src, self._client_port = self.client
+        self._pending: list[Segment] = []  # taken, not yet through the state machine
+        self._decided = 0  # segments through the state machine
+        self._last_data: dict[bool, Step] = {}  # from the client? -> its latest data segment's step
+        self._last_step: Step | None = None  # the connection's last: its end time
+        self._plain_from: set[bool] = (
+            set()
+        )  # ends (from the client?) whose first segment without SYN was kept
+        for segment in segments:
+            self.add(segment)
+
+    def add(self, segment: Segment) -> None:
+        index = self.count
+        self.count += 1
+        from_client = segment.sport == self._client_port and segment.src == self._client_src
+        before = self.copies.feed(index, segment)
+        self.judge.feed(segment, from_client, before < 0)
+        self.counter.feed(segment)
+        self._pending.append(segment)
+        if len(self._pending) >= 2 * self._look_ahead:
+            self._decide(self._look_ahead)
+
+    def _decide(self, count: int) -> None:
+        """The oldest `count` pending segments through the state machine, their losses
+        inferred from all that is pending."""
+        pending = self._pending
+        lost = lost_segments(pending, None, self.crossing)
+        machine, steps = self.machine, self.machine.steps
+        for index in range(count):
+            segment = pending[index]
+            step = machine.feed(segment, segment.frame in lost)
+            self._last_step = step
+            following = pending[index + 1] if index + 1 < len(pending) else None
+            from_client = segment.sport == self._client_port and segment.src == self._client_src
+            first_plain = not segment.flags & SYN and from_client not in self._plain_from
+            if first_plain:
+                self._plain_from.add(from_client)  # the handshake's ACK: its RTT reads it
+            if not (
+                first_plain
+                or self._decided <= self._head_steps  # the first one at least: its start time
+                or segment.flags & _CONTROL
+                or step.dropped is not None
+                or step.sender_before != step.sender_after
+                or step.receiver_before != step.receiver_after
+                or (following is not None and following.flags & RST)
+            ):
+                steps.pop()
+            if segment.payload_len:
+                self._last_data[from_client] = step
+            self._decided += 1
+        del pending[:count]
+
+    def finish(self) -> None:
+        """Everything pending through the state machine; the latest data steps kept."""
+        self._decide(len(self._pending))
+        steps = self.machine.steps
+        kept = {id(step) for step in steps}
+        ends = [*self._last_data.values(), *([self._last_step] if self._last_step is not None else [])]
+        missing = list({id(step): step for step in ends if id(step) not in kept}.values())
+        if missing:
+            steps.extend(missing)
+            steps.sort(key=lambda step: step.segment.frame)
+
+    def connection(self, number: int) -> Connection:
+        self.finish()
+        segments = [step.segment for step in self.machine.steps]
+        connection = Connection(number, self.family, self.client, self.server, segments, self.client_basis)
+        connection.count = self.count
+        connection.folded = self
+        return connection
+
+    @property
+    def sequence(self) -> SequenceAnalysis:
+        return self.judge.result
+
+    @property
+    def compatibility(self) -> Compatibility:
+        return self.counter.result()
+
+    @property
+    def resends(self) -> dict[int, tuple[int, float]]:
+        return self.copies.resends

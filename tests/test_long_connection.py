@@ -1,0 +1,110 @@
+"""A connection too long to keep whole (long_connection.FoldedConnection): the same
+findings as when it is kept whole, in memory that does not grow with its length."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+from conftest import CAPTURES, NO_CORPUS, corpus_pcaps
+
+from analyzer.analysis import analyze_connection
+from analyzer.connections import stream_connections
+from analyzer.decode.reader import read_segments
+from analyzer.decode.segment import ACK, FIN, PSH, SYN, Segment
+from analyzer.long_connection import FoldedConnection
+from analyzer.output.json_report import connection_to_dict
+
+# Folded from the 24th segment on, nothing kept of the start, losses decided 32 segments
+# ahead: every rule that folding changes is at work on the small connections of the files.
+SMALL_FOLD = functools.partial(FoldedConnection, head_steps=0, look_ahead=32)
+
+
+def _reports(path: Path, fold: object, long_connection: int) -> dict[int, dict]:
+    segments = read_segments(str(path))
+    return {
+        c.id: connection_to_dict(analyze_connection(c))
+        for c in stream_connections(segments, fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
+    }
+
+
+def _assert_folding_changes_nothing(path: Path) -> None:
+    whole = _reports(path, None, 1 << 30)
+    folded = _reports(path, SMALL_FOLD, 24)
+    assert folded == whole
+
+
+@pytest.mark.parametrize("path", sorted(CAPTURES.glob("*.pcap")), ids=lambda p: p.stem)
+def test_a_folded_connection_has_the_findings_of_a_whole_one(path: Path) -> None:
+    _assert_folding_changes_nothing(path)
+
+
+def test_folding_changes_nothing_on_the_corpus() -> None:
+    if not corpus_pcaps():
+        pytest.skip(NO_CORPUS)
+    for path in corpus_pcaps():
+        _assert_folding_changes_nothing(path)
+
+
+def bulk_flow(packets: int, lose_every: int = 0) -> list[Segment]:
+    """One connection: handshake, data one way (an ACK every other segment), a resend
+    of every `lose_every`-th segment, four-way close."""
+    c, s = ("10.0.0.1", 40000), ("10.0.0.2", 80)
+    out: list[Segment] = []
+
+    def add(sender: tuple, flags: int, seq: int, ack: int, length: int = 0) -> None:
+        src, dst = (c, s) if sender is c else (s, c)
+        out.append(
+            Segment(
+                len(out) + 1, 1000.0 + len(out) * 1e-5, 4, *src, *dst, flags, seq, ack, 5000, length, None
+            )
+        )
+
+    add(c, SYN, 0, 0)
+    add(s, SYN | ACK, 0, 1)
+    add(c, ACK, 1, 1)
+    seq = 1
+    while len(out) < packets - 4:
+        add(s, PSH | ACK, seq, 1, 1000)
+        if lose_every and len(out) % lose_every == 0:
+            add(s, PSH | ACK, seq, 1, 1000)  # a resend
+        seq += 1000
+        if len(out) % 3 == 0:
+            add(c, ACK, 1, seq)
+    add(s, FIN | ACK, seq, 1)
+    add(c, ACK, 1, seq + 1)
+    add(c, FIN | ACK, 1, seq + 1)
+    add(s, ACK, seq + 1, 2)
+    return out
+
+
+def _kept(packets: int) -> tuple[int, dict]:
+    [connection] = stream_connections(iter(bulk_flow(packets)), fold=FoldedConnection, long_connection=20_000)
+    result = connection_to_dict(analyze_connection(connection))
+    return len(connection.segments), result
+
+
+def test_what_a_long_connection_keeps_does_not_grow_with_its_length() -> None:
+    short_kept, short = _kept(60_000)
+    long_kept, long = _kept(240_000)
+    assert long_kept == short_kept < 1_100  # the first HEAD_STEPS and a few
+    assert (short["packets"], long["packets"]) == (60_000, 240_000)
+    for result in (short, long):
+        assert result["handshake"]["status"] == "complete"
+        assert result["close"]["shape"] == "four-way"
+        # The server closed first: it holds TIME_WAIT.
+        assert [result["states"][side][-1][1] for side in ("client", "server")] == ["CLOSED", "TIME_WAIT"]
+
+
+def test_resends_in_a_long_connection_are_all_counted() -> None:
+    segments = bulk_flow(60_000, lose_every=1_000)
+    resent = (
+        len(segments)
+        - len({(s.seq, s.flags, s.sport) for s in segments if s.payload_len})
+        - sum(1 for s in segments if not s.payload_len)
+    )
+    [connection] = stream_connections(iter(segments), fold=FoldedConnection)
+    result = analyze_connection(connection)
+    assert result.sequence.counts()["retransmission"] == len(result.resends) == resent > 20
+    assert all(n == 1 for n, _time in result.resends.values())
