@@ -15,7 +15,9 @@ import analyzer
 from analyzer import native
 from analyzer.connections import Timeouts
 from analyzer.errors import UserError
+from analyzer.files import is_regular_file
 from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
+from analyzer.parallel.options import FORMATS, SUMMARY_FORMATS
 from analyzer.sidecar import sidecar_beside
 
 EXIT_USAGE = 2
@@ -35,7 +37,15 @@ def _add_decoder(parser: argparse.ArgumentParser) -> None:
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyze pcap/pcapng files")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="machine-readable output (stable schema)")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--format", choices=FORMATS, default=None,
+                      help="text: the report for people (default); json: one JSON document (stable schema); "
+                      "jsonl: a JSON line per connection as soon as it ends, then its file's UDP flows and "
+                      "a last line for the file; conn: a Zeek conn.log (tab-separated)")  # fmt: skip
+    form.add_argument("--json", action="store_true", help="the same as --format json")
+    p.add_argument("--summary", action="store_true",
+                   help="counts by outcome, the slowest handshakes and the busiest sources instead of "
+                   "each connection (--format text or json)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress line on the terminal")
     p.add_argument("--jobs", type=_positive, default=None, metavar="N",
                    help="analyze up to N files at once in separate processes (one merged output); "
@@ -251,11 +261,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from analyzer.parallel.options import AnalyzeOptions, default_jobs
     from analyzer.parallel.reports import write_reports
 
+    form = "json" if args.json else args.format or "text"
+    if args.summary and form not in SUMMARY_FORMATS:
+        raise UserError(f"--summary is written as text or json, not {form}")
     options = AnalyzeOptions(
-        json=args.json,
+        format=form,
+        summary=args.summary,
         decoder=args.decoder,
         use_sidecar=not args.no_sidecar,
-        progress=not args.quiet and sys.stderr.isatty(),
+        # JSON lines come out while the file is read: their reader (a terminal, or jq
+        # writing to one) would have the progress line written across them.
+        progress=not args.quiet
+        and sys.stderr.isatty()
+        and not (form == "jsonl" and not is_regular_file(sys.stdout)),
         jobs=args.jobs or default_jobs(),
         timeouts=Timeouts(args.attempt_timeout, args.partial_close_timeout, args.idle_timeout),
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
@@ -25,3 +27,12 @@ def size_or_zero(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def is_regular_file(stream: IO) -> bool:
+    """Whether `stream` writes into a regular file: not a terminal, a pipe or a socket, where
+    a reader waits for each line (and not a stream in memory, which has no descriptor)."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -6,7 +6,8 @@ Rules:
 - an ICMP/ICMPv6 port unreachable belongs to the flow whose header it quotes, and
   answers that flow's last datagram sent before it (to the refusing port);
 - with the call log, each receive call's byte count is matched against the datagrams
-  that reached that side: equal, one for one, means the boundaries were kept.
+  that reached that side: equal, one for one, means the boundaries were kept;
+- Zeek's conn.log view of the flow (findings/zeek_conn.zeek_udp_conn) is kept with it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.decode.segment import Datagram, Unreachable
+from analyzer.findings.zeek_conn import ZeekConn, zeek_udp_conn
 from analyzer.sidecar import CallRecord, call_bytes
 from analyzer.timefmt import format_duration
 
@@ -30,6 +32,7 @@ class UdpFlow:
     datagrams: list[Datagram] = field(default_factory=list)
     unreachables: list[tuple[Unreachable, Datagram | None]] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    zeek: ZeekConn | None = None  # once the flow is complete (group_udp_flows)
 
     def from_client(self, datagram: Datagram) -> bool:
         return (datagram.src, datagram.sport) == self.client
@@ -72,6 +75,7 @@ def group_udp_flows(
     result = list(flows.values())
     for flow in result:
         flow.findings = boundary_findings(flow, calls or [])
+        flow.zeek = zeek_udp_conn(flow.client, flow.server, flow.datagrams)
     return result
 
 

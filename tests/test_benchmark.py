@@ -15,7 +15,7 @@ from analyzer.benchmark.truth import compare
 from analyzer.parallel.one_file import render_file
 from analyzer.parallel.options import AnalyzeOptions
 
-JSON = AnalyzeOptions(json=True, use_sidecar=False)
+JSON = AnalyzeOptions(format="json", use_sidecar=False)
 
 
 @pytest.mark.parametrize(

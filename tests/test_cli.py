@@ -292,7 +292,7 @@ def test_collections_are_rare_during_an_analysis_and_as_before_after_it(monkeypa
 
     before = gc.get_threshold()
     monkeypatch.setattr(analysis, "stream_file", noting)
-    options = AnalyzeOptions(json=True, use_sidecar=False)
+    options = AnalyzeOptions(format="json", use_sidecar=False)
     render_file(str(CAPTURES / "refused.pcap"), options, io.StringIO())
     assert seen == [YOUNG_COLLECTION_EVERY]
     assert gc.get_threshold() == before

@@ -34,6 +34,6 @@ def test_a_local_dask_cluster_gives_what_one_process_gives(tmp_path) -> None:
     *documents, failed = merged["files"]
     for path, document in zip(FILES, documents, strict=True):
         out = io.StringIO()
-        render_file(path, AnalyzeOptions(json=True), out)
+        render_file(path, AnalyzeOptions(format="json"), out)
         assert document == json.loads(out.getvalue())
     assert failed["file"] == str(bad) and "not a pcap" in failed["error"]

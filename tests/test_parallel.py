@@ -23,7 +23,7 @@ from analyzer.parallel import in_shares, one_file, options, reports
 from analyzer.parallel.options import AnalyzeOptions
 from analyzer.parallel.partition import Share
 
-JSON = AnalyzeOptions(json=True, use_sidecar=False)
+JSON = AnalyzeOptions(format="json", use_sidecar=False)
 
 
 def test_jobs_give_the_same_output_as_one_process() -> None:
@@ -92,7 +92,9 @@ def test_an_interrupted_analysis_leaves_no_report_file(monkeypatch, tmp_path) ->
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(one_file, "render_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        reports.render_to_file(str(CAPTURES / "refused.pcap"), AnalyzeOptions(json=True, use_sidecar=False))
+        reports.render_to_file(
+            str(CAPTURES / "refused.pcap"), AnalyzeOptions(format="json", use_sidecar=False)
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -220,7 +222,7 @@ json_report.connection_to_dict = reordered
 one_file.SHARE_ABOVE_BYTES = 0
 for jobs in (1, 2, 3):
     with open(f"{sys.argv[2]}.{jobs}", "w") as out:
-        one_file.render_file(sys.argv[1], AnalyzeOptions(json=True, use_sidecar=False, jobs=jobs), out)
+        one_file.render_file(sys.argv[1], AnalyzeOptions(format="json", use_sidecar=False, jobs=jobs), out)
 """
 
 

@@ -12,6 +12,23 @@ and R again for a new sequence number), I FIN+RST together, Q other multi-flag p
 T retransmitted data and W zero window (at the 1st, 10th, 100th, ... occurrence), G a
 content gap (an ACK covering bytes of the other side that were never seen). Not
 reproduced: C (bad checksum: checksums are not verified).
+
+conn.log's orig_bytes and resp_bytes are Zeek's TCP_Endpoint::Size(): not a sum of payload
+lengths but the span of sequence space each side used, from its initial sequence number to
+the highest sequence number it sent or the peer acknowledged, less the SYN and the FIN. So
+retransmitted bytes count once and bytes the capture missed (a gap) count too. Zeek sets the
+start where it first sees the side (its SYN, else one before its first segment's sequence
+number, else one before the peer's first acknowledgment of it), trusts no acknowledgment in
+a RST, and ignores a SYN or RST that jumps more than TOO_LARGE_SEQ_DELTA; these rules are
+kept as TCPSessionAdapter.cc and TCP_Endpoint.cc write them (init_endpoint, init_peer,
+update_ack_seq, update_last_seq, Size), sequence wraps counted as Zeek counts them.
+orig_pkts and resp_pkts count each side's segments. The duration runs from the first
+segment to the last one Zeek takes the time of: it stops the clock once both sides have
+closed (sent a FIN or a RST), so the ACK of the last FIN does not count.
+
+For UDP (zeek_udp_conn) Zeek's rules are short: the originator is the first sender, history
+D and d at each side's first datagram, bytes the sum of the payloads, conn_state SF when both
+sides sent, S0 when only the originator did.
 """
 
 from __future__ import annotations
@@ -21,7 +38,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Datagram, Segment, seq_diff
 
 INACTIVE: Final = "INACTIVE"
 SYN_SENT: Final = "SYN_SENT"
@@ -31,6 +48,9 @@ ESTABLISHED: Final = "ESTABLISHED"
 CLOSED: Final = "CLOSED"
 RESET: Final = "RESET"
 RSTOS0_HISTORY: Final = re.compile(r"\^?S[^HAFGIQTRW]*R")
+# Zeek's TOO_LARGE_SEQ_DELTA: a SYN or RST further than this from what was seen moves nothing.
+TOO_LARGE_SEQ_DELTA: Final = 1048576
+_SEQ_SPACE_64: Final = 1 << 64  # Zeek's sizes are unsigned 64-bit numbers
 
 
 class _End:
@@ -47,9 +67,54 @@ class _End:
         self.retransmissions = 0
         self.zero_windows = 0
         self.holes: list[int] = []  # starts of sequence ranges never seen
+        self.packets = 0
+        # Zeek's sequence bookkeeping for Size() (module docstring): 32-bit numbers and how
+        # many times each has wrapped, as TCP_Endpoint keeps them.
+        self.start_seq = 0
+        self.seq_last = 0
+        self.seq_ack = 0
+        self.seq_wraps = 0
+        self.ack_wraps = 0
+        self.fins = 0
+        self.closed = False  # sent a FIN or a RST: Zeek's did_close
 
     def set(self, state: str) -> None:
         self.prev_state, self.state = self.state, state
+
+    def init_seqs(self, start: int, last: int) -> None:
+        """Zeek's InitStartSeq, InitAckSeq (both `start`) and InitLastSeq: the wraps stay."""
+        self.start_seq = self.seq_ack = start
+        self.seq_last = last
+
+    def update_last(self, seq: int) -> None:
+        if seq < self.seq_last:
+            self.seq_wraps += 1
+        self.seq_last = seq
+
+    def update_ack(self, seq: int) -> None:
+        if seq < self.seq_ack:
+            self.ack_wraps += 1
+        self.seq_ack = seq
+
+    def sequence_bytes(self, peer: _End) -> int:
+        """Zeek's TCP_Endpoint::Size(): the payload bytes sent, from sequence numbers."""
+        ack = (self.ack_wraps << 32) + self.seq_ack
+        start = self.start_seq
+        if (
+            self.prev_state == SYN_SENT
+            and self.state == RESET
+            and peer.state == INACTIVE
+            and ack != start
+            and ack != start + 1
+        ):
+            return 0  # a half-open connection found and aborted: its numbers mean nothing
+        last = (self.seq_wraps << 32) + self.seq_last
+        size = ((last if last > ack else ack) - start) % _SEQ_SPACE_64
+        if size:
+            size -= 1  # the SYN's octet
+        if self.fins and size:
+            size -= 1  # the FIN's octet
+        return size
 
 
 @dataclass
@@ -58,12 +123,34 @@ class ZeekConn:
     history: str
     orig: tuple[str, int]
     resp: tuple[str, int]
+    # conn.log's orig_bytes/resp_bytes, orig_pkts/resp_pkts and duration (module docstring)
+    orig_bytes: int
+    resp_bytes: int
+    orig_pkts: int
+    resp_pkts: int
+    duration: float
 
-    def __init__(self, conn_state: str, history: str, orig: tuple[str, int], resp: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        conn_state: str,
+        history: str,
+        orig: tuple[str, int],
+        resp: tuple[str, int],
+        orig_bytes: int = 0,
+        resp_bytes: int = 0,
+        orig_pkts: int = 0,
+        resp_pkts: int = 0,
+        duration: float = 0.0,
+    ) -> None:
         self.conn_state = conn_state
         self.history = history
         self.orig = orig
         self.resp = resp
+        self.orig_bytes = orig_bytes
+        self.resp_bytes = resp_bytes
+        self.orig_pkts = orig_pkts
+        self.resp_pkts = resp_pkts
+        self.duration = duration
 
 
 def zeek_conn(connection: Connection) -> ZeekConn:
@@ -74,7 +161,8 @@ def zeek_conn(connection: Connection) -> ZeekConn:
 
 
 class ZeekHistory:
-    """zeek_conn as the segments come, one at a time (a connection too long to keep)."""
+    """zeek_conn as the segments come, one at a time (so that a connection too long to
+    keep is counted all the same)."""
 
     def __init__(self, first: Segment) -> None:
         flipped = first.flags & (SYN | ACK) == SYN | ACK
@@ -83,18 +171,113 @@ class ZeekHistory:
         self.orig, self.resp = _End(True), _End(False)
         self.history: list[str] = ["^"] if flipped else []
         self._orig_ip, self._orig_port = self.orig_addr
+        self._first_time = self._last_time = first.time
 
     def feed(self, segment: Segment) -> None:
+        orig, resp = self.orig, self.resp
         if segment.sport == self._orig_port and segment.src == self._orig_ip:
-            endpoint, peer = self.orig, self.resp
+            endpoint, peer = orig, resp
         else:
-            endpoint, peer = self.resp, self.orig
+            endpoint, peer = resp, orig
+        endpoint.packets += 1
+        if not (orig.closed and resp.closed):
+            self._last_time = segment.time
         _history(segment, endpoint, peer, self.history)
-        _update_state(segment, endpoint, peer, self.orig)
+        _sequence_space(segment, endpoint, peer)
+        _update_state(segment, endpoint, peer, orig)
+        if segment.flags & (FIN | RST):
+            endpoint.closed = True
 
     def result(self) -> ZeekConn:
-        history = "".join(self.history)
-        return ZeekConn(_conn_state(self.orig, self.resp, history), history, self.orig_addr, self.resp_addr)
+        orig, resp = self.orig, self.resp
+        text = "".join(self.history)
+        return ZeekConn(
+            _conn_state(orig, resp, text),
+            text,
+            self.orig_addr,
+            self.resp_addr,
+            orig.sequence_bytes(resp),
+            resp.sequence_bytes(orig),
+            orig.packets,
+            resp.packets,
+            self._last_time - self._first_time,
+        )
+
+
+def zeek_udp_conn(client: tuple[str, int], server: tuple[str, int], datagrams: list[Datagram]) -> ZeekConn:
+    """conn.log's view of a UDP flow whose first datagram `client` sent (module docstring)."""
+    history: list[str] = []
+    sizes = [0, 0]
+    packets = [0, 0]
+    client_ip, client_port = client
+    for datagram in datagrams:
+        responder = int(datagram.sport != client_port or datagram.src != client_ip)
+        if not packets[responder]:
+            history.append("d" if responder else "D")
+        packets[responder] += 1
+        sizes[responder] += datagram.length
+    state = ("SF" if packets[1] else "S0") if packets[0] else ("SHR" if packets[1] else "OTH")
+    duration = datagrams[-1].time - datagrams[0].time if datagrams else 0.0
+    return ZeekConn(
+        state, "".join(history), client, server, sizes[0], sizes[1], packets[0], packets[1], duration
+    )
+
+
+def _sequence_space(segment: Segment, endpoint: _End, peer: _End) -> None:
+    """What a segment does to Zeek's sequence bookkeeping, before the states move (TCPSessionAdapter::
+    Process: init_endpoint, the ACK's init_peer or update_ack_seq, update_last_seq)."""
+    flags, seq, length = segment.flags, segment.seq, segment.payload_len
+    space = length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0) - (length if flags & RST else 0)
+    one_past = (seq + space) % MOD
+    _init_endpoint(endpoint, flags, seq, one_past)
+    if flags & FIN:
+        endpoint.fins += 1
+    if flags & ACK:
+        ack = segment.ack
+        if peer.state == INACTIVE:
+            # Numbered as though the peer's SYN had been seen just before what this acknowledges.
+            start = (ack - 1) % MOD
+            peer.init_seqs(start, start)
+        elif not flags & RST and not _before_start(peer, ack):  # a RST's ACK is not trusted
+            delta = seq_diff(ack, peer.seq_ack)
+            if delta > 0 and not (ack == 0 and delta > TOO_LARGE_SEQ_DELTA):
+                peer.update_ack(ack)
+    delta = seq_diff(one_past, endpoint.seq_last)
+    if flags & (SYN | RST) and abs(delta) > TOO_LARGE_SEQ_DELTA:
+        return
+    if flags & FIN and endpoint.seq_last == (endpoint.start_seq + 1) % MOD:
+        endpoint.update_last(one_past)  # SYN and FIN alone: trust the FIN, even backwards
+    elif endpoint.state != RESET and delta > 0:
+        endpoint.update_last(one_past)
+
+
+def _init_endpoint(endpoint: _End, flags: int, seq: int, one_past: int) -> None:
+    """Zeek's init_endpoint: where a side's sequence space starts, and starts again."""
+    state = endpoint.state
+    if state == INACTIVE:
+        if flags & SYN:
+            endpoint.init_seqs(seq, one_past)
+        else:
+            # As though a SYN had come just before; this segment's data is not a repeat.
+            endpoint.init_seqs((seq - 1) % MOD, seq)
+    elif flags & SYN and (
+        (state in (SYN_SENT, SYN_ACK_SENT) and seq != endpoint.start_seq)
+        or state in (ESTABLISHED, PARTIAL)
+        or (state == RESET and endpoint.prev_state == INACTIVE)
+    ):
+        endpoint.init_seqs(seq, one_past)
+
+
+def _before_start(endpoint: _End, ack: int) -> bool:
+    """Zeek's ack underflow (get_relative_seq): an acknowledgment before the side's start,
+    judged only while the acknowledgments have not wrapped."""
+    last, wraps = endpoint.seq_ack, endpoint.ack_wraps
+    delta = seq_diff(ack, last)
+    if delta < 0 and wraps and ack > last:
+        wraps -= 1
+    elif delta > 0 and ack < last:
+        wraps += 1
+    return wraps == 0 and seq_diff(ack, endpoint.start_seq) < 0
 
 
 def _letter(endpoint: _End, code: str) -> str:

@@ -23,13 +23,15 @@ SCHEMA_VERSION = 1
 
 def analysis_to_dict(analysis: Analysis) -> dict:
     return {
-        **_head(analysis.file, analysis.stats, analysis.application),
+        **document_head(analysis.file, analysis.stats, analysis.application),
         "connections": [connection_to_dict(c) for c in analysis.connections],
         "udp": [udp_flow_to_dict(flow) for flow in analysis.udp],
     }
 
 
-def _head(file: str, stats: DecodeStats, application: list[str]) -> dict:
+def document_head(file: str, stats: DecodeStats, application: list[str]) -> dict:
+    """The document's members before its connections (also the jsonl file line's and the
+    JSON summary's first members)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "file": file,
@@ -113,7 +115,7 @@ def document_ends(stream: FileStream) -> tuple[str, str]:
     """The document's head (without its connections) and its UDP flows, once the stream's
     results are exhausted."""
     udp = stream.udp()
-    head = _compact(_head(stream.file, stream.stats, stream.application(udp)))
+    head = _compact(document_head(stream.file, stream.stats, stream.application(udp)))
     return head, _compact([udp_flow_to_dict(flow) for flow in udp])
 
 

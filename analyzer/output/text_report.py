@@ -63,7 +63,11 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     return lines
 
 
-def _head(file: str, stats: DecodeStats, count: int, udp: list[UdpFlow], application: list[str]) -> list[str]:
+def head_lines(
+    file: str, stats: DecodeStats, count: int, udp: list[UdpFlow], application: list[str]
+) -> list[str]:
+    """The report's first lines (also the summary's): the file's counts, warnings, and what
+    the call log shows."""
     lines = [
         f"{file}: {stats.frames} packets ({stats.format}), {stats.tcp_segments} TCP, "
         f"{count} connection{'s' if count != 1 else ''}"
@@ -87,7 +91,7 @@ def _udp_text(udp: list[UdpFlow]) -> list[str]:
 
 
 def analysis_text(analysis: Analysis) -> str:
-    lines = _head(
+    lines = head_lines(
         analysis.file, analysis.stats, len(analysis.connections), analysis.udp, analysis.application
     )
     origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
@@ -107,7 +111,7 @@ def write_text(stream: FileStream, out: TextIO) -> None:
             text = "\n" + "\n".join(connection_text(result, stream.origin or 0.0))
             spool.add(result.connection.id, text.encode())
         udp = stream.udp()
-        out.write("\n".join(_head(stream.file, stream.stats, len(spool), udp, stream.application(udp))))
+        out.write("\n".join(head_lines(stream.file, stream.stats, len(spool), udp, stream.application(udp))))
         for block in spool:
             out.write("\n" + block)
         out.write("\n".join(["", *_udp_text(udp)]) + "\n")

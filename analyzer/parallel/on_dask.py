@@ -18,7 +18,9 @@ def report_of(path: str, decoder: str = "fast", use_sidecar: bool = True) -> dic
     Dask worker sends back (it may run on another machine, so no temporary file)."""
     out = io.StringIO()
     try:
-        warnings = render_file(path, AnalyzeOptions(json=True, decoder=decoder, use_sidecar=use_sidecar), out)
+        warnings = render_file(
+            path, AnalyzeOptions(format="json", decoder=decoder, use_sidecar=use_sidecar), out
+        )
     except UserError as error:
         return {"file": path, "error": str(error)}
     document = json.loads(out.getvalue())

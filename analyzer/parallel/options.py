@@ -7,12 +7,18 @@ from dataclasses import dataclass, field
 
 from analyzer.connections import Timeouts
 
+# text: the report for people; json: the JSON document; jsonl: a JSON line a connection, as
+# each ends (output/jsonl_report.py); conn: a Zeek conn.log (output/conn_log.py).
+FORMATS = ("text", "json", "jsonl", "conn")
+SUMMARY_FORMATS = ("text", "json")
+
 
 @dataclass(frozen=True)
 class AnalyzeOptions:
     """How a file is analyzed and its report written."""
 
-    json: bool = False  # the JSON document (else the text report)
+    format: str = "text"  # one of FORMATS
+    summary: bool = False  # the summary (output/summary.py) instead of the report, as text or JSON
     decoder: str = "fast"  # or "tshark" (see analysis.stream_file)
     use_sidecar: bool = True  # compare with the kernel's states when FILE.sidecar.json is beside it
     progress: bool = False  # a progress line on stderr while a file is read
@@ -23,6 +29,14 @@ class AnalyzeOptions:
     def __post_init__(self) -> None:
         if self.jobs < 1:
             raise ValueError(f"jobs must be at least 1, not {self.jobs}")
+        if self.format not in (SUMMARY_FORMATS if self.summary else FORMATS):
+            raise ValueError(f"no {'summary' if self.summary else 'report'} in the format {self.format!r}")
+
+    @property
+    def json(self) -> bool:
+        """One JSON document a file (the report or the summary): several files' together
+        make {"files": [...]}."""
+        return self.format == "json"
 
 
 # The most processes `analyze` starts unless told (--jobs): every process of a big file

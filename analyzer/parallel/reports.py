@@ -1,7 +1,9 @@
 """`handshake analyze`'s output: the reports of the files asked for, in the order given.
 One file's goes straight to the output (made in shares when it is big: see one_file);
 several are analyzed in a pool of processes, each into a temporary file, and copied out
-in order."""
+in order. JSON lines, which are written as the connections end, keep that where they can:
+the first file's lines go straight to the output (with one process, every file's, in turn)
+while the pool writes the others' into temporary files."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from analyzer.parallel.options import AnalyzeOptions
 
 
 def write_reports(paths: list[str], options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
-    """Every file's report into `out`; with several, JSON documents as {"files": [...]}.
+    """Every file's report into `out`; with several, JSON documents as {"files": [...]}, the
+    other forms one after another (summaries in text a blank line apart).
     A file that cannot be read is one line on `err` and leaves nothing in `out`, and the
     others' reports are still written; so is each warning. Returns whether every file was
     read."""
@@ -31,7 +34,8 @@ def write_reports(paths: list[str], options: AnalyzeOptions, out: TextIO, err: T
 
 def _write_one(path: str, options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
     """One file's report straight into `out`: nothing is written before the file has been
-    read to its end, so a file that cannot be read leaves `out` untouched."""
+    read to its end (but JSON lines, written as the connections end), so a file that cannot
+    be read leaves `out` untouched."""
     try:
         warnings = one_file.render_file(path, options, out)
     except UserError as error:
@@ -46,29 +50,39 @@ def _write_one(path: str, options: AnalyzeOptions, out: TextIO, err: TextIO) -> 
 def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
     """Each file analyzed by one process (options.jobs of them at once) into a temporary
     file, copied out in the order given; a progress line only while they are read one at
-    a time."""
+    a time. JSON lines are written straight to `out` by this process, file by file, where
+    no file before is left to copy: the first file, and with one process every file."""
     one_process = dataclasses.replace(options, jobs=1, progress=options.progress and options.jobs == 1)
+    streamed = options.format == "jsonl"
+    direct = [streamed and (options.jobs == 1 or index == 0) for index in range(len(paths))]
+    pooled = [path for path, here in zip(paths, direct, strict=True) if not here]
     futures: list[concurrent.futures.Future] = []
-    if options.jobs > 1:
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(options.jobs, len(paths)))
-        futures = [pool.submit(render_to_file, path, one_process) for path in paths]
+    if options.jobs > 1 and pooled:
+        # While this process streams the first file's lines, one process fewer in the pool.
+        workers = max(1, min(options.jobs - (1 if streamed else 0), len(pooled)))
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
+        futures = [pool.submit(render_to_file, path, one_process) for path in pooled]
         outcomes: Iterator[tuple[str | None, str | None, list[str]]] = (future.result() for future in futures)
     else:
         pool = None
-        outcomes = (render_to_file(path, one_process) for path in paths)
+        outcomes = (render_to_file(path, one_process) for path in pooled)
     all_read, written = True, 0
     if options.json:
         out.write('{"files":[')
     try:
         # In file order; a file that fails leaves nothing half-written and the others count.
-        for path, (report, error, warnings) in zip(paths, outcomes, strict=True):
+        for path, here in zip(paths, direct, strict=True):
+            if here:
+                all_read = _write_one(path, one_process, out, err) and all_read
+                continue
+            report, error, warnings = next(outcomes)
             if report is None:
                 err.write(f"handshake: {error}\n")
                 all_read = False
                 continue
             _tell_warnings(path, warnings, err)
-            if options.json and written:
-                out.write(",\n")
+            if written:
+                out.write(",\n" if options.json else "\n" if options.summary else "")
             try:
                 with open(report) as text:
                     shutil.copyfileobj(text, out)

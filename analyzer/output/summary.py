@@ -1,0 +1,258 @@
+"""`handshake analyze --summary`: a file's connections in a few lines instead of one block each.
+
+What it says:
+- handshakes: how many connections had each handshake outcome (complete; refused: the SYN
+  answered by RST; no answer: the SYN never answered; incomplete: begun, not finished;
+  mid-stream: the handshake is not in the capture). Every connection has one: the lines add
+  up to the connection count.
+- endings: how each connection ended: closed normally, by close shape (four-way,
+  three-segment, simultaneous, half-close); reset, by the cause of its first RST (each
+  cause a line); one side closed and the other had not when the capture ended; neither FIN
+  nor RST. Every connection has one of these too (zero lines are left out of the text).
+- the ten slowest complete handshakes: from the first SYN to the ACK that completed the
+  handshake (SYN resends included: that is the wait the client saw).
+- the ten busiest sources: client addresses by connections opened, with the packets of
+  those connections (both ways).
+
+It keeps counters and two tables of ten, never the connections: each is counted and dropped
+as the stream hands it over, so the summary's own memory does not grow with the file (the
+analysis before it holds the connections still open, as every report does). The sources are
+counted in a table of bounded size (SourceTally): exact up to 2 x SOURCE_SLOTS distinct
+addresses, beyond that the Misra-Gries bound, which the summary states.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Final, TextIO
+
+import msgspec
+
+from analyzer.analysis import ConnectionAnalysis, FileStream
+from analyzer.output.json_report import document_head
+from analyzer.output.text_report import format_endpoint, head_lines
+from analyzer.timefmt import format_duration
+
+TOP: Final = 10
+SOURCE_SLOTS: Final = 10_000  # sources kept after a compaction (SourceTally)
+
+HANDSHAKES: Final = {
+    "complete": "complete",
+    "refused": "refused (SYN answered by RST)",
+    "no_answer": "no answer (SYN never answered)",
+    "incomplete": "incomplete (begun, not finished)",
+    "not_seen": "mid-stream (handshake not in the capture)",
+}
+CLOSES: Final = {
+    "four-way": "closed normally: four-way (FIN, ACK, FIN, ACK)",
+    "three-segment": "closed normally: three segments (FIN, FIN/ACK, ACK)",
+    "simultaneous": "closed normally: simultaneous (both FINs in flight)",
+    "half-close": "closed normally: half-close (data after the first FIN)",
+}
+RESETS: Final = {
+    "refused": "reset: refused (nothing listening on the port)",
+    "accept_queue_overflow": "reset: accept queue full (tcp_abort_on_overflow)",
+    "after_close": "reset: after both sides had closed",
+    "data_after_close": "reset: data sent to a socket that had closed",
+    "no_connection": "reset: no connection on the receiver for the 4-tuple",
+    "abort": "reset: aborted by the application",
+    "linger_abort": "reset: aborted by the application (SO_LINGER 0)",
+    "unread_data": "reset: closed with data unread",
+    "unknown": "reset: cause unknown",
+}
+ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end"
+NO_CLOSE: Final = "no FIN or RST seen"
+# One column for the counts, whatever lines a file has: several files' summaries line up.
+_WIDTH: Final = max(
+    len(label)
+    for label in (*HANDSHAKES.values(), *CLOSES.values(), *RESETS.values(), ONE_SIDE_CLOSED, NO_CLOSE)
+)
+
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+class SourceTally:
+    """Connections and packets per source address in bounded memory (Misra-Gries, in batches).
+
+    Exact while at most 2 x `slots` distinct sources have been seen. When the table is that
+    full and a new source comes, every source's connection count drops by the (slots + 1)-th
+    largest count and the sources left at zero go. Then a source's count is short of its true
+    count by at most `short_by` (the sum of those drops, at most connections / (slots + 1)),
+    every source with more connections than `short_by` is in the table, and its packets are
+    those of the connections counted since it last entered the table."""
+
+    def __init__(self, slots: int = SOURCE_SLOTS) -> None:
+        self.slots = slots
+        self.counts: dict[str, list[int]] = {}  # address -> [connections, packets]
+        self.short_by = 0
+
+    def add(self, address: str, packets: int) -> None:
+        entry = self.counts.get(address)
+        if entry is not None:
+            entry[0] += 1
+            entry[1] += packets
+            return
+        if len(self.counts) >= 2 * self.slots:
+            self._compact()
+        self.counts[address] = [1, packets]
+
+    def _compact(self) -> None:
+        drop = heapq.nlargest(self.slots + 1, (entry[0] for entry in self.counts.values()))[-1]
+        self.short_by += drop
+        self.counts = {
+            address: [connections - drop, packets]
+            for address, (connections, packets) in self.counts.items()
+            if connections > drop
+        }
+
+    def top(self, n: int) -> list[tuple[str, int, int]]:
+        """The n busiest: (address, connections, packets), most connections first."""
+        best = heapq.nsmallest(n, self.counts.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+        return [(address, connections, packets) for address, (connections, packets) in best]
+
+
+class Summary:
+    """The counters and the two tables, fed one connection at a time."""
+
+    def __init__(self, source_slots: int = SOURCE_SLOTS) -> None:
+        self.connections = 0
+        self.handshakes = dict.fromkeys(HANDSHAKES, 0)
+        self.closes = dict.fromkeys(CLOSES, 0)
+        self.resets = dict.fromkeys(RESETS, 0)
+        self.one_side_closed = 0
+        self.no_close = 0
+        # (seconds, -id, id, family, client, server, SYNs): the smallest first, so the
+        # slowest stay; equal times keep the lower id, whatever order the connections end in.
+        self._slowest: list[tuple[float, int, int, int, tuple[str, int], tuple[str, int], int]] = []
+        self.sources = SourceTally(source_slots)
+
+    def add(self, result: ConnectionAnalysis) -> None:
+        connection, handshake, close = result.connection, result.handshake, result.close
+        self.connections += 1
+        self.handshakes[handshake.status] = self.handshakes.get(handshake.status, 0) + 1
+        if close.shape in self.closes:
+            self.closes[close.shape] += 1
+        elif result.resets:
+            cause = result.resets[0].cause
+            self.resets[cause] = self.resets.get(cause, 0) + 1
+        elif close.shape == "one-fin":
+            self.one_side_closed += 1
+        else:
+            self.no_close += 1
+        if handshake.status == "complete" and handshake.final_ack is not None and handshake.syns:
+            seconds = round(handshake.final_ack.time - handshake.syns[0].time, 9)
+            entry = (
+                seconds,
+                -connection.id,
+                connection.id,
+                connection.family,
+                connection.client,
+                connection.server,
+                len(handshake.syns),
+            )
+            if len(self._slowest) < TOP:
+                heapq.heappush(self._slowest, entry)
+            elif entry > self._slowest[0]:
+                heapq.heapreplace(self._slowest, entry)
+        self.sources.add(connection.client[0], len(connection.segments))
+
+    def slowest(self) -> list[tuple[float, int, int, tuple[str, int], tuple[str, int], int]]:
+        """(seconds, id, family, client, server, SYNs), the slowest first."""
+        ordered = sorted(self._slowest, reverse=True)
+        return [
+            (s, ident, family, client, server, syns)
+            for s, _key, ident, family, client, server, syns in ordered
+        ]
+
+    def as_dict(self, head: dict, udp_flows: int) -> dict:
+        """The summary as one JSON object: the document's head, then the counts."""
+        return {
+            **head,
+            "connection_count": self.connections,
+            "udp_flow_count": udp_flows,
+            "handshakes": self.handshakes,
+            "endings": {
+                "closed": self.closes,
+                "reset": self.resets,
+                "one_side_closed": self.one_side_closed,
+                "no_close_seen": self.no_close,
+            },
+            "slowest_handshakes": [
+                {
+                    "id": ident,
+                    "family": family,
+                    "client": {"ip": client[0], "port": client[1]},
+                    "server": {"ip": server[0], "port": server[1]},
+                    "syn_to_ack": seconds,
+                    "syns": syns,
+                }
+                for seconds, ident, family, client, server, syns in self.slowest()
+            ],
+            "busiest_sources": [
+                {"ip": address, "connections": connections, "packets": packets}
+                for address, connections, packets in self.sources.top(TOP)
+            ],
+            # 0: the source counts are exact; else each may be short by up to this many.
+            "source_counts_short_by": self.sources.short_by,
+        }
+
+    def text_lines(self) -> list[str]:
+        """The summary after the report's head lines."""
+        endings = [(CLOSES[shape], n) for shape, n in self.closes.items() if n]
+        endings += [(RESETS.get(cause, f"reset: {cause}"), n) for cause, n in self.resets.items() if n]
+        endings += [
+            (label, n)
+            for label, n in ((ONE_SIDE_CLOSED, self.one_side_closed), (NO_CLOSE, self.no_close))
+            if n
+        ]
+        handshakes = [(HANDSHAKES.get(status, status), n) for status, n in self.handshakes.items()]
+        width = max(_WIDTH, *(len(label) for label, _n in endings))
+        lines = ["handshakes:"]
+        lines += [f"  {label:<{width}}  {n:>9,}" for label, n in handshakes]
+        lines.append("endings:")
+        lines += [f"  {label:<{width}}  {n:>9,}" for label, n in endings] or ["  no connections"]
+        lines.append("slowest handshakes (first SYN to the ACK that completed the handshake):")
+        slowest = self.slowest()
+        for seconds, ident, family, client, server, syns in slowest:
+            resent = f" ({syns} SYNs)" if syns > 1 else ""
+            lines.append(
+                f"  #{ident} {format_endpoint(client, family)} → {format_endpoint(server, family)}  "
+                f"{format_duration(seconds)}{resent}"
+            )
+        if not slowest:
+            lines.append("  no complete handshake")
+        lines.append("busiest sources (connections opened, packets in them):")
+        busiest = self.sources.top(TOP)
+        address_width = max((len(address) for address, _c, _p in busiest), default=0)
+        for address, connections, packets in busiest:
+            lines.append(
+                f"  {address:<{address_width}}  {connections:,} connection{'s' if connections != 1 else ''}, "
+                f"{packets:,} packet{'s' if packets != 1 else ''}"
+            )
+        if not busiest:
+            lines.append("  none")
+        if self.sources.short_by:
+            lines.append(
+                f"  (more than {2 * self.sources.slots:,} sources: a count may be short by up to "
+                f"{self.sources.short_by:,} connections)"
+            )
+        return lines
+
+
+def write_summary(stream: FileStream, out: TextIO, as_json: bool = False) -> None:
+    """The file's summary, written once the file has been read (nothing for a file that
+    cannot be read): text, or one line of JSON without its newline, like the document."""
+    summary = Summary()
+    for result in stream.results:
+        summary.add(result)
+    udp = stream.udp()
+    application = stream.application(udp)
+    if as_json:
+        out.write(
+            _ENCODER.encode(
+                summary.as_dict(document_head(stream.file, stream.stats, application), len(udp))
+            ).decode()
+        )
+        return
+    lines = head_lines(stream.file, stream.stats, summary.connections, udp, application)
+    out.write("\n".join([*lines, *summary.text_lines()]) + "\n")

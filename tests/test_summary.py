@@ -1,0 +1,182 @@
+"""The summary (`analyze --summary`): counts that add up to the connections and agree with the
+JSON document, the slowest handshakes and busiest sources, in memory that does not grow."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import tracemalloc
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+from conftest import CAPTURES, assert_one_line_error, run, stored_captures
+
+from analyzer.analysis import analyze_file, stream_file
+from analyzer.output.json_report import write_document
+from analyzer.output.summary import HANDSHAKES, RESETS, SourceTally, Summary, write_summary
+
+NORMAL = ("four-way", "three-segment", "simultaneous", "half-close")
+
+
+def _summary(pcap) -> dict:
+    out = io.StringIO()
+    write_summary(stream_file(str(pcap)), out, as_json=True)
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.parametrize("pcap", stored_captures(), ids=lambda p: p.name)
+def test_the_counts_add_up_and_agree_with_the_document(pcap) -> None:
+    summary = _summary(pcap)
+    document = io.StringIO()
+    write_document(stream_file(str(pcap)), document)
+    connections = json.loads(document.getvalue())["connections"]
+    assert summary["connection_count"] == len(connections)
+    assert sum(summary["handshakes"].values()) == len(connections)
+    endings = summary["endings"]
+    ended = sum(endings["closed"].values()) + sum(endings["reset"].values())
+    assert ended + endings["one_side_closed"] + endings["no_close_seen"] == len(connections)
+    statuses = Counter(c["handshake"]["status"] for c in connections)
+    assert summary["handshakes"] == {status: statuses[status] for status in HANDSHAKES}
+    shapes = Counter(c["close"]["shape"] for c in connections)
+    assert endings["closed"] == {shape: shapes[shape] for shape in NORMAL}
+    first_causes = Counter(
+        c["resets"][0]["cause"] for c in connections if c["resets"] and c["close"]["shape"] not in NORMAL
+    )
+    assert endings["reset"] == {cause: first_causes[cause] for cause in RESETS}
+    sources = Counter(c["client"]["ip"] for c in connections)
+    assert {s["ip"]: s["connections"] for s in summary["busiest_sources"]} == dict(sources.most_common(10))
+    assert summary["source_counts_short_by"] == 0
+
+
+def test_the_slowest_handshakes_run_from_the_first_syn_to_the_completing_ack() -> None:
+    pcap = CAPTURES / "backlog.pcap"  # the second client resends its SYN three times
+    slowest = _summary(pcap)["slowest_handshakes"]
+    results = {r.connection.id: r for r in analyze_file(str(pcap)).connections}
+    assert [s["id"] for s in slowest] == [1, 0]
+    for entry in slowest:
+        handshake = results[entry["id"]].handshake
+        assert handshake.final_ack is not None
+        assert entry["syn_to_ack"] == pytest.approx(
+            handshake.final_ack.time - handshake.syns[0].time, abs=1e-9
+        )
+        assert entry["syns"] == len(handshake.syns)
+    assert slowest[0]["syn_to_ack"] > 3 and slowest[0]["syns"] == 4
+
+
+def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, status: str = "complete"):
+    """A connection as far as the summary reads it."""
+    syn = SimpleNamespace(time=100.0)
+    return SimpleNamespace(
+        connection=SimpleNamespace(
+            id=ident,
+            family=4,
+            client=(source, 40000 + ident % 20000),
+            server=("192.0.2.1", 80),
+            segments=[None] * packets,
+        ),
+        handshake=SimpleNamespace(
+            status=status,
+            syns=[syn],
+            final_ack=SimpleNamespace(time=100.0 + seconds) if seconds is not None else None,
+        ),
+        close=SimpleNamespace(shape="none"),
+        resets=[],
+    )
+
+
+def test_the_ten_slowest_whatever_order_the_connections_end_in() -> None:
+    fakes = [_fake(n, (n % 7) / 10, "10.0.0.1") for n in range(100)]
+    orders = [fakes, fakes[::-1], random.Random(7).sample(fakes, len(fakes))]
+    tables = []
+    for order in orders:
+        summary = Summary()
+        for fake in order:
+            summary.add(fake)
+        tables.append(summary.slowest())
+    assert tables[0] == tables[1] == tables[2]
+    # 0.6 s for ids 6, 13, 20, ...: the ten lowest of them, in id order.
+    assert [entry[1] for entry in tables[0]] == list(range(6, 100, 7))[:10]
+    assert {entry[0] for entry in tables[0]} == {0.6}
+
+
+def test_a_syn_flood_is_summarized_in_memory_that_does_not_grow() -> None:
+    """A million spoofed sources would need a million counters: the tally keeps a bounded
+    table, so 50,000 attempts take what 5,000 do, and says how far its counts may be off."""
+
+    def peak(attempts: int) -> tuple[int, Summary]:
+        summary = Summary(source_slots=200)
+        tracemalloc.start()
+        try:
+            for n in range(attempts):
+                source = "198.51.100.7" if n % 10 == 0 else f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+                summary.add(_fake(n, None, source, packets=1, status="no_answer"))
+            _now, top = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return top, summary
+
+    small, _ = peak(5_000)
+    large, summary = peak(50_000)
+    assert large < 1.5 * small
+    assert summary.handshakes["no_answer"] == 50_000 and summary.no_close == 50_000
+    [(address, connections, _packets), *_] = summary.sources.top(10)
+    assert address == "198.51.100.7"  # the one real flooder stands out of the spoofed ones
+    assert 5_000 - summary.sources.short_by <= connections <= 5_000
+    assert 0 < summary.sources.short_by <= 50_000 // 201
+    text = "\n".join(summary.text_lines())
+    assert f"more than 400 sources: a count may be short by up to {summary.sources.short_by:,}" in text
+
+
+def test_the_source_tally_is_exact_until_it_is_full() -> None:
+    tally = SourceTally(slots=3)
+    for address in "abcabca":
+        tally.add(address, 2)
+    assert tally.top(10) == [("a", 3, 6), ("b", 2, 4), ("c", 2, 4)] and tally.short_by == 0
+    counts = Counter[str]()
+    rng = random.Random(3)
+    for _ in range(2_000):
+        address = rng.choice("ab") if rng.random() < 0.5 else f"x{rng.randrange(10_000)}"
+        counts[address] += 1
+        tally.add(address, 1)
+    assert len(tally.counts) <= 6
+    for address, connections, _packets in tally.top(2):
+        assert counts[address] - tally.short_by <= connections <= counts[address]
+    assert {address for address, *_ in tally.top(2)} == {"a", "b"}
+
+
+def test_summary_on_the_command_line_text_and_json() -> None:
+    files = [str(CAPTURES / "refused.pcap"), str(CAPTURES / "backlog.pcap")]
+    text = run("analyze", "--summary", *files)
+    assert text.returncode == 0, text.stderr
+    first, second = text.stdout.split("\n\n")  # a blank line between the files' summaries
+    assert first.startswith(f"{files[0]}: 2 packets") and "refused (SYN answered by RST)" in first
+    assert "reset: refused (nothing listening on the port)" in first
+    assert "#1 127.0.0.1:" in second and "(4 SYNs)" in second
+    as_json = run("analyze", "--summary", "--format", "json", *files)
+    assert [f["file"] for f in json.loads(as_json.stdout)["files"]] == files
+
+
+def test_unknown_format_and_summary_in_a_format_it_has_none_exit_2() -> None:
+    unknown = run("analyze", "--format", "xml", str(CAPTURES / "refused.pcap"))
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "invalid choice: 'xml'" in unknown.stderr and not unknown.stdout
+    assert_one_line_error(
+        run("analyze", "--summary", "--format", "conn", str(CAPTURES / "refused.pcap")), "--summary", "conn"
+    )
+    both = run("analyze", "--json", "--format", "text", str(CAPTURES / "refused.pcap"))
+    assert both.returncode == 2 and "not allowed with argument --json" in both.stderr
+
+
+@pytest.mark.parametrize("form", ["jsonl", "conn", "summary"])
+def test_a_bad_file_is_one_line_and_the_others_still_count(tmp_path, form) -> None:
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all")
+    args = ["--summary"] if form == "summary" else ["--format", form]
+    alone = run("analyze", *args, str(bad))
+    assert_one_line_error(alone, str(bad), "not a pcap or pcapng file")
+    assert alone.stdout == ""
+    among = run("analyze", *args, str(bad), str(CAPTURES / "refused.pcap"))
+    assert_one_line_error(among, str(bad))
+    assert "refused" in among.stdout
