@@ -155,7 +155,8 @@ class _Open:
     connection, so a flood's million attempts cost little: the two ends' marks are
     fields of their own, not dictionaries keyed by endpoint)."""
 
-    def __init__(self, segments: list[Segment], first_index: int) -> None:
+    def __init__(self, key: tuple[str, int, str, int], segments: list[Segment], first_index: int) -> None:
+        self.key = key
         self.segments = segments
         self.folder: Folder | None = None  # once it is long: it has the segments
         self.first_index = first_index
@@ -204,7 +205,9 @@ class _Open:
 
 # Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
 CLOSE_DELAY: Final = 5.0
-SWEEP_EVERY = 4096  # segments between looks for connections that ended long enough ago
+SWEEP_EVERY = 4096
+_NEVER: Final = float(1 << 62)  # a timer set later than this (an infinite timeout) never fires
+_NEVER_SECOND: Final = 1 << 62  # segments between looks for connections that ended long enough ago
 
 
 class ConnectionTracker:
@@ -225,11 +228,12 @@ class ConnectionTracker:
         self._long = long_connection
         self._current: dict[tuple[str, int, str, int], _Open] = {}
         self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
-        # (when a timer may fire, tie-break, key, connection): looked at lazily, so an entry
-        # whose connection has had segments since is pushed again with its new time.
-        self._timers: list[tuple[float, int, tuple, _Open]] = []
+        # Timers by the whole second they may fire in (a wheel: a flood's attempts cost one
+        # list slot each, not a heap entry), and those seconds in a heap. Looked at lazily:
+        # a connection that has had segments since is put back by its new time.
+        self._timers: dict[int, list[_Open]] = {}
+        self._seconds: list[int] = []
         self._count = 0
-        self._pushed = 0
         self._since_sweep = 0
         self._clock = float("-inf")  # the latest segment time seen
 
@@ -266,15 +270,14 @@ class ConnectionTracker:
                 self._hand_over(key, open_, done)
                 previous, open_ = open_, None
         if open_ is None:
-            open_ = self._current[key] = _Open([], self._count)
+            open_ = self._current[key] = _Open(key, [], self._count)
             open_.a_src, open_.a_port = segment.src, segment.sport
             open_.began_with_syn = flags & (SYN | ACK) == SYN
             from_a = True
             if previous is not None:
                 open_.reuses = previous.first_index
             self._count += 1
-            self._pushed += 1
-            heapq.heappush(self._timers, (time + self.timeouts.attempt, self._pushed, key, open_))
+            self._time(open_, time + self.timeouts.attempt)
         elif not from_a and not open_.b_spoke:
             open_.b_spoke = True
         was_over = open_.over
@@ -304,7 +307,7 @@ class ConnectionTracker:
                 if from_a:
                     open_.fin_end_a = segment.seq_end
                     if not open_.b_spoke:  # a partial connection: its shorter timer
-                        self._time(key, open_)
+                        self._time(open_, open_.expiry(self.timeouts)[1])
                 else:
                     open_.fin_end_b = segment.seq_end
         if flags & RST:
@@ -325,9 +328,13 @@ class ConnectionTracker:
             self._since_sweep = 0
             self._sweep(time, done)
 
-    def _time(self, key: tuple, open_: _Open) -> None:
-        self._pushed += 1
-        heapq.heappush(self._timers, (open_.expiry(self.timeouts)[1], self._pushed, key, open_))
+    def _time(self, open_: _Open, when: float) -> None:
+        second = int(when) if when < _NEVER else _NEVER_SECOND
+        waiting = self._timers.get(second)
+        if waiting is None:
+            waiting = self._timers[second] = []
+            heapq.heappush(self._seconds, second)
+        waiting.append(open_)
 
     def _sweep(self, now: float, done: list[Connection]) -> None:
         """Hand over connections over and quiet for CLOSE_DELAY, and those their timer
@@ -349,15 +356,17 @@ class ConnectionTracker:
                 self._ended.append((key, open_))
             else:
                 break  # the oldest in the queue is not quiet yet, nor are those behind it
-        timers, clock = self._timers, self._clock
-        while timers and timers[0][0] < clock:
-            _when, _tie, key, open_ = heapq.heappop(timers)
-            if self._current.get(key) is not open_ or open_.over:
-                continue  # handed over already, or the queue of the over has it
-            if clock > open_.expiry(self.timeouts)[1]:
-                self._expire(key, open_, done)
-            else:
-                self._time(key, open_)  # segments came since: its timer from the latest
+        seconds, clock = self._seconds, self._clock
+        while seconds and seconds[0] + 1 <= clock:  # every timer of that second is due
+            for open_ in self._timers.pop(heapq.heappop(seconds)):
+                key = open_.key
+                if self._current.get(key) is not open_ or open_.over:
+                    continue  # handed over already, or the queue of the over has it
+                when = open_.expiry(self.timeouts)[1]
+                if clock > when:
+                    self._expire(key, open_, done)
+                else:
+                    self._time(open_, when)  # segments came since: its timer from the latest
 
     def _expire(self, key: tuple, open_: _Open, done: list[Connection]) -> None:
         """Give up a connection its timer let go. The one a later segment on its 4-tuple
@@ -388,6 +397,7 @@ class ConnectionTracker:
             self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
         self._ended.clear()
         self._timers.clear()
+        self._seconds.clear()
         return done
 
 

@@ -185,8 +185,8 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
 
 def parse_options(raw: bytes) -> TcpOptions:
     """MSS, window scale, SACK-permitted, timestamps, Fast Open; a bad option ends the list."""
-    mss = wscale = timestamp = None
-    sack = fast_open = False
+    mss = wscale = None
+    sack = timestamps = fast_open = False
     at = 0
     while at < len(raw):
         kind = raw[at]
@@ -207,10 +207,22 @@ def parse_options(raw: bytes) -> TcpOptions:
         elif kind == OPTION_SACK_PERMITTED:
             sack = True
         elif kind == OPTION_TIMESTAMPS and length == 10:
-            timestamp = (u32(raw, at + 2), u32(raw, at + 6))
+            timestamps = True
         elif kind == OPTION_FAST_OPEN or (
             kind == OPTION_EXPERIMENTAL and length >= 4 and raw[at + 2 : at + 4] == _FAST_OPEN_EXPERIMENT
         ):
             fast_open = True
         at += length
-    return TcpOptions(mss, wscale, sack, timestamp, fast_open)
+    # Shared: the SYNs of a flood or of one host carry the same few, and each held attempt
+    # would otherwise hold its own.
+    key = (mss, wscale, sack, timestamps, fast_open)
+    options = _SHARED_OPTIONS.get(key)
+    if options is None:
+        options = TcpOptions(mss, wscale, sack, timestamps, fast_open)
+        if len(_SHARED_OPTIONS) < _SHARED_OPTIONS_LIMIT:
+            _SHARED_OPTIONS[key] = options
+    return options
+
+
+_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool], TcpOptions] = {}
+_SHARED_OPTIONS_LIMIT: Final = 4096

@@ -36,7 +36,7 @@ class TcpOptions:
     mss: int | None = None
     window_scale: int | None = None
     sack_permitted: bool = False
-    timestamp: tuple[int, int] | None = None  # (TSval, TSecr)
+    timestamps: bool = False  # the values are of no use here, and would make each SYN's own
     fast_open: bool = False
 
     def __init__(
@@ -44,13 +44,13 @@ class TcpOptions:
         mss: int | None = None,
         window_scale: int | None = None,
         sack_permitted: bool = False,
-        timestamp: tuple[int, int] | None = None,
+        timestamps: bool = False,
         fast_open: bool = False,
     ) -> None:
         self.mss = mss
         self.window_scale = window_scale
         self.sack_permitted = sack_permitted
-        self.timestamp = timestamp
+        self.timestamps = timestamps
         self.fast_open = fast_open
 
     def as_dict(self) -> dict:
@@ -58,7 +58,7 @@ class TcpOptions:
             "mss": self.mss,
             "window_scale": self.window_scale,
             "sack_permitted": self.sack_permitted,
-            "timestamps": self.timestamp is not None,
+            "timestamps": self.timestamps,
             "fast_open": self.fast_open,
         }
 

@@ -37,14 +37,13 @@ def _options(tcp: Any) -> TcpOptions:
         return tcp.get_field_value(name)
 
     mss, shift = value("options_mss_val"), value("options_wscale_shift")
-    tsval, tsecr = value("options_timestamp_tsval"), value("options_timestamp_tsecr")
     raw = value("options")
     fast_open = parse_options(bytes.fromhex(raw.replace(":", ""))).fast_open if raw else False
     return TcpOptions(
         int(mss) if mss is not None else None,
         int(shift) if shift is not None else None,
         value("options_sack_perm") is not None,
-        (int(tsval), int(tsecr or 0)) if tsval is not None else None,
+        value("options_timestamp_tsval") is not None,
         fast_open,
     )
 
