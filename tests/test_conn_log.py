@@ -166,3 +166,21 @@ def test_the_columns_zeek_logged_are_what_zeek_wrote(corpus_dir, name) -> None:
         if name == "zeek_retransmit-fast009.pcap":
             expected.pop("history")
         assert {k: match[k] for k in expected} == expected
+
+
+def test_a_connection_given_up_by_its_timer_says_which_in_the_log_and_the_summary(tmp_path) -> None:
+    """A SYN resent 6 s later: the first attempt is given up (attempt timer), the second not."""
+    from pcap_builder import tcp_packet
+
+    syn = tcp_packet(4, "10.0.0.1", 40000, "10.0.0.2", 80, "S", 100)
+    path = write_capture(tmp_path / "late.pcap", [syn, syn], step=6.0)
+    rows = [line.split("\t") for line in run("analyze", "--format", "conn", str(path)).stdout.splitlines()]
+    fields = next(row for row in rows if row[0] == "#fields")[1:]
+    data = [dict(zip(fields, row, strict=True)) for row in rows if not row[0].startswith("#")]
+    assert [row["expired"] for row in data] == ["attempt", "-"]
+    summary = json.loads(run("analyze", "--summary", "--format", "json", str(path)).stdout)
+    assert summary["expired"] == {"attempt": 1}
+    assert (
+        "attempts (only SYNs and SYN/ACKs, or never answered)"
+        in run("analyze", "--summary", str(path)).stdout
+    )

@@ -74,7 +74,8 @@ def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, stat
             family=4,
             client=(source, 40000 + ident % 20000),
             server=("192.0.2.1", 80),
-            segments=[None] * packets,
+            packets=packets,
+            expired=None,
         ),
         handshake=SimpleNamespace(
             status=status,

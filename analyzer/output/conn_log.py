@@ -50,6 +50,8 @@ Then ours:
                  unread_data, unknown); - when there was none
   syn_count      SYNs from the client (the first and every resend; UDP: -)
   synack_count   SYN/ACKs from the server (UDP: -)
+  expired        the timer that gave the connection up (attempt, partial_close, idle), - if
+                 none did (UDP: -)
 
 The ICMP port-unreachable messages that refuse a UDP flow are not rows of their own (Zeek
 logs them as icmp connections).
@@ -93,6 +95,7 @@ COLUMNS: Final = (
     ("rst_cause", "vector[string]"),
     ("syn_count", "count"),
     ("synack_count", "count"),
+    ("expired", "string"),
 )
 HEADER: Final = (
     "#separator \\x09\n"
@@ -146,6 +149,7 @@ def connection_row(result: ConnectionAnalysis) -> str:
             causes or UNSET,
             str(len(handshake.syns)),
             str(len(handshake.synacks)),
+            connection.expired or UNSET,
         ],
     )
 
@@ -167,7 +171,7 @@ def udp_row(flow: UdpFlow) -> str:
         zeek.conn_state,
         zeek.history,
         17,
-        ["first_sender", UNSET, UNSET, UNSET, UNSET, UNSET],
+        ["first_sender", UNSET, UNSET, UNSET, UNSET, UNSET, UNSET],
     )
 
 

@@ -111,6 +111,14 @@ class SourceTally:
         return [(address, connections, packets) for address, (connections, packets) in best]
 
 
+# How the summary names each timer (connections.Timeouts).
+EXPIRED: Final = {
+    "attempt": "attempts (only SYNs and SYN/ACKs, or never answered)",
+    "partial_close": "one end closed, the other never seen",
+    "idle": "idle",
+}
+
+
 class Summary:
     """The counters and the two tables, fed one connection at a time."""
 
@@ -121,6 +129,7 @@ class Summary:
         self.resets = dict.fromkeys(RESETS, 0)
         self.one_side_closed = 0
         self.no_close = 0
+        self.expired: dict[str, int] = {}  # timer -> connections it gave up
         # (seconds, -id, id, family, client, server, SYNs): the smallest first, so the
         # slowest stay; equal times keep the lower id, whatever order the connections end in.
         self._slowest: list[tuple[float, int, int, int, tuple[str, int], tuple[str, int], int]] = []
@@ -154,7 +163,9 @@ class Summary:
                 heapq.heappush(self._slowest, entry)
             elif entry > self._slowest[0]:
                 heapq.heapreplace(self._slowest, entry)
-        self.sources.add(connection.client[0], len(connection.segments))
+        self.sources.add(connection.client[0], connection.packets)
+        if connection.expired is not None:
+            self.expired[connection.expired] = self.expired.get(connection.expired, 0) + 1
 
     def slowest(self) -> list[tuple[float, int, int, tuple[str, int], tuple[str, int], int]]:
         """(seconds, id, family, client, server, SYNs), the slowest first."""
@@ -177,6 +188,7 @@ class Summary:
                 "one_side_closed": self.one_side_closed,
                 "no_close_seen": self.no_close,
             },
+            "expired": dict(sorted(self.expired.items())),
             "slowest_handshakes": [
                 {
                     "id": ident,
@@ -211,6 +223,11 @@ class Summary:
         lines += [f"  {label:<{width}}  {n:>9,}" for label, n in handshakes]
         lines.append("endings:")
         lines += [f"  {label:<{width}}  {n:>9,}" for label, n in endings] or ["  no connections"]
+        if self.expired:
+            lines.append("given up by a timer (no segment for longer than its timeout):")
+            lines += [
+                f"  {EXPIRED.get(kind, kind):<{width}}  {n:>9,}" for kind, n in sorted(self.expired.items())
+            ]
         lines.append("slowest handshakes (first SYN to the ACK that completed the handshake):")
         slowest = self.slowest()
         for seconds, ident, family, client, server, syns in slowest:
