@@ -34,7 +34,9 @@ from analyzer.tcp_state import ConnectionMachine, Step
 
 HEAD_STEPS: Final = 1_000
 LOOK_AHEAD: Final = 2_048
-COPY_MEMORY: Final = 1 << 16
+# About 24 MB of full-sized data segments: a resend comes within a window of what it
+# resends, and a window this large is rare; each remembered costs about 70 bytes.
+COPY_MEMORY: Final = 1 << 14
 
 _CONTROL: Final = SYN | FIN | RST
 
@@ -63,9 +65,8 @@ class FoldedConnection:
         self._decided = 0  # segments through the state machine
         self._last_data: dict[bool, Step] = {}  # from the client? -> its latest data segment's step
         self._last_step: Step | None = None  # the connection's last: its end time
-        self._plain_from: set[bool] = (
-            set()
-        )  # ends (from the client?) whose first segment without SYN was kept
+        # The ends (from the client?) whose first segment without SYN was kept.
+        self._plain_from: set[bool] = set()
         for segment in segments:
             self.add(segment)
 
