@@ -49,7 +49,6 @@ class _Flow:
 
     def __init__(self, out: CaptureWriter, rng: random.Random) -> None:
         self.out = out
-        self.rng = rng
         self.client_isn = rng.getrandbits(32)
         self.server_isn = rng.getrandbits(32)
         self.client_next = (self.client_isn + 1 + REQUEST_BYTES) % MOD  # after SYN and request

@@ -259,6 +259,10 @@ def main(argv: list[str]) -> int:
     except (UserError, OSError, subprocess.CalledProcessError, RuntimeError) as error:
         print(f"real-mix: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # The namespace, its rule and tcpdump end with this process: nothing to undo.
+        print("real-mix: recording interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
