@@ -86,7 +86,7 @@ def test_the_flood_check_catches_a_completed_attempt_and_a_missing_one(tmp_path)
     half_open[0]["handshake"]["status"] = "complete"
     report["connections"].remove(half_open[1])
     _kinds, differences = compare(report, _truth(path))
-    assert differences[0] == "1499 connections of kind half-open, expected 1500"
+    assert differences[0] == "1,499 connections of kind half-open, expected 1,500"
     assert "handshake 'complete', expected 'incomplete'" in differences[1]
 
 
@@ -174,3 +174,18 @@ def test_one_long_flow_is_analyzed_in_bounded_memory(tmp_path, packets) -> None:
     long_flow.write_capture(path, packets)
     command = [sys.executable, "-m", "analyzer", "analyze", "--json", "--quiet", "--jobs", "1", str(path)]
     assert _peak_rss_mb(command) < MEMORY_BOUND_MB
+
+
+def test_the_bench_checks_a_file_through_the_command_as_timed(tmp_path) -> None:
+    from analyzer.benchmark import checks
+
+    path = tmp_path / "flood.pcap"
+    syn_flood.write_capture(path, 2_000)
+    lines, ok = checks.truth(path)
+    assert ok and lines == [
+        "life cycles of flood.pcap: 2,002 connections of 2 kinds (half-open 2,000, legit 2), "
+        "0 differences from what the generator wrote"
+    ]
+    _truth(path).write_text(_truth(path).read_text().replace('"count": 2000', '"count": 2001'))
+    lines, ok = checks.truth(path)
+    assert not ok and lines[1] == "  2,000 connections of kind half-open, expected 2,001"

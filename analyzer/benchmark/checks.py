@@ -21,6 +21,10 @@ from analyzer.benchmark.truth import compare_stream, streamed_report
 LISTED = 20  # differences shown
 
 
+def _counted(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 @contextmanager
 def _report(path: Path) -> Iterator[Iterator[str]]:
     """The lines of our JSON report on `path`, as the analyzer writes them."""
@@ -47,8 +51,11 @@ def truth(path: Path) -> tuple[list[str], bool]:
     with _report(path) as lines:
         result = compare_stream(lines, path.with_name(path.name + ".truth.jsonl"))
     kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(result.kinds.items()))
-    out = [f"life cycles of {path.name}: {sum(result.kinds.values()):,} connections of {len(result.kinds)} "
-           f"kinds ({kinds}), {result.count} differences from what the generator wrote"]  # fmt: skip
+    total, kind_count = sum(result.kinds.values()), len(result.kinds)
+    out = [
+        f"life cycles of {path.name}: {_counted(total, 'connection')} of {_counted(kind_count, 'kind')} "
+        f"({kinds}), {_counted(result.count, 'difference')} from what the generator wrote"
+    ]
     out.extend(f"  {line}" for line in result.differences[:LISTED])
     return out, result.count == 0
 

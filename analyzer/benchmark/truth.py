@@ -119,8 +119,8 @@ def compare_connections(connections: Iterable[dict], truth_path: Path) -> Compar
     count = len(differences.lines) + differences.more
     if others is not None and kinds[others["kind"]] != others["count"]:
         # First: with a million connections to check, the count says more than any one of them.
-        listed.insert(0, f"{kinds[others['kind']]} connections of kind {others['kind']}, "
-                         f"expected {others['count']}")  # fmt: skip
+        listed.insert(0, f"{kinds[others['kind']]:,} connections of kind {others['kind']}, "
+                         f"expected {others['count']:,}")  # fmt: skip
         count += 1
     return Comparison(kinds, listed, count)
 
