@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := tcpdump tshark tcptrace nftables iproute2 strace curl chromium build-essential
+DEB_PACKAGES := tcpdump tshark tcptrace ethtool nftables iproute2 strace curl chromium build-essential
 SCENARIO ?= refused
 FAMILY ?=
 STORE ?=
@@ -98,7 +98,10 @@ docs: setup
 	@$(BIN)/handshake timeline captures/simultaneous-close.pcap -o docs/simultaneous-close.states.png
 	@$(BIN)/handshake backoff captures/syn-timeout-linear-off.pcap -o docs/syn-timeout-linear-off.backoff.png
 
-# Speed and memory against tshark and tcptrace on synthetic captures (cached outside git).
-# BENCH_SIZES=100k,1M,5M BENCH_RUNS=3 BENCH_CACHE=~/.cache/handshake-analyzer/bench
+# Speed and memory against tshark and tcptrace on captures of four shapes, each made once into
+# a cache outside git (analyzer/benchmark/shapes.py); real-mix is recorded in a network
+# namespace of its own, as root, and skipped (saying why) where it cannot be.
+# BENCH_SHAPES=synthetic,long-flow,syn-flood,real-mix BENCH_SIZES=100k,1M,5M (of synthetic)
+# BENCH_RUNS=1 (default: 3 for synthetic, 1 for the others) BENCH_CACHE=~/.cache/handshake-analyzer/bench
 bench: setup
 	@$(BIN)/python -m analyzer.benchmark

@@ -56,7 +56,7 @@ def test_the_generator_is_deterministic(tmp_path) -> None:
 
 
 def test_peak_memory_counts_the_processes_of_a_command_together() -> None:
-    from analyzer.benchmark.run import run_once
+    from analyzer.benchmark.timing import run_once
 
     child = "b = bytearray(100 << 20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(1)"
     parent = (
@@ -69,7 +69,8 @@ def test_peak_memory_counts_the_processes_of_a_command_together() -> None:
 
 
 def test_the_table_and_verdicts_show_both_ways_of_running_ours() -> None:
-    from analyzer.benchmark.run import Timing, table_rows, verdicts
+    from analyzer.benchmark.table import table_rows, verdicts
+    from analyzer.benchmark.timing import Timing
 
     timings = [
         Timing("handshake analyze --json", [10.0], 120.0, ours=True),

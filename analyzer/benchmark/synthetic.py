@@ -17,25 +17,15 @@ from __future__ import annotations
 import heapq
 import json
 import random
-import struct
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from analyzer.benchmark.frames import MSS, SNAPLEN, tcp_frame
+from analyzer.benchmark.pcap_file import CaptureWriter
 from analyzer.decode.segment import ACK, FIN, PSH, RST, SYN
 
-SNAPLEN = 160
-MSS = 1448
-ETH_IPV4 = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
-ETH_IPV6 = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x86\xdd"
-_ZEROS = bytes(MSS)
-_TCP = struct.Struct("!HHIIBBHHH")
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
-_IPV6 = struct.Struct("!IHBB16s16s")
-_PCAP_RECORD = struct.Struct("<IIII")
-_PCAPNG_EPB = struct.Struct("<IIIIIII")
-# SYN options: MSS 1448, SACK permitted, timestamps, window scale 7 (what Linux sends).
-_SYN_OPTIONS = b"\x02\x04\x05\xa8\x04\x02\x08\x0a\x00\x00\x00\x01\x00\x00\x00\x00\x01\x03\x03\x07"
+VERSION = 1  # in the cached files' names: a change to what the generator writes needs a new one
 
 # kind -> weight: the mix of a busy server's day.
 KINDS = {
@@ -66,7 +56,7 @@ class Expected:
     reuses_ports: bool = False
 
 
-class _Conversation:
+class Conversation:
     """Scripts one connection's segments as (time, from_client, flags, seq, ack, length)."""
 
     def __init__(self, rng: random.Random, start: float) -> None:
@@ -122,8 +112,8 @@ class _Conversation:
         self.send(client_first, ACK, after=self.rtt if not client_first else 0.00003)
 
 
-def _script(kind: str, rng: random.Random, start: float) -> tuple[_Conversation, Expected]:
-    c = _Conversation(rng, start)
+def script(kind: str, rng: random.Random, start: float) -> tuple[Conversation, Expected]:
+    c = Conversation(rng, start)
     exchanges = rng.randint(1, 4)
     if kind == "refused":
         c.send(True, SYN)
@@ -185,7 +175,7 @@ def _script(kind: str, rng: random.Random, start: float) -> tuple[_Conversation,
 
 
 @dataclass
-class _Endpoints:
+class Endpoints:
     family: int
     client: bytes
     server: bytes
@@ -193,34 +183,24 @@ class _Endpoints:
     server_port: int
 
 
-def _frame(
-    e: _Endpoints, from_client: bool, flags: int, seq: int, ack: int, length: int
+def frame_between(
+    e: Endpoints, from_client: bool, flags: int, seq: int, ack: int, length: int
 ) -> tuple[bytes, int]:
     """The frame's captured bytes (cut at SNAPLEN) and its length on the wire."""
-    options = _SYN_OPTIONS if flags & SYN else b""
-    tcp_len = 20 + len(options)
-    sport, dport = (e.client_port, e.server_port) if from_client else (e.server_port, e.client_port)
-    tcp = _TCP.pack(sport, dport, seq, ack, (tcp_len // 4) << 4, flags, 502, 0, 0) + options
-    src, dst = (e.client, e.server) if from_client else (e.server, e.client)
-    if e.family == 4:
-        ip = _IPV4.pack(0x45, 0, 20 + tcp_len + length, 0, 0x4000, 64, 6, 0, src, dst)
-        head = ETH_IPV4 + ip + tcp
-    else:
-        ip = _IPV6.pack(0x60000000, tcp_len + length, 6, 64, src, dst)
-        head = ETH_IPV6 + ip + tcp
-    wire = len(head) + length
-    return (head + _ZEROS[:length])[:SNAPLEN], wire
+    if from_client:
+        return tcp_frame(e.client, e.server, e.client_port, e.server_port, seq, ack, flags, length)
+    return tcp_frame(e.server, e.client, e.server_port, e.client_port, seq, ack, flags, length)
 
 
-def _endpoints(rng: random.Random, number: int) -> _Endpoints:
+def _endpoints(rng: random.Random, number: int) -> Endpoints:
     server_port = rng.choice((80, 443, 8080))
     client_port = 1024 + (number * 7919) % 64000  # distinct among the connections in flight
     if rng.random() < 0.3:
         server = b"\x20\x01\x0d\xb8" + bytes(10) + b"\x00\x01"
         client = b"\x20\x01\x0d\xb8\x00\x01" + rng.getrandbits(80).to_bytes(10, "big")
-        return _Endpoints(6, client, server, client_port, server_port)
+        return Endpoints(6, client, server, client_port, server_port)
     client = bytes((10, rng.randint(0, 255), rng.randint(0, 255), rng.randint(1, 254)))
-    return _Endpoints(4, client, b"\xc0\x00\x02\x0a", client_port, server_port)
+    return Endpoints(4, client, b"\xc0\x00\x02\x0a", client_port, server_port)
 
 
 def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, dict | None]]:
@@ -232,7 +212,7 @@ def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, d
     written = 0
     number = 0
     start = 1_700_000_000.0
-    reuse_later: list[tuple[float, int, _Endpoints]] = []  # (when, first connection, endpoints)
+    reuse_later: list[tuple[float, int, Endpoints]] = []  # (when, first connection, endpoints)
     while written < packets:
         start = round(start + rng.expovariate(1000.0), 6)  # ~1000 new connections a second
         if reuse_later and reuse_later[0][0] <= start:
@@ -241,7 +221,7 @@ def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, d
         else:
             kind, reused_from = rng.choices(kinds, weights)[0], None
             endpoints = _endpoints(rng, number)
-        conversation, expected = _script(kind, rng, start)
+        conversation, expected = script(kind, rng, start)
         if reused_from is not None:
             expected = replace(expected, reuses_ports=True)
         if kind == "port-reuse":
@@ -261,7 +241,7 @@ def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, d
             **asdict(expected),
         }
         for index, (time, from_client, flags, seq, ack, length) in enumerate(conversation.segments):
-            frame, wire = _frame(endpoints, from_client, flags, seq, ack, length)
+            frame, wire = frame_between(endpoints, from_client, flags, seq, ack, length)
             heapq.heappush(pending, (time, number, index, frame, wire))
         yield (start, b"", 0, truth)
         number += 1
@@ -273,43 +253,11 @@ def generate(packets: int, seed: int = 1) -> Iterator[tuple[float, bytes, int, d
 def write_capture(path: Path, packets: int, fmt: str = "pcap", seed: int = 1) -> int:
     """Write the capture and `<path>.truth.jsonl`; returns the number of frames written
     (a few more than asked: the connections begun are finished)."""
-    written = 0
     truth_path = path.with_name(path.name + ".truth.jsonl")
-    with open(path, "wb") as out, open(truth_path, "w") as truth:
-        if fmt == "pcap":
-            out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, 1))
-        else:
-            shb_body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-            out.write(
-                struct.pack("<II", 0x0A0D0D0A, 12 + len(shb_body))
-                + shb_body
-                + struct.pack("<I", 12 + len(shb_body))
-            )
-            idb_body = struct.pack("<HHI", 1, 0, SNAPLEN)
-            out.write(
-                struct.pack("<II", 1, 12 + len(idb_body)) + idb_body + struct.pack("<I", 12 + len(idb_body))
-            )
-        chunk: list[bytes] = []
+    with open(path, "wb") as file, open(truth_path, "w") as truth, CaptureWriter(file, SNAPLEN, fmt) as out:
         for time, frame, wire, connection in generate(packets, seed):
             if connection is not None:
                 truth.write(json.dumps(connection) + "\n")
-                continue
-            micros = round(time * 1_000_000)
-            if fmt == "pcap":
-                chunk.append(
-                    _PCAP_RECORD.pack(micros // 1_000_000, micros % 1_000_000, len(frame), wire) + frame
-                )
             else:
-                padded = frame + b"\x00" * (-len(frame) % 4)
-                block_len = 32 + len(padded)
-                chunk.append(
-                    _PCAPNG_EPB.pack(6, block_len, 0, micros >> 32, micros & 0xFFFFFFFF, len(frame), wire)
-                    + padded
-                    + struct.pack("<I", block_len)
-                )
-            written += 1
-            if len(chunk) >= 4096:
-                out.write(b"".join(chunk))
-                chunk.clear()
-        out.write(b"".join(chunk))
-    return written
+                out.write(round(time * 1_000_000), frame, wire)
+    return out.packets

@@ -61,6 +61,14 @@ class Firewall:
             self._copies[handle] = HeldCopies(held)
         return handle
 
+    def lose(self, dport: int, per_thousand: int) -> None:
+        """Drop a random `per_thousand` of the TCP segments to `dport` on input: loss after
+        the capture point, which the senders recover from (the benchmark's real traffic)."""
+        self._table()
+        rule = f"tcp dport {dport} numgen random mod 1000 lt {per_thousand} drop"
+        _nft("add", "rule", "inet", TABLE, "input", *rule.split())
+        self.rules.append(rule)
+
     def deliver(self, handle: int) -> int:
         """Deliver the copies kept under this rule (which stays); returns how many."""
         return self._copies.pop(handle).deliver()

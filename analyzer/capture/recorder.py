@@ -66,16 +66,23 @@ def interrupted_capture(pcap: Path) -> str:
 class Recorder:
     """tcpdump writing `pcap_path` for as long as the `with` block runs."""
 
-    def __init__(self, pcap_path: Path, interface: str = "lo") -> None:
+    def __init__(
+        self, pcap_path: Path, interface: str = "lo", *, snaplen: int = 262144, buffer_kib: int | None = None,
+        immediate: bool = True,
+    ) -> None:  # fmt: skip
+        """immediate: each packet written as it comes, so that a killed run still leaves a
+        readable file; off for volume (the benchmark's million packets), where tcpdump reads
+        the kernel's buffer and writes the file in blocks and keeps up. buffer_kib: that
+        buffer's size (tcpdump -B), where the default would drop packets in a burst."""
         self.pcap_path = pcap_path
         self.command = [
             tcpdump_path(),
             "-i", interface,
             "-n",
-            "-U",  # write each packet as it comes: a killed run still leaves a readable file
-            "--immediate-mode",
+            *(["-U", "--immediate-mode"] if immediate else []),
             "--time-stamp-precision=nano",
-            "-s", "262144",
+            "-s", str(snaplen),
+            *(["-B", str(buffer_kib)] if buffer_kib is not None else []),
             "-Z", "root",  # Debian's tcpdump would otherwise drop to a user that cannot write here
             "-w", str(pcap_path),
         ]  # fmt: skip
