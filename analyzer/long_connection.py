@@ -62,6 +62,7 @@ class FoldedConnection:
         self.count = 0
         self._client_src, self._client_port = self.client
         self._pending: list[Segment] = []  # taken, not yet through the state machine
+        self._pending_control = 0  # SYN, FIN and RST segments among them
         self._decided = 0  # segments through the state machine
         self._last_data: dict[bool, Step] = {}  # from the client? -> its latest data segment's step
         self._last_step: Step | None = None  # the connection's last: its end time
@@ -78,6 +79,8 @@ class FoldedConnection:
         self.judge.feed(segment, from_client, before < 0)
         self.counter.feed(segment)
         self._pending.append(segment)
+        if segment.flags & _CONTROL:
+            self._pending_control += 1
         if len(self._pending) >= 2 * self._look_ahead:
             self._decide(self._look_ahead)
 
@@ -85,7 +88,9 @@ class FoldedConnection:
         """The oldest `count` pending segments through the state machine, their losses
         inferred from all that is pending."""
         pending = self._pending
-        lost = lost_segments(pending, None, self.crossing)
+        # Every loss rule reads a SYN, FIN or RST (a resend, or the RST that answers): in
+        # the long stretches of data between them there is nothing to infer.
+        lost = lost_segments(pending, None, self.crossing) if self._pending_control else set()
         machine, steps = self.machine, self.machine.steps
         for index in range(count):
             segment = pending[index]
@@ -108,6 +113,8 @@ class FoldedConnection:
                 steps.pop()
             if segment.payload_len:
                 self._last_data[from_client] = step
+            if segment.flags & _CONTROL:
+                self._pending_control -= 1
             self._decided += 1
         del pending[:count]
 
