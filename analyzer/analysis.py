@@ -174,6 +174,12 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     handshake = find_handshake(connection)
     final: dict[Side, State] = {"client": client.state, "server": server.state}
     notes = [machine.start_note] if handshake.status != "complete" else []
+    if folded is not None:
+        notes.append(
+            f"a long connection: its {connection.packets:,} segments were analyzed as they came and "
+            f"{len(connection.segments):,} kept for the pictures (the first, state changes, SYN, FIN, RST, "
+            "lost and dropped ones, each end's latest data)"
+        )
     states: dict[Side, list[tuple[float, State]]] = {"client": client.history, "server": server.history}
     state_frames: dict[Side, list[int | None]] = {"client": client.frames, "server": server.frames}
     if not any(not connection.from_client(s) for s in connection.segments):

@@ -32,6 +32,10 @@ def _reports(path: Path, fold: object, long_connection: int) -> dict[int, dict]:
 def _assert_folding_changes_nothing(path: Path) -> None:
     whole = _reports(path, None, 1 << 30)
     folded = _reports(path, SMALL_FOLD, 24)
+    for report in folded.values():  # the one thing that differs: a note that says so
+        said = [note for note in report["notes"] if note.startswith("a long connection: ")]
+        assert len(said) == (report["packets"] >= 24)
+        report["notes"] = [note for note in report["notes"] if note not in said]
     assert folded == whole
 
 
