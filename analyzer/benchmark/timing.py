@@ -39,24 +39,35 @@ class Timing:
 
 def run_once(command: list[str]) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one run, output discarded. The peak is that of all
-    the command's processes together (sampled), or of its largest process (from wait4)
-    if that is more: wait4 alone would hide the processes a command starts beside it."""
+    the command's processes together (sampled), or the command's own high-water mark
+    (VmHWM, read until it ends) if that is more. Not wait4's ru_maxrss: Linux carries into
+    a child the high-water mark of the memory it had before exec(), the bench's own."""
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ANALYZER_ROOT
     )
-    together = 0
+    together = own = 0
     while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        pid, status, _usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
         together = max(together, _tree_rss_kb(process.pid))
+        own = max(own, _status_kb(process.pid, "VmHWM:"))
         time.sleep(SAMPLE_EVERY)
     elapsed = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
-    return elapsed, max(usage.ru_maxrss, together) / 1024
+    return elapsed, max(own, together) / 1024
+
+
+def _status_kb(pid: int, field: str) -> int:
+    """A kB figure of /proc/PID/status (0 once the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith(field)), 0)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
 
 
 def _tree_rss_kb(pid: int) -> int:
@@ -65,9 +76,8 @@ def _tree_rss_kb(pid: int) -> int:
     pending = [pid]
     while pending:
         current = pending.pop()
+        total += _status_kb(current, "VmRSS:")
         try:
-            with open(f"/proc/{current}/status") as status:
-                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as children:
                     pending.extend(int(child) for child in children.read().split())
