@@ -300,7 +300,7 @@ class FileStream:
         stats = self.stats
         segments = self._segments()
         for connection in stream_connections(
-            segments, self.timeouts, lambda: stats.end_time, FoldedConnection
+            segments, self.timeouts, lambda: stats.end_time, FoldedConnection, frames=stats
         ):
             result = analyze_connection(connection)
             if sidecar is not None and seen is not None:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple, Protocol
 
+from analyzer.decode.reader import DecodeStats
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
 
 Endpoint = tuple[str, int]
@@ -175,6 +176,7 @@ class _Open:
         self.b_spoke = False
         self.only_syns = True  # nothing but SYNs and SYN/ACKs so far
         self.began_with_syn = False  # its first segment a SYN (without ACK)
+        self.syn_seen = False
         self.last_syn_time = 0.0
         self.syn_gap = 0.0  # between its last two SYNs (either end's)
         self.last_time = 0.0
@@ -206,8 +208,9 @@ class _Open:
 # Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
 CLOSE_DELAY: Final = 5.0
 SWEEP_EVERY = 4096
-_NEVER: Final = float(1 << 62)  # a timer set later than this (an infinite timeout) never fires
-_NEVER_SECOND: Final = 1 << 62  # segments between looks for connections that ended long enough ago
+_NEVER: Final = float(
+    1 << 62
+)  # a timer set later than this (an infinite timeout) never fires  # segments between looks for connections that ended long enough ago
 
 
 class ConnectionTracker:
@@ -220,10 +223,15 @@ class ConnectionTracker:
         timeouts: Timeouts | None = None,
         fold: Fold | None = None,
         long_connection: int = LONG_CONNECTION,
+        frames: DecodeStats | None = None,
     ) -> None:
         """fold: takes over a connection once it has `long_connection` segments (see Folder);
-        without it every connection's segments are kept until it is handed over."""
+        without it every connection's segments are kept until it is handed over.
+        frames: the reader's statistics, whose end_time (the latest frame time read so far,
+        of any frame) drives the timers' clock: the same in every share process, which
+        sees only some connections' segments, when the capture's times go backwards."""
         self.timeouts = timeouts if timeouts is not None else Timeouts()
+        self._frames = frames
         self._fold = fold
         self._long = long_connection
         self._current: dict[tuple[str, int, str, int], _Open] = {}
@@ -252,6 +260,11 @@ class ConnectionTracker:
         time = segment.time
         if time > self._clock:
             self._clock = time
+        frames = self._frames
+        if frames is not None:
+            latest = frames.end_time
+            if latest is not None and latest > self._clock:
+                self._clock = latest
         from_a = True
         if open_ is not None:
             from_a = segment.sport == open_.a_port and segment.src == open_.a_src
@@ -285,7 +298,13 @@ class ConnectionTracker:
         if folder is None:
             held = open_.segments
             held.append(segment)
-            if len(held) >= self._long and self._fold is not None:
+            # Not before the other end has spoken (its first segment sets the machine's
+            # start), unless the capture holds only one side.
+            if (
+                len(held) >= self._long
+                and self._fold is not None
+                and (open_.b_spoke or len(held) >= 8 * self._long)
+            ):
                 open_.folder = self._fold(held)
                 open_.segments = []
         else:
@@ -300,13 +319,15 @@ class ConnectionTracker:
                         open_.isn_a = segment.seq
                     else:
                         open_.isn_b = segment.seq
-                if open_.last_syn_time:
+                if open_.syn_seen:
                     open_.syn_gap = time - open_.last_syn_time
+                open_.syn_seen = True
                 open_.last_syn_time = time
             if flags & FIN:
                 if from_a:
+                    partial = open_.fin_end_a == UNSEEN and not open_.b_spoke
                     open_.fin_end_a = segment.seq_end
-                    if not open_.b_spoke:  # a partial connection: its shorter timer
+                    if partial:  # a partial connection now: its shorter timer
                         self._time(open_, open_.expiry(self.timeouts)[1])
                 else:
                     open_.fin_end_b = segment.seq_end
@@ -329,7 +350,9 @@ class ConnectionTracker:
             self._sweep(time, done)
 
     def _time(self, open_: _Open, when: float) -> None:
-        second = int(when) if when < _NEVER else _NEVER_SECOND
+        if when >= _NEVER:
+            return  # never fires (an infinite timeout): the connection is held to the end
+        second = int(when)
         waiting = self._timers.get(second)
         if waiting is None:
             waiting = self._timers[second] = []
@@ -385,6 +408,9 @@ class ConnectionTracker:
             connection = folder.connection(open_.first_index)
         connection.reuses_ports_of = open_.reuses
         connection.expired = expired
+        # A timer may still name it: it must not hold the segments until then.
+        open_.segments = []
+        open_.folder = None
         done.append(connection)
 
     def finish(self, end_time: float | None = None) -> list[Connection]:
@@ -407,11 +433,12 @@ def stream_connections(
     end_time: Callable[[], float | None] | None = None,
     fold: Fold | None = None,
     long_connection: int = LONG_CONNECTION,
+    frames: DecodeStats | None = None,
 ) -> Iterator[Connection]:
     """Connections as they become final (not in id order). `end_time`, asked once the
-    segments are exhausted: when the capture ended (see ConnectionTracker.finish); `fold`
-    and `long_connection`: see ConnectionTracker."""
-    tracker = ConnectionTracker(timeouts, fold, long_connection)
+    segments are exhausted: when the capture ended (see ConnectionTracker.finish); `fold`,
+    `long_connection` and `frames`: see ConnectionTracker."""
+    tracker = ConnectionTracker(timeouts, fold, long_connection, frames)
     done: list[Connection] = []
     for segment in segments:
         tracker.take(segment, done)

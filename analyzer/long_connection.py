@@ -13,7 +13,8 @@ already decided.
 
 What is kept: every state change's step, and every step of a SYN, FIN, RST, a lost or a
 dropped segment, of each end's first segment without SYN (the handshake's ACK), the segment before a RST (the cause of a RST reads it), the latest data
-segment of each end (a RST's data-after-close and the close's half-close read it), and
+segment of each end at each FIN and RST and at the end (a RST's data-after-close and the
+close's half-close read it), and
 all of the first HEAD_STEPS (and the first and the last: its times). The connection's `segments` are those steps' segments and
 `count` all of them. Everything else is counted and let go: memory does not grow with
 the length of the connection. The roles (client, server) are decided by the segments
@@ -25,7 +26,7 @@ from __future__ import annotations
 from typing import Final
 
 from analyzer.connections import Connection, assign_roles
-from analyzer.decode.segment import FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
 from analyzer.findings.resends import CopyFinder
 from analyzer.findings.retransmissions import SequenceAnalysis, SequenceJudge
@@ -65,6 +66,12 @@ class FoldedConnection:
         self._pending_control = 0  # SYN, FIN and RST segments among them
         self._decided = 0  # segments through the state machine
         self._last_data: dict[bool, Step] = {}  # from the client? -> its latest data segment's step
+        # The latest data steps as they were at each FIN and RST: what a RST's cause and the
+        # close's shape read is the data before them (kept: two steps at most for each).
+        self._pinned: list[Step] = []
+        # Each end's latest segment with ACK (no RST) already decided: loss inference reads
+        # the peer's acknowledgment before a resend, which may lie in an earlier stretch.
+        self._last_ack: dict[bool, Segment] = {}
         self._last_step: Step | None = None  # the connection's last: its end time
         # The ends (from the client?) whose first segment without SYN was kept.
         self._plain_from: set[bool] = set()
@@ -90,7 +97,10 @@ class FoldedConnection:
         pending = self._pending
         # Every loss rule reads a SYN, FIN or RST (a resend, or the RST that answers): in
         # the long stretches of data between them there is nothing to infer.
-        lost = lost_segments(pending, None, self.crossing) if self._pending_control else set()
+        lost: set[int] = set()
+        if self._pending_control:
+            context = sorted(self._last_ack.values(), key=lambda s: s.frame)  # decided already
+            lost = lost_segments([*context, *pending], None, self.crossing)
         machine, steps = self.machine, self.machine.steps
         for index in range(count):
             segment = pending[index]
@@ -103,7 +113,8 @@ class FoldedConnection:
                 self._plain_from.add(from_client)  # the handshake's ACK: its RTT reads it
             if not (
                 first_plain
-                or self._decided <= self._head_steps  # the first one at least: its start time
+                or self._decided < self._head_steps
+                or self._decided == 0  # the first one: its start time
                 or segment.flags & _CONTROL
                 or step.dropped is not None
                 or step.sender_before != step.sender_after
@@ -111,10 +122,15 @@ class FoldedConnection:
                 or (following is not None and following.flags & RST)
             ):
                 steps.pop()
+            flags = segment.flags
+            if flags & _CONTROL:
+                self._pending_control -= 1
+                if flags & (FIN | RST):
+                    self._pinned.extend(self._last_data.values())
             if segment.payload_len:
                 self._last_data[from_client] = step
-            if segment.flags & _CONTROL:
-                self._pending_control -= 1
+            if flags & ACK and not flags & RST:
+                self._last_ack[from_client] = segment
             self._decided += 1
         del pending[:count]
 
@@ -123,7 +139,11 @@ class FoldedConnection:
         self._decide(len(self._pending))
         steps = self.machine.steps
         kept = {id(step) for step in steps}
-        ends = [*self._last_data.values(), *([self._last_step] if self._last_step is not None else [])]
+        ends = [
+            *self._pinned,
+            *self._last_data.values(),
+            *([self._last_step] if self._last_step is not None else []),
+        ]
         missing = list({id(step): step for step in ends if id(step) not in kept}.values())
         if missing:
             steps.extend(missing)

@@ -222,3 +222,26 @@ def test_a_flood_of_attempts_is_held_a_few_seconds_at_a_time(monkeypatch) -> Non
     # Those still held are marked given up where the capture went on past their timer.
     end = 100.0 + 99_999 * 0.001 + 0.0001
     assert all((c.expired == "attempt") == (end - c.last_time > 5.0) for c in rest)
+
+
+def test_a_capture_that_starts_at_time_zero_backs_off_as_any_other() -> None:
+    """text2pcap and editcap -t rebase captures to 0.0: the first SYN's time is no 'unset'."""
+    times = [0.0, 1.0, 3.0, 7.0]
+    for start in (0.0, 100.0):
+        [connection] = group_connections(conversation(*[(t, "c", "S", 100, 0) for t in times], start=start))
+        assert len(connection.segments) == 4
+
+
+def test_a_timer_left_behind_holds_no_segments(monkeypatch) -> None:
+    """Connections handed over before their timer fires: the wheel still names them, and
+    must not keep their segments alive until then."""
+    import analyzer.connections as connections
+
+    monkeypatch.setattr(connections, "SWEEP_EVERY", 12)
+    tracker = ConnectionTracker()
+    for n in range(300):
+        for segment in on_port(conversation(*CLOSED), 3000 + n, later=n * 0.05, frames=10 * n):
+            tracker.add(segment)
+    waiting = [open_ for due in tracker._timers.values() for open_ in due]
+    handed = [open_ for open_ in waiting if tracker._current.get(open_.key) is not open_]
+    assert handed and all(not open_.segments for open_ in handed)

@@ -89,8 +89,10 @@ class SequenceJudge:
         self.result = SequenceAnalysis()
         # Wireshark's initial RTT (iRTT): from the latest SYN to the first ACK without SYN,
         # from either side; until it is measured, out-of-order uses the 3 ms default.
-        self._last_syn_time = -1.0
-        self._wireshark_irtt = -1.0
+        self._syn_seen = False
+        self._last_syn_time = 0.0
+        self._irtt_measured = False
+        self._wireshark_irtt = 0.0
         self._client, self._server = _Direction(), _Direction()
 
     def feed(self, segment: Segment, from_client: bool, first_copy: bool) -> None:
@@ -98,10 +100,13 @@ class SequenceJudge:
         here, there = (self._client, self._server) if from_client else (self._server, self._client)
         flags = segment.flags
         if flags & (SYN | ACK) == SYN:
+            self._syn_seen = True
             self._last_syn_time = segment.time
-        elif self._wireshark_irtt < 0 and flags & ACK and not flags & SYN and self._last_syn_time >= 0:
+        elif not self._irtt_measured and flags & ACK and not flags & SYN and self._syn_seen:
+            self._irtt_measured = True
             self._wireshark_irtt = segment.time - self._last_syn_time
-        threshold = self._wireshark_irtt if self._wireshark_irtt > 0 else DEFAULT_OUT_OF_ORDER_THRESHOLD
+        # The default until it is measured, or when it measured zero.
+        threshold = self._wireshark_irtt if self._wireshark_irtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
         kinds = _judge(segment, here, there, threshold, first_copy)
         if kinds:
             self.result.flags[segment.frame] = kinds
