@@ -7,7 +7,11 @@ how Zeek and tcptrace count a refused connect() that is retried from the same
 port with the same ISN: each attempt is a connection of its own. Any segment more
 than CLOSE_DELAY after the last one of a connection that is over (a RST, or both
 FINs acknowledged) starts a new one too: Zeek's tcp_close_delay, and what lets a
-stream forget a connection for good.
+stream forget a connection for good. A new connection names the one before it on its
+4-tuple (`reuses_ports_of`) only when it starts within CLOSE_DELAY of it: later, the
+tracker may have forgotten it or not, depending on when it last swept (and a share
+process sweeps at other moments than one process), and the result must not tell.
+All the delays are measured on one clock, the latest frame time read.
 
 Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
 can join it any more, so memory follows the connections in flight, not the file.
@@ -269,9 +273,11 @@ class ConnectionTracker:
         if open_ is not None:
             from_a = segment.sport == open_.a_port and segment.src == open_.a_src
             if open_.over:
-                if time - open_.last_time > CLOSE_DELAY:
+                if self._clock - open_.last_time > CLOSE_DELAY:
+                    # Over and quiet: a new connection, not linked to this one (the sweep
+                    # may have let it go already, as it may not: the result must not tell).
                     self._hand_over(key, open_, done)
-                    previous, open_ = open_, None
+                    open_ = None
             elif self._clock > open_.expiry(self.timeouts)[1]:
                 self._expire(key, open_, done)
                 open_ = None  # a new connection, no link: see _expire
@@ -347,7 +353,7 @@ class ConnectionTracker:
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
-            self._sweep(time, done)
+            self._sweep(self._clock, done)
 
     def _time(self, open_: _Open, when: float) -> None:
         if when >= _NEVER:

@@ -32,7 +32,30 @@ def test_a_segment_long_after_the_close_starts_a_new_connection() -> None:
     first, second = group_connections(segments)
     assert [s.frame for s in first.segments] == [1, 2, 3, 4, 5, 6]
     assert [s.frame for s in second.segments] == [7]
-    assert second.reuses_ports_of == first.id
+    # Not linked: whether the first is still held then depends on when the tracker swept.
+    assert second.reuses_ports_of is None
+
+
+def test_port_reuse_is_linked_the_same_however_often_the_tracker_sweeps(monkeypatch) -> None:
+    """A new SYN on a 4-tuple 2 s and 8 s after its connection closed, among other
+    traffic: linked when it comes within CLOSE_DELAY, never after, in one process and in
+    shares alike (which sweep at other moments)."""
+    import analyzer.connections as connections
+
+    segments = conversation(*CLOSED)
+    segments += conversation(*CLOSED, start=102.0)  # within CLOSE_DELAY of the first's end
+    segments += conversation(*CLOSED, start=110.0)  # past it
+    for n in range(200):  # other connections, to make the tracker sweep in between
+        segments += on_port(conversation(("c", "S", 1, 0)), 5000 + n, later=n * 0.05, frames=1000 + n)
+    segments.sort(key=lambda s: (s.time, s.frame))
+
+    def links(every: int) -> list:
+        monkeypatch.setattr(connections, "SWEEP_EVERY", every)
+        return [(c.id, c.reuses_ports_of) for c in group_connections(segments) if c.client[1] == CLIENT[1]]
+
+    once = links(1 << 30)
+    assert links(1) == once == links(5)
+    assert [reused for _id, reused in once] == [None, once[0][0], None]
 
 
 def test_a_fin_resent_for_minutes_belongs_to_its_connection() -> None:
