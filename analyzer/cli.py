@@ -76,6 +76,11 @@ def _add_timeouts(parser: argparse.ArgumentParser) -> None:
                        help=f"any other open connection (default {default.idle:g}; 'inf': never)")  # fmt: skip
 
 
+def _timeouts(args: argparse.Namespace) -> Timeouts:
+    """The timers asked for: every command that numbers connections numbers them alike."""
+    return Timeouts(args.attempt_timeout, args.partial_close_timeout, args.idle_timeout)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -103,6 +108,7 @@ def _add_diagram(sub: argparse._SubParsersAction) -> None:
         "--sidecar", default=None, help="JSON sidecar with the socket calls (default: next to FILE)"
     )
     _add_decoder(p)
+    _add_timeouts(p)
     p.set_defaults(run=cmd_diagram)
 
 
@@ -115,6 +121,7 @@ def _add_file_command(
     p.add_argument("-o", "--output", required=True, help=output_help)
     p.add_argument("--connection", type=int, default=None, help=f"connection id (default: {connection_help})")
     _add_decoder(p)
+    _add_timeouts(p)
     p.set_defaults(run=run)
 
 
@@ -131,7 +138,9 @@ def cmd_backoff(args: argparse.Namespace) -> int:
     from analyzer.output.selection import pick_backoff_connection
 
     sidecar = sidecar_beside(args.file)
-    chosen = pick_backoff_connection(analyze_file(args.file, args.decoder, sidecar), args.connection)
+    chosen = pick_backoff_connection(
+        analyze_file(args.file, args.decoder, sidecar, _timeouts(args)), args.connection
+    )
     draw_backoff_chart(chosen, Path(args.output), sidecar)
     print(f"backoff chart: {args.output}")
     return 0
@@ -150,7 +159,9 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     from analyzer.output.state_timeline import draw_state_timeline
 
     sidecar = sidecar_beside(args.file)
-    chosen, note = pick_connection(analyze_file(args.file, args.decoder, sidecar), args.connection)
+    chosen, note = pick_connection(
+        analyze_file(args.file, args.decoder, sidecar, _timeouts(args)), args.connection
+    )
     if not isinstance(chosen, ConnectionAnalysis):
         raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
     if note:
@@ -171,7 +182,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
     from analyzer.output.html_report import write_report
 
-    analysis = analyze_file(args.file, args.decoder, sidecar_beside(args.file))
+    analysis = analyze_file(args.file, args.decoder, sidecar_beside(args.file), _timeouts(args))
     print(f"report: {write_report(analysis, Path(args.output), args.connection)}")
     return 0
 
@@ -275,7 +286,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         and sys.stderr.isatty()
         and not (form == "jsonl" and not is_regular_file(sys.stdout)),
         jobs=args.jobs or default_jobs(),
-        timeouts=Timeouts(args.attempt_timeout, args.partial_close_timeout, args.idle_timeout),
+        timeouts=_timeouts(args),
     )
     return 0 if write_reports(args.files, options, sys.stdout, sys.stderr) else EXIT_USAGE
 
@@ -300,7 +311,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     if kind not in ("svg", "png", "mermaid"):
         raise UserError(f"{args.output}: unknown diagram format (use .svg, .png or .mmd, or --format)")
     sidecar = load_sidecar(args.sidecar) if args.sidecar else sidecar_beside(args.file)
-    analysis = analyze_file(args.file, args.decoder, sidecar)
+    analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args))
     chosen, note = pick_connection(analysis, args.connection)
     if note:
         print(note, file=sys.stderr if output is None else sys.stdout)

@@ -331,3 +331,14 @@ def test_the_timeouts_decide_where_a_late_resend_belongs(tmp_path) -> None:
     assert [(c["expired"], c["packets"]) for c in patient["connections"]] == [(None, 2)]
     text = run("analyze", str(path)).stdout
     assert text.count("expired    given up as an attempt") == 1
+
+
+def test_the_pictures_number_connections_with_the_same_timers(tmp_path) -> None:
+    """A SYN resent 6 s later: connection 0 of the diagram is the first SYN alone by
+    default, both SYNs with --attempt-timeout 10, as in `analyze`."""
+    syn = tcp_packet(4, "10.0.0.1", 40000, "10.0.0.2", 80, "S", 100)
+    path = write_capture(tmp_path / "late.pcap", [syn, syn], step=6.0)
+    default = run("diagram", str(path), "--connection", "0", "--format", "mermaid")
+    patient = run("diagram", str(path), "--connection", "0", "--format", "mermaid", "--attempt-timeout", "10")
+    assert default.returncode == patient.returncode == 0, (default.stderr, patient.stderr)
+    assert default.stdout.count("SYN") < patient.stdout.count("SYN")
