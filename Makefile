@@ -58,8 +58,9 @@ diagram: setup
 	@test -n "$(PCAP)" || { echo "usage: make diagram PCAP=file.pcap [OUT=file.svg]"; exit 2; }
 	@$(BIN)/handshake diagram "$(PCAP)" -o "$(or $(OUT),$(basename $(PCAP)).svg)"
 
+# The ten slowest tests listed at the end: what keeps `make test` from its 5 minutes.
 test: setup
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest --durations=10
 
 # The unit and replay tests: no live captures, no installs, nothing marked slow (pyproject.toml).
 test-fast: setup
