@@ -32,6 +32,7 @@ from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_ker
 from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
+from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.long_connection import FoldedConnection
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
@@ -55,6 +56,7 @@ __all__ = [
     "State",
     "Step",
     "UdpFlow",
+    "ZeekConn",
     "analyze_connection",
     "analyze_file",
     "analyze_segments",

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from typing import Final, TextIO
 
-from analyzer.analysis import ConnectionAnalysis, FileStream
+from analyzer.analysis import ConnectionAnalysis, FileStream, ZeekConn
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.udp_flows import UdpFlow
 
@@ -134,13 +134,7 @@ def connection_row(result: ConnectionAnalysis) -> str:
         f"C{connection.id}",
         "tcp",
         connection.first_time,
-        zeek.orig,
-        zeek.resp,
-        zeek.duration,
-        (zeek.orig_bytes, zeek.resp_bytes),
-        (zeek.orig_pkts, zeek.resp_pkts),
-        zeek.conn_state,
-        zeek.history,
+        zeek,
         6,
         [
             connection.client_basis,
@@ -163,13 +157,7 @@ def udp_row(flow: UdpFlow) -> str:
         f"CU{flow.id}",
         "udp",
         first,
-        zeek.orig,
-        zeek.resp,
-        zeek.duration,
-        (zeek.orig_bytes, zeek.resp_bytes),
-        (zeek.orig_pkts, zeek.resp_pkts),
-        zeek.conn_state,
-        zeek.history,
+        zeek,
         17,
         ["first_sender", UNSET, UNSET, UNSET, UNSET, UNSET, UNSET],
     )
@@ -179,16 +167,11 @@ def _row(
     uid: str,
     proto: str,
     ts: float,
-    orig: tuple[str, int],
-    resp: tuple[str, int],
-    duration: float,
-    sizes: tuple[int, int],
-    packets: tuple[int, int],
-    conn_state: str,
-    history: str,
+    zeek: ZeekConn,
     ip_proto: int,
     ours: list[str],
 ) -> str:
+    orig, resp, duration = zeek.orig, zeek.resp, zeek.duration
     # Zeek logs duration and the byte counts only for a connection that lasted (conn/main.zeek).
     lasted = duration > 0
     fields = [
@@ -201,16 +184,16 @@ def _row(
         proto,
         UNSET,  # service
         f"{duration:.6f}" if lasted else UNSET,
-        str(sizes[0]) if lasted else UNSET,
-        str(sizes[1]) if lasted else UNSET,
-        conn_state,
+        str(zeek.orig_bytes) if lasted else UNSET,
+        str(zeek.resp_bytes) if lasted else UNSET,
+        zeek.conn_state,
         UNSET,  # local_orig
         UNSET,  # local_resp
         UNSET,  # missed_bytes
-        history or UNSET,
-        str(packets[0]),
+        zeek.history or UNSET,
+        str(zeek.orig_pkts),
         UNSET,  # orig_ip_bytes
-        str(packets[1]),
+        str(zeek.resp_pkts),
         UNSET,  # resp_ip_bytes
         UNSET,  # tunnel_parents
         str(ip_proto),
