@@ -347,9 +347,9 @@ def stream_file(
     seen: list[Segment] | None = [] if sidecar is not None else None
     records: Iterable[Segment | Datagram | Unreachable]
     if decoder == "tshark":
-        from analyzer.decode.tshark_reader import read_segments_tshark
+        from analyzer.decode.tshark_reader import read_packets_tshark
 
-        records = read_segments_tshark(path, stats)
+        records = read_packets_tshark(path, stats)
     else:
         records = read_packets(path, stats, progress, share)
     return FileStream(path, stats, sidecar, iter(records), [], seen, timeouts=timeouts)

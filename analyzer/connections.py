@@ -30,6 +30,20 @@ given up is marked (`Connection.expired`): so is a connection still open when th
 went on past its timeout, so that the mark says the same however the file is read (in one
 process or in shares, whenever the tracker looks). A flood or a scan of a million
 attempts is thus held a few seconds of attempts at a time.
+
+Capture copies: the same packet captured twice (outside and inside a tunnel, on two
+interfaces of one pcapng, by a mirror port and the host) is not a second segment. A
+segment equal to one of the connection's latest COPY_LOOK_BACK in every header field that
+a resend would change (sequence and acknowledgment numbers, flags, window, length, IPv4's
+identification, the TCP checksum, which covers the options and the payload) and seen
+within CAPTURE_COPY_WINDOW of it, with nothing from the other end in between, is a copy: it is kept apart (`Connection.copies`),
+counted in `packets`, shown to what stands for another tool (tshark, Zeek and tcptrace
+see every frame), and left out of everything the connection's own analysis reads. A resend
+differs: the IPv4 identification counts on, the timestamps option moves, and no resend
+timer is as short (Linux's shortest, the tail loss probe, waits 10 ms). A pure ACK is a copy
+only when a non-zero IPv4 identification says so: duplicate ACKs without SACK blocks or
+timestamps (over IPv6, or with identification 0) are the same bytes each time, and may
+come in a burst with nothing between them.
 """
 
 from __future__ import annotations
@@ -75,6 +89,30 @@ class Timeouts(NamedTuple):
     idle: float = 300.0
 
 
+# See the module's rule for capture copies.
+CAPTURE_COPY_WINDOW: Final = 0.005
+COPY_LOOK_BACK: Final = 8
+
+
+def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
+    """`segment` is the packet `earlier` seen again by the capture (see the module's rule)."""
+    if not (segment.payload_len or segment.flags & (SYN | FIN | RST)) and segment.ip_id <= 0:
+        return False  # a pure ACK that no IPv4 identification tells from the next duplicate ACK
+    return (
+        segment.seq == earlier.seq
+        and segment.ack == earlier.ack
+        and segment.checksum == earlier.checksum
+        and segment.checksum != UNSEEN
+        and segment.flags == earlier.flags
+        and segment.window == earlier.window
+        and segment.payload_len == earlier.payload_len
+        and segment.ip_id == earlier.ip_id
+        and segment.sport == earlier.sport
+        and segment.src == earlier.src
+        and abs(segment.time - earlier.time) <= CAPTURE_COPY_WINDOW
+    )
+
+
 # A backing-off end's next SYN comes twice the last gap after it (RFC 6298's doubling):
 # three times covers the doubling and a timer's slack.
 BACKOFF_PATIENCE: Final = 3.0
@@ -96,6 +134,14 @@ class Connection:
     # holds the ones its findings need, `count` all of them, `folded` what was counted.
     count: int = 0
     folded: Folder | None = None
+    # The tunnels its segments were captured in ("GRE", "GRE > VXLAN"), in the order first
+    # seen, and whether some were captured outside any tunnel as well.
+    tunnels: list[str] = field(default_factory=list)
+    untunnelled_too: bool = False
+    # Capture copies (see the module's rule), each with the frame it copies: all of them,
+    # or of a folded connection the first COPIES_KEPT; `copy_count` counts all.
+    copies: list[tuple[Segment, int]] = field(default_factory=list)
+    copy_count: int = 0
 
     def __init__(
         self,
@@ -118,11 +164,22 @@ class Connection:
         self.expired = expired
         self.count = 0
         self.folded = None
+        self.tunnels = []
+        self.untunnelled_too = False
+        self.copies = []
+        self.copy_count = 0
 
     @property
     def packets(self) -> int:
-        """Its segments, all of them, also those of a folded connection that were let go."""
-        return self.count or len(self.segments)
+        """Its segments, all of them, also those of a folded connection that were let go,
+        and the capture copies."""
+        return (self.count or len(self.segments)) + self.copy_count
+
+    def with_copies(self) -> list[Segment]:
+        """Its segments and capture copies in frame order: every frame, as another tool sees them."""
+        if not self.copies:
+            return self.segments
+        return sorted(self.segments + [copy for copy, _ in self.copies], key=lambda s: s.frame)
 
     @property
     def first_time(self) -> float:
@@ -146,13 +203,21 @@ class Folder(Protocol):
 
     def add(self, segment: Segment) -> None: ...
 
+    def add_copy(self, segment: Segment) -> None: ...
+
     def connection(self, number: int) -> Connection: ...
 
 
-Fold = Callable[[list[Segment]], Folder]
+class Fold(Protocol):
+    """Makes the Folder of a connection from its segments so far and its capture copies."""
+
+    def __call__(self, segments: list[Segment], copies: list[Segment] | None = None) -> Folder: ...
+
 
 # Segments a connection has when the tracker's `fold` (if any) takes it over.
 LONG_CONNECTION: Final = 20_000
+# Capture copies a folded connection lists (all are counted).
+COPIES_KEPT: Final = 10_000
 
 
 class _Open:
@@ -185,6 +250,44 @@ class _Open:
         self.syn_gap = 0.0  # between its last two SYNs (either end's)
         self.last_time = 0.0
         self.queued_at = 0.0  # its last segment's time when it joined the tracker's queue of the over
+        self.tunnels: list[str] | None = None  # see Connection.tunnels
+        self.untunnelled = False
+        self.copies: list[tuple[Segment, int]] | None = None  # see Connection.copies
+        self.copy_count = 0
+        self.recent: list[Segment] = []  # once folded: its latest segments, for copies
+
+    def copy_of(self, segment: Segment) -> Segment | None:
+        """The segment among the latest that `segment` is a capture copy of, if any."""
+        held = self.segments if self.folder is None else self.recent
+        for back in range(1, min(COPY_LOOK_BACK, len(held)) + 1):
+            earlier = held[-back]
+            if earlier.sport != segment.sport or earlier.src != segment.src:
+                # The other end spoke since: the same packet again may be a second answer
+                # (a RST to each of two segments is the same bytes), not the same packet.
+                return None
+            if earlier.seq == segment.seq and is_capture_copy(segment, earlier):
+                return earlier
+        return None
+
+    def note_copy(self, segment: Segment, original: Segment) -> None:
+        if self.copies is None:
+            self.copies = []
+        if self.folder is None or len(self.copies) < COPIES_KEPT:
+            self.copies.append((segment, original.frame))
+        self.copy_count += 1
+        if self.folder is not None:
+            self.folder.add_copy(segment)
+
+    def note_tunnel(self, tunnel: str, first: bool) -> None:
+        """A segment captured in `tunnel` ("" for none); `first`: the connection's first."""
+        tunnels = self.tunnels
+        if not tunnel:
+            self.untunnelled = True
+        elif tunnels is None:
+            self.tunnels = [tunnel]
+            self.untunnelled = not first  # every segment before it came untunnelled
+        elif tunnel not in tunnels:
+            tunnels.append(tunnel)
 
     @property
     def ended(self) -> bool:
@@ -270,7 +373,15 @@ class ConnectionTracker:
             if latest is not None and latest > self._clock:
                 self._clock = latest
         from_a = True
+        first = False
         if open_ is not None:
+            original = open_.copy_of(segment)
+            if original is not None:
+                if segment.tunnel or open_.tunnels is not None:
+                    open_.note_tunnel(segment.tunnel, False)
+                open_.note_copy(segment, original)
+                self._count_for_sweep(done)
+                return
             from_a = segment.sport == open_.a_port and segment.src == open_.a_src
             if open_.over:
                 if self._clock - open_.last_time > CLOSE_DELAY:
@@ -297,8 +408,11 @@ class ConnectionTracker:
                 open_.reuses = previous.first_index
             self._count += 1
             self._time(open_, time + self.timeouts.attempt)
+            first = True
         elif not from_a and not open_.b_spoke:
             open_.b_spoke = True
+        if segment.tunnel or open_.tunnels is not None:
+            open_.note_tunnel(segment.tunnel, first)
         was_over = open_.over
         folder = open_.folder
         if folder is None:
@@ -311,10 +425,16 @@ class ConnectionTracker:
                 and self._fold is not None
                 and (open_.b_spoke or len(held) >= 8 * self._long)
             ):
-                open_.folder = self._fold(held)
+                copies = [copy for copy, _ in open_.copies] if open_.copies is not None else None
+                open_.folder = self._fold(held, copies)
+                open_.recent = held[-COPY_LOOK_BACK:]
                 open_.segments = []
         else:
             folder.add(segment)
+            recent = open_.recent
+            recent.append(segment)
+            if len(recent) > COPY_LOOK_BACK:
+                del recent[0]
         open_.last_time = time
         if not flags & SYN:
             open_.only_syns = False
@@ -350,6 +470,9 @@ class ConnectionTracker:
         if open_.over and not was_over:
             open_.queued_at = time
             self._ended.append((key, open_))
+        self._count_for_sweep(done)
+
+    def _count_for_sweep(self, done: list[Connection]) -> None:
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
@@ -414,6 +537,13 @@ class ConnectionTracker:
             connection = folder.connection(open_.first_index)
         connection.reuses_ports_of = open_.reuses
         connection.expired = expired
+        if open_.tunnels is not None:
+            connection.tunnels = open_.tunnels
+            connection.untunnelled_too = open_.untunnelled
+        if open_.copies is not None:
+            connection.copies = open_.copies
+            connection.copy_count = open_.copy_count
+        open_.recent = []
         # A timer may still name it: it must not hold the segments until then.
         open_.segments = []
         open_.folder = None

@@ -81,7 +81,7 @@ def compare_file(pcap: Path, oracle_dir: Path) -> list[Row]:
         analysis = analyze_file(str(pcap))
     except UserError as error:
         return [Row(pcap.name, "readable", "no", "yes", f"error: {error}")]
-    segments = [s for r in analysis.connections for s in r.connection.segments]
+    segments = [s for r in analysis.connections for s in r.connection.with_copies()]
     totals = tshark["totals"]
     name = pcap.name
     rows = [

@@ -47,9 +47,15 @@ class FoldedConnection:
     the Connection over (its `folded` is this, for analysis.analyze_connection)."""
 
     def __init__(
-        self, segments: list[Segment], head_steps: int = HEAD_STEPS, look_ahead: int = LOOK_AHEAD
+        self,
+        segments: list[Segment],
+        copies: list[Segment] | None = None,
+        head_steps: int = HEAD_STEPS,
+        look_ahead: int = LOOK_AHEAD,
     ) -> None:
-        """head_steps, look_ahead: HEAD_STEPS and LOOK_AHEAD, smaller in tests."""
+        """copies: the capture copies among them so far (connections.py), which only what
+        stands for another tool counts, in frame order with the rest; head_steps,
+        look_ahead: HEAD_STEPS and LOOK_AHEAD, smaller in tests."""
         self._head_steps, self._look_ahead = head_steps, look_ahead
         self.client, self.server, self.client_basis = assign_roles(segments)
         first = segments[0]
@@ -75,8 +81,16 @@ class FoldedConnection:
         self._last_step: Step | None = None  # the connection's last: its end time
         # The ends (from the client?) whose first segment without SYN was kept.
         self._plain_from: set[bool] = set()
-        for segment in segments:
-            self.add(segment)
+        if copies:
+            copied = {id(copy) for copy in copies}
+            for segment in sorted(segments + copies, key=lambda s: s.frame):
+                if id(segment) in copied:
+                    self.add_copy(segment)
+                else:
+                    self.add(segment)
+        else:
+            for segment in segments:
+                self.add(segment)
 
     def add(self, segment: Segment) -> None:
         index = self.count
@@ -90,6 +104,10 @@ class FoldedConnection:
             self._pending_control += 1
         if len(self._pending) >= 2 * self._look_ahead:
             self._decide(self._look_ahead)
+
+    def add_copy(self, segment: Segment) -> None:
+        """A capture copy (connections.py): only what stands for another tool counts it."""
+        self.counter.feed(segment)
 
     def _decide(self, count: int) -> None:
         """The oldest `count` pending segments through the state machine, their losses

@@ -9,6 +9,7 @@ import json
 import pytest
 from conftest import CAPTURES, run, stored_captures
 from pcap_builder import handshake_packets, write_capture
+from scapy.layers.inet import IP
 
 from analyzer.analysis import stream_file
 from analyzer.output.conn_log import COLUMNS, write_conn_log
@@ -102,7 +103,9 @@ def test_the_byte_counts_are_zeeks_not_the_payloads_summed(tmp_path) -> None:
     """'hello' sent twice (a retransmission) is 5 bytes in Zeek's count, as the sequence
     numbers say; and a connection of one packet has no duration and no byte counts."""
     packets = handshake_packets()
-    packets.insert(4, packets[3])  # the client's "hello" again
+    resent = packets[3].copy()
+    resent[IP].id += 1  # sent again, not captured again: the IP identification moves on
+    packets.insert(4, resent)  # the client's "hello" again
     _header, rows, whole = _both(write_capture(tmp_path / "resent.pcap", packets))
     [row] = rows
     assert whole["connections"][0]["sequence"]["counts"]  # the copy is seen as a resend

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+from pathlib import Path
 
 import pytest
 from conftest import corpus_params, stored_captures
@@ -11,6 +12,7 @@ from pcap_builder import FRAMINGS, handshake_packets, write_capture
 from scapy.layers.inet import TCP
 from scapy.utils import PcapReader
 
+from analyzer.analysis import analyze_file
 from analyzer.decode import (
     ACK,
     FIN,
@@ -25,6 +27,8 @@ from analyzer.decode import (
 )
 from analyzer.decode.tshark_reader import read_segments_tshark
 from analyzer.errors import CaptureFileError
+from analyzer.output.json_report import analysis_to_dict
+from analyzer.output.text_report import analysis_text
 
 
 def _expected(packets: list) -> list[tuple]:
@@ -157,16 +161,10 @@ def _manifest(corpus) -> dict[str, dict]:
     return {row[0]: dict(zip(header, row, strict=False)) for row in (line.split("\t") for line in lines[1:])}
 
 
-# Tunnels are for the tshark decoder: the fast reader sees no TCP inside them.
-TUNNELLED = {"sv_bug-5437-02__input.pcap"}
-
-
 def test_counts_agree_with_tshark_on_the_corpus(corpus_dir) -> None:
     """TCP packets and SYN/FIN/RST totals per file, as tshark counted them (MANIFEST.tsv)."""
     disagreements = []
     for name, row in _manifest(corpus_dir).items():
-        if name in TUNNELLED:
-            continue
         segments = list(read_segments(str(corpus_dir / "pcaps" / name)))
         ours = {
             "tcp_packets": len(segments),
@@ -184,8 +182,9 @@ def test_counts_agree_with_tshark_on_the_corpus(corpus_dir) -> None:
 # -- the tshark decoder (pyshark) ------------------------------------------------------------------
 
 PYSHARK_MAX_BYTES = 120_000  # tshark renders ~2k packets/s through pyshark: keep make test fast
-BOTH_DECODERS = stored_captures() + corpus_params(
-    lambda p: p.name not in TUNNELLED and p.stat().st_size < PYSHARK_MAX_BYTES
+TUNNEL_CAPTURES = sorted((Path(__file__).parent / "data" / "tunnels").glob("*.pcap"))
+BOTH_DECODERS = (
+    stored_captures() + TUNNEL_CAPTURES + corpus_params(lambda p: p.stat().st_size < PYSHARK_MAX_BYTES)
 )
 needs_tshark = pytest.mark.skipif(
     shutil.which("tshark") is None, reason="tshark is not installed (make setup)"
@@ -193,35 +192,23 @@ needs_tshark = pytest.mark.skipif(
 
 
 def _fields(segments) -> list[tuple]:
-    return [
-        (s.frame, s.family, s.src, s.sport, s.dst, s.dport, s.flags, s.seq, s.ack, s.window, s.payload_len)
-        for s in segments
-    ]
+    fields = ("frame", "family", "src", "sport", "dst", "dport", "flags", "seq", "ack", "window")
+    more = ("payload_len", "tunnel", "ip_id", "checksum")
+    return [tuple(getattr(s, name) for name in fields + more) for s in segments]
 
 
 @pytest.mark.slow
 @needs_tshark
 @pytest.mark.parametrize("path", BOTH_DECODERS, ids=lambda p: p.name)
-def test_both_decoders_give_the_same_segments(path) -> None:
-    fast = list(read_segments(str(path)))
-    wireshark = list(read_segments_tshark(str(path)))
-    assert _fields(wireshark) == _fields(fast)
-    assert [s.time for s in wireshark] == pytest.approx([s.time for s in fast], abs=1e-6)
-    assert [s.options for s in wireshark] == [s.options for s in fast]
+def test_both_decoders_give_the_same_reports(path) -> None:
+    """End to end, from one tshark run a file: the JSON document and the text, tunnels,
+    UDP and ICMP included, byte for byte."""
+    fast, wireshark = analyze_file(str(path)), analyze_file(str(path), decoder="tshark")
+    assert analysis_to_dict(wireshark) == analysis_to_dict(fast)
+    assert analysis_text(wireshark) == analysis_text(fast)
 
 
 @pytest.mark.slow
-@needs_tshark
-def test_tshark_decoder_reads_inside_tunnels(corpus_dir) -> None:
-    """ERSPAN in GRE: the fast reader sees no TCP; Wireshark's dissectors find all of it."""
-    [name] = TUNNELLED
-    row = _manifest(corpus_dir)[name]
-    segments = list(read_segments_tshark(str(corpus_dir / "pcaps" / name)))
-    assert len(segments) == int(row["tcp_packets"])
-    assert sum(1 for s in segments if s.flags & (SYN | ACK) == SYN) == int(row["syn"])
-    assert sum(1 for s in segments if s.flags & RST) == int(row["rst"])
-
-
 @needs_tshark
 def test_tshark_decoder_gives_the_same_one_line_errors(tmp_path) -> None:
     path = tmp_path / "notes.txt"

@@ -19,6 +19,7 @@ PROTO_ICMPV6: Final = 58
 # header length, in 32-bit words, the low one.
 IPV4_MIN_HEADER: Final = 20
 IPV4_TOTAL_LENGTH: Final = 2
+IPV4_IDENTIFICATION: Final = 4
 IPV4_FRAGMENT: Final = 6  # 3 flag bits, then the 13-bit fragment offset
 IPV4_FRAGMENT_OFFSET_MASK: Final = 0x1FFF
 IPV4_PROTOCOL: Final = 9
@@ -47,6 +48,7 @@ TCP_ACKNOWLEDGMENT: Final = 8
 TCP_DATA_OFFSET: Final = 12  # the header length in 32-bit words, high nibble
 TCP_FLAGS: Final = 13
 TCP_WINDOW: Final = 14
+TCP_CHECKSUM: Final = 16
 
 # TCP options: kind, then (but for END and NOP) a length byte counting kind and length.
 OPTION_END: Final = 0

@@ -14,6 +14,7 @@ from analyzer.decode.fields import u16, u32
 from analyzer.decode.headers import (
     IPV4_FRAGMENT,
     IPV4_FRAGMENT_OFFSET_MASK,
+    IPV4_IDENTIFICATION,
     IPV4_MIN_HEADER,
     IPV4_PROTOCOL,
     IPV4_SOURCE,
@@ -39,6 +40,7 @@ from analyzer.decode.headers import (
     PROTO_TCP,
     PROTO_UDP,
     TCP_ACKNOWLEDGMENT,
+    TCP_CHECKSUM,
     TCP_DATA_OFFSET,
     TCP_DESTINATION_PORT,
     TCP_FLAGS,
@@ -46,13 +48,25 @@ from analyzer.decode.headers import (
     TCP_SEQUENCE,
     TCP_SOURCE_PORT,
     TCP_WINDOW,
+    UDP_HEADER,
 )
-from analyzer.decode.segment import SYN, Datagram, Segment, TcpOptions, Unreachable
+from analyzer.decode.segment import SYN, UNSEEN, Datagram, Segment, TcpOptions, Unreachable
+from analyzer.decode.tunnels import UDP_TUNNEL_PORTS, gre, udp_tunnel
 from analyzer.decode.udp_icmp import parse_udp, parse_unreachable
+from analyzer.decode.undecodable import Undecodable
 from analyzer.parallel.partition import Share
 
 # What the analyzer reads: TCP, and UDP with the ICMP errors that refuse it.
 _CARRIED: Final = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6}
+# IP protocols that carry another IP packet: IPv4 and IPv6 in IP, GRE.
+PROTO_IPV4_IN_IP: Final = 4
+PROTO_IPV6_IN_IP: Final = 41
+PROTO_GRE: Final = 47
+PROTO_ESP: Final = 50
+PROTO_AH: Final = 51
+_TUNNELS: Final = {PROTO_IPV4_IN_IP, PROTO_IPV6_IN_IP, PROTO_GRE}
+# Tunnels inside tunnels are followed this deep: a crafted packet must not recurse for ever.
+MAX_TUNNELS: Final = 8
 # IPv6 extension headers that can stand between the fixed header and TCP: hop-by-hop,
 # routing, destination options, mobility, HIP, shim6 (and fragment and authentication).
 _IPV6_EXTENSIONS: Final = {0, 43, 60, 135, 139, 140}
@@ -73,26 +87,52 @@ ELSEWHERE: Final = Elsewhere()
 Record = Segment | Datagram | Unreachable | Elsewhere | None
 
 
-def parse_ip_tcp(data: bytes, at: int, frame: int, time: float, share: Share | None = None) -> Record:
-    """The TCP segment, UDP datagram or ICMP unreachable in the IP packet at `data[at:]`;
-    None for anything else. With a share, a well-formed TCP segment of another share's
-    connection is ELSEWHERE, told before anything is made of it."""
+def parse_ip_tcp(
+    data: bytes, at: int, frame: int, time: float, share: Share | None = None, tunnel: str = ""
+) -> Record:
+    """The TCP segment, UDP datagram or ICMP unreachable in the IP packet at `data[at:]`,
+    inside whatever tunnels it travels in (decode/tunnels.py); None for anything else. With a
+    share, a well-formed TCP segment of another share's connection is ELSEWHERE, told before
+    anything is made of it. `tunnel`: the names of the tunnels around this packet."""
     if len(data) < at + 1:
         raise Malformed("frame too short for an IP header")
     version = data[at] >> 4
     if version == 4:
-        return _ipv4(data, at, frame, time, share)
+        return _ipv4(data, at, frame, time, share, tunnel)
     if version == 6:
-        return _ipv6(data, at, frame, time, share)
+        return _ipv6(data, at, frame, time, share, tunnel)
     return None
 
 
-def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None) -> Record:
+def _tunnelled(data: bytes, at: int, name: str, frame: int, time: float, share: Share | None,
+               tunnel: str) -> Record:  # fmt: skip
+    """The packet at `at` inside one more tunnel, `name`."""
+    if tunnel.count(" > ") >= MAX_TUNNELS - 1:
+        raise Undecodable(f"more than {MAX_TUNNELS} tunnels inside each other")
+    return parse_ip_tcp(data, at, frame, time, share, f"{tunnel} > {name}" if tunnel else name)
+
+
+def _ip_in_ip(protocol: int, data: bytes, at: int, outer: int, frame: int, time: float,
+              share: Share | None, tunnel: str) -> Record:  # fmt: skip
+    """What IP protocol `protocol` (4, 41 or 47) carries at `at`, inside IPv`outer`."""
+    if protocol == PROTO_GRE:
+        inner = gre(data, at)
+        if inner is None:
+            return None
+        return _tunnelled(data, inner[0], inner[1], frame, time, share, tunnel)
+    name = f"IPv{4 if protocol == PROTO_IPV4_IN_IP else 6}-in-IPv{outer}"
+    return _tunnelled(data, at, name, frame, time, share, tunnel)
+
+
+def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str) -> Record:
     if len(data) < at + IPV4_MIN_HEADER:
         raise Malformed("IPv4 header cut short")
     proto = data[at + IPV4_PROTOCOL]
-    if proto not in _CARRIED:
-        return None
+    if proto not in _CARRIED and proto not in _TUNNELS:
+        if proto == PROTO_ESP:
+            raise Undecodable("IPsec ESP (encrypted)")
+        if proto != PROTO_AH:
+            return None
     header_len = (data[at] & 0x0F) * 4
     if header_len < IPV4_MIN_HEADER:
         raise Malformed(f"IPv4 header length {header_len} is below 20")
@@ -103,12 +143,23 @@ def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None) ->
     ip_len = total_len if total_len else len(data) - at
     if ip_len < header_len:
         raise Malformed(f"IPv4 total length {total_len} is shorter than its header")
-    return _transport(
-        proto, data, at + header_len, ip_len - header_len, frame, time, 4, at + IPV4_SOURCE, share
-    )
+    pos, remaining = at + header_len, ip_len - header_len
+    if proto == PROTO_AH:  # its length in 4-byte units after the first 8
+        if len(data) < pos + 2:
+            return None
+        proto, ah_len = data[pos], (data[pos + 1] + 2) * 4
+        pos, remaining = pos + ah_len, remaining - ah_len
+        if remaining < 0:
+            raise Malformed("IPv4 authentication header runs past the total length")
+    if proto in _TUNNELS:
+        return _ip_in_ip(proto, data, pos, 4, frame, time, share, tunnel)
+    if proto not in _CARRIED:
+        return None
+    ip_id = u16(data, at + IPV4_IDENTIFICATION)
+    return _transport(proto, data, pos, remaining, frame, time, 4, at + IPV4_SOURCE, share, tunnel, ip_id)
 
 
-def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None) -> Record:
+def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str) -> Record:
     if len(data) < at + IPV6_HEADER:
         raise Malformed("IPv6 header cut short")
     payload_len, next_header = u16(data, at + IPV6_PAYLOAD_LENGTH), data[at + IPV6_NEXT_HEADER]
@@ -127,6 +178,10 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None) ->
             if u16(data, pos + 2) & IPV6_FRAGMENT_OFFSET_MASK:
                 return None  # a later fragment
             ext_len = IPV6_FRAGMENT_HEADER_LENGTH
+        elif next_header in _TUNNELS:
+            return _ip_in_ip(next_header, data, pos, 6, frame, time, share, tunnel)
+        elif next_header == PROTO_ESP:
+            raise Undecodable("IPsec ESP (encrypted)")
         else:
             return None
         next_header = following
@@ -134,15 +189,23 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None) ->
         remaining -= ext_len
         if remaining < 0:
             raise Malformed("IPv6 extension headers run past the payload length")
-    return _transport(next_header, data, pos, remaining, frame, time, 6, at + IPV6_SOURCE, share)
+    return _transport(
+        next_header, data, pos, remaining, frame, time, 6, at + IPV6_SOURCE, share, tunnel, UNSEEN
+    )
 
 
 def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, time: float, family: int,
-               addresses: int, share: Share | None) -> Record:  # fmt: skip
+               addresses: int, share: Share | None, tunnel: str, ip_id: int) -> Record:  # fmt: skip
     """The transport header at `at`; the source address at `addresses`, the destination
     right after it (as in both IP headers)."""
     if protocol == PROTO_TCP:
-        return _tcp(data, at, length, frame, time, family, addresses, share)
+        return _tcp(data, at, length, frame, time, family, addresses, share, tunnel, ip_id)
+    if protocol == PROTO_UDP and len(data) >= at + UDP_HEADER:
+        sport, dport = u16(data, at), u16(data, at + 2)
+        if sport in UDP_TUNNEL_PORTS or dport in UDP_TUNNEL_PORTS:
+            inner = udp_tunnel(data, at + UDP_HEADER, length - UDP_HEADER, sport, dport)
+            if inner is not None:
+                return _tunnelled(data, inner[0], inner[1], frame, time, share, tunnel)
     src, dst = address_pair(data, addresses, family)
     if protocol == PROTO_UDP:
         return parse_udp(data, at, length, frame, time, family, src, dst)
@@ -150,7 +213,7 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, tim
 
 
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
-         share: Share | None) -> Segment | Elsewhere:  # fmt: skip
+         share: Share | None, tunnel: str, ip_id: int) -> Segment | Elsewhere:  # fmt: skip
     if len(data) < at + TCP_MIN_HEADER:
         raise Malformed("TCP header cut short")
     flags = data[at + TCP_FLAGS]
@@ -180,6 +243,9 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         u16(data, at + TCP_WINDOW),
         tcp_len - header_len,
         options,
+        tunnel,
+        ip_id,
+        u16(data, at + TCP_CHECKSUM),
     )
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import Elsewhere, Malformed, parse_ip_tcp
-from analyzer.decode.link_layer import IP_OFFSET
+from analyzer.decode.link_layer import IP_OFFSET, linktype_name
 from analyzer.decode.segment import Datagram, Segment, Unreachable
+from analyzer.decode.undecodable import Undecodable
 from analyzer.errors import CaptureFileError
 from analyzer.parallel.partition import Share
 
@@ -22,6 +23,7 @@ class DecodeStats:
     tcp_segments: int = 0
     malformed: int = 0
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
+    undecodable: dict[str, int] = field(default_factory=dict)  # frames by what stopped the decoder
     warnings: list[str] = field(default_factory=list)
     end_time: float | None = None  # the latest frame's time, of any kind: when the capture ended
 
@@ -70,13 +72,17 @@ def read_packets(
                     stats.unsupported_linktypes[linktype] = stats.unsupported_linktypes.get(linktype, 0) + 1
                     continue
                 data = capture.data
-                at = locate(data)
-                if at is None:
-                    continue
                 try:
+                    at = locate(data)
+                    if at is None:
+                        continue
                     segment = parse_ip_tcp(data, at, number, capture.time, share)
                 except Malformed:
                     stats.malformed += 1
+                    continue
+                except Undecodable as what:
+                    reason = str(what)
+                    stats.undecodable[reason] = stats.undecodable.get(reason, 0) + 1
                     continue
                 if segment is None:
                     continue
@@ -90,11 +96,15 @@ def read_packets(
         stats.format = capture.format
         stats.warnings[:0] = capture.warnings
     if stats.unsupported_linktypes:
-        types = ", ".join(str(t) for t in sorted(stats.unsupported_linktypes))
         if stats.tcp_segments == 0 and sum(stats.unsupported_linktypes.values()) == stats.frames:
-            raise CaptureFileError(path, f"unsupported link type {types} (try --decoder tshark)")
-        stats.warnings.append(
-            f"{sum(stats.unsupported_linktypes.values())} frames of unsupported link type {types} skipped"
-        )
+            types = ", ".join(linktype_name(t) for t in sorted(stats.unsupported_linktypes))
+            raise CaptureFileError(path, f"unsupported {types} (try --decoder tshark)")
+        for linktype, count in sorted(stats.unsupported_linktypes.items()):
+            stats.warnings.append(
+                f"{count:,} frames of {linktype_name(linktype)} skipped: the fast decoder does not "
+                "read it (--decoder tshark may)"
+            )
+    for reason, count in sorted(stats.undecodable.items(), key=lambda item: -item[1]):
+        stats.warnings.append(f"{count:,} frames skipped that may hold TCP: {reason}")
     if stats.malformed:
-        stats.warnings.append(f"{stats.malformed} frames with impossible IP/TCP lengths skipped")
+        stats.warnings.append(f"{stats.malformed:,} frames with impossible IP/TCP lengths skipped")

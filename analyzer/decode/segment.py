@@ -83,6 +83,11 @@ class Segment:
     window: int
     payload_len: int
     options: TcpOptions | None  # parsed for SYN segments only: the rest never needs them
+    tunnel: str  # the tunnels it was captured in, outermost first ("GRE > VXLAN"); "" for none
+    # What tells a copy of this very packet (seen twice by the capture) from a resend of it:
+    # IPv4's identification (UNSEEN for IPv6) and the TCP checksum (UNSEEN if not read).
+    ip_id: int
+    checksum: int
 
     def __init__(
         self,
@@ -99,6 +104,9 @@ class Segment:
         window: int,
         payload_len: int,
         options: TcpOptions | None,
+        tunnel: str = "",
+        ip_id: int = UNSEEN,
+        checksum: int = UNSEEN,
     ) -> None:
         self.frame = frame
         self.time = time
@@ -113,6 +121,9 @@ class Segment:
         self.window = window
         self.payload_len = payload_len
         self.options = options
+        self.tunnel = tunnel
+        self.ip_id = ip_id
+        self.checksum = checksum
 
     @property
     def seq_space(self) -> int:

@@ -14,11 +14,54 @@ from typing import Any
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import parse_options
 from analyzer.decode.reader import DecodeStats
-from analyzer.decode.segment import SYN, Segment, TcpOptions
+from analyzer.decode.segment import SYN, UNSEEN, Datagram, Segment, TcpOptions, Unreachable
 from analyzer.errors import UserError
 
 # TCP quoted inside an ICMP error is not a segment of the connection (tshark dissects it anyway).
 _QUOTING_LAYERS = {"icmp", "icmpv6"}
+_IP_LAYERS = ("ip", "ipv6")
+# tshark's layers that carry an inner IP packet -> the tunnel's name as the fast decoder
+# gives it (decode/tunnels.py); GRE inside UDP is "GRE-in-UDP", any GRE carrying ERSPAN "ERSPAN".
+_TUNNEL_LAYERS = {
+    "vxlan": "VXLAN",
+    "geneve": "GENEVE",
+    "teredo": "Teredo",
+    "ayiya": "AYIYA",
+    "gtp": "GTP-U",
+    "l2tp": "L2TP",
+}
+# Linux's VXLAN port, which tshark does not decode by default and the fast decoder does.
+_DECODE_AS = {"udp.port==8472": "vxlan"}
+
+
+def tunnel_name(layers: list[str]) -> str:
+    """The tunnels around the innermost IP header, outermost first, from tshark's layer
+    names ("eth", "ip", "gre", "erspan", "eth", "ip", "tcp" -> "ERSPAN")."""
+    names: list[str] = []
+    outer: str | None = None
+    between: list[str] = []
+    for layer in layers:
+        if layer not in _IP_LAYERS:
+            if outer is not None:
+                between.append(layer)
+            continue
+        if outer is not None:
+            names.append(_one_tunnel(outer, layer, between))
+        outer, between = layer, []
+    return " > ".join(names)
+
+
+def _one_tunnel(outer: str, inner: str, between: list[str]) -> str:
+    if "erspan" in between:
+        return "ERSPAN"
+    if "gre" in between:
+        return "GRE-in-UDP" if "udp" in between[: between.index("gre")] else "GRE"
+    for layer in between:
+        if layer in _TUNNEL_LAYERS:
+            return _TUNNEL_LAYERS[layer]
+    if not between:
+        return f"IPv{6 if inner == 'ipv6' else 4}-in-IPv{6 if outer == 'ipv6' else 4}"
+    return between[0].upper()
 
 
 def _check_readable(path: str) -> str:
@@ -48,7 +91,87 @@ def _options(tcp: Any) -> TcpOptions:
     )
 
 
+def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
+    """What the fast reader makes of the same frame (decode/reader.py): the innermost TCP
+    segment, else an ICMP destination unreachable, else the innermost UDP datagram."""
+    layers = packet.layers
+    names = [layer.layer_name for layer in layers]
+    frame, when = int(packet.frame_info.number), float(packet.frame_info.time_epoch)
+    quoting = next((i for i, name in enumerate(names) if name in _QUOTING_LAYERS), len(names))
+    ip_at = [i for i, name in enumerate(names[:quoting]) if name in _IP_LAYERS]
+    if not ip_at:
+        return None
+    ip = layers[ip_at[-1]]
+    family = 6 if ip.layer_name == "ipv6" else 4
+    # str(): pyshark's field values are its own objects, which no encoder writes.
+    src, dst = str(ip.src), str(ip.dst)
+    if "tcp" in names[:quoting]:
+        tcp = layers[max(i for i, name in enumerate(names[:quoting]) if name == "tcp")]
+        flags = int(tcp.flags, 16)
+        return Segment(
+            frame,
+            when,
+            family,
+            src,
+            int(tcp.srcport),
+            dst,
+            int(tcp.dstport),
+            flags & 0xFF,
+            int(tcp.seq_raw),
+            int(tcp.get_field_value("ack_raw") or 0),
+            int(tcp.window_size_value),
+            int(tcp.len),
+            _options(tcp) if flags & SYN else None,
+            tunnel_name(names),
+            int(ip.id, 16) if family == 4 else UNSEEN,
+            int(tcp.checksum, 16),
+        )
+    if quoting < len(names):
+        return _unreachable(layers[quoting], frame, when, family, src, dst)
+    udp_at = [i for i, name in enumerate(names) if name == "udp"]
+    if not udp_at:
+        return None
+    udp = layers[udp_at[-1]]
+    return Datagram(frame, when, family, src, int(udp.srcport), dst, int(udp.dstport), int(udp.length) - 8)
+
+
+def _unreachable(icmp: Any, frame: int, when: float, family: int, src: str, dst: str) -> Unreachable | None:
+    """pyshark gives the headers an ICMP error quotes as fields of the ICMP layer itself,
+    prefixed with their protocol ("ip_src", "udp_srcport")."""
+    if int(icmp.type) != (3 if family == 4 else 1):
+        return None
+
+    def field(name: str) -> str | None:
+        value = icmp.get_field_value(name)
+        return None if value is None else str(value)
+
+    ip = "ip" if field("ip_src") is not None else "ipv6"
+    transport = "udp" if field("udp_srcport") is not None else "tcp"
+    values = [
+        field(f"{ip}_src"),
+        field(f"{ip}_dst"),
+        field(f"{transport}_srcport"),
+        field(f"{transport}_dstport"),
+    ]
+    protocol = field("ip_proto" if ip == "ip" else "ipv6_nxt")
+    if protocol is None or None in values:
+        return None
+    quoted_src, quoted_dst, sport, dport = (str(value) for value in values)
+    quoted = (quoted_src, int(sport), quoted_dst, int(dport))
+    return Unreachable(frame, when, family, src, dst, int(icmp.code), int(protocol), quoted)
+
+
 def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterator[Segment]:
+    """The TCP segments read_packets_tshark finds."""
+    for record in read_packets_tshark(path, stats):
+        if isinstance(record, Segment):
+            yield record
+
+
+def read_packets_tshark(
+    path: str, stats: DecodeStats | None = None
+) -> Iterator[Segment | Datagram | Unreachable]:
+    """Like decode.read_packets, through Wireshark's dissectors."""
     stats = stats if stats is not None else DecodeStats()
     stats.format = _check_readable(path)
     if shutil.which("tshark") is None:
@@ -62,37 +185,19 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
     watcher = asyncio.SafeChildWatcher()
     watcher.attach_loop(loop)
     asyncio.set_child_watcher(watcher)
-    capture = pyshark.FileCapture(path, keep_packets=False, eventloop=loop)
+    capture = pyshark.FileCapture(path, keep_packets=False, eventloop=loop, decode_as=_DECODE_AS)
     try:
         for packet in capture:
             stats.frames += 1
             when = float(packet.frame_info.time_epoch)
             if stats.end_time is None or when > stats.end_time:
                 stats.end_time = when
-            names = [layer.layer_name for layer in packet.layers]
-            if "tcp" not in names or _QUOTING_LAYERS & set(names):
+            record = _record(packet)
+            if record is None:
                 continue
-            ip_layers = [layer for layer in packet.layers if layer.layer_name in ("ip", "ipv6")]
-            if not ip_layers:
-                continue
-            ip, tcp = ip_layers[-1], packet.tcp
-            flags = int(tcp.flags, 16)
-            stats.tcp_segments += 1
-            yield Segment(
-                int(packet.frame_info.number),
-                float(packet.frame_info.time_epoch),
-                6 if ip.layer_name == "ipv6" else 4,
-                ip.src,
-                int(tcp.srcport),
-                ip.dst,
-                int(tcp.dstport),
-                flags & 0xFF,
-                int(tcp.seq_raw),
-                int(tcp.get_field_value("ack_raw") or 0),
-                int(tcp.window_size_value),
-                int(tcp.len),
-                _options(tcp) if flags & SYN else None,
-            )
+            if isinstance(record, Segment):
+                stats.tcp_segments += 1
+            yield record
     except (pyshark.capture.capture.TSharkCrashException, EOFError) as error:
         # tshark stops at a cut-off record too: what came before stands.
         stats.warnings.append(f"tshark stopped early ({error}); the {stats.frames} packets before were read")
@@ -102,5 +207,3 @@ def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterato
         # None puts back the default watcher (typeshed allows only a watcher).
         asyncio.set_child_watcher(None)  # type: ignore[arg-type]
         loop.close()
-    if stats.frames and not stats.tcp_segments:
-        stats.warnings.append("tshark found no TCP segment in the file")

@@ -51,8 +51,10 @@ class Compatibility:
 
 
 def compatibility(connection: Connection) -> Compatibility:
-    counter = CompatibilityCounter(connection.segments[0])
-    for segment in connection.segments:
+    """The other tools' answers: they see every frame, capture copies too."""
+    segments = connection.with_copies()
+    counter = CompatibilityCounter(segments[0])
+    for segment in segments:
         counter.feed(segment)
     return counter.result()
 

@@ -194,6 +194,12 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "client_basis": connection.client_basis,
         "reuses_ports_of": connection.reuses_ports_of,
         "expired": connection.expired,
+        "tunnels": connection.tunnels,
+        "untunnelled_too": connection.untunnelled_too,
+        "capture_copies": {
+            "count": connection.copy_count,
+            "frames": [[copy.frame, original] for copy, original in connection.copies],
+        },
         "first_time": connection.first_time,
         "last_time": connection.last_time,
         "packets": connection.packets,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TextIO
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream
-from analyzer.connections import EXPIRY_TEXT
+from analyzer.connections import CAPTURE_COPY_WINDOW, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
+
+_COPIES_SHOWN = 6
 
 
 def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
@@ -32,6 +34,16 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         f"{format_endpoint(c.server, c.family)}  {c.packets} packets, "
         f"+{c.first_time - origin:.6f} s .. +{c.last_time - origin:.6f} s"
     ]
+    if c.tunnels:
+        also = "; some segments also captured outside any tunnel" if c.untunnelled_too else ""
+        lines.append(f"  tunnel     inside {', '.join(c.tunnels)}{also}")
+    if c.copy_count:
+        shown = ", ".join(f"{copy.frame} (of {original})" for copy, original in c.copies[:_COPIES_SHOWN])
+        more = f" and {c.copy_count - _COPIES_SHOWN:,} more" if c.copy_count > _COPIES_SHOWN else ""
+        lines.append(
+            f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured twice, left out of "
+            f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms): {shown}{more}"
+        )
     lines.append(f"  handshake  {result.handshake.explain()}")
     failed = [check for check in result.handshake.checks if not check.ok]
     for check in failed:

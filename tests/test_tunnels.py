@@ -1,0 +1,189 @@
+"""Tunnels, link types and capture copies: TCP is found wherever it travels, the tunnel is
+named, what cannot be read is counted by name, and the same packet captured twice is a copy.
+
+The captures in tests/data/tunnels are made by make_tunnel_captures.py, each holding one
+short conversation; EXPECTED.tsv holds tshark's count of its TCP packets, measured then.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run
+from pcap_builder import write_capture
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import GRE, Ether
+from scapy.utils import PcapReader, wrpcap
+
+from analyzer.analysis import analyze_file
+from analyzer.decode import DecodeStats, read_packets, read_segments
+from analyzer.decode.segment import Segment
+
+TUNNELS = Path(__file__).parent / "data" / "tunnels"
+INNER = {("10.1.0.1", "10.2.0.2"), ("2001:db8:1::1", "2001:db8:2::2")}
+
+# The tunnel each file's connection is named with; "" where only the link layer differs.
+TUNNEL_NAMES = {
+    "ipip.pcap": "IPv4-in-IPv4",
+    "sixin4.pcap": "IPv6-in-IPv4",
+    "fourin6.pcap": "IPv4-in-IPv6",
+    "sixin6.pcap": "IPv6-in-IPv6",
+    "gre.pcap": "GRE",
+    "gre-ipv6-outer.pcap": "GRE",
+    "gre-teb.pcap": "GRE",
+    "erspan1.pcap": "ERSPAN",
+    "erspan2.pcap": "ERSPAN",
+    "erspan3.pcap": "ERSPAN",
+    "gre-in-udp.pcap": "GRE-in-UDP",
+    "pptp-gre.pcap": "GRE",
+    "vxlan.pcap": "VXLAN",
+    "vxlan-ipv6.pcap": "VXLAN",
+    "geneve.pcap": "GENEVE",
+    "teredo.pcap": "Teredo",
+    "ayiya.pcap": "AYIYA",
+    "gtpu.pcap": "GTP-U",
+    "l2tp.pcap": "L2TP",
+    "nested.pcap": "GRE > VXLAN",
+    "direct-and-gre.pcap": "GRE",
+}
+
+
+def _expected_rows() -> list:
+    lines = (TUNNELS / "EXPECTED.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    return [pytest.param(row, id=row["file"]) for row in rows]
+
+
+@pytest.mark.parametrize("row", _expected_rows())
+def test_every_encapsulation_gives_tsharks_tcp_packets(row) -> None:
+    path = TUNNELS / row["file"]
+    stats = DecodeStats()
+    segments = list(read_segments(str(path), stats))
+    assert len(segments) == int(row["tshark_tcp_packets"])
+    assert stats.warnings == [] and stats.malformed == 0
+    assert {tuple(sorted((s.src, s.dst))) for s in segments} <= {tuple(sorted(pair)) for pair in INNER}
+    assert {s.sport for s in segments} | {s.dport for s in segments} == {40000, 80}
+    expected = TUNNEL_NAMES.get(row["file"], "")
+    assert {s.tunnel for s in segments} - {""} == ({expected} if expected else set())
+
+
+@pytest.mark.parametrize("name", sorted(TUNNEL_NAMES))
+def test_the_connection_names_its_tunnel_in_json_and_text(name) -> None:
+    result = run("analyze", "--json", str(TUNNELS / name))
+    assert result.returncode == 0, result.stderr
+    [connection] = json.loads(result.stdout)["connections"]
+    assert connection["tunnels"] == [TUNNEL_NAMES[name]]
+    assert connection["handshake"]["status"] == "complete"
+    assert connection["close"]["shape"] == "three-segment"
+    text = run("analyze", str(TUNNELS / name)).stdout
+    assert f"tunnel     inside {TUNNEL_NAMES[name]}" in text
+
+
+def test_the_same_packets_directly_and_in_gre_are_copies_not_resends() -> None:
+    """Every packet of one conversation, captured on the wire and again 20 µs later inside
+    GRE: one connection, exactly as it is without the copies, and nothing resent or lost."""
+    result = run("analyze", "--json", str(TUNNELS / "direct-and-gre.pcap"))
+    [connection] = json.loads(result.stdout)["connections"]
+    plain = json.loads(run("analyze", "--json", str(TUNNELS / "gre.pcap")).stdout)["connections"][0]
+    assert connection["packets"] == 20
+    assert connection["capture_copies"] == {
+        "count": 10,
+        "frames": [[copy, copy - 1] for copy in range(2, 21, 2)],
+    }
+    assert connection["untunnelled_too"] is True
+    assert connection["sequence"] == {"counts": {}, "frames": {}}
+    assert not [note for note in connection["notes"] if "not applied" in note]
+    assert connection["backoff"]["intervals"] == []
+    assert [state for _, state in connection["states"]["client"]] == [
+        state for _, state in plain["states"]["client"]
+    ]
+    assert connection["compatibility"]["zeek"] != plain["compatibility"]["zeek"]  # Zeek sees every frame
+
+
+def _conversation(times: list[float], tcp_fields: list[dict], ip_ids: list[int]) -> list:
+    packets = []
+    for when, fields, ip_id in zip(times, tcp_fields, ip_ids, strict=True):
+        forward = fields.pop("forward", True)
+        src, dst = ("10.0.0.1", "10.0.0.2") if forward else ("10.0.0.2", "10.0.0.1")
+        sport, dport = (40000, 80) if forward else (80, 40000)
+        packet = Ether() / IP(src=src, dst=dst, id=ip_id) / TCP(sport=sport, dport=dport, **fields)
+        packet.time = when
+        packets.append(packet)
+    return packets
+
+
+def _copy_frames(path: Path) -> list[list[int]]:
+    [result] = analyze_file(str(path)).connections
+    return [[copy.frame, original] for copy, original in result.connection.copies]
+
+
+def test_a_resend_is_no_copy_though_its_bytes_are_the_same(tmp_path) -> None:
+    """The SYN sent again after 1 s (Windows keeps its IP ID), and a RST answering each of
+    two copies of a segment (Linux's RSTs carry IP ID 0) 100 µs apart, are the same bytes
+    but not the same packet; the SYN captured again 30 µs later is."""
+    syn = {"flags": "S", "seq": 100}
+    rst = {"flags": "R", "seq": 500, "forward": False}
+    data = {"flags": "PA", "seq": 101, "ack": 7}
+    packets = _conversation(
+        [0.0, 0.00003, 1.0, 1.5, 1.5001, 1.5002, 1.5003],
+        [dict(syn), dict(syn), dict(syn), dict(data), dict(rst), dict(data), dict(rst)],
+        [7, 7, 7, 8, 0, 8, 0],
+    )
+    wrpcap(str(tmp_path / "resends.pcap"), packets)
+    assert _copy_frames(tmp_path / "resends.pcap") == [[2, 1]]
+
+
+def test_what_may_hold_tcp_but_cannot_be_read_is_counted_by_name(tmp_path) -> None:
+    inner = IP(src="10.1.0.1", dst="10.2.0.2") / TCP(sport=40000, dport=80, flags="S")
+    frames = [
+        inner,
+        IP(src="192.0.2.1", dst="192.0.2.2", proto=50) / (b"\x00" * 40),  # ESP
+        IP(src="192.0.2.1", dst="192.0.2.2") / GRE(proto=0x88CC) / (b"\x00" * 40),
+        IP(src="192.0.2.1", dst="192.0.2.2") / GRE(proto=0x88CC) / (b"\x00" * 40),
+    ]
+    nested = inner
+    for _ in range(12):
+        nested = IP(src="192.0.2.1", dst="192.0.2.2") / nested
+    frames.append(nested)
+    path = write_capture(tmp_path / "mixed.pcap", frames)
+    result = run("analyze", str(path))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "may hold TCP" in line]
+    assert any("2 frames" in line and "GRE carrying protocol 0x88cc" in line for line in warnings), warnings
+    assert any("1 frames" in line and "IPsec ESP (encrypted)" in line for line in warnings), warnings
+    assert any("tunnels inside each other" in line for line in warnings), warnings
+    assert "1 connection" in result.stdout
+
+
+def test_encrypted_wifi_frames_are_counted_not_dropped_silently(tmp_path) -> None:
+    from scapy.layers.dot11 import Dot11, Dot11QoS
+    from scapy.layers.l2 import LLC, SNAP
+
+    inner = IP(src="10.1.0.1", dst="10.2.0.2") / TCP(sport=40000, dport=80, flags="S")
+    clear = Dot11(type=2, subtype=8, FCfield="to_DS") / Dot11QoS() / LLC() / SNAP() / inner
+    sealed = Dot11(type=2, subtype=8, FCfield="to_DS+protected") / Dot11QoS() / (b"\x00" * 60)
+    wrpcap(str(tmp_path / "wifi.pcap"), [clear, sealed, sealed], linktype=105)
+    stats = DecodeStats()
+    assert len(list(read_segments(str(tmp_path / "wifi.pcap"), stats))) == 1
+    assert stats.undecodable == {"802.11 protected (encrypted) data frames": 2}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TUNNELS.glob("*.pcap")))
+def test_every_cut_of_a_tunnelled_frame_is_read_or_counted(tmp_path, name) -> None:
+    """Each frame of the file cut at every length: no exception escapes the decoder, and
+    what is cut inside the headers is counted (malformed) or skipped, never mis-read."""
+    reader = PcapReader(str(TUNNELS / name))
+    linktype = reader.linktype
+    first = bytes(next(iter(reader)))
+    reader.close()
+    cuts = [first[:length] for length in range(len(first))]
+    path = tmp_path / "cut.pcap"
+    wrpcap(str(path), cuts, linktype=linktype)
+    stats = DecodeStats()
+    records = list(read_packets(str(path), stats))
+    segments = [r for r in records if isinstance(r, Segment)]
+    assert all(s.sport in (40000, 80) and s.flags == 0x02 for s in segments)
+    assert stats.frames == len(cuts)
