@@ -27,6 +27,7 @@ from analyzer.findings.backoff import (
 )
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.compatibility import Compatibility, compatibility
+from analyzer.findings.diagnoses import Diagnosis, diagnose
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.resends import earlier_copies, numbered_resends
@@ -84,6 +85,7 @@ class ConnectionAnalysis:
     backoff_schedules: dict[str, list[float]] = field(default_factory=dict)
     # frame -> (n, the copy before's time) for the n-th resend (findings/resends.py)
     resends: dict[int, tuple[int, float]] = field(default_factory=dict)
+    diagnoses: list[Diagnosis] = field(default_factory=list)  # findings/diagnoses.py
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class ConnectionAnalysis:
         kernel: KernelAgreement | None = None,
         backoff_schedules: dict[str, list[float]] | None = None,
         resends: dict[int, tuple[int, float]] | None = None,
+        diagnoses: list[Diagnosis] | None = None,
     ) -> None:
         self.connection = connection
         self.handshake = handshake
@@ -118,6 +121,7 @@ class ConnectionAnalysis:
         self.compatibility = compatibility
         self.backoff_schedules = backoff_schedules if backoff_schedules is not None else {}
         self.resends = resends if resends is not None else {}
+        self.diagnoses = diagnoses if diagnoses is not None else []
 
     @property
     def interesting(self) -> bool:
@@ -199,6 +203,12 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     )
     syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))
     synack_backoff = classify_backoff([s.time for s in handshake.synacks])
+    close = find_close(connection, machine.steps, final)
+    resets = find_resets(connection, machine.steps, handshake)
+    diagnoses: list[Diagnosis] = []
+    # Every diagnosis reads a FIN, a RST, a flagged segment or a resend: a flood's attempts have none.
+    if resets or close.first_fin is not None or sequence.flags or len(resends) > 1:
+        diagnoses = diagnose(connection, sequence, handshake.answered_syn_to_ack, resends)
     return ConnectionAnalysis(
         sequence=sequence,
         compatibility=compatible,
@@ -208,12 +218,13 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         handshake=handshake,
         syn_backoff=syn_backoff,
         synack_backoff=synack_backoff,
-        close=find_close(connection, machine.steps, final),
-        resets=find_resets(connection, machine.steps, handshake),
+        close=close,
+        resets=resets,
         states=states,
         state_frames=state_frames,
         steps=machine.steps,
         notes=notes,
+        diagnoses=diagnoses,
     )
 
 

@@ -57,6 +57,7 @@ COMPILED = (
     "analyzer.findings.retransmissions",
     "analyzer.findings.zeek_conn",
     "analyzer.findings.compatibility",
+    "analyzer.findings.diagnoses",
     "analyzer.long_connection",
     "analyzer.analysis",
     "analyzer.output.spool",

@@ -20,7 +20,8 @@ PROTO_ICMPV6: Final = 58
 IPV4_MIN_HEADER: Final = 20
 IPV4_TOTAL_LENGTH: Final = 2
 IPV4_IDENTIFICATION: Final = 4
-IPV4_FRAGMENT: Final = 6  # 3 flag bits, then the 13-bit fragment offset
+IPV4_FRAGMENT: Final = 6
+IPV4_TTL: Final = 8  # 3 flag bits, then the 13-bit fragment offset
 IPV4_FRAGMENT_OFFSET_MASK: Final = 0x1FFF
 IPV4_PROTOCOL: Final = 9
 IPV4_SOURCE: Final = 12  # then the destination, 4 bytes each
@@ -30,6 +31,7 @@ IPV4_ADDRESS: Final = 4
 IPV6_HEADER: Final = 40
 IPV6_PAYLOAD_LENGTH: Final = 4
 IPV6_NEXT_HEADER: Final = 6
+IPV6_HOP_LIMIT: Final = 7
 IPV6_SOURCE: Final = 8  # then the destination, 16 bytes each
 IPV6_ADDRESS: Final = 16
 # Extension headers: next header in byte 0, length in byte 1 (8-byte units after the

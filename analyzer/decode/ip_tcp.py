@@ -19,11 +19,13 @@ from analyzer.decode.headers import (
     IPV4_PROTOCOL,
     IPV4_SOURCE,
     IPV4_TOTAL_LENGTH,
+    IPV4_TTL,
     IPV6_AUTHENTICATION_HEADER,
     IPV6_FRAGMENT_HEADER,
     IPV6_FRAGMENT_HEADER_LENGTH,
     IPV6_FRAGMENT_OFFSET_MASK,
     IPV6_HEADER,
+    IPV6_HOP_LIMIT,
     IPV6_NEXT_HEADER,
     IPV6_PAYLOAD_LENGTH,
     IPV6_SOURCE,
@@ -50,7 +52,16 @@ from analyzer.decode.headers import (
     TCP_WINDOW,
     UDP_HEADER,
 )
-from analyzer.decode.segment import SYN, UNSEEN, Datagram, Segment, TcpOptions, Unreachable
+from analyzer.decode.segment import (
+    RST,
+    RST_DATA_KEPT,
+    SYN,
+    UNSEEN,
+    Datagram,
+    Segment,
+    TcpOptions,
+    Unreachable,
+)
 from analyzer.decode.tunnels import UDP_TUNNEL_PORTS, gre, udp_tunnel
 from analyzer.decode.udp_icmp import parse_udp, parse_unreachable
 from analyzer.decode.undecodable import Undecodable
@@ -155,8 +166,10 @@ def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
         return _ip_in_ip(proto, data, pos, 4, frame, time, share, tunnel)
     if proto not in _CARRIED:
         return None
-    ip_id = u16(data, at + IPV4_IDENTIFICATION)
-    return _transport(proto, data, pos, remaining, frame, time, 4, at + IPV4_SOURCE, share, tunnel, ip_id)
+    ip_id, ttl = u16(data, at + IPV4_IDENTIFICATION), data[at + IPV4_TTL]
+    return _transport(
+        proto, data, pos, remaining, frame, time, 4, at + IPV4_SOURCE, share, tunnel, ip_id, ttl
+    )
 
 
 def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str) -> Record:
@@ -189,17 +202,18 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
         remaining -= ext_len
         if remaining < 0:
             raise Malformed("IPv6 extension headers run past the payload length")
+    hop_limit = data[at + IPV6_HOP_LIMIT]
     return _transport(
-        next_header, data, pos, remaining, frame, time, 6, at + IPV6_SOURCE, share, tunnel, UNSEEN
+        next_header, data, pos, remaining, frame, time, 6, at + IPV6_SOURCE, share, tunnel, UNSEEN, hop_limit
     )
 
 
 def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, time: float, family: int,
-               addresses: int, share: Share | None, tunnel: str, ip_id: int) -> Record:  # fmt: skip
+               addresses: int, share: Share | None, tunnel: str, ip_id: int, ttl: int) -> Record:  # fmt: skip
     """The transport header at `at`; the source address at `addresses`, the destination
     right after it (as in both IP headers)."""
     if protocol == PROTO_TCP:
-        return _tcp(data, at, length, frame, time, family, addresses, share, tunnel, ip_id)
+        return _tcp(data, at, length, frame, time, family, addresses, share, tunnel, ip_id, ttl)
     if protocol == PROTO_UDP and len(data) >= at + UDP_HEADER:
         sport, dport = u16(data, at), u16(data, at + 2)
         if sport in UDP_TUNNEL_PORTS or dport in UDP_TUNNEL_PORTS:
@@ -213,7 +227,7 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, tim
 
 
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
-         share: Share | None, tunnel: str, ip_id: int) -> Segment | Elsewhere:  # fmt: skip
+         share: Share | None, tunnel: str, ip_id: int, ttl: int) -> Segment | Elsewhere:  # fmt: skip
     if len(data) < at + TCP_MIN_HEADER:
         raise Malformed("TCP header cut short")
     flags = data[at + TCP_FLAGS]
@@ -229,6 +243,9 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
     options = None
     if flags & SYN:
         options = parse_options(data[at + TCP_MIN_HEADER : at + header_len])
+    payload = b""
+    if flags & RST and tcp_len > header_len:
+        payload = data[at + header_len : at + header_len + min(tcp_len - header_len, RST_DATA_KEPT)]
     return Segment(
         frame,
         time,
@@ -246,6 +263,8 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         tunnel,
         ip_id,
         u16(data, at + TCP_CHECKSUM),
+        ttl,
+        payload,
     )
 
 

@@ -14,6 +14,7 @@ URG: Final = 0x20
 ECE: Final = 0x40
 CWR: Final = 0x80
 
+RST_DATA_KEPT: Final = 256  # bytes of a RST's data kept (Segment.payload)
 MOD: Final = 1 << 32  # sequence numbers wrap here
 # A sequence or acknowledgment number, or a window, not seen yet: none is negative. A plain
 # int rather than None, as these are set on nearly every segment (docs/mypyc.md).
@@ -88,6 +89,10 @@ class Segment:
     # IPv4's identification (UNSEEN for IPv6) and the TCP checksum (UNSEEN if not read).
     ip_id: int
     checksum: int
+    ttl: int  # IPv4's TTL or IPv6's hop limit; UNSEEN if not read
+    # The data of a RST that carries some (a diagnostic text, RFC 9293 3.5.3), up to
+    # RST_DATA_KEPT bytes; empty for every other segment: only those are ever shown.
+    payload: bytes
 
     def __init__(
         self,
@@ -107,6 +112,8 @@ class Segment:
         tunnel: str = "",
         ip_id: int = UNSEEN,
         checksum: int = UNSEEN,
+        ttl: int = UNSEEN,
+        payload: bytes = b"",
     ) -> None:
         self.frame = frame
         self.time = time
@@ -124,6 +131,8 @@ class Segment:
         self.tunnel = tunnel
         self.ip_id = ip_id
         self.checksum = checksum
+        self.ttl = ttl
+        self.payload = payload
 
     @property
     def seq_space(self) -> int:

@@ -14,7 +14,16 @@ from typing import Any
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import parse_options
 from analyzer.decode.reader import DecodeStats
-from analyzer.decode.segment import SYN, UNSEEN, Datagram, Segment, TcpOptions, Unreachable
+from analyzer.decode.segment import (
+    RST,
+    RST_DATA_KEPT,
+    SYN,
+    UNSEEN,
+    Datagram,
+    Segment,
+    TcpOptions,
+    Unreachable,
+)
 from analyzer.errors import UserError
 
 # TCP quoted inside an ICMP error is not a segment of the connection (tshark dissects it anyway).
@@ -125,6 +134,8 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
             tunnel_name(names),
             int(ip.id, 16) if family == 4 else UNSEEN,
             int(tcp.checksum, 16),
+            int(ip.ttl if family == 4 else ip.hlim),
+            _rst_data(tcp) if flags & RST else b"",
         )
     if quoting < len(names):
         return _unreachable(layers[quoting], frame, when, family, src, dst)
@@ -133,6 +144,11 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
         return None
     udp = layers[udp_at[-1]]
     return Datagram(frame, when, family, src, int(udp.srcport), dst, int(udp.dstport), int(udp.length) - 8)
+
+
+def _rst_data(tcp: Any) -> bytes:
+    raw = tcp.get_field_value("payload")
+    return bytes.fromhex(str(raw).replace(":", ""))[:RST_DATA_KEPT] if raw else b""
 
 
 def _unreachable(icmp: Any, frame: int, when: float, family: int, src: str, dst: str) -> Unreachable | None:

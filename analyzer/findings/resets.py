@@ -9,31 +9,47 @@ Causes, tried in this order (the first that fits):
 - after_close: both sides had already sent their FIN.
 - data_after_close: the sender had closed (sent its FIN) and the peer then sent
   data: a closed socket answers data with RST.
+- fin_wait_2_expired: the sender's FIN was acknowledged, the peer never sent its own,
+  and the RST answers a segment of the peer that came more than FIN_WAIT_2_SILENCE after
+  that acknowledgment: the orphaned socket had been ended by the FIN_WAIT_2 timer (Linux
+  tcp_fin_timeout) and the 4-tuple belonged to nobody. Before data_after_close: late data
+  is what such a RST answers, and the timer is why.
 - no_connection: the sender's first segment in the capture is this RST, answering a
   segment of the peer: the sender has no connection for this 4-tuple.
-- abort: the sender was in a synchronized state and had sent no FIN: the
-  application aborted (close() with unread data, SO_LINGER with a zero timeout, or
-  a process that exited with unread data).
-- unknown: nothing above fits.
+- after_reset: a RST before this one had already ended the connection (the sender's, or
+  one the peer accepted): the sender has nothing left for the 4-tuple.
+- connect_abandoned: the client, still in SYN_SENT, resets its own attempt: a connect()
+  given up (Windows and scanners do this; Linux closes a SYN_SENT socket silently).
+- abort: the sender was in a synchronized state: the application aborted (close() with
+  unread data, SO_LINGER with a zero timeout, or a process that exited with unread data).
+  Also after the sender's own FIN (shutdown(SHUT_WR) first): a later close() with the
+  peer's data unread is aborted with RST all the same (Linux's TCP_ABORT_ON_CLOSE).
+- unknown: nothing above fits; the explanation says what was checked.
 With the capture's call log, `refine_with_calls` tells the aborts apart
 (linger_abort, unread_data).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from analyzer.connections import Connection, Side
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 from analyzer.findings.handshake import Handshake
 from analyzer.sidecar import CallRecord, call_bytes
-from analyzer.tcp_state import SYNCHRONIZED, Step
+from analyzer.tcp_state import SYNCHRONIZED, State, Step
+from analyzer.timefmt import format_duration
 
 ResetCause = Literal[
-    "refused", "accept_queue_overflow", "after_close", "data_after_close", "no_connection", "abort",
-    "linger_abort", "unread_data", "unknown",
+    "refused", "accept_queue_overflow", "after_close", "fin_wait_2_expired", "data_after_close",
+    "no_connection", "after_reset", "connect_abandoned", "abort", "linger_abort", "unread_data", "unknown",
 ]  # fmt: skip
+
+# A segment that finds no socket this long after the FIN was acknowledged: the orphan
+# timer ended it (a prompt RST after FIN_WAIT_2 is another story: data after close).
+FIN_WAIT_2_SILENCE: Final = 1.0
 
 
 @dataclass
@@ -123,6 +139,17 @@ def _cause(
             [fins["client"].frame, fins["server"].frame],
         )
     if sender in fins:
+        expired = _fin_wait_2_expired(before, fins[sender], side, peer)
+        if expired is not None:
+            acked, late = expired
+            return (
+                "fin_wait_2_expired",
+                f"the {sender}'s socket had waited in FIN_WAIT_2 since its FIN was acknowledged (frame "
+                f"{acked.frame}); the {peer}'s segment {format_duration(late.time - acked.time)} later (frame "
+                f"{late.frame}) found it ended by the orphan timer (Linux tcp_fin_timeout, 60 s by default), "
+                "and the kernel answered for no connection",
+                [fins[sender].frame, acked.frame, late.frame],
+            )
         late_data = [
             s.segment
             for s in before
@@ -141,6 +168,22 @@ def _cause(
             f"the {sender} has no connection for this 4-tuple and answered the {peer}'s segment with RST",
             [before[-1].segment.frame],
         )
+    earlier_reset = next((s.segment for s in reversed(before) if s.segment.flags & RST), None)
+    if earlier_reset is not None:
+        answering = f" and answered the {peer}'s segment" if side(before[-1].segment) == peer else ""
+        return (
+            "after_reset",
+            f"the connection was already reset (frame {earlier_reset.frame}): the {sender} has nothing left "
+            f"for this 4-tuple{answering}",
+            [earlier_reset.frame],
+        )
+    if sender == "client" and step.sender_before == State.SYN_SENT:
+        return (
+            "connect_abandoned",
+            "the client gave up its connection attempt with RST while in SYN_SENT: a connect() cancelled "
+            "(Windows stacks and scanners reset it; Linux closes a SYN_SENT socket without a packet)",
+            [s.segment.frame for s in before if s.segment.flags & SYN][-1:],
+        )
     if step.sender_before in SYNCHRONIZED and sender not in fins:
         return (
             "abort",
@@ -148,11 +191,48 @@ def _cause(
             "SO_LINGER with zero timeout, or process exit)",
             [],
         )
+    received = [s.segment for s in before if side(s.segment) == peer and s.segment.payload_len]
+    if sender in fins and step.sender_before in _AFTER_OWN_FIN:
+        unread = f" ({sum(s.payload_len for s in received)} bytes came from the {peer})" if received else ""
+        return (
+            "abort",
+            f"the {sender} had sent its FIN (shutdown) and then aborted: close() with the {peer}'s data "
+            f"still unread{unread} is answered by RST (Linux's TCP_ABORT_ON_CLOSE), as are SO_LINGER with "
+            "zero timeout and process exit",
+            [fins[sender].frame],
+        )
     return (
         "unknown",
-        f"RST from the {sender} in {step.sender_before.value}; no known cause fits",
+        f"RST from the {sender} in {step.sender_before.value}; no known cause fits: not a refusal, not "
+        "after the handshake's last ACK, not after both FINs or a RST, not answering data after its own FIN, "
+        "not its first segment, not a client's cancelled connect, and its sender was not in a synchronized "
+        "state",
         [],
     )
+
+
+# The sender's states after its own FIN, before the peer's: an abort there follows shutdown().
+_AFTER_OWN_FIN: Final = frozenset((State.FIN_WAIT_1, State.FIN_WAIT_2))
+
+
+def _fin_wait_2_expired(before: list[Step], fin: Segment, side: Callable[[Segment], Side],
+                        peer: Side) -> tuple[Segment, Segment] | None:  # fmt: skip
+    """The peer's acknowledgment of `fin` and the peer's segment that came after the orphan
+    timer could have run out, if the peer never sent its own FIN in between."""
+    acked: Segment | None = None
+    late: Segment | None = None
+    for step in before:
+        segment = step.segment
+        if side(segment) != peer or segment.frame < fin.frame:
+            continue
+        if segment.flags & FIN:
+            return None
+        if acked is None:
+            if segment.flags & ACK and seq_diff(segment.ack, fin.seq_end) >= 0:
+                acked = segment
+        elif segment.time - acked.time > FIN_WAIT_2_SILENCE:
+            late = segment
+    return (acked, late) if acked is not None and late is not None else None
 
 
 def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[CallRecord]) -> None:

@@ -245,6 +245,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         # As kept, not copied: each (time, state) is written as the array [time, "STATE"].
         "states": result.states,
         "notes": result.notes,
+        "diagnoses": [diagnosis.as_dict() for diagnosis in result.diagnoses],
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
         "sequence": {
             # Most connections have nothing flagged: no Counter made for them.

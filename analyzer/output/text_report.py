@@ -67,6 +67,8 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
             f"  RST        +{reset.segment.time - origin:.6f} s from the {reset.sender} in "
             f"{reset.state}: {reset.cause}: {reset.explanation}"
         )
+    for diagnosis in result.diagnoses:
+        lines.append(f"  diagnosis  {diagnosis.kind}: {diagnosis.sentence} [{diagnosis.display_filter}]")
     lines.append(f"  client     {_state_line(result.states['client'], origin)}")
     lines.append(f"  server     {_state_line(result.states['server'], origin)}")
     if result.kernel is not None:
