@@ -42,6 +42,10 @@ COPY_MEMORY: Final = 1 << 14
 _CONTROL: Final = SYN | FIN | RST
 
 
+# The sequence flags whose segments findings/diagnoses.py reads.
+_DIAGNOSED: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window"))
+
+
 class FoldedConnection:
     """Takes a connection's first segments, then `add` each later one; `connection` hands
     the Connection over (its `folded` is this, for analysis.analyze_connection)."""
@@ -138,6 +142,7 @@ class FoldedConnection:
                 or step.sender_before != step.sender_after
                 or step.receiver_before != step.receiver_after
                 or (following is not None and following.flags & RST)
+                or self._diagnosed(segment.frame)
             ):
                 steps.pop()
             flags = segment.flags
@@ -151,6 +156,14 @@ class FoldedConnection:
                 self._last_ack[from_client] = segment
             self._decided += 1
         del pending[:count]
+
+    def _diagnosed(self, frame: int) -> bool:
+        """A segment a diagnosis reads (findings/diagnoses.py): a keep-alive or its answer,
+        a zero window, a resend of data."""
+        kinds = self.judge.result.flags.get(frame)
+        if kinds is not None and any(kind in _DIAGNOSED for kind in kinds):
+            return True
+        return frame in self.copies.resends
 
     def finish(self) -> None:
         """Everything pending through the state machine; the latest data steps kept."""

@@ -128,7 +128,7 @@ def test_a_data_segment_backing_off_shows_its_schedule() -> None:
     diagnosis = _one(conversation(*HANDSHAKE, *sends), "retransmission_timeout")
     assert "sent 5 times" in diagnosis.sentence
     assert "exponential (initial RTO 0.200 s, factor 2.00)" in diagnosis.sentence
-    assert diagnosis.frames == [4, 5, 6, 7, 8]
+    assert diagnosis.frames == [5, 6, 7, 8]  # the resends of frame 4
 
 
 def test_a_rst_with_text_and_an_injected_rst() -> None:

@@ -147,6 +147,13 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
 
 
 def _rst_data(tcp: Any) -> bytes:
+    """tshark gives a RST's data as its text ("reset_cause"), not as bytes: the same bytes
+    for a text in ASCII, which is what such data is (RFC 9293 3.5.3)."""
+    cause = tcp.get_field_value("reset_cause")
+    if cause is not None:
+        text = str(cause).encode("utf-8", "backslashreplace")
+        # All of it, as text, or nothing: tshark stops at a NUL and replaces what is not text.
+        return text[:RST_DATA_KEPT] if len(text) == int(tcp.len) else b""
     raw = tcp.get_field_value("payload")
     return bytes.fromhex(str(raw).replace(":", ""))[:RST_DATA_KEPT] if raw else b""
 

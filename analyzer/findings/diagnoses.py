@@ -33,7 +33,7 @@ from itertools import pairwise
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, Segment, seq_diff
 from analyzer.findings.backoff import classify_backoff
 from analyzer.findings.retransmissions import SequenceAnalysis
 from analyzer.timefmt import format_duration
@@ -45,8 +45,13 @@ CLOSE_WAIT_PATIENCE: Final = 0.5
 FIN_WAIT_2_SILENCE: Final = 1.0
 # Paths change by a hop or two; a RST from another box on the path is usually further off.
 INJECTED_TTL_GAP: Final = 3
-# A segment sent this many times (two resends) shows a backoff.
+# A segment sent this many times (two resends) shows a backoff, each resend a timer's
+# (Linux's shortest, the tail loss probe, waits 10 ms; copies come sooner).
 BACKOFF_MIN_SENDS: Final = 3
+MIN_TIMEOUT: Final = 0.010
+# A keep-alive is sent after the connection was idle (Linux's tcp_keepalive_time is at
+# least a second): a segment Wireshark's rule flags sooner is something else.
+KEEP_ALIVE_MIN_IDLE: Final = 1.0
 # How much of a RST's data is shown.
 RST_TEXT_SHOWN: Final = 200
 
@@ -203,11 +208,17 @@ def _keep_alive(
     connection: Connection, sequence: SequenceAnalysis, window_probes: set[int]
 ) -> list[Diagnosis]:
     """Wireshark's keep-alives, but for those sent into a zero window: window probes."""
-    probes = [
-        s
-        for s in connection.segments
-        if "keep_alive" in sequence.flags.get(s.frame, ()) and s.frame not in window_probes
-    ]
+    probes = []
+    last_sent: dict[bool, float] = {}
+    for segment in connection.segments:
+        by_client = connection.from_client(segment)
+        if (
+            "keep_alive" in sequence.flags.get(segment.frame, ())
+            and segment.frame not in window_probes
+            and segment.time - last_sent.get(by_client, float("-inf")) >= KEEP_ALIVE_MIN_IDLE
+        ):
+            probes.append(segment)
+        last_sent[by_client] = segment.time
     if not probes:
         return []
     answers = [s for s in connection.segments if "keep_alive_ack" in sequence.flags.get(s.frame, ())]
@@ -308,20 +319,18 @@ def _retransmission_timeouts(
     for (from_client, seq), chain in chains.items():
         if len(chain) + 1 < BACKOFF_MIN_SENDS:
             continue
-        first_time = resends[chain[0].frame][1]
-        first = next(
-            (s for s in connection.segments if s.seq == seq and abs(s.time - first_time) < 1e-9), None
-        )
-        times = [first_time] + [s.time for s in chain]
+        times = [resends[chain[0].frame][1]] + [s.time for s in chain]
+        if any(later - earlier < MIN_TIMEOUT for earlier, later in pairwise(times)):
+            continue
         backoff = classify_backoff(times)
         side = "client" if from_client else "server"
-        frames = ([first.frame] if first is not None else []) + [s.frame for s in chain]
+        frames = [s.frame for s in chain]  # the resends (the first send is at times[0])
         found.append(
             Diagnosis(
                 "retransmission_timeout",
                 frames,
                 f"the {side}'s data segment (seq {seq}, {chain[0].payload_len} bytes) was sent {len(times)} times, "
-                f"{backoff.describe()}: no acknowledgment came for it",
+                f"{backoff.describe()}: no acknowledgment came for it in time",
             )
         )
     return found
@@ -331,8 +340,8 @@ def _rst_with_data(connection: Connection) -> list[Diagnosis]:
     found = []
     for segment in connection.segments:
         if segment.flags & RST and segment.payload_len:
-            text = segment.payload[:RST_TEXT_SHOWN].decode("utf-8", "backslashreplace")
-            shown = f': "{text}"' if text else " (its bytes were not captured)"
+            text = _rst_text(segment)
+            shown = f': "{text}"' if text is not None else " (not text, or not all of it captured: not shown)"
             found.append(
                 Diagnosis(
                     "rst_with_data",
@@ -341,6 +350,21 @@ def _rst_with_data(connection: Connection) -> list[Diagnosis]:
                 )
             )
     return found
+
+
+def _rst_text(segment: Segment) -> str | None:
+    """The RST's data as text, if all of it was captured and it is printable text: what a
+    stack's diagnostic is (and all that tshark's decoder gives of it)."""
+    data = segment.payload
+    if len(data) != min(segment.payload_len, RST_DATA_KEPT):
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.isprintable():
+        return None
+    return text[:RST_TEXT_SHOWN]
 
 
 def _injected_rst(connection: Connection) -> list[Diagnosis]:

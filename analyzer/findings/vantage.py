@@ -1,0 +1,112 @@
+"""Where a connection was captured: at the client, at the server, between them, on one host,
+or where only one direction passed; from what the packets themselves show.
+
+Two witnesses, each read on its own and both reported:
+- the handshake's timing. At the client the SYN/ACK comes a round trip after the SYN and
+  the client's ACK follows at once; at the server the SYN/ACK follows the SYN at once and
+  the ACK comes a round trip later; between them both take part of the round trip. "At
+  once" is within NEAR of each other and less than a FAR_RATIO-th of the other leg.
+- the IP TTLs (hop limits). A packet sent by the capturing host carries its initial TTL
+  (64, 128, 255, or 32 and 60 of older stacks); one that crossed routers carries less. The
+  end whose packets keep an initial TTL while the other's do not is the one captured at.
+When they disagree (a capture on the first router, or a NAT rewriting TTLs), the timing
+decides and both are said. Loopback and equal addresses are one host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from analyzer.connections import Connection
+from analyzer.findings.handshake import Handshake
+from analyzer.timefmt import format_duration
+
+VantagePoint = Literal["client", "server", "between", "one_host", "one_direction", "unknown"]
+
+INITIAL_TTLS: Final = frozenset((32, 60, 64, 128, 255))
+NEAR: Final = 0.001  # 1 ms: a kernel's answer, or a LAN hop
+FAR_RATIO: Final = 4.0
+
+POINT_TEXT: Final[dict[str, str]] = {
+    "client": "at the client (or next to it)",
+    "server": "at the server (or next to it)",
+    "between": "between the ends",
+    "one_host": "on the host both ends run on",
+    "one_direction": "where only one direction passed",
+    "unknown": "at an unknown point",
+}
+
+
+@dataclass
+class Vantage:
+    point: VantagePoint
+    evidence: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"point": self.point, "evidence": self.evidence}
+
+    def explain(self) -> str:
+        said = "; ".join(self.evidence)
+        return f"{POINT_TEXT[self.point]}: {said}" if said else POINT_TEXT[self.point]
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
+    client_ip, server_ip = connection.client[0], connection.server[0]
+    if client_ip == server_ip or (_loopback(client_ip) and _loopback(server_ip)):
+        return Vantage("one_host", ["both ends have the same or loopback addresses"])
+    segments = connection.segments
+    from_client = [s for s in segments if connection.from_client(s)]
+    if not from_client or len(from_client) == len(segments):
+        who = "client" if from_client else "server"
+        return Vantage("one_direction", [f"only the {who}'s packets are in the capture"])
+    by_timing, timing = _by_timing(handshake)
+    by_ttl, ttls = _by_ttl(connection)
+    evidence = [said for said in (timing, ttls) if said]
+    if by_timing is not None:
+        if by_ttl is not None and by_ttl != by_timing:
+            evidence.append(f"the timing is taken over the TTLs, which point {POINT_TEXT[by_ttl]}")
+        return Vantage(by_timing, evidence)
+    return Vantage(by_ttl if by_ttl is not None else "unknown", evidence)
+
+
+def _by_timing(handshake: Handshake) -> tuple[VantagePoint | None, str]:
+    to_synack, to_ack = handshake.syn_to_synack, handshake.synack_to_ack
+    if handshake.status != "complete" or to_synack is None or to_ack is None:
+        return None, ""
+    said = f"SYN to SYN/ACK {format_duration(to_synack)}, SYN/ACK to ACK {format_duration(to_ack)}"
+    if to_ack <= NEAR and to_synack > FAR_RATIO * to_ack:
+        return "client", said + ": the ACK followed at once"
+    if to_synack <= NEAR and to_ack > FAR_RATIO * to_synack:
+        return "server", said + ": the SYN/ACK followed at once"
+    if to_synack <= NEAR and to_ack <= NEAR:
+        return None, said + ": both at once (one host or one LAN)"
+    return "between", said + ": both legs take part of the round trip"
+
+
+def _by_ttl(connection: Connection) -> tuple[VantagePoint | None, str]:
+    client = {s.ttl for s in connection.segments if s.ttl >= 0 and connection.from_client(s)}
+    server = {s.ttl for s in connection.segments if s.ttl >= 0 and not connection.from_client(s)}
+    if not client or not server:
+        return None, ""
+    said = f"TTL {_values(client)} from the client, {_values(server)} from the server"
+    client_initial, server_initial = client <= INITIAL_TTLS, server <= INITIAL_TTLS
+    if client_initial and not server_initial:
+        return "client", said + ": the client's untouched"
+    if server_initial and not client_initial:
+        return "server", said + ": the server's untouched"
+    if not client_initial and not server_initial:
+        return "between", said + ": both crossed routers"
+    return None, said + ": both untouched"
+
+
+def _values(ttls: set[int]) -> str:
+    return "/".join(str(ttl) for ttl in sorted(ttls))

@@ -1,0 +1,80 @@
+"""Where a connection was captured (findings/vantage.py): from the handshake's timing and the
+TTLs, each case on a conversation whose capture point is known."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import corpus_params
+from segments import conversation
+
+from analyzer.analysis import analyze_file, analyze_segments
+
+
+def _captured(syn_to_synack: float, synack_to_ack: float, client_ttl: int, server_ttl: int,
+              client: str = "192.0.2.1") -> tuple[str, list[str]]:  # fmt: skip
+    segments = conversation(
+        (0.0, "c", "S", 100, 0),
+        (syn_to_synack, "s", "SA", 500, 101),
+        (syn_to_synack + synack_to_ack, "c", "A", 101, 501),
+        (syn_to_synack + synack_to_ack + 0.001, "c", "PA", 101, 501, 10),
+    )
+    for segment in segments:
+        from_client = segment.sport == 40000
+        segment.ttl = client_ttl if from_client else server_ttl
+        if client != "192.0.2.1":
+            if from_client:
+                segment.src = client
+            else:
+                segment.dst = client
+    [result] = analyze_segments(segments).connections
+    assert result.vantage is not None
+    return result.vantage.point, result.vantage.evidence
+
+
+def test_at_the_client_the_ack_follows_the_synack_at_once() -> None:
+    point, evidence = _captured(0.050, 0.0001, 64, 52)
+    assert point == "client"
+    assert evidence == [
+        "SYN to SYN/ACK 50.000 ms, SYN/ACK to ACK 100 µs: the ACK followed at once",
+        "TTL 64 from the client, 52 from the server: the client's untouched",
+    ]
+
+
+def test_at_the_server_the_synack_follows_the_syn_at_once() -> None:
+    point, _ = _captured(0.0002, 0.080, 49, 128)
+    assert point == "server"
+
+
+def test_between_both_legs_take_time_and_both_ttls_are_worn() -> None:
+    point, _ = _captured(0.020, 0.030, 60, 55)
+    assert point == "between"
+
+
+def test_the_timing_decides_when_the_ttls_disagree() -> None:
+    point, evidence = _captured(0.050, 0.0001, 63, 128)  # a capture on the client's router
+    assert point == "client"
+    assert evidence[-1] == "the timing is taken over the TTLs, which point at the server (or next to it)"
+
+
+def test_without_a_handshake_the_ttls_tell() -> None:
+    segments = conversation(("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
+    segments[0].ttl, segments[1].ttl = 57, 64
+    [result] = analyze_segments(segments).connections
+    assert result.vantage is not None and result.vantage.point == "server"
+
+
+def test_loopback_is_one_host_and_one_side_alone_is_one_direction() -> None:
+    point, _ = _captured(0.0001, 0.0001, 64, 64, client="192.0.2.2")
+    assert point == "one_host"
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), ("c", "S", 100, 0))).connections
+    assert result.vantage is not None and result.vantage.point == "one_direction"
+
+
+@pytest.mark.parametrize("path", corpus_params(lambda p: "client-side" in p.name or "one-sided" in p.name),
+                         ids=lambda p: p.name)  # fmt: skip
+def test_captures_of_one_side_say_so(path) -> None:
+    """Zeek's one-sided captures: every connection with packets of one end only says so."""
+    results = analyze_file(str(path)).connections
+    one_sided = [r for r in results if len({r.connection.from_client(s) for s in r.connection.segments}) == 1]
+    assert one_sided
+    assert all(r.vantage is not None and r.vantage.point == "one_direction" for r in one_sided)
