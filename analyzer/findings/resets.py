@@ -1,6 +1,16 @@
 """Every RST: who sent it, the state its sender was in, and its cause in one sentence.
 
 Causes, tried in this order (the first that fits):
+- impossible_flags: the RST comes with SYN or FIN, flags no TCP sends: a scan's or a
+  crafted packet (decode.segment.impossible_flags), applied to neither end.
+- challenge_ack_answer: the sender, in SYN_SENT, answers the peer's ACK that does not
+  acknowledge its SYN with a RST at that ACK's acknowledgment number (RFC 9293
+  3.10.7.3) and stays in SYN_SENT. The ACK is a challenge ACK (RFC 5961 4.2): a stale
+  connection on the same ports (ESTABLISHED, or TIME_WAIT, after the other end lost
+  it: a reboot, a connection forgotten by a middlebox) took the SYN; the RST, exactly at
+  its RCV.NXT, resets it, and the SYN sent again reaches the listener. (An old SYN/ACK
+  that does not acknowledge the SYN is answered the same way: RFC 9293's recovery from
+  an old duplicate SYN.)
 - refused: the RST acknowledges the client's SYN and the server never sent a SYN/ACK:
   nothing listens on the port.
 - accept_queue_overflow: the server's RST follows at once the client's ACK of the
@@ -21,18 +31,19 @@ With the capture's call log, `refine_with_calls` tells the aborts apart
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from analyzer.connections import Connection, Side
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, impossible_flags
 from analyzer.findings.handshake import Handshake
 from analyzer.sidecar import CallRecord, call_bytes
-from analyzer.tcp_state import SYNCHRONIZED, Step
+from analyzer.tcp_state import SYNCHRONIZED, State, Step
 
 ResetCause = Literal[
-    "refused", "accept_queue_overflow", "after_close", "data_after_close", "no_connection", "abort",
-    "linger_abort", "unread_data", "unknown",
+    "impossible_flags", "challenge_ack_answer", "refused", "accept_queue_overflow", "after_close",
+    "data_after_close", "no_connection", "abort", "linger_abort", "unread_data", "unknown",
 ]  # fmt: skip
 
 
@@ -56,7 +67,7 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         sender = connection.sender(segment)
         peer: Side = "server" if sender == "client" else "client"
         cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
-        if step.dropped:
+        if step.dropped and cause != "impossible_flags":
             explanation += f"; the {peer} would drop it: {step.dropped}"
         resets.append(
             Reset(
@@ -70,6 +81,21 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             )
         )
     return resets
+
+
+def _answered_unacceptable_ack(
+    before: list[Step], step: Step, sender: Side, side: Callable[[Segment], Side]
+) -> Segment | None:
+    """The peer's segment a RST from SYN_SENT answers while its sender stays in SYN_SENT
+    (tcp_state: an ACK that does not acknowledge the SYN, answered at its acknowledgment
+    number), if it is one."""
+    if step.sender_before != State.SYN_SENT or step.sender_after != State.SYN_SENT:
+        return None
+    for earlier in reversed(before):
+        if side(earlier.segment) != sender:
+            answered = earlier.segment
+            return answered if answered.flags & ACK and answered.ack == step.segment.seq else None
+    return None
 
 
 def _answers_handshake_ack(before: list[Step], connection: Connection, handshake: Handshake) -> bool:
@@ -97,6 +123,35 @@ def _cause(
     port = connection.server[1]
 
     side = connection.sender
+    crafted = impossible_flags(segment.flags)
+    if crafted:
+        return (
+            "impossible_flags",
+            f"{crafted}, an impossible flag combination (a scan or a crafted packet): no TCP sends it",
+            [],
+        )
+    answered = _answered_unacceptable_ack(before, step, sender, side)
+    if answered is not None:
+        syn = next(
+            (s.segment for s in reversed(before) if side(s.segment) == sender and s.segment.flags & SYN), None
+        )
+        if answered.flags & SYN:
+            what = (
+                f"an old SYN/ACK from the {peer} (frame {answered.frame}) that does not acknowledge its SYN "
+                "(RFC 9293's recovery from an old duplicate SYN)"
+            )
+        else:
+            what = (
+                f"the {peer}'s challenge ACK (frame {answered.frame}, RFC 5961): a stale connection on the same "
+                f"ports took the SYN and answered with an ACK that does not acknowledge it"
+            )
+        return (
+            "challenge_ack_answer",
+            f"RST answering {what}; from SYN_SENT the {sender} answers such an ACK with a RST at its "
+            "acknowledgment number (RFC 9293 3.10.7.3), which resets the stale connection, and stays in "
+            "SYN_SENT to send its SYN again",
+            [*([syn.frame] if syn is not None else []), answered.frame],
+        )
 
     if (
         sender == "server"
