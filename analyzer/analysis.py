@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from analyzer.connections import Connection, Side, Timeouts, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
+from analyzer.decode.segment import impossible_flags
 from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import (
     RECORDED_KERNEL,
@@ -194,15 +195,26 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         state_frames["server"] = []
         notes.append("the server sent nothing: its state is unknown")
     by_reason: dict[str, list[str]] = {}
+    crafted: dict[str, list[str]] = {}  # segments of flags no TCP sends, by what is wrong with them
     for step in machine.steps:
         if step.dropped:
-            by_reason.setdefault(step.dropped, []).append(str(step.segment.frame))
+            what = impossible_flags(step.segment.flags)
+            if what:
+                crafted.setdefault(what, []).append(str(step.segment.frame))
+            else:
+                by_reason.setdefault(step.dropped, []).append(str(step.segment.frame))
+    notes.extend(
+        f"frame{'s' if len(frames) > 1 else ''} {', '.join(frames)}: {what}, an impossible flag combination "
+        "(a scan or a crafted packet); applied to neither end"
+        for what, frames in crafted.items()
+    )
     notes.extend(
         f"frame{'s' if len(frames) > 1 else ''} {', '.join(frames)} not applied to the receiver: {reason}"
         for reason, frames in by_reason.items()
     )
     syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))
-    synack_backoff = classify_backoff([s.time for s in handshake.synacks])
+    # One sender's resends: the SYN/ACKs of the ISN the handshake is judged on.
+    synack_backoff = classify_backoff([s.time for s in handshake.judged_synacks])
     close = find_close(connection, machine.steps, final)
     resets = find_resets(connection, machine.steps, handshake)
     diagnoses: list[Diagnosis] = []

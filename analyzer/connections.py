@@ -4,7 +4,17 @@ A SYN (without ACK) on a 4-tuple already in use starts a new connection when its
 ISN differs from the one that side opened with, or when the connection on that
 4-tuple has already ended (a RST, or FINs from both sides). The second rule is
 how Zeek and tcptrace count a refused connect() that is retried from the same
-port with the same ISN: each attempt is a connection of its own. Any segment more
+port with the same ISN: each attempt is a connection of its own. A segment of flags no
+TCP sends (SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN:
+decode.segment.impossible_flags) neither starts nor ends a connection, nor sets an ISN.
+One RST does not end it, the one that answers a challenge ACK:
+a SYN that reaches an end still holding a connection on the 4-tuple (a stale one) is
+answered by an ACK that does not acknowledge it (RFC 5961 4.2; from TIME_WAIT too),
+and the SYN's sender, in SYN_SENT, answers that ACK with a RST whose sequence number is
+the ACK's acknowledgment number (RFC 9293 3.10.7.3) and stays in SYN_SENT: the RST
+resets the stale connection, and the SYN sent again (Linux: TCP_TIMEOUT_MIN, two jiffies,
+after the ACK if it had not resent it yet, tcp_rcv_synsent_state_process) belongs to the
+same connection. Any segment more
 than CLOSE_DELAY after the last one of a connection that is over (a RST, or both
 FINs acknowledged) starts a new one too: Zeek's tcp_close_delay, and what lets a
 stream forget a connection for good. A new connection names the one before it on its
@@ -55,7 +65,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple, Protocol
 
 from analyzer.decode.reader import DecodeStats
-from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
 
 Endpoint = tuple[str, int]
 
@@ -238,6 +248,11 @@ class _Open:
         self.a_port = 0
         self.isn_a = UNSEEN
         self.isn_b = UNSEEN
+        self.syn_end_a = UNSEEN  # just past a's SYN and the data it carried (Fast Open)
+        self.a_synchronized = False  # b has acknowledged a's SYN
+        # The acknowledgment number of the latest segment while it is b's challenge ACK (see
+        # the module's rule): an ACK that does not acknowledge a's SYN, before any that does.
+        self.challenge_ack = UNSEEN
         self.fin_end_a = UNSEEN
         self.fin_end_b = UNSEEN
         self.fin_acked_a = False
@@ -394,7 +409,7 @@ class ConnectionTracker:
                 open_ = None  # a new connection, no link: see _expire
             if (
                 open_ is not None
-                and flags & (SYN | ACK) == SYN
+                and flags & (SYN | ACK | RST | FIN) == SYN
                 and (open_.ended or open_.isn_of(from_a) not in (UNSEEN, segment.seq))
             ):
                 self._hand_over(key, open_, done)
@@ -402,7 +417,7 @@ class ConnectionTracker:
         if open_ is None:
             open_ = self._current[key] = _Open(key, [], self._count)
             open_.a_src, open_.a_port = segment.src, segment.sport
-            open_.began_with_syn = flags & (SYN | ACK) == SYN
+            open_.began_with_syn = flags & (SYN | ACK | RST | FIN) == SYN
             from_a = True
             if previous is not None:
                 open_.reuses = previous.first_index
@@ -438,6 +453,32 @@ class ConnectionTracker:
         open_.last_time = time
         if not flags & SYN:
             open_.only_syns = False
+        # A scan's or a crafted packet's flags (impossible_flags) start, set and end nothing.
+        if flags & (SYN | FIN | RST) and not impossible_flags(flags):
+            self._control(open_, segment, from_a)
+        if flags & ACK:
+            # The peer's FIN this acknowledges, if it covers it.
+            peer_fin = open_.fin_end_b if from_a else open_.fin_end_a
+            if peer_fin != UNSEEN and seq_diff(segment.ack, peer_fin) >= 0:
+                if from_a:
+                    open_.fin_acked_b = True
+                else:
+                    open_.fin_acked_a = True
+        open_.challenge_ack = UNSEEN
+        if not from_a and flags & (ACK | RST) == ACK and not open_.a_synchronized and open_.isn_a != UNSEEN:
+            if 0 < seq_diff(segment.ack, open_.isn_a) <= seq_diff(open_.syn_end_a, open_.isn_a):
+                open_.a_synchronized = True
+            else:  # an ACK a's SYN_SENT does not accept: a challenge ACK, if a answers it with RST
+                open_.challenge_ack = segment.ack
+        if open_.over and not was_over:
+            open_.queued_at = time
+            self._ended.append((key, open_))
+        self._count_for_sweep(done)
+
+    def _control(self, open_: _Open, segment: Segment, from_a: bool) -> None:
+        """What a SYN, FIN or RST tells of the connection's start and end."""
+        flags = segment.flags
+        time = segment.time
         if flags & (SYN | FIN):
             if flags & SYN:
                 if open_.isn_of(from_a) == UNSEEN:
@@ -445,6 +486,10 @@ class ConnectionTracker:
                         open_.isn_a = segment.seq
                     else:
                         open_.isn_b = segment.seq
+                if from_a and open_.isn_a == segment.seq:
+                    end = segment.seq_end
+                    if open_.syn_end_a == UNSEEN or seq_diff(end, open_.syn_end_a) > 0:
+                        open_.syn_end_a = end
                 if open_.syn_seen:
                     open_.syn_gap = time - open_.last_syn_time
                 open_.syn_seen = True
@@ -457,20 +502,12 @@ class ConnectionTracker:
                         self._time(open_, open_.expiry(self.timeouts)[1])
                 else:
                     open_.fin_end_b = segment.seq_end
-        if flags & RST:
+        # Not the RST that answers a challenge ACK (the module's rule): its sender stays in
+        # SYN_SENT.
+        if flags & RST and not (
+            from_a and open_.challenge_ack != UNSEEN and segment.seq == open_.challenge_ack
+        ):
             open_.reset = True
-        if flags & ACK:
-            # The peer's FIN this acknowledges, if it covers it.
-            peer_fin = open_.fin_end_b if from_a else open_.fin_end_a
-            if peer_fin != UNSEEN and seq_diff(segment.ack, peer_fin) >= 0:
-                if from_a:
-                    open_.fin_acked_b = True
-                else:
-                    open_.fin_acked_a = True
-        if open_.over and not was_over:
-            open_.queued_at = time
-            self._ended.append((key, open_))
-        self._count_for_sweep(done)
 
     def _count_for_sweep(self, done: list[Connection]) -> None:
         self._since_sweep += 1
@@ -604,12 +641,13 @@ def _connection(number: int, segments: list[Segment]) -> Connection:
 
 def assign_roles(segments: list[Segment]) -> tuple[Endpoint, Endpoint, str]:
     """(client, server, basis): the first SYN's sender; else the first SYN/ACK's receiver;
-    else the side that sent to the well-known (or else the lower) port."""
+    else the side that sent to the well-known (or else the lower) port. A SYN with FIN or
+    RST is neither (decode.segment.impossible_flags)."""
     for segment in segments:
-        if segment.flags & (SYN | ACK) == SYN:
+        if segment.flags & (SYN | ACK | RST | FIN) == SYN:
             return (segment.src, segment.sport), (segment.dst, segment.dport), "first_syn_sender"
     for segment in segments:
-        if segment.flags & (SYN | ACK) == SYN | ACK:
+        if segment.flags & (SYN | ACK | RST | FIN) == SYN | ACK:
             return (
                 (segment.dst, segment.dport),
                 (segment.src, segment.sport),

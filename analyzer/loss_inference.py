@@ -17,6 +17,16 @@ about it, and these rules read that:
 - the ACK that completes a handshake answered at once by the peer's RST, no data ever
   sent: the listener refused it (accept queue full, tcp_abort_on_overflow).
 
+What answers a SYN and what does not. A SYN (or SYN/ACK) with ISN X is acknowledged by an
+ACK above X up to what its sender has sent on from X (the SYN's data, a Fast Open
+server's data): an end that sends SYNs of several ISNs (a server, or a middlebox, that
+answers each resent SYN with a SYN/ACK of a new ISN) has a sequence space for each, and
+an acknowledgment in one says nothing of a SYN in another. Two things prove a SYN arrived
+though the same end sends it again: the peer's first answer to a SYN (without ACK) is an
+ACK that does not acknowledge it (a challenge ACK, RFC 5961: a stale connection took it),
+or the copy is a SYN/ACK answering a SYN of the peer's that came between (simultaneous
+open, a split handshake: not a timer's resend).
+
 Data segments are not examined: losing them does not change a state.
 """
 
@@ -40,7 +50,7 @@ def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
     may have crossed (0 when the handshake is not in the capture). Not the handshake's
     reported RTT (Handshake.answered_syn_to_ack), which starts at the SYN that was
     answered; nor Wireshark's iRTT (findings/retransmissions.py)."""
-    syn = next((s for s in segments if s.flags & (SYN | ACK) == SYN), None)
+    syn = next((s for s in segments if s.flags & (SYN | ACK | RST | FIN) == SYN), None)
     if syn is None:
         return 0.0
     synack = next(
@@ -96,27 +106,77 @@ def lost_segments(
             continue
         sender = (segment.src, segment.sport)
         covered = segment.seq_end
+        syn = bool(segment.flags & SYN)
         # A SYN/ACK after the same end's SYN answers a SYN of the peer (simultaneous open):
         # not a timer's resend, so it says nothing of what the peer sent meanwhile.
         resent = segment.flags & (control | ACK) == segments[previous].flags & (control | ACK)
-        acked = False
-        for between in segments[previous + 1 : index]:
+        acked = answered = False
+        reach = _Reach(segments, sender, segment.seq) if syn else None
+        for position in range(previous + 1, index):
+            between = segments[position]
             if (between.src, between.sport) == sender or between.flags & RST:
                 continue
-            if between.flags & ACK and seq_diff(between.ack, covered) >= 0:
-                pure = not (between.flags & control or between.payload_len)
-                if (pure or resent) and segment.time - between.time > crossing:
-                    lost.add(between.frame)  # the sender evidently never got this acknowledgment
-                acked = True
-        if not acked and not _acknowledged_before(segments, previous, covered):
+            if reach is not None:
+                if not answered and not resent and between.flags & (SYN | ACK) == SYN:
+                    answered = True  # the copy is the SYN/ACK that answers this SYN
+                if not between.flags & ACK:
+                    continue
+                if not reach.acknowledges(between.ack, position):
+                    if not acked and not answered and not between.flags & SYN and not segment.flags & ACK:
+                        answered = _first_answer(segments, previous, position)  # a challenge ACK
+                    continue
+            elif not (between.flags & ACK and seq_diff(between.ack, covered) >= 0):
+                continue
+            pure = not (between.flags & control or between.payload_len)
+            if (pure or resent) and segment.time - between.time > crossing:
+                lost.add(between.frame)  # the sender evidently never got this acknowledgment
+            acked = True
+        if acked or answered:
+            continue
+        fresh = _Reach(segments, sender, segment.seq) if syn else None
+        if not _acknowledged_before(segments, previous, covered, fresh):
             lost.add(segments[previous].frame)
     return lost
 
 
-def _acknowledged_before(segments: list[Segment], index: int, covered: int) -> bool:
-    """Whether the peer's last acknowledgment before segments[index] covered `covered`."""
+class _Reach:
+    """Which acknowledgments acknowledge a SYN of ISN `isn` from `sender`: those above the
+    ISN up to what the sender had sent on from it (contiguously) before them."""
+
+    def __init__(self, segments: list[Segment], sender: tuple[str, int], isn: int) -> None:
+        self.segments = segments
+        self.sender = sender
+        self.isn = isn
+        self.end = (isn + 1) % MOD
+        self.read = 0  # segments[:read] looked at
+
+    def acknowledges(self, ack: int, before: int) -> bool:
+        segments, isn = self.segments, self.isn
+        while self.read < before:
+            segment = segments[self.read]
+            self.read += 1
+            if (segment.src, segment.sport) != self.sender or segment.flags & RST:
+                continue
+            offset = seq_diff(segment.seq, isn)
+            if 0 <= offset <= seq_diff(self.end, isn) and seq_diff(segment.seq_end, self.end) > 0:
+                self.end = segment.seq_end
+        return 0 < seq_diff(ack, isn) <= seq_diff(self.end, isn)
+
+
+def _first_answer(segments: list[Segment], syn: int, position: int) -> bool:
+    """Whether segments[position] is the first the SYN's peer sent after segments[syn]."""
+    peer = (segments[position].src, segments[position].sport)
+    return not any((s.src, s.sport) == peer for s in segments[syn + 1 : position])
+
+
+def _acknowledged_before(segments: list[Segment], index: int, covered: int, reach: _Reach | None) -> bool:
+    """Whether the peer's last acknowledgment before segments[index] covered `covered`
+    (`reach`: for a SYN, which acknowledgments acknowledge it)."""
     sender = (segments[index].src, segments[index].sport)
-    for before in reversed(segments[:index]):
+    for position in range(index - 1, -1, -1):
+        before = segments[position]
         if (before.src, before.sport) != sender and before.flags & ACK and not before.flags & RST:
+            if reach is not None:
+                return reach.acknowledges(before.ack, position)
             return seq_diff(before.ack, covered) >= 0
     return False

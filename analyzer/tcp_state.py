@@ -23,8 +23,8 @@ SYN_RCVD, a duplicate, data). TIMEOUT leaves no packet: it comes from the call l
 (`time_out`), as a connect() that failed with ETIMEDOUT.
 
 Dropped and lost segments. A receiver drops what RFC 9293 has it drop (a RST outside
-its window, an ACK for data never sent): the step notes why and the receiver's state
-does not move. A lost segment (loss inference) moves only its sender.
+its window, an ACK for data never sent, in SYN_SENT any segment with ACK but no SYN:
+3.10.7.3): the step notes why and the receiver's state does not move. A lost segment (loss inference) moves only its sender.
 
 Where a capture starts. One that starts mid-connection starts both ends in the state
 the first segment implies (`initial_states`).
@@ -38,7 +38,30 @@ there, proves it left before that FIN arrived: the machine retracts the receive
 applies the two events in the order they happened, both by the table: send FIN
 (ESTABLISHED -> FIN_WAIT_1), then receive FIN (FIN_WAIT_1 -> CLOSING, the simultaneous
 close). Both at the capture time of the FIN that proved it: when the other FIN arrived
-is not seen. Nothing else is retracted, and every move is a table entry.
+is not seen. SYNs likewise: a SYN (without ACK) from an end the peer's SYN put in
+SYN_RCVD, sent before anything else, proves it left before that SYN arrived (an end
+that has taken a SYN in answers with a SYN/ACK): send SYN (-> SYN_SENT), then receive
+SYN (SYN_SENT -> SYN_RCVD), RFC 9293's simultaneous open. A split handshake's server
+(it answers a SYN with a SYN of its own, then the client's SYN/ACK with an ACK) behaves
+exactly so, and goes the same way.
+
+Challenge ACKs. An end still holding a connection on the 4-tuple (synchronized, or in
+TIME_WAIT) answers a SYN with an ACK that does not acknowledge it (RFC 5961 4.2): the
+SYN was not taken into a new connection. When that ACK is the first thing the SYN's
+receiver sends after the SYN put it in SYN_RCVD, the machine retracts that SYN_RCVD
+(back to LISTEN: the listener never saw the SYN; the stale connection that answered is
+not this one) and the SYN's step says why it was not taken in. The SYN's sender, in
+SYN_SENT, answers an ACK that does not acknowledge its SYN with a RST whose sequence
+number is that ACK's acknowledgment number (RFC 9293 3.10.7.3) and stays in SYN_SENT,
+its next SYN following (Linux: TCP_TIMEOUT_MIN, two jiffies, later if it had not resent
+it yet: 12 ms in tests/data/handshakes/challenge-ack-linux.pcap); the RST, exactly at the
+stale connection's RCV.NXT, is accepted (RFC 5961 3.2).
+
+Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
+SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
+packet: it moves neither end, and its step says so.
+
+Nothing else is retracted, and every move is a table entry.
 
 The diagram (docs/tcp-states.mmd and .svg, in the README) is drawn from TABLE by
 output/state_diagram.py (`make docs`); a test fails when the README's copy differs.
@@ -50,7 +73,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
 
 
 # Hashed as the strings they are, compiled too (docs/mypyc.md): the state machine looks
@@ -178,15 +201,40 @@ class Endpoint:
 
     def retract(self) -> None:
         """Take back the last move, which the capture order suggested and a later segment
-        disproved (see "Crossing segments" above): back to the state it left."""
+        disproved (see "Crossing segments" and "Challenge ACKs" above): back to the state
+        it left."""
         self.history.pop()
         self.frames.pop()
         self.state = self.history[-1][1]
 
+    def acknowledges_syn(self, ack: int) -> bool:
+        """Whether `ack` acknowledges its SYN and nothing it never sent: SND.UNA < ack <=
+        SND.NXT in SYN_SENT (RFC 9293 3.10.7.3), the SYN's data (Fast Open) included."""
+        isn = self.isn
+        return (
+            isn is not None
+            and self.snd_max != UNSEEN
+            and 0 < seq_diff(ack, isn) <= seq_diff(self.snd_max, isn)
+        )
+
+    def just_took_syn(self) -> bool:
+        """In SYN_RCVD by the peer's SYN (not by sending a SYN/ACK), and has sent nothing
+        since: what it sends next tells whether it took the SYN in (see "Crossing
+        segments" and "Challenge ACKs" above)."""
+        if self.state != _SYN_RCVD or self.isn is not None or len(self.history) < 2:
+            return False
+        entered = self.frames[-1]
+        if entered is None or self.history[-1][1] != _SYN_RCVD:
+            return False
+        return self.last_sent is None or self.last_sent.frame < entered
+
     def sent(self, segment: Segment) -> None:
-        if segment.flags & SYN and self.isn is None:
-            self.isn = segment.seq
         end = segment.seq_end
+        if segment.flags & SYN and self.isn is None:
+            # Its sequence space starts here, whatever a segment before it said (a stale
+            # connection's challenge ACK on the same ports, a split handshake's stray ACK).
+            self.isn = segment.seq
+            self.snd_max = end
         if self.snd_max == UNSEEN or seq_diff(end, self.snd_max) > 0:
             self.snd_max = end
         if segment.flags & FIN:
@@ -240,7 +288,22 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     """(sender's, receiver's) state just before the first captured segment, and why.
 
     A SYN's receiver was listening unless its first reply is a RST: then nothing
-    listened on the port and it was CLOSED all along."""
+    listened on the port and it was CLOSED all along. A segment of flags no TCP sends
+    (a scan's probe) is taken as a SYN: its sender has no connection, its receiver
+    listens or not as its reply tells."""
+    crafted = impossible_flags(first.flags)
+    if crafted:
+        if first_reply is not None and first_reply.flags & RST:
+            return (
+                S.CLOSED,
+                S.CLOSED,
+                f"capture starts with impossible flags ({crafted}); nothing listened on the port",
+            )
+        return (
+            S.CLOSED,
+            S.LISTEN,
+            f"capture starts with impossible flags ({crafted}): its sender taken as CLOSED",
+        )
     if first.flags & (SYN | ACK) == SYN:
         if first_reply is not None and first_reply.flags & RST:
             return S.CLOSED, S.CLOSED, "capture starts with the SYN; nothing listened on the port"
@@ -284,6 +347,13 @@ class ConnectionMachine:
         else:
             sender, receiver = self._other_end, self._first_end
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
+        crafted = impossible_flags(segment.flags)
+        if crafted:
+            step.dropped = (
+                f"{crafted}: flags no TCP sends (a scan or a crafted packet), applied to neither end"
+            )
+            self.steps.append(step)
+            return step
         if lost:
             self._send(sender, segment)
             step.sender_after = sender.state
@@ -294,16 +364,56 @@ class ConnectionMachine:
             self.steps.append(step)
             return step
         expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
+        flags = segment.flags
         crossed = _fins_crossed(sender, receiver, segment)
         if crossed:
             sender.retract()  # its CLOSE_WAIT: the peer's FIN had not arrived when this one left
-        self._send(sender, segment)
+        syns_crossed = flags & (SYN | ACK) == SYN and sender.just_took_syn()
+        if syns_crossed:
+            sender.retract()  # its SYN_RCVD: the peer's SYN had not arrived when this one left
+        elif (
+            flags & ACK
+            and not flags & (SYN | RST)
+            and sender.just_took_syn()
+            and not receiver.acknowledges_syn(segment.ack)
+        ):
+            self._challenge(sender, segment)
+        answers = bool(
+            flags & RST
+            and sender.state == S.SYN_SENT
+            and _answers_unacceptable_ack(sender, receiver, segment)
+        )
+        if answers:
+            sender.last_sent = segment  # stays in SYN_SENT; the RST's number is not its own
+        else:
+            self._send(sender, segment)
         if crossed:
             sender.move(E.RECV_FIN, segment)  # that FIN arrives after all: FIN_WAIT_1 -> CLOSING
-        step.dropped = self._receive(receiver, segment, expected)
+        if syns_crossed:
+            sender.move(E.RECV_SYN, segment)  # that SYN arrives after all: SYN_SENT -> SYN_RCVD
+        if answers:
+            # At the stale connection's RCV.NXT exactly (RFC 5961 3.2): it resets that one.
+            receiver.move(E.RECV_RST, segment)
+            step.dropped = None
+        else:
+            step.dropped = self._receive(receiver, segment, expected)
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
         return step
+
+    def _challenge(self, sender: Endpoint, ack: Segment) -> None:
+        """`ack`, the first thing `sender` sends after the peer's SYN, does not acknowledge
+        it: a challenge ACK (see "Challenge ACKs" above). The SYN was not taken in."""
+        syn_frame = sender.frames[-1]
+        sender.retract()
+        for step in reversed(self.steps):
+            if step.segment.frame == syn_frame:
+                step.receiver_after = sender.state
+                step.dropped = (
+                    f"answered by a challenge ACK (frame {ack.frame}, RFC 5961): a connection still open "
+                    "on these ports took it, not the listener"
+                )
+                break
 
     @staticmethod
     def _send(sender: Endpoint, segment: Segment) -> None:
@@ -327,17 +437,19 @@ class ConnectionMachine:
                 return problem
             receiver.move(E.RECV_RST, segment)
             return None
+        if flags & ACK and not flags & SYN and receiver.state == S.SYN_SENT:
+            # RFC 9293 3.10.7.3: an unacceptable ACK is answered with RST, an acceptable one
+            # without SYN dropped; either way the end stays in SYN_SENT.
+            if not receiver.acknowledges_syn(segment.ack):
+                return "an ACK in SYN_SENT that does not acknowledge the SYN (answered with RST, RFC 9293 3.10.7.3)"
+            return "an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
         if flags & ACK and receiver.snd_max != UNSEEN and seq_diff(segment.ack, receiver.snd_max) > 0:
             return "acknowledges data the receiver never sent"
         if flags & (SYN | ACK) == SYN:
             receiver.move(E.RECV_SYN, segment)
         elif flags & SYN:
             # It must acknowledge the SYN, and may acknowledge data the SYN carried (Fast Open).
-            if (
-                receiver.isn is not None
-                and receiver.snd_max != UNSEEN
-                and 0 < seq_diff(segment.ack, receiver.isn) <= seq_diff(receiver.snd_max, receiver.isn)
-            ):
+            if receiver.acknowledges_syn(segment.ack):
                 receiver.move(E.RECV_SYNACK, segment)
             else:
                 return "SYN/ACK does not acknowledge the receiver's SYN"
@@ -363,6 +475,20 @@ def _fins_crossed(sender: Endpoint, receiver: Endpoint, segment: Segment) -> boo
     if sender.history[-1][1] != S.CLOSE_WAIT:
         return False
     return not segment.flags & ACK or seq_diff(segment.ack, receiver.fin_end) < 0
+
+
+def _answers_unacceptable_ack(sender: Endpoint, receiver: Endpoint, rst: Segment) -> bool:
+    """A RST from an end in SYN_SENT that answers the peer's latest segment, which carried
+    an ACK not acknowledging the end's SYN: <SEQ=SEG.ACK><CTL=RST> (RFC 9293 3.10.7.3).
+    The end stays in SYN_SENT. Its answer: nothing of its own between the two."""
+    answered = receiver.last_sent
+    if answered is None or sender.isn is None:
+        return False
+    if not answered.flags & ACK or answered.flags & RST or rst.seq != answered.ack:
+        return False
+    if sender.last_sent is not None and sender.last_sent.frame > answered.frame:
+        return False
+    return not sender.acknowledges_syn(answered.ack)
 
 
 def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> str | None:

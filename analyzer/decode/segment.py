@@ -30,6 +30,23 @@ def seq_diff(a: int, b: int) -> int:
 _FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"))
 
 
+def impossible_flags(flags: int) -> str:
+    """What makes a flag combination one no TCP sends ("" for a possible one): SYN with FIN
+    or RST, RST with FIN (each opens, closes or aborts, and none of them with another), or
+    none of SYN, ACK, RST and FIN (every segment but the first SYN and a RST answering a
+    segment without ACK carries ACK: RFC 9293 3.10.7.4). Scans send them (nmap's NULL and
+    SYN/FIN/PSH/URG probes), and crafted packets. A FIN without ACK is not among them: a
+    real stack closing in SYN_SENT was seen to send one (Zeek's fin_retransmission.pcap)."""
+    if not flags & (SYN | ACK | RST | FIN):
+        return "no flags" if not flags else "none of SYN, ACK, RST and FIN"
+    if flags & SYN and flags & (FIN | RST):
+        others = " and ".join(name for bit, name in ((FIN, "FIN"), (RST, "RST")) if flags & bit)
+        return "SYN with " + others
+    if flags & RST and flags & FIN:
+        return "RST with FIN"
+    return ""
+
+
 @dataclass(eq=True)
 class TcpOptions:
     """The handshake options that matter for a connection's life cycle."""

@@ -9,6 +9,8 @@ Shapes (the first FIN of each side decides):
 - fin-then-reset: one side sent a FIN and the connection then ended with a RST.
 - reset: no FIN; the connection ended with a RST after it was established.
 - none: neither FIN nor a RST of an established connection.
+A segment of flags no TCP sends (SYN with FIN, RST with FIN: decode.segment.impossible_flags)
+is no FIN and no RST here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from analyzer.connections import Connection, Side
-from analyzer.decode.segment import FIN, RST, Segment, seq_diff
+from analyzer.decode.segment import FIN, RST, SYN, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
 
 CloseShape = Literal[
@@ -62,7 +64,7 @@ def find_close(connection: Connection, steps: list[Step], final: dict[Side, Stat
     fins: dict[Side, Segment] = {}
     for step in steps:
         segment = step.segment
-        if segment.flags & FIN and not segment.flags & RST:
+        if segment.flags & (FIN | RST | SYN) == FIN:
             fins.setdefault(connection.sender(segment), segment)
     holders: list[Side] = [side for side in ("client", "server") if final[side] == State.TIME_WAIT]
     result = Close(fins=fins or None)
@@ -77,7 +79,9 @@ def find_close(connection: Connection, steps: list[Step], final: dict[Side, Stat
     result.first_fin = first_side
     first = fins[first_side]
     if len(fins) == 1:
-        ended_by_rst = any(s.segment.flags & RST and s.segment.frame > first.frame for s in steps)
+        ended_by_rst = any(
+            s.segment.flags & (RST | SYN | FIN) == RST and s.segment.frame > first.frame for s in steps
+        )
         result.shape = "fin-then-reset" if ended_by_rst else "one-fin"
         return result
     second = fins["server" if first_side == "client" else "client"]

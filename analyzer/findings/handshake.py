@@ -1,20 +1,42 @@
-"""The three-way handshake: who opened, the ISNs, the seq/ack arithmetic, options, its round trip.
+"""The handshake: who opened, the ISNs, the seq/ack arithmetic, options, its round trip.
+
+Variants (`variant`), told by what the server answered the client's SYN with:
+- three-way: SYN, SYN/ACK, ACK.
+- simultaneous-open: both ends sent a SYN (without ACK), and the server acknowledged the
+  client's with a SYN/ACK (RFC 9293's simultaneous open; the client's acknowledgment of
+  the server's SYN is its SYN/ACK, or an ACK).
+- split: the server answered the SYN with a SYN of its own, the client that with a
+  SYN/ACK, and the server the SYN/ACK with an ACK (4 segments; 5 when the server first
+  sent an ACK as well: a "split handshake", which real stacks take as a simultaneous
+  open).
+None when the server answered with neither SYN nor SYN/ACK (refused, no answer, not seen).
 
 Rules:
-- complete: a SYN from the client, a SYN/ACK from the server whose ack is the
-  client's ISN+1 (ISN+1+len when it acknowledges data the SYN carried: TCP Fast
+- complete, three-way: a SYN from the client, a SYN/ACK from the server whose ack is
+  the client's ISN+1 (ISN+1+len when it acknowledges data the SYN carried: TCP Fast
   Open), then an ACK from the client whose ack is the server's ISN+1 (each checked,
-  never assumed; a SYN/ACK that fails its check does not count).
+  never assumed; a SYN/ACK that fails its check does not count). A server (or a
+  middlebox) may answer resent SYNs with SYN/ACKs of different ISNs: every SYN/ACK is
+  kept (`synacks`), and the handshake is judged on the ISN the client's ACK
+  acknowledges (the first SYN/ACK's when it acknowledges none of them).
+- complete, simultaneous-open or split: each end's SYN acknowledged by the other (ack
+  ISN+1, checked): the server's by the client's first segment with ACK after it, the
+  client's by the server's first segment with ACK after the server's own SYN (an ACK
+  before it is not in the server's sequence space).
 - refused: the server answered a SYN with a RST (RST/ACK acking ISN+1).
 - no_answer: SYNs from the client and nothing at all from the server.
 - incomplete: a handshake began but did not finish (no final ACK, a SYN/ACK
   whose ack is wrong, or a capture that starts at the SYN/ACK).
 - not_seen: the capture holds neither SYN nor SYN/ACK.
+A SYN with FIN or RST is no SYN (decode.segment.impossible_flags).
 - answered_syn_to_ack (the report's "rtt"): from the SYN that was answered (the last
-  before the SYN/ACK) to the final ACK: the handshake's round trip without the time spent
-  in SYN retransmissions. For an ordinary handshake it equals Wireshark's iRTT
-  (findings/retransmissions.py), which runs from the latest SYN to the first segment with
-  ACK and without SYN from either end.
+  before the SYN/ACK, or before the server's SYN) to the segment that completed the
+  handshake (`final_ack`: the client's ACK; in the other variants the later of the two
+  acknowledgments): the handshake's round trip without the time spent in SYN
+  retransmissions (two round trips in a split handshake). For an ordinary handshake it
+  equals Wireshark's iRTT (findings/retransmissions.py), which runs from the latest SYN
+  to the first segment with ACK and without SYN from either end. syn_to_synack and
+  synack_to_ack split it at the SYN/ACK; they are not given for the other variants.
 """
 
 from __future__ import annotations
@@ -23,10 +45,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, MOD, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment
 from analyzer.timefmt import format_duration
 
 HandshakeStatus = Literal["complete", "refused", "no_answer", "incomplete", "not_seen"]
+HandshakeVariant = Literal["three-way", "simultaneous-open", "split"]
+
+_KIND = SYN | ACK | RST | FIN  # the flags that tell a segment's part in the handshake
 
 
 @dataclass
@@ -48,12 +73,19 @@ class Check:
 @dataclass
 class Handshake:
     status: HandshakeStatus = "not_seen"
+    variant: HandshakeVariant | None = None
     syns: list[Segment] = field(default_factory=list)
-    synacks: list[Segment] = field(default_factory=list)
+    synacks: list[Segment] = field(default_factory=list)  # every SYN/ACK of the server, whatever its ISN
+    server_syns: list[Segment] = field(default_factory=list)  # the server's SYNs without ACK (its ISN's)
     final_ack: Segment | None = None
     refusal: Segment | None = None
     client_isn: int | None = None
     server_isn: int | None = None
+    other_server_isns: list[int] = field(default_factory=list)  # of SYN/ACKs not judged on
+    # The server's first answer to the SYN when it is an ACK that does not acknowledge it:
+    # a challenge ACK (RFC 5961), from a stale connection on the same ports.
+    challenge_ack: Segment | None = None
+    crafted_syns: list[Segment] = field(default_factory=list)  # SYNs with FIN or RST (impossible_flags)
     answered_syn_to_ack: float | None = None
     syn_to_synack: float | None = None
     synack_to_ack: float | None = None
@@ -63,28 +95,65 @@ class Handshake:
 
     def __init__(self) -> None:
         self.status = "not_seen"
+        self.variant = None
         self.syns = []
         self.synacks = []
+        self.server_syns = []
         self.final_ack = self.refusal = None
         self.client_isn = self.server_isn = None
+        self.other_server_isns = []
+        self.challenge_ack = None
+        self.crafted_syns = []
         self.answered_syn_to_ack = self.syn_to_synack = self.synack_to_ack = None
         self.checks = []
         self.client_options = self.server_options = None
 
+    @property
+    def judged_synacks(self) -> list[Segment]:
+        """The SYN/ACKs of the ISN the handshake is judged on: one sender's resends."""
+        return [s for s in self.synacks if s.seq == self.server_isn]
+
     def explain(self) -> str:
         if self.status == "complete":
-            return (
+            rtt = format_duration(self.answered_syn_to_ack)
+            if self.variant == "split":
+                return (
+                    f"split handshake complete: SYN (ISN {self.client_isn}), the server's own SYN (ISN "
+                    f"{self.server_isn}) instead of a SYN/ACK, the client's SYN/ACK (ack ISN+1), the server's "
+                    f"ACK (ack ISN+1); RTT {rtt} (two round trips)"
+                )
+            if self.variant == "simultaneous-open":
+                return (
+                    f"simultaneous open complete: SYNs from both ends (ISN {self.client_isn}, ISN "
+                    f"{self.server_isn}), each acknowledged by the other (ack ISN+1); RTT {rtt}"
+                )
+            text = (
                 f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
-                f"{self.server_isn}, ack ISN+1), ACK (ack ISN+1); RTT {format_duration(self.answered_syn_to_ack)}"
+                f"{self.server_isn}, ack ISN+1), ACK (ack ISN+1); RTT {rtt}"
             )
+            return text + self._other_isns()
         if self.status == "refused" and self.refusal is not None and self.syns:
             delay = self.refusal.time - self.syns[-1].time
             return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
         if self.status == "no_answer":
             return f"no answer: {len(self.syns)} SYN(s), nothing from the server"
         if self.status == "incomplete":
-            return f"handshake incomplete: {self._missing()}"
+            return f"handshake incomplete: {self._missing()}{self._other_isns()}"
+        if self.crafted_syns:
+            return (
+                f"no handshake: {len(self.crafted_syns)} SYN(s) with FIN or RST, flags no TCP sends "
+                "(a scan or crafted packets)"
+            )
         return "handshake not captured (the capture starts after it)"
+
+    def _other_isns(self) -> str:
+        if not self.other_server_isns:
+            return ""
+        isns = ", ".join(str(isn) for isn in [self.server_isn, *self.other_server_isns])
+        return (
+            f"; the server's {len(self.synacks)} SYN/ACKs carried {len(self.other_server_isns) + 1} ISNs "
+            f"({isns}): judged on {self.server_isn}"
+        )
 
     def _missing(self) -> str:
         failed = [f"{c.what} failed (expected {c.expected}, saw {c.seen})" for c in self.checks if not c.ok]
@@ -92,6 +161,18 @@ class Handshake:
             return "; ".join(failed)
         if not self.syns:
             return "the SYN was not captured"
+        if self.variant in ("split", "simultaneous-open"):
+            checked = " ".join(c.what for c in self.checks)
+            if "the client's" not in checked:
+                return (
+                    "the server answered the SYN with a SYN of its own, which the client never acknowledged"
+                )
+            return "the server answered the SYN with a SYN of its own and never acknowledged the client's"
+        if not self.synacks and self.challenge_ack is not None:
+            return (
+                f"the server answered the SYN with an ACK that does not acknowledge it (frame "
+                f"{self.challenge_ack.frame}): a challenge ACK (RFC 5961) from a stale connection on these ports"
+            )
         if not self.synacks:
             return "the server answered the SYN with something other than SYN/ACK or RST/ACK"
         return "the client never acknowledged the SYN/ACK"
@@ -100,37 +181,54 @@ class Handshake:
 def find_handshake(connection: Connection) -> Handshake:
     result = Handshake()
     client_syns: list[Segment] = []
+    server_syns: list[Segment] = []
     server_synacks: list[Segment] = []
     for segment in connection.segments:
-        kind = segment.flags & (SYN | ACK | RST)
-        from_client = connection.from_client(segment)
-        if kind == SYN and from_client:
-            client_syns.append(segment)
-        elif kind == SYN | ACK and not from_client:
+        kind = segment.flags & _KIND
+        if kind == SYN:
+            (client_syns if connection.from_client(segment) else server_syns).append(segment)
+        elif kind == SYN | ACK and not connection.from_client(segment):
             server_synacks.append(segment)
+        elif segment.flags & SYN and kind & (RST | FIN):
+            result.crafted_syns.append(segment)
+    result.synacks = server_synacks
     # Only the SYNs of the connection's own ISN belong to this handshake.
-    client_isn = server_isn = None
+    client_isn = None
     if client_syns:
         client_isn = result.client_isn = client_syns[0].seq
         result.syns = [s for s in client_syns if s.seq == client_isn]
         result.client_options = _options(result.syns[0])
+    # The server's SYN (without ACK) before any SYN/ACK of its own: both ends opened.
+    if (
+        client_isn is not None
+        and server_syns
+        and (not server_synacks or server_syns[0].frame < server_synacks[0].frame)
+    ):
+        return _after_server_syn(connection, result, client_isn, server_syns)
     if server_synacks:
-        server_isn = result.server_isn = server_synacks[0].seq
-        result.synacks = [s for s in server_synacks if s.seq == server_isn]
-        result.server_options = _options(result.synacks[0])
+        result.variant = "three-way"
         if client_isn is None:
-            client_isn = result.client_isn = (server_synacks[0].ack - 1) % MOD
-    if client_isn is not None and server_isn is not None and result.syns:
-        return _after_synack(connection, result, client_isn, server_isn)
-    if client_isn is not None and result.syns:
+            first = server_synacks[0]
+            result.server_isn = first.seq
+            result.server_options = _options(first)
+            result.client_isn = (first.ack - 1) % MOD
+            result.status = "incomplete"
+            return result
+        return _after_synack(connection, result, client_isn, server_synacks)
+    if client_isn is not None:
         return _after_syn_only(connection, result, client_isn)
-    if result.synacks:
-        result.status = "incomplete"
     return result
 
 
 def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) -> Handshake:
     answers = [s for s in connection.segments if not connection.from_client(s)]
+    first = answers[0] if answers else None
+    if (
+        first is not None
+        and first.flags & _KIND == ACK
+        and not 0 < (first.ack - client_isn) % MOD <= 1 + result.syns[0].payload_len
+    ):
+        result.challenge_ack = first
     for segment in answers:
         if segment.flags & RST and segment.flags & ACK:
             result.checks.append(
@@ -147,37 +245,109 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
     return result
 
 
-def _after_synack(connection: Connection, result: Handshake, client_isn: int, server_isn: int) -> Handshake:
-    synack = result.synacks[0]
-    syn_data = result.syns[0].payload_len if result.syns else 0
-    if syn_data and synack.ack == (client_isn + 1 + syn_data) % MOD:
-        # TCP Fast Open: the SYN carried data and the SYN/ACK acknowledges it too.
-        what, expected = (
-            f"SYN/ACK acknowledges the client ISN+1 and the SYN's {syn_data} bytes (Fast Open)",
-            (client_isn + 1 + syn_data) % MOD,
-        )
-    else:
-        what, expected = "SYN/ACK acknowledges the client ISN+1", (client_isn + 1) % MOD
-    result.checks.append(Check(what, expected, synack.ack))
-    answered = [s for s in result.syns if s.time <= synack.time]
-    syn = answered[-1] if answered else None
-    expected_ack = (server_isn + 1) % MOD
+def _syn_acknowledged(syn: Segment, client_isn: int) -> tuple[str, int]:
+    """What acknowledges the client's SYN, when the data it carried is acknowledged too
+    (TCP Fast Open): ISN+1+len, and the words the check adds for it."""
+    data = syn.payload_len
+    if not data:
+        return "", (client_isn + 1) % MOD
+    return f" and the SYN's {data} bytes (Fast Open)", (client_isn + 1 + data) % MOD
+
+
+def _after_synack(
+    connection: Connection, result: Handshake, client_isn: int, synacks: list[Segment]
+) -> Handshake:
+    # The final ACK: the client's first segment with ACK (without SYN or RST) after the
+    # first SYN/ACK. It names the ISN the handshake is judged on.
+    first = synacks[0]
     for segment in connection.segments:
         if (
             connection.from_client(segment)
-            and segment.time >= synack.time
+            and segment.time >= first.time
             and segment.flags & (SYN | ACK | RST) == ACK
         ):
-            result.checks.append(Check("ACK acknowledges the server ISN+1", expected_ack, segment.ack))
             result.final_ack = segment
             break
-    if result.final_ack is None or not all(c.ok for c in result.checks) or syn is None:
+    server_isn = first.seq
+    final = result.final_ack
+    if final is not None:
+        acknowledged = (final.ack - 1) % MOD
+        if any(s.seq == acknowledged and s.frame < final.frame for s in synacks):
+            server_isn = acknowledged
+    result.server_isn = server_isn
+    result.other_server_isns = list(dict.fromkeys([s.seq for s in synacks if s.seq != server_isn]))
+    synack = next(s for s in synacks if s.seq == server_isn)
+    result.server_options = _options(synack)
+    fast_open, expected = _syn_acknowledged(result.syns[0], client_isn)
+    if fast_open and synack.ack != expected:
+        fast_open, expected = "", (client_isn + 1) % MOD
+    result.checks.append(Check(f"SYN/ACK acknowledges the client ISN+1{fast_open}", expected, synack.ack))
+    if final is not None:
+        result.checks.append(Check("ACK acknowledges the server ISN+1", (server_isn + 1) % MOD, final.ack))
+    answered = [s for s in result.syns if s.time <= synack.time]
+    syn = answered[-1] if answered else None
+    if final is None or not all(c.ok for c in result.checks) or syn is None:
         result.status = "incomplete"
         return result
     result.status = "complete"
     result.syn_to_synack = round(synack.time - syn.time, 9)
-    result.synack_to_ack = round(result.final_ack.time - synack.time, 9)
-    result.answered_syn_to_ack = round(result.final_ack.time - syn.time, 9)
+    result.synack_to_ack = round(final.time - synack.time, 9)
+    result.answered_syn_to_ack = round(final.time - syn.time, 9)
+    return result
+
+
+def _after_server_syn(
+    connection: Connection, result: Handshake, client_isn: int, server_syns: list[Segment]
+) -> Handshake:
+    """Both ends sent a SYN: a simultaneous open, or a split handshake (see the module)."""
+    server_syn = server_syns[0]
+    server_isn = result.server_isn = server_syn.seq
+    result.server_syns = [s for s in server_syns if s.seq == server_isn]
+    result.server_options = _options(server_syn)
+    result.other_server_isns = []
+    client_answer = server_answer = None
+    for segment in connection.segments:
+        if segment.frame <= server_syn.frame or segment.flags & (ACK | RST) != ACK:
+            continue
+        if connection.from_client(segment):
+            if client_answer is None:
+                client_answer = segment
+        elif server_answer is None:
+            server_answer = segment
+        if client_answer is not None and server_answer is not None:
+            break
+    server_synack = server_answer is not None and bool(server_answer.flags & SYN)
+    result.variant = (
+        "simultaneous-open" if server_synack or any(s.seq == server_isn for s in result.synacks) else "split"
+    )
+    if client_answer is not None:
+        what = "SYN/ACK" if client_answer.flags & SYN else "ACK"
+        result.checks.append(
+            Check(
+                f"the client's {what} acknowledges the server ISN+1",
+                (server_isn + 1) % MOD,
+                client_answer.ack,
+            )
+        )
+    if server_answer is not None:
+        what = "SYN/ACK" if server_synack else "ACK"
+        fast_open, expected = _syn_acknowledged(result.syns[0], client_isn)
+        if fast_open and server_answer.ack != expected:
+            fast_open, expected = "", (client_isn + 1) % MOD
+        result.checks.append(
+            Check(
+                f"the server's {what} acknowledges the client ISN+1{fast_open}", expected, server_answer.ack
+            )
+        )
+    answered = [s for s in result.syns if s.frame < server_syn.frame]
+    syn = answered[-1] if answered else None
+    if client_answer is None or server_answer is None or syn is None or not all(c.ok for c in result.checks):
+        result.status = "incomplete"
+        return result
+    final = client_answer if client_answer.frame > server_answer.frame else server_answer
+    result.final_ack = final
+    result.status = "complete"
+    result.answered_syn_to_ack = round(final.time - syn.time, 9)
     return result
 
 

@@ -1,19 +1,29 @@
 """Every RST: who sent it, the state its sender was in, and its cause in one sentence.
 
 Causes, tried in this order (the first that fits):
+- impossible_flags: the RST comes with SYN or FIN, flags no TCP sends: a scan's or a
+  crafted packet (decode.segment.impossible_flags), applied to neither end.
+- challenge_ack_answer: the sender, in SYN_SENT, answers the peer's ACK that does not
+  acknowledge its SYN with a RST at that ACK's acknowledgment number (RFC 9293
+  3.10.7.3) and stays in SYN_SENT. The ACK is a challenge ACK (RFC 5961 4.2): a stale
+  connection on the same ports (ESTABLISHED, or TIME_WAIT, after the other end lost
+  it: a reboot, a connection forgotten by a middlebox) took the SYN; the RST, exactly at
+  its RCV.NXT, resets it, and the SYN sent again reaches the listener. (An old SYN/ACK
+  that does not acknowledge the SYN is answered the same way: RFC 9293's recovery from
+  an old duplicate SYN.)
 - refused: the RST acknowledges the client's SYN and the server never sent a SYN/ACK:
   nothing listens on the port.
 - accept_queue_overflow: the server's RST follows at once the client's ACK of the
   SYN/ACK, before any data: the ACK found the accept queue full
   (tcp_abort_on_overflow=1).
 - after_close: both sides had already sent their FIN.
-- data_after_close: the sender had closed (sent its FIN) and the peer then sent
-  data: a closed socket answers data with RST.
 - fin_wait_2_expired: the sender's FIN was acknowledged, the peer never sent its own,
   and the RST answers a segment of the peer that came more than FIN_WAIT_2_SILENCE after
   that acknowledgment: the orphaned socket had been ended by the FIN_WAIT_2 timer (Linux
   tcp_fin_timeout) and the 4-tuple belonged to nobody. Before data_after_close: late data
   is what such a RST answers, and the timer is why.
+- data_after_close: the sender had closed (sent its FIN) and the peer then sent
+  data: a closed socket answers data with RST.
 - no_connection: the sender's first segment in the capture is this RST, answering a
   segment of the peer: the sender has no connection for this 4-tuple.
 - after_reset: a RST before this one had already ended the connection (the sender's, or
@@ -36,15 +46,16 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from analyzer.connections import Connection, Side
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, impossible_flags, seq_diff
 from analyzer.findings.handshake import Handshake
 from analyzer.sidecar import CallRecord, call_bytes
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
 from analyzer.timefmt import format_duration
 
 ResetCause = Literal[
-    "refused", "accept_queue_overflow", "after_close", "fin_wait_2_expired", "data_after_close",
-    "no_connection", "after_reset", "connect_abandoned", "abort", "linger_abort", "unread_data", "unknown",
+    "impossible_flags", "challenge_ack_answer", "refused", "accept_queue_overflow", "after_close",
+    "fin_wait_2_expired", "data_after_close", "no_connection", "after_reset", "connect_abandoned", "abort",
+    "linger_abort", "unread_data", "unknown",
 ]  # fmt: skip
 
 # A segment that finds no socket this long after the FIN was acknowledged: the orphan
@@ -72,7 +83,7 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         sender = connection.sender(segment)
         peer: Side = "server" if sender == "client" else "client"
         cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
-        if step.dropped:
+        if step.dropped and cause != "impossible_flags":
             explanation += f"; the {peer} would drop it: {step.dropped}"
         resets.append(
             Reset(
@@ -86,6 +97,21 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             )
         )
     return resets
+
+
+def _answered_unacceptable_ack(
+    before: list[Step], step: Step, sender: Side, side: Callable[[Segment], Side]
+) -> Segment | None:
+    """The peer's segment a RST from SYN_SENT answers while its sender stays in SYN_SENT
+    (tcp_state: an ACK that does not acknowledge the SYN, answered at its acknowledgment
+    number), if it is one."""
+    if step.sender_before != State.SYN_SENT or step.sender_after != State.SYN_SENT:
+        return None
+    for earlier in reversed(before):
+        if side(earlier.segment) != sender:
+            answered = earlier.segment
+            return answered if answered.flags & ACK and answered.ack == step.segment.seq else None
+    return None
 
 
 def _answers_handshake_ack(before: list[Step], connection: Connection, handshake: Handshake) -> bool:
@@ -113,6 +139,35 @@ def _cause(
     port = connection.server[1]
 
     side = connection.sender
+    crafted = impossible_flags(segment.flags)
+    if crafted:
+        return (
+            "impossible_flags",
+            f"{crafted}, an impossible flag combination (a scan or a crafted packet): no TCP sends it",
+            [],
+        )
+    answered = _answered_unacceptable_ack(before, step, sender, side)
+    if answered is not None:
+        syn = next(
+            (s.segment for s in reversed(before) if side(s.segment) == sender and s.segment.flags & SYN), None
+        )
+        if answered.flags & SYN:
+            what = (
+                f"an old SYN/ACK from the {peer} (frame {answered.frame}) that does not acknowledge its SYN "
+                "(RFC 9293's recovery from an old duplicate SYN)"
+            )
+        else:
+            what = (
+                f"the {peer}'s challenge ACK (frame {answered.frame}, RFC 5961): a stale connection on the same "
+                f"ports took the SYN and answered with an ACK that does not acknowledge it"
+            )
+        return (
+            "challenge_ack_answer",
+            f"RST answering {what}; from SYN_SENT the {sender} answers such an ACK with a RST at its "
+            "acknowledgment number (RFC 9293 3.10.7.3), which resets the stale connection, and stays in "
+            "SYN_SENT to send its SYN again",
+            [*([syn.frame] if syn is not None else []), answered.frame],
+        )
 
     if (
         sender == "server"

@@ -206,6 +206,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "summary": result.summary(),
         "handshake": {
             "status": handshake.status,
+            "variant": handshake.variant,
             "syn_times": [s.time for s in handshake.syns],
             "synack_times": [s.time for s in handshake.synacks],
             "client_isn": handshake.client_isn,

@@ -51,6 +51,8 @@ CLOSES: Final = {
 }
 RESETS: Final = {
     "refused": "reset: refused (nothing listening on the port)",
+    "challenge_ack_answer": "reset: answering a challenge ACK (a stale connection)",
+    "impossible_flags": "reset: impossible flags (a scan or a crafted packet)",
     "accept_queue_overflow": "reset: accept queue full (tcp_abort_on_overflow)",
     "after_close": "reset: after both sides had closed",
     "data_after_close": "reset: data sent to a socket that had closed",

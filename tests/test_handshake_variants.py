@@ -1,0 +1,272 @@
+"""Handshake variants, each recognized as what it is: simultaneous open and split handshakes,
+SYN/ACKs of several ISNs, RFC 5961's challenge ACK, and flags no TCP sends. Hand-made
+conversations, the corpus's split handshakes, and a challenge ACK made with scapy
+(tests/data/handshakes/make_challenge_ack.py) and one recorded from Linux
+(record_challenge_ack.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import analyze_file, analyze_segments
+from analyzer.connections import group_connections
+from analyzer.output.json_report import connection_to_dict
+
+DATA = Path(__file__).parent / "data" / "handshakes"
+
+
+def analyze(*steps: tuple):
+    [result] = analyze_segments(conversation(*steps)).connections
+    return result
+
+
+def states(result) -> dict[str, list[str]]:
+    return {side: [state.value for _t, state in history] for side, history in result.states.items()}
+
+
+# -- simultaneous open and split handshakes ------------------------------------------------------
+
+SPLIT_4WAY = (("c", "S", 100, 0), ("s", "S", 500, 0), ("c", "SA", 100, 501), ("s", "A", 501, 101))
+
+
+def test_a_split_handshake_is_complete_and_both_ends_open_simultaneously() -> None:
+    """The server answers the SYN with a SYN of its own, the client that with a SYN/ACK, the
+    server with an ACK: both SYNs acknowledged. The server's SYN left before the client's
+    arrived as far as its states tell (it never acknowledged it first): SYN_SENT, SYN_RCVD."""
+    result = analyze(*SPLIT_4WAY, ("c", "PA", 101, 501, 4), ("s", "A", 501, 105))
+    h = result.handshake
+    assert (h.status, h.variant) == ("complete", "split")
+    assert (h.client_isn, h.server_isn) == (100, 500)
+    assert [(c.what, c.ok) for c in h.checks] == [
+        ("the client's SYN/ACK acknowledges the server ISN+1", True),
+        ("the server's ACK acknowledges the client ISN+1", True),
+    ]
+    assert h.final_ack is not None and h.final_ack.frame == 4
+    assert h.answered_syn_to_ack == pytest.approx(0.003)
+    assert h.explain().startswith("split handshake complete")
+    assert states(result) == {
+        "client": ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"],
+        "server": ["LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"],
+    }
+    # The client's SYN reached the server (its SYN/ACK repeats it, it was not resent): not lost.
+    assert result.notes == []
+    as_json = connection_to_dict(result)["handshake"]
+    assert (as_json["status"], as_json["variant"], as_json["synack_times"]) == ("complete", "split", [])
+
+
+def test_a_five_way_split_handshake_takes_the_servers_first_ack_as_nothing() -> None:
+    """sv_split-handshake-5whs's shape: the server first sends an ACK of the client's SYN from
+    a sequence number of no SYN of its own; the client in SYN_SENT drops it (RFC 9293
+    3.10.7.3: an acceptable ACK without SYN), and the handshake goes on as a 4-way split."""
+    result = analyze(
+        ("c", "S", 100, 0),
+        ("s", "A", 300, 101),
+        ("s", "S", 500, 0),
+        ("c", "SA", 100, 501),
+        ("s", "A", 501, 101),
+    )
+    assert (result.handshake.status, result.handshake.variant) == ("complete", "split")
+    assert states(result)["client"] == ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
+    assert states(result)["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    assert result.notes == [
+        "frame 2 not applied to the receiver: an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
+    ]
+
+
+def test_a_simultaneous_open_is_complete() -> None:
+    result = analyze(("c", "S", 100, 0), ("s", "S", 500, 0), ("c", "SA", 100, 501), ("s", "SA", 500, 101))
+    h = result.handshake
+    assert (h.status, h.variant) == ("complete", "simultaneous-open")
+    assert [c.what for c in h.checks] == [
+        "the client's SYN/ACK acknowledges the server ISN+1",
+        "the server's SYN/ACK acknowledges the client ISN+1",
+    ]
+    assert states(result)["server"] == ["LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
+    assert connection_to_dict(result)["handshake"]["variant"] == "simultaneous-open"
+
+
+def test_a_split_handshake_the_client_never_answers_is_incomplete() -> None:
+    h = analyze(("c", "S", 100, 0), ("s", "S", 500, 0)).handshake
+    assert (h.status, h.variant) == ("incomplete", "split")
+    assert "a SYN of its own, which the client never acknowledged" in h.explain()
+    wrong = analyze(
+        ("c", "S", 100, 0), ("s", "S", 500, 0), ("c", "SA", 100, 501), ("s", "A", 501, 999)
+    ).handshake
+    assert wrong.status == "incomplete" and [c.ok for c in wrong.checks] == [True, False]
+
+
+def test_a_three_way_handshake_says_so() -> None:
+    assert analyze(*HANDSHAKE).handshake.variant == "three-way"
+    assert analyze(("c", "S", 100, 0), ("s", "RA", 0, 101)).handshake.variant is None
+
+
+@pytest.mark.parametrize("name", ["sv_split-handshake-4whs.pcap", "sv_split-handshake-5whs.pcap"])
+def test_the_corpus_split_handshakes_are_complete(corpus_dir, name) -> None:
+    [result] = analyze_file(str(corpus_dir / "pcaps" / name)).connections
+    assert (result.handshake.status, result.handshake.variant) == ("complete", "split")
+    assert (result.handshake.client_isn, result.handshake.server_isn) == (1000, 3000)
+    assert all(history[-2][1].value == "ESTABLISHED" for history in result.states.values())
+    assert not any("lost" in note for note in result.notes)
+
+
+# -- SYN/ACKs of several ISNs ------------------------------------------------------------------
+
+# The server answers the first SYN with ISN 500, the resent SYN with ISN 9000, and the client
+# acknowledges the second; later the first ISN's SYN/ACK comes again, from whatever sent it.
+NEW_ISN = (
+    ("c", "S", 100, 0),
+    ("s", "SA", 500, 101),
+    (1.0, "c", "S", 100, 0),
+    (1.010, "s", "SA", 9000, 101),
+    (1.020, "c", "A", 101, 9001),
+    (1.030, "c", "PA", 101, 9001, 10),
+    (1.040, "s", "A", 9001, 111),
+    (2.0, "s", "SA", 500, 101),
+)
+
+
+def test_synacks_of_another_isn_are_kept_and_the_acknowledged_one_judged() -> None:
+    result = analyze(*NEW_ISN)
+    h = result.handshake
+    assert (h.status, h.variant, h.server_isn, h.other_server_isns) == ("complete", "three-way", 9000, [500])
+    assert [s.frame for s in h.synacks] == [2, 4, 8]
+    assert [c.ok for c in h.checks] == [True, True]
+    assert h.answered_syn_to_ack == pytest.approx(0.020)
+    assert "carried 2 ISNs (9000, 500): judged on 9000" in h.explain()
+    assert len(connection_to_dict(result)["handshake"]["synack_times"]) == 3
+    # The SYN/ACK backoff is one sender's: the judged ISN's SYN/ACKs (one here).
+    assert result.synack_backoff.intervals == []
+
+
+def test_an_ack_in_one_isns_space_does_not_acknowledge_a_synack_of_another() -> None:
+    """The late SYN/ACK of ISN 500 (frame 8) is no resend of ISN 9000's: the client's ACKs of
+    9001 did arrive (the server acknowledged the data), and the server is ESTABLISHED."""
+    result = analyze(*NEW_ISN)
+    assert states(result)["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    # Only the first SYN/ACK was lost: the client sent its SYN again without acknowledging it.
+    assert result.notes == [
+        "frame 2 not applied to the receiver: never taken in by the receiver (lost: sent again or answered by "
+        "a resend; or refused)"
+    ]
+
+
+# -- RFC 5961's challenge ACK ------------------------------------------------------------------
+
+# A stale connection holds the ports: the server answers the SYN with its old ACK (seq 7000,
+# ack 5000), the client answers that with RST seq 5000 and sends the SYN again 2 ms later.
+CHALLENGED = (
+    ("c", "S", 100, 0),
+    ("s", "A", 7000, 5000),
+    ("c", "R", 5000, 0),
+    (0.003, "c", "S", 100, 0),
+    ("s", "SA", 500, 101),
+    ("c", "A", 101, 501),
+)
+
+
+def test_the_syn_resent_after_a_challenge_ack_stays_in_its_connection() -> None:
+    assert len(group_connections(conversation(*CHALLENGED))) == 1
+    # A RST that does not answer the ACK (another sequence number) still ends the attempt.
+    other = (*CHALLENGED[:2], ("c", "R", 4000, 0), *CHALLENGED[3:])
+    assert len(group_connections(conversation(*other))) == 2
+
+
+def test_the_rst_answering_a_challenge_ack_leaves_the_client_in_syn_sent() -> None:
+    result = analyze(*CHALLENGED)
+    assert states(result) == {
+        "client": ["CLOSED", "SYN_SENT", "ESTABLISHED"],
+        "server": ["LISTEN", "SYN_RCVD", "ESTABLISHED"],
+    }
+    [reset] = result.resets
+    assert (reset.sender, reset.state, reset.cause, reset.accepted) == (
+        "client",
+        "SYN_SENT",
+        "challenge_ack_answer",
+        True,
+    )
+    assert reset.explanation.startswith("RST answering the server's challenge ACK (frame 2, RFC 5961)")
+    assert reset.evidence == [1, 2, 3]
+    assert result.handshake.status == "complete"
+    assert result.close.shape == "none"
+    assert result.notes == [
+        "frame 1 not applied to the receiver: answered by a challenge ACK (frame 2, RFC 5961): a connection still "
+        "open on these ports took it, not the listener",
+        "frame 2 not applied to the receiver: an ACK in SYN_SENT that does not acknowledge the SYN (answered with "
+        "RST, RFC 9293 3.10.7.3)",
+    ]
+
+
+def test_a_challenge_ack_alone_leaves_the_handshake_incomplete_and_says_why() -> None:
+    h = analyze(*CHALLENGED[:3]).handshake
+    assert h.status == "incomplete"
+    assert "an ACK that does not acknowledge it (frame 2): a challenge ACK (RFC 5961)" in h.explain()
+
+
+@pytest.mark.parametrize("name", ["challenge-ack.pcap", "challenge-ack-linux.pcap"])
+def test_a_reconnect_to_a_stale_connection_is_one_connection_after_it(name) -> None:
+    """The stale connection, then the SYN, the challenge ACK, the RST, the SYN again 2 ms
+    (crafted) or 12 ms (Linux, TCP_TIMEOUT_MIN) later, and a handshake and close."""
+    stale, fresh = analyze_file(str(DATA / name)).connections
+    assert fresh.connection.reuses_ports_of == stale.connection.id
+    assert len(fresh.connection.segments) == 11
+    assert [r.cause for r in fresh.resets] == ["challenge_ack_answer"]
+    assert (fresh.handshake.status, fresh.handshake.variant) == ("complete", "three-way")
+    assert len(fresh.handshake.syns) == 2
+    assert states(fresh)["client"][:3] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
+    assert states(fresh)["server"][:3] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    assert fresh.close.shape == "three-segment"
+    assert connection_to_dict(fresh)["resets"][0]["cause"] == "challenge_ack_answer"
+
+
+# -- Fast Open and impossible flags ----------------------------------------------------------------
+
+
+def test_data_on_the_syn_still_counts_in_a_split_handshake() -> None:
+    result = analyze(("c", "S", 100, 0, 20), ("s", "S", 500, 0), ("c", "SA", 100, 501), ("s", "A", 501, 121))
+    assert (result.handshake.status, result.handshake.variant) == ("complete", "split")
+    assert "Fast Open" in result.handshake.checks[1].what
+
+
+def test_a_syn_with_fin_neither_starts_a_connection_nor_moves_a_state() -> None:
+    segments = conversation(*HANDSHAKE, ("c", "SF", 7777, 0), ("c", "PA", 101, 501, 5), ("s", "A", 501, 106))
+    [connection] = group_connections(segments)
+    assert len(connection.segments) == 6
+    [result] = analyze_segments(segments).connections
+    assert states(result) == {
+        "client": ["CLOSED", "SYN_SENT", "ESTABLISHED"],
+        "server": ["LISTEN", "SYN_RCVD", "ESTABLISHED"],
+    }
+    assert result.close.shape == "none"
+    assert (
+        "frame 4: SYN with FIN, an impossible flag combination (a scan or a crafted packet); applied to neither end"
+        in (result.notes)
+    )
+
+
+def test_a_syn_with_rst_ends_nothing_and_is_named() -> None:
+    segments = conversation(*HANDSHAKE, ("c", "SR", 101, 0), ("c", "PA", 101, 501, 5), ("s", "A", 501, 106))
+    [result] = analyze_segments(segments).connections
+    assert states(result)["client"][-1] == "ESTABLISHED"
+    [reset] = result.resets
+    assert (reset.cause, reset.accepted) == ("impossible_flags", False)
+    assert any(
+        note.startswith("frame 4: SYN with RST, an impossible flag combination") for note in result.notes
+    )
+
+
+def test_a_probe_of_impossible_flags_is_no_opening_syn() -> None:
+    """A SYN/FIN probe and then a SYN of another sequence number on the same ports: one
+    connection, the real SYN its opening one."""
+    segments = conversation(
+        ("c", "SF", 7777, 0), ("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501)
+    )
+    [result] = analyze_segments(segments).connections
+    assert (result.handshake.status, result.handshake.client_isn) == ("complete", 100)
+    assert (
+        analyze(("c", "SF", 7777, 0), (0.1, "c", "SF", 7777, 0))
+        .handshake.explain()
+        .startswith("no handshake")
+    )
