@@ -34,6 +34,7 @@ from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_ker
 from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
+from analyzer.findings.vantage import Vantage, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.long_connection import FoldedConnection
 from analyzer.loss_inference import lost_segments
@@ -87,6 +88,7 @@ class ConnectionAnalysis:
     # frame -> (n, the copy before's time) for the n-th resend (findings/resends.py)
     resends: dict[int, tuple[int, float]] = field(default_factory=dict)
     diagnoses: list[Diagnosis] = field(default_factory=list)  # findings/diagnoses.py
+    vantage: Vantage | None = None  # where it was captured (findings/vantage.py)
 
     def __init__(
         self,
@@ -106,6 +108,7 @@ class ConnectionAnalysis:
         backoff_schedules: dict[str, list[float]] | None = None,
         resends: dict[int, tuple[int, float]] | None = None,
         diagnoses: list[Diagnosis] | None = None,
+        vantage: Vantage | None = None,
     ) -> None:
         self.connection = connection
         self.handshake = handshake
@@ -123,6 +126,7 @@ class ConnectionAnalysis:
         self.backoff_schedules = backoff_schedules if backoff_schedules is not None else {}
         self.resends = resends if resends is not None else {}
         self.diagnoses = diagnoses if diagnoses is not None else []
+        self.vantage = vantage
 
     @property
     def interesting(self) -> bool:
@@ -237,6 +241,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         steps=machine.steps,
         notes=notes,
         diagnoses=diagnoses,
+        vantage=find_vantage(connection, handshake),
     )
 
 

@@ -58,6 +58,7 @@ COMPILED = (
     "analyzer.findings.zeek_conn",
     "analyzer.findings.compatibility",
     "analyzer.findings.diagnoses",
+    "analyzer.findings.vantage",
     "analyzer.long_connection",
     "analyzer.analysis",
     "analyzer.output.spool",

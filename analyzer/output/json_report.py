@@ -247,6 +247,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "states": result.states,
         "notes": result.notes,
         "diagnoses": [diagnosis.as_dict() for diagnosis in result.diagnoses],
+        "vantage": result.vantage.as_dict() if result.vantage is not None else None,
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
         "sequence": {
             # Most connections have nothing flagged: no Counter made for them.

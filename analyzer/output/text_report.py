@@ -44,6 +44,8 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
             f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured twice, left out of "
             f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms): {shown}{more}"
         )
+    if result.vantage is not None and result.vantage.point != "one_host":
+        lines.append(f"  captured   {result.vantage.explain()}")
     lines.append(f"  handshake  {result.handshake.explain()}")
     failed = [check for check in result.handshake.checks if not check.ok]
     for check in failed:
