@@ -269,11 +269,11 @@ class _Open:
         self.untunnelled = False
         self.copies: list[tuple[Segment, int]] | None = None  # see Connection.copies
         self.copy_count = 0
-        self.recent: list[Segment] = []  # once folded: its latest segments, for copies
+        self.recent: list[Segment] | None = None  # once folded: its latest segments, for copies
 
     def copy_of(self, segment: Segment) -> Segment | None:
         """The segment among the latest that `segment` is a capture copy of, if any."""
-        held = self.segments if self.folder is None else self.recent
+        held = self.segments if self.folder is None or self.recent is None else self.recent
         for back in range(1, min(COPY_LOOK_BACK, len(held)) + 1):
             earlier = held[-back]
             if earlier.sport != segment.sport or earlier.src != segment.src:
@@ -447,9 +447,10 @@ class ConnectionTracker:
         else:
             folder.add(segment)
             recent = open_.recent
-            recent.append(segment)
-            if len(recent) > COPY_LOOK_BACK:
-                del recent[0]
+            if recent is not None:
+                recent.append(segment)
+                if len(recent) > COPY_LOOK_BACK:
+                    del recent[0]
         open_.last_time = time
         if not flags & SYN:
             open_.only_syns = False
@@ -580,7 +581,7 @@ class ConnectionTracker:
         if open_.copies is not None:
             connection.copies = open_.copies
             connection.copy_count = open_.copy_count
-        open_.recent = []
+        open_.recent = None
         # A timer may still name it: it must not hold the segments until then.
         open_.segments = []
         open_.folder = None

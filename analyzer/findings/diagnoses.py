@@ -83,17 +83,36 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
     segments = connection.segments
     if not segments:
         return []
+    # Each kind reads a FIN, a RST, a flagged segment or a resend: only those are looked for,
+    # and the closes only from the first FIN on (every connection that ends well has one).
+    first_fin = first_rst = -1
+    for index, segment in enumerate(segments):
+        flags = segment.flags
+        if flags & FIN and first_fin < 0:
+            first_fin = index
+        if flags & RST and first_rst < 0:
+            first_rst = index
     found: list[Diagnosis] = []
-    for side in ("client", "server"):
-        found += _close_wait(connection, side, rtt or 0.0, capture_end)
-        found += _fin_wait_2_expired(connection, side)
-    stalls = _zero_window(connection, sequence, capture_end)
-    window_probes = {frame for stall in stalls for frame in stall.frames}
-    found += _keep_alive(connection, sequence, window_probes)
-    found += stalls
-    found += _retransmission_timeouts(connection, resends)
-    found += _rst_with_data(connection)
-    found += _injected_rst(connection)
+    if first_fin >= 0:
+        tail = segments[first_fin:]
+        for side in ("client", "server"):
+            found += _close_wait(connection, tail, side, rtt or 0.0, capture_end)
+            if first_rst > first_fin:
+                found += _fin_wait_2_expired(connection, tail, side)
+    kinds: set[str] = set()
+    for flagged in sequence.flags.values():
+        kinds.update(flagged)
+    if "zero_window" in kinds or "keep_alive" in kinds:
+        stalls = _zero_window(connection, sequence, capture_end) if "zero_window" in kinds else []
+        window_probes = {frame for stall in stalls for frame in stall.frames}
+        if "keep_alive" in kinds:
+            found += _keep_alive(connection, sequence, window_probes)
+        found += stalls
+    if len(resends) > 1:
+        found += _retransmission_timeouts(connection, resends)
+    if first_rst >= 0:
+        found += _rst_with_data(connection)
+        found += _injected_rst(connection)
     return sorted(found, key=lambda d: min(d.frames))
 
 
@@ -105,10 +124,11 @@ def _from(connection: Connection, segment: Segment, side: str) -> bool:
     return connection.from_client(segment) == (side == "client")
 
 
-def _close_wait(connection: Connection, side: str, rtt: float, capture_end: float | None) -> list[Diagnosis]:
+def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt: float,
+                capture_end: float | None) -> list[Diagnosis]:  # fmt: skip
     """`side` acknowledged the peer's FIN, then neither closed nor sent for too long: the
-    longest such silence, to its next data, its FIN or RST, or the capture's end."""
-    segments = connection.segments
+    longest such silence, to its next data, its FIN or RST, or the capture's end.
+    `segments`: the connection's from its first FIN on."""
     peer_fin: Segment | None = None
     quiet_from: Segment | None = None  # the ACK of the peer's FIN, then each later data segment
     longest: tuple[float, Segment, Segment | None] | None = None  # (length, from, to)
@@ -168,12 +188,13 @@ def _close_wait(connection: Connection, side: str, rtt: float, capture_end: floa
     ]
 
 
-def _fin_wait_2_expired(connection: Connection, side: str) -> list[Diagnosis]:
-    """`side`'s FIN acknowledged, no FIN from the peer, then a late peer segment answered by RST."""
+def _fin_wait_2_expired(connection: Connection, segments: list[Segment], side: str) -> list[Diagnosis]:
+    """`side`'s FIN acknowledged, no FIN from the peer, then a late peer segment answered by
+    RST. `segments`: the connection's from its first FIN on."""
     own_fin: Segment | None = None
     fin_acked: Segment | None = None
     late: Segment | None = None
-    for segment in connection.segments:
+    for segment in segments:
         mine = _from(connection, segment, side)
         if mine:
             if segment.flags & RST:

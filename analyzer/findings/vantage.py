@@ -15,7 +15,6 @@ decides and both are said. Loopback and equal addresses are one host.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -28,6 +27,7 @@ VantagePoint = Literal["client", "server", "between", "one_host", "one_direction
 INITIAL_TTLS: Final = frozenset((32, 60, 64, 128, 255))
 NEAR: Final = 0.001  # 1 ms: a kernel's answer, or a LAN hop
 FAR_RATIO: Final = 4.0
+TTL_SAMPLE: Final = 64
 
 POINT_TEXT: Final[dict[str, str]] = {
     "client": "at the client (or next to it)",
@@ -53,10 +53,8 @@ class Vantage:
 
 
 def _loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+    """127.0.0.0/8, ::1, and IPv4's loopback mapped into IPv6 (the text the decoders write)."""
+    return address.startswith(("127.", "::ffff:127.")) or address == "::1"
 
 
 def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
@@ -64,9 +62,16 @@ def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
     if client_ip == server_ip or (_loopback(client_ip) and _loopback(server_ip)):
         return Vantage("one_host", ["both ends have the same or loopback addresses"])
     segments = connection.segments
-    from_client = [s for s in segments if connection.from_client(s)]
-    if not from_client or len(from_client) == len(segments):
-        who = "client" if from_client else "server"
+    client_spoke = server_spoke = False
+    for segment in segments:  # both, in the first few segments of nearly every connection
+        if connection.from_client(segment):
+            client_spoke = True
+        else:
+            server_spoke = True
+        if client_spoke and server_spoke:
+            break
+    if not (client_spoke and server_spoke):
+        who = "client" if client_spoke else "server"
         return Vantage("one_direction", [f"only the {who}'s packets are in the capture"])
     by_timing, timing = _by_timing(handshake)
     by_ttl, ttls = _by_ttl(connection)
@@ -93,8 +98,10 @@ def _by_timing(handshake: Handshake) -> tuple[VantagePoint | None, str]:
 
 
 def _by_ttl(connection: Connection) -> tuple[VantagePoint | None, str]:
-    client = {s.ttl for s in connection.segments if s.ttl >= 0 and connection.from_client(s)}
-    server = {s.ttl for s in connection.segments if s.ttl >= 0 and not connection.from_client(s)}
+    # The first TTL_SAMPLE segments say it: a route, and so the TTLs, hold for seconds.
+    sample = connection.segments[:TTL_SAMPLE]
+    client = {s.ttl for s in sample if s.ttl >= 0 and connection.from_client(s)}
+    server = {s.ttl for s in sample if s.ttl >= 0 and not connection.from_client(s)}
     if not client or not server:
         return None, ""
     said = f"TTL {_values(client)} from the client, {_values(server)} from the server"
