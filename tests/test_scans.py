@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import CAPTURES, assert_one_line_error, run, stored_captures
 from pcap_builder import tcp_packet, write_capture
+from scapy.utils import rdpcap, wrpcap
 
 from analyzer.analysis import analyze_file, stream_file
 from analyzer.findings.scans import FLOOD_ATTEMPTS, PORT_SCAN_PORTS, SWEEP_HOSTS, ScanDetector
@@ -130,6 +131,25 @@ def test_a_slow_stream_of_failed_attempts_is_no_flood(tmp_path) -> None:
     ]
     assert FLOOD_ATTEMPTS <= 1100
     assert _document(write_capture(tmp_path / "down.pcap", packets, step=0.5))["scans"] == []
+
+
+def test_a_burst_inside_a_long_capture_is_a_flood(tmp_path) -> None:
+    """1,100 SYNs within half a second, and a SYN to the same port an hour before and after:
+    counted by 10-second bins, the burst is a flood whatever the file's length (its average
+    over the hour, 0.3 a second, is not the point); its connections are folded, the text
+    holding none of their details even while the file is read (ScanDetector.hot)."""
+    burst = [tcp_packet(4, f"10.7.{n // 256}.{n % 256}", 50000, "192.0.2.1", 80, "S", n) for n in range(1100)]
+    early = write_capture(tmp_path / "early.pcap", burst[:1], start=1_700_000_000.0)
+    middle = write_capture(tmp_path / "middle.pcap", burst[1:], start=1_700_003_600.0, step=0.0005)
+    late = write_capture(tmp_path / "late.pcap", burst[:1], start=1_700_007_200.0)
+    merged = tmp_path / "hour.pcap"
+    packets = [*rdpcap(str(early)), *rdpcap(str(middle)), *rdpcap(str(late))]
+    wrpcap(str(merged), packets)
+    [flood] = _document(merged)["scans"]
+    assert flood["kind"] == "flood" and flood["attempts"] == 1101 and flood["duration"] == pytest.approx(7200)
+    assert flood["rate"] < 1
+    text = run("analyze", str(merged)).stdout
+    assert "1,101 folded into [1]" in text and "in none after all" not in text
 
 
 def test_below_the_thresholds_there_is_no_finding(tmp_path) -> None:

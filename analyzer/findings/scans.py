@@ -32,21 +32,25 @@ Thresholds, and why
 - A source with both is one block scan; a source is one finding, however many hosts and
   ports it probed (nmap -p1-1000 on a /24 is one finding, not 256 port scans and 1,000
   sweeps).
-- FLOOD_ATTEMPTS = 1,000 probes to one host and port, at FLOOD_RATE = 100 a second or more
-  on average between the first and the last. Zeek's old synflood.bro called 15,000 new
-  connections to one victim within 60 s a flood (250 a second); ntopng's SYN flood victim
-  alert fires above 50 SYNs a second. 1,000 is more half-open attempts than Linux's SYN
-  queue holds by default (tcp_max_syn_backlog, 128 to 1,024 by memory; "Possible SYN
-  flooding on port" when it overflows), and far more than the burst of failed reconnects
-  that a restarted service sees. The rate keeps a server that was down for a day (its
-  clients' SYNs unanswered, a few a minute) from being called flooded. The sources are
-  counted, not required: a flood from one address reusing its ports is a flood.
+- FLOOD_ATTEMPTS = 1,000 probes to one host and port within FLOOD_WINDOW = 10 seconds (100
+  a second). Counted in 10-second bins of their start: a flood when two adjacent bins hold
+  1,000 between them, so that every 10 s of 1,000 probes is one, and nothing slower than
+  1,000 in 20 s is; a burst inside a long capture counts as much as a capture of only the
+  burst. Zeek's old synflood.bro called 15,000 new connections to one victim within 60 s a
+  flood (250 a second); ntopng's SYN flood victim alert fires above 50 SYNs a second. 1,000
+  is more half-open attempts than Linux's SYN queue holds by default (tcp_max_syn_backlog,
+  128 to 1,024 by memory; "Possible SYN flooding on port" when it overflows), and far more
+  than the burst of failed reconnects that a restarted service sees. The rate keeps a
+  server that was down for a day (its clients' SYNs unanswered, a few a minute) from being
+  called flooded. The sources are counted, not required: a flood from one address reusing
+  its ports is a flood.
 Suricata has no scan detector of its own: its scan rules count one signature's matches with
 `threshold: type both, track by_src, count N, seconds T`.
 
-There is no time window: the file is the window (Zeek's 5 minutes and Snort's 60 to 600
+Scans have no time window: the file is the window (Zeek's 5 minutes and Snort's 60 to 600
 seconds bound what a sensor running for months remembers). A scan spread over a day is
-still a scan here; the finding's span and rate tell how fast it went.
+still a scan here; the finding's span and rate (its attempts over the time from the first
+to the last, a flood's too) tell how fast it went.
 
 Bounded memory, streaming
 -------------------------
@@ -86,7 +90,8 @@ if TYPE_CHECKING:
 PORT_SCAN_PORTS: Final = 15
 SWEEP_HOSTS: Final = 25
 FLOOD_ATTEMPTS: Final = 1_000
-FLOOD_RATE: Final = 100.0  # probes a second, on average from the first to the last
+FLOOD_WINDOW: Final = 10.0  # seconds: FLOOD_ATTEMPTS in this long is 100 probes a second
+_MAX_BINS: Final = 4_096  # a target's busiest FLOOD_WINDOW bins kept (11 hours of them)
 
 SLOTS: Final = 4_096  # keys kept per table after a compaction (2 x SLOTS before one)
 EXACT_LIMIT: Final = 1_024  # distinct addresses counted exactly, then estimated
@@ -266,7 +271,10 @@ class _Stats:
     answers, the first and last probe's start; and what its table tracks of the key's
     probes: the distinct ports, hosts or sources, the busiest sources."""
 
-    __slots__ = ("attempts", "first", "hosts", "last", "none", "ports", "rst", "sources", "synack", "weight")
+    __slots__ = (
+        "attempts", "bins", "first", "flooded", "hosts", "last", "none", "ports", "rst", "sources", "synack",
+        "weight",
+    )  # fmt: skip
 
     def __init__(self, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
         self.weight = self.attempts = self.synack = self.rst = self.none = 0
@@ -275,6 +283,20 @@ class _Stats:
         self.ports = PortSet() if ports else None
         self.hosts = Distinct() if hosts else None
         self.sources = Distinct() if sources else None
+        # A target's probes by FLOOD_WINDOW bin of their start (bin -> probes), and whether
+        # two adjacent bins have held FLOOD_ATTEMPTS between them.
+        self.bins: dict[int, int] | None = {} if sources else None
+        self.flooded = False
+
+    def count_bin(self, time: float) -> None:
+        bins = self.bins
+        assert bins is not None
+        at = int(time // FLOOD_WINDOW)
+        here = bins[at] = bins.get(at, 0) + 1
+        if not self.flooded and here + max(bins.get(at - 1, 0), bins.get(at + 1, 0)) >= FLOOD_ATTEMPTS:
+            self.flooded = True
+        if len(bins) > _MAX_BINS:  # a target probed for hours on end: its quietest bin goes
+            del bins[min(bins, key=lambda b: (bins[b], b))]
 
     def count(self, answer: str, time: float) -> None:
         self.weight += 1
@@ -302,6 +324,17 @@ class _Stats:
         self.none += other.none
         self.first = min(self.first, other.first)
         self.last = max(self.last, other.last)
+        if self.bins is not None and other.bins is not None:
+            bins = self.bins
+            for at, probes in other.bins.items():
+                bins[at] = bins.get(at, 0) + probes
+            self.flooded = (
+                self.flooded
+                or other.flooded
+                or any(probes + bins.get(at + 1, 0) >= FLOOD_ATTEMPTS for at, probes in bins.items())
+            )
+            while len(bins) > _MAX_BINS:
+                del bins[min(bins, key=lambda b: (bins[b], b))]
         if self.ports is not None and other.ports is not None:
             self.ports.merge(other.ports)
         if self.hosts is not None and other.hosts is not None:
@@ -362,6 +395,7 @@ class _Table:
             entry.hosts.add(host)  # type: ignore[union-attr]
         if self.sources:
             entry.sources.add(source)  # type: ignore[union-attr]
+            entry.count_bin(time)
 
     def stats(self) -> dict[Any, _Stats]:
         """Every key's stats, those seen once too (made here, for the findings)."""
@@ -415,6 +449,7 @@ class ScanFinding:
         top_ports: list[tuple[int, int, int]],
         top_sources: list[tuple[str, int]],
         short_by: int,
+        busiest: tuple[float, int] | None = None,
     ) -> None:
         self.kind = kind  # "vertical", "horizontal", "block" or "flood"
         self.source = source  # the scanner (None for a flood)
@@ -431,6 +466,8 @@ class ScanFinding:
         self.top_ports = top_ports  # (port, probes, distinct hosts)
         self.top_sources = top_sources  # (source, probes of the host) for a flood
         self.short_by = short_by  # the counts may be short by this many (0: exact)
+        # A flood's busiest FLOOD_WINDOW: (its start, the probes that began in it).
+        self.busiest = busiest
 
     @property
     def duration(self) -> float:
@@ -452,6 +489,21 @@ class ScanDetector:
         self.by_pair = _Table(slots, ports=True)  # (source, host): the ports probed there
         self.by_sweep = _Table(slots, hosts=True)  # (source, port): the hosts probed on it
         self.by_target = _Table(slots, sources=True)  # (host, port): who probed it
+        # The sources that have been scanners so far (at most 2 x slots of them): their
+        # later probes are sure to be a finding's (see hot).
+        self.scanners: set[str] = set()
+        self._slots = slots
+
+    def hot(self, result: ConnectionAnalysis) -> bool:
+        """Whether the probe (counted already) is sure to be a scan's or a flood's: its
+        source a scanner, or its target flooded, so far (and so at the end, but for a key
+        dropped from a full table). A report may leave out the details of a hot probe, to be
+        folded into its finding, and tell if one ends up in none."""
+        connection = result.connection
+        if connection.client[0] in self.scanners:
+            return True
+        target = self.by_target.entries.get(connection.server)
+        return target is not None and target.flooded
 
     def add(self, result: ConnectionAnalysis) -> str | None:
         """Count the connection if it is a probe; its answer (probe_answer)."""
@@ -481,6 +533,14 @@ class ScanDetector:
         source, host, port = probe[0], probe[1], probe[2]
         self.by_pair.add((source, host), probe)
         self.by_sweep.add((source, port), probe)
+        if source in self.scanners or len(self.scanners) >= 2 * self._slots:
+            return
+        pair = self.by_pair.entries.get((source, host))
+        sweep = self.by_sweep.entries.get((source, port))
+        if (pair is not None and pair.ports.count() >= PORT_SCAN_PORTS) or (  # type: ignore[union-attr]
+            sweep is not None and sweep.hosts.count() >= SWEEP_HOSTS  # type: ignore[union-attr]
+        ):
+            self.scanners.add(source)
 
     def merge(self, other: ScanDetector) -> None:
         """Add another detector's counts (another share of the same file's connections)."""
@@ -544,14 +604,12 @@ class ScanDetector:
             )
         for key, target in self.by_target.entries.items():  # a flood's keys are seen more than once
             host, port = key
-            duration = target.last - target.first
-            # All at one instant is as fast as a capture can tell.
-            if target.attempts < FLOOD_ATTEMPTS or (duration > 0 and target.attempts / duration < FLOOD_RATE):
+            if not target.flooded:
                 continue
             assert target.sources is not None
             # The sources that stand out: more than one probe of the host, and more than the
             # pairs' table may have dropped from anyone (none, in a flood of spoofed addresses).
-            busiest = [(s, n) for s, n in probes_of.get(host, []) if n > max(1, self.by_pair.short_by)]
+            standing_out = [(s, n) for s, n in probes_of.get(host, []) if n > max(1, self.by_pair.short_by)]
             found.append(
                 ScanFinding(
                     "flood",
@@ -564,9 +622,17 @@ class ScanDetector:
                     target.sources.estimated,
                     [],
                     [],
-                    sorted(busiest, key=lambda item: (-item[1], address_order(item[0])))[:TOP],
+                    sorted(standing_out, key=lambda item: (-item[1], address_order(item[0])))[:TOP],
                     self.by_target.short_by,
+                    _busiest(target),
                 )
             )
         found.sort(key=lambda f: (-f.attempts, f.kind, f.source or "", f.target or ("", 0)))
         return found
+
+
+def _busiest(target: _Stats) -> tuple[float, int]:
+    """A target's busiest FLOOD_WINDOW bin: when it began (or its first probe, if later),
+    and the probes in it (the earliest of equals)."""
+    at, probes = max((target.bins or {}).items(), key=lambda item: (item[1], -item[0]))
+    return max(at * FLOOD_WINDOW, target.first), probes

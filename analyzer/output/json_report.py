@@ -74,6 +74,9 @@ def scan_to_dict(scan: ScanFinding) -> dict:
         "top_ports": [{"port": port, "attempts": n, "hosts": hosts} for port, n, hosts in scan.top_ports],
         "top_sources": [{"ip": ip, "attempts": n} for ip, n in scan.top_sources],
         "counts_short_by": scan.short_by,
+        "busiest_10s": (
+            {"first_time": scan.busiest[0], "attempts": scan.busiest[1]} if scan.busiest is not None else None
+        ),
     }
 
 

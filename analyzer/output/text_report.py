@@ -183,6 +183,9 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
                     f"{port} ({_plural(n, 'attempt')}, {_plural(h, 'host')})" for port, n, h in scan.top_ports
                 )
             )
+        if scan.busiest is not None and scan.busiest[1] < scan.attempts:  # more than one 10 s
+            start, count = scan.busiest
+            lines.append(f"      busiest 10 s: {_plural(count, 'attempt')} from +{start - origin:.3f} s")
         if scan.target is not None:
             if scan.top_sources:
                 busiest = ", ".join(f"{_ip(ip)} ({_plural(n, 'attempt')})" for ip, n in scan.top_sources)
@@ -260,9 +263,13 @@ def write_text(
     """analysis_text as the file is read: connections spooled as they end, printed in id
     order once the file has been read (nothing is printed for a file that cannot be read)."""
     report = TextReport(only, show_all)
+    scans = stream.scans
     try:
         for result in stream.results:
-            report.add(result, stream.origin or 0.0)
+            # The details of a probe that is sure to be folded into a scan or flood are not
+            # made (a flood's would be most of the work), unless --all asks for them.
+            hot = result.probe is not None and not show_all and scans.hot(result)
+            report.add(result, stream.origin or 0.0, hot)
         udp = stream.udp()
         report.write(
             out, stream.file, stream.stats, udp, stream.application(udp), stream.scans.findings(),
@@ -296,8 +303,11 @@ class TextReport:
         self.summary = Summary(tables=False)  # the overview's counts
         self.sources = array("q")  # by id: hash of a probe's source, 0 for the others
         self.targets = array("q")  # by id: hash of a probe's (host, port)
+        self.unmade = array("q")  # the ids of the hot probes shown, whose details were not made
 
-    def add(self, result: ConnectionAnalysis, origin: float) -> None:
+    def add(self, result: ConnectionAnalysis, origin: float, hot: bool = False) -> None:
+        """`hot`: a probe whose details are not kept, sure to be folded into a finding
+        (ScanDetector.hot); one that is not after all is counted (see write)."""
         connection = result.connection
         self.summary.add(result)
         if result.probe is not None:
@@ -308,6 +318,9 @@ class TextReport:
             self.sources[connection.id] = hash(connection.client[0]) or 1
             self.targets[connection.id] = hash(connection.server) or 1
         if self.only is not None and not shown(result, self.only):
+            return
+        if hot:
+            self.unmade.append(connection.id)
             return
         self.blocks.add(connection.id, ("\n" + "\n".join(connection_text(result, origin))).encode())
         reasons = interesting_reasons(result)
@@ -356,14 +369,27 @@ class TextReport:
             sections.append(scan_lines(scans, origin, SCANS_SHOWN))
         sections.append(self._interesting_lines(sources, targets))
         folded: dict[int, int] = {}
-        told = 0
+        told = lost = 0
         for ident in self.blocks.ids():
             belongs = self._scan_of(ident, sources, targets)
             if belongs is None or self.show_all:
                 told += 1
             else:
                 folded[belongs] = folded.get(belongs, 0) + 1
-        sections.append([self._details_heading(told, folded)])
+        for ident in self.unmade:
+            belongs = self._scan_of(ident, sources, targets)
+            if belongs is None:
+                lost += 1
+            else:
+                folded[belongs] = folded.get(belongs, 0) + 1
+        heading = [self._details_heading(told, folded)]
+        if lost:
+            # A target that looked flooded while the file was read, and slowed down after.
+            heading.append(
+                f"({lost:,} probes looked like a scan's or a flood's while the file was read and are "
+                "in none after all: --all shows them)"
+            )
+        sections.append(heading)
         out.write("\n\n" + "\n\n".join("\n".join(section) for section in sections))
         for ident, block in self.blocks.items():
             if self.show_all or self._scan_of(ident, sources, targets) is None:
@@ -374,7 +400,8 @@ class TextReport:
         """The interesting connections a line each by id, INTERESTING_SHOWN of them, and how
         many more; those of a scan or flood are told by it."""
         listed: list[tuple[int, str]] = []
-        more = in_scans = 0
+        more = 0
+        in_scans = len(self.unmade)
         for ident, line in self.interesting.items():
             if self._scan_of(ident, sources, targets) is not None:
                 in_scans += 1
@@ -391,7 +418,7 @@ class TextReport:
         if more:
             lines.append(f"  and {more:,} more (below, in id order)")
         if in_scans and lines[0] != "  none besides those of the scans and floods":
-            lines.append(f"  ({in_scans:,} more in the scans and floods above)")
+            lines.append("  (and those of the scans and floods above)")
         return [heading, *lines]
 
     def _details_heading(self, told: int, folded: dict[int, int]) -> str:
