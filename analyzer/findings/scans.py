@@ -76,12 +76,12 @@ does not depend on the order the connections came in while no table has filled u
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import ipaddress
 import math
 from array import array
 from bisect import bisect_left
+from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ SLOTS: Final = 4_096  # keys kept per table after a compaction (2 x SLOTS before
 EXACT_LIMIT: Final = 1_024  # distinct addresses counted exactly, then estimated
 _HLL_BITS: Final = 12
 _HLL_REGISTERS: Final = 1 << _HLL_BITS
+_HLL_REST: Final = (1 << (64 - _HLL_BITS)) - 1  # the hash's bits below the register's index
 _PORT_SET_LIMIT: Final = 64  # distinct ports kept in a set, then as a bitmap
 TOP: Final = 5  # the hosts, ports or sources a finding names
 
@@ -131,7 +132,7 @@ def probe_answer(result: ConnectionAnalysis) -> str | None:
 def address_hash(address: str) -> int:
     """A 64-bit hash of an address's text, the same in every process and run (Python's own
     hash of a str is not): estimates and merges do not change from run to run."""
-    return int.from_bytes(hashlib.blake2b(address.encode(), digest_size=8).digest(), "little")
+    return int.from_bytes(blake2b(address.encode(), digest_size=8).digest(), "little")
 
 
 def address_order(address: str) -> tuple[int, int]:
@@ -153,10 +154,15 @@ class Distinct:
         self.registers: bytearray | None = None
 
     def add(self, value: str) -> None:
-        if self.exact is not None:
+        registers = self.registers
+        if registers is not None:  # _register, written out: a flood's every probe comes here
+            hashed = int.from_bytes(blake2b(value.encode(), digest_size=8).digest(), "little")
+            index = hashed >> (64 - _HLL_BITS)
+            rank = 64 - _HLL_BITS - (hashed & _HLL_REST).bit_length() + 1
+            if rank > registers[index]:
+                registers[index] = rank
+        elif self.exact is not None:
             self._add_hash(address_hash(value))
-        elif self.registers is not None:
-            self._register(address_hash(value))
         elif self.one is None:
             self.one = value
         elif value != self.one:
@@ -185,7 +191,7 @@ class Distinct:
         registers = self.registers
         assert registers is not None
         index = hashed >> (64 - _HLL_BITS)
-        rank = 64 - _HLL_BITS - (hashed & ((1 << (64 - _HLL_BITS)) - 1)).bit_length() + 1
+        rank = 64 - _HLL_BITS - (hashed & _HLL_REST).bit_length() + 1
         if rank > registers[index]:
             registers[index] = rank
 
@@ -298,20 +304,6 @@ class _Stats:
         if len(bins) > _MAX_BINS:  # a target probed for hours on end: its quietest bin goes
             del bins[min(bins, key=lambda b: (bins[b], b))]
 
-    def count(self, answer: str, time: float) -> None:
-        self.weight += 1
-        self.attempts += 1
-        if answer == SYNACK:
-            self.synack += 1
-        elif answer == RST:
-            self.rst += 1
-        else:
-            self.none += 1
-        if time < self.first:
-            self.first = time
-        if time > self.last:
-            self.last = time
-
     @property
     def answers(self) -> dict[str, int]:
         return {SYNACK: self.synack, RST: self.rst, NOTHING: self.none}
@@ -388,7 +380,19 @@ class _Table:
 
     def _record(self, entry: _Stats, probe: Probe) -> None:
         source, host, port, answer, time = probe
-        entry.count(answer, time)
+        # Counted here, not in a method of _Stats: every probe comes here two to four times.
+        entry.weight += 1
+        entry.attempts += 1
+        if answer == SYNACK:
+            entry.synack += 1
+        elif answer == RST:
+            entry.rst += 1
+        else:
+            entry.none += 1
+        if time < entry.first:
+            entry.first = time
+        if time > entry.last:
+            entry.last = time
         if self.ports:
             entry.ports.add(port)  # type: ignore[union-attr]  # made with the table's kinds
         if self.hosts:
