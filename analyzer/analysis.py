@@ -34,6 +34,7 @@ from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_ker
 from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
+from analyzer.findings.scans import ScanDetector, ScanFinding
 from analyzer.findings.vantage import Vantage, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.long_connection import FoldedConnection
@@ -55,6 +56,8 @@ __all__ = [
     "Handshake",
     "KernelAgreement",
     "Reset",
+    "ScanDetector",
+    "ScanFinding",
     "SequenceAnalysis",
     "State",
     "Step",
@@ -89,6 +92,9 @@ class ConnectionAnalysis:
     resends: dict[int, tuple[int, float]] = field(default_factory=dict)
     diagnoses: list[Diagnosis] = field(default_factory=list)  # findings/diagnoses.py
     vantage: Vantage | None = None  # where it was captured (findings/vantage.py)
+    # A probe (findings/scans.py): what the target answered ("synack", "rst", "none"); None
+    # for a connection that was more than an attempt. Set when the file's scans are counted.
+    probe: str | None = None
 
     def __init__(
         self,
@@ -127,6 +133,7 @@ class ConnectionAnalysis:
         self.resends = resends if resends is not None else {}
         self.diagnoses = diagnoses if diagnoses is not None else []
         self.vantage = vantage
+        self.probe = None
 
     @property
     def interesting(self) -> bool:
@@ -161,6 +168,7 @@ class Analysis:
     sidecar: Sidecar | None = None
     application: list[str] = field(default_factory=list)  # what the call log shows, beside the packets
     udp: list[UdpFlow] = field(default_factory=list)
+    scans: list[ScanFinding] = field(default_factory=list)  # the file's scans and floods
 
 
 def analyze_connection(connection: Connection) -> ConnectionAnalysis:
@@ -258,8 +266,11 @@ def _schedules(syn: Backoff, synack: Backoff, sysctls: dict | None) -> dict[str,
 def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> Analysis:
     segments = list(segments)
     stats = DecodeStats(format="records", frames=len(segments), tcp_segments=len(segments))
-    connections = group_connections(segments)
-    return Analysis(name, stats, [analyze_connection(c) for c in connections])
+    results = [analyze_connection(c) for c in group_connections(segments)]
+    scans = ScanDetector()
+    for result in results:
+        result.probe = scans.add(result)
+    return Analysis(name, stats, results, scans=scans.findings())
 
 
 def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
@@ -312,6 +323,7 @@ class FileStream:
 
     def __post_init__(self) -> None:
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
+        self.scans = ScanDetector()  # every connection counted as it is handed over
 
     def _segments(self) -> Iterator[Segment]:
         """The TCP segments on down the stream, the first one's time noted; UDP and ICMP
@@ -327,7 +339,7 @@ class FileStream:
 
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
         sidecar, seen = self.sidecar, self._seen
-        stats = self.stats
+        stats, scans = self.stats, self.scans
         segments = self._segments()
         for connection in stream_connections(
             segments, self.timeouts, lambda: stats.end_time, FoldedConnection, frames=stats
@@ -336,6 +348,7 @@ class FileStream:
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
                 apply_sidecar(result, sidecar)
+            result.probe = scans.add(result)
             yield result
 
     def udp(self) -> list[UdpFlow]:
@@ -390,4 +403,12 @@ def analyze_file(
     stream = stream_file(path, decoder, sidecar, timeouts=timeouts)
     results = sorted(stream.results, key=lambda r: r.connection.id)
     udp = stream.udp()
-    return Analysis(path, stream.stats, results, sidecar, application=stream.application(udp), udp=udp)
+    return Analysis(
+        path,
+        stream.stats,
+        results,
+        sidecar,
+        application=stream.application(udp),
+        udp=udp,
+        scans=stream.scans.findings(),
+    )

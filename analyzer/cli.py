@@ -17,6 +17,7 @@ from analyzer.connections import Timeouts
 from analyzer.errors import UserError
 from analyzer.files import is_regular_file
 from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
+from analyzer.output.only import ONLY_KINDS, parse_only
 from analyzer.parallel.options import FORMATS, SUMMARY_FORMATS
 from analyzer.sidecar import sidecar_beside
 
@@ -46,6 +47,13 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summary", action="store_true",
                    help="counts by outcome, the slowest handshakes and the busiest sources instead of "
                    "each connection (--format text or json)")  # fmt: skip
+    p.add_argument("--only", action="append", type=_only, default=None, metavar="KIND[,KIND]",
+                   help="show just the connections of these kinds: " + ", ".join(ONLY_KINDS)
+                   + " (repeatable or comma-separated; a connection of any of them is shown; the "
+                   "file's counts and scans still cover all); any format but --summary")  # fmt: skip
+    p.add_argument("--all", action="store_true", dest="show_all",
+                   help="in the text report, show the connections of each scan or flood one by one "
+                   "too (by default they are folded into it)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress line on the terminal")
     p.add_argument("--jobs", type=_positive, default=None, metavar="N",
                    help="analyze up to N files at once in separate processes (one merged output); "
@@ -74,6 +82,13 @@ def _add_timeouts(parser: argparse.ArgumentParser) -> None:
                        help=f"one end closed, the other never seen (default {default.partial_close:g})")  # fmt: skip
     group.add_argument("--idle-timeout", type=_seconds, default=default.idle, metavar="S",
                        help=f"any other open connection (default {default.idle:g}; 'inf': never)")  # fmt: skip
+
+
+def _only(text: str) -> list[str]:
+    try:
+        return parse_only(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _timeouts(args: argparse.Namespace) -> Timeouts:
@@ -265,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("expected", help="regenerate the expected analyses of stored captures")
     p.add_argument("directory", nargs="?", default="captures")
     p.set_defaults(run=cmd_expected)
+    for subparser in sub.choices.values():
+        subparser.set_defaults(parser=subparser)  # whose usage a wrong option prints (main)
     return parser
 
 
@@ -275,6 +292,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     form = "json" if args.json else args.format or "text"
     if args.summary and form not in SUMMARY_FORMATS:
         raise UserError(f"--summary is written as text or json, not {form}")
+    if args.summary and args.only:
+        raise UserError("--only chooses connections to show; --summary shows none")
+    only = None
+    if args.only:
+        only = tuple(dict.fromkeys(kind for kinds in args.only for kind in kinds))  # in order, once each
     options = AnalyzeOptions(
         format=form,
         summary=args.summary,
@@ -287,6 +309,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         and not (form == "jsonl" and not is_regular_file(sys.stdout)),
         jobs=args.jobs or default_jobs(),
         timeouts=_timeouts(args),
+        only=only,
+        show_all=args.show_all,
     )
     return 0 if write_reports(args.files, options, sys.stdout, sys.stderr) else EXIT_USAGE
 
@@ -372,7 +396,11 @@ def cmd_expected(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse leaves an option a subcommand does not know to the top parser, whose usage
+        # says nothing of that subcommand's options: the subcommand's own usage instead.
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     # `kill` ends a command as Ctrl-C does: with one line, its cleanup done.
     previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:

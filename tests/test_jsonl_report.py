@@ -85,7 +85,12 @@ def test_each_line_is_written_as_the_stream_hands_its_connection_over_in_that_or
             lines_before_each_resume.append(out.getvalue().count("\n"))
 
     fake = SimpleNamespace(
-        file=str(pcap), stats=real.stats, results=handed_over(), udp=real.udp, application=real.application
+        file=str(pcap),
+        stats=real.stats,
+        results=handed_over(),
+        udp=real.udp,
+        application=real.application,
+        scans=real.scans,
     )
     write_lines(fake, out, flush=True)
     assert lines_before_each_resume == [1, 2, 3]  # each line out before the next result is asked for

@@ -119,8 +119,9 @@ def _reports(paths: list[Path], pure: bool, *options: str) -> str:
 
 
 def _assert_the_same_reports(files: list[Path], at_least: int) -> None:
-    """JSON and text, each naming every file and at least `at_least` characters long."""
-    for options in (["--json"], []):
+    """JSON and text, each naming every file and at least `at_least` characters long (the
+    text with every connection's block: --all unfolds the scans)."""
+    for options in (["--json"], ["--all"]):
         compiled = _reports(files, False, *options)
         assert all(str(path) in compiled for path in files) and len(compiled) > at_least, options
         assert compiled == _reports(files, True, *options), options

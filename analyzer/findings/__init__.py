@@ -5,5 +5,6 @@ rules), resends (which segments are copies of earlier ones), zeek_conn and compa
 (other tools' verdicts), kernel_agreement (the states against the sidecar's snapshots),
 application (the call log beside the packets). Each takes the connection, its segments
 or the state machine's steps, and what it is compared with (a sidecar's calls or
-snapshots), never a file.
+snapshots), never a file. One module looks across connections: scans (a file's scans and
+floods, from its connections' findings, counted as they come).
 """

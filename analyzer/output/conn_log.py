@@ -62,6 +62,7 @@ from __future__ import annotations
 from typing import Final, TextIO
 
 from analyzer.analysis import ConnectionAnalysis, FileStream, ZeekConn
+from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.udp_flows import UdpFlow
 
@@ -108,18 +109,21 @@ HEADER: Final = (
 )
 
 
-def write_conn_log(stream: FileStream, out: TextIO) -> None:
+def write_conn_log(stream: FileStream, out: TextIO, only: list[str] | None = None) -> None:
     """The file's conn.log: rows spooled as the connections end, written in id order once the
-    file has been read (nothing is written for a file that cannot be read)."""
+    file has been read (nothing is written for a file that cannot be read). `only`: rows for
+    just the TCP connections of these kinds (output/only.py), none for the UDP flows."""
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
+            if only is not None and not shown(result, only):
+                continue
             spool.add(result.connection.id, connection_row(result).encode())
         udp = stream.udp()
         out.write(HEADER)
         for row in spool:
             out.write(row)
-        for flow in udp:
+        for flow in udp if only is None else ():  # --only chooses among the TCP connections
             out.write(udp_row(flow))
     finally:
         spool.close()

@@ -2,7 +2,9 @@
 
 Schema version 1: {"file", "packets", "connections": [...]}, each connection with
 id, family, client, server, first_time, last_time, handshake, backoff, close,
-resets, states; plus the extra fields documented in the README.
+resets, states; plus the extra fields documented in the README. The file's scans and
+floods are in the head, "scans" (findings/scans.py), and "only" says which connections the
+document holds when --only chose some (null: all).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Final, TextIO
 
 import msgspec
 
-from analyzer.analysis import Analysis, Backoff, ConnectionAnalysis, FileStream
+from analyzer.analysis import Analysis, Backoff, ConnectionAnalysis, FileStream, ScanFinding
 from analyzer.decode import DecodeStats
+from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.placement import ShareLines, renumbered_fields, separator
 from analyzer.udp_flows import UdpFlow
@@ -23,15 +26,21 @@ SCHEMA_VERSION = 1
 
 def analysis_to_dict(analysis: Analysis) -> dict:
     return {
-        **document_head(analysis.file, analysis.stats, analysis.application),
+        **document_head(analysis.file, analysis.stats, analysis.application, analysis.scans),
         "connections": [connection_to_dict(c) for c in analysis.connections],
         "udp": [udp_flow_to_dict(flow) for flow in analysis.udp],
     }
 
 
-def document_head(file: str, stats: DecodeStats, application: list[str]) -> dict:
+def document_head(
+    file: str,
+    stats: DecodeStats,
+    application: list[str],
+    scans: list[ScanFinding],
+    only: list[str] | None = None,
+) -> dict:
     """The document's members before its connections (also the jsonl file line's and the
-    JSON summary's first members)."""
+    JSON summary's first members). `only`: the kinds of connection --only asked for."""
     return {
         "schema_version": SCHEMA_VERSION,
         "file": file,
@@ -40,6 +49,34 @@ def document_head(file: str, stats: DecodeStats, application: list[str]) -> dict
         "tcp_packets": stats.tcp_segments,
         "warnings": list(stats.warnings),
         "application": application,
+        "scans": [scan_to_dict(scan) for scan in scans],
+        "only": only,
+    }
+
+
+def scan_to_dict(scan: ScanFinding) -> dict:
+    """A scan or flood (findings/scans.py): its kind, who and what, its counts."""
+    return {
+        "kind": scan.kind,
+        "source": scan.source,
+        "target": _endpoint(scan.target) if scan.target is not None else None,
+        "attempts": scan.attempts,
+        "sources": scan.sources,
+        "hosts": scan.hosts,
+        "ports": scan.ports,
+        "estimated": scan.estimated,
+        "answered": scan.answers,
+        "first_time": scan.first_time,
+        "last_time": scan.last_time,
+        "duration": scan.duration,
+        "rate": scan.rate,
+        "top_hosts": [{"ip": ip, "attempts": n, "ports": ports} for ip, n, ports in scan.top_hosts],
+        "top_ports": [{"port": port, "attempts": n, "hosts": hosts} for port, n, hosts in scan.top_ports],
+        "top_sources": [{"ip": ip, "attempts": n} for ip, n in scan.top_sources],
+        "counts_short_by": scan.short_by,
+        "busiest_10s": (
+            {"first_time": scan.busiest[0], "attempts": scan.busiest[1]} if scan.busiest is not None else None
+        ),
     }
 
 
@@ -53,26 +90,32 @@ def _compact(value: object) -> str:
     return _ENCODER.encode(value).decode()
 
 
-def write_document(stream: FileStream, out: TextIO) -> None:
+def write_document(stream: FileStream, out: TextIO, only: list[str] | None = None) -> None:
     """The same document as analysis_to_dict, written as the file is read: each connection
     is encoded once it is over and spooled, then all come out in id order, one a line.
     Nothing is written before the file has been read to its end (an unreadable file
-    raises CaptureFileError with the output untouched)."""
-    spool = spool_connections(stream)
+    raises CaptureFileError with the output untouched). `only`: the kinds of connection to
+    hold (output/only.py); the others are left out, and the UDP flows, but not the file's
+    counts and scans."""
+    spool = spool_connections(stream, only=only)
     try:
-        head, udp = document_ends(stream)
-        write_framed(head, iter(spool), udp, out)
+        head, udp = document_ends(stream, only)
+        write_framed(_compact(head), iter(spool), udp, out)
     finally:
         spool.close()
 
 
-def spool_connections(stream: FileStream, noted: ShareLines | None = None) -> IdOrderedSpool:
+def spool_connections(
+    stream: FileStream, noted: ShareLines | None = None, only: list[str] | None = None
+) -> IdOrderedSpool:
     """Every connection of the stream encoded, one line each, kept in id order; `noted`,
     when given, learns each line's first frame, length, reused ports and where its ids lie
-    (see analyzer.parallel.placement)."""
+    (see analyzer.parallel.placement). `only`: just the connections of these kinds."""
     spool = IdOrderedSpool()
     try:
         for result in stream.results:
+            if only is not None and not shown(result, only):
+                continue
             connection = result.connection
             value = connection_to_dict(result)
             if noted is None:
@@ -111,12 +154,18 @@ def encoded_marking(value: dict, marked: tuple[str, ...]) -> tuple[bytes, list[i
     return _ENCODER.encode(value), spans
 
 
-def document_ends(stream: FileStream) -> tuple[str, str]:
-    """The document's head (without its connections) and its UDP flows, once the stream's
-    results are exhausted."""
+def document_ends(stream: FileStream, only: list[str] | None = None) -> tuple[dict, str]:
+    """The document's head (without its connections, to be encoded) and its UDP flows,
+    once the stream's results are exhausted."""
     udp = stream.udp()
-    head = _compact(document_head(stream.file, stream.stats, stream.application(udp)))
-    return head, _compact([udp_flow_to_dict(flow) for flow in udp])
+    head = document_head(stream.file, stream.stats, stream.application(udp), stream.scans.findings(), only)
+    # --only chooses among the TCP connections: no UDP flow is one of its kinds.
+    return head, _compact([udp_flow_to_dict(flow) for flow in udp] if only is None else [])
+
+
+def encoded_head(head: dict) -> str:
+    """The head as document_frame takes it."""
+    return _compact(head)
 
 
 def write_framed(head: str, connections: Iterator[str], udp: str, out: TextIO) -> None:

@@ -52,6 +52,12 @@ class IdOrderedSpool:
     def __len__(self) -> int:
         return sum(1 for offset in self._offsets if offset >= 0)
 
+    def ids(self) -> Iterator[int]:
+        """The ids kept, in order, without reading their texts."""
+        for ident, offset in enumerate(self._offsets):
+            if offset >= 0:
+                yield ident
+
     def __iter__(self) -> Iterator[str]:
         # A generator function: a generator expression, compiled, is a list (docs/mypyc.md),
         # which would hold the whole report in memory.

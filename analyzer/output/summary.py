@@ -13,6 +13,7 @@ What it says:
   handshake (SYN resends included: that is the wait the client saw).
 - the ten busiest sources: client addresses by connections opened, with the packets of
   those connections (both ways).
+- the scans and floods of the file (findings/scans.py), as the text report tells them.
 
 It keeps counters and two tables of ten, never the connections: each is counted and dropped
 as the stream hands it over, so the summary's own memory does not grow with the file (the
@@ -30,7 +31,7 @@ import msgspec
 
 from analyzer.analysis import ConnectionAnalysis, FileStream
 from analyzer.output.json_report import document_head
-from analyzer.output.text_report import format_endpoint, head_lines
+from analyzer.output.text_report import format_endpoint, head_lines, scan_lines
 from analyzer.timefmt import format_duration
 
 TOP: Final = 10
@@ -124,7 +125,10 @@ EXPIRED: Final = {
 class Summary:
     """The counters and the two tables, fed one connection at a time."""
 
-    def __init__(self, source_slots: int = SOURCE_SLOTS) -> None:
+    def __init__(self, source_slots: int = SOURCE_SLOTS, tables: bool = True) -> None:
+        """`tables`: keep the slowest handshakes and the busiest sources too (the text
+        report's overview counts only)."""
+        self.tables = tables
         self.connections = 0
         self.handshakes = dict.fromkeys(HANDSHAKES, 0)
         self.closes = dict.fromkeys(CLOSES, 0)
@@ -150,6 +154,10 @@ class Summary:
             self.one_side_closed += 1
         else:
             self.no_close += 1
+        if connection.expired is not None:
+            self.expired[connection.expired] = self.expired.get(connection.expired, 0) + 1
+        if not self.tables:
+            return
         if handshake.status == "complete" and handshake.final_ack is not None and handshake.syns:
             seconds = round(handshake.final_ack.time - handshake.syns[0].time, 9)
             entry = (
@@ -166,8 +174,6 @@ class Summary:
             elif entry > self._slowest[0]:
                 heapq.heapreplace(self._slowest, entry)
         self.sources.add(connection.client[0], connection.packets)
-        if connection.expired is not None:
-            self.expired[connection.expired] = self.expired.get(connection.expired, 0) + 1
 
     def slowest(self) -> list[tuple[float, int, int, tuple[str, int], tuple[str, int], int]]:
         """(seconds, id, family, client, server, SYNs), the slowest first."""
@@ -209,6 +215,25 @@ class Summary:
             # 0: the source counts are exact; else each may be short by up to this many.
             "source_counts_short_by": self.sources.short_by,
         }
+
+    def overview_lines(self) -> list[str]:
+        """The outcomes the text report's overview opens with: each handshake outcome, each
+        cause of a reset (but refused, a handshake outcome already), the connections each
+        timer gave up; the lines of none left out."""
+        rows = [(HANDSHAKES.get(status, status), n) for status, n in self.handshakes.items() if n]
+        rows += [
+            (RESETS.get(cause, f"reset: {cause}"), n)
+            for cause, n in self.resets.items()
+            if n and cause != "refused"
+        ]
+        rows += [
+            (f"given up by the {kind.replace('_', ' ')} timer", n) for kind, n in sorted(self.expired.items())
+        ]
+        width = max(_WIDTH, *(len(label) for label, _n in rows)) if rows else _WIDTH
+        return [
+            f"outcomes of the {self.connections:,} connection{'s' if self.connections != 1 else ''}:",
+            *(f"  {label:<{width}}  {n:>9,}" for label, n in rows),
+        ]
 
     def text_lines(self) -> list[str]:
         """The summary after the report's head lines."""
@@ -260,18 +285,22 @@ class Summary:
 
 def write_summary(stream: FileStream, out: TextIO, as_json: bool = False) -> None:
     """The file's summary, written once the file has been read (nothing for a file that
-    cannot be read): text, or one line of JSON without its newline, like the document."""
+    cannot be read): text, or one line of JSON without its newline, like the document. The
+    scans and floods (findings/scans.py) come last in the text, in the head in JSON."""
     summary = Summary()
     for result in stream.results:
         summary.add(result)
     udp = stream.udp()
     application = stream.application(udp)
+    scans = stream.scans.findings()
     if as_json:
         out.write(
             _ENCODER.encode(
-                summary.as_dict(document_head(stream.file, stream.stats, application), len(udp))
+                summary.as_dict(document_head(stream.file, stream.stats, application, scans), len(udp))
             ).decode()
         )
         return
     lines = head_lines(stream.file, stream.stats, summary.connections, udp, application)
-    out.write("\n".join([*lines, *summary.text_lines()]) + "\n")
+    lines += summary.text_lines()
+    lines += scan_lines(scans, stream.origin or 0.0) or ["scans and floods: none"]
+    out.write("\n".join(lines) + "\n")

@@ -1,12 +1,24 @@
-"""The analysis as text for people: one block per connection, times relative to the file start."""
+"""The analysis as text for people: one block per connection, times relative to the file start.
+
+A file of OVERVIEW_FROM connections or more (or with a scan or flood) opens with an
+overview: the outcomes counted (output/summary.py), the scans and floods
+(findings/scans.py), the interesting connections a line each (refused, reset, resent,
+unfinished, given up by a timer; INTERESTING_SHOWN of them and a count of the rest); then
+the connections' blocks in id order, those of a scan or flood folded into it (one line says
+how many; --all shows them). `only` (output/only.py) chooses the connections told, in the
+lines and the blocks; the counts and the scans stay the file's.
+"""
 
 from __future__ import annotations
 
-from typing import TextIO
+import io
+from array import array
+from typing import Final, TextIO
 
-from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream
+from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream, ScanFinding
 from analyzer.connections import CAPTURE_COPY_WINDOW, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
+from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
@@ -106,30 +118,326 @@ def _udp_text(udp: list[UdpFlow]) -> list[str]:
     return lines
 
 
-def analysis_text(analysis: Analysis) -> str:
-    lines = head_lines(
-        analysis.file, analysis.stats, len(analysis.connections), analysis.udp, analysis.application
+SCAN_KINDS: Final = {
+    "vertical": "port scan (vertical)",
+    "horizontal": "address sweep (horizontal)",
+    "block": "block scan (many ports on many hosts)",
+    "flood": "SYN flood",
+}
+ANSWER_TEXT: Final = (("synack", "SYN/ACK (open)"), ("rst", "RST (closed)"), ("none", "none (filtered)"))
+
+
+def _plural(count: int, word: str, estimated: bool = False) -> str:
+    about = "about " if estimated else ""
+    return f"{about}{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _ip(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None) -> list[str]:
+    """The scans and floods, three or four lines each (`shown`: at most that many, and a
+    line for the rest)."""
+    if not scans:
+        return []
+    lines = [f"scans and floods ({len(scans)}):"]
+    for number, scan in enumerate(scans[:shown], start=1):
+        kind = SCAN_KINDS.get(scan.kind, scan.kind)
+        if scan.target is not None:
+            host, port = scan.target
+            sources = _plural(scan.sources, "source", scan.estimated)
+            what = f"{_plural(scan.attempts, 'attempt')} of {_ip(host)}:{port} from {sources}"
+        else:
+            ports = _plural(scan.ports, "port")
+            hosts = _plural(scan.hosts, "host", scan.estimated)
+            if scan.kind == "vertical" and scan.hosts == 1:
+                what = f"{scan.source} probed {ports} of {scan.top_hosts[0][0]}"
+            elif scan.kind == "horizontal" and scan.ports == 1:
+                what = f"{scan.source} probed port {scan.top_ports[0][0]} on {hosts}"
+            else:
+                what = f"{scan.source} probed {ports} on {hosts}"
+        lines.append(f"  [{number}] {kind}: {what}")
+        if scan.rate is None:
+            rate = " (all at one instant)"
+        else:
+            rate = f" ({scan.rate:,.0f} a second)" if scan.rate >= 100 else f" ({scan.rate:,.1f} a second)"
+        # What an answer says of a port is a scan's question; a flood's is whether it was answered.
+        answered = ", ".join(
+            f"{scan.answers[answer]:,} {label if scan.target is None else label.split(' (')[0]}"
+            for answer, label in ANSWER_TEXT
+        )
+        lines.append(
+            f"      {_plural(scan.attempts, 'attempt')} in {format_duration(scan.duration)}{rate} "
+            f"from +{scan.first_time - origin:.3f} s; answers: {answered}"
+        )
+        # The hosts of a port scan (when more than one), the ports of a sweep (likewise).
+        if scan.kind in ("vertical", "block") and scan.hosts > 1:
+            lines.append(
+                "      most probed hosts: "
+                + ", ".join(
+                    f"{_ip(ip)} ({_plural(n, 'attempt')}, {_plural(p, 'port')})"
+                    for ip, n, p in scan.top_hosts
+                )
+            )
+        if scan.kind in ("horizontal", "block") and scan.ports > 1:
+            lines.append(
+                "      most probed ports: "
+                + ", ".join(
+                    f"{port} ({_plural(n, 'attempt')}, {_plural(h, 'host')})" for port, n, h in scan.top_ports
+                )
+            )
+        if scan.busiest is not None and scan.busiest[1] < scan.attempts:  # more than one 10 s
+            start, count = scan.busiest
+            lines.append(f"      busiest 10 s: {_plural(count, 'attempt')} from +{start - origin:.3f} s")
+        if scan.target is not None:
+            if scan.top_sources:
+                busiest = ", ".join(f"{_ip(ip)} ({_plural(n, 'attempt')})" for ip, n in scan.top_sources)
+                lines.append(f"      busiest sources: {busiest}")
+            else:
+                lines.append("      no source stands out: each made one attempt or a few")
+        if scan.short_by:
+            lines.append(f"      (a table filled up: its counts may be short by up to {scan.short_by:,})")
+    if shown is not None and len(scans) > shown:
+        lines.append(f"  and {len(scans) - shown:,} more (--format json lists them all)")
+    return lines
+
+
+def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
+    """What makes a connection worth a look, a few words each; none for an ordinary one."""
+    handshake, connection = result.handshake, result.connection
+    reasons = []
+    status = handshake.status
+    if status == "refused":
+        reasons.append("refused")
+    elif status == "no_answer":
+        reasons.append(f"no answer to {_plural(len(handshake.syns), 'SYN')}")
+    elif status == "incomplete":
+        reasons.append("handshake incomplete")
+    causes = []
+    for reset in result.resets:
+        if reset.cause != "refused" and (reset.sender, reset.cause) not in causes:
+            causes.append((reset.sender, reset.cause))
+    reasons.extend(f"RST from the {sender}: {cause}" for sender, cause in causes)
+    resent = 0
+    if len(handshake.syns) > 1 and status != "no_answer":  # else said by "no answer to N SYNs"
+        reasons.append(f"SYN sent {len(handshake.syns)} times")
+        resent += len(handshake.syns) - 1
+    elif len(handshake.syns) > 1:
+        resent += len(handshake.syns) - 1
+    if len(handshake.synacks) > 1:
+        reasons.append(f"SYN/ACK sent {len(handshake.synacks)} times")
+        resent += len(handshake.synacks) - 1
+    if result.sequence.flags:
+        others = result.sequence.counts().get("retransmission", 0) - resent
+        if others > 0:
+            reasons.append(_plural(others, "retransmission"))
+    expired = connection.expired
+    if expired is not None and not (expired == "attempt" and status in ("no_answer", "incomplete")):
+        reasons.append(f"given up by the {expired.replace('_', ' ')} timer")
+    return reasons
+
+
+def interesting_line(result: ConnectionAnalysis, reasons: list[str]) -> str:
+    """The line of an interesting connection but its id (given when it is written, lined up)."""
+    c = result.connection
+    return f"{format_endpoint(c.client, c.family)} → {format_endpoint(c.server, c.family)}  " + "; ".join(
+        reasons
     )
+
+
+def analysis_text(analysis: Analysis, only: list[str] | None = None, show_all: bool = False) -> str:
     origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
-    for result in analysis.connections:
-        lines.append("")
-        lines.extend(connection_text(result, origin))
-    lines.extend(_udp_text(analysis.udp))
-    return "\n".join(lines) + "\n"
+    report = TextReport(only, show_all)
+    out = io.StringIO()
+    try:
+        for result in analysis.connections:
+            report.add(result, origin)
+        report.write(
+            out, analysis.file, analysis.stats, analysis.udp, analysis.application, analysis.scans, origin
+        )
+    finally:
+        report.close()
+    return out.getvalue()
 
 
-def write_text(stream: FileStream, out: TextIO) -> None:
+def write_text(
+    stream: FileStream, out: TextIO, only: list[str] | None = None, show_all: bool = False
+) -> None:
     """analysis_text as the file is read: connections spooled as they end, printed in id
     order once the file has been read (nothing is printed for a file that cannot be read)."""
-    spool = IdOrderedSpool()
+    report = TextReport(only, show_all)
+    scans = stream.scans
     try:
         for result in stream.results:
-            text = "\n" + "\n".join(connection_text(result, stream.origin or 0.0))
-            spool.add(result.connection.id, text.encode())
+            # The details of a probe that is sure to be folded into a scan or flood are not
+            # made (a flood's would be most of the work), unless --all asks for them.
+            hot = result.probe is not None and not show_all and scans.hot(result)
+            report.add(result, stream.origin or 0.0, hot)
         udp = stream.udp()
-        out.write("\n".join(head_lines(stream.file, stream.stats, len(spool), udp, stream.application(udp))))
-        for block in spool:
-            out.write("\n" + block)
-        out.write("\n".join(["", *_udp_text(udp)]) + "\n")
+        report.write(
+            out, stream.file, stream.stats, udp, stream.application(udp), stream.scans.findings(),
+            stream.origin or 0.0,
+        )  # fmt: skip
     finally:
-        spool.close()
+        report.close()
+
+
+# A file of fewer connections is told connection by connection, as it always was; from this
+# many on, an overview comes first (its outcomes, scans and floods, the interesting
+# connections a line each), then the connections, those of a scan or flood folded into it.
+OVERVIEW_FROM: Final = 10
+INTERESTING_SHOWN: Final = 20
+SCANS_SHOWN: Final = 10
+
+
+class TextReport:
+    """The text report, fed each connection as it ends (in any order); written once all are
+    in. What it keeps: each connection's block and, if it is interesting, its line, spooled
+    (output/spool.py); the overview's counters (output/summary.py); for a probe, two hashes
+    to tell at the end whether it belongs to a scan or flood (16 bytes a connection)."""
+
+    def __init__(self, only: list[str] | None = None, show_all: bool = False) -> None:
+        from analyzer.output.summary import Summary
+
+        self.only = only
+        self.show_all = show_all
+        self.blocks = IdOrderedSpool()
+        self.interesting = IdOrderedSpool()
+        self.summary = Summary(tables=False)  # the overview's counts
+        self.sources = array("q")  # by id: hash of a probe's source, 0 for the others
+        self.targets = array("q")  # by id: hash of a probe's (host, port)
+        self.unmade = array("q")  # the ids of the hot probes shown, whose details were not made
+
+    def add(self, result: ConnectionAnalysis, origin: float, hot: bool = False) -> None:
+        """`hot`: a probe whose details are not kept, sure to be folded into a finding
+        (ScanDetector.hot); one that is not after all is counted (see write)."""
+        connection = result.connection
+        self.summary.add(result)
+        if result.probe is not None:
+            missing = connection.id + 1 - len(self.sources)
+            if missing > 0:
+                self.sources.extend(bytes(8 * missing))
+                self.targets.extend(bytes(8 * missing))
+            self.sources[connection.id] = hash(connection.client[0]) or 1
+            self.targets[connection.id] = hash(connection.server) or 1
+        if self.only is not None and not shown(result, self.only):
+            return
+        if hot:
+            self.unmade.append(connection.id)
+            return
+        self.blocks.add(connection.id, ("\n" + "\n".join(connection_text(result, origin))).encode())
+        reasons = interesting_reasons(result)
+        if reasons:
+            self.interesting.add(connection.id, interesting_line(result, reasons).encode())
+
+    def _scan_of(self, ident: int, sources: dict[int, int], targets: dict[int, int]) -> int | None:
+        """The number of the scan or flood the connection belongs to, if any."""
+        if ident >= len(self.sources) or not self.sources[ident]:
+            return None
+        number = sources.get(self.sources[ident])
+        return number if number is not None else targets.get(self.targets[ident])
+
+    def write(
+        self,
+        out: TextIO,
+        file: str,
+        stats: DecodeStats,
+        udp: list[UdpFlow],
+        application: list[str],
+        scans: list[ScanFinding],
+        origin: float,
+    ) -> None:
+        count = self.summary.connections
+        out.write("\n".join(head_lines(file, stats, count, udp, application)))
+        if self.only is not None:
+            udp = []  # --only chooses among the TCP connections
+        if count < OVERVIEW_FROM and not scans:
+            if self.only is not None:
+                out.write(f"\n\nconnections ({', '.join(self.only)}): {len(self.blocks):,} of {count:,}")
+            for block in self.blocks:
+                out.write("\n" + block)
+            out.write("\n".join(["", *_udp_text(udp)]) + "\n")
+            return
+        # Scans are told by their numbers, floods likewise: the first finding a probe's
+        # source or target belongs to.
+        sources: dict[int, int] = {}
+        targets: dict[int, int] = {}
+        for number, scan in reversed(list(enumerate(scans, start=1))):
+            if scan.target is not None:
+                targets[hash(scan.target) or 1] = number
+            elif scan.source is not None:
+                sources[hash(scan.source) or 1] = number
+        sections = [self.summary.overview_lines()]
+        if scans:
+            sections.append(scan_lines(scans, origin, SCANS_SHOWN))
+        sections.append(self._interesting_lines(sources, targets))
+        folded: dict[int, int] = {}
+        told = lost = 0
+        for ident in self.blocks.ids():
+            belongs = self._scan_of(ident, sources, targets)
+            if belongs is None or self.show_all:
+                told += 1
+            else:
+                folded[belongs] = folded.get(belongs, 0) + 1
+        for ident in self.unmade:
+            belongs = self._scan_of(ident, sources, targets)
+            if belongs is None:
+                lost += 1
+            else:
+                folded[belongs] = folded.get(belongs, 0) + 1
+        heading = [self._details_heading(told, folded)]
+        if lost:
+            # A target that looked flooded while the file was read, and slowed down after.
+            heading.append(
+                f"({lost:,} probes looked like a scan's or a flood's while the file was read and are "
+                "in none after all: --all shows them)"
+            )
+        sections.append(heading)
+        out.write("\n\n" + "\n\n".join("\n".join(section) for section in sections))
+        for ident, block in self.blocks.items():
+            if self.show_all or self._scan_of(ident, sources, targets) is None:
+                out.write("\n" + block)
+        out.write("\n".join(["", *_udp_text(udp)]) + "\n")
+
+    def _interesting_lines(self, sources: dict[int, int], targets: dict[int, int]) -> list[str]:
+        """The interesting connections a line each by id, INTERESTING_SHOWN of them, and how
+        many more; those of a scan or flood are told by it."""
+        listed: list[tuple[int, str]] = []
+        more = 0
+        in_scans = len(self.unmade)
+        for ident, line in self.interesting.items():
+            if self._scan_of(ident, sources, targets) is not None:
+                in_scans += 1
+            elif len(listed) < INTERESTING_SHOWN:
+                listed.append((ident, line))
+            else:
+                more += 1
+        width = max((len(str(ident)) for ident, _line in listed), default=0)
+        lines = [f"  #{ident:<{width}} {line}" for ident, line in listed]
+        which = f" ({', '.join(self.only)})" if self.only is not None else ""
+        heading = f"interesting connections{which}:"
+        if not lines:
+            lines.append("  none" + (" besides those of the scans and floods" if in_scans else ""))
+        if more:
+            lines.append(f"  and {more:,} more (below, in id order)")
+        if in_scans and lines[0] != "  none besides those of the scans and floods":
+            lines.append("  (and those of the scans and floods above)")
+        return [heading, *lines]
+
+    def _details_heading(self, told: int, folded: dict[int, int]) -> str:
+        which = f" ({', '.join(self.only)})" if self.only is not None else ""
+        if not folded:
+            return f"connections{which}, in id order ({told:,}):"
+        into = "; ".join(
+            f"{n:,} folded into [{number}]" for number, n in sorted(folded.items()) if number <= SCANS_SHOWN
+        )
+        unlisted = sum(n for number, n in folded.items() if number > SCANS_SHOWN)
+        if unlisted:
+            into += f"{'; ' if into else ''}{unlisted:,} into the scans and floods not listed"
+        rest = f"the other {told:,} below, in id order" if told else "none other"
+        return f"connections{which}: {into} (--all shows them one by one, --format conn a line each); {rest}"
+
+    def close(self) -> None:
+        self.blocks.close()
+        self.interesting.close()

@@ -18,7 +18,9 @@ sidecar) is made by `jobs` share processes instead (in_shares, share_process):
   have the same sum, so each connection, and each chain of port reuse, lies in one share.
   The decoder passes over the other shares' TCP segments once their headers are checked.
 - Every share reads every frame, so its decode statistics, warnings and UDP flows are the
-  whole file's; share 0 sends the document's head and UDP flows.
+  whole file's; share 0 sends the document's head and UDP flows. Each share counts its own
+  connections' probes (findings/scans.py) and sends its tables; the parent adds them up
+  into the file's scans and floods, which go into the head.
 - A share numbers its connections among themselves, in the order of their first frames,
   as one process numbers all of them. It encodes each connection's line and spools it,
   and notes (placement.ShareLines) a small index for the parent (placement.ShareIndex:
@@ -48,9 +50,9 @@ a pipe of their own. In the order they are sent:
   parent  share     (the fork)    path, Share(i, n), progress (share 0  at the start, Ctrl-C and SIGTERM
                                   only), its Pipe end, its line pipe's  blocked until the share has its
                                   write end, the read ends to close     handlers (share_process.STOPPING)
-  share   parent    ShareReport   head, udp (share 0; else ""),         the file read to its end, the
-                                  warnings, error, index (ShareIndex)   share's lines spooled; with error
-                                                                        (the file cannot be read) nothing
+  share   parent    ShareReport   head, udp (share 0; else empty),      the file read to its end, the
+                                  warnings, error, index (ShareIndex),  share's lines spooled; with error
+                                  scans (ScanDetector: its tables)      (the file cannot be read) nothing
                                                                         follows
   share   parent    OSError       the exception itself                  instead of ShareReport or Written:
                                                                         what the system refused (a full disk

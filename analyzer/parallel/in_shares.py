@@ -23,7 +23,7 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
     """The file's JSON document into `out` (the same bytes as one process writes), made by
     options.jobs share processes (share 0 shows the progress line); returns its warnings.
     Raises UserError for a file that cannot be read (`out` untouched)."""
-    from analyzer.output.json_report import document_frame
+    from analyzer.output.json_report import document_frame, encoded_head, scan_to_dict
 
     count = options.jobs
     context = multiprocessing.get_context("fork")
@@ -71,7 +71,14 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
             raise UserError(errors[0])
         indexes = [report.index for report in reports]
         ids, owners = file_ids(indexes)
-        opening, closing = document_frame(reports[0].head, reports[0].udp)
+        # Each share counted its own connections' probes: the file's scans are their sum.
+        scans = reports[0].scans
+        assert scans is not None
+        for report in reports[1:]:
+            assert report.scans is not None
+            scans.merge(report.scans)
+        head = {**reports[0].head, "scans": [scan_to_dict(scan) for scan in scans.findings()]}
+        opening, closing = document_frame(encoded_head(head), reports[0].udp)
         output = _placeable(out)
         if output is not None:
             out.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass
 
+from analyzer.findings.scans import ScanDetector
 from analyzer.parallel.placement import ShareIndex
 
 
@@ -16,11 +17,12 @@ from analyzer.parallel.placement import ShareIndex
 class ShareReport:
     """Share -> parent, once the share has read the file: its part of what the document says."""
 
-    head: str  # the document's head and UDP flows: only from share 0 (the same in every share)
-    udp: str
+    head: dict  # the document's head (its scans the share's own) and UDP flows: only from
+    udp: str  # share 0 (the same in every share)
     warnings: list[str]
     error: str | None  # the file cannot be read (a UserError's line); then nothing else is sent
     index: ShareIndex  # where its lines stand among all (see placement)
+    scans: ScanDetector | None  # its connections' probes counted, for the parent to add up
 
 
 @dataclass(frozen=True)

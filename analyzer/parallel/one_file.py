@@ -31,7 +31,8 @@ def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
     the built-in decoder without a sidecar, is made by that many processes, each
     analyzing a share of the connections (the same bytes as one process). JSON lines never
     are: a share numbers its connections only once the whole file has been read, and the
-    lines are to come out before that, from one process."""
+    lines are to come out before that, from one process; nor is a report of only some
+    connections (--only: one process writes fewer lines)."""
     from analyzer.analysis import stream_file
 
     sidecar = sidecar_beside(path) if options.use_sidecar else None
@@ -39,6 +40,7 @@ def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
         options.jobs > 1
         and options.json
         and not options.summary
+        and options.only is None
         and options.decoder == "fast"
         and sidecar is None
         and _big(path)
@@ -56,6 +58,7 @@ def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
 
 
 def _write(stream: FileStream, options: AnalyzeOptions, out: TextIO) -> None:
+    only = list(options.only) if options.only is not None else None
     if options.summary:
         from analyzer.output.summary import write_summary
 
@@ -63,19 +66,19 @@ def _write(stream: FileStream, options: AnalyzeOptions, out: TextIO) -> None:
     elif options.format == "json":
         from analyzer.output.json_report import write_document
 
-        write_document(stream, out)
+        write_document(stream, out, only)
     elif options.format == "jsonl":
         from analyzer.output.jsonl_report import write_lines
 
-        write_lines(stream, out, flush=not is_regular_file(out))
+        write_lines(stream, out, flush=not is_regular_file(out), only=only)
     elif options.format == "conn":
         from analyzer.output.conn_log import write_conn_log
 
-        write_conn_log(stream, out)
+        write_conn_log(stream, out, only)
     else:
         from analyzer.output.text_report import write_text
 
-        write_text(stream, out)
+        write_text(stream, out, only, options.show_all)
 
 
 def _big(path: str) -> bool:

@@ -25,12 +25,16 @@ class AnalyzeOptions:
     # Processes: files analyzed at once, or the shares of one big file's JSON report.
     jobs: int = 1
     timeouts: Timeouts = field(default_factory=Timeouts)  # when open connections are given up
+    only: tuple[str, ...] | None = None  # just these kinds of connection (output/only.py); None: all
+    show_all: bool = False  # the text report shows the connections of scans and floods too
 
     def __post_init__(self) -> None:
         if self.jobs < 1:
             raise ValueError(f"jobs must be at least 1, not {self.jobs}")
         if self.format not in (SUMMARY_FORMATS if self.summary else FORMATS):
             raise ValueError(f"no {'summary' if self.summary else 'report'} in the format {self.format!r}")
+        if self.summary and self.only is not None:
+            raise ValueError("the summary shows no connections to choose among")
 
     @property
     def json(self) -> bool:

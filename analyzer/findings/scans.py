@@ -1,0 +1,642 @@
+"""Scans and floods: many attempts that never became conversations, as file-level findings.
+
+A single connection says little about a scan: a refused connect is a refused connect. What
+makes a scan is many of them, from one source, to many ports of one host (a port scan,
+vertical), to one port of many hosts (an address sweep, horizontal), or both (a block scan);
+what makes a flood is many to one port of one host, from any number of sources. Each is one
+finding of the file, with its counts, in place of hundreds or millions of connections told
+one by one.
+
+What counts: probes
+-------------------
+A probe is a connection its client opened with a SYN that carried no payload either way and
+was not closed by a FIN from each side: Zeek's "failed connection" (policy/misc/scan.zeek,
+is_failed_conn: S0, REJ, and a SYN/ACK or a completed handshake reset with no D or d in its
+history), and also one that simply stops after the handshake, as a connect scan's can. Its
+answer is what the target sent back: a SYN/ACK (the port is open), else a RST (closed), else
+nothing (filtered, or a spoofed source never answered). Connections with no SYN from their
+client (the capture began later; nmap's FIN, NULL, Xmas and ACK probes) are not counted: a
+capture that starts in the middle of a busy server's traffic would otherwise be full of
+them. Snort's port_scan leaves them out too by default (include_midstream = false).
+
+Thresholds, and why
+-------------------
+- PORT_SCAN_PORTS = 15: one source probed 15 or more distinct ports of one host. Zeek's
+  Scan::port_scan_threshold is 15 unique ports of one victim; Snort 3's medium-sensitivity
+  port scan (tcp_med_ports in snort_defaults.lua) alerts at 15 ports too (5 at low). A client
+  that talks to a few services of a server (web, mail, SSH) stays far below it.
+- SWEEP_HOSTS = 25: one source probed one port on 25 or more distinct hosts. Zeek's
+  Scan::addr_scan_threshold is 25 unique hosts on one port (Snort's low sensitivity sweeps
+  count 5 "nets", the medium one 7: noisier). Zeek's example nmap-vsn capture, a host
+  discovery of 7 hosts on ports 80 and 443, is below it, as nmap -sn on a home network is.
+- A source with both is one block scan; a source is one finding, however many hosts and
+  ports it probed (nmap -p1-1000 on a /24 is one finding, not 256 port scans and 1,000
+  sweeps).
+- FLOOD_ATTEMPTS = 1,000 probes to one host and port within FLOOD_WINDOW = 10 seconds (100
+  a second). Counted in 10-second bins of their start: a flood when two adjacent bins hold
+  1,000 between them, so that every 10 s of 1,000 probes is one, and nothing slower than
+  1,000 in 20 s is; a burst inside a long capture counts as much as a capture of only the
+  burst. Zeek's old synflood.bro called 15,000 new connections to one victim within 60 s a
+  flood (250 a second); ntopng's SYN flood victim alert fires above 50 SYNs a second. 1,000
+  is more half-open attempts than Linux's SYN queue holds by default (tcp_max_syn_backlog,
+  128 to 1,024 by memory; "Possible SYN flooding on port" when it overflows), and far more
+  than the burst of failed reconnects that a restarted service sees. The rate keeps a
+  server that was down for a day (its clients' SYNs unanswered, a few a minute) from being
+  called flooded. The sources are counted, not required: a flood from one address reusing
+  its ports is a flood.
+Suricata has no scan detector of its own: its scan rules count one signature's matches with
+`threshold: type both, track by_src, count N, seconds T`.
+
+Scans have no time window: the file is the window (Zeek's 5 minutes and Snort's 60 to 600
+seconds bound what a sensor running for months remembers). A scan spread over a day is
+still a scan here; the finding's span and rate (its attempts over the time from the first
+to the last, a flood's too) tell how fast it went.
+
+Bounded memory, streaming
+-------------------------
+Connections come in the order they end, not by id, and a flood may bring a million sources.
+Four tables (by source; by source and host; by source and port; by host and port), each
+bounded like the summary's busiest sources (output/summary.py, SourceTally). A key seen
+once is only remembered with its probe (a flood's spoofed sources, a sweep's hosts), and a
+source seen once goes no further than the first table: a probe of a flood costs a few
+dictionary operations. Keys seen again get their counts; exact while a table holds at most
+2 x SLOTS of each kind, then the keys seen once are forgotten and the others ranked by
+batch Misra-Gries (their weight drops by the (SLOTS + 1)-th largest each time the table is
+full), so that every key with more probes than `short_by` (at most about probes / SLOTS)
+stays, and a finding says by how much its counts may be short. A key counts its distinct
+ports exactly (the first alone, a set of up to 64, then a 65,536-bit map of 8 KB) and its
+distinct addresses exactly up to EXACT_LIMIT (sorted 64-bit hashes, 8 KB at most), past that
+as a HyperLogLog sketch of 4,096 registers (about 1.6 % off; the finding says "estimated").
+So a table never holds more than 2 x SLOTS keys of 16 KB and 2 x SLOTS probes, whatever the
+file: 5 MB at its peak, measured, for a million probes of a flood from spoofed sources with
+a port scan and a sweep among them, as for a tenth of them. The tables merge (the shares of
+a big file each count their own connections, and the parent adds them up), and the result
+does not depend on the order the connections came in while no table has filled up.
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import math
+from array import array
+from bisect import bisect_left
+from hashlib import blake2b
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from analyzer.analysis import ConnectionAnalysis
+
+PORT_SCAN_PORTS: Final = 15
+SWEEP_HOSTS: Final = 25
+FLOOD_ATTEMPTS: Final = 1_000
+FLOOD_WINDOW: Final = 10.0  # seconds: FLOOD_ATTEMPTS in this long is 100 probes a second
+_MAX_BINS: Final = 4_096  # a target's busiest FLOOD_WINDOW bins kept (11 hours of them)
+
+SLOTS: Final = 4_096  # keys kept per table after a compaction (2 x SLOTS before one)
+EXACT_LIMIT: Final = 1_024  # distinct addresses counted exactly, then estimated
+_HLL_BITS: Final = 12
+_HLL_REGISTERS: Final = 1 << _HLL_BITS
+_HLL_REST: Final = (1 << (64 - _HLL_BITS)) - 1  # the hash's bits below the register's index
+_PORT_SET_LIMIT: Final = 64  # distinct ports kept in a set, then as a bitmap
+TOP: Final = 5  # the hosts, ports or sources a finding names
+
+# A scanner's kind: (a port scan of some host, a sweep of some port) -> kind.
+_SCAN_KIND: Final = {(True, False): "vertical", (False, True): "horizontal", (True, True): "block"}
+
+SYNACK: Final = "synack"
+RST: Final = "rst"
+NOTHING: Final = "none"
+ANSWERS: Final = (SYNACK, RST, NOTHING)
+
+# Closed by a FIN from each side: a conversation, even without payload (a health check).
+_NORMAL_CLOSES: Final = frozenset(("four-way", "three-segment", "simultaneous", "half-close"))
+
+
+def probe_answer(result: ConnectionAnalysis) -> str | None:
+    """What the target answered if the connection was a probe (SYNACK, RST or NOTHING),
+    else None (see the module docstring)."""
+    if not result.handshake.syns:
+        return None
+    history = result.compatibility.zeek.history
+    if "D" in history or "d" in history or result.close.shape in _NORMAL_CLOSES:
+        return None
+    if result.handshake.synacks:
+        return SYNACK
+    for reset in result.resets:
+        if reset.sender == "server":
+            return RST
+    return NOTHING
+
+
+def address_hash(address: str) -> int:
+    """A 64-bit hash of an address's text, the same in every process and run (Python's own
+    hash of a str is not): estimates and merges do not change from run to run."""
+    return int.from_bytes(blake2b(address.encode(), digest_size=8).digest(), "little")
+
+
+def address_order(address: str) -> tuple[int, int]:
+    """Addresses in their numeric order (10.1.0.2 before 10.1.0.10), IPv4 first."""
+    parsed = ipaddress.ip_address(address)
+    return parsed.version, int(parsed)
+
+
+class Distinct:
+    """How many distinct addresses: the first one kept alone, then exactly, as the sorted
+    array of their address_hash (8 bytes each), up to EXACT_LIMIT; past that a HyperLogLog
+    estimate of 4,096 registers (one byte each)."""
+
+    __slots__ = ("exact", "one", "registers")
+
+    def __init__(self) -> None:
+        self.one: str | None = None
+        self.exact: array | None = None
+        self.registers: bytearray | None = None
+
+    def add(self, value: str) -> None:
+        registers = self.registers
+        if registers is not None:  # _register, written out: a flood's every probe comes here
+            hashed = int.from_bytes(blake2b(value.encode(), digest_size=8).digest(), "little")
+            index = hashed >> (64 - _HLL_BITS)
+            rank = 64 - _HLL_BITS - (hashed & _HLL_REST).bit_length() + 1
+            if rank > registers[index]:
+                registers[index] = rank
+        elif self.exact is not None:
+            self._add_hash(address_hash(value))
+        elif self.one is None:
+            self.one = value
+        elif value != self.one:
+            self.exact = array("Q", sorted((address_hash(self.one), address_hash(value))))
+            self.one = None
+
+    def _add_hash(self, hashed: int) -> None:
+        exact = self.exact
+        if exact is None:
+            if self.registers is None:  # empty, or one kept as text: exactly, from here
+                self.exact = exact = array("Q", [address_hash(self.one)] if self.one is not None else [])
+                self.one = None
+            else:
+                self._register(hashed)
+                return
+        at = bisect_left(exact, hashed)
+        if at < len(exact) and exact[at] == hashed:
+            return
+        exact.insert(at, hashed)
+        if len(exact) > EXACT_LIMIT:
+            self.exact, self.registers = None, bytearray(_HLL_REGISTERS)
+            for kept in exact:
+                self._register(kept)
+
+    def _register(self, hashed: int) -> None:
+        registers = self.registers
+        assert registers is not None
+        index = hashed >> (64 - _HLL_BITS)
+        rank = 64 - _HLL_BITS - (hashed & _HLL_REST).bit_length() + 1
+        if rank > registers[index]:
+            registers[index] = rank
+
+    @property
+    def estimated(self) -> bool:
+        return self.registers is not None
+
+    def count(self) -> int:
+        registers = self.registers
+        if registers is None:
+            return len(self.exact) if self.exact is not None else int(self.one is not None)
+        m = _HLL_REGISTERS
+        estimate = 0.7213 / (1 + 1.079 / m) * m * m / sum(2.0**-r for r in registers)
+        empty = registers.count(0)
+        if estimate <= 2.5 * m and empty:
+            estimate = m * math.log(m / empty)  # small range: linear counting
+        return round(estimate)
+
+    def merge(self, other: Distinct) -> None:
+        if other.registers is None:
+            if other.one is not None:
+                self.add(other.one)
+            for hashed in other.exact or ():
+                self._add_hash(hashed)
+            return
+        if self.registers is None:
+            mine = [*(self.exact or ()), *((address_hash(self.one),) if self.one is not None else ())]
+            self.one, self.exact, self.registers = None, None, bytearray(_HLL_REGISTERS)
+            for hashed in mine:
+                self._register(hashed)
+        assert self.registers is not None
+        self.registers = bytearray(map(max, self.registers, other.registers))
+
+
+class PortSet:
+    """Distinct ports, exactly: the first alone, then a set, then a bitmap of all 65,536
+    (8 KB)."""
+
+    __slots__ = ("bitmap", "one", "size", "values")
+
+    def __init__(self) -> None:
+        self.one = -1
+        self.values: set[int] | None = None
+        self.bitmap: bytearray | None = None
+        self.size = 0
+
+    def add(self, port: int) -> None:
+        values = self.values
+        if values is not None:
+            values.add(port)
+            if len(values) > _PORT_SET_LIMIT:
+                self.values, self.bitmap, self.size = None, bytearray(8192), 0
+                for kept in values:
+                    self.add(kept)
+        elif self.bitmap is not None:
+            byte, bit = port >> 3, 1 << (port & 7)
+            if not self.bitmap[byte] & bit:
+                self.bitmap[byte] |= bit
+                self.size += 1
+        elif self.one < 0:
+            self.one = port
+        elif port != self.one:
+            self.values = {self.one, port}
+
+    def count(self) -> int:
+        if self.values is not None:
+            return len(self.values)
+        return self.size if self.bitmap is not None else int(self.one >= 0)
+
+    def merge(self, other: PortSet) -> None:
+        if other.bitmap is None:
+            for port in other.values or ((other.one,) if other.one >= 0 else ()):
+                self.add(port)
+            return
+        for byte, bits in enumerate(other.bitmap):
+            for bit in range(8):
+                if bits >> bit & 1:
+                    self.add(byte << 3 | bit)
+
+
+class _Stats:
+    """What a table counts for one key: probes (and the ranking weight, see _Table), their
+    answers, the first and last probe's start; and what its table tracks of the key's
+    probes: the distinct ports, hosts or sources, the busiest sources."""
+
+    __slots__ = (
+        "attempts", "bins", "first", "flooded", "hosts", "last", "none", "ports", "rst", "sources", "synack",
+        "weight",
+    )  # fmt: skip
+
+    def __init__(self, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
+        self.weight = self.attempts = self.synack = self.rst = self.none = 0
+        self.first = math.inf
+        self.last = -math.inf
+        self.ports = PortSet() if ports else None
+        self.hosts = Distinct() if hosts else None
+        self.sources = Distinct() if sources else None
+        # A target's probes by FLOOD_WINDOW bin of their start (bin -> probes), and whether
+        # two adjacent bins have held FLOOD_ATTEMPTS between them.
+        self.bins: dict[int, int] | None = {} if sources else None
+        self.flooded = False
+
+    def count_bin(self, time: float) -> None:
+        bins = self.bins
+        assert bins is not None
+        at = int(time // FLOOD_WINDOW)
+        here = bins[at] = bins.get(at, 0) + 1
+        if not self.flooded and here + max(bins.get(at - 1, 0), bins.get(at + 1, 0)) >= FLOOD_ATTEMPTS:
+            self.flooded = True
+        if len(bins) > _MAX_BINS:  # a target probed for hours on end: its quietest bin goes
+            del bins[min(bins, key=lambda b: (bins[b], b))]
+
+    @property
+    def answers(self) -> dict[str, int]:
+        return {SYNACK: self.synack, RST: self.rst, NOTHING: self.none}
+
+    def merge(self, other: _Stats) -> None:
+        self.weight += other.weight
+        self.attempts += other.attempts
+        self.synack += other.synack
+        self.rst += other.rst
+        self.none += other.none
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
+        if self.bins is not None and other.bins is not None:
+            bins = self.bins
+            for at, probes in other.bins.items():
+                bins[at] = bins.get(at, 0) + probes
+            self.flooded = (
+                self.flooded
+                or other.flooded
+                or any(probes + bins.get(at + 1, 0) >= FLOOD_ATTEMPTS for at, probes in bins.items())
+            )
+            while len(bins) > _MAX_BINS:
+                del bins[min(bins, key=lambda b: (bins[b], b))]
+        if self.ports is not None and other.ports is not None:
+            self.ports.merge(other.ports)
+        if self.hosts is not None and other.hosts is not None:
+            self.hosts.merge(other.hosts)
+        if self.sources is not None and other.sources is not None:
+            self.sources.merge(other.sources)
+
+
+# A probe as the tables take it: (source, host, port, answer, time).
+Probe = tuple[str, str, int, str, float]
+
+
+class _Table:
+    """Stats by key, at most 2 x slots keys. A key seen once is only remembered, with its
+    probe (a tuple: most keys of a flood of spoofed sources, or of a sweep of many hosts,
+    are never seen again); its stats are made when it comes again. Either kind, when full:
+    the keys seen once are forgotten (each short of one probe); the keys with stats drop
+    their weight by the (slots + 1)-th largest and those left at zero go (batch
+    Misra-Gries). A key's counts then cover the probes since it last entered the table:
+    short of the truth by at most short_by (the sum of the drops and forgettings)."""
+
+    __slots__ = ("entries", "hosts", "once", "ports", "short_by", "slots", "sources")
+
+    def __init__(self, slots: int, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
+        self.slots = slots
+        self.entries: dict[Any, _Stats] = {}  # a key: an address, or a tuple of an address and one more
+        self.once: dict[Any, Probe] = {}  # the keys seen once, and their probe
+        self.short_by = 0
+        self.ports, self.hosts, self.sources = ports, hosts, sources  # what its keys track
+
+    def add(self, key: Any, probe: Probe) -> Probe | None:
+        """Count the probe under the key; the key's first probe if this is its second."""
+        entry = self.entries.get(key)
+        if entry is not None:
+            self._record(entry, probe)
+            return None
+        once = self.once
+        first = once.pop(key, None)
+        if first is None:
+            if len(once) >= 2 * self.slots:
+                once.clear()
+                self.short_by += 1
+            once[key] = probe
+            return None
+        if len(self.entries) >= 2 * self.slots:
+            self._compact()
+        entry = self.entries[key] = _Stats(self.ports, self.hosts, self.sources)
+        self._record(entry, first)
+        self._record(entry, probe)
+        return first
+
+    def _record(self, entry: _Stats, probe: Probe) -> None:
+        source, host, port, answer, time = probe
+        # Counted here, not in a method of _Stats: every probe comes here two to four times.
+        entry.weight += 1
+        entry.attempts += 1
+        if answer == SYNACK:
+            entry.synack += 1
+        elif answer == RST:
+            entry.rst += 1
+        else:
+            entry.none += 1
+        if time < entry.first:
+            entry.first = time
+        if time > entry.last:
+            entry.last = time
+        if self.ports:
+            entry.ports.add(port)  # type: ignore[union-attr]  # made with the table's kinds
+        if self.hosts:
+            entry.hosts.add(host)  # type: ignore[union-attr]
+        if self.sources:
+            entry.sources.add(source)  # type: ignore[union-attr]
+            entry.count_bin(time)
+
+    def stats(self) -> dict[Any, _Stats]:
+        """Every key's stats, those seen once too (made here, for the findings)."""
+        every = dict(self.entries)
+        for key, probe in self.once.items():
+            entry = every[key] = _Stats(self.ports, self.hosts, self.sources)
+            self._record(entry, probe)
+        return every
+
+    def _compact(self) -> None:
+        drop = heapq.nlargest(self.slots + 1, (entry.weight for entry in self.entries.values()))[-1]
+        self.short_by += drop
+        kept = {}
+        for key, entry in self.entries.items():
+            if entry.weight > drop:
+                entry.weight -= drop
+                kept[key] = entry
+        self.entries = kept
+
+    def merge(self, other: _Table) -> None:
+        for key, entry in other.entries.items():
+            mine = self.entries.get(key)
+            if mine is None:
+                first = self.once.pop(key, None)
+                mine = self.entries[key] = entry
+                if first is not None:
+                    self._record(mine, first)
+            else:
+                mine.merge(entry)
+        self.short_by += other.short_by
+        for key, probe in other.once.items():
+            self.add(key, probe)
+        while len(self.entries) > 2 * self.slots:
+            self._compact()
+
+
+class ScanFinding:
+    """One scan or flood of the file (see the module docstring for the kinds)."""
+
+    def __init__(
+        self,
+        kind: str,
+        source: str | None,
+        target: tuple[str, int] | None,
+        stats: _Stats,
+        sources: int,
+        hosts: int,
+        ports: int,
+        estimated: bool,
+        top_hosts: list[tuple[str, int, int]],
+        top_ports: list[tuple[int, int, int]],
+        top_sources: list[tuple[str, int]],
+        short_by: int,
+        busiest: tuple[float, int] | None = None,
+    ) -> None:
+        self.kind = kind  # "vertical", "horizontal", "block" or "flood"
+        self.source = source  # the scanner (None for a flood)
+        self.target = target  # the flooded host and port (None for a scan)
+        self.attempts = stats.attempts
+        self.answers = stats.answers
+        self.first_time = stats.first
+        self.last_time = stats.last
+        self.sources = sources  # distinct sources, hosts and ports probed
+        self.hosts = hosts
+        self.ports = ports
+        self.estimated = estimated  # some distinct count is a HyperLogLog estimate
+        self.top_hosts = top_hosts  # (host, probes, distinct ports), most probed first
+        self.top_ports = top_ports  # (port, probes, distinct hosts)
+        self.top_sources = top_sources  # (source, probes of the host) for a flood
+        self.short_by = short_by  # the counts may be short by this many (0: exact)
+        # A flood's busiest FLOOD_WINDOW: (its start, the probes that began in it).
+        self.busiest = busiest
+
+    @property
+    def duration(self) -> float:
+        """From the first probe's start to the last one's (to the nanosecond)."""
+        return round(self.last_time - self.first_time, 9)
+
+    @property
+    def rate(self) -> float | None:
+        """Probes a second from the first to the last; None when they all began at once."""
+        return round(self.attempts / self.duration, 3) if self.duration > 0 else None
+
+
+class ScanDetector:
+    """Fed every connection of a file (add), in any order; findings() once they are all in."""
+
+    def __init__(self, slots: int = SLOTS) -> None:
+        self.probes = 0
+        self.by_source = _Table(slots, ports=True, hosts=True)
+        self.by_pair = _Table(slots, ports=True)  # (source, host): the ports probed there
+        self.by_sweep = _Table(slots, hosts=True)  # (source, port): the hosts probed on it
+        self.by_target = _Table(slots, sources=True)  # (host, port): who probed it
+        # The sources that have been scanners so far (at most 2 x slots of them): their
+        # later probes are sure to be a finding's (see hot).
+        self.scanners: set[str] = set()
+        self._slots = slots
+
+    def hot(self, result: ConnectionAnalysis) -> bool:
+        """Whether the probe (counted already) is sure to be a scan's or a flood's: its
+        source a scanner, or its target flooded, so far (and so at the end, but for a key
+        dropped from a full table). A report may leave out the details of a hot probe, to be
+        folded into its finding, and tell if one ends up in none."""
+        connection = result.connection
+        if connection.client[0] in self.scanners:
+            return True
+        target = self.by_target.entries.get(connection.server)
+        return target is not None and target.flooded
+
+    def add(self, result: ConnectionAnalysis) -> str | None:
+        """Count the connection if it is a probe; its answer (probe_answer)."""
+        answer = probe_answer(result)
+        if answer is None:
+            return None
+        connection = result.connection
+        source, (host, port) = connection.client[0], connection.server
+        self.probes += 1
+        probe = (source, host, port, answer, connection.first_time)
+        by_source = self.by_source
+        if source in by_source.entries:
+            by_source.add(source, probe)
+            self._add_scanned(probe)
+        else:
+            # A source seen once (each of a flood's spoofed ones) goes no further than the
+            # table of sources; the second time, its first probe and this one go on.
+            first = by_source.add(source, probe)
+            if first is not None:
+                self._add_scanned(first)
+                self._add_scanned(probe)
+        self.by_target.add((host, port), probe)
+        return answer
+
+    def _add_scanned(self, probe: Probe) -> None:
+        """A probe of a source seen more than once, into the tables by host and by port."""
+        source, host, port = probe[0], probe[1], probe[2]
+        self.by_pair.add((source, host), probe)
+        self.by_sweep.add((source, port), probe)
+        if source in self.scanners or len(self.scanners) >= 2 * self._slots:
+            return
+        pair = self.by_pair.entries.get((source, host))
+        sweep = self.by_sweep.entries.get((source, port))
+        if (pair is not None and pair.ports.count() >= PORT_SCAN_PORTS) or (  # type: ignore[union-attr]
+            sweep is not None and sweep.hosts.count() >= SWEEP_HOSTS  # type: ignore[union-attr]
+        ):
+            self.scanners.add(source)
+
+    def merge(self, other: ScanDetector) -> None:
+        """Add another detector's counts (another share of the same file's connections)."""
+        self.probes += other.probes
+        once = [*self.by_source.once.items(), *other.by_source.once.items()]
+        self.by_source.merge(other.by_source)
+        self.by_pair.merge(other.by_pair)
+        self.by_sweep.merge(other.by_sweep)
+        self.by_target.merge(other.by_target)
+        # The sources each had seen once and that are now seen more than once: their probes
+        # go on as add() sends them.
+        for source, probe in once:
+            if source in self.by_source.entries:
+                self._add_scanned(probe)
+
+    def findings(self) -> list[ScanFinding]:
+        """The scans (one a source) and floods (one a host and port), the most probes first."""
+        vertical: set[str] = set()
+        horizontal: set[str] = set()
+        hosts_of: dict[str, list[tuple[str, int, int]]] = {}
+        ports_of: dict[str, list[tuple[int, int, int]]] = {}
+        probes_of: dict[str, list[tuple[str, int]]] = {}  # host -> (source, probes)
+        sources = self.by_source.stats()
+        for key, pair in self.by_pair.stats().items():
+            source, host = key
+            assert pair.ports is not None
+            ports = pair.ports.count()
+            if ports >= PORT_SCAN_PORTS:
+                vertical.add(source)
+            hosts_of.setdefault(source, []).append((host, pair.attempts, ports))
+            probes_of.setdefault(host, []).append((source, pair.attempts))
+        for key, sweep in self.by_sweep.stats().items():
+            source, port = key
+            assert sweep.hosts is not None
+            hosts = sweep.hosts.count()
+            if hosts >= SWEEP_HOSTS:
+                horizontal.add(source)
+            ports_of.setdefault(source, []).append((port, sweep.attempts, hosts))
+        found = []
+        for source in vertical | horizontal:
+            stats = sources.get(source)
+            if stats is None:  # a scanner dropped from the source table: unlikely, see SLOTS
+                continue
+            assert stats.hosts is not None and stats.ports is not None
+            kind = _SCAN_KIND[source in vertical, source in horizontal]
+            found.append(
+                ScanFinding(
+                    kind,
+                    source,
+                    None,
+                    stats,
+                    1,
+                    stats.hosts.count(),
+                    stats.ports.count(),
+                    stats.hosts.estimated,
+                    sorted(hosts_of.get(source, []), key=lambda h: (-h[1], -h[2], address_order(h[0])))[:TOP],
+                    sorted(ports_of.get(source, []), key=lambda p: (-p[1], -p[2], p[0]))[:TOP],
+                    [],
+                    max(self.by_source.short_by, self.by_pair.short_by, self.by_sweep.short_by),
+                )
+            )
+        for key, target in self.by_target.entries.items():  # a flood's keys are seen more than once
+            host, port = key
+            if not target.flooded:
+                continue
+            assert target.sources is not None
+            # The sources that stand out: more than one probe of the host, and more than the
+            # pairs' table may have dropped from anyone (none, in a flood of spoofed addresses).
+            standing_out = [(s, n) for s, n in probes_of.get(host, []) if n > max(1, self.by_pair.short_by)]
+            found.append(
+                ScanFinding(
+                    "flood",
+                    None,
+                    (host, port),
+                    target,
+                    target.sources.count(),
+                    1,
+                    1,
+                    target.sources.estimated,
+                    [],
+                    [],
+                    sorted(standing_out, key=lambda item: (-item[1], address_order(item[0])))[:TOP],
+                    self.by_target.short_by,
+                    _busiest(target),
+                )
+            )
+        found.sort(key=lambda f: (-f.attempts, f.kind, f.source or "", f.target or ("", 0)))
+        return found
+
+
+def _busiest(target: _Stats) -> tuple[float, int]:
+    """A target's busiest FLOOD_WINDOW bin: when it began (or its first probe, if later),
+    and the probes in it (the earliest of equals)."""
+    at, probes = max((target.bins or {}).items(), key=lambda item: (item[1], -item[0]))
+    return max(at * FLOOD_WINDOW, target.first), probes

@@ -1,0 +1,326 @@
+"""Scans and floods (findings/scans.py) as one finding each, the text report's overview with
+the scans' connections folded into them, and --only / --all in every format."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import tracemalloc
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import CAPTURES, assert_one_line_error, run, stored_captures
+from pcap_builder import tcp_packet, write_capture
+from scapy.utils import rdpcap, wrpcap
+
+from analyzer.analysis import analyze_file, stream_file
+from analyzer.findings.scans import FLOOD_ATTEMPTS, PORT_SCAN_PORTS, SWEEP_HOSTS, ScanDetector
+from analyzer.output.json_report import scan_to_dict
+from analyzer.output.text_report import INTERESTING_SHOWN, OVERVIEW_FROM, write_text
+
+SCANNER, VICTIM = "10.0.0.66", "10.0.0.10"
+OPEN_PORTS = (22, 80, 443)
+FILTERED_PORTS = range(991, 1001)  # never answered
+
+
+def _vertical_scan(tmp_path: Path) -> Path:
+    """nmap -sS -p1-1000: a SYN to each port from one source port; the open ports answer
+    SYN/ACK (and the scanner resets them), the filtered ones nothing, the rest RST/ACK."""
+    packets = []
+    for port in range(1, 1001):
+        packets.append(tcp_packet(4, SCANNER, 50000, VICTIM, port, "S", 1000))
+        if port in OPEN_PORTS:
+            packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "SA", 7000, 1001))
+            packets.append(tcp_packet(4, SCANNER, 50000, VICTIM, port, "R", 1001))
+        elif port not in FILTERED_PORTS:
+            packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "RA", 0, 1001))
+    return write_capture(tmp_path / "vertical.pcap", packets, step=0.0005)
+
+
+@pytest.fixture(scope="module")
+def vertical(tmp_path_factory) -> Path:
+    return _vertical_scan(tmp_path_factory.mktemp("scans"))
+
+
+def _document(path: Path, *options: str) -> dict:
+    result = run("analyze", "--json", *options, str(path))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_vertical_scan_is_one_finding_with_its_counts(vertical) -> None:
+    [scan] = _document(vertical)["scans"]
+    assert scan["kind"] == "vertical" and scan["source"] == SCANNER and scan["target"] is None
+    assert scan["attempts"] == 1000 and scan["ports"] == 1000 and scan["hosts"] == 1 and scan["sources"] == 1
+    assert scan["answered"] == {"synack": 3, "rst": 987, "none": 10}
+    assert scan["top_hosts"] == [{"ip": VICTIM, "attempts": 1000, "ports": 1000}]
+    assert not scan["estimated"] and scan["counts_short_by"] == 0
+    # 2,000-odd frames 0.5 ms apart: the SYNs span about a second.
+    assert scan["duration"] == pytest.approx(scan["last_time"] - scan["first_time"])
+    assert 0.9 < scan["duration"] < 1.1 and scan["rate"] == pytest.approx(1000 / scan["duration"], rel=1e-3)
+
+
+def test_the_text_of_a_scan_is_short_and_opens_with_the_overview(vertical) -> None:
+    text = run("analyze", str(vertical))
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert len(lines) < 25, text.stdout  # not 1,000 blocks of 7 lines
+    assert lines[0].startswith(f"{vertical}: ") and lines[0].endswith("1000 connections")
+    assert lines[2] == "outcomes of the 1,000 connections:"
+    order = [next(i for i, line in enumerate(lines) if line.startswith(head)) for head in (
+        "outcomes", "scans and floods (1):", "interesting connections", "connections:",
+    )]  # fmt: skip
+    assert order == sorted(order)
+    assert f"  [1] port scan (vertical): {SCANNER} probed 1,000 ports of {VICTIM}" in lines
+    assert "3 SYN/ACK (open), 987 RST (closed), 10 none (filtered)" in text.stdout
+    assert "1,000 folded into [1] (--all shows them" in text.stdout
+    assert not any(line.startswith("#") for line in lines)
+    # --all: every connection's block too, after the same overview.
+    every = run("analyze", "--all", str(vertical)).stdout
+    assert every.startswith(text.stdout.rsplit("connections:", 1)[0])
+    assert sum(line.startswith("#") for line in every.splitlines()) == 1000
+
+
+def test_a_horizontal_sweep_is_one_finding(tmp_path) -> None:
+    packets = []
+    for n in range(60):
+        host = f"10.1.0.{n + 1}"
+        packets.append(tcp_packet(4, SCANNER, 40000 + n, host, 22, "S", 5000))
+        if n < 5:
+            packets.append(tcp_packet(4, host, 22, SCANNER, 40000 + n, "SA", 9000, 5001))
+        elif n < 45:
+            packets.append(tcp_packet(4, host, 22, SCANNER, 40000 + n, "RA", 0, 5001))
+    [scan] = _document(write_capture(tmp_path / "sweep.pcap", packets, step=0.01))["scans"]
+    assert scan["kind"] == "horizontal" and scan["source"] == SCANNER
+    assert (scan["attempts"], scan["hosts"], scan["ports"]) == (60, 60, 1)
+    assert scan["answered"] == {"synack": 5, "rst": 40, "none": 15}
+    assert scan["top_ports"] == [{"port": 22, "attempts": 60, "hosts": 60}]
+
+
+def _flood(tmp_path: Path, spoofed: int = 1000, repeated: int = 100) -> Path:
+    """`spoofed` SYNs from as many addresses and `repeated` from one more, to one port, the
+    even ones answered by SYN/ACK; 0.2 ms apart."""
+    packets = []
+    for n in range(spoofed + repeated):
+        source = f"172.{16 + n // 65536}.{n // 256 % 256}.{n % 256}" if n < spoofed else "198.51.100.7"
+        sport = 1024 + n % 60000
+        packets.append(tcp_packet(4, source, sport, "192.0.2.1", 80, "S", n))
+        if n % 2 == 0:
+            packets.append(tcp_packet(4, "192.0.2.1", 80, source, sport, "SA", 7, n + 1))
+    return write_capture(tmp_path / "flood.pcap", packets, step=0.0002)
+
+
+def test_a_flood_is_one_finding_naming_the_source_that_stands_out(tmp_path) -> None:
+    [flood] = _document(_flood(tmp_path))["scans"]
+    assert flood["kind"] == "flood" and flood["source"] is None
+    assert flood["target"] == {"ip": "192.0.2.1", "port": 80}
+    assert flood["attempts"] == 1100 and flood["sources"] == 1001 and not flood["estimated"]
+    assert (flood["hosts"], flood["ports"]) == (1, 1)
+    assert flood["answered"] == {"synack": 550, "rst": 0, "none": 550}
+    assert flood["rate"] > 1000
+    [(busiest)] = flood["top_sources"]  # the spoofed ones, one SYN each, do not stand out
+    assert busiest == {"ip": "198.51.100.7", "attempts": 100}
+
+
+def test_a_slow_stream_of_failed_attempts_is_no_flood(tmp_path) -> None:
+    """FLOOD_ATTEMPTS attempts to one port, but a few a second: a server that was down."""
+    packets = [
+        tcp_packet(4, f"10.2.{n // 256}.{n % 256}", 50000, "192.0.2.1", 80, "S", n) for n in range(1100)
+    ]
+    assert FLOOD_ATTEMPTS <= 1100
+    assert _document(write_capture(tmp_path / "down.pcap", packets, step=0.5))["scans"] == []
+
+
+def test_a_burst_inside_a_long_capture_is_a_flood(tmp_path) -> None:
+    """1,100 SYNs within half a second, and a SYN to the same port an hour before and after:
+    counted by 10-second bins, the burst is a flood whatever the file's length (its average
+    over the hour, 0.3 a second, is not the point); its connections are folded, the text
+    holding none of their details even while the file is read (ScanDetector.hot)."""
+    burst = [tcp_packet(4, f"10.7.{n // 256}.{n % 256}", 50000, "192.0.2.1", 80, "S", n) for n in range(1100)]
+    early = write_capture(tmp_path / "early.pcap", burst[:1], start=1_700_000_000.0)
+    middle = write_capture(tmp_path / "middle.pcap", burst[1:], start=1_700_003_600.0, step=0.0005)
+    late = write_capture(tmp_path / "late.pcap", burst[:1], start=1_700_007_200.0)
+    merged = tmp_path / "hour.pcap"
+    packets = [*rdpcap(str(early)), *rdpcap(str(middle)), *rdpcap(str(late))]
+    wrpcap(str(merged), packets)
+    [flood] = _document(merged)["scans"]
+    assert flood["kind"] == "flood" and flood["attempts"] == 1101 and flood["duration"] == pytest.approx(7200)
+    assert flood["rate"] < 1
+    text = run("analyze", str(merged)).stdout
+    assert "1,101 folded into [1]" in text and "in none after all" not in text
+
+
+def test_below_the_thresholds_there_is_no_finding(tmp_path) -> None:
+    packets = [tcp_packet(4, SCANNER, 50000, VICTIM, port, "S", 1) for port in range(1, PORT_SCAN_PORTS)]
+    packets += [tcp_packet(4, SCANNER, 50001, f"10.3.0.{n}", 443, "S", 1) for n in range(1, SWEEP_HOSTS)]
+    assert _document(write_capture(tmp_path / "few.pcap", packets))["scans"] == []
+
+
+@pytest.mark.parametrize("pcap", stored_captures(), ids=lambda p: p.name)
+def test_a_normal_capture_is_not_a_scan(pcap) -> None:
+    assert analyze_file(str(pcap)).scans == []
+
+
+def test_the_corpus_syn_scan_is_one_scan(corpus_dir) -> None:
+    path = corpus_dir / "pcaps" / "ppa_synscan.pcapng"
+    [scan] = analyze_file(str(path)).scans
+    assert (scan.kind, scan.source, scan.hosts, scan.ports) == ("vertical", "172.16.0.8", 1, 1000)
+    # nmap sends a second SYN to each port that did not answer: 1,994 attempts, one a connection.
+    assert scan.attempts == 1994 and scan.answers == {"synack": 3, "rst": 5, "none": 1986}
+    text = run("analyze", str(path)).stdout
+    assert len(text.splitlines()) < 20 and "1,994 folded into [1]" in text
+
+
+def _detector_findings(results, order: random.Random | None = None, shares: int = 1) -> list[dict]:
+    results = list(results)
+    if order is not None:
+        order.shuffle(results)
+    detectors = [ScanDetector() for _ in range(shares)]
+    for result in results:
+        connection = result.connection
+        detectors[(connection.client[1] + connection.server[1]) % shares].add(result)
+    merged = detectors[0]
+    for other in detectors[1:]:
+        merged.merge(other)
+    return [scan_to_dict(scan) for scan in merged.findings()]
+
+
+def test_the_findings_do_not_depend_on_the_order_or_on_shares(tmp_path, vertical) -> None:
+    """Connections come as they end; a big file's shares each count theirs and are added up."""
+    for path in (vertical, _flood(tmp_path)):
+        results = list(stream_file(str(path)).results)
+        once = _detector_findings(results)
+        assert once
+        assert _detector_findings(results, random.Random(5)) == once
+        assert _detector_findings(results, random.Random(6), shares=3) == once
+
+
+def _fake_probe(source: str, host: str, port: int, time: float):
+    """A connection as far as the detector reads it: an unanswered SYN."""
+    return SimpleNamespace(
+        connection=SimpleNamespace(client=(source, 40000), server=(host, port), first_time=time),
+        handshake=SimpleNamespace(syns=[time], synacks=[]),
+        compatibility=SimpleNamespace(zeek=SimpleNamespace(history="S")),
+        close=SimpleNamespace(shape="none"),
+        resets=[],
+    )
+
+
+def test_a_flood_of_spoofed_sources_is_counted_in_memory_that_does_not_grow() -> None:
+    """A million sources would need a million counters in each table: the tables stay
+    bounded, the flood is still one finding, its sources estimated, and a port scan from one
+    address among them is still found."""
+
+    def peak(attempts: int) -> tuple[int, ScanDetector]:
+        detector = ScanDetector(slots=200)
+        tracemalloc.start()
+        try:
+            for n in range(attempts):
+                if n % 10 == 0:
+                    probe = _fake_probe("198.51.100.7", "192.0.2.9", 1 + n // 10 % 1000, n / 50_000)
+                else:
+                    probe = _fake_probe(
+                        f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", "192.0.2.1", 80, n / 50_000
+                    )
+                detector.add(probe)
+            _now, top = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return top, detector
+
+    small, _ = peak(5_000)
+    large, detector = peak(50_000)
+    assert large < 1.5 * small
+    flood, scan = detector.findings()
+    assert flood.kind == "flood" and flood.attempts == 45_000 and flood.estimated
+    assert flood.sources == pytest.approx(45_000, rel=0.05)
+    assert scan.kind == "vertical" and scan.source == "198.51.100.7" and scan.ports == 1000
+    assert 5_000 - scan.short_by <= scan.attempts <= 5_000 and scan.short_by > 0
+
+
+def test_only_chooses_the_connections_in_every_format() -> None:
+    files = [
+        str(CAPTURES / name)
+        for name in ("refused.pcap", "handshake.pcap", "backlog.pcap", "linger-reset.pcap")
+    ]
+    kinds = {}
+    for path in files:
+        for connection in json.loads(run("analyze", "--json", path).stdout)["connections"]:
+            kinds[path, connection["id"]] = connection
+    expected = {
+        "refused": {key for key, c in kinds.items() if c["handshake"]["status"] == "refused"},
+        "resets": {key for key, c in kinds.items() if c["resets"]},
+        "retransmissions": {key for key, c in kinds.items() if "retransmission" in c["sequence"]["counts"]},
+    }
+    assert all(expected.values()) and expected["refused"] < expected["resets"]
+    for only, wanted in [
+        (["--only", "refused"], expected["refused"]),
+        (["--only", "resets,retransmissions"], expected["resets"] | expected["retransmissions"]),
+        (
+            ["--only", "refused", "--only", "retransmissions"],
+            expected["refused"] | expected["retransmissions"],
+        ),
+    ]:
+        document = json.loads(run("analyze", "--json", *only, *files).stdout)
+        assert {(d["file"], c["id"]) for d in document["files"] for c in d["connections"]} == wanted
+        assert all(d["only"] for d in document["files"])
+        lines = [
+            json.loads(line)
+            for line in run("analyze", "--format", "jsonl", *only, *files).stdout.splitlines()
+        ]
+        assert {(line["file"], line["id"]) for line in lines if line["type"] == "connection"} == wanted
+        ends = [line for line in lines if line["type"] == "file"]
+        assert sum(end["connection_count"] for end in ends) == len(kinds)  # the file's, not the lines'
+        rows = [
+            row.split("\t") for row in run("analyze", "--format", "conn", *only, *files).stdout.splitlines()
+        ]
+        assert sum(1 for row in rows if not row[0].startswith("#")) == len(wanted)
+        text = run("analyze", *only, *files).stdout
+        assert sum(line.startswith("#") for line in text.splitlines()) == len(wanted)
+
+
+def test_only_and_all_in_the_overview_of_a_scan(vertical) -> None:
+    refused = run("analyze", "--only", "refused", str(vertical)).stdout
+    assert "connections (refused): 987 folded into [1]" in refused
+    blocks = run("analyze", "--only", "refused", "--all", str(vertical)).stdout
+    assert sum(line.startswith("#") for line in blocks.splitlines()) == 987
+    assert "scans and floods (1):" in blocks  # the file's scans, whatever is shown
+
+
+def test_a_wrong_option_prints_the_subcommands_usage() -> None:
+    for args in (["analyze", "--bogus", "x.pcap"], ["analyze", "--only", "everything", "x.pcap"]):
+        result = run(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.startswith("usage: handshake analyze "), result.stderr
+    bad_kind = run("analyze", "--only", "resets,everything", "x.pcap").stderr
+    assert "'everything' is not one of resets, refused, retransmissions, incomplete" in bad_kind
+    diagram = run("diagram", "--only", "resets", "x.pcap")
+    assert diagram.returncode == 2 and diagram.stderr.startswith("usage: handshake diagram ")
+    assert_one_line_error(
+        run("analyze", "--summary", "--only", "resets", str(CAPTURES / "refused.pcap")), "--only"
+    )
+
+
+def test_a_small_capture_has_no_overview() -> None:
+    out = io.StringIO()
+    write_text(stream_file(str(CAPTURES / "backlog.pcap")), out)
+    assert "outcomes" not in out.getvalue() and "interesting" not in out.getvalue()
+    assert OVERVIEW_FROM > 3
+
+
+def test_the_interesting_connections_are_capped_with_a_count_of_the_rest(tmp_path) -> None:
+    """Refused connections from many sources (no scan, no flood), more than are listed."""
+    packets = []
+    for n in range(INTERESTING_SHOWN + 7):
+        client = f"10.5.{n // 256}.{n % 256}"
+        packets += [
+            tcp_packet(4, client, 40000, "10.6.0.1", 25, "S", 1),
+            tcp_packet(4, "10.6.0.1", 25, client, 40000, "RA", 0, 2),
+        ]
+    text = run("analyze", str(write_capture(tmp_path / "refused.pcap", packets))).stdout
+    listed = text.split("interesting connections:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(listed) == INTERESTING_SHOWN + 1 and listed[-1] == "  and 7 more (below, in id order)"
+    assert listed[0].startswith("  #0  10.5.0.0:40000 → 10.6.0.1:25  refused")
+    assert "scans and floods" not in text
