@@ -232,7 +232,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     diagnoses: list[Diagnosis] = []
     # Every diagnosis reads a FIN, a RST, a flagged segment or a resend: a flood's attempts have none.
     if resets or close.first_fin is not None or sequence.flags or len(resends) > 1:
-        diagnoses = diagnose(connection, sequence, handshake.answered_syn_to_ack, resends)
+        diagnoses = diagnose(connection, sequence, handshake.answered_syn_to_ack, resends, resets)
     return ConnectionAnalysis(
         sequence=sequence,
         compatibility=compatible,

@@ -28,6 +28,7 @@ from typing import Final
 from analyzer.connections import Connection, assign_roles
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
+from analyzer.findings.diagnoses import READ_FLAGS
 from analyzer.findings.resends import CopyFinder
 from analyzer.findings.retransmissions import SequenceAnalysis, SequenceJudge
 from analyzer.loss_inference import crossing_window, lost_segments
@@ -40,10 +41,6 @@ LOOK_AHEAD: Final = 2_048
 COPY_MEMORY: Final = 1 << 14
 
 _CONTROL: Final = SYN | FIN | RST
-
-
-# The sequence flags whose segments findings/diagnoses.py reads.
-_DIAGNOSED: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window"))
 
 
 class FoldedConnection:
@@ -161,7 +158,7 @@ class FoldedConnection:
         """A segment a diagnosis reads (findings/diagnoses.py): a keep-alive or its answer,
         a zero window, a resend of data."""
         kinds = self.judge.result.flags.get(frame)
-        if kinds is not None and any(kind in _DIAGNOSED for kind in kinds):
+        if kinds is not None and any(kind in READ_FLAGS for kind in kinds):
             return True
         return frame in self.copies.resends
 

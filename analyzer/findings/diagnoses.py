@@ -7,10 +7,8 @@ Kinds, and the rule each follows:
   longer than a round trip plus CLOSE_WAIT_PATIENCE (the delayed ACK's 200 ms and a
   scheduler's slack): its application had read the end of the stream and did not close.
   Measured to its FIN or RST, or to the capture's end ("at least").
-- fin_wait_2_expired: an end whose FIN was acknowledged, and which never got the peer's
-  FIN, answers a segment of the peer that came later than FIN_WAIT_2_SILENCE with RST: its
-  orphaned socket had been ended by the kernel's FIN_WAIT_2 timer (Linux tcp_fin_timeout,
-  60 s by default) and the 4-tuple belonged to nobody.
+- fin_wait_2_expired: a RST whose cause is the FIN_WAIT_2 timer (findings/resets.py has the
+  rule): its sender's orphaned socket had been ended and the 4-tuple belonged to nobody.
 - keep_alive: keep-alive probes (one byte, or none, one below the next sequence number:
   Wireshark's rule, findings/retransmissions.py), their answers, the interval between
   them; a keep-alive timeout when the last probes went unanswered and the prober reset.
@@ -35,14 +33,15 @@ from typing import Final
 from analyzer.connections import Connection
 from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, Segment, seq_diff
 from analyzer.findings.backoff import classify_backoff
+from analyzer.findings.resets import Reset
 from analyzer.findings.retransmissions import SequenceAnalysis
 from analyzer.timefmt import format_duration
 
 # A FIN that follows the peer's within a round trip and this much more is a prompt close.
 CLOSE_WAIT_PATIENCE: Final = 0.5
-# A segment that finds no socket this long after the FIN was acknowledged: the orphan timer
-# (Linux's shortest useful tcp_fin_timeout is seconds; a prompt RST is another story).
-FIN_WAIT_2_SILENCE: Final = 1.0
+# The sequence flags whose segments these rules read: a folded connection keeps them
+# (long_connection.py), with the resends of data.
+READ_FLAGS: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window"))
 # Paths change by a hop or two; a RST from another box on the path is usually further off.
 INJECTED_TTL_GAP: Final = 3
 # A segment sent this many times (two resends) shows a backoff, each resend a timer's
@@ -76,7 +75,8 @@ class Diagnosis:
 
 
 def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | None,
-             resends: dict[int, tuple[int, float]], capture_end: float | None = None) -> list[Diagnosis]:  # fmt: skip
+             resends: dict[int, tuple[int, float]], resets: list[Reset],
+             capture_end: float | None = None) -> list[Diagnosis]:  # fmt: skip
     """Every diagnosis of the connection, in the order of their first frame. `capture_end`:
     when the capture ended; the connection's last segment if not given (what is still going
     on then is measured to it, "at least")."""
@@ -97,8 +97,6 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
         tail = segments[first_fin:]
         for side in ("client", "server"):
             found += _close_wait(connection, tail, side, rtt or 0.0, capture_end)
-            if first_rst > first_fin:
-                found += _fin_wait_2_expired(connection, tail, side)
     kinds: set[str] = set()
     for flagged in sequence.flags.values():
         kinds.update(flagged)
@@ -111,6 +109,7 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
     if len(resends) > 1:
         found += _retransmission_timeouts(connection, resends)
     if first_rst >= 0:
+        found += _fin_wait_2_expired(resets)
         found += _rst_with_data(connection)
         found += _injected_rst(connection)
     return sorted(found, key=lambda d: min(d.frames))
@@ -188,41 +187,12 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
     ]
 
 
-def _fin_wait_2_expired(connection: Connection, segments: list[Segment], side: str) -> list[Diagnosis]:
-    """`side`'s FIN acknowledged, no FIN from the peer, then a late peer segment answered by
-    RST. `segments`: the connection's from its first FIN on."""
-    own_fin: Segment | None = None
-    fin_acked: Segment | None = None
-    late: Segment | None = None
-    for segment in segments:
-        mine = _from(connection, segment, side)
-        if mine:
-            if segment.flags & RST:
-                if fin_acked is not None and late is not None and own_fin is not None:
-                    waited = late.time - fin_acked.time
-                    return [
-                        Diagnosis(
-                            "fin_wait_2_expired",
-                            [own_fin.frame, fin_acked.frame, late.frame, segment.frame],
-                            f"the {side}'s socket in FIN_WAIT_2 was gone when the {_peer(side)}'s "
-                            f"segment (frame {late.frame}) came {format_duration(waited)} after the "
-                            f"{side}'s FIN was acknowledged: its orphan timer (Linux tcp_fin_timeout, 60 s "
-                            "by default) had ended it, and the kernel answered with RST for no connection",
-                        )
-                    ]
-                return []
-            if segment.flags & FIN and own_fin is None:
-                own_fin = segment
-        else:
-            if segment.flags & FIN:
-                return []  # the peer closed too: no FIN_WAIT_2 left waiting
-            if own_fin is not None and fin_acked is None and segment.flags & ACK:
-                if seq_diff(segment.ack, own_fin.seq_end) >= 0:
-                    fin_acked = segment
-                continue
-            if fin_acked is not None and segment.time - fin_acked.time > FIN_WAIT_2_SILENCE:
-                late = segment
-    return []
+def _fin_wait_2_expired(resets: list[Reset]) -> list[Diagnosis]:
+    return [
+        Diagnosis("fin_wait_2_expired", reset.evidence, f"the {reset.sender}'s RST: {reset.explanation}")
+        for reset in resets
+        if reset.cause == "fin_wait_2_expired"
+    ]
 
 
 def _keep_alive(
