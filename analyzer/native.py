@@ -59,6 +59,7 @@ COMPILED = (
     "analyzer.findings.compatibility",
     "analyzer.findings.diagnoses",
     "analyzer.findings.vantage",
+    "analyzer.findings.scans",
     "analyzer.long_connection",
     "analyzer.analysis",
     "analyzer.output.spool",

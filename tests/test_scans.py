@@ -8,7 +8,6 @@ import json
 import random
 import tracemalloc
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from conftest import CAPTURES, assert_one_line_error, run, stored_captures
@@ -197,17 +196,6 @@ def test_the_findings_do_not_depend_on_the_order_or_on_shares(tmp_path, vertical
         assert _detector_findings(results, random.Random(6), shares=3) == once
 
 
-def _fake_probe(source: str, host: str, port: int, time: float):
-    """A connection as far as the detector reads it: an unanswered SYN."""
-    return SimpleNamespace(
-        connection=SimpleNamespace(client=(source, 40000), server=(host, port), first_time=time),
-        handshake=SimpleNamespace(syns=[time], synacks=[]),
-        compatibility=SimpleNamespace(zeek=SimpleNamespace(history="S")),
-        close=SimpleNamespace(shape="none"),
-        resets=[],
-    )
-
-
 def test_a_flood_of_spoofed_sources_is_counted_in_memory_that_does_not_grow() -> None:
     """A million sources would need a million counters in each table: the tables stay
     bounded, the flood is still one finding, its sources estimated, and a port scan from one
@@ -218,13 +206,12 @@ def test_a_flood_of_spoofed_sources_is_counted_in_memory_that_does_not_grow() ->
         tracemalloc.start()
         try:
             for n in range(attempts):
+                # Unanswered SYNs: one scanner's, among a flood's spoofed sources.
                 if n % 10 == 0:
-                    probe = _fake_probe("198.51.100.7", "192.0.2.9", 1 + n // 10 % 1000, n / 50_000)
+                    detector.add_probe("198.51.100.7", "192.0.2.9", 1 + n // 10 % 1000, "none", n / 50_000)
                 else:
-                    probe = _fake_probe(
-                        f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", "192.0.2.1", 80, n / 50_000
-                    )
-                detector.add(probe)
+                    source = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+                    detector.add_probe(source, "192.0.2.1", 80, "none", n / 50_000)
             _now, top = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

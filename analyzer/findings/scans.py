@@ -204,7 +204,8 @@ class Distinct:
         if registers is None:
             return len(self.exact) if self.exact is not None else int(self.one is not None)
         m = _HLL_REGISTERS
-        estimate = 0.7213 / (1 + 1.079 / m) * m * m / sum(2.0**-r for r in registers)
+        # Over a list: mypyc (1.x) fails on a comprehension over a bytearray.
+        estimate = 0.7213 / (1 + 1.079 / m) * m * m / sum([2.0**-r for r in list(registers)])
         empty = registers.count(0)
         if estimate <= 2.5 * m and empty:
             estimate = m * math.log(m / empty)  # small range: linear counting
@@ -266,7 +267,7 @@ class PortSet:
             for port in other.values or ((other.one,) if other.one >= 0 else ()):
                 self.add(port)
             return
-        for byte, bits in enumerate(other.bitmap):
+        for byte, bits in enumerate(list(other.bitmap)):  # a list: see Distinct.count
             for bit in range(8):
                 if bits >> bit & 1:
                     self.add(byte << 3 | bit)
@@ -350,7 +351,11 @@ class _Table:
 
     __slots__ = ("entries", "hosts", "once", "ports", "short_by", "slots", "sources")
 
-    def __init__(self, slots: int, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
+    # Every argument has a default: compiled (mypyc), the class is unpickled (a share's
+    # tables, sent to the parent) by calling it with none.
+    def __init__(
+        self, slots: int = SLOTS, ports: bool = False, hosts: bool = False, sources: bool = False
+    ) -> None:
         self.slots = slots
         self.entries: dict[Any, _Stats] = {}  # a key: an address, or a tuple of an address and one more
         self.once: dict[Any, Probe] = {}  # the keys seen once, and their probe
@@ -515,9 +520,15 @@ class ScanDetector:
         if answer is None:
             return None
         connection = result.connection
-        source, (host, port) = connection.client[0], connection.server
+        self.add_probe(
+            connection.client[0], connection.server[0], connection.server[1], answer, connection.first_time
+        )
+        return answer
+
+    def add_probe(self, source: str, host: str, port: int, answer: str, time: float) -> None:
+        """Count one probe: an attempt from source to host:port at time, answered so."""
         self.probes += 1
-        probe = (source, host, port, answer, connection.first_time)
+        probe = (source, host, port, answer, time)
         by_source = self.by_source
         if source in by_source.entries:
             by_source.add(source, probe)
@@ -530,7 +541,6 @@ class ScanDetector:
                 self._add_scanned(first)
                 self._add_scanned(probe)
         self.by_target.add((host, port), probe)
-        return answer
 
     def _add_scanned(self, probe: Probe) -> None:
         """A probe of a source seen more than once, into the tables by host and by port."""
