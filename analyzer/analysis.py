@@ -18,6 +18,8 @@ from analyzer.connections import Connection, Side, Timeouts, group_connections, 
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.decode.segment import impossible_flags
+from analyzer.errors import CaptureFileError
+from analyzer.files import STDIN
 from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import (
     RECORDED_KERNEL,
@@ -389,6 +391,11 @@ def stream_file(
     records: Iterable[Segment | Datagram | Unreachable]
     if decoder == "tshark":
         from analyzer.decode.tshark_reader import read_packets_tshark
+
+        if path == STDIN:  # pyshark hands tshark a file name
+            raise CaptureFileError(
+                path, "--decoder tshark reads files only: save the capture to a file first"
+            )
 
         records = read_packets_tshark(path, stats)
     else:

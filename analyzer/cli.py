@@ -15,7 +15,7 @@ import analyzer
 from analyzer import native
 from analyzer.connections import Timeouts
 from analyzer.errors import UserError
-from analyzer.files import is_regular_file
+from analyzer.files import STDIN, is_regular_file
 from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
 from analyzer.output.only import ONLY_KINDS, parse_only
 from analyzer.parallel.options import FORMATS, SUMMARY_FORMATS
@@ -37,7 +37,7 @@ def _add_decoder(parser: argparse.ArgumentParser) -> None:
 
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyze pcap/pcapng files")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help=_FILE_HELP + " (once)")
     form = p.add_mutually_exclusive_group()
     form.add_argument("--format", choices=FORMATS, default=None,
                       help="text: the report for people (default); json: one JSON document (stable schema); "
@@ -106,18 +106,38 @@ def _seconds(text: str) -> float:
     return value
 
 
+_FILE_HELP = "a pcap or pcapng file; - reads it from standard input"
+
+
+def _connection_id(text: str) -> int | str:
+    from analyzer.output.selection import parse_connection_id
+
+    try:
+        return parse_connection_id(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _output_file(output: str) -> Path:
+    """Where one figure goes: refused before any work if a directory is in the way."""
+    path = Path(output)
+    if path.is_dir():
+        raise UserError(f"{output}: is a directory; name the file to write (X.svg, X.png)")
+    return path
+
+
 def _add_diagram(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diagram", help="draw a connection's sequence diagram (SVG or PNG)")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help=_FILE_HELP)
     p.add_argument("-o", "--output", default=None, help="X.svg, X.png or X.mmd (Mermaid; stdout without -o)")
     p.add_argument(
         "--format", choices=("svg", "png", "mermaid"), default=None, help="default: from the output's suffix"
     )
     p.add_argument(
         "--connection",
-        type=int,
+        type=_connection_id,
         default=None,
-        help="connection id (default: the first interesting one)",
+        help="connection id, or U and a UDP flow's id (U0) (default: the first interesting one)",
     )
     p.add_argument(
         "--sidecar", default=None, help="JSON sidecar with the socket calls (default: next to FILE)"
@@ -132,9 +152,10 @@ def _add_file_command(
 ) -> None:
     """A command that reads one capture and writes one output: FILE -o OUT [--connection N]."""
     p = sub.add_parser(name, help=help_text)
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", help=_FILE_HELP)
     p.add_argument("-o", "--output", required=True, help=output_help)
-    p.add_argument("--connection", type=int, default=None, help=f"connection id (default: {connection_help})")
+    p.add_argument("--connection", type=_connection_id, default=None,
+                   help=f"connection id (default: {connection_help})")  # fmt: skip
     _add_decoder(p)
     _add_timeouts(p)
     p.set_defaults(run=run)
@@ -152,11 +173,14 @@ def cmd_backoff(args: argparse.Namespace) -> int:
     from analyzer.output.backoff_chart import draw_backoff_chart
     from analyzer.output.selection import pick_backoff_connection
 
+    if isinstance(args.connection, str):
+        raise UserError(f"{args.connection}: a UDP flow has no SYN retransmissions to chart")
+    output = _output_file(args.output)
     sidecar = sidecar_beside(args.file)
     chosen = pick_backoff_connection(
         analyze_file(args.file, args.decoder, sidecar, _timeouts(args)), args.connection
     )
-    draw_backoff_chart(chosen, Path(args.output), sidecar)
+    draw_backoff_chart(chosen, output, sidecar)
     print(f"backoff chart: {args.output}")
     return 0
 
@@ -173,6 +197,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     from analyzer.output.selection import pick_connection
     from analyzer.output.state_timeline import draw_state_timeline
 
+    output = _output_file(args.output)
     sidecar = sidecar_beside(args.file)
     chosen, note = pick_connection(
         analyze_file(args.file, args.decoder, sidecar, _timeouts(args)), args.connection
@@ -181,7 +206,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
     if note:
         print(note)
-    draw_state_timeline(chosen, Path(args.output), sidecar)
+    draw_state_timeline(chosen, output, sidecar)
     print(f"state timeline: {args.output}")
     return 0
 
@@ -197,8 +222,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
     from analyzer.output.html_report import write_report
 
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise UserError(
+            f"{args.output}: exists and is not a directory (the report is written as DIR/index.html)"
+        )
     analysis = analyze_file(args.file, args.decoder, sidecar_beside(args.file), _timeouts(args))
-    print(f"report: {write_report(analysis, Path(args.output), args.connection)}")
+    print(f"report: {write_report(analysis, output, args.connection)}")
     return 0
 
 
@@ -294,6 +324,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise UserError(f"--summary is written as text or json, not {form}")
     if args.summary and args.only:
         raise UserError("--only chooses connections to show; --summary shows none")
+    if args.files.count(STDIN) > 1:
+        raise UserError("standard input (-) can be read once")
     only = None
     if args.only:
         only = tuple(dict.fromkeys(kind for kinds in args.only for kind in kinds))  # in order, once each
@@ -307,7 +339,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         progress=not args.quiet
         and sys.stderr.isatty()
         and not (form == "jsonl" and not is_regular_file(sys.stdout)),
-        jobs=args.jobs or default_jobs(),
+        # Standard input is read by this process: a pool's processes have none.
+        jobs=1 if STDIN in args.files else args.jobs or default_jobs(),
         timeouts=_timeouts(args),
         only=only,
         show_all=args.show_all,
@@ -328,7 +361,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.output.sequence_diagram import draw
     from analyzer.sidecar import load_sidecar
 
-    output = Path(args.output) if args.output else None
+    output = _output_file(args.output) if args.output else None
     kind = args.format or (
         "mermaid" if output is None or output.suffix == ".mmd" else output.suffix.lstrip(".").lower()
     )

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+# The name of standard input where a capture file is named (`cat x.pcap | handshake analyze -`).
+STDIN = "-"
+
 
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """`write` fills a file beside `target`, which then replaces it in one rename: a reader

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 from analyzer.errors import UserError
-from analyzer.files import write_atomically
+from analyzer.files import STDIN, write_atomically
 
 SIDECAR_SUFFIX = ".sidecar.json"
 SCHEMA_VERSION = 1
@@ -107,6 +107,8 @@ def sidecar_path_for(pcap: Path) -> Path:
 
 
 def find_sidecar(pcap: str | Path) -> Path | None:
+    if str(pcap) == STDIN:  # a piped capture has nothing beside it
+        return None
     candidate = sidecar_path_for(Path(pcap))
     return candidate if candidate.is_file() else None
 

@@ -207,19 +207,21 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
 
     mermaid_path = folder / f"{base}.mmd"
     mermaid_path.write_text(mermaid(chosen, sidecar))
-    timeline_path = None
+    # Every figure as SVG (to zoom) and PNG (to paste anywhere).
+    timeline_paths = []
     if not isinstance(chosen, UdpFlow):
         from analyzer.output.state_timeline import draw_state_timeline
 
-        timeline_path = draw_state_timeline(chosen, folder / f"{base}.states.svg", sidecar)
+        for suffix in (".svg", ".png"):
+            timeline_paths.append(draw_state_timeline(chosen, folder / f"{base}.states{suffix}", sidecar))
     backoff_paths = []
     for result in analysis.connections:
         if result.syn_backoff.intervals or result.synack_backoff.intervals:
             from analyzer.output.backoff_chart import draw_backoff_chart
 
-            backoff_paths.append(
-                draw_backoff_chart(result, folder / f"{base}.backoff-{result.connection.id}.svg", sidecar)
-            )
+            for suffix in (".svg", ".png"):
+                target = folder / f"{base}.backoff-{result.connection.id}{suffix}"
+                backoff_paths.append(draw_backoff_chart(result, target, sidecar))
     print_summary(scenario, family, analysis, sidecar, note)
     print(f"pcap:      {pcap}")
     print(f"sidecar:   {sidecar_path_for(pcap)}")
@@ -227,10 +229,9 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
     print(f"diagrams:  {diagrams[0]}")
     print(f"           {diagrams[1]}")
     print(f"           {mermaid_path} (Mermaid)")
-    if timeline_path is not None:
-        print(f"states:    {timeline_path}")
-    for path in backoff_paths:
-        print(f"backoff:   {path}")
+    for label, paths in (("states:", timeline_paths), ("backoff:", backoff_paths)):
+        for n, path in enumerate(paths):
+            print(f"{label if n == 0 else '':<10} {path}")
 
 
 def run_all(families: tuple[int, ...], *, store: bool = False, runs_dir: Path = Path("runs")) -> int:

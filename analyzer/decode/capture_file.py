@@ -8,12 +8,14 @@ it is killed) yields every complete frame and a warning.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Generator, Iterator
 from typing import BinaryIO, Final
 
 from analyzer.decode.fields import u32
 from analyzer.errors import CaptureFileError
+from analyzer.files import STDIN
 
 # The largest frame any capture engine writes is 256 KiB (tcpdump's default snaplen);
 # anything far above that in a length field means the file is corrupt.
@@ -69,7 +71,7 @@ class CaptureFile:
         """Opens the file and reads its header; raises CaptureFileError for a file that is
         missing or not a capture file."""
         try:
-            stream = self._stream = open(self.path, "rb")  # closed by __exit__
+            stream = self._stream = self._open()  # closed by __exit__
         except FileNotFoundError:
             raise CaptureFileError(self.path, "no such file") from None
         except IsADirectoryError:
@@ -96,6 +98,17 @@ class CaptureFile:
             raise
         return self
 
+    def _open(self) -> BinaryIO:
+        if self.path != STDIN:
+            return open(self.path, "rb")
+        # Read from a copy of the descriptor: closing it leaves sys.stdin open.
+        try:
+            if os.isatty(0):
+                raise CaptureFileError(STDIN, "standard input is a terminal; pipe a capture into it")
+            return os.fdopen(os.dup(0), "rb")
+        except OSError:
+            raise CaptureFileError(STDIN, "standard input is closed") from None
+
     def __exit__(self, *_exception: object) -> None:
         if self._blocks is not None:
             self._blocks.close()
@@ -105,7 +118,12 @@ class CaptureFile:
     @property
     def bytes_read(self) -> int:
         """How far into the file the reader is (for progress)."""
-        return self._stream.tell() if self._stream is not None and not self._stream.closed else 0
+        if self._stream is None or self._stream.closed:
+            return 0
+        try:
+            return self._stream.tell()
+        except OSError:  # a pipe has no position
+            return 0
 
     def frames(self) -> Generator[Frame, None, None]:
         """The frames as (time, link type, bytes), the file opened and closed around them."""

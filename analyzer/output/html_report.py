@@ -124,7 +124,7 @@ def _udp_section(flow: UdpFlow, sidecar: Sidecar | None) -> list[str]:
     ]
 
 
-def html_report(analysis: Analysis, connection: int | None = None) -> str:
+def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
     sidecar = analysis.sidecar
     chosen, note = pick_connection(analysis, connection)
     name = Path(analysis.file).name
@@ -166,10 +166,11 @@ def html_report(analysis: Analysis, connection: int | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(analysis: Analysis, directory: Path, connection: int | None = None) -> Path:
+def write_report(analysis: Analysis, directory: Path, connection: int | str | None = None) -> Path:
+    page = html_report(analysis, connection)  # first: a capture with nothing to show leaves no folder
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "index.html"
     partial = target.with_name(target.name + ".partial")
-    partial.write_text(html_report(analysis, connection), encoding="utf-8")
+    partial.write_text(page, encoding="utf-8")
     partial.replace(target)
     return target

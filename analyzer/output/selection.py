@@ -8,10 +8,13 @@ from analyzer.udp_flows import UdpFlow
 
 
 def pick_connection(
-    analysis: Analysis, wanted: int | None
+    analysis: Analysis, wanted: int | str | None
 ) -> tuple[ConnectionAnalysis | UdpFlow, str | None]:
     """The connection to draw and, when the file has several, a line saying which and why.
+    `wanted`: a TCP connection's id, or a UDP flow's as its reports write it ("U0").
     A file with no TCP connection draws its UDP flow (the first one refused, else the first)."""
+    if isinstance(wanted, str):
+        return _udp_flow(analysis, wanted), None
     results = analysis.connections
     if not results and analysis.udp:
         flow = next((f for f in analysis.udp if f.unreachables), analysis.udp[0])
@@ -35,6 +38,25 @@ def pick_connection(
         f"{len(results)} connections in {analysis.file}; drawing #{chosen.connection.id} ({why}); "
         "choose another with --connection N"
     )
+
+
+def _udp_flow(analysis: Analysis, wanted: str) -> UdpFlow:
+    for flow in analysis.udp:
+        if f"U{flow.id}" == wanted:
+            return flow
+    ids = f" (ids U0 to U{len(analysis.udp) - 1})" if analysis.udp else ""
+    raise UserError(f"{analysis.file}: no UDP flow {wanted}{ids}")
+
+
+def parse_connection_id(text: str) -> int | str:
+    """A --connection argument: a TCP connection's id (7, or #7 as the text report writes
+    it), or a UDP flow's (U0, #U0); ValueError for anything else."""
+    text = text.strip().removeprefix("#")
+    if text[:1] in ("U", "u") and text[1:].isdigit():
+        return "U" + str(int(text[1:]))
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"{text!r} is not a connection id (a number, or U and a number for a UDP flow)")
 
 
 def pick_backoff_connection(analysis: Analysis, wanted: int | None) -> ConnectionAnalysis:

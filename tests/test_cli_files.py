@@ -1,0 +1,133 @@
+"""Where the command line reads captures and writes figures: standard input (`-`), outputs
+in the way, captures with nothing to draw, and which flow a picture shows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CAPTURES, ROOT, assert_one_line_error, run
+
+REFUSED = CAPTURES / "refused.pcap"
+UDP = CAPTURES / "udp.pcap"
+
+
+def _piped(capture: Path, *args: str) -> subprocess.CompletedProcess:
+    """`cat capture | handshake ARGS`: standard input a pipe, never a file's descriptor."""
+    with subprocess.Popen(["cat", str(capture)], stdout=subprocess.PIPE) as cat:
+        return subprocess.run(
+            [sys.executable, "-m", "analyzer", *args], stdin=cat.stdout, capture_output=True, text=True,
+            cwd=ROOT, timeout=120,
+        )  # fmt: skip
+
+
+def _without_file_names(document: dict) -> dict:
+    return {key: value for key, value in document.items() if key != "file"}
+
+
+@pytest.mark.parametrize("capture", ["refused.pcap", "sticky-ipv6.pcap", "handshake.pcap"])
+def test_a_piped_capture_gives_the_same_report_as_its_file(capture: str) -> None:
+    path = CAPTURES / capture
+    piped = _piped(path, "analyze", "--json", "--no-sidecar", "-")
+    assert piped.returncode == 0, piped.stderr
+    direct = run("analyze", "--json", "--no-sidecar", str(path))
+    assert _without_file_names(json.loads(piped.stdout)) == _without_file_names(json.loads(direct.stdout))
+    assert json.loads(piped.stdout)["file"] == "-"
+
+
+def test_a_piped_pcapng_is_read_too(tmp_path) -> None:
+    pcapng = tmp_path / "refused.pcapng"
+    converted = subprocess.run(
+        ["tshark", "-r", str(REFUSED), "-F", "pcapng", "-w", str(pcapng)], capture_output=True
+    )
+    if converted.returncode != 0:
+        pytest.skip(f"tshark cannot write pcapng here: {converted.stderr.decode().strip()}")
+    piped = _piped(pcapng, "analyze", "--json", "-")
+    assert piped.returncode == 0, piped.stderr
+    document = json.loads(piped.stdout)
+    assert document["format"] == "pcapng" and document["connections"][0]["handshake"]["status"] == "refused"
+
+
+def test_standard_input_among_files_and_for_every_picture(tmp_path) -> None:
+    piped = _piped(REFUSED, "analyze", "--jobs", "2", str(UDP), "-")
+    assert piped.returncode == 0, piped.stderr
+    assert "udp.pcap: 6 packets" in piped.stdout and "-: 2 packets" in piped.stdout
+    out = tmp_path / "refused.svg"
+    drawn = _piped(REFUSED, "diagram", "-", "-o", str(out))
+    assert drawn.returncode == 0, drawn.stderr
+    assert "RST" in out.read_text()
+    assert _piped(REFUSED, "report", "-", "-o", str(tmp_path / "page")).returncode == 0
+    assert "refused" in (tmp_path / "page" / "index.html").read_text()
+
+
+def test_standard_input_that_is_no_capture_or_is_read_twice(tmp_path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, this is not a capture\n")
+    assert_one_line_error(_piped(text, "analyze", "-"), "-: not a pcap or pcapng file")
+    assert_one_line_error(_piped(REFUSED, "analyze", "-", "-"), "standard input (-) can be read once")
+    assert_one_line_error(
+        _piped(REFUSED, "analyze", "--decoder", "tshark", "-"), "-:", "--decoder tshark reads files only"
+    )
+
+
+def test_a_cut_off_piped_capture_still_gives_its_packets(tmp_path) -> None:
+    cut = tmp_path / "cut.pcap"
+    whole = (CAPTURES / "handshake.pcap").read_bytes()
+    cut.write_bytes(whole[: len(whole) - 10])
+    piped = _piped(cut, "analyze", "--json", "-")
+    assert piped.returncode == 0, piped.stderr
+    document = json.loads(piped.stdout)
+    assert document["packets"] >= 10 and any("cut off" in w for w in document["warnings"])
+
+
+def test_outputs_in_the_way_are_refused_before_any_work(tmp_path) -> None:
+    existing = tmp_path / "afile"
+    existing.write_text("mine")
+    assert_one_line_error(run("report", str(REFUSED), "-o", str(existing)), str(existing), "not a directory")
+    assert existing.read_text() == "mine"
+    for command in ("diagram", "timeline", "backoff"):
+        assert_one_line_error(
+            run(command, str(REFUSED), "-o", str(tmp_path)), str(tmp_path), "is a directory"
+        )
+    # A report folder of an earlier run is written over: it is the report's own.
+    assert run("report", str(REFUSED), "-o", str(tmp_path / "page")).returncode == 0
+    assert run("report", str(REFUSED), "-o", str(tmp_path / "page")).returncode == 0
+
+
+def test_a_capture_with_nothing_to_draw_leaves_nothing_behind(tmp_path) -> None:
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(REFUSED.read_bytes()[:24])  # the file header alone
+    folder = tmp_path / "page"
+    assert_one_line_error(run("report", str(empty), "-o", str(folder)), "no TCP connection or UDP flow to draw")
+    assert not folder.exists()
+    for command in ("diagram", "timeline"):
+        figure = tmp_path / f"{command}.svg"
+        assert_one_line_error(run(command, str(empty), "-o", str(figure)), "no TCP connection or UDP flow to draw")
+        assert not figure.exists()
+
+
+def test_a_udp_flow_is_drawn_when_named(tmp_path) -> None:
+    mixed = tmp_path / "mixed.pcap"
+    merged = subprocess.run(
+        ["mergecap", "-F", "pcap", "-w", str(mixed), str(REFUSED), str(UDP)], capture_output=True
+    )
+    if merged.returncode != 0:
+        pytest.skip(f"mergecap (Wireshark's) is needed: {merged.stderr.decode().strip()}")
+    out = tmp_path / "flow.svg"
+    for name in ("U0", "#U0", "u0"):
+        drawn = run("diagram", str(mixed), "--connection", name, "-o", str(out))
+        assert drawn.returncode == 0, drawn.stderr
+        assert "unreachable" in out.read_text().lower()
+    default = tmp_path / "default.svg"
+    assert run("diagram", str(mixed), "-o", str(default)).returncode == 0
+    assert "unreachable" not in default.read_text().lower()  # the TCP connection, when none is named
+    assert_one_line_error(run("diagram", str(mixed), "--connection", "U7", "-o", str(out)), "no UDP flow U7")
+    bad = run("diagram", str(mixed), "--connection", "x7", "-o", str(out))
+    assert (
+        bad.returncode == 2
+        and "usage: handshake diagram" in bad.stderr
+        and "not a connection id" in bad.stderr
+    )
