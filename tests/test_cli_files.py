@@ -101,11 +101,15 @@ def test_a_capture_with_nothing_to_draw_leaves_nothing_behind(tmp_path) -> None:
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(REFUSED.read_bytes()[:24])  # the file header alone
     folder = tmp_path / "page"
-    assert_one_line_error(run("report", str(empty), "-o", str(folder)), "no TCP connection or UDP flow to draw")
+    assert_one_line_error(
+        run("report", str(empty), "-o", str(folder)), "no TCP connection or UDP flow to draw"
+    )
     assert not folder.exists()
     for command in ("diagram", "timeline"):
         figure = tmp_path / f"{command}.svg"
-        assert_one_line_error(run(command, str(empty), "-o", str(figure)), "no TCP connection or UDP flow to draw")
+        assert_one_line_error(
+            run(command, str(empty), "-o", str(figure)), "no TCP connection or UDP flow to draw"
+        )
         assert not figure.exists()
 
 

@@ -72,7 +72,9 @@ def recorded(arguments: list[str], runs_dir: Path) -> tuple[dict, dict, str]:
     # Every figure is written twice, SVG then PNG, each on a line of its own.
     figures = re.findall(r"^(?:diagrams:|states:|backoff:|\s)\s*(\S+\.(?:svg|png))$", result.stdout, re.M)
     svgs = [Path(f) for f in figures if f.endswith(".svg")]
-    assert sorted(Path(f) for f in figures if f.endswith(".png")) == sorted(s.with_suffix(".png") for s in svgs)
+    assert sorted(Path(f) for f in figures if f.endswith(".png")) == sorted(
+        s.with_suffix(".png") for s in svgs
+    )
     assert all(Path(f).is_file() for f in figures)
     if shutil.which("tshark"):
         opened = subprocess.run(["tshark", "-r", paths["pcap"], "-c", "1"], capture_output=True, text=True)
