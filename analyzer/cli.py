@@ -211,6 +211,33 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_overview(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("overview", help="every connection of a capture as a row on one time axis, by outcome")
+    p.add_argument("file", metavar="FILE", help=_FILE_HELP)
+    p.add_argument("-o", "--output", required=True, help="X.svg or X.png")
+    _add_decoder(p)
+    _add_timeouts(p)
+    p.set_defaults(run=cmd_overview)
+
+
+def cmd_overview(args: argparse.Namespace) -> int:
+    from analyzer.analysis import stream_file
+    from analyzer.output.overview_chart import Overview, draw_overview
+
+    output = _output_file(args.output)
+    # A stream: each connection is kept as a row's few numbers, whatever the file's size.
+    stream = stream_file(args.file, args.decoder, None, timeouts=_timeouts(args))
+    overview = Overview()
+    for result in stream.results:
+        overview.add(result)
+    stats = stream.stats
+    overview.origin = stats.start_time if stats.start_time is not None else 0.0
+    overview.end = stats.end_time if stats.end_time is not None else overview.origin
+    draw_overview(overview, output, Path(args.file).name)
+    print(f"overview: {output}")
+    return 0
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
     _add_file_command(
         sub, "report", "one self-contained HTML page: diagrams, tables, explanations",
@@ -292,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_diagram(sub)
     _add_backoff(sub)
     _add_timeline(sub)
+    _add_overview(sub)
     _add_report(sub)
     _add_capture(sub)
     _add_run(sub)

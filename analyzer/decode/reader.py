@@ -26,6 +26,8 @@ class DecodeStats:
     undecodable: dict[str, int] = field(default_factory=dict)  # frames by what stopped the decoder
     warnings: list[str] = field(default_factory=list)
     end_time: float | None = None  # the latest frame's time, of any kind: when the capture ended
+    # Frame 1's time: Wireshark's clock (frame.time_relative) counts from it.
+    start_time: float | None = None
 
 
 def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segment]:
@@ -63,6 +65,8 @@ def read_packets(
                 stats.frames = number
                 if capture.time > latest:
                     latest = stats.end_time = capture.time
+                    if number == 1:
+                        stats.start_time = latest
                 if progress is not None and not number % PROGRESS_EVERY:
                     progress(number, capture.bytes_read)
                 if capture.linktype != linktype:

@@ -213,6 +213,8 @@ def read_packets_tshark(
         for packet in capture:
             stats.frames += 1
             when = float(packet.frame_info.time_epoch)
+            if stats.start_time is None:
+                stats.start_time = when
             if stats.end_time is None or when > stats.end_time:
                 stats.end_time = when
             record = _record(packet)

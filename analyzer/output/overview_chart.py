@@ -1,0 +1,263 @@
+"""The overview of a capture with many connections: a row per connection on one time axis,
+coloured by outcome, with a mark where a RST or a resend was sent; like Wireshark's
+conversation timeline, with the outcomes this tool finds.
+
+Time is Wireshark's: seconds since the capture's first frame. A row is a bar from the
+connection's first packet to its last, never narrower than MIN_BAR of the axis, so that an
+attempt of a few microseconds still shows. The connections are read as a stream and each is
+kept as a few numbers (Row), so a file of a million connections draws in bounded memory:
+beyond MAX_ROWS only the MAX_ROWS most telling rows are drawn, and above them a histogram
+counts, over time, the connections begun of every outcome, so that a flood or a scan shows
+as what it is. The most telling: the rarest outcomes first (the few complete connections
+of a SYN flood tell more than its thousandth attempt), taken in turns, and within an
+outcome those with resends and RSTs, then the longest.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from analyzer.analysis import ConnectionAnalysis
+from analyzer.errors import UserError
+from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
+from analyzer.output.only import retransmitted
+from analyzer.output.summary import CLOSES
+from analyzer.output.text_report import format_endpoint
+
+MAX_ROWS: Final = 60
+MIN_BAR: Final = 0.004  # of the time axis
+MARKS_PER_ROW: Final = 20  # RSTs and resends kept per connection; more add nothing visible
+HISTOGRAM_BINS: Final = 60
+
+# Outcome: (legend text, colour); the order is the legend's and the histogram's stacking.
+OUTCOMES: Final[dict[str, tuple[str, str]]] = {
+    "closed": ("complete, closed by FINs", "#2e7d32"),
+    "open": ("complete, not closed in the capture", "#64b5f6"),
+    "reset": ("reset (cause written on the row)", "#c62828"),
+    "refused": ("refused (SYN answered by RST)", "#6a1b9a"),
+    "incomplete": ("handshake begun, not finished", "#ef6c00"),
+    "no_answer": ("SYN never answered", "#9e9e9e"),
+}
+
+
+def outcome(result: ConnectionAnalysis) -> str:
+    """One word for how the connection went (a key of OUTCOMES)."""
+    status = result.handshake.status
+    if status in ("refused", "no_answer", "incomplete"):
+        return status
+    if result.resets:
+        return "reset"
+    return "closed" if result.close.shape in CLOSES else "open"
+
+
+@dataclass
+class Row:
+    """A connection as the overview draws it."""
+
+    id: int
+    label: str  # the endpoints
+    start: float
+    end: float
+    outcome: str
+    note: str  # written after the bar: the RST cause, "mid-stream"
+    resets: list[float]
+    resends: list[float]
+    resent: bool
+
+    @property
+    def rank(self) -> tuple[bool, int, float, int]:
+        """Within its outcome, the higher the more telling."""
+        return (self.resent, len(self.resets), self.end - self.start, -self.id)
+
+
+def row_of(result: ConnectionAnalysis) -> Row:
+    connection = result.connection
+    kind = outcome(result)
+    notes = []
+    if kind == "reset":
+        notes.append(f"RST: {result.resets[0].cause.replace('_', ' ')}")
+    if result.handshake.status == "not_seen":
+        notes.append("mid-stream")
+    by_frame = {s.frame: s.time for s in connection.segments}  # a long one's: those kept
+    resends = _spread(sorted(by_frame[f] for f in result.resends if f in by_frame))
+    times = [s.time for s in connection.segments]
+    return Row(
+        id=connection.id,
+        label=f"#{connection.id} {format_endpoint(connection.client, connection.family)} → "
+        f"{format_endpoint(connection.server, connection.family)}",
+        start=connection.first_time,
+        end=max(times) if times else connection.first_time,
+        outcome=kind,
+        note=", ".join(notes),
+        resets=_spread([reset.segment.time for reset in result.resets]),
+        resends=resends,
+        resent=bool(resends) or retransmitted(result),
+    )
+
+
+def _spread(times: list[float]) -> list[float]:
+    """At most MARKS_PER_ROW of the times, spread over all of them."""
+    if len(times) <= MARKS_PER_ROW:
+        return times
+    last = len(times) - 1
+    return [times[round(i * last / (MARKS_PER_ROW - 1))] for i in range(MARKS_PER_ROW)]
+
+
+@dataclass
+class Overview:
+    """Fed every connection of a file (add), in any order; kept: MAX_ROWS rows and each
+    connection's start. `origin` and `end`, the capture's first and last frame times, are
+    set once the file is read."""
+
+    origin: float = 0.0
+    end: float = 0.0
+    connections: int = 0
+    # Each outcome's MAX_ROWS most telling rows, a min-heap of (rank, row).
+    best: dict[str, list[tuple[tuple[bool, int, float, int], Row]]] = field(
+        default_factory=lambda: {key: [] for key in OUTCOMES}
+    )
+    starts: dict[str, array] = field(default_factory=lambda: {key: array("d") for key in OUTCOMES})
+
+    def add(self, result: ConnectionAnalysis) -> None:
+        row = row_of(result)
+        self.connections += 1
+        self.starts[row.outcome].append(row.start)
+        heap, entry = self.best[row.outcome], (row.rank, row)
+        if len(heap) < MAX_ROWS:
+            heapq.heappush(heap, entry)
+        elif entry[0] > heap[0][0]:
+            heapq.heapreplace(heap, entry)
+
+    def drawn(self) -> list[Row]:
+        """The rows to draw, in the order they began."""
+        queues = [
+            sorted(heap, key=lambda entry: entry[0], reverse=True)
+            for key, heap in sorted(self.best.items(), key=lambda item: len(self.starts[item[0]]))
+            if heap
+        ]
+        chosen: list[Row] = []
+        turn = 0
+        while len(chosen) < MAX_ROWS and any(turn < len(queue) for queue in queues):
+            chosen.extend(queue[turn][1] for queue in queues if turn < len(queue))
+            turn += 1
+        return sorted(chosen[:MAX_ROWS], key=lambda row: (row.start, row.id))
+
+
+# The layout, in inches: the labels' columns are as wide as their text.
+_LABEL_POINTS: Final = 7.5
+_CHAR_INCHES: Final = _LABEL_POINTS * 0.62 / 72  # DejaVu Sans Mono's advance; proportional text is narrower
+_ROW_INCHES: Final = 0.22
+_PLOT_INCHES: Final = 7.0
+
+
+def overview_figure(overview: Overview, title: str) -> plt.Figure:
+    rows = overview.drawn()
+    if not rows:
+        raise UserError(f"{title}: no TCP connection to draw")
+    span = max(overview.end - overview.origin, max(row.end for row in rows) - overview.origin, 1e-6)
+    folded = overview.connections > len(rows)
+    left = 0.3 + _CHAR_INCHES * max(len(row.label) for row in rows)
+    right = 0.3 + 0.85 * _CHAR_INCHES * max((len(row.note) for row in rows), default=0)
+    width = left + _PLOT_INCHES + right
+    title_in, histogram_in, gap_in = 0.45, (1.4 if folded else 0.0), (0.2 if folded else 0.0)
+    rows_in = max(0.8, _ROW_INCHES * len(rows))
+    axis_in, legend_in = 0.55, 0.6
+    height = title_in + histogram_in + gap_in + rows_in + axis_in + legend_in
+    fig = plt.figure(figsize=(width, height))
+
+    def place(bottom: float, tall: float, sharex: plt.Axes | None = None) -> plt.Axes:
+        return fig.add_axes(
+            (left / width, bottom / height, _PLOT_INCHES / width, tall / height), sharex=sharex
+        )
+
+    ax = place(axis_in + legend_in, rows_in)
+    top = ax
+    if folded:
+        top = place(axis_in + legend_in + rows_in + gap_in, histogram_in, sharex=ax)
+        _draw_histogram(top, overview, span)
+    _draw_rows(ax, rows, overview.origin, span)
+    shown = (
+        f"{len(rows)} of {overview.connections:,} connections (the rarest outcomes first, then resends and RSTs)"
+        if folded
+        else f"{overview.connections} connection{'s' if overview.connections != 1 else ''}"
+    )
+    top.set_title(f"{title}: {shown}", fontsize=10, loc="left")
+    ax.set_xlabel("seconds since the capture's first frame", fontsize=9)
+    ax.set_xlim(-0.01 * span, span * 1.01)
+    _legend(fig, overview, legend_in / height)
+    return fig
+
+
+def _draw_rows(ax: plt.Axes, rows: list[Row], origin: float, span: float) -> None:
+    minimum = MIN_BAR * span
+    for y, row in enumerate(rows):
+        start = row.start - origin
+        width = max(row.end - row.start, minimum)
+        color = OUTCOMES[row.outcome][1]
+        ax.broken_barh([(start, width)], (y - 0.32, 0.64), facecolors=color, edgecolors="none")
+        if row.resends:
+            ax.plot([t - origin for t in row.resends], [y] * len(row.resends), linestyle="none",
+                    marker="|", markersize=9, markeredgewidth=1.6, color="#ffb300", zorder=3)  # fmt: skip
+        if row.resets:
+            ax.plot([t - origin for t in row.resets], [y] * len(row.resets), linestyle="none",
+                    marker="x", markersize=6, markeredgewidth=1.8, color="black", zorder=4)  # fmt: skip
+    ax.set_yticks(range(len(rows)), [row.label for row in rows], fontsize=7.5, family="monospace")
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # the first at the top, as in a list
+    right = ax.secondary_yaxis("right")
+    right.set_yticks(range(len(rows)), [row.note for row in rows], fontsize=7.5)
+    right.tick_params(length=0)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _draw_histogram(ax: plt.Axes, overview: Overview, span: float) -> None:
+    edges = [span * i / HISTOGRAM_BINS for i in range(HISTOGRAM_BINS + 1)]
+    present = [(key, starts) for key, starts in overview.starts.items() if starts]
+    origin = overview.origin
+    ax.hist([np.frombuffer(starts) - origin for _key, starts in present], bins=edges, stacked=True,
+            color=[OUTCOMES[key][1] for key, _starts in present])  # fmt: skip
+    ax.set_ylabel(f"connections begun\n(per {_bin_text(span / HISTOGRAM_BINS)})", fontsize=8)
+    ax.tick_params(axis="x", labelbottom=False)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _bin_text(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def _legend(fig: plt.Figure, overview: Overview, tall: float) -> None:
+    handles: list[Patch | Line2D] = [
+        Patch(color=color, label=f"{text}: {len(overview.starts[key]):,}")
+        for key, (text, color) in OUTCOMES.items()
+        if overview.starts[key]
+    ]
+    handles.append(Line2D([], [], linestyle="none", marker="x", color="black", label="RST sent"))
+    handles.append(Line2D([], [], linestyle="none", marker="|", markersize=9, markeredgewidth=1.6,
+                          color="#ffb300", label="segment resent"))  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0, 0.0, tall), ncol=4,
+               fontsize=8, frameon=False)  # fmt: skip
+
+
+def draw_overview(overview: Overview, output: Path, title: str) -> Path:
+    return save_figure(
+        overview_figure(overview, title), output, metadata={"Date": None} if output.suffix == ".svg" else None
+    )

@@ -1,0 +1,113 @@
+"""The overview picture (output/overview_chart.py): a row per connection on Wireshark's clock,
+coloured by outcome, every row when they fit, the rarest outcomes when they do not, in
+memory that does not grow with the file."""
+
+from __future__ import annotations
+
+import re
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from conftest import CAPTURES, assert_one_line_error, run
+from pcap_builder import handshake_packets, tcp_packet, write_capture
+
+from analyzer.analysis import analyze_file, stream_file
+from analyzer.output.overview_chart import MAX_ROWS, OUTCOMES, Overview, outcome
+
+CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
+
+
+def _mixed(path: Path, attempts: int) -> Path:
+    """One complete exchange, one refused, one reset after its handshake, then `attempts`
+    unanswered SYNs from as many ports: a SYN flood's shape."""
+    packets = list(handshake_packets())
+    packets += [
+        tcp_packet(4, CLIENT, 41000, SERVER, 81, "S", 10),
+        tcp_packet(4, SERVER, 81, CLIENT, 41000, "RA", 0, 11),
+    ]
+    packets += [
+        tcp_packet(4, CLIENT, 42000, SERVER, 80, "S", 20),
+        tcp_packet(4, SERVER, 80, CLIENT, 42000, "SA", 90, 21),
+        tcp_packet(4, CLIENT, 42000, SERVER, 80, "A", 21, 91),
+        tcp_packet(4, SERVER, 80, CLIENT, 42000, "R", 91),
+    ]
+    packets += [tcp_packet(4, f"10.1.{n >> 8}.{n & 255}", 50000, SERVER, 80, "S", n) for n in range(attempts)]
+    return write_capture(path, packets)
+
+
+def _texts(svg: Path) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg.read_text(), re.S)]
+
+
+def test_each_connection_is_a_row_in_the_colour_of_its_outcome(tmp_path) -> None:
+    capture = _mixed(tmp_path / "mixed.pcap", attempts=3)
+    results = analyze_file(str(capture)).connections
+    outcomes = [outcome(r) for r in results]
+    assert outcomes == ["closed", "refused", "reset", "no_answer", "no_answer", "no_answer"]
+    out = tmp_path / "overview.svg"
+    result = run("overview", str(capture), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    texts = " ".join(_texts(out))
+    assert "mixed.pcap: 6 connections" in texts
+    assert "#0 10.0.0.1:40000 → 10.0.0.2:80" in texts and "#5 10.1.0.2:50000 → 10.0.0.2:80" in texts
+    cause = results[2].resets[0].cause.replace("_", " ")
+    assert f"RST: {cause}" in texts  # the reset row names its cause
+    for key, count in (("closed", 1), ("refused", 1), ("reset", 1), ("no_answer", 3)):
+        assert f"{OUTCOMES[key][0]}: {count}" in texts
+    assert OUTCOMES["open"][0] not in texts  # no outcome in the legend that no row has
+    svg = out.read_text()
+    for key in ("closed", "refused", "reset", "no_answer"):
+        assert OUTCOMES[key][1] in svg
+    assert "seconds since the capture's first frame" in texts
+
+
+def test_a_flood_shows_its_rare_outcomes_and_counts_the_rest(tmp_path) -> None:
+    capture = _mixed(tmp_path / "flood.pcap", attempts=500)
+    stream = stream_file(str(capture))
+    overview = Overview()
+    for result in stream.results:
+        overview.add(result)
+    rows = overview.drawn()
+    assert len(rows) == MAX_ROWS and overview.connections == 503
+    kinds = [row.outcome for row in rows]
+    assert kinds.count("closed") == kinds.count("refused") == kinds.count("reset") == 1
+    assert [row.start for row in rows] == sorted(row.start for row in rows)
+    out = tmp_path / "flood.png"
+    assert run("overview", str(capture), "-o", str(out)).returncode == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = tmp_path / "flood.svg"
+    assert run("overview", str(capture), "-o", str(svg)).returncode == 0
+    texts = " ".join(_texts(svg))
+    assert f"{MAX_ROWS} of 503 connections" in texts and "connections begun" in texts
+
+
+def test_an_overview_keeps_a_few_rows_whatever_the_file(tmp_path) -> None:
+    capture = _mixed(tmp_path / "flood.pcap", attempts=3000)
+    results = list(stream_file(str(capture)).results)
+
+    def peak(count: int) -> int:
+        overview = Overview()
+        tracemalloc.start()
+        try:
+            for result in results[:count]:
+                overview.add(result)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    # Each connection adds its start time (8 bytes); the rows kept stay MAX_ROWS an outcome.
+    assert peak(3000) - peak(1000) < 2000 * 100
+
+
+def test_wireshark_clock_and_errors(tmp_path) -> None:
+    capture = CAPTURES / "backlog.pcap"
+    out = tmp_path / "b.svg"
+    assert run("overview", str(capture), "-o", str(out)).returncode == 0
+    # The first connection begins at the first frame: its bar starts at 0 on the axis.
+    stream = stream_file(str(capture))
+    first = min(r.connection.first_time for r in stream.results)
+    assert stream.stats.start_time == pytest.approx(first)
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(capture.read_bytes()[:24])
+    assert_one_line_error(run("overview", str(empty), "-o", str(out)), "no TCP connection to draw")
