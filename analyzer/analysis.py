@@ -320,7 +320,7 @@ class FileStream:
     _records: Iterator[Segment | Datagram | Unreachable]
     _others: list[Datagram | Unreachable]
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
-    origin: float | None = None  # time of the first TCP segment, once it has been read
+    origin: float | None = None  # frame 1's time, once the first TCP segment has been read
     timeouts: Timeouts | None = None  # when open connections are given up (connections.Timeouts)
 
     def __post_init__(self) -> None:
@@ -333,8 +333,9 @@ class FileStream:
         others = self._others
         for record in self._records:
             if isinstance(record, Segment):
-                if self.origin is None:
-                    self.origin = record.time
+                if self.origin is None:  # frame 1's time: Wireshark's clock, if it was read
+                    start = self.stats.start_time
+                    self.origin = start if start is not None else record.time
                 yield record
             else:
                 others.append(record)

@@ -31,11 +31,17 @@ def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
     return f"[{ip}]:{port}" if family == 6 else f"{ip}:{port}"
 
 
-def _state_line(history: list, origin: float) -> str:
+def _state_line(history: list, frames: list[int | None], origin: float) -> str:
+    """Each state with its time and the frame that moved the end into it (none for a timer's
+    move, nor for the state an end is first seen in)."""
     if not history:
         return "unknown (sent nothing)"
     parts = [history[0][1].value]
-    parts += [f"{state.value} (+{format_duration(time - origin)})" for time, state in history[1:]]
+    for index in range(1, len(history)):
+        time, state = history[index]
+        frame = frames[index] if index < len(frames) else None
+        at = f", frame {frame}" if frame is not None else ""
+        parts.append(f"{state.value} (+{format_duration(time - origin)}{at})")
     return " → ".join(parts)
 
 
@@ -78,13 +84,14 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         lines.append(f"  sequence   {counts}")
     for reset in result.resets:
         lines.append(
-            f"  RST        +{reset.segment.time - origin:.6f} s from the {reset.sender} in "
+            f"  RST        frame {reset.segment.frame}, +{reset.segment.time - origin:.6f} s from the {reset.sender} in "
             f"{reset.state}: {reset.cause}: {reset.explanation}"
         )
     for diagnosis in result.diagnoses:
         lines.append(f"  diagnosis  {diagnosis.kind}: {diagnosis.sentence} [{diagnosis.display_filter}]")
-    lines.append(f"  client     {_state_line(result.states['client'], origin)}")
-    lines.append(f"  server     {_state_line(result.states['server'], origin)}")
+    for side in ("client", "server"):
+        frames = result.state_frames.get(side, [])
+        lines.append(f"  {side:<10} {_state_line(result.states[side], frames, origin)}")
     if result.kernel is not None:
         lines.append(f"  kernel     {result.kernel.describe()}")
     lines.extend(f"  note       {note}" for note in result.notes)
@@ -100,6 +107,7 @@ def head_lines(
         f"{file}: {stats.frames} packets ({stats.format}), {stats.tcp_segments} TCP, "
         f"{count} connection{'s' if count != 1 else ''}"
         + (f", {len(udp)} UDP flow{'s' if len(udp) != 1 else ''}" if udp else "")
+        + ("; times: +seconds since frame 1, as Wireshark's" if stats.frames else "")
     ]
     lines.extend(f"warning: {w}" for w in stats.warnings)
     lines.extend(f"application: {finding}" for finding in application)
@@ -247,7 +255,9 @@ def interesting_line(result: ConnectionAnalysis, reasons: list[str]) -> str:
 
 
 def analysis_text(analysis: Analysis, only: list[str] | None = None, show_all: bool = False) -> str:
-    origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
+    origin = analysis.stats.start_time
+    if origin is None:  # segments handed over without a file
+        origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
     report = TextReport(only, show_all)
     out = io.StringIO()
     try:

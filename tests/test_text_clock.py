@@ -1,0 +1,42 @@
+"""The text report's clock is Wireshark's: seconds since frame 1, whatever frame 1 is; and
+each state change and RST names its frame."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from conftest import CAPTURES, run
+from pcap_builder import handshake_packets, write_capture
+from scapy.layers.inet import IP, UDP
+
+
+def test_times_count_from_frame_1_even_when_it_is_not_tcp(tmp_path) -> None:
+    packets = [IP(src="10.0.0.9", dst="10.0.0.2") / UDP(sport=53, dport=5353) / b"x", *handshake_packets()]
+    capture = write_capture(tmp_path / "udp-first.pcap", packets, step=0.25)
+    text = run("analyze", str(capture)).stdout
+    assert "times: +seconds since frame 1, as Wireshark's" in text.splitlines()[0]
+    # The SYN is frame 2, 0.25 s after the datagram; the last ACK frame 11.
+    assert "10 packets, +0.250000 s .. +2.500000 s" in text
+    assert "SYN_SENT (+250.000 ms, frame 2)" in text and "ESTABLISHED (+500.000 ms, frame 3)" in text
+
+
+def test_every_state_change_and_rst_names_its_frame_as_tshark_numbers_them() -> None:
+    capture = CAPTURES / "linger-reset.pcap"
+    text = run("analyze", "--no-sidecar", str(capture)).stdout
+    [rst] = re.findall(r"^  RST        frame (\d+), \+([\d.]+) s", text, re.M)
+    states = re.findall(r"\(\+[^,()]+, frame (\d+)\)", text)
+    assert states, text
+    fields = subprocess.run(
+        ["tshark", "-r", str(capture), "-T", "fields", "-e", "frame.number", "-e", "frame.time_relative",
+         "-e", "tcp.flags.reset"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if fields.returncode != 0:
+        pytest.skip(f"tshark is needed to number the frames: {fields.stderr.strip()}")
+    rows = [line.split("\t") for line in fields.stdout.splitlines()]
+    resets = [(number, float(time)) for number, time, flag in rows if flag in ("1", "True")]
+    assert [number for number, _time in resets] == [rst[0]]
+    assert float(rst[1]) == pytest.approx(resets[0][1], abs=1e-6)
+    assert all(1 <= int(frame) <= len(rows) for frame in states)
