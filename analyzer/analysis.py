@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from analyzer.arrivals import prove_states
 from analyzer.connections import Connection, Side, Timeouts, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
@@ -173,6 +174,9 @@ class Analysis:
 
 def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     folded = connection.folded
+    # Where it was captured decides what reached whom: loss inference and the states read it.
+    handshake = find_handshake(connection)
+    vantage = find_vantage(connection, handshake)
     if isinstance(folded, FoldedConnection):  # a long one: analyzed as its segments came
         machine = folded.machine
         sequence, compatible, resends = folded.sequence, folded.compatibility, folded.resends
@@ -183,14 +187,14 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         )
         machine = ConnectionMachine(first, first_reply)
         earlier = earlier_copies(connection.segments)
-        lost = lost_segments(connection.segments, earlier)
+        captured_at = {"client": connection.client, "server": connection.server}.get(vantage.point)
+        lost = lost_segments(connection.segments, earlier, captured_at=captured_at)
         for segment in connection.segments:
             machine.feed(segment, segment.frame in lost)
         sequence = analyze_sequence(connection, earlier)
         compatible = compatibility(connection)
         resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
-    handshake = find_handshake(connection)
     final: dict[Side, State] = {"client": client.state, "server": server.state}
     notes = [machine.start_note] if handshake.status != "complete" else []
     if folded is not None:
@@ -199,8 +203,15 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
             f"{len(connection.segments):,} kept for the pictures (the first, state changes, SYN, FIN, RST, "
             "lost and dropped ones, each end's latest data)"
         )
-    states: dict[Side, list[tuple[float, State]]] = {"client": client.history, "server": server.history}
-    state_frames: dict[Side, list[int | None]] = {"client": client.frames, "server": server.frames}
+    proven = prove_states(
+        connection,
+        {"client": client.history, "server": server.history},
+        {"client": client.frames, "server": server.frames},
+        vantage.point,
+        {"client": client.last_sent, "server": server.last_sent},
+    )
+    states, state_frames = proven.states, proven.frames
+    notes.extend(proven.notes)
     if not any(not connection.from_client(s) for s in connection.segments):
         # A server that never sent a segment shows nothing of its state.
         states["server"] = []
@@ -249,7 +260,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         steps=machine.steps,
         notes=notes,
         diagnoses=diagnoses,
-        vantage=find_vantage(connection, handshake),
+        vantage=vantage,
     )
 
 
