@@ -74,7 +74,9 @@ def test_between_a_fin_nobody_acknowledged_leaves_its_receiver_unknown() -> None
 
 
 def test_a_scanner_that_resets_the_synack_is_never_established() -> None:
-    result = _analyzed(AT_CLIENT, (0.0, "c", "S", 100, 0), (0.050, "s", "SA", 500, 101), (0.0501, "c", "R", 101, 0))
+    result = _analyzed(
+        AT_CLIENT, (0.0, "c", "S", 100, 0), (0.050, "s", "SA", 500, 101), (0.0501, "c", "R", 101, 0)
+    )
     assert result.vantage is not None and result.vantage.point == "client"
     assert "SYN/ACK to RST" in result.vantage.evidence[0]
     states = _states(result)
