@@ -87,6 +87,8 @@ def test_a_scanner_that_resets_the_synack_is_never_established() -> None:
     assert synack.dropped is not None and "no socket took it" in synack.dropped
     [reset] = result.resets
     assert reset.state == "SYN_SENT"
+    assert reset.cause == "connect_abandoned"
+    assert "no socket for the server's SYN/ACK (frame 2)" in reset.explanation
 
 
 def test_a_silent_scanner_at_the_client_got_every_synack_and_took_none() -> None:

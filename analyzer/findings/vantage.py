@@ -93,12 +93,13 @@ def _by_timing(handshake: Handshake, connection: Connection) -> tuple[VantagePoi
             return None, ""
         (to_synack, to_ack), answer = legs, "RST"
     said = f"SYN to SYN/ACK {format_duration(to_synack)}, SYN/ACK to {answer} {format_duration(to_ack)}"
+    # Both within NEAR first: a leg of 0 µs is "FAR_RATIO times shorter" than one of 1 µs.
+    if to_synack <= NEAR and to_ack <= NEAR:
+        return None, said + ": both at once (one host or one LAN)"
     if to_ack <= NEAR and to_synack > FAR_RATIO * to_ack:
         return "client", said + f": the {answer} followed at once"
     if to_synack <= NEAR and to_ack > FAR_RATIO * to_synack:
         return "server", said + ": the SYN/ACK followed at once"
-    if to_synack <= NEAR and to_ack <= NEAR:
-        return None, said + ": both at once (one host or one LAN)"
     return "between", said + ": both legs take part of the round trip"
 
 

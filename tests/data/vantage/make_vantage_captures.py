@@ -354,7 +354,9 @@ def main() -> None:
             fields = tuple(line.split("\t"))
             rows[fields[0]] = fields
     for row in crafted() + (recorded() if "--record" in sys.argv else []):
-        rows[row[0]] = with_analysis(row)
+        rows[row[0]] = row
+    # Our columns measured again on every file (the kernel's are kept from when it was recorded).
+    rows = {name: with_analysis(row) for name, row in rows.items()}
     lines = ["\t".join(COLUMNS)] + ["\t".join(rows[name]) for name in sorted(rows)]
     expected.write_text("\n".join(lines) + "\n")
     print(expected.read_text(), end="")
