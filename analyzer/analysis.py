@@ -208,7 +208,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         {"client": client.history, "server": server.history},
         {"client": client.frames, "server": server.frames},
         vantage.point,
-        {"client": client.last_sent, "server": server.last_sent},
+        {"client": client.most_acked, "server": server.most_acked},
     )
     states, state_frames = proven.states, proven.frames
     notes.extend(proven.notes)

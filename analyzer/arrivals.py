@@ -22,6 +22,7 @@ end's own RST, which closes it whatever it was in, tells its state again.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, Side
@@ -48,16 +49,13 @@ def prove_states(
     latest: dict[Side, Segment | None] | None = None,
 ) -> ProvenStates:
     """`states` and `frames` as the machine made them (not changed); `point`: the vantage;
-    `latest`: each end's last segment, for a long connection that kept only some of them."""
-    by_frame = {s.frame: s for s in connection.segments}
+    `latest`: each end's latest segment that acknowledges the most (Endpoint.most_acked), for
+    a long connection that kept only some of its segments."""
     proven = ProvenStates({}, {})
     for side in ("client", "server"):
         history, causes = states[side], frames[side]
-        sent = [s for s in connection.segments if connection.sender(s) == side]
-        last = (latest or {}).get(side)
-        if last is not None and (not sent or last.frame > sent[-1].frame):
-            sent.append(last)
-        cut = _first_unproven(side, history, causes, by_frame, sent, point, connection)
+        later = _Later(connection, side, (latest or {}).get(side))
+        cut = _first_unproven(side, history, causes, later, point, connection)
         if cut is None:
             proven.states[side], proven.frames[side] = history, causes
             continue
@@ -67,7 +65,7 @@ def prove_states(
         kept_frames.append(causes[index])
         # Its own RST closes it whatever it was in: from there its state is known again.
         for (time, state), frame in zip(history[index + 1 :], causes[index + 1 :], strict=True):
-            segment = by_frame.get(frame) if frame is not None else None
+            segment = later.segment(frame)
             if segment is not None and segment.flags & RST and connection.sender(segment) == side:
                 kept.append((time, state))
                 kept_frames.append(frame)
@@ -80,8 +78,7 @@ def _first_unproven(
     side: Side,
     history: list[tuple[float, State]],
     causes: list[int | None],
-    by_frame: dict[int, Segment],
-    sent: list[Segment],
+    later: _Later,
     point: str,
     connection: Connection,
 ) -> tuple[int, str] | None:
@@ -90,13 +87,13 @@ def _first_unproven(
     origin = connection.first_time
     for index in range(1, len(history)):
         frame = causes[index]
-        segment = by_frame.get(frame) if frame is not None else None
+        segment = later.segment(frame)
         if segment is None or connection.sender(segment) == side:
             continue  # its own send, or a timeout from the call log
         state = history[index][1]
         synack = segment.flags & (SYN | ACK) == SYN | ACK
         if synack and state == State.ESTABLISHED and history[index - 1][1] == State.SYN_SENT:
-            if _acknowledged(segment, sent):
+            if later.acknowledges(segment):
                 continue
             where = "reached it" if at_receiver else "reached the capture point"
             return index, (
@@ -105,7 +102,7 @@ def _first_unproven(
                 "raw probe, or a connect() given up) or it never arrived; a socket that took it would be "
                 "ESTABLISHED"
             )
-        if at_receiver or (not segment.flags & RST and _acknowledged(segment, sent)):
+        if at_receiver or (not segment.flags & RST and later.acknowledges(segment)):
             continue
         shown = (
             "a RST is never acknowledged"
@@ -120,9 +117,41 @@ def _first_unproven(
     return None
 
 
-def _acknowledged(segment: Segment, sent: list[Segment]) -> bool:
-    """Whether a segment in `sent` after `segment` acknowledges all of it."""
-    end = segment.seq_end
-    return any(
-        later.frame > segment.frame and later.flags & ACK and seq_diff(later.ack, end) >= 0 for later in sent
-    )
+class _Later:
+    """What `side` sent after a segment, read from the segment on (a SYN/ACK's answer is the
+    next segment or so: nothing is read twice over for the connections that hold one)."""
+
+    def __init__(self, connection: Connection, side: Side, latest: Segment | None) -> None:
+        self.segments, self.side, self.connection = connection.segments, side, connection
+        self.latest = latest  # what acknowledges the most, which a long connection may not have kept
+
+    def index(self, frame: int) -> int | None:
+        """Where frame `frame` is among the segments (in frame order), if it was kept."""
+        segments = self.segments
+        index = bisect_left(segments, frame, key=_frame)
+        return index if index < len(segments) and segments[index].frame == frame else None
+
+    def segment(self, frame: int | None) -> Segment | None:
+        index = self.index(frame) if frame is not None else None
+        return self.segments[index] if index is not None else None
+
+    def acknowledges(self, segment: Segment) -> bool:
+        """Whether a segment of `side` after `segment` acknowledges all of it."""
+        end, side, sender = segment.seq_end, self.side, self.connection.sender
+        segments = self.segments
+        start = self.index(segment.frame)
+        for position in range(len(segments) if start is None else start + 1, len(segments)):
+            later = segments[position]
+            if later.flags & ACK and sender(later) == side and seq_diff(later.ack, end) >= 0:
+                return True
+        latest = self.latest
+        return (
+            latest is not None
+            and latest.frame > segment.frame
+            and bool(latest.flags & ACK)
+            and seq_diff(latest.ack, end) >= 0
+        )
+
+
+def _frame(segment: Segment) -> int:
+    return segment.frame

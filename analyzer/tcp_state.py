@@ -183,6 +183,9 @@ class Endpoint:
     # The last segment it sent (its window is the one it offers), kept rather than the window
     # as an int | None (docs/mypyc.md).
     last_sent: Segment | None = None
+    # The latest segment it sent that acknowledges the most (arrivals.py reads it, for what a
+    # long connection does not keep of its segments).
+    most_acked: Segment | None = None
     history: list[tuple[float, State]] = field(default_factory=list)
     # The frame that caused each history entry (None: the initial state, a timeout).
     frames: list[int | None] = field(default_factory=list)
@@ -191,7 +194,7 @@ class Endpoint:
         self.state = state
         self.isn = self.fin_end = None
         self.snd_max = UNSEEN
-        self.last_sent = None
+        self.last_sent = self.most_acked = None
         self.history = []
         self.frames = []
 
@@ -251,6 +254,9 @@ class Endpoint:
             self.snd_max = end
         if segment.flags & FIN:
             self.fin_end = end
+        most = self.most_acked
+        if segment.flags & ACK and (most is None or seq_diff(segment.ack, most.ack) >= 0):
+            self.most_acked = segment
         self.last_sent = segment
 
 
