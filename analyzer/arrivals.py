@@ -29,7 +29,6 @@ from analyzer.connections import Connection, Side
 from analyzer.decode.segment import ACK, RST, SYN, Segment, seq_diff
 from analyzer.findings.vantage import POINT_TEXT
 from analyzer.tcp_state import State
-from analyzer.timefmt import format_duration
 
 
 @dataclass
@@ -84,7 +83,6 @@ def _first_unproven(
 ) -> tuple[int, str] | None:
     """The index of `side`'s first move the capture does not prove, and why; None if all are."""
     at_receiver = point in ("one_host", "unknown", side)
-    origin = connection.first_time
     for index in range(1, len(history)):
         frame = causes[index]
         segment = later.segment(frame)
@@ -97,7 +95,7 @@ def _first_unproven(
                 continue
             where = "reached it" if at_receiver else "reached the capture point"
             return index, (
-                f"the {side}'s state from +{format_duration(segment.time - origin)} is unknown: it never "
+                f"the {side}'s state from frame {frame} on is unknown: it never "
                 f"acknowledged the SYN/ACK (frame {frame}) that {where}, so no socket took it (a SYN scan's "
                 "raw probe, or a connect() given up) or it never arrived; a socket that took it would be "
                 "ESTABLISHED"
@@ -110,7 +108,7 @@ def _first_unproven(
             else f"nothing the {side} sent after acknowledges it"
         )
         return index, (
-            f"the {side}'s state from +{format_duration(segment.time - origin)} is unknown: the capture was "
+            f"the {side}'s state from frame {frame} on is unknown: the capture was "
             f"taken {POINT_TEXT.get(point, point)}, frame {frame} may not have reached the {side} ({shown}); "
             f"had it, the {side} would be in {state.value}"
         )

@@ -138,3 +138,19 @@ def test_recorded_again_a_lost_fin_still_leaves_its_receiver_unknown(tmp_path) -
     [result] = analyze_file(str(tmp_path / row[0])).connections
     assert result.vantage is not None and result.vantage.point == "client"
     assert (_final(result, "client"), _final(result, "server")) == ("FIN_WAIT_1", "UNKNOWN")
+
+
+@pytest.mark.parametrize("name", [row["file"] for row in ROWS])
+def test_no_label_of_any_ladder_overlaps_another(name: str) -> None:
+    """The UNKNOWN label and its key among the rest (test_diagram_layout's measure)."""
+    import matplotlib.pyplot as plt
+    from test_diagram_layout import overlapping_labels
+
+    from analyzer.output.sequence_diagram import figure
+
+    for result in _connections(name):
+        fig = figure(result, None)
+        try:
+            assert overlapping_labels(fig) == [], result.connection.id
+        finally:
+            plt.close(fig)
