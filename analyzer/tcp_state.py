@@ -469,6 +469,12 @@ class ConnectionMachine:
             sender.state = S.LISTEN
             sender.history[0] = (sender.history[0][0], S.LISTEN)
             self.start_note += f"; the SYN/ACK (frame {synack.frame}) shows a listener took the SYN"
+        elif sender.state == S.CLOSED:
+            # Closed by what the capture showed (a RST it took), listening again by a call no
+            # packet shows: a listen() like the TIMEOUT of the call log, with no frame.
+            sender.state = S.LISTEN
+            sender.history.append((synack.time, S.LISTEN))
+            sender.frames.append(None)
 
     @staticmethod
     def _send(sender: Endpoint, segment: Segment) -> None:

@@ -134,3 +134,20 @@ def test_a_server_that_answers_after_an_injected_rst_is_not_closed() -> None:
     for step in result.steps:
         if step.segment.sport == 80 and not step.segment.flags & 0x04:
             assert step.sender_before.value != "CLOSED"
+
+
+def test_a_server_never_sends_a_synack_or_data_while_closed() -> None:
+    """Captures that start mid-handshake or without the SYN: the SYN/ACK first; a stray RST
+    first, then a handshake whose SYN was not captured."""
+    cases = [
+        ((0.0, "s", "SA", 500, 101), (0.05, "c", "A", 101, 501), (0.051, "s", "PA", 501, 101, 20)),
+        ((0.0, "c", "R", 90, 0), (0.5, "s", "SA", 500, 101), (0.55, "c", "A", 101, 501),
+         (0.551, "s", "PA", 501, 101, 20)),
+    ]  # fmt: skip
+    for steps in cases:
+        result = _analyzed(AT_SERVER, *steps)
+        for step in result.steps:
+            segment = step.segment
+            if segment.sport == 80 and (segment.flags & 0x12 == 0x12 or segment.payload_len):
+                assert step.sender_before.value != "CLOSED", segment.frame
+        assert _states(result)["server"][-1] == "ESTABLISHED"
