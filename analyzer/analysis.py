@@ -36,7 +36,7 @@ from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.findings.scans import ScanDetector, ScanFinding
-from analyzer.findings.vantage import Vantage, find_vantage
+from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.long_connection import FoldedConnection
 from analyzer.loss_inference import lost_segments
@@ -187,8 +187,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         )
         machine = ConnectionMachine(first, first_reply)
         earlier = earlier_copies(connection.segments)
-        captured_at = {"client": connection.client, "server": connection.server}.get(vantage.point)
-        lost = lost_segments(connection.segments, earlier, captured_at=captured_at)
+        lost = lost_segments(connection.segments, earlier, captured_at=captured_at(connection, vantage))
         for segment in connection.segments:
             machine.feed(segment, segment.frame in lost)
         sequence = analyze_sequence(connection, earlier)

@@ -151,3 +151,40 @@ def test_a_server_never_sends_a_synack_or_data_while_closed() -> None:
             if segment.sport == 80 and (segment.flags & 0x12 == 0x12 or segment.payload_len):
                 assert step.sender_before.value != "CLOSED", segment.frame
         assert _states(result)["server"][-1] == "ESTABLISHED"
+
+
+def test_a_long_connection_folded_reads_the_vantage_as_a_whole_one() -> None:
+    """At the client, the server's first FIN (resent: the client's ACK was slow) reached the
+    client: not lost, whether the connection is kept whole or folded (long_connection.py)."""
+    import functools
+
+    from analyzer.analysis import analyze_connection
+    from analyzer.connections import stream_connections
+    from analyzer.long_connection import FoldedConnection
+    from analyzer.output.json_report import connection_to_dict
+
+    data = [(0.101 + i * 0.01, "c", "PA", 101 + 10 * i, 501, 10) for i in range(40)]
+    acks = [(0.1015 + i * 0.01, "s", "A", 501, 111 + 10 * i) for i in range(40)]
+    steps = [
+        *_client_closes(0.050, 0.0001)[:3],
+        *sorted(data + acks, key=lambda step: step[0]),
+        (0.6, "s", "FA", 501, 501),
+        (0.9, "s", "FA", 501, 501),
+        (0.9001, "c", "A", 501, 502),
+    ]
+
+    def reports(fold: object, long_connection: int) -> list[dict]:
+        segments = conversation(*steps)
+        for segment in segments:
+            segment.ttl = AT_CLIENT[0] if segment.sport == 40000 else AT_CLIENT[1]
+        found = stream_connections(iter(segments), fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
+        return [connection_to_dict(analyze_connection(c)) for c in found]
+
+    [whole] = reports(None, 1 << 30)
+    [folded] = reports(functools.partial(FoldedConnection, head_steps=0, look_ahead=32), 24)
+    folded["notes"] = [n for n in folded["notes"] if not n.startswith("a long connection: ")]
+    assert whole["vantage"]["point"] == "client"
+    first_fin = next(s for s in conversation(*steps) if s.flags & 0x01)
+    close_wait = next(time for time, state in whole["states"]["client"] if state == "CLOSE_WAIT")
+    assert close_wait == first_fin.time  # the first FIN, not its resend
+    assert folded == whole

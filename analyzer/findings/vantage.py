@@ -53,6 +53,16 @@ class Vantage:
         return f"{POINT_TEXT[self.point]}: {said}" if said else POINT_TEXT[self.point]
 
 
+def captured_at(connection: Connection, vantage: Vantage) -> tuple[str, int] | None:
+    """The end (address, port) the capture was taken at, if it was taken at one: what was
+    sent to it reached it (loss_inference.py)."""
+    if vantage.point == "client":
+        return connection.client
+    if vantage.point == "server":
+        return connection.server
+    return None
+
+
 def _loopback(address: str) -> bool:
     """127.0.0.0/8, ::1, and IPv4's loopback mapped into IPv6 (the text the decoders write)."""
     return address.startswith(("127.", "::ffff:127.")) or address == "::1"
