@@ -26,6 +26,12 @@ Dropped and lost segments. A receiver drops what RFC 9293 has it drop (a RST out
 its window, an ACK for data never sent, in SYN_SENT any segment with ACK but no SYN:
 3.10.7.3): the step notes why and the receiver's state does not move. A lost segment (loss inference) moves only its sender.
 
+Where the capture was taken. The machine moves a receiver on every segment it would
+accept, as if the capture had been taken at it; which of those moves the capture proves
+(the receiver's later segments acknowledge the segment, or the capture was taken at it)
+is decided outside, by arrivals.py, which makes the rest State.UNKNOWN in the reported
+histories. The machine's own states, which the next segments are judged by, stay as here.
+
 Where a capture starts. One that starts mid-connection starts both ends in the state
 the first segment implies (`initial_states`).
 
