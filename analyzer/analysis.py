@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from analyzer.arrivals import prove_states
 from analyzer.connections import Connection, Side, Timeouts, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
@@ -37,7 +38,7 @@ from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.findings.scans import ScanDetector, ScanFinding
-from analyzer.findings.vantage import Vantage, find_vantage
+from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.long_connection import FoldedConnection
 from analyzer.loss_inference import lost_segments
@@ -175,6 +176,9 @@ class Analysis:
 
 def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     folded = connection.folded
+    # Where it was captured decides what reached whom: loss inference and the states read it.
+    handshake = find_handshake(connection)
+    vantage = find_vantage(connection, handshake)
     if isinstance(folded, FoldedConnection):  # a long one: analyzed as its segments came
         machine = folded.machine
         sequence, compatible, resends = folded.sequence, folded.compatibility, folded.resends
@@ -185,14 +189,13 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         )
         machine = ConnectionMachine(first, first_reply)
         earlier = earlier_copies(connection.segments)
-        lost = lost_segments(connection.segments, earlier)
+        lost = lost_segments(connection.segments, earlier, captured_at=captured_at(connection, vantage))
         for segment in connection.segments:
             machine.feed(segment, segment.frame in lost)
         sequence = analyze_sequence(connection, earlier)
         compatible = compatibility(connection)
         resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
-    handshake = find_handshake(connection)
     final: dict[Side, State] = {"client": client.state, "server": server.state}
     notes = [machine.start_note] if handshake.status != "complete" else []
     if folded is not None:
@@ -201,8 +204,15 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
             f"{len(connection.segments):,} kept for the pictures (the first, state changes, SYN, FIN, RST, "
             "lost and dropped ones, each end's latest data)"
         )
-    states: dict[Side, list[tuple[float, State]]] = {"client": client.history, "server": server.history}
-    state_frames: dict[Side, list[int | None]] = {"client": client.frames, "server": server.frames}
+    proven = prove_states(
+        connection,
+        {"client": client.history, "server": server.history},
+        {"client": client.frames, "server": server.frames},
+        vantage.point,
+        {"client": client.most_acked, "server": server.most_acked},
+    )
+    states, state_frames = proven.states, proven.frames
+    notes.extend(proven.notes)
     if not any(not connection.from_client(s) for s in connection.segments):
         # A server that never sent a segment shows nothing of its state.
         states["server"] = []
@@ -251,7 +261,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         steps=machine.steps,
         notes=notes,
         diagnoses=diagnoses,
-        vantage=find_vantage(connection, handshake),
+        vantage=vantage,
     )
 
 

@@ -29,8 +29,10 @@ from analyzer.connections import Connection, assign_roles
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
 from analyzer.findings.diagnoses import READ_FLAGS
+from analyzer.findings.handshake import find_handshake
 from analyzer.findings.resends import CopyFinder
 from analyzer.findings.retransmissions import SequenceAnalysis, SequenceJudge
+from analyzer.findings.vantage import captured_at, find_vantage
 from analyzer.loss_inference import crossing_window, lost_segments
 from analyzer.tcp_state import ConnectionMachine, Step
 
@@ -64,6 +66,10 @@ class FoldedConnection:
         first_reply = next((s for s in segments if s.src != first.src or s.sport != first.sport), None)
         self.machine = ConnectionMachine(first, first_reply)
         self.crossing = crossing_window(segments)
+        # Where it was captured, read from its start as analysis reads it from what it keeps:
+        # loss inference calls nothing sent to the end captured at lost.
+        head = Connection(0, first.family, self.client, self.server, list(segments))
+        self.captured_at = captured_at(head, find_vantage(head, find_handshake(head)))
         self.copies = CopyFinder(first, COPY_MEMORY)
         self.judge = SequenceJudge()
         self.counter = CompatibilityCounter(first)
@@ -119,7 +125,7 @@ class FoldedConnection:
         lost: set[int] = set()
         if self._pending_control:
             context = sorted(self._last_ack.values(), key=lambda s: s.frame)  # decided already
-            lost = lost_segments([*context, *pending], None, self.crossing)
+            lost = lost_segments([*context, *pending], None, self.crossing, self.captured_at)
         machine, steps = self.machine, self.machine.steps
         for index in range(count):
             segment = pending[index]

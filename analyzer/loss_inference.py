@@ -27,6 +27,10 @@ ACK that does not acknowledge it (a challenge ACK, RFC 5961: a stale connection 
 or the copy is a SYN/ACK answering a SYN of the peer's that came between (simultaneous
 open, a split handshake: not a timer's resend).
 
+Where the capture was taken. A capture taken at an end (findings/vantage.py) holds what
+reached that end: nothing sent to it is lost, whatever the rules above say (a SYN/ACK
+resent to a scanner that never answered reached the scanner; it had no socket to take it).
+
 Data segments are not examined: losing them does not change a state.
 """
 
@@ -72,12 +76,23 @@ def crossing_window(segments: list[Segment]) -> float:
 
 
 def lost_segments(
-    segments: list[Segment], earlier: dict[int, int] | None = None, crossing: float | None = None
+    segments: list[Segment],
+    earlier: dict[int, int] | None = None,
+    crossing: float | None = None,
+    captured_at: tuple[str, int] | None = None,
 ) -> set[int]:
     """Frames their receiver never took in (see the module's rules). `earlier`: the
     connection's copies (findings.resends.earlier_copies), found here when not given.
     `crossing`: the window within which a segment and a resend may cross, when `segments`
-    is a stretch of a connection that does not hold its handshake."""
+    is a stretch of a connection that does not hold its handshake. `captured_at`: the end
+    (address, port) the capture was taken at, if it was taken at one."""
+    lost = _lost(segments, earlier, crossing)
+    if captured_at is not None and lost:
+        lost = {s.frame for s in segments if s.frame in lost and (s.dst, s.dport) != captured_at}
+    return lost
+
+
+def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: float | None) -> set[int]:
     if earlier is None:
         earlier = earlier_copies(segments)
     lost: set[int] = set()

@@ -26,6 +26,12 @@ Dropped and lost segments. A receiver drops what RFC 9293 has it drop (a RST out
 its window, an ACK for data never sent, in SYN_SENT any segment with ACK but no SYN:
 3.10.7.3): the step notes why and the receiver's state does not move. A lost segment (loss inference) moves only its sender.
 
+Where the capture was taken. The machine moves a receiver on every segment it would
+accept, as if the capture had been taken at it; which of those moves the capture proves
+(the receiver's later segments acknowledge the segment, or the capture was taken at it)
+is decided outside, by arrivals.py, which makes the rest State.UNKNOWN in the reported
+histories. The machine's own states, which the next segments are judged by, stay as here.
+
 Where a capture starts. One that starts mid-connection starts both ends in the state
 the first segment implies (`initial_states`).
 
@@ -56,6 +62,15 @@ number is that ACK's acknowledgment number (RFC 9293 3.10.7.3) and stays in SYN_
 its next SYN following (Linux: TCP_TIMEOUT_MIN, two jiffies, later if it had not resent
 it yet: 12 ms in tests/data/handshakes/challenge-ack-linux.pcap); the RST, exactly at the
 stale connection's RCV.NXT, is accepted (RFC 5961 3.2).
+
+No socket. A SYN/ACK answered by its receiver with a RST at the SYN/ACK's acknowledgment
+number, the first thing that end sends after it, found no socket (RFC 9293 3.10.7.1): a
+SYN scan's raw probe (the scanner's kernel resets the answer), or a connect() given up
+before the SYN/ACK came. The machine retracts the ESTABLISHED the SYN/ACK seemed to bring
+(a socket that took it would have acknowledged it), and the SYN/ACK's step says why. The
+other way round, an end held CLOSED that sends a SYN/ACK was listening: a listener took a
+SYN the capture does not show in (the SYN before the capture, or the end's RST was
+another's, an injected one), so it is taken as LISTEN and the RST's move retracted.
 
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
@@ -92,6 +107,9 @@ class State(StrEnum):
     CLOSING = "CLOSING"
     LAST_ACK = "LAST_ACK"
     TIME_WAIT = "TIME_WAIT"
+    # Not a state of RFC 9293: the capture cannot tell which one the end is in (a segment
+    # that would have moved it may not have reached it; arrivals.py). No table entry.
+    UNKNOWN = "UNKNOWN"
 
 
 class Event(StrEnum):
@@ -171,6 +189,9 @@ class Endpoint:
     # The last segment it sent (its window is the one it offers), kept rather than the window
     # as an int | None (docs/mypyc.md).
     last_sent: Segment | None = None
+    # The latest segment it sent that acknowledges the most (arrivals.py reads it, for what a
+    # long connection does not keep of its segments).
+    most_acked: Segment | None = None
     history: list[tuple[float, State]] = field(default_factory=list)
     # The frame that caused each history entry (None: the initial state, a timeout).
     frames: list[int | None] = field(default_factory=list)
@@ -179,7 +200,7 @@ class Endpoint:
         self.state = state
         self.isn = self.fin_end = None
         self.snd_max = UNSEEN
-        self.last_sent = None
+        self.last_sent = self.most_acked = None
         self.history = []
         self.frames = []
 
@@ -239,12 +260,15 @@ class Endpoint:
             self.snd_max = end
         if segment.flags & FIN:
             self.fin_end = end
+        most = self.most_acked
+        if segment.flags & ACK and (most is None or seq_diff(segment.ack, most.ack) >= 0):
+            self.most_acked = segment
         self.last_sent = segment
 
 
 def time_out(history: list[tuple[float, State]], time: float, frames: list[int | None] | None = None) -> bool:
     """Apply a TIMEOUT at `time` to an endpoint's history, if its state at the end has one."""
-    following = TABLE[history[-1][1]].get(E.TIMEOUT) if history else None
+    following = TABLE.get(history[-1][1], {}).get(E.TIMEOUT) if history else None
     if following is None or following == history[-1][1] or time < history[-1][0]:
         return False
     history.append((time, following))
@@ -378,6 +402,12 @@ class ConnectionMachine:
             and not receiver.acknowledges_syn(segment.ack)
         ):
             self._challenge(sender, segment)
+        if flags & RST and sender.state == S.ESTABLISHED and _answers_synack_without_socket(sender, segment):
+            self._no_socket(sender, segment)
+            step.sender_before = sender.state
+        if flags & (SYN | ACK | RST) == SYN | ACK and sender.state == S.CLOSED:
+            self._listened(sender, segment)
+            step.sender_before = sender.state
         answers = bool(
             flags & RST
             and sender.state == S.SYN_SENT
@@ -414,6 +444,43 @@ class ConnectionMachine:
                     "on these ports took it, not the listener"
                 )
                 break
+
+    def _no_socket(self, sender: Endpoint, rst: Segment) -> None:
+        """`rst`, the first thing `sender` sends after the SYN/ACK that put it in ESTABLISHED,
+        answers that SYN/ACK as a kernel answers a segment for no socket (see "No socket"
+        above): the SYN/ACK found no connection, so it never made one."""
+        synack_frame = sender.frames[-1]
+        sender.retract()
+        for step in reversed(self.steps):
+            if step.segment.frame == synack_frame:
+                step.receiver_after = sender.state
+                step.dropped = (
+                    f"answered by RST (frame {rst.frame}): no socket took it (a SYN scan's raw probe, "
+                    "or a connect() given up)"
+                )
+                break
+
+    def _listened(self, sender: Endpoint, synack: Segment) -> None:
+        """`sender`, which the capture held CLOSED, sends a SYN/ACK: a listener had taken a SYN
+        in (see "Where a capture starts" above). A RST it seemed to send before did not come
+        from that socket (injected, or a stale one): it is taken back."""
+        if len(sender.frames) > 1 and sender.frames[-1] is not None:
+            rst_frame = sender.frames[-1]
+            for step in reversed(self.steps):
+                if step.segment.frame == rst_frame and step.segment.flags & RST:
+                    sender.retract()
+                    step.sender_after = sender.state
+                    break
+        if sender.state == S.CLOSED and len(sender.history) == 1:
+            sender.state = S.LISTEN
+            sender.history[0] = (sender.history[0][0], S.LISTEN)
+            self.start_note += f"; the SYN/ACK (frame {synack.frame}) shows a listener took the SYN"
+        elif sender.state == S.CLOSED:
+            # Closed by what the capture showed (a RST it took), listening again by a call no
+            # packet shows: a listen() like the TIMEOUT of the call log, with no frame.
+            sender.state = S.LISTEN
+            sender.history.append((synack.time, S.LISTEN))
+            sender.frames.append(None)
 
     @staticmethod
     def _send(sender: Endpoint, segment: Segment) -> None:
@@ -475,6 +542,18 @@ def _fins_crossed(sender: Endpoint, receiver: Endpoint, segment: Segment) -> boo
     if sender.history[-1][1] != S.CLOSE_WAIT:
         return False
     return not segment.flags & ACK or seq_diff(segment.ack, receiver.fin_end) < 0
+
+
+def _answers_synack_without_socket(sender: Endpoint, rst: Segment) -> bool:
+    """Whether `rst` is `sender`'s first segment since a SYN/ACK put it in ESTABLISHED, at
+    that SYN/ACK's acknowledgment number: <SEQ=SEG.ACK><CTL=RST>, a kernel's answer for no
+    socket (RFC 9293 3.10.7.1). A socket that took the SYN/ACK would have acknowledged it."""
+    if len(sender.history) < 2 or sender.history[-2][1] != S.SYN_SENT:
+        return False
+    entered = sender.frames[-1]
+    if entered is None or (sender.last_sent is not None and sender.last_sent.frame > entered):
+        return False
+    return sender.snd_max != UNSEEN and rst.seq == sender.snd_max
 
 
 def _answers_unacceptable_ack(sender: Endpoint, receiver: Endpoint, rst: Segment) -> bool:

@@ -183,8 +183,13 @@ def test_counts_agree_with_tshark_on_the_corpus(corpus_dir) -> None:
 
 PYSHARK_MAX_BYTES = 120_000  # tshark renders ~2k packets/s through pyshark: keep make test fast
 TUNNEL_CAPTURES = sorted((Path(__file__).parent / "data" / "tunnels").glob("*.pcap"))
+# Their vantage reads the TTLs: both decoders must give them.
+VANTAGE_CAPTURES = sorted((Path(__file__).parent / "data" / "vantage").glob("*.pcap"))
 BOTH_DECODERS = (
-    stored_captures() + TUNNEL_CAPTURES + corpus_params(lambda p: p.stat().st_size < PYSHARK_MAX_BYTES)
+    stored_captures()
+    + TUNNEL_CAPTURES
+    + VANTAGE_CAPTURES
+    + corpus_params(lambda p: p.stat().st_size < PYSHARK_MAX_BYTES)
 )
 needs_tshark = pytest.mark.skipif(
     shutil.which("tshark") is None, reason="tshark is not installed (make setup)"

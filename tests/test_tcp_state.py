@@ -14,10 +14,11 @@ def states(*steps: tuple) -> dict[str, list[str]]:
 
 
 def test_every_state_has_a_row_and_rows_name_only_states() -> None:
-    assert set(TABLE) == set(State)
+    # UNKNOWN is what the capture cannot tell (arrivals.py), not a state the table moves to or from.
+    assert set(TABLE) == set(State) - {State.UNKNOWN}
     for row in TABLE.values():
         assert set(row) <= set(Event)
-        assert set(row.values()) <= set(State)
+        assert set(row.values()) <= set(State) - {State.UNKNOWN}
 
 
 def test_the_seed_tables_client_closes_first() -> None:

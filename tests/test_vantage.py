@@ -50,6 +50,13 @@ def test_between_both_legs_take_time_and_both_ttls_are_worn() -> None:
     assert point == "between"
 
 
+def test_legs_of_0_and_1_microsecond_are_both_at_once_not_the_server() -> None:
+    """sv_syn_retransmit_with_ts: SYN/ACK 0 µs after the SYN, ACK 1 µs later (0 < 1/4 of 1)."""
+    point, evidence = _captured(0.0, 0.000001, 64, 64)
+    assert point == "unknown"
+    assert evidence[0].endswith("both at once (one host or one LAN)")
+
+
 def test_the_timing_decides_when_the_ttls_disagree() -> None:
     point, evidence = _captured(0.050, 0.0001, 63, 128)  # a capture on the client's router
     assert point == "client"

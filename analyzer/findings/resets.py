@@ -29,7 +29,9 @@ Causes, tried in this order (the first that fits):
 - after_reset: a RST before this one had already ended the connection (the sender's, or
   one the peer accepted): the sender has nothing left for the 4-tuple.
 - connect_abandoned: the client, still in SYN_SENT, resets its own attempt: a connect()
-  given up (Windows and scanners do this; Linux closes a SYN_SENT socket silently).
+  given up (Windows and scanners do this; Linux closes a SYN_SENT socket silently). When
+  the RST answers the SYN/ACK at its acknowledgment number, the SYN/ACK found no socket
+  (tcp_state.py, "No socket"): a SYN scan's raw probe, or a connect() given up before it.
 - abort: the sender was in a synchronized state: the application aborted (close() with
   unread data, SO_LINGER with a zero timeout, or a process that exited with unread data).
   Also after the sender's own FIN (shutdown(SHUT_WR) first): a later close() with the
@@ -233,6 +235,15 @@ def _cause(
             [earlier_reset.frame],
         )
     if sender == "client" and step.sender_before == State.SYN_SENT:
+        synack = _synack_found_no_socket(before, step, side, peer)
+        if synack is not None:
+            return (
+                "connect_abandoned",
+                f"the client's kernel had no socket for the {peer}'s SYN/ACK (frame {synack.frame}) and "
+                "answered it with RST at its acknowledgment number: a SYN scan's raw probe (a half-open scan), "
+                "or a connect() given up before the SYN/ACK came",
+                [synack.frame],
+            )
         return (
             "connect_abandoned",
             "the client gave up its connection attempt with RST while in SYN_SENT: a connect() cancelled "
@@ -264,6 +275,23 @@ def _cause(
         "state",
         [],
     )
+
+
+def _synack_found_no_socket(before: list[Step], step: Step, side: Callable[[Segment], Side],
+                            peer: Side) -> Segment | None:  # fmt: skip
+    """The peer's SYN/ACK that the RST of `step` answers at its acknowledgment number, if the
+    state machine found it met no socket (its receiver left in SYN_SENT)."""
+    if not before:
+        return None
+    last = before[-1]
+    synack = last.segment
+    if (
+        synack.flags & (SYN | ACK) != SYN | ACK
+        or side(synack) != peer
+        or last.receiver_after != State.SYN_SENT
+    ):
+        return None
+    return synack if synack.ack == step.segment.seq else None
 
 
 # The sender's states after its own FIN, before the peer's: an abort there follows shutdown().

@@ -3,7 +3,7 @@ or where only one direction passed; from what the packets themselves show.
 
 Two witnesses, each read on its own and both reported:
 - the handshake's timing. At the client the SYN/ACK comes a round trip after the SYN and
-  the client's ACK follows at once; at the server the SYN/ACK follows the SYN at once and
+  the client's ACK (or a scanner's RST, its kernel's answer for no socket) follows at once; at the server the SYN/ACK follows the SYN at once and
   the ACK comes a round trip later; between them both take part of the round trip. "At
   once" is within NEAR of each other and less than a FAR_RATIO-th of the other leg.
 - the IP TTLs (hop limits). A packet sent by the capturing host carries its initial TTL
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from analyzer.connections import Connection
+from analyzer.decode.segment import ACK, RST, SYN
 from analyzer.findings.handshake import Handshake
 from analyzer.timefmt import format_duration
 
@@ -52,6 +53,16 @@ class Vantage:
         return f"{POINT_TEXT[self.point]}: {said}" if said else POINT_TEXT[self.point]
 
 
+def captured_at(connection: Connection, vantage: Vantage) -> tuple[str, int] | None:
+    """The end (address, port) the capture was taken at, if it was taken at one: what was
+    sent to it reached it (loss_inference.py)."""
+    if vantage.point == "client":
+        return connection.client
+    if vantage.point == "server":
+        return connection.server
+    return None
+
+
 def _loopback(address: str) -> bool:
     """127.0.0.0/8, ::1, and IPv4's loopback mapped into IPv6 (the text the decoders write)."""
     return address.startswith(("127.", "::ffff:127.")) or address == "::1"
@@ -73,7 +84,7 @@ def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
     if not (client_spoke and server_spoke):
         who = "client" if client_spoke else "server"
         return Vantage("one_direction", [f"only the {who}'s packets are in the capture"])
-    by_timing, timing = _by_timing(handshake)
+    by_timing, timing = _by_timing(handshake, connection)
     by_ttl, ttls = _by_ttl(connection)
     evidence = [said for said in (timing, ttls) if said]
     if by_timing is not None:
@@ -83,18 +94,43 @@ def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
     return Vantage(by_ttl if by_ttl is not None else "unknown", evidence)
 
 
-def _by_timing(handshake: Handshake) -> tuple[VantagePoint | None, str]:
+def _by_timing(handshake: Handshake, connection: Connection) -> tuple[VantagePoint | None, str]:
     to_synack, to_ack = handshake.syn_to_synack, handshake.synack_to_ack
+    answer = "ACK"
     if handshake.status != "complete" or to_synack is None or to_ack is None:
-        return None, ""
-    said = f"SYN to SYN/ACK {format_duration(to_synack)}, SYN/ACK to ACK {format_duration(to_ack)}"
-    if to_ack <= NEAR and to_synack > FAR_RATIO * to_ack:
-        return "client", said + ": the ACK followed at once"
-    if to_synack <= NEAR and to_ack > FAR_RATIO * to_synack:
-        return "server", said + ": the SYN/ACK followed at once"
+        legs = _reset_answer(connection)  # a SYN scan's: the scanner's kernel resets the SYN/ACK
+        if legs is None:
+            return None, ""
+        (to_synack, to_ack), answer = legs, "RST"
+    said = f"SYN to SYN/ACK {format_duration(to_synack)}, SYN/ACK to {answer} {format_duration(to_ack)}"
+    # Both within NEAR first: a leg of 0 µs is "FAR_RATIO times shorter" than one of 1 µs.
     if to_synack <= NEAR and to_ack <= NEAR:
         return None, said + ": both at once (one host or one LAN)"
+    if to_ack <= NEAR and to_synack > FAR_RATIO * to_ack:
+        return "client", said + f": the {answer} followed at once"
+    if to_synack <= NEAR and to_ack > FAR_RATIO * to_synack:
+        return "server", said + ": the SYN/ACK followed at once"
     return "between", said + ": both legs take part of the round trip"
+
+
+def _reset_answer(connection: Connection) -> tuple[float, float] | None:
+    """(SYN to SYN/ACK, SYN/ACK to the client's RST) when the client's first segment after
+    the first SYN/ACK is a RST answering it: the same two legs as an ACK's."""
+    syn = synack = None
+    for segment in connection.segments:
+        from_client = connection.from_client(segment)
+        flags = segment.flags & (SYN | ACK | RST)
+        if syn is None:
+            if from_client and flags == SYN:
+                syn = segment
+        elif synack is None:
+            if not from_client and flags == SYN | ACK:
+                synack = segment
+        elif from_client:
+            if flags & RST and segment.seq == synack.ack:
+                return synack.time - syn.time, segment.time - synack.time
+            return None
+    return None
 
 
 def _by_ttl(connection: Connection) -> tuple[VantagePoint | None, str]:

@@ -46,7 +46,10 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: Sidecar | None = Non
     for side, participant in zip(SIDES, ("C", "S"), strict=True):
         for index, (time, state) in enumerate(result.states[side]):
             # The state an end starts in goes before the first packet, the others after theirs.
-            events.append((time, -1 if index == 0 else 2, f"    Note over {participant}: {state.value}"))
+            shown = (
+                "UNKNOWN (what moved it may not have arrived)" if state.value == "UNKNOWN" else state.value
+            )
+            events.append((time, -1 if index == 0 else 2, f"    Note over {participant}: {shown}"))
     for call in calls_of(sidecar):
         where = {"client": "left of C", "server": "right of S"}.get(call["side"], "over C,S")
         spans_packets = any(call["time"] < s.time < call["end_time"] for s in connection.segments)

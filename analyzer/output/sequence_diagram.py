@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
-from analyzer.analysis import ConnectionAnalysis
+from analyzer.analysis import ConnectionAnalysis, State
 from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
@@ -51,6 +51,7 @@ COLORS = {
     "state": "#e8eef7",
     "break": "#999999",
     "kernel": "#2ca02c",
+    "unknown": "#888888",
 }
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
@@ -157,9 +158,20 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
     confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
     silent_listener = result.kernel is not None and result.kernel.server_listened
     _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener)
+    keys = []
     if any(confirmed.values()):
-        ladder.ax.text(0.5, ladder.bottom - 0.15, "✓ on a lifeline, green frame: the kernel reported that state (sidecar snapshot)",
-                       ha="center", va="bottom", fontsize=FONT - 1, color=COLORS["kernel"])  # fmt: skip
+        keys.append(
+            (
+                "✓ on a lifeline, green frame: the kernel reported that state (sidecar snapshot)",
+                COLORS["kernel"],
+            )
+        )
+    if any(state == State.UNKNOWN for history in result.states.values() for _t, state in history):
+        keys.append(("hatched lifeline, UNKNOWN ?: a segment may not have reached that end, so the capture "
+                     "cannot tell its state (the text report says which)", COLORS["unknown"]))  # fmt: skip
+    for row, (key, color) in enumerate(keys):
+        ladder.ax.text(0.5, ladder.bottom - 0.15 + 0.3 * row, key, ha="center", va="bottom", fontsize=FONT - 1,
+                       color=color)  # fmt: skip
     return ladder.fig
 
 
@@ -299,16 +311,21 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             end = starts[index + 1][0] if index + 1 < len(starts) else bottom - 0.5
             if end - y < 0.2:
                 continue  # held for no visible span (e.g. LISTEN -> SYN_RCVD at the first SYN)
+            unknown = state == State.UNKNOWN  # the capture cannot tell: dashed, grey, with a question
             ax.add_patch(
                 FancyBboxPatch((x - 0.004, y), 0.008, end - y, boxstyle="square,pad=0",
-                               facecolor=COLORS["state"], edgecolor="none", zorder=2)
+                               facecolor="white" if unknown else COLORS["state"],
+                               edgecolor=COLORS["unknown"] if unknown else "none", hatch="////" if unknown else None,
+                               linewidth=0.6, zorder=2)
             )  # fmt: skip
             seen = any(y <= mark <= end for mark in confirmed.get(side, []))
             ax.text(
-                x, (y + end) / 2 if end - y < 3 else y + 0.25, state.value, ha="center", va="center",
-                fontsize=FONT - 1, color="#1a1a1a", zorder=6,
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["state"],
-                      "edgecolor": COLORS["kernel"] if seen else "#8da9c4", "linewidth": 1.4 if seen else 1.0},
+                x, (y + end) / 2 if end - y < 3 else y + 0.25, "UNKNOWN ?" if unknown else state.value,
+                ha="center", va="center", fontsize=FONT - 1, color="#555555" if unknown else "#1a1a1a",
+                style="italic" if unknown else "normal", zorder=6,
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": "white" if unknown else COLORS["state"],
+                      "edgecolor": COLORS["kernel"] if seen else (COLORS["unknown"] if unknown else "#8da9c4"),
+                      "linewidth": 1.4 if seen else 1.0, "linestyle": "--" if unknown else "-"},
             )  # fmt: skip
 
 

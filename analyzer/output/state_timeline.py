@@ -33,7 +33,9 @@ STATE_COLORS = {
     "CLOSING": "#e9a3e9",
     "LAST_ACK": "#dcb9f0",
     "TIME_WAIT": "#c9c9f5",
+    "UNKNOWN": "#ffffff",  # hatched: the capture cannot tell (analyzer/arrivals.py)
 }
+HATCH = {"UNKNOWN": "///"}
 
 
 def draw_state_timeline(result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None) -> Path:
@@ -59,9 +61,10 @@ def timeline_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
             if stop <= start:
                 continue  # held for no visible span
             ax.barh(y, stop - start, left=start, height=0.6, color=STATE_COLORS.get(state.value, "#ffffff"),
-                    edgecolor="#555555", linewidth=0.6)  # fmt: skip
+                    edgecolor="#555555", linewidth=0.6, hatch=HATCH.get(state.value))  # fmt: skip
             if stop - start >= 1.6:
-                ax.text((start + stop) / 2, y, state.value, ha="center", va="center", fontsize=8)
+                ax.text((start + stop) / 2, y, state.value, ha="center", va="center", fontsize=8,
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if state.value in HATCH else None)  # fmt: skip
         if not history:
             ax.text(
                 end / 2,
@@ -81,7 +84,13 @@ def timeline_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
     # Short states get no label inside their bar: the legend names every colour shown.
     shown = list(dict.fromkeys(state.value for side in rows for _t, state in result.states[side]))
     handles = [
-        Patch(facecolor=STATE_COLORS.get(name, "#ffffff"), edgecolor="#555555", label=name) for name in shown
+        Patch(
+            facecolor=STATE_COLORS.get(name, "#ffffff"),
+            edgecolor="#555555",
+            hatch=HATCH.get(name),
+            label=name + (" (a segment may not have arrived)" if name in HATCH else ""),
+        )
+        for name in shown
     ]
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)

@@ -1,0 +1,155 @@
+"""Which of a receiver's state changes the capture proves: a segment in the file reached the
+capture point, not necessarily its receiver.
+
+The state machine (tcp_state.py) moves a receiver on every segment it would accept, as if
+the capture had been taken at it. This module keeps such a move only where the capture
+shows it happened:
+- the capture was taken at the receiver, or on the host both ends run on (the vantage,
+  findings/vantage.py): what the file holds reached it. Likewise where nothing places the
+  capture away from either end (vantage "unknown": both handshake legs at once, both ends'
+  TTLs untouched, or nothing to read them from): one host or one LAN, read as if at both;
+- or the receiver's later segments show it arrived: one of them acknowledges it (an
+  acknowledgment at or past the segment's end; acknowledgments are cumulative).
+A SYN/ACK to an end in SYN_SENT is the exception both ways: a socket that takes one
+acknowledges it at once, so the move to ESTABLISHED it brings is kept only when the receiver acknowledges it, wherever
+the capture was taken (a SYN scan's scanner, which has no socket, never does). A RST is
+never acknowledged: its move is kept only where the capture was taken at its receiver.
+
+From the first move the capture does not prove, the end's state is State.UNKNOWN, with a
+sentence that says which segment and what the end would be in had it arrived; only the
+end's own RST, which closes it whatever it was in, tells its state again.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from analyzer.connections import Connection, Side
+from analyzer.decode.segment import ACK, RST, SYN, Segment, seq_diff
+from analyzer.findings.vantage import POINT_TEXT
+from analyzer.tcp_state import State
+
+
+@dataclass
+class ProvenStates:
+    """Each end's history with the moves the capture does not prove made UNKNOWN."""
+
+    states: dict[Side, list[tuple[float, State]]]
+    frames: dict[Side, list[int | None]]
+    notes: list[str] = field(default_factory=list)
+
+
+def prove_states(
+    connection: Connection,
+    states: dict[Side, list[tuple[float, State]]],
+    frames: dict[Side, list[int | None]],
+    point: str,
+    latest: dict[Side, Segment | None] | None = None,
+) -> ProvenStates:
+    """`states` and `frames` as the machine made them (not changed); `point`: the vantage;
+    `latest`: each end's latest segment that acknowledges the most (Endpoint.most_acked), for
+    a long connection that kept only some of its segments."""
+    proven = ProvenStates({}, {})
+    for side in ("client", "server"):
+        history, causes = states[side], frames[side]
+        later = _Later(connection, side, (latest or {}).get(side))
+        cut = _first_unproven(side, history, causes, later, point, connection)
+        if cut is None:
+            proven.states[side], proven.frames[side] = history, causes
+            continue
+        index, why = cut
+        kept, kept_frames = history[:index], causes[:index]
+        kept.append((history[index][0], State.UNKNOWN))
+        kept_frames.append(causes[index])
+        # Its own RST closes it whatever it was in: from there its state is known again.
+        for (time, state), frame in zip(history[index + 1 :], causes[index + 1 :], strict=True):
+            segment = later.segment(frame)
+            if segment is not None and segment.flags & RST and connection.sender(segment) == side:
+                kept.append((time, state))
+                kept_frames.append(frame)
+        proven.states[side], proven.frames[side] = kept, kept_frames
+        proven.notes.append(why)
+    return proven
+
+
+def _first_unproven(
+    side: Side,
+    history: list[tuple[float, State]],
+    causes: list[int | None],
+    later: _Later,
+    point: str,
+    connection: Connection,
+) -> tuple[int, str] | None:
+    """The index of `side`'s first move the capture does not prove, and why; None if all are."""
+    at_receiver = point in ("one_host", "unknown", side)
+    for index in range(1, len(history)):
+        frame = causes[index]
+        segment = later.segment(frame)
+        if segment is None or connection.sender(segment) == side:
+            continue  # its own send, or a timeout from the call log
+        state = history[index][1]
+        synack = segment.flags & (SYN | ACK) == SYN | ACK
+        if synack and state == State.ESTABLISHED and history[index - 1][1] == State.SYN_SENT:
+            if later.acknowledges(segment):
+                continue
+            where = "reached it" if at_receiver else "reached the capture point"
+            return index, (
+                f"the {side}'s state from frame {frame} on is unknown: it never "
+                f"acknowledged the SYN/ACK (frame {frame}) that {where}, so no socket took it (a SYN scan's "
+                "raw probe, or a connect() given up) or it never arrived; a socket that took it would be "
+                "ESTABLISHED"
+            )
+        if at_receiver or (not segment.flags & RST and later.acknowledges(segment)):
+            continue
+        shown = (
+            "a RST is never acknowledged"
+            if segment.flags & RST
+            else f"nothing the {side} sent after acknowledges it"
+        )
+        return index, (
+            f"the {side}'s state from frame {frame} on is unknown: the capture was "
+            f"taken {POINT_TEXT.get(point, point)}, frame {frame} may not have reached the {side} ({shown}); "
+            f"had it, the {side} would be in {state.value}"
+        )
+    return None
+
+
+class _Later:
+    """What `side` sent after a segment, read from the segment on (a SYN/ACK's answer is the
+    next segment or so: nothing is read twice over for the connections that hold one)."""
+
+    def __init__(self, connection: Connection, side: Side, latest: Segment | None) -> None:
+        self.segments, self.side, self.connection = connection.segments, side, connection
+        self.latest = latest  # what acknowledges the most, which a long connection may not have kept
+
+    def index(self, frame: int) -> int | None:
+        """Where frame `frame` is among the segments (in frame order), if it was kept."""
+        segments = self.segments
+        index = bisect_left(segments, frame, key=_frame)
+        return index if index < len(segments) and segments[index].frame == frame else None
+
+    def segment(self, frame: int | None) -> Segment | None:
+        index = self.index(frame) if frame is not None else None
+        return self.segments[index] if index is not None else None
+
+    def acknowledges(self, segment: Segment) -> bool:
+        """Whether a segment of `side` after `segment` acknowledges all of it."""
+        end, side, sender = segment.seq_end, self.side, self.connection.sender
+        segments = self.segments
+        start = self.index(segment.frame)
+        for position in range(len(segments) if start is None else start + 1, len(segments)):
+            later = segments[position]
+            if later.flags & ACK and sender(later) == side and seq_diff(later.ack, end) >= 0:
+                return True
+        latest = self.latest
+        return (
+            latest is not None
+            and latest.frame > segment.frame
+            and bool(latest.flags & ACK)
+            and seq_diff(latest.ack, end) >= 0
+        )
+
+
+def _frame(segment: Segment) -> int:
+    return segment.frame

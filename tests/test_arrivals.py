@@ -1,0 +1,190 @@
+"""A segment in the file reached the capture point, not necessarily its receiver
+(analyzer/arrivals.py): where the vantage is away from an end, that end's moves stand only
+when its later segments acknowledge what moved it; otherwise its state is UNKNOWN."""
+
+from __future__ import annotations
+
+from segments import conversation
+
+from analyzer.analysis import ConnectionAnalysis, analyze_segments
+from analyzer.decode.segment import Segment
+
+# (client's TTL, server's): the client's untouched and the server's worn is the client's
+# vantage; the other way round, the server's; both worn, between.
+AT_CLIENT = (64, 52)
+AT_SERVER = (52, 64)
+BETWEEN = (59, 55)
+
+
+def _client_closes(syn_to_synack: float, synack_to_ack: float) -> tuple[tuple, ...]:
+    t = syn_to_synack + synack_to_ack
+    return (
+        (0.0, "c", "S", 100, 0),
+        (syn_to_synack, "s", "SA", 500, 101),
+        (t, "c", "A", 101, 501),
+        (t + 0.010, "c", "FA", 101, 501),
+        (t + 0.060, "s", "A", 501, 102),
+        (t + 0.061, "s", "FA", 501, 102),
+        (t + 0.111, "c", "A", 102, 502),
+    )
+
+
+CLIENT_CLOSES = _client_closes(0.050, 0.0001)  # the ACK follows the SYN/ACK at once: at the client
+
+
+def _analyzed(ttls: tuple[int, int], *steps: tuple) -> ConnectionAnalysis:
+    segments: list[Segment] = conversation(*steps)
+    for segment in segments:
+        segment.ttl = ttls[0] if segment.sport == 40000 else ttls[1]
+    [result] = analyze_segments(segments).connections
+    return result
+
+
+def _states(result: ConnectionAnalysis) -> dict[str, list[str]]:
+    return {side: [state.value for _t, state in history] for side, history in result.states.items()}
+
+
+def test_at_the_client_the_servers_last_move_is_unknown() -> None:
+    result = _analyzed(AT_CLIENT, *CLIENT_CLOSES)
+    assert result.vantage is not None and result.vantage.point == "client"
+    states = _states(result)
+    assert states["client"][-1] == "TIME_WAIT"  # the server's FIN reached the client: taken at it
+    assert states["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "UNKNOWN"]
+    [why] = [n for n in result.notes if "unknown" in n]
+    assert "frame 7 may not have reached the server" in why
+    assert "had it, the server would be in CLOSED" in why
+    assert result.state_frames["server"][-1] == 7
+
+
+def test_at_the_server_every_move_is_shown_by_an_acknowledgment() -> None:
+    result = _analyzed(AT_SERVER, *_client_closes(0.0001, 0.050))
+    assert result.vantage is not None and result.vantage.point == "server"
+    states = _states(result)
+    assert states["client"][-1] == "TIME_WAIT"  # its last ACK acknowledges the server's FIN
+    assert states["server"][-1] == "CLOSED"
+    assert not [n for n in result.notes if "unknown" in n]
+
+
+def test_between_a_fin_nobody_acknowledged_leaves_its_receiver_unknown() -> None:
+    result = _analyzed(BETWEEN, *_client_closes(0.020, 0.030)[:4])
+    assert result.vantage is not None and result.vantage.point == "between"
+    states = _states(result)
+    assert states["client"][-1] == "FIN_WAIT_1"  # its own send: it left
+    assert states["server"][-1] == "UNKNOWN"  # whether the FIN arrived (CLOSE_WAIT) the file cannot say
+
+
+def test_a_scanner_that_resets_the_synack_is_never_established() -> None:
+    result = _analyzed(
+        AT_CLIENT, (0.0, "c", "S", 100, 0), (0.050, "s", "SA", 500, 101), (0.0501, "c", "R", 101, 0)
+    )
+    assert result.vantage is not None and result.vantage.point == "client"
+    assert "SYN/ACK to RST" in result.vantage.evidence[0]
+    states = _states(result)
+    assert states["client"] == ["CLOSED", "SYN_SENT", "CLOSED"]
+    assert "ESTABLISHED" not in states["client"]
+    synack = result.steps[1]
+    assert synack.receiver_after.value == "SYN_SENT"
+    assert synack.dropped is not None and "no socket took it" in synack.dropped
+    [reset] = result.resets
+    assert reset.state == "SYN_SENT"
+    assert reset.cause == "connect_abandoned"
+    assert "no socket for the server's SYN/ACK (frame 2)" in reset.explanation
+
+
+def test_a_silent_scanner_at_the_client_got_every_synack_and_took_none() -> None:
+    result = _analyzed(
+        AT_CLIENT,
+        (0.0, "c", "S", 100, 0),
+        (0.050, "s", "SA", 500, 101),
+        (1.050, "s", "SA", 500, 101),
+        (3.050, "s", "SA", 500, 101),
+    )
+    assert result.vantage is not None and result.vantage.point == "client"
+    assert not any(step.lost for step in result.steps)  # at the client, they reached the client
+    states = _states(result)
+    assert states["client"] == ["CLOSED", "SYN_SENT", "UNKNOWN"]
+    assert any("never acknowledged the SYN/ACK (frame 2) that reached it" in n for n in result.notes)
+
+
+def test_between_a_silent_scanners_synacks_may_be_lost() -> None:
+    result = _analyzed(
+        BETWEEN,
+        (0.0, "c", "S", 100, 0),
+        (0.020, "s", "SA", 500, 101),
+        (1.020, "s", "SA", 500, 101),
+    )
+    assert [step.lost for step in result.steps] == [False, True, False]
+    assert "ESTABLISHED" not in _states(result)["client"]
+
+
+def test_a_server_that_answers_after_an_injected_rst_is_not_closed() -> None:
+    """zeek_rst-inject-rae: the SYN, a RST the client refuses (it does not acknowledge the
+    SYN), then the server's SYN/ACK and data: the server was listening all along."""
+    result = _analyzed(
+        AT_SERVER,
+        (0.0, "c", "S", 100, 0),
+        (0.2, "s", "RA", 0, 100),
+        (1.2, "s", "SA", 500, 101),
+        (1.25, "c", "A", 101, 501),
+        (1.251, "s", "PA", 501, 101, 20),
+        (1.3, "c", "A", 101, 521),
+    )
+    states = _states(result)
+    assert states["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    for step in result.steps:
+        if step.segment.sport == 80 and not step.segment.flags & 0x04:
+            assert step.sender_before.value != "CLOSED"
+
+
+def test_a_server_never_sends_a_synack_or_data_while_closed() -> None:
+    """Captures that start mid-handshake or without the SYN: the SYN/ACK first; a stray RST
+    first, then a handshake whose SYN was not captured."""
+    cases = [
+        ((0.0, "s", "SA", 500, 101), (0.05, "c", "A", 101, 501), (0.051, "s", "PA", 501, 101, 20)),
+        ((0.0, "c", "R", 90, 0), (0.5, "s", "SA", 500, 101), (0.55, "c", "A", 101, 501),
+         (0.551, "s", "PA", 501, 101, 20)),
+    ]  # fmt: skip
+    for steps in cases:
+        result = _analyzed(AT_SERVER, *steps)
+        for step in result.steps:
+            segment = step.segment
+            if segment.sport == 80 and (segment.flags & 0x12 == 0x12 or segment.payload_len):
+                assert step.sender_before.value != "CLOSED", segment.frame
+        assert _states(result)["server"][-1] == "ESTABLISHED"
+
+
+def test_a_long_connection_folded_reads_the_vantage_as_a_whole_one() -> None:
+    """At the client, the server's first FIN (resent: the client's ACK was slow) reached the
+    client: not lost, whether the connection is kept whole or folded (long_connection.py)."""
+    import functools
+
+    from analyzer.analysis import analyze_connection
+    from analyzer.connections import stream_connections
+    from analyzer.long_connection import FoldedConnection
+    from analyzer.output.json_report import connection_to_dict
+
+    data = [(0.101 + i * 0.01, "c", "PA", 101 + 10 * i, 501, 10) for i in range(40)]
+    acks = [(0.1015 + i * 0.01, "s", "A", 501, 111 + 10 * i) for i in range(40)]
+    steps = [
+        *_client_closes(0.050, 0.0001)[:3],
+        *sorted(data + acks, key=lambda step: step[0]),
+        (0.6, "s", "FA", 501, 501),
+        (0.9, "s", "FA", 501, 501),
+        (0.9001, "c", "A", 501, 502),
+    ]
+
+    def reports(fold: object, long_connection: int) -> list[dict]:
+        segments = conversation(*steps)
+        for segment in segments:
+            segment.ttl = AT_CLIENT[0] if segment.sport == 40000 else AT_CLIENT[1]
+        found = stream_connections(iter(segments), fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
+        return [connection_to_dict(analyze_connection(c)) for c in found]
+
+    [whole] = reports(None, 1 << 30)
+    [folded] = reports(functools.partial(FoldedConnection, head_steps=0, look_ahead=32), 24)
+    folded["notes"] = [n for n in folded["notes"] if not n.startswith("a long connection: ")]
+    assert whole["vantage"]["point"] == "client"
+    first_fin = next(s for s in conversation(*steps) if s.flags & 0x01)
+    close_wait = next(time for time, state in whole["states"]["client"] if state == "CLOSE_WAIT")
+    assert close_wait == first_fin.time  # the first FIN, not its resend
+    assert folded == whole
