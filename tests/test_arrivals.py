@@ -178,7 +178,7 @@ def test_a_long_connection_folded_reads_the_vantage_as_a_whole_one() -> None:
         for segment in segments:
             segment.ttl = AT_CLIENT[0] if segment.sport == 40000 else AT_CLIENT[1]
         found = stream_connections(iter(segments), fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
-        return [connection_to_dict(analyze_connection(c)) for c in found]
+        return [connection_to_dict(analyze_connection(c), 0.0) for c in found]
 
     [whole] = reports(None, 1 << 30)
     [folded] = reports(functools.partial(FoldedConnection, head_steps=0, look_ahead=32), 24)

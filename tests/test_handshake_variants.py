@@ -53,7 +53,7 @@ def test_a_split_handshake_is_complete_and_both_ends_open_simultaneously() -> No
     }
     # The client's SYN reached the server (its SYN/ACK repeats it, it was not resent): not lost.
     assert result.notes == []
-    as_json = connection_to_dict(result)["handshake"]
+    as_json = connection_to_dict(result, 0.0)["handshake"]
     assert (as_json["status"], as_json["variant"], as_json["synack_times"]) == ("complete", "split", [])
 
 
@@ -85,7 +85,7 @@ def test_a_simultaneous_open_is_complete() -> None:
         "the server's SYN/ACK acknowledges the client ISN+1",
     ]
     assert states(result)["server"] == ["LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
-    assert connection_to_dict(result)["handshake"]["variant"] == "simultaneous-open"
+    assert connection_to_dict(result, 0.0)["handshake"]["variant"] == "simultaneous-open"
 
 
 def test_a_split_handshake_the_client_never_answers_is_incomplete() -> None:
@@ -136,7 +136,7 @@ def test_synacks_of_another_isn_are_kept_and_the_acknowledged_one_judged() -> No
     assert [c.ok for c in h.checks] == [True, True]
     assert h.answered_syn_to_ack == pytest.approx(0.020)
     assert "carried 2 ISNs (9000, 500): judged on 9000" in h.explain()
-    assert len(connection_to_dict(result)["handshake"]["synack_times"]) == 3
+    assert len(connection_to_dict(result, 0.0)["handshake"]["synack_times"]) == 3
     # The SYN/ACK backoff is one sender's: the judged ISN's SYN/ACKs (one here).
     assert result.synack_backoff.intervals == []
 
@@ -218,7 +218,7 @@ def test_a_reconnect_to_a_stale_connection_is_one_connection_after_it(name) -> N
     assert states(fresh)["client"][:3] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
     assert states(fresh)["server"][:3] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
     assert fresh.close.shape == "three-segment"
-    assert connection_to_dict(fresh)["resets"][0]["cause"] == "challenge_ack_answer"
+    assert connection_to_dict(fresh, 0.0)["resets"][0]["cause"] == "challenge_ack_answer"
 
 
 # -- Fast Open and impossible flags ----------------------------------------------------------------

@@ -184,7 +184,7 @@ def test_the_encoder_says_where_the_ids_lie_in_whatever_order_the_keys_come() ->
     analysis = analyze_file(str(CAPTURES / "backlog.pcap"))
     assert len(analysis.connections) >= 2
     for result in analysis.connections:
-        value = connection_to_dict(result)
+        value = connection_to_dict(result, 0.0)
         keys = list(value)
         orders = [
             keys,
@@ -213,8 +213,8 @@ from analyzer.parallel.options import AnalyzeOptions
 
 made = json_report.connection_to_dict
 
-def reordered(result):
-    value = made(result)
+def reordered(result, origin):
+    value = made(result, origin)
     rest = [key for key in reversed(value) if key not in ("id", "reuses_ports_of")]
     return {"reuses_ports_of": value["reuses_ports_of"], **{key: value[key] for key in rest}, "id": value["id"]}
 

@@ -66,7 +66,9 @@ def test_the_text_of_a_scan_is_short_and_opens_with_the_overview(vertical) -> No
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert len(lines) < 25, text.stdout  # not 1,000 blocks of 7 lines
-    assert lines[0].startswith(f"{vertical}: ") and "1000 connections; times: +seconds since frame 1" in lines[0]
+    assert (
+        lines[0].startswith(f"{vertical}: ") and "1000 connections; times: +seconds since frame 1" in lines[0]
+    )
     assert lines[2] == "outcomes of the 1,000 connections:"
     order = [next(i for i, line in enumerate(lines) if line.startswith(head)) for head in (
         "outcomes", "scans and floods (1):", "interesting connections", "connections:",

@@ -19,15 +19,27 @@ from analyzer.decode import DecodeStats
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.placement import ShareLines, renumbered_fields, separator
+from analyzer.tcp_state import State
 from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
 
 
+def relative_origin(stats: DecodeStats, results: list[ConnectionAnalysis] | None = None) -> float:
+    """Frame 1's time, where every `*_relative` time counts from (Wireshark's clock); for
+    segments handed over without a file, the first connection's start."""
+    if stats.start_time is not None:
+        return stats.start_time
+    return results[0].connection.first_time if results else 0.0
+
+
 def analysis_to_dict(analysis: Analysis) -> dict:
     return {
         **document_head(analysis.file, analysis.stats, analysis.application, analysis.scans),
-        "connections": [connection_to_dict(c) for c in analysis.connections],
+        "connections": [
+            connection_to_dict(c, relative_origin(analysis.stats, analysis.connections))
+            for c in analysis.connections
+        ],
         "udp": [udp_flow_to_dict(flow) for flow in analysis.udp],
     }
 
@@ -44,6 +56,7 @@ def document_head(
     return {
         "schema_version": SCHEMA_VERSION,
         "file": file,
+        "capture_start": stats.start_time,  # frame 1's time: every *_relative time counts from it
         "format": stats.format,
         "packets": stats.frames,
         "tcp_packets": stats.tcp_segments,
@@ -117,7 +130,7 @@ def spool_connections(
             if only is not None and not shown(result, only):
                 continue
             connection = result.connection
-            value = connection_to_dict(result)
+            value = connection_to_dict(result, relative_origin(stream.stats))
             if noted is None:
                 spool.add(connection.id, _ENCODER.encode(value))
                 continue
@@ -228,9 +241,25 @@ def _backoff(backoff: Backoff) -> dict:
     }
 
 
-def connection_to_dict(result: ConnectionAnalysis) -> dict:
+def _state_changes(result: ConnectionAnalysis, origin: float) -> list[dict]:
+    """Both ends' states in time order, each with the frame that caused it (null: the state
+    an end is first seen in, or a timer's move)."""
+    changes: list[tuple[float, int, str, State, int | None]] = []
+    for end, history in result.states.items():
+        frames = result.state_frames.get(end, [])
+        for index, (time, state) in enumerate(history):
+            changes.append((time, len(changes), end, state, frames[index] if index < len(frames) else None))
+    changes.sort()
+    return [
+        {"end": end, "state": state, "time": time, "time_relative": time - origin, "frame": frame}
+        for time, _order, end, state, frame in changes
+    ]
+
+
+def connection_to_dict(result: ConnectionAnalysis, origin: float) -> dict:
     """The connection's JSON object, as values the encoders write: some arrays are tuples,
-    some strings States, and the state histories are the analysis's own lists."""
+    some strings States, and the state histories are the analysis's own lists. Beside each
+    epoch time, the same as seconds since `origin`, frame 1's time (`*_relative`)."""
     connection, handshake, close = result.connection, result.handshake, result.close
     sequence = result.sequence
     compatibility = result.compatibility
@@ -251,6 +280,8 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         },
         "first_time": connection.first_time,
         "last_time": connection.last_time,
+        "first_time_relative": connection.first_time - origin,
+        "last_time_relative": connection.last_time - origin,
         "packets": connection.packets,
         "summary": result.summary(),
         "handshake": {
@@ -258,6 +289,8 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
             "variant": handshake.variant,
             "syn_times": [s.time for s in handshake.syns],
             "synack_times": [s.time for s in handshake.synacks],
+            "syn_times_relative": [s.time - origin for s in handshake.syns],
+            "synack_times_relative": [s.time - origin for s in handshake.synacks],
             "client_isn": handshake.client_isn,
             "server_isn": handshake.server_isn,
             "rtt": handshake.answered_syn_to_ack,
@@ -282,6 +315,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         "resets": [
             {
                 "time": r.segment.time,
+                "time_relative": r.segment.time - origin,
                 "frame": r.segment.frame,
                 "sender": r.sender,
                 "state": r.state,
@@ -294,6 +328,7 @@ def connection_to_dict(result: ConnectionAnalysis) -> dict:
         ],
         # As kept, not copied: each (time, state) is written as the array [time, "STATE"].
         "states": result.states,
+        "state_changes": _state_changes(result, origin),
         "notes": result.notes,
         "diagnoses": [diagnosis.as_dict() for diagnosis in result.diagnoses],
         "vantage": result.vantage.as_dict() if result.vantage is not None else None,

@@ -27,7 +27,7 @@ from typing import Final, TextIO
 import msgspec
 
 from analyzer.analysis import FileStream
-from analyzer.output.json_report import connection_to_dict, document_head, udp_flow_to_dict
+from analyzer.output.json_report import connection_to_dict, document_head, relative_origin, udp_flow_to_dict
 from analyzer.output.only import shown
 
 _ENCODER: Final = msgspec.json.Encoder()
@@ -44,7 +44,15 @@ def write_lines(stream: FileStream, out: TextIO, flush: bool = False, only: list
         count += 1
         if only is not None and not shown(result, only):
             continue
-        out.write(_line({"type": "connection", "file": file, **connection_to_dict(result)}))
+        out.write(
+            _line(
+                {
+                    "type": "connection",
+                    "file": file,
+                    **connection_to_dict(result, relative_origin(stream.stats)),
+                }
+            )
+        )
         if flush:
             out.flush()
     udp = stream.udp()
