@@ -136,6 +136,7 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
             int(tcp.checksum, 16),
             int(ip.ttl if family == 4 else ip.hlim),
             _rst_data(tcp) if flags & RST else b"",
+            int(tcp.len) > 0 and int(packet.frame_info.cap_len) < int(packet.frame_info.len),
         )
     if quoting < len(names):
         return _unreachable(layers[quoting], frame, when, family, src, dst)
