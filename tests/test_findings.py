@@ -258,3 +258,13 @@ def test_a_fin_resent_right_behind_itself_is_a_retransmission() -> None:
     """The FIN counts in 'ends where the newest segment ended': not out-of-order."""
     got = kinds(("c", "FA", 101, 501), ("c", "FA", 101, 501))
     assert got == {5: ["retransmission"]}
+
+
+def test_duplicate_acks_do_not_need_the_ack_flag() -> None:
+    """packet-tcp.c reads every segment's acknowledgment field: segments with no flag at all
+    (nmap's null-scan probes) repeating it are duplicate ACKs; tshark 4.0.17 flags frames 2
+    and 3 of three such segments, none when the fields differ."""
+    same = [("c", "", 1000, 777), (0.1, "c", "", 1000, 777), (0.2, "c", "", 1000, 777)]
+    assert analyze(*same).sequence.flags == {2: ["duplicate_ack"], 3: ["duplicate_ack"]}
+    differ = [("c", "", 1000, 777), (0.1, "c", "", 1000, 888), (0.2, "c", "", 1000, 999)]
+    assert analyze(*differ).sequence.flags == {}

@@ -9,7 +9,11 @@ sequence number, the last ACK and window) and what the other direction acknowled
 - keep_alive: 0 or 1 byte, no SYN/FIN/RST, sequence number one below the next expected.
 - duplicate_ack: no data, no SYN/FIN/RST, at the next expected sequence number, with
   the same ACK and the same non-zero window as this direction's previous segment;
-  keep_alive_ack instead when it answers the other side's keep-alive.
+  keep_alive_ack instead when it answers the other side's keep-alive. The ACK flag is not
+  asked for: packet-tcp.c compares and keeps every segment's acknowledgment field as it is
+  on the wire (tshark 4.0.17 flags the second and third of three segments without any flag
+  and with the same acknowledgment field as duplicate ACKs #1 and #2, as nmap's null-scan
+  probes in ppa_activeosfingerprinting; with three different fields, none).
 - ack_lost_segment ("ACKed segment that wasn't captured"): it acknowledges more than
   the other direction was seen sending.
 - a segment with data, SYN or FIN (no keep-alive) is judged in the order of tshark 4.0's
@@ -132,7 +136,6 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     if (
         not length
         and not control
-        and flags & ACK
         and here.last_ack != UNSEEN
         and seq == here.next_seq
         and segment.ack == here.last_ack
@@ -183,12 +186,12 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
             here.next_seq_time = segment.time
-    if segment.flags & ACK:
-        if "duplicate_ack" in kinds:
-            here.dup_acks += 1
-        elif segment.ack != here.last_ack:
-            here.dup_acks = 0
-        here.last_ack = segment.ack
-        here.last_ack_time = segment.time
+    # Every segment's acknowledgment field, with the ACK flag or without (see duplicate_ack).
+    if "duplicate_ack" in kinds:
+        here.dup_acks += 1
+    elif segment.ack != here.last_ack:
+        here.dup_acks = 0
+    here.last_ack = segment.ack
+    here.last_ack_time = segment.time
     here.window = segment.window
     here.last_was_keep_alive = "keep_alive" in kinds
