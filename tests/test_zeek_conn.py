@@ -207,3 +207,18 @@ def test_a_capture_cut_short_by_its_snapshot_length_shows_content_gaps(tmp_path)
     assert whole.compatibility.zeek.history == "ShADadFf"
     assert [s.frame for s in result.connection.segments if s.payload_cut] == [4, 6]
     assert result.compatibility.zeek.history == "ShADaGdFgf"
+
+
+def test_a_udp_flow_first_seen_from_a_likely_server_port_flips() -> None:
+    """UDPAnalyzer::WantConnection: a DNS answer seen without its query."""
+    from analyzer.decode.segment import Datagram
+    from analyzer.findings.zeek_conn import zeek_udp_conn
+
+    server, client = ("192.0.2.2", 53), ("192.0.2.1", 40000)
+    answer = [Datagram(1, 10.0, 4, *server, *client, 100)]
+    z = zeek_udp_conn(server, client, answer)
+    assert (z.orig, z.history, z.conn_state, z.resp_bytes) == (client, "^d", "SHR", 100)
+    # Both ports likely servers (mDNS to DNS): no flip.
+    mdns = ("192.0.2.1", 5353)
+    z = zeek_udp_conn(server, mdns, [Datagram(1, 10.0, 4, *server, *mdns, 100)])
+    assert (z.orig, z.history, z.conn_state) == (server, "D", "S0")

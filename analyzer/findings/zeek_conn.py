@@ -48,9 +48,10 @@ orig_pkts and resp_pkts count each side's segments. The duration runs from the f
 segment to the last one Zeek takes the time of: it stops the clock once both sides have
 closed (sent a FIN or a RST), so the ACK of the last FIN does not count.
 
-For UDP (zeek_udp_conn) Zeek's rules are short: the originator is the first sender, history
-D and d at each side's first datagram, bytes the sum of the payloads, conn_state SF when both
-sides sent, S0 when only the originator did.
+For UDP (zeek_udp_conn) Zeek's rules are short: the originator is the first sender, unless
+that datagram came from a likely server port to one that is not (UDPAnalyzer::WantConnection;
+the history then opens with '^'), history D and d at each side's first datagram, bytes the sum
+of the payloads, conn_state SF when both sides sent, S0 when only the originator did.
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ LIKELY_SERVER_PORTS: Final = frozenset({
     21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585,
     587, 614, 631, 636, 989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306,
     3389, 5222, 5223, 5269, 5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000,
+})  # fmt: skip
+# The same for UDP: the analyzers' server ports (DHCP's 68 and DNS-over-QUIC's 784 and 853
+# are registered as client ports, so not likely servers) and the UDP tunnels' ports that
+# scripts/base/packet-protocols registers.
+LIKELY_UDP_SERVER_PORTS: Final = frozenset({
+    53, 67, 88, 123, 137, 161, 162, 389, 443, 514, 1812, 2123, 2152, 3389, 3544, 4011, 4754,
+    4789, 5060, 5072, 5353, 5355, 6081, 20000,
 })  # fmt: skip
 
 
@@ -377,6 +385,9 @@ class ZeekHistory:
 def zeek_udp_conn(client: tuple[str, int], server: tuple[str, int], datagrams: list[Datagram]) -> ZeekConn:
     """conn.log's view of a UDP flow whose first datagram `client` sent (module docstring)."""
     history: list[str] = []
+    if client[1] in LIKELY_UDP_SERVER_PORTS and server[1] not in LIKELY_UDP_SERVER_PORTS:
+        client, server = server, client
+        history.append("^")
     sizes = [0, 0]
     packets = [0, 0]
     client_ip, client_port = client
