@@ -236,6 +236,11 @@ class _Reassembly:
         self.trimmed = ack
 
     def _insert(self, seq: int, upper: int) -> None:
+        blocks = self.blocks
+        if blocks and blocks[-1][0] <= seq <= blocks[-1][1]:
+            # In-order data, the common case: it extends the last block.
+            blocks[-1] = (blocks[-1][0], max(upper, blocks[-1][1]))
+            return
         kept: list[tuple[int, int]] = []
         for start, end in self.blocks:
             if end < seq or start > upper:
@@ -348,6 +353,7 @@ class ZeekHistory:
             # The SYN/ACK's sender was the responder (module docstring): '^h', then this letter.
             self._flip()
             self.history[:] = ["^", "h"]
+            self.orig.first_seen = True  # Zeek "pretends to have seen that missing first packet"
         _history(segment, endpoint, peer, self.history)
         rel_seq, underflow, rel_ack = _sequence_space(segment, endpoint, peer)
         was_inactive = endpoint.state == INACTIVE
