@@ -192,7 +192,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
         lost = lost_segments(connection.segments, earlier, captured_at=captured_at(connection, vantage))
         for segment in connection.segments:
             machine.feed(segment, segment.frame in lost)
-        sequence = analyze_sequence(connection, earlier)
+        sequence = analyze_sequence(connection)
         compatible = compatibility(connection)
         resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]

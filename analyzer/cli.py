@@ -79,7 +79,7 @@ def _add_timeouts(parser: argparse.ArgumentParser) -> None:
                        help="an attempt (only SYNs and SYN/ACKs), or 3 times its last SYN's backoff "
                        f"if longer (default {default.attempt:g})")  # fmt: skip
     group.add_argument("--partial-close-timeout", type=_seconds, default=default.partial_close, metavar="S",
-                       help=f"one end closed, the other never seen (default {default.partial_close:g})")  # fmt: skip
+                       help=f"one end closed, the other never seen or first seen closing (default {default.partial_close:g})")  # fmt: skip
     group.add_argument("--idle-timeout", type=_seconds, default=default.idle, metavar="S",
                        help=f"any other open connection (default {default.idle:g}; 'inf': never)")  # fmt: skip
 

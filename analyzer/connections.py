@@ -35,7 +35,12 @@ off (1, 2, 4, 8 s ...) is waiting, not gone, and its SYNs stay one connection; a
 first resent after more than `attempt` seconds (BSD's 6 s initial timeout) starts a new
 connection, as in Zeek (`--attempt-timeout` to keep them together). A partial connection
 (one end closed, the other never sent a segment: a capture of one direction) after
-`partial_close` seconds; any other after `idle`. What is
+`partial_close` seconds; so too, counted from that FIN whatever comes after it, one whose
+second end was first seen sending a FIN while the first end had not closed (a capture
+that began mid-connection): Zeek's PartialCloseTimer (TCPSessionAdapter::ConnectionClosed
+sets it when the closing end's state before the FIN was INACTIVE and the peer is active;
+it removes the connection tcp_partial_close_delay later unless both closed or one reset).
+Any other after `idle`. What is
 given up is marked (`Connection.expired`): so is a connection still open when the capture
 went on past its timeout, so that the mark says the same however the file is read (in one
 process or in shares, whenever the tracker looks). A flood or a scan of a million
@@ -84,7 +89,10 @@ Expiry = Literal["attempt", "partial_close", "idle"]
 # What each expiry means, for a reader.
 EXPIRY_TEXT: Final[dict[str, str]] = {
     "attempt": "given up as an attempt: nothing but SYNs and SYN/ACKs, then silence past the attempt timeout",
-    "partial_close": "given up as partial: one end closed, the other never seen, then silence past the timeout",
+    "partial_close": (
+        "given up as partial: one end closed, the other never seen, then silence past the timeout;"
+        " or the other end first seen sending its FIN, and the timeout passed since (Zeek's partial close)"
+    ),
     "idle": "given up as idle: no segment for longer than the idle timeout",
 }
 
@@ -258,6 +266,9 @@ class _Open:
         self.fin_acked_a = False
         self.fin_acked_b = False
         self.b_spoke = False
+        # When the other end's first segment was a FIN while a was open: Zeek's partial close
+        # (see the module's expiry rules); UNSEEN if not.
+        self.b_first_fin_time = float(UNSEEN)
         self.only_syns = True  # nothing but SYNs and SYN/ACKs so far
         self.began_with_syn = False  # its first segment a SYN (without ACK)
         self.syn_seen = False
@@ -319,6 +330,9 @@ class _Open:
         """The timer that applies to it now, and when it fires (see the module's rules)."""
         if not self.b_spoke and self.fin_end_a != UNSEEN:
             return "partial_close", self.last_time + timeouts.partial_close
+        if self.b_first_fin_time != UNSEEN and self.fin_end_a == UNSEEN and not self.reset:
+            # Counted from that FIN, whatever came since: Zeek's timer is not moved by traffic.
+            return "partial_close", self.b_first_fin_time + timeouts.partial_close
         if self.only_syns or (self.began_with_syn and not self.b_spoke):
             return "attempt", self.last_time + max(timeouts.attempt, BACKOFF_PATIENCE * self.syn_gap)
         return "idle", self.last_time + timeouts.idle
@@ -426,6 +440,9 @@ class ConnectionTracker:
             first = True
         elif not from_a and not open_.b_spoke:
             open_.b_spoke = True
+            if flags & FIN and not flags & RST and open_.fin_end_a == UNSEEN and not open_.reset:
+                open_.b_first_fin_time = time
+                self._time(open_, time + self.timeouts.partial_close)
         if segment.tunnel or open_.tunnels is not None:
             open_.note_tunnel(segment.tunnel, first)
         was_over = open_.over

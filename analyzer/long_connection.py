@@ -103,8 +103,8 @@ class FoldedConnection:
         index = self.count
         self.count += 1
         from_client = segment.sport == self._client_port and segment.src == self._client_src
-        before = self.copies.feed(index, segment)
-        self.judge.feed(segment, from_client, before < 0)
+        self.copies.feed(index, segment)
+        self.judge.feed(segment, from_client)
         self.counter.feed(segment)
         self._pending.append(segment)
         if segment.flags & _CONTROL:

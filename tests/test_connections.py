@@ -268,3 +268,23 @@ def test_a_timer_left_behind_holds_no_segments(monkeypatch) -> None:
     waiting = [open_ for due in tracker._timers.values() for open_ in due]
     handed = [open_ for open_ in waiting if tracker._current.get(open_.key) is not open_]
     assert handed and all(not open_.segments for open_ in handed)
+
+
+def test_a_first_segment_that_is_a_fin_gives_the_connection_up_3_s_later_whatever_follows() -> None:
+    """Zeek's PartialCloseTimer: a capture that began mid-connection, whose server is first
+    seen sending its FIN while the client is open. Zeek removes the connection 3 s after
+    that FIN even though the client keeps sending (its timer is not moved by traffic); the
+    client's segment at 3.5 s starts a new connection. A server seen before its FIN sets
+    no such timer: one connection, given up by nothing."""
+    mid = (("c", "PA", 101, 501, 5), (0.1, "s", "FA", 501, 106))
+    later = ((1.5, "c", "PA", 106, 502, 5), (2.9, "c", "PA", 111, 502, 5), (3.5, "c", "PA", 116, 502, 5))
+    first, second = group_connections(conversation(*mid, *later))
+    assert [s.frame for s in first.segments] == [1, 2, 3, 4] and first.expired == "partial_close"
+    assert [s.frame for s in second.segments] == [5]
+    spoke_before = (("c", "PA", 101, 501, 5), ("s", "A", 501, 106), (0.1, "s", "FA", 501, 106))
+    [one] = group_connections(conversation(*spoke_before, *later))
+    assert one.expired is None and len(one.segments) == 6
+    # The client's FIN before the timer fires: both closed, nothing to give up.
+    closed = (*mid, (1.0, "c", "FA", 106, 502), (3.5, "c", "A", 107, 502))
+    [both] = group_connections(conversation(*closed))
+    assert both.expired is None

@@ -219,7 +219,7 @@ def test_keep_alive_and_its_ack_zero_window_and_gaps() -> None:
     assert "ack_lost_segment" in got[4]
 
 
-def test_out_of_order_is_a_first_copy_arriving_just_behind() -> None:
+def test_out_of_order_is_a_segment_arriving_just_behind() -> None:
     got = kinds(("c", "PA", 111, 501, 10), (0.0041, "c", "PA", 101, 501, 10))
     assert got == {4: ["lost_segment"], 5: ["out_of_order"]}
 
@@ -232,6 +232,39 @@ def test_a_connection_on_a_used_4_tuple_names_the_earlier_one() -> None:
     assert (first.connection.reuses_ports_of, second.connection.reuses_ports_of) == (None, 0)
 
 
-def test_a_copy_arriving_just_behind_is_a_retransmission_not_out_of_order() -> None:
+def test_a_resend_arriving_just_behind_newer_data_is_out_of_order() -> None:
+    """Wireshark compares times, not copies: the 10 bytes at 101 again, 1 ms after those at
+    111 and within the iRTT (2 ms), are out-of-order (tshark 4.0.17 says so of this very
+    exchange); 3 ms after them, past the iRTT, a retransmission."""
     got = kinds(("c", "PA", 101, 501, 10), ("c", "PA", 111, 501, 10), ("c", "PA", 101, 501, 10))
+    assert got == {6: ["out_of_order"]}
+    got = kinds(("c", "PA", 101, 501, 10), ("c", "PA", 111, 501, 10), (0.0071, "c", "PA", 101, 501, 10))
     assert got == {6: ["retransmission"]}
+
+
+def test_spurious_comes_before_out_of_order_and_new_data_after_a_probe_byte_is_new() -> None:
+    """packet-tcp.c's order, as tshark 4.0.17 flags these very exchanges: data all acknowledged
+    is a spurious retransmission even 1 ms behind newer data (within the iRTT; here its first
+    5 bytes again, tshark's verdict on all 10); 10 bytes from
+    one below the next expected number add data, so they are no resend at all."""
+    got = kinds(
+        ("c", "PA", 101, 501, 10), ("s", "A", 501, 111), ("c", "PA", 111, 501, 10), ("c", "PA", 101, 501, 5)
+    )
+    assert got == {7: ["spurious_retransmission", "retransmission"]}
+    assert kinds(("c", "PA", 101, 501, 10), ("c", "PA", 110, 501, 10)) == {}
+
+
+def test_a_fin_resent_right_behind_itself_is_a_retransmission() -> None:
+    """The FIN counts in 'ends where the newest segment ended': not out-of-order."""
+    got = kinds(("c", "FA", 101, 501), ("c", "FA", 101, 501))
+    assert got == {5: ["retransmission"]}
+
+
+def test_duplicate_acks_do_not_need_the_ack_flag() -> None:
+    """packet-tcp.c reads every segment's acknowledgment field: segments with no flag at all
+    (nmap's null-scan probes) repeating it are duplicate ACKs; tshark 4.0.17 flags frames 2
+    and 3 of three such segments, none when the fields differ."""
+    same = [("c", "", 1000, 777), (0.1, "c", "", 1000, 777), (0.2, "c", "", 1000, 777)]
+    assert analyze(*same).sequence.flags == {2: ["duplicate_ack"], 3: ["duplicate_ack"]}
+    differ = [("c", "", 1000, 777), (0.1, "c", "", 1000, 888), (0.2, "c", "", 1000, 999)]
+    assert analyze(*differ).sequence.flags == {}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
+from pcap_builder import handshake_packets, write_capture
 from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
-from analyzer.analysis import analyze_segments
+from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.connections import Connection
+from analyzer.decode.segment import Segment
 from analyzer.findings.zeek_conn import ZeekConn, zeek_conn
 
 FOUR_WAY = (("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "FA", 501, 102), ("c", "A", 102, 502))
@@ -101,3 +105,120 @@ def test_udp_in_zeek_terms() -> None:
     assert (z.orig_pkts, z.resp_pkts) == (2, 1)
     assert z.duration == pytest.approx(1.0)
     assert zeek_udp_conn(client, server, sent[:1]).conn_state == "S0"
+
+
+def on_ports(client_port: int, server_port: int, *steps: tuple, cut: tuple[int, ...] = ()) -> ZeekConn:
+    """Zeek's view of one 4-tuple, the client on `client_port`; `cut`: frames whose payload
+    the capture cut short."""
+    segments = []
+    for s in conversation(*steps):
+        sport, dport = (client_port, server_port) if s.sport == CLIENT[1] else (server_port, client_port)
+        fields = (s.frame, s.time, 4, s.src, sport, s.dst, dport, s.flags, s.seq, s.ack, s.window)
+        segments.append(Segment(*fields, s.payload_len, None, payload_cut=s.frame in cut))
+    return zeek_conn(Connection(0, 4, (CLIENT[0], client_port), (SERVER[0], server_port), segments))
+
+
+MID_STREAM = (("s", "PA", 501, 101, 7), ("c", "A", 101, 508))
+
+
+def test_a_first_packet_from_a_likely_server_port_flips_the_roles() -> None:
+    """WantConnection: the server's data seen first, from port 80 to an ephemeral port."""
+    z = on_ports(40000, 80, *MID_STREAM)
+    assert (z.history, z.orig, z.resp) == ("^dA", ("192.0.2.1", 40000), ("192.0.2.2", 80))
+    # Neither port a likely server port: the first sender stays the originator.
+    z = on_ports(40000, 5000, *MID_STREAM)
+    assert (z.history, z.orig) == ("Da", ("192.0.2.2", 5000))
+    # Both are: only towards the higher port, and never on a SYN/ACK.
+    assert on_ports(8080, 80, *MID_STREAM).history == "^dA"
+    assert on_ports(22, 80, *MID_STREAM).history == "Da"
+    assert on_ports(8080, 80, ("s", "SA", 500, 101), ("c", "R", 101, 0)).history == "Hr"
+
+
+def test_a_syn_ack_first_flips_only_when_an_ack_or_data_follows() -> None:
+    """CheckHistory: a stealth scan's SYN/ACK answered by RST keeps its sender as the
+    originator; an ACK after it makes the SYN/ACK's sender the responder ('^h')."""
+    scan = on_ports(40000, 5000, ("s", "SA", 500, 101), ("c", "R", 101, 0))
+    assert (scan.history, scan.conn_state, scan.orig) == ("Hr", "REJ", ("192.0.2.2", 5000))
+    z = on_ports(40000, 5000, ("s", "SA", 500, 101), ("c", "A", 101, 501), ("s", "FA", 501, 101))
+    assert (z.history, z.orig) == ("^hAf", ("192.0.2.1", 40000))
+    # The client becomes the originator without a SYN (PARTIAL), the server keeps SYN_ACK_SENT.
+    assert z.conn_state == "SHR"
+    # From port 80 the first packet already flipped the roles: the ACK establishes the client.
+    assert (
+        on_ports(40000, 80, ("s", "SA", 500, 101), ("c", "A", 101, 501), ("s", "FA", 501, 101)).conn_state
+        == "S3"
+    )
+
+
+def test_a_syn_seen_after_its_syn_ack_flips_the_roles() -> None:
+    """UpdateInactiveState's SYN/SYN-ACK reversal (Zeek's handshake-reorder trace, with no
+    likely server port): 'Hs^', both ends established."""
+    z = on_ports(40000, 5000, ("s", "SA", 500, 101), ("c", "S", 100, 0), ("c", "A", 101, 501),
+                 ("c", "PA", 101, 501, 5), ("s", "A", 501, 106))  # fmt: skip
+    assert (z.history, z.conn_state, z.orig) == ("Hs^ADa", "S1", ("192.0.2.1", 40000))
+
+
+def test_content_gaps_are_holes_below_an_acknowledgment() -> None:
+    data, later = ("c", "PA", 101, 501, 5), ("c", "PA", 111, 501, 5)
+    # The server acknowledges 15 bytes of which the capture saw 10: one gap, G (the originator's).
+    assert on_ports(40000, 5000, *HANDSHAKE, data, later, ("s", "A", 501, 116)).history == "ShADaG"
+    # The hole filled (out of order) before the ACK: no gap.
+    filled = ("c", "PA", 106, 501, 5)
+    assert on_ports(40000, 5000, *HANDSHAKE, data, later, filled, ("s", "A", 501, 116)).history == "ShADTa"
+    # An ACK of the FIN alone covers no data: no gap.
+    closing = (*HANDSHAKE, data, ("c", "FA", 106, 501), ("s", "A", 501, 107))
+    assert on_ports(40000, 5000, *closing).history == "ShADFa"
+    # Data the capture cut short is never reassembled: its ACK reveals a gap.
+    assert on_ports(40000, 5000, *HANDSHAKE, data, ("s", "A", 501, 106), cut=(4,)).history == "ShADaG"
+
+
+def test_content_gaps_count_only_between_established_ends() -> None:
+    # A partial connection (no SYN seen): Zeek does not trust its gaps.
+    steps = (("c", "PA", 1, 1, 5), ("s", "A", 1, 6), ("c", "PA", 11, 1, 5), ("s", "A", 1, 16))
+    assert on_ports(40000, 5000, *steps).history == "Da"
+    # A RST's acknowledgment comes after the RST moved its sender's state: no gap.
+    steps = (*HANDSHAKE, ("c", "PA", 101, 501, 5), ("s", "RA", 501, 9000))
+    assert on_ports(40000, 5000, *steps).history == "ShADr"
+
+
+def test_content_gaps_mark_the_history_at_the_1st_10th_100th() -> None:
+    steps = [*HANDSHAKE]
+    for n in range(12):  # 5 bytes seen, 5 missed, then acknowledged: 12 gaps
+        seq = 101 + 10 * n
+        steps += [("c", "PA", seq, 501, 5), ("s", "A", 501, seq + 10)]
+    assert on_ports(40000, 5000, *steps).history == "ShADaGG"
+
+
+def test_a_capture_cut_short_by_its_snapshot_length_shows_content_gaps(tmp_path) -> None:
+    """zeek_retransmit-fast009's shape: only the headers captured, so Zeek reassembles
+    nothing and every acknowledged payload is a gap ('G' and 'g')."""
+    full = write_capture(tmp_path / "full.pcap", handshake_packets())
+    raw = full.read_bytes()
+    cut, at = bytearray(raw[:24]), 24
+    while at < len(raw):  # each record: ts_sec, ts_usec, incl_len, orig_len, then the bytes
+        sec, usec, incl, orig = struct.unpack("<IIII", raw[at : at + 16])
+        kept = min(incl, 54)  # Ethernet, IPv4 and a TCP header without options
+        cut += struct.pack("<IIII", sec, usec, kept, orig) + raw[at + 16 : at + 16 + kept]
+        at += 16 + incl
+    short = tmp_path / "short.pcap"
+    short.write_bytes(bytes(cut))
+    [whole] = analyze_file(str(full)).connections
+    [result] = analyze_file(str(short)).connections
+    assert whole.compatibility.zeek.history == "ShADadFf"
+    assert [s.frame for s in result.connection.segments if s.payload_cut] == [4, 6]
+    assert result.compatibility.zeek.history == "ShADaGdFgf"
+
+
+def test_a_udp_flow_first_seen_from_a_likely_server_port_flips() -> None:
+    """UDPAnalyzer::WantConnection: a DNS answer seen without its query."""
+    from analyzer.decode.segment import Datagram
+    from analyzer.findings.zeek_conn import zeek_udp_conn
+
+    server, client = ("192.0.2.2", 53), ("192.0.2.1", 40000)
+    answer = [Datagram(1, 10.0, 4, *server, *client, 100)]
+    z = zeek_udp_conn(server, client, answer)
+    assert (z.orig, z.history, z.conn_state, z.resp_bytes) == (client, "^d", "SHR", 100)
+    # Both ports likely servers (mDNS to DNS): no flip.
+    mdns = ("192.0.2.1", 5353)
+    z = zeek_udp_conn(server, mdns, [Datagram(1, 10.0, 4, *server, *mdns, 100)])
+    assert (z.orig, z.history, z.conn_state) == (server, "D", "S0")

@@ -265,6 +265,7 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         u16(data, at + TCP_CHECKSUM),
         ttl,
         payload,
+        tcp_len > header_len and len(data) < at + tcp_len,
     )
 
 

@@ -110,6 +110,9 @@ class Segment:
     # The data of a RST that carries some (a diagnostic text, RFC 9293 3.5.3), up to
     # RST_DATA_KEPT bytes; empty for every other segment: only those are ever shown.
     payload: bytes
+    # Some of the payload is not in the capture (a snapshot length shorter than the frame):
+    # Zeek does not reassemble such data, so an ACK of it is a content gap (findings/zeek_conn).
+    payload_cut: bool
 
     def __init__(
         self,
@@ -131,6 +134,7 @@ class Segment:
         checksum: int = UNSEEN,
         ttl: int = UNSEEN,
         payload: bytes = b"",
+        payload_cut: bool = False,
     ) -> None:
         self.frame = frame
         self.time = time
@@ -150,6 +154,7 @@ class Segment:
         self.checksum = checksum
         self.ttl = ttl
         self.payload = payload
+        self.payload_cut = payload_cut
 
     @property
     def seq_space(self) -> int:

@@ -84,6 +84,16 @@ def _check_readable(path: str) -> str:
     return capture.format
 
 
+def _payload_cut(packet: Any, tcp: Any) -> bool:
+    """Some of the TCP payload is not in the capture: fewer bytes captured after the TCP
+    header (its position in the frame, from tshark's PDML) than the IP length says."""
+    length = int(tcp.len)
+    if not length:
+        return False
+    start = int(tcp.get_field("srcport").main_field.pos) + int(tcp.hdr_len)
+    return int(packet.frame_info.cap_len) - start < length
+
+
 def _options(tcp: Any) -> TcpOptions:
     def value(name: str) -> str | None:
         return tcp.get_field_value(name)
@@ -136,6 +146,7 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
             int(tcp.checksum, 16),
             int(ip.ttl if family == 4 else ip.hlim),
             _rst_data(tcp) if flags & RST else b"",
+            _payload_cut(packet, tcp),
         )
     if quoting < len(names):
         return _unreachable(layers[quoting], frame, when, family, src, dst)

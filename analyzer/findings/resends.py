@@ -6,9 +6,9 @@ same length. A SYN or FIN is the same SYN or FIN whatever data rides with it: Li
 Fast Open SYN that went unanswered without its data. The ACK flag is not compared (an end's
 SYN/ACK after its own SYN repeats that SYN: simultaneous open) and neither is RST.
 
-Three rules read the copies: loss inference (a SYN or FIN sent again was lost),
-Wireshark's out-of-order (a segment seen for the first time) and the ladder (the n-th
-resend, drawn dashed with the time since the copy before). Zeek's retransmitted-data count
+Two rules read the copies: loss inference (a SYN or FIN sent again was lost) and the
+ladder (the n-th resend, drawn dashed with the time since the copy before). Wireshark's
+out-of-order does not: it compares times only (findings/retransmissions.py). Zeek's retransmitted-data count
 is not about copies and keeps its own rule (findings/zeek_conn.py): any data below the
 highest sequence number seen, a hole filled late included.
 """

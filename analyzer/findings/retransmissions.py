@@ -9,19 +9,30 @@ sequence number, the last ACK and window) and what the other direction acknowled
 - keep_alive: 0 or 1 byte, no SYN/FIN/RST, sequence number one below the next expected.
 - duplicate_ack: no data, no SYN/FIN/RST, at the next expected sequence number, with
   the same ACK and the same non-zero window as this direction's previous segment;
-  keep_alive_ack instead when it answers the other side's keep-alive.
+  keep_alive_ack instead when it answers the other side's keep-alive. The ACK flag is not
+  asked for: packet-tcp.c compares and keeps every segment's acknowledgment field as it is
+  on the wire (tshark 4.0.17 flags the second and third of three segments without any flag
+  and with the same acknowledgment field as duplicate ACKs #1 and #2, as nmap's null-scan
+  probes in ppa_activeosfingerprinting; with three different fields, none).
 - ack_lost_segment ("ACKed segment that wasn't captured"): it acknowledges more than
   the other direction was seen sending.
-- a segment with data, SYN or FIN that starts below the next expected sequence number
-  (and is no keep-alive) was sent before; it is, in this order:
+- a segment with data, SYN or FIN (no keep-alive) is judged in the order of tshark 4.0's
+  packet-tcp.c (tcp_analyze_sequence_number), each checked on crafted captures with tshark
+  4.0.17:
+  - spurious_retransmission first: it carries data the other direction had already
+    acknowledged, all of it (even within the out-of-order threshold);
+  - otherwise only one that starts below the next expected sequence number was sent
+    before, unless it has more than one byte and starts one below it (new data after a
+    window probe's byte); it is then, in this order:
   - fast_retransmission: the other direction sent two or more duplicate ACKs for
     exactly this sequence number, its last ACK less than 20 ms ago;
-  - out_of_order: seen for the first time (no earlier copy: findings/resends.py) within
-    the out-of-order threshold of the segment that last advanced this direction's
-    sequence numbers; the threshold is Wireshark's initial RTT (iRTT: the latest SYN to
-    the first ACK without SYN) once measured, 3 ms before;
-  - spurious_retransmission: it carries data the other direction had already
-    acknowledged, all of it;
+  - out_of_order: within the out-of-order threshold of the segment that last advanced
+    this direction's sequence numbers, and not ending (its SYN or FIN counted) where that
+    one ended; the threshold is Wireshark's initial RTT (iRTT: the latest SYN to the first
+    ACK without SYN) once measured, 3 ms before. Whether the same data was seen before does
+    not matter: packet-tcp.c compares times only, so a resend that comes right behind
+    newer data is out-of-order (tshark 4.0.17 flags so the 10 bytes at 101 sent again 1 ms
+    after those at 111, with an iRTT of 2 ms);
   - retransmission otherwise. Fast and spurious retransmissions are retransmissions
     too (Wireshark marks them with both flags), out-of-order segments are not.
 """
@@ -73,12 +84,11 @@ class SequenceAnalysis:
         return Counter([kind for kinds in self.flags.values() for kind in kinds])
 
 
-def analyze_sequence(connection: Connection, earlier: dict[int, int]) -> SequenceAnalysis:
-    """earlier: the connection's copies (findings.resends.earlier_copies)."""
+def analyze_sequence(connection: Connection) -> SequenceAnalysis:
     judge = SequenceJudge()
     from_client = connection.from_client
-    for index, segment in enumerate(connection.segments):
-        judge.feed(segment, from_client(segment), index not in earlier)
+    for segment in connection.segments:
+        judge.feed(segment, from_client(segment))
     return judge.result
 
 
@@ -95,8 +105,7 @@ class SequenceJudge:
         self._wireshark_irtt = 0.0
         self._client, self._server = _Direction(), _Direction()
 
-    def feed(self, segment: Segment, from_client: bool, first_copy: bool) -> None:
-        """first_copy: no earlier copy of it was seen (findings.resends)."""
+    def feed(self, segment: Segment, from_client: bool) -> None:
         here, there = (self._client, self._server) if from_client else (self._server, self._client)
         flags = segment.flags
         if flags & (SYN | ACK) == SYN:
@@ -107,15 +116,13 @@ class SequenceJudge:
             self._wireshark_irtt = segment.time - self._last_syn_time
         # The default until it is measured, or when it measured zero.
         threshold = self._wireshark_irtt if self._wireshark_irtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
-        kinds = _judge(segment, here, there, threshold, first_copy)
+        kinds = _judge(segment, here, there, threshold)
         if kinds:
             self.result.flags[segment.frame] = kinds
         _remember(segment, here, kinds)
 
 
-def _judge(
-    segment: Segment, here: _Direction, there: _Direction, threshold: float, first_copy: bool
-) -> list[str]:
+def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
     kinds = []
     flags, seq, length = segment.flags, segment.seq, segment.payload_len
     control = flags & (SYN | FIN | RST)
@@ -129,7 +136,6 @@ def _judge(
     if (
         not length
         and not control
-        and flags & ACK
         and here.last_ack != UNSEEN
         and seq == here.next_seq
         and segment.ack == here.last_ack
@@ -140,34 +146,37 @@ def _judge(
         kinds.append("keep_alive_ack" if there.last_was_keep_alive else "duplicate_ack")
     if flags & ACK and there.next_seq != UNSEEN and seq_diff(segment.ack, there.next_seq) > 0:
         kinds.append("ack_lost_segment")
-    # A resent SYN starts below the next expected number too: ISN < ISN+1.
-    resendable = length or flags & (SYN | FIN)
-    if resendable and not keep_alive and here.next_seq != UNSEEN and seq_diff(seq, here.next_seq) < 0:
-        kinds.extend(_resent(segment, here, there, threshold, first_copy))
+    if (length or flags & (SYN | FIN)) and not keep_alive:
+        kinds.extend(_resent(segment, here, there, threshold))
     return kinds
 
 
-def _resent(
-    segment: Segment, here: _Direction, there: _Direction, threshold: float, first_copy: bool
-) -> list[str]:
-    data_end = (segment.seq + segment.payload_len) % MOD
+def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
+    """The kinds of a segment with data, SYN or FIN, in packet-tcp.c's order (module docstring)."""
+    seq, length = segment.seq, segment.payload_len
+    data_end = (seq + length) % MOD
+    # A resent SYN starts below the next expected number too: ISN < ISN+1.
+    not_advanced = here.next_seq != UNSEEN and seq_diff(seq, here.next_seq) < 0
+    if length > 1 and here.next_seq != UNSEEN and seq == (here.next_seq - 1) % MOD:
+        not_advanced = False  # new data after a window probe's byte: it adds data
+    # Only data can be spuriously resent: all of it was acknowledged already.
+    if length and there.last_ack != UNSEEN and seq_diff(data_end, there.last_ack) <= 0:
+        return ["spurious_retransmission", "retransmission"]
+    if not not_advanced:
+        return []
     if (
         there.dup_acks >= 2
-        and there.last_ack == segment.seq
+        and there.last_ack == seq
         and there.last_ack != UNSEEN
         and segment.time - there.last_ack_time < FAST_RETRANSMISSION_WINDOW
     ):
         return ["fast_retransmission", "retransmission"]
     if (
-        first_copy
-        and here.next_seq != UNSEEN
-        and segment.time - here.next_seq_time < threshold
-        and here.next_seq != data_end
+        segment.time - here.next_seq_time < threshold
+        # packet-tcp.c counts one for SYN or FIN here (both together count one too).
+        and here.next_seq != (data_end + (1 if segment.flags & (SYN | FIN) else 0)) % MOD
     ):
         return ["out_of_order"]
-    # Only data can be spuriously resent: all of it was acknowledged already.
-    if segment.payload_len and there.last_ack != UNSEEN and seq_diff(data_end, there.last_ack) <= 0:
-        return ["spurious_retransmission", "retransmission"]
     return ["retransmission"]
 
 
@@ -177,12 +186,12 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
             here.next_seq_time = segment.time
-    if segment.flags & ACK:
-        if "duplicate_ack" in kinds:
-            here.dup_acks += 1
-        elif segment.ack != here.last_ack:
-            here.dup_acks = 0
-        here.last_ack = segment.ack
-        here.last_ack_time = segment.time
+    # Every segment's acknowledgment field, with the ACK flag or without (see duplicate_ack).
+    if "duplicate_ack" in kinds:
+        here.dup_acks += 1
+    elif segment.ack != here.last_ack:
+        here.dup_acks = 0
+    here.last_ack = segment.ack
+    here.last_ack_time = segment.time
     here.window = segment.window
     here.last_was_keep_alive = "keep_alive" in kinds

@@ -3,15 +3,37 @@
 Zeek keeps, per endpoint, a state driven only by what that endpoint sends (Zeek's
 TCPSessionAdapter::UpdateStateMachine): INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL (data
 without a SYN), ESTABLISHED, CLOSED (a FIN), RESET (a RST), and derives conn_state from
-the pair (conn/main.zeek). The originator is the sender of the first packet; when that
-packet is a SYN/ACK, Zeek flips the roles and the history starts with '^'.
+the pair (conn/main.zeek). The originator is the sender of the first packet, with Zeek's
+three role flips, each of which marks the history with '^' (src/Conn.cc FlipRoles):
+- a first packet that is not a lone SYN, sent from one of Zeek's likely server ports
+  (LIKELY_SERVER_PORTS) to a port that is not one, or to a higher likely server port
+  if it is no SYN/ACK (packet_analysis/protocol/tcp/TCP.cc, WantConnection);
+- a connection that opened with the originator's SYN/ACK ('H') flips when its next
+  letter is an ACK or data, from either side: a stealth scan would have drawn a RST, so
+  the SYN/ACK's sender was the responder after all; the history becomes '^h' and that
+  letter follows (analyzer/protocol/tcp/TCP_Endpoint.cc, CheckHistory);
+- a responder's first packet a SYN without ACK after the originator's SYN/ACK: the SYN
+  and SYN/ACK seen in reverse order, roles flip after that SYN's letter and both ends are
+  established (TCPSessionAdapter::UpdateInactiveState, "SYN/SYN-ACK reversal"). The state update of that packet still uses the
+  role it came in with, as Zeek's Process() does with its is_orig.
 
 History letters, uppercase for the originator, lowercase for the responder, each once
 per endpoint unless noted: S SYN, H SYN/ACK, A pure ACK, D data, F FIN, R RST (S, H, F
 and R again for a new sequence number), I FIN+RST together, Q other multi-flag packets,
-T retransmitted data and W zero window (at the 1st, 10th, 100th, ... occurrence), G a
-content gap (an ACK covering bytes of the other side that were never seen). Not
-reproduced: C (bad checksum: checksums are not verified).
+T retransmitted data, W zero window and G content gap at the 1st, 10th, 100th, ...
+occurrence. Not reproduced: C (bad checksum: checksums are not verified).
+
+G is Zeek's reassembler's word (analyzer/protocol/tcp/TCP_Reassembler.cc), kept here as
+_Reassembly: each side's data is held as blocks in sequence space relative to its start;
+an acknowledgment from the peer (taken after that packet has moved the states, and never
+past the side's FIN) that lies beyond what was delivered in order reports each hole
+below it, one Gap each, unless the ACK is the first one of a partial connection (up to
+relative 2). A Gap counts for the letter only while both ends are ESTABLISHED or CLOSED
+straight from ESTABLISHED (is_clean). A hole filled before it is acknowledged is no gap;
+a payload the capture cut short (a snapshot length below the frame's) is never held, so its
+acknowledgment is one (TCP_Endpoint::DataSent, "truncated_tcp_payload");
+data the side sent after Zeek saw more than tcp_max_above_hole_without_any_acks bytes above
+a hole with nothing acknowledged is not reassembled at all any more, so reports no gap.
 
 conn.log's orig_bytes and resp_bytes are Zeek's TCP_Endpoint::Size(): not a sum of payload
 lengths but the span of sequence space each side used, from its initial sequence number to
@@ -26,9 +48,10 @@ orig_pkts and resp_pkts count each side's segments. The duration runs from the f
 segment to the last one Zeek takes the time of: it stops the clock once both sides have
 closed (sent a FIN or a RST), so the ACK of the last FIN does not count.
 
-For UDP (zeek_udp_conn) Zeek's rules are short: the originator is the first sender, history
-D and d at each side's first datagram, bytes the sum of the payloads, conn_state SF when both
-sides sent, S0 when only the originator did.
+For UDP (zeek_udp_conn) Zeek's rules are short: the originator is the first sender, unless
+that datagram came from a likely server port to one that is not (UDPAnalyzer::WantConnection;
+the history then opens with '^'), history D and d at each side's first datagram, bytes the sum
+of the payloads, conn_state SF when both sides sent, S0 when only the originator did.
 """
 
 from __future__ import annotations
@@ -47,10 +70,28 @@ PARTIAL: Final = "PARTIAL"
 ESTABLISHED: Final = "ESTABLISHED"
 CLOSED: Final = "CLOSED"
 RESET: Final = "RESET"
-RSTOS0_HISTORY: Final = re.compile(r"\^?S[^HAFGIQTRW]*R")
+# conn/main.zeek's conn_state: /\^?S[^HAFGIQ]*R.*/ == c$history
+RSTOS0_HISTORY: Final = re.compile(r"\^?S[^HAFGIQ]*R")
 # Zeek's TOO_LARGE_SEQ_DELTA: a SYN or RST further than this from what was seen moves nothing.
 TOO_LARGE_SEQ_DELTA: Final = 1048576
 _SEQ_SPACE_64: Final = 1 << 64  # Zeek's sizes are unsigned 64-bit numbers
+# Zeek's tcp_max_above_hole_without_any_acks (init-bare.zeek).
+MAX_ABOVE_HOLE_WITHOUT_ANY_ACKS: Final = 16384
+# Zeek's likely_server_ports for TCP with its default scripts: every TCP port that a script
+# of scripts/base/protocols registers with Analyzer::register_for_ports (zeek/zeek at
+# a13de64f). A user's site may add more; these are the ones Zeek's own tests run with.
+LIKELY_SERVER_PORTS: Final = frozenset({
+    21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585,
+    587, 614, 631, 636, 989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306,
+    3389, 5222, 5223, 5269, 5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000,
+})  # fmt: skip
+# The same for UDP: the analyzers' server ports (DHCP's 68 and DNS-over-QUIC's 784 and 853
+# are registered as client ports, so not likely servers) and the UDP tunnels' ports that
+# scripts/base/packet-protocols registers.
+LIKELY_UDP_SERVER_PORTS: Final = frozenset({
+    53, 67, 88, 123, 137, 161, 162, 389, 443, 514, 1812, 2123, 2152, 3389, 3544, 4011, 4754,
+    4789, 5060, 5072, 5353, 5355, 6081, 20000,
+})  # fmt: skip
 
 
 class _End:
@@ -66,7 +107,8 @@ class _End:
         self.size = 0  # payload bytes
         self.retransmissions = 0
         self.zero_windows = 0
-        self.holes: list[int] = []  # starts of sequence ranges never seen
+        self.gaps = 0
+        self.reassembly = _Reassembly()
         self.packets = 0
         # Zeek's sequence bookkeeping for Size() (module docstring): 32-bit numbers and how
         # many times each has wrapped, as TCP_Endpoint keeps them.
@@ -76,6 +118,8 @@ class _End:
         self.seq_wraps = 0
         self.ack_wraps = 0
         self.fins = 0
+        self.fin_seq = 0  # Zeek's FIN_seq: one past the latest FIN, relative to the start
+        self.first_seen = False  # Zeek's first_packet_seen for this side
         self.closed = False  # sent a FIN or a RST: Zeek's did_close
 
     def set(self, state: str) -> None:
@@ -96,6 +140,31 @@ class _End:
             self.ack_wraps += 1
         self.seq_ack = seq
 
+    def relative(self, seq: int, last: int, wraps: int) -> tuple[int, bool]:
+        """Zeek's get_relative_seq: `seq` from this side's start, judged against `last`
+        and its `wraps`; True with it if it lies before the start (an underflow)."""
+        delta = seq_diff(seq, last)
+        if delta < 0 and wraps and seq > last:
+            wraps -= 1
+        elif delta > 0 and seq < last:
+            wraps += 1
+        if wraps == 0:
+            delta = seq_diff(seq, self.start_seq)
+            return delta, delta < 0
+        return ((wraps << 32) + seq - self.start_seq) % _SEQ_SPACE_64, False
+
+    def acked(self) -> int:
+        """Zeek's ToRelativeSeqSpace(AckSeq, AckWraps): what the peer acknowledged so far."""
+        return ((self.ack_wraps << 32) + self.seq_ack - self.start_seq) % _SEQ_SPACE_64
+
+    def no_data_acked(self) -> bool:
+        """Zeek's TCP_Endpoint::NoDataAcked."""
+        return self.ack_wraps == 0 and self.seq_ack in (self.start_seq, (self.start_seq + 1) % MOD)
+
+    def clean(self) -> bool:
+        """Zeek's is_clean (TCP_Reassembler.cc): established, or closed from there."""
+        return self.state == ESTABLISHED or (self.state == CLOSED and self.prev_state == ESTABLISHED)
+
     def sequence_bytes(self, peer: _End) -> int:
         """Zeek's TCP_Endpoint::Size(): the payload bytes sent, from sequence numbers."""
         ack = (self.ack_wraps << 32) + self.seq_ack
@@ -115,6 +184,86 @@ class _End:
         if self.fins and size:
             size -= 1  # the FIN's octet
         return size
+
+
+class _Reassembly:
+    """One side's data as Zeek's TCP_Reassembler holds it, for its content gaps (module
+    docstring). Sequence numbers are relative to the side's start, as Zeek's."""
+
+    def __init__(self) -> None:
+        self.delivered = 1  # last_reassem_seq: everything below came in order or was given up
+        self.trimmed = 1  # trim_seq: everything below was acknowledged
+        self.blocks: list[tuple[int, int]] = []  # [seq, upper) held, sorted, disjoint
+        self.skipping = False  # skip_deliveries
+
+    def data_sent(self, end: _End, seq: int, length: int) -> None:
+        """TCP_Reassembler::DataSent and Reassembler::NewBlock."""
+        if self.skipping:
+            return
+        upper = seq + length
+        seq = max(seq, end.acked(), self.trimmed)  # what was acknowledged is not held again
+        if upper <= seq:
+            return
+        self._insert(seq, upper)
+        self._deliver()
+        if end.no_data_acked() and self.blocks[-1][1] - self.delivered > MAX_ABOVE_HOLE_WITHOUT_ANY_ACKS:
+            self.blocks.clear()  # Zeek's above_hole_data_without_any_acks: it stops reassembling
+            self.skipping = True
+
+    def ack_received(self, end: _End, peer: _End, ack: int, partial: bool, history: list[str]) -> None:
+        """TCP_Reassembler::AckReceived and DataBlockList::Trim: `ack` from the peer."""
+        if end.fins and ack >= end.fin_seq:
+            ack = end.fin_seq - 1  # the FIN's octet is no data
+        if ack <= self.trimmed:
+            return
+        if ack > self.delivered and not (ack <= 2 and partial):
+            # TCP_Reassembler::Undelivered; the exception is the first ACK of a partial
+            # connection, whose start Zeek made up (and which then moves nothing).
+            if not self.skipping:
+                for seq, upper in self.blocks:
+                    if seq >= ack:
+                        break
+                    if seq > self.delivered:
+                        self._gap(end, peer, history)
+                        self.delivered = upper
+                    elif upper > self.delivered:
+                        self.delivered = upper
+                if ack > self.delivered:
+                    self._gap(end, peer, history)
+            self.delivered = max(self.delivered, ack)
+        self.blocks = [block for block in self.blocks if block[1] > ack]
+        self._deliver()
+        self.trimmed = ack
+
+    def _insert(self, seq: int, upper: int) -> None:
+        blocks = self.blocks
+        if blocks and blocks[-1][0] <= seq <= blocks[-1][1]:
+            # In-order data, the common case: it extends the last block.
+            blocks[-1] = (blocks[-1][0], max(upper, blocks[-1][1]))
+            return
+        kept: list[tuple[int, int]] = []
+        for start, end in self.blocks:
+            if end < seq or start > upper:
+                kept.append((start, end))
+            else:
+                seq, upper = min(seq, start), max(upper, end)
+        kept.append((seq, upper))
+        kept.sort()
+        self.blocks = kept
+
+    def _deliver(self) -> None:
+        for seq, upper in self.blocks:
+            if seq > self.delivered:
+                break
+            self.delivered = max(self.delivered, upper)
+
+    @staticmethod
+    def _gap(end: _End, peer: _End, history: list[str]) -> None:
+        """TCP_Reassembler::Gap: counted only between cleanly established ends."""
+        if end.clean() and peer.clean():
+            end.gaps += 1
+            if _scaled(end.gaps):
+                history.append(_letter(end, "G"))
 
 
 @dataclass
@@ -165,13 +314,24 @@ class ZeekHistory:
     keep is counted all the same)."""
 
     def __init__(self, first: Segment) -> None:
-        flipped = first.flags & (SYN | ACK) == SYN | ACK
-        self.orig_addr = (first.dst, first.dport) if flipped else (first.src, first.sport)
-        self.resp_addr = (first.src, first.sport) if flipped else (first.dst, first.dport)
+        self.orig_addr = (first.src, first.sport)
+        self.resp_addr = (first.dst, first.dport)
         self.orig, self.resp = _End(True), _End(False)
-        self.history: list[str] = ["^"] if flipped else []
+        self.history: list[str] = []
         self._orig_ip, self._orig_port = self.orig_addr
         self._first_time = self._last_time = first.time
+        self._partial = False  # Zeek's is_partial: the connection did not open with a SYN
+        if _likely_server_flip(first):
+            self._flip()
+
+    def _flip(self) -> None:
+        """Connection::FlipRoles: the ends trade roles, their states and counts with them."""
+        self.orig_addr, self.resp_addr = self.resp_addr, self.orig_addr
+        self._orig_ip, self._orig_port = self.orig_addr
+        self.orig, self.resp = self.resp, self.orig
+        self.orig.is_orig, self.resp.is_orig = True, False
+        self._partial = False
+        self.history.append("^")
 
     def feed(self, segment: Segment) -> None:
         orig, resp = self.orig, self.resp
@@ -179,14 +339,38 @@ class ZeekHistory:
             endpoint, peer = orig, resp
         else:
             endpoint, peer = resp, orig
+        is_orig = endpoint.is_orig  # the role the packet came in with, kept through a flip
+        flags = segment.flags
+        if not endpoint.first_seen:  # Zeek's SetPartialStatus
+            if is_orig:
+                self._partial = not flags & SYN or bool(flags & ACK)
+            elif not self._partial:
+                self._partial = not flags & SYN
         endpoint.packets += 1
         if not (orig.closed and resp.closed):
             self._last_time = segment.time
+        if self.history == ["H"] and not flags & (SYN | FIN | RST) and (segment.payload_len or flags & ACK):
+            # The SYN/ACK's sender was the responder (module docstring): '^h', then this letter.
+            self._flip()
+            self.history[:] = ["^", "h"]
+            self.orig.first_seen = True  # Zeek "pretends to have seen that missing first packet"
         _history(segment, endpoint, peer, self.history)
-        _sequence_space(segment, endpoint, peer)
-        _update_state(segment, endpoint, peer, orig)
-        if segment.flags & (FIN | RST):
+        rel_seq, underflow, rel_ack = _sequence_space(segment, endpoint, peer)
+        was_inactive = endpoint.state == INACTIVE
+        if _update_state(segment, endpoint, peer, self.orig, is_orig):
+            self._flip()
+        elif was_inactive and endpoint.state == ESTABLISHED and not flags & SYN:
+            self._partial = False  # the SYN was missed, the handshake's ACK seen: not partial
+        if flags & ACK:
+            # After the states moved: a gap revealed by a FIN or RST is not a clean one.
+            peer.reassembly.ack_received(peer, endpoint, rel_ack, self._partial, self.history)
+        if segment.payload_len and not flags & RST and not underflow and not segment.payload_cut:
+            # TCP_Endpoint::DataSent: a payload the capture cut short is not reassembled.
+            data_seq = rel_seq + 1 if flags & SYN else rel_seq
+            endpoint.reassembly.data_sent(endpoint, data_seq, segment.payload_len)
+        if flags & (FIN | RST):
             endpoint.closed = True
+        endpoint.first_seen = True
 
     def result(self) -> ZeekConn:
         orig, resp = self.orig, self.resp
@@ -207,6 +391,9 @@ class ZeekHistory:
 def zeek_udp_conn(client: tuple[str, int], server: tuple[str, int], datagrams: list[Datagram]) -> ZeekConn:
     """conn.log's view of a UDP flow whose first datagram `client` sent (module docstring)."""
     history: list[str] = []
+    if client[1] in LIKELY_UDP_SERVER_PORTS and server[1] not in LIKELY_UDP_SERVER_PORTS:
+        client, server = server, client
+        history.append("^")
     sizes = [0, 0]
     packets = [0, 0]
     client_ip, client_port = client
@@ -223,32 +410,55 @@ def zeek_udp_conn(client: tuple[str, int], server: tuple[str, int], datagrams: l
     )
 
 
-def _sequence_space(segment: Segment, endpoint: _End, peer: _End) -> None:
+def _likely_server_flip(first: Segment) -> bool:
+    """Zeek's TCPAnalyzer::WantConnection: does a connection's first packet come from its
+    responder, by the likely server ports? Never for a lone SYN; for a SYN/ACK only when the
+    other port is no likely server port (a stealth scan's SYN/ACK is its originator's)."""
+    flags = first.flags
+    if (flags & SYN and not flags & ACK) or first.sport not in LIKELY_SERVER_PORTS:
+        return False
+    if first.dport in LIKELY_SERVER_PORTS:
+        return not flags & SYN and first.sport < first.dport
+    return True
+
+
+def _sequence_space(segment: Segment, endpoint: _End, peer: _End) -> tuple[int, bool, int]:
     """What a segment does to Zeek's sequence bookkeeping, before the states move (TCPSessionAdapter::
-    Process: init_endpoint, the ACK's init_peer or update_ack_seq, update_last_seq)."""
+    Process: init_endpoint, the ACK's init_peer or update_ack_seq, update_last_seq). Returns
+    the segment's relative sequence number, whether it lies before the side's start, and its
+    relative acknowledgment number (0 when that lies before the peer's start)."""
     flags, seq, length = segment.flags, segment.seq, segment.payload_len
     space = length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0) - (length if flags & RST else 0)
     one_past = (seq + space) % MOD
     _init_endpoint(endpoint, flags, seq, one_past)
+    rel_seq, underflow = endpoint.relative(seq, endpoint.seq_last, endpoint.seq_wraps)
     if flags & FIN:
         endpoint.fins += 1
+        endpoint.fin_seq = rel_seq + length + 1 + (1 if flags & SYN else 0)
+    rel_ack = 0
     if flags & ACK:
         ack = segment.ack
         if peer.state == INACTIVE:
             # Numbered as though the peer's SYN had been seen just before what this acknowledges.
             start = (ack - 1) % MOD
             peer.init_seqs(start, start)
-        elif not flags & RST and not _before_start(peer, ack):  # a RST's ACK is not trusted
-            delta = seq_diff(ack, peer.seq_ack)
-            if delta > 0 and not (ack == 0 and delta > TOO_LARGE_SEQ_DELTA):
-                peer.update_ack(ack)
+            rel_ack = 1
+        else:
+            rel_ack, ack_underflow = peer.relative(ack, peer.seq_ack, peer.ack_wraps)
+            if ack_underflow:
+                rel_ack = 0
+            elif not flags & RST:  # a RST's ACK is not trusted
+                delta = seq_diff(ack, peer.seq_ack)
+                if delta > 0 and not (ack == 0 and delta > TOO_LARGE_SEQ_DELTA):
+                    peer.update_ack(ack)
     delta = seq_diff(one_past, endpoint.seq_last)
     if flags & (SYN | RST) and abs(delta) > TOO_LARGE_SEQ_DELTA:
-        return
-    if flags & FIN and endpoint.seq_last == (endpoint.start_seq + 1) % MOD:
+        pass
+    elif flags & FIN and endpoint.seq_last == (endpoint.start_seq + 1) % MOD:
         endpoint.update_last(one_past)  # SYN and FIN alone: trust the FIN, even backwards
     elif endpoint.state != RESET and delta > 0:
         endpoint.update_last(one_past)
+    return rel_seq, underflow, rel_ack
 
 
 def _init_endpoint(endpoint: _End, flags: int, seq: int, one_past: int) -> None:
@@ -266,18 +476,6 @@ def _init_endpoint(endpoint: _End, flags: int, seq: int, one_past: int) -> None:
         or (state == RESET and endpoint.prev_state == INACTIVE)
     ):
         endpoint.init_seqs(seq, one_past)
-
-
-def _before_start(endpoint: _End, ack: int) -> bool:
-    """Zeek's ack underflow (get_relative_seq): an acknowledgment before the side's start,
-    judged only while the acknowledgments have not wrapped."""
-    last, wraps = endpoint.seq_ack, endpoint.ack_wraps
-    delta = seq_diff(ack, last)
-    if delta < 0 and wraps and ack > last:
-        wraps -= 1
-    elif delta > 0 and ack < last:
-        wraps += 1
-    return wraps == 0 and seq_diff(ack, endpoint.start_seq) < 0
 
 
 def _letter(endpoint: _End, code: str) -> str:
@@ -331,21 +529,7 @@ def _history(segment: Segment, endpoint: _End, peer: _End, history: list[str]) -
         endpoint.zero_windows += 1
         if _scaled(endpoint.zero_windows):
             history.append(_letter(endpoint, "W"))
-    if (
-        flags & ACK
-        and not flags & RST
-        and peer.last_seq != UNSEEN
-        and peer.state not in (INACTIVE, RESET)
-        and (
-            seq_diff(segment.ack, peer.last_seq) > 0 or any(seq_diff(segment.ack, h) > 0 for h in peer.holes)
-        )
-    ):
-        # This ACK covers bytes of the peer's that were never seen: a content gap.
-        peer.holes.clear()
-        _once(peer, "G", history)
     end = segment.seq_end
-    if endpoint.last_seq != UNSEEN and segment.payload_len and seq_diff(seq, endpoint.last_seq) > 0:
-        endpoint.holes.append(endpoint.last_seq)  # data starts beyond what was seen: a hole
     if endpoint.last_seq == UNSEEN or seq_diff(end, endpoint.last_seq) > 0:
         endpoint.last_seq = end
     elif segment.payload_len and not flags & (SYN | RST):
@@ -355,14 +539,20 @@ def _history(segment: Segment, endpoint: _End, peer: _End, history: list[str]) -
     endpoint.size += segment.payload_len
 
 
-def _update_state(segment: Segment, endpoint: _End, peer: _End, orig: _End) -> None:
+def _update_state(segment: Segment, endpoint: _End, peer: _End, orig: _End, is_orig: bool) -> bool:
+    """Zeek's UpdateStateMachine, `is_orig` the role the packet came in with. True when the
+    roles are to flip: the SYN and SYN/ACK seen in reverse order (module docstring)."""
     flags = segment.flags
     state = endpoint.state
+    reversed_open = False
     if state == INACTIVE:
         if flags & SYN:
-            if endpoint.is_orig:
+            if is_orig:
                 endpoint.set(SYN_ACK_SENT if flags & ACK else SYN_SENT)
             else:
+                if not flags & ACK and peer.state == SYN_ACK_SENT and segment.seq == endpoint.start_seq:
+                    reversed_open = True
+                    peer.set(ESTABLISHED)
                 if peer.state == SYN_SENT:
                     peer.set(ESTABLISHED)
                 endpoint.set(ESTABLISHED)
@@ -371,7 +561,7 @@ def _update_state(segment: Segment, endpoint: _End, peer: _End, orig: _End) -> N
         if flags & RST:
             endpoint.set(RESET)
         if endpoint.state == INACTIVE:
-            if not endpoint.is_orig and not segment.payload_len and orig.state == SYN_SENT:
+            if not is_orig and not segment.payload_len and orig.state == SYN_SENT:
                 pass  # an ACK of the SYN before the SYN/ACK: not yet a partial connection
             elif flags & ACK and peer.state == ESTABLISHED:
                 endpoint.set(ESTABLISHED)  # the SYN was missed: the handshake's ACK
@@ -393,6 +583,7 @@ def _update_state(segment: Segment, endpoint: _End, peer: _End, orig: _End) -> N
             endpoint.set(RESET)
     elif state == CLOSED and flags & RST and peer.state != CLOSED:
         endpoint.set(RESET)
+    return reversed_open
 
 
 def _conn_state(orig: _End, resp: _End, history: str) -> str:

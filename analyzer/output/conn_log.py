@@ -13,11 +13,11 @@ where it does not:
   ts             time of the connection's first packet (6 decimals, as Zeek)
   uid            C<id> for a TCP connection (its id in the text and JSON reports), CU<id> for
                  a UDP flow: stable from run to run, unlike Zeek's random ones
-  id.orig_h/_p   Zeek's originator: the sender of the first packet, or its receiver when that
-  id.resp_h/_p   packet is a SYN/ACK (Zeek flips the roles). It can differ from our client
-                 (client_basis says how ours was chosen); for UDP the first sender (Zeek also
-                 flips a flow whose first datagram comes from a well-known service port: not
-                 done here)
+  id.orig_h/_p   Zeek's originator: the sender of the first packet, or its receiver where
+  id.resp_h/_p   Zeek flips the roles (by its likely server ports, after a SYN/ACK seen
+                 first, on a SYN seen after its SYN/ACK: findings/zeek_conn.py). It can
+                 differ from our client (client_basis says how ours was chosen); for UDP the
+                 first sender, flipped too when it sent from a likely server port
   proto          tcp or udp
   service        - (no application protocol is recognized)
   duration       Zeek's: to the last packet before both sides had closed (FIN or RST), so the

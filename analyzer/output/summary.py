@@ -117,7 +117,7 @@ class SourceTally:
 # How the summary names each timer (connections.Timeouts).
 EXPIRED: Final = {
     "attempt": "attempts (only SYNs and SYN/ACKs, or never answered)",
-    "partial_close": "one end closed, the other never seen",
+    "partial_close": "one end closed, the other never seen or first seen closing",
     "idle": "idle",
 }
 
