@@ -24,7 +24,7 @@ SMALL_FOLD = functools.partial(FoldedConnection, head_steps=0, look_ahead=32)
 def _reports(path: Path, fold: object, long_connection: int) -> dict[int, dict]:
     segments = read_segments(str(path))
     return {
-        c.id: connection_to_dict(analyze_connection(c))
+        c.id: connection_to_dict(analyze_connection(c), 0.0)
         for c in stream_connections(segments, fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
     }
 
@@ -85,7 +85,7 @@ def bulk_flow(packets: int, lose_every: int = 0) -> list[Segment]:
 
 def _kept(packets: int) -> tuple[int, dict]:
     [connection] = stream_connections(iter(bulk_flow(packets)), fold=FoldedConnection, long_connection=20_000)
-    result = connection_to_dict(analyze_connection(connection))
+    result = connection_to_dict(analyze_connection(connection), 0.0)
     return len(connection.segments), result
 
 

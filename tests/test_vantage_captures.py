@@ -65,7 +65,7 @@ def test_a_fin_that_never_arrived_leaves_its_receiver_unknown_and_says_why(name:
     [why] = [n for n in result.notes if n.startswith(f"the {receiver}'s state")]
     assert f"frame {fin.frame} may not have reached the {receiver}" in why
     assert "had it, the" in why and "CLOSE_WAIT" in why
-    document = connection_to_dict(result)
+    document = connection_to_dict(result, 0.0)
     assert json.loads(json.dumps(document))["states"][receiver][-1][1] == "UNKNOWN"
 
 
