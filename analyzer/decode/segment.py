@@ -110,6 +110,12 @@ class Segment:
     # The data of a RST that carries some (a diagnostic text, RFC 9293 3.5.3), up to
     # RST_DATA_KEPT bytes; empty for every other segment: only those are ever shown.
     payload: bytes
+    # The first SACK block (RFC 2018) of a segment that has one, as absolute sequence numbers
+    # of the other direction; UNSEEN for none. The first block is the one the receiver's
+    # latest arrival made, and a duplicate SACK's (RFC 2883 4): what a tail loss probe's
+    # outcome is read from (findings/diagnoses.py).
+    sack_start: int
+    sack_end: int
 
     def __init__(
         self,
@@ -131,6 +137,8 @@ class Segment:
         checksum: int = UNSEEN,
         ttl: int = UNSEEN,
         payload: bytes = b"",
+        sack_start: int = UNSEEN,
+        sack_end: int = UNSEEN,
     ) -> None:
         self.frame = frame
         self.time = time
@@ -150,6 +158,8 @@ class Segment:
         self.checksum = checksum
         self.ttl = ttl
         self.payload = payload
+        self.sack_start = sack_start
+        self.sack_end = sack_end
 
     @property
     def seq_space(self) -> int:

@@ -32,6 +32,7 @@ and tshark's counts of its TCP packets, SYNs, SYN/ACKs, FINs and RSTs, measured 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -54,7 +55,9 @@ def _nft(ruleset: str) -> None:
 
 def _drop(name: str, match: str) -> None:
     """A rule on input: tcpdump on lo still sees the packet, its receiver never gets it."""
-    _nft(f"table inet {name} {{\n chain input {{\n  type filter hook input priority 0;\n  {match} drop\n }}\n}}\n")
+    _nft(
+        f"table inet {name} {{\n chain input {{\n  type filter hook input priority 0;\n  {match} drop\n }}\n}}\n"
+    )
 
 
 def _undrop(name: str) -> None:
@@ -66,8 +69,20 @@ class _Capture:
         self.process = subprocess.Popen(
             # Immediate mode: without it the last packets wait in the kernel's ring buffer
             # for libpcap's timeout, and are lost when tcpdump stops.
-            ["tcpdump", "-i", interface, "-s", snaplen, "-U", "--immediate-mode", "-Z", "root", "-w", str(out),
-             expression],
+            [
+                "tcpdump",
+                "-i",
+                interface,
+                "-s",
+                snaplen,
+                "-U",
+                "--immediate-mode",
+                "-Z",
+                "root",
+                "-w",
+                str(out),
+                expression,
+            ],
             stderr=subprocess.DEVNULL,
         )
         time.sleep(1.0)  # tcpdump needs a moment before it captures
@@ -136,10 +151,8 @@ def zero_window(out: Path) -> dict:
     while received < len(sent):
         if done < len(sent):
             client.setblocking(False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 done += client.send(sent[done:])
-            except BlockingIOError:
-                pass
         received += len(server.recv(65536))
     client.close()
     server.close()
@@ -226,6 +239,7 @@ def vxlan(out: Path) -> dict:
                        check=True)  # fmt: skip
         for pid, here, there, veth, inner in ((0, "192.0.2.1", "192.0.2.2", "va", "10.42.0.1"),
                                               (peer.pid, "192.0.2.2", "192.0.2.1", "vb", "10.42.0.2")):  # fmt: skip
+
             def ip(*args: str, pid: int = pid) -> None:
                 if pid:
                     _in(pid, "ip", *args)
@@ -241,7 +255,9 @@ def vxlan(out: Path) -> dict:
             ip("link", "set", "vx0", "up")
         # The outer headers (Ethernet, IP, UDP, VXLAN) take 50 bytes more.
         capture = _Capture("va", out, "udp port 4789", snaplen="150")
-        server = subprocess.Popen(["nsenter", f"--net=/proc/{peer.pid}/ns/net", sys.executable, "-c", _ECHO_SERVER])
+        server = subprocess.Popen(
+            ["nsenter", f"--net=/proc/{peer.pid}/ns/net", sys.executable, "-c", _ECHO_SERVER]
+        )
         time.sleep(1.0)
         client = socket.create_connection(("10.42.0.2", SERVER_PORT), timeout=5)
         client.sendall(b"hello through vxlan")
