@@ -288,4 +288,5 @@ def test_an_rto_backoff_that_a_loss_probe_opened_is_measured_from_the_probe() ->
     assert rto.frames == [6, 7, 8]
     assert "a tail loss probe (frame 5) 205.000 ms after the first, then the RTO" in rto.sentence
     assert "exponential (initial RTO 0.205 s, factor 2.00)" in rto.sentence
-    assert rto.label == "RTO backoff x2, 3 resends"
+    assert rto.label == "RTO backoff ×2, 3 resends"
+    assert probe.marks == {5: "tail loss probe after 205.000 ms", 6: "RTO: the probe went unanswered"}

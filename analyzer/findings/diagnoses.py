@@ -76,6 +76,7 @@ PROBE_SLACK: Final = 0.25
 PROBE_SLACK_LEAST: Final = 0.010
 # How much of a RST's data is shown.
 RST_TEXT_SHOWN: Final = 200
+RST_TEXT_MARKED: Final = 24  # in a picture's mark
 
 
 @dataclass
@@ -83,14 +84,21 @@ class Diagnosis:
     kind: str
     frames: list[int]
     sentence: str
-    # A few words for the pictures, at the first evidence frame ("keep-alive", "RTO backoff x2").
-    label: str = ""
+    # A few words for the pictures at each evidence frame ("keep-alive", "RTO backoff ×2"): what
+    # that frame shows of it. The first frame's is the diagnosis's label.
+    marks: dict[int, str]
 
-    def __init__(self, kind: str, frames: list[int], sentence: str, label: str = "") -> None:
+    def __init__(
+        self, kind: str, frames: list[int], sentence: str, marks: dict[int, str] | None = None
+    ) -> None:
         self.kind = kind
         self.frames = frames
         self.sentence = sentence
-        self.label = label or kind.replace("_", " ")
+        self.marks = marks if marks else {min(frames): kind.replace("_", " ")}
+
+    @property
+    def label(self) -> str:
+        return self.marks.get(min(self.frames)) or next(iter(self.marks.values()))
 
     @property
     def display_filter(self) -> str:
@@ -216,13 +224,23 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
             f"the {side}'s application did not close: in CLOSE_WAIT it sent nothing for {at_least}"
             f"{format_duration(held)} after {since}, {until}; the {peer} had closed first (FIN, frame "
             f"{peer_fin.frame})",
+            {
+                peer_fin.frame: f"the {peer} closes",
+                start.frame: f"CLOSE_WAIT held {at_least}{format_duration(held)}",
+                **({stop.frame: "closes at last"} if stop is not None else {}),
+            },
         )
     ]
 
 
 def _fin_wait_2_expired(resets: list[Reset]) -> list[Diagnosis]:
     return [
-        Diagnosis("fin_wait_2_expired", reset.evidence, f"the {reset.sender}'s RST: {reset.explanation}")
+        Diagnosis(
+            "fin_wait_2_expired",
+            reset.evidence,
+            f"the {reset.sender}'s RST: {reset.explanation}",
+            {min(reset.evidence): "FIN_WAIT_2 begins", reset.segment.frame: "FIN_WAIT_2 expired: RST"},
+        )
         for reset in resets
         if reset.cause == "fin_wait_2_expired"
     ]
@@ -262,13 +280,17 @@ def _keep_alive(
         unanswered = [p for p in mine if p.time > last_answer]
         reset = next((s for s in connection.segments if s.flags & RST and s.time >= mine[-1].time), None)
         frames = [p.frame for p in mine] + [a.frame for a in theirs]
+        marks = {p.frame: "keep-alive" if p.time <= last_answer else "keep-alive, no answer" for p in mine}
+        marks.update({a.frame: "keep-alive answered" for a in theirs})
+        marks[mine[0].frame] = f"keep-alive{spacing}"
         if unanswered and reset is not None and _from(connection, reset, side):
             sentence += (
                 f"; the last {len(unanswered)} got no answer and the {side} reset the connection (frame "
                 f"{reset.frame}): a keep-alive timeout, the peer unreachable or gone"
             )
             frames.append(reset.frame)
-        found.append(Diagnosis("keep_alive", frames, sentence))
+            marks[reset.frame] = "keep-alive timeout"
+        found.append(Diagnosis("keep_alive", frames, sentence, marks))
     return found
 
 
@@ -325,6 +347,11 @@ def _stall(side: str, start: Segment, probes: list[Segment], update: Segment | N
         frames,
         f"the {side}'s receive window was zero for {took} from frame {start.frame}, {how}{probed}: "
         f"its application was not reading as fast as the {_peer(side)} sent",
+        {
+            **{p.frame: "window probe" for p in probes},
+            start.frame: f"zero window {took}",
+            **({update.frame: "window opens"} if update is not None else {}),
+        },
     )
 
 
@@ -361,14 +388,15 @@ def _retransmission_timeouts(
             if probe is not None
             else ""
         )
-        factor = f" x{backoff.factor:g}" if backoff.factor and backoff.factor != 1.0 else ""
+        factor = f" ×{round(backoff.factor, 1):g}" if backoff.factor and backoff.factor != 1.0 else ""
         found.append(
             Diagnosis(
                 "retransmission_timeout",
                 frames,
                 f"the {side}'s data segment (seq {seq}, {chain[0].payload_len} bytes) was sent {sends} times, "
                 f"{after}{backoff.describe()}: no acknowledgment came for it in time",
-                f"RTO backoff{factor}, {len(chain)} resends",
+                {s.frame: "RTO" for s in chain}
+                | {chain[0].frame: f"RTO backoff{factor}, {len(chain)} resends"},
             )
         )
     return found
@@ -506,10 +534,12 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
     side = "client" if mine else "server"
     frames = [probe.frame]
     outcome = "no answer in the capture"
+    answer = ""  # the mark at the answer's frame
     for later in segments[index + 1 :]:
         if connection.from_client(later) == mine:
             if not new and later.seq == probe.seq and later.payload_len:
                 outcome = f"no answer: the RTO resent it (frame {later.frame})"
+                answer = "RTO: the probe went unanswered"
                 frames.append(later.frame)
                 break
             continue
@@ -522,23 +552,27 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
             and seq_diff(later.sack_start, probe.seq_end) < 0
             and seq_diff(later.sack_end, probe.seq) > 0
         ):
+            answer = "DSACK: the probe was spurious"
             outcome = (
                 f"spurious: the {_peer(side)}'s DSACK (frame {later.frame}) shows the data had arrived before "
                 "(its ACK was late or lost)"
             )
         elif seq_diff(later.ack, probe.seq_end) >= 0:
+            answer = "ACK: data before it had arrived" if new else "ACK: the probe repaired a loss"
             outcome = f"the {_peer(side)}'s ACK (frame {later.frame}) covers it with no DSACK: " + (
                 "the data before it had arrived, its ACK late or lost"
                 if new
                 else "the original was lost, and the probe repaired it before the RTO"
             )
         elif later.sack_start != UNSEEN and seq_diff(later.sack_start, probe.seq) <= 0:
+            answer = "SACK: data before the probe lost"
             outcome = (
                 f"it arrived, and the {_peer(side)}'s SACK (frame {later.frame}) shows the data from seq "
                 f"{later.ack} missing: lost before it"
             )
         else:
             outcome = f"the {_peer(side)}'s ACK (frame {later.frame}) does not cover it"
+            answer = "ACK below the probe"
         break
     what = "a new segment" if new else f"its last data again (seq {probe.seq}, {probe.payload_len} bytes)"
     expected = (
@@ -552,7 +586,8 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
         f"tail loss probe: the {side} sent {what} {format_duration(delay)} after its last send with nothing "
         f"acknowledged{_unheard(unheard, side)}, the probe timeout (expected about {format_duration(timeout)}: {expected}), not the RTO; "
         f"{outcome}",
-        f"TLP {format_duration(delay)}",
+        {probe.frame: f"tail loss probe after {format_duration(delay)}"}
+        | ({frames[1]: answer} if answer else {}),
     )
 
 
@@ -567,6 +602,11 @@ def _rst_with_data(connection: Connection) -> list[Diagnosis]:
                     "rst_with_data",
                     [segment.frame],
                     f"the {connection.sender(segment)}'s RST carries {segment.payload_len} bytes of data{shown}",
+                    {
+                        segment.frame: f"RST text: '{_shorten(text, RST_TEXT_MARKED)}'"
+                        if text is not None
+                        else "RST with data"
+                    },
                 )
             )
     return found
@@ -606,9 +646,17 @@ def _injected_rst(connection: Connection) -> list[Diagnosis]:
                         f"TTL {segment.ttl}, where the {side}'s {_others_text(sum(others.values()))} "
                         f"{_ttl_text(others)}: likely sent by another box on the path (a firewall or an "
                         f"injector), not by the {side}",
+                        {
+                            segment.frame: f"injected RST? TTL {segment.ttl} vs {usual}",
+                            example.frame: f"TTL {usual}",
+                        },
                     )
                 )
     return found
+
+
+def _shorten(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _others_text(count: int) -> str:

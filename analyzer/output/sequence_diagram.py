@@ -51,6 +51,9 @@ COLORS = {
     "state": "#e8eef7",
     "break": "#999999",
     "kernel": "#2ca02c",
+    "keep_alive": "#6a3d9a",
+    "diagnosis": "#8a4b00",
+    "diagnosis_box": "#fff4e0",
 }
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
@@ -154,6 +157,7 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
         calls_of(sidecar),
     )
     _draw_packets(ladder.ax, result, ladder.layout)
+    _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
     confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
     silent_listener = result.kernel is not None and result.kernel.server_listened
     _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener)
@@ -219,6 +223,13 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
     lost_frames = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
+    keep_alives = {
+        frame
+        for diagnosis in result.diagnoses
+        if diagnosis.kind == "keep_alive"
+        for frame, mark in diagnosis.marks.items()
+        if mark.startswith("keep-alive") and "answered" not in mark and "timeout" not in mark
+    }
     for segment in connection.segments:
         from_client = connection.from_client(segment)
         ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")
@@ -232,6 +243,9 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
             color, style = COLORS["retransmission"], "--"
             label += f"  (retransmission #{retransmission[segment.frame][0]})"
             when += ", " + retransmission_note(segment, retransmission[segment.frame])
+        if segment.frame in keep_alives:
+            # A keep-alive is one byte below what the peer expects, to draw an ACK: not a bare ACK.
+            label, color, style = f"keep-alive {label}", COLORS["keep_alive"], ":"
         if segment.flags & RST:
             color = COLORS["rst"]
         lost = segment.frame in lost_frames or bool(unanswered and segment.flags & SYN)
@@ -313,6 +327,33 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
 
 
 MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
+MARK_OFFSET = 0.07  # a diagnosis's mark from the lifeline
+DIAGNOSIS_MARK = "diagnosis-mark"  # the marks' gid: in the SVG, and for the layout tests
+
+
+def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> None:
+    """Each diagnosis's marks at its evidence frames, in the outer margin on the sender's side,
+    level with the arrow's middle: the margins hold the socket calls only on rows of their own,
+    and the lifeline's state labels stay clear of them (the calls' own offset)."""
+    marks: dict[int, list[str]] = {}
+    for diagnosis in result.diagnoses:
+        for frame, mark in diagnosis.marks.items():
+            if mark not in marks.setdefault(frame, []):
+                marks[frame].append(mark)
+    by_frame = {s.frame: s for s in result.connection.segments}
+    for frame, texts in marks.items():
+        segment = by_frame.get(frame)
+        if segment is None or ("pkt", frame) not in layout.at:
+            continue  # a folded connection's frame not kept for the pictures
+        client = result.connection.from_client(segment)
+        # Outside the bar a call that spans packets draws at the calls' offset.
+        x = CLIENT_X - MARK_OFFSET if client else SERVER_X + MARK_OFFSET
+        ax.text(
+            x, layout.at[("pkt", frame)] + TRANSIT / 2, "\n".join(_margin(t) for t in texts), ha="right" if client else "left",
+            va="center", fontsize=FONT - 1, color=COLORS["diagnosis"], zorder=6, gid=DIAGNOSIS_MARK,
+            bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["diagnosis_box"], "edgecolor": "#d9a35b",
+                  "linewidth": 0.8},
+        )  # fmt: skip
 
 
 def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> dict[str, list[float]]:
