@@ -107,6 +107,15 @@ def test_keep_alive_probes_answered_then_unanswered_and_reset() -> None:
     assert "the client probed 6 times" in diagnosis.sentence
     assert "every 5.000 s" in diagnosis.sentence and "3 answered" in diagnosis.sentence
     assert "the last 3 got no answer" in diagnosis.sentence and "keep-alive timeout" in diagnosis.sentence
+    [result] = analyze_segments(conversation(*HANDSHAKE, *probes)).connections
+    [reset] = result.resets
+    assert reset.cause == "keep_alive_timeout" and reset.evidence == [10, 11, 12, 13]  # the probes, the RST
+
+
+def test_a_rst_after_one_unanswered_keep_alive_is_an_abort() -> None:
+    probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]
+    [result] = analyze_segments(conversation(*HANDSHAKE, *probes, (15.5, "c", "RA", 101, 501))).connections
+    assert [r.cause for r in result.resets] == ["abort"]
 
 
 def test_zero_window_stall_with_probes_until_the_update() -> None:

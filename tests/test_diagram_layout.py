@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from itertools import combinations
-
 from pathlib import Path
 
 import matplotlib.pyplot as plt

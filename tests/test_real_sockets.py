@@ -56,6 +56,7 @@ def _check_keepalive(document: dict, did: dict) -> None:
     assert did["client_error"] == "ETIMEDOUT"
     [reset] = connection["resets"]
     assert reset["sender"] == "client" and reset["frame"] == max(diagnosis["frames"])
+    assert reset["cause"] == "keep_alive_timeout" and len(reset["evidence_frames"]) == unanswered + 1
 
 
 def _check_zero_window(document: dict, did: dict) -> None:
