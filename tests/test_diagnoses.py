@@ -41,7 +41,7 @@ def test_close_wait_held_until_the_application_closes() -> None:
     assert (
         "the server's application did not close: in CLOSE_WAIT it sent nothing for 44.9" in diagnosis.sentence
     )
-    assert diagnosis.display_filter == "frame.number in {4 5 6}"
+    assert diagnosis.display_filter == "frame.number in {4, 5, 6}"
 
 
 def test_a_prompt_close_and_a_half_close_in_use_are_no_close_wait() -> None:
@@ -198,7 +198,7 @@ def test_a_tail_resent_after_the_probe_timeout_is_a_loss_probe_that_repaired_a_l
     assert "205.000 ms after its last send" in diagnosis.sentence
     assert "expected about 204.000 ms: 2 x RTT 2.000 ms + 200.000 ms" in diagnosis.sentence
     assert "covers it with no DSACK: the original was lost, and the probe repaired it" in diagnosis.sentence
-    assert diagnosis.display_filter == "frame.number in {5 6}"
+    assert diagnosis.display_filter == "frame.number in {5, 6}"
 
 
 def test_a_probe_answered_by_a_dsack_was_spurious() -> None:

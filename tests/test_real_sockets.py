@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run
+from conftest import CAPTURES, run
 
 from analyzer.decode import DecodeStats, read_segments
 from analyzer.decode.segment import ACK, FIN, RST, SYN
@@ -144,3 +144,22 @@ def test_a_fresh_recording_passes_the_same_checks(tmp_path) -> None:
     )
     for name in CHECKS:
         _check(tmp_path, name)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (make setup)")
+@pytest.mark.parametrize(
+    "path",
+    [HERE / name for name in sorted(CHECKS)]
+    + [CAPTURES / "half-open-states.pcap", CAPTURES / "data-after-close.pcap"],
+    ids=lambda p: p.name,
+)
+def test_each_display_filter_selects_exactly_its_frames_in_tshark(path: Path) -> None:
+    document = json.loads(run("analyze", "--json", str(path)).stdout)
+    for connection in document["connections"]:
+        for diagnosis in connection["diagnoses"]:
+            shown = subprocess.run(
+                ["tshark", "-n", "-r", str(path), "-Y", diagnosis["display_filter"], "-T", "fields", "-e", "frame.number"],
+                capture_output=True, text=True, check=True,
+            ).stdout.split()  # fmt: skip
+            assert [int(frame) for frame in shown] == sorted(set(diagnosis["frames"])), diagnosis["kind"]

@@ -147,4 +147,4 @@ def test_diagnoses_in_the_report_as_a_browser_shows_them(tmp_path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     [_header, row] = _diagnosis_rows(result.stdout, "Diagnoses")
     assert row[0].startswith("keep_alive") and "keep-alive timeout" in row[1]
-    assert row[3] == "frame.number in {8 9 10 11 12 13 14 15 16 17}"
+    assert row[3] == "frame.number in {8, 9, 10, 11, 12, 13, 14, 15, 16, 17}"

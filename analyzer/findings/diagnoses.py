@@ -102,7 +102,8 @@ class Diagnosis:
 
     @property
     def display_filter(self) -> str:
-        return "frame.number in {" + " ".join(str(frame) for frame in sorted(set(self.frames))) + "}"
+        # Commas: Wireshark 4.0 refuses a set separated by spaces alone (deprecated since 3.6).
+        return "frame.number in {" + ", ".join(str(frame) for frame in sorted(set(self.frames))) + "}"
 
     def as_dict(self) -> dict:
         return {

@@ -243,6 +243,8 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
             color, style = COLORS["retransmission"], "--"
             label += f"  (retransmission #{retransmission[segment.frame][0]})"
             when += ", " + retransmission_note(segment, retransmission[segment.frame])
+        if "zero_window" in result.sequence.flags.get(segment.frame, ()):
+            label += " win=0"  # what the zero-window mark beside it is about
         if segment.frame in keep_alives:
             # A keep-alive is one byte below what the peer expects, to draw an ACK: not a bare ACK.
             label, color, style = f"keep-alive {label}", COLORS["keep_alive"], ":"
