@@ -575,7 +575,9 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
             outcome = f"the {_peer(side)}'s ACK (frame {later.frame}) does not cover it"
             answer = "ACK below the probe"
         break
-    what = "a new segment" if new else f"its last data again (seq {probe.seq}, {probe.payload_len} bytes)"
+    what = (
+        "sent a new segment" if new else f"resent its last data (seq {probe.seq}, {probe.payload_len} bytes)"
+    )
     expected = (
         f"2 x RTT {format_duration(rtt)} + {format_duration(timeout - 2 * rtt)}"
         if rtt
@@ -584,9 +586,9 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
     return Diagnosis(
         "tail_loss_probe",
         frames,
-        f"tail loss probe: the {side} sent {what} {format_duration(delay)} after its last send with nothing "
-        f"acknowledged{_unheard(unheard, side)}, the probe timeout (expected about {format_duration(timeout)}: {expected}), not the RTO; "
-        f"{outcome}",
+        f"tail loss probe: the {side} {what} {format_duration(delay)} after its last send, nothing "
+        f"acknowledged since{_unheard(unheard, side)}: its probe timeout (expected about "
+        f"{format_duration(timeout)}: {expected}), not the RTO; {outcome}",
         {probe.frame: f"tail loss probe after {format_duration(delay)}"}
         | ({frames[1]: answer} if answer else {}),
     )
