@@ -16,7 +16,7 @@ from matplotlib.text import Annotation
 
 from analyzer.analysis import analyze_file
 from analyzer.output.selection import pick_connection
-from analyzer.output.sequence_diagram import DIAGNOSIS_MARK, MARGIN_CHARS, figure
+from analyzer.output.sequence_diagram import DIAGNOSIS_MARK, MARGIN_CHARS, PACKET_LABEL, figure
 from analyzer.sidecar import sidecar_path_for
 
 CAPTURES = stored_captures()
@@ -49,6 +49,7 @@ def test_no_label_overlaps_another(pcap) -> None:
     fig = figure(chosen, sidecar)
     try:
         assert overlapping_labels(fig) == []
+        assert lines_through_marks(fig, PACKET_LABEL) == []
     finally:
         plt.close(fig)
 
@@ -74,16 +75,17 @@ def test_no_overlap_on_captures_nobody_here_made(pcap) -> None:
     fig = figure(chosen, None)
     try:
         assert overlapping_labels(fig) == []
+        assert lines_through_marks(fig, PACKET_LABEL) == []
     finally:
         plt.close(fig)
 
 
-def lines_through_marks(fig: plt.Figure) -> list[tuple[str, str]]:
-    """Diagnosis marks that a line crosses (a lifeline, a break, a call's bar, an arrow): each
-    mark's box against every line's path, as rendered."""
+def lines_through_marks(fig: plt.Figure, gid: str = DIAGNOSIS_MARK) -> list[tuple[str, str]]:
+    """Texts of `gid` (diagnosis marks, or packet labels) that a line crosses (a lifeline, a
+    break, a call's bar, an arrow): each text's box against every line's path, as rendered."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    marks = [t for t in fig.findobj(plt.Text) if t.get_gid() == DIAGNOSIS_MARK]
+    marks = [t for t in fig.findobj(plt.Text) if t.get_gid() == gid]
     paths = []
     for line in fig.findobj(Line2D):
         if line.get_visible() and len(line.get_xydata()) > 1:
@@ -143,6 +145,7 @@ def test_diagnosis_marks_stand_clear(pcap: Path) -> None:
             assert len(drawn) == len({f for d in connection.diagnoses for f in d.marks})
             assert overlapping_labels(fig) == []
             assert lines_through_marks(fig) == []
+            assert lines_through_marks(fig, PACKET_LABEL) == []
         finally:
             plt.close(fig)
 

@@ -40,6 +40,8 @@ TRANSIT = 0.5  # how far down (in rows) an arrow lands: room for the receiver's 
 CLIENT_X, SERVER_X = 0.33, 0.67
 FIGURE_WIDTH = 11.0
 FONT = 8
+PACKET_LABEL = "packet-label"  # the gid of an arrow's label and time: for the layout tests
+CHAR_WIDTH = 0.0055  # a character at FONT - 1, as a fraction of the figure's width (about)
 
 COLORS = {
     "packet": "#1f4e79",
@@ -272,12 +274,16 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
     if lost:
         ax.plot([end_x], [end_y], marker="x", color=COLORS["lost"], markersize=9, mew=2, zorder=4)
     mid_x, mid_y = (x0 + x1) / 2, (y0 + y1) / 2
+    slope = abs(y1 - y0) / abs(x1 - x0) if x1 != x0 else 0.0
+    # Above the arrow and below it, far enough that the slanted line clears each text's ends.
+    above = max(0.2, 0.03 + slope * len(label) * CHAR_WIDTH * FONT / (FONT - 1) / 2)
+    below = max(0.12, 0.03 + slope * len(when) * CHAR_WIDTH / 2)
     ax.text(
-        mid_x, mid_y - 0.2, label, ha="center", va="bottom", fontsize=FONT, color=color,
+        mid_x, mid_y - above, label, ha="center", va="bottom", fontsize=FONT, color=color, gid=PACKET_LABEL,
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
     )  # fmt: skip
     ax.text(
-        mid_x, mid_y + 0.12, when, ha="center", va="top", fontsize=FONT - 1, color="#555555",
+        mid_x, mid_y + below, when, ha="center", va="top", fontsize=FONT - 1, color="#555555", gid=PACKET_LABEL,
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
     )  # fmt: skip
 
