@@ -533,7 +533,7 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
     probe = segments[index]
     mine = connection.from_client(probe)
     side = "client" if mine else "server"
-    frames = [probe.frame]
+    frames = [probe.frame]  # then the answer, if any
     outcome = "no answer in the capture"
     answer = ""  # the mark at the answer's frame
     for later in segments[index + 1 :]:
@@ -585,12 +585,13 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
     )
     return Diagnosis(
         "tail_loss_probe",
-        frames,
+        frames + ([unheard] if unheard else []),
         f"tail loss probe: the {side} {what} {format_duration(delay)} after its last send, nothing "
         f"acknowledged since{_unheard(unheard, side)}: its probe timeout (expected about "
         f"{format_duration(timeout)}: {expected}), not the RTO; {outcome}",
         {probe.frame: f"tail loss probe after {format_duration(delay)}"}
-        | ({frames[1]: answer} if answer else {}),
+        | ({frames[-1]: answer} if answer else {})
+        | ({unheard: "this ACK never reached the sender"} if unheard else {}),
     )
 
 
