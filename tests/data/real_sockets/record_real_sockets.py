@@ -45,6 +45,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))  # run as a script from anywhere: the analyzer beside it
+from analyzer.capture.namespace import die_with_parent  # noqa: E402
+
 SNAPLEN = "96"  # Ethernet, IP, TCP with options: the headers and a few bytes of data
 SERVER_PORT = 8080
 
@@ -84,6 +87,9 @@ class _Capture:
                 expression,
             ],
             stderr=subprocess.DEVNULL,
+            # Ended with this process whatever happens to it: a tcpdump left behind would
+            # keep the namespace alive.
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
         )
         time.sleep(1.0)  # tcpdump needs a moment before it captures
 
@@ -232,7 +238,9 @@ def _in(pid: int, *command: str) -> None:
 
 def vxlan(out: Path) -> dict:
     """This namespace is A; a child in a namespace of its own is B (gone when it exits)."""
-    peer = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    peer = subprocess.Popen(
+        ["unshare", "--net", "sleep", "60"], preexec_fn=lambda: die_with_parent(signal.SIGKILL)
+    )
     try:
         time.sleep(0.3)
         subprocess.run(["ip", "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", str(peer.pid)],
