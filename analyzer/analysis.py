@@ -243,7 +243,7 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     resets = find_resets(connection, machine.steps, handshake)
     diagnoses: list[Diagnosis] = []
     # Every diagnosis reads a FIN, a RST, a flagged segment or a resend: a flood's attempts have none.
-    if resets or close.first_fin is not None or sequence.flags or len(resends) > 1:
+    if resets or close.first_fin is not None or sequence.flags or resends:
         diagnoses = diagnose(connection, sequence, handshake.answered_syn_to_ack, resends, resets)
     return ConnectionAnalysis(
         sequence=sequence,

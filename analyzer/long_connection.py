@@ -23,6 +23,7 @@ the tracker held.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Final
 
 from analyzer.connections import Connection, assign_roles
@@ -43,6 +44,10 @@ LOOK_AHEAD: Final = 2_048
 COPY_MEMORY: Final = 1 << 14
 
 _CONTROL: Final = SYN | FIN | RST
+# The latest steps not kept, remembered: a data segment's first resend keeps them, for the
+# tail loss probe's rule reads what came since its sender's data before it (and the ACKs
+# that set what was in flight then).
+RECENT_STEPS: Final = 32
 
 
 class FoldedConnection:
@@ -86,6 +91,9 @@ class FoldedConnection:
         # the peer's acknowledgment before a resend, which may lie in an earlier stretch.
         self._last_ack: dict[bool, Segment] = {}
         self._last_step: Step | None = None  # the connection's last: its end time
+        self._recent: deque[Step] = deque(maxlen=RECENT_STEPS)  # the latest steps not kept
+        self._before_resends: list[Step] = []  # of them, those a first resend of data kept
+        self._answer_from: set[bool] = set()  # the ends whose next ACK answers a kept resend
         # The ends (from the client?) whose first segment without SYN was kept.
         self._plain_from: set[bool] = set()
         if copies:
@@ -136,8 +144,17 @@ class FoldedConnection:
             first_plain = not segment.flags & SYN and from_client not in self._plain_from
             if first_plain:
                 self._plain_from.add(from_client)  # the handshake's ACK: its RTT reads it
+            answer = bool(segment.flags & ACK) and from_client in self._answer_from
+            if answer:
+                self._answer_from.discard(from_client)
+            resend = self.copies.resends.get(segment.frame)
+            if resend is not None and resend[0] == 1 and segment.payload_len:
+                self._before_resends.extend(self._recent)
+                self._recent.clear()
+                self._answer_from.add(not from_client)
             if not (
                 first_plain
+                or answer
                 or self._decided < self._head_steps
                 or self._decided == 0  # the first one: its start time
                 or segment.flags & _CONTROL
@@ -148,6 +165,7 @@ class FoldedConnection:
                 or self._diagnosed(segment.frame)
             ):
                 steps.pop()
+                self._recent.append(step)
             flags = segment.flags
             if flags & _CONTROL:
                 self._pending_control -= 1
@@ -175,6 +193,7 @@ class FoldedConnection:
         kept = {id(step) for step in steps}
         ends = [
             *self._pinned,
+            *self._before_resends,
             *self._last_data.values(),
             *([self._last_step] if self._last_step is not None else []),
         ]

@@ -185,10 +185,12 @@ PYSHARK_MAX_BYTES = 120_000  # tshark renders ~2k packets/s through pyshark: kee
 TUNNEL_CAPTURES = sorted((Path(__file__).parent / "data" / "tunnels").glob("*.pcap"))
 # Their vantage reads the TTLs: both decoders must give them.
 VANTAGE_CAPTURES = sorted((Path(__file__).parent / "data" / "vantage").glob("*.pcap"))
+REAL_SOCKET_CAPTURES = sorted((Path(__file__).parent / "data" / "real_sockets").glob("*.pcap"))
 BOTH_DECODERS = (
     stored_captures()
     + TUNNEL_CAPTURES
     + VANTAGE_CAPTURES
+    + REAL_SOCKET_CAPTURES
     + corpus_params(lambda p: p.stat().st_size < PYSHARK_MAX_BYTES)
 )
 needs_tshark = pytest.mark.skipif(
@@ -198,7 +200,7 @@ needs_tshark = pytest.mark.skipif(
 
 def _fields(segments) -> list[tuple]:
     fields = ("frame", "family", "src", "sport", "dst", "dport", "flags", "seq", "ack", "window")
-    more = ("payload_len", "tunnel", "ip_id", "checksum")
+    more = ("payload_len", "tunnel", "ip_id", "checksum", "payload_cut", "sack_start", "sack_end")
     return [tuple(getattr(s, name) for name in fields + more) for s in segments]
 
 
@@ -318,3 +320,16 @@ def test_pcapng_packets_that_name_no_interface_or_overrun_their_block_are_skippe
     assert stats.frames == 3
     assert "packet 2 names an interface never described" in stats.warnings
     assert "packet 3 claims more bytes than its block holds; skipped" in stats.warnings
+
+
+@pytest.mark.slow
+@needs_tshark
+@pytest.mark.parametrize("path", REAL_SOCKET_CAPTURES + TUNNEL_CAPTURES[:3], ids=lambda p: p.name)
+def test_both_decoders_read_the_same_sack_blocks(path) -> None:
+    """The first SACK block, as absolute sequence numbers (tshark gives them relative)."""
+    from analyzer.decode.tshark_reader import read_segments_tshark
+
+    fast = [(s.frame, s.sack_start, s.sack_end) for s in read_segments(str(path))]
+    assert fast == [(s.frame, s.sack_start, s.sack_end) for s in read_segments_tshark(str(path))]
+    if path.name == "tail-loss-probe.pcap":
+        assert [f for f, start, _end in fast if start != -1] == [42]  # the DSACK

@@ -10,7 +10,7 @@ from conftest import run, stored_captures
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.decode.segment import Segment
+from analyzer.decode.segment import Segment, TcpOptions
 
 
 def _kinds(segments: list[Segment]) -> dict[str, list]:
@@ -41,7 +41,7 @@ def test_close_wait_held_until_the_application_closes() -> None:
     assert (
         "the server's application did not close: in CLOSE_WAIT it sent nothing for 44.9" in diagnosis.sentence
     )
-    assert diagnosis.display_filter == "frame.number in {4 5 6}"
+    assert diagnosis.display_filter == "frame.number in {4, 5, 6}"
 
 
 def test_a_prompt_close_and_a_half_close_in_use_are_no_close_wait() -> None:
@@ -107,6 +107,15 @@ def test_keep_alive_probes_answered_then_unanswered_and_reset() -> None:
     assert "the client probed 6 times" in diagnosis.sentence
     assert "every 5.000 s" in diagnosis.sentence and "3 answered" in diagnosis.sentence
     assert "the last 3 got no answer" in diagnosis.sentence and "keep-alive timeout" in diagnosis.sentence
+    [result] = analyze_segments(conversation(*HANDSHAKE, *probes)).connections
+    [reset] = result.resets
+    assert reset.cause == "keep_alive_timeout" and reset.evidence == [10, 11, 12, 13]  # the probes, the RST
+
+
+def test_a_rst_after_one_unanswered_keep_alive_is_an_abort() -> None:
+    probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]
+    [result] = analyze_segments(conversation(*HANDSHAKE, *probes, (15.5, "c", "RA", 101, 501))).connections
+    assert [r.cause for r in result.resets] == ["abort"]
 
 
 def test_zero_window_stall_with_probes_until_the_update() -> None:
@@ -163,3 +172,130 @@ def test_diagnoses_in_json_and_text_of_every_stored_capture(path) -> None:
             assert set(diagnosis) == {"kind", "frames", "sentence", "display_filter"}
             assert f"diagnosis  {diagnosis['kind']}: {diagnosis['sentence']}" in text
     assert not [r for c in document["connections"] for r in c["resets"] if r["cause"] == "unknown"]
+
+
+def _with_sack(segments: list[Segment], client: bool = True, server: bool = True) -> list[Segment]:
+    for segment in segments:
+        if segment.flags & 0x02:  # SYN
+            offers = client if segment.sport == 40000 else server
+            segment.options = TcpOptions(mss=1460, sack_permitted=offers)
+    return segments
+
+
+def _tail(resend_at: float, *after: tuple, requests: int = 1) -> list[Segment]:
+    """The client sends `requests` segments of 100 bytes at 1.0 s; the last is resent at
+    1.0 + `resend_at` (the handshake's RTT is 2 ms)."""
+    sent = [(1.0 + 0.0001 * i, "c", "PA", 101 + 100 * i, 501, 100) for i in range(requests)]
+    resend = (1.0 + resend_at, "c", "PA", 101 + 100 * (requests - 1), 501, 100)
+    return _with_sack(conversation(*HANDSHAKE, *sent, resend, *after))
+
+
+def test_a_tail_resent_after_the_probe_timeout_is_a_loss_probe_that_repaired_a_loss() -> None:
+    # One segment in flight: 2 x 2 ms + 200 ms (the delayed ACK allowance); then the ACK covers it.
+    segments = _tail(0.205, (1.21, "s", "A", 501, 201))
+    diagnosis = _one(segments, "tail_loss_probe")
+    assert diagnosis.frames == [5, 6]
+    assert "205.000 ms after its last send" in diagnosis.sentence
+    assert "expected about 204.000 ms: 2 x RTT 2.000 ms + 200.000 ms" in diagnosis.sentence
+    assert "covers it with no DSACK: the original was lost, and the probe repaired it" in diagnosis.sentence
+    assert diagnosis.display_filter == "frame.number in {5, 6}"
+
+
+def test_a_probe_answered_by_a_dsack_was_spurious() -> None:
+    segments = _tail(0.205, (1.21, "s", "A", 501, 201))
+    segments[-1].sack_start, segments[-1].sack_end = 101, 201  # below the ACK: a duplicate SACK
+    diagnosis = _one(segments, "tail_loss_probe")
+    assert "spurious: the server's DSACK (frame 6)" in diagnosis.sentence
+
+
+def test_with_several_segments_in_flight_the_probe_comes_after_2_rtt() -> None:
+    # Three in flight: 2 x 2 ms + 2 ms; the probe resends the last of them, the SACK then
+    # shows the two before it missing.
+    segments = _tail(0.0062, (0.012, "s", "A", 501, 101), requests=3)
+    segments[-1].sack_start, segments[-1].sack_end = 301, 401
+    diagnosis = _one(segments, "tail_loss_probe")
+    assert "expected about 6.000 ms" in diagnosis.sentence
+    assert "the server's SACK (frame 8) shows the data from seq 101 missing" in diagnosis.sentence
+
+
+@pytest.mark.parametrize(
+    ("case", "segments"),
+    [
+        # The RTO's resend of the head, not the tail, with several in flight.
+        (
+            "head",
+            _with_sack(
+                conversation(
+                    *HANDSHAKE,
+                    (1.0, "c", "PA", 101, 501, 100),
+                    (1.0001, "c", "PA", 201, 501, 100),
+                    (1.0063, "c", "PA", 101, 501, 100),
+                )
+            ),
+        ),
+        # A resend a whole second later: the RTO, far past the probe timeout.
+        ("late", _tail(1.0)),
+        # The peer had sent a duplicate ACK: fast recovery's, not a timer's.
+        (
+            "dupack",
+            _with_sack(
+                conversation(
+                    *HANDSHAKE,
+                    (1.0, "c", "PA", 101, 501, 100),
+                    (1.0001, "c", "PA", 201, 501, 100),
+                    (1.003, "s", "A", 501, 101),
+                    (1.004, "s", "A", 501, 101),
+                    (1.0062, "c", "PA", 201, 501, 100),
+                )
+            ),
+        ),
+    ],
+)
+def test_resends_that_are_no_loss_probe(case: str, segments: list[Segment]) -> None:
+    assert "tail_loss_probe" not in _kinds(segments), case
+
+
+def test_no_loss_probe_without_sack() -> None:
+    segments = _tail(0.205, (1.21, "s", "A", 501, 201))
+    assert "tail_loss_probe" in _kinds(segments)
+    assert "tail_loss_probe" not in _kinds(_with_sack(segments, server=False))
+
+
+def test_a_new_segment_sent_alone_after_the_probe_timeout_is_a_probe() -> None:
+    """The first segment is lost; the probe is the next one, new; the SACK shows the hole and
+    the lost one is resent."""
+    segments = _with_sack(
+        conversation(
+            *HANDSHAKE,
+            (1.0, "c", "PA", 101, 501, 100),
+            (1.2045, "c", "PA", 201, 501, 100),
+            (1.21, "s", "A", 501, 101),
+            (1.211, "c", "PA", 101, 501, 100),
+            (1.22, "s", "A", 501, 301),
+        )
+    )
+    segments[5].sack_start, segments[5].sack_end = 201, 301
+    diagnosis = _one(segments, "tail_loss_probe")
+    assert diagnosis.frames == [5, 6]
+    assert "the client sent a new segment 204.500 ms after its last send" in diagnosis.sentence
+    assert "the server's SACK (frame 6) shows the data from seq 101 missing" in diagnosis.sentence
+    # The same write 100 ms later is the application's, not the timer's.
+    for segment in segments[4:]:
+        segment.time += 0.1
+    assert "tail_loss_probe" not in _kinds(segments)
+
+
+def test_an_rto_backoff_that_a_loss_probe_opened_is_measured_from_the_probe() -> None:
+    """Linux on loopback: the probe 0.2 s after the send, then the RTO from the probe: 0.2, 0.4, 0.8 s."""
+    sends = [(1.0, "c", "PA", 101, 501, 100)] + [
+        (1.0 + t, "c", "PA", 101, 501, 100) for t in (0.205, 0.41, 0.82, 1.64)
+    ]
+    found = _kinds(_with_sack(conversation(*HANDSHAKE, *sends)))
+    assert set(found) == {"tail_loss_probe", "retransmission_timeout"}
+    [probe], [rto] = found["tail_loss_probe"], found["retransmission_timeout"]
+    assert probe.frames == [5, 6] and "no answer: the RTO resent it (frame 6)" in probe.sentence
+    assert rto.frames == [6, 7, 8]
+    assert "a tail loss probe (frame 5) 205.000 ms after the first, then the RTO" in rto.sentence
+    assert "exponential (initial RTO 0.205 s, factor 2.00)" in rto.sentence
+    assert rto.label == "RTO backoff ×2, 3 resends"
+    assert probe.marks == {5: "tail loss probe after 205.000 ms", 6: "RTO: the probe went unanswered"}

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from itertools import combinations
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
+from conftest import CAPTURES as CAPTURES_DIR
 from conftest import corpus_params, stored_captures
+from matplotlib.lines import Line2D
+from matplotlib.path import Path as MplPath
+from matplotlib.text import Annotation
 
 from analyzer.analysis import analyze_file
 from analyzer.output.selection import pick_connection
-from analyzer.output.sequence_diagram import figure
+from analyzer.output.sequence_diagram import DIAGNOSIS_MARK, MARGIN_CHARS, PACKET_LABEL, figure
 from analyzer.sidecar import sidecar_path_for
 
 CAPTURES = stored_captures()
@@ -44,6 +49,7 @@ def test_no_label_overlaps_another(pcap) -> None:
     fig = figure(chosen, sidecar)
     try:
         assert overlapping_labels(fig) == []
+        assert lines_through_marks(fig, PACKET_LABEL) == []
     finally:
         plt.close(fig)
 
@@ -69,5 +75,87 @@ def test_no_overlap_on_captures_nobody_here_made(pcap) -> None:
     fig = figure(chosen, None)
     try:
         assert overlapping_labels(fig) == []
+        assert lines_through_marks(fig, PACKET_LABEL) == []
+    finally:
+        plt.close(fig)
+
+
+def lines_through_marks(fig: plt.Figure, gid: str = DIAGNOSIS_MARK) -> list[tuple[str, str]]:
+    """Texts of `gid` (diagnosis marks, or packet labels) that a line crosses (a lifeline, a
+    break, a call's bar, an arrow): each text's box against every line's path, as rendered."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    marks = [t for t in fig.findobj(plt.Text) if t.get_gid() == gid]
+    paths = []
+    for line in fig.findobj(Line2D):
+        if line.get_visible() and len(line.get_xydata()) > 1:
+            paths.append(
+                (f"line {line.get_xydata()[0]}", line.get_transform().transform_path(line.get_path()))
+            )
+    for annotation in fig.findobj(Annotation):
+        if annotation.arrow_patch is not None:
+            paths.append((f"arrow to {annotation.xy}", annotation.arrow_patch.get_path()))
+    crossed = []
+    for mark in marks:
+        box = (
+            mark.get_bbox_patch().get_window_extent(renderer)
+            if mark.get_bbox_patch()
+            else mark.get_window_extent(renderer)
+        )
+        for name, path in paths:
+            # As polylines: a closed path's last vertex is a placeholder at the origin.
+            if any(
+                MplPath(poly).intersects_bbox(box, filled=False)
+                for poly in path.to_polygons(closed_only=False)
+            ):
+                crossed.append((mark.get_text(), name))
+    return crossed
+
+
+def test_the_line_check_finds_a_line_through_a_mark() -> None:
+    fig, ax = plt.subplots()
+    ax.text(0.5, 0.5, "a mark", gid=DIAGNOSIS_MARK, bbox={"facecolor": "white"})
+    ax.plot([0.0, 1.0], [0.5, 0.5])
+    try:
+        assert [mark for mark, _line in lines_through_marks(fig)] == ["a mark"]
+    finally:
+        plt.close(fig)
+
+
+MARKED = sorted((Path(__file__).parent / "data" / "real_sockets").glob("*.pcap"))
+
+
+@pytest.mark.parametrize("pcap", [*MARKED, CAPTURES_DIR / "half-open-states.pcap", CAPTURES_DIR / "data-after-close.pcap"],
+                         ids=lambda p: p.stem)  # fmt: skip
+def test_diagnosis_marks_stand_clear(pcap: Path) -> None:
+    """Every diagnosis is marked at its evidence frames, and no mark is under another label
+    or a line: the real-socket captures (keep-alives, zero window, loss probes, backoff) and
+    stored ones whose calls fill the margins."""
+    sidecar_file = sidecar_path_for(pcap)
+    sidecar = json.loads(sidecar_file.read_text()) if sidecar_file.exists() else None
+    analysis = analyze_file(str(pcap), sidecar=sidecar)
+    for connection in analysis.connections:
+        fig = figure(connection, sidecar)
+        try:
+            drawn = [t.get_text() for t in fig.findobj(plt.Text) if t.get_gid() == DIAGNOSIS_MARK]
+            wanted = {mark for d in connection.diagnoses for mark in d.marks.values()}
+            assert wanted <= {line.strip() for text in drawn for line in text.split("\n")} | {
+                m for m in wanted if len(m) > MARGIN_CHARS
+            }
+            assert len(drawn) == len({f for d in connection.diagnoses for f in d.marks})
+            assert overlapping_labels(fig) == []
+            assert lines_through_marks(fig) == []
+            assert lines_through_marks(fig, PACKET_LABEL) == []
+        finally:
+            plt.close(fig)
+
+
+def test_a_keep_alive_is_drawn_as_one() -> None:
+    pcap = Path(__file__).parent / "data" / "real_sockets" / "keepalive.pcap"
+    [connection] = analyze_file(str(pcap)).connections
+    fig = figure(connection, None)
+    try:
+        labels = [t.get_text() for t in fig.findobj(plt.Text)]
+        assert sum(1 for label in labels if label.startswith("keep-alive ACK seq=4")) == 6
     finally:
         plt.close(fig)

@@ -58,6 +58,7 @@ OPTION_NOP: Final = 1
 OPTION_MSS: Final = 2  # length 4
 OPTION_WINDOW_SCALE: Final = 3  # length 3
 OPTION_SACK_PERMITTED: Final = 4
+OPTION_SACK: Final = 5  # length 2 + 8 per block: left edge, right edge
 OPTION_TIMESTAMPS: Final = 8  # length 10: TSval, TSecr
 OPTION_FAST_OPEN: Final = 34  # RFC 7413
 OPTION_EXPERIMENTAL: Final = 254  # RFC 6994: a 2-byte experiment id after the length

@@ -34,6 +34,7 @@ from analyzer.decode.headers import (
     OPTION_FAST_OPEN,
     OPTION_MSS,
     OPTION_NOP,
+    OPTION_SACK,
     OPTION_SACK_PERMITTED,
     OPTION_TIMESTAMPS,
     OPTION_WINDOW_SCALE,
@@ -81,6 +82,8 @@ MAX_TUNNELS: Final = 8
 # IPv6 extension headers that can stand between the fixed header and TCP: hop-by-hop,
 # routing, destination options, mobility, HIP, shim6 (and fragment and authentication).
 _IPV6_EXTENSIONS: Final = {0, 43, 60, 135, 139, 140}
+# Linux's options on every segment but the SYN: NOP, NOP, timestamps: no SACK block among them.
+_TIMESTAMPS_ONLY_HEADER: Final = TCP_MIN_HEADER + 12
 # Fast Open's experiment id, in an experimental option (kind 254) before it had its kind.
 _FAST_OPEN_EXPERIMENT: Final = b"\xf9\x89"
 
@@ -243,6 +246,13 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
     options = None
     if flags & SYN:
         options = parse_options(data[at + TCP_MIN_HEADER : at + header_len])
+    sack_start = sack_end = UNSEEN
+    if (
+        not flags & SYN
+        and header_len > TCP_MIN_HEADER
+        and not (header_len == _TIMESTAMPS_ONLY_HEADER and data[at + TCP_MIN_HEADER + 2] == OPTION_TIMESTAMPS)
+    ):
+        sack_start, sack_end = first_sack_block(data, at + TCP_MIN_HEADER, min(at + header_len, len(data)))
     payload = b""
     if flags & RST and tcp_len > header_len:
         payload = data[at + header_len : at + header_len + min(tcp_len - header_len, RST_DATA_KEPT)]
@@ -266,7 +276,30 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         ttl,
         payload,
         tcp_len > header_len and len(data) < at + tcp_len,
+        sack_start,
+        sack_end,
     )
+
+
+def first_sack_block(data: bytes, at: int, end: int) -> tuple[int, int]:
+    """The first SACK block's edges in the options at data[at:end], (UNSEEN, UNSEEN) for none;
+    a bad option ends the list, as in parse_options."""
+    while at < end:
+        kind = data[at]
+        if kind == OPTION_END:
+            break
+        if kind == OPTION_NOP:
+            at += 1
+            continue
+        if at + 1 >= end:
+            break
+        length = data[at + 1]
+        if length < 2 or at + length > end:
+            break
+        if kind == OPTION_SACK and length >= 10:
+            return u32(data, at + 2), u32(data, at + 6)
+        at += length
+    return UNSEEN, UNSEEN
 
 
 def parse_options(raw: bytes) -> TcpOptions:

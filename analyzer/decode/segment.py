@@ -113,6 +113,12 @@ class Segment:
     # Some of the payload is not in the capture (a snapshot length shorter than the frame):
     # Zeek does not reassemble such data, so an ACK of it is a content gap (findings/zeek_conn).
     payload_cut: bool
+    # The first SACK block (RFC 2018) of a segment that has one, as absolute sequence numbers
+    # of the other direction; UNSEEN for none. The first block is the one the receiver's
+    # latest arrival made, and a duplicate SACK's (RFC 2883 4): what a tail loss probe's
+    # outcome is read from (findings/diagnoses.py).
+    sack_start: int
+    sack_end: int
 
     def __init__(
         self,
@@ -135,6 +141,8 @@ class Segment:
         ttl: int = UNSEEN,
         payload: bytes = b"",
         payload_cut: bool = False,
+        sack_start: int = UNSEEN,
+        sack_end: int = UNSEEN,
     ) -> None:
         self.frame = frame
         self.time = time
@@ -155,6 +163,8 @@ class Segment:
         self.ttl = ttl
         self.payload = payload
         self.payload_cut = payload_cut
+        self.sack_start = sack_start
+        self.sack_end = sack_end
 
     @property
     def seq_space(self) -> int:

@@ -15,6 +15,7 @@ from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import parse_options
 from analyzer.decode.reader import DecodeStats
 from analyzer.decode.segment import (
+    MOD,
     RST,
     RST_DATA_KEPT,
     SYN,
@@ -147,6 +148,7 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
             int(ip.ttl if family == 4 else ip.hlim),
             _rst_data(tcp) if flags & RST else b"",
             _payload_cut(packet, tcp),
+            *_first_sack_block(tcp),
         )
     if quoting < len(names):
         return _unreachable(layers[quoting], frame, when, family, src, dst)
@@ -155,6 +157,16 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
         return None
     udp = layers[udp_at[-1]]
     return Datagram(frame, when, family, src, int(udp.srcport), dst, int(udp.dstport), int(udp.length) - 8)
+
+
+def _first_sack_block(tcp: Any) -> tuple[int, int]:
+    """The first SACK block as absolute sequence numbers: tshark gives its edges relative to
+    the other direction's ISN, as it gives the acknowledgment number (ack against ack_raw)."""
+    left, right = tcp.get_field_value("options_sack_le"), tcp.get_field_value("options_sack_re")
+    if left is None or right is None:
+        return UNSEEN, UNSEEN
+    base = int(tcp.get_field_value("ack_raw") or 0) - int(tcp.get_field_value("ack") or 0)
+    return (int(str(left)) + base) % MOD, (int(str(right)) + base) % MOD
 
 
 def _rst_data(tcp: Any) -> bytes:

@@ -14,9 +14,22 @@ Kinds, and the rule each follows:
   them; a keep-alive timeout when the last probes went unanswered and the prober reset.
 - zero_window: an end advertised a zero window: how long until it opened it again (or
   the capture ended), and the window probes the peer sent meanwhile.
+- tail_loss_probe: the first resend of the last data its sender had sent (or one new
+  segment), after a silence from the peer (no duplicate ACK, no SACK, nothing acknowledged
+  since), about one probe timeout after the last send: Linux's loss probe (RFC 8985 7).
+  The kernel's timer (net/ipv4/tcp_output.c, tcp_schedule_loss_probe) is 2 x SRTT, plus
+  tcp_rto_min (200 ms: the peer's delayed ACK) with one segment in flight or TCP_TIMEOUT_MIN
+  (2 ms) with more, 1 s without an RTT sample, and never later than the RTO; it is armed
+  only on a connection that negotiated SACK. The probe resends the tail (the RTO resends
+  the head). What the next ACK says is its outcome: it covers the probe without a DSACK
+  (the original was lost: the probe repaired it without waiting for the RTO), a DSACK
+  for it (RFC 2883: the original had arrived, the probe was spurious), a SACK of the probe
+  with a hole before it (earlier data lost), or no answer (the RTO follows).
 - retransmission_timeout: one segment of data sent three times or more, its resends
   spaced by a backoff (findings/backoff.py, as for SYNs): intervals, pattern, initial RTO
-  and factor. A segment resent once is a retransmission, not yet a backoff.
+  and factor. A segment resent once is a retransmission, not yet a backoff. A tail loss
+  probe that opened the chain is no RTO: the backoff is measured from it (Linux arms the
+  RTO when the probe leaves).
 - rst_with_data: a RST that carries data (RFC 9293 3.5.3 allows a diagnostic text): the
   text is shown.
 - injected_rst: a RST whose IP TTL (hop limit) is INJECTED_TTL_GAP or more away from every
@@ -31,8 +44,8 @@ from itertools import pairwise
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, Segment, seq_diff
-from analyzer.findings.backoff import classify_backoff
+from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, UNSEEN, Segment, seq_diff
+from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.resets import Reset
 from analyzer.findings.retransmissions import SequenceAnalysis
 from analyzer.timefmt import format_duration
@@ -51,8 +64,19 @@ MIN_TIMEOUT: Final = 0.010
 # A keep-alive is sent after the connection was idle (Linux's tcp_keepalive_time is at
 # least a second): a segment Wireshark's rule flags sooner is something else.
 KEEP_ALIVE_MIN_IDLE: Final = 1.0
+# The loss probe timeout's terms (tcp_schedule_loss_probe): the peer's delayed ACK allowed
+# for with one segment in flight (tcp_rto_min), the timer's least otherwise
+# (TCP_TIMEOUT_MIN_US), and the timeout without an RTT sample (TCP_TIMEOUT_INIT).
+PROBE_DELAYED_ACK: Final = 0.200
+PROBE_TIMER_MIN: Final = 0.002
+PROBE_WITHOUT_RTT: Final = 1.0
+# A probe may leave this much later than the timeout computed from the handshake's RTT:
+# timers tick in jiffies (4 ms at HZ=250), and the kernel's SRTT is its own average.
+PROBE_SLACK: Final = 0.25
+PROBE_SLACK_LEAST: Final = 0.010
 # How much of a RST's data is shown.
 RST_TEXT_SHOWN: Final = 200
+RST_TEXT_MARKED: Final = 24  # in a picture's mark
 
 
 @dataclass
@@ -60,10 +84,26 @@ class Diagnosis:
     kind: str
     frames: list[int]
     sentence: str
+    # A few words for the pictures at each evidence frame ("keep-alive", "RTO backoff ×2"): what
+    # that frame shows of it. The first frame's is the diagnosis's label.
+    marks: dict[int, str]
+
+    def __init__(
+        self, kind: str, frames: list[int], sentence: str, marks: dict[int, str] | None = None
+    ) -> None:
+        self.kind = kind
+        self.frames = frames
+        self.sentence = sentence
+        self.marks = marks if marks else {min(frames): kind.replace("_", " ")}
+
+    @property
+    def label(self) -> str:
+        return self.marks.get(min(self.frames)) or next(iter(self.marks.values()))
 
     @property
     def display_filter(self) -> str:
-        return "frame.number in {" + " ".join(str(frame) for frame in sorted(set(self.frames))) + "}"
+        # Commas: Wireshark 4.0 refuses a set separated by spaces alone (deprecated since 3.6).
+        return "frame.number in {" + ", ".join(str(frame) for frame in sorted(set(self.frames))) + "}"
 
     def as_dict(self) -> dict:
         return {
@@ -106,8 +146,10 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
         if "keep_alive" in kinds:
             found += _keep_alive(connection, sequence, window_probes)
         found += stalls
-    if len(resends) > 1:
-        found += _retransmission_timeouts(connection, resends)
+    if resends:
+        probes = _tail_loss_probes(connection, resends, rtt)
+        found += probes
+        found += _retransmission_timeouts(connection, resends, {d.frames[0] for d in probes})
     if first_rst >= 0:
         found += _fin_wait_2_expired(resets)
         found += _rst_with_data(connection)
@@ -183,13 +225,23 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
             f"the {side}'s application did not close: in CLOSE_WAIT it sent nothing for {at_least}"
             f"{format_duration(held)} after {since}, {until}; the {peer} had closed first (FIN, frame "
             f"{peer_fin.frame})",
+            {
+                peer_fin.frame: f"the {peer} closes",
+                start.frame: f"CLOSE_WAIT held {at_least}{format_duration(held)}",
+                **({stop.frame: "closes at last"} if stop is not None else {}),
+            },
         )
     ]
 
 
 def _fin_wait_2_expired(resets: list[Reset]) -> list[Diagnosis]:
     return [
-        Diagnosis("fin_wait_2_expired", reset.evidence, f"the {reset.sender}'s RST: {reset.explanation}")
+        Diagnosis(
+            "fin_wait_2_expired",
+            reset.evidence,
+            f"the {reset.sender}'s RST: {reset.explanation}",
+            {min(reset.evidence): "FIN_WAIT_2 begins", reset.segment.frame: "FIN_WAIT_2 expired: RST"},
+        )
         for reset in resets
         if reset.cause == "fin_wait_2_expired"
     ]
@@ -229,13 +281,17 @@ def _keep_alive(
         unanswered = [p for p in mine if p.time > last_answer]
         reset = next((s for s in connection.segments if s.flags & RST and s.time >= mine[-1].time), None)
         frames = [p.frame for p in mine] + [a.frame for a in theirs]
+        marks = {p.frame: "keep-alive" if p.time <= last_answer else "keep-alive, no answer" for p in mine}
+        marks.update({a.frame: "keep-alive answered" for a in theirs})
+        marks[mine[0].frame] = f"keep-alive{spacing}"
         if unanswered and reset is not None and _from(connection, reset, side):
             sentence += (
                 f"; the last {len(unanswered)} got no answer and the {side} reset the connection (frame "
                 f"{reset.frame}): a keep-alive timeout, the peer unreachable or gone"
             )
             frames.append(reset.frame)
-        found.append(Diagnosis("keep_alive", frames, sentence))
+            marks[reset.frame] = "keep-alive timeout"
+        found.append(Diagnosis("keep_alive", frames, sentence, marks))
     return found
 
 
@@ -292,13 +348,19 @@ def _stall(side: str, start: Segment, probes: list[Segment], update: Segment | N
         frames,
         f"the {side}'s receive window was zero for {took} from frame {start.frame}, {how}{probed}: "
         f"its application was not reading as fast as the {_peer(side)} sent",
+        {
+            **{p.frame: "window probe" for p in probes},
+            start.frame: f"zero window {took}",
+            **({update.frame: "window opens"} if update is not None else {}),
+        },
     )
 
 
 def _retransmission_timeouts(
-    connection: Connection, resends: dict[int, tuple[int, float]]
+    connection: Connection, resends: dict[int, tuple[int, float]], probes: set[int]
 ) -> list[Diagnosis]:
-    """Chains of resends of one data segment: each resend names the time of the copy before."""
+    """Chains of resends of one data segment: each resend names the time of the copy before.
+    `probes`: the frames of tail loss probes, measured apart (the RTO starts from them)."""
     by_frame = {s.frame: s for s in connection.segments}
     chains: dict[tuple[bool, int], list[Segment]] = {}
     for frame in sorted(resends):
@@ -308,23 +370,229 @@ def _retransmission_timeouts(
         chains.setdefault((connection.from_client(segment), segment.seq), []).append(segment)
     found = []
     for (from_client, seq), chain in chains.items():
-        if len(chain) + 1 < BACKOFF_MIN_SENDS:
+        sends = len(chain) + 1
+        first_sent = resends[chain[0].frame][1]
+        probe = chain[0] if chain[0].frame in probes else None
+        if probe is not None:
+            chain = chain[1:]
+        times = ([probe.time] if probe is not None else [first_sent]) + [s.time for s in chain]
+        if len(times) < BACKOFF_MIN_SENDS:
             continue
-        times = [resends[chain[0].frame][1]] + [s.time for s in chain]
         if any(later - earlier < MIN_TIMEOUT for earlier, later in pairwise(times)):
             continue
         backoff = classify_backoff(times)
         side = "client" if from_client else "server"
-        frames = [s.frame for s in chain]  # the resends (the first send is at times[0])
+        frames = [s.frame for s in chain]  # the RTO's resends (the first send is at times[0])
+        after = (
+            f"a tail loss probe (frame {probe.frame}) {format_duration(probe.time - first_sent)} after the first, "
+            "then the RTO: "
+            if probe is not None
+            else ""
+        )
+        factor = f" ×{round(backoff.factor, 1):g}" if backoff.factor and backoff.factor != 1.0 else ""
         found.append(
             Diagnosis(
                 "retransmission_timeout",
                 frames,
-                f"the {side}'s data segment (seq {seq}, {chain[0].payload_len} bytes) was sent {len(times)} times, "
-                f"{backoff.describe()}: no acknowledgment came for it in time",
+                f"the {side}'s data segment (seq {seq}, {chain[0].payload_len} bytes) was sent {sends} times, "
+                f"{after}{backoff.describe()}: no acknowledgment came for it in time",
+                {s.frame: "RTO" for s in chain}
+                | {chain[0].frame: f"RTO backoff{factor}, {len(chain)} resends"},
             )
         )
     return found
+
+
+def _sack_negotiated(connection: Connection) -> bool | None:
+    """Both SYNs offered SACK (a loss probe needs it); None when a SYN was not captured."""
+    offered: dict[bool, bool] = {}
+    for segment in connection.segments:
+        if segment.flags & SYN and segment.options is not None:
+            offered.setdefault(connection.from_client(segment), segment.options.sack_permitted)
+        if len(offered) == 2:
+            return offered[True] and offered[False]
+    return None
+
+
+def _tail_loss_probes(
+    connection: Connection, resends: dict[int, tuple[int, float]], rtt: float | None
+) -> list[Diagnosis]:
+    """Loss probes: the first resend of the tail (or one new segment) after a quiet probe
+    timeout; see the module's rule. `rtt`: the handshake's round trip, the kernel's SRTT's
+    stand-in."""
+    if _sack_negotiated(connection) is False:
+        return []
+    found = []
+    segments = connection.segments
+    # Per sender: the highest sequence number sent, the last data segment, when the timer was
+    # last armed (a send or an ACK that acknowledged new data), and whether the peer sent a
+    # duplicate ACK or SACK since (fast recovery's business, not a timer's).
+    highest: dict[bool, int] = {}
+    last_data: dict[bool, Segment] = {}
+    armed: dict[bool, float] = {}
+    acked: dict[bool, int] = {}  # the peer's latest acknowledgment of this sender's data
+    disturbed: dict[bool, bool] = {}
+    covered: dict[bool, int] = {}  # the frame of the peer's ACK of all the sender had sent, 0 for none
+    acked_at_send: dict[bool, int] = {}  # what was acknowledged when the last data left
+    for index, segment in enumerate(segments):
+        mine = connection.from_client(segment)
+        peer = not mine
+        if segment.flags & ACK and peer in highest:
+            before = acked.get(peer, UNSEEN)
+            if before == UNSEEN or seq_diff(segment.ack, before) > 0:
+                acked[peer] = segment.ack
+                if seq_diff(segment.ack, highest[peer]) >= 0:
+                    # All acknowledged: the timer stops, if this ACK reached the sender; a resend
+                    # of the tail after it shows it did not (lost or late past the capture point).
+                    covered[peer] = segment.frame
+                else:
+                    armed[peer] = segment.time
+            elif segment.ack == before and not segment.payload_len and not segment.flags & (SYN | FIN | RST):
+                disturbed[peer] = True
+            if segment.sack_start != UNSEEN:
+                disturbed[peer] = True
+        if not segment.payload_len or segment.flags & (SYN | RST):
+            continue
+        previous = last_data.get(mine)
+        resend = resends.get(segment.frame)
+        tail = mine in highest and segment.seq_end == highest[mine]
+        new = mine in highest and seq_diff(segment.seq, highest[mine]) == 0 and not covered.get(mine, 0)
+        if (
+            previous is not None
+            and not disturbed.get(mine, False)
+            and ((resend is not None and resend[0] == 1 and tail) or (resend is None and new))
+        ):
+            in_flight_one = seq_diff(previous.seq, acked_at_send[mine]) <= 0
+            delay = segment.time - armed[mine]
+            timeout = (
+                PROBE_WITHOUT_RTT
+                if not rtt
+                else 2 * rtt + (PROBE_DELAYED_ACK if in_flight_one else PROBE_TIMER_MIN)
+            )
+            latest = timeout + max(PROBE_SLACK * timeout, PROBE_SLACK_LEAST)
+            # With one segment in flight the RTO caps the timeout, and Linux's RTO is at least
+            # tcp_rto_min: no probe comes sooner than that. A new segment sent sooner than the
+            # timer's least is the application's next write.
+            least = PROBE_DELAYED_ACK if in_flight_one else 2 * (rtt or 0.0)
+            earliest = max(least * (1 - PROBE_SLACK), PROBE_SLACK_LEAST if resend is None else 0.0)
+            if (
+                earliest <= delay <= latest
+                and (resend is not None or _alone(connection, segments, index))
+                and not (resend is not None and _doubled_after(connection, segments, index, delay))
+            ):
+                found.append(
+                    _probe(
+                        connection, segments, index, delay, timeout, rtt, covered.get(mine, 0), resend is None
+                    )
+                )
+        if mine not in highest or seq_diff(segment.seq_end, highest[mine]) > 0:
+            highest[mine] = segment.seq_end
+            covered[mine] = 0
+        last_data[mine] = segment
+        acked_at_send[mine] = acked.setdefault(
+            mine, segment.seq
+        )  # the first data: all before it acknowledged
+        armed[mine] = segment.time
+        disturbed[mine] = False
+    return found
+
+
+def _doubled_after(connection: Connection, segments: list[Segment], index: int, delay: float) -> bool:
+    """The segment's next resend came twice `delay` later: the RTO backing off, so this resend
+    was the RTO's too (after a probe the RTO starts from the probe, not yet doubled)."""
+    resent = segments[index]
+    mine = connection.from_client(resent)
+    for later in segments[index + 1 :]:
+        if connection.from_client(later) == mine and later.seq == resent.seq and later.payload_len:
+            interval = later.time - resent.time
+            return abs(interval - 2 * delay) <= TOLERANCE * max(interval, 2 * delay)
+    return False
+
+
+def _unheard(frame: int, side: str) -> str:
+    if not frame:
+        return ""
+    return f" (the {_peer(side)}'s ACK in frame {frame} was captured but did not reach the {side} in time)"
+
+
+def _alone(connection: Connection, segments: list[Segment], index: int) -> bool:
+    """A new segment sent as a probe is sent alone: its sender's next data waits for an ACK."""
+    mine = connection.from_client(segments[index])
+    for later in segments[index + 1 :]:
+        if connection.from_client(later) != mine:
+            return later.flags & ACK != 0
+        if later.payload_len:
+            return False
+    return True
+
+
+def _probe(connection: Connection, segments: list[Segment], index: int, delay: float, timeout: float,
+           rtt: float | None, unheard: int, new: bool) -> Diagnosis:  # fmt: skip
+    """`unheard`: the frame of an ACK of all of it captured before the probe, which the probe
+    shows its sender never had (0 for none)."""
+    probe = segments[index]
+    mine = connection.from_client(probe)
+    side = "client" if mine else "server"
+    frames = [probe.frame]  # then the answer, if any
+    outcome = "no answer in the capture"
+    answer = ""  # the mark at the answer's frame
+    for later in segments[index + 1 :]:
+        if connection.from_client(later) == mine:
+            if not new and later.seq == probe.seq and later.payload_len:
+                outcome = f"no answer: the RTO resent it (frame {later.frame})"
+                answer = "RTO: the probe went unanswered"
+                frames.append(later.frame)
+                break
+            continue
+        if not later.flags & ACK:
+            continue
+        frames.append(later.frame)
+        dsack = later.sack_start != UNSEEN and seq_diff(later.sack_end, later.ack) <= 0
+        if (
+            dsack
+            and seq_diff(later.sack_start, probe.seq_end) < 0
+            and seq_diff(later.sack_end, probe.seq) > 0
+        ):
+            answer = "DSACK: the probe was spurious"
+            outcome = (
+                f"spurious: the {_peer(side)}'s DSACK (frame {later.frame}) shows the data had arrived before "
+                "(its ACK was late or lost)"
+            )
+        elif seq_diff(later.ack, probe.seq_end) >= 0:
+            answer = "ACK: data before it had arrived" if new else "ACK: the probe repaired a loss"
+            outcome = f"the {_peer(side)}'s ACK (frame {later.frame}) covers it with no DSACK: " + (
+                "the data before it had arrived, its ACK late or lost"
+                if new
+                else "the original was lost, and the probe repaired it before the RTO"
+            )
+        elif later.sack_start != UNSEEN and seq_diff(later.sack_start, probe.seq) <= 0:
+            answer = "SACK: data before the probe lost"
+            outcome = (
+                f"it arrived, and the {_peer(side)}'s SACK (frame {later.frame}) shows the data from seq "
+                f"{later.ack} missing: lost before it"
+            )
+        else:
+            outcome = f"the {_peer(side)}'s ACK (frame {later.frame}) does not cover it"
+            answer = "ACK below the probe"
+        break
+    what = (
+        "sent a new segment" if new else f"resent its last data (seq {probe.seq}, {probe.payload_len} bytes)"
+    )
+    expected = (
+        f"2 x RTT {format_duration(rtt)} + {format_duration(timeout - 2 * rtt)}"
+        if rtt
+        else "no RTT measured: 1 s"
+    )
+    return Diagnosis(
+        "tail_loss_probe",
+        frames + ([unheard] if unheard else []),
+        f"tail loss probe: the {side} {what} {format_duration(delay)} after its last send, nothing "
+        f"acknowledged since{_unheard(unheard, side)}: its probe timeout (expected about "
+        f"{format_duration(timeout)}: {expected}), not the RTO; {outcome}",
+        {probe.frame: f"tail loss probe after {format_duration(delay)}"}
+        | ({frames[-1]: answer} if answer else {})
+        | ({unheard: "this ACK never reached the sender"} if unheard else {}),
+    )
 
 
 def _rst_with_data(connection: Connection) -> list[Diagnosis]:
@@ -338,6 +606,11 @@ def _rst_with_data(connection: Connection) -> list[Diagnosis]:
                     "rst_with_data",
                     [segment.frame],
                     f"the {connection.sender(segment)}'s RST carries {segment.payload_len} bytes of data{shown}",
+                    {
+                        segment.frame: f"RST text: '{_shorten(text, RST_TEXT_MARKED)}'"
+                        if text is not None
+                        else "RST with data"
+                    },
                 )
             )
     return found
@@ -377,9 +650,17 @@ def _injected_rst(connection: Connection) -> list[Diagnosis]:
                         f"TTL {segment.ttl}, where the {side}'s {_others_text(sum(others.values()))} "
                         f"{_ttl_text(others)}: likely sent by another box on the path (a firewall or an "
                         f"injector), not by the {side}",
+                        {
+                            segment.frame: f"injected RST? TTL {segment.ttl} vs {usual}",
+                            example.frame: f"TTL {usual}",
+                        },
                     )
                 )
     return found
+
+
+def _shorten(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _others_text(count: int) -> str:

@@ -32,6 +32,10 @@ Causes, tried in this order (the first that fits):
   given up (Windows and scanners do this; Linux closes a SYN_SENT socket silently). When
   the RST answers the SYN/ACK at its acknowledgment number, the SYN/ACK found no socket
   (tcp_state.py, "No socket"): a SYN scan's raw probe, or a connect() given up before it.
+- keep_alive_timeout: the sender's last segments before the RST were keep-alive probes (no
+  data or one byte, one below its next sequence number, KEEP_ALIVE_TIMEOUT_PROBES or more)
+  that the peer never answered: the keep-alive timer gave up on a peer gone or unreachable
+  and reset the connection (Linux's tcp_keepalive_timer after tcp_keepalive_probes).
 - abort: the sender was in a synchronized state: the application aborted (close() with
   unread data, SO_LINGER with a zero timeout, or a process that exited with unread data).
   Also after the sender's own FIN (shutdown(SHUT_WR) first): a later close() with the
@@ -56,10 +60,13 @@ from analyzer.timefmt import format_duration
 
 ResetCause = Literal[
     "impossible_flags", "challenge_ack_answer", "refused", "accept_queue_overflow", "after_close",
-    "fin_wait_2_expired", "data_after_close", "no_connection", "after_reset", "connect_abandoned", "abort",
+    "fin_wait_2_expired", "data_after_close", "no_connection", "after_reset", "connect_abandoned", "keep_alive_timeout", "abort",
     "linger_abort", "unread_data", "unknown",
 ]  # fmt: skip
 
+# Unanswered keep-alives before a RST that show the keep-alive timer gave up (Linux sends
+# tcp_keepalive_probes, 9 by default; an application may ask for fewer, not for one).
+KEEP_ALIVE_TIMEOUT_PROBES: Final = 2
 # A segment that finds no socket this long after the FIN was acknowledged: the orphan
 # timer ended it (a prompt RST after FIN_WAIT_2 is another story: data after close).
 FIN_WAIT_2_SILENCE: Final = 1.0
@@ -127,6 +134,26 @@ def _answers_handshake_ack(before: list[Step], connection: Connection, handshake
         and last.ack == (handshake.server_isn + 1) % (1 << 32)
         and not any(s.segment.payload_len for s in before)
     )
+
+
+def _unanswered_keep_alives(
+    before: list[Step], reset: Segment, sender: Side, side: Callable[[Segment], Side]
+) -> list[Segment]:
+    """The sender's keep-alive probes just before its RST with nothing from the peer since the
+    first of them: no data or one byte, one below the RST's sequence number (its next)."""
+    probes: list[Segment] = []
+    for step in reversed(before):
+        segment = step.segment
+        if side(segment) != sender:
+            break
+        if (
+            segment.flags & (SYN | FIN | RST)
+            or segment.payload_len > 1
+            or seq_diff(reset.seq, segment.seq) != 1
+        ):
+            break
+        probes.append(segment)
+    return probes[::-1]
 
 
 def _cause(
@@ -249,6 +276,15 @@ def _cause(
             "the client gave up its connection attempt with RST while in SYN_SENT: a connect() cancelled "
             "(Windows stacks and scanners reset it; Linux closes a SYN_SENT socket without a packet)",
             [s.segment.frame for s in before if s.segment.flags & SYN][-1:],
+        )
+    probes = _unanswered_keep_alives(before, segment, sender, side)
+    if step.sender_before in SYNCHRONIZED and len(probes) >= KEEP_ALIVE_TIMEOUT_PROBES:
+        return (
+            "keep_alive_timeout",
+            f"the {sender}'s last {len(probes)} keep-alive probes went unanswered: its keep-alive timer gave "
+            f"up on a {peer} gone or unreachable and reset the connection (Linux: tcp_keepalive_probes, or "
+            "TCP_KEEPCNT)",
+            [p.frame for p in probes],
         )
     if step.sender_before in SYNCHRONIZED and sender not in fins:
         return (

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from analyzer.analysis import Analysis, ConnectionAnalysis
+from analyzer.findings.diagnoses import Diagnosis
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
 from analyzer.output.selection import pick_connection
@@ -28,7 +29,7 @@ table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } .bad { color: #c00000; } .good { color: #2c7c2c; }
 figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
-code { background: #f6f6f6; padding: 0 0.2em; }
+code { background: #f6f6f6; padding: 0 0.2em; } td code { white-space: nowrap; }
 """
 
 
@@ -88,6 +89,9 @@ def _connection_section(result: ConnectionAnalysis, sidecar: Sidecar | None) -> 
                 ],
             )
         )
+    if result.diagnoses:
+        parts.append("<h3>Diagnoses</h3>")
+        parts.append(_diagnoses_table([(None, d) for d in result.diagnoses]))
     parts.append("<h3>States</h3>")
     rows = [
         [
@@ -112,6 +116,22 @@ def _connection_section(result: ConnectionAnalysis, sidecar: Sidecar | None) -> 
         )
     )
     return parts
+
+
+def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]]) -> str:
+    """Each diagnosis: its kind and mark, its sentence, its frames, and the display filter to
+    paste into Wireshark (as code: a reader copies it). With connection ids when given."""
+    with_ids = any(connection is not None for connection, _d in rows)
+    headers = (["#"] if with_ids else []) + ["kind", "what", "frames", "Wireshark display filter"]
+    body = "".join(
+        "<tr>"
+        + (f"<td>{_e(connection)}</td>" if with_ids else "")
+        + f"<td>{_e(d.kind)}<br><small>{_e(d.label)}</small></td><td>{_e(d.sentence)}</td>"
+        + f"<td>{_e(', '.join(map(str, sorted(set(d.frames)))))}</td><td><code>{_e(d.display_filter)}</code></td>"
+        + "</tr>"
+        for connection, d in rows
+    )
+    return "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + f"</tr>{body}</table>"
 
 
 def _udp_section(flow: UdpFlow, sidecar: Sidecar | None) -> list[str]:
@@ -156,12 +176,21 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         rows = [
             [r.connection.id, format_endpoint(r.connection.client, r.connection.family),
              format_endpoint(r.connection.server, r.connection.family), r.handshake.status, r.close.shape,
-             ", ".join(x.cause for x in r.resets), r.compatibility.zeek.conn_state]
+             ", ".join(x.cause for x in r.resets), ", ".join(d.kind for d in r.diagnoses),
+             r.compatibility.zeek.conn_state]
             for r in analysis.connections[:MAX_ROWS]
         ]  # fmt: skip
-        parts.append(_table(["#", "client", "server", "handshake", "close", "resets", "Zeek"], rows))
+        parts.append(
+            _table(["#", "client", "server", "handshake", "close", "resets", "diagnoses", "Zeek"], rows)
+        )
         if len(analysis.connections) > MAX_ROWS:
             parts.append(f"<p>… and {len(analysis.connections) - MAX_ROWS} more (see the JSON analysis).</p>")
+        diagnosed = [(r.connection.id, d) for r in analysis.connections for d in r.diagnoses]
+        if diagnosed:
+            parts.append("<h2>Diagnoses in all connections</h2>")
+            parts.append(_diagnoses_table(diagnosed[:MAX_ROWS]))
+            if len(diagnosed) > MAX_ROWS:
+                parts.append(f"<p>… and {len(diagnosed) - MAX_ROWS} more (see the JSON analysis).</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

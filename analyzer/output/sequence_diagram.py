@@ -40,6 +40,8 @@ TRANSIT = 0.5  # how far down (in rows) an arrow lands: room for the receiver's 
 CLIENT_X, SERVER_X = 0.33, 0.67
 FIGURE_WIDTH = 11.0
 FONT = 8
+PACKET_LABEL = "packet-label"  # the gid of an arrow's label and time: for the layout tests
+CHAR_WIDTH = 0.0055  # a character at FONT - 1, as a fraction of the figure's width (about)
 
 COLORS = {
     "packet": "#1f4e79",
@@ -52,6 +54,9 @@ COLORS = {
     "break": "#999999",
     "kernel": "#2ca02c",
     "unknown": "#888888",
+    "keep_alive": "#6a3d9a",
+    "diagnosis": "#8a4b00",
+    "diagnosis_box": "#fff4e0",
 }
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
@@ -155,6 +160,7 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
         calls_of(sidecar),
     )
     _draw_packets(ladder.ax, result, ladder.layout)
+    _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
     confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
     silent_listener = result.kernel is not None and result.kernel.server_listened
     _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener)
@@ -231,6 +237,13 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
     lost_frames = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
+    keep_alives = {
+        frame
+        for diagnosis in result.diagnoses
+        if diagnosis.kind == "keep_alive"
+        for frame, mark in diagnosis.marks.items()
+        if mark.startswith("keep-alive") and "answered" not in mark and "timeout" not in mark
+    }
     for segment in connection.segments:
         from_client = connection.from_client(segment)
         ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")
@@ -244,6 +257,11 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
             color, style = COLORS["retransmission"], "--"
             label += f"  (retransmission #{retransmission[segment.frame][0]})"
             when += ", " + retransmission_note(segment, retransmission[segment.frame])
+        if "zero_window" in result.sequence.flags.get(segment.frame, ()):
+            label += " win=0"  # what the zero-window mark beside it is about
+        if segment.frame in keep_alives:
+            # A keep-alive is one byte below what the peer expects, to draw an ACK: not a bare ACK.
+            label, color, style = f"keep-alive {label}", COLORS["keep_alive"], ":"
         if segment.flags & RST:
             color = COLORS["rst"]
         lost = segment.frame in lost_frames or bool(unanswered and segment.flags & SYN)
@@ -268,12 +286,16 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
     if lost:
         ax.plot([end_x], [end_y], marker="x", color=COLORS["lost"], markersize=9, mew=2, zorder=4)
     mid_x, mid_y = (x0 + x1) / 2, (y0 + y1) / 2
+    slope = abs(y1 - y0) / abs(x1 - x0) if x1 != x0 else 0.0
+    # Above the arrow and below it, far enough that the slanted line clears each text's ends.
+    above = max(0.2, 0.03 + slope * len(label) * CHAR_WIDTH * FONT / (FONT - 1) / 2)
+    below = max(0.12, 0.03 + slope * len(when) * CHAR_WIDTH / 2)
     ax.text(
-        mid_x, mid_y - 0.2, label, ha="center", va="bottom", fontsize=FONT, color=color,
+        mid_x, mid_y - above, label, ha="center", va="bottom", fontsize=FONT, color=color, gid=PACKET_LABEL,
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
     )  # fmt: skip
     ax.text(
-        mid_x, mid_y + 0.12, when, ha="center", va="top", fontsize=FONT - 1, color="#555555",
+        mid_x, mid_y + below, when, ha="center", va="top", fontsize=FONT - 1, color="#555555", gid=PACKET_LABEL,
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
     )  # fmt: skip
 
@@ -330,6 +352,33 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
 
 
 MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
+MARK_OFFSET = 0.07  # a diagnosis's mark from the lifeline
+DIAGNOSIS_MARK = "diagnosis-mark"  # the marks' gid: in the SVG, and for the layout tests
+
+
+def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> None:
+    """Each diagnosis's marks at its evidence frames, in the outer margin on the sender's side,
+    level with the arrow's middle: the margins hold the socket calls only on rows of their own,
+    and the lifeline's state labels stay clear of them (the calls' own offset)."""
+    marks: dict[int, list[str]] = {}
+    for diagnosis in result.diagnoses:
+        for frame, mark in diagnosis.marks.items():
+            if mark not in marks.setdefault(frame, []):
+                marks[frame].append(mark)
+    by_frame = {s.frame: s for s in result.connection.segments}
+    for frame, texts in marks.items():
+        segment = by_frame.get(frame)
+        if segment is None or ("pkt", frame) not in layout.at:
+            continue  # a folded connection's frame not kept for the pictures
+        client = result.connection.from_client(segment)
+        # Outside the bar a call that spans packets draws at the calls' offset.
+        x = CLIENT_X - MARK_OFFSET if client else SERVER_X + MARK_OFFSET
+        ax.text(
+            x, layout.at[("pkt", frame)] + TRANSIT / 2, "\n".join(_margin(t) for t in texts), ha="right" if client else "left",
+            va="center", fontsize=FONT - 1, color=COLORS["diagnosis"], zorder=6, gid=DIAGNOSIS_MARK,
+            bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["diagnosis_box"], "edgecolor": "#d9a35b",
+                  "linewidth": 0.8},
+        )  # fmt: skip
 
 
 def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> dict[str, list[float]]:
