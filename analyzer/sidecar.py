@@ -74,7 +74,9 @@ class KernelEvent(TypedDict):
     time: float  # epoch seconds, the pcap's clock (from the kernel's BOOTTIME stamp)
     boottime_ns: int  # the kernel's own stamp: orders events closer than a float can
     kind: KernelEventKind
-    socket: str | None  # the kernel's address of the socket (hex), the same across its events
+    # The kernel's address of the socket (hex): the same across its events while it lives,
+    # reused once it is freed; None: no socket.
+    socket: str | None
     family: int  # 4 or 6
     src: str  # a socket's own end; for a packet (send_reset, kfree_skb), its sender
     sport: int
@@ -208,12 +210,18 @@ _OPTIONAL_SNAPSHOT_FIELDS: dict[str, tuple[type, ...]] = {
     "during_call": (int, type(None)),
 }
 _SOCKET_FIELDS: dict[str, tuple[type, ...]] = {"state": (str,), "local": (str,), "peer": (str,)}
+# What later readers of the kernel's account rely on in every event.
+_KERNEL_EVENT_FIELDS: dict[str, tuple[type, ...]] = {
+    "time": _NUMBER, "boottime_ns": (int,), "kind": (str,), "socket": (str, type(None)), "family": (int,),
+    "src": (str,), "sport": (int,), "dst": (str,), "dport": (int,),
+}  # fmt: skip
 
 
 def _problem(document: dict) -> str | None:
     """What is wrong with a sidecar's fields, said in a few words; None when nothing is."""
     document.setdefault("snapshots", [])
-    for key, kind in (("calls", list), ("snapshots", list), ("sysctls", dict)):
+    for key, kind in (("calls", list), ("snapshots", list), ("sysctls", dict), ("kernel_events", list),
+                      ("kernel_recorder", dict)):  # fmt: skip
         if key in document and not isinstance(document[key], kind):
             return f"'{key}' is not a {kind.__name__}"
     for name, value in document.get("sysctls", {}).items():
@@ -239,6 +247,10 @@ def _problem(document: dict) -> str | None:
             wrong = _wrong_fields(socket, _SOCKET_FIELDS, {})
             if wrong:
                 return f"snapshots[{index}].sockets[{number}] {wrong}"
+    for index, event in enumerate(document.get("kernel_events", [])):
+        wrong = _wrong_fields(event, _KERNEL_EVENT_FIELDS, {})
+        if wrong:
+            return f"kernel_events[{index}] {wrong}"
     return None
 
 
