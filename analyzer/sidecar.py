@@ -106,9 +106,10 @@ class KernelRecorderInfo(TypedDict):
     attached_at: float | None  # epoch seconds when its probes were confirmed attached
     attach_seconds: float | None  # from its start to that confirmation
     events: int  # kernel_events written
-    counted: int | None  # events the kernel counted
+    counted: int | None  # events the kernel counted (bpftrace's END, when it printed it in time)
     lost: int | None  # events made and not read (0: the account is whole); None: not attached
-    complete: bool  # stopped cleanly after a last marker was read back
+    complete: bool  # a last marker was read back: every event before it was read
+    stop_seconds: float | None  # from the scenario's end to bpftrace ended
     netns_inode: int
     boottime_to_epoch_ns: int | None  # REALTIME - BOOTTIME at its start
     clock_drift_ns: int | None  # how that moved by its stop

@@ -49,7 +49,8 @@ from analyzer.sidecar import KernelEvent, KernelRecorderInfo
 ATTACH_TIMEOUT = 30.0
 MARKER_INTERVAL = 0.002  # seconds between marker calls while waiting for the probes
 FINAL_MARKER_TIMEOUT = 2.0
-STOP_TIMEOUT = 5.0
+# Its END (the kernel's count) comes after detaching every probe: slow on a loaded machine.
+STOP_TIMEOUT = 10.0
 # Per CPU, in pages: room for bursts, so that the kernel never overwrites unread events.
 PERF_RB_PAGES = 1024
 # Where a tracepoint's fields and value names are described.
@@ -506,6 +507,7 @@ class KernelTrace:
         self.events: list[KernelEvent] = []
         self.parsed = ParsedOutput()
         self.complete = False
+        self.stop_seconds: float | None = None
         self.command: list[str] = []
         self._process: subprocess.Popen | None = None
         self._started = 0.0
@@ -618,37 +620,35 @@ class KernelTrace:
         process = self._process
         if process is None:
             return
+        stopping = time.monotonic()
         try:
             if self.attached and process.poll() is None:
-                # The last events are read once the marker after them is.
+                # Every event before the marker has been read once the marker is.
                 self.complete = self._round_trip(FINAL_MARKER_TIMEOUT)
-                process.send_signal(signal.SIGINT)  # END: the kernel's count
-                try:
+                process.send_signal(signal.SIGINT)  # END: the kernel's count, a cross-check
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    self.complete = False
         finally:
             self._kill()
             for reader in self._readers:
-                reader.join(timeout=1.0)
+                reader.join(timeout=STOP_TIMEOUT)
+        self.stop_seconds = time.monotonic() - stopping
         if not self.attached:
             return
         self._offsets.append(boottime_offset_ns())
         offset = sum(self._offsets) // len(self._offsets)
         self.parsed = parse_output(self._out, offset, self.names)
         self.events = self.parsed.events
-        if self.parsed.counted is None:
-            self.complete = False
 
     @property
     def lost(self) -> int | None:
-        """Events the kernel made that were not read: what bpftrace reported lost, or the
-        kernel's count beyond the lines read. None when that cannot be known."""
+        """Events the kernel made that were not read: what bpftrace reported lost as it read
+        its buffers, or the kernel's count (when bpftrace printed it) beyond the lines read.
+        None when not attached."""
         if not self.attached:
             return None
-        if self.parsed.counted is None:
-            return self.parsed.lost_reported or None
-        return max(self.parsed.lost_reported, self.parsed.counted - len(self.events))
+        beyond = 0 if self.parsed.counted is None else self.parsed.counted - len(self.events)
+        return max(self.parsed.lost_reported, beyond)
 
     def info(self) -> KernelRecorderInfo:
         """kernel_recorder of the sidecar."""
@@ -665,6 +665,7 @@ class KernelTrace:
             "counted": self.parsed.counted,
             "lost": self.lost,
             "complete": self.complete,
+            "stop_seconds": round(self.stop_seconds, 3) if self.stop_seconds is not None else None,
             "netns_inode": self.netns_inode,
             "boottime_to_epoch_ns": offsets[0] if offsets else None,
             "clock_drift_ns": offsets[-1] - offsets[0] if len(offsets) == 2 else None,
