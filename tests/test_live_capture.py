@@ -81,6 +81,9 @@ def recorded(arguments: list[str], runs_dir: Path) -> tuple[dict, dict, str]:
         assert opened.returncode == 0, opened.stderr
     analysis = json.loads(Path(paths["analysis"]).read_text())
     sidecar = json.loads(Path(paths["sidecar"]).read_text())
+    # still_running() finds the kernel recorder by the run's path on its command line.
+    kernel = sidecar["kernel_recorder"]
+    assert not kernel["command"] or paths["pcap"] in kernel["command"]
     return analysis, sidecar, result.stdout
 
 
