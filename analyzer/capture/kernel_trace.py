@@ -146,15 +146,17 @@ tracepoint:tcp:tcp_send_reset
                ntop($ip6->saddr.in6_u.u6_addr8), (($sp & 0xff) << 8) | ($sp >> 8));
       }
     } else {
-      // An abort (close, linger, keepalive...): the socket's own ends.
+      // An abort (close, linger, keepalive...): the socket's own ends. Its state is CLOSE
+      // by now, which has released its port number (skc_num): inet_sport keeps it.
       $dport = $sk->__sk_common.skc_dport;
+      $sport = ((struct inet_sock *)$sk)->inet_sport;
       if ($sk->__sk_common.skc_family == 2) {
         printf("R %llu %llx %d %d %s %d %s %d\n", nsecs, (uint64)$sk, args->state, @@RST_REASON@@,
-               ntop($sk->__sk_common.skc_rcv_saddr), $sk->__sk_common.skc_num,
+               ntop($sk->__sk_common.skc_rcv_saddr), (($sport & 0xff) << 8) | ($sport >> 8),
                ntop($sk->__sk_common.skc_daddr), (($dport & 0xff) << 8) | ($dport >> 8));
       } else {
         printf("R %llu %llx %d %d %s %d %s %d\n", nsecs, (uint64)$sk, args->state, @@RST_REASON@@,
-               ntop($sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), $sk->__sk_common.skc_num,
+               ntop($sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), (($sport & 0xff) << 8) | ($sport >> 8),
                ntop($sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), (($dport & 0xff) << 8) | ($dport >> 8));
       }
     }
