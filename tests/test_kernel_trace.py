@@ -159,6 +159,8 @@ def test_the_script_for_each_kernel() -> None:
 
 
 def test_without_bpftrace_it_says_why_in_a_few_words(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HANDSHAKE_BPFTRACE", "")
+    assert kernel_trace.unavailable() == "turned off (HANDSHAKE_BPFTRACE is empty)"
     monkeypatch.setenv("HANDSHAKE_BPFTRACE", str(tmp_path / "no-bpftrace"))
     assert kernel_trace.unavailable() == "bpftrace is not installed ('make setup' as root installs it)"
     recorder = kernel_trace.KernelTrace(tmp_path / "x.pcap")

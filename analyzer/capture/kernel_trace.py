@@ -470,7 +470,8 @@ def boottime_offset_ns() -> int:
 
 
 def bpftrace_path() -> str | None:
-    """bpftrace, or what HANDSHAKE_BPFTRACE names instead (a path; empty: none)."""
+    """bpftrace, or the program HANDSHAKE_BPFTRACE names instead (empty: none, the recorder
+    turned off)."""
     chosen = os.environ.get("HANDSHAKE_BPFTRACE")
     if chosen is not None:
         return chosen if chosen and Path(chosen).is_file() and os.access(chosen, os.X_OK) else None
@@ -481,6 +482,8 @@ def bpftrace_path() -> str | None:
 
 def unavailable() -> str | None:
     """Why the kernel recorder cannot run here, in a few words; None when it can."""
+    if os.environ.get("HANDSHAKE_BPFTRACE") == "":
+        return "turned off (HANDSHAKE_BPFTRACE is empty)"
     if bpftrace_path() is None:
         return "bpftrace is not installed ('make setup' as root installs it)"
     if os.geteuid() != 0:
