@@ -590,7 +590,8 @@ class KernelTrace:
                 if self._begun:
                     with contextlib.suppress(OSError):  # no such process: the call is the signal
                         os.kill(self.marker, 0)
-                self._changed.wait(MARKER_INTERVAL)
+                # Compiling takes seconds; BEGIN's line wakes this at once.
+                self._changed.wait(MARKER_INTERVAL if self._begun else 0.1)
         return True
 
     def confirm(self, timeout: float = ATTACH_TIMEOUT) -> bool:
