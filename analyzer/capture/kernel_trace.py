@@ -645,6 +645,8 @@ class KernelTrace:
         self._offsets.append(boottime_offset_ns())
         offset = sum(self._offsets) // len(self._offsets)
         self.parsed = parse_output(self._out, offset, self.names)
+        # Where bpftrace says it lost events depends on its version: its errors too.
+        self.parsed.lost_reported += sum(int(m.group(1)) for m in map(_LOST.match, self._err) if m)
         self.events = self.parsed.events
 
     @property
