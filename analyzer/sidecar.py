@@ -54,6 +54,69 @@ class Snapshot(TypedDict):
     sockets: list[SocketState]
 
 
+# What the kernel recorder (capture/kernel_trace.py) names each event after: the tracepoint
+# it comes from, or, for request_synack, what it marks (a request socket's SYN/ACK leaving).
+KernelEventKind = Literal[
+    "set_state",
+    "send_reset",
+    "receive_reset",
+    "retransmit_skb",
+    "retransmit_synack",
+    "request_synack",
+    "kfree_skb",
+]
+
+
+class KernelEvent(TypedDict):
+    """One thing the kernel did in the sandbox's namespace, as its tracepoint reported it.
+    States are the kernel's (SYN_RECV, FIN_WAIT1, CLOSE, NEW_SYN_RECV...), not RFC 9293's."""
+
+    time: float  # epoch seconds, the pcap's clock (from the kernel's BOOTTIME stamp)
+    boottime_ns: int  # the kernel's own stamp: orders events closer than a float can
+    kind: KernelEventKind
+    # The kernel's address of the socket (hex): the same across its events while it lives,
+    # reused once it is freed; None: no socket.
+    socket: str | None
+    family: int  # 4 or 6
+    src: str  # a socket's own end; for a packet (send_reset, kfree_skb), its sender
+    sport: int
+    dst: str
+    dport: int
+    old_state: NotRequired[str | None]  # set_state
+    new_state: NotRequired[str | None]  # set_state
+    sock_done: NotRequired[bool]  # set_state: the peer's FIN had been received (SOCK_DONE)
+    # The socket's state as the tracepoint saw it (send_reset: after an abort's change to
+    # CLOSE; kfree_skb: the receiving socket's); None: no socket.
+    state: NotRequired[str | None]
+    reason: NotRequired[str | None]  # send_reset: sk_rst_reason; kfree_skb: skb_drop_reason
+    seq: NotRequired[int]  # retransmit_skb, kfree_skb: the segment's sequence number
+    flags: NotRequired[str]  # retransmit_skb, kfree_skb: "SYN", "FIN/ACK", ...
+    error: NotRequired[int]  # retransmit_skb: what the retransmission returned (0: sent)
+    request: NotRequired[str | None]  # retransmit_synack: the request socket (socket: its listener)
+    timewait_substate: NotRequired[str | None]  # kfree_skb at a TIME_WAIT socket: FIN_WAIT2 or TIME_WAIT
+
+
+class KernelRecorderInfo(TypedDict):
+    """How the kernel recorder went: attached or why not, and whether its account is whole."""
+
+    engine: str  # "bpftrace"
+    command: list[str]
+    attached: bool
+    why_not: str | None  # one line, when it did not attach
+    attached_at: float | None  # epoch seconds when its probes were confirmed attached
+    attach_seconds: float | None  # from its start to that confirmation
+    events: int  # kernel_events written
+    counted: int | None  # events the kernel counted (bpftrace's END, when it printed it in time)
+    lost: int | None  # events made and not read (0: the account is whole); None: not attached
+    complete: bool  # a last marker was read back: every event before it was read
+    stop_seconds: float | None  # from the scenario's end to bpftrace ended
+    netns_inode: int
+    boottime_to_epoch_ns: int | None  # REALTIME - BOOTTIME at its start
+    clock_drift_ns: int | None  # how that moved by its stop
+    has_rst_reason: bool  # whether this kernel names the reason of each RST it sends (6.10 on)
+    messages: list[str]  # what bpftrace said besides its events
+
+
 class Sidecar(TypedDict):
     schema_version: NotRequired[int]
     calls: list[CallRecord]
@@ -72,6 +135,8 @@ class Sidecar(TypedDict):
     started: NotRequired[float]
     finished: NotRequired[float]
     processes_ended: NotRequired[Any]
+    kernel_recorder: NotRequired[KernelRecorderInfo]
+    kernel_events: NotRequired[list[KernelEvent]]
 
 
 # The kernel settings the analysis reads as numbers (the rest it only shows).
@@ -146,12 +211,18 @@ _OPTIONAL_SNAPSHOT_FIELDS: dict[str, tuple[type, ...]] = {
     "during_call": (int, type(None)),
 }
 _SOCKET_FIELDS: dict[str, tuple[type, ...]] = {"state": (str,), "local": (str,), "peer": (str,)}
+# What later readers of the kernel's account rely on in every event.
+_KERNEL_EVENT_FIELDS: dict[str, tuple[type, ...]] = {
+    "time": _NUMBER, "boottime_ns": (int,), "kind": (str,), "socket": (str, type(None)), "family": (int,),
+    "src": (str,), "sport": (int,), "dst": (str,), "dport": (int,),
+}  # fmt: skip
 
 
 def _problem(document: dict) -> str | None:
     """What is wrong with a sidecar's fields, said in a few words; None when nothing is."""
     document.setdefault("snapshots", [])
-    for key, kind in (("calls", list), ("snapshots", list), ("sysctls", dict)):
+    for key, kind in (("calls", list), ("snapshots", list), ("sysctls", dict), ("kernel_events", list),
+                      ("kernel_recorder", dict)):  # fmt: skip
         if key in document and not isinstance(document[key], kind):
             return f"'{key}' is not a {kind.__name__}"
     for name, value in document.get("sysctls", {}).items():
@@ -177,6 +248,10 @@ def _problem(document: dict) -> str | None:
             wrong = _wrong_fields(socket, _SOCKET_FIELDS, {})
             if wrong:
                 return f"snapshots[{index}].sockets[{number}] {wrong}"
+    for index, event in enumerate(document.get("kernel_events", [])):
+        wrong = _wrong_fields(event, _KERNEL_EVENT_FIELDS, {})
+        if wrong:
+            return f"kernel_events[{index}] {wrong}"
     return None
 
 

@@ -43,9 +43,9 @@ def host_state() -> dict:
 
 
 def still_running(runs_dir: Path) -> list[str]:
-    """Processes of a capture into runs_dir that are still alive: the sandbox and tcpdump
-    both carry the run's pcap path on their command line, so this is exact even while
-    other captures run at the same time."""
+    """Processes of a capture into runs_dir that are still alive: the sandbox, tcpdump and
+    the kernel recorder's bpftrace all carry the run's pcap path on their command line, so
+    this is exact even while other captures run at the same time (each its own bpftrace)."""
     found = subprocess.run(["pgrep", "-a", "-f", str(runs_dir)], capture_output=True, text=True)
     return found.stdout.splitlines()
 
@@ -81,6 +81,9 @@ def recorded(arguments: list[str], runs_dir: Path) -> tuple[dict, dict, str]:
         assert opened.returncode == 0, opened.stderr
     analysis = json.loads(Path(paths["analysis"]).read_text())
     sidecar = json.loads(Path(paths["sidecar"]).read_text())
+    # still_running() finds the kernel recorder by the run's path on its command line.
+    kernel = sidecar["kernel_recorder"]
+    assert not kernel["command"] or paths["pcap"] in kernel["command"]
     return analysis, sidecar, result.stdout
 
 

@@ -25,6 +25,22 @@ def test_every_stored_sidecar_reads(path: Path) -> None:
     assert sidecar["calls"] and all(isinstance(call["time"], float) for call in sidecar["calls"])
 
 
+_KERNEL_EVENT = {
+    "time": 1796062970.4691215, "boottime_ns": 37751899243332, "kind": "send_reset", "socket": None,
+    "family": 4, "src": "127.0.0.1", "sport": 5001, "dst": "127.0.0.1", "dport": 39314, "state": None,
+    "reason": "NO_SOCKET",
+}  # fmt: skip
+
+
+def test_a_sidecar_with_the_kernels_account_reads(tmp_path: Path) -> None:
+    document = json.loads((CAPTURES / "handshake.sidecar.json").read_text())
+    document["kernel_events"] = [_KERNEL_EVENT]
+    document["kernel_recorder"] = {"engine": "bpftrace", "attached": True, "lost": 0}
+    path = tmp_path / "x.sidecar.json"
+    path.write_text(json.dumps(document))
+    assert load_sidecar(path)["kernel_events"][0]["reason"] == "NO_SOCKET"
+
+
 def _broken(document: dict, change: str) -> dict:
     broken = copy.deepcopy(document)
     if change == "call without side":
@@ -46,6 +62,12 @@ def _broken(document: dict, change: str) -> dict:
         broken["sysctls"]["net.ipv4.tcp_syn_linear_timeouts"] = "four"
     elif change == "a sysctl a list":
         broken["sysctls"]["net.ipv4.tcp_fin_timeout"] = [60]
+    elif change == "kernel events not a list":
+        broken["kernel_events"] = {"0": {}}
+    elif change == "kernel event without kind":
+        broken["kernel_events"] = [_KERNEL_EVENT, {k: v for k, v in _KERNEL_EVENT.items() if k != "kind"}]
+    elif change == "kernel event time a string":
+        broken["kernel_events"] = [{**_KERNEL_EVENT, "time": "soon"}]
     return broken
 
 
@@ -59,6 +81,9 @@ PROBLEMS = {
     "sysctls a list": "'sysctls' is not a dict",
     "linear timeouts not a number": "sysctl net.ipv4.tcp_syn_linear_timeouts is not a number ('four')",
     "a sysctl a list": "sysctl net.ipv4.tcp_fin_timeout is not a string",
+    "kernel events not a list": "'kernel_events' is not a list",
+    "kernel event without kind": "kernel_events[1] has no 'kind'",
+    "kernel event time a string": "kernel_events[0] has a 'time' of the wrong type",
 }
 
 
@@ -136,4 +161,5 @@ def test_the_parser_checks_the_fields_the_typed_sidecar_names() -> None:
     assert set(sidecar._SNAPSHOT_FIELDS) == sidecar.Snapshot.__required_keys__
     assert set(sidecar._OPTIONAL_SNAPSHOT_FIELDS) == sidecar.Snapshot.__optional_keys__
     assert set(sidecar._SOCKET_FIELDS) == sidecar.SocketState.__required_keys__
+    assert set(sidecar._KERNEL_EVENT_FIELDS) == sidecar.KernelEvent.__required_keys__
     assert {"calls", "snapshots"} == sidecar.Sidecar.__required_keys__

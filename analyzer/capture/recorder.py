@@ -96,6 +96,10 @@ class Recorder:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # Out of the terminal's process group: a Ctrl-C is the sandbox's (or, in
+            # `handshake run`, the program's) to act on; the sandbox stops tcpdump itself,
+            # after the program, so that it records to the end and reports its counters.
+            start_new_session=True,
             preexec_fn=lambda: die_with_parent(signal.SIGTERM),
         )
         threading.Thread(target=self._read_stderr, daemon=True).start()

@@ -271,6 +271,15 @@ def print_summary(
     )
     if dropped:
         print(f"warning: tcpdump reports {dropped} packets dropped by the kernel: the capture is incomplete")
+    # Without the recorder the sandbox has said why, in one line, already.
+    kernel = sidecar.get("kernel_recorder")
+    if kernel is not None and kernel["attached"]:
+        print(
+            f"kernel recorder: {kernel['events']} events, {kernel['lost']} lost "
+            f"(bpftrace, attached in {kernel['attach_seconds']:.1f} s)"
+        )
+        if kernel["lost"] or not kernel["complete"]:
+            print("warning: the kernel recorder's account is incomplete (events lost or not all read)")
     for result in analysis.connections:
         c = result.connection
         print(

@@ -5,7 +5,9 @@ SPEC_JSON` in place of SCENARIO, for `handshake run`). It writes the
 pcap and its sidecar and exits; its namespace (and every sysctl and nftables
 rule set in it) ends with it. SIGTERM stops the scenario, then tcpdump is stopped
 cleanly so that the packets recorded so far stay readable; the parent starts it with
-SIGINT ignored and turns the terminal's Ctrl-C into that SIGTERM.
+SIGINT ignored and turns the terminal's Ctrl-C into that SIGTERM. The kernel recorder
+(bpftrace, kernel_trace.py) records beside tcpdump from before the scenario to after it,
+and is stopped before anything else in the namespace is ended.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from analyzer.capture.firewall import Firewall
+from analyzer.capture.kernel_trace import KernelTrace
 from analyzer.capture.namespace import (
     end_the_others,
     enter_private_network_namespace,
@@ -91,14 +94,26 @@ def record(scenario: Scenario, family: int, pcap: Path) -> Sidecar:
 
     log.after_step = lambda call: snapshot()
     started = time.time()
+    kernel = KernelTrace(pcap)
     try:
-        with Recorder(pcap) as recorder, _watch_long_calls(log, snapshot):
-            facts = scenario.run(Context(family, log, network, tcp_socket_states))
+        # bpftrace compiles (seconds) while tcpdump starts; both are recording before the
+        # scenario's first call.
+        kernel.start()
+        with Recorder(pcap) as recorder:
+            if not kernel.confirm():
+                print(
+                    f"handshake: no kernel recorder: {kernel.why_not}; capturing without it", file=sys.stderr
+                )
+            with _watch_long_calls(log, snapshot):
+                facts = scenario.run(Context(family, log, network, tcp_socket_states))
     finally:
-        network.close()
-        # Nothing the scenario or the program started outlives the capture (a server a
-        # shell put in the background ignores Ctrl-C, a daemon leaves its parent).
-        ended = end_the_others()
+        try:
+            kernel.stop()  # before the others are ended: it is one of them
+        finally:
+            network.close()
+            # Nothing the scenario or the program started outlives the capture (a server a
+            # shell put in the background ignores Ctrl-C, a daemon leaves its parent).
+            ended = end_the_others()
     stats = recorder.stats
     document: Sidecar = {
         "schema_version": SCHEMA_VERSION,
@@ -114,10 +129,12 @@ def record(scenario: Scenario, family: int, pcap: Path) -> Sidecar:
         "firewall": network.rules,
         "processes_ended": ended,
         "recorder": stats.as_dict(),
+        "kernel_recorder": kernel.info(),
         "started": started,
         "finished": time.time(),
         "calls": [c.as_dict() for c in log.calls],
         "snapshots": snapshots,
+        "kernel_events": kernel.events,
     }
     write_json(sidecar_path_for(pcap), document)
     return document

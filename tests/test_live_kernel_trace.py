@@ -1,0 +1,135 @@
+"""Live: the kernel recorder beside tcpdump, on `refused` and `handshake`, IPv4 and IPv6.
+
+Needs root and bpftrace with the kernel's BTF (skips saying which is missing); one test
+needs neither and checks that a capture without bpftrace goes on and says so in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, capture_skip_reason
+from test_live_capture import capture, host_state, still_running
+
+from analyzer.capture.kernel_trace import unavailable
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(capture_skip_reason() is not None, reason=str(capture_skip_reason())),
+]
+needs_bpftrace = pytest.mark.skipif(unavailable() is not None, reason=f"kernel recorder: {unavailable()}")
+
+# A transition an end causes itself is seen in the kernel 60-80 µs before its packet
+# reaches the tap (../shared/kernel-tracepoints.md): the client's CLOSE->SYN_SENT comes
+# before the first packet. Ten times that, and no more, around the capture.
+LEAD = 0.001
+
+
+def pcap_times(path: Path) -> list[float]:
+    """Every packet's timestamp, from a classic pcap with nanosecond or microsecond stamps."""
+    data = path.read_bytes()
+    magic = struct.unpack("<I", data[:4])[0]
+    order, scale = {0xA1B23C4D: ("<", 1e-9), 0xA1B2C3D4: ("<", 1e-6)}.get(magic) or {
+        0x4D3CB2A1: (">", 1e-9), 0xD4C3B2A1: (">", 1e-6)
+    }[magic]  # fmt: skip
+    times, offset = [], 24
+    while offset + 16 <= len(data):
+        seconds, fraction, captured, _ = struct.unpack(order + "IIII", data[offset : offset + 16])
+        times.append(seconds + fraction * scale)
+        offset += 16 + captured
+    return times
+
+
+def _kernel_capture(scenario: str, family: int, runs_dir: Path) -> tuple[dict, dict, list[float]]:
+    analysis, sidecar, stdout = capture(scenario, family, runs_dir)
+    [pcap] = runs_dir.glob("*/*.pcap")
+    recorder = sidecar["kernel_recorder"]
+    assert recorder["attached"], recorder
+    assert recorder["why_not"] is None and recorder["complete"]
+    assert recorder["lost"] == 0 and recorder["counted"] == recorder["events"] == len(
+        sidecar["kernel_events"]
+    )
+    assert sidecar["recorder"]["dropped_by_kernel"] == 0
+    # Confirmed before the scenario's first call, and its process findable by the run.
+    assert recorder["attached_at"] < sidecar["calls"][0]["time"]
+    assert str(pcap) in recorder["command"]
+    assert re.search(rf"^kernel recorder: {recorder['events']} events, 0 lost \(bpftrace", stdout, re.M)
+    for event in sidecar["kernel_events"]:
+        assert event["family"] == family
+    return analysis, sidecar, pcap_times(pcap)
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("family", [4, 6])
+def test_refused_the_kernel_saw_the_reset_and_why(family: int, tmp_path: Path) -> None:
+    analysis, sidecar, times = _kernel_capture("refused", family, tmp_path)
+    [connection] = analysis["connections"]
+    client_port = connection["client"]["port"]
+    server_port = connection["server"]["port"]
+    events = sidecar["kernel_events"]
+    client = [e for e in events if e["kind"] == "set_state" and e["sport"] in (0, client_port)]
+    assert [(e["old_state"], e["new_state"]) for e in client] == [
+        ("CLOSE", "SYN_SENT"),
+        ("SYN_SENT", "CLOSE"),
+    ]
+    [reset] = [e for e in events if e["kind"] == "send_reset"]
+    # From the listener's side: the port nobody listens on, answering the client.
+    assert reset["reason"] == "NO_SOCKET" and reset["socket"] is None
+    assert (reset["sport"], reset["dport"]) == (server_port, client_port)
+    assert times[0] - LEAD <= reset["time"] <= times[-1] + LEAD
+    [dropped] = [e for e in events if e["kind"] == "kfree_skb"]
+    assert (dropped["reason"], dropped["flags"]) == ("NO_SOCKET", "SYN")
+
+
+@needs_bpftrace
+@pytest.mark.parametrize("family", [4, 6])
+def test_handshake_every_state_change_within_the_capture(family: int, tmp_path: Path) -> None:
+    analysis, sidecar, times = _kernel_capture("handshake", family, tmp_path)
+    [connection] = analysis["connections"]
+    client_port, server_port = connection["client"]["port"], connection["server"]["port"]
+    changes = [e for e in sidecar["kernel_events"] if e["kind"] == "set_state"]
+    of_the_connection = [e for e in changes if {e["sport"], e["dport"]} == {client_port, server_port}]
+    client = [(e["old_state"], e["new_state"]) for e in of_the_connection if e["sport"] == client_port]
+    server = [(e["old_state"], e["new_state"]) for e in of_the_connection if e["sport"] == server_port]
+    assert client == [("SYN_SENT", "ESTABLISHED"), ("ESTABLISHED", "FIN_WAIT1"), ("FIN_WAIT1", "FIN_WAIT2"),
+                      ("FIN_WAIT2", "CLOSE")]  # fmt: skip
+    assert server == [("LISTEN", "SYN_RECV"), ("SYN_RECV", "ESTABLISHED"), ("ESTABLISHED", "CLOSE_WAIT"),
+                      ("CLOSE_WAIT", "LAST_ACK"), ("LAST_ACK", "CLOSE")]  # fmt: skip
+    # The client's FIN_WAIT2 handed to a timewait socket: TIME_WAIT, as the packets say.
+    assert connection["close"]["time_wait"] == "client"
+    [synack] = [e for e in sidecar["kernel_events"] if e["kind"] == "request_synack"]
+    assert (synack["sport"], synack["dport"]) == (server_port, client_port)
+    first, last = times[0], times[-1]
+    for event in [*of_the_connection, synack]:
+        assert first - LEAD <= event["time"] <= last + LEAD, (event, first, last)
+    # Both ends' ESTABLISHED fall between the first packet and the last.
+    established = [e["time"] for e in of_the_connection if e["new_state"] == "ESTABLISHED"]
+    assert all(first < t < last for t in established)
+    assert not [e for e in sidecar["kernel_events"] if e["kind"] in ("send_reset", "receive_reset")]
+
+
+def test_without_bpftrace_the_capture_goes_on_and_says_so_in_one_line(tmp_path: Path) -> None:
+    before = host_state()
+    result = subprocess.run(
+        [sys.executable, "-m", "analyzer", "capture", "refused", "--runs-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "HANDSHAKE_BPFTRACE": str(tmp_path / "no-bpftrace")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "handshake: no kernel recorder: bpftrace is not installed ('make setup' as root installs it); "
+        "capturing without it"
+    ]
+    assert "kernel recorder:" not in result.stdout
+    [sidecar_path] = tmp_path.glob("*/*.sidecar.json")
+    sidecar = json.loads(sidecar_path.read_text())
+    assert sidecar["kernel_recorder"]["attached"] is False and sidecar["kernel_events"] == []
+    assert sidecar["recorder"]["captured"] == 2
+    assert host_state() == before and still_running(tmp_path) == []
