@@ -8,8 +8,7 @@ import html
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from analyzer.analysis import Analysis, ConnectionAnalysis
-from analyzer.findings.diagnoses import Diagnosis
+from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
 from analyzer.output.selection import pick_connection
