@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pcap_builder import handshake_packets, tcp_packet, write_capture
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_file, analyze_segments
@@ -270,3 +271,54 @@ def test_a_probe_of_impossible_flags_is_no_opening_syn() -> None:
         .handshake.explain()
         .startswith("no handshake")
     )
+
+
+def _fast_open(tmp_path, data: bytes, acknowledged: bool, cookie: bytes) -> dict:
+    """A SYN with the Fast Open option (kind 34) and `data`; the SYN/ACK acknowledges the data
+    or the SYN alone."""
+    c, s = "10.0.0.1", "10.0.0.2"
+    tfo = [(34, cookie)]
+    ack = 1001 + (len(data) if acknowledged else 0)
+    packets = [
+        tcp_packet(4, c, 40000, s, 80, "S", 1000, payload=data, options=tfo),
+        tcp_packet(4, s, 80, c, 40000, "SA", 5000, ack, options=[(34, b"\x01" * 8)]),
+        tcp_packet(4, c, 40000, s, 80, "A", ack, 5001),
+    ]
+    if data and not acknowledged:
+        packets.append(tcp_packet(4, c, 40000, s, 80, "PA", 1001, 5001, payload=data))
+    capture = write_capture(tmp_path / "tfo.pcap", packets)
+    [result] = analyze_file(str(capture)).connections
+    return {"json": connection_to_dict(result, 0.0)["handshake"], "text": result.handshake.explain()}
+
+
+def test_fast_open_data_taken_with_the_syn(tmp_path) -> None:
+    found = _fast_open(tmp_path, b"GET / HTTP/1.1\r\n\r\n", acknowledged=True, cookie=b"\x02" * 8)
+    assert found["json"]["status"] == "complete"
+    assert found["json"]["fast_open"] == {
+        "syn_data": 18, "syn_cookie_option": True, "synack_cookie": True, "accepted": True
+    }  # fmt: skip
+    assert "SYN/ACK (ISN 5000, ack ISN+1+18)" in found["text"]
+    assert "Fast Open: the SYN carried 18 bytes, acknowledged by the SYN/ACK" in found["text"]
+
+
+def test_fast_open_data_the_server_ignored(tmp_path) -> None:
+    found = _fast_open(tmp_path, b"GET / HTTP/1.1\r\n\r\n", acknowledged=False, cookie=b"\x02" * 8)
+    assert found["json"]["status"] == "complete" and found["json"]["fast_open"]["accepted"] is False
+    assert (
+        "not acknowledged by the SYN/ACK (the server took the SYN alone: the data is sent again)"
+        in found["text"]
+    )
+
+
+def test_a_fast_open_cookie_request(tmp_path) -> None:
+    found = _fast_open(tmp_path, b"", acknowledged=False, cookie=b"")
+    assert found["json"]["fast_open"] == {
+        "syn_data": 0, "syn_cookie_option": True, "synack_cookie": True, "accepted": None
+    }  # fmt: skip
+    assert found["text"].endswith("Fast Open: the SYN asked for a cookie; the SYN/ACK gave one")
+
+
+def test_no_fast_open_no_field(tmp_path) -> None:
+    capture = write_capture(tmp_path / "plain.pcap", handshake_packets())
+    [result] = analyze_file(str(capture)).connections
+    assert result.handshake.fast_open is None and "Fast Open" not in result.handshake.explain()

@@ -92,6 +92,9 @@ class Handshake:
     checks: list[Check] = field(default_factory=list)
     client_options: dict | None = None
     server_options: dict | None = None
+    # TCP Fast Open (RFC 7413): the data the first SYN carried and whether the SYN/ACK
+    # acknowledged it, the cookie option on each; None where no SYN used it.
+    fast_open: dict | None = None
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -107,6 +110,7 @@ class Handshake:
         self.answered_syn_to_ack = self.syn_to_synack = self.synack_to_ack = None
         self.checks = []
         self.client_options = self.server_options = None
+        self.fast_open = None
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -127,11 +131,13 @@ class Handshake:
                     f"simultaneous open complete: SYNs from both ends (ISN {self.client_isn}, ISN "
                     f"{self.server_isn}), each acknowledged by the other (ack ISN+1); RTT {rtt}"
                 )
+            tfo = self.fast_open
+            taken = f"+{tfo['syn_data']}" if tfo is not None and tfo["accepted"] else ""
             text = (
                 f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
-                f"{self.server_isn}, ack ISN+1), ACK (ack ISN+1); RTT {rtt}"
+                f"{self.server_isn}, ack ISN+1{taken}), ACK (ack ISN+1); RTT {rtt}"
             )
-            return text + self._other_isns()
+            return text + self._other_isns() + self._fast_open()
         if self.status == "refused" and self.refusal is not None and self.syns:
             delay = self.refusal.time - self.syns[-1].time
             return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
@@ -145,6 +151,26 @@ class Handshake:
                 "(a scan or crafted packets)"
             )
         return "handshake not captured (the capture starts after it)"
+
+    def _fast_open(self) -> str:
+        tfo = self.fast_open
+        if tfo is None:
+            return ""
+        data = tfo["syn_data"]
+        if not data:
+            return "; Fast Open: the SYN asked for a cookie" + (
+                "; the SYN/ACK gave one" if tfo["synack_cookie"] else ""
+            )
+        said = f"; Fast Open: the SYN carried {data} bytes"
+        if tfo["accepted"] is None:
+            return said + " (no SYN/ACK seen)"
+        if tfo["accepted"]:
+            return (
+                said + ", acknowledged by the SYN/ACK (the server took them with the SYN, a round trip early)"
+            )
+        return (
+            said + ", not acknowledged by the SYN/ACK (the server took the SYN alone: the data is sent again)"
+        )
 
     def _other_isns(self) -> str:
         if not self.other_server_isns:
@@ -221,6 +247,7 @@ def find_handshake(connection: Connection) -> Handshake:
 
 
 def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) -> Handshake:
+    result.fast_open = _fast_open_use(result.syns[0], None, False)
     answers = [s for s in connection.segments if not connection.from_client(s)]
     first = answers[0] if answers else None
     if (
@@ -254,6 +281,20 @@ def _syn_acknowledged(syn: Segment, client_isn: int) -> tuple[str, int]:
     return f" and the SYN's {data} bytes (Fast Open)", (client_isn + 1 + data) % MOD
 
 
+def _fast_open_use(syn: Segment, synack: Segment | None, accepted: bool) -> dict | None:
+    """Whether and how the first SYN used Fast Open (see Handshake.fast_open)."""
+    asked = syn.options is not None and syn.options.fast_open
+    if not asked and not syn.payload_len:
+        return None
+    return {
+        "syn_data": syn.payload_len,
+        "syn_cookie_option": asked,
+        "synack_cookie": synack is not None and synack.options is not None and synack.options.fast_open,
+        # Whether the SYN/ACK acknowledged the SYN's data (null: no data, or no SYN/ACK).
+        "accepted": accepted if synack is not None and syn.payload_len else None,
+    }
+
+
 def _after_synack(
     connection: Connection, result: Handshake, client_isn: int, synacks: list[Segment]
 ) -> Handshake:
@@ -282,6 +323,7 @@ def _after_synack(
     if fast_open and synack.ack != expected:
         fast_open, expected = "", (client_isn + 1) % MOD
     result.checks.append(Check(f"SYN/ACK acknowledges the client ISN+1{fast_open}", expected, synack.ack))
+    result.fast_open = _fast_open_use(result.syns[0], synack, bool(fast_open))
     if final is not None:
         result.checks.append(Check("ACK acknowledges the server ISN+1", (server_isn + 1) % MOD, final.ack))
     answered = [s for s in result.syns if s.time <= synack.time]

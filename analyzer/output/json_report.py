@@ -301,6 +301,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float) -> dict:
                 for c in handshake.checks
             ],
             "client_options": handshake.client_options,
+            "fast_open": handshake.fast_open,
             "server_options": handshake.server_options,
             "explanation": handshake.explain(),
         },
