@@ -411,7 +411,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     else:
         if output is None:
             raise UserError(f"--format {kind} needs -o FILE")
-        draw(chosen, output, sidecar=sidecar)
+        draw(chosen, output, sidecar=sidecar, origin=analysis.stats.start_time)
     print(f"diagram: {output}")
     return 0
 

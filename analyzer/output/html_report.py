@@ -42,14 +42,17 @@ def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _connection_section(result: ConnectionAnalysis, sidecar: Sidecar | None) -> list[str]:
+def _connection_section(
+    result: ConnectionAnalysis, sidecar: Sidecar | None, start: float | None
+) -> list[str]:
+    """start: frame 1's time, Wireshark's clock, which the page's times count from."""
     c = result.connection
-    origin = c.first_time
+    origin = c.first_time if start is None else start
     parts = [
         f"<h2>Connection #{c.id}: {_e(format_endpoint(c.client, c.family))} → "
         f"{_e(format_endpoint(c.server, c.family))}</h2>",
         f"<p>{_e(result.summary())}</p>",
-        f"<figure>{figure_svg(figure(result, sidecar))}<figcaption>Sequence diagram</figcaption></figure>",
+        f"<figure>{figure_svg(figure(result, sidecar, start))}<figcaption>Sequence diagram</figcaption></figure>",
         f"<figure>{figure_svg(timeline_figure(result, sidecar))}<figcaption>TCP states over time</figcaption></figure>",
     ]
     if result.syn_backoff.intervals or result.synack_backoff.intervals:
@@ -133,12 +136,12 @@ def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]]) -> str:
     return "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + f"</tr>{body}</table>"
 
 
-def _udp_section(flow: UdpFlow, sidecar: Sidecar | None) -> list[str]:
+def _udp_section(flow: UdpFlow, sidecar: Sidecar | None, start: float | None) -> list[str]:
     return [
         f"<h2>UDP flow #{flow.id}: {_e(format_endpoint(flow.client, flow.family))} → "
         f"{_e(format_endpoint(flow.server, flow.family))}</h2>",
         f"<p>{_e(flow.summary())}</p>",
-        f"<figure>{figure_svg(figure(flow, sidecar))}<figcaption>Sequence diagram</figcaption></figure>",
+        f"<figure>{figure_svg(figure(flow, sidecar, start))}<figcaption>Sequence diagram</figcaption></figure>",
         "".join(f"<p>{_e(finding)}</p>" for finding in flow.findings),
     ]
 
@@ -167,8 +170,11 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         parts.append("</ul>")
     if note:
         parts.append(f"<p>{_e(note)}</p>")
+    start = stats.start_time
     parts.extend(
-        _udp_section(chosen, sidecar) if isinstance(chosen, UdpFlow) else _connection_section(chosen, sidecar)
+        _udp_section(chosen, sidecar, start)
+        if isinstance(chosen, UdpFlow)
+        else _connection_section(chosen, sidecar, start)
     )
     if len(analysis.connections) > 1:
         parts.append("<h2>All connections</h2>")

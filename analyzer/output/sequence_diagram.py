@@ -108,8 +108,8 @@ class _Ladder:
 
 
 def _ladder(title: str, summary: str, client: str, server: str, packets: list[tuple[float, int]],
-            calls: list[CallRecord]) -> _Ladder:  # fmt: skip
-    """packets: (time, frame) of every arrow to draw."""
+            calls: list[CallRecord], clock: str) -> _Ladder:  # fmt: skip
+    """packets: (time, frame) of every arrow to draw; clock: what its times count from."""
     moments: list[tuple[float, Hashable]] = [(time, ("pkt", frame)) for time, frame in packets]
     packet_times = [time for time, _frame in packets]
     for index, call in enumerate(calls):
@@ -118,7 +118,7 @@ def _ladder(title: str, summary: str, client: str, server: str, packets: list[tu
             moments.append((call["end_time"], ("call", index, "end")))
     layout = layout_moments(moments)
     summary_lines = _wrap(summary, 150)
-    header = 1.9 + 0.3 * summary_lines.count("\n")  # rows above the lifelines' heads
+    header = 2.2 + 0.3 * summary_lines.count("\n")  # rows above the lifelines' heads
     bottom = max(layout.at.values()) + 1.5
     fig = plt.figure(figsize=(FIGURE_WIDTH, (bottom + header) * ROW_INCHES + 0.6))
     ax = fig.add_axes((0, 0, 1, 1))
@@ -127,6 +127,8 @@ def _ladder(title: str, summary: str, client: str, server: str, packets: list[tu
     ax.axis("off")
     ax.text(0.5, -header, title, ha="center", va="top", fontsize=FONT + 3, weight="bold")
     ax.text(0.5, -header + 0.45, summary_lines, ha="center", va="top", fontsize=FONT)
+    ax.text(0.5, -header + 0.8 + 0.3 * summary_lines.count("\n"), clock, ha="center", va="top",
+            fontsize=FONT - 1, color="#555555")  # fmt: skip
     for x, role, where in ((CLIENT_X, "client", client), (SERVER_X, "server", server)):
         ax.text(
             x, -0.3, f"{role}\n{where}", ha="center", va="center", fontsize=FONT + 1, weight="bold",
@@ -147,7 +149,16 @@ def _title(sidecar: Sidecar | None, text: str) -> str:
     return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
 
 
-def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> plt.Figure:
+def _clock(origin: float | None) -> str:
+    if origin is None:
+        return "frame numbers and times (+seconds since the connection's first packet) under each arrow"
+    return "frame numbers and times (+seconds since frame 1 of the capture, as Wireshark's) under each arrow"
+
+
+def sequence_figure(
+    result: ConnectionAnalysis, sidecar: Sidecar | None = None, origin: float | None = None
+) -> plt.Figure:
+    """origin: frame 1's time, which the arrows' times count from (None: the connection's start)."""
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
@@ -158,8 +169,9 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
         server,
         [(s.time, s.frame) for s in connection.segments],
         calls_of(sidecar),
+        _clock(origin),
     )
-    _draw_packets(ladder.ax, result, ladder.layout)
+    _draw_packets(ladder.ax, result, ladder.layout, connection.first_time if origin is None else origin)
     _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
     confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
     silent_listener = result.kernel is not None and result.kernel.server_listened
@@ -181,7 +193,7 @@ def sequence_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
     return ladder.fig
 
 
-def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None) -> plt.Figure:
+def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None) -> plt.Figure:
     """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
     client = format_endpoint(flow.client, flow.family)
     server = format_endpoint(flow.server, flow.family)
@@ -199,22 +211,33 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None) -> plt.Figure:
         server,
         [(time, frame) for time, frame, *_rest in arrows],
         calls_of(sidecar),
+        _clock(origin),
     )
-    origin = min(time for time, *_rest in arrows)
+    start = min(time for time, *_rest in arrows) if origin is None else origin
     for time, frame, from_client, label, color in arrows:
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y = ladder.layout.at[("pkt", frame)]
-        _arrow(ladder.ax, x0, x1, y, label, f"+{format_duration(time - origin)}", color, "-")
+        _arrow(ladder.ax, x0, x1, y, label, f"frame {frame}  +{format_duration(time - start)}", color, "-")
     return ladder.fig
 
 
-def figure(item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None) -> plt.Figure:
-    """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels)."""
-    return udp_figure(item, sidecar) if isinstance(item, UdpFlow) else sequence_figure(item, sidecar)
+def figure(
+    item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None
+) -> plt.Figure:
+    """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels).
+    origin: frame 1's time, which the times count from (None: the connection's start)."""
+    if isinstance(item, UdpFlow):
+        return udp_figure(item, sidecar, origin)
+    return sequence_figure(item, sidecar, origin)
 
 
-def draw(item: ConnectionAnalysis | UdpFlow, output: Path, sidecar: Sidecar | None = None) -> Path:
-    return save_figure(figure(item, sidecar), output)
+def draw(
+    item: ConnectionAnalysis | UdpFlow,
+    output: Path,
+    sidecar: Sidecar | None = None,
+    origin: float | None = None,
+) -> Path:
+    return save_figure(figure(item, sidecar, origin), output)
 
 
 def _wrap(text: str, width: int) -> str:
@@ -229,9 +252,8 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines[:3])
 
 
-def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> None:
+def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, origin: float) -> None:
     connection, handshake = result.connection, result.handshake
-    origin = connection.first_time
     bases = sequence_bases(result)
     retransmission = result.resends
     lost_frames = {step.segment.frame for step in result.steps if step.lost}
@@ -252,7 +274,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> N
         y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
-        when = f"+{format_duration(segment.time - origin)}"
+        when = f"frame {segment.frame}  +{format_duration(segment.time - origin)}"
         if segment.frame in retransmission:
             color, style = COLORS["retransmission"], "--"
             label += f"  (retransmission #{retransmission[segment.frame][0]})"
