@@ -434,30 +434,31 @@ class ConnectionMachine:
     def _challenge(self, sender: Endpoint, ack: Segment) -> None:
         """`ack`, the first thing `sender` sends after the peer's SYN, does not acknowledge
         it: a challenge ACK (see "Challenge ACKs" above). The SYN was not taken in."""
-        syn_frame = sender.frames[-1]
-        sender.retract()
-        for step in reversed(self.steps):
-            if step.segment.frame == syn_frame:
-                step.receiver_after = sender.state
-                step.dropped = (
-                    f"answered by a challenge ACK (frame {ack.frame}, RFC 5961): a connection still open "
-                    "on these ports took it, not the listener"
-                )
-                break
+        self._not_taken(
+            sender,
+            f"answered by a challenge ACK (frame {ack.frame}, RFC 5961): a connection still open "
+            "on these ports took it, not the listener",
+        )
 
     def _no_socket(self, sender: Endpoint, rst: Segment) -> None:
         """`rst`, the first thing `sender` sends after the SYN/ACK that put it in ESTABLISHED,
         answers that SYN/ACK as a kernel answers a segment for no socket (see "No socket"
         above): the SYN/ACK found no connection, so it never made one."""
-        synack_frame = sender.frames[-1]
+        self._not_taken(
+            sender,
+            f"answered by RST (frame {rst.frame}): no socket took it (a SYN scan's raw probe, "
+            "or a connect() given up)",
+        )
+
+    def _not_taken(self, sender: Endpoint, why: str) -> None:
+        """The segment that moved `sender` last was not taken in after all: `sender` goes back
+        to its state before, and that segment's step says why."""
+        frame = sender.frames[-1]
         sender.retract()
         for step in reversed(self.steps):
-            if step.segment.frame == synack_frame:
+            if step.segment.frame == frame:
                 step.receiver_after = sender.state
-                step.dropped = (
-                    f"answered by RST (frame {rst.frame}): no socket took it (a SYN scan's raw probe, "
-                    "or a connect() given up)"
-                )
+                step.dropped = why
                 break
 
     def _listened(self, sender: Endpoint, synack: Segment) -> None:
