@@ -111,3 +111,24 @@ def test_wireshark_clock_and_errors(tmp_path) -> None:
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(capture.read_bytes()[:24])
     assert_one_line_error(run("overview", str(empty), "-o", str(out)), "no TCP connection to draw")
+
+
+def test_when_the_last_turn_is_cut_the_commonest_outcome_gives_way() -> None:
+    from analyzer.output.overview_chart import Row
+
+    overview = Overview()
+    counts = {"refused": 1, "reset": 100, "incomplete": 200, "no_answer": 300, "closed": 400, "open": 500}
+    ident = 0
+    for kind, count in counts.items():
+        for n in range(count):
+            row = Row(ident, f"#{ident}", float(n), float(n) + 1, kind, "", [], [], False)
+            overview.starts[kind].append(row.start)
+            if len(overview.best[kind]) < MAX_ROWS:
+                overview.best[kind].append((row.rank, row))
+            ident += 1
+    drawn = [row.outcome for row in overview.drawn()]
+    # In turns, rarest first: 1 refused, then 5 a turn; the 61st row, the commonest's, is cut.
+    assert len(drawn) == MAX_ROWS
+    assert {kind: drawn.count(kind) for kind in counts} == {
+        "refused": 1, "reset": 12, "incomplete": 12, "no_answer": 12, "closed": 12, "open": 11
+    }  # fmt: skip
