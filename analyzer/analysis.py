@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from analyzer.arrivals import prove_states
-from analyzer.connections import Connection, Side, Timeouts, group_connections, stream_connections
+from analyzer.connections import SIDES, Connection, Side, Timeouts, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.decode.segment import impossible_flags
@@ -43,7 +44,7 @@ from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.long_connection import FoldedConnection
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
-from analyzer.sidecar import CallRecord, Sidecar, calls_of
+from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
 from analyzer.tcp_state import ConnectionMachine, State, Step, time_out
 from analyzer.udp_flows import UdpFlow, group_udp_flows
 
@@ -174,7 +175,10 @@ class Analysis:
     scans: list[ScanFinding] = field(default_factory=list)  # the file's scans and floods
 
 
-def analyze_connection(connection: Connection) -> ConnectionAnalysis:
+def analyze_connection(connection: Connection, recording_end: float | None = None) -> ConnectionAnalysis:
+    """recording_end: when the recording stopped, if known beyond the file's last frame (a
+    sidecar's calls and snapshots were made while it ran): for a connection still open at
+    the end, what was still going on (a CLOSE_WAIT held) lasted at least to it."""
     folded = connection.folded
     # Where it was captured decides what reached whom: loss inference and the states read it.
     handshake = find_handshake(connection)
@@ -244,7 +248,12 @@ def analyze_connection(connection: Connection) -> ConnectionAnalysis:
     diagnoses: list[Diagnosis] = []
     # Every diagnosis reads a FIN, a RST, a flagged segment or a resend: a flood's attempts have none.
     if resets or close.first_fin is not None or sequence.flags or resends:
-        diagnoses = diagnose(connection, sequence, handshake.answered_syn_to_ack, resends, resets)
+        capture_end = connection.capture_end
+        if capture_end is not None and recording_end is not None:
+            capture_end = max(capture_end, recording_end)
+        diagnoses = diagnose(
+            connection, sequence, handshake.answered_syn_to_ack, resends, resets, capture_end
+        )
     return ConnectionAnalysis(
         sequence=sequence,
         compatibility=compatible,
@@ -290,6 +299,7 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     causes, the backoff against the recorded kernel settings, the kernel's socket states."""
     connection = result.connection
     apply_call_timeouts(result, sidecar)
+    apply_orphan_timer(result, sidecar.get("sysctls") or {})
     # A sidecar that recorded no kernel settings predicts no schedule of its own.
     sysctls = sidecar.get("sysctls") or None
     result.syn_backoff.matches = matching_schedules(result.syn_backoff, sysctls)
@@ -315,6 +325,30 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
             result.notes.append(
                 f"the client gave up at connect() ETIMEDOUT (call log), +{call['end_time'] - connection.first_time:.3f} s"
             )
+
+
+FIN_TIMEOUT_SYSCTL: Final = "net.ipv4.tcp_fin_timeout"
+
+
+def apply_orphan_timer(result: ConnectionAnalysis, sysctls: dict) -> None:
+    """The packets put the FIN_WAIT_2 timer's move at the late segment that found no socket,
+    the latest it can have fired (tcp_state.py, "Orphans"); the recorded tcp_fin_timeout
+    says when it did: that long after the end entered FIN_WAIT_2 (the kernel arms it then)."""
+    setting = sysctls.get(FIN_TIMEOUT_SYSCTL)
+    if setting is None or not str(setting).isdigit():
+        return
+    for side in SIDES:
+        history, frames = result.states[side], result.state_frames.get(side, [])
+        for index in range(1, min(len(history), len(frames))):
+            (entered, before), (time, state) = history[index - 1], history[index]
+            if before == State.FIN_WAIT_2 and state == State.CLOSED and frames[index] is None:
+                fired = entered + int(setting)
+                if entered <= fired < time:
+                    history[index] = (fired, state)
+                    result.notes.append(
+                        f"the {side}'s FIN_WAIT_2 timer fired at +{fired - result.connection.first_time:.3f} s "
+                        f"(tcp_fin_timeout {setting} s, recorded in the sidecar)"
+                    )
 
 
 @dataclass
@@ -354,10 +388,11 @@ class FileStream:
         sidecar, seen = self.sidecar, self._seen
         stats, scans = self.stats, self.scans
         segments = self._segments()
+        recorded_until = recording_end(sidecar) if sidecar is not None else None
         for connection in stream_connections(
             segments, self.timeouts, lambda: stats.end_time, FoldedConnection, frames=stats
         ):
-            result = analyze_connection(connection)
+            result = analyze_connection(connection, recorded_until)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
                 apply_sidecar(result, sidecar)

@@ -160,6 +160,9 @@ class Connection:
     # or of a folded connection the first COPIES_KEPT; `copy_count` counts all.
     copies: list[tuple[Segment, int]] = field(default_factory=list)
     copy_count: int = 0
+    # When the capture ended, for a connection still open then (handed over at the end of
+    # the file, not by a timer or its close): what was still going on lasted at least to it.
+    capture_end: float | None = None
 
     def __init__(
         self,
@@ -186,6 +189,7 @@ class Connection:
         self.untunnelled_too = False
         self.copies = []
         self.copy_count = 0
+        self.capture_end = None
 
     @property
     def packets(self) -> int:
@@ -612,6 +616,7 @@ class ConnectionTracker:
         for key, open_ in list(self._current.items()):
             kind, when = open_.expiry(self.timeouts)
             self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
+            done[-1].capture_end = end
         self._ended.clear()
         self._timers.clear()
         self._seconds.clear()

@@ -14,8 +14,11 @@ about it, and these rules read that:
   peer would have had no reason to resend), unless the resend came within one round trip
   of it (`first_syn_to_handshake_ack`, CROSSING_FLOOR at least), when the two may have
   crossed in flight;
-- the ACK that completes a handshake answered at once by the peer's RST, no data ever
-  sent: the listener refused it (accept queue full, tcp_abort_on_overflow).
+- the ACK that completes a handshake answered at once (within the crossing window: one
+  round trip wherever the capture was taken) by the peer's RST, no data ever sent: the
+  listener refused it (accept queue full, tcp_abort_on_overflow). A RST that comes later
+  is the listener's own doing after the connection was made (closed with connections
+  still in its accept queue: a RST to each).
 
 What answers a SYN and what does not. A SYN (or SYN/ACK) with ISN X is acknowledged by an
 ACK above X up to what its sender has sent on from X (the SYN's data, a Fast Open
@@ -105,7 +108,10 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
             and answer.flags & RST
             and (answer.src, answer.sport) == (ack.dst, ack.dport)
         ):
-            lost.add(ack.frame)
+            if crossing is None:
+                crossing = crossing_window(segments)
+            if answer.time - ack.time <= crossing:
+                lost.add(ack.frame)
     if not earlier:
         return lost
     if crossing is None:

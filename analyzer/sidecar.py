@@ -152,6 +152,15 @@ def calls_of(sidecar: Sidecar | None) -> list[CallRecord]:
     return sidecar["calls"] if sidecar is not None else []
 
 
+def recording_end(sidecar: Sidecar) -> float | None:
+    """The latest moment the sidecar shows the recording still running: the last call's
+    return and the last kernel snapshot, both made while tcpdump recorded (it starts before
+    the first call and stops after the last). Past the file's last frame, nothing was sent."""
+    times = [call["end_time"] for call in sidecar["calls"]]
+    times += [snapshot.get("end_time", snapshot["time"]) for snapshot in sidecar.get("snapshots", [])]
+    return max(times) if times else None
+
+
 def call_failed(call: CallRecord) -> bool:
     """Whether a call of the sidecar's log failed (an errno that is an error)."""
     return bool(call["errno"]) and call["errno"] not in NOT_FAILURES

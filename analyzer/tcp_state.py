@@ -72,6 +72,15 @@ other way round, an end held CLOSED that sends a SYN/ACK was listening: a listen
 SYN the capture does not show in (the SYN before the capture, or the end's RST was
 another's, an injected one), so it is taken as LISTEN and the RST's move retracted.
 
+Orphans. A socket closed while in FIN_WAIT_2 is ended by a timer (Linux tcp_fin_timeout,
+60 s by default) if the peer does not close meanwhile. A RST that is the first thing an
+end in FIN_WAIT_2 sends after a segment of the peer which came FIN_WAIT_2_SILENCE or more
+after it entered FIN_WAIT_2 (late data, or the peer's FIN at last) shows that segment found
+no socket: a live FIN_WAIT_2 takes data and answers a FIN with its ACK. The machine takes
+back the move the late segment seemed to bring (a FIN's TIME_WAIT), says on its step why,
+and puts the timer's move to CLOSED at the late segment's time, the latest it can have
+fired (no frame: a timer sends nothing); the RST leaves a CLOSED end.
+
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
 packet: it moves neither end, and its step says so.
@@ -89,6 +98,7 @@ from enum import StrEnum
 from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
+from analyzer.timefmt import format_duration
 
 
 # Hashed as the strings they are, compiled too (docs/mypyc.md): the state machine looks
@@ -176,6 +186,9 @@ SYNCHRONIZED: Final = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
 MAX_WINDOW_SCALE: Final = 14
+# A segment that finds no socket this long after its end entered FIN_WAIT_2: the orphan
+# timer ended it (see "Orphans" above; a prompt RST there is data after close instead).
+FIN_WAIT_2_SILENCE: Final = 1.0
 
 
 @dataclass
@@ -408,6 +421,8 @@ class ConnectionMachine:
         if flags & (SYN | ACK | RST) == SYN | ACK and sender.state == S.CLOSED:
             self._listened(sender, segment)
             step.sender_before = sender.state
+        if flags & RST and self._orphan_ended(sender, receiver):
+            step.sender_before = sender.state
         answers = bool(
             flags & RST
             and sender.state == S.SYN_SENT
@@ -449,6 +464,34 @@ class ConnectionMachine:
             f"answered by RST (frame {rst.frame}): no socket took it (a SYN scan's raw probe, "
             "or a connect() given up)",
         )
+
+    def _orphan_ended(self, sender: Endpoint, peer: Endpoint) -> bool:
+        """`sender` is about to send a RST: if it is the first thing it sends after a late
+        segment of `peer` in FIN_WAIT_2 (see "Orphans" above), the FIN_WAIT_2 timer had
+        ended it before that segment came: True, the machine's account mended."""
+        late = peer.last_sent
+        if late is None or (sender.last_sent is not None and sender.last_sent.frame > late.frame):
+            return False
+        history = sender.history
+        took_fin = sender.state == S.TIME_WAIT and sender.frames[-1] == late.frame and len(history) >= 2
+        waiting = history[-2] if took_fin else history[-1]
+        if waiting[1] != S.FIN_WAIT_2 or late.time - waiting[0] < FIN_WAIT_2_SILENCE:
+            return False
+        why = (
+            f"found no socket: the {format_duration(late.time - waiting[0])} in FIN_WAIT_2 had outlasted the orphan "
+            "timer (tcp_fin_timeout), and the RST after it says so"
+        )
+        if took_fin:
+            self._not_taken(sender, why)
+        else:
+            for step in reversed(self.steps):
+                if step.segment.frame == late.frame:
+                    step.dropped = why
+                    break
+        sender.state = S.CLOSED
+        history.append((late.time, S.CLOSED))
+        sender.frames.append(None)
+        return True
 
     def _not_taken(self, sender: Endpoint, why: str) -> None:
         """The segment that moved `sender` last was not taken in after all: `sender` goes back

@@ -273,6 +273,109 @@ def check_udp(analysis: dict, sidecar: dict) -> None:
     assert any("ECONNREFUSED" in f and "ICMP port unreachable" in f for f in analysis["application"])
 
 
+def _diagnoses(connection: dict, kind: str) -> list[dict]:
+    return [d for d in connection["diagnoses"] if d["kind"] == kind]
+
+
+def check_close_wait_leak(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "client", "one-fin", None)
+    assert sidecar["facts"]["eof"] == ""  # the server read the end of the stream ...
+    assert _states(c, "server")[-1] == "CLOSE_WAIT" and _states(c, "client")[-1] == "FIN_WAIT_2"
+    # ... and the kernel still held its socket in CLOSE_WAIT at the last snapshot.
+    views = [view for view in _kernel_views(sidecar, c["client"]["port"]) if view]
+    assert views[-1] == {"client": "FIN_WAIT_2", "server": "CLOSE_WAIT"}
+    [held] = _diagnoses(c, "close_wait_held")
+    assert "at least" in held["sentence"] and "the server" in held["sentence"]
+    seconds = float(held["sentence"].split("at least ")[1].split(" s ")[0])
+    assert seconds >= sidecar["parameters"]["held_seconds"]
+    assert c["resets"] == []
+
+
+def check_fin_wait_2_timeout(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "client", "four-way", None)
+    assert sidecar["facts"]["fin_wait_2_expired"] is True
+    assert [(r["sender"], r["cause"], r["state"]) for r in c["resets"]] == [
+        ("client", "fin_wait_2_expired", "CLOSED")
+    ]
+    assert _states(c, "client")[-2:] == ["FIN_WAIT_2", "CLOSED"]
+    (entered, _), (ended, _) = c["states"]["client"][-2:]
+    timeout = int(sidecar["sysctls"]["net.ipv4.tcp_fin_timeout"])
+    # The timer's move: tcp_fin_timeout after FIN_WAIT_2 began (the sidecar says how long).
+    assert ended - entered == pytest.approx(timeout, abs=0.01)
+    assert ended <= c["resets"][0]["time"]
+    assert _diagnoses(c, "fin_wait_2_expired") and _diagnoses(c, "close_wait_held")
+
+
+def check_listener_close(analysis: dict, sidecar: dict) -> None:
+    connections = analysis["connections"]
+    assert sorted(c["client"]["port"] for c in connections) == sorted(sidecar["facts"]["client_ports"])
+    for c in connections:
+        assert c["handshake"]["status"] == "complete"
+        assert [(r["sender"], r["cause"], r["state"]) for r in c["resets"]] == [
+            ("server", "listener_closed", "ESTABLISHED")
+        ]
+        assert _states(c, "server") == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSED"]
+    [close] = _calls(sidecar, "server", "close() listener")
+    assert all(c["resets"][0]["time"] >= close["time"] for c in connections)
+    assert not _calls(sidecar, "server", "accept(")
+    assert [call["errno"] for call in _calls(sidecar, "client", "recv(")] == ["ECONNRESET"] * len(connections)
+
+
+def check_recv_timeout(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "client", "four-way", "client")
+    [timed_out] = [call for call in _calls(sidecar, "client", "recv(") if call["errno"]]
+    assert timed_out["errno"] == "TimeoutError"
+    assert timed_out["end_time"] - timed_out["time"] >= sidecar["parameters"]["recv_timeout"]
+    assert any("TimeoutError" in f and "nothing on the wire meanwhile" in f for f in analysis["application"])
+    # Nothing of this connection moved while recv() waited: no state change in between.
+    changes = [change["time"] for change in c["state_changes"]]
+    assert not [t for t in changes if timed_out["time"] < t < timed_out["end_time"]]
+
+
+def check_nonblocking_connect(analysis: dict, sidecar: dict) -> None:
+    made, refused = analysis["connections"]
+    assert made["handshake"]["status"] == "complete" and made["close"]["shape"] == "four-way"
+    assert refused["handshake"]["status"] == "refused"
+    assert refused["server"]["port"] == sidecar["facts"]["closed_port"]
+    connects = _calls(sidecar, "client", "connect(")
+    assert [call["result"] for call in connects] == ["EINPROGRESS", "EINPROGRESS"]
+    assert [call["result"] for call in _calls(sidecar, "client", "select(")] == ["writable", "writable"]
+    assert [call["result"] for call in _calls(sidecar, "client", "getsockopt(SO_ERROR)")] == [
+        "0",
+        "ECONNREFUSED",
+    ]
+    assert sidecar["facts"]["so_error"] == ["0", "ECONNREFUSED"]
+    # select() returned once the handshake was over (loopback may finish it within connect()).
+    assert _calls(sidecar, "client", "select(")[0]["end_time"] >= made["handshake"]["synack_times"][0]
+    assert refused["resets"][0]["time"] < _calls(sidecar, "client", "select(")[1]["end_time"]
+
+
+def check_nagle(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "client", "four-way", "client")
+    pieces = sidecar["parameters"]["pieces"]
+    facts = sidecar["facts"]
+    assert facts["nagle_recv"] == facts["nodelay_recv"] == "".join(pieces)
+    nagle, nodelay = [f for f in analysis["application"] if "glued together" in f]
+    # With Nagle on, the sender glued them on the wire; with TCP_NODELAY only the receiver did.
+    assert f"{len(pieces)} send()s" in nagle and "the sender glued them" in nagle
+    assert int(nagle.split("they were ")[1].split(" segments")[0]) < len(pieces)
+    assert "each was a segment of its own" in nodelay
+    assert len(nodelay.split("(frames ")[1].split(")")[0].split(", ")) == len(pieces)
+    assert c["resets"] == [] and c["sequence"]["counts"] == {}
+
+
+def check_udp_truncation(analysis: dict, sidecar: dict) -> None:
+    assert analysis["connections"] == []
+    [flow] = analysis["udp"]
+    facts = sidecar["facts"]
+    # On the wire each datagram whole; at the receiver the first cut to the buffer.
+    assert [d["length"] for d in flow["datagrams"]] == facts["sent"]
+    assert facts["received"] == [sidecar["parameters"]["buffer"], facts["sent"][1]]
+    assert facts["truncated"] == [True, False]
+    results = [call["result"] for call in _calls(sidecar, "server", "recvfrom(")]
+    assert "MSG_TRUNC" in results[0] and "MSG_TRUNC" not in results[1]
+
+
 FACTS = {
     "refused": check_refused,
     "handshake": check_handshake,
@@ -290,6 +393,13 @@ FACTS = {
     "backlog-abort": check_backlog_abort,
     "sticky": check_sticky,
     "udp": check_udp,
+    "close-wait-leak": check_close_wait_leak,
+    "fin-wait-2-timeout": check_fin_wait_2_timeout,
+    "listener-close": check_listener_close,
+    "recv-timeout": check_recv_timeout,
+    "nonblocking-connect": check_nonblocking_connect,
+    "nagle": check_nagle,
+    "udp-truncation": check_udp_truncation,
 }
 
 

@@ -3,8 +3,13 @@
 Rules:
 - a call that failed is told with its errno and how long after the packet that
   caused it: the last RST, or else the last SYN, received before the call returned;
+- but a call that raised TimeoutError (the deadline settimeout() gave it) has no packet
+  for a cause: it is told with how long it waited and what the wire carried meanwhile;
 - a recv() whose bytes came from more than one send() of the peer is said to have
-  glued them together (TCP keeps no message boundaries).
+  glued them together (TCP keeps no message boundaries), and where: when the capture
+  holds one connection, the peer's data segments that carried those bytes are counted:
+  fewer segments than sends, the sender glued them (Nagle's algorithm holds small sends
+  while an ACK is outstanding); one segment each, the receive queue did.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import ast
 import re
 
-from analyzer.decode.segment import ACK, RST, SYN, Segment
+from analyzer.decode.segment import ACK, MOD, RST, SYN, Segment
 from analyzer.sidecar import CallRecord, call_bytes, call_failed
 from analyzer.timefmt import format_duration
 
@@ -35,7 +40,7 @@ def application_findings(
 ) -> list[str]:
     """`refusals`: ICMP unreachables, the UDP counterpart of a RST."""
     findings = [_failure(call, segments, refusals or []) for call in calls if call_failed(call)]
-    findings.extend(_boundaries(calls))
+    findings.extend(_boundaries(calls, segments))
     return findings
 
 
@@ -43,6 +48,13 @@ def _failure(call: CallRecord, segments: list[Segment], refusals: list) -> str:
     # getsockopt(SO_ERROR) does not fail: it reports how a non-blocking connect() ended.
     verb = "reported" if call["call"].startswith("getsockopt(SO_ERROR") else "raised"
     text = f"{call['side']} {call['call']} {verb} {call['errno']}"
+    if call["errno"] == "TimeoutError":
+        during = sum(1 for s in segments if call["time"] <= s.time <= call["end_time"])
+        waited = format_duration(call["end_time"] - call["time"])
+        wire = (
+            "nothing on the wire meanwhile" if not during else f"{during} TCP packets on the wire meanwhile"
+        )
+        return f"{text} after waiting {waited} (the deadline settimeout() set): {wire}"
     before = [s for s in segments if s.time <= call["end_time"]]
     refusing = [(s.time, s.frame, "RST") for s in before if s.flags & RST]
     refusing += [(r.time, r.frame, "ICMP port unreachable") for r in refusals if r.time <= call["end_time"]]
@@ -54,7 +66,7 @@ def _failure(call: CallRecord, segments: list[Segment], refusals: list) -> str:
     return text
 
 
-def _boundaries(calls: list[CallRecord]) -> list[str]:
+def _boundaries(calls: list[CallRecord], segments: list[Segment]) -> list[str]:
     """Match each side's recv()s against the other side's sends, byte by byte."""
     findings = []
     for reader in ("client", "server"):
@@ -65,6 +77,7 @@ def _boundaries(calls: list[CallRecord]) -> list[str]:
         for sent in sends:
             total += sent
             ends.append(total)
+        carried = _stream_segments(segments, writer)
         position = 0
         for call in calls:
             if call["side"] != reader or not call["call"].startswith("recv"):
@@ -76,8 +89,58 @@ def _boundaries(calls: list[CallRecord]) -> list[str]:
             position = stop
             pieces = [i for i, end in enumerate(ends) if end > start and (ends[i - 1] if i else 0) < stop]
             if len(pieces) > 1:
-                findings.append(
+                finding = (
                     f"{reader} {call['call']} returned {length} bytes: {len(pieces)} send()s of the "
                     f"{writer} glued together (TCP keeps no message boundaries)"
                 )
+                if carried is not None:
+                    finding += _where_glued(carried, start, stop, len(pieces))
+                findings.append(finding)
     return findings
+
+
+def _stream_segments(segments: list[Segment], writer: str) -> list[tuple[int, Segment]] | None:
+    """The writer's data segments with their offsets in its byte stream (from its SYN), if
+    the capture holds one connection that began with a SYN; None otherwise (several
+    connections' bytes cannot be told apart by side alone)."""
+    syns = [s for s in segments if s.flags & (SYN | ACK | RST) == SYN]
+    if not syns or any((s.src, s.sport, s.dst, s.dport) != _ends(syns[0]) for s in syns):
+        return None
+    client = (syns[0].src, syns[0].sport)
+    isn: int | None = None
+    carried = []
+    for segment in segments:
+        if _ends(segment) not in (_ends(syns[0]), _ends(syns[0])[2:] + _ends(syns[0])[:2]):
+            return None
+        from_client = (segment.src, segment.sport) == client
+        if from_client != (writer == "client"):
+            continue
+        if segment.flags & SYN and isn is None:
+            isn = segment.seq
+        elif segment.payload_len and isn is not None:
+            carried.append(((segment.seq - isn - 1) % MOD, segment))
+    return carried
+
+
+def _ends(segment: Segment) -> tuple[str, int, str, int]:
+    return segment.src, segment.sport, segment.dst, segment.dport
+
+
+def _where_glued(carried: list[tuple[int, Segment]], start: int, stop: int, sends: int) -> str:
+    """Where the sends were glued: by the sender, into fewer segments, or only at the receiver."""
+    frames = sorted(
+        {
+            segment.frame
+            for offset, segment in carried
+            if offset < stop and offset + segment.payload_len > start
+        }
+    )
+    if not frames:
+        return ""
+    listed = ", ".join(str(frame) for frame in frames)
+    if len(frames) < sends:
+        return (
+            f"; on the wire they were {len(frames)} segments (frames {listed}): the sender glued them "
+            "(Nagle's algorithm holds small sends while an ACK is outstanding)"
+        )
+    return f"; on the wire each was a segment of its own (frames {listed}): glued in the receive queue"

@@ -16,12 +16,14 @@ Causes, tried in this order (the first that fits):
 - accept_queue_overflow: the server's RST follows at once the client's ACK of the
   SYN/ACK, before any data: the ACK found the accept queue full
   (tcp_abort_on_overflow=1).
+- fin_wait_2_expired: the sender's FIN was acknowledged, the peer did not close in time,
+  and the RST answers (the sender's first segment since) a segment of the peer, its data or
+  its FIN at last, that came more than FIN_WAIT_2_SILENCE after that acknowledgment: the
+  orphaned socket had been ended by the FIN_WAIT_2 timer (Linux tcp_fin_timeout) and the
+  4-tuple belonged to nobody; a socket still in FIN_WAIT_2 would have acknowledged the FIN.
+  Before after_close and data_after_close: late data or a late FIN is what such a RST
+  answers, and the timer is why.
 - after_close: both sides had already sent their FIN.
-- fin_wait_2_expired: the sender's FIN was acknowledged, the peer never sent its own,
-  and the RST answers a segment of the peer that came more than FIN_WAIT_2_SILENCE after
-  that acknowledgment: the orphaned socket had been ended by the FIN_WAIT_2 timer (Linux
-  tcp_fin_timeout) and the 4-tuple belonged to nobody. Before data_after_close: late data
-  is what such a RST answers, and the timer is why.
 - data_after_close: the sender had closed (sent its FIN) and the peer then sent
   data: a closed socket answers data with RST.
 - no_connection: the sender's first segment in the capture is this RST, answering a
@@ -54,22 +56,20 @@ from typing import Final, Literal
 from analyzer.connections import Connection, Side
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, impossible_flags, seq_diff
 from analyzer.findings.handshake import Handshake
+from analyzer.loss_inference import crossing_window
 from analyzer.sidecar import CallRecord, call_bytes
-from analyzer.tcp_state import SYNCHRONIZED, State, Step
+from analyzer.tcp_state import FIN_WAIT_2_SILENCE, SYNCHRONIZED, State, Step
 from analyzer.timefmt import format_duration
 
 ResetCause = Literal[
     "impossible_flags", "challenge_ack_answer", "refused", "accept_queue_overflow", "after_close",
     "fin_wait_2_expired", "data_after_close", "no_connection", "after_reset", "connect_abandoned", "keep_alive_timeout", "abort",
-    "linger_abort", "unread_data", "unknown",
+    "linger_abort", "unread_data", "listener_closed", "unknown",
 ]  # fmt: skip
 
 # Unanswered keep-alives before a RST that show the keep-alive timer gave up (Linux sends
 # tcp_keepalive_probes, 9 by default; an application may ask for fewer, not for one).
 KEEP_ALIVE_TIMEOUT_PROBES: Final = 2
-# A segment that finds no socket this long after the FIN was acknowledged: the orphan
-# timer ended it (a prompt RST after FIN_WAIT_2 is another story: data after close).
-FIN_WAIT_2_SILENCE: Final = 1.0
 
 
 @dataclass
@@ -123,8 +123,11 @@ def _answered_unacceptable_ack(
     return None
 
 
-def _answers_handshake_ack(before: list[Step], connection: Connection, handshake: Handshake) -> bool:
-    """The RST follows at once the client's pure ACK of the SYN/ACK, and no data ever flowed."""
+def _answers_handshake_ack(
+    before: list[Step], connection: Connection, handshake: Handshake, rst: Segment
+) -> bool:
+    """The RST follows at once (loss_inference's crossing window, as the rule that calls
+    that ACK lost reads it) the client's pure ACK of the SYN/ACK, and no data ever flowed."""
     if not before or handshake.server_isn is None:
         return False
     last = before[-1].segment
@@ -133,6 +136,7 @@ def _answers_handshake_ack(before: list[Step], connection: Connection, handshake
         and last.flags & (SYN | FIN | RST | ACK) == ACK
         and last.ack == (handshake.server_isn + 1) % (1 << 32)
         and not any(s.segment.payload_len for s in before)
+        and rst.time - last.time <= crossing_window(connection.segments)
     )
 
 
@@ -208,7 +212,7 @@ def _cause(
             f"connection refused: nothing listens on port {port}; the SYN was answered with RST/ACK",
             [handshake.syns[-1].frame] if handshake.syns else [],
         )
-    if sender == "server" and _answers_handshake_ack(before, connection, handshake):
+    if sender == "server" and _answers_handshake_ack(before, connection, handshake, segment):
         return (
             "accept_queue_overflow",
             "the server's accept queue was full when the handshake's last ACK arrived "
@@ -216,6 +220,18 @@ def _cause(
             [before[-1].segment.frame],
         )
     fins = {side(s.segment): s.segment for s in before if s.segment.flags & FIN}
+    expired = _fin_wait_2_expired(before, fins[sender], side, peer) if sender in fins else None
+    if expired is not None:
+        acked, late = expired
+        what = "FIN" if late.flags & FIN else "segment"
+        return (
+            "fin_wait_2_expired",
+            f"the {sender}'s socket had waited in FIN_WAIT_2 since its FIN was acknowledged (frame "
+            f"{acked.frame}); the {peer}'s {what} {format_duration(late.time - acked.time)} later (frame "
+            f"{late.frame}) found it ended by the orphan timer (Linux tcp_fin_timeout, 60 s by default), "
+            "and the kernel answered for no connection",
+            [fins[sender].frame, acked.frame, late.frame],
+        )
     if len(fins) == 2:
         return (
             "after_close",
@@ -223,17 +239,6 @@ def _cause(
             [fins["client"].frame, fins["server"].frame],
         )
     if sender in fins:
-        expired = _fin_wait_2_expired(before, fins[sender], side, peer)
-        if expired is not None:
-            acked, late = expired
-            return (
-                "fin_wait_2_expired",
-                f"the {sender}'s socket had waited in FIN_WAIT_2 since its FIN was acknowledged (frame "
-                f"{acked.frame}); the {peer}'s segment {format_duration(late.time - acked.time)} later (frame "
-                f"{late.frame}) found it ended by the orphan timer (Linux tcp_fin_timeout, 60 s by default), "
-                "and the kernel answered for no connection",
-                [fins[sender].frame, acked.frame, late.frame],
-            )
         late_data = [
             s.segment
             for s in before
@@ -337,31 +342,51 @@ _AFTER_OWN_FIN: Final = frozenset((State.FIN_WAIT_1, State.FIN_WAIT_2))
 def _fin_wait_2_expired(before: list[Step], fin: Segment, side: Callable[[Segment], Side],
                         peer: Side) -> tuple[Segment, Segment] | None:  # fmt: skip
     """The peer's acknowledgment of `fin` and the peer's segment that came after the orphan
-    timer could have run out, if the peer never sent its own FIN in between."""
+    timer could have run out (its data, or its own FIN at last), if the sender answered
+    nothing since: a socket still in FIN_WAIT_2 would have taken a FIN and acknowledged it."""
     acked: Segment | None = None
     late: Segment | None = None
     for step in before:
         segment = step.segment
-        if side(segment) != peer or segment.frame < fin.frame:
+        if segment.frame < fin.frame:
             continue
-        if segment.flags & FIN:
-            return None
+        if side(segment) != peer:
+            if late is not None:
+                return None  # the sender answered after the late segment: it was alive
+            continue
         if acked is None:
+            if segment.flags & FIN:
+                return None  # the peer closed before it acknowledged: no FIN_WAIT_2 at all
             if segment.flags & ACK and seq_diff(segment.ack, fin.seq_end) >= 0:
                 acked = segment
         elif segment.time - acked.time > FIN_WAIT_2_SILENCE:
             late = segment
+        elif segment.flags & FIN:
+            return None  # the peer closed in time: TIME_WAIT, not the timer
     return (acked, late) if acked is not None and late is not None else None
 
 
 def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[CallRecord]) -> None:
     """On the wire an abort is an abort; the application's calls say which one:
     - linger_abort: the sender set SO_LINGER {on, 0} before closing;
+    - listener_closed: the server's last call before it was the close of its listening
+      socket, and no accept() had returned this connection: it waited in the accept queue,
+      and the kernel resets every connection still queued when the listener closes;
     - unread_data: the sender had read fewer bytes than its peer sent it."""
     for reset in resets:
         if reset.cause != "abort":
             continue
         own = [c for c in calls if c["side"] == reset.sender and c["time"] <= reset.segment.time]
+        if reset.sender == "server" and own and own[-1]["call"].startswith("close() listener"):
+            client_port = f"from port {connection.client[1]}"
+            accepted = any(c["call"].startswith("accept(") and c["result"].endswith(client_port) for c in own)
+            if not accepted:
+                reset.cause = "listener_closed"
+                reset.explanation = (
+                    "the server closed its listening socket while this connection waited in the accept "
+                    "queue, never accepted: the kernel resets every connection still queued"
+                )
+                continue
         if any(c["call"].startswith("setsockopt(SO_LINGER, on, 0") for c in own):
             reset.cause = "linger_abort"
             reset.explanation = (

@@ -47,7 +47,8 @@ Then ours:
                  reset, none (UDP: -)
   rst_cause      each RST's cause in order, comma-separated (refused, accept_queue_overflow,
                  after_close, data_after_close, no_connection, abort, linger_abort,
-                 unread_data, unknown); - when there was none
+                 unread_data, listener_closed, ...: analyzer/findings/resets.py); - when
+                 there was none
   syn_count      SYNs from the client (the first and every resend; UDP: -)
   synack_count   SYN/ACKs from the server (UDP: -)
   expired        the timer that gave the connection up (attempt, partial_close, idle), - if

@@ -61,6 +61,7 @@ RESETS: Final = {
     "abort": "reset: aborted by the application",
     "linger_abort": "reset: aborted by the application (SO_LINGER 0)",
     "unread_data": "reset: closed with data unread",
+    "listener_closed": "reset: listener closed, never accepted",
     "unknown": "reset: cause unknown",
 }
 ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end"

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from analyzer.errors import UserError
-from analyzer.scenarios import aborts, backlog, closes, handshake, refused, sticky, syn_timeout, udp
+from analyzer.scenarios import (
+    aborts,
+    backlog,
+    closes,
+    handshake,
+    left_behind,
+    refused,
+    sticky,
+    syn_timeout,
+    udp,
+    waiting_calls,
+)
 from analyzer.scenarios.base import Context, Scenario
 
 SCENARIOS: dict[str, Scenario] = {
@@ -25,6 +36,13 @@ SCENARIOS: dict[str, Scenario] = {
         backlog.BACKLOG_ABORT,
         sticky.SCENARIO,
         udp.SCENARIO,
+        left_behind.CLOSE_WAIT_LEAK,
+        left_behind.FIN_WAIT_2_TIMEOUT,
+        left_behind.LISTENER_CLOSE,
+        waiting_calls.RECV_TIMEOUT_SCENARIO,
+        waiting_calls.NONBLOCKING_CONNECT,
+        sticky.NAGLE,
+        udp.TRUNCATION,
     )
 }
 

@@ -1,8 +1,11 @@
 """sticky: TCP is a byte stream. Several small send()s arrive as one recv(); a length prefix
-gives the messages back their boundaries."""
+gives the messages back their boundaries. nagle: where the sticking happens, on the wire
+(Nagle's algorithm holds small sends while an ACK is outstanding, then sends them as one
+segment) or only at the receiver (TCP_NODELAY: a segment each, glued in the receive queue)."""
 
 from __future__ import annotations
 
+import socket
 import struct
 
 from analyzer.scenarios.base import Context, Scenario
@@ -58,4 +61,57 @@ SCENARIO = Scenario(
     summary="three small send()s read by one recv(); then length-prefixed framing gives each message back whole",
     run=run,
     parameters={"messages": [m.decode() for m in MESSAGES]},
+)
+
+
+NAGLE_PIECES = tuple(f"piece {n};".encode() for n in range(1, 6))
+
+
+def _send_pieces(ctx: Context, sock: socket.socket) -> None:
+    """Each piece a sendall() of its own, back to back (no pause, no snapshot between): the
+    sends take microseconds, far less than the ACK of the first takes to come."""
+    for index, piece in enumerate(NAGLE_PIECES):
+        last = index == len(NAGLE_PIECES) - 1
+        with ctx.log.step("client", f"sendall({piece!r})", settle=last):
+            sock.sendall(piece)
+
+
+def run_nagle(ctx: Context) -> dict:
+    pair = open_pair(ctx)
+    # The server delays its ACKs (up to 40 ms on Linux) instead of answering each segment at
+    # once, as it does early in a connection: while the first piece waits for its ACK, Nagle's
+    # algorithm holds the others back. Loopback would otherwise acknowledge within the send().
+    with ctx.log.step("server", "setsockopt(TCP_QUICKACK, 0)"):
+        pair.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+    _send_pieces(ctx, pair.client)  # Nagle on: the default
+    ctx.log.idle("server", READ_DELAY, "the pieces wait in the receive queue")
+    nagle = recv(ctx, "server", pair.conn)
+    with ctx.log.step("client", "setsockopt(TCP_NODELAY, 1)"):
+        pair.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # Prompt ACKs again: with delayed ACKs and several pieces in flight, Linux's tail loss
+    # probe would resend the last before the ACK came.
+    with ctx.log.step("server", "setsockopt(TCP_QUICKACK, 1)"):
+        pair.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+    _send_pieces(ctx, pair.client)  # a segment each
+    ctx.log.idle("server", READ_DELAY, "the pieces wait in the receive queue")
+    nodelay = recv(ctx, "server", pair.conn)
+    close(ctx, "client", pair.client)
+    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
+    recv(ctx, "server", pair.conn)
+    close(ctx, "server", pair.conn)
+    close(ctx, "server", pair.listener, "close() listener")
+    return facts(
+        pair,
+        sent=[p.decode() for p in NAGLE_PIECES],
+        nagle_recv=nagle.decode(),
+        nodelay_recv=nodelay.decode(),
+    )
+
+
+NAGLE = Scenario(
+    name="nagle",
+    summary=f"{len(NAGLE_PIECES)} small send()s with Nagle on (glued into fewer segments on the wire while "
+    "an ACK is outstanding), then with TCP_NODELAY (a segment each); one recv() reads each batch",
+    run=run_nagle,
+    parameters={"pieces": [p.decode() for p in NAGLE_PIECES]},
 )

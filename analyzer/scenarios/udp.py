@@ -1,5 +1,7 @@
 """udp: datagrams keep their boundaries and need no handshake; a datagram to a closed port
-comes back as ICMP port unreachable, which a connected UDP socket reports as ECONNREFUSED."""
+comes back as ICMP port unreachable, which a connected UDP socket reports as ECONNREFUSED.
+udp-truncation: a datagram longer than the buffer recvfrom() is given loses the rest
+(MSG_TRUNC says so); the next recvfrom() gets the next datagram, not the rest."""
 
 from __future__ import annotations
 
@@ -56,4 +58,54 @@ SCENARIO = Scenario(
     summary="datagrams keep their boundaries, no handshake; to a closed port: ICMP port unreachable, ECONNREFUSED",
     run=run,
     parameters={"messages": [m.decode() for m in MESSAGES]},
+)
+
+
+BIG = bytes(range(256)) * 4  # 1,024 bytes
+SMALL = b"next datagram"
+TRUNCATING_BUFFER = 100
+
+
+def run_truncation(ctx: Context) -> dict:
+    log = ctx.log
+    with log.step("server", "socket(SOCK_DGRAM)") as outcome:
+        server = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
+        outcome.returned(f"fd {server.fileno()}")
+    with log.step("server", f"bind({ctx.where(UDP_PORT)})"):
+        server.bind((ctx.host, UDP_PORT))
+    with log.step("client", "socket(SOCK_DGRAM)") as outcome:
+        client = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
+        outcome.returned(f"fd {client.fileno()}")
+    for message in (BIG, SMALL):
+        with log.step("client", f"sendto({len(message)} bytes)"):
+            client.sendto(message, (ctx.host, UDP_PORT))
+    lengths, truncated = [], []
+    for _message in (BIG, SMALL):
+        # recvmsg is recvfrom with the flags the kernel returns: MSG_TRUNC when it cut.
+        with log.step("server", f"recvfrom({TRUNCATING_BUFFER})") as outcome:
+            data, _ancillary, flags, _peer = server.recvmsg(TRUNCATING_BUFFER)
+            cut = bool(flags & socket.MSG_TRUNC)
+            outcome.returned(f"{len(data)} bytes" + (", MSG_TRUNC: the rest discarded" if cut else ""))
+        lengths.append(len(data))
+        truncated.append(cut)
+    client_port = client.getsockname()[1]
+    with log.step("client", "close()"):
+        client.close()
+    with log.step("server", "close()"):
+        server.close()
+    return {
+        "server_port": UDP_PORT,
+        "client_port": client_port,
+        "sent": [len(BIG), len(SMALL)],
+        "received": lengths,
+        "truncated": truncated,
+    }
+
+
+TRUNCATION = Scenario(
+    name="udp-truncation",
+    summary=f"a {len(BIG)}-byte datagram read with recvfrom({TRUNCATING_BUFFER}): the rest is discarded "
+    "(MSG_TRUNC); the next recvfrom() gets the next datagram",
+    run=run_truncation,
+    parameters={"buffer": TRUNCATING_BUFFER, "sent": [len(BIG), len(SMALL)]},
 )
