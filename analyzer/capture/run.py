@@ -234,21 +234,56 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
             print(f"{label if n == 0 else '':<10} {path}")
 
 
+# Captures `run_all` makes at once, each in its own namespace: most of a scenario's time is
+# spent waiting on the kernel's timers, and bpftrace's compiling takes one core for seconds.
+CAPTURES_AT_ONCE = 3
+
+
 def run_all(families: tuple[int, ...], *, store: bool = False, runs_dir: Path = Path("runs")) -> int:
-    """Every scenario of the catalogue over each family; a failure is reported and the rest go on."""
+    """Every scenario of the catalogue over each family, CAPTURES_AT_ONCE at a time, each by
+    a `handshake capture` process of its own; what each prints comes out whole, in the
+    catalogue's order. A failure is reported and the rest go on."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from analyzer.scenarios import SCENARIOS
 
     started = time.monotonic()
+    runs = [(name, family) for name in SCENARIOS for family in families]
+    running: list[subprocess.Popen] = []
+
+    def capture(name: str, family: int) -> tuple[int, str, str]:
+        command = [sys.executable, "-m", "analyzer", "capture", name, "--family", str(family)]
+        command += ["--runs-dir", str(runs_dir)] + (["--store"] if store else [])
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        running.append(process)
+        out, err = process.communicate()
+        return process.returncode, out, err
+
     failed = []
-    for name in SCENARIOS:
-        for family in families:
-            try:
-                run_capture(name, family, store=store, runs_dir=runs_dir)
-            except UserError as error:
-                print(f"handshake: {error}", file=sys.stderr)
+    futures: list = []
+    pool = ThreadPoolExecutor(max_workers=CAPTURES_AT_ONCE)
+    try:
+        futures = [pool.submit(capture, name, family) for name, family in runs]
+        for (name, family), future in zip(runs, futures, strict=True):
+            status, out, err = future.result()
+            sys.stdout.write(out + "\n")
+            sys.stderr.write(err)
+            sys.stdout.flush()
+            if status != 0:
                 failed.append(f"{name} IPv{family}")
-            print()
-    count = len(SCENARIOS) * len(families)
+    except KeyboardInterrupt:
+        # Each capture ends its own sandbox on SIGINT (as on Ctrl-C at a terminal, which
+        # reaches them too): let them, and start no more.
+        for future in futures:
+            future.cancel()
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        pool.shutdown(wait=True)
+        print("interrupted: the captures under way were ended; nothing else was started", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    pool.shutdown(wait=True)
+    count = len(runs)
     print(f"captured {count - len(failed)} of {count} in {time.monotonic() - started:.0f} s")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
