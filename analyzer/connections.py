@@ -163,6 +163,9 @@ class Connection:
     # When the capture ended, for a connection still open then (handed over at the end of
     # the file, not by a timer or its close): what was still going on lasted at least to it.
     capture_end: float | None = None
+    # When the next connection on its 4-tuple began (a new SYN, or a segment after it was
+    # over and quiet): the 4-tuple's sockets are that one's from then on.
+    succeeded_at: float | None = None
 
     def __init__(
         self,
@@ -190,6 +193,7 @@ class Connection:
         self.copies = []
         self.copy_count = 0
         self.capture_end = None
+        self.succeeded_at = None
 
     @property
     def packets(self) -> int:
@@ -421,6 +425,7 @@ class ConnectionTracker:
                     # Over and quiet: a new connection, not linked to this one (the sweep
                     # may have let it go already, as it may not: the result must not tell).
                     self._hand_over(key, open_, done)
+                    done[-1].succeeded_at = time
                     open_ = None
             elif self._clock > open_.expiry(self.timeouts)[1]:
                 self._expire(key, open_, done)
@@ -431,6 +436,7 @@ class ConnectionTracker:
                 and (open_.ended or open_.isn_of(from_a) not in (UNSEEN, segment.seq))
             ):
                 self._hand_over(key, open_, done)
+                done[-1].succeeded_at = time
                 previous, open_ = open_, None
         if open_ is None:
             open_ = self._current[key] = _Open(key, [], self._count)

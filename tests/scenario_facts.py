@@ -376,6 +376,42 @@ def check_udp_truncation(analysis: dict, sidecar: dict) -> None:
     assert "MSG_TRUNC" in results[0] and "MSG_TRUNC" not in results[1]
 
 
+def check_keepalive(analysis: dict, sidecar: dict) -> None:
+    c = _only_connection(analysis, sidecar)
+    assert c["handshake"]["status"] == "complete"
+    assert [(r["sender"], r["cause"], r["state"]) for r in c["resets"]] == [
+        ("client", "keep_alive_timeout", "ESTABLISHED")
+    ]
+    params = sidecar["parameters"]
+    [probing] = _diagnoses(c, "keep_alive")
+    answered = int(probing["sentence"].split("; ")[1].split(" answered")[0])
+    probes = c["sequence"]["counts"]["keep_alive"]
+    # Answered while the server could answer, then exactly KEEPCNT unanswered before the RST.
+    assert answered >= 1 and probes - answered == params["keep_count"]
+    assert f"the last {params['keep_count']} got no answer" in probing["sentence"]
+    assert "output: " in sidecar["firewall"][0]  # silenced on output: not in the capture
+    [timed_out] = [call for call in _calls(sidecar, "client", "recv(") if call["errno"]]
+    assert timed_out["errno"] == "ETIMEDOUT" and timed_out["end_time"] >= c["resets"][0]["time"]
+
+
+def check_time_wait_reuse(analysis: dict, sidecar: dict) -> None:
+    old, new = analysis["connections"]
+    port = sidecar["facts"]["client_port"]
+    assert old["client"]["port"] == new["client"]["port"] == port
+    assert (old["close"]["first_fin"], old["close"]["time_wait"]) == ("server", "server")
+    assert _states(old, "server")[-1] == "TIME_WAIT"
+    # The TIME_WAIT socket took the newer SYN: a new connection on the same 4-tuple ...
+    assert new["reuses_ports_of"] == old["id"] and new["handshake"]["status"] == "complete"
+    assert _states(new, "server")[:3] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    # ... its ISN above what the old one used (Linux takes the SYN only then, or with a later
+    # timestamp), and the server's new ISN the old one's next plus 65537 (tcp_timewait_state_process).
+    old_client_end = (old["handshake"]["client_isn"] + 2) % (1 << 32)
+    assert 0 < (new["handshake"]["client_isn"] - old_client_end) % (1 << 32) < 1 << 31
+    assert new["handshake"]["server_isn"] == (old["handshake"]["server_isn"] + 2 + 65537) % (1 << 32)
+    views = [view for view in _kernel_views(sidecar, port) if view.get("server") == "TIME_WAIT"]
+    assert views  # the kernel held the server's TIME_WAIT before the new SYN
+
+
 FACTS = {
     "refused": check_refused,
     "handshake": check_handshake,
@@ -400,6 +436,8 @@ FACTS = {
     "nonblocking-connect": check_nonblocking_connect,
     "nagle": check_nagle,
     "udp-truncation": check_udp_truncation,
+    "keepalive": check_keepalive,
+    "time-wait-reuse": check_time_wait_reuse,
 }
 
 

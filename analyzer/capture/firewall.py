@@ -1,7 +1,8 @@
 """nftables rules inside the namespace: packets dropped on input are seen but never received.
 
 A rule on the input hook runs after the packet tap, so tcpdump on lo still records
-each dropped packet; the whole table dies with the namespace. Scenarios hold and
+each dropped packet; the whole table dies with the namespace. A rule on the output hook
+runs before the tap: what it drops never reaches the wire, as when a peer falls silent. Scenarios hold and
 release classes of packets mid-exchange (`drop` / `release`), and may keep copies of
 what was held to deliver them late (`deliver`, e.g. both FINs of a simultaneous close).
 """
@@ -30,6 +31,7 @@ class Firewall:
         self.rules: list[str] = []
         self._ready = False
         self._copies: dict[int, HeldCopies] = {}
+        self._chains: dict[int, str] = {}  # the chain each rule is in, by handle
 
     def _table(self) -> None:
         if not self._ready:
@@ -42,21 +44,28 @@ class Firewall:
                     "    type filter hook input priority 0; policy accept;\n"
                     f"    meta mark {DELIVERY_MARK:#x} accept\n"
                     "  }\n"
+                    "  chain output {\n"
+                    "    type filter hook output priority 0; policy accept;\n"
+                    "  }\n"
                     "}\n"
                 ),
             )
             self._ready = True
 
-    def drop(self, held: Held, keep_copies: bool = False) -> int:
-        """Drop packets of the held class on input; returns the rule's handle."""
+    def drop(self, held: Held, keep_copies: bool = False, before_capture: bool = False) -> int:
+        """Drop packets of the held class on input (recorded, never received), or with
+        before_capture on output (never sent: not in the capture either); returns the
+        rule's handle."""
         self._table()
+        chain = "output" if before_capture else "input"
         rule = f"{held.nft} drop"
-        output = _nft("--echo", "--handle", "add", "rule", "inet", TABLE, "input", *rule.split())
+        output = _nft("--echo", "--handle", "add", "rule", "inet", TABLE, chain, *rule.split())
         found = _HANDLE.search(output)
         if found is None:
             raise RuntimeError(f"nft did not report a handle for '{rule}': {output!r}")
-        self.rules.append(rule)
+        self.rules.append(rule if chain == "input" else f"output: {rule}")
         handle = int(found.group(1))
+        self._chains[handle] = chain
         if keep_copies:
             self._copies[handle] = HeldCopies(held)
         return handle
@@ -77,7 +86,7 @@ class Firewall:
         copies = self._copies.pop(handle, None)
         if copies is not None:
             copies.stop()
-        _nft("delete", "rule", "inet", TABLE, "input", "handle", str(handle))
+        _nft("delete", "rule", "inet", TABLE, self._chains.pop(handle, "input"), "handle", str(handle))
 
     def close(self) -> None:
         """Stop what still keeps copies (the rules themselves die with the namespace)."""

@@ -102,6 +102,9 @@ def compare_with_kernel(
         time = snapshot["time"]
         if time < connection.first_time:
             continue  # the connection did not exist yet
+        succeeded = connection.succeeded_at
+        if succeeded is not None and snapshot.get("end_time", time) >= succeeded:
+            break  # the 4-tuple's sockets are the next connection's from here on
         kernel = {(_normalize(s["local"]), _normalize(s["peer"])): s["state"] for s in snapshot["sockets"]}
         listening = _listening(snapshot)
         if time <= connection.last_time and server in listening:

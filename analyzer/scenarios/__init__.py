@@ -39,8 +39,10 @@ SCENARIOS: dict[str, Scenario] = {
         left_behind.CLOSE_WAIT_LEAK,
         left_behind.FIN_WAIT_2_TIMEOUT,
         left_behind.LISTENER_CLOSE,
+        left_behind.KEEPALIVE,
         waiting_calls.RECV_TIMEOUT_SCENARIO,
         waiting_calls.NONBLOCKING_CONNECT,
+        left_behind.TIME_WAIT_REUSE,
         sticky.NAGLE,
         udp.TRUNCATION,
     )

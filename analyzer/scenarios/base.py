@@ -73,7 +73,7 @@ def syns_to(port: int) -> Held:
 class Network(Protocol):
     """What the sandbox lets a scenario do to its packets (the capture layer implements it)."""
 
-    def drop(self, held: Held, keep_copies: bool = False) -> int: ...
+    def drop(self, held: Held, keep_copies: bool = False, before_capture: bool = False) -> int: ...
 
     def deliver(self, handle: int) -> int: ...
 
@@ -96,6 +96,14 @@ class Context:
         network = self._network()
         with self.log.step("network", f"drop {why}: nft '{held.nft} drop'"):
             handle = network.drop(held, keep_copies)
+        return handle
+
+    def silence(self, held: Held, why: str) -> int:
+        """Drop packets of this class on output from now on (a logged step): they are never
+        sent, so the capture does not hold them either (a peer that fell silent)."""
+        network = self._network()
+        with self.log.step("network", f"silence {why}: nft output '{held.nft} drop'"):
+            handle = network.drop(held, before_capture=True)
         return handle
 
     def deliver(self, handle: int, why: str) -> None:

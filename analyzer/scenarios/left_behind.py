@@ -1,12 +1,15 @@
-"""Sockets an application leaves behind: a peer that never calls close() (CLOSE_WAIT held),
-a closed end whose FIN_WAIT_2 the kernel gives up (then a RST answers the peer's FIN), and
-a listener closed while connections wait in its accept queue (a RST to each)."""
+"""Sockets an application leaves behind, or that a peer leaves: a peer that never calls
+close() (CLOSE_WAIT held), a closed end whose FIN_WAIT_2 the kernel gives up (then a RST
+answers the peer's FIN), a listener closed while connections wait in its accept queue (a
+RST to each), an idle connection whose peer falls silent (keep-alive gives it up), and a
+TIME_WAIT that a new connection on its 4-tuple finds (it takes the newer SYN)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
-from analyzer.scenarios.base import SERVER_PORT, Context, Scenario, Socket
+from analyzer.scenarios.base import SERVER_PORT, TCP_FLAGS, Context, Held, Scenario, Socket
 from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, echo, facts, open_pair, recv
 from analyzer.sidecar import SocketState
 
@@ -109,4 +112,86 @@ LISTENER_CLOSE = Scenario(
     "sends a RST to each",
     run=run_listener_close,
     parameters={"queued": QUEUED_CLIENTS},
+)
+
+
+# Keep-alive: the least idle time Linux takes (seconds), a probe a second, two unanswered
+# probes and the connection is given up.
+KEEP_IDLE, KEEP_INTERVAL, KEEP_COUNT = 1, 1, 2
+KEEP_ANSWERED = 2.5  # idle with the peer answering: the first probes come and are answered
+
+
+def run_keepalive(ctx: Context) -> dict:
+    pair = open_pair(ctx)
+    echo(ctx, pair)
+    with ctx.log.step(
+        "client",
+        f"setsockopt(SO_KEEPALIVE 1, TCP_KEEPIDLE {KEEP_IDLE}, KEEPINTVL {KEEP_INTERVAL}, KEEPCNT {KEEP_COUNT})",
+    ):
+        pair.client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        pair.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEP_IDLE)
+        pair.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEP_INTERVAL)
+        pair.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEP_COUNT)
+    ctx.log.idle("client", KEEP_ANSWERED, "idle: the client's kernel probes, the server's answers")
+    # The server falls silent: nothing it sends leaves its host any more.
+    ctx.silence(Held(TCP_FLAGS["ack"], TCP_FLAGS["ack"], sport=SERVER_PORT), "everything the server sends")
+    recv(ctx, "client", pair.client)  # ETIMEDOUT once the unanswered probes run out
+    close(ctx, "client", pair.client)
+    return facts(pair, keep_idle=KEEP_IDLE, keep_interval=KEEP_INTERVAL, keep_count=KEEP_COUNT)
+
+
+KEEPALIVE = Scenario(
+    name="keepalive",
+    summary=f"SO_KEEPALIVE (idle {KEEP_IDLE} s, a probe every {KEEP_INTERVAL} s, {KEEP_COUNT} unanswered): probes "
+    "answered; then the server silenced by a firewall rule: probes unanswered, the client resets, recv() ETIMEDOUT",
+    run=run_keepalive,
+    parameters={"keep_idle": KEEP_IDLE, "keep_interval": KEEP_INTERVAL, "keep_count": KEEP_COUNT},
+    expected_run_seconds=KEEP_ANSWERED + KEEP_IDLE + KEEP_COUNT * KEEP_INTERVAL + 1,
+)
+
+
+def run_time_wait_reuse(ctx: Context) -> dict:
+    listener = ctx.listener(SERVER_PORT, backlog=1)
+    first = ctx.socket("client")
+    with ctx.log.step("client", "setsockopt(SO_REUSEADDR, 1)"):
+        first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ctx.connect(first, SERVER_PORT)
+    port = first.getsockname()[1]
+    with ctx.log.step("server", "accept()") as outcome:
+        conn, peer = listener.accept()
+        outcome.returned(f"fd {conn.fileno()} from port {peer[1]}")
+    # The server closes first: the TIME_WAIT is its own, on the 4-tuple the client will use again.
+    close(ctx, "server", conn)
+    recv(ctx, "client", first)
+    close(ctx, "client", first)
+    ctx.wait_for_kernel(
+        "server",
+        _local_port_in(SERVER_PORT, "TIME_WAIT"),
+        2.0,
+        "the server's socket holds TIME_WAIT on the 4-tuple",
+    )
+    second = ctx.socket("client")
+    with ctx.log.step("client", "setsockopt(SO_REUSEADDR, 1)"):
+        second.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with ctx.log.step("client", f"bind({ctx.where(port)}): the port of the connection in TIME_WAIT"):
+        second.bind((ctx.host, port))
+    # Its SYN reaches the server's TIME_WAIT socket, which takes it as a new connection when
+    # it is newer (a higher ISN, or a later timestamp): the listener answers.
+    ctx.connect(second, SERVER_PORT)
+    with ctx.log.step("server", "accept()") as outcome:
+        again, peer = listener.accept()
+        outcome.returned(f"fd {again.fileno()} from port {peer[1]}")
+    close(ctx, "client", second)
+    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
+    recv(ctx, "server", again)
+    close(ctx, "server", again)
+    close(ctx, "server", listener, "close() listener")
+    return {"client_port": port, "server_port": SERVER_PORT}
+
+
+TIME_WAIT_REUSE = Scenario(
+    name="time-wait-reuse",
+    summary="the server closes first and holds TIME_WAIT; the client connects again from the same port: "
+    "the TIME_WAIT socket takes the newer SYN and the listener answers it",
+    run=run_time_wait_reuse,
 )
