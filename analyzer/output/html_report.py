@@ -212,15 +212,26 @@ def _worth_a_section(result: ConnectionAnalysis) -> bool:
 
 
 def _sectioned(analysis: Analysis, chosen: ConnectionAnalysis | UdpFlow) -> list[ConnectionAnalysis]:
-    """The connections drawn in sections: the chosen one, then those with a RST, a resent SYN
-    or an unfinished handshake, then those with a diagnosis or a resend; in id order."""
+    """The connections drawn in sections, in id order: the chosen one, then of those worth a
+    look (a RST, a resend, an unfinished handshake, a diagnosis) one of each outcome in turn,
+    the rarest outcome first (as the overview picks its rows: a scan's thousand unanswered
+    SYNs tell less than its one refused probe), within an outcome the one with the most
+    packets first."""
     picked = {chosen.connection.id: chosen} if isinstance(chosen, ConnectionAnalysis) else {}
-    for wanted in (lambda r: r.interesting, _worth_a_section):
-        for result in analysis.connections:
-            if len(picked) >= MAX_SECTIONS:
-                break
-            if wanted(result):
-                picked.setdefault(result.connection.id, result)
+    groups: dict[str, list[ConnectionAnalysis]] = {}
+    for result in analysis.connections:
+        if _worth_a_section(result) and result.connection.id not in picked:
+            groups.setdefault(outcome(result), []).append(result)
+    queues = [
+        sorted(group, key=lambda r: (-r.connection.packets, r.connection.id))
+        for group in sorted(groups.values(), key=len)
+    ]
+    turn = 0
+    while len(picked) < MAX_SECTIONS and any(turn < len(queue) for queue in queues):
+        for queue in queues:
+            if turn < len(queue) and len(picked) < MAX_SECTIONS:
+                picked[queue[turn].connection.id] = queue[turn]
+        turn += 1
     return [picked[key] for key in sorted(picked)]
 
 
@@ -234,7 +245,8 @@ COLUMNS: Final = [
 
 def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> list[str]:
     results = analysis.connections
-    listed = results[:MAX_ROWS]
+    # The first MAX_ROWS, and any beyond them that has a section: every section has its row.
+    listed = results[:MAX_ROWS] + [r for r in results[MAX_ROWS:] if r.connection.id in linked]
     outcomes = [outcome(r) for r in results]
     counts = {key: outcomes.count(key) for key in OUTCOMES}
     options = "".join(
@@ -247,8 +259,8 @@ def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> l
         f'<p><label>Show <select id="outcome-filter"><option value="">every outcome ({len(results):,})</option>'
         f'{options}</select></label> <span id="rows-shown" class="note"></span></p>',
         f'<p class="note">Sort by a column: click its heading. A linked # goes to the connection\'s section '
-        f"below: {len(linked)} of them have one (a RST, a resend, an unfinished handshake or a diagnosis, "
-        f"at most {MAX_SECTIONS}); point at a row for its summary.</p>",
+        f"below: {len(linked)} have one (at most {MAX_SECTIONS}: of those with a RST, a resend, an unfinished "
+        "handshake or a diagnosis, one of each outcome in turn). Point at a row for its summary.</p>",
     ]
     if len(results) > MAX_ROWS:
         parts.append(
@@ -260,7 +272,8 @@ def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> l
         for name, numeric in COLUMNS
     )
     rows = []
-    for result, kind in zip(listed, outcomes, strict=False):
+    for result in listed:
+        kind = outcome(result)
         c = result.connection
         text, color = OUTCOMES[kind]
         text = text.split(" (")[0]  # the legend's words, less its note on the picture
@@ -272,7 +285,7 @@ def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> l
             f'<td class="num" data-sort="{c.id}">{_connection_link(c.id, linked)}</td>',
             f"<td>{_e(format_endpoint(c.client, c.family))}</td>",
             f"<td>{_e(format_endpoint(c.server, c.family))}</td>",
-            f'<td data-sort="{kind}"><span class="swatch" style="background:{color}"></span>{_e(text)}</td>',
+            f'<td class="outcome" data-sort="{kind}"><span class="swatch" style="background:{color}"></span>{_e(text)}</td>',
             f'<td class="num" data-sort="{c.first_time - origin:.9f}">{_since(c.first_time, origin)}</td>',
             f'<td class="num" data-sort="{end - c.first_time:.9f}">{_e(format_duration(end - c.first_time))}</td>',
             f'<td class="num">{c.packets}</td>',
@@ -286,7 +299,8 @@ def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> l
             f'<tr data-id="{c.id}" data-outcome="{kind}" title="{_e(result.summary())}">{"".join(cells)}</tr>'
         )
     parts.append(
-        f'<table id="connections"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<div class="wide"><table id="connections"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div>"
     )
     return parts
 

@@ -15,6 +15,7 @@ h3 { font-size: 1em; margin: 1.2em 0 0.3em; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } .bad { color: #c00000; } .good { color: #2c7c2c; }
+.wide { overflow-x: auto; } #connections { font-size: 0.82em; } #connections td, #connections th { padding: 0.2em 0.45em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figure { margin: 0.3em 0 1em; overflow-x: auto; } figure svg { display: block; height: auto; }
 code { background: #f6f6f6; padding: 0 0.2em; } td code { white-space: nowrap; }
@@ -23,7 +24,7 @@ abbr[title] { text-decoration: underline dotted; cursor: help; }
 .note { color: #555; font-size: 0.9em; }
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.35em; vertical-align: -0.05em; }
 th button { white-space: nowrap; font: inherit; font-weight: bold; background: none; border: none; padding: 0; cursor: pointer; }
-th button::after { content: " \\2195"; color: #999; }
+th button::after { content: " \\2195"; color: #aaa; font-size: 0.8em; }
 th[aria-sort="ascending"] button::after { content: " \\25B2"; color: #333; }
 th[aria-sort="descending"] button::after { content: " \\25BC"; color: #333; }
 #connections tbody tr:hover { background: #f7f9fc; }
