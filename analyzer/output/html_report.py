@@ -212,15 +212,17 @@ def _worth_a_section(result: ConnectionAnalysis) -> bool:
 
 
 def _sectioned(analysis: Analysis, chosen: ConnectionAnalysis | UdpFlow) -> list[ConnectionAnalysis]:
-    """The connections drawn in sections, in id order: the chosen one, then of those worth a
-    look (a RST, a resend, an unfinished handshake, a diagnosis) one of each outcome in turn,
+    """The connections drawn in sections, in id order: all of them when they are few, else the
+    chosen one, then of those worth a look (a RST, a resend, an unfinished handshake, a
+    diagnosis) one of each outcome in turn,
     the rarest outcome first (as the overview picks its rows: a scan's thousand unanswered
     SYNs tell less than its one refused probe), within an outcome the one with the most
     packets first."""
     picked = {chosen.connection.id: chosen} if isinstance(chosen, ConnectionAnalysis) else {}
     groups: dict[str, list[ConnectionAnalysis]] = {}
     for result in analysis.connections:
-        if _worth_a_section(result) and result.connection.id not in picked:
+        few = len(analysis.connections) <= MAX_SECTIONS
+        if (few or _worth_a_section(result)) and result.connection.id not in picked:
             groups.setdefault(outcome(result), []).append(result)
     queues = [
         sorted(group, key=lambda r: (-r.connection.packets, r.connection.id))
@@ -243,6 +245,16 @@ COLUMNS: Final = [
 ]  # fmt: skip
 
 
+def _which(results: Sequence[ConnectionAnalysis], linked: set[int]) -> str:
+    """Which connections have a section, in a sentence."""
+    if len(linked) == len(results):
+        return "A # goes to the connection's section below."
+    return (
+        f"A linked # goes to the connection's section below: {len(linked)} have one (at most {MAX_SECTIONS}: "
+        "of those with a RST, a resend, an unfinished handshake or a diagnosis, one of each outcome in turn)."
+    )
+
+
 def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> list[str]:
     results = analysis.connections
     # The first MAX_ROWS, and any beyond them that has a section: every section has its row.
@@ -258,9 +270,7 @@ def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> l
         '<h2 id="connections-heading">Connections</h2>',
         f'<p><label>Show <select id="outcome-filter"><option value="">every outcome ({len(results):,})</option>'
         f'{options}</select></label> <span id="rows-shown" class="note"></span></p>',
-        f'<p class="note">Sort by a column: click its heading. A linked # goes to the connection\'s section '
-        f"below: {len(linked)} have one (at most {MAX_SECTIONS}: of those with a RST, a resend, an unfinished "
-        "handshake or a diagnosis, one of each outcome in turn). Point at a row for its summary.</p>",
+        f'<p class="note">Sort by a column: click its heading. Point at a row for its summary. {_which(results, linked)}</p>',
     ]
     if len(results) > MAX_ROWS:
         parts.append(
