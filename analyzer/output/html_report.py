@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis
+from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis, State
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
 from analyzer.output.glossary import (
@@ -139,10 +139,10 @@ def _connection_section(
         parts.append(_diagnoses_table([(None, d) for d in result.diagnoses]))
     parts.append("<h3>States</h3>")
     rows = [
-        [side, " → ".join(f"{state.value} ({_since(t, origin)})" for t, state in history) or "unknown"]
+        [side, _states(history, result.state_frames.get(side, []), origin)]
         for side, history in result.states.items()
     ]
-    parts.append(_table(["end", "states (from the time each began)"], rows))
+    parts.append(_table(["end", "states (from the time and the frame each began)"], rows))
     if result.kernel is not None:
         cls = "good" if not result.kernel.disagreements else "bad"
         parts.append(f'<p class="{cls}">{_e(result.kernel.describe())}</p>')
@@ -166,6 +166,20 @@ def _connection_section(
     )
     parts.append("</section>")
     return parts
+
+
+def _states(history: list[tuple[float, State]], frames: list[int | None], origin: float) -> str:
+    """Each state an end held, from when and, when a packet moved it there, which frame; in
+    the text report's words for an end that sent nothing."""
+    if not history:
+        return "unknown (sent nothing)"
+    parts = []
+    for index, (time, state) in enumerate(history):
+        frame = frames[index] if index and index < len(frames) else None
+        parts.append(
+            f"{state.value} ({_since(time, origin)}{f', frame {frame}' if frame is not None else ''})"
+        )
+    return " → ".join(parts)
 
 
 def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]], linked: set[int] | None = None) -> str:
