@@ -351,3 +351,37 @@ def test_report_of_a_corpus_capture_in_a_browser(
     cut = f"The table lists the first {MAX_ROWS} of {connections:,} connections"
     assert (cut in opened.page.inner_text("body")) == (connections > MAX_ROWS)
     opened.page.close()
+
+
+def test_codes_and_options_in_words() -> None:
+    from analyzer.decode.segment import TcpOptions
+    from analyzer.output.glossary import history_words, options_words
+
+    assert options_words(TcpOptions(mss=1460, window_scale=7, sack_permitted=True, timestamps=True)) == (
+        "maximum segment size 1460 bytes, window scale 7 (windows × 128), selective ACKs permitted, timestamps"
+    )
+    assert options_words({"mss": None, "window_scale": None}) == "none" and options_words(None) == "not seen"
+    assert history_words("ShAr^") == [
+        "S: the originator sent a SYN without ACK",
+        "h: the responder sent a SYN/ACK",
+        "A: the originator sent a pure ACK",
+        "r: the responder sent a RST",
+        "^: Zeek swapped the roles: the side that sent the SYN/ACK or answered turned out to be the responder",
+    ]
+
+
+def test_a_band_of_packets_has_its_counts_as_details() -> None:
+    """A ladder that draws a run of frames as one band (id pkt-<first>-<last>) gets what the
+    run adds up to; a frame the ladder does not draw gets nothing."""
+    from analyzer.analysis import analyze_file
+    from analyzer.output.packet_details import connection_details
+
+    analysis = analyze_file(str(CAPTURES / "backlog-abort.pcap"))
+    result = analysis.connections[0]
+    frames = [s.frame for s in result.connection.segments]
+    band = f"{frames[1]}-{frames[3]}"
+    details = connection_details(result, analysis.stats.start_time or 0.0, [band, str(frames[4])])
+    assert set(details) == {band, str(frames[4])}
+    lines = dict(details[band])
+    assert lines["frames"] == f"{frames[1]} to {frames[3]}" and lines["segments"].startswith("3 kept, ")
+    assert dict(details[str(frames[4])])["since previous"].endswith(f"after frame {frames[3]}")
