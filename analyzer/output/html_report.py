@@ -80,7 +80,7 @@ def _figure(heading: str, svg: str, kind: str, note: str = "", level: int = 3) -
     return f'<h{level}>{_e(heading)}</h{level}>{hint}<figure class="{kind}">{svg}</figure>'
 
 
-HOVER: Final = "Point at an arrow (or focus it with Tab) for that packet's details."
+HOVER: Final = "Point at an arrow or a band (or focus it with Tab) for its packets' details."
 
 
 def _connection_section(

@@ -93,7 +93,7 @@ def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[
         previous = (segment.time, segment.frame)
     for key in wanted - details.keys():
         if "-" in key:
-            details[key] = _band(connection.segments, key, origin)
+            details[key] = _band(connection.segments, key, origin, connection.folded is not None)
     return details
 
 
@@ -103,8 +103,9 @@ def _number(value: int, base: int | None) -> str:
     return f"{(value - base) % (1 << 32)} (relative; {value} on the wire)"
 
 
-def _band(segments: Sequence[Segment], key: str, origin: float) -> Details:
-    """A run of packets drawn as one band: what the kept segments in it add up to."""
+def _band(segments: Sequence[Segment], key: str, origin: float, folded: bool) -> Details:
+    """A run of packets drawn as one band: what its segments add up to (of a folded
+    connection, those it kept: long_connection.py)."""
     first, last = (int(part) for part in key.split("-"))
     inside = [s for s in segments if first <= s.frame <= last]
     lines: Details = [("frames", f"{first} to {last}")]
@@ -114,7 +115,10 @@ def _band(segments: Sequence[Segment], key: str, origin: float) -> Details:
                 "time",
                 f"{_since(inside[0].time, origin)}, for {format_duration(inside[-1].time - inside[0].time)}",
             ),
-            ("segments", f"{len(inside):,} kept, {sum(s.payload_len for s in inside):,} bytes of data"),
+            (
+                "segments",
+                f"{len(inside):,}{' kept' if folded else ''}, {sum(s.payload_len for s in inside):,} bytes of data",
+            ),
         ]
     return lines
 

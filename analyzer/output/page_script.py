@@ -86,7 +86,7 @@ SCRIPT: Final = """
   var details = JSON.parse(source.textContent);
   function show(group, x, y) {
     var lines = details[group.id.slice(4)];
-    if (!lines) return;
+    if (!lines) { tip.hidden = true; return; }
     tip.textContent = "";
     var grid = document.createElement("table");
     lines.forEach(function (line) {
@@ -103,7 +103,15 @@ SCRIPT: Final = """
     tip.style.left = Math.max(4, left) + "px";
     tip.style.top = Math.max(4, top) + "px";
   }
-  function hide(group) { group.classList.remove("hot"); tip.hidden = true; }
+  var current = null;
+  function point(group, x, y) {
+    if (current !== group) {
+      if (current) current.classList.remove("hot");
+      current = group;
+      if (group) group.classList.add("hot");
+    }
+    if (group) show(group, x, y); else tip.hidden = true;
+  }
   document.querySelectorAll("figure.ladder g[id^='pkt-']").forEach(function (group) {
     group.classList.add("packet");
     group.setAttribute("tabindex", "0");
@@ -114,15 +122,25 @@ SCRIPT: Final = """
       hit.setAttribute("style", "fill: none; stroke: transparent; stroke-width: 12; pointer-events: stroke");
       group.appendChild(hit);
     });
-    group.addEventListener("mouseenter", function () { group.classList.add("hot"); });
-    group.addEventListener("mousemove", function (event) { show(group, event.clientX, event.clientY); });
-    group.addEventListener("mouseleave", function () { hide(group); });
     group.addEventListener("focus", function () {
       var box = group.getBoundingClientRect();
-      group.classList.add("hot");
-      show(group, box.right, box.top);
+      point(group, box.right, box.top);
     });
-    group.addEventListener("blur", function () { hide(group); });
+    group.addEventListener("blur", function () { point(null); });
+  });
+  // What lies under the pointer, not only what is on top: a label over a band or beside an
+  // arrow must not hide the packet it is about (and stays selectable text).
+  document.querySelectorAll("figure.ladder").forEach(function (figure) {
+    figure.addEventListener("mousemove", function (event) {
+      var found = null;
+      var under = document.elementsFromPoint(event.clientX, event.clientY);
+      for (var i = 0; i < under.length && !found; i++) {
+        var group = under[i].closest("g[id^='pkt-']");
+        if (group && figure.contains(group)) found = group;
+      }
+      point(found, event.clientX, event.clientY);
+    });
+    figure.addEventListener("mouseleave", function () { point(null); });
   });
 })();
 """
