@@ -387,5 +387,5 @@ def test_a_band_of_packets_has_its_counts_as_details() -> None:
     details = connection_details(result, analysis.stats.start_time or 0.0, [band, str(frames[4])])
     assert set(details) == {band, str(frames[4])}
     lines = dict(details[band])
-    assert lines["frames"] == f"{frames[1]} to {frames[3]}" and lines["segments"].startswith("3, ")
+    assert lines["frames"] == f"{frames[1]} to {frames[3]}" and lines["in it"].startswith("3 segments, ")
     assert dict(details[str(frames[4])])["since previous"].endswith(f"after frame {frames[3]}")

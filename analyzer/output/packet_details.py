@@ -116,8 +116,8 @@ def _band(segments: Sequence[Segment], key: str, origin: float, folded: bool) ->
                 f"{_since(inside[0].time, origin)}, for {format_duration(inside[-1].time - inside[0].time)}",
             ),
             (
-                "segments",
-                f"{len(inside):,}{' kept' if folded else ''}, {sum(s.payload_len for s in inside):,} bytes of data",
+                "in it",
+                f"{len(inside):,} segments{' kept' if folded else ''}, {sum(s.payload_len for s in inside):,} bytes of data",
             ),
         ]
     return lines
