@@ -22,6 +22,10 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 
 
+# What a page for readers must not hold: a command to type (the page is read, not run).
+COMMAND_HINT = re.compile(r"handshake (analyze|diagram|report|overview|timeline)|make capture|\s--[a-z]")
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -62,7 +66,7 @@ def test_report_says_codes_and_options_in_words_with_headings_above_figures(tmp_
     # No Python dict, no command-line hint, no absolute local path (the file's name is fine).
     assert "{'mss'" not in page and "'sack_permitted'" not in page
     assert "maximum segment size 65495 bytes" in page and "selective ACKs permitted" in page
-    assert not re.search(r"handshake (analyze|diagram|report|overview|timeline)|make capture|\s--[a-z]", page)
+    assert not COMMAND_HINT.search(page)
     assert str(CAPTURES) not in page and str(tmp_path) not in page and str(ROOT) not in page
     assert "backlog-abort.pcap" in page
     # One clock, stated.
@@ -260,6 +264,7 @@ def _check_in_browser(browser, pcap: Path, tmp_path: Path) -> _Opened:
     from analyzer.output.overview_chart import outcome
 
     page_path = _report(pcap, tmp_path / "report")
+    assert not COMMAND_HINT.search(page_path.read_text())
     opened = _Opened(browser, page_path)
     page = opened.page
     assert opened.screenshot(tmp_path / "top.png") > 20_000  # the heading, the overview: not blank
