@@ -394,3 +394,17 @@ def test_a_band_of_packets_has_its_counts_as_details() -> None:
     lines = dict(details[band])
     assert lines["frames"] == f"{frames[1]} to {frames[3]}" and lines["in it"].startswith("3 segments, ")
     assert dict(details[str(frames[4])])["since previous"].endswith(f"after frame {frames[3]}")
+
+
+def test_a_capture_run_writes_the_report_beside_its_figures(tmp_path, capsys) -> None:
+    """What make capture does once the recording is done, on a stored recording: the page is
+    in the run's folder and said on a line of its own."""
+    from analyzer.capture.run import _report_run
+    from analyzer.scenarios import get_scenario
+
+    for suffix in (".pcap", ".sidecar.json"):
+        shutil.copyfile(CAPTURES / f"refused{suffix}", tmp_path / f"refused{suffix}")
+    _report_run(get_scenario("refused"), 4, tmp_path / "refused.pcap", tmp_path, "refused")
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("report:")]
+    assert line.split() == ["report:", str(tmp_path / "report" / "index.html")]
+    assert "<h1>refused: refused.pcap</h1>" in (tmp_path / "report" / "index.html").read_text()
