@@ -76,6 +76,10 @@ def recorded(arguments: list[str], runs_dir: Path) -> tuple[dict, dict, str]:
         s.with_suffix(".png") for s in svgs
     )
     assert all(Path(f).is_file() for f in figures)
+    [report] = re.findall(r"^report:\s+(\S+)$", result.stdout, re.M)
+    assert (
+        Path(report).name == "index.html" and Path(report).is_file() and Path(report).is_relative_to(runs_dir)
+    )
     if shutil.which("tshark"):
         opened = subprocess.run(["tshark", "-r", paths["pcap"], "-c", "1"], capture_output=True, text=True)
         assert opened.returncode == 0, opened.stderr

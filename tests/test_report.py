@@ -22,6 +22,10 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 
 
+# What a page for readers must not hold: a command to type (the page is read, not run).
+COMMAND_HINT = re.compile(r"handshake (analyze|diagram|report|overview|timeline)|make capture|\s--[a-z]")
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -45,11 +49,52 @@ def _report(pcap: Path, out: Path) -> Path:
 def test_report_is_self_contained(tmp_path) -> None:
     page = _report(CAPTURES / "syn-timeout.pcap", tmp_path).read_text()
     tags = _tags(page)
-    assert not [t for t, _a in tags if t in ("script", "img", "link", "iframe")]
-    assert not re.search(r"""(src|href)=["']https?:""", page)
+    assert not [t for t, _a in tags if t in ("img", "link", "iframe", "object", "embed")]
+    # Its script and the packets' details are inline: nothing is loaded from anywhere.
+    scripts = [a for t, a in tags if t == "script"]
+    assert len(scripts) == 2 and not [a for a in scripts if "src" in a]
+    assert not re.search(r"""(src|href)=["'](?!#)""", page)  # every link is within the page
+    assert "url(" not in page.replace("url(#", "")  # SVG clip paths refer to the page's own ids
     # The ladder, the state timeline and the backoff chart, inline, with their text as text.
     assert sum(1 for t, _a in tags if t == "svg") == 3
     assert "no answer: 6 SYN(s)" in page and "matches the recorded kernel settings" in page
+
+
+def test_report_says_codes_and_options_in_words_with_headings_above_figures(tmp_path) -> None:
+    out = tmp_path / "report"
+    page = _report(CAPTURES / "backlog-abort.pcap", out).read_text()
+    # No Python dict, no command-line hint, no absolute local path (the file's name is fine).
+    assert "{'mss'" not in page and "'sack_permitted'" not in page
+    assert "maximum segment size 65495 bytes" in page and "selective ACKs permitted" in page
+    assert not COMMAND_HINT.search(page)
+    assert str(CAPTURES) not in page and str(tmp_path) not in page and str(ROOT) not in page
+    assert "backlog-abort.pcap" in page
+    # One clock, stated.
+    assert "seconds since the capture's first frame" in page
+    # Every figure right under its heading; no caption below a figure.
+    assert "<figcaption" not in page
+    assert re.findall(r"</h[23]>(?:<p class=\"note\">[^<]*</p>)?<figure", page).__len__() == page.count(
+        "<figure"
+    )
+    # Zeek's codes have their words: on the code (a title) and in the glossary.
+    document = json.loads(run("analyze", "--json", str(CAPTURES / "backlog-abort.pcap")).stdout)
+    states = {c["compatibility"]["zeek"]["conn_state"] for c in document["connections"]}
+    assert states and all(f"<dt>Zeek conn_state {state}</dt>" in page for state in states)
+    assert all(re.search(rf'<abbr title="[^"]+">{state}</abbr>', page) for state in states)
+    assert "the originator sent a SYN without ACK" in page  # the history's S, in words
+
+
+def test_report_carries_the_details_of_every_packet_it_draws(tmp_path) -> None:
+    page = _report(CAPTURES / "backlog-abort.pcap", tmp_path).read_text()
+    drawn = re.findall(r'<g id="pkt-(\d+)"', page)
+    blob = re.search(r'<script type="application/json" id="packet-details">(.*?)</script>', page, re.S)
+    assert blob is not None
+    details = json.loads(blob.group(1))
+    assert drawn and sorted(details, key=int) == sorted(drawn, key=int)
+    syn = dict(details[min(drawn, key=int)])
+    assert syn["flags"] == "SYN" and syn["since previous"] == "the connection's first packet"
+    assert syn["seq"].startswith("0 (relative; ") and "maximum segment size" in syn["options"]
+    assert syn["time"].endswith(" s since frame 1") and "window" in syn
 
 
 @pytest.mark.slow
@@ -129,11 +174,11 @@ def test_report_lists_each_connections_diagnoses_with_sentence_and_filter(tmp_pa
     rows = _diagnosis_rows(page, "Diagnoses in all connections")
     assert rows[0] == ["#", "kind", "what", "frames", "Wireshark display filter"]
     assert [(r[0], r[2], r[4]) for r in rows[1:]] == [
-        (i, d["sentence"], d["display_filter"]) for i, d in expected
+        (f"#{i}", d["sentence"], d["display_filter"]) for i, d in expected
     ]
-    # The chosen connection's own section lists its diagnoses too.
-    [_header, first] = _diagnosis_rows(page, "Diagnoses")
-    assert first[1] == expected[0][1]["sentence"]
+    # Each connection's own section lists its diagnoses too (both have a section: a diagnosis).
+    in_sections = [row for row in _diagnosis_rows(page, "Diagnoses") if row[0] != "kind"]
+    assert [row[1] for row in in_sections] == [d["sentence"] for _i, d in expected]
 
 
 @pytest.mark.slow
@@ -148,3 +193,218 @@ def test_diagnoses_in_the_report_as_a_browser_shows_them(tmp_path) -> None:
     [_header, row] = _diagnosis_rows(result.stdout, "Diagnoses")
     assert row[0].startswith("keep_alive") and "keep-alive timeout" in row[1]
     assert row[3] == "frame.number in {8, 9, 10, 11, 12, 13, 14, 15, 16, 17}"
+
+
+# The report as a reader uses it: Playwright's Python package driving Debian's chromium.
+try:
+    from playwright.sync_api import Browser, Page, sync_playwright
+except ImportError:  # the dev extras install it
+    sync_playwright = None  # type: ignore[assignment]
+
+NO_BROWSER = (
+    "Debian's chromium is not installed (make setup installs it)"
+    if CHROMIUM is None
+    else "Playwright's Python package is not installed (pip install -e '.[dev]')"
+)
+needs_browser = pytest.mark.skipif(CHROMIUM is None or sync_playwright is None, reason=NO_BROWSER)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert sync_playwright is not None and CHROMIUM is not None
+    with sync_playwright() as playwright:
+        # Debian's chromium, never a browser build of Playwright's own (none is installed).
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield launched
+        launched.close()
+
+
+class _Opened:
+    """A report open in a tab, with what the page logged and what it asked for."""
+
+    def __init__(self, browser: Browser, path: Path) -> None:
+        self.page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on(
+            "console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None
+        )
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.goto(path.as_uri())
+
+    def visible_outcomes(self) -> list[str]:
+        return self.page.eval_on_selector_all(
+            "#connections tbody tr", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.outcome)"
+        )
+
+    def column(self, index: int) -> list[float]:
+        return self.page.eval_on_selector_all(
+            "#connections tbody tr",
+            f"rows => rows.map(r => parseFloat(r.cells[{index}].dataset.sort ?? r.cells[{index}].textContent))",
+        )
+
+    def screenshot(self, target: Path) -> int:
+        """A screenshot of what the window shows; how many of its pixels are not white."""
+        from PIL import Image
+
+        self.page.screenshot(path=str(target))
+        with Image.open(target) as image:
+            grey = image.convert("L")
+            return sum(count for value, count in enumerate(grey.histogram()) if value < 240)
+
+
+def _check_in_browser(browser, pcap: Path, tmp_path: Path) -> _Opened:
+    """The page's table filtered, sorted and followed to a section, an arrow hovered: what a
+    reader does with it, each checked against the analysis."""
+    from analyzer.analysis import analyze_file
+    from analyzer.output.html_report import MAX_ROWS
+    from analyzer.output.overview_chart import outcome
+
+    page_path = _report(pcap, tmp_path / "report")
+    assert not COMMAND_HINT.search(page_path.read_text())
+    opened = _Opened(browser, page_path)
+    page = opened.page
+    assert opened.screenshot(tmp_path / "top.png") > 20_000  # the heading, the overview: not blank
+    analysis = analyze_file(str(pcap))
+    # The first MAX_ROWS connections in order, then any later one that has a section.
+    ids = [
+        int(i)
+        for i in page.eval_on_selector_all("#connections tbody tr", "rows => rows.map(r => r.dataset.id)")
+    ]
+    sectioned = {
+        int(s.removeprefix("conn-")) for s in page.eval_on_selector_all("section", "s => s.map(x => x.id)")
+    }
+    assert ids[:MAX_ROWS] == list(range(min(MAX_ROWS, len(analysis.connections))))
+    assert set(ids[MAX_ROWS:]) == {i for i in sectioned if i >= MAX_ROWS}
+    outcomes = [outcome(analysis.connections[i]) for i in ids]
+    assert opened.visible_outcomes() == outcomes
+    # Filtering by an outcome hides every other row, and says how many are shown.
+    rarest = min(set(outcomes), key=outcomes.count)
+    page.select_option("#outcome-filter", rarest)
+    assert opened.visible_outcomes() == [rarest] * outcomes.count(rarest)
+    assert page.inner_text("#rows-shown") == f"{outcomes.count(rarest)} of {len(outcomes)} rows shown"
+    page.select_option("#outcome-filter", "")
+    assert len(opened.visible_outcomes()) == len(outcomes)
+    # Sorting: by duration (column 5), up, then down; by # back to the ids' order.
+    page.click("#connections th:nth-child(6) button")
+    durations = opened.column(5)
+    assert durations == sorted(durations) and durations[0] < durations[-1]
+    page.click("#connections th:nth-child(6) button")
+    assert opened.column(5) == sorted(durations, reverse=True)
+    page.click("#connections th:nth-child(1) button")
+    ids = opened.column(0)
+    assert ids == sorted(ids) and len(ids) == len(outcomes)
+    # A click on a connection goes to its section, its heading in view.
+    link = page.locator("#connections tbody a").first
+    target = link.get_attribute("href")
+    assert target is not None and target.startswith("#conn-")
+    link.click()
+    assert page.evaluate("location.hash") == target
+    top = page.evaluate(f"document.querySelector('{target} h2').getBoundingClientRect().top")
+    assert -2 < top < 100
+    assert opened.screenshot(tmp_path / "section.png") > 20_000
+    _hover_an_arrow(opened, target)
+    assert opened.errors == []
+    assert {url for url in opened.requests} == {page_path.as_uri()}  # it fetched nothing else
+    return opened
+
+
+def _hover_an_arrow(opened: _Opened, section: str) -> None:
+    """Pointing at a packet's arrow shows that frame's details beside it."""
+    page = opened.page
+    arrow = page.locator(f"{section} figure.ladder g[id^='pkt-']").last
+    frame = (arrow.get_attribute("id") or "").removeprefix("pkt-")
+    assert page.is_hidden("#packet-tip")
+    # The pointer where a reader puts it, the middle of the arrow, whatever lies over it.
+    arrow.scroll_into_view_if_needed()
+    box = arrow.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tip = page.inner_text("#packet-tip")
+    assert page.is_visible("#packet-tip")
+    assert (
+        tip.startswith(f"frame\t{frame}, ") and "since previous" in tip and "flags" in tip and "window" in tip
+    )
+    page.mouse.move(1, 1)
+    assert page.is_hidden("#packet-tip")
+
+
+@pytest.mark.slow
+@needs_browser
+def test_report_in_a_browser_filters_sorts_links_and_shows_packets(browser, tmp_path) -> None:
+    opened = _check_in_browser(browser, CAPTURES / "backlog-abort.pcap", tmp_path)
+    opened.page.close()
+
+
+@pytest.mark.slow
+@needs_browser
+@pytest.mark.parametrize(
+    ("name", "connections"), [("ppa_http_espn_fail.pcapng", 16), ("ppa_synscan.pcapng", 1994)]
+)
+def test_report_of_a_corpus_capture_in_a_browser(
+    browser, tmp_path, corpus_dir, name: str, connections: int
+) -> None:
+    """Many connections: 16 of four outcomes with SYN backoffs and a RST; 1,994 from a scan,
+    more than the table holds, which it says."""
+    from analyzer.output.html_report import MAX_ROWS, MAX_SECTIONS
+
+    opened = _check_in_browser(browser, corpus_dir / "pcaps" / name, tmp_path)
+    assert (
+        min(connections, MAX_ROWS)
+        <= opened.page.locator("#connections tbody tr").count()
+        <= MAX_ROWS + MAX_SECTIONS
+    )
+    cut = f"The table lists the first {MAX_ROWS} of {connections:,} connections"
+    assert (cut in opened.page.inner_text("body")) == (connections > MAX_ROWS)
+    opened.page.close()
+
+
+def test_codes_and_options_in_words() -> None:
+    from analyzer.decode.segment import TcpOptions
+    from analyzer.output.glossary import history_words, options_words
+
+    assert options_words(TcpOptions(mss=1460, window_scale=7, sack_permitted=True, timestamps=True)) == (
+        "maximum segment size 1460 bytes, window scale 7 (windows × 128), selective ACKs permitted, timestamps"
+    )
+    assert options_words({"mss": None, "window_scale": None}) == "none" and options_words(None) == "not seen"
+    assert history_words("ShAr^") == [
+        "S: the originator sent a SYN without ACK",
+        "h: the responder sent a SYN/ACK",
+        "A: the originator sent a pure ACK",
+        "r: the responder sent a RST",
+        "^: Zeek swapped the roles: the side that sent the SYN/ACK or answered turned out to be the responder",
+    ]
+
+
+def test_a_band_of_packets_has_its_counts_as_details() -> None:
+    """A ladder that draws a run of frames as one band (id pkt-<first>-<last>) gets what the
+    run adds up to; a frame the ladder does not draw gets nothing."""
+    from analyzer.analysis import analyze_file
+    from analyzer.output.packet_details import connection_details
+
+    analysis = analyze_file(str(CAPTURES / "backlog-abort.pcap"))
+    result = analysis.connections[0]
+    frames = [s.frame for s in result.connection.segments]
+    band = f"{frames[1]}-{frames[3]}"
+    details = connection_details(result, analysis.stats.start_time or 0.0, [band, str(frames[4])])
+    assert set(details) == {band, str(frames[4])}
+    lines = dict(details[band])
+    assert lines["frames"] == f"{frames[1]} to {frames[3]}" and lines["in it"].startswith("3 segments, ")
+    assert dict(details[str(frames[4])])["since previous"].endswith(f"after frame {frames[3]}")
+
+
+def test_a_capture_run_writes_the_report_beside_its_figures(tmp_path, capsys) -> None:
+    """What make capture does once the recording is done, on a stored recording: the page is
+    in the run's folder and said on a line of its own."""
+    from analyzer.capture.run import _report_run
+    from analyzer.scenarios import get_scenario
+
+    for suffix in (".pcap", ".sidecar.json"):
+        shutil.copyfile(CAPTURES / f"refused{suffix}", tmp_path / f"refused{suffix}")
+    _report_run(get_scenario("refused"), 4, tmp_path / "refused.pcap", tmp_path, "refused")
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("report:")]
+    assert line.split() == ["report:", str(tmp_path / "report" / "index.html")]
+    assert "<h1>refused: refused.pcap</h1>" in (tmp_path / "report" / "index.html").read_text()

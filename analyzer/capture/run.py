@@ -222,6 +222,9 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
             for suffix in (".svg", ".png"):
                 target = folder / f"{base}.backoff-{result.connection.id}{suffix}"
                 backoff_paths.append(draw_backoff_chart(result, target, sidecar))
+    from analyzer.output.html_report import write_report
+
+    report = write_report(analysis, folder / "report")
     print_summary(scenario, family, analysis, sidecar, note)
     print(f"pcap:      {pcap}")
     print(f"sidecar:   {sidecar_path_for(pcap)}")
@@ -232,6 +235,7 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
     for label, paths in (("states:", timeline_paths), ("backoff:", backoff_paths)):
         for n, path in enumerate(paths):
             print(f"{label if n == 0 else '':<10} {path}")
+    print(f"report:    {report}")
 
 
 # Captures `run_all` makes at once, each in its own namespace: most of a scenario's time is

@@ -6,7 +6,8 @@ import html
 from pathlib import Path
 
 from analyzer.analysis import analyze_file
-from analyzer.output.html_report import STYLE, write_report
+from analyzer.output.html_report import write_report
+from analyzer.output.page_script import STYLE
 from analyzer.sidecar import find_sidecar, load_sidecar
 
 

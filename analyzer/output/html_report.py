@@ -1,16 +1,36 @@
-"""One self-contained HTML page per capture: diagrams inline (SVG, text stays text), the
-analysis in tables, the explanations in sentences. No script, no external resource: it opens
-from disk, attached to a bug report or mailed to a student, exactly as written."""
+"""One self-contained HTML page per capture: the overview of its connections and a table of
+them (sortable, filterable by outcome, each linked to its section), then a section for each
+connection worth a look with its diagrams inline (SVG, text stays text), the analysis in
+tables, the explanations in sentences, and other tools' codes in words. One small inline
+script (page_script.py) and the packets' details as inline JSON: the page opens from disk,
+attached to a bug report or mailed to a student, and fetches nothing.
+
+One clock, Wireshark's: every time on the page is seconds since the capture's first frame."""
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
-from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis
+from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis, State
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
+from analyzer.output.glossary import (
+    WIRESHARK_FLAGS,
+    ZEEK_CONN_STATES,
+    ZEEK_HISTORY,
+    ZEEK_REPEATS,
+    history_words,
+    options_words,
+    wireshark_filter,
+)
+from analyzer.output.overview_chart import OUTCOMES, Overview, outcome, overview_figure
+from analyzer.output.packet_details import Details, connection_details, drawn_ids, udp_details
+from analyzer.output.page_script import SCRIPT, STYLE
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
@@ -19,17 +39,12 @@ from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
-MAX_ROWS = 500  # connections listed in the overview table; the JSON has them all
+MAX_ROWS: Final = 500  # connections listed in the table; the JSON has them all
+# Connections drawn in sections of their own (each a ladder and a timeline): the one asked
+# for, then those worth a look in id order. More would make a page too slow to open.
+MAX_SECTIONS: Final = 12
 
-STYLE = """
-body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; } .bad { color: #c00000; } .good { color: #2c7c2c; }
-figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
-code { background: #f6f6f6; padding: 0 0.2em; } td code { white-space: nowrap; }
-"""
+__all__ = ["MAX_ROWS", "MAX_SECTIONS", "STYLE", "html_report", "write_report"]
 
 
 def _e(value: object) -> str:
@@ -42,23 +57,50 @@ def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _since(time: float, origin: float) -> str:
+    """A time on the page's one clock: seconds since frame 1, as Wireshark's time column."""
+    return f"{time - origin:.6f}\u00a0s"  # no break inside a time
+
+
+def _abbr(code: str, meaning: str | None) -> str:
+    return f'<abbr title="{_e(meaning)}">{_e(code)}</abbr>' if meaning else _e(code)
+
+
+def _zeek_state(code: str) -> str:
+    return _abbr(code, ZEEK_CONN_STATES.get(code))
+
+
+def _zeek_history(history: str) -> str:
+    return _abbr(history, "; ".join(history_words(history))) if history else "(none)"
+
+
+def _figure(heading: str, svg: str, kind: str, note: str = "", level: int = 3) -> str:
+    """A figure under its heading (a caption below would read as the next one's title)."""
+    hint = f'<p class="note">{_e(note)}</p>' if note else ""
+    return f'<h{level}>{_e(heading)}</h{level}>{hint}<figure class="{kind}">{svg}</figure>'
+
+
+HOVER: Final = "Point at an arrow or a band (or focus it with Tab) for its packets' details."
+
+
 def _connection_section(
-    result: ConnectionAnalysis, sidecar: Sidecar | None, start: float | None
+    result: ConnectionAnalysis, sidecar: Sidecar | None, origin: float, details: dict[str, Details]
 ) -> list[str]:
-    """start: frame 1's time, Wireshark's clock, which the page's times count from."""
+    """origin: frame 1's time, which the page's times count from. Fills `details` with the
+    packets its ladder draws."""
     c = result.connection
-    origin = c.first_time if start is None else start
+    ladder = figure_svg(figure(result, sidecar, origin))
+    details.update(connection_details(result, origin, drawn_ids(ladder)))
     parts = [
+        f'<section class="connection" id="conn-{c.id}">',
         f"<h2>Connection #{c.id}: {_e(format_endpoint(c.client, c.family))} → "
         f"{_e(format_endpoint(c.server, c.family))}</h2>",
         f"<p>{_e(result.summary())}</p>",
-        f"<figure>{figure_svg(figure(result, sidecar, start))}<figcaption>Sequence diagram</figcaption></figure>",
-        f"<figure>{figure_svg(timeline_figure(result, sidecar))}<figcaption>TCP states over time</figcaption></figure>",
+        _figure("Sequence diagram", ladder, "ladder", HOVER),
+        _figure("TCP states over time", figure_svg(timeline_figure(result, sidecar)), "timeline"),
     ]
     if result.syn_backoff.intervals or result.synack_backoff.intervals:
-        parts.append(
-            f"<figure>{figure_svg(backoff_figure(result, sidecar))}<figcaption>SYN backoff</figcaption></figure>"
-        )
+        parts.append(_figure("SYN backoff", figure_svg(backoff_figure(result, sidecar)), "backoff"))
     h = result.handshake
     parts.append("<h3>Handshake</h3>")
     parts.append(f"<p>{_e(h.explain())}</p>")
@@ -70,20 +112,21 @@ def _connection_section(
     )
     parts.append(_table(["", "client", "server"], [
         ["ISN", h.client_isn, h.server_isn],
-        ["options", h.client_options, h.server_options],
+        ["options (of its SYN)", options_words(h.client_options), options_words(h.server_options)],
     ]))  # fmt: skip
     parts.append("<h3>Close and resets</h3>")
     parts.append(f"<p>{_e(result.close.explain())}</p>")
     if result.resets:
         parts.append(
             _table(
-                ["time", "sender", "state", "cause", "explanation", "evidence frames"],
+                ["frame", "time", "sender", "state", "cause", "explanation", "evidence frames"],
                 [
                     [
-                        f"+{format_duration(r.segment.time - origin)}",
+                        r.segment.frame,
+                        _since(r.segment.time, origin),
                         r.sender,
                         r.state,
-                        r.cause,
+                        r.cause.replace("_", " "),
                         r.explanation,
                         ", ".join(map(str, r.evidence)),
                     ]
@@ -96,38 +139,58 @@ def _connection_section(
         parts.append(_diagnoses_table([(None, d) for d in result.diagnoses]))
     parts.append("<h3>States</h3>")
     rows = [
-        [
-            side,
-            " → ".join(f"{state.value} (+{format_duration(t - origin)})" for t, state in history)
-            or "unknown",
-        ]
+        [side, _states(history, result.state_frames.get(side, []), origin)]
         for side, history in result.states.items()
     ]
-    parts.append(_table(["end", "states"], rows))
+    parts.append(_table(["end", "states (from the time and the frame each began)"], rows))
     if result.kernel is not None:
         cls = "good" if not result.kernel.disagreements else "bad"
         parts.append(f'<p class="{cls}">{_e(result.kernel.describe())}</p>')
     if result.sequence.flags:
         parts.append("<h3>Sequence analysis (Wireshark's rules)</h3>")
-        parts.append(_table(["kind", "segments"], sorted(result.sequence.counts().items())))
-    zeek = result.compatibility.zeek
-    parts.append(
-        _table(
-            ["Zeek conn_state", "Zeek history", "notes"],
-            [[zeek.conn_state, zeek.history, "; ".join(result.notes)]],
+        rows_html = "".join(
+            f"<tr><td><code>{_e(wireshark_filter(kind))}</code></td><td>{_e(WIRESHARK_FLAGS.get(kind, ''))}</td>"
+            f'<td class="num">{count}</td></tr>'
+            for kind, count in sorted(result.sequence.counts().items())
         )
+        parts.append(
+            f"<table><tr><th>Wireshark flag</th><th>what it means</th><th>segments</th></tr>{rows_html}</table>"
+        )
+    zeek = result.compatibility.zeek
+    parts.append("<h3>Zeek's view</h3>")
+    parts.append(
+        "<table><tr><th>conn_state</th><th>history</th><th>notes</th></tr>"
+        f"<tr><td>{_zeek_state(zeek.conn_state)}: {_e(ZEEK_CONN_STATES.get(zeek.conn_state, ''))}</td>"
+        f"<td>{_zeek_history(zeek.history)}<br><small>{'<br>'.join(map(_e, history_words(zeek.history)))}"
+        f"</small></td><td>{_e('; '.join(result.notes))}</td></tr></table>"
     )
+    parts.append("</section>")
     return parts
 
 
-def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]]) -> str:
+def _states(history: list[tuple[float, State]], frames: list[int | None], origin: float) -> str:
+    """Each state an end held, from when and, when a packet moved it there, which frame; in
+    the text report's words for an end that sent nothing."""
+    if not history:
+        return "unknown (sent nothing)"
+    parts = []
+    for index, (time, state) in enumerate(history):
+        frame = frames[index] if index and index < len(frames) else None
+        parts.append(
+            f"{state.value} ({_since(time, origin)}{f', frame {frame}' if frame is not None else ''})"
+        )
+    return " → ".join(parts)
+
+
+def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]], linked: set[int] | None = None) -> str:
     """Each diagnosis: its kind and mark, its sentence, its frames, and the display filter to
-    paste into Wireshark (as code: a reader copies it). With connection ids when given."""
+    paste into Wireshark (as code: a reader copies it). With connection ids when given,
+    linked to their sections when they have one."""
     with_ids = any(connection is not None for connection, _d in rows)
     headers = (["#"] if with_ids else []) + ["kind", "what", "frames", "Wireshark display filter"]
     body = "".join(
         "<tr>"
-        + (f"<td>{_e(connection)}</td>" if with_ids else "")
+        + (f"<td>{_connection_link(connection, linked or set())}</td>" if with_ids else "")
         + f"<td>{_e(d.kind)}<br><small>{_e(d.label)}</small></td><td>{_e(d.sentence)}</td>"
         + f"<td>{_e(', '.join(map(str, sorted(set(d.frames)))))}</td><td><code>{_e(d.display_filter)}</code></td>"
         + "</tr>"
@@ -136,22 +199,200 @@ def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]]) -> str:
     return "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + f"</tr>{body}</table>"
 
 
-def _udp_section(flow: UdpFlow, sidecar: Sidecar | None, start: float | None) -> list[str]:
+def _connection_link(connection: int | None, linked: set[int]) -> str:
+    if connection in linked:
+        return f'<a href="#conn-{connection}">#{connection}</a>'
+    return "" if connection is None else f"#{connection}"
+
+
+def _udp_section(
+    flow: UdpFlow, sidecar: Sidecar | None, origin: float, details: dict[str, Details]
+) -> list[str]:
+    ladder = figure_svg(figure(flow, sidecar, origin))
+    details.update(udp_details(flow, origin, drawn_ids(ladder)))
     return [
-        f"<h2>UDP flow #{flow.id}: {_e(format_endpoint(flow.client, flow.family))} → "
+        f'<section class="connection" id="udp-{flow.id}">',
+        f"<h2>UDP flow #U{flow.id}: {_e(format_endpoint(flow.client, flow.family))} → "
         f"{_e(format_endpoint(flow.server, flow.family))}</h2>",
         f"<p>{_e(flow.summary())}</p>",
-        f"<figure>{figure_svg(figure(flow, sidecar, start))}<figcaption>Sequence diagram</figcaption></figure>",
+        _figure("Sequence diagram", ladder, "ladder", HOVER),
         "".join(f"<p>{_e(finding)}</p>" for finding in flow.findings),
+        "</section>",
     ]
+
+
+def _worth_a_section(result: ConnectionAnalysis) -> bool:
+    return bool(result.interesting or result.diagnoses or result.resends)
+
+
+def _sectioned(analysis: Analysis, chosen: ConnectionAnalysis | UdpFlow) -> list[ConnectionAnalysis]:
+    """The connections drawn in sections, in id order: all of them when they are few, else the
+    chosen one, then of those worth a look (a RST, a resend, an unfinished handshake, a
+    diagnosis) one of each outcome in turn,
+    the rarest outcome first (as the overview picks its rows: a scan's thousand unanswered
+    SYNs tell less than its one refused probe), within an outcome the one with the most
+    packets first."""
+    picked = {chosen.connection.id: chosen} if isinstance(chosen, ConnectionAnalysis) else {}
+    groups: dict[str, list[ConnectionAnalysis]] = {}
+    for result in analysis.connections:
+        few = len(analysis.connections) <= MAX_SECTIONS
+        if (few or _worth_a_section(result)) and result.connection.id not in picked:
+            groups.setdefault(outcome(result), []).append(result)
+    queues = [
+        sorted(group, key=lambda r: (-r.connection.packets, r.connection.id))
+        for group in sorted(groups.values(), key=len)
+    ]
+    turn = 0
+    while len(picked) < MAX_SECTIONS and any(turn < len(queue) for queue in queues):
+        for queue in queues:
+            if turn < len(queue) and len(picked) < MAX_SECTIONS:
+                picked[queue[turn].connection.id] = queue[turn]
+        turn += 1
+    return [picked[key] for key in sorted(picked)]
+
+
+# The connections table: (heading, sorted as numbers).
+COLUMNS: Final = [
+    ("#", True), ("client", False), ("server", False), ("outcome", False), ("first packet", True),
+    ("duration", True), ("packets", True), ("resends", True), ("RSTs", True), ("diagnoses", False),
+    ("Zeek state", False), ("Zeek history", False),
+]  # fmt: skip
+
+
+def _which(results: Sequence[ConnectionAnalysis], linked: set[int]) -> str:
+    """Which connections have a section, in a sentence."""
+    if len(linked) == len(results):
+        return "A # goes to the connection's section below."
+    return (
+        f"A linked # goes to the connection's section below: {len(linked)} have one (at most {MAX_SECTIONS}: "
+        "of those with a RST, a resend, an unfinished handshake or a diagnosis, one of each outcome in turn)."
+    )
+
+
+def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> list[str]:
+    results = analysis.connections
+    # The first MAX_ROWS, and any beyond them that has a section: every section has its row.
+    listed = results[:MAX_ROWS] + [r for r in results[MAX_ROWS:] if r.connection.id in linked]
+    outcomes = [outcome(r) for r in results]
+    counts = {key: outcomes.count(key) for key in OUTCOMES}
+    options = "".join(
+        f'<option value="{key}">{_e(text)} ({counts[key]:,})</option>'
+        for key, (text, _color) in OUTCOMES.items()
+        if counts[key]
+    )
+    parts = [
+        '<h2 id="connections-heading">Connections</h2>',
+        f'<p><label>Show <select id="outcome-filter"><option value="">every outcome ({len(results):,})</option>'
+        f'{options}</select></label> <span id="rows-shown" class="note"></span></p>',
+        f'<p class="note">Sort by a column: click its heading. Point at a row for its summary. {_which(results, linked)}</p>',
+    ]
+    if len(results) > MAX_ROWS:
+        parts.append(
+            f'<p class="bad">The table lists the first {MAX_ROWS:,} of {len(results):,} connections '
+            f"(by their first packet); the overview and the filter's counts cover them all.</p>"
+        )
+    head = "".join(
+        f'<th data-type="{"number" if numeric else "text"}"><button type="button">{_e(name)}</button></th>'
+        for name, numeric in COLUMNS
+    )
+    rows = []
+    for result in listed:
+        kind = outcome(result)
+        c = result.connection
+        text, color = OUTCOMES[kind]
+        text = text.split(" (")[0]  # the legend's words, less its note on the picture
+        if result.resets and kind == "reset":
+            text += f": {result.resets[0].cause.replace('_', ' ')}"
+        end = c.segments[-1].time if c.segments else c.first_time
+        zeek = result.compatibility.zeek
+        cells = [
+            f'<td class="num" data-sort="{c.id}">{_connection_link(c.id, linked)}</td>',
+            f"<td>{_e(format_endpoint(c.client, c.family))}</td>",
+            f"<td>{_e(format_endpoint(c.server, c.family))}</td>",
+            f'<td class="outcome" data-sort="{kind}"><span class="swatch" style="background:{color}"></span>{_e(text)}</td>',
+            f'<td class="num" data-sort="{c.first_time - origin:.9f}">{_since(c.first_time, origin)}</td>',
+            f'<td class="num" data-sort="{end - c.first_time:.9f}">{_e(format_duration(end - c.first_time))}</td>',
+            f'<td class="num">{c.packets}</td>',
+            f'<td class="num">{len(result.resends)}</td>',
+            f'<td class="num">{len(result.resets)}</td>',
+            f"<td>{_e(', '.join(d.kind.replace('_', ' ') for d in result.diagnoses))}</td>",
+            f"<td>{_zeek_state(zeek.conn_state)}</td>",
+            f"<td>{_zeek_history(zeek.history)}</td>",
+        ]
+        rows.append(
+            f'<tr data-id="{c.id}" data-outcome="{kind}" title="{_e(result.summary())}">{"".join(cells)}</tr>'
+        )
+    parts.append(
+        f'<div class="wide"><table id="connections"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div>"
+    )
+    return parts
+
+
+def _overview(analysis: Analysis, origin: float, name: str) -> str:
+    overview = Overview()
+    for result in analysis.connections:
+        overview.add(result)
+    overview.origin = origin
+    end = analysis.stats.end_time
+    overview.end = end if end is not None else origin
+    return _figure(
+        "Overview: every connection on one time axis", figure_svg(overview_figure(overview, name)), "overview",
+        "A row per connection, coloured by its outcome; a cross where a RST was sent, a tick where a segment "
+        "was resent.", level=2,
+    )  # fmt: skip
+
+
+def _glossary(analysis: Analysis) -> list[str]:
+    """The codes of other tools on this page, in words: Zeek's states and history letters,
+    Wireshark's analysis flags."""
+    states = sorted({r.compatibility.zeek.conn_state for r in analysis.connections})
+    used = {letter.upper() for r in analysis.connections for letter in r.compatibility.zeek.history}
+    letters = [x for x in ZEEK_HISTORY if x in used] + sorted(used - ZEEK_HISTORY.keys())  # Zeek's order
+    flags = sorted(
+        {kind for r in analysis.connections for kinds in r.sequence.flags.values() for kind in kinds}
+    )
+    if not (states or letters or flags):
+        return []
+    parts = ['<h2 id="glossary">Other tools\' codes on this page</h2><dl class="glossary">']
+    parts.extend(f"<dt>Zeek conn_state {_e(s)}</dt><dd>{_e(ZEEK_CONN_STATES.get(s, 'not a state Zeek writes'))}</dd>"
+                 for s in states)  # fmt: skip
+    if letters:
+        parts.append(
+            "<dt>Zeek history</dt><dd>one letter per event, upper case when the originator (usually the "
+            f"client) sent it, lower case for the responder; {_e(ZEEK_REPEATS)}.<ul>"
+            + "".join(
+                f"<li><b>{_e(x)}</b>: {_e(ZEEK_HISTORY.get(x, 'not a letter Zeek writes'))}</li>"
+                for x in letters
+            )
+            + "</ul></dd>"
+        )
+    parts.extend(f"<dt>Wireshark <code>{_e(wireshark_filter(k))}</code></dt><dd>{_e(WIRESHARK_FLAGS.get(k, ''))}</dd>"
+                 for k in flags)  # fmt: skip
+    parts.append("</dl>")
+    return parts
+
+
+def _clock(analysis: Analysis) -> str:
+    start = analysis.stats.start_time
+    when = (
+        f", captured {datetime.fromtimestamp(start, UTC):%Y-%m-%d %H:%M:%S.%f} UTC"
+        if start is not None
+        else ""
+    )
+    return (
+        '<p class="clock">Times on this page, in the tables, the diagrams and the packets\' details, are seconds '
+        f"since the capture's first frame (frame 1{_e(when)}), as Wireshark shows them by default.</p>"
+    )
 
 
 def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
     sidecar = analysis.sidecar
-    chosen, note = pick_connection(analysis, connection)
+    chosen, _note = pick_connection(analysis, connection)
     name = Path(analysis.file).name
     title = f"{sidecar['scenario']}: {name}" if sidecar and "scenario" in sidecar else name
     stats = analysis.stats
+    origin = stats.start_time if stats.start_time is not None else 0.0
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -159,6 +400,7 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         f"<h1>{_e(title)}</h1>",
         f"<p>{stats.frames} packets ({_e(stats.format)}), {stats.tcp_segments} TCP, "
         f"{len(analysis.connections)} TCP connection(s), {len(analysis.udp)} UDP flow(s).</p>",
+        _clock(analysis),
     ]
     if sidecar:
         release = sidecar.get("kernel", {}).get("release", "not recorded")
@@ -168,34 +410,28 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         parts.append("<h2>What the application saw</h2><ul>")
         parts.extend(f"<li>{_e(finding)}</li>" for finding in analysis.application)
         parts.append("</ul>")
-    if note:
-        parts.append(f"<p>{_e(note)}</p>")
-    start = stats.start_time
-    parts.extend(
-        _udp_section(chosen, sidecar, start)
-        if isinstance(chosen, UdpFlow)
-        else _connection_section(chosen, sidecar, start)
-    )
+    sections = _sectioned(analysis, chosen)
+    linked = {r.connection.id for r in sections}
     if len(analysis.connections) > 1:
-        parts.append("<h2>All connections</h2>")
-        rows = [
-            [r.connection.id, format_endpoint(r.connection.client, r.connection.family),
-             format_endpoint(r.connection.server, r.connection.family), r.handshake.status, r.close.shape,
-             ", ".join(x.cause for x in r.resets), ", ".join(d.kind for d in r.diagnoses),
-             r.compatibility.zeek.conn_state]
-            for r in analysis.connections[:MAX_ROWS]
-        ]  # fmt: skip
-        parts.append(
-            _table(["#", "client", "server", "handshake", "close", "resets", "diagnoses", "Zeek"], rows)
-        )
-        if len(analysis.connections) > MAX_ROWS:
-            parts.append(f"<p>… and {len(analysis.connections) - MAX_ROWS} more (see the JSON analysis).</p>")
+        parts.append(_overview(analysis, origin, name))
+        parts.extend(_connections_table(analysis, origin, linked))
         diagnosed = [(r.connection.id, d) for r in analysis.connections for d in r.diagnoses]
         if diagnosed:
             parts.append("<h2>Diagnoses in all connections</h2>")
-            parts.append(_diagnoses_table(diagnosed[:MAX_ROWS]))
+            parts.append(_diagnoses_table(diagnosed[:MAX_ROWS], linked))
             if len(diagnosed) > MAX_ROWS:
                 parts.append(f"<p>… and {len(diagnosed) - MAX_ROWS} more (see the JSON analysis).</p>")
+    details: dict[str, Details] = {}
+    if isinstance(chosen, UdpFlow):
+        parts.extend(_udp_section(chosen, sidecar, origin, details))
+    for result in sections:
+        parts.extend(_connection_section(result, sidecar, origin, details))
+    parts.extend(_glossary(analysis))
+    # Inline JSON: "</" written as "<\/" so that no text can close the script element.
+    blob = json.dumps(details, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    parts.append('<div id="packet-tip" role="tooltip" hidden></div>')
+    parts.append(f'<script type="application/json" id="packet-details">{blob}</script>')
+    parts.append(f"<script>{SCRIPT}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

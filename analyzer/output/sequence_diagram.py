@@ -62,6 +62,11 @@ COLORS = {
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
 
 
+def packet_gid(first: int, last: int | None = None) -> str:
+    """The SVG id of a packet's arrow, or of a band's (pkt-<first>-<last>)."""
+    return f"pkt-{first}" if last is None else f"pkt-{first}-{last}"
+
+
 @dataclass
 class Layout:
     """A row for every moment (a packet, a call, a snapshot), keyed by what it shows, so that
@@ -217,7 +222,8 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | No
     for time, frame, from_client, label, color in arrows:
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y = ladder.layout.at[("pkt", frame)]
-        _arrow(ladder.ax, x0, x1, y, label, f"frame {frame}  +{format_duration(time - start)}", color, "-")
+        when = f"frame {frame}  +{format_duration(time - start)}"
+        _arrow(ladder.ax, x0, x1, y, label, when, color, "-", gid=packet_gid(frame))
     return ladder.fig
 
 
@@ -289,22 +295,24 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
         lost = segment.frame in lost_frames or bool(unanswered and segment.flags & SYN)
         if segment.frame in resets:
             when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
-        _arrow(ax, x0, x1, y0, label, when, color, style, lost)
+        _arrow(ax, x0, x1, y0, label, when, color, style, lost, packet_gid(segment.frame))
 
 
 def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str, color: str, style: str,
-           lost: bool = False) -> None:  # fmt: skip
+           lost: bool = False, gid: str | None = None) -> None:  # fmt: skip
     """One packet: slanted down by TRANSIT, its label above, its time below; a lost one
-    stops short of the receiver in a cross."""
+    stops short of the receiver in a cross. gid: the arrow's SVG id."""
     y1 = y0 + TRANSIT
     reach = 0.85 if lost else 1.0
     end_x, end_y = x0 + (x1 - x0) * reach, y0 + (y1 - y0) * reach
-    ax.annotate(
+    arrow = ax.annotate(
         "", xy=(end_x, end_y), xytext=(x0, y0),
         arrowprops={"arrowstyle": "-|>" if not lost else "-", "color": color, "linestyle": style,
                     "linewidth": 1.3, "shrinkA": 0, "shrinkB": 0},
         zorder=3,
     )  # fmt: skip
+    if gid is not None and arrow.arrow_patch is not None:
+        arrow.arrow_patch.set_gid(gid)
     if lost:
         ax.plot([end_x], [end_y], marker="x", color=COLORS["lost"], markersize=9, mew=2, zorder=4)
     mid_x, mid_y = (x0 + x1) / 2, (y0 + y1) / 2

@@ -1,0 +1,145 @@
+"""What the report shows when a reader points at a packet's arrow on a ladder: its frame,
+flags, sequence and acknowledgment numbers, window, options, the time since frame 1 and
+since the connection's previous packet, and what the analysis says of it. Keyed as the
+ladder's SVG ids are (sequence_diagram.packet_gid, without "pkt-"): a frame, or a band's
+"first-last"; only the ids a drawn ladder holds are kept, so a page carries no more than it
+draws."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from analyzer.analysis import ConnectionAnalysis
+from analyzer.connections import Side
+from analyzer.decode.segment import ACK, SYN, Segment, flag_names
+from analyzer.output.glossary import WIRESHARK_FLAGS, options_words
+from analyzer.output.labels import retransmission_note, sequence_bases
+from analyzer.timefmt import format_duration
+from analyzer.udp_flows import UdpFlow
+
+Details = list[tuple[str, str]]  # (what, value) lines, in the order shown
+_IDS = re.compile(r'id="pkt-(\d+(?:-\d+)?)"')
+
+
+def drawn_ids(svg: str) -> list[str]:
+    """The packet (and band) ids of a ladder's SVG, without the "pkt-" prefix."""
+    return _IDS.findall(svg)
+
+
+def _since(time: float, origin: float) -> str:
+    return f"{time - origin:.6f} s since frame 1"
+
+
+def _gap(time: float, previous: tuple[float, int] | None) -> str:
+    if previous is None:
+        return "the connection's first packet"
+    return f"{format_duration(time - previous[0])} after frame {previous[1]}"
+
+
+def _window(segment: Segment, scale: int | None) -> str:
+    """The window as Wireshark computes it: shifted by the sender's scale once both SYNs
+    carried the option (RFC 7323 2.2), never on a SYN itself."""
+    if scale is None or segment.flags & SYN:
+        return f"{segment.window:,} bytes"
+    return f"{segment.window:,} × {1 << scale:,} = {segment.window << scale:,} bytes (scale {scale})"
+
+
+def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[str]) -> dict[str, Details]:
+    """The details of each packet (or band) in `ids`; origin: frame 1's time."""
+    connection, handshake = result.connection, result.handshake
+    bases = sequence_bases(result)
+    options = {"client": handshake.client_options, "server": handshake.server_options}
+    both_scaled = all(o is not None and o.get("window_scale") is not None for o in options.values())
+    resets = {r.segment.frame: r for r in result.resets}
+    marks: dict[int, list[str]] = {}
+    for diagnosis in result.diagnoses:
+        for frame, mark in diagnosis.marks.items():
+            marks.setdefault(frame, []).append(f"{diagnosis.kind.replace('_', ' ')}: {mark}")
+    wanted = set(ids)
+    details: dict[str, Details] = {}
+    previous: tuple[float, int] | None = None
+    for segment in connection.segments:
+        key = str(segment.frame)
+        if key in wanted:
+            sender = connection.sender(segment)
+            receiver: Side = "server" if sender == "client" else "client"
+            scale_options = options[sender]
+            scale = scale_options.get("window_scale") if both_scaled and scale_options else None
+            lines: Details = [
+                ("frame", f"{segment.frame}, {sender} → {receiver}"),
+                ("time", _since(segment.time, origin)),
+                ("since previous", _gap(segment.time, previous)),
+                ("flags", flag_names(segment.flags)),
+                ("seq", _number(segment.seq, bases[sender])),
+            ]
+            if segment.flags & ACK:
+                lines.append(("ack", _number(segment.ack, bases[receiver])))
+            lines.append(("data", f"{segment.payload_len:,} bytes"))
+            lines.append(("window", _window(segment, scale)))
+            if segment.options is not None:
+                lines.append(("options", options_words(segment.options)))
+            if segment.frame in result.resends:
+                number, _before = result.resends[segment.frame]
+                note = retransmission_note(segment, result.resends[segment.frame])
+                lines.append(("resend", f"retransmission #{number}, {note}"))
+            for kind in result.sequence.flags.get(segment.frame, ()):
+                lines.append(("Wireshark", f"{kind.replace('_', ' ')}: {WIRESHARK_FLAGS.get(kind, kind)}"))
+            if segment.frame in resets:
+                reset = resets[segment.frame]
+                lines.append(("RST", f"{reset.cause.replace('_', ' ')}: {reset.explanation}"))
+            lines.extend(("diagnosis", mark) for mark in marks.get(segment.frame, []))
+            details[key] = lines
+        previous = (segment.time, segment.frame)
+    for key in wanted - details.keys():
+        if "-" in key:
+            details[key] = _band(connection.segments, key, origin, connection.folded is not None)
+    return details
+
+
+def _number(value: int, base: int | None) -> str:
+    if base is None:
+        return f"{value} (on the wire)"
+    return f"{(value - base) % (1 << 32)} (relative; {value} on the wire)"
+
+
+def _band(segments: Sequence[Segment], key: str, origin: float, folded: bool) -> Details:
+    """A run of packets drawn as one band: what its segments add up to (of a folded
+    connection, those it kept: long_connection.py)."""
+    first, last = (int(part) for part in key.split("-"))
+    inside = [s for s in segments if first <= s.frame <= last]
+    lines: Details = [("frames", f"{first} to {last}")]
+    if inside:
+        lines += [
+            (
+                "time",
+                f"{_since(inside[0].time, origin)}, for {format_duration(inside[-1].time - inside[0].time)}",
+            ),
+            (
+                "in it",
+                f"{len(inside):,} segments{' kept' if folded else ''}, {sum(s.payload_len for s in inside):,} bytes of data",
+            ),
+        ]
+    return lines
+
+
+def udp_details(flow: UdpFlow, origin: float, ids: Sequence[str]) -> dict[str, Details]:
+    """The details of each datagram or ICMP message in `ids`."""
+    wanted = set(ids)
+    moments = [(d.time, d.frame, "client → server" if flow.from_client(d) else "server → client",
+                f"UDP, {d.length:,} bytes of data") for d in flow.datagrams]  # fmt: skip
+    moments += [
+        (m.time, m.frame, "to the client", "ICMP port unreachable") for m, _answered in flow.unreachables
+    ]
+    details: dict[str, Details] = {}
+    previous: tuple[float, int] | None = None
+    for time, frame, direction, what in sorted(moments):
+        if str(frame) in wanted:
+            details[str(frame)] = [
+                ("frame", f"{frame}, {direction}"),
+                ("time", _since(time, origin)),
+                ("since previous", _gap(time, previous)),
+                ("what", what),
+            ]
+        previous = (time, frame)
+    return details
