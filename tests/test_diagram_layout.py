@@ -156,6 +156,6 @@ def test_a_keep_alive_is_drawn_as_one() -> None:
     fig = figure(connection, None)
     try:
         labels = [t.get_text() for t in fig.findobj(plt.Text)]
-        assert sum(1 for label in labels if label.startswith("keep-alive ACK seq=4")) == 6
+        assert sum(1 for label in labels if label.startswith("keep-alive: ACK seq=4")) == 6
     finally:
         plt.close(fig)
