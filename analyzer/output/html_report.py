@@ -53,7 +53,7 @@ def _connection_section(
         f"{_e(format_endpoint(c.server, c.family))}</h2>",
         f"<p>{_e(result.summary())}</p>",
         f"<figure>{figure_svg(figure(result, sidecar, start))}<figcaption>Sequence diagram</figcaption></figure>",
-        f"<figure>{figure_svg(timeline_figure(result, sidecar))}<figcaption>TCP states over time</figcaption></figure>",
+        f"<figure>{figure_svg(timeline_figure(result, sidecar, start))}<figcaption>TCP states over time</figcaption></figure>",
     ]
     if result.syn_backoff.intervals or result.synack_backoff.intervals:
         parts.append(

@@ -50,7 +50,8 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
     """frame -> what a segment is, where its flags and numbers do not say it: the sequence
     analysis's keep-alives and dup ACKs, and by Wireshark's rules (packet-tcp.c) a window
     update (no data, at the next seq, the same ack as its sender's last, another window), a zero-window
-    probe (one byte at the next seq while the peer advertised no room), Fast Open data (a SYN's)."""
+    probe (one byte at the next seq, or a keep-alive's shape, while the peer advertised no
+    room), Fast Open data (a SYN's)."""
     kinds: dict[int, str] = {}
     flags = result.sequence.flags
     connection = result.connection
@@ -64,6 +65,10 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
                  if kind in FLAG_NAMES and not (kind == "keep_alive" and segment.frame in result.resends)]  # fmt: skip
         before, peer = last.get(here), last.get(not here)
         expected = next_seq.get(here)
+        if "keep-alive" in named and peer is not None and peer.window == 0:
+            # Shaped as a keep-alive (one below the next seq), sent while the peer has no room:
+            # Linux probes a zero window so (tcp_write_wakeup).
+            named[named.index("keep-alive")] = "zero-window probe"
         if segment.flags & SYN and segment.payload_len:
             named.append("Fast Open data")
         elif (

@@ -33,8 +33,9 @@ MAX_ROWS = 22  # arrows, plus BAND_ROWS for each band: what fits the height a re
 BAND_ROWS = 2.4
 PLAIN = 4  # the tier of what a band may hold; 0 to 2 are drawn one by one while the rows allow
 # What the sequence analysis flags that a band says it holds, by its name in the band.
-FLAGGED = {"duplicate_ack": "dup ACKs", "zero_window": "zero windows", "keep_alive": "keep-alives",
+FLAGGED = {"duplicate_ack": "dup ACK", "zero_window": "zero window", "keep_alive": "keep-alive",
            "out_of_order": "out of order", "lost_segment": "after a gap"}  # fmt: skip
+RANGE_ROWS = 120  # a range asked for (--frames, --time) is drawn one by one up to this many
 
 
 @dataclass
@@ -130,9 +131,12 @@ def ladder_silences(result: ConnectionAnalysis, extra: Sequence[float] = ()) -> 
 
 def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
               times: tuple[float, float] | None = None, extra: Sequence[float] = (),
-              max_rows: float = MAX_ROWS) -> Rows:  # fmt: skip
+              max_rows: float | None = None) -> Rows:  # fmt: skip
     """The rows of a connection's ladder: frames, times (epoch seconds), both inclusive: only
-    those; extra: the times of other moments drawn (socket calls), which cut runs too."""
+    those; extra: the times of other moments drawn (socket calls), which cut runs too;
+    max_rows: MAX_ROWS, or RANGE_ROWS for a range."""
+    if max_rows is None:
+        max_rows = MAX_ROWS if frames is None and times is None else RANGE_ROWS
     entries = _entries(result)
     if frames is not None:
         entries = [e for e in entries if frames[0] <= e.segment.frame <= frames[1]]

@@ -31,7 +31,7 @@ from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
 from analyzer.output.labels import packet_label, retransmission_note, segment_kinds, sequence_bases
-from analyzer.output.ladder_rows import Band, Packet, Rows, plan_rows
+from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed, calls_of
@@ -44,7 +44,7 @@ HEIGHT_ROWS = 30.0  # where the rows start to be squeezed: the bursts' scale giv
 BREAK_ROWS = 0.8
 TRANSIT = 0.45  # how far down (in rows) an arrow lands: room for the receiver's state label
 SPACE = {"pkt": 1.0, "band": 1.0, "call": 0.75}  # least rows from a moment of each kind to the next
-BAND_LEAST, BAND_MOST = 1.6, 2.4  # a band's height in rows, whatever its length in time
+BAND_LEAST, BAND_MOST = 1.9, 2.4  # a band's height in rows, whatever its length in time
 CLIENT_X, SERVER_X = 0.33, 0.67
 FIGURE_WIDTH = 11.0
 FONT = 8
@@ -72,6 +72,10 @@ COLORS = {
 }
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
+
+
+class EmptyRange(ValueError):
+    """A range to draw (frames, times) that holds none of the connection's segments."""
 
 
 def packet_gid(first: int, last: int | None = None) -> str:
@@ -266,7 +270,7 @@ def sequence_figure(
     drawn = [item for item in rows.items]
     if frames is not None or times is not None:
         if not drawn:
-            raise ValueError("no segment of the connection in that range")
+            raise EmptyRange(f"no segment of connection #{connection.id} in that range")
         first, last = _time_of(drawn[0], True), _time_of(drawn[-1], False)
         calls = [c for c in calls if first <= c["time"] <= last]
     ladder = _ladder(
@@ -361,7 +365,7 @@ def figure(
 ) -> plt.Figure:
     """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels).
     origin: frame 1's time, which the times count from (None: the connection's start);
-    frames, times (epoch seconds): only that range of a TCP connection (ValueError if empty)."""
+    frames, times (epoch seconds): only that range of a TCP connection (EmptyRange if empty)."""
     if isinstance(item, UdpFlow):
         return udp_figure(item, sidecar, origin)
     return sequence_figure(item, sidecar, origin, frames, times)
@@ -451,18 +455,26 @@ def _draw_band(ax: plt.Axes, band: Band, layout: Layout) -> None:
 def band_text(band: Band) -> str:
     """frames, segments (by direction), bytes, duration, and what is inside worth a count."""
     lines = [f"frames {band.first}–{band.last}: {band.segments:,} segments"]
-    if band.let_go:
-        lines[0] += f", {band.let_go:,} of them not kept (a long connection)"
+    if band.let_go:  # counted as they came, not kept: no direction to tell
+        lines.append(f"({band.let_go:,} of them counted, not kept: a long connection)")
     else:
         lines[0] += f" ({band.to_server:,} to the server, {band.to_client:,} to the client)"
     lines.append(f"{band.bytes:,} bytes of data in {format_duration(band.stop - band.start)}")
-    inside = [f"{band.resends:,} retransmission{'s' if band.resends != 1 else ''}"] if band.resends else []
-    inside += [f"{count:,} {name}" for name, count in band.flagged.items()]
-    inside += [f"{count:,} {name}" for name, count in band.others.items()]
+    inside = [_count(band.resends, "retransmission")] if band.resends else []
+    inside += [_count(count, name) for name, count in band.flagged.items()]
+    inside += [_count(count, name) for name, count in band.others.items()]
     lines.append(", ".join(inside) + " inside" if inside else "no retransmissions")
-    if band.held:
+    if band.held and band.segments <= RANGE_ROWS:
         lines.append(f"(handshake diagram --frames {band.first}-{band.last} draws each)")
+    elif band.held:
+        lines.append(f"(handshake diagram --frames A-B draws up to {RANGE_ROWS} one by one)")
     return "\n".join(textwrap.fill(line, BAND_CHARS) for line in lines)
+
+
+def _count(count: int, name: str) -> str:
+    """'1 dup ACK', '3 dup ACKs'; a name that is not a noun ('out of order') stays as it is."""
+    plural = count != 1 and name not in ("out of order", "after a gap")
+    return f"{count:,} {name}{'s' if plural else ''}"
 
 
 def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str, color: str, style: str,
