@@ -49,6 +49,9 @@ CLIENT_X, SERVER_X = 0.33, 0.67
 FIGURE_WIDTH = 11.0
 FONT = 8
 PACKET_LABEL = "packet-label"  # the gid of an arrow's label and time: for the layout tests
+# The gids of what is drawn across on purpose: a lifeline through the state labels on it, a
+# break's line through its length.
+LIFELINE, STATE_LABEL, BREAK = "lifeline", "state-label", "break"
 BAND_LABEL = "band-label"  # the gid of a band's counts
 CHAR_WIDTH = 0.0055  # a character at FONT - 1, as a fraction of the figure's width (about)
 BAND_CHARS = 66  # what fits between the lifelines at FONT - 1
@@ -88,6 +91,7 @@ class Moment:
     start: float
     stop: float  # a band's last time; the start for the rest
     key: tuple[object, ...]  # ("pkt", frame), ("band", first, last), ("call", index, "start" | "end")
+    space: float | None = None  # the least rows to the next moment, if not its kind's SPACE
 
 
 @dataclass
@@ -133,7 +137,7 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
     previous: Moment | None = None
     for moment in sorted(moments, key=lambda m: m.start):
         if previous is not None:
-            space = SPACE[str(previous.key[0])]
+            space = previous.space if previous.space is not None else SPACE[str(previous.key[0])]
             # The silences between the two (a call's return not drawn may stand between two).
             index = bisect.bisect_left(befores, previous.stop)
             within = [c for c in cuts[index:] if c[0] < moment.start and c[1] <= moment.start]
@@ -216,12 +220,12 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
             x, -0.3, f"{role}\n{where}", ha="center", va="center", fontsize=FONT + 1, weight="bold",
             bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "black"},
         )  # fmt: skip
-        ax.plot([x, x], [0.2, bottom - 0.5], color="black", linewidth=1, zorder=1)
+        ax.plot([x, x], [0.2, bottom - 0.5], color="black", linewidth=1, zorder=1, gid=LIFELINE)
     for y, gap, _before in layout.breaks:
-        ax.plot([0.02, 0.98], [y, y], color=COLORS["break"], linestyle=(0, (2, 3)), linewidth=0.8)
+        ax.plot([0.02, 0.98], [y, y], color=COLORS["break"], linestyle=(0, (2, 3)), linewidth=0.8, gid=BREAK)
         ax.text(
             0.5, y, f"≈ {format_duration(gap)} later", ha="center", va="center", fontsize=FONT,
-            color="#555555", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+            color="#555555", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1}, gid=BREAK,
         )  # fmt: skip
     _draw_calls(ax, calls, layout)
     return _Ladder(fig, ax, layout, bottom)
@@ -267,6 +271,10 @@ def sequence_figure(
     start = connection.first_time if origin is None else origin
     calls = calls_of(sidecar)
     rows = plan_rows(result, frames, times, call_times(calls))
+    unanswered = result.handshake.status == "no_answer"
+    lost = {
+        step.segment.frame for step in result.steps if step.lost or (unanswered and step.segment.flags & SYN)
+    }
     drawn = [item for item in rows.items]
     if frames is not None or times is not None:
         if not drawn:
@@ -279,7 +287,7 @@ def sequence_figure(
         result.summary(),
         client,
         server,
-        [_moment(item) for item in drawn],
+        [_moment(item, lost) for item in drawn],
         calls,
         _clock(origin, True),
     )
@@ -288,9 +296,10 @@ def sequence_figure(
         if isinstance(item, Band):
             _draw_band(ladder.ax, item, ladder.layout)
     _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
-    confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
+    blocked = _crossed(result, [i for i in drawn if isinstance(i, Packet)], ladder.layout)
+    confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout, blocked)
     silent_listener = result.kernel is not None and result.kernel.server_listened
-    _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener)
+    _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener, blocked)
     keys = []
     if any(confirmed.values()):
         keys.append(
@@ -314,9 +323,15 @@ def _time_of(item: Packet | Band, first: bool) -> float:
     return item.start if first else item.stop
 
 
-def _moment(item: Packet | Band) -> Moment:
+LOST_SPACE = 1.3  # a lost packet's time stands lower, below its cross
+
+
+def _moment(item: Packet | Band, lost: set[int]) -> Moment:
     if isinstance(item, Packet):
-        return Moment(item.segment.time, item.segment.time, ("pkt", item.segment.frame))
+        frame = item.segment.frame
+        return Moment(
+            item.segment.time, item.segment.time, ("pkt", frame), LOST_SPACE if frame in lost else None
+        )
     return Moment(item.start, item.stop, ("band", item.first, item.last))
 
 
@@ -499,6 +514,8 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
     # Above the arrow and below it, far enough that the slanted line clears each text's ends.
     above = max(0.2, 0.03 + slope * len(label) * CHAR_WIDTH * FONT / (FONT - 1) / 2)
     below = max(0.12, 0.03 + slope * len(when) * CHAR_WIDTH / 2)
+    if lost:  # below the cross that ends it, whose arm reaches down about 0.15 row
+        below = max(below, end_y + 0.17 - mid_y)
     ax.text(
         mid_x, mid_y - above, label, ha="center", va="bottom", fontsize=FONT, color=color, gid=PACKET_LABEL,
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
@@ -510,8 +527,10 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
 
 
 def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, bottom: float,
-                 confirmed: dict[str, list[float]], silent_listener: bool) -> None:  # fmt: skip
-    """confirmed: per side, the rows where the kernel reported the state drawn there."""
+                 confirmed: dict[str, list[float]], silent_listener: bool,
+                 crossed: dict[str, list[float]]) -> None:  # fmt: skip
+    """confirmed: per side, the rows where the kernel reported the state drawn there; crossed:
+    per side, where arrows and breaks cross the lifeline (each label keeps clear of them)."""
     connection = result.connection
     segments_by_frame = {s.frame: s for s in connection.segments}
     for side, x in zip(SIDES, (CLIENT_X, SERVER_X), strict=True):
@@ -520,7 +539,7 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             known = side == "server" and silent_listener
             text = "LISTEN (the kernel's;\nsent nothing)" if known else "state unknown\n(sent nothing)"
             ax.text(x, 0.6, text, ha="center", va="top", fontsize=FONT - 1, color="#555555" if known else "#777777",
-                    style="italic", zorder=6, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
+                    style="italic", zorder=6, gid=STATE_LABEL, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
             continue
         # A state starts where the packet that caused it leaves (sender) or lands (receiver).
         starts = []
@@ -553,10 +572,14 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
                                linewidth=0.6, zorder=2)
             )  # fmt: skip
             seen = any(y <= mark <= end for mark in confirmed.get(side, []))
+            wanted = (y + end) / 2 if end - y < 3 else y + 0.25
+            at = free_spot(
+                crossed[side], wanted, y + LABEL_HALF, max(y + LABEL_HALF, end - LABEL_HALF), LABEL_HALF
+            )
             ax.text(
-                x, (y + end) / 2 if end - y < 3 else y + 0.25, "UNKNOWN ?" if unknown else state.value,
+                x, at, "UNKNOWN ?" if unknown else state.value,
                 ha="center", va="center", fontsize=FONT - 1, color="#555555" if unknown else "#1a1a1a",
-                style="italic" if unknown else "normal", zorder=6,
+                style="italic" if unknown else "normal", zorder=6, gid=STATE_LABEL,
                 bbox={"boxstyle": "round,pad=0.25", "facecolor": "white" if unknown else COLORS["state"],
                       "edgecolor": COLORS["kernel"] if seen else (COLORS["unknown"] if unknown else "#8da9c4"),
                       "linewidth": 1.4 if seen else 1.0, "linestyle": "--" if unknown else "-"},
@@ -593,12 +616,56 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
         )  # fmt: skip
 
 
-def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> dict[str, list[float]]:
-    """A green tick on a lifeline wherever a kernel snapshot reported the state it shows; the
-    rows, per side. On the lifeline, under the state labels, a tick never hides a label."""
+LABEL_HALF = 0.22  # half a state label's height on a lifeline, in rows, and a slanted arrow's reach
+TICK_HALF = 0.14  # half a kernel tick's
+
+
+def _crossed(result: ConnectionAnalysis, packets: list[Packet], layout: Layout) -> dict[str, list[float]]:
+    """Per side, the rows where something crosses its lifeline: an arrow leaving or landing, a
+    break's line. A label or a tick on the lifeline keeps clear of them."""
+    connection = result.connection
+    lost = {step.segment.frame for step in result.steps if step.lost}
+    rows: dict[str, list[float]] = {"client": [], "server": []}
+    for packet in packets:
+        y = layout.at[("pkt", packet.segment.frame)]
+        sender, receiver = (
+            ("client", "server") if connection.from_client(packet.segment) else ("server", "client")
+        )
+        rows[sender].append(y)
+        if packet.segment.frame not in lost:
+            rows[receiver].append(y + TRANSIT)
+    for y, _gap, _before in layout.breaks:
+        rows["client"].append(y)
+        rows["server"].append(y)
+    return {side: sorted(ys) for side, ys in rows.items()}
+
+
+def free_spot(crossed: Sequence[float], wanted: float, low: float, high: float, half: float) -> float:
+    """The row nearest `wanted` within [low, high] where a thing `half` rows tall stays clear
+    of every crossing, by a little more than that (a slanted arrow's reach beside the
+    lifeline); `wanted` if there is none."""
+    reach = half + 0.12
+    edges = sorted({low, high, *(y - reach for y in crossed), *(y + reach for y in crossed)})
+    best, distance = wanted, float("inf")
+    for candidate in [wanted, *edges]:
+        if not low <= candidate <= high or any(abs(candidate - y) < reach - 1e-9 for y in crossed):
+            continue
+        if abs(candidate - wanted) < distance:
+            best, distance = candidate, abs(candidate - wanted)
+    return best
+
+
+def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout,
+                       crossed: dict[str, list[float]]) -> dict[str, list[float]]:  # fmt: skip
+    """A green tick on a lifeline wherever a kernel snapshot reported the state it shows, clear
+    of the arrows; the rows, per side. On the lifeline, under the state labels, a tick never
+    hides a label."""
     rows: dict[str, list[float]] = {"client": [], "server": []}
     for time, side in result.kernel.confirmed if result.kernel else []:
-        y = layout.y_at(time) + 0.35
+        at = layout.y_at(time)
+        y = free_spot(crossed[side], at + TRANSIT + 0.2, at, at + 1.6, TICK_HALF)
+        if any(abs(y - other) < 2 * TICK_HALF for other in rows[side]):
+            continue  # one tick says it for snapshots this close
         rows[side].append(y)
         x = CLIENT_X if side == "client" else SERVER_X
         ax.plot([x], [y], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=4)
