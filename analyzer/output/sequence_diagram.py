@@ -142,11 +142,12 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
             index = bisect.bisect_left(befores, previous.stop)
             within = [c for c in cuts[index:] if c[0] < moment.start and c[1] <= moment.start]
             if within:
-                # Midway between the last row's time label and the next row's packet label.
+                # Below the last row's time label with room above the line for the label of a
+                # state begun just before it (a state is named where it begins).
                 silent = sum(after - before for before, after in within)
-                breaks.append((y + space + 0.1, silent, within[0][0]))
+                breaks.append((y + space + 0.3, silent, within[0][0]))
                 cut.add(len(anchors) - 1)
-                y += space + BREAK_ROWS
+                y += space + 0.2 + BREAK_ROWS
             else:
                 gap = min(moment.start - previous.stop, BREAK_GAP)
                 y += max(space, gap * rows_per_second)
@@ -572,9 +573,10 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
                                linewidth=0.6, zorder=2)
             )  # fmt: skip
             seen = any(y <= mark <= end for mark in confirmed.get(side, []))
-            wanted = (y + end) / 2 if end - y < 3 else y + 0.25
+            until = min([end, *(b for b, _gap, _before in layout.breaks if b > y)])  # its first break
+            wanted = (y + until) / 2 if until - y < 3 else y + 0.25
             at = free_spot(
-                crossed[side], wanted, y + LABEL_HALF, max(y + LABEL_HALF, end - LABEL_HALF), LABEL_HALF
+                crossed[side], wanted, y + LABEL_HALF, max(y + LABEL_HALF, until - LABEL_HALF), LABEL_HALF
             )
             ax.text(
                 x, at, "UNKNOWN ?" if unknown else state.value,

@@ -2,7 +2,8 @@
 
 Time runs across in seconds since frame 1 of the capture (Wireshark's clock), cut where the
 ladder cuts it (the same silences, time_axis.py; their real length written at the cut),
-each burst between to scale; a burst too short to see still gets a sliver of the width. A
+each burst between to scale, but two state changes never closer than a few letters (as the
+ladder's rows); what held before the first moment and after the last has room of its own. A
 state's name is written in its bar when it fits there, never elsewhere, so no two labels
 meet; the legend names every colour. Where the sidecar has kernel snapshots, a tick marks
 each moment the kernel reported the same state the bar shows.
@@ -26,10 +27,13 @@ from analyzer.sidecar import Sidecar, calls_of
 from analyzer.timefmt import format_duration
 
 WIDTH, HEIGHT = 13.0, 3.3  # inches
-AXIS_WIDTH = 0.78  # of the figure's width: the rest holds the end's names and the legend
+AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and the legend
 CHAR = 0.0062  # a character at font size 8, as a fraction of the axis's width (about)
 LEAST_BAR = 0.002  # a state held for no visible time is still a sliver
 CUT_HALF = 0.008  # half the width of a cut's white gap
+# Room before the first moment and after the last, for the states held then (an end's
+# LISTEN, its TIME_WAIT): they hold for no time between the moments drawn.
+BEFORE, AFTER = 0.04, 0.07
 
 
 def _widest_piece(left: float, right: float, cuts: list[tuple[float, float]]) -> tuple[float, float]:
@@ -73,7 +77,8 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
     moments = call_times(calls)
     cuts = ladder_silences(result, moments)
     times = [connection.segments[0].time, connection.segments[-1].time, *moments]
-    return TimeAxis(min(times), max(times), cuts)
+    changes = [time for history in result.states.values() for time, _state in history[1:]]
+    return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE)
 
 
 def timeline_figure(
@@ -84,7 +89,7 @@ def timeline_figure(
     axis = timeline_axis(result, sidecar)
     start = connection.first_time if origin is None else origin
     fig = plt.figure(figsize=(WIDTH, HEIGHT))
-    ax = fig.add_axes((0.1, 0.24, AXIS_WIDTH, 0.6))
+    ax = fig.add_axes((0.13, 0.24, AXIS_WIDTH, 0.6))
     rows: dict[Side, float] = {"client": 1.0, "server": 0.0}
     cuts = [(middle - CUT_HALF, middle + CUT_HALF) for middle, _gap, _before in axis.cut_positions()]
     for side, y in rows.items():
@@ -136,8 +141,8 @@ def timeline_figure(
         else "the connection's first packet"
     )
     ax.set_xlabel(
-        f"seconds since {since}; each burst to scale, silences over {format_duration(BREAK_GAP)} cut "
-        "(≈ their real length, as in the ladder)",
+        f"seconds since {since}; within a burst to scale, state changes kept apart; silences over "
+        f"{format_duration(BREAK_GAP)} cut (≈ their real length, as in the ladder)",
         fontsize=8,
     )
     title = f"#{connection.id} TCP states"
@@ -171,12 +176,10 @@ def _draw_cuts(ax: plt.Axes, axis: TimeAxis) -> None:
 
 
 def _spaced(ticks: list[tuple[float, str]]) -> list[tuple[float, str]]:
-    """The ticks whose labels do not meet the one kept before (font 7)."""
-    kept: list[tuple[float, str]] = []
-    right = -1.0
-    for x, label in sorted(ticks):
-        half = len(label) * CHAR * 7 / 8 / 2
-        if x - half > right:
-            kept.append((x, label))
-            right = x + half + 0.004
-    return kept
+    """The ticks whose labels (font 7) meet none kept before them, in the order given."""
+    kept: list[tuple[float, str, float]] = []
+    for x, label in ticks:
+        half = len(label) * CHAR * 7 / 8 / 2 + 0.002
+        if all(abs(x - other) >= half + other_half for other, _label, other_half in kept):
+            kept.append((x, label, half))
+    return sorted((x, label) for x, label, _half in kept)
