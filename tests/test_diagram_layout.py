@@ -204,6 +204,7 @@ def marks_on_lines_or_texts(fig: plt.Figure) -> list[tuple[str, str]]:
 
 def test_the_crossing_checks_find_a_lifeline_through_a_note_and_a_mark_on_an_arrow() -> None:
     fig, ax = plt.subplots()
+    ax.axis("off")
     ax.text(0.5, 0.5, "drop SYNs to port 5000", ha="center")
     ax.plot([0.55, 0.55], [0.0, 1.0], gid=LIFELINE)
     ax.annotate("", xy=(0.9, 0.2), xytext=(0.1, 0.2), arrowprops={"arrowstyle": "-|>"})
