@@ -18,6 +18,7 @@ first tier's middle, go into the bands (which then say what they hold).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import Counter
 from collections.abc import Sequence
@@ -148,6 +149,7 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
     if len(entries) <= max_rows and total == len(entries):  # it fits: every segment one by one
         return Rows([Packet(e.segment, e.since_previous) for e in entries], cuts, total)
     tiers = [[i for i, e in enumerate(entries) if e.tier == tier] for tier in range(PLAIN)]
+    resent = sorted(result.resends)
     # Fewer one by one until the rows fit: the last tier's latest first, then the tier before's;
     # of the first tier, its middle (its ends are the handshake and the close).
     keep = [len(tier) for tier in tiers]
@@ -157,7 +159,7 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
         chosen = set(first[: (keep[0] + 1) // 2]) | set(first[len(first) - keep[0] // 2 :])
         for tier, count in zip(tiers[1:], keep[1:], strict=True):
             chosen |= set(tier[:count])
-        items = _group(result, entries, chosen, cuts)
+        items = _group(result, entries, chosen, cuts, resent)
         return items, sum(BAND_ROWS if isinstance(item, Band) else 1 for item in items)
 
     items, rows = planned()
@@ -178,7 +180,7 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
 
 
 def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
-           cuts: list[tuple[float, float]]) -> list[Packet | Band]:  # fmt: skip
+           cuts: list[tuple[float, float]], resent: list[int]) -> list[Packet | Band]:  # fmt: skip
     cut_after = {before for before, _after in cuts}
     items: list[Packet | Band] = []
     run: list[_Entry] = []
@@ -189,7 +191,7 @@ def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
         if run and count < BAND_MIN and not let_go:
             items.extend(Packet(e.segment, e.since_previous) for e in run)
         elif count:
-            items.append(_band(result, run, let_go))
+            items.append(_band(result, run, let_go, resent))
         run.clear()
         let_go.clear()
 
@@ -210,7 +212,9 @@ def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
     return items
 
 
-def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Entry, _Entry]]) -> Band:
+def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Entry, _Entry]],
+          resent: list[int]) -> Band:  # fmt: skip
+    """resent: the frames of every resend, in order."""
     connection = result.connection
     times = [e.segment.time for e in run] + [t for a, b in let_go for t in (a.segment.time, b.segment.time)]
     frames = [e.segment.frame for e in run]
@@ -243,8 +247,7 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
             band.start = max(band.start, a.segment.time)
         if id(b) not in kept:
             band.stop = min(band.stop, b.segment.time) if run else b.segment.time
-    # Resends are numbered for every segment, kept or not: those within the band's frames.
-    members = {e.segment.frame for e in run}
-    band.resends = sum(1 for frame in result.resends if band.first <= frame <= band.last
-                       and (frame in members or band.let_go))  # fmt: skip
+    # Resends are numbered for every segment, kept or not; every one of the connection's
+    # segments within the band's frames is in the band (a run stops at each arrow).
+    band.resends = bisect.bisect_right(resent, band.last) - bisect.bisect_left(resent, band.first)
     return band
