@@ -236,16 +236,14 @@ def _title(sidecar: Sidecar | None, text: str) -> str:
     return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
 
 
-def _clock(origin: float | None, scaled: bool) -> str:
+def _clock(origin: float | None) -> str:
     since = (
         "frame 1 of the capture, as Wireshark's" if origin is not None else "the connection's first packet"
     )
-    lines = f"under each arrow its frame, +seconds since {since}, Δ since the connection's previous packet"
-    if scaled:
-        lines += (
-            f"\ntime runs down to scale within a burst; silences over {format_duration(BREAK_GAP)} are cut"
-        )
-    return lines
+    return (
+        f"under each arrow its frame, +seconds since {since}, Δ since the connection's previous packet\n"
+        f"time runs down to scale within a burst (a row at least); silences over {BREAK_GAP:g} s are cut"
+    )
 
 
 def _range_note(rows: Rows, frames: tuple[int, int] | None, times: tuple[float, float] | None,
@@ -290,7 +288,7 @@ def sequence_figure(
         server,
         [_moment(item, lost) for item in drawn],
         calls,
-        _clock(origin, True),
+        _clock(origin),
     )
     _draw_packets(ladder.ax, result, ladder.layout, start, [i for i in drawn if isinstance(i, Packet)])
     for item in drawn:
@@ -298,9 +296,12 @@ def sequence_figure(
             _draw_band(ladder.ax, item, ladder.layout)
     _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
     blocked = _crossed(result, [i for i in drawn if isinstance(i, Packet)], ladder.layout)
-    confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout, blocked)
+    confirmed = _kernel_rows(result, ladder.layout, blocked)
     silent_listener = result.kernel is not None and result.kernel.server_listened
-    _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener, blocked)
+    labels = _draw_states(
+        ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener, blocked
+    )
+    _draw_kernel_marks(ladder.ax, confirmed, labels)
     keys = []
     if any(confirmed.values()):
         keys.append(
@@ -357,7 +358,7 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | No
         server,
         moments,
         calls,
-        _clock(origin, True),
+        _clock(origin),
     )
     start = min(time for time, *_rest in arrows) if origin is None else origin
     previous: float | None = None
@@ -529,9 +530,11 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
 
 def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, bottom: float,
                  confirmed: dict[str, list[float]], silent_listener: bool,
-                 crossed: dict[str, list[float]]) -> None:  # fmt: skip
+                 crossed: dict[str, list[float]]) -> dict[str, list[float]]:  # fmt: skip
     """confirmed: per side, the rows where the kernel reported the state drawn there; crossed:
-    per side, where arrows and breaks cross the lifeline (each label keeps clear of them)."""
+    per side, where arrows and breaks cross the lifeline (each label keeps clear of them).
+    Returns the labels' rows, per side."""
+    labels: dict[str, list[float]] = {"client": [], "server": []}
     connection = result.connection
     segments_by_frame = {s.frame: s for s in connection.segments}
     for side, x in zip(SIDES, (CLIENT_X, SERVER_X), strict=True):
@@ -539,6 +542,7 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
         if not history:
             known = side == "server" and silent_listener
             text = "LISTEN (the kernel's;\nsent nothing)" if known else "state unknown\n(sent nothing)"
+            labels[side] += [0.7, 0.9]
             ax.text(x, 0.6, text, ha="center", va="top", fontsize=FONT - 1, color="#555555" if known else "#777777",
                     style="italic", zorder=6, gid=STATE_LABEL, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
             continue
@@ -578,6 +582,7 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             at = free_spot(
                 crossed[side], wanted, y + LABEL_HALF, max(y + LABEL_HALF, until - LABEL_HALF), LABEL_HALF
             )
+            labels[side].append(at)
             ax.text(
                 x, at, "UNKNOWN ?" if unknown else state.value,
                 ha="center", va="center", fontsize=FONT - 1, color="#555555" if unknown else "#1a1a1a",
@@ -586,6 +591,7 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
                       "edgecolor": COLORS["kernel"] if seen else (COLORS["unknown"] if unknown else "#8da9c4"),
                       "linewidth": 1.4 if seen else 1.0, "linestyle": "--" if unknown else "-"},
             )  # fmt: skip
+    return labels
 
 
 MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
@@ -657,11 +663,11 @@ def free_spot(crossed: Sequence[float], wanted: float, low: float, high: float, 
     return best
 
 
-def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout,
-                       crossed: dict[str, list[float]]) -> dict[str, list[float]]:  # fmt: skip
-    """A green tick on a lifeline wherever a kernel snapshot reported the state it shows, clear
-    of the arrows; the rows, per side. On the lifeline, under the state labels, a tick never
-    hides a label."""
+def _kernel_rows(
+    result: ConnectionAnalysis, layout: Layout, crossed: dict[str, list[float]]
+) -> dict[str, list[float]]:
+    """Per side, the rows of a green tick wherever a kernel snapshot reported the state the
+    lifeline shows, clear of the arrows."""
     rows: dict[str, list[float]] = {"client": [], "server": []}
     for time, side in result.kernel.confirmed if result.kernel else []:
         at = layout.y_at(time)
@@ -669,9 +675,16 @@ def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout,
         if any(abs(y - other) < 2 * TICK_HALF for other in rows[side]):
             continue  # one tick says it for snapshots this close
         rows[side].append(y)
-        x = CLIENT_X if side == "client" else SERVER_X
-        ax.plot([x], [y], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=4)
     return rows
+
+
+def _draw_kernel_marks(ax: plt.Axes, rows: dict[str, list[float]], labels: dict[str, list[float]]) -> None:
+    """The ticks, but where a state label stands: its green frame says it there."""
+    for side, ys in rows.items():
+        x = CLIENT_X if side == "client" else SERVER_X
+        for y in ys:
+            if all(abs(y - label) >= LABEL_HALF + TICK_HALF for label in labels[side]):
+                ax.plot([x], [y], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=4)
 
 
 def _margin(text: str) -> str:

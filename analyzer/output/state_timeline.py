@@ -142,7 +142,7 @@ def timeline_figure(
     )
     ax.set_xlabel(
         f"seconds since {since}; within a burst to scale, state changes kept apart; silences over "
-        f"{format_duration(BREAK_GAP)} cut (≈ their real length, as in the ladder)",
+        f"{BREAK_GAP:g} s cut (≈ their real length, as in the ladder)",
         fontsize=8,
     )
     title = f"#{connection.id} TCP states"

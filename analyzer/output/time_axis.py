@@ -118,8 +118,10 @@ class TimeAxis:
         for burst in self.bursts:
             low, high = burst.start - origin, burst.stop - origin
             count = max(1, min(per_burst, int((burst.right - burst.left) / 0.08)))
-            for index, value in enumerate(_round_values(low, high, count)):
-                (others if index else first).append((self.x(origin + value), _seconds(value, high - low)))
+            values = _round_values(low, high, count)
+            span = high - low if len(values) > 1 else 0.0  # a lone tick: in ms, as the ladder's times
+            for index, value in enumerate(values):
+                (others if index else first).append((self.x(origin + value), _seconds(value, span)))
         return first + others
 
 
