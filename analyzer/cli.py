@@ -142,9 +142,34 @@ def _add_diagram(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sidecar", default=None, help="JSON sidecar with the socket calls (default: next to FILE)"
     )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--frames", type=_frame_range, default=None, metavar="A-B",
+                       help="draw only frames A to B (Wireshark's frame numbers), every segment one by one if they fit")  # fmt: skip
+    where.add_argument("--time", type=_time_range, default=None, metavar="T1..T2",
+                       help="draw only the segments from T1 to T2 seconds since frame 1 (Wireshark's clock)")  # fmt: skip
     _add_decoder(p)
     _add_timeouts(p)
     p.set_defaults(run=cmd_diagram)
+
+
+def _frame_range(text: str) -> tuple[int, int]:
+    first, dash, last = text.partition("-")
+    if not dash or not first.strip().isdigit() or not last.strip().isdigit() or int(first) > int(last):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame range A-B (A <= B, both frame numbers)")
+    return int(first), int(last)
+
+
+def _time_range(text: str) -> tuple[float, float]:
+    first, dots, last = text.partition("..")
+    try:
+        low, high = float(first), float(last)
+    except ValueError:
+        low = high = float("nan")
+    if not dots or not low <= high:  # a NaN is never <=
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time range T1..T2 (seconds since frame 1, T1 <= T2)"
+        )
+    return low, high
 
 
 def _add_file_command(
@@ -199,14 +224,13 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
     output = _output_file(args.output)
     sidecar = sidecar_beside(args.file)
-    chosen, note = pick_connection(
-        analyze_file(args.file, args.decoder, sidecar, _timeouts(args)), args.connection
-    )
+    analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args))
+    chosen, note = pick_connection(analysis, args.connection)
     if not isinstance(chosen, ConnectionAnalysis):
         raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
     if note:
         print(note)
-    draw_state_timeline(chosen, output, sidecar)
+    draw_state_timeline(chosen, output, sidecar, analysis.stats.start_time)
     print(f"state timeline: {args.output}")
     return 0
 
@@ -384,9 +408,9 @@ def _positive(text: str) -> int:
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
-    from analyzer.analysis import analyze_file
+    from analyzer.analysis import ConnectionAnalysis, analyze_file
     from analyzer.output.selection import pick_connection
-    from analyzer.output.sequence_diagram import draw
+    from analyzer.output.sequence_diagram import EmptyRange, draw
     from analyzer.sidecar import load_sidecar
 
     output = _output_file(args.output) if args.output else None
@@ -400,6 +424,9 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     chosen, note = pick_connection(analysis, args.connection)
     if note:
         print(note, file=sys.stderr if output is None else sys.stdout)
+    ranged = args.frames is not None or args.time is not None
+    if ranged and (kind == "mermaid" or not isinstance(chosen, ConnectionAnalysis)):
+        raise UserError("--frames and --time draw a TCP connection's ladder as SVG or PNG only")
     if kind == "mermaid":
         from analyzer.output.mermaid import mermaid
 
@@ -411,7 +438,20 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     else:
         if output is None:
             raise UserError(f"--format {kind} needs -o FILE")
-        draw(chosen, output, sidecar=sidecar, origin=analysis.stats.start_time)
+        origin = analysis.stats.start_time
+        times = None
+        if isinstance(chosen, ConnectionAnalysis) and args.time is not None:
+            zero = origin if origin is not None else chosen.connection.first_time
+            times = (zero + args.time[0], zero + args.time[1])
+        try:
+            draw(chosen, output, sidecar=sidecar, origin=origin, frames=args.frames, times=times)
+        except EmptyRange as error:
+            what = (
+                f"frames {args.frames[0]}-{args.frames[1]}"
+                if args.frames
+                else f"time {args.time[0]}..{args.time[1]} s"
+            )
+            raise UserError(f"{args.file}: {what}: {error}") from None
     print(f"diagram: {output}")
     return 0
 

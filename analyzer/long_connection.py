@@ -79,6 +79,7 @@ class FoldedConnection:
         self.judge = SequenceJudge()
         self.counter = CompatibilityCounter(first)
         self.count = 0
+        self._bytes = 0  # payload bytes of the segments through the state machine
         self._client_src, self._client_port = self.client
         self._pending: list[Segment] = []  # taken, not yet through the state machine
         self._pending_control = 0  # SYN, FIN and RST segments among them
@@ -138,6 +139,8 @@ class FoldedConnection:
         for index in range(count):
             segment = pending[index]
             step = machine.feed(segment, segment.frame in lost)
+            step.ordinal, step.bytes_before = self._decided, self._bytes
+            self._bytes += segment.payload_len
             self._last_step = step
             following = pending[index + 1] if index + 1 < len(pending) else None
             from_client = segment.sport == self._client_port and segment.src == self._client_src

@@ -301,6 +301,11 @@ class Step:
     receiver_after: State
     dropped: str | None = None  # why the receiver would not accept it
     lost: bool = False  # never reached the receiver
+    # Of a folded connection's kept step (long_connection.py), its place among all the
+    # connection's segments and the payload bytes of those before it: what a picture says
+    # of the segments let go between two kept ones. -1 where every segment is kept.
+    ordinal: int = -1
+    bytes_before: int = -1
 
     def __init__(
         self,
@@ -319,6 +324,8 @@ class Step:
         self.receiver_after = receiver_after
         self.dropped = dropped
         self.lost = lost
+        self.ordinal = -1
+        self.bytes_before = -1
 
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:

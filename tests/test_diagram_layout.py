@@ -16,7 +16,14 @@ from matplotlib.text import Annotation
 
 from analyzer.analysis import analyze_file
 from analyzer.output.selection import pick_connection
-from analyzer.output.sequence_diagram import DIAGNOSIS_MARK, MARGIN_CHARS, PACKET_LABEL, figure
+from analyzer.output.sequence_diagram import (
+    BREAK,
+    DIAGNOSIS_MARK,
+    LIFELINE,
+    MARGIN_CHARS,
+    STATE_LABEL,
+    figure,
+)
 from analyzer.sidecar import sidecar_path_for
 
 CAPTURES = stored_captures()
@@ -46,10 +53,11 @@ def test_no_label_overlaps_another(pcap) -> None:
     sidecar = json.loads(sidecar_path_for(pcap).read_text())
     analysis = analyze_file(str(pcap), sidecar=sidecar)
     chosen, _note = pick_connection(analysis, None)
-    fig = figure(chosen, sidecar)
+    fig = figure(chosen, sidecar, analysis.stats.start_time)
     try:
         assert overlapping_labels(fig) == []
-        assert lines_through_marks(fig, PACKET_LABEL) == []
+        assert lines_through_texts(fig) == []
+        assert marks_on_lines_or_texts(fig) == []
     finally:
         plt.close(fig)
 
@@ -71,11 +79,13 @@ CORPUS_FILES = corpus_params(lambda p: p.stat().st_size < 400_000 and "bug-5437"
 @pytest.mark.parametrize("pcap", CORPUS_FILES)
 def test_no_overlap_on_captures_nobody_here_made(pcap) -> None:
     """Duplicated packets with one timestamp, long summaries, many retransmissions."""
-    chosen, _note = pick_connection(analyze_file(str(pcap)), None)
-    fig = figure(chosen, None)
+    analysis = analyze_file(str(pcap))
+    chosen, _note = pick_connection(analysis, None)
+    fig = figure(chosen, None, analysis.stats.start_time)
     try:
         assert overlapping_labels(fig) == []
-        assert lines_through_marks(fig, PACKET_LABEL) == []
+        assert lines_through_texts(fig) == []
+        assert marks_on_lines_or_texts(fig) == []
     finally:
         plt.close(fig)
 
@@ -112,6 +122,100 @@ def lines_through_marks(fig: plt.Figure, gid: str = DIAGNOSIS_MARK) -> list[tupl
     return crossed
 
 
+def _paths(fig: plt.Figure) -> list[tuple[str, str | None, list]]:
+    """Every line and arrow as rendered: (name, gid, polylines in display coordinates)."""
+    found = []
+    for line in fig.findobj(Line2D):
+        if line.get_visible() and len(line.get_xydata()) > 1:
+            path = line.get_transform().transform_path(line.get_path())
+            found.append(
+                (f"line {line.get_xydata()[0]}", line.get_gid(), path.to_polygons(closed_only=False))
+            )
+    for annotation in fig.findobj(Annotation):
+        if annotation.arrow_patch is not None:
+            path = annotation.arrow_patch.get_path()
+            found.append((f"arrow to {annotation.xy}", "arrow", path.to_polygons(closed_only=False)))
+    return found
+
+
+# Drawn across on purpose: a state label on its lifeline, a break's length on its line.
+ON_PURPOSE = {(STATE_LABEL, LIFELINE), (BREAK, BREAK)}
+
+
+def _box(text: plt.Text, renderer) -> object:
+    patch = text.get_bbox_patch()
+    return patch.get_window_extent(renderer) if patch else text.get_window_extent(renderer)
+
+
+def lines_through_texts(fig: plt.Figure) -> list[tuple[str, str]]:
+    """Every text (label, time, call, note, mark, band) that a line or an arrow crosses, but
+    for what is drawn across on purpose (ON_PURPOSE)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    paths = _paths(fig)
+    crossed = []
+    for text in fig.findobj(plt.Text):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        box = _box(text, renderer)
+        for name, gid, polygons in paths:
+            if (text.get_gid(), gid) in ON_PURPOSE:
+                continue
+            if any(MplPath(poly).intersects_bbox(box, filled=False) for poly in polygons):
+                crossed.append((text.get_text(), name))
+    return crossed
+
+
+def marks_on_lines_or_texts(fig: plt.Figure) -> list[tuple[str, str]]:
+    """Marks (a kernel check, a lost packet's cross) on an arrow or under a text other than
+    the state label they sit beside."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    marks = [
+        line
+        for line in fig.findobj(Line2D)
+        if len(line.get_xydata()) == 1 and line.get_marker() not in (None, "None", "")
+    ]
+    arrows = [(name, polygons) for name, gid, polygons in _paths(fig) if gid == "arrow"]
+    texts = [
+        t
+        for t in fig.findobj(plt.Text)
+        if t.get_visible() and t.get_text().strip() and t.get_gid() != STATE_LABEL
+    ]
+    found = []
+    for mark in marks:
+        box = mark.get_window_extent(renderer)
+        where = f"mark {mark.get_marker()} at {mark.get_xydata()[0]}"
+        for name, polygons in arrows:
+            # A lost packet's cross ends its own arrow.
+            if mark.get_marker() != "x" and any(
+                MplPath(poly).intersects_bbox(box, filled=True) for poly in polygons
+            ):
+                found.append((where, name))
+        for text in texts:
+            other = _box(text, renderer)
+            if (
+                min(box.x1, other.x1) - max(box.x0, other.x0) > TOLERANCE
+                and min(box.y1, other.y1) - max(box.y0, other.y0) > TOLERANCE
+            ):
+                found.append((where, text.get_text()))
+    return found
+
+
+def test_the_crossing_checks_find_a_lifeline_through_a_note_and_a_mark_on_an_arrow() -> None:
+    fig, ax = plt.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, "drop SYNs to port 5000", ha="center")
+    ax.plot([0.55, 0.55], [0.0, 1.0], gid=LIFELINE)
+    ax.annotate("", xy=(0.9, 0.2), xytext=(0.1, 0.2), arrowprops={"arrowstyle": "-|>"})
+    ax.plot([0.9], [0.2], marker="$✓$", markersize=7)
+    try:
+        assert [text for text, _line in lines_through_texts(fig)] == ["drop SYNs to port 5000"]
+        assert [what for what, _on in marks_on_lines_or_texts(fig)] == ["mark $✓$ at [0.9 0.2]"]
+    finally:
+        plt.close(fig)
+
+
 def test_the_line_check_finds_a_line_through_a_mark() -> None:
     fig, ax = plt.subplots()
     ax.text(0.5, 0.5, "a mark", gid=DIAGNOSIS_MARK, bbox={"facecolor": "white"})
@@ -145,7 +249,8 @@ def test_diagnosis_marks_stand_clear(pcap: Path) -> None:
             assert len(drawn) == len({f for d in connection.diagnoses for f in d.marks})
             assert overlapping_labels(fig) == []
             assert lines_through_marks(fig) == []
-            assert lines_through_marks(fig, PACKET_LABEL) == []
+            assert lines_through_texts(fig) == []
+            assert marks_on_lines_or_texts(fig) == []
         finally:
             plt.close(fig)
 
@@ -156,6 +261,6 @@ def test_a_keep_alive_is_drawn_as_one() -> None:
     fig = figure(connection, None)
     try:
         labels = [t.get_text() for t in fig.findobj(plt.Text)]
-        assert sum(1 for label in labels if label.startswith("keep-alive ACK seq=4")) == 6
+        assert sum(1 for label in labels if label.startswith("keep-alive: ACK seq=4")) == 6
     finally:
         plt.close(fig)

@@ -213,7 +213,11 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
         from analyzer.output.state_timeline import draw_state_timeline
 
         for suffix in (".svg", ".png"):
-            timeline_paths.append(draw_state_timeline(chosen, folder / f"{base}.states{suffix}", sidecar))
+            timeline_paths.append(
+                draw_state_timeline(
+                    chosen, folder / f"{base}.states{suffix}", sidecar, analysis.stats.start_time
+                )
+            )
     backoff_paths = []
     for result in analysis.connections:
         if result.syn_backoff.intervals or result.synack_backoff.intervals:

@@ -89,7 +89,7 @@ def _connection_section(
     """origin: frame 1's time, which the page's times count from. Fills `details` with the
     packets its ladder draws."""
     c = result.connection
-    ladder = figure_svg(figure(result, sidecar, origin))
+    ladder = figure_svg(figure(result, sidecar, origin, commands=False))
     details.update(connection_details(result, origin, drawn_ids(ladder)))
     parts = [
         f'<section class="connection" id="conn-{c.id}">',
@@ -97,7 +97,7 @@ def _connection_section(
         f"{_e(format_endpoint(c.server, c.family))}</h2>",
         f"<p>{_e(result.summary())}</p>",
         _figure("Sequence diagram", ladder, "ladder", HOVER),
-        _figure("TCP states over time", figure_svg(timeline_figure(result, sidecar)), "timeline"),
+        _figure("TCP states over time", figure_svg(timeline_figure(result, sidecar, origin)), "timeline"),
     ]
     if result.syn_backoff.intervals or result.synack_backoff.intervals:
         parts.append(_figure("SYN backoff", figure_svg(backoff_figure(result, sidecar)), "backoff"))

@@ -1,12 +1,13 @@
 """What the ladder and the Mermaid text write beside each packet: flags with relative
-sequence numbers, and how far after the copy before it a resend went out (the core numbers
-the resends: ConnectionAnalysis.resends)."""
+sequence numbers, what kind of segment it is when its flags do not say (a keep-alive, a
+window update, a zero-window probe, a dup ACK, Fast Open data), and how far after the copy
+before it a resend went out (the core numbers the resends: ConnectionAnalysis.resends)."""
 
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import SIDES, Side
-from analyzer.decode.segment import ACK, MOD, Segment, flag_names
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, flag_names, seq_diff
 from analyzer.timefmt import format_duration
 
 
@@ -39,3 +40,61 @@ def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -
     if segment.payload_len:
         parts.append(f"len={segment.payload_len}")
     return " ".join(parts)
+
+
+# Wireshark's names for what the sequence analysis flagged (findings/retransmissions.py).
+FLAG_NAMES = {"keep_alive": "keep-alive", "keep_alive_ack": "keep-alive ACK", "duplicate_ack": "dup ACK"}
+
+
+def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
+    """frame -> what a segment is, where its flags and numbers do not say it: the sequence
+    analysis's keep-alives and dup ACKs, and by Wireshark's rules (packet-tcp.c) a window
+    update (no data, at the next seq, the same ack as its sender's last, another window), a zero-window
+    probe (one byte at the next seq, or a keep-alive's shape, while the peer advertised no
+    room), Fast Open data (a SYN's)."""
+    kinds: dict[int, str] = {}
+    flags = result.sequence.flags
+    connection = result.connection
+    next_seq: dict[bool, int] = {}
+    last: dict[bool, Segment] = {}
+    for segment in connection.segments:
+        here = connection.from_client(segment)
+        control = segment.flags & (SYN | FIN | RST)
+        # A resend of one byte (a tail loss probe) looks like a keep-alive to Wireshark's rule.
+        named = [FLAG_NAMES[kind] for kind in flags.get(segment.frame, ())
+                 if kind in FLAG_NAMES and not (kind == "keep_alive" and segment.frame in result.resends)]  # fmt: skip
+        before, peer = last.get(here), last.get(not here)
+        expected = next_seq.get(here)
+        if "keep-alive" in named and peer is not None and peer.window == 0:
+            # Shaped as a keep-alive (one below the next seq), sent while the peer has no room:
+            # Linux probes a zero window so (tcp_write_wakeup).
+            named[named.index("keep-alive")] = "zero-window probe"
+        if segment.flags & SYN and segment.payload_len:
+            named.append("Fast Open data")
+        elif (
+            not control
+            and not segment.payload_len
+            and before is not None
+            and segment.seq == expected
+            and segment.ack == before.ack
+            and segment.window not in (0, before.window)
+            and not named
+        ):
+            named.append("window update")
+        elif (
+            not control
+            and segment.payload_len == 1
+            and expected is not None
+            and segment.seq == expected
+            and peer is not None
+            and peer.window == 0
+        ):
+            named.append("zero-window probe")
+        if named:
+            kinds[segment.frame] = ", ".join(named)
+        if not segment.flags & RST:
+            end = segment.seq_end
+            if expected is None or seq_diff(end, expected) > 0:
+                next_seq[here] = end
+        last[here] = segment
+    return kinds

@@ -1,12 +1,15 @@
 """Sequence (ladder) diagram of one connection with matplotlib: SVG keeps text as text, or PNG.
 
-Layout: the client's lifeline on the left, the server's on the right, time running
-down. Every moment (a packet, a socket call, a call's return when packets happened
-in between) gets a row of its own, so microsecond exchanges stay readable; a gap
-longer than BREAK_GAP between two rows is drawn as a break with the real elapsed
-time. A packet is an arrow from its sender to its receiver, slanted within its row;
-each end's TCP state is written on its lifeline for the span it holds it; the
-socket calls from the sidecar stand in the outer margins.
+Layout: the client's lifeline on the left, the server's on the right, time running down.
+Within a burst time is to scale (ROWS_PER_SECOND), but two moments (a packet, a socket call,
+a call's return when packets happened in between) are never closer than a row, so
+microsecond exchanges stay readable; a silence (time_axis.silences) is cut, with its real
+length written at the cut. A packet is an arrow from its sender to its receiver, slanted
+within its row, its frame, time since frame 1 and time since the previous packet under it;
+runs of plain data and ACKs are one band each with their counts (ladder_rows.py). Each
+end's TCP state is written on its lifeline for the span it holds it; the socket calls from
+the sidecar stand in the outer margins. Each arrow's (and band's) SVG element has the id
+pkt-<frame> (a band's pkt-<first>-<last>), for a page to attach a packet's details to.
 """
 
 from __future__ import annotations
@@ -21,27 +24,37 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from analyzer.analysis import ConnectionAnalysis, State
 from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
-from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
+from analyzer.output.labels import packet_label, retransmission_note, segment_kinds, sequence_bases
+from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows
 from analyzer.output.text_report import format_endpoint
+from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed, calls_of
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
-BREAK_GAP = 0.25  # seconds of silence drawn as a break rather than as the next row
-ROW_INCHES = 0.5
+ROW_INCHES = 0.42
+ROWS_PER_SECOND = 40.0  # within a burst: a 41 ms delayed ACK is drawn 1.6 rows after the data
+HEIGHT_ROWS = 30.0  # where the rows start to be squeezed: the bursts' scale gives way first
 BREAK_ROWS = 0.8
-TRANSIT = 0.5  # how far down (in rows) an arrow lands: room for the receiver's state label
+TRANSIT = 0.45  # how far down (in rows) an arrow lands: room for the receiver's state label
+SPACE = {"pkt": 1.0, "band": 1.0, "call": 0.75}  # least rows from a moment of each kind to the next
+BAND_LEAST, BAND_MOST = 1.9, 2.4  # a band's height in rows, whatever its length in time
 CLIENT_X, SERVER_X = 0.33, 0.67
 FIGURE_WIDTH = 11.0
 FONT = 8
 PACKET_LABEL = "packet-label"  # the gid of an arrow's label and time: for the layout tests
+# The gids of what is drawn across on purpose: a lifeline through the state labels on it, a
+# break's line through its length.
+LIFELINE, STATE_LABEL, BREAK = "lifeline", "state-label", "break"
+BAND_LABEL = "band-label"  # the gid of a band's counts
 CHAR_WIDTH = 0.0055  # a character at FONT - 1, as a fraction of the figure's width (about)
+BAND_CHARS = 66  # what fits between the lifelines at FONT - 1
 
 COLORS = {
     "packet": "#1f4e79",
@@ -57,9 +70,15 @@ COLORS = {
     "keep_alive": "#6a3d9a",
     "diagnosis": "#8a4b00",
     "diagnosis_box": "#fff4e0",
+    "band": "#f1f4f8",
+    "band_edge": "#8da9c4",
 }
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
+
+
+class EmptyRange(ValueError):
+    """A range to draw (frames, times) that holds none of the connection's segments."""
 
 
 def packet_gid(first: int, last: int | None = None) -> str:
@@ -68,38 +87,92 @@ def packet_gid(first: int, last: int | None = None) -> str:
 
 
 @dataclass
+class Moment:
+    start: float
+    stop: float  # a band's last time; the start for the rest
+    key: tuple[object, ...]  # ("pkt", frame), ("band", first, last), ("call", index, "start" | "end")
+    space: float | None = None  # the least rows to the next moment, if not its kind's SPACE
+
+
+@dataclass
 class Layout:
-    """A row for every moment (a packet, a call, a snapshot), keyed by what it shows, so that
-    two packets captured at the same instant still get a row each."""
+    """Where each moment is drawn (a band from `at` down to `until`), and the cuts."""
 
     at: dict[Hashable, float]
+    until: dict[Hashable, float]
     breaks: list[tuple[float, float, float]]  # (y, gap seconds, time before)
-    _by_time: list[tuple[float, float]]  # (time, y) in order
+    _anchors: list[tuple[float, float]]  # (time, y) of every moment's start and stop, in order
+    _cut: set[int]  # anchor i: a cut lies between anchors i and i + 1
+
+    @property
+    def last_time(self) -> float:
+        return self._anchors[-1][0] if self._anchors else float("inf")
 
     def y_at(self, time: float) -> float:
-        """The row of the last moment at or before `time` (for what has a time but no row)."""
-        index = bisect.bisect_right(self._by_time, (time, float("inf"))) - 1
-        return self._by_time[index][1] if index >= 0 else 0.25
+        """Where `time` falls: between two moments of a burst in proportion, in a cut (or at a
+        moment) at the moment before (for what has a time but no row)."""
+        anchors = self._anchors
+        index = bisect.bisect_right(anchors, (time, float("inf"))) - 1
+        if index < 0:
+            return 0.25
+        t0, y0 = anchors[index]
+        if index + 1 >= len(anchors) or index in self._cut:
+            return y0
+        t1, y1 = anchors[index + 1]
+        return y0 + (y1 - y0) * (time - t0) / (t1 - t0) if t1 > t0 else y0
 
 
-def layout_moments(moments: Sequence[tuple[float, Hashable]]) -> Layout:
+def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]],
+                   rows_per_second: float = ROWS_PER_SECOND) -> Layout:  # fmt: skip
+    """Rows down the page: each moment at least SPACE after the one before, further in
+    proportion to the time between them; a break at each cut."""
+    cuts = sorted(cuts)
+    befores = [before for before, _after in cuts]
     at: dict[Hashable, float] = {}
-    by_time: list[tuple[float, float]] = []
+    until: dict[Hashable, float] = {}
+    anchors: list[tuple[float, float]] = []
+    cut: set[int] = set()
     breaks = []
     y = 1.0
-    previous = None
-    for time, key in sorted(moments, key=lambda moment: moment[0]):
+    previous: Moment | None = None
+    for moment in sorted(moments, key=lambda m: m.start):
         if previous is not None:
-            gap = time - previous
-            y += 1.0
-            if gap > BREAK_GAP:
-                # Midway between the last row's time label and the next row's packet label.
-                breaks.append((y + 0.1, gap, previous))
-                y += BREAK_ROWS
-        at[key] = y
-        by_time.append((time, y))
-        previous = time
-    return Layout(at, breaks, by_time)
+            space = previous.space if previous.space is not None else SPACE[str(previous.key[0])]
+            # The silences between the two (a call's return not drawn may stand between two).
+            index = bisect.bisect_left(befores, previous.stop)
+            within = [c for c in cuts[index:] if c[0] < moment.start and c[1] <= moment.start]
+            if within:
+                # Below the last row's time label with room above the line for the label of a
+                # state begun just before it (a state is named where it begins).
+                silent = sum(after - before for before, after in within)
+                breaks.append((y + space + 0.3, silent, within[0][0]))
+                cut.add(len(anchors) - 1)
+                y += space + 0.2 + BREAK_ROWS
+            else:
+                gap = min(moment.start - previous.stop, BREAK_GAP)
+                y += max(space, gap * rows_per_second)
+        at[moment.key] = y
+        anchors.append((moment.start, y))
+        if moment.key[0] == "band":
+            y += min(BAND_MOST, max(BAND_LEAST, (moment.stop - moment.start) * rows_per_second))
+            until[moment.key] = y
+            anchors.append((moment.stop, y))
+        previous = moment
+    return Layout(at, until, breaks, anchors, cut)
+
+
+def _fitted(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]]) -> Layout:
+    """The layout to scale, or with the bursts' scale cut down until it fits HEIGHT_ROWS (the
+    least spacing stays: what does not fit then is too many rows, which ladder_rows bounds)."""
+    layout = layout_moments(moments, cuts)
+    height = max(layout._anchors[-1][1], 1.0) if layout._anchors else 1.0
+    if height <= HEIGHT_ROWS:
+        return layout
+    least = layout_moments(moments, cuts, 0.0)
+    floor = least._anchors[-1][1] if least._anchors else 1.0
+    if floor >= HEIGHT_ROWS:
+        return least
+    return layout_moments(moments, cuts, ROWS_PER_SECOND * (HEIGHT_ROWS - floor) / (height - floor))
 
 
 @dataclass
@@ -112,39 +185,48 @@ class _Ladder:
     bottom: float
 
 
-def _ladder(title: str, summary: str, client: str, server: str, packets: list[tuple[float, int]],
+def call_times(calls: Sequence[CallRecord]) -> list[float]:
+    """The moments of the socket calls a picture cuts time around: each call's start and return."""
+    return [t for call in calls for t in (call["time"], call["end_time"])]
+
+
+def _ladder(title: str, summary: str, client: str, server: str, moments: list[Moment],
             calls: list[CallRecord], clock: str) -> _Ladder:  # fmt: skip
-    """packets: (time, frame) of every arrow to draw; clock: what its times count from."""
-    moments: list[tuple[float, Hashable]] = [(time, ("pkt", frame)) for time, frame in packets]
-    packet_times = [time for time, _frame in packets]
+    """moments: the packets' and bands'; clock: what the times count from."""
+    cuts = silences([(m.start, m.stop) for m in moments] + [(t, t) for t in call_times(calls)])
+    moments = list(moments)
+    packet_times = [m.start for m in moments] + [m.stop for m in moments]
     for index, call in enumerate(calls):
-        moments.append((call["time"], ("call", index, "start")))
+        moments.append(Moment(call["time"], call["time"], ("call", index, "start")))
         if any(call["time"] < t < call["end_time"] for t in packet_times):
-            moments.append((call["end_time"], ("call", index, "end")))
-    layout = layout_moments(moments)
+            moments.append(Moment(call["end_time"], call["end_time"], ("call", index, "end")))
+    layout = _fitted(moments, cuts)
     summary_lines = _wrap(summary, 150)
-    header = 2.2 + 0.3 * summary_lines.count("\n")  # rows above the lifelines' heads
-    bottom = max(layout.at.values()) + 1.5
+    header = (
+        2.2 + 0.3 * summary_lines.count("\n") + 0.3 * clock.count("\n")
+    )  # rows above the lifelines' heads
+    bottom = max(layout.until.values() or [0.0]) + 0.5
+    bottom = max(bottom, max(layout.at.values() or [1.0]) + 1.5)
     fig = plt.figure(figsize=(FIGURE_WIDTH, (bottom + header) * ROW_INCHES + 0.6))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom, -header - 0.3)
     ax.axis("off")
     ax.text(0.5, -header, title, ha="center", va="top", fontsize=FONT + 3, weight="bold")
-    ax.text(0.5, -header + 0.45, summary_lines, ha="center", va="top", fontsize=FONT)
-    ax.text(0.5, -header + 0.8 + 0.3 * summary_lines.count("\n"), clock, ha="center", va="top",
+    ax.text(0.5, -header + 0.5, summary_lines, ha="center", va="top", fontsize=FONT)
+    ax.text(0.5, -header + 0.9 + 0.3 * summary_lines.count("\n"), clock, ha="center", va="top",
             fontsize=FONT - 1, color="#555555")  # fmt: skip
     for x, role, where in ((CLIENT_X, "client", client), (SERVER_X, "server", server)):
         ax.text(
             x, -0.3, f"{role}\n{where}", ha="center", va="center", fontsize=FONT + 1, weight="bold",
             bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "black"},
         )  # fmt: skip
-        ax.plot([x, x], [0.2, bottom - 0.5], color="black", linewidth=1, zorder=1)
+        ax.plot([x, x], [0.2, bottom - 0.5], color="black", linewidth=1, zorder=1, gid=LIFELINE)
     for y, gap, _before in layout.breaks:
-        ax.plot([0.02, 0.98], [y, y], color=COLORS["break"], linestyle=(0, (2, 3)), linewidth=0.8)
+        ax.plot([0.02, 0.98], [y, y], color=COLORS["break"], linestyle=(0, (2, 3)), linewidth=0.8, gid=BREAK)
         ax.text(
             0.5, y, f"≈ {format_duration(gap)} later", ha="center", va="center", fontsize=FONT,
-            color="#555555", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+            color="#555555", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1}, gid=BREAK,
         )  # fmt: skip
     _draw_calls(ax, calls, layout)
     return _Ladder(fig, ax, layout, bottom)
@@ -155,32 +237,74 @@ def _title(sidecar: Sidecar | None, text: str) -> str:
 
 
 def _clock(origin: float | None) -> str:
-    if origin is None:
-        return "frame numbers and times (+seconds since the connection's first packet) under each arrow"
-    return "frame numbers and times (+seconds since frame 1 of the capture, as Wireshark's) under each arrow"
+    since = (
+        "frame 1 of the capture, as Wireshark's" if origin is not None else "the connection's first packet"
+    )
+    return (
+        f"under each arrow its frame, +seconds since {since}, Δ since the connection's previous packet\n"
+        f"time runs down to scale within a burst (a row at least); silences over {BREAK_GAP:g} s are cut"
+    )
+
+
+def _range_note(rows: Rows, frames: tuple[int, int] | None, times: tuple[float, float] | None,
+                origin: float) -> str:  # fmt: skip
+    if frames is not None:
+        return f"  (frames {frames[0]}–{frames[1]}: {rows.total:,} segments)"
+    if times is not None:
+        return f"  (+{times[0] - origin:.6g} s to +{times[1] - origin:.6g} s: {rows.total:,} segments)"
+    return ""
 
 
 def sequence_figure(
-    result: ConnectionAnalysis, sidecar: Sidecar | None = None, origin: float | None = None
+    result: ConnectionAnalysis,
+    sidecar: Sidecar | None = None,
+    origin: float | None = None,
+    frames: tuple[int, int] | None = None,
+    times: tuple[float, float] | None = None,
+    commands: bool = True,
 ) -> plt.Figure:
-    """origin: frame 1's time, which the arrows' times count from (None: the connection's start)."""
+    """origin: frame 1's time, which the arrows' times count from (None: the connection's start);
+    frames, times (epoch seconds): draw only the segments in that range (both ends in);
+    commands: a band whose notable packets did not fit says which command draws them (not
+    on a page, where no command is typed)."""
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
+    start = connection.first_time if origin is None else origin
+    calls = calls_of(sidecar)
+    rows = plan_rows(result, frames, times, call_times(calls))
+    unanswered = result.handshake.status == "no_answer"
+    lost = {
+        step.segment.frame for step in result.steps if step.lost or (unanswered and step.segment.flags & SYN)
+    }
+    drawn = [item for item in rows.items]
+    if frames is not None or times is not None:
+        if not drawn:
+            raise EmptyRange(f"no segment of connection #{connection.id} in that range")
+        first, last = _time_of(drawn[0], True), _time_of(drawn[-1], False)
+        calls = [c for c in calls if first <= c["time"] <= last]
     ladder = _ladder(
-        _title(sidecar, f"#{connection.id} IPv{connection.family}  {client} → {server}"),
+        _title(sidecar, f"#{connection.id} IPv{connection.family}  {client} → {server}")
+        + _range_note(rows, frames, times, start),
         result.summary(),
         client,
         server,
-        [(s.time, s.frame) for s in connection.segments],
-        calls_of(sidecar),
+        [_moment(item, lost) for item in drawn],
+        calls,
         _clock(origin),
     )
-    _draw_packets(ladder.ax, result, ladder.layout, connection.first_time if origin is None else origin)
+    _draw_packets(ladder.ax, result, ladder.layout, start, [i for i in drawn if isinstance(i, Packet)])
+    for item in drawn:
+        if isinstance(item, Band):
+            _draw_band(ladder.ax, item, ladder.layout, commands)
     _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
-    confirmed = _draw_kernel_marks(ladder.ax, result, ladder.layout)
+    blocked = _crossed(result, [i for i in drawn if isinstance(i, Packet)], ladder.layout)
+    confirmed = _kernel_rows(result, ladder.layout, blocked)
     silent_listener = result.kernel is not None and result.kernel.server_listened
-    _draw_states(ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener)
+    labels = _draw_states(
+        ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener, blocked
+    )
+    _draw_kernel_marks(ladder.ax, confirmed, labels)
     keys = []
     if any(confirmed.values()):
         keys.append(
@@ -198,6 +322,24 @@ def sequence_figure(
     return ladder.fig
 
 
+def _time_of(item: Packet | Band, first: bool) -> float:
+    if isinstance(item, Packet):
+        return item.segment.time
+    return item.start if first else item.stop
+
+
+LOST_SPACE = 1.3  # a lost packet's time stands lower, below its cross
+
+
+def _moment(item: Packet | Band, lost: set[int]) -> Moment:
+    if isinstance(item, Packet):
+        frame = item.segment.frame
+        return Moment(
+            item.segment.time, item.segment.time, ("pkt", frame), LOST_SPACE if frame in lost else None
+        )
+    return Moment(item.start, item.stop, ("band", item.first, item.last))
+
+
 def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None) -> plt.Figure:
     """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
     client = format_endpoint(flow.client, flow.family)
@@ -209,32 +351,46 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | No
     arrows += [
         (m.time, m.frame, False, "ICMP port unreachable", COLORS["rst"]) for m, _answered in flow.unreachables
     ]
+    arrows.sort(key=lambda arrow: arrow[0])
+    calls = calls_of(sidecar)
+    moments = [Moment(time, time, ("pkt", frame)) for time, frame, *_rest in arrows]
     ladder = _ladder(
         _title(sidecar, f"UDP #{flow.id} IPv{flow.family}  {client} → {server}"),
         flow.summary(),
         client,
         server,
-        [(time, frame) for time, frame, *_rest in arrows],
-        calls_of(sidecar),
+        moments,
+        calls,
         _clock(origin),
     )
     start = min(time for time, *_rest in arrows) if origin is None else origin
+    previous: float | None = None
     for time, frame, from_client, label, color in arrows:
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y = ladder.layout.at[("pkt", frame)]
-        when = f"frame {frame}  +{format_duration(time - start)}"
+        when = f"frame {frame}  +{format_duration(time - start)}" + _delta(
+            None if previous is None else time - previous
+        )
         _arrow(ladder.ax, x0, x1, y, label, when, color, "-", gid=packet_gid(frame))
+        previous = time
     return ladder.fig
 
 
 def figure(
-    item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None
+    item: ConnectionAnalysis | UdpFlow,
+    sidecar: Sidecar | None = None,
+    origin: float | None = None,
+    frames: tuple[int, int] | None = None,
+    times: tuple[float, float] | None = None,
+    commands: bool = True,
 ) -> plt.Figure:
     """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels).
-    origin: frame 1's time, which the times count from (None: the connection's start)."""
+    origin: frame 1's time, which the times count from (None: the connection's start);
+    frames, times (epoch seconds): only that range of a TCP connection (EmptyRange if empty);
+    commands: see sequence_figure."""
     if isinstance(item, UdpFlow):
         return udp_figure(item, sidecar, origin)
-    return sequence_figure(item, sidecar, origin)
+    return sequence_figure(item, sidecar, origin, frames, times, commands)
 
 
 def draw(
@@ -242,8 +398,10 @@ def draw(
     output: Path,
     sidecar: Sidecar | None = None,
     origin: float | None = None,
+    frames: tuple[int, int] | None = None,
+    times: tuple[float, float] | None = None,
 ) -> Path:
-    return save_figure(figure(item, sidecar, origin), output)
+    return save_figure(figure(item, sidecar, origin, frames, times), output)
 
 
 def _wrap(text: str, width: int) -> str:
@@ -258,21 +416,21 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(lines[:3])
 
 
-def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, origin: float) -> None:
+def _delta(seconds: float | None) -> str:
+    return f"  Δ{format_duration(seconds)}" if seconds is not None else ""
+
+
+def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, origin: float,
+                  packets: list[Packet]) -> None:  # fmt: skip
     connection, handshake = result.connection, result.handshake
     bases = sequence_bases(result)
     retransmission = result.resends
     lost_frames = {step.segment.frame for step in result.steps if step.lost}
     resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
-    keep_alives = {
-        frame
-        for diagnosis in result.diagnoses
-        if diagnosis.kind == "keep_alive"
-        for frame, mark in diagnosis.marks.items()
-        if mark.startswith("keep-alive") and "answered" not in mark and "timeout" not in mark
-    }
-    for segment in connection.segments:
+    kinds = segment_kinds(result)
+    for packet in packets:
+        segment = packet.segment
         from_client = connection.from_client(segment)
         ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")
         sender, receiver = ends
@@ -280,22 +438,68 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
         y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
-        when = f"frame {segment.frame}  +{format_duration(segment.time - origin)}"
+        when = (
+            f"frame {segment.frame}  +{format_duration(segment.time - origin)}{_delta(packet.since_previous)}"
+        )
         if segment.frame in retransmission:
             color, style = COLORS["retransmission"], "--"
             label += f"  (retransmission #{retransmission[segment.frame][0]})"
             when += ", " + retransmission_note(segment, retransmission[segment.frame])
         if "zero_window" in result.sequence.flags.get(segment.frame, ()):
             label += " win=0"  # what the zero-window mark beside it is about
-        if segment.frame in keep_alives:
-            # A keep-alive is one byte below what the peer expects, to draw an ACK: not a bare ACK.
-            label, color, style = f"keep-alive {label}", COLORS["keep_alive"], ":"
+        kind = kinds.get(segment.frame)
+        if kind is not None:
+            # What the flags do not say: a keep-alive is one byte below what the peer
+            # expects, to draw an ACK, not a bare ACK.
+            label = f"{kind}: {label}"
+            if kind.startswith("keep-alive"):
+                color, style = COLORS["keep_alive"], ":"
         if segment.flags & RST:
             color = COLORS["rst"]
         lost = segment.frame in lost_frames or bool(unanswered and segment.flags & SYN)
         if segment.frame in resets:
             when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
         _arrow(ax, x0, x1, y0, label, when, color, style, lost, packet_gid(segment.frame))
+
+
+def _draw_band(ax: plt.Axes, band: Band, layout: Layout, commands: bool = True) -> None:
+    """A run of plain segments: a shaded box between the lifelines with what it stands for."""
+    key = ("band", band.first, band.last)
+    y0, y1 = layout.at[key], layout.until[key]
+    box = Rectangle((CLIENT_X, y0), SERVER_X - CLIENT_X, y1 - y0, facecolor=COLORS["band"],
+                    edgecolor=COLORS["band_edge"], linewidth=0.8, zorder=2)  # fmt: skip
+    box.set_gid(packet_gid(band.first, band.last))
+    ax.add_patch(box)
+    ax.text((CLIENT_X + SERVER_X) / 2, (y0 + y1) / 2, band_text(band, commands), ha="center", va="center",
+            fontsize=FONT - 1, color="#1a1a1a", gid=BAND_LABEL, zorder=5)  # fmt: skip
+
+
+def band_text(band: Band, commands: bool = True) -> str:
+    """frames, segments (by direction), bytes, duration, and what is inside worth a count;
+    with `commands`, how to draw notable packets it holds one by one."""
+    lines = [f"frames {band.first}–{band.last}: {band.segments:,} segments"]
+    if band.let_go:  # counted as they came, not kept: no direction to tell
+        lines.append(f"({band.let_go:,} of them counted, not kept: a long connection)")
+    else:
+        lines[0] += f" ({band.to_server:,} to the server, {band.to_client:,} to the client)"
+    lines.append(f"{band.bytes:,} bytes of data in {format_duration(band.stop - band.start)}")
+    inside = [_count(band.resends, "retransmission")] if band.resends else []
+    inside += [_count(count, name) for name, count in band.flagged.items()]
+    inside += [_count(count, name) for name, count in band.others.items()]
+    lines.append(", ".join(inside) + " inside" if inside else "no retransmissions")
+    if band.held and not commands:
+        lines.append("(holds notable packets that did not fit one by one)")
+    elif band.held and band.segments <= RANGE_ROWS:
+        lines.append(f"(handshake diagram --frames {band.first}-{band.last} draws each)")
+    elif band.held:
+        lines.append(f"(handshake diagram --frames A-B draws up to {RANGE_ROWS} one by one)")
+    return "\n".join(textwrap.fill(line, BAND_CHARS) for line in lines)
+
+
+def _count(count: int, name: str) -> str:
+    """'1 dup ACK', '3 dup ACKs'; a name that is not a noun ('out of order') stays as it is."""
+    plural = count != 1 and name not in ("out of order", "after a gap")
+    return f"{count:,} {name}{'s' if plural else ''}"
 
 
 def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str, color: str, style: str,
@@ -320,6 +524,8 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
     # Above the arrow and below it, far enough that the slanted line clears each text's ends.
     above = max(0.2, 0.03 + slope * len(label) * CHAR_WIDTH * FONT / (FONT - 1) / 2)
     below = max(0.12, 0.03 + slope * len(when) * CHAR_WIDTH / 2)
+    if lost:  # below the cross that ends it, whose arm reaches down about 0.15 row
+        below = max(below, end_y + 0.17 - mid_y)
     ax.text(
         mid_x, mid_y - above, label, ha="center", va="bottom", fontsize=FONT, color=color, gid=PACKET_LABEL,
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85}, zorder=5,
@@ -331,8 +537,12 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
 
 
 def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, bottom: float,
-                 confirmed: dict[str, list[float]], silent_listener: bool) -> None:  # fmt: skip
-    """confirmed: per side, the rows where the kernel reported the state drawn there."""
+                 confirmed: dict[str, list[float]], silent_listener: bool,
+                 crossed: dict[str, list[float]]) -> dict[str, list[float]]:  # fmt: skip
+    """confirmed: per side, the rows where the kernel reported the state drawn there; crossed:
+    per side, where arrows and breaks cross the lifeline (each label keeps clear of them).
+    Returns the labels' rows, per side."""
+    labels: dict[str, list[float]] = {"client": [], "server": []}
     connection = result.connection
     segments_by_frame = {s.frame: s for s in connection.segments}
     for side, x in zip(SIDES, (CLIENT_X, SERVER_X), strict=True):
@@ -340,8 +550,9 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
         if not history:
             known = side == "server" and silent_listener
             text = "LISTEN (the kernel's;\nsent nothing)" if known else "state unknown\n(sent nothing)"
+            labels[side] += [0.7, 0.9]
             ax.text(x, 0.6, text, ha="center", va="top", fontsize=FONT - 1, color="#555555" if known else "#777777",
-                    style="italic", zorder=6, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
+                    style="italic", zorder=6, gid=STATE_LABEL, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
             continue
         # A state starts where the packet that caused it leaves (sender) or lands (receiver).
         starts = []
@@ -349,11 +560,14 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             if index == 0:
                 starts.append((0.25, state))
                 continue
+            if time > layout.last_time:
+                break  # after the range drawn
             frames = result.state_frames.get(side, [])
             frame = frames[index] if index < len(frames) else None
-            if frame is None:
-                # A change no packet caused (a timeout from the call log): at its time.
-                y = layout.y_at(time) + TRANSIT
+            if frame is None or ("pkt", frame) not in layout.at:
+                # A change no packet drawn caused (a timeout from the call log, or a segment
+                # in a band or before the range drawn): at its time.
+                y = max(0.25, layout.y_at(time) + (TRANSIT if frame is None else 0.0))
             else:
                 y = layout.at[("pkt", frame)]
                 if connection.from_client(segments_by_frame[frame]) != (side == "client"):
@@ -371,14 +585,21 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
                                linewidth=0.6, zorder=2)
             )  # fmt: skip
             seen = any(y <= mark <= end for mark in confirmed.get(side, []))
+            until = min([end, *(b for b, _gap, _before in layout.breaks if b > y)])  # its first break
+            wanted = (y + until) / 2 if until - y < 3 else y + 0.25
+            at = free_spot(
+                crossed[side], wanted, y + LABEL_HALF, max(y + LABEL_HALF, until - LABEL_HALF), LABEL_HALF
+            )
+            labels[side].append(at)
             ax.text(
-                x, (y + end) / 2 if end - y < 3 else y + 0.25, "UNKNOWN ?" if unknown else state.value,
+                x, at, "UNKNOWN ?" if unknown else state.value,
                 ha="center", va="center", fontsize=FONT - 1, color="#555555" if unknown else "#1a1a1a",
-                style="italic" if unknown else "normal", zorder=6,
+                style="italic" if unknown else "normal", zorder=6, gid=STATE_LABEL,
                 bbox={"boxstyle": "round,pad=0.25", "facecolor": "white" if unknown else COLORS["state"],
                       "edgecolor": COLORS["kernel"] if seen else (COLORS["unknown"] if unknown else "#8da9c4"),
                       "linewidth": 1.4 if seen else 1.0, "linestyle": "--" if unknown else "-"},
             )  # fmt: skip
+    return labels
 
 
 MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
@@ -411,16 +632,67 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
         )  # fmt: skip
 
 
-def _draw_kernel_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> dict[str, list[float]]:
-    """A green tick on a lifeline wherever a kernel snapshot reported the state it shows; the
-    rows, per side. On the lifeline, under the state labels, a tick never hides a label."""
+LABEL_HALF = 0.22  # half a state label's height on a lifeline, in rows, and a slanted arrow's reach
+TICK_HALF = 0.14  # half a kernel tick's
+
+
+def _crossed(result: ConnectionAnalysis, packets: list[Packet], layout: Layout) -> dict[str, list[float]]:
+    """Per side, the rows where something crosses its lifeline: an arrow leaving or landing, a
+    break's line. A label or a tick on the lifeline keeps clear of them."""
+    connection = result.connection
+    lost = {step.segment.frame for step in result.steps if step.lost}
+    rows: dict[str, list[float]] = {"client": [], "server": []}
+    for packet in packets:
+        y = layout.at[("pkt", packet.segment.frame)]
+        sender, receiver = (
+            ("client", "server") if connection.from_client(packet.segment) else ("server", "client")
+        )
+        rows[sender].append(y)
+        if packet.segment.frame not in lost:
+            rows[receiver].append(y + TRANSIT)
+    for y, _gap, _before in layout.breaks:
+        rows["client"].append(y)
+        rows["server"].append(y)
+    return {side: sorted(ys) for side, ys in rows.items()}
+
+
+def free_spot(crossed: Sequence[float], wanted: float, low: float, high: float, half: float) -> float:
+    """The row nearest `wanted` within [low, high] where a thing `half` rows tall stays clear
+    of every crossing, by a little more than that (a slanted arrow's reach beside the
+    lifeline); `wanted` if there is none."""
+    reach = half + 0.12
+    edges = sorted({low, high, *(y - reach for y in crossed), *(y + reach for y in crossed)})
+    best, distance = wanted, float("inf")
+    for candidate in [wanted, *edges]:
+        if not low <= candidate <= high or any(abs(candidate - y) < reach - 1e-9 for y in crossed):
+            continue
+        if abs(candidate - wanted) < distance:
+            best, distance = candidate, abs(candidate - wanted)
+    return best
+
+
+def _kernel_rows(
+    result: ConnectionAnalysis, layout: Layout, crossed: dict[str, list[float]]
+) -> dict[str, list[float]]:
+    """Per side, the rows of a green tick wherever a kernel snapshot reported the state the
+    lifeline shows, clear of the arrows."""
     rows: dict[str, list[float]] = {"client": [], "server": []}
     for time, side in result.kernel.confirmed if result.kernel else []:
-        y = layout.y_at(time) + 0.35
+        at = layout.y_at(time)
+        y = free_spot(crossed[side], at + TRANSIT + 0.2, at, at + 1.6, TICK_HALF)
+        if any(abs(y - other) < 2 * TICK_HALF for other in rows[side]):
+            continue  # one tick says it for snapshots this close
         rows[side].append(y)
-        x = CLIENT_X if side == "client" else SERVER_X
-        ax.plot([x], [y], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=4)
     return rows
+
+
+def _draw_kernel_marks(ax: plt.Axes, rows: dict[str, list[float]], labels: dict[str, list[float]]) -> None:
+    """The ticks, but where a state label stands: its green frame says it there."""
+    for side, ys in rows.items():
+        x = CLIENT_X if side == "client" else SERVER_X
+        for y in ys:
+            if all(abs(y - label) >= LABEL_HALF + TICK_HALF for label in labels[side]):
+                ax.plot([x], [y], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=4)
 
 
 def _margin(text: str) -> str:
@@ -432,8 +704,9 @@ def _draw_calls(ax: plt.Axes, calls: list[CallRecord], layout: Layout) -> None:
         if call["side"] not in ("client", "server"):
             # What the sandbox did (to the packets, or the program it ran): between the
             # lifelines, on a row of its own.
-            ax.text(0.5, layout.at[("call", index, "start")], call["call"], ha="center", va="center", fontsize=FONT - 1,
-                    color="#6a3d9a", style="italic")  # fmt: skip
+            # Wrapped to stay between the lifelines: no lifeline runs through it.
+            ax.text(0.5, layout.at[("call", index, "start")], textwrap.fill(call["call"], BAND_CHARS - 6), ha="center",
+                    va="center", fontsize=FONT - 1, color="#6a3d9a", style="italic")  # fmt: skip
             continue
         client = call["side"] == "client"
         x = CLIENT_X - 0.055 if client else SERVER_X + 0.055

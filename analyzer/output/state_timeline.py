@@ -1,9 +1,12 @@
-"""State timeline: each endpoint's TCP states as bars over time, on the ladder's time axis.
+"""State timeline: each endpoint's TCP states as bars on a real time axis.
 
-Time is compressed the way the ladder compresses it (a step per moment, a break with the
-real elapsed time for silences), so microsecond handshakes and second-long waits are both
-readable. Where the sidecar has kernel snapshots, a tick marks each moment the kernel
-reported the same state the bar shows.
+Time runs across in seconds since frame 1 of the capture (Wireshark's clock), cut where the
+ladder cuts it (the same silences, time_axis.py; their real length written at the cut),
+each burst between to scale, but two state changes never closer than a few letters (as the
+ladder's rows); what held before the first moment and after the last has room of its own. A
+state's name is written in its bar when it fits there, never elsewhere, so no two labels
+meet; the legend names every colour. Where the sidecar has kernel snapshots, a tick marks
+each moment the kernel reported the same state the bar shows.
 """
 
 from __future__ import annotations
@@ -11,15 +14,38 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import Side
 from analyzer.output.figures import save_figure
-from analyzer.output.sequence_diagram import layout_moments
+from analyzer.output.ladder_rows import ladder_silences
+from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
-from analyzer.sidecar import Sidecar
+from analyzer.output.time_axis import BREAK_GAP, TimeAxis
+from analyzer.sidecar import Sidecar, calls_of
 from analyzer.timefmt import format_duration
+
+WIDTH, HEIGHT = 13.0, 3.3  # inches
+AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and the legend
+CHAR = 0.0062  # a character at font size 8, as a fraction of the axis's width (about)
+LEAST_BAR = 0.002  # a state held for no visible time is still a sliver
+CUT_HALF = 0.008  # half the width of a cut's white gap
+# Room before the first moment and after the last, for the states held then (an end's
+# LISTEN, its TIME_WAIT): they hold for no time between the moments drawn.
+BEFORE, AFTER = 0.04, 0.07
+
+
+def _widest_piece(left: float, right: float, cuts: list[tuple[float, float]]) -> tuple[float, float]:
+    """The widest stretch of [left, right] that no cut's gap covers: where a bar's name goes."""
+    pieces, start = [], left
+    for low, high in sorted(cuts):
+        if low < right and high > start:
+            pieces.append((start, max(start, low)))
+            start = max(start, high)
+    pieces.append((start, max(start, right)))
+    return max(pieces, key=lambda piece: piece[1] - piece[0])
+
 
 STATE_COLORS = {
     "CLOSED": "#eeeeee",
@@ -38,49 +64,54 @@ STATE_COLORS = {
 HATCH = {"UNKNOWN": "///"}
 
 
-def draw_state_timeline(result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None) -> Path:
-    return save_figure(timeline_figure(result, sidecar), output)
+def draw_state_timeline(
+    result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None, origin: float | None = None
+) -> Path:
+    return save_figure(timeline_figure(result, sidecar, origin), output)
 
 
-def timeline_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> plt.Figure:
+def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> TimeAxis:
+    """The time axis, cut where the ladder of the same connection is cut."""
     connection = result.connection
-    snapshots = [s for s in sidecar["snapshots"] if s["time"] >= connection.first_time] if sidecar else []
-    layout = layout_moments(
-        [(s.time, ("pkt", s.frame)) for s in connection.segments]
-        + [(snapshot["time"], ("snap", i)) for i, snapshot in enumerate(snapshots)]
-    )
-    breaks = layout.breaks
-    end = max(layout.at.values()) + 1.0
-    fig, ax = plt.subplots(figsize=(max(8.0, min(24.0, end * 0.45)), 3.2))
+    calls = calls_of(sidecar)
+    moments = call_times(calls)
+    cuts = ladder_silences(result, moments)
+    times = [connection.segments[0].time, connection.segments[-1].time, *moments]
+    changes = [time for history in result.states.values() for time, _state in history[1:]]
+    return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE)
+
+
+def timeline_figure(
+    result: ConnectionAnalysis, sidecar: Sidecar | None = None, origin: float | None = None
+) -> plt.Figure:
+    """origin: frame 1's time, which the ticks count from (None: the connection's first packet)."""
+    connection = result.connection
+    axis = timeline_axis(result, sidecar)
+    start = connection.first_time if origin is None else origin
+    fig = plt.figure(figsize=(WIDTH, HEIGHT))
+    ax = fig.add_axes((0.13, 0.24, AXIS_WIDTH, 0.6))
     rows: dict[Side, float] = {"client": 1.0, "server": 0.0}
+    cuts = [(middle - CUT_HALF, middle + CUT_HALF) for middle, _gap, _before in axis.cut_positions()]
     for side, y in rows.items():
         history = result.states[side]
         for index, (time, state) in enumerate(history):
-            start = layout.y_at(time) if index else 0.0
-            stop = layout.y_at(history[index + 1][0]) if index + 1 < len(history) else end
-            if stop <= start:
-                continue  # held for no visible span
-            ax.barh(y, stop - start, left=start, height=0.6, color=STATE_COLORS.get(state.value, "#ffffff"),
-                    edgecolor="#555555", linewidth=0.6, hatch=HATCH.get(state.value))  # fmt: skip
-            if stop - start >= 1.6:
-                ax.text((start + stop) / 2, y, state.value, ha="center", va="center", fontsize=8,
+            left = axis.x(time) if index else 0.0
+            right = axis.x(history[index + 1][0]) if index + 1 < len(history) else 1.0
+            width = max(right - left, LEAST_BAR)
+            ax.add_patch(Rectangle((left, y - 0.3), width, 0.6, facecolor=STATE_COLORS.get(state.value, "#ffffff"),
+                                   edgecolor="#555555", linewidth=0.6, hatch=HATCH.get(state.value)))  # fmt: skip
+            piece_left, piece_right = _widest_piece(left, left + width, cuts)
+            if len(state.value) * CHAR + 0.01 <= piece_right - piece_left:  # in its bar, or not at all
+                ax.text((piece_left + piece_right) / 2, y, state.value, ha="center", va="center", fontsize=8,
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if state.value in HATCH else None)  # fmt: skip
         if not history:
             ax.text(
-                end / 2,
-                y,
-                "state unknown (sent nothing)",
-                ha="center",
-                va="center",
-                fontsize=8,
-                style="italic",
+                0.5, y, "state unknown (sent nothing)", ha="center", va="center", fontsize=8, style="italic"
             )
     confirmed = result.kernel.confirmed if result.kernel is not None else []
     for time, side in confirmed:
-        ax.plot([layout.y_at(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
-    for x, gap, _before in breaks:
-        ax.axvline(x, color="#999999", linestyle=(0, (2, 3)), linewidth=0.8)
-        ax.text(x, 1.55, f"≈{format_duration(gap)}", ha="center", va="bottom", fontsize=7, color="#555555")
+        ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
+    _draw_cuts(ax, axis)
     # Short states get no label inside their bar: the legend names every colour shown.
     shown = list(dict.fromkeys(state.value for side in rows for _t, state in result.states[side]))
     handles = [
@@ -100,14 +131,55 @@ def timeline_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) 
         f"server\n{format_endpoint(connection.server, connection.family)}",
     ])  # fmt: skip
     ax.set_ylim(-0.6, 1.9)
-    ax.set_xlim(0, end)
-    ax.set_xticks([])
-    ax.set_xlabel("time →  (one step per packet or snapshot; dotted lines: silences, with their real length)")
+    ax.set_xlim(0, 1)
+    ticks = _spaced(axis.ticks(start))
+    ax.set_xticks([x for x, _label in ticks])
+    ax.set_xticklabels([label for _x, label in ticks], fontsize=7)
+    since = (
+        "frame 1 of the capture (Wireshark's clock)"
+        if origin is not None
+        else "the connection's first packet"
+    )
+    ax.set_xlabel(
+        f"seconds since {since}; within a burst to scale, state changes kept apart; silences over "
+        f"{BREAK_GAP:g} s cut (≈ their real length, as in the ladder)",
+        fontsize=8,
+    )
     title = f"#{connection.id} TCP states"
     if sidecar:
         title = f"{sidecar.get('scenario', '')}: {title}"
     if confirmed:
         title += "   ▼ the kernel reported the same state"
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    ax.set_title(title, fontsize=10, pad=14)
     return fig
+
+
+def _draw_cuts(ax: plt.Axes, axis: TimeAxis) -> None:
+    """Each cut as a white gap across both rows, its real length above; a label that would
+    meet the one before goes a level up (labels never pile up)."""
+    levels: list[float] = []  # each level's right end so far
+    for middle, gap, _before in axis.cut_positions():
+        ax.add_patch(
+            Rectangle((middle - 0.008, -0.45), 0.016, 1.9, facecolor="white", edgecolor="none", zorder=3)
+        )
+        for x in (middle - 0.008, middle + 0.008):
+            ax.plot([x, x], [-0.45, 1.45], color="#999999", linestyle=(0, (2, 2)), linewidth=0.8, zorder=4)
+        text = f"≈{format_duration(gap)}"
+        half = len(text) * CHAR * 7 / 8 / 2
+        level = next((i for i, right in enumerate(levels) if right < middle - half), len(levels))
+        if level == len(levels):
+            levels.append(0.0)
+        levels[level] = middle + half + 0.005
+        ax.text(
+            middle, 1.42 + 0.17 * level, text, ha="center", va="bottom", fontsize=7, color="#555555", zorder=5
+        )
+
+
+def _spaced(ticks: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The ticks whose labels (font 7) meet none kept before them, in the order given."""
+    kept: list[tuple[float, str, float]] = []
+    for x, label in ticks:
+        half = len(label) * CHAR * 7 / 8 / 2 + 0.002
+        if all(abs(x - other) >= half + other_half for other, _label, other_half in kept):
+            kept.append((x, label, half))
+    return sorted((x, label) for x, label, _half in kept)

@@ -1,0 +1,149 @@
+"""The pictures' one treatment of time: silences longer than BREAK_GAP are cut out (their real
+length written at the cut), the bursts between them drawn to scale. The ladder (down the page)
+and the state timeline (across) cut at the same silences, so that their pauses read the same.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+BREAK_GAP = 0.1  # seconds of silence cut out of a picture (a delayed ACK's 40 ms stays drawn)
+
+
+def silences(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(last moment before, first moment after) of every gap longer than BREAK_GAP between
+    spans of activity: a packet is a span of no length, the stretch of a long connection whose
+    segments were let go (long_connection.py) a span from the kept segment before to the one after."""
+    found = []
+    end: float | None = None
+    for start, stop in sorted(spans):
+        if end is not None and start - end > BREAK_GAP:
+            found.append((end, start))
+        end = stop if end is None else max(end, stop)
+    return found
+
+
+@dataclass
+class Burst:
+    start: float  # time of its first moment
+    stop: float  # and its last
+    left: float  # where it is drawn, in the axis's units
+    right: float
+    anchors: list[tuple[float, float]]  # (time, x) from start to stop, x in between in proportion
+
+
+class TimeAxis:
+    """Time across a width: a fixed gap at each cut, and within a burst time to scale, the way
+    the ladder runs down: one scale for all, but two of `marks` (the moments a picture must
+    tell apart, such as state changes) never closer than `spacing`, and every burst at least
+    `least` wide (a 50 µs handshake must show). Positions only grow with time."""
+
+    def __init__(self, start: float, stop: float, cuts: Sequence[tuple[float, float]], width: float = 1.0,
+                 gap: float = 0.03, least: float = 0.05, marks: Sequence[float] = (),
+                 spacing: float = 0.04, offset: float = 0.0) -> None:  # fmt: skip
+        """offset: where the first burst begins (room before it, for what held before)."""
+        bounds = [start, *(t for cut in cuts for t in cut), stop]
+        spans = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+        times = [sorted({a, b, *(t for t in marks if a < t < b)}) for a, b in spans]
+        room = width - gap * len(cuts)
+        # The least each burst takes: its floor, or the spacing its marks need, if more.
+        floor = sum(max(least, spacing * (len(ts) - 1)) for ts in times)
+        if floor > room:  # too many to keep apart: closer
+            shrink = room / floor
+            least, spacing = least * shrink, spacing * shrink
+        low, high = 0.0, 1.0
+        while self._width(times, high, least, spacing) < room and high < 1e15:
+            high *= 2
+        for _ in range(60):  # the one scale that fills the width
+            middle = (low + high) / 2
+            low, high = (middle, high) if self._width(times, middle, least, spacing) < room else (low, middle)
+        self.bursts: list[Burst] = []
+        left = offset
+        for ts in times:
+            anchors = self._anchors(ts, low, least, spacing, left)
+            self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
+            left = anchors[-1][1] + gap
+        self.cuts = list(cuts)
+
+    @staticmethod
+    def _anchors(times: list[float], scale: float, least: float, spacing: float,
+                 left: float) -> list[tuple[float, float]]:  # fmt: skip
+        x, anchors = left, [(times[0], left)]
+        for t0, t1 in itertools.pairwise(times):
+            x += max(spacing, (t1 - t0) * scale)
+            anchors.append((t1, x))
+        if x - left < least:  # stretched to its floor
+            share = least / (x - left) if x > left else 0.0
+            anchors = [(t, left + (ax - left) * share) for t, ax in anchors]
+            if len(anchors) == 1:
+                anchors.append((times[0], left + least))
+        return anchors
+
+    def _width(self, times: list[list[float]], scale: float, least: float, spacing: float) -> float:
+        return sum(self._anchors(ts, scale, least, spacing, 0.0)[-1][1] for ts in times)
+
+    def x(self, time: float) -> float:
+        """Where `time` is drawn: in its burst between its anchors in proportion; in a cut, at
+        the cut's start."""
+        previous = self.bursts[0]
+        for burst in self.bursts:
+            if time < burst.start:
+                return previous.right
+            if time <= burst.stop:
+                if burst.stop == burst.start:  # an instant: in the middle of its floor
+                    return (burst.left + burst.right) / 2
+                anchors = burst.anchors
+                index = max(0, bisect.bisect_right([t for t, _x in anchors], time) - 1)
+                if index + 1 >= len(anchors):
+                    return anchors[-1][1] if time >= anchors[-1][0] else anchors[index][1]
+                (t0, x0), (t1, x1) = anchors[index], anchors[index + 1]
+                return x0 + (x1 - x0) * (time - t0) / (t1 - t0) if t1 > t0 else x0
+            previous = burst
+        return previous.right
+
+    def cut_positions(self) -> list[tuple[float, float, float]]:
+        """(middle of the cut, its length in seconds, where it starts), for each cut."""
+        gaps = itertools.pairwise(self.bursts)
+        return [((a.right + b.left) / 2, b.start - a.stop, a.stop) for a, b in gaps]
+
+    def ticks(self, origin: float, per_burst: int = 4) -> list[tuple[float, str]]:
+        """(x, label): a few round values of seconds since `origin` in each burst, as wide as it
+        allows; each burst's first before all the others (what to keep when labels meet)."""
+        first: list[tuple[float, str]] = []
+        others: list[tuple[float, str]] = []
+        for burst in self.bursts:
+            low, high = burst.start - origin, burst.stop - origin
+            count = max(1, min(per_burst, int((burst.right - burst.left) / 0.08)))
+            values = _round_values(low, high, count)
+            span = high - low if len(values) > 1 else 0.0  # a lone tick: in ms, as the ladder's times
+            for index, value in enumerate(values):
+                (others if index else first).append((self.x(origin + value), _seconds(value, span)))
+        return first + others
+
+
+def _round_values(low: float, high: float, count: int) -> list[float]:
+    if high - low <= 0 or count <= 1:
+        return [low]
+    raw = (high - low) / count
+    step = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if step * factor >= raw:
+            step *= factor
+            break
+    first = math.ceil(low / step - 1e-9) * step
+    values = []
+    value = first
+    while value <= high + 1e-12:
+        values.append(value)
+        value += step
+    return values or [low]
+
+
+def _seconds(value: float, span: float) -> str:
+    """Seconds with as many decimals as the burst's length needs to tell its ticks apart."""
+    decimals = 0 if span >= 5 else 1 if span >= 0.5 else 3 if span >= 5e-3 or span == 0 else 6
+    return f"{value:.{decimals}f} s"

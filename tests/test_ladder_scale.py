@@ -1,0 +1,253 @@
+"""A ladder that scales (issue 18): bounded height for any length, bands that count what they
+stand for, ranges that draw what they say, and a state timeline on the ladder's time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+from conftest import CAPTURES, CORPUS, NO_CORPUS, assert_one_line_error, run, stored_captures
+from matplotlib.patches import Rectangle
+from segments import HANDSHAKE, conversation
+from test_diagram_layout import overlapping_labels
+from test_long_connection import bulk_flow
+
+from analyzer.analysis import ConnectionAnalysis, analyze_connection, analyze_file, analyze_segments
+from analyzer.connections import stream_connections
+from analyzer.long_connection import FoldedConnection
+from analyzer.output.figures import figure_svg
+from analyzer.output.labels import segment_kinds
+from analyzer.output.ladder_rows import MAX_ROWS, Band, Packet, plan_rows
+from analyzer.output.selection import pick_connection
+from analyzer.output.sequence_diagram import BAND_LABEL, Moment, figure, layout_moments
+from analyzer.output.state_timeline import timeline_axis, timeline_figure
+from analyzer.output.time_axis import BREAK_GAP, TimeAxis, silences
+from analyzer.sidecar import sidecar_path_for
+
+DPI = 150  # figures.save_figure's
+HEIGHT_BOUND = 2_100  # pixels: "about 2,000"
+
+ECHO = CORPUS / "pcaps" / "zeek_echo-connections.pcap"
+HTTP = CORPUS / "pcaps" / "sv_syn_retransmit_with_ts.pcap"
+
+
+def _height(fig: plt.Figure) -> float:
+    try:
+        return fig.get_size_inches()[1] * DPI
+    finally:
+        plt.close(fig)
+
+
+def _folded(packets: int, lose_every: int = 0) -> ConnectionAnalysis:
+    [connection] = stream_connections(iter(bulk_flow(packets, lose_every)), fold=FoldedConnection)
+    assert connection.folded is not None  # long enough to be folded
+    return analyze_connection(connection)
+
+
+def _longest(path: Path) -> ConnectionAnalysis:
+    if not path.exists():
+        pytest.skip(NO_CORPUS)
+    return max(analyze_file(str(path)).connections, key=lambda r: len(r.connection.segments))
+
+
+@pytest.fixture(scope="module")
+def folded() -> ConnectionAnalysis:
+    return _folded(120_000, lose_every=9_000)
+
+
+def test_a_long_folded_connection_draws_within_the_bound(folded: ConnectionAnalysis) -> None:
+    assert folded.connection.count > 100_000
+    assert _height(figure(folded)) <= HEIGHT_BOUND
+
+
+@pytest.mark.parametrize("path", [ECHO, HTTP], ids=lambda p: p.stem)
+def test_a_long_real_connection_draws_within_the_bound(path: Path) -> None:
+    result = _longest(path)
+    assert len(result.connection.segments) > 150  # the issue's 168-packet echo, a 254-packet HTTP
+    assert _height(figure(result)) <= HEIGHT_BOUND
+
+
+def _check_counts(result: ConnectionAnalysis, rows_items: list[Packet | Band], total: int) -> None:
+    """Every segment stands in one row: the packets drawn and the bands' counts add up, and a
+    band of a connection kept whole counts exactly the segments within its frames."""
+    drawn = [item.segment.frame for item in rows_items if isinstance(item, Packet)]
+    bands = [item for item in rows_items if isinstance(item, Band)]
+    assert len(drawn) + sum(band.segments for band in bands) == total
+    frames = [s.frame for s in result.connection.segments]
+    for band in bands:
+        inside = [f for f in frames if band.first <= f <= band.last]
+        assert not set(inside) & set(drawn)
+        if not band.let_go:
+            assert band.segments == len(inside) == band.to_server + band.to_client
+            by_frame = {s.frame: s for s in result.connection.segments}
+            assert band.bytes == sum(by_frame[f].payload_len for f in inside)
+            assert band.resends == sum(1 for f in inside if f in result.resends)
+    resends_drawn = sum(1 for f in drawn if f in result.resends)
+    assert resends_drawn + sum(band.resends for band in bands) == len(result.resends)
+
+
+def test_band_counts_equal_the_packets_of_a_folded_connection(folded: ConnectionAnalysis) -> None:
+    rows = plan_rows(folded)
+    assert rows.total == folded.connection.count
+    assert any(isinstance(item, Band) and item.let_go for item in rows.items)
+    _check_counts(folded, rows.items, folded.connection.count)
+    text = [t.get_text() for t in figure(folded).findobj(plt.Text) if t.get_gid() == BAND_LABEL]
+    plt.close("all")
+    bands = [item for item in rows.items if isinstance(item, Band)]
+    assert [f"{band.segments:,} segments" in label for band, label in zip(bands, text, strict=True)] == [
+        True
+    ] * len(bands)
+
+
+@pytest.mark.parametrize("path", [ECHO, HTTP], ids=lambda p: p.stem)
+def test_band_counts_equal_the_packets_of_a_whole_connection(path: Path) -> None:
+    result = _longest(path)
+    rows = plan_rows(result)
+    assert any(isinstance(item, Band) for item in rows.items)
+    assert sum(1 if isinstance(i, Packet) else 2.4 for i in rows.items) <= MAX_ROWS
+    _check_counts(result, rows.items, len(result.connection.segments))
+
+
+def test_a_short_connection_is_drawn_one_by_one() -> None:
+    result = analyze_file(str(CAPTURES / "handshake.pcap")).connections[0]
+    rows = plan_rows(result)
+    assert [item.segment.frame for item in rows.items if isinstance(item, Packet)] == [
+        s.frame for s in result.connection.segments
+    ]
+
+
+def test_frames_and_time_draw_what_they_say() -> None:
+    result = _longest(HTTP)
+    frames = [s.frame for s in result.connection.segments]
+    rows = plan_rows(result, frames=(43, 140))
+    drawn = [i.segment.frame for i in rows.items if isinstance(i, Packet)]
+    assert drawn == [f for f in frames if 43 <= f <= 140]  # a range is drawn one by one
+    assert rows.total == len(drawn)
+    start = result.connection.segments[0].time
+    times = (start + 1.0, start + 1.0002)
+    rows = plan_rows(result, times=times)
+    drawn = [i.segment.frame for i in rows.items if isinstance(i, Packet)]
+    assert drawn == [s.frame for s in result.connection.segments if times[0] <= s.time <= times[1]]
+    assert 0 < len(drawn) < len(frames)
+
+
+def test_the_command_draws_a_range_and_refuses_an_empty_one(tmp_path: Path) -> None:
+    if not HTTP.exists():
+        pytest.skip(NO_CORPUS)
+    out = tmp_path / "range.svg"
+    result = run("diagram", str(HTTP), "--frames", "43-60", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    svg = out.read_text()
+    assert 'id="pkt-43"' in svg and 'id="pkt-60"' in svg and 'id="pkt-61"' not in svg
+    assert "frames 43–60" in svg
+    empty = run("diagram", str(HTTP), "--time", "50..60", "-o", str(tmp_path / "none.svg"))
+    assert_one_line_error(empty, "50.0..60.0 s", "no segment of connection #0")
+    assert not (tmp_path / "none.svg").exists()
+    assert run("diagram", str(HTTP), "--frames", "9-3", "-o", str(out)).returncode == 2
+
+
+def test_every_arrow_and_band_has_its_packet_id(folded: ConnectionAnalysis) -> None:
+    svg = figure_svg(figure(folded))
+    rows = plan_rows(folded)
+    for item in rows.items:
+        wanted = f"pkt-{item.segment.frame}" if isinstance(item, Packet) else f"pkt-{item.first}-{item.last}"
+        assert f'id="{wanted}"' in svg
+
+
+def test_time_runs_to_scale_within_a_burst_and_breaks_at_silences() -> None:
+    """A 41 ms delayed ACK stands further down than a 15 µs answer; a 5 s pause is a cut."""
+    moments = [Moment(t, t, ("pkt", n)) for n, t in enumerate([0.0, 0.000015, 0.041015, 5.041015])]
+    cuts = silences([(m.start, m.stop) for m in moments])
+    assert cuts == [(0.041015, 5.041015)]
+    layout = layout_moments(moments, cuts)
+    y = [layout.at[("pkt", n)] for n in range(4)]
+    assert y[1] - y[0] == 1.0  # the least spacing
+    assert y[2] - y[1] > 1.5
+    assert [round(gap, 6) for _y, gap, _before in layout.breaks] == [5.0]
+    assert y[3] - y[2] < y[2] - y[1] + 1.0  # the 5 s pause takes less room than its time would
+
+
+def test_named_on_their_arrows() -> None:
+    """window update, zero-window probe, dup ACK, Fast Open data: by Wireshark's rules."""
+    segments = conversation(
+        ("c", "S", 100, 0, 10),  # a SYN with data: Fast Open
+        ("s", "SA", 500, 111),
+        ("c", "A", 111, 501),
+        ("s", "PA", 501, 111, 100),
+        ("c", "A", 111, 601),
+        ("c", "A", 111, 601),  # the same ACK again: dup ACK
+    )
+    window = conversation(
+        *HANDSHAKE,
+        ("s", "PA", 501, 101, 100),
+        ("c", "A", 101, 601),  # made a zero window below
+        (1.0, "s", "PA", 601, 101, 1),  # a second later: a probe of one byte
+        ("c", "A", 101, 601),  # room again: a window update
+    )
+    window[4].window = 0
+    result = analyze_segments(segments).connections[0]
+    kinds = segment_kinds(result)
+    assert kinds[1] == "Fast Open data" and kinds[6] == "dup ACK"
+    probed = analyze_segments(window).connections[0]
+    frames = {s.frame: s for s in probed.connection.segments}
+    kinds = segment_kinds(probed)
+    probe = next(f for f, s in frames.items() if s.payload_len == 1)
+    assert kinds[probe] == "zero-window probe"
+    assert kinds == {probe: "zero-window probe", 7: "window update"}
+    labels = [t.get_text() for t in figure(probed).findobj(plt.Text)]
+    plt.close("all")
+    assert any(label.startswith("zero-window probe: ") for label in labels)
+    assert any(label.startswith("window update: ") for label in labels)
+
+
+def test_the_time_axis_is_monotone_and_cut_at_the_silences() -> None:
+    axis = TimeAxis(0.0, 20.0, [(0.01, 5.0), (5.2, 19.0)])
+    times = [0.0, 0.001, 0.01, 3.0, 5.0, 5.1, 5.2, 10.0, 19.0, 19.5, 20.0]
+    xs = [axis.x(t) for t in times]
+    assert xs == sorted(xs) and xs[0] == 0.0 and xs[-1] == pytest.approx(1.0)
+    assert xs[3] == xs[2]  # within a cut: at its start
+    assert [round(gap, 6) for _x, gap, _before in axis.cut_positions()] == [4.99, 13.8]
+    ticks = sorted(axis.ticks(0.0))
+    assert [float(label.split()[0]) for _x, label in ticks] == sorted(
+        float(label.split()[0]) for _x, label in ticks
+    )
+
+
+CAPTURE_FILES = stored_captures()
+
+
+@pytest.mark.parametrize("pcap", [*CAPTURE_FILES, ECHO, HTTP], ids=lambda p: p.stem)
+def test_timeline_positions_follow_real_time_and_the_ladder_s_pauses(pcap: Path) -> None:
+    if not pcap.exists():
+        pytest.skip(NO_CORPUS)
+    beside = sidecar_path_for(pcap)
+    sidecar = json.loads(beside.read_text()) if beside.exists() else None
+    analysis = analyze_file(str(pcap), sidecar=sidecar)
+    chosen, _note = pick_connection(analysis, None)
+    if not isinstance(chosen, ConnectionAnalysis):
+        pytest.skip("a UDP flow has no states to draw")
+    axis = timeline_axis(chosen, sidecar)
+    for history in chosen.states.values():
+        xs = [axis.x(time) for time, _state in history]
+        assert xs == sorted(xs)
+    fig = timeline_figure(chosen, sidecar, analysis.stats.start_time)
+    bars = sorted(
+        (p.get_y(), p.get_x()) for p in fig.findobj(Rectangle) if p.get_height() == pytest.approx(0.6)
+    )
+    for y in {y for y, _x in bars}:
+        lefts = [x for row, x in bars if row == y]
+        assert lefts == sorted(lefts)
+    pauses = sorted(t.get_text()[1:] for t in fig.findobj(plt.Text) if t.get_text().startswith("≈"))
+    fig.canvas.draw()
+    assert overlapping_labels(fig) == []  # the states' names, the pauses, the ticks
+    plt.close(fig)
+    ladder = figure(chosen, sidecar, analysis.stats.start_time)
+    ladder_pauses = sorted(
+        t.get_text()[2:-6] for t in ladder.findobj(plt.Text) if t.get_text().startswith("≈ ")
+    )
+    plt.close(ladder)
+    assert ladder_pauses == pauses  # what the reader sees: the same lengths
+    assert len(pauses) == len(axis.cut_positions())
+    assert all(gap > BREAK_GAP for _x, gap, _before in axis.cut_positions())
