@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, Side
+from analyzer.findings.kernel_events import EventAgreement
 from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
 
@@ -40,6 +41,8 @@ class KernelAgreement:
     # A snapshot while the connection lasted listed a listening socket at the server's
     # address: the state of a server that never answered, which its packets cannot show.
     server_listened: bool = False
+    # The analysis against the kernel's events (kernel_events.py), when the sidecar has them.
+    events: EventAgreement | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +51,7 @@ class KernelAgreement:
             "agreed": self.agreed,
             "states_checked": self.states_checked,
             "disagreements": [vars(d) for d in self.disagreements],
+            "events": self.events.as_dict() if self.events is not None else None,
         }
 
     def describe(self) -> str:
