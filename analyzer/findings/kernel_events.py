@@ -51,6 +51,9 @@ from analyzer.tcp_state import State, Step
 # before, for what an end does itself; 18-60 µs after, for a SYN/ACK): a pair further apart
 # than this is not the same change, nor the same RST, retransmission or drop.
 MATCH_WINDOW: Final = 0.010
+# A change no packet caused (a timeout the call log shows) is timed by the call's return,
+# which follows the kernel's change by the scheduler's delay: 8 ms measured on a loaded machine.
+CALL_MATCH_WINDOW: Final = 0.100
 # Kernel events this long before the connection's first packet and after its last belong to
 # it (the client's SYN_SENT comes before its SYN; the last ACK's effect after it).
 EVENT_MARGIN: Final = 0.050
@@ -236,6 +239,10 @@ class _EndEvents:
     events: list[KernelEvent] = field(default_factory=list)
 
 
+# The events whose first end is their socket's own (a packet's, for kfree_skb, is its sender's).
+_OWN_ENDS: Final = frozenset({"set_state", "send_reset", "receive_reset", "retransmit_skb"})
+
+
 def _tuple_of_sockets(events: list[KernelEvent]) -> dict[int, tuple[Endpoint, Endpoint]]:
     """For a socket's events that have no port yet (a client's CLOSE->SYN_SENT), the ends its
     next event names: event index -> (local, peer)."""
@@ -243,10 +250,10 @@ def _tuple_of_sockets(events: list[KernelEvent]) -> dict[int, tuple[Endpoint, En
     pending: dict[str, list[int]] = {}
     for index, event in enumerate(events):
         socket = event["socket"]
-        if event["kind"] != "set_state" or socket is None:
+        if event["kind"] not in _OWN_ENDS or socket is None:
             continue
         if event["sport"] == 0 or event["dport"] == 0:
-            if event["new_state"] == "SYN_SENT":
+            if event.get("new_state") == "SYN_SENT":
                 pending.setdefault(socket, []).append(index)
             continue
         for waiting in pending.pop(socket, []):
@@ -331,15 +338,22 @@ def _changes(initial: State, events: list[KernelEvent]) -> list[KernelChange]:
     state = initial
     resets = [e for e in events if e["kind"] in ("send_reset", "receive_reset") and e["socket"] is not None]
 
+    request = False  # SYN_RCVD in a request socket, which has no state change of its own
+
     def move(to: State, time: float, shown_by: str) -> None:
-        nonlocal state
+        nonlocal state, request
+        request = False
         if to != state:
             changes.append(KernelChange(time, to, shown_by))
             state = to
 
     for event in events:
         kind, time = event["kind"], event["time"]
-        if kind == "set_state":
+        if request and (kind == "send_reset" or (kind == "kfree_skb" and "RST" in event.get("flags", ""))):
+            # The listener drops the request socket with the RST it sends (tcp_check_req's
+            # embryonic_reset: an overflowing accept queue, an invalid segment) or takes.
+            move(State.CLOSED, time, "the request socket dropped with a RST")
+        elif kind == "set_state":
             old, new = event.get("old_state") or "", event.get("new_state") or ""
             shown = f"{old}->{new}"
             if new == "CLOSE":
@@ -360,6 +374,7 @@ def _changes(initial: State, events: list[KernelEvent]) -> list[KernelChange]:
                 move(_RFC[new], time, shown)
         elif kind == "request_synack" and state in (State.LISTEN, State.CLOSED):
             move(State.SYN_RCVD, time, "the request socket's first SYN/ACK")
+            request = True
         elif kind == "kfree_skb" and event.get("state") == "TIME_WAIT":
             flags = event.get("flags", "")
             if "RST" in flags:
@@ -449,7 +464,7 @@ def _compare_states(
             change = kernel[j]
             match = StateMatch(side, state.value, time, frame, change.time, change.shown_by)
             result.states.append(match)
-            if abs(change.time - time) > MATCH_WINDOW:
+            if abs(change.time - time) > (MATCH_WINDOW if frame is not None else CALL_MATCH_WINDOW):
                 result.disagreements.append(
                     EventDisagreement(
                         time, side,
