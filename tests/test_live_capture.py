@@ -17,6 +17,7 @@ import pytest
 from conftest import ROOT, capture_skip_reason
 from scenario_facts import check_scenario_facts
 
+from analyzer.capture.kernel_trace import unavailable
 from analyzer.capture.namespace import TCP_SYSCTLS, read_sysctl
 from analyzer.scenarios import SCENARIOS
 
@@ -128,11 +129,24 @@ def test_live_scenario(scenario: str, family: int, tmp_path: Path, waiting_captu
     check_scenario_facts(analysis, sidecar)
     for connection in analysis["connections"]:
         assert connection["kernel"]["disagreements"] == [], connection["kernel"]
+    assert_the_kernel_agrees(analysis)
     if scenario == "refused":
         assert re.search(r"refused: RST/ACK from the server (\d+ µs|[\d.]+ ms) after the SYN", stdout)
         assert re.search(r"connect\(.*\) raised ECONNREFUSED (\d+ µs|[\d.]+ ms) after the RST", stdout)
     if scenario.startswith("syn-timeout"):
         assert "SYNs at 0.000, 1.0" in stdout
+
+
+def assert_the_kernel_agrees(analysis: dict) -> None:
+    """Where the kernel recorder could run: every connection's states, RSTs, retransmissions
+    and drops as the kernel's own account has them (findings/kernel_events.py)."""
+    if unavailable() is not None:
+        return  # without bpftrace there is no account: test_live_kernel_trace.py says why
+    for connection in analysis["connections"]:
+        events = connection["kernel"]["events"]
+        assert events is not None and events["disagreements"] == [], (connection["id"], events)
+        assert events["state_changes"] and all(m["difference"] is not None for m in events["state_changes"])
+        assert all(reset["agrees"] for reset in events["resets"]), events["resets"]
 
 
 @pytest.mark.parametrize("run", range(REPEATS))
@@ -159,6 +173,7 @@ def test_run_curl_to_a_closed_port(tmp_path: Path) -> None:
     assert calls[("client", "getsockopt(SO_ERROR)")]["errno"] == "ECONNREFUSED"
     assert calls[("program", "run: curl -s http://127.0.0.1:1/")]["result"] == "exit status 7"
     assert re.search(r"getsockopt\(SO_ERROR\) reported ECONNREFUSED .* after the RST", stdout)
+    assert_the_kernel_agrees(analysis)
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (make setup)")
@@ -171,3 +186,4 @@ def test_run_a_client_and_a_server_in_two_processes(tmp_path: Path) -> None:
     assert {("server", "listen"), ("server", "accept"), ("client", "connect"), ("client", "send")} <= sides
     kernel = connection["kernel"]
     assert kernel["compared"] > 0 and kernel["disagreements"] == []
+    assert_the_kernel_agrees(analysis)
