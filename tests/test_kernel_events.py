@@ -202,3 +202,29 @@ def test_retransmissions_beside_the_kernels_and_a_late_copy_explained() -> None:
     agreement = compared(result, start, [deliver])
     assert not [d for d in agreement.disagreements if "retransm" in d.what]
     assert "frame 2 is a copy the sandbox delivered late" in agreement.explained[0].what
+
+
+def test_a_close_whose_fin_never_left_is_explained_not_a_disagreement() -> None:
+    # The client closes while its data waits for the server's window: its FIN stays queued,
+    # the server's FIN finds it in FIN_WAIT_1 (CLOSING, not CLOSE_WAIT), the server's RST ends it.
+    steps = (("s", "FA", 501, 101), ("c", "A", 101, 502), ("s", "RA", 502, 101))
+    [result] = analyze_segments(conversation(*HANDSHAKE, *steps)).connections
+    events = [
+        *opening(),
+        change(100.00290, "c", CLIENT, SERVER, "ESTABLISHED", "FIN_WAIT1"),
+        change(100.00295, "s", SERVER, CLIENT, "ESTABLISHED", "FIN_WAIT1"),
+        change(100.00302, "c", CLIENT, SERVER, "FIN_WAIT1", "CLOSING", done=True),
+        change(100.00402, "s", SERVER, CLIENT, "FIN_WAIT1", "FIN_WAIT2"),
+        change(100.00403, "s", SERVER, CLIENT, "FIN_WAIT2", "CLOSE"),
+        event(100.00404, "send_reset", "s", SERVER, CLIENT, state="CLOSE", reason="TCP_ABORT_ON_CLOSE"),
+        event(100.00502, "receive_reset", "c", CLIENT, SERVER, state="CLOSING"),
+        change(100.00503, "c", CLIENT, SERVER, "CLOSING", "CLOSE", done=True),
+    ]
+    agreement = compared(result, events)
+    assert agreement.disagreements == []
+    explained = [d.what for d in agreement.explained]
+    assert (
+        "inferred CLOSE_WAIT (frame 4), the kernel had no such change: its close() sent no FIN"
+        in " ".join(explained)
+    )
+    assert all(d.side == "client" for d in agreement.explained) and len(explained) == 3

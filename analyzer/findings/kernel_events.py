@@ -406,11 +406,26 @@ def compare_events(
     until = max((time for history in states.values() for time, _ in history), default=connection.last_time)
     initial, changes, own = kernel_model(connection, events, until)
     for side in ("client", "server"):
+        found = len(result.disagreements)
         _compare_states(result, side, states[side], frames.get(side, []), initial[side], changes[side])
+        unsent = _fin_never_sent(connection, side, changes[side])
+        if unsent is not None:
+            # What follows a close() the packets did not see differs from then on, and why is known.
+            later = [d for d in result.disagreements[found:] if d.time >= unsent - MATCH_WINDOW]
+            result.disagreements = [d for d in result.disagreements if d not in later]
+            result.explained.extend(
+                EventDisagreement(
+                    d.time, d.side,
+                    f"{d.what}: its close() sent no FIN (the FIN waited behind data still unsent, as a full "
+                    "window of the peer holds it), a close the packets cannot show",
+                )
+                for d in later
+            )  # fmt: skip
     _compare_resets(result, connection, resets, own)
     _compare_retransmissions(result, connection, resends, flagged, own, calls)
     _name_drops(result, connection, steps, frames, own)
     result.drops.sort(key=lambda d: d.time)
+    result.explained.sort(key=lambda d: d.time)
     result.disagreements.sort(key=lambda d: d.time)
     return result
 
@@ -471,6 +486,19 @@ def _compare_states(
                         f"{state.value}: inferred at frame {frame}, the kernel's {change.time - time:+.6f} s away",
                     )
                 )  # fmt: skip
+
+
+def _fin_never_sent(connection: Connection, side: Side, kernel: list[KernelChange]) -> float | None:
+    """When the kernel put the end in FIN_WAIT_1 (its close()) and no FIN of its was captured
+    from then on: the FIN waited behind unsent data (a full peer window) and never left."""
+    closed = next((c.time for c in kernel if c.state == State.FIN_WAIT_1), None)
+    if closed is None:
+        return None
+    fins = [
+        s for s in connection.segments
+        if s.flags & FIN and connection.sender(s) == side and s.time >= closed - MATCH_WINDOW
+    ]  # fmt: skip
+    return None if fins else closed
 
 
 def _unknown_spans(inferred: list[tuple[float, State]]) -> list[tuple[float, float]]:
