@@ -8,6 +8,7 @@ from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
 from analyzer.analysis import ConnectionAnalysis, analyze_segments
 from analyzer.findings.kernel_events import EventAgreement, compare_events
+from analyzer.findings.resets import refine_with_calls
 from analyzer.sidecar import CallRecord, KernelEvent
 
 ANY = ("0.0.0.0", 0)
@@ -228,3 +229,19 @@ def test_a_close_whose_fin_never_left_is_explained_not_a_disagreement() -> None:
         in " ".join(explained)
     )
     assert all(d.side == "client" for d in agreement.explained) and len(explained) == 3
+
+
+def test_so_linger_zero_as_strace_writes_it_is_a_linger_abort_as_the_kernel_says() -> None:
+    # examples/abort_pair.py under `handshake run --trace-calls`: the kernel's TCP_STATE (close()
+    # through tcp_disconnect), which the scenarios' own call log and strace's both name.
+    for written in ("setsockopt(SO_LINGER, on, 0 s)", "setsockopt(SO_LINGER, {l_onoff=1, l_linger=0})"):
+        result, events = abort("TCP_STATE")
+        calls: list[CallRecord] = [{"time": 100.0025, "end_time": 100.0025, "side": "client", "call": written,
+                                    "result": "ok", "errno": None}]  # fmt: skip
+        refine_with_calls(result.connection, result.resets, calls)
+        [reset] = compared(result, events).resets
+        assert (reset.cause, reset.kernel_reason, reset.agrees) == ("linger_abort", "TCP_STATE", True)
+    result, events = abort("TCP_STATE")
+    calls[0]["call"] = "setsockopt(SO_LINGER, {l_onoff=1, l_linger=5})"
+    refine_with_calls(result.connection, result.resets, calls)
+    assert result.resets[0].cause == "abort"

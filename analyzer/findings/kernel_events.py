@@ -489,9 +489,10 @@ def _compare_states(
 
 
 def _fin_never_sent(connection: Connection, side: Side, kernel: list[KernelChange]) -> float | None:
-    """When the kernel put the end in FIN_WAIT_1 (its close()) and no FIN of its was captured
-    from then on: the FIN waited behind unsent data (a full peer window) and never left."""
-    closed = next((c.time for c in kernel if c.state == State.FIN_WAIT_1), None)
+    """When the kernel put the end in FIN_WAIT_1 or LAST_ACK (its close(), its FIN queued) and
+    no FIN of its was captured from then on: the FIN waited behind unsent data (a full peer
+    window) and never left."""
+    closed = next((c.time for c in kernel if c.state in (State.FIN_WAIT_1, State.LAST_ACK)), None)
     if closed is None:
         return None
     fins = [

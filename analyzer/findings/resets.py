@@ -47,6 +47,7 @@ With the capture's call log, `refine_with_calls` tells the aborts apart
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -354,6 +355,11 @@ def _fin_wait_2_expired(before: list[Step], fin: Segment, side: Callable[[Segmen
     return (acked, late) if acked is not None and late is not None else None
 
 
+# SO_LINGER {on, 0 s} as the call log writes it: the scenarios' own words, or strace's struct
+# (`handshake run --trace-calls`, examples/abort_pair.py).
+_LINGER_ZERO: Final = re.compile(r"setsockopt\(SO_LINGER, (on, 0 s|\{l_onoff=[1-9]\d*, l_linger=0\})")
+
+
 def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[CallRecord]) -> None:
     """On the wire an abort is an abort; the application's calls say which one:
     - linger_abort: the sender set SO_LINGER {on, 0} before closing;
@@ -362,7 +368,7 @@ def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[C
         if reset.cause != "abort":
             continue
         own = [c for c in calls if c["side"] == reset.sender and c["time"] <= reset.segment.time]
-        if any(c["call"].startswith("setsockopt(SO_LINGER, on, 0") for c in own):
+        if any(_LINGER_ZERO.match(c["call"]) for c in own):
             reset.cause = "linger_abort"
             reset.explanation = (
                 f"the {reset.sender} closed with SO_LINGER {{on, 0 s}}: close() sends RST instead of FIN"
