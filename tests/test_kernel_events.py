@@ -245,3 +245,19 @@ def test_so_linger_zero_as_strace_writes_it_is_a_linger_abort_as_the_kernel_says
     calls[0]["call"] = "setsockopt(SO_LINGER, {l_onoff=1, l_linger=5})"
     refine_with_calls(result.connection, result.resets, calls)
     assert result.resets[0].cause == "abort"
+
+
+def test_without_the_senders_calls_an_abort_is_not_called_unread_data() -> None:
+    # `handshake run` without --trace-calls logs only the program: no recv() logged is no
+    # evidence of bytes unread (it made the SO_LINGER abort of abort_pair.py unread_data,
+    # against the kernel's TCP_STATE).
+    result, events = abort("TCP_STATE")
+    result.connection.segments.insert(3, conversation(("s", "PA", 501, 101, 5), start=100.0025)[0])
+    program: CallRecord = {"time": 99.0, "end_time": 101.0, "side": "program", "call": "run: python3 x.py",
+                           "result": "exit status 0", "errno": None}  # fmt: skip
+    refine_with_calls(result.connection, result.resets, [program])
+    [reset] = compared(result, events).resets
+    assert (reset.cause, reset.agrees) == ("abort", True)
+    recv: CallRecord = {**program, "side": "client", "call": "recv(1024)", "result": "b'' (0 bytes)"}
+    refine_with_calls(result.connection, result.resets, [recv])
+    assert result.resets[0].cause == "unread_data"  # its calls logged: 5 bytes came, none read

@@ -368,6 +368,8 @@ def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[C
         if reset.cause != "abort":
             continue
         own = [c for c in calls if c["side"] == reset.sender and c["time"] <= reset.segment.time]
+        if not own:
+            continue  # no call of the sender's logged (`handshake run` without --trace-calls): no read counted
         if any(_LINGER_ZERO.match(c["call"]) for c in own):
             reset.cause = "linger_abort"
             reset.explanation = (
