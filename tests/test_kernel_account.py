@@ -10,6 +10,7 @@ kernel's own account".
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from conftest import ROOT
 
 from analyzer.analysis import analyze_file
 from analyzer.findings.kernel_events import compare_events
+from analyzer.output.text_report import connection_text
 from analyzer.scenarios import SCENARIOS
 from analyzer.sidecar import load_sidecar, sidecar_path_for
 
@@ -103,3 +105,18 @@ def test_the_readmes_table_of_rst_causes_is_what_the_captures_give() -> None:
             assert row in readme, row
             rows += 2 if pcap.stem in SCENARIOS else 1
     assert f"{rows} RSTs, {rows} agree" in readme
+
+
+def test_the_text_report_says_it_in_a_few_lines() -> None:
+    pcap = DATA / "data-after-close.pcap"
+    analysis = analyze_file(str(pcap), sidecar=load_sidecar(sidecar_path_for(pcap)))
+    [result] = analysis.connections
+    lines = [line for line in connection_text(result, analysis.stats.start_time or 0.0) if "kernel  " in line]
+    assert re.fullmatch(
+        r"  kernel     events: 9 of 9 state changes match its own \(within \d+ µs of their frames\); "
+        r"RST frame 11 data_after_close, its reason TCP_TIMEWAIT_SOCKET",
+        lines[1],
+    ), lines
+    assert lines[2:] == [
+        "  kernel     freed undelivered, by the kernel's reason: TIME_WAIT_SOCKET (FIN_WAIT2): frame 10"
+    ]

@@ -193,9 +193,10 @@ class EventAgreement:
     def describe(self, origin: float) -> list[str]:
         """A few lines: what agreed, in numbers; then each disagreement with its time."""
         matched = [m for m in self.states if m.difference is not None]
-        largest = max((abs(m.difference or 0.0) for m in matched), default=0.0)
+        # How close the kernel's change came to the packet that caused it (not to a call's end).
+        largest = max((abs(m.difference or 0.0) for m in matched if m.frame is not None), default=None)
         text = f"events: {len(matched)} of {len(self.states)} state changes match its own" + (
-            f" (within {largest * 1e6:.0f} µs)" if matched else ""
+            f" (within {largest * 1e6:.0f} µs of their frames)" if largest is not None else ""
         )
         if self.resets:
             text += "; RST " + ", ".join(
