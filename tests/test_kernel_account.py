@@ -55,6 +55,8 @@ def test_the_analysis_agrees_with_the_kernels_account(pcap: Path) -> None:
         # Each pair within 120 µs of the frame that caused it (a call's timeout: 100 ms).
         assert all(abs(m.difference or 0) < 120e-6 for m in events.states if m.frame is not None)
         assert all(reset.agrees for reset in events.resets), events.resets
+        # Every RST here reached a full socket, which took it, as the analysis says.
+        assert all(reset.kernel_received for reset in events.resets), events.resets
         # Every retransmission the kernel's, but the copies the sandbox delivered late.
         unconfirmed = [r.frame for r in events.retransmissions if r.kernel_time is None]
         assert unconfirmed == [r.frame for r in events.retransmissions if f"frame {r.frame} is a copy" in

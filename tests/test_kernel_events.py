@@ -150,6 +150,7 @@ def test_refused_the_syn_dropped_for_no_socket() -> None:
             100.00001, "kfree_skb", None, CLIENT, SERVER, state=None, reason="NO_SOCKET", flags="SYN", seq=100
         ),
         event(100.00002, "send_reset", None, SERVER, CLIENT, state=None, reason="NO_SOCKET"),
+        event(100.00101, "receive_reset", "c", CLIENT, SERVER, state="SYN_SENT"),
         change(100.00102, "c", CLIENT, SERVER, "SYN_SENT", "CLOSE"),
     ]
     agreement = compared(result, events)
@@ -261,3 +262,14 @@ def test_without_the_senders_calls_an_abort_is_not_called_unread_data() -> None:
     recv: CallRecord = {**program, "side": "client", "call": "recv(1024)", "result": "b'' (0 bytes)"}
     refine_with_calls(result.connection, result.resets, [recv])
     assert result.resets[0].cause == "unread_data"  # its calls logged: 5 bytes came, none read
+
+
+def test_a_rst_the_analysis_has_taken_that_the_kernels_peer_never_took_disagrees() -> None:
+    result, events = abort("TCP_ABORT_ON_CLOSE")
+    [reset] = compared(result, events).resets
+    assert reset.kernel_received is True
+    events = [e for e in events if e["kind"] != "receive_reset"]
+    wrong = [d for d in compared(result, events).disagreements if "take" in d.what]
+    assert [(d.side, d.what) for d in wrong] == [
+        ("server", "RST frame 4: the analysis has the server take it, the kernel's server did not take it")
+    ]

@@ -139,6 +139,9 @@ class ResetReason:
     kernel_reason: str | None  # None: the kernel sent no such RST (or gave no reason)
     kernel_time: float | None
     agrees: bool | None  # None: not judged (no reason to judge by, or the cause is unknown)
+    # Whether the peer's socket took it (tcp_receive_reset, or its timewait socket freed it);
+    # None: the kernel's peer had no full socket then (none, a listener, a request socket).
+    kernel_received: bool | None = None
 
 
 @dataclass
@@ -422,7 +425,7 @@ def compare_events(
                 )
                 for d in later
             )  # fmt: skip
-    _compare_resets(result, connection, resets, own)
+    _compare_resets(result, connection, resets, own, initial, changes)
     _compare_retransmissions(result, connection, resends, flagged, own, calls)
     _name_drops(result, connection, steps, frames, own)
     result.drops.sort(key=lambda d: d.time)
@@ -555,9 +558,33 @@ def _nearest(candidates: list[KernelEvent], time: float, used: set[int]) -> Kern
     return found
 
 
+def _kernel_state_at(initial: State, changes: list[KernelChange], time: float) -> State:
+    state = initial
+    for change in changes:
+        if change.time >= time:
+            break
+        state = change.state
+    return state
+
+
+# The states of a full socket, which tcp_receive_reset reports a RST taken in (TIME_WAIT: its
+# timewait socket frees it); a listener or a request socket has no such event.
+_TAKES_RST: Final = frozenset(
+    {State.SYN_SENT, State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSE_WAIT, State.CLOSING,
+     State.LAST_ACK, State.TIME_WAIT}
+)  # fmt: skip
+
+
 def _compare_resets(
-    result: EventAgreement, connection: Connection, resets: list[Reset], own: dict[Side, list[KernelEvent]]
+    result: EventAgreement,
+    connection: Connection,
+    resets: list[Reset],
+    own: dict[Side, list[KernelEvent]],
+    initial: dict[Side, State],
+    changes: dict[Side, list[KernelChange]],
 ) -> None:
+    """Each RST's cause beside the kernel's reason for sending it, and whether its receiver
+    took it as the analysis says (`accepted`)."""
     used: set[int] = set()
     sent = {side: [e for e in own[side] if e["kind"] == "send_reset"] for side in own}
     for reset in resets:
@@ -566,12 +593,30 @@ def _compare_resets(
         reason = event.get("reason") if event is not None else None
         allowed = RESET_REASONS.get(reset.cause)
         agrees = None if allowed is None or reason is None else reason in allowed
+        peer: Side = "server" if reset.sender == "client" else "client"
+        received: bool | None = None
+        if _kernel_state_at(initial[peer], changes[peer], segment.time) in _TAKES_RST:
+            received = any(
+                abs(e["time"] - segment.time) <= MATCH_WINDOW
+                and (e["kind"] == "receive_reset" or (e["kind"] == "kfree_skb" and "RST" in e.get("flags", "")
+                                                      and e.get("state") == "TIME_WAIT"))
+                for e in own[peer]
+            )  # fmt: skip
         result.resets.append(
             ResetReason(
                 segment.frame, segment.time, reset.sender, reset.cause, reason,
-                event["time"] if event is not None else None, agrees,
+                event["time"] if event is not None else None, agrees, received,
             )
         )  # fmt: skip
+        if received is not None and received != reset.accepted:
+            result.disagreements.append(
+                EventDisagreement(
+                    segment.time, peer,
+                    f"RST frame {segment.frame}: the analysis has the {peer} "
+                    f"{'take' if reset.accepted else 'drop'} it, the kernel's {peer} "
+                    f"{'took' if received else 'did not take'} it",
+                )
+            )  # fmt: skip
         if event is None:
             result.disagreements.append(
                 EventDisagreement(
