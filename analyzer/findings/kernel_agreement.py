@@ -9,6 +9,10 @@ takes milliseconds (ss runs between its `time` and `end_time`): any state the
 endpoint held during that interval counts as agreement. States that
 last microseconds on loopback (FIN_WAIT_1, CLOSING, LAST_ACK between two segments)
 are rarely caught by a snapshot; `states_checked` says which ones were.
+
+Where the sidecar also holds the kernel recorder's events, KernelAgreement.events holds the
+analysis against them (kernel_events.py: every change, RST, retransmission and drop, not
+samples), so that the kernel's word on a connection is one result in one place.
 """
 
 from __future__ import annotations

@@ -282,12 +282,13 @@ def _host(address: str) -> str:
 
 
 def _listening_at(events: list[KernelEvent], server: Endpoint, time: float) -> bool:
-    """Whether a listening socket on the server's port (its address or any) was open at `time`."""
+    """Whether a listening socket on the server's port (its address or any) was open at `time`;
+    `events`: the listeners' state changes (KernelIndex.listeners)."""
     listening: set[str] = set()
     for event in events:
         if event["time"] > time:
             break
-        if event["kind"] != "set_state" or event["sport"] != server[1]:
+        if event["sport"] != server[1]:
             continue
         if _host(event["src"]) not in (_host(server[0]), "0.0.0.0", "::"):
             continue
@@ -306,6 +307,45 @@ class KernelChange:
     shown_by: str
 
 
+@dataclass
+class KernelIndex:
+    """A sidecar's kernel events read once for all its connections: each event with its two
+    ends (a client's SYN_SENT given its socket's), grouped by the pair of ends; the listeners'
+    changes apart. A `handshake run` of hundreds of connections would otherwise read every
+    event once a connection."""
+
+    by_pair: dict[frozenset[Endpoint], list[tuple[KernelEvent, Endpoint, Endpoint]]]
+    listeners: list[KernelEvent]
+
+
+def _normal(endpoint: Endpoint) -> Endpoint:
+    return (_host(endpoint[0]), endpoint[1])
+
+
+def index_events(events: list[KernelEvent]) -> KernelIndex:
+    ports = _tuple_of_sockets(events)
+    by_pair: dict[frozenset[Endpoint], list[tuple[KernelEvent, Endpoint, Endpoint]]] = {}
+    listeners = []
+    for index, event in enumerate(events):
+        local, remote = ports.get(index, (_local(event), _remote(event)))
+        if event["kind"] == "set_state" and "LISTEN" in (event.get("new_state"), event.get("old_state")):
+            listeners.append(event)
+        by_pair.setdefault(frozenset((_normal(local), _normal(remote))), []).append((event, local, remote))
+    return KernelIndex(by_pair, listeners)
+
+
+# The index of the events last asked about, kept with them: a file's connections are compared
+# one after another with the same sidecar.
+_last: tuple[list[KernelEvent], KernelIndex] | None = None
+
+
+def _indexed(events: list[KernelEvent]) -> KernelIndex:
+    global _last
+    if _last is None or _last[0] is not events:
+        _last = (events, index_events(events))
+    return _last[1]
+
+
 def kernel_model(
     connection: Connection, events: list[KernelEvent], until: float
 ) -> tuple[dict[Side, State], dict[Side, list[KernelChange]], dict[Side, list[KernelEvent]]]:
@@ -313,13 +353,13 @@ def kernel_model(
     `until` (its last packet, or later: a timeout the call log shows), by the model above; and
     each end's events (what it sent or took)."""
     start, end = connection.first_time - EVENT_MARGIN, max(connection.last_time, until) + EVENT_MARGIN
-    ports = _tuple_of_sockets(events)
+    index = _indexed(events)
     ends: dict[Side, Endpoint] = {"client": connection.client, "server": connection.server}
     own: dict[Side, list[KernelEvent]] = {"client": [], "server": []}
-    for index, event in enumerate(events):
+    pair = frozenset((_normal(connection.client), _normal(connection.server)))
+    for event, local, remote in index.by_pair.get(pair, []):
         if not start <= event["time"] <= end:
             continue
-        local, remote = ports.get(index, (_local(event), _remote(event)))
         for side, mine in ends.items():
             theirs = ends["server" if side == "client" else "client"]
             if event["kind"] == "kfree_skb":  # a packet sent to this end, freed by its socket or namespace
@@ -330,7 +370,7 @@ def kernel_model(
     initial: dict[Side, State] = {
         "client": State.CLOSED,
         "server": State.LISTEN
-        if _listening_at(events, connection.server, connection.first_time)
+        if _listening_at(index.listeners, connection.server, connection.first_time)
         else State.CLOSED,
     }
     changes = {side: _changes(initial[side], own[side]) for side in ends}
