@@ -4,8 +4,8 @@ connection (the sidecar's kernel_events, from tracepoints: capture/kernel_trace.
 kernel_agreement.py compares the inferred states with `ss` snapshots, states sampled at
 instants and looked up. This module reads the kernel's whole history instead, every
 change at the moment it happened, and so needs a model (kernel_model below) and an
-alignment rather than a lookup; both comparisons end in the one KernelAgreement of
-kernel_agreement.py, which calls this one (`compare_events`).
+alignment rather than a lookup; both end in the one KernelAgreement of kernel_agreement.py
+(this one's result as its `events`, set by analysis.apply_sidecar).
 
 What is compared, per connection:
 - state changes: each end's inferred changes (with their frames) matched, in order and by
@@ -31,9 +31,16 @@ into RFC 9293's:
   TIME_WAIT; FIN_WAIT2 without it is an orphan handed over in substate FIN_WAIT2 (the
   state stays), whose FIN_WAIT2->TIME_WAIT shows when a timewait socket in substate
   TIME_WAIT frees the peer's FIN; a timewait socket that sends or takes a RST is gone;
-- X->CLOSE with a RST sent or received by the socket is CLOSED whatever X was;
+- X->CLOSE with a RST sent or received by the socket is CLOSED whatever X was; a request
+  socket that sends or takes a RST is dropped (tcp_check_req's embryonic_reset): CLOSED;
 - a client socket's CLOSE->SYN_SENT has no port yet: its socket address ties it to the
   socket's later events.
+
+Explained limits, listed apart from the disagreements (`explained`): a copy of a held
+packet the sandbox delivers late (the call log's `network deliver ...`) is a retransmission
+on the wire and none in the kernel; a close() whose FIN waits behind unsent data (a full
+peer window) moves its end (FIN_WAIT_1, or LAST_ACK from CLOSE_WAIT) with no packet, and
+all that end's differences after it follow from that.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.connections import Connection, Side
-from analyzer.decode.segment import FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.resets import Reset, ResetCause
 from analyzer.sidecar import CallRecord, KernelEvent
 from analyzer.tcp_state import State, Step
@@ -685,7 +692,7 @@ def _compare_resets(
 
 def _describe(segment: Segment) -> str:
     if segment.flags & SYN:
-        return "SYN/ACK" if segment.flags & 0x10 else "SYN"
+        return "SYN/ACK" if segment.flags & ACK else "SYN"
     what = f"{segment.payload_len} bytes at {segment.seq}" if segment.payload_len else f"seq {segment.seq}"
     return what + (" with FIN" if segment.flags & FIN else "")
 
@@ -712,7 +719,7 @@ def _compare_retransmissions(
         if segment.frame not in frames or segment.flags & RST:
             continue
         side = connection.sender(segment)
-        if segment.flags & SYN and segment.flags & 0x10 and side == "server":
+        if segment.flags & SYN and segment.flags & ACK and side == "server":
             candidates = [
                 e for e in kernel[side] if e["kind"] == "retransmit_synack" or e.get("seq") == segment.seq
             ]
