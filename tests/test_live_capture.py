@@ -153,6 +153,9 @@ def assert_the_kernel_agrees(analysis: dict, sidecar: dict, stdout: str) -> None
         paired = all(m["difference"] is not None for m in events["state_changes"])
         assert events["state_changes"] and (paired or events["explained"]), events
         assert all(reset["agrees"] for reset in events["resets"]), events["resets"]
+    # And the run says so beside each connection's summary.
+    assert stdout.count("\n     kernel events: ") == len(analysis["connections"]), stdout
+    assert "     kernel disagrees: " not in stdout
     [pcap] = re.findall(r"^pcap:\s+(\S+)$", stdout, re.M)
     for result in analyze_file(pcap).connections:
         alone = compare_events(
