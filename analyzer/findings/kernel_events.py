@@ -241,15 +241,6 @@ class EventAgreement:
 # ---------------------------------------------------------------------------- the model
 
 
-@dataclass
-class _EndEvents:
-    """The kernel's events of one end of the connection, in its order."""
-
-    local: Endpoint
-    peer: Endpoint
-    events: list[KernelEvent] = field(default_factory=list)
-
-
 # The events whose first end is their socket's own (a packet's, for kfree_skb, is its sender's).
 _OWN_ENDS: Final = frozenset({"set_state", "send_reset", "receive_reset", "retransmit_skb"})
 
