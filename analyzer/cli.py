@@ -403,7 +403,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     if kind == "mermaid":
         from analyzer.output.mermaid import mermaid
 
-        text = mermaid(chosen, sidecar)
+        text = mermaid(chosen, sidecar, analysis.stats.start_time)
         if output is None:
             sys.stdout.write(text)
             return 0

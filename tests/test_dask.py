@@ -31,9 +31,15 @@ def test_a_local_dask_cluster_gives_what_one_process_gives(tmp_path) -> None:
         distributed.Client(cluster) as client,
     ):
         merged = analyze_on_dask([*FILES, str(bad)], client)
-    *documents, failed = merged["files"]
-    for path, document in zip(FILES, documents, strict=True):
+    *entries, failed = merged["files"]
+    connections, udp = [], []
+    for path, entry in zip(FILES, entries, strict=True):
         out = io.StringIO()
         render_file(path, AnalyzeOptions(format="json"), out)
-        assert document == json.loads(out.getvalue())
+        document = json.loads(out.getvalue())
+        assert entry == document["files"][0]
+        connections += document["connections"]
+        udp += document["udp"]
+    # One shape: the files' connections and flows one after another, as one file's are.
+    assert merged["connections"] == connections and merged["udp"] == udp
     assert failed["file"] == str(bad) and "not a pcap" in failed["error"]

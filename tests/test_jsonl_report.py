@@ -39,25 +39,21 @@ def test_the_lines_hold_the_documents_connections_udp_flows_and_head(pcap) -> No
         ["connection"] * len(whole["connections"]) + ["udp"] * len(whole["udp"]) + ["file"]
     )
     assert all(next(iter(line)) == "type" and line["file"] == str(pcap) for line in written)
+    # A line is the document's object with its "type" in front.
     connections = [
-        {k: v for k, v in line.items() if k not in ("type", "file")}
-        for line in written
-        if line["type"] == "connection"
+        {k: v for k, v in line.items() if k != "type"} for line in written if line["type"] == "connection"
     ]
     assert sorted(connections, key=lambda c: c["id"]) == whole["connections"]
-    udp = [
-        {k: v for k, v in line.items() if k not in ("type", "file")}
-        for line in written
-        if line["type"] == "udp"
-    ]
+    udp = [{k: v for k, v in line.items() if k != "type"} for line in written if line["type"] == "udp"]
     assert udp == whole["udp"]
-    head = {k: v for k, v in whole.items() if k not in ("connections", "udp")}
+    head = {k: v for k, v in whole.items() if k not in ("connections", "udp", "files")}
     assert written[-1] == {
         "type": "file",
         **head,
         "connection_count": len(whole["connections"]),
         "udp_flow_count": len(whole["udp"]),
     }
+    assert whole["files"] == [{k: v for k, v in written[-1].items() if k != "type"}]
 
 
 class _Watched(io.StringIO):
@@ -145,16 +141,17 @@ def test_several_files_each_lines_in_turn_as_the_json_document_has_them(jobs) ->
     lines = run("analyze", "--format", "jsonl", "--jobs", jobs, *files)
     document = run("analyze", "--json", *files)
     assert lines.returncode == document.returncode == 0, lines.stderr
-    written, whole = _lines(lines.stdout), json.loads(document.stdout)["files"]
+    written, whole = _lines(lines.stdout), json.loads(document.stdout)
     # A file's lines, its "file" line last, then the next file's.
     order = [line["file"] for line in written]
     assert order == sorted(order, key=files.index)
     assert [line["file"] for line in written if line["type"] == "file"] == files
-    for path, doc in zip(files, whole, strict=True):
+    assert [entry["file"] for entry in whole["files"]] == files
+    for path, entry in zip(files, whole["files"], strict=True):
         mine = [line for line in written if line["file"] == path]
-        assert mine[-1]["type"] == "file"
+        assert mine[-1] == {"type": "file", **entry}
         ids = sorted(line["id"] for line in mine if line["type"] == "connection")
-        assert ids == [c["id"] for c in doc["connections"]]
+        assert ids == [c["id"] for c in whole["connections"] if c["file"] == path]
 
 
 def test_json_is_the_same_as_format_json_byte_for_byte() -> None:

@@ -213,8 +213,8 @@ from analyzer.parallel.options import AnalyzeOptions
 
 made = json_report.connection_to_dict
 
-def reordered(result, origin):
-    value = made(result, origin)
+def reordered(result, origin, file=""):
+    value = made(result, origin, file)
     rest = [key for key in reversed(value) if key not in ("id", "reuses_ports_of")]
     return {"reuses_ports_of": value["reuses_ports_of"], **{key: value[key] for key in rest}, "id": value["id"]}
 

@@ -40,3 +40,16 @@ def test_every_state_change_and_rst_names_its_frame_as_tshark_numbers_them() -> 
     assert [number for number, _time in resets] == [rst[0]]
     assert float(rst[1]) == pytest.approx(resets[0][1], abs=1e-6)
     assert all(1 <= int(frame) <= len(rows) for frame in states)
+
+
+def test_mermaid_counts_from_frame_1_too_and_names_each_frame(tmp_path) -> None:
+    packets = [IP(src="10.0.0.9", dst="10.0.0.2") / UDP(sport=53, dport=5353) / b"x", *handshake_packets()]
+    capture = write_capture(tmp_path / "udp-first.pcap", packets, step=0.25)
+    result = run("diagram", str(capture), "--connection", "0", "--format", "mermaid")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "since frame 1 of the capture" in lines[1] and lines[1].strip().startswith("%%")
+    arrows = [line for line in lines if "->>" in line]
+    # The SYN is frame 2, 0.25 s after the datagram that is frame 1.
+    assert arrows[0].endswith("frame 2 +250.000 ms") and "SYN" in arrows[0]
+    assert len(arrows) == 10 and arrows[-1].endswith("frame 11 +2.500 s")

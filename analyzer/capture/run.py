@@ -206,7 +206,7 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
     from analyzer.output.mermaid import mermaid
 
     mermaid_path = folder / f"{base}.mmd"
-    mermaid_path.write_text(mermaid(chosen, sidecar))
+    mermaid_path.write_text(mermaid(chosen, sidecar, analysis.stats.start_time))
     # Every figure as SVG (to zoom) and PNG (to paste anywhere).
     timeline_paths = []
     if not isinstance(chosen, UdpFlow):

@@ -26,7 +26,8 @@ def expected_document(pcap: Path) -> dict:
     where the repository is checked out."""
     sidecar = find_sidecar(pcap)
     document = analysis_to_dict(analyze_file(str(pcap), sidecar=load_sidecar(sidecar) if sidecar else None))
-    document["file"] = pcap.name
+    for named in [document, *document["connections"], *document["udp"], *document["files"]]:
+        named["file"] = pcap.name
     return json.loads(json.dumps(document))
 
 

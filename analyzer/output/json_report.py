@@ -1,14 +1,20 @@
 """The JSON contract of `handshake analyze --json`. Fields may be added, never renamed.
 
 Schema version 1: {"file", "packets", "connections": [...]}, each connection with
-id, family, client, server, first_time, last_time, handshake, backoff, close,
+file, id, family, client, server, first_time, last_time, handshake, backoff, close,
 resets, states; plus the extra fields documented in the README. The file's scans and
 floods are in the head, "scans" (findings/scans.py), and "only" says which connections the
 document holds when --only chose some (null: all).
+
+One shape for one file or many: every document has "connections" and "udp" (each naming
+its "file") and, last, "files": each file's head with its counts (file_entry). A document
+of one file also has that file's head at the top, where version 1 put it; a document of
+several (parallel/reports.py, merge_documents) has only "schema_version" beside them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Final, TextIO
 
@@ -34,13 +40,33 @@ def relative_origin(stats: DecodeStats, results: list[ConnectionAnalysis] | None
 
 
 def analysis_to_dict(analysis: Analysis) -> dict:
+    head = document_head(analysis.file, analysis.stats, analysis.application, analysis.scans)
     return {
-        **document_head(analysis.file, analysis.stats, analysis.application, analysis.scans),
+        **head,
         "connections": [
-            connection_to_dict(c, relative_origin(analysis.stats, analysis.connections))
+            connection_to_dict(c, relative_origin(analysis.stats, analysis.connections), analysis.file)
             for c in analysis.connections
         ],
-        "udp": [udp_flow_to_dict(flow) for flow in analysis.udp],
+        "udp": [udp_flow_to_dict(flow, analysis.file) for flow in analysis.udp],
+        "files": [file_entry(head, len(analysis.connections), len(analysis.udp))],
+    }
+
+
+def file_entry(head: dict, connection_count: int, udp_flow_count: int) -> dict:
+    """What the document's "files" says of one file (and the jsonl "file" line): its head,
+    and how many connections and UDP flows it had (all of them, whatever --only kept)."""
+    return {**head, "connection_count": connection_count, "udp_flow_count": udp_flow_count}
+
+
+def merge_documents(documents: list[dict]) -> dict:
+    """Several files' documents as one of the same shape: their connections and UDP flows
+    one after another (each names its file; ids are each file's own), and their "files"."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "connections": [c for document in documents for c in document.get("connections", [])],
+        "udp": [flow for document in documents for flow in document.get("udp", [])],
+        # A file that could not be read is its {"file", "error"} (parallel/on_dask.py).
+        "files": [entry for document in documents for entry in document.get("files", [document])],
     }
 
 
@@ -110,27 +136,34 @@ def write_document(stream: FileStream, out: TextIO, only: list[str] | None = Non
     raises CaptureFileError with the output untouched). `only`: the kinds of connection to
     hold (output/only.py); the others are left out, and the UDP flows, but not the file's
     counts and scans."""
-    spool = spool_connections(stream, only=only)
+    counted: list[int] = []
+    spool = spool_connections(stream, only=only, counted=counted)
     try:
-        head, udp = document_ends(stream, only)
-        write_framed(_compact(head), iter(spool), udp, out)
+        head, udp, udp_count = document_ends(stream, only)
+        write_framed(_compact(head), iter(spool), udp, files_member(head, counted[0], udp_count), out)
     finally:
         spool.close()
 
 
 def spool_connections(
-    stream: FileStream, noted: ShareLines | None = None, only: list[str] | None = None
+    stream: FileStream,
+    noted: ShareLines | None = None,
+    only: list[str] | None = None,
+    counted: list[int] | None = None,
 ) -> IdOrderedSpool:
     """Every connection of the stream encoded, one line each, kept in id order; `noted`,
     when given, learns each line's first frame, length, reused ports and where its ids lie
-    (see analyzer.parallel.placement). `only`: just the connections of these kinds."""
+    (see analyzer.parallel.placement). `only`: just the connections of these kinds.
+    `counted`, when given, gets the number of connections, spooled or not."""
     spool = IdOrderedSpool()
+    count = 0
     try:
         for result in stream.results:
+            count += 1
             if only is not None and not shown(result, only):
                 continue
             connection = result.connection
-            value = connection_to_dict(result, relative_origin(stream.stats))
+            value = connection_to_dict(result, relative_origin(stream.stats), stream.file)
             if noted is None:
                 spool.add(connection.id, _ENCODER.encode(value))
                 continue
@@ -142,6 +175,8 @@ def spool_connections(
     except BaseException:
         spool.close()
         raise
+    if counted is not None:
+        counted.append(count)
     return spool
 
 
@@ -167,13 +202,19 @@ def encoded_marking(value: dict, marked: tuple[str, ...]) -> tuple[bytes, list[i
     return _ENCODER.encode(value), spans
 
 
-def document_ends(stream: FileStream, only: list[str] | None = None) -> tuple[dict, str]:
-    """The document's head (without its connections, to be encoded) and its UDP flows,
-    once the stream's results are exhausted."""
+def document_ends(stream: FileStream, only: list[str] | None = None) -> tuple[dict, str, int]:
+    """The document's head (without its connections, to be encoded), its UDP flows encoded
+    and how many the file has, once the stream's results are exhausted."""
     udp = stream.udp()
     head = document_head(stream.file, stream.stats, stream.application(udp), stream.scans.findings(), only)
     # --only chooses among the TCP connections: no UDP flow is one of its kinds.
-    return head, _compact([udp_flow_to_dict(flow) for flow in udp] if only is None else [])
+    encoded = _compact([udp_flow_to_dict(flow, stream.file) for flow in udp] if only is None else [])
+    return head, encoded, len(udp)
+
+
+def files_member(head: dict, connection_count: int, udp_flow_count: int) -> str:
+    """The document's "files" for one file, encoded (see document_frame)."""
+    return _compact([file_entry(head, connection_count, udp_flow_count)])
 
 
 def encoded_head(head: dict) -> str:
@@ -181,22 +222,55 @@ def encoded_head(head: dict) -> str:
     return _compact(head)
 
 
-def write_framed(head: str, connections: Iterator[str], udp: str, out: TextIO) -> None:
-    """The document from its parts: the head, the connections one a line, the UDP flows."""
-    opening, closing = document_frame(head, udp)
+def write_framed(head: str, connections: Iterator[str], udp: str, files: str, out: TextIO) -> None:
+    """The document from its parts: the head, the connections one a line, the UDP flows,
+    the files' heads with their counts."""
+    opening, closing = document_frame(head, udp, files)
     out.write(opening)
     for index, line in enumerate(connections):
         out.write(separator(index).decode() + line)
     out.write(closing)
 
 
-def document_frame(head: str, udp: str) -> tuple[str, str]:
-    """What comes before the connections' lines and what after (see write_framed)."""
-    return head[:-1] + ',"connections":[', '\n],"udp":' + udp + "}"
+def document_frame(head: str, udp: str, files: str) -> tuple[str, str]:
+    """What comes before the connections' lines and what after (see write_framed): the
+    connections start on the line after the head, and the closing is one line."""
+    return head[:-1] + ',"connections":[', '\n],"udp":' + udp + ',"files":' + files + "}"
 
 
-def udp_flow_to_dict(flow: UdpFlow) -> dict:
+class MergedDocument:
+    """Several files' documents, as written by write_document, into one of the same shape
+    (merge_documents), streamed: each file's connection lines are copied as they are, so a
+    big file's report never sits in memory; only its UDP flows and head are read in."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._count = 0
+        self._udp: list = []
+        self._files: list = []
+        out.write(f'{{"schema_version":{SCHEMA_VERSION},"connections":[')
+
+    def add(self, document: TextIO) -> None:
+        """One file's document (document_frame's layout: the head on the first line, a
+        connection a line, the closing on the last)."""
+        document.readline()  # the head: the closing has it again, in "files"
+        for line in document:
+            if line.startswith("]"):
+                closing = json.loads("{" + line[2:])
+                self._udp.extend(closing["udp"])
+                self._files.extend(closing["files"])
+                return
+            self._out.write(separator(self._count).decode() + line.rstrip("\n").removesuffix(","))
+            self._count += 1
+        raise ValueError(f"{getattr(document, 'name', 'a document')} ends before its closing line")
+
+    def close(self) -> None:
+        self._out.write('\n],"udp":' + _compact(self._udp) + ',"files":' + _compact(self._files) + "}")
+
+
+def udp_flow_to_dict(flow: UdpFlow, file: str = "") -> dict:
     return {
+        "file": file,
         "id": flow.id,
         "family": flow.family,
         "client": _endpoint(flow.client),
@@ -256,15 +330,17 @@ def _state_changes(result: ConnectionAnalysis, origin: float) -> list[dict]:
     ]
 
 
-def connection_to_dict(result: ConnectionAnalysis, origin: float) -> dict:
+def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = "") -> dict:
     """The connection's JSON object, as values the encoders write: some arrays are tuples,
     some strings States, and the state histories are the analysis's own lists. Beside each
-    epoch time, the same as seconds since `origin`, frame 1's time (`*_relative`)."""
+    epoch time, the same as seconds since `origin`, frame 1's time (`*_relative`). `file`:
+    the capture it is in (ids are a file's own)."""
     connection, handshake, close = result.connection, result.handshake, result.close
     sequence = result.sequence
     compatibility = result.compatibility
     zeek = compatibility.zeek
     return {
+        "file": file,
         "id": connection.id,
         "family": connection.family,
         "client": _endpoint(connection.client),

@@ -27,7 +27,13 @@ from typing import Final, TextIO
 import msgspec
 
 from analyzer.analysis import FileStream
-from analyzer.output.json_report import connection_to_dict, document_head, relative_origin, udp_flow_to_dict
+from analyzer.output.json_report import (
+    connection_to_dict,
+    document_head,
+    file_entry,
+    relative_origin,
+    udp_flow_to_dict,
+)
 from analyzer.output.only import shown
 
 _ENCODER: Final = msgspec.json.Encoder()
@@ -49,7 +55,7 @@ def write_lines(stream: FileStream, out: TextIO, flush: bool = False, only: list
                 {
                     "type": "connection",
                     "file": file,
-                    **connection_to_dict(result, relative_origin(stream.stats)),
+                    **connection_to_dict(result, relative_origin(stream.stats), file),
                 }
             )
         )
@@ -57,9 +63,9 @@ def write_lines(stream: FileStream, out: TextIO, flush: bool = False, only: list
             out.flush()
     udp = stream.udp()
     for flow in udp if only is None else ():  # --only chooses among the TCP connections
-        out.write(_line({"type": "udp", "file": file, **udp_flow_to_dict(flow)}))
+        out.write(_line({"type": "udp", **udp_flow_to_dict(flow, file)}))
     head = document_head(file, stream.stats, stream.application(udp), stream.scans.findings(), only)
-    out.write(_line({"type": "file", **head, "connection_count": count, "udp_flow_count": len(udp)}))
+    out.write(_line({"type": "file", **file_entry(head, count, len(udp))}))
 
 
 def _line(value: dict) -> str:

@@ -17,11 +17,23 @@ def _escape(text: str) -> str:
     return text.replace(";", ",").replace("#", "no. ")
 
 
-def connection_mermaid(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> str:
+def clock_comment(origin: float | None) -> str:
+    """What the times on the arrows count from, as a Mermaid comment (not drawn)."""
+    if origin is None:
+        return "%% each message: frame N +seconds since the connection's first packet"
+    return "%% each message: frame N +seconds since frame 1 of the capture (Wireshark's clock)"
+
+
+def connection_mermaid(
+    result: ConnectionAnalysis, sidecar: Sidecar | None = None, origin: float | None = None
+) -> str:
+    """origin: frame 1's time, which the times count from (None: the connection's start),
+    as on the ladder."""
     connection = result.connection
-    origin = connection.first_time
+    start = connection.first_time if origin is None else origin
     lines = [
         "sequenceDiagram",
+        "    " + clock_comment(origin),
         f"    participant C as client {format_endpoint(connection.client, connection.family)}",
         f"    participant S as server {format_endpoint(connection.server, connection.family)}",
     ]
@@ -38,7 +50,7 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: Sidecar | None = Non
         label = packet_label(segment, bases[sender], bases[receiver])
         if segment.frame in resent:
             label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"
-        label += f" +{format_duration(segment.time - origin)}"
+        label += f" frame {segment.frame} +{format_duration(segment.time - start)}"
         if segment.frame in resets:
             label += f" RST: {resets[segment.frame].cause.replace('_', ' ')}"
         source, target = ("C", "S") if from_client else ("S", "C")
@@ -65,17 +77,19 @@ def connection_mermaid(result: ConnectionAnalysis, sidecar: Sidecar | None = Non
     return "\n".join(lines) + "\n"
 
 
-def udp_mermaid(flow: UdpFlow) -> str:
-    origin = min(d.time for d in flow.datagrams)
+def udp_mermaid(flow: UdpFlow, origin: float | None = None) -> str:
+    start = min(d.time for d in flow.datagrams) if origin is None else origin
     lines = [
         "sequenceDiagram",
+        "    " + clock_comment(origin),
         f"    participant C as client {format_endpoint(flow.client, flow.family)}",
         f"    participant S as server {format_endpoint(flow.server, flow.family)}",
     ]
     events = [
         (
             d.time,
-            f"    {'C->>S' if flow.from_client(d) else 'S->>C'}: UDP len={d.length} +{format_duration(d.time - origin)}",
+            f"    {'C->>S' if flow.from_client(d) else 'S->>C'}: UDP len={d.length} "
+            f"frame {d.frame} +{format_duration(d.time - start)}",
         )
         for d in flow.datagrams
     ]
@@ -84,5 +98,10 @@ def udp_mermaid(flow: UdpFlow) -> str:
     return "\n".join(lines) + "\n"
 
 
-def mermaid(item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None) -> str:
-    return udp_mermaid(item) if isinstance(item, UdpFlow) else connection_mermaid(item, sidecar)
+def mermaid(
+    item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None
+) -> str:
+    """origin: frame 1's time (DecodeStats.start_time), as the ladder takes it."""
+    if isinstance(item, UdpFlow):
+        return udp_mermaid(item, origin)
+    return connection_mermaid(item, sidecar, origin)

@@ -23,7 +23,7 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
     """The file's JSON document into `out` (the same bytes as one process writes), made by
     options.jobs share processes (share 0 shows the progress line); returns its warnings.
     Raises UserError for a file that cannot be read (`out` untouched)."""
-    from analyzer.output.json_report import document_frame, encoded_head, scan_to_dict
+    from analyzer.output.json_report import document_frame, encoded_head, files_member, scan_to_dict
 
     count = options.jobs
     context = multiprocessing.get_context("fork")
@@ -78,7 +78,8 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
             assert report.scans is not None
             scans.merge(report.scans)
         head = {**reports[0].head, "scans": [scan_to_dict(scan) for scan in scans.findings()]}
-        opening, closing = document_frame(encoded_head(head), reports[0].udp)
+        files = files_member(head, len(owners), reports[0].udp_flow_count)
+        opening, closing = document_frame(encoded_head(head), reports[0].udp, files)
         output = _placeable(out)
         if output is not None:
             out.flush()

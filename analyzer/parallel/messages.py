@@ -19,6 +19,7 @@ class ShareReport:
 
     head: dict  # the document's head (its scans the share's own) and UDP flows: only from
     udp: str  # share 0 (the same in every share)
+    udp_flow_count: int
     warnings: list[str]
     error: str | None  # the file cannot be read (a UserError's line); then nothing else is sent
     index: ShareIndex  # where its lines stand among all (see placement)

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from analyzer.errors import UserError
+from analyzer.output.json_report import merge_documents
 from analyzer.parallel.one_file import render_file
 from analyzer.parallel.options import AnalyzeOptions
 
@@ -29,8 +30,9 @@ def report_of(path: str, decoder: str = "fast", use_sidecar: bool = True) -> dic
 
 
 def analyze_on_dask(paths: Iterable[str], client: Any = None, decoder: str = "fast") -> dict:
-    """report_of mapped over a Dask bag, one partition a file: {"files": [document, ...]} in
-    the order given. `client`: a dask.distributed Client (its cluster runs the bag); None
+    """report_of mapped over a Dask bag, one partition a file, merged in the order given
+    into one document of the shape of one file's (json_report.merge_documents; a file that
+    cannot be read is its {"file", "error"} among the "files"). `client`: a dask.distributed Client (its cluster runs the bag); None
     uses Dask's default scheduler. Needs the `dask` extra (pip install 'handshake-analyzer[dask]')."""
     try:
         import dask.bag as bag
@@ -39,4 +41,4 @@ def analyze_on_dask(paths: Iterable[str], client: Any = None, decoder: str = "fa
     paths = list(paths)
     files = bag.from_sequence(paths, npartitions=max(len(paths), 1)).map(report_of, decoder=decoder)
     documents = client.compute(files).result() if client is not None else files.compute()
-    return {"files": documents}
+    return merge_documents(documents)

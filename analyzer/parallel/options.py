@@ -38,8 +38,9 @@ class AnalyzeOptions:
 
     @property
     def json(self) -> bool:
-        """One JSON document a file (the report or the summary): several files' together
-        make {"files": [...]}."""
+        """JSON (the report or the summary): several files' reports are merged into one
+        document of the same shape (output/json_report.py); their summaries make
+        {"files": [...]}."""
         return self.format == "json"
 
 

@@ -22,8 +22,9 @@ from analyzer.parallel.options import AnalyzeOptions
 
 
 def write_reports(paths: list[str], options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
-    """Every file's report into `out`; with several, JSON documents as {"files": [...]}, the
-    other forms one after another (summaries in text a blank line apart).
+    """Every file's report into `out`; with several, JSON documents merged into one of the
+    same shape (output/json_report.MergedDocument), summaries as {"files": [...]}, the other
+    forms one after another (summaries in text a blank line apart).
     A file that cannot be read is one line on `err` and leaves nothing in `out`, and the
     others' reports are still written; so is each warning. Returns whether every file was
     read."""
@@ -66,8 +67,11 @@ def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: 
     else:
         pool = None
         outcomes = (render_to_file(path, one_process) for path in pooled)
+    from analyzer.output.json_report import MergedDocument
+
     all_read, written = True, 0
-    if options.json:
+    merged = MergedDocument(out) if options.json and not options.summary else None
+    if options.json and merged is None:
         out.write('{"files":[')
     try:
         # In file order; a file that fails leaves nothing half-written and the others count.
@@ -81,11 +85,14 @@ def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: 
                 all_read = False
                 continue
             _tell_warnings(path, warnings, err)
-            if written:
+            if written and merged is None:
                 out.write(",\n" if options.json else "\n" if options.summary else "")
             try:
                 with open(report) as text:
-                    shutil.copyfileobj(text, out)
+                    if merged is not None:
+                        merged.add(text)
+                    else:
+                        shutil.copyfileobj(text, out)
             finally:
                 os.unlink(report)
             written += 1
@@ -98,7 +105,10 @@ def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: 
                     report = future.result()[0]
                     if report is not None and os.path.exists(report):
                         os.unlink(report)
-    if options.json:
+    if merged is not None:
+        merged.close()
+        out.write("\n")
+    elif options.json:
         out.write("]}\n")
     return all_read
 

@@ -94,13 +94,17 @@ def _analyzed(
             stream = stream_file(path, "fast", None, line, share, timeouts)
             spool = spool_connections(stream, noted)
         try:
-            head, udp = document_ends(stream) if share.index == 0 else ({}, "")
+            head, udp, udp_count = document_ends(stream) if share.index == 0 else ({}, "", 0)
         except BaseException:
             spool.close()
             raise
     except UserError as error:
-        return ShareReport({}, "", [], str(error), noted.index, None), noted, None
+        return ShareReport({}, "", 0, [], str(error), noted.index, None), noted, None
     finally:
         if line is not None:
             line.done()
-    return ShareReport(head, udp, stream.stats.warnings, None, noted.index, stream.scans), noted, spool
+    return (
+        ShareReport(head, udp, udp_count, stream.stats.warnings, None, noted.index, stream.scans),
+        noted,
+        spool,
+    )
