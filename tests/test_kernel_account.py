@@ -29,10 +29,16 @@ TCP_SCENARIOS = [name for name in SCENARIOS if name != "udp"]
 PROGRAMS = {
     "curl-closed-port": "`curl -s http://127.0.0.1:1/`",
     "http-post": "curl POST to `python3 -m http.server`",
+    # Another run of it: curl's FIN stuck behind the body, the server's abort crossing curl's ACK.
+    "http-post-crossed": "the same, another run, no call log",
     "abort-pair": "`examples/abort_pair.py`",
 }
 # The differences that are explained limits (README), by capture: nowhere else.
-EXPLAINED = {"simultaneous-close": "delivered late", "simultaneous-close-ipv6": "delivered late"}
+EXPLAINED = {
+    "simultaneous-close": "delivered late",
+    "simultaneous-close-ipv6": "delivered late",
+    "http-post-crossed": "its close() sent no FIN",
+}
 
 
 def test_every_scenario_both_families_and_the_programs_are_here() -> None:
@@ -51,12 +57,15 @@ def test_the_analysis_agrees_with_the_kernels_account(pcap: Path) -> None:
         assert result.kernel is not None and result.kernel.events is not None
         events = result.kernel.events
         assert events.disagreements == [], events.disagreements
-        assert events.states and all(m.difference is not None for m in events.states)
+        # Every state change paired, but the ones of an end an explained difference is about.
+        explained_sides = {d.side for d in events.explained if "close() sent no FIN" in d.what}
+        assert events.states
+        assert all(m.difference is not None for m in events.states if m.side not in explained_sides)
         # Each pair within 120 µs of the frame that caused it (a call's timeout: 100 ms).
         assert all(abs(m.difference or 0) < 120e-6 for m in events.states if m.frame is not None)
         assert all(reset.agrees for reset in events.resets), events.resets
-        # Every RST here reached a full socket, which took it, as the analysis says.
-        assert all(reset.kernel_received for reset in events.resets), events.resets
+        # Every RST here that reached a full socket was taken, as the analysis says.
+        assert all(reset.kernel_received is not False for reset in events.resets), events.resets
         # Every retransmission the kernel's, but the copies the sandbox delivered late.
         unconfirmed = [r.frame for r in events.retransmissions if r.kernel_time is None]
         assert unconfirmed == [r.frame for r in events.retransmissions if f"frame {r.frame} is a copy" in
@@ -98,10 +107,11 @@ def test_the_readmes_table_of_rst_causes_is_what_the_captures_give() -> None:
         if pcap.stem.endswith("-ipv6"):
             assert _causes(pcap) == _causes(pcap.with_name(pcap.stem[: -len("-ipv6")] + ".pcap"))
             continue
-        for number, (sender, state, alone, refined, reason, agrees) in enumerate(_causes(pcap)):
+        causes = _causes(pcap)
+        for number, (sender, state, alone, refined, reason, agrees) in enumerate(causes):
             assert agrees
             label = PROGRAMS.get(pcap.stem, f"`{pcap.stem}` (both)")
-            if pcap.stem == "abort-pair":
+            if len(causes) > 1:
                 label += f" #{number}"
             row = f"| {label} | {sender} ({state}) | {alone} | {refined} | {reason} | yes |"
             assert row in readme, row

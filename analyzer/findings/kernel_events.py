@@ -84,12 +84,14 @@ RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
     "accept_queue_overflow": frozenset({"INVALID_SYN"}),
     # both FINs sent: a timewait socket (or none left) answers
     "after_close": frozenset({"NO_SOCKET", "TCP_TIMEWAIT_SOCKET", "TCP_ABORT_ON_DATA"}),
-    "fin_wait_2_expired": frozenset({"NO_SOCKET"}),
+    # No connection left for the 4-tuple: no socket at all (NO_SOCKET), or only a listener on
+    # the port, which answers an ACK with RST (tcp_rcv_state_process in LISTEN: TCP_FLAGS).
+    "fin_wait_2_expired": frozenset({"NO_SOCKET", "TCP_FLAGS"}),
     # the closed socket, still full (ABORT_ON_DATA) or already a timewait socket in substate
     # FIN_WAIT2 (TIMEWAIT_SOCKET), answers data
     "data_after_close": frozenset({"TCP_ABORT_ON_DATA", "TCP_TIMEWAIT_SOCKET"}),
-    "no_connection": frozenset({"NO_SOCKET", "TCP_TIMEWAIT_SOCKET"}),
-    "after_reset": frozenset({"NO_SOCKET"}),
+    "no_connection": frozenset({"NO_SOCKET", "TCP_TIMEWAIT_SOCKET", "TCP_FLAGS"}),
+    "after_reset": frozenset({"NO_SOCKET", "TCP_FLAGS"}),
     "connect_abandoned": frozenset({"NO_SOCKET"}),
     # SYN_SENT answering an ACK that does not acknowledge its SYN (tcp_rcv_synsent_state_process)
     "challenge_ack_answer": frozenset({"TCP_INVALID_ACK_SEQUENCE"}),
