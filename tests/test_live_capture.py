@@ -231,10 +231,11 @@ def test_run_curl_posting_to_pythons_http_server(tmp_path: Path) -> None:
     )
     analysis, sidecar, stdout = recorded(["run", "--name", "http-post", "--", "sh", "-c", script], tmp_path)
     [connection] = analysis["connections"]
-    [reset] = connection["resets"]
+    # The server's abort; when curl's ACK crossed it, the listener's answer to that ACK too.
+    reset, *after = connection["resets"]
     assert reset["sender"] == "server" and reset["cause"] in ("abort", "unread_data")
+    assert [(r["sender"], r["cause"]) for r in after] in ([], [("server", "after_reset")])
     assert_the_kernel_agrees(analysis, sidecar, stdout)
     if unavailable() is None:
-        assert [r["kernel_reason"] for r in connection["kernel"]["events"]["resets"]] == [
-            "TCP_ABORT_ON_CLOSE"
-        ]
+        reasons = [r["kernel_reason"] for r in connection["kernel"]["events"]["resets"]]
+        assert reasons in (["TCP_ABORT_ON_CLOSE"], ["TCP_ABORT_ON_CLOSE", "TCP_FLAGS"])
