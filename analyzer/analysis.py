@@ -35,6 +35,7 @@ from analyzer.findings.compatibility import Compatibility, compatibility
 from analyzer.findings.diagnoses import Diagnosis, diagnose
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
+from analyzer.findings.kernel_events import EventAgreement, compare_events
 from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
@@ -56,6 +57,7 @@ __all__ = [
     "Close",
     "Compatibility",
     "ConnectionAnalysis",
+    "EventAgreement",
     "FileStream",
     "Handshake",
     "KernelAgreement",
@@ -306,6 +308,11 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     result.backoff_schedules = _schedules(result.syn_backoff, result.synack_backoff, sysctls)
     refine_with_calls(connection, result.resets, sidecar["calls"])
     result.kernel = compare_with_kernel(connection, result.states, sidecar)
+    if sidecar.get("kernel_recorder", {}).get("attached"):
+        result.kernel.events = compare_events(
+            connection, result.states, result.state_frames, result.steps, result.resets, result.resends,
+            result.sequence.flags, sidecar.get("kernel_events", []), sidecar["calls"],
+        )  # fmt: skip
 
 
 def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:

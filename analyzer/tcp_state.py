@@ -81,6 +81,15 @@ back the move the late segment seemed to bring (a FIN's TIME_WAIT), says on its 
 and puts the timer's move to CLOSED at the late segment's time, the latest it can have
 fired (no frame: a timer sends nothing); the RST leaves a CLOSED end.
 
+After an abort. An end's close() can abort the connection (its RST) while the peer's
+segment is on its way: the capture may see that segment first, yet it finds no connection
+and is answered, like any segment for no connection, by a RST without ACK at its
+acknowledgment number (RFC 9293 3.10.7.1; Linux's listener on the port answers an ACK so
+too). That second RST proves the segment never moved the end: the machine takes back the
+move it made (the one before the end's own RST), and the segment's step says why
+(curl POSTing to python's http.server: the server's FIN_WAIT_1 -> CLOSED by its abort, not
+FIN_WAIT_2 by the client's ACK, as the kernel recorder saw).
+
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
 packet: it moves neither end, and its step says so.
@@ -430,6 +439,8 @@ class ConnectionMachine:
             step.sender_before = sender.state
         if flags & RST and self._orphan_ended(sender, receiver):
             step.sender_before = sender.state
+        elif flags & (RST | ACK) == RST and sender.state == S.CLOSED:
+            self._after_own_reset(sender, segment)
         answers = bool(
             flags & RST
             and sender.state == S.SYN_SENT
@@ -510,6 +521,39 @@ class ConnectionMachine:
                 step.receiver_after = sender.state
                 step.dropped = why
                 break
+
+    def _after_own_reset(self, sender: Endpoint, rst: Segment) -> None:
+        """`rst` (no ACK), from an end its own RST closed, answers the peer's last segment at its
+        acknowledgment number, as a kernel answers a segment for no connection (see "After an
+        abort" above): that segment came in after the abort, though captured before the abort's
+        RST, and never moved the end. Its move, the one before that RST's, is taken back."""
+        frames = sender.frames
+        answered = next(
+            (s for s in reversed(self.steps) if s.segment.src != rst.src or s.segment.sport != rst.sport),
+            None,
+        )
+        if (
+            answered is None
+            or answered.lost
+            or answered.segment.flags & (SYN | RST)
+            or not answered.segment.flags & ACK
+            or answered.segment.ack != rst.seq
+            or len(frames) < 3
+            or frames[-2] != answered.segment.frame
+        ):
+            return
+        own = next((s for s in reversed(self.steps) if s.segment.frame == frames[-1]), None)
+        if own is None or not own.segment.flags & RST:
+            return
+        del sender.history[-2]
+        del frames[-2]
+        before = sender.history[-2][1]
+        answered.receiver_after = answered.receiver_before
+        answered.dropped = (
+            f"came in after the connection was reset (frame {own.segment.frame}, captured later): answered "
+            f"by RST at its acknowledgment number (frame {rst.frame}), as for no connection"
+        )
+        own.sender_before = before
 
     def _listened(self, sender: Endpoint, synack: Segment) -> None:
         """`sender`, which the capture held CLOSED, sends a SYN/ACK: a listener had taken a SYN

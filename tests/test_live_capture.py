@@ -17,7 +17,10 @@ import pytest
 from conftest import ROOT, capture_skip_reason
 from scenario_facts import check_scenario_facts
 
+from analyzer.analysis import analyze_file
+from analyzer.capture.kernel_trace import unavailable
 from analyzer.capture.namespace import TCP_SYSCTLS, read_sysctl
+from analyzer.findings.kernel_events import compare_events
 from analyzer.scenarios import SCENARIOS
 
 pytestmark = [
@@ -132,11 +135,38 @@ def test_live_scenario(scenario: str, family: int, tmp_path: Path, waiting_captu
     check_scenario_facts(analysis, sidecar)
     for connection in analysis["connections"]:
         assert connection["kernel"]["disagreements"] == [], connection["kernel"]
+    assert_the_kernel_agrees(analysis, sidecar, stdout)
     if scenario == "refused":
         assert re.search(r"refused: RST/ACK from the server (\d+ µs|[\d.]+ ms) after the SYN", stdout)
         assert re.search(r"connect\(.*\) raised ECONNREFUSED (\d+ µs|[\d.]+ ms) after the RST", stdout)
     if scenario.startswith("syn-timeout"):
         assert "SYNs at 0.000, 1.0" in stdout
+
+
+def assert_the_kernel_agrees(analysis: dict, sidecar: dict, stdout: str) -> None:
+    """Where the kernel recorder could run: every connection's states, RSTs, retransmissions
+    and drops as the kernel's own account has them (findings/kernel_events.py); and each RST's
+    cause as the packets alone tell it (no call log: the README's table) one the kernel's reason
+    allows."""
+    if unavailable() is not None:
+        return  # without bpftrace there is no account: test_live_kernel_trace.py says why
+    for connection in analysis["connections"]:
+        events = connection["kernel"]["events"]
+        assert events is not None and events["disagreements"] == [], (connection["id"], events)
+        # Every state change paired with the kernel's, but where an explained difference says why not.
+        paired = all(m["difference"] is not None for m in events["state_changes"])
+        assert events["state_changes"] and (paired or events["explained"]), events
+        assert all(reset["agrees"] for reset in events["resets"]), events["resets"]
+    # And the run says so beside each connection's summary.
+    assert stdout.count("\n     kernel events: ") == len(analysis["connections"]), stdout
+    assert "     kernel disagrees: " not in stdout
+    [pcap] = re.findall(r"^pcap:\s+(\S+)$", stdout, re.M)
+    for result in analyze_file(pcap).connections:
+        alone = compare_events(
+            result.connection, result.states, result.state_frames, result.steps, result.resets, result.resends,
+            result.sequence.flags, sidecar["kernel_events"], [],
+        )  # fmt: skip
+        assert all(reset.agrees for reset in alone.resets), alone.resets
 
 
 @pytest.mark.parametrize("run", range(REPEATS))
@@ -163,11 +193,12 @@ def test_run_curl_to_a_closed_port(tmp_path: Path) -> None:
     assert calls[("client", "getsockopt(SO_ERROR)")]["errno"] == "ECONNREFUSED"
     assert calls[("program", "run: curl -s http://127.0.0.1:1/")]["result"] == "exit status 7"
     assert re.search(r"getsockopt\(SO_ERROR\) reported ECONNREFUSED .* after the RST", stdout)
+    assert_the_kernel_agrees(analysis, sidecar, stdout)
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (make setup)")
 def test_run_a_client_and_a_server_in_two_processes(tmp_path: Path) -> None:
-    analysis, sidecar, _stdout = _run_program(tmp_path, sys.executable, "examples/echo_pair.py")
+    analysis, sidecar, stdout = _run_program(tmp_path, sys.executable, "examples/echo_pair.py")
     [connection] = analysis["connections"]
     assert connection["handshake"]["status"] == "complete"
     assert (connection["close"]["shape"], connection["close"]["time_wait"]) == ("four-way", "client")
@@ -175,3 +206,40 @@ def test_run_a_client_and_a_server_in_two_processes(tmp_path: Path) -> None:
     assert {("server", "listen"), ("server", "accept"), ("client", "connect"), ("client", "send")} <= sides
     kernel = connection["kernel"]
     assert kernel["compared"] > 0 and kernel["disagreements"] == []
+    assert_the_kernel_agrees(analysis, sidecar, stdout)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (make setup)")
+def test_run_a_pair_that_aborts_four_ways(tmp_path: Path) -> None:
+    analysis, sidecar, stdout = _run_program(tmp_path, sys.executable, "examples/abort_pair.py")
+    resets = [(r["sender"], r["cause"]) for c in analysis["connections"] for r in c["resets"]]
+    assert resets == [("server", "unread_data"), ("client", "linger_abort"), ("server", "refused"),
+                      ("server", "data_after_close")]  # fmt: skip
+    assert_the_kernel_agrees(analysis, sidecar, stdout)
+    if unavailable() is None:
+        reasons = [
+            r["kernel_reason"] for c in analysis["connections"] for r in c["kernel"]["events"]["resets"]
+        ]
+        assert reasons[:3] == ["TCP_ABORT_ON_CLOSE", "TCP_STATE", "NO_SOCKET"]
+        # The late data meets the closed socket still full or already a timewait socket.
+        assert reasons[3] in ("TCP_ABORT_ON_DATA", "TCP_TIMEWAIT_SOCKET")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (make setup)")
+def test_run_curl_posting_to_pythons_http_server(tmp_path: Path) -> None:
+    """http.server answers a POST with 501 and closes with the body unread: a RST the kernel
+    sends for TCP_ABORT_ON_CLOSE; curl's close() may find its FIN stuck behind the body."""
+    script = (
+        f"{sys.executable} -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1 & sleep 1.5; "
+        "head -c 200000 /dev/zero | curl -s -o /dev/null -X POST --data-binary @- http://127.0.0.1:8000/; kill $!"
+    )
+    analysis, sidecar, stdout = recorded(["run", "--name", "http-post", "--", "sh", "-c", script], tmp_path)
+    [connection] = analysis["connections"]
+    # The server's abort; when curl's ACK crossed it, the listener's answer to that ACK too.
+    reset, *after = connection["resets"]
+    assert reset["sender"] == "server" and reset["cause"] in ("abort", "unread_data")
+    assert [(r["sender"], r["cause"]) for r in after] in ([], [("server", "after_reset")])
+    assert_the_kernel_agrees(analysis, sidecar, stdout)
+    if unavailable() is None:
+        reasons = [r["kernel_reason"] for r in connection["kernel"]["events"]["resets"]]
+        assert reasons in (["TCP_ABORT_ON_CLOSE"], ["TCP_ABORT_ON_CLOSE", "TCP_FLAGS"])

@@ -98,3 +98,33 @@ def test_a_fin_crossing_the_peers_retracts_the_close_wait_the_capture_order_sugg
     server = [state.value for _t, state in result.states["server"]]
     assert server == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "CLOSING", "TIME_WAIT"]
     assert result.state_frames["server"] == [None, 1, 3, 5, 5, 6]
+
+
+def test_a_segment_answered_for_no_connection_after_its_receivers_abort_never_moved_it() -> None:
+    # The server shuts down (FIN) and aborts (RST); the client's ACK of that FIN, captured
+    # before the RST, came in after the abort: the server's RST without ACK at its
+    # acknowledgment number answers it for no connection (curl POSTing to python's
+    # http.server, tests/data/kernel_account/: the kernel's FIN_WAIT1 -> CLOSE, no FIN_WAIT2).
+    steps = (
+        *HANDSHAKE,
+        ("s", "FA", 501, 101),
+        ("c", "A", 101, 502),
+        ("s", "RA", 502, 101),
+        ("s", "R", 502, 0),
+    )
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert [s.value for _t, s in result.states["server"]] == [
+        "LISTEN",
+        "SYN_RCVD",
+        "ESTABLISHED",
+        "FIN_WAIT_1",
+        "CLOSED",
+    ]
+    assert result.state_frames["server"][-1] == 6
+    ack = result.steps[4]
+    assert (ack.receiver_before, ack.receiver_after) == (State.FIN_WAIT_1, State.FIN_WAIT_1)
+    assert ack.dropped and "came in after the connection was reset (frame 6" in ack.dropped
+    assert [(r.state, r.cause) for r in result.resets] == [("FIN_WAIT_1", "abort"), ("CLOSED", "after_reset")]
+    # Without that second RST nothing proves it: the ACK moved the server as captured.
+    [result] = analyze_segments(conversation(*steps[:-1])).connections
+    assert [s.value for _t, s in result.states["server"]][-2:] == ["FIN_WAIT_2", "CLOSED"]

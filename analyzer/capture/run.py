@@ -333,6 +333,12 @@ def print_summary(
             origin = result.syn_backoff.times[0]
             times = ", ".join(f"{t - origin:.3f}" for t in result.syn_backoff.times)
             print(f"     SYNs at {times} s")
+        # Beside the packets, the kernel's own account and whether the analysis agrees with it.
+        events = result.kernel.events if result.kernel is not None else None
+        if events is not None:
+            start = analysis.stats.start_time
+            for line in events.describe(start if start is not None else c.first_time):
+                print(f"     kernel {line}")
     for flow in analysis.udp:
         print(
             f"  UDP #{flow.id} {format_endpoint(flow.client, flow.family)} → "

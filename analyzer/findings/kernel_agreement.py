@@ -9,6 +9,10 @@ takes milliseconds (ss runs between its `time` and `end_time`): any state the
 endpoint held during that interval counts as agreement. States that
 last microseconds on loopback (FIN_WAIT_1, CLOSING, LAST_ACK between two segments)
 are rarely caught by a snapshot; `states_checked` says which ones were.
+
+Where the sidecar also holds the kernel recorder's events, KernelAgreement.events holds the
+analysis against them (kernel_events.py: every change, RST, retransmission and drop, not
+samples), so that the kernel's word on a connection is one result in one place.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, Side
+from analyzer.findings.kernel_events import EventAgreement
 from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
 
@@ -40,6 +45,8 @@ class KernelAgreement:
     # A snapshot while the connection lasted listed a listening socket at the server's
     # address: the state of a server that never answered, which its packets cannot show.
     server_listened: bool = False
+    # The analysis against the kernel's events (kernel_events.py), when the sidecar has them.
+    events: EventAgreement | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +55,7 @@ class KernelAgreement:
             "agreed": self.agreed,
             "states_checked": self.states_checked,
             "disagreements": [vars(d) for d in self.disagreements],
+            "events": self.events.as_dict() if self.events is not None else None,
         }
 
     def describe(self) -> str:

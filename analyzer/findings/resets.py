@@ -49,6 +49,7 @@ With the capture's call log, `refine_with_calls` tells the aborts apart
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -366,6 +367,11 @@ def _fin_wait_2_expired(before: list[Step], fin: Segment, side: Callable[[Segmen
     return (acked, late) if acked is not None and late is not None else None
 
 
+# SO_LINGER {on, 0 s} as the call log writes it: the scenarios' own words, or strace's struct
+# (`handshake run --trace-calls`, examples/abort_pair.py).
+_LINGER_ZERO: Final = re.compile(r"setsockopt\(SO_LINGER, (on, 0 s|\{l_onoff=[1-9]\d*, l_linger=0\})")
+
+
 def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[CallRecord]) -> None:
     """On the wire an abort is an abort; the application's calls say which one:
     - linger_abort: the sender set SO_LINGER {on, 0} before closing;
@@ -377,7 +383,9 @@ def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[C
         if reset.cause != "abort":
             continue
         own = [c for c in calls if c["side"] == reset.sender and c["time"] <= reset.segment.time]
-        if reset.sender == "server" and own and own[-1]["call"].startswith("close() listener"):
+        if not own:
+            continue  # no call of the sender's logged (`handshake run` without --trace-calls): no read counted
+        if reset.sender == "server" and own[-1]["call"].startswith("close() listener"):
             client_port = f"from port {connection.client[1]}"
             accepted = any(c["call"].startswith("accept(") and c["result"].endswith(client_port) for c in own)
             if not accepted:
@@ -387,7 +395,7 @@ def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[C
                     "queue, never accepted: the kernel resets every connection still queued"
                 )
                 continue
-        if any(c["call"].startswith("setsockopt(SO_LINGER, on, 0") for c in own):
+        if any(_LINGER_ZERO.match(c["call"]) for c in own):
             reset.cause = "linger_abort"
             reset.explanation = (
                 f"the {reset.sender} closed with SO_LINGER {{on, 0 s}}: close() sends RST instead of FIN"

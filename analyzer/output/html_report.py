@@ -146,6 +146,10 @@ def _connection_section(
     if result.kernel is not None:
         cls = "good" if not result.kernel.disagreements else "bad"
         parts.append(f'<p class="{cls}">{_e(result.kernel.describe())}</p>')
+        events = result.kernel.events  # the kernel's own account: the text report's lines
+        if events is not None:
+            cls = "good" if not events.disagreements else "bad"
+            parts.extend(f'<p class="{cls}">{_e(line)}</p>' for line in events.describe(origin))
     if result.sequence.flags:
         parts.append("<h3>Sequence analysis (Wireshark's rules)</h3>")
         rows_html = "".join(

@@ -94,6 +94,8 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         lines.append(f"  {side:<10} {_state_line(result.states[side], frames, origin)}")
     if result.kernel is not None:
         lines.append(f"  kernel     {result.kernel.describe()}")
+        if result.kernel.events is not None:
+            lines.extend(f"  kernel     {line}" for line in result.kernel.events.describe(origin))
     lines.extend(f"  note       {note}" for note in result.notes)
     return lines
 

@@ -1,0 +1,823 @@
+"""Kernel ground truth, second witness: the analysis against the kernel's own account of the
+connection (the sidecar's kernel_events, from tracepoints: capture/kernel_trace.py).
+
+kernel_agreement.py compares the inferred states with `ss` snapshots, states sampled at
+instants and looked up. This module reads the kernel's whole history instead, every
+change at the moment it happened, and so needs a model (kernel_model below) and an
+alignment rather than a lookup; both end in the one KernelAgreement of kernel_agreement.py
+(this one's result as its `events`, set by analysis.apply_sidecar).
+
+What is compared, per connection:
+- state changes: each end's inferred changes (with their frames) matched, in order and by
+  state, to the kernel's, with the time difference (kernel minus capture); a change on one
+  side only, or a pair further apart than MATCH_WINDOW, is a disagreement;
+- RSTs: each RST's inferred cause (findings/resets.py) beside the reason the kernel gave
+  for sending it (tcp_send_reset's sk_rst_reason); a cause agrees when the reason is one
+  RESET_REASONS allows for it; a RST the kernel sent that the capture lacks disagrees;
+- retransmissions: every segment the analysis calls resent (findings/resends.py) or a
+  retransmission (findings/retransmissions.py) beside the kernel's tcp_retransmit_skb or
+  tcp_retransmit_synack, and every kernel retransmission beside a captured resend;
+- drops: every packet the kernel freed undelivered with a reason, or that a TIME_WAIT
+  socket took, named with the frame; one the analysis applied to its receiver (moved its
+  state) disagrees.
+
+The model (../shared/kernel-tracepoints.md, measured on kernel 6.18), kernel states turned
+into RFC 9293's:
+- a server's SYN_RCVD lives in a request socket, which has no state change: the first
+  SYN/ACK leaving it (`request_synack`) is the change; the child socket's LISTEN->SYN_RECV
+  at the final ACK repeats it;
+- TIME_WAIT has no state change: the full socket goes X->CLOSE when a timewait socket
+  takes its place. X = CLOSING, or FIN_WAIT2 with SOCK_DONE (the peer's FIN came), is
+  TIME_WAIT; FIN_WAIT2 without it is an orphan handed over in substate FIN_WAIT2 (the
+  state stays), whose FIN_WAIT2->TIME_WAIT shows when a timewait socket in substate
+  TIME_WAIT frees the peer's FIN; a timewait socket that sends or takes a RST is gone;
+- X->CLOSE with a RST sent or received by the socket is CLOSED whatever X was; a request
+  socket that sends or takes a RST is dropped (tcp_check_req's embryonic_reset): CLOSED;
+- a client socket's CLOSE->SYN_SENT has no port yet: its socket address ties it to the
+  socket's later events.
+
+Explained limits, listed apart from the disagreements (`explained`): a copy of a held
+packet the sandbox delivers late (the call log's `network deliver ...`) is a retransmission
+on the wire and none in the kernel; a close() whose FIN waits behind unsent data (a full
+peer window) moves its end (FIN_WAIT_1, or LAST_ACK from CLOSE_WAIT) with no packet, and
+all that end's differences after it follow from that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from analyzer.connections import Connection, Side
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.findings.resets import Reset, ResetCause
+from analyzer.sidecar import CallRecord, KernelEvent
+from analyzer.tcp_state import State, Step
+
+# The kernel acts within tens of µs of the packet reaching the capture on loopback (60-80 µs
+# before, for what an end does itself; 18-60 µs after, for a SYN/ACK): a pair further apart
+# than this is not the same change, nor the same RST, retransmission or drop.
+MATCH_WINDOW: Final = 0.010
+# A change no packet caused (a timeout the call log shows) is timed by the call's return,
+# which follows the kernel's change by the scheduler's delay: 8 ms measured on a loaded machine.
+CALL_MATCH_WINDOW: Final = 0.100
+# Kernel events this long before the connection's first packet and after its last belong to
+# it (the client's SYN_SENT comes before its SYN; the last ACK's effect after it).
+EVENT_MARGIN: Final = 0.050
+
+# The kernel's state names (include/net/tcp_states.h, as the recorder writes them) in RFC
+# 9293's; CLOSE is handled by the model.
+_RFC: Final = {
+    "ESTABLISHED": State.ESTABLISHED, "SYN_SENT": State.SYN_SENT, "SYN_RECV": State.SYN_RCVD,
+    "FIN_WAIT1": State.FIN_WAIT_1, "FIN_WAIT2": State.FIN_WAIT_2, "TIME_WAIT": State.TIME_WAIT,
+    "CLOSE": State.CLOSED, "CLOSE_WAIT": State.CLOSE_WAIT, "LAST_ACK": State.LAST_ACK,
+    "LISTEN": State.LISTEN, "CLOSING": State.CLOSING, "NEW_SYN_RECV": State.SYN_RCVD,
+}  # fmt: skip
+
+# The kernel's RST reasons (sk_rst_reason) each inferred cause stands for: where the cause
+# is what the kernel did, in its words. Measured over the catalogue (../shared/
+# kernel-tracepoints.md) and read in net/ipv4/tcp_input.c, tcp_minisocks.c, tcp.c.
+RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
+    # nothing listens: tcp_v4_rcv finds no socket
+    "refused": frozenset({"NO_SOCKET"}),
+    # tcp_check_req, the accept queue full with tcp_abort_on_overflow: embryonic_reset
+    "accept_queue_overflow": frozenset({"INVALID_SYN"}),
+    # both FINs sent: a timewait socket (or none left) answers
+    "after_close": frozenset({"NO_SOCKET", "TCP_TIMEWAIT_SOCKET", "TCP_ABORT_ON_DATA"}),
+    # No connection left for the 4-tuple: no socket at all (NO_SOCKET), or only a listener on
+    # the port, which answers an ACK with RST (tcp_rcv_state_process in LISTEN: TCP_FLAGS).
+    "fin_wait_2_expired": frozenset({"NO_SOCKET", "TCP_FLAGS"}),
+    # the closed socket, still full (ABORT_ON_DATA) or already a timewait socket in substate
+    # FIN_WAIT2 (TIMEWAIT_SOCKET), answers data
+    "data_after_close": frozenset({"TCP_ABORT_ON_DATA", "TCP_TIMEWAIT_SOCKET"}),
+    "no_connection": frozenset({"NO_SOCKET", "TCP_TIMEWAIT_SOCKET", "TCP_FLAGS"}),
+    "after_reset": frozenset({"NO_SOCKET", "TCP_FLAGS"}),
+    "connect_abandoned": frozenset({"NO_SOCKET"}),
+    # SYN_SENT answering an ACK that does not acknowledge its SYN (tcp_rcv_synsent_state_process)
+    "challenge_ack_answer": frozenset({"TCP_INVALID_ACK_SEQUENCE"}),
+    "keep_alive_timeout": frozenset({"TCP_KEEPALIVE_TIMEOUT"}),
+    # an application's abort: close() with unread data (ABORT_ON_CLOSE), SO_LINGER {1, 0}
+    # (close() through tcp_disconnect: TCP_STATE), memory, TCP_LINGER2 < 0, disconnect
+    "abort": frozenset(
+        {
+            "TCP_ABORT_ON_CLOSE",
+            "TCP_STATE",
+            "TCP_ABORT_ON_MEMORY",
+            "TCP_ABORT_ON_LINGER",
+            "TCP_DISCONNECT_WITH_DATA",
+        }
+    ),
+    "linger_abort": frozenset({"TCP_STATE"}),
+    "unread_data": frozenset({"TCP_ABORT_ON_CLOSE"}),
+}
+
+# Drop reasons that are not a loss: the socket went away with the packet queued.
+_NOT_DROPS: Final = frozenset({"NOT_SPECIFIED", "QUEUE_PURGE"})
+_RETRANSMISSION_KINDS: Final = frozenset({"retransmission", "fast_retransmission", "spurious_retransmission"})
+
+Endpoint = tuple[str, int]
+
+
+@dataclass
+class StateMatch:
+    """An inferred state change and the kernel's, as paired (either may be missing)."""
+
+    side: Side
+    state: str
+    inferred_time: float | None
+    frame: int | None
+    kernel_time: float | None
+    kernel_event: str | None  # what showed it: "ESTABLISHED->FIN_WAIT1", "request SYN/ACK", ...
+
+    @property
+    def difference(self) -> float | None:
+        if self.inferred_time is None or self.kernel_time is None:
+            return None
+        return self.kernel_time - self.inferred_time
+
+    def as_dict(self) -> dict:
+        return {**vars(self), "difference": self.difference}
+
+
+@dataclass
+class ResetReason:
+    frame: int
+    time: float
+    sender: Side
+    cause: str
+    kernel_reason: str | None  # None: the kernel sent no such RST (or gave no reason)
+    kernel_time: float | None
+    agrees: bool | None  # None: not judged (no reason to judge by, or the cause is unknown)
+    # Whether the peer's socket took it (tcp_receive_reset, or its timewait socket freed it);
+    # None: the kernel's peer had no full socket then (none, a listener, a request socket).
+    kernel_received: bool | None = None
+
+
+@dataclass
+class Retransmission:
+    frame: int | None  # None: the kernel retransmitted what the capture does not show resent
+    time: float  # the frame's time, else the kernel's
+    side: Side
+    what: str  # "SYN", "SYN/ACK", "data at 1001", ...
+    kernel_time: float | None  # None: the kernel did not retransmit it
+
+
+@dataclass
+class Drop:
+    frame: int | None
+    time: float
+    sender: Side
+    flags: str
+    reason: str  # the kernel's drop reason, or TIME_WAIT_SOCKET for a segment a timewait socket took
+    receiver_state: str | None  # the kernel's state of the socket that freed it
+
+
+@dataclass
+class EventDisagreement:
+    time: float
+    side: Side
+    what: str
+
+
+@dataclass
+class EventAgreement:
+    """The analysis against the kernel's events, for one connection."""
+
+    states: list[StateMatch] = field(default_factory=list)
+    resets: list[ResetReason] = field(default_factory=list)
+    retransmissions: list[Retransmission] = field(default_factory=list)
+    drops: list[Drop] = field(default_factory=list)
+    disagreements: list[EventDisagreement] = field(default_factory=list)
+    # Differences the packets cannot settle, each with why (a copy the sandbox delivered late
+    # is a retransmission on the wire; the kernel knows its end sent it once).
+    explained: list[EventDisagreement] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "state_changes": [m.as_dict() for m in self.states],
+            "resets": [vars(r) for r in self.resets],
+            "retransmissions": [vars(r) for r in self.retransmissions],
+            "drops": [vars(d) for d in self.drops],
+            "disagreements": [vars(d) for d in self.disagreements],
+            "explained": [vars(d) for d in self.explained],
+        }
+
+    def describe(self, origin: float) -> list[str]:
+        """A few lines: what agreed, in numbers; then each disagreement with its time."""
+        matched = [m for m in self.states if m.difference is not None]
+        # How close the kernel's change came to the packet that caused it (not to a call's end).
+        largest = max((abs(m.difference or 0.0) for m in matched if m.frame is not None), default=None)
+        text = f"events: {len(matched)} of {len(self.states)} state changes match its own" + (
+            f" (within {largest * 1e6:.0f} µs of their frames)" if largest is not None else ""
+        )
+        if self.resets:
+            text += "; RST " + ", ".join(
+                f"frame {r.frame} {r.cause}, its reason {r.kernel_reason or 'none'}" for r in self.resets
+            )
+        if self.retransmissions:
+            confirmed = sum(r.frame is not None and r.kernel_time is not None for r in self.retransmissions)
+            text += f"; {confirmed} of {len(self.retransmissions)} retransmissions its own"
+        lines = [text]
+        if self.drops:
+            by_reason: dict[str, list[str]] = {}
+            for drop in self.drops:
+                by_reason.setdefault(drop.reason, []).append(
+                    str(drop.frame)
+                    if drop.frame is not None
+                    else f"one uncaptured at +{drop.time - origin:.6f} s"
+                )
+            lines.append(
+                "freed undelivered, by the kernel's reason: "
+                + "; ".join(
+                    f"{reason}: frame{'s' if len(frames) > 1 else ''} {', '.join(frames)}"
+                    for reason, frames in by_reason.items()
+                )
+            )
+        lines.extend(f"explained: +{d.time - origin:.6f} s the {d.side}: {d.what}" for d in self.explained)
+        lines.extend(
+            f"disagrees: +{d.time - origin:.6f} s the {d.side}: {d.what}" for d in self.disagreements
+        )
+        return lines
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+# The events whose first end is their socket's own (a packet's, for kfree_skb, is its sender's).
+_OWN_ENDS: Final = frozenset({"set_state", "send_reset", "receive_reset", "retransmit_skb"})
+
+
+def _tuple_of_sockets(events: list[KernelEvent]) -> dict[int, tuple[Endpoint, Endpoint]]:
+    """For a socket's events that have no port yet (a client's CLOSE->SYN_SENT), the ends its
+    next event names: event index -> (local, peer)."""
+    known: dict[int, tuple[Endpoint, Endpoint]] = {}
+    pending: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        socket = event["socket"]
+        if event["kind"] not in _OWN_ENDS or socket is None:
+            continue
+        if event["sport"] == 0 or event["dport"] == 0:
+            if event.get("new_state") == "SYN_SENT":
+                pending.setdefault(socket, []).append(index)
+            continue
+        for waiting in pending.pop(socket, []):
+            known[waiting] = ((event["src"], event["sport"]), (event["dst"], event["dport"]))
+    return known
+
+
+def _local(event: KernelEvent) -> Endpoint:
+    return (event["src"], event["sport"])
+
+
+def _remote(event: KernelEvent) -> Endpoint:
+    return (event["dst"], event["dport"])
+
+
+def _same(a: Endpoint, b: Endpoint) -> bool:
+    return a[1] == b[1] and _host(a[0]) == _host(b[0])
+
+
+def _host(address: str) -> str:
+    return address.removeprefix("::ffff:")
+
+
+def _listening_at(events: list[KernelEvent], server: Endpoint, time: float) -> bool:
+    """Whether a listening socket on the server's port (its address or any) was open at `time`;
+    `events`: the listeners' state changes (KernelIndex.listeners)."""
+    listening: set[str] = set()
+    for event in events:
+        if event["time"] > time:
+            break
+        if event["sport"] != server[1]:
+            continue
+        if _host(event["src"]) not in (_host(server[0]), "0.0.0.0", "::"):
+            continue
+        socket = event["socket"] or ""
+        if event["new_state"] == "LISTEN":
+            listening.add(socket)
+        elif event["old_state"] == "LISTEN" and event["dport"] == 0:
+            listening.discard(socket)
+    return bool(listening)
+
+
+@dataclass
+class KernelChange:
+    time: float
+    state: State
+    shown_by: str
+
+
+@dataclass
+class KernelIndex:
+    """A sidecar's kernel events read once for all its connections: each event with its two
+    ends (a client's SYN_SENT given its socket's), grouped by the pair of ends; the listeners'
+    changes apart. A `handshake run` of hundreds of connections would otherwise read every
+    event once a connection."""
+
+    by_pair: dict[frozenset[Endpoint], list[tuple[KernelEvent, Endpoint, Endpoint]]]
+    listeners: list[KernelEvent]
+
+
+def _normal(endpoint: Endpoint) -> Endpoint:
+    return (_host(endpoint[0]), endpoint[1])
+
+
+def index_events(events: list[KernelEvent]) -> KernelIndex:
+    ports = _tuple_of_sockets(events)
+    by_pair: dict[frozenset[Endpoint], list[tuple[KernelEvent, Endpoint, Endpoint]]] = {}
+    listeners = []
+    for index, event in enumerate(events):
+        local, remote = ports.get(index, (_local(event), _remote(event)))
+        if event["kind"] == "set_state" and "LISTEN" in (event.get("new_state"), event.get("old_state")):
+            listeners.append(event)
+        by_pair.setdefault(frozenset((_normal(local), _normal(remote))), []).append((event, local, remote))
+    return KernelIndex(by_pair, listeners)
+
+
+# The index of the events last asked about, kept with them: a file's connections are compared
+# one after another with the same sidecar.
+_last: tuple[list[KernelEvent], KernelIndex] | None = None
+
+
+def _indexed(events: list[KernelEvent]) -> KernelIndex:
+    global _last
+    if _last is None or _last[0] is not events:
+        _last = (events, index_events(events))
+    return _last[1]
+
+
+def kernel_model(
+    connection: Connection, events: list[KernelEvent], until: float
+) -> tuple[dict[Side, State], dict[Side, list[KernelChange]], dict[Side, list[KernelEvent]]]:
+    """Each end's state before the connection's first packet and its changes after, up to
+    `until` (its last packet, or later: a timeout the call log shows), by the model above; and
+    each end's events (what it sent or took)."""
+    start, end = connection.first_time - EVENT_MARGIN, max(connection.last_time, until) + EVENT_MARGIN
+    index = _indexed(events)
+    ends: dict[Side, Endpoint] = {"client": connection.client, "server": connection.server}
+    own: dict[Side, list[KernelEvent]] = {"client": [], "server": []}
+    pair = frozenset((_normal(connection.client), _normal(connection.server)))
+    for event, local, remote in index.by_pair.get(pair, []):
+        if not start <= event["time"] <= end:
+            continue
+        for side, mine in ends.items():
+            theirs = ends["server" if side == "client" else "client"]
+            if event["kind"] == "kfree_skb":  # a packet sent to this end, freed by its socket or namespace
+                if _same(remote, mine) and _same(local, theirs):
+                    own[side].append(event)
+            elif _same(local, mine) and _same(remote, theirs):
+                own[side].append(event)
+    initial: dict[Side, State] = {
+        "client": State.CLOSED,
+        "server": State.LISTEN
+        if _listening_at(index.listeners, connection.server, connection.first_time)
+        else State.CLOSED,
+    }
+    changes = {side: _changes(initial[side], own[side]) for side in ends}
+    return initial, changes, own
+
+
+def _changes(initial: State, events: list[KernelEvent]) -> list[KernelChange]:
+    changes: list[KernelChange] = []
+    state = initial
+    resets = [e for e in events if e["kind"] in ("send_reset", "receive_reset") and e["socket"] is not None]
+
+    request = False  # SYN_RCVD in a request socket, which has no state change of its own
+
+    def move(to: State, time: float, shown_by: str) -> None:
+        nonlocal state, request
+        request = False
+        if to != state:
+            changes.append(KernelChange(time, to, shown_by))
+            state = to
+
+    for event in events:
+        kind, time = event["kind"], event["time"]
+        if request and (kind == "send_reset" or (kind == "kfree_skb" and "RST" in event.get("flags", ""))):
+            # The listener drops the request socket with the RST it sends (tcp_check_req's
+            # embryonic_reset: an overflowing accept queue, an invalid segment) or takes.
+            move(State.CLOSED, time, "the request socket dropped with a RST")
+        elif kind == "set_state":
+            old, new = event.get("old_state") or "", event.get("new_state") or ""
+            shown = f"{old}->{new}"
+            if new == "CLOSE":
+                reset = any(
+                    r["socket"] == event["socket"] and abs(r["time"] - time) < MATCH_WINDOW for r in resets
+                )
+                if reset:
+                    move(State.CLOSED, time, shown)
+                elif old == "CLOSING" or (old == "FIN_WAIT2" and event.get("sock_done")):
+                    move(State.TIME_WAIT, time, shown + " (a timewait socket takes over)")
+                elif old == "FIN_WAIT2":
+                    pass  # an orphan handed to a timewait socket in substate FIN_WAIT2
+                else:
+                    move(State.CLOSED, time, shown)
+            elif new == "SYN_RECV" and old == "LISTEN" and state == State.SYN_RCVD:
+                pass  # the child of the request socket that was SYN_RCVD already
+            elif new in _RFC:
+                move(_RFC[new], time, shown)
+        elif kind == "request_synack" and state in (State.LISTEN, State.CLOSED):
+            move(State.SYN_RCVD, time, "the request socket's first SYN/ACK")
+            request = True
+        elif kind == "kfree_skb" and event.get("state") == "TIME_WAIT":
+            flags = event.get("flags", "")
+            if "RST" in flags:
+                move(State.CLOSED, time, "a RST taken by the timewait socket")
+            elif "FIN" in flags and event.get("timewait_substate") == "TIME_WAIT":
+                move(State.TIME_WAIT, time, "the peer's FIN taken by the timewait socket")
+        elif kind == "send_reset" and event.get("state") == "TIME_WAIT":
+            move(State.CLOSED, time, "the timewait socket's RST")
+    return changes
+
+
+# ---------------------------------------------------------------------------- comparing
+
+
+def compare_events(
+    connection: Connection,
+    states: dict[Side, list[tuple[float, State]]],
+    frames: dict[Side, list[int | None]],
+    steps: list[Step],
+    resets: list[Reset],
+    resends: dict[int, tuple[int, float]],
+    flagged: dict[int, list[str]],
+    events: list[KernelEvent],
+    calls: list[CallRecord],
+) -> EventAgreement:
+    """The analysis of `connection` (its states with their frames, steps, RSTs, resends and
+    sequence flags) against the kernel's events."""
+    result = EventAgreement()
+    until = max((time for history in states.values() for time, _ in history), default=connection.last_time)
+    initial, changes, own = kernel_model(connection, events, until)
+    for side in ("client", "server"):
+        found = len(result.disagreements)
+        _compare_states(result, side, states[side], frames.get(side, []), initial[side], changes[side])
+        unsent = _fin_never_sent(connection, side, changes[side])
+        if unsent is not None:
+            # What follows a close() the packets did not see differs from then on, and why is known.
+            later = [d for d in result.disagreements[found:] if d.time >= unsent - MATCH_WINDOW]
+            result.disagreements = [d for d in result.disagreements if d not in later]
+            result.explained.extend(
+                EventDisagreement(
+                    d.time, d.side,
+                    f"{d.what}: its close() sent no FIN (the FIN waited behind data still unsent, as a full "
+                    "window of the peer holds it), a close the packets cannot show",
+                )
+                for d in later
+            )  # fmt: skip
+    _compare_resets(result, connection, resets, own, initial, changes)
+    _compare_retransmissions(result, connection, resends, flagged, own, calls)
+    _name_drops(result, connection, steps, frames, own)
+    result.drops.sort(key=lambda d: d.time)
+    result.explained.sort(key=lambda d: d.time)
+    result.disagreements.sort(key=lambda d: d.time)
+    return result
+
+
+def _compare_states(
+    result: EventAgreement,
+    side: Side,
+    inferred: list[tuple[float, State]],
+    frames: list[int | None],
+    initial: State,
+    kernel: list[KernelChange],
+) -> None:
+    if not inferred:
+        return  # nothing inferred (an end that sent nothing): nothing to compare
+    first_time, first_state = inferred[0]
+    if first_state not in (initial, State.UNKNOWN):
+        result.disagreements.append(
+            EventDisagreement(first_time, side, f"began in {first_state.value}, the kernel's {initial.value}")
+        )
+    ours: list[tuple[float, State, int | None]] = [
+        (time, state, frames[i] if i < len(frames) else None)
+        for i, (time, state) in enumerate(inferred)
+        if i > 0 and state != State.UNKNOWN
+    ]
+    unknown = _unknown_spans(inferred)
+    pairs = _align(ours, kernel)
+    for i, j in pairs:
+        if i is None and j is not None:
+            change = kernel[j]
+            if any(a <= change.time <= b for a, b in unknown):
+                continue  # the packets do not tell this end's state then
+            result.states.append(
+                StateMatch(side, change.state.value, None, None, change.time, change.shown_by)
+            )
+            result.disagreements.append(
+                EventDisagreement(
+                    change.time,
+                    side,
+                    f"the kernel went to {change.state.value} ({change.shown_by}), not inferred",
+                )
+            )
+        elif i is not None and j is None:
+            time, state, frame = ours[i]
+            result.states.append(StateMatch(side, state.value, time, frame, None, None))
+            at = f"frame {frame}" if frame is not None else "no frame"
+            result.disagreements.append(
+                EventDisagreement(time, side, f"inferred {state.value} ({at}), the kernel had no such change")
+            )
+        elif i is not None and j is not None:
+            time, state, frame = ours[i]
+            change = kernel[j]
+            match = StateMatch(side, state.value, time, frame, change.time, change.shown_by)
+            result.states.append(match)
+            if abs(change.time - time) > (MATCH_WINDOW if frame is not None else CALL_MATCH_WINDOW):
+                result.disagreements.append(
+                    EventDisagreement(
+                        time, side,
+                        f"{state.value}: inferred at frame {frame}, the kernel's {change.time - time:+.6f} s away",
+                    )
+                )  # fmt: skip
+
+
+def _fin_never_sent(connection: Connection, side: Side, kernel: list[KernelChange]) -> float | None:
+    """When the kernel put the end in FIN_WAIT_1 or LAST_ACK (its close(), its FIN queued) and
+    no FIN of its was captured from then on: the FIN waited behind unsent data (a full peer
+    window) and never left."""
+    closed = next((c.time for c in kernel if c.state in (State.FIN_WAIT_1, State.LAST_ACK)), None)
+    if closed is None:
+        return None
+    fins = [
+        s for s in connection.segments
+        if s.flags & FIN and connection.sender(s) == side and s.time >= closed - MATCH_WINDOW
+    ]  # fmt: skip
+    return None if fins else closed
+
+
+def _unknown_spans(inferred: list[tuple[float, State]]) -> list[tuple[float, float]]:
+    spans = []
+    for index, (time, state) in enumerate(inferred):
+        if state == State.UNKNOWN:
+            until = inferred[index + 1][0] if index + 1 < len(inferred) else float("inf")
+            spans.append((time, until))
+    return spans
+
+
+def _align(
+    ours: list[tuple[float, State, int | None]], kernel: list[KernelChange]
+) -> list[tuple[int | None, int | None]]:
+    """Both change lists paired in order: the most pairs of the same state, then the least
+    total time apart (a longest common subsequence); the rest unpaired, in time order."""
+    n, m = len(ours), len(kernel)
+    # best[i][j]: (pairs, -seconds apart) for ours[i:] and kernel[j:]
+    best = [[(0, 0.0)] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            options = [best[i + 1][j], best[i][j + 1]]
+            if ours[i][1] == kernel[j].state:
+                pairs, apart = best[i + 1][j + 1]
+                options.append((pairs + 1, apart - abs(ours[i][0] - kernel[j].time)))
+            best[i][j] = max(options)
+    aligned: list[tuple[int | None, int | None]] = []
+    i = j = 0
+    while i < n and j < m:
+        if ours[i][1] == kernel[j].state:
+            pairs, apart = best[i + 1][j + 1]
+            if best[i][j] == (pairs + 1, apart - abs(ours[i][0] - kernel[j].time)):
+                aligned.append((i, j))
+                i, j = i + 1, j + 1
+                continue
+        if best[i][j] == best[i + 1][j]:
+            aligned.append((i, None))
+            i += 1
+        else:
+            aligned.append((None, j))
+            j += 1
+    aligned.extend((k, None) for k in range(i, n))
+    aligned.extend((None, k) for k in range(j, m))
+    return aligned
+
+
+def _nearest(candidates: list[KernelEvent], time: float, used: set[int]) -> KernelEvent | None:
+    near = [e for e in candidates if id(e) not in used and abs(e["time"] - time) <= MATCH_WINDOW]
+    found = min(near, key=lambda e: abs(e["time"] - time), default=None)
+    if found is not None:
+        used.add(id(found))
+    return found
+
+
+def _kernel_state_at(initial: State, changes: list[KernelChange], time: float) -> State:
+    state = initial
+    for change in changes:
+        if change.time >= time:
+            break
+        state = change.state
+    return state
+
+
+# The states of a full socket, which tcp_receive_reset reports a RST taken in (TIME_WAIT: its
+# timewait socket frees it); a listener or a request socket has no such event.
+_TAKES_RST: Final = frozenset(
+    {State.SYN_SENT, State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSE_WAIT, State.CLOSING,
+     State.LAST_ACK, State.TIME_WAIT}
+)  # fmt: skip
+
+
+def _compare_resets(
+    result: EventAgreement,
+    connection: Connection,
+    resets: list[Reset],
+    own: dict[Side, list[KernelEvent]],
+    initial: dict[Side, State],
+    changes: dict[Side, list[KernelChange]],
+) -> None:
+    """Each RST's cause beside the kernel's reason for sending it, and whether its receiver
+    took it as the analysis says (`accepted`)."""
+    used: set[int] = set()
+    sent = {side: [e for e in own[side] if e["kind"] == "send_reset"] for side in own}
+    for reset in resets:
+        segment = reset.segment
+        event = _nearest(sent[reset.sender], segment.time, used)
+        reason = event.get("reason") if event is not None else None
+        allowed = RESET_REASONS.get(reset.cause)
+        agrees = None if allowed is None or reason is None else reason in allowed
+        peer: Side = "server" if reset.sender == "client" else "client"
+        received: bool | None = None
+        if _kernel_state_at(initial[peer], changes[peer], segment.time) in _TAKES_RST:
+            received = any(
+                abs(e["time"] - segment.time) <= MATCH_WINDOW
+                and (e["kind"] == "receive_reset" or (e["kind"] == "kfree_skb" and "RST" in e.get("flags", "")
+                                                      and e.get("state") == "TIME_WAIT"))
+                for e in own[peer]
+            )  # fmt: skip
+        result.resets.append(
+            ResetReason(
+                segment.frame, segment.time, reset.sender, reset.cause, reason,
+                event["time"] if event is not None else None, agrees, received,
+            )
+        )  # fmt: skip
+        if received is not None and received != reset.accepted:
+            result.disagreements.append(
+                EventDisagreement(
+                    segment.time, peer,
+                    f"RST frame {segment.frame}: the analysis has the {peer} "
+                    f"{'take' if reset.accepted else 'drop'} it, the kernel's {peer} "
+                    f"{'took' if received else 'did not take'} it",
+                )
+            )  # fmt: skip
+        if event is None:
+            result.disagreements.append(
+                EventDisagreement(
+                    segment.time, reset.sender,
+                    f"RST frame {segment.frame} ({reset.cause}): the kernel sent no such RST "
+                    "(a firewall's tcp-reset, or one from outside the sandbox)",
+                )
+            )  # fmt: skip
+        elif agrees is False:
+            result.disagreements.append(
+                EventDisagreement(
+                    segment.time, reset.sender,
+                    f"RST frame {segment.frame}: inferred {reset.cause}, the kernel's reason {reason}",
+                )
+            )  # fmt: skip
+    for side, events in sent.items():
+        for event in events:
+            if id(event) not in used:
+                result.disagreements.append(
+                    EventDisagreement(
+                        event["time"], side,
+                        f"the kernel sent a RST ({event.get('reason')}) the capture does not show",
+                    )
+                )  # fmt: skip
+
+
+def _describe(segment: Segment) -> str:
+    if segment.flags & SYN:
+        return "SYN/ACK" if segment.flags & ACK else "SYN"
+    what = f"{segment.payload_len} bytes at {segment.seq}" if segment.payload_len else f"seq {segment.seq}"
+    return what + (" with FIN" if segment.flags & FIN else "")
+
+
+def _compare_retransmissions(
+    result: EventAgreement,
+    connection: Connection,
+    resends: dict[int, tuple[int, float]],
+    flagged: dict[int, list[str]],
+    own: dict[Side, list[KernelEvent]],
+    calls: list[CallRecord],
+) -> None:
+    deliveries = [c for c in calls if c["side"] == "network" and c["call"].startswith("deliver")]
+    frames = set(resends) | {f for f, kinds in flagged.items() if _RETRANSMISSION_KINDS.intersection(kinds)}
+    kernel = {
+        side: [
+            e for e in own[side]
+            if (e["kind"] == "retransmit_skb" and e.get("error", 0) == 0) or e["kind"] == "retransmit_synack"
+        ]
+        for side in own
+    }  # fmt: skip
+    used: set[int] = set()
+    for segment in connection.segments:
+        if segment.frame not in frames or segment.flags & RST:
+            continue
+        side = connection.sender(segment)
+        if segment.flags & SYN and segment.flags & ACK and side == "server":
+            candidates = [
+                e for e in kernel[side] if e["kind"] == "retransmit_synack" or e.get("seq") == segment.seq
+            ]
+        else:
+            candidates = [
+                e for e in kernel[side] if e["kind"] == "retransmit_skb" and e.get("seq") == segment.seq
+            ]
+        event = _nearest(candidates, segment.time, used)
+        result.retransmissions.append(
+            Retransmission(
+                segment.frame,
+                segment.time,
+                side,
+                _describe(segment),
+                event["time"] if event is not None else None,
+            )
+        )
+        if event is None:
+            delivered = any(c["time"] <= segment.time <= c["end_time"] + MATCH_WINDOW for c in deliveries)
+            if delivered:
+                result.explained.append(
+                    EventDisagreement(
+                        segment.time, side,
+                        f"frame {segment.frame} is a copy the sandbox delivered late (call log), not a "
+                        "retransmission: on the wire the two cannot be told apart",
+                    )
+                )  # fmt: skip
+            else:
+                result.disagreements.append(
+                    EventDisagreement(
+                        segment.time, side,
+                        f"frame {segment.frame} inferred a retransmission; the kernel retransmitted no such segment",
+                    )
+                )  # fmt: skip
+    for side, events in kernel.items():
+        for event in events:
+            if id(event) in used:
+                continue
+            what = (
+                "SYN/ACK"
+                if event["kind"] == "retransmit_synack"
+                else f"{event.get('flags')} at {event.get('seq')}"
+            )
+            result.retransmissions.append(Retransmission(None, event["time"], side, what, event["time"]))
+            result.disagreements.append(
+                EventDisagreement(event["time"], side, f"the kernel retransmitted {what}; not seen resent")
+            )
+
+
+def _name_drops(
+    result: EventAgreement,
+    connection: Connection,
+    steps: list[Step],
+    frames: dict[Side, list[int | None]],
+    own: dict[Side, list[KernelEvent]],
+) -> None:
+    """Each packet the kernel freed undelivered; one whose receipt the analysis reports as a
+    change of its receiver's state disagrees."""
+    by_frame = {step.segment.frame: step for step in steps}
+    seen: set[int] = set()
+    for side, events in own.items():
+        for event in events:
+            if event["kind"] != "kfree_skb":
+                continue
+            reason = event.get("reason") or "NOT_SPECIFIED"
+            state = event.get("state")
+            if state == "TIME_WAIT":
+                reason = f"TIME_WAIT_SOCKET ({event.get('timewait_substate')})"
+            elif reason in _NOT_DROPS:
+                continue  # freed after it was handled (a pure ACK at a closing socket): not a loss
+            segment = _captured(connection, event)
+            if segment is not None:
+                if segment.frame in seen:
+                    continue  # tcpdump's copy of a packet freed once already
+                seen.add(segment.frame)
+                if state == "TIME_WAIT" and segment.flags & FIN and not segment.payload_len:
+                    continue  # the peer's FIN, acted on (acknowledged, TIME_WAIT): not lost
+            sender: Side = "server" if side == "client" else "client"
+            drop = Drop(
+                segment.frame if segment is not None else None,
+                segment.time if segment is not None else event["time"],
+                sender, event.get("flags", ""), reason, state,
+            )  # fmt: skip
+            result.drops.append(drop)
+            step = by_frame.get(drop.frame) if drop.frame is not None else None
+            if step is not None and state != "TIME_WAIT" and drop.frame in frames.get(side, []):
+                result.disagreements.append(
+                    EventDisagreement(
+                        drop.time, side,
+                        f"frame {drop.frame} moved the {side} to {step.receiver_after.value} in the analysis; "
+                        f"the kernel dropped it ({reason})",
+                    )
+                )  # fmt: skip
+
+
+def _captured(connection: Connection, event: KernelEvent) -> Segment | None:
+    """The captured segment a kernel event names (sender, sequence number, flags), nearest in time."""
+    flags = event.get("flags", "")
+    near = [
+        s
+        for s in connection.segments
+        if s.sport == event["sport"]
+        and s.seq == event.get("seq")
+        and bool(s.flags & SYN) == ("SYN" in flags)
+        and bool(s.flags & FIN) == ("FIN" in flags)
+        and abs(s.time - event["time"]) <= MATCH_WINDOW
+    ]
+    return min(near, key=lambda s: abs(s.time - event["time"]), default=None)

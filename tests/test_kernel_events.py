@@ -1,0 +1,275 @@
+"""The analysis against the kernel's events (findings/kernel_events.py), on hand-made
+segments and the events the kernel recorder writes for them: the model of request sockets
+and TIME_WAIT, the RST reasons, retransmissions and drops, agreement and disagreement."""
+
+from __future__ import annotations
+
+from segments import CLIENT, HANDSHAKE, SERVER, conversation
+
+from analyzer.analysis import ConnectionAnalysis, analyze_segments
+from analyzer.findings.kernel_events import EventAgreement, compare_events
+from analyzer.findings.resets import refine_with_calls
+from analyzer.sidecar import CallRecord, KernelEvent
+
+ANY = ("0.0.0.0", 0)
+# Frames 4-7: the client closes first, the server after.
+CLOSE = (("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "FA", 501, 102), ("c", "A", 102, 502))
+
+
+def event(
+    time: float, kind: str, socket: str | None, src: tuple, dst: tuple, **fields: object
+) -> KernelEvent:
+    return {"time": time, "boottime_ns": int(time * 1e9), "kind": kind, "socket": socket, "family": 4,
+            "src": src[0], "sport": src[1], "dst": dst[0], "dport": dst[1], **fields}  # type: ignore[typeddict-item]  # fmt: skip
+
+
+def change(
+    time: float, socket: str, src: tuple, dst: tuple, old: str, new: str, done: bool = False
+) -> KernelEvent:
+    return event(time, "set_state", socket, src, dst, old_state=old, new_state=new, sock_done=done)
+
+
+def opening() -> list[KernelEvent]:
+    """What the kernel reports for HANDSHAKE (frames at 100.000, .001, .002): the listener,
+    the client's SYN_SENT before its port is known, the request socket's SYN/ACK, the child."""
+    return [
+        change(99.0, "l", SERVER, ANY, "CLOSE", "LISTEN"),
+        change(99.99995, "c", (CLIENT[0], 0), SERVER, "CLOSE", "SYN_SENT"),
+        event(100.00098, "request_synack", "r", SERVER, CLIENT, state="NEW_SYN_RECV"),
+        change(100.00102, "c", CLIENT, SERVER, "SYN_SENT", "ESTABLISHED"),
+        change(100.00202, "s", SERVER, CLIENT, "LISTEN", "SYN_RECV"),
+        change(100.00203, "s", SERVER, CLIENT, "SYN_RECV", "ESTABLISHED"),
+    ]
+
+
+def closing(client_done: bool = True) -> list[KernelEvent]:
+    """The kernel's account of CLOSE: the client's FIN_WAIT2 handed to a timewait socket,
+    after the server's FIN (SOCK_DONE) or, an orphan, before it."""
+    events = [
+        change(100.00295, "c", CLIENT, SERVER, "ESTABLISHED", "FIN_WAIT1"),
+        change(100.00302, "s", SERVER, CLIENT, "ESTABLISHED", "CLOSE_WAIT", done=True),
+        change(100.00402, "c", CLIENT, SERVER, "FIN_WAIT1", "FIN_WAIT2"),
+        change(100.00495, "s", SERVER, CLIENT, "CLOSE_WAIT", "LAST_ACK", done=True),
+        change(100.00602, "s", SERVER, CLIENT, "LAST_ACK", "CLOSE", done=True),
+    ]
+    if client_done:
+        events.append(change(100.00502, "c", CLIENT, SERVER, "FIN_WAIT2", "CLOSE", done=True))
+    else:
+        events.append(change(100.00403, "c", CLIENT, SERVER, "FIN_WAIT2", "CLOSE"))
+        # The server's FIN freed by the timewait socket, now in substate TIME_WAIT.
+        events.append(event(100.00502, "kfree_skb", "tw", SERVER, CLIENT, state="TIME_WAIT", reason="NOT_SPECIFIED",
+                            flags="FIN/ACK", seq=501, timewait_substate="TIME_WAIT"))  # fmt: skip
+    return sorted(events, key=lambda e: e["time"])
+
+
+def compared(
+    result: ConnectionAnalysis, events: list[KernelEvent], calls: list[CallRecord] | None = None
+) -> EventAgreement:
+    return compare_events(
+        result.connection, result.states, result.state_frames, result.steps, result.resets, result.resends,
+        result.sequence.flags, events, calls or [],
+    )  # fmt: skip
+
+
+def test_every_state_change_is_paired_with_the_kernels_and_its_time_difference() -> None:
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    agreement = compared(result, opening() + closing())
+    assert agreement.disagreements == []
+    pairs = [(m.side, m.state, m.frame) for m in agreement.states]
+    assert pairs == [
+        ("client", "SYN_SENT", 1), ("client", "ESTABLISHED", 2), ("client", "FIN_WAIT_1", 4),
+        ("client", "FIN_WAIT_2", 5), ("client", "TIME_WAIT", 6),
+        ("server", "SYN_RCVD", 1), ("server", "ESTABLISHED", 3), ("server", "CLOSE_WAIT", 4),
+        ("server", "LAST_ACK", 6), ("server", "CLOSED", 7),
+    ]  # fmt: skip
+    # Timed by the kernel: the request socket's SYN/ACK makes the server's SYN_RCVD, 980 µs
+    # after the SYN; the child's LISTEN->SYN_RECV at the last ACK is not a second change.
+    differences = {(m.side, m.state): round((m.difference or 0) * 1e6) for m in agreement.states}
+    assert differences[("server", "SYN_RCVD")] == 980 and differences[("client", "SYN_SENT")] == -50
+    [time_wait] = [m for m in agreement.states if m.state == "TIME_WAIT"]
+    assert "timewait" in (time_wait.kernel_event or "")
+
+
+def test_an_orphan_in_fin_wait_2_reaches_time_wait_when_its_timewait_socket_takes_the_fin() -> None:
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    agreement = compared(result, opening() + closing(client_done=False))
+    assert agreement.disagreements == []
+    [time_wait] = [m for m in agreement.states if m.state == "TIME_WAIT"]
+    assert time_wait.kernel_time == 100.00502 and "FIN" in (time_wait.kernel_event or "")
+    assert agreement.drops == []  # a FIN acted on is not a packet lost
+
+
+def test_a_state_the_kernel_never_had_is_a_disagreement_with_its_time() -> None:
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    events = [e for e in opening() + closing() if e.get("new_state") != "LAST_ACK"]
+    [wrong] = compared(result, events).disagreements
+    assert (wrong.side, wrong.time) == ("server", result.connection.segments[5].time)
+    assert "inferred LAST_ACK (frame 6), the kernel had no such change" in wrong.what
+
+
+def abort(reason: str) -> tuple[ConnectionAnalysis, list[KernelEvent]]:
+    [result] = analyze_segments(conversation(*HANDSHAKE, ("c", "RA", 101, 501))).connections
+    events = [
+        *opening(),
+        change(100.00295, "c", CLIENT, SERVER, "ESTABLISHED", "CLOSE"),
+        event(100.00296, "send_reset", "c", CLIENT, SERVER, state="CLOSE", reason=reason),
+        event(100.00302, "receive_reset", "s", SERVER, CLIENT, state="ESTABLISHED"),
+        change(100.00303, "s", SERVER, CLIENT, "ESTABLISHED", "CLOSE"),
+    ]
+    return result, events
+
+
+def test_each_rst_cause_beside_the_kernels_reason() -> None:
+    result, events = abort("TCP_ABORT_ON_CLOSE")
+    agreement = compared(result, events)
+    [reset] = agreement.resets
+    assert (reset.frame, reset.cause, reset.kernel_reason, reset.agrees) == (
+        4,
+        "abort",
+        "TCP_ABORT_ON_CLOSE",
+        True,
+    )
+    assert agreement.disagreements == []
+    result, events = abort("NO_SOCKET")
+    [wrong] = compared(result, events).disagreements
+    assert wrong.what == "RST frame 4: inferred abort, the kernel's reason NO_SOCKET"
+
+
+def test_a_rst_the_kernel_sent_that_the_capture_lacks_disagrees() -> None:
+    result, events = abort("TCP_ABORT_ON_CLOSE")
+    events.append(event(100.03, "send_reset", None, SERVER, CLIENT, state="CLOSE", reason="NO_SOCKET"))
+    [wrong] = compared(result, events).disagreements
+    assert (wrong.time, wrong.side) == (100.03, "server") and "does not show" in wrong.what
+
+
+def test_refused_the_syn_dropped_for_no_socket() -> None:
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))).connections
+    events = [
+        change(99.99995, "c", (CLIENT[0], 0), SERVER, "CLOSE", "SYN_SENT"),
+        event(
+            100.00001, "kfree_skb", None, CLIENT, SERVER, state=None, reason="NO_SOCKET", flags="SYN", seq=100
+        ),
+        event(100.00002, "send_reset", None, SERVER, CLIENT, state=None, reason="NO_SOCKET"),
+        event(100.00101, "receive_reset", "c", CLIENT, SERVER, state="SYN_SENT"),
+        change(100.00102, "c", CLIENT, SERVER, "SYN_SENT", "CLOSE"),
+    ]
+    agreement = compared(result, events)
+    assert agreement.disagreements == []
+    [drop] = agreement.drops
+    assert (drop.frame, drop.sender, drop.reason) == (1, "client", "NO_SOCKET")
+    assert [(r.cause, r.kernel_reason, r.agrees) for r in agreement.resets] == [
+        ("refused", "NO_SOCKET", True)
+    ]
+
+
+def test_a_dropped_packet_the_analysis_took_in_disagrees() -> None:
+    [result] = analyze_segments(conversation(*HANDSHAKE)).connections
+    events = [
+        *opening()[:4],
+        event(
+            100.00201,
+            "kfree_skb",
+            None,
+            CLIENT,
+            SERVER,
+            state=None,
+            reason="NETFILTER_DROP",
+            flags="ACK",
+            seq=101,
+        ),
+    ]
+    what = [d.what for d in compared(result, events).disagreements]
+    assert (
+        "frame 3 moved the server to ESTABLISHED in the analysis; the kernel dropped it (NETFILTER_DROP)"
+        in what
+    )
+
+
+def test_retransmissions_beside_the_kernels_and_a_late_copy_explained() -> None:
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
+    start = [change(99.99995, "c", (CLIENT[0], 0), SERVER, "CLOSE", "SYN_SENT")]
+    resent = event(
+        100.99998, "retransmit_skb", "c", CLIENT, SERVER, state="SYN_SENT", seq=100, flags="SYN", error=0
+    )
+    agreement = compared(result, [*start, resent])
+    [retransmission] = agreement.retransmissions
+    assert (retransmission.frame, retransmission.what, retransmission.kernel_time) == (2, "SYN", 100.99998)
+    assert agreement.disagreements == []
+    # Without the kernel's retransmission (nor its SYN_SENT's port, which only the socket's
+    # later events tell), the resend disagrees; a copy the sandbox delivered is explained.
+    what = [d.what for d in compared(result, start).disagreements]
+    assert "frame 2 inferred a retransmission; the kernel retransmitted no such segment" in what
+    deliver: CallRecord = {"time": 100.99, "end_time": 101.0, "side": "network", "call": "deliver the held SYN",
+                           "result": "ok", "errno": None}  # fmt: skip
+    agreement = compared(result, start, [deliver])
+    assert not [d for d in agreement.disagreements if "retransm" in d.what]
+    assert "frame 2 is a copy the sandbox delivered late" in agreement.explained[0].what
+
+
+def test_a_close_whose_fin_never_left_is_explained_not_a_disagreement() -> None:
+    # The client closes while its data waits for the server's window: its FIN stays queued,
+    # the server's FIN finds it in FIN_WAIT_1 (CLOSING, not CLOSE_WAIT), the server's RST ends it.
+    steps = (("s", "FA", 501, 101), ("c", "A", 101, 502), ("s", "RA", 502, 101))
+    [result] = analyze_segments(conversation(*HANDSHAKE, *steps)).connections
+    events = [
+        *opening(),
+        change(100.00290, "c", CLIENT, SERVER, "ESTABLISHED", "FIN_WAIT1"),
+        change(100.00295, "s", SERVER, CLIENT, "ESTABLISHED", "FIN_WAIT1"),
+        change(100.00302, "c", CLIENT, SERVER, "FIN_WAIT1", "CLOSING", done=True),
+        change(100.00402, "s", SERVER, CLIENT, "FIN_WAIT1", "FIN_WAIT2"),
+        change(100.00403, "s", SERVER, CLIENT, "FIN_WAIT2", "CLOSE"),
+        event(100.00404, "send_reset", "s", SERVER, CLIENT, state="CLOSE", reason="TCP_ABORT_ON_CLOSE"),
+        event(100.00502, "receive_reset", "c", CLIENT, SERVER, state="CLOSING"),
+        change(100.00503, "c", CLIENT, SERVER, "CLOSING", "CLOSE", done=True),
+    ]
+    agreement = compared(result, events)
+    assert agreement.disagreements == []
+    explained = [d.what for d in agreement.explained]
+    assert (
+        "inferred CLOSE_WAIT (frame 4), the kernel had no such change: its close() sent no FIN"
+        in " ".join(explained)
+    )
+    assert all(d.side == "client" for d in agreement.explained) and len(explained) == 3
+
+
+def test_so_linger_zero_as_strace_writes_it_is_a_linger_abort_as_the_kernel_says() -> None:
+    # examples/abort_pair.py under `handshake run --trace-calls`: the kernel's TCP_STATE (close()
+    # through tcp_disconnect), which the scenarios' own call log and strace's both name.
+    for written in ("setsockopt(SO_LINGER, on, 0 s)", "setsockopt(SO_LINGER, {l_onoff=1, l_linger=0})"):
+        result, events = abort("TCP_STATE")
+        calls: list[CallRecord] = [{"time": 100.0025, "end_time": 100.0025, "side": "client", "call": written,
+                                    "result": "ok", "errno": None}]  # fmt: skip
+        refine_with_calls(result.connection, result.resets, calls)
+        [reset] = compared(result, events).resets
+        assert (reset.cause, reset.kernel_reason, reset.agrees) == ("linger_abort", "TCP_STATE", True)
+    result, events = abort("TCP_STATE")
+    calls[0]["call"] = "setsockopt(SO_LINGER, {l_onoff=1, l_linger=5})"
+    refine_with_calls(result.connection, result.resets, calls)
+    assert result.resets[0].cause == "abort"
+
+
+def test_without_the_senders_calls_an_abort_is_not_called_unread_data() -> None:
+    # `handshake run` without --trace-calls logs only the program: no recv() logged is no
+    # evidence of bytes unread (it made the SO_LINGER abort of abort_pair.py unread_data,
+    # against the kernel's TCP_STATE).
+    result, events = abort("TCP_STATE")
+    result.connection.segments.insert(3, conversation(("s", "PA", 501, 101, 5), start=100.0025)[0])
+    program: CallRecord = {"time": 99.0, "end_time": 101.0, "side": "program", "call": "run: python3 x.py",
+                           "result": "exit status 0", "errno": None}  # fmt: skip
+    refine_with_calls(result.connection, result.resets, [program])
+    [reset] = compared(result, events).resets
+    assert (reset.cause, reset.agrees) == ("abort", True)
+    recv: CallRecord = {**program, "side": "client", "call": "recv(1024)", "result": "b'' (0 bytes)"}
+    refine_with_calls(result.connection, result.resets, [recv])
+    assert result.resets[0].cause == "unread_data"  # its calls logged: 5 bytes came, none read
+
+
+def test_a_rst_the_analysis_has_taken_that_the_kernels_peer_never_took_disagrees() -> None:
+    result, events = abort("TCP_ABORT_ON_CLOSE")
+    [reset] = compared(result, events).resets
+    assert reset.kernel_received is True
+    events = [e for e in events if e["kind"] != "receive_reset"]
+    wrong = [d for d in compared(result, events).disagreements if "take" in d.what]
+    assert [(d.side, d.what) for d in wrong] == [
+        ("server", "RST frame 4: the analysis has the server take it, the kernel's server did not take it")
+    ]
