@@ -160,8 +160,9 @@ class Connection:
     # or of a folded connection the first COPIES_KEPT; `copy_count` counts all.
     copies: list[tuple[Segment, int]] = field(default_factory=list)
     copy_count: int = 0
-    # When the capture ended, for a connection still open then (handed over at the end of
-    # the file, not by a timer or its close): what was still going on lasted at least to it.
+    # When the capture ended, for a connection still open then (not over: handed over at the
+    # end of the file, not by a timer or its close): what was still going on lasted at least
+    # to it.
     capture_end: float | None = None
     # When the next connection on its 4-tuple began (a new SYN, or a segment after it was
     # over and quiet): the 4-tuple's sockets are that one's from then on.
@@ -622,7 +623,9 @@ class ConnectionTracker:
         for key, open_ in list(self._current.items()):
             kind, when = open_.expiry(self.timeouts)
             self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
-            done[-1].capture_end = end
+            if not open_.over:
+                # Over ones may have been let go by the sweep already, or not: no mark for them.
+                done[-1].capture_end = end
         self._ended.clear()
         self._timers.clear()
         self._seconds.clear()

@@ -24,8 +24,14 @@ def _piped(capture: Path, *args: str) -> subprocess.CompletedProcess:
         )  # fmt: skip
 
 
-def _without_file_names(document: dict) -> dict:
-    return {key: value for key, value in document.items() if key != "file"}
+def _without_file_names(document):
+    """The document less every "file" member: the head's, each connection's, each flow's
+    and each file's."""
+    if isinstance(document, dict):
+        return {key: _without_file_names(value) for key, value in document.items() if key != "file"}
+    if isinstance(document, list):
+        return [_without_file_names(item) for item in document]
+    return document
 
 
 @pytest.mark.parametrize("capture", ["refused.pcap", "sticky-ipv6.pcap", "handshake.pcap"])

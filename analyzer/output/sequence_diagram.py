@@ -198,7 +198,10 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
     packet_times = [m.start for m in moments] + [m.stop for m in moments]
     for index, call in enumerate(calls):
         moments.append(Moment(call["time"], call["time"], ("call", index, "start")))
-        if any(call["time"] < t < call["end_time"] for t in packet_times):
+        # Its return gets a row of its own when packets came meanwhile, or when it took long
+        # enough to be cut (a sleep, a wait): the cut then stands where the time passed.
+        long = call["end_time"] - call["time"] > BREAK_GAP
+        if long or any(call["time"] < t < call["end_time"] for t in packet_times):
             moments.append(Moment(call["end_time"], call["end_time"], ("call", index, "end")))
     layout = _fitted(moments, cuts)
     summary_lines = _wrap(summary, 150)

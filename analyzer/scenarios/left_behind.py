@@ -124,14 +124,15 @@ KEEP_ANSWERED = 2.5  # idle with the peer answering: the first probes come and a
 def run_keepalive(ctx: Context) -> dict:
     pair = open_pair(ctx)
     echo(ctx, pair)
-    with ctx.log.step(
-        "client",
-        f"setsockopt(SO_KEEPALIVE 1, TCP_KEEPIDLE {KEEP_IDLE}, KEEPINTVL {KEEP_INTERVAL}, KEEPCNT {KEEP_COUNT})",
-    ):
-        pair.client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        pair.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEP_IDLE)
-        pair.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEP_INTERVAL)
-        pair.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEP_COUNT)
+    options = (
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, "SO_KEEPALIVE", 1),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, "TCP_KEEPIDLE", KEEP_IDLE),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, "TCP_KEEPINTVL", KEEP_INTERVAL),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, "TCP_KEEPCNT", KEEP_COUNT),
+    )
+    for level, option, name, value in options:
+        with ctx.log.step("client", f"setsockopt({name}, {value})"):
+            pair.client.setsockopt(level, option, value)
     ctx.log.idle("client", KEEP_ANSWERED, "idle: the client's kernel probes, the server's answers")
     # The server falls silent: nothing it sends leaves its host any more.
     ctx.silence(Held(TCP_FLAGS["ack"], TCP_FLAGS["ack"], sport=SERVER_PORT), "everything the server sends")
