@@ -28,6 +28,7 @@ from analyzer.output.glossary import (
     options_words,
     wireshark_filter,
 )
+from analyzer.output.labels import silent_end
 from analyzer.output.overview_chart import OUTCOMES, Overview, outcome, overview_figure
 from analyzer.output.packet_details import Details, connection_details, drawn_ids, udp_details
 from analyzer.output.page_script import SCRIPT, STYLE
@@ -139,7 +140,7 @@ def _connection_section(
         parts.append(_diagnoses_table([(None, d) for d in result.diagnoses]))
     parts.append("<h3>States</h3>")
     rows = [
-        [side, _states(history, result.state_frames.get(side, []), origin)]
+        [side, _states(history, result.state_frames.get(side, []), origin, silent_end(result, side))]
         for side, history in result.states.items()
     ]
     parts.append(_table(["end", "states (from the time and the frame each began)"], rows))
@@ -172,11 +173,11 @@ def _connection_section(
     return parts
 
 
-def _states(history: list[tuple[float, State]], frames: list[int | None], origin: float) -> str:
-    """Each state an end held, from when and, when a packet moved it there, which frame; in
-    the text report's words for an end that sent nothing."""
+def _states(history: list[tuple[float, State]], frames: list[int | None], origin: float, silent: str) -> str:
+    """Each state an end held, from when and, when a packet moved it there, which frame;
+    `silent` (labels.silent_end) for an end that sent nothing."""
     if not history:
-        return "unknown (sent nothing)"
+        return silent
     parts = []
     for index, (time, state) in enumerate(history):
         frame = frames[index] if index and index < len(frames) else None

@@ -98,3 +98,11 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
                 next_seq[here] = end
         last[here] = segment
     return kinds
+
+
+def silent_end(result: ConnectionAnalysis, side: Side) -> str:
+    """One wording, in every output, for an end that sent nothing: its state is not in the
+    packets; the kernel's snapshots may have seen the server listening all along."""
+    if side == "server" and result.kernel is not None and result.kernel.server_listened:
+        return "unknown (sent nothing); the kernel's: LISTEN"
+    return "unknown (sent nothing)"

@@ -30,7 +30,13 @@ from analyzer.analysis import ConnectionAnalysis, State
 from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
-from analyzer.output.labels import packet_label, retransmission_note, segment_kinds, sequence_bases
+from analyzer.output.labels import (
+    packet_label,
+    retransmission_note,
+    segment_kinds,
+    sequence_bases,
+    silent_end,
+)
 from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
@@ -552,7 +558,7 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
         history = result.states[side]
         if not history:
             known = side == "server" and silent_listener
-            text = "LISTEN (the kernel's;\nsent nothing)" if known else "state unknown\n(sent nothing)"
+            text = silent_end(result, side).replace(" (", "\n(").replace("; ", ";\n")
             labels[side] += [0.7, 0.9]
             ax.text(x, 0.6, text, ha="center", va="top", fontsize=FONT - 1, color="#555555" if known else "#777777",
                     style="italic", zorder=6, gid=STATE_LABEL, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip

@@ -19,6 +19,7 @@ from matplotlib.patches import Patch, Rectangle
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import Side
 from analyzer.output.figures import save_figure
+from analyzer.output.labels import silent_end
 from analyzer.output.ladder_rows import ladder_silences
 from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
@@ -105,9 +106,7 @@ def timeline_figure(
                 ax.text((piece_left + piece_right) / 2, y, state.value, ha="center", va="center", fontsize=8,
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if state.value in HATCH else None)  # fmt: skip
         if not history:
-            ax.text(
-                0.5, y, "state unknown (sent nothing)", ha="center", va="center", fontsize=8, style="italic"
-            )
+            ax.text(0.5, y, silent_end(result, side), ha="center", va="center", fontsize=8, style="italic")
     confirmed = result.kernel.confirmed if result.kernel is not None else []
     for time, side in confirmed:
         ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)

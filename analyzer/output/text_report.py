@@ -18,6 +18,7 @@ from typing import Final, TextIO
 from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream, ScanFinding
 from analyzer.connections import CAPTURE_COPY_WINDOW, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
+from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.timefmt import format_duration
@@ -31,11 +32,11 @@ def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
     return f"[{ip}]:{port}" if family == 6 else f"{ip}:{port}"
 
 
-def _state_line(history: list, frames: list[int | None], origin: float) -> str:
+def _state_line(history: list, frames: list[int | None], origin: float, silent: str) -> str:
     """Each state with its time and the frame that moved the end into it (none for a timer's
-    move, nor for the state an end is first seen in)."""
+    move, nor for the state an end is first seen in); `silent` for an end that sent nothing."""
     if not history:
-        return "unknown (sent nothing)"
+        return silent
     parts = [history[0][1].value]
     for index in range(1, len(history)):
         time, state = history[index]
@@ -91,7 +92,9 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         lines.append(f"  diagnosis  {diagnosis.kind}: {diagnosis.sentence} [{diagnosis.display_filter}]")
     for side in ("client", "server"):
         frames = result.state_frames.get(side, [])
-        lines.append(f"  {side:<10} {_state_line(result.states[side], frames, origin)}")
+        lines.append(
+            f"  {side:<10} {_state_line(result.states[side], frames, origin, silent_end(result, side))}"
+        )
     if result.kernel is not None:
         lines.append(f"  kernel     {result.kernel.describe()}")
         if result.kernel.events is not None:
