@@ -412,6 +412,28 @@ def check_time_wait_reuse(analysis: dict, sidecar: dict) -> None:
     assert views  # the kernel held the server's TIME_WAIT before the new SYN
 
 
+def check_syn_cookies(analysis: dict, sidecar: dict) -> None:
+    assert sidecar["sysctls"]["net.ipv4.tcp_syncookies"] == "2"
+    connections = analysis["connections"]
+    assert sorted(c["client"]["port"] for c in connections) == sorted(sidecar["facts"]["client_ports"])
+    events = sidecar.get("kernel_events") or []
+    for c in connections:
+        assert c["handshake"]["status"] == "complete" and c["close"]["shape"] == "four-way"
+        assert c["resets"] == []
+        if not events:
+            continue  # recorded without the kernel recorder: the packets alone cannot tell a cookie
+        # No request socket: no SYN/ACK of one left, and the server's socket was born from the
+        # cookie the client's ACK brought back, after the SYN/ACK had gone.
+        [born] = [
+            m
+            for m in c["kernel"]["events"]["state_changes"]
+            if (m["side"], m["state"]) == ("server", "SYN_RCVD")
+        ]
+        assert born["kernel_event"] == "LISTEN->SYN_RECV"
+        assert born["kernel_time"] > c["handshake"]["synack_times"][0]
+    assert events and not [e for e in events if e["kind"] == "request_synack"]
+
+
 FACTS = {
     "refused": check_refused,
     "handshake": check_handshake,
@@ -438,6 +460,7 @@ FACTS = {
     "udp-truncation": check_udp_truncation,
     "keepalive": check_keepalive,
     "time-wait-reuse": check_time_wait_reuse,
+    "syn-cookies": check_syn_cookies,
 }
 
 

@@ -34,6 +34,7 @@ SCENARIOS: dict[str, Scenario] = {
         syn_timeout.SCENARIO_LINEAR_OFF,
         backlog.BACKLOG,
         backlog.BACKLOG_ABORT,
+        backlog.SYN_COOKIES,
         sticky.SCENARIO,
         udp.SCENARIO,
         left_behind.CLOSE_WAIT_LEAK,

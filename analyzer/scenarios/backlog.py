@@ -15,7 +15,7 @@ import socket
 from dataclasses import replace
 
 from analyzer.scenarios.base import PURE_ACKS, SERVER_PORT, Context, Scenario
-from analyzer.scenarios.exchange import close, recv
+from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, recv, send
 
 QUEUED_WAIT = 2.5  # long enough for the dropped SYN to be retransmitted twice (1 s apart)
 SYNACK_RETRANSMIT_WAIT = 1.5  # the server retransmits its SYN/ACK after 1 s
@@ -99,4 +99,40 @@ BACKLOG_ABORT = Scenario(
     run=run_backlog_abort,
     sysctls={"net.ipv4.tcp_abort_on_overflow": "1", "net.ipv4.tcp_syncookies": "1"},
     expected_run_seconds=3,
+)
+
+
+COOKIE_CLIENTS = 2
+
+
+def run_syn_cookies(ctx: Context) -> dict:
+    """With tcp_syncookies=2 the listener answers every SYN with a cookie in its SYN/ACK's
+    sequence number and keeps nothing; the client's ACK brings the cookie back, and the
+    connection is made from it, without a request socket ever having held SYN_RCVD."""
+    listener = ctx.listener(SERVER_PORT, backlog=COOKIE_CLIENTS)
+    clients, ports = [], []
+    for _ in range(COOKIE_CLIENTS):
+        client = ctx.socket("client")
+        ctx.connect(client, SERVER_PORT)
+        clients.append(client)
+        ports.append(client.getsockname()[1])
+    for client in clients:
+        conn = _accept(ctx, listener)
+        send(ctx, "client", client, b"hello")
+        recv(ctx, "server", conn)
+        close(ctx, "client", client)
+        ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
+        recv(ctx, "server", conn)
+        close(ctx, "server", conn)
+    close(ctx, "server", listener, "close() listener")
+    return {"client_ports": ports, "server_port": SERVER_PORT}
+
+
+SYN_COOKIES = Scenario(
+    name="syn-cookies",
+    summary="tcp_syncookies=2: every SYN answered with a cookie, no request socket kept; each client's ACK "
+    "brings the cookie back and the connection is made from it",
+    run=run_syn_cookies,
+    sysctls={"net.ipv4.tcp_syncookies": "2"},
+    parameters={"clients": COOKIE_CLIENTS},
 )
