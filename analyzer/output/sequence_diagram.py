@@ -617,7 +617,8 @@ DIAGNOSIS_MARK = "diagnosis-mark"  # the marks' gid: in the SVG, and for the lay
 
 
 def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> None:
-    """Each diagnosis's marks at its evidence frames, in the outer margin on the sender's side,
+    """Each diagnosis's marks at its evidence frames, and the kernel's reasons for its RSTs and
+    drops, in the outer margin on the sender's side,
     level with the arrow's middle: the margins hold the socket calls only on rows of their own,
     and the lifeline's state labels stay clear of them (the calls' own offset)."""
     marks: dict[int, list[str]] = {}
@@ -625,6 +626,17 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
         for frame, mark in diagnosis.marks.items():
             if mark not in marks.setdefault(frame, []):
                 marks[frame].append(mark)
+    # The kernel's own word where its recorder ran: each RST's reason, each packet it freed
+    # undelivered and why (analyzer/findings/kernel_events.py).
+    events = result.kernel.events if result.kernel is not None else None
+    if events is not None:
+        for reset in events.resets:
+            if reset.kernel_reason:
+                marks.setdefault(reset.frame, []).append(f"kernel: {reset.kernel_reason}")
+        for drop in events.drops:
+            if drop.frame is not None:
+                receiver = "server" if drop.sender == "client" else "client"
+                marks.setdefault(drop.frame, []).append(f"the {receiver}'s kernel dropped it: {drop.reason}")
     by_frame = {s.frame: s for s in result.connection.segments}
     for frame, texts in marks.items():
         segment = by_frame.get(frame)
