@@ -104,13 +104,17 @@ def _stream_segments(segments: list[Segment], writer: str) -> list[tuple[int, Se
     the capture holds one connection that began with a SYN; None otherwise (several
     connections' bytes cannot be told apart by side alone)."""
     syns = [s for s in segments if s.flags & (SYN | ACK | RST) == SYN]
-    if not syns or any((s.src, s.sport, s.dst, s.dport) != _ends(syns[0]) for s in syns):
+    if not syns:
         return None
+    forward = _ends(syns[0])
+    if any(_ends(s) != forward for s in syns):
+        return None
+    both = (forward, forward[2:] + forward[:2])
     client = (syns[0].src, syns[0].sport)
     isn: int | None = None
     carried = []
     for segment in segments:
-        if _ends(segment) not in (_ends(syns[0]), _ends(syns[0])[2:] + _ends(syns[0])[:2]):
+        if _ends(segment) not in both:
             return None
         from_client = (segment.src, segment.sport) == client
         if from_client != (writer == "client"):

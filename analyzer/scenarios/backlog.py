@@ -15,18 +15,11 @@ import socket
 from dataclasses import replace
 
 from analyzer.scenarios.base import PURE_ACKS, SERVER_PORT, Context, Scenario
-from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, recv, send
+from analyzer.scenarios.exchange import accept, close, close_after_the_client, recv, send
 
 QUEUED_WAIT = 2.5  # long enough for the dropped SYN to be retransmitted twice (1 s apart)
 SYNACK_RETRANSMIT_WAIT = 1.5  # the server retransmits its SYN/ACK after 1 s
 HELD_CLIENT_PORT = 40001
-
-
-def _accept(ctx: Context, listener: socket.socket) -> socket.socket:
-    with ctx.log.step("server", "accept()") as outcome:
-        conn, peer = listener.accept()
-        outcome.returned(f"fd {conn.fileno()} from port {peer[1]}")
-    return conn
 
 
 def run_backlog(ctx: Context) -> dict:
@@ -42,14 +35,14 @@ def run_backlog(ctx: Context) -> dict:
     ctx.log.idle(
         "server", QUEUED_WAIT, "no accept(): the queue is full, the second client's SYNs are dropped"
     )
-    accepted_first = _accept(ctx, listener)
+    accepted_first = accept(ctx, listener)
     with ctx.log.step("client", "select(writable, 5 s)") as outcome:
         _r, writable, _x = select.select([], [second], [], 5.0)
         outcome.returned("connected" if writable else "still waiting")
     with ctx.log.step("client", "getsockopt(SO_ERROR)") as outcome:
         error = second.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         outcome.returned(errno.errorcode.get(error, "0") if error else "0")
-    accepted_second = _accept(ctx, listener)
+    accepted_second = accept(ctx, listener)
     second_port = second.getsockname()[1]
     for sock in (first, second):
         close(ctx, "client", sock)
@@ -78,7 +71,7 @@ def run_backlog_abort(ctx: Context) -> dict:
         "client", SYNACK_RETRANSMIT_WAIT, "the SYN/ACK is retransmitted; its ACK finds the queue full"
     )
     recv(ctx, "client", held)  # ECONNRESET
-    accepted = [_accept(ctx, listener), _accept(ctx, listener)]
+    accepted = [accept(ctx, listener), accept(ctx, listener)]
     for sock in (waiting, held, third):
         close(ctx, "client", sock)
     for sock in accepted:
@@ -117,13 +110,11 @@ def run_syn_cookies(ctx: Context) -> dict:
         clients.append(client)
         ports.append(client.getsockname()[1])
     for client in clients:
-        conn = _accept(ctx, listener)
+        conn = accept(ctx, listener)
         send(ctx, "client", client, b"hello")
         recv(ctx, "server", conn)
         close(ctx, "client", client)
-        ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
-        recv(ctx, "server", conn)
-        close(ctx, "server", conn)
+        close_after_the_client(ctx, conn)
     close(ctx, "server", listener, "close() listener")
     return {"client_ports": ports, "server_port": SERVER_PORT}
 

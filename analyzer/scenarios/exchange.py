@@ -26,10 +26,16 @@ def open_pair(ctx: Context, backlog: int = 1) -> Pair:
     listener = ctx.listener(SERVER_PORT, backlog)
     client = ctx.socket("client")
     ctx.connect(client, SERVER_PORT)
+    conn = accept(ctx, listener)
+    return Pair(listener, client, conn, client.getsockname()[1])
+
+
+def accept(ctx: Context, listener: socket.socket) -> socket.socket:
+    """A logged accept(): the new socket's fd and its peer's port."""
     with ctx.log.step("server", "accept()") as outcome:
         conn, peer = listener.accept()
         outcome.returned(f"fd {conn.fileno()} from port {peer[1]}")
-    return Pair(listener, client, conn, client.getsockname()[1])
+    return conn
 
 
 def send(ctx: Context, side: Side, sock: socket.socket, data: bytes) -> None:
@@ -48,6 +54,14 @@ def recv(ctx: Context, side: Side, sock: socket.socket, size: int = 1024) -> byt
 def close(ctx: Context, side: Side, sock: socket.socket, what: str = "close()") -> None:
     with ctx.log.step(side, what):
         sock.close()
+
+
+def close_after_the_client(ctx: Context, conn: socket.socket) -> None:
+    """The client has closed: the server lets its delayed ACK of the FIN leave alone (not on
+    its own FIN: a four-way close every time), reads the end of the stream and closes."""
+    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
+    recv(ctx, "server", conn)
+    close(ctx, "server", conn)
 
 
 def echo(ctx: Context, pair: Pair, message: bytes = MESSAGE) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.scenarios.base import Context, Scenario
-from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, MESSAGE, close, echo, facts, open_pair, recv
+from analyzer.scenarios.exchange import MESSAGE, close, close_after_the_client, echo, facts, open_pair
 
 
 def run(ctx: Context) -> dict:
@@ -12,9 +12,7 @@ def run(ctx: Context) -> dict:
     close(ctx, "client", pair.client)
     # Only the client has closed: once the server's delayed ACK of the FIN has left,
     # the kernel holds FIN_WAIT_2 and CLOSE_WAIT, and this step's snapshot shows it.
-    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
-    recv(ctx, "server", pair.conn)
-    close(ctx, "server", pair.conn)
+    close_after_the_client(ctx, pair.conn)
     close(ctx, "server", pair.listener, "close() listener")
     return facts(pair, echoed_bytes=len(echoed))
 

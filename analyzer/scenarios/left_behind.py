@@ -10,7 +10,16 @@ import socket
 from collections.abc import Callable
 
 from analyzer.scenarios.base import SERVER_PORT, TCP_FLAGS, Context, Held, Scenario, Socket
-from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, echo, facts, open_pair, recv
+from analyzer.scenarios.exchange import (
+    DELAYED_ACK_WAIT,
+    accept,
+    close,
+    close_after_the_client,
+    echo,
+    facts,
+    open_pair,
+    recv,
+)
 from analyzer.sidecar import SocketState
 
 # How long the server sits in CLOSE_WAIT while the recording runs: long enough for several
@@ -158,9 +167,7 @@ def run_time_wait_reuse(ctx: Context) -> dict:
         first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ctx.connect(first, SERVER_PORT)
     port = first.getsockname()[1]
-    with ctx.log.step("server", "accept()") as outcome:
-        conn, peer = listener.accept()
-        outcome.returned(f"fd {conn.fileno()} from port {peer[1]}")
+    conn = accept(ctx, listener)
     # The server closes first: the TIME_WAIT is its own, on the 4-tuple the client will use again.
     close(ctx, "server", conn)
     recv(ctx, "client", first)
@@ -179,13 +186,9 @@ def run_time_wait_reuse(ctx: Context) -> dict:
     # Its SYN reaches the server's TIME_WAIT socket, which takes it as a new connection when
     # it is newer (a higher ISN, or a later timestamp): the listener answers.
     ctx.connect(second, SERVER_PORT)
-    with ctx.log.step("server", "accept()") as outcome:
-        again, peer = listener.accept()
-        outcome.returned(f"fd {again.fileno()} from port {peer[1]}")
+    again = accept(ctx, listener)
     close(ctx, "client", second)
-    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
-    recv(ctx, "server", again)
-    close(ctx, "server", again)
+    close_after_the_client(ctx, again)
     close(ctx, "server", listener, "close() listener")
     return {"client_port": port, "server_port": SERVER_PORT}
 

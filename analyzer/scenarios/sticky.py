@@ -9,7 +9,7 @@ import socket
 import struct
 
 from analyzer.scenarios.base import Context, Scenario
-from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, facts, open_pair, recv, send
+from analyzer.scenarios.exchange import close, close_after_the_client, facts, open_pair, recv, send
 
 MESSAGES = (b"one", b"two", b"three")
 # The server reads only after all three sends have landed in its receive queue.
@@ -43,10 +43,7 @@ def run(ctx: Context) -> dict:
         (length,) = struct.unpack("!I", _recv_exactly(ctx, pair.conn, 4))
         framed.append(_recv_exactly(ctx, pair.conn, length))
     close(ctx, "client", pair.client)
-    # The FIN's ACK leaves alone, not on the server's FIN: a four-way close every time.
-    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
-    recv(ctx, "server", pair.conn)
-    close(ctx, "server", pair.conn)
+    close_after_the_client(ctx, pair.conn)
     close(ctx, "server", pair.listener, "close() listener")
     return facts(
         pair,
@@ -96,9 +93,7 @@ def run_nagle(ctx: Context) -> dict:
     ctx.log.idle("server", READ_DELAY, "the pieces wait in the receive queue")
     nodelay = recv(ctx, "server", pair.conn)
     close(ctx, "client", pair.client)
-    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
-    recv(ctx, "server", pair.conn)
-    close(ctx, "server", pair.conn)
+    close_after_the_client(ctx, pair.conn)
     close(ctx, "server", pair.listener, "close() listener")
     return facts(
         pair,

@@ -14,7 +14,8 @@ MESSAGES = (b"one", b"two", b"three")
 REPLY = b"reply"
 
 
-def run(ctx: Context) -> dict:
+def _sockets(ctx: Context) -> tuple[socket.socket, socket.socket]:
+    """The server's socket bound to UDP_PORT and the client's, each a logged step."""
     log = ctx.log
     with log.step("server", "socket(SOCK_DGRAM)") as outcome:
         server = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
@@ -24,6 +25,12 @@ def run(ctx: Context) -> dict:
     with log.step("client", "socket(SOCK_DGRAM)") as outcome:
         client = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
         outcome.returned(f"fd {client.fileno()}")
+    return server, client
+
+
+def run(ctx: Context) -> dict:
+    log = ctx.log
+    server, client = _sockets(ctx)
     # connect() on UDP only fixes the peer: no packet, but the socket now hears ICMP errors.
     with log.step("client", f"connect({ctx.where(UDP_PORT)})"):
         client.connect((ctx.host, UDP_PORT))
@@ -68,14 +75,7 @@ TRUNCATING_BUFFER = 100
 
 def run_truncation(ctx: Context) -> dict:
     log = ctx.log
-    with log.step("server", "socket(SOCK_DGRAM)") as outcome:
-        server = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
-        outcome.returned(f"fd {server.fileno()}")
-    with log.step("server", f"bind({ctx.where(UDP_PORT)})"):
-        server.bind((ctx.host, UDP_PORT))
-    with log.step("client", "socket(SOCK_DGRAM)") as outcome:
-        client = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
-        outcome.returned(f"fd {client.fileno()}")
+    server, client = _sockets(ctx)
     for message in (BIG, SMALL):
         with log.step("client", f"sendto({len(message)} bytes)"):
             client.sendto(message, (ctx.host, UDP_PORT))

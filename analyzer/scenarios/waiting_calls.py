@@ -9,7 +9,7 @@ import select
 import socket
 
 from analyzer.scenarios.base import CLOSED_PORT, SERVER_PORT, Context, Scenario, Socket
-from analyzer.scenarios.exchange import DELAYED_ACK_WAIT, close, echo, facts, open_pair, recv
+from analyzer.scenarios.exchange import accept, close, close_after_the_client, echo, facts, open_pair, recv
 
 RECV_TIMEOUT = 0.5
 SELECT_LIMIT = 2.0
@@ -23,9 +23,7 @@ def run_recv_timeout(ctx: Context) -> dict:
     # The server sends nothing: the deadline passes in the client, not on the wire.
     recv(ctx, "client", pair.client)
     close(ctx, "client", pair.client)
-    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
-    recv(ctx, "server", pair.conn)
-    close(ctx, "server", pair.conn)
+    close_after_the_client(ctx, pair.conn)
     close(ctx, "server", pair.listener, "close() listener")
     return facts(pair, recv_timeout=RECV_TIMEOUT)
 
@@ -54,13 +52,9 @@ def run_nonblocking_connect(ctx: Context) -> dict:
     listener = ctx.listener(SERVER_PORT, backlog=1)
     client, connected = _connect_without_waiting(ctx, SERVER_PORT)
     client_port = client.getsockname()[1]
-    with ctx.log.step("server", "accept()") as outcome:
-        conn, peer = listener.accept()
-        outcome.returned(f"fd {conn.fileno()} from port {peer[1]}")
+    conn = accept(ctx, listener)
     close(ctx, "client", client)
-    ctx.log.idle("server", DELAYED_ACK_WAIT, "the delayed ACK of the FIN")
-    recv(ctx, "server", conn)
-    close(ctx, "server", conn)
+    close_after_the_client(ctx, conn)
     close(ctx, "server", listener, "close() listener")
     # Nobody listens on CLOSED_PORT: the same calls, and SO_ERROR says ECONNREFUSED.
     refused, refusal = _connect_without_waiting(ctx, CLOSED_PORT)
