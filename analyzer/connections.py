@@ -71,6 +71,7 @@ from typing import Final, Literal, NamedTuple, Protocol
 
 from analyzer.decode.reader import DecodeStats
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
+from analyzer.held_attempt import HeldAttempt, can_pack
 
 Endpoint = tuple[str, int]
 
@@ -290,6 +291,9 @@ class _Open:
         self.copies: list[tuple[Segment, int]] | None = None  # see Connection.copies
         self.copy_count = 0
         self.recent: list[Segment] | None = None  # once folded: its latest segments, for copies
+        # The packed attempt it began as (held_attempt.py), if it did: the timer that attempt
+        # set is this connection's.
+        self.attempt: HeldAttempt | None = None
 
     def copy_of(self, segment: Segment) -> Segment | None:
         """The segment among the latest that `segment` is a capture copy of, if any."""
@@ -369,22 +373,30 @@ class ConnectionTracker:
         fold: Fold | None = None,
         long_connection: int = LONG_CONNECTION,
         frames: DecodeStats | None = None,
+        pack_attempts: bool = True,
     ) -> None:
         """fold: takes over a connection once it has `long_connection` segments (see Folder);
         without it every connection's segments are kept until it is handed over.
         frames: the reader's statistics, whose end_time (the latest frame time read so far,
         of any frame) drives the timers' clock: the same in every share process, which
-        sees only some connections' segments, when the capture's times go backwards."""
+        sees only some connections' segments, when the capture's times go backwards.
+        pack_attempts: hold a SYN and its SYN/ACK packed until a third segment comes
+        (held_attempt.py); the connections are the same either way."""
         self.timeouts = timeouts if timeouts is not None else Timeouts()
         self._frames = frames
         self._fold = fold
         self._long = long_connection
+        # Not where a fold could take a connection of two segments (tests set it that low).
+        self._pack = pack_attempts and long_connection > 2
         self._current: dict[tuple[str, int, str, int], _Open] = {}
+        # Attempts held packed (held_attempt.py), by the same keys; a key is in one or the
+        # other, and both together hold the connections in the order of their ids.
+        self._attempts: dict[tuple[str, int, str, int], HeldAttempt] = {}
         self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
         # Timers by the whole second they may fire in (a wheel: a flood's attempts cost one
         # list slot each, not a heap entry), and those seconds in a heap. Looked at lazily:
         # a connection that has had segments since is put back by its new time.
-        self._timers: dict[int, list[_Open]] = {}
+        self._timers: dict[int, list[_Open | HeldAttempt]] = {}
         self._seconds: list[int] = []
         self._count = 0
         self._since_sweep = 0
@@ -410,6 +422,20 @@ class ConnectionTracker:
             latest = frames.end_time
             if latest is not None and latest > self._clock:
                 self._clock = latest
+        if open_ is None:
+            attempt = self._attempts.get(key) if self._attempts else None
+            if attempt is not None:
+                if self._stays_packed(attempt, segment):
+                    attempt.add_answer(segment)
+                    self._count_for_sweep(done)
+                    return
+                open_ = self._unpack(key, attempt)
+            elif self._pack and flags & (SYN | ACK | RST | FIN) == SYN and can_pack(segment):
+                self._attempts[key] = attempt = HeldAttempt(key, self._count, segment)
+                self._count += 1
+                self._time(attempt, time + self.timeouts.attempt)
+                self._count_for_sweep(done)
+                return
         from_a = True
         first = False
         if open_ is not None:
@@ -454,6 +480,46 @@ class ConnectionTracker:
             if flags & FIN and not flags & RST and open_.fin_end_a == UNSEEN and not open_.reset:
                 open_.b_first_fin_time = time
                 self._time(open_, time + self.timeouts.partial_close)
+        self._apply(open_, segment, from_a, first)
+        self._count_for_sweep(done)
+
+    def _stays_packed(self, attempt: HeldAttempt, segment: Segment) -> bool:
+        """Whether `segment` is the first answer of a packed attempt, a SYN/ACK, and leaves it
+        an attempt that nothing but its timer ends: anything else is taken unpacked."""
+        return (
+            not attempt.answered
+            and segment.flags & (SYN | ACK | RST | FIN) == SYN | ACK
+            and segment.sport == (attempt.key[3] if attempt.a_is_low else attempt.key[1])
+            and segment.src == (attempt.key[2] if attempt.a_is_low else attempt.key[0])
+            and can_pack(segment)
+            and self._clock <= self._gives_up(attempt)
+        )
+
+    def _gives_up(self, attempt: HeldAttempt) -> float:
+        """When a packed attempt's timer fires: _Open.expiry's for an attempt."""
+        return attempt.last_time + max(self.timeouts.attempt, BACKOFF_PATIENCE * attempt.syn_gap)
+
+    def _unpack(self, key: tuple[str, int, str, int], attempt: HeldAttempt) -> _Open:
+        """The full bookkeeping of a packed attempt: its segments taken again, as they were
+        when they came (its timer stays the attempt's: see _sweep)."""
+        held = attempt.segments()
+        del self._attempts[key]
+        attempt.release()
+        first = held[0]
+        open_ = self._current[key] = _Open(key, [], attempt.first_index)
+        open_.a_src, open_.a_port = first.src, first.sport
+        open_.began_with_syn = True
+        open_.attempt = attempt
+        self._apply(open_, first, True, True)
+        for segment in held[1:]:
+            open_.b_spoke = True
+            self._apply(open_, segment, False, False)
+        return open_
+
+    def _apply(self, open_: _Open, segment: Segment, from_a: bool, first: bool) -> None:
+        """What a segment, the connection's (`first`: its first) tells its bookkeeping."""
+        flags = segment.flags
+        time = segment.time
         if segment.tunnel or open_.tunnels is not None:
             open_.note_tunnel(segment.tunnel, first)
         was_over = open_.over
@@ -501,8 +567,7 @@ class ConnectionTracker:
                 open_.challenge_ack = segment.ack
         if open_.over and not was_over:
             open_.queued_at = time
-            self._ended.append((key, open_))
-        self._count_for_sweep(done)
+            self._ended.append((open_.key, open_))
 
     def _control(self, open_: _Open, segment: Segment, from_a: bool) -> None:
         """What a SYN, FIN or RST tells of the connection's start and end."""
@@ -544,7 +609,11 @@ class ConnectionTracker:
             self._since_sweep = 0
             self._sweep(self._clock, done)
 
-    def _time(self, open_: _Open, when: float) -> None:
+    def held(self) -> int:
+        """Connections held open now."""
+        return len(self._current) + len(self._attempts)
+
+    def _time(self, open_: _Open | HeldAttempt, when: float) -> None:
         if when >= _NEVER:
             return  # never fires (an infinite timeout): the connection is held to the end
         second = int(when)
@@ -576,10 +645,27 @@ class ConnectionTracker:
                 break  # the oldest in the queue is not quiet yet, nor are those behind it
         seconds, clock = self._seconds, self._clock
         while seconds and seconds[0] + 1 <= clock:  # every timer of that second is due
-            for open_ in self._timers.pop(heapq.heappop(seconds)):
-                key = open_.key
-                if self._current.get(key) is not open_ or open_.over:
-                    continue  # handed over already, or the queue of the over has it
+            for due in self._timers.pop(heapq.heappop(seconds)):
+                key = due.key
+                if isinstance(due, HeldAttempt):
+                    if self._attempts.get(key) is due:
+                        when = self._gives_up(due)
+                        if clock > when:
+                            self._hand_over_attempt(key, due, done, "attempt")
+                        else:
+                            self._time(due, when)
+                        continue
+                    # Unpacked since, maybe: its timer is the connection's.
+                    found = self._current.get(key)
+                    if found is None or found.attempt is not due:
+                        continue
+                    open_ = found
+                else:
+                    open_ = due
+                    if self._current.get(key) is not open_:
+                        continue  # handed over already
+                if open_.over:
+                    continue  # the queue of the over has it
                 when = open_.expiry(self.timeouts)[1]
                 if clock > when:
                     self._expire(key, open_, done)
@@ -615,12 +701,29 @@ class ConnectionTracker:
         open_.folder = None
         done.append(connection)
 
+    def _hand_over_attempt(
+        self, key: tuple, attempt: HeldAttempt, done: list[Connection], expired: Expiry | None
+    ) -> None:
+        del self._attempts[key]
+        connection = _connection(attempt.first_index, attempt.segments())
+        connection.expired = expired
+        attempt.release()
+        done.append(connection)
+
     def finish(self, end_time: float | None = None) -> list[Connection]:
         """The connections still open. `end_time`: when the capture ended (its last frame,
         of any kind), for the expiry marks; the last segment's time if not given."""
         end = self._clock if end_time is None else max(end_time, self._clock)
         done: list[Connection] = []
-        for key, open_ in list(self._current.items()):
+        held: list[_Open | HeldAttempt] = [*self._current.values(), *self._attempts.values()]
+        held.sort(key=_first_index)  # in the order of their ids, as if none had been packed
+        for item in held:
+            if isinstance(item, HeldAttempt):
+                when = self._gives_up(item)
+                self._hand_over_attempt(item.key, item, done, "attempt" if end > when else None)
+                done[-1].capture_end = end
+                continue
+            key, open_ = item.key, item
             kind, when = open_.expiry(self.timeouts)
             self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
             if not open_.over:
@@ -630,6 +733,10 @@ class ConnectionTracker:
         self._timers.clear()
         self._seconds.clear()
         return done
+
+
+def _first_index(held: _Open | HeldAttempt) -> int:
+    return held.first_index
 
 
 def stream_connections(
