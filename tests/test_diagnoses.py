@@ -11,6 +11,7 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.decode.segment import Segment, TcpOptions
+from analyzer.findings.resets import record_fin_timeout
 from analyzer.sidecar import load_sidecar
 from analyzer.timefmt import format_duration
 
@@ -113,6 +114,24 @@ def test_fin_wait_2_expired_states_the_silence_and_no_timer_it_did_not_outlast()
     assert "the server's segment came 44.996 s later (frame 6)" in reset.explanation
     assert "the client's timer is shorter than 44.996 s" in reset.explanation
     assert "(Linux tcp_fin_timeout, 60 s by default)" not in reset.explanation
+
+
+def test_fin_wait_2_expired_never_names_a_recorded_timer_longer_than_the_wait() -> None:
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "FA", 101, 501),
+        ("s", "A", 501, 102),
+        (45.0, "s", "PA", 501, 102, 10),
+        ("c", "R", 102, 0),
+    )
+    [result] = analyze_segments(segments).connections
+    [reset] = record_fin_timeout(result.connection, result.resets, 60)
+    assert "after the socket had been ended by something other than the FIN_WAIT_2 timer" in reset.explanation
+    assert "tcp_fin_timeout 60 s, longer than this wait" in reset.explanation
+    [reset] = record_fin_timeout(result.connection, result.resets, 30)
+    assert (
+        "ended by the FIN_WAIT_2 timer (tcp_fin_timeout 30 s, recorded in the sidecar)" in reset.explanation
+    )
 
 
 @pytest.mark.parametrize("name", ["fin-wait-2-timeout", "fin-wait-2-timeout-ipv6"])

@@ -375,8 +375,14 @@ def fin_wait_2_expired_text(sender: Side, acked: Segment, late: Segment, fin_tim
     peer = "server" if sender == "client" else "client"
     what = "FIN" if late.flags & FIN else "segment"
     silence = late.time - acked.time
-    if fin_timeout is not None:
+    if fin_timeout is not None and fin_timeout <= silence:
         timer = f"the FIN_WAIT_2 timer (tcp_fin_timeout {fin_timeout} s, recorded in the sidecar)"
+    elif fin_timeout is not None:
+        # Not the recorded timer: it had not run out. The packets still show no socket.
+        timer = (
+            f"something other than the FIN_WAIT_2 timer (the sidecar records tcp_fin_timeout {fin_timeout} s, "
+            f"longer than this wait)"
+        )
     elif silence >= LINUX_FIN_TIMEOUT:
         timer = f"the FIN_WAIT_2 timer (Linux's tcp_fin_timeout, {LINUX_FIN_TIMEOUT} s by default)"
     else:
