@@ -32,12 +32,12 @@ from analyzer.findings.backoff import (
 )
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.compatibility import Compatibility, compatibility
-from analyzer.findings.diagnoses import Diagnosis, diagnose
+from analyzer.findings.diagnoses import Diagnosis, diagnose, fin_wait_2_expired_sentence
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.kernel_events import EventAgreement, compare_events
 from analyzer.findings.resends import earlier_copies, numbered_resends
-from analyzer.findings.resets import Reset, find_resets, refine_with_calls
+from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.findings.scans import ScanDetector, ScanFinding
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
@@ -344,6 +344,10 @@ def apply_orphan_timer(result: ConnectionAnalysis, sysctls: dict) -> None:
     setting = sysctls.get(FIN_TIMEOUT_SYSCTL)
     if setting is None or not str(setting).isdigit():
         return
+    for reset in record_fin_timeout(result.connection, result.resets, int(setting)):
+        for diagnosis in result.diagnoses:
+            if diagnosis.kind == "fin_wait_2_expired" and reset.segment.frame in diagnosis.frames:
+                diagnosis.sentence = fin_wait_2_expired_sentence(reset)
     for side in SIDES:
         history, frames = result.states[side], result.state_frames.get(side, [])
         for index in range(1, min(len(history), len(frames))):

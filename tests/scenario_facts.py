@@ -49,6 +49,8 @@ def check_handshake(analysis: dict, sidecar: dict) -> None:
         "shape": "four-way",
         "time_wait": "client",
         "explanation": c["close"]["explanation"],
+        "ending": "four-way",
+        "reset_frame": None,
     }
     assert c["resets"] == []
     assert _states(c, "client") == [
@@ -293,6 +295,8 @@ def check_close_wait_leak(analysis: dict, sidecar: dict) -> None:
 
 def check_fin_wait_2_timeout(analysis: dict, sidecar: dict) -> None:
     c = _complete_then(analysis, sidecar, "client", "four-way", None)
+    # Both FINs, but the client's RST answered the server's: the close never completed.
+    assert (c["close"]["ending"], c["close"]["reset_frame"]) == ("fin-then-reset", c["resets"][0]["frame"])
     assert sidecar["facts"]["fin_wait_2_expired"] is True
     assert [(r["sender"], r["cause"], r["state"]) for r in c["resets"]] == [
         ("client", "fin_wait_2_expired", "CLOSED")

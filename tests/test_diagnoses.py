@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run, stored_captures
+from conftest import CAPTURES, run, stored_captures
 from segments import HANDSHAKE, conversation
 
-from analyzer.analysis import analyze_segments
+from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.decode.segment import Segment, TcpOptions
+from analyzer.findings.resets import record_fin_timeout
+from analyzer.sidecar import load_sidecar
+from analyzer.timefmt import format_duration
 
 
 def _kinds(segments: list[Segment]) -> dict[str, list]:
@@ -39,9 +42,26 @@ def test_close_wait_held_until_the_application_closes() -> None:
     diagnosis = _one(segments, "close_wait_held")
     assert diagnosis.frames == [4, 5, 6]
     assert (
-        "the server's application did not close: in CLOSE_WAIT it sent nothing for 44.9" in diagnosis.sentence
+        "the server's application did not close: in CLOSE_WAIT it sent no data and no FIN for 44.9"
+        in diagnosis.sentence
     )
     assert diagnosis.display_filter == "frame.number in {4, 5, 6}"
+
+
+def test_close_wait_held_until_the_peers_rst_says_so() -> None:
+    """The client closed, the server held CLOSE_WAIT; 45 s later the client's RST ended the
+    connection: the silence ran to that RST, not to the capture's end."""
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "FA", 101, 501),  # frame 4: the client closes
+        ("s", "A", 501, 102),  # frame 5: the server acknowledges: CLOSE_WAIT
+        (45.0, "c", "R", 102, 0),  # frame 6: the client resets
+    )
+    [held] = _kinds(segments)["close_wait_held"]
+    assert held.frames == [4, 5, 6]
+    assert "until the client's RST (frame 6) ended the connection" in held.sentence
+    assert "capture ended" not in held.sentence and "at least" not in held.sentence
+    assert held.marks[6] == "RST ends CLOSE_WAIT"
 
 
 def test_a_prompt_close_and_a_half_close_in_use_are_no_close_wait() -> None:
@@ -76,6 +96,58 @@ def test_fin_wait_2_ended_by_the_timer_then_rst_for_no_connection() -> None:
     [reset] = result.resets
     assert reset.cause == "fin_wait_2_expired"
     assert "FIN_WAIT_2" in reset.explanation and "tcp_fin_timeout" in reset.explanation
+
+
+def test_fin_wait_2_expired_states_the_silence_and_no_timer_it_did_not_outlast() -> None:
+    """45 s of silence ended the socket: the sender's timer was shorter than Linux's 60 s
+    default, and the sentence must not name 60 s as the timer the silence outlasted."""
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "FA", 101, 501),  # 4
+        ("s", "A", 501, 102),  # 5
+        (45.0, "s", "PA", 501, 102, 10),  # 6
+        ("c", "R", 102, 0),  # 7
+    )
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "fin_wait_2_expired"
+    assert "the server's segment came 44.996 s later (frame 6)" in reset.explanation
+    assert "the client's timer is shorter than 44.996 s" in reset.explanation
+    assert "(Linux tcp_fin_timeout, 60 s by default)" not in reset.explanation
+
+
+def test_fin_wait_2_expired_never_names_a_recorded_timer_longer_than_the_wait() -> None:
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "FA", 101, 501),
+        ("s", "A", 501, 102),
+        (45.0, "s", "PA", 501, 102, 10),
+        ("c", "R", 102, 0),
+    )
+    [result] = analyze_segments(segments).connections
+    [reset] = record_fin_timeout(result.connection, result.resets, 60)
+    assert "after the socket had been ended by something other than the FIN_WAIT_2 timer" in reset.explanation
+    assert "tcp_fin_timeout 60 s, longer than this wait" in reset.explanation
+    [reset] = record_fin_timeout(result.connection, result.resets, 30)
+    assert (
+        "ended by the FIN_WAIT_2 timer (tcp_fin_timeout 30 s, recorded in the sidecar)" in reset.explanation
+    )
+
+
+@pytest.mark.parametrize("name", ["fin-wait-2-timeout", "fin-wait-2-timeout-ipv6"])
+def test_fin_wait_2_expired_names_the_recorded_fin_timeout(name: str) -> None:
+    """The scenario set tcp_fin_timeout to 2 s (its sidecar says so): the RST's cause and
+    the diagnosis name that, not Linux's default."""
+    pcap = CAPTURES / f"{name}.pcap"
+    [result] = analyze_file(str(pcap), sidecar=load_sidecar(CAPTURES / f"{name}.sidecar.json")).connections
+    [reset] = result.resets
+    [diagnosis] = [d for d in result.diagnoses if d.kind == "fin_wait_2_expired"]
+    by_frame = {s.frame: s for s in result.connection.segments}
+    silence = by_frame[reset.evidence[2]].time - by_frame[reset.evidence[1]].time
+    for text in (reset.explanation, diagnosis.sentence):
+        assert "tcp_fin_timeout 2 s, recorded in the sidecar" in text
+        assert "60 s" not in text
+        assert f"came {format_duration(silence)} later" in text
 
 
 def test_an_abort_after_the_own_fin_is_no_unknown_rst() -> None:

@@ -126,6 +126,30 @@ def test_one_fin_and_reset_shapes() -> None:
     assert analyze(*HANDSHAKE).close.shape == "none"
 
 
+def test_fins_then_a_reset_before_the_close_completed_end_fin_then_reset() -> None:
+    """FIN, ACK, FIN, then a RST for the second FIN (the first closer's socket gone): the FINs'
+    shape stays four-way (the JSON's `shape`), the ending is fin-then-reset, and the text
+    says the RST ended it."""
+    close = close_of(("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "FA", 501, 102), ("c", "R", 102, 0))
+    assert (close.shape, close.ending, close.reset_by) == ("four-way", "fin-then-reset", "client")
+    assert close.reset is not None and close.reset.frame == 7
+    assert "four-way" not in close.explain()
+    assert "a RST from the client (frame 7) ended the connection" in close.explain()
+    assert close.explain().endswith("fin-then-reset close")
+    # A RST after the close completed (the second FIN acknowledged) ends nothing.
+    done = close_of(
+        ("c", "FA", 101, 501),
+        ("s", "A", 501, 102),
+        ("s", "FA", 501, 102),
+        ("c", "A", 102, 502),
+        ("c", "R", 102, 0),
+    )
+    assert (done.shape, done.ending, done.reset) == ("four-way", "four-way", None)
+    # One FIN, then a RST: the RST is named too.
+    one = close_of(("c", "FA", 101, 501), ("s", "R", 501, 0))
+    assert (one.ending, one.reset_by) == ("fin-then-reset", "server")
+
+
 # -- resets --------------------------------------------------------------------------------------
 
 

@@ -49,7 +49,9 @@ def test_each_connection_is_a_row_in_the_colour_of_its_outcome(tmp_path) -> None
     result = run("overview", str(capture), "-o", str(out))
     assert result.returncode == 0, result.stderr
     texts = " ".join(_texts(out))
-    assert "mixed.pcap: 6 connections" in texts
+    # The title says what the picture shows, and the clock, in plain words.
+    assert "mixed.pcap: 6 TCP connections over time, coloured by outcome" in texts
+    assert "A row per connection." in texts and "time in seconds since frame 1" in texts
     assert "#0 10.0.0.1:40000 → 10.0.0.2:80" in texts and "#5 10.1.0.2:50000 → 10.0.0.2:80" in texts
     cause = results[2].resets[0].cause.replace("_", " ")
     assert f"RST: {cause}" in texts  # the reset row names its cause
@@ -59,7 +61,7 @@ def test_each_connection_is_a_row_in_the_colour_of_its_outcome(tmp_path) -> None
     svg = out.read_text()
     for key in ("closed", "refused", "reset", "no_answer"):
         assert OUTCOMES[key][1] in svg
-    assert "seconds since the capture's first frame" in texts
+    assert "seconds since frame 1 (the capture's first frame: Wireshark's clock)" in texts
 
 
 def test_a_flood_shows_its_rare_outcomes_and_counts_the_rest(tmp_path) -> None:
@@ -79,7 +81,9 @@ def test_a_flood_shows_its_rare_outcomes_and_counts_the_rest(tmp_path) -> None:
     svg = tmp_path / "flood.svg"
     assert run("overview", str(capture), "-o", str(svg)).returncode == 0
     texts = " ".join(_texts(svg))
-    assert f"{MAX_ROWS} of 503 connections" in texts and "connections begun" in texts
+    assert "flood.pcap: 503 TCP connections over time, coloured by outcome" in texts
+    assert f"{MAX_ROWS} of them drawn, a row each: the rarest outcomes first" in texts
+    assert "connections begun" in texts
 
 
 def test_an_overview_keeps_a_few_rows_whatever_the_file(tmp_path) -> None:

@@ -166,6 +166,77 @@ def _diagnosis_rows(page: str, heading: str) -> list[list[str]]:
     return [cells for under, cells in parser.rows if under == heading]
 
 
+def _many_alike(path: Path) -> Path:
+    """3 quiet complete exchanges (nothing to look at) and 14 unanswered SYNs: more connections
+    than the page draws."""
+    from pcap_builder import tcp_packet, write_capture
+
+    client, server = "10.0.0.1", "10.0.0.2"
+    packets = []
+    for n in range(3):
+        port = 41000 + n
+        packets += [
+            tcp_packet(4, client, port, server, 80, "S", 100),
+            tcp_packet(4, server, 80, client, port, "SA", 500, 101),
+            tcp_packet(4, client, port, server, 80, "A", 101, 501),
+            tcp_packet(4, client, port, server, 80, "FA", 101, 501),
+            tcp_packet(4, server, 80, client, port, "FA", 501, 102),
+            tcp_packet(4, client, port, server, 80, "A", 102, 502),
+        ]
+    packets += [tcp_packet(4, client, 42000 + n, server, 81, "S", 100) for n in range(14)]
+    return write_capture(path, packets)
+
+
+def _connection_rows(page: str) -> list[str]:
+    table = page.split('<table id="connections">', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr data-id=.*?</tr>", table, re.S)
+
+
+def test_every_row_links_to_its_section_and_one_not_drawn_says_why(tmp_path) -> None:
+    from analyzer.output.html_report import MAX_SECTIONS
+
+    page = _report(_many_alike(tmp_path / "alike.pcap"), tmp_path / "report").read_text()
+    rows = _connection_rows(page)
+    assert len(rows) == 17
+    drawn = re.findall(r'<section class="connection" id="conn-(\d+)"', page)
+    undrawn = re.findall(r'<section class="connection undrawn" id="conn-(\d+)"', page)
+    assert len(drawn) == MAX_SECTIONS and len(undrawn) == 17 - MAX_SECTIONS
+    for row in rows:
+        ident = re.search(r'data-id="(\d+)"', row).group(1)
+        # Its # links to its section, drawn or not.
+        assert f'<a href="#conn-{ident}">#{ident}</a>' in row
+        if ident in undrawn:
+            assert "not drawn: " in row
+        else:
+            assert "not drawn" not in row
+    # The quiet ones: nothing unusual; the unanswered ones past the page's count: one like it is drawn.
+    by_id = {re.search(r'data-id="(\d+)"', row).group(1): row for row in rows}
+    for ident in ("0", "1", "2"):
+        assert "not drawn: nothing unusual" in by_id[ident]
+    late = [i for i in undrawn if i not in ("0", "1", "2")]
+    assert len(late) == 2
+    for ident in late:
+        assert re.search(r'not drawn: one like it is, see <a href="#conn-(\d+)">', by_id[ident])
+        section = page.split(f'id="conn-{ident}"', 1)[1].split("</section>", 1)[0]
+        assert (
+            "Not drawn: the page draws 12 connections" in section
+            and "is drawn and has its outcome" in section
+        )
+
+
+def test_the_connections_notes_are_words_not_codes(tmp_path, corpus_dir) -> None:
+    """The notes say each diagnosis in words (the code's sentence on hover); a reset's outcome
+    is its cause in words, not the code with its underscores dropped."""
+    [pcap] = (corpus_dir / "pcaps").glob("ppa_http_espn_fail.*")
+    page = _report(pcap, tmp_path / "report").read_text()
+    rows = {re.search(r'data-id="(\d+)"', row).group(1): row for row in _connection_rows(page)}
+    text = re.sub(r"<[^>]+>", " ", rows["7"])
+    assert "reset: late segment after the FIN_WAIT_2 timer" in text
+    assert "fin wait 2 expired" not in text and "close wait held" not in text
+    assert "an application did not close (CLOSE_WAIT held)" in text and "keep-alive probes" in text
+    assert 'title="the client&#x27;s application did not close' in rows["7"]
+
+
 def test_report_lists_each_connections_diagnoses_with_sentence_and_filter(tmp_path) -> None:
     page = _report(REAL_SOCKETS / "tail-loss-probe.pcap", tmp_path).read_text()
     document = json.loads(run("analyze", "--json", str(REAL_SOCKETS / "tail-loss-probe.pcap")).stdout)
@@ -297,8 +368,29 @@ def _check_in_browser(browser, pcap: Path, tmp_path: Path) -> _Opened:
     page.click("#connections th:nth-child(1) button")
     ids = opened.column(0)
     assert ids == sorted(ids) and len(ids) == len(outcomes)
-    # A click on a connection goes to its section, its heading in view.
-    link = page.locator("#connections tbody a").first
+    # Every row's # links to its section.
+    links = page.eval_on_selector_all(
+        "#connections tbody tr", "rows => rows.map(r => r.cells[0].querySelector('a')?.getAttribute('href'))"
+    )
+    assert links == [f"#conn-{int(i)}" for i in ids]
+    assert (
+        page.evaluate(
+            "() => Array.from(document.querySelectorAll('#connections tbody tr td:first-child a'))"
+            ".filter(a => !document.getElementById(a.getAttribute('href').slice(1))).length"
+        )
+        == 0
+    )
+    # A click on a connection not drawn goes to its section, which says why.
+    undrawn = page.locator("#connections tbody tr[data-drawn='no'] td:first-child a")
+    if undrawn.count():
+        target = undrawn.first.get_attribute("href")
+        undrawn.first.click()
+        assert page.evaluate("location.hash") == target
+        top = page.evaluate(f"document.querySelector('{target} h3').getBoundingClientRect().top")
+        assert -2 < top < 100
+        assert "Not drawn: " in page.inner_text(f"{target}")
+    # A click on a drawn connection goes to its section, its heading in view.
+    link = page.locator("#connections tbody tr:not([data-drawn='no']) td:first-child a").first
     target = link.get_attribute("href")
     assert target is not None and target.startswith("#conn-")
     link.click()

@@ -11,7 +11,7 @@ from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-from conftest import CAPTURES, assert_one_line_error, run, stored_captures
+from conftest import CAPTURES, CORPUS, NO_CORPUS, assert_one_line_error, run, stored_captures
 
 from analyzer.analysis import analyze_file, stream_file
 from analyzer.output.json_report import write_document
@@ -39,15 +39,51 @@ def test_the_counts_add_up_and_agree_with_the_document(pcap) -> None:
     assert ended + endings["one_side_closed"] + endings["no_close_seen"] == len(connections)
     statuses = Counter(c["handshake"]["status"] for c in connections)
     assert summary["handshakes"] == {status: statuses[status] for status in HANDSHAKES}
-    shapes = Counter(c["close"]["shape"] for c in connections)
+    shapes = Counter(c["close"]["ending"] for c in connections)
     assert endings["closed"] == {shape: shapes[shape] for shape in NORMAL}
     first_causes = Counter(
-        c["resets"][0]["cause"] for c in connections if c["resets"] and c["close"]["shape"] not in NORMAL
+        c["resets"][0]["cause"] for c in connections if c["resets"] and c["close"]["ending"] not in NORMAL
     )
     assert endings["reset"] == {cause: first_causes[cause] for cause in RESETS}
     sources = Counter(c["client"]["ip"] for c in connections)
     assert {s["ip"]: s["connections"] for s in summary["busiest_sources"]} == dict(sources.most_common(10))
     assert summary["source_counts_short_by"] == 0
+
+
+@pytest.mark.parametrize("name", ["fin-wait-2-timeout", "fin-wait-2-timeout-ipv6"])
+def test_fins_cut_short_by_a_reset_count_as_reset_not_as_a_normal_close(name: str) -> None:
+    """Both FINs, then the RST that found the client's socket gone: no four-way close."""
+    endings = _summary(CAPTURES / f"{name}.pcap")["endings"]
+    assert endings["reset"]["fin_wait_2_expired"] == 1
+    assert sum(endings["closed"].values()) == 0
+
+
+def _overview_counts(pcap) -> tuple[int, list[int], list[str]]:
+    summary = Summary(tables=False)
+    for result in stream_file(str(pcap)).results:
+        summary.add(result)
+    lines = summary.overview_lines()
+    rows = []
+    for line in lines[1:]:
+        if not line.startswith("  "):
+            break  # the timers' lines after: counted in the lines above too, and said so
+        rows.append(int(line.rsplit(None, 1)[1].replace(",", "")))
+    return summary.connections, rows, lines
+
+
+@pytest.mark.parametrize("pcap", stored_captures(), ids=lambda p: p.name)
+def test_the_overview_counts_each_connection_once(pcap) -> None:
+    connections, rows, lines = _overview_counts(pcap)
+    assert sum(rows) == connections, lines
+
+
+@pytest.mark.skipif(not (CORPUS / "pcaps").is_dir(), reason=NO_CORPUS)
+def test_the_overview_of_a_capture_with_a_reset_after_a_complete_handshake_adds_up() -> None:
+    """ppa_http_espn_fail: 7 complete (one of them reset), 9 unanswered: 16 lines, not 17."""
+    [pcap] = (CORPUS / "pcaps").glob("ppa_http_espn_fail.*")
+    connections, rows, lines = _overview_counts(pcap)
+    assert connections == 16 and sum(rows) == 16, lines
+    assert "  complete, reset: late segment after the FIN_WAIT_2 timer" in "\n".join(lines)
 
 
 def test_the_slowest_handshakes_run_from_the_first_syn_to_the_completing_ack() -> None:
@@ -82,7 +118,7 @@ def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, stat
             syns=[syn],
             final_ack=SimpleNamespace(time=100.0 + seconds) if seconds is not None else None,
         ),
-        close=SimpleNamespace(shape="none"),
+        close=SimpleNamespace(shape="none", ending="none"),
         resets=[],
     )
 

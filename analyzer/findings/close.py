@@ -7,6 +7,11 @@ Shapes (the first FIN of each side decides):
 - half-close: after the first FIN the other side still sent data, then its own FIN.
 - one-fin: only one side sent a FIN (the other still open when the capture ends).
 - fin-then-reset: one side sent a FIN and the connection then ended with a RST.
+Both sides' FINs followed by a RST the receiver took before the second FIN was acknowledged
+(the FIN that found the first closer's socket gone, findings/resets.py fin_wait_2_expired)
+keep the FINs' shape in `shape` (the JSON's field since its first version) and end
+`fin-then-reset` in `ending`: the close never completed, a reset ended it. `ending` is the
+shape the text and the summary tell.
 - reset: no FIN; the connection ended with a RST after it was established.
 - none: neither FIN nor a RST of an established connection.
 A segment of flags no TCP sends (SYN with FIN, RST with FIN: decode.segment.impossible_flags)
@@ -34,6 +39,9 @@ class Close:
     shape: CloseShape = "none"
     time_wait: TimeWaitHolder | None = None
     fins: dict[Side, Segment] | None = None
+    # The RST that ended a close begun with FINs (fin-then-reset), and its sender.
+    reset: Segment | None = None
+    reset_by: Side | None = None
 
     def __init__(
         self,
@@ -41,17 +49,42 @@ class Close:
         shape: CloseShape = "none",
         time_wait: TimeWaitHolder | None = None,
         fins: dict[Side, Segment] | None = None,
+        reset: Segment | None = None,
+        reset_by: Side | None = None,
     ) -> None:
         self.first_fin = first_fin
         self.shape = shape
         self.time_wait = time_wait
         self.fins = fins
+        self.reset = reset
+        self.reset_by = reset_by
+
+    @property
+    def ending(self) -> CloseShape:
+        """How the connection ended: the shape, but fin-then-reset when a RST ended a close
+        begun with FINs (see the module docstring)."""
+        return "fin-then-reset" if self.reset is not None else self.shape
 
     def explain(self) -> str:
         if self.shape == "none":
             return "no close seen"
         if self.shape == "reset":
             return "ended by RST without FIN"
+        if self.reset is not None and self.fins and self.first_fin is not None:
+            first = self.fins[self.first_fin]
+            other = [
+                f"the {side}'s FIN followed (frame {fin.frame})"
+                for side, fin in self.fins.items()
+                if fin is not first
+            ]
+            text = f"{self.first_fin} closed first (FIN, frame {first.frame}); " + "".join(
+                f"{o}; " for o in other
+            )
+            text += (
+                f"a RST from the {self.reset_by} (frame {self.reset.frame}) ended the connection "
+                f"{'before the close completed' if other else 'before the other side closed'}: fin-then-reset close"
+            )
+            return text
         text = f"{self.first_fin} closed first; {self.shape} close"
         if self.time_wait:
             holder = "both sides hold" if self.time_wait == "both" else f"the {self.time_wait} holds"
@@ -79,12 +112,23 @@ def find_close(connection: Connection, steps: list[Step], final: dict[Side, Stat
     result.first_fin = first_side
     first = fins[first_side]
     if len(fins) == 1:
-        ended_by_rst = any(
-            s.segment.flags & (RST | SYN | FIN) == RST and s.segment.frame > first.frame for s in steps
+        rst = next(
+            (
+                s.segment
+                for s in steps
+                if s.segment.flags & (RST | SYN | FIN) == RST and s.segment.frame > first.frame
+            ),
+            None,
         )
-        result.shape = "fin-then-reset" if ended_by_rst else "one-fin"
+        result.shape = "fin-then-reset" if rst is not None else "one-fin"
+        if rst is not None:
+            result.reset, result.reset_by = rst, connection.sender(rst)
         return result
-    second = fins["server" if first_side == "client" else "client"]
+    second_side: Side = "server" if first_side == "client" else "client"
+    second = fins[second_side]
+    result.reset = _reset_before_closed(connection, steps, first, second, first_side)
+    if result.reset is not None:
+        result.reset_by = connection.sender(result.reset)
     first_end = first.seq_end
     if seq_diff(second.ack, first_end) < 0:
         result.shape = "simultaneous"
@@ -101,3 +145,25 @@ def find_close(connection: Connection, steps: list[Step], final: dict[Side, Stat
     else:
         result.shape = "three-segment"
     return result
+
+
+def _reset_before_closed(
+    connection: Connection, steps: list[Step], first: Segment, second: Segment, first_side: Side
+) -> Segment | None:
+    """The RST its receiver took after the first FIN and before the first closer
+    acknowledged the second FIN, if any: the close never completed, the reset ended it.
+    A RST after that acknowledgment comes after a complete close and ends nothing."""
+    second_end = second.seq_end
+    for step in steps:
+        segment = step.segment
+        if segment.frame <= first.frame:
+            continue
+        if segment.flags & (RST | SYN | FIN) == RST:
+            return segment if step.dropped is None else None
+        if (
+            segment.frame > second.frame
+            and connection.sender(segment) == first_side
+            and seq_diff(segment.ack, second_end) >= 0
+        ):
+            return None
+    return None

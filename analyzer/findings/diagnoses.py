@@ -6,7 +6,8 @@ Kinds, and the rule each follows:
 - close_wait_held: an end acknowledged its peer's FIN, then sent neither FIN nor data for
   longer than a round trip plus CLOSE_WAIT_PATIENCE (the delayed ACK's 200 ms and a
   scheduler's slack): its application had read the end of the stream and did not close.
-  Measured to its FIN or RST, or to the capture's end ("at least").
+  Measured to its FIN or RST, to the peer's RST (which ends the connection, the CLOSE_WAIT
+  with it), or to the capture's end ("at least").
 - fin_wait_2_expired: a RST whose cause is the FIN_WAIT_2 timer (findings/resets.py has the
   rule): its sender's orphaned socket had been ended and the 4-tuple belonged to nobody.
 - keep_alive: keep-alive probes (one byte, or none, one below the next sequence number:
@@ -179,6 +180,13 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
         if not mine:
             if segment.flags & FIN and peer_fin is None:
                 peer_fin = segment
+            elif quiet_from is not None and segment.flags & (RST | SYN | FIN) == RST:
+                # The peer's RST ends the CLOSE_WAIT: the silence is measured to it.
+                gap = segment.time - quiet_from.time
+                if longest is None or gap > longest[0]:
+                    longest = (gap, quiet_from, segment)
+                ended = True
+                break
             continue
         if peer_fin is None:
             continue
@@ -206,8 +214,11 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
         return []
     held, start, stop = longest
     peer = _peer(side)
+    by_peer = stop is not None and not _from(connection, stop, side)
     if stop is None:
         until = "until the capture ended"
+    elif by_peer:
+        until = f"until the {peer}'s RST (frame {stop.frame}) ended the connection"
     else:
         what = "its FIN" if stop.flags & FIN else "its RST" if stop.flags & RST else "its next data"
         until = f"until {what} (frame {stop.frame})"
@@ -222,16 +233,24 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
         Diagnosis(
             "close_wait_held",
             frames,
-            f"the {side}'s application did not close: in CLOSE_WAIT it sent nothing for {at_least}"
+            f"the {side}'s application did not close: in CLOSE_WAIT it sent no data and no FIN for {at_least}"
             f"{format_duration(held)} after {since}, {until}; the {peer} had closed first (FIN, frame "
             f"{peer_fin.frame})",
             {
                 peer_fin.frame: f"the {peer} closes",
                 start.frame: f"CLOSE_WAIT held {at_least}{format_duration(held)}",
-                **({stop.frame: "closes at last"} if stop is not None else {}),
+                **(
+                    {stop.frame: "RST ends CLOSE_WAIT" if by_peer else "closes at last"}
+                    if stop is not None
+                    else {}
+                ),
             },
         )
     ]
+
+
+def fin_wait_2_expired_sentence(reset: Reset) -> str:
+    return f"the {reset.sender}'s RST: {reset.explanation}"
 
 
 def _fin_wait_2_expired(resets: list[Reset]) -> list[Diagnosis]:
@@ -239,7 +258,7 @@ def _fin_wait_2_expired(resets: list[Reset]) -> list[Diagnosis]:
         Diagnosis(
             "fin_wait_2_expired",
             reset.evidence,
-            f"the {reset.sender}'s RST: {reset.explanation}",
+            fin_wait_2_expired_sentence(reset),
             {min(reset.evidence): "FIN_WAIT_2 begins", reset.segment.frame: "FIN_WAIT_2 expired: RST"},
         )
         for reset in resets

@@ -68,6 +68,9 @@ ResetCause = Literal[
     "linger_abort", "unread_data", "listener_closed", "unknown",
 ]  # fmt: skip
 
+# Linux's tcp_fin_timeout unless set otherwise (net/ipv4: TCP_FIN_TIMEOUT, 60 s).
+LINUX_FIN_TIMEOUT: Final = 60
+
 # Unanswered keep-alives before a RST that show the keep-alive timer gave up (Linux sends
 # tcp_keepalive_probes, 9 by default; an application may ask for fewer, not for one).
 KEEP_ALIVE_TIMEOUT_PROBES: Final = 2
@@ -224,13 +227,9 @@ def _cause(
     expired = _fin_wait_2_expired(before, fins[sender], side, peer) if sender in fins else None
     if expired is not None:
         acked, late = expired
-        what = "FIN" if late.flags & FIN else "segment"
         return (
             "fin_wait_2_expired",
-            f"the {sender}'s socket had waited in FIN_WAIT_2 since its FIN was acknowledged (frame "
-            f"{acked.frame}); the {peer}'s {what} {format_duration(late.time - acked.time)} later (frame "
-            f"{late.frame}) found it ended by the orphan timer (Linux tcp_fin_timeout, 60 s by default), "
-            "and the kernel answered for no connection",
+            fin_wait_2_expired_text(sender, acked, late, None),
             [fins[sender].frame, acked.frame, late.frame],
         )
     if len(fins) == 2:
@@ -365,6 +364,55 @@ def _fin_wait_2_expired(before: list[Step], fin: Segment, side: Callable[[Segmen
         elif segment.flags & FIN:
             return None  # the peer closed in time: TIME_WAIT, not the timer
     return (acked, late) if acked is not None and late is not None else None
+
+
+def fin_wait_2_expired_text(sender: Side, acked: Segment, late: Segment, fin_timeout: int | None) -> str:
+    """The fin_wait_2_expired sentence: the silence the capture shows, and the timer that
+    ended the socket within it, with its setting when the sidecar recorded it
+    (`fin_timeout`, seconds). Without it Linux's default is only a bound when the silence
+    outlasted it: a shorter silence says the sender's timer was set shorter (or the sender
+    is another system)."""
+    peer = "server" if sender == "client" else "client"
+    what = "FIN" if late.flags & FIN else "segment"
+    silence = late.time - acked.time
+    if fin_timeout is not None and fin_timeout <= silence:
+        timer = f"the FIN_WAIT_2 timer (tcp_fin_timeout {fin_timeout} s, recorded in the sidecar)"
+    elif fin_timeout is not None:
+        # Not the recorded timer: it had not run out. The packets still show no socket.
+        timer = (
+            f"something other than the FIN_WAIT_2 timer (the sidecar records tcp_fin_timeout {fin_timeout} s, "
+            f"longer than this wait)"
+        )
+    elif silence >= LINUX_FIN_TIMEOUT:
+        timer = f"the FIN_WAIT_2 timer (Linux's tcp_fin_timeout, {LINUX_FIN_TIMEOUT} s by default)"
+    else:
+        timer = (
+            f"the FIN_WAIT_2 timer, so the {sender}'s timer is shorter than {format_duration(silence)} "
+            f"(Linux's tcp_fin_timeout is {LINUX_FIN_TIMEOUT} s by default)"
+        )
+    return (
+        f"the {sender}'s socket had waited in FIN_WAIT_2 since its FIN was acknowledged (frame {acked.frame}); "
+        f"the {peer}'s {what} came {format_duration(silence)} later (frame {late.frame}), after the socket "
+        f"had been ended by {timer}, and the kernel answered for no connection"
+    )
+
+
+def record_fin_timeout(connection: Connection, resets: list[Reset], fin_timeout: int) -> list[Reset]:
+    """The fin_wait_2_expired resets told again with the recorded tcp_fin_timeout; those
+    rewritten are returned."""
+    told = []
+    by_frame = {segment.frame: segment for segment in connection.segments}
+    for reset in resets:
+        if reset.cause != "fin_wait_2_expired" or len(reset.evidence) < 3:
+            continue
+        acked, late = by_frame.get(reset.evidence[1]), by_frame.get(reset.evidence[2])
+        if acked is None or late is None:
+            continue
+        unrecorded = fin_wait_2_expired_text(reset.sender, acked, late, None)
+        rest = reset.explanation[len(unrecorded) :] if reset.explanation.startswith(unrecorded) else ""
+        reset.explanation = fin_wait_2_expired_text(reset.sender, acked, late, fin_timeout) + rest
+        told.append(reset)
+    return told
 
 
 # SO_LINGER {on, 0 s} as the call log writes it: the scenarios' own words, or strace's struct

@@ -46,6 +46,19 @@ ZEEK_REPEATS: Final = (
     "T, W and G are written again at the 10th, 100th, 1000th, ... time; others once per side"
 )
 
+# This tool's diagnoses (findings/diagnoses.py), each kind in a few words for a table cell;
+# the diagnosis's sentence says the rest.
+DIAGNOSES: Final[dict[str, str]] = {
+    "close_wait_held": "an application did not close (CLOSE_WAIT held)",
+    "fin_wait_2_expired": "FIN_WAIT_2 timer ran out, then a RST",
+    "keep_alive": "keep-alive probes",
+    "zero_window": "zero window: the receiver stalled",
+    "tail_loss_probe": "tail loss probe: an early resend",
+    "retransmission_timeout": "resends with backoff (timeouts)",
+    "rst_with_data": "a RST carrying text",
+    "injected_rst": "a RST likely injected (its TTL is off)",
+}
+
 # Wireshark's tcp.analysis.* flags (its expert info), by this project's names for them.
 WIRESHARK_FLAGS: Final[dict[str, str]] = {
     "retransmission": "a segment resent: its data (or SYN, FIN) was sent before",

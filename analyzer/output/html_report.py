@@ -20,6 +20,7 @@ from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis, State
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
 from analyzer.output.glossary import (
+    DIAGNOSES,
     WIRESHARK_FLAGS,
     ZEEK_CONN_STATES,
     ZEEK_HISTORY,
@@ -35,6 +36,7 @@ from analyzer.output.page_script import SCRIPT, STYLE
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
+from analyzer.output.summary import RESETS
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
@@ -196,12 +198,17 @@ def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]], linked: set[i
     body = "".join(
         "<tr>"
         + (f"<td>{_connection_link(connection, linked or set())}</td>" if with_ids else "")
-        + f"<td>{_e(d.kind)}<br><small>{_e(d.label)}</small></td><td>{_e(d.sentence)}</td>"
+        + f"<td><code>{_e(d.kind)}</code>{_words(DIAGNOSES.get(d.kind))}<br><small>{_e(d.label)}</small></td>"
+        + f"<td>{_e(d.sentence)}</td>"
         + f"<td>{_e(', '.join(map(str, sorted(set(d.frames)))))}</td><td><code>{_e(d.display_filter)}</code></td>"
         + "</tr>"
         for connection, d in rows
     )
     return "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + f"</tr>{body}</table>"
+
+
+def _words(words: str | None) -> str:
+    return f": {_e(words)}" if words else ""
 
 
 def _connection_link(connection: int | None, linked: set[int]) -> str:
@@ -259,25 +266,62 @@ def _sectioned(analysis: Analysis, chosen: ConnectionAnalysis | UdpFlow) -> list
 # The connections table: (heading, sorted as numbers).
 COLUMNS: Final = [
     ("#", True), ("client", False), ("server", False), ("outcome", False), ("first packet", True),
-    ("duration", True), ("packets", True), ("resends", True), ("RSTs", True), ("diagnoses", False),
+    ("duration", True), ("packets", True), ("resends", True), ("RSTs", True), ("notes", False),
     ("Zeek state", False), ("Zeek history", False),
 ]  # fmt: skip
+WHICH_DRAWN: Final = (
+    f"at most {MAX_SECTIONS}: of those with a RST, a resend, an unfinished handshake or a diagnosis, "
+    "one of each outcome in turn, the rarest outcome first"
+)
 
 
-def _which(results: Sequence[ConnectionAnalysis], linked: set[int]) -> str:
-    """Which connections have a section, in a sentence."""
-    if len(linked) == len(results):
-        return "A # goes to the connection's section below."
+def _which(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> str:
+    """Which connections are drawn, in a sentence."""
+    if len(drawn) == len(results):
+        return "A # goes to the connection's section below, with its diagrams."
     return (
-        f"A linked # goes to the connection's section below: {len(linked)} have one (at most {MAX_SECTIONS}: "
-        "of those with a RST, a resend, an unfinished handshake or a diagnosis, one of each outcome in turn)."
+        f"A # goes to the connection's section below. {len(drawn)} are drawn ({WHICH_DRAWN}); the notes "
+        "and the section of any other say why it is not."
     )
 
 
-def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> list[str]:
+def _listed(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> list[ConnectionAnalysis]:
+    """The table's rows: the first MAX_ROWS, and any beyond them that is drawn (every drawn
+    section has its row)."""
+    return list(results[:MAX_ROWS]) + [r for r in results[MAX_ROWS:] if r.connection.id in drawn]
+
+
+def _outcome_words(result: ConnectionAnalysis) -> str:
+    """The connection's outcome as the overview's legend says it, a reset by its cause's words."""
+    kind = outcome(result)
+    if result.resets and kind == "reset":
+        cause = result.resets[0].cause
+        return RESETS.get(cause, f"reset: {cause.replace('_', ' ')}")
+    return OUTCOMES[kind][0].split(" (")[0]  # the legend's words, less its note on the picture
+
+
+def _why_not_drawn(result: ConnectionAnalysis, drawn: dict[str, int]) -> tuple[str, str, int | None]:
+    """Why a connection has no diagrams, in a few words and in a sentence, and a drawn
+    connection of its outcome to look at instead (None if there is none). `drawn`: outcome ->
+    the first drawn id."""
+    like = drawn.get(outcome(result))
+    if not _worth_a_section(result):
+        return (
+            "nothing unusual",
+            "nothing to look at closely: no RST, no resend, no diagnosis, and its handshake finished",
+            like,
+        )
+    return (
+        "one like it is",
+        f"the page draws {MAX_SECTIONS} connections and this outcome's turn went to others",
+        like,
+    )
+
+
+def _connections_table(analysis: Analysis, origin: float, drawn: set[int]) -> list[str]:
     results = analysis.connections
-    # The first MAX_ROWS, and any beyond them that has a section: every section has its row.
-    listed = results[:MAX_ROWS] + [r for r in results[MAX_ROWS:] if r.connection.id in linked]
+    listed = _listed(results, drawn)
+    first_drawn = _first_drawn(results, drawn)
     outcomes = [outcome(r) for r in results]
     counts = {key: outcomes.count(key) for key in OUTCOMES}
     options = "".join(
@@ -289,7 +333,7 @@ def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> l
         '<h2 id="connections-heading">Connections</h2>',
         f'<p><label>Show <select id="outcome-filter"><option value="">every outcome ({len(results):,})</option>'
         f'{options}</select></label> <span id="rows-shown" class="note"></span></p>',
-        f'<p class="note">Sort by a column: click its heading. Point at a row for its summary. {_which(results, linked)}</p>',
+        f'<p class="note">Sort by a column: click its heading. Point at a row for its summary. {_which(results, drawn)}</p>',
     ]
     if len(results) > MAX_ROWS:
         parts.append(
@@ -304,14 +348,23 @@ def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> l
     for result in listed:
         kind = outcome(result)
         c = result.connection
-        text, color = OUTCOMES[kind]
-        text = text.split(" (")[0]  # the legend's words, less its note on the picture
-        if result.resets and kind == "reset":
-            text += f": {result.resets[0].cause.replace('_', ' ')}"
+        color = OUTCOMES[kind][1]
+        text = _outcome_words(result)
         end = c.segments[-1].time if c.segments else c.first_time
         zeek = result.compatibility.zeek
+        notes = [DIAGNOSES.get(d.kind, d.kind.replace("_", " ")) for d in result.diagnoses]
+        said = "; ".join(d.sentence for d in result.diagnoses)
+        notes_html = _e("; ".join(notes))
+        if said:
+            notes_html = f'<span title="{_e(said)}">{notes_html}</span>'
+        if c.id not in drawn:
+            short, why, like = _why_not_drawn(result, first_drawn)
+            see = f", see {_connection_link(like, drawn)}" if like is not None else ""
+            notes_html += (
+                f'{"<br>" if notes else ""}<small title="{_e(why)}">not drawn: {_e(short)}{see}</small>'
+            )
         cells = [
-            f'<td class="num" data-sort="{c.id}">{_connection_link(c.id, linked)}</td>',
+            f'<td class="num" data-sort="{c.id}"><a href="#conn-{c.id}">#{c.id}</a></td>',
             f"<td>{_e(format_endpoint(c.client, c.family))}</td>",
             f"<td>{_e(format_endpoint(c.server, c.family))}</td>",
             f'<td class="outcome" data-sort="{kind}"><span class="swatch" style="background:{color}"></span>{_e(text)}</td>',
@@ -320,17 +373,52 @@ def _connections_table(analysis: Analysis, origin: float, linked: set[int]) -> l
             f'<td class="num">{c.packets}</td>',
             f'<td class="num">{len(result.resends)}</td>',
             f'<td class="num">{len(result.resets)}</td>',
-            f"<td>{_e(', '.join(d.kind.replace('_', ' ') for d in result.diagnoses))}</td>",
+            f'<td class="notes">{notes_html}</td>',
             f"<td>{_zeek_state(zeek.conn_state)}</td>",
             f"<td>{_zeek_history(zeek.history)}</td>",
         ]
+        undrawn = "" if c.id in drawn else ' data-drawn="no"'
         rows.append(
-            f'<tr data-id="{c.id}" data-outcome="{kind}" title="{_e(result.summary())}">{"".join(cells)}</tr>'
+            f'<tr data-id="{c.id}" data-outcome="{kind}"{undrawn} title="{_e(result.summary())}">{"".join(cells)}</tr>'
         )
     parts.append(
         f'<div class="wide"><table id="connections"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
         "</table></div>"
     )
+    return parts
+
+
+def _first_drawn(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> dict[str, int]:
+    """Each outcome's first drawn connection."""
+    first: dict[str, int] = {}
+    for result in results:
+        if result.connection.id in drawn:
+            first.setdefault(outcome(result), result.connection.id)
+    return first
+
+
+def _undrawn_section(result: ConnectionAnalysis, origin: float, drawn: dict[str, int]) -> list[str]:
+    """A connection the page does not draw: what the text report says of it, and why no
+    diagrams, with a drawn connection of its outcome to look at instead."""
+    c = result.connection
+    _short, why, like = _why_not_drawn(result, drawn)
+    see = (
+        f"; {_connection_link(like, set(drawn.values()))} is drawn and has its outcome"
+        if like is not None
+        else ""
+    )
+    parts = [
+        f'<section class="connection undrawn" id="conn-{c.id}">',
+        f"<h3>Connection #{c.id}: {_e(format_endpoint(c.client, c.family))} → "
+        f"{_e(format_endpoint(c.server, c.family))}</h3>",
+        f"<p>Outcome: {_e(_outcome_words(result))}; first packet at {_since(c.first_time, origin)}; "
+        f"{c.packets} packets.</p>",
+        f"<p>{_e(result.summary())}</p>",
+        f'<p class="note">Not drawn: {_e(why)} ({_e(WHICH_DRAWN)}){see}.</p>',
+    ]
+    if result.diagnoses:
+        parts.append(_diagnoses_table([(None, d) for d in result.diagnoses]))
+    parts.append("</section>")
     return parts
 
 
@@ -416,10 +504,13 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         parts.extend(f"<li>{_e(finding)}</li>" for finding in analysis.application)
         parts.append("</ul>")
     sections = _sectioned(analysis, chosen)
-    linked = {r.connection.id for r in sections}
+    drawn = {r.connection.id for r in sections}
+    # Every row of the table has a section: those not drawn a short one that says why.
+    undrawn = [r for r in _listed(analysis.connections, drawn) if r.connection.id not in drawn]
+    linked = drawn | {r.connection.id for r in undrawn}
     if len(analysis.connections) > 1:
         parts.append(_overview(analysis, origin, name))
-        parts.extend(_connections_table(analysis, origin, linked))
+        parts.extend(_connections_table(analysis, origin, drawn))
         diagnosed = [(r.connection.id, d) for r in analysis.connections for d in r.diagnoses]
         if diagnosed:
             parts.append("<h2>Diagnoses in all connections</h2>")
@@ -431,6 +522,11 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         parts.extend(_udp_section(chosen, sidecar, origin, details))
     for result in sections:
         parts.extend(_connection_section(result, sidecar, origin, details))
+    if undrawn:
+        parts.append(f'<h2 id="undrawn">The other {len(undrawn):,} connections in the table, not drawn</h2>')
+        first_drawn = _first_drawn(analysis.connections, drawn)
+        for result in undrawn:
+            parts.extend(_undrawn_section(result, origin, first_drawn))
     parts.extend(_glossary(analysis))
     # Inline JSON: "</" written as "<\/" so that no text can close the script element.
     blob = json.dumps(details, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")

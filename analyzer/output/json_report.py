@@ -388,6 +388,10 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
             "shape": close.shape,
             "time_wait": close.time_wait,
             "explanation": close.explain(),
+            # Added: the shape of the whole ending (fin-then-reset when a RST cut the FINs
+            # short, else `shape`) and that RST's frame.
+            "ending": close.ending,
+            "reset_frame": close.reset.frame if close.reset is not None else None,
         },
         "resets": [
             {

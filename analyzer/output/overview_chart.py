@@ -16,6 +16,7 @@ outcome those with resends and RSTs, then the longest.
 from __future__ import annotations
 
 import heapq
+import textwrap
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,7 @@ _LABEL_POINTS: Final = 7.5
 _CHAR_INCHES: Final = _LABEL_POINTS * 0.62 / 72  # DejaVu Sans Mono's advance; proportional text is narrower
 _ROW_INCHES: Final = 0.22
 _PLOT_INCHES: Final = 7.0
+_SUBTITLE_LINE_INCHES: Final = 8 * 1.3 / 72
 
 
 def overview_figure(overview: Overview, title: str) -> plt.Figure:
@@ -168,7 +170,11 @@ def overview_figure(overview: Overview, title: str) -> plt.Figure:
     left = 0.3 + _CHAR_INCHES * max(len(row.label) for row in rows)
     right = 0.3 + 0.85 * _CHAR_INCHES * max((len(row.note) for row in rows), default=0)
     width = left + _PLOT_INCHES + right
-    title_in, histogram_in, gap_in = 0.45, (1.4 if folded else 0.0), (0.2 if folded else 0.0)
+    headline, explained = overview_title(overview, len(rows), title)
+    # The explanation wrapped to the plot and the notes beside it (proportional text at 8 points).
+    lines = textwrap.wrap(explained, width=max(40, int((_PLOT_INCHES + right - 0.3) * 72 / (8 * 0.53))))
+    title_in = 0.3 + _SUBTITLE_LINE_INCHES * len(lines) + 0.25
+    histogram_in, gap_in = (1.4 if folded else 0.0), (0.2 if folded else 0.0)
     rows_in = max(0.8, _ROW_INCHES * len(rows))
     axis_in, legend_in = 0.55, 0.6
     height = title_in + histogram_in + gap_in + rows_in + axis_in + legend_in
@@ -185,16 +191,28 @@ def overview_figure(overview: Overview, title: str) -> plt.Figure:
         top = place(axis_in + legend_in + rows_in + gap_in, histogram_in, sharex=ax)
         _draw_histogram(top, overview, span)
     _draw_rows(ax, rows, overview.origin, span)
-    shown = (
-        f"{len(rows)} of {overview.connections:,} connections (the rarest outcomes first, then resends and RSTs)"
-        if folded
-        else f"{overview.connections} connection{'s' if overview.connections != 1 else ''}"
-    )
-    top.set_title(f"{title}: {shown}", fontsize=10, loc="left")
-    ax.set_xlabel("seconds since the capture's first frame", fontsize=9)
+    fig.text(left / width, 1 - 0.22 / height, headline, fontsize=10.5, fontweight="bold", va="baseline")
+    fig.text(left / width, 1 - 0.42 / height, "\n".join(lines), fontsize=8, color="#444444", va="top",
+             linespacing=1.3)  # fmt: skip
+    ax.set_xlabel("seconds since frame 1 (the capture's first frame: Wireshark's clock)", fontsize=9)
     ax.set_xlim(-0.01 * span, span * 1.01)
     _legend(fig, overview, legend_in / height)
     return fig
+
+
+def overview_title(overview: Overview, drawn: int, name: str) -> tuple[str, str]:
+    """The picture's headline (what it shows) and the sentence under it (how to read it)."""
+    count = overview.connections
+    headline = f"{name}: {count:,} TCP connection{'s' if count != 1 else ''} over time, coloured by outcome"
+    rows = (
+        f"{drawn} of them drawn, a row each: the rarest outcomes first, then those with resends and RSTs; "
+        "the histogram above counts every connection by when it began. "
+        if drawn < count
+        else "A row per connection. "
+    )
+    return headline, (
+        f"{rows}Each bar runs from the connection's first packet to its last; time in seconds since frame 1."
+    )
 
 
 def _draw_rows(ax: plt.Axes, rows: list[Row], origin: float, span: float) -> None:

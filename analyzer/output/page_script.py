@@ -28,7 +28,8 @@ th button::after { content: " \\2195"; color: #aaa; font-size: 0.8em; }
 th[aria-sort="ascending"] button::after { content: " \\25B2"; color: #333; }
 th[aria-sort="descending"] button::after { content: " \\25BC"; color: #333; }
 #connections tbody tr:hover { background: #f7f9fc; }
-section.connection:target > h2 { background: #fff4cc; }
+section.connection:target > h2, section.connection:target > h3 { background: #fff4cc; }
+#connections td.notes:not(:empty) { min-width: 7.5em; } #connections td.outcome { min-width: 7em; }
 dl.glossary dt { font-weight: bold; margin-top: 0.4em; } dl.glossary dd { margin-left: 1.5em; }
 g.packet { cursor: help; } g.packet.hot path:not(.hit) { stroke-width: 3 !important; }
 #packet-tip { position: fixed; z-index: 10; max-width: 36em; background: #fffef5; border: 1px solid #8a7a3a;

@@ -61,6 +61,8 @@ LIFELINE, STATE_LABEL, BREAK = "lifeline", "state-label", "break"
 BAND_LABEL = "band-label"  # the gid of a band's counts
 CHAR_WIDTH = 0.0055  # a character at FONT - 1, as a fraction of the figure's width (about)
 BAND_CHARS = 66  # what fits between the lifelines at FONT - 1
+LINE_ROWS = FONT * 1.25 / 72 / ROW_INCHES  # a line of text at FONT, in rows (matplotlib's spacing)
+TEXT_GAP = 0.15  # rows left between two texts in one margin
 
 COLORS = {
     "packet": "#1f4e79",
@@ -98,6 +100,10 @@ class Moment:
     stop: float  # a band's last time; the start for the rest
     key: tuple[object, ...]  # ("pkt", frame), ("band", first, last), ("call", index, "start" | "end")
     space: float | None = None  # the least rows to the next moment, if not its kind's SPACE
+    # Text centred on the moment's row in a margin ("client", "server", or "middle" between
+    # the lifelines): its half height in rows, which the next text there keeps clear of.
+    half: float = 0.0
+    margin: str = ""
 
 
 @dataclass
@@ -141,6 +147,7 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
     breaks = []
     y = 1.0
     previous: Moment | None = None
+    texts: dict[str, tuple[float, float]] = {}  # margin -> (row, half height) of its last text
     for moment in sorted(moments, key=lambda m: m.start):
         if previous is not None:
             space = previous.space if previous.space is not None else SPACE[str(previous.key[0])]
@@ -157,6 +164,12 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
             else:
                 gap = min(moment.start - previous.stop, BREAK_GAP)
                 y += max(space, gap * rows_per_second)
+        if moment.half and moment.margin in texts:
+            # A wrapped call must not run into the one above it in the same margin.
+            above, half = texts[moment.margin]
+            y = max(y, above + half + moment.half + TEXT_GAP)
+        if moment.half:
+            texts[moment.margin] = (y, moment.half)
         at[moment.key] = y
         anchors.append((moment.start, y))
         if moment.key[0] == "band":
@@ -203,12 +216,17 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
     moments = list(moments)
     packet_times = [m.start for m in moments] + [m.stop for m in moments]
     for index, call in enumerate(calls):
-        moments.append(Moment(call["time"], call["time"], ("call", index, "start")))
         # Its return gets a row of its own when packets came meanwhile, or when it took long
         # enough to be cut (a sleep, a wait): the cut then stands where the time passed.
         long = call["end_time"] - call["time"] > BREAK_GAP
-        if long or any(call["time"] < t < call["end_time"] for t in packet_times):
-            moments.append(Moment(call["end_time"], call["end_time"], ("call", index, "end")))
+        ends = long or any(call["time"] < t < call["end_time"] for t in packet_times)
+        first, last = _call_texts(call, ends)
+        margin = call["side"] if call["side"] in SIDES else "middle"
+        moments.append(Moment(call["time"], call["time"], ("call", index, "start"),
+                              half=_half_rows(first), margin=margin))  # fmt: skip
+        if ends:
+            moments.append(Moment(call["end_time"], call["end_time"], ("call", index, "end"),
+                                  half=_half_rows(last), margin=margin))  # fmt: skip
     layout = _fitted(moments, cuts)
     summary_lines = _wrap(summary, 150)
     header = (
@@ -720,31 +738,48 @@ def _margin(text: str) -> str:
     return "\n".join(textwrap.wrap(text, MARGIN_CHARS, subsequent_indent="  ")) or text
 
 
+def _call_texts(call: CallRecord, ends: bool) -> tuple[str, str]:
+    """The text drawn at a call's row and at its return's (empty without a row of its own),
+    wrapped as drawn: in a margin, or between the lifelines for what the sandbox did."""
+    if call["side"] not in SIDES:
+        # Wrapped to stay between the lifelines: no lifeline runs through it.
+        return textwrap.fill(call["call"], BAND_CHARS - 6), ""
+    if ends:
+        return _margin(call["call"]), _margin(f"→ {call['result']}")
+    text = call["call"] if call["result"] == "ok" else f"{call['call']} → {call['result']}"
+    return _margin(text), ""
+
+
+def _half_rows(text: str) -> float:
+    """Half the height of `text` in rows: what its row must keep clear above and below."""
+    return (text.count("\n") + 1) * LINE_ROWS / 2 if text else 0.0
+
+
 def _draw_calls(ax: plt.Axes, calls: list[CallRecord], layout: Layout) -> None:
     for index, call in enumerate(calls):
-        if call["side"] not in ("client", "server"):
+        y0 = layout.at[("call", index, "start")]
+        y1 = layout.at.get(("call", index, "end"), y0)
+        first, last = _call_texts(call, y1 > y0)
+        if call["side"] not in SIDES:
             # What the sandbox did (to the packets, or the program it ran): between the
             # lifelines, on a row of its own.
-            # Wrapped to stay between the lifelines: no lifeline runs through it.
-            ax.text(0.5, layout.at[("call", index, "start")], textwrap.fill(call["call"], BAND_CHARS - 6), ha="center",
-                    va="center", fontsize=FONT - 1, color="#6a3d9a", style="italic")  # fmt: skip
+            ax.text(
+                0.5, y0, first, ha="center", va="center", fontsize=FONT - 1, color="#6a3d9a", style="italic"
+            )
             continue
         client = call["side"] == "client"
         x = CLIENT_X - 0.055 if client else SERVER_X + 0.055
         align = "right" if client else "left"
-        y0 = layout.at[("call", index, "start")]
-        y1 = layout.at.get(("call", index, "end"), y0)
-        result = call["result"]
         failed = call_failed(call)
         color = COLORS["error"] if failed else COLORS["call"]
         if y1 > y0:
             bar_x = x + (0.012 if client else -0.012)
             ax.plot([bar_x, bar_x], [y0, y1], color=color, linewidth=1)
-            ax.text(x, y0, _margin(call["call"]), ha=align, va="center", fontsize=FONT, color=COLORS["call"],
-                    family="monospace")  # fmt: skip
-            ax.text(x, y1, _margin(f"→ {result}"), ha=align, va="center", fontsize=FONT, color=color,
+            ax.text(
+                x, y0, first, ha=align, va="center", fontsize=FONT, color=COLORS["call"], family="monospace"
+            )
+            ax.text(x, y1, last, ha=align, va="center", fontsize=FONT, color=color,
                     family="monospace", weight="bold" if failed else "normal")  # fmt: skip
         else:
-            text = call["call"] if result == "ok" else f"{call['call']} → {result}"
-            ax.text(x, y0, _margin(text), ha=align, va="center", fontsize=FONT, color=color, family="monospace",
+            ax.text(x, y0, first, ha=align, va="center", fontsize=FONT, color=color, family="monospace",
                     weight="bold" if failed else "normal")  # fmt: skip

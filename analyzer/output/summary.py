@@ -7,8 +7,9 @@ What it says:
   up to the connection count.
 - endings: how each connection ended: closed normally, by close shape (four-way,
   three-segment, simultaneous, half-close); reset, by the cause of its first RST (each
-  cause a line); one side closed and the other had not when the capture ended; neither FIN
-  nor RST. Every connection has one of these too (zero lines are left out of the text).
+  cause a line; FINs that a RST cut short too: close.py's `ending`); one side closed and
+  the other had not when the capture ended; neither FIN nor RST. Every connection has one
+  of these too (zero lines are left out of the text).
 - the ten slowest complete handshakes: from the first SYN to the ACK that completed the
   handshake (SYN resends included: that is the wait the client saw).
 - the ten busiest sources: client addresses by connections opened, with the packets of
@@ -70,11 +71,24 @@ RESETS: Final = {
 }
 ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end"
 NO_CLOSE: Final = "no FIN or RST seen"
+# The handshake outcomes that opened no connection: the overview counts them as such; the
+# others by their ending, after these words.
+UNOPENED: Final = frozenset(("refused", "no_answer", "incomplete"))
+_OPENED: Final = {"complete": "complete", "not_seen": "mid-stream"}
 # One column for the counts, whatever lines a file has: several files' summaries line up.
 _WIDTH: Final = max(
     len(label)
     for label in (*HANDSHAKES.values(), *CLOSES.values(), *RESETS.values(), ONE_SIDE_CLOSED, NO_CLOSE)
 )
+
+
+def _outcome_order() -> list[str]:
+    """The overview's lines in their order: the opened connections' endings as the summary
+    lists them, complete before mid-stream, then the handshakes that opened none."""
+    endings = [*CLOSES.values(), *RESETS.values(), ONE_SIDE_CLOSED, NO_CLOSE]
+    opened = [f"{words}, {ending}" for words in _OPENED.values() for ending in endings]
+    return opened + [HANDSHAKES[status] for status in HANDSHAKES if status in UNOPENED]
+
 
 _ENCODER: Final = msgspec.json.Encoder()
 
@@ -140,6 +154,7 @@ class Summary:
         self.resets = dict.fromkeys(RESETS, 0)
         self.one_side_closed = 0
         self.no_close = 0
+        self.outcomes: dict[str, int] = {}  # the overview's: one line per connection (overview_lines)
         self.expired: dict[str, int] = {}  # timer -> connections it gave up
         # (seconds, -id, id, family, client, server, SYNs): the smallest first, so the
         # slowest stay; equal times keep the lower id, whatever order the connections end in.
@@ -150,15 +165,22 @@ class Summary:
         connection, handshake, close = result.connection, result.handshake, result.close
         self.connections += 1
         self.handshakes[handshake.status] = self.handshakes.get(handshake.status, 0) + 1
-        if close.shape in self.closes:
-            self.closes[close.shape] += 1
+        if close.ending in self.closes:
+            self.closes[close.ending] += 1
+            ending = CLOSES[close.ending]
         elif result.resets:
             cause = result.resets[0].cause
             self.resets[cause] = self.resets.get(cause, 0) + 1
+            ending = RESETS.get(cause, f"reset: {cause}")
         elif close.shape == "one-fin":
             self.one_side_closed += 1
+            ending = ONE_SIDE_CLOSED
         else:
             self.no_close += 1
+            ending = NO_CLOSE
+        status = handshake.status
+        outcome = HANDSHAKES.get(status, status) if status in UNOPENED else f"{_OPENED[status]}, {ending}"
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if connection.expired is not None:
             self.expired[connection.expired] = self.expired.get(connection.expired, 0) + 1
         if not self.tables:
@@ -222,23 +244,25 @@ class Summary:
         }
 
     def overview_lines(self) -> list[str]:
-        """The outcomes the text report's overview opens with: each handshake outcome, each
-        cause of a reset (but refused, a handshake outcome already), the connections each
-        timer gave up; the lines of none left out."""
-        rows = [(HANDSHAKES.get(status, status), n) for status, n in self.handshakes.items() if n]
-        rows += [
-            (RESETS.get(cause, f"reset: {cause}"), n)
-            for cause, n in self.resets.items()
-            if n and cause != "refused"
-        ]
-        rows += [
+        """The outcomes the text report's overview opens with, each connection on one line,
+        so that the lines add up to the connections: a handshake that failed by its outcome;
+        one that completed (or began before the capture) by how it ended (its `endings`
+        line). Then the connections each timer gave up, which are counted above too. Lines
+        of none are left out."""
+        order = {label: index for index, label in enumerate(_outcome_order())}
+        rows = sorted(self.outcomes.items(), key=lambda row: (order.get(row[0], len(order)), row[0]))
+        timers = [
             (f"given up by the {kind.replace('_', ' ')} timer", n) for kind, n in sorted(self.expired.items())
         ]
-        width = max(_WIDTH, *(len(label) for label, _n in rows)) if rows else _WIDTH
-        return [
+        width = max(_WIDTH, *(len(label) for label, _n in rows + timers)) if rows else _WIDTH
+        lines = [
             f"outcomes of the {self.connections:,} connection{'s' if self.connections != 1 else ''}:",
             *(f"  {label:<{width}}  {n:>9,}" for label, n in rows),
         ]
+        if timers:
+            lines.append("of them, given up by a timer (no segment for longer than its timeout):")
+            lines += [f"  {label:<{width}}  {n:>9,}" for label, n in timers]
+        return lines
 
     def text_lines(self) -> list[str]:
         """The summary after the report's head lines."""
