@@ -187,3 +187,31 @@ def test_a_tagged_recording_reads_and_says_whose_each_call_is() -> None:
     accepts = [call for call in sidecar["calls"] if call["call"] == "accept()"]
     assert len(accepts) == 2 and all(call.get("accepted", {}).get("peer") for call in accepts)
     assert json.loads(TAGGED.with_name("backlog-abort.sidecar.json").read_text())["calls"] == sidecar["calls"]
+
+
+def test_the_tagged_ladders_stand_clear() -> None:
+    """Fewer calls in the margins leave the kernel's marks and the states on rows of their own:
+    the layout checks of every stored ladder hold on these too."""
+    from test_diagram_layout import lines_through_texts, marks_on_lines_or_texts, overlapping_labels
+
+    sidecar = load_sidecar(TAGGED.with_name("backlog-abort.sidecar.json"))
+    analysis = analyze_file(str(TAGGED), sidecar=sidecar)
+    for result in analysis.connections:
+        fig = figure(result, sidecar, analysis.stats.start_time)
+        problems = overlapping_labels(fig), lines_through_texts(fig), marks_on_lines_or_texts(fig)
+        plt.close(fig)
+        assert problems == ([], [], []), result.connection.id
+
+
+def test_the_report_page_draws_each_accept_on_its_own_connection_only() -> None:
+    from analyzer.output.html_report import html_report
+
+    page = html_report(
+        analyze_file(str(TAGGED), sidecar=load_sidecar(TAGGED.with_name("backlog-abort.sidecar.json")))
+    )
+    accepted = [call["accepted"] for call in load_sidecar(TAGGED.with_name("backlog-abort.sidecar.json"))["calls"]
+                if "accepted" in call]  # fmt: skip
+    ports = [tag["peer"].rpartition(":")[2] for tag in accepted if tag["peer"]]
+    assert len(ports) == 2
+    for port in ports:  # three ladders on the page, the accept() of each client on one of them
+        assert page.count(f"from port {port}") == 1
