@@ -11,11 +11,13 @@ more), goes with the connect() or accept() that gave it its 4-tuple. A connectio
   connection's socket;
 - those on a socket that never had an address (a refused blocking connect() gives its port
   back) while the connection lived;
-- those on no socket (a sleep, a wait, a firewall rule) or with no tag (strace's) when they
-  overlap the connection's time: from the first call on its own sockets (not the listener's)
-  or its first packet, whichever came first, to the last.
-A log with no tags at all (a sidecar written before calls were tagged) is taken whole: it
-cannot tell one connection's calls from another's, and a picture of it stays as it was.
+- those on no socket (a sleep, a wait, a firewall rule) when they overlap the connection's
+  time: from the first call on its own sockets (not the listener's) or its first packet,
+  whichever came first, to the last;
+- every call with no tag (strace's, or a whole sidecar written before calls were tagged):
+  nothing tells whose it is, and a picture of such a log stays as it was. (Time alone would
+  not do: a backlog's clients connect within milliseconds of each other and live on
+  together, and a listener's socket(), bind() and listen() come before any packet.)
 """
 
 from __future__ import annotations
@@ -63,8 +65,6 @@ def calls_on(calls: Sequence[CallRecord], ends: tuple[Endpoint, Endpoint],
              first: float, last: float) -> list[CallRecord]:  # fmt: skip
     """The calls of the connection (or UDP flow) between `ends`, which lived from `first` to
     `last` (epoch seconds), in the log's order."""
-    if not any("socket" in call for call in calls):
-        return list(calls)
     sockets = _sockets(calls)
     wanted = {_normal(ends[0]), _normal(ends[1])}
 
@@ -89,9 +89,11 @@ def calls_on(calls: Sequence[CallRecord], ends: tuple[Endpoint, Endpoint],
     chosen = []
     for call in calls:
         tag, accepted = call.get("socket"), call.get("accepted")
-        if accepted is not None:
+        if "socket" not in call:
+            shown = True
+        elif accepted is not None:
             shown = accepted["id"] in mine
-        elif tag is None:  # on no socket, or not tagged
+        elif tag is None:
             shown = during(call["time"], call["end_time"], since, until)
         else:
             shown = tag["id"] in mine

@@ -142,6 +142,21 @@ def test_a_socket_that_never_had_an_address_goes_by_its_time() -> None:
     assert [c["call"] for c in calls_on(calls, (CLIENT, SERVER), 0.1, 0.1005)] == ["socket()", "connect"]
 
 
+def test_a_call_with_no_tag_stands_on_every_ladder() -> None:
+    """strace's calls name no socket, among the tagged steps of `handshake run`."""
+    traced = _call(9.0, "listen(16) by the program", None)
+    del traced["socket"]
+    calls = [
+        _call(0.0, "run: the program", None),
+        traced,
+        _call(5.0, "on another", _tag(1, "127.0.0.1:6000", "127.0.0.1:6001")),
+    ]
+    assert [c["call"] for c in calls_on(calls, (CLIENT, SERVER), 0.0, 1.0)] == [
+        "run: the program",
+        "listen(16) by the program",
+    ]
+
+
 def test_a_log_without_tags_is_taken_whole() -> None:
     sidecar = load_sidecar(UNTAGGED.with_name("backlog-abort.sidecar.json"))
     assert not any("socket" in call for call in sidecar["calls"])
