@@ -68,11 +68,8 @@ def calls_on(calls: Sequence[CallRecord], ends: tuple[Endpoint, Endpoint],
     sockets = _sockets(calls)
     wanted = {_normal(ends[0]), _normal(ends[1])}
 
-    def during(start: float, stop: float, first: float = first, last: float = last) -> bool:
-        return start <= last and stop >= first
-
     def its(life: _Socket) -> bool:
-        if not during(life.start, life.stop):
+        if not _overlap(life.start, life.stop, first, last):
             return False
         if life.local is None:
             return True  # it never had an address: its time is all there is to go by
@@ -94,12 +91,16 @@ def calls_on(calls: Sequence[CallRecord], ends: tuple[Endpoint, Endpoint],
         elif accepted is not None:
             shown = accepted["id"] in mine
         elif tag is None:
-            shown = during(call["time"], call["end_time"], since, until)
+            shown = _overlap(call["time"], call["end_time"], since, until)
         else:
             shown = tag["id"] in mine
         if shown:
             chosen.append(call)
     return chosen
+
+
+def _overlap(start: float, stop: float, first: float, last: float) -> bool:
+    return start <= last and stop >= first
 
 
 def _sockets(calls: Sequence[CallRecord]) -> dict[int, _Socket]:
