@@ -23,6 +23,15 @@ SCHEMA_VERSION = 1
 CallSide = Literal["client", "server", "network", "program"]
 
 
+class CallSocket(TypedDict):
+    """The socket a call was made on, as the scenario runner saw it when it logged the call."""
+
+    id: int  # the socket's number in the run: its calls share it (an fd is reused once closed)
+    fd: int
+    local: str | None  # 127.0.0.1:5000, [::1]:5000 as ss writes them; None: not bound yet
+    peer: str | None  # None: not connected (a listener, a UDP server, before connect())
+
+
 class CallRecord(TypedDict):
     """One socket call as the call log recorded it (scenarios.calls.Call, or strace's)."""
 
@@ -32,6 +41,10 @@ class CallRecord(TypedDict):
     call: str  # e.g. "connect(127.0.0.1:5000)"
     result: str  # "ok", "ECONNREFUSED", "b'hello' (5 bytes)", ...
     errno: str | None
+    # The socket it was made on; None: on none (a sleep, a wait, a firewall rule). Absent: a
+    # log from before calls were tagged, or strace's: call_sockets then goes by time alone.
+    socket: NotRequired[CallSocket | None]
+    accepted: NotRequired[CallSocket]  # accept(): the socket it returned
 
 
 class SocketState(TypedDict):
@@ -214,6 +227,10 @@ _CALL_FIELDS: dict[str, tuple[type, ...]] = {
     "time": _NUMBER, "end_time": _NUMBER, "side": (str,), "call": (str,), "result": (str,),
     "errno": (str, type(None)),
 }  # fmt: skip
+_OPTIONAL_CALL_FIELDS: dict[str, tuple[type, ...]] = {"socket": (dict, type(None)), "accepted": (dict,)}
+_CALL_SOCKET_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (int,), "fd": (int,), "local": (str, type(None)), "peer": (str, type(None)),
+}  # fmt: skip
 _SNAPSHOT_FIELDS: dict[str, tuple[type, ...]] = {"time": _NUMBER, "after_call": (int,), "sockets": (list,)}
 _OPTIONAL_SNAPSHOT_FIELDS: dict[str, tuple[type, ...]] = {
     "end_time": _NUMBER,
@@ -241,9 +258,14 @@ def _problem(document: dict) -> str | None:
             return f"sysctl {name} is not a number ({value!r})"
     calls = document["calls"]
     for index, call in enumerate(calls):
-        wrong = _wrong_fields(call, _CALL_FIELDS, {})
+        wrong = _wrong_fields(call, _CALL_FIELDS, _OPTIONAL_CALL_FIELDS)
         if wrong:
             return f"calls[{index}] {wrong}"
+        for key in ("socket", "accepted"):
+            if call.get(key) is not None:
+                wrong = _wrong_fields(call[key], _CALL_SOCKET_FIELDS, {})
+                if wrong:
+                    return f"calls[{index}].{key} {wrong}"
     for index, snapshot in enumerate(document["snapshots"]):
         wrong = _wrong_fields(snapshot, _SNAPSHOT_FIELDS, _OPTIONAL_SNAPSHOT_FIELDS)
         if wrong:

@@ -68,6 +68,12 @@ def _broken(document: dict, change: str) -> dict:
         broken["kernel_events"] = [_KERNEL_EVENT, {k: v for k, v in _KERNEL_EVENT.items() if k != "kind"}]
     elif change == "kernel event time a string":
         broken["kernel_events"] = [{**_KERNEL_EVENT, "time": "soon"}]
+    elif change == "call socket a string":
+        broken["calls"][0]["socket"] = "fd 3"
+    elif change == "call socket without fd":
+        broken["calls"][0]["socket"] = {"id": 1, "local": None, "peer": None}
+    elif change == "accepted port a number":
+        broken["calls"][0]["accepted"] = {"id": 2, "fd": 4, "local": 5000, "peer": None}
     return broken
 
 
@@ -84,6 +90,9 @@ PROBLEMS = {
     "kernel events not a list": "'kernel_events' is not a list",
     "kernel event without kind": "kernel_events[1] has no 'kind'",
     "kernel event time a string": "kernel_events[0] has a 'time' of the wrong type",
+    "call socket a string": "calls[0] has a 'socket' of the wrong type",
+    "call socket without fd": "calls[0].socket has no 'fd'",
+    "accepted port a number": "calls[0].accepted has a 'local' of the wrong type",
 }
 
 
@@ -157,7 +166,12 @@ def test_the_parser_checks_the_fields_the_typed_sidecar_names() -> None:
     from analyzer import sidecar
     from analyzer.scenarios.calls import Call
 
-    assert set(sidecar._CALL_FIELDS) == sidecar.CallRecord.__required_keys__ == {f.name for f in fields(Call)}
+    assert set(sidecar._CALL_FIELDS) == sidecar.CallRecord.__required_keys__
+    assert set(sidecar._OPTIONAL_CALL_FIELDS) == sidecar.CallRecord.__optional_keys__
+    assert sidecar.CallRecord.__required_keys__ | sidecar.CallRecord.__optional_keys__ == {
+        f.name for f in fields(Call)
+    } - {"tagged"}
+    assert set(sidecar._CALL_SOCKET_FIELDS) == sidecar.CallSocket.__required_keys__
     assert set(sidecar._SNAPSHOT_FIELDS) == sidecar.Snapshot.__required_keys__
     assert set(sidecar._OPTIONAL_SNAPSHOT_FIELDS) == sidecar.Snapshot.__optional_keys__
     assert set(sidecar._SOCKET_FIELDS) == sidecar.SocketState.__required_keys__

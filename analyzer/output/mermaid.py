@@ -4,10 +4,11 @@ calls and RST causes as the ladder, in a form that pastes into an issue or a REA
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
+from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Side
 from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
 from analyzer.output.text_report import format_endpoint
-from analyzer.sidecar import Sidecar, calls_of
+from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -62,7 +63,7 @@ def connection_mermaid(
                 "UNKNOWN (what moved it may not have arrived)" if state.value == "UNKNOWN" else state.value
             )
             events.append((time, -1 if index == 0 else 2, f"    Note over {participant}: {shown}"))
-    for call in calls_of(sidecar):
+    for call in connection_calls(sidecar, connection):
         where = {"client": "left of C", "server": "right of S"}.get(call["side"], "over C,S")
         spans_packets = any(call["time"] < s.time < call["end_time"] for s in connection.segments)
         if call["result"] == "ok" or spans_packets:

@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from analyzer.analysis import ConnectionAnalysis, State
+from analyzer.call_sockets import connection_calls, flow_calls
 from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
@@ -40,7 +41,7 @@ from analyzer.output.labels import (
 from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
-from analyzer.sidecar import CallRecord, Sidecar, call_failed, calls_of
+from analyzer.sidecar import CallRecord, Sidecar, call_failed
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -298,7 +299,7 @@ def sequence_figure(
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
     start = connection.first_time if origin is None else origin
-    calls = calls_of(sidecar)
+    calls = connection_calls(sidecar, connection)  # those on its sockets
     rows = plan_rows(result, frames, times, call_times(calls))
     unanswered = result.handshake.status == "no_answer"
     lost = {
@@ -379,7 +380,7 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | No
         (m.time, m.frame, False, "ICMP port unreachable", COLORS["rst"]) for m, _answered in flow.unreachables
     ]
     arrows.sort(key=lambda arrow: arrow[0])
-    calls = calls_of(sidecar)
+    calls = flow_calls(sidecar, flow)
     moments = [Moment(time, time, ("pkt", frame)) for time, frame, *_rest in arrows]
     ladder = _ladder(
         _title(sidecar, f"UDP #{flow.id} IPv{flow.family}  {client} → {server}"),

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Patch, Rectangle
 
 from analyzer.analysis import ConnectionAnalysis
+from analyzer.call_sockets import connection_calls
 from analyzer.connections import Side
 from analyzer.output.figures import save_figure
 from analyzer.output.labels import silent_end
@@ -24,7 +25,7 @@ from analyzer.output.ladder_rows import ladder_silences
 from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, TimeAxis
-from analyzer.sidecar import Sidecar, calls_of
+from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 
 WIDTH, HEIGHT = 13.0, 3.3  # inches
@@ -74,8 +75,7 @@ def draw_state_timeline(
 def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> TimeAxis:
     """The time axis, cut where the ladder of the same connection is cut."""
     connection = result.connection
-    calls = calls_of(sidecar)
-    moments = call_times(calls)
+    moments = call_times(connection_calls(sidecar, connection))
     cuts = ladder_silences(result, moments)
     times = [connection.segments[0].time, connection.segments[-1].time, *moments]
     changes = [time for history in result.states.values() for time, _state in history[1:]]

@@ -29,7 +29,7 @@ def _server_hears_the_reset(ctx: Context, pair: Pair) -> None:
 def run_linger_reset(ctx: Context) -> dict:
     pair = open_pair(ctx)
     echo(ctx, pair)
-    with ctx.log.step("client", "setsockopt(SO_LINGER, on, 0 s)"):
+    with ctx.log.step("client", "setsockopt(SO_LINGER, on, 0 s)", on=pair.client):
         pair.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     close(ctx, "client", pair.client)  # RST instead of FIN
     _server_hears_the_reset(ctx, pair)
@@ -66,8 +66,9 @@ def run_process_exit(ctx: Context) -> dict:
             _child_client(ctx, writer)
         outcome.returned(f"pid {child}")
     os.close(writer)
-    with ctx.log.step("server", "accept()") as outcome:
+    with ctx.log.step("server", "accept()", on=listener) as outcome:
         conn, peer = listener.accept()
+        outcome.accepted = conn
         outcome.returned(f"fd {conn.fileno()} from port {peer[1]}")
     recv(ctx, "server", conn)
     with ctx.log.step("server", f"waitpid({child})") as outcome:
@@ -90,10 +91,10 @@ def _child_client(ctx: Context, writer: int) -> None:
     try:
         sock = child.socket("client")
         child.connect(sock, SERVER_PORT)
-        with log.step("client", f"sendall({CHILD_MESSAGE!r})"):
+        with log.step("client", f"sendall({CHILD_MESSAGE!r})", on=sock):
             sock.sendall(CHILD_MESSAGE)
         log.idle("client", 0.1, "the server reads")
-        with log.step("client", "exit(0) without close()"):
+        with log.step("client", "exit(0) without close()", on=sock):
             pass
     except BaseException:
         code = 1

@@ -27,19 +27,19 @@ def run_backlog(ctx: Context) -> dict:
     first = ctx.socket("client")
     ctx.connect(first, SERVER_PORT)  # completes in the kernel: waits in the accept queue
     second = ctx.socket("client")
-    with ctx.log.step("client", "setblocking(False)"):
+    with ctx.log.step("client", "setblocking(False)", on=second):
         second.setblocking(False)
-    with ctx.log.step("client", f"connect({ctx.where(SERVER_PORT)})") as outcome:
+    with ctx.log.step("client", f"connect({ctx.where(SERVER_PORT)})", on=second) as outcome:
         code = second.connect_ex((ctx.host, SERVER_PORT))
         outcome.result = errno.errorcode.get(code, str(code)) if code else "ok"
     ctx.log.idle(
         "server", QUEUED_WAIT, "no accept(): the queue is full, the second client's SYNs are dropped"
     )
     accepted_first = accept(ctx, listener)
-    with ctx.log.step("client", "select(writable, 5 s)") as outcome:
+    with ctx.log.step("client", "select(writable, 5 s)", on=second) as outcome:
         _r, writable, _x = select.select([], [second], [], 5.0)
         outcome.returned("connected" if writable else "still waiting")
-    with ctx.log.step("client", "getsockopt(SO_ERROR)") as outcome:
+    with ctx.log.step("client", "getsockopt(SO_ERROR)", on=second) as outcome:
         error = second.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         outcome.returned(errno.errorcode.get(error, "0") if error else "0")
     accepted_second = accept(ctx, listener)
@@ -57,7 +57,7 @@ def run_backlog_abort(ctx: Context) -> dict:
     waiting = ctx.socket("client")
     ctx.connect(waiting, SERVER_PORT)  # the accept queue: 1 of 2
     held = ctx.socket("client")
-    with ctx.log.step("client", f"bind({ctx.where(HELD_CLIENT_PORT)})"):
+    with ctx.log.step("client", f"bind({ctx.where(HELD_CLIENT_PORT)})", on=held):
         held.bind((ctx.host, HELD_CLIENT_PORT))
     acks = ctx.hold(
         replace(PURE_ACKS, sport=HELD_CLIENT_PORT, dport=SERVER_PORT),

@@ -151,23 +151,24 @@ class Context:
     def socket(self, side: Side) -> Socket:
         with self.log.step(side, "socket(SOCK_STREAM)") as outcome:
             sock = socket.socket(self.address_family, socket.SOCK_STREAM)
+            outcome.on = sock
             outcome.returned(f"fd {sock.fileno()}")
         return sock
 
     def listener(self, port: int, backlog: int) -> Socket:
         """A listening server socket: socket, SO_REUSEADDR, bind, listen, each a logged step."""
         sock = self.socket("server")
-        with self.log.step("server", "setsockopt(SO_REUSEADDR, 1)"):
+        with self.log.step("server", "setsockopt(SO_REUSEADDR, 1)", on=sock):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        with self.log.step("server", f"bind({self.where(port)})"):
+        with self.log.step("server", f"bind({self.where(port)})", on=sock):
             sock.bind((self.host, port))
-        with self.log.step("server", f"listen({backlog})"):
+        with self.log.step("server", f"listen({backlog})", on=sock):
             sock.listen(backlog)
         return sock
 
     def connect(self, sock: Socket, port: int) -> None:
         """A logged connect(); an error (ECONNREFUSED, ETIMEDOUT) is logged, not raised."""
-        with self.log.step("client", f"connect({self.where(port)})"):
+        with self.log.step("client", f"connect({self.where(port)})", on=sock):
             sock.connect((self.host, port))
 
     def where(self, port: int) -> str:

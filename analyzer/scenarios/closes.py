@@ -45,7 +45,7 @@ def run_half_open_states(ctx: Context) -> dict:
 def run_half_close(ctx: Context) -> dict:
     pair = open_pair(ctx)
     send(ctx, "client", pair.client, REQUEST)
-    with ctx.log.step("client", "shutdown(SHUT_WR)"):
+    with ctx.log.step("client", "shutdown(SHUT_WR)", on=pair.client):
         pair.client.shutdown(socket.SHUT_WR)
     recv(ctx, "server", pair.conn)
     recv(ctx, "server", pair.conn)  # b'': the client's FIN

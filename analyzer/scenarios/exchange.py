@@ -32,27 +32,28 @@ def open_pair(ctx: Context, backlog: int = 1) -> Pair:
 
 def accept(ctx: Context, listener: socket.socket) -> socket.socket:
     """A logged accept(): the new socket's fd and its peer's port."""
-    with ctx.log.step("server", "accept()") as outcome:
+    with ctx.log.step("server", "accept()", on=listener) as outcome:
         conn, peer = listener.accept()
+        outcome.accepted = conn
         outcome.returned(f"fd {conn.fileno()} from port {peer[1]}")
     return conn
 
 
 def send(ctx: Context, side: Side, sock: socket.socket, data: bytes) -> None:
-    with ctx.log.step(side, f"sendall({data!r})"):
+    with ctx.log.step(side, f"sendall({data!r})", on=sock):
         sock.sendall(data)
 
 
 def recv(ctx: Context, side: Side, sock: socket.socket, size: int = 1024) -> bytes:
     data = b""
-    with ctx.log.step(side, f"recv({size})") as outcome:
+    with ctx.log.step(side, f"recv({size})", on=sock) as outcome:
         data = sock.recv(size)
         outcome.returned(data)
     return data
 
 
 def close(ctx: Context, side: Side, sock: socket.socket, what: str = "close()") -> None:
-    with ctx.log.step(side, what):
+    with ctx.log.step(side, what, on=sock):
         sock.close()
 
 

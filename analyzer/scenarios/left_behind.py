@@ -140,7 +140,7 @@ def run_keepalive(ctx: Context) -> dict:
         (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, "TCP_KEEPCNT", KEEP_COUNT),
     )
     for level, option, name, value in options:
-        with ctx.log.step("client", f"setsockopt({name}, {value})"):
+        with ctx.log.step("client", f"setsockopt({name}, {value})", on=pair.client):
             pair.client.setsockopt(level, option, value)
     ctx.log.idle("client", KEEP_ANSWERED, "idle: the client's kernel probes, the server's answers")
     # The server falls silent: nothing it sends leaves its host any more.
@@ -163,7 +163,7 @@ KEEPALIVE = Scenario(
 def run_time_wait_reuse(ctx: Context) -> dict:
     listener = ctx.listener(SERVER_PORT, backlog=1)
     first = ctx.socket("client")
-    with ctx.log.step("client", "setsockopt(SO_REUSEADDR, 1)"):
+    with ctx.log.step("client", "setsockopt(SO_REUSEADDR, 1)", on=first):
         first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ctx.connect(first, SERVER_PORT)
     port = first.getsockname()[1]
@@ -179,9 +179,11 @@ def run_time_wait_reuse(ctx: Context) -> dict:
         "the server's socket holds TIME_WAIT on the 4-tuple",
     )
     second = ctx.socket("client")
-    with ctx.log.step("client", "setsockopt(SO_REUSEADDR, 1)"):
+    with ctx.log.step("client", "setsockopt(SO_REUSEADDR, 1)", on=second):
         second.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    with ctx.log.step("client", f"bind({ctx.where(port)}): the port of the connection in TIME_WAIT"):
+    with ctx.log.step(
+        "client", f"bind({ctx.where(port)}): the port of the connection in TIME_WAIT", on=second
+    ):
         second.bind((ctx.host, port))
     # Its SYN reaches the server's TIME_WAIT socket, which takes it as a new connection when
     # it is newer (a higher ISN, or a later timestamp): the listener answers.

@@ -8,7 +8,7 @@ from analyzer.scenarios.base import CLOSED_PORT, Context, Scenario
 def run(ctx: Context) -> dict:
     client = ctx.socket("client")
     ctx.connect(client, CLOSED_PORT)
-    with ctx.log.step("client", "close()"):
+    with ctx.log.step("client", "close()", on=client):
         client.close()
     return {"server_port": CLOSED_PORT}
 

@@ -18,7 +18,7 @@ READ_DELAY = 0.1
 
 def _recv_exactly(ctx: Context, sock, size: int) -> bytes:
     data = b""
-    with ctx.log.step("server", f"recv_exactly({size})") as outcome:
+    with ctx.log.step("server", f"recv_exactly({size})", on=sock) as outcome:
         while len(data) < size:
             chunk = sock.recv(size - len(data))
             if not chunk:
@@ -69,7 +69,7 @@ def _send_pieces(ctx: Context, sock: socket.socket) -> None:
     sends take microseconds, far less than the ACK of the first takes to come."""
     for index, piece in enumerate(NAGLE_PIECES):
         last = index == len(NAGLE_PIECES) - 1
-        with ctx.log.step("client", f"sendall({piece!r})", settle=last):
+        with ctx.log.step("client", f"sendall({piece!r})", settle=last, on=sock):
             sock.sendall(piece)
 
 
@@ -78,16 +78,16 @@ def run_nagle(ctx: Context) -> dict:
     # The server delays its ACKs (up to 40 ms on Linux) instead of answering each segment at
     # once, as it does early in a connection: while the first piece waits for its ACK, Nagle's
     # algorithm holds the others back. Loopback would otherwise acknowledge within the send().
-    with ctx.log.step("server", "setsockopt(TCP_QUICKACK, 0)"):
+    with ctx.log.step("server", "setsockopt(TCP_QUICKACK, 0)", on=pair.conn):
         pair.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
     _send_pieces(ctx, pair.client)  # Nagle on: the default
     ctx.log.idle("server", READ_DELAY, "the pieces wait in the receive queue")
     nagle = recv(ctx, "server", pair.conn)
-    with ctx.log.step("client", "setsockopt(TCP_NODELAY, 1)"):
+    with ctx.log.step("client", "setsockopt(TCP_NODELAY, 1)", on=pair.client):
         pair.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # Prompt ACKs again: with delayed ACKs and several pieces in flight, Linux's tail loss
     # probe would resend the last before the ACK came.
-    with ctx.log.step("server", "setsockopt(TCP_QUICKACK, 1)"):
+    with ctx.log.step("server", "setsockopt(TCP_QUICKACK, 1)", on=pair.conn):
         pair.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
     _send_pieces(ctx, pair.client)  # a segment each
     ctx.log.idle("server", READ_DELAY, "the pieces wait in the receive queue")

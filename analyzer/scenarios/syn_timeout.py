@@ -20,12 +20,12 @@ def _runner(syn_count: int):
         listener = ctx.listener(SERVER_PORT, backlog=8)
         ctx.hold(syns_to(SERVER_PORT), f"SYNs to port {SERVER_PORT}")
         client = ctx.socket("client")
-        with log.step("client", f"setsockopt(TCP_SYNCNT, {syn_count})"):
+        with log.step("client", f"setsockopt(TCP_SYNCNT, {syn_count})", on=client):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, syn_count)
         ctx.connect(client, SERVER_PORT)
-        with log.step("client", "close()"):
+        with log.step("client", "close()", on=client):
             client.close()
-        with log.step("server", "close() listener"):
+        with log.step("server", "close() listener", on=listener):
             listener.close()
         return {"server_port": SERVER_PORT, "tcp_syncnt": syn_count}
 

@@ -19,11 +19,13 @@ def _sockets(ctx: Context) -> tuple[socket.socket, socket.socket]:
     log = ctx.log
     with log.step("server", "socket(SOCK_DGRAM)") as outcome:
         server = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
+        outcome.on = server
         outcome.returned(f"fd {server.fileno()}")
-    with log.step("server", f"bind({ctx.where(UDP_PORT)})"):
+    with log.step("server", f"bind({ctx.where(UDP_PORT)})", on=server):
         server.bind((ctx.host, UDP_PORT))
     with log.step("client", "socket(SOCK_DGRAM)") as outcome:
         client = socket.socket(ctx.address_family, socket.SOCK_DGRAM)
+        outcome.on = client
         outcome.returned(f"fd {client.fileno()}")
     return server, client
 
@@ -32,30 +34,30 @@ def run(ctx: Context) -> dict:
     log = ctx.log
     server, client = _sockets(ctx)
     # connect() on UDP only fixes the peer: no packet, but the socket now hears ICMP errors.
-    with log.step("client", f"connect({ctx.where(UDP_PORT)})"):
+    with log.step("client", f"connect({ctx.where(UDP_PORT)})", on=client):
         client.connect((ctx.host, UDP_PORT))
     for message in MESSAGES:
-        with log.step("client", f"send({message!r})"):
+        with log.step("client", f"send({message!r})", on=client):
             client.send(message)
     peer = None
     for _message in MESSAGES:
-        with log.step("server", "recvfrom(1024)") as outcome:
+        with log.step("server", "recvfrom(1024)", on=server) as outcome:
             data, peer = server.recvfrom(1024)
             outcome.returned(data)
     if peer is None:
         raise RuntimeError("the server received no datagram to answer")
-    with log.step("server", f"sendto({REPLY!r})"):
+    with log.step("server", f"sendto({REPLY!r})", on=server):
         server.sendto(REPLY, peer)
-    with log.step("client", "recv(1024)") as outcome:
+    with log.step("client", "recv(1024)", on=client) as outcome:
         outcome.returned(client.recv(1024))
-    with log.step("server", "close()"):
+    with log.step("server", "close()", on=server):
         server.close()
     # Nobody listens any more: the kernel answers with ICMP port unreachable.
-    with log.step("client", "send(b'anyone there?')"):
+    with log.step("client", "send(b'anyone there?')", on=client):
         client.send(b"anyone there?")
-    with log.step("client", "recv(1024)") as outcome:
+    with log.step("client", "recv(1024)", on=client) as outcome:
         outcome.returned(client.recv(1024))
-    with log.step("client", "close()"):
+    with log.step("client", "close()", on=client):
         client.close()
     return {"server_port": UDP_PORT, "client_port": peer[1] if peer else None}
 
@@ -77,21 +79,21 @@ def run_truncation(ctx: Context) -> dict:
     log = ctx.log
     server, client = _sockets(ctx)
     for message in (BIG, SMALL):
-        with log.step("client", f"sendto({len(message)} bytes)"):
+        with log.step("client", f"sendto({len(message)} bytes)", on=client):
             client.sendto(message, (ctx.host, UDP_PORT))
     lengths, truncated = [], []
     for _message in (BIG, SMALL):
         # recvmsg is recvfrom with the flags the kernel returns: MSG_TRUNC when it cut.
-        with log.step("server", f"recvfrom({TRUNCATING_BUFFER})") as outcome:
+        with log.step("server", f"recvfrom({TRUNCATING_BUFFER})", on=server) as outcome:
             data, _ancillary, flags, _peer = server.recvmsg(TRUNCATING_BUFFER)
             cut = bool(flags & socket.MSG_TRUNC)
             outcome.returned(f"{len(data)} bytes" + (", MSG_TRUNC: the rest discarded" if cut else ""))
         lengths.append(len(data))
         truncated.append(cut)
     client_port = client.getsockname()[1]
-    with log.step("client", "close()"):
+    with log.step("client", "close()", on=client):
         client.close()
-    with log.step("server", "close()"):
+    with log.step("server", "close()", on=server):
         server.close()
     return {
         "server_port": UDP_PORT,

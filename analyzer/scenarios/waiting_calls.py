@@ -18,7 +18,7 @@ SELECT_LIMIT = 2.0
 def run_recv_timeout(ctx: Context) -> dict:
     pair = open_pair(ctx)
     echo(ctx, pair)
-    with ctx.log.step("client", f"settimeout({RECV_TIMEOUT:g})"):
+    with ctx.log.step("client", f"settimeout({RECV_TIMEOUT:g})", on=pair.client):
         pair.client.settimeout(RECV_TIMEOUT)
     # The server sends nothing: the deadline passes in the client, not on the wire.
     recv(ctx, "client", pair.client)
@@ -32,16 +32,16 @@ def _connect_without_waiting(ctx: Context, port: int) -> tuple[Socket, str]:
     """socket, setblocking(False), connect (EINPROGRESS), select, SO_ERROR: each a logged
     step; returns the socket and SO_ERROR's errno name ("0" for none)."""
     sock = ctx.socket("client")
-    with ctx.log.step("client", "setblocking(False)"):
+    with ctx.log.step("client", "setblocking(False)", on=sock):
         sock.setblocking(False)
-    with ctx.log.step("client", f"connect({ctx.where(port)})") as outcome:
+    with ctx.log.step("client", f"connect({ctx.where(port)})", on=sock) as outcome:
         code = sock.connect_ex((ctx.host, port))
         # connect_ex returns the errno connect() would raise; the log shows it the same way.
         outcome.returned(errno.errorcode.get(code, str(code)) if code else "ok")
-    with ctx.log.step("client", f"select(writable, {SELECT_LIMIT:g} s)") as outcome:
+    with ctx.log.step("client", f"select(writable, {SELECT_LIMIT:g} s)", on=sock) as outcome:
         _r, writable, _x = select.select([], [sock], [], SELECT_LIMIT)
         outcome.returned("writable" if writable else "timed out")
-    with ctx.log.step("client", "getsockopt(SO_ERROR)") as outcome:
+    with ctx.log.step("client", "getsockopt(SO_ERROR)", on=sock) as outcome:
         error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         name = errno.errorcode.get(error, str(error)) if error else "0"
         outcome.returned(name)

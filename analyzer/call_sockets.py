@@ -1,0 +1,141 @@
+"""Which of the logged socket calls are a connection's: the calls made on its sockets.
+
+The scenario runner tags each call with the socket it was made on (sidecar.CallSocket): the
+socket's number in the run, its fd, and its addresses once it has them. A socket's calls are
+taken together by that number, so that its socket(), or a recv() after a RST (no peer any
+more), goes with the connect() or accept() that gave it its 4-tuple. A connection's calls:
+- those on a socket whose 4-tuple is the connection's, either way round, while the
+  connection lived (one 4-tuple can serve two connections, one after the other);
+- those on a socket with an address and no peer at one of its ends (the listener it came in
+  by, a UDP server's socket) while it lived, but not an accept() that returned another
+  connection's socket;
+- those on a socket that never had an address (a refused blocking connect() gives its port
+  back) while the connection lived;
+- those on no socket (a sleep, a wait, a firewall rule) when they overlap the connection's
+  time: from the first call on its own sockets (not the listener's) or its first packet,
+  whichever came first, to the last;
+- every call with no tag (strace's, or a whole sidecar written before calls were tagged):
+  nothing tells whose it is, and a picture of such a log stays as it was. (Time alone would
+  not do: a backlog's clients connect within milliseconds of each other and live on
+  together, and a listener's socket(), bind() and listen() come before any packet.)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from analyzer.sidecar import CallRecord, Sidecar, calls_of
+
+if TYPE_CHECKING:
+    from analyzer.connections import Connection
+    from analyzer.udp_flows import UdpFlow
+
+Endpoint = tuple[str, int]
+
+
+@dataclass
+class _Socket:
+    """A socket's life in the run: from its first call to its last, and its addresses."""
+
+    start: float
+    stop: float
+    local: Endpoint | None = None
+    peer: Endpoint | None = None  # once connected; kept when a later call finds none (reset, closed)
+
+
+def connection_calls(sidecar: Sidecar | None, connection: Connection) -> list[CallRecord]:
+    """The calls a picture of this TCP connection shows."""
+    return calls_on(
+        calls_of(sidecar), (connection.client, connection.server), connection.first_time, connection.last_time
+    )
+
+
+def flow_calls(sidecar: Sidecar | None, flow: UdpFlow) -> list[CallRecord]:
+    """The calls a picture of this UDP flow shows."""
+    times = [d.time for d in flow.datagrams] + [m.time for m, _answered in flow.unreachables]
+    if not times:
+        return calls_of(sidecar)
+    return calls_on(calls_of(sidecar), (flow.client, flow.server), min(times), max(times))
+
+
+def calls_on(calls: Sequence[CallRecord], ends: tuple[Endpoint, Endpoint],
+             first: float, last: float) -> list[CallRecord]:  # fmt: skip
+    """The calls of the connection (or UDP flow) between `ends`, which lived from `first` to
+    `last` (epoch seconds), in the log's order."""
+    sockets = _sockets(calls)
+    wanted = {_normal(ends[0]), _normal(ends[1])}
+
+    def its(life: _Socket) -> bool:
+        if not _overlap(life.start, life.stop, first, last):
+            return False
+        if life.local is None:
+            return True  # it never had an address: its time is all there is to go by
+        if life.peer is None:
+            return any(_at(life.local, end) for end in wanted)
+        return {life.local, life.peer} == wanted
+
+    mine = {number for number, life in sockets.items() if its(life)}
+    # Its time, for the calls on no socket: its packets' and its own sockets' (the firewall
+    # rule set up before its connect(), say), not its listener's, which served the others.
+    own = [sockets[n] for n in mine if sockets[n].peer is not None or sockets[n].local is None]
+    since = min([first] + [life.start for life in own])
+    until = max([last] + [life.stop for life in own])
+    chosen = []
+    for call in calls:
+        tag, accepted = call.get("socket"), call.get("accepted")
+        if "socket" not in call:
+            shown = True
+        elif accepted is not None:
+            shown = accepted["id"] in mine
+        elif tag is None:
+            shown = _overlap(call["time"], call["end_time"], since, until)
+        else:
+            shown = tag["id"] in mine
+        if shown:
+            chosen.append(call)
+    return chosen
+
+
+def _overlap(start: float, stop: float, first: float, last: float) -> bool:
+    return start <= last and stop >= first
+
+
+def _sockets(calls: Sequence[CallRecord]) -> dict[int, _Socket]:
+    sockets: dict[int, _Socket] = {}
+    for call in calls:
+        for tag in (call.get("socket"), call.get("accepted")):
+            if tag is None:
+                continue
+            life = sockets.setdefault(tag["id"], _Socket(call["time"], call["end_time"]))
+            life.start, life.stop = min(life.start, call["time"]), max(life.stop, call["end_time"])
+            local = _endpoint(tag["local"])
+            peer = _endpoint(tag["peer"])
+            if local is not None and (peer is not None or life.peer is None):
+                life.local = local
+            if peer is not None:
+                life.peer = peer
+    return sockets
+
+
+def _endpoint(address: str | None) -> Endpoint | None:
+    """An address as ss writes it (127.0.0.1:5000, [::1]:5000) as the connections hold it."""
+    if address is None:
+        return None
+    host, _, port = address.rpartition(":")
+    return _normal((host.strip("[]"), int(port)))
+
+
+def _normal(endpoint: Endpoint) -> Endpoint:
+    try:
+        return ipaddress.ip_address(endpoint[0]).compressed, endpoint[1]
+    except ValueError:
+        return endpoint
+
+
+def _at(local: Endpoint, end: Endpoint) -> bool:
+    """Whether a socket bound at `local` serves `end`: the same port, and the same address or
+    every address (0.0.0.0, ::)."""
+    return local[1] == end[1] and local[0] in (end[0], "0.0.0.0", "::")
