@@ -945,6 +945,10 @@ def _explain_missing(
     if dropped:
         gaps = [after for side in ("client", "server") for after, _shown in _unseen_sent(connection, side)]
         gap = min(gaps, default=None)
+    if lost:
+        # An event the recorder lost, shown by a socket's chain of states breaking.
+        breaks = _broken_chains([e for side in own for e in own[side]])
+        gap = min([*breaks, *([gap] if gap is not None else [])], default=None)
     for index, d in enumerate(result.disagreements):
         if dropped and d.kernel_only is not None and not _near(packets, d.kernel_only):
             direct[index] = f"no packet of the connection captured then, and {dropped_note}: one missing"
@@ -972,3 +976,19 @@ def _near(times: list[float], time: float) -> bool:
     """Whether a time of the sorted `times` lies within MATCH_WINDOW of `time`."""
     index = bisect.bisect_left(times, time - MATCH_WINDOW)
     return index < len(times) and times[index] <= time + MATCH_WINDOW
+
+
+def _broken_chains(events: list[KernelEvent]) -> list[float]:
+    """Where a socket's state changes do not follow on (one leaves a state the one before did
+    not enter): the time of the one before, after which an event is missing."""
+    last: dict[str, KernelEvent] = {}
+    found = []
+    for event in sorted(events, key=lambda e: e["time"]):
+        socket = event["socket"]
+        if event["kind"] != "set_state" or socket is None:
+            continue
+        before = last.get(socket)
+        if before is not None and before.get("new_state") != event.get("old_state"):
+            found.append(before["time"])
+        last[socket] = event
+    return found

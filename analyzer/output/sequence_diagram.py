@@ -133,10 +133,13 @@ class Layout:
         return y0 + (y1 - y0) * (time - t0) / (t1 - t0) if t1 > t0 else y0
 
     def y_near(self, time: float) -> float:
-        """As y_at, but a time in a cut at the nearer of the moments around it: what happened
-        60 µs before the packet that ends a silence stands at that packet's row."""
+        """As y_at, but a time in a cut at the nearer of the moments around it, and one before
+        the first at its row: what happened 60 µs before the packet that ends a silence (or
+        begins the picture) stands at that packet's row."""
         anchors = self._anchors
         index = bisect.bisect_right(anchors, (time, float("inf"))) - 1
+        if index < 0 and anchors:  # just before the first moment: at its row
+            return anchors[0][1]
         if index in self._cut and index + 1 < len(anchors):
             (t0, y0), (t1, y1) = anchors[index], anchors[index + 1]
             return y0 if time - t0 <= t1 - time else y1
