@@ -19,6 +19,7 @@ from test_diagram_layout import TOLERANCE, _box, _paths, lines_through_texts, ov
 from analyzer.analysis import ConnectionAnalysis, analyze_file
 from analyzer.output.kernel_marks import KERNEL_MARK, kernel_changes
 from analyzer.output.sequence_diagram import CLIENT_X, SERVER_X, TRANSIT, figure
+from analyzer.output.state_timeline import timeline_axis, timeline_figure
 from analyzer.sidecar import load_sidecar, sidecar_path_for
 
 RECORDED = sorted(
@@ -154,3 +155,29 @@ def test_the_marks_are_there_to_be_seen() -> None:
             assert result.kernel is not None and result.kernel.events is not None
             reasons |= {r.kernel_reason for r in result.kernel.events.resets}
     assert {"NO_SOCKET", "TCP_KEEPALIVE_TIMEOUT"} <= reasons
+
+
+@pytest.mark.parametrize("name", ["http-post-crossed", "backlog-abort"])
+def test_the_timeline_ticks_each_kernel_change_at_its_time(name: str) -> None:
+    """Under each end's bar, at the kernel's time on the timeline's axis (a time just before
+    a cut's end at that burst), hollow where the analysis has no such change."""
+    pcap = ROOT / "tests" / "data" / "kernel_account" / f"{name}.pcap"
+    sidecar = load_sidecar(sidecar_path_for(pcap))
+    for result in analyze_file(str(pcap), sidecar=sidecar).connections:
+        fig = timeline_figure(result, sidecar)
+        try:
+            axis = timeline_axis(result, sidecar)
+            ticks = sorted(
+                (round(float(y), 6), round(float(x), 6), m.get_markerfacecolor() != "white")
+                for m in fig.findobj(Line2D)
+                if m.get_gid() == KERNEL_MARK
+                for x, y in [m.get_xydata()[0]]
+            )
+            rows = {"client": 1.0, "server": 0.0}
+            wanted = sorted(
+                (round(rows[c.side] - 0.4, 6), round(axis.x_near(c.time), 6), c.agrees)
+                for c in kernel_changes(result)
+            )
+            assert ticks == wanted and wanted
+        finally:
+            plt.close(fig)

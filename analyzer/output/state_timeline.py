@@ -113,7 +113,7 @@ def timeline_figure(
     for time, side in confirmed:
         ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
     changes = kernel_changes(result)
-    draw_timeline_marks(ax, changes, axis.x, rows)
+    draw_timeline_marks(ax, changes, axis.x_near, rows)
     _draw_cuts(ax, axis)
     # Short states get no label inside their bar: the legend names every colour shown.
     shown = list(dict.fromkeys(state.value for side in rows for _t, state in result.states[side]))
