@@ -20,6 +20,7 @@ from analyzer.analysis import ConnectionAnalysis, analyze_file
 from analyzer.output.kernel_marks import KERNEL_MARK, kernel_changes
 from analyzer.output.sequence_diagram import CLIENT_X, SERVER_X, TRANSIT, figure
 from analyzer.output.state_timeline import timeline_axis, timeline_figure
+from analyzer.output.time_axis import BREAK_GAP
 from analyzer.sidecar import load_sidecar, sidecar_path_for
 
 RECORDED = sorted(
@@ -92,6 +93,12 @@ def assert_state_changes_marked(fig: plt.Figure, result: ConnectionAnalysis) -> 
         index = bisect.bisect_right(times, change.time)
         low = rows[index - 1][1] if index > 0 else 0.0
         high = rows[index][2] if index < len(rows) else float("inf")
+        if 0 < index < len(rows) and times[index] - times[index - 1] > BREAK_GAP:
+            # In a silence the ladder cuts: beside the packet nearer in time, not across the cut.
+            if change.time - times[index - 1] <= times[index] - change.time:
+                high = rows[index - 1][2]
+            else:
+                low = rows[index][1]
         found = [
             d
             for d in drawn
@@ -155,6 +162,21 @@ def test_the_marks_are_there_to_be_seen() -> None:
             assert result.kernel is not None and result.kernel.events is not None
             reasons |= {r.kernel_reason for r in result.kernel.events.resets}
     assert {"NO_SOCKET", "TCP_KEEPALIVE_TIMEOUT"} <= reasons
+
+
+def test_the_crossing_check_finds_a_mark_under_a_label_and_a_line_through_its_state() -> None:
+    fig, ax = plt.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, "ESTABLISHED", gid="state-label")
+    ax.plot([0.52], [0.5], marker=">", gid=KERNEL_MARK)
+    ax.text(0.2, 0.2, "FIN_WAIT_1", va="center", gid=KERNEL_MARK)
+    ax.plot([0.0, 1.0], [0.2, 0.2])
+    try:
+        found = _kernel_marks_crossed(fig)
+        assert ("mark at [0.52 0.5 ]", "ESTABLISHED") in found
+        assert any(what == "FIN_WAIT_1" and on.startswith("line") for what, on in found)
+    finally:
+        plt.close(fig)
 
 
 @pytest.mark.parametrize("name", ["http-post-crossed", "backlog-abort"])

@@ -73,15 +73,15 @@ def draw_ladder_marks(
     y_at: Callable[[float], float],
     span: tuple[float, float],
     lifelines: dict[Side, float],
-) -> int:
+) -> list[KernelChange]:
     """Each change within `span` (the times the ladder draws) at y_at(its time), beside its
     lifeline (x in lifelines), on the outer side; its label where free. Call after everything
-    else is drawn: the labels keep clear of it. Returns how many marks were drawn."""
+    else is drawn: the labels keep clear of it. Returns the changes drawn."""
     canvas = ax.figure.canvas
     assert isinstance(canvas, FigureCanvasAgg)  # the pictures' backend (figures.py)
     renderer = canvas.get_renderer()
     obstacles = _Obstacles(ax, renderer)
-    drawn = 0
+    drawn: list[KernelChange] = []
     last = {side: float("-inf") for side in lifelines}
     for change in sorted(changes, key=lambda c: c.time):
         if not span[0] - 1e-3 <= change.time <= span[1] + 1e-3:
@@ -106,7 +106,7 @@ def draw_ladder_marks(
             mark.set_ydata([y])
         last[change.side] = y
         obstacles.add_box(mark.get_window_extent(renderer))
-        drawn += 1
+        drawn.append(change)
         # Beside the mark, outside; else inside, the lifeline between (arrows leave and land
         # there only at their own rows).
         for inside, shift in [(False, s) for s in LABEL_SHIFTS] + [(True, s) for s in LABEL_SHIFTS]:

@@ -340,7 +340,7 @@ def sequence_figure(
     keys = []
     if marked:
         keys.append((KEY, COLORS["kernel"]))
-        if any(not c.agrees and span[0] <= c.time <= span[1] for c in changes):
+        if not all(c.agrees for c in marked):
             keys.append((KEY_DIFFERS, COLORS["rst"]))
     if any(confirmed.values()):
         keys.append(
