@@ -611,8 +611,9 @@ def _unseen_sent(connection: Connection, side: Side) -> list[tuple[float, float]
     last: float | None = None
     for segment in connection.segments:
         mine = connection.sender(segment) == side
-        if mine and base is None:
-            base = segment.seq
+        if mine and (base is None or segment.flags & SYN):
+            base = segment.seq  # a SYN begins its sequence space (a resent one may begin another)
+            reach = 0
         if base is None or segment.flags & RST:
             continue
         if mine:
