@@ -312,6 +312,8 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
         result.kernel.events = compare_events(
             connection, result.states, result.state_frames, result.steps, result.resets, result.resends,
             result.sequence.flags, sidecar.get("kernel_events", []), sidecar["calls"],
+            sidecar.get("recorder", {}).get("dropped_by_kernel") or 0,
+            sidecar["kernel_recorder"].get("lost") or 0,
         )  # fmt: skip
 
 

@@ -46,6 +46,7 @@ all that end's differences after it follow from that.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -138,6 +139,14 @@ class StateMatch:
             return None
         return self.kernel_time - self.inferred_time
 
+    @property
+    def agrees(self) -> bool:
+        """Both made the change, close enough to be the same one: a frame's within MATCH_WINDOW,
+        a call's within CALL_MATCH_WINDOW (what _compare_states judges by)."""
+        if self.difference is None:
+            return False
+        return abs(self.difference) <= (MATCH_WINDOW if self.frame is not None else CALL_MATCH_WINDOW)
+
     def as_dict(self) -> dict:
         return {**vars(self), "difference": self.difference}
 
@@ -180,6 +189,16 @@ class EventDisagreement:
     time: float
     side: Side
     what: str
+    # What one witness did that the other lacks, for what a missing packet or a lost event
+    # explains (_explain_missing; not in the JSON): the kernel's time of a change, RST or
+    # retransmission the capture lacks (or has elsewhere), the capture's time of one the
+    # kernel's account lacks; `state`: a difference of states, which diverge after either.
+    kernel_only: float | None = None
+    capture_only: float | None = None
+    state: bool = False
+
+    def as_dict(self) -> dict:
+        return {"time": self.time, "side": self.side, "what": self.what}
 
 
 @dataclass
@@ -201,8 +220,8 @@ class EventAgreement:
             "resets": [vars(r) for r in self.resets],
             "retransmissions": [vars(r) for r in self.retransmissions],
             "drops": [vars(d) for d in self.drops],
-            "disagreements": [vars(d) for d in self.disagreements],
-            "explained": [vars(d) for d in self.explained],
+            "disagreements": [d.as_dict() for d in self.disagreements],
+            "explained": [d.as_dict() for d in self.explained],
         }
 
     def describe(self, origin: float) -> list[str]:
@@ -446,9 +465,13 @@ def compare_events(
     flagged: dict[int, list[str]],
     events: list[KernelEvent],
     calls: list[CallRecord],
+    capture_dropped: int = 0,
+    events_lost: int = 0,
 ) -> EventAgreement:
     """The analysis of `connection` (its states with their frames, steps, RSTs, resends and
-    sequence flags) against the kernel's events."""
+    sequence flags) against the kernel's events. capture_dropped: the packets tcpdump says
+    the kernel dropped before it read them; events_lost: the events the kernel recorder lost
+    (what each witness missed: _explain_missing)."""
     result = EventAgreement()
     until = max((time for history in states.values() for time, _ in history), default=connection.last_time)
     initial, changes, own = kernel_model(connection, events, until)
@@ -471,6 +494,7 @@ def compare_events(
     _compare_resets(result, connection, resets, own, initial, changes)
     _compare_retransmissions(result, connection, resends, flagged, own, calls)
     _name_drops(result, connection, steps, frames, own)
+    _explain_missing(result, connection, own, capture_dropped, events_lost)
     result.drops.sort(key=lambda d: d.time)
     result.explained.sort(key=lambda d: d.time)
     result.disagreements.sort(key=lambda d: d.time)
@@ -490,7 +514,9 @@ def _compare_states(
     first_time, first_state = inferred[0]
     if first_state not in (initial, State.UNKNOWN):
         result.disagreements.append(
-            EventDisagreement(first_time, side, f"began in {first_state.value}, the kernel's {initial.value}")
+            EventDisagreement(
+                first_time, side, f"began in {first_state.value}, the kernel's {initial.value}", state=True
+            )
         )
     ours: list[tuple[float, State, int | None]] = [
         (time, state, frames[i] if i < len(frames) else None)
@@ -512,6 +538,8 @@ def _compare_states(
                     change.time,
                     side,
                     f"the kernel went to {change.state.value} ({change.shown_by}), not inferred",
+                    kernel_only=change.time,
+                    state=True,
                 )
             )
         elif i is not None and j is None:
@@ -533,18 +561,25 @@ def _compare_states(
                 continue
             at = f"frame {frame}" if frame is not None else "no frame"
             result.disagreements.append(
-                EventDisagreement(time, side, f"inferred {state.value} ({at}), the kernel had no such change")
+                EventDisagreement(
+                    time,
+                    side,
+                    f"inferred {state.value} ({at}), the kernel had no such change",
+                    capture_only=time,
+                    state=True,
+                )
             )
         elif i is not None and j is not None:
             time, state, frame = ours[i]
             change = kernel[j]
             match = StateMatch(side, state.value, time, frame, change.time, change.shown_by)
             result.states.append(match)
-            if abs(change.time - time) > (MATCH_WINDOW if frame is not None else CALL_MATCH_WINDOW):
+            if not match.agrees:
                 result.disagreements.append(
                     EventDisagreement(
                         time, side,
                         f"{state.value}: inferred at frame {frame}, the kernel's {change.time - time:+.6f} s away",
+                        kernel_only=change.time, capture_only=time, state=True,
                     )
                 )  # fmt: skip
 
@@ -560,7 +595,41 @@ def _fin_never_sent(connection: Connection, side: Side, kernel: list[KernelChang
         s for s in connection.segments
         if s.flags & FIN and connection.sender(s) == side and s.time >= closed - MATCH_WINDOW
     ]  # fmt: skip
-    return None if fins else closed
+    if fins or any(shown >= closed for _after, shown in _unseen_sent(connection, side)):
+        return None  # it left: the capture has it, or shows that it lacks something sent then
+    return closed
+
+
+def _unseen_sent(connection: Connection, side: Side) -> list[tuple[float, float]]:
+    """Where the capture lacks something the end sent: a segment of its that starts past all it
+    was seen sending before (its SYN, data, FIN), or one of the peer's acknowledging past
+    that. Each as (the time of the end's last segment captured before, the time of the
+    segment that shows it)."""
+    found: list[tuple[float, float]] = []
+    base: int | None = None
+    reach = 0
+    last: float | None = None
+    for segment in connection.segments:
+        mine = connection.sender(segment) == side
+        if mine and (base is None or segment.flags & SYN):
+            base = segment.seq  # a SYN begins its sequence space (a resent one may begin another)
+            reach = 0
+        if base is None or segment.flags & RST:
+            continue
+        if mine:
+            offset = (segment.seq - base) % 2**32
+            past = reach < offset < 2**31
+        else:
+            past = bool(segment.flags & ACK) and reach < (segment.ack - base) % 2**32 < 2**31
+        if past and last is not None:
+            found.append((last, segment.time))
+        if mine:
+            end = offset + segment.payload_len + bool(segment.flags & SYN) + bool(segment.flags & FIN)
+            reach = max(reach, end) if end < 2**31 else reach
+            last = segment.time
+        elif past:
+            reach = (segment.ack - base) % 2**32  # what the peer took is known sent from now on
+    return found
 
 
 def _unknown_spans(inferred: list[tuple[float, State]]) -> list[tuple[float, float]]:
@@ -672,6 +741,7 @@ def _compare_resets(
                     f"RST frame {segment.frame}: the analysis has the {peer} "
                     f"{'take' if reset.accepted else 'drop'} it, the kernel's {peer} "
                     f"{'took' if received else 'did not take'} it",
+                    state=True,
                 )
             )  # fmt: skip
         if event is None:
@@ -680,6 +750,7 @@ def _compare_resets(
                     segment.time, reset.sender,
                     f"RST frame {segment.frame} ({reset.cause}): the kernel sent no such RST "
                     "(a firewall's tcp-reset, or one from outside the sandbox)",
+                    capture_only=segment.time,
                 )
             )  # fmt: skip
         elif agrees is False:
@@ -696,6 +767,7 @@ def _compare_resets(
                     EventDisagreement(
                         event["time"], side,
                         f"the kernel sent a RST ({event.get('reason')}) the capture does not show",
+                        kernel_only=event["time"],
                     )
                 )  # fmt: skip
 
@@ -762,6 +834,7 @@ def _compare_retransmissions(
                     EventDisagreement(
                         segment.time, side,
                         f"frame {segment.frame} inferred a retransmission; the kernel retransmitted no such segment",
+                        capture_only=segment.time,
                     )
                 )  # fmt: skip
     for side, events in kernel.items():
@@ -775,7 +848,12 @@ def _compare_retransmissions(
             )
             result.retransmissions.append(Retransmission(None, event["time"], side, what, event["time"]))
             result.disagreements.append(
-                EventDisagreement(event["time"], side, f"the kernel retransmitted {what}; not seen resent")
+                EventDisagreement(
+                    event["time"],
+                    side,
+                    f"the kernel retransmitted {what}; not seen resent",
+                    kernel_only=event["time"],
+                )
             )
 
 
@@ -838,3 +916,80 @@ def _captured(connection: Connection, event: KernelEvent) -> Segment | None:
         and abs(s.time - event["time"]) <= MATCH_WINDOW
     ]
     return min(near, key=lambda s: abs(s.time - event["time"]), default=None)
+
+
+def _explain_missing(
+    result: EventAgreement,
+    connection: Connection,
+    own: dict[Side, list[KernelEvent]],
+    dropped: int,
+    lost: int,
+) -> None:
+    """Differences one witness's gaps explain, moved from the disagreements to `explained`
+    with the count that says so. A capture that dropped packets (tcpdump's "dropped by
+    kernel"): what the kernel did that the capture lacks, where it holds no packet of the
+    connection within MATCH_WINDOW of the kernel's time. A recorder that lost events: what
+    the capture shows that the kernel's account lacks, where it holds no event of the
+    connection within MATCH_WINDOW. After the first such gap the two accounts of the states
+    diverge (the analysis moved on without the packet, the model without the event): every
+    later difference of states follows from it."""
+    if not dropped and not lost:
+        return
+    packets = sorted(s.time for s in connection.segments)
+    events = sorted(e["time"] for side in own for e in own[side])
+    plural = {count: "s" if count != 1 else "" for count in (dropped, lost)}
+    dropped_note = f"tcpdump dropped {dropped} packet{plural[dropped]} ('dropped by kernel')"
+    lost_note = f"the kernel recorder lost {lost} event{plural[lost]}"
+    direct: dict[int, str] = {}
+    # A packet the capture lacks, shown by the sequence numbers: the states differ from then on.
+    gap: float | None = None
+    if dropped:
+        gaps = [after for side in ("client", "server") for after, _shown in _unseen_sent(connection, side)]
+        gap = min(gaps, default=None)
+    if lost:
+        # An event the recorder lost, shown by a socket's chain of states breaking.
+        breaks = _broken_chains([e for side in own for e in own[side]])
+        gap = min([*breaks, *([gap] if gap is not None else [])], default=None)
+    for index, d in enumerate(result.disagreements):
+        if dropped and d.kernel_only is not None and not _near(packets, d.kernel_only):
+            direct[index] = f"no packet of the connection captured then, and {dropped_note}: one missing"
+            at = d.kernel_only
+        elif lost and d.capture_only is not None and not _near(events, d.capture_only):
+            direct[index] = f"no event of the connection recorded then, and {lost_note}: one missing"
+            at = d.capture_only
+        else:
+            continue
+        gap = at if gap is None else min(gap, at)
+    kept = []
+    for index, d in enumerate(result.disagreements):
+        why = direct.get(index)
+        if why is None and d.state and gap is not None and d.time >= gap - MATCH_WINDOW:
+            notes = [note for note, count in ((dropped_note, dropped), (lost_note, lost)) if count]
+            why = f"follows from what is missing before it: {'; '.join(notes)}"
+        if why is None:
+            kept.append(d)
+        else:
+            result.explained.append(EventDisagreement(d.time, d.side, f"{d.what}: {why}"))
+    result.disagreements = kept
+
+
+def _near(times: list[float], time: float) -> bool:
+    """Whether a time of the sorted `times` lies within MATCH_WINDOW of `time`."""
+    index = bisect.bisect_left(times, time - MATCH_WINDOW)
+    return index < len(times) and times[index] <= time + MATCH_WINDOW
+
+
+def _broken_chains(events: list[KernelEvent]) -> list[float]:
+    """Where a socket's state changes do not follow on (one leaves a state the one before did
+    not enter): the time of the one before, after which an event is missing."""
+    last: dict[str, KernelEvent] = {}
+    found = []
+    for event in sorted(events, key=lambda e: e["time"]):
+        socket = event["socket"]
+        if event["kind"] != "set_state" or socket is None:
+            continue
+        before = last.get(socket)
+        if before is not None and before.get("new_state") != event.get("old_state"):
+            found.append(before["time"])
+        last[socket] = event
+    return found

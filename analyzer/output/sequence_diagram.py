@@ -31,6 +31,7 @@ from analyzer.call_sockets import connection_calls, flow_calls
 from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
+from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, kernel_changes
 from analyzer.output.labels import (
     packet_label,
     retransmission_note,
@@ -118,6 +119,10 @@ class Layout:
     _cut: set[int]  # anchor i: a cut lies between anchors i and i + 1
 
     @property
+    def first_time(self) -> float:
+        return self._anchors[0][0] if self._anchors else float("-inf")
+
+    @property
     def last_time(self) -> float:
         return self._anchors[-1][0] if self._anchors else float("inf")
 
@@ -133,6 +138,19 @@ class Layout:
             return y0
         t1, y1 = anchors[index + 1]
         return y0 + (y1 - y0) * (time - t0) / (t1 - t0) if t1 > t0 else y0
+
+    def y_near(self, time: float) -> float:
+        """As y_at, but a time in a cut at the nearer of the moments around it, and one before
+        the first at its row: what happened 60 µs before the packet that ends a silence (or
+        begins the picture) stands at that packet's row."""
+        anchors = self._anchors
+        index = bisect.bisect_right(anchors, (time, float("inf"))) - 1
+        if index < 0 and anchors:  # just before the first moment: at its row
+            return anchors[0][1]
+        if index in self._cut and index + 1 < len(anchors):
+            (t0, y0), (t1, y1) = anchors[index], anchors[index + 1]
+            return y0 if time - t0 <= t1 - time else y1
+        return self.y_at(time)
 
 
 def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]],
@@ -333,7 +351,16 @@ def sequence_figure(
         ladder.ax, result, ladder.layout, ladder.bottom, confirmed, silent_listener, blocked
     )
     _draw_kernel_marks(ladder.ax, confirmed, labels)
+    # The kernel's own changes last: their labels keep clear of all the rest.
+    changes = kernel_changes(result)
+    span = (ladder.layout.first_time, ladder.layout.last_time)
+    lifelines: dict[Side, float] = {"client": CLIENT_X, "server": SERVER_X}
+    marked = draw_ladder_marks(ladder.ax, changes, ladder.layout.y_near, span, lifelines)
     keys = []
+    if marked:
+        keys.append((KEY, COLORS["kernel"]))
+        if not all(c.agrees for c in marked):
+            keys.append((KEY_DIFFERS, COLORS["rst"]))
     if any(confirmed.values()):
         keys.append(
             (
@@ -344,6 +371,12 @@ def sequence_figure(
     if any(state == State.UNKNOWN for history in result.states.values() for _t, state in history):
         keys.append(("hatched lifeline, UNKNOWN ?: a segment may not have reached that end, so the capture "
                      "cannot tell its state (the text report says which)", COLORS["unknown"]))  # fmt: skip
+    if len(keys) > 1:  # the figure grows down by a key's row for each key after the first
+        extra = 0.3 * (len(keys) - 1)
+        width, height = ladder.fig.get_size_inches()
+        ladder.fig.set_size_inches(width, height + extra * ROW_INCHES)
+        top = ladder.ax.get_ylim()[1]
+        ladder.ax.set_ylim(ladder.bottom + extra, top)
     for row, (key, color) in enumerate(keys):
         ladder.ax.text(0.5, ladder.bottom - 0.15 + 0.3 * row, key, ha="center", va="bottom", fontsize=FONT - 1,
                        color=color)  # fmt: skip

@@ -6,7 +6,8 @@ each burst between to scale, but two state changes never closer than a few lette
 ladder's rows); what held before the first moment and after the last has room of its own. A
 state's name is written in its bar when it fits there, never elsewhere, so no two labels
 meet; the legend names every colour. Where the sidecar has kernel snapshots, a tick marks
-each moment the kernel reported the same state the bar shows.
+each moment the kernel reported the same state the bar shows; where it has the kernel's
+events, a tick under the bar each change of state the kernel made, at its time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from analyzer.analysis import ConnectionAnalysis
 from analyzer.call_sockets import connection_calls
 from analyzer.connections import Side
 from analyzer.output.figures import save_figure
+from analyzer.output.kernel_marks import draw_timeline_marks, kernel_changes
 from analyzer.output.labels import silent_end
 from analyzer.output.ladder_rows import ladder_silences
 from analyzer.output.sequence_diagram import call_times
@@ -110,6 +112,8 @@ def timeline_figure(
     confirmed = result.kernel.confirmed if result.kernel is not None else []
     for time, side in confirmed:
         ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
+    changes = kernel_changes(result)
+    draw_timeline_marks(ax, changes, axis.x_near, rows)
     _draw_cuts(ax, axis)
     # Short states get no label inside their bar: the legend names every colour shown.
     shown = list(dict.fromkeys(state.value for side in rows for _t, state in result.states[side]))
@@ -149,6 +153,10 @@ def timeline_figure(
         title = f"{sidecar.get('scenario', '')}: {title}"
     if confirmed:
         title += "   ▼ the kernel reported the same state"
+    if changes:
+        title += "   ▲ the kernel's own change of state" + (
+            " (hollow red: not the analysis's)" if any(not c.agrees for c in changes) else ""
+        )
     ax.set_title(title, fontsize=10, pad=14)
     return fig
 

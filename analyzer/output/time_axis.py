@@ -105,6 +105,14 @@ class TimeAxis:
             previous = burst
         return previous.right
 
+    def x_near(self, time: float) -> float:
+        """As x, but a time in a cut at the edge of the nearer burst: what happened 70 µs
+        before the packet that ends a silence stands at that packet's burst."""
+        for before, after in zip(self.bursts, self.bursts[1:], strict=False):
+            if before.stop < time < after.start:
+                return before.right if time - before.stop <= after.start - time else after.left
+        return self.x(time)
+
     def cut_positions(self) -> list[tuple[float, float, float]]:
         """(middle of the cut, its length in seconds, where it starts), for each cut."""
         gaps = itertools.pairwise(self.bursts)
