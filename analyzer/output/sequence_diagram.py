@@ -37,7 +37,7 @@ from analyzer.output.labels import (
     sequence_bases,
     silent_end,
 )
-from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows
+from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows, timer_changes
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed, calls_of
@@ -49,7 +49,12 @@ ROWS_PER_SECOND = 40.0  # within a burst: a 41 ms delayed ACK is drawn 1.6 rows 
 HEIGHT_ROWS = 30.0  # where the rows start to be squeezed: the bursts' scale gives way first
 BREAK_ROWS = 0.8
 TRANSIT = 0.45  # how far down (in rows) an arrow lands: room for the receiver's state label
-SPACE = {"pkt": 1.0, "band": 1.0, "call": 0.75}  # least rows from a moment of each kind to the next
+SPACE = {
+    "pkt": 1.0,
+    "band": 1.0,
+    "call": 0.75,
+    "state": 0.75,
+}  # least rows from a moment of each kind to the next
 BAND_LEAST, BAND_MOST = 1.9, 2.4  # a band's height in rows, whatever its length in time
 CLIENT_X, SERVER_X = 0.33, 0.67
 FIGURE_WIDTH = 11.0
@@ -96,7 +101,9 @@ def packet_gid(first: int, last: int | None = None) -> str:
 class Moment:
     start: float
     stop: float  # a band's last time; the start for the rest
-    key: tuple[object, ...]  # ("pkt", frame), ("band", first, last), ("call", index, "start" | "end")
+    # ("pkt", frame), ("band", first, last), ("call", index, "start" | "end"), ("state", index): a
+    # state change no packet caused (a timer's)
+    key: tuple[object, ...]
     space: float | None = None  # the least rows to the next moment, if not its kind's SPACE
 
 
@@ -197,10 +204,11 @@ def call_times(calls: Sequence[CallRecord]) -> list[float]:
 
 
 def _ladder(title: str, summary: str, client: str, server: str, moments: list[Moment],
-            calls: list[CallRecord], clock: str) -> _Ladder:  # fmt: skip
-    """moments: the packets' and bands'; clock: what the times count from."""
-    cuts = silences([(m.start, m.stop) for m in moments] + [(t, t) for t in call_times(calls)])
-    moments = list(moments)
+            calls: list[CallRecord], clock: str, timers: Sequence[float] = ()) -> _Ladder:  # fmt: skip
+    """moments: the packets' and bands'; clock: what the times count from; timers: the times of
+    state changes no packet caused, each a row of its own."""
+    cuts = silences([(m.start, m.stop) for m in moments] + [(t, t) for t in [*call_times(calls), *timers]])
+    moments = list(moments) + [Moment(t, t, ("state", index)) for index, t in enumerate(timers)]
     packet_times = [m.start for m in moments] + [m.stop for m in moments]
     for index, call in enumerate(calls):
         moments.append(Moment(call["time"], call["time"], ("call", index, "start")))
@@ -281,7 +289,9 @@ def sequence_figure(
     server = format_endpoint(connection.server, connection.family)
     start = connection.first_time if origin is None else origin
     calls = calls_of(sidecar)
-    rows = plan_rows(result, frames, times, call_times(calls))
+    segment_times = [s.time for s in connection.segments]
+    timers = timer_changes(result, max([*segment_times, *(c["end_time"] for c in calls)], default=0.0))
+    rows = plan_rows(result, frames, times, call_times(calls) + timers)
     unanswered = result.handshake.status == "no_answer"
     lost = {
         step.segment.frame for step in result.steps if step.lost or (unanswered and step.segment.flags & SYN)
@@ -292,6 +302,7 @@ def sequence_figure(
             raise EmptyRange(f"no segment of connection #{connection.id} in that range")
         first, last = _time_of(drawn[0], True), _time_of(drawn[-1], False)
         calls = [c for c in calls if first <= c["time"] <= last]
+        timers = [t for t in timers if first <= t <= last]
     ladder = _ladder(
         _title(sidecar, f"#{connection.id} IPv{connection.family}  {client} → {server}")
         + _range_note(rows, frames, times, start),
@@ -301,6 +312,7 @@ def sequence_figure(
         [_moment(item, lost) for item in drawn],
         calls,
         _clock(origin),
+        timers,
     )
     _draw_packets(ladder.ax, result, ladder.layout, start, [i for i in drawn if isinstance(i, Packet)])
     for item in drawn:
@@ -574,9 +586,9 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             frames = result.state_frames.get(side, [])
             frame = frames[index] if index < len(frames) else None
             if frame is None or ("pkt", frame) not in layout.at:
-                # A change no packet drawn caused (a timeout from the call log, or a segment
-                # in a band or before the range drawn): at its time.
-                y = max(0.25, layout.y_at(time) + (TRANSIT if frame is None else 0.0))
+                # A change no packet drawn caused (a timer's, on a row of its own, or a
+                # segment's in a band or before the range drawn): at its time.
+                y = max(0.25, layout.y_at(time))
             else:
                 y = layout.at[("pkt", frame)]
                 if connection.from_client(segments_by_frame[frame]) != (side == "client"):

@@ -20,7 +20,7 @@ from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import Side
 from analyzer.output.figures import save_figure
 from analyzer.output.labels import silent_end
-from analyzer.output.ladder_rows import ladder_silences
+from analyzer.output.ladder_rows import ladder_silences, timer_changes
 from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, TimeAxis
@@ -76,8 +76,9 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
     connection = result.connection
     calls = calls_of(sidecar)
     moments = call_times(calls)
-    cuts = ladder_silences(result, moments)
     times = [connection.segments[0].time, connection.segments[-1].time, *moments]
+    # A timer's state change cuts the silence around it, as on the ladder.
+    cuts = ladder_silences(result, moments + timer_changes(result, max(times)))
     changes = [time for history in result.states.values() for time, _state in history[1:]]
     return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE)
 
