@@ -11,15 +11,19 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
-from conftest import CAPTURES
+from conftest import CAPTURES, CORPUS, NO_CORPUS
+from segments import HANDSHAKE, conversation
 
-from analyzer.analysis import ConnectionAnalysis, analyze_file
+from analyzer.analysis import ConnectionAnalysis, analyze_file, analyze_segments
 from analyzer.decode.segment import FIN
+from analyzer.output.labels import SEQUENCE_NUMBERS
 from analyzer.output.ladder_rows import timer_changes
 from analyzer.output.sequence_diagram import BREAK, CLIENT_X, STATE_LABEL, figure
 from analyzer.output.state_timeline import timeline_axis
 from analyzer.sidecar import Sidecar, sidecar_path_for
 
+# A capture where every packet was seen twice (a mirror port): 12 copies in its first connection.
+MIRRORED = CORPUS / "pcaps" / "zeek_vnd.ms-cab-compressed-multi-conn.pcap"
 FIN_WAIT_2_TIMEOUT = [CAPTURES / "fin-wait-2-timeout.pcap", CAPTURES / "fin-wait-2-timeout-ipv6.pcap"]
 
 
@@ -67,3 +71,52 @@ def test_fin_wait_2_begins_at_the_ack_of_the_fin(pcap: Path) -> None:
     # The closer moved to FIN_WAIT_2 at that very frame.
     client_frames = dict(zip(result.state_frames["client"], result.states["client"], strict=True))
     assert client_frames[frame][1].value == "FIN_WAIT_2"
+
+
+def _labels(result: ConnectionAnalysis, origin: float | None = None) -> list[str]:
+    fig = figure(result, None, origin)
+    try:
+        return [t.get_text() for t in fig.findobj(plt.Text)]
+    finally:
+        plt.close(fig)
+
+
+def test_a_spurious_retransmission_and_a_d_sack_are_named_on_their_arrows() -> None:
+    """Data resent that had been acknowledged; an ACK whose first SACK block lies below its
+    ack number (RFC 2883), in the ack's relative numbers."""
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 10),
+        ("s", "A", 501, 111),
+        (0.3, "c", "PA", 101, 501, 10),  # all of it was acknowledged: spurious
+        ("s", "A", 501, 111),
+    )
+    segments[-1].sack_start, segments[-1].sack_end = 101, 111  # the D-SACK of the resend
+    result = analyze_segments(segments).connections[0]
+    assert "spurious_retransmission" in result.sequence.flags[segments[5].frame]
+    labels = _labels(result)
+    assert any(label.endswith("(spurious retransmission #1)") for label in labels)
+    assert any(label.endswith("ack=11 D-SACK 1–11") for label in labels)
+
+
+def test_seq_and_ack_are_relative_both_when_one_end_sent_nothing() -> None:
+    """A capture of one direction: the silent end's numbers count from the first ack its peer
+    sent, as Wireshark's (ack=1 there), not absolute beside a relative seq; the convention is
+    stated once on the picture."""
+    segments = conversation(("c", "S", 100, 0), ("c", "A", 101, 501), ("c", "PA", 101, 501, 5))
+    labels = _labels(analyze_segments(segments).connections[0])
+    arrows = [label for label in labels if label.startswith(("ACK ", "PSH/ACK "))]
+    assert arrows == ["ACK seq=1 ack=1", "PSH/ACK seq=1 ack=1 len=5"]
+    assert sum(SEQUENCE_NUMBERS in label for label in labels) == 1
+
+
+def test_skipped_capture_copies_are_said_on_the_picture() -> None:
+    if not MIRRORED.exists():
+        pytest.skip(NO_CORPUS)
+    analysis = analyze_file(str(MIRRORED))
+    result = analysis.connections[0]
+    assert result.connection.copy_count == 12
+    header = next(label for label in _labels(result, analysis.stats.start_time) if "not drawn:" in label)
+    assert "not drawn: 12 frames captured twice" in header and "2 (of 1)" in header and "and 6 more" in header
+    without = analyze_segments(conversation(*HANDSHAKE)).connections[0]
+    assert not any("not drawn" in label for label in _labels(without))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.decode.segment import FIN, RST, SYN, Segment
-from analyzer.output.labels import segment_kinds
+from analyzer.output.labels import dsack, segment_kinds
 from analyzer.output.time_axis import BREAK_GAP, silences
 
 BAND_MIN = 4  # a run of fewer plain segments is drawn one by one
@@ -103,6 +103,7 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
             or segment.frame in marked
             or (segment.frame in kinds and kinds[segment.frame] not in ("dup ACK", "window update"))
             or "zero_window" in result.sequence.flags.get(segment.frame, ())
+            or dsack(segment) is not None
         ):
             tier = 1
         elif kinds.get(segment.frame) == "window update":

@@ -27,10 +27,11 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from analyzer.analysis import ConnectionAnalysis, State
-from analyzer.connections import SIDES, Side
+from analyzer.connections import SIDES, Connection, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
 from analyzer.output.labels import (
+    SEQUENCE_NUMBERS,
     packet_label,
     retransmission_note,
     segment_kinds,
@@ -253,14 +254,42 @@ def _title(sidecar: Sidecar | None, text: str) -> str:
     return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
 
 
-def _clock(origin: float | None) -> str:
+def _clock(origin: float | None, numbers: str = "") -> str:
+    """numbers: how the arrows' numbers count (TCP's seq and ack), if they have any."""
     since = (
         "frame 1 of the capture, as Wireshark's" if origin is not None else "the connection's first packet"
     )
     return (
         f"under each arrow its frame, +seconds since {since}, Δ since the connection's previous packet\n"
         f"time runs down to scale within a burst (a row at least); silences over {BREAK_GAP:g} s are cut"
+        + (f"; {numbers}" if numbers else "")
     )
+
+
+COPIES_SHOWN = 6  # copies named by frame in a picture's header; the rest counted
+
+
+def copies_note(connection: Connection, drawn: Sequence[Packet | Band] | None = None) -> str:
+    """A header line for the frames the ladder skips: capture copies (the same packet seen twice,
+    on a mirror port or inside and outside a tunnel), by frame and count; drawn: a range's
+    items (only the copies among their frames), None: all of them. Empty if none."""
+    copies, count = connection.copies, connection.copy_count
+    if drawn is not None:
+        low, high = _frame_of(drawn[0], True), _frame_of(drawn[-1], False)
+        copies = [(copy, original) for copy, original in copies if low <= copy.frame <= high]
+        count = len(copies)
+    if not count:
+        return ""
+    shown = ", ".join(f"{copy.frame} (of {original})" for copy, original in copies[:COPIES_SHOWN])
+    more = f" and {count - COPIES_SHOWN:,} more" if count > COPIES_SHOWN else ""
+    plural = "s" if count > 1 else ""
+    return f"\nnot drawn: {count:,} frame{plural} captured twice (a copy of the frame before): {shown}{more}"
+
+
+def _frame_of(item: Packet | Band, first: bool) -> int:
+    if isinstance(item, Packet):
+        return item.segment.frame
+    return item.first if first else item.last
 
 
 def _range_note(rows: Rows, frames: tuple[int, int] | None, times: tuple[float, float] | None,
@@ -311,7 +340,7 @@ def sequence_figure(
         server,
         [_moment(item, lost) for item in drawn],
         calls,
-        _clock(origin),
+        _clock(origin, SEQUENCE_NUMBERS) + copies_note(connection, drawn if frames or times else None),
         timers,
     )
     _draw_packets(ladder.ax, result, ladder.layout, start, [i for i in drawn if isinstance(i, Packet)])
@@ -463,8 +492,11 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
             f"frame {segment.frame}  +{format_duration(segment.time - origin)}{_delta(packet.since_previous)}"
         )
         if segment.frame in retransmission:
-            color, style = COLORS["retransmission"], "--"
-            label += f"  (retransmission #{retransmission[segment.frame][0]})"
+            # A spurious one (data the receiver had acknowledged already) in its own dashes.
+            spurious = "spurious_retransmission" in result.sequence.flags.get(segment.frame, ())
+            color, style = COLORS["retransmission"], "-." if spurious else "--"
+            what = "spurious retransmission" if spurious else "retransmission"
+            label += f"  ({what} #{retransmission[segment.frame][0]})"
             when += ", " + retransmission_note(segment, retransmission[segment.frame])
         if "zero_window" in result.sequence.flags.get(segment.frame, ()):
             label += " win=0"  # what the zero-window mark beside it is about
