@@ -6,6 +6,7 @@ state timeline's legend inside the picture."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -18,12 +19,26 @@ from analyzer.analysis import ConnectionAnalysis, analyze_file, analyze_segments
 from analyzer.decode.segment import FIN
 from analyzer.output.labels import SEQUENCE_NUMBERS
 from analyzer.output.ladder_rows import timer_changes
-from analyzer.output.sequence_diagram import BREAK, CLIENT_X, STATE_LABEL, figure
-from analyzer.output.state_timeline import timeline_axis
+from analyzer.output.sequence_diagram import (
+    BREAK,
+    BREAK_BUDGET,
+    BREAK_MOST,
+    BREAK_ROWS,
+    CLIENT_X,
+    STATE_LABEL,
+    Moment,
+    break_rows,
+    figure,
+    layout_moments,
+)
+from analyzer.output.state_timeline import timeline_axis, timeline_figure
+from analyzer.output.time_axis import silences
 from analyzer.sidecar import Sidecar, sidecar_path_for
 
 # A capture where every packet was seen twice (a mirror port): 12 copies in its first connection.
 MIRRORED = CORPUS / "pcaps" / "zeek_vnd.ms-cab-compressed-multi-conn.pcap"
+# A long client address and a state the capture cannot tell (UNKNOWN, with a long legend entry).
+QI = CORPUS / "pcaps" / "zeek_qi_internet_SYNACK_curl_jsonip.pcap"
 FIN_WAIT_2_TIMEOUT = [CAPTURES / "fin-wait-2-timeout.pcap", CAPTURES / "fin-wait-2-timeout-ipv6.pcap"]
 
 
@@ -120,3 +135,36 @@ def test_skipped_capture_copies_are_said_on_the_picture() -> None:
     assert "not drawn: 12 frames captured twice" in header and "2 (of 1)" in header and "and 6 more" in header
     without = analyze_segments(conversation(*HANDSHAKE)).connections[0]
     assert not any("not drawn" in label for label in _labels(without))
+
+
+def test_cut_heights_grow_with_the_silence_so_a_backoff_shows() -> None:
+    """SYNs resent at 1, 3, 7, 15 s: each cut taller than the one before, within the bound."""
+    times = [0.0, 1.0, 3.0, 7.0, 15.0]
+    moments = [Moment(t, t, ("pkt", n)) for n, t in enumerate(times)]
+    layout = layout_moments(moments, silences([(t, t) for t in times]))
+    ys = [layout.at[("pkt", n)] for n in range(len(times))]
+    steps = [b - a for a, b in itertools.pairwise(ys)]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert [round(gap) for _y, gap, _before in layout.breaks] == [1, 2, 4, 8]  # real lengths written
+    heights = break_rows([0.2, 1.0, 1e6])
+    assert heights == sorted(heights) and heights[-1] <= BREAK_ROWS + BREAK_MOST
+    assert sum(break_rows([300.0] * 40)) <= 40 * BREAK_ROWS + BREAK_BUDGET + 1e-9  # bounded in all
+
+
+@pytest.mark.parametrize("pcap", [*FIN_WAIT_2_TIMEOUT, QI], ids=lambda p: p.stem)
+def test_the_state_timeline_s_legend_and_ends_stay_inside_the_picture(pcap: Path) -> None:
+    if not pcap.exists():
+        pytest.skip(NO_CORPUS)
+    result, sidecar, origin = _analyzed(pcap)
+    fig = timeline_figure(result, sidecar, origin)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    edge = fig.bbox
+    [legend] = fig.legends
+    shown = {state.value for history in result.states.values() for _t, state in history}
+    assert len(legend.get_texts()) == len(shown)
+    boxes = [legend.get_window_extent(renderer)]
+    boxes += [label.get_window_extent(renderer) for label in fig.axes[0].get_yticklabels()]
+    plt.close(fig)
+    for box in boxes:
+        assert edge.x0 <= box.x0 and box.x1 <= edge.x1 and edge.y0 <= box.y0 and box.y1 <= edge.y1, box

@@ -54,7 +54,7 @@ def dsack(segment: Segment) -> tuple[int, int] | None:
 def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -> str:
     """Flags, seq and ack (relative both, or absolute both when a base is not known), length,
     and a D-SACK's block (in the ack's numbers)."""
-    if seq_base is None or ack_base is None:
+    if segment.flags & ACK and (seq_base is None or ack_base is None):
         seq_base = ack_base = None  # one convention on a label, never relative beside absolute
     parts = [flag_names(segment.flags), f"seq={_relative(segment.seq, seq_base)}"]
     if segment.flags & ACK:

@@ -15,6 +15,7 @@ pkt-<frame> (a band's pkt-<first>-<last>), for a page to attach a packet's detai
 from __future__ import annotations
 
 import bisect
+import math
 import textwrap
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,10 @@ from analyzer.udp_flows import UdpFlow
 ROW_INCHES = 0.42
 ROWS_PER_SECOND = 40.0  # within a burst: a 41 ms delayed ACK is drawn 1.6 rows after the data
 HEIGHT_ROWS = 30.0  # where the rows start to be squeezed: the bursts' scale gives way first
-BREAK_ROWS = 0.8
+BREAK_ROWS = 0.8  # a cut's least height; longer silences take more, to a bound (break_rows)
+BREAK_PER_DOUBLING = 0.5  # rows a cut grows each time the silence doubles (a backoff shows)
+BREAK_MOST = 4.0  # rows one cut may add beyond BREAK_ROWS
+BREAK_BUDGET = 8.0  # rows all the cuts of a ladder may add together, beyond BREAK_ROWS each
 TRANSIT = 0.45  # how far down (in rows) an arrow lands: room for the receiver's state label
 SPACE = {
     "pkt": 1.0,
@@ -136,11 +140,20 @@ class Layout:
         return y0 + (y1 - y0) * (time - t0) / (t1 - t0) if t1 > t0 else y0
 
 
+def break_rows(silences: Sequence[float]) -> list[float]:
+    """Each cut's height in rows: BREAK_ROWS, and more the longer its silence (a log scale,
+    so a backoff's doubling shows as even steps), each bounded and all of them together."""
+    extra = [min(BREAK_MOST, BREAK_PER_DOUBLING * math.log2(max(s, BREAK_GAP) / BREAK_GAP)) for s in silences]
+    share = min(1.0, BREAK_BUDGET / sum(extra)) if sum(extra) > 0 else 1.0
+    return [BREAK_ROWS + e * share for e in extra]
+
+
 def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]],
                    rows_per_second: float = ROWS_PER_SECOND) -> Layout:  # fmt: skip
     """Rows down the page: each moment at least SPACE after the one before, further in
-    proportion to the time between them; a break at each cut."""
+    proportion to the time between them; a break at each cut, as high as break_rows says."""
     cuts = sorted(cuts)
+    heights = dict(zip(cuts, break_rows([after - before for before, after in cuts]), strict=True))
     befores = [before for before, _after in cuts]
     at: dict[Hashable, float] = {}
     until: dict[Hashable, float] = {}
@@ -159,9 +172,11 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
                 # Below the last row's time label with room above the line for the label of a
                 # state begun just before it (a state is named where it begins).
                 silent = sum(after - before for before, after in within)
-                breaks.append((y + space + 0.3, silent, within[0][0]))
+                height = max(heights[c] for c in within)
+                # The line in the middle of what a longer silence adds.
+                breaks.append((y + space + 0.3 + (height - BREAK_ROWS) / 2, silent, within[0][0]))
                 cut.add(len(anchors) - 1)
-                y += space + 0.2 + BREAK_ROWS
+                y += space + 0.2 + height
             else:
                 gap = min(moment.start - previous.stop, BREAK_GAP)
                 y += max(space, gap * rows_per_second)
