@@ -93,7 +93,9 @@ def timeline_figure(
     connection = result.connection
     axis = timeline_axis(result, sidecar)
     start = connection.first_time if origin is None else origin
-    shown = [name for name in dict.fromkeys(state.value for side in SIDES for _t, state in result.states[side])]
+    shown = [
+        name for name in dict.fromkeys(state.value for side in SIDES for _t, state in result.states[side])
+    ]
     # The legend in rows below the axis, as wide as the picture: beside it, a long name (and
     # ten states) ran off the picture's edge.
     legend_rows = math.ceil(len(shown) / LEGEND_COLUMNS)
