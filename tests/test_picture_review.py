@@ -110,7 +110,7 @@ def test_a_spurious_retransmission_and_a_d_sack_are_named_on_their_arrows() -> N
     result = analyze_segments(segments).connections[0]
     assert "spurious_retransmission" in result.sequence.flags[segments[5].frame]
     labels = _labels(result)
-    assert any(label.endswith("(spurious retransmission #1)") for label in labels)
+    assert any(label.endswith("(spurious resend #1)") for label in labels)
     assert any(label.endswith("ack=11 D-SACK 1–11") for label in labels)
 
 

@@ -121,6 +121,7 @@ class Layout:
     breaks: list[tuple[float, float, float]]  # (y, gap seconds, time before)
     _anchors: list[tuple[float, float]]  # (time, y) of every moment's start and stop, in order
     _cut: set[int]  # anchor i: a cut lies between anchors i and i + 1
+    taller: float = 0.0  # rows the cuts take beyond BREAK_ROWS each (longer silences)
 
     @property
     def last_time(self) -> float:
@@ -160,6 +161,7 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
     anchors: list[tuple[float, float]] = []
     cut: set[int] = set()
     breaks = []
+    taller = 0.0
     y = 1.0
     previous: Moment | None = None
     for moment in sorted(moments, key=lambda m: m.start):
@@ -177,6 +179,7 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
                 breaks.append((y + space + 0.3 + (height - BREAK_ROWS) / 2, silent, within[0][0]))
                 cut.add(len(anchors) - 1)
                 y += space + 0.2 + height
+                taller += height - BREAK_ROWS
             else:
                 gap = min(moment.start - previous.stop, BREAK_GAP)
                 y += max(space, gap * rows_per_second)
@@ -187,18 +190,19 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
             until[moment.key] = y
             anchors.append((moment.stop, y))
         previous = moment
-    return Layout(at, until, breaks, anchors, cut)
+    return Layout(at, until, breaks, anchors, cut, taller)
 
 
 def _fitted(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]]) -> Layout:
     """The layout to scale, or with the bursts' scale cut down until it fits HEIGHT_ROWS (the
     least spacing stays: what does not fit then is too many rows, which ladder_rows bounds)."""
     layout = layout_moments(moments, cuts)
-    height = max(layout._anchors[-1][1], 1.0) if layout._anchors else 1.0
+    # What longer cuts add does not squeeze the bursts (their rows stay as readable).
+    height = max(layout._anchors[-1][1] - layout.taller, 1.0) if layout._anchors else 1.0
     if height <= HEIGHT_ROWS:
         return layout
     least = layout_moments(moments, cuts, 0.0)
-    floor = least._anchors[-1][1] if least._anchors else 1.0
+    floor = least._anchors[-1][1] - least.taller if least._anchors else 1.0
     if floor >= HEIGHT_ROWS:
         return least
     return layout_moments(moments, cuts, ROWS_PER_SECOND * (HEIGHT_ROWS - floor) / (height - floor))
@@ -510,7 +514,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
             # A spurious one (data the receiver had acknowledged already) in its own dashes.
             spurious = "spurious_retransmission" in result.sequence.flags.get(segment.frame, ())
             color, style = COLORS["retransmission"], "-." if spurious else "--"
-            what = "spurious retransmission" if spurious else "retransmission"
+            what = "spurious resend" if spurious else "retransmission"
             label += f"  ({what} #{retransmission[segment.frame][0]})"
             when += ", " + retransmission_note(segment, retransmission[segment.frame])
         if "zero_window" in result.sequence.flags.get(segment.frame, ()):
