@@ -259,7 +259,14 @@ def _fin_wait_2_expired(resets: list[Reset]) -> list[Diagnosis]:
             "fin_wait_2_expired",
             reset.evidence,
             fin_wait_2_expired_sentence(reset),
-            {min(reset.evidence): "FIN_WAIT_2 begins", reset.segment.frame: "FIN_WAIT_2 expired: RST"},
+            # FIN_WAIT_1 -> FIN_WAIT_2 when the closer receives the ACK of its FIN: the evidence's
+            # second frame (the FIN, its ACK, the late segment, the RST, in frame order).
+            {
+                sorted(reset.evidence)[
+                    1 if len(reset.evidence) > 1 else 0
+                ]: f"the {reset.sender}'s FIN_WAIT_2 begins",
+                reset.segment.frame: "FIN_WAIT_2 expired: RST",
+            },
         )
         for reset in resets
         if reset.cause == "fin_wait_2_expired"

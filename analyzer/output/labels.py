@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import SIDES, Side
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, flag_names, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
 from analyzer.timefmt import format_duration
 
 
@@ -18,14 +18,24 @@ def retransmission_note(segment: Segment, resent: tuple[int, float]) -> str:
     return f"{format_duration(segment.time - previous)} after {before}"
 
 
+SEQUENCE_NUMBERS = "seq and ack relative: each end's ISN (or first seq) counts as 0, as in Wireshark"
+
+
 def sequence_bases(result: ConnectionAnalysis) -> dict[Side, int | None]:
-    """Each side's ISN (else its first seq): seq and ack are drawn relative to these."""
+    """Each side's ISN (else its first seq; of an end that sent nothing, one below the first
+    ack its peer sent, as Wireshark): seq and ack are drawn relative to these, both of them."""
     connection, handshake = result.connection, result.handshake
     bases: dict[Side, int | None] = {"client": handshake.client_isn, "server": handshake.server_isn}
     for side in SIDES:
         if bases[side] is None:
             first = next((s for s in connection.segments if connection.sender(s) == side), None)
-            bases[side] = first.seq if first else None
+            acked = next(
+                (s for s in connection.segments if connection.sender(s) != side and s.flags & ACK), None
+            )
+            if first is not None:
+                bases[side] = first.seq
+            elif acked is not None:
+                bases[side] = (acked.ack - 1) % MOD
     return bases
 
 
@@ -33,12 +43,27 @@ def _relative(value: int, base: int | None) -> int:
     return (value - base) % MOD if base is not None else value
 
 
+def dsack(segment: Segment) -> tuple[int, int] | None:
+    """A D-SACK (RFC 2883): the first SACK block at or below the ACK number, data the receiver
+    got twice; its (start, end), absolute. The rule findings/diagnoses.py applies to probes."""
+    if segment.sack_start == UNSEEN or not segment.flags & ACK or seq_diff(segment.sack_end, segment.ack) > 0:
+        return None
+    return segment.sack_start, segment.sack_end
+
+
 def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -> str:
+    """Flags, seq and ack (relative both, or absolute both when a base is not known), length,
+    and a D-SACK's block (in the ack's numbers)."""
+    if segment.flags & ACK and (seq_base is None or ack_base is None):
+        seq_base = ack_base = None  # one convention on a label, never relative beside absolute
     parts = [flag_names(segment.flags), f"seq={_relative(segment.seq, seq_base)}"]
     if segment.flags & ACK:
         parts.append(f"ack={_relative(segment.ack, ack_base)}")
     if segment.payload_len:
         parts.append(f"len={segment.payload_len}")
+    block = dsack(segment)
+    if block is not None:
+        parts.append(f"D-SACK {_relative(block[0], ack_base)}–{_relative(block[1], ack_base)}")
     return " ".join(parts)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.decode.segment import FIN, RST, SYN, Segment
-from analyzer.output.labels import segment_kinds
+from analyzer.output.labels import dsack, segment_kinds
 from analyzer.output.time_axis import BREAK_GAP, silences
 
 BAND_MIN = 4  # a run of fewer plain segments is drawn one by one
@@ -103,6 +103,7 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
             or segment.frame in marked
             or (segment.frame in kinds and kinds[segment.frame] not in ("dup ACK", "window update"))
             or "zero_window" in result.sequence.flags.get(segment.frame, ())
+            or dsack(segment) is not None
         ):
             tier = 1
         elif kinds.get(segment.frame) == "window update":
@@ -125,8 +126,22 @@ def spans(entries: Sequence[_Entry]) -> list[tuple[float, float]]:
     return found
 
 
+def timer_changes(result: ConnectionAnalysis, until: float) -> list[float]:
+    """The times of the state changes no segment caused (a timer's: FIN_WAIT_2's orphan timer,
+    from the call log), up to `until`: moments of their own, so that a picture cuts time
+    around them and draws each after the silence before it, not at that silence's start."""
+    found = []
+    for side, history in result.states.items():
+        frames = result.state_frames.get(side, [])
+        for index, (time, _state) in enumerate(history[1:], start=1):
+            if index < len(frames) and frames[index] is None and time <= until:
+                found.append(time)
+    return sorted(found)
+
+
 def ladder_silences(result: ConnectionAnalysis, extra: Sequence[float] = ()) -> list[tuple[float, float]]:
-    """Where the pictures of this connection cut time; extra: other moments drawn (socket calls)."""
+    """Where the pictures of this connection cut time; extra: other moments drawn (socket calls,
+    timers' state changes)."""
     return silences(spans(_entries(result)) + [(t, t) for t in extra])
 
 

@@ -15,6 +15,7 @@ pkt-<frame> (a band's pkt-<first>-<last>), for a page to attach a packet's detai
 from __future__ import annotations
 
 import bisect
+import math
 import textwrap
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -28,18 +29,19 @@ from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from analyzer.analysis import ConnectionAnalysis, State
 from analyzer.call_sockets import connection_calls, flow_calls
-from analyzer.connections import SIDES, Side
+from analyzer.connections import SIDES, Connection, Side
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, kernel_changes
 from analyzer.output.labels import (
+    SEQUENCE_NUMBERS,
     packet_label,
     retransmission_note,
     segment_kinds,
     sequence_bases,
     silent_end,
 )
-from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows
+from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows, timer_changes
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
@@ -49,9 +51,17 @@ from analyzer.udp_flows import UdpFlow
 ROW_INCHES = 0.42
 ROWS_PER_SECOND = 40.0  # within a burst: a 41 ms delayed ACK is drawn 1.6 rows after the data
 HEIGHT_ROWS = 30.0  # where the rows start to be squeezed: the bursts' scale gives way first
-BREAK_ROWS = 0.8
+BREAK_ROWS = 0.8  # a cut's least height; longer silences take more, to a bound (break_rows)
+BREAK_PER_DOUBLING = 0.5  # rows a cut grows each time the silence doubles (a backoff shows)
+BREAK_MOST = 4.0  # rows one cut may add beyond BREAK_ROWS
+BREAK_BUDGET = 8.0  # rows all the cuts of a ladder may add together, beyond BREAK_ROWS each
 TRANSIT = 0.45  # how far down (in rows) an arrow lands: room for the receiver's state label
-SPACE = {"pkt": 1.0, "band": 1.0, "call": 0.75}  # least rows from a moment of each kind to the next
+SPACE = {
+    "pkt": 1.0,
+    "band": 1.0,
+    "call": 0.75,
+    "state": 0.75,
+}  # least rows from a moment of each kind to the next
 BAND_LEAST, BAND_MOST = 1.9, 2.4  # a band's height in rows, whatever its length in time
 CLIENT_X, SERVER_X = 0.33, 0.67
 FIGURE_WIDTH = 11.0
@@ -100,7 +110,9 @@ def packet_gid(first: int, last: int | None = None) -> str:
 class Moment:
     start: float
     stop: float  # a band's last time; the start for the rest
-    key: tuple[object, ...]  # ("pkt", frame), ("band", first, last), ("call", index, "start" | "end")
+    # ("pkt", frame), ("band", first, last), ("call", index, "start" | "end"), ("state", index): a
+    # state change no packet caused (a timer's)
+    key: tuple[object, ...]
     space: float | None = None  # the least rows to the next moment, if not its kind's SPACE
     # Text centred on the moment's row in a margin ("client", "server", or "middle" between
     # the lifelines): its half height in rows, which the next text there keeps clear of.
@@ -117,6 +129,7 @@ class Layout:
     breaks: list[tuple[float, float, float]]  # (y, gap seconds, time before)
     _anchors: list[tuple[float, float]]  # (time, y) of every moment's start and stop, in order
     _cut: set[int]  # anchor i: a cut lies between anchors i and i + 1
+    taller: float = 0.0  # rows the cuts take beyond BREAK_ROWS each (longer silences)
 
     @property
     def first_time(self) -> float:
@@ -153,17 +166,27 @@ class Layout:
         return self.y_at(time)
 
 
+def break_rows(silences: Sequence[float]) -> list[float]:
+    """Each cut's height in rows: BREAK_ROWS, and more the longer its silence (a log scale,
+    so a backoff's doubling shows as even steps), each bounded and all of them together."""
+    extra = [min(BREAK_MOST, BREAK_PER_DOUBLING * math.log2(max(s, BREAK_GAP) / BREAK_GAP)) for s in silences]
+    share = min(1.0, BREAK_BUDGET / sum(extra)) if sum(extra) > 0 else 1.0
+    return [BREAK_ROWS + e * share for e in extra]
+
+
 def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]],
                    rows_per_second: float = ROWS_PER_SECOND) -> Layout:  # fmt: skip
     """Rows down the page: each moment at least SPACE after the one before, further in
-    proportion to the time between them; a break at each cut."""
+    proportion to the time between them; a break at each cut, as high as break_rows says."""
     cuts = sorted(cuts)
+    heights = dict(zip(cuts, break_rows([after - before for before, after in cuts]), strict=True))
     befores = [before for before, _after in cuts]
     at: dict[Hashable, float] = {}
     until: dict[Hashable, float] = {}
     anchors: list[tuple[float, float]] = []
     cut: set[int] = set()
     breaks = []
+    taller = 0.0
     y = 1.0
     previous: Moment | None = None
     texts: dict[str, tuple[float, float]] = {}  # margin -> (row, half height) of its last text
@@ -177,9 +200,12 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
                 # Below the last row's time label with room above the line for the label of a
                 # state begun just before it (a state is named where it begins).
                 silent = sum(after - before for before, after in within)
-                breaks.append((y + space + 0.3, silent, within[0][0]))
+                height = max(heights[c] for c in within)
+                # The line in the middle of what a longer silence adds.
+                breaks.append((y + space + 0.3 + (height - BREAK_ROWS) / 2, silent, within[0][0]))
                 cut.add(len(anchors) - 1)
-                y += space + 0.2 + BREAK_ROWS
+                y += space + 0.2 + height
+                taller += height - BREAK_ROWS
             else:
                 gap = min(moment.start - previous.stop, BREAK_GAP)
                 y += max(space, gap * rows_per_second)
@@ -196,18 +222,19 @@ def layout_moments(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]
             until[moment.key] = y
             anchors.append((moment.stop, y))
         previous = moment
-    return Layout(at, until, breaks, anchors, cut)
+    return Layout(at, until, breaks, anchors, cut, taller)
 
 
 def _fitted(moments: Sequence[Moment], cuts: Sequence[tuple[float, float]]) -> Layout:
     """The layout to scale, or with the bursts' scale cut down until it fits HEIGHT_ROWS (the
     least spacing stays: what does not fit then is too many rows, which ladder_rows bounds)."""
     layout = layout_moments(moments, cuts)
-    height = max(layout._anchors[-1][1], 1.0) if layout._anchors else 1.0
+    # What longer cuts add does not squeeze the bursts (their rows stay as readable).
+    height = max(layout._anchors[-1][1] - layout.taller, 1.0) if layout._anchors else 1.0
     if height <= HEIGHT_ROWS:
         return layout
     least = layout_moments(moments, cuts, 0.0)
-    floor = least._anchors[-1][1] if least._anchors else 1.0
+    floor = least._anchors[-1][1] - least.taller if least._anchors else 1.0
     if floor >= HEIGHT_ROWS:
         return least
     return layout_moments(moments, cuts, ROWS_PER_SECOND * (HEIGHT_ROWS - floor) / (height - floor))
@@ -229,10 +256,11 @@ def call_times(calls: Sequence[CallRecord]) -> list[float]:
 
 
 def _ladder(title: str, summary: str, client: str, server: str, moments: list[Moment],
-            calls: list[CallRecord], clock: str) -> _Ladder:  # fmt: skip
-    """moments: the packets' and bands'; clock: what the times count from."""
-    cuts = silences([(m.start, m.stop) for m in moments] + [(t, t) for t in call_times(calls)])
-    moments = list(moments)
+            calls: list[CallRecord], clock: str, timers: Sequence[float] = ()) -> _Ladder:  # fmt: skip
+    """moments: the packets' and bands'; clock: what the times count from; timers: the times of
+    state changes no packet caused, each a row of its own."""
+    cuts = silences([(m.start, m.stop) for m in moments] + [(t, t) for t in [*call_times(calls), *timers]])
+    moments = list(moments) + [Moment(t, t, ("state", index)) for index, t in enumerate(timers)]
     packet_times = [m.start for m in moments] + [m.stop for m in moments]
     for index, call in enumerate(calls):
         # Its return gets a row of its own when packets came meanwhile, or when it took long
@@ -282,14 +310,42 @@ def _title(sidecar: Sidecar | None, text: str) -> str:
     return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
 
 
-def _clock(origin: float | None) -> str:
+def _clock(origin: float | None, numbers: str = "") -> str:
+    """numbers: how the arrows' numbers count (TCP's seq and ack), if they have any."""
     since = (
         "frame 1 of the capture, as Wireshark's" if origin is not None else "the connection's first packet"
     )
     return (
         f"under each arrow its frame, +seconds since {since}, Δ since the connection's previous packet\n"
         f"time runs down to scale within a burst (a row at least); silences over {BREAK_GAP:g} s are cut"
+        + (f"; {numbers}" if numbers else "")
     )
+
+
+COPIES_SHOWN = 6  # copies named by frame in a picture's header; the rest counted
+
+
+def copies_note(connection: Connection, drawn: Sequence[Packet | Band] | None = None) -> str:
+    """A header line for the frames the ladder skips: capture copies (the same packet seen twice,
+    on a mirror port or inside and outside a tunnel), by frame and count; drawn: a range's
+    items (only the copies among their frames), None: all of them. Empty if none."""
+    copies, count = connection.copies, connection.copy_count
+    if drawn is not None:
+        low, high = _frame_of(drawn[0], True), _frame_of(drawn[-1], False)
+        copies = [(copy, original) for copy, original in copies if low <= copy.frame <= high]
+        count = len(copies)
+    if not count:
+        return ""
+    shown = ", ".join(f"{copy.frame} (of {original})" for copy, original in copies[:COPIES_SHOWN])
+    more = f" and {count - COPIES_SHOWN:,} more" if count > COPIES_SHOWN else ""
+    plural = "s" if count > 1 else ""
+    return f"\nnot drawn: {count:,} frame{plural} captured twice (a copy of the frame before): {shown}{more}"
+
+
+def _frame_of(item: Packet | Band, first: bool) -> int:
+    if isinstance(item, Packet):
+        return item.segment.frame
+    return item.first if first else item.last
 
 
 def _range_note(rows: Rows, frames: tuple[int, int] | None, times: tuple[float, float] | None,
@@ -318,7 +374,9 @@ def sequence_figure(
     server = format_endpoint(connection.server, connection.family)
     start = connection.first_time if origin is None else origin
     calls = connection_calls(sidecar, connection)  # those on its sockets
-    rows = plan_rows(result, frames, times, call_times(calls))
+    segment_times = [s.time for s in connection.segments]
+    timers = timer_changes(result, max([*segment_times, *(c["end_time"] for c in calls)], default=0.0))
+    rows = plan_rows(result, frames, times, call_times(calls) + timers)
     unanswered = result.handshake.status == "no_answer"
     lost = {
         step.segment.frame for step in result.steps if step.lost or (unanswered and step.segment.flags & SYN)
@@ -329,6 +387,7 @@ def sequence_figure(
             raise EmptyRange(f"no segment of connection #{connection.id} in that range")
         first, last = _time_of(drawn[0], True), _time_of(drawn[-1], False)
         calls = [c for c in calls if first <= c["time"] <= last]
+        timers = [t for t in timers if first <= t <= last]
     ladder = _ladder(
         _title(sidecar, f"#{connection.id} IPv{connection.family}  {client} → {server}")
         + _range_note(rows, frames, times, start),
@@ -337,7 +396,8 @@ def sequence_figure(
         server,
         [_moment(item, lost) for item in drawn],
         calls,
-        _clock(origin),
+        _clock(origin, SEQUENCE_NUMBERS) + copies_note(connection, drawn if frames or times else None),
+        timers,
     )
     _draw_packets(ladder.ax, result, ladder.layout, start, [i for i in drawn if isinstance(i, Packet)])
     for item in drawn:
@@ -503,8 +563,11 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
             f"frame {segment.frame}  +{format_duration(segment.time - origin)}{_delta(packet.since_previous)}"
         )
         if segment.frame in retransmission:
-            color, style = COLORS["retransmission"], "--"
-            label += f"  (retransmission #{retransmission[segment.frame][0]})"
+            # A spurious one (data the receiver had acknowledged already) in its own dashes.
+            spurious = "spurious_retransmission" in result.sequence.flags.get(segment.frame, ())
+            color, style = COLORS["retransmission"], "-." if spurious else "--"
+            what = "spurious resend" if spurious else "retransmission"
+            label += f"  ({what} #{retransmission[segment.frame][0]})"
             when += ", " + retransmission_note(segment, retransmission[segment.frame])
         if "zero_window" in result.sequence.flags.get(segment.frame, ()):
             label += " win=0"  # what the zero-window mark beside it is about
@@ -626,9 +689,9 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             frames = result.state_frames.get(side, [])
             frame = frames[index] if index < len(frames) else None
             if frame is None or ("pkt", frame) not in layout.at:
-                # A change no packet drawn caused (a timeout from the call log, or a segment
-                # in a band or before the range drawn): at its time.
-                y = max(0.25, layout.y_at(time) + (TRANSIT if frame is None else 0.0))
+                # A change no packet drawn caused (a timer's, on a row of its own, or a
+                # segment's in a band or before the range drawn): at its time.
+                y = max(0.25, layout.y_at(time))
             else:
                 y = layout.at[("pkt", frame)]
                 if connection.from_client(segments_by_frame[frame]) != (side == "client"):

@@ -12,6 +12,7 @@ events, a tick under the bar each change of state the kernel made, at its time.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,11 +20,11 @@ from matplotlib.patches import Patch, Rectangle
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.call_sockets import connection_calls
-from analyzer.connections import Side
+from analyzer.connections import SIDES, Side
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import draw_timeline_marks, kernel_changes
 from analyzer.output.labels import silent_end
-from analyzer.output.ladder_rows import ladder_silences
+from analyzer.output.ladder_rows import ladder_silences, timer_changes
 from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, TimeAxis
@@ -38,6 +39,8 @@ CUT_HALF = 0.008  # half the width of a cut's white gap
 # Room before the first moment and after the last, for the states held then (an end's
 # LISTEN, its TIME_WAIT): they hold for no time between the moments drawn.
 BEFORE, AFTER = 0.04, 0.07
+LEGEND_COLUMNS, LEGEND_ROW = 6, 0.2  # the legend's entries a row, and a row's height (inches)
+END_FONT, END_CHAR = 9, 0.075  # the ends' names: font size, and a character's width (inches, about)
 
 
 def _widest_piece(left: float, right: float, cuts: list[tuple[float, float]]) -> tuple[float, float]:
@@ -77,9 +80,11 @@ def draw_state_timeline(
 def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> TimeAxis:
     """The time axis, cut where the ladder of the same connection is cut."""
     connection = result.connection
-    moments = call_times(connection_calls(sidecar, connection))
-    cuts = ladder_silences(result, moments)
+    calls = connection_calls(sidecar, connection)
+    moments = call_times(calls)
     times = [connection.segments[0].time, connection.segments[-1].time, *moments]
+    # A timer's state change cuts the silence around it, as on the ladder.
+    cuts = ladder_silences(result, moments + timer_changes(result, max(times)))
     changes = [time for history in result.states.values() for time, _state in history[1:]]
     return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE)
 
@@ -91,8 +96,23 @@ def timeline_figure(
     connection = result.connection
     axis = timeline_axis(result, sidecar)
     start = connection.first_time if origin is None else origin
-    fig = plt.figure(figsize=(WIDTH, HEIGHT))
-    ax = fig.add_axes((0.13, 0.24, AXIS_WIDTH, 0.6))
+    shown = [
+        name for name in dict.fromkeys(state.value for side in SIDES for _t, state in result.states[side])
+    ]
+    # The legend in rows below the axis, as wide as the picture: beside it, a long name (and
+    # ten states) ran off the picture's edge.
+    legend_rows = math.ceil(len(shown) / LEGEND_COLUMNS)
+    below = max(0.0, LEGEND_ROW * legend_rows - 0.1)  # inches (the axis's label leaves some room)
+    height = HEIGHT + below
+    ends = {
+        "client": f"client\n{format_endpoint(connection.client, connection.family)}",
+        "server": f"server\n{format_endpoint(connection.server, connection.family)}",
+    }
+    # Room on the left for the longer end's name (an IPv6 address is long), the axis moved right.
+    widest = max(len(line) for name in ends.values() for line in name.split("\n"))
+    left = min(1.0 - AXIS_WIDTH - 0.01, max(0.13, (widest * END_CHAR + 0.25) / WIDTH))
+    fig = plt.figure(figsize=(WIDTH, height))
+    ax = fig.add_axes((left, (0.24 * HEIGHT + below) / height, AXIS_WIDTH, 0.6 * HEIGHT / height))
     rows: dict[Side, float] = {"client": 1.0, "server": 0.0}
     cuts = [(middle - CUT_HALF, middle + CUT_HALF) for middle, _gap, _before in axis.cut_positions()]
     for side, y in rows.items():
@@ -116,7 +136,6 @@ def timeline_figure(
     draw_timeline_marks(ax, changes, axis.x_near, rows)
     _draw_cuts(ax, axis)
     # Short states get no label inside their bar: the legend names every colour shown.
-    shown = list(dict.fromkeys(state.value for side in rows for _t, state in result.states[side]))
     handles = [
         Patch(
             facecolor=STATE_COLORS.get(name, "#ffffff"),
@@ -127,12 +146,10 @@ def timeline_figure(
         for name in shown
     ]
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+        fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.05 / height),
+                   ncol=min(LEGEND_COLUMNS, len(handles)), fontsize=7, frameon=False)  # fmt: skip
     ax.set_yticks([1.0, 0.0])
-    ax.set_yticklabels([
-        f"client\n{format_endpoint(connection.client, connection.family)}",
-        f"server\n{format_endpoint(connection.server, connection.family)}",
-    ])  # fmt: skip
+    ax.set_yticklabels([ends["client"], ends["server"]], fontsize=END_FONT)
     ax.set_ylim(-0.6, 1.9)
     ax.set_xlim(0, 1)
     ticks = _spaced(axis.ticks(start))

@@ -1,0 +1,170 @@
+"""What a fresh-eyes review of the pictures found (issue 18 follow-ups), each checked where the
+picture draws it: a timer's state change after the cut before it, FIN_WAIT_2 beginning at the
+ACK of the FIN, spurious resends and D-SACKs named, skipped capture copies said, one convention
+for seq and ack, one marker for a packet that got no answer, SYN backoff gaps that grow, the
+state timeline's legend inside the picture."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+from conftest import CAPTURES, CORPUS, NO_CORPUS
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import ConnectionAnalysis, analyze_file, analyze_segments
+from analyzer.decode.segment import FIN
+from analyzer.output.labels import SEQUENCE_NUMBERS
+from analyzer.output.ladder_rows import timer_changes
+from analyzer.output.sequence_diagram import (
+    BREAK,
+    BREAK_BUDGET,
+    BREAK_MOST,
+    BREAK_ROWS,
+    CLIENT_X,
+    STATE_LABEL,
+    Moment,
+    break_rows,
+    figure,
+    layout_moments,
+)
+from analyzer.output.state_timeline import timeline_axis, timeline_figure
+from analyzer.output.time_axis import silences
+from analyzer.sidecar import Sidecar, sidecar_path_for
+
+# A capture where every packet was seen twice (a mirror port): 12 copies in its first connection.
+MIRRORED = CORPUS / "pcaps" / "zeek_vnd.ms-cab-compressed-multi-conn.pcap"
+# A long client address and a state the capture cannot tell (UNKNOWN, with a long legend entry).
+QI = CORPUS / "pcaps" / "zeek_qi_internet_SYNACK_curl_jsonip.pcap"
+FIN_WAIT_2_TIMEOUT = [CAPTURES / "fin-wait-2-timeout.pcap", CAPTURES / "fin-wait-2-timeout-ipv6.pcap"]
+
+
+def _analyzed(pcap: Path) -> tuple[ConnectionAnalysis, Sidecar | None, float]:
+    beside = sidecar_path_for(pcap)
+    sidecar = json.loads(beside.read_text()) if beside.exists() else None
+    analysis = analyze_file(str(pcap), sidecar=sidecar)
+    return analysis.connections[0], sidecar, analysis.stats.start_time
+
+
+@pytest.mark.parametrize("pcap", FIN_WAIT_2_TIMEOUT, ids=lambda p: p.stem)
+def test_a_timer_s_state_change_is_drawn_after_the_cut_before_it(pcap: Path) -> None:
+    """The orphan timer's CLOSED (tcp_fin_timeout) comes after a silence: on the timeline and
+    on the ladder it stands after that silence's cut, at its own time."""
+    result, sidecar, origin = _analyzed(pcap)
+    last = max(s.time for s in result.connection.segments)
+    [closed] = timer_changes(result, last)
+    assert result.states["client"][-1][0] == closed  # the client's CLOSED, by its timer
+    axis = timeline_axis(result, sidecar)
+    before = [middle for middle, _gap, start in axis.cut_positions() if start < closed]
+    assert len(before) >= 2  # the delayed ACK's pause, then the wait for the timer
+    assert all(middle < axis.x(closed) for middle in before)
+    fig = figure(result, sidecar, origin)
+    breaks = sorted(t.get_position()[1] for t in fig.findobj(plt.Text) if t.get_gid() == BREAK)
+    label = max(
+        t.get_position()[1]
+        for t in fig.findobj(plt.Text)
+        if t.get_gid() == STATE_LABEL and t.get_text() == "CLOSED" and t.get_position()[0] == CLIENT_X
+    )
+    plt.close(fig)
+    assert len(breaks) == len(axis.cut_positions())  # the ladder cuts where the timeline does
+    assert sum(y < label for y in breaks) == len(before)  # y runs down the page
+
+
+@pytest.mark.parametrize("pcap", FIN_WAIT_2_TIMEOUT, ids=lambda p: p.stem)
+def test_fin_wait_2_begins_at_the_ack_of_the_fin(pcap: Path) -> None:
+    result, _sidecar, _origin = _analyzed(pcap)
+    [diagnosis] = [d for d in result.diagnoses if d.kind == "fin_wait_2_expired"]
+    [frame] = [f for f, mark in diagnosis.marks.items() if "FIN_WAIT_2 begins" in mark]
+    segments = {s.frame: s for s in result.connection.segments}
+    fin = next(s for s in result.connection.segments if s.flags & FIN and result.connection.from_client(s))
+    ack = segments[frame]
+    assert not ack.flags & FIN and not result.connection.from_client(ack)
+    assert ack.ack == fin.seq_end
+    # The closer moved to FIN_WAIT_2 at that very frame.
+    client_frames = dict(zip(result.state_frames["client"], result.states["client"], strict=True))
+    assert client_frames[frame][1].value == "FIN_WAIT_2"
+
+
+def _labels(result: ConnectionAnalysis, origin: float | None = None) -> list[str]:
+    fig = figure(result, None, origin)
+    try:
+        return [t.get_text() for t in fig.findobj(plt.Text)]
+    finally:
+        plt.close(fig)
+
+
+def test_a_spurious_retransmission_and_a_d_sack_are_named_on_their_arrows() -> None:
+    """Data resent that had been acknowledged; an ACK whose first SACK block lies below its
+    ack number (RFC 2883), in the ack's relative numbers."""
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 10),
+        ("s", "A", 501, 111),
+        (0.3, "c", "PA", 101, 501, 10),  # all of it was acknowledged: spurious
+        ("s", "A", 501, 111),
+    )
+    segments[-1].sack_start, segments[-1].sack_end = 101, 111  # the D-SACK of the resend
+    result = analyze_segments(segments).connections[0]
+    assert "spurious_retransmission" in result.sequence.flags[segments[5].frame]
+    labels = _labels(result)
+    assert any(label.endswith("(spurious resend #1)") for label in labels)
+    assert any(label.endswith("ack=11 D-SACK 1–11") for label in labels)
+
+
+def test_seq_and_ack_are_relative_both_when_one_end_sent_nothing() -> None:
+    """A capture of one direction: the silent end's numbers count from the first ack its peer
+    sent, as Wireshark's (ack=1 there), not absolute beside a relative seq; the convention is
+    stated once on the picture."""
+    segments = conversation(("c", "S", 100, 0), ("c", "A", 101, 501), ("c", "PA", 101, 501, 5))
+    labels = _labels(analyze_segments(segments).connections[0])
+    arrows = [label for label in labels if label.startswith(("ACK ", "PSH/ACK "))]
+    assert arrows == ["ACK seq=1 ack=1", "PSH/ACK seq=1 ack=1 len=5"]
+    assert sum(SEQUENCE_NUMBERS in label for label in labels) == 1
+
+
+def test_skipped_capture_copies_are_said_on_the_picture() -> None:
+    if not MIRRORED.exists():
+        pytest.skip(NO_CORPUS)
+    analysis = analyze_file(str(MIRRORED))
+    result = analysis.connections[0]
+    assert result.connection.copy_count == 12
+    header = next(label for label in _labels(result, analysis.stats.start_time) if "not drawn:" in label)
+    assert "not drawn: 12 frames captured twice" in header and "2 (of 1)" in header and "and 6 more" in header
+    without = analyze_segments(conversation(*HANDSHAKE)).connections[0]
+    assert not any("not drawn" in label for label in _labels(without))
+
+
+def test_cut_heights_grow_with_the_silence_so_a_backoff_shows() -> None:
+    """SYNs resent at 1, 3, 7, 15 s: each cut taller than the one before, within the bound."""
+    times = [0.0, 1.0, 3.0, 7.0, 15.0]
+    moments = [Moment(t, t, ("pkt", n)) for n, t in enumerate(times)]
+    layout = layout_moments(moments, silences([(t, t) for t in times]))
+    ys = [layout.at[("pkt", n)] for n in range(len(times))]
+    steps = [b - a for a, b in itertools.pairwise(ys)]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert [round(gap) for _y, gap, _before in layout.breaks] == [1, 2, 4, 8]  # real lengths written
+    heights = break_rows([0.2, 1.0, 1e6])
+    assert heights == sorted(heights) and heights[-1] <= BREAK_ROWS + BREAK_MOST
+    assert sum(break_rows([300.0] * 40)) <= 40 * BREAK_ROWS + BREAK_BUDGET + 1e-9  # bounded in all
+
+
+@pytest.mark.parametrize("pcap", [*FIN_WAIT_2_TIMEOUT, QI], ids=lambda p: p.stem)
+def test_the_state_timeline_s_legend_and_ends_stay_inside_the_picture(pcap: Path) -> None:
+    if not pcap.exists():
+        pytest.skip(NO_CORPUS)
+    result, sidecar, origin = _analyzed(pcap)
+    fig = timeline_figure(result, sidecar, origin)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    edge = fig.bbox
+    [legend] = fig.legends
+    shown = {state.value for history in result.states.values() for _t, state in history}
+    assert len(legend.get_texts()) == len(shown)
+    boxes = [legend.get_window_extent(renderer)]
+    boxes += [label.get_window_extent(renderer) for label in fig.axes[0].get_yticklabels()]
+    plt.close(fig)
+    for box in boxes:
+        assert edge.x0 <= box.x0 and box.x1 <= edge.x1 and edge.y0 <= box.y0 and box.y1 <= edge.y1, box
