@@ -713,6 +713,11 @@ class ConnectionTracker:
     def finish(self, end_time: float | None = None) -> list[Connection]:
         """The connections still open. `end_time`: when the capture ended (its last frame,
         of any kind), for the expiry marks; the last segment's time if not given."""
+        return list(self.finish_each(end_time))
+
+    def finish_each(self, end_time: float | None = None) -> Iterator[Connection]:
+        """`finish`, one connection at a time: a flood's attempts still held at the end are
+        made connections one by one, not all at once."""
         end = self._clock if end_time is None else max(end_time, self._clock)
         done: list[Connection] = []
         held: list[_Open | HeldAttempt] = [*self._current.values(), *self._attempts.values()]
@@ -722,17 +727,17 @@ class ConnectionTracker:
                 when = self._gives_up(item)
                 self._hand_over_attempt(item.key, item, done, "attempt" if end > when else None)
                 done[-1].capture_end = end
-                continue
-            key, open_ = item.key, item
-            kind, when = open_.expiry(self.timeouts)
-            self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
-            if not open_.over:
-                # Over ones may have been let go by the sweep already, or not: no mark for them.
-                done[-1].capture_end = end
+            else:
+                key, open_ = item.key, item
+                kind, when = open_.expiry(self.timeouts)
+                self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
+                if not open_.over:
+                    # Over ones may have been let go by the sweep already, or not: no mark for them.
+                    done[-1].capture_end = end
+            yield done.pop()
         self._ended.clear()
         self._timers.clear()
         self._seconds.clear()
-        return done
 
 
 def _first_index(held: _Open | HeldAttempt) -> int:
@@ -757,7 +762,7 @@ def stream_connections(
         if done:
             yield from done
             done.clear()
-    yield from tracker.finish(end_time() if end_time is not None else None)
+    yield from tracker.finish_each(end_time() if end_time is not None else None)
 
 
 def group_connections(segments: Iterable[Segment], timeouts: Timeouts | None = None) -> list[Connection]:
