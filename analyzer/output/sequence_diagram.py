@@ -53,6 +53,9 @@ ROWS_PER_SECOND = 40.0  # within a burst: a 41 ms delayed ACK is drawn 1.6 rows 
 HEIGHT_ROWS = 30.0  # where the rows start to be squeezed: the bursts' scale gives way first
 BREAK_ROWS = 0.8  # a cut's least height; longer silences take more, to a bound (break_rows)
 BREAK_PER_DOUBLING = 0.5  # rows a cut grows each time the silence doubles (a backoff shows)
+# Silences up to this long keep the least height: the common cuts of a second or less take no
+# room, the doublings of a backoff (1, 2, 4 ... s) each take half a row more.
+BREAK_GROWS_FROM = 1.0  # seconds
 BREAK_MOST = 4.0  # rows one cut may add beyond BREAK_ROWS
 BREAK_BUDGET = 8.0  # rows all the cuts of a ladder may add together, beyond BREAK_ROWS each
 TRANSIT = 0.45  # how far down (in rows) an arrow lands: room for the receiver's state label
@@ -169,7 +172,10 @@ class Layout:
 def break_rows(silences: Sequence[float]) -> list[float]:
     """Each cut's height in rows: BREAK_ROWS, and more the longer its silence (a log scale,
     so a backoff's doubling shows as even steps), each bounded and all of them together."""
-    extra = [min(BREAK_MOST, BREAK_PER_DOUBLING * math.log2(max(s, BREAK_GAP) / BREAK_GAP)) for s in silences]
+    extra = [
+        min(BREAK_MOST, BREAK_PER_DOUBLING * math.log2(max(s, BREAK_GROWS_FROM) / BREAK_GROWS_FROM))
+        for s in silences
+    ]
     share = min(1.0, BREAK_BUDGET / sum(extra)) if sum(extra) > 0 else 1.0
     return [BREAK_ROWS + e * share for e in extra]
 
