@@ -267,9 +267,15 @@ def test_a_tail_resent_after_the_probe_timeout_is_a_loss_probe_that_repaired_a_l
     segments = _tail(0.205, (1.21, "s", "A", 501, 201))
     diagnosis = _one(segments, "tail_loss_probe")
     assert diagnosis.frames == [5, 6]
-    assert "205.000 ms after its last send" in diagnosis.sentence
-    assert "expected about 204.000 ms: 2 x RTT 2.000 ms + 200.000 ms" in diagnosis.sentence
-    assert "covers it with no DSACK: the original was lost, and the probe repaired it" in diagnosis.sentence
+    # Only the timing says it was a probe (no D-SACK): a question, in the text and on the ladder.
+    headline = "resent after 205.000 ms of silence: a tail loss probe?"
+    assert diagnosis.sentence.startswith(headline + " The client resent its last data")
+    assert diagnosis.marks[5] == headline
+    assert "the time fits its probe timeout (expected about 204.000 ms: 2 x RTT 2.000 ms + 200.000 ms)" in (
+        diagnosis.sentence
+    )
+    assert "but no D-SACK confirms it" in diagnosis.sentence
+    assert "covers it with no D-SACK: the original was lost, and the probe repaired it" in diagnosis.sentence
     assert diagnosis.display_filter == "frame.number in {5, 6}"
 
 
@@ -277,7 +283,12 @@ def test_a_probe_answered_by_a_dsack_was_spurious() -> None:
     segments = _tail(0.205, (1.21, "s", "A", 501, 201))
     segments[-1].sack_start, segments[-1].sack_end = 101, 201  # below the ACK: a duplicate SACK
     diagnosis = _one(segments, "tail_loss_probe")
-    assert "spurious: the server's DSACK (frame 6)" in diagnosis.sentence
+    # The D-SACK confirms it: said without a question, the same words in the text and on the ladder.
+    headline = "tail loss probe after 205.000 ms (the D-SACK shows the original arrived)"
+    assert diagnosis.sentence.startswith(headline + ": the client resent its last data")
+    assert diagnosis.marks == {5: headline, 6: "D-SACK: the probe was spurious"}
+    assert "?" not in diagnosis.sentence
+    assert "spurious: the server's D-SACK (frame 6)" in diagnosis.sentence
 
 
 def test_with_several_segments_in_flight_the_probe_comes_after_2_rtt() -> None:
@@ -349,7 +360,9 @@ def test_a_new_segment_sent_alone_after_the_probe_timeout_is_a_probe() -> None:
     segments[5].sack_start, segments[5].sack_end = 201, 301
     diagnosis = _one(segments, "tail_loss_probe")
     assert diagnosis.frames == [5, 6]
-    assert "the client sent a new segment 204.500 ms after its last send" in diagnosis.sentence
+    assert diagnosis.sentence.startswith(
+        "new data after 204.500 ms of silence: a tail loss probe? The client sent a new segment alone"
+    )
     assert "the server's SACK (frame 6) shows the data from seq 101 missing" in diagnosis.sentence
     # The same write 100 ms later is the application's, not the timer's.
     for segment in segments[4:]:
@@ -367,7 +380,12 @@ def test_an_rto_backoff_that_a_loss_probe_opened_is_measured_from_the_probe() ->
     [probe], [rto] = found["tail_loss_probe"], found["retransmission_timeout"]
     assert probe.frames == [5, 6] and "no answer: the RTO resent it (frame 6)" in probe.sentence
     assert rto.frames == [6, 7, 8]
-    assert "a tail loss probe (frame 5) 205.000 ms after the first, then the RTO" in rto.sentence
+    assert (
+        "the resend in frame 5 (a tail loss probe?) 205.000 ms after the first, then the RTO" in rto.sentence
+    )
     assert "exponential (initial RTO 0.205 s, factor 2.00)" in rto.sentence
     assert rto.label == "RTO backoff ×2, 3 resends"
-    assert probe.marks == {5: "tail loss probe after 205.000 ms", 6: "RTO: the probe went unanswered"}
+    assert probe.marks == {
+        5: "resent after 205.000 ms of silence: a tail loss probe?",
+        6: "RTO: no answer to the resend",
+    }

@@ -74,7 +74,7 @@ def _check_tail_loss_probe(document: dict, did: dict) -> None:
     for port, episode in did["client_ports"].items():
         probes = [d for d in by_port[port]["diagnoses"] if d["kind"] == "tail_loss_probe"]
         assert len(probes) == episode["kernel_counters"]["TcpExtTCPLossProbes"] == 1
-        spurious = "spurious: the server's DSACK" in probes[0]["sentence"]
+        spurious = "spurious: the server's D-SACK" in probes[0]["sentence"]
         assert spurious == (episode["kernel_counters"]["TcpExtTCPDSACKRecv"] == 1)
         if not spurious:
             assert "the original was lost, and the probe repaired it" in probes[0]["sentence"]
@@ -86,7 +86,7 @@ def _check_rto_backoff(document: dict, did: dict) -> None:
     assert did["kernel_counters"]["TcpExtTCPLossProbes"] == 1
     assert "no answer: the RTO resent it" in probe["sentence"]
     [(_c, rto)] = _diagnoses(document, "retransmission_timeout")
-    assert f"a tail loss probe (frame {probe['frames'][0]})" in rto["sentence"]
+    assert f"the resend in frame {probe['frames'][0]} (a tail loss probe?)" in rto["sentence"]
     match = re.search(r"exponential \(initial RTO ([\d.]+) s, factor ([\d.]+)\)", rto["sentence"])
     assert match, rto["sentence"]
     assert 0.2 <= float(match[1]) < 0.25 and abs(float(match[2]) - 2) < 0.05

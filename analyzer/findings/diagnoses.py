@@ -410,7 +410,8 @@ def _retransmission_timeouts(
         side = "client" if from_client else "server"
         frames = [s.frame for s in chain]  # the RTO's resends (the first send is at times[0])
         after = (
-            f"a tail loss probe (frame {probe.frame}) {format_duration(probe.time - first_sent)} after the first, "
+            f"the resend in frame {probe.frame} (a tail loss probe?) {format_duration(probe.time - first_sent)} "
+            "after the first, "
             "then the RTO: "
             if probe is not None
             else ""
@@ -560,13 +561,14 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
     mine = connection.from_client(probe)
     side = "client" if mine else "server"
     frames = [probe.frame]  # then the answer, if any
+    confirmed = False  # a D-SACK of the probe: the original had arrived, the resend was early
     outcome = "no answer in the capture"
     answer = ""  # the mark at the answer's frame
     for later in segments[index + 1 :]:
         if connection.from_client(later) == mine:
             if not new and later.seq == probe.seq and later.payload_len:
                 outcome = f"no answer: the RTO resent it (frame {later.frame})"
-                answer = "RTO: the probe went unanswered"
+                answer = "RTO: no answer to the resend"
                 frames.append(later.frame)
                 break
             continue
@@ -579,20 +581,23 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
             and seq_diff(later.sack_start, probe.seq_end) < 0
             and seq_diff(later.sack_end, probe.seq) > 0
         ):
-            answer = "DSACK: the probe was spurious"
+            confirmed = True
+            answer = "D-SACK: the probe was spurious"
             outcome = (
-                f"spurious: the {_peer(side)}'s DSACK (frame {later.frame}) shows the data had arrived before "
+                f"spurious: the {_peer(side)}'s D-SACK (frame {later.frame}) shows the data had arrived before "
                 "(its ACK was late or lost)"
             )
         elif seq_diff(later.ack, probe.seq_end) >= 0:
-            answer = "ACK: data before it had arrived" if new else "ACK: the probe repaired a loss"
-            outcome = f"the {_peer(side)}'s ACK (frame {later.frame}) covers it with no DSACK: " + (
+            answer = (
+                "ACK: data before it had arrived" if new else "ACK, no D-SACK: the resend repaired a loss"
+            )
+            outcome = f"the {_peer(side)}'s ACK (frame {later.frame}) covers it with no D-SACK: " + (
                 "the data before it had arrived, its ACK late or lost"
                 if new
                 else "the original was lost, and the probe repaired it before the RTO"
             )
         elif later.sack_start != UNSEEN and seq_diff(later.sack_start, probe.seq) <= 0:
-            answer = "SACK: data before the probe lost"
+            answer = "SACK: data before it lost"
             outcome = (
                 f"it arrived, and the {_peer(side)}'s SACK (frame {later.frame}) shows the data from seq "
                 f"{later.ack} missing: lost before it"
@@ -602,23 +607,39 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
             answer = "ACK below the probe"
         break
     what = (
-        "sent a new segment" if new else f"resent its last data (seq {probe.seq}, {probe.payload_len} bytes)"
+        "sent a new segment alone"
+        if new
+        else f"resent its last data (seq {probe.seq}, {probe.payload_len} bytes)"
     )
     expected = (
         f"2 x RTT {format_duration(rtt)} + {format_duration(timeout - 2 * rtt)}"
         if rtt
         else "no RTT measured: 1 s"
     )
+    # The headline says it once (the delay, and how sure); the rest gives the evidence.
+    headline = probe_headline(delay, new, confirmed)
+    timer = f"its probe timeout (expected about {format_duration(timeout)}: {expected}), not the RTO's"
+    evidence = f"at {timer}" if confirmed else f"the time fits {timer}, but no D-SACK confirms it"
     return Diagnosis(
         "tail_loss_probe",
         frames + ([unheard] if unheard else []),
-        f"tail loss probe: the {side} {what} {format_duration(delay)} after its last send, nothing "
-        f"acknowledged since{_unheard(unheard, side)}: its probe timeout (expected about "
-        f"{format_duration(timeout)}: {expected}), not the RTO; {outcome}",
-        {probe.frame: f"tail loss probe after {format_duration(delay)}"}
+        f"{headline}{':' if confirmed else ''} {'the' if confirmed else 'The'} {side} {what}, nothing "
+        f"acknowledged since{_unheard(unheard, side)}; {evidence}; {outcome}",
+        {probe.frame: headline}
         | ({frames[-1]: answer} if answer else {})
         | ({unheard: "this ACK never reached the sender"} if unheard else {}),
     )
+
+
+def probe_headline(delay: float, new: bool, confirmed: bool) -> str:
+    """What a loss probe's diagnosis is called, in its sentence and on the ladder: the timing
+    alone makes it a question (an early RTO or an application's write look alike); a D-SACK
+    of the resend confirms it (the original had arrived: the sender's timer, not a loss,
+    sent it again)."""
+    if confirmed:
+        return f"tail loss probe after {format_duration(delay)} (the D-SACK shows the original arrived)"
+    what = "new data" if new else "resent"
+    return f"{what} after {format_duration(delay)} of silence: a tail loss probe?"
 
 
 def _rst_with_data(connection: Connection) -> list[Diagnosis]:
