@@ -99,7 +99,9 @@ class Diagnosis:
 
     @property
     def label(self) -> str:
-        return self.marks.get(min(self.frames)) or next(iter(self.marks.values()))
+        # The first frame named is what it is about (a probe, say, before the ACK that explains
+        # it, which may come earlier).
+        return self.marks.get(self.frames[0]) or next(iter(self.marks.values()))
 
     @property
     def display_filter(self) -> str:
@@ -307,7 +309,8 @@ def _keep_alive(
         unanswered = [p for p in mine if p.time > last_answer]
         reset = next((s for s in connection.segments if s.flags & RST and s.time >= mine[-1].time), None)
         frames = [p.frame for p in mine] + [a.frame for a in theirs]
-        marks = {p.frame: "keep-alive" if p.time <= last_answer else "keep-alive, no answer" for p in mine}
+        # Whether each got an answer the ladder writes on its arrow, as for SYNs and window probes.
+        marks = {p.frame: "keep-alive" for p in mine}
         marks.update({a.frame: "keep-alive answered" for a in theirs})
         marks[mine[0].frame] = f"keep-alive{spacing}"
         if unanswered and reset is not None and _from(connection, reset, side):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
+from analyzer.long_connection import HEAD_STEPS
 from analyzer.timefmt import format_duration
 
 
@@ -123,6 +124,35 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
                 next_seq[here] = end
         last[here] = segment
     return kinds
+
+
+NO_ANSWER = "no answer"
+# Segments sent to draw an answer: what "no answer" is said of.
+PROBE_KINDS = ("keep-alive", "zero-window probe")
+
+
+def unanswered_probes(result: ConnectionAnalysis, kinds: dict[int, str]) -> set[int]:
+    """The frames of segments sent to draw an answer (a SYN, a keep-alive, a zero-window
+    probe) after which nothing came from the peer before their sender's next segment or the
+    capture's end: what the ladder writes NO_ANSWER beside. `kinds`: segment_kinds(result)."""
+    connection = result.connection
+    segments = connection.segments
+    if connection.folded is not None:
+        # A long connection keeps its first HEAD_STEPS segments whole, later ones only if
+        # notable: there an answer may have been let go, so nothing is said of them.
+        segments = segments[:HEAD_STEPS]
+    found: set[int] = set()
+    waiting: dict[bool, int] = {}  # per sender, the probe no answer has come for yet
+    for segment in segments:
+        here = connection.from_client(segment)
+        waiting.pop(not here, None)  # the peer sent something: an answer to the other's probe
+        if here in waiting:
+            found.add(waiting.pop(here))
+        named = kinds.get(segment.frame, "").split(", ")
+        probe = (segment.flags & (SYN | ACK)) == SYN or any(kind in named for kind in PROBE_KINDS)
+        if probe and not segment.flags & RST:
+            waiting[here] = segment.frame
+    return found if connection.folded is not None else found | set(waiting.values())
 
 
 def silent_end(result: ConnectionAnalysis, side: Side) -> str:

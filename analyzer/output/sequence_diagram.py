@@ -34,12 +34,14 @@ from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, kernel_changes
 from analyzer.output.labels import (
+    NO_ANSWER,
     SEQUENCE_NUMBERS,
     packet_label,
     retransmission_note,
     segment_kinds,
     sequence_bases,
     silent_end,
+    unanswered_probes,
 )
 from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows, timer_changes
 from analyzer.output.text_report import format_endpoint
@@ -405,7 +407,9 @@ def sequence_figure(
         _clock(origin, SEQUENCE_NUMBERS) + copies_note(connection, drawn if frames or times else None),
         timers,
     )
-    _draw_packets(ladder.ax, result, ladder.layout, start, [i for i in drawn if isinstance(i, Packet)])
+    crossed, unheard = _draw_packets(
+        ladder.ax, result, ladder.layout, start, [i for i in drawn if isinstance(i, Packet)]
+    )
     for item in drawn:
         if isinstance(item, Band):
             _draw_band(ladder.ax, item, ladder.layout, commands)
@@ -423,6 +427,10 @@ def sequence_figure(
     lifelines: dict[Side, float] = {"client": CLIENT_X, "server": SERVER_X}
     marked = draw_ladder_marks(ladder.ax, changes, ladder.layout.y_near, span, lifelines)
     keys = []
+    if crossed:
+        keys.append((KEY_LOST, COLORS["lost"]))
+    if unheard:
+        keys.append((KEY_NO_ANSWER, COLORS["lost"]))
     if marked:
         keys.append((KEY, COLORS["kernel"]))
         if not all(c.agrees for c in marked):
@@ -547,8 +555,20 @@ def _delta(seconds: float | None) -> str:
     return f"  Δ{format_duration(seconds)}" if seconds is not None else ""
 
 
+# The two ways a packet's fate is drawn, one meaning each (the legend says them).
+KEY_LOST = (
+    "× ending an arrow: lost before the receiver, as the analysis infers "
+    "(an unanswered SYN: lost or dropped on its way)"
+)
+KEY_NO_ANSWER = (
+    f"“— {NO_ANSWER}” after a SYN, keep-alive or zero-window probe: nothing came back before its "
+    "sender's next packet or the capture's end"
+)
+
+
 def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, origin: float,
-                  packets: list[Packet]) -> None:  # fmt: skip
+                  packets: list[Packet]) -> tuple[set[int], set[int]]:  # fmt: skip
+    """Returns the frames drawn ending in a cross, and those written NO_ANSWER."""
     connection, handshake = result.connection, result.handshake
     bases = sequence_bases(result)
     retransmission = result.resends
@@ -556,6 +576,9 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
     resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
     kinds = segment_kinds(result)
+    no_answer = unanswered_probes(result, kinds)
+    crossed: set[int] = set()
+    unheard: set[int] = set()
     for packet in packets:
         segment = packet.segment
         from_client = connection.from_client(segment)
@@ -587,9 +610,15 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
         if segment.flags & RST:
             color = COLORS["rst"]
         lost = segment.frame in lost_frames or bool(unanswered and segment.flags & SYN)
+        if segment.frame in no_answer:
+            label += f" — {NO_ANSWER}"
+            unheard.add(segment.frame)
+        if lost:
+            crossed.add(segment.frame)
         if segment.frame in resets:
             when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
         _arrow(ax, x0, x1, y0, label, when, color, style, lost, packet_gid(segment.frame))
+    return crossed, unheard
 
 
 def _draw_band(ax: plt.Axes, band: Band, layout: Layout, commands: bool = True) -> None:
