@@ -17,6 +17,7 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import ConnectionAnalysis, analyze_file, analyze_segments
 from analyzer.output.labels import NO_ANSWER, segment_kinds, unanswered_probes
+from analyzer.output.mermaid import connection_mermaid
 from analyzer.output.sequence_diagram import (
     DIAGNOSIS_MARK,
     KEY_LOST,
@@ -121,3 +122,16 @@ def test_what_counts_as_an_answer() -> None:
     assert unanswered_probes(refused, segment_kinds(refused)) == set()
     data = analyze_segments(conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10))).connections[0]
     assert unanswered_probes(data, segment_kinds(data)) == set()
+
+
+def test_the_mermaid_text_marks_the_same_as_the_ladder() -> None:
+    """syn-timeout: each of the six SYNs a cross and the note; keepalive: the two probes after
+    the server was silenced the note, named keep-alives, and no cross."""
+    results, sidecar = _analyzed(CAPTURES / "syn-timeout.pcap")
+    syns = [line for line in connection_mermaid(results[0], sidecar).splitlines() if "SYN seq=0" in line]
+    assert len(syns) == 6 and all("--x" in line and SUFFIX in line for line in syns), syns
+    results, sidecar = _analyzed(CAPTURES / "keepalive.pcap")
+    lines = connection_mermaid(results[0], sidecar).splitlines()
+    assert not [line for line in lines if "--x" in line]
+    noted = [line for line in lines if SUFFIX in line]
+    assert len(noted) == 2 and all("keep-alive: ACK" in line for line in noted), noted

@@ -6,7 +6,15 @@ from __future__ import annotations
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Side
-from analyzer.output.labels import packet_label, retransmission_note, sequence_bases
+from analyzer.decode.segment import SYN
+from analyzer.output.labels import (
+    NO_ANSWER,
+    packet_label,
+    retransmission_note,
+    segment_kinds,
+    sequence_bases,
+    unanswered_probes,
+)
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
@@ -40,7 +48,12 @@ def connection_mermaid(
     ]
     bases = sequence_bases(result)
     resent = result.resends
-    lost = {step.segment.frame for step in result.steps if step.lost}
+    # The ladder's marks: a cross where it was lost (or a SYN never answered), a note where no
+    # answer came.
+    never = result.handshake.status == "no_answer"
+    lost = {step.segment.frame for step in result.steps if step.lost or (never and step.segment.flags & SYN)}
+    kinds = segment_kinds(result)
+    no_answer = unanswered_probes(result, kinds)
     resets = {r.segment.frame: r for r in result.resets}
     events: list[tuple[float, int, str]] = []
     for segment in connection.segments:
@@ -51,6 +64,10 @@ def connection_mermaid(
         label = packet_label(segment, bases[sender], bases[receiver])
         if segment.frame in resent:
             label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"
+        if segment.frame in kinds:
+            label = f"{kinds[segment.frame]}: {label}"
+        if segment.frame in no_answer:
+            label += f" — {NO_ANSWER},"
         label += f" frame {segment.frame} +{format_duration(segment.time - start)}"
         if segment.frame in resets:
             label += f" RST: {resets[segment.frame].cause.replace('_', ' ')}"
