@@ -248,6 +248,12 @@ LONG_CONNECTION: Final = 20_000
 COPIES_KEPT: Final = 10_000
 
 
+def attempt_gives_up(last_time: float, syn_gap: float, timeouts: Timeouts) -> float:
+    """When an attempt's timer fires: `attempt` seconds after its last segment, or longer
+    while its SYNs back off (syn_gap: between its last two)."""
+    return last_time + max(timeouts.attempt, BACKOFF_PATIENCE * syn_gap)
+
+
 class _Open:
     """Bookkeeping for the connection currently using a 4-tuple (one made for every
     connection, so a flood's million attempts cost little: the two ends' marks are
@@ -347,7 +353,7 @@ class _Open:
             # Counted from that FIN, whatever came since: Zeek's timer is not moved by traffic.
             return "partial_close", self.b_first_fin_time + timeouts.partial_close
         if self.only_syns or (self.began_with_syn and not self.b_spoke):
-            return "attempt", self.last_time + max(timeouts.attempt, BACKOFF_PATIENCE * self.syn_gap)
+            return "attempt", attempt_gives_up(self.last_time, self.syn_gap, timeouts)
         return "idle", self.last_time + timeouts.idle
 
     def isn_of(self, from_a: bool) -> int:
@@ -497,7 +503,7 @@ class ConnectionTracker:
 
     def _gives_up(self, attempt: HeldAttempt) -> float:
         """When a packed attempt's timer fires: _Open.expiry's for an attempt."""
-        return attempt.last_time + max(self.timeouts.attempt, BACKOFF_PATIENCE * attempt.syn_gap)
+        return attempt_gives_up(attempt.last_time, attempt.syn_gap, self.timeouts)
 
     def _unpack(self, key: tuple[str, int, str, int], attempt: HeldAttempt) -> _Open:
         """The full bookkeeping of a packed attempt: its segments taken again, as they were

@@ -42,14 +42,17 @@ class HeldAttempt:
         self.options_b: TcpOptions | None = None
         self.last_time = syn.time
         self.syn_gap = 0.0  # between its two segments, both SYNs: the tracker's syn_gap
-        self.answered = False
 
     def add_answer(self, synack: Segment) -> None:
         self.data = self.data + _pack(synack)
         self.options_b = synack.options
         self.syn_gap = synack.time - self.last_time
         self.last_time = synack.time
-        self.answered = True
+
+    @property
+    def answered(self) -> bool:
+        """Whether its SYN/ACK has come (a second record)."""
+        return len(self.data) > RECORD_SIZE
 
     def segments(self) -> list[Segment]:
         """The held segments, rebuilt."""
