@@ -170,3 +170,14 @@ def test_without_bpftrace_it_says_why_in_a_few_words(monkeypatch: pytest.MonkeyP
     info = recorder.info()
     assert not info["attached"] and info["why_not"] and "\n" not in info["why_not"]
     assert (info["events"], info["lost"], recorder.events) == (0, None, [])
+
+
+def test_the_last_count_printed_holds_the_markers_when_end_is_late() -> None:
+    names = ReasonNames()
+    event = "S 7 ffff1 7 2 0 127.0.0.1 40000 127.0.0.1 5000"
+    late = parse_output(["M 1\n", "@events: 0\n", event + "\n", "M 9\n", "@events: 1\n"], 0, names)
+    assert (late.counted, len(late.events), late.markers_ns) == (1, 1, [1, 9])
+    ended = parse_output(
+        ["M 1\n", "@events: 0\n", event, "M 9\n", "@events: 1\n", event, "@events: 2"], 0, names
+    )
+    assert (ended.counted, len(ended.events)) == (2, 2)

@@ -133,3 +133,36 @@ def test_without_bpftrace_the_capture_goes_on_and_says_so_in_one_line(tmp_path: 
     assert sidecar["kernel_recorder"]["attached"] is False and sidecar["kernel_events"] == []
     assert sidecar["recorder"]["captured"] == 2
     assert host_state() == before and still_running(tmp_path) == []
+
+
+_LATE_END = """
+import json, socket, subprocess, sys
+from pathlib import Path
+from analyzer.capture import kernel_trace
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+kernel_trace.STOP_TIMEOUT = 0.0  # END never waited for: as when bpftrace is slow to end
+trace = kernel_trace.KernelTrace(Path(sys.argv[1]))
+trace.start()
+assert trace.confirm(kernel_trace.ATTACH_TIMEOUT), trace.why_not
+with socket.socket() as client:
+    try:
+        client.connect(("127.0.0.1", 9))
+    except ConnectionRefusedError:
+        pass
+trace.stop()
+print(json.dumps(trace.info()))
+"""
+
+
+@needs_bpftrace
+def test_when_bpftrace_is_slow_to_end_the_count_is_the_final_markers(tmp_path: Path) -> None:
+    run = subprocess.run(
+        ["unshare", "--net", sys.executable, "-c", _LATE_END, str(tmp_path / "x.pcap")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    info = json.loads(run.stdout)
+    # The refused connect: CLOSE->SYN_SENT, SYN_SENT->CLOSE, the RST sent and received.
+    assert info["complete"] and info["events"] >= 3
+    assert info["counted"] == info["events"] and info["lost"] == 0
+    assert any("did not end within 0 s" in message for message in info["messages"])

@@ -52,6 +52,7 @@ MARKER_INTERVAL = 0.002  # seconds between marker calls while waiting for the pr
 FINAL_MARKER_TIMEOUT = 2.0
 # Its END (the kernel's count) comes after detaching every probe: slow on a loaded machine.
 STOP_TIMEOUT = 10.0
+READ_TIMEOUT = 5.0  # for the last lines once bpftrace is gone: its pipes are at their end
 # Per CPU, in pages: room for bursts, so that the kernel never overwrites unread events.
 PERF_RB_PAGES = 1024
 # Where a tracepoint's fields and value names are described.
@@ -95,14 +96,16 @@ RST_REASONS = {
 #   Y ns sk req src sport dst dport          tcp:tcp_retransmit_synack (sk: the listener)
 #   A ns req src sport dst dport             a request socket's SYN/ACK leaving
 #   D ns sk state substate reason flags seq src sport dst dport    skb:kfree_skb, TCP only
-#   @events: N                               END: the events the kernel counted
+#   @events: N                               after each M, and at END: the events the
+#                                            kernel counted (the last one printed holds)
 #   Lost N events                            bpftrace: its ring buffer overflowed
 _SCRIPT = r"""
 // $1: the sandbox's network namespace inode; $2: the marker pid; $3: the run's pcap, unused
 // here (it puts the run on this process's command line).
 BEGIN { printf("B %llu\n", nsecs); }
 
-tracepoint:syscalls:sys_enter_kill /args->pid == $2 && args->sig == 0/ { printf("M %llu\n", nsecs); }
+// The count comes with every marker, so that the last one gives it when END is late.
+tracepoint:syscalls:sys_enter_kill /args->pid == $2 && args->sig == 0/ { printf("M %llu\n", nsecs); print(@events); }
 
 tracepoint:sock:inet_sock_set_state
 /args->protocol == 6 && ((struct sock *)args->skaddr)->__sk_common.skc_net.net->ns.inum == $1/
@@ -513,6 +516,7 @@ class KernelTrace:
         self.events: list[KernelEvent] = []
         self.parsed = ParsedOutput()
         self.complete = False
+        self.late: str | None = None  # why the count is not END's
         self.stop_seconds: float | None = None
         self.command: list[str] = []
         self._process: subprocess.Popen | None = None
@@ -633,12 +637,14 @@ class KernelTrace:
                 # Every event before the marker has been read once the marker is.
                 self.complete = self._round_trip(FINAL_MARKER_TIMEOUT)
                 process.send_signal(signal.SIGINT)  # END: the kernel's count, a cross-check
-                with contextlib.suppress(subprocess.TimeoutExpired):
+                try:
                     process.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self.late = f"bpftrace did not end within {STOP_TIMEOUT:.0f} s: the count is the kernel's at the last marker"
         finally:
             self._kill()
             for reader in self._readers:
-                reader.join(timeout=STOP_TIMEOUT)
+                reader.join(timeout=READ_TIMEOUT)
         self.stop_seconds = time.monotonic() - stopping
         if not self.attached:
             return
@@ -663,6 +669,8 @@ class KernelTrace:
         """kernel_recorder of the sidecar."""
         offsets = self._offsets
         messages = [line.strip() for line in self._err if line.strip() and not _NOISE.search(line)]
+        if self.late:
+            messages.append(self.late)
         return {
             "engine": "bpftrace",
             "command": self.command,
