@@ -71,7 +71,8 @@ def test_a_row_a_connection_saying_what_the_json_says(pcap) -> None:
         assert ends == (ours[::-1] if zeek["history"].startswith("^") else ours)
         assert row["client_basis"] == connection["client_basis"]
         assert row["handshake"] == handshake["status"]
-        assert row["close_shape"] == connection["close"]["shape"]
+        # How it ended: fin-wait-2-timeout's FINs (shape four-way) ended by a RST say so.
+        assert row["close_shape"] == connection["close"]["ending"]
         assert row["rst_cause"] == (",".join(r["cause"] for r in connection["resets"]) or "-")
         assert int(row["syn_count"]) == len(handshake["syn_times"])
         assert int(row["synack_count"]) == len(handshake["synack_times"])
@@ -187,3 +188,12 @@ def test_a_connection_given_up_by_its_timer_says_which_in_the_log_and_the_summar
         "attempts (only SYNs and SYN/ACKs, or never answered)"
         in run("analyze", "--summary", str(path)).stdout
     )
+
+
+def test_fins_ended_by_a_reset_are_logged_as_fin_then_reset() -> None:
+    """fin-wait-2-timeout: both FINs sent, the second answered by a RST from the client whose
+    socket was gone. The FINs' shape is four-way; the log tells how it ended."""
+    _header, rows, whole = _both(CAPTURES / "fin-wait-2-timeout.pcap")
+    [connection] = whole["connections"]
+    assert (connection["close"]["shape"], connection["close"]["ending"]) == ("four-way", "fin-then-reset")
+    assert [row["close_shape"] for row in rows] == ["fin-then-reset"]

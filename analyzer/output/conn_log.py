@@ -43,7 +43,9 @@ Then ours:
   client_basis   how our client was chosen: first_syn_sender, first_synack_receiver,
                  port_heuristic, first_sender (UDP: first_sender)
   handshake      complete, refused, no_answer, incomplete, not_seen (UDP: -)
-  close_shape    four-way, three-segment, simultaneous, half-close, one-fin, fin-then-reset,
+  close_shape    how the connection ended (the JSON's close.ending, what the text and the
+                 summary tell): four-way, three-segment, simultaneous, half-close, one-fin,
+                 fin-then-reset (also both FINs ended by a RST before the close completed),
                  reset, none (UDP: -)
   rst_cause      each RST's cause in order, comma-separated (refused, accept_queue_overflow,
                  after_close, data_after_close, no_connection, abort, linger_abort,
@@ -144,7 +146,7 @@ def connection_row(result: ConnectionAnalysis) -> str:
         [
             connection.client_basis,
             handshake.status,
-            result.close.shape,
+            result.close.ending,
             causes or UNSET,
             str(len(handshake.syns)),
             str(len(handshake.synacks)),
