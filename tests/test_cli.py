@@ -128,7 +128,7 @@ def test_diagram_svg_keeps_text_as_text(tmp_path) -> None:
     result = run("diagram", str(CAPTURES / "refused.pcap"), "-o", str(out))
     assert result.returncode == 0, result.stderr
     svg = out.read_text()
-    for label in ("SYN seq=0", "RST/ACK seq=0 ack=1", "ECONNREFUSED", "connect(127.0.0.1:5001)", "SYN_SENT"):
+    for label in ("SYN seq=0", "RST/ACK seq=1 ack=1", "ECONNREFUSED", "connect(127.0.0.1:5001)", "SYN_SENT"):
         assert label in svg
 
 
@@ -196,7 +196,7 @@ def test_mermaid_sequence_diagram() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "sequenceDiagram"
     arrows = [line.strip() for line in lines if "->>" in line]
-    assert arrows[0].startswith("C->>S: SYN seq=0") and arrows[1].startswith("S->>C: RST/ACK seq=0 ack=1")
+    assert arrows[0].startswith("C->>S: SYN seq=0") and arrows[1].startswith("S->>C: RST/ACK seq=1 ack=1")
     assert "RST: refused" in arrows[1]
     # Calls and states in time order: the connect() before the SYN, ECONNREFUSED after the RST.
     text = "\n".join(lines)

@@ -6,7 +6,7 @@ before it a resend went out (the core numbers the resends: ConnectionAnalysis.re
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.connections import SIDES, Side
+from analyzer.connections import Side
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
 from analyzer.long_connection import HEAD_STEPS
 from analyzer.timefmt import format_duration
@@ -19,24 +19,28 @@ def retransmission_note(segment: Segment, resent: tuple[int, float]) -> str:
     return f"{format_duration(segment.time - previous)} after {before}"
 
 
-SEQUENCE_NUMBERS = "seq and ack relative: each end's ISN (or first seq) counts as 0, as in Wireshark"
+SEQUENCE_NUMBERS = (
+    "seq and ack relative: each end's ISN counts as 0 (without its SYN, its first seq as 1), as in Wireshark"
+)
 
 
 def sequence_bases(result: ConnectionAnalysis) -> dict[Side, int | None]:
-    """Each side's ISN (else its first seq; of an end that sent nothing, one below the first
-    ack its peer sent, as Wireshark): seq and ack are drawn relative to these, both of them."""
-    connection, handshake = result.connection, result.handshake
-    bases: dict[Side, int | None] = {"client": handshake.client_isn, "server": handshake.server_isn}
-    for side in SIDES:
-        if bases[side] is None:
-            first = next((s for s in connection.segments if connection.sender(s) == side), None)
-            acked = next(
-                (s for s in connection.segments if connection.sender(s) != side and s.flags & ACK), None
-            )
-            if first is not None:
-                bases[side] = first.seq
-            elif acked is not None:
-                bases[side] = (acked.ack - 1) % MOD
+    """Each side's base, by Wireshark's rule (packet-tcp.c, tcp_analyze_sequence_number): set
+    by the first segment that tells it, in capture order: the side's own SYN (its ISN), or
+    its own first other segment (one below its seq, so that it reads 1), or the first ACK
+    its peer sent (one below the ack: what a capture begun mid-stream shows as 1). seq and
+    ack are drawn relative to these, both of them; a side nothing tells stays absolute."""
+    connection = result.connection
+    bases: dict[Side, int | None] = {"client": None, "server": None}
+    for segment in connection.segments:
+        sender = connection.sender(segment)
+        peer: Side = "server" if sender == "client" else "client"
+        if bases[sender] is None:
+            bases[sender] = segment.seq if segment.flags & SYN else (segment.seq - 1) % MOD
+        if bases[peer] is None and segment.flags & ACK:
+            bases[peer] = (segment.ack - 1) % MOD
+        if bases["client"] is not None and bases["server"] is not None:
+            break
     return bases
 
 
@@ -70,6 +74,27 @@ def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -
 
 # Wireshark's names for what the sequence analysis flagged (findings/retransmissions.py).
 FLAG_NAMES = {"keep_alive": "keep-alive", "keep_alive_ack": "keep-alive ACK", "duplicate_ack": "dup ACK"}
+# What else it flagged, said under the arrow beside the frame (not what the segment is, but
+# where it falls in the sequence), in the words of the ladder's bands (Wireshark's "previous
+# segment not captured" is "after a gap").
+ANALYSIS_NAMES = {
+    "fast_retransmission": "fast retransmission",
+    "out_of_order": "out of order",
+    "lost_segment": "after a gap",
+    "ack_lost_segment": "ACKs data not captured",
+}
+
+
+def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
+    """frame -> where the segment falls in the sequence, as Wireshark's analysis flags it
+    (findings/retransmissions.py): a fast retransmission, out of order, after a gap, an ACK
+    of data the capture did not see."""
+    notes = {}
+    for frame, kinds in result.sequence.flags.items():
+        named = [ANALYSIS_NAMES[kind] for kind in kinds if kind in ANALYSIS_NAMES]
+        if named:
+            notes[frame] = ", ".join(named)
+    return notes
 
 
 def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:

@@ -9,6 +9,7 @@ from analyzer.connections import SIDES, Side
 from analyzer.decode.segment import SYN
 from analyzer.output.labels import (
     NO_ANSWER,
+    analysis_notes,
     packet_label,
     retransmission_note,
     segment_kinds,
@@ -53,6 +54,7 @@ def connection_mermaid(
     never = result.handshake.status == "no_answer"
     lost = {step.segment.frame for step in result.steps if step.lost or (never and step.segment.flags & SYN)}
     kinds = segment_kinds(result)
+    notes = analysis_notes(result)
     no_answer = unanswered_probes(result, kinds)
     resets = {r.segment.frame: r for r in result.resets}
     events: list[tuple[float, int, str]] = []
@@ -71,6 +73,8 @@ def connection_mermaid(
         label += f" frame {segment.frame} +{format_duration(segment.time - start)}"
         if segment.frame in resets:
             label += f" RST: {resets[segment.frame].cause.replace('_', ' ')}"
+        if segment.frame in notes:
+            label += f" ({notes[segment.frame]})"
         source, target = ("C", "S") if from_client else ("S", "C")
         events.append((segment.time, 1, f"    {source}{arrow}{target}: {_escape(label)}"))
     for side, participant in zip(SIDES, ("C", "S"), strict=True):

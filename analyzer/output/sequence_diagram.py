@@ -36,6 +36,7 @@ from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, ke
 from analyzer.output.labels import (
     NO_ANSWER,
     SEQUENCE_NUMBERS,
+    analysis_notes,
     packet_label,
     retransmission_note,
     segment_kinds,
@@ -576,6 +577,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
     resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
     kinds = segment_kinds(result)
+    notes = analysis_notes(result)
     no_answer = unanswered_probes(result, kinds)
     crossed: set[int] = set()
     unheard: set[int] = set()
@@ -617,6 +619,8 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
             crossed.add(segment.frame)
         if segment.frame in resets:
             when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
+        if segment.frame in notes:
+            when += f"  {notes[segment.frame]}"
         _arrow(ax, x0, x1, y0, label, when, color, style, lost, packet_gid(segment.frame))
     return crossed, unheard
 
