@@ -202,7 +202,6 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         compatible = compatibility(connection)
         resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
-    final: dict[Side, State] = {"client": client.state, "server": server.state}
     notes = [machine.start_note] if handshake.status != "complete" else []
     if folded is not None:
         notes.append(
@@ -245,6 +244,8 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
     syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))
     # One sender's resends: the SYN/ACKs of the ISN the handshake is judged on.
     synack_backoff = classify_backoff([s.time for s in handshake.judged_synacks])
+    # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
+    final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
     close = find_close(connection, machine.steps, final)
     resets = find_resets(connection, machine.steps, handshake)
     diagnoses: list[Diagnosis] = []

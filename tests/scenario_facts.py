@@ -51,6 +51,7 @@ def check_handshake(analysis: dict, sidecar: dict) -> None:
         "explanation": c["close"]["explanation"],
         "ending": "four-way",
         "reset_frame": None,
+        "unacknowledged_fins": [],
     }
     assert c["resets"] == []
     assert _states(c, "client") == [

@@ -97,6 +97,23 @@ def test_four_way_close() -> None:
     assert (close.first_fin, close.shape, close.time_wait) == ("client", "four-way", "client")
 
 
+def test_a_fin_never_acknowledged_leaves_the_close_not_completed() -> None:
+    """The server's FIN sent three times, never acknowledged (sv_bug-5437-02 #6): the FINs
+    made a four-way shape, but the close did not complete and no end is said to hold
+    TIME_WAIT; the text says which FIN."""
+    fins = [("s", "FA", 501, 102)] * 3
+    close = close_of(("c", "FA", 101, 501), ("s", "A", 501, 102), *fins)
+    assert (close.shape, close.time_wait) == ("four-way", None)
+    assert close.unacknowledged is not None and [f.frame for f in close.unacknowledged] == [6]
+    assert (
+        close.explain()
+        == "client closed first; four-way close, not completed: the server's FIN (frame 6) never acknowledged"
+    )
+    done = close_of(("c", "FA", 101, 501), ("s", "A", 501, 102), *fins, ("c", "A", 102, 502))
+    assert (done.unacknowledged, done.time_wait) == (None, "client")
+    assert "not completed" not in done.explain()
+
+
 def test_three_segment_close() -> None:
     close = close_of(("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502))
     assert (close.first_fin, close.shape, close.time_wait) == ("client", "three-segment", "client")

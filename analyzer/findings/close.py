@@ -14,6 +14,9 @@ keep the FINs' shape in `shape` (the JSON's field since its first version) and e
 shape the text and the summary tell.
 - reset: no FIN; the connection ended with a RST after it was established.
 - none: neither FIN nor a RST of an established connection.
+A FIN its peer never acknowledged (no later segment of the peer's acknowledges it, however
+often it was sent) is named in `unacknowledged`: the shape is what the FINs made, but that
+close did not complete, and no end is said to hold TIME_WAIT on its strength.
 A segment of flags no TCP sends (SYN with FIN, RST with FIN: decode.segment.impossible_flags)
 is no FIN and no RST here.
 """
@@ -23,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from analyzer.connections import Connection, Side
-from analyzer.decode.segment import FIN, RST, SYN, Segment, seq_diff
+from analyzer.connections import SIDES, Connection, Side
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
 
 CloseShape = Literal[
@@ -42,6 +45,8 @@ class Close:
     # The RST that ended a close begun with FINs (fin-then-reset), and its sender.
     reset: Segment | None = None
     reset_by: Side | None = None
+    # The FINs (each side's first) no segment of the peer acknowledged.
+    unacknowledged: list[Segment] | None = None
 
     def __init__(
         self,
@@ -51,6 +56,7 @@ class Close:
         fins: dict[Side, Segment] | None = None,
         reset: Segment | None = None,
         reset_by: Side | None = None,
+        unacknowledged: list[Segment] | None = None,
     ) -> None:
         self.first_fin = first_fin
         self.shape = shape
@@ -58,6 +64,7 @@ class Close:
         self.fins = fins
         self.reset = reset
         self.reset_by = reset_by
+        self.unacknowledged = unacknowledged
 
     @property
     def ending(self) -> CloseShape:
@@ -86,14 +93,46 @@ class Close:
             )
             return text
         text = f"{self.first_fin} closed first; {self.shape} close"
+        if self.unacknowledged and self.fins:
+            sides = [side for side, fin in self.fins.items() if fin in self.unacknowledged]
+            named = " and ".join(f"the {side}'s FIN (frame {self.fins[side].frame})" for side in sides)
+            text += f", not completed: {named} never acknowledged"
         if self.time_wait:
             holder = "both sides hold" if self.time_wait == "both" else f"the {self.time_wait} holds"
             text += f"; {holder} TIME_WAIT"
         return text
 
 
-def find_close(connection: Connection, steps: list[Step], final: dict[Side, State]) -> Close:
-    """`final` maps "client"/"server" to the state each end is in after the last segment."""
+def find_close(connection: Connection, steps: list[Step], final: dict[Side, State | None]) -> Close:
+    """`final` maps "client"/"server" to the state each end is shown in after the last
+    segment (None: unknown)."""
+    close = _find_close(connection, steps, final)
+    if close.fins and close.reset is None and close.shape != "fin-then-reset":
+        unacknowledged = [fin for fin in close.fins.values() if not _acknowledged(connection, steps, fin)]
+        close.unacknowledged = unacknowledged or None
+        # TIME_WAIT is entered on taking the peer's FIN, which its ACK would show.
+        doubtful = {side for side, fin in close.fins.items() if fin in unacknowledged}
+        holders = [
+            side for side in SIDES if close.time_wait in (side, "both") and _peer(side) not in doubtful
+        ]
+        close.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
+    return close
+
+
+def _peer(side: Side) -> Side:
+    return "server" if side == "client" else "client"
+
+
+def _acknowledged(connection: Connection, steps: list[Step], fin: Segment) -> bool:
+    sender, end = connection.sender(fin), fin.seq_end
+    return any(
+        s.segment.flags & ACK and connection.sender(s.segment) != sender and seq_diff(s.segment.ack, end) >= 0
+        for s in steps
+        if s.segment.frame > fin.frame
+    )
+
+
+def _find_close(connection: Connection, steps: list[Step], final: dict[Side, State | None]) -> Close:
     fins: dict[Side, Segment] = {}
     for step in steps:
         segment = step.segment

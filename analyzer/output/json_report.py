@@ -392,6 +392,8 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
             # short, else `shape`) and that RST's frame.
             "ending": close.ending,
             "reset_frame": close.reset.frame if close.reset is not None else None,
+            # Added: the frames of the FINs the peer never acknowledged (the close not completed).
+            "unacknowledged_fins": [fin.frame for fin in close.unacknowledged or ()],
         },
         "resets": [
             {
