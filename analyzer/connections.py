@@ -56,9 +56,11 @@ counted in `packets`, shown to what stands for another tool (tshark, Zeek and tc
 see every frame), and left out of everything the connection's own analysis reads. A resend
 differs: the IPv4 identification counts on, the timestamps option moves, and no resend
 timer is as short (Linux's shortest, the tail loss probe, waits 10 ms). A pure ACK is a copy
-only when a non-zero IPv4 identification says so: duplicate ACKs without SACK blocks or
-timestamps (over IPv6, or with identification 0) are the same bytes each time, and may
-come in a burst with nothing between them.
+only when a non-zero IPv4 identification says so, or, without one, when it is stamped at the
+very same time as the other: duplicate ACKs without SACK blocks or timestamps (over IPv6, or
+with identification 0) are the same bytes each time, and may come in a burst with nothing
+between them, but each is sent for a segment that came in, not at one instant
+(zeek_ssh-dups: one ACK captured four times at the same microsecond).
 """
 
 from __future__ import annotations
@@ -115,7 +117,11 @@ COPY_LOOK_BACK: Final = 8
 
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
     """`segment` is the packet `earlier` seen again by the capture (see the module's rule)."""
-    if not (segment.payload_len or segment.flags & (SYN | FIN | RST)) and segment.ip_id <= 0:
+    if (
+        not (segment.payload_len or segment.flags & (SYN | FIN | RST))
+        and segment.ip_id <= 0
+        and segment.time != earlier.time
+    ):
         return False  # a pure ACK that no IPv4 identification tells from the next duplicate ACK
     return (
         segment.seq == earlier.seq

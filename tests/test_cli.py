@@ -61,7 +61,7 @@ def test_text_output_names_the_findings() -> None:
     result = run("analyze", str(CAPTURES / "refused.pcap"))
     assert result.returncode == 0
     assert "refused: RST/ACK from the server" in result.stdout
-    assert "connection refused: nothing listens on port 5001" in result.stdout
+    assert "refused: nothing listens on port 5001" in result.stdout
 
 
 def test_json_contract_fields() -> None:

@@ -184,6 +184,15 @@ def test_keep_alive_probes_answered_then_unanswered_and_reset() -> None:
     assert reset.cause == "keep_alive_timeout" and reset.evidence == [10, 11, 12, 13]  # the probes, the RST
 
 
+def test_a_keep_alive_the_peer_answers_with_a_rst_is_answered() -> None:
+    """The server's socket gone (ppa_http_espn_fail #7): its RST is the answer to the probe."""
+    probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]
+    diagnosis = _one(conversation(*HANDSHAKE, *probes, (15.001, "s", "R", 501, 0)), "keep_alive")
+    assert "2 times" in diagnosis.sentence and "1 answered by an ACK" in diagnosis.sentence
+    assert "the server answered the last with a RST (frame 7)" in diagnosis.sentence
+    assert "none answered" not in diagnosis.sentence and 7 in diagnosis.frames
+
+
 def test_a_rst_after_one_unanswered_keep_alive_is_an_abort() -> None:
     probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]
     [result] = analyze_segments(conversation(*HANDSHAKE, *probes, (15.5, "c", "RA", 101, 501))).connections

@@ -132,7 +132,7 @@ def test_skipped_capture_copies_are_said_on_the_picture() -> None:
     result = analysis.connections[0]
     assert result.connection.copy_count == 12
     header = next(label for label in _labels(result, analysis.stats.start_time) if "not drawn:" in label)
-    assert "not drawn: 12 frames captured twice" in header and "2 (of 1)" in header and "and 6 more" in header
+    assert "not drawn: 12 frames captured again" in header and "2 (of 1)" in header and "and 6 more" in header
     without = analyze_segments(conversation(*HANDSHAKE)).connections[0]
     assert not any("not drawn" in label for label in _labels(without))
 

@@ -57,7 +57,7 @@ def test_report_is_self_contained(tmp_path) -> None:
     assert "url(" not in page.replace("url(#", "")  # SVG clip paths refer to the page's own ids
     # The ladder, the state timeline and the backoff chart, inline, with their text as text.
     assert sum(1 for t, _a in tags if t == "svg") == 3
-    assert "no answer: 6 SYN(s)" in page and "matches the recorded kernel settings" in page
+    assert "no answer: 6 SYNs" in page and "matches the recorded kernel settings" in page
 
 
 def test_report_says_codes_and_options_in_words_with_headings_above_figures(tmp_path) -> None:

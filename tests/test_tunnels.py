@@ -136,6 +136,21 @@ def test_a_resend_is_no_copy_though_its_bytes_are_the_same(tmp_path) -> None:
     assert _copy_frames(tmp_path / "resends.pcap") == [[2, 1]]
 
 
+def test_a_pure_ack_without_ip_id_is_a_copy_only_at_the_same_instant(tmp_path) -> None:
+    """Duplicate ACKs with IP ID 0 are the same bytes each time: 1 µs apart they are three
+    ACKs; stamped at the very same microsecond (zeek_ssh-dups), the capture saw one twice."""
+    syn = {"flags": "S", "seq": 100}
+    synack = {"flags": "SA", "seq": 500, "ack": 101, "forward": False}
+    ack = {"flags": "A", "seq": 101, "ack": 501}
+    packets = _conversation(
+        [0.0, 0.0001, 0.0002, 0.0002, 0.000201, 0.000202],
+        [dict(syn), dict(synack), dict(ack), dict(ack), dict(ack), dict(ack)],
+        [7, 0, 0, 0, 0, 0],
+    )
+    wrpcap(str(tmp_path / "acks.pcap"), packets)
+    assert _copy_frames(tmp_path / "acks.pcap") == [[4, 3]]
+
+
 def test_what_may_hold_tcp_but_cannot_be_read_is_counted_by_name(tmp_path) -> None:
     inner = IP(src="10.1.0.1", dst="10.2.0.2") / TCP(sport=40000, dport=80, flags="S")
     frames = [

@@ -36,7 +36,7 @@ def test_at_the_client_the_ack_follows_the_synack_at_once() -> None:
     assert point == "client"
     assert evidence == [
         "SYN to SYN/ACK 50.000 ms, SYN/ACK to ACK 100 µs: the ACK followed at once",
-        "TTL 64 from the client, 52 from the server: the client's untouched",
+        "TTL 64 from the client, 52 from the server: the client's as sent, the server's lowered by routers",
     ]
 
 

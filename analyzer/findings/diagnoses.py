@@ -303,12 +303,20 @@ def _keep_alive(
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
         before = [s for s in connection.segments if s.time < mine[0].time]
         idle = f" after {format_duration(mine[0].time - before[-1].time)} idle" if before else ""
-        answered = f"{len(theirs)} answered" if theirs else "none answered"
-        sentence = f"keep-alive: the {side} probed {len(mine)} time{'s' if len(mine) > 1 else ''}{idle}{spacing}; {answered}"
         last_answer = theirs[-1].time if theirs else float("-inf")
         unanswered = [p for p in mine if p.time > last_answer]
         reset = next((s for s in connection.segments if s.flags & RST and s.time >= mine[-1].time), None)
+        answered = f"{len(theirs)} answered" if theirs else "none answered"
         frames = [p.frame for p in mine] + [a.frame for a in theirs]
+        if unanswered and reset is not None and not _from(connection, reset, side):
+            # The peer's RST is its answer: it had no socket for the connection any more.
+            peer = "server" if side == "client" else "client"
+            answered = (
+                f"{len(theirs) or 'none'} answered by an ACK; the {peer} answered "
+                f"{'the last' if len(mine) > 1 else 'it'} with a RST (frame {reset.frame})"
+            )
+            frames.append(reset.frame)
+        sentence = f"keep-alive: the {side} probed {len(mine)} time{'s' if len(mine) > 1 else ''}{idle}{spacing}; {answered}"
         # Whether each got an answer the ladder writes on its arrow, as for SYNs and window probes.
         marks = {p.frame: "keep-alive" for p in mine}
         marks.update({a.frame: "keep-alive answered" for a in theirs})

@@ -142,12 +142,14 @@ class Handshake:
             delay = self.refusal.time - self.syns[-1].time
             return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
         if self.status == "no_answer":
-            return f"no answer: {len(self.syns)} SYN(s), nothing from the server"
+            syns = f"{len(self.syns)} SYN{'s' if len(self.syns) != 1 else ''}"
+            return f"no answer: {syns}, nothing from the server"
         if self.status == "incomplete":
             return f"handshake incomplete: {self._missing()}{self._other_isns()}"
         if self.crafted_syns:
             return (
-                f"no handshake: {len(self.crafted_syns)} SYN(s) with FIN or RST, flags no TCP sends "
+                f"no handshake: {len(self.crafted_syns)} SYN{'s' if len(self.crafted_syns) != 1 else ''} "
+                "with FIN or RST, flags no TCP sends "
                 "(a scan or crafted packets)"
             )
         return "handshake not captured (the capture starts after it)"

@@ -213,7 +213,7 @@ def _cause(
     ):
         return (
             "refused",
-            f"connection refused: nothing listens on port {port}; the SYN was answered with RST/ACK",
+            f"nothing listens on port {port}; the SYN was answered with RST/ACK",
             [handshake.syns[-1].frame] if handshake.syns else [],
         )
     if sender == "server" and _answers_handshake_ack(before, connection, handshake, segment):

@@ -140,15 +140,17 @@ def _by_ttl(connection: Connection) -> tuple[VantagePoint | None, str]:
     server = {s.ttl for s in sample if s.ttl >= 0 and not connection.from_client(s)}
     if not client or not server:
         return None, ""
-    said = f"TTL {_values(client)} from the client, {_values(server)} from the server"
+    # IPv6 calls it the hop limit; it counts down the same way.
+    name = "TTL" if connection.family == 4 else "hop limit"
+    said = f"{name} {_values(client)} from the client, {_values(server)} from the server"
     client_initial, server_initial = client <= INITIAL_TTLS, server <= INITIAL_TTLS
     if client_initial and not server_initial:
-        return "client", said + ": the client's untouched"
+        return "client", said + ": the client's as sent, the server's lowered by routers"
     if server_initial and not client_initial:
-        return "server", said + ": the server's untouched"
+        return "server", said + ": the server's as sent, the client's lowered by routers"
     if not client_initial and not server_initial:
-        return "between", said + ": both crossed routers"
-    return None, said + ": both untouched"
+        return "between", said + ": both lowered by routers"
+    return None, said + ": both as sent (no router between)"
 
 
 def _values(ttls: set[int]) -> str:

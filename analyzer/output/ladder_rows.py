@@ -60,6 +60,7 @@ class Band:
     flagged: Counter[str] = field(default_factory=Counter)  # FLAGGED names -> how many
     others: Counter[str] = field(default_factory=Counter)  # SYN, FIN, RST the budget put in
     held: int = 0  # segments it holds that would have been drawn one by one, had the rows allowed
+    silences: int = 0  # cuts it spans (only when the rows would not fit the handshake and close otherwise)
 
 
 @dataclass
@@ -168,19 +169,27 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
     # Fewer one by one until the rows fit: the last tier's latest first, then the tier before's;
     # of the first tier, its middle (its ends are the handshake and the close).
     keep = [len(tier) for tier in tiers]
+    # Bands stop at silences, but where one band a burst would leave no room for the
+    # handshake and the close (many short bursts), bands run on across silences first.
+    across = False
 
     def planned() -> tuple[list[Packet | Band], float]:
         first = tiers[0]
         chosen = set(first[: (keep[0] + 1) // 2]) | set(first[len(first) - keep[0] // 2 :])
         for tier, count in zip(tiers[1:], keep[1:], strict=True):
             chosen |= set(tier[:count])
-        items = _group(result, entries, chosen, cuts, resent)
+        items = _group(result, entries, chosen, cuts, resent, across)
         return items, sum(BAND_ROWS if isinstance(item, Band) else 1 for item in items)
 
     items, rows = planned()
     for tier in reversed(range(PLAIN)):
         if rows <= max_rows:
             break
+        if tier == 0 and not across:
+            across = True
+            items, rows = planned()
+            if rows <= max_rows:
+                break
         # The most of this tier that fits (a search: a long connection may flag thousands).
         low, high = 0, keep[tier]
         while low < high:
@@ -195,7 +204,8 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
 
 
 def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
-           cuts: list[tuple[float, float]], resent: list[int]) -> list[Packet | Band]:  # fmt: skip
+           cuts: list[tuple[float, float]], resent: list[int], across: bool = False) -> list[Packet | Band]:  # fmt: skip
+    """across: bands run on across silences (each says how many it spans)."""
     cut_after = {before for before, _after in cuts}
     items: list[Packet | Band] = []
     run: list[_Entry] = []
@@ -206,14 +216,20 @@ def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
         if run and count < BAND_MIN and not let_go:
             items.extend(Packet(e.segment, e.since_previous) for e in run)
         elif count:
-            items.append(_band(result, run, let_go, resent))
+            band = _band(result, run, let_go, resent)
+            band.silences = sum(1 for before, after in cuts if band.start <= before and after <= band.stop)
+            items.append(band)
         run.clear()
         let_go.clear()
 
     previous: _Entry | None = None
     for index, entry in enumerate(entries):
         if previous is not None:
-            if previous.segment.time in cut_after and entry.segment.time - previous.segment.time > BREAK_GAP:
+            if (
+                not across
+                and previous.segment.time in cut_after
+                and entry.segment.time - previous.segment.time > BREAK_GAP
+            ):
                 close_run()
             if entry.ordinal > previous.ordinal + 1:
                 let_go.append((previous, entry))

@@ -348,7 +348,7 @@ def copies_note(connection: Connection, drawn: Sequence[Packet | Band] | None = 
     shown = ", ".join(f"{copy.frame} (of {original})" for copy, original in copies[:COPIES_SHOWN])
     more = f" and {count - COPIES_SHOWN:,} more" if count > COPIES_SHOWN else ""
     plural = "s" if count > 1 else ""
-    return f"\nnot drawn: {count:,} frame{plural} captured twice (a copy of the frame before): {shown}{more}"
+    return f"\nnot drawn: {count:,} frame{plural} captured again (copies of the frame named): {shown}{more}"
 
 
 def _frame_of(item: Packet | Band, first: bool) -> int:
@@ -413,7 +413,7 @@ def sequence_figure(
     )
     for item in drawn:
         if isinstance(item, Band):
-            _draw_band(ladder.ax, item, ladder.layout, commands)
+            _draw_band(ladder.ax, item, ladder.layout, connection.id if commands else None)
     _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
     blocked = _crossed(result, [i for i in drawn if isinstance(i, Packet)], ladder.layout)
     confirmed = _kernel_rows(result, ladder.layout, blocked)
@@ -625,7 +625,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
     return crossed, unheard
 
 
-def _draw_band(ax: plt.Axes, band: Band, layout: Layout, commands: bool = True) -> None:
+def _draw_band(ax: plt.Axes, band: Band, layout: Layout, connection: int | None) -> None:
     """A run of plain segments: a shaded box between the lifelines with what it stands for."""
     key = ("band", band.first, band.last)
     y0, y1 = layout.at[key], layout.until[key]
@@ -633,29 +633,34 @@ def _draw_band(ax: plt.Axes, band: Band, layout: Layout, commands: bool = True) 
                     edgecolor=COLORS["band_edge"], linewidth=0.8, zorder=2)  # fmt: skip
     box.set_gid(packet_gid(band.first, band.last))
     ax.add_patch(box)
-    ax.text((CLIENT_X + SERVER_X) / 2, (y0 + y1) / 2, band_text(band, commands), ha="center", va="center",
+    ax.text((CLIENT_X + SERVER_X) / 2, (y0 + y1) / 2, band_text(band, connection), ha="center", va="center",
             fontsize=FONT - 1, color="#1a1a1a", gid=BAND_LABEL, zorder=5)  # fmt: skip
 
 
-def band_text(band: Band, commands: bool = True) -> str:
+def band_text(band: Band, connection: int | None = None) -> str:
     """frames, segments (by direction), bytes, duration, and what is inside worth a count;
-    with `commands`, how to draw notable packets it holds one by one."""
+    given the `connection`'s id, the command that draws notable packets it holds one by one."""
     lines = [f"frames {band.first}–{band.last}: {band.segments:,} segments"]
     if band.let_go:  # counted as they came, not kept: no direction to tell
         lines.append(f"({band.let_go:,} of them counted, not kept: a long connection)")
     else:
         lines[0] += f" ({band.to_server:,} to the server, {band.to_client:,} to the client)"
-    lines.append(f"{band.bytes:,} bytes of data in {format_duration(band.stop - band.start)}")
+    paused = f", {_count(band.silences, 'silence')} over {BREAK_GAP:g} s within" if band.silences else ""
+    lines.append(f"{band.bytes:,} bytes of data in {format_duration(band.stop - band.start)}{paused}")
     inside = [_count(band.resends, "retransmission")] if band.resends else []
     inside += [_count(count, name) for name, count in band.flagged.items()]
     inside += [_count(count, name) for name, count in band.others.items()]
     lines.append(", ".join(inside) + " inside" if inside else "no retransmissions")
-    if band.held and not commands:
+    if band.held and connection is None:
         lines.append("(holds notable packets that did not fit one by one)")
     elif band.held and band.segments <= RANGE_ROWS:
-        lines.append(f"(handshake diagram --frames {band.first}-{band.last} draws each)")
+        lines.append(
+            f"(handshake diagram --connection {connection} --frames {band.first}-{band.last} draws each)"
+        )
     elif band.held:
-        lines.append(f"(handshake diagram --frames A-B draws up to {RANGE_ROWS} one by one)")
+        lines.append(
+            f"(handshake diagram --connection {connection} --frames A-B draws up to {RANGE_ROWS} one by one)"
+        )
     return "\n".join(textwrap.fill(line, BAND_CHARS) for line in lines)
 
 

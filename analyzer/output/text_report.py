@@ -60,7 +60,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         shown = ", ".join(f"{copy.frame} (of {original})" for copy, original in c.copies[:_COPIES_SHOWN])
         more = f" and {c.copy_count - _COPIES_SHOWN:,} more" if c.copy_count > _COPIES_SHOWN else ""
         lines.append(
-            f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured twice, left out of "
+            f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured again, left out of "
             f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms): {shown}{more}"
         )
     if result.vantage is not None and result.vantage.point != "one_host":
@@ -109,7 +109,7 @@ def head_lines(
     """The report's first lines (also the summary's): the file's counts, warnings, and what
     the call log shows."""
     lines = [
-        f"{file}: {stats.frames} packets ({stats.format}), {stats.tcp_segments} TCP, "
+        f"{file}: {stats.frames} packet{'s' if stats.frames != 1 else ''} ({stats.format}), {stats.tcp_segments} TCP, "
         f"{count} connection{'s' if count != 1 else ''}"
         + (f", {len(udp)} UDP flow{'s' if len(udp) != 1 else ''}" if udp else "")
         + ("; times: +seconds since frame 1, as Wireshark's" if stats.frames else "")
