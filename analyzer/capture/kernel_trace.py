@@ -599,6 +599,22 @@ class KernelTrace:
                 self._changed.wait(MARKER_INTERVAL if self._begun else 0.1)
         return True
 
+    def _every_cpu_round_trip(self, timeout: float) -> bool:
+        """A marker from each CPU this process may run on. The kernel's buffers are one a CPU,
+        each read in order but not in step with the others: once every CPU's marker is back,
+        every event made before it has been read, whichever CPU made it (with one marker, a
+        state change made on the other CPU could still be unread when bpftrace, slow to end,
+        was killed: the likely cause of one CI run's missing FIN_WAIT2)."""
+        cpus = os.sched_getaffinity(0)
+        try:
+            for cpu in sorted(cpus):
+                os.sched_setaffinity(0, {cpu})
+                if not self._round_trip(timeout):
+                    return False
+        finally:
+            os.sched_setaffinity(0, cpus)
+        return True
+
     def confirm(self, timeout: float = ATTACH_TIMEOUT) -> bool:
         """Wait until the probes are attached (the marker seen back). False, with why_not
         set and bpftrace ended, when they are not."""
@@ -634,8 +650,7 @@ class KernelTrace:
         stopping = time.monotonic()
         try:
             if self.attached and process.poll() is None:
-                # Every event before the marker has been read once the marker is.
-                self.complete = self._round_trip(FINAL_MARKER_TIMEOUT)
+                self.complete = self._every_cpu_round_trip(FINAL_MARKER_TIMEOUT)
                 process.send_signal(signal.SIGINT)  # END: the kernel's count, a cross-check
                 try:
                     process.wait(timeout=STOP_TIMEOUT)
