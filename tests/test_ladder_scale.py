@@ -26,12 +26,16 @@ from analyzer.output.sequence_diagram import (
     BREAK_MOST,
     BREAK_ROWS,
     Moment,
+    band_text,
     figure,
     layout_moments,
 )
 from analyzer.output.state_timeline import timeline_axis, timeline_figure
 from analyzer.output.time_axis import BREAK_GAP, TimeAxis, silences
 from analyzer.sidecar import sidecar_path_for
+
+# Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("ladder_scale")
 
 DPI = 150  # figures.save_figure's
 HEIGHT_BOUND = 2_100  # pixels: "about 2,000"
@@ -260,3 +264,34 @@ def test_timeline_positions_follow_real_time_and_the_ladder_s_pauses(pcap: Path)
     assert ladder_pauses == pauses  # what the reader sees: the same lengths
     assert len(pauses) == len(axis.cut_positions())
     assert all(gap > BREAK_GAP for _x, gap, _before in axis.cut_positions())
+
+
+def test_many_short_exchanges_apart_fold_into_a_band_across_silences() -> None:
+    """An FTP control connection's shape (zeek_ftp__ipv6 drew 91 packets 9,050 px tall): 40
+    request/reply/ACK exchanges 0.5 s apart, each too short for a band of its own. The
+    handshake and the close stay drawn one by one; the exchanges become a band that runs on
+    across the silences, says how many, and names the command that draws each."""
+    steps: list[tuple] = list(HANDSHAKE)
+    seq, ack = 101, 501
+    for index in range(40):
+        at = 1.0 + 0.5 * index
+        steps += [(at, "c", "PA", seq, ack, 10), (at + 0.01, "s", "PA", ack, seq + 10, 20),
+                  (at + 0.02, "c", "A", seq + 10, ack + 20)]  # fmt: skip
+        seq, ack = seq + 10, ack + 20
+    steps += [
+        (25.0, "c", "FA", seq, ack),
+        (25.01, "s", "FA", ack, seq + 1),
+        (25.02, "c", "A", seq + 1, ack + 1),
+    ]
+    [result] = analyze_segments(conversation(*steps)).connections
+    rows = plan_rows(result)
+    drawn = [item.segment.frame for item in rows.items if isinstance(item, Packet)]
+    assert drawn[:3] == [1, 2, 3] and drawn[-3:] == [124, 125, 126]
+    [band] = [item for item in rows.items if isinstance(item, Band)]
+    assert (band.first, band.last, band.silences) == (4, 123, 39)
+    assert sum(2.4 if isinstance(i, Band) else 1 for i in rows.items) <= MAX_ROWS
+    text = band_text(band, result.connection.id)
+    assert "39 silences over 0.1 s within" in text and "--connection 0 --frames 4-123 draws each" in text
+    fig = figure(result)
+    assert overlapping_labels(fig) == []
+    assert _height(fig) < 2_000

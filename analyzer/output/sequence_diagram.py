@@ -653,7 +653,7 @@ def band_text(band: Band, connection: int | None = None) -> str:
     lines.append(", ".join(inside) + " inside" if inside else "no retransmissions")
     if band.held and connection is None:
         lines.append("(holds notable packets that did not fit one by one)")
-    elif band.held and band.segments <= RANGE_ROWS:
+    elif (band.held or band.silences) and connection is not None and band.segments <= RANGE_ROWS:
         lines.append(
             f"(handshake diagram --connection {connection} --frames {band.first}-{band.last} draws each)"
         )
