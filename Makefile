@@ -58,9 +58,12 @@ diagram: setup
 	@test -n "$(PCAP)" || { echo "usage: make diagram PCAP=file.pcap [OUT=file.svg]"; exit 2; }
 	@$(BIN)/handshake diagram "$(PCAP)" -o "$(or $(OUT),$(basename $(PCAP)).svg)"
 
-# The ten slowest tests listed at the end: what keeps `make test` from its 5 minutes.
+# The ten slowest tests listed at the end: what keeps `make test` from its 5 minutes. The
+# tests run in TEST_JOBS processes (pytest-xdist): the live ones mostly wait on the kernel's
+# timers; a module with a costly fixture keeps to one process (xdist_group).
+TEST_JOBS ?= 4
 test: setup
-	@$(BIN)/python -m pytest --durations=10
+	@$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup --durations=10
 
 # The unit and replay tests: no live captures, no installs, nothing marked slow (pyproject.toml).
 test-fast: setup

@@ -18,7 +18,8 @@ from conftest import ROOT, stored_captures
 
 from analyzer import native
 
-pytestmark = pytest.mark.install
+# Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
+pytestmark = [pytest.mark.install, pytest.mark.xdist_group("install")]
 
 
 def _clone(destination: Path) -> Path:

@@ -23,6 +23,9 @@ from analyzer.parallel import in_shares, one_file, options, reports
 from analyzer.parallel.options import AnalyzeOptions
 from analyzer.parallel.partition import Share
 
+# Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("parallel")
+
 JSON = AnalyzeOptions(format="json", use_sidecar=False)
 
 

@@ -14,6 +14,9 @@ from conftest import CAPTURES, ROOT, run
 
 from analyzer.cli import main
 
+# Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("report")
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # What a probe of this machine needed: no sandbox as root, no network chatter, a fresh profile.
 CHROMIUM_FLAGS = [

@@ -19,6 +19,9 @@ from analyzer.findings.scans import FLOOD_ATTEMPTS, PORT_SCAN_PORTS, SWEEP_HOSTS
 from analyzer.output.json_report import scan_to_dict
 from analyzer.output.text_report import INTERESTING_SHOWN, OVERVIEW_FROM, write_text
 
+# Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("scans")
+
 SCANNER, VICTIM = "10.0.0.66", "10.0.0.10"
 OPEN_PORTS = (22, 80, 443)
 FILTERED_PORTS = range(991, 1001)  # never answered
