@@ -143,12 +143,16 @@ class ConnectionAnalysis:
 
     @property
     def interesting(self) -> bool:
-        """Worth drawing first: a RST, a retransmitted SYN, or a handshake that did not finish."""
+        """Worth drawing first, as the text report lists it (output/text_report.py,
+        interesting_reasons): a RST, a retransmission (a SYN's, a SYN/ACK's or data's), a
+        handshake that did not finish, or a timer that gave it up."""
         return bool(
             self.resets
+            or self.resends
             or self.syn_backoff.intervals
             or self.synack_backoff.intervals
             or self.handshake.status not in ("complete", "not_seen")
+            or self.connection.expired is not None
         )
 
     def summary(self) -> str:
@@ -246,7 +250,9 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
     synack_backoff = classify_backoff([s.time for s in handshake.judged_synacks])
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
     final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
-    close = find_close(connection, machine.steps, final)
+    close = find_close(
+        connection, machine.steps, final, {"client": client.most_acked, "server": server.most_acked}
+    )
     resets = find_resets(connection, machine.steps, handshake)
     diagnoses: list[Diagnosis] = []
     # Every diagnosis reads a FIN, a RST, a flagged segment or a resend: a flood's attempts have none.

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from analyzer.connections import SIDES, Connection, Side
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import FIN, RST, SYN, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
 
 CloseShape = Literal[
@@ -103,12 +103,21 @@ class Close:
         return text
 
 
-def find_close(connection: Connection, steps: list[Step], final: dict[Side, State | None]) -> Close:
+def find_close(
+    connection: Connection,
+    steps: list[Step],
+    final: dict[Side, State | None],
+    most_acked: dict[Side, Segment | None],
+) -> Close:
     """`final` maps "client"/"server" to the state each end is shown in after the last
-    segment (None: unknown)."""
+    segment (None: unknown); `most_acked`, to the segment each end sent that acknowledged the
+    most (the state machine keeps it for every segment, also of a long connection whose
+    steps are not all kept)."""
     close = _find_close(connection, steps, final)
     if close.fins and close.reset is None and close.shape != "fin-then-reset":
-        unacknowledged = [fin for fin in close.fins.values() if not _acknowledged(connection, steps, fin)]
+        unacknowledged = [
+            fin for side, fin in close.fins.items() if not _acknowledged(fin, most_acked[_peer(side)])
+        ]
         close.unacknowledged = unacknowledged or None
         # TIME_WAIT is entered on taking the peer's FIN, which its ACK would show.
         doubtful = {side for side, fin in close.fins.items() if fin in unacknowledged}
@@ -123,13 +132,8 @@ def _peer(side: Side) -> Side:
     return "server" if side == "client" else "client"
 
 
-def _acknowledged(connection: Connection, steps: list[Step], fin: Segment) -> bool:
-    sender, end = connection.sender(fin), fin.seq_end
-    return any(
-        s.segment.flags & ACK and connection.sender(s.segment) != sender and seq_diff(s.segment.ack, end) >= 0
-        for s in steps
-        if s.segment.frame > fin.frame
-    )
+def _acknowledged(fin: Segment, most_acked: Segment | None) -> bool:
+    return most_acked is not None and seq_diff(most_acked.ack, fin.seq_end) >= 0
 
 
 def _find_close(connection: Connection, steps: list[Step], final: dict[Side, State | None]) -> Close:

@@ -30,7 +30,7 @@ def pick_connection(
     if len(results) == 1:
         return chosen, None
     why = (
-        "the first with a RST, a retransmission or an unfinished handshake"
+        "the first with a RST, a retransmission, an unfinished handshake or an expiry"
         if chosen.interesting
         else "the first"
     )
