@@ -309,3 +309,25 @@ def test_duplicate_acks_do_not_need_the_ack_flag() -> None:
     assert analyze(*same).sequence.flags == {2: ["duplicate_ack"], 3: ["duplicate_ack"]}
     differ = [("c", "", 1000, 777), (0.1, "c", "", 1000, 888), (0.2, "c", "", 1000, 999)]
     assert analyze(*differ).sequence.flags == {}
+
+
+def test_the_default_picture_is_the_first_connection_the_text_calls_interesting() -> None:
+    """Two complete connections; the second resent data, the first nothing: the picture drawn
+    when no --connection is given is the second, as the text report lists it first."""
+    from analyzer.output.selection import pick_connection
+    from analyzer.output.text_report import interesting_reasons
+
+    plain = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
+    resent = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), (0.5, "c", "PA", 101, 501, 10),
+                          ("s", "A", 501, 111), start=200.0)  # fmt: skip
+    for segment in resent:  # another client port
+        segment.sport, segment.dport = (40001 if p == 40000 else p for p in (segment.sport, segment.dport))
+        segment.frame += len(plain)
+    analysis = analyze_segments(plain + resent)
+    first, second = analysis.connections
+    assert not interesting_reasons(first) and not first.interesting
+    assert interesting_reasons(second) == ["1 retransmission"] and second.interesting
+    chosen, note = pick_connection(analysis, None)
+    assert (
+        chosen is second and note is not None and "drawing #1 (the first with a RST, a retransmission" in note
+    )

@@ -137,6 +137,7 @@ def _why_not_live() -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.live
 @pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")
 def test_a_fresh_recording_passes_the_same_checks(tmp_path) -> None:
     subprocess.run(
