@@ -54,6 +54,8 @@ def _widest_piece(left: float, right: float, cuts: list[tuple[float, float]]) ->
     return max(pieces, key=lambda piece: piece[1] - piece[0])
 
 
+# Neighbours on a row, and the two rows' closing states, in hues apart: FIN_WAIT_1 and
+# FIN_WAIT_2 were two pinks a reader could not tell apart when too narrow for their names.
 STATE_COLORS = {
     "CLOSED": "#eeeeee",
     "LISTEN": "#dfe9f5",
@@ -61,8 +63,8 @@ STATE_COLORS = {
     "SYN_RCVD": "#fde0b6",
     "ESTABLISHED": "#b9e3b9",
     "FIN_WAIT_1": "#f7c6c6",
-    "FIN_WAIT_2": "#f3aeae",
-    "CLOSE_WAIT": "#f3d5f3",
+    "FIN_WAIT_2": "#e07b7b",
+    "CLOSE_WAIT": "#f5eaa0",
     "CLOSING": "#e9a3e9",
     "LAST_ACK": "#dcb9f0",
     "TIME_WAIT": "#c9c9f5",
