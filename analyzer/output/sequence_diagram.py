@@ -62,6 +62,7 @@ BREAK_GROWS_FROM = 1.0  # seconds
 BREAK_MOST = 4.0  # rows one cut may add beyond BREAK_ROWS
 BREAK_BUDGET = 8.0  # rows all the cuts of a ladder may add together, beyond BREAK_ROWS each
 TRANSIT = 0.45  # how far down (in rows) an arrow lands: room for the receiver's state label
+HEAD_CLEAR = 0.1  # rows between an arrowhead and the state label below it
 SPACE = {
     "pkt": 1.0,
     "band": 1.0,
@@ -289,7 +290,8 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
         2.2 + 0.3 * summary_lines.count("\n") + 0.3 * clock.count("\n")
     )  # rows above the lifelines' heads
     bottom = max(layout.until.values() or [0.0]) + 0.5
-    bottom = max(bottom, max(layout.at.values() or [1.0]) + 1.5)
+    # Below the last arrow: its landing, and the receiver's state label clear of its head.
+    bottom = max(bottom, max(layout.at.values() or [1.0]) + 1.5 + HEAD_CLEAR)
     fig = plt.figure(figsize=(FIGURE_WIDTH, (bottom + header) * ROW_INCHES + 0.6))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 1)
@@ -755,9 +757,8 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             seen = any(y <= mark <= end for mark in confirmed.get(side, []))
             until = min([end, *(b for b, _gap, _before in layout.breaks if b > y)])  # its first break
             wanted = (y + until) / 2 if until - y < 3 else y + 0.25
-            at = free_spot(
-                crossed[side], wanted, y + LABEL_HALF, max(y + LABEL_HALF, until - LABEL_HALF), LABEL_HALF
-            )
+            low = y + LABEL_HALF + HEAD_CLEAR  # below the arrowhead that landed at y
+            at = free_spot(crossed[side], max(wanted, low), low, max(low, until - LABEL_HALF), LABEL_HALF)
             labels[side].append(at)
             ax.text(
                 x, at, "UNKNOWN ?" if unknown else state.value,
