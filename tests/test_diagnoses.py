@@ -42,7 +42,7 @@ def test_close_wait_held_until_the_application_closes() -> None:
     diagnosis = _one(segments, "close_wait_held")
     assert diagnosis.frames == [4, 5, 6]
     assert (
-        "the server's application did not close: in CLOSE_WAIT it sent no data and no FIN for 44.9"
+        "the server's application was slow to close: in CLOSE_WAIT it sent no data and no FIN for 44.9"
         in diagnosis.sentence
     )
     assert diagnosis.display_filter == "frame.number in {4, 5, 6}"

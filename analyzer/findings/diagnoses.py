@@ -235,7 +235,8 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
         Diagnosis(
             "close_wait_held",
             frames,
-            f"the {side}'s application did not close: in CLOSE_WAIT it sent no data and no FIN for {at_least}"
+            f"the {side}'s application {'did not close' if stop is None or stop.flags & RST else 'was slow to close'}: "
+            f"in CLOSE_WAIT it sent no data and no FIN for {at_least}"
             f"{format_duration(held)} after {since}, {until}; the {peer} had closed first (FIN, frame "
             f"{peer_fin.frame})",
             {

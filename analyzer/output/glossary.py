@@ -49,7 +49,7 @@ ZEEK_REPEATS: Final = (
 # This tool's diagnoses (findings/diagnoses.py), each kind in a few words for a table cell;
 # the diagnosis's sentence says the rest.
 DIAGNOSES: Final[dict[str, str]] = {
-    "close_wait_held": "an application did not close (CLOSE_WAIT held)",
+    "close_wait_held": "an application was slow to close, or never did (CLOSE_WAIT held)",
     "fin_wait_2_expired": "FIN_WAIT_2 timer ran out, then a RST",
     "keep_alive": "keep-alive probes",
     "zero_window": "zero window: the receiver stalled",
