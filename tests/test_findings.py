@@ -139,7 +139,9 @@ def test_half_close_data_flows_after_the_fin() -> None:
 def test_one_fin_and_reset_shapes() -> None:
     assert close_of(("c", "FA", 101, 501), ("s", "A", 501, 102)).shape == "one-fin"
     assert close_of(("c", "FA", 101, 501), ("s", "R", 501, 0)).shape == "fin-then-reset"
-    assert close_of(("c", "RA", 101, 501)).shape == "reset"
+    reset = close_of(("c", "RA", 101, 501))
+    assert (reset.shape, reset.ending, reset.reset_by) == ("reset", "reset", "client")
+    assert reset.reset is not None and reset.reset.frame == 4  # the JSON's reset_frame
     assert analyze(*HANDSHAKE).close.shape == "none"
 
 

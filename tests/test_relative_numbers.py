@@ -103,3 +103,22 @@ def test_wiresharks_analysis_flags_are_said_under_their_arrows(tmp_path: Path) -
     text = connection_mermaid(result)
     assert re.search(r"seq=101 ack=1 len=100 frame 2 \+\S+ \S+ \(after a gap\)\n", text)
     assert re.search(r"seq=1 ack=1 len=100 frame 3 \+\S+ \S+ \(out of order\)\n", text)
+
+
+@needs_tshark
+def test_a_syn_sets_its_sides_base_over_a_guess_made_before_it(tmp_path: Path) -> None:
+    """A RST injected ahead of the server's SYN/ACK (zeek_rst-inject-rae): the server's numbers
+    count from its ISN, as in tshark, not from the injected RST's seq."""
+    c, s = "10.0.0.1", "10.0.0.2"
+    pcap = write_capture(tmp_path / "injected.pcap", [
+        tcp_packet(4, c, 40000, s, 80, "S", 7_000),
+        tcp_packet(4, s, 80, c, 40000, "R", 0),
+        tcp_packet(4, s, 80, c, 40000, "SA", 900_000, 7_001),
+        tcp_packet(4, c, 40000, s, 80, "A", 7_001, 900_001),
+        tcp_packet(4, c, 40000, s, 80, "PA", 7_001, 900_001, b"x" * 25),
+        tcp_packet(4, s, 80, c, 40000, "A", 900_001, 7_026),
+    ])  # fmt: skip
+    ours, theirs = our_numbers(pcap), tshark_numbers(pcap)
+    assert ours[3] == (0, 1) and ours[6] == (1, 26)
+    # The RST before the SYN/ACK reads as tshark's guess at that moment; every other frame the same.
+    assert {f: n for f, n in ours.items() if f != 2} == {f: n for f, n in theirs.items() if f != 2}

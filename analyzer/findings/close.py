@@ -42,7 +42,8 @@ class Close:
     shape: CloseShape = "none"
     time_wait: TimeWaitHolder | None = None
     fins: dict[Side, Segment] | None = None
-    # The RST that ended a close begun with FINs (fin-then-reset), and its sender.
+    # The RST that ended the connection (a reset, or a close begun with FINs: fin-then-reset),
+    # and its sender.
     reset: Segment | None = None
     reset_by: Side | None = None
     # The FINs (each side's first) no segment of the peer acknowledged.
@@ -70,7 +71,7 @@ class Close:
     def ending(self) -> CloseShape:
         """How the connection ended: the shape, but fin-then-reset when a RST ended a close
         begun with FINs (see the module docstring)."""
-        return "fin-then-reset" if self.reset is not None else self.shape
+        return "fin-then-reset" if self.reset is not None and self.fins else self.shape
 
     def explain(self) -> str:
         if self.shape == "none":
@@ -145,11 +146,18 @@ def _find_close(connection: Connection, steps: list[Step], final: dict[Side, Sta
     holders: list[Side] = [side for side in ("client", "server") if final[side] == State.TIME_WAIT]
     result = Close(fins=fins or None)
     result.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
-    reset_after_open = any(
-        s.segment.flags & RST and s.dropped is None and s.sender_before in SYNCHRONIZED for s in steps
+    reset_after_open = next(
+        (
+            s.segment
+            for s in steps
+            if s.segment.flags & RST and s.dropped is None and s.sender_before in SYNCHRONIZED
+        ),
+        None,
     )
     if not fins:
-        result.shape = "reset" if reset_after_open else "none"
+        result.shape = "reset" if reset_after_open is not None else "none"
+        if reset_after_open is not None:
+            result.reset, result.reset_by = reset_after_open, connection.sender(reset_after_open)
         return result
     first_side = min(fins, key=lambda side: fins[side].frame)
     result.first_fin = first_side

@@ -389,7 +389,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
             "time_wait": close.time_wait,
             "explanation": close.explain(),
             # Added: the shape of the whole ending (fin-then-reset when a RST cut the FINs
-            # short, else `shape`) and that RST's frame.
+            # short, else `shape`) and the frame of the RST that ended it (reset or fin-then-reset).
             "ending": close.ending,
             "reset_frame": close.reset.frame if close.reset is not None else None,
             # Added: the frames of the FINs the peer never acknowledged (the close not completed).

@@ -25,23 +25,29 @@ SEQUENCE_NUMBERS = (
 
 
 def sequence_bases(result: ConnectionAnalysis) -> dict[Side, int | None]:
-    """Each side's base, by Wireshark's rule (packet-tcp.c, tcp_analyze_sequence_number): set
-    by the first segment that tells it, in capture order: the side's own SYN (its ISN), or
-    its own first other segment (one below its seq, so that it reads 1), or the first ACK
-    its peer sent (one below the ack: what a capture begun mid-stream shows as 1). seq and
-    ack are drawn relative to these, both of them; a side nothing tells stays absolute."""
+    """Each side's base, as tshark sets it (packet-tcp.c): the side's own SYN (its ISN), else
+    the first segment that tells it, in capture order: its own first segment (one below its
+    seq, so that it reads 1) or the first ACK its peer sent (one below the ack: what a capture
+    begun mid-stream shows as 1). A SYN wins over a guess made before it (an injected RST
+    ahead of the SYN/ACK). seq and ack are drawn relative to these, both of them; a side
+    nothing tells stays absolute."""
     connection = result.connection
     bases: dict[Side, int | None] = {"client": None, "server": None}
     for segment in connection.segments:
         sender = connection.sender(segment)
+        if segment.flags & SYN and bases[sender] is None:
+            bases[sender] = segment.seq
+    guessed: dict[Side, int | None] = {"client": None, "server": None}
+    for segment in connection.segments:
+        sender = connection.sender(segment)
         peer: Side = "server" if sender == "client" else "client"
-        if bases[sender] is None:
-            bases[sender] = segment.seq if segment.flags & SYN else (segment.seq - 1) % MOD
-        if bases[peer] is None and segment.flags & ACK:
-            bases[peer] = (segment.ack - 1) % MOD
-        if bases["client"] is not None and bases["server"] is not None:
+        if guessed[sender] is None:
+            guessed[sender] = (segment.seq - 1) % MOD
+        if guessed[peer] is None and segment.flags & ACK:
+            guessed[peer] = (segment.ack - 1) % MOD
+        if guessed["client"] is not None and guessed["server"] is not None:
             break
-    return bases
+    return {side: bases[side] if bases[side] is not None else guessed[side] for side in bases}
 
 
 def _relative(value: int, base: int | None) -> int:
