@@ -322,3 +322,15 @@ def test_no_fast_open_no_field(tmp_path) -> None:
     capture = write_capture(tmp_path / "plain.pcap", handshake_packets())
     [result] = analyze_file(str(capture)).connections
     assert result.handshake.fast_open is None and "Fast Open" not in result.handshake.explain()
+
+
+def test_a_synack_captured_before_its_syn_still_completes_the_handshake() -> None:
+    """zeek_handshake-reorder: the SYN/ACK is frame 1, the SYN it acknowledges frame 2, the
+    ACK frame 3. Complete, said to be the capture's order; no RTT can be taken from it."""
+    segments = conversation(("s", "SA", 500, 101), ("c", "S", 100, 0), ("c", "A", 101, 501))
+    [result] = analyze_segments(segments).connections
+    handshake = result.handshake
+    assert (handshake.status, handshake.reordered, handshake.answered_syn_to_ack) == ("complete", True, None)
+    assert "RTT unknown (the SYN/ACK was captured before the SYN" in handshake.explain()
+    in_order = analyze_segments(conversation(*HANDSHAKE)).connections[0].handshake
+    assert (in_order.status, in_order.reordered) == ("complete", False) and in_order.answered_syn_to_ack

@@ -95,6 +95,9 @@ class Handshake:
     # TCP Fast Open (RFC 7413): the data the first SYN carried and whether the SYN/ACK
     # acknowledged it, the cookie option on each; None where no SYN used it.
     fast_open: dict | None = None
+    # The SYN/ACK was captured before the SYN it acknowledges (the capture's order, not the
+    # wire's: zeek_handshake-reorder): no SYN-to-SYN/ACK time is given.
+    reordered: bool = False
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -111,6 +114,7 @@ class Handshake:
         self.checks = []
         self.client_options = self.server_options = None
         self.fast_open = None
+        self.reordered = False
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -119,7 +123,11 @@ class Handshake:
 
     def explain(self) -> str:
         if self.status == "complete":
-            rtt = format_duration(self.answered_syn_to_ack)
+            rtt = (
+                format_duration(self.answered_syn_to_ack)
+                if self.answered_syn_to_ack is not None
+                else "unknown"
+            )
             if self.variant == "split":
                 return (
                     f"split handshake complete: SYN (ISN {self.client_isn}), the server's own SYN (ISN "
@@ -137,6 +145,10 @@ class Handshake:
                 f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
                 f"{self.server_isn}, ack ISN+1{taken}), ACK (ack ISN+1); RTT {rtt}"
             )
+            if self.reordered:
+                text += (
+                    " (the SYN/ACK was captured before the SYN: out of order in the capture, not on the wire)"
+                )
             return text + self._other_isns() + self._fast_open()
         if self.status == "refused" and self.refusal is not None and self.syns:
             delay = self.refusal.time - self.syns[-1].time
@@ -330,13 +342,19 @@ def _after_synack(
         result.checks.append(Check("ACK acknowledges the server ISN+1", (server_isn + 1) % MOD, final.ack))
     answered = [s for s in result.syns if s.time <= synack.time]
     syn = answered[-1] if answered else None
+    if syn is None and final is not None and all(c.ok for c in result.checks):
+        # The SYN it acknowledges captured after it, before the final ACK: captured out of order.
+        syn = next((s for s in result.syns if s.time <= final.time), None)
+        result.reordered = syn is not None
     if final is None or not all(c.ok for c in result.checks) or syn is None:
         result.status = "incomplete"
         return result
     result.status = "complete"
-    result.syn_to_synack = round(synack.time - syn.time, 9)
+    if not result.reordered:
+        result.syn_to_synack = round(synack.time - syn.time, 9)
     result.synack_to_ack = round(final.time - synack.time, 9)
-    result.answered_syn_to_ack = round(final.time - syn.time, 9)
+    # Out of order, the SYN's time is not when it left before its answer: no RTT.
+    result.answered_syn_to_ack = None if result.reordered else round(final.time - syn.time, 9)
     return result
 
 
