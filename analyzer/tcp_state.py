@@ -437,6 +437,12 @@ class ConnectionMachine:
         if flags & (SYN | ACK | RST) == SYN | ACK and sender.state == S.CLOSED:
             self._listened(sender, segment)
             step.sender_before = sender.state
+        if (
+            receiver.last_sent is None
+            and flags & (SYN | ACK | RST) == ACK
+            and self._unseen_answer(sender, segment)
+        ):
+            step.sender_before = sender.state
         if flags & RST and self._orphan_ended(sender, receiver):
             step.sender_before = sender.state
         elif flags & (RST | ACK) == RST and sender.state == S.CLOSED:
@@ -463,6 +469,28 @@ class ConnectionMachine:
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
         return step
+
+    def _unseen_answer(self, sender: Endpoint, segment: Segment) -> bool:
+        """`segment`, an ACK from an end whose peer's segments are not in the capture (a
+        capture of one direction: asymmetric routing, a one-way tap), shows an answer that
+        reached it unseen: a client in SYN_SENT sends no ACK before a SYN/ACK came (it sends a
+        RST for a wrong one, RFC 9293 3.10.7.3), and a server in SYN_RCVD acknowledges data
+        only once the client's ACK of its SYN/ACK came. Moves it as that answer did; True if
+        it did."""
+        if sender.state == S.SYN_SENT:
+            sender.move(E.RECV_SYNACK, segment)
+            return True
+        synack = sender.last_sent
+        # Data of its own, or an ACK of the client's data: past the handshake.
+        if (
+            sender.state == S.SYN_RCVD
+            and synack is not None
+            and synack.flags & SYN
+            and (segment.payload_len or seq_diff(segment.ack, synack.ack) > 0)
+        ):
+            sender.move(E.RECV_ACK_OF_SYN, segment)
+            return True
+        return False
 
     def _challenge(self, sender: Endpoint, ack: Segment) -> None:
         """`ack`, the first thing `sender` sends after the peer's SYN, does not acknowledge

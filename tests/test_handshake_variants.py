@@ -334,3 +334,32 @@ def test_a_synack_captured_before_its_syn_still_completes_the_handshake() -> Non
     assert "RTT unknown (the SYN/ACK was captured before the SYN" in handshake.explain()
     in_order = analyze_segments(conversation(*HANDSHAKE)).connections[0].handshake
     assert (in_order.status, in_order.reordered) == ("complete", False) and in_order.answered_syn_to_ack
+
+
+def test_a_capture_of_the_clients_direction_only_shows_the_answers_it_acknowledges() -> None:
+    """zeek_ssh.client-side-half-duplex: only the client's packets. Its ACK of the server's
+    ISN+1 shows a SYN/ACK reached it unseen: ESTABLISHED there, not stuck in SYN_SENT while it
+    sends data and a FIN; the handshake is not 'no answer'; and no FIN is said to be never
+    acknowledged by a side that is not in the capture."""
+    segments = conversation(
+        ("c", "S", 100, 0), ("c", "A", 101, 501), ("c", "PA", 101, 501, 20), ("c", "A", 121, 900),
+        ("c", "FA", 121, 900),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    handshake = result.handshake
+    assert (handshake.status, handshake.server_isn) == ("incomplete", 500)
+    assert handshake.unseen_answer is not None and handshake.unseen_answer.frame == 2
+    assert "the client's ACK (frame 2) acknowledges a server ISN 500+1" in handshake.explain()
+    states = [state.value for _time, state in result.states["client"]]
+    assert states == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1"]
+    assert result.state_frames["client"][2] == 2
+    assert result.close.unacknowledged is None and "never acknowledged" not in result.close.explain()
+
+
+def test_a_capture_of_the_servers_direction_only_shows_the_client_got_past_the_handshake() -> None:
+    """zeek_one-sided-2745: only the server's packets. Its ACK of the client's data shows the
+    client's ACK of its SYN/ACK came unseen: ESTABLISHED there."""
+    segments = conversation(("s", "SA", 500, 101), ("s", "A", 501, 153), ("s", "FA", 501, 154))
+    [result] = analyze_segments(segments).connections
+    states = [state.value for _time, state in result.states["server"]]
+    assert states[:2] == ["SYN_RCVD", "ESTABLISHED"] and result.state_frames["server"][1] == 2

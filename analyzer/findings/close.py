@@ -116,8 +116,11 @@ def find_close(
     steps are not all kept)."""
     close = _find_close(connection, steps, final)
     if close.fins and close.reset is None and close.shape != "fin-then-reset":
+        # A peer that acknowledged nothing at all (a capture of one direction) says nothing.
         unacknowledged = [
-            fin for side, fin in close.fins.items() if not _acknowledged(fin, most_acked[_peer(side)])
+            fin
+            for side, fin in close.fins.items()
+            if most_acked[_peer(side)] is not None and not _acknowledged(fin, most_acked[_peer(side)])
         ]
         close.unacknowledged = unacknowledged or None
         # TIME_WAIT is entered on taking the peer's FIN, which its ACK would show.

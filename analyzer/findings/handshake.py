@@ -98,6 +98,9 @@ class Handshake:
     # The SYN/ACK was captured before the SYN it acknowledges (the capture's order, not the
     # wire's: zeek_handshake-reorder): no SYN-to-SYN/ACK time is given.
     reordered: bool = False
+    # No answer in the capture, but a later ACK of the client's that acknowledges one: the
+    # server's side is not in the capture (one direction captured).
+    unseen_answer: Segment | None = None
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -115,6 +118,7 @@ class Handshake:
         self.client_options = self.server_options = None
         self.fast_open = None
         self.reordered = False
+        self.unseen_answer = None
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -156,6 +160,12 @@ class Handshake:
         if self.status == "no_answer":
             syns = f"{len(self.syns)} SYN{'s' if len(self.syns) != 1 else ''}"
             return f"no answer: {syns}, nothing from the server"
+        if self.status == "incomplete" and self.unseen_answer is not None:
+            return (
+                f"handshake answered but not in the capture: no SYN/ACK was captured, yet the client's ACK "
+                f"(frame {self.unseen_answer.frame}) acknowledges a server ISN {self.server_isn}+1: "
+                "the server's packets did not pass the capture point"
+            )
         if self.status == "incomplete":
             return f"handshake incomplete: {self._missing()}{self._other_isns()}"
         if self.crafted_syns:
@@ -283,6 +293,19 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
                 result.status, result.refusal = "refused", segment
                 return result
     result.status = "no_answer" if not answers else "incomplete"
+    if not answers:
+        # A client in SYN_SENT sends no ACK before a SYN/ACK came (tcp_state: _unseen_answer).
+        later = next(
+            (
+                s
+                for s in connection.segments
+                if s.time >= result.syns[0].time and s.flags & (SYN | ACK | RST) == ACK
+            ),
+            None,
+        )
+        if later is not None:
+            result.status, result.unseen_answer = "incomplete", later
+            result.server_isn = (later.ack - 1) % MOD
     return result
 
 
