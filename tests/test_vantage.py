@@ -85,3 +85,13 @@ def test_captures_of_one_side_say_so(path) -> None:
     one_sided = [r for r in results if len({r.connection.from_client(s) for s in r.connection.segments}) == 1]
     assert one_sided
     assert all(r.vantage is not None and r.vantage.point == "one_direction" for r in one_sided)
+
+
+def test_a_leg_under_a_twentieth_of_the_round_trip_places_the_capture_at_its_end() -> None:
+    """zeek_fin_retransmission: 305 ms to the SYN/ACK, 2.2 ms on to the ACK (over the 1 ms of
+    an answer at once, far under the other leg): next to the client, as its TTL says too;
+    10 ms against 30 ms stays between the ends."""
+    point, evidence = _captured(0.305, 0.0022, 64, 232)
+    assert point == "client" and "the rest of the round trip is the server's side" in evidence[0]
+    assert _captured(0.0022, 0.305, 49, 128)[0] == "server"
+    assert _captured(0.010, 0.030, 60, 60)[0] == "between"

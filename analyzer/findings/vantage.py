@@ -28,6 +28,9 @@ VantagePoint = Literal["client", "server", "between", "one_host", "one_direction
 INITIAL_TTLS: Final = frozenset((32, 60, 64, 128, 255))
 NEAR: Final = 0.001  # 1 ms: a kernel's answer, or a LAN hop
 FAR_RATIO: Final = 4.0
+# One leg under a twentieth of the other: the capture is next to that end, though its leg is
+# over NEAR (a slow host's answer, a Wi-Fi hop: zeek_fin_retransmission's 2 ms against 305 ms).
+DOMINANT_RATIO: Final = 20.0
 TTL_SAMPLE: Final = 64
 
 POINT_TEXT: Final[dict[str, str]] = {
@@ -110,6 +113,13 @@ def _by_timing(handshake: Handshake, connection: Connection) -> tuple[VantagePoi
         return "client", said + f": the {answer} followed at once"
     if to_synack <= NEAR and to_ack > FAR_RATIO * to_synack:
         return "server", said + ": the SYN/ACK followed at once"
+    if to_synack > DOMINANT_RATIO * to_ack:
+        return (
+            "client",
+            said + f": the {answer} followed soon, the rest of the round trip is the server's side",
+        )
+    if to_ack > DOMINANT_RATIO * to_synack:
+        return "server", said + ": the SYN/ACK followed soon, the rest of the round trip is the client's side"
     return "between", said + ": both legs take part of the round trip"
 
 

@@ -82,7 +82,12 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         counts = ", ".join(
             f"{kind.replace('_', ' ')} {n}" for kind, n in sorted(result.sequence.counts().items())
         )
-        lines.append(f"  sequence   {counts}")
+        # Wireshark's analysis flags, counted as tshark counts them: a spurious retransmission
+        # is a retransmission too, a fast one as well.
+        frames = len(result.sequence.flags)
+        lines.append(
+            f"  sequence   {counts} (Wireshark's flags, on {frames} frame{'s' if frames != 1 else ''})"
+        )
     for reset in result.resets:
         lines.append(
             f"  RST        frame {reset.segment.frame}, +{reset.segment.time - origin:.6f} s from the {reset.sender} in "
