@@ -333,3 +333,17 @@ def test_the_default_picture_is_the_first_connection_the_text_calls_interesting(
     assert (
         chosen is second and note is not None and "drawing #1 (the first with a RST, a retransmission" in note
     )
+
+
+def test_a_dropped_rst_resets_nothing_for_a_later_one() -> None:
+    """zeek_rst-inject-rae: a RST without ACK reaches the client in SYN_SENT (dropped: it
+    acknowledges nothing), then the handshake and data; the server's own RST of the working
+    connection is its abort, not 'after a reset' of the dropped one."""
+    segments = conversation(
+        ("c", "S", 100, 0), ("s", "R", 0, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501),
+        ("c", "PA", 101, 501, 25), ("s", "A", 501, 126), ("s", "RA", 501, 126),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    first, second = result.resets
+    assert (first.segment.frame, first.accepted) == (2, False)
+    assert (second.segment.frame, second.cause) == (7, "abort")

@@ -257,7 +257,10 @@ def _cause(
             f"the {sender} has no connection for this 4-tuple and answered the {peer}'s segment with RST",
             [before[-1].segment.frame],
         )
-    earlier_reset = next((s.segment for s in reversed(before) if s.segment.flags & RST), None)
+    # A RST its receiver dropped (out of window: an injected one) reset nothing.
+    earlier_reset = next(
+        (s.segment for s in reversed(before) if s.segment.flags & RST and s.dropped is None), None
+    )
     if earlier_reset is not None:
         answering = f" and answered the {peer}'s segment" if side(before[-1].segment) == peer else ""
         return (
