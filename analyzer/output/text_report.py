@@ -84,9 +84,9 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         )
         # Wireshark's analysis flags, counted as tshark counts them: a spurious retransmission
         # is a retransmission too, a fast one as well.
-        frames = len(result.sequence.flags)
+        flagged = len(result.sequence.flags)
         lines.append(
-            f"  sequence   {counts} (Wireshark's flags, on {frames} frame{'s' if frames != 1 else ''})"
+            f"  sequence   {counts} (Wireshark's flags, on {flagged} frame{'s' if flagged != 1 else ''})"
         )
     for reset in result.resets:
         lines.append(
