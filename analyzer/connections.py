@@ -85,6 +85,12 @@ WELL_KNOWN_PORT_LIMIT: Final = 1024
 Side = Literal["client", "server"]
 SIDES: Final[tuple[Side, Side]] = ("client", "server")
 
+
+def peer_of(side: Side) -> Side:
+    """The other end."""
+    return "server" if side == "client" else "client"
+
+
 # Which timer gave a connection up (see the module's expiry rules).
 Expiry = Literal["attempt", "partial_close", "idle"]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from analyzer.connections import SIDES, Connection, Side
+from analyzer.connections import SIDES, Connection, Side, peer_of
 from analyzer.decode.segment import FIN, RST, SYN, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
 
@@ -114,41 +114,34 @@ def find_close(
     segment (None: unknown); `most_acked`, to the segment each end sent that acknowledged the
     most (the state machine keeps it for every segment, also of a long connection whose
     steps are not all kept)."""
-    close = _find_close(connection, steps, final)
-    if close.fins and close.reset is None and close.shape != "fin-then-reset":
-        # A peer that acknowledged nothing at all (a capture of one direction) says nothing.
-        unacknowledged = [
-            fin
-            for side, fin in close.fins.items()
-            if most_acked[_peer(side)] is not None and not _acknowledged(fin, most_acked[_peer(side)])
-        ]
-        close.unacknowledged = unacknowledged or None
-        # TIME_WAIT is entered on taking the peer's FIN, which its ACK would show.
-        doubtful = {side for side, fin in close.fins.items() if fin in unacknowledged}
-        holders = [
-            side for side in SIDES if close.time_wait in (side, "both") and _peer(side) not in doubtful
-        ]
-        close.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
+    close = _find_close(connection, steps)
+    fins = close.fins or {}
+    unacknowledged: list[Segment] = []
+    if close.reset is None:
+        for side, fin in fins.items():
+            acked = most_acked[peer_of(side)]
+            # A peer that acknowledged nothing at all (a capture of one direction) says nothing.
+            if acked is not None and seq_diff(acked.ack, fin.seq_end) < 0:
+                unacknowledged.append(fin)
+    close.unacknowledged = unacknowledged or None
+    # TIME_WAIT is entered on taking the peer's FIN, which its ACK would show.
+    holders = [
+        side
+        for side in SIDES
+        if final[side] == State.TIME_WAIT and fins.get(peer_of(side)) not in unacknowledged
+    ]
+    close.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
     return close
 
 
-def _peer(side: Side) -> Side:
-    return "server" if side == "client" else "client"
-
-
-def _acknowledged(fin: Segment, most_acked: Segment | None) -> bool:
-    return most_acked is not None and seq_diff(most_acked.ack, fin.seq_end) >= 0
-
-
-def _find_close(connection: Connection, steps: list[Step], final: dict[Side, State | None]) -> Close:
+def _find_close(connection: Connection, steps: list[Step]) -> Close:
+    """The FINs, the shape and the RST that ended it (find_close adds the rest)."""
     fins: dict[Side, Segment] = {}
     for step in steps:
         segment = step.segment
         if segment.flags & (FIN | RST | SYN) == FIN:
             fins.setdefault(connection.sender(segment), segment)
-    holders: list[Side] = [side for side in ("client", "server") if final[side] == State.TIME_WAIT]
     result = Close(fins=fins or None)
-    result.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
     reset_after_open = next(
         (
             s.segment

@@ -311,7 +311,7 @@ def _keep_alive(
         frames = [p.frame for p in mine] + [a.frame for a in theirs]
         if unanswered and reset is not None and not _from(connection, reset, side):
             # The peer's RST is its answer: it had no socket for the connection any more.
-            peer = "server" if side == "client" else "client"
+            peer = _peer(side)
             answered = (
                 f"{len(theirs) or 'none'} answered by an ACK; the {peer} answered "
                 f"{'the last' if len(mine) > 1 else 'it'} with a RST (frame {reset.frame})"

@@ -50,7 +50,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Final
 
-from analyzer.connections import Connection, Side
+from analyzer.connections import Connection, Side, peer_of
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.resets import Reset, ResetCause
 from analyzer.sidecar import CallRecord, KernelEvent
@@ -383,7 +383,7 @@ def kernel_model(
         if not start <= event["time"] <= end:
             continue
         for side, mine in ends.items():
-            theirs = ends["server" if side == "client" else "client"]
+            theirs = ends[peer_of(side)]
             if event["kind"] == "kfree_skb":  # a packet sent to this end, freed by its socket or namespace
                 if _same(remote, mine) and _same(local, theirs):
                     own[side].append(event)
@@ -885,7 +885,7 @@ def _name_drops(
                 seen.add(segment.frame)
                 if state == "TIME_WAIT" and segment.flags & FIN and not segment.payload_len:
                     continue  # the peer's FIN, acted on (acknowledged, TIME_WAIT): not lost
-            sender: Side = "server" if side == "client" else "client"
+            sender = peer_of(side)
             drop = Drop(
                 segment.frame if segment is not None else None,
                 segment.time if segment is not None else event["time"],

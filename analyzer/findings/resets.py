@@ -54,7 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from analyzer.connections import Connection, Side
+from analyzer.connections import Connection, Side, peer_of
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, impossible_flags, seq_diff
 from analyzer.findings.handshake import Handshake
 from analyzer.loss_inference import crossing_window
@@ -94,7 +94,7 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         if not segment.flags & RST:
             continue
         sender = connection.sender(segment)
-        peer: Side = "server" if sender == "client" else "client"
+        peer = peer_of(sender)
         cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if step.dropped and cause != "impossible_flags":
             explanation += f"; the {peer} would drop it: {step.dropped}"
@@ -375,7 +375,7 @@ def fin_wait_2_expired_text(sender: Side, acked: Segment, late: Segment, fin_tim
     (`fin_timeout`, seconds). Without it Linux's default is only a bound when the silence
     outlasted it: a shorter silence says the sender's timer was set shorter (or the sender
     is another system)."""
-    peer = "server" if sender == "client" else "client"
+    peer = peer_of(sender)
     what = "FIN" if late.flags & FIN else "segment"
     silence = late.time - acked.time
     if fin_timeout is not None and fin_timeout <= silence:

@@ -6,7 +6,7 @@ before it a resend went out (the core numbers the resends: ConnectionAnalysis.re
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.connections import Side
+from analyzer.connections import Side, peer_of
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
 from analyzer.long_connection import HEAD_STEPS
 from analyzer.timefmt import format_duration
@@ -40,7 +40,7 @@ def sequence_bases(result: ConnectionAnalysis) -> dict[Side, int | None]:
     guessed: dict[Side, int | None] = {"client": None, "server": None}
     for segment in connection.segments:
         sender = connection.sender(segment)
-        peer: Side = "server" if sender == "client" else "client"
+        peer = peer_of(sender)
         if guessed[sender] is None:
             guessed[sender] = (segment.seq - 1) % MOD
         if guessed[peer] is None and segment.flags & ACK:

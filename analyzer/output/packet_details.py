@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.connections import Side
+from analyzer.connections import peer_of
 from analyzer.decode.segment import ACK, SYN, Segment, flag_names
 from analyzer.output.glossary import WIRESHARK_FLAGS, options_words
 from analyzer.output.labels import retransmission_note, sequence_bases
@@ -63,7 +63,7 @@ def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[
         key = str(segment.frame)
         if key in wanted:
             sender = connection.sender(segment)
-            receiver: Side = "server" if sender == "client" else "client"
+            receiver = peer_of(sender)
             scale_options = options[sender]
             scale = scale_options.get("window_scale") if both_scaled and scale_options else None
             lines: Details = [
