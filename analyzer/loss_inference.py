@@ -8,7 +8,9 @@ about it, and these rules read that:
   acknowledging it: the earlier copy was lost (a retransmission timer fired), unless the
   peer had acknowledged it before that copy went out: a peer told again what it knows may
   keep silent (Linux in CLOSING takes the ACK of its FIN and enters TIME_WAIT without a
-  word), so its silence proves nothing;
+  word), so its silence proves nothing; and unless the copy came within the crossing
+  window and acknowledges more of the peer than the first: a BSD stack's answer to the
+  peer's FIN, which carries its own unacknowledged FIN again (`_answers_peer`);
 - a segment acknowledging a SYN or FIN that the peer then sends again, the same kind of
   segment, or a pure ACK before any resend: that segment was lost (had it arrived, the
   peer would have had no reason to resend), unless the resend came within one round trip
@@ -128,6 +130,9 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         sender = (segment.src, segment.sport)
         covered = segment.seq_end
         syn = bool(segment.flags & SYN)
+        if not syn and _answers_peer(segments[previous], segment, crossing):
+            continue
+
         # A SYN/ACK after the same end's SYN answers a SYN of the peer (simultaneous open):
         # not a timer's resend, so it says nothing of what the peer sent meanwhile.
         resent = segment.flags & (control | ACK) == segments[previous].flags & (control | ACK)
@@ -182,6 +187,18 @@ class _Reach:
             if 0 <= offset <= seq_diff(self.end, isn) and seq_diff(segment.seq_end, self.end) > 0:
                 self.end = segment.seq_end
         return 0 < seq_diff(ack, isn) <= seq_diff(self.end, isn)
+
+
+def _answers_peer(earlier: Segment, copy: Segment, crossing: float) -> bool:
+    """A FIN sent again at once, acknowledging more of the peer than its first copy: the
+    end's answer to what the peer sent meanwhile (a BSD stack sets FIN on every segment
+    while its FIN is unacknowledged, so the ACK of the peer's FIN in a simultaneous close
+    carries it again), not a timer's resend: it proves nothing of the first copy."""
+    return (
+        bool(copy.flags & earlier.flags & ACK)
+        and seq_diff(copy.ack, earlier.ack) > 0
+        and copy.time - earlier.time <= crossing
+    )
 
 
 def _first_answer(segments: list[Segment], syn: int, position: int) -> bool:

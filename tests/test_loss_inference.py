@@ -117,3 +117,38 @@ def test_resends_on_the_same_timer_tick_crossed_in_flight() -> None:
     [result] = analyze_segments(segments).connections
     assert [s.value for _t, s in result.states["client"]][-2:] == ["CLOSING", "TIME_WAIT"]
     assert [s.value for _t, s in result.states["server"]][-2:] == ["CLOSING", "TIME_WAIT"]
+
+
+# A BSD stack's simultaneous close (sv_http-range-multiflows, connection 3): the client's
+# FIN (5) leaves before the server's (4) arrives; the ACK of that FIN comes 23 µs later and,
+# the client's own FIN being unacknowledged, carries FIN again (6). Then each acknowledges.
+BSD_FIN_ON_EVERY_SEGMENT = (
+    (0.0, "c", "S", 100, 0),
+    (0.000066, "s", "SA", 500, 101),
+    (0.000082, "c", "A", 101, 501),
+    (0.001251, "s", "FA", 501, 101),
+    (0.001268, "c", "FA", 101, 501),
+    (0.001291, "c", "FA", 101, 502),
+    (0.001307, "s", "FA", 501, 102),
+    (0.001329, "s", "A", 502, 102),
+    (0.001345, "c", "A", 102, 502),
+)
+
+
+def test_a_fin_carried_again_on_the_ack_of_the_peers_fin_was_not_lost() -> None:
+    """6 is no timer's resend (23 µs after 5, acknowledging what 5 did not): 5 arrived, and
+    both ends went through CLOSING to TIME_WAIT, as the kernel's table has it."""
+    segments = conversation(*BSD_FIN_ON_EVERY_SEGMENT)
+    assert lost_segments(segments) == set()
+    [result] = analyze_segments(segments).connections
+    for side in ("client", "server"):
+        assert [s.value for _t, s in result.states[side]][-3:] == ["FIN_WAIT_1", "CLOSING", "TIME_WAIT"]
+    assert (result.close.shape, result.close.time_wait) == ("simultaneous", "both")
+
+
+def test_a_fin_resent_by_its_timer_after_acknowledging_more_was_still_lost() -> None:
+    """The same two FINs a retransmission timeout apart: the first copy never arrived."""
+    steps = list(BSD_FIN_ON_EVERY_SEGMENT)
+    steps[5] = (0.201268, "c", "FA", 101, 502)
+    steps[6:] = [(0.201307, "s", "FA", 501, 102), (0.201345, "c", "A", 102, 502)]
+    assert 5 in lost_segments(conversation(*steps))
