@@ -264,3 +264,33 @@ def test_a_keep_alive_is_drawn_as_one() -> None:
         assert sum(1 for label in labels if label.startswith("keep-alive: ACK seq=4")) == 6
     finally:
         plt.close(fig)
+
+
+def test_a_state_label_stands_where_the_state_began() -> None:
+    """Two FINs crossed (a BSD stack's simultaneous close, tests/test_loss_inference.py): the
+    client's FIN_WAIT_1 lasted no visible span and is named with the CLOSING it led to, and
+    each label stands below the arrow that began its state, above the next arrow (in the
+    middle of a long span it read as begun after the next packet)."""
+    from segments import conversation
+    from test_loss_inference import BSD_FIN_ON_EVERY_SEGMENT
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.sequence_diagram import CLIENT_X, TRANSIT
+
+    [result] = analyze_segments(conversation(*BSD_FIN_ON_EVERY_SEGMENT)).connections
+    fig = figure(result, None)
+    try:
+        ax = fig.axes[0]
+        client = {
+            t.get_text(): t.get_position()[1]
+            for t in ax.texts
+            if t.get_gid() == STATE_LABEL and abs(t.get_position()[0] - CLIENT_X) < 1e-9
+        }
+        # Where each frame's arrow leaves its sender, in frame order.
+        row = dict(enumerate(sorted(a.xyann[1] for a in ax.texts if isinstance(a, Annotation)), start=1))
+        assert list(client)[-2:] == ["FIN_WAIT_1 → CLOSING", "TIME_WAIT"]
+        # CLOSING began as the client sent frame 5, TIME_WAIT as frame 7 reached it.
+        assert row[5] < client["FIN_WAIT_1 → CLOSING"] < row[6]
+        assert row[7] + TRANSIT < client["TIME_WAIT"] < row[8] + TRANSIT
+    finally:
+        plt.close(fig)

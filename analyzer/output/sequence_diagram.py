@@ -743,10 +743,14 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
                 if connection.from_client(segments_by_frame[frame]) != (side == "client"):
                     y += TRANSIT  # the receiver changes when the arrow lands
             starts.append((y, state))
+        passed: list[str] = []
         for index, (y, state) in enumerate(starts):
             end = starts[index + 1][0] if index + 1 < len(starts) else bottom - 0.5
             if end - y < 0.2:
-                continue  # held for no visible span (e.g. LISTEN -> SYN_RCVD at the first SYN)
+                # Held for no visible span (FIN_WAIT_1 -> CLOSING where two FINs crossed):
+                # named in the next label, so that no state the text lists goes missing.
+                passed.append(state.value)
+                continue
             unknown = state == State.UNKNOWN  # the capture cannot tell: dashed, grey, with a question
             ax.add_patch(
                 FancyBboxPatch((x - 0.004, y), 0.008, end - y, boxstyle="square,pad=0",
@@ -756,12 +760,15 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             )  # fmt: skip
             seen = any(y <= mark <= end for mark in confirmed.get(side, []))
             until = min([end, *(b for b, _gap, _before in layout.breaks if b > y)])  # its first break
-            wanted = (y + until) / 2 if until - y < 3 else y + 0.25
+            # As near its start as the arrows allow: where a label stands is read as when
+            # the state began (in the middle of a long span it said "after the next packet").
             low = y + LABEL_HALF + HEAD_CLEAR  # below the arrowhead that landed at y
-            at = free_spot(crossed[side], max(wanted, low), low, max(low, until - LABEL_HALF), LABEL_HALF)
+            at = free_spot(crossed[side], low, low, max(low, until - LABEL_HALF), LABEL_HALF)
             labels[side].append(at)
+            name = " → ".join([*passed, "UNKNOWN ?" if unknown else state.value])
+            passed = []
             ax.text(
-                x, at, "UNKNOWN ?" if unknown else state.value,
+                x, at, name,
                 ha="center", va="center", fontsize=FONT - 1, color="#555555" if unknown else "#1a1a1a",
                 style="italic" if unknown else "normal", zorder=6, gid=STATE_LABEL,
                 bbox={"boxstyle": "round,pad=0.25", "facecolor": "white" if unknown else COLORS["state"],
