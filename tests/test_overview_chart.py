@@ -136,3 +136,30 @@ def test_when_the_last_turn_is_cut_the_commonest_outcome_gives_way() -> None:
     assert {kind: drawn.count(kind) for kind in counts} == {
         "refused": 1, "reset": 12, "incomplete": 12, "no_answer": 12, "closed": 12, "open": 11
     }  # fmt: skip
+
+
+def test_a_dotted_leader_runs_from_a_bar_to_its_note(tmp_path) -> None:
+    """The reset row's cause is written in the right margin; a short bar far to the left is
+    tied to it by a dotted line on its own row, and rows without a note have none."""
+    import matplotlib.pyplot as plt
+
+    from analyzer.output.overview_chart import LEADER, overview_figure
+
+    capture = _mixed(tmp_path / "mixed.pcap", attempts=3)
+    analysis = analyze_file(str(capture))
+    overview = Overview(origin=analysis.stats.start_time or 0.0, end=analysis.stats.end_time or 0.0)
+    for result in analysis.connections:
+        overview.add(result)
+    fig = overview_figure(overview, "mixed.pcap")
+    try:
+        ax = fig.axes[0]
+        leaders = [line for line in ax.get_lines() if line.get_gid() == LEADER]
+        rows = [row for row in overview.drawn() if row.note]
+        assert len(leaders) == len(rows) == 1
+        xs, ys = leaders[0].get_data()
+        row = overview.drawn().index(rows[0])
+        assert list(ys) == [row, row]
+        assert xs[0] == pytest.approx(rows[0].end - overview.origin, abs=0.02)
+        assert xs[1] >= ax.get_xlim()[1] - 1e-9
+    finally:
+        plt.close(fig)

@@ -215,6 +215,9 @@ def overview_title(overview: Overview, drawn: int, name: str) -> tuple[str, str]
     )
 
 
+LEADER: Final = "note-leader"  # the gid of the dotted line from a bar to its note
+
+
 def _draw_rows(ax: plt.Axes, rows: list[Row], origin: float, span: float) -> None:
     minimum = MIN_BAR * span
     for y, row in enumerate(rows):
@@ -222,6 +225,9 @@ def _draw_rows(ax: plt.Axes, rows: list[Row], origin: float, span: float) -> Non
         width = max(row.end - row.start, minimum)
         color = OUTCOMES[row.outcome][1]
         ax.broken_barh([(start, width)], (y - 0.32, 0.64), facecolors=color, edgecolors="none")
+        if row.note:  # a dotted leader to the note in the right margin: a short bar's is far off
+            ax.plot([start + width, span * 1.01], [y, y], color="#b0b0b0", linestyle=(0, (1, 2.5)),
+                    linewidth=0.8, zorder=1, gid=LEADER)  # fmt: skip
         if row.resends:
             ax.plot([t - origin for t in row.resends], [y] * len(row.resends), linestyle="none",
                     marker="|", markersize=9, markeredgewidth=1.6, color="#ffb300", zorder=3)  # fmt: skip
