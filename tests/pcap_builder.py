@@ -54,7 +54,9 @@ LINKTYPES = {"ethernet": 1, "vlan": 1, "qinq": 1, "sll": 113, "sll2": 276, "null
 
 
 def write_capture(path: Path, packets: list, framing: str = "ethernet", pcapng: bool = False,
-                  nano: bool = False, start: float = 1_700_000_000.0, step: float = 0.001) -> Path:  # fmt: skip
+                  nano: bool = False, start: float = 1_700_000_000.0, step: float = 0.001,
+                  snaplen: int | None = None) -> Path:  # fmt: skip
+    """`snaplen`: each frame kept only that far, as tcpdump -s does (pcap only)."""
     framed = []
     for index, packet in enumerate(packets):
         frame = FRAMINGS[framing](packet)
@@ -64,8 +66,16 @@ def write_capture(path: Path, packets: list, framing: str = "ethernet", pcapng: 
         # scapy's pcapng writer takes each interface's link type from the packets.
         writer = PcapNgWriter(str(path))
     else:
-        writer = PcapWriter(str(path), linktype=LINKTYPES[framing], nano=nano)
+        writer = PcapWriter(str(path), linktype=LINKTYPES[framing], nano=nano, snaplen=snaplen or 65535)
+        if snaplen is not None:
+            writer._write_header(framed[0])  # write_packet, unlike write, does not
     for frame in framed:
-        writer.write(frame)
+        if snaplen is None:
+            writer.write(frame)
+        else:
+            whole = bytes(frame)
+            seconds = int(frame.time)
+            writer.write_packet(whole[:snaplen], sec=seconds, usec=round((float(frame.time) - seconds) * 1e6),
+                                caplen=min(snaplen, len(whole)), wirelen=len(whole))  # fmt: skip
     writer.close()
     return path

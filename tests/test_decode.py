@@ -355,3 +355,65 @@ def test_both_decoders_read_the_same_sack_blocks(path) -> None:
     assert fast == [(s.frame, s.sack_start, s.sack_end) for s in read_segments_tshark(str(path))]
     if path.name == "tail-loss-probe.pcap":
         assert [f for f, start, _end in fast if start != -1] == [42]  # the DSACK
+
+
+# -- headers cut by a snapshot length ----------------------------------------------------------
+
+
+def _timestamped(family: int) -> list:
+    """handshake_packets with the timestamps option on every segment, as Linux sends them."""
+    packets = handshake_packets(family)
+    for packet in packets[2:]:
+        packet[TCP].options = [("NOP", None), ("NOP", None), ("Timestamp", (7, 9))]
+    return packets
+
+
+@pytest.mark.parametrize(("family", "framing", "snaplen"), [
+    (4, "ethernet", 54), (4, "ethernet", 55), (4, "ethernet", 56), (4, "vlan", 58), (4, "raw", 40),
+    (6, "ethernet", 74), (6, "ethernet", 76),
+])  # fmt: skip
+def test_a_snapshot_length_inside_the_tcp_options_still_gives_every_segment(
+    tmp_path, family, framing, snaplen
+) -> None:
+    """tcpdump -s 54 keeps Ethernet, IPv4 and the 20-byte TCP header of each frame, not its
+    options (it crashed the reader: the timestamps check read past the captured bytes). Each
+    segment is read in full but for its options, and a SYN's cut option list is said to be
+    cut: what is not found in it is not known (null), not absent (false)."""
+    packets = _timestamped(family)
+    path = write_capture(tmp_path / "cut.pcap", packets, framing=framing, snaplen=snaplen)
+    assert _decoded(path) == _expected(packets)
+    [result] = analyze_file(str(path)).connections
+    assert result.handshake.status == "complete" and result.close.shape == "four-way"
+    options = result.handshake.client_options
+    assert options is not None and options["cut"] is True
+    assert options["sack_permitted"] is None and options["timestamps"] is None
+    text = analysis_text(analyze_file(str(path)))
+    assert "Traceback" not in text
+
+
+def test_a_whole_option_list_is_not_called_cut(tmp_path) -> None:
+    path = write_capture(tmp_path / "whole.pcap", _timestamped(4))
+    options = analyze_file(str(path)).connections[0].handshake.client_options
+    assert options == {"mss": 1460, "window_scale": 7, "sack_permitted": True, "timestamps": True,
+                       "fast_open": False, "cut": False}  # fmt: skip
+
+
+@pytest.mark.slow
+@needs_tshark
+def test_tshark_decoder_reads_a_cut_option_list_too(tmp_path) -> None:
+    path = write_capture(tmp_path / "cut.pcap", _timestamped(4), snaplen=54)
+    fast, wireshark = analyze_file(str(path)), analyze_file(str(path), decoder="tshark")
+    assert analysis_to_dict(wireshark) == analysis_to_dict(fast)
+
+
+def test_frames_cut_inside_their_headers_are_counted_as_cut(tmp_path) -> None:
+    """IPv6 at tcpdump -s 64: no TCP header whole in any frame. The warning names the
+    snapshot length, not impossible lengths."""
+    path = write_capture(tmp_path / "cut6.pcap", _timestamped(6), snaplen=64)
+    stats = DecodeStats()
+    assert list(read_packets(str(path), stats)) == []
+    assert (stats.headers_cut, stats.malformed) == (10, 0)
+    assert stats.warnings == [
+        "10 frames skipped: cut inside their IP or TCP header (the capture's snapshot length kept too "
+        "little of them: tcpdump -s 96 or more keeps an IPv6 TCP header)"
+    ]

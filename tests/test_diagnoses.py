@@ -398,3 +398,26 @@ def test_an_rto_backoff_that_a_loss_probe_opened_is_measured_from_the_probe() ->
         5: "resent after 205.000 ms of silence: a tail loss probe?",
         6: "RTO: no answer to the resend",
     }
+
+
+def test_one_byte_window_probes_are_probes_not_keep_alives_or_resends() -> None:
+    """A Windows or BSD stack probes a zero window with one byte at the next sequence number,
+    the same byte each time (helper-made zerowin1b.pcap, checked against tshark 4.0.17):
+    Wireshark flags each a zero window probe and each zero-window answer its ACK; none is a
+    keep-alive, a retransmission or a backoff, and the stall names three probes."""
+    steps = [*HANDSHAKE, ("c", "PA", 101, 501, 1000), ("s", "A", 501, 1101)]
+    for at in (0.2, 0.4, 0.6):
+        steps += [(at, "c", "A", 1101, 501, 1), (at + 0.001, "s", "A", 501, 1101)]
+    steps += [(0.7, "s", "A", 501, 1101), (0.701, "c", "PA", 1101, 501, 100), (0.702, "s", "A", 501, 1201)]
+    segments = conversation(*steps)
+    for segment in segments[4:11]:
+        if segment.src == segments[1].src:
+            segment.window = 0  # the server's window stays shut until frame 12
+    [result] = analyze_segments(segments).connections
+    flags = result.sequence.flags
+    assert [frame for frame, kinds in flags.items() if "zero_window_probe" in kinds] == [6, 8, 10]
+    assert [frame for frame, kinds in flags.items() if "zero_window_probe_ack" in kinds] == [7, 9, 11]
+    assert not any({"keep_alive", "retransmission"} & set(kinds) for kinds in flags.values())
+    assert result.resends == {}
+    diagnosis = _one(segments, "zero_window")
+    assert "3 window probes" in diagnosis.sentence and "window update (frame 12)" in diagnosis.sentence

@@ -92,6 +92,11 @@ class Malformed(Exception):
     """An IP or TCP header whose lengths cannot be right."""
 
 
+class HeaderCut(Malformed):
+    """A frame that ends before its IP or TCP header does: the capture's snapshot length
+    (tcpdump -s) kept less of it."""
+
+
 class Elsewhere:
     """A TCP segment of a connection another process analyzes (see Share)."""
 
@@ -109,7 +114,7 @@ def parse_ip_tcp(
     share, a well-formed TCP segment of another share's connection is ELSEWHERE, told before
     anything is made of it. `tunnel`: the names of the tunnels around this packet."""
     if len(data) < at + 1:
-        raise Malformed("frame too short for an IP header")
+        raise HeaderCut("frame too short for an IP header")
     version = data[at] >> 4
     if version == 4:
         return _ipv4(data, at, frame, time, share, tunnel)
@@ -140,7 +145,7 @@ def _ip_in_ip(protocol: int, data: bytes, at: int, outer: int, frame: int, time:
 
 def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str) -> Record:
     if len(data) < at + IPV4_MIN_HEADER:
-        raise Malformed("IPv4 header cut short")
+        raise HeaderCut("IPv4 header cut short")
     proto = data[at + IPV4_PROTOCOL]
     if proto not in _CARRIED and proto not in _TUNNELS:
         if proto == PROTO_ESP:
@@ -177,7 +182,7 @@ def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
 
 def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str) -> Record:
     if len(data) < at + IPV6_HEADER:
-        raise Malformed("IPv6 header cut short")
+        raise HeaderCut("IPv6 header cut short")
     payload_len, next_header = u16(data, at + IPV6_PAYLOAD_LENGTH), data[at + IPV6_NEXT_HEADER]
     remaining = payload_len if payload_len else len(data) - at - IPV6_HEADER
     pos = at + IPV6_HEADER
@@ -232,7 +237,7 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, tim
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
          share: Share | None, tunnel: str, ip_id: int, ttl: int) -> Segment | Elsewhere:  # fmt: skip
     if len(data) < at + TCP_MIN_HEADER:
-        raise Malformed("TCP header cut short")
+        raise HeaderCut("TCP header cut short")
     flags = data[at + TCP_FLAGS]
     header_len = (data[at + TCP_DATA_OFFSET] >> 4) * 4
     if header_len < TCP_MIN_HEADER:
@@ -244,15 +249,20 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         return ELSEWHERE
     src, dst = address_pair(data, addresses, family)
     options = None
+    captured = min(at + header_len, len(data))  # a snapshot length may cut the options
     if flags & SYN:
-        options = parse_options(data[at + TCP_MIN_HEADER : at + header_len])
+        options = parse_options(data[at + TCP_MIN_HEADER : captured], captured < at + header_len)
     sack_start = sack_end = UNSEEN
     if (
         not flags & SYN
         and header_len > TCP_MIN_HEADER
-        and not (header_len == _TIMESTAMPS_ONLY_HEADER and data[at + TCP_MIN_HEADER + 2] == OPTION_TIMESTAMPS)
+        and not (
+            header_len == _TIMESTAMPS_ONLY_HEADER
+            and captured > at + TCP_MIN_HEADER + 2
+            and data[at + TCP_MIN_HEADER + 2] == OPTION_TIMESTAMPS
+        )
     ):
-        sack_start, sack_end = first_sack_block(data, at + TCP_MIN_HEADER, min(at + header_len, len(data)))
+        sack_start, sack_end = first_sack_block(data, at + TCP_MIN_HEADER, captured)
     payload = b""
     if flags & RST and tcp_len > header_len:
         payload = data[at + header_len : at + header_len + min(tcp_len - header_len, RST_DATA_KEPT)]
@@ -302,8 +312,9 @@ def first_sack_block(data: bytes, at: int, end: int) -> tuple[int, int]:
     return UNSEEN, UNSEEN
 
 
-def parse_options(raw: bytes) -> TcpOptions:
-    """MSS, window scale, SACK-permitted, timestamps, Fast Open; a bad option ends the list."""
+def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
+    """MSS, window scale, SACK-permitted, timestamps, Fast Open; a bad option ends the list.
+    `cut`: `raw` is what the capture kept of a longer list."""
     mss = wscale = None
     sack = timestamps = fast_open = False
     at = 0
@@ -334,14 +345,14 @@ def parse_options(raw: bytes) -> TcpOptions:
         at += length
     # Shared: the SYNs of a flood or of one host carry the same few, and each held attempt
     # would otherwise hold its own.
-    key = (mss, wscale, sack, timestamps, fast_open)
+    key = (mss, wscale, sack, timestamps, fast_open, cut)
     options = _SHARED_OPTIONS.get(key)
     if options is None:
-        options = TcpOptions(mss, wscale, sack, timestamps, fast_open)
+        options = TcpOptions(mss, wscale, sack, timestamps, fast_open, cut)
         if len(_SHARED_OPTIONS) < _SHARED_OPTIONS_LIMIT:
             _SHARED_OPTIONS[key] = options
     return options
 
 
-_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool], TcpOptions] = {}
+_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool, bool], TcpOptions] = {}
 _SHARED_OPTIONS_LIMIT: Final = 4096

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.decode.capture_file import CaptureFile
-from analyzer.decode.ip_tcp import Elsewhere, Malformed, parse_ip_tcp
+from analyzer.decode.ip_tcp import Elsewhere, HeaderCut, Malformed, parse_ip_tcp
 from analyzer.decode.link_layer import IP_OFFSET, linktype_name
 from analyzer.decode.segment import Datagram, Segment, Unreachable
 from analyzer.decode.undecodable import Undecodable
@@ -22,6 +22,7 @@ class DecodeStats:
     frames: int = 0
     tcp_segments: int = 0
     malformed: int = 0
+    headers_cut: int = 0  # frames the snapshot length cut inside their IP or TCP header
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
     undecodable: dict[str, int] = field(default_factory=dict)  # frames by what stopped the decoder
     warnings: list[str] = field(default_factory=list)
@@ -81,6 +82,9 @@ def read_packets(
                     if at is None:
                         continue
                     segment = parse_ip_tcp(data, at, number, capture.time, share)
+                except HeaderCut:
+                    stats.headers_cut += 1
+                    continue
                 except Malformed:
                     stats.malformed += 1
                     continue
@@ -110,5 +114,10 @@ def read_packets(
             )
     for reason, count in sorted(stats.undecodable.items(), key=lambda item: -item[1]):
         stats.warnings.append(f"{count:,} frames skipped that may hold TCP: {reason}")
+    if stats.headers_cut:
+        stats.warnings.append(
+            f"{stats.headers_cut:,} frames skipped: cut inside their IP or TCP header (the capture's "
+            "snapshot length kept too little of them: tcpdump -s 96 or more keeps an IPv6 TCP header)"
+        )
     if stats.malformed:
         stats.warnings.append(f"{stats.malformed:,} frames with impossible IP/TCP lengths skipped")

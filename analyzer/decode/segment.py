@@ -56,6 +56,9 @@ class TcpOptions:
     sack_permitted: bool = False
     timestamps: bool = False  # the values are of no use here, and would make each SYN's own
     fast_open: bool = False
+    # The capture's snapshot length cut the option list: what is not found may still have
+    # been sent (None in as_dict, not false).
+    cut: bool = False
 
     def __init__(
         self,
@@ -64,20 +67,24 @@ class TcpOptions:
         sack_permitted: bool = False,
         timestamps: bool = False,
         fast_open: bool = False,
+        cut: bool = False,
     ) -> None:
         self.mss = mss
         self.window_scale = window_scale
         self.sack_permitted = sack_permitted
         self.timestamps = timestamps
         self.fast_open = fast_open
+        self.cut = cut
 
     def as_dict(self) -> dict:
+        unknown = None if self.cut else False  # an option not found in a cut list: not known
         return {
             "mss": self.mss,
             "window_scale": self.window_scale,
-            "sack_permitted": self.sack_permitted,
-            "timestamps": self.timestamps,
-            "fast_open": self.fast_open,
+            "sack_permitted": self.sack_permitted or unknown,
+            "timestamps": self.timestamps or unknown,
+            "fast_open": self.fast_open or unknown,
+            "cut": self.cut,
         }
 
 

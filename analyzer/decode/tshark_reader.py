@@ -101,14 +101,24 @@ def _options(tcp: Any) -> TcpOptions:
 
     mss, shift = value("options_mss_val"), value("options_wscale_shift")
     raw = value("options")
-    fast_open = parse_options(bytes.fromhex(raw.replace(":", ""))).fast_open if raw else False
+    # A list the snapshot length cut is no hex string ("" or a summary): what tshark found of it.
+    listed = _hex(raw) if raw else b""
+    cut = int(tcp.hdr_len) > 20 and (listed is None or len(listed) < int(tcp.hdr_len) - 20)
     return TcpOptions(
         int(mss) if mss is not None else None,
         int(shift) if shift is not None else None,
         value("options_sack_perm") is not None,
         value("options_timestamp_tsval") is not None,
-        fast_open,
+        parse_options(listed).fast_open if listed else False,
+        cut,
     )
+
+
+def _hex(text: str) -> bytes | None:
+    try:
+        return bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        return None
 
 
 def _record(packet: Any) -> Segment | Datagram | Unreachable | None:

@@ -447,6 +447,8 @@ def _sack_negotiated(connection: Connection) -> bool | None:
     offered: dict[bool, bool] = {}
     for segment in connection.segments:
         if segment.flags & SYN and segment.options is not None:
+            if segment.options.cut and not segment.options.sack_permitted:
+                return None  # the capture cut its option list: not known
             offered.setdefault(connection.from_client(segment), segment.options.sack_permitted)
         if len(offered) == 2:
             return offered[True] and offered[False]

@@ -4,7 +4,10 @@ Rule: a segment that carries data, a SYN or a FIN is a copy of an earlier one fr
 sender with the same sequence number and the same SYN and FIN flags, and, for data alone, the
 same length. A SYN or FIN is the same SYN or FIN whatever data rides with it: Linux resends a
 Fast Open SYN that went unanswered without its data. The ACK flag is not compared (an end's
-SYN/ACK after its own SYN repeats that SYN: simultaneous open) and neither is RST.
+SYN/ACK after its own SYN repeats that SYN: simultaneous open) and neither is RST. One byte
+of data sent while the peer's latest window is zero is a window probe (the persist timer's,
+Wireshark's zero window probe), no copy and not copied: the probes that follow carry the same
+byte and are no retransmissions.
 
 Two rules read the copies: loss inference (a SYN or FIN sent again was lost) and the
 ladder (the n-th resend, drawn dashed with the time since the copy before). Wireshark's
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from analyzer.decode.segment import FIN, SYN, Segment
+from analyzer.decode.segment import FIN, RST, SYN, Segment
 
 _CONTROL: Final = SYN | FIN
 
@@ -50,14 +53,19 @@ class CopyFinder:
         self._order: deque[tuple[int, int]] = deque()  # (key, index) as remembered, when bounded
         self._times: dict[int, float] = {}  # copy key -> time of its latest copy, when bounded
         self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
+        self._windows = [-1, -1]  # by sender: the latest window it advertised (-1: none yet)
         self.resends: dict[int, tuple[int, float]] = {}  # when bounded: see numbered_resends
 
     def feed(self, index: int, segment: Segment) -> int:
         control = segment.flags & _CONTROL
         length = segment.payload_len
-        if not (control or length):
-            return -1
         sender = 1 if segment.sport == self._first_port and segment.src == self._first_src else 0
+        windows = self._windows
+        peer_window = windows[1 - sender]
+        if not segment.flags & RST:  # a RST's window field says nothing
+            windows[sender] = segment.window
+        if not (control or length) or (length == 1 and not control and peer_window == 0):
+            return -1
         # One int: the sender, SYN/FIN, the sequence number, then the length (data alone):
         # under 2**62 for any real segment, so that compiled it stays unboxed.
         key = segment.seq << 3 | control << 1 | sender

@@ -6,6 +6,13 @@ sequence number, the last ACK and window) and what the other direction acknowled
 - zero_window: the window is zero and none of SYN, FIN, RST is set.
 - lost_segment ("previous segment not captured"): the sequence number is beyond the
   next expected one.
+- zero_window_probe, first: exactly 1 byte at the next expected sequence number while the
+  other direction's latest window is zero. Nothing else is asked of it (packet-tcp.c jumps
+  past the other rules), and it does not move the next expected number: the probes that
+  follow carry the same byte and are probes too, not retransmissions (a Windows or BSD
+  stack's persist timer; Linux probes with a keep-alive's shape instead).
+- zero_window_probe_ack: no data, a zero window again, at the next expected number with the
+  same ACK, answering the other direction's probe (and so no duplicate ACK).
 - keep_alive: 0 or 1 byte, no SYN/FIN/RST, sequence number one below the next expected.
 - duplicate_ack: no data, no SYN/FIN/RST, at the next expected sequence number, with
   the same ACK and the same non-zero window as this direction's previous segment;
@@ -59,6 +66,8 @@ KINDS = (
     "keep_alive",
     "keep_alive_ack",
     "zero_window",
+    "zero_window_probe",
+    "zero_window_probe_ack",
 )
 
 
@@ -71,6 +80,7 @@ class _Direction:
         self.window = UNSEEN
         self.dup_acks = 0
         self.last_was_keep_alive = False
+        self.last_was_probe = False  # a zero window probe
 
 
 @dataclass
@@ -126,6 +136,11 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     kinds = []
     flags, seq, length = segment.flags, segment.seq, segment.payload_len
     control = flags & (SYN | FIN | RST)
+    if length == 1 and seq == here.next_seq and there.window == 0:
+        kinds.append("zero_window_probe")
+        if flags & ACK and there.next_seq != UNSEEN and seq_diff(segment.ack, there.next_seq) > 0:
+            kinds.append("ack_lost_segment")
+        return kinds + _resent(segment, here, there, threshold)
     if segment.window == 0 and not control:
         kinds.append("zero_window")
     if here.next_seq != UNSEEN and not flags & RST and seq_diff(seq, here.next_seq) > 0:
@@ -144,6 +159,16 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     ):
         # The answer to the other side's keep-alive repeats the last ACK by design.
         kinds.append("keep_alive_ack" if there.last_was_keep_alive else "duplicate_ack")
+    elif (
+        not length
+        and not control
+        and segment.window == 0
+        and here.window == 0
+        and seq == here.next_seq
+        and segment.ack == here.last_ack
+        and there.last_was_probe
+    ):
+        kinds.append("zero_window_probe_ack")
     if flags & ACK and there.next_seq != UNSEEN and seq_diff(segment.ack, there.next_seq) > 0:
         kinds.append("ack_lost_segment")
     if (length or flags & (SYN | FIN)) and not keep_alive:
@@ -181,7 +206,8 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: fl
 
 
 def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
-    if not segment.flags & RST:
+    probe = "zero_window_probe" in kinds
+    if not segment.flags & RST and not probe:
         end = segment.seq_end
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
@@ -195,3 +221,4 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
     here.last_ack_time = segment.time
     here.window = segment.window
     here.last_was_keep_alive = "keep_alive" in kinds
+    here.last_was_probe = probe

@@ -71,6 +71,8 @@ WIRESHARK_FLAGS: Final[dict[str, str]] = {
     "keep_alive": "a keep-alive: no data or one byte, one below the next sequence number, to draw an ACK",
     "keep_alive_ack": "the answer to a keep-alive",
     "zero_window": "the sender advertises a zero window: it cannot take more data now",
+    "zero_window_probe": "a window probe: one byte at the next sequence number, sent into a zero window to learn when it opens",
+    "zero_window_probe_ack": "the answer to a window probe: the window still zero",
 }
 
 
@@ -113,4 +115,10 @@ def options_words(options: TcpOptions | dict | None) -> str:
         parts.append("timestamps")
     if given.get("fast_open"):
         parts.append("TCP Fast Open")
+    if given.get("cut"):  # the capture's snapshot length cut the list
+        return (
+            ", ".join([*parts, "the rest not captured"])
+            if parts
+            else "not captured (cut by the snapshot length)"
+        )
     return ", ".join(parts) or "none"

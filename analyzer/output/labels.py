@@ -79,7 +79,8 @@ def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -
 
 
 # Wireshark's names for what the sequence analysis flagged (findings/retransmissions.py).
-FLAG_NAMES = {"keep_alive": "keep-alive", "keep_alive_ack": "keep-alive ACK", "duplicate_ack": "dup ACK"}
+FLAG_NAMES = {"keep_alive": "keep-alive", "keep_alive_ack": "keep-alive ACK", "duplicate_ack": "dup ACK",
+              "zero_window_probe": "zero-window probe", "zero_window_probe_ack": "zero-window probe ACK"}  # fmt: skip
 # What else it flagged, said under the arrow beside the frame (not what the segment is, but
 # where it falls in the sequence), in the words of the ladder's bands (Wireshark's "previous
 # segment not captured" is "after a gap").
@@ -138,15 +139,6 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
             and not named
         ):
             named.append("window update")
-        elif (
-            not control
-            and segment.payload_len == 1
-            and expected is not None
-            and segment.seq == expected
-            and peer is not None
-            and peer.window == 0
-        ):
-            named.append("zero-window probe")
         if named:
             kinds[segment.frame] = ", ".join(named)
         if not segment.flags & RST:

@@ -35,7 +35,7 @@ BAND_ROWS = 2.4
 PLAIN = 4  # the tier of what a band may hold; 0 to 2 are drawn one by one while the rows allow
 # What the sequence analysis flags that a band says it holds, by its name in the band.
 FLAGGED = {"duplicate_ack": "dup ACK", "zero_window": "zero window", "keep_alive": "keep-alive",
-           "out_of_order": "out of order", "lost_segment": "after a gap"}  # fmt: skip
+           "zero_window_probe": "window probe", "out_of_order": "out of order", "lost_segment": "after a gap"}  # fmt: skip
 RANGE_ROWS = 120  # a range asked for (--frames, --time) is drawn one by one up to this many
 
 
