@@ -12,3 +12,8 @@ def format_duration(seconds: float | None) -> str:
     if magnitude < 1:
         return f"{seconds * 1e3:.3f} ms"
     return f"{seconds:.3f} s"
+
+
+def since(seconds: float) -> str:
+    """A time after a reference, signed: +1.234 ms; -9.993 s where the capture's clock went back."""
+    return ("-" if seconds < 0 else "+") + format_duration(abs(seconds))

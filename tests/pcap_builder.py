@@ -55,12 +55,13 @@ LINKTYPES = {"ethernet": 1, "vlan": 1, "qinq": 1, "sll": 113, "sll2": 276, "null
 
 def write_capture(path: Path, packets: list, framing: str = "ethernet", pcapng: bool = False,
                   nano: bool = False, start: float = 1_700_000_000.0, step: float = 0.001,
-                  snaplen: int | None = None) -> Path:  # fmt: skip
-    """`snaplen`: each frame kept only that far, as tcpdump -s does (pcap only)."""
+                  snaplen: int | None = None, times: list[float] | None = None) -> Path:  # fmt: skip
+    """`snaplen`: each frame kept only that far, as tcpdump -s does (pcap only); `times`: each
+    frame's offset from `start`, in place of `step` apart."""
     framed = []
     for index, packet in enumerate(packets):
         frame = FRAMINGS[framing](packet)
-        frame.time = start + index * step
+        frame.time = start + (times[index] if times is not None else index * step)
         framed.append(frame)
     if pcapng:
         # scapy's pcapng writer takes each interface's link type from the packets.

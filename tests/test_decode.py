@@ -417,3 +417,31 @@ def test_frames_cut_inside_their_headers_are_counted_as_cut(tmp_path) -> None:
         "10 frames skipped: cut inside their IP or TCP header (the capture's snapshot length kept too "
         "little of them: tcpdump -s 96 or more keeps an IPv6 TCP header)"
     ]
+
+
+def test_time_going_backwards_is_warned_and_the_ladder_keeps_the_files_order(tmp_path) -> None:
+    """A clock step back 10 s before the close (frames 7 to 10): one warning names it; the
+    text writes those times as negative offsets (not "+-9.99"); the ladder draws the frames
+    in the file's order, as Wireshark does, not sorted by their stamps."""
+    from matplotlib.text import Annotation
+
+    from analyzer.output.sequence_diagram import figure
+
+    times = [0.0, 0.001, 0.002, 0.003, 0.004, 0.005, -9.994, -9.993, -9.992, -9.991]
+    path = write_capture(tmp_path / "back.pcap", handshake_packets(), times=times)
+    analysis = analyze_file(str(path))
+    assert analysis.stats.warnings == [
+        "time goes backwards at 4 frames (first at frame 7, by up to 9.999 s): the frames are analyzed "
+        "and drawn in the file's order, as Wireshark does, with their times as recorded (a clock step, "
+        "or captures merged from several interfaces)"
+    ]
+    text = analysis_text(analysis)
+    assert "+-" not in text and "FIN_WAIT_1 (-9.994 s, frame 7)" in text
+    fig = figure(analysis.connections[0])
+    try:
+        starts = [a.xyann[1] for a in fig.axes[0].texts if isinstance(a, Annotation)]
+        assert len(starts) == 10 and starts == sorted(starts)  # frame 1 at the top, frame 10 at the bottom
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

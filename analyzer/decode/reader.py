@@ -12,6 +12,7 @@ from analyzer.decode.segment import Datagram, Segment, Unreachable
 from analyzer.decode.undecodable import Undecodable
 from analyzer.errors import CaptureFileError
 from analyzer.parallel.partition import Share
+from analyzer.timefmt import format_duration
 
 
 @dataclass
@@ -29,6 +30,29 @@ class DecodeStats:
     end_time: float | None = None  # the latest frame's time, of any kind: when the capture ended
     # Frame 1's time: Wireshark's clock (frame.time_relative) counts from it.
     start_time: float | None = None
+    # Frames stamped earlier than one before them (a clock step, captures merged from
+    # several interfaces): how many, the first, and the largest step back in seconds.
+    backwards: int = 0
+    first_backwards: int = 0
+    most_backwards: float = 0.0
+
+    def went_back(self, frame: int, step: float) -> None:
+        """Frame `frame` is stamped `step` seconds before the latest frame before it."""
+        if not self.backwards:
+            self.first_backwards = frame
+        self.backwards += 1
+        if step > self.most_backwards:
+            self.most_backwards = step
+
+    def backwards_warning(self) -> str | None:
+        if not self.backwards:
+            return None
+        return (
+            f"time goes backwards at {self.backwards:,} frame{'s' if self.backwards != 1 else ''} "
+            f"(first at frame {self.first_backwards}, by up to {format_duration(self.most_backwards)}): "
+            "the frames are analyzed and drawn in the file's order, as Wireshark does, with their "
+            "times as recorded (a clock step, or captures merged from several interfaces)"
+        )
 
 
 def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segment]:
@@ -68,6 +92,8 @@ def read_packets(
                     latest = stats.end_time = capture.time
                     if number == 1:
                         stats.start_time = latest
+                elif capture.time < latest:
+                    stats.went_back(number, latest - capture.time)
                 if progress is not None and not number % PROGRESS_EVERY:
                     progress(number, capture.bytes_read)
                 if capture.linktype != linktype:
@@ -114,6 +140,9 @@ def read_packets(
             )
     for reason, count in sorted(stats.undecodable.items(), key=lambda item: -item[1]):
         stats.warnings.append(f"{count:,} frames skipped that may hold TCP: {reason}")
+    backwards = stats.backwards_warning()
+    if backwards is not None:
+        stats.warnings.append(backwards)
     if stats.headers_cut:
         stats.warnings.append(
             f"{stats.headers_cut:,} frames skipped: cut inside their IP or TCP header (the capture's "

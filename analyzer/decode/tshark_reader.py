@@ -250,6 +250,8 @@ def read_packets_tshark(
                 stats.start_time = when
             if stats.end_time is None or when > stats.end_time:
                 stats.end_time = when
+            elif when < stats.end_time:
+                stats.went_back(stats.frames, stats.end_time - when)
             record = _record(packet)
             if record is None:
                 continue
@@ -260,6 +262,9 @@ def read_packets_tshark(
         # tshark stops at a cut-off record too: what came before stands.
         stats.warnings.append(f"tshark stopped early ({error}); the {stats.frames} packets before were read")
     finally:
+        backwards = stats.backwards_warning()
+        if backwards is not None:
+            stats.warnings.append(backwards)
         capture.close()
         watcher.close()
         # None puts back the default watcher (typeshed allows only a watcher).

@@ -18,7 +18,7 @@ from analyzer.output.labels import (
 )
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import since
 from analyzer.udp_flows import UdpFlow
 
 
@@ -70,7 +70,7 @@ def connection_mermaid(
             label = f"{kinds[segment.frame]}: {label}"
         if segment.frame in no_answer:
             label += f" — {NO_ANSWER},"
-        label += f" frame {segment.frame} +{format_duration(segment.time - start)}"
+        label += f" frame {segment.frame} {since(segment.time - start)}"
         if segment.frame in resets:
             label += f" RST: {resets[segment.frame].cause.replace('_', ' ')}"
         if segment.frame in notes:
@@ -111,7 +111,7 @@ def udp_mermaid(flow: UdpFlow, origin: float | None = None) -> str:
         (
             d.time,
             f"    {'C->>S' if flow.from_client(d) else 'S->>C'}: UDP len={d.length} "
-            f"frame {d.frame} +{format_duration(d.time - start)}",
+            f"frame {d.frame} {since(d.time - start)}",
         )
         for d in flow.datagrams
     ]

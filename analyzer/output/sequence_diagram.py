@@ -48,7 +48,7 @@ from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_row
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import format_duration, since
 from analyzer.udp_flows import UdpFlow
 
 ROW_INCHES = 0.42
@@ -364,7 +364,7 @@ def _range_note(rows: Rows, frames: tuple[int, int] | None, times: tuple[float, 
     if frames is not None:
         return f"  (frames {frames[0]}–{frames[1]}: {rows.total:,} segments)"
     if times is not None:
-        return f"  (+{times[0] - origin:.6g} s to +{times[1] - origin:.6g} s: {rows.total:,} segments)"
+        return f"  ({times[0] - origin:+.6g} s to {times[1] - origin:+.6g} s: {rows.total:,} segments)"
     return ""
 
 
@@ -405,7 +405,7 @@ def sequence_figure(
         result.summary(),
         client,
         server,
-        [_moment(item, lost) for item in drawn],
+        _in_file_order([_moment(item, lost) for item in drawn]),
         calls,
         _clock(origin, SEQUENCE_NUMBERS) + copies_note(connection, drawn if frames or times else None),
         timers,
@@ -469,6 +469,20 @@ def _time_of(item: Packet | Band, first: bool) -> float:
 LOST_SPACE = 1.3  # a lost packet's time stands lower, below its cross
 
 
+def _in_file_order(moments: list[Moment]) -> list[Moment]:
+    """A packet stamped before one drawn above it (the capture's clock went back) stands at
+    that one's time: the rows keep the file's order, as Wireshark's flow graph does; its label
+    keeps its own time."""
+    latest = float("-inf")
+    kept = []
+    for moment in moments:
+        if moment.start < latest:
+            moment = Moment(latest, max(latest, moment.stop), moment.key, moment.space)
+        latest = max(latest, moment.stop)
+        kept.append(moment)
+    return kept
+
+
 def _moment(item: Packet | Band, lost: set[int]) -> Moment:
     if isinstance(item, Packet):
         frame = item.segment.frame
@@ -506,9 +520,7 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | No
     for time, frame, from_client, label, color in arrows:
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y = ladder.layout.at[("pkt", frame)]
-        when = f"frame {frame}  +{format_duration(time - start)}" + _delta(
-            None if previous is None else time - previous
-        )
+        when = f"frame {frame}  {since(time - start)}" + _delta(None if previous is None else time - previous)
         _arrow(ladder.ax, x0, x1, y, label, when, color, "-", gid=packet_gid(frame))
         previous = time
     return ladder.fig
@@ -592,9 +604,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
         y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
-        when = (
-            f"frame {segment.frame}  +{format_duration(segment.time - origin)}{_delta(packet.since_previous)}"
-        )
+        when = f"frame {segment.frame}  {since(segment.time - origin)}{_delta(packet.since_previous)}"
         if segment.frame in retransmission:
             # A spurious one (data the receiver had acknowledged already) in its own dashes.
             spurious = "spurious_retransmission" in result.sequence.flags.get(segment.frame, ())

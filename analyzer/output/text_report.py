@@ -21,7 +21,7 @@ from analyzer.decode import DecodeStats
 from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import format_duration, since
 from analyzer.udp_flows import UdpFlow
 
 _COPIES_SHOWN = 6
@@ -42,7 +42,7 @@ def _state_line(history: list, frames: list[int | None], origin: float, silent: 
         time, state = history[index]
         frame = frames[index] if index < len(frames) else None
         at = f", frame {frame}" if frame is not None else ""
-        parts.append(f"{state.value} (+{format_duration(time - origin)}{at})")
+        parts.append(f"{state.value} ({since(time - origin)}{at})")
     return " → ".join(parts)
 
 
@@ -51,7 +51,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     lines = [
         f"#{c.id} IPv{c.family} {format_endpoint(c.client, c.family)} → "
         f"{format_endpoint(c.server, c.family)}  {c.packets} packets, "
-        f"+{c.first_time - origin:.6f} s .. +{c.last_time - origin:.6f} s"
+        f"{c.first_time - origin:+.6f} s .. {c.last_time - origin:+.6f} s"
     ]
     if c.tunnels:
         also = "; some segments also captured outside any tunnel" if c.untunnelled_too else ""
@@ -70,7 +70,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     for check in failed:
         lines.append(f"             check failed: {check.what}: expected {check.expected}, saw {check.seen}")
     if result.syn_backoff.intervals:
-        times = ", ".join(f"+{t - origin:.3f}" for t in result.syn_backoff.times)
+        times = ", ".join(f"{t - origin:+.3f}" for t in result.syn_backoff.times)
         lines.append(f"  SYNs       at {times} s")
         lines.append(f"  backoff    {result.syn_backoff.describe()}")
     if result.synack_backoff.intervals:
@@ -90,7 +90,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         )
     for reset in result.resets:
         lines.append(
-            f"  RST        frame {reset.segment.frame}, +{reset.segment.time - origin:.6f} s from the {reset.sender} in "
+            f"  RST        frame {reset.segment.frame}, {reset.segment.time - origin:+.6f} s from the {reset.sender} in "
             f"{reset.state}: {reset.cause}: {reset.explanation}"
         )
     for diagnosis in result.diagnoses:
@@ -187,7 +187,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
         )
         lines.append(
             f"      {_plural(scan.attempts, 'attempt')} in {format_duration(scan.duration)}{rate} "
-            f"from +{scan.first_time - origin:.3f} s; answers: {answered}"
+            f"from {scan.first_time - origin:+.3f} s; answers: {answered}"
         )
         # The hosts of a port scan (when more than one), the ports of a sweep (likewise).
         if scan.kind in ("vertical", "block") and scan.hosts > 1:
@@ -207,7 +207,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             )
         if scan.busiest is not None and scan.busiest[1] < scan.attempts:  # more than one 10 s
             start, count = scan.busiest
-            lines.append(f"      busiest 10 s: {_plural(count, 'attempt')} from +{start - origin:.3f} s")
+            lines.append(f"      busiest 10 s: {_plural(count, 'attempt')} from {start - origin:+.3f} s")
         if scan.target is not None:
             if scan.top_sources:
                 busiest = ", ".join(f"{_ip(ip)} ({_plural(n, 'attempt')})" for ip, n in scan.top_sources)
