@@ -294,3 +294,21 @@ def test_a_state_label_stands_where_the_state_began() -> None:
         assert row[7] + TRANSIT < client["TIME_WAIT"] < row[8] + TRANSIT
     finally:
         plt.close(fig)
+
+
+def test_dollar_signs_in_traced_bytes_are_drawn_as_they_are(tmp_path) -> None:
+    """A TLS record's bytes in a traced send() hold "$" twice: matplotlib read them as
+    mathtext and the ladder failed. Every text is literal; the kernel's check marks still draw."""
+    from analyzer.output.figures import save_figure
+    from analyzer.sidecar import load_sidecar
+
+    pcap = CAPTURES_DIR / "handshake.pcap"
+    sidecar = load_sidecar(sidecar_path_for(pcap))
+    sent = next(call for call in sidecar["calls"] if call["call"].startswith("sendall"))
+    sent["call"] = 'send("\\26\\3\\1\\1$\\1\\0\\1 \\3\\3^\\10%$p")'
+    [connection] = analyze_file(str(pcap), sidecar=sidecar).connections
+    fig = figure(connection, sidecar)
+    texts = [t.get_text() for t in fig.findobj(plt.Text)]
+    assert any("$\\1\\0" in text for text in texts)
+    save_figure(fig, tmp_path / "tls.png")  # lays every text out: raised ValueError before
+    assert (tmp_path / "tls.png").stat().st_size > 0

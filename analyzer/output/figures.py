@@ -12,6 +12,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 plt.rcParams["svg.fonttype"] = "none"
+# Every text drawn is literal: a traced call's bytes, a file or command name may hold two "$",
+# which matplotlib would otherwise read as mathtext (and fail on).
+plt.rcParams["text.parse_math"] = False
 
 
 def save_figure(fig: plt.Figure, output: Path, metadata: dict | None = None) -> Path:

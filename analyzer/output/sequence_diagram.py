@@ -26,6 +26,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Rectangle
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextPath
 
 from analyzer.analysis import ConnectionAnalysis, State
 from analyzer.call_sockets import connection_calls, flow_calls
@@ -102,6 +104,9 @@ COLORS = {
 }
 
 plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG
+plt.rcParams["text.parse_math"] = False  # literal text: see output/figures.py
+# The kernel's check mark as a path (a "$✓$" marker needs mathtext, which is off).
+CHECK_MARK = TextPath((0, 0), "✓", prop=FontProperties(weight="bold"))
 
 
 class EmptyRange(ValueError):
@@ -890,7 +895,7 @@ def _draw_kernel_marks(ax: plt.Axes, rows: dict[str, list[float]], labels: dict[
         x = CLIENT_X if side == "client" else SERVER_X
         for y in ys:
             if all(abs(y - label) >= LABEL_HALF + TICK_HALF for label in labels[side]):
-                ax.plot([x], [y], marker="$✓$", color=COLORS["kernel"], markersize=7, zorder=4)
+                ax.plot([x], [y], marker=CHECK_MARK, color=COLORS["kernel"], markersize=9, zorder=4)
 
 
 def _margin(text: str) -> str:
