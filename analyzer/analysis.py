@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.arrivals import prove_states
+from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Connection, Side, Timeouts, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
@@ -309,11 +310,12 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     connection = result.connection
     apply_call_timeouts(result, sidecar)
     apply_orphan_timer(result, sidecar.get("sysctls") or {})
+    apply_time_wait_timer(result, recording_end(sidecar))
     # A sidecar that recorded no kernel settings predicts no schedule of its own.
     sysctls = sidecar.get("sysctls") or None
     result.syn_backoff.matches = matching_schedules(result.syn_backoff, sysctls)
     result.backoff_schedules = _schedules(result.syn_backoff, result.synack_backoff, sysctls)
-    refine_with_calls(connection, result.resets, sidecar["calls"])
+    refine_with_calls(connection, result.resets, connection_calls(sidecar, connection))
     result.kernel = compare_with_kernel(connection, result.states, sidecar)
     if sidecar.get("kernel_recorder", {}).get("attached"):
         result.kernel.events = compare_events(
@@ -340,6 +342,33 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
         ):
             result.notes.append(
                 f"the client gave up at connect() ETIMEDOUT (call log), +{call['end_time'] - connection.first_time:.3f} s"
+            )
+
+
+# Linux holds TIME_WAIT this long (TCP_TIMEWAIT_LEN, a constant: no sysctl sets it).
+TIME_WAIT_SECONDS: Final = 60.0
+
+
+def apply_time_wait_timer(result: ConnectionAnalysis, recorded_until: float | None) -> None:
+    """A sidecar's run is Linux's: an end in TIME_WAIT is CLOSED TIME_WAIT_SECONDS after it
+    entered it, if the recording went on that long (the kernel's snapshots then find no
+    socket; without the timer every later one disagreed). A capture of unknown hosts keeps
+    TIME_WAIT: BSD stacks hold it 30 s, Windows up to 240 s."""
+    if recorded_until is None:
+        return
+    for side in SIDES:
+        history = result.states[side]
+        if not history or history[-1][1] != State.TIME_WAIT:
+            continue
+        ends = history[-1][0] + TIME_WAIT_SECONDS
+        if ends < recorded_until:
+            history.append((ends, State.CLOSED))
+            frames = result.state_frames.get(side)
+            if frames is not None and len(frames) == len(history) - 1:
+                frames.append(None)  # the timer's, no packet's
+            result.notes.append(
+                f"the {side}'s TIME_WAIT ended at +{ends - result.connection.first_time:.3f} s: Linux "
+                f"holds it {TIME_WAIT_SECONDS:.0f} s (TCP_TIMEWAIT_LEN)"
             )
 
 

@@ -6,6 +6,7 @@ from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
 from analyzer.analysis import analyze_segments, apply_call_timeouts
 from analyzer.findings.kernel_agreement import compare_with_kernel
+from analyzer.tcp_state import State
 
 
 def _sidecar(snapshots: list[tuple[float, str, str]], calls: list[dict] | None = None) -> dict:
@@ -70,3 +71,29 @@ def test_a_silent_server_is_the_listener_the_kernel_listed_while_the_connection_
     # A listener the kernel listed only after the last SYN says nothing of this connection.
     sidecar["snapshots"][0]["time"] = 102.0
     assert not compare_with_kernel(result.connection, result.states, sidecar).server_listened
+
+
+def test_time_wait_ends_after_linuxs_60_seconds_within_its_timer_wheels_slack() -> None:
+    """(a 70 s `handshake run` of http.server) The client holds TIME_WAIT; 60 s later Linux
+    frees it, give or take its timer wheel's granule: snapshots at +30 s, +61 s (still there)
+    and +69 s (gone) all agree, where the last 17 of such a run disagreed before."""
+    from analyzer.analysis import apply_time_wait_timer
+
+    fin = (("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502))
+    [result] = analyze_segments(conversation(*HANDSHAKE, *fin)).connections
+    assert result.states["client"][-1][1].value == "TIME_WAIT"
+    entered = result.states["client"][-1][0]
+    sidecar = _sidecar(
+        [(30.0, "TIME_WAIT", "CLOSED"), (61.0, "TIME_WAIT", "CLOSED"), (69.0, "CLOSED", "CLOSED")]
+    )
+    sidecar["calls"][0]["end_time"] = 170.0
+    apply_time_wait_timer(result, 170.0)
+    assert result.states["client"][-1] == (entered + 60.0, State.CLOSED)
+    assert result.state_frames["client"][-1] is None
+    assert "the client's TIME_WAIT ended at +60.00" in " ".join(result.notes)
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert agreement.disagreements == [] and agreement.compared == 6
+    # A recording that stopped before the 60 s leaves it in TIME_WAIT.
+    [result] = analyze_segments(conversation(*HANDSHAKE, *fin)).connections
+    apply_time_wait_timer(result, 150.0)
+    assert result.states["client"][-1][1] == State.TIME_WAIT

@@ -273,3 +273,36 @@ def test_a_rst_the_analysis_has_taken_that_the_kernels_peer_never_took_disagrees
     assert [(d.side, d.what) for d in wrong] == [
         ("server", "RST frame 4: the analysis has the server take it, the kernel's server did not take it")
     ]
+
+
+def test_unread_bytes_count_a_resend_once_and_only_the_connections_own_calls() -> None:
+    """(helper runs under `handshake run --trace-calls`) The peer's 5 bytes sent twice are 5
+    bytes, all read: no unread_data. And the calls another connection's socket made (an
+    SO_LINGER 0 there) say nothing of this RST: the connection's calls are its sockets'."""
+    from analyzer.call_sockets import calls_on
+
+    def tagged(call: str, result: str, number: int, local: str, peer: str) -> CallRecord:
+        return {"time": 100.0026, "end_time": 100.0026, "side": "client", "call": call, "result": result,
+                "errno": None, "socket": {"id": number, "fd": 3 + number, "local": local, "peer": peer}}  # fmt: skip
+
+    result, _events = abort("TCP_ABORT_ON_CLOSE")
+    data = conversation(("s", "PA", 501, 101, 5), ("s", "PA", 501, 101, 5), start=100.0021, gap=0.0001)
+    for segment in data:
+        segment.frame += 10
+    result.connection.segments[3:3] = data
+    own = tagged("recv(1024)", "b'hello' (5 bytes)", 0, "192.0.2.1:40000", "192.0.2.2:80")
+    other = tagged(
+        "setsockopt(SO_LINGER, {l_onoff=1, l_linger=0})", "ok", 1, "192.0.2.1:40001", "192.0.2.2:80"
+    )
+    connection = result.connection
+    calls = calls_on([own, other], (connection.client, connection.server), connection.first_time,
+                     connection.last_time)  # fmt: skip
+    assert calls == [own]
+    refine_with_calls(connection, result.resets, calls)
+    assert result.resets[0].cause == "abort"  # 5 bytes came (twice), 5 read; no SO_LINGER of its own
+    own["result"] = "b'hel' (3 bytes)"
+    refine_with_calls(connection, result.resets, calls)
+    assert (result.resets[0].cause, "2 bytes it had not read" in result.resets[0].explanation) == (
+        "unread_data",
+        True,
+    )

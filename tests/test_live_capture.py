@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -243,3 +244,20 @@ def test_run_curl_posting_to_pythons_http_server(tmp_path: Path) -> None:
     if unavailable() is None:
         reasons = [r["kernel_reason"] for r in connection["kernel"]["events"]["resets"]]
         assert reasons in (["TCP_ABORT_ON_CLOSE"], ["TCP_ABORT_ON_CLOSE", "TCP_FLAGS"])
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (make setup)")
+def test_run_traced_ends_when_the_command_does_not_when_its_background_child_does(tmp_path: Path) -> None:
+    """strace follows what the command leaves running in the background: the run waited for
+    it (a server started with & kept it waiting forever). It lets go once the command itself
+    exits, with the command's status, and the sandbox ends what is left, as without strace."""
+    started = time.monotonic()
+    refused = f"{sys.executable} -c \"import socket; socket.socket().connect_ex(('127.0.0.1', 1))\""
+    command = ["sh", "-c", f"sleep 60 & {refused}; exit 3"]
+    _analysis, sidecar, _stdout = recorded(
+        ["run", "--name", "background", "--trace-calls", "--", *command], tmp_path
+    )
+    assert time.monotonic() - started < 40
+    [program] = [c for c in sidecar["calls"] if c["side"] == "program"]
+    assert program["result"] == "exit status 3" and program["end_time"] - program["time"] < 10
+    assert sidecar["processes_ended"] == ["sleep 60"]

@@ -66,3 +66,92 @@ def test_two_processes_sides_and_resumed_calls() -> None:
 
 def test_lines_that_are_not_calls_are_passed_over() -> None:
     assert calls_from_strace("garbage\n20617 +++ exited with 0 +++\n\n") == []
+
+
+# One Python program, strace 6.1: the main thread listens, connects and talks as the client;
+# a thread accepts, another handles the connection (each strace pid is a thread).
+THREADED = """\
+30100 1796122619.725921 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<TCP:[90493]> <0.000048>
+30100 1796122619.726257 setsockopt(3<TCP:[90493]>, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0 <0.000039>
+30100 1796122619.726532 bind(3<TCP:[90493]>, {sa_family=AF_INET, sin_port=htons(9100), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000045>
+30100 1796122619.726812 listen(3<TCP:[127.0.0.1:9100]>, 5) = 0 <0.000040>
+30141 1796122619.727910 accept4(3<TCP:[127.0.0.1:9100]>,  <unfinished ...>
+30100 1796122619.731522 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_TCP) = 5<TCP:[90494]> <0.000042>
+30100 1796122619.731803 connect(5<TCP:[90494]>, {sa_family=AF_INET, sin_port=htons(9100), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000215>
+30141 1796122619.732220 <... accept4 resumed>{sa_family=AF_INET, sin_port=htons(34940), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC) = 4<TCP:[127.0.0.1:9100->127.0.0.1:34940]> <0.004286>
+30100 1796122619.732422 sendto(5<TCP:[127.0.0.1:34940->127.0.0.1:9100]>, "hello", 5, 0, NULL, 0 <unfinished ...>
+30100 1796122619.732673 <... sendto resumed>) = 5 <0.000057>
+30100 1796122619.733047 recvfrom(5<TCP:[127.0.0.1:34940->127.0.0.1:9100]>,  <unfinished ...>
+30142 1796122619.733708 recvfrom(4<TCP:[127.0.0.1:9100->127.0.0.1:34940]>, "hello", 100, 0, NULL, NULL) = 5 <0.000026>
+30142 1796122619.733792 sendto(4<TCP:[127.0.0.1:9100->127.0.0.1:34940]>, "hi", 2, 0, NULL, 0 <unfinished ...>
+30100 1796122619.733856 <... recvfrom resumed>"hi", 10, 0, NULL, NULL) = 2 <0.000797>
+30142 1796122619.733875 <... sendto resumed>) = 2 <0.000063>
+30100 1796122619.733901 close(5<TCP:[127.0.0.1:34940->127.0.0.1:9100]> <unfinished ...>
+30142 1796122619.733917 close(4<TCP:[127.0.0.1:9100->127.0.0.1:34940]> <unfinished ...>
+30100 1796122619.733952 <... close resumed>) = 0 <0.000042>
+30142 1796122619.733988 <... close resumed>) = 0 <0.000062>
+30100 1796122619.736554 close(3<TCP:[127.0.0.1:9100]>) = 0 <0.000037>
+"""
+
+
+def test_a_call_is_the_side_its_socket_is_on_whatever_thread_made_it() -> None:
+    """Before, the handler thread (which never listens or accepts) was the client, and all
+    of one process's calls one side. Each call is tagged with its socket, the same number for
+    an inode-named socket() and the addresses its descriptor shows next."""
+    calls = calls_from_strace(THREADED)
+    assert [(c["side"], c["call"], c["socket"]["id"] if c["socket"] else None) for c in calls] == [
+        ("server", "socket(SOCK_STREAM)", 0),
+        ("server", "setsockopt(SO_REUSEADDR, 1)", 0),
+        ("server", "bind(127.0.0.1:9100)", 0),
+        ("server", "listen(5)", 0),
+        ("server", "accept()", 0),
+        ("client", "socket(SOCK_STREAM)", 2),
+        ("client", "connect(127.0.0.1:9100)", 2),
+        ("client", 'send("hello")', 2),
+        ("client", "recv()", 2),
+        ("server", "recv()", 1),
+        ("server", 'send("hi")', 1),
+        ("client", "close()", 2),
+        ("server", "close()", 1),
+        ("server", "close() listener", 0),
+    ]
+    accept = calls[4]
+    assert accept["accepted"] == {"id": 1, "fd": 4, "local": "127.0.0.1:9100", "peer": "127.0.0.1:34940"}
+    assert calls[5]["socket"] == {"id": 2, "fd": 5, "local": "127.0.0.1:34940", "peer": "127.0.0.1:9100"}
+    assert calls[0]["socket"] == {"id": 0, "fd": 3, "local": "127.0.0.1:9100", "peer": None}
+
+
+def test_ipv6_socket_names_are_read_whole() -> None:
+    line = (
+        "30100 1796122619.800000 accept4(3<TCPv6:[[::1]:9100]>, {sa_family=AF_INET6}, [28], 0) = "
+        "4<TCPv6:[[::1]:9100->[::1]:34950]> <0.000100>\n"
+        "30100 1796122619.700000 listen(3<TCPv6:[[::1]:9100]>, 5) = 0 <0.000010>\n"
+    )
+    listen, accept = calls_from_strace(line)
+    assert listen["socket"] == {"id": 0, "fd": 3, "local": "[::1]:9100", "peer": None}
+    assert accept["accepted"] == {"id": 1, "fd": 4, "local": "[::1]:9100", "peer": "[::1]:34950"}
+
+
+def test_the_traced_commands_exit_status_from_its_exit_line() -> None:
+    from analyzer.capture.strace_calls import exit_status
+
+    trace = "28548 +++ exited with 0 +++\n28547 exit_group(3) = ?\n28547 +++ exited with 3 +++\n"
+    assert (exit_status(trace, 28547), exit_status(trace, 28548), exit_status(trace, 1)) == (3, 0, None)
+    assert exit_status("28547 +++ killed by SIGINT +++\n", 28547) == -2
+
+
+def test_eagain_after_a_send_timeout_is_kept_a_non_blocking_one_is_not() -> None:
+    """A blocking send() that gave up after its 2 s SO_SNDTIMEO is the error the program
+    saw; a non-blocking recv() with nothing to read yet is noise."""
+    trace = (
+        '20617 1795365124.000000 sendto(5<TCP:[127.0.0.1:40000->127.0.0.1:80]>, "xxxx"..., 65536, 0, NULL, 0) '
+        "= -1 EAGAIN (Resource temporarily unavailable) <2.001342>\n"
+        "20617 1795365126.100000 recvfrom(5<TCP:[127.0.0.1:40000->127.0.0.1:80]>, 0x7ffd, 1024, 0, NULL, NULL) "
+        "= -1 EAGAIN (Resource temporarily unavailable) <0.000005>\n"
+    )
+    [send] = calls_from_strace(trace)
+    assert (send["call"], send["errno"], round(send["end_time"] - send["time"], 3)) == (
+        'send("xxxx"...)',
+        "EAGAIN",
+        2.001,
+    )

@@ -4,7 +4,18 @@
 strace -f follows every process; -ttt stamps each call with the epoch time (the clock
 tcpdump stamps packets with), -T gives its duration, -yy names each descriptor's socket
 (`5<TCP:[127.0.0.1:40000->127.0.0.1:5000]>`), so only calls on TCP and UDP sockets are
-kept. A process is the server if it listens or accepts, else the client.
+kept.
+
+Whose each call is goes by its socket, not its process: a threaded server handles each
+connection in a thread of its own (strace's pid is the thread's), and one program may be
+client and server at once. -yy names a socket by its addresses once it has them
+(`<TCP:[local->peer]>`, a listener's `<TCP:[local]>`) and by its inode before
+(`<TCP:[90493]>`); a call on an inode-named socket takes the addresses the same descriptor
+shows next, before it is closed. A socket is the server's if its local address is one a
+listen() was made on (or its port, for a listener on every address), else the client's;
+a call on a socket that never had an address goes by its process (the server if it listens
+or accepts, else the client). Each call is tagged with its socket (sidecar.CallSocket), so
+that a connection's pictures and RST causes take its own calls only (call_sockets.py).
 """
 
 from __future__ import annotations
@@ -13,14 +24,18 @@ import re
 from dataclasses import dataclass
 
 from analyzer.connections import Side
-from analyzer.sidecar import CallRecord
+from analyzer.sidecar import CallRecord, CallSocket
 
 TRACE_ARGS = [
     "-f",
     "-ttt",
     "-T",
     "-yy",
-    "-qq",
+    "-q",  # not -qq: each process's exit line tells the traced command's status (program.py)
+    # A SIGTERM stops strace between two calls (with -o its default, -I3, blocks it): how the
+    # run lets go of what the command left running (program.py).
+    "-I",
+    "2",
     "-s",
     "40",
     "-e",
@@ -29,11 +44,14 @@ TRACE_ARGS = [
 
 _LINE = re.compile(r"^(?P<pid>\d+)\s+(?P<time>\d+\.\d+)\s+(?P<rest>.*)$")
 _CALL = re.compile(
-    r"^(?P<name>\w+)\((?P<args>.*)\)\s+=\s+(?P<ret>-?\d+|\?)(?P<retfd><\w+:\[[^\]]*\]>)?"
+    r"^(?P<name>\w+)\((?P<args>.*)\)\s+=\s+(?P<ret>-?\d+|\?)(?P<retfd><\w+:\[(?:[^\]]|\](?!>))*\]>)?"
     r"(?:\s+(?P<errno>E[A-Z0-9]+)\s+\([^)]*\))?.*?(?:<(?P<duration>\d+\.\d+)>)?\s*$"
 )
+_EXITED = re.compile(
+    r"^(?P<pid>\d+)\s+(?:\d+\.\d+\s+)?\+\+\+ (?:exited with (?P<code>\d+)|killed by (?P<signal>SIG\w+))"
+)
 _RESUMED = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>(?P<rest>.*)$")
-_SOCKET_FD = re.compile(r"^(?P<fd>\d+)<(?P<kind>TCP|TCPv6|UDP|UDPv6):\[(?P<where>[^\]]*)\]>")
+_SOCKET_FD = re.compile(r"^(?P<fd>\d+)<(?P<kind>TCP|TCPv6|UDP|UDPv6):\[(?P<where>.*)\]>$")
 _PORT = re.compile(r"sin6?_port=htons\((\d+)\)")
 _ADDRESS = re.compile(r'inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)"')
 _STRING = re.compile(r'^"((?:[^"\\]|\\.)*)"(\.\.\.)?')
@@ -43,6 +61,9 @@ RECEIVES = {"recvfrom", "recvmsg", "recv", "read", "readv"}
 DRAWN = {"socket", "bind", "listen", "accept", "accept4", "connect", "setsockopt", "getsockopt", "shutdown",
          "close"} | SENDS | RECEIVES  # fmt: skip
 QUIET_ERRORS = {"EAGAIN"}  # a non-blocking socket with nothing to read yet: noise
+# ... unless the call blocked that long first: a timeout (SO_SNDTIMEO, SO_RCVTIMEO) the
+# program saw, the one error it got.
+TIMED_OUT_AFTER = 0.05
 
 
 @dataclass
@@ -54,6 +75,10 @@ class _Traced:
     result: str
     errno: str | None
     role: Side | None  # what this call alone says of its process
+    fd: int = -1  # the socket it was made on (socket(): the one it made)
+    where: str = ""  # -yy's name of it: "local->peer", "local", or an inode
+    accepted_fd: int = -1  # accept(): the socket it returned
+    accepted_where: str = ""
 
 
 def _address(args: str) -> str:
@@ -176,23 +201,104 @@ def calls_from_strace(text: str) -> list[CallRecord]:
         )
         if not (on_socket or made_socket):
             continue
-        if call["errno"] in QUIET_ERRORS:
+        duration = float(call["duration"]) if call["duration"] else 0.0
+        if call["errno"] in QUIET_ERRORS and duration < TIMED_OUT_AFTER:
             continue
         shown, result, errno, role = _describe(name, args, call["ret"], call["retfd"], call["errno"])
-        duration = float(call["duration"]) if call["duration"] else 0.0
-        traced.append(_Traced(pid, time, time + duration, shown, result, errno, role))
+        entry = _Traced(pid, time, time + duration, shown, result, errno, role)
+        named = _SOCKET_FD.match(call["ret"] + call["retfd"] if made_socket else args[0])
+        if named:
+            entry.fd, entry.where = int(named["fd"]), named["where"]
+        if name in ("accept", "accept4") and call["retfd"]:
+            returned = _SOCKET_FD.match(call["ret"] + call["retfd"])
+            if returned:
+                entry.accepted_fd, entry.accepted_where = int(returned["fd"]), returned["where"]
+        traced.append(entry)
+    traced.sort(key=lambda t: t.time)
     roles: dict[int, Side] = {}
     for entry in traced:
         if entry.role == "server" or (entry.role == "client" and entry.pid not in roles):
             roles[entry.pid] = entry.role
-    return [
-        {
+    _name_inodes(traced)
+    listening = {t.where for t in traced if t.call.startswith("listen(") and not t.where.isdigit()}
+    ids: dict[str, int] = {}
+    records: list[CallRecord] = []
+    for t in traced:
+        side = _side(t.where, listening) if t.role is None else t.role
+        record: CallRecord = {
             "time": t.time,
             "end_time": t.end_time,
-            "side": roles.get(t.pid, "client"),
-            "call": t.call,
+            "side": side or roles.get(t.pid, "client"),
+            # As the scenarios log it: the listener_closed rule reads it (findings/resets.py).
+            "call": "close() listener" if t.call == "close()" and t.where in listening else t.call,
             "result": t.result,
             "errno": t.errno,
+            "socket": _tag(t.fd, t.where, ids),
         }
-        for t in sorted(traced, key=lambda t: t.time)
-    ]
+        accepted = _tag(t.accepted_fd, t.accepted_where, ids) if t.accepted_where else None
+        if accepted is not None:
+            record["accepted"] = accepted
+        records.append(record)
+    return records
+
+
+def _name_inodes(traced: list[_Traced]) -> None:
+    """An inode-named socket's calls take the addresses its descriptor shows next, before a
+    close() of it (in time order)."""
+    for index, entry in enumerate(traced):
+        if not entry.where.isdigit():
+            continue
+        for later in traced[index + 1 :]:
+            if later.fd != entry.fd:
+                continue
+            if not later.where.isdigit():
+                entry.where = later.where
+                break
+            if later.where != entry.where or later.call == "close()":
+                break  # closed, or the number given to another socket
+
+
+def _split(where: str) -> tuple[str | None, str | None]:
+    """(local, peer) of -yy's name: "local->peer", "local", or an inode (neither)."""
+    if where.isdigit():
+        return None, None
+    local, _, peer = where.partition("->")
+    return local, peer or None
+
+
+def _side(where: str, listening: set[str]) -> Side | None:
+    """The server's if the socket's local address is a listener's (its port, for a listener
+    on every address); the client's if it is connected otherwise; None: it says nothing."""
+    local, peer = _split(where)
+    if local is None:
+        return None
+    port = local.rpartition(":")[2]
+    if local in listening or any(
+        address.rpartition(":")[2] == port and address.rpartition(":")[0] in ("0.0.0.0", "[::]")
+        for address in listening
+    ):
+        return "server"
+    return "client" if peer is not None else None
+
+
+def _tag(fd: int, where: str, ids: dict[str, int]) -> CallSocket | None:
+    """The socket as the call log tags it: one number for every call on the same socket."""
+    if fd < 0:
+        return None
+    local, peer = _split(where)
+    number = ids.setdefault(where, len(ids))
+    return {"id": number, "fd": fd, "local": local, "peer": peer}
+
+
+def exit_status(text: str, pid: int) -> int | None:
+    """The traced process `pid`'s exit status as strace's exit line gives it (a signal's:
+    minus its number, as subprocess writes it); None if the trace has no such line."""
+    import signal
+
+    for line in text.splitlines():
+        found = _EXITED.match(line.strip())
+        if found and int(found["pid"]) == pid:
+            if found["code"] is not None:
+                return int(found["code"])
+            return -int(getattr(signal, found["signal"], 0))
+    return None

@@ -18,6 +18,8 @@ samples), so that the kernel's word on a connection is one result in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Final
 
 from analyzer.connections import Connection, Side
 from analyzer.findings.kernel_events import EventAgreement
@@ -94,6 +96,19 @@ def state_at(history: list[tuple[float, State]], time: float) -> State | None:
     return current
 
 
+# The kernel's TIME_WAIT timer fires on a timer wheel whose granule at 60 s is 2 to 5 s
+# (HZ 250 to 100): a snapshot this long after the 60 s may still find the socket.
+TIME_WAIT_SLACK: Final = 6.0
+
+
+def _time_wait_may_linger(history: list[tuple[float, State]], time: float) -> bool:
+    """Whether `time` falls within TIME_WAIT_SLACK after the end's TIME_WAIT went to CLOSED."""
+    for (_entered, before), (ended, state) in pairwise(history):
+        if before == State.TIME_WAIT and state == State.CLOSED and ended <= time <= ended + TIME_WAIT_SLACK:
+            return True
+    return False
+
+
 def compare_with_kernel(
     connection: Connection, states: dict[Side, list[tuple[float, State]]], sidecar: Sidecar
 ) -> KernelAgreement:
@@ -130,6 +145,8 @@ def compare_with_kernel(
             if inferred is None:
                 continue
             held = {inferred.value} | {s.value for t, s in states[side] if time <= t <= end_time}
+            if _time_wait_may_linger(states[side], time):
+                held.add(State.TIME_WAIT.value)
             seen = kernel.get((_address(local), _address(peer)), State.CLOSED.value)
             if inferred == State.LISTEN and seen == State.CLOSED.value and _address(local) in listening:
                 # Before its SYN arrives, a server endpoint is the listening socket itself.

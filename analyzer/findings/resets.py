@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from analyzer.connections import Connection, Side, peer_of
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, impossible_flags, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, impossible_flags, seq_diff
 from analyzer.findings.handshake import Handshake
 from analyzer.loss_inference import crossing_window
 from analyzer.sidecar import CallRecord, call_bytes
@@ -423,6 +423,24 @@ def record_fin_timeout(connection: Connection, resets: list[Reset], fin_timeout:
 _LINGER_ZERO: Final = re.compile(r"setsockopt\(SO_LINGER, (on, 0 s|\{l_onoff=[1-9]\d*, l_linger=0\})")
 
 
+def _bytes_received(connection: Connection, reset: Reset) -> int:
+    """The distinct bytes the RST's sender was sent before it: the span of the peer's data
+    (a resend, or a copy, counted once; a hole the capture missed counted as sent)."""
+    start = end = None
+    for segment in connection.segments:
+        if segment.time > reset.segment.time:
+            break
+        if not segment.payload_len or connection.sender(segment) == reset.sender:
+            continue
+        first = (segment.seq + (1 if segment.flags & SYN else 0)) % MOD
+        last = (first + segment.payload_len) % MOD
+        if start is None or seq_diff(first, start) < 0:
+            start = first
+        if end is None or seq_diff(last, end) > 0:
+            end = last
+    return seq_diff(end, start) if start is not None and end is not None else 0
+
+
 def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[CallRecord]) -> None:
     """On the wire an abort is an abort; the application's calls say which one:
     - linger_abort: the sender set SO_LINGER {on, 0} before closing;
@@ -452,11 +470,7 @@ def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[C
                 f"the {reset.sender} closed with SO_LINGER {{on, 0 s}}: close() sends RST instead of FIN"
             )
             continue
-        received = sum(
-            s.payload_len
-            for s in connection.segments
-            if s.time <= reset.segment.time and connection.sender(s) != reset.sender
-        )
+        received = _bytes_received(connection, reset)
         read = sum(length for c in own if c["call"].startswith("recv(") and (length := call_bytes(c)))
         if received > read:
             reset.cause = "unread_data"
