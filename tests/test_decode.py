@@ -445,3 +445,89 @@ def test_time_going_backwards_is_warned_and_the_ladder_keeps_the_files_order(tmp
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+# -- IP fragments ------------------------------------------------------------------------------
+
+
+def _fragmented(family: int, size: int, reverse: bool = False, drop_last: bool = False) -> list:
+    """handshake_packets with the client's 5 bytes made 2,900 and sent in IP fragments of
+    `size` bytes (in reverse order, or without the last, if asked)."""
+    from scapy.layers.inet import fragment
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
+
+    packets = handshake_packets(family)
+    data = packets[3]
+    data[TCP].remove_payload()
+    data[TCP].add_payload(b"x" * 2900)
+    if family == 4:
+        pieces = fragment(data.__class__(bytes(data)), fragsize=size)
+    else:
+        whole = data.__class__(bytes(data))
+        with_header = IPv6(src=whole.src, dst=whole.dst) / IPv6ExtHdrFragment(id=77) / whole.payload
+        pieces = fragment6(with_header, size)
+    if drop_last:
+        pieces = pieces[:-1]
+    if reverse:
+        pieces = pieces[::-1]
+    later = handshake_packets(family)[4:]
+    for packet in later:  # the server's ACKs cover the 2,900 bytes
+        if packet[TCP].sport == 80:
+            packet[TCP].ack += 2895
+        else:
+            packet[TCP].seq += 2895
+    return packets[:3] + list(pieces) + later
+
+
+@pytest.mark.parametrize(("family", "size", "reverse"), [(4, 1480, False), (4, 1480, True), (6, 1280, False),
+                                                         (6, 1280, True)])  # fmt: skip
+def test_a_segment_sent_in_ip_fragments_is_read_whole_in_its_last_fragments_frame(
+    tmp_path, family, size, reverse
+) -> None:
+    """Read from the first fragment alone it was 1,460 bytes and the server's ACK of all
+    2,900 'acknowledged data never sent'. As Wireshark: one segment, in the frame that
+    completed it, nothing flagged."""
+    packets = _fragmented(family, size, reverse)
+    path = write_capture(tmp_path / "frag.pcap", packets)
+    segments = list(read_segments(str(path)))
+    assert len(segments) == 10
+    [data] = [s for s in segments if s.payload_len and s.sport == 40000]
+    assert data.payload_len == 2900 and data.frame == len(packets) - 6  # the last fragment's
+    [result] = analyze_file(str(path)).connections
+    assert result.sequence.flags == {}
+    assert analyze_file(str(path)).stats.warnings == []
+
+
+def test_a_syn_split_inside_its_tcp_header_is_read_whole(tmp_path) -> None:
+    """nmap -f sends its probes in 8-byte fragments: the TCP header itself is split."""
+    from scapy.layers.inet import IP, fragment
+
+    syn = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80, flags="S", seq=1000)
+    path = write_capture(tmp_path / "nmap-f.pcap", fragment(syn, fragsize=8))
+    [segment] = read_segments(str(path))
+    assert (segment.sport, segment.dport, segment.flags, segment.seq, segment.frame) == (
+        40000,
+        80,
+        SYN,
+        1000,
+        3,
+    )
+
+
+def test_a_datagram_missing_a_fragment_is_left_out_and_counted(tmp_path) -> None:
+    path = write_capture(tmp_path / "lost.pcap", _fragmented(4, 1480, drop_last=True))
+    analysis = analyze_file(str(path))
+    assert analysis.stats.warnings == [
+        "1 IP datagram sent in fragments left out: a fragment missing from the capture (Wireshark leaves "
+        "such a datagram unread too)"
+    ]
+    assert not any(s.payload_len for s in analysis.connections[0].connection.segments if s.sport == 40000)
+
+
+@pytest.mark.slow
+@needs_tshark
+def test_tshark_reads_fragments_as_we_do(tmp_path) -> None:
+    for family, size in ((4, 1480), (6, 1280)):
+        path = write_capture(tmp_path / f"frag{family}.pcap", _fragmented(family, size, reverse=True))
+        fast, wireshark = analyze_file(str(path)), analyze_file(str(path), decoder="tshark")
+        assert analysis_to_dict(wireshark) == analysis_to_dict(fast)

@@ -23,6 +23,7 @@ IPV4_IDENTIFICATION: Final = 4
 IPV4_FRAGMENT: Final = 6
 IPV4_TTL: Final = 8  # 3 flag bits, then the 13-bit fragment offset
 IPV4_FRAGMENT_OFFSET_MASK: Final = 0x1FFF
+IPV4_MORE_FRAGMENTS: Final = 0x2000
 IPV4_PROTOCOL: Final = 9
 IPV4_SOURCE: Final = 12  # then the destination, 4 bytes each
 IPV4_ADDRESS: Final = 4
@@ -38,6 +39,7 @@ IPV6_ADDRESS: Final = 16
 # first 8), but for these two.
 IPV6_FRAGMENT_HEADER: Final = 44  # 8 bytes; the fragment offset in the top 13 bits of bytes 2-3
 IPV6_FRAGMENT_OFFSET_MASK: Final = 0xFFF8
+IPV6_MORE_FRAGMENTS: Final = 0x0001
 IPV6_FRAGMENT_HEADER_LENGTH: Final = 8
 IPV6_AUTHENTICATION_HEADER: Final = 51  # its length in 4-byte units after the first 8
 

@@ -11,11 +11,13 @@ from typing import Final
 
 from analyzer.decode.addresses import address_pair
 from analyzer.decode.fields import u16, u32
+from analyzer.decode.fragments import Fragment
 from analyzer.decode.headers import (
     IPV4_FRAGMENT,
     IPV4_FRAGMENT_OFFSET_MASK,
     IPV4_IDENTIFICATION,
     IPV4_MIN_HEADER,
+    IPV4_MORE_FRAGMENTS,
     IPV4_PROTOCOL,
     IPV4_SOURCE,
     IPV4_TOTAL_LENGTH,
@@ -26,6 +28,7 @@ from analyzer.decode.headers import (
     IPV6_FRAGMENT_OFFSET_MASK,
     IPV6_HEADER,
     IPV6_HOP_LIMIT,
+    IPV6_MORE_FRAGMENTS,
     IPV6_NEXT_HEADER,
     IPV6_PAYLOAD_LENGTH,
     IPV6_SOURCE,
@@ -103,7 +106,7 @@ class Elsewhere:
 
 ELSEWHERE: Final = Elsewhere()
 
-Record = Segment | Datagram | Unreachable | Elsewhere | None
+Record = Segment | Datagram | Unreachable | Elsewhere | Fragment | None
 
 
 def parse_ip_tcp(
@@ -155,13 +158,19 @@ def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
     header_len = (data[at] & 0x0F) * 4
     if header_len < IPV4_MIN_HEADER:
         raise Malformed(f"IPv4 header length {header_len} is below 20")
-    if u16(data, at + IPV4_FRAGMENT) & IPV4_FRAGMENT_OFFSET_MASK:
-        return None  # a later fragment: no TCP header in it
     total_len = u16(data, at + IPV4_TOTAL_LENGTH)
     # A zero total length is what segmentation offload leaves in captures of the sender.
     ip_len = total_len if total_len else len(data) - at
     if ip_len < header_len:
         raise Malformed(f"IPv4 total length {total_len} is shorter than its header")
+    fragmented = u16(data, at + IPV4_FRAGMENT)
+    if fragmented & (IPV4_FRAGMENT_OFFSET_MASK | IPV4_MORE_FRAGMENTS):
+        # A piece of a datagram: the reader puts it together first (decode/fragments.py).
+        offset = (fragmented & IPV4_FRAGMENT_OFFSET_MASK) * 8
+        key = (4, data[at + IPV4_SOURCE : at + IPV4_SOURCE + 8], u16(data, at + IPV4_IDENTIFICATION), proto)
+        header = data[at : at + header_len] if not offset else b""
+        return Fragment(key, offset, bool(fragmented & IPV4_MORE_FRAGMENTS), header,
+                        data[at + header_len : at + ip_len], tunnel)  # fmt: skip
     pos, remaining = at + header_len, ip_len - header_len
     if proto == PROTO_AH:  # its length in 4-byte units after the first 8
         if len(data) < pos + 2:
@@ -196,8 +205,21 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
             if len(data) < pos + IPV6_FRAGMENT_HEADER_LENGTH:
                 return None
             following = data[pos]
-            if u16(data, pos + 2) & IPV6_FRAGMENT_OFFSET_MASK:
-                return None  # a later fragment
+            fragmented = u16(data, pos + 2)
+            if fragmented & (IPV6_FRAGMENT_OFFSET_MASK | IPV6_MORE_FRAGMENTS):
+                # A piece of a datagram (an atomic fragment, neither, is read as it is).
+                offset = fragmented & IPV6_FRAGMENT_OFFSET_MASK
+                key = (6, data[at + IPV6_SOURCE : at + IPV6_SOURCE + 32], u32(data, pos + 4))
+                header = b""
+                if not offset:  # the fixed header, its next header the fragment's
+                    header = (
+                        data[at : at + IPV6_NEXT_HEADER]
+                        + bytes((following,))
+                        + data[at + IPV6_NEXT_HEADER + 1 : at + IPV6_HEADER]
+                    )
+                start = pos + IPV6_FRAGMENT_HEADER_LENGTH
+                return Fragment(key, offset, bool(fragmented & IPV6_MORE_FRAGMENTS), header,
+                                data[start : start + remaining - IPV6_FRAGMENT_HEADER_LENGTH], tunnel)  # fmt: skip
             ext_len = IPV6_FRAGMENT_HEADER_LENGTH
         elif next_header in _TUNNELS:
             return _ip_in_ip(next_header, data, pos, 6, frame, time, share, tunnel)

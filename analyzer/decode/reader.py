@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.decode.capture_file import CaptureFile
+from analyzer.decode.fragments import Fragment, Reassembler
 from analyzer.decode.ip_tcp import Elsewhere, HeaderCut, Malformed, parse_ip_tcp
 from analyzer.decode.link_layer import IP_OFFSET, linktype_name
 from analyzer.decode.segment import Datagram, Segment, Unreachable
@@ -24,6 +25,7 @@ class DecodeStats:
     tcp_segments: int = 0
     malformed: int = 0
     headers_cut: int = 0  # frames the snapshot length cut inside their IP or TCP header
+    fragments_incomplete: int = 0  # fragmented datagrams never made whole (decode/fragments.py)
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
     undecodable: dict[str, int] = field(default_factory=dict)  # frames by what stopped the decoder
     warnings: list[str] = field(default_factory=list)
@@ -78,6 +80,7 @@ def read_packets(
     segments of the other shares' connections are counted in the stats, not yielded."""
     stats = stats if stats is not None else DecodeStats()
     capture = CaptureFile(path)
+    fragments = Reassembler()
     try:
         with capture:
             number = 0
@@ -108,6 +111,14 @@ def read_packets(
                     if at is None:
                         continue
                     segment = parse_ip_tcp(data, at, number, capture.time, share)
+                    if isinstance(segment, Fragment):
+                        whole = fragments.add(segment, capture.time)
+                        if whole is None:
+                            continue
+                        # Read as if it had come whole, in the frame of its last fragment.
+                        segment = parse_ip_tcp(whole, 0, number, capture.time, share, segment.tunnel)
+                        if isinstance(segment, Fragment):
+                            continue  # fragmented again inside: not a datagram anyone sends
                 except HeaderCut:
                     stats.headers_cut += 1
                     continue
@@ -129,6 +140,7 @@ def read_packets(
     finally:
         stats.format = capture.format
         stats.warnings[:0] = capture.warnings
+        stats.fragments_incomplete = fragments.finish()
     if stats.unsupported_linktypes:
         if stats.tcp_segments == 0 and sum(stats.unsupported_linktypes.values()) == stats.frames:
             types = ", ".join(linktype_name(t) for t in sorted(stats.unsupported_linktypes))
@@ -143,6 +155,12 @@ def read_packets(
     backwards = stats.backwards_warning()
     if backwards is not None:
         stats.warnings.append(backwards)
+    if stats.fragments_incomplete:
+        count = stats.fragments_incomplete
+        stats.warnings.append(
+            f"{count:,} IP datagram{'s' if count != 1 else ''} sent in fragments left out: a fragment "
+            "missing from the capture (Wireshark leaves such a datagram unread too)"
+        )
     if stats.headers_cut:
         stats.warnings.append(
             f"{stats.headers_cut:,} frames skipped: cut inside their IP or TCP header (the capture's "

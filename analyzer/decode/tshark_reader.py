@@ -157,7 +157,8 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
             int(tcp.checksum, 16),
             int(ip.ttl if family == 4 else ip.hlim),
             _rst_data(tcp) if flags & RST else b"",
-            _payload_cut(packet, tcp),
+            # A datagram put together from fragments was whole; its TCP header is not in this frame.
+            _payload_cut(packet, tcp) and ip.get_field_value("fragment_count") is None,
             *_first_sack_block(tcp),
         )
     if quoting < len(names):
