@@ -93,7 +93,8 @@ class Close:
                 f"{'before the close completed' if other else 'before the other side closed'}: fin-then-reset close"
             )
             return text
-        text = f"{self.first_fin} closed first; {self.shape} close"
+        # "half-close" names itself; the others are shapes of a close.
+        text = f"{self.first_fin} closed first; {self.shape}{'' if self.shape == 'half-close' else ' close'}"
         if self.unacknowledged and self.fins:
             sides = [side for side, fin in self.fins.items() if fin in self.unacknowledged]
             named = " and ".join(f"the {side}'s FIN (frame {self.fins[side].frame})" for side in sides)
