@@ -531,3 +531,27 @@ def test_tshark_reads_fragments_as_we_do(tmp_path) -> None:
         path = write_capture(tmp_path / f"frag{family}.pcap", _fragmented(family, size, reverse=True))
         fast, wireshark = analyze_file(str(path)), analyze_file(str(path), decoder="tshark")
         assert analysis_to_dict(wireshark) == analysis_to_dict(fast)
+
+
+def test_packets_in_simple_packet_blocks_say_they_carry_no_time(tmp_path) -> None:
+    """A Simple Packet Block has no timestamp: each takes the time of the packet before it,
+    and a warning says so, rather than an RTT of 0 µs passing for a measurement."""
+    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    frame = b"\x02" * 12 + b"\x08\x00" + ip + tcp
+    simple = struct.pack("<I", len(frame)) + frame + b"\0" * (-len(frame) % 4)
+    blocks = [
+        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)),
+        _enhanced_packet(0, 1_000_000, frame),
+        _pcapng_block(3, simple),
+        _pcapng_block(3, simple),
+    ]
+    capture = tmp_path / "simple.pcapng"
+    capture.write_bytes(b"".join(blocks))
+    stats = DecodeStats()
+    assert [segment.time for segment in read_packets(str(capture), stats)] == [1.0, 1.0, 1.0]
+    assert stats.warnings == [
+        "2 packets in Simple Packet Blocks, which carry no time: each is given the time of the packet "
+        "before it (0 before any), so durations that involve them are not measured ones"
+    ]

@@ -97,3 +97,18 @@ def test_time_wait_ends_after_linuxs_60_seconds_within_its_timer_wheels_slack() 
     [result] = analyze_segments(conversation(*HANDSHAKE, *fin)).connections
     apply_time_wait_timer(result, 150.0)
     assert result.states["client"][-1][1] == State.TIME_WAIT
+
+
+def test_one_difference_the_snapshots_repeat_is_said_once_with_its_count() -> None:
+    from analyzer.findings.kernel_agreement import Disagreement, KernelAgreement
+
+    when = "during program run: ./t2.sh"
+    repeated = [Disagreement(160.0 + 0.5 * n, "server", when, "CLOSED", "TIME_WAIT") for n in range(17)]
+    other = Disagreement(170.0, "client", when, "FIN_WAIT_1", "ESTABLISHED")
+    agreement = KernelAgreement(snapshots=20, compared=40, agreed=22, states_checked=["CLOSED"],
+                                disagreements=[*repeated, other])  # fmt: skip
+    assert agreement.describe() == (
+        "kernel agrees on 22 of 40 state checks (CLOSED); during program run: ./t2.sh the kernel had the "
+        "server in CLOSED, inferred TIME_WAIT (17 snapshots over 8.000 s); during program run: ./t2.sh the "
+        "kernel had the client in FIN_WAIT_1, inferred ESTABLISHED"
+    )

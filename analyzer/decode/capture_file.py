@@ -60,6 +60,7 @@ class CaptureFile:
         self.linktype = 0
         self.data = b""
         self._last_time = 0.0
+        self.untimed = 0  # packets in Simple Packet Blocks: no time of their own
         self._stream: BinaryIO | None = None
         self._ahead: _ReadAhead | None = None  # a pcap file's records
         self._little = True  # a pcap file's byte order
@@ -301,6 +302,7 @@ class CaptureFile:
             if len(body) < 4 or not interfaces:
                 return None
             origlen = struct.unpack(endian + "I", body[:4])[0]
+            self.untimed += 1
             return (self._last_time, interfaces[0][0], body[4 : 4 + origlen])
         if block_type == BLOCK_EPB:
             if len(body) < 20:

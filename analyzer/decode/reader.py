@@ -140,6 +140,12 @@ def read_packets(
     finally:
         stats.format = capture.format
         stats.warnings[:0] = capture.warnings
+        if capture.untimed:
+            stats.warnings.append(
+                f"{capture.untimed:,} packets in Simple Packet Blocks, which carry no time: each is given "
+                "the time of the packet before it (0 before any), so durations that involve them are not "
+                "measured ones"
+            )
         stats.fragments_incomplete = fragments.finish()
     if stats.unsupported_linktypes:
         if stats.tcp_segments == 0 and sum(stats.unsupported_linktypes.values()) == stats.frames:

@@ -25,6 +25,7 @@ from analyzer.connections import Connection, Side
 from analyzer.findings.kernel_events import EventAgreement
 from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
+from analyzer.timefmt import format_duration
 
 
 @dataclass
@@ -67,8 +68,21 @@ class KernelAgreement:
             f"kernel agrees on {self.agreed} of {self.compared} state checks "
             f"({', '.join(self.states_checked)})"
         )
+        # Snapshots every 0.5 s repeat one difference for as long as it lasts: said once.
+        runs: list[list[Disagreement]] = []
         for d in self.disagreements:
+            last = runs[-1][-1] if runs else None
+            if last is not None and (last.when, last.side, last.kernel, last.inferred) == (
+                d.when, d.side, d.kernel, d.inferred,
+            ):  # fmt: skip
+                runs[-1].append(d)
+            else:
+                runs.append([d])
+        for run in runs:
+            d = run[0]
             text += f"; {d.when} the kernel had the {d.side} in {d.kernel}, inferred {d.inferred}"
+            if len(run) > 1:
+                text += f" ({len(run)} snapshots over {format_duration(run[-1].time - d.time)})"
         return text
 
 
