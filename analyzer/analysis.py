@@ -20,7 +20,7 @@ from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Connection, Side, Timeouts, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
-from analyzer.decode.segment import impossible_flags
+from analyzer.decode.segment import FIN, impossible_flags
 from analyzer.errors import CaptureFileError
 from analyzer.files import STDIN
 from analyzer.findings.application import application_findings
@@ -360,7 +360,11 @@ def apply_time_wait_timer(result: ConnectionAnalysis, recorded_until: float | No
         history = result.states[side]
         if not history or history[-1][1] != State.TIME_WAIT:
             continue
-        ends = history[-1][0] + TIME_WAIT_SECONDS
+        # Linux starts the 60 s again for each FIN the peer resends into TIME_WAIT.
+        entered = history[-1][0]
+        fins = [s.time for s in result.connection.segments
+                if s.time >= entered and s.flags & FIN and result.connection.sender(s) != side]  # fmt: skip
+        ends = max([entered, *fins]) + TIME_WAIT_SECONDS
         if ends < recorded_until:
             history.append((ends, State.CLOSED))
             frames = result.state_frames.get(side)

@@ -129,10 +129,15 @@ def _endpoint(address: str | None) -> Endpoint | None:
 
 
 def _normal(endpoint: Endpoint) -> Endpoint:
+    """As the capture holds it: an IPv4 client of a dual-stack listener is ::ffff:a.b.c.d to
+    its socket (strace, ss) and a.b.c.d on the wire."""
     try:
-        return ipaddress.ip_address(endpoint[0]).compressed, endpoint[1]
+        address = ipaddress.ip_address(endpoint[0])
     except ValueError:
         return endpoint
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.compressed, endpoint[1]
 
 
 def _at(local: Endpoint, end: Endpoint) -> bool:

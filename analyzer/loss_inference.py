@@ -51,6 +51,7 @@ from analyzer.findings.resends import earlier_copies
 # in flight however short the path: on loopback two FINs 42 µs apart did. A timer's
 # resend comes RTO_MIN (200 ms) or more after what armed it, far beyond this.
 CROSSING_FLOOR: Final = 0.010
+RTO_MIN: Final = 0.200  # Linux's least retransmission timeout (TCP_RTO_MIN)
 
 
 def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
@@ -130,7 +131,7 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         sender = (segment.src, segment.sport)
         covered = segment.seq_end
         syn = bool(segment.flags & SYN)
-        if not syn and _answers_peer(segments[previous], segment, crossing):
+        if not syn and _answers_peer(segments, previous, index, crossing):
             continue
 
         # A SYN/ACK after the same end's SYN answers a SYN of the peer (simultaneous open):
@@ -189,16 +190,24 @@ class _Reach:
         return 0 < seq_diff(ack, isn) <= seq_diff(self.end, isn)
 
 
-def _answers_peer(earlier: Segment, copy: Segment, crossing: float) -> bool:
-    """A FIN sent again at once, acknowledging more of the peer than its first copy: the
-    end's answer to what the peer sent meanwhile (a BSD stack sets FIN on every segment
-    while its FIN is unacknowledged, so the ACK of the peer's FIN in a simultaneous close
-    carries it again), not a timer's resend: it proves nothing of the first copy."""
-    return (
-        bool(copy.flags & earlier.flags & ACK)
-        and seq_diff(copy.ack, earlier.ack) > 0
-        and copy.time - earlier.time <= crossing
-    )
+def _answers_peer(segments: list[Segment], previous: int, index: int, crossing: float) -> bool:
+    """A FIN sent again at once to acknowledge the peer's FIN, which its first copy did not:
+    the end's answer to that FIN (a BSD stack sets FIN on every segment while its own is
+    unacknowledged, so the ACK of the peer's FIN in a simultaneous close carries it again),
+    not a timer's resend. It proves nothing of the first copy."""
+    earlier, copy = segments[previous], segments[index]
+    if not copy.flags & earlier.flags & ACK or seq_diff(copy.ack, earlier.ack) <= 0:
+        return False
+    # Sooner than any retransmission timer (a handshake's lost SYN makes `crossing` long).
+    if copy.time - earlier.time > min(crossing, RTO_MIN):
+        return False
+    sender = (copy.src, copy.sport)
+    for position in range(index - 1, -1, -1):
+        peer = segments[position]
+        if (peer.src, peer.sport) == sender or peer.flags & RST or not peer.flags & FIN:
+            continue
+        return peer.seq_end == copy.ack  # the peer's latest FIN, which the copy acknowledges
+    return False
 
 
 def _first_answer(segments: list[Segment], syn: int, position: int) -> bool:

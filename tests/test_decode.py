@@ -555,3 +555,16 @@ def test_packets_in_simple_packet_blocks_say_they_carry_no_time(tmp_path) -> Non
         "2 packets in Simple Packet Blocks, which carry no time: each is given the time of the packet "
         "before it (0 before any), so durations that involve them are not measured ones"
     ]
+
+
+def test_fragments_cut_by_a_snapshot_length_still_make_their_segment(tmp_path) -> None:
+    """tcpdump -s 96: every fragment cut, none missing. The segment has its whole length and
+    says its payload was not all captured, as an unfragmented packet cut so would; and a
+    copy of a fragment after its datagram was read starts nothing new."""
+    packets = _fragmented(4, 1480)
+    packets.insert(5, packets[4].copy())  # the second fragment again, after the datagram
+    path = write_capture(tmp_path / "cut.pcap", packets, snaplen=96)
+    stats = DecodeStats()
+    [data] = [s for s in read_packets(str(path), stats) if s.payload_len and s.sport == 40000]
+    assert (data.payload_len, data.payload_cut, data.frame) == (2900, True, 5)
+    assert stats.warnings == []

@@ -112,3 +112,12 @@ def test_one_difference_the_snapshots_repeat_is_said_once_with_its_count() -> No
         "server in CLOSED, inferred TIME_WAIT (17 snapshots over 8.000 s); during program run: ./t2.sh the "
         "kernel had the client in FIN_WAIT_1, inferred ESTABLISHED"
     )
+
+
+def test_a_fin_resent_into_time_wait_starts_its_60_seconds_again() -> None:
+    from analyzer.analysis import apply_time_wait_timer
+
+    fin = (("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502), (4.0, "s", "FA", 501, 102))
+    [result] = analyze_segments(conversation(*HANDSHAKE, *fin)).connections
+    apply_time_wait_timer(result, 200.0)
+    assert result.states["client"][-1] == (100.0 + 4.0 + 60.0, State.CLOSED)

@@ -260,4 +260,4 @@ def test_run_traced_ends_when_the_command_does_not_when_its_background_child_doe
     assert time.monotonic() - started < 40
     [program] = [c for c in sidecar["calls"] if c["side"] == "program"]
     assert program["result"] == "exit status 3" and program["end_time"] - program["time"] < 10
-    assert sidecar["processes_ended"] == ["sleep 60"]
+    assert sidecar["facts"]["ended_in_background"] == ["sleep 60"]

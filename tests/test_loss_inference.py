@@ -152,3 +152,14 @@ def test_a_fin_resent_by_its_timer_after_acknowledging_more_was_still_lost() -> 
     steps[5] = (0.201268, "c", "FA", 101, 502)
     steps[6:] = [(0.201307, "s", "FA", 501, 102), (0.201345, "c", "A", 102, 502)]
     assert 5 in lost_segments(conversation(*steps))
+
+
+def test_a_fin_resent_after_the_peers_data_is_no_answer_to_a_fin() -> None:
+    """(from a review) The first SYN lost makes the crossing window over a second; the FIN
+    (5) lost, the peer sends data (6), the FIN's timer resends it acknowledging that data (7):
+    a resend, not an answer to a FIN of the peer's, so 5 was lost."""
+    segments = conversation(
+        (0.0, "c", "S", 100, 0), (1.0, "c", "S", 100, 0), (1.001, "s", "SA", 500, 101), (1.002, "c", "A", 101, 501),
+        (1.100, "c", "FA", 101, 501), (1.150, "s", "PA", 501, 101, 10), (1.310, "c", "FA", 101, 511),
+    )  # fmt: skip
+    assert 5 in lost_segments(segments)

@@ -132,14 +132,6 @@ def test_ipv6_socket_names_are_read_whole() -> None:
     assert accept["accepted"] == {"id": 1, "fd": 4, "local": "[::1]:9100", "peer": "[::1]:34950"}
 
 
-def test_the_traced_commands_exit_status_from_its_exit_line() -> None:
-    from analyzer.capture.strace_calls import exit_status
-
-    trace = "28548 +++ exited with 0 +++\n28547 exit_group(3) = ?\n28547 +++ exited with 3 +++\n"
-    assert (exit_status(trace, 28547), exit_status(trace, 28548), exit_status(trace, 1)) == (3, 0, None)
-    assert exit_status("28547 +++ killed by SIGINT +++\n", 28547) == -2
-
-
 def test_eagain_after_a_send_timeout_is_kept_a_non_blocking_one_is_not() -> None:
     """A blocking send() that gave up after its 2 s SO_SNDTIMEO is the error the program
     saw; a non-blocking recv() with nothing to read yet is noise."""
@@ -155,3 +147,92 @@ def test_eagain_after_a_send_timeout_is_kept_a_non_blocking_one_is_not() -> None
         "EAGAIN",
         2.001,
     )
+
+
+# From a review: a client whose connection was reset before its socket had an address
+# (strace names it by inode throughout), whose fd 4 accept() hands out next.
+RESET_THEN_REUSED_FD = """\
+100 1796124204.790461 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<TCP:[142733]> <0.000052>
+100 1796124204.791328 bind(3<TCP:[142733]>, {sa_family=AF_INET, sin_port=htons(9100), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000046>
+100 1796124204.791616 listen(3<TCP:[127.0.0.1:9100]>, 5) = 0 <0.000046>
+100 1796124204.791969 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 4<TCP:[142734]> <0.000039>
+100 1796124204.792250 connect(4<TCP:[142734]>, {sa_family=AF_INET, sin_port=htons(9100), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000110>
+100 1796124204.843417 recvfrom(4<TCP:[142734]>, 0x7f732dbb66f0, 10, 0, NULL, NULL) = -1 ECONNRESET (Connection reset by peer) <0.000049>
+100 1796124204.843807 close(4<TCP:[142734]>) = 0 <0.000036>
+100 1796124204.849530 accept4(3<TCP:[127.0.0.1:9100]>, {sa_family=AF_INET, sin_port=htons(41930), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC) = 4<TCP:[127.0.0.1:9100->127.0.0.1:41930]> <0.000100>
+100 1796124204.849936 sendto(4<TCP:[127.0.0.1:9100->127.0.0.1:41930]>, "x", 1, 0, NULL, 0) = 1 <0.000060>
+100 1796124204.850342 close(4<TCP:[127.0.0.1:9100->127.0.0.1:41930]>) = 0 <0.000049>
+"""
+
+# Two processes, each with its own fd 3.
+TWO_PROCESSES_ONE_FD = """\
+100 1796124204.700000 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<TCP:[142733]> <0.000052>
+100 1796124204.701000 bind(3<TCP:[142733]>, {sa_family=AF_INET, sin_port=htons(9100), sin_addr=inet_addr("0.0.0.0")}, 16) = 0 <0.000046>
+100 1796124204.702000 listen(3<TCP:[0.0.0.0:9100]>, 5) = 0 <0.000046>
+200 1796124204.800000 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<TCP:[150001]> <0.000039>
+200 1796124204.800300 connect(3<TCP:[150001]>, {sa_family=AF_INET, sin_port=htons(9100), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000110>
+100 1796124204.801000 accept4(3<TCP:[0.0.0.0:9100]>, {sa_family=AF_INET, sin_port=htons(41930), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC) = 4<TCP:[127.0.0.1:9100->127.0.0.1:41930]> <0.000100>
+200 1796124204.900000 sendto(3<TCP:[127.0.0.1:41930->127.0.0.1:9100]>, "hello", 5, 0, NULL, 0) = 5 <0.000060>
+"""
+
+# A dual-stack listener ([::]) and an IPv4 client: its sockets are ::ffff:127.0.0.1.
+DUAL_STACK = """\
+100 1796124204.700000 listen(3<TCPv6:[[::]:9100]>, 5) = 0 <0.000046>
+100 1796124204.801000 accept4(3<TCPv6:[[::]:9100]>, {sa_family=AF_INET6, sin6_port=htons(41930)}, [28], SOCK_CLOEXEC) = 4<TCPv6:[[::ffff:127.0.0.1]:9100->[::ffff:127.0.0.1]:41930]> <0.000100>
+100 1796124204.802000 recvfrom(4<TCPv6:[[::ffff:127.0.0.1]:9100->[::ffff:127.0.0.1]:41930]>, "hello", 100, 0, NULL, NULL) = 5 <0.000026>
+100 1796124204.803000 close(4<TCPv6:[[::ffff:127.0.0.1]:9100->[::ffff:127.0.0.1]:41930]>) = 0 <0.000026>
+"""
+
+
+def _shown(calls: list) -> list[tuple]:
+    return [(c["side"], c["call"], c["socket"]["id"]) for c in calls]
+
+
+def test_a_closed_inode_named_socket_keeps_its_own_number_and_side() -> None:
+    """Its close() does not take the name of the next socket given fd 4 (the accepted one),
+    its calls stay the client's (its connect() says so), and the accepted socket is new."""
+    assert _shown(calls_from_strace(RESET_THEN_REUSED_FD)) == [
+        ("server", "socket(SOCK_STREAM)", 0),
+        ("server", "bind(127.0.0.1:9100)", 0),
+        ("server", "listen(5)", 0),
+        ("client", "socket(SOCK_STREAM)", 1),
+        ("client", "connect(127.0.0.1:9100)", 1),
+        ("client", "recv()", 1),
+        ("client", "close()", 1),
+        ("server", "accept()", 0),
+        ("server", 'send("x")', 2),
+        ("server", "close()", 2),
+    ]
+
+
+def test_descriptors_of_two_processes_are_not_mixed() -> None:
+    calls = calls_from_strace(TWO_PROCESSES_ONE_FD)
+    assert _shown(calls)[:5] == [
+        ("server", "socket(SOCK_STREAM)", 0),
+        ("server", "bind(0.0.0.0:9100)", 0),
+        ("server", "listen(5)", 0),
+        ("client", "socket(SOCK_STREAM)", 1),
+        ("client", "connect(127.0.0.1:9100)", 1),
+    ]
+    assert calls[3]["socket"]["peer"] == "127.0.0.1:9100"
+
+
+def test_a_dual_stack_servers_calls_are_the_ipv4_connections() -> None:
+    from analyzer.call_sockets import calls_on
+
+    calls = calls_from_strace(DUAL_STACK)
+    ends = (("127.0.0.1", 41930), ("127.0.0.1", 9100))
+    mine = calls_on(calls, ends, 1796124204.80, 1796124204.81)
+    assert [c["call"] for c in mine] == ["listen(5)", "accept()", "recv()", "close()"]
+
+
+def test_one_4_tuple_used_twice_is_two_sockets() -> None:
+    line = "100 {t} {call}(5<TCP:[127.0.0.1:40000->127.0.0.1:80]>{rest}) = 0 <0.000010>\n"
+    trace = "".join(
+        line.format(t=t, call=call, rest=rest)
+        for t, call, rest in [
+            ("1.0", "sendto", ', "a", 1, 0, NULL, 0'), ("1.1", "close", ""),
+            ("2.0", "sendto", ', "b", 1, 0, NULL, 0'), ("2.1", "close", ""),
+        ]
+    )  # fmt: skip
+    assert [c["socket"]["id"] for c in calls_from_strace(trace)] == [0, 0, 1, 1]

@@ -282,13 +282,37 @@ def tracefs() -> Path | None:
     return next((path for path in TRACEFS if (path / "events").is_dir()), None)
 
 
+def tracefs_mountable() -> bool:
+    """Whether tracefs, not mounted here, can be mounted for the recorder alone (root)."""
+    try:
+        return "\ttracefs\n" in Path("/proc/filesystems").read_text() and TRACEFS[0].is_dir()
+    except OSError:
+        return False
+
+
+def with_tracefs(command: list[str]) -> list[str]:
+    """`command` as it runs where tracefs is mounted; where it is not (a host that never
+    mounted it), in a mount namespace of its own with tracefs mounted there: the host's
+    mounts stay as they were, and it goes with the command."""
+    if tracefs() is not None:
+        return command
+    mount = f'mount -t tracefs tracefs {TRACEFS[0]} && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount, "tracefs", *command]
+
+
 def _format(event: str) -> str | None:
     """A tracepoint's format description (fields, print format), or None where tracefs is not
     readable."""
     root = tracefs()
     try:
-        return (root / "events" / event / "format").read_text() if root else None
-    except OSError:
+        if root is not None:
+            return (root / "events" / event / "format").read_text()
+        if not tracefs_mountable():
+            return None
+        read = subprocess.run(with_tracefs(["cat", str(TRACEFS[0] / "events" / event / "format")]),
+                              capture_output=True, text=True, timeout=10)  # fmt: skip
+        return read.stdout if read.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired):
         return None
 
 
@@ -494,8 +518,8 @@ def unavailable() -> str | None:
         return "bpftrace needs root"
     if not BTF.exists():
         return f"the kernel has no BTF ({BTF}), which the probes read sockets with"
-    if tracefs() is None:
-        return "tracefs is not mounted (/sys/kernel/tracing), where tracepoints are described"
+    if tracefs() is None and not tracefs_mountable():
+        return "tracefs is not mounted (/sys/kernel/tracing) nor can be, where tracepoints are described"
     return None
 
 
@@ -544,7 +568,7 @@ class KernelTrace:
         kfree_skb = _format("skb/kfree_skb")
         text = script(self.names.has_rst_reason, kfree_skb is None or " rx_sk;" in kfree_skb)
         # The program on standard input: the command line stays short enough to read in ps.
-        self.command = [program, "-", str(self.netns_inode), str(self.marker), str(self.tag)]
+        self.command = with_tracefs([program, "-", str(self.netns_inode), str(self.marker), str(self.tag)])
         self._offsets.append(boottime_offset_ns())
         self._started = time.monotonic()
         self._process = subprocess.Popen(

@@ -11,17 +11,21 @@ the run is analyzed as usual.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
-from analyzer.capture.strace_calls import TRACE_ARGS, calls_from_strace, exit_status
+from analyzer.capture.strace_calls import TRACE_ARGS, calls_from_strace
 from analyzer.scenarios.base import Context, Scenario
 
 STOP_GRACE_SECONDS = 5.0
-TRACE_POLL_SECONDS = 0.1
+TRACER_WAIT_SECONDS = 2.0
+BACKGROUND_GRACE_SECONDS = 1.0
 
 
 def _default_sigint() -> None:
@@ -33,15 +37,22 @@ def program_scenario(name: str, argv: list[str], trace_calls: bool) -> Scenario:
         trace = Path(tempfile.mkstemp(prefix="handshake-strace-", suffix=".txt")[1]) if trace_calls else None
         command = ["strace", *TRACE_ARGS, "-o", str(trace), "--", *argv] if trace else argv
         try:
+            ended: list[str] = []
             with ctx.log.step("program", f"run: {shlex.join(argv)}") as outcome:
-                code, stopped = _run(command) if trace is None else _run_traced(command, trace)
+                if trace is None:
+                    code, stopped = _run(command)
+                else:
+                    code, stopped, ended = _run_traced(command)
                 outcome.returned(f"stopped, exit status {code}" if stopped else f"exit status {code}")
             if trace is not None:
                 ctx.log.merge(calls_from_strace(trace.read_text(errors="replace")))
         finally:
             if trace is not None:
                 trace.unlink(missing_ok=True)
-        return {"command": argv, "exit_status": code, "stopped": stopped, "traced_calls": trace_calls}
+        # What the command left running, ended once it had exited (without strace the sandbox
+        # ends it, in processes_ended).
+        return {"command": argv, "exit_status": code, "stopped": stopped, "traced_calls": trace_calls,
+                "ended_in_background": ended}  # fmt: skip
 
     return Scenario(
         name=name,
@@ -52,67 +63,82 @@ def program_scenario(name: str, argv: list[str], trace_calls: bool) -> Scenario:
     )
 
 
-def _run_traced(command: list[str], trace: Path) -> tuple[int, bool]:
-    """_run under strace, which follows every process the command starts: a server it left
-    in the background would keep strace, and the run, waiting. Once the command itself has
-    exited, strace is stopped (it detaches), and the sandbox ends what is left, as without
-    strace. The status is the command's, from strace's exit line for it."""
+def _run_traced(command: list[str]) -> tuple[int, bool, list[str]]:
+    """_run under strace (-D: the process started is the command, strace a grandchild that
+    traces it). strace follows what the command starts: once the command has exited, what it
+    left running in the background is ended (strace traces their end and exits with them), as
+    the sandbox ends it without strace. Returns _run's and the command lines so ended."""
     try:
         process = subprocess.Popen(command, preexec_fn=_default_sigint)
     except FileNotFoundError:
-        return 127, False
-    child = None
+        return 127, False, []
+    tracer = _tracer_of(process.pid)
+    stopped = False
     try:
-        while True:
-            try:
-                code = process.wait(timeout=TRACE_POLL_SECONDS)
-                break  # strace ended: everything it traced has
-            except subprocess.TimeoutExpired:
-                pass
-            if child is None:
-                child = _first_child(process.pid, trace)
-            elif not _alive(child):
-                process.send_signal(signal.SIGTERM)  # detach from what the command left behind
-                code = process.wait()
-                break
+        code = process.wait()
     except KeyboardInterrupt:
+        # A SIGTERM to the capture (the sandbox turns it into this): stop the program.
+        stopped = True
         process.send_signal(signal.SIGINT)
         try:
             code = process.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             code = process.wait()
-        own = exit_status(trace.read_text(errors="replace"), child) if child is not None else None
-        return (own if own is not None else code), True
-    own = exit_status(trace.read_text(errors="replace"), child) if child is not None else None
-    if own is not None:
-        code = own
-    return code, code == -signal.SIGINT
+    ended = _end_traced(tracer) if tracer else []
+    return code, stopped or code == -signal.SIGINT, ended
 
 
-def _first_child(pid: int, trace: Path) -> int | None:
-    """The process strace started: its first child, or (gone already) the first in its trace."""
+def _tracer_of(pid: int) -> int:
+    """The pid of the process tracing `pid` (0 if none shows within a couple of seconds)."""
+    deadline = time.monotonic() + TRACER_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        tracer = _status_field(pid, "TracerPid")
+        if tracer:
+            return tracer
+        time.sleep(0.01)
+    return 0
+
+
+def _status_field(pid: int, name: str) -> int:
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    if children:
-        return int(children[0])
-    try:
-        with trace.open(errors="replace") as lines:
-            first = lines.readline().split(maxsplit=1)
-    except OSError:
-        return None
-    return int(first[0]) if first and first[0].isdigit() else None
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
-def _alive(pid: int) -> bool:
-    """Whether `pid` still runs (a zombie, exited but not yet reaped by strace, does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+def _end_traced(tracer: int) -> list[str]:
+    """End what `tracer` still traces (SIGTERM, then SIGKILL after a grace), then wait for
+    strace to finish writing and exit. The command lines of those ended."""
+    traced = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _status_field(int(p.name), "TracerPid") == tracer
+    ]
+    ended = []
+    for pid in traced:
+        with contextlib.suppress(OSError):
+            ended.append(
+                Path(f"/proc/{pid}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+                .strip()
+            )
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + BACKGROUND_GRACE_SECONDS
+    while Path(f"/proc/{tracer}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in traced:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while Path(f"/proc/{tracer}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return ended
 
 
 def _run(command: list[str]) -> tuple[int, bool]:

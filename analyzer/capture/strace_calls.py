@@ -31,11 +31,10 @@ TRACE_ARGS = [
     "-ttt",
     "-T",
     "-yy",
-    "-q",  # not -qq: each process's exit line tells the traced command's status (program.py)
-    # A SIGTERM stops strace between two calls (with -o its default, -I3, blocks it): how the
-    # run lets go of what the command left running (program.py).
-    "-I",
-    "2",
+    "-qq",
+    # strace as a detached grandchild: the process started is the command itself, whose end
+    # (and status) the run waits for, whatever it left running in the background (program.py).
+    "-D",
     "-s",
     "40",
     "-e",
@@ -221,10 +220,11 @@ def calls_from_strace(text: str) -> list[CallRecord]:
             roles[entry.pid] = entry.role
     _name_inodes(traced)
     listening = {t.where for t in traced if t.call.startswith("listen(") and not t.where.isdigit()}
+    socket_roles = _socket_roles(traced)
     ids: dict[str, int] = {}
     records: list[CallRecord] = []
     for t in traced:
-        side = _side(t.where, listening) if t.role is None else t.role
+        side = t.role or _side(t.where, listening) or socket_roles.get(t.where)
         record: CallRecord = {
             "time": t.time,
             "end_time": t.end_time,
@@ -239,23 +239,36 @@ def calls_from_strace(text: str) -> list[CallRecord]:
         if accepted is not None:
             record["accepted"] = accepted
         records.append(record)
+        if t.call == "close()":
+            ids.pop(t.where, None)  # a later socket of the same addresses (port reuse) is another
     return records
 
 
 def _name_inodes(traced: list[_Traced]) -> None:
-    """An inode-named socket's calls take the addresses its descriptor shows next, before a
-    close() of it (in time order)."""
+    """An inode-named socket's calls take the addresses its descriptor shows next in the same
+    process (thread), before a close() of it (in time order). A close() itself never looks
+    ahead: the number is free after it, and the next socket given it is another."""
     for index, entry in enumerate(traced):
-        if not entry.where.isdigit():
+        if not entry.where.isdigit() or entry.call == "close()":
             continue
         for later in traced[index + 1 :]:
-            if later.fd != entry.fd:
+            if later.fd != entry.fd or later.pid != entry.pid:
                 continue
             if not later.where.isdigit():
                 entry.where = later.where
                 break
             if later.where != entry.where or later.call == "close()":
                 break  # closed, or the number given to another socket
+
+
+def _socket_roles(traced: list[_Traced]) -> dict[str, Side]:
+    """The side of each socket a call made plain: a connect() the client's, a listen() or
+    accept() the server's (for a socket never named by address: a reset connection's)."""
+    roles: dict[str, Side] = {}
+    for entry in traced:
+        if entry.role is not None and entry.where:
+            roles.setdefault(entry.where, entry.role)
+    return roles
 
 
 def _split(where: str) -> tuple[str | None, str | None]:
@@ -286,19 +299,14 @@ def _tag(fd: int, where: str, ids: dict[str, int]) -> CallSocket | None:
     if fd < 0:
         return None
     local, peer = _split(where)
-    number = ids.setdefault(where, len(ids))
+    number = ids.get(where)
+    if number is None:  # numbers are never reused, as a closed socket's name may be
+        number = ids[where] = _next_id(ids)
     return {"id": number, "fd": fd, "local": local, "peer": peer}
 
 
-def exit_status(text: str, pid: int) -> int | None:
-    """The traced process `pid`'s exit status as strace's exit line gives it (a signal's:
-    minus its number, as subprocess writes it); None if the trace has no such line."""
-    import signal
-
-    for line in text.splitlines():
-        found = _EXITED.match(line.strip())
-        if found and int(found["pid"]) == pid:
-            if found["code"] is not None:
-                return int(found["code"])
-            return -int(getattr(signal, found["signal"], 0))
-    return None
+def _next_id(ids: dict[str, int]) -> int:
+    """A socket number not given before: one past the highest ever (kept under the key "")."""
+    number = ids.get("", -1) + 1
+    ids[""] = number
+    return number

@@ -38,14 +38,19 @@ class Fragment:
     offset: int
     more: bool
     header: bytes
-    payload: bytes
+    payload: bytes  # as captured: a snapshot length may have kept less than `length`
     tunnel: str
+    length: int = -1  # its share of the datagram, as its IP header gives it (-1: all captured)
+
+    def __post_init__(self) -> None:
+        if self.length < 0:
+            self.length = len(self.payload)
 
 
 @dataclass(eq=False)
 class _Datagram:
     started: float
-    pieces: list[tuple[int, bytes]] = field(default_factory=list)
+    pieces: list[tuple[int, bytes, int]] = field(default_factory=list)  # offset, captured, length
     header: bytes = b""
     total: int = -1  # its payload's length, once the last fragment has come
     size: int = 0
@@ -56,32 +61,38 @@ class Reassembler:
 
     def __init__(self) -> None:
         self._held: dict[tuple, _Datagram] = {}
+        self._done: dict[tuple, float] = {}  # datagrams made whole lately, and when
         self._bytes = 0
         self.incomplete = 0
         self.reassembled = 0
 
     def add(self, fragment: Fragment, time: float) -> bytes | None:
-        """The whole datagram, as an unfragmented IP packet, once `fragment` completes it."""
+        """The whole datagram, as an unfragmented IP packet, once `fragment` completes it:
+        its IP header's length the whole datagram's, its bytes those captured (up to the
+        first a snapshot length left out, as an unfragmented packet cut so would be)."""
         self._expire(time)
+        if fragment.key in self._done:
+            return None  # a copy of a fragment of a datagram already read
         held = self._held.get(fragment.key)
         if held is None:
             held = self._held[fragment.key] = _Datagram(time)
-        held.pieces.append((fragment.offset, fragment.payload))
-        held.size += len(fragment.payload)
-        self._bytes += len(fragment.payload)
+        held.pieces.append((fragment.offset, fragment.payload, fragment.length))
+        held.size += len(fragment.payload) + 1
+        self._bytes += len(fragment.payload) + 1
         if fragment.header:
             held.header = fragment.header
         if not fragment.more:
-            held.total = fragment.offset + len(fragment.payload)
+            held.total = fragment.offset + fragment.length
         whole = _whole(held)
         if whole is None:
             return None
         self._drop(fragment.key)
-        if len(held.header) + len(whole) > MAX_DATAGRAM:
+        self._done[fragment.key] = time
+        if len(held.header) + held.total > MAX_DATAGRAM:
             self.incomplete += 1  # longer than any IP datagram can be: a crafted one
             return None
         self.reassembled += 1
-        return _rebuilt(held.header, whole)
+        return _rebuilt(held.header, whole, held.total)
 
     def finish(self) -> int:
         """Give up what is still held; the count of datagrams never completed."""
@@ -91,6 +102,9 @@ class Reassembler:
         return self.incomplete
 
     def _expire(self, time: float) -> None:
+        done = self._done
+        while done and (len(done) > MAX_DATAGRAMS or time - next(iter(done.values())) > TIMEOUT):
+            del done[next(iter(done))]
         held = self._held
         while held and (
             len(held) > MAX_DATAGRAMS
@@ -104,30 +118,34 @@ class Reassembler:
         self._bytes -= self._held.pop(key).size
 
 
-def _whole(held: _Datagram) -> bytearray | None:
-    """The payload, if every byte of it has come and so has the first fragment's header."""
+def _whole(held: _Datagram) -> bytes | None:
+    """The payload's captured bytes (from its start up to the first one not captured), if
+    every fragment of it has come and so has the first one's header."""
     if held.total < 0 or not held.header:
         return None
+    pieces = sorted(held.pieces, key=lambda item: item[0])
     covered = 0
-    for offset, piece in sorted(held.pieces, key=lambda item: item[0]):
+    for offset, _captured, length in pieces:
         if offset > covered:
-            return None  # a hole
-        covered = max(covered, offset + len(piece))
+            return None  # a hole: a fragment missing
+        covered = max(covered, offset + length)
     if covered < held.total:
         return None
-    whole = bytearray(held.total)
-    for offset, piece in held.pieces:
-        whole[offset : offset + len(piece)] = piece[: max(0, held.total - offset)]
-    return whole
+    whole = bytearray()
+    for offset, captured, _length in pieces:
+        if offset > len(whole):
+            break  # the bytes before it were not captured: the rest is cut
+        whole[offset : offset + len(captured)] = captured
+    return bytes(whole[: held.total])
 
 
-def _rebuilt(header: bytes, payload: bytearray) -> bytes:
-    """The datagram as one unfragmented packet: its length set, no fragment field left."""
+def _rebuilt(header: bytes, payload: bytes, total: int) -> bytes:
+    """The datagram as one unfragmented packet: its length the whole payload's `total`, no
+    fragment field left; `payload` as much of it as was captured."""
     rebuilt = bytearray(header)
     if header[0] >> 4 == 4:
-        length = len(header) + len(payload)
-        rebuilt[2:4] = length.to_bytes(2, "big")
+        rebuilt[2:4] = (len(header) + total).to_bytes(2, "big")
         rebuilt[6:8] = b"\0\0"  # no more fragments, offset 0
     else:
-        rebuilt[4:6] = len(payload).to_bytes(2, "big")
-    return bytes(rebuilt) + bytes(payload)
+        rebuilt[4:6] = total.to_bytes(2, "big")
+    return bytes(rebuilt) + payload

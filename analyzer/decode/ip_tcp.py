@@ -170,7 +170,7 @@ def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
         key = (4, data[at + IPV4_SOURCE : at + IPV4_SOURCE + 8], u16(data, at + IPV4_IDENTIFICATION), proto)
         header = data[at : at + header_len] if not offset else b""
         return Fragment(key, offset, bool(fragmented & IPV4_MORE_FRAGMENTS), header,
-                        data[at + header_len : at + ip_len], tunnel)  # fmt: skip
+                        data[at + header_len : at + ip_len], tunnel, ip_len - header_len)  # fmt: skip
     pos, remaining = at + header_len, ip_len - header_len
     if proto == PROTO_AH:  # its length in 4-byte units after the first 8
         if len(data) < pos + 2:
@@ -218,8 +218,9 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
                         + data[at + IPV6_NEXT_HEADER + 1 : at + IPV6_HEADER]
                     )
                 start = pos + IPV6_FRAGMENT_HEADER_LENGTH
+                length = remaining - IPV6_FRAGMENT_HEADER_LENGTH
                 return Fragment(key, offset, bool(fragmented & IPV6_MORE_FRAGMENTS), header,
-                                data[start : start + remaining - IPV6_FRAGMENT_HEADER_LENGTH], tunnel)  # fmt: skip
+                                data[start : start + length], tunnel, length)  # fmt: skip
             ext_len = IPV6_FRAGMENT_HEADER_LENGTH
         elif next_header in _TUNNELS:
             return _ip_in_ip(next_header, data, pos, 6, frame, time, share, tunnel)

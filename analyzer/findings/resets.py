@@ -428,8 +428,8 @@ def _bytes_received(connection: Connection, reset: Reset) -> int:
     (a resend, or a copy, counted once; a hole the capture missed counted as sent)."""
     start = end = None
     for segment in connection.segments:
-        if segment.time > reset.segment.time:
-            break
+        if segment is reset.segment:
+            break  # in the file's order: its times may run backwards
         if not segment.payload_len or connection.sender(segment) == reset.sender:
             continue
         first = (segment.seq + (1 if segment.flags & SYN else 0)) % MOD
