@@ -53,7 +53,8 @@ class DecodeStats:
             f"time goes backwards at {self.backwards:,} frame{'s' if self.backwards != 1 else ''} "
             f"(first at frame {self.first_backwards}, by up to {format_duration(self.most_backwards)}): "
             "the frames are analyzed and drawn in the file's order, as Wireshark does, with their "
-            "times as recorded (a clock step, or captures merged from several interfaces)"
+            "times as recorded (a clock step, captures merged from several interfaces, or several CPUs' "
+            "capture buffers: microseconds)"
         )
 
 
