@@ -43,6 +43,8 @@ def host_state() -> dict:
         "nft": run("nft", "list", "ruleset"),
         "netns": run("ip", "netns", "list"),
         "links": run("ip", "-brief", "link"),
+        # The host's mounts: tracefs for the kernel recorder is mounted in its own namespace.
+        "mounts": Path("/proc/self/mounts").read_text(),
     }
 
 
