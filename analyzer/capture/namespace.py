@@ -54,12 +54,10 @@ def others_in_this_namespace() -> list[int]:
     return found
 
 
-def end_the_others(grace: float = 1.0) -> list[str]:
-    """Make sure nothing outlives the capture in its namespace: SIGTERM to every other
-    process in it, SIGKILL to those still there after `grace` seconds. Returns the
-    command lines of those it had to end."""
+def terminate(pids: list[int]) -> list[str]:
+    """SIGTERM to each of `pids`; the command lines of those still there to get it."""
     ended = []
-    for pid in others_in_this_namespace():
+    for pid in pids:
         try:
             ended.append(
                 Path(f"/proc/{pid}/cmdline")
@@ -71,6 +69,14 @@ def end_the_others(grace: float = 1.0) -> list[str]:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             continue
+    return ended
+
+
+def end_the_others(grace: float = 1.0) -> list[str]:
+    """Make sure nothing outlives the capture in its namespace: SIGTERM to every other
+    process in it, SIGKILL to those still there after `grace` seconds. Returns the
+    command lines of those it had to end."""
+    ended = terminate(others_in_this_namespace())
     deadline = time.monotonic() + grace
     while ended and time.monotonic() < deadline and others_in_this_namespace():
         time.sleep(0.05)

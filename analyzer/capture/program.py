@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from analyzer.capture.namespace import terminate
 from analyzer.capture.strace_calls import TRACE_ARGS, calls_from_strace
 from analyzer.scenarios.base import Context, Scenario
 
@@ -118,17 +119,7 @@ def _end_traced(tracer: int) -> list[str]:
         for p in Path("/proc").iterdir()
         if p.name.isdigit() and _status_field(int(p.name), "TracerPid") == tracer
     ]
-    ended = []
-    for pid in traced:
-        with contextlib.suppress(OSError):
-            ended.append(
-                Path(f"/proc/{pid}/cmdline")
-                .read_bytes()
-                .replace(b"\0", b" ")
-                .decode(errors="replace")
-                .strip()
-            )
-            os.kill(pid, signal.SIGTERM)
+    ended = terminate(traced)
     deadline = time.monotonic() + BACKGROUND_GRACE_SECONDS
     while Path(f"/proc/{tracer}").exists() and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -21,7 +21,9 @@ that a connection's pictures and RST causes take its own calls only (call_socket
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import count
 
 from analyzer.connections import Side
 from analyzer.sidecar import CallRecord, CallSocket
@@ -221,7 +223,8 @@ def calls_from_strace(text: str) -> list[CallRecord]:
     _name_inodes(traced)
     listening = {t.where for t in traced if t.call.startswith("listen(") and not t.where.isdigit()}
     socket_roles = _socket_roles(traced)
-    ids: dict[str, int] = {}
+    ids: dict[str, int] = {}  # a socket's number by its name, while it is open
+    numbers = count()  # never reused, as a closed socket's name may be
     records: list[CallRecord] = []
     for t in traced:
         side = t.role or _side(t.where, listening) or socket_roles.get(t.where)
@@ -233,9 +236,9 @@ def calls_from_strace(text: str) -> list[CallRecord]:
             "call": "close() listener" if t.call == "close()" and t.where in listening else t.call,
             "result": t.result,
             "errno": t.errno,
-            "socket": _tag(t.fd, t.where, ids),
+            "socket": _tag(t.fd, t.where, ids, numbers),
         }
-        accepted = _tag(t.accepted_fd, t.accepted_where, ids) if t.accepted_where else None
+        accepted = _tag(t.accepted_fd, t.accepted_where, ids, numbers) if t.accepted_where else None
         if accepted is not None:
             record["accepted"] = accepted
         records.append(record)
@@ -294,19 +297,12 @@ def _side(where: str, listening: set[str]) -> Side | None:
     return "client" if peer is not None else None
 
 
-def _tag(fd: int, where: str, ids: dict[str, int]) -> CallSocket | None:
+def _tag(fd: int, where: str, ids: dict[str, int], numbers: Iterator[int]) -> CallSocket | None:
     """The socket as the call log tags it: one number for every call on the same socket."""
     if fd < 0:
         return None
     local, peer = _split(where)
     number = ids.get(where)
-    if number is None:  # numbers are never reused, as a closed socket's name may be
-        number = ids[where] = _next_id(ids)
+    if number is None:
+        number = ids[where] = next(numbers)
     return {"id": number, "fd": fd, "local": local, "peer": peer}
-
-
-def _next_id(ids: dict[str, int]) -> int:
-    """A socket number not given before: one past the highest ever (kept under the key "")."""
-    number = ids.get("", -1) + 1
-    ids[""] = number
-    return number

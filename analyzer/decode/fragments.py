@@ -24,7 +24,6 @@ MAX_DATAGRAMS: Final = 4096
 MAX_BYTES: Final = 64 * 1024 * 1024
 TIMEOUT: Final = 30.0
 MAX_DATAGRAM: Final = 65535
-_IPV4_HEADER_LENGTH_UNITS: Final = 4
 
 
 @dataclass(eq=False)
@@ -64,7 +63,6 @@ class Reassembler:
         self._done: dict[tuple, float] = {}  # datagrams made whole lately, and when
         self._bytes = 0
         self.incomplete = 0
-        self.reassembled = 0
 
     def add(self, fragment: Fragment, time: float) -> bytes | None:
         """The whole datagram, as an unfragmented IP packet, once `fragment` completes it:
@@ -91,7 +89,6 @@ class Reassembler:
         if len(held.header) + held.total > MAX_DATAGRAM:
             self.incomplete += 1  # longer than any IP datagram can be: a crafted one
             return None
-        self.reassembled += 1
         return _rebuilt(held.header, whole, held.total)
 
     def finish(self) -> int:
