@@ -16,13 +16,45 @@ from analyzer import native
 from analyzer.connections import Timeouts
 from analyzer.errors import UserError
 from analyzer.files import STDIN, is_regular_file
-from analyzer.interrupts import EXIT_INTERRUPTED, raise_interrupt
+from analyzer.interrupts import EXIT_INTERRUPTED, import_uninterrupted, raise_interrupt
 from analyzer.output.only import ONLY_KINDS, parse_only
 from analyzer.parallel.options import FORMATS, SUMMARY_FORMATS
 from analyzer.sidecar import sidecar_beside
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1  # the input was fine, the system was not
+
+# What a command imports, imported before it runs with Ctrl-C and SIGTERM held: an interrupt
+# raised inside an import can be lost (analyzer.interrupts.import_uninterrupted). Once it
+# runs, a command imports nothing more (tests/test_interrupts.py).
+_ANALYZES = (
+    "msgspec",
+    "analyzer.analysis",
+    "analyzer.parallel.reports",
+    "analyzer.output.conn_log",
+    "analyzer.output.json_report",
+    "analyzer.output.jsonl_report",
+    "analyzer.output.summary",
+    "analyzer.output.text_report",
+)
+_DRAWS = (
+    *_ANALYZES,
+    "analyzer.output.html_report",  # with every chart it embeds: matplotlib, numpy, PIL
+    "matplotlib.backends.backend_agg",
+    "matplotlib.backends.backend_svg",
+    "PIL.features",
+    # PIL.Image.preinit's, at the first PNG written
+    *(f"PIL.{kind}ImagePlugin" for kind in ("Bmp", "Gif", "Jpeg", "Ppm")),
+)
+_CAPTURES = (*_DRAWS, "analyzer.capture.run", "analyzer.scenarios", "analyzer.output.mermaid")
+_MODULES = {
+    "analyze": _ANALYZES,
+    "capture": _CAPTURES,
+    "run": _CAPTURES,
+    "gallery": (*_DRAWS, "analyzer.output.gallery"),
+    "scenarios": (),
+    "corpus": (),
+}
 
 
 def _add_decoder(parser: argparse.ArgumentParser) -> None:
@@ -362,8 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("expected", help="regenerate the expected analyses of stored captures")
     p.add_argument("directory", nargs="?", default="captures")
     p.set_defaults(run=cmd_expected)
-    for subparser in sub.choices.values():
-        subparser.set_defaults(parser=subparser)  # whose usage a wrong option prints (main)
+    for name, subparser in sub.choices.items():
+        # parser: whose usage a wrong option prints (main)
+        subparser.set_defaults(parser=subparser, modules=_MODULES.get(name, _DRAWS))
     return parser
 
 
@@ -505,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     # `kill` ends a command as Ctrl-C does: with one line, its cleanup done.
     previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
+        import_uninterrupted(args.modules)
         return args.run(args)
     except UserError as error:
         print(f"handshake: {error}", file=sys.stderr)

@@ -19,7 +19,7 @@ from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import interrupted_capture, tcpdump_path
 from analyzer.capture.store import store_capture
 from analyzer.errors import UserError
-from analyzer.interrupts import EXIT_INTERRUPTED
+from analyzer.interrupts import EXIT_INTERRUPTED, STOP_SIGNALS
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import format_endpoint
 from analyzer.scenarios import Scenario, get_scenario
@@ -76,14 +76,11 @@ def run_folder(runs_dir: Path, base: str) -> Path:
     raise AssertionError("unreachable")
 
 
-_STOPPING = {signal.SIGINT, signal.SIGTERM}
-
-
 def _ignore_sigint() -> None:
     """The sandbox's start: SIGINT ignored; SIGINT and SIGTERM not blocked (the parent
     blocks them around the fork; tcpdump and a program of `handshake run` must get them)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dict | None = None) -> None:
@@ -94,7 +91,7 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
     # tcpdump cleanly) or, still starting, dies of without a word. A Ctrl-C or SIGTERM
     # during the fork itself would land in an at-fork hook and be lost: it waits until
     # the loop below, which knows what to do with it.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         child = subprocess.Popen(command, preexec_fn=_ignore_sigint)
     except BaseException:
