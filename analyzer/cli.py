@@ -17,6 +17,7 @@ from analyzer.connections import Timeouts
 from analyzer.errors import UserError
 from analyzer.files import STDIN, is_regular_file
 from analyzer.interrupts import EXIT_INTERRUPTED, import_uninterrupted, raise_interrupt
+from analyzer.output import DRAWING_MODULES
 from analyzer.output.only import ONLY_KINDS, parse_only
 from analyzer.parallel.options import FORMATS, SUMMARY_FORMATS
 from analyzer.sidecar import sidecar_beside
@@ -37,16 +38,10 @@ _ANALYZES = (
     "analyzer.output.summary",
     "analyzer.output.text_report",
 )
-_DRAWS = (
-    *_ANALYZES,
-    "analyzer.output.html_report",  # with every chart it embeds: matplotlib, numpy, PIL
-    "matplotlib.backends.backend_agg",
-    "matplotlib.backends.backend_svg",
-    "PIL.features",
-    # PIL.Image.preinit's, at the first PNG written
-    *(f"PIL.{kind}ImagePlugin" for kind in ("Bmp", "Gif", "Jpeg", "Ppm")),
-)
-_CAPTURES = (*_DRAWS, "analyzer.capture.run", "analyzer.scenarios", "analyzer.output.mermaid")
+_DRAWS = (*_ANALYZES, *DRAWING_MODULES)
+# A capture loads what draws only once it is known to have the privileges it needs (a user
+# without them hears of those, not of matplotlib's missing config folder): capture/run.py.
+_CAPTURES = (*_ANALYZES, "analyzer.capture.run", "analyzer.scenarios", "analyzer.output.mermaid")
 _MODULES = {
     "analyze": _ANALYZES,
     "capture": _CAPTURES,

@@ -19,7 +19,8 @@ from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import interrupted_capture, tcpdump_path
 from analyzer.capture.store import store_capture
 from analyzer.errors import UserError
-from analyzer.interrupts import EXIT_INTERRUPTED, STOP_SIGNALS
+from analyzer.interrupts import EXIT_INTERRUPTED, STOP_SIGNALS, import_uninterrupted
+from analyzer.output import DRAWING_MODULES
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import format_endpoint
 from analyzer.scenarios import Scenario, get_scenario
@@ -169,7 +170,7 @@ def run_program(argv: list[str], *, name: str | None = None, trace_calls: bool =
 def _capture(scenario: Scenario, family: int, base: str, runs_dir: Path, program: dict | None = None) -> Path:
     """Record in the sandbox, then analyze and draw into a new run folder; returns the pcap."""
     # matplotlib is imported only now: a user without privileges hears only about those.
-    from analyzer.output import sequence_diagram  # noqa: F401
+    import_uninterrupted(DRAWING_MODULES)
 
     folder = run_folder(runs_dir, base)
     pcap = folder / f"{base}.pcap"
