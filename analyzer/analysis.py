@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.arrivals import prove_states
+from analyzer.attempt_shapes import ShapeMemo, attempt_shape, view
 from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Connection, Side, Timeouts, group_connections, stream_connections
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
@@ -419,6 +420,10 @@ class FileStream:
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
     origin: float | None = None  # frame 1's time, once the first TCP segment has been read
     timeouts: Timeouts | None = None  # when open connections are given up (connections.Timeouts)
+    # For an output that only counts a flood's attempts (attempt_shapes.py): "hot", a view for
+    # each attempt sure to be folded into a scan or flood (ScanDetector.hot); "all", for every
+    # attempt; None, every connection analyzed in full.
+    attempt_views: str | None = None
 
     def __post_init__(self) -> None:
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
@@ -442,14 +447,32 @@ class FileStream:
         stats, scans = self.stats, self.scans
         segments = self._segments()
         recorded_until = recording_end(sidecar) if sidecar is not None else None
+        views = self.attempt_views if sidecar is None else None
+        memo = ShapeMemo()
         for connection in stream_connections(
             segments, self.timeouts, lambda: stats.end_time, FoldedConnection, frames=stats
         ):
+            shape = attempt_shape(connection) if views is not None else None
+            if shape is not None:
+                template = memo.get(shape)
+                if template is not None:
+                    seen_as = view(template, connection)
+                    answer = scans.add(seen_as)
+                    if views == "all" or (answer is not None and scans.hot(seen_as)):
+                        seen_as.probe = answer
+                        yield seen_as
+                        continue
+                    result = analyze_connection(connection, recorded_until)
+                    result.probe = answer  # counted already, as the view's: the same
+                    yield result
+                    continue
             result = analyze_connection(connection, recorded_until)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
                 apply_sidecar(result, sidecar)
             result.probe = scans.add(result)
+            if shape is not None:
+                memo.put(shape, result)
             yield result
 
     def udp(self) -> list[UdpFlow]:

@@ -63,6 +63,7 @@ COMPILED = (
     "analyzer.findings.scans",
     "analyzer.long_connection",
     "analyzer.arrivals",
+    "analyzer.attempt_shapes",
     "analyzer.analysis",
     "analyzer.output.spool",
     "analyzer.parallel.placement",

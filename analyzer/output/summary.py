@@ -317,6 +317,7 @@ def write_summary(stream: FileStream, out: TextIO, as_json: bool = False) -> Non
     cannot be read): text, or one line of JSON without its newline, like the document. The
     scans and floods (findings/scans.py) come last in the text, in the head in JSON."""
     summary = Summary()
+    stream.attempt_views = "all"  # the summary counts an attempt by its verdict alone
     for result in stream.results:
         summary.add(result)
     udp = stream.udp()

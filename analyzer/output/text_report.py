@@ -288,6 +288,8 @@ def write_text(
     order once the file has been read (nothing is printed for a file that cannot be read)."""
     report = TextReport(only, show_all)
     scans = stream.scans
+    if not show_all:
+        stream.attempt_views = "hot"  # their details are not made: counting needs no more
     try:
         for result in stream.results:
             # The details of a probe that is sure to be folded into a scan or flood are not

@@ -1,0 +1,135 @@
+"""A flood's attempts analyzed once per shape, for the outputs that only count them.
+
+A SYN flood or a scan is a million attempts of one or two segments (a SYN, perhaps a SYN/ACK
+from the other end), nearly all alike: the same flags, options and answer, only the
+addresses, ports, numbers and times differ. The text report folds each into its flood and
+the summary counts them; both read of such an attempt only its verdict (how its handshake
+went, how it ended, the causes of its RSTs, what the target answered, whether it was
+resent) and its own connection (addresses, ports, packets, the timer that gave it up).
+
+`attempt_shape` is everything of an attempt that its verdict can depend on; two attempts of
+one shape get the same verdict (tests/test_attempt_shapes.py checks this on attempts made
+to differ in every field). The first attempt of a shape is analyzed in full; the others get
+a `view`: their own connection, the first one's findings. A view is for counting only: its
+handshake, states and steps are the first attempt's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+
+if TYPE_CHECKING:  # analysis imports this module
+    from analyzer.analysis import ConnectionAnalysis
+    from analyzer.connections import Connection
+
+Shape = tuple
+
+SHAPES_KEPT: Final = 4096  # a scan of odd options makes many; past this, new ones are analyzed in full
+
+_CONTROL: Final = SYN | ACK | RST | FIN
+
+
+def _segment_shape(segment: Segment) -> tuple:
+    options = segment.options
+    return (
+        segment.flags,
+        segment.payload_len,
+        segment.payload_cut,
+        segment.window == 0,
+        None
+        if options is None
+        else (
+            options.mss,
+            options.window_scale,
+            options.sack_permitted,
+            options.timestamps,
+            options.fast_open,
+            options.cut,
+        ),
+    )
+
+
+def _order(values: list[int]) -> int:
+    """How each pair of sequence numbers compares, as TCP compares them (modulo 2**32: a
+    is before b when b - a, wrapped, is under 2**31): 0, 1 or 2 for before, equal or after,
+    a digit in base 3 for each pair (28 pairs of 8 numbers fit a machine word)."""
+    code = 0
+    count = len(values)
+    for i in range(count):
+        a = values[i]
+        for j in range(i + 1, count):
+            difference = (a - values[j]) & 0xFFFFFFFF
+            code = code * 3 + (1 if difference == 0 else (0 if difference >= 0x80000000 else 2))
+    return code
+
+
+def _numbers(segment: Segment) -> list[int]:
+    """The numbers the analysis compares: its sequence number, the one after its SYN or
+    FIN, the one after its data, and its acknowledgment number (also one not flagged ACK)."""
+    seq = segment.seq
+    after_syn = seq + 1
+    return [seq, after_syn, after_syn + segment.payload_len + (segment.flags & FIN), segment.ack]
+
+
+def attempt_shape(connection: Connection) -> Shape | None:
+    """The shape of an attempt (a SYN from the client, perhaps one SYN/ACK from the server,
+    nothing else, all plain: no tunnel, copy, fold or reused ports); None for any other
+    connection."""
+    segments = connection.segments
+    if not 1 <= len(segments) <= 2 or connection.folded is not None or connection.copies:
+        return None
+    if connection.tunnels or connection.reuses_ports_of is not None or connection.succeeded_at is not None:
+        return None
+    syn = segments[0]
+    if syn.flags & _CONTROL != SYN or not connection.from_client(syn):
+        return None
+    base = (connection.expired, connection.capture_end is None, connection.client_basis, _segment_shape(syn))
+    if len(segments) == 1:
+        return (*base, _order(_numbers(syn)))
+    synack = segments[1]
+    if synack.flags & _CONTROL != SYN | ACK or connection.from_client(synack):
+        return None
+    gap = synack.time - syn.time
+    return (*base, _segment_shape(synack), _order(_numbers(syn) + _numbers(synack)), (gap > 0) - (gap < 0))
+
+
+def view(template: ConnectionAnalysis, connection: Connection) -> ConnectionAnalysis:
+    """`connection` with the findings of `template`, an attempt of the same shape."""
+    from analyzer.analysis import ConnectionAnalysis
+
+    return ConnectionAnalysis(
+        connection,
+        template.handshake,
+        template.syn_backoff,
+        template.synack_backoff,
+        template.close,
+        template.resets,
+        template.states,
+        template.steps,
+        template.sequence,
+        template.compatibility,
+        template.state_frames,
+        template.notes,
+        None,
+        template.backoff_schedules,
+        template.resends,
+        template.diagnoses,
+        template.vantage,
+    )
+
+
+class ShapeMemo:
+    """The first analysis of each attempt shape, up to SHAPES_KEPT shapes."""
+
+    def __init__(self) -> None:
+        self.first: dict[Shape, ConnectionAnalysis] = {}
+        self.viewed = 0  # attempts given a view
+
+    def get(self, shape: Shape) -> ConnectionAnalysis | None:
+        return self.first.get(shape)
+
+    def put(self, shape: Shape, result: ConnectionAnalysis) -> None:
+        if len(self.first) < SHAPES_KEPT:
+            self.first.setdefault(shape, result)

@@ -1,0 +1,217 @@
+"""A flood's attempts analyzed once per shape (analyzer/attempt_shapes.py): two attempts of
+one shape get the same verdict, whatever else differs; a view counts as its attempt's own
+analysis would; the text and the summary of a flood are those of every attempt analyzed."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import pytest
+from pcap_builder import tcp_packet, write_capture
+
+from analyzer.analysis import ConnectionAnalysis, analyze_connection, stream_file
+from analyzer.attempt_shapes import attempt_shape
+from analyzer.connections import Timeouts, stream_connections
+from analyzer.decode.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, Segment, TcpOptions
+from analyzer.findings.scans import probe_answer
+from analyzer.output.only import ONLY_KINDS, retransmitted
+from analyzer.output.summary import write_summary
+from analyzer.output.text_report import write_text
+
+
+def verdict(result: ConnectionAnalysis) -> tuple:
+    """What the outputs read of an attempt they only count (attempt_shapes.py's docstring)."""
+    handshake, close = result.handshake, result.close
+    return (
+        handshake.status,
+        close.ending,
+        close.shape,
+        tuple((reset.sender, reset.cause) for reset in result.resets),
+        probe_answer(result),
+        retransmitted(result),
+        bool(handshake.syns),
+        bool(handshake.synacks),
+        handshake.final_ack is not None,
+    )
+
+
+def _options(rng: random.Random) -> TcpOptions | None:
+    if rng.random() < 0.1:
+        return None
+    return TcpOptions(
+        mss=rng.choice([None, 536, 1460]),
+        window_scale=rng.choice([None, 0, 7]),
+        sack_permitted=rng.random() < 0.5,
+        timestamps=rng.random() < 0.5,
+        fast_open=rng.random() < 0.1,
+        cut=rng.random() < 0.1,
+    )
+
+
+def _config(rng: random.Random) -> dict:
+    """What an attempt's shape is made of, drawn at random."""
+    extras = [0, 0, 0, ECE | CWR, PSH, URG, FIN, RST, ACK]
+    return {
+        "syn_flags": SYN | rng.choice(extras),
+        "syn_ack_field": rng.random() < 0.3,
+        "syn_zero_window": rng.random() < 0.1,
+        "syn_data": rng.choice([0, 0, 0, 10]),
+        "syn_cut": rng.random() < 0.05,
+        "syn_options": _options(rng),
+        "answered": rng.random() < 0.7,
+        "synack_flags": SYN | ACK | rng.choice(extras),
+        "synack_acks": rng.choice(["right", "right", "seq", "other"]),
+        "same_seq": rng.random() < 0.1,
+        "synack_zero_window": rng.random() < 0.1,
+        "synack_data": rng.choice([0, 0, 0, 4]),
+        "synack_options": _options(rng),
+        "gap": rng.choice([-1, 0, 1, 1, 1]),
+    }
+
+
+def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
+    """Attempts of a few dozen shapes, each attempt otherwise its own: addresses, ports,
+    numbers, windows, TTLs, IP ids, checksums and times all drawn anew, gaps short and long
+    (some attempts given up by the timer, some still open at the end)."""
+    configs = [_config(rng) for _ in range(40)]
+    segments: list[Segment] = []
+    now = 1_000.0
+    for n in range(count):
+        c = rng.choice(configs)
+        family = rng.choice([4, 6])
+        client = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" if family == 4 else f"2001:db8::{n + 1:x}"
+        server = rng.choice(["192.0.2.1", "192.0.2.2"]) if family == 4 else "2001:db8:1::1"
+        cport, sport = rng.randrange(1024, 65536), rng.choice([22, 80, 443])
+        now += rng.choice([0.0, 1e-6, 0.001, 0.2, 3.0, 7.0])
+        seq = rng.randrange(1 << 32)
+        syn = Segment(
+            frame=0, time=now, family=family, src=client, sport=cport, dst=server, dport=sport,
+            flags=c["syn_flags"], seq=seq, ack=rng.randrange(1, 1 << 32) if c["syn_ack_field"] else 0,
+            window=0 if c["syn_zero_window"] else rng.randrange(1, 1 << 16), payload_len=c["syn_data"],
+            options=c["syn_options"], ip_id=rng.randrange(1 << 16), checksum=rng.randrange(1 << 16),
+            ttl=rng.randrange(1, 256), payload_cut=c["syn_cut"],
+        )  # fmt: skip
+        segments.append(syn)
+        if not c["answered"]:
+            continue
+        acks = {
+            "right": (seq + 1) & 0xFFFFFFFF,
+            "seq": seq,
+            "other": (seq + rng.randrange(2, 1 << 31)) & 0xFFFFFFFF,
+        }
+        gap = c["gap"] * rng.choice([1e-6, 2e-5, 0.03, 0.4, 6.0])
+        synack = Segment(
+            frame=0, time=now + gap, family=family, src=server, sport=sport, dst=client, dport=cport,
+            flags=c["synack_flags"], seq=seq if c["same_seq"] else rng.randrange(1 << 32),
+            ack=acks[c["synack_acks"]], window=0 if c["synack_zero_window"] else rng.randrange(1, 1 << 16),
+            payload_len=c["synack_data"], options=c["synack_options"], ip_id=rng.randrange(1 << 16),
+            checksum=rng.randrange(1 << 16), ttl=rng.randrange(1, 256),
+        )  # fmt: skip
+        segments.append(synack)
+    segments.sort(key=lambda s: s.time)
+    for frame, segment in enumerate(segments, 1):
+        segment.frame = frame
+    return segments
+
+
+def test_attempts_of_one_shape_get_one_verdict() -> None:
+    rng = random.Random(20261201)
+    segments = _varied_attempts(rng, 6000)
+    end = segments[-1].time + rng.choice([0.5, 10.0])
+    by_shape: dict[tuple, tuple] = {}
+    shaped = 0
+    for connection in stream_connections(segments, Timeouts(), lambda: end):
+        shape = attempt_shape(connection)
+        if shape is None:
+            continue
+        shaped += 1
+        seen = verdict(analyze_connection(connection))
+        assert by_shape.setdefault(shape, seen) == seen, (shape, connection.segments)
+    # Enough attempts, and most attempts share their shape with many others.
+    assert shaped > 3000 and 20 < len(by_shape) < shaped / 5
+
+
+def test_an_attempt_with_anything_more_has_no_shape() -> None:
+    rng = random.Random(7)
+    segments = _varied_attempts(rng, 50)
+    first = segments[0]
+    more = Segment(
+        frame=len(segments) + 1, time=segments[-1].time + 0.1, family=first.family, src=first.src,
+        sport=first.sport, dst=first.dst, dport=first.dport, flags=ACK, seq=first.seq + 1, ack=1,
+        window=100, payload_len=0, options=None,
+    )  # fmt: skip
+    connections = list(stream_connections([*segments, more], Timeouts(attempt=1e9)))
+    [grown] = [c for c in connections if first in c.segments]
+    assert len(grown.segments) >= 2 and attempt_shape(grown) is None
+
+
+@pytest.fixture(scope="module")
+def varied_flood(tmp_path_factory) -> Path:
+    """A flood of one source per attempt at two targets, with some attempts unlike the rest."""
+    rng = random.Random(11)
+    packets = []
+    for n in range(1500):
+        client, port = f"10.9.{n >> 8}.{n & 255}", 1024 + n
+        server = "192.0.2.1" if n % 3 else "192.0.2.2"
+        options = rng.choice([[("MSS", 1460)], [("MSS", 1460), ("SAckOK", b"")], []])
+        syn = tcp_packet(
+            4, client, port, server, 80, rng.choice(["S", "S", "S", "SEC"]), 1000 + n, options=options
+        )
+        syn.time = 1000.0 + n * 0.001
+        packets.append(syn)
+        if rng.random() < 0.7:
+            synack = tcp_packet(4, server, 80, client, port, "SA", 50000, rng.choice([1001 + n, 1001 + n, 7]))
+            synack.time = syn.time + 0.0002
+            packets.append(synack)
+    packets.sort(key=lambda p: p.time)
+    return write_capture(tmp_path_factory.mktemp("flood") / "varied-flood.pcap", packets)
+
+
+@pytest.mark.parametrize("views", ["hot", "all"])
+def test_every_view_counts_as_its_attempts_own_analysis(varied_flood: Path, views: str) -> None:
+    stream = stream_file(str(varied_flood))
+    stream.attempt_views = views
+    viewed = 0
+    for result in stream.results:
+        full = analyze_connection(result.connection)
+        assert verdict(result) == verdict(full)
+        assert result.probe == probe_answer(full)
+        viewed += result.handshake is not full.handshake and result.steps is not full.steps
+    assert viewed > 1000  # views were given: most attempts were not analyzed again
+
+
+def _text(path: Path, *, views: bool, only: list[str] | None = None) -> str:
+    out = io.StringIO()
+    stream = stream_file(str(path))
+    if not views:
+        stream.results = (analyze_full(result) for result in stream.results)
+    write_text(stream, out, only)
+    return out.getvalue()
+
+
+def analyze_full(result: ConnectionAnalysis) -> ConnectionAnalysis:
+    """The attempt's own analysis in place of a view, its probe as counted."""
+    full = analyze_connection(result.connection)
+    full.probe = result.probe
+    return full
+
+
+@pytest.mark.parametrize("only", [None, *[[kind] for kind in ONLY_KINDS]])
+def test_a_floods_text_is_that_of_every_attempt_analyzed(varied_flood: Path, only: list[str] | None) -> None:
+    assert _text(varied_flood, views=True, only=only) == _text(varied_flood, views=False, only=only)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_floods_summary_is_that_of_every_attempt_analyzed(varied_flood: Path, as_json: bool) -> None:
+    outputs = []
+    for views in (True, False):
+        out = io.StringIO()
+        stream = stream_file(str(varied_flood))
+        if not views:
+            stream.results = (analyze_full(result) for result in stream.results)
+        write_summary(stream, out, as_json)
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
+    assert "1,500" in outputs[0] or "1500" in outputs[0]
