@@ -51,26 +51,28 @@ def _segment_shape(segment: Segment) -> tuple:
     )
 
 
-def _order(values: list[int]) -> int:
+def _order(values: list[int]) -> bytes:
     """How each pair of sequence numbers compares, as TCP compares them (modulo 2**32: a
-    is before b when b - a, wrapped, is under 2**31): 0, 1 or 2 for before, equal or after,
-    a digit in base 3 for each pair (28 pairs of 8 numbers fit a machine word)."""
-    code = 0
+    is before b when b - a, wrapped, is under 2**31): a byte for each pair, 0, 1 or 2 for
+    before, equal or after."""
+    signs = bytearray()
     count = len(values)
     for i in range(count):
         a = values[i]
         for j in range(i + 1, count):
             difference = (a - values[j]) & 0xFFFFFFFF
-            code = code * 3 + (1 if difference == 0 else (0 if difference >= 0x80000000 else 2))
-    return code
+            signs.append(1 if difference == 0 else (0 if difference >= 0x80000000 else 2))
+    return bytes(signs)
 
 
 def _numbers(segment: Segment) -> list[int]:
-    """The numbers the analysis compares: its sequence number, the one after its SYN or
-    FIN, the one after its data, and its acknowledgment number (also one not flagged ACK)."""
+    """The numbers the analysis compares: its sequence number, the one after its SYN, the
+    end of its data counted with and without the SYN (Wireshark's spurious-retransmission
+    rule leaves the SYN out), the one after its FIN, and its acknowledgment number (also one
+    not flagged ACK)."""
     seq = segment.seq
-    after_syn = seq + 1
-    return [seq, after_syn, after_syn + segment.payload_len + (segment.flags & FIN), segment.ack]
+    length = segment.payload_len
+    return [seq, seq + 1, seq + length, seq + 1 + length + (segment.flags & FIN), segment.ack]
 
 
 def attempt_shape(connection: Connection) -> Shape | None:
@@ -125,7 +127,6 @@ class ShapeMemo:
 
     def __init__(self) -> None:
         self.first: dict[Shape, ConnectionAnalysis] = {}
-        self.viewed = 0  # attempts given a view
 
     def get(self, shape: Shape) -> ConnectionAnalysis | None:
         return self.first.get(shape)

@@ -16,7 +16,7 @@ from analyzer import native
 from analyzer.connections import Timeouts
 from analyzer.errors import UserError
 from analyzer.files import STDIN, is_regular_file
-from analyzer.interrupts import EXIT_INTERRUPTED, import_uninterrupted, raise_interrupt
+from analyzer.interrupts import EXIT_INTERRUPTED, import_uninterrupted, raise_interrupt, stop_signals_held
 from analyzer.output import DRAWING_MODULES
 from analyzer.output.only import ONLY_KINDS, parse_only
 from analyzer.parallel.options import FORMATS, SUMMARY_FORMATS
@@ -37,18 +37,31 @@ _ANALYZES = (
     "analyzer.output.jsonl_report",
     "analyzer.output.summary",
     "analyzer.output.text_report",
+    # --jobs: the pool that takes several files, and the processes of a big one's shares
+    "concurrent.futures.process",
+    "multiprocessing.popen_fork",
+    "multiprocessing.synchronize",
 )
-_DRAWS = (*_ANALYZES, *DRAWING_MODULES)
+_DRAWS = (*_ANALYZES, *DRAWING_MODULES, "analyzer.output.mermaid")
 # A capture loads what draws only once it is known to have the privileges it needs (a user
 # without them hears of those, not of matplotlib's missing config folder): capture/run.py.
-_CAPTURES = (*_ANALYZES, "analyzer.capture.run", "analyzer.scenarios", "analyzer.output.mermaid")
+_CAPTURES = (
+    *_ANALYZES,
+    "analyzer.capture.run",
+    "analyzer.scenarios",
+    "analyzer.output.mermaid",
+    "concurrent.futures.thread",  # capture all: a few captures at once
+)
+# --decoder tshark: pyshark and what it loads as it starts tshark and reads its XML
+_TSHARK = ("analyzer.decode.tshark_reader", "pyshark", "asyncio", "lxml.etree", "lxml.objectify")
 _MODULES = {
     "analyze": _ANALYZES,
     "capture": _CAPTURES,
     "run": _CAPTURES,
     "gallery": (*_DRAWS, "analyzer.output.gallery"),
-    "scenarios": (),
-    "corpus": (),
+    "scenarios": ("analyzer.scenarios",),
+    "corpus": (*_ANALYZES, "analyzer.corpus_comparison"),
+    "expected": (*_ANALYZES, "analyzer.capture.store"),
 }
 
 
@@ -525,7 +538,8 @@ def cmd_expected(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    with stop_signals_held():  # --connection N is read with a module that loads the analysis
+        args, unknown = parser.parse_known_args(argv)
     if unknown:
         # argparse leaves an option a subcommand does not know to the top parser, whose usage
         # says nothing of that subcommand's options: the subcommand's own usage instead.
@@ -533,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     # `kill` ends a command as Ctrl-C does: with one line, its cleanup done.
     previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
-        import_uninterrupted(args.modules)
+        import_uninterrupted((*args.modules, *(_TSHARK if getattr(args, "decoder", "") == "tshark" else ())))
         return args.run(args)
     except UserError as error:
         print(f"handshake: {error}", file=sys.stderr)

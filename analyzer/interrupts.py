@@ -22,11 +22,19 @@ def raise_interrupt(signum: int, frame: object) -> None:
 def stop_signals_held() -> Iterator[None]:
     """Ctrl-C and SIGTERM held back while the block runs; one that came meanwhile is taken
     as the block ends (its KeyboardInterrupt is raised there)."""
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    mask = current_mask()
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def current_mask() -> set[int | signal.Signals]:
+    """The signals this thread holds, changing nothing. Read before holding more: a signal
+    that came just before is taken by the pthread_sigmask call itself (its handler runs as the
+    call returns), and one that blocks would then raise before the old mask was kept."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, ())
 
 
 def import_uninterrupted(modules: Iterable[str]) -> None:

@@ -64,6 +64,9 @@ def _config(rng: random.Random) -> dict:
         "synack_flags": SYN | ACK | rng.choice(extras),
         "synack_acks": rng.choice(["right", "right", "seq", "other"]),
         "same_seq": rng.random() < 0.1,
+        # Numbers close to one another and to where comparisons turn (0, 2**31): where a
+        # rule's "before" or "after" is decided by a few units.
+        "near": rng.random() < 0.5,
         "synack_zero_window": rng.random() < 0.1,
         "synack_data": rng.choice([0, 0, 0, 4]),
         "synack_options": _options(rng),
@@ -85,10 +88,16 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
         server = rng.choice(["192.0.2.1", "192.0.2.2"]) if family == 4 else "2001:db8:1::1"
         cport, sport = rng.randrange(1024, 65536), rng.choice([22, 80, 443])
         now += rng.choice([0.0, 1e-6, 0.001, 0.2, 3.0, 7.0])
-        seq = rng.randrange(1 << 32)
+        near = c["near"]
+        seq = (
+            (rng.choice([0, 1 << 31]) + rng.randrange(-8, 8)) % (1 << 32) if near else rng.randrange(1 << 32)
+        )
+        syn_ack = 0
+        if c["syn_ack_field"]:
+            syn_ack = (seq + rng.randrange(-12, 12)) % (1 << 32) if near else rng.randrange(1, 1 << 32)
         syn = Segment(
             frame=0, time=now, family=family, src=client, sport=cport, dst=server, dport=sport,
-            flags=c["syn_flags"], seq=seq, ack=rng.randrange(1, 1 << 32) if c["syn_ack_field"] else 0,
+            flags=c["syn_flags"], seq=seq, ack=syn_ack,
             window=0 if c["syn_zero_window"] else rng.randrange(1, 1 << 16), payload_len=c["syn_data"],
             options=c["syn_options"], ip_id=rng.randrange(1 << 16), checksum=rng.randrange(1 << 16),
             ttl=rng.randrange(1, 256), payload_cut=c["syn_cut"],
@@ -104,7 +113,8 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
         gap = c["gap"] * rng.choice([1e-6, 2e-5, 0.03, 0.4, 6.0])
         synack = Segment(
             frame=0, time=now + gap, family=family, src=server, sport=sport, dst=client, dport=cport,
-            flags=c["synack_flags"], seq=seq if c["same_seq"] else rng.randrange(1 << 32),
+            flags=c["synack_flags"],
+            seq=seq if c["same_seq"] else ((syn_ack + rng.randrange(-12, 12)) % (1 << 32) if near else rng.randrange(1 << 32)),
             ack=acks[c["synack_acks"]], window=0 if c["synack_zero_window"] else rng.randrange(1, 1 << 16),
             payload_len=c["synack_data"], options=c["synack_options"], ip_id=rng.randrange(1 << 16),
             checksum=rng.randrange(1 << 16), ttl=rng.randrange(1, 256),
@@ -129,8 +139,8 @@ def test_attempts_of_one_shape_get_one_verdict() -> None:
         shaped += 1
         seen = verdict(analyze_connection(connection))
         assert by_shape.setdefault(shape, seen) == seen, (shape, connection.segments)
-    # Enough attempts, and most attempts share their shape with many others.
-    assert shaped > 3000 and 20 < len(by_shape) < shaped / 5
+    # Enough attempts, most of them compared with an earlier one of their shape.
+    assert shaped > 2500 and shaped - len(by_shape) > 1500, (shaped, len(by_shape))
 
 
 def test_an_attempt_with_anything_more_has_no_shape() -> None:
@@ -152,9 +162,9 @@ def varied_flood(tmp_path_factory) -> Path:
     """A flood of one source per attempt at two targets, with some attempts unlike the rest."""
     rng = random.Random(11)
     packets = []
-    for n in range(1500):
+    for n in range(4000):  # 3,000 at one target: a flood (1,000 probes of it in 10 s)
         client, port = f"10.9.{n >> 8}.{n & 255}", 1024 + n
-        server = "192.0.2.1" if n % 3 else "192.0.2.2"
+        server = "192.0.2.1" if n % 4 else "192.0.2.2"
         options = rng.choice([[("MSS", 1460)], [("MSS", 1460), ("SAckOK", b"")], []])
         syn = tcp_packet(
             4, client, port, server, 80, rng.choice(["S", "S", "S", "SEC"]), 1000 + n, options=options
@@ -173,13 +183,17 @@ def varied_flood(tmp_path_factory) -> Path:
 def test_every_view_counts_as_its_attempts_own_analysis(varied_flood: Path, views: str) -> None:
     stream = stream_file(str(varied_flood))
     stream.attempt_views = views
+    handshakes: dict[int, object] = {}  # each result's, kept: a view shares its first's
     viewed = 0
     for result in stream.results:
         full = analyze_connection(result.connection)
         assert verdict(result) == verdict(full)
         assert result.probe == probe_answer(full)
-        viewed += result.handshake is not full.handshake and result.steps is not full.steps
-    assert viewed > 1000  # views were given: most attempts were not analyzed again
+        viewed += id(result.handshake) in handshakes
+        handshakes[id(result.handshake)] = result.handshake
+    # Views were given: most attempts were not analyzed again (with "hot", those sure to
+    # be folded into the flood).
+    assert viewed > 1000
 
 
 def _text(path: Path, *, views: bool, only: list[str] | None = None) -> str:
@@ -214,4 +228,4 @@ def test_a_floods_summary_is_that_of_every_attempt_analyzed(varied_flood: Path, 
         write_summary(stream, out, as_json)
         outputs.append(out.getvalue())
     assert outputs[0] == outputs[1]
-    assert "1,500" in outputs[0] or "1500" in outputs[0]
+    assert "4,000" in outputs[0] or "4000" in outputs[0]

@@ -6,6 +6,7 @@ itself with SIGINT)."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,8 +70,18 @@ def test_a_signal_while_held_is_taken_as_the_block_ends() -> None:
         ["backoff", "syn-timeout.pcap", "-o", "{out}/b.png"],
         ["overview", "refused.pcap", "-o", "{out}/o.png"],
         ["report", "refused.pcap", "-o", "{out}/report"],
+        ["diagram", "refused.pcap"],  # Mermaid to stdout
+        ["diagram", "--connection", "0", "refused.pcap", "-o", "{out}/d.svg"],
+        ["analyze", "refused.pcap", "syn-timeout.pcap"],  # a pool of processes for the files
+        ["scenarios"],
+        pytest.param(
+            ["analyze", "--decoder", "tshark", "refused.pcap"],
+            marks=pytest.mark.skipif(
+                shutil.which("tshark") is None, reason="tshark is not installed (make setup)"
+            ),
+        ),
     ],
-    ids=lambda argv: "-".join(a.strip("-") for a in argv if not a.startswith("{") and a != "-o"),
+    ids=lambda argv: "-".join(a.strip("-") for a in argv if not a.startswith("{") and a != "-o") or "none",
 )
 def test_a_command_loads_every_module_with_the_stop_signals_held(argv: list[str], tmp_path: Path) -> None:
     resolved = [str(CAPTURES / a) if a.endswith(".pcap") else a.replace("{out}", str(tmp_path)) for a in argv]

@@ -19,7 +19,7 @@ from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import interrupted_capture, tcpdump_path
 from analyzer.capture.store import store_capture
 from analyzer.errors import UserError
-from analyzer.interrupts import EXIT_INTERRUPTED, STOP_SIGNALS, import_uninterrupted
+from analyzer.interrupts import EXIT_INTERRUPTED, STOP_SIGNALS, current_mask, import_uninterrupted
 from analyzer.output import DRAWING_MODULES
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import format_endpoint
@@ -92,8 +92,9 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
     # tcpdump cleanly) or, still starting, dies of without a word. A Ctrl-C or SIGTERM
     # during the fork itself would land in an at-fork hook and be lost: it waits until
     # the loop below, which knows what to do with it.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    mask = current_mask()
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         child = subprocess.Popen(command, preexec_fn=_ignore_sigint)
     except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -49,7 +49,7 @@ a pipe of their own. In the order they are sent:
   ------  --------  ------------  ------------------------------------  --------------------------------
   parent  share     (the fork)    path, Share(i, n), progress (share 0  at the start, Ctrl-C and SIGTERM
                                   only), its Pipe end, its line pipe's  blocked until the share has its
-                                  write end, the read ends to close     handlers (share_process.STOPPING)
+                                  write end, the read ends to close     handlers (interrupts.STOP_SIGNALS)
   share   parent    ShareReport   head, udp (share 0; else empty),      the file read to its end, the
                                   warnings, error, index (ShareIndex),  share's lines spooled; with error
                                   scans (ScanDetector: its tables)      (the file cannot be read) nothing

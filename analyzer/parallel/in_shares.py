@@ -12,11 +12,12 @@ from multiprocessing.connection import Connection
 from typing import BinaryIO, TextIO, TypeVar
 
 from analyzer.errors import UserError
+from analyzer.interrupts import STOP_SIGNALS, current_mask
 from analyzer.parallel.messages import PIPE_BYTES, Placement, ShareReport, Written
 from analyzer.parallel.options import AnalyzeOptions
 from analyzer.parallel.partition import Share
 from analyzer.parallel.placement import file_ids, positions, write_at
-from analyzer.parallel.share_process import STOPPING, share_process
+from analyzer.parallel.share_process import share_process
 
 
 def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
@@ -33,8 +34,9 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
     finished = False
     try:
         # Blocked until both sides have their handlers: a Ctrl-C meanwhile waits, and is not lost.
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+        mask = current_mask()
         try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
             for index in range(count):
                 connection, share_end = context.Pipe()
                 connections.append(connection)

@@ -12,21 +12,17 @@ from multiprocessing.connection import Connection
 from analyzer.collector import fewer_collections
 from analyzer.connections import Timeouts
 from analyzer.errors import UserError
-from analyzer.interrupts import raise_interrupt
+from analyzer.interrupts import STOP_SIGNALS, raise_interrupt
 from analyzer.output.progress import ProgressLine
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.messages import PIPE_BYTES, Placement, ShareReport, Written
 from analyzer.parallel.partition import Share
 from analyzer.parallel.placement import ShareLines, write_placed
 
-# Ctrl-C and SIGTERM: blocked in the parent while a share starts, unblocked by the share
-# once its handlers are set.
-STOPPING = {signal.SIGINT, signal.SIGTERM}
-
 
 def share_process(path: str, share: Share, timeouts: Timeouts, progress: bool, parent: Connection,
                   pipe: int, inherited: list[int]) -> None:  # fmt: skip
-    """A share's process (started with STOPPING blocked): it sends its ShareReport to
+    """A share's process (started with Ctrl-C and SIGTERM, STOP_SIGNALS, blocked by the parent; it unblocks them once its handlers are set): it sends its ShareReport to
     `parent`, is told where its lines go (Placement), writes them there (into the output,
     or into `pipe` for the parent to copy), and says it is done (Written). What the system
     refuses it on the way (OSError) it sends instead, for the parent to raise.
@@ -36,7 +32,7 @@ def share_process(path: str, share: Share, timeouts: Timeouts, progress: bool, p
     reader."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, raise_interrupt)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     for descriptor in inherited:
         os.close(descriptor)
     # The parent stopped (also while this one cleaned up) or is gone: it tells why.
