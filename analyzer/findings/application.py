@@ -2,7 +2,10 @@
 
 Rules:
 - a call that failed is told with its errno and how long after the packet that
-  caused it: the last RST, or else the last SYN, received before the call returned;
+  caused it: the last RST, or else the last SYN, received before the call returned. The
+  call log's clock and the capture's are not one: strace stamps a call's return up to tens
+  of µs before tcpdump stamps the packet that ended it (loopback), so a packet stamped up
+  to CLOCKS_APART after the return still counts, said so;
 - but a call that raised TimeoutError (the deadline settimeout() gave it) has no packet
   for a cause: it is told with how long it waited and what the wire carried meanwhile;
 - a recv() whose bytes came from more than one send() of the peer is said to have
@@ -16,12 +19,15 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Final
 
 from analyzer.decode.segment import ACK, MOD, RST, SYN, Segment
 from analyzer.sidecar import CallRecord, call_bytes, call_failed
 from analyzer.timefmt import format_duration
 
 _SENT = re.compile(r"^sendall\(b(['\"])(.*)\1\)$", re.S)
+
+CLOCKS_APART: Final = 0.002  # seconds: see the module's docstring
 
 
 def _sent_length(call: CallRecord) -> int | None:
@@ -55,14 +61,22 @@ def _failure(call: CallRecord, segments: list[Segment], refusals: list) -> str:
             "nothing on the wire meanwhile" if not during else f"{during} TCP packets on the wire meanwhile"
         )
         return f"{text} after waiting {waited} (the deadline settimeout() set): {wire}"
-    before = [s for s in segments if s.time <= call["end_time"]]
+    returned = call["end_time"]
+    until = returned + CLOCKS_APART
+    before = [s for s in segments if s.time <= until]
     refusing = [(s.time, s.frame, "RST") for s in before if s.flags & RST]
-    refusing += [(r.time, r.frame, "ICMP port unreachable") for r in refusals if r.time <= call["end_time"]]
+    refusing += [(r.time, r.frame, "ICMP port unreachable") for r in refusals if r.time <= until]
     syns = [(s.time, s.frame, "last SYN") for s in before if s.flags & (SYN | ACK) == SYN]
     cause = max(refusing) if refusing else (syns[-1] if syns else None)
     if cause is not None:
         time, frame, what = cause
-        text += f" {format_duration(call['end_time'] - time)} after the {what} (frame {frame})"
+        if time <= returned:
+            text += f" {format_duration(returned - time)} after the {what} (frame {frame})"
+        else:
+            text += (
+                f" on the {what} (frame {frame}, stamped by the capture {format_duration(time - returned)} "
+                "after the call returned: the call log and the capture keep separate clocks)"
+            )
     return text
 
 
