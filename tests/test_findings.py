@@ -196,6 +196,18 @@ def test_refusal_evidence_names_the_syn_and_the_rst() -> None:
     assert "nothing listens on port 80" in reset.explanation
 
 
+def test_a_refusal_after_unanswered_syns_says_the_listener_was_gone_by_then() -> None:
+    """SYNs dropped by a full accept queue, then the listener closed: the last SYN refused.
+    "Nothing listens" alone would say no listener was ever there."""
+    [reset] = analyze(
+        (0.0, "c", "S", 100, 0), (1.0, "c", "S", 100, 0), (3.0, "c", "S", 100, 0), (3.0001, "s", "RA", 0, 101)
+    ).resets
+    assert reset.cause == "refused"
+    assert reset.explanation.startswith("nothing listened on port 80 by the last SYN (frame 3)")
+    assert "the 2 SYNs before it got no answer" in reset.explanation
+    assert reset.evidence == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize(
     ("times", "sysctls", "expected"),
     [

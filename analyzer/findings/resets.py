@@ -211,6 +211,19 @@ def _cause(
         and handshake.refusal is segment
         and not any(side(s.segment) == "server" and s.segment.flags & SYN for s in before)
     ):
+        unanswered = [syn for syn in handshake.syns if syn.time < segment.time][:-1]
+        if unanswered:
+            # A listener whose queue is full drops SYNs and never resets them: the earlier
+            # SYNs met a listener (or a firewall that drops) that was gone by the last one.
+            count = len(unanswered)
+            return (
+                "refused",
+                f"nothing listened on port {port} by the last SYN (frame {handshake.syns[-1].frame}), answered "
+                f"with RST/ACK; the {count} SYN{'s' if count > 1 else ''} before it got no answer the capture "
+                "saw: lost on the way (or their answers were), or dropped by a listener whose queue was full "
+                "and that has closed since",
+                [*(syn.frame for syn in unanswered), handshake.syns[-1].frame],
+            )
         return (
             "refused",
             f"nothing listens on port {port}; the SYN was answered with RST/ACK",
