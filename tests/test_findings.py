@@ -196,6 +196,24 @@ def test_refusal_evidence_names_the_syn_and_the_rst() -> None:
     assert "nothing listens on port 80" in reset.explanation
 
 
+def test_a_rst_into_time_wait_says_it_ends_it_on_linux() -> None:
+    """TIME_WAIT assassination: the peer, closed, answers a stray ACK of the TIME_WAIT end
+    with RST; Linux drops the TIME_WAIT socket (tcp_rfc1337=0), RFC 1337 stacks do not."""
+    result = analyze(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "FA", 501, 102), ("c", "A", 102, 502),
+        ("c", "A", 102, 502), ("s", "R", 502, 0),
+    )  # fmt: skip
+    [reset] = result.resets
+    assert reset.cause == "after_close"
+    assert "ends the client's TIME_WAIT early" in reset.explanation and "tcp_rfc1337" in reset.explanation
+    assert [state.value for _, state in result.states["client"][-2:]] == ["TIME_WAIT", "CLOSED"]
+    # A RST from the TIME_WAIT end itself ends nobody's TIME_WAIT.
+    [own] = analyze(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502), ("c", "R", 102, 0)
+    ).resets
+    assert "TIME_WAIT early" not in own.explanation
+
+
 def test_a_refusal_after_unanswered_syns_says_the_listener_was_gone_by_then() -> None:
     """SYNs dropped by a full accept queue, then the listener closed: the last SYN refused.
     "Nothing listens" alone would say no listener was ever there."""

@@ -98,6 +98,12 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if step.dropped and cause != "impossible_flags":
             explanation += f"; the {peer} would drop it: {step.dropped}"
+        elif step.receiver_before == State.TIME_WAIT:
+            explanation += (
+                f"; it ends the {peer}'s TIME_WAIT early, if it reaches it: Linux drops a TIME_WAIT socket on a "
+                "RST (net.ipv4.tcp_rfc1337=0, the default: RFC 1337's TIME_WAIT assassination), where stacks "
+                "that follow RFC 1337, FreeBSD's among them, ignore the RST"
+            )
         resets.append(
             Reset(
                 segment,
