@@ -47,4 +47,10 @@ def import_uninterrupted(modules: Iterable[str]) -> None:
     in code that takes it."""
     with stop_signals_held():
         for name in modules:
-            importlib.import_module(name)
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                # Not here (pyshark not installed, a system without working POSIX semaphores
+                # for multiprocessing.synchronize): the command meets it itself, if it needs it,
+                # and says so its own way.
+                continue

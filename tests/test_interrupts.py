@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import CAPTURES, ROOT
 
-from analyzer.interrupts import raise_interrupt, stop_signals_held
+from analyzer.interrupts import import_uninterrupted, raise_interrupt, stop_signals_held
 
 # Runs one command in a fresh interpreter and prints the modules it loaded with Ctrl-C and
 # SIGTERM not held (an audit hook sees each module as it is loaded).
@@ -86,3 +86,11 @@ def test_a_signal_while_held_is_taken_as_the_block_ends() -> None:
 def test_a_command_loads_every_module_with_the_stop_signals_held(argv: list[str], tmp_path: Path) -> None:
     resolved = [str(CAPTURES / a) if a.endswith(".pcap") else a.replace("{out}", str(tmp_path)) for a in argv]
     assert loaded_unheld(*resolved) == []
+
+
+def test_a_module_that_cannot_be_imported_is_left_to_the_command() -> None:
+    """One a command may not even need (pyshark without --decoder tshark's package, POSIX
+    semaphores a container lacks) must not end every command in an ImportError."""
+    sys.modules.pop("colorsys", None)
+    import_uninterrupted(["json", "analyzer_no_such_module", "colorsys"])
+    assert "colorsys" in sys.modules  # the modules after it are still imported
