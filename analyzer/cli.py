@@ -27,7 +27,7 @@ EXIT_FAILED = 1  # the input was fine, the system was not
 
 # What a command imports, imported before it runs with Ctrl-C and SIGTERM held: an interrupt
 # raised inside an import can be lost (analyzer.interrupts.import_uninterrupted). Once it
-# runs, a command imports nothing more (tests/test_interrupts.py).
+# runs, a command loads no module with them unheld (tests/test_interrupts.py).
 _ANALYZES = (
     "msgspec",
     "analyzer.analysis",

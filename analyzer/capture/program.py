@@ -120,16 +120,19 @@ def _end_traced(tracer: int) -> list[str]:
         if p.name.isdigit() and _status_field(int(p.name), "TracerPid") == tracer
     ]
     ended = terminate(traced)
-    deadline = time.monotonic() + BACKGROUND_GRACE_SECONDS
-    while Path(f"/proc/{tracer}").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    _wait_gone(tracer, BACKGROUND_GRACE_SECONDS)
     for pid in traced:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while Path(f"/proc/{tracer}").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    _wait_gone(tracer, STOP_GRACE_SECONDS)
     return ended
+
+
+def _wait_gone(pid: int, seconds: float) -> None:
+    """Wait until `pid` has exited, or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _run(command: list[str]) -> tuple[int, bool]:

@@ -22,8 +22,8 @@ from analyzer.parallel.placement import ShareLines, write_placed
 
 def share_process(path: str, share: Share, timeouts: Timeouts, progress: bool, parent: Connection,
                   pipe: int, inherited: list[int]) -> None:  # fmt: skip
-    """A share's process (started with Ctrl-C and SIGTERM, STOP_SIGNALS, blocked by the parent; it unblocks them once its handlers are set): it sends its ShareReport to
-    `parent`, is told where its lines go (Placement), writes them there (into the output,
+    """A share's process (started with STOP_SIGNALS blocked by the parent, unblocked here
+    once its handlers are set): it sends its ShareReport to `parent`, is told where its lines go (Placement), writes them there (into the output,
     or into `pipe` for the parent to copy), and says it is done (Written). What the system
     refuses it on the way (OSError) it sends instead, for the parent to raise.
     Ctrl-C is the parent's to answer (it ends its shares with SIGTERM, which ends this one
