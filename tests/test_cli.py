@@ -278,7 +278,7 @@ def test_collections_are_rare_during_an_analysis_and_as_before_after_it(monkeypa
     import gc
 
     from analyzer import analysis
-    from analyzer.collector import YOUNG_COLLECTION_EVERY
+    from analyzer.collector import OLDER_COLLECTIONS_EVERY, YOUNG_COLLECTION_EVERY
     from analyzer.errors import UserError
     from analyzer.parallel.one_file import render_file
     from analyzer.parallel.options import AnalyzeOptions
@@ -287,14 +287,14 @@ def test_collections_are_rare_during_an_analysis_and_as_before_after_it(monkeypa
     real_stream_file = analysis.stream_file
 
     def noting(*args, **kwargs):
-        seen.append(gc.get_threshold()[0])
+        seen.append(gc.get_threshold())
         return real_stream_file(*args, **kwargs)
 
     before = gc.get_threshold()
     monkeypatch.setattr(analysis, "stream_file", noting)
     options = AnalyzeOptions(format="json", use_sidecar=False)
     render_file(str(CAPTURES / "refused.pcap"), options, io.StringIO())
-    assert seen == [YOUNG_COLLECTION_EVERY]
+    assert seen == [(YOUNG_COLLECTION_EVERY, *OLDER_COLLECTIONS_EVERY)]
     assert gc.get_threshold() == before
     with pytest.raises(UserError):
         render_file(str(ROOT / "no-such.pcap"), options, io.StringIO())
