@@ -1,8 +1,8 @@
 """A flood's attempts analyzed once per shape, for the outputs that only count them.
 
-A SYN flood or a scan is a million attempts of one or two segments (a SYN, perhaps a SYN/ACK
-from the other end), nearly all alike: the same flags, options and answer, only the
-addresses, ports, numbers and times differ. The text report folds each into its flood and
+A SYN flood or a scan is a million attempts of a few segments (a SYN, perhaps the other
+end's SYN/ACK or RST, perhaps a RST after the SYN/ACK: ATTEMPT_PATTERNS), nearly all alike:
+the same flags, options and answer, only the addresses, ports, numbers and times differ. The text report folds each into its flood and
 the summary counts them; both read of such an attempt only its verdict (how its handshake
 went, how it ended, the causes of its RSTs, what the target answered, whether it was
 resent) and its own connection (addresses, ports, packets, the timer that gave it up).
@@ -30,6 +30,33 @@ SHAPES_KEPT: Final = 4096  # a scan of odd options makes many; past this, new on
 
 _CONTROL: Final = SYN | ACK | RST | FIN
 
+# Each segment of an attempt, by its flags (of SYN, ACK, RST and FIN) and its sender.
+_OTHER: Final = 0
+_SYN: Final = 1  # SYN alone, from the client
+_SYNACK: Final = 2  # SYN/ACK, from the server
+_RST_FROM_SERVER: Final = 3  # RST, with or without ACK
+_RST_FROM_CLIENT: Final = 4
+# What an attempt is: a SYN from the client, then perhaps the server's SYN/ACK (a flood, or a
+# scan's open port), or its RST (a scan's closed port), then perhaps the client's RST after
+# the SYN/ACK (a half-open scan: nmap -sS). Two segments from one end (a SYN resent) are
+# not: the rules that tell a resend from a reordering read how far apart they came.
+# Each pattern is its segments' kinds, three bits each, the first one highest.
+ATTEMPT_PATTERNS: Final = frozenset(
+    {
+        _SYN,
+        (_SYN << 3) | _SYNACK,
+        (_SYN << 3) | _RST_FROM_SERVER,
+        (((_SYN << 3) | _SYNACK) << 3) | _RST_FROM_CLIENT,
+    }
+)
+# The times the rules compare a gap between two segments with, and more (seconds): an
+# attempt's shape holds where each of its gaps falls among them. The tests find no verdict
+# of today's patterns that reads more than which segment came first; a rule to come may.
+TIME_LIMITS: Final = (
+    0.000_1, 0.000_5, 0.001, 0.002, 0.003, 0.005, 0.010, 0.020, 0.050, 0.100, 0.200, 0.250,
+    0.500, 1.0, 2.0, 3.0, 5.0, 6.0, 10.0, 60.0,
+)  # fmt: skip
+
 
 def _segment_shape(segment: Segment) -> tuple:
     options = segment.options
@@ -51,50 +78,101 @@ def _segment_shape(segment: Segment) -> tuple:
     )
 
 
-def _order(values: list[int]) -> bytes:
+def _order(values: list[int]) -> tuple[int, ...]:
     """How each pair of sequence numbers compares, as TCP compares them (modulo 2**32: a
-    is before b when b - a, wrapped, is under 2**31): a byte for each pair, 0, 1 or 2 for
-    before, equal or after."""
-    signs = bytearray()
+    is before b when b - a, wrapped, is under 2**31): two bits for each pair, 0, 1 or 2 for
+    before, equal or after, thirty pairs to an int (one that stays unboxed, compiled)."""
+    words: list[int] = []
+    word = 0
+    pairs = 0
     count = len(values)
     for i in range(count):
         a = values[i]
         for j in range(i + 1, count):
             difference = (a - values[j]) & 0xFFFFFFFF
-            signs.append(1 if difference == 0 else (0 if difference >= 0x80000000 else 2))
-    return bytes(signs)
+            word = (word << 2) | (1 if difference == 0 else (0 if difference >= 0x80000000 else 2))
+            pairs += 1
+            if pairs == 30:
+                words.append(word)
+                word = pairs = 0
+    words.append(word)
+    return tuple(words)
 
 
-def _numbers(segment: Segment) -> list[int]:
+def _add_numbers(numbers: list[int], segment: Segment) -> None:
     """The numbers the analysis compares: its sequence number, the one after its SYN, the
     end of its data counted with and without the SYN (Wireshark's spurious-retransmission
     rule leaves the SYN out), the one after its FIN, and its acknowledgment number (also one
     not flagged ACK)."""
     seq = segment.seq
     length = segment.payload_len
-    return [seq, seq + 1, seq + length, seq + 1 + length + (segment.flags & FIN), segment.ack]
+    numbers.append(seq)
+    numbers.append(seq + 1)
+    numbers.append(seq + length)
+    numbers.append(seq + 1 + length + (segment.flags & FIN))
+    numbers.append(segment.ack)
 
 
 def attempt_shape(connection: Connection) -> Shape | None:
-    """The shape of an attempt (a SYN from the client, perhaps one SYN/ACK from the server,
-    nothing else, all plain: no tunnel, copy, fold or reused ports); None for any other
-    connection."""
+    """The shape of an attempt (see ATTEMPT_PATTERNS; all plain: no tunnel, copy, fold or
+    reused ports); None for any other connection."""
     segments = connection.segments
-    if not 1 <= len(segments) <= 2 or connection.folded is not None or connection.copies:
+    if not 1 <= len(segments) <= 3 or connection.folded is not None or connection.copies:
         return None
     if connection.tunnels or connection.reuses_ports_of is not None or connection.succeeded_at is not None:
         return None
-    syn = segments[0]
-    if syn.flags & _CONTROL != SYN or not connection.from_client(syn):
+    pattern = 0
+    for segment in segments:
+        pattern = (pattern << 3) | _kind(segment.flags & _CONTROL, connection.from_client(segment))
+    if pattern not in ATTEMPT_PATTERNS:
         return None
-    base = (connection.expired, connection.capture_end is None, connection.client_basis, _segment_shape(syn))
-    if len(segments) == 1:
-        return (*base, _order(_numbers(syn)))
-    synack = segments[1]
-    if synack.flags & _CONTROL != SYN | ACK or connection.from_client(synack):
-        return None
-    gap = synack.time - syn.time
-    return (*base, _segment_shape(synack), _order(_numbers(syn) + _numbers(synack)), (gap > 0) - (gap < 0))
+    numbers: list[int] = []
+    times: list[float] = []
+    shapes = []
+    for segment in segments:
+        _add_numbers(numbers, segment)
+        times.append(segment.time)
+        shapes.append(_segment_shape(segment))
+    return (
+        connection.expired,
+        connection.capture_end is None,
+        connection.client_basis,
+        pattern,
+        *shapes,
+        _order(numbers),
+        _times(times),
+    )
+
+
+def _kind(control: int, from_client: bool) -> int:
+    if control == SYN:
+        return _SYN if from_client else _OTHER
+    if control == SYN | ACK:
+        return _OTHER if from_client else _SYNACK
+    if control & RST and not control & (SYN | FIN):
+        return _RST_FROM_CLIENT if from_client else _RST_FROM_SERVER
+    return _OTHER
+
+
+def _times(times: list[float]) -> int:
+    """How the segments' times compare: for each pair, which came first and where the gap
+    between them falls among the time limits of the rules (TIME_LIMITS); for three, which
+    of the two gaps between them is the longer. Seven bits a pair, in one int."""
+    compared = 0
+    gaps: list[float] = []
+    count = len(times)
+    for i in range(count):
+        for j in range(i + 1, count):
+            gap = times[j] - times[i]
+            size = -gap if gap < 0 else gap
+            gaps.append(size)
+            limit = 0
+            while limit < len(TIME_LIMITS) and TIME_LIMITS[limit] < size:
+                limit += 1
+            compared = (compared << 7) | (((gap > 0) - (gap < 0) + 1) << 5) | limit
+    if count == 3:  # gaps: first to second, first to third, second to third
+        compared = (compared << 2) | ((gaps[0] > gaps[2]) - (gaps[0] < gaps[2]) + 1)
+    return compared
 
 
 def view(template: ConnectionAnalysis, connection: Connection) -> ConnectionAnalysis:

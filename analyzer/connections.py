@@ -398,8 +398,9 @@ class ConnectionTracker:
         frames: the reader's statistics, whose end_time (the latest frame time read so far,
         of any frame) drives the timers' clock: the same in every share process, which
         sees only some connections' segments, when the capture's times go backwards.
-        pack_attempts: hold a SYN and its SYN/ACK packed until a third segment comes
-        (held_attempt.py); the connections are the same either way."""
+        pack_attempts: hold an attempt packed (held_attempt.py: a SYN, its SYN/ACK or RST,
+        a RST after the SYN/ACK) until any other segment comes; the connections, and the
+        order they come back in, are the same either way."""
         self.timeouts = timeouts if timeouts is not None else Timeouts()
         self._frames = frames
         self._fold = fold
@@ -410,7 +411,8 @@ class ConnectionTracker:
         # Attempts held packed (held_attempt.py), by the same keys; a key is in one or the
         # other, and both together hold the connections in the order of their ids.
         self._attempts: dict[tuple[str, int, str, int], HeldAttempt] = {}
-        self._ended: deque[tuple[tuple, _Open]] = deque()  # over, in the order they became so
+        # Over, in the order they became so: connections, and packed attempts a RST ended.
+        self._ended: deque[tuple[tuple, _Open | HeldAttempt]] = deque()
         # Timers by the whole second they may fire in (a wheel: a flood's attempts cost one
         # list slot each, not a heap entry), and those seconds in a heap. Looked at lazily:
         # a connection that has had segments since is put back by its new time.
@@ -445,6 +447,12 @@ class ConnectionTracker:
             if attempt is not None:
                 if self._stays_packed(attempt, segment):
                     attempt.add_answer(segment)
+                    self._count_for_sweep(done)
+                    return
+                reset_from_b = self._ends_packed(attempt, segment)
+                if reset_from_b is not None:
+                    attempt.add_reset(segment, reset_from_b)
+                    self._ended.append((key, attempt))
                     self._count_for_sweep(done)
                     return
                 open_ = self._unpack(key, attempt)
@@ -506,12 +514,34 @@ class ConnectionTracker:
         an attempt that nothing but its timer ends: anything else is taken unpacked."""
         return (
             not attempt.answered
+            and not attempt.over
             and segment.flags & (SYN | ACK | RST | FIN) == SYN | ACK
             and segment.sport == (attempt.key[3] if attempt.a_is_low else attempt.key[1])
             and segment.src == (attempt.key[2] if attempt.a_is_low else attempt.key[0])
             and can_pack(segment)
             and self._clock <= self._gives_up(attempt)
         )
+
+    def _ends_packed(self, attempt: HeldAttempt, segment: Segment) -> bool | None:
+        """Whether `segment` is a RST that ends a packed attempt as it would end the full
+        bookkeeping (_control), and from which end: from b, the answer to the SYN (a closed
+        port); from a, after a SYN/ACK that acknowledged its SYN (no challenge ACK: a half-open
+        scan's RST). None for anything else, which is taken unpacked."""
+        flags = segment.flags
+        if attempt.over or flags & (SYN | RST | FIN) != RST or segment.options is not None:
+            return None
+        if not can_pack(segment) or self._clock > self._gives_up(attempt):
+            return None
+        key = attempt.key
+        a_src, a_port = (key[0], key[1]) if attempt.a_is_low else (key[2], key[3])
+        from_a = segment.sport == a_port and segment.src == a_src
+        if not from_a:
+            return None if attempt.answered else True
+        if not attempt.answered:
+            return None
+        syn, synack = attempt.segments()[:2]
+        acknowledged = seq_diff(synack.ack, syn.seq)
+        return False if 0 < acknowledged <= seq_diff(syn.seq_end, syn.seq) else None
 
     def _gives_up(self, attempt: HeldAttempt) -> float:
         """When a packed attempt's timer fires: _Open.expiry's for an attempt."""
@@ -527,11 +557,13 @@ class ConnectionTracker:
         open_ = self._current[key] = _Open(key, [], attempt.first_index)
         open_.a_src, open_.a_port = first.src, first.sport
         open_.began_with_syn = True
-        open_.attempt = attempt
+        open_.attempt = attempt  # before the segments: an attempt over is in the queue already
         self._apply(open_, first, True, True)
         for segment in held[1:]:
-            open_.b_spoke = True
-            self._apply(open_, segment, False, False)
+            from_a = segment.sport == first.sport and segment.src == first.src
+            if not from_a:
+                open_.b_spoke = True
+            self._apply(open_, segment, from_a, False)
         return open_
 
     def _apply(self, open_: _Open, segment: Segment, from_a: bool, first: bool) -> None:
@@ -585,7 +617,10 @@ class ConnectionTracker:
                 open_.challenge_ack = segment.ack
         if open_.over and not was_over:
             open_.queued_at = time
-            self._ended.append((open_.key, open_))
+            attempt = open_.attempt
+            if attempt is None or not attempt.over:
+                self._ended.append((open_.key, open_))
+            # else: unpacked, it keeps the packed attempt's place in the queue (see _sweep)
 
     def _control(self, open_: _Open, segment: Segment, from_a: bool) -> None:
         """What a SYN, FIN or RST tells of the connection's start and end."""
@@ -645,7 +680,21 @@ class ConnectionTracker:
         """Hand over connections over and quiet for CLOSE_DELAY, and those their timer
         gave up: no segment can join them now."""
         while self._ended:
-            key, open_ = self._ended[0]
+            key, item = self._ended[0]
+            if isinstance(item, HeldAttempt):
+                if self._attempts.get(key) is item:
+                    if now - item.last_time > CLOSE_DELAY:
+                        self._ended.popleft()
+                        self._hand_over_attempt(key, item, done, None)
+                        continue
+                    break  # nothing came since it was queued: it waits its turn
+                found = self._current.get(key)  # unpacked since, maybe: in its place
+                if found is None or found.attempt is not item:
+                    self._ended.popleft()
+                    continue
+                open_ = found
+            else:
+                open_ = item
             if self._current.get(key) is not open_:
                 self._ended.popleft()  # already handed over (replaced by a new SYN)
                 continue
@@ -667,6 +716,8 @@ class ConnectionTracker:
                 key = due.key
                 if isinstance(due, HeldAttempt):
                     if self._attempts.get(key) is due:
+                        if due.over:
+                            continue  # the queue of the over has it
                         when = self._gives_up(due)
                         if clock > when:
                             self._hand_over_attempt(key, due, done, "attempt")
@@ -742,9 +793,12 @@ class ConnectionTracker:
         held.sort(key=_first_index)  # in the order of their ids, as if none had been packed
         for item in held:
             if isinstance(item, HeldAttempt):
-                when = self._gives_up(item)
-                self._hand_over_attempt(item.key, item, done, "attempt" if end > when else None)
-                done[-1].capture_end = end
+                if item.over:  # as an over connection: no mark (see below)
+                    self._hand_over_attempt(item.key, item, done, None)
+                else:
+                    when = self._gives_up(item)
+                    self._hand_over_attempt(item.key, item, done, "attempt" if end > when else None)
+                    done[-1].capture_end = end
             else:
                 key, open_ = item.key, item
                 kind, when = open_.expiry(self.timeouts)

@@ -1,13 +1,14 @@
-"""A connection attempt held by the tracker in a few hundred bytes: its SYN and its SYN/ACK
-packed into one bytes record.
+"""A connection attempt held by the tracker in a few hundred bytes: its segments packed into
+one bytes record each.
 
 A SYN flood or a scan leaves hundreds of thousands of attempts open at once, each until its
-timer gives it up (connections.py: 5 s). Held as Segment objects with the tracker's full
-bookkeeping, an attempt cost about 1 KB; packed, about 450 bytes, which keeps a flood of
-50,000 attempts a second under 200 MB. The tracker keeps an attempt packed while it is
-nothing but a SYN and, from the other end, one SYN/ACK; any other segment unpacks it into
-the full bookkeeping, which then takes it as if it had never been packed (the segments are
-rebuilt field for field: tests/test_held_attempt.py).
+timer gives it up (connections.py: 5 s), or, once a RST has ended it, until it has been
+quiet for CLOSE_DELAY. Held as Segment objects with the tracker's full bookkeeping, an
+attempt cost about 1 KB; packed, about 450 bytes. The tracker keeps an attempt packed while
+it is nothing but a SYN and, from the other end, one SYN/ACK or a RST (a closed port), and,
+after that SYN/ACK, the RST of the end that sent the SYN (a half-open scan); any other
+segment unpacks it into the full bookkeeping, which then takes it as if it had never been
+packed (the segments are rebuilt field for field: tests/test_held_attempt.py).
 """
 
 from __future__ import annotations
@@ -29,30 +30,46 @@ def can_pack(segment: Segment) -> bool:
 
 
 class HeldAttempt:
-    """The SYN (from end "a") and, once it comes, the SYN/ACK (from "b") of one attempt.
+    """The SYN (from end "a") and what came after it, packed (see the module docstring).
     `key` is the tracker's 4-tuple key (its two addresses are the segments'), and
     `first_index` the connection's id."""
 
     def __init__(self, key: tuple[str, int, str, int], first_index: int, syn: Segment) -> None:
+        # The bools last, side by side: compiled, they share one word (a flood holds
+        # hundreds of thousands of these).
         self.key = key
-        self.first_index = first_index
-        self.a_is_low = syn.src == key[0] and syn.sport == key[1]
         self.data = _pack(syn)
         self.options_a = syn.options
         self.options_b: TcpOptions | None = None
+        self.first_index = first_index
+        self.from_b = 0  # a bit for each record, from the first: sent by end b
         self.last_time = syn.time
         self.syn_gap = 0.0  # between its two segments, both SYNs: the tracker's syn_gap
+        self.a_is_low = syn.src == key[0] and syn.sport == key[1]
+        self.answered = False  # its SYN/ACK has come (the record after the SYN)
+        # Ended by a RST: the tracker hands it over once it has been quiet for CLOSE_DELAY
+        # (since last_time, the RST's), by its queue of the over, not by its timer.
+        self.over = False
 
     def add_answer(self, synack: Segment) -> None:
+        self.from_b |= 1 << self.records
         self.data = self.data + _pack(synack)
         self.options_b = synack.options
+        self.answered = True
         self.syn_gap = synack.time - self.last_time
         self.last_time = synack.time
 
+    def add_reset(self, rst: Segment, from_b: bool) -> None:
+        """A RST without options that ends the attempt (the tracker says which)."""
+        if from_b:
+            self.from_b |= 1 << self.records
+        self.data = self.data + _pack(rst)
+        self.over = True
+        self.last_time = rst.time
+
     @property
-    def answered(self) -> bool:
-        """Whether its SYN/ACK has come (a second record)."""
-        return len(self.data) > RECORD_SIZE
+    def records(self) -> int:
+        return len(self.data) // RECORD_SIZE
 
     def segments(self) -> list[Segment]:
         """The held segments, rebuilt."""
@@ -60,8 +77,12 @@ class HeldAttempt:
         low, high = key[0], key[2]
         a, b = (low, high) if self.a_is_low else (high, low)
         held = [_unpack(self.data, 0, a, b, self.options_a)]
-        if self.answered:
-            held.append(_unpack(self.data, RECORD_SIZE, b, a, self.options_b))
+        for index in range(1, self.records):
+            if self.from_b >> index & 1:
+                options = self.options_b if index == 1 and self.answered else None
+                held.append(_unpack(self.data, index * RECORD_SIZE, b, a, options))
+            else:
+                held.append(_unpack(self.data, index * RECORD_SIZE, a, b, None))
         return held
 
     def release(self) -> None:

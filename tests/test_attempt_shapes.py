@@ -61,6 +61,12 @@ def _config(rng: random.Random) -> dict:
         "syn_cut": rng.random() < 0.05,
         "syn_options": _options(rng),
         "answered": rng.random() < 0.7,
+        # The server's answer a SYN/ACK or a RST (a closed port); after a SYN/ACK, perhaps
+        # the client's RST (a half-open scan).
+        "refused": rng.random() < 0.3,
+        "rst_flags": RST | rng.choice([0, 0, ACK, ACK, PSH, ACK | PSH, URG]),
+        "rst_numbers": rng.choice(["right", "right", "zero", "other"]),
+        "client_rst": rng.random() < 0.4,
         "synack_flags": SYN | ACK | rng.choice(extras),
         "synack_acks": rng.choice(["right", "right", "seq", "other"]),
         "same_seq": rng.random() < 0.1,
@@ -71,7 +77,27 @@ def _config(rng: random.Random) -> dict:
         "synack_data": rng.choice([0, 0, 0, 4]),
         "synack_options": _options(rng),
         "gap": rng.choice([-1, 0, 1, 1, 1]),
+        "rst_gap": rng.choice([-1, 0, 1, 1, 1]),
     }
+
+
+# Gaps between an attempt's segments: short and long, and either side of the time limits
+# of the rules (attempt_shapes.TIME_LIMITS).
+GAPS = [1e-6, 2e-5, 0.0009, 0.0011, 0.0029, 0.0031, 0.0099, 0.0101, 0.019, 0.021, 0.03, 0.199, 0.201, 0.4,
+        0.99, 1.01, 2.9, 3.1, 6.0]  # fmt: skip
+
+
+def _rst_numbers(rng: random.Random, kind: str, seq: int, ack: int, near: bool) -> tuple[int, int]:
+    """A RST's sequence and acknowledgment numbers: those of the segment it answers (`seq`
+    its next, `ack` the one it acknowledges), zero, or others (close by when `near`)."""
+    if kind == "right":
+        return seq, ack
+    if kind == "zero":
+        return 0, ack if rng.random() < 0.5 else 0
+    spread = (
+        (lambda n: (n + rng.randrange(-12, 12)) % (1 << 32)) if near else (lambda n: rng.randrange(1 << 32))
+    )
+    return spread(seq), spread(ack)
 
 
 def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
@@ -105,12 +131,21 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
         segments.append(syn)
         if not c["answered"]:
             continue
+        gap = c["gap"] * rng.choice(GAPS)
+        if c["refused"]:
+            rst_seq, rst_ack = _rst_numbers(rng, c["rst_numbers"], 0, (seq + 1) & 0xFFFFFFFF, near)
+            rst = Segment(
+                frame=0, time=now + gap, family=family, src=server, sport=sport, dst=client, dport=cport,
+                flags=c["rst_flags"], seq=rst_seq, ack=rst_ack, window=rng.choice([0, 0, 512]), payload_len=0,
+                options=None, ip_id=rng.randrange(1 << 16), checksum=rng.randrange(1 << 16), ttl=rng.randrange(1, 256),
+            )  # fmt: skip
+            segments.append(rst)
+            continue
         acks = {
             "right": (seq + 1) & 0xFFFFFFFF,
             "seq": seq,
             "other": (seq + rng.randrange(2, 1 << 31)) & 0xFFFFFFFF,
         }
-        gap = c["gap"] * rng.choice([1e-6, 2e-5, 0.03, 0.4, 6.0])
         synack = Segment(
             frame=0, time=now + gap, family=family, src=server, sport=sport, dst=client, dport=cport,
             flags=c["synack_flags"],
@@ -120,6 +155,18 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
             checksum=rng.randrange(1 << 16), ttl=rng.randrange(1, 256),
         )  # fmt: skip
         segments.append(synack)
+        if not c["client_rst"]:
+            continue
+        rst_seq, rst_ack = _rst_numbers(
+            rng, c["rst_numbers"], (seq + 1) & 0xFFFFFFFF, (synack.seq + 1) & 0xFFFFFFFF, near
+        )
+        rst = Segment(
+            frame=0, time=synack.time + c["rst_gap"] * rng.choice(GAPS), family=family, src=client, sport=cport,
+            dst=server, dport=sport, flags=c["rst_flags"], seq=rst_seq, ack=rst_ack, window=rng.choice([0, 512]),
+            payload_len=0, options=None, ip_id=rng.randrange(1 << 16), checksum=rng.randrange(1 << 16),
+            ttl=rng.randrange(1, 256),
+        )  # fmt: skip
+        segments.append(rst)
     segments.sort(key=lambda s: s.time)
     for frame, segment in enumerate(segments, 1):
         segment.frame = frame
@@ -128,7 +175,7 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
 
 def test_attempts_of_one_shape_get_one_verdict() -> None:
     rng = random.Random(20261201)
-    segments = _varied_attempts(rng, 6000)
+    segments = _varied_attempts(rng, 15000)
     end = segments[-1].time + rng.choice([0.5, 10.0])
     by_shape: dict[tuple, tuple] = {}
     shaped = 0
@@ -140,7 +187,7 @@ def test_attempts_of_one_shape_get_one_verdict() -> None:
         seen = verdict(analyze_connection(connection))
         assert by_shape.setdefault(shape, seen) == seen, (shape, connection.segments)
     # Enough attempts, most of them compared with an earlier one of their shape.
-    assert shaped > 2500 and shaped - len(by_shape) > 1500, (shaped, len(by_shape))
+    assert shaped > 6000 and shaped - len(by_shape) > 3000, (shaped, len(by_shape))
 
 
 def test_an_attempt_with_anything_more_has_no_shape() -> None:
@@ -157,6 +204,21 @@ def test_an_attempt_with_anything_more_has_no_shape() -> None:
     assert len(grown.segments) >= 2 and attempt_shape(grown) is None
 
 
+def test_a_resent_syn_makes_no_attempt_shape() -> None:
+    """Whether a second copy is a resend or a reordering depends on how far apart they came."""
+
+    def syn(frame: int, time: float) -> Segment:
+        return Segment(
+            frame=frame, time=time, family=4, src="10.0.0.1", sport=40000, dst="192.0.2.1", dport=80,
+            flags=SYN, seq=1000, ack=0, window=100, payload_len=0, options=None,
+        )  # fmt: skip
+
+    [alone] = stream_connections([syn(1, 5.0)], Timeouts(attempt=1e9))
+    [resent] = stream_connections([syn(1, 5.0), syn(2, 6.0)], Timeouts(attempt=1e9))
+    assert attempt_shape(alone) is not None
+    assert len(resent.segments) == 2 and attempt_shape(resent) is None
+
+
 @pytest.fixture(scope="module")
 def varied_flood(tmp_path_factory) -> Path:
     """A flood of one source per attempt at two targets, with some attempts unlike the rest."""
@@ -171,10 +233,19 @@ def varied_flood(tmp_path_factory) -> Path:
         )
         syn.time = 1000.0 + n * 0.001
         packets.append(syn)
-        if rng.random() < 0.7:
+        answer = rng.random()
+        if answer < 0.2:  # a closed port
+            rst = tcp_packet(4, server, 80, client, port, rng.choice(["RA", "RA", "R"]), 0, 1001 + n)
+            rst.time = syn.time + rng.choice([0.0001, 0.0002, 0.03])
+            packets.append(rst)
+        elif answer < 0.7:
             synack = tcp_packet(4, server, 80, client, port, "SA", 50000, rng.choice([1001 + n, 1001 + n, 7]))
-            synack.time = syn.time + 0.0002
+            synack.time = syn.time + rng.choice([0.0002, 0.0004])
             packets.append(synack)
+            if rng.random() < 0.3:  # a half-open scan's RST
+                rst = tcp_packet(4, client, port, server, 80, "R", 1001 + n, 0)
+                rst.time = synack.time + 0.00001
+                packets.append(rst)
     packets.sort(key=lambda p: p.time)
     return write_capture(tmp_path_factory.mktemp("flood") / "varied-flood.pcap", packets)
 
@@ -184,16 +255,18 @@ def test_every_view_counts_as_its_attempts_own_analysis(varied_flood: Path, view
     stream = stream_file(str(varied_flood))
     stream.attempt_views = views
     handshakes: dict[int, object] = {}  # each result's, kept: a view shares its first's
-    viewed = 0
+    viewed = viewed_resets = 0
     for result in stream.results:
         full = analyze_connection(result.connection)
         assert verdict(result) == verdict(full)
         assert result.probe == probe_answer(full)
-        viewed += id(result.handshake) in handshakes
+        is_view = id(result.handshake) in handshakes
+        viewed += is_view
+        viewed_resets += is_view and any(s.flags & RST for s in result.connection.segments)
         handshakes[id(result.handshake)] = result.handshake
     # Views were given: most attempts were not analyzed again (with "hot", those sure to
-    # be folded into the flood).
-    assert viewed > 1000
+    # be folded into the flood), those ended by a RST among them.
+    assert viewed > 1000 and viewed_resets > 300, (viewed, viewed_resets)
 
 
 def _text(path: Path, *, views: bool, only: list[str] | None = None) -> str:

@@ -67,8 +67,8 @@ def _random_capture(rng: random.Random, count: int) -> list[Segment]:
     return segments
 
 
-def _connections(segments: list[Segment], pack: bool) -> list[tuple]:
-    tracker = ConnectionTracker(Timeouts(), pack_attempts=pack)
+def _connections(segments: list[Segment], pack: bool, timeouts: Timeouts | None = None) -> list[tuple]:
+    tracker = ConnectionTracker(timeouts or Timeouts(), pack_attempts=pack)
     done: list = []
     out = []
     for segment in segments:
@@ -91,6 +91,79 @@ def test_packed_or_not_the_connections_and_their_order_are_the_same(seed: int, m
     unpacked = _connections(segments, pack=False)
     assert _connections(segments, pack=True) == unpacked
     assert len(unpacked) > 20
+
+
+def _scan_capture(rng: random.Random, count: int) -> list[Segment]:
+    """Attempts on a few 4-tuples as a scan makes them: a SYN answered by a RST, or by a
+    SYN/ACK the client may answer with a RST (its sequence number right or not, after a
+    SYN/ACK that acknowledged its SYN or not), or by nothing; now and then a segment more
+    (a SYN again, a RST again, an ACK), soon or after the timers."""
+    segments: list[Segment] = []
+    time = 100.0
+    gaps = [0.0, 0.0001, 0.001, 1.0, 4.9, 5.1, 6.0, 40.0]
+
+    def add(src: tuple, dst: tuple, flags: int, seq: int, ack: int, **rest) -> None:
+        segments.append(_segment(len(segments) + 1, time, src, dst, flags, seq, ack, **rest))
+
+    while len(segments) < count:
+        time += rng.choice(gaps)
+        client = rng.choice(ENDS)
+        isn = rng.choice([100, 100, 7000, 2**32 - 1])
+        add(client, SERVER, SYN, isn, 0)
+        answer = rng.random()
+        time += rng.choice(gaps)
+        if answer < 0.35:
+            add(SERVER, client, rng.choice([RST | ACK, RST]), 0, (isn + 1) % 2**32)
+        elif answer < 0.8:
+            add(SERVER, client, SYN | ACK, 500, rng.choice([(isn + 1) % 2**32, (isn + 1) % 2**32, isn, 9]))
+            if rng.random() < 0.7:
+                time += rng.choice(gaps)
+                seq = rng.choice([(isn + 1) % 2**32, (isn + 1) % 2**32, 9])
+                add(client, SERVER, rng.choice([RST, RST, RST | ACK]), seq, rng.choice([0, 501]))
+        if rng.random() < 0.25:
+            time += rng.choice(gaps)
+            flags = rng.choice([SYN, RST, RST | ACK, ACK, SYN | ACK])
+            src, dst = (client, SERVER) if rng.random() < 0.5 else (SERVER, client)
+            add(
+                src, dst, flags, rng.choice([isn, (isn + 1) % 2**32, 500]), rng.choice([0, (isn + 1) % 2**32])
+            )
+    return segments
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_attempts_ended_by_a_rst_packed_or_not_are_the_same(seed: int, monkeypatch) -> None:
+    import analyzer.connections as connections
+
+    monkeypatch.setattr(connections, "SWEEP_EVERY", 3)
+    segments = _scan_capture(random.Random(seed), 300)
+    # The attempt timer shorter than CLOSE_DELAY too: an attempt a RST ended is the
+    # queue's to hand over, not its timer's.
+    timeouts = Timeouts() if seed % 2 else Timeouts(attempt=1.0)
+    unpacked = _connections(segments, False, timeouts)
+    assert _connections(segments, True, timeouts) == unpacked
+    assert len(unpacked) > 60
+
+
+def test_a_scan_s_refused_and_half_open_attempts_stay_packed(monkeypatch) -> None:
+    import analyzer.connections as connections
+
+    tracker = ConnectionTracker()
+    for n in range(300):
+        client = (f"10.1.{n // 250}.{n % 250}", 1024 + n)
+        at = 100 + n * 0.001
+        tracker.add(_segment(3 * n + 1, at, client, SERVER, SYN, n, 0))
+        if n % 2:  # a closed port
+            tracker.add(_segment(3 * n + 2, at + 0.0002, SERVER, client, RST | ACK, 0, n + 1))
+        else:  # an open one, and the scanner's RST
+            tracker.add(_segment(3 * n + 2, at + 0.0002, SERVER, client, SYN | ACK, 7, n + 1))
+            tracker.add(_segment(3 * n + 3, at + 0.0003, client, SERVER, RST, n + 1, 0))
+    assert tracker.held() == 300 and not tracker._current
+    assert all(attempt.over for attempt in tracker._attempts.values())
+    monkeypatch.setattr(connections, "SWEEP_EVERY", 1)
+    done = tracker.add(_segment(1000, 106.0, ENDS[0], SERVER, SYN, 5, 0))  # all quiet for 5 s
+    assert len(done) == 300 and [c.id for c in done] == list(range(300))
+    assert all(c.expired is None and c.capture_end is None for c in done)
+    assert [len(c.segments) for c in done[:2]] == [3, 2]
 
 
 def test_a_flood_s_attempts_are_held_packed() -> None:
