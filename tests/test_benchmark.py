@@ -73,14 +73,19 @@ def test_the_table_and_verdicts_show_both_ways_of_running_ours() -> None:
     from analyzer.benchmark.timing import Timing
 
     timings = [
-        Timing("handshake analyze --json", [10.0], 120.0, ours=True),
+        Timing("handshake analyze", [10.0], 120.0, ours=True),
         Timing("  ... --jobs 1", [5.0], 190.0, ours=True),
+        Timing("handshake analyze --json", [20.0], 150.0, ours=True),
         Timing("tshark -q -z conv,tcp", [4.0], 700.0),
         Timing("tcptrace -n", [1.0], 400.0),
     ]
     table = table_rows(Path("f.pcap"), 1_000_000, timings)
-    assert "ours 0.40x, 0.80x as fast" in table and "ours 0.10x, 0.20x as fast" in table
+    assert "ours 0.40x, 0.80x, 0.20x as fast" in table and "ours 0.10x, 0.20x, 0.05x as fast" in table
     lines = verdicts(timings)
-    assert lines[0] == "handshake analyze --json:" and lines[4] == "... --jobs 1:"
+    assert (
+        lines[0] == "handshake analyze:"
+        and lines[4] == "... --jobs 1:"
+        and lines[8] == "handshake analyze --json:"
+    )
     assert "  throughput vs tshark: 0.80x (target >= 2.0x): NOT met" in lines
     assert "  peak RSS: 190 MB (target < 200 MB): met" in lines

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.benchmark import long_flow, real_mix, syn_flood
+from analyzer.benchmark import long_flow, port_scan, real_mix, syn_flood
 from analyzer.benchmark.cache import cached
 from analyzer.benchmark.run import main as bench
 from analyzer.benchmark.table import targets
@@ -88,7 +88,42 @@ def test_the_flood_check_catches_a_completed_attempt_and_a_missing_one(tmp_path)
     assert "handshake 'complete', expected 'incomplete'" in differences[1]
 
 
-@pytest.mark.parametrize("write", [long_flow.write_capture, syn_flood.write_capture])
+def test_the_port_scan_is_open_closed_and_filtered_ports(tmp_path) -> None:
+    path = tmp_path / "scan.pcap"
+    written = port_scan.write_capture(path, 4_000)
+    text = _report(path)
+    head, connections = streamed_report(io.StringIO(text))
+    assert head["packets"] == written
+    assert len(list(connections)) == 4_000
+    result = compare_stream(io.StringIO(text), _truth(path))
+    # 3, 7 and 6 of every 16 probes: open, closed and filtered ports.
+    assert result.differences == [] and result.kinds == {
+        "open-port": 750,
+        "closed-port": 1_750,
+        "filtered-port": 1_500,
+    }
+    families = {c["family"] for c in json.loads(text)["connections"]}
+    assert families == {4, 6}
+
+
+def test_the_scan_check_catches_an_attempt_of_the_wrong_kind(tmp_path) -> None:
+    path = tmp_path / "scan.pcap"
+    port_scan.write_capture(path, 1_600)
+    report = json.loads(_report(path))
+    closed = [c for c in report["connections"] if c["server"]["port"] in port_scan.CLOSED_PORTS]
+    closed[0]["resets"] = []
+    filtered = next(c for c in report["connections"] if c["server"]["port"] in port_scan.FILTERED_PORTS)
+    filtered["server"]["port"] = port_scan.OPEN_PORTS[0]  # now counted as an open port's
+    _kinds, differences = compare(report, _truth(path))
+    assert differences[:2] == [
+        "301 connections of kind open-port, expected 300",
+        "599 connections of kind filtered-port, expected 600",
+    ]
+    assert any("resets [], expected [['server', 'refused']]" in line for line in differences)
+    assert any("handshake 'no_answer', expected 'incomplete'" in line for line in differences)
+
+
+@pytest.mark.parametrize("write", [long_flow.write_capture, syn_flood.write_capture, port_scan.write_capture])
 def test_the_generators_are_deterministic(tmp_path, write) -> None:
     one, two, other = tmp_path / "one.pcap", tmp_path / "two.pcap", tmp_path / "other.pcap"
     write(one, 5_000, seed=7)
@@ -121,7 +156,10 @@ def test_a_shape_that_cannot_be_made_says_why_in_one_line(tmp_path, monkeypatch,
 
 def test_unknown_shapes_are_refused(capsys) -> None:
     assert bench(["--shapes", "long-flow,tiny"]) == 2
-    assert "unknown shape tiny; known: synthetic, long-flow, syn-flood, real-mix" in capsys.readouterr().err
+    assert (
+        "unknown shape tiny; known: synthetic, long-flow, syn-flood, port-scan, real-mix"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_failed_make_leaves_nothing_in_the_cache(tmp_path, monkeypatch) -> None:
@@ -140,8 +178,9 @@ def test_a_failed_make_leaves_nothing_in_the_cache(tmp_path, monkeypatch) -> Non
 def test_the_targets_line_judges_tshark_by_default_and_tcptrace_by_one_job() -> None:
     line = targets(
         [
-            Timing("handshake analyze --json", [2.0], 150.0, ours=True),
+            Timing("handshake analyze", [2.0], 150.0, ours=True),
             Timing("  ... --jobs 1", [4.0], 90.0, ours=True),
+            Timing("handshake analyze --json", [3.0], 120.0, ours=True),
             Timing("tshark -q -z conv,tcp", [5.0], 700.0),
             Timing("tcptrace -n", [1.0], 40.0),
         ]

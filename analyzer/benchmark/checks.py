@@ -1,8 +1,8 @@
 """The benchmark's correctness checks: what the analysis of a shape's file must say.
 
-Each runs our analyzer once more (with its default options, as timed) and reads the
-report a connection at a time: the syn-flood's has a million of them. Each returns its
-lines and whether the analysis said what it must.
+Each runs our analyzer once more, for its JSON document (the default options otherwise),
+and reads the report a connection at a time: the syn-flood's has a million of them. Each
+returns its lines and whether the analysis said what it must.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from analyzer.benchmark.real_mix import BULK_PORT, made_path
-from analyzer.benchmark.timing import ANALYZER_ROOT, OUR_COMMAND
+from analyzer.benchmark.timing import ANALYZER_ROOT, JSON_OPTION, OUR_COMMAND
 from analyzer.benchmark.truth import compare_stream, streamed_report
 
 LISTED = 20  # differences shown
@@ -28,9 +28,8 @@ def _counted(number: int, noun: str) -> str:
 @contextmanager
 def _report(path: Path) -> Iterator[Iterator[str]]:
     """The lines of our JSON report on `path`, as the analyzer writes them."""
-    process = subprocess.Popen(
-        [*OUR_COMMAND, str(path)], stdout=subprocess.PIPE, text=True, cwd=ANALYZER_ROOT
-    )
+    command = [*OUR_COMMAND, JSON_OPTION, str(path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ANALYZER_ROOT)
     assert process.stdout is not None
     try:
         yield iter(process.stdout)
@@ -43,7 +42,7 @@ def _report(path: Path) -> Iterator[Iterator[str]]:
         process.stdout.close()
         process.wait()
     if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(OUR_COMMAND)} {path} exited with {process.returncode}")
+        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
 
 
 def truth(path: Path) -> tuple[list[str], bool]:

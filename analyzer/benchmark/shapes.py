@@ -3,6 +3,7 @@
 - synthetic: many concurrent connections of twelve kinds (synthetic.py), 100k to 5M packets;
 - long-flow: one connection of 2M packets, a download with a little loss (long_flow.py);
 - syn-flood: 1M half-open attempts and a few real clients (syn_flood.py);
+- port-scan: 1M probes of one scanner, to open, closed and filtered ports (port_scan.py);
 - real-mix: about 1M packets of real kernel traffic, recorded in a network namespace of its
   own (real_mix.py; needs root the first time, when it is recorded).
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzer.benchmark import checks, long_flow, real_mix, syn_flood, synthetic
+from analyzer.benchmark import checks, long_flow, port_scan, real_mix, syn_flood, synthetic
 from analyzer.benchmark.cache import cached, find
 
 
@@ -46,6 +47,7 @@ SIZES = {"100k": 100_000, "1M": 1_000_000, "5M": 5_000_000}
 SYNTHETIC_FILES = [("100k", "pcap"), ("1M", "pcap"), ("1M", "pcapng"), ("5M", "pcap")]
 LONG_FLOW_PACKETS = 2_000_000
 SYN_FLOOD_ATTEMPTS = 1_000_000
+PORT_SCAN_PROBES = 1_000_000
 TRUTH = (".truth.jsonl",)
 
 
@@ -73,6 +75,11 @@ def _long_flow(_sizes: Sequence[str]) -> list[BenchFile]:
 def _syn_flood(_sizes: Sequence[str]) -> list[BenchFile]:
     name = f"syn-flood-v{syn_flood.VERSION}-{SYN_FLOOD_ATTEMPTS // 1_000_000}M.pcap"
     return [BenchFile(*cached(name, lambda path: syn_flood.write_capture(path, SYN_FLOOD_ATTEMPTS), TRUTH))]
+
+
+def _port_scan(_sizes: Sequence[str]) -> list[BenchFile]:
+    name = f"port-scan-v{port_scan.VERSION}-{PORT_SCAN_PROBES // 1_000_000}M.pcap"
+    return [BenchFile(*cached(name, lambda path: port_scan.write_capture(path, PORT_SCAN_PROBES), TRUTH))]
 
 
 def _check_each(files: list[BenchFile]) -> tuple[list[str], bool]:
@@ -103,6 +110,7 @@ SHAPES = {
         Shape("synthetic", 3, _synthetic, _check_smallest),
         Shape("long-flow", 1, _long_flow, _check_each),
         Shape("syn-flood", 1, _syn_flood, _check_each),
+        Shape("port-scan", 1, _port_scan, _check_each),
         Shape("real-mix", 1, _real_mix, _check_recorded),
     )
 }

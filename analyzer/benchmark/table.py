@@ -12,7 +12,7 @@ MIN_SHARE_OF_TCPTRACE = 0.5
 MAX_RSS_MB = 200
 TSHARK = "tshark -q -z conv,tcp"
 TCPTRACE = "tcptrace -n"
-DEFAULT = "handshake analyze --json"
+DEFAULT = "handshake analyze"  # the text report: what the command writes with no option
 ONE_JOB = "  ... --jobs 1"
 
 TABLE_HEAD = (

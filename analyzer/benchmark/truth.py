@@ -1,10 +1,11 @@
 """The generators' truth against an analysis: every connection's life cycle, one by one.
 
 A truth file (`<capture>.truth.jsonl`) holds a line per connection the generator wrote
-(with "connection": its number), and may hold one line without it that speaks for all
-the connections not listed one by one: their kind, how many there are, and the facts
-each must show (the syn-flood's million half-open attempts, whose lines would outweigh
-the check). Reports are read a connection at a time (`streamed_report`), so checking a
+(with "connection": its number), and may hold lines without it that speak for all the
+connections not listed one by one: their kind, how many there are, and the facts each must
+show (the syn-flood's million half-open attempts, whose lines would outweigh the check);
+with "server_ports", for those to one of these ports (a port scan's open, closed and
+filtered ports), else for all the others. Reports are read a connection at a time (`streamed_report`), so checking a
 file of a million connections holds one of them at a time.
 """
 
@@ -85,7 +86,7 @@ def compare_stream(stream: Iterable[str], truth_path: Path) -> Comparison:
 
 def compare_connections(connections: Iterable[dict], truth_path: Path) -> Comparison:
     truths: dict[tuple, dict] = {}
-    others: dict | None = None
+    groups: list[dict] = []  # the lines that speak for many
     with truth_path.open() as lines:
         for line in lines:
             truth = json.loads(line)
@@ -94,21 +95,21 @@ def compare_connections(connections: Iterable[dict], truth_path: Path) -> Compar
                     truth
                 )
             else:
-                others = truth
+                groups.append(truth)
     kinds: Counter = Counter()
     differences = _Differences()
     for connection in connections:
         key = _key(connection["family"], connection["client"]["port"], connection["server"]["port"],
                    connection["first_time"])  # fmt: skip
         truth = truths.pop(key, None)
-        if truth is None and others is None:
-            differences.add(f"connection #{connection['id']} is not one the generator wrote")
-            continue
         if truth is not None:
             expected, name = truth, f"connection {truth['connection']} ({truth['kind']}, #{connection['id']})"
         else:
-            assert others is not None
-            expected, name = others, f"connection #{connection['id']} ({others['kind']})"
+            group = _group_of(groups, connection["server"]["port"])
+            if group is None:
+                differences.add(f"connection #{connection['id']} is not one the generator wrote")
+                continue
+            expected, name = group, f"connection #{connection['id']} ({group['kind']})"
         for field, value in observed(connection).items():
             if field in expected and value != expected[field]:
                 differences.add(f"{name}: {field} {value!r}, expected {expected[field]!r}")
@@ -117,12 +118,21 @@ def compare_connections(connections: Iterable[dict], truth_path: Path) -> Compar
         differences.add(f"connection {truth['connection']} ({truth['kind']}) not found")
     listed = differences.listed()
     count = len(differences.lines) + differences.more
-    if others is not None and kinds[others["kind"]] != others["count"]:
-        # First: with a million connections to check, the count says more than any one of them.
-        listed.insert(0, f"{kinds[others['kind']]:,} connections of kind {others['kind']}, "
-                         f"expected {others['count']:,}")  # fmt: skip
-        count += 1
+    for group in reversed(groups):
+        if kinds[group["kind"]] != group["count"]:
+            # First: with a million connections to check, the count says more than any one of them.
+            listed.insert(0, f"{kinds[group['kind']]:,} connections of kind {group['kind']}, "
+                             f"expected {group['count']:,}")  # fmt: skip
+            count += 1
     return Comparison(kinds, listed, count)
+
+
+def _group_of(groups: list[dict], server_port: int) -> dict | None:
+    """The line that speaks for a connection to `server_port` not listed one by one."""
+    for group in groups:
+        if "server_ports" not in group or server_port in group["server_ports"]:
+            return group
+    return None
 
 
 class _Differences:
