@@ -11,14 +11,17 @@ resent) and its own connection (addresses, ports, packets, the timer that gave i
 one shape get the same verdict (tests/test_attempt_shapes.py checks this on attempts made
 to differ in every field). The first attempt of a shape is analyzed in full; the others get
 a `view`: their own connection, the first one's findings. A view is for counting only: its
-handshake, states and steps are the first attempt's.
+handshake, states and steps are the first attempt's, and so are the findings its verdict
+does not read, which read more than the shape holds (the TTLs behind a diagnosis of an
+injected RST, the ratios of gaps behind the vantage): only the outputs that count use views.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.tcp_state import MAX_WINDOW_SCALE
 
 if TYPE_CHECKING:  # analysis imports this module
     from analyzer.analysis import ConnectionAnalysis
@@ -41,12 +44,13 @@ _RST_FROM_CLIENT: Final = 4
 # the SYN/ACK (a half-open scan: nmap -sS). Two segments from one end (a SYN resent) are
 # not: the rules that tell a resend from a reordering read how far apart they came.
 # Each pattern is its segments' kinds, three bits each, the first one highest.
+_HALF_OPEN_SCAN: Final = (((_SYN << 3) | _SYNACK) << 3) | _RST_FROM_CLIENT
 ATTEMPT_PATTERNS: Final = frozenset(
     {
         _SYN,
         (_SYN << 3) | _SYNACK,
         (_SYN << 3) | _RST_FROM_SERVER,
-        (((_SYN << 3) | _SYNACK) << 3) | _RST_FROM_CLIENT,
+        _HALF_OPEN_SCAN,
     }
 )
 # The times the rules compare a gap between two segments with, and more (seconds): an
@@ -123,7 +127,10 @@ def attempt_shape(connection: Connection) -> Shape | None:
         return None
     pattern = 0
     for segment in segments:
-        pattern = (pattern << 3) | _kind(segment.flags & _CONTROL, connection.from_client(segment))
+        kind = _kind(segment.flags & _CONTROL, connection.from_client(segment))
+        if kind == _OTHER:  # not a segment of an attempt (and 0 would vanish from the pattern)
+            return None
+        pattern = (pattern << 3) | kind
     if pattern not in ATTEMPT_PATTERNS:
         return None
     numbers: list[int] = []
@@ -141,7 +148,17 @@ def attempt_shape(connection: Connection) -> Shape | None:
         *shapes,
         _order(numbers),
         _times(times),
+        _in_window(segments) if pattern == _HALF_OPEN_SCAN else None,
     )
+
+
+def _in_window(segments: list[Segment]) -> bool:
+    """Whether the client's RST after the SYN/ACK lies in the window that SYN/ACK offered,
+    as the state machine reads it (tcp_state._unacceptable_rst: its largest scale): a RST
+    outside it resets nothing."""
+    syn, synack, rst = segments
+    offset = seq_diff(rst.seq, syn.seq_end)
+    return 0 <= offset <= max(synack.window << MAX_WINDOW_SCALE, 1)
 
 
 def _kind(control: int, from_client: bool) -> int:

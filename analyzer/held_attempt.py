@@ -4,7 +4,7 @@ one bytes record each.
 A SYN flood or a scan leaves hundreds of thousands of attempts open at once, each until its
 timer gives it up (connections.py: 5 s), or, once a RST has ended it, until it has been
 quiet for CLOSE_DELAY. Held as Segment objects with the tracker's full bookkeeping, an
-attempt cost about 1 KB; packed, about 450 bytes. The tracker keeps an attempt packed while
+attempt cost about 1 KB; packed, about 450 bytes with two segments (each record 76 bytes). The tracker keeps an attempt packed while
 it is nothing but a SYN and, from the other end, one SYN/ACK or a RST (a closed port), and,
 after that SYN/ACK, the RST of the end that sent the SYN (a half-open scan); any other
 segment unpacks it into the full bookkeeping, which then takes it as if it had never been

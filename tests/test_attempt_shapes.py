@@ -65,7 +65,7 @@ def _config(rng: random.Random) -> dict:
         # the client's RST (a half-open scan).
         "refused": rng.random() < 0.3,
         "rst_flags": RST | rng.choice([0, 0, ACK, ACK, PSH, ACK | PSH, URG]),
-        "rst_numbers": rng.choice(["right", "right", "zero", "other"]),
+        "rst_numbers": rng.choice(["right", "right", "zero", "other", "window"]),
         "client_rst": rng.random() < 0.4,
         "synack_flags": SYN | ACK | rng.choice(extras),
         "synack_acks": rng.choice(["right", "right", "seq", "other"]),
@@ -74,6 +74,9 @@ def _config(rng: random.Random) -> dict:
         # rule's "before" or "after" is decided by a few units.
         "near": rng.random() < 0.5,
         "synack_zero_window": rng.random() < 0.1,
+        # Small windows: whether the client's RST lies in the window (its largest scale) of
+        # the SYN/ACK is decided a few units either side of a multiple of 2**14.
+        "synack_window": rng.choice(["any", "any", 1, 2]),
         "synack_data": rng.choice([0, 0, 0, 4]),
         "synack_options": _options(rng),
         "gap": rng.choice([-1, 0, 1, 1, 1]),
@@ -89,9 +92,13 @@ GAPS = [1e-6, 2e-5, 0.0009, 0.0011, 0.0029, 0.0031, 0.0099, 0.0101, 0.019, 0.021
 
 def _rst_numbers(rng: random.Random, kind: str, seq: int, ack: int, near: bool) -> tuple[int, int]:
     """A RST's sequence and acknowledgment numbers: those of the segment it answers (`seq`
-    its next, `ack` the one it acknowledges), zero, or others (close by when `near`)."""
+    its next, `ack` the one it acknowledges), zero, others (close by when `near`), or past
+    `seq` by about a small window's worth at its largest scale."""
     if kind == "right":
         return seq, ack
+    if kind == "window":
+        past = rng.choice([-1, 0, 1, 2, 3, 16383, 16384, 16385, 32767, 32768, 32769, 49153])
+        return (seq + past) % (1 << 32), ack
     if kind == "zero":
         return 0, ack if rng.random() < 0.5 else 0
     spread = (
@@ -104,7 +111,11 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
     """Attempts of a few dozen shapes, each attempt otherwise its own: addresses, ports,
     numbers, windows, TTLs, IP ids, checksums and times all drawn anew, gaps short and long
     (some attempts given up by the timer, some still open at the end)."""
-    configs = [_config(rng) for _ in range(40)]
+    # And some half-open scans' attempts whose RST lies about a small window from the SYN's
+    # end: too rare among the others to be drawn at all.
+    half_open = {"answered": True, "refused": False, "client_rst": True, "synack_acks": "right",
+                 "rst_numbers": "window", "rst_gap": 1, "gap": 1}  # fmt: skip
+    configs = [_config(rng) for _ in range(40)] + [{**_config(rng), **half_open} for _ in range(8)]
     segments: list[Segment] = []
     now = 1_000.0
     for n in range(count):
@@ -150,7 +161,9 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
             frame=0, time=now + gap, family=family, src=server, sport=sport, dst=client, dport=cport,
             flags=c["synack_flags"],
             seq=seq if c["same_seq"] else ((syn_ack + rng.randrange(-12, 12)) % (1 << 32) if near else rng.randrange(1 << 32)),
-            ack=acks[c["synack_acks"]], window=0 if c["synack_zero_window"] else rng.randrange(1, 1 << 16),
+            ack=acks[c["synack_acks"]],
+            window=0 if c["synack_zero_window"]
+            else (rng.randrange(1, 1 << 16) if c["synack_window"] == "any" else c["synack_window"]),
             payload_len=c["synack_data"], options=c["synack_options"], ip_id=rng.randrange(1 << 16),
             checksum=rng.randrange(1 << 16), ttl=rng.randrange(1, 256),
         )  # fmt: skip
@@ -158,7 +171,7 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
         if not c["client_rst"]:
             continue
         rst_seq, rst_ack = _rst_numbers(
-            rng, c["rst_numbers"], (seq + 1) & 0xFFFFFFFF, (synack.seq + 1) & 0xFFFFFFFF, near
+            rng, c["rst_numbers"], (seq + 1 + c["syn_data"]) & 0xFFFFFFFF, (synack.seq + 1) & 0xFFFFFFFF, near
         )
         rst = Segment(
             frame=0, time=synack.time + c["rst_gap"] * rng.choice(GAPS), family=family, src=client, sport=cport,
@@ -173,8 +186,9 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
     return segments
 
 
-def test_attempts_of_one_shape_get_one_verdict() -> None:
-    rng = random.Random(20261201)
+@pytest.mark.parametrize("seed", [20261201, 5, 77])
+def test_attempts_of_one_shape_get_one_verdict(seed: int) -> None:
+    rng = random.Random(seed)
     segments = _varied_attempts(rng, 15000)
     end = segments[-1].time + rng.choice([0.5, 10.0])
     by_shape: dict[tuple, tuple] = {}
@@ -187,7 +201,7 @@ def test_attempts_of_one_shape_get_one_verdict() -> None:
         seen = verdict(analyze_connection(connection))
         assert by_shape.setdefault(shape, seen) == seen, (shape, connection.segments)
     # Enough attempts, most of them compared with an earlier one of their shape.
-    assert shaped > 6000 and shaped - len(by_shape) > 3000, (shaped, len(by_shape))
+    assert shaped > 3000 and shaped - len(by_shape) > 2000, (shaped, len(by_shape))
 
 
 def test_an_attempt_with_anything_more_has_no_shape() -> None:
@@ -201,7 +215,23 @@ def test_an_attempt_with_anything_more_has_no_shape() -> None:
     )  # fmt: skip
     connections = list(stream_connections([*segments, more], Timeouts(attempt=1e9)))
     [grown] = [c for c in connections if first in c.segments]
-    assert len(grown.segments) >= 2 and attempt_shape(grown) is None
+    assert more in grown.segments and attempt_shape(grown) is None
+
+
+@pytest.mark.parametrize("from_client", [True, False])
+def test_a_segment_of_another_kind_before_the_syn_makes_no_attempt_shape(from_client: bool) -> None:
+    client, server = ("10.0.0.1", 40000), ("192.0.2.1", 80)
+    src, dst = (client, server) if from_client else (server, client)
+    ack = Segment(
+        frame=1, time=1.0, family=4, src=src[0], sport=src[1], dst=dst[0], dport=dst[1], flags=ACK,
+        seq=5000, ack=7000, window=100, payload_len=0, options=None,
+    )  # fmt: skip
+    syn = Segment(
+        frame=2, time=1.5, family=4, src=client[0], sport=client[1], dst=server[0], dport=server[1], flags=SYN,
+        seq=1000, ack=0, window=100, payload_len=0, options=None,
+    )  # fmt: skip
+    [connection] = stream_connections([ack, syn], Timeouts(attempt=1e9))
+    assert len(connection.segments) == 2 and attempt_shape(connection) is None
 
 
 def test_a_resent_syn_makes_no_attempt_shape() -> None:

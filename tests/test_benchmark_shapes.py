@@ -102,8 +102,11 @@ def test_the_port_scan_is_open_closed_and_filtered_ports(tmp_path) -> None:
         "closed-port": 1_750,
         "filtered-port": 1_500,
     }
-    families = {c["family"] for c in json.loads(text)["connections"]}
-    assert families == {4, 6}
+    # Every kind of port over both families.
+    kinds = {
+        (c["family"], c["server"]["port"] in port_scan.OPEN_PORTS) for c in json.loads(text)["connections"]
+    }
+    assert kinds == {(4, True), (4, False), (6, True), (6, False)}
 
 
 def test_the_scan_check_catches_an_attempt_of_the_wrong_kind(tmp_path) -> None:

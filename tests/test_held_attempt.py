@@ -77,7 +77,21 @@ def _connections(segments: list[Segment], pack: bool, timeouts: Timeouts | None 
         done.clear()
     out.extend(tracker.finish(segments[-1].time + 20.0))
     return [
-        (c.id, c.segments, c.expired, c.capture_end, c.reuses_ports_of, c.succeeded_at, c.client, c.tunnels)
+        (
+            c.id,
+            c.segments,
+            c.expired,
+            c.capture_end,
+            c.reuses_ports_of,
+            c.succeeded_at,
+            c.client,
+            c.server,
+            c.family,
+            c.tunnels,
+            c.untunnelled_too,
+            c.copies,
+            c.copy_count,
+        )
         for c in out
     ]
 
@@ -102,8 +116,12 @@ def _scan_capture(rng: random.Random, count: int) -> list[Segment]:
     time = 100.0
     gaps = [0.0, 0.0001, 0.001, 1.0, 4.9, 5.1, 6.0, 40.0]
 
-    def add(src: tuple, dst: tuple, flags: int, seq: int, ack: int, **rest) -> None:
-        segments.append(_segment(len(segments) + 1, time, src, dst, flags, seq, ack, **rest))
+    def add(src: tuple, dst: tuple, flags: int, seq: int, ack: int) -> None:
+        segments.append(_segment(len(segments) + 1, time, src, dst, flags, seq, ack, checksum=7, ip_id=9))
+        if rng.random() < 0.1:  # captured twice (connections.py's capture copies)
+            segments.append(
+                _segment(len(segments) + 1, time + 0.0001, src, dst, flags, seq, ack, checksum=7, ip_id=9)
+            )
 
     while len(segments) < count:
         time += rng.choice(gaps)

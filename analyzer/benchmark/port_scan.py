@@ -1,9 +1,10 @@
-"""A port scan: one scanner sends a million SYNs to 16 ports on 65,536 hosts, as nmap -sS does.
+"""A port scan: one scanner sends SYNs to 16 ports of each host in turn, as nmap -sS does.
 
-About 50,000 probes a second, each to a host:port pair of its own: the hosts of 172.16.0.0/16
-walked in a shuffled order, each host's 16 ports one after the other, and every eighth probe
-to a host of 2001:db8:5ca::/48. The scanner keeps one source port until it has probed every
-host:port pair, as a raw-socket scanner does. What comes back depends on the port alone:
+About 50,000 probes a second, each to a host:port pair of its own: 65,536 hosts walked in a
+shuffled order (a million probes reach 62,500 of them), each host's 16 ports one after the
+other; every eighth host is one of 2001:db8:5ca::/48 (probed from the scanner's IPv6
+address), the others of 172.16.0.0/16. The scanner keeps one source port until it has
+probed every host:port pair, as a raw-socket scanner does. What comes back depends on the port alone:
 - an open port (OPEN_PORTS) answers with a SYN/ACK after one round trip (100 µs to 20 ms),
   and the scanner's kernel, which made no such connection, answers it with a RST (the
   capture cannot tell whether that RST reached the target: nothing is asked of its state);
@@ -27,7 +28,7 @@ from analyzer.benchmark.frames import SNAPLEN, tcp_frame
 from analyzer.benchmark.pcap_file import CaptureWriter
 from analyzer.decode.segment import ACK, MOD, RST, SYN
 
-VERSION: Final = 1  # in the cached files' names: a change to what the generator writes needs a new one
+VERSION: Final = 2  # in the cached files' names: a change to what the generator writes needs a new one
 SCANNER4: Final = bytes((198, 51, 100, 7))
 SCANNER6: Final = b"\x20\x01\x0d\xb8\x00\x00\x00\x07" + bytes(7) + b"\x07"
 TARGETS4: Final = bytes((172, 16))  # 172.16.0.0/16
@@ -82,9 +83,10 @@ def write_capture(path: Path, probes: int, seed: int = 1) -> int:
             while pending and pending[0][0] <= now:
                 when, _order, frame, wire = heapq.heappop(pending)
                 out.write(when, frame, wire)
-            ipv6 = probe % IPV6_EVERY == IPV6_EVERY - 1
+            host = hosts[probe // len(PORTS) % HOSTS]
+            ipv6 = host % IPV6_EVERY == IPV6_EVERY - 1
             scanner = SCANNER6 if ipv6 else SCANNER4
-            target = _target(hosts[probe // len(PORTS) % HOSTS], ipv6)
+            target = _target(host, ipv6)
             port = PORTS[probe % len(PORTS)]
             sport = FIRST_SOURCE_PORT + probe // (HOSTS * len(PORTS))
             isn = rng.getrandbits(32)

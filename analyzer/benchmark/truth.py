@@ -128,11 +128,12 @@ def compare_connections(connections: Iterable[dict], truth_path: Path) -> Compar
 
 
 def _group_of(groups: list[dict], server_port: int) -> dict | None:
-    """The line that speaks for a connection to `server_port` not listed one by one."""
+    """The line that speaks for a connection to `server_port` not listed one by one: the
+    one naming that port, else the one naming none, wherever it stands in the file."""
     for group in groups:
-        if "server_ports" not in group or server_port in group["server_ports"]:
+        if server_port in group.get("server_ports", ()):
             return group
-    return None
+    return next((group for group in groups if "server_ports" not in group), None)
 
 
 class _Differences:
