@@ -146,14 +146,20 @@ class Distinct:
     array of their address_hash (8 bytes each), up to EXACT_LIMIT; past that a HyperLogLog
     estimate of 4,096 registers (one byte each)."""
 
-    __slots__ = ("exact", "one", "registers")
+    __slots__ = ("exact", "latest", "one", "registers")
 
     def __init__(self) -> None:
         self.one: str | None = None
         self.exact: array | None = None
         self.registers: bytearray | None = None
+        # The value added last: a scan probes each host's ports one after the other, and
+        # adding a value again changes nothing (a hash fewer for each).
+        self.latest: str | None = None
 
     def add(self, value: str) -> None:
+        if value == self.latest:
+            return
+        self.latest = value
         registers = self.registers
         if registers is not None:  # _register, written out: a flood's every probe comes here
             hashed = int.from_bytes(blake2b(value.encode(), digest_size=8).digest(), "little")
