@@ -73,7 +73,7 @@ from typing import Final, Literal, NamedTuple, Protocol
 
 from analyzer.decode.reader import DecodeStats
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
-from analyzer.held_attempt import HeldAttempt, can_pack
+from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, can_pack
 
 Endpoint = tuple[str, int]
 
@@ -511,16 +511,28 @@ class ConnectionTracker:
         self._count_for_sweep(done)
 
     def _stays_packed(self, attempt: HeldAttempt, segment: Segment) -> bool:
-        """Whether `segment` is the first answer of a packed attempt, a SYN/ACK, and leaves it
-        an attempt that nothing but its timer ends: anything else is taken unpacked."""
-        return (
-            not attempt.answered
-            and not attempt.over
+        """Whether `segment` is a SYN/ACK from the end that did not send the SYN, the first
+        or one sent again (not a capture copy: the full bookkeeping would set a copy aside),
+        that leaves the attempt one that nothing but its timer ends: anything else is taken
+        unpacked. A listener without SYN cookies resends its SYN/ACK five times over 31 s
+        (Linux's tcp_synack_retries): a flood's attempts are held that long."""
+        if not (
+            not attempt.over
             and segment.flags & (SYN | ACK | RST | FIN) == SYN | ACK
             and segment.sport == (attempt.key[3] if attempt.a_is_low else attempt.key[1])
             and segment.src == (attempt.key[2] if attempt.a_is_low else attempt.key[0])
             and can_pack(segment)
             and self._clock <= self._gives_up(attempt)
+        ):
+            return False
+        if not attempt.answered:
+            return True
+        if attempt.records >= MAX_PACKED_RECORDS or segment.options != attempt.options_b:
+            return False
+        answers = attempt.segments()[1:]  # every one a SYN/ACK from this end: see copy_of
+        return not any(
+            earlier.seq == segment.seq and is_capture_copy(segment, earlier)
+            for earlier in answers[-COPY_LOOK_BACK:]
         )
 
     def _ends_packed(self, attempt: HeldAttempt, segment: Segment) -> bool | None:

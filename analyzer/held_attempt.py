@@ -2,11 +2,12 @@
 one bytes record each.
 
 A SYN flood or a scan leaves hundreds of thousands of attempts open at once, each until its
-timer gives it up (connections.py: 5 s), or, once a RST has ended it, until it has been
-quiet for CLOSE_DELAY. Held as Segment objects with the tracker's full bookkeeping, an
-attempt cost about 1 KB; packed, about 450 bytes with two segments (each record 76 bytes). The tracker keeps an attempt packed while
-it is nothing but a SYN and, from the other end, one SYN/ACK or a RST (a closed port), and,
-after that SYN/ACK, the RST of the end that sent the SYN (a half-open scan); any other
+timer gives it up (connections.py: 5 s, longer while SYN/ACKs are resent), or, once a RST
+has ended it, until it has been quiet for CLOSE_DELAY. Held as Segment objects with the
+tracker's full bookkeeping, an attempt cost about 1 KB; packed, about 450 bytes with two
+segments (each record 76 bytes). The tracker keeps an attempt packed while it is nothing
+but a SYN and, from the other end, a SYN/ACK (and its resends) or a RST (a closed port),
+and, after a SYN/ACK, the RST of the end that sent the SYN (a half-open scan); any other
 segment unpacks it into the full bookkeeping, which then takes it as if it had never been
 packed (the segments are rebuilt field for field: tests/test_held_attempt.py).
 """
@@ -22,6 +23,9 @@ from analyzer.decode.segment import Segment, TcpOptions
 # ip_id, checksum, ttl, sport, dport, flags, family, payload_cut.
 _RECORD: Final = struct.Struct("<QdqqqqiiiiiHHHb?")
 RECORD_SIZE: Final = _RECORD.size
+# A SYN and as many SYN/ACKs as Linux sends (tcp_synack_retries 5) and one more: past that
+# an attempt is unpacked (each record added copies those before it).
+MAX_PACKED_RECORDS: Final = 8
 
 
 def can_pack(segment: Segment) -> bool:
@@ -52,6 +56,7 @@ class HeldAttempt:
         self.over = False
 
     def add_answer(self, synack: Segment) -> None:
+        """A SYN/ACK from b: the first, or one sent again with the same options."""
         self.from_b |= 1 << self.records
         self.data = self.data + _pack(synack)
         self.options_b = synack.options
@@ -79,7 +84,7 @@ class HeldAttempt:
         held = [_unpack(self.data, 0, a, b, self.options_a)]
         for index in range(1, self.records):
             if self.from_b >> index & 1:
-                options = self.options_b if index == 1 and self.answered else None
+                options = self.options_b if self.answered else None  # SYN/ACKs, or a RST
                 held.append(_unpack(self.data, index * RECORD_SIZE, b, a, options))
             else:
                 held.append(_unpack(self.data, index * RECORD_SIZE, a, b, None))

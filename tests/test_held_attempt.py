@@ -108,10 +108,11 @@ def test_packed_or_not_the_connections_and_their_order_are_the_same(seed: int, m
 
 
 def _scan_capture(rng: random.Random, count: int) -> list[Segment]:
-    """Attempts on a few 4-tuples as a scan makes them: a SYN answered by a RST, or by a
-    SYN/ACK the client may answer with a RST (its sequence number right or not, after a
-    SYN/ACK that acknowledged its SYN or not), or by nothing; now and then a segment more
-    (a SYN again, a RST again, an ACK), soon or after the timers."""
+    """Attempts on a few 4-tuples as a scan or a flood makes them: a SYN answered by a RST,
+    or by a SYN/ACK (perhaps resent, within the capture-copy window or later) the client may
+    answer with a RST (its sequence number right or not, after a SYN/ACK that acknowledged
+    its SYN or not), or by nothing; now and then a segment more (a SYN again, a RST again,
+    an ACK), soon or after the timers."""
     segments: list[Segment] = []
     time = 100.0
     gaps = [0.0, 0.0001, 0.001, 1.0, 4.9, 5.1, 6.0, 40.0]
@@ -133,7 +134,11 @@ def _scan_capture(rng: random.Random, count: int) -> list[Segment]:
         if answer < 0.35:
             add(SERVER, client, rng.choice([RST | ACK, RST]), 0, (isn + 1) % 2**32)
         elif answer < 0.8:
-            add(SERVER, client, SYN | ACK, 500, rng.choice([(isn + 1) % 2**32, (isn + 1) % 2**32, isn, 9]))
+            synack_ack = rng.choice([(isn + 1) % 2**32, (isn + 1) % 2**32, isn, 9])
+            add(SERVER, client, SYN | ACK, 500, synack_ack)
+            for _resend in range(rng.choice([0, 0, 1, 2, 6, 8])):  # a listener resending it
+                time += rng.choice([0.0001, 0.004, 1.0, 2.0, 4.0])
+                add(SERVER, client, SYN | ACK, rng.choice([500, 500, 600]), synack_ack)
             if rng.random() < 0.7:
                 time += rng.choice(gaps)
                 seq = rng.choice([(isn + 1) % 2**32, (isn + 1) % 2**32, 9])
