@@ -33,29 +33,39 @@ SHAPES_KEPT: Final = 4096  # a scan of odd options makes many; past this, new on
 
 _CONTROL: Final = SYN | ACK | RST | FIN
 
+
 # Each segment of an attempt, by its flags (of SYN, ACK, RST and FIN) and its sender.
+def _synacks(count: int) -> int:
+    """The pattern of a SYN and `count` SYN/ACKs."""
+    pattern = _SYN
+    for _ in range(count):
+        pattern = (pattern << 3) | _SYNACK
+    return pattern
+
+
 _OTHER: Final = 0
 _SYN: Final = 1  # SYN alone, from the client
 _SYNACK: Final = 2  # SYN/ACK, from the server
 _RST_FROM_SERVER: Final = 3  # RST, with or without ACK
 _RST_FROM_CLIENT: Final = 4
 # What an attempt is: a SYN from the client, then perhaps the server's SYN/ACK (a flood, or a
-# scan's open port), or its RST (a scan's closed port), then perhaps the client's RST after
-# the SYN/ACK (a half-open scan: nmap -sS). Two segments from one end (a SYN resent) are
-# not: the rules that tell a resend from a reordering read how far apart they came.
+# scan's open port) and its resends (a listener without SYN cookies: five, Linux's
+# tcp_synack_retries), or its RST (a scan's closed port), or the SYN/ACK and the client's
+# RST (a half-open scan: nmap -sS). A SYN resent is not: the client's SYN_SENT reads it.
 # Each pattern is its segments' kinds, three bits each, the first one highest.
 _HALF_OPEN_SCAN: Final = (((_SYN << 3) | _SYNACK) << 3) | _RST_FROM_CLIENT
+MAX_SYNACKS: Final = 7  # as many as held_attempt packs
 ATTEMPT_PATTERNS: Final = frozenset(
     {
         _SYN,
-        (_SYN << 3) | _SYNACK,
         (_SYN << 3) | _RST_FROM_SERVER,
         _HALF_OPEN_SCAN,
+        *(_synacks(count) for count in range(1, MAX_SYNACKS + 1)),
     }
 )
 # The times the rules compare a gap between two segments with, and more (seconds): an
-# attempt's shape holds where each of its gaps falls among them. The tests find no verdict
-# of today's patterns that reads more than which segment came first; a rule to come may.
+# attempt's shape holds where each of its gaps falls among them (whether a SYN/ACK sent again
+# is a resend reads them: the test of one verdict a shape fails without).
 TIME_LIMITS: Final[tuple[float, ...]] = (
     0.000_1, 0.000_5, 0.001, 0.002, 0.003, 0.005, 0.010, 0.020, 0.050, 0.100, 0.200, 0.250,
     0.500, 1.0, 2.0, 3.0, 5.0, 6.0, 10.0, 60.0,
@@ -121,7 +131,7 @@ def attempt_shape(connection: Connection) -> Shape | None:
     """The shape of an attempt (see ATTEMPT_PATTERNS; all plain: no tunnel, copy, fold or
     reused ports); None for any other connection."""
     segments = connection.segments
-    if not 1 <= len(segments) <= 3 or connection.folded is not None or connection.copies:
+    if not 1 <= len(segments) <= 1 + MAX_SYNACKS or connection.folded is not None or connection.copies:
         return None
     if connection.tunnels or connection.reuses_ports_of is not None or connection.succeeded_at is not None:
         return None
@@ -173,8 +183,9 @@ def _kind(control: int, from_client: bool) -> int:
 
 def _times(times: list[float]) -> int:
     """How the segments' times compare: for each pair, which came first and where the gap
-    between them falls among the time limits of the rules (TIME_LIMITS); for three, which
-    of the two gaps between them is the longer. Seven bits a pair, in one int."""
+    between them falls among the time limits of the rules (TIME_LIMITS); for each two gaps
+    in a row, which is the longer (a backoff doubles them). Seven bits a pair and two a
+    pair of gaps, in one int."""
     compared = 0
     count = len(times)
     for i in range(count):
@@ -182,8 +193,8 @@ def _times(times: list[float]) -> int:
             gap = times[j] - times[i]
             size = -gap if gap < 0 else gap
             compared = (compared << 7) | (((gap > 0) - (gap < 0) + 1) << 5) | _time_class(size)
-    if count == 3:
-        first, second = abs(times[1] - times[0]), abs(times[2] - times[1])
+    for i in range(count - 2):
+        first, second = abs(times[i + 1] - times[i]), abs(times[i + 2] - times[i + 1])
         compared = (compared << 2) | ((first > second) - (first < second) + 1)
     return compared
 

@@ -529,6 +529,8 @@ class ConnectionTracker:
             return True
         if attempt.records >= MAX_PACKED_RECORDS or segment.options != attempt.options_b:
             return False
+        if not attempt.answered_near(segment.time, CAPTURE_COPY_WINDOW):
+            return True  # a capture copy comes within the window of what it copies
         answers = attempt.segments()[1:]  # every one a SYN/ACK from this end: see copy_of
         return not any(
             earlier.seq == segment.seq and is_capture_copy(segment, earlier)

@@ -23,6 +23,8 @@ from analyzer.decode.segment import Segment, TcpOptions
 # ip_id, checksum, ttl, sport, dport, flags, family, payload_cut.
 _RECORD: Final = struct.Struct("<QdqqqqiiiiiHHHb?")
 RECORD_SIZE: Final = _RECORD.size
+_TIME: Final = struct.Struct("<d")
+_TIME_AT: Final = 8  # after the frame number
 # A SYN and as many SYN/ACKs as Linux sends (tcp_synack_retries 5) and one more: past that
 # an attempt is unpacked (each record added copies those before it).
 MAX_PACKED_RECORDS: Final = 8
@@ -75,6 +77,16 @@ class HeldAttempt:
     @property
     def records(self) -> int:
         return len(self.data) // RECORD_SIZE
+
+    def answered_near(self, time: float, window: float) -> bool:
+        """Whether a record after the SYN was sent within `window` seconds of `time` (a
+        capture copy's first test, without rebuilding the segments)."""
+        data = self.data
+        for index in range(1, self.records):
+            (sent,) = _TIME.unpack_from(data, index * RECORD_SIZE + _TIME_AT)
+            if abs(sent - time) <= window:
+                return True
+        return False
 
     def segments(self) -> list[Segment]:
         """The held segments, rebuilt."""

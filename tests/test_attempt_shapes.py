@@ -67,6 +67,10 @@ def _config(rng: random.Random) -> dict:
         "rst_flags": RST | rng.choice([0, 0, ACK, ACK, PSH, ACK | PSH, URG]),
         "rst_numbers": rng.choice(["right", "right", "zero", "other", "window"]),
         "client_rst": rng.random() < 0.4,
+        # The SYN/ACK resent by a listener without SYN cookies: its sequence number the same
+        # (or a few units off), the gaps short and long.
+        "synack_resends": rng.choice([0, 0, 0, 1, 2, 5]),
+        "resend_seq": rng.choice(["same", "same", "near"]),
         "synack_flags": SYN | ACK | rng.choice(extras),
         "synack_acks": rng.choice(["right", "right", "seq", "other"]),
         "same_seq": rng.random() < 0.1,
@@ -168,7 +172,32 @@ def _varied_attempts(rng: random.Random, count: int) -> list[Segment]:
             checksum=rng.randrange(1 << 16), ttl=rng.randrange(1, 256),
         )  # fmt: skip
         segments.append(synack)
-        if not c["client_rst"]:
+        resent_at = synack.time
+        for _resend in range(c["synack_resends"]):
+            resent_at += rng.choice(GAPS)
+            segments.append(
+                Segment(
+                    frame=0,
+                    time=resent_at,
+                    family=family,
+                    src=server,
+                    sport=sport,
+                    dst=client,
+                    dport=cport,
+                    flags=synack.flags,
+                    seq=synack.seq
+                    if c["resend_seq"] == "same"
+                    else (synack.seq + rng.randrange(-3, 4)) % (1 << 32),
+                    ack=synack.ack,
+                    window=synack.window,
+                    payload_len=synack.payload_len,
+                    options=synack.options,
+                    ip_id=rng.randrange(1 << 16),
+                    checksum=rng.randrange(1 << 16),
+                    ttl=rng.randrange(1, 256),
+                )
+            )
+        if not c["client_rst"] or c["synack_resends"]:
             continue
         rst_seq, rst_ack = _rst_numbers(
             rng, c["rst_numbers"], (seq + 1 + c["syn_data"]) & 0xFFFFFFFF, (synack.seq + 1) & 0xFFFFFFFF, near
@@ -269,9 +298,16 @@ def varied_flood(tmp_path_factory) -> Path:
             rst.time = syn.time + rng.choice([0.0001, 0.0002, 0.03])
             packets.append(rst)
         elif answer < 0.7:
-            synack = tcp_packet(4, server, 80, client, port, "SA", 50000, rng.choice([1001 + n, 1001 + n, 7]))
+            synack_ack = rng.choice([1001 + n, 1001 + n, 7])
+            synack = tcp_packet(4, server, 80, client, port, "SA", 50000, synack_ack)
             synack.time = syn.time + rng.choice([0.0002, 0.0004])
             packets.append(synack)
+            if rng.random() < 0.2:  # a listener without SYN cookies resends it
+                for after in (1.0, 3.0):
+                    again = tcp_packet(4, server, 80, client, port, "SA", 50000, synack_ack)
+                    again.time = synack.time + after
+                    packets.append(again)
+                continue
             if rng.random() < 0.3:  # a half-open scan's RST
                 rst = tcp_packet(4, client, port, server, 80, "R", 1001 + n, 0)
                 rst.time = synack.time + 0.00001
