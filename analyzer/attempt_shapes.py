@@ -1,11 +1,12 @@
 """A flood's attempts analyzed once per shape, for the outputs that only count them.
 
 A SYN flood or a scan is a million attempts of a few segments (a SYN, perhaps the other
-end's SYN/ACK or RST, perhaps a RST after the SYN/ACK: ATTEMPT_PATTERNS), nearly all alike:
-the same flags, options and answer, only the addresses, ports, numbers and times differ. The text report folds each into its flood and
-the summary counts them; both read of such an attempt only its verdict (how its handshake
-went, how it ended, the causes of its RSTs, what the target answered, whether it was
-resent) and its own connection (addresses, ports, packets, the timer that gave it up).
+end's SYN/ACK and its resends, or its RST, or a RST after the SYN/ACK: ATTEMPT_PATTERNS),
+nearly all alike: the same flags, options and answer, only the addresses, ports, numbers
+and times differ. The text report folds each into its flood and the summary counts them;
+both read of such an attempt only its verdict (how its handshake went, how it ended, the
+causes of its RSTs, what the target answered, whether it was resent) and its own
+connection (addresses, ports, packets, the timer that gave it up).
 
 `attempt_shape` is everything of an attempt that its verdict can depend on; two attempts of
 one shape get the same verdict (tests/test_attempt_shapes.py checks this on attempts made
@@ -34,15 +35,15 @@ SHAPES_KEPT: Final = 4096  # a scan of odd options makes many; past this, new on
 _CONTROL: Final = SYN | ACK | RST | FIN
 
 
-# Each segment of an attempt, by its flags (of SYN, ACK, RST and FIN) and its sender.
 def _synacks(count: int) -> int:
-    """The pattern of a SYN and `count` SYN/ACKs."""
+    """The pattern of a SYN and `count` SYN/ACKs (see ATTEMPT_PATTERNS)."""
     pattern = _SYN
     for _ in range(count):
         pattern = (pattern << 3) | _SYNACK
     return pattern
 
 
+# Each segment of an attempt, by its flags (of SYN, ACK, RST and FIN) and its sender.
 _OTHER: Final = 0
 _SYN: Final = 1  # SYN alone, from the client
 _SYNACK: Final = 2  # SYN/ACK, from the server
@@ -184,7 +185,7 @@ def _kind(control: int, from_client: bool) -> int:
 def _times(times: list[float]) -> int:
     """How the segments' times compare: for each pair, which came first and where the gap
     between them falls among the time limits of the rules (TIME_LIMITS); for each two gaps
-    in a row, which is the longer (a backoff doubles them). Seven bits a pair and two a
+    in a row, which is the longer (a backoff doubles them). Eight bits a pair and two a
     pair of gaps, in one int."""
     compared = 0
     count = len(times)
@@ -192,7 +193,7 @@ def _times(times: list[float]) -> int:
         for j in range(i + 1, count):
             gap = times[j] - times[i]
             size = -gap if gap < 0 else gap
-            compared = (compared << 7) | (((gap > 0) - (gap < 0) + 1) << 5) | _time_class(size)
+            compared = (compared << 8) | (((gap > 0) - (gap < 0) + 1) << 6) | _time_class(size)
     for i in range(count - 2):
         first, second = abs(times[i + 1] - times[i]), abs(times[i + 2] - times[i + 1])
         compared = (compared << 2) | ((first > second) - (first < second) + 1)
@@ -200,16 +201,18 @@ def _times(times: list[float]) -> int:
 
 
 def _time_class(size: float) -> int:
-    """How many of TIME_LIMITS lie below `size` (bisect_left, written out: compiled, it
-    costs less than the call into bisect)."""
-    low, high = 0, len(TIME_LIMITS)
+    """Twice how many of TIME_LIMITS lie below `size` (bisect_left, written out: compiled,
+    it costs less than the call into bisect), one more if `size` is the next one: rules
+    compare with < as well as with <=."""
+    count = len(TIME_LIMITS)
+    low, high = 0, count
     while low < high:
         middle = (low + high) // 2
         if TIME_LIMITS[middle] < size:
             low = middle + 1
         else:
             high = middle
-    return low
+    return 2 * low + (low < count and TIME_LIMITS[low] == size)
 
 
 def view(template: ConnectionAnalysis, connection: Connection) -> ConnectionAnalysis:

@@ -405,9 +405,9 @@ class ConnectionTracker:
         self._frames = frames
         self._fold = fold
         self._long = long_connection
-        # Not where a fold could take a connection of three segments, as many as an attempt
-        # holds packed (tests set it that low).
-        self._pack = pack_attempts and long_connection > 3
+        # Not where a fold could take a connection of as many segments as an attempt holds
+        # packed (its records and the RST that ends it; tests set it that low).
+        self._pack = pack_attempts and long_connection > MAX_PACKED_RECORDS + 1
         self._current: dict[tuple[str, int, str, int], _Open] = {}
         # Attempts held packed (held_attempt.py), by the same keys; a key is in one or the
         # other, and both together hold the connections in the order of their ids.

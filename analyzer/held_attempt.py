@@ -50,7 +50,7 @@ class HeldAttempt:
         self.first_index = first_index
         self.from_b = 0  # a bit for each record, from the first: sent by end b
         self.last_time = syn.time
-        self.syn_gap = 0.0  # between its two segments, both SYNs: the tracker's syn_gap
+        self.syn_gap = 0.0  # between its last two SYN and SYN/ACK segments: the tracker's syn_gap
         self.a_is_low = syn.src == key[0] and syn.sport == key[1]
         self.answered = False  # its SYN/ACK has come (the record after the SYN)
         # Ended by a RST: the tracker hands it over once it has been quiet for CLOSE_DELAY

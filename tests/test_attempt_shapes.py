@@ -247,6 +247,28 @@ def test_an_attempt_with_anything_more_has_no_shape() -> None:
     assert more in grown.segments and attempt_shape(grown) is None
 
 
+def test_a_gap_on_a_time_limit_is_shaped_apart_from_one_just_under_it() -> None:
+    """Wireshark's out-of-order rule reads a gap under 3 ms (strictly): a SYN/ACK sent again
+    3 ms after the first is a resend, 2.9 ms after it is not."""
+
+    def attempt(resent_after: float) -> list[Segment]:
+        client, server = ("10.0.0.1", 40000), ("192.0.2.1", 80)
+        common = {"family": 4, "window": 100, "payload_len": 0, "options": None}
+        return [
+            Segment(frame=1, time=0.0, src=client[0], sport=client[1], dst=server[0], dport=server[1],
+                    flags=SYN, seq=1000, ack=0, **common),
+            Segment(frame=2, time=0.0, src=server[0], sport=server[1], dst=client[0], dport=client[1],
+                    flags=SYN | ACK, seq=5000, ack=1001, **common),
+            Segment(frame=3, time=resent_after, src=server[0], sport=server[1], dst=client[0], dport=client[1],
+                    flags=SYN | ACK, seq=4998, ack=1001, **common),
+        ]  # fmt: skip
+
+    [on] = stream_connections(attempt(0.003), Timeouts(attempt=1e9))
+    [under] = stream_connections(attempt(0.0029), Timeouts(attempt=1e9))
+    assert verdict(analyze_connection(on)) != verdict(analyze_connection(under))
+    assert attempt_shape(on) is not None and attempt_shape(on) != attempt_shape(under)
+
+
 @pytest.mark.parametrize("from_client", [True, False])
 def test_a_segment_of_another_kind_before_the_syn_makes_no_attempt_shape(from_client: bool) -> None:
     client, server = ("10.0.0.1", 40000), ("192.0.2.1", 80)
