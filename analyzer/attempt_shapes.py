@@ -52,7 +52,7 @@ _RST_FROM_CLIENT: Final = 4
 # What an attempt is: a SYN from the client, then perhaps the server's SYN/ACK (a flood, or a
 # scan's open port) and its resends (a listener without SYN cookies: five, Linux's
 # tcp_synack_retries), or its RST (a scan's closed port), or the SYN/ACK and the client's
-# RST (a half-open scan: nmap -sS). A SYN resent is not: the client's SYN_SENT reads it.
+# RST (a half-open scan: nmap -sS). A SYN resent is not, yet: no test has shaped those.
 # Each pattern is its segments' kinds, three bits each, the first one highest.
 _HALF_OPEN_SCAN: Final = (((_SYN << 3) | _SYNACK) << 3) | _RST_FROM_CLIENT
 MAX_SYNACKS: Final = 7  # as many as held_attempt packs
