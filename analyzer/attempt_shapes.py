@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.held_attempt import MAX_PACKED_RECORDS
 from analyzer.tcp_state import MAX_WINDOW_SCALE
 
 if TYPE_CHECKING:  # analysis imports this module
@@ -55,7 +56,7 @@ _RST_FROM_CLIENT: Final = 4
 # RST (a half-open scan: nmap -sS). A SYN resent is not, yet: no test has shaped those.
 # Each pattern is its segments' kinds, three bits each, the first one highest.
 _HALF_OPEN_SCAN: Final = (((_SYN << 3) | _SYNACK) << 3) | _RST_FROM_CLIENT
-MAX_SYNACKS: Final = 7  # as many as held_attempt packs
+MAX_SYNACKS: Final = MAX_PACKED_RECORDS - 1  # as many as the tracker holds packed, after the SYN
 ATTEMPT_PATTERNS: Final = frozenset(
     {
         _SYN,
@@ -192,8 +193,7 @@ def _times(times: list[float]) -> int:
     for i in range(count):
         for j in range(i + 1, count):
             gap = times[j] - times[i]
-            size = -gap if gap < 0 else gap
-            compared = (compared << 8) | (((gap > 0) - (gap < 0) + 1) << 6) | _time_class(size)
+            compared = (compared << 8) | (((gap > 0) - (gap < 0) + 1) << 6) | _time_class(abs(gap))
     for i in range(count - 2):
         first, second = abs(times[i + 1] - times[i]), abs(times[i + 2] - times[i + 1])
         compared = (compared << 2) | ((first > second) - (first < second) + 1)

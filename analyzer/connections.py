@@ -519,8 +519,7 @@ class ConnectionTracker:
         if not (
             not attempt.over
             and segment.flags & (SYN | ACK | RST | FIN) == SYN | ACK
-            and segment.sport == (attempt.key[3] if attempt.a_is_low else attempt.key[1])
-            and segment.src == (attempt.key[2] if attempt.a_is_low else attempt.key[0])
+            and not attempt.sent_by_a(segment)
             and can_pack(segment)
             and self._clock <= self._gives_up(attempt)
         ):
@@ -547,10 +546,7 @@ class ConnectionTracker:
             return None
         if not can_pack(segment) or self._clock > self._gives_up(attempt):
             return None
-        key = attempt.key
-        a_src, a_port = (key[0], key[1]) if attempt.a_is_low else (key[2], key[3])
-        from_a = segment.sport == a_port and segment.src == a_src
-        if not from_a:
+        if not attempt.sent_by_a(segment):
             return None if attempt.answered else True
         if not attempt.answered:
             return None
@@ -575,7 +571,7 @@ class ConnectionTracker:
         open_.attempt = attempt  # before the segments: an attempt over is in the queue already
         self._apply(open_, first, True, True)
         for segment in held[1:]:
-            from_a = segment.sport == first.sport and segment.src == first.src
+            from_a = attempt.sent_by_a(segment)
             if not from_a:
                 open_.b_spoke = True
             self._apply(open_, segment, from_a, False)

@@ -74,6 +74,14 @@ class HeldAttempt:
         self.over = True
         self.last_time = rst.time
 
+    def sent_by_a(self, segment: Segment) -> bool:
+        """Whether `segment`, of this attempt's 4-tuple, comes from end a, the SYN's sender,
+        as the tracker's full bookkeeping tells its ends apart (_Open's a_src and a_port)."""
+        key = self.key
+        if self.a_is_low:
+            return segment.sport == key[1] and segment.src == key[0]
+        return segment.sport == key[3] and segment.src == key[2]
+
     @property
     def records(self) -> int:
         return len(self.data) // RECORD_SIZE

@@ -107,7 +107,7 @@ def test_packed_or_not_the_connections_and_their_order_are_the_same(seed: int, m
     assert len(unpacked) > 20
 
 
-def _scan_capture(rng: random.Random, count: int) -> list[Segment]:
+def _scan_capture(rng: random.Random, count: int, clients: list[tuple[str, int]] = ENDS) -> list[Segment]:
     """Attempts on a few 4-tuples as a scan or a flood makes them: a SYN answered by a RST,
     or by a SYN/ACK (perhaps resent, within the capture-copy window or later) the client may
     answer with a RST (its sequence number right or not, after a SYN/ACK that acknowledged
@@ -126,7 +126,7 @@ def _scan_capture(rng: random.Random, count: int) -> list[Segment]:
 
     while len(segments) < count:
         time += rng.choice(gaps)
-        client = rng.choice(ENDS)
+        client = rng.choice(clients)
         isn = rng.choice([100, 100, 7000, 2**32 - 1])
         add(client, SERVER, SYN, isn, 0)
         answer = rng.random()
@@ -165,6 +165,27 @@ def test_attempts_ended_by_a_rst_packed_or_not_are_the_same(seed: int, monkeypat
     unpacked = _connections(segments, False, timeouts)
     assert _connections(segments, True, timeouts) == unpacked
     assert len(unpacked) > 60
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_attempts_between_two_ports_of_one_address_packed_or_not_are_the_same(seed: int, monkeypatch) -> None:
+    """On loopback both ends share an address: only the ports tell the SYN's sender."""
+    import analyzer.connections as connections
+
+    monkeypatch.setattr(connections, "SWEEP_EVERY", 3)
+    clients = [(SERVER[0], 40000), (SERVER[0], 40001), (SERVER[0], 79)]
+    segments = _scan_capture(random.Random(seed), 300, clients)
+    unpacked = _connections(segments, False)
+    assert _connections(segments, True) == unpacked
+    assert len(unpacked) > 60
+    # And an attempt on loopback is held packed all the same: its SYN/ACK and the client's RST.
+    tracker = ConnectionTracker()
+    client = clients[seed % len(clients)]
+    tracker.add(_segment(1, 100.0, client, SERVER, SYN, 7, 0))
+    tracker.add(_segment(2, 100.001, SERVER, client, SYN | ACK, 900, 8))
+    tracker.add(_segment(3, 100.002, client, SERVER, RST, 8, 0))
+    [attempt] = tracker._attempts.values()
+    assert not tracker._current and attempt.answered and attempt.over
 
 
 def test_a_scan_s_refused_and_half_open_attempts_stay_packed(monkeypatch) -> None:
