@@ -177,6 +177,41 @@ def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypat
     assert list(spare.iterdir()) == []
 
 
+@pytest.mark.slow
+def test_the_text_report_in_shares_gives_one_process_bytes(monkeypatch, tmp_path) -> None:
+    """The default report of a big file: blocks renumbered, the overview's counts, scans,
+    interesting lines and folded counts added up from the shares, through the parent and
+    into a file; with --all, the scans' probes told too."""
+    from analyzer.benchmark import port_scan, syn_flood
+
+    mix, scan, flood = tmp_path / "mix.pcapng", tmp_path / "scan.pcap", tmp_path / "flood.pcap"
+    write_capture(mix, 40_000, "pcapng")
+    port_scan.write_capture(scan, 12_000)
+    syn_flood.write_capture(flood, 12_000)
+    files = [mix, scan, flood, CAPTURES / "refused.pcap", CAPTURES / "simultaneous-close-ipv6.pcap"]
+    monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
+    text = AnalyzeOptions(use_sidecar=False)
+    for show_all in (False, True):
+        made = replace(text, show_all=show_all)
+        for path in files:
+            alone = io.StringIO()
+            one_file.render_file(str(path), made, alone)
+            expected = alone.getvalue()
+            if path == mix:
+                assert "and " in expected and "more (below, in id order)" in expected
+                assert expected.count("\n\n#") > 1_000
+            if path in (scan, flood) and not show_all:
+                assert "folded into [1]" in expected, path.name
+            for processes in (2, 3):
+                out = io.StringIO()  # not a file: the blocks come through the parent
+                one_file.render_file(str(path), replace(made, jobs=processes), out)
+                assert out.getvalue() == expected, (path.name, show_all, processes)
+            report = tmp_path / "report.txt"
+            with open(report, "w") as out:  # the shares write their blocks themselves
+                one_file.render_file(str(path), replace(made, jobs=2), out)
+            assert report.read_text() == expected, (path.name, show_all)
+
+
 def test_the_encoder_says_where_the_ids_lie_in_whatever_order_the_keys_come() -> None:
     """A share's lines get the file's ids where the encoder counted them to be, not where
     a search through the text finds them: any order of the report's keys will do."""
@@ -262,7 +297,10 @@ def big_capture(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
-def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_path, how, big_capture) -> None:
+@pytest.mark.parametrize("form", ["--json", "--all"])  # the JSON document, the text report
+def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(
+    tmp_path, how, form, big_capture
+) -> None:
     import signal
     import time
 
@@ -271,7 +309,7 @@ def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_pat
     spare = tmp_path / "temporary"
     spare.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-m", "analyzer", "analyze", "--json", "--jobs", "2", str(big)],
+        [sys.executable, "-m", "analyzer", "analyze", form, "--jobs", "2", str(big)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         env={**os.environ, "TMPDIR": str(spare)}, start_new_session=True,
     )  # fmt: skip
@@ -298,15 +336,20 @@ def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(tmp_pat
 def test_a_big_file_in_shares_into_a_pipe_and_a_file_gives_one_process_bytes(tmp_path, big_capture) -> None:
     """As the command writes it: through the parent into a pipe, by the shares themselves
     into a file."""
-    command = [sys.executable, "-m", "analyzer", "analyze", "--json", "--quiet", str(big_capture)]
-    alone = subprocess.run([*command, "--jobs", "1"], capture_output=True, cwd=ROOT, timeout=300, check=True)
-    piped = subprocess.run([*command, "--jobs", "2"], capture_output=True, cwd=ROOT, timeout=300, check=True)
-    report = tmp_path / "report.json"
-    with open(report, "wb") as out:
-        subprocess.run([*command, "--jobs", "3"], stdout=out, cwd=ROOT, timeout=300, check=True)
-    assert len(alone.stdout) > 10_000_000
-    assert piped.stdout == alone.stdout
-    assert report.read_bytes() == alone.stdout
+    for form in ("--json", "--all"):  # the JSON document, the text report with every block
+        command = [sys.executable, "-m", "analyzer", "analyze", form, "--quiet", str(big_capture)]
+        alone = subprocess.run(
+            [*command, "--jobs", "1"], capture_output=True, cwd=ROOT, timeout=300, check=True
+        )
+        piped = subprocess.run(
+            [*command, "--jobs", "2"], capture_output=True, cwd=ROOT, timeout=300, check=True
+        )
+        report = tmp_path / "report"
+        with open(report, "wb") as out:
+            subprocess.run([*command, "--jobs", "3"], stdout=out, cwd=ROOT, timeout=300, check=True)
+        assert len(alone.stdout) > 10_000_000
+        assert piped.stdout == alone.stdout, form
+        assert report.read_bytes() == alone.stdout, form
 
 
 def _session(leader: int) -> list[str]:

@@ -28,6 +28,10 @@ FILTERED_PORTS = range(991, 1001)  # never answered
 
 
 def _vertical_scan(tmp_path: Path) -> Path:
+    return write_capture(tmp_path / "vertical.pcap", _vertical_packets(), step=0.0005)
+
+
+def _vertical_packets() -> list:
     """nmap -sS -p1-1000: a SYN to each port from one source port; the open ports answer
     SYN/ACK (and the scanner resets them), the filtered ones nothing, the rest RST/ACK."""
     packets = []
@@ -38,7 +42,7 @@ def _vertical_scan(tmp_path: Path) -> Path:
             packets.append(tcp_packet(4, SCANNER, 50000, VICTIM, port, "R", 1001))
         elif port not in FILTERED_PORTS:
             packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "RA", 0, 1001))
-    return write_capture(tmp_path / "vertical.pcap", packets, step=0.0005)
+    return packets
 
 
 @pytest.fixture(scope="module")
@@ -316,3 +320,50 @@ def test_the_interesting_connections_are_capped_with_a_count_of_the_rest(tmp_pat
     assert len(listed) == INTERESTING_SHOWN + 1 and listed[-1] == "  and 7 more (below, in id order)"
     assert listed[0].startswith("  #0  10.5.0.0:40000 → 10.6.0.1:25  refused")
     assert "scans and floods" not in text
+
+
+def test_the_interesting_lines_say_when_the_others_are_the_scans(tmp_path, vertical) -> None:
+    """A scan alone: its connections are all it has to tell; with refused connections from
+    other sources, those are listed (capped) and the scan's are said to be told above."""
+    alone = run("analyze", str(vertical)).stdout
+    assert "interesting connections:\n  none besides those of the scans and floods\n\n" in alone
+    packets = _vertical_packets()
+    for n in range(INTERESTING_SHOWN + 7):
+        client = f"10.5.{n // 256}.{n % 256}"
+        packets += [
+            tcp_packet(4, client, 40000, "10.6.0.1", 25, "S", 1),
+            tcp_packet(4, "10.6.0.1", 25, client, 40000, "RA", 0, 2),
+        ]
+    both = run("analyze", str(write_capture(tmp_path / "both.pcap", packets, step=0.0005))).stdout
+    listed = both.split("interesting connections:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(listed) == INTERESTING_SHOWN + 2
+    assert listed[-2:] == ["  and 7 more (below, in id order)", "  (and those of the scans and floods above)"]
+    assert all("10.5." in line for line in listed[:INTERESTING_SHOWN])
+
+
+def test_probes_whose_details_were_not_made_and_that_are_in_no_scan_are_counted(vertical) -> None:
+    """A probe taken as a scan's while the file was read (its details not made) that is in
+    no finding at the end (a table dropped its key) cannot be told: the overview counts it."""
+    from analyzer.output.text_report import TextReport
+
+    analysis = analyze_file(str(vertical))
+    report = TextReport()
+    for result in analysis.connections:
+        report.add(result, analysis.stats.start_time or 0.0, hot=result.probe is not None)
+    out = io.StringIO()
+    report.write(out, analysis.file, analysis.stats, [], [], [], 0.0)
+    report.close()
+    assert "connections, in id order (0):\n(1,000 probes looked like a scan's or a flood's" in out.getvalue()
+
+
+def test_the_tallies_of_shares_add_up_to_one_process_s() -> None:
+    """What the shares of a big file tell the overview, added: counts summed, the listed
+    interesting connections the first by the file's ids."""
+    from analyzer.output.text_report import TextTally
+
+    first = TextTally(3, {1: 2}, 4, 1, [(0, "a"), (2, "b")], 5)
+    second = TextTally(1, {1: 1, 2: 7}, 8, 2, [(0, "c"), (1, "d")], 2)
+    total = TextTally()
+    total.merge(first, [0, 2, 5])  # the share's ids 0, 1, 2 are the file's 0, 2 and 5
+    total.merge(second, [1, 3])
+    assert total == TextTally(4, {1: 3, 2: 7}, 12, 3, [(0, "a"), (1, "c"), (3, "d"), (5, "b")], 7)

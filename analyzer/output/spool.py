@@ -52,6 +52,10 @@ class IdOrderedSpool:
     def __len__(self) -> int:
         return sum(1 for offset in self._offsets if offset >= 0)
 
+    def length(self, ident: int) -> int:
+        """The length of the text kept for `ident`, in bytes (one that is kept)."""
+        return self._lengths[ident]
+
     def ids(self) -> Iterator[int]:
         """The ids kept, in order, without reading their texts."""
         for ident, offset in enumerate(self._offsets):

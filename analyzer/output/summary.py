@@ -202,6 +202,23 @@ class Summary:
                 heapq.heapreplace(self._slowest, entry)
         self.sources.add(connection.client[0], connection.packets)
 
+    def merge(self, other: Summary) -> None:
+        """Add another's counts (a share's, of a big file's text report): the overview's;
+        the tables are not kept by either."""
+        assert not (self.tables or other.tables), "the tables of two summaries cannot be merged"
+        self.connections += other.connections
+        self.one_side_closed += other.one_side_closed
+        self.no_close += other.no_close
+        for mine, theirs in (
+            (self.handshakes, other.handshakes),
+            (self.closes, other.closes),
+            (self.resets, other.resets),
+            (self.outcomes, other.outcomes),
+            (self.expired, other.expired),
+        ):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0) + n
+
     def slowest(self) -> list[tuple[float, int, int, tuple[str, int], tuple[str, int], int]]:
         """(seconds, id, family, client, server, SYNs), the slowest first."""
         ordered = sorted(self._slowest, reverse=True)

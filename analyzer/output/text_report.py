@@ -11,9 +11,12 @@ lines and the blocks; the counts and the scans stay the file's.
 
 from __future__ import annotations
 
+import heapq
 import io
 from array import array
-from typing import Final, TextIO
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, TextIO
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream, ScanFinding
 from analyzer.connections import CAPTURE_COPY_WINDOW, EXPIRY_TEXT
@@ -23,6 +26,10 @@ from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.timefmt import format_duration, since
 from analyzer.udp_flows import UdpFlow
+
+if TYPE_CHECKING:
+    from analyzer.output.summary import Summary
+    from analyzer.parallel.placement import ShareIndex
 
 _COPIES_SHOWN = 6
 
@@ -287,15 +294,8 @@ def write_text(
     """analysis_text as the file is read: connections spooled as they end, printed in id
     order once the file has been read (nothing is printed for a file that cannot be read)."""
     report = TextReport(only, show_all)
-    scans = stream.scans
-    if not show_all:
-        stream.attempt_views = "hot"  # their details are not made: counting needs no more
     try:
-        for result in stream.results:
-            # The details of a probe that is sure to be folded into a scan or flood are not
-            # made (a flood's would be most of the work), unless --all asks for them.
-            hot = result.probe is not None and not show_all and scans.hot(result)
-            report.add(result, stream.origin or 0.0, hot)
+        add_stream(report, stream)
         udp = stream.udp()
         report.write(
             out, stream.file, stream.stats, udp, stream.application(udp), stream.scans.findings(),
@@ -305,12 +305,77 @@ def write_text(
         report.close()
 
 
+def add_stream(report: TextReport, stream: FileStream, firsts: ShareIndex | None = None) -> None:
+    """Every connection of the stream into the report, as it ends; `firsts`, when given,
+    learns each one's first frame (a share's, see analyzer.parallel)."""
+    scans = stream.scans
+    if not report.show_all:
+        stream.attempt_views = "hot"  # their details are not made: counting needs no more
+    for result in stream.results:
+        # The details of a probe that is sure to be folded into a scan or flood are not
+        # made (a flood's would be most of the work), unless --all asks for them.
+        hot = result.probe is not None and not report.show_all and scans.hot(result)
+        report.add(result, stream.origin or 0.0, hot)
+        if firsts is not None:
+            connection = result.connection
+            firsts.add(connection.id, connection.segments[0].frame, 0, None)
+
+
 # A file of fewer connections is told connection by connection, as it always was; from this
 # many on, an overview comes first (its outcomes, scans and floods, the interesting
 # connections a line each), then the connections, those of a scan or flood folded into it.
 OVERVIEW_FROM: Final = 10
 INTERESTING_SHOWN: Final = 20
 SCANS_SHOWN: Final = 10
+
+
+class ScanNumbers:
+    """The number of the scan or flood a probe belongs to (its place in the report's list,
+    from 1): the first finding that has its source (a scan) or its target (a flood). Made
+    from the findings' keys, (source, target), so that a share can be sent them."""
+
+    def __init__(self, keys: list[tuple[str | None, tuple[str, int] | None]]) -> None:
+        self.sources: dict[int, int] = {}  # hash of a scan's source -> its number
+        self.targets: dict[int, int] = {}  # hash of a flood's target -> its number
+        for number, (source, target) in reversed(list(enumerate(keys, start=1))):
+            if target is not None:
+                self.targets[hash(target) or 1] = number
+            elif source is not None:
+                self.sources[hash(source) or 1] = number
+
+    @staticmethod
+    def keys(scans: list[ScanFinding]) -> list[tuple[str | None, tuple[str, int] | None]]:
+        return [(scan.source, scan.target) for scan in scans]
+
+    def number(self, source: int, target: int) -> int | None:
+        """Of a probe by the hashes of its source and target (TextReport.sources, .targets)."""
+        number = self.sources.get(source)
+        return number if number is not None else self.targets.get(target)
+
+
+@dataclass
+class TextTally:
+    """What the overview says of the connections a report holds, once the scans are known:
+    the same whichever process held which (the shares of a big file add theirs up)."""
+
+    told: int = 0  # connections whose blocks are printed
+    folded: dict[int, int] = field(default_factory=dict)  # scan number -> connections folded into it
+    in_scans: int = 0  # connections of the scans and floods, folded or told (--all)
+    lost: int = 0  # hot probes (details not made) that are in no scan after all
+    listed: list[tuple[int, str]] = field(default_factory=list)  # the first interesting ones out of scans
+    interesting: int = 0  # every interesting one out of scans
+
+    def merge(self, other: TextTally, ids: Sequence[int]) -> None:
+        """Add a share's tally, its ids the share's own: `ids` gives the file's."""
+        self.told += other.told
+        for number, n in other.folded.items():
+            self.folded[number] = self.folded.get(number, 0) + n
+        self.in_scans += other.in_scans
+        self.lost += other.lost
+        self.interesting += other.interesting
+        self.listed = heapq.nsmallest(
+            INTERESTING_SHOWN, [*self.listed, *((ids[ident], line) for ident, line in other.listed)]
+        )
 
 
 class TextReport:
@@ -353,12 +418,39 @@ class TextReport:
         if reasons:
             self.interesting.add(connection.id, interesting_line(result, reasons).encode())
 
-    def _scan_of(self, ident: int, sources: dict[int, int], targets: dict[int, int]) -> int | None:
+    def scan_of(self, ident: int, numbers: ScanNumbers) -> int | None:
         """The number of the scan or flood the connection belongs to, if any."""
         if ident >= len(self.sources) or not self.sources[ident]:
             return None
-        number = sources.get(self.sources[ident])
-        return number if number is not None else targets.get(self.targets[ident])
+        return numbers.number(self.sources[ident], self.targets[ident])
+
+    def printed(self, ident: int, numbers: ScanNumbers) -> bool:
+        """Whether the block the report holds for `ident` is printed: not folded into a scan."""
+        return self.show_all or self.scan_of(ident, numbers) is None
+
+    def tally(self, numbers: ScanNumbers) -> TextTally:
+        tally = TextTally()
+        for ident in self.blocks.ids():
+            belongs = self.scan_of(ident, numbers)
+            if belongs is not None:
+                tally.in_scans += 1
+            if belongs is None or self.show_all:
+                tally.told += 1
+            else:
+                tally.folded[belongs] = tally.folded.get(belongs, 0) + 1
+        for ident in self.unmade:
+            belongs = self.scan_of(ident, numbers)
+            if belongs is None:
+                tally.lost += 1
+            else:
+                tally.in_scans += 1
+                tally.folded[belongs] = tally.folded.get(belongs, 0) + 1
+        for ident, line in self.interesting.items():
+            if self.scan_of(ident, numbers) is None:
+                tally.interesting += 1
+                if len(tally.listed) < INTERESTING_SHOWN:
+                    tally.listed.append((ident, line))
+        return tally
 
     def write(
         self,
@@ -370,96 +462,90 @@ class TextReport:
         scans: list[ScanFinding],
         origin: float,
     ) -> None:
-        count = self.summary.connections
-        out.write("\n".join(head_lines(file, stats, count, udp, application)))
-        if self.only is not None:
-            udp = []  # --only chooses among the TCP connections
-        if count < OVERVIEW_FROM and not scans:
-            if self.only is not None:
-                out.write(f"\n\nconnections ({', '.join(self.only)}): {len(self.blocks):,} of {count:,}")
-            for block in self.blocks:
-                out.write("\n" + block)
-            out.write("\n".join(["", *_udp_text(udp)]) + "\n")
-            return
-        # Scans are told by their numbers, floods likewise: the first finding a probe's
-        # source or target belongs to.
-        sources: dict[int, int] = {}
-        targets: dict[int, int] = {}
-        for number, scan in reversed(list(enumerate(scans, start=1))):
-            if scan.target is not None:
-                targets[hash(scan.target) or 1] = number
-            elif scan.source is not None:
-                sources[hash(scan.source) or 1] = number
-        sections = [self.summary.overview_lines()]
-        if scans:
-            sections.append(scan_lines(scans, origin, SCANS_SHOWN))
-        sections.append(self._interesting_lines(sources, targets))
-        folded: dict[int, int] = {}
-        told = lost = 0
-        for ident in self.blocks.ids():
-            belongs = self._scan_of(ident, sources, targets)
-            if belongs is None or self.show_all:
-                told += 1
-            else:
-                folded[belongs] = folded.get(belongs, 0) + 1
-        for ident in self.unmade:
-            belongs = self._scan_of(ident, sources, targets)
-            if belongs is None:
-                lost += 1
-            else:
-                folded[belongs] = folded.get(belongs, 0) + 1
-        heading = [self._details_heading(told, folded)]
-        if lost:
-            # A target that looked flooded while the file was read, and slowed down after.
-            heading.append(
-                f"({lost:,} probes looked like a scan's or a flood's while the file was read and are "
-                "in none after all: --all shows them)"
-            )
-        sections.append(heading)
-        out.write("\n\n" + "\n\n".join("\n".join(section) for section in sections))
+        numbers = ScanNumbers(ScanNumbers.keys(scans))
+        head = head_lines(file, stats, self.summary.connections, udp, application)
+        out.write(report_opening(head, self.summary, scans, self.tally(numbers), origin, self.only))
         for ident, block in self.blocks.items():
-            if self.show_all or self._scan_of(ident, sources, targets) is None:
+            if self.printed(ident, numbers):
                 out.write("\n" + block)
-        out.write("\n".join(["", *_udp_text(udp)]) + "\n")
-
-    def _interesting_lines(self, sources: dict[int, int], targets: dict[int, int]) -> list[str]:
-        """The interesting connections a line each by id, INTERESTING_SHOWN of them, and how
-        many more; those of a scan or flood are told by it."""
-        listed: list[tuple[int, str]] = []
-        more = 0
-        in_scans = len(self.unmade)
-        for ident, line in self.interesting.items():
-            if self._scan_of(ident, sources, targets) is not None:
-                in_scans += 1
-            elif len(listed) < INTERESTING_SHOWN:
-                listed.append((ident, line))
-            else:
-                more += 1
-        width = max((len(str(ident)) for ident, _line in listed), default=0)
-        lines = [f"  #{ident:<{width}} {line}" for ident, line in listed]
-        which = f" ({', '.join(self.only)})" if self.only is not None else ""
-        heading = f"interesting connections{which}:"
-        if not lines:
-            lines.append("  none" + (" besides those of the scans and floods" if in_scans else ""))
-        if more:
-            lines.append(f"  and {more:,} more (below, in id order)")
-        if in_scans and lines[0] != "  none besides those of the scans and floods":
-            lines.append("  (and those of the scans and floods above)")
-        return [heading, *lines]
-
-    def _details_heading(self, told: int, folded: dict[int, int]) -> str:
-        which = f" ({', '.join(self.only)})" if self.only is not None else ""
-        if not folded:
-            return f"connections{which}, in id order ({told:,}):"
-        into = "; ".join(
-            f"{n:,} folded into [{number}]" for number, n in sorted(folded.items()) if number <= SCANS_SHOWN
-        )
-        unlisted = sum(n for number, n in folded.items() if number > SCANS_SHOWN)
-        if unlisted:
-            into += f"{'; ' if into else ''}{unlisted:,} into the scans and floods not listed"
-        rest = f"the other {told:,} below, in id order" if told else "none other"
-        return f"connections{which}: {into} (--all shows them one by one, --format conn a line each); {rest}"
+        out.write(report_closing(udp if self.only is None else []))  # --only chooses among TCP connections
 
     def close(self) -> None:
         self.blocks.close()
         self.interesting.close()
+
+
+# A block as the report holds it is "\n#<id> IPv4 ...", and is printed after a newline: a
+# share of a big file writes its blocks with the file's ids in place of its own.
+_BLOCK_START: Final = b"\n\n#"
+
+
+def block_length(held: int, ident: int) -> int:
+    """The length of the printed block held for `ident` (`held` bytes), less its id's digits."""
+    return held + 1 - len(str(ident))
+
+
+def renumbered_block(block: bytes, ident: int, file_id: int) -> bytes:
+    """The block held for `ident` as printed, with `file_id` for its id."""
+    return b"".join((_BLOCK_START, str(file_id).encode(), block[len(_BLOCK_START) - 1 + len(str(ident)) :]))
+
+
+def report_opening(
+    head: list[str], summary: Summary, scans: list[ScanFinding], tally: TextTally, origin: float,
+    only: list[str] | None,
+) -> str:  # fmt: skip
+    """What comes before the connections' blocks: the head lines, then for a file of many
+    connections (or with a scan or flood) the overview."""
+    count = summary.connections
+    which = f" ({', '.join(only)})" if only is not None else ""
+    if count < OVERVIEW_FROM and not scans:
+        if only is None:
+            return "\n".join(head)
+        return "\n".join(head) + f"\n\nconnections{which}: {tally.told:,} of {count:,}"
+    sections = [summary.overview_lines()]
+    if scans:
+        sections.append(scan_lines(scans, origin, SCANS_SHOWN))
+    sections.append(_interesting_lines(tally, which))
+    heading = [_details_heading(tally.told, tally.folded, which)]
+    if tally.lost:
+        # A target that looked flooded while the file was read, and slowed down after.
+        heading.append(
+            f"({tally.lost:,} probes looked like a scan's or a flood's while the file was read and are "
+            "in none after all: --all shows them)"
+        )
+    sections.append(heading)
+    return "\n".join(head) + "\n\n" + "\n\n".join("\n".join(section) for section in sections)
+
+
+def report_closing(udp: list[UdpFlow]) -> str:
+    """What comes after the connections' blocks: the UDP flows."""
+    return "\n".join(["", *_udp_text(udp)]) + "\n"
+
+
+def _interesting_lines(tally: TextTally, which: str) -> list[str]:
+    """The interesting connections a line each by id, INTERESTING_SHOWN of them, and how
+    many more; those of a scan or flood are told by it."""
+    listed = tally.listed
+    width = max((len(str(ident)) for ident, _line in listed), default=0)
+    lines = [f"  #{ident:<{width}} {line}" for ident, line in listed]
+    heading = f"interesting connections{which}:"
+    if not lines:
+        lines.append("  none" + (" besides those of the scans and floods" if tally.in_scans else ""))
+    elif tally.in_scans:
+        lines.append("  (and those of the scans and floods above)")
+    if tally.interesting > len(listed):
+        lines.insert(len(listed), f"  and {tally.interesting - len(listed):,} more (below, in id order)")
+    return [heading, *lines]
+
+
+def _details_heading(told: int, folded: dict[int, int], which: str) -> str:
+    if not folded:
+        return f"connections{which}, in id order ({told:,}):"
+    into = "; ".join(
+        f"{n:,} folded into [{number}]" for number, n in sorted(folded.items()) if number <= SCANS_SHOWN
+    )
+    unlisted = sum(n for number, n in folded.items() if number > SCANS_SHOWN)
+    if unlisted:
+        into += f"{'; ' if into else ''}{unlisted:,} into the scans and floods not listed"
+    rest = f"the other {told:,} below, in id order" if told else "none other"
+    return f"connections{which}: {into} (--all shows them one by one, --format conn a line each); {rest}"

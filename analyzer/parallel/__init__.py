@@ -10,8 +10,9 @@ file (reports.render_to_file); the parent copies the reports out in the order gi
 file that cannot be read is one line on stderr and the others still count.
 
 One file: one_file.render_file writes its report straight to the output, once the file has
-been read. The JSON report of a big file (16 MB and more, the built-in decoder, no
-sidecar) is made by `jobs` share processes instead (in_shares, share_process):
+been read. The JSON document or the text report of a big file (16 MB and more, the built-in
+decoder, no sidecar, all connections) is made by `jobs` share processes instead (in_shares,
+share_process):
 
 - The partition (partition.Share): share i of n keeps the connections whose port sum is i
   modulo n. A connection's segments, and the later connections that reuse its ports, all
@@ -31,6 +32,11 @@ sidecar) is made by `jobs` share processes instead (in_shares, share_process):
 - The parent merges the shares' first frames: the file's id of every connection
   (placement.file_ids) and the byte offset of every line in the document once renumbered
   (placement.positions: the number of digits changes, nothing else).
+- The text report: each share holds its connections' blocks (text_report.TextReport) and
+  counts their outcomes; told the file's scans, it tallies what its connections add to the
+  overview (how many are folded into each scan, its first interesting ones) and which of
+  its blocks are printed. The parent adds the tallies up, writes the head and overview, and
+  places the printed blocks as it places the JSON lines (a block's only id is its own).
 - Each share writes the file's ids into its lines and the lines where they go: into the
   output at their offsets, all shares at once, when it is a file (pwrite); else (a pipe,
   a terminal, a file opened to append) into a pipe of its own, which the parent copies
@@ -47,20 +53,26 @@ a pipe of their own. In the order they are sent:
 
   sender  receiver  message       fields                                when
   ------  --------  ------------  ------------------------------------  --------------------------------
-  parent  share     (the fork)    path, Share(i, n), progress (share 0  at the start, Ctrl-C and SIGTERM
-                                  only), its Pipe end, its line pipe's  blocked until the share has its
-                                  write end, the read ends to close     handlers (interrupts.STOP_SIGNALS)
+  parent  share     (the fork)    path, Share(i, n), form (ShareForm:   at the start, Ctrl-C and SIGTERM
+                                  JSON or text), progress (share 0      blocked until the share has its
+                                  only), its Pipe end, its line pipe's  handlers (interrupts.STOP_SIGNALS)
+                                  write end, the read ends to close
   share   parent    ShareReport   head, udp (share 0; else empty),      the file read to its end, the
                                   warnings, error, index (ShareIndex),  share's lines spooled; with error
-                                  scans (ScanDetector: its tables)      (the file cannot be read) nothing
-                                                                        follows
+                                  scans (ScanDetector: its tables),     (the file cannot be read) nothing
+                                  text (TextCounts: outcomes counted,   follows
+                                  share 0's head; None for JSON)
+  parent  share     ScanKeys      the file's scans' keys, in order      the text report: every ShareReport
+                                                                        in, none with an error
+  share   parent    ShareTally    tally (text_report.TextTally),        answering ScanKeys
+                                  lengths (each printed block's)
   share   parent    OSError       the exception itself                  instead of ShareReport or Written:
                                                                         what the system refused (a full disk
                                                                         under the spool, the output's size
                                                                         limit); nothing follows; the parent
                                                                         raises it
-  parent  share     Placement     ids (the file's id of each of the     every ShareReport in, none with an
-                                  share's connections), where (each     error
+  parent  share     Placement     ids (the file's id of each of the     every ShareReport (and ShareTally)
+                                  share's connections), where (each     in, none with an error
                                   file id's offset, one more: the
                                   end), output (descriptor or None)
   share   output    lines         separator + renumbered line, at       output is a descriptor: pwrite, in

@@ -1,5 +1,5 @@
-"""One big file's JSON report made by several processes, each analyzing a share of its
-connections: the parent's side of the table in analyzer.parallel."""
+"""One big file's JSON document or text report made by several processes, each analyzing
+a share of its connections: the parent's side of the table in analyzer.parallel."""
 
 from __future__ import annotations
 
@@ -8,25 +8,29 @@ import fcntl
 import multiprocessing
 import os
 import signal
+from array import array
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import BinaryIO, TextIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeVar
 
 from analyzer.errors import UserError
 from analyzer.interrupts import STOP_SIGNALS, current_mask
-from analyzer.parallel.messages import PIPE_BYTES, Placement, ShareReport, Written
+from analyzer.parallel.messages import PIPE_BYTES, Placement, ScanKeys, ShareReport, ShareTally, Written
 from analyzer.parallel.options import AnalyzeOptions
 from analyzer.parallel.partition import Share
 from analyzer.parallel.placement import file_ids, positions, write_at
-from analyzer.parallel.share_process import share_process
+from analyzer.parallel.share_process import ShareForm, share_process
+
+if TYPE_CHECKING:
+    from analyzer.findings.scans import ScanFinding
 
 
 def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
-    """The file's JSON document into `out` (the same bytes as one process writes), made by
-    options.jobs share processes (share 0 shows the progress line); returns its warnings.
-    Raises UserError for a file that cannot be read (`out` untouched)."""
-    from analyzer.output.json_report import document_frame, encoded_head, files_member, scan_to_dict
-
+    """The file's JSON document or text report into `out` (the same bytes as one process
+    writes), made by options.jobs share processes (share 0 shows the progress line);
+    returns its warnings. Raises UserError for a file that cannot be read (`out` untouched)."""
     count = options.jobs
+    form = ShareForm(text=not options.json, show_all=options.show_all)
     context = multiprocessing.get_context("fork")
     connections: list[Connection] = []
     pipes: list[BinaryIO] = []  # each share's lines when they come through the parent
@@ -48,6 +52,7 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
                     args=(
                         path,
                         Share(index, count),
+                        form,
                         options.timeouts,
                         options.progress and index == 0,
                         share_end,
@@ -79,16 +84,20 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
         for report in reports[1:]:
             assert report.scans is not None
             scans.merge(report.scans)
-        head = {**reports[0].head, "scans": [scan_to_dict(scan) for scan in scans.findings()]}
-        files = files_member(head, len(owners), reports[0].udp_flow_count)
-        opening, closing = document_frame(encoded_head(head), reports[0].udp, files)
+        findings = scans.findings()
+        if form.text:
+            opening, closing = _text_frame(path, reports, connections, ids, findings)
+            between: Callable[[int], bytes] | None = _nothing_between
+        else:
+            opening, closing = _json_frame(reports, len(owners), findings)
+            between = None
         output = _placeable(out)
         if output is not None:
             out.flush()
             start, beginning = os.lseek(output, 0, os.SEEK_CUR), opening.encode()
-            where = positions(indexes, ids, owners, start + len(beginning))
+            where = positions(indexes, ids, owners, start + len(beginning), between)
         else:
-            where = positions(indexes, ids, owners, 0)
+            where = positions(indexes, ids, owners, 0, between)
         for share, connection in enumerate(connections):
             connection.send(Placement(ids[share], where, output))
         if output is not None:
@@ -97,6 +106,8 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
             out.write(opening)
             for file_id, share in enumerate(owners):
                 size = where[file_id + 1] - where[file_id]
+                if not size:  # a text block folded into a scan
+                    continue
                 part = pipes[share].read(size)
                 if len(part) != size:
                     raise UserError(
@@ -125,6 +136,49 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
         for pipe in pipes:
             pipe.close()
     return reports[0].warnings
+
+
+def _json_frame(
+    reports: list[ShareReport], connection_count: int, findings: list[ScanFinding]
+) -> tuple[str, str]:
+    """What the JSON document has before its connections' lines and after them."""
+    from analyzer.output.json_report import document_frame, encoded_head, files_member, scan_to_dict
+
+    head = {**reports[0].head, "scans": [scan_to_dict(scan) for scan in findings]}
+    files = files_member(head, connection_count, reports[0].udp_flow_count)
+    return document_frame(encoded_head(head), reports[0].udp, files)
+
+
+def _text_frame(
+    path: str, reports: list[ShareReport], connections: list[Connection], ids: list[array[int]],
+    findings: list[ScanFinding],
+) -> tuple[str, str]:  # fmt: skip
+    """What the text report has before its connections' blocks and after them. The shares
+    are told the file's scans (ScanKeys) and answer with what their connections add to the
+    overview, and the lengths of the blocks they print, which go into their indexes."""
+    from analyzer.output.text_report import ScanNumbers, TextTally, head_lines, report_closing, report_opening
+
+    keys = ScanKeys(ScanNumbers.keys(findings))
+    for connection in connections:
+        connection.send(keys)
+    tally = TextTally()
+    for share, connection in enumerate(connections):
+        answer = _received(path, share, connection, ShareTally, "its tally")
+        tally.merge(answer.tally, ids[share])
+        reports[share].index.lengths = answer.lengths
+    counts = [report.text for report in reports]
+    assert all(part is not None for part in counts)
+    summary = counts[0].summary  # type: ignore[union-attr]
+    for part in counts[1:]:
+        summary.merge(part.summary)  # type: ignore[union-attr]
+    head = counts[0].head  # type: ignore[union-attr]
+    assert head is not None
+    lines = head_lines(head.file, head.stats, summary.connections, head.udp, head.application)
+    return report_opening(lines, summary, findings, tally, head.origin, None), report_closing(head.udp)
+
+
+def _nothing_between(_file_id: int) -> bytes:
+    return b""
 
 
 def _share_pipe() -> tuple[int, int]:

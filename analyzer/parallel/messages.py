@@ -8,9 +8,36 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from analyzer.findings.scans import ScanDetector
 from analyzer.parallel.placement import ShareIndex
+
+if TYPE_CHECKING:
+    from analyzer.decode import DecodeStats
+    from analyzer.output.summary import Summary
+    from analyzer.output.text_report import TextTally
+    from analyzer.udp_flows import UdpFlow
+
+
+@dataclass(frozen=True)
+class TextHead:
+    """What the text report's head says besides the connection count: the same in every
+    share (each reads every frame), sent by share 0."""
+
+    file: str
+    stats: DecodeStats
+    udp: list[UdpFlow]
+    application: list[str]
+    origin: float
+
+
+@dataclass(frozen=True)
+class TextCounts:
+    """A share's part of the text report's overview, counted as its connections ended."""
+
+    summary: Summary  # its connections' outcomes (the overview's counts only)
+    head: TextHead | None  # share 0's; None from the others
 
 
 @dataclass(frozen=True)
@@ -24,6 +51,24 @@ class ShareReport:
     error: str | None  # the file cannot be read (a UserError's line); then nothing else is sent
     index: ShareIndex  # where its lines stand among all (see placement)
     scans: ScanDetector | None  # its connections' probes counted, for the parent to add up
+    text: TextCounts | None = None  # the text report's counts; None for the JSON document
+
+
+@dataclass(frozen=True)
+class ScanKeys:
+    """Parent -> share, for the text report, once every share has sent its ShareReport: the
+    file's scans and floods, by their keys (text_report.ScanNumbers), in the report's order."""
+
+    keys: list[tuple[str | None, tuple[str, int] | None]]
+
+
+@dataclass(frozen=True)
+class ShareTally:
+    """Share -> parent, for the text report, answering ScanKeys: what its connections add
+    to the overview, and the length of each block it prints (text_report.block_length)."""
+
+    tally: TextTally
+    lengths: array[int]  # by the share's id: the block's length less its id; -1: not printed
 
 
 @dataclass(frozen=True)

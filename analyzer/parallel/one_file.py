@@ -1,6 +1,6 @@
 """One file in, its report (text, the JSON document, JSON lines, a Zeek conn.log) or its
-summary out: in this process, or, for the JSON report of a big file, in shares (see
-analyzer.parallel)."""
+summary out: in this process, or, for the JSON document or the text report of a big file,
+in shares (see analyzer.parallel)."""
 
 from __future__ import annotations
 
@@ -27,18 +27,19 @@ def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
 
     Every form but JSON lines is written once the file has been read to its end; JSON lines
     are written as the connections end (a file that fails part way keeps the lines written).
-    With options.jobs above 1, the JSON report of a big file (SHARE_ABOVE_BYTES), read by
-    the built-in decoder without a sidecar, is made by that many processes, each
-    analyzing a share of the connections (the same bytes as one process). JSON lines never
-    are: a share numbers its connections only once the whole file has been read, and the
-    lines are to come out before that, from one process; nor is a report of only some
-    connections (--only: one process writes fewer lines)."""
+    With options.jobs above 1, the JSON document or the text report of a big file
+    (SHARE_ABOVE_BYTES), read by the built-in decoder without a sidecar, is made by that
+    many processes, each analyzing a share of the connections (the same bytes as one
+    process). JSON lines never are: a share numbers its connections only once the whole
+    file has been read, and the lines are to come out before that, from one process; nor
+    is a report of only some connections (--only: one process writes fewer lines), nor a
+    summary (its table of the busiest sources, bounded, is not one process's once added up)."""
     from analyzer.analysis import stream_file
 
     sidecar = sidecar_beside(path) if options.use_sidecar else None
     if (
         options.jobs > 1
-        and options.json
+        and options.format in ("json", "text")
         and not options.summary
         and options.only is None
         and options.decoder == "fast"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import os
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, Final
 
 from analyzer.output.spool import IdOrderedSpool
@@ -106,9 +106,16 @@ def _push_next(heap: list[tuple[int, int, int]], index: ShareIndex, share: int, 
         heapq.heappush(heap, (firsts[ident], share, ident))
 
 
-def positions(indexes: list[ShareIndex], ids: list[array[int]], owners: array[int], start: int) -> array[int]:
-    """Where each connection's part of the document begins (its separator, then its line
-    as renumbered), by file id, counting from `start`; one more: where the last ends."""
+def positions(
+    indexes: list[ShareIndex], ids: list[array[int]], owners: array[int], start: int,
+    between: Callable[[int], bytes] | None = None,
+) -> array[int]:  # fmt: skip
+    """Where each connection's part of the report begins (its separator, then its line as
+    renumbered), by file id, counting from `start`; one more: where the last ends. A line
+    of length -1 is not in the report (a text block folded into a scan): its part is empty.
+    `between`: what comes before each part, by file id (the JSON document's separator by
+    default)."""
+    before = between or separator
     local = array("q", [0]) * len(owners)  # per file id: the share's id
     for share_ids in ids:
         for ident, file_id in enumerate(share_ids):
@@ -118,11 +125,13 @@ def positions(indexes: list[ShareIndex], ids: list[array[int]], owners: array[in
     at = start
     for file_id, share in enumerate(owners):
         index, ident = indexes[share], local[file_id]
-        reused = index.reuses[ident]
-        length = index.lengths[ident] + _digits(file_id)
-        if reused >= 0:
-            length += _digits(ids[share][reused])
-        at += len(separator(file_id)) + length
+        length = index.lengths[ident]
+        if length >= 0:
+            length += _digits(file_id)
+            reused = index.reuses[ident]
+            if reused >= 0:
+                length += _digits(ids[share][reused])
+            at += len(before(file_id)) + length
         where.append(at)
     return where
 
@@ -157,16 +166,36 @@ def placed_parts(
         yield where[file_id], part
 
 
-def write_placed(spool: IdOrderedSpool, noted: ShareLines, ids: array[int], where: array[int],
-                 out: int | BinaryIO) -> None:  # fmt: skip
-    """A share's parts into the output: at their places in the file descriptor `out`, in
-    the order the spool holds them (read straight through); or in id order into the pipe
-    `out` (the parent takes them in the order of the document)."""
+def placed_blocks(
+    blocks: Iterator[tuple[int, bytes]], lengths: array[int], ids: array[int], where: array[int]
+) -> Iterator[tuple[int, bytes]]:
+    """A share's parts of the text report, for its blocks as (share's id, block): (where it
+    goes, block as printed with the file's id); those of length -1 are not printed."""
+    from analyzer.output.text_report import renumbered_block
+
+    for ident, block in blocks:
+        if lengths[ident] < 0:
+            continue
+        file_id = ids[ident]
+        part = renumbered_block(block, ident, file_id)
+        if len(part) != where[file_id + 1] - where[file_id]:
+            raise RuntimeError(f"connection {file_id}: its block is not the length it was placed for")
+        yield where[file_id], part
+
+
+Parts = Callable[[Iterator[tuple[int, bytes]]], Iterator[tuple[int, bytes]]]
+
+
+def write_placed(spool: IdOrderedSpool, parts: Parts, out: int | BinaryIO) -> None:
+    """A share's parts (`parts` makes them from the spool's (id, text)) into the output: at
+    their places in the file descriptor `out`, in the order the spool holds them (read
+    straight through); or in id order into the pipe `out` (the parent takes them in the
+    order of the report)."""
     if isinstance(out, int):
-        for at, part in placed_parts(spool.stored_items(), noted, ids, where):
+        for at, part in parts(spool.stored_items()):
             write_at(out, part, at)
     else:
-        for _at, part in placed_parts(spool.encoded_items(), noted, ids, where):
+        for _at, part in parts(spool.encoded_items()):
             out.write(part)
 
 
