@@ -68,6 +68,7 @@ COMPILED = (
     "analyzer.output.spool",
     "analyzer.parallel.placement",
     "analyzer.output.json_report",
+    "analyzer.output.text_report",
 )
 # mypyc puts the code of all of them in one shared library, imported as this module + "__mypyc";
 # each module's own extension module is a stub that loads it.
