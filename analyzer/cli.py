@@ -97,7 +97,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress line on the terminal")
     p.add_argument("--jobs", type=_positive, default=None, metavar="N",
                    help="analyze up to N files at once in separate processes (one merged output); "
-                   "one big file's JSON report is made by N processes, each analyzing a share "
+                   "one big file's report (text or JSON) is made by N processes, each analyzing a share "
                    "of its connections (default: the CPUs this process may run on, at most 8; 1: one process)")  # fmt: skip
     p.add_argument(
         "--no-sidecar",

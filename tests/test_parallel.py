@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,56 @@ def test_the_text_report_in_shares_gives_one_process_bytes(monkeypatch, tmp_path
             with open(report, "w") as out:  # the shares write their blocks themselves
                 one_file.render_file(str(path), replace(made, jobs=2), out)
             assert report.read_text() == expected, (path.name, show_all)
+
+
+def test_the_text_report_in_shares_counts_from_frame_1_and_writes_through_the_output_s_encoding(
+    monkeypatch, tmp_path
+) -> None:
+    """A scan whose every port sum is odd lies wholly in share 1 of 2: share 0, which tells
+    the head, has no connection, and its scan times still count from frame 1. A file of
+    another encoding than UTF-8 gets what one process writes into it (the shares write
+    UTF-8 bytes: the parent takes their blocks and writes them through its encoder)."""
+    from pcap_builder import tcp_packet
+    from pcap_builder import write_capture as write_packets
+
+    packets = []
+    for port in range(2, 62, 2):  # 30 ports, from source port 50001: odd sums
+        packets.append(tcp_packet(4, "10.0.0.66", 50001, "10.0.0.10", port, "S", 1000))
+        packets.append(tcp_packet(4, "10.0.0.10", port, "10.0.0.66", 50001, "RA", 0, 1001))
+    scan = write_packets(tmp_path / "odd.pcap", packets, step=0.001)
+    monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
+    text = AnalyzeOptions(use_sidecar=False)
+    alone = io.StringIO()
+    one_file.render_file(str(scan), text, alone)
+    assert "30 attempts in 58.000 ms (517 a second) from +0.000 s" in alone.getvalue()
+    shared = io.StringIO()
+    one_file.render_file(str(scan), replace(text, jobs=2), shared)
+    assert shared.getvalue() == alone.getvalue()
+    big = tmp_path / "mix.pcap"
+    write_capture(big, 20_000)
+    written = []
+    for jobs in (1, 2):
+        report = tmp_path / f"report.{jobs}"
+        with open(report, "w", encoding="ascii", errors="replace") as out:
+            one_file.render_file(str(big), replace(text, jobs=jobs), out)
+        written.append(report.read_bytes())
+    assert written[0].count(b" ? ") > 1_000 and b"\xe2\x86\x92" not in written[0]  # each arrow a "?"
+    assert written[1] == written[0]
+
+
+def test_what_the_system_refuses_a_share_while_it_tallies_is_raised(monkeypatch, tmp_path) -> None:
+    from analyzer.parallel import share_process
+
+    def refused(_text: object, _firsts: object, parent: Connection) -> None:
+        parent.recv()  # the scans, then its spool cannot be read back
+        raise OSError(28, "No space left on device")
+
+    big = tmp_path / "mix.pcap"
+    write_capture(big, 5_000)
+    monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
+    monkeypatch.setattr(share_process, "_tallied", refused)  # in the shares, forked from here
+    with pytest.raises(OSError, match="No space left on device"):
+        one_file.render_file(str(big), AnalyzeOptions(use_sidecar=False, jobs=2), io.StringIO())
 
 
 def test_the_encoder_says_where_the_ids_lie_in_whatever_order_the_keys_come() -> None:

@@ -355,8 +355,10 @@ class ScanNumbers:
 
 @dataclass
 class TextTally:
-    """What the overview says of the connections a report holds, once the scans are known:
-    the same whichever process held which (the shares of a big file add theirs up)."""
+    """What the overview says of the connections a report holds, once the scans are known;
+    the shares of a big file add theirs up. The same whichever process held which while no
+    table of the scans' filled up (findings/scans.py): a probe a share did not take for a
+    scan's is made and folded all the same, unless its scan is then not found."""
 
     told: int = 0  # connections whose blocks are printed
     folded: dict[int, int] = field(default_factory=dict)  # scan number -> connections folded into it

@@ -3,6 +3,7 @@ a share of its connections: the parent's side of the table in analyzer.parallel.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import fcntl
 import multiprocessing
@@ -191,13 +192,17 @@ def _share_pipe() -> tuple[int, int]:
 
 def _placeable(out: TextIO) -> int | None:
     """`out`'s file descriptor if shares can write into it at offsets themselves: a file,
-    not a pipe, a terminal, or a file opened to append (every write goes to its end)."""
+    not a pipe, a terminal, or a file opened to append (every write goes to its end), which
+    takes UTF-8 (the shares write the bytes of UTF-8 text: into a file of another encoding
+    the parent writes, through its encoder, as one process does)."""
     try:
+        if codecs.lookup(out.encoding or "").name != "utf-8":
+            return None
         descriptor = out.fileno()
         if fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_APPEND:
             return None
         os.lseek(descriptor, 0, os.SEEK_CUR)
-    except (OSError, ValueError):  # io.UnsupportedOperation is both
+    except (OSError, ValueError, LookupError):  # io.UnsupportedOperation is both of the first two
         return None
     return descriptor
 

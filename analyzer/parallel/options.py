@@ -22,7 +22,7 @@ class AnalyzeOptions:
     decoder: str = "fast"  # or "tshark" (see analysis.stream_file)
     use_sidecar: bool = True  # compare with the kernel's states when FILE.sidecar.json is beside it
     progress: bool = False  # a progress line on stderr while a file is read
-    # Processes: files analyzed at once, or the shares of one big file's JSON report.
+    # Processes: files analyzed at once, or the shares of one big file's report (text or JSON).
     jobs: int = 1
     timeouts: Timeouts = field(default_factory=Timeouts)  # when open connections are given up
     only: tuple[str, ...] | None = None  # just these kinds of connection (output/only.py); None: all

@@ -104,7 +104,11 @@ def _serve(
             return
         if text is not None:
             assert isinstance(noted, ShareIndex)
-            lengths = _tallied(text, noted, parent)
+            try:
+                lengths = _tallied(text, noted, parent)
+            except OSError as error:  # reading its spool back
+                parent.send(error)
+                return
         placement: Placement = parent.recv()
         parts: Parts
         if text is not None:
@@ -182,7 +186,11 @@ def _analyzed_text(
         head = None
         if share.index == 0:
             udp = stream.udp()
-            head = TextHead(stream.file, stream.stats, udp, stream.application(udp), stream.origin or 0.0)
+            # Frame 1's time, which one process counts from: the first TCP segment may be
+            # another share's, and this one's stream has then no origin.
+            start = stream.stats.start_time
+            origin = start if start is not None else stream.origin or 0.0
+            head = TextHead(stream.file, stream.stats, udp, stream.application(udp), origin)
     except UserError as error:
         text.close()
         return ShareReport({}, "", 0, [], str(error), firsts, None), text, firsts
