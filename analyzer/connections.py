@@ -74,6 +74,7 @@ from typing import Final, Literal, NamedTuple, Protocol
 from analyzer.decode.reader import DecodeStats
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
 from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, can_pack
+from analyzer.packed_segments import PackedSegments, pack_segments
 
 Endpoint = tuple[str, int]
 
@@ -119,6 +120,10 @@ class Timeouts(NamedTuple):
 # See the module's rule for capture copies.
 CAPTURE_COPY_WINDOW: Final = 0.005
 COPY_LOOK_BACK: Final = 8
+# Over connections waiting out CLOSE_DELAY in the tracker's queue from which each that joins
+# it is held packed (packed_segments.py): a client closing a few hundred connections a second
+# keeps them as they are, and spends no time packing.
+PACK_OVER_FROM: Final = 2_000
 
 
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
@@ -312,9 +317,21 @@ class _Open:
         # The packed attempt it began as (held_attempt.py), if it did: the timer that attempt
         # set is this connection's.
         self.attempt: HeldAttempt | None = None
+        # Over and waiting: its segments, packed (`segments` is then empty); a segment that
+        # comes for it, or its hand-over, unpacks them.
+        self.packed: PackedSegments | None = None
+
+    def unpack(self) -> None:
+        """All its segments back in `segments`."""
+        packed = self.packed
+        if packed is not None:
+            self.segments = packed.segments()
+            self.packed = None
 
     def copy_of(self, segment: Segment) -> Segment | None:
         """The segment among the latest that `segment` is a capture copy of, if any."""
+        if self.packed is not None:
+            self.unpack()
         held = self.segments if self.folder is None or self.recent is None else self.recent
         for back in range(1, min(COPY_LOOK_BACK, len(held)) + 1):
             earlier = held[-back]
@@ -392,6 +409,7 @@ class ConnectionTracker:
         long_connection: int = LONG_CONNECTION,
         frames: DecodeStats | None = None,
         pack_attempts: bool = True,
+        pack_over_from: int = PACK_OVER_FROM,
     ) -> None:
         """fold: takes over a connection once it has `long_connection` segments (see Folder);
         without it every connection's segments are kept until it is handed over.
@@ -400,7 +418,9 @@ class ConnectionTracker:
         sees only some connections' segments, when the capture's times go backwards.
         pack_attempts: hold an attempt packed (held_attempt.py: a SYN, its SYN/ACK or RST,
         a RST after the SYN/ACK) until any other segment comes; the connections, and the
-        order they come back in, are the same either way."""
+        order they come back in, are the same either way. pack_over_from: hold a connection
+        that is over packed (packed_segments.py) when it joins a queue of the over at least
+        this long; likewise the same either way."""
         self.timeouts = timeouts if timeouts is not None else Timeouts()
         self._frames = frames
         self._fold = fold
@@ -408,6 +428,7 @@ class ConnectionTracker:
         # Not where a fold could take a connection of as many segments as an attempt holds
         # packed (its records and the RST that ends it; tests set it that low).
         self._pack = pack_attempts and long_connection > MAX_PACKED_RECORDS + 1
+        self._pack_over_from = pack_over_from
         self._current: dict[tuple[str, int, str, int], _Open] = {}
         # Attempts held packed (held_attempt.py), by the same keys; a key is in one or the
         # other, and both together hold the connections in the order of their ids.
@@ -586,7 +607,7 @@ class ConnectionTracker:
         was_over = open_.over
         folder = open_.folder
         if folder is None:
-            held = open_.segments
+            held = open_.segments  # never packed here: copy_of, which each segment meets first, unpacks
             held.append(segment)
             # Not before the other end has spoken (its first segment sets the machine's
             # start), unless the capture holds only one side.
@@ -632,6 +653,11 @@ class ConnectionTracker:
             if attempt is None or not attempt.over:
                 self._ended.append((open_.key, open_))
             # else: unpacked, it keeps the packed attempt's place in the queue (see _sweep)
+            if open_.folder is None and len(self._ended) >= self._pack_over_from:
+                packed = pack_segments(open_.segments, open_.a_src, open_.a_port)
+                if packed is not None:
+                    open_.packed = packed
+                    open_.segments = []
 
     def _control(self, open_: _Open, segment: Segment, from_a: bool) -> None:
         """What a SYN, FIN or RST tells of the connection's start and end."""
@@ -764,6 +790,7 @@ class ConnectionTracker:
         del self._current[key]
         folder = open_.folder
         if folder is None:
+            open_.unpack()
             connection = _connection(open_.first_index, open_.segments)
         else:
             connection = folder.connection(open_.first_index)

@@ -44,7 +44,7 @@ class HeldAttempt:
         # The bools last, side by side: compiled, they share one word (a flood holds
         # hundreds of thousands of these).
         self.key = key
-        self.data = _pack(syn)
+        self.data = pack_record(syn)
         self.options_a = syn.options
         self.options_b: TcpOptions | None = None
         self.first_index = first_index
@@ -60,7 +60,7 @@ class HeldAttempt:
     def add_answer(self, synack: Segment) -> None:
         """A SYN/ACK from b: the first, or one sent again with the same options."""
         self.from_b |= 1 << self.records
-        self.data = self.data + _pack(synack)
+        self.data = self.data + pack_record(synack)
         self.options_b = synack.options
         self.answered = True
         self.syn_gap = synack.time - self.last_time
@@ -70,7 +70,7 @@ class HeldAttempt:
         """A RST without options that ends the attempt (the tracker says which)."""
         if from_b:
             self.from_b |= 1 << self.records
-        self.data = self.data + _pack(rst)
+        self.data = self.data + pack_record(rst)
         self.over = True
         self.last_time = rst.time
 
@@ -101,13 +101,13 @@ class HeldAttempt:
         key = self.key
         low, high = key[0], key[2]
         a, b = (low, high) if self.a_is_low else (high, low)
-        held = [_unpack(self.data, 0, a, b, self.options_a)]
+        held = [unpack_record(self.data, 0, a, b, self.options_a)]
         for index in range(1, self.records):
             if self.from_b >> index & 1:
                 options = self.options_b if self.answered else None  # SYN/ACKs, or a RST
-                held.append(_unpack(self.data, index * RECORD_SIZE, b, a, options))
+                held.append(unpack_record(self.data, index * RECORD_SIZE, b, a, options))
             else:
-                held.append(_unpack(self.data, index * RECORD_SIZE, a, b, None))
+                held.append(unpack_record(self.data, index * RECORD_SIZE, a, b, None))
         return held
 
     def release(self) -> None:
@@ -116,7 +116,7 @@ class HeldAttempt:
         self.options_a = self.options_b = None
 
 
-def _pack(segment: Segment) -> bytes:
+def pack_record(segment: Segment) -> bytes:
     return _RECORD.pack(
         segment.frame,
         segment.time,
@@ -137,7 +137,7 @@ def _pack(segment: Segment) -> bytes:
     )
 
 
-def _unpack(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
+def unpack_record(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
     (
         frame,
         time,

@@ -47,6 +47,7 @@ COMPILED = (
     "analyzer.decode.udp_icmp",
     "analyzer.decode.reader",
     "analyzer.held_attempt",
+    "analyzer.packed_segments",
     "analyzer.connections",
     "analyzer.tcp_state",
     "analyzer.findings.resends",

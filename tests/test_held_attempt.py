@@ -67,8 +67,10 @@ def _random_capture(rng: random.Random, count: int) -> list[Segment]:
     return segments
 
 
-def _connections(segments: list[Segment], pack: bool, timeouts: Timeouts | None = None) -> list[tuple]:
-    tracker = ConnectionTracker(timeouts or Timeouts(), pack_attempts=pack)
+def _connections(
+    segments: list[Segment], pack: bool, timeouts: Timeouts | None = None, pack_over_from: int = 10**9
+) -> list[tuple]:
+    tracker = ConnectionTracker(timeouts or Timeouts(), pack_attempts=pack, pack_over_from=pack_over_from)
     done: list = []
     out = []
     for segment in segments:
