@@ -375,8 +375,10 @@ def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(
         process.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
     _out, err = process.communicate(timeout=30)
-    # The shares are stopped, not waited for (they had seconds of work left).
-    assert time.monotonic() - signalled < 2.5
+    # The shares are stopped, not waited for: they had seconds of work left (the file takes
+    # about 6 s in two shares on an idle machine, twice that under the suite's other
+    # worker), and stopping takes under 0.1 s idle; 3.5 s were seen under load.
+    assert time.monotonic() - signalled < 5
     assert process.returncode == 130
     assert err.strip() == "handshake: interrupted"
     assert _session(process.pid) == [], "processes of the analysis still running"
