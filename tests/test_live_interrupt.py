@@ -99,27 +99,33 @@ def test_ctrl_c_stops_a_program_that_ignores_it_and_the_run_is_analyzed(tmp_path
     it, so after a grace the sandbox ends it; the run is still analyzed, and nothing it
     started is left running."""
     before = host_state()
+    asked = tmp_path / "asked"  # the request made: Ctrl-C then, however long the start took
     script = (
         f"{sys.executable} -m http.server 8000 --bind 127.0.0.1 & sleep 0.5; "
-        "curl -s -o /dev/null http://127.0.0.1:8000/; wait"
+        f"curl -s -o /dev/null http://127.0.0.1:8000/; touch {asked}; wait"
     )
+    runs = tmp_path / "runs"
     process = subprocess.Popen(
-        [sys.executable, "-m", "analyzer", "run", "--runs-dir", str(tmp_path), "--", "sh", "-c", script],
+        [sys.executable, "-m", "analyzer", "run", "--runs-dir", str(runs), "--", "sh", "-c", script],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
-    time.sleep(3)
+    deadline = time.monotonic() + 30
+    while not asked.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert asked.exists(), "the request was never made"
+    time.sleep(0.3)
     os.killpg(process.pid, signal.SIGINT)
     _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    [sidecar_path] = tmp_path.glob("*/*.sidecar.json")
+    [sidecar_path] = runs.glob("*/*.sidecar.json")
     sidecar = json.loads(sidecar_path.read_text())
     assert any("http.server" in command for command in sidecar["processes_ended"])
     [run] = [call for call in sidecar["calls"] if call["side"] == "program"]
     assert run["result"].startswith("stopped")
-    analysis = json.loads(next(tmp_path.glob("*/*.analysis.json")).read_text())
+    analysis = json.loads(next(runs.glob("*/*.analysis.json")).read_text())
     assert any(c["handshake"]["status"] == "complete" for c in analysis["connections"])
-    assert still_running(tmp_path) == [] and host_state() == before
+    assert still_running(runs) == [] and host_state() == before
     assert subprocess.run(["pgrep", "-f", "http.server 8000"], capture_output=True).returncode == 1
 
 
