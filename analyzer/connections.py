@@ -392,10 +392,14 @@ class _Open:
 
 # Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
 CLOSE_DELAY: Final = 5.0
-SWEEP_EVERY = 4096
-_NEVER: Final = float(
-    1 << 62
-)  # a timer set later than this (an infinite timeout) never fires  # segments between looks for connections that ended long enough ago
+SWEEP_EVERY = 4096  # segments between looks for connections that ended long enough ago
+# The most one look hands over; the rest wait for the next. A flood's timers fall due a
+# whole second at a time (50,000 attempts at 50,000 SYNs a second), and each attempt handed
+# over is a connection made with its segments: all at once, they were 50 MB more at the
+# peak. Twice SWEEP_EVERY: a look hands over more than the segments between two looks can
+# begin, so what waits is soon gone.
+HAND_OVER_AT_ONCE = 2 * SWEEP_EVERY
+_NEVER: Final = float(1 << 62)  # a timer set later than this (an infinite timeout) never fires
 
 
 class ConnectionTracker:
@@ -717,8 +721,11 @@ class ConnectionTracker:
 
     def _sweep(self, now: float, done: list[Connection]) -> None:
         """Hand over connections over and quiet for CLOSE_DELAY, and those their timer
-        gave up: no segment can join them now."""
-        while self._ended:
+        gave up: no segment can join them now. At most HAND_OVER_AT_ONCE: the others are
+        still held at the next look, and whether a connection is handed over at one look
+        or a later one changes nothing in it (see _expire)."""
+        limit = len(done) + HAND_OVER_AT_ONCE
+        while self._ended and len(done) < limit:
             key, item = self._ended[0]
             if isinstance(item, HeldAttempt):
                 if self._attempts.get(key) is item:
@@ -751,7 +758,13 @@ class ConnectionTracker:
                 break  # the oldest in the queue is not quiet yet, nor are those behind it
         seconds, clock = self._seconds, self._clock
         while seconds and seconds[0] + 1 <= clock:  # every timer of that second is due
-            for due in self._timers.pop(heapq.heappop(seconds)):
+            second = heapq.heappop(seconds)
+            waiting = self._timers.pop(second)
+            for at, due in enumerate(waiting):
+                if len(done) >= limit:
+                    self._timers[second] = waiting[at:]
+                    heapq.heappush(seconds, second)
+                    return
                 key = due.key
                 if isinstance(due, HeldAttempt):
                     if self._attempts.get(key) is due:

@@ -293,3 +293,43 @@ def test_a_first_segment_that_is_a_fin_gives_the_connection_up_3_s_later_whateve
     closed = (*mid, (1.0, "c", "FA", 106, 502), (3.5, "c", "A", 107, 502))
     [both] = group_connections(conversation(*closed))
     assert both.expired is None
+
+
+def _burst_then_traffic(tracker: ConnectionTracker) -> tuple[list[tuple], int]:
+    """1,000 unanswered SYNs within a millisecond (their timers fall due in one second), then
+    a conversation's segments for 10 s: every connection, and the most one segment returned."""
+    every, most = [], 0
+    for n in range(1_000):
+        syn = Segment(
+            n + 1, 100.0 + n * 1e-6, 4, "10.0.0.1", 1024 + n, "10.0.0.2", 80, SYN, n, 0, 64240, 0, None
+        )
+        done = tracker.add(syn)
+        every += done
+        most = max(most, len(done))
+    for n in range(10_000):
+        flags = SYN if n == 0 else ACK
+        data = Segment(
+            2_000 + n, 100.5 + n * 0.001, 4, "10.0.0.3", 5555, "10.0.0.4", 443, flags, n, 0, 64240, 0, None
+        )
+        done = tracker.add(data)
+        every += done
+        most = max(most, len(done))
+    every += tracker.finish()
+    return sorted((c.id, c.expired, len(c.segments), c.last_time) for c in every), most
+
+
+def test_a_second_of_timers_is_handed_over_a_bounded_number_at_a_time(monkeypatch) -> None:
+    """A flood's timers fall due a second at a time: each look hands over at most
+    HAND_OVER_AT_ONCE of them (each a connection made with its segments), the rest at the
+    next looks, and the connections are those handed over all at once."""
+    import analyzer.connections as connections
+
+    monkeypatch.setattr(connections, "SWEEP_EVERY", 64)
+    monkeypatch.setattr(connections, "HAND_OVER_AT_ONCE", 1_000_000)
+    at_once, most_at_once = _burst_then_traffic(ConnectionTracker())
+    monkeypatch.setattr(connections, "HAND_OVER_AT_ONCE", 100)
+    bounded, most_bounded = _burst_then_traffic(ConnectionTracker())
+    assert most_at_once == 1_000  # the whole second at one look
+    assert most_bounded <= 100
+    assert bounded == at_once
+    assert len(bounded) == 1_001 and sum(1 for _id, expired, *_ in bounded if expired == "attempt") == 1_000

@@ -19,23 +19,22 @@ SPOOL_BYTES = 4 << 20
 
 
 class IdOrderedSpool:
+    """Texts by id, given in any order, read back in id order or as added. What it keeps of
+    each text besides the text: its id and length, in the order added (16 bytes); only for
+    the ids given: a report that spools a few connections of millions (the text report of
+    a flood folds the others) keeps those few. The id order is found when read back."""
+
     def __init__(self) -> None:
         self._memory = bytearray()
         self._file: IO[bytes] | None = None  # once the texts outgrow SPOOL_BYTES
         self._size = 0
-        self._offsets = array("q")
-        self._lengths = array("q")
         self._added = array("q")  # the ids in the order they were added: the file's order
+        self._lengths = array("q")  # by the same place
 
     def add(self, ident: int, data: bytes) -> None:
         """Keep `data`, UTF-8 text, for `ident` (each id once)."""
-        missing = ident + 1 - len(self._offsets)
-        if missing > 0:
-            self._offsets.extend([-1] * missing)
-            self._lengths.extend([0] * missing)
-        self._offsets[ident] = self._size
-        self._lengths[ident] = len(data)
         self._added.append(ident)
+        self._lengths.append(len(data))
         self._size += len(data)
         if self._file is not None:
             self._file.write(data)
@@ -50,17 +49,29 @@ class IdOrderedSpool:
             self._memory = bytearray()
 
     def __len__(self) -> int:
-        return sum(1 for offset in self._offsets if offset >= 0)
+        return len(self._added)
 
-    def length(self, ident: int) -> int:
-        """The length of the text kept for `ident`, in bytes (one that is kept)."""
-        return self._lengths[ident]
+    def _places(self) -> array[int]:
+        """By id, where its text was added (its place in _added), -1 for ids not added:
+        made when read back, not kept."""
+        added = self._added
+        # 4 bytes an id: 2**31 texts would not fit in memory anyway.
+        places = array("i", [-1]) * (max(added) + 1 if added else 0)
+        for place, ident in enumerate(added):
+            places[ident] = place
+        return places
 
     def ids(self) -> Iterator[int]:
         """The ids kept, in order, without reading their texts."""
-        for ident, offset in enumerate(self._offsets):
-            if offset >= 0:
-                yield ident
+        for ident, _length in self.id_lengths():
+            yield ident
+
+    def id_lengths(self) -> Iterator[tuple[int, int]]:
+        """(id, length of its text in bytes), in id order, without reading the texts."""
+        lengths = self._lengths
+        for ident, place in enumerate(self._places()):
+            if place >= 0:
+                yield ident, lengths[place]
 
     def __iter__(self) -> Iterator[str]:
         # A generator function: a generator expression, compiled, is a list (docs/mypyc.md),
@@ -78,9 +89,16 @@ class IdOrderedSpool:
         file, memory = self._file, self._memory
         if file is not None:
             file.flush()
-        for ident, (offset, length) in enumerate(zip(self._offsets, self._lengths, strict=True)):
-            if offset < 0:
+        lengths = self._lengths
+        offsets = array("q", [0]) * len(lengths)  # by place: the texts lie in the order added
+        size = 0
+        for place, length in enumerate(lengths):
+            offsets[place] = size
+            size += length
+        for ident, place in enumerate(self._places()):
+            if place < 0:
                 continue
+            offset, length = offsets[place], lengths[place]
             if file is None:
                 yield ident, bytes(memory[offset : offset + length])
             else:
@@ -96,12 +114,13 @@ class IdOrderedSpool:
             file.flush()
             file.seek(0)
         try:
-            for ident in self._added:
-                offset, length = self._offsets[ident], self._lengths[ident]
+            offset = 0
+            for ident, length in zip(self._added, self._lengths, strict=True):
                 yield (
                     ident,
                     file.read(length) if file is not None else bytes(memory[offset : offset + length]),
                 )
+                offset += length
         finally:
             if file is not None and not file.closed:
                 file.seek(0, 2)  # more may be added after a read-back

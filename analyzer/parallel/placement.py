@@ -86,7 +86,7 @@ def file_ids(indexes: list[ShareIndex]) -> tuple[list[array[int]], array[int]]:
     file id, the share that has it. A share's ids follow its first frames, so the file's
     ids are the shares' merged by first frame."""
     ids = [array("q", [-1]) * len(index.firsts) for index in indexes]
-    owners = array("q")
+    owners = array("H" if len(indexes) <= 0xFFFF else "q")  # 2 bytes a connection, not 8
     heap: list[tuple[int, int, int]] = []  # (first frame, share, share's id) of each share's next
     for share, index in enumerate(indexes):
         _push_next(heap, index, share, 0)
@@ -116,15 +116,16 @@ def positions(
     `between`: what comes before each part, by file id (the JSON document's separator by
     default)."""
     before = between or separator
-    local = array("q", [0]) * len(owners)  # per file id: the share's id
-    for share_ids in ids:
-        for ident, file_id in enumerate(share_ids):
-            if file_id >= 0:
-                local[file_id] = ident
+    # Each share's next id: its file ids rise with its own (file_ids), so walking the file
+    # ids finds each share's in order, with no table from file id back to share id.
+    following = [0] * len(indexes)
     where = array("q", [start])
     at = start
     for file_id, share in enumerate(owners):
-        index, ident = indexes[share], local[file_id]
+        index, share_ids, ident = indexes[share], ids[share], following[share]
+        while share_ids[ident] != file_id:
+            ident += 1  # an id with no connection (-1)
+        following[share] = ident + 1
         length = index.lengths[ident]
         if length >= 0:
             length += _digits(file_id)

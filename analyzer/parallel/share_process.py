@@ -212,8 +212,8 @@ def _tallied(text: TextReport, firsts: ShareIndex, parent: Connection) -> array[
     keys: ScanKeys = parent.recv()
     numbers = ScanNumbers(keys.keys)
     lengths = array("q", [-1]) * len(firsts.firsts)
-    for ident in text.blocks.ids():
+    for ident, length in text.blocks.id_lengths():
         if text.printed(ident, numbers):
-            lengths[ident] = block_length(text.blocks.length(ident), ident)
+            lengths[ident] = block_length(length, ident)
     parent.send(ShareTally(text.tally(numbers), lengths))
     return lengths
