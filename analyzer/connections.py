@@ -73,6 +73,7 @@ from typing import Final, Literal, NamedTuple, Protocol
 
 from analyzer.decode.reader import DecodeStats
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
+from analyzer.flow_key import FlowKey, flow_key
 from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, can_pack
 from analyzer.packed_segments import PackedSegments, pack_segments
 
@@ -277,7 +278,7 @@ class _Open:
     connection, so a flood's million attempts cost little: the two ends' marks are
     fields of their own, not dictionaries keyed by endpoint)."""
 
-    def __init__(self, key: tuple[str, int, str, int], segments: list[Segment], first_index: int) -> None:
+    def __init__(self, key: FlowKey, segments: list[Segment], first_index: int) -> None:
         self.key = key
         self.segments = segments
         self.folder: Folder | None = None  # once it is long: it has the segments
@@ -434,10 +435,10 @@ class ConnectionTracker:
         # packed (its records and the RST that ends it; tests set it that low).
         self._pack = pack_attempts and long_connection > MAX_PACKED_RECORDS + 1
         self._pack_over_from = pack_over_from
-        self._current: dict[tuple[str, int, str, int], _Open] = {}
+        self._current: dict[FlowKey, _Open] = {}
         # Attempts held packed (held_attempt.py), by the same keys; a key is in one or the
         # other, and both together hold the connections in the order of their ids.
-        self._attempts: dict[tuple[str, int, str, int], HeldAttempt] = {}
+        self._attempts: dict[FlowKey, HeldAttempt] = {}
         # Over, in the order they became so: connections, and packed attempts a RST ended.
         self._ended: deque[tuple[tuple, _Open | HeldAttempt]] = deque()
         # Timers by the whole second they may fire in (a wheel: a flood's attempts cost one
@@ -457,7 +458,7 @@ class ConnectionTracker:
 
     def take(self, segment: Segment, done: list[Connection]) -> None:
         """`add`, appending to `done`: no list is made for each segment."""
-        key = _key(segment)
+        key = flow_key(segment)
         open_ = self._current.get(key)
         previous = None
         flags = segment.flags
@@ -584,7 +585,7 @@ class ConnectionTracker:
         """When a packed attempt's timer fires: _Open.expiry's for an attempt."""
         return attempt_gives_up(attempt.last_time, attempt.syn_gap, self.timeouts)
 
-    def _unpack(self, key: tuple[str, int, str, int], attempt: HeldAttempt) -> _Open:
+    def _unpack(self, key: FlowKey, attempt: HeldAttempt) -> _Open:
         """The full bookkeeping of a packed attempt: its segments taken again, as they were
         when they came (its timer stays the attempt's: see _sweep)."""
         held = attempt.segments()
@@ -893,14 +894,6 @@ def stream_connections(
 def group_connections(segments: Iterable[Segment], timeouts: Timeouts | None = None) -> list[Connection]:
     """All connections in `segments`, in id order (the order of their first segment)."""
     return sorted(stream_connections(segments, timeouts), key=lambda c: c.id)
-
-
-def _key(segment: Segment) -> tuple[str, int, str, int]:
-    """The same for both directions: the lower endpoint first."""
-    src, dst = segment.src, segment.dst
-    if src < dst or (src == dst and segment.sport <= segment.dport):
-        return (src, segment.sport, dst, segment.dport)
-    return (dst, segment.dport, src, segment.sport)
 
 
 def _connection(number: int, segments: list[Segment]) -> Connection:

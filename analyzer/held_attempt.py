@@ -15,9 +15,10 @@ packed (the segments are rebuilt field for field: tests/test_held_attempt.py).
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import Final, cast
 
 from analyzer.decode.segment import Segment, TcpOptions
+from analyzer.flow_key import FlowKey
 
 # frame, time, seq, ack, sack_start, sack_end (UNSEEN is -1: signed), window, payload_len,
 # ip_id, checksum, ttl, sport, dport, flags, family, payload_cut.
@@ -40,7 +41,7 @@ class HeldAttempt:
     `key` is the tracker's 4-tuple key (its two addresses are the segments'), and
     `first_index` the connection's id."""
 
-    def __init__(self, key: tuple[str, int, str, int], first_index: int, syn: Segment) -> None:
+    def __init__(self, key: FlowKey, first_index: int, syn: Segment) -> None:
         # The bools last, side by side: compiled, they share one word (a flood holds
         # hundreds of thousands of these).
         self.key = key
@@ -51,7 +52,7 @@ class HeldAttempt:
         self.from_b = 0  # a bit for each record, from the first: sent by end b
         self.last_time = syn.time
         self.syn_gap = 0.0  # between its last two SYN and SYN/ACK segments: the tracker's syn_gap
-        self.a_is_low = syn.src == key[0] and syn.sport == key[1]
+        self.a_is_low = syn.src == key[0] and syn.sport == cast(int, key[1])
         self.answered = False  # its SYN/ACK has come (the record after the SYN)
         # Ended by a RST: the tracker hands it over once it has been quiet for CLOSE_DELAY
         # (since last_time, the RST's), by its queue of the over, not by its timer.
@@ -79,8 +80,8 @@ class HeldAttempt:
         as the tracker's full bookkeeping tells its ends apart (_Open's a_src and a_port)."""
         key = self.key
         if self.a_is_low:
-            return segment.sport == key[1] and segment.src == key[0]
-        return segment.sport == key[3] and segment.src == key[2]
+            return segment.sport == cast(int, key[1]) and segment.src == key[0]
+        return segment.sport == cast(int, key[3]) and segment.src == key[2]
 
     @property
     def records(self) -> int:

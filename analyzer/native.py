@@ -46,6 +46,7 @@ COMPILED = (
     "analyzer.decode.ip_tcp",
     "analyzer.decode.udp_icmp",
     "analyzer.decode.reader",
+    "analyzer.flow_key",
     "analyzer.held_attempt",
     "analyzer.packed_segments",
     "analyzer.connections",

@@ -318,7 +318,7 @@ def add_stream(report: TextReport, stream: FileStream, firsts: ShareIndex | None
         report.add(result, stream.origin or 0.0, hot)
         if firsts is not None:
             connection = result.connection
-            firsts.add(connection.id, connection.segments[0].frame, 0, None)
+            firsts.add_first(connection.id, connection.segments[0].frame)
 
 
 # A file of fewer connections is told connection by connection, as it always was; from this

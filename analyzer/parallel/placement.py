@@ -40,17 +40,24 @@ class ShareIndex:
     def __init__(self) -> None:
         self.firsts = array("q")  # first frame; -1: no connection has this id
         self.lengths = array("q")  # the line's length in bytes less the values it gets renumbered
-        self.reuses = array("q")  # the share's id of the connection whose ports it reuses; -1: none
+        # The share's id of the connection whose ports it reuses, for the few that do.
+        self.reuses: dict[int, int] = {}
 
-    def add(self, ident: int, first: int, length: int, reuses: int | None) -> None:
+    def add_first(self, ident: int, first: int) -> None:
+        """Only the first frame (the text report: its blocks' lengths come later)."""
         missing = ident + 1 - len(self.firsts)
         if missing > 0:
             self.firsts.extend([-1] * missing)
-            self.lengths.extend([0] * missing)
-            self.reuses.extend([-1] * missing)
         self.firsts[ident] = first
+
+    def add(self, ident: int, first: int, length: int, reuses: int | None) -> None:
+        self.add_first(ident, first)
+        missing = ident + 1 - len(self.lengths)
+        if missing > 0:
+            self.lengths.extend([0] * missing)
         self.lengths[ident] = length
-        self.reuses[ident] = -1 if reuses is None else reuses
+        if reuses is not None:
+            self.reuses[ident] = reuses
 
 
 class ShareLines:
@@ -129,7 +136,7 @@ def positions(
         length = index.lengths[ident]
         if length >= 0:
             length += _digits(file_id)
-            reused = index.reuses[ident]
+            reused = index.reuses.get(ident, -1)
             if reused >= 0:
                 length += _digits(ids[share][reused])
             at += len(before(file_id)) + length
@@ -160,7 +167,7 @@ def placed_parts(
     reuses = noted.index.reuses
     for ident, line in lines:
         file_id = ids[ident]
-        reused = reuses[ident]
+        reused = reuses.get(ident, -1)
         part = renumbered(line, noted, ident, file_id, ids[reused] if reused >= 0 else -1, separator(file_id))
         if len(part) != where[file_id + 1] - where[file_id]:
             raise RuntimeError(f"connection {file_id}: its line is not the length it was placed for")
