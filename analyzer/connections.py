@@ -449,6 +449,9 @@ class ConnectionTracker:
         self._count = 0
         self._since_sweep = 0
         self._clock = float("-inf")  # the latest segment time seen
+        # Given up by a look at the timers past HAND_OVER_AT_ONCE: out of the tracker as at
+        # that look, made connections at the next (with the timer that gave them up).
+        self._given_up: deque[tuple[_Open | HeldAttempt, Expiry]] = deque()
 
     def add(self, segment: Segment) -> list[Connection]:
         """Take the next segment; the connections it makes final, if any."""
@@ -722,11 +725,15 @@ class ConnectionTracker:
 
     def _sweep(self, now: float, done: list[Connection]) -> None:
         """Hand over connections over and quiet for CLOSE_DELAY, and those their timer
-        gave up: no segment can join them now. At most HAND_OVER_AT_ONCE: the others are
-        still held at the next look, and whether a connection is handed over at one look
-        or a later one changes nothing in it (see _expire)."""
+        gave up: no segment can join them now. Those their timer gave up are made
+        connections HAND_OVER_AT_ONCE at most: the others leave the tracker all the same,
+        as given up by this look, and are made at the next (or by finish)."""
         limit = len(done) + HAND_OVER_AT_ONCE
-        while self._ended and len(done) < limit:
+        given_up = self._given_up
+        while given_up and len(done) < limit:
+            item, expired = given_up.popleft()
+            done.append(self._connection_of(item, expired))
+        while self._ended:
             key, item = self._ended[0]
             if isinstance(item, HeldAttempt):
                 if self._attempts.get(key) is item:
@@ -759,13 +766,7 @@ class ConnectionTracker:
                 break  # the oldest in the queue is not quiet yet, nor are those behind it
         seconds, clock = self._seconds, self._clock
         while seconds and seconds[0] + 1 <= clock:  # every timer of that second is due
-            second = heapq.heappop(seconds)
-            waiting = self._timers.pop(second)
-            for at, due in enumerate(waiting):
-                if len(done) >= limit:
-                    self._timers[second] = waiting[at:]
-                    heapq.heappush(seconds, second)
-                    return
+            for due in self._timers.pop(heapq.heappop(seconds)):
                 key = due.key
                 if isinstance(due, HeldAttempt):
                     if self._attempts.get(key) is due:
@@ -773,7 +774,8 @@ class ConnectionTracker:
                             continue  # the queue of the over has it
                         when = self._gives_up(due)
                         if clock > when:
-                            self._hand_over_attempt(key, due, done, "attempt")
+                            del self._attempts[key]
+                            self._give_up(due, "attempt", done, limit)
                         else:
                             self._time(due, when)
                         continue
@@ -788,11 +790,27 @@ class ConnectionTracker:
                         continue  # handed over already
                 if open_.over:
                     continue  # the queue of the over has it
-                when = open_.expiry(self.timeouts)[1]
+                kind, when = open_.expiry(self.timeouts)
                 if clock > when:
-                    self._expire(key, open_, done)
+                    del self._current[key]
+                    self._give_up(open_, kind, done, limit)
                 else:
                     self._time(open_, when)  # segments came since: its timer from the latest
+
+    def _give_up(
+        self, item: _Open | HeldAttempt, expired: Expiry, done: list[Connection], limit: int
+    ) -> None:
+        """A connection out of the tracker, its timer having given it up: made now, or at
+        the next look past `limit` (what it holds can no longer change)."""
+        if len(done) < limit:
+            done.append(self._connection_of(item, expired))
+        else:
+            self._given_up.append((item, expired))
+
+    def _connection_of(self, item: _Open | HeldAttempt, expired: Expiry | None) -> Connection:
+        if isinstance(item, HeldAttempt):
+            return self._attempt_connection(item, expired)
+        return self._open_connection(item, expired)
 
     def _expire(self, key: tuple, open_: _Open, done: list[Connection]) -> None:
         """Give up a connection its timer let go. The one a later segment on its 4-tuple
@@ -804,6 +822,9 @@ class ConnectionTracker:
         self, key: tuple, open_: _Open, done: list[Connection], expired: Expiry | None = None
     ) -> None:
         del self._current[key]
+        done.append(self._open_connection(open_, expired))
+
+    def _open_connection(self, open_: _Open, expired: Expiry | None) -> Connection:
         folder = open_.folder
         if folder is None:
             open_.unpack()
@@ -822,16 +843,19 @@ class ConnectionTracker:
         # A timer may still name it: it must not hold the segments until then.
         open_.segments = []
         open_.folder = None
-        done.append(connection)
+        return connection
 
     def _hand_over_attempt(
         self, key: tuple, attempt: HeldAttempt, done: list[Connection], expired: Expiry | None
     ) -> None:
         del self._attempts[key]
+        done.append(self._attempt_connection(attempt, expired))
+
+    def _attempt_connection(self, attempt: HeldAttempt, expired: Expiry | None) -> Connection:
         connection = _connection(attempt.first_index, attempt.segments())
         connection.expired = expired
         attempt.release()
-        done.append(connection)
+        return connection
 
     def finish(self, end_time: float | None = None) -> list[Connection]:
         """The connections still open. `end_time`: when the capture ended (its last frame,
@@ -842,6 +866,9 @@ class ConnectionTracker:
         """`finish`, one connection at a time: a flood's attempts still held at the end are
         made connections one by one, not all at once."""
         end = self._clock if end_time is None else max(end_time, self._clock)
+        while self._given_up:  # as the look that gave them up made them: no capture_end
+            item, expired = self._given_up.popleft()
+            yield self._connection_of(item, expired)
         done: list[Connection] = []
         held: list[_Open | HeldAttempt] = [*self._current.values(), *self._attempts.values()]
         held.sort(key=_first_index)  # in the order of their ids, as if none had been packed

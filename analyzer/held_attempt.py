@@ -4,8 +4,9 @@ one bytes record each.
 A SYN flood or a scan leaves hundreds of thousands of attempts open at once, each until its
 timer gives it up (connections.py: 5 s, longer while SYN/ACKs are resent), or, once a RST
 has ended it, until it has been quiet for CLOSE_DELAY. Held as Segment objects with the
-tracker's full bookkeeping, an attempt cost about 1 KB; packed, about 450 bytes with two
-segments (each record 76 bytes). The tracker keeps an attempt packed while it is nothing
+tracker's full bookkeeping, an attempt cost about 1 KB; packed, about 500 bytes with two
+segments, measured with its key and its place in the tracker's dictionary (a record is 46
+bytes, 76 in the long form for values past the short one's). The tracker keeps an attempt packed while it is nothing
 but a SYN and, from the other end, a SYN/ACK (and its resends) or a RST (a closed port),
 and, after a SYN/ACK, the RST of the end that sent the SYN (a half-open scan); any other
 segment unpacks it into the full bookkeeping, which then takes it as if it had never been
@@ -17,7 +18,7 @@ from __future__ import annotations
 import struct
 from typing import Final, cast
 
-from analyzer.decode.segment import Segment, TcpOptions
+from analyzer.decode.segment import UNSEEN, Segment, TcpOptions
 from analyzer.flow_key import FlowKey
 
 # frame, time, seq, ack, sack_start, sack_end (UNSEEN is -1: signed), window, payload_len,
@@ -26,6 +27,14 @@ _RECORD: Final = struct.Struct("<QdqqqqiiiiiHHHb?")
 RECORD_SIZE: Final = _RECORD.size
 _TIME: Final = struct.Struct("<d")
 _TIME_AT: Final = 8  # after the frame number
+# The same fields in 46 bytes, for segments whose values fit (every one a decoder makes of
+# a SYN, a SYN/ACK or a RST without SACK blocks): seq and ack unsigned 32-bit, window and
+# payload length 16-bit, the TTL signed 16-bit (UNSEEN is -1), no SACK block.
+# An attempt holds all its records in one form: short while every one fits.
+_SHORT: Final = struct.Struct("<QdIIHHiihHHHB?")
+SHORT_SIZE: Final = _SHORT.size
+_U16: Final = 0xFFFF
+_U32: Final = 0xFFFFFFFF
 # A SYN and as many SYN/ACKs as Linux sends (tcp_synack_retries 5) and one more: past that
 # an attempt is unpacked (each record added copies those before it).
 MAX_PACKED_RECORDS: Final = 8
@@ -45,7 +54,8 @@ class HeldAttempt:
         # The bools last, side by side: compiled, they share one word (a flood holds
         # hundreds of thousands of these).
         self.key = key
-        self.data = pack_record(syn)
+        short = fits_short(syn)
+        self.data = pack_short(syn) if short else pack_record(syn)
         self.options_a = syn.options
         self.options_b: TcpOptions | None = None
         self.first_index = first_index
@@ -54,6 +64,7 @@ class HeldAttempt:
         self.syn_gap = 0.0  # between its last two SYN and SYN/ACK segments: the tracker's syn_gap
         self.a_is_low = syn.src == key[0] and syn.sport == cast(int, key[1])
         self.answered = False  # its SYN/ACK has come (the record after the SYN)
+        self.short = short  # its records are _SHORT's, not _RECORD's
         # Ended by a RST: the tracker hands it over once it has been quiet for CLOSE_DELAY
         # (since last_time, the RST's), by its queue of the over, not by its timer.
         self.over = False
@@ -61,7 +72,7 @@ class HeldAttempt:
     def add_answer(self, synack: Segment) -> None:
         """A SYN/ACK from b: the first, or one sent again with the same options."""
         self.from_b |= 1 << self.records
-        self.data = self.data + pack_record(synack)
+        self._append(synack)
         self.options_b = synack.options
         self.answered = True
         self.syn_gap = synack.time - self.last_time
@@ -71,7 +82,7 @@ class HeldAttempt:
         """A RST without options that ends the attempt (the tracker says which)."""
         if from_b:
             self.from_b |= 1 << self.records
-        self.data = self.data + pack_record(rst)
+        self._append(rst)
         self.over = True
         self.last_time = rst.time
 
@@ -83,16 +94,26 @@ class HeldAttempt:
             return segment.sport == cast(int, key[1]) and segment.src == key[0]
         return segment.sport == cast(int, key[3]) and segment.src == key[2]
 
+    def _append(self, segment: Segment) -> None:
+        if self.short and not fits_short(segment):
+            self.data = b"".join(pack_record(held) for held in self.segments())
+            self.short = False
+        self.data = self.data + (pack_short(segment) if self.short else pack_record(segment))
+
+    @property
+    def record_size(self) -> int:
+        return SHORT_SIZE if self.short else RECORD_SIZE
+
     @property
     def records(self) -> int:
-        return len(self.data) // RECORD_SIZE
+        return len(self.data) // self.record_size
 
     def answered_near(self, time: float, window: float) -> bool:
         """Whether a record after the SYN was sent within `window` seconds of `time` (a
         capture copy's first test, without rebuilding the segments)."""
-        data = self.data
+        data, size = self.data, self.record_size
         for index in range(1, self.records):
-            (sent,) = _TIME.unpack_from(data, index * RECORD_SIZE + _TIME_AT)
+            (sent,) = _TIME.unpack_from(data, index * size + _TIME_AT)
             if abs(sent - time) <= window:
                 return True
         return False
@@ -102,13 +123,15 @@ class HeldAttempt:
         key = self.key
         low, high = key[0], key[2]
         a, b = (low, high) if self.a_is_low else (high, low)
-        held = [unpack_record(self.data, 0, a, b, self.options_a)]
+        data, size = self.data, self.record_size
+        unpack = unpack_short if self.short else unpack_record
+        held = [unpack(data, 0, a, b, self.options_a)]
         for index in range(1, self.records):
             if self.from_b >> index & 1:
                 options = self.options_b if self.answered else None  # SYN/ACKs, or a RST
-                held.append(unpack_record(self.data, index * RECORD_SIZE, b, a, options))
+                held.append(unpack(data, index * size, b, a, options))
             else:
-                held.append(unpack_record(self.data, index * RECORD_SIZE, a, b, None))
+                held.append(unpack(data, index * size, a, b, None))
         return held
 
     def release(self) -> None:
@@ -179,4 +202,84 @@ def unpack_record(data: bytes, at: int, src: str, dst: str, options: TcpOptions 
         payload_cut,
         sack_start,
         sack_end,
+    )
+
+
+def fits_short(segment: Segment) -> bool:
+    """Whether every field of `segment` fits a _SHORT record."""
+    return (
+        segment.sack_start == UNSEEN
+        and segment.sack_end == UNSEEN
+        and 0 <= segment.seq <= _U32
+        and 0 <= segment.ack <= _U32
+        and 0 <= segment.window <= _U16
+        and 0 <= segment.payload_len <= _U16
+        and -(1 << 31) <= segment.ip_id < 1 << 31
+        and -(1 << 31) <= segment.checksum < 1 << 31
+        and -(1 << 15) <= segment.ttl < 1 << 15
+        and 0 <= segment.flags <= _U16
+        and 0 <= segment.sport <= _U16
+        and 0 <= segment.dport <= _U16
+        and 0 <= segment.family <= 0xFF
+    )
+
+
+def pack_short(segment: Segment) -> bytes:
+    return _SHORT.pack(
+        segment.frame,
+        segment.time,
+        segment.seq,
+        segment.ack,
+        segment.window,
+        segment.payload_len,
+        segment.ip_id,
+        segment.checksum,
+        segment.ttl,
+        segment.flags,
+        segment.sport,
+        segment.dport,
+        segment.family,
+        segment.payload_cut,
+    )
+
+
+def unpack_short(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
+    (
+        frame,
+        time,
+        seq,
+        ack,
+        window,
+        payload_len,
+        ip_id,
+        checksum,
+        ttl,
+        flags,
+        sport,
+        dport,
+        family,
+        payload_cut,
+    ) = _SHORT.unpack_from(data, at)
+    return Segment(
+        frame,
+        time,
+        family,
+        src,
+        sport,
+        dst,
+        dport,
+        flags,
+        seq,
+        ack,
+        window,
+        payload_len,
+        options,
+        "",
+        ip_id,
+        checksum,
+        ttl,
+        b"",
+        payload_cut,
+        UNSEEN,
+        UNSEEN,
     )

@@ -295,9 +295,10 @@ def test_a_first_segment_that_is_a_fin_gives_the_connection_up_3_s_later_whateve
     assert both.expired is None
 
 
-def _burst_then_traffic(tracker: ConnectionTracker) -> tuple[list[tuple], int]:
+def _burst_then_traffic(tracker: ConnectionTracker, traffic: int) -> tuple[list[tuple], int, int]:
     """1,000 unanswered SYNs within a millisecond (their timers fall due in one second), then
-    a conversation's segments for 10 s: every connection, and the most one segment returned."""
+    `traffic` segments of a conversation, 1 ms apart from 0.5 s later: every connection as
+    its content, the most one segment returned, and how many came from finish."""
     every, most = [], 0
     for n in range(1_000):
         syn = Segment(
@@ -306,7 +307,7 @@ def _burst_then_traffic(tracker: ConnectionTracker) -> tuple[list[tuple], int]:
         done = tracker.add(syn)
         every += done
         most = max(most, len(done))
-    for n in range(10_000):
+    for n in range(traffic):
         flags = SYN if n == 0 else ACK
         data = Segment(
             2_000 + n, 100.5 + n * 0.001, 4, "10.0.0.3", 5555, "10.0.0.4", 443, flags, n, 0, 64240, 0, None
@@ -314,22 +315,36 @@ def _burst_then_traffic(tracker: ConnectionTracker) -> tuple[list[tuple], int]:
         done = tracker.add(data)
         every += done
         most = max(most, len(done))
-    every += tracker.finish()
-    return sorted((c.id, c.expired, len(c.segments), c.last_time) for c in every), most
+    rest = tracker.finish()
+    content = sorted(
+        (c.id, c.expired, len(c.segments), c.last_time, c.capture_end, c.succeeded_at, c.reuses_ports_of)
+        for c in every + rest
+    )
+    return content, most, len(rest)
 
 
 def test_a_second_of_timers_is_handed_over_a_bounded_number_at_a_time(monkeypatch) -> None:
     """A flood's timers fall due a second at a time: each look hands over at most
     HAND_OVER_AT_ONCE of them (each a connection made with its segments), the rest at the
-    next looks, and the connections are those handed over all at once."""
+    next looks; the connections are those handed over all at once, also when the capture
+    ends before the looks have handed over all that fell due (none held to the end)."""
     import analyzer.connections as connections
 
     monkeypatch.setattr(connections, "SWEEP_EVERY", 64)
-    monkeypatch.setattr(connections, "HAND_OVER_AT_ONCE", 1_000_000)
-    at_once, most_at_once = _burst_then_traffic(ConnectionTracker())
-    monkeypatch.setattr(connections, "HAND_OVER_AT_ONCE", 100)
-    bounded, most_bounded = _burst_then_traffic(ConnectionTracker())
-    assert most_at_once == 1_000  # the whole second at one look
-    assert most_bounded <= 100
-    assert bounded == at_once
-    assert len(bounded) == 1_001 and sum(1 for _id, expired, *_ in bounded if expired == "attempt") == 1_000
+    # 10,000: the looks hand over all 1,000 before the end; 5,550: the capture ends after
+    # one look past their second (106.0 s).
+    for traffic, put_off in ((10_000, False), (5_550, True)):
+        monkeypatch.setattr(connections, "HAND_OVER_AT_ONCE", 1_000_000)
+        at_once, most_at_once, from_finish = _burst_then_traffic(ConnectionTracker(), traffic)
+        monkeypatch.setattr(connections, "HAND_OVER_AT_ONCE", 100)
+        bounded, most_bounded, bounded_finish = _burst_then_traffic(ConnectionTracker(), traffic)
+        assert (most_at_once, from_finish) == (1_000, 1)  # the whole second at one look
+        assert most_bounded <= 100
+        if put_off:
+            assert 1 + 100 < bounded_finish <= 1 + 1_000 - 100  # some from finish, one look's before
+        else:
+            assert bounded_finish == 1
+        assert bounded == at_once
+        assert len(bounded) == 1_001
+        assert sum(1 for _id, expired, *_ in bounded if expired == "attempt") == 1_000
+        assert all(capture_end is None for _id, expired, *_, capture_end, _s, _r in bounded if expired)

@@ -8,7 +8,7 @@ import pytest
 
 from analyzer.connections import ConnectionTracker, Timeouts
 from analyzer.decode.segment import ACK, FIN, PSH, RST, SYN, UNSEEN, Segment, TcpOptions
-from analyzer.held_attempt import HeldAttempt
+from analyzer.held_attempt import RECORD_SIZE, SHORT_SIZE, HeldAttempt
 
 ENDS = [("10.0.0.1", 40000), ("10.0.0.1", 40001), ("192.0.2.9", 443), ("2001:db8::1", 40000)]
 SERVER = ("10.0.0.2", 80)
@@ -40,6 +40,28 @@ def test_a_syn_and_its_syn_ack_come_back_field_for_field() -> None:
     assert reverse.segments() == [syn]
     attempt.release()
     assert not attempt.data
+
+
+def test_records_are_short_while_every_field_fits_and_all_long_once_one_does_not() -> None:
+    """A SYN, its SYN/ACK and a RST as a decoder makes them fit 46 bytes each; a segment with
+    a field past the short form's (a scaled window, as another decoder may give) turns the
+    attempt's records into the long form, and every field still comes back."""
+    key = ("10.0.0.1", 40000, "10.0.0.2", 80)
+    syn = _segment(
+        1, 1700000000.5, ENDS[0], SERVER, SYN, 4294967295, 0, ip_id=UNSEEN, checksum=0xFFFF, ttl=UNSEEN
+    )
+    synack = _segment(2, 1700000000.6, SERVER, ENDS[0], SYN | ACK, 0, 0xFFFFFFFF, ttl=255, ip_id=65535)
+    attempt = HeldAttempt(key, 0, syn)
+    attempt.add_answer(synack)
+    assert len(attempt.data) == 2 * SHORT_SIZE < 2 * RECORD_SIZE
+    assert attempt.segments() == [syn, synack]
+    again = _segment(3, 1700000001.6, SERVER, ENDS[0], SYN | ACK, 0, 0xFFFFFFFF, ip_id=-5)
+    again.window = 70000
+    attempt.add_answer(again)
+    assert len(attempt.data) == 3 * RECORD_SIZE
+    assert attempt.segments() == [syn, synack, again]
+    assert attempt.records == 3 and attempt.answered_near(1700000001.6, 0.001)
+    assert not attempt.answered_near(1700000000.5, 0.001)  # the SYN's time is not an answer's
 
 
 def _random_capture(rng: random.Random, count: int) -> list[Segment]:

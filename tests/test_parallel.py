@@ -134,6 +134,34 @@ def test_shares_split_the_connections_and_keep_their_segments(tmp_path) -> None:
         assert sorted(found) == sorted(by_first)
 
 
+def test_a_scan_from_one_source_port_is_split_between_the_shares(tmp_path) -> None:
+    """A scanner keeps one source port and probes one port of many hosts (and a few ports
+    of each): the shares split its probes by the hosts' addresses too, not by the ports
+    alone, which would give all of them to one share."""
+    from pcap_builder import tcp_packet
+    from pcap_builder import write_capture as write_packets
+
+    packets = []
+    for host in range(300):
+        for port in (80, 8080):
+            packets.append(
+                tcp_packet(
+                    4, "198.51.100.7", 40000, f"172.16.{host // 250}.{host % 250 + 1}", port, "S", host
+                )
+            )
+            packets.append(
+                tcp_packet(6, "2001:db8::7", 40000, f"2001:db8:5ca::{host + 1:x}", port, "S", host)
+            )
+    path = tmp_path / "scan.pcap"
+    write_packets(path, packets)
+    kept = []
+    for index in range(2):
+        records = read_packets(str(path), DecodeStats(), None, Share(index, 2))
+        kept.append(sum(1 for record in records if type(record) is Segment))
+    assert sum(kept) == len(packets)
+    assert min(kept) > 0.4 * len(packets)
+
+
 @pytest.mark.slow
 def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypatch, tmp_path) -> None:
     import tempfile

@@ -37,3 +37,13 @@ def address_pair(data: bytes, at: int, family: int) -> tuple[str, str]:
     """Source and destination of `family` (4 or 6), one after the other from `at`."""
     length = IPV4_ADDRESS if family == 4 else IPV6_ADDRESS
     return address_text(data, at, family), address_text(data, at + length, family)
+
+
+def address_sum(data: bytes, at: int, family: int) -> int:
+    """The sum of the 32-bit words of the source and destination addresses of `family`
+    from `at`: the same both ways (the partition's, parallel.partition)."""
+    words = (IPV4_ADDRESS if family == 4 else IPV6_ADDRESS) * 2 // 4
+    total = 0
+    for word in range(words):
+        total += u32(data, at + 4 * word)
+    return total

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from analyzer.decode.addresses import address_pair
+from analyzer.decode.addresses import address_pair, address_sum
 from analyzer.decode.fields import u16, u32
 from analyzer.decode.fragments import Fragment
 from analyzer.decode.headers import (
@@ -268,7 +268,7 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
     if tcp_len < header_len:
         raise Malformed(f"TCP header ({header_len} bytes) longer than the IP payload ({tcp_len})")
     sport, dport = u16(data, at + TCP_SOURCE_PORT), u16(data, at + TCP_DESTINATION_PORT)
-    if share is not None and not share.keeps(sport, dport):
+    if share is not None and not share.keeps(sport, dport, address_sum(data, addresses, family)):
         return ELSEWHERE
     src, dst = address_pair(data, addresses, family)
     options = None

@@ -14,9 +14,10 @@ been read. The JSON document or the text report of a big file (16 MB and more, t
 decoder, no sidecar, all connections) is made by `jobs` share processes instead (in_shares,
 share_process):
 
-- The partition (partition.Share): share i of n keeps the connections whose port sum is i
-  modulo n. A connection's segments, and the later connections that reuse its ports, all
-  have the same sum, so each connection, and each chain of port reuse, lies in one share.
+- The partition (partition.Share): share i of n keeps the connections whose sum of ports
+  and addresses is i modulo n. A connection's segments, and the later connections that
+  reuse its 4-tuple, all have the same sum, so each connection, and each chain of port
+  reuse, lies in one share.
   The decoder passes over the other shares' TCP segments once their headers are checked.
 - Every share reads every frame, so its decode statistics, warnings and UDP flows are the
   whole file's; share 0 sends the document's head and UDP flows. Each share counts its own
