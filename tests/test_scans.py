@@ -350,6 +350,10 @@ def test_probes_whose_details_were_not_made_and_that_are_in_no_scan_are_counted(
     report = TextReport()
     for result in analysis.connections:
         report.add(result, analysis.stats.start_time or 0.0, hot=result.probe is not None)
+    hot = [result.connection.id for result in analysis.connections if result.probe is not None]
+    assert list(report.unmade_ids()) == sorted(hot) and len(hot) == 1_000
+    # A bit each, not an id's 8 bytes: a flood's million probes are nearly all hot.
+    assert len(report.unmade) <= 1_000 // 8 + 1
     out = io.StringIO()
     report.write(out, analysis.file, analysis.stats, [], [], [], 0.0)
     report.close()

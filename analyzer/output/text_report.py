@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import io
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
 
@@ -396,7 +396,9 @@ class TextReport:
         self.summary = Summary(tables=False)  # the overview's counts
         self.sources = array("q")  # by id: hash of a probe's source, 0 for the others
         self.targets = array("q")  # by id: hash of a probe's (host, port)
-        self.unmade = array("q")  # the ids of the hot probes shown, whose details were not made
+        # A bit by id: the hot probes shown, whose details were not made (a flood's are
+        # nearly all its connections: a bit each, not the 8 bytes of an id).
+        self.unmade = bytearray()
 
     def add(self, result: ConnectionAnalysis, origin: float, hot: bool = False) -> None:
         """`hot`: a probe whose details are not kept, sure to be folded into a finding
@@ -413,12 +415,25 @@ class TextReport:
         if self.only is not None and not shown(result, self.only):
             return
         if hot:
-            self.unmade.append(connection.id)
+            byte = connection.id >> 3
+            if byte >= len(self.unmade):
+                self.unmade.extend(bytes(byte + 1 - len(self.unmade)))
+            self.unmade[byte] |= 1 << (connection.id & 7)
             return
         self.blocks.add(connection.id, ("\n" + "\n".join(connection_text(result, origin))).encode())
         reasons = interesting_reasons(result)
         if reasons:
             self.interesting.add(connection.id, interesting_line(result, reasons).encode())
+
+    def unmade_ids(self) -> Iterator[int]:
+        """The ids of the hot probes whose details were not made, in order."""
+        unmade = self.unmade
+        for byte in range(len(unmade)):  # not enumerate(): mypyc cannot iterate a bytearray
+            bits = unmade[byte]
+            if bits:
+                for bit in range(8):
+                    if bits >> bit & 1:
+                        yield byte * 8 + bit
 
     def scan_of(self, ident: int, numbers: ScanNumbers) -> int | None:
         """The number of the scan or flood the connection belongs to, if any."""
@@ -440,7 +455,7 @@ class TextReport:
                 tally.told += 1
             else:
                 tally.folded[belongs] = tally.folded.get(belongs, 0) + 1
-        for ident in self.unmade:
+        for ident in self.unmade_ids():
             belongs = self.scan_of(ident, numbers)
             if belongs is None:
                 tally.lost += 1
