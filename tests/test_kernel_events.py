@@ -306,3 +306,68 @@ def test_unread_bytes_count_a_resend_once_and_only_the_connections_own_calls() -
         "unread_data",
         True,
     )
+
+
+def test_a_change_the_kernel_made_early_in_the_call_whose_packet_left_late_agrees() -> None:
+    """On a loaded machine connect() can wait for the CPU between the kernel's SYN_SENT and
+    its SYN leaving (15 ms measured): the two agree when that end's call on the connection's
+    socket spans both, and only then."""
+    [result] = analyze_segments(conversation(*HANDSHAKE)).connections
+    events = opening()
+    events[1] = change(99.985, "c", (CLIENT[0], 0), SERVER, "CLOSE", "SYN_SENT")
+    late = [e for e in events if not (e["socket"] == "s" and e.get("new_state") == "ESTABLISHED")]
+    late.append(change(100.017, "s", SERVER, CLIENT, "SYN_RECV", "ESTABLISHED"))
+
+    def call(
+        side: str, name: str, start: float, end: float, number: int, local: tuple, peer: tuple | None
+    ) -> CallRecord:
+        return {"time": start, "end_time": end, "side": side, "call": name, "result": "ok", "errno": None,  # type: ignore[typeddict-item]
+                "socket": {"id": number, "fd": 3 + number, "local": f"{local[0]}:{local[1]}",
+                           "peer": f"{peer[0]}:{peer[1]}" if peer else None}}  # fmt: skip
+
+    connect = call("client", "connect(192.0.2.2:80)", 99.984, 100.0015, 2, CLIENT, SERVER)
+    # The server's accept() spans its ESTABLISHED too, but the frame that shows it is the client's.
+    accept = call("server", "accept()", 99.9, 100.05, 1, SERVER, None)
+    other = call("client", "connect(192.0.2.2:80)", 99.984, 100.0015, 3, (CLIENT[0], 40001), SERVER)
+    agreement = compared(result, late, [connect, accept])
+    [syn_sent] = [m for m in agreement.states if m.state == "SYN_SENT"]
+    assert syn_sent.agrees and syn_sent.within_call == "connect(192.0.2.2:80)"
+    assert round((syn_sent.difference or 0) * 1e3) == -15
+    [established] = [m for m in agreement.states if m.side == "server" and m.state == "ESTABLISHED"]
+    assert not established.agrees and established.within_call is None
+    assert [d.what for d in agreement.disagreements] == [
+        "ESTABLISHED: inferred at frame 3, the kernel's +0.015000 s away"
+    ]
+    assert "1 within the call that made it, its packet sent later" in agreement.describe(100.0)[0]
+    # Without the call, or with another socket's, the SYN_SENT 15 ms early disagrees.
+    for calls in ([], [other]):
+        what = [d.what for d in compared(result, late, calls).disagreements]
+        assert "SYN_SENT: inferred at frame 1, the kernel's -0.015000 s away" in what
+
+
+def test_a_retransmission_the_kernel_freed_but_whose_event_is_missing_is_explained() -> None:
+    """The recorder can miss a tcp_retransmit_skb event with no count saying so (seen in 1
+    of about 60 retransmissions under load); the kernel's kfree_skb of that very copy shows
+    it was sent again. A copy freed elsewhere in time, or another segment's, does not."""
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
+    start = [change(99.99995, "c", CLIENT, SERVER, "CLOSE", "SYN_SENT")]
+
+    def freed(time: float, seq: int = 100, flags: str = "SYN") -> KernelEvent:
+        return event(
+            time, "kfree_skb", None, CLIENT, SERVER, state=None, reason="NETFILTER_DROP", flags=flags, seq=seq
+        )
+
+    agreement = compared(result, [*start, freed(100.00001), freed(101.00001)])
+    assert agreement.disagreements == []
+    [why] = agreement.explained
+    assert why.what.startswith(
+        "frame 2 is a retransmission whose tcp_retransmit_skb event the recorder did not get"
+    )
+    assert "(NETFILTER_DROP) +10 µs from the frame" in why.what
+    for others in (
+        [freed(100.00001), freed(101.5)],
+        [freed(101.00001, seq=99)],
+        [freed(101.00001, flags="ACK")],
+    ):
+        what = [d.what for d in compared(result, [*start, *others]).disagreements]
+        assert "frame 2 inferred a retransmission; the kernel retransmitted no such segment" in what

@@ -10,7 +10,8 @@ alignment rather than a lookup; both end in the one KernelAgreement of kernel_ag
 What is compared, per connection:
 - state changes: each end's inferred changes (with their frames) matched, in order and by
   state, to the kernel's, with the time difference (kernel minus capture); a change on one
-  side only, or a pair further apart than MATCH_WINDOW, is a disagreement;
+  side only, or a pair further apart than MATCH_WINDOW, is a disagreement, but where the
+  end's own call spans both the kernel's change and the frame it sent (`within_call`);
 - RSTs: each RST's inferred cause (findings/resets.py) beside the reason the kernel gave
   for sending it (tcp_send_reset's sk_rst_reason); a cause agrees when the reason is one
   RESET_REASONS allows for it; a RST the kernel sent that the capture lacks disagrees;
@@ -41,7 +42,9 @@ move of an orphan, which the kernel makes in a timewait socket no tracepoint rep
 packet the sandbox delivers late (the call log's `network deliver ...`) is a retransmission
 on the wire and none in the kernel; a close() whose FIN waits behind unsent data (a full
 peer window) moves its end (FIN_WAIT_1, or LAST_ACK from CLOSE_WAIT) with no packet, and
-all that end's differences after it follow from that.
+all that end's differences after it follow from that; a retransmission whose
+tcp_retransmit_skb event the recorder missed (no count says so) while the kernel's kfree_skb
+of that very copy shows it sent again.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Final
 
+from analyzer.call_sockets import calls_on
 from analyzer.connections import Connection, Side, peer_of
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.resets import Reset, ResetCause
@@ -120,6 +124,8 @@ _NOT_DROPS: Final = frozenset({"NOT_SPECIFIED", "QUEUE_PURGE"})
 _RETRANSMISSION_KINDS: Final = frozenset({"retransmission", "fast_retransmission", "spurious_retransmission"})
 
 Endpoint = tuple[str, int]
+# An end's call on the connection's sockets: start, end, the call, the frames it sent.
+OwnCall = tuple[float, float, str, frozenset[int]]
 
 
 @dataclass
@@ -132,6 +138,11 @@ class StateMatch:
     frame: int | None
     kernel_time: float | None
     kernel_event: str | None  # what showed it: "ESTABLISHED->FIN_WAIT1", "request SYN/ACK", ...
+    # The end's own call both the kernel's change and the frame that shows it fell within
+    # (connect() for SYN_SENT, close() for FIN_WAIT_1): the kernel changes the state when the
+    # call begins and the packet leaves when the call next has the CPU, later by however long
+    # a loaded machine kept it waiting. None: not so, or not needed.
+    within_call: str | None = None
 
     @property
     def difference(self) -> float | None:
@@ -141,10 +152,13 @@ class StateMatch:
 
     @property
     def agrees(self) -> bool:
-        """Both made the change, close enough to be the same one: a frame's within MATCH_WINDOW,
-        a call's within CALL_MATCH_WINDOW (what _compare_states judges by)."""
+        """Both made the change, close enough to be the same one: a frame's within MATCH_WINDOW
+        or within the call that made it, a call's within CALL_MATCH_WINDOW (what
+        _compare_states judges by)."""
         if self.difference is None:
             return False
+        if self.within_call is not None:
+            return True
         return abs(self.difference) <= (MATCH_WINDOW if self.frame is not None else CALL_MATCH_WINDOW)
 
     def as_dict(self) -> dict:
@@ -227,11 +241,22 @@ class EventAgreement:
     def describe(self, origin: float) -> list[str]:
         """A few lines: what agreed, in numbers; then each disagreement with its time."""
         matched = [m for m in self.states if m.difference is not None]
-        # How close the kernel's change came to the packet that caused it (not to a call's end).
-        largest = max((abs(m.difference or 0.0) for m in matched if m.frame is not None), default=None)
-        text = f"events: {len(matched)} of {len(self.states)} state changes match its own" + (
-            f" (within {largest * 1e6:.0f} µs of their frames)" if largest is not None else ""
+        # How close the kernel's change came to the packet that caused it (not to a call's end,
+        # nor to a packet its call sent only once it next had the CPU).
+        largest = max(
+            (abs(m.difference or 0.0) for m in matched if m.frame is not None and m.within_call is None),
+            default=None,
         )
+        waited = sum(m.within_call is not None and m.agrees for m in matched)
+        text = f"events: {len(matched)} of {len(self.states)} state changes match its own" + (
+            f" (within {largest * 1e6:.0f} µs of their frames" if largest is not None else ""
+        )
+        if waited:
+            text += (", " if largest is not None else " (") + (
+                f"{waited} within the call that made {'them' if waited > 1 else 'it'}, its packet sent later"
+            )
+        if largest is not None or waited:
+            text += ")"
         if self.resets:
             text += "; RST " + ", ".join(
                 f"frame {r.frame} {r.cause}, its reason {r.kernel_reason or 'none'}" for r in self.resets
@@ -475,9 +500,12 @@ def compare_events(
     result = EventAgreement()
     until = max((time for history in states.values() for time, _ in history), default=connection.last_time)
     initial, changes, own = kernel_model(connection, events, until)
+    own_calls = _own_calls(connection, calls)
     for side in ("client", "server"):
         found = len(result.disagreements)
-        _compare_states(result, side, states[side], frames.get(side, []), initial[side], changes[side])
+        _compare_states(
+            result, side, states[side], frames.get(side, []), initial[side], changes[side], own_calls[side]
+        )
         unsent = _fin_never_sent(connection, side, changes[side])
         if unsent is not None:
             # What follows a close() the packets did not see differs from then on, and why is known.
@@ -508,7 +536,10 @@ def _compare_states(
     frames: list[int | None],
     initial: State,
     kernel: list[KernelChange],
+    own_calls: list[OwnCall],
 ) -> None:
+    """own_calls: (start, end, call, frames it sent) of this end's calls on the connection's
+    sockets (_own_calls)."""
     if not inferred:
         return  # nothing inferred (an end that sent nothing): nothing to compare
     first_time, first_state = inferred[0]
@@ -573,6 +604,8 @@ def _compare_states(
             time, state, frame = ours[i]
             change = kernel[j]
             match = StateMatch(side, state.value, time, frame, change.time, change.shown_by)
+            if not match.agrees and frame is not None:
+                match.within_call = _call_within(own_calls, frame, change.time)
             result.states.append(match)
             if not match.agrees:
                 result.disagreements.append(
@@ -582,6 +615,33 @@ def _compare_states(
                         kernel_only=change.time, capture_only=time, state=True,
                     )
                 )  # fmt: skip
+
+
+def _own_calls(connection: Connection, calls: list[CallRecord]) -> dict[Side, list[OwnCall]]:
+    """Each end's calls on the connection's own sockets, each with the frames that end sent
+    while it ran (MATCH_WINDOW after it too: a capture stamps a packet up to 60 µs late)."""
+    found: dict[Side, list[OwnCall]] = {"client": [], "server": []}
+    for call in calls_on(
+        calls, (connection.client, connection.server), connection.first_time, connection.last_time
+    ):
+        side = call["side"]
+        if side not in found or not call.get("socket"):
+            continue
+        sent = frozenset(
+            s.frame for s in connection.segments
+            if connection.sender(s) == side and call["time"] <= s.time <= call["end_time"] + MATCH_WINDOW
+        )  # fmt: skip
+        if sent:
+            found[side].append((call["time"], call["end_time"], call["call"], sent))
+    return found
+
+
+def _call_within(own_calls: list[OwnCall], frame: int, kernel_time: float) -> str | None:
+    """The call that sent `frame` and during which the kernel made its change, if one did."""
+    for start, end, call, sent in own_calls:
+        if frame in sent and start - MATCH_WINDOW <= kernel_time <= end + MATCH_WINDOW:
+            return call
+    return None
 
 
 def _fin_never_sent(connection: Connection, side: Side, kernel: list[KernelChange]) -> float | None:
@@ -829,6 +889,16 @@ def _compare_retransmissions(
                         "retransmission: on the wire the two cannot be told apart",
                     )
                 )  # fmt: skip
+            elif (freed := _freed_copy(own, segment)) is not None:
+                result.explained.append(
+                    EventDisagreement(
+                        segment.time, side,
+                        f"frame {segment.frame} is a retransmission whose tcp_retransmit_skb event the recorder "
+                        f"did not get: the kernel freed this copy ({freed['reason']}) "
+                        f"{(freed['time'] - segment.time) * 1e6:+.0f} µs from the frame, so it sent the "
+                        "segment again (an event the kernel's count does not show missing either)",
+                    )
+                )  # fmt: skip
             else:
                 result.disagreements.append(
                     EventDisagreement(
@@ -855,6 +925,13 @@ def _compare_retransmissions(
                     kernel_only=event["time"],
                 )
             )
+
+
+def _freed_copy(own: dict[Side, list[KernelEvent]], segment: Segment) -> KernelEvent | None:
+    """The kernel's kfree_skb of this very copy of `segment` (its sender, sequence number
+    and flags, within MATCH_WINDOW of the frame), if the recorder has it."""
+    near = [e for side in own for e in own[side] if e["kind"] == "kfree_skb" and _names(e, segment)]
+    return min(near, key=lambda e: abs(e["time"] - segment.time), default=None)
 
 
 def _name_drops(
@@ -904,18 +981,22 @@ def _name_drops(
 
 
 def _captured(connection: Connection, event: KernelEvent) -> Segment | None:
-    """The captured segment a kernel event names (sender, sequence number, flags), nearest in time."""
-    flags = event.get("flags", "")
-    near = [
-        s
-        for s in connection.segments
-        if s.sport == event["sport"]
-        and s.seq == event.get("seq")
-        and bool(s.flags & SYN) == ("SYN" in flags)
-        and bool(s.flags & FIN) == ("FIN" in flags)
-        and abs(s.time - event["time"]) <= MATCH_WINDOW
-    ]
+    """The captured segment a kernel event names, nearest in time."""
+    near = [s for s in connection.segments if _names(event, s)]
     return min(near, key=lambda s: abs(s.time - event["time"]), default=None)
+
+
+def _names(event: KernelEvent, segment: Segment) -> bool:
+    """Whether a kernel event that carries a packet's fields is about this captured copy: its
+    sender, sequence number and flags, within MATCH_WINDOW."""
+    flags = event.get("flags", "")
+    return (
+        segment.sport == event["sport"]
+        and segment.seq == event.get("seq")
+        and bool(segment.flags & SYN) == ("SYN" in flags)
+        and bool(segment.flags & FIN) == ("FIN" in flags)
+        and abs(segment.time - event["time"]) <= MATCH_WINDOW
+    )
 
 
 def _explain_missing(
