@@ -18,7 +18,15 @@ from typing import Final
 from analyzer.arrivals import prove_states
 from analyzer.attempt_shapes import ShapeMemo, attempt_shape, view
 from analyzer.call_sockets import connection_calls
-from analyzer.connections import SIDES, Connection, Side, Timeouts, group_connections, stream_connections
+from analyzer.connections import (
+    SIDES,
+    Connection,
+    Side,
+    Timeouts,
+    group_connections,
+    peer_of,
+    stream_connections,
+)
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.reader import Progress
 from analyzer.decode.segment import FIN, impossible_flags
@@ -48,7 +56,7 @@ from analyzer.long_connection import FoldedConnection
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
-from analyzer.tcp_state import ConnectionMachine, State, Step, time_out
+from analyzer.tcp_state import NEVER_SENT, ConnectionMachine, State, Step, time_out
 from analyzer.udp_flows import UdpFlow, group_udp_flows
 
 # The result types, for the outputs that render them.
@@ -215,16 +223,18 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
             f"{len(connection.segments):,} kept for the pictures (the first, state changes, SYN, FIN, RST, "
             "lost and dropped ones, each end's latest data)"
         )
+    silent = _silent_sides(connection)
     proven = prove_states(
         connection,
         {"client": client.history, "server": server.history},
         {"client": client.frames, "server": server.frames},
         vantage.point,
         {"client": client.most_acked, "server": server.most_acked},
+        silent,
     )
     states, state_frames = proven.states, proven.frames
     notes.extend(proven.notes)
-    if not any(not connection.from_client(s) for s in connection.segments):
+    if "server" in silent:
         # A server that never sent a segment shows nothing of its state.
         states["server"] = []
         state_frames["server"] = []
@@ -234,10 +244,13 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
     for step in machine.steps:
         if step.dropped:
             what = impossible_flags(step.segment.flags)
+            reason = step.dropped
+            if reason == NEVER_SENT and peer_of(connection.sender(step.segment)) in silent:
+                reason = "acknowledges what the receiver sent, none of which is in the capture"
             if what:
                 crafted.setdefault(what, []).append(str(step.segment.frame))
             else:
-                by_reason.setdefault(step.dropped, []).append(str(step.segment.frame))
+                by_reason.setdefault(reason, []).append(str(step.segment.frame))
     notes.extend(
         f"frame{'s' if len(frames) > 1 else ''} {', '.join(frames)}: {what}, an impossible flag combination "
         "(a scan or a crafted packet); applied to neither end"
@@ -253,12 +266,12 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
     final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
     close = find_close(
-        connection, machine.steps, final, {"client": client.most_acked, "server": server.most_acked}
+        connection, machine.steps, final, {"client": client.most_acked, "server": server.most_acked}, silent
     )
     resets = find_resets(connection, machine.steps, handshake)
     diagnoses: list[Diagnosis] = []
     # Every diagnosis reads a FIN, a RST, a flagged segment or a resend: a flood's attempts have none.
-    if resets or close.first_fin is not None or sequence.flags or resends:
+    if resets or close.fins or sequence.flags or resends:
         capture_end = connection.capture_end
         if capture_end is not None and recording_end is not None:
             capture_end = max(capture_end, recording_end)
@@ -283,6 +296,13 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         diagnoses=diagnoses,
         vantage=vantage,
     )
+
+
+def _silent_sides(connection: Connection) -> frozenset[Side]:
+    """The ends none of whose segments are in the capture (only the other direction passed
+    the capture point): what they sent shows only in the other's acknowledgments."""
+    sent = {connection.sender(s) for s in connection.segments}
+    return frozenset(side for side in SIDES if side not in sent)
 
 
 def _with_matches(backoff: Backoff) -> Backoff:

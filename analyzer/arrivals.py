@@ -46,15 +46,17 @@ def prove_states(
     frames: dict[Side, list[int | None]],
     point: str,
     latest: dict[Side, Segment | None] | None = None,
+    silent: frozenset[Side] = frozenset(),
 ) -> ProvenStates:
     """`states` and `frames` as the machine made them (not changed); `point`: the vantage;
     `latest`: each end's latest segment that acknowledges the most (Endpoint.most_acked), for
-    a long connection that kept only some of its segments."""
+    a long connection that kept only some of its segments; `silent`: the ends none of whose
+    segments are in the capture."""
     proven = ProvenStates({}, {})
     for side in ("client", "server"):
         history, causes = states[side], frames[side]
         later = _Later(connection, side, (latest or {}).get(side))
-        cut = _first_unproven(side, history, causes, later, point, connection)
+        cut = _first_unproven(side, history, causes, later, point, connection, silent)
         if cut is None:
             proven.states[side], proven.frames[side] = history, causes
             continue
@@ -80,6 +82,7 @@ def _first_unproven(
     later: _Later,
     point: str,
     connection: Connection,
+    silent: frozenset[Side],
 ) -> tuple[int, str] | None:
     """The index of `side`'s first move the capture does not prove, and why; None if all are."""
     at_receiver = point in ("one_host", "unknown", side)
@@ -93,6 +96,12 @@ def _first_unproven(
         if synack and state == State.ESTABLISHED and history[index - 1][1] == State.SYN_SENT:
             if later.acknowledges(segment):
                 continue
+            if side in silent:
+                return index, (
+                    f"the {side}'s state from frame {frame} on is unknown: none of its packets are in the "
+                    f"capture, so whether it took the SYN/ACK (frame {frame}) cannot be told; a socket that "
+                    "took it would be ESTABLISHED"
+                )
             where = "reached it" if at_receiver else "reached the capture point"
             return index, (
                 f"the {side}'s state from frame {frame} on is unknown: it never "

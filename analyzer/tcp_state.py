@@ -195,6 +195,9 @@ SYNCHRONIZED: Final = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
 MAX_WINDOW_SCALE: Final = 14
+# Why a segment was not applied to its receiver when it acknowledges past all the receiver
+# was seen sending (analysis.py words it otherwise when the receiver's direction is missing).
+NEVER_SENT: Final = "acknowledges data the receiver never sent"
 # A segment that finds no socket this long after its end entered FIN_WAIT_2: the orphan
 # timer ended it (see "Orphans" above; a prompt RST there is data after close instead).
 FIN_WAIT_2_SILENCE: Final = 1.0
@@ -634,7 +637,7 @@ class ConnectionMachine:
                 return "an ACK in SYN_SENT that does not acknowledge the SYN (answered with RST, RFC 9293 3.10.7.3)"
             return "an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
         if flags & ACK and receiver.snd_max != UNSEEN and seq_diff(segment.ack, receiver.snd_max) > 0:
-            return "acknowledges data the receiver never sent"
+            return NEVER_SENT
         if flags & (SYN | ACK) == SYN:
             receiver.move(E.RECV_SYN, segment)
         elif flags & SYN:

@@ -354,6 +354,9 @@ def test_a_capture_of_the_clients_direction_only_shows_the_answers_it_acknowledg
     assert states == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1"]
     assert result.state_frames["client"][2] == 2
     assert result.close.unacknowledged is None and "never acknowledged" not in result.close.explain()
+    # Its FIN is the only one captured: the server's would show only in acknowledgments.
+    assert result.close.first_fin is None and result.close.unseen == "server"
+    assert result.close.explain().startswith("the client's FIN (frame 5) is the only one in the capture")
 
 
 def test_a_capture_of_the_servers_direction_only_shows_the_client_got_past_the_handshake() -> None:
@@ -363,3 +366,28 @@ def test_a_capture_of_the_servers_direction_only_shows_the_client_got_past_the_h
     [result] = analyze_segments(segments).connections
     states = [state.value for _time, state in result.states["server"]]
     assert states[:2] == ["SYN_RCVD", "ESTABLISHED"] and result.state_frames["server"][1] == 2
+    # Nothing is said of the client that only its missing packets could show: not that it never
+    # acknowledged the SYN/ACK, nor that the server acknowledges what it never sent, nor who
+    # closed first.
+    handshake = result.handshake
+    assert (
+        handshake.client_unseen and handshake.completed_by is not None and handshake.completed_by.frame == 2
+    )
+    assert handshake.explain() == (
+        "handshake seen only in its SYN/ACK: no packet of the client's was captured, yet the SYN/ACK "
+        "(frame 1) acknowledges a client ISN 100+1 and the server's frame 2 acknowledges more from the "
+        "client, which only a completed handshake allows: the client's packets did not pass the capture point"
+    )
+    notes = " | ".join(result.notes)
+    assert (
+        "none of its packets are in the capture, so whether it took the SYN/ACK (frame 1) cannot be told"
+        in notes
+    )
+    assert "never acknowledged" not in notes and "never sent" not in notes
+    assert "acknowledges what the receiver sent, none of which is in the capture" in notes
+    assert result.close.first_fin is None and result.close.unseen == "client"
+    assert result.close.explain().startswith("the server's FIN (frame 3) is the only one in the capture")
+    # A SYN/ACK alone (backscatter of a spoofed SYN) shows no completion.
+    [alone] = analyze_segments(conversation(("s", "SA", 500, 101))).connections
+    assert alone.handshake.client_unseen and alone.handshake.completed_by is None
+    assert "which only a completed handshake allows" not in alone.handshake.explain()

@@ -48,6 +48,9 @@ class Close:
     reset_by: Side | None = None
     # The FINs (each side's first) no segment of the peer acknowledged.
     unacknowledged: list[Segment] | None = None
+    # The end none of whose packets are in the capture (one direction passed): whether it
+    # closed, and so which end closed first, the packets cannot tell.
+    unseen: Side | None = None
 
     def __init__(
         self,
@@ -58,6 +61,7 @@ class Close:
         reset: Segment | None = None,
         reset_by: Side | None = None,
         unacknowledged: list[Segment] | None = None,
+        unseen: Side | None = None,
     ) -> None:
         self.first_fin = first_fin
         self.shape = shape
@@ -66,6 +70,7 @@ class Close:
         self.reset = reset
         self.reset_by = reset_by
         self.unacknowledged = unacknowledged
+        self.unseen = unseen
 
     @property
     def ending(self) -> CloseShape:
@@ -78,6 +83,13 @@ class Close:
             return "no close seen"
         if self.shape == "reset":
             return "ended by RST without FIN"
+        if self.unseen is not None and self.fins:
+            [(side, fin)] = self.fins.items()
+            return (
+                f"the {side}'s FIN (frame {fin.frame}) is the only one in the capture: none of the "
+                f"{self.unseen}'s packets are, so whether it closed too, and which end closed first, "
+                "cannot be told"
+            )
         if self.reset is not None and self.fins and self.first_fin is not None:
             first = self.fins[self.first_fin]
             other = [
@@ -110,13 +122,19 @@ def find_close(
     steps: list[Step],
     final: dict[Side, State | None],
     most_acked: dict[Side, Segment | None],
+    silent: frozenset[Side] = frozenset(),
 ) -> Close:
     """`final` maps "client"/"server" to the state each end is shown in after the last
     segment (None: unknown); `most_acked`, to the segment each end sent that acknowledged the
     most (the state machine keeps it for every segment, also of a long connection whose
-    steps are not all kept)."""
+    steps are not all kept); `silent`: the ends none of whose segments are in the capture."""
     close = _find_close(connection, steps)
     fins = close.fins or {}
+    if len(silent) == 1 and close.shape == "one-fin" and close.reset is None:
+        # Its one FIN is the captured end's: the other's would show only in acknowledgments,
+        # where a FIN and a byte of data look alike.
+        [close.unseen] = silent
+        close.first_fin = None
     unacknowledged: list[Segment] = []
     if close.reset is None:
         for side, fin in fins.items():

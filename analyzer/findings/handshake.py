@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
 from analyzer.timefmt import format_duration
 
 HandshakeStatus = Literal["complete", "refused", "no_answer", "incomplete", "not_seen"]
@@ -101,6 +101,12 @@ class Handshake:
     # No answer in the capture, but a later ACK of the client's that acknowledges one: the
     # server's side is not in the capture (one direction captured).
     unseen_answer: Segment | None = None
+    # The mirror: a SYN/ACK and no packet of the client's at all (only the server's direction
+    # passed the capture point, or backscatter of spoofed SYNs); and the server's first later
+    # segment that shows the client completed the handshake: data from the server (which a
+    # request socket never sends) or an acknowledgment past what the SYN/ACK acknowledged.
+    client_unseen: bool = False
+    completed_by: Segment | None = None
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -119,6 +125,8 @@ class Handshake:
         self.fast_open = None
         self.reordered = False
         self.unseen_answer = None
+        self.client_unseen = False
+        self.completed_by = None
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -166,6 +174,19 @@ class Handshake:
                 f"(frame {self.unseen_answer.frame}) acknowledges a server ISN {self.server_isn}+1: "
                 "the server's packets did not pass the capture point"
             )
+        if self.status == "incomplete" and self.client_unseen and self.synacks:
+            synack = self.synacks[0]
+            text = (
+                f"handshake seen only in its SYN/ACK: no packet of the client's was captured, yet the "
+                f"SYN/ACK (frame {synack.frame}) acknowledges a client ISN {self.client_isn}+1"
+            )
+            if self.completed_by is not None:
+                shown = "sends data" if self.completed_by.payload_len else "acknowledges more from the client"
+                text += (
+                    f" and the server's frame {self.completed_by.frame} {shown}, which only a completed "
+                    "handshake allows"
+                )
+            return text + ": the client's packets did not pass the capture point"
         if self.status == "incomplete":
             return f"handshake incomplete: {self._missing()}{self._other_isns()}"
         if self.crafted_syns:
@@ -263,6 +284,16 @@ def find_handshake(connection: Connection) -> Handshake:
             result.server_options = _options(first)
             result.client_isn = (first.ack - 1) % MOD
             result.status = "incomplete"
+            if not any(connection.from_client(s) for s in connection.segments):
+                result.client_unseen = True
+                result.completed_by = next(
+                    (
+                        s for s in connection.segments
+                        if s.time >= first.time and not s.flags & (SYN | RST)
+                        and (s.payload_len or seq_diff(s.ack, first.ack) > 0)
+                    ),
+                    None,
+                )  # fmt: skip
             return result
         return _after_synack(connection, result, client_isn, server_synacks)
     if client_isn is not None:
