@@ -111,8 +111,8 @@ def _sockets(calls: Sequence[CallRecord]) -> dict[int, _Socket]:
                 continue
             life = sockets.setdefault(tag["id"], _Socket(call["time"], call["end_time"]))
             life.start, life.stop = min(life.start, call["time"]), max(life.stop, call["end_time"])
-            local = _endpoint(tag["local"])
-            peer = _endpoint(tag["peer"])
+            local = address_endpoint(tag["local"])
+            peer = address_endpoint(tag["peer"])
             if local is not None and (peer is not None or life.peer is None):
                 life.local = local
             if peer is not None:
@@ -120,7 +120,7 @@ def _sockets(calls: Sequence[CallRecord]) -> dict[int, _Socket]:
     return sockets
 
 
-def _endpoint(address: str | None) -> Endpoint | None:
+def address_endpoint(address: str | None) -> Endpoint | None:
     """An address as ss writes it (127.0.0.1:5000, [::1]:5000) as the connections hold it."""
     if address is None:
         return None

@@ -387,7 +387,19 @@ def test_a_capture_of_the_servers_direction_only_shows_the_client_got_past_the_h
     assert "acknowledges what the receiver sent, none of which is in the capture" in notes
     assert result.close.first_fin is None and result.close.unseen == "client"
     assert result.close.explain().startswith("the server's FIN (frame 3) is the only one in the capture")
-    # A SYN/ACK alone (backscatter of a spoofed SYN) shows no completion.
-    [alone] = analyze_segments(conversation(("s", "SA", 500, 101))).connections
-    assert alone.handshake.client_unseen and alone.handshake.completed_by is None
-    assert "which only a completed handshake allows" not in alone.handshake.explain()
+    # A SYN/ACK alone (backscatter of a spoofed SYN) shows no completion, nor does the server's
+    # data acknowledging nothing more (with Fast Open a server sends data in SYN_RCVD).
+    for only in ((("s", "SA", 500, 101),), (("s", "SA", 500, 101), ("s", "PA", 501, 101, 100))):
+        [alone] = analyze_segments(conversation(*only)).connections
+        assert alone.handshake.client_unseen and alone.handshake.completed_by is None
+        assert "which only a completed handshake allows" not in alone.handshake.explain()
+    # Its FIN then its RST: still not who closed first.
+    [reset] = analyze_segments(
+        conversation(("s", "SA", 500, 101), ("s", "A", 501, 111), ("s", "FA", 501, 112), ("s", "R", 502, 0))
+    ).connections
+    assert reset.close.first_fin is None and reset.close.ending == "fin-then-reset"
+    assert reset.close.explain() == (
+        "the server's FIN (frame 3) is the only one in the capture: none of the client's packets are, so "
+        "whether it closed too, and which end closed first, cannot be told; a RST from the server (frame 4) "
+        "ended the connection"
+    )

@@ -339,10 +339,21 @@ def test_a_change_the_kernel_made_early_in_the_call_whose_packet_left_late_agree
         "ESTABLISHED: inferred at frame 3, the kernel's +0.015000 s away"
     ]
     assert "1 within the call that made it, its packet sent later" in agreement.describe(100.0)[0]
-    # Without the call, or with another socket's, the SYN_SENT 15 ms early disagrees.
-    for calls in ([], [other]):
+    # Without the call, with another socket's, with a call that makes no SYN_SENT, or the
+    # kernel's change before the frame by more than a scheduler's delay: it disagrees.
+    shut = call("client", "shutdown(SHUT_WR)", 99.984, 100.0015, 2, CLIENT, SERVER)
+    for calls in ([], [other], [shut]):
         what = [d.what for d in compared(result, late, calls).disagreements]
         assert "SYN_SENT: inferred at frame 1, the kernel's -0.015000 s away" in what
+    # close(): FIN_WAIT_1 15 ms before its FIN agrees, 140 ms before it does not.
+    [closed] = analyze_segments(
+        conversation(*HANDSHAKE, (0.5, "c", "FA", 101, 501), ("s", "A", 501, 102))
+    ).connections
+    for before, agrees in ((0.015, True), (0.140, False)):
+        events = [*opening(), change(100.5 - before, "c", CLIENT, SERVER, "ESTABLISHED", "FIN_WAIT1")]
+        shut_down = call("client", "close()", 100.5 - before - 0.001, 100.5005, 2, CLIENT, SERVER)
+        [fin_wait] = [m for m in compared(closed, events, [shut_down]).states if m.state == "FIN_WAIT_1"]
+        assert fin_wait.agrees == agrees and (fin_wait.within_call == "close()") == agrees
 
 
 def test_a_retransmission_the_kernel_freed_but_whose_event_is_missing_is_explained() -> None:
@@ -371,3 +382,7 @@ def test_a_retransmission_the_kernel_freed_but_whose_event_is_missing_is_explain
     ):
         what = [d.what for d in compared(result, [*start, *others]).disagreements]
         assert "frame 2 inferred a retransmission; the kernel retransmitted no such segment" in what
+    # A copy resent 3 ms after the first: the one kfree there is the first copy's, not the resent one's.
+    [quick] = analyze_segments(conversation(("c", "S", 100, 0), (0.003, "c", "S", 100, 0))).connections
+    what = [d.what for d in compared(quick, [*start, freed(100.00001)]).disagreements]
+    assert "frame 2 inferred a retransmission; the kernel retransmitted no such segment" in what

@@ -85,11 +85,14 @@ class Close:
             return "ended by RST without FIN"
         if self.unseen is not None and self.fins:
             [(side, fin)] = self.fins.items()
-            return (
+            text = (
                 f"the {side}'s FIN (frame {fin.frame}) is the only one in the capture: none of the "
                 f"{self.unseen}'s packets are, so whether it closed too, and which end closed first, "
                 "cannot be told"
             )
+            if self.reset is not None:
+                text += f"; a RST from the {self.reset_by} (frame {self.reset.frame}) ended the connection"
+            return text
         if self.reset is not None and self.fins and self.first_fin is not None:
             first = self.fins[self.first_fin]
             other = [
@@ -130,7 +133,7 @@ def find_close(
     steps are not all kept); `silent`: the ends none of whose segments are in the capture."""
     close = _find_close(connection, steps)
     fins = close.fins or {}
-    if len(silent) == 1 and close.shape == "one-fin" and close.reset is None:
+    if len(silent) == 1 and len(fins) == 1:
         # Its one FIN is the captured end's: the other's would show only in acknowledgments,
         # where a FIN and a byte of data look alike.
         [close.unseen] = silent

@@ -103,8 +103,9 @@ class Handshake:
     unseen_answer: Segment | None = None
     # The mirror: a SYN/ACK and no packet of the client's at all (only the server's direction
     # passed the capture point, or backscatter of spoofed SYNs); and the server's first later
-    # segment that shows the client completed the handshake: data from the server (which a
-    # request socket never sends) or an acknowledgment past what the SYN/ACK acknowledged.
+    # segment that shows the client completed the handshake: one that acknowledges more than
+    # the SYN/ACK did, which the client sends only once it has the SYN/ACK. (Data from the
+    # server is no proof: with Fast Open a server sends it in SYN_RCVD.)
     client_unseen: bool = False
     completed_by: Segment | None = None
 
@@ -181,10 +182,9 @@ class Handshake:
                 f"SYN/ACK (frame {synack.frame}) acknowledges a client ISN {self.client_isn}+1"
             )
             if self.completed_by is not None:
-                shown = "sends data" if self.completed_by.payload_len else "acknowledges more from the client"
                 text += (
-                    f" and the server's frame {self.completed_by.frame} {shown}, which only a completed "
-                    "handshake allows"
+                    f" and the server's frame {self.completed_by.frame} acknowledges more from the client, "
+                    "which only a completed handshake allows"
                 )
             return text + ": the client's packets did not pass the capture point"
         if self.status == "incomplete":
@@ -289,8 +289,8 @@ def find_handshake(connection: Connection) -> Handshake:
                 result.completed_by = next(
                     (
                         s for s in connection.segments
-                        if s.time >= first.time and not s.flags & (SYN | RST)
-                        and (s.payload_len or seq_diff(s.ack, first.ack) > 0)
+                        if s.time >= first.time and not s.flags & (SYN | RST) and s.flags & ACK
+                        and seq_diff(s.ack, first.ack) > 0
                     ),
                     None,
                 )  # fmt: skip

@@ -53,7 +53,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Final
 
-from analyzer.call_sockets import calls_on
+from analyzer.call_sockets import address_endpoint, calls_on
 from analyzer.connections import Connection, Side, peer_of
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.resets import Reset, ResetCause
@@ -124,8 +124,9 @@ _NOT_DROPS: Final = frozenset({"NOT_SPECIFIED", "QUEUE_PURGE"})
 _RETRANSMISSION_KINDS: Final = frozenset({"retransmission", "fast_retransmission", "spurious_retransmission"})
 
 Endpoint = tuple[str, int]
-# An end's call on the connection's sockets: start, end, the call, the frames it sent.
-OwnCall = tuple[float, float, str, frozenset[int]]
+# An end's call that moves it on the connection's socket: start, end, the call, the frames it
+# sent, the states it makes.
+OwnCall = tuple[float, float, str, frozenset[int], frozenset[State]]
 
 
 @dataclass
@@ -605,7 +606,7 @@ def _compare_states(
             change = kernel[j]
             match = StateMatch(side, state.value, time, frame, change.time, change.shown_by)
             if not match.agrees and frame is not None:
-                match.within_call = _call_within(own_calls, frame, change.time)
+                match.within_call = _call_within(own_calls, state, frame, time, change.time)
             result.states.append(match)
             if not match.agrees:
                 result.disagreements.append(
@@ -617,29 +618,52 @@ def _compare_states(
                 )  # fmt: skip
 
 
+# The calls that move their end themselves, and where to: the kernel makes the change as the
+# call begins, its packet leaves when the call next has the CPU.
+_CALL_STATES: Final = {
+    "connect": frozenset({State.SYN_SENT}),
+    "close": frozenset({State.FIN_WAIT_1, State.LAST_ACK}),
+    "shutdown": frozenset({State.FIN_WAIT_1, State.LAST_ACK}),
+}
+
+
 def _own_calls(connection: Connection, calls: list[CallRecord]) -> dict[Side, list[OwnCall]]:
-    """Each end's calls on the connection's own sockets, each with the frames that end sent
-    while it ran (MATCH_WINDOW after it too: a capture stamps a packet up to 60 µs late)."""
+    """Each end's calls that move it themselves (_CALL_STATES) on a socket at its port, each
+    with the frames that end sent while it ran (MATCH_WINDOW after it too: a capture stamps a
+    packet up to 60 µs late)."""
     found: dict[Side, list[OwnCall]] = {"client": [], "server": []}
+    ends: dict[Side, Endpoint] = {"client": connection.client, "server": connection.server}
     for call in calls_on(
         calls, (connection.client, connection.server), connection.first_time, connection.last_time
     ):
-        side = call["side"]
-        if side not in found or not call.get("socket"):
+        side, tag = call["side"], call.get("socket")
+        states = _CALL_STATES.get(call["call"].split("(", 1)[0])
+        if side not in ends or tag is None or states is None:
             continue
+        local = address_endpoint(tag["local"])
+        if local is None or local[1] != ends[side][1]:
+            continue  # another socket's (a listener's close, another connection's connect)
         sent = frozenset(
             s.frame for s in connection.segments
             if connection.sender(s) == side and call["time"] <= s.time <= call["end_time"] + MATCH_WINDOW
         )  # fmt: skip
         if sent:
-            found[side].append((call["time"], call["end_time"], call["call"], sent))
+            found[side].append((call["time"], call["end_time"], call["call"], sent, states))
     return found
 
 
-def _call_within(own_calls: list[OwnCall], frame: int, kernel_time: float) -> str | None:
-    """The call that sent `frame` and during which the kernel made its change, if one did."""
-    for start, end, call, sent in own_calls:
-        if frame in sent and start - MATCH_WINDOW <= kernel_time <= end + MATCH_WINDOW:
+def _call_within(
+    own_calls: list[OwnCall], state: State, frame: int, frame_time: float, kernel_time: float
+) -> str | None:
+    """The call that made `state` and sent `frame`, the kernel's change before the frame within
+    it and not more than CALL_MATCH_WINDOW (a scheduler's delay) before; None if none did."""
+    for start, _end, call, sent, states in own_calls:
+        if (
+            state in states
+            and frame in sent
+            and start - MATCH_WINDOW <= kernel_time <= frame_time + MATCH_WINDOW
+            and frame_time - kernel_time <= CALL_MATCH_WINDOW
+        ):
             return call
     return None
 
@@ -889,7 +913,7 @@ def _compare_retransmissions(
                         "retransmission: on the wire the two cannot be told apart",
                     )
                 )  # fmt: skip
-            elif (freed := _freed_copy(own, segment)) is not None:
+            elif (freed := _freed_copy(connection, own, segment)) is not None:
                 result.explained.append(
                     EventDisagreement(
                         segment.time, side,
@@ -927,10 +951,15 @@ def _compare_retransmissions(
             )
 
 
-def _freed_copy(own: dict[Side, list[KernelEvent]], segment: Segment) -> KernelEvent | None:
+def _freed_copy(
+    connection: Connection, own: dict[Side, list[KernelEvent]], segment: Segment
+) -> KernelEvent | None:
     """The kernel's kfree_skb of this very copy of `segment` (its sender, sequence number
-    and flags, within MATCH_WINDOW of the frame), if the recorder has it."""
-    near = [e for side in own for e in own[side] if e["kind"] == "kfree_skb" and _names(e, segment)]
+    and flags, within MATCH_WINDOW, and no other captured copy nearer), if the recorder has it."""
+    near = [
+        e for side in own for e in own[side]
+        if e["kind"] == "kfree_skb" and _names(e, segment) and _captured(connection, e) is segment
+    ]  # fmt: skip
     return min(near, key=lambda e: abs(e["time"] - segment.time), default=None)
 
 
