@@ -246,6 +246,28 @@ def test_tshark_decoder_gives_the_same_one_line_errors(tmp_path) -> None:
         list(read_segments_tshark(str(path)))
 
 
+@needs_tshark
+def test_a_lost_tshark_exit_status_after_every_packet_was_read_loses_nothing(monkeypatch) -> None:
+    """asyncio's child watcher can lose tshark ("Unknown child process", returncode 255: seen
+    once in a test run); pyshark then raises as it closes, after every packet was read."""
+    import pyshark
+
+    closing = pyshark.FileCapture.close
+
+    def lost(self) -> None:
+        closing(self)
+        raise pyshark.capture.capture.TSharkCrashException(
+            "TShark (pid 1) seems to have crashed (retcode: 255)."
+        )
+
+    path = str(ROOT / "captures" / "handshake.pcap")
+    stats = DecodeStats()
+    expected = [(s.frame, s.seq) for s in read_segments(path)]
+    monkeypatch.setattr(pyshark.FileCapture, "close", lost)
+    assert [(s.frame, s.seq) for s in read_segments_tshark(path, stats)] == expected
+    assert stats.warnings == []
+
+
 # -- UDP and ICMP ------------------------------------------------------------------------------
 
 
