@@ -21,9 +21,9 @@ from typing import Final, cast
 from analyzer.decode.segment import UNSEEN, Segment, TcpOptions
 from analyzer.flow_key import FlowKey
 
-# frame, time, seq, ack, sack_start, sack_end (UNSEEN is -1: signed), window, payload_len,
-# ip_id, checksum, ttl, sport, dport, flags, family, payload_cut.
-_RECORD: Final = struct.Struct("<QdqqqqiiiiiHHHb?")
+# frame, time, seq, ack, window, payload_len, ip_id, checksum, ttl, sport, dport, flags,
+# family, payload_cut, then sack_start, sack_end (UNSEEN is -1: signed).
+_RECORD: Final = struct.Struct("<QdqqiiiiiHHHb?qq")
 RECORD_SIZE: Final = _RECORD.size
 _TIME: Final = struct.Struct("<d")
 _TIME_AT: Final = 8  # after the frame number
@@ -141,13 +141,22 @@ class HeldAttempt:
 
 
 def pack_record(segment: Segment) -> bytes:
-    return _RECORD.pack(
+    return _RECORD.pack(*_fields(segment), segment.sack_start, segment.sack_end)
+
+
+def pack_short(segment: Segment) -> bytes:
+    return _SHORT.pack(*_fields(segment))
+
+
+def _fields(
+    segment: Segment,
+) -> tuple[int, float, int, int, int, int, int, int, int, int, int, int, int, bool]:
+    """The fields both forms hold, in their order."""
+    return (
         segment.frame,
         segment.time,
         segment.seq,
         segment.ack,
-        segment.sack_start,
-        segment.sack_end,
         segment.window,
         segment.payload_len,
         segment.ip_id,
@@ -162,47 +171,22 @@ def pack_record(segment: Segment) -> bytes:
 
 
 def unpack_record(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
-    (
-        frame,
-        time,
-        seq,
-        ack,
-        sack_start,
-        sack_end,
-        window,
-        payload_len,
-        ip_id,
-        checksum,
-        ttl,
-        sport,
-        dport,
-        flags,
-        family,
-        payload_cut,
-    ) = _RECORD.unpack_from(data, at)
+    values = _RECORD.unpack_from(data, at)
+    return _segment(values, src, dst, options, values[14], values[15])
+
+
+def unpack_short(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
+    return _segment(_SHORT.unpack_from(data, at), src, dst, options, UNSEEN, UNSEEN)
+
+
+def _segment(
+    values: tuple, src: str, dst: str, options: TcpOptions | None, sack_start: int, sack_end: int
+) -> Segment:
+    """A segment of a record's values (in _fields' order), its addresses and options."""
     return Segment(
-        frame,
-        time,
-        family,
-        src,
-        sport,
-        dst,
-        dport,
-        flags,
-        seq,
-        ack,
-        window,
-        payload_len,
-        options,
-        "",
-        ip_id,
-        checksum,
-        ttl,
-        b"",
-        payload_cut,
-        sack_start,
-        sack_end,
-    )
+        values[0], values[1], values[12], src, values[9], dst, values[10], values[11], values[2], values[3],
+        values[4], values[5], options, "", values[6], values[7], values[8], b"", values[13], sack_start, sack_end,
+    )  # fmt: skip
 
 
 def fits_short(segment: Segment) -> bool:
@@ -221,65 +205,4 @@ def fits_short(segment: Segment) -> bool:
         and 0 <= segment.sport <= _U16
         and 0 <= segment.dport <= _U16
         and 0 <= segment.family <= 0xFF
-    )
-
-
-def pack_short(segment: Segment) -> bytes:
-    return _SHORT.pack(
-        segment.frame,
-        segment.time,
-        segment.seq,
-        segment.ack,
-        segment.window,
-        segment.payload_len,
-        segment.ip_id,
-        segment.checksum,
-        segment.ttl,
-        segment.flags,
-        segment.sport,
-        segment.dport,
-        segment.family,
-        segment.payload_cut,
-    )
-
-
-def unpack_short(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
-    (
-        frame,
-        time,
-        seq,
-        ack,
-        window,
-        payload_len,
-        ip_id,
-        checksum,
-        ttl,
-        flags,
-        sport,
-        dport,
-        family,
-        payload_cut,
-    ) = _SHORT.unpack_from(data, at)
-    return Segment(
-        frame,
-        time,
-        family,
-        src,
-        sport,
-        dst,
-        dport,
-        flags,
-        seq,
-        ack,
-        window,
-        payload_len,
-        options,
-        "",
-        ip_id,
-        checksum,
-        ttl,
-        b"",
-        payload_cut,
-        UNSEEN,
-        UNSEEN,
     )
