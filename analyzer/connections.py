@@ -4,7 +4,11 @@ A SYN (without ACK) on a 4-tuple already in use starts a new connection when its
 ISN differs from the one that side opened with, or when the connection on that
 4-tuple has already ended (a RST, or FINs from both sides). The second rule is
 how Zeek and tcptrace count a refused connect() that is retried from the same
-port with the same ISN: each attempt is a connection of its own. A segment of flags no
+port with the same ISN: each attempt is a connection of its own. A SYN/ACK starts one
+when its sender had closed the connection on the 4-tuple (its FIN, or a RST) and answers
+with another ISN: no end sends a SYN after its own FIN, and a capture of the server's
+direction alone holds no SYN to split on (another ISN before that is a server's SYN/ACKs
+of one attempt: findings/handshake.py judges them). A segment of flags no
 TCP sends (SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN:
 decode.segment.impossible_flags) neither starts nor ends a connection, nor sets an ISN.
 One RST does not end it, the one that answers a challenge ACK:
@@ -390,6 +394,13 @@ class _Open:
     def isn_of(self, from_a: bool) -> int:
         return self.isn_a if from_a else self.isn_b
 
+    def reopened_by(self, synack: Segment, from_a: bool) -> bool:
+        """Whether a SYN/ACK opens a new connection on the 4-tuple: its sender had closed this
+        one (its FIN, or a RST) and answers with another ISN. No end sends a SYN after its
+        own FIN; a capture of the server's direction holds no SYN to split on."""
+        closed = self.reset or (self.fin_end_a if from_a else self.fin_end_b) != UNSEEN
+        return closed and self.isn_of(from_a) not in (UNSEEN, synack.seq)
+
 
 # Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
 CLOSE_DELAY: Final = 5.0
@@ -514,10 +525,12 @@ class ConnectionTracker:
             elif self._clock > open_.expiry(self.timeouts)[1]:
                 self._expire(key, open_, done)
                 open_ = None  # a new connection, no link: see _expire
-            if (
-                open_ is not None
-                and flags & (SYN | ACK | RST | FIN) == SYN
-                and (open_.ended or open_.isn_of(from_a) not in (UNSEEN, segment.seq))
+            if open_ is not None and (
+                (
+                    flags & (SYN | ACK | RST | FIN) == SYN
+                    and (open_.ended or open_.isn_of(from_a) not in (UNSEEN, segment.seq))
+                )
+                or (flags & (SYN | ACK | RST | FIN) == SYN | ACK and open_.reopened_by(segment, from_a))
             ):
                 self._hand_over(key, open_, done)
                 done[-1].succeeded_at = time

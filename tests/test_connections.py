@@ -73,6 +73,22 @@ def test_a_new_syn_after_the_close_starts_a_new_connection_at_once() -> None:
     assert [len(c.segments) for c in group_connections(segments)] == [6, 1]
 
 
+def test_a_new_synack_after_its_senders_fin_starts_a_new_connection() -> None:
+    """A capture of the server's direction only holds no SYN to split on: a SYN/ACK with
+    another ISN after the server's own FIN (or a RST) opens the next connection on the
+    port. Before its FIN, another ISN is one attempt's SYN/ACKs (the handshake judges them)."""
+    served = (("s", "SA", 500, 101), ("s", "A", 501, 111), ("s", "FA", 501, 112))
+    again = conversation(*served, (1.0, "s", "SA", 900, 201), ("s", "A", 901, 211), ("s", "FA", 901, 212))
+    assert [[s.frame for s in c.segments] for c in group_connections(again)] == [[1, 2, 3], [4, 5, 6]]
+    reset = conversation(("s", "SA", 500, 101), ("s", "R", 501, 0), (1.0, "s", "SA", 900, 201))
+    assert [len(c.segments) for c in group_connections(reset)] == [2, 1]
+    # The same ISN after the FIN (a SYN/ACK resent late), or another before it: one connection.
+    for steps in ((*served, ("s", "SA", 500, 101)), (("s", "SA", 500, 101), ("s", "SA", 700, 101))):
+        assert len(group_connections(conversation(*steps))) == 1
+    both = conversation(*HANDSHAKE, ("s", "SA", 700, 101), ("c", "A", 101, 701))
+    assert len(group_connections(both)) == 1
+
+
 def test_connections_are_handed_over_while_the_file_is_still_being_read() -> None:
     """A thousand closed connections on a thousand ports, a second apart: the tracker hands
     each over once it is over and quiet, long before the end, and keeps only a few."""
