@@ -167,7 +167,7 @@ def agreeing_with_the_kernel(
     """The capture, once the kernel's account agrees with its analysis (assert_the_kernel_agrees):
     the first, or a second one made when the first's did not, the first's differences said in
     a warning (the CI log shows it). The recorder's tracing programs can miss an event with no
-    count saying so: 3 times in about 500 captures under the suite's load, each one event a
+    count saying so: 4 times in about 750 captures under the suite's load, each one event a
     timer made (a SYN or a FIN retransmitted, a connect() timing out) while the events around
     it were there. A wrong analysis disagrees both times."""
     try:
