@@ -386,3 +386,28 @@ def test_a_retransmission_the_kernel_freed_but_whose_event_is_missing_is_explain
     [quick] = analyze_segments(conversation(("c", "S", 100, 0), (0.003, "c", "S", 100, 0))).connections
     what = [d.what for d in compared(quick, [*start, freed(100.00001)]).disagreements]
     assert "frame 2 inferred a retransmission; the kernel retransmitted no such segment" in what
+
+
+def test_an_orphans_fin_wait_2_the_recorder_missed_is_shown_by_its_timewait_socket() -> None:
+    """The recorder missed an orphan's FIN_WAIT1->FIN_WAIT2 and FIN_WAIT2->CLOSE (twice in one
+    CI run, no count saying so); its timewait socket taking the peer's FIN in substate
+    FIN_WAIT2 shows both happened. Without that kfree_skb, or with the account still in
+    ESTABLISHED, the inferred FIN_WAIT_2 disagrees."""
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    missed = [
+        e for e in opening() + closing(client_done=False)
+        if not (e["socket"] == "c" and e.get("old_state") in ("FIN_WAIT1", "FIN_WAIT2"))
+    ]  # fmt: skip
+    agreement = compared(result, missed)
+    assert agreement.disagreements == []
+    [why] = agreement.explained
+    assert why.side == "client" and why.what.startswith(
+        "inferred FIN_WAIT_2 (frame 5): the kernel's account lacks"
+    )
+    [time_wait] = [m for m in agreement.states if m.side == "client" and m.state == "TIME_WAIT"]
+    assert time_wait.agrees
+    without_tw = [e for e in missed if e["kind"] != "kfree_skb"]
+    no_fin_wait = [e for e in missed if e.get("new_state") != "FIN_WAIT1"]
+    for events in (without_tw, no_fin_wait):
+        what = [d.what for d in compared(result, events).disagreements]
+        assert "inferred FIN_WAIT_2 (frame 5), the kernel had no such change" in what

@@ -44,7 +44,8 @@ on the wire and none in the kernel; a close() whose FIN waits behind unsent data
 peer window) moves its end (FIN_WAIT_1, or LAST_ACK from CLOSE_WAIT) with no packet, and
 all that end's differences after it follow from that; a retransmission whose
 tcp_retransmit_skb event the recorder missed (no count says so) while the kernel's kfree_skb
-of that very copy shows it sent again.
+of that very copy shows it sent again; an orphan's FIN_WAIT_2 whose two events the recorder
+missed, while its timewait socket later took the peer's FIN in substate FIN_WAIT2.
 """
 
 from __future__ import annotations
@@ -472,7 +473,7 @@ def _changes(initial: State, events: list[KernelEvent]) -> list[KernelChange]:
             if "RST" in flags:
                 move(State.CLOSED, time, "a RST taken by the timewait socket")
             elif "FIN" in flags and event.get("timewait_substate") == "TIME_WAIT":
-                move(State.TIME_WAIT, time, "the peer's FIN taken by the timewait socket")
+                move(State.TIME_WAIT, time, _PEER_FIN_TAKEN)
         elif kind == "send_reset" and event.get("state") == "TIME_WAIT":
             move(State.CLOSED, time, "the timewait socket's RST")
     return changes
@@ -591,6 +592,18 @@ def _compare_states(
                     )
                 )
                 continue
+            handed = _handed_over_unseen(state, time, initial, kernel)
+            if handed is not None:
+                result.explained.append(
+                    EventDisagreement(
+                        time, side,
+                        f"inferred {state.value} (frame {frame}): the kernel's account lacks the socket's "
+                        "FIN_WAIT1->FIN_WAIT2, an event the recorder did not get, yet its timewait socket "
+                        f"took the peer's FIN {handed.time - time:+.6f} s later in substate "
+                        "FIN_WAIT2, which only an orphan handed over in FIN_WAIT2 is",
+                    )
+                )  # fmt: skip
+                continue
             at = f"frame {frame}" if frame is not None else "no frame"
             result.disagreements.append(
                 EventDisagreement(
@@ -625,6 +638,31 @@ _CALL_STATES: Final = {
     "close": frozenset({State.FIN_WAIT_1, State.LAST_ACK}),
     "shutdown": frozenset({State.FIN_WAIT_1, State.LAST_ACK}),
 }
+
+
+# What the model says of a timewait socket that takes the peer's FIN in substate FIN_WAIT2.
+_PEER_FIN_TAKEN: Final = "the peer's FIN taken by the timewait socket"
+
+
+def _handed_over_unseen(
+    state: State, time: float, initial: State, kernel: list[KernelChange]
+) -> KernelChange | None:
+    """For an inferred FIN_WAIT_2 the kernel's account lacks: its later TIME_WAIT by the peer's
+    FIN taken by a timewait socket in substate FIN_WAIT2, while the account still had the
+    end in FIN_WAIT_1. Only an orphan that reached FIN_WAIT2 is handed to a timewait socket
+    in that substate: the two events that say so (FIN_WAIT1->FIN_WAIT2, FIN_WAIT2->CLOSE)
+    were made and not recorded."""
+    if state != State.FIN_WAIT_2:
+        return None
+    for change in kernel:
+        if (
+            change.state == State.TIME_WAIT
+            and change.shown_by == _PEER_FIN_TAKEN
+            and change.time >= time - MATCH_WINDOW
+            and _kernel_state_at(initial, kernel, change.time) == State.FIN_WAIT_1
+        ):
+            return change
+    return None
 
 
 def _own_calls(connection: Connection, calls: list[CallRecord]) -> dict[Side, list[OwnCall]]:
