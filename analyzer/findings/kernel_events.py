@@ -44,13 +44,14 @@ on the wire and none in the kernel; a close() whose FIN waits behind unsent data
 peer window) moves its end (FIN_WAIT_1, or LAST_ACK from CLOSE_WAIT) with no packet, and
 all that end's differences after it follow from that; a retransmission whose
 tcp_retransmit_skb event the recorder missed (no count says so) while the kernel's kfree_skb
-of that very copy shows it sent again; an orphan's FIN_WAIT_2 whose two events the recorder
-missed, while its timewait socket later took the peer's FIN in substate FIN_WAIT2.
+of that very copy shows it sent again; an orphan's FIN_WAIT_2 whose FIN_WAIT1->FIN_WAIT2 the
+recorder missed, while its timewait socket later took the peer's FIN in substate FIN_WAIT2.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -502,11 +503,18 @@ def compare_events(
     result = EventAgreement()
     until = max((time for history in states.values() for time, _ in history), default=connection.last_time)
     initial, changes, own = kernel_model(connection, events, until)
-    own_calls = _own_calls(connection, calls)
+    # Read only where a change and its frame lie apart (rare): a run's calls are many.
+    read: list[dict[Side, list[OwnCall]]] = []
+
+    def own_calls(side: Side) -> list[OwnCall]:
+        if not read:
+            read.append(_own_calls(connection, calls))
+        return read[0][side]
+
     for side in ("client", "server"):
         found = len(result.disagreements)
         _compare_states(
-            result, side, states[side], frames.get(side, []), initial[side], changes[side], own_calls[side]
+            result, side, states[side], frames.get(side, []), initial[side], changes[side], own_calls
         )
         unsent = _fin_never_sent(connection, side, changes[side])
         if unsent is not None:
@@ -538,10 +546,9 @@ def _compare_states(
     frames: list[int | None],
     initial: State,
     kernel: list[KernelChange],
-    own_calls: list[OwnCall],
+    own_calls: Callable[[Side], list[OwnCall]],
 ) -> None:
-    """own_calls: (start, end, call, frames it sent) of this end's calls on the connection's
-    sockets (_own_calls)."""
+    """own_calls: an end's calls that move it, with the frames each sent (_own_calls)."""
     if not inferred:
         return  # nothing inferred (an end that sent nothing): nothing to compare
     first_time, first_state = inferred[0]
@@ -619,7 +626,7 @@ def _compare_states(
             change = kernel[j]
             match = StateMatch(side, state.value, time, frame, change.time, change.shown_by)
             if not match.agrees and frame is not None:
-                match.within_call = _call_within(own_calls, state, frame, time, change.time)
+                match.within_call = _call_within(own_calls(side), state, frame, time, change.time)
             result.states.append(match)
             if not match.agrees:
                 result.disagreements.append(
@@ -650,8 +657,8 @@ def _handed_over_unseen(
     """For an inferred FIN_WAIT_2 the kernel's account lacks: its later TIME_WAIT by the peer's
     FIN taken by a timewait socket in substate FIN_WAIT2, while the account still had the
     end in FIN_WAIT_1. Only an orphan that reached FIN_WAIT2 is handed to a timewait socket
-    in that substate: the two events that say so (FIN_WAIT1->FIN_WAIT2, FIN_WAIT2->CLOSE)
-    were made and not recorded."""
+    in that substate: its FIN_WAIT1->FIN_WAIT2 was made and not recorded (and its handing
+    over, FIN_WAIT2->CLOSE, may be missing too)."""
     if state != State.FIN_WAIT_2:
         return None
     for change in kernel:
