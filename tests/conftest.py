@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Generator
@@ -22,6 +23,15 @@ NO_CORPUS = f"the shared corpus is not beside the repository ({CORPUS})"
 # CI has the corpus, root and every tool, so a skip there means something went missing:
 # .ci/run sets this to make every skip a failure instead of a quiet pass.
 NO_SKIPS = "HANDSHAKE_NO_SKIPS"
+
+
+def like_a_terminal() -> None:
+    """For preexec_fn: the command starts as a terminal starts one in the foreground, with
+    Ctrl-C at its default. A shell without job control starts a background job with SIGINT
+    ignored, and a runner may start the whole suite that way (CI has): a command that
+    inherits it rightly keeps ignoring Ctrl-C (POSIX), and a test of how it takes Ctrl-C
+    then sees it run to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

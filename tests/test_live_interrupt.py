@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, ROOT, capture_skip_reason
+from conftest import CAPTURES, ROOT, capture_skip_reason, like_a_terminal
 from scenario_facts import check_scenario_facts
 from test_interrupts import loaded_unheld
 from test_live_capture import host_state, still_running
@@ -44,6 +44,7 @@ def test_interrupted_capture_leaves_the_host_as_it_was(how: str, moment: float, 
     process = subprocess.Popen(
         [sys.executable, "-m", "analyzer", "capture", "syn-timeout", "--runs-dir", str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=like_a_terminal,
     )  # fmt: skip
     time.sleep(moment)
     if how == "ctrl-c":
@@ -108,6 +109,7 @@ def test_ctrl_c_stops_a_program_that_ignores_it_and_the_run_is_analyzed(tmp_path
     process = subprocess.Popen(
         [sys.executable, "-m", "analyzer", "run", "--runs-dir", str(runs), "--", "sh", "-c", script],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=like_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while not asked.exists() and time.monotonic() < deadline and process.poll() is None:

@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
-from conftest import CAPTURES, ROOT, assert_one_line_error, run
+from conftest import CAPTURES, ROOT, assert_one_line_error, like_a_terminal, run
 
 from analyzer.benchmark.synthetic import write_capture
 from analyzer.connections import group_connections
@@ -390,7 +390,7 @@ def test_an_analysis_in_shares_interrupted_leaves_no_process_and_no_file(
     process = subprocess.Popen(
         [sys.executable, "-m", "analyzer", "analyze", form, "--jobs", "2", str(big)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "TMPDIR": str(spare)}, start_new_session=True,
+        env={**os.environ, "TMPDIR": str(spare)}, start_new_session=True, preexec_fn=like_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 20
     while len(_session(process.pid)) < 3 and time.monotonic() < deadline:
