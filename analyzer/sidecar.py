@@ -98,6 +98,8 @@ class KernelEvent(TypedDict):
     old_state: NotRequired[str | None]  # set_state
     new_state: NotRequired[str | None]  # set_state
     sock_done: NotRequired[bool]  # set_state: the peer's FIN had been received (SOCK_DONE)
+    # set_state: the socket's pending error (sk_err, "ETIMEDOUT": a timer gave up), None: none
+    socket_error: NotRequired[str | None]
     # The socket's state as the tracepoint saw it (send_reset: after an abort's change to
     # CLOSE; kfree_skb: the receiving socket's); None: no socket.
     state: NotRequired[str | None]
@@ -105,6 +107,7 @@ class KernelEvent(TypedDict):
     seq: NotRequired[int]  # retransmit_skb, kfree_skb: the segment's sequence number
     flags: NotRequired[str]  # retransmit_skb, kfree_skb: "SYN", "FIN/ACK", ...
     error: NotRequired[int]  # retransmit_skb: what the retransmission returned (0: sent)
+    segments: NotRequired[int]  # retransmit_skb: the segments it carried (GSO: more than one)
     request: NotRequired[str | None]  # retransmit_synack: the request socket (socket: its listener)
     timewait_substate: NotRequired[str | None]  # kfree_skb at a TIME_WAIT socket: FIN_WAIT2 or TIME_WAIT
 
@@ -127,6 +130,10 @@ class KernelRecorderInfo(TypedDict):
     boottime_to_epoch_ns: int | None  # REALTIME - BOOTTIME at its start
     clock_drift_ns: int | None  # how that moved by its stop
     has_rst_reason: bool  # whether this kernel names the reason of each RST it sends (6.10 on)
+    # The namespace's own counters against the events (capture/namespace_counters.py):
+    # "Tcp.ActiveOpens": {"kernel": 3, "recorded": 3}; missed: the kinds it lacks, by how many.
+    counters: NotRequired[dict[str, dict[str, int]]]
+    missed: NotRequired[dict[str, int]]
     messages: list[str]  # what bpftrace said besides its events
 
 

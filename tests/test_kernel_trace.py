@@ -14,7 +14,7 @@ from analyzer.capture.kernel_trace import ReasonNames, parse_line, parse_output,
 
 DATA = ROOT / "tests" / "data" / "kernel_trace"
 SAMPLE = (DATA / "refused-and-handshake.bpftrace.txt").read_text().splitlines(keepends=True)
-OFFSET_NS = 1_796_025_218_569_878_171  # REALTIME - BOOTTIME, as measured beside the sample
+OFFSET_NS = 1_796_119_949_359_678_835  # REALTIME - BOOTTIME, as measured beside the sample
 
 
 def _names() -> ReasonNames:
@@ -46,7 +46,8 @@ def test_every_event_line_is_read_and_ordered_by_the_kernels_stamp() -> None:
     parsed = _parsed()
     assert parsed.counted == 38 == len(parsed.events)
     assert parsed.lost_reported == 0 and parsed.other == []
-    assert parsed.begin_ns == 37812143378867 and len(parsed.markers_ns) == 2
+    # One marker when attached, then one from each CPU (2 here) at the end.
+    assert parsed.begin_ns == 66868511964276 and len(parsed.markers_ns) == 3
     stamps = [event["boottime_ns"] for event in parsed.events]
     assert stamps == sorted(stamps)
     assert parsed.markers_ns[0] < stamps[0] and stamps[-1] < parsed.markers_ns[1]
@@ -86,6 +87,8 @@ def test_refused_the_clients_syn_sent_to_close_and_the_reset_with_its_reason() -
     assert (dropped["sport"], dropped["dport"]) == (client_port, 5555)
     assert received["socket"] == opened["socket"] == closed["socket"] and received["state"] == "SYN_SENT"
     assert (closed["old_state"], closed["new_state"]) == ("SYN_SENT", "CLOSE")
+    # The error its connect() is given, set before the change: the RST refused it.
+    assert closed["socket_error"] == "ECONNREFUSED" and opened["socket_error"] is None
 
 
 def test_handshake_states_of_both_ends_the_request_socket_and_the_fin_at_time_wait() -> None:
@@ -120,11 +123,14 @@ def test_handshake_states_of_both_ends_the_request_socket_and_the_fin_at_time_wa
 
 def test_every_kind_of_line_and_what_is_not_an_event() -> None:
     names = ReasonNames(drop={3: "NO_SOCKET"})
-    retransmit = parse_line("T 100 ffff1 2 715882926 2 0 127.0.0.1 40000 127.0.0.1 5000", 0, names)
+    retransmit = parse_line("T 100 ffff1 2 715882926 2 0 1 127.0.0.1 40000 127.0.0.1 5000", 0, names)
     assert retransmit is not None and retransmit["kind"] == "retransmit_skb"
-    assert (retransmit["state"], retransmit["seq"], retransmit["flags"], retransmit["error"]) == (
-        "SYN_SENT", 715882926, "SYN", 0,
+    assert (retransmit["state"], retransmit["seq"], retransmit["flags"], retransmit["error"], retransmit["segments"]) == (
+        "SYN_SENT", 715882926, "SYN", 0, 1,
     )  # fmt: skip
+    # A GSO packet of data resent whole: the segments it carried (the kernel's RetransSegs counts those).
+    burst = parse_line("T 100 ffff1 1 9000 24 0 3 127.0.0.1 40000 127.0.0.1 5000", 0, names)
+    assert burst is not None and (burst["flags"], burst["segments"]) == ("PSH/ACK", 3)
     synack = parse_line("Y 100 ffff1 ffff2 ::1 5000 ::1 40000", 0, names)
     assert synack is not None and (synack["socket"], synack["request"], synack["family"]) == (
         "ffff1",
@@ -141,7 +147,8 @@ def test_every_kind_of_line_and_what_is_not_an_event() -> None:
         "@events: 3",
         "Lost 4 events",
         "S 1 ffff 7 2",
-        "S x ffff 7 2 0 a 1 b 2",
+        "S x ffff 7 2 0 0 a 1 b 2",
+        "S 1 ffff 7 2 0 a 1 b 2",  # the line of a script without sk_err
         "Q 1 2 3 4 5 6 7",
     ):
         assert parse_line(line, 0, names) is None
@@ -174,7 +181,7 @@ def test_without_bpftrace_it_says_why_in_a_few_words(monkeypatch: pytest.MonkeyP
 
 def test_the_last_count_printed_holds_the_markers_when_end_is_late() -> None:
     names = ReasonNames()
-    event = "S 7 ffff1 7 2 0 127.0.0.1 40000 127.0.0.1 5000"
+    event = "S 7 ffff1 7 2 0 0 127.0.0.1 40000 127.0.0.1 5000"
     late = parse_output(["M 1\n", "@events: 0\n", event + "\n", "M 9\n", "@events: 1\n"], 0, names)
     assert (late.counted, len(late.events), late.markers_ns) == (1, 1, [1, 9])
     ended = parse_output(

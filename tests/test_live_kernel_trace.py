@@ -56,6 +56,9 @@ def _kernel_capture(scenario: str, family: int, runs_dir: Path) -> tuple[dict, d
     assert recorder["lost"] == 0 and recorder["counted"] == recorder["events"] == len(
         sidecar["kernel_events"]
     )
+    # And the namespace's own counters count what was recorded, kind by kind.
+    assert recorder["counters"] and recorder["missed"] == {}
+    assert all(c["kernel"] == c["recorded"] for c in recorder["counters"].values()), recorder["counters"]
     assert sidecar["recorder"]["dropped_by_kernel"] == 0
     # Confirmed before the scenario's first call, and its process findable by the run.
     assert recorder["attached_at"] < sidecar["calls"][0]["time"]
@@ -166,3 +169,115 @@ def test_when_bpftrace_is_slow_to_end_the_count_is_the_final_markers(tmp_path: P
     assert info["complete"] and info["events"] >= 3
     assert info["counted"] == info["events"] and info["lost"] == 0
     assert any("did not end within 0 s" in message for message in info["messages"])
+
+
+# Every kind of event the namespace's counters count, made in one namespace: refused and
+# completed connects, each close order, an abort, SYNs into a black hole until connect()
+# times out, a bulk transfer with random loss (GSO on: a retransmission may carry several
+# segments), and a full listen queue answered by RST.
+_COUNTED_MIX = """
+import json, socket, struct, subprocess, sys, threading, time
+from pathlib import Path
+from analyzer.capture import kernel_trace
+# At MTU 1500 a GSO packet on lo carries dozens of segments: one lost is resent as several.
+subprocess.run(["ip", "link", "set", "lo", "mtu", "1500", "up"], check=True)
+subprocess.run(["sysctl", "-q", "-w", "net.ipv4.tcp_syn_retries=2", "net.ipv4.tcp_abort_on_overflow=1"], check=True)
+rules = '''table inet t {
+  chain c { type filter hook input priority 0; tcp dport 6000 drop; tcp dport 7000 meta length > 100 numgen random mod 100 < 2 drop; }
+}
+'''
+subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+trace = kernel_trace.KernelTrace(Path(sys.argv[1]))
+trace.start()
+assert trace.confirm(kernel_trace.ATTACH_TIMEOUT), trace.why_not
+def attempt(port):
+    with socket.socket() as s:
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            pass
+for _ in range(5):
+    attempt(9)
+listener = socket.create_server(("127.0.0.1", 5000), backlog=20)
+for i in range(6):
+    client = socket.create_connection(("127.0.0.1", 5000))
+    server, _ = listener.accept()
+    client.sendall(b"x" * 100)
+    server.recv(100)
+    if i % 3 == 2:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    first, second = (client, server) if i % 3 != 1 else (server, client)
+    first.close()
+    second.close()
+timeouts = [threading.Thread(target=attempt, args=(6000,)) for _ in range(3)]
+for thread in timeouts:
+    thread.start()
+bulk = socket.create_server(("127.0.0.1", 7000))
+def sink():
+    server, _ = bulk.accept()
+    while server.recv(1 << 20):
+        pass
+    server.close()
+reader = threading.Thread(target=sink)
+reader.start()
+with socket.create_connection(("127.0.0.1", 7000)) as client:
+    client.sendall(b"y" * (20 << 20))
+reader.join()
+full = socket.create_server(("127.0.0.1", 7100), backlog=0)
+waiting = []
+for _ in range(4):
+    client = socket.socket()
+    client.setblocking(False)
+    try:
+        client.connect(("127.0.0.1", 7100))
+    except BlockingIOError:
+        pass
+    waiting.append(client)
+for thread in timeouts:
+    thread.join()
+time.sleep(0.5)
+trace.stop()
+print(json.dumps(trace.info()))
+"""
+
+
+@needs_bpftrace
+def test_the_namespaces_own_counters_count_what_the_recorder_recorded(tmp_path: Path) -> None:
+    counters = _counted_mix(tmp_path / "x.pcap")
+    # Each kind happened, and the kernel counted each event of it once: no more, no fewer.
+    assert counters["Tcp.ActiveOpens"]["kernel"] == 5 + 6 + 3 + 1 + 4, counters
+    # The black hole's three, and those of the full queue's clients whose SYNs it dropped.
+    assert counters["TcpExt.TCPAbortOnTimeout"]["kernel"] >= 3, counters
+    assert counters["TcpExt.TCPSynRetrans"]["kernel"] >= 6 and counters["Tcp.EstabResets"]["kernel"] >= 2, (
+        counters
+    )
+    assert (
+        counters["Tcp.RetransSegs"]["kernel"] > counters["TcpExt.TCPSynRetrans"]["kernel"]
+    )  # the bulk's losses
+
+
+def _counted_mix(pcap: Path) -> dict[str, dict[str, int]]:
+    """The counters of a run of _COUNTED_MIX where they equal the recorder's events. The
+    recorder can miss an event (about once in 200 captures): then that run must say so,
+    and a second run must not miss; a kind counted wrong differs every time."""
+    for attempt in range(2):
+        run = subprocess.run(
+            ["unshare", "--net", sys.executable, "-c", _COUNTED_MIX, str(pcap)],
+            capture_output=True, text=True, timeout=180, cwd=ROOT,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        info = json.loads(run.stdout)
+        counters = info["counters"]
+        assert set(counters) == {
+            "Tcp.ActiveOpens", "Tcp.PassiveOpens", "Tcp.EstabResets", "TcpExt.TCPAbortOnTimeout", "Tcp.OutRsts",
+            "TcpExt.TCPSynRetrans", "Tcp.RetransSegs",
+        }  # fmt: skip
+        fewer = {
+            name: c["kernel"] - c["recorded"] for name, c in counters.items() if c["kernel"] > c["recorded"]
+        }
+        assert all(c["kernel"] >= c["recorded"] for c in counters.values()), counters
+        assert info["missed"] == fewer and info["lost"] >= max(fewer.values(), default=0)
+        if not fewer:
+            return counters
+        assert attempt == 0, f"the recorder missed events twice: {counters}"
+    raise AssertionError("unreachable")

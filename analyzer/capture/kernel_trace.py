@@ -29,6 +29,7 @@ Theory of operation:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import re
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import cast
 
 from analyzer.capture.namespace import die_with_parent
+from analyzer.capture.namespace_counters import counted_against, missed, read_counters
 from analyzer.decode.segment import flag_names
 from analyzer.sidecar import KernelEvent, KernelRecorderInfo
 
@@ -89,10 +91,11 @@ RST_REASONS = {
 # ports as numbers, sockets as the kernel's address in hex (0: none).
 #   B ns                                     BEGIN: every probe attached
 #   M ns                                     the marker system call
-#   S ns sk old new done src sport dst dport sock:inet_sock_set_state (done: SOCK_DONE)
+#   S ns sk old new done err src sport dst dport   sock:inet_sock_set_state (done: SOCK_DONE,
+#                                            err: sk_err, the error its calls will be given)
 #   R ns sk state reason src sport dst dport tcp:tcp_send_reset (src: the RST's sender)
 #   r ns sk state src sport dst dport        tcp:tcp_receive_reset (src: the socket's end)
-#   T ns sk state seq flags err src sport dst dport     tcp:tcp_retransmit_skb
+#   T ns sk state seq flags err segs src sport dst dport   tcp:tcp_retransmit_skb (segs: its GSO count)
 #   Y ns sk req src sport dst dport          tcp:tcp_retransmit_synack (sk: the listener)
 #   A ns req src sport dst dport             a request socket's SYN/ACK leaving
 #   D ns sk state substate reason flags seq src sport dst dport    skb:kfree_skb, TCP only
@@ -115,10 +118,10 @@ tracepoint:sock:inet_sock_set_state
   $done = ($sk->__sk_common.skc_flags >> 1) & 1;
   @events = count();
   if (args->family == 2) {
-    printf("S %llu %llx %d %d %d %s %d %s %d\n", nsecs, (uint64)$sk, args->oldstate, args->newstate, $done,
+    printf("S %llu %llx %d %d %d %d %s %d %s %d\n", nsecs, (uint64)$sk, args->oldstate, args->newstate, $done, $sk->sk_err,
            ntop(args->saddr), args->sport, ntop(args->daddr), args->dport);
   } else {
-    printf("S %llu %llx %d %d %d %s %d %s %d\n", nsecs, (uint64)$sk, args->oldstate, args->newstate, $done,
+    printf("S %llu %llx %d %d %d %d %s %d %s %d\n", nsecs, (uint64)$sk, args->oldstate, args->newstate, $done, $sk->sk_err,
            ntop(args->saddr_v6), args->sport, ntop(args->daddr_v6), args->dport);
   }
 }
@@ -187,12 +190,12 @@ tracepoint:tcp:tcp_retransmit_skb
   $cb = (uint64)args->skbaddr + @@SKB_CB@@;
   @events = count();
   if (args->family == 2) {
-    printf("T %llu %llx %d %u %d %d %s %d %s %d\n", nsecs, (uint64)args->skaddr, args->state,
-           *(uint32 *)$cb, *(uint8 *)($cb + 12), args->err,
+    printf("T %llu %llx %d %u %d %d %d %s %d %s %d\n", nsecs, (uint64)args->skaddr, args->state,
+           *(uint32 *)$cb, *(uint8 *)($cb + 12), args->err, *(uint16 *)($cb + 8),
            ntop(args->saddr), args->sport, ntop(args->daddr), args->dport);
   } else {
-    printf("T %llu %llx %d %u %d %d %s %d %s %d\n", nsecs, (uint64)args->skaddr, args->state,
-           *(uint32 *)$cb, *(uint8 *)($cb + 12), args->err,
+    printf("T %llu %llx %d %u %d %d %d %s %d %s %d\n", nsecs, (uint64)args->skaddr, args->state,
+           *(uint32 *)$cb, *(uint8 *)($cb + 12), args->err, *(uint16 *)($cb + 8),
            ntop(args->saddr_v6), args->sport, ntop(args->daddr_v6), args->dport);
   }
 }
@@ -394,6 +397,12 @@ def _name(table: dict[int, str], number: str) -> str | None:
     return table.get(value, f"UNKNOWN({value})")
 
 
+def _errno_name(number: str) -> str | None:
+    """sk_err as errno names it (ETIMEDOUT); None for none."""
+    value = int(number)
+    return errno.errorcode.get(value, f"E{value}") if value else None
+
+
 def _ends(fields: list[str]) -> dict:
     src, sport, dst, dport = fields
     return {
@@ -414,20 +423,20 @@ def parse_line(line: str, offset_ns: int, names: ReasonNames) -> KernelEvent | N
     kind, boottime_ns = fields[0], int(fields[1])
     common = {"time": (boottime_ns + offset_ns) / 1e9, "boottime_ns": boottime_ns}
     try:
-        if kind == "S" and len(fields) == 10:
-            event = {**common, "kind": "set_state", "socket": _socket(fields[2]), **_ends(fields[6:10]),
+        if kind == "S" and len(fields) == 11:
+            event = {**common, "kind": "set_state", "socket": _socket(fields[2]), **_ends(fields[7:11]),
                      "old_state": _state(fields[3]), "new_state": _state(fields[4]),
-                     "sock_done": fields[5] == "1"}  # fmt: skip
+                     "sock_done": fields[5] == "1", "socket_error": _errno_name(fields[6])}  # fmt: skip
         elif kind == "R" and len(fields) == 9:
             event = {**common, "kind": "send_reset", "socket": _socket(fields[2]), **_ends(fields[5:9]),
                      "state": _state(fields[3]), "reason": _name(names.rst, fields[4])}  # fmt: skip
         elif kind == "r" and len(fields) == 8:
             event = {**common, "kind": "receive_reset", "socket": _socket(fields[2]), **_ends(fields[4:8]),
                      "state": _state(fields[3])}  # fmt: skip
-        elif kind == "T" and len(fields) == 11:
-            event = {**common, "kind": "retransmit_skb", "socket": _socket(fields[2]), **_ends(fields[7:11]),
+        elif kind == "T" and len(fields) == 12:
+            event = {**common, "kind": "retransmit_skb", "socket": _socket(fields[2]), **_ends(fields[8:12]),
                      "state": _state(fields[3]), "seq": int(fields[4]), "flags": flag_names(int(fields[5])),
-                     "error": int(fields[6])}  # fmt: skip
+                     "error": int(fields[6]), "segments": int(fields[7])}  # fmt: skip
         elif kind == "Y" and len(fields) == 8:
             event = {**common, "kind": "retransmit_synack", "socket": _socket(fields[2]),
                      "request": _socket(fields[3]), **_ends(fields[4:8])}  # fmt: skip
@@ -552,6 +561,10 @@ class KernelTrace:
         self._begun = False
         self._changed = threading.Condition()
         self._readers: list[threading.Thread] = []
+        # The namespace's counters, with the kernel's BOOTTIME stamp, at confirm() and at stop().
+        self._counters: list[tuple[int, dict[str, int] | None]] = []
+        self.counted_against: dict[str, dict[str, int]] = {}
+        self.missed: dict[str, int] = {}
 
     @property
     def attached(self) -> bool:
@@ -647,6 +660,7 @@ class KernelTrace:
         if self._round_trip(timeout):
             self.attached_at = time.time()
             self.attach_seconds = time.monotonic() - self._started
+            self._read_counters()
             return True
         ended = self._ended()
         self._kill()
@@ -675,6 +689,7 @@ class KernelTrace:
         try:
             if self.attached and process.poll() is None:
                 self.complete = self._every_cpu_round_trip(FINAL_MARKER_TIMEOUT)
+                self._read_counters()
                 process.send_signal(signal.SIGINT)  # END: the kernel's count, a cross-check
                 try:
                     process.wait(timeout=STOP_TIMEOUT)
@@ -693,16 +708,35 @@ class KernelTrace:
         # Where bpftrace says it lost events depends on its version: its errors too.
         self.parsed.lost_reported += sum(int(m.group(1)) for m in map(_LOST.match, self._err) if m)
         self.events = self.parsed.events
+        if len(self._counters) == 2 and all(counters is not None for _, counters in self._counters):
+            (start, before), (end, after) = self._counters
+            assert before is not None and after is not None
+            between = [event for event in self.events if start <= event["boottime_ns"] <= end]
+            self.counted_against = counted_against(before, after, between)
+            self.missed = missed(self.counted_against)
+
+    def _read_counters(self) -> None:
+        """The namespace's counters now, stamped on the kernel's clock: read before the stamp
+        at the start, after it at the end, so an event made while they are read lies inside."""
+        if not self._counters:
+            stamp = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+            counters = read_counters()
+        else:
+            counters = read_counters()
+            stamp = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        self._counters.append((stamp, counters))
 
     @property
     def lost(self) -> int | None:
         """Events the kernel made that were not read: what bpftrace reported lost as it read
-        its buffers, or the kernel's count (when bpftrace printed it) beyond the lines read.
+        its buffers, the kernel's count (when bpftrace printed it) beyond the lines read, or
+        the namespace's own counters beyond the events of their kinds (at least that many).
         None when not attached."""
         if not self.attached:
             return None
         beyond = 0 if self.parsed.counted is None else self.parsed.counted - len(self.events)
-        return max(self.parsed.lost_reported, beyond)
+        # Kinds overlap (a SYN retransmitted counts in two): the most missed of one kind.
+        return max(self.parsed.lost_reported, beyond, max(self.missed.values(), default=0))
 
     def info(self) -> KernelRecorderInfo:
         """kernel_recorder of the sidecar."""
@@ -726,5 +760,7 @@ class KernelTrace:
             "boottime_to_epoch_ns": offsets[0] if offsets else None,
             "clock_drift_ns": offsets[-1] - offsets[0] if len(offsets) == 2 else None,
             "has_rst_reason": self.names.has_rst_reason,
+            "counters": self.counted_against,
+            "missed": self.missed,
             "messages": messages + self.parsed.other,
         }

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from analyzer.analysis import Analysis, analyze_file
+from analyzer.capture.namespace_counters import describe_missed
 from analyzer.capture.program import program_scenario
 from analyzer.capture.recorder import interrupted_capture, tcpdump_path
 from analyzer.capture.store import store_capture
@@ -320,7 +321,12 @@ def print_summary(
             f"kernel recorder: {kernel['events']} events, {kernel['lost']} lost "
             f"(bpftrace, attached in {kernel['attach_seconds']:.1f} s)"
         )
-        if kernel["lost"] or not kernel["complete"]:
+        if kernel.get("missed"):
+            print(
+                "warning: the kernel recorder's account is incomplete: the namespace's own counters "
+                f"count events it lacks: {describe_missed(kernel['missed'])}"
+            )
+        elif kernel["lost"] or not kernel["complete"]:
             print("warning: the kernel recorder's account is incomplete (events lost or not all read)")
     for result in analysis.connections:
         c = result.connection
