@@ -217,6 +217,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     notes = [machine.start_note] if handshake.status != "complete" else []
+    notes.extend(machine.notes)
     if folded is not None:
         notes.append(
             f"a long connection: its {connection.packets:,} segments were analyzed as they came and "

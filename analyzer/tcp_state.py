@@ -90,6 +90,15 @@ move it made (the one before the end's own RST), and the segment's step says why
 (curl POSTing to python's http.server: the server's FIN_WAIT_1 -> CLOSED by its abort, not
 FIN_WAIT_2 by the client's ACK, as the kernel recorder saw).
 
+RSTs an end outlived. An end the capture has CLOSED by a RST that later sends a segment
+other than a RST or a SYN was not closed by it. The RST was its own: its socket did not
+send it (a middlebox or an attacker injected it in its name, or another host's); its move
+to CLOSED is taken back and the machine notes it (the RST still reaches the peer, which
+may take it). The RST was the peer's, and the segment left more than one round trip
+after it (the crossing window of loss_inference.py: it cannot have been in flight when
+the RST arrived): the end never took it (a firewall dropped it before the socket, or it
+was not at RCV.NXT); its move is taken back and the RST's step says why.
+
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
 packet: it moves neither end, and its step says so.
@@ -107,6 +116,7 @@ from enum import StrEnum
 from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
+from analyzer.loss_inference import CROSSING_FLOOR
 from analyzer.timefmt import format_duration
 
 
@@ -390,6 +400,12 @@ class ConnectionMachine:
             end.history.append((first.time, end.state))
             end.frames.append(None)
         self.steps: list[Step] = []
+        # What the machine found that no one step says (an injected RST).
+        self.notes: list[str] = []
+        # Within how long a segment and the peer's may have crossed in flight: one round
+        # trip (the first SYN to the ACK that completes the handshake), once seen.
+        self.crossing = CROSSING_FLOOR
+        self._first_syn: Segment | None = None
         # Which end sent a segment, told by its source without building a key for `ends`
         # (a connection to itself has one end: both are it).
         self._first_src, self._first_port = first.src, first.sport
@@ -421,6 +437,8 @@ class ConnectionMachine:
             return step
         expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
         flags = segment.flags
+        if sender.state == S.CLOSED and not flags & (RST | SYN):
+            self._went_on(sender, segment)
         crossed = _fins_crossed(sender, receiver, segment)
         if crossed:
             sender.retract()  # its CLOSE_WAIT: the peer's FIN had not arrived when this one left
@@ -469,9 +487,45 @@ class ConnectionMachine:
             step.dropped = None
         else:
             step.dropped = self._receive(receiver, segment, expected)
+        if flags & (SYN | ACK) == SYN and self._first_syn is None:
+            self._first_syn = segment
+        elif (
+            step.receiver_before == S.SYN_RCVD
+            and receiver.state == S.ESTABLISHED
+            and self._first_syn is not None
+        ):
+            self.crossing = max(CROSSING_FLOOR, segment.time - self._first_syn.time)
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
         return step
+
+    def _went_on(self, sender: Endpoint, segment: Segment) -> None:
+        """`segment`, neither RST nor SYN, comes from an end a RST put in CLOSED (see "RSTs
+        an end outlived" above): if that RST was the end's own, its socket did not send it;
+        if the peer's, and `segment` left after it could have crossed it in flight, the end
+        never took it."""
+        frame = sender.frames[-1] if sender.frames else None
+        step = (
+            next((s for s in reversed(self.steps) if s.segment.frame == frame), None)
+            if frame is not None
+            else None
+        )
+        if step is None or not step.segment.flags & RST:
+            return
+        rst = step.segment
+        after = format_duration(segment.time - rst.time)
+        if rst.sport == segment.sport and rst.src == segment.src:
+            sender.retract()
+            step.sender_after = sender.state
+            self.notes.append(
+                f"the RST of frame {rst.frame} did not come from its sender's socket: that end went on "
+                f"sending (frame {segment.frame}, {after} later); injected on the path, or another host's"
+            )
+        elif segment.time - rst.time > self.crossing:
+            self._not_taken(
+                sender,
+                f"it went on sending (frame {segment.frame}, {after} after it), which a reset end cannot: it never took it in",
+            )
 
     def _unseen_answer(self, sender: Endpoint, segment: Segment) -> bool:
         """`segment`, an ACK from an end whose peer's segments are not in the capture (a
@@ -697,10 +751,15 @@ def _answers_unacceptable_ack(sender: Endpoint, receiver: Endpoint, rst: Segment
 
 
 def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> str | None:
-    """RFC 9293 3.10.7: in SYN_SENT a RST counts only if it acknowledges the SYN;
-    elsewhere only if its sequence number lies in the receiver's window. The window
-    scale is not always visible, so the window is taken at its largest scale (14):
-    a RST is refused only when it is far outside anything the receiver could accept."""
+    """RFC 9293 3.10.7: in SYN_SENT a RST counts only if it acknowledges the SYN.
+    Elsewhere RFC 5961 3.2, as Linux, the BSDs and Windows have it: only a RST at the
+    receiver's RCV.NXT exactly resets it; one elsewhere in its window is answered by a
+    challenge ACK, one outside it dropped. The capture does not show RCV.NXT, but bounds
+    it: at least what the receiver has acknowledged, at most what the RST's sender has
+    sent (`expected`). A RST between the two may be exact and is taken; one past all its
+    sender sent is not its own sequence number (a RST carries its sender's SND.NXT), so
+    not the receiver's next. The window scale is not always visible: the window is taken
+    at its largest scale (14), to tell a challenged RST from one far outside."""
     if receiver.state == S.SYN_SENT:
         if not segment.flags & ACK or receiver.isn is None:
             return "RST in SYN_SENT without an ACK of the SYN"
@@ -710,7 +769,19 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
     window = receiver.window
     if expected == UNSEEN or window is None:
         return None
-    offset = seq_diff(segment.seq, expected)
-    if offset < 0 or offset > max(window << MAX_WINDOW_SCALE, 1):
-        return f"RST sequence number is {offset} bytes from the receiver's window"
+    acked = receiver.most_acked
+    lowest = acked.ack if acked is not None and acked.flags & ACK else expected
+    if seq_diff(lowest, expected) > 0:
+        expected = lowest  # the receiver acknowledged more than the capture shows sent
+    below = seq_diff(segment.seq, lowest)
+    if below < 0:
+        return f"RST sequence number is {-below} bytes below what the receiver has acknowledged (outside its window)"
+    past = seq_diff(segment.seq, expected)
+    if past > max(window << MAX_WINDOW_SCALE, 1):
+        return f"RST sequence number is {past} bytes past the receiver's window"
+    if past > 0:
+        return (
+            f"RST sequence number is in the receiver's window but {past} bytes past all its sender had sent, "
+            "so not the receiver's next expected number: ignored and answered by a challenge ACK (RFC 5961 3.2)"
+        )
     return None

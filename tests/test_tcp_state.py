@@ -128,3 +128,87 @@ def test_a_segment_answered_for_no_connection_after_its_receivers_abort_never_mo
     # Without that second RST nothing proves it: the ACK moved the server as captured.
     [result] = analyze_segments(conversation(*steps[:-1])).connections
     assert [s.value for _t, s in result.states["server"]][-2:] == ["FIN_WAIT_2", "CLOSED"]
+
+
+def _states(result, side: str) -> list[str]:
+    return [state.value for _time, state in result.states[side]]
+
+
+def test_a_rst_past_all_its_sender_sent_is_challenged_not_taken() -> None:
+    """RFC 5961 3.2 (Linux, the BSDs, Windows): a RST in the window but not at RCV.NXT is
+    answered by a challenge ACK; one past all its sender sent cannot be at RCV.NXT. Seen with
+    a RST made 100 bytes past the client's next number: the server's challenge ACK, then
+    data both ways and a normal close."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 3), ("s", "A", 501, 104),
+        ("c", "R", 204, 0), ("s", "A", 501, 104),  # the RST, the challenge ACK
+        ("c", "PA", 104, 501, 6), ("s", "A", 501, 110),
+        ("c", "FA", 110, 501), ("s", "FA", 501, 111), ("c", "A", 111, 502),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert not reset.accepted and "RFC 5961" in reset.explanation and "100 bytes past" in reset.explanation
+    assert _states(result, "server")[-3:] == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    assert result.close.reset is None and result.close.first_fin == "client"
+    assert _states(result, "client")[-1] == "TIME_WAIT"
+
+
+def test_a_rst_at_what_the_receiver_acknowledged_is_taken_though_its_sender_sent_more() -> None:
+    """RCV.NXT is at least what the receiver acknowledged: a sender whose data never arrived
+    (a zero window, a black hole) aborts at the receiver's ACK, below its own SND.MAX. Seen
+    with SO_LINGER {1, 0} behind a zero window and with TCP_USER_TIMEOUT: the receiver's
+    recv() raised ECONNRESET."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("s", "A", 501, 110),
+        ("c", "PA", 110, 501, 4096), ("c", "PA", 110, 501, 4096),  # never acknowledged
+        ("c", "RA", 110, 501),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.accepted, reset.explanation
+    assert _states(result, "server")[-1] == "CLOSED"
+
+
+def test_an_end_that_goes_on_sending_after_the_peers_rst_never_took_it() -> None:
+    """A firewall in front of the server drops the client's keep-alive RST: the capture
+    has it, the server does not, and sends its data 200 ms later (answered by a RST without
+    ACK: no socket on the client). Data that leaves within one round trip of the RST may
+    have crossed it in flight, and proves nothing."""
+    crossing = conversation(
+        *HANDSHAKE, ("c", "RA", 101, 501), ("s", "PA", 501, 101, 5), ("c", "R", 101, 0), gap=0.0001
+    )
+    [result] = analyze_segments(crossing).connections
+    assert result.resets[0].accepted and _states(result, "server")[-1] == "CLOSED"
+    late = conversation(*HANDSHAKE, ("c", "RA", 101, 501), (0.3, "s", "PA", 501, 101, 5), ("c", "R", 101, 0))
+    [result] = analyze_segments(late).connections
+    first, second = result.resets
+    assert not first.accepted and "went on sending (frame 5" in first.explanation
+    assert _states(result, "server") == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSED"]
+    assert result.state_frames["server"][-1] == 6  # the client's answer, not its keep-alive RST
+    assert second.cause == "after_reset" and "frame 4" in second.explanation
+
+
+def test_a_rst_whose_sender_goes_on_sending_was_not_its_own() -> None:
+    """An injected RST in the client's name at the server's RCV.NXT: the server takes it,
+    the client, which never sent it, goes on sending (answered by the server's RST)."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 3), ("s", "A", 501, 104),
+        ("c", "R", 104, 0), (0.5, "c", "PA", 104, 501, 6), ("s", "R", 501, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert result.resets[0].accepted
+    assert any("RST of frame 6 did not come from its sender's socket" in note for note in result.notes)
+    assert _states(result, "client")[-1] == "CLOSED" and result.state_frames["client"][-1] == 8
+    assert _states(result, "server")[-1] == "CLOSED" and result.state_frames["server"][-1] == 6
+
+
+def test_a_rst_without_ack_at_the_peers_acknowledgment_is_an_answer_for_no_connection() -> None:
+    """The client gave up on its data (a retransmission timeout: no packet), then the
+    server's data finds no socket: RST without ACK at that segment's acknowledgment number."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("c", "PA", 101, 501, 9), ("c", "PA", 101, 501, 9),
+        (3.0, "s", "PA", 501, 101, 9), ("c", "R", 101, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "no_connection" and "frame 7" in reset.explanation and reset.accepted

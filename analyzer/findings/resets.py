@@ -27,7 +27,11 @@ Causes, tried in this order (the first that fits):
 - data_after_close: the sender had closed (sent its FIN) and the peer then sent
   data: a closed socket answers data with RST.
 - no_connection: the sender's first segment in the capture is this RST, answering a
-  segment of the peer: the sender has no connection for this 4-tuple.
+  segment of the peer: the sender has no connection for this 4-tuple. Also (after
+  after_reset and connect_abandoned) a RST without ACK at the acknowledgment number of the
+  peer's segment it follows: the form of a kernel's answer for no connection (RFC 9293
+  3.10.7.1; an application's abort carries an ACK), the sender's connection having ended
+  without a packet (a retransmission timeout gives up silently).
 - after_reset: a RST before this one had already ended the connection (the sender's, or
   one the peer accepted): the sender has nothing left for the 4-tuple.
 - connect_abandoned: the client, still in SYN_SENT, resets its own attempt: a connect()
@@ -276,9 +280,19 @@ def _cause(
             f"the {sender} has no connection for this 4-tuple and answered the {peer}'s segment with RST",
             [before[-1].segment.frame],
         )
-    # A RST its receiver dropped (out of window: an injected one) reset nothing.
+    # A RST its receiver dropped (out of window: an injected one) reset nothing; one the
+    # sender sent itself closed it, whether the peer took it or not.
     earlier_reset = next(
-        (s.segment for s in reversed(before) if s.segment.flags & RST and s.dropped is None), None
+        (
+            s.segment
+            for s in reversed(before)
+            if s.segment.flags & RST
+            and (
+                s.dropped is None
+                or (side(s.segment) == sender and s.sender_before != s.sender_after == State.CLOSED)
+            )
+        ),
+        None,
     )
     if earlier_reset is not None:
         answering = f" and answered the {peer}'s segment" if side(before[-1].segment) == peer else ""
@@ -303,6 +317,23 @@ def _cause(
             "the client gave up its connection attempt with RST while in SYN_SENT: a connect() cancelled "
             "(Windows stacks and scanners reset it; Linux closes a SYN_SENT socket without a packet)",
             [s.segment.frame for s in before if s.segment.flags & SYN][-1:],
+        )
+    answered = before[-1].segment if before else None
+    if (
+        not segment.flags & ACK
+        and answered is not None
+        and side(answered) == peer
+        and answered.flags & ACK
+        and not answered.flags & RST
+        and segment.seq == answered.ack
+    ):
+        return (
+            "no_connection",
+            f"the {sender} had no connection left for this 4-tuple and answered the {peer}'s segment (frame "
+            f"{answered.frame}) as a kernel answers one for none: RST without ACK at its acknowledgment number "
+            "(RFC 9293 3.10.7.1); its connection had ended without a packet (a retransmission or keep-alive "
+            "timeout, or a socket closed while connecting) or on a path the capture does not see",
+            [answered.frame],
         )
     probes = _unanswered_keep_alives(before, segment, sender, side)
     if step.sender_before in SYNCHRONIZED and len(probes) >= KEEP_ALIVE_TIMEOUT_PROBES:
