@@ -30,7 +30,8 @@ an acknowledgment in one says nothing of a SYN in another. Two things prove a SY
 though the same end sends it again: the peer's first answer to a SYN (without ACK) is an
 ACK that does not acknowledge it (a challenge ACK, RFC 5961: a stale connection took it),
 or the copy is a SYN/ACK answering a SYN of the peer's that came between (simultaneous
-open, a split handshake: not a timer's resend).
+open, a split handshake: not a timer's resend), or before it within the crossing window
+(the two SYNs crossed in flight).
 
 Where the capture was taken. A capture taken at an end (findings/vantage.py) holds what
 reached that end: nothing sent to it is lost, whatever the rules above say (a SYN/ACK
@@ -158,6 +159,8 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
             if (pure or resent) and segment.time - between.time > crossing:
                 lost.add(between.frame)  # the sender evidently never got this acknowledgment
             acked = True
+        if not answered and syn and not resent and segment.flags & ACK:
+            answered = _crossed_peer_syn(segments, previous, crossing)
         if acked or answered:
             continue
         fresh = _Reach(segments, sender, segment.seq) if syn else None
@@ -207,6 +210,20 @@ def _answers_peer(segments: list[Segment], previous: int, index: int, crossing: 
         if (peer.src, peer.sport) == sender or peer.flags & RST or not peer.flags & FIN:
             continue
         return peer.seq_end == copy.ack  # the peer's latest FIN, which the copy acknowledges
+    return False
+
+
+def _crossed_peer_syn(segments: list[Segment], syn: int, crossing: float) -> bool:
+    """Whether the peer's SYN (without ACK) came within the crossing window before
+    segments[syn]: the two SYNs crossed in flight (a simultaneous open), and the SYN/ACK
+    the end sends next answers the peer's, as when it comes between them."""
+    own = segments[syn]
+    for position in range(syn - 1, -1, -1):
+        before = segments[position]
+        if own.time - before.time > crossing:
+            return False
+        if (before.src, before.sport) != (own.src, own.sport) and before.flags & (SYN | ACK | RST) == SYN:
+            return True
     return False
 
 

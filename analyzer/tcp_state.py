@@ -47,7 +47,9 @@ close). Both at the capture time of the FIN that proved it: when the other FIN a
 is not seen. SYNs likewise: a SYN (without ACK) from an end the peer's SYN put in
 SYN_RCVD, sent before anything else, proves it left before that SYN arrived (an end
 that has taken a SYN in answers with a SYN/ACK): send SYN (-> SYN_SENT), then receive
-SYN (SYN_SENT -> SYN_RCVD), RFC 9293's simultaneous open. A split handshake's server
+SYN (SYN_SENT -> SYN_RCVD), RFC 9293's simultaneous open; that end, first seen as the
+SYN's receiver, was connecting, not listening, once it sends a SYN/ACK as well (a
+socket that listens sends no SYN): it starts CLOSED. A split handshake's server
 (it answers a SYN with a SYN of its own, then the client's SYN/ACK with an ACK) behaves
 exactly so, and goes the same way.
 
@@ -455,6 +457,8 @@ class ConnectionMachine:
         if flags & RST and sender.state == S.ESTABLISHED and _answers_synack_without_socket(sender, segment):
             self._no_socket(sender, segment)
             step.sender_before = sender.state
+        if flags & (SYN | ACK | RST) == SYN | ACK and sender.history[0][1] == S.LISTEN:
+            self._connected(sender)
         if flags & (SYN | ACK | RST) == SYN | ACK and sender.state == S.CLOSED:
             self._listened(sender, segment)
             step.sender_before = sender.state
@@ -498,6 +502,15 @@ class ConnectionMachine:
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
         return step
+
+    @staticmethod
+    def _connected(sender: Endpoint) -> None:
+        """`sender`, first seen as a SYN's receiver, sends a SYN/ACK after a SYN of its own:
+        a simultaneous open, whose ends both connect (a split handshake's server, a listener,
+        answers the client's SYN/ACK with an ACK instead): it was CLOSED, never LISTEN."""
+        history = sender.history
+        if len(history) >= 2 and history[1][1] == S.SYN_SENT:
+            history[0] = (history[0][0], S.CLOSED)
 
     def _went_on(self, sender: Endpoint, segment: Segment) -> None:
         """`segment`, neither RST nor SYN, comes from an end a RST put in CLOSED (see "RSTs

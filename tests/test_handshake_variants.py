@@ -85,8 +85,25 @@ def test_a_simultaneous_open_is_complete() -> None:
         "the client's SYN/ACK acknowledges the server ISN+1",
         "the server's SYN/ACK acknowledges the client ISN+1",
     ]
-    assert states(result)["server"] == ["LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
+    # Both ends connected (a socket that listens sends no SYN), each went through SYN_RCVD.
+    assert states(result)["server"] == ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
+    assert states(result)["client"] == ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
     assert connection_to_dict(result, 0.0)["handshake"]["variant"] == "simultaneous-open"
+
+
+def test_syns_that_crossed_before_the_capture_saw_them_are_a_simultaneous_open() -> None:
+    """Two sockets connecting to each other, their SYNs resent by their timers at once (a
+    firewall had dropped the first ones): the capture sees them 15 µs apart, the second's
+    sender already holding the first SYN (it answers it with a SYN/ACK of the same ISN).
+    Its SYN was not lost: the peer's SYN/ACK acknowledges it."""
+    result = analyze(
+        ("c", "S", 100, 0), ("s", "S", 500, 0), ("s", "SA", 500, 101), ("c", "SA", 100, 501),
+        ("c", "A", 101, 501), ("s", "A", 501, 101),
+    )  # fmt: skip
+    assert (result.handshake.status, result.handshake.variant) == ("complete", "simultaneous-open")
+    assert states(result)["server"] == ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
+    assert states(result)["client"] == ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
+    assert not any("never taken in" in note for note in result.notes), result.notes
 
 
 def test_a_split_handshake_the_client_never_answers_is_incomplete() -> None:
