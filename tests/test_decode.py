@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -590,3 +592,62 @@ def test_fragments_cut_by_a_snapshot_length_still_make_their_segment(tmp_path) -
     [data] = [s for s in read_packets(str(path), stats) if s.payload_len and s.sport == 40000]
     assert (data.payload_len, data.payload_cut, data.frame) == (2900, True, 5)
     assert stats.warnings == []
+
+
+def _damaged_captures(folder: Path) -> dict[str, tuple[Path, str, str]]:
+    """Captures each damaged one way, with words of the one warning either decoder gives and
+    the connections it still finds."""
+    from scapy.layers.inet import IP
+
+    packets = handshake_packets()
+    ends = {"src": "10.0.0.1", "dst": "10.0.0.2"}
+    bad_offset = IP(**ends) / TCP(sport=40000, dport=80, flags="PA", seq=1006, ack=5006, dataofs=3) / b"xy"
+    datagram = IP(**ends, id=77) / TCP(sport=40000, dport=80, flags="PA", seq=1006, ack=5006) / (b"z" * 64)
+    fragments = datagram.fragment(24)
+    whole = write_capture(folder / "whole.pcap", packets).read_bytes()
+    cut = folder / "cut.pcap"
+    cut.write_bytes(whole[:-7])  # the last record cut short
+    return {
+        "data offset 3": (
+            write_capture(folder / "offset.pcap", [*packets[:6], bad_offset]),
+            "1 frame ",
+            "1 connection",
+        ),
+        # Every TCP header cut: nothing to analyze, and said.
+        "cut at 40 bytes": (
+            write_capture(folder / "snap40.pcap", packets, snaplen=40),
+            "10 frames",
+            "0 connections",
+        ),
+        "cut inside the IP header": (
+            write_capture(folder / "snap20.pcap", packets, snaplen=20),
+            "10 frames",
+            "0 connections",
+        ),
+        # The datagram's last fragment never captured: the others are one datagram left out.
+        "a fragment missing": (
+            write_capture(folder / "fragments.pcap", [*packets[:6], *fragments[:-1]]),
+            "1 IP datagram sent in fragments left out",
+            "1 connection",
+        ),
+        "the last record cut short": (cut, "cut", "1 connection"),
+    }
+
+
+@pytest.mark.slow
+@needs_tshark
+@pytest.mark.parametrize("decoder", ["fast", "tshark"])
+def test_damaged_captures_give_their_packets_and_one_warning_each_with_either_decoder(
+    tmp_path, decoder
+) -> None:
+    for what, (path, said, found) in _damaged_captures(tmp_path).items():
+        done = subprocess.run(
+            [sys.executable, "-m", "analyzer", "analyze", "--decoder", decoder, str(path)],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, (what, done.stderr)
+        assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, (what, done.stderr)
+        lines = done.stderr.splitlines()
+        assert all(line.startswith(f"handshake: {path}: warning: ") for line in lines), (what, lines)
+        assert len(lines) == 1 and said in lines[0], (what, decoder, lines)
+        assert f"TCP, {found}" in done.stdout.splitlines()[0], (what, decoder, done.stdout[:300])

@@ -420,3 +420,18 @@ def test_a_capture_of_the_servers_direction_only_shows_the_client_got_past_the_h
         "whether it closed too, and which end closed first, cannot be told; a RST from the server (frame 4) "
         "ended the connection"
     )
+
+
+def test_an_ack_that_also_acknowledges_what_the_server_sent_after_its_syn_ack_completes_it() -> None:
+    """Fast Open: the server answers the SYN's data before the handshake completes; the
+    client's first ACK the capture holds (its first was dropped) acknowledges that answer
+    and the server's FIN as well. Not more than the server sent, though."""
+    steps = (
+        ("c", "S", 100, 0, 5), ("s", "SA", 500, 106), ("s", "PA", 501, 106, 3), ("s", "FA", 504, 106),
+        ("c", "FA", 106, 505),
+    )  # fmt: skip
+    h = analyze(*steps).handshake
+    assert h.status == "complete", h.explain()
+    assert h.checks[-1].what.startswith("ACK acknowledges the server ISN+1 and the 3 bytes and the FIN the server sent")
+    beyond = analyze(*steps[:-1], ("c", "FA", 106, 506)).handshake
+    assert beyond.status == "incomplete" and not beyond.checks[-1].ok

@@ -46,6 +46,24 @@ class DecodeStats:
         if step > self.most_backwards:
             self.most_backwards = step
 
+    def skip(self, reason: str) -> None:
+        """One frame that may hold TCP left unread, for `reason` (counted, said once)."""
+        self.undecodable[reason] = self.undecodable.get(reason, 0) + 1
+
+    def undecodable_warnings(self) -> list[str]:
+        """One line for each reason frames that may hold TCP were left unread, most first."""
+        return [
+            f"{count:,} frame{'s' if count != 1 else ''} skipped that may hold TCP: {reason}"
+            for reason, count in sorted(self.undecodable.items(), key=lambda item: -item[1])
+        ]
+
+    def fragments_warning(self) -> str:
+        count = self.fragments_incomplete
+        return (
+            f"{count:,} IP datagram{'s' if count != 1 else ''} sent in fragments left out: a fragment "
+            "missing from the capture (Wireshark leaves such a datagram unread too)"
+        )
+
     def backwards_warning(self) -> str | None:
         if not self.backwards:
             return None
@@ -56,6 +74,13 @@ class DecodeStats:
             "times as recorded (a clock step, captures merged from several interfaces, or several CPUs' "
             "capture buffers: microseconds)"
         )
+
+
+def untimed_warning(count: int) -> str:
+    return (
+        f"{count:,} packets in Simple Packet Blocks, which carry no time: each is given the time of "
+        "the packet before it (0 before any), so durations that involve them are not measured ones"
+    )
 
 
 def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segment]:
@@ -128,7 +153,7 @@ def read_packets(
                     continue
                 except Undecodable as what:
                     reason = str(what)
-                    stats.undecodable[reason] = stats.undecodable.get(reason, 0) + 1
+                    stats.skip(reason)
                     continue
                 if segment is None:
                     continue
@@ -142,11 +167,7 @@ def read_packets(
         stats.format = capture.format
         stats.warnings[:0] = capture.warnings
         if capture.untimed:
-            stats.warnings.append(
-                f"{capture.untimed:,} packets in Simple Packet Blocks, which carry no time: each is given "
-                "the time of the packet before it (0 before any), so durations that involve them are not "
-                "measured ones"
-            )
+            stats.warnings.append(untimed_warning(capture.untimed))
         stats.fragments_incomplete = fragments.finish()
     if stats.unsupported_linktypes:
         if stats.tcp_segments == 0 and sum(stats.unsupported_linktypes.values()) == stats.frames:
@@ -157,21 +178,18 @@ def read_packets(
                 f"{count:,} frames of {linktype_name(linktype)} skipped: the fast decoder does not "
                 "read it (--decoder tshark may)"
             )
-    for reason, count in sorted(stats.undecodable.items(), key=lambda item: -item[1]):
-        stats.warnings.append(f"{count:,} frames skipped that may hold TCP: {reason}")
+    stats.warnings.extend(stats.undecodable_warnings())
     backwards = stats.backwards_warning()
     if backwards is not None:
         stats.warnings.append(backwards)
     if stats.fragments_incomplete:
-        count = stats.fragments_incomplete
-        stats.warnings.append(
-            f"{count:,} IP datagram{'s' if count != 1 else ''} sent in fragments left out: a fragment "
-            "missing from the capture (Wireshark leaves such a datagram unread too)"
-        )
+        stats.warnings.append(stats.fragments_warning())
     if stats.headers_cut:
         stats.warnings.append(
-            f"{stats.headers_cut:,} frames skipped: cut inside their IP or TCP header (the capture's "
+            f"{stats.headers_cut:,} frame{'s' if stats.headers_cut != 1 else ''} skipped: cut inside their IP or TCP header (the capture's "
             "snapshot length kept too little of them: tcpdump -s 96 or more keeps an IPv6 TCP header)"
         )
     if stats.malformed:
-        stats.warnings.append(f"{stats.malformed:,} frames with impossible IP/TCP lengths skipped")
+        stats.warnings.append(
+            f"{stats.malformed:,} frame{'s' if stats.malformed != 1 else ''} with impossible IP/TCP lengths skipped"
+        )

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import shutil
 from collections.abc import Iterator
 from typing import Any
 
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.ip_tcp import parse_options
-from analyzer.decode.reader import DecodeStats
+from analyzer.decode.reader import DecodeStats, untimed_warning
 from analyzer.decode.segment import (
     MOD,
     RST,
@@ -122,12 +123,12 @@ def _hex(text: str) -> bytes | None:
         return None
 
 
-def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
+def _record(packet: Any, when: float) -> Segment | Datagram | Unreachable | None:
     """What the fast reader makes of the same frame (decode/reader.py): the innermost TCP
     segment, else an ICMP destination unreachable, else the innermost UDP datagram."""
     layers = packet.layers
     names = [layer.layer_name for layer in layers]
-    frame, when = int(packet.frame_info.number), float(packet.frame_info.time_epoch)
+    frame = int(packet.frame_info.number)
     quoting = next((i for i, name in enumerate(names) if name in _QUOTING_LAYERS), len(names))
     ip_at = [i for i, name in enumerate(names[:quoting]) if name in _IP_LAYERS]
     if not ip_at:
@@ -169,6 +170,51 @@ def _record(packet: Any) -> Segment | Datagram | Unreachable | None:
         return None
     udp = layers[udp_at[-1]]
     return Datagram(frame, when, family, src, int(udp.srcport), dst, int(udp.dstport), int(udp.length) - 8)
+
+
+def _innermost_ip(packet: Any) -> Any:
+    names = [layer.layer_name for layer in packet.layers]
+    quoting = next((i for i, name in enumerate(names) if name in _QUOTING_LAYERS), len(names))
+    at = [i for i, name in enumerate(names[:quoting]) if name in _IP_LAYERS]
+    return packet.layers[at[-1]] if at else None
+
+
+def _fragment_key(ip: Any) -> tuple[str, str, str] | None:
+    """The datagram an IP fragment belongs to (addresses and identification); None for a
+    packet that is no fragment."""
+    if ip.layer_name == "ipv6":
+        ident = ip.get_field_value("fraghdr_ident")
+        return None if ident is None else (str(ip.src), str(ip.dst), str(ident))
+    more = str(ip.get_field_value("flags_mf") or "0") in ("1", "True")
+    offset = str(ip.get_field_value("frag_offset") or "0") != "0"
+    return (str(ip.src), str(ip.dst), str(ip.id)) if more or offset else None
+
+
+def _unread(packet: Any, ip: Any) -> str | None:
+    """Why a frame that may hold TCP gave no record, as the fast reader says it; None for one
+    that holds none (ARP, a UDP protocol's frame without UDP...)."""
+    names = [layer.layer_name for layer in packet.layers]
+    if ip is None:
+        if "wlan" in names and str(packet["wlan"].get_field_value("fc_protected") or "0") in ("1", "True"):
+            return "802.11 protected (encrypted) data frames"
+        link = packet.layers[0] if packet.layers else None
+        kind = link.get_field_value("type") if link is not None else None
+        if kind is not None and int(str(kind), 16) in (0x0800, 0x86DD):
+            return "cut before their IP header's end (the snapshot length)"
+        return None
+    protocol = ip.get_field_value("proto" if ip.layer_name == "ip" else "nxt")
+    if protocol is not None and str(protocol) == "6":
+        return "cut before their TCP header's end (the snapshot length)"
+    return None
+
+
+def _said(error: Exception) -> str:
+    """pyshark's message for tshark's end, in one line: tshark's own last word if it has one."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    last = next((line for line in lines if line.startswith("Last error line:")), None)
+    if last is not None and last.removeprefix("Last error line:").strip():
+        return last.removeprefix("Last error line:").strip()
+    return lines[0] if lines else type(error).__name__
 
 
 def _first_sack_block(tcp: Any) -> tuple[int, int]:
@@ -244,26 +290,64 @@ def read_packets_tshark(
     watcher.attach_loop(loop)
     asyncio.set_child_watcher(watcher)
     capture = pyshark.FileCapture(path, keep_packets=False, eventloop=loop, decode_as=_DECODE_AS)
+    untimed = 0
+    waiting: set[tuple[str, str, str]] = set()  # fragmented datagrams not put together yet
     try:
         for packet in capture:
+            frame_info = packet.frame_info
+            stamp = frame_info.get_field_value("time_epoch")
+            if stamp is None and "cb_pen" in frame_info.field_names:
+                continue  # a pcapng Custom Block, which tshark 4 numbers as a frame: no packet
             stats.frames += 1
-            when = float(packet.frame_info.time_epoch)
+            if stamp is None:  # a Simple Packet Block: no time of its own
+                untimed += 1
+                when = stats.end_time if stats.end_time is not None else 0.0
+            else:
+                when = float(stamp)
             if stats.start_time is None:
                 stats.start_time = when
             if stats.end_time is None or when > stats.end_time:
                 stats.end_time = when
             elif when < stats.end_time:
                 stats.went_back(stats.frames, stats.end_time - when)
-            record = _record(packet)
+            try:
+                record = _record(packet, when)
+            except (AttributeError, ValueError, TypeError, KeyError):
+                # A field the record needs is not there: tshark marked the header malformed
+                # (a data offset below 5, or past the packet) or the snapshot length cut it.
+                stats.skip(
+                    "tshark dissected no complete TCP header (malformed, or cut by the snapshot length)"
+                )
+                continue
+            ip = _innermost_ip(packet)
+            fragment = _fragment_key(ip) if ip is not None else None
+            if fragment is not None:
+                # A datagram's fragments come before the frame that puts it together.
+                if ip.get_field_value("fragment_count") is not None:
+                    waiting.discard(fragment)
+                elif record is None:
+                    waiting.add(fragment)
+                    continue
             if record is None:
+                reason = _unread(packet, ip)
+                if reason is not None:
+                    stats.skip(reason)
                 continue
             if isinstance(record, Segment):
                 stats.tcp_segments += 1
             yield record
     except (pyshark.capture.capture.TSharkCrashException, EOFError) as error:
         # tshark stops at a cut-off record too: what came before stands.
-        stats.warnings.append(f"tshark stopped early ({error}); the {stats.frames} packets before were read")
+        stats.warnings.append(
+            f"tshark stopped early ({_said(error)}); the {stats.frames} packets before were read"
+        )
     finally:
+        stats.warnings.extend(stats.undecodable_warnings())
+        if untimed:
+            stats.warnings.append(untimed_warning(untimed))
+        stats.fragments_incomplete = len(waiting)
+        if waiting:
+            stats.warnings.append(stats.fragments_warning())
         backwards = stats.backwards_warning()
         if backwards is not None:
             stats.warnings.append(backwards)
@@ -272,6 +356,12 @@ def read_packets_tshark(
         # packet was read. An early stop is said above; a reader stopped early killed it.
         with contextlib.suppress(pyshark.capture.capture.TSharkCrashException):
             capture.close()
+        # A close that raised left tshark listed as running, and pyshark's __del__ would close
+        # it again on a loop closed by then: a traceback on standard error at exit.
+        capture._running_processes.clear()
+        # Its transports too, left to the collector, would close on a closed loop: collected now.
+        del capture
+        gc.collect()
         watcher.close()
         # None puts back the default watcher (typeshed allows only a watcher).
         asyncio.set_child_watcher(None)  # type: ignore[arg-type]

@@ -340,6 +340,34 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
     return result
 
 
+def _server_sent_before(connection: Connection, server_isn: int, final: Segment) -> str:
+    """What of the server's, sent after its SYN/ACK and before `final`, the client's first
+    ACK acknowledges beyond the SYN/ACK, in words ("" when nothing, or more than it sent):
+    a Fast Open server's data, sent before the handshake completes, or what followed an
+    earlier ACK the capture does not hold."""
+    start = (server_isn + 1) % MOD
+    beyond = seq_diff(final.ack, start)
+    if beyond <= 0:
+        return ""
+    reach, data, fin = start, 0, False
+    for segment in connection.segments:
+        if segment.frame >= final.frame:
+            break
+        if connection.from_client(segment) or segment.flags & (SYN | RST):
+            continue
+        if seq_diff(segment.seq, reach) <= 0 < seq_diff(segment.seq_end, reach):
+            data += seq_diff(segment.seq_end, reach) - (1 if segment.flags & FIN else 0)
+            fin = fin or bool(segment.flags & FIN)
+            reach = segment.seq_end
+    if beyond > seq_diff(reach, start):
+        return ""
+    what = f"the {data} bytes{' and the FIN' if fin else ''}" if data else "the FIN"
+    return (
+        f"{what} the server sent after it (Fast Open data before the handshake completed, or an "
+        "earlier ACK not captured)"
+    )
+
+
 def _syn_acknowledged(syn: Segment, client_isn: int) -> tuple[str, int]:
     """What acknowledges the client's SYN, when the data it carried is acknowledged too
     (TCP Fast Open): ISN+1+len, and the words the check adds for it."""
@@ -393,7 +421,15 @@ def _after_synack(
     result.checks.append(Check(f"SYN/ACK acknowledges the client ISN+1{fast_open}", expected, synack.ack))
     result.fast_open = _fast_open_use(result.syns[0], synack, bool(fast_open))
     if final is not None:
-        result.checks.append(Check("ACK acknowledges the server ISN+1", (server_isn + 1) % MOD, final.ack))
+        beyond = _server_sent_before(connection, server_isn, final)
+        if beyond:
+            result.checks.append(
+                Check(f"ACK acknowledges the server ISN+1 and {beyond}", final.ack, final.ack)
+            )
+        else:
+            result.checks.append(
+                Check("ACK acknowledges the server ISN+1", (server_isn + 1) % MOD, final.ack)
+            )
     answered = [s for s in result.syns if s.time <= synack.time]
     syn = answered[-1] if answered else None
     if syn is None and final is not None and all(c.ok for c in result.checks):
