@@ -651,3 +651,27 @@ def test_damaged_captures_give_their_packets_and_one_warning_each_with_either_de
         assert all(line.startswith(f"handshake: {path}: warning: ") for line in lines), (what, lines)
         assert len(lines) == 1 and said in lines[0], (what, decoder, lines)
         assert f"TCP, {found}" in done.stdout.splitlines()[0], (what, decoder, done.stdout[:300])
+
+
+@pytest.mark.parametrize("routing", ["type 0", "SRv6"])
+def test_a_routing_header_s_final_destination_is_the_connection_s(tmp_path, routing) -> None:
+    """A packet with segments left goes to its next hop, not to the server: the ends, the
+    TCP checksum and tshark's conversations use the last address the header lists
+    (RFC 8200 8.1). Without it a connection captured at the client split in two, one per
+    direction."""
+    from scapy.layers.inet6 import IPv6, IPv6ExtHdrRouting, IPv6ExtHdrSegmentRouting
+
+    hop, client, server = "2001:db8::99", "2001:db8::1", "2001:db8::2"
+    header = (
+        IPv6ExtHdrRouting(addresses=[server], segleft=1)
+        if routing == "type 0"
+        else IPv6ExtHdrSegmentRouting(addresses=[server, hop], segleft=1)
+    )
+    packets = []
+    for packet in handshake_packets(6):
+        if packet[IPv6].src == client:  # to the next hop, by way of the routing header
+            packet = IPv6(src=client, dst=hop) / header.copy() / packet[TCP]
+        packets.append(packet)
+    [connection] = analyze_file(str(write_capture(tmp_path / "routed.pcap", packets))).connections
+    assert (connection.connection.client[0], connection.connection.server[0]) == (client, server)
+    assert connection.handshake.status == "complete" and connection.close.shape == "four-way"

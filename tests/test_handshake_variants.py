@@ -432,6 +432,8 @@ def test_an_ack_that_also_acknowledges_what_the_server_sent_after_its_syn_ack_co
     )  # fmt: skip
     h = analyze(*steps).handshake
     assert h.status == "complete", h.explain()
-    assert h.checks[-1].what.startswith("ACK acknowledges the server ISN+1 and the 3 bytes and the FIN the server sent")
+    assert h.checks[-1].what.startswith(
+        "ACK acknowledges the server ISN+1 and the 3 bytes and the FIN the server sent"
+    )
     beyond = analyze(*steps[:-1], ("c", "FA", 106, 506)).handshake
     assert beyond.status == "incomplete" and not beyond.checks[-1].ok

@@ -22,6 +22,7 @@ from analyzer.decode.headers import (
     IPV4_SOURCE,
     IPV4_TOTAL_LENGTH,
     IPV4_TTL,
+    IPV6_ADDRESS,
     IPV6_AUTHENTICATION_HEADER,
     IPV6_FRAGMENT_HEADER,
     IPV6_FRAGMENT_HEADER_LENGTH,
@@ -84,7 +85,8 @@ _TUNNELS: Final = {PROTO_IPV4_IN_IP, PROTO_IPV6_IN_IP, PROTO_GRE}
 MAX_TUNNELS: Final = 8
 # IPv6 extension headers that can stand between the fixed header and TCP: hop-by-hop,
 # routing, destination options, mobility, HIP, shim6 (and fragment and authentication).
-_IPV6_EXTENSIONS: Final = {0, 43, 60, 135, 139, 140}
+IPV6_ROUTING_HEADER: Final = 43
+_IPV6_EXTENSIONS: Final = {0, IPV6_ROUTING_HEADER, 60, 135, 139, 140}
 # Linux's options on every segment but the SYN: NOP, NOP, timestamps: no SACK block among them.
 _TIMESTAMPS_ONLY_HEADER: Final = TCP_MIN_HEADER + 12
 # Fast Open's experiment id, in an experimental option (kind 254) before it had its kind.
@@ -201,6 +203,8 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
                 return None
             following, units = data[pos], data[pos + 1]
             ext_len = (units + 2) * 4 if next_header == IPV6_AUTHENTICATION_HEADER else (units + 1) * 8
+            if next_header == IPV6_ROUTING_HEADER:
+                data = _final_destination(data, at, pos, units)
         elif next_header == IPV6_FRAGMENT_HEADER:
             if len(data) < pos + IPV6_FRAGMENT_HEADER_LENGTH:
                 return None
@@ -237,6 +241,27 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
     return _transport(
         next_header, data, pos, remaining, frame, time, 6, at + IPV6_SOURCE, share, tunnel, UNSEEN, hop_limit
     )
+
+
+def _final_destination(data: bytes, at: int, pos: int, units: int) -> bytes:
+    """`data` with the IPv6 destination at `at` put where the routing header at `pos` leads
+    at last, while it has segments left: the address the TCP checksum covers and the ends
+    use (RFC 8200 8.1), where the packet's destination is only the next hop (type 0, type 2
+    Mobile IPv6's home address, type 4 SRv6 whose first segment is the last). Other types,
+    or no segments left: `data` as it is."""
+    if len(data) < pos + 8 or not data[pos + 3]:
+        return data
+    kind = data[pos + 2]
+    if kind in (0, 2) and units >= 2:
+        final = pos + 8 + IPV6_ADDRESS * (units // 2 - 1)
+    elif kind == 4 and units >= 2:
+        final = pos + 8
+    else:
+        return data
+    if len(data) < final + IPV6_ADDRESS:
+        return data
+    destination = at + IPV6_SOURCE + IPV6_ADDRESS
+    return data[:destination] + data[final : final + IPV6_ADDRESS] + data[destination + IPV6_ADDRESS :]
 
 
 def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, time: float, family: int,
