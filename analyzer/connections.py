@@ -55,7 +55,9 @@ interfaces of one pcapng, by a mirror port and the host) is not a second segment
 segment equal to one of the connection's latest COPY_LOOK_BACK in every header field that
 a resend would change (sequence and acknowledgment numbers, flags, window, length, IPv4's
 identification, the TCP checksum, which covers the options and the payload) and seen
-within CAPTURE_COPY_WINDOW of it, with nothing from the other end in between, is a copy: it is kept apart (`Connection.copies`),
+within CAPTURE_COPY_WINDOW of it, with nothing from the other end in between (unless a
+non-zero IPv4 identification says it is the same packet: two mirrored switch ports put the
+other end's answer between the copies), is a copy: it is kept apart (`Connection.copies`),
 counted in `packets`, shown to what stands for another tool (tshark, Zeek and tcptrace
 see every frame), and left out of everything the connection's own analysis reads. A resend
 differs: the IPv4 identification counts on, the timestamps option moves, and no resend
@@ -339,14 +341,22 @@ class _Open:
         if self.packed is not None:
             self.unpack()
         held = self.segments if self.folder is None or self.recent is None else self.recent
+        spoke = False
         for back in range(1, min(COPY_LOOK_BACK, len(held)) + 1):
             earlier = held[-back]
             if earlier.sport != segment.sport or earlier.src != segment.src:
-                # The other end spoke since: the same packet again may be a second answer
-                # (a RST to each of two segments is the same bytes), not the same packet.
-                return None
+                # The other end spoke since: the same bytes again may be a second answer (a
+                # RST to each of two segments), unless an IPv4 identification, which counts
+                # on with every packet an end sends, says it is the same packet (a mirror of
+                # two switch ports sees the other end's answer between the two copies).
+                if segment.ip_id <= 0:
+                    return None
+                spoke = True
+                continue
             if earlier.seq == segment.seq and is_capture_copy(segment, earlier):
                 return earlier
+            if spoke and earlier.time < segment.time - CAPTURE_COPY_WINDOW:
+                return None
         return None
 
     def note_copy(self, segment: Segment, original: Segment) -> None:
