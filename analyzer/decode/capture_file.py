@@ -61,6 +61,9 @@ class CaptureFile:
         self.data = b""
         self._last_time = 0.0
         self.untimed = 0  # packets in Simple Packet Blocks: no time of their own
+        # Packet blocks left unread, by why: (how many, the first one's number). Each keeps
+        # its number, as Wireshark numbers every packet block: later frames keep theirs.
+        self.skipped: dict[str, tuple[int, int]] = {}
         self._stream: BinaryIO | None = None
         self._ahead: _ReadAhead | None = None  # a pcap file's records
         self._little = True  # a pcap file's byte order
@@ -293,6 +296,18 @@ class CaptureFile:
                 offset = float(struct.unpack(endian + "q", value)[0])
         return linktype, per_second, offset
 
+    def _skip(self, why: str) -> None:
+        """A packet block left unread: it still takes its number."""
+        self.frames_read += 1
+        count, first = self.skipped.get(why, (0, self.frames_read))
+        self.skipped[why] = (count + 1, first)
+
+    def skipped_warnings(self) -> list[str]:
+        return [
+            f"{count:,} packet{'s' if count != 1 else ''} skipped, {why} (the first: packet {first})"
+            for why, (count, first) in self.skipped.items()
+        ]
+
     def _packet(
         self, block_type: int, body: bytes, endian: str, interfaces: list[tuple[int, int, float]]
     ) -> Frame | None:
@@ -300,12 +315,14 @@ class CaptureFile:
             # Simple packet blocks have no timestamp and always belong to interface 0;
             # they take the previous packet's time so that time never runs backwards.
             if len(body) < 4 or not interfaces:
+                self._skip("in a Simple Packet Block too short or before any interface block")
                 return None
             origlen = struct.unpack(endian + "I", body[:4])[0]
             self.untimed += 1
             return (self._last_time, interfaces[0][0], body[4 : 4 + origlen])
         if block_type == BLOCK_EPB:
             if len(body) < 20:
+                self._skip("in a packet block too short for its fields")
                 return None
             # Here only when _enhanced_packet left the block to be judged: read as it reads them.
             little = endian == "<"
@@ -314,16 +331,15 @@ class CaptureFile:
             data_at = 20
         else:
             if len(body) < 20:
+                self._skip("in a packet block too short for its fields")
                 return None
             iface, _drops, high, low, caplen, _origlen = struct.unpack(endian + "HHIIII", body[:20])
             data_at = 20
         if iface >= len(interfaces):
-            self.warnings.append(f"packet {self.frames_read + 1} names an interface never described")
+            self._skip("naming an interface never described")
             return None
         if caplen > len(body) - data_at:
-            self.warnings.append(
-                f"packet {self.frames_read + 1} claims more bytes than its block holds; skipped"
-            )
+            self._skip("claiming more bytes than its block holds")
             return None
         linktype = self._stamp(interfaces[iface], high, low)
         return (self._last_time, linktype, body[data_at : data_at + caplen])

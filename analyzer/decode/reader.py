@@ -115,7 +115,8 @@ def read_packets(
             linktype, locate = -1, IP_OFFSET.get(-1)
             latest = float("-inf")
             while capture.next_frame():
-                number += 1
+                # A packet block left unread keeps its number (CaptureFile.skipped).
+                number = capture.frames_read
                 stats.frames = number
                 if capture.time > latest:
                     latest = stats.end_time = capture.time
@@ -165,7 +166,7 @@ def read_packets(
                 yield segment
     finally:
         stats.format = capture.format
-        stats.warnings[:0] = capture.warnings
+        stats.warnings[:0] = capture.warnings + capture.skipped_warnings()
         if capture.untimed:
             stats.warnings.append(untimed_warning(capture.untimed))
         stats.fragments_incomplete = fragments.finish()
