@@ -368,7 +368,9 @@ def test_pcapng_packets_that_name_no_interface_or_overrun_their_block_are_skippe
     assert [segment.frame for segment in segments] == [1, 3, 5]
     assert stats.frames == 5
     assert "1 packet skipped, naming an interface never described (the first: packet 2)" in stats.warnings
-    assert "1 packet skipped, claiming more bytes than its block holds (the first: packet 4)" in stats.warnings
+    assert (
+        "1 packet skipped, claiming more bytes than its block holds (the first: packet 4)" in stats.warnings
+    )
 
 
 @pytest.mark.slow
@@ -678,3 +680,31 @@ def test_a_routing_header_s_final_destination_is_the_connection_s(tmp_path, rout
     [connection] = analyze_file(str(write_capture(tmp_path / "routed.pcap", packets))).connections
     assert (connection.connection.client[0], connection.connection.server[0]) == (client, server)
     assert connection.handshake.status == "complete" and connection.close.shape == "four-way"
+
+
+def test_pcapng_custom_blocks_take_frame_numbers_as_wireshark_gives_them(tmp_path) -> None:
+    """Wireshark 4 shows each Custom Block as a frame of its own: the packets after one are
+    numbered one more (tshark 4.0 here: the RST after two Custom Blocks is its frame 5)."""
+    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    frame = b"\x02" * 12 + b"\x08\x00" + ip + tcp
+    custom = struct.pack("<I", 32473) + b"note"  # a Private Enterprise Number, then its data
+    blocks = [
+        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)),
+        _enhanced_packet(0, 1_000_000, frame),
+        _pcapng_block(0x00000BAD, custom),
+        _pcapng_block(0x40000BAD, custom),
+        _enhanced_packet(0, 2_000_000, frame),
+    ]
+    capture = tmp_path / "custom.pcapng"
+    capture.write_bytes(b"".join(blocks))
+    stats = DecodeStats()
+    assert [segment.frame for segment in read_packets(str(capture), stats)] == [1, 4]
+    assert stats.frames == 4 and stats.warnings == []
+    if shutil.which("tshark") is not None:
+        listed = subprocess.run(
+            ["tshark", "-r", str(capture), "-Y", "tcp", "-T", "fields", "-e", "frame.number"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert listed.stdout.split() == ["1", "4"]

@@ -36,6 +36,8 @@ BLOCK_IDB: Final = 0x00000001
 BLOCK_OPB: Final = 0x00000002  # obsolete Packet Block, still written by old tools
 BLOCK_SPB: Final = 0x00000003
 BLOCK_EPB: Final = 0x00000006
+# Custom Blocks (copied, not to be copied): no packet, but Wireshark 4 numbers each as a frame.
+BLOCK_CUSTOM: Final = frozenset({0x00000BAD, 0x40000BAD})
 
 OPTION_IF_TSRESOL: Final = 9
 OPTION_IF_TSOFFSET: Final = 14
@@ -246,6 +248,8 @@ class CaptureFile:
             body = prefix + body
             if block_type == BLOCK_IDB:
                 interfaces.append(self._interface(body, endian))
+            elif block_type in BLOCK_CUSTOM:
+                self.frames_read += 1  # its number taken, as Wireshark's frames are numbered
             elif block_type in (BLOCK_EPB, BLOCK_OPB, BLOCK_SPB):
                 frame = self._packet(block_type, body, endian, interfaces)
                 if frame is not None:

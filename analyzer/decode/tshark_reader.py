@@ -296,9 +296,9 @@ def read_packets_tshark(
         for packet in capture:
             frame_info = packet.frame_info
             stamp = frame_info.get_field_value("time_epoch")
-            if stamp is None and "cb_pen" in frame_info.field_names:
-                continue  # a pcapng Custom Block, which tshark 4 numbers as a frame: no packet
             stats.frames += 1
+            if stamp is None and "cb_pen" in frame_info.field_names:
+                continue  # a pcapng Custom Block: a frame by tshark 4's numbers, no packet
             if stamp is None:  # a Simple Packet Block: no time of its own
                 untimed += 1
                 when = stats.end_time if stats.end_time is not None else 0.0
