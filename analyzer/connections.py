@@ -349,8 +349,8 @@ class _Open:
                 # RST to each of two segments), unless an IPv4 identification, which counts
                 # on with every packet an end sends, says it is the same packet (a mirror of
                 # two switch ports sees the other end's answer between the two copies).
-                if segment.ip_id <= 0:
-                    return None
+                if segment.ip_id <= 0 or earlier.flags & RST:
+                    return None  # (a RST between answered the first: it was delivered)
                 spoke = True
                 continue
             if earlier.seq == segment.seq and is_capture_copy(segment, earlier):

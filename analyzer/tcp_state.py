@@ -97,9 +97,10 @@ other than a RST or a SYN was not closed by it. The RST was its own: its socket 
 send it (a middlebox or an attacker injected it in its name, or another host's); its move
 to CLOSED is taken back and the machine notes it (the RST still reaches the peer, which
 may take it). The RST was the peer's, and the segment left more than one round trip
-after it (the crossing window of loss_inference.py: it cannot have been in flight when
-the RST arrived): the end never took it (a firewall dropped it before the socket, or it
-was not at RCV.NXT); its move is taken back and the RST's step says why.
+after it (the longest the capture timed, a segment to its acknowledgment, and 200 ms at
+least: it cannot have been in flight when the RST arrived): the end never took it (a
+firewall dropped it before the socket, or it was not at RCV.NXT); its move is taken back
+and the RST's step says why.
 
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
@@ -118,7 +119,7 @@ from enum import StrEnum
 from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
-from analyzer.loss_inference import CROSSING_FLOOR
+from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN
 from analyzer.timefmt import format_duration
 
 
@@ -207,6 +208,13 @@ SYNCHRONIZED: Final = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
 MAX_WINDOW_SCALE: Final = 14
+# Data in flight when a RST left may come after it for a round trip of the path beyond the
+# capture point, which a capture without a timed round trip does not show (a queue full of
+# a download's data): a segment proves its end outlived a RST only this long after it at
+# least, Linux's least retransmission timeout, beyond most paths' round trips.
+RST_CROSSING_FLOOR: Final = RTO_MIN
+# The states in which an end has taken the peer's FIN.
+_PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 # Why a segment was not applied to its receiver when it acknowledges past all the receiver
 # was seen sending (analysis.py words it otherwise when the receiver's direction is missing).
 NEVER_SENT: Final = "acknowledges data the receiver never sent"
@@ -232,6 +240,10 @@ class Endpoint:
     history: list[tuple[float, State]] = field(default_factory=list)
     # The frame that caused each history entry (None: the initial state, a timeout).
     frames: list[int | None] = field(default_factory=list)
+    # Its oldest segment not yet acknowledged when it was sent alone (when, one past its
+    # end; -1: none): the peer's acknowledgment of it times a round trip.
+    unacked_since: float = -1.0
+    unacked_end: int = UNSEEN
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -240,6 +252,8 @@ class Endpoint:
         self.last_sent = self.most_acked = None
         self.history = []
         self.frames = []
+        self.unacked_since = -1.0
+        self.unacked_end = UNSEEN
 
     @property
     def window(self) -> int | None:
@@ -293,6 +307,10 @@ class Endpoint:
             # connection's challenge ACK on the same ports, a split handshake's stray ACK).
             self.isn = segment.seq
             self.snd_max = end
+            self.most_acked = None
+            self.unacked_since = -1.0
+        if self.unacked_since < 0 and (segment.payload_len or segment.flags & (SYN | FIN)):
+            self.unacked_since, self.unacked_end = segment.time, end
         if self.snd_max == UNSEEN or seq_diff(end, self.snd_max) > 0:
             self.snd_max = end
         if segment.flags & FIN:
@@ -325,6 +343,7 @@ class Step:
     receiver_after: State
     dropped: str | None = None  # why the receiver would not accept it
     lost: bool = False  # never reached the receiver
+    injected: bool = False  # a RST its sender's socket did not send (it went on sending after it)
     # Of a folded connection's kept step (long_connection.py), its place among all the
     # connection's segments and the payload bytes of those before it: what a picture says
     # of the segments let go between two kept ones. -1 where every segment is kept.
@@ -348,6 +367,7 @@ class Step:
         self.receiver_after = receiver_after
         self.dropped = dropped
         self.lost = lost
+        self.injected = False
         self.ordinal = -1
         self.bytes_before = -1
 
@@ -404,10 +424,12 @@ class ConnectionMachine:
         self.steps: list[Step] = []
         # What the machine found that no one step says (an injected RST).
         self.notes: list[str] = []
-        # Within how long a segment and the peer's may have crossed in flight: one round
-        # trip (the first SYN to the ACK that completes the handshake), once seen.
+        # Within how long a segment and the peer's may have crossed in flight: the longest
+        # round trip the capture has timed (a segment to the peer's acknowledgment of it,
+        # delayed ACKs and queues included), CROSSING_FLOOR at least.
         self.crossing = CROSSING_FLOOR
-        self._first_syn: Segment | None = None
+        # The latest RST's step: what an end a RST closed and that sends again looks up.
+        self._reset_step: Step | None = None
         # Which end sent a segment, told by its source without building a key for `ends`
         # (a connection to itself has one end: both are it).
         self._first_src, self._first_port = first.src, first.sport
@@ -441,6 +463,7 @@ class ConnectionMachine:
         flags = segment.flags
         if sender.state == S.CLOSED and not flags & (RST | SYN):
             self._went_on(sender, segment)
+            step.sender_before = sender.state
         crossed = _fins_crossed(sender, receiver, segment)
         if crossed:
             sender.retract()  # its CLOSE_WAIT: the peer's FIN had not arrived when this one left
@@ -491,14 +514,11 @@ class ConnectionMachine:
             step.dropped = None
         else:
             step.dropped = self._receive(receiver, segment, expected)
-        if flags & (SYN | ACK) == SYN and self._first_syn is None:
-            self._first_syn = segment
-        elif (
-            step.receiver_before == S.SYN_RCVD
-            and receiver.state == S.ESTABLISHED
-            and self._first_syn is not None
-        ):
-            self.crossing = max(CROSSING_FLOOR, segment.time - self._first_syn.time)
+        if flags & ACK and receiver.unacked_since >= 0 and seq_diff(segment.ack, receiver.unacked_end) >= 0:
+            self.crossing = max(self.crossing, segment.time - receiver.unacked_since)
+            receiver.unacked_since = -1.0
+        if flags & RST:
+            self._reset_step = step
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
         return step
@@ -515,26 +535,22 @@ class ConnectionMachine:
     def _went_on(self, sender: Endpoint, segment: Segment) -> None:
         """`segment`, neither RST nor SYN, comes from an end a RST put in CLOSED (see "RSTs
         an end outlived" above): if that RST was the end's own, its socket did not send it;
-        if the peer's, and `segment` left after it could have crossed it in flight, the end
-        never took it."""
-        frame = sender.frames[-1] if sender.frames else None
-        step = (
-            next((s for s in reversed(self.steps) if s.segment.frame == frame), None)
-            if frame is not None
-            else None
-        )
-        if step is None or not step.segment.flags & RST:
+        if the peer's, and `segment` left after it could have crossed it in flight (the
+        longest round trip timed, RST_CROSSING_FLOOR at least), the end never took it."""
+        step = self._reset_step
+        if step is None or not sender.frames or step.segment.frame != sender.frames[-1]:
             return
         rst = step.segment
         after = format_duration(segment.time - rst.time)
         if rst.sport == segment.sport and rst.src == segment.src:
             sender.retract()
             step.sender_after = sender.state
+            step.injected = True
             self.notes.append(
                 f"the RST of frame {rst.frame} did not come from its sender's socket: that end went on "
                 f"sending (frame {segment.frame}, {after} later); injected on the path, or another host's"
             )
-        elif segment.time - rst.time > self.crossing:
+        elif segment.time - rst.time > max(self.crossing, RST_CROSSING_FLOOR):
             self._not_taken(
                 sender,
                 f"it went on sending (frame {segment.frame}, {after} after it), which a reset end cannot: it never took it in",
@@ -786,6 +802,10 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
     lowest = acked.ack if acked is not None and acked.flags & ACK else expected
     if seq_diff(lowest, expected) > 0:
         expected = lowest  # the receiver acknowledged more than the capture shows sent
+    if receiver.state in _PEER_FIN_TAKEN:
+        # Linux takes a RST one below RCV.NXT once the peer's FIN is in (tcp_reset_check):
+        # a peer that sent its FIN and then aborts resets at the FIN's own number.
+        lowest = (lowest - 1) % MOD
     below = seq_diff(segment.seq, lowest)
     if below < 0:
         return f"RST sequence number is {-below} bytes below what the receiver has acknowledged (outside its window)"

@@ -658,8 +658,9 @@ def test_damaged_captures_give_their_packets_and_one_warning_each_with_either_de
         assert f"TCP, {found}" in done.stdout.splitlines()[0], (what, decoder, done.stdout[:300])
 
 
+@pytest.mark.parametrize("decoder", ["fast", pytest.param("tshark", marks=needs_tshark)])
 @pytest.mark.parametrize("routing", ["type 0", "SRv6"])
-def test_a_routing_header_s_final_destination_is_the_connection_s(tmp_path, routing) -> None:
+def test_a_routing_header_s_final_destination_is_the_connection_s(tmp_path, routing, decoder) -> None:
     """A packet with segments left goes to its next hop, not to the server: the ends, the
     TCP checksum and tshark's conversations use the last address the header lists
     (RFC 8200 8.1). Without it a connection captured at the client split in two, one per
@@ -677,7 +678,9 @@ def test_a_routing_header_s_final_destination_is_the_connection_s(tmp_path, rout
         if packet[IPv6].src == client:  # to the next hop, by way of the routing header
             packet = IPv6(src=client, dst=hop) / header.copy() / packet[TCP]
         packets.append(packet)
-    [connection] = analyze_file(str(write_capture(tmp_path / "routed.pcap", packets))).connections
+    [connection] = analyze_file(
+        str(write_capture(tmp_path / "routed.pcap", packets)), decoder=decoder
+    ).connections
     assert (connection.connection.client[0], connection.connection.server[0]) == (client, server)
     assert connection.handshake.status == "complete" and connection.close.shape == "four-way"
 

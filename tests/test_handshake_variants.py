@@ -437,3 +437,5 @@ def test_an_ack_that_also_acknowledges_what_the_server_sent_after_its_syn_ack_co
     )
     beyond = analyze(*steps[:-1], ("c", "FA", 106, 506)).handshake
     assert beyond.status == "incomplete" and not beyond.checks[-1].ok
+    part = analyze(*steps[:-1], ("c", "A", 106, 503)).handshake  # 2 of the 3 bytes
+    assert part.checks[-1].what.startswith("ACK acknowledges the server ISN+1 and the 2 bytes the server")

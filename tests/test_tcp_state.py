@@ -196,8 +196,13 @@ def test_a_rst_whose_sender_goes_on_sending_was_not_its_own() -> None:
         ("c", "R", 104, 0), (0.5, "c", "PA", 104, 501, 6), ("s", "R", 501, 0),
     )  # fmt: skip
     [result] = analyze_segments(segments).connections
-    assert result.resets[0].accepted
+    first = result.resets[0]
+    assert first.accepted and (first.cause, first.evidence) == ("injected", [7, 6])
     assert any("RST of frame 6 did not come from its sender's socket" in note for note in result.notes)
+    # No move a table does not make: the data after it leaves an ESTABLISHED client.
+    assert [(s.sender_before.value, s.sender_after.value) for s in result.steps if s.segment.frame == 7] == [
+        ("ESTABLISHED", "ESTABLISHED")
+    ]
     assert _states(result, "client")[-1] == "CLOSED" and result.state_frames["client"][-1] == 8
     assert _states(result, "server")[-1] == "CLOSED" and result.state_frames["server"][-1] == 6
 
@@ -212,3 +217,52 @@ def test_a_rst_without_ack_at_the_peers_acknowledgment_is_an_answer_for_no_conne
     [result] = analyze_segments(segments).connections
     [reset] = result.resets
     assert reset.cause == "no_connection" and "frame 7" in reset.explanation and reset.accepted
+
+
+def test_data_in_flight_after_a_rst_within_the_longest_round_trip_proves_nothing() -> None:
+    """A download cancelled mid-transfer, captured near the client: the server's data sent
+    before the RST reached it arrives up to a queue's round trip later (80 ms from data to
+    its ACK here, where the capture holds no handshake to time)."""
+    steps = [
+        ("c", "A", 1000, 5000),
+        (0.08, "s", "A", 5000, 1000, 1448),
+        ("c", "A", 1000, 6448),
+        (0.081, "c", "RA", 1000, 6448),
+    ]
+    steps += [(0.082 + 0.012 * n, "s", "A", 6448 + 1448 * n, 1000, 1448) for n in range(6)]
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert result.resets[0].accepted and result.resets[0].cause == "abort"
+    assert _states(result, "server")[-1] == "CLOSED"
+
+
+def test_a_challenge_ack_before_the_syn_does_not_bound_the_new_connection() -> None:
+    """The stale connection's challenge ACK, before the SYN that starts the server's sequence
+    space again, says nothing of the new connection's RCV.NXT."""
+    segments = conversation(
+        ("c", "S", 100, 0), ("s", "A", 7000, 900000), ("c", "R", 900000, 0), (0.012, "c", "S", 100, 0),
+        ("s", "SA", 500, 101), ("c", "A", 101, 501), ("c", "PA", 101, 501, 10), ("s", "A", 501, 111),
+        ("c", "RA", 111, 501),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert result.resets[-1].accepted and _states(result, "server")[-1] == "CLOSED"
+
+
+def test_a_rst_at_the_fin_s_own_number_resets_an_end_that_took_the_fin() -> None:
+    """Linux takes a RST one below RCV.NXT in CLOSE_WAIT, LAST_ACK and CLOSING
+    (tcp_reset_check): the peer that sent its FIN and then aborts, at the FIN's number."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("c", "R", 101, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert result.resets[0].accepted and _states(result, "server")[-1] == "CLOSED"
+
+
+def test_the_longest_round_trip_timed_widens_what_may_have_crossed_a_rst() -> None:
+    """The client's data acknowledged 300 ms later (a slow path, or a queue): the server's
+    data 250 ms after the client's RST may have left before the RST arrived."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 10), (0.3, "s", "A", 501, 111), (0.31, "c", "RA", 111, 501),
+        (0.56, "s", "PA", 501, 111, 5),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert result.resets[0].accepted and _states(result, "server")[-1] == "CLOSED"

@@ -122,15 +122,17 @@ def _copy_frames(path: Path) -> list[list[int]]:
 
 def test_a_resend_is_no_copy_though_its_bytes_are_the_same(tmp_path) -> None:
     """The SYN sent again after 1 s (Windows keeps its IP ID), and a RST answering each of
-    two sends of a segment (Linux's RSTs carry IP ID 0) 100 µs apart, are the same bytes
-    but not the same packet; the SYN captured again 30 µs later is."""
+    two copies of a segment (Linux's RSTs carry IP ID 0) 100 µs apart, are the same bytes
+    but not the same packet; the SYN captured again 30 µs later is. The second copy of the
+    segment, its IP ID the same, came after the first's RST: that answer proves the network
+    delivered it twice, not that the capture saw it twice."""
     syn = {"flags": "S", "seq": 100}
     rst = {"flags": "R", "seq": 500, "forward": False}
     data = {"flags": "PA", "seq": 101, "ack": 7}
     packets = _conversation(
         [0.0, 0.00003, 1.0, 1.5, 1.5001, 1.5002, 1.5003],
         [dict(syn), dict(syn), dict(syn), dict(data), dict(rst), dict(data), dict(rst)],
-        [7, 7, 7, 8, 0, 9, 0],
+        [7, 7, 7, 8, 0, 8, 0],
     )
     wrpcap(str(tmp_path / "resends.pcap"), packets)
     assert _copy_frames(tmp_path / "resends.pcap") == [[2, 1]]

@@ -8,6 +8,9 @@ and each of these moves exactly once for each event of its kind (measured here o
 connects, refusals, aborts, SYNs into a black hole and lossy bulk transfers with GSO:
 every count equal). A kind is compared only where that holds: AttemptFails, for one, is
 not moved by a close() of a connecting socket, whose SYN_SENT -> CLOSE the recorder sees.
+A timer that gives up after an ICMP soft error (a host unreachable) leaves that error in
+sk_err, not ETIMEDOUT: TCPAbortOnTimeout would count it as missed (the sandbox's loopback
+sends no such ICMP).
 """
 
 from __future__ import annotations

@@ -137,6 +137,8 @@ def _record(packet: Any, when: float) -> Segment | Datagram | Unreachable | None
     family = 6 if ip.layer_name == "ipv6" else 4
     # str(): pyshark's field values are its own objects, which no encoder writes.
     src, dst = str(ip.src), str(ip.dst)
+    if family == 6:
+        dst = _final_destination(ip) or dst
     if "tcp" in names[:quoting]:
         tcp = layers[max(i for i, name in enumerate(names[:quoting]) if name == "tcp")]
         flags = int(tcp.flags, 16)
@@ -170,6 +172,25 @@ def _record(packet: Any, when: float) -> Segment | Datagram | Unreachable | None
         return None
     udp = layers[udp_at[-1]]
     return Datagram(frame, when, family, src, int(udp.srcport), dst, int(udp.dstport), int(udp.length) - 8)
+
+
+def _final_destination(ipv6: Any) -> str | None:
+    """Where a routing header with segments left leads at last, as the fast decoder takes it
+    (decode/ip_tcp.py): type 0's last address, SRv6's first segment, Mobile IPv6's home
+    address; None without one."""
+    left = ipv6.get_field_value("routing_segleft")
+    if left is None or str(left) == "0":
+        return None
+    for name, last in (
+        ("routing_srh_addr", False),
+        ("routing_src_addr", True),
+        ("routing_mipv6_home_address", True),
+    ):
+        listed = ipv6.get_field(name)
+        if listed is not None:
+            values = [str(value.show) for value in listed.all_fields]
+            return values[-1] if last else values[0]
+    return None
 
 
 def _innermost_ip(packet: Any) -> Any:

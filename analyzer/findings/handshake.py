@@ -349,18 +349,20 @@ def _server_sent_before(connection: Connection, server_isn: int, final: Segment)
     beyond = seq_diff(final.ack, start)
     if beyond <= 0:
         return ""
-    reach, data, fin = start, 0, False
+    reach, fin_end = start, None
     for segment in connection.segments:
         if segment.frame >= final.frame:
             break
         if connection.from_client(segment) or segment.flags & (SYN | RST):
             continue
         if seq_diff(segment.seq, reach) <= 0 < seq_diff(segment.seq_end, reach):
-            data += seq_diff(segment.seq_end, reach) - (1 if segment.flags & FIN else 0)
-            fin = fin or bool(segment.flags & FIN)
             reach = segment.seq_end
+            if segment.flags & FIN:
+                fin_end = reach
     if beyond > seq_diff(reach, start):
         return ""
+    fin = fin_end is not None and seq_diff(final.ack, fin_end) >= 0
+    data = beyond - (1 if fin else 0)
     what = f"the {data} bytes{' and the FIN' if fin else ''}" if data else "the FIN"
     return (
         f"{what} the server sent after it (Fast Open data before the handshake completed, or an "

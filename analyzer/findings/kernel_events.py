@@ -104,6 +104,8 @@ RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
     # SYN_SENT answering an ACK that does not acknowledge its SYN (tcp_rcv_synsent_state_process)
     "challenge_ack_answer": frozenset({"TCP_INVALID_ACK_SEQUENCE"}),
     "keep_alive_timeout": frozenset({"TCP_KEEPALIVE_TIMEOUT"}),
+    # made on the path, not by the kernel: no reason of its
+    "injected": frozenset(),
     # an application's abort: close() with unread data (ABORT_ON_CLOSE), SO_LINGER {1, 0}
     # (close() through tcp_disconnect: TCP_STATE), memory, TCP_LINGER2 < 0, disconnect
     "abort": frozenset(
@@ -873,7 +875,9 @@ def _compare_resets(
                     state=True,
                 )
             )  # fmt: skip
-        if event is None:
+        if event is None and reset.cause == "injected":
+            pass  # not the kernel's: what the analysis says of it
+        elif event is None:
             result.disagreements.append(
                 EventDisagreement(
                     segment.time, reset.sender,

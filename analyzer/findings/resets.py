@@ -46,6 +46,8 @@ Causes, tried in this order (the first that fits):
   unread data, SO_LINGER with a zero timeout, or a process that exited with unread data).
   Also after the sender's own FIN (shutdown(SHUT_WR) first): a later close() with the
   peer's data unread is aborted with RST all the same (Linux's TCP_ABORT_ON_CLOSE).
+- injected (tried before all the others but impossible_flags): the sender went on sending
+  after its RST (tcp_state.py, "RSTs an end outlived"): its socket did not send it.
 - unknown: nothing above fits; the explanation says what was checked.
 With the capture's call log, `refine_with_calls` tells the aborts apart
 (linger_abort, unread_data).
@@ -69,6 +71,7 @@ from analyzer.timefmt import format_duration
 ResetCause = Literal[
     "impossible_flags", "challenge_ack_answer", "refused", "accept_queue_overflow", "after_close",
     "fin_wait_2_expired", "data_after_close", "no_connection", "after_reset", "connect_abandoned", "keep_alive_timeout", "abort",
+    "injected",
     "linger_abort", "unread_data", "listener_closed", "unknown",
 ]  # fmt: skip
 
@@ -99,7 +102,10 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             continue
         sender = connection.sender(segment)
         peer = peer_of(sender)
-        cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
+        if step.injected:
+            cause, explanation, evidence = _injected(steps, index, sender, connection.sender)
+        else:
+            cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if step.dropped and cause != "impossible_flags":
             explanation += f"; the {peer} would drop it: {step.dropped}"
         elif step.receiver_before == State.TIME_WAIT:
@@ -172,6 +178,28 @@ def _unanswered_keep_alives(
             break
         probes.append(segment)
     return probes[::-1]
+
+
+def _injected(
+    steps: list[Step], index: int, sender: Side, side: Callable[[Segment], Side]
+) -> tuple[ResetCause, str, list[int]]:
+    """A RST whose sender went on sending after it (Step.injected)."""
+    went_on = next(
+        (
+            steps[later].segment
+            for later in range(index + 1, len(steps))
+            if side(steps[later].segment) == sender and not steps[later].segment.flags & RST
+        ),
+        None,
+    )
+    return (
+        "injected",
+        f"not the {sender}'s own: the {sender} went on sending after it"
+        + (f" (frame {went_on.frame})" if went_on is not None else "")
+        + ", which an end that sent a RST cannot; made on the path in its name (a middlebox, an attacker) "
+        "or by another host",
+        [went_on.frame] if went_on is not None else [],
+    )
 
 
 def _cause(
