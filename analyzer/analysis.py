@@ -209,7 +209,12 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         )
         machine = ConnectionMachine(first, first_reply)
         earlier = earlier_copies(connection.segments)
-        lost = lost_segments(connection.segments, earlier, captured_at=captured_at(connection, vantage))
+        # A socket connected to itself loses nothing to a path: its SYN/ACK is no SYN resent.
+        lost = (
+            set()
+            if connection.client == connection.server
+            else lost_segments(connection.segments, earlier, captured_at=captured_at(connection, vantage))
+        )
         for segment in connection.segments:
             machine.feed(segment, segment.frame in lost)
         sequence = analyze_sequence(connection)
@@ -302,6 +307,8 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
 def _silent_sides(connection: Connection) -> frozenset[Side]:
     """The ends none of whose segments are in the capture (only the other direction passed
     the capture point): what they sent shows only in the other's acknowledgments."""
+    if connection.client == connection.server:
+        return frozenset()  # one socket connected to itself: it sent all
     sent = {connection.sender(s) for s in connection.segments}
     return frozenset(side for side in SIDES if side not in sent)
 

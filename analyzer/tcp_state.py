@@ -410,9 +410,10 @@ class ConnectionMachine:
 
     def __init__(self, first: Segment, first_reply: Segment | None = None) -> None:
         sender_state, receiver_state, self.start_note = initial_states(first, first_reply)
+        # A socket connected to itself is one end: the sender's (receiving is its own doing).
         self.ends = {
-            (first.src, first.sport): Endpoint(sender_state),
             (first.dst, first.dport): Endpoint(receiver_state),
+            (first.src, first.sport): Endpoint(sender_state),
         }
         if sender_state == S.SYN_RCVD:
             # The SYN/ACK's ack field tells the ISN of the SYN that was not captured.

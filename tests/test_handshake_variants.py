@@ -439,3 +439,29 @@ def test_an_ack_that_also_acknowledges_what_the_server_sent_after_its_syn_ack_co
     assert beyond.status == "incomplete" and not beyond.checks[-1].ok
     part = analyze(*steps[:-1], ("c", "A", 106, 503)).handshake  # 2 of the 3 bytes
     assert part.checks[-1].what.startswith("ACK acknowledges the server ISN+1 and the 2 bytes the server")
+
+
+def test_a_socket_connected_to_itself_is_one_end_through_a_simultaneous_open_and_close() -> None:
+    """bind(P), connect(P) on Linux: the SYN comes back to its own socket (SYN_SENT ->
+    SYN_RCVD), so does its SYN/ACK (-> ESTABLISHED), and at the end its FIN (-> CLOSING).
+    Recorded in a namespace: 7 packets, one socket. It was read as a client whose server's
+    packets were never captured, its SYN lost."""
+    from analyzer.decode.segment import Segment
+
+    end = ("127.0.0.1", 7001)
+    flags = {"S": 0x02, "SA": 0x12, "A": 0x10, "PA": 0x18, "FA": 0x11}
+    packets = [("S", 100, 0, 0), ("SA", 100, 101, 0), ("A", 101, 101, 0), ("PA", 101, 101, 4), ("A", 105, 105, 0),
+               ("FA", 105, 105, 0), ("A", 106, 106, 0)]  # fmt: skip
+    segments = [
+        Segment(n, 100.0 + n / 1000, 4, *end, *end, flags[f], seq, ack, 65535, length, None)
+        for n, (f, seq, ack, length) in enumerate(packets, start=1)
+    ]
+    [result] = analyze_segments(segments).connections
+    assert (
+        result.handshake.status == "complete" and "a socket connected to itself" in result.handshake.explain()
+    )
+    assert states(result)["client"] == [
+        "CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "CLOSING", "TIME_WAIT",
+    ]  # fmt: skip
+    assert result.close.shape == "simultaneous" and "with one socket" in result.close.explain()
+    assert not any("never taken in" in n or "sent nothing" in n for n in result.notes), result.notes

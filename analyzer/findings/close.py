@@ -51,6 +51,7 @@ class Close:
     # The end none of whose packets are in the capture (one direction passed): whether it
     # closed, and so which end closed first, the packets cannot tell.
     unseen: Side | None = None
+    self_connected: bool = False  # one socket connected to itself closed it
 
     def __init__(
         self,
@@ -71,6 +72,7 @@ class Close:
         self.reset_by = reset_by
         self.unacknowledged = unacknowledged
         self.unseen = unseen
+        self.self_connected = False
 
     @property
     def ending(self) -> CloseShape:
@@ -83,6 +85,13 @@ class Close:
             return "no close seen"
         if self.shape == "reset":
             return "ended by RST without FIN"
+        if self.self_connected and self.fins:
+            fin = next(iter(self.fins.values()))
+            held = "; it holds TIME_WAIT" if self.time_wait else ""
+            return (
+                f"the socket's FIN (frame {fin.frame}) came back to it (FIN_WAIT_1 -> CLOSING), then its ACK: "
+                f"a simultaneous close with one socket{held}"
+            )
         if self.unseen is not None and self.fins:
             [(side, fin)] = self.fins.items()
             text = (
@@ -153,6 +162,11 @@ def find_close(
         if final[side] == State.TIME_WAIT and fins.get(peer_of(side)) not in unacknowledged
     ]
     close.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
+    if connection.client == connection.server and fins and close.reset is None:
+        # One socket connected to itself: its FIN comes back to it (FIN_WAIT_1 -> CLOSING),
+        # a simultaneous close with one socket; no end closed first.
+        close.shape, close.first_fin, close.self_connected = "simultaneous", None, True
+        close.time_wait = "client" if holders else None
     return close
 
 

@@ -108,6 +108,8 @@ class Handshake:
     # server is no proof: with Fast Open a server sends it in SYN_RCVD.)
     client_unseen: bool = False
     completed_by: Segment | None = None
+    # One socket connected to itself: its port is both ends (client and server are it).
+    self_connected: bool = False
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -128,6 +130,7 @@ class Handshake:
         self.unseen_answer = None
         self.client_unseen = False
         self.completed_by = None
+        self.self_connected = False
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -146,6 +149,13 @@ class Handshake:
                     f"split handshake complete: SYN (ISN {self.client_isn}), the server's own SYN (ISN "
                     f"{self.server_isn}) instead of a SYN/ACK, the client's SYN/ACK (ack ISN+1), the server's "
                     f"ACK (ack ISN+1); RTT {rtt} (two round trips)"
+                )
+            if self.self_connected:
+                return (
+                    f"a socket connected to itself (its address and port are both ends): its SYN (ISN "
+                    f"{self.client_isn}) came back to it, then its SYN/ACK (ack ISN+1): a simultaneous open "
+                    f"with one socket (a connect() to a local port that socket held itself, nothing listening "
+                    f"on it); RTT {rtt}"
                 )
             if self.variant == "simultaneous-open":
                 return (
@@ -251,6 +261,8 @@ class Handshake:
 
 def find_handshake(connection: Connection) -> Handshake:
     result = Handshake()
+    if connection.client == connection.server:
+        return _self_connected(connection, result)
     client_syns: list[Segment] = []
     server_syns: list[Segment] = []
     server_synacks: list[Segment] = []
@@ -337,6 +349,32 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
         if later is not None:
             result.status, result.unseen_answer = "incomplete", later
             result.server_isn = (later.ack - 1) % MOD
+    return result
+
+
+def _self_connected(connection: Connection, result: Handshake) -> Handshake:
+    """One socket connected to itself: its SYN comes back to it (SYN_SENT -> SYN_RCVD), it
+    answers with a SYN/ACK of the same ISN, which comes back too (-> ESTABLISHED): RFC
+    9293's simultaneous open, with one socket. The capture holds each packet once."""
+    result.self_connected = True
+    result.variant = "simultaneous-open"
+    syns = [s for s in connection.segments if s.flags & _KIND == SYN]
+    if not syns:
+        return result
+    isn = syns[0].seq
+    result.syns = [s for s in syns if s.seq == isn]
+    result.client_isn = result.server_isn = isn
+    result.client_options = result.server_options = _options(syns[0])
+    result.synacks = [s for s in connection.segments if s.flags & _KIND == SYN | ACK]
+    synack = next((s for s in result.synacks if s.seq == isn), None)
+    if synack is None:
+        result.status = "incomplete"
+        return result
+    result.checks.append(
+        Check("the SYN/ACK acknowledges the socket's own ISN+1", (isn + 1) % MOD, synack.ack)
+    )
+    result.status = "complete" if result.checks[-1].ok else "incomplete"
+    result.answered_syn_to_ack = result.syn_to_synack = synack.time - result.syns[-1].time
     return result
 
 

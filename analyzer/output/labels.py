@@ -159,6 +159,8 @@ def unanswered_probes(result: ConnectionAnalysis, kinds: dict[int, str]) -> set[
     probe) after which nothing came from the peer before their sender's next segment or the
     capture's end: what the ladder writes NO_ANSWER beside. `kinds`: segment_kinds(result)."""
     connection = result.connection
+    if connection.client == connection.server:
+        return set()  # a socket connected to itself answers itself: every packet is its own
     segments = connection.segments
     if connection.folded is not None:
         # A long connection keeps its first HEAD_STEPS segments whole, later ones only if
