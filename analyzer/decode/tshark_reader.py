@@ -76,15 +76,17 @@ def _one_tunnel(outer: str, inner: str, between: list[str]) -> str:
     return between[0].upper()
 
 
-def _check_readable(path: str) -> str:
-    """The same one-line errors as the fast reader for a missing or non-capture file; returns the format."""
+def _check_readable(path: str) -> tuple[str, list[str], int]:
+    """The same one-line errors as the fast reader for a missing or non-capture file; the
+    format, what the file's structure is wrong in (cut off, a block of impossible length,
+    packet blocks left unread), as the fast reader says it, and the frames it holds. Read here, not told by
+    pyshark: whether it notices that tshark stopped early depends on when asyncio collects
+    tshark's exit status (a cut-off file went unsaid in one CI run)."""
     capture = CaptureFile(path)
-    frames = capture.frames()
-    try:
-        next(frames, None)
-    finally:
-        frames.close()
-    return capture.format
+    with capture:
+        while capture.next_frame():
+            pass
+    return capture.format, capture.warnings + capture.skipped_warnings(), capture.frames_read
 
 
 def _payload_cut(packet: Any, tcp: Any) -> bool:
@@ -298,7 +300,7 @@ def read_packets_tshark(
 ) -> Iterator[Segment | Datagram | Unreachable]:
     """Like decode.read_packets, through Wireshark's dissectors."""
     stats = stats if stats is not None else DecodeStats()
-    stats.format = _check_readable(path)
+    stats.format, structure, readable = _check_readable(path)
     if shutil.which("tshark") is None:
         raise UserError("tshark is not installed: run 'make setup' (as root) to install it")
     import pyshark  # imported here: the default decoder must not need it
@@ -312,6 +314,7 @@ def read_packets_tshark(
     asyncio.set_child_watcher(watcher)
     capture = pyshark.FileCapture(path, keep_packets=False, eventloop=loop, decode_as=_DECODE_AS)
     untimed = 0
+    said: str | None = None  # why tshark stopped early, if it said
     waiting: set[tuple[str, str, str]] = set()  # fragmented datagrams not put together yet
     try:
         for packet in capture:
@@ -358,11 +361,20 @@ def read_packets_tshark(
                 stats.tcp_segments += 1
             yield record
     except (pyshark.capture.capture.TSharkCrashException, EOFError) as error:
-        # tshark stops at a cut-off record too: what came before stands.
-        stats.warnings.append(
-            f"tshark stopped early ({_said(error)}); the {stats.frames} packets before were read"
-        )
+        # tshark stops at a cut-off record too: what came before stands. What is wrong with
+        # the file is said once, as the fast reader says it, where it could tell.
+        if not structure or stats.frames < readable:  # it stopped before what the file holds
+            said = _said(error)
+            stats.warnings.append(
+                f"tshark stopped early ({said}); the {stats.frames} packets before were read"
+            )
     finally:
+        if said is None and stats.frames < readable:
+            # pyshark did not see tshark's exit status in time: the count says it all the same.
+            stats.warnings.append(
+                f"tshark stopped early: it read {stats.frames} of the {readable} packets the file holds"
+            )
+        stats.warnings[:0] = structure
         stats.warnings.extend(stats.undecodable_warnings())
         if untimed:
             stats.warnings.append(untimed_warning(untimed))
