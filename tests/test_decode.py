@@ -711,3 +711,11 @@ def test_pcapng_custom_blocks_take_frame_numbers_as_wireshark_gives_them(tmp_pat
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert listed.stdout.split() == ["1", "4"]
+
+
+def test_a_step_back_below_a_microsecond_is_said_in_nanoseconds() -> None:
+    """Two interfaces of a pcapng stamped in nanoseconds, 400 ns apart: not "by up to 0 µs"."""
+    stats = DecodeStats()
+    stats.went_back(2, 4e-7)
+    warning = stats.backwards_warning()
+    assert warning is not None and "by up to 400 ns" in warning

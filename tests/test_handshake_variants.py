@@ -290,11 +290,11 @@ def test_a_probe_of_impossible_flags_is_no_opening_syn() -> None:
     )
 
 
-def _fast_open(tmp_path, data: bytes, acknowledged: bool, cookie: bytes) -> dict:
-    """A SYN with the Fast Open option (kind 34) and `data`; the SYN/ACK acknowledges the data
-    or the SYN alone."""
+def _fast_open(tmp_path, data: bytes, acknowledged: bool, cookie: bytes | None) -> dict:
+    """A SYN with the Fast Open option (kind 34; None: without it) and `data`; the SYN/ACK
+    acknowledges the data or the SYN alone."""
     c, s = "10.0.0.1", "10.0.0.2"
-    tfo = [(34, cookie)]
+    tfo = [(34, cookie)] if cookie is not None else []
     ack = 1001 + (len(data) if acknowledged else 0)
     packets = [
         tcp_packet(4, c, 40000, s, 80, "S", 1000, payload=data, options=tfo),
@@ -465,3 +465,12 @@ def test_a_socket_connected_to_itself_is_one_end_through_a_simultaneous_open_and
     ]  # fmt: skip
     assert result.close.shape == "simultaneous" and "with one socket" in result.close.explain()
     assert not any("never taken in" in n or "sent nothing" in n for n in result.notes), result.notes
+
+
+def test_data_in_a_syn_without_the_fast_open_option_says_so(tmp_path) -> None:
+    """Fast Open without a cookie (Linux's tcp_fastopen 0x4 client) sends no option; a SYN
+    made by hand neither: not said to be Fast Open as if the option were there."""
+    found = _fast_open(tmp_path, b"hello", acknowledged=False, cookie=None)
+    assert found["json"]["fast_open"]["syn_cookie_option"] is False
+    assert "the SYN carried 5 bytes without a Fast Open option" in found["text"]
+    assert "Fast Open: the SYN carried" not in found["text"]

@@ -69,11 +69,16 @@ class DecodeStats:
             return None
         return (
             f"time goes backwards at {self.backwards:,} frame{'s' if self.backwards != 1 else ''} "
-            f"(first at frame {self.first_backwards}, by up to {format_duration(self.most_backwards)}): "
+            f"(first at frame {self.first_backwards}, by up to {_step_back(self.most_backwards)}): "
             "the frames are analyzed and drawn in the file's order, as Wireshark does, with their "
             "times as recorded (a clock step, captures merged from several interfaces, or several CPUs' "
             "capture buffers: microseconds)"
         )
+
+
+def _step_back(seconds: float) -> str:
+    """A step back in time: below a microsecond it is no "0 µs" (a pcapng of nanoseconds)."""
+    return f"{seconds * 1e9:.0f} ns" if seconds < 1e-6 else format_duration(seconds)
 
 
 def untimed_warning(count: int) -> str:

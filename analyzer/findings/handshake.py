@@ -217,6 +217,10 @@ class Handshake:
                 "; the SYN/ACK gave one" if tfo["synack_cookie"] else ""
             )
         said = f"; Fast Open: the SYN carried {data} bytes"
+        if not tfo["syn_cookie_option"]:
+            # Data in a SYN without the option: Fast Open without a cookie (Linux's
+            # tcp_fastopen 0x4 client, 0x200 server), or a SYN made by hand.
+            said = f"; the SYN carried {data} bytes without a Fast Open option (Fast Open without a cookie, or crafted)"
         if tfo["accepted"] is None:
             return said + " (no SYN/ACK seen)"
         if tfo["accepted"]:
