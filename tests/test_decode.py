@@ -719,3 +719,17 @@ def test_a_step_back_below_a_microsecond_is_said_in_nanoseconds() -> None:
     stats.went_back(2, 4e-7)
     warning = stats.backwards_warning()
     assert warning is not None and "by up to 400 ns" in warning
+
+
+def test_an_option_of_the_wrong_length_is_not_taken_as_linux_does_not() -> None:
+    """Linux's tcp_parse_options takes MSS, window scale, SACK-permitted and timestamps only
+    at their own lengths (4, 3, 2, 10); tshark says "option length should be 2" of a
+    SACK-permitted of 9, and it was taken."""
+    from analyzer.decode.ip_tcp import parse_options
+
+    assert parse_options(bytes([4, 2])).sack_permitted is True
+    assert parse_options(bytes([4, 9, 0, 0, 0, 0, 0, 0, 0])).sack_permitted is False
+    assert (
+        parse_options(bytes([3, 3, 7])).window_scale == 7
+        and parse_options(bytes([3, 4, 7, 0])).window_scale is None
+    )

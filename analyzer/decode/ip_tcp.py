@@ -382,7 +382,7 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
             mss = u16(raw, at + 2)
         elif kind == OPTION_WINDOW_SCALE and length == 3:
             wscale = raw[at + 2]
-        elif kind == OPTION_SACK_PERMITTED:
+        elif kind == OPTION_SACK_PERMITTED and length == 2:
             sack = True
         elif kind == OPTION_TIMESTAMPS and length == 10:
             timestamps = True

@@ -108,12 +108,15 @@ def _options(tcp: Any) -> TcpOptions:
     # A list the snapshot length cut is no hex string ("" or a summary): what tshark found of it.
     listed = _hex(raw) if raw else b""
     cut = int(tcp.hdr_len) > 20 and (listed is None or len(listed) < int(tcp.hdr_len) - 20)
+    # The list's own bytes read as the fast decoder reads them (an option of the wrong length
+    # is none, as Linux has it), where tshark gives them.
+    parsed = parse_options(listed) if listed else None
     return TcpOptions(
         int(mss) if mss is not None else None,
         int(shift) if shift is not None else None,
-        value("options_sack_perm") is not None,
+        parsed.sack_permitted if parsed is not None else value("options_sack_perm") is not None,
         value("options_timestamp_tsval") is not None,
-        parse_options(listed).fast_open if listed else False,
+        parsed.fast_open if parsed is not None else False,
         cut,
     )
 
