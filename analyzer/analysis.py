@@ -212,7 +212,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         # A socket connected to itself loses nothing to a path: its SYN/ACK is no SYN resent.
         lost = (
             set()
-            if connection.client == connection.server
+            if connection.to_itself
             else lost_segments(connection.segments, earlier, captured_at=captured_at(connection, vantage))
         )
         for segment in connection.segments:
@@ -307,7 +307,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
 def _silent_sides(connection: Connection) -> frozenset[Side]:
     """The ends none of whose segments are in the capture (only the other direction passed
     the capture point): what they sent shows only in the other's acknowledgments."""
-    if connection.client == connection.server:
+    if connection.to_itself:
         return frozenset()  # one socket connected to itself: it sent all
     sent = {connection.sender(s) for s in connection.segments}
     return frozenset(side for side in SIDES if side not in sent)

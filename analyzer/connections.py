@@ -249,6 +249,12 @@ class Connection:
     def sender(self, segment: Segment) -> Side:
         return "client" if self.from_client(segment) else "server"
 
+    @property
+    def to_itself(self) -> bool:
+        """One socket connected to itself (bind and connect() to its own port): its address
+        and port are both ends, client and server the same socket."""
+        return self.client == self.server
+
 
 class Folder(Protocol):
     """What takes over a connection too long to keep whole: its segments so far, then each

@@ -119,7 +119,7 @@ from enum import StrEnum
 from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
-from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN
+from analyzer.loss_inference import RTO_MIN
 from analyzer.timefmt import format_duration
 
 
@@ -343,7 +343,8 @@ class Step:
     receiver_after: State
     dropped: str | None = None  # why the receiver would not accept it
     lost: bool = False  # never reached the receiver
-    injected: bool = False  # a RST its sender's socket did not send (it went on sending after it)
+    # A RST its sender's socket did not send: the frame where that end went on sending (-1: none).
+    went_on_at: int = -1
     # Of a folded connection's kept step (long_connection.py), its place among all the
     # connection's segments and the payload bytes of those before it: what a picture says
     # of the segments let go between two kept ones. -1 where every segment is kept.
@@ -367,7 +368,7 @@ class Step:
         self.receiver_after = receiver_after
         self.dropped = dropped
         self.lost = lost
-        self.injected = False
+        self.went_on_at = -1
         self.ordinal = -1
         self.bytes_before = -1
 
@@ -425,10 +426,9 @@ class ConnectionMachine:
         self.steps: list[Step] = []
         # What the machine found that no one step says (an injected RST).
         self.notes: list[str] = []
-        # Within how long a segment and the peer's may have crossed in flight: the longest
-        # round trip the capture has timed (a segment to the peer's acknowledgment of it,
-        # delayed ACKs and queues included), CROSSING_FLOOR at least.
-        self.crossing = CROSSING_FLOOR
+        # The longest round trip the capture has timed (a segment to the peer's acknowledgment
+        # of it, delayed ACKs and queues included): how long data may be in flight.
+        self.longest_round_trip = 0.0
         # The latest RST's step: what an end a RST closed and that sends again looks up.
         self._reset_step: Step | None = None
         # Which end sent a segment, told by its source without building a key for `ends`
@@ -516,7 +516,7 @@ class ConnectionMachine:
         else:
             step.dropped = self._receive(receiver, segment, expected)
         if flags & ACK and receiver.unacked_since >= 0 and seq_diff(segment.ack, receiver.unacked_end) >= 0:
-            self.crossing = max(self.crossing, segment.time - receiver.unacked_since)
+            self.longest_round_trip = max(self.longest_round_trip, segment.time - receiver.unacked_since)
             receiver.unacked_since = -1.0
         if flags & RST:
             self._reset_step = step
@@ -546,12 +546,12 @@ class ConnectionMachine:
         if rst.sport == segment.sport and rst.src == segment.src:
             sender.retract()
             step.sender_after = sender.state
-            step.injected = True
+            step.went_on_at = segment.frame
             self.notes.append(
                 f"the RST of frame {rst.frame} did not come from its sender's socket: that end went on "
                 f"sending (frame {segment.frame}, {after} later); injected on the path, or another host's"
             )
-        elif segment.time - rst.time > max(self.crossing, RST_CROSSING_FLOOR):
+        elif segment.time - rst.time > max(self.longest_round_trip, RST_CROSSING_FLOOR):
             self._not_taken(
                 sender,
                 f"it went on sending (frame {segment.frame}, {after} after it), which a reset end cannot: it never took it in",

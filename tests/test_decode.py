@@ -334,6 +334,21 @@ def _pcapng_block(block_type: int, body: bytes) -> bytes:
     return struct.pack("<II", block_type, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
 
 
+def _syn_frame() -> bytes:
+    """An Ethernet frame of an IPv4 SYN, 10.0.0.1:40000 -> 10.0.0.2:80: 54 bytes."""
+    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    return b"\x02" * 12 + b"\x08\x00" + ip + tcp
+
+
+def _section_and_interface() -> list[bytes]:
+    """A little-endian section header, then one Ethernet interface (microseconds)."""
+    return [
+        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)),
+    ]
+
+
 def _enhanced_packet(interface: int, ticks: int, frame: bytes, caplen: int | None = None) -> bytes:
     fields = struct.pack(
         "<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, caplen or len(frame), len(frame)
@@ -346,12 +361,9 @@ def test_pcapng_packets_that_name_no_interface_or_overrun_their_block_are_skippe
 ) -> None:
     """Packet blocks are read in place when nothing is wrong with them; the others, read
     the careful way, are skipped with a warning, and the reading goes on after them."""
-    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
-    frame = b"\x02" * 12 + b"\x08\x00" + ip + tcp  # 54 bytes: the block pads it by 2
+    frame = _syn_frame()  # 54 bytes: the block pads it by 2
     blocks = [
-        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
-        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)),
+        *_section_and_interface(),
         _enhanced_packet(0, 1_000_000, frame),
         _enhanced_packet(1, 2_000_000, frame),  # interface 1 was never described
         _enhanced_packet(0, 3_000_000, frame, caplen=len(frame) + 2),  # into the padding
@@ -565,13 +577,10 @@ def test_tshark_reads_fragments_as_we_do(tmp_path) -> None:
 def test_packets_in_simple_packet_blocks_say_they_carry_no_time(tmp_path) -> None:
     """A Simple Packet Block has no timestamp: each takes the time of the packet before it,
     and a warning says so, rather than an RTT of 0 µs passing for a measurement."""
-    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
-    frame = b"\x02" * 12 + b"\x08\x00" + ip + tcp
+    frame = _syn_frame()
     simple = struct.pack("<I", len(frame)) + frame + b"\0" * (-len(frame) % 4)
     blocks = [
-        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
-        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)),
+        *_section_and_interface(),
         _enhanced_packet(0, 1_000_000, frame),
         _pcapng_block(3, simple),
         _pcapng_block(3, simple),
@@ -687,14 +696,11 @@ def test_a_routing_header_s_final_destination_is_the_connection_s(tmp_path, rout
 
 def test_pcapng_custom_blocks_take_frame_numbers_as_wireshark_gives_them(tmp_path) -> None:
     """Wireshark 4 shows each Custom Block as a frame of its own: the packets after one are
-    numbered one more (tshark 4.0 here: the RST after two Custom Blocks is its frame 5)."""
-    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
-    frame = b"\x02" * 12 + b"\x08\x00" + ip + tcp
+    numbered one more (tshark 4.0 here: the SYN after two Custom Blocks is its frame 4)."""
+    frame = _syn_frame()
     custom = struct.pack("<I", 32473) + b"note"  # a Private Enterprise Number, then its data
     blocks = [
-        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
-        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)),
+        *_section_and_interface(),
         _enhanced_packet(0, 1_000_000, frame),
         _pcapng_block(0x00000BAD, custom),
         _pcapng_block(0x40000BAD, custom),

@@ -115,6 +115,16 @@ def _conversation(times: list[float], tcp_fields: list[dict], ip_ids: list[int])
     return packets
 
 
+def _handshake_fields() -> tuple[dict, dict, dict]:
+    """The TCP fields of a SYN, its SYN/ACK and the ACK, for _conversation (copy each: it
+    takes "forward" out)."""
+    return (
+        {"flags": "S", "seq": 100},
+        {"flags": "SA", "seq": 500, "ack": 101, "forward": False},
+        {"flags": "A", "seq": 101, "ack": 501},
+    )
+
+
 def _copy_frames(path: Path) -> list[list[int]]:
     [result] = analyze_file(str(path)).connections
     return [[copy.frame, original] for copy, original in result.connection.copies]
@@ -143,9 +153,7 @@ def test_copies_with_the_other_ends_answer_between_them_are_copies(tmp_path) -> 
     end's answer (50 µs) between the two copies of what it answers. The IPv4 identification,
     which counts on with every packet an end sends, says they are the same packet; without
     one (0) the same bytes after the other end spoke may be a second answer, and are not."""
-    syn = {"flags": "S", "seq": 100}
-    synack = {"flags": "SA", "seq": 500, "ack": 101, "forward": False}
-    ack = {"flags": "A", "seq": 101, "ack": 501}
+    syn, synack, ack = _handshake_fields()
     packets = _conversation(
         [0.0, 0.0001, 0.01, 0.01005, 0.0101, 0.01015],
         [dict(syn), dict(syn), dict(synack), dict(ack), dict(synack), dict(ack)],
@@ -165,9 +173,7 @@ def test_copies_with_the_other_ends_answer_between_them_are_copies(tmp_path) -> 
 def test_a_pure_ack_without_ip_id_is_a_copy_only_at_the_same_instant(tmp_path) -> None:
     """Duplicate ACKs with IP ID 0 are the same bytes each time: 1 µs apart they are three
     ACKs; stamped at the very same microsecond (zeek_ssh-dups), the capture saw one twice."""
-    syn = {"flags": "S", "seq": 100}
-    synack = {"flags": "SA", "seq": 500, "ack": 101, "forward": False}
-    ack = {"flags": "A", "seq": 101, "ack": 501}
+    syn, synack, ack = _handshake_fields()
     packets = _conversation(
         [0.0, 0.0001, 0.0002, 0.0002, 0.000201, 0.000202],
         [dict(syn), dict(synack), dict(ack), dict(ack), dict(ack), dict(ack)],

@@ -128,17 +128,17 @@ def _hex(text: str) -> bytes | None:
         return None
 
 
-def _record(packet: Any, when: float) -> Segment | Datagram | Unreachable | None:
+def _record(
+    packet: Any, when: float, layout: tuple[list[str], int, Any]
+) -> Segment | Datagram | Unreachable | None:
     """What the fast reader makes of the same frame (decode/reader.py): the innermost TCP
-    segment, else an ICMP destination unreachable, else the innermost UDP datagram."""
+    segment, else an ICMP destination unreachable, else the innermost UDP datagram.
+    `layout`: _layout(packet)."""
     layers = packet.layers
-    names = [layer.layer_name for layer in layers]
+    names, quoting, ip = layout
     frame = int(packet.frame_info.number)
-    quoting = next((i for i, name in enumerate(names) if name in _QUOTING_LAYERS), len(names))
-    ip_at = [i for i, name in enumerate(names[:quoting]) if name in _IP_LAYERS]
-    if not ip_at:
+    if ip is None:
         return None
-    ip = layers[ip_at[-1]]
     family = 6 if ip.layer_name == "ipv6" else 4
     # str(): pyshark's field values are its own objects, which no encoder writes.
     src, dst = str(ip.src), str(ip.dst)
@@ -198,11 +198,13 @@ def _final_destination(ipv6: Any) -> str | None:
     return None
 
 
-def _innermost_ip(packet: Any) -> Any:
+def _layout(packet: Any) -> tuple[list[str], int, Any]:
+    """A packet's layer names, where the headers an ICMP error quotes begin (their count if
+    none), and its innermost IP layer before them (None)."""
     names = [layer.layer_name for layer in packet.layers]
     quoting = next((i for i, name in enumerate(names) if name in _QUOTING_LAYERS), len(names))
     at = [i for i, name in enumerate(names[:quoting]) if name in _IP_LAYERS]
-    return packet.layers[at[-1]] if at else None
+    return names, quoting, packet.layers[at[-1]] if at else None
 
 
 def _fragment_key(ip: Any) -> tuple[str, str, str] | None:
@@ -216,10 +218,9 @@ def _fragment_key(ip: Any) -> tuple[str, str, str] | None:
     return (str(ip.src), str(ip.dst), str(ip.id)) if more or offset else None
 
 
-def _unread(packet: Any, ip: Any) -> str | None:
+def _unread(packet: Any, names: list[str], ip: Any) -> str | None:
     """Why a frame that may hold TCP gave no record, as the fast reader says it; None for one
-    that holds none (ARP, a UDP protocol's frame without UDP...)."""
-    names = [layer.layer_name for layer in packet.layers]
+    that holds none (ARP, a UDP protocol's frame without UDP...). `names`, `ip`: _layout's."""
     if ip is None:
         if "wlan" in names and str(packet["wlan"].get_field_value("fc_protected") or "0") in ("1", "True"):
             return "802.11 protected (encrypted) data frames"
@@ -337,8 +338,9 @@ def read_packets_tshark(
                 stats.end_time = when
             elif when < stats.end_time:
                 stats.went_back(stats.frames, stats.end_time - when)
+            layout = _layout(packet)
             try:
-                record = _record(packet, when)
+                record = _record(packet, when, layout)
             except (AttributeError, ValueError, TypeError, KeyError):
                 # A field the record needs is not there: tshark marked the header malformed
                 # (a data offset below 5, or past the packet) or the snapshot length cut it.
@@ -346,7 +348,7 @@ def read_packets_tshark(
                     "tshark dissected no complete TCP header (malformed, or cut by the snapshot length)"
                 )
                 continue
-            ip = _innermost_ip(packet)
+            ip = layout[2]
             fragment = _fragment_key(ip) if ip is not None else None
             if fragment is not None:
                 # A datagram's fragments come before the frame that puts it together.
@@ -356,7 +358,7 @@ def read_packets_tshark(
                     waiting.add(fragment)
                     continue
             if record is None:
-                reason = _unread(packet, ip)
+                reason = _unread(packet, layout[0], ip)
                 if reason is not None:
                     stats.skip(reason)
                 continue

@@ -162,7 +162,7 @@ def find_close(
         if final[side] == State.TIME_WAIT and fins.get(peer_of(side)) not in unacknowledged
     ]
     close.time_wait = "both" if len(holders) == 2 else (holders[0] if holders else None)
-    if connection.client == connection.server and fins and close.reset is None:
+    if connection.to_itself and fins and close.reset is None:
         # One socket connected to itself: its FIN comes back to it (FIN_WAIT_1 -> CLOSING),
         # a simultaneous close with one socket; no end closed first.
         close.shape, close.first_fin, close.self_connected = "simultaneous", None, True

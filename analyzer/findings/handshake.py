@@ -265,7 +265,7 @@ class Handshake:
 
 def find_handshake(connection: Connection) -> Handshake:
     result = Handshake()
-    if connection.client == connection.server:
+    if connection.to_itself:
         return _self_connected(connection, result)
     client_syns: list[Segment] = []
     server_syns: list[Segment] = []

@@ -102,8 +102,8 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             continue
         sender = connection.sender(segment)
         peer = peer_of(sender)
-        if step.injected:
-            cause, explanation, evidence = _injected(steps, index, sender, connection.sender)
+        if step.went_on_at >= 0:
+            cause, explanation, evidence = _injected(sender, step.went_on_at)
         else:
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if step.dropped and cause != "impossible_flags":
@@ -180,25 +180,13 @@ def _unanswered_keep_alives(
     return probes[::-1]
 
 
-def _injected(
-    steps: list[Step], index: int, sender: Side, side: Callable[[Segment], Side]
-) -> tuple[ResetCause, str, list[int]]:
-    """A RST whose sender went on sending after it (Step.injected)."""
-    went_on = next(
-        (
-            steps[later].segment
-            for later in range(index + 1, len(steps))
-            if side(steps[later].segment) == sender and not steps[later].segment.flags & RST
-        ),
-        None,
-    )
+def _injected(sender: Side, went_on_at: int) -> tuple[ResetCause, str, list[int]]:
+    """A RST its sender's socket did not send: that end went on sending (Step.went_on_at)."""
     return (
         "injected",
-        f"not the {sender}'s own: the {sender} went on sending after it"
-        + (f" (frame {went_on.frame})" if went_on is not None else "")
-        + ", which an end that sent a RST cannot; made on the path in its name (a middlebox, an attacker) "
-        "or by another host",
-        [went_on.frame] if went_on is not None else [],
+        f"not the {sender}'s own: the {sender} went on sending after it (frame {went_on_at}), which an end "
+        "that sent a RST cannot; made on the path in its name (a middlebox, an attacker) or by another host",
+        [went_on_at],
     )
 
 

@@ -159,7 +159,7 @@ def unanswered_probes(result: ConnectionAnalysis, kinds: dict[int, str]) -> set[
     probe) after which nothing came from the peer before their sender's next segment or the
     capture's end: what the ladder writes NO_ANSWER beside. `kinds`: segment_kinds(result)."""
     connection = result.connection
-    if connection.client == connection.server:
+    if connection.to_itself:
         return set()  # a socket connected to itself answers itself: every packet is its own
     segments = connection.segments
     if connection.folded is not None:
