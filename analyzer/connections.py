@@ -79,8 +79,8 @@ from typing import Final, Literal, NamedTuple, Protocol
 
 from analyzer.decode.reader import DecodeStats
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
-from analyzer.flow_key import FlowKey, flow_key
-from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, can_pack
+from analyzer.flow_key import FlowKey, attempt_key, flow_key, flow_key_of
+from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, HeldAttempts, can_pack
 from analyzer.packed_segments import PackedSegments, pack_segments
 
 Endpoint = tuple[str, int]
@@ -463,11 +463,14 @@ class ConnectionTracker:
         self._pack = pack_attempts and long_connection > MAX_PACKED_RECORDS + 1
         self._pack_over_from = pack_over_from
         self._current: dict[FlowKey, _Open] = {}
-        # Attempts held packed (held_attempt.py), by the same keys; a key is in one or the
-        # other, and both together hold the connections in the order of their ids.
-        self._attempts: dict[FlowKey, HeldAttempt] = {}
+        # Attempts held packed (held_attempt.py), by their 4-tuple as one text (attempt_key:
+        # 80 bytes where the key with its own address text is 150); a 4-tuple is in one or
+        # the other, and both together hold the connections in the order of their ids.
+        self._attempts = HeldAttempts()
         # Over, in the order they became so: connections, and packed attempts a RST ended.
-        self._ended: deque[tuple[tuple, _Open | HeldAttempt]] = deque()
+        # Each holds its 4-tuple's key: the queue holds the item alone (a scan's attempts
+        # ended by RST wait here by the hundred thousand; a pair with its key is 72 bytes).
+        self._ended: deque[_Open | HeldAttempt] = deque()
         # Timers by the whole second they may fire in (a wheel: a flood's attempts cost one
         # list slot each, not a heap entry), and those seconds in a heap. Looked at lazily:
         # a connection that has had segments since is put back by its new time.
@@ -501,7 +504,11 @@ class ConnectionTracker:
             if latest is not None and latest > self._clock:
                 self._clock = latest
         if open_ is None:
-            attempt = self._attempts.get(key) if self._attempts else None
+            attempt = None
+            held_as = ""
+            if len(self._attempts):
+                held_as = attempt_key(segment)
+                attempt = self._attempts.get(held_as)
             if attempt is not None:
                 if self._stays_packed(attempt, segment):
                     attempt.add_answer(segment)
@@ -510,12 +517,13 @@ class ConnectionTracker:
                 reset_from_b = self._ends_packed(attempt, segment)
                 if reset_from_b is not None:
                     attempt.add_reset(segment, reset_from_b)
-                    self._ended.append((key, attempt))
+                    self._ended.append(attempt)
                     self._count_for_sweep(done)
                     return
                 open_ = self._unpack(key, attempt)
             elif self._pack and flags & (SYN | ACK | RST | FIN) == SYN and can_pack(segment):
-                self._attempts[key] = attempt = HeldAttempt(key, self._count, segment)
+                attempt = HeldAttempt(held_as or attempt_key(segment), self._count, segment)
+                self._attempts.add(attempt)
                 self._count += 1
                 self._time(attempt, time + self.timeouts.attempt)
                 self._count_for_sweep(done)
@@ -621,7 +629,7 @@ class ConnectionTracker:
         """The full bookkeeping of a packed attempt: its segments taken again, as they were
         when they came (its timer stays the attempt's: see _sweep)."""
         held = attempt.segments()
-        del self._attempts[key]
+        self._attempts.remove(attempt)
         attempt.release()
         first = held[0]
         open_ = self._current[key] = _Open(key, [], attempt.first_index)
@@ -689,7 +697,7 @@ class ConnectionTracker:
             open_.queued_at = time
             attempt = open_.attempt
             if attempt is None or not attempt.over:
-                self._ended.append((open_.key, open_))
+                self._ended.append(open_)
                 if open_.folder is None and len(self._ended) >= self._pack_over_from:
                     packed = pack_segments(open_.segments, open_.a_src, open_.a_port)
                     if packed is not None:
@@ -763,21 +771,22 @@ class ConnectionTracker:
             item, expired = given_up.popleft()
             done.append(self._connection_of(item, expired))
         while self._ended:
-            key, item = self._ended[0]
+            item = self._ended[0]
             if isinstance(item, HeldAttempt):
-                if self._attempts.get(key) is item:
+                if self._attempts.get(item.key) is item:
                     if now - item.last_time > CLOSE_DELAY:
                         self._ended.popleft()
-                        self._hand_over_attempt(key, item, done, None)
+                        self._hand_over_attempt(item, done, None)
                         continue
                     break  # nothing came since it was queued: it waits its turn
-                found = self._current.get(key)  # unpacked since, maybe: in its place
+                found = self._current.get(flow_key_of(item.key))  # unpacked since, maybe: in its place
                 if found is None or found.attempt is not item:
                     self._ended.popleft()
                     continue
                 open_ = found
             else:
                 open_ = item
+            key = open_.key
             if self._current.get(key) is not open_:
                 self._ended.popleft()  # already handed over (replaced by a new SYN)
                 continue
@@ -790,33 +799,33 @@ class ConnectionTracker:
                 # one that trickles on never holds back the quiet ones behind it.
                 self._ended.popleft()
                 open_.queued_at = last
-                self._ended.append((key, open_))
+                self._ended.append(open_)
             else:
                 break  # the oldest in the queue is not quiet yet, nor are those behind it
         seconds, clock = self._seconds, self._clock
         while seconds and seconds[0] + 1 <= clock:  # every timer of that second is due
             for due in self._timers.pop(heapq.heappop(seconds)):
-                key = due.key
                 if isinstance(due, HeldAttempt):
-                    if self._attempts.get(key) is due:
+                    if self._attempts.get(due.key) is due:
                         if due.over:
                             continue  # the queue of the over has it
                         when = self._gives_up(due)
                         if clock > when:
-                            del self._attempts[key]
+                            self._attempts.remove(due)
                             self._give_up(due, "attempt", done, limit)
                         else:
                             self._time(due, when)
                         continue
                     # Unpacked since, maybe: its timer is the connection's.
-                    found = self._current.get(key)
+                    found = self._current.get(flow_key_of(due.key))
                     if found is None or found.attempt is not due:
                         continue
                     open_ = found
                 else:
                     open_ = due
-                    if self._current.get(key) is not open_:
+                    if self._current.get(open_.key) is not open_:
                         continue  # handed over already
+                key = open_.key
                 if open_.over:
                     continue  # the queue of the over has it
                 kind, when = open_.expiry(self.timeouts)
@@ -875,9 +884,9 @@ class ConnectionTracker:
         return connection
 
     def _hand_over_attempt(
-        self, key: tuple, attempt: HeldAttempt, done: list[Connection], expired: Expiry | None
+        self, attempt: HeldAttempt, done: list[Connection], expired: Expiry | None
     ) -> None:
-        del self._attempts[key]
+        self._attempts.remove(attempt)
         done.append(self._attempt_connection(attempt, expired))
 
     def _attempt_connection(self, attempt: HeldAttempt, expired: Expiry | None) -> Connection:
@@ -899,15 +908,15 @@ class ConnectionTracker:
             item, expired = self._given_up.popleft()
             yield self._connection_of(item, expired)
         done: list[Connection] = []
-        held: list[_Open | HeldAttempt] = [*self._current.values(), *self._attempts.values()]
+        held: list[_Open | HeldAttempt] = [*self._current.values(), *self._attempts.all()]
         held.sort(key=_first_index)  # in the order of their ids, as if none had been packed
         for item in held:
             if isinstance(item, HeldAttempt):
                 if item.over:  # as an over connection: no mark (see below)
-                    self._hand_over_attempt(item.key, item, done, None)
+                    self._hand_over_attempt(item, done, None)
                 else:
                     when = self._gives_up(item)
-                    self._hand_over_attempt(item.key, item, done, "attempt" if end > when else None)
+                    self._hand_over_attempt(item, done, "attempt" if end > when else None)
                     done[-1].capture_end = end
             else:
                 key, open_ = item.key, item

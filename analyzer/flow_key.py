@@ -1,4 +1,5 @@
-"""The tracker's key of a connection: its 4-tuple, the same for both directions.
+"""The tracker's key of a connection: its 4-tuple, the same for both directions; and the
+same 4-tuple as one text, the key of an attempt held packed.
 
 Held for every open connection, and a flood or a scan holds hundreds of thousands: its two
 ports are shared number objects, one for each port number (made once, 2 MB), not two made
@@ -28,7 +29,28 @@ def port_object(port: int) -> object:
 
 def flow_key(segment: Segment) -> FlowKey:
     """The lower endpoint first (address, then port)."""
+    if sent_from_low(segment):
+        return (segment.src, port_object(segment.sport), segment.dst, port_object(segment.dport))
+    return (segment.dst, port_object(segment.dport), segment.src, port_object(segment.sport))
+
+
+def attempt_key(segment: Segment) -> str:
+    """The 4-tuple as one text, ordered as flow_key orders it: "low lport high hport". A
+    flood holds hundreds of thousands of attempts: this is one object of about 80 bytes
+    (an IPv4 4-tuple), where flow_key's tuple and the text of its address that is the
+    attempt's own (a flood's spoofed source) take 150."""
+    if sent_from_low(segment):
+        return f"{segment.src} {segment.sport} {segment.dst} {segment.dport}"
+    return f"{segment.dst} {segment.dport} {segment.src} {segment.sport}"
+
+
+def flow_key_of(text: str) -> FlowKey:
+    """flow_key of the segments whose attempt_key is `text`."""
+    low, low_port, high, high_port = text.split(" ")
+    return (low, port_object(int(low_port)), high, port_object(int(high_port)))
+
+
+def sent_from_low(segment: Segment) -> bool:
+    """Whether `segment` comes from the end flow_key puts first."""
     src, dst = segment.src, segment.dst
-    if src < dst or (src == dst and segment.sport <= segment.dport):
-        return (src, port_object(segment.sport), dst, port_object(segment.dport))
-    return (dst, port_object(segment.dport), src, port_object(segment.sport))
+    return src < dst or (src == dst and segment.sport <= segment.dport)

@@ -16,10 +16,10 @@ packed (the segments are rebuilt field for field: tests/test_held_attempt.py).
 from __future__ import annotations
 
 import struct
-from typing import Final, cast
+from typing import Final
 
 from analyzer.decode.segment import UNSEEN, Segment, TcpOptions
-from analyzer.flow_key import FlowKey
+from analyzer.flow_key import sent_from_low
 
 # frame, time, seq, ack, window, payload_len, ip_id, checksum, ttl, sport, dport, flags,
 # family, payload_cut, then sack_start, sack_end (UNSEEN is -1: signed).
@@ -47,10 +47,10 @@ def can_pack(segment: Segment) -> bool:
 
 class HeldAttempt:
     """The SYN (from end "a") and what came after it, packed (see the module docstring).
-    `key` is the tracker's 4-tuple key (its two addresses are the segments'), and
-    `first_index` the connection's id."""
+    `key` is its 4-tuple as one text (flow_key.attempt_key: its two addresses are the
+    segments'), and `first_index` the connection's id."""
 
-    def __init__(self, key: FlowKey, first_index: int, syn: Segment) -> None:
+    def __init__(self, key: str, first_index: int, syn: Segment) -> None:
         # The bools last, side by side: compiled, they share one word (a flood holds
         # hundreds of thousands of these).
         self.key = key
@@ -62,7 +62,7 @@ class HeldAttempt:
         self.from_b = 0  # a bit for each record, from the first: sent by end b
         self.last_time = syn.time
         self.syn_gap = 0.0  # between its last two SYN and SYN/ACK segments: the tracker's syn_gap
-        self.a_is_low = syn.src == key[0] and syn.sport == cast(int, key[1])
+        self.a_is_low = sent_from_low(syn)
         self.answered = False  # its SYN/ACK has come (the record after the SYN)
         self.short = short  # its records are _SHORT's, not _RECORD's
         # Ended by a RST: the tracker hands it over once it has been quiet for CLOSE_DELAY
@@ -89,10 +89,7 @@ class HeldAttempt:
     def sent_by_a(self, segment: Segment) -> bool:
         """Whether `segment`, of this attempt's 4-tuple, comes from end a, the SYN's sender,
         as the tracker's full bookkeeping tells its ends apart (_Open's a_src and a_port)."""
-        key = self.key
-        if self.a_is_low:
-            return segment.sport == cast(int, key[1]) and segment.src == key[0]
-        return segment.sport == cast(int, key[3]) and segment.src == key[2]
+        return sent_from_low(segment) == self.a_is_low
 
     def _append(self, segment: Segment) -> None:
         if self.short and not fits_short(segment):
@@ -120,8 +117,7 @@ class HeldAttempt:
 
     def segments(self) -> list[Segment]:
         """The held segments, rebuilt."""
-        key = self.key
-        low, high = key[0], key[2]
+        low, _low_port, high, _high_port = self.key.split(" ")
         a, b = (low, high) if self.a_is_low else (high, low)
         data, size = self.data, self.record_size
         unpack = unpack_short if self.short else unpack_record
@@ -138,6 +134,39 @@ class HeldAttempt:
         """Let the record go: the tracker's timer wheel may name this attempt a while yet."""
         self.data = b""
         self.options_a = self.options_b = None
+
+
+# Dictionaries the table of attempts is split into (a power of two).
+_SHARDS: Final = 64
+
+
+class HeldAttempts:
+    """The attempts held packed, by key, in _SHARDS dictionaries. A flood holds a quarter
+    of a million at once in a dictionary of 21 MB, and as keys come and go it is made anew
+    every few hundred thousand: for that moment old and new are both there, the peak of the
+    flood's whole run. Split, each remake takes a 64th of that."""
+
+    def __init__(self) -> None:
+        self._shards: list[dict[str, HeldAttempt]] = [{} for _ in range(_SHARDS)]
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def get(self, key: str) -> HeldAttempt | None:
+        return self._shards[hash(key) & (_SHARDS - 1)].get(key)
+
+    def add(self, attempt: HeldAttempt) -> None:
+        """Hold `attempt` (its key held by none)."""
+        self._shards[hash(attempt.key) & (_SHARDS - 1)][attempt.key] = attempt
+        self._count += 1
+
+    def remove(self, attempt: HeldAttempt) -> None:
+        del self._shards[hash(attempt.key) & (_SHARDS - 1)][attempt.key]
+        self._count -= 1
+
+    def all(self) -> list[HeldAttempt]:
+        return [attempt for shard in self._shards for attempt in shard.values()]
 
 
 def pack_record(segment: Segment) -> bytes:

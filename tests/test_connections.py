@@ -283,7 +283,7 @@ def test_a_timer_left_behind_holds_no_segments(monkeypatch) -> None:
         for segment in on_port(conversation(*CLOSED), 3000 + n, later=n * 0.05, frames=10 * n):
             tracker.add(segment)
     waiting = [entry for due in tracker._timers.values() for entry in due]
-    held = {id(entry) for entry in [*tracker._current.values(), *tracker._attempts.values()]}
+    held = {id(entry) for entry in [*tracker._current.values(), *tracker._attempts.all()]}
     handed = [entry for entry in waiting if id(entry) not in held]
     # An attempt held packed (held_attempt.py) lets its record go as a connection lets its segments go.
     assert handed and all(

@@ -8,6 +8,7 @@ import pytest
 
 from analyzer.connections import ConnectionTracker, Timeouts
 from analyzer.decode.segment import ACK, FIN, PSH, RST, SYN, UNSEEN, Segment, TcpOptions
+from analyzer.flow_key import attempt_key, flow_key, flow_key_of
 from analyzer.held_attempt import RECORD_SIZE, SHORT_SIZE, HeldAttempt
 
 ENDS = [("10.0.0.1", 40000), ("10.0.0.1", 40001), ("192.0.2.9", 443), ("2001:db8::1", 40000)]
@@ -21,7 +22,6 @@ def _segment(
 
 
 def test_a_syn_and_its_syn_ack_come_back_field_for_field() -> None:
-    key = ("10.0.0.1", 40000, "10.0.0.2", 80)
     options = TcpOptions(1460, 7, True, True, False)
     syn = _segment(
         1, 1700000000.123456, ENDS[0], SERVER, SYN, 4294967295, 0, ip_id=7, checksum=0xBEEF, ttl=64
@@ -31,13 +31,19 @@ def test_a_syn_and_its_syn_ack_come_back_field_for_field() -> None:
         2, 1700000000.1235, SERVER, ENDS[0], SYN | ACK | 0x40, 5, 0, ttl=UNSEEN, sack_start=9, sack_end=UNSEEN
     )
     synack.payload_cut = True
-    attempt = HeldAttempt(key, 41, syn)
+    attempt = HeldAttempt(attempt_key(syn), 41, syn)
+    assert attempt.key == "10.0.0.1 40000 10.0.0.2 80"
     attempt.add_answer(synack)
     assert attempt.segments() == [syn, synack]
     assert attempt.segments()[0].options is options  # shared, as the decoder shares them
-    # Held from the higher end of its key too.
-    reverse = HeldAttempt(("10.0.0.2", 80, "10.0.0.1", 40000), 0, syn)
-    assert reverse.segments() == [syn]
+    assert attempt.sent_by_a(syn) and not attempt.sent_by_a(synack)
+    # Sent by the higher end of its key too (the server's SYN in a simultaneous open).
+    high = _segment(3, 1700000000.2, SERVER, ENDS[0], SYN, 77, 0)
+    reverse = HeldAttempt(attempt_key(high), 0, high)
+    assert reverse.key == attempt.key
+    reverse.add_answer(_segment(4, 1700000000.3, ENDS[0], SERVER, SYN | ACK, 9, 78))
+    assert [s.frame for s in reverse.segments() if reverse.sent_by_a(s)] == [3]
+    assert reverse.segments()[0] == high
     attempt.release()
     assert not attempt.data
 
@@ -46,12 +52,11 @@ def test_records_are_short_while_every_field_fits_and_all_long_once_one_does_not
     """A SYN, its SYN/ACK and a RST as a decoder makes them fit 46 bytes each; a segment with
     a field past the short form's (a scaled window, as another decoder may give) turns the
     attempt's records into the long form, and every field still comes back."""
-    key = ("10.0.0.1", 40000, "10.0.0.2", 80)
     syn = _segment(
         1, 1700000000.5, ENDS[0], SERVER, SYN, 4294967295, 0, ip_id=UNSEEN, checksum=0xFFFF, ttl=UNSEEN
     )
     synack = _segment(2, 1700000000.6, SERVER, ENDS[0], SYN | ACK, 0, 0xFFFFFFFF, ttl=255, ip_id=65535)
-    attempt = HeldAttempt(key, 0, syn)
+    attempt = HeldAttempt(attempt_key(syn), 0, syn)
     attempt.add_answer(synack)
     assert len(attempt.data) == 2 * SHORT_SIZE < 2 * RECORD_SIZE
     assert attempt.segments() == [syn, synack]
@@ -62,6 +67,25 @@ def test_records_are_short_while_every_field_fits_and_all_long_once_one_does_not
     assert attempt.segments() == [syn, synack, again]
     assert attempt.records == 3 and attempt.answered_near(1700000001.6, 0.001)
     assert not attempt.answered_near(1700000000.5, 0.001)  # the SYN's time is not an answer's
+
+
+@pytest.mark.parametrize(
+    "src, dst",
+    [
+        (("10.0.0.1", 40000), ("10.0.0.2", 80)),
+        (("10.0.0.2", 80), ("10.0.0.1", 40000)),
+        (("2001:db8::1", 443), ("2001:db8::1:0:0:2", 443)),
+        (("127.0.0.1", 5000), ("127.0.0.1", 5000)),  # a socket connected to itself
+        (("127.0.0.1", 5001), ("127.0.0.1", 5000)),
+    ],
+)
+def test_an_attempts_key_is_its_flow_key_as_one_text_both_ways(src: tuple, dst: tuple) -> None:
+    there = _segment(1, 1.0, src, dst, SYN, 1, 0)
+    back = _segment(2, 1.1, dst, src, SYN | ACK, 5, 2)
+    assert attempt_key(there) == attempt_key(back)
+    assert flow_key_of(attempt_key(there)) == flow_key(there) == flow_key(back)
+    # The port objects are the shared ones, as flow_key makes them.
+    assert flow_key_of(attempt_key(there))[1] is flow_key(there)[1]
 
 
 def _random_capture(rng: random.Random, count: int) -> list[Segment]:
@@ -208,7 +232,7 @@ def test_attempts_between_two_ports_of_one_address_packed_or_not_are_the_same(se
     tracker.add(_segment(1, 100.0, client, SERVER, SYN, 7, 0))
     tracker.add(_segment(2, 100.001, SERVER, client, SYN | ACK, 900, 8))
     tracker.add(_segment(3, 100.002, client, SERVER, RST, 8, 0))
-    [attempt] = tracker._attempts.values()
+    [attempt] = tracker._attempts.all()
     assert not tracker._current and attempt.answered and attempt.over
 
 
@@ -226,7 +250,7 @@ def test_a_scan_s_refused_and_half_open_attempts_stay_packed(monkeypatch) -> Non
             tracker.add(_segment(3 * n + 2, at + 0.0002, SERVER, client, SYN | ACK, 7, n + 1))
             tracker.add(_segment(3 * n + 3, at + 0.0003, client, SERVER, RST, n + 1, 0))
     assert tracker.held() == 300 and not tracker._current
-    assert all(attempt.over for attempt in tracker._attempts.values())
+    assert all(attempt.over for attempt in tracker._attempts.all())
     monkeypatch.setattr(connections, "SWEEP_EVERY", 1)
     done = tracker.add(_segment(1000, 106.0, ENDS[0], SERVER, SYN, 5, 0))  # all quiet for 5 s
     assert len(done) == 300 and [c.id for c in done] == list(range(300))
@@ -241,4 +265,4 @@ def test_a_flood_s_attempts_are_held_packed() -> None:
         tracker.add(_segment(2 * n + 1, 100 + n * 0.001, client, SERVER, SYN, n, 0))
         tracker.add(_segment(2 * n + 2, 100 + n * 0.001 + 0.0002, SERVER, client, SYN | ACK, 7, n + 1))
     assert tracker.held() == 1000 and not tracker._current
-    assert all(attempt.answered for attempt in tracker._attempts.values())
+    assert all(attempt.answered for attempt in tracker._attempts.all())
