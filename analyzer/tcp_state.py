@@ -429,8 +429,11 @@ class ConnectionMachine:
         # The longest round trip the capture has timed (a segment to the peer's acknowledgment
         # of it, delayed ACKs and queues included): how long data may be in flight.
         self.longest_round_trip = 0.0
-        # The latest RST's step: what an end a RST closed and that sends again looks up.
+        # The latest RST's step that moved an end: what an end a RST closed and that sends
+        # again looks up; and the RSTs since that moved no one (its sender's again: an
+        # injector sends a few, each at another number).
         self._reset_step: Step | None = None
+        self._resets_after: list[Step] = []
         # Which end sent a segment, told by its source without building a key for `ends`
         # (a connection to itself has one end: both are it).
         self._first_src, self._first_port = first.src, first.sport
@@ -519,7 +522,11 @@ class ConnectionMachine:
             self.longest_round_trip = max(self.longest_round_trip, segment.time - receiver.unacked_since)
             receiver.unacked_since = -1.0
         if flags & RST:
-            self._reset_step = step
+            if sender.frames[-1] == segment.frame or receiver.frames[-1] == segment.frame:
+                self._reset_step = step
+                self._resets_after = []
+            elif self._reset_step is not None:
+                self._resets_after.append(step)
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
         return step
@@ -547,9 +554,24 @@ class ConnectionMachine:
             sender.retract()
             step.sender_after = sender.state
             step.went_on_at = segment.frame
+            # The same end's RSTs since, sent "in CLOSED": not its socket's either.
+            more = [
+                later for later in self._resets_after
+                if later.segment.sport == segment.sport and later.segment.src == segment.src
+            ]  # fmt: skip
+            for later in more:
+                later.sender_before = later.sender_after = sender.state
+                later.went_on_at = segment.frame
+            if more:
+                frames = ", ".join(str(later.segment.frame) for later in [step, *more])
+                which = f"the RSTs of frames {frames} did not come from their sender's socket"
+                after += f" after frame {rst.frame}"
+            else:
+                which = f"the RST of frame {rst.frame} did not come from its sender's socket"
+                after += " later"
             self.notes.append(
-                f"the RST of frame {rst.frame} did not come from its sender's socket: that end went on "
-                f"sending (frame {segment.frame}, {after} later); injected on the path, or another host's"
+                f"{which}: that end went on sending (frame {segment.frame}, {after}); injected on the path, "
+                "or another host's"
             )
         elif segment.time - rst.time > max(self.longest_round_trip, RST_CROSSING_FLOOR):
             self._not_taken(

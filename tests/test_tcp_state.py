@@ -207,6 +207,25 @@ def test_a_rst_whose_sender_goes_on_sending_was_not_its_own() -> None:
     assert _states(result, "server")[-1] == "CLOSED" and result.state_frames["server"][-1] == 6
 
 
+def test_an_injectors_several_rsts_are_all_not_their_senders_own() -> None:
+    """An injector sends a few RSTs in the client's name at other numbers (each past what
+    the client sent: challenged, not taken); the client goes on sending and closes: none was
+    its socket's, the second no more than the first, and the client never was CLOSED."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 5), ("s", "A", 501, 106),
+        ("c", "R", 1106, 0), ("c", "R", 2106, 0), ("c", "R", 3106, 0), ("s", "A", 501, 106),
+        (0.01, "c", "PA", 106, 501, 4), ("s", "A", 501, 110),
+        ("c", "FA", 110, 501), ("s", "FA", 501, 111), ("c", "A", 111, 502),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert [(r.cause, r.state) for r in result.resets] == [("injected", "ESTABLISHED")] * 3
+    assert [r.evidence for r in result.resets] == [[10, 6], [10, 7], [10, 8]]
+    assert any("RSTs of frames 6, 7, 8 did not come from their sender's socket" in n for n in result.notes)
+    assert "CLOSED" not in _states(result, "client")[1:-1]
+    assert _states(result, "client")[-1] == "TIME_WAIT"
+    assert result.close.reset is None and result.close.first_fin == "client"
+
+
 def test_a_rst_without_ack_at_the_peers_acknowledgment_is_an_answer_for_no_connection() -> None:
     """The client gave up on its data (a retransmission timeout: no packet), then the
     server's data finds no socket: RST without ACK at that segment's acknowledgment number."""
