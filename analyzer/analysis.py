@@ -208,6 +208,8 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
             (s for s in connection.segments if s.src != first.src or s.sport != first.sport), None
         )
         machine = ConnectionMachine(first, first_reply)
+        if connection.continues is not None:
+            machine.continue_from(connection.continues.last)
         earlier = earlier_copies(connection.segments)
         # A socket connected to itself loses nothing to a path: its SYN/ACK is no SYN resent.
         lost = (
@@ -222,6 +224,12 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     notes = [machine.start_note] if handshake.status != "complete" else []
+    continued = connection.continues
+    if continued is not None and notes[0].startswith("capture starts mid-connection"):
+        notes[0] = (
+            f"continues the connection of frame {continued.first_frame}, given up as idle: both ends taken "
+            "as ESTABLISHED; Wireshark's flags read its last segments first (Wireshark gives up no connection)"
+        )
     notes.extend(machine.notes)
     if folded is not None:
         notes.append(

@@ -44,7 +44,8 @@ second end was first seen sending a FIN while the first end had not closed (a ca
 that began mid-connection): Zeek's PartialCloseTimer (TCPSessionAdapter::ConnectionClosed
 sets it when the closing end's state before the FIN was INACTIVE and the peer is active;
 it removes the connection tcp_partial_close_delay later unless both closed or one reset).
-Any other after `idle`. What is
+Any other after `idle`; a later segment without SYN on its 4-tuple starts a connection
+that continues it (Continued). What is
 given up is marked (`Connection.expired`): so is a connection still open when the capture
 went on past its timeout, so that the mark says the same however the file is read (in one
 process or in shares, whenever the tracker looks). A flood or a scan of a million
@@ -162,6 +163,20 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
 BACKOFF_PATIENCE: Final = 3.0
 
 
+class Continued:
+    """The connection a later one continues: given up as idle (its timer, Timeouts.idle),
+    then its 4-tuple spoke again without a SYN (a keep-alive after two hours, a session
+    quiet for ten minutes). Zeek gives up the same and starts anew; Wireshark gives up
+    nothing, and reads the later segments with the earlier ones in mind: `last`, each end's
+    last segment (in capture order), is what its rules need of them. Named by its first
+    frame, which is the same in a share (analyzer.parallel) as in the whole file."""
+
+    def __init__(self, first_frame: int, last_time: float, last: list[Segment]) -> None:
+        self.first_frame = first_frame
+        self.last_time = last_time  # its last segment's
+        self.last = last
+
+
 @dataclass
 class Connection:
     """One TCP connection: its segments in capture order and who is client and server."""
@@ -193,6 +208,8 @@ class Connection:
     # When the next connection on its 4-tuple began (a new SYN, or a segment after it was
     # over and quiet): the 4-tuple's sockets are that one's from then on.
     succeeded_at: float | None = None
+    # The connection given up as idle that this one, begun without a SYN, continues.
+    continues: Continued | None = None
 
     def __init__(
         self,
@@ -221,6 +238,7 @@ class Connection:
         self.copy_count = 0
         self.capture_end = None
         self.succeeded_at = None
+        self.continues = None
 
     @property
     def packets(self) -> int:
@@ -268,13 +286,24 @@ class Folder(Protocol):
 
 
 class Fold(Protocol):
-    """Makes the Folder of a connection from its segments so far and its capture copies."""
+    """Makes the Folder of a connection from its segments so far and its capture copies;
+    `context`: the last segments of the connection it continues (Continued.last)."""
 
-    def __call__(self, segments: list[Segment], copies: list[Segment] | None = None) -> Folder: ...
+    def __call__(
+        self,
+        segments: list[Segment],
+        copies: list[Segment] | None = None,
+        context: list[Segment] | None = None,
+    ) -> Folder: ...
 
 
 # Segments a connection has when the tracker's `fold` (if any) takes it over.
 LONG_CONNECTION: Final = 20_000
+# Connections given up as idle that the tracker remembers for a later one that continues
+# each (Continued): about 400 bytes each. Past it, a continuation of the oldest is told
+# as a capture begun mid-connection (and which are the oldest then depends on when the
+# tracker last looked: the one rule here a share may apply otherwise than one process).
+IDLE_REMEMBERED = 1 << 14  # not Final: a test sets it, and compiled code reads it then
 # Capture copies a folded connection lists (all are counted).
 COPIES_KEPT: Final = 10_000
 
@@ -334,6 +363,26 @@ class _Open:
         # Over and waiting: its segments, packed (`segments` is then empty); a segment that
         # comes for it, or its hand-over, unpacks them.
         self.packed: PackedSegments | None = None
+        self.continues: Continued | None = None  # see Connection.continues
+        self.first_frame = 0
+
+    def continued(self) -> Continued:
+        """What a later connection on its 4-tuple reads of it once it is given up as idle:
+        each end's segment that went furthest in its sequence space, the latest of those
+        (not a keep-alive, one below it, nor a RST), from what it holds and from what it
+        continued in turn."""
+        held = self.segments if self.folder is None or self.recent is None else self.recent
+        earlier = self.continues.last if self.continues is not None else []
+        furthest: dict[tuple[str, int], Segment] = {}
+        for segment in [*earlier, *held]:
+            if segment.flags & RST:
+                continue
+            end = (segment.src, segment.sport)
+            best = furthest.get(end)
+            if best is None or seq_diff(segment.seq_end, best.seq_end) >= 0:
+                furthest[end] = segment
+        last = sorted(furthest.values(), key=_frame)
+        return Continued(self.first_frame, self.last_time, last)
 
     def unpack(self) -> None:
         """All its segments back in `segments`."""
@@ -471,6 +520,9 @@ class ConnectionTracker:
         # Each holds its 4-tuple's key: the queue holds the item alone (a scan's attempts
         # ended by RST wait here by the hundred thousand; a pair with its key is 72 bytes).
         self._ended: deque[_Open | HeldAttempt] = deque()
+        # The connections given up as idle, by 4-tuple, for the one that continues each (see
+        # Continued), IDLE_REMEMBERED at most, the oldest forgotten first.
+        self._idle: dict[FlowKey, Continued] = {}
         # Timers by the whole second they may fire in (a wheel: a flood's attempts cost one
         # list slot each, not a heap entry), and those seconds in a heap. Looked at lazily:
         # a connection that has had segments since is put back by its new time.
@@ -522,6 +574,8 @@ class ConnectionTracker:
                     return
                 open_ = self._unpack(key, attempt)
             elif self._pack and flags & (SYN | ACK | RST | FIN) == SYN and can_pack(segment):
+                if self._idle:
+                    self._idle.pop(key, None)  # a new connection: it continues nothing
                 attempt = HeldAttempt(held_as or attempt_key(segment), self._count, segment)
                 self._attempts.add(attempt)
                 self._count += 1
@@ -563,6 +617,10 @@ class ConnectionTracker:
             open_ = self._current[key] = _Open(key, [], self._count)
             open_.a_src, open_.a_port = segment.src, segment.sport
             open_.began_with_syn = flags & (SYN | ACK | RST | FIN) == SYN
+            if self._idle:
+                continued = self._idle.pop(key, None)
+                if continued is not None and not flags & SYN:
+                    open_.continues = continued
             from_a = True
             if previous is not None:
                 open_.reuses = previous.first_index
@@ -648,6 +706,8 @@ class ConnectionTracker:
         """What a segment, the connection's (`first`: its first) tells its bookkeeping."""
         flags = segment.flags
         time = segment.time
+        if first:
+            open_.first_frame = segment.frame
         if segment.tunnel or open_.tunnels is not None:
             open_.note_tunnel(segment.tunnel, first)
         was_over = open_.over
@@ -663,7 +723,8 @@ class ConnectionTracker:
                 and (open_.b_spoke or len(held) >= 8 * self._long)
             ):
                 copies = [copy for copy, _ in open_.copies] if open_.copies is not None else None
-                open_.folder = self._fold(held, copies)
+                context = open_.continues.last if open_.continues is not None else None
+                open_.folder = self._fold(held, copies, context)
                 open_.recent = held[-COPY_LOOK_BACK:]
                 open_.segments = []
         else:
@@ -840,6 +901,8 @@ class ConnectionTracker:
     ) -> None:
         """A connection out of the tracker, its timer having given it up: made now, or at
         the next look past `limit` (what it holds can no longer change)."""
+        if expired == "idle" and isinstance(item, _Open):
+            self._remember_idle(item)
         if len(done) < limit:
             done.append(self._connection_of(item, expired))
         else:
@@ -854,7 +917,17 @@ class ConnectionTracker:
         """Give up a connection its timer let go. The one a later segment on its 4-tuple
         starts gets no link to it (reuses_ports_of): whether this one is still held then
         depends on when the tracker last looked, and the result must not."""
-        self._hand_over(key, open_, done, open_.expiry(self.timeouts)[0])
+        expired = open_.expiry(self.timeouts)[0]
+        if expired == "idle":
+            self._remember_idle(open_)
+        self._hand_over(key, open_, done, expired)
+
+    def _remember_idle(self, open_: _Open) -> None:
+        """Keep what a later connection on its 4-tuple would continue (Continued)."""
+        idle = self._idle
+        if len(idle) >= IDLE_REMEMBERED:
+            del idle[next(iter(idle))]
+        idle[open_.key] = open_.continued()
 
     def _hand_over(
         self, key: tuple, open_: _Open, done: list[Connection], expired: Expiry | None = None
@@ -871,6 +944,7 @@ class ConnectionTracker:
             connection = folder.connection(open_.first_index)
         connection.reuses_ports_of = open_.reuses
         connection.expired = expired
+        connection.continues = open_.continues
         if open_.tunnels is not None:
             connection.tunnels = open_.tunnels
             connection.untunnelled_too = open_.untunnelled
@@ -929,6 +1003,11 @@ class ConnectionTracker:
         self._ended.clear()
         self._timers.clear()
         self._seconds.clear()
+        self._idle.clear()
+
+
+def _frame(segment: Segment) -> int:
+    return segment.frame
 
 
 def _first_index(held: _Open | HeldAttempt) -> int:

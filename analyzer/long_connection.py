@@ -58,25 +58,30 @@ class FoldedConnection:
         self,
         segments: list[Segment],
         copies: list[Segment] | None = None,
+        context: list[Segment] | None = None,
         head_steps: int = HEAD_STEPS,
         look_ahead: int = LOOK_AHEAD,
     ) -> None:
         """copies: the capture copies among them so far (connections.py), which only what
-        stands for another tool counts, in frame order with the rest; head_steps,
-        look_ahead: HEAD_STEPS and LOOK_AHEAD, smaller in tests."""
+        stands for another tool counts, in frame order with the rest; context: the last
+        segments of the connection this one continues (connections.Continued), which
+        Wireshark's rules read first; head_steps, look_ahead: HEAD_STEPS and LOOK_AHEAD,
+        smaller in tests."""
         self._head_steps, self._look_ahead = head_steps, look_ahead
         self.client, self.server, self.client_basis = assign_roles(segments)
         first = segments[0]
         self.family = first.family
         first_reply = next((s for s in segments if s.src != first.src or s.sport != first.sport), None)
         self.machine = ConnectionMachine(first, first_reply)
+        if context:
+            self.machine.continue_from(context)
         self.crossing = crossing_window(segments)
         # Where it was captured, read from its start as analysis reads it from what it keeps:
         # loss inference calls nothing sent to the end captured at lost.
         head = Connection(0, first.family, self.client, self.server, list(segments))
         self.captured_at = captured_at(head, find_vantage(head, find_handshake(head)))
         self.copies = CopyFinder(first, COPY_MEMORY)
-        self.judge = SequenceJudge()
+        self.judge = SequenceJudge(context, self.client)
         self.counter = CompatibilityCounter(first)
         self.count = 0
         self._bytes = 0  # payload bytes of the segments through the state machine

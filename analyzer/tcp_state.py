@@ -92,6 +92,16 @@ move it made (the one before the end's own RST), and the segment's step says why
 (curl POSTing to python's http.server: the server's FIN_WAIT_1 -> CLOSED by its abort, not
 FIN_WAIT_2 by the client's ACK, as the kernel recorder saw).
 
+Connections that ended unseen. A RST without ACK at the acknowledgment number of the
+peer's segment just before it is how a kernel answers a segment for no connection (RFC 9293
+3.10.7.1); a live socket in a synchronized state answers with RST/ACK, or takes the segment.
+An end the capture still has synchronized that sends one had lost its connection without a
+packet (a retransmission timeout, TCP_USER_TIMEOUT, a keep-alive timeout whose RST the
+capture missed): the machine puts its move to CLOSED at that segment's time, the latest it
+can have come (no frame: nothing was sent), and the segment's step says it found no
+connection; the RST leaves a CLOSED end (TCP_USER_TIMEOUT of 1.5 s, then the server's data
+3 s in: the kernel recorder saw the client's socket close at 1.5 s).
+
 RSTs an end outlived. An end the capture has CLOSED by a RST that later sends a segment
 other than a RST or a SYN was not closed by it. The RST was its own: its socket did not
 send it (a middlebox or an attacker injected it in its name, or another host's); its move
@@ -207,6 +217,9 @@ TABLE: Final[dict[State, dict[Event, State]]] = {
 SYNCHRONIZED: Final = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
+# States in which a live socket answers a segment it does not take with RST/ACK, or takes
+# it: never with RST alone (FIN_WAIT_2 and TIME_WAIT have timers of their own that end them).
+_LIVE_ANSWERS: Final = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK})
 MAX_WINDOW_SCALE: Final = 14
 # Data in flight when a RST left may come after it for a round trip of the path beyond the
 # capture point, which a capture without a timed round trip does not show (a queue full of
@@ -434,11 +447,29 @@ class ConnectionMachine:
         # injector sends a few, each at another number).
         self._reset_step: Step | None = None
         self._resets_after: list[Step] = []
+        # The RST an end sent as one without a connection (_ended_unseen) and the step of the
+        # segment it answered: undone if that end goes on sending.
+        self._unseen_end: tuple[Step, Step] | None = None
         # Which end sent a segment, told by its source without building a key for `ends`
         # (a connection to itself has one end: both are it).
         self._first_src, self._first_port = first.src, first.sport
         self._first_end = self.ends[(first.src, first.sport)]
         self._other_end = self.ends[(first.dst, first.dport)]
+
+    def continue_from(self, context: list[Segment]) -> None:
+        """Before the first segment: each end's furthest segment of the connection this one
+        continues (connections.Continued), as sent before the capture's first: how far each
+        end's numbers went and what it acknowledged (an ACK of those bytes is no ACK of data
+        never sent). No move, no step."""
+        for segment in context:
+            end = self.ends.get((segment.src, segment.sport))
+            if end is None or segment.flags & (SYN | RST):
+                continue
+            if end.snd_max == UNSEEN or seq_diff(segment.seq_end, end.snd_max) > 0:
+                end.snd_max = segment.seq_end
+            most = end.most_acked
+            if segment.flags & ACK and (most is None or seq_diff(segment.ack, most.ack) >= 0):
+                end.most_acked = segment
 
     def feed(self, segment: Segment, lost: bool = False) -> Step:
         """Apply one segment; a `lost` one moves only its sender (it never arrived)."""
@@ -499,6 +530,8 @@ class ConnectionMachine:
             step.sender_before = sender.state
         elif flags & (RST | ACK) == RST and sender.state == S.CLOSED:
             self._after_own_reset(sender, segment)
+        elif flags & (RST | ACK) == RST and self._ended_unseen(sender, receiver, step):
+            step.sender_before = sender.state
         answers = bool(
             flags & RST
             and sender.state == S.SYN_SENT
@@ -546,12 +579,23 @@ class ConnectionMachine:
         if the peer's, and `segment` left after it could have crossed it in flight (the
         longest round trip timed, RST_CROSSING_FLOOR at least), the end never took it."""
         step = self._reset_step
-        if step is None or not sender.frames or step.segment.frame != sender.frames[-1]:
+        unseen = self._unseen_end
+        ended_unseen = unseen is not None and unseen[0] is step and sender.frames[-1] is None
+        if (
+            step is None
+            or not sender.frames
+            or (step.segment.frame != sender.frames[-1] and not ended_unseen)
+        ):
             return
         rst = step.segment
         after = format_duration(segment.time - rst.time)
         if rst.sport == segment.sport and rst.src == segment.src:
             sender.retract()
+            if ended_unseen and unseen is not None:
+                # It had its connection after all: the segment it seemed to answer reached it.
+                step.sender_before = sender.state
+                unseen[1].dropped = None
+                self._unseen_end = None
             step.sender_after = sender.state
             step.went_on_at = segment.frame
             # The same end's RSTs since, sent "in CLOSED": not its socket's either.
@@ -645,6 +689,32 @@ class ConnectionMachine:
                     break
         sender.state = S.CLOSED
         history.append((late.time, S.CLOSED))
+        sender.frames.append(None)
+        return True
+
+    def _ended_unseen(self, sender: Endpoint, peer: Endpoint, step: Step) -> bool:
+        """`rst` (no ACK), from an end still synchronized, answers the peer's segment just
+        before it at its acknowledgment number, as a kernel answers one for no connection
+        (see "Connections that ended unseen" above): True, and the end is CLOSED since that
+        segment's time. `step` is the RST's."""
+        rst = step.segment
+        late = peer.last_sent
+        if (
+            sender.state not in _LIVE_ANSWERS
+            or late is None
+            or not self.steps
+            or self.steps[-1].segment is not late
+            or late.flags & (ACK | RST) != ACK
+            or rst.seq != late.ack
+        ):
+            return False
+        self.steps[-1].dropped = (
+            f"found no connection: its receiver's had ended without a packet (the RST of frame {rst.frame} "
+            "answers as a kernel answers a segment for none)"
+        )
+        self._unseen_end = (step, self.steps[-1])
+        sender.state = S.CLOSED
+        sender.history.append((late.time, S.CLOSED))
         sender.frames.append(None)
         return True
 

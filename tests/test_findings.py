@@ -185,9 +185,7 @@ def test_rst_causes() -> None:
     assert causes(
         *HANDSHAKE, ("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502), ("c", "R", 102, 0)
     ) == [("client", "TIME_WAIT", "after_close")]
-    assert causes(("c", "PA", 1000, 2000, 10), ("s", "R", 2000, 0)) == [
-        ("server", "ESTABLISHED", "no_connection")
-    ]
+    assert causes(("c", "PA", 1000, 2000, 10), ("s", "R", 2000, 0)) == [("server", "CLOSED", "no_connection")]
 
 
 def test_refusal_evidence_names_the_syn_and_the_rst() -> None:

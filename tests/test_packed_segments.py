@@ -93,7 +93,7 @@ def test_an_over_connection_that_grows_long_is_folded_whole() -> None:
         segments.append(_segment(frame, 1.003 + frame / 1000, src, dst, ACK, 101 + frame, 501))
 
     def folded(pack_over_from: int) -> list[tuple]:
-        fold = lambda held, copies=None: FoldedConnection(held, copies, head_steps=5, look_ahead=4)  # noqa: E731
+        fold = lambda held, copies=None, context=None: FoldedConnection(held, copies, context, 5, 4)  # noqa: E731
         tracker = ConnectionTracker(fold=fold, long_connection=24, pack_over_from=pack_over_from)
         done: list = []
         for segment in segments:

@@ -236,6 +236,21 @@ def test_a_rst_without_ack_at_the_peers_acknowledgment_is_an_answer_for_no_conne
     [result] = analyze_segments(segments).connections
     [reset] = result.resets
     assert reset.cause == "no_connection" and "frame 7" in reset.explanation and reset.accepted
+    # The client had no connection when it sent it: CLOSED since the server's data came at
+    # the latest (no frame: nothing marked that moment), which found none.
+    assert reset.state == "CLOSED"
+    assert _states(result, "client")[-2:] == ["ESTABLISHED", "CLOSED"]
+    assert result.state_frames["client"][-1] is None
+    assert any(
+        "frame 7 not applied to the receiver: found no connection: its receiver's had ended" in note
+        for note in result.notes
+    )
+    assert _states(result, "server")[-1] == "CLOSED" and result.state_frames["server"][-1] == 8
+    # With ACK it is a live socket's answer: an abort, from ESTABLISHED.
+    aborted = [*segments[:-1], *conversation(("c", "RA", 101, 510), start=segments[-1].time)]
+    aborted[-1].frame = 8
+    [result] = analyze_segments(aborted).connections
+    assert (result.resets[0].cause, result.resets[0].state) == ("abort", "ESTABLISHED")
 
 
 def test_data_in_flight_after_a_rst_within_the_longest_round_trip_proves_nothing() -> None:

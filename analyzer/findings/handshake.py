@@ -110,6 +110,10 @@ class Handshake:
     completed_by: Segment | None = None
     # One socket connected to itself: its port is both ends (client and server are it).
     self_connected: bool = False
+    # The connection this one continues (connections.Continued): its first frame, and the
+    # silence between its last segment and this one's first; -1 and 0.0 for none.
+    continues_frame: int = -1
+    quiet_for: float = 0.0
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -131,6 +135,8 @@ class Handshake:
         self.client_unseen = False
         self.completed_by = None
         self.self_connected = False
+        self.continues_frame = -1
+        self.quiet_for = 0.0
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -205,6 +211,11 @@ class Handshake:
                 "with FIN or RST, flags no TCP sends "
                 "(a scan or crafted packets)"
             )
+        if self.continues_frame >= 0:
+            return (
+                f"handshake not in this connection: it continues the connection of frame {self.continues_frame}, "
+                f"given up as idle ({format_duration(self.quiet_for)} without a segment, past the idle timeout)"
+            )
         return "handshake not captured (the capture starts after it)"
 
     def _fast_open(self) -> str:
@@ -265,6 +276,10 @@ class Handshake:
 
 def find_handshake(connection: Connection) -> Handshake:
     result = Handshake()
+    continued = connection.continues
+    if continued is not None:
+        result.continues_frame = continued.first_frame
+        result.quiet_for = connection.first_time - continued.last_time
     if connection.to_itself:
         return _self_connected(connection, result)
     client_syns: list[Segment] = []

@@ -95,7 +95,8 @@ class SequenceAnalysis:
 
 
 def analyze_sequence(connection: Connection) -> SequenceAnalysis:
-    judge = SequenceJudge()
+    continued = connection.continues
+    judge = SequenceJudge(continued.last if continued is not None else None, connection.client)
     from_client = connection.from_client
     for segment in connection.segments:
         judge.feed(segment, from_client(segment))
@@ -103,9 +104,12 @@ def analyze_sequence(connection: Connection) -> SequenceAnalysis:
 
 
 class SequenceJudge:
-    """The rules applied as the segments come, one at a time, in capture order."""
+    """The rules applied as the segments come, one at a time, in capture order. `context`:
+    the last segments of the connection this one continues (connections.Continued), read
+    first and judged not: Wireshark gives up no connection, and reads a keep-alive two
+    hours later as one; `client`, the end whose segments go one way (Connection.client)."""
 
-    def __init__(self) -> None:
+    def __init__(self, context: list[Segment] | None = None, client: tuple[str, int] = ("", 0)) -> None:
         self.result = SequenceAnalysis()
         # Wireshark's initial RTT (iRTT): from the latest SYN to the first ACK without SYN,
         # from either side; until it is measured, out-of-order uses the 3 ms default.
@@ -114,6 +118,10 @@ class SequenceJudge:
         self._irtt_measured = False
         self._wireshark_irtt = 0.0
         self._client, self._server = _Direction(), _Direction()
+        if context:
+            for segment in context:
+                self.feed(segment, segment.sport == client[1] and segment.src == client[0])
+            self.result.flags.clear()  # the earlier connection's frames: its own analysis judged them
 
     def feed(self, segment: Segment, from_client: bool) -> None:
         here, there = (self._client, self._server) if from_client else (self._server, self._client)

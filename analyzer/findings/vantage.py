@@ -86,6 +86,19 @@ def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
             break
     if not (client_spoke and server_spoke):
         who = "client" if client_spoke else "server"
+        silent = "server" if client_spoke else "client"
+        continued = connection.continues
+        earlier = next(
+            (s for s in continued.last if connection.from_client(s) == (silent == "client")), None
+        ) if continued is not None else None  # fmt: skip
+        if earlier is not None:
+            # The connection it continues had the other direction: it passed the capture point.
+            return Vantage(
+                "unknown",
+                [
+                    f"only the {who}'s packets since the {silent}'s frame {earlier.frame}, of the connection this one continues"
+                ],
+            )
         return Vantage("one_direction", [f"only the {who}'s packets are in the capture"])
     by_timing, timing = _by_timing(handshake, connection)
     by_ttl, ttls = _by_ttl(connection)

@@ -21,6 +21,7 @@ from typing import Final, TextIO
 import msgspec
 
 from analyzer.analysis import Analysis, Backoff, ConnectionAnalysis, FileStream, ScanFinding
+from analyzer.connections import Connection
 from analyzer.decode import DecodeStats
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
@@ -299,6 +300,15 @@ def udp_flow_to_dict(flow: UdpFlow, file: str = "") -> dict:
     }
 
 
+def _continues(connection: Connection) -> dict | None:
+    """The connection given up as idle that this one continues: by its first frame (the
+    same in every share of a big file, where ids are renumbered), and how long it was quiet."""
+    continued = connection.continues
+    if continued is None:
+        return None
+    return {"first_frame": continued.first_frame, "quiet_for": connection.first_time - continued.last_time}
+
+
 def _endpoint(endpoint: tuple[str, int]) -> dict:
     return {"ip": endpoint[0], "port": endpoint[1]}
 
@@ -348,6 +358,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
         "client_basis": connection.client_basis,
         "reuses_ports_of": connection.reuses_ports_of,
         "expired": connection.expired,
+        "continues": _continues(connection),
         "tunnels": connection.tunnels,
         "untunnelled_too": connection.untunnelled_too,
         "capture_copies": {
