@@ -102,3 +102,21 @@ def test_a_long_continuation_folded_reads_the_same_flags_as_kept_whole() -> None
     kept, long = analyze_connection(whole[1]), analyze_connection(folded[1])
     assert kept.sequence.flags == long.sequence.flags
     assert kept.sequence.flags[6] == ["keep_alive"]
+
+
+def test_the_summary_counts_continuations_apart_from_captures_begun_mid_stream() -> None:
+    from analyzer.output.summary import Summary
+
+    summary = Summary()
+    for result in analyze_segments(conversation(*SESSION)).connections:
+        summary.add(result)
+    assert (
+        summary.handshakes["complete"],
+        summary.handshakes["continued"],
+        summary.handshakes["not_seen"],
+    ) == (
+        1,
+        2,
+        0,
+    )
+    assert summary.outcomes["continued, reset: keep-alive probes unanswered"] == 1

@@ -112,6 +112,7 @@ def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, stat
             server=("192.0.2.1", 80),
             packets=packets,
             expired=None,
+            continues=None,
         ),
         handshake=SimpleNamespace(
             status=status,

@@ -3,7 +3,8 @@
 What it says:
 - handshakes: how many connections had each handshake outcome (complete; refused: the SYN
   answered by RST; no answer: the SYN never answered; incomplete: begun, not finished;
-  mid-stream: the handshake is not in the capture). Every connection has one: the lines add
+  mid-stream: the handshake is not in the capture; continued: begun without a SYN on the
+  4-tuple of a connection given up as idle, whose handshake it has). Every connection has one: the lines add
   up to the connection count.
 - endings: how each connection ended: closed normally, by close shape (four-way,
   three-segment, simultaneous, half-close); reset, by the cause of its first RST (each
@@ -44,6 +45,7 @@ HANDSHAKES: Final = {
     "no_answer": "no answer (SYN never answered)",
     "incomplete": "incomplete (begun, not finished)",
     "not_seen": "mid-stream (handshake not in the capture)",
+    "continued": "continued (on again after given up as idle)",
 }
 CLOSES: Final = {
     "four-way": "closed normally: four-way (FIN, ACK, FIN, ACK)",
@@ -75,7 +77,7 @@ NO_CLOSE: Final = "no FIN or RST seen"
 # The handshake outcomes that opened no connection: the overview counts them as such; the
 # others by their ending, after these words.
 UNOPENED: Final = frozenset(("refused", "no_answer", "incomplete"))
-_OPENED: Final = {"complete": "complete", "not_seen": "mid-stream"}
+_OPENED: Final = {"complete": "complete", "not_seen": "mid-stream", "continued": "continued"}
 # One column for the counts, whatever lines a file has: several files' summaries line up.
 _WIDTH: Final = max(
     len(label)
@@ -165,7 +167,13 @@ class Summary:
     def add(self, result: ConnectionAnalysis) -> None:
         connection, handshake, close = result.connection, result.handshake, result.close
         self.connections += 1
-        self.handshakes[handshake.status] = self.handshakes.get(handshake.status, 0) + 1
+        # One given up as idle and on again has its handshake in the one it continues.
+        status = (
+            "continued"
+            if connection.continues is not None and handshake.status == "not_seen"
+            else handshake.status
+        )
+        self.handshakes[status] = self.handshakes.get(status, 0) + 1
         if close.ending in self.closes:
             self.closes[close.ending] += 1
             ending = CLOSES[close.ending]
@@ -179,7 +187,6 @@ class Summary:
         else:
             self.no_close += 1
             ending = NO_CLOSE
-        status = handshake.status
         outcome = HANDSHAKES.get(status, status) if status in UNOPENED else f"{_OPENED[status]}, {ending}"
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if connection.expired is not None:
