@@ -106,7 +106,9 @@ RSTs an end outlived. An end the capture has CLOSED by a RST that later sends a 
 other than a RST or a SYN was not closed by it. The RST was its own: its socket did not
 send it (a middlebox or an attacker injected it in its name, or another host's); its move
 to CLOSED is taken back and the machine notes it (the RST still reaches the peer, which
-may take it). The RST was the peer's, and the segment left more than one round trip
+may take it). The RST was the peer's, and the segment acknowledges data the RST's sender
+sent after it (which came behind it on the same path: a reset end answers it with RST), or
+left more than one round trip
 after it (the longest the capture timed, a segment to its acknowledgment, and 200 ms at
 least: it cannot have been in flight when the RST arrived): the end never took it (a
 firewall dropped it before the socket, or it was not at RCV.NXT); its move is taken back
@@ -622,6 +624,36 @@ class ConnectionMachine:
                 sender,
                 f"it went on sending (frame {segment.frame}, {after} after it), which a reset end cannot: it never took it in",
             )
+        else:
+            taken = self._data_after(step, segment)
+            if taken is not None:
+                self._not_taken(
+                    sender,
+                    f"it acknowledged (frame {segment.frame}) data its sender sent after it (frame {taken.frame}), "
+                    "which came behind it on the same path: a reset end answers such data with RST",
+                )
+
+    def _data_after(self, reset: Step, ack: Segment) -> Segment | None:
+        """The first data segment the RST's sender sent after it (`reset`, the RST's step)
+        that `ack`, from the RST's receiver, acknowledges, if any."""
+        rst = reset.segment
+        if not ack.flags & ACK:
+            return None
+        after = False
+        for step in self.steps:
+            if step is reset:
+                after = True
+                continue
+            data = step.segment
+            if (
+                after
+                and data.payload_len
+                and data.sport == rst.sport
+                and data.src == rst.src
+                and seq_diff(ack.ack, data.seq) > 0
+            ):
+                return data
+        return None
 
     def _unseen_answer(self, sender: Endpoint, segment: Segment) -> bool:
         """`segment`, an ACK from an end whose peer's segments are not in the capture (a
@@ -813,7 +845,11 @@ class ConnectionMachine:
                 return "an ACK in SYN_SENT that does not acknowledge the SYN (answered with RST, RFC 9293 3.10.7.3)"
             return "an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
         if flags & ACK and receiver.snd_max != UNSEEN and seq_diff(segment.ack, receiver.snd_max) > 0:
-            return NEVER_SENT
+            if expected == UNSEEN or not 0 < seq_diff(segment.seq, expected) < 1 << 30:
+                return NEVER_SENT
+            # It starts past all its sender was seen to send: the capture lost packets
+            # ("previous segment not captured"), and the receiver's it acknowledges among them.
+            receiver.snd_max = segment.ack
         if flags & (SYN | ACK) == SYN:
             receiver.move(E.RECV_SYN, segment)
         elif flags & SYN:

@@ -188,6 +188,24 @@ def test_an_end_that_goes_on_sending_after_the_peers_rst_never_took_it() -> None
     assert second.cause == "after_reset" and "frame 4" in second.explanation
 
 
+def test_an_end_that_acknowledges_data_sent_after_the_peers_rst_never_took_it() -> None:
+    """A RST in the client's name at the server's RCV.NXT, then the client's data behind it
+    on the same path, which the server acknowledges within a few milliseconds: a server the
+    RST had reset would have answered that data with RST. Not taken, however soon."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 5), ("s", "A", 501, 106), ("c", "R", 106, 0),
+        ("s", "PA", 501, 106, 11), ("c", "A", 106, 512), ("c", "PA", 106, 512, 4), ("s", "A", 512, 110),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert not reset.accepted and "data its sender sent after it (frame 9)" in reset.explanation
+    assert _states(result, "server") == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    # Its data alone, 10 ms after the RST, proves nothing: it may have crossed the RST.
+    crossing = segments[:7]
+    [result] = analyze_segments(crossing).connections
+    assert result.resets[0].accepted
+
+
 def test_a_rst_whose_sender_goes_on_sending_was_not_its_own() -> None:
     """An injected RST in the client's name at the server's RCV.NXT: the server takes it,
     the client, which never sent it, goes on sending (answered by the server's RST)."""

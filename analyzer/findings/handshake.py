@@ -114,6 +114,10 @@ class Handshake:
     # silence between its last segment and this one's first; -1 and 0.0 for none.
     continues_frame: int = -1
     quiet_for: float = 0.0
+    # The client's ACK of the SYN/ACK was not captured: `final_ack` is the client's first
+    # later segment, which acknowledges the SYN/ACK and what the server sent after it, none
+    # of which the capture holds (it lost packets: Wireshark's "ACKed unseen segment").
+    final_unseen: bool = False
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -137,6 +141,7 @@ class Handshake:
         self.self_connected = False
         self.continues_frame = -1
         self.quiet_for = 0.0
+        self.final_unseen = False
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -170,6 +175,18 @@ class Handshake:
                 )
             tfo = self.fast_open
             taken = f"+{tfo['syn_data']}" if tfo is not None and tfo["accepted"] else ""
+            final = self.final_ack
+            if self.final_unseen and final is not None:
+                return (
+                    (
+                        f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
+                        f"{self.server_isn}, ack ISN+1{taken}), its ACK not captured: the client's frame "
+                        f"{final.frame} acknowledges the SYN/ACK and server data the capture does not hold "
+                        "(packets missing from the capture); RTT unknown"
+                    )
+                    + self._other_isns()
+                    + self._fast_open()
+                )
             text = (
                 f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
                 f"{self.server_isn}, ack ISN+1{taken}), ACK (ack ISN+1); RTT {rtt}"
@@ -427,6 +444,23 @@ def _server_sent_before(connection: Connection, server_isn: int, final: Segment)
     )
 
 
+def _missed_before(connection: Connection, syn: Segment, server_isn: int, final: Segment) -> bool:
+    """Whether the capture lost the client's ACK of the SYN/ACK (and more): `final`, the
+    client's first later segment, acknowledges more than the SYN/ACK, less than 2**30 past
+    it, and the capture shows it missed packets: `final` starts past all the client was
+    seen to send (its own earlier segments lost), or the server's numbers later reach what
+    `final` acknowledges (the data it acknowledges was sent)."""
+    beyond = seq_diff(final.ack, (server_isn + 1) % MOD)
+    if not 0 < beyond < 1 << 30:
+        return False
+    if seq_diff(final.seq, syn.seq_end) > 0:
+        return True
+    return any(
+        not connection.from_client(s) and s.frame > final.frame and seq_diff(s.seq, final.ack) >= 0
+        for s in connection.segments
+    )
+
+
 def _syn_acknowledged(syn: Segment, client_isn: int) -> tuple[str, int]:
     """What acknowledges the client's SYN, when the data it carried is acknowledged too
     (TCP Fast Open): ISN+1+len, and the words the check adds for it."""
@@ -485,6 +519,16 @@ def _after_synack(
             result.checks.append(
                 Check(f"ACK acknowledges the server ISN+1 and {beyond}", final.ack, final.ack)
             )
+        elif _missed_before(connection, result.syns[0], server_isn, final):
+            result.final_unseen = True
+            result.checks.append(
+                Check(
+                    "a later ACK acknowledges the server ISN+1 and server data the capture does not hold "
+                    "(the handshake's ACK not captured)",
+                    final.ack,
+                    final.ack,
+                )
+            )
         else:
             result.checks.append(
                 Check("ACK acknowledges the server ISN+1", (server_isn + 1) % MOD, final.ack)
@@ -501,6 +545,8 @@ def _after_synack(
     result.status = "complete"
     if not result.reordered:
         result.syn_to_synack = round(synack.time - syn.time, 9)
+    if result.final_unseen:
+        return result  # the ACK's time is not in the capture: no RTT
     result.synack_to_ack = round(final.time - synack.time, 9)
     # Out of order, the SYN's time is not when it left before its answer: no RTT.
     result.answered_syn_to_ack = None if result.reordered else round(final.time - syn.time, 9)

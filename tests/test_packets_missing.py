@@ -1,0 +1,64 @@
+"""Captures that lost packets (a busy host's tcpdump, a mirror port over its rate, a file
+filtered to SYN, FIN and RST): a segment that starts past all its sender was seen to send
+and acknowledges what the capture never showed the peer sending is Wireshark's "previous
+segment not captured" and "ACKed unseen segment", not an ACK of data never sent."""
+
+from __future__ import annotations
+
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import analyze_segments
+
+SYN, SYNACK = HANDSHAKE[0], HANDSHAKE[1]
+
+
+def _states(result, side: str) -> list[str]:
+    return [state.value for _time, state in result.states[side]]
+
+
+def test_the_handshakes_ack_and_the_first_exchange_lost_from_the_capture() -> None:
+    """The client's ACK, its request and the server's answer were not captured: its next
+    request acknowledges the answer (ack 501 + 300)."""
+    segments = conversation(
+        SYN, SYNACK, ("c", "PA", 181, 801, 80), ("s", "A", 801, 261), ("c", "FA", 261, 801),
+        ("s", "FA", 801, 262), ("c", "A", 262, 802),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    handshake = result.handshake
+    assert handshake.status == "complete" and handshake.final_unseen
+    assert handshake.answered_syn_to_ack is None  # its ACK's time is not in the capture
+    assert "its ACK not captured: the client's frame 3 acknowledges" in handshake.explain()
+    assert not any("never sent" in note for note in result.notes)
+    assert _states(result, "server") == [
+        "LISTEN",
+        "SYN_RCVD",
+        "ESTABLISHED",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "CLOSED",
+    ]
+    assert result.state_frames["server"][2] == 3
+    assert _states(result, "client")[-1] == "TIME_WAIT"
+
+
+def test_a_capture_of_only_syn_fin_and_rst() -> None:
+    """`tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0`: each FIN starts past all its sender
+    was seen to send, and acknowledges what the other sent unseen."""
+    segments = conversation(SYN, SYNACK, ("c", "FA", 266, 876), ("s", "FA", 876, 267))
+    [result] = analyze_segments(segments).connections
+    assert (result.handshake.status, result.handshake.final_unseen) == ("complete", True)
+    assert _states(result, "server") == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK"]
+    assert result.close.first_fin == "client"
+
+
+def test_an_ack_of_data_never_sent_without_a_gap_still_fails_the_check() -> None:
+    """The client's ACK starts where it should (ISN+1) and nothing shows the capture lost a
+    packet: an ACK of data the server never sent is not taken for one."""
+    segments = conversation(SYN, SYNACK, ("c", "A", 101, 900), ("s", "A", 501, 101))
+    [result] = analyze_segments(segments).connections
+    assert result.handshake.status == "incomplete" and not result.handshake.final_unseen
+    assert any("never sent" in note for note in result.notes)
+    # Past 2**30 is no gap: a number no sender reaches between two captured segments.
+    far = conversation(SYN, SYNACK, ("c", "PA", 101 + (1 << 30), 501 + (1 << 30), 10))
+    [result] = analyze_segments(far).connections
+    assert result.handshake.status == "incomplete"
