@@ -225,7 +225,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     notes = [machine.start_note] if handshake.status != "complete" else []
     continued = connection.continues
-    if continued is not None and notes[0].startswith("capture starts mid-connection"):
+    if continued is not None and notes and notes[0].startswith("capture starts mid-connection"):
         notes[0] = (
             f"continues the connection of frame {continued.first_frame}, given up as idle: both ends taken "
             "as ESTABLISHED; Wireshark's flags read its last segments first (Wireshark gives up no connection)"

@@ -79,7 +79,17 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple, Protocol
 
 from analyzer.decode.reader import DecodeStats
-from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
+from analyzer.decode.segment import (
+    ACK,
+    FIN,
+    GAP_LIMIT,
+    RST,
+    SYN,
+    UNSEEN,
+    Segment,
+    impossible_flags,
+    seq_diff,
+)
 from analyzer.flow_key import FlowKey, attempt_key, flow_key, flow_key_of
 from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, HeldAttempts, can_pack
 from analyzer.packed_segments import PackedSegments, pack_segments
@@ -175,6 +185,22 @@ class Continued:
         self.first_frame = first_frame
         self.last_time = last_time  # its last segment's
         self.last = last
+
+    def fits(self, segment: Segment) -> bool:
+        """Whether `segment` goes on where its ends left off: its sequence number near its
+        sender's last, its acknowledgment number near the other's (GAP_LIMIT either way),
+        not an unrelated session that came to use the same 4-tuple."""
+        for earlier in self.last:
+            own = earlier.sport == segment.sport and earlier.src == segment.src
+            if own:
+                gap = seq_diff(segment.seq, earlier.seq_end)
+            elif segment.flags & ACK:
+                gap = seq_diff(segment.ack, earlier.seq_end)
+            else:
+                continue
+            if not -GAP_LIMIT < gap < GAP_LIMIT:
+                return False
+        return True
 
 
 @dataclass
@@ -300,7 +326,7 @@ class Fold(Protocol):
 # Segments a connection has when the tracker's `fold` (if any) takes it over.
 LONG_CONNECTION: Final = 20_000
 # Connections given up as idle that the tracker remembers for a later one that continues
-# each (Continued): about 400 bytes each. Past it, a continuation of the oldest is told
+# each (Continued): under a kilobyte each (its key and two segments). Past it, a continuation of the oldest is told
 # as a capture begun mid-connection (and which are the oldest then depends on when the
 # tracker last looked: the one rule here a share may apply otherwise than one process).
 IDLE_REMEMBERED = 1 << 14  # not Final: a test sets it, and compiled code reads it then
@@ -619,7 +645,7 @@ class ConnectionTracker:
             open_.began_with_syn = flags & (SYN | ACK | RST | FIN) == SYN
             if self._idle:
                 continued = self._idle.pop(key, None)
-                if continued is not None and not flags & SYN:
+                if continued is not None and not flags & SYN and continued.fits(segment):
                     open_.continues = continued
             from_a = True
             if previous is not None:

@@ -4,8 +4,8 @@ one bytes record each.
 A SYN flood or a scan leaves hundreds of thousands of attempts open at once, each until its
 timer gives it up (connections.py: 5 s, longer while SYN/ACKs are resent), or, once a RST
 has ended it, until it has been quiet for CLOSE_DELAY. Held as Segment objects with the
-tracker's full bookkeeping, an attempt cost about 1 KB; packed, about 500 bytes with two
-segments, measured with its key and its place in the tracker's dictionary (a record is 46
+tracker's full bookkeeping, an attempt cost about 1 KB; packed, about 400 bytes with two
+segments, measured with its key and its place in the tracker's table (a record is 46
 bytes, 76 in the long form for values past the short one's). The tracker keeps an attempt packed while it is nothing
 but a SYN and, from the other end, a SYN/ACK (and its resends) or a RST (a closed port),
 and, after a SYN/ACK, the RST of the end that sent the SYN (a half-open scan); any other

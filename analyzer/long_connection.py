@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from analyzer.connections import Connection, assign_roles
+from analyzer.connections import Connection, Continued, assign_roles
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
 from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
 from analyzer.findings.diagnoses import READ_FLAGS
@@ -79,6 +79,8 @@ class FoldedConnection:
         # Where it was captured, read from its start as analysis reads it from what it keeps:
         # loss inference calls nothing sent to the end captured at lost.
         head = Connection(0, first.family, self.client, self.server, list(segments))
+        if context:
+            head.continues = Continued(0, 0.0, context)  # what the vantage reads of it
         self.captured_at = captured_at(head, find_vantage(head, find_handshake(head)))
         self.copies = CopyFinder(first, COPY_MEMORY)
         self.judge = SequenceJudge(context, self.client)

@@ -94,9 +94,10 @@ FIN_WAIT_2 by the client's ACK, as the kernel recorder saw).
 
 Connections that ended unseen. A RST without ACK at the acknowledgment number of the
 peer's segment just before it is how a kernel answers a segment for no connection (RFC 9293
-3.10.7.1); a live socket in a synchronized state answers with RST/ACK, or takes the segment.
-An end the capture still has synchronized that sends one had lost its connection without a
-packet (a retransmission timeout, TCP_USER_TIMEOUT, a keep-alive timeout whose RST the
+3.10.7.1); a live socket in ESTABLISHED or CLOSE_WAIT takes the segment or answers with
+RST/ACK (after its own FIN, Linux answers data with such a RST from the socket itself: data
+after close). An end the capture has in ESTABLISHED or CLOSE_WAIT that sends one had lost its
+connection without a packet (a retransmission timeout, TCP_USER_TIMEOUT, a keep-alive timeout whose RST the
 capture missed): the machine puts its move to CLOSED at that segment's time, the latest it
 can have come (no frame: nothing was sent), and the segment's step says it found no
 connection; the RST leaves a CLOSED end (TCP_USER_TIMEOUT of 1.5 s, then the server's data
@@ -130,7 +131,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, impossible_flags, seq_diff
+from analyzer.decode.segment import (
+    ACK,
+    FIN,
+    MOD,
+    RST,
+    SYN,
+    UNSEEN,
+    Segment,
+    after_a_gap,
+    impossible_flags,
+    seq_diff,
+)
 from analyzer.loss_inference import RTO_MIN
 from analyzer.timefmt import format_duration
 
@@ -219,9 +231,14 @@ TABLE: Final[dict[State, dict[Event, State]]] = {
 SYNCHRONIZED: Final = frozenset(
     {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
 )
-# States in which a live socket answers a segment it does not take with RST/ACK, or takes
-# it: never with RST alone (FIN_WAIT_2 and TIME_WAIT have timers of their own that end them).
-_LIVE_ANSWERS: Final = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK})
+# The RSTs after one that moved an end that the machine keeps for _went_on (a storm's
+# beyond them keep their own cause).
+RESETS_AFTER_KEPT: Final = 1024
+# States in which a live socket takes the peer's data or answers it with RST/ACK, never with
+# a RST alone. Not once it has sent its FIN: Linux answers data after close() with RST
+# without ACK at its acknowledgment number (tcp_rcv_state_process: data after shutdown),
+# the rule of "data after close" (findings/resets.py), from a socket that is there.
+_LIVE_ANSWERS: Final = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 MAX_WINDOW_SCALE: Final = 14
 # Data in flight when a RST left may come after it for a round trip of the path beyond the
 # capture point, which a capture without a timed round trip does not show (a queue full of
@@ -449,6 +466,8 @@ class ConnectionMachine:
         # injector sends a few, each at another number).
         self._reset_step: Step | None = None
         self._resets_after: list[Step] = []
+        # The first data segment the RST's sender sent after it (see _data_after).
+        self._data_after_reset: Segment | None = None
         # The RST an end sent as one without a connection (_ended_unseen) and the step of the
         # segment it answered: undone if that end goes on sending.
         self._unseen_end: tuple[Step, Step] | None = None
@@ -560,8 +579,19 @@ class ConnectionMachine:
             if sender.frames[-1] == segment.frame or receiver.frames[-1] == segment.frame:
                 self._reset_step = step
                 self._resets_after = []
-            elif self._reset_step is not None:
+                self._data_after_reset = None
+            elif self._reset_step is not None and len(self._resets_after) < RESETS_AFTER_KEPT:
                 self._resets_after.append(step)
+        reset = self._reset_step
+        if (
+            reset is not None
+            and self._data_after_reset is None
+            and segment.payload_len
+            and reset is not step
+            and segment.sport == reset.segment.sport
+            and segment.src == reset.segment.src
+        ):
+            self._data_after_reset = segment
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
         return step
@@ -579,7 +609,8 @@ class ConnectionMachine:
         """`segment`, neither RST nor SYN, comes from an end a RST put in CLOSED (see "RSTs
         an end outlived" above): if that RST was the end's own, its socket did not send it;
         if the peer's, and `segment` left after it could have crossed it in flight (the
-        longest round trip timed, RST_CROSSING_FLOOR at least), the end never took it."""
+        longest round trip timed, RST_CROSSING_FLOOR at least) or acknowledges data the
+        RST's sender sent after it (_data_after), the end never took it."""
         step = self._reset_step
         unseen = self._unseen_end
         ended_unseen = unseen is not None and unseen[0] is step and sender.frames[-1] is None
@@ -634,26 +665,12 @@ class ConnectionMachine:
                 )
 
     def _data_after(self, reset: Step, ack: Segment) -> Segment | None:
-        """The first data segment the RST's sender sent after it (`reset`, the RST's step)
-        that `ack`, from the RST's receiver, acknowledges, if any."""
-        rst = reset.segment
-        if not ack.flags & ACK:
+        """The first data segment the RST's sender sent after it (`reset`, the RST's step),
+        if `ack`, from the RST's receiver, acknowledges it."""
+        first = self._data_after_reset
+        if first is None or not ack.flags & ACK or seq_diff(ack.ack, first.seq) <= 0:
             return None
-        after = False
-        for step in self.steps:
-            if step is reset:
-                after = True
-                continue
-            data = step.segment
-            if (
-                after
-                and data.payload_len
-                and data.sport == rst.sport
-                and data.src == rst.src
-                and seq_diff(ack.ack, data.seq) > 0
-            ):
-                return data
-        return None
+        return first
 
     def _unseen_answer(self, sender: Endpoint, segment: Segment) -> bool:
         """`segment`, an ACK from an end whose peer's segments are not in the capture (a
@@ -845,10 +862,9 @@ class ConnectionMachine:
                 return "an ACK in SYN_SENT that does not acknowledge the SYN (answered with RST, RFC 9293 3.10.7.3)"
             return "an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
         if flags & ACK and receiver.snd_max != UNSEEN and seq_diff(segment.ack, receiver.snd_max) > 0:
-            if expected == UNSEEN or not 0 < seq_diff(segment.seq, expected) < 1 << 30:
+            if not after_a_gap(segment, expected, receiver.snd_max):
                 return NEVER_SENT
-            # It starts past all its sender was seen to send: the capture lost packets
-            # ("previous segment not captured"), and the receiver's it acknowledges among them.
+            # The capture lost packets, the receiver's it acknowledges among them.
             receiver.snd_max = segment.ack
         if flags & (SYN | ACK) == SYN:
             receiver.move(E.RECV_SYN, segment)

@@ -120,3 +120,28 @@ def test_the_summary_counts_continuations_apart_from_captures_begun_mid_stream()
         0,
     )
     assert summary.outcomes["continued, reset: keep-alive probes unanswered"] == 1
+
+
+def test_a_handshake_after_a_continuation_does_not_break_the_analysis() -> None:
+    """Given up as idle, then the client's ACK (a continuation), then a new SYN joins it
+    (its ISN not seen before): the analysis of a continuation with a complete handshake."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "A", 101, 501), (700.0, "c", "A", 101, 501), ("c", "S", 9000, 0),
+        ("s", "SA", 7000, 9001), ("c", "A", 9001, 7001),
+    )  # fmt: skip
+    _first, later = analyze_segments(segments).connections
+    assert later.connection.continues is not None
+    assert later.handshake.status == "complete"
+
+
+def test_an_unrelated_session_on_the_same_ports_continues_nothing() -> None:
+    """After the silence, segments whose numbers are nowhere near where the ends left off:
+    another session that came to use the 4-tuple, begun before the capture saw it."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 3), ("s", "A", 501, 104),
+        (700.0, "c", "PA", 3_000_000_000, 2_000_000_000, 10), ("s", "A", 2_000_000_000, 3_000_000_010),
+    )  # fmt: skip
+    _first, later = analyze_segments(segments).connections
+    assert later.connection.continues is None
+    assert later.sequence.flags == {}
+    assert any("capture starts mid-connection" in note for note in later.notes)

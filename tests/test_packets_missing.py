@@ -62,3 +62,35 @@ def test_an_ack_of_data_never_sent_without_a_gap_still_fails_the_check() -> None
     far = conversation(SYN, SYNACK, ("c", "PA", 101 + (1 << 30), 501 + (1 << 30), 10))
     [result] = analyze_segments(far).connections
     assert result.handshake.status == "incomplete"
+
+
+def test_a_server_that_refuses_an_ack_of_data_it_never_sent_is_no_gap() -> None:
+    """RFC 9293 3.10.7.4: a server in SYN_RCVD answers an ACK of data it never sent with
+    <SEQ=SEG.ACK><CTL=RST>; later server numbers reaching that far prove no lost packets
+    while the ACK itself starts where the client should."""
+    for answer in (("s", "R", 900, 0), ("s", "PA", 900, 101, 10)):
+        segments = conversation(SYN, SYNACK, ("c", "A", 101, 900), answer)
+        [result] = analyze_segments(segments).connections
+        assert result.handshake.status == "incomplete", answer
+        assert any("never sent" in note for note in result.notes)
+
+
+def test_a_gap_bounds_both_numbers() -> None:
+    """A segment one byte past its sender's numbers whose ACK is 2**31 ahead: out of place."""
+    segments = conversation(SYN, SYNACK, ("c", "PA", 102, 501 + (1 << 31) - 10, 10))
+    [result] = analyze_segments(segments).connections
+    assert result.handshake.status == "incomplete"
+    assert any("never sent" in note for note in result.notes)
+
+
+def test_data_after_close_is_answered_by_the_socket_itself() -> None:
+    """The client closed (its FIN), the server's data crossed it: Linux answers with a RST
+    without ACK at that data's acknowledgment number, from the FIN_WAIT_1 socket: data after
+    close, not a connection that had ended without a packet."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111), ("c", "FA", 111, 501),
+        ("s", "PA", 501, 111, 100), ("c", "R", 111, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert not any("found no connection" in note for note in result.notes)
+    assert None not in result.state_frames["client"][1:]

@@ -184,6 +184,26 @@ class Segment:
         return (self.seq + self.seq_space) % MOD
 
 
+# The farthest a capture's missing packets are taken to reach (after_a_gap): a sequence or
+# acknowledgment number further ahead than this is a number out of place, not a gap.
+GAP_LIMIT: Final = 1 << 30
+
+
+def after_a_gap(segment: Segment, sent: int, peer_sent: int) -> bool:
+    """Whether `segment` shows packets the capture lost: with ACK and without SYN, it starts
+    past `sent` (all its sender was seen to send: Wireshark's "previous segment not
+    captured") and acknowledges past `peer_sent` (all the peer was seen to send: "ACKed
+    unseen segment"), each by less than GAP_LIMIT. An ACK of data never sent has no such
+    gap of its own sender's (findings/handshake.py and tcp_state.py read the same rule)."""
+    return (
+        segment.flags & (SYN | ACK) == ACK
+        and sent != UNSEEN
+        and peer_sent != UNSEEN
+        and 0 < seq_diff(segment.seq, sent) < GAP_LIMIT
+        and 0 < seq_diff(segment.ack, peer_sent) < GAP_LIMIT
+    )
+
+
 def flag_names(flags: int) -> str:
     """'SYN/ACK', 'FIN/ACK', 'RST', 'PSH/ACK' ... in the order people write them."""
     names = [name for bit, name in _FLAG_NAMES if flags & bit]

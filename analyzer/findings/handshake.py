@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, after_a_gap, seq_diff
 from analyzer.timefmt import format_duration
 
 HandshakeStatus = Literal["complete", "refused", "no_answer", "incomplete", "not_seen"]
@@ -444,21 +444,12 @@ def _server_sent_before(connection: Connection, server_isn: int, final: Segment)
     )
 
 
-def _missed_before(connection: Connection, syn: Segment, server_isn: int, final: Segment) -> bool:
+def _missed_before(syn: Segment, server_isn: int, final: Segment) -> bool:
     """Whether the capture lost the client's ACK of the SYN/ACK (and more): `final`, the
-    client's first later segment, acknowledges more than the SYN/ACK, less than 2**30 past
-    it, and the capture shows it missed packets: `final` starts past all the client was
-    seen to send (its own earlier segments lost), or the server's numbers later reach what
-    `final` acknowledges (the data it acknowledges was sent)."""
-    beyond = seq_diff(final.ack, (server_isn + 1) % MOD)
-    if not 0 < beyond < 1 << 30:
-        return False
-    if seq_diff(final.seq, syn.seq_end) > 0:
-        return True
-    return any(
-        not connection.from_client(s) and s.frame > final.frame and seq_diff(s.seq, final.ack) >= 0
-        for s in connection.segments
-    )
+    client's first later segment, starts past all the client was seen to send and
+    acknowledges more than the SYN/ACK (decode.segment.after_a_gap, the state machine's
+    rule too)."""
+    return after_a_gap(final, syn.seq_end, (server_isn + 1) % MOD)
 
 
 def _syn_acknowledged(syn: Segment, client_isn: int) -> tuple[str, int]:
@@ -519,7 +510,7 @@ def _after_synack(
             result.checks.append(
                 Check(f"ACK acknowledges the server ISN+1 and {beyond}", final.ack, final.ack)
             )
-        elif _missed_before(connection, result.syns[0], server_isn, final):
+        elif _missed_before(result.syns[0], server_isn, final):
             result.final_unseen = True
             result.checks.append(
                 Check(

@@ -1,5 +1,7 @@
 """Analyzing with more than one process: several files at once, one big file in shares, and
-files on a Dask cluster. Every way gives the bytes one process gives.
+files on a Dask cluster. Every way gives the bytes one process gives (but past 16,384
+connections given up as idle and not yet continued, which are forgotten first depends on
+when each process looked: connections.IDLE_REMEMBERED).
 
 Theory of operation
 -------------------
