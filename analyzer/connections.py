@@ -326,9 +326,10 @@ class Fold(Protocol):
 # Segments a connection has when the tracker's `fold` (if any) takes it over.
 LONG_CONNECTION: Final = 20_000
 # Connections given up as idle that the tracker remembers for a later one that continues
-# each (Continued): under a kilobyte each (its key and two segments). Past it, a continuation of the oldest is told
-# as a capture begun mid-connection (and which are the oldest then depends on when the
-# tracker last looked: the one rule here a share may apply otherwise than one process).
+# each (Continued): under a kilobyte each (its key and two segments). Past it, a
+# continuation of the oldest is told as a capture begun mid-connection (and which are the
+# oldest then depends on when the tracker last looked: the one rule here a share may apply
+# otherwise than one process).
 IDLE_REMEMBERED = 1 << 14  # not Final: a test sets it, and compiled code reads it then
 # Capture copies a folded connection lists (all are counted).
 COPIES_KEPT: Final = 10_000

@@ -343,14 +343,26 @@ class Endpoint:
             self.unacked_since = -1.0
         if self.unacked_since < 0 and (segment.payload_len or segment.flags & (SYN | FIN)):
             self.unacked_since, self.unacked_end = segment.time, end
-        if self.snd_max == UNSEEN or seq_diff(end, self.snd_max) > 0:
-            self.snd_max = end
+        self.reached(segment)
         if segment.flags & FIN:
             self.fin_end = end
+        self.last_sent = segment
+
+    def reached(self, segment: Segment) -> None:
+        """How far its numbers went and what it acknowledged, with `segment` of its own."""
+        end = segment.seq_end
+        if self.snd_max == UNSEEN or seq_diff(end, self.snd_max) > 0:
+            self.snd_max = end
         most = self.most_acked
         if segment.flags & ACK and (most is None or seq_diff(segment.ack, most.ack) >= 0):
             self.most_acked = segment
-        self.last_sent = segment
+
+    def closed_unseen(self, time: float) -> None:
+        """CLOSED since `time` by what sent no packet (a timer, a connection lost unseen):
+        no frame marks the move."""
+        self.state = S.CLOSED
+        self.history.append((time, S.CLOSED))
+        self.frames.append(None)
 
 
 def time_out(history: list[tuple[float, State]], time: float, frames: list[int | None] | None = None) -> bool:
@@ -484,13 +496,8 @@ class ConnectionMachine:
         never sent). No move, no step."""
         for segment in context:
             end = self.ends.get((segment.src, segment.sport))
-            if end is None or segment.flags & (SYN | RST):
-                continue
-            if end.snd_max == UNSEEN or seq_diff(segment.seq_end, end.snd_max) > 0:
-                end.snd_max = segment.seq_end
-            most = end.most_acked
-            if segment.flags & ACK and (most is None or seq_diff(segment.ack, most.ack) >= 0):
-                end.most_acked = segment
+            if end is not None and not segment.flags & (SYN | RST):
+                end.reached(segment)
 
     def feed(self, segment: Segment, lost: bool = False) -> Step:
         """Apply one segment; a `lost` one moves only its sender (it never arrived)."""
@@ -656,7 +663,7 @@ class ConnectionMachine:
                 f"it went on sending (frame {segment.frame}, {after} after it), which a reset end cannot: it never took it in",
             )
         else:
-            taken = self._data_after(step, segment)
+            taken = self._data_after(segment)
             if taken is not None:
                 self._not_taken(
                     sender,
@@ -664,9 +671,9 @@ class ConnectionMachine:
                     "which came behind it on the same path: a reset end answers such data with RST",
                 )
 
-    def _data_after(self, reset: Step, ack: Segment) -> Segment | None:
-        """The first data segment the RST's sender sent after it (`reset`, the RST's step),
-        if `ack`, from the RST's receiver, acknowledges it."""
+    def _data_after(self, ack: Segment) -> Segment | None:
+        """The first data segment the RST's sender sent after the latest RST that moved an
+        end, if `ack`, from that RST's receiver, acknowledges it."""
         first = self._data_after_reset
         if first is None or not ack.flags & ACK or seq_diff(ack.ack, first.seq) <= 0:
             return None
@@ -736,9 +743,7 @@ class ConnectionMachine:
                 if step.segment.frame == late.frame:
                     step.dropped = why
                     break
-        sender.state = S.CLOSED
-        history.append((late.time, S.CLOSED))
-        sender.frames.append(None)
+        sender.closed_unseen(late.time)
         return True
 
     def _ended_unseen(self, sender: Endpoint, peer: Endpoint, step: Step) -> bool:
@@ -762,9 +767,7 @@ class ConnectionMachine:
             "answers as a kernel answers a segment for none)"
         )
         self._unseen_end = (step, self.steps[-1])
-        sender.state = S.CLOSED
-        sender.history.append((late.time, S.CLOSED))
-        sender.frames.append(None)
+        sender.closed_unseen(late.time)
         return True
 
     def _not_taken(self, sender: Endpoint, why: str) -> None:

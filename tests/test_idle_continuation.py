@@ -145,3 +145,12 @@ def test_an_unrelated_session_on_the_same_ports_continues_nothing() -> None:
     assert later.connection.continues is None
     assert later.sequence.flags == {}
     assert any("capture starts mid-connection" in note for note in later.notes)
+
+
+def test_the_json_names_the_continued_connection_by_its_first_frame() -> None:
+    from analyzer.output.json_report import connection_to_dict
+
+    first, again, _last = analyze_segments(conversation(*SESSION)).connections
+    assert connection_to_dict(first, 0.0)["continues"] is None
+    continues = connection_to_dict(again, 0.0)["continues"]
+    assert continues["first_frame"] == 1 and continues["quiet_for"] == pytest.approx(7199.995)

@@ -21,7 +21,6 @@ from typing import Final, TextIO
 import msgspec
 
 from analyzer.analysis import Analysis, Backoff, ConnectionAnalysis, FileStream, ScanFinding
-from analyzer.connections import Connection
 from analyzer.decode import DecodeStats
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
@@ -300,13 +299,13 @@ def udp_flow_to_dict(flow: UdpFlow, file: str = "") -> dict:
     }
 
 
-def _continues(connection: Connection) -> dict | None:
+def _continues(result: ConnectionAnalysis) -> dict | None:
     """The connection given up as idle that this one continues: by its first frame (the
     same in every share of a big file, where ids are renumbered), and how long it was quiet."""
-    continued = connection.continues
-    if continued is None:
+    handshake = result.handshake
+    if handshake.continues_frame < 0:
         return None
-    return {"first_frame": continued.first_frame, "quiet_for": connection.first_time - continued.last_time}
+    return {"first_frame": handshake.continues_frame, "quiet_for": handshake.quiet_for}
 
 
 def _endpoint(endpoint: tuple[str, int]) -> dict:
@@ -358,7 +357,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
         "client_basis": connection.client_basis,
         "reuses_ports_of": connection.reuses_ports_of,
         "expired": connection.expired,
-        "continues": _continues(connection),
+        "continues": _continues(result),
         "tunnels": connection.tunnels,
         "untunnelled_too": connection.untunnelled_too,
         "capture_copies": {
