@@ -275,28 +275,58 @@ def test_run_a_pair_that_aborts_four_ways(tmp_path: Path) -> None:
         assert reasons[3] in ("TCP_ABORT_ON_DATA", "TCP_TIMEWAIT_SOCKET")
 
 
+def _reset_frames(pcap: str) -> list[int]:
+    """The frames of a pcap that carry RST, read by scapy, not by the analyzer under test."""
+    from scapy.layers.inet import TCP
+    from scapy.utils import PcapReader
+
+    with PcapReader(pcap) as packets:
+        return [number for number, packet in enumerate(packets, 1) if TCP in packet and packet[TCP].flags.R]
+
+
+POST_ATTEMPTS = 4
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (make setup)")
 def test_run_curl_posting_to_pythons_http_server(tmp_path: Path) -> None:
     """http.server answers a POST with 501 and closes with the body unread: a RST the kernel
     sends for TCP_ABORT_ON_CLOSE; curl's close() may find its FIN stuck behind the body. curl
     sends the body with its headers (no "Expect: 100-continue", which made it wait for the
     server's word first: answered 501 at once, it sent no body at all, and there was no RST,
-    in one fresh-clone run)."""
+    in one fresh-clone run).
+
+    Still a race between two real programs: on a busy machine the 501 can reach curl before
+    it writes the body, and curl then stops sending (one CI run in about eight here, under
+    load), or curl's FIN can be acknowledged before the server's close() (then nothing is
+    left unread in an open socket). Every attempt must be analysed as what it was (the RSTs
+    scapy finds are the ones named, the kernel agrees); the abort itself must show in one
+    of a few."""
     script = (
         f"{sys.executable} -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1 & sleep 1.5; "
         "head -c 200000 /dev/zero | curl -s -o /dev/null -H 'Expect:' -X POST --data-binary @- "
         "http://127.0.0.1:8000/; kill $!"
     )
-    analysis, sidecar, stdout = recorded(["run", "--name", "http-post", "--", "sh", "-c", script], tmp_path)
-    [connection] = analysis["connections"]
-    # The server's abort; when curl's ACK crossed it, the listener's answer to that ACK too.
-    reset, *after = connection["resets"]
-    assert reset["sender"] == "server" and reset["cause"] in ("abort", "unread_data")
-    assert [(r["sender"], r["cause"]) for r in after] in ([], [("server", "after_reset")])
-    assert_the_kernel_agrees(analysis, sidecar, stdout)
-    if unavailable() is None:
-        reasons = [r["kernel_reason"] for r in connection["kernel"]["events"]["resets"]]
-        assert reasons in (["TCP_ABORT_ON_CLOSE"], ["TCP_ABORT_ON_CLOSE", "TCP_FLAGS"])
+    shapes = []
+    for attempt in range(POST_ATTEMPTS):
+        runs = tmp_path / str(attempt)
+        analysis, sidecar, stdout = recorded(["run", "--name", "http-post", "--", "sh", "-c", script], runs)
+        [connection] = analysis["connections"]
+        [pcap] = re.findall(r"^pcap:\s+(\S+)$", stdout, re.M)
+        assert [r["frame"] for r in connection["resets"]] == _reset_frames(pcap)
+        assert_the_kernel_agrees(analysis, sidecar, stdout)
+        shapes.append(connection["close"]["shape"])
+        if not connection["resets"]:
+            assert connection["close"]["shape"] in ("four-way", "three-segment", "simultaneous")
+            continue
+        # The server's abort; when curl's ACK crossed it, the listener's answer to that ACK too.
+        reset, *after = connection["resets"]
+        assert reset["sender"] == "server" and reset["cause"] in ("abort", "unread_data")
+        assert [(r["sender"], r["cause"]) for r in after] in ([], [("server", "after_reset")])
+        if unavailable() is None:
+            reasons = [r["kernel_reason"] for r in connection["kernel"]["events"]["resets"]]
+            assert reasons in (["TCP_ABORT_ON_CLOSE"], ["TCP_ABORT_ON_CLOSE", "TCP_FLAGS"])
+        return
+    pytest.fail(f"no abort in {POST_ATTEMPTS} POSTs, each closed without RST: {shapes}")
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (make setup)")
