@@ -83,6 +83,7 @@ from analyzer.decode.segment import (
     ACK,
     FIN,
     GAP_LIMIT,
+    MOD,
     RST,
     SYN,
     UNSEEN,
@@ -173,6 +174,32 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
 BACKOFF_PATIENCE: Final = 3.0
 
 
+def sequence_bases_of(
+    segments: Iterable[Segment], inherited: dict[Endpoint, int] | None = None
+) -> dict[Endpoint, int]:
+    """Each end's base, as tshark sets it (packet-tcp.c): its own SYN (its ISN), else the base
+    `inherited` from the connection this one continues (Wireshark reads the two as one
+    conversation), else the first segment that tells it, in capture order: its own first
+    segment (one below its seq, so that it reads 1) or the first ACK its peer sent (one below
+    the ack: what a capture begun mid-stream shows as 1). A SYN wins over a guess made before
+    it (an injected RST ahead of the SYN/ACK). An end nothing tells is not in it."""
+    synced: dict[Endpoint, int] = {}
+    guessed: dict[Endpoint, int] = {}
+    for segment in segments:
+        own = (segment.src, segment.sport)
+        if segment.flags & SYN and own not in synced:
+            synced[own] = segment.seq
+        if own not in guessed:
+            guessed[own] = (segment.seq - 1) % MOD
+        peer = (segment.dst, segment.dport)
+        if segment.flags & ACK and peer not in guessed:
+            guessed[peer] = (segment.ack - 1) % MOD
+    if inherited:
+        guessed.update(inherited)
+    guessed.update(synced)
+    return guessed
+
+
 class Continued:
     """The connection a later one continues: given up as idle (its timer, Timeouts.idle),
     then its 4-tuple spoke again without a SYN (a keep-alive after two hours, a session
@@ -181,10 +208,19 @@ class Continued:
     last segment (in capture order), is what its rules need of them. Named by its first
     frame, which is the same in a share (analyzer.parallel) as in the whole file."""
 
-    def __init__(self, first_frame: int, last_time: float, last: list[Segment]) -> None:
+    def __init__(
+        self,
+        first_frame: int,
+        last_time: float,
+        last: list[Segment],
+        bases: dict[Endpoint, int] | None = None,
+    ) -> None:
         self.first_frame = first_frame
         self.last_time = last_time  # its last segment's
         self.last = last
+        # Each end's relative numbers' base in the connection it continues (sequence_bases_of),
+        # which Wireshark, reading one conversation, goes on counting from.
+        self.bases: dict[Endpoint, int] = bases if bases is not None else {}
 
     def fits(self, segment: Segment) -> bool:
         """Whether `segment` goes on where its ends left off: its sequence number near its
@@ -392,13 +428,20 @@ class _Open:
         self.packed: PackedSegments | None = None
         self.continues: Continued | None = None  # see Connection.continues
         self.first_frame = 0
+        self.bases: dict[Endpoint, int] | None = None  # once folded: read from what it held
+
+    def _inherited(self) -> dict[Endpoint, int] | None:
+        return self.continues.bases if self.continues is not None else None
 
     def continued(self) -> Continued:
         """What a later connection on its 4-tuple reads of it once it is given up as idle:
         each end's segment that went furthest in its sequence space, the latest of those
         (not a keep-alive, one below it, nor a RST), from what it holds and from what it
-        continued in turn."""
-        held = self.segments if self.folder is None or self.recent is None else self.recent
+        continued in turn; and each end's base of relative numbers, from the first it
+        continued or from its own start."""
+        self.unpack()
+        folder = self.folder
+        held = self.segments if folder is None or self.recent is None else self.recent
         earlier = self.continues.last if self.continues is not None else []
         furthest: dict[tuple[str, int], Segment] = {}
         for segment in [*earlier, *held]:
@@ -409,7 +452,8 @@ class _Open:
             if best is None or seq_diff(segment.seq_end, best.seq_end) >= 0:
                 furthest[end] = segment
         last = sorted(furthest.values(), key=_frame)
-        return Continued(self.first_frame, self.last_time, last)
+        bases = self.bases if self.bases is not None else sequence_bases_of(self.segments, self._inherited())
+        return Continued(self.first_frame, self.last_time, last, bases)
 
     def unpack(self) -> None:
         """All its segments back in `segments`."""
@@ -752,6 +796,7 @@ class ConnectionTracker:
                 copies = [copy for copy, _ in open_.copies] if open_.copies is not None else None
                 context = open_.continues.last if open_.continues is not None else None
                 open_.folder = self._fold(held, copies, context)
+                open_.bases = sequence_bases_of(held, open_._inherited())
                 open_.recent = held[-COPY_LOOK_BACK:]
                 open_.segments = []
         else:

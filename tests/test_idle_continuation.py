@@ -154,3 +154,43 @@ def test_the_json_names_the_continued_connection_by_its_first_frame() -> None:
     assert connection_to_dict(first, 0.0)["continues"] is None
     continues = connection_to_dict(again, 0.0)["continues"]
     assert continues["first_frame"] == 1 and continues["quiet_for"] == pytest.approx(7199.995)
+
+
+def test_a_continuation_numbers_seq_and_ack_from_the_connection_it_continues() -> None:
+    """Wireshark reads one conversation: after the silence the client's keep-alive is seq=3
+    ack=1 (one below its next, 104, from its ISN 100), not 1 from the continuation's own
+    first segment; a continuation of a continuation keeps the first's bases too."""
+    from analyzer.output.labels import packet_label, sequence_bases
+
+    _first, again, last = analyze_segments(conversation(*SESSION)).connections
+    bases = sequence_bases(again)
+    assert bases == {"client": 100, "server": 500}
+    assert sequence_bases(last) == bases
+    keep_alive, answer = again.connection.segments
+    assert packet_label(keep_alive, bases["client"], bases["server"]).startswith("ACK seq=3 ack=3")
+    assert packet_label(answer, bases["server"], bases["client"]).startswith("ACK seq=3 ack=4")
+
+
+def test_a_folded_connection_hands_its_bases_to_the_one_that_continues_it() -> None:
+    data = [("c", "PA", 104 + 10 * i, 503, 10) for i in range(40)]
+    acks = [("s", "A", 503, 114 + 10 * i) for i in range(40)]
+    steps = [step for pair in zip(data, acks, strict=True) for step in pair]
+    session = (*HANDSHAKE, ("c", "PA", 101, 501, 3), ("s", "A", 501, 104), *steps,
+               (700.0, "c", "A", 503, 503), ("s", "A", 503, 504))  # fmt: skip
+    fold = functools.partial(FoldedConnection, head_steps=0, look_ahead=32)
+    first, later = stream_connections(conversation(*session), fold=fold, long_connection=20)
+    assert first.folded is not None
+    assert later.continues is not None and later.continues.bases == {
+        (later.client[0], later.client[1]): 100, (later.server[0], later.server[1]): 500
+    }
+
+
+def test_a_syn_in_a_continuation_sets_its_senders_base_anew() -> None:
+    from analyzer.output.labels import sequence_bases
+
+    segments = conversation(
+        *HANDSHAKE, ("c", "A", 101, 501), (700.0, "c", "A", 101, 501), ("c", "S", 9000, 0),
+        ("s", "SA", 7000, 9001), ("c", "A", 9001, 7001),
+    )  # fmt: skip
+    _first, later = analyze_segments(segments).connections
+    assert sequence_bases(later) == {"client": 9000, "server": 7000}

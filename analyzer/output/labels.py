@@ -6,7 +6,7 @@ before it a resend went out (the core numbers the resends: ConnectionAnalysis.re
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.connections import Side, peer_of
+from analyzer.connections import Side, sequence_bases_of
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
 from analyzer.long_connection import HEAD_STEPS
 from analyzer.timefmt import format_duration
@@ -25,29 +25,13 @@ SEQUENCE_NUMBERS = (
 
 
 def sequence_bases(result: ConnectionAnalysis) -> dict[Side, int | None]:
-    """Each side's base, as tshark sets it (packet-tcp.c): the side's own SYN (its ISN), else
-    the first segment that tells it, in capture order: its own first segment (one below its
-    seq, so that it reads 1) or the first ACK its peer sent (one below the ack: what a capture
-    begun mid-stream shows as 1). A SYN wins over a guess made before it (an injected RST
-    ahead of the SYN/ACK). seq and ack are drawn relative to these, both of them; a side
-    nothing tells stays absolute."""
+    """Each side's base of relative numbers (connections.sequence_bases_of, tshark's), or of the
+    connection this one continues, as Wireshark reads the two as one conversation. seq and ack
+    are drawn relative to these, both of them; a side nothing tells stays absolute."""
     connection = result.connection
-    bases: dict[Side, int | None] = {"client": None, "server": None}
-    for segment in connection.segments:
-        sender = connection.sender(segment)
-        if segment.flags & SYN and bases[sender] is None:
-            bases[sender] = segment.seq
-    guessed: dict[Side, int | None] = {"client": None, "server": None}
-    for segment in connection.segments:
-        sender = connection.sender(segment)
-        peer = peer_of(sender)
-        if guessed[sender] is None:
-            guessed[sender] = (segment.seq - 1) % MOD
-        if guessed[peer] is None and segment.flags & ACK:
-            guessed[peer] = (segment.ack - 1) % MOD
-        if guessed["client"] is not None and guessed["server"] is not None:
-            break
-    return {side: bases[side] if bases[side] is not None else guessed[side] for side in bases}
+    continued = connection.continues
+    found = sequence_bases_of(connection.segments, continued.bases if continued is not None else None)
+    return {"client": found.get(connection.client), "server": found.get(connection.server)}
 
 
 def _relative(value: int, base: int | None) -> int:
