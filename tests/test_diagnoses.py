@@ -421,3 +421,21 @@ def test_one_byte_window_probes_are_probes_not_keep_alives_or_resends() -> None:
     assert result.resends == {}
     diagnosis = _one(segments, "zero_window")
     assert "3 window probes" in diagnosis.sentence and "window update (frame 12)" in diagnosis.sentence
+
+
+def test_one_byte_keep_alives_are_keep_alives_not_resends() -> None:
+    """Windows probes an idle connection with one byte one below its next number, a byte the
+    peer acknowledged long ago (Linux sends none): Wireshark flags each a keep-alive and none a
+    retransmission. A byte not yet acknowledged, sent again the same way, is a resend."""
+    steps = [*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111)]
+    for at in (120.0, 150.0, 180.0, 210.0):
+        steps += [(at, "c", "A", 110, 501, 1), (at + 0.01, "s", "A", 501, 111)]
+    steps += [(211.0, "c", "RA", 111, 501)]
+    [result] = analyze_segments(conversation(*steps)).connections
+    flags = result.sequence.flags
+    assert [frame for frame, kinds in flags.items() if "keep_alive" in kinds] == [6, 8, 10, 12]
+    assert result.resends == {}
+    assert "retransmission_timeout" not in {d.kind for d in result.diagnoses}
+    unacked = [*HANDSHAKE, ("c", "PA", 101, 501, 1), *[(0.2 * 2**i, "c", "PA", 101, 501, 1) for i in range(4)]]
+    [lost] = analyze_segments(conversation(*unacked)).connections
+    assert sorted(lost.resends) == [5, 6, 7, 8]

@@ -7,7 +7,9 @@ Fast Open SYN that went unanswered without its data. The ACK flag is not compare
 SYN/ACK after its own SYN repeats that SYN: simultaneous open) and neither is RST. One byte
 of data sent while the peer's latest window is zero is a window probe (the persist timer's,
 Wireshark's zero window probe), no copy and not copied: the probes that follow carry the same
-byte and are no retransmissions.
+byte and are no retransmissions. Nor is one byte its sender had sent before and its peer
+had acknowledged, one below the sender's next: Windows's keep-alive (Linux's carries none;
+Wireshark's keep-alive), sent again every interval while the peer is silent.
 
 Two rules read the copies: loss inference (a SYN or FIN sent again was lost) and the
 ladder (the n-th resend, drawn dashed with the time since the copy before). Wireshark's
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-from analyzer.decode.segment import FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 
 _CONTROL: Final = SYN | FIN
 
@@ -54,6 +56,9 @@ class CopyFinder:
         self._times: dict[int, float] = {}  # copy key -> time of its latest copy, when bounded
         self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
         self._windows = [-1, -1]  # by sender: the latest window it advertised (-1: none yet)
+        # By sender: the furthest its numbers went, and the latest it acknowledged (-1: none yet).
+        self._next = [-1, -1]
+        self._acked = [-1, -1]
         self.resends: dict[int, tuple[int, float]] = {}  # when bounded: see numbered_resends
 
     def feed(self, index: int, segment: Segment) -> int:
@@ -64,8 +69,20 @@ class CopyFinder:
         peer_window = windows[1 - sender]
         if not segment.flags & RST:  # a RST's window field says nothing
             windows[sender] = segment.window
-        if not (control or length) or (length == 1 and not control and peer_window == 0):
+            if segment.flags & ACK:
+                self._acked[sender] = segment.ack
+        if not (control or length):
             return -1
+        end = segment.seq_end
+        furthest = self._next[sender]
+        if furthest < 0 or seq_diff(end, furthest) > 0:
+            self._next[sender] = end
+        if length == 1 and not control:
+            if peer_window == 0:
+                return -1
+            acked = self._acked[1 - sender]
+            if end == furthest and acked >= 0 and seq_diff(acked, end) >= 0:
+                return -1
         # One int: the sender, SYN/FIN, the sequence number, then the length (data alone):
         # under 2**62 for any real segment, so that compiled it stays unboxed.
         key = segment.seq << 3 | control << 1 | sender
