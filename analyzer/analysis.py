@@ -28,6 +28,7 @@ from analyzer.connections import (
     stream_connections,
 )
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
+from analyzer.decode.headers import PROTO_TCP
 from analyzer.decode.reader import Progress
 from analyzer.decode.segment import FIN, impossible_flags
 from analyzer.errors import CaptureFileError
@@ -50,6 +51,7 @@ from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.findings.scans import ScanDetector, ScanFinding
+from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.long_connection import FoldedConnection
@@ -224,6 +226,14 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     notes = [machine.start_note] if handshake.status != "complete" else []
+    error = handshake.unreachable
+    if error is not None and client.state == State.SYN_SENT and connection.last_time <= error.time:
+        # Linux ends a connect() on the error (findings/unreachable.py); the client's later
+        # SYNs, if it sent any, say its stack did not.
+        client.closed_unseen(error.time)
+        notes.append(
+            f"the client is CLOSED from the ICMP error of frame {error.frame} on, as Linux ends a connect() on it"
+        )
     continued = connection.continues
     if continued is not None and notes and notes[0].startswith("capture starts mid-connection"):
         notes[0] = (
@@ -462,19 +472,22 @@ class FileStream:
     attempt_views: str | None = None
 
     def __post_init__(self) -> None:
+        self._tcp_errors = HeldErrors()  # ICMP errors about TCP segments, until their connection is over
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
         self.scans = ScanDetector()  # every connection counted as it is handed over
 
     def _segments(self) -> Iterator[Segment]:
         """The TCP segments on down the stream, the first one's time noted; UDP and ICMP
         records (few) set aside."""
-        others = self._others
+        others, tcp_errors = self._others, self._tcp_errors
         for record in self._records:
             if isinstance(record, Segment):
                 if self.origin is None:  # frame 1's time: Wireshark's clock, if it was read
                     start = self.stats.start_time
                     self.origin = start if start is not None else record.time
                 yield record
+            elif isinstance(record, Unreachable) and record.protocol == PROTO_TCP:
+                tcp_errors.add(record)
             else:
                 others.append(record)
 
@@ -485,10 +498,15 @@ class FileStream:
         recorded_until = recording_end(sidecar) if sidecar is not None else None
         views = self.attempt_views if sidecar is None else None
         memo = ShapeMemo()
+        tcp_errors = self._tcp_errors
         for connection in stream_connections(
             segments, self.timeouts, lambda: stats.end_time, FoldedConnection, frames=stats
         ):
-            shape = attempt_shape(connection) if views is not None else None
+            if tcp_errors:
+                connection.unreachables = tcp_errors.take(
+                    connection.client, connection.server, connection.first_time, connection.last_time
+                )
+            shape = attempt_shape(connection) if views is not None and not connection.unreachables else None
             if shape is not None:
                 template = memo.get(shape)
                 if template is not None:

@@ -88,6 +88,7 @@ from analyzer.decode.segment import (
     SYN,
     UNSEEN,
     Segment,
+    Unreachable,
     impossible_flags,
     seq_diff,
 )
@@ -272,6 +273,8 @@ class Connection:
     succeeded_at: float | None = None
     # The connection given up as idle that this one, begun without a SYN, continues.
     continues: Continued | None = None
+    # ICMP destination-unreachable errors that quote its segments (findings/unreachable.py).
+    unreachables: list[Unreachable] = field(default_factory=list)
 
     def __init__(
         self,
@@ -301,6 +304,7 @@ class Connection:
         self.capture_end = None
         self.succeeded_at = None
         self.continues = None
+        self.unreachables = []
 
     @property
     def packets(self) -> int:

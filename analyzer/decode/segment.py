@@ -234,6 +234,7 @@ class Unreachable(NamedTuple):
     code: int  # 3 (ICMP) or 4 (ICMPv6): port unreachable
     protocol: int  # of the quoted packet: 17 for UDP, 6 for TCP
     quoted: tuple[str, int, str, int]  # (src, sport, dst, dport) of the packet it answers
+    quoted_seq: int = -1  # the quoted TCP header's sequence number (-1: UDP, or not quoted)
 
     @property
     def port_unreachable(self) -> bool:

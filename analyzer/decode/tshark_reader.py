@@ -289,7 +289,20 @@ def _unreachable(icmp: Any, frame: int, when: float, family: int, src: str, dst:
         return None
     quoted_src, quoted_dst, sport, dport = (str(value) for value in values)
     quoted = (quoted_src, int(sport), quoted_dst, int(dport))
-    return Unreachable(frame, when, family, src, dst, int(icmp.code), int(protocol), quoted)
+    # In a header an ICMP error quotes Wireshark runs no sequence analysis: tcp.seq is the
+    # number as sent (tcp.seq_raw, where a version gives it).
+    seq = (field("tcp_seq_raw") or field("tcp_seq")) if transport == "tcp" else None
+    return Unreachable(
+        frame,
+        when,
+        family,
+        src,
+        dst,
+        int(icmp.code),
+        int(protocol),
+        quoted,
+        int(seq) if seq is not None else -1,
+    )
 
 
 def read_segments_tshark(path: str, stats: DecodeStats | None = None) -> Iterator[Segment]:

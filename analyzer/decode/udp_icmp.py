@@ -20,6 +20,7 @@ from analyzer.decode.headers import (
     IPV6_HEADER,
     IPV6_NEXT_HEADER,
     IPV6_SOURCE,
+    PROTO_TCP,
     UDP_HEADER,
 )
 from analyzer.decode.segment import Datagram, Unreachable
@@ -58,4 +59,13 @@ def parse_unreachable(data: bytes, at: int, frame: int, time: float, family: int
     if len(data) < ports_at + 4:
         return None
     sport, dport = struct.unpack_from("!HH", data, ports_at)
-    return Unreachable(frame, time, family, src, dst, code, protocol, (quoted_src, sport, quoted_dst, dport))
+    # A TCP header's first 8 bytes, which every ICMP error quotes, hold its sequence number:
+    # which segment it answers (a SYN's is the ISN).
+    seq = (
+        struct.unpack_from("!I", data, ports_at + 4)[0]
+        if protocol == PROTO_TCP and len(data) >= ports_at + 8
+        else -1
+    )
+    return Unreachable(
+        frame, time, family, src, dst, code, protocol, (quoted_src, sport, quoted_dst, dport), seq
+    )

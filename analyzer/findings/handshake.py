@@ -24,6 +24,9 @@ Rules:
   client's by the server's first segment with ACK after the server's own SYN (an ACK
   before it is not in the server's sequence space).
 - refused: the server answered a SYN with a RST (RST/ACK acking ISN+1).
+- unreachable: SYNs from the client, nothing from the server, and an ICMP destination
+  unreachable error that quotes a SYN (findings/unreachable.py: a firewall's REJECT, a
+  router without a route).
 - no_answer: SYNs from the client and nothing at all from the server.
 - incomplete: a handshake began but did not finish (no final ACK, a SYN/ACK
   whose ack is wrong, or a capture that starts at the SYN/ACK).
@@ -45,10 +48,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, after_a_gap, seq_diff
+from analyzer.decode.icmp_codes import describe, errno_of
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, Unreachable, after_a_gap, seq_diff
+from analyzer.findings.unreachable import answered_syn
 from analyzer.timefmt import format_duration
 
-HandshakeStatus = Literal["complete", "refused", "no_answer", "incomplete", "not_seen"]
+HandshakeStatus = Literal["complete", "refused", "unreachable", "no_answer", "incomplete", "not_seen"]
 HandshakeVariant = Literal["three-way", "simultaneous-open", "split"]
 
 _KIND = SYN | ACK | RST | FIN  # the flags that tell a segment's part in the handshake
@@ -79,6 +84,7 @@ class Handshake:
     server_syns: list[Segment] = field(default_factory=list)  # the server's SYNs without ACK (its ISN's)
     final_ack: Segment | None = None
     refusal: Segment | None = None
+    unreachable: Unreachable | None = None  # the ICMP error that answered a SYN
     client_isn: int | None = None
     server_isn: int | None = None
     other_server_isns: list[int] = field(default_factory=list)  # of SYN/ACKs not judged on
@@ -126,6 +132,7 @@ class Handshake:
         self.synacks = []
         self.server_syns = []
         self.final_ack = self.refusal = None
+        self.unreachable = None
         self.client_isn = self.server_isn = None
         self.other_server_isns = []
         self.challenge_ack = None
@@ -199,6 +206,8 @@ class Handshake:
         if self.status == "refused" and self.refusal is not None and self.syns:
             delay = self.refusal.time - self.syns[-1].time
             return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
+        if self.status == "unreachable" and self.unreachable is not None and self.syns:
+            return self._unreachable(self.unreachable)
         if self.status == "no_answer":
             syns = f"{len(self.syns)} SYN{'s' if len(self.syns) != 1 else ''}"
             return f"no answer: {syns}, nothing from the server"
@@ -234,6 +243,27 @@ class Handshake:
                 f"given up as idle ({format_duration(self.quiet_for)} without a segment, past the idle timeout)"
             )
         return "handshake not captured (the capture starts after it)"
+
+    def _unreachable(self, error: Unreachable) -> str:
+        before = [s for s in self.syns if s.time <= error.time] or self.syns[:1]
+        after = len(self.syns) - len(before)
+        by = (
+            "the server's host"
+            if error.src == self.syns[0].dst
+            else f"{error.src} (a router or a firewall on the way)"
+        )
+        text = (
+            f"unreachable: {describe(error)} from {by} (frame {error.frame}) "
+            f"{format_duration(error.time - before[-1].time)} after the SYN"
+        )
+        errno = errno_of(error)
+        fails = f": connect() fails with {errno}" if errno else ""
+        if after:
+            return text + (
+                f"; the client sent {after} SYN{'s' if after != 1 else ''} after it: its stack did not give up on "
+                f"the error (Linux ends the attempt{fails})"
+            )
+        return text + f"; Linux ends the attempt at once{fails}"
 
     def _fast_open(self) -> str:
         tfo = self.fast_open
@@ -372,6 +402,10 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
                 result.status, result.refusal = "refused", segment
                 return result
     result.status = "no_answer" if not answers else "incomplete"
+    if not answers:
+        error = answered_syn(connection.unreachables, result.syns)
+        if error is not None:
+            result.status, result.unreachable = "unreachable", error
     if not answers:
         # A client in SYN_SENT sends no ACK before a SYN/ACK came (tcp_state: _unseen_answer).
         later = next(

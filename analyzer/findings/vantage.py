@@ -99,6 +99,17 @@ def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
                     f"only the {who}'s packets since the {silent}'s frame {earlier.frame}, of the connection this one continues"
                 ],
             )
+        address = (connection.client if who == "client" else connection.server)[0]
+        error = next((e for e in connection.unreachables if e.dst == address), None)
+        if error is not None:
+            # The way back passed the capture point: the error about its packets did.
+            return Vantage(
+                "unknown",
+                [
+                    f"only the {who}'s TCP packets, and an ICMP error about them from {error.src} "
+                    f"(frame {error.frame}), which came back through the capture point"
+                ],
+            )
         return Vantage("one_direction", [f"only the {who}'s packets are in the capture"])
     by_timing, timing = _by_timing(handshake, connection)
     by_ttl, ttls = _by_ttl(connection)

@@ -22,6 +22,8 @@ import msgspec
 
 from analyzer.analysis import Analysis, Backoff, ConnectionAnalysis, FileStream, ScanFinding
 from analyzer.decode import DecodeStats
+from analyzer.decode.icmp_codes import describe, errno_of
+from analyzer.decode.segment import Unreachable
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.placement import ShareLines, renumbered_fields, separator
@@ -299,6 +301,22 @@ def udp_flow_to_dict(flow: UdpFlow, file: str = "") -> dict:
     }
 
 
+def _icmp_error(error: Unreachable, origin: float) -> dict:
+    """An ICMP destination unreachable that quotes one of the connection's segments."""
+    src, sport, dst, dport = error.quoted
+    return {
+        "frame": error.frame,
+        "time": error.time,
+        "time_relative": error.time - origin,
+        "from": error.src,
+        "family": error.family,
+        "code": error.code,
+        "says": describe(error),
+        "errno": errno_of(error),
+        "quotes": {"src": src, "sport": sport, "dst": dst, "dport": dport, "seq": error.quoted_seq},
+    }
+
+
 def _continues(result: ConnectionAnalysis) -> dict | None:
     """The connection given up as idle that this one continues: by its first frame (the
     same in every share of a big file, where ids are renumbered), and how long it was quiet."""
@@ -358,6 +376,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
         "reuses_ports_of": connection.reuses_ports_of,
         "expired": connection.expired,
         "continues": _continues(result),
+        "icmp_errors": [_icmp_error(error, origin) for error in connection.unreachables],
         "tunnels": connection.tunnels,
         "untunnelled_too": connection.untunnelled_too,
         "capture_copies": {
@@ -389,6 +408,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
             "client_options": handshake.client_options,
             "fast_open": handshake.fast_open,
             "server_options": handshake.server_options,
+            "unreachable_frame": handshake.unreachable.frame if handshake.unreachable is not None else None,
             "explanation": handshake.explain(),
         },
         "backoff": _backoff(result.syn_backoff),

@@ -6,10 +6,12 @@ from __future__ import annotations
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Side
+from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import SYN
 from analyzer.output.labels import (
     NO_ANSWER,
     analysis_notes,
+    icmp_answers,
     packet_label,
     retransmission_note,
     segment_kinds,
@@ -55,9 +57,13 @@ def connection_mermaid(
     lost = {step.segment.frame for step in result.steps if step.lost or (never and step.segment.flags & SYN)}
     kinds = segment_kinds(result)
     notes = analysis_notes(result)
-    no_answer = unanswered_probes(result, kinds)
+    no_answer = unanswered_probes(result, kinds) - set(icmp_answers(result, start))
     resets = {r.segment.frame: r for r in result.resets}
     events: list[tuple[float, int, str]] = []
+    for error in connection.unreachables:
+        # From the server's side, whoever sent it: a router on the way stands there too.
+        said = f"{describe(error)} from {error.src}, frame {error.frame} {since(error.time - start)}"
+        events.append((error.time, 1, f"    S-->>C: {_escape(said)}"))
     for segment in connection.segments:
         from_client = connection.from_client(segment)
         ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")

@@ -1,7 +1,7 @@
 """`analyze --only KIND[,KIND...]`: which connections a report shows, by what happened to them.
 
   resets           a RST was sent, by either side (refused ones too)
-  refused          the SYN was answered by a RST
+  refused          the SYN was answered by a RST, or by an ICMP destination unreachable
   retransmissions  a segment was sent again: a SYN or SYN/ACK resent, or data (Wireshark's
                    retransmission, fast and spurious retransmission)
   incomplete       the handshake began and never finished: no answer to the SYN, or a
@@ -43,7 +43,7 @@ def shown(result: ConnectionAnalysis, only: list[str]) -> bool:
     for kind in only:
         if kind == "resets" and result.resets:
             return True
-        if kind == "refused" and result.handshake.status == "refused":
+        if kind == "refused" and result.handshake.status in ("refused", "unreachable"):
             return True
         if kind == "retransmissions" and retransmitted(result):
             return True

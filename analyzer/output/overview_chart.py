@@ -45,6 +45,7 @@ OUTCOMES: Final[dict[str, tuple[str, str]]] = {
     "open": ("complete, not closed in the capture", "#64b5f6"),
     "reset": ("reset (cause written on the row)", "#c62828"),
     "refused": ("refused (SYN answered by RST)", "#6a1b9a"),
+    "unreachable": ("SYN answered by ICMP unreachable", "#8d6e63"),
     "incomplete": ("handshake begun, not finished", "#ef6c00"),
     "no_answer": ("SYN never answered", "#9e9e9e"),
 }
@@ -53,7 +54,7 @@ OUTCOMES: Final[dict[str, tuple[str, str]]] = {
 def outcome(result: ConnectionAnalysis) -> str:
     """One word for how the connection went (a key of OUTCOMES)."""
     status = result.handshake.status
-    if status in ("refused", "no_answer", "incomplete"):
+    if status in ("refused", "unreachable", "no_answer", "incomplete"):
         return status
     if result.resets:
         return "reset"

@@ -39,6 +39,7 @@ from analyzer.output.labels import (
     NO_ANSWER,
     SEQUENCE_NUMBERS,
     analysis_notes,
+    icmp_answers,
     packet_label,
     retransmission_note,
     segment_kinds,
@@ -390,7 +391,8 @@ def sequence_figure(
     server = format_endpoint(connection.server, connection.family)
     start = connection.first_time if origin is None else origin
     calls = connection_calls(sidecar, connection)  # those on its sockets
-    segment_times = [s.time for s in connection.segments]
+    # An ICMP error is no row of its own, but what it did (the client CLOSED) is drawn.
+    segment_times = [s.time for s in connection.segments] + [e.time for e in connection.unreachables]
     timers = timer_changes(result, max([*segment_times, *(c["end_time"] for c in calls)], default=0.0))
     rows = plan_rows(result, frames, times, call_times(calls) + timers)
     unanswered = result.handshake.status == "no_answer"
@@ -597,7 +599,8 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
     unanswered = handshake.status == "no_answer"
     kinds = segment_kinds(result)
     notes = analysis_notes(result)
-    no_answer = unanswered_probes(result, kinds)
+    icmp = icmp_answers(result, origin)
+    no_answer = unanswered_probes(result, kinds) - set(icmp)
     crossed: set[int] = set()
     unheard: set[int] = set()
     for packet in packets:
@@ -638,6 +641,8 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
             when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
         if segment.frame in notes:
             when += f"  {notes[segment.frame]}"
+        if segment.frame in icmp:
+            when += f"  {icmp[segment.frame]}"
         _arrow(ax, x0, x1, y0, label, when, color, style, lost, packet_gid(segment.frame))
     return crossed, unheard
 

@@ -42,6 +42,7 @@ SOURCE_SLOTS: Final = 10_000  # sources kept after a compaction (SourceTally)
 HANDSHAKES: Final = {
     "complete": "complete",
     "refused": "refused (SYN answered by RST)",
+    "unreachable": "unreachable (SYN answered by an ICMP error)",
     "no_answer": "no answer (SYN never answered)",
     "incomplete": "incomplete (begun, not finished)",
     "not_seen": "mid-stream (handshake not in the capture)",
@@ -76,7 +77,7 @@ ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end
 NO_CLOSE: Final = "no FIN or RST seen"
 # The handshake outcomes that opened no connection: the overview counts them as such; the
 # others by their ending, after these words.
-UNOPENED: Final = frozenset(("refused", "no_answer", "incomplete"))
+UNOPENED: Final = frozenset(("refused", "unreachable", "no_answer", "incomplete"))
 _OPENED: Final = {"complete": "complete", "not_seen": "mid-stream", "continued": "continued"}
 # One column for the counts, whatever lines a file has: several files' summaries line up.
 _WIDTH: Final = max(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream, ScanFinding
 from analyzer.connections import CAPTURE_COPY_WINDOW, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
+from analyzer.decode.icmp_codes import describe
 from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
@@ -235,6 +236,8 @@ def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
     status = handshake.status
     if status == "refused":
         reasons.append("refused")
+    elif status == "unreachable" and handshake.unreachable is not None:
+        reasons.append(f"unreachable: {describe(handshake.unreachable)}")
     elif status == "no_answer":
         reasons.append(f"no answer to {_plural(len(handshake.syns), 'SYN')}")
     elif status == "incomplete":
@@ -258,7 +261,9 @@ def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
         if others > 0:
             reasons.append(_plural(others, "retransmission"))
     expired = connection.expired
-    if expired is not None and not (expired == "attempt" and status in ("no_answer", "incomplete")):
+    if expired is not None and not (
+        expired == "attempt" and status in ("no_answer", "unreachable", "incomplete")
+    ):
         reasons.append(f"given up by the {expired.replace('_', ' ')} timer")
     return reasons
 

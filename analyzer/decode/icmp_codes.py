@@ -1,0 +1,51 @@
+"""What the codes of ICMP and ICMPv6 destination-unreachable errors say, and the errno Linux
+gives a socket for each (net/ipv4/icmp.c icmp_err_convert, net/ipv6/icmp.c icmpv6_err_convert)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from analyzer.decode.segment import Unreachable
+
+# ICMP (IPv4) destination-unreachable codes: (what it says, the errno Linux reports).
+ICMP_CODES: Final = {
+    0: ("network unreachable", "ENETUNREACH"),
+    1: ("host unreachable", "EHOSTUNREACH"),
+    2: ("protocol unreachable", "ENOPROTOOPT"),
+    3: ("port unreachable", "ECONNREFUSED"),
+    4: ("fragmentation needed", "EMSGSIZE"),
+    5: ("source route failed", "EOPNOTSUPP"),
+    6: ("destination network unknown", "ENETUNREACH"),
+    7: ("destination host unknown", "EHOSTDOWN"),
+    8: ("source host isolated", "ENONET"),
+    9: ("network administratively prohibited", "ENETUNREACH"),
+    10: ("host administratively prohibited", "EHOSTUNREACH"),
+    11: ("network unreachable for its TOS", "ENETUNREACH"),
+    12: ("host unreachable for its TOS", "EHOSTUNREACH"),
+    13: ("communication administratively prohibited", "EHOSTUNREACH"),
+    14: ("host precedence violation", "EHOSTUNREACH"),
+    15: ("precedence cutoff in effect", "EHOSTUNREACH"),
+}
+ICMPV6_CODES: Final = {
+    0: ("no route to destination", "ENETUNREACH"),
+    1: ("communication administratively prohibited", "EACCES"),
+    2: ("beyond the scope of the source address", "EHOSTUNREACH"),
+    3: ("address unreachable", "EHOSTUNREACH"),
+    4: ("port unreachable", "ECONNREFUSED"),
+    5: ("source address failed ingress/egress policy", "EACCES"),
+    6: ("reject route to destination", "EACCES"),
+}
+FRAGMENTATION_NEEDED: Final = 4  # IPv4 only: path MTU discovery, no refusal
+
+
+def describe(error: Unreachable) -> str:
+    """ "ICMP port unreachable", "ICMPv6 communication administratively prohibited"."""
+    codes = ICMP_CODES if error.family == 4 else ICMPV6_CODES
+    what = codes.get(error.code, (f"destination unreachable (code {error.code})", ""))[0]
+    return f"{'ICMP' if error.family == 4 else 'ICMPv6'} {what}"
+
+
+def errno_of(error: Unreachable) -> str | None:
+    codes = ICMP_CODES if error.family == 4 else ICMPV6_CODES
+    known = codes.get(error.code)
+    return known[1] if known is not None else None

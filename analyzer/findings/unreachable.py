@@ -1,0 +1,94 @@
+"""ICMP destination-unreachable errors about a TCP connection's segments, and what they mean.
+
+A host or a router that cannot deliver a segment may say so in an ICMP (ICMPv6) error
+that quotes the segment's IP header and its first 8 TCP bytes: the 4-tuple and the
+sequence number. A firewall's REJECT answers a SYN with port unreachable (its default)
+or administratively prohibited; a router with net or host unreachable.
+
+What a stack does with one: Linux (tcp_v4_err, tcp_v6_err) ends a connection in SYN_SENT
+on any destination-unreachable error that quotes its SYN (the quoted number must be the
+ISN: between snd_una and snd_nxt), fragmentation needed (IPv4's code 4, path MTU) apart,
+and connect() fails with the error's errno (icmp_err_convert, icmpv6_err_convert). Once
+established, such errors are soft: the connection goes on and retransmits. Windows keeps
+sending SYNs after one; so a SYN sent after the error says its stack did not give up.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
+from analyzer.decode.segment import Segment, Unreachable
+
+
+def ends_a_connect(error: Unreachable) -> bool:
+    """Whether Linux ends a connection in SYN_SENT on it (path MTU's error does not)."""
+    return not (error.family == 4 and error.code == FRAGMENTATION_NEEDED)
+
+
+def answered_syn(errors: list[Unreachable], syns: list[Segment]) -> Unreachable | None:
+    """The first error that quotes one of the client's `syns` (its 4-tuple, and its ISN when
+    the error quotes a number) and ends a connect."""
+    if not syns:
+        return None
+    first = syns[0]
+    isns = {syn.seq for syn in syns}
+    for error in errors:
+        src, sport, dst, dport = error.quoted
+        if (
+            (src, sport, dst, dport) == (first.src, first.sport, first.dst, first.dport)
+            and (error.quoted_seq < 0 or error.quoted_seq in isns)
+            and error.time >= first.time
+            and ends_a_connect(error)
+        ):
+            return error
+    return None
+
+
+# ICMP errors held until the connection they are about is handed over: a scan answered by
+# ICMP brings one for each probe, so only the latest are held.
+HELD_LIMIT: Final = 1 << 16
+# An error comes within a round trip of the segment it quotes: one this long after a
+# connection's last segment is not about it.
+LATE_LIMIT: Final = 5.0
+
+
+class HeldErrors:
+    """ICMP errors quoting TCP, by the 4-tuple of the segment they quote, until `take` gives
+    a connection those about it."""
+
+    def __init__(self) -> None:
+        self._by_tuple: dict[tuple[str, int, str, int], list[Unreachable]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._by_tuple)
+
+    def add(self, error: Unreachable) -> None:
+        held = self._by_tuple
+        errors = held.get(error.quoted)
+        if errors is None:
+            if len(held) >= HELD_LIMIT:
+                del held[next(iter(held))]
+            errors = held[error.quoted] = []
+        errors.append(error)
+
+    def take(
+        self, client: tuple[str, int], server: tuple[str, int], first: float, last: float
+    ) -> list[Unreachable]:
+        """The errors quoting a segment between `client` and `server` (either way) that came
+        from `first` (its first segment's time) to LATE_LIMIT after `last`."""
+        found: list[Unreachable] = []
+        held = self._by_tuple
+        for key in ((*client, *server), (*server, *client)):
+            errors = held.get(key)
+            if errors is None:
+                continue
+            mine = [e for e in errors if first <= e.time <= last + LATE_LIMIT]
+            if mine:
+                rest = [e for e in errors if not first <= e.time <= last + LATE_LIMIT]
+                if rest:
+                    held[key] = rest
+                else:
+                    del held[key]
+                found.extend(mine)
+        return sorted(found, key=lambda e: e.frame)

@@ -1,0 +1,138 @@
+"""ICMP destination-unreachable errors about TCP segments (findings/unreachable.py): a SYN a
+firewall rejects or a router cannot route, read as the client's stack reads it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import run
+from pcap_builder import tcp_packet, write_capture
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.inet6 import ICMPv6DestUnreach, IPv6
+
+from analyzer.analysis import analyze_file
+from analyzer.decode.segment import Unreachable
+from analyzer.findings import unreachable
+from analyzer.findings.unreachable import HeldErrors
+
+CLIENT, SERVER, ROUTER = "10.0.0.1", "10.0.0.2", "192.0.2.254"
+
+
+def _icmp(syn, code: int, src: str = SERVER):
+    """The error a host sends about `syn`: its IP header and the first 8 bytes of its TCP header."""
+    return IP(src=src, dst=CLIENT) / ICMP(type=3, code=code) / bytes(syn)[:28]
+
+
+def _syn(seq: int = 1000, sport: int = 40000):
+    return tcp_packet(4, CLIENT, sport, SERVER, 443, "S", seq)
+
+
+def _analysis(tmp_path: Path, packets: list, times: list[float]) -> dict:
+    path = write_capture(tmp_path / "icmp.pcap", packets, times=times)
+    result = run("analyze", "--json", str(path))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_syn_rejected_with_port_unreachable_ends_the_attempt(tmp_path: Path) -> None:
+    syn = _syn()
+    document = _analysis(tmp_path, [syn, _icmp(syn, 3)], [0.0, 0.0003])
+    [connection] = document["connections"]
+    handshake = connection["handshake"]
+    assert handshake["status"] == "unreachable" and handshake["unreachable_frame"] == 2
+    assert handshake["explanation"] == (
+        "unreachable: ICMP port unreachable from the server's host (frame 2) 300 µs after the SYN; "
+        "Linux ends the attempt at once: connect() fails with ECONNREFUSED"
+    )
+    assert [s for s, _ in connection["states"]["client"]] != []
+    assert [state for _, state in connection["states"]["client"]] == ["CLOSED", "SYN_SENT", "CLOSED"]
+    assert connection["states"]["client"][-1][0] == pytest.approx(1_700_000_000.0003)
+    [error] = connection["icmp_errors"]
+    assert (error["frame"], error["from"], error["says"], error["errno"]) == (
+        2, SERVER, "ICMP port unreachable", "ECONNREFUSED"
+    )  # fmt: skip
+    assert error["quotes"] == {"src": CLIENT, "sport": 40000, "dst": SERVER, "dport": 443, "seq": 1000}
+    # The error came back through the capture point: not a capture of one direction.
+    assert connection["vantage"]["point"] != "one_direction"
+
+
+def test_a_client_that_goes_on_sending_syns_did_not_give_up(tmp_path: Path) -> None:
+    """Windows retries a SYN rejected by ICMP; the client stays in SYN_SENT."""
+    syns = [_syn() for _ in range(3)]
+    packets = [syns[0], _icmp(syns[0], 13, ROUTER), syns[1], _icmp(syns[1], 13, ROUTER), syns[2]]
+    document = _analysis(tmp_path, packets, [0.0, 0.002, 1.0, 1.002, 3.0])
+    [connection] = document["connections"]
+    assert connection["handshake"]["status"] == "unreachable"
+    explanation = connection["handshake"]["explanation"]
+    assert (
+        f"ICMP communication administratively prohibited from {ROUTER} (a router or a firewall" in explanation
+    )
+    assert "the client sent 2 SYNs after it: its stack did not give up" in explanation
+    assert "EHOSTUNREACH" in explanation
+    assert [state for _, state in connection["states"]["client"]] == ["CLOSED", "SYN_SENT"]
+    assert [e["frame"] for e in connection["icmp_errors"]] == [2, 4]
+
+
+def test_an_error_quoting_another_isn_or_path_mtu_does_not_end_the_attempt(tmp_path: Path) -> None:
+    """Linux takes an error in SYN_SENT only at the ISN (snd_una..snd_nxt), and fragmentation
+    needed is path MTU, no refusal: the handshake still has no answer."""
+    syn = _syn(seq=1000)
+    stale = _icmp(_syn(seq=777), 3)
+    mtu = _icmp(syn, 4)
+    document = _analysis(tmp_path, [syn, stale, mtu], [0.0, 0.001, 0.002])
+    [connection] = document["connections"]
+    assert connection["handshake"]["status"] == "no_answer"
+    assert [e["frame"] for e in connection["icmp_errors"]] == [2, 3]
+
+
+def test_icmpv6_address_unreachable_from_a_router(tmp_path: Path) -> None:
+    client, server, router = "2001:db8::1", "2001:db8::2", "2001:db8::fe"
+    syn = tcp_packet(6, client, 40000, server, 443, "S", 1000)
+    error = IPv6(src=router, dst=client) / ICMPv6DestUnreach(code=3) / bytes(syn)[:48]
+    document = _analysis(tmp_path, [syn, error], [0.0, 3.0])
+    [connection] = document["connections"]
+    assert connection["handshake"]["status"] == "unreachable"
+    assert connection["icmp_errors"][0]["says"] == "ICMPv6 address unreachable"
+    assert "EHOSTUNREACH" in connection["handshake"]["explanation"]
+
+
+def test_the_text_report_overview_and_ladder_name_it(tmp_path: Path) -> None:
+    syn = _syn()
+    path = write_capture(tmp_path / "icmp.pcap", [syn, _icmp(syn, 3)], times=[0.0, 0.0003])
+    text = run("analyze", str(path)).stdout
+    assert "handshake  unreachable: ICMP port unreachable" in text
+    assert "unreachable (SYN answered by an ICMP error)" in run("analyze", "--summary", str(path)).stdout
+    mermaid = tmp_path / "icmp.mmd"
+    assert run("diagram", str(path), "-o", str(mermaid)).returncode == 0
+    ladder = mermaid.read_text()
+    assert "S-->>C: ICMP port unreachable from 10.0.0.2, frame 2" in ladder
+    assert "no answer" not in ladder
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (make setup)")
+def test_the_tshark_decoder_reads_the_same_error(tmp_path: Path) -> None:
+    syn = _syn()
+    path = write_capture(tmp_path / "icmp.pcap", [syn, _icmp(syn, 3)], times=[0.0, 0.0003])
+    fast = analyze_file(str(path)).connections[0]
+    slow = analyze_file(str(path), decoder="tshark").connections[0]
+    assert fast.handshake.status == slow.handshake.status == "unreachable"
+    assert fast.connection.unreachables == slow.connection.unreachables
+
+
+def test_held_errors_are_bounded_and_taken_by_time(monkeypatch) -> None:
+    monkeypatch.setattr(unreachable, "HELD_LIMIT", 2)
+    held = HeldErrors()
+
+    def error(sport: int, time: float) -> Unreachable:
+        return Unreachable(1, time, 4, SERVER, CLIENT, 3, 6, (CLIENT, sport, SERVER, 443), 1000)
+
+    for sport in (1, 2, 3):
+        held.add(error(sport, 10.0))
+    client = (CLIENT, 1)
+    assert held.take(client, (SERVER, 443), 0.0, 20.0) == []  # the oldest 4-tuple's was let go
+    held.add(error(3, 100.0))
+    assert [e.time for e in held.take((CLIENT, 3), (SERVER, 443), 0.0, 20.0)] == [10.0]  # not the later one
+    assert [e.time for e in held.take((CLIENT, 3), (SERVER, 443), 99.0, 99.5)] == [100.0]
