@@ -411,3 +411,32 @@ def test_an_orphans_fin_wait_2_the_recorder_missed_is_shown_by_its_timewait_sock
     for events in (without_tw, no_fin_wait):
         what = [d.what for d in compared(result, events).disagreements]
         assert "inferred FIN_WAIT_2 (frame 5), the kernel had no such change" in what
+
+
+def test_unread_data_resets_before_so_linger_zero_as_the_kernel_checks() -> None:
+    """tcp_close resets a socket with data unread first (TCP_ABORT_ON_CLOSE), whatever its
+    SO_LINGER (a helper's linger_both.py, case C: both ends linger 0, one byte unread); and a
+    sender that never called close() had its process end (killed, or exited)."""
+    result, _events = abort("TCP_ABORT_ON_CLOSE")
+    result.connection.segments.insert(3, conversation(("s", "PA", 501, 101, 5), start=100.0021)[0])
+    linger: CallRecord = {"time": 100.0022, "end_time": 100.0022, "side": "client",
+                          "call": "setsockopt(SO_LINGER, {l_onoff=1, l_linger=0})", "result": "ok", "errno": None}  # fmt: skip
+    recv: CallRecord = {**linger, "call": "recv()", "result": '"he" (2 bytes)'}
+    close: CallRecord = {**linger, "time": 100.0024, "end_time": 100.0024, "call": "close()"}
+    refine_with_calls(result.connection, result.resets, [linger, recv, close])
+    [reset] = result.resets
+    assert reset.cause == "unread_data"
+    assert (
+        reset.explanation
+        == "the client closed with 3 bytes it had not read: the kernel answers close() with RST"
+    )
+    result, _events = abort("TCP_ABORT_ON_CLOSE")
+    result.connection.segments.insert(3, conversation(("s", "PA", 501, 101, 5), start=100.0021)[0])
+    refine_with_calls(result.connection, result.resets, [recv])
+    assert (
+        "the client's process ended (it exited or was killed: no close() logged)"
+        in result.resets[0].explanation
+    )
+    result, _events = abort("TCP_STATE")
+    refine_with_calls(result.connection, result.resets, [linger, close])
+    assert result.resets[0].cause == "linger_abort"  # nothing came to read

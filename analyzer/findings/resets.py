@@ -509,11 +509,12 @@ def _bytes_received(connection: Connection, reset: Reset) -> int:
 
 def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[CallRecord]) -> None:
     """On the wire an abort is an abort; the application's calls say which one:
+    - unread_data: the sender had read fewer bytes than its peer sent it (checked first, as
+      the kernel's tcp_close does);
     - linger_abort: the sender set SO_LINGER {on, 0} before closing;
     - listener_closed: the server's last call before it was the close of its listening
       socket, and no accept() had returned this connection: it waited in the accept queue,
-      and the kernel resets every connection still queued when the listener closes;
-    - unread_data: the sender had read fewer bytes than its peer sent it."""
+      and the kernel resets every connection still queued when the listener closes."""
     for reset in resets:
         if reset.cause != "abort":
             continue
@@ -530,17 +531,22 @@ def refine_with_calls(connection: Connection, resets: list[Reset], calls: list[C
                     "queue, never accepted: the kernel resets every connection still queued"
                 )
                 continue
-        if any(_LINGER_ZERO.match(c["call"]) for c in own):
-            reset.cause = "linger_abort"
-            reset.explanation = (
-                f"the {reset.sender} closed with SO_LINGER {{on, 0 s}}: close() sends RST instead of FIN"
-            )
-            continue
+        # The kernel's order (tcp_close): data unread resets first, then SO_LINGER {on, 0}.
         received = _bytes_received(connection, reset)
         read = sum(length for c in own if c["call"].startswith("recv(") and (length := call_bytes(c)))
+        closed = any(c["call"].startswith("close()") and "listener" not in c["call"] for c in own)
         if received > read:
             reset.cause = "unread_data"
             reset.explanation = (
                 f"the {reset.sender} closed with {received - read} bytes it had not read: "
                 "the kernel answers close() with RST"
+                if closed
+                else f"the {reset.sender}'s process ended (it exited or was killed: no close() logged) with "
+                f"{received - read} bytes it had not read: the kernel closes its socket with RST"
+            )
+            continue
+        if any(_LINGER_ZERO.match(c["call"]) for c in own):
+            reset.cause = "linger_abort"
+            reset.explanation = (
+                f"the {reset.sender} closed with SO_LINGER {{on, 0 s}}: close() sends RST instead of FIN"
             )
