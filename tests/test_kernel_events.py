@@ -440,3 +440,37 @@ def test_unread_data_resets_before_so_linger_zero_as_the_kernel_checks() -> None
     result, _events = abort("TCP_STATE")
     refine_with_calls(result.connection, result.resets, [linger, close])
     assert result.resets[0].cause == "linger_abort"  # nothing came to read
+
+
+def test_data_after_close_freed_by_the_kernel_after_its_ack_was_taken_agrees() -> None:
+    """The server closed first; the client's data acknowledges its FIN (FIN_WAIT_1 ->
+    FIN_WAIT_2) and is answered by RST: the kernel frees it for TCP_ABORT_ON_DATA after
+    tcp_ack took its ACK (a helper's nbwrite.py run: 'the kernel dropped it'), which moved the
+    server as the analysis says. A packet freed before anything took it still disagrees."""
+    [result] = analyze_segments(
+        conversation(*HANDSHAKE, ("s", "FA", 501, 101), ("c", "PA", 101, 502, 5), ("s", "R", 502, 0))
+    ).connections
+    assert [state.value for _, state in result.states["server"]][-2:] == ["FIN_WAIT_2", "CLOSED"]
+
+    def freed(reason: str) -> list[KernelEvent]:
+        return [
+            *opening(),
+            event(
+                100.00401,
+                "kfree_skb",
+                None,
+                CLIENT,
+                SERVER,
+                state="FIN_WAIT2",
+                reason=reason,
+                flags="PSH|ACK",
+                seq=101,
+            ),
+        ]
+
+    assert not [
+        d.what for d in compared(result, freed("TCP_ABORT_ON_DATA")).disagreements if "dropped" in d.what
+    ]
+    assert [
+        d.what for d in compared(result, freed("NETFILTER_DROP")).disagreements if "dropped" in d.what
+    ] == ["frame 5 moved the server to FIN_WAIT_2 in the analysis; the kernel dropped it (NETFILTER_DROP)"]

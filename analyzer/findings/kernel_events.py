@@ -125,6 +125,10 @@ RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
 
 # Drop reasons that are not a loss: the socket went away with the packet queued.
 _NOT_DROPS: Final = frozenset({"NOT_SPECIFIED", "QUEUE_PURGE"})
+# Freed for what it carried after its ACK was taken: tcp_rcv_state_process runs tcp_ack (a
+# FIN_WAIT_1 end's move to FIN_WAIT_2 included) before it resets on data sent to a socket
+# that has shut down reading. The move the analysis reports for it is the kernel's too.
+_ACK_TAKEN: Final = frozenset({"TCP_ABORT_ON_DATA"})
 _RETRANSMISSION_KINDS: Final = frozenset({"retransmission", "fast_retransmission", "spurious_retransmission"})
 
 Endpoint = tuple[str, int]
@@ -1048,7 +1052,12 @@ def _name_drops(
             )  # fmt: skip
             result.drops.append(drop)
             step = by_frame.get(drop.frame) if drop.frame is not None else None
-            if step is not None and state != "TIME_WAIT" and drop.frame in frames.get(side, []):
+            if (
+                step is not None
+                and state != "TIME_WAIT"
+                and reason not in _ACK_TAKEN
+                and drop.frame in frames.get(side, [])
+            ):
                 result.disagreements.append(
                     EventDisagreement(
                         drop.time, side,
