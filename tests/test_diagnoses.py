@@ -436,6 +436,10 @@ def test_one_byte_keep_alives_are_keep_alives_not_resends() -> None:
     assert [frame for frame, kinds in flags.items() if "keep_alive" in kinds] == [6, 8, 10, 12]
     assert result.resends == {}
     assert "retransmission_timeout" not in {d.kind for d in result.diagnoses}
-    unacked = [*HANDSHAKE, ("c", "PA", 101, 501, 1), *[(0.2 * 2**i, "c", "PA", 101, 501, 1) for i in range(4)]]
+    unacked = [
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 1),
+        *[(0.2 * 2**i, "c", "PA", 101, 501, 1) for i in range(4)],
+    ]
     [lost] = analyze_segments(conversation(*unacked)).connections
     assert sorted(lost.resends) == [5, 6, 7, 8]

@@ -181,7 +181,8 @@ def test_a_folded_connection_hands_its_bases_to_the_one_that_continues_it() -> N
     first, later = stream_connections(conversation(*session), fold=fold, long_connection=20)
     assert first.folded is not None
     assert later.continues is not None and later.continues.bases == {
-        (later.client[0], later.client[1]): 100, (later.server[0], later.server[1]): 500
+        (later.client[0], later.client[1]): 100,
+        (later.server[0], later.server[1]): 500,
     }
 
 
