@@ -374,8 +374,11 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
 
 
 def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
-    """A connect() that failed with ETIMEDOUT closed the client without a packet: the
-    call log is the only witness, so the client's timeline takes the TIMEOUT from it."""
+    """A client that gave up connecting closed without a packet: the call log is the only
+    witness, so the client's timeline takes the move to CLOSED from it. Either connect()
+    failed with ETIMEDOUT (the kernel's SYN retries ran out), or the program closed the
+    socket still in SYN_SENT (its own timeout: curl's --connect-timeout, a socket timeout,
+    an async client's), a close() on the connection's own socket (strace names it)."""
     connection = result.connection
     port = f":{connection.server[1]})"
     for call in sidecar["calls"]:
@@ -390,6 +393,22 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
             result.notes.append(
                 f"the client gave up at connect() ETIMEDOUT (call log), +{call['end_time'] - connection.first_time:.3f} s"
             )
+    history = result.states["client"]
+    if not history or history[-1][1] != State.SYN_SENT:
+        return
+    for call in connection_calls(sidecar, connection):
+        if (
+            call["side"] == "client"
+            and call.get("socket") is not None
+            and call["call"].startswith("close()")
+            and call["time"] >= history[-1][0]
+            and time_out(history, call["time"], result.state_frames.get("client"))
+        ):
+            result.notes.append(
+                f"the client closed its socket in SYN_SENT (close(), call log), +{call['time'] - connection.first_time:.3f} s: "
+                "it gave up connecting before an answer came, and the kernel let the attempt go"
+            )
+            return
 
 
 # Linux holds TIME_WAIT this long (TCP_TIMEWAIT_LEN, a constant: no sysctl sets it).

@@ -62,6 +62,36 @@ def test_connect_timeout_from_the_call_log_closes_the_client() -> None:
     assert result.states["client"][-1][0] == 103.0
 
 
+def test_a_close_of_the_connecting_socket_in_the_call_log_closes_the_client() -> None:
+    """curl --connect-timeout 1.5 to a full accept queue (a helper's run): its close() of the
+    socket still in SYN_SENT ends the attempt (the kernel: SYN_SENT -> CLOSE at the call); a
+    close() of another socket, or one strace did not tie to a socket, says nothing of it."""
+    segments = conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))
+    client = f"{segments[0].src}:{segments[0].sport}"
+    server = f"{segments[0].dst}:{segments[0].dport}"
+
+    def close(local: str, peer: str) -> dict:
+        return {"side": "client", "call": "close()", "time": 101.5, "end_time": 101.5, "result": "ok",
+                "errno": None, "socket": {"id": 7, "fd": 5, "local": local, "peer": peer}}  # fmt: skip
+
+    # strace ties the non-blocking connect() and the close() to the socket alike.
+    connect = {**close(client, server), "call": f"connect({server})", "time": 100.0, "end_time": 100.0,
+               "result": "EINPROGRESS", "errno": "EINPROGRESS"}  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    apply_call_timeouts(result, {"calls": [connect, close(client, server)]})
+    assert [(t, s.value) for t, s in result.states["client"]][1:] == [(100.0, "SYN_SENT"), (101.5, "CLOSED")]
+    assert result.state_frames["client"][-1] is None
+    elsewhere = "192.0.2.1:1234"
+    others = (
+        [{**connect, "socket": close(elsewhere, server)["socket"]}, close(elsewhere, server)],
+        [connect, {**close(client, server), "socket": None, "time": 100.5, "end_time": 100.5}],
+    )
+    for calls in others:
+        [result] = analyze_segments(segments).connections
+        apply_call_timeouts(result, {"calls": calls})
+        assert [s.value for _t, s in result.states["client"]] == ["CLOSED", "SYN_SENT"]
+
+
 def test_a_silent_server_is_the_listener_the_kernel_listed_while_the_connection_lasted() -> None:
     [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
     listening = {"state": "LISTEN", "local": f"{SERVER[0]}:{SERVER[1]}", "peer": "0.0.0.0:*"}
