@@ -38,14 +38,17 @@ ICMPV6_CODES: Final = {
 FRAGMENTATION_NEEDED: Final = 4  # IPv4 only: path MTU discovery, no refusal
 
 
+def _known(error: Unreachable) -> tuple[str, str] | None:
+    return (ICMP_CODES if error.family == 4 else ICMPV6_CODES).get(error.code)
+
+
 def describe(error: Unreachable) -> str:
     """ "ICMP port unreachable", "ICMPv6 communication administratively prohibited"."""
-    codes = ICMP_CODES if error.family == 4 else ICMPV6_CODES
-    what = codes.get(error.code, (f"destination unreachable (code {error.code})", ""))[0]
+    known = _known(error)
+    what = known[0] if known is not None else f"destination unreachable (code {error.code})"
     return f"{'ICMP' if error.family == 4 else 'ICMPv6'} {what}"
 
 
 def errno_of(error: Unreachable) -> str | None:
-    codes = ICMP_CODES if error.family == 4 else ICMPV6_CODES
-    known = codes.get(error.code)
+    known = _known(error)
     return known[1] if known is not None else None
