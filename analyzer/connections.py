@@ -175,6 +175,23 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
 BACKOFF_PATIENCE: Final = 3.0
 
 
+def quoted_segment(connection: Connection, error: Unreachable) -> Segment | None:
+    """The segment an ICMP error about `connection` quotes: the latest of the quoted sender
+    at the quoted number sent before the error or, when the error quotes no number, its
+    latest (the quote holds the 4-tuple and the sequence number only)."""
+    src, sport, _dst, _dport = error.quoted
+    found = None
+    for segment in connection.segments:
+        if (
+            segment.time <= error.time
+            and segment.src == src
+            and segment.sport == sport
+            and (error.quoted_seq < 0 or segment.seq == error.quoted_seq)
+        ):
+            found = segment
+    return found
+
+
 def sequence_bases_of(
     segments: Iterable[Segment], inherited: dict[Endpoint, int] | None = None
 ) -> dict[Endpoint, int]:

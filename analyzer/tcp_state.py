@@ -115,6 +115,14 @@ least: it cannot have been in flight when the RST arrived): the end never took i
 firewall dropped it before the socket, or it was not at RCV.NXT); its move is taken back
 and the RST's step says why.
 
+A FIN beyond a hole. A FIN that starts past all its sender was seen to send (Wireshark's
+"previous segment not captured") while it acknowledges nothing unseen (not a capture that
+lost packets both ways: decode.segment.after_a_gap) came before data its receiver lacks: the
+receiver queues it out of order (RFC 9293 3.10.7.4 processes a FIN in sequence only; Linux
+takes it from the out-of-order queue) and stays where it is until the data comes, a resend
+that reaches the FIN's number, or until it acknowledges the FIN, whichever the capture
+shows first (the hole filled unseen); it moves at that segment.
+
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
 packet: it moves neither end, and its step says so.
@@ -253,6 +261,9 @@ NEVER_SENT: Final = "acknowledges data the receiver never sent"
 # A segment that finds no socket this long after its end entered FIN_WAIT_2: the orphan
 # timer ended it (see "Orphans" above; a prompt RST there is data after close instead).
 FIN_WAIT_2_SILENCE: Final = 1.0
+# The states in which a FIN moves its receiver: one beyond a hole waits in the out-of-order
+# queue there.
+_FIN_QUEUED_IN: Final = frozenset({State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2})
 
 
 @dataclass
@@ -276,6 +287,9 @@ class Endpoint:
     # end; -1: none): the peer's acknowledgment of it times a round trip.
     unacked_since: float = -1.0
     unacked_end: int = UNSEEN
+    # The peer's FIN that came beyond a hole (data before it missing): queued out of order,
+    # it moves this end only once the hole is filled (see "A FIN beyond a hole" above).
+    fin_waiting: Segment | None = None
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -286,6 +300,7 @@ class Endpoint:
         self.frames = []
         self.unacked_since = -1.0
         self.unacked_end = UNSEEN
+        self.fin_waiting = None
 
     @property
     def window(self) -> int | None:
@@ -524,6 +539,20 @@ class ConnectionMachine:
             return step
         expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
         flags = segment.flags
+        waiting = sender.fin_waiting
+        if waiting is not None and flags & ACK and seq_diff(segment.ack, waiting.seq_end) >= 0:
+            # It acknowledges the peer's FIN: the hole before it was filled unseen.
+            sender.fin_waiting = None
+            sender.move(E.RECV_FIN, segment)
+            step.sender_before = sender.state
+        held_fin = bool(
+            flags & FIN
+            and not flags & (RST | SYN)
+            and expected != UNSEEN
+            and receiver.state in _FIN_QUEUED_IN
+            and seq_diff(segment.seq, expected) > 0
+            and not after_a_gap(segment, expected, receiver.snd_max)
+        )
         if sender.state == S.CLOSED and not flags & (RST | SYN):
             self._went_on(sender, segment)
             step.sender_before = sender.state
@@ -578,7 +607,20 @@ class ConnectionMachine:
             receiver.move(E.RECV_RST, segment)
             step.dropped = None
         else:
-            step.dropped = self._receive(receiver, segment, expected)
+            step.dropped = self._receive(receiver, segment, expected, not held_fin)
+        if held_fin and step.dropped is None:
+            receiver.fin_waiting = segment
+        waiting = receiver.fin_waiting
+        if (
+            waiting is not None
+            and waiting is not segment
+            and not flags & RST
+            and seq_diff(segment.seq_end, waiting.seq) >= 0
+            and seq_diff(segment.seq, waiting.seq) < 0
+        ):
+            # The data the FIN waited for came: the receiver takes the queued FIN with it.
+            receiver.fin_waiting = None
+            receiver.move(E.RECV_FIN, segment)
         if flags & ACK and receiver.unacked_since >= 0 and seq_diff(segment.ack, receiver.unacked_end) >= 0:
             self.longest_round_trip = max(self.longest_round_trip, segment.time - receiver.unacked_since)
             receiver.unacked_since = -1.0
@@ -850,7 +892,8 @@ class ConnectionMachine:
         sender.sent(segment)
 
     @staticmethod
-    def _receive(receiver: Endpoint, segment: Segment, expected: int) -> str | None:
+    def _receive(receiver: Endpoint, segment: Segment, expected: int, take_fin: bool = True) -> str | None:
+        """take_fin: False for a FIN beyond a hole, which waits (Endpoint.fin_waiting)."""
         flags = segment.flags
         if flags & RST:
             problem = _unacceptable_rst(receiver, segment, expected)
@@ -886,7 +929,8 @@ class ConnectionMachine:
             receiver.move(E.RECV_ACK_OF_SYN, segment)
         if flags & ACK and receiver.fin_end is not None and seq_diff(segment.ack, receiver.fin_end) >= 0:
             receiver.move(E.RECV_ACK_OF_FIN, segment)
-        if flags & FIN:
+        if flags & FIN and take_fin:
+            receiver.fin_waiting = None
             receiver.move(E.RECV_FIN, segment)
         return None
 

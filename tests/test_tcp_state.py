@@ -318,3 +318,47 @@ def test_the_longest_round_trip_timed_widens_what_may_have_crossed_a_rst() -> No
     )  # fmt: skip
     [result] = analyze_segments(segments).connections
     assert result.resets[0].accepted and _states(result, "server")[-1] == "CLOSED"
+
+
+def test_a_fin_beyond_a_hole_waits_for_the_data_before_it() -> None:
+    """The server's 1,000 bytes are lost before the capture point, its FIN is not: the client
+    queues the FIN out of order (its dup ACK does not acknowledge it) and moves to CLOSE_WAIT
+    only when the resend fills the hole (a helper's s09d; tshark: "previous segment not
+    captured", then the dup ACK)."""
+    [result] = analyze_segments(
+        conversation(
+            *HANDSHAKE,
+            ("c", "PA", 101, 501, 9),
+            ("s", "FA", 1501, 110),
+            ("c", "A", 110, 501),
+            (0.2, "s", "PA", 501, 110, 1000),
+            ("c", "A", 110, 1502),
+            ("c", "FA", 110, 1502),
+            ("s", "A", 1502, 111),
+        )
+    ).connections
+    client = list(zip(result.states["client"], result.state_frames["client"], strict=True))
+    assert [(state.value, frame) for (_t, state), frame in client][3:] == [
+        ("CLOSE_WAIT", 7), ("LAST_ACK", 9), ("CLOSED", 10)
+    ]  # fmt: skip
+
+
+def test_a_fin_beyond_a_hole_filled_unseen_is_taken_when_it_is_acknowledged() -> None:
+    """The data before the FIN never shows in the capture, but the receiver's ACK covers the
+    FIN: the hole was filled unseen; the receiver is in CLOSE_WAIT from that ACK on."""
+    found = states(*HANDSHAKE, ("s", "FA", 1501, 101), ("c", "A", 101, 501), ("c", "A", 101, 1502),
+                   ("c", "FA", 101, 1502), ("s", "A", 1502, 102))  # fmt: skip
+    assert found["client"][-3:] == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    [result] = analyze_segments(
+        conversation(*HANDSHAKE, ("s", "FA", 1501, 101), ("c", "A", 101, 501), ("c", "A", 101, 1502))
+    ).connections
+    assert result.state_frames["client"][-1] == 6 and result.states["client"][-1][1].value == "CLOSE_WAIT"
+
+
+def test_a_fin_in_sequence_moves_its_receiver_at_once() -> None:
+    found = states(*HANDSHAKE, ("s", "PA", 501, 101, 10), ("s", "FA", 511, 101), ("c", "A", 101, 512))
+    assert found["client"][-1] == "CLOSE_WAIT"
+    [result] = analyze_segments(
+        conversation(*HANDSHAKE, ("s", "PA", 501, 101, 10), ("s", "FA", 511, 101))
+    ).connections
+    assert result.state_frames["client"][-1] == 5

@@ -403,10 +403,9 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
                 return result
     result.status = "no_answer" if not answers else "incomplete"
     if not answers:
-        error = answered_syn(connection.unreachables, result.syns)
+        error = answered_syn(connection, result.syns)
         if error is not None:
             result.status, result.unreachable = "unreachable", error
-    if not answers:
         # A client in SYN_SENT sends no ACK before a SYN/ACK came (tcp_state: _unseen_answer).
         later = next(
             (

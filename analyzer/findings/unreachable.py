@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from analyzer.connections import Connection, quoted_segment
 from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.segment import Segment, Unreachable
 
@@ -26,21 +27,12 @@ def ends_a_connect(error: Unreachable) -> bool:
     return not (error.family == 4 and error.code == FRAGMENTATION_NEEDED)
 
 
-def answered_syn(errors: list[Unreachable], syns: list[Segment]) -> Unreachable | None:
-    """The first error that quotes one of the client's `syns` (its 4-tuple, and its ISN when
-    the error quotes a number) and ends a connect."""
-    if not syns:
-        return None
-    first = syns[0]
-    isns = {syn.seq for syn in syns}
-    for error in errors:
-        src, sport, dst, dport = error.quoted
-        if (
-            (src, sport, dst, dport) == (first.src, first.sport, first.dst, first.dport)
-            and (error.quoted_seq < 0 or error.quoted_seq in isns)
-            and error.time >= first.time
-            and ends_a_connect(error)
-        ):
+def answered_syn(connection: Connection, syns: list[Segment]) -> Unreachable | None:
+    """The first of `connection`'s errors that quotes one of the client's `syns` (its
+    4-tuple, and its ISN when the error quotes a number) and ends a connect."""
+    for error in connection.unreachables:
+        quoted = quoted_segment(connection, error)
+        if quoted is not None and any(quoted is syn for syn in syns) and ends_a_connect(error):
             return error
     return None
 

@@ -6,7 +6,7 @@ before it a resend went out (the core numbers the resends: ConnectionAnalysis.re
 from __future__ import annotations
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.connections import Side, sequence_bases_of
+from analyzer.connections import Side, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
 from analyzer.long_connection import HEAD_STEPS
@@ -169,19 +169,12 @@ def icmp_answers(result: ConnectionAnalysis, origin: float) -> dict[int, str]:
     """frame of a segment -> the ICMP errors that quote it ("answered by ICMP port unreachable
     from 10.0.0.2, frame 2, +0.000300 s"): the latest segment of the quoted sender at the
     quoted number sent before the error, or, when the error quotes no number, its latest."""
-    connection = result.connection
     answers: dict[int, list[str]] = {}
-    for error in connection.unreachables:
-        src, sport, _dst, _dport = error.quoted
-        quoted = [
-            s
-            for s in connection.segments
-            if s.src == src and s.sport == sport and s.time <= error.time
-            and (error.quoted_seq < 0 or s.seq == error.quoted_seq)
-        ]  # fmt: skip
-        if quoted:
+    for error in result.connection.unreachables:
+        quoted = quoted_segment(result.connection, error)
+        if quoted is not None:
             said = f"answered by {describe(error)} from {error.src}, frame {error.frame}, {since(error.time - origin)}"
-            answers.setdefault(quoted[-1].frame, []).append(said)
+            answers.setdefault(quoted.frame, []).append(said)
     return {frame: "; ".join(said) for frame, said in answers.items()}
 
 
