@@ -115,6 +115,14 @@ least: it cannot have been in flight when the RST arrived): the end never took i
 firewall dropped it before the socket, or it was not at RCV.NXT); its move is taken back
 and the RST's step says why.
 
+RSTs below the acknowledged. A TCP's RST carries its SND.NXT (or, answering a segment for
+no connection, that segment's acknowledgment number): never a number below what its peer
+has acknowledged, all of which it had sent. A RST at such a number (one at 0 on a
+connection long past it: a firewall ending an idle connection, a blind reset attack) was
+made by someone else in the sender's name: its sender does not move, its receiver drops it
+(RFC 5961 3.2), and the step says by how much it fell short (Step.below_acked). One below
+is not enough: some stacks reset at their FIN's own number after their FIN was taken.
+
 A FIN beyond a hole. A FIN that starts past all its sender was seen to send (Wireshark's
 "previous segment not captured") while it acknowledges nothing unseen (not a capture that
 lost packets both ways: decode.segment.after_a_gap) came before data its receiver lacks: the
@@ -125,7 +133,8 @@ shows first (the hole filled unseen); it moves at that segment.
 
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
-packet: it moves neither end, and its step says so.
+packet: it moves neither end, and its step says so. So is a FIN without ACK from an end
+that had sent nothing and has no connection (a FIN or Xmas scan's probe, _fin_probe).
 
 Nothing else is retracted, and every move is a table entry.
 
@@ -404,6 +413,11 @@ class Step:
     lost: bool = False  # never reached the receiver
     # A RST its sender's socket did not send: the frame where that end went on sending (-1: none).
     went_on_at: int = -1
+    # A probe applied to neither end: flags no TCP sends, or a FIN scan's FIN (`dropped` says).
+    probe: bool = False
+    # A RST at a number below what its receiver had acknowledged, by this many bytes (0: not
+    # so): not its sender's (see "RSTs below the acknowledged" above).
+    below_acked: int = 0
     # Of a folded connection's kept step (long_connection.py), its place among all the
     # connection's segments and the payload bytes of those before it: what a picture says
     # of the segments let go between two kept ones. -1 where every segment is kept.
@@ -428,8 +442,17 @@ class Step:
         self.dropped = dropped
         self.lost = lost
         self.went_on_at = -1
+        self.probe = False
+        self.below_acked = 0
         self.ordinal = -1
         self.bytes_before = -1
+
+
+def _fin_probe(flags: int) -> str:
+    """A FIN without ACK (nor SYN or RST): what an end with no connection sends only as a FIN
+    or Xmas scan's probe ("" for other flags). A stack closing in SYN_SENT sent one too
+    (Zeek's fin_retransmission.pcap): so only from an end that had sent nothing."""
+    return "FIN without ACK" if flags & (SYN | ACK | RST | FIN) == FIN else ""
 
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
@@ -441,16 +464,20 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     listens or not as its reply tells."""
     crafted = impossible_flags(first.flags)
     if crafted:
+        crafted = f"impossible flags ({crafted})"
+    elif _fin_probe(first.flags):
+        crafted = "a FIN scan's probe (FIN without ACK)"
+    if crafted:
         if first_reply is not None and first_reply.flags & RST:
             return (
                 S.CLOSED,
                 S.CLOSED,
-                f"capture starts with impossible flags ({crafted}); nothing listened on the port",
+                f"capture starts with {crafted}; nothing listened on the port",
             )
         return (
             S.CLOSED,
             S.LISTEN,
-            f"capture starts with impossible flags ({crafted}): its sender taken as CLOSED",
+            f"capture starts with {crafted}: its sender taken as CLOSED",
         )
     if first.flags & (SYN | ACK) == SYN:
         if first_reply is not None and first_reply.flags & RST:
@@ -458,6 +485,13 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
         return S.CLOSED, S.LISTEN, "capture starts with the SYN"
     if first.flags & (SYN | ACK) == SYN | ACK:
         return S.SYN_RCVD, S.SYN_SENT, "capture starts with the SYN/ACK; the SYN was not captured"
+    if first.flags & (SYN | ACK | RST) == ACK | RST and first.seq == 0:
+        return (
+            S.CLOSED,
+            S.SYN_SENT,
+            "capture starts with a RST/ACK at sequence number 0 (a closed port's answer to a SYN not "
+            "captured): its sender taken as CLOSED, its receiver as in SYN_SENT",
+        )
     return (
         S.ESTABLISHED,
         S.ESTABLISHED,
@@ -475,8 +509,8 @@ class ConnectionMachine:
             (first.dst, first.dport): Endpoint(receiver_state),
             (first.src, first.sport): Endpoint(sender_state),
         }
-        if sender_state == S.SYN_RCVD:
-            # The SYN/ACK's ack field tells the ISN of the SYN that was not captured.
+        if sender_state == S.SYN_RCVD or (sender_state == S.CLOSED and receiver_state == S.SYN_SENT):
+            # The SYN/ACK's (RST/ACK's) ack field tells the ISN of the SYN that was not captured.
             self.ends[(first.dst, first.dport)].isn = (first.ack - 1) % MOD
             self.ends[(first.dst, first.dport)].snd_max = first.ack
         for end in self.ends.values():
@@ -522,10 +556,14 @@ class ConnectionMachine:
             sender, receiver = self._other_end, self._first_end
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
         crafted = impossible_flags(segment.flags)
-        if crafted:
+        probe = _fin_probe(segment.flags) if sender.state == S.CLOSED and sender.last_sent is None else ""
+        if crafted or probe:
             step.dropped = (
                 f"{crafted}: flags no TCP sends (a scan or a crafted packet), applied to neither end"
+                if crafted
+                else f"{probe} from an end with no connection: a FIN or Xmas scan's probe, applied to neither end"
             )
+            step.probe = True
             self.steps.append(step)
             return step
         if lost:
@@ -569,7 +607,14 @@ class ConnectionMachine:
             and not receiver.acknowledges_syn(segment.ack)
         ):
             self._challenge(sender, segment)
-        if flags & RST and sender.state == S.ESTABLISHED and _answers_synack_without_socket(sender, segment):
+        forged = _below_acknowledged(receiver, segment) if flags & RST and receiver.state != S.SYN_SENT else 0
+        if forged == 1:
+            forged = 0  # at its FIN's own number: some stacks reset there after their FIN
+        if forged:
+            step.below_acked = forged
+        elif (
+            flags & RST and sender.state == S.ESTABLISHED and _answers_synack_without_socket(sender, segment)
+        ):
             self._no_socket(sender, segment)
             step.sender_before = sender.state
         if flags & (SYN | ACK | RST) == SYN | ACK and sender.history[0][1] == S.LISTEN:
@@ -583,7 +628,9 @@ class ConnectionMachine:
             and self._unseen_answer(sender, segment)
         ):
             step.sender_before = sender.state
-        if flags & RST and self._orphan_ended(sender, receiver):
+        if forged:
+            pass  # not the sender's: it stays where it was
+        elif flags & RST and self._orphan_ended(sender, receiver):
             step.sender_before = sender.state
         elif flags & (RST | ACK) == RST and sender.state == S.CLOSED:
             self._after_own_reset(sender, segment)
@@ -596,7 +643,7 @@ class ConnectionMachine:
         )
         if answers:
             sender.last_sent = segment  # stays in SYN_SENT; the RST's number is not its own
-        else:
+        elif not forged:
             self._send(sender, segment)
         if crossed:
             sender.move(E.RECV_FIN, segment)  # that FIN arrives after all: FIN_WAIT_1 -> CLOSING
@@ -971,6 +1018,20 @@ def _answers_unacceptable_ack(sender: Endpoint, receiver: Endpoint, rst: Segment
     return not sender.acknowledges_syn(answered.ack)
 
 
+def _below_acknowledged(receiver: Endpoint, rst: Segment, floor: int = UNSEEN) -> int:
+    """How far `rst` falls below the lowest number its receiver takes a RST at: what it has
+    acknowledged, or `floor` where it acknowledged nothing yet (0: not below, or no floor)."""
+    acked = receiver.most_acked
+    lowest = acked.ack if acked is not None and acked.flags & ACK else floor
+    if lowest == UNSEEN:
+        return 0
+    if receiver.state in _PEER_FIN_TAKEN:
+        # Linux takes a RST one below RCV.NXT once the peer's FIN is in (tcp_reset_check):
+        # a peer that sent its FIN and then aborts resets at the FIN's own number.
+        lowest = (lowest - 1) % MOD
+    return max(0, -seq_diff(rst.seq, lowest))
+
+
 def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> str | None:
     """RFC 9293 3.10.7: in SYN_SENT a RST counts only if it acknowledges the SYN.
     Elsewhere RFC 5961 3.2, as Linux, the BSDs and Windows have it: only a RST at the
@@ -994,13 +1055,9 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
     lowest = acked.ack if acked is not None and acked.flags & ACK else expected
     if seq_diff(lowest, expected) > 0:
         expected = lowest  # the receiver acknowledged more than the capture shows sent
-    if receiver.state in _PEER_FIN_TAKEN:
-        # Linux takes a RST one below RCV.NXT once the peer's FIN is in (tcp_reset_check):
-        # a peer that sent its FIN and then aborts resets at the FIN's own number.
-        lowest = (lowest - 1) % MOD
-    below = seq_diff(segment.seq, lowest)
-    if below < 0:
-        return f"RST sequence number is {-below} bytes below what the receiver has acknowledged (outside its window)"
+    below = _below_acknowledged(receiver, segment, expected)
+    if below:
+        return f"RST sequence number is {below} bytes below what the receiver has acknowledged (outside its window)"
     past = seq_diff(segment.seq, expected)
     if past > max(window << MAX_WINDOW_SCALE, 1):
         return f"RST sequence number is {past} bytes past the receiver's window"

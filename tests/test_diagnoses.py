@@ -443,3 +443,84 @@ def test_one_byte_keep_alives_are_keep_alives_not_resends() -> None:
     ]
     [lost] = analyze_segments(conversation(*unacked)).connections
     assert sorted(lost.resends) == [5, 6, 7, 8]
+
+
+def test_a_rst_below_what_its_receiver_acknowledged_is_not_its_senders() -> None:
+    """An idle-timeout firewall's RST in the server's name at seq 0, no ACK: no TCP resets
+    below what its peer acknowledged. The server stays ESTABLISHED; the client drops it."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111), (30.0, "s", "R", 0, 0)
+    )
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "injected" and not reset.accepted
+    assert "501 bytes below what the client had acknowledged" in reset.explanation
+    assert result.states["server"][-1][1].value == "ESTABLISHED"
+    assert result.states["client"][-1][1].value == "ESTABLISHED"
+
+
+def test_a_rst_one_below_after_its_senders_fin_is_no_forgery() -> None:
+    """Some stacks reset at their FIN's own number once it was acknowledged."""
+    segments = conversation(
+        *HANDSHAKE, ("s", "FA", 501, 101), ("c", "A", 101, 502), ("c", "FA", 101, 502), ("s", "A", 502, 102),
+        ("s", "RA", 501, 102),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert [r.cause for r in result.resets] != ["injected"]
+
+
+def _resent(rst_at: float) -> list[Segment]:
+    """The client's segment sent at 5 s and again after 0.2, 0.4, 0.8, 1.6 s, never
+    answered, then the client's RST."""
+    copies = [(5.0 + t, "c", "PA", 101, 501, 60) for t in (0.0, 0.2, 0.6, 1.4, 3.0)]
+    return conversation(*HANDSHAKE, *copies, (rst_at, "c", "RA", 161, 501))
+
+
+def test_a_rst_when_the_next_retransmission_was_due_is_the_stack_giving_up() -> None:
+    """Windows resets once TcpMaxDataRetransmissions ran out, when the next copy was due."""
+    [result] = analyze_segments(_resent(11.2)).connections
+    [reset] = result.resets
+    assert reset.cause == "retransmission_give_up"
+    assert reset.evidence == [4, 5, 6, 7, 8, 9]  # the copies, then the RST
+    assert (
+        "sent 5 times over 3.000 s" in reset.explanation
+        and "3.200 s after the last copy" in reset.explanation
+    )
+
+
+def test_a_rst_before_the_next_retransmission_was_due_is_an_abort() -> None:
+    [result] = analyze_segments(_resent(9.5)).connections
+    assert [r.cause for r in result.resets] == ["retransmission_give_up"]
+    [result] = analyze_segments(_resent(9.3)).connections
+    assert [r.cause for r in result.resets] == ["abort"]
+
+
+def test_no_close_wait_for_an_end_that_closed_first_nor_for_an_answer_being_made() -> None:
+    # The client closed first, then the server; 5 s later the server's old duplicate is
+    # acknowledged by the client's TIME_WAIT and the server, CLOSED, resets.
+    closed_first = conversation(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "FA", 501, 102), ("c", "A", 102, 502),
+        (5.0, "s", "A", 501, 102), ("c", "A", 102, 502), ("s", "R", 502, 0),
+    )  # fmt: skip
+    assert "close_wait_held" not in _kinds(closed_first)
+    [result] = analyze_segments(closed_first).connections
+    assert [r.cause for r in result.resets] == ["after_close"]  # its FIN came second: no FIN_WAIT_2
+    # A request sent with its FIN (shutdown(SHUT_WR)); the server takes 2 s to answer, then
+    # sends its answer and its FIN at once: working, not holding CLOSE_WAIT.
+    answering = conversation(
+        *HANDSHAKE, ("c", "FPA", 101, 501, 20), ("s", "A", 501, 122),
+        (2.0, "s", "PA", 501, 122, 300), ("s", "FA", 801, 122), ("c", "A", 122, 802),
+    )  # fmt: skip
+    assert "close_wait_held" not in _kinds(answering)
+
+
+def test_a_lone_rst_ack_at_zero_is_a_closed_ports_answer_not_an_abort() -> None:
+    """A SYN flood's backscatter, or one direction captured: the RST/ACK a closed port sends
+    for a SYN, with no SYN in the capture."""
+    [result] = analyze_segments(conversation(("s", "RA", 0, 101))).connections
+    [reset] = result.resets
+    assert (reset.cause, reset.state) == ("no_connection", "CLOSED")
+    assert "a closed port's answer to a SYN" in reset.explanation
+    # Mid-stream, a RST at another number may be an abort of a connection begun earlier.
+    [result] = analyze_segments(conversation(("s", "RA", 5555, 101))).connections
+    assert [r.cause for r in result.resets] == ["abort"]

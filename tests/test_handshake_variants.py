@@ -474,3 +474,30 @@ def test_data_in_a_syn_without_the_fast_open_option_says_so(tmp_path) -> None:
     assert found["json"]["fast_open"]["syn_cookie_option"] is False
     assert "the SYN carried 5 bytes without a Fast Open option" in found["text"]
     assert "Fast Open: the SYN carried" not in found["text"]
+
+
+def test_a_copy_of_the_syn_after_the_handshakes_ack_is_no_retransmission() -> None:
+    """A network's late duplicate of the SYN, 30 ms after the client's ACK: the client,
+    ESTABLISHED, sent no SYN; the server answers it with a challenge ACK. One SYN, no backoff."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), (0.033, "c", "S", 100, 0), ("s", "A", 501, 110)
+    )
+    [result] = analyze_segments(segments).connections
+    assert [s.frame for s in result.handshake.syns] == [1]
+    assert [s.frame for s in result.handshake.late_syns] == [5]
+    assert result.syn_backoff.intervals == []
+    assert (
+        "a copy of the SYN came after the handshake's ACK (frame 5, 31.000 ms after it)"
+        in result.handshake.explain()
+    )
+    handshake = connection_to_dict(result, 100.0)["handshake"]
+    assert handshake["late_syn_frames"] == [5] and len(handshake["syn_times"]) == 1
+
+
+def test_a_synack_carrying_data_is_acknowledged_with_it() -> None:
+    """RFC 9293 lets a SYN/ACK carry data: the client's ACK covers ISN+1 and those bytes."""
+    segments = conversation(("c", "S", 100, 0), ("s", "SA", 500, 101, 30), ("c", "A", 101, 531))
+    [result] = analyze_segments(segments).connections
+    assert result.handshake.status == "complete", result.handshake.explain()
+    assert [c.ok for c in result.handshake.checks] == [True, True]
+    assert "the 30 bytes the SYN/ACK carried" in result.handshake.checks[-1].what

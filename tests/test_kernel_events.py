@@ -474,3 +474,24 @@ def test_data_after_close_freed_by_the_kernel_after_its_ack_was_taken_agrees() -
     assert [
         d.what for d in compared(result, freed("NETFILTER_DROP")).disagreements if "dropped" in d.what
     ] == ["frame 5 moved the server to FIN_WAIT_2 in the analysis; the kernel dropped it (NETFILTER_DROP)"]
+
+
+def test_the_events_of_other_connections_on_the_same_four_tuple_are_not_its_own() -> None:
+    # The 4-tuple reused 10 ms before and after (a client binding its port again, the
+    # server's TIME_WAIT taking the new SYN): both within the window of the connection's
+    # events, told apart by each client's CLOSE->SYN_SENT. The same socket ids: the kernel
+    # reuses a freed socket's memory.
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    own = opening() + closing()
+
+    def shifted(by: float) -> list[KernelEvent]:
+        return [
+            {**e, "time": e["time"] + by, "boottime_ns": e["boottime_ns"] + int(by * 1e9)} for e in own[1:]
+        ]  # type: ignore[misc]
+
+    agreement = compared(result, sorted(shifted(-0.010) + own + shifted(0.010), key=lambda e: e["time"]))
+    assert agreement.disagreements == []
+    assert [(m.side, m.state, m.frame) for m in agreement.states] == [
+        (m.side, m.state, m.frame) for m in compared(result, own).states
+    ]
+    assert all(m.difference is not None and abs(m.difference) < 0.002 for m in agreement.states)

@@ -366,3 +366,25 @@ def test_a_burst_of_connections_is_recorded_without_loss(tmp_path: Path) -> None
     assert sidecar["recorder"]["dropped_by_kernel"] == 0
     assert len(analysis["connections"]) == 500
     assert {c["handshake"]["status"] for c in analysis["connections"]} == {"complete"}
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["/nonexistent/prog"], "run: /nonexistent/prog: command not found (exit status 127); nothing to draw"),
+        (["true"], "run: true made no TCP connection and sent no UDP datagram on the sandbox's loopback (exit status 0)"),
+    ],
+)  # fmt: skip
+def test_a_run_with_nothing_to_draw_says_why_in_one_line(
+    command: list[str], said: str, tmp_path: Path
+) -> None:
+    before = host_state()
+    result = subprocess.run(
+        [sys.executable, "-m", "analyzer", "run", "--runs-dir", str(tmp_path), "--", *command],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and host_state() == before
+    [line] = result.stderr.splitlines()
+    assert said in line
+    [pcap] = re.findall(r"^pcap:\s+(\S+)$", result.stdout, re.M)
+    assert Path(pcap).is_file() and Path(pcap).is_relative_to(tmp_path)

@@ -236,3 +236,20 @@ def test_one_4_tuple_used_twice_is_two_sockets() -> None:
         ]
     )  # fmt: skip
     assert [c["socket"]["id"] for c in calls_from_strace(trace)] == [0, 0, 1, 1]
+
+
+def test_a_call_a_signal_interrupted_says_so_not_the_kernels_errno() -> None:
+    # A background server the sandbox ended with SIGTERM, waiting in accept().
+    trace = """\
+100 1700000000.000100 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<TCP:[123]> <0.000010>
+100 1700000000.000200 listen(3<TCP:[127.0.0.1:8000]>, 5) = 0 <0.000010>
+100 1700000000.000300 accept4(3<TCP:[127.0.0.1:8000]>, 0x7ffd, 0x7ffd, SOCK_CLOEXEC) = ? ERESTARTSYS (To be restarted if SA_RESTART is set) <2.000010>
+100 1700000002.000400 --- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=1, si_uid=0} ---
+100 1700000002.000500 +++ killed by SIGTERM +++
+"""
+    accept = calls_from_strace(trace)[-1]
+    assert (accept["call"], accept["result"], accept["errno"]) == (
+        "accept()",
+        "interrupted by a signal",
+        None,
+    )

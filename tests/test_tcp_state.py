@@ -362,3 +362,14 @@ def test_a_fin_in_sequence_moves_its_receiver_at_once() -> None:
         conversation(*HANDSHAKE, ("s", "PA", 501, 101, 10), ("s", "FA", 511, 101))
     ).connections
     assert result.state_frames["client"][-1] == 5
+
+
+def test_a_fin_scans_probe_is_applied_to_neither_end_and_closes_nothing() -> None:
+    """nmap -sF / -sX: a FIN (with PSH and URG: Xmas) without ACK to a port, a closed one
+    answering RST/ACK. No connection was there to close."""
+    for flags in ("F", "FPU"):
+        [result] = analyze_segments(conversation(("c", flags, 777, 0), ("s", "RA", 0, 778))).connections
+        assert result.steps[0].probe and "FIN or Xmas scan's probe" in (result.steps[0].dropped or "")
+        assert result.close.shape == "none" and result.close.fins is None
+        assert [(r.cause, r.state) for r in result.resets] == [("no_connection", "CLOSED")]
+        assert "a FIN scan's probe (FIN without ACK)" in " ".join(result.notes)

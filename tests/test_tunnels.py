@@ -15,6 +15,7 @@ from conftest import run
 from pcap_builder import write_capture
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import GRE, Ether
+from scapy.packet import Packet
 from scapy.utils import PcapReader, wrpcap
 
 from analyzer.analysis import analyze_file
@@ -234,3 +235,21 @@ def test_every_cut_of_a_tunnelled_frame_is_read_or_counted(tmp_path, name) -> No
     segments = [r for r in records if isinstance(r, Segment)]
     assert all(s.sport in (40000, 80) and s.flags == 0x02 for s in segments)
     assert stats.frames == len(cuts)
+
+
+def test_without_an_ip_id_the_same_segment_2_ms_later_is_a_resend(tmp_path) -> None:
+    """IPv6 or IP ID 0, no timestamps: a resend is the same bytes. A tail loss probe waits
+    2 ms at least; a mirror's copy comes within microseconds: 300 µs is a copy, 3 ms a resend."""
+    data = {"flags": "PA", "seq": 101, "ack": 7}
+    packets = _conversation([0.0, 0.0003, 0.0033], [dict(data), dict(data), dict(data)], [0, 0, 0])
+    wrpcap(str(tmp_path / "unnumbered-resend.pcap"), [_with_payload(p) for p in packets])
+    assert _copy_frames(tmp_path / "unnumbered-resend.pcap") == [[2, 1]]
+    numbered = _conversation([0.0, 0.0033], [dict(data), dict(data)], [9, 9])
+    wrpcap(str(tmp_path / "numbered.pcap"), [_with_payload(p) for p in numbered])
+    assert _copy_frames(tmp_path / "numbered.pcap") == [[2, 1]]
+
+
+def _with_payload(packet: Packet) -> Packet:
+    stamped = packet / (b"x" * 10)
+    stamped.time = packet.time
+    return stamped

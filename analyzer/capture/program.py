@@ -73,6 +73,8 @@ def _run_traced(command: list[str]) -> tuple[int, bool, list[str]]:
         process = subprocess.Popen(command, preexec_fn=_default_sigint)
     except FileNotFoundError:
         return 127, False, []
+    except PermissionError:
+        return 126, False, []
     tracer = _tracer_of(process.pid)
     stopped = False
     try:
@@ -142,6 +144,8 @@ def _run(command: list[str]) -> tuple[int, bool]:
         process = subprocess.Popen(command, preexec_fn=_default_sigint)
     except FileNotFoundError:
         return 127, False
+    except PermissionError:
+        return 126, False
     try:
         code = process.wait()
         return code, code == -signal.SIGINT

@@ -197,6 +197,13 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
     analysis = analyze_file(str(pcap), sidecar=sidecar)
     analysis_json = folder / f"{base}.analysis.json"
     write_json(analysis_json, analysis_to_dict(analysis))
+    if not analysis.connections and not analysis.udp and "command" in scenario.parameters:
+        print(f"pcap:      {pcap}")
+        print(f"sidecar:   {sidecar_path_for(pcap)}")
+        print(f"analysis:  {analysis_json}")
+        command = scenario.parameters["command"]
+        argv = [str(part) for part in command] if isinstance(command, list) else [str(command)]
+        raise UserError(_nothing_recorded(argv, sidecar.get("facts", {})))
     chosen, note = pick_connection(analysis, None)
     diagrams = []
     for suffix in (".svg", ".png"):
@@ -299,6 +306,20 @@ def run_all(families: tuple[int, ...], *, store: bool = False, runs_dir: Path = 
     return 0
 
 
+def _nothing_recorded(argv: list[str], facts: dict) -> str:
+    """Why a program's run has nothing to draw, in one line: the shell's status for a command
+    that did not start, else that it used no socket on the sandbox's loopback."""
+    code = facts.get("exit_status")
+    if code == 127:
+        return f"run: {argv[0]}: command not found (exit status 127); nothing to draw"
+    if code == 126:
+        return f"run: {argv[0]}: cannot be executed (exit status 126); nothing to draw"
+    return (
+        f"run: {shlex.join(argv)} made no TCP connection and sent no UDP datagram on the sandbox's loopback "
+        f"(exit status {code}); the namespace has no other network: it must use a local address"
+    )
+
+
 def print_summary(
     scenario: Scenario, family: int, analysis: Analysis, sidecar: Sidecar, note: str | None
 ) -> None:
@@ -339,6 +360,8 @@ def print_summary(
             times = ", ".join(f"{t - origin:.3f}" for t in result.syn_backoff.times)
             print(f"     SYNs at {times} s")
         # Beside the packets, the kernel's own account and whether the analysis agrees with it.
+        if result.kernel is not None and result.kernel.disagreements:
+            print(f"     {result.kernel.describe()}")
         events = result.kernel.events if result.kernel is not None else None
         if events is not None:
             start = analysis.stats.start_time

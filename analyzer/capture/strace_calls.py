@@ -206,6 +206,10 @@ def calls_from_strace(text: str) -> list[CallRecord]:
         if call["errno"] in QUIET_ERRORS and duration < TIMED_OUT_AFTER:
             continue
         shown, result, errno, role = _describe(name, args, call["ret"], call["retfd"], call["errno"])
+        if call["ret"] == "?":
+            # It never returned: a signal came (ERESTARTSYS and its kin are the kernel's own,
+            # never seen by the program) and the process ended, or the call began again.
+            result, errno = "interrupted by a signal", None
         entry = _Traced(pid, time, time + duration, shown, result, errno, role)
         named = _SOCKET_FD.match(call["ret"] + call["retfd"] if made_socket else args[0])
         if named:

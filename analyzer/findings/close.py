@@ -18,7 +18,7 @@ A FIN its peer never acknowledged (no later segment of the peer's acknowledges i
 often it was sent) is named in `unacknowledged`: the shape is what the FINs made, but that
 close did not complete, and no end is said to hold TIME_WAIT on its strength.
 A segment of flags no TCP sends (SYN with FIN, RST with FIN: decode.segment.impossible_flags)
-is no FIN and no RST here.
+is no FIN and no RST here, nor is a FIN scan's probe (tcp_state.Step.probe).
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     fins: dict[Side, Segment] = {}
     for step in steps:
         segment = step.segment
-        if segment.flags & (FIN | RST | SYN) == FIN:
+        if segment.flags & (FIN | RST | SYN) == FIN and not step.probe:
             fins.setdefault(connection.sender(segment), segment)
     result = Close(fins=fins or None)
     reset_after_open = next(

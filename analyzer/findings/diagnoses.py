@@ -7,7 +7,10 @@ Kinds, and the rule each follows:
   longer than a round trip plus CLOSE_WAIT_PATIENCE (the delayed ACK's 200 ms and a
   scheduler's slack): its application had read the end of the stream and did not close.
   Measured to its FIN or RST, to the peer's RST (which ends the connection, the CLOSE_WAIT
-  with it), or to the capture's end ("at least").
+  with it), or to the capture's end ("at least"). An end that had closed first holds no
+  CLOSE_WAIT; one whose peer's FIN came with (or after) data it had not answered yet (a
+  request sent with shutdown(SHUT_WR)) was working on its answer until its next data: that
+  wait is not counted.
 - fin_wait_2_expired: a RST whose cause is the FIN_WAIT_2 timer (findings/resets.py has the
   rule): its sender's orphaned socket had been ended and the 4-tuple belonged to nobody.
 - keep_alive: keep-alive probes (one byte, or none, one below the next sequence number:
@@ -168,6 +171,20 @@ def _from(connection: Connection, segment: Segment, side: str) -> bool:
     return connection.from_client(segment) == (side == "client")
 
 
+def _owes_an_answer(connection: Connection, side: str, peer_fin: Segment) -> bool:
+    """Whether the peer's last data up to its FIN (on it included) came after `side`'s last."""
+    mine = theirs = -1
+    for segment in connection.segments:
+        if segment.frame > peer_fin.frame:
+            break
+        if segment.payload_len:
+            if _from(connection, segment, side):
+                mine = segment.frame
+            else:
+                theirs = segment.frame
+    return theirs > mine
+
+
 def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt: float,
                 capture_end: float | None) -> list[Diagnosis]:  # fmt: skip
     """`side` acknowledged the peer's FIN, then neither closed nor sent for too long: the
@@ -177,11 +194,13 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
     quiet_from: Segment | None = None  # the ACK of the peer's FIN, then each later data segment
     longest: tuple[float, Segment, Segment | None] | None = None  # (length, from, to)
     ended = False
+    owed = False  # the peer's FIN came before an answer to its data: the next data is that answer
     for segment in segments:
         mine = _from(connection, segment, side)
         if not mine:
             if segment.flags & FIN and peer_fin is None:
                 peer_fin = segment
+                owed = _owes_an_answer(connection, side, segment)
             elif quiet_from is not None and segment.flags & (RST | SYN | FIN) == RST:
                 # The peer's RST ends the CLOSE_WAIT: the silence is measured to it.
                 gap = segment.time - quiet_from.time
@@ -191,12 +210,18 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
                 break
             continue
         if peer_fin is None:
+            if segment.flags & FIN:
+                return []  # it closed first: FIN_WAIT, not CLOSE_WAIT
             continue
         if quiet_from is None:
             if segment.flags & (FIN | RST):
                 return []  # closed before (or without) acknowledging: no CLOSE_WAIT to hold
             if segment.flags & ACK and seq_diff(segment.ack, peer_fin.seq_end) >= 0:
                 quiet_from = segment
+            continue
+        if owed and segment.payload_len and not segment.flags & (FIN | RST):
+            owed = False  # its answer: the time it took was the application's work, not a close held
+            quiet_from = segment
             continue
         if segment.payload_len or segment.flags & (FIN | RST):
             gap = segment.time - quiet_from.time

@@ -124,6 +124,10 @@ class Handshake:
     # later segment, which acknowledges the SYN/ACK and what the server sent after it, none
     # of which the capture holds (it lost packets: Wireshark's "ACKed unseen segment").
     final_unseen: bool = False
+    # Copies of the client's SYN captured after its ACK of the SYN/ACK: no retransmissions (a
+    # client in ESTABLISHED sends none) but duplicates made or held back on the path; left
+    # out of `syns` and the backoff.
+    late_syns: list[Segment] = field(default_factory=list)
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -142,6 +146,7 @@ class Handshake:
         self.client_options = self.server_options = None
         self.fast_open = None
         self.reordered = False
+        self.late_syns = []
         self.unseen_answer = None
         self.client_unseen = False
         self.completed_by = None
@@ -202,7 +207,7 @@ class Handshake:
                 text += (
                     " (the SYN/ACK was captured before the SYN: out of order in the capture, not on the wire)"
                 )
-            return text + self._other_isns() + self._fast_open()
+            return text + self._other_isns() + self._fast_open() + self._late_syns()
         if self.status == "refused" and self.refusal is not None and self.syns:
             delay = self.refusal.time - self.syns[-1].time
             return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
@@ -296,6 +301,17 @@ class Handshake:
         return (
             f"; the server's {len(self.synacks)} SYN/ACKs carried {len(self.other_server_isns) + 1} ISNs "
             f"({isns}): judged on {self.server_isn}"
+        )
+
+    def _late_syns(self) -> str:
+        if not self.late_syns or self.final_ack is None:
+            return ""
+        first = self.late_syns[0]
+        more = f" and {len(self.late_syns) - 1} more" if len(self.late_syns) > 1 else ""
+        return (
+            f"; a copy of the SYN came after the handshake's ACK (frame {first.frame}{more}, "
+            f"{format_duration(first.time - self.final_ack.time)} after it): no retransmission, a client in "
+            "ESTABLISHED sends none: a duplicate made on the path, or one held back on it"
         )
 
     def _missing(self) -> str:
@@ -456,20 +472,26 @@ def _server_sent_before(connection: Connection, server_isn: int, final: Segment)
     beyond = seq_diff(final.ack, start)
     if beyond <= 0:
         return ""
-    reach, fin_end = start, None
+    reach, fin_end, carried = start, None, 0
     for segment in connection.segments:
         if segment.frame >= final.frame:
             break
-        if connection.from_client(segment) or segment.flags & (SYN | RST):
+        if connection.from_client(segment) or segment.flags & RST:
+            continue
+        if segment.flags & SYN and segment.seq != server_isn:
             continue
         if seq_diff(segment.seq, reach) <= 0 < seq_diff(segment.seq_end, reach):
             reach = segment.seq_end
+            if segment.flags & SYN:
+                carried = max(carried, segment.payload_len)
             if segment.flags & FIN:
                 fin_end = reach
     if beyond > seq_diff(reach, start):
         return ""
     fin = fin_end is not None and seq_diff(final.ack, fin_end) >= 0
     data = beyond - (1 if fin else 0)
+    if carried and data == carried and not fin:
+        return f"the {data} bytes the SYN/ACK carried (data on a SYN/ACK: RFC 9293 allows it, few stacks send it)"
     what = f"the {data} bytes{' and the FIN' if fin else ''}" if data else "the FIN"
     return (
         f"{what} the server sent after it (Fast Open data before the handshake completed, or an "
@@ -567,6 +589,10 @@ def _after_synack(
         result.status = "incomplete"
         return result
     result.status = "complete"
+    if not result.final_unseen:
+        result.late_syns = [s for s in result.syns if s.frame > final.frame]
+        if result.late_syns:
+            result.syns = [s for s in result.syns if s.frame < final.frame]
     if not result.reordered:
         result.syn_to_synack = round(synack.time - syn.time, 9)
     if result.final_unseen:

@@ -72,6 +72,9 @@ CALL_MATCH_WINDOW: Final = 0.100
 # Kernel events this long before the connection's first packet and after its last belong to
 # it (the client's SYN_SENT comes before its SYN; the last ACK's effect after it).
 EVENT_MARGIN: Final = 0.050
+# The client's CLOSE->SYN_SENT comes before its SYN reaches the capture (60-80 µs on
+# loopback): one up to this long after the connection's first packet is still its own.
+BIRTH_SLACK: Final = 0.001
 
 # The kernel's state names (include/net/tcp_states.h, as the recorder writes them) in RFC
 # 9293's; CLOSE is handled by the model.
@@ -104,6 +107,8 @@ RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
     # SYN_SENT answering an ACK that does not acknowledge its SYN (tcp_rcv_synsent_state_process)
     "challenge_ack_answer": frozenset({"TCP_INVALID_ACK_SEQUENCE"}),
     "keep_alive_timeout": frozenset({"TCP_KEEPALIVE_TIMEOUT"}),
+    # Linux gives up retransmitting without a RST (tcp_write_err): another stack's
+    "retransmission_give_up": frozenset(),
     # made on the path, not by the kernel: no reason of its
     "injected": frozenset(),
     # an application's abort: close() with unread data (ABORT_ON_CLOSE), SO_LINGER {1, 0}
@@ -280,7 +285,7 @@ class EventAgreement:
                 by_reason.setdefault(drop.reason, []).append(
                     str(drop.frame)
                     if drop.frame is not None
-                    else f"one uncaptured at +{drop.time - origin:.6f} s"
+                    else f"one uncaptured at {drop.time - origin:+.6f} s"
                 )
             lines.append(
                 "freed undelivered, by the kernel's reason: "
@@ -289,9 +294,9 @@ class EventAgreement:
                     for reason, frames in by_reason.items()
                 )
             )
-        lines.extend(f"explained: +{d.time - origin:.6f} s the {d.side}: {d.what}" for d in self.explained)
+        lines.extend(f"explained: {d.time - origin:+.6f} s the {d.side}: {d.what}" for d in self.explained)
         lines.extend(
-            f"disagrees: +{d.time - origin:.6f} s the {d.side}: {d.what}" for d in self.disagreements
+            f"disagrees: {d.time - origin:+.6f} s the {d.side}: {d.what}" for d in self.disagreements
         )
         return lines
 
@@ -423,6 +428,7 @@ def kernel_model(
                     own[side].append(event)
             elif _same(local, mine) and _same(remote, theirs):
                 own[side].append(event)
+    own = _this_incarnation(own, connection.first_time)
     initial: dict[Side, State] = {
         "client": State.CLOSED,
         "server": State.LISTEN
@@ -431,6 +437,26 @@ def kernel_model(
     }
     changes = {side: _changes(initial[side], own[side]) for side in ends}
     return initial, changes, own
+
+
+def _this_incarnation(own: dict[Side, list[KernelEvent]], first_time: float) -> dict[Side, list[KernelEvent]]:
+    """The events of the connection that starts at `first_time`, where its 4-tuple served
+    other connections just before or after it (a client binding its port again, a server's
+    TIME_WAIT taking a new SYN): each begins with its client's CLOSE->SYN_SENT, so the
+    window runs from the last such change before the first packet to the next one after it.
+    The socket ids do not tell them apart: the kernel reuses a freed socket's memory."""
+    births = [
+        event["time"]
+        for event in own["client"]
+        if event["kind"] == "set_state" and event.get("new_state") == "SYN_SENT"
+    ]
+    before = [time for time in births if time <= first_time + BIRTH_SLACK]
+    after = [time for time in births if time > first_time + BIRTH_SLACK]
+    if not before and not after:
+        return own
+    start = before[-1] if before else float("-inf")
+    end = after[0] if after else float("inf")
+    return {side: [e for e in events if start <= e["time"] < end] for side, events in own.items()}
 
 
 def _changes(initial: State, events: list[KernelEvent]) -> list[KernelChange]:

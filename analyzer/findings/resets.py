@@ -42,12 +42,19 @@ Causes, tried in this order (the first that fits):
   data or one byte, one below its next sequence number, KEEP_ALIVE_TIMEOUT_PROBES or more)
   that the peer never answered: the keep-alive timer gave up on a peer gone or unreachable
   and reset the connection (Linux's tcp_keepalive_timer after tcp_keepalive_probes).
+- retransmission_give_up: the sender's last segments before the RST were one data segment
+  sent again and again (more than GIVE_UP_RETRANSMISSIONS copies after the first) with
+  nothing from the peer, and the RST came when the next copy was due (GIVE_UP_WAIT of the
+  last interval or later): its stack gave up retransmitting and reset the connection, as
+  Windows does after TcpMaxDataRetransmissions (Linux gives up without a packet).
 - abort: the sender was in a synchronized state: the application aborted (close() with
   unread data, SO_LINGER with a zero timeout, or a process that exited with unread data).
   Also after the sender's own FIN (shutdown(SHUT_WR) first): a later close() with the
   peer's data unread is aborted with RST all the same (Linux's TCP_ABORT_ON_CLOSE).
 - injected (tried before all the others but impossible_flags): the sender went on sending
-  after its RST (tcp_state.py, "RSTs an end outlived"): its socket did not send it.
+  after its RST (tcp_state.py, "RSTs an end outlived"): its socket did not send it; or the
+  RST's number is below what its receiver had acknowledged (tcp_state.py, "RSTs below the
+  acknowledged"), a number no TCP puts on its RST.
 - unknown: nothing above fits; the explanation says what was checked.
 With the capture's call log, `refine_with_calls` tells the aborts apart
 (linger_abort, unread_data).
@@ -70,7 +77,7 @@ from analyzer.timefmt import format_duration
 
 ResetCause = Literal[
     "impossible_flags", "challenge_ack_answer", "refused", "accept_queue_overflow", "after_close",
-    "fin_wait_2_expired", "data_after_close", "no_connection", "after_reset", "connect_abandoned", "keep_alive_timeout", "abort",
+    "fin_wait_2_expired", "data_after_close", "no_connection", "after_reset", "connect_abandoned", "keep_alive_timeout", "retransmission_give_up", "abort",
     "injected",
     "linger_abort", "unread_data", "listener_closed", "unknown",
 ]  # fmt: skip
@@ -81,6 +88,13 @@ LINUX_FIN_TIMEOUT: Final = 60
 # Unanswered keep-alives before a RST that show the keep-alive timer gave up (Linux sends
 # tcp_keepalive_probes, 9 by default; an application may ask for fewer, not for one).
 KEEP_ALIVE_TIMEOUT_PROBES: Final = 2
+
+# Retransmissions of one unanswered segment before a RST that show the sender's stack gave up
+# on it (Windows: TcpMaxDataRetransmissions, 5 by default); the RST then comes when the next
+# copy was due, at least this share of the last interval after the last copy (a backed-off
+# timer waits longer than before: an application's abort comes at any time).
+GIVE_UP_RETRANSMISSIONS: Final = 2
+GIVE_UP_WAIT: Final = 0.9
 
 
 @dataclass
@@ -104,9 +118,11 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         peer = peer_of(sender)
         if step.went_on_at >= 0:
             cause, explanation, evidence = _injected(sender, step.went_on_at)
+        elif step.below_acked:
+            cause, explanation, evidence = _below_acknowledged(sender, peer, step.below_acked)
         else:
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
-        if step.dropped and cause != "impossible_flags":
+        if step.dropped and cause != "impossible_flags" and not step.below_acked:
             explanation += f"; the {peer} would drop it: {step.dropped}"
         elif step.receiver_before == State.TIME_WAIT:
             explanation += (
@@ -160,6 +176,22 @@ def _answers_handshake_ack(
     )
 
 
+def _unanswered_copies(before: list[Step], sender: Side, side: Callable[[Segment], Side]) -> list[Segment]:
+    """The copies of the sender's last data segment before its RST, sent since the peer's last
+    segment: one segment sent again and again (a retransmission timer's), unanswered."""
+    copies: list[Segment] = []
+    for step in reversed(before):
+        segment = step.segment
+        if side(segment) != sender:
+            break
+        if segment.flags & (SYN | RST) or not segment.payload_len:
+            break
+        if copies and (segment.seq, segment.payload_len) != (copies[-1].seq, copies[-1].payload_len):
+            break
+        copies.append(segment)
+    return copies[::-1]
+
+
 def _unanswered_keep_alives(
     before: list[Step], reset: Segment, sender: Side, side: Callable[[Segment], Side]
 ) -> list[Segment]:
@@ -187,6 +219,19 @@ def _injected(sender: Side, went_on_at: int) -> tuple[ResetCause, str, list[int]
         f"not the {sender}'s own: the {sender} went on sending after it (frame {went_on_at}), which an end "
         "that sent a RST cannot; made on the path in its name (a middlebox, an attacker) or by another host",
         [went_on_at],
+    )
+
+
+def _below_acknowledged(sender: Side, peer: Side, below: int) -> tuple[ResetCause, str, list[int]]:
+    """A RST at a number below what its receiver had acknowledged (tcp_state.py, "RSTs below
+    the acknowledged"): no TCP sends one."""
+    return (
+        "injected",
+        f"not the {sender}'s own: its sequence number is {below} bytes below what the {peer} had "
+        f"acknowledged, where a TCP's RST carries its next sequence number, never one its peer has "
+        f"acknowledged; made on the path in the {sender}'s name (a firewall ending an idle connection, a "
+        f"reset attack) or by another host; the {peer} drops it (RFC 5961 3.2) and the {sender} stays as it was",
+        [],
     )
 
 
@@ -334,6 +379,14 @@ def _cause(
             "(Windows stacks and scanners reset it; Linux closes a SYN_SENT socket without a packet)",
             [s.segment.frame for s in before if s.segment.flags & SYN][-1:],
         )
+    if not before and segment.flags & ACK and segment.seq == 0:
+        return (
+            "no_connection",
+            f"a RST/ACK at sequence number 0 is a closed port's answer to a SYN: the {peer}'s SYN is not in the "
+            f"capture (one direction captured), or was never sent (the backscatter of a flood with forged "
+            "sources)",
+            [],
+        )
     answered = before[-1].segment if before else None
     if (
         not segment.flags & ACK
@@ -351,6 +404,21 @@ def _cause(
             "timeout, or a socket closed while connecting) or on a path the capture does not see",
             [answered.frame],
         )
+    copies = _unanswered_copies(before, sender, side)
+    if step.sender_before in SYNCHRONIZED and len(copies) > GIVE_UP_RETRANSMISSIONS:
+        last_interval = copies[-1].time - copies[-2].time
+        waited = segment.time - copies[-1].time
+        if waited >= GIVE_UP_WAIT * last_interval:
+            return (
+                "retransmission_give_up",
+                f"the {sender}'s {copies[0].payload_len}-byte segment (frame {copies[0].frame}) was sent "
+                f"{len(copies)} times over {format_duration(copies[-1].time - copies[0].time)} with nothing "
+                f"from the {peer}; the RST came {format_duration(waited)} after the last copy, when the next "
+                f"was due: its stack gave up retransmitting and reset the connection (Windows sends a RST "
+                "when TcpMaxDataRetransmissions, 5 by default, runs out; Linux gives up without one after "
+                "tcp_retries2 and the application gets ETIMEDOUT)",
+                [c.frame for c in copies],
+            )
     probes = _unanswered_keep_alives(before, segment, sender, side)
     if step.sender_before in SYNCHRONIZED and len(probes) >= KEEP_ALIVE_TIMEOUT_PROBES:
         return (
@@ -418,6 +486,8 @@ def _fin_wait_2_expired(before: list[Step], fin: Segment, side: Callable[[Segmen
     for step in before:
         segment = step.segment
         if segment.frame < fin.frame:
+            if side(segment) == peer and segment.flags & FIN:
+                return None  # the peer closed first: the sender went to LAST_ACK, not FIN_WAIT_2
             continue
         if side(segment) != peer:
             if late is not None:

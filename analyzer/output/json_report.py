@@ -409,6 +409,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
             "fast_open": handshake.fast_open,
             "server_options": handshake.server_options,
             "unreachable_frame": handshake.unreachable.frame if handshake.unreachable is not None else None,
+            "late_syn_frames": [s.frame for s in handshake.late_syns],
             "explanation": handshake.explain(),
         },
         "backoff": _backoff(result.syn_backoff),

@@ -64,13 +64,14 @@ RESETS: Final = {
     "after_reset": "reset: after an earlier RST",
     "connect_abandoned": "reset: connect() given up before the answer",
     "keep_alive_timeout": "reset: keep-alive probes unanswered",
+    "retransmission_give_up": "reset: retransmissions unanswered, the sender gave up",
     "data_after_close": "reset: data sent to a socket that had closed",
     "no_connection": "reset: no connection on the receiver for the 4-tuple",
     "abort": "reset: aborted by the application",
     "linger_abort": "reset: aborted by the application (SO_LINGER 0)",
     "unread_data": "reset: closed with data unread",
     "listener_closed": "reset: listener closed, never accepted",
-    "injected": "reset: not its sender's own (it went on sending)",
+    "injected": "reset: not its sender's own (made on the path)",
     "unknown": "reset: cause unknown",
 }
 ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end"

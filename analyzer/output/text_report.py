@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream, ScanFinding
-from analyzer.connections import CAPTURE_COPY_WINDOW, EXPIRY_TEXT
+from analyzer.connections import CAPTURE_COPY_WINDOW, CAPTURE_COPY_WINDOW_UNNUMBERED, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
 from analyzer.output.labels import silent_end
@@ -69,7 +69,8 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         more = f" and {c.copy_count - _COPIES_SHOWN:,} more" if c.copy_count > _COPIES_SHOWN else ""
         lines.append(
             f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured again, left out of "
-            f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms): {shown}{more}"
+            f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms, "
+            f"{CAPTURE_COPY_WINDOW_UNNUMBERED * 1000:g} ms without an IPv4 identification): {shown}{more}"
         )
     if result.vantage is not None and result.vantage.point != "one_host":
         lines.append(f"  captured   {result.vantage.explain()}")
