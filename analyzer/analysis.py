@@ -11,13 +11,14 @@ The result types are importable from here for them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.arrivals import prove_states
 from analyzer.attempt_shapes import ShapeMemo, attempt_shape, view
-from analyzer.call_sockets import connection_calls
+from analyzer.call_sockets import calls_on, connection_calls
 from analyzer.connections import (
     SIDES,
     Connection,
@@ -396,7 +397,10 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     history = result.states["client"]
     if not history or history[-1][1] != State.SYN_SENT:
         return
-    for call in connection_calls(sidecar, connection):
+    # Its calls to any time after: the close() comes after the last SYN, and strace may name
+    # the socket anew there (by its addresses, where it named it by inode while connecting).
+    ends = (connection.client, connection.server)
+    for call in calls_on(calls_of(sidecar), ends, connection.first_time, math.inf):
         if (
             call["side"] == "client"
             and call.get("socket") is not None

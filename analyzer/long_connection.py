@@ -104,6 +104,7 @@ class FoldedConnection:
         self._answer_from: set[bool] = set()  # the ends whose next ACK answers a kept resend
         # The ends (from the client?) whose first segment without SYN was kept.
         self._plain_from: set[bool] = set()
+        self._stalled: set[bool] = set()  # the ends whose last window advertised was zero
         if copies:
             copied = {id(copy) for copy in copies}
             for segment in sorted(segments + copies, key=lambda s: s.frame):
@@ -157,6 +158,7 @@ class FoldedConnection:
             answer = bool(segment.flags & ACK) and from_client in self._answer_from
             if answer:
                 self._answer_from.discard(from_client)
+            reopens = self._reopens(segment, from_client)
             resend = self.copies.resends.get(segment.frame)
             if resend is not None and resend[0] == 1 and segment.payload_len:
                 self._before_resends.extend(self._recent)
@@ -173,6 +175,7 @@ class FoldedConnection:
                 or step.receiver_before != step.receiver_after
                 or (following is not None and following.flags & RST)
                 or self._diagnosed(segment.frame)
+                or reopens
             ):
                 steps.pop()
                 self._recent.append(step)
@@ -187,6 +190,18 @@ class FoldedConnection:
                 self._last_ack[from_client] = segment
             self._decided += 1
         del pending[:count]
+
+    def _reopens(self, segment: Segment, from_client: bool) -> bool:
+        """The first segment of an end after its zero window that advertises room again: the
+        stall's end, which the zero-window diagnosis times (a window update, or an ACK of
+        more data with a window)."""
+        if "zero_window" in self.judge.result.flags.get(segment.frame, ()):
+            self._stalled.add(from_client)
+            return False
+        if from_client in self._stalled and segment.window > 0 and not segment.flags & (SYN | RST):
+            self._stalled.discard(from_client)
+            return True
+        return False
 
     def _diagnosed(self, frame: int) -> bool:
         """A segment a diagnosis reads (findings/diagnoses.py): a keep-alive or its answer,

@@ -570,7 +570,10 @@ class ConnectionMachine:
             self._send(sender, segment)
             step.sender_after = sender.state
             step.dropped = (
-                "never taken in by the receiver (lost: sent again or answered by a resend; or refused)"
+                "never taken in by the receiver (lost: sent again or answered by a resend; or refused; a SYN "
+                "also dropped by a listener whose queue was full)"
+                if segment.flags & (SYN | ACK) == SYN
+                else "never taken in by the receiver (lost: sent again or answered by a resend; or refused)"
             )
             step.lost = True
             self.steps.append(step)

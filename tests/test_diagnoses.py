@@ -3,6 +3,7 @@ each kind on a hand-made conversation that has it, and none on one that does not
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from conftest import CAPTURES, run, stored_captures
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_file, analyze_segments
-from analyzer.decode.segment import Segment, TcpOptions
+from analyzer.decode.segment import ACK, RST, Segment, TcpOptions
 from analyzer.findings.resets import record_fin_timeout
 from analyzer.sidecar import load_sidecar
 from analyzer.timefmt import format_duration
@@ -100,18 +101,19 @@ def test_fin_wait_2_ended_by_the_timer_then_rst_for_no_connection() -> None:
 
 def test_fin_wait_2_expired_states_the_silence_and_no_timer_it_did_not_outlast() -> None:
     """45 s of silence ended the socket: the sender's timer was shorter than Linux's 60 s
-    default, and the sentence must not name 60 s as the timer the silence outlasted."""
+    default, and the sentence must not name 60 s as the timer the silence outlasted. (Data
+    then, not a FIN, is data_after_close: a closed socket answers it so, timer or not.)"""
     segments = conversation(
         *HANDSHAKE,
         ("c", "FA", 101, 501),  # 4
         ("s", "A", 501, 102),  # 5
-        (45.0, "s", "PA", 501, 102, 10),  # 6
+        (45.0, "s", "FA", 501, 102),  # 6
         ("c", "R", 102, 0),  # 7
     )
     [result] = analyze_segments(segments).connections
     [reset] = result.resets
     assert reset.cause == "fin_wait_2_expired"
-    assert "the server's segment came 44.996 s later (frame 6)" in reset.explanation
+    assert "the server's FIN came 44.996 s later (frame 6)" in reset.explanation
     assert "the client's timer is shorter than 44.996 s" in reset.explanation
     assert "(Linux tcp_fin_timeout, 60 s by default)" not in reset.explanation
 
@@ -121,7 +123,7 @@ def test_fin_wait_2_expired_never_names_a_recorded_timer_longer_than_the_wait() 
         *HANDSHAKE,
         ("c", "FA", 101, 501),
         ("s", "A", 501, 102),
-        (45.0, "s", "PA", 501, 102, 10),
+        (45.0, "s", "FA", 501, 102),
         ("c", "R", 102, 0),
     )
     [result] = analyze_segments(segments).connections
@@ -211,6 +213,14 @@ def test_zero_window_stall_with_probes_until_the_update() -> None:
     diagnosis = _one(segments + probes, "zero_window")
     assert "the server's receive window was zero for 3.000 s from frame 5" in diagnosis.sentence
     assert "window update (frame 8)" in diagnosis.sentence and "2 window probes" in diagnosis.sentence
+    # The client gives up and resets instead: the stall ends there, not at the capture's end.
+    probes[2] = dataclasses.replace(
+        probes[1], frame=8, time=probes[1].time + 1.0, flags=RST | ACK, payload_len=0
+    )
+    diagnosis = _one(segments + probes, "zero_window")
+    assert (
+        "zero for 3.000 s from frame 5, until the RST of frame 8 ended the connection" in diagnosis.sentence
+    )
 
 
 def test_a_data_segment_backing_off_shows_its_schedule() -> None:
@@ -524,3 +534,30 @@ def test_a_lone_rst_ack_at_zero_is_a_closed_ports_answer_not_an_abort() -> None:
     # Mid-stream, a RST at another number may be an abort of a connection begun earlier.
     [result] = analyze_segments(conversation(("s", "RA", 5555, 101))).connections
     assert [r.cause for r in result.resets] == ["abort"]
+
+
+def test_data_a_second_after_the_close_is_answered_by_a_closed_socket_not_a_timer() -> None:
+    """curl --max-time 1 closes; the server's answer comes 1 s later: the orphan, in
+    FIN_WAIT_2 (the kernel's timewait socket in that substate), answers data with RST,
+    its 60 s timer far from run out. A late FIN would have been taken: only its RST says
+    the timer ended the socket."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 80), ("s", "A", 501, 181), ("c", "FA", 181, 501), ("s", "A", 501, 182),
+        (1.01, "s", "PA", 501, 182, 300), ("c", "R", 182, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "data_after_close" and "in FIN_WAIT_2 too" in reset.explanation
+    late_fin = conversation(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), (2.0, "s", "FA", 501, 102), ("c", "R", 102, 0)
+    )  # fmt: skip
+    [result] = analyze_segments(late_fin).connections
+    assert [r.cause for r in result.resets] == ["fin_wait_2_expired"]
+    # Data 65 s later, past Linux's default: the timer's doing, unless the sidecar says longer.
+    segments = conversation(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), (65.0, "s", "PA", 501, 102, 10), ("c", "R", 102, 0)
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert [r.cause for r in result.resets] == ["fin_wait_2_expired"]
+    [reset] = record_fin_timeout(result.connection, result.resets, 120)
+    assert reset.cause == "data_after_close" and "tcp_fin_timeout 120 s" in reset.explanation

@@ -9,6 +9,7 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
 from analyzer.findings.backoff import classify_backoff, matching_schedules
+from analyzer.output.labels import segment_kinds
 
 
 def analyze(*steps: tuple):
@@ -288,6 +289,18 @@ def test_keep_alive_and_its_ack_zero_window_and_gaps() -> None:
     assert got[4] == ["lost_segment"]
     got = kinds(("s", "A", 501, 999))
     assert "ack_lost_segment" in got[4]
+
+
+def test_a_window_update_is_the_same_ack_with_another_window() -> None:
+    """tshark 4.0.17 flags [TCP Window Update] a pure ACK at the next seq with its sender's last
+    ACK and a window that is neither that of its last segment nor zero; the same window again
+    is a duplicate ACK."""
+    segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
+    opened = dataclasses.replace(segments[-1], frame=6, window=30000, time=segments[-1].time + 0.5)
+    again = dataclasses.replace(opened, frame=7, time=opened.time + 0.001)
+    [result] = analyze_segments([*segments, opened, again]).connections
+    assert result.sequence.flags == {6: ["window_update"], 7: ["duplicate_ack"]}
+    assert segment_kinds(result) == {6: "window update", 7: "dup ACK"}
 
 
 def test_out_of_order_is_a_segment_arriving_just_behind() -> None:

@@ -337,9 +337,10 @@ def test_run_traced_ends_when_the_command_does_not_when_its_background_child_doe
     started = time.monotonic()
     refused = f"{sys.executable} -c \"import socket; socket.socket().connect_ex(('127.0.0.1', 1))\""
     command = ["sh", "-c", f"sleep 60 & {refused}; exit 3"]
-    _analysis, sidecar, _stdout = recorded(
+    _analysis, sidecar, stdout = recorded(
         ["run", "--name", "background", "--trace-calls", "--", *command], tmp_path
     )
+    assert "the program exited with status 3" in stdout
     assert time.monotonic() - started < 40
     [program] = [c for c in sidecar["calls"] if c["side"] == "program"]
     assert program["result"] == "exit status 3" and program["end_time"] - program["time"] < 10

@@ -107,6 +107,20 @@ def test_a_horizontal_sweep_is_one_finding(tmp_path) -> None:
     assert scan["top_ports"] == [{"port": 22, "attempts": 60, "hosts": 60}]
 
 
+@pytest.mark.parametrize("flags", ["F", "FPU", ""])
+def test_fin_xmas_and_null_scans_are_port_scans(flags: str, tmp_path) -> None:
+    """nmap -sF, -sX, -sN: no SYN, flags no connection sends first; closed ports answer
+    RST/ACK, open and filtered ones nothing. Probes, though their connections have no SYN."""
+    packets = []
+    for port in range(1, 31):
+        packets.append(tcp_packet(4, SCANNER, 50000, VICTIM, port, flags, 1000))
+        if port > 4:
+            packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "RA", 0, 1001 if flags else 1000))
+    [scan] = _document(write_capture(tmp_path / "stealth.pcap", packets, step=0.001))["scans"]
+    assert scan["kind"] == "vertical" and (scan["attempts"], scan["ports"]) == (30, 30)
+    assert scan["answered"] == {"synack": 0, "rst": 26, "none": 4}
+
+
 def _flood(tmp_path: Path, spoofed: int = 1000, repeated: int = 100) -> Path:
     """`spoofed` SYNs from as many addresses and `repeated` from one more, to one port, the
     even ones answered by SYN/ACK; 0.2 ms apart."""

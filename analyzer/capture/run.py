@@ -333,6 +333,10 @@ def print_summary(
         f"{count} connection{'s' if count != 1 else ''}, "
         f"{dropped if dropped is not None else 'unknown'} dropped by kernel"
     )
+    facts = sidecar.get("facts", {})
+    if "command" in scenario.parameters and facts.get("exit_status"):
+        stopped = " (stopped)" if facts.get("stopped") else ""
+        print(f"the program exited with status {facts['exit_status']}{stopped}")
     if dropped:
         print(f"warning: tcpdump reports {dropped} packets dropped by the kernel: the capture is incomplete")
     # Without the recorder the sandbox has said why, in one line, already.

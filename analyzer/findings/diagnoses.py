@@ -379,7 +379,10 @@ def _zero_window(
                 continue
             if stall_start is None:
                 continue
-            if mine and segment.window > 0 and not segment.flags & (SYN | RST):
+            if segment.flags & RST:
+                found.append(_stall(side, stall_start, probes, None, segment.time, segment))
+                stall_start = None
+            elif mine and segment.window > 0 and not segment.flags & SYN:
                 found.append(_stall(side, stall_start, probes, segment, segment.time))
                 stall_start = None
             elif (
@@ -395,17 +398,29 @@ def _zero_window(
     return found
 
 
-def _stall(side: str, start: Segment, probes: list[Segment], update: Segment | None, end: float) -> Diagnosis:
+def _stall(
+    side: str,
+    start: Segment,
+    probes: list[Segment],
+    update: Segment | None,
+    end: float,
+    rst: Segment | None = None,
+) -> Diagnosis:
+    """`update`: the segment that opened the window again; `rst`: the RST that ended the
+    connection first; neither: the capture ended first."""
     took = format_duration(end - start.time)
-    how = (
-        f"until its window update (frame {update.frame})" if update is not None else "until the capture ended"
-    )
+    if update is not None:
+        how = f"until its window update (frame {update.frame})"
+    elif rst is not None:
+        how = f"until the RST of frame {rst.frame} ended the connection"
+    else:
+        how = "until the capture ended"
     probed = (
         f"; the {_peer(side)} sent {len(probes)} window probe{'s' if len(probes) != 1 else ''}"
         if probes
         else ""
     )
-    frames = [start.frame] + [p.frame for p in probes] + ([update.frame] if update is not None else [])
+    frames = [start.frame] + [p.frame for p in probes] + [s.frame for s in (update, rst) if s is not None]
     return Diagnosis(
         "zero_window",
         frames,

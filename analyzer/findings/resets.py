@@ -22,7 +22,9 @@ Causes, tried in this order (the first that fits):
   orphaned socket had been ended by the FIN_WAIT_2 timer (Linux tcp_fin_timeout) and the
   4-tuple belonged to nobody; a socket still in FIN_WAIT_2 would have acknowledged the FIN.
   Before after_close and data_after_close: late data or a late FIN is what such a RST
-  answers, and the timer is why.
+  answers, and the timer is why. Late data only when it came LINUX_FIN_TIMEOUT or more
+  after: a socket its application closed answers data with RST in FIN_WAIT_2 as well
+  (data_after_close); a FIN it would have taken.
 - after_close: both sides had already sent their FIN.
 - data_after_close: the sender had closed (sent its FIN) and the peer then sent
   data: a closed socket answers data with RST.
@@ -331,7 +333,8 @@ def _cause(
         if late_data:
             return (
                 "data_after_close",
-                f"the {peer} sent data after the {sender} had closed; a closed socket answers data with RST",
+                f"the {peer} sent data after the {sender} had closed; a closed socket answers data with RST "
+                "(in FIN_WAIT_2 too: it reads no more)",
                 [fins[sender].frame, late_data[-1].frame],
             )
     sent_before = [s for s in before if side(s.segment) == sender]
@@ -499,6 +502,10 @@ def _fin_wait_2_expired(before: list[Step], fin: Segment, side: Callable[[Segmen
             if segment.flags & ACK and seq_diff(segment.ack, fin.seq_end) >= 0:
                 acked = segment
         elif segment.time - acked.time > FIN_WAIT_2_SILENCE:
+            if segment.payload_len and segment.time - acked.time < LINUX_FIN_TIMEOUT:
+                # A socket closed by its application answers data with RST in FIN_WAIT_2 as
+                # after it: only the default timer's length says it had run out.
+                return None
             late = segment
         elif segment.flags & FIN:
             return None  # the peer closed in time: TIME_WAIT, not the timer
@@ -549,7 +556,16 @@ def record_fin_timeout(connection: Connection, resets: list[Reset], fin_timeout:
             continue
         unrecorded = fin_wait_2_expired_text(reset.sender, acked, late, None)
         rest = reset.explanation[len(unrecorded) :] if reset.explanation.startswith(unrecorded) else ""
-        reset.explanation = fin_wait_2_expired_text(reset.sender, acked, late, fin_timeout) + rest
+        if late.payload_len and late.time - acked.time < fin_timeout:
+            # The timer had not run out: the socket, closed, answered the data.
+            reset.cause = "data_after_close"
+            reset.explanation = (
+                f"the {peer_of(reset.sender)} sent data after the {reset.sender} had closed; a closed socket "
+                f"answers data with RST (in FIN_WAIT_2 too: its timer, tcp_fin_timeout {fin_timeout} s as the "
+                f"sidecar records it, had not run out)" + rest
+            )
+        else:
+            reset.explanation = fin_wait_2_expired_text(reset.sender, acked, late, fin_timeout) + rest
         told.append(reset)
     return told
 

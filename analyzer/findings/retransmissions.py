@@ -14,6 +14,10 @@ sequence number, the last ACK and window) and what the other direction acknowled
 - zero_window_probe_ack: no data, a zero window again, at the next expected number with the
   same ACK, answering the other direction's probe (and so no duplicate ACK).
 - keep_alive: 0 or 1 byte, no SYN/FIN/RST, sequence number one below the next expected.
+- window_update: no data, no SYN/FIN/RST, at the next expected sequence number, with the
+  same ACK as this direction's previous segment and another window, not zero (a receiver
+  that made room says so; packet-tcp.c's rule, checked before the duplicate ACK's, which
+  asks for the same window).
 - duplicate_ack: no data, no SYN/FIN/RST, at the next expected sequence number, with
   the same ACK and the same non-zero window as this direction's previous segment;
   keep_alive_ack instead when it answers the other side's keep-alive. The ACK flag is not
@@ -68,6 +72,7 @@ KINDS = (
     "zero_window",
     "zero_window_probe",
     "zero_window_probe_ack",
+    "window_update",
 )
 
 
@@ -157,6 +162,15 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     if keep_alive:
         kinds.append("keep_alive")
     if (
+        not length
+        and not control
+        and here.window != UNSEEN
+        and seq == here.next_seq
+        and segment.ack == here.last_ack
+        and segment.window not in (0, here.window)
+    ):
+        kinds.append("window_update")
+    elif (
         not length
         and not control
         and here.last_ack != UNSEEN

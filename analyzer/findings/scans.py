@@ -15,9 +15,12 @@ is_failed_conn: S0, REJ, and a SYN/ACK or a completed handshake reset with no D 
 history), and also one that simply stops after the handshake, as a connect scan's can. Its
 answer is what the target sent back: a SYN/ACK (the port is open), else a RST (closed), else
 nothing (filtered, or a spoofed source never answered). Connections with no SYN from their
-client (the capture began later; nmap's FIN, NULL, Xmas and ACK probes) are not counted: a
-capture that starts in the middle of a busy server's traffic would otherwise be full of
-them. Snort's port_scan leaves them out too by default (include_midstream = false).
+client (the capture began later; nmap's ACK probes) are not counted: a capture that starts in
+the middle of a busy server's traffic would otherwise be full of them. Snort's port_scan
+leaves them out too by default (include_midstream = false). Those opened by a segment no
+TCP sends first, nmap's FIN, NULL and Xmas probes (tcp_state: impossible flags, a FIN
+without ACK from an end with no connection: Step.probe), are probes all the same: a closed
+port answers them with RST, an open or filtered one with nothing.
 
 Thresholds, and why
 -------------------
@@ -117,7 +120,9 @@ def probe_answer(result: ConnectionAnalysis) -> str | None:
     """What the target answered if the connection was a probe (SYNACK, RST or NOTHING),
     else None (see the module docstring)."""
     if not result.handshake.syns:
-        return None
+        if not (result.steps and result.steps[0].probe):
+            return None
+        return RST if any(reset.sender == "server" for reset in result.resets) else NOTHING
     history = result.compatibility.zeek.history
     if "D" in history or "d" in history or result.close.shape in _NORMAL_CLOSES:
         return None

@@ -73,6 +73,7 @@ WIRESHARK_FLAGS: Final[dict[str, str]] = {
     "zero_window": "the sender advertises a zero window: it cannot take more data now",
     "zero_window_probe": "a window probe: one byte at the next sequence number, sent into a zero window to learn when it opens",
     "zero_window_probe_ack": "the answer to a window probe: the window still zero",
+    "window_update": "a window update: no data, the same ACK, another window: the receiver made room (or took it)",
 }
 
 

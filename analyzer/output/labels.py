@@ -8,7 +8,7 @@ from __future__ import annotations
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import Side, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
+from analyzer.decode.segment import ACK, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
 from analyzer.long_connection import HEAD_STEPS
 from analyzer.timefmt import format_duration, since
 
@@ -65,7 +65,8 @@ def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -
 
 # Wireshark's names for what the sequence analysis flagged (findings/retransmissions.py).
 FLAG_NAMES = {"keep_alive": "keep-alive", "keep_alive_ack": "keep-alive ACK", "duplicate_ack": "dup ACK",
-              "zero_window_probe": "zero-window probe", "zero_window_probe_ack": "zero-window probe ACK"}  # fmt: skip
+              "zero_window_probe": "zero-window probe", "zero_window_probe_ack": "zero-window probe ACK",
+              "window_update": "window update"}  # fmt: skip
 # What else it flagged, said under the arrow beside the frame (not what the segment is, but
 # where it falls in the sequence), in the words of the ladder's bands (Wireshark's "previous
 # segment not captured" is "after a gap").
@@ -91,45 +92,27 @@ def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
 
 def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
     """frame -> what a segment is, where its flags and numbers do not say it: the sequence
-    analysis's keep-alives and dup ACKs, and by Wireshark's rules (packet-tcp.c) a window
-    update (no data, at the next seq, the same ack as its sender's last, another window), a zero-window
-    probe (one byte at the next seq, or a keep-alive's shape, while the peer advertised no
-    room), Fast Open data (a SYN's)."""
+    analysis's keep-alives, dup ACKs and window updates, a zero-window probe (one byte at the
+    next seq, or a keep-alive's shape, while the peer advertised no room), Fast Open data (a
+    SYN's)."""
     kinds: dict[int, str] = {}
     flags = result.sequence.flags
     connection = result.connection
-    next_seq: dict[bool, int] = {}
     last: dict[bool, Segment] = {}
     for segment in connection.segments:
         here = connection.from_client(segment)
-        control = segment.flags & (SYN | FIN | RST)
         # A resend of one byte (a tail loss probe) looks like a keep-alive to Wireshark's rule.
         named = [FLAG_NAMES[kind] for kind in flags.get(segment.frame, ())
                  if kind in FLAG_NAMES and not (kind == "keep_alive" and segment.frame in result.resends)]  # fmt: skip
-        before, peer = last.get(here), last.get(not here)
-        expected = next_seq.get(here)
+        peer = last.get(not here)
         if "keep-alive" in named and peer is not None and peer.window == 0:
             # Shaped as a keep-alive (one below the next seq), sent while the peer has no room:
             # Linux probes a zero window so (tcp_write_wakeup).
             named[named.index("keep-alive")] = "zero-window probe"
         if segment.flags & SYN and segment.payload_len:
             named.append("Fast Open data")
-        elif (
-            not control
-            and not segment.payload_len
-            and before is not None
-            and segment.seq == expected
-            and segment.ack == before.ack
-            and segment.window not in (0, before.window)
-            and not named
-        ):
-            named.append("window update")
         if named:
             kinds[segment.frame] = ", ".join(named)
-        if not segment.flags & RST:
-            end = segment.seq_end
-            if expected is None or seq_diff(end, expected) > 0:
-                next_seq[here] = end
         last[here] = segment
     return kinds
 
