@@ -44,7 +44,7 @@ from analyzer.findings.backoff import (
 )
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.compatibility import Compatibility, compatibility
-from analyzer.findings.diagnoses import Diagnosis, diagnose, fin_wait_2_expired_sentence
+from analyzer.findings.diagnoses import Diagnosis, diagnose, fin_wait_2_expired_diagnoses
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.kernel_events import EventAgreement, compare_events
@@ -401,6 +401,8 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
     # the socket anew there (by its addresses, where it named it by inode while connecting).
     ends = (connection.client, connection.server)
     for call in calls_on(calls_of(sidecar), ends, connection.first_time, math.inf):
+        if call["call"].startswith("connect(") and call["time"] > connection.last_time:
+            break  # the 4-tuple's next connection: its close() is not this one's
         if (
             call["side"] == "client"
             and call.get("socket") is not None
@@ -456,10 +458,16 @@ def apply_orphan_timer(result: ConnectionAnalysis, sysctls: dict) -> None:
     setting = sysctls.get(FIN_TIMEOUT_SYSCTL)
     if setting is None or not str(setting).isdigit():
         return
-    for reset in record_fin_timeout(result.connection, result.resets, int(setting)):
-        for diagnosis in result.diagnoses:
-            if diagnosis.kind == "fin_wait_2_expired" and reset.segment.frame in diagnosis.frames:
-                diagnosis.sentence = fin_wait_2_expired_sentence(reset)
+    told = record_fin_timeout(result.connection, result.resets, int(setting))
+    for reset in told:
+        # Told again, or its cause changed with the timer's length: its diagnosis anew.
+        result.diagnoses = [
+            d for d in result.diagnoses
+            if not (d.kind == "fin_wait_2_expired" and reset.segment.frame in d.frames)
+        ]  # fmt: skip
+        result.diagnoses += fin_wait_2_expired_diagnoses([reset])
+    if told:
+        result.diagnoses.sort(key=lambda d: min(d.frames))
     for side in SIDES:
         history, frames = result.states[side], result.state_frames.get(side, [])
         for index in range(1, min(len(history), len(frames))):

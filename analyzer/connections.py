@@ -62,10 +62,11 @@ other end's answer between the copies), is a copy: it is kept apart (`Connection
 counted in `packets`, shown to what stands for another tool (tshark, Zeek and tcptrace
 see every frame), and left out of everything the connection's own analysis reads. A resend
 differs: the IPv4 identification counts on, the timestamps option moves, and no resend
-timer is as short (Linux's shortest, the tail loss probe, waits 2 ms at least). Without an
-identification to tell (IPv6, or 0) and without timestamps, a resend is the same bytes: there
-the copy must come within CAPTURE_COPY_WINDOW_UNNUMBERED, under that timer (a mirror port's
-copy comes microseconds after the packet). A pure ACK is a copy
+timer is as short (Linux's shortest, the tail loss probe, waits more than 2 ms). Without an
+identification to tell (IPv6, or 0) a resend without timestamps is the same bytes (only a
+SYN's options are read here, so whether timestamps are on is not known): there the copy
+must come within CAPTURE_COPY_WINDOW_UNNUMBERED, at most that timer (a mirror port's or a
+tunnel's copy comes microseconds after the packet). A pure ACK is a copy
 only when a non-zero IPv4 identification says so, or, without one, when it is stamped at the
 very same time as the other: duplicate ACKs without SACK blocks or timestamps (over IPv6, or
 with identification 0) are the same bytes each time, and may come in a burst with nothing
@@ -142,7 +143,7 @@ class Timeouts(NamedTuple):
 
 # See the module's rule for capture copies.
 CAPTURE_COPY_WINDOW: Final = 0.005
-CAPTURE_COPY_WINDOW_UNNUMBERED: Final = 0.001
+CAPTURE_COPY_WINDOW_UNNUMBERED: Final = 0.002
 COPY_LOOK_BACK: Final = 8
 # Over connections waiting out CLOSE_DELAY in the tracker's queue from which each that joins
 # it is held packed (packed_segments.py). Packing and unpacking cost about half a microsecond

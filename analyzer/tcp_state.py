@@ -76,9 +76,11 @@ another's, an injected one), so it is taken as LISTEN and the RST's move retract
 
 Orphans. A socket closed while in FIN_WAIT_2 is ended by a timer (Linux tcp_fin_timeout,
 60 s by default) if the peer does not close meanwhile. A RST that is the first thing an
-end in FIN_WAIT_2 sends after a segment of the peer which came FIN_WAIT_2_SILENCE or more
-after it entered FIN_WAIT_2 (late data, or the peer's FIN at last) shows that segment found
-no socket: a live FIN_WAIT_2 takes data and answers a FIN with its ACK. The machine takes
+end in FIN_WAIT_2 sends after the peer's FIN which came FIN_WAIT_2_SILENCE or more after it
+entered FIN_WAIT_2 shows that FIN found no socket: a live FIN_WAIT_2 answers a FIN with its
+ACK. Late data shows it only LINUX_FIN_TIMEOUT or more after: an orphan (its application
+closed it) answers data with RST itself, the timer running or not (Linux's timewait socket
+in substate FIN_WAIT2 does), so sooner the RST is the socket's own. The machine takes
 back the move the late segment seemed to bring (a FIN's TIME_WAIT), says on its step why,
 and puts the timer's move to CLOSED at the late segment's time, the latest it can have
 fired (no frame: a timer sends nothing); the RST leaves a CLOSED end.
@@ -115,13 +117,14 @@ least: it cannot have been in flight when the RST arrived): the end never took i
 firewall dropped it before the socket, or it was not at RCV.NXT); its move is taken back
 and the RST's step says why.
 
-RSTs below the acknowledged. A TCP's RST carries its SND.NXT (or, answering a segment for
-no connection, that segment's acknowledgment number): never a number below what its peer
-has acknowledged, all of which it had sent. A RST at such a number (one at 0 on a
-connection long past it: a firewall ending an idle connection, a blind reset attack) was
-made by someone else in the sender's name: its sender does not move, its receiver drops it
-(RFC 5961 3.2), and the step says by how much it fell short (Step.below_acked). One below
-is not enough: some stacks reset at their FIN's own number after their FIN was taken.
+RSTs far from the acknowledged. A TCP's RST carries its SND.NXT (or, answering a segment
+for no connection, that segment's acknowledgment number): never a number below what its
+peer has acknowledged, all of which it had sent, nor one past any window beyond it (2^30,
+the largest a window scale allows). A RST at such a number (one at 0 on a connection long
+past it: a firewall ending an idle connection, a blind reset attack) was made by someone
+else in the sender's name: its sender does not move, its receiver drops it (RFC 5961 3.2),
+and the step says how far off it was (Step.off_acked). One below is not enough: some
+stacks reset at their FIN's own number after their FIN was taken.
 
 A FIN beyond a hole. A FIN that starts past all its sender was seen to send (Wireshark's
 "previous segment not captured") while it acknowledges nothing unseen (not a capture that
@@ -270,6 +273,8 @@ NEVER_SENT: Final = "acknowledges data the receiver never sent"
 # A segment that finds no socket this long after its end entered FIN_WAIT_2: the orphan
 # timer ended it (see "Orphans" above; a prompt RST there is data after close instead).
 FIN_WAIT_2_SILENCE: Final = 1.0
+# Linux's tcp_fin_timeout unless set otherwise (net/ipv4: TCP_FIN_TIMEOUT, 60 s).
+LINUX_FIN_TIMEOUT: Final = 60
 # The states in which a FIN moves its receiver: one beyond a hole waits in the out-of-order
 # queue there.
 _FIN_QUEUED_IN: Final = frozenset({State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2})
@@ -415,9 +420,10 @@ class Step:
     went_on_at: int = -1
     # A probe applied to neither end: flags no TCP sends, or a FIN scan's FIN (`dropped` says).
     probe: bool = False
-    # A RST at a number below what its receiver had acknowledged, by this many bytes (0: not
-    # so): not its sender's (see "RSTs below the acknowledged" above).
-    below_acked: int = 0
+    # A RST that no TCP sends at its number: how far from what its receiver had acknowledged
+    # (negative: below; positive: past any window; 0: not so). See "RSTs far from the
+    # acknowledged" above.
+    off_acked: int = 0
     # Of a folded connection's kept step (long_connection.py), its place among all the
     # connection's segments and the payload bytes of those before it: what a picture says
     # of the segments let go between two kept ones. -1 where every segment is kept.
@@ -443,7 +449,7 @@ class Step:
         self.lost = lost
         self.went_on_at = -1
         self.probe = False
-        self.below_acked = 0
+        self.off_acked = 0
         self.ordinal = -1
         self.bytes_before = -1
 
@@ -489,8 +495,8 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
         return (
             S.CLOSED,
             S.SYN_SENT,
-            "capture starts with a RST/ACK at sequence number 0 (a closed port's answer to a SYN not "
-            "captured): its sender taken as CLOSED, its receiver as in SYN_SENT",
+            "capture starts with a RST/ACK at sequence number 0 (a closed port's answer to a SYN, or a "
+            "probe, not captured): its sender taken as CLOSED, its receiver as in SYN_SENT",
         )
     return (
         S.ESTABLISHED,
@@ -610,11 +616,9 @@ class ConnectionMachine:
             and not receiver.acknowledges_syn(segment.ack)
         ):
             self._challenge(sender, segment)
-        forged = _below_acknowledged(receiver, segment) if flags & RST and receiver.state != S.SYN_SENT else 0
-        if forged == 1:
-            forged = 0  # at its FIN's own number: some stacks reset there after their FIN
+        forged = _off_acknowledged(receiver, segment) if flags & RST and receiver.state != S.SYN_SENT else 0
         if forged:
-            step.below_acked = forged
+            step.off_acked = forged
         elif (
             flags & RST and sender.state == S.ESTABLISHED and _answers_synack_without_socket(sender, segment)
         ):
@@ -824,6 +828,8 @@ class ConnectionMachine:
         waiting = history[-2] if took_fin else history[-1]
         if waiting[1] != S.FIN_WAIT_2 or late.time - waiting[0] < FIN_WAIT_2_SILENCE:
             return False
+        if late.payload_len and late.time - waiting[0] < LINUX_FIN_TIMEOUT:
+            return False  # the orphan's own answer to data (see "Orphans" above)
         why = (
             f"found no socket: the {format_duration(late.time - waiting[0])} in FIN_WAIT_2 had outlasted the orphan "
             "timer (tcp_fin_timeout), and the RST after it says so"
@@ -1019,6 +1025,20 @@ def _answers_unacceptable_ack(sender: Endpoint, receiver: Endpoint, rst: Segment
     if sender.last_sent is not None and sender.last_sent.frame > answered.frame:
         return False
     return not sender.acknowledges_syn(answered.ack)
+
+
+# No window reaches further past what its receiver acknowledged (65,535 << 14).
+_ANY_WINDOW: Final = 1 << 30
+
+
+def _off_acknowledged(receiver: Endpoint, rst: Segment) -> int:
+    """How far `rst` lies from what its receiver has acknowledged, where no TCP puts its RST:
+    more than one below (negative), or past any window (positive); 0 where a TCP may."""
+    acked = receiver.most_acked
+    if acked is None or not acked.flags & ACK:
+        return 0
+    distance = seq_diff(rst.seq, acked.ack)
+    return distance if distance < -1 or distance > _ANY_WINDOW else 0
 
 
 def _below_acknowledged(receiver: Endpoint, rst: Segment, floor: int = UNSEEN) -> int:

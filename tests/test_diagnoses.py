@@ -467,6 +467,19 @@ def test_a_rst_below_what_its_receiver_acknowledged_is_not_its_senders() -> None
     assert "501 bytes below what the client had acknowledged" in reset.explanation
     assert result.states["server"][-1][1].value == "ESTABLISHED"
     assert result.states["client"][-1][1].value == "ESTABLISHED"
+    # The server's ISN above 2^31: 0 is then "ahead" of what the client acknowledged, by more
+    # than any window reaches.
+    high = conversation(
+        ("c", "S", 100, 0), ("s", "SA", 3_000_000_000, 101), ("c", "A", 101, 3_000_000_001),
+        ("c", "PA", 101, 3_000_000_001, 10), ("s", "A", 3_000_000_001, 111), (30.0, "s", "R", 0, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(high).connections
+    [reset] = result.resets
+    assert (
+        reset.cause == "injected"
+        and "1294967295 bytes past what the client had acknowledged" in reset.explanation
+    )
+    assert result.states["server"][-1][1].value == "ESTABLISHED"
 
 
 def test_a_rst_one_below_after_its_senders_fin_is_no_forgery() -> None:
@@ -476,7 +489,7 @@ def test_a_rst_one_below_after_its_senders_fin_is_no_forgery() -> None:
         ("s", "RA", 501, 102),
     )  # fmt: skip
     [result] = analyze_segments(segments).connections
-    assert [r.cause for r in result.resets] != ["injected"]
+    assert [r.cause for r in result.resets] == ["after_close"]
 
 
 def _resent(rst_at: float) -> list[Segment]:
@@ -498,11 +511,21 @@ def test_a_rst_when_the_next_retransmission_was_due_is_the_stack_giving_up() -> 
     )
 
 
-def test_a_rst_before_the_next_retransmission_was_due_is_an_abort() -> None:
+def test_a_rst_well_before_or_long_after_the_next_retransmission_was_due_is_an_abort() -> None:
+    # The last interval 1.6 s: the next copy due 1.6 to 3.2 s after the last (8.0 s).
     [result] = analyze_segments(_resent(9.5)).connections
     assert [r.cause for r in result.resets] == ["retransmission_give_up"]
     [result] = analyze_segments(_resent(9.3)).connections
     assert [r.cause for r in result.resets] == ["abort"]
+    [result] = analyze_segments(_resent(12.5)).connections
+    assert [r.cause for r in result.resets] == ["abort"]
+
+
+def test_windows_keep_alives_before_a_rst_are_no_data_resent() -> None:
+    """Windows probes with one byte one below its next number: a keep-alive timeout."""
+    probes = [(10.0 + i, "c", "A", 100, 501, 1) for i in range(6)]
+    [result] = analyze_segments(conversation(*HANDSHAKE, *probes, (16.0, "c", "RA", 101, 501))).connections
+    assert [r.cause for r in result.resets] == ["keep_alive_timeout"]
 
 
 def test_no_close_wait_for_an_end_that_closed_first_nor_for_an_answer_being_made() -> None:
@@ -530,7 +553,7 @@ def test_a_lone_rst_ack_at_zero_is_a_closed_ports_answer_not_an_abort() -> None:
     [result] = analyze_segments(conversation(("s", "RA", 0, 101))).connections
     [reset] = result.resets
     assert (reset.cause, reset.state) == ("no_connection", "CLOSED")
-    assert "a closed port's answer to a SYN" in reset.explanation
+    assert "a closed port's answer to a segment without ACK, a SYN or a scan's probe" in reset.explanation
     # Mid-stream, a RST at another number may be an abort of a connection begun earlier.
     [result] = analyze_segments(conversation(("s", "RA", 5555, 101))).connections
     assert [r.cause for r in result.resets] == ["abort"]

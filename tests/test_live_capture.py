@@ -372,7 +372,7 @@ def test_a_burst_of_connections_is_recorded_without_loss(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("command", "said"),
     [
-        (["/nonexistent/prog"], "run: /nonexistent/prog: command not found (exit status 127); nothing to draw"),
+        (["/nonexistent/prog"], "run: /nonexistent/prog: exit status 127, a command not found; nothing to draw"),
         (["true"], "run: true made no TCP connection and sent no UDP datagram on the sandbox's loopback (exit status 0)"),
     ],
 )  # fmt: skip

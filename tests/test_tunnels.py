@@ -239,7 +239,7 @@ def test_every_cut_of_a_tunnelled_frame_is_read_or_counted(tmp_path, name) -> No
 
 def test_without_an_ip_id_the_same_segment_2_ms_later_is_a_resend(tmp_path) -> None:
     """IPv6 or IP ID 0, no timestamps: a resend is the same bytes. A tail loss probe waits
-    2 ms at least; a mirror's copy comes within microseconds: 300 µs is a copy, 3 ms a resend."""
+    more than 2 ms; a mirror's copy comes within microseconds: 300 µs is a copy, 3 ms a resend."""
     data = {"flags": "PA", "seq": 101, "ack": 7}
     packets = _conversation([0.0, 0.0003, 0.0033], [dict(data), dict(data), dict(data)], [0, 0, 0])
     wrpcap(str(tmp_path / "unnumbered-resend.pcap"), [_with_payload(p) for p in packets])

@@ -310,13 +310,16 @@ def _nothing_recorded(argv: list[str], facts: dict) -> str:
     """Why a program's run has nothing to draw, in one line: the shell's status for a command
     that did not start, else that it used no socket on the sandbox's loopback."""
     code = facts.get("exit_status")
+    # The shell's statuses: 127 for a command not found, 126 for one not executable (the
+    # command's own, or one a shell it ran could not start).
     if code == 127:
-        return f"run: {argv[0]}: command not found (exit status 127); nothing to draw"
+        return f"run: {shlex.join(argv)}: exit status 127, a command not found; nothing to draw"
     if code == 126:
-        return f"run: {argv[0]}: cannot be executed (exit status 126); nothing to draw"
+        return f"run: {shlex.join(argv)}: exit status 126, a command that cannot be executed; nothing to draw"
+    status = f"exit status {code}" if code is not None else "no exit status recorded"
     return (
         f"run: {shlex.join(argv)} made no TCP connection and sent no UDP datagram on the sandbox's loopback "
-        f"(exit status {code}); the namespace has no other network: it must use a local address"
+        f"({status}); the namespace has no other network: it must use a local address"
     )
 
 

@@ -23,7 +23,9 @@ Kinds, and the rule each follows:
   since), about one probe timeout after the last send: Linux's loss probe (RFC 8985 7).
   The kernel's timer (net/ipv4/tcp_output.c, tcp_schedule_loss_probe) is 2 x SRTT, plus
   tcp_rto_min (200 ms: the peer's delayed ACK) with one segment in flight or TCP_TIMEOUT_MIN
-  (2 ms) with more, 1 s without an RTT sample, and never later than the RTO; it is armed
+  (two jiffies: 2 ms at HZ=1000 to 20 ms at HZ=100) with more, 1 s without an RTT sample,
+  and never later than the RTO; SRTT as the sender would have it, from its data's ACKs (the
+  handshake's RTT until one); it is armed
   only on a connection that negotiated SACK. The probe resends the tail (the RTO resends
   the head). What the next ACK says is its outcome: it covers the probe without a DSACK
   (the original was lost: the probe repaired it without waiting for the RTO), a DSACK
@@ -73,6 +75,9 @@ KEEP_ALIVE_MIN_IDLE: Final = 1.0
 # (TCP_TIMEOUT_MIN_US), and the timeout without an RTT sample (TCP_TIMEOUT_INIT).
 PROBE_DELAYED_ACK: Final = 0.200
 PROBE_TIMER_MIN: Final = 0.002
+# TCP_TIMEOUT_MIN is two jiffies: 2 ms at HZ=1000, 8 ms at 250 (Debian's), 20 ms at 100. A
+# capture does not say the sender's HZ: a probe is taken up to the longest.
+PROBE_TIMER_MAX: Final = 0.020
 PROBE_WITHOUT_RTT: Final = 1.0
 # A probe may leave this much later than the timeout computed from the handshake's RTT:
 # timers tick in jiffies (4 ms at HZ=250), and the kernel's SRTT is its own average.
@@ -147,7 +152,8 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
     for flagged in sequence.flags.values():
         kinds.update(flagged)
     if "zero_window" in kinds or "keep_alive" in kinds:
-        stalls = _zero_window(connection, sequence, capture_end) if "zero_window" in kinds else []
+        taken = {reset.segment.frame for reset in resets if reset.accepted}
+        stalls = _zero_window(connection, sequence, capture_end, taken) if "zero_window" in kinds else []
         window_probes = {frame for stall in stalls for frame in stall.frames}
         if "keep_alive" in kinds:
             found += _keep_alive(connection, sequence, window_probes)
@@ -157,7 +163,7 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
         found += probes
         found += _retransmission_timeouts(connection, resends, {d.frames[0] for d in probes})
     if first_rst >= 0:
-        found += _fin_wait_2_expired(resets)
+        found += fin_wait_2_expired_diagnoses(resets)
         found += _rst_with_data(connection)
         found += _injected_rst(connection)
     return sorted(found, key=lambda d: min(d.frames))
@@ -177,7 +183,9 @@ def _owes_an_answer(connection: Connection, side: str, peer_fin: Segment) -> boo
     for segment in connection.segments:
         if segment.frame > peer_fin.frame:
             break
-        if segment.payload_len:
+        if segment.payload_len > 1 or (
+            segment.payload_len and segment is peer_fin
+        ):  # not a keep-alive's byte
             if _from(connection, segment, side):
                 mine = segment.frame
             else:
@@ -281,7 +289,8 @@ def fin_wait_2_expired_sentence(reset: Reset) -> str:
     return f"the {reset.sender}'s RST: {reset.explanation}"
 
 
-def _fin_wait_2_expired(resets: list[Reset]) -> list[Diagnosis]:
+def fin_wait_2_expired_diagnoses(resets: list[Reset]) -> list[Diagnosis]:
+    """One for each of `resets` whose cause is fin_wait_2_expired."""
     return [
         Diagnosis(
             "fin_wait_2_expired",
@@ -364,8 +373,10 @@ def _median(values: list[float]) -> float:
 
 
 def _zero_window(
-    connection: Connection, sequence: SequenceAnalysis, capture_end: float | None
+    connection: Connection, sequence: SequenceAnalysis, capture_end: float | None, taken_rsts: set[int]
 ) -> list[Diagnosis]:
+    """Each end's stalls: from its zero window to the segment that opens it, the RST its
+    receiver took (`taken_rsts`, frames), or the capture's end."""
     found = []
     segments = connection.segments
     for side in ("client", "server"):
@@ -379,7 +390,7 @@ def _zero_window(
                 continue
             if stall_start is None:
                 continue
-            if segment.flags & RST:
+            if segment.flags & RST and segment.frame in taken_rsts:
                 found.append(_stall(side, stall_start, probes, None, segment.time, segment))
                 stall_start = None
             elif mine and segment.window > 0 and not segment.flags & SYN:
@@ -515,9 +526,17 @@ def _tail_loss_probes(
     disturbed: dict[bool, bool] = {}
     covered: dict[bool, int] = {}  # the frame of the peer's ACK of all the sender had sent, 0 for none
     acked_at_send: dict[bool, int] = {}  # what was acknowledged when the last data left
+    # The kernel's SRTT, as it would have it: a segment timed from its send to the ACK that
+    # covers it (one at a time, never a resent one: Karn), averaged as RFC 6298 does. On a
+    # busy transfer it grows far past the handshake's RTT (queues fill); until a sample, that.
+    timed: dict[bool, tuple[int, float]] = {}
+    srtt: dict[bool, float] = {}
     for index, segment in enumerate(segments):
         mine = connection.from_client(segment)
         peer = not mine
+        if segment.flags & ACK and peer in timed and seq_diff(segment.ack, timed[peer][0]) >= 0:
+            sample = segment.time - timed.pop(peer)[1]
+            srtt[peer] = sample if peer not in srtt else 0.875 * srtt[peer] + 0.125 * sample
         if segment.flags & ACK and peer in highest:
             before = acked.get(peer, UNSEEN)
             if before == UNSEEN or seq_diff(segment.ack, before) > 0:
@@ -536,6 +555,11 @@ def _tail_loss_probes(
             continue
         previous = last_data.get(mine)
         resend = resends.get(segment.frame)
+        if resend is not None:
+            timed.pop(mine, None)  # Karn: an ACK after a resend times neither copy
+        elif mine not in timed:
+            timed[mine] = (segment.seq_end, segment.time)
+        rtt_now = srtt.get(mine, rtt)
         tail = mine in highest and segment.seq_end == highest[mine]
         new = mine in highest and seq_diff(segment.seq, highest[mine]) == 0 and not covered.get(mine, 0)
         if (
@@ -547,14 +571,15 @@ def _tail_loss_probes(
             delay = segment.time - armed[mine]
             timeout = (
                 PROBE_WITHOUT_RTT
-                if not rtt
-                else 2 * rtt + (PROBE_DELAYED_ACK if in_flight_one else PROBE_TIMER_MIN)
+                if not rtt_now
+                else 2 * rtt_now + (PROBE_DELAYED_ACK if in_flight_one else PROBE_TIMER_MIN)
             )
-            latest = timeout + max(PROBE_SLACK * timeout, PROBE_SLACK_LEAST)
+            longest = timeout if in_flight_one or not rtt_now else 2 * rtt_now + PROBE_TIMER_MAX
+            latest = longest + max(PROBE_SLACK * longest, PROBE_SLACK_LEAST)
             # With one segment in flight the RTO caps the timeout, and Linux's RTO is at least
             # tcp_rto_min: no probe comes sooner than that. A new segment sent sooner than the
             # timer's least is the application's next write.
-            least = PROBE_DELAYED_ACK if in_flight_one else 2 * (rtt or 0.0)
+            least = PROBE_DELAYED_ACK if in_flight_one else 2 * (rtt_now or 0.0)
             earliest = max(least * (1 - PROBE_SLACK), PROBE_SLACK_LEAST if resend is None else 0.0)
             if (
                 earliest <= delay <= latest
@@ -563,7 +588,14 @@ def _tail_loss_probes(
             ):
                 found.append(
                     _probe(
-                        connection, segments, index, delay, timeout, rtt, covered.get(mine, 0), resend is None
+                        connection,
+                        segments,
+                        index,
+                        delay,
+                        timeout,
+                        rtt_now,
+                        covered.get(mine, 0),
+                        resend is None,
                     )
                 )
         if mine not in highest or seq_diff(segment.seq_end, highest[mine]) > 0:

@@ -124,9 +124,9 @@ class Handshake:
     # later segment, which acknowledges the SYN/ACK and what the server sent after it, none
     # of which the capture holds (it lost packets: Wireshark's "ACKed unseen segment").
     final_unseen: bool = False
-    # Copies of the client's SYN captured after its ACK of the SYN/ACK: no retransmissions (a
-    # client in ESTABLISHED sends none) but duplicates made or held back on the path; left
-    # out of `syns` and the backoff.
+    # Copies of the client's SYN captured after its ACK of the SYN/ACK: made on the path (a
+    # client in ESTABLISHED sends no SYN), or a retransmission reordered behind the ACK, its
+    # sending time unknown: left out of `syns` and the backoff.
     late_syns: list[Segment] = field(default_factory=list)
 
     def __init__(self) -> None:
@@ -310,8 +310,9 @@ class Handshake:
         more = f" and {len(self.late_syns) - 1} more" if len(self.late_syns) > 1 else ""
         return (
             f"; a copy of the SYN came after the handshake's ACK (frame {first.frame}{more}, "
-            f"{format_duration(first.time - self.final_ack.time)} after it): no retransmission, a client in "
-            "ESTABLISHED sends none: a duplicate made on the path, or one held back on it"
+            f"{format_duration(first.time - self.final_ack.time)} after it), left out of the backoff: the "
+            "client had acknowledged the SYN/ACK by then, so it was copied on the path, or a retransmission "
+            "held back there behind the ACK"
         )
 
     def _missing(self) -> str:

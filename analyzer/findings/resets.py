@@ -46,8 +46,8 @@ Causes, tried in this order (the first that fits):
   and reset the connection (Linux's tcp_keepalive_timer after tcp_keepalive_probes).
 - retransmission_give_up: the sender's last segments before the RST were one data segment
   sent again and again (more than GIVE_UP_RETRANSMISSIONS copies after the first) with
-  nothing from the peer, and the RST came when the next copy was due (GIVE_UP_WAIT of the
-  last interval or later): its stack gave up retransmitting and reset the connection, as
+  nothing from the peer, and the RST came when the next copy was due (within GIVE_UP_WAIT
+  of the last interval): its stack gave up retransmitting and reset the connection, as
   Windows does after TcpMaxDataRetransmissions (Linux gives up without a packet).
 - abort: the sender was in a synchronized state: the application aborted (close() with
   unread data, SO_LINGER with a zero timeout, or a process that exited with unread data).
@@ -55,8 +55,8 @@ Causes, tried in this order (the first that fits):
   peer's data unread is aborted with RST all the same (Linux's TCP_ABORT_ON_CLOSE).
 - injected (tried before all the others but impossible_flags): the sender went on sending
   after its RST (tcp_state.py, "RSTs an end outlived"): its socket did not send it; or the
-  RST's number is below what its receiver had acknowledged (tcp_state.py, "RSTs below the
-  acknowledged"), a number no TCP puts on its RST.
+  RST's number is below what its receiver had acknowledged, or past any window (tcp_state.py,
+  "RSTs far from the acknowledged"), a number no TCP puts on its RST.
 - unknown: nothing above fits; the explanation says what was checked.
 With the capture's call log, `refine_with_calls` tells the aborts apart
 (linger_abort, unread_data).
@@ -74,7 +74,7 @@ from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, impossible
 from analyzer.findings.handshake import Handshake
 from analyzer.loss_inference import crossing_window
 from analyzer.sidecar import CallRecord, call_bytes
-from analyzer.tcp_state import FIN_WAIT_2_SILENCE, SYNCHRONIZED, State, Step
+from analyzer.tcp_state import FIN_WAIT_2_SILENCE, LINUX_FIN_TIMEOUT, SYNCHRONIZED, State, Step
 from analyzer.timefmt import format_duration
 
 ResetCause = Literal[
@@ -84,19 +84,17 @@ ResetCause = Literal[
     "linger_abort", "unread_data", "listener_closed", "unknown",
 ]  # fmt: skip
 
-# Linux's tcp_fin_timeout unless set otherwise (net/ipv4: TCP_FIN_TIMEOUT, 60 s).
-LINUX_FIN_TIMEOUT: Final = 60
-
 # Unanswered keep-alives before a RST that show the keep-alive timer gave up (Linux sends
 # tcp_keepalive_probes, 9 by default; an application may ask for fewer, not for one).
 KEEP_ALIVE_TIMEOUT_PROBES: Final = 2
 
 # Retransmissions of one unanswered segment before a RST that show the sender's stack gave up
 # on it (Windows: TcpMaxDataRetransmissions, 5 by default); the RST then comes when the next
-# copy was due, at least this share of the last interval after the last copy (a backed-off
-# timer waits longer than before: an application's abort comes at any time).
+# copy was due: between these shares of the last interval after the last copy (the same
+# interval, or doubled, and a timer's slack). An application's abort comes at any time: one
+# that falls there is told the same, the packets cannot tell them apart.
 GIVE_UP_RETRANSMISSIONS: Final = 2
-GIVE_UP_WAIT: Final = 0.9
+GIVE_UP_WAIT: Final = (0.9, 2.5)
 
 
 @dataclass
@@ -120,11 +118,11 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
         peer = peer_of(sender)
         if step.went_on_at >= 0:
             cause, explanation, evidence = _injected(sender, step.went_on_at)
-        elif step.below_acked:
-            cause, explanation, evidence = _below_acknowledged(sender, peer, step.below_acked)
+        elif step.off_acked:
+            cause, explanation, evidence = _off_acknowledged(sender, peer, step.off_acked)
         else:
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
-        if step.dropped and cause != "impossible_flags" and not step.below_acked:
+        if step.dropped and cause != "impossible_flags" and not step.off_acked:
             explanation += f"; the {peer} would drop it: {step.dropped}"
         elif step.receiver_before == State.TIME_WAIT:
             explanation += (
@@ -178,15 +176,20 @@ def _answers_handshake_ack(
     )
 
 
-def _unanswered_copies(before: list[Step], sender: Side, side: Callable[[Segment], Side]) -> list[Segment]:
+def _unanswered_copies(
+    before: list[Step], reset: Segment, sender: Side, side: Callable[[Segment], Side]
+) -> list[Segment]:
     """The copies of the sender's last data segment before its RST, sent since the peer's last
-    segment: one segment sent again and again (a retransmission timer's), unanswered."""
+    segment: one segment sent again and again (a retransmission timer's), unanswered. A
+    keep-alive's shape (one byte, one below the RST's number: Windows') is no data resent."""
     copies: list[Segment] = []
     for step in reversed(before):
         segment = step.segment
         if side(segment) != sender:
             break
         if segment.flags & (SYN | RST) or not segment.payload_len:
+            break
+        if segment.payload_len == 1 and seq_diff(reset.seq, segment.seq) == 1:
             break
         if copies and (segment.seq, segment.payload_len) != (copies[-1].seq, copies[-1].payload_len):
             break
@@ -224,15 +227,19 @@ def _injected(sender: Side, went_on_at: int) -> tuple[ResetCause, str, list[int]
     )
 
 
-def _below_acknowledged(sender: Side, peer: Side, below: int) -> tuple[ResetCause, str, list[int]]:
-    """A RST at a number below what its receiver had acknowledged (tcp_state.py, "RSTs below
-    the acknowledged"): no TCP sends one."""
+def _off_acknowledged(sender: Side, peer: Side, off: int) -> tuple[ResetCause, str, list[int]]:
+    """A RST at a number no TCP puts on one (tcp_state.py, "RSTs far from the acknowledged")."""
+    where = (
+        f"{-off} bytes below what the {peer} had acknowledged"
+        if off < 0
+        else f"{off} bytes past what the {peer} had acknowledged, beyond any window"
+    )
     return (
         "injected",
-        f"not the {sender}'s own: its sequence number is {below} bytes below what the {peer} had "
-        f"acknowledged, where a TCP's RST carries its next sequence number, never one its peer has "
-        f"acknowledged; made on the path in the {sender}'s name (a firewall ending an idle connection, a "
-        f"reset attack) or by another host; the {peer} drops it (RFC 5961 3.2) and the {sender} stays as it was",
+        f"not the {sender}'s own: its sequence number is {where}, where a TCP's RST carries its next "
+        f"sequence number, within its peer's window; made on the path in the {sender}'s name (a firewall "
+        f"ending an idle connection, a reset attack) or by another host; the {peer} drops it (RFC 5961 3.2) "
+        f"and the {sender} stays as it was",
         [],
     )
 
@@ -333,8 +340,12 @@ def _cause(
         if late_data:
             return (
                 "data_after_close",
-                f"the {peer} sent data after the {sender} had closed; a closed socket answers data with RST "
-                "(in FIN_WAIT_2 too: it reads no more)",
+                f"the {peer} sent data after the {sender} had closed; a closed socket answers data with RST"
+                + (
+                    " (in FIN_WAIT_2 too, once its application closed it: it reads no more)"
+                    if step.sender_before == State.FIN_WAIT_2
+                    else ""
+                ),
                 [fins[sender].frame, late_data[-1].frame],
             )
     sent_before = [s for s in before if side(s.segment) == sender]
@@ -385,9 +396,9 @@ def _cause(
     if not before and segment.flags & ACK and segment.seq == 0:
         return (
             "no_connection",
-            f"a RST/ACK at sequence number 0 is a closed port's answer to a SYN: the {peer}'s SYN is not in the "
-            f"capture (one direction captured), or was never sent (the backscatter of a flood with forged "
-            "sources)",
+            f"a RST/ACK at sequence number 0 is a closed port's answer to a segment without ACK, a SYN or a "
+            f"scan's probe: the {peer}'s is not in the capture (one direction captured), or was never sent (the "
+            "backscatter of a flood with forged sources)",
             [],
         )
     answered = before[-1].segment if before else None
@@ -407,11 +418,11 @@ def _cause(
             "timeout, or a socket closed while connecting) or on a path the capture does not see",
             [answered.frame],
         )
-    copies = _unanswered_copies(before, sender, side)
+    copies = _unanswered_copies(before, segment, sender, side)
     if step.sender_before in SYNCHRONIZED and len(copies) > GIVE_UP_RETRANSMISSIONS:
         last_interval = copies[-1].time - copies[-2].time
         waited = segment.time - copies[-1].time
-        if waited >= GIVE_UP_WAIT * last_interval:
+        if GIVE_UP_WAIT[0] * last_interval <= waited <= GIVE_UP_WAIT[1] * last_interval:
             return (
                 "retransmission_give_up",
                 f"the {sender}'s {copies[0].payload_len}-byte segment (frame {copies[0].frame}) was sent "
@@ -543,22 +554,57 @@ def fin_wait_2_expired_text(sender: Side, acked: Segment, late: Segment, fin_tim
     )
 
 
+def _expired_by_timer(
+    connection: Connection, reset: Reset, by_frame: dict[int, Segment], fin_timeout: int
+) -> tuple[Segment, Segment] | None:
+    """For a data_after_close RST (evidence: the sender's FIN, the late data, the RST): the
+    peer's ACK of that FIN and the late data, when the data came the recorded tcp_fin_timeout
+    or more after that ACK: the timer had ended the socket (the packets alone do not say it
+    before Linux's default, LINUX_FIN_TIMEOUT)."""
+    fin, late = by_frame.get(reset.evidence[0]), by_frame.get(reset.evidence[1])
+    if fin is None or late is None:
+        return None
+    peer = peer_of(reset.sender)
+    acked = next(
+        (
+            s for s in connection.segments
+            if fin.frame < s.frame < late.frame and connection.sender(s) == peer and s.flags & ACK
+            and seq_diff(s.ack, fin.seq_end) >= 0
+        ),
+        None,
+    )  # fmt: skip
+    if acked is None or late.time - acked.time < max(fin_timeout, FIN_WAIT_2_SILENCE):
+        return None
+    return acked, late
+
+
 def record_fin_timeout(connection: Connection, resets: list[Reset], fin_timeout: int) -> list[Reset]:
     """The fin_wait_2_expired resets told again with the recorded tcp_fin_timeout; those
     rewritten are returned."""
     told = []
     by_frame = {segment.frame: segment for segment in connection.segments}
     for reset in resets:
+        if reset.cause == "data_after_close" and len(reset.evidence) == 3:
+            expired = _expired_by_timer(connection, reset, by_frame, fin_timeout)
+            if expired is not None:
+                acked, late = expired
+                reset.cause = "fin_wait_2_expired"
+                reset.explanation = fin_wait_2_expired_text(reset.sender, acked, late, fin_timeout)
+                reset.evidence = [reset.evidence[0], acked.frame, late.frame, reset.segment.frame]
+                told.append(reset)
+            continue
         if reset.cause != "fin_wait_2_expired" or len(reset.evidence) < 3:
             continue
-        acked, late = by_frame.get(reset.evidence[1]), by_frame.get(reset.evidence[2])
-        if acked is None or late is None:
+        acked_or_none, late_or_none = by_frame.get(reset.evidence[1]), by_frame.get(reset.evidence[2])
+        if acked_or_none is None or late_or_none is None:
             continue
+        acked, late = acked_or_none, late_or_none
         unrecorded = fin_wait_2_expired_text(reset.sender, acked, late, None)
         rest = reset.explanation[len(unrecorded) :] if reset.explanation.startswith(unrecorded) else ""
         if late.payload_len and late.time - acked.time < fin_timeout:
             # The timer had not run out: the socket, closed, answered the data.
             reset.cause = "data_after_close"
+            reset.evidence = [reset.evidence[0], late.frame, reset.segment.frame]
             reset.explanation = (
                 f"the {peer_of(reset.sender)} sent data after the {reset.sender} had closed; a closed socket "
                 f"answers data with RST (in FIN_WAIT_2 too: its timer, tcp_fin_timeout {fin_timeout} s as the "

@@ -71,7 +71,7 @@ RESETS: Final = {
     "linger_abort": "reset: aborted by the application (SO_LINGER 0)",
     "unread_data": "reset: closed with data unread",
     "listener_closed": "reset: listener closed, never accepted",
-    "injected": "reset: not its sender's own (made on the path)",
+    "injected": "reset: not its sender's own (made on the path, or by another host)",
     "unknown": "reset: cause unknown",
 }
 ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end"
