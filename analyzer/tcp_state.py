@@ -1041,20 +1041,6 @@ def _off_acknowledged(receiver: Endpoint, rst: Segment) -> int:
     return distance if distance < -1 or distance > _ANY_WINDOW else 0
 
 
-def _below_acknowledged(receiver: Endpoint, rst: Segment, floor: int = UNSEEN) -> int:
-    """How far `rst` falls below the lowest number its receiver takes a RST at: what it has
-    acknowledged, or `floor` where it acknowledged nothing yet (0: not below, or no floor)."""
-    acked = receiver.most_acked
-    lowest = acked.ack if acked is not None and acked.flags & ACK else floor
-    if lowest == UNSEEN:
-        return 0
-    if receiver.state in _PEER_FIN_TAKEN:
-        # Linux takes a RST one below RCV.NXT once the peer's FIN is in (tcp_reset_check):
-        # a peer that sent its FIN and then aborts resets at the FIN's own number.
-        lowest = (lowest - 1) % MOD
-    return max(0, -seq_diff(rst.seq, lowest))
-
-
 def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> str | None:
     """RFC 9293 3.10.7: in SYN_SENT a RST counts only if it acknowledges the SYN.
     Elsewhere RFC 5961 3.2, as Linux, the BSDs and Windows have it: only a RST at the
@@ -1078,9 +1064,13 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
     lowest = acked.ack if acked is not None and acked.flags & ACK else expected
     if seq_diff(lowest, expected) > 0:
         expected = lowest  # the receiver acknowledged more than the capture shows sent
-    below = _below_acknowledged(receiver, segment, expected)
-    if below:
-        return f"RST sequence number is {below} bytes below what the receiver has acknowledged (outside its window)"
+    if receiver.state in _PEER_FIN_TAKEN:
+        # Linux takes a RST one below RCV.NXT once the peer's FIN is in (tcp_reset_check):
+        # a peer that sent its FIN and then aborts resets at the FIN's own number.
+        lowest = (lowest - 1) % MOD
+    below = seq_diff(segment.seq, lowest)
+    if below < 0:
+        return f"RST sequence number is {-below} bytes below what the receiver has acknowledged (outside its window)"
     past = seq_diff(segment.seq, expected)
     if past > max(window << MAX_WINDOW_SCALE, 1):
         return f"RST sequence number is {past} bytes past the receiver's window"

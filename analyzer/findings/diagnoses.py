@@ -393,7 +393,7 @@ def _zero_window(
             if segment.flags & RST and segment.frame in taken_rsts:
                 found.append(_stall(side, stall_start, probes, None, segment.time, segment))
                 stall_start = None
-            elif mine and segment.window > 0 and not segment.flags & SYN:
+            elif mine and segment.window > 0 and not segment.flags & (SYN | RST):
                 found.append(_stall(side, stall_start, probes, segment, segment.time))
                 stall_start = None
             elif (

@@ -340,11 +340,11 @@ def _cause(
         if late_data:
             return (
                 "data_after_close",
-                f"the {peer} sent data after the {sender} had closed; a closed socket answers data with RST"
-                + (
-                    " (in FIN_WAIT_2 too, once its application closed it: it reads no more)"
+                _data_after_close_text(
+                    sender,
+                    "in FIN_WAIT_2 too, once its application closed it: it reads no more"
                     if step.sender_before == State.FIN_WAIT_2
-                    else ""
+                    else "",
                 ),
                 [fins[sender].frame, late_data[-1].frame],
             )
@@ -554,6 +554,12 @@ def fin_wait_2_expired_text(sender: Side, acked: Segment, late: Segment, fin_tim
     )
 
 
+def _data_after_close_text(sender: Side, aside: str) -> str:
+    """The data_after_close sentence, with `aside` in brackets when there is one."""
+    text = f"the {peer_of(sender)} sent data after the {sender} had closed; a closed socket answers data with RST"
+    return f"{text} ({aside})" if aside else text
+
+
 def _expired_by_timer(
     connection: Connection, reset: Reset, by_frame: dict[int, Segment], fin_timeout: int
 ) -> tuple[Segment, Segment] | None:
@@ -587,18 +593,16 @@ def record_fin_timeout(connection: Connection, resets: list[Reset], fin_timeout:
         if reset.cause == "data_after_close" and len(reset.evidence) == 3:
             expired = _expired_by_timer(connection, reset, by_frame, fin_timeout)
             if expired is not None:
-                acked, late = expired
                 reset.cause = "fin_wait_2_expired"
-                reset.explanation = fin_wait_2_expired_text(reset.sender, acked, late, fin_timeout)
-                reset.evidence = [reset.evidence[0], acked.frame, late.frame, reset.segment.frame]
+                reset.explanation = fin_wait_2_expired_text(reset.sender, *expired, fin_timeout)
+                reset.evidence = [reset.evidence[0], *(s.frame for s in expired), reset.segment.frame]
                 told.append(reset)
             continue
         if reset.cause != "fin_wait_2_expired" or len(reset.evidence) < 3:
             continue
-        acked_or_none, late_or_none = by_frame.get(reset.evidence[1]), by_frame.get(reset.evidence[2])
-        if acked_or_none is None or late_or_none is None:
+        acked, late = by_frame.get(reset.evidence[1]), by_frame.get(reset.evidence[2])
+        if acked is None or late is None:
             continue
-        acked, late = acked_or_none, late_or_none
         unrecorded = fin_wait_2_expired_text(reset.sender, acked, late, None)
         rest = reset.explanation[len(unrecorded) :] if reset.explanation.startswith(unrecorded) else ""
         if late.payload_len and late.time - acked.time < fin_timeout:
@@ -606,9 +610,12 @@ def record_fin_timeout(connection: Connection, resets: list[Reset], fin_timeout:
             reset.cause = "data_after_close"
             reset.evidence = [reset.evidence[0], late.frame, reset.segment.frame]
             reset.explanation = (
-                f"the {peer_of(reset.sender)} sent data after the {reset.sender} had closed; a closed socket "
-                f"answers data with RST (in FIN_WAIT_2 too: its timer, tcp_fin_timeout {fin_timeout} s as the "
-                f"sidecar records it, had not run out)" + rest
+                _data_after_close_text(
+                    reset.sender,
+                    f"in FIN_WAIT_2 too: its timer, tcp_fin_timeout {fin_timeout} s as the sidecar records it, "
+                    "had not run out",
+                )
+                + rest
             )
         else:
             reset.explanation = fin_wait_2_expired_text(reset.sender, acked, late, fin_timeout) + rest
