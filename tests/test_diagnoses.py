@@ -584,3 +584,16 @@ def test_data_a_second_after_the_close_is_answered_by_a_closed_socket_not_a_time
     assert [r.cause for r in result.resets] == ["fin_wait_2_expired"]
     [reset] = record_fin_timeout(result.connection, result.resets, 120)
     assert reset.cause == "data_after_close" and "tcp_fin_timeout 120 s" in reset.explanation
+
+
+def test_a_rst_its_receiver_dropped_neither_opens_nor_ends_a_zero_window() -> None:
+    """The stalled server's RST, at a number the client does not take (challenged), carries
+    a window: it is no window update, and the connection goes on."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 1000), ("s", "A", 501, 1101), (3.0, "s", "RA", 9_000_000, 1101)
+    )
+    segments[4].window = 0  # frame 5: the server's window is full
+    [result] = analyze_segments(segments).connections
+    assert [r.accepted for r in result.resets] == [False]
+    diagnosis = _one(segments, "zero_window")
+    assert "until the capture ended" in diagnosis.sentence and "window update" not in diagnosis.sentence
