@@ -275,6 +275,16 @@ NEVER_SENT: Final = "acknowledges data the receiver never sent"
 FIN_WAIT_2_SILENCE: Final = 1.0
 # Linux's tcp_fin_timeout unless set otherwise (net/ipv4: TCP_FIN_TIMEOUT, 60 s).
 LINUX_FIN_TIMEOUT: Final = 60
+
+
+def orphan_timer_shown(late: Segment, waited: float) -> bool:
+    """Whether `late`, which came `waited` seconds after its receiver entered FIN_WAIT_2 and
+    found no socket there, shows the orphan timer had ended that socket (see "Orphans" above):
+    only after FIN_WAIT_2_SILENCE, and for data only after LINUX_FIN_TIMEOUT (sooner, an
+    orphan's RST to data is its own answer)."""
+    return waited >= FIN_WAIT_2_SILENCE and not (late.payload_len and waited < LINUX_FIN_TIMEOUT)
+
+
 # The states in which a FIN moves its receiver: one beyond a hole waits in the out-of-order
 # queue there.
 _FIN_QUEUED_IN: Final = frozenset({State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2})
@@ -826,10 +836,8 @@ class ConnectionMachine:
         history = sender.history
         took_fin = sender.state == S.TIME_WAIT and sender.frames[-1] == late.frame and len(history) >= 2
         waiting = history[-2] if took_fin else history[-1]
-        if waiting[1] != S.FIN_WAIT_2 or late.time - waiting[0] < FIN_WAIT_2_SILENCE:
+        if waiting[1] != S.FIN_WAIT_2 or not orphan_timer_shown(late, late.time - waiting[0]):
             return False
-        if late.payload_len and late.time - waiting[0] < LINUX_FIN_TIMEOUT:
-            return False  # the orphan's own answer to data (see "Orphans" above)
         why = (
             f"found no socket: the {format_duration(late.time - waiting[0])} in FIN_WAIT_2 had outlasted the orphan "
             "timer (tcp_fin_timeout), and the RST after it says so"

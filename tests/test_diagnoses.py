@@ -320,6 +320,35 @@ def test_with_several_segments_in_flight_the_probe_comes_after_2_rtt() -> None:
     assert "the server's SACK (frame 8) shows the data from seq 101 missing" in diagnosis.sentence
 
 
+def _timed_transfer(first_resent: bool) -> list[Segment]:
+    """A first segment acknowledged 50 ms later (the handshake's RTT is 2 ms), then three in
+    flight and the last resent 102 ms after them: 2 x 50 ms + 2 ms."""
+    first = [(1.0, "c", "PA", 101, 501, 100)] + ([(1.03, "c", "PA", 101, 501, 100)] if first_resent else [])
+    return _with_sack(
+        conversation(
+            *HANDSHAKE,
+            *first,
+            (1.05, "s", "A", 501, 201),
+            (1.1, "c", "PA", 201, 501, 100),
+            (1.1001, "c", "PA", 301, 501, 100),
+            (1.1002, "c", "PA", 401, 501, 100),
+            (1.2022, "c", "PA", 401, 501, 100),
+            (1.25, "s", "A", 501, 501),
+        )
+    )
+
+
+def test_the_probe_timeout_follows_the_round_trip_the_sender_measured() -> None:
+    """A busy transfer's queues make the kernel's SRTT far longer than the handshake's RTT:
+    the probe is timed against the data's own round trip."""
+    diagnosis = _one(_timed_transfer(first_resent=False), "tail_loss_probe")
+    assert diagnosis.frames == [9, 10]
+    assert "expected about 102.000 ms: 2 x RTT 50.000 ms + 2.000 ms" in diagnosis.sentence
+    # Karn: the ACK of a resent segment times neither copy, so the 50 ms is no sample; with the
+    # handshake's 2 ms the same resend is far past any probe timeout.
+    assert "tail_loss_probe" not in _kinds(_timed_transfer(first_resent=True))
+
+
 @pytest.mark.parametrize(
     ("case", "segments"),
     [

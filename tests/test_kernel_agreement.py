@@ -81,10 +81,20 @@ def test_a_close_of_the_connecting_socket_in_the_call_log_closes_the_client() ->
     apply_call_timeouts(result, {"calls": [connect, close(client, server)]})
     assert [(t, s.value) for t, s in result.states["client"]][1:] == [(100.0, "SYN_SENT"), (101.5, "CLOSED")]
     assert result.state_frames["client"][-1] is None
+    # strace names the socket anew at the close() (by its addresses, where the connect() had
+    # its inode): the same addresses are the same socket.
+    renamed = close(client, server)
+    renamed["socket"] = {**renamed["socket"], "id": 8}
+    [result] = analyze_segments(segments).connections
+    apply_call_timeouts(result, {"calls": [connect, renamed]})
+    assert [s.value for _t, s in result.states["client"]][-1] == "CLOSED"
     elsewhere = "192.0.2.1:1234"
+    # The 4-tuple connects again after the last SYN: a close() after that is the next one's.
+    again = {**connect, "time": 101.2, "end_time": 101.2}
     others = (
         [{**connect, "socket": close(elsewhere, server)["socket"]}, close(elsewhere, server)],
         [connect, {**close(client, server), "socket": None, "time": 100.5, "end_time": 100.5}],
+        [connect, again, close(client, server)],
     )
     for calls in others:
         [result] = analyze_segments(segments).connections

@@ -112,3 +112,55 @@ def test_resends_in_a_long_connection_are_all_counted() -> None:
     result = analyze_connection(connection)
     assert result.sequence.counts()["retransmission"] == len(result.resends) == resent > 20
     assert all(n == 1 for n, _time in result.resends.values())
+
+
+def _stalled_flow(before: int, after: int) -> list[Segment]:
+    """Data one way; the receiver's window closes for 57 µs, then opens with a window
+    update (the same ACK, room again), and the data goes on: an iperf3 run's shape."""
+    c, s = ("10.0.0.1", 40000), ("10.0.0.2", 80)
+    out: list[Segment] = []
+    clock = [1000.0]
+
+    def add(sender: tuple, flags: int, seq: int, ack: int, length: int = 0, window: int = 5000) -> None:
+        src, dst = (c, s) if sender is c else (s, c)
+        out.append(Segment(len(out) + 1, clock[0], 4, *src, *dst, flags, seq, ack, window, length, None))
+        clock[0] += 1e-4
+
+    def data(count: int, seq: int) -> int:
+        for _ in range(count):
+            add(s, PSH | ACK, seq, 1, 1000)
+            seq += 1000
+            add(c, ACK, 1, seq)
+        return seq
+
+    add(c, SYN, 0, 0)
+    add(s, SYN | ACK, 0, 1)
+    add(c, ACK, 1, 1)
+    seq = data(before, 1)
+    out[-1].window = 0
+    clock[0] += 57e-6 - 1e-4
+    add(c, ACK, 1, seq)  # the window update
+    seq = data(after, seq)
+    add(s, FIN | ACK, seq, 1)
+    add(c, FIN | ACK, 1, seq + 1)
+    add(s, ACK, seq + 1, 2)
+    return out
+
+
+def test_a_folded_connection_keeps_the_end_of_a_zero_window() -> None:
+    """The window update that ends a stall is kept when the data around it is folded away:
+    the stall lasts 57 µs, not until the next segment kept."""
+    reports = []
+    for fold, long_connection in ((None, 1 << 30), (SMALL_FOLD, 24)):
+        [connection] = stream_connections(
+            iter(_stalled_flow(200, 400)),
+            fold=fold,  # type: ignore[arg-type]
+            long_connection=long_connection,
+        )
+        reports.append(connection_to_dict(analyze_connection(connection), 0.0))
+    whole, folded = ([d for d in report["diagnoses"] if d["kind"] == "zero_window"] for report in reports)
+    assert (
+        len(whole) == 1
+        and "zero for 57 µs from frame 403, until its window update (frame 404)" in whole[0]["sentence"]
+    )
+    assert folded == whole

@@ -74,7 +74,14 @@ from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, impossible
 from analyzer.findings.handshake import Handshake
 from analyzer.loss_inference import crossing_window
 from analyzer.sidecar import CallRecord, call_bytes
-from analyzer.tcp_state import FIN_WAIT_2_SILENCE, LINUX_FIN_TIMEOUT, SYNCHRONIZED, State, Step
+from analyzer.tcp_state import (
+    FIN_WAIT_2_SILENCE,
+    LINUX_FIN_TIMEOUT,
+    SYNCHRONIZED,
+    State,
+    Step,
+    orphan_timer_shown,
+)
 from analyzer.timefmt import format_duration
 
 ResetCause = Literal[
@@ -512,11 +519,9 @@ def _fin_wait_2_expired(before: list[Step], fin: Segment, side: Callable[[Segmen
                 return None  # the peer closed before it acknowledged: no FIN_WAIT_2 at all
             if segment.flags & ACK and seq_diff(segment.ack, fin.seq_end) >= 0:
                 acked = segment
-        elif segment.time - acked.time > FIN_WAIT_2_SILENCE:
-            if segment.payload_len and segment.time - acked.time < LINUX_FIN_TIMEOUT:
-                # A socket closed by its application answers data with RST in FIN_WAIT_2 as
-                # after it: only the default timer's length says it had run out.
-                return None
+        elif segment.time - acked.time >= FIN_WAIT_2_SILENCE:
+            if not orphan_timer_shown(segment, segment.time - acked.time):
+                return None  # the orphan's own RST to data: the timer need not have run out
             late = segment
         elif segment.flags & FIN:
             return None  # the peer closed in time: TIME_WAIT, not the timer
