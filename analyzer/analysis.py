@@ -51,7 +51,7 @@ from analyzer.findings.kernel_events import EventAgreement, compare_events
 from analyzer.findings.resends import earlier_copies, numbered_resends
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
-from analyzer.findings.scans import ScanDetector, ScanFinding
+from analyzer.findings.scans import BACKSCATTER, ScanDetector, ScanFinding, fold_key
 from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
@@ -64,6 +64,7 @@ from analyzer.udp_flows import UdpFlow, group_udp_flows
 
 # The result types, for the outputs that render them.
 __all__ = [
+    "BACKSCATTER",
     "RECORDED_KERNEL",
     "Analysis",
     "Backoff",
@@ -85,6 +86,7 @@ __all__ = [
     "analyze_connection",
     "analyze_file",
     "analyze_segments",
+    "fold_key",
     "stream_file",
 ]
 

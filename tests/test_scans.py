@@ -15,7 +15,13 @@ from pcap_builder import tcp_packet, write_capture
 from scapy.utils import rdpcap, wrpcap
 
 from analyzer.analysis import analyze_file, stream_file
-from analyzer.findings.scans import FLOOD_ATTEMPTS, PORT_SCAN_PORTS, SWEEP_HOSTS, ScanDetector
+from analyzer.findings.scans import (
+    BACKSCATTER_HOSTS,
+    FLOOD_ATTEMPTS,
+    PORT_SCAN_PORTS,
+    SWEEP_HOSTS,
+    ScanDetector,
+)
 from analyzer.output.json_report import scan_to_dict
 from analyzer.output.text_report import INTERESTING_SHOWN, OVERVIEW_FROM, write_text
 
@@ -174,6 +180,65 @@ def test_a_burst_inside_a_long_capture_is_a_flood(tmp_path) -> None:
     assert "1,101 folded into [1]" in text and "in none after all" not in text
 
 
+def _backscatter(
+    tmp_path: Path, addresses: int, name: str = "backscatter.pcap", extra: list | None = None
+) -> Path:
+    """A flooded host's answers where its forged sources are (a telescope): to each address
+    a SYN/ACK from port 80 and its resend, or a RST/ACK at sequence 0 from port 443 (a
+    closed port's answer), and nothing from the addresses."""
+    packets = []
+    for n in range(addresses):
+        address, port = f"203.0.{n // 256}.{n % 256 + 1}", 1024 + 7 * n
+        if n % 3:
+            packets += [tcp_packet(4, VICTIM, 80, address, port, "SA", 9000 + n, 77 + n)] * 2
+        else:
+            packets.append(tcp_packet(4, VICTIM, 443, address, port, "RA", 0, 77 + n))
+    return write_capture(tmp_path / name, packets + (extra or []), step=0.002)
+
+
+def test_answers_to_addresses_that_sent_nothing_are_backscatter(tmp_path) -> None:
+    path = _backscatter(tmp_path, 30)
+    [scan] = _document(path)["scans"]
+    assert scan["kind"] == "backscatter" and scan["source"] == VICTIM and scan["target"] is None
+    assert (scan["attempts"], scan["hosts"], scan["ports"]) == (30, 30, 2)
+    assert scan["answered"] == {"synack": 20, "rst": 10, "none": 0}
+    assert scan["top_ports"] == [
+        {"port": 80, "attempts": 20, "hosts": 20},
+        {"port": 443, "attempts": 10, "hosts": 10},
+    ]
+    text = run("analyze", str(path)).stdout
+    assert (
+        f"[1] backscatter: {VICTIM} answered 30 addresses from 2 ports; none of them sent it anything here"
+        in text
+    )
+    assert "30 answers in " in text and ": 20 SYN/ACK, 10 RST" in text
+    assert "ports answered from: 80 (20 answers, 20 addresses), 443 (10 answers, 10 addresses)" in text
+    assert "30 folded into [1]" in text
+    # The forged addresses opened nothing: they are no busiest sources.
+    summary = run("analyze", "--summary", str(path)).stdout
+    assert "busiest sources (connections opened, packets in them):\n  none\n" in summary
+    assert "[1] backscatter" in summary
+
+
+def test_answers_to_clients_in_the_capture_are_no_backscatter(tmp_path) -> None:
+    """Below the threshold; or each address sent something the capture holds (a SYN, an
+    ACK, a RST to the unasked SYN/ACK): its connection is a conversation or a probe, not an
+    answer to nothing."""
+    assert BACKSCATTER_HOSTS == 25
+    assert _document(_backscatter(tmp_path, BACKSCATTER_HOSTS - 1, "few.pcap"))["scans"] == []
+    assert [
+        s["kind"] for s in _document(_backscatter(tmp_path, BACKSCATTER_HOSTS, "enough.pcap"))["scans"]
+    ] == ["backscatter"]
+    for flags in ("S", "R", "A"):
+        spoken = [
+            tcp_packet(4, f"203.0.0.{n + 1}", 1024 + 7 * n, VICTIM, 80, flags, 77 + n)
+            for n in range(30)
+            if n % 3
+        ]
+        path = _backscatter(tmp_path, 30, f"spoken-{flags}.pcap", spoken)
+        assert [s["kind"] for s in _document(path)["scans"]] == [], flags  # 10 answers left: too few
+
+
 def test_below_the_thresholds_there_is_no_finding(tmp_path) -> None:
     packets = [tcp_packet(4, SCANNER, 50000, VICTIM, port, "S", 1) for port in range(1, PORT_SCAN_PORTS)]
     packets += [tcp_packet(4, SCANNER, 50001, f"10.3.0.{n}", 443, "S", 1) for n in range(1, SWEEP_HOSTS)]
@@ -211,7 +276,7 @@ def _detector_findings(results, order: random.Random | None = None, shares: int 
 
 def test_the_findings_do_not_depend_on_the_order_or_on_shares(tmp_path, vertical) -> None:
     """Connections come as they end; a big file's shares each count theirs and are added up."""
-    for path in (vertical, _flood(tmp_path)):
+    for path in (vertical, _flood(tmp_path), _backscatter(tmp_path, 60)):
         results = list(stream_file(str(path)).results)
         once = _detector_findings(results)
         assert once

@@ -50,6 +50,21 @@ Thresholds, and why
 Suricata has no scan detector of its own: its scan rules count one signature's matches with
 `threshold: type both, track by_src, count N, seconds T`.
 
+Backscatter
+-----------
+A host flooded with SYNs from forged sources answers each forged address: SYN/ACKs (and
+their resends) from an open port, RSTs from a closed one or to forged ACKs. Where those
+addresses are (a network telescope, a darknet, a honeypot's capture), the capture holds the
+answers and nothing that asked for them: Moore et al., "Inferring Internet Denial-of-Service
+Activity" (USENIX Security 2001), count a victim by such backscatter. An answer here is a
+connection in which the client sent nothing and the server sent only SYN/ACKs and RSTs
+(at most BACKSCATTER_SEGMENTS of them: Linux resends a SYN/ACK 5 times); a host that sent
+such answers to BACKSCATTER_HOSTS or more distinct addresses is one finding, with the ports
+it answered from. A capture that holds one direction only of a server's traffic shows its
+refused and half-open attempts so too: the finding says both readings. A server's answers to
+clients the capture does hold (a SYN, any packet of theirs) are never counted: those
+connections are conversations or probes.
+
 Scans have no time window: the file is the window (Zeek's 5 minutes and Snort's 60 to 600
 seconds bound what a sensor running for months remembers). A scan spread over a day is
 still a scan here; the finding's span and rate (its attempts over the time from the first
@@ -87,6 +102,9 @@ from bisect import bisect_left
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Final
 
+from analyzer.decode.segment import ACK, FIN, SYN
+from analyzer.decode.segment import RST as TCP_RST
+
 if TYPE_CHECKING:
     from analyzer.analysis import ConnectionAnalysis
 
@@ -95,6 +113,10 @@ SWEEP_HOSTS: Final = 25
 FLOOD_ATTEMPTS: Final = 1_000
 FLOOD_WINDOW: Final = 10.0  # seconds: FLOOD_ATTEMPTS in this long is 100 probes a second
 _MAX_BINS: Final = 4_096  # a target's busiest FLOOD_WINDOW bins kept (11 hours of them)
+# Backscatter (see the module docstring): answers to this many distinct addresses, as a
+# sweep's hosts; an answer is at most this many segments (a SYN/ACK and its 5 resends, a RST).
+BACKSCATTER_HOSTS: Final = SWEEP_HOSTS
+BACKSCATTER_SEGMENTS: Final = 8
 
 SLOTS: Final = 4_096  # keys kept per table after a compaction (2 x SLOTS before one)
 EXACT_LIMIT: Final = 1_024  # distinct addresses counted exactly, then estimated
@@ -106,6 +128,7 @@ TOP: Final = 5  # the hosts, ports or sources a finding names
 
 # A scanner's kind: (a port scan of some host, a sweep of some port) -> kind.
 _SCAN_KIND: Final = {(True, False): "vertical", (False, True): "horizontal", (True, True): "block"}
+BACKSCATTER: Final = "backscatter"
 
 SYNACK: Final = "synack"
 RST: Final = "rst"
@@ -132,6 +155,24 @@ def probe_answer(result: ConnectionAnalysis) -> str | None:
         if reset.sender == "server":
             return RST
     return NOTHING
+
+
+def backscatter_answer(result: ConnectionAnalysis) -> str | None:
+    """SYNACK or RST if the connection is an answer to nothing the capture holds (see
+    Backscatter in the module docstring), else None."""
+    connection = result.connection
+    if result.handshake.syns or connection.count > BACKSCATTER_SEGMENTS or not connection.segments:
+        return None
+    answer = RST
+    for segment in connection.segments:
+        if connection.from_client(segment) or segment.payload_len:
+            return None
+        flags = segment.flags
+        if flags & (SYN | ACK) == SYN | ACK and not flags & (FIN | TCP_RST):
+            answer = SYNACK
+        elif not flags & TCP_RST or flags & (SYN | FIN):
+            return None
+    return answer
 
 
 def address_hash(address: str) -> int:
@@ -471,8 +512,8 @@ class ScanFinding:
         short_by: int,
         busiest: tuple[float, int] | None = None,
     ) -> None:
-        self.kind = kind  # "vertical", "horizontal", "block" or "flood"
-        self.source = source  # the scanner (None for a flood)
+        self.kind = kind  # "vertical", "horizontal", "block", "flood" or BACKSCATTER
+        self.source = source  # the scanner, or the host that answered (None for a flood)
         self.target = target  # the flooded host and port (None for a scan)
         self.attempts = stats.attempts
         self.answers = stats.answers
@@ -509,6 +550,11 @@ class ScanDetector:
         self.by_pair = _Table(slots, ports=True)  # (source, host): the ports probed there
         self.by_sweep = _Table(slots, hosts=True)  # (source, port): the hosts probed on it
         self.by_target = _Table(slots, sources=True)  # (host, port): who probed it
+        # Backscatter: by the answering host, the addresses it answered and its ports; by
+        # the host and one of its ports, the addresses answered from there.
+        self.by_responder = _Table(slots, ports=True, hosts=True)
+        self.by_answering_port = _Table(slots, hosts=True)
+        self.responders: set[str] = set()  # the hosts found answering backscatter so far
         # The sources that have been scanners so far (at most 2 x slots of them): their
         # later probes are sure to be a finding's (see hot).
         self.scanners: set[str] = set()
@@ -520,17 +566,30 @@ class ScanDetector:
         dropped from a full table). A report may leave out the details of a hot probe, to be
         folded into its finding, and tell if one ends up in none."""
         connection = result.connection
+        if connection.server[0] in self.responders and backscatter_answer(result) is not None:
+            return True
         if connection.client[0] in self.scanners:
             return True
         target = self.by_target.entries.get(connection.server)
         return target is not None and target.flooded
 
     def add(self, result: ConnectionAnalysis) -> str | None:
-        """Count the connection if it is a probe; its answer (probe_answer)."""
+        """Count the connection if it is a probe or an answer to nothing captured: its
+        answer (probe_answer), or BACKSCATTER."""
         answer = probe_answer(result)
-        if answer is None:
-            return None
         connection = result.connection
+        if answer is None:
+            answered = backscatter_answer(result)
+            if answered is None:
+                return None
+            self.add_answer(
+                connection.server[0],
+                connection.client[0],
+                connection.server[1],
+                answered,
+                connection.first_time,
+            )
+            return BACKSCATTER
         self.add_probe(
             connection.client[0], connection.server[0], connection.server[1], answer, connection.first_time
         )
@@ -552,6 +611,16 @@ class ScanDetector:
                 self._add_scanned(first)
                 self._add_scanned(probe)
         self.by_target.add((host, port), probe)
+
+    def add_answer(self, responder: str, address: str, port: int, answer: str, time: float) -> None:
+        """Count one backscatter answer: from responder's port to address, at time."""
+        answered = (responder, address, port, answer, time)
+        self.by_responder.add(responder, answered)
+        self.by_answering_port.add((responder, port), answered)
+        if responder not in self.responders and len(self.responders) < 2 * self._slots:
+            entry = self.by_responder.entries.get(responder)
+            if entry is not None and entry.hosts.count() >= BACKSCATTER_HOSTS:  # type: ignore[union-attr]
+                self.responders.add(responder)
 
     def _add_scanned(self, probe: Probe) -> None:
         """A probe of a source seen more than once, into the tables by host and by port."""
@@ -575,6 +644,8 @@ class ScanDetector:
         self.by_pair.merge(other.by_pair)
         self.by_sweep.merge(other.by_sweep)
         self.by_target.merge(other.by_target)
+        self.by_responder.merge(other.by_responder)
+        self.by_answering_port.merge(other.by_answering_port)
         # The sources each had seen once and that are now seen more than once: their probes
         # go on as add() sends them.
         for source, probe in once:
@@ -652,8 +723,44 @@ class ScanDetector:
                     _busiest(target),
                 )
             )
+        found.extend(self._backscatter())
         found.sort(key=lambda f: (-f.attempts, f.kind, f.source or "", f.target or ("", 0)))
         return found
+
+    def _backscatter(self) -> list[ScanFinding]:
+        """A finding for each host that answered BACKSCATTER_HOSTS addresses or more."""
+        ports_of: dict[str, list[tuple[int, int, int]]] = {}
+        for (responder, port), answered in self.by_answering_port.stats().items():
+            assert answered.hosts is not None
+            ports_of.setdefault(responder, []).append((port, answered.attempts, answered.hosts.count()))
+        found = []
+        for responder, stats in self.by_responder.stats().items():
+            assert stats.hosts is not None and stats.ports is not None
+            if stats.hosts.count() < BACKSCATTER_HOSTS:
+                continue
+            found.append(
+                ScanFinding(
+                    BACKSCATTER,
+                    responder,
+                    None,
+                    stats,
+                    1,
+                    stats.hosts.count(),
+                    stats.ports.count(),
+                    stats.hosts.estimated,
+                    [],
+                    sorted(ports_of.get(responder, []), key=lambda p: (-p[1], -p[2], p[0]))[:TOP],
+                    [],
+                    max(self.by_responder.short_by, self.by_answering_port.short_by),
+                )
+            )
+        return found
+
+
+def fold_key(scan_kind: str, source: str) -> str:
+    """What a report folds a connection into a finding by: a scan's source, or a
+    backscatter finding's answering host under a key of its own (a host can be both)."""
+    return f"{BACKSCATTER} {source}" if scan_kind == BACKSCATTER else source
 
 
 def _busiest(target: _Stats) -> tuple[float, int]:

@@ -14,7 +14,7 @@ What it says:
 - the ten slowest complete handshakes: from the first SYN to the ACK that completed the
   handshake (SYN resends included: that is the wait the client saw).
 - the ten busiest sources: client addresses by connections opened, with the packets of
-  those connections (both ways).
+  those connections (both ways); a client that sent nothing the capture holds is no source.
 - the scans and floods of the file (findings/scans.py), as the text report tells them.
 
 It keeps counters and two tables of ten, never the connections: each is counted and dropped
@@ -210,7 +210,10 @@ class Summary:
                 heapq.heappush(self._slowest, entry)
             elif entry > self._slowest[0]:
                 heapq.heapreplace(self._slowest, entry)
-        self.sources.add(connection.client[0], connection.packets)
+        # A client the capture holds nothing of opened nothing it can show (a backscatter's
+        # forged addresses, or the missing direction of a one-sided capture).
+        if handshake.syns or any(connection.from_client(segment) for segment in connection.segments):
+            self.sources.add(connection.client[0], connection.packets)
 
     def merge(self, other: Summary) -> None:
         """Add another's counts (a share's, of a big file's text report): the overview's;

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
 
-from analyzer.analysis import Analysis, ConnectionAnalysis, FileStream, ScanFinding
+from analyzer.analysis import BACKSCATTER, Analysis, ConnectionAnalysis, FileStream, ScanFinding, fold_key
 from analyzer.connections import CAPTURE_COPY_WINDOW, CAPTURE_COPY_WINDOW_UNNUMBERED, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
@@ -150,6 +150,7 @@ SCAN_KINDS: Final = {
     "horizontal": "address sweep (horizontal)",
     "block": "block scan (many ports on many hosts)",
     "flood": "SYN flood",
+    BACKSCATTER: "backscatter",
 }
 ANSWER_TEXT: Final = (("synack", "SYN/ACK (open)"), ("rst", "RST (closed)"), ("none", "none (filtered)"))
 
@@ -171,6 +172,9 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
     lines = [f"scans and floods ({len(scans)}):"]
     for number, scan in enumerate(scans[:shown], start=1):
         kind = SCAN_KINDS.get(scan.kind, scan.kind)
+        if scan.kind == BACKSCATTER:
+            lines += _backscatter_lines(number, scan, origin)
+            continue
         if scan.target is not None:
             host, port = scan.target
             sources = _plural(scan.sources, "source", scan.estimated)
@@ -227,6 +231,50 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             lines.append(f"      (a table filled up: its counts may be short by up to {scan.short_by:,})")
     if shown is not None and len(scans) > shown:
         lines.append(f"  and {len(scans) - shown:,} more (--format json lists them all)")
+    return lines
+
+
+def _addresses(count: int, estimated: bool) -> str:
+    return f"{'about ' if estimated else ''}{count:,} address{'' if count == 1 else 'es'}"
+
+
+def _backscatter_lines(number: int, scan: ScanFinding, origin: float) -> list[str]:
+    """A backscatter finding (findings/scans.py): who answered whom, from which ports, and
+    the two readings of it."""
+    hosts = _addresses(scan.hosts, scan.estimated)
+    ports = f"port {scan.top_ports[0][0]}" if scan.ports == 1 else _plural(scan.ports, "port")
+    rate = (
+        ""
+        if scan.rate is None
+        else f" ({scan.rate:,.1f} a second)"
+        if scan.rate < 100
+        else f" ({scan.rate:,.0f} a second)"
+    )
+    answers = ", ".join(
+        f"{scan.answers[answer]:,} {label}"
+        for answer, label in (("synack", "SYN/ACK"), ("rst", "RST"))
+        if scan.answers[answer]
+    )
+    lines = [
+        f"  [{number}] {SCAN_KINDS[BACKSCATTER]}: {scan.source} answered {hosts} from {ports}; none of them "
+        "sent it anything here",
+        f"      {_plural(scan.attempts, 'answer')} in {format_duration(scan.duration)}{rate} from "
+        f"{scan.first_time - origin:+.3f} s: {answers}",
+    ]
+    if scan.ports > 1:
+        lines.append(
+            "      ports answered from: "
+            + ", ".join(
+                f"{port} ({_plural(n, 'answer')}, {_addresses(h, scan.estimated)})"
+                for port, n, h in scan.top_ports
+            )
+        )
+    lines.append(
+        f"      answers to SYNs with forged sources ({scan.source} the victim of a SYN flood), or a capture "
+        "of one direction only"
+    )
+    if scan.short_by:
+        lines.append(f"      (a table filled up: its counts may be short by up to {scan.short_by:,})")
     return lines
 
 
@@ -351,7 +399,10 @@ class ScanNumbers:
 
     @staticmethod
     def keys(scans: list[ScanFinding]) -> list[tuple[str | None, tuple[str, int] | None]]:
-        return [(scan.source, scan.target) for scan in scans]
+        return [
+            (fold_key(scan.kind, scan.source) if scan.source is not None else None, scan.target)
+            for scan in scans
+        ]
 
     def number(self, source: int, target: int) -> int | None:
         """Of a probe by the hashes of its source and target (TextReport.sources, .targets)."""
@@ -416,7 +467,12 @@ class TextReport:
             if missing > 0:
                 self.sources.extend(bytes(8 * missing))
                 self.targets.extend(bytes(8 * missing))
-            self.sources[connection.id] = hash(connection.client[0]) or 1
+            source = (
+                fold_key(BACKSCATTER, connection.server[0])
+                if result.probe == BACKSCATTER
+                else connection.client[0]
+            )
+            self.sources[connection.id] = hash(source) or 1
             self.targets[connection.id] = hash(connection.server) or 1
         if self.only is not None and not shown(result, self.only):
             return
