@@ -137,7 +137,7 @@ shows first (the hole filled unseen); it moves at that segment.
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
 packet: it moves neither end, and its step says so. So is a FIN without ACK from an end
-that had sent nothing and has no connection (a FIN or Xmas scan's probe, _fin_probe).
+that had sent nothing and has no connection (a FIN or Xmas scan's probe, decode.segment.scan_probe).
 
 Nothing else is retracted, and every move is a table entry.
 
@@ -161,6 +161,7 @@ from analyzer.decode.segment import (
     Segment,
     after_a_gap,
     impossible_flags,
+    scan_probe,
     seq_diff,
 )
 from analyzer.loss_inference import RTO_MIN
@@ -464,13 +465,6 @@ class Step:
         self.bytes_before = -1
 
 
-def _fin_probe(flags: int) -> str:
-    """A FIN without ACK (nor SYN or RST): what an end with no connection sends only as a FIN
-    or Xmas scan's probe ("" for other flags). A stack closing in SYN_SENT sent one too
-    (Zeek's fin_retransmission.pcap): so only from an end that had sent nothing."""
-    return "FIN without ACK" if flags & (SYN | ACK | RST | FIN) == FIN else ""
-
-
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
     """(sender's, receiver's) state just before the first captured segment, and why.
 
@@ -478,11 +472,9 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     listened on the port and it was CLOSED all along. A segment of flags no TCP sends
     (a scan's probe) is taken as a SYN: its sender has no connection, its receiver
     listens or not as its reply tells."""
-    crafted = impossible_flags(first.flags)
-    if crafted:
-        crafted = f"impossible flags ({crafted})"
-    elif _fin_probe(first.flags):
-        crafted = "a FIN scan's probe (FIN without ACK)"
+    crafted = scan_probe(first.flags)
+    if not crafted and impossible_flags(first.flags):
+        crafted = f"impossible flags ({impossible_flags(first.flags)})"
     if crafted:
         if first_reply is not None and first_reply.flags & RST:
             return (
@@ -572,12 +564,12 @@ class ConnectionMachine:
             sender, receiver = self._other_end, self._first_end
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
         crafted = impossible_flags(segment.flags)
-        probe = _fin_probe(segment.flags) if sender.state == S.CLOSED and sender.last_sent is None else ""
+        probe = scan_probe(segment.flags) if sender.state == S.CLOSED and sender.last_sent is None else ""
         if crafted or probe:
             step.dropped = (
-                f"{crafted}: flags no TCP sends (a scan or a crafted packet), applied to neither end"
-                if crafted
-                else f"{probe} from an end with no connection: a FIN or Xmas scan's probe, applied to neither end"
+                f"{probe} from an end with no connection, applied to neither end"
+                if probe
+                else f"{crafted}: flags no TCP sends (a scan or a crafted packet), applied to neither end"
             )
             step.probe = True
             self.steps.append(step)

@@ -365,11 +365,20 @@ def test_a_fin_in_sequence_moves_its_receiver_at_once() -> None:
 
 
 def test_a_fin_scans_probe_is_applied_to_neither_end_and_closes_nothing() -> None:
-    """nmap -sF / -sX: a FIN (with PSH and URG: Xmas) without ACK to a port, a closed one
-    answering RST/ACK. No connection was there to close."""
-    for flags in ("F", "FPU"):
+    """nmap -sF / -sX / -sN: a FIN (with PSH and URG: Xmas; no flags at all: NULL) without
+    ACK to a port, a closed one answering RST/ACK. No connection was there to close, and no
+    handshake to miss."""
+    for flags, scan in (
+        ("F", "a FIN scan's probe (FIN without ACK)"),
+        ("FPU", "an Xmas scan's probe (FIN, PSH and URG)"),
+        ("", "a NULL scan's probe (no flags)"),
+    ):
         [result] = analyze_segments(conversation(("c", flags, 777, 0), ("s", "RA", 0, 778))).connections
-        assert result.steps[0].probe and "FIN or Xmas scan's probe" in (result.steps[0].dropped or "")
+        assert result.steps[0].probe
+        assert result.steps[0].dropped == f"{scan} from an end with no connection, applied to neither end"
         assert result.close.shape == "none" and result.close.fins is None
         assert [(r.cause, r.state) for r in result.resets] == [("no_connection", "CLOSED")]
-        assert "a FIN scan's probe (FIN without ACK)" in " ".join(result.notes)
+        assert f"capture starts with {scan}" in " ".join(result.notes)
+        assert result.handshake.explain() == (
+            f"no handshake: the connection begins with {scan}, frame 1, and holds no SYN: a scan, not a connection"
+        )

@@ -70,6 +70,26 @@ def test_without_a_handshake_the_ttls_tell() -> None:
     assert result.vantage is not None and result.vantage.point == "server"
 
 
+def test_a_rst_injected_on_the_way_does_not_move_the_capture_point() -> None:
+    """A box 4 hops from the capture forges the server's RST: its TTL is the box's. The
+    server's own packets still say where the capture was; a RST is read only from an end
+    that sent nothing else (a closed port's answer)."""
+    segments = conversation(
+        ("c", "PA", 101, 501, 10), ("s", "A", 501, 111), ("s", "RA", 501, 111), ("c", "R", 111, 0)
+    )
+    for segment, ttl in zip(segments, (57, 64, 60, 57), strict=True):
+        segment.ttl = ttl
+    [result] = analyze_segments(segments).connections
+    assert result.vantage is not None and result.vantage.point == "server"
+    assert result.vantage.evidence == [
+        "TTL 57 from the client, 64 from the server: the server's as sent, the client's lowered by routers"
+    ]
+    refused = conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))
+    refused[0].ttl, refused[1].ttl = 57, 64
+    [result] = analyze_segments(refused).connections
+    assert result.vantage is not None and "64 from the server" in result.vantage.evidence[-1]
+
+
 def test_loopback_is_one_host_and_one_side_alone_is_one_direction() -> None:
     point, _ = _captured(0.0001, 0.0001, 64, 64, client="192.0.2.2")
     assert point == "one_host"

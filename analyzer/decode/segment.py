@@ -47,6 +47,21 @@ def impossible_flags(flags: int) -> str:
     return ""
 
 
+def scan_probe(flags: int) -> str:
+    """The scan whose probe a connection's first segment is, by its flags, when they are
+    none a connection begins with: nmap's NULL (no flags), Xmas (FIN, PSH and URG) and FIN
+    (FIN without ACK) probes; "" for other flags. A FIN without ACK counts only from an end
+    that had sent nothing: a stack closing in SYN_SENT sent one too (Zeek's
+    fin_retransmission.pcap)."""
+    if not flags:
+        return "a NULL scan's probe (no flags)"
+    if flags & (SYN | ACK | RST | FIN) != FIN:
+        return ""
+    if flags & (PSH | URG) == PSH | URG:
+        return "an Xmas scan's probe (FIN, PSH and URG)"
+    return "a FIN scan's probe (FIN without ACK)"
+
+
 @dataclass(eq=True)
 class TcpOptions:
     """The handshake options that matter for a connection's life cycle."""

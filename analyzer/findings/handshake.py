@@ -49,7 +49,18 @@ from typing import Literal
 
 from analyzer.connections import Connection
 from analyzer.decode.icmp_codes import describe, errno_of
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, Unreachable, after_a_gap, seq_diff
+from analyzer.decode.segment import (
+    ACK,
+    FIN,
+    MOD,
+    RST,
+    SYN,
+    Segment,
+    Unreachable,
+    after_a_gap,
+    scan_probe,
+    seq_diff,
+)
 from analyzer.findings.unreachable import answered_syn
 from analyzer.timefmt import format_duration
 
@@ -92,6 +103,8 @@ class Handshake:
     # a challenge ACK (RFC 5961), from a stale connection on the same ports.
     challenge_ack: Segment | None = None
     crafted_syns: list[Segment] = field(default_factory=list)  # SYNs with FIN or RST (impossible_flags)
+    # No SYN, and the first segment a scan's probe (decode.segment.scan_probe): no handshake to miss.
+    probe: Segment | None = None
     answered_syn_to_ack: float | None = None
     syn_to_synack: float | None = None
     synack_to_ack: float | None = None
@@ -141,6 +154,7 @@ class Handshake:
         self.other_server_isns = []
         self.challenge_ack = None
         self.crafted_syns = []
+        self.probe = None
         self.answered_syn_to_ack = self.syn_to_synack = self.synack_to_ack = None
         self.checks = []
         self.client_options = self.server_options = None
@@ -241,6 +255,11 @@ class Handshake:
                 f"no handshake: {len(self.crafted_syns)} SYN{'s' if len(self.crafted_syns) != 1 else ''} "
                 "with FIN or RST, flags no TCP sends "
                 "(a scan or crafted packets)"
+            )
+        if self.probe is not None:
+            return (
+                f"no handshake: the connection begins with {scan_probe(self.probe.flags)}, frame "
+                f"{self.probe.frame}, and holds no SYN: a scan, not a connection"
             )
         if self.continues_frame >= 0:
             return (
@@ -393,6 +412,8 @@ def find_handshake(connection: Connection) -> Handshake:
         return _after_synack(connection, result, client_isn, server_synacks)
     if client_isn is not None:
         return _after_syn_only(connection, result, client_isn)
+    if connection.segments and continued is None and scan_probe(connection.segments[0].flags):
+        result.probe = connection.segments[0]
     return result
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, RST, SYN
+from analyzer.decode.segment import ACK, RST, SYN, Segment
 from analyzer.findings.handshake import Handshake
 from analyzer.timefmt import format_duration
 
@@ -168,10 +168,12 @@ def _reset_answer(connection: Connection) -> tuple[float, float] | None:
 
 
 def _by_ttl(connection: Connection) -> tuple[VantagePoint | None, str]:
-    # The first TTL_SAMPLE segments say it: a route, and so the TTLs, hold for seconds.
+    # The first TTL_SAMPLE segments say it: a route, and so the TTLs, hold for seconds. An
+    # end's RSTs only where it sent nothing else: a RST injected on the way (an IPS, a
+    # censor) carries the injecting box's TTL, not the end's (diagnoses: injected_rst).
     sample = connection.segments[:TTL_SAMPLE]
-    client = {s.ttl for s in sample if s.ttl >= 0 and connection.from_client(s)}
-    server = {s.ttl for s in sample if s.ttl >= 0 and not connection.from_client(s)}
+    client = _ttls_of([s for s in sample if connection.from_client(s)])
+    server = _ttls_of([s for s in sample if not connection.from_client(s)])
     if not client or not server:
         return None, ""
     # IPv6 calls it the hop limit; it counts down the same way.
@@ -185,6 +187,12 @@ def _by_ttl(connection: Connection) -> tuple[VantagePoint | None, str]:
     if not client_initial and not server_initial:
         return "between", said + ": both lowered by routers"
     return None, said + ": both as sent (no router between)"
+
+
+def _ttls_of(sent: list[Segment]) -> set[int]:
+    """The TTLs of one end's segments, its RSTs left out unless it sent nothing else."""
+    ttls = {s.ttl for s in sent if s.ttl >= 0 and not s.flags & RST}
+    return ttls or {s.ttl for s in sent if s.ttl >= 0}
 
 
 def _values(ttls: set[int]) -> str:

@@ -412,7 +412,7 @@ def _undrawn_section(result: ConnectionAnalysis, origin: float, drawn: dict[str,
         f"<h3>Connection #{c.id}: {_e(format_endpoint(c.client, c.family))} → "
         f"{_e(format_endpoint(c.server, c.family))}</h3>",
         f"<p>Outcome: {_e(_outcome_words(result))}; first packet at {_since(c.first_time, origin)}; "
-        f"{c.packets} packets.</p>",
+        f"{c.packets} packet{'' if c.packets == 1 else 's'}.</p>",
         f"<p>{_e(result.summary())}</p>",
         f'<p class="note">Not drawn: {_e(why)} ({_e(WHICH_DRAWN)}){see}.</p>',
     ]

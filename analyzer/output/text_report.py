@@ -58,7 +58,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     c = result.connection
     lines = [
         f"#{c.id} IPv{c.family} {format_endpoint(c.client, c.family)} → "
-        f"{format_endpoint(c.server, c.family)}  {c.packets} packets, "
+        f"{format_endpoint(c.server, c.family)}  {c.packets} packet{'' if c.packets == 1 else 's'}, "
         f"{c.first_time - origin:+.6f} s .. {c.last_time - origin:+.6f} s"
     ]
     if c.tunnels:
