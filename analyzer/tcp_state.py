@@ -1031,11 +1031,19 @@ def _answers_unacceptable_ack(sender: Endpoint, receiver: Endpoint, rst: Segment
 _ANY_WINDOW: Final = 1 << 30
 
 
+def _at_latest_ack(receiver: Endpoint, rst: Segment) -> bool:
+    """Whether `rst` is at the number its receiver last acknowledged: the receiver's RCV.NXT
+    when it sent that. Below an ACK of the receiver's before only where its numbers jump
+    (nmap's OS probes, each at a random ACK, each answered so by a port with no connection)."""
+    latest = receiver.last_sent
+    return latest is not None and bool(latest.flags & ACK) and rst.seq == latest.ack
+
+
 def _off_acknowledged(receiver: Endpoint, rst: Segment) -> int:
     """How far `rst` lies from what its receiver has acknowledged, where no TCP puts its RST:
     more than one below (negative), or past any window (positive); 0 where a TCP may."""
     acked = receiver.most_acked
-    if acked is None or not acked.flags & ACK:
+    if acked is None or not acked.flags & ACK or _at_latest_ack(receiver, rst):
         return 0
     distance = seq_diff(rst.seq, acked.ack)
     return distance if distance < -1 or distance > _ANY_WINDOW else 0
@@ -1059,6 +1067,8 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
         return None
     window = receiver.window
     if expected == UNSEEN or window is None:
+        return None
+    if _at_latest_ack(receiver, segment):
         return None
     acked = receiver.most_acked
     lowest = acked.ack if acked is not None and acked.flags & ACK else expected

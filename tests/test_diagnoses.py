@@ -244,6 +244,21 @@ def test_a_rst_with_text_and_an_injected_rst() -> None:
     assert "TTL 61, where the server's other packet has TTL 52" in injected.sentence
 
 
+def test_a_syn_scanners_kernel_rst_is_not_injected() -> None:
+    """nmap -sS: the raw SYN at a TTL nmap chose (random, 37 to 59), the SYN/ACK, the
+    scanner's kernel's RST at its own 64: the SYN is no measure of the client's TTL. A
+    client that sent more than SYNs still is."""
+    segments = conversation(("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "R", 101, 0))
+    for segment, ttl in zip(segments, (41, 64, 64), strict=True):
+        segment.ttl = ttl
+    assert "injected_rst" not in _kinds(segments)
+    segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("c", "R", 111, 0))
+    for segment in segments:
+        segment.ttl = 41 if segment.sport == 40000 else 64
+    segments[-1].ttl = 64
+    assert "injected_rst" in _kinds(segments)
+
+
 def test_a_rst_at_the_usual_ttl_is_not_injected() -> None:
     segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "RA", 501, 111))
     for segment in segments:

@@ -265,6 +265,26 @@ def test_retransmission_and_spurious_retransmission() -> None:
     assert got[6] == ["spurious_retransmission", "retransmission"]
 
 
+def test_an_acknowledgment_field_of_0_acknowledges_nothing() -> None:
+    """A RST without ACK carries 0 in the field: packet-tcp.c takes a last ACK of 0 as none
+    (tshark 4.0.17 on this exchange: no flag on frame 7; with 250 bytes past the server's ISN
+    in the RST's field instead, a spurious retransmission). The server's numbers near 2^32
+    put 0 ahead of its data (iperf3 -R, a client's RST at its end: every later segment was
+    "spurious")."""
+    isn = 4294967000
+    steps = (
+        ("c", "S", 100, 0),
+        ("s", "SA", isn, 101),
+        ("c", "A", 101, isn + 1),
+        ("s", "PA", isn + 1, 101, 100),
+        ("c", "A", 101, isn + 101),
+    )
+    got = analyze(*steps, ("c", "R", 101, 0), ("s", "PA", isn + 101, 101, 100)).sequence.flags
+    assert 7 not in got
+    got = analyze(*steps, ("c", "R", 101, isn + 250), ("s", "PA", isn + 101, 101, 100)).sequence.flags
+    assert got[7] == ["spurious_retransmission", "retransmission"]
+
+
 def test_duplicate_acks_then_fast_retransmission() -> None:
     got = kinds(
         ("c", "PA", 101, 501, 10),

@@ -152,6 +152,13 @@ def test_a_flood_is_one_finding_naming_the_source_that_stands_out(tmp_path) -> N
     assert busiest == {"ip": "198.51.100.7", "attempts": 100}
 
 
+def test_an_estimate_of_sources_is_never_more_than_the_attempts(tmp_path) -> None:
+    """Past EXACT_LIMIT the sources are a HyperLogLog estimate, here 1,117 for 1,100 (each
+    a source of its own): the finding says at most one source for each attempt."""
+    [flood] = _document(_flood(tmp_path, spoofed=1100, repeated=0))["scans"]
+    assert (flood["attempts"], flood["sources"], flood["estimated"]) == (1100, 1100, True)
+
+
 def test_a_slow_stream_of_failed_attempts_is_no_flood(tmp_path) -> None:
     """FLOOD_ATTEMPTS attempts to one port, but a few a second: a server that was down."""
     packets = [

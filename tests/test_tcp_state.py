@@ -382,3 +382,30 @@ def test_a_fin_scans_probe_is_applied_to_neither_end_and_closes_nothing() -> Non
         assert result.handshake.explain() == (
             f"no handshake: the connection begins with {scan}, frame 1, and holds no SYN: a scan, not a connection"
         )
+
+
+def test_rsts_answering_probes_at_random_acks_are_not_forged() -> None:
+    """nmap -O sends its ACK probes from one 4-tuple, each at a random acknowledgment number;
+    a port with no connection answers each with a RST at that number. Each RST is at what its
+    receiver last acknowledged, its RCV.NXT then: none is "injected" for lying below an earlier
+    probe's number."""
+    [result] = analyze_segments(
+        conversation(
+            ("c", "A", 1000, 900_000_000),
+            ("s", "R", 900_000_000, 0),
+            (2.0, "c", "A", 1000, 300_000_000),
+            ("s", "R", 300_000_000, 0),
+        )
+    ).connections
+    assert [step.off_acked for step in result.steps] == [0, 0, 0, 0]
+    assert "injected" not in [reset.cause for reset in result.resets]
+    # The same RST at an earlier probe's number, below the latest: still far off.
+    [result] = analyze_segments(
+        conversation(
+            ("c", "A", 1000, 900_000_000),
+            ("s", "R", 900_000_000, 0),
+            (2.0, "c", "A", 1000, 950_000_000),
+            ("s", "R", 900_000_000, 0),
+        )
+    ).connections
+    assert result.steps[3].off_acked == -50_000_000

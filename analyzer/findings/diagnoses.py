@@ -769,7 +769,9 @@ def _injected_rst(connection: Connection) -> list[Diagnosis]:
     for side in ("client", "server"):
         mine = [s for s in connection.segments if _from(connection, s, side) and s.ttl >= 0]
         others = Counter(s.ttl for s in mine if not s.flags & RST)
-        if not others:
+        # SYNs alone are no measure: a SYN scanner's raw SYNs carry a TTL of its choosing
+        # (nmap: random, 37 to 59), its kernel's RST to the SYN/ACK the system's own.
+        if not others or all(s.flags & (SYN | ACK) == SYN for s in mine if not s.flags & RST):
             continue
         usual = others.most_common(1)[0][0]
         for segment in mine:

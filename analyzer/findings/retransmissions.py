@@ -206,8 +206,9 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: fl
     not_advanced = here.next_seq != UNSEEN and seq_diff(seq, here.next_seq) < 0
     if length > 1 and here.next_seq != UNSEEN and seq == (here.next_seq - 1) % MOD:
         not_advanced = False  # new data after a window probe's byte: it adds data
-    # Only data can be spuriously resent: all of it was acknowledged already.
-    if length and there.last_ack != UNSEEN and seq_diff(data_end, there.last_ack) <= 0:
+    # Only data can be spuriously resent: all of it was acknowledged already. packet-tcp.c
+    # takes a last ACK of 0 as none (a RST without ACK carries 0 in the field).
+    if length and there.last_ack not in (UNSEEN, 0) and seq_diff(data_end, there.last_ack) <= 0:
         return ["spurious_retransmission", "retransmission"]
     if not not_advanced:
         return []

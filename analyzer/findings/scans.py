@@ -519,12 +519,15 @@ class ScanFinding:
         self.answers = stats.answers
         self.first_time = stats.first
         self.last_time = stats.last
-        self.sources = sources  # distinct sources, hosts and ports probed
-        self.hosts = hosts
-        self.ports = ports
+        # Distinct sources, hosts and ports probed. An estimate can overshoot (a 3,000-SYN
+        # flood from 3,000 sources was "about 3,072"): never more than one for each probe.
+        self.sources = min(sources, self.attempts)
+        self.hosts = min(hosts, self.attempts)
+        self.ports = min(ports, self.attempts)
         self.estimated = estimated  # some distinct count is a HyperLogLog estimate
-        self.top_hosts = top_hosts  # (host, probes, distinct ports), most probed first
-        self.top_ports = top_ports  # (port, probes, distinct hosts)
+        # (host, probes, distinct ports), most probed first; (port, probes, distinct hosts).
+        self.top_hosts = [(host, probes, min(ports, probes)) for host, probes, ports in top_hosts]
+        self.top_ports = [(port, probes, min(hosts, probes)) for port, probes, hosts in top_ports]
         self.top_sources = top_sources  # (source, probes of the host) for a flood
         self.short_by = short_by  # the counts may be short by this many (0: exact)
         # A flood's busiest FLOOD_WINDOW: (its start, the probes that began in it).
