@@ -124,25 +124,28 @@ def test_fin_xmas_and_null_scans_are_port_scans(flags: str, tmp_path) -> None:
             packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "RA", 0, 1001 if flags else 1000))
     [scan] = _document(write_capture(tmp_path / "stealth.pcap", packets, step=0.001))["scans"]
     assert scan["kind"] == "vertical" and (scan["attempts"], scan["ports"]) == (30, 30)
-    assert scan["answered"] == {"synack": 0, "rst": 26, "none": 4}
+    assert scan["answered"] == {"synack": 0, "rst": 26, "none": 4} and scan["syn_probes"] == 0
+    # No answer to such a probe is an open port's or a filtered one's (nmap: open|filtered).
+    text = run("analyze", str(tmp_path / "stealth.pcap")).stdout
+    assert "answers: 0 SYN/ACK (open), 26 RST (closed), 4 none (open or filtered)" in text
 
 
-def _flood(tmp_path: Path, spoofed: int = 1000, repeated: int = 100) -> Path:
-    """`spoofed` SYNs from as many addresses and `repeated` from one more, to one port, the
-    even ones answered by SYN/ACK; 0.2 ms apart."""
+def _flood(tmp_path: Path, spoofed: int = 1000, repeated: int = 100, flags: str = "S") -> Path:
+    """`spoofed` SYNs (or probes of other `flags`, unanswered) from as many addresses and
+    `repeated` from one more, to one port, the even SYNs answered by SYN/ACK; 0.2 ms apart."""
     packets = []
     for n in range(spoofed + repeated):
         source = f"172.{16 + n // 65536}.{n // 256 % 256}.{n % 256}" if n < spoofed else "198.51.100.7"
         sport = 1024 + n % 60000
-        packets.append(tcp_packet(4, source, sport, "192.0.2.1", 80, "S", n))
-        if n % 2 == 0:
+        packets.append(tcp_packet(4, source, sport, "192.0.2.1", 80, flags, n))
+        if n % 2 == 0 and flags == "S":
             packets.append(tcp_packet(4, "192.0.2.1", 80, source, sport, "SA", 7, n + 1))
     return write_capture(tmp_path / "flood.pcap", packets, step=0.0002)
 
 
 def test_a_flood_is_one_finding_naming_the_source_that_stands_out(tmp_path) -> None:
     [flood] = _document(_flood(tmp_path))["scans"]
-    assert flood["kind"] == "flood" and flood["source"] is None
+    assert flood["kind"] == "flood" and flood["source"] is None and flood["syn_probes"] == 1100
     assert flood["target"] == {"ip": "192.0.2.1", "port": 80}
     assert flood["attempts"] == 1100 and flood["sources"] == 1001 and not flood["estimated"]
     assert (flood["hosts"], flood["ports"]) == (1, 1)
@@ -150,6 +153,15 @@ def test_a_flood_is_one_finding_naming_the_source_that_stands_out(tmp_path) -> N
     assert flood["rate"] > 1000
     [(busiest)] = flood["top_sources"]  # the spoofed ones, one SYN each, do not stand out
     assert busiest == {"ip": "198.51.100.7", "attempts": 100}
+
+
+def test_a_flood_of_fins_is_no_syn_flood(tmp_path) -> None:
+    """hping3 -F --rand-source: FINs without ACK, each from a source of its own."""
+    path = _flood(tmp_path, flags="F")
+    [flood] = _document(path)["scans"]
+    assert (flood["kind"], flood["attempts"], flood["syn_probes"]) == ("flood", 1100, 0)
+    text = run("analyze", str(path)).stdout
+    assert "[1] flood of FIN, NULL or Xmas probes: 1,100 attempts of 192.0.2.1:80 from 1,001 sources" in text
 
 
 def test_an_estimate_of_sources_is_never_more_than_the_attempts(tmp_path) -> None:

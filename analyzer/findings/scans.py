@@ -332,11 +332,12 @@ class _Stats:
 
     __slots__ = (
         "attempts", "bins", "first", "flooded", "hosts", "last", "none", "ports", "rst", "sources", "synack",
-        "weight",
+        "syns", "weight",
     )  # fmt: skip
 
     def __init__(self, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
         self.weight = self.attempts = self.synack = self.rst = self.none = 0
+        self.syns = 0  # the probes that were SYNs (the others FIN, NULL or Xmas probes)
         self.first = math.inf
         self.last = -math.inf
         self.ports = PortSet() if ports else None
@@ -367,6 +368,7 @@ class _Stats:
         self.synack += other.synack
         self.rst += other.rst
         self.none += other.none
+        self.syns += other.syns
         self.first = min(self.first, other.first)
         self.last = max(self.last, other.last)
         if self.bins is not None and other.bins is not None:
@@ -388,8 +390,8 @@ class _Stats:
             self.sources.merge(other.sources)
 
 
-# A probe as the tables take it: (source, host, port, answer, time).
-Probe = tuple[str, str, int, str, float]
+# A probe as the tables take it: (source, host, port, answer, time, whether it was a SYN).
+Probe = tuple[str, str, int, str, float, bool]
 
 
 class _Table:
@@ -436,10 +438,12 @@ class _Table:
         return first
 
     def _record(self, entry: _Stats, probe: Probe) -> None:
-        source, host, port, answer, time = probe
+        source, host, port, answer, time, syn = probe
         # Counted here, not in a method of _Stats: every probe comes here two to four times.
         entry.weight += 1
         entry.attempts += 1
+        if syn:
+            entry.syns += 1
         if answer == SYNACK:
             entry.synack += 1
         elif answer == RST:
@@ -516,6 +520,7 @@ class ScanFinding:
         self.source = source  # the scanner, or the host that answered (None for a flood)
         self.target = target  # the flooded host and port (None for a scan)
         self.attempts = stats.attempts
+        self.syn_probes = stats.syns  # the attempts that were SYNs (others: FIN, NULL, Xmas)
         self.answers = stats.answers
         self.first_time = stats.first
         self.last_time = stats.last
@@ -594,14 +599,22 @@ class ScanDetector:
             )
             return BACKSCATTER
         self.add_probe(
-            connection.client[0], connection.server[0], connection.server[1], answer, connection.first_time
+            connection.client[0],
+            connection.server[0],
+            connection.server[1],
+            answer,
+            connection.first_time,
+            bool(result.handshake.syns),
         )
         return answer
 
-    def add_probe(self, source: str, host: str, port: int, answer: str, time: float) -> None:
-        """Count one probe: an attempt from source to host:port at time, answered so."""
+    def add_probe(
+        self, source: str, host: str, port: int, answer: str, time: float, syn: bool = True
+    ) -> None:
+        """Count one probe: an attempt from source to host:port at time, answered so; a SYN
+        or not (a FIN, NULL or Xmas probe)."""
         self.probes += 1
-        probe = (source, host, port, answer, time)
+        probe = (source, host, port, answer, time, syn)
         by_source = self.by_source
         if source in by_source.entries:
             by_source.add(source, probe)
@@ -617,7 +630,7 @@ class ScanDetector:
 
     def add_answer(self, responder: str, address: str, port: int, answer: str, time: float) -> None:
         """Count one backscatter answer: from responder's port to address, at time."""
-        answered = (responder, address, port, answer, time)
+        answered = (responder, address, port, answer, time, False)
         self.by_responder.add(responder, answered)
         self.by_answering_port.add((responder, port), answered)
         if responder not in self.responders and len(self.responders) < 2 * self._slots:

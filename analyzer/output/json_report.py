@@ -102,6 +102,8 @@ def scan_to_dict(scan: ScanFinding) -> dict:
         "source": scan.source,
         "target": _endpoint(scan.target) if scan.target is not None else None,
         "attempts": scan.attempts,
+        # Added: the attempts that were SYNs (the others FIN, NULL or Xmas probes).
+        "syn_probes": scan.syn_probes,
         "sources": scan.sources,
         "hosts": scan.hosts,
         "ports": scan.ports,

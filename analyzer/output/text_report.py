@@ -153,6 +153,27 @@ SCAN_KINDS: Final = {
     BACKSCATTER: "backscatter",
 }
 ANSWER_TEXT: Final = (("synack", "SYN/ACK (open)"), ("rst", "RST (closed)"), ("none", "none (filtered)"))
+# A FIN, NULL or Xmas probe is answered by RST from a closed port only (RFC 9293 3.10.7.1):
+# no answer is an open port's or a filtered one's (nmap's "open|filtered").
+_NONE_TO_OTHER_PROBES: Final = {0: "none (open or filtered)"}
+_NONE_TO_SOME_OTHER_PROBES: Final = "none (filtered, or open to a probe without SYN)"
+_FLOOD_KINDS: Final = {True: "SYN flood", False: "flood of FIN, NULL or Xmas probes"}
+
+
+def _kind_text(scan: ScanFinding) -> str:
+    """The finding's kind in words: a flood by what it was made of."""
+    if scan.kind == "flood" and 0 < scan.syn_probes < scan.attempts:
+        return "flood of SYNs and probes without SYN"
+    if scan.kind == "flood":
+        return _FLOOD_KINDS[scan.syn_probes > 0]
+    return SCAN_KINDS.get(scan.kind, scan.kind)
+
+
+def _answer_label(scan: ScanFinding, answer: str, label: str) -> str:
+    """What an answer says of a port, as the probes asked it."""
+    if answer != "none" or scan.syn_probes == scan.attempts:
+        return label
+    return _NONE_TO_OTHER_PROBES.get(scan.syn_probes, _NONE_TO_SOME_OTHER_PROBES)
 
 
 def _plural(count: int, word: str, estimated: bool = False) -> str:
@@ -171,7 +192,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
         return []
     lines = [f"scans and floods ({len(scans)}):"]
     for number, scan in enumerate(scans[:shown], start=1):
-        kind = SCAN_KINDS.get(scan.kind, scan.kind)
+        kind = _kind_text(scan)
         if scan.kind == BACKSCATTER:
             lines += _backscatter_lines(number, scan, origin)
             continue
@@ -195,7 +216,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             rate = f" ({scan.rate:,.0f} a second)" if scan.rate >= 100 else f" ({scan.rate:,.1f} a second)"
         # What an answer says of a port is a scan's question; a flood's is whether it was answered.
         answered = ", ".join(
-            f"{scan.answers[answer]:,} {label if scan.target is None else label.split(' (')[0]}"
+            f"{scan.answers[answer]:,} {_answer_label(scan, answer, label) if scan.target is None else label.split(' (')[0]}"
             for answer, label in ANSWER_TEXT
         )
         lines.append(
