@@ -165,6 +165,18 @@ def test_fins_then_a_reset_before_the_close_completed_end_fin_then_reset() -> No
         ("c", "R", 102, 0),
     )
     assert (done.shape, done.ending, done.reset) == ("four-way", "four-way", None)
+    # FINs crossing, the client's never acknowledged, then the client's RST (redis killed
+    # mid-close): not a simultaneous close completed, nor "closed normally" in the summary.
+    crossed = close_of(("c", "FA", 101, 501), ("s", "FA", 501, 101), ("c", "A", 102, 502), ("c", "R", 102, 0))
+    assert (crossed.shape, crossed.ending, crossed.reset_by) == ("simultaneous", "fin-then-reset", "client")
+    crossed = close_of(
+        ("c", "FA", 101, 501),
+        ("s", "FA", 501, 101),
+        ("c", "A", 102, 502),
+        ("s", "A", 502, 102),
+        ("c", "R", 102, 0),
+    )
+    assert (crossed.ending, crossed.reset) == ("simultaneous", None)
     # One FIN, then a RST: the RST is named too.
     one = close_of(("c", "FA", 101, 501), ("s", "R", 501, 0))
     assert (one.ending, one.reset_by) == ("fin-then-reset", "server")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from analyzer.connections import SIDES, Connection, Side, peer_of
-from analyzer.decode.segment import FIN, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
 
 CloseShape = Literal[
@@ -233,20 +233,26 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
 def _reset_before_closed(
     connection: Connection, steps: list[Step], first: Segment, second: Segment, first_side: Side
 ) -> Segment | None:
-    """The RST its receiver took after the first FIN and before the first closer
-    acknowledged the second FIN, if any: the close never completed, the reset ended it.
-    A RST after that acknowledgment comes after a complete close and ends nothing."""
-    second_end = second.seq_end
+    """The RST its receiver took after the first FIN and before both FINs were
+    acknowledged, if any: the close never completed, the reset ended it. A RST after both
+    acknowledgments comes after a complete close and ends nothing (the first FIN's may come
+    last: in a simultaneous close, the second closer acknowledges it after its own FIN)."""
+    first_end, second_end = first.seq_end, second.seq_end
+    first_acked = second_acked = False
     for step in steps:
         segment = step.segment
         if segment.frame <= first.frame:
             continue
         if segment.flags & (RST | SYN | FIN) == RST:
             return segment if step.dropped is None else None
-        if (
-            segment.frame > second.frame
-            and connection.sender(segment) == first_side
-            and seq_diff(segment.ack, second_end) >= 0
-        ):
+        if not segment.flags & ACK:
+            continue
+        if connection.sender(segment) == first_side:
+            second_acked = second_acked or (
+                segment.frame > second.frame and seq_diff(segment.ack, second_end) >= 0
+            )
+        else:
+            first_acked = first_acked or seq_diff(segment.ack, first_end) >= 0
+        if first_acked and second_acked:
             return None
     return None
