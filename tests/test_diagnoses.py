@@ -231,6 +231,19 @@ def test_a_data_segment_backing_off_shows_its_schedule() -> None:
     assert diagnosis.frames == [5, 6, 7, 8]  # the resends of frame 4
 
 
+def test_resends_closer_than_the_round_trip_are_no_timeout() -> None:
+    """A 40 ms round trip, the data sent again 18 and then 12 ms later (nginx under wrk on a
+    reordering link: recovery's resends, acknowledged at once): no RTO is that short. The same
+    schedule on a 2 ms round trip, and a backoff of 200 and 400 ms on the 40 ms one, are."""
+    slow = (("c", "S", 100, 0), (0.020, "s", "SA", 500, 101), (0.040, "c", "A", 101, 501))
+    quick = [(1.0 + at, "c", "PA", 101, 501, 100) for at in (0.0, 0.018, 0.030)]
+    backoff = [(1.0 + at, "c", "PA", 101, 501, 100) for at in (0.0, 0.2, 0.6)]
+    [result] = analyze_segments(conversation(*slow, *quick)).connections
+    assert "retransmission_timeout" not in {d.kind for d in result.diagnoses}
+    assert _one(conversation(*HANDSHAKE, *quick), "retransmission_timeout").frames == [5, 6]
+    assert _one(conversation(*slow, *backoff), "retransmission_timeout").frames == [5, 6]
+
+
 def test_a_rst_with_text_and_an_injected_rst() -> None:
     segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "RA", 501, 111, 13))
     for segment in segments:

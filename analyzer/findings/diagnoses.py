@@ -161,7 +161,7 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
     if resends:
         probes = _tail_loss_probes(connection, resends, rtt)
         found += probes
-        found += _retransmission_timeouts(connection, resends, {d.frames[0] for d in probes})
+        found += _retransmission_timeouts(connection, resends, {d.frames[0] for d in probes}, rtt)
     if first_rst >= 0:
         found += fin_wait_2_expired_diagnoses(resets)
         found += _rst_with_data(connection)
@@ -446,10 +446,13 @@ def _stall(
 
 
 def _retransmission_timeouts(
-    connection: Connection, resends: dict[int, tuple[int, float]], probes: set[int]
+    connection: Connection, resends: dict[int, tuple[int, float]], probes: set[int], rtt: float | None
 ) -> list[Diagnosis]:
     """Chains of resends of one data segment: each resend names the time of the copy before.
-    `probes`: the frames of tail loss probes, measured apart (the RTO starts from them)."""
+    `probes`: the frames of tail loss probes, measured apart (the RTO starts from them).
+    `rtt`: the handshake's round trip. No RTO is shorter than the smoothed round trip
+    (RFC 6298 2.3: SRTT + max(G, 4 RTTVAR)): resends closer than that are loss recovery's
+    (duplicate ACKs, SACK, reordering), not a timer's."""
     by_frame = {s.frame: s for s in connection.segments}
     chains: dict[tuple[bool, int], list[Segment]] = {}
     for frame in sorted(resends):
@@ -467,7 +470,8 @@ def _retransmission_timeouts(
         times = ([probe.time] if probe is not None else [first_sent]) + [s.time for s in chain]
         if len(times) < BACKOFF_MIN_SENDS:
             continue
-        if any(later - earlier < MIN_TIMEOUT for earlier, later in pairwise(times)):
+        shortest = max(MIN_TIMEOUT, rtt or 0.0)
+        if any(later - earlier < shortest for earlier, later in pairwise(times)):
             continue
         backoff = classify_backoff(times)
         side = "client" if from_client else "server"
