@@ -614,6 +614,10 @@ def test_a_lone_rst_ack_at_zero_is_a_closed_ports_answer_not_an_abort() -> None:
     # Mid-stream, a RST at another number may be an abort of a connection begun earlier.
     [result] = analyze_segments(conversation(("s", "RA", 5555, 101))).connections
     assert [r.cause for r in result.resets] == ["abort"]
+    # Without ACK it is no abort (a stack's carries ACK): hping3 -R --rand-source's.
+    [result] = analyze_segments(conversation(("c", "R", 5555, 0))).connections
+    [reset] = result.resets
+    assert reset.cause == "unknown" and "a RST without ACK is the first segment" in reset.explanation
 
 
 def test_data_a_second_after_the_close_is_answered_by_a_closed_socket_not_a_timer() -> None:

@@ -449,6 +449,17 @@ def _cause(
             "TCP_KEEPCNT)",
             [p.frame for p in probes],
         )
+    if not before and not segment.flags & ACK:
+        # The capture's first segment of the 4-tuple, and no abort: a stack's abort carries
+        # ACK (Linux's tcp_send_active_reset), one without answers a segment for no socket.
+        return (
+            "unknown",
+            "a RST without ACK is the first segment of the 4-tuple in the capture: nothing shows a "
+            "connection it could end, nor the segment it would answer (an abort carries ACK): an answer "
+            "to a segment the capture missed, or a forged RST (a RST flood sends such, each from a source "
+            "of its own)",
+            [],
+        )
     if step.sender_before in SYNCHRONIZED and sender not in fins:
         return (
             "abort",
