@@ -113,8 +113,9 @@ class ConnectionAnalysis:
     resends: dict[int, tuple[int, float]] = field(default_factory=dict)
     diagnoses: list[Diagnosis] = field(default_factory=list)  # findings/diagnoses.py
     vantage: Vantage | None = None  # where it was captured (findings/vantage.py)
-    # A probe (findings/scans.py): what the target answered ("synack", "rst", "none"); None
-    # for a connection that was more than an attempt. Set when the file's scans are counted.
+    # A probe (findings/scans.py): what the target answered ("synack", "rst", "none"), or
+    # BACKSCATTER for an answer to nothing captured; None for a connection that was more
+    # than an attempt. Set when the file's scans are counted.
     probe: str | None = None
 
     def __init__(

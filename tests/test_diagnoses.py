@@ -242,6 +242,15 @@ def test_resends_closer_than_the_round_trip_are_no_timeout() -> None:
     assert "retransmission_timeout" not in {d.kind for d in result.diagnoses}
     assert _one(conversation(*HANDSHAKE, *quick), "retransmission_timeout").frames == [5, 6]
     assert _one(conversation(*slow, *backoff), "retransmission_timeout").frames == [5, 6]
+    # A handshake of 1 s (its SYN/ACK resent): a doubling schedule of 200 ms is still a timer's.
+    resent = (
+        ("c", "S", 100, 0),
+        (0.001, "s", "SA", 500, 101),
+        (1.0, "s", "SA", 500, 101),
+        (1.001, "c", "A", 101, 501),
+    )
+    sends = [(2.0 + at, "c", "PA", 101, 501, 100) for at in (0.0, 0.2, 0.6, 1.4)]
+    assert _one(conversation(*resent, *sends), "retransmission_timeout").frames == [6, 7, 8]
 
 
 def test_a_rst_with_text_and_an_injected_rst() -> None:

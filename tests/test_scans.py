@@ -161,7 +161,10 @@ def test_a_flood_of_fins_is_no_syn_flood(tmp_path) -> None:
     [flood] = _document(path)["scans"]
     assert (flood["kind"], flood["attempts"], flood["syn_probes"]) == ("flood", 1100, 0)
     text = run("analyze", str(path)).stdout
-    assert "[1] flood of FIN, NULL or Xmas probes: 1,100 attempts of 192.0.2.1:80 from 1,001 sources" in text
+    assert (
+        "[1] flood of probes without SYN (FIN, NULL, Xmas or other flags): 1,100 attempts of 192.0.2.1:80"
+        in text
+    )
 
 
 def test_an_estimate_of_sources_is_never_more_than_the_attempts(tmp_path) -> None:
@@ -219,6 +222,7 @@ def test_answers_to_addresses_that_sent_nothing_are_backscatter(tmp_path) -> Non
     path = _backscatter(tmp_path, 30)
     [scan] = _document(path)["scans"]
     assert scan["kind"] == "backscatter" and scan["source"] == VICTIM and scan["target"] is None
+    assert scan["syn_probes"] is None  # answers, not probes
     assert (scan["attempts"], scan["hosts"], scan["ports"]) == (30, 30, 2)
     assert scan["answered"] == {"synack": 20, "rst": 10, "none": 0}
     assert scan["top_ports"] == [

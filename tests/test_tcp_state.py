@@ -399,6 +399,7 @@ def test_rsts_answering_probes_at_random_acks_are_not_forged() -> None:
     ).connections
     assert [step.off_acked for step in result.steps] == [0, 0, 0, 0]
     assert "injected" not in [reset.cause for reset in result.resets]
+    assert result.steps[3].dropped is None and result.resets[1].accepted
     # The same RST at an earlier probe's number, below the latest: still far off.
     [result] = analyze_segments(
         conversation(

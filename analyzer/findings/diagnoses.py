@@ -67,6 +67,7 @@ INJECTED_TTL_GAP: Final = 3
 # (Linux's shortest, the tail loss probe, waits 10 ms; copies come sooner).
 BACKOFF_MIN_SENDS: Final = 3
 MIN_TIMEOUT: Final = 0.010
+_DOUBLING: Final = frozenset(("exponential", "linear-then-exponential"))
 # A keep-alive is sent after the connection was idle (Linux's tcp_keepalive_time is at
 # least a second): a segment Wireshark's rule flags sooner is something else.
 KEEP_ALIVE_MIN_IDLE: Final = 1.0
@@ -470,10 +471,17 @@ def _retransmission_timeouts(
         times = ([probe.time] if probe is not None else [first_sent]) + [s.time for s in chain]
         if len(times) < BACKOFF_MIN_SENDS:
             continue
-        shortest = max(MIN_TIMEOUT, rtt or 0.0)
-        if any(later - earlier < shortest for earlier, later in pairwise(times)):
+        if any(later - earlier < MIN_TIMEOUT for earlier, later in pairwise(times)):
             continue
         backoff = classify_backoff(times)
+        # The handshake's round trip can be long where the data's is not (a SYN/ACK resent, a
+        # slow listener): a doubling schedule is a timer's whatever it says.
+        if (
+            rtt is not None
+            and backoff.pattern not in _DOUBLING
+            and any(later - earlier < rtt for earlier, later in pairwise(times))
+        ):
+            continue
         side = "client" if from_client else "server"
         frames = [s.frame for s in chain]  # the RTO's resends (the first send is at times[0])
         after = (

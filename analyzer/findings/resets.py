@@ -49,6 +49,9 @@ Causes, tried in this order (the first that fits):
   nothing from the peer, and the RST came when the next copy was due (within GIVE_UP_WAIT
   of the last interval): its stack gave up retransmitting and reset the connection, as
   Windows does after TcpMaxDataRetransmissions (Linux gives up without a packet).
+- unknown, first: a RST without ACK that is its 4-tuple's first captured segment: no
+  connection it could end is in the capture, and a stack's abort carries ACK (an answer to
+  a segment the capture missed, or a forged RST: a RST flood's).
 - abort: the sender was in a synchronized state: the application aborted (close() with
   unread data, SO_LINGER with a zero timeout, or a process that exited with unread data).
   Also after the sender's own FIN (shutdown(SHUT_WR) first): a later close() with the
@@ -57,7 +60,7 @@ Causes, tried in this order (the first that fits):
   after its RST (tcp_state.py, "RSTs an end outlived"): its socket did not send it; or the
   RST's number is below what its receiver had acknowledged, or past any window (tcp_state.py,
   "RSTs far from the acknowledged"), a number no TCP puts on its RST.
-- unknown: nothing above fits; the explanation says what was checked.
+- unknown otherwise: nothing above fits; the explanation says what was checked.
 With the capture's call log, `refine_with_calls` tells the aborts apart
 (linger_abort, unread_data).
 """

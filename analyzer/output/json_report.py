@@ -20,7 +20,7 @@ from typing import Final, TextIO
 
 import msgspec
 
-from analyzer.analysis import Analysis, Backoff, ConnectionAnalysis, FileStream, ScanFinding
+from analyzer.analysis import BACKSCATTER, Analysis, Backoff, ConnectionAnalysis, FileStream, ScanFinding
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe, errno_of
 from analyzer.decode.segment import Unreachable
@@ -103,7 +103,7 @@ def scan_to_dict(scan: ScanFinding) -> dict:
         "target": _endpoint(scan.target) if scan.target is not None else None,
         "attempts": scan.attempts,
         # Added: the attempts that were SYNs (the others FIN, NULL or Xmas probes).
-        "syn_probes": scan.syn_probes,
+        "syn_probes": scan.syn_probes if scan.kind != BACKSCATTER else None,
         "sources": scan.sources,
         "hosts": scan.hosts,
         "ports": scan.ports,

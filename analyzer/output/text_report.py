@@ -157,7 +157,10 @@ ANSWER_TEXT: Final = (("synack", "SYN/ACK (open)"), ("rst", "RST (closed)"), ("n
 # no answer is an open port's or a filtered one's (nmap's "open|filtered").
 _NONE_TO_OTHER_PROBES: Final = {0: "none (open or filtered)"}
 _NONE_TO_SOME_OTHER_PROBES: Final = "none (filtered, or open to a probe without SYN)"
-_FLOOD_KINDS: Final = {True: "SYN flood", False: "flood of FIN, NULL or Xmas probes"}
+_FLOOD_KINDS: Final = {
+    True: "SYN flood",
+    False: "flood of probes without SYN (FIN, NULL, Xmas or other flags)",
+}
 
 
 def _kind_text(scan: ScanFinding) -> str:
@@ -406,7 +409,8 @@ SCANS_SHOWN: Final = 10
 
 class ScanNumbers:
     """The number of the scan or flood a probe belongs to (its place in the report's list,
-    from 1): the first finding that has its source (a scan) or its target (a flood). Made
+    from 1): the first finding that has its source (a scan; a backscatter finding's by
+    scans.fold_key) or its target (a flood). Made
     from the findings' keys, (source, target), so that a share can be sent them."""
 
     def __init__(self, keys: list[tuple[str | None, tuple[str, int] | None]]) -> None:
