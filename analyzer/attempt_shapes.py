@@ -145,7 +145,8 @@ def attempt_shape(connection: Connection) -> Shape | None:
         pattern = (pattern << 3) | kind
     if pattern not in ATTEMPT_PATTERNS:
         return None
-    numbers: list[int] = []
+    # 0 among them: an acknowledgment field of 0 acknowledges nothing (findings/retransmissions).
+    numbers: list[int] = [0]
     times: list[float] = []
     shapes = []
     for segment in segments:
