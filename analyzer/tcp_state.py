@@ -473,8 +473,9 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     (a scan's probe) is taken as a SYN: its sender has no connection, its receiver
     listens or not as its reply tells."""
     crafted = scan_probe(first.flags)
-    if not crafted and impossible_flags(first.flags):
-        crafted = f"impossible flags ({impossible_flags(first.flags)})"
+    impossible = impossible_flags(first.flags)
+    if not crafted and impossible:
+        crafted = f"impossible flags ({impossible})"
     if crafted:
         if first_reply is not None and first_reply.flags & RST:
             return (

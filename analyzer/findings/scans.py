@@ -337,7 +337,7 @@ class _Stats:
 
     def __init__(self, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
         self.weight = self.attempts = self.synack = self.rst = self.none = 0
-        self.syns = 0  # the probes that were SYNs (the others FIN, NULL or Xmas probes)
+        self.syns = 0  # the probes that were SYNs (the others probes without SYN: FIN, NULL, Xmas ...)
         self.first = math.inf
         self.last = -math.inf
         self.ports = PortSet() if ports else None
@@ -520,7 +520,7 @@ class ScanFinding:
         self.source = source  # the scanner, or the host that answered (None for a flood)
         self.target = target  # the flooded host and port (None for a scan)
         self.attempts = stats.attempts
-        self.syn_probes = stats.syns  # the attempts that were SYNs (others: FIN, NULL, Xmas)
+        self.syn_probes = stats.syns  # the attempts that were SYNs (others: probes without SYN)
         self.answers = stats.answers
         self.first_time = stats.first
         self.last_time = stats.last
@@ -612,7 +612,7 @@ class ScanDetector:
         self, source: str, host: str, port: int, answer: str, time: float, syn: bool = True
     ) -> None:
         """Count one probe: an attempt from source to host:port at time, answered so; a SYN
-        or not (a FIN, NULL or Xmas probe)."""
+        or not (a FIN, NULL, Xmas or other crafted probe)."""
         self.probes += 1
         probe = (source, host, port, answer, time, syn)
         by_source = self.by_source

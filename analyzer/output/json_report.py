@@ -102,7 +102,7 @@ def scan_to_dict(scan: ScanFinding) -> dict:
         "source": scan.source,
         "target": _endpoint(scan.target) if scan.target is not None else None,
         "attempts": scan.attempts,
-        # Added: the attempts that were SYNs (the others FIN, NULL or Xmas probes).
+        # Added: the attempts that were SYNs (the others probes without SYN); null for backscatter.
         "syn_probes": scan.syn_probes if scan.kind != BACKSCATTER else None,
         "sources": scan.sources,
         "hosts": scan.hosts,

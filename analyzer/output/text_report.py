@@ -155,28 +155,36 @@ SCAN_KINDS: Final = {
 ANSWER_TEXT: Final = (("synack", "SYN/ACK (open)"), ("rst", "RST (closed)"), ("none", "none (filtered)"))
 # A FIN, NULL or Xmas probe is answered by RST from a closed port only (RFC 9293 3.10.7.1):
 # no answer is an open port's or a filtered one's (nmap's "open|filtered").
-_NONE_TO_OTHER_PROBES: Final = {0: "none (open or filtered)"}
-_NONE_TO_SOME_OTHER_PROBES: Final = "none (filtered, or open to a probe without SYN)"
-_FLOOD_KINDS: Final = {
-    True: "SYN flood",
-    False: "flood of probes without SYN (FIN, NULL, Xmas or other flags)",
-}
 
 
 def _kind_text(scan: ScanFinding) -> str:
     """The finding's kind in words: a flood by what it was made of."""
-    if scan.kind == "flood" and 0 < scan.syn_probes < scan.attempts:
-        return "flood of SYNs and probes without SYN"
-    if scan.kind == "flood":
-        return _FLOOD_KINDS[scan.syn_probes > 0]
-    return SCAN_KINDS.get(scan.kind, scan.kind)
+    if scan.kind != "flood" or scan.syn_probes == scan.attempts:
+        return SCAN_KINDS.get(scan.kind, scan.kind)
+    if scan.syn_probes == 0:
+        return "flood of probes without SYN (FIN, NULL, Xmas or other flags)"
+    return "flood of SYNs and probes without SYN"
 
 
 def _answer_label(scan: ScanFinding, answer: str, label: str) -> str:
     """What an answer says of a port, as the probes asked it."""
     if answer != "none" or scan.syn_probes == scan.attempts:
         return label
-    return _NONE_TO_OTHER_PROBES.get(scan.syn_probes, _NONE_TO_SOME_OTHER_PROBES)
+    if scan.syn_probes == 0:
+        return "none (open or filtered)"
+    return "none (filtered, or open to a probe without SYN)"
+
+
+def _per_second(rate: float) -> str:
+    """A finding's rate, as its lines give it."""
+    return f" ({rate:,.0f} a second)" if rate >= 100 else f" ({rate:,.1f} a second)"
+
+
+def _short_by_line(scan: ScanFinding) -> list[str]:
+    """The line that says a full table may have left the counts short, if one did."""
+    if not scan.short_by:
+        return []
+    return [f"      (a table filled up: its counts may be short by up to {scan.short_by:,})"]
 
 
 def _plural(count: int, word: str, estimated: bool = False) -> str:
@@ -213,10 +221,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             else:
                 what = f"{scan.source} probed {ports} on {hosts}"
         lines.append(f"  [{number}] {kind}: {what}")
-        if scan.rate is None:
-            rate = " (all at one instant)"
-        else:
-            rate = f" ({scan.rate:,.0f} a second)" if scan.rate >= 100 else f" ({scan.rate:,.1f} a second)"
+        rate = " (all at one instant)" if scan.rate is None else _per_second(scan.rate)
         # What an answer says of a port is a scan's question; a flood's is whether it was answered.
         answered = ", ".join(
             f"{scan.answers[answer]:,} {_answer_label(scan, answer, label) if scan.target is None else label.split(' (')[0]}"
@@ -251,8 +256,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
                 lines.append(f"      busiest sources: {busiest}")
             else:
                 lines.append("      no source stands out: each made one attempt or a few")
-        if scan.short_by:
-            lines.append(f"      (a table filled up: its counts may be short by up to {scan.short_by:,})")
+        lines += _short_by_line(scan)
     if shown is not None and len(scans) > shown:
         lines.append(f"  and {len(scans) - shown:,} more (--format json lists them all)")
     return lines
@@ -267,13 +271,7 @@ def _backscatter_lines(number: int, scan: ScanFinding, origin: float) -> list[st
     the two readings of it."""
     hosts = _addresses(scan.hosts, scan.estimated)
     ports = f"port {scan.top_ports[0][0]}" if scan.ports == 1 else _plural(scan.ports, "port")
-    rate = (
-        ""
-        if scan.rate is None
-        else f" ({scan.rate:,.1f} a second)"
-        if scan.rate < 100
-        else f" ({scan.rate:,.0f} a second)"
-    )
+    rate = "" if scan.rate is None else _per_second(scan.rate)
     answers = ", ".join(
         f"{scan.answers[answer]:,} {label}"
         for answer, label in (("synack", "SYN/ACK"), ("rst", "RST"))
@@ -297,9 +295,7 @@ def _backscatter_lines(number: int, scan: ScanFinding, origin: float) -> list[st
         f"      answers to SYNs with forged sources ({scan.source} the victim of a SYN flood), or a capture "
         "of one direction only"
     )
-    if scan.short_by:
-        lines.append(f"      (a table filled up: its counts may be short by up to {scan.short_by:,})")
-    return lines
+    return lines + _short_by_line(scan)
 
 
 def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
