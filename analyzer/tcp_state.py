@@ -132,7 +132,12 @@ lost packets both ways: decode.segment.after_a_gap) came before data its receive
 receiver queues it out of order (RFC 9293 3.10.7.4 processes a FIN in sequence only; Linux
 takes it from the out-of-order queue) and stays where it is until the data comes, a resend
 that reaches the FIN's number, or until it acknowledges the FIN, whichever the capture
-shows first (the hole filled unseen); it moves at that segment.
+shows first (the hole filled unseen); it moves at that segment. The capture may also see
+the data and yet it never arrives (lost beyond the capture point): the receiver's later
+segment that does not acknowledge the FIN, though it left after the FIN arrived (a SACK
+block holds the FIN, or it comes more than the longest round trip timed after it), proves
+the FIN was not taken: the machine retracts the receiver's CLOSE_WAIT, notes why, and the
+FIN waits as above (redis killed at its server, the capture at the server's side).
 
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
@@ -164,7 +169,7 @@ from analyzer.decode.segment import (
     scan_probe,
     seq_diff,
 )
-from analyzer.loss_inference import RTO_MIN
+from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN
 from analyzer.timefmt import format_duration
 
 
@@ -298,7 +303,7 @@ class Endpoint:
     state: State
     isn: int | None = None  # sequence number of its SYN
     snd_max: int = UNSEEN  # one past the highest sequence number it has sent
-    fin_end: int | None = None  # one past its FIN
+    fin: Segment | None = None  # its latest FIN
     # The last segment it sent (its window is the one it offers), kept rather than the window
     # as an int | None (docs/mypyc.md).
     last_sent: Segment | None = None
@@ -318,7 +323,7 @@ class Endpoint:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.isn = self.fin_end = None
+        self.isn = self.fin = None
         self.snd_max = UNSEEN
         self.last_sent = self.most_acked = None
         self.history = []
@@ -385,7 +390,7 @@ class Endpoint:
             self.unacked_since, self.unacked_end = segment.time, end
         self.reached(segment)
         if segment.flags & FIN:
-            self.fin_end = end
+            self.fin = segment
         self.last_sent = segment
 
     def reached(self, segment: Segment) -> None:
@@ -606,6 +611,10 @@ class ConnectionMachine:
         if sender.state == S.CLOSED and not flags & (RST | SYN):
             self._went_on(sender, segment)
             step.sender_before = sender.state
+        if self._fin_not_taken(sender, receiver, segment):
+            sender.retract()  # its CLOSE_WAIT: the FIN waits in its out-of-order queue, or never came
+            sender.fin_waiting = receiver.fin
+            step.sender_before = sender.state
         crossed = _fins_crossed(sender, receiver, segment)
         if crossed:
             sender.retract()  # its CLOSE_WAIT: the peer's FIN had not arrived when this one left
@@ -777,6 +786,36 @@ class ConnectionMachine:
         if first is None or not ack.flags & ACK or seq_diff(ack.ack, first.seq) <= 0:
             return None
         return first
+
+    def _fin_not_taken(self, sender: Endpoint, receiver: Endpoint, segment: Segment) -> bool:
+        """`segment`, from an end the peer's FIN put in CLOSE_WAIT, does not acknowledge that
+        FIN though it left after the FIN reached it: a SACK block holds the FIN (it came
+        beyond a hole), or it comes more than a round trip after it (the longest timed,
+        CROSSING_FLOOR at least), when an ACK sent before the FIN arrived has long passed.
+        Something before the FIN, or the FIN itself, was lost beyond the capture point (see
+        "A FIN beyond a hole" above)."""
+        fin = receiver.fin
+        flags = segment.flags
+        if fin is None or sender.state != S.CLOSE_WAIT or flags & (SYN | RST) or not flags & ACK:
+            return False
+        if seq_diff(segment.ack, fin.seq_end) >= 0:
+            return False
+        after = segment.time - sender.history[-1][0]
+        sacked = segment.sack_start != UNSEEN and seq_diff(segment.sack_start, fin.seq) <= 0 < seq_diff(
+            segment.sack_end, fin.seq
+        )
+        if not sacked and after <= max(self.longest_round_trip, CROSSING_FLOOR):
+            return False
+        why = (
+            "selectively acknowledges it, not the data before it (lost beyond the capture point)"
+            if sacked
+            else f"{format_duration(after)} later, does not acknowledge it (something before it, or the FIN "
+            "itself, lost beyond the capture point)"
+        )
+        self.notes.append(
+            f"the FIN of frame {fin.frame} did not reach its receiver in sequence: its frame {segment.frame} {why}"
+        )
+        return True
 
     def _unseen_answer(self, sender: Endpoint, segment: Segment) -> bool:
         """`segment`, an ACK from an end whose peer's segments are not in the capture (a
@@ -984,7 +1023,7 @@ class ConnectionMachine:
             and seq_diff(segment.ack, receiver.isn) > 0
         ):
             receiver.move(E.RECV_ACK_OF_SYN, segment)
-        if flags & ACK and receiver.fin_end is not None and seq_diff(segment.ack, receiver.fin_end) >= 0:
+        if flags & ACK and receiver.fin is not None and seq_diff(segment.ack, receiver.fin.seq_end) >= 0:
             receiver.move(E.RECV_ACK_OF_FIN, segment)
         if flags & FIN and take_fin:
             receiver.fin_waiting = None
@@ -995,11 +1034,11 @@ class ConnectionMachine:
 def _fins_crossed(sender: Endpoint, receiver: Endpoint, segment: Segment) -> bool:
     """Simultaneous close seen from the middle: a FIN from an end the capture order put in
     CLOSE_WAIT that does not acknowledge the peer's FIN was sent before that FIN arrived."""
-    if not segment.flags & FIN or sender.state != S.CLOSE_WAIT or receiver.fin_end is None:
+    if not segment.flags & FIN or sender.state != S.CLOSE_WAIT or receiver.fin is None:
         return False
     if sender.history[-1][1] != S.CLOSE_WAIT:
         return False
-    return not segment.flags & ACK or seq_diff(segment.ack, receiver.fin_end) < 0
+    return not segment.flags & ACK or seq_diff(segment.ack, receiver.fin.seq_end) < 0
 
 
 def _answers_synack_without_socket(sender: Endpoint, rst: Segment) -> bool:

@@ -355,6 +355,63 @@ def test_a_fin_beyond_a_hole_filled_unseen_is_taken_when_it_is_acknowledged() ->
     assert result.state_frames["client"][-1] == 6 and result.states["client"][-1][1].value == "CLOSE_WAIT"
 
 
+def _moves(result, side: str) -> list[tuple[str, int | None]]:
+    pairs = zip(result.states[side], result.state_frames[side], strict=True)
+    return [(state.value, frame) for (_t, state), frame in pairs]
+
+
+def test_a_fin_behind_data_lost_beyond_the_capture_point_waits_for_the_resend() -> None:
+    """The capture saw the server's 1,000 bytes and its FIN; the bytes were lost after it. The
+    client's ACK 300 ms on still stops at 501: it queued the FIN out of order, and takes it
+    with the resend (redis killed at the server; tcpdump at the server's side)."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("s", "A", 501, 110), ("s", "PA", 501, 110, 1000),
+        ("s", "FA", 1501, 110), (0.3, "c", "A", 110, 501), (0.5, "s", "PA", 501, 110, 1000),
+        ("c", "A", 110, 1502), ("c", "FA", 110, 1502), ("s", "A", 1502, 111),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert _moves(result, "client")[3:] == [("CLOSE_WAIT", 9), ("LAST_ACK", 11), ("CLOSED", 12)]
+    assert "the FIN of frame 7 did not reach its receiver in sequence: its frame 8" in result.notes[-1]
+
+
+def test_a_sack_block_holding_the_fin_proves_it_came_beyond_a_hole_at_once() -> None:
+    """The client's dup ACK, 1 ms after the FIN, SACKs the FIN: it arrived out of order."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("s", "A", 501, 110), ("s", "PA", 501, 110, 1000),
+        ("s", "FA", 1501, 110), ("c", "A", 110, 501), (0.3, "s", "PA", 501, 110, 1000), ("c", "A", 110, 1502),
+    )  # fmt: skip
+    segments[7].sack_start, segments[7].sack_end = 1501, 1502
+    [result] = analyze_segments(segments).connections
+    assert _moves(result, "client")[-1] == ("CLOSE_WAIT", 9)
+    assert "selectively acknowledges it" in result.notes[-1]
+
+
+def test_an_ack_that_may_have_left_before_the_fin_arrived_retracts_nothing() -> None:
+    """The same dup ACK without SACK, 1 ms after the FIN (the handshake took 2 ms): it may have
+    left before the FIN arrived, so the FIN is taken where the capture saw it."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("s", "A", 501, 110), ("s", "PA", 501, 110, 1000),
+        ("s", "FA", 1501, 110), ("c", "A", 110, 501), ("c", "A", 110, 1502),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert _moves(result, "client")[-1] == ("CLOSE_WAIT", 7) and not result.notes
+
+
+def test_a_fin_sent_long_after_the_peers_below_it_did_not_cross_it() -> None:
+    """The client closes a second after the server's FIN, acknowledging only up to the data
+    lost before it: no crossing (a FIN sent a second later was not in flight), but the server's
+    FIN waiting in the client's queue, taken with the resend: the client goes FIN_WAIT_1, then
+    at the resend (which acknowledges its FIN too) FIN_WAIT_2 and TIME_WAIT."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("s", "PA", 501, 110, 1000), ("s", "FA", 1501, 110),
+        (1.0, "c", "FA", 110, 501), (1.2, "s", "PA", 501, 111, 1000), ("c", "A", 111, 1502),
+        ("s", "A", 1502, 111),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert _moves(result, "client")[3:] == [("FIN_WAIT_1", 7), ("FIN_WAIT_2", 8), ("TIME_WAIT", 8)]
+    assert _moves(result, "server")[3:] == [("FIN_WAIT_1", 6), ("CLOSING", 7), ("TIME_WAIT", 9)]
+
+
 def test_a_fin_in_sequence_moves_its_receiver_at_once() -> None:
     found = states(*HANDSHAKE, ("s", "PA", 501, 101, 10), ("s", "FA", 511, 101), ("c", "A", 101, 512))
     assert found["client"][-1] == "CLOSE_WAIT"
