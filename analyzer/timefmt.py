@@ -7,9 +7,11 @@ def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
     magnitude = abs(seconds)
-    if magnitude < 1e-3:
+    # The unit is chosen by the rounded figure: 999.9 µs (a float's 1 ms, as timestamps'
+    # differences often are) is "1.000 ms", not "1000 µs".
+    if round(magnitude * 1e6) < 1000:
         return f"{seconds * 1e6:.0f} µs"
-    if magnitude < 1:
+    if round(magnitude * 1e6) < 1_000_000:
         return f"{seconds * 1e3:.3f} ms"
     return f"{seconds:.3f} s"
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import run
 from pcap_builder import tcp_packet, write_capture
 from scapy.layers.inet import ICMP, IP
-from scapy.layers.inet6 import ICMPv6DestUnreach, IPv6
+from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6PacketTooBig, IPv6
 
 from analyzer.analysis import analyze_file
 from analyzer.decode.segment import Unreachable
@@ -55,6 +55,7 @@ def test_a_syn_rejected_with_port_unreachable_ends_the_attempt(tmp_path: Path) -
         2, SERVER, "ICMP port unreachable", "ECONNREFUSED"
     )  # fmt: skip
     assert error["quotes"] == {"src": CLIENT, "sport": 40000, "dst": SERVER, "dport": 443, "seq": 1000}
+    assert error["mtu"] is None
     # The error came back through the capture point: not a capture of one direction.
     assert connection["vantage"]["point"] != "one_direction"
 
@@ -136,3 +137,88 @@ def test_held_errors_are_bounded_and_taken_by_time(monkeypatch) -> None:
     held.add(error(3, 100.0))
     assert [e.time for e in held.take((CLIENT, 3), (SERVER, 443), 0.0, 20.0)] == [10.0]  # not the later one
     assert [e.time for e in held.take((CLIENT, 3), (SERVER, 443), 99.0, 99.5)] == [100.0]
+
+
+def _too_big_exchange(family: int, mtu: int, resent: list[int]) -> tuple[list, list[float]]:
+    """A handshake, the client's 1,448 bytes refused by a router with a path MTU error, then
+    the client's data again in segments of the `resent` sizes, each acknowledged."""
+    v6 = ("2001:db8::1", "2001:db8::2", "2001:db8::fe")
+    client, server, router = (CLIENT, SERVER, ROUTER) if family == 4 else v6
+    big = tcp_packet(family, client, 40000, server, 443, "PA", 1001, 5001, b"x" * 1448)
+    if family == 4:
+        error = IP(src=router, dst=client) / ICMP(type=3, code=4, nexthopmtu=mtu) / bytes(big)[:28]
+    else:
+        error = IPv6(src=router, dst=client) / ICMPv6PacketTooBig(mtu=mtu) / bytes(big)[:1232]
+    packets = [
+        tcp_packet(family, client, 40000, server, 443, "S", 1000),
+        tcp_packet(family, server, 443, client, 40000, "SA", 5000, 1001),
+        tcp_packet(family, client, 40000, server, 443, "A", 1001, 5001),
+        big,
+        error,
+    ]
+    seq = 1001
+    for size in resent:
+        packets.append(tcp_packet(family, client, 40000, server, 443, "PA", seq, 5001, b"x" * size))
+        seq += size
+        packets.append(tcp_packet(family, server, 443, client, 40000, "A", 5001, seq))
+    if family == 4:
+        for number, packet in enumerate(packets):
+            packet[IP].id = number  # a resend is no capture's copy of the first
+    return packets, [0.001 * index for index in range(len(packets))]
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_path_mtu_error_is_decoded_with_its_mtu_and_read_as_what_the_sender_did(
+    tmp_path: Path, family: int
+) -> None:
+    """A router on a tunnel's path (MTU 1400, or 1280 for IPv6) refuses the client's full-sized
+    segment; Linux lowers its MSS and resends in segments that fit: no errno, no refusal."""
+    mtu = 1400 if family == 4 else 1280
+    fits = mtu - (40 if family == 4 else 60)
+    packets, times = _too_big_exchange(family, mtu, [fits, 1448 - fits])
+    document = _analysis(tmp_path, packets, times)
+    [connection] = document["connections"]
+    [error] = connection["icmp_errors"]
+    says = (
+        "ICMP fragmentation needed (next-hop MTU 1400)" if family == 4 else "ICMPv6 packet too big (MTU 1280)"
+    )
+    assert (error["frame"], error["says"], error["errno"], error["mtu"]) == (5, says, None, mtu)
+    [diagnosis] = [d for d in connection["diagnoses"] if d["kind"] == "path_mtu"]
+    assert diagnosis["frames"] == [4, 5]
+    assert diagnosis["sentence"] == (
+        f"{says} from {'192.0.2.254' if family == 4 else '2001:db8::fe'} (frame 5) about the client's 1448-byte "
+        f"segment (frame 4): the client's segments after it carry at most {fits} bytes (up to 1448 before): "
+        "its stack lowered its segment size to the path"
+    )
+    assert connection["handshake"]["status"] == "complete"
+
+
+def test_segments_still_too_big_after_the_error_are_named(tmp_path: Path) -> None:
+    packets, times = _too_big_exchange(4, 1400, [1448])
+    [connection] = _analysis(tmp_path, packets, times)["connections"]
+    [diagnosis] = [d for d in connection["diagnoses"] if d["kind"] == "path_mtu"]
+    assert (
+        "still up to 1448 bytes, more than 1360 fit in 1400: the error did not reach its stack"
+        in (diagnosis["sentence"])
+    )
+
+
+def test_a_packet_too_big_is_no_refusal_of_a_syn(tmp_path: Path) -> None:
+    """ICMPv6 Packet Too Big has code 0, as "no route to destination": its type tells them apart."""
+    client, server, router = "2001:db8::1", "2001:db8::2", "2001:db8::fe"
+    syn = tcp_packet(6, client, 40000, server, 443, "S", 1000)
+    error = IPv6(src=router, dst=client) / ICMPv6PacketTooBig(mtu=1280) / bytes(syn)[:48]
+    [connection] = _analysis(tmp_path, [syn, error], [0.0, 0.001])["connections"]
+    assert connection["handshake"]["status"] == "no_answer"
+    assert connection["icmp_errors"][0]["says"] == "ICMPv6 packet too big (MTU 1280)"
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (make setup)")
+@pytest.mark.parametrize("family", [4, 6])
+def test_the_tshark_decoder_reads_the_same_path_mtu(tmp_path: Path, family: int) -> None:
+    packets, times = _too_big_exchange(family, 1400 if family == 4 else 1280, [1000, 448])
+    path = write_capture(tmp_path / "mtu.pcap", packets, times=times)
+    fast = analyze_file(str(path)).connections[0]
+    slow = analyze_file(str(path), decoder="tshark").connections[0]
+    assert fast.connection.unreachables == slow.connection.unreachables
+    assert fast.connection.unreachables[0].path_mtu == (1400 if family == 4 else 1280)

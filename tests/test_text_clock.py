@@ -11,6 +11,8 @@ from conftest import CAPTURES, run
 from pcap_builder import handshake_packets, write_capture
 from scapy.layers.inet import IP, UDP
 
+from analyzer.timefmt import format_duration
+
 
 def test_times_count_from_frame_1_even_when_it_is_not_tcp(tmp_path) -> None:
     packets = [IP(src="10.0.0.9", dst="10.0.0.2") / UDP(sport=53, dport=5353) / b"x", *handshake_packets()]
@@ -53,3 +55,12 @@ def test_mermaid_counts_from_frame_1_too_and_names_each_frame(tmp_path) -> None:
     # The SYN is frame 2, 0.25 s after the datagram that is frame 1.
     assert arrows[0].endswith("frame 2 +250.000 ms") and "SYN" in arrows[0]
     assert len(arrows) == 10 and arrows[-1].endswith("frame 11 +2.500 s")
+
+
+def test_a_duration_takes_the_unit_of_its_rounded_figure() -> None:
+    """A float's 1 ms (the difference of two timestamps a millisecond apart) reads 1.000 ms."""
+    assert format_duration(1700000000.001 - 1700000000.0) == "1.000 ms"
+    assert format_duration(0.0009994) == "999 µs"
+    assert format_duration(0.9999996) == "1.000 s"
+    assert format_duration(0.9999994) == "999.999 ms"
+    assert format_duration(-0.0009999) == "-1.000 ms"

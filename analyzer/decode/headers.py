@@ -73,3 +73,8 @@ ICMP_HEADER: Final = 8
 ICMP_CODE: Final = 1
 ICMP_DEST_UNREACHABLE: Final = 3
 ICMPV6_DEST_UNREACHABLE: Final = 1
+ICMPV6_PACKET_TOO_BIG: Final = 2
+# Where the MTU a path MTU error names lies: fragmentation needed's next-hop MTU (RFC 1191,
+# 16 bits, 0 from routers older than it), Packet Too Big's MTU (RFC 8201, 32 bits).
+ICMP_NEXT_HOP_MTU: Final = 6
+ICMPV6_MTU: Final = 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from analyzer.decode.headers import PROTO_TCP
 from analyzer.decode.segment import Unreachable
 
 # ICMP (IPv4) destination-unreachable codes: (what it says, the errno Linux reports).
@@ -43,12 +44,24 @@ def _known(error: Unreachable) -> tuple[str, str] | None:
 
 
 def describe(error: Unreachable) -> str:
-    """ "ICMP port unreachable", "ICMPv6 communication administratively prohibited"."""
+    """ "ICMP port unreachable", "ICMPv6 communication administratively prohibited", "ICMPv6
+    packet too big (MTU 1280)"."""
+    if error.too_big:
+        mtu = f"MTU {error.path_mtu}" if error.path_mtu else "no MTU given"
+        if error.family == 4:
+            return f"ICMP fragmentation needed (next-hop {mtu})"
+        return f"ICMPv6 packet too big ({mtu})"
     known = _known(error)
     what = known[0] if known is not None else f"destination unreachable (code {error.code})"
     return f"{'ICMP' if error.family == 4 else 'ICMPv6'} {what}"
 
 
 def errno_of(error: Unreachable) -> str | None:
+    """What Linux reports to the socket; a TCP socket takes a path MTU error in silence (it
+    lowers its MSS and resends: tcp_v4_mtu_reduced, tcp_v6_mtu_reduced)."""
+    if error.too_big and error.protocol == PROTO_TCP:
+        return None
+    if error.too_big and error.family == 6:
+        return "EMSGSIZE"
     known = _known(error)
     return known[1] if known is not None else None

@@ -239,7 +239,8 @@ class Datagram(NamedTuple):
 
 
 class Unreachable(NamedTuple):
-    """An ICMP/ICMPv6 destination-unreachable message and the datagram header it quotes."""
+    """An ICMP/ICMPv6 destination-unreachable (or ICMPv6 Packet Too Big) message and the
+    datagram header it quotes."""
 
     frame: int
     time: float
@@ -250,7 +251,15 @@ class Unreachable(NamedTuple):
     protocol: int  # of the quoted packet: 17 for UDP, 6 for TCP
     quoted: tuple[str, int, str, int]  # (src, sport, dst, dport) of the packet it answers
     quoted_seq: int = -1  # the quoted TCP header's sequence number (-1: UDP, or not quoted)
+    # The MTU a path MTU error names (ICMP fragmentation needed, ICMPv6 Packet Too Big, whose
+    # code is 0), 0 when the router did not say; -1: another error.
+    path_mtu: int = -1
 
     @property
     def port_unreachable(self) -> bool:
-        return self.code == (3 if self.family == 4 else 4)
+        return self.path_mtu < 0 and self.code == (3 if self.family == 4 else 4)
+
+    @property
+    def too_big(self) -> bool:
+        """Path MTU discovery's error: the quoted packet was too big for the next hop."""
+        return self.path_mtu >= 0

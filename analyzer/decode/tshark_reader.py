@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from analyzer.decode.capture_file import CaptureFile
+from analyzer.decode.headers import ICMPV6_PACKET_TOO_BIG
+from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.ip_tcp import parse_options
 from analyzer.decode.reader import DecodeStats, untimed_warning
 from analyzer.decode.segment import (
@@ -269,12 +271,18 @@ def _rst_data(tcp: Any) -> bytes:
 def _unreachable(icmp: Any, frame: int, when: float, family: int, src: str, dst: str) -> Unreachable | None:
     """pyshark gives the headers an ICMP error quotes as fields of the ICMP layer itself,
     prefixed with their protocol ("ip_src", "udp_srcport")."""
-    if int(icmp.type) != (3 if family == 4 else 1):
+    kind, code = int(icmp.type), int(icmp.code)
+    if kind != (3 if family == 4 else 1) and not (family == 6 and kind == ICMPV6_PACKET_TOO_BIG):
         return None
 
     def field(name: str) -> str | None:
         value = icmp.get_field_value(name)
         return None if value is None else str(value)
+
+    path_mtu = -1
+    if kind == ICMPV6_PACKET_TOO_BIG or (family == 4 and code == FRAGMENTATION_NEEDED):
+        mtu = field("mtu")  # icmp.mtu, icmpv6.mtu
+        path_mtu = int(mtu) if mtu is not None else 0
 
     ip = "ip" if field("ip_src") is not None else "ipv6"
     transport = "udp" if field("udp_srcport") is not None else "tcp"
@@ -298,10 +306,11 @@ def _unreachable(icmp: Any, frame: int, when: float, family: int, src: str, dst:
         family,
         src,
         dst,
-        int(icmp.code),
+        code,
         int(protocol),
         quoted,
         int(seq) if seq is not None else -1,
+        path_mtu,
     )
 
 

@@ -1,4 +1,5 @@
-"""UDP headers, and ICMP/ICMPv6 destination-unreachable messages with the header they quote.
+"""UDP headers, and ICMP/ICMPv6 destination-unreachable and Packet Too Big messages with the
+header they quote.
 
 ICMP errors quote the IP header and the first 8 bytes of the packet they answer: enough
 for its ports, so an unreachable can be tied to the datagram (or segment) it refuses.
@@ -13,7 +14,10 @@ from analyzer.decode.headers import (
     ICMP_CODE,
     ICMP_DEST_UNREACHABLE,
     ICMP_HEADER,
+    ICMP_NEXT_HOP_MTU,
     ICMPV6_DEST_UNREACHABLE,
+    ICMPV6_MTU,
+    ICMPV6_PACKET_TOO_BIG,
     IPV4_MIN_HEADER,
     IPV4_PROTOCOL,
     IPV4_SOURCE,
@@ -23,6 +27,7 @@ from analyzer.decode.headers import (
     PROTO_TCP,
     UDP_HEADER,
 )
+from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.segment import Datagram, Unreachable
 
 
@@ -38,21 +43,27 @@ def parse_udp(data: bytes, at: int, ip_payload: int, frame: int, time: float, fa
 
 def parse_unreachable(data: bytes, at: int, frame: int, time: float, family: int,
                       src: str, dst: str) -> Unreachable | None:  # fmt: skip
-    """Only destination-unreachable messages; the quoted header must hold its ports."""
+    """Only destination-unreachable and Packet Too Big messages; the quoted header must hold
+    its ports."""
     if len(data) < at + ICMP_HEADER:
         return None
     kind, code = data[at], data[at + ICMP_CODE]
     inner = at + ICMP_HEADER
+    path_mtu = -1
     if family == 4:
         if kind != ICMP_DEST_UNREACHABLE or len(data) < inner + IPV4_MIN_HEADER:
             return None
+        if code == FRAGMENTATION_NEEDED:
+            path_mtu = struct.unpack_from("!H", data, at + ICMP_NEXT_HOP_MTU)[0]
         header_len = (data[inner] & 0x0F) * 4
         protocol = data[inner + IPV4_PROTOCOL]
         quoted_src, quoted_dst = address_pair(data, inner + IPV4_SOURCE, 4)
         ports_at = inner + header_len
     else:
-        if kind != ICMPV6_DEST_UNREACHABLE or len(data) < inner + IPV6_HEADER:
+        if kind not in (ICMPV6_DEST_UNREACHABLE, ICMPV6_PACKET_TOO_BIG) or len(data) < inner + IPV6_HEADER:
             return None
+        if kind == ICMPV6_PACKET_TOO_BIG:
+            path_mtu = struct.unpack_from("!I", data, at + ICMPV6_MTU)[0]
         protocol = data[inner + IPV6_NEXT_HEADER]
         quoted_src, quoted_dst = address_pair(data, inner + IPV6_SOURCE, 6)
         ports_at = inner + IPV6_HEADER
@@ -67,5 +78,5 @@ def parse_unreachable(data: bytes, at: int, frame: int, time: float, family: int
         else -1
     )
     return Unreachable(
-        frame, time, family, src, dst, code, protocol, (quoted_src, sport, quoted_dst, dport), seq
+        frame, time, family, src, dst, code, protocol, (quoted_src, sport, quoted_dst, dport), seq, path_mtu
     )

@@ -40,6 +40,11 @@ Kinds, and the rule each follows:
   text is shown.
 - injected_rst: a RST whose IP TTL (hop limit) is INJECTED_TTL_GAP or more away from every
   other packet of its claimed sender: another box on the path likely sent it.
+- path_mtu: an ICMP fragmentation needed or ICMPv6 Packet Too Big error quoting a segment of
+  the connection (path MTU discovery, RFC 1191 and 8201): the MTU it names and what the
+  segment's sender did after it, its data in segments that fit (its stack lowered its MSS),
+  still too big for it (the error did not reach its stack, or the capture was taken before
+  segmentation offload cut them), or no data at all (a black hole when no resend follows).
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
-from analyzer.connections import Connection
+from analyzer.connections import Connection, quoted_segment
+from analyzer.decode.headers import IPV4_MIN_HEADER, IPV6_HEADER, TCP_MIN_HEADER
+from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, UNSEEN, Segment, seq_diff
 from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.resets import Reset
@@ -163,6 +170,8 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
         probes = _tail_loss_probes(connection, resends, rtt)
         found += probes
         found += _retransmission_timeouts(connection, resends, {d.frames[0] for d in probes}, rtt)
+    if connection.unreachables:
+        found += _path_mtu(connection)
     if first_rst >= 0:
         found += fin_wait_2_expired_diagnoses(resets)
         found += _rst_with_data(connection)
@@ -738,6 +747,44 @@ def probe_headline(delay: float, new: bool, confirmed: bool) -> str:
         return f"tail loss probe after {format_duration(delay)} (the D-SACK shows the original arrived)"
     what = "new data" if new else "resent"
     return f"{what} after {format_duration(delay)} of silence: a tail loss probe?"
+
+
+def _path_mtu(connection: Connection) -> list[Diagnosis]:
+    found = []
+    for error in connection.unreachables:
+        quoted = quoted_segment(connection, error) if error.too_big else None
+        if quoted is None:
+            continue
+        side = connection.sender(quoted)
+        data = [s for s in connection.segments if s.payload_len and _from(connection, s, side)]
+        before = max((s.payload_len for s in data if s.time <= error.time), default=0)
+        after = max((s.payload_len for s in data if s.time > error.time), default=0)
+        mtu = error.path_mtu
+        # The most an IP packet of that MTU holds, its IP and TCP headers without options.
+        room = mtu - (IPV4_MIN_HEADER if quoted.family == 4 else IPV6_HEADER) - TCP_MIN_HEADER
+        sent = f"the {side}'s segments after it carry"
+        if not after:
+            then = f"the {side} sent no data after it"
+        elif not mtu:
+            then = f"it names no MTU (a router older than RFC 1191); {sent} up to {after} bytes (up to {before} before)"
+        elif after <= room:
+            then = f"{sent} at most {after} bytes (up to {before} before): its stack lowered its segment size to the path"
+        else:
+            then = (
+                f"{sent} still up to {after} bytes, more than {room} fit in {mtu}: the error did not reach its "
+                "stack, or the capture was taken before segmentation offload cut them"
+            )
+        size = f"{quoted.payload_len}-byte segment" if quoted.payload_len else "segment"
+        found.append(
+            Diagnosis(
+                "path_mtu",
+                [quoted.frame, error.frame],
+                f"{describe(error)} from {error.src} (frame {error.frame}) about the {side}'s {size} "
+                f"(frame {quoted.frame}): {then}",
+                {quoted.frame: f"too big: MTU {mtu}" if mtu else "too big"},
+            )
+        )
+    return found
 
 
 def _rst_with_data(connection: Connection) -> list[Diagnosis]:

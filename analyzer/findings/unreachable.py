@@ -7,8 +7,9 @@ or administratively prohibited; a router with net or host unreachable.
 
 What a stack does with one: Linux (tcp_v4_err, tcp_v6_err) ends a connection in SYN_SENT
 on any destination-unreachable error that quotes its SYN (the quoted number must be the
-ISN: between snd_una and snd_nxt), fragmentation needed (IPv4's code 4, path MTU) apart,
-and connect() fails with the error's errno (icmp_err_convert, icmpv6_err_convert). Once
+ISN: between snd_una and snd_nxt), path MTU's errors (IPv4's fragmentation needed, ICMPv6
+Packet Too Big) apart, and connect() fails with the error's errno (icmp_err_convert,
+icmpv6_err_convert). Once
 established, such errors are soft: the connection goes on and retransmits. Windows keeps
 sending SYNs after one; so a SYN sent after the error says its stack did not give up.
 """
@@ -18,13 +19,12 @@ from __future__ import annotations
 from typing import Final
 
 from analyzer.connections import Connection, quoted_segment
-from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.segment import Segment, Unreachable
 
 
 def ends_a_connect(error: Unreachable) -> bool:
-    """Whether Linux ends a connection in SYN_SENT on it (path MTU's error does not)."""
-    return not (error.family == 4 and error.code == FRAGMENTATION_NEEDED)
+    """Whether Linux ends a connection in SYN_SENT on it (path MTU's errors do not)."""
+    return not error.too_big
 
 
 def answered_syn(connection: Connection, syns: list[Segment]) -> Unreachable | None:

@@ -57,6 +57,7 @@ DIAGNOSES: Final[dict[str, str]] = {
     "retransmission_timeout": "resends with backoff (timeouts)",
     "rst_with_data": "a RST carrying text",
     "injected_rst": "a RST likely injected (its TTL is off)",
+    "path_mtu": "a segment too big for the path (ICMP), and what its sender did",
 }
 
 # Wireshark's tcp.analysis.* flags (its expert info), by this project's names for them.

@@ -304,7 +304,8 @@ def udp_flow_to_dict(flow: UdpFlow, file: str = "") -> dict:
 
 
 def _icmp_error(error: Unreachable, origin: float) -> dict:
-    """An ICMP destination unreachable that quotes one of the connection's segments."""
+    """An ICMP destination unreachable (or Packet Too Big) that quotes one of the connection's
+    segments."""
     src, sport, dst, dport = error.quoted
     return {
         "frame": error.frame,
@@ -315,6 +316,7 @@ def _icmp_error(error: Unreachable, origin: float) -> dict:
         "code": error.code,
         "says": describe(error),
         "errno": errno_of(error),
+        "mtu": error.path_mtu if error.too_big else None,
         "quotes": {"src": src, "sport": sport, "dst": dst, "dport": dport, "seq": error.quoted_seq},
     }
 
