@@ -18,6 +18,13 @@ sequence number, the last ACK and window) and what the other direction acknowled
   same ACK as this direction's previous segment and another window, not zero (a receiver
   that made room says so; packet-tcp.c's rule, checked before the duplicate ACK's, which
   asks for the same window).
+- window_full: data, no SYN/FIN/RST, that ends exactly at the right edge of the window the
+  other direction offered last (its last acknowledgment field plus its last window, scaled
+  by its window scale option unless that window was a SYN's). The scales are known once both
+  SYNs were seen with the option, or nothing scales once either SYN was seen without it;
+  otherwise (neither SYN, or only SYNs with the option, seen) no segment is flagged (tshark
+  4.0.17 on crafted captures: a SYN/ACK's window of 200 filled by 200 bytes is full though
+  both offered a scale of 7; a SYN/ACK alone with the option flags nothing).
 - duplicate_ack: no data, no SYN/FIN/RST, at the next expected sequence number, with
   the same ACK and the same non-zero window as this direction's previous segment;
   keep_alive_ack instead when it answers the other side's keep-alive. The ACK flag is not
@@ -73,7 +80,12 @@ KINDS = (
     "zero_window_probe",
     "zero_window_probe_ack",
     "window_update",
+    "window_full",
 )
+# A direction's window scale as its SYN said it: no SYN seen, a SYN without the option.
+_SCALE_UNSEEN: Final = -1
+_SCALE_NONE: Final = -2
+MAX_WINDOW_SCALE: Final = 14  # RFC 7323 2.3: a larger shift is taken as 14
 
 
 class _Direction:
@@ -86,6 +98,8 @@ class _Direction:
         self.dup_acks = 0
         self.last_was_keep_alive = False
         self.last_was_probe = False  # a zero window probe
+        self.window_of_syn = False  # its last window was a SYN's (never scaled)
+        self.scale = _SCALE_UNSEEN
 
 
 @dataclass
@@ -191,11 +205,26 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
         and there.last_was_probe
     ):
         kinds.append("zero_window_probe_ack")
+    if length and not control and _fills_window(segment, here, there):
+        kinds.append("window_full")
     if flags & ACK and there.next_seq != UNSEEN and seq_diff(segment.ack, there.next_seq) > 0:
         kinds.append("ack_lost_segment")
     if (length or flags & (SYN | FIN)) and not keep_alive:
         kinds.extend(_resent(segment, here, there, threshold))
     return kinds
+
+
+def _fills_window(segment: Segment, here: _Direction, there: _Direction) -> bool:
+    """Whether `segment` ends at the right edge of the window `there` offered last."""
+    if there.last_ack == UNSEEN or there.window == UNSEEN:
+        return False
+    if _SCALE_NONE in (here.scale, there.scale) or there.window_of_syn:
+        shift = 0
+    elif here.scale == _SCALE_UNSEEN or there.scale == _SCALE_UNSEEN:
+        return False  # the window's scale is not known
+    else:
+        shift = min(there.scale, MAX_WINDOW_SCALE)
+    return (segment.seq + segment.payload_len) % MOD == (there.last_ack + (there.window << shift)) % MOD
 
 
 def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
@@ -243,5 +272,13 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
     here.last_ack = segment.ack
     here.last_ack_time = segment.time
     here.window = segment.window
+    here.window_of_syn = bool(segment.flags & SYN)
+    if segment.flags & SYN:
+        options = segment.options
+        scale = options.window_scale if options is not None else None
+        if scale is not None:
+            here.scale = scale
+        elif options is None or not options.cut:  # a cut option list may have held one
+            here.scale = _SCALE_NONE
     here.last_was_keep_alive = "keep_alive" in kinds
     here.last_was_probe = probe

@@ -75,6 +75,7 @@ WIRESHARK_FLAGS: Final[dict[str, str]] = {
     "zero_window_probe": "a window probe: one byte at the next sequence number, sent into a zero window to learn when it opens",
     "zero_window_probe_ack": "the answer to a window probe: the window still zero",
     "window_update": "a window update: no data, the same ACK, another window: the receiver made room (or took it)",
+    "window_full": "data up to the right edge of the window the receiver offered: the sender can send no more until it is acknowledged",
 }
 
 

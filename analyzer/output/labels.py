@@ -75,6 +75,7 @@ ANALYSIS_NAMES = {
     "out_of_order": "out of order",
     "lost_segment": "after a gap",
     "ack_lost_segment": "ACKs data not captured",
+    "window_full": "fills the window",
 }
 
 
