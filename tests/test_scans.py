@@ -130,6 +130,60 @@ def test_fin_xmas_and_null_scans_are_port_scans(flags: str, tmp_path) -> None:
     assert "answers: 0 SYN/ACK (open), 26 RST (closed), 4 none (open or filtered)" in text
 
 
+@pytest.mark.parametrize("flags", ["A", "FA"])
+def test_ack_window_and_maimon_scans_answered_by_rst_are_port_scans(flags: str, tmp_path) -> None:
+    """nmap -sA and -sW (a bare ACK), -sM (FIN/ACK): open and closed ports alike answer RST
+    without ACK at the probe's acknowledgment number, the answer for no connection; a
+    filtered one nothing, and that alone is no probe (lone ACKs of live connections look so)."""
+    packets = []
+    for port in range(1, 31):
+        packets.append(tcp_packet(4, SCANNER, 50000, VICTIM, port, flags, 1000, 7777))
+        if port > 4:
+            packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "R", 7777))
+    path = write_capture(tmp_path / "ack.pcap", packets, step=0.001)
+    [scan] = _document(path)["scans"]
+    assert scan["kind"] == "vertical" and (scan["attempts"], scan["ports"]) == (26, 26)
+    assert scan["answered"] == {"synack": 0, "rst": 26, "none": 0}
+    assert (scan["syn_probes"], scan["ack_probes"]) == (0, 26)
+    assert "answers: 0 SYN/ACK (open), 26 RST (no connection: unfiltered), 0 none (filtered)" in (
+        run("analyze", str(path)).stdout
+    )
+
+
+def test_lone_acks_of_live_connections_are_no_probes(tmp_path) -> None:
+    """A capture begun in the middle of downloads from 30 ports of one host: the client's ACKs,
+    unanswered, or answered by the server's data, or by a RST/ACK (an abort), are no ACK probes."""
+    packets = []
+    for port in range(1, 31):
+        packets.append(tcp_packet(4, SCANNER, 50000, VICTIM, port, "A", 1000, 7777))
+        if port % 3 == 1:
+            packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "PA", 7777, 1000, b"data"))
+        elif port % 3 == 2:
+            packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "RA", 7777, 1000))
+    assert _document(write_capture(tmp_path / "acks.pcap", packets, step=0.001))["scans"] == []
+
+
+def test_an_ack_flood_is_named_so(tmp_path) -> None:
+    """hping3 -A --rand-source against an open port: every ACK answered by a RST."""
+    packets = []
+    for n in range(1200):
+        source, sport = f"172.16.{n // 256}.{n % 256}", 1024 + n
+        packets.append(tcp_packet(4, source, sport, "192.0.2.1", 80, "A", n, 99 + n))
+        packets.append(tcp_packet(4, "192.0.2.1", 80, source, sport, "R", 99 + n))
+    path = write_capture(tmp_path / "ackflood.pcap", packets, step=0.0002)
+    [flood] = _document(path)["scans"]
+    assert (flood["kind"], flood["attempts"], flood["syn_probes"], flood["ack_probes"]) == (
+        "flood",
+        1200,
+        0,
+        1200,
+    )
+    assert (
+        "[1] ACK flood: 1,200 attempts of 192.0.2.1:80 from about 1,200 sources"
+        in run("analyze", str(path)).stdout
+    )
+
+
 def _flood(tmp_path: Path, spoofed: int = 1000, repeated: int = 100, flags: str = "S") -> Path:
     """`spoofed` SYNs (or probes of other `flags`, unanswered) from as many addresses and
     `repeated` from one more, to one port, the even SYNs answered by SYN/ACK; 0.2 ms apart."""
@@ -162,7 +216,7 @@ def test_a_flood_of_fins_is_no_syn_flood(tmp_path) -> None:
     assert (flood["kind"], flood["attempts"], flood["syn_probes"]) == ("flood", 1100, 0)
     text = run("analyze", str(path)).stdout
     assert (
-        "[1] flood of probes without SYN (FIN, NULL, Xmas or other flags): 1,100 attempts of 192.0.2.1:80"
+        "[1] flood of probes without SYN (ACK, FIN, NULL, Xmas or other flags): 1,100 attempts of 192.0.2.1:80"
         in text
     )
 

@@ -15,12 +15,18 @@ is_failed_conn: S0, REJ, and a SYN/ACK or a completed handshake reset with no D 
 history), and also one that simply stops after the handshake, as a connect scan's can. Its
 answer is what the target sent back: a SYN/ACK (the port is open), else a RST (closed), else
 nothing (filtered, or a spoofed source never answered). Connections with no SYN from their
-client (the capture began later; nmap's ACK probes) are not counted: a capture that starts in
-the middle of a busy server's traffic would otherwise be full of them. Snort's port_scan
-leaves them out too by default (include_midstream = false). Those opened by a segment no
-TCP sends first, nmap's FIN, NULL and Xmas probes (tcp_state: impossible flags, a FIN
-without ACK from an end with no connection: Step.probe), are probes all the same: a closed
-port answers them with RST, an open or filtered one with nothing.
+client (the capture began later) are not counted: a capture that starts in the middle of a
+busy server's traffic would otherwise be full of them. Snort's port_scan leaves them out too
+by default (include_midstream = false). Those opened by a segment no TCP sends first, nmap's
+FIN, NULL and Xmas probes (tcp_state: impossible flags, a FIN without ACK from an end with
+no connection: Step.probe), are probes all the same: a closed port answers them with RST, an
+open or filtered one with nothing. So are ACK probes (nmap's ACK, Window and Maimon scans, an
+ACK flood): a connection whose client sent only segments with ACK, no SYN, RST or data (a
+FIN allowed: Maimon's FIN/ACK), at most ACK_PROBE_SEGMENTS of them, answered by nothing but a
+RST without ACK at a probe's acknowledgment number, the kernel's answer to a segment for no
+connection (RFC 9293 3.10.7.1), whether the port is open or closed (nmap's "unfiltered"). An
+ACK probe that nothing answered is not counted: a capture of one direction, or begun in the
+middle of a download, holds lone ACKs of live connections.
 
 Thresholds, and why
 -------------------
@@ -117,6 +123,8 @@ _MAX_BINS: Final = 4_096  # a target's busiest FLOOD_WINDOW bins kept (11 hours 
 # sweep's hosts; an answer is at most this many segments (a SYN/ACK and its 5 resends, a RST).
 BACKSCATTER_HOSTS: Final = SWEEP_HOSTS
 BACKSCATTER_SEGMENTS: Final = 8
+# An ACK probe's segments from its client (nmap resends a probe once), and in all.
+ACK_PROBE_SEGMENTS: Final = 2
 
 SLOTS: Final = 4_096  # keys kept per table after a compaction (2 x SLOTS before one)
 EXACT_LIMIT: Final = 1_024  # distinct addresses counted exactly, then estimated
@@ -134,6 +142,10 @@ SYNACK: Final = "synack"
 RST: Final = "rst"
 NOTHING: Final = "none"
 ANSWERS: Final = (SYNACK, RST, NOTHING)
+# What a probe was: a SYN, an ACK probe, or another without SYN (FIN, NULL, Xmas, crafted).
+SYN_PROBE: Final = "syn"
+ACK_PROBE: Final = "ack"
+OTHER_PROBE: Final = "other"
 
 # Closed by a FIN from each side: a conversation, even without payload (a health check).
 _NORMAL_CLOSES: Final = frozenset(("four-way", "three-segment", "simultaneous", "half-close"))
@@ -142,10 +154,47 @@ _NORMAL_CLOSES: Final = frozenset(("four-way", "three-segment", "simultaneous", 
 def probe_answer(result: ConnectionAnalysis) -> str | None:
     """What the target answered if the connection was a probe (SYNACK, RST or NOTHING),
     else None (see the module docstring)."""
+    found = probe_of(result)
+    return found[0] if found is not None else None
+
+
+def probe_of(result: ConnectionAnalysis) -> tuple[str, str] | None:
+    """(what the target answered, what the probe was: SYN_PROBE, ACK_PROBE or OTHER_PROBE)
+    if the connection was a probe, else None."""
     if not result.handshake.syns:
-        if not (result.steps and result.steps[0].probe):
-            return None
-        return RST if any(reset.sender == "server" for reset in result.resets) else NOTHING
+        if result.steps and result.steps[0].probe:
+            return (RST if any(reset.sender == "server" for reset in result.resets) else NOTHING), OTHER_PROBE
+        return (RST, ACK_PROBE) if _ack_probe(result) else None
+    answer = _syn_probe_answer(result)
+    return (answer, SYN_PROBE) if answer is not None else None
+
+
+def _ack_probe(result: ConnectionAnalysis) -> bool:
+    """Whether the connection is an ACK probe answered by a RST for no connection (see the
+    module docstring)."""
+    connection = result.connection
+    segments = connection.segments
+    if not segments or connection.count > 2 * ACK_PROBE_SEGMENTS:
+        return False
+    acks: set[int] = set()
+    answered = False
+    for segment in segments:
+        flags = segment.flags
+        if segment.payload_len or flags & SYN:
+            return False
+        if connection.from_client(segment):
+            if flags & (ACK | TCP_RST) != ACK or len(acks) == ACK_PROBE_SEGMENTS:
+                return False
+            acks.add(segment.ack)
+        elif flags & (ACK | TCP_RST | FIN) != TCP_RST or segment.seq not in acks:
+            return False
+        else:
+            answered = True
+    return answered
+
+
+def _syn_probe_answer(result: ConnectionAnalysis) -> str | None:
+    """What answered a connection opened by a SYN, if it was a probe."""
     history = result.compatibility.zeek.history
     if "D" in history or "d" in history or result.close.shape in _NORMAL_CLOSES:
         return None
@@ -331,13 +380,14 @@ class _Stats:
     probes: the distinct ports, hosts or sources, the busiest sources."""
 
     __slots__ = (
-        "attempts", "bins", "first", "flooded", "hosts", "last", "none", "ports", "rst", "sources", "synack",
-        "syns", "weight",
+        "acks", "attempts", "bins", "first", "flooded", "hosts", "last", "none", "ports", "rst", "sources",
+        "synack", "syns", "weight",
     )  # fmt: skip
 
     def __init__(self, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
         self.weight = self.attempts = self.synack = self.rst = self.none = 0
-        self.syns = 0  # the probes that were SYNs (the others probes without SYN: FIN, NULL, Xmas ...)
+        self.syns = 0  # the probes that were SYNs
+        self.acks = 0  # the ACK probes (the rest: FIN, NULL, Xmas and other probes without SYN)
         self.first = math.inf
         self.last = -math.inf
         self.ports = PortSet() if ports else None
@@ -369,6 +419,7 @@ class _Stats:
         self.rst += other.rst
         self.none += other.none
         self.syns += other.syns
+        self.acks += other.acks
         self.first = min(self.first, other.first)
         self.last = max(self.last, other.last)
         if self.bins is not None and other.bins is not None:
@@ -390,8 +441,9 @@ class _Stats:
             self.sources.merge(other.sources)
 
 
-# A probe as the tables take it: (source, host, port, answer, time, whether it was a SYN).
-Probe = tuple[str, str, int, str, float, bool]
+# A probe as the tables take it: (source, host, port, answer, time, what it was: SYN_PROBE,
+# ACK_PROBE, OTHER_PROBE; "" for a backscatter answer).
+Probe = tuple[str, str, int, str, float, str]
 
 
 class _Table:
@@ -438,12 +490,14 @@ class _Table:
         return first
 
     def _record(self, entry: _Stats, probe: Probe) -> None:
-        source, host, port, answer, time, syn = probe
+        source, host, port, answer, time, kind = probe
         # Counted here, not in a method of _Stats: every probe comes here two to four times.
         entry.weight += 1
         entry.attempts += 1
-        if syn:
+        if kind == SYN_PROBE:
             entry.syns += 1
+        elif kind == ACK_PROBE:
+            entry.acks += 1
         if answer == SYNACK:
             entry.synack += 1
         elif answer == RST:
@@ -520,7 +574,8 @@ class ScanFinding:
         self.source = source  # the scanner, or the host that answered (None for a flood)
         self.target = target  # the flooded host and port (None for a scan)
         self.attempts = stats.attempts
-        self.syn_probes = stats.syns  # the attempts that were SYNs (others: probes without SYN)
+        self.syn_probes = stats.syns  # the attempts that were SYNs
+        self.ack_probes = stats.acks  # the ACK probes (the rest: other probes without SYN)
         self.answers = stats.answers
         self.first_time = stats.first
         self.last_time = stats.last
@@ -584,9 +639,9 @@ class ScanDetector:
     def add(self, result: ConnectionAnalysis) -> str | None:
         """Count the connection if it is a probe or an answer to nothing captured: its
         answer (probe_answer), or BACKSCATTER."""
-        answer = probe_answer(result)
+        found = probe_of(result)
         connection = result.connection
-        if answer is None:
+        if found is None:
             answered = backscatter_answer(result)
             if answered is None:
                 return None
@@ -598,23 +653,24 @@ class ScanDetector:
                 connection.first_time,
             )
             return BACKSCATTER
+        answer, kind = found
         self.add_probe(
             connection.client[0],
             connection.server[0],
             connection.server[1],
             answer,
             connection.first_time,
-            bool(result.handshake.syns),
+            kind,
         )
         return answer
 
     def add_probe(
-        self, source: str, host: str, port: int, answer: str, time: float, syn: bool = True
+        self, source: str, host: str, port: int, answer: str, time: float, kind: str = SYN_PROBE
     ) -> None:
-        """Count one probe: an attempt from source to host:port at time, answered so; a SYN
-        or not (a FIN, NULL, Xmas or other crafted probe)."""
+        """Count one probe: an attempt from source to host:port at time, answered so; what
+        it was (SYN_PROBE, ACK_PROBE or OTHER_PROBE: a FIN, NULL, Xmas or crafted probe)."""
         self.probes += 1
-        probe = (source, host, port, answer, time, syn)
+        probe = (source, host, port, answer, time, kind)
         by_source = self.by_source
         if source in by_source.entries:
             by_source.add(source, probe)
@@ -630,7 +686,7 @@ class ScanDetector:
 
     def add_answer(self, responder: str, address: str, port: int, answer: str, time: float) -> None:
         """Count one backscatter answer: from responder's port to address, at time."""
-        answered = (responder, address, port, answer, time, False)
+        answered = (responder, address, port, answer, time, "")
         self.by_responder.add(responder, answered)
         self.by_answering_port.add((responder, port), answered)
         if responder not in self.responders and len(self.responders) < 2 * self._slots:

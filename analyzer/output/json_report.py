@@ -104,6 +104,8 @@ def scan_to_dict(scan: ScanFinding) -> dict:
         "attempts": scan.attempts,
         # Added: the attempts that were SYNs (the others probes without SYN); null for backscatter.
         "syn_probes": scan.syn_probes if scan.kind != BACKSCATTER else None,
+        # Added: the ACK probes among them (answered by a RST for no connection); null for backscatter.
+        "ack_probes": scan.ack_probes if scan.kind != BACKSCATTER else None,
         "sources": scan.sources,
         "hosts": scan.hosts,
         "ports": scan.ports,

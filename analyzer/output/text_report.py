@@ -154,21 +154,32 @@ SCAN_KINDS: Final = {
 }
 ANSWER_TEXT: Final = (("synack", "SYN/ACK (open)"), ("rst", "RST (closed)"), ("none", "none (filtered)"))
 # A FIN, NULL or Xmas probe is answered by RST from a closed port only (RFC 9293 3.10.7.1):
-# no answer is an open port's or a filtered one's (nmap's "open|filtered").
+# no answer is an open port's or a filtered one's (nmap's "open|filtered"). An ACK probe is
+# answered by RST from an open port and a closed one alike (nmap's "unfiltered"); only those
+# answered are counted (findings/scans.py).
 
 
 def _kind_text(scan: ScanFinding) -> str:
     """The finding's kind in words: a flood by what it was made of."""
     if scan.kind != "flood" or scan.syn_probes == scan.attempts:
         return SCAN_KINDS.get(scan.kind, scan.kind)
+    if scan.ack_probes == scan.attempts:
+        return "ACK flood"
     if scan.syn_probes == 0:
-        return "flood of probes without SYN (FIN, NULL, Xmas or other flags)"
+        return "flood of probes without SYN (ACK, FIN, NULL, Xmas or other flags)"
     return "flood of SYNs and probes without SYN"
 
 
 def _answer_label(scan: ScanFinding, answer: str, label: str) -> str:
     """What an answer says of a port, as the probes asked it."""
-    if answer != "none" or scan.syn_probes == scan.attempts:
+    others = scan.attempts - scan.syn_probes - scan.ack_probes  # FIN, NULL, Xmas ...
+    if answer == "rst" and scan.ack_probes:
+        return (
+            "RST (no connection: unfiltered)"
+            if scan.ack_probes == scan.attempts
+            else "RST (closed, or unfiltered)"
+        )
+    if answer != "none" or not others:
         return label
     if scan.syn_probes == 0:
         return "none (open or filtered)"
