@@ -40,12 +40,40 @@ class UdpFlow:
     def summary(self) -> str:
         c2s = [d.length for d in self.datagrams if self.from_client(d)]
         s2c = [d.length for d in self.datagrams if not self.from_client(d)]
-        text = f"UDP: {len(c2s)} datagram(s) client→server {c2s}, {len(s2c)} server→client {s2c}"
-        for message, answered in self.unreachables:
-            text += "; ICMP port unreachable"
-            if answered is not None:
-                text += f" {format_duration(message.time - answered.time)} after the datagram of frame {answered.frame}"
+        text = f"UDP: {_sizes(c2s, 'datagram(s) client→server')}, {_sizes(s2c, 'server→client')}"
+        unreachables = self.unreachables
+        if len(unreachables) > UNREACHABLES_LISTED:
+            message, answered = unreachables[0]
+            return (
+                text
+                + f"; {len(unreachables):,} ICMP port unreachables, the first"
+                + _after(message, answered)
+            )
+        for message, answered in unreachables:
+            text += "; ICMP port unreachable" + _after(message, answered)
         return text
+
+
+# A flow's summary lists each datagram's size up to this many a direction (a QUIC download
+# holds tens of thousands: their count, bytes and range then), and its ICMP errors so.
+SIZES_LISTED = 8
+UNREACHABLES_LISTED = 3
+
+
+def _after(message: Unreachable, answered: Datagram | None) -> str:
+    if answered is None:
+        return ""
+    return f" {format_duration(message.time - answered.time)} after the datagram of frame {answered.frame}"
+
+
+def _sizes(lengths: list[int], direction: str) -> str:
+    """ "3 server→client [12, 40, 9]"; past SIZES_LISTED, "9,120 server→client (10,944,000
+    bytes, 1,200 each)"."""
+    if len(lengths) <= SIZES_LISTED:
+        return f"{len(lengths)} {direction} {lengths}"
+    low, high = min(lengths), max(lengths)
+    each = f"{low:,} each" if low == high else f"{low:,} to {high:,} each"
+    return f"{len(lengths):,} {direction} ({sum(lengths):,} bytes, {each})"
 
 
 def _key(src: Endpoint, dst: Endpoint) -> tuple[Endpoint, Endpoint]:

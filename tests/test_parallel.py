@@ -168,7 +168,8 @@ def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypat
 
     big = tmp_path / "big.pcapng"
     write_capture(big, 40_000, "pcapng")  # with port reuse (1 to 2 s after the first use)
-    files = [big, CAPTURES / "refused.pcap", CAPTURES / "simultaneous-close-ipv6.pcap"]
+    # udp.pcap: its flows come from a share to the parent as objects (a compiled class among them).
+    files = [big, CAPTURES / "refused.pcap", CAPTURES / "simultaneous-close-ipv6.pcap", CAPTURES / "udp.pcap"]
     alone = [io.StringIO() for _ in files]
     for path, out in zip(files, alone, strict=True):
         one_file.render_file(str(path), JSON, out)
@@ -217,7 +218,14 @@ def test_the_text_report_in_shares_gives_one_process_bytes(monkeypatch, tmp_path
     write_capture(mix, 40_000, "pcapng")
     port_scan.write_capture(scan, 12_000)
     syn_flood.write_capture(flood, 12_000)
-    files = [mix, scan, flood, CAPTURES / "refused.pcap", CAPTURES / "simultaneous-close-ipv6.pcap"]
+    files = [
+        mix,
+        scan,
+        flood,
+        CAPTURES / "refused.pcap",
+        CAPTURES / "simultaneous-close-ipv6.pcap",
+        CAPTURES / "udp.pcap",
+    ]
     monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
     text = AnalyzeOptions(use_sidecar=False)
     for show_all in (False, True):

@@ -279,12 +279,14 @@ class ZeekConn:
     resp_pkts: int
     duration: float
 
+    # Every argument has a default: compiled (mypyc), the class is unpickled (a UDP flow's,
+    # sent from a share to the parent in a text report's head) by calling it with none.
     def __init__(
         self,
-        conn_state: str,
-        history: str,
-        orig: tuple[str, int],
-        resp: tuple[str, int],
+        conn_state: str = "",
+        history: str = "",
+        orig: tuple[str, int] = ("", 0),
+        resp: tuple[str, int] = ("", 0),
         orig_bytes: int = 0,
         resp_bytes: int = 0,
         orig_pkts: int = 0,
