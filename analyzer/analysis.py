@@ -60,7 +60,7 @@ from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
 from analyzer.tcp_state import NEVER_SENT, ConnectionMachine, State, Step, time_out
-from analyzer.udp_flows import UdpFlow, group_udp_flows
+from analyzer.udp_flows import UdpFlow, UdpFlows
 
 # The result types, for the outputs that render them.
 __all__ = [
@@ -497,7 +497,7 @@ class FileStream:
     stats: DecodeStats
     sidecar: Sidecar | None
     _records: Iterator[Segment | Datagram | Unreachable]
-    _others: list[Datagram | Unreachable]
+    _udp: UdpFlows
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
     origin: float | None = None  # frame 1's time, once the first TCP segment has been read
     timeouts: Timeouts | None = None  # when open connections are given up (connections.Timeouts)
@@ -512,9 +512,9 @@ class FileStream:
         self.scans = ScanDetector()  # every connection counted as it is handed over
 
     def _segments(self) -> Iterator[Segment]:
-        """The TCP segments on down the stream, the first one's time noted; UDP and ICMP
-        records (few) set aside."""
-        others, tcp_errors = self._others, self._tcp_errors
+        """The TCP segments on down the stream, the first one's time noted; UDP datagrams and
+        ICMP errors set aside (grouped into flows, held for their connections)."""
+        udp, tcp_errors = self._udp, self._tcp_errors
         for record in self._records:
             if isinstance(record, Segment):
                 if self.origin is None:  # frame 1's time: Wireshark's clock, if it was read
@@ -524,7 +524,7 @@ class FileStream:
             elif isinstance(record, Unreachable) and record.protocol == PROTO_TCP:
                 tcp_errors.add(record)
             else:
-                others.append(record)
+                udp.add(record)
 
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
         sidecar, seen = self.sidecar, self._seen
@@ -565,7 +565,7 @@ class FileStream:
             yield result
 
     def udp(self) -> list[UdpFlow]:
-        return group_udp_flows(self._others, self._calls)
+        return self._udp.flows(self._calls)
 
     def application(self, udp: list[UdpFlow]) -> list[str]:
         if self._seen is None:
@@ -611,7 +611,7 @@ def stream_file(
         records = read_packets_tshark(path, stats)
     else:
         records = read_packets(path, stats, progress, share)
-    return FileStream(path, stats, sidecar, iter(records), [], seen, timeouts=timeouts)
+    return FileStream(path, stats, sidecar, iter(records), UdpFlows(), seen, timeouts=timeouts)
 
 
 def analyze_file(

@@ -3,8 +3,10 @@ datagrams a flow holds (a QUIC download holds tens of thousands)."""
 
 from __future__ import annotations
 
+import pytest
+
 from analyzer.decode.segment import Datagram, Unreachable
-from analyzer.udp_flows import SIZES_LISTED, group_udp_flows
+from analyzer.udp_flows import KEPT, SIZES_LISTED, group_udp_flows
 
 CLIENT, SERVER = ("10.0.0.1", 50000), ("142.250.0.1", 443)
 
@@ -38,3 +40,28 @@ def test_a_long_flow_is_counted_not_listed() -> None:
         "20,000 server→client (21,666,000 bytes, 33 to 1,200 each); "
         "5 ICMP port unreachables, the first 9.991 s after the datagram of frame 20009"
     )
+
+
+def test_a_flow_keeps_its_first_datagrams_and_counts_them_all() -> None:
+    """Memory that does not grow with the flow: KEPT datagrams and errors held, every one counted
+    (its Zeek view too), and an error answers the latest datagram to the refusing port."""
+    records: list = [_datagram(frame, frame % 2 == 1, 100) for frame in range(1, 2 * KEPT + 2)]
+    records += [_refusal(10_000 + n) for n in range(KEPT + 5)]
+    [flow] = group_udp_flows(records)
+    assert (len(flow.datagrams), flow.datagram_count) == (KEPT, 2 * KEPT + 1)
+    assert (len(flow.unreachables), flow.unreachable_count) == (KEPT, KEPT + 5)
+    assert flow.unreachables[0][1] == records[2 * KEPT]  # the client's last datagram, frame 2,001
+    assert flow.zeek is not None and (flow.zeek.orig_pkts, flow.zeek.resp_pkts) == (KEPT + 1, KEPT)
+    assert (flow.zeek.orig_bytes, flow.zeek.duration) == (100 * (KEPT + 1), pytest.approx(2 * KEPT / 1000))
+
+
+def test_the_picture_of_a_long_flow_draws_its_first_datagrams_and_says_so() -> None:
+    from analyzer.output.sequence_diagram import UDP_DRAWN, udp_figure
+
+    [flow] = group_udp_flows([_datagram(frame, frame % 3 == 1, 1200) for frame in range(1, 3001)])
+    figure = udp_figure(flow)
+    texts = [text.get_text() for axes in figure.axes for text in axes.texts] + [
+        text.get_text() for text in figure.texts
+    ]
+    assert any(f"the first {UDP_DRAWN} of 3,000 drawn" in text for text in texts)
+    assert sum(text.startswith("UDP len=") for text in texts) == UDP_DRAWN

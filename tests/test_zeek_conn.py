@@ -92,7 +92,6 @@ def test_the_duration_stops_once_both_sides_have_closed() -> None:
 
 def test_udp_in_zeek_terms() -> None:
     from analyzer.decode.segment import Datagram
-    from analyzer.findings.zeek_conn import zeek_udp_conn
 
     client, server = ("192.0.2.1", 5353), ("192.0.2.2", 53)
     sent = [
@@ -100,11 +99,19 @@ def test_udp_in_zeek_terms() -> None:
         Datagram(2, 10.5, 4, *server, *client, 100),
         Datagram(3, 11.0, 4, *client, *server, 20),
     ]
-    z = zeek_udp_conn(client, server, sent)
+    z = _udp_zeek(sent)
     assert (z.conn_state, z.history, z.orig_bytes, z.resp_bytes) == ("SF", "Dd", 50, 100)
     assert (z.orig_pkts, z.resp_pkts) == (2, 1)
     assert z.duration == pytest.approx(1.0)
-    assert zeek_udp_conn(client, server, sent[:1]).conn_state == "S0"
+    assert _udp_zeek(sent[:1]).conn_state == "S0"
+
+
+def _udp_zeek(datagrams: list) -> ZeekConn:
+    from analyzer.udp_flows import group_udp_flows
+
+    [flow] = group_udp_flows(datagrams)
+    assert flow.zeek is not None
+    return flow.zeek
 
 
 def on_ports(client_port: int, server_port: int, *steps: tuple, cut: tuple[int, ...] = ()) -> ZeekConn:
@@ -212,13 +219,15 @@ def test_a_capture_cut_short_by_its_snapshot_length_shows_content_gaps(tmp_path)
 def test_a_udp_flow_first_seen_from_a_likely_server_port_flips() -> None:
     """UDPAnalyzer::WantConnection: a DNS answer seen without its query."""
     from analyzer.decode.segment import Datagram
-    from analyzer.findings.zeek_conn import zeek_udp_conn
 
     server, client = ("192.0.2.2", 53), ("192.0.2.1", 40000)
     answer = [Datagram(1, 10.0, 4, *server, *client, 100)]
-    z = zeek_udp_conn(server, client, answer)
+    z = _udp_zeek(answer)
     assert (z.orig, z.history, z.conn_state, z.resp_bytes) == (client, "^d", "SHR", 100)
+    # The query after all: the client's first letter after the answer's.
+    z = _udp_zeek([*answer, Datagram(2, 10.1, 4, *client, *server, 30)])
+    assert (z.orig, z.history, z.conn_state, z.orig_bytes, z.orig_pkts) == (client, "^dD", "SF", 30, 1)
     # Both ports likely servers (mDNS to DNS): no flip.
     mdns = ("192.0.2.1", 5353)
-    z = zeek_udp_conn(server, mdns, [Datagram(1, 10.0, 4, *server, *mdns, 100)])
+    z = _udp_zeek([Datagram(1, 10.0, 4, *server, *mdns, 100)])
     assert (z.orig, z.history, z.conn_state) == (server, "D", "S0")

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Datagram, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 
 INACTIVE: Final = "INACTIVE"
 SYN_SENT: Final = "SYN_SENT"
@@ -390,26 +390,30 @@ class ZeekHistory:
         )
 
 
-def zeek_udp_conn(client: tuple[str, int], server: tuple[str, int], datagrams: list[Datagram]) -> ZeekConn:
-    """conn.log's view of a UDP flow whose first datagram `client` sent (module docstring)."""
+def zeek_udp_conn(
+    client: tuple[str, int], server: tuple[str, int], packets: list[int], sizes: list[int], duration: float
+) -> ZeekConn:
+    """conn.log's view of a UDP flow whose first datagram `client` sent (module docstring):
+    `packets` and `sizes` by sender (client, server), its first datagram to its last."""
     history: list[str] = []
+    client_packets, server_packets = packets
+    client_bytes, server_bytes = sizes
     if client[1] in LIKELY_UDP_SERVER_PORTS and server[1] not in LIKELY_UDP_SERVER_PORTS:
         client, server = server, client
+        client_packets, server_packets = server_packets, client_packets
+        client_bytes, server_bytes = server_bytes, client_bytes
         history.append("^")
-    sizes = [0, 0]
-    packets = [0, 0]
-    client_ip, client_port = client
-    for datagram in datagrams:
-        responder = int(datagram.sport != client_port or datagram.src != client_ip)
-        if not packets[responder]:
-            history.append("d" if responder else "D")
-        packets[responder] += 1
-        sizes[responder] += datagram.length
-    state = ("SF" if packets[1] else "S0") if packets[0] else ("SHR" if packets[1] else "OTH")
-    duration = datagrams[-1].time - datagrams[0].time if datagrams else 0.0
+    # Each side's letter when it first sends: the first sender's first.
+    first, second = ("d", "D") if history else ("D", "d")
+    if packets[0]:
+        history.append(first)
+    if packets[1]:
+        history.append(second)
+    state = ("SF" if server_packets else "S0") if client_packets else ("SHR" if server_packets else "OTH")
     return ZeekConn(
-        state, "".join(history), client, server, sizes[0], sizes[1], packets[0], packets[1], duration
-    )
+        state, "".join(history), client, server, client_bytes, server_bytes, client_packets, server_packets,
+        duration,
+    )  # fmt: skip
 
 
 def _likely_server_flip(first: Segment) -> bool:

@@ -282,6 +282,9 @@ def udp_flow_to_dict(flow: UdpFlow, file: str = "") -> dict:
         "client": _endpoint(flow.client),
         "server": _endpoint(flow.server),
         "summary": flow.summary(),
+        # Added: every datagram and ICMP error counted; the lists below hold the first 1,000.
+        "datagram_count": flow.datagram_count,
+        "unreachable_count": flow.unreachable_count,
         "datagrams": [
             {
                 "time": d.time,

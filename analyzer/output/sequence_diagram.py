@@ -499,6 +499,11 @@ def _moment(item: Packet | Band, lost: set[int]) -> Moment:
     return Moment(item.start, item.stop, ("band", item.first, item.last))
 
 
+# A UDP flow's arrows drawn at most: a datagram has no state to show, and a QUIC download's
+# thousands would make a picture no one reads (the JSON lists the first 1,000).
+UDP_DRAWN = 120
+
+
 def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None) -> plt.Figure:
     """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
     client = format_endpoint(flow.client, flow.family)
@@ -511,11 +516,16 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | No
         (m.time, m.frame, False, "ICMP port unreachable", COLORS["rst"]) for m, _answered in flow.unreachables
     ]
     arrows.sort(key=lambda arrow: arrow[0])
+    summary = flow.summary()
+    if len(arrows) > UDP_DRAWN:
+        total = flow.datagram_count + flow.unreachable_count
+        summary += f"; the first {UDP_DRAWN} of {total:,} drawn"
+        arrows = arrows[:UDP_DRAWN]
     calls = flow_calls(sidecar, flow)
     moments = [Moment(time, time, ("pkt", frame)) for time, frame, *_rest in arrows]
     ladder = _ladder(
         _title(sidecar, f"UDP #{flow.id} IPv{flow.family}  {client} → {server}"),
-        flow.summary(),
+        summary,
         client,
         server,
         moments,
