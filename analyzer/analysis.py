@@ -298,9 +298,9 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
     )
     resets = find_resets(connection, machine.steps, handshake)
     diagnoses: list[Diagnosis] = []
-    # Every diagnosis reads a FIN, a RST, a flagged segment, a resend or an ICMP error: a flood's
-    # attempts have none.
-    if resets or close.fins or sequence.flags or resends or connection.unreachables:
+    # Every diagnosis reads a FIN, a RST, a flagged segment, a resend or a path MTU error: a
+    # flood's attempts have none.
+    if resets or close.fins or sequence.flags or resends or any(e.too_big for e in connection.unreachables):
         capture_end = connection.capture_end
         if capture_end is not None and recording_end is not None:
             capture_end = max(capture_end, recording_end)

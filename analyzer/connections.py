@@ -184,15 +184,23 @@ BACKOFF_PATIENCE: Final = 3.0
 def quoted_segment(connection: Connection, error: Unreachable) -> Segment | None:
     """The segment an ICMP error about `connection` quotes: the latest of the quoted sender
     at the quoted number sent before the error or, when the error quotes no number, its
-    latest (the quote holds the 4-tuple and the sequence number only)."""
+    latest (the quote holds the 4-tuple and the sequence number only). A path MTU error may
+    quote a number inside a captured segment: the capture was taken at a sender that hands
+    its NIC segments to cut (TSO), the router quotes one of the pieces."""
     src, sport, _dst, _dport = error.quoted
+    quoted = error.quoted_seq
+    inside = error.too_big
     found = None
     for segment in connection.segments:
         if (
             segment.time <= error.time
             and segment.src == src
             and segment.sport == sport
-            and (error.quoted_seq < 0 or segment.seq == error.quoted_seq)
+            and (
+                quoted < 0
+                or segment.seq == quoted
+                or (inside and 0 <= seq_diff(quoted, segment.seq) < segment.payload_len)
+            )
         ):
             found = segment
     return found

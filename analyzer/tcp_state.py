@@ -135,7 +135,7 @@ that reaches the FIN's number, or until it acknowledges the FIN, whichever the c
 shows first (the hole filled unseen); it moves at that segment. The capture may also see
 the data and yet it never arrives (lost beyond the capture point): the receiver's later
 segment that does not acknowledge the FIN, though it left after the FIN arrived (a SACK
-block holds the FIN, or it comes more than the longest round trip timed after it), proves
+block holds the FIN, or it comes more than a round trip after it, 200 ms at least), proves
 the FIN was not taken: the machine retracts the receiver's CLOSE_WAIT, notes why, and the
 FIN waits as above (redis killed at its server, the capture at the server's side).
 
@@ -169,7 +169,7 @@ from analyzer.decode.segment import (
     scan_probe,
     seq_diff,
 )
-from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN
+from analyzer.loss_inference import RTO_MIN
 from analyzer.timefmt import format_duration
 
 
@@ -765,7 +765,7 @@ class ConnectionMachine:
                 f"{which}: that end went on sending (frame {segment.frame}, {after}); injected on the path, "
                 "or another host's"
             )
-        elif segment.time - rst.time > max(self.longest_round_trip, RST_CROSSING_FLOOR):
+        elif self._left_after(rst.time, segment, self._other(sender)):
             self._not_taken(
                 sender,
                 f"it went on sending (frame {segment.frame}, {after} after it), which a reset end cannot: it never took it in",
@@ -787,30 +787,43 @@ class ConnectionMachine:
             return None
         return first
 
+    def _left_after(self, arrived: float, segment: Segment, peer: Endpoint) -> bool:
+        """Whether `segment` left after what the capture saw at `arrived` had reached its
+        sender: it comes more than a round trip later (the longest timed, its own sample
+        among them, RST_CROSSING_FLOOR at least), beyond what was in flight then."""
+        longest = self.longest_round_trip
+        if segment.flags & ACK and peer.unacked_since >= 0 and seq_diff(segment.ack, peer.unacked_end) >= 0:
+            longest = max(longest, segment.time - peer.unacked_since)
+        return segment.time - arrived > max(longest, RST_CROSSING_FLOOR)
+
+    def _other(self, end: Endpoint) -> Endpoint:
+        return self._other_end if end is self._first_end else self._first_end
+
     def _fin_not_taken(self, sender: Endpoint, receiver: Endpoint, segment: Segment) -> bool:
         """`segment`, from an end the peer's FIN put in CLOSE_WAIT, does not acknowledge that
         FIN though it left after the FIN reached it: a SACK block holds the FIN (it came
-        beyond a hole), or it comes more than a round trip after it (the longest timed,
-        CROSSING_FLOOR at least), when an ACK sent before the FIN arrived has long passed.
-        Something before the FIN, or the FIN itself, was lost beyond the capture point (see
-        "A FIN beyond a hole" above)."""
+        beyond a hole), or it left after the FIN arrived (_left_after), when an ACK sent
+        before has long passed. Something before the FIN, or the FIN itself, was lost beyond
+        the capture point, or refused into a zero window (see "A FIN beyond a hole" above)."""
         fin = receiver.fin
         flags = segment.flags
         if fin is None or sender.state != S.CLOSE_WAIT or flags & (SYN | RST) or not flags & ACK:
             return False
         if seq_diff(segment.ack, fin.seq_end) >= 0:
             return False
-        after = segment.time - sender.history[-1][0]
+        entered = sender.history[-1][0]
         sacked = segment.sack_start != UNSEEN and seq_diff(segment.sack_start, fin.seq) <= 0 < seq_diff(
             segment.sack_end, fin.seq
         )
-        if not sacked and after <= max(self.longest_round_trip, CROSSING_FLOOR):
+        if not sacked and not self._left_after(entered, segment, receiver):
             return False
+        closed = sender.window == 0  # its window when the FIN came: a FIN refused, not lost
         why = (
             "selectively acknowledges it, not the data before it (lost beyond the capture point)"
             if sacked
-            else f"{format_duration(after)} later, does not acknowledge it (something before it, or the FIN "
-            "itself, lost beyond the capture point)"
+            else f"{format_duration(segment.time - entered)} later, does not acknowledge it ("
+            + ("its window was zero: the FIN refused, or " if closed else "")
+            + "something before it, or the FIN itself, lost beyond the capture point)"
         )
         self.notes.append(
             f"the FIN of frame {fin.frame} did not reach its receiver in sequence: its frame {segment.frame} {why}"

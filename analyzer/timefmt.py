@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
 
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
-    magnitude = abs(seconds)
-    # The unit is chosen by the rounded figure: 999.9 µs (a float's 1 ms, as timestamps'
-    # differences often are) is "1.000 ms", not "1000 µs".
-    if round(magnitude * 1e6) < 1000:
-        return f"{seconds * 1e6:.0f} µs"
-    if round(magnitude * 1e6) < 1_000_000:
-        return f"{seconds * 1e3:.3f} ms"
-    return f"{seconds:.3f} s"
+    if not math.isfinite(seconds):
+        return f"{seconds} s"
+    # The unit is chosen by the figure rounded to the microsecond, and the figure written from
+    # it: 999.9 µs (a float's 1 ms, as timestamps' differences often are) is "1.000 ms".
+    micros = round(seconds * 1e6)
+    sign = "-" if micros < 0 else ""
+    micros = abs(micros)
+    if micros < 1000:
+        return f"{sign}{micros} µs"
+    if micros < 1_000_000:
+        return f"{sign}{micros // 1000}.{micros % 1000:03d} ms"
+    return f"{sign}{round(micros / 1e6, 3):.3f} s"
 
 
 def since(seconds: float) -> str:

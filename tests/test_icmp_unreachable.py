@@ -186,9 +186,9 @@ def test_a_path_mtu_error_is_decoded_with_its_mtu_and_read_as_what_the_sender_di
     [diagnosis] = [d for d in connection["diagnoses"] if d["kind"] == "path_mtu"]
     assert diagnosis["frames"] == [4, 5]
     assert diagnosis["sentence"] == (
-        f"{says} from {'192.0.2.254' if family == 4 else '2001:db8::fe'} (frame 5) about the client's 1448-byte "
-        f"segment (frame 4): the client's segments after it carry at most {fits} bytes (up to 1448 before): "
-        "its stack lowered its segment size to the path"
+        f"{says} from {'192.0.2.254' if family == 4 else '2001:db8::fe'} (frame 5) about the client's 1,448-byte "
+        f"segment (frame 4): the client resent that data in segments of at most {fits:,} bytes: its stack "
+        "lowered its segment size to the path"
     )
     assert connection["handshake"]["status"] == "complete"
 
@@ -198,7 +198,7 @@ def test_segments_still_too_big_after_the_error_are_named(tmp_path: Path) -> Non
     [connection] = _analysis(tmp_path, packets, times)["connections"]
     [diagnosis] = [d for d in connection["diagnoses"] if d["kind"] == "path_mtu"]
     assert (
-        "still up to 1448 bytes, more than 1360 fit in 1400: the error did not reach its stack"
+        "still in segments of up to 1,448 bytes, more than 1,360 fit in 1,400: the error did not reach its stack"
         in (diagnosis["sentence"])
     )
 
@@ -222,3 +222,74 @@ def test_the_tshark_decoder_reads_the_same_path_mtu(tmp_path: Path, family: int)
     slow = analyze_file(str(path), decoder="tshark").connections[0]
     assert fast.connection.unreachables == slow.connection.unreachables
     assert fast.connection.unreachables[0].path_mtu == (1400 if family == 4 else 1280)
+
+
+def test_a_flight_refused_segment_by_segment_is_one_diagnosis(tmp_path: Path) -> None:
+    """A reviewer's repro: six full-sized IPv6 segments, each refused by the router (Linux does
+    not rate-limit Packet Too Big), then resent at 1,208 bytes (timestamps on: 12 bytes of
+    options). One diagnosis, judged by the resends, not by the flight's later segments."""
+    client, server, router = "2001:db8::1", "2001:db8::2", "2001:db8::fe"
+    timestamps = [("Timestamp", (1, 0))]
+    packets = [
+        tcp_packet(6, client, 40000, server, 443, "S", 1000, options=timestamps),
+        tcp_packet(6, server, 443, client, 40000, "SA", 5000, 1001, options=timestamps),
+        tcp_packet(6, client, 40000, server, 443, "A", 1001, 5001),
+    ]
+    flight = [
+        tcp_packet(6, client, 40000, server, 443, "A", 1001 + 1428 * n, 5001, b"x" * 1428) for n in range(6)
+    ]
+    for segment in flight:
+        packets += [
+            segment,
+            IPv6(src=router, dst=client) / ICMPv6PacketTooBig(mtu=1280) / bytes(segment)[:1232],
+        ]
+    seq = 1001
+    while seq < 1001 + 6 * 1428:
+        size = min(1208, 1001 + 6 * 1428 - seq)
+        packets.append(tcp_packet(6, client, 40000, server, 443, "A", seq, 5001, b"x" * size))
+        seq += size
+    [connection] = _analysis(tmp_path, packets, [0.001 * n for n in range(len(packets))])["connections"]
+    [diagnosis] = [d for d in connection["diagnoses"] if d["kind"] == "path_mtu"]
+    assert diagnosis["sentence"] == (
+        "6 errors ICMPv6 packet too big (MTU 1280) from 2001:db8::fe (frames 5, 7, 9, 11, 13, ...) about the "
+        "client's segments of up to 1,428 bytes (6 of them): the client resent that data in segments of at most "
+        "1,208 bytes: its stack lowered its segment size to the path"
+    )
+
+
+def test_an_error_quoting_a_piece_of_a_tso_segment_finds_it(tmp_path: Path) -> None:
+    """Captured at the sender before its NIC cut a 2,896-byte segment in two: the router quotes
+    the second piece's number, inside the captured segment."""
+    packets, _times = _too_big_exchange(4, 1400, [])
+    big = tcp_packet(4, CLIENT, 40000, SERVER, 443, "PA", 1001, 5001, b"y" * 2896)
+    piece = tcp_packet(4, CLIENT, 40000, SERVER, 443, "PA", 1001 + 1448, 5001, b"y" * 1448)
+    error = IP(src=ROUTER, dst=CLIENT) / ICMP(type=3, code=4, nexthopmtu=1400) / bytes(piece)[:28]
+    resend = [
+        tcp_packet(4, CLIENT, 40000, SERVER, 443, "PA", 2449 + n * 724, 5001, b"y" * 724) for n in range(2)
+    ]
+    packets = [*packets[:3], big, error, *resend]
+    for number, packet in enumerate(packets):
+        packet[IP].id = number
+    [connection] = _analysis(tmp_path, packets, [0.001 * n for n in range(len(packets))])["connections"]
+    [diagnosis] = [d for d in connection["diagnoses"] if d["kind"] == "path_mtu"]
+    assert diagnosis["sentence"].endswith(
+        "about the client's 2,896-byte segment (frame 4): the client resent that data in segments of at most "
+        "724 bytes: its stack lowered its segment size to the path"
+    )
+
+
+def test_the_ladder_draws_an_error_toward_the_end_whose_segment_it_quotes(tmp_path: Path) -> None:
+    """A download: the server's full-sized segment is too big; the error goes to the server."""
+    client, server, router = "2001:db8::1", "2001:db8::2", "2001:db8::fe"
+    data = tcp_packet(6, server, 443, client, 40000, "PA", 5001, 1001, b"x" * 1428)
+    packets = [
+        tcp_packet(6, client, 40000, server, 443, "S", 1000),
+        tcp_packet(6, server, 443, client, 40000, "SA", 5000, 1001),
+        tcp_packet(6, client, 40000, server, 443, "A", 1001, 5001),
+        data,
+        IPv6(src=router, dst=server) / ICMPv6PacketTooBig(mtu=1280) / bytes(data)[:1232],
+    ]
+    path = write_capture(tmp_path / "download.pcap", packets, times=[0.001 * n for n in range(5)])
+    mermaid = tmp_path / "download.mmd"
+    assert run("diagram", str(path), "-o", str(mermaid)).returncode == 0
+    assert "C-->>S: ICMPv6 packet too big (MTU 1280) from 2001:db8::fe, frame 5" in mermaid.read_text()

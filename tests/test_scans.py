@@ -145,7 +145,7 @@ def test_ack_window_and_maimon_scans_answered_by_rst_are_port_scans(flags: str, 
     assert scan["kind"] == "vertical" and (scan["attempts"], scan["ports"]) == (26, 26)
     assert scan["answered"] == {"synack": 0, "rst": 26, "none": 0}
     assert (scan["syn_probes"], scan["ack_probes"]) == (0, 26)
-    assert "answers: 0 SYN/ACK (open), 26 RST (no connection: unfiltered), 0 none (filtered)" in (
+    assert "answers: 26 RST (no connection: unfiltered); ACK probes left unanswered are not counted" in (
         run("analyze", str(path)).stdout
     )
 
@@ -527,3 +527,25 @@ def test_the_tallies_of_shares_add_up_to_one_process_s() -> None:
     total.merge(first, [0, 2, 5])  # the share's ids 0, 1, 2 are the file's 0, 2 and 5
     total.merge(second, [1, 3])
     assert total == TextTally(4, {1: 3, 2: 7}, 12, 3, [(0, "a"), (1, "c"), (3, "d"), (5, "b")], 7)
+
+
+def test_keep_alives_answered_for_no_connection_are_no_ack_probes(tmp_path) -> None:
+    """A reviewer's repro: a client's keep-alives (bare ACKs, 75 s apart) then the server's RST
+    for no connection (it restarted): more segments than a probe sends. And one that continues
+    a connection given up as idle is that connection's, not a probe."""
+    packets = [tcp_packet(4, SCANNER, 50000, VICTIM, 80, "A", 1000, 7777) for _ in range(6)]
+    packets.append(tcp_packet(4, VICTIM, 80, SCANNER, 50000, "R", 7777))
+    path = write_capture(tmp_path / "keepalives.pcap", packets, step=75.0)
+    [result] = analyze_file(str(path)).connections
+    assert result.probe is None
+    talk = [
+        tcp_packet(4, SCANNER, 50000, VICTIM, 80, "PA", 1000, 7777, b"hi"),
+        tcp_packet(4, VICTIM, 80, SCANNER, 50000, "A", 7777, 1002),
+    ]
+    later = [
+        tcp_packet(4, SCANNER, 50000, VICTIM, 80, "A", 1001, 7777),
+        tcp_packet(4, VICTIM, 80, SCANNER, 50000, "R", 7777),
+    ]
+    path = write_capture(tmp_path / "idle.pcap", [*talk, *later], times=[0.0, 0.01, 400.0, 400.001])
+    results = sorted(analyze_file(str(path)).connections, key=lambda r: r.connection.id)
+    assert results[-1].connection.continues is not None and results[-1].probe is None

@@ -397,6 +397,20 @@ def test_an_ack_that_may_have_left_before_the_fin_arrived_retracts_nothing() -> 
     assert _moves(result, "client")[-1] == ("CLOSE_WAIT", 7) and not result.notes
 
 
+def test_an_ack_a_slower_round_trip_brings_after_the_fin_retracts_nothing() -> None:
+    """The round trip was timed at 20 ms, then the path slows (Wi-Fi, a queue): the client's
+    ACK of data before the FIN comes 35 ms after it, sent before the FIN arrived. Less than
+    200 ms is no proof: the FIN is taken where the capture saw it (a reviewer's repro)."""
+    segments = conversation(
+        *HANDSHAKE, (0.010, "c", "PA", 101, 501, 100), (0.030, "s", "A", 501, 201),
+        (0.031, "s", "PA", 501, 201, 1000), (0.051, "c", "A", 201, 1501), (0.200, "s", "PA", 1501, 201, 1000),
+        (0.2001, "s", "PA", 2501, 201, 1000), (0.2002, "s", "FA", 3501, 201), (0.235, "c", "A", 201, 2501),
+        (0.236, "c", "A", 201, 3502), (0.237, "c", "FA", 201, 3502), (0.257, "s", "A", 3502, 202),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert _moves(result, "client")[3] == ("CLOSE_WAIT", 10) and not result.notes
+
+
 def test_a_fin_sent_long_after_the_peers_below_it_did_not_cross_it() -> None:
     """The client closes a second after the server's FIN, acknowledging only up to the data
     lost before it: no crossing (a FIN sent a second later was not in flight), but the server's

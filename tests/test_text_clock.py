@@ -64,3 +64,5 @@ def test_a_duration_takes_the_unit_of_its_rounded_figure() -> None:
     assert format_duration(0.9999996) == "1.000 s"
     assert format_duration(0.9999994) == "999.999 ms"
     assert format_duration(-0.0009999) == "-1.000 ms"
+    assert format_duration(0.0009995) == "1.000 ms"  # rounded once: not "0.999 ms"
+    assert format_duration(0.0) == "0 µs" and format_duration(float("inf")) == "inf s"

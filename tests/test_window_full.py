@@ -70,6 +70,11 @@ CASES = {
          P("s", "PA", 501, 101, 400), P("c", "A", 101, 501, window=100), P("s", "PA", 501, 101, 400)],
         [4, 6],
     ),
+    "the first SYN's scale holds, a resend's without the option aside": (
+        [P("c", "S", 100, 0, scale=7), P("c", "S", 100, 0), P("s", "SA", 500, 101, window=1000, scale=7),
+         P("c", "A", 101, 501), P("s", "A", 501, 101, window=300), P("c", "PA", 101, 501, 300)],
+        [],
+    ),
     "a RST's acknowledgment field and window count as the last": (
         [*HANDSHAKE, P("s", "A", 501, 101, window=300), P("s", "R", 501, 0, window=0), P("c", "PA", 101, 501, 300)],
         [],

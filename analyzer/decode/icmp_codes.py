@@ -47,10 +47,10 @@ def describe(error: Unreachable) -> str:
     """ "ICMP port unreachable", "ICMPv6 communication administratively prohibited", "ICMPv6
     packet too big (MTU 1280)"."""
     if error.too_big:
-        mtu = f"MTU {error.path_mtu}" if error.path_mtu else "no MTU given"
         if error.family == 4:
-            return f"ICMP fragmentation needed (next-hop {mtu})"
-        return f"ICMPv6 packet too big ({mtu})"
+            mtu = f"next-hop MTU {error.path_mtu}" if error.path_mtu else "no next-hop MTU given"
+            return f"ICMP fragmentation needed ({mtu})"
+        return f"ICMPv6 packet too big ({f'MTU {error.path_mtu}' if error.path_mtu else 'no MTU given'})"
     known = _known(error)
     what = known[0] if known is not None else f"destination unreachable (code {error.code})"
     return f"{'ICMP' if error.family == 4 else 'ICMPv6'} {what}"

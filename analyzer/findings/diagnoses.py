@@ -41,10 +41,11 @@ Kinds, and the rule each follows:
 - injected_rst: a RST whose IP TTL (hop limit) is INJECTED_TTL_GAP or more away from every
   other packet of its claimed sender: another box on the path likely sent it.
 - path_mtu: an ICMP fragmentation needed or ICMPv6 Packet Too Big error quoting a segment of
-  the connection (path MTU discovery, RFC 1191 and 8201): the MTU it names and what the
-  segment's sender did after it, its data in segments that fit (its stack lowered its MSS),
-  still too big for it (the error did not reach its stack, or the capture was taken before
-  segmentation offload cut them), or no data at all (a black hole when no resend follows).
+  the connection (path MTU discovery, RFC 1191 and 8201), one for each side and MTU (a
+  router answers each segment of a flight): the MTU it names and how the segments' sender
+  resent the refused data, in segments that fit it (its stack lowered its MSS), still too
+  big for it (the error did not reach its stack, or the capture was taken before
+  segmentation offload cut them), or not at all (a black hole, if it never did).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from typing import Final
 from analyzer.connections import Connection, quoted_segment
 from analyzer.decode.headers import IPV4_MIN_HEADER, IPV6_HEADER, TCP_MIN_HEADER
 from analyzer.decode.icmp_codes import describe
-from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, UNSEEN, Segment, Unreachable, seq_diff
 from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.resets import Reset
 from analyzer.findings.retransmissions import SequenceAnalysis
@@ -170,7 +171,7 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
         probes = _tail_loss_probes(connection, resends, rtt)
         found += probes
         found += _retransmission_timeouts(connection, resends, {d.frames[0] for d in probes}, rtt)
-    if connection.unreachables:
+    if any(error.too_big for error in connection.unreachables):
         found += _path_mtu(connection)
     if first_rst >= 0:
         found += fin_wait_2_expired_diagnoses(resets)
@@ -750,41 +751,81 @@ def probe_headline(delay: float, new: bool, confirmed: bool) -> str:
 
 
 def _path_mtu(connection: Connection) -> list[Diagnosis]:
-    found = []
+    """One diagnosis for each side and MTU: the errors about that side's segments (a router
+    answers each segment of a flight), and what the side resent of the refused data."""
+    groups: dict[tuple[str, int], list[tuple[Unreachable, Segment]]] = {}
     for error in connection.unreachables:
         quoted = quoted_segment(connection, error) if error.too_big else None
-        if quoted is None:
-            continue
-        side = connection.sender(quoted)
-        data = [s for s in connection.segments if s.payload_len and _from(connection, s, side)]
-        before = max((s.payload_len for s in data if s.time <= error.time), default=0)
-        after = max((s.payload_len for s in data if s.time > error.time), default=0)
-        mtu = error.path_mtu
-        # The most an IP packet of that MTU holds, its IP and TCP headers without options.
-        room = mtu - (IPV4_MIN_HEADER if quoted.family == 4 else IPV6_HEADER) - TCP_MIN_HEADER
-        sent = f"the {side}'s segments after it carry"
-        if not after:
-            then = f"the {side} sent no data after it"
+        if quoted is not None:
+            groups.setdefault((connection.sender(quoted), error.path_mtu), []).append((error, quoted))
+    found = []
+    for (side, mtu), errors in groups.items():
+        first_error, first_quoted = errors[0]
+        refused = {quoted.frame: quoted for _error, quoted in errors}
+        largest = max(quoted.payload_len for quoted in refused.values())
+        # The resends of the refused data: what the side's stack did once the error reached it.
+        resent = [
+            s.payload_len for s in connection.segments
+            if s.time > first_error.time and s.payload_len and _from(connection, s, side) and s.frame not in refused
+            and any(_covers(s, quoted) for quoted in refused.values())
+        ]  # fmt: skip
+        room = mtu - (IPV4_MIN_HEADER if first_quoted.family == 4 else IPV6_HEADER) - TCP_MIN_HEADER
+        room -= _options_length(connection)
+        if not resent:
+            then = f"the {side} resent none of that data in the capture (a black hole, if it never did)"
         elif not mtu:
-            then = f"it names no MTU (a router older than RFC 1191); {sent} up to {after} bytes (up to {before} before)"
-        elif after <= room:
-            then = f"{sent} at most {after} bytes (up to {before} before): its stack lowered its segment size to the path"
+            older = " (a router older than RFC 1191)" if first_quoted.family == 4 else ""
+            then = f"it names no MTU{older}; the {side} resent that data in segments of up to {max(resent):,} bytes"
+        elif max(resent) <= room:
+            then = (
+                f"the {side} resent that data in segments of at most {max(resent):,} bytes: its stack lowered "
+                "its segment size to the path"
+            )
         else:
             then = (
-                f"{sent} still up to {after} bytes, more than {room} fit in {mtu}: the error did not reach its "
-                "stack, or the capture was taken before segmentation offload cut them"
+                f"the {side} resent that data still in segments of up to {max(resent):,} bytes, more than "
+                f"{room:,} fit in {mtu:,}: the error did not reach its stack, or the capture was taken before "
+                "segmentation offload cut them"
             )
-        size = f"{quoted.payload_len}-byte segment" if quoted.payload_len else "segment"
+        errors_text = (
+            f"{describe(first_error)} from {first_error.src} (frame {first_error.frame})"
+            if len(errors) == 1
+            else f"{len(errors)} errors {describe(first_error)} from {first_error.src} (frames "
+            + ", ".join(str(error.frame) for error, _quoted in errors[:5])
+            + (", ..." if len(errors) > 5 else "")
+            + ")"
+        )
+        segments = (
+            f"{largest:,}-byte segment (frame {first_quoted.frame})"
+            if len(refused) == 1
+            else f"segments of up to {largest:,} bytes ({len(refused)} of them)"
+        )
         found.append(
             Diagnosis(
                 "path_mtu",
-                [quoted.frame, error.frame],
-                f"{describe(error)} from {error.src} (frame {error.frame}) about the {side}'s {size} "
-                f"(frame {quoted.frame}): {then}",
-                {quoted.frame: f"too big: MTU {mtu}" if mtu else "too big"},
+                [first_quoted.frame, *(error.frame for error, _quoted in errors)],
+                f"{errors_text} about the {side}'s {segments}: {then}",
+                {quoted.frame: f"too big: MTU {mtu}" if mtu else "too big" for quoted in refused.values()},
             )
         )
     return found
+
+
+def _covers(segment: Segment, refused: Segment) -> bool:
+    """Whether `segment` carries data of `refused` (its sequence range overlaps)."""
+    return (
+        seq_diff(segment.seq, refused.seq + refused.payload_len)
+        < 0
+        < seq_diff(segment.seq + segment.payload_len, refused.seq)
+    )
+
+
+def _options_length(connection: Connection) -> int:
+    """The bytes of TCP options on every data segment: timestamps (10, padded to 12) when
+    both SYNs offered them (RFC 7323)."""
+    offered = [s.options for s in connection.segments[:8] if s.flags & SYN and s.options is not None]
+    both = len(offered) >= 2 and all(options.timestamps for options in offered)
+    return 12 if both else 0
 
 
 def _rst_with_data(connection: Connection) -> list[Diagnosis]:

@@ -273,7 +273,7 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
     here.last_ack_time = segment.time
     here.window = segment.window
     here.window_of_syn = bool(segment.flags & SYN)
-    if segment.flags & SYN:
+    if segment.flags & SYN and here.scale == _SCALE_UNSEEN:  # the first SYN's, as packet-tcp.c keeps it
         options = segment.options
         scale = options.window_scale if options is not None else None
         if scale is not None:

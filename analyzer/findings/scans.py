@@ -22,7 +22,8 @@ FIN, NULL and Xmas probes (tcp_state: impossible flags, a FIN without ACK from a
 no connection: Step.probe), are probes all the same: a closed port answers them with RST, an
 open or filtered one with nothing. So are ACK probes (nmap's ACK, Window and Maimon scans, an
 ACK flood): a connection whose client sent only segments with ACK, no SYN, RST or data (a
-FIN allowed: Maimon's FIN/ACK), at most ACK_PROBE_SEGMENTS of them, answered by nothing but a
+FIN allowed: Maimon's FIN/ACK), at most ACK_PROBE_SEGMENTS of them, not the continuation of a
+connection given up as idle (a keep-alive to a server that lost it), answered by nothing but a
 RST without ACK at a probe's acknowledgment number, the kernel's answer to a segment for no
 connection (RFC 9293 3.10.7.1), whether the port is open or closed (nmap's "unfiltered"). An
 ACK probe that nothing answered is not counted: a capture of one direction, or begun in the
@@ -113,6 +114,7 @@ from analyzer.decode.segment import RST as TCP_RST
 
 if TYPE_CHECKING:
     from analyzer.analysis import ConnectionAnalysis
+    from analyzer.connections import Connection
 
 PORT_SCAN_PORTS: Final = 15
 SWEEP_HOSTS: Final = 25
@@ -174,16 +176,20 @@ def _ack_probe(result: ConnectionAnalysis) -> bool:
     module docstring)."""
     connection = result.connection
     segments = connection.segments
-    if not segments or connection.count > 2 * ACK_PROBE_SEGMENTS:
+    # One that continues a connection given up as idle is that connection's: a keep-alive a
+    # restarted server (a failover, a flushed firewall) answered so.
+    if not segments or connection.continues is not None or _segments_in(connection) > 2 * ACK_PROBE_SEGMENTS:
         return False
     acks: set[int] = set()
+    probes = 0
     answered = False
     for segment in segments:
         flags = segment.flags
         if segment.payload_len or flags & SYN:
             return False
         if connection.from_client(segment):
-            if flags & (ACK | TCP_RST) != ACK or len(acks) == ACK_PROBE_SEGMENTS:
+            probes += 1
+            if flags & (ACK | TCP_RST) != ACK or probes > ACK_PROBE_SEGMENTS:
                 return False
             acks.add(segment.ack)
         elif flags & (ACK | TCP_RST | FIN) != TCP_RST or segment.seq not in acks:
@@ -191,6 +197,11 @@ def _ack_probe(result: ConnectionAnalysis) -> bool:
         else:
             answered = True
     return answered
+
+
+def _segments_in(connection: Connection) -> int:
+    """Its segments: all of them counted in a folded connection, which keeps only some."""
+    return connection.count or len(connection.segments)
 
 
 def _syn_probe_answer(result: ConnectionAnalysis) -> str | None:
@@ -210,7 +221,7 @@ def backscatter_answer(result: ConnectionAnalysis) -> str | None:
     """SYNACK or RST if the connection is an answer to nothing the capture holds (see
     Backscatter in the module docstring), else None."""
     connection = result.connection
-    if result.handshake.syns or connection.count > BACKSCATTER_SEGMENTS or not connection.segments:
+    if result.handshake.syns or _segments_in(connection) > BACKSCATTER_SEGMENTS or not connection.segments:
         return None
     answer = RST
     for segment in connection.segments:

@@ -61,9 +61,11 @@ def connection_mermaid(
     resets = {r.segment.frame: r for r in result.resets}
     events: list[tuple[float, int, str]] = []
     for error in connection.unreachables:
-        # From the server's side, whoever sent it: a router on the way stands there too.
+        # To the end whose segment it quotes, from the other's side, whoever sent it: a router
+        # on the way stands there too (a Packet Too Big about a download's data goes to the server).
         said = f"{describe(error)} from {error.src}, frame {error.frame} {since(error.time - start)}"
-        events.append((error.time, 1, f"    S-->>C: {_escape(said)}"))
+        arrow = "C-->>S" if (error.quoted[0], error.quoted[1]) == connection.server else "S-->>C"
+        events.append((error.time, 1, f"    {arrow}: {_escape(said)}"))
     for segment in connection.segments:
         from_client = connection.from_client(segment)
         ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")

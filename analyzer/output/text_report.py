@@ -237,7 +237,10 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
         answered = ", ".join(
             f"{scan.answers[answer]:,} {_answer_label(scan, answer, label) if scan.target is None else label.split(' (')[0]}"
             for answer, label in ANSWER_TEXT
+            if scan.ack_probes < scan.attempts or answer == "rst"
         )
+        if scan.ack_probes == scan.attempts:
+            answered += "; ACK probes left unanswered are not counted"
         lines.append(
             f"      {_plural(scan.attempts, 'attempt')} in {format_duration(scan.duration)}{rate} "
             f"from {scan.first_time - origin:+.3f} s; answers: {answered}"
