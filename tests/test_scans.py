@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -128,6 +129,10 @@ def test_fin_xmas_and_null_scans_are_port_scans(flags: str, tmp_path) -> None:
     # No answer to such a probe is an open port's or a filtered one's (nmap: open|filtered).
     text = run("analyze", str(tmp_path / "stealth.pcap")).stdout
     assert "answers: 0 SYN/ACK (open), 26 RST (closed), 4 none (open or filtered)" in text
+    # No handshake to miss: the summary counts them as probes, not as mid-stream connections.
+    summary = run("analyze", "--summary", str(tmp_path / "stealth.pcap")).stdout
+    assert re.search(r"none: a probe without SYN \(ACK, FIN, NULL, Xmas\) +30\n", summary)
+    assert re.search(r"mid-stream \(handshake not in the capture\) +0\n", summary)
 
 
 @pytest.mark.parametrize("flags", ["A", "FA"])

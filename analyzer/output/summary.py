@@ -4,7 +4,8 @@ What it says:
 - handshakes: how many connections had each handshake outcome (complete; refused: the SYN
   answered by RST; no answer: the SYN never answered; incomplete: begun, not finished;
   mid-stream: the handshake is not in the capture; continued: begun without a SYN on the
-  4-tuple of a connection given up as idle, whose handshake it has). Every connection has one: the lines add
+  4-tuple of a connection given up as idle, whose handshake it has; none: a scan's or a
+  flood's probe without SYN, findings/scans.py). Every connection has one: the lines add
   up to the connection count.
 - endings: how each connection ended: closed normally, by close shape (four-way,
   three-segment, simultaneous, half-close); reset, by the cause of its first RST (each
@@ -31,7 +32,7 @@ from typing import Final, TextIO
 
 import msgspec
 
-from analyzer.analysis import ConnectionAnalysis, FileStream
+from analyzer.analysis import BACKSCATTER, ConnectionAnalysis, FileStream
 from analyzer.output.json_report import document_head
 from analyzer.output.text_report import format_endpoint, head_lines, scan_lines
 from analyzer.timefmt import format_duration
@@ -47,6 +48,7 @@ HANDSHAKES: Final = {
     "incomplete": "incomplete (begun, not finished)",
     "not_seen": "mid-stream (handshake not in the capture)",
     "continued": "continued (on again after given up as idle)",
+    "probe": "none: a probe without SYN (ACK, FIN, NULL, Xmas)",
 }
 CLOSES: Final = {
     "four-way": "closed normally: four-way (FIN, ACK, FIN, ACK)",
@@ -78,7 +80,7 @@ ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end
 NO_CLOSE: Final = "no FIN or RST seen"
 # The handshake outcomes that opened no connection: the overview counts them as such; the
 # others by their ending, after these words.
-UNOPENED: Final = frozenset(("refused", "unreachable", "no_answer", "incomplete"))
+UNOPENED: Final = frozenset(("refused", "unreachable", "no_answer", "incomplete", "probe"))
 _OPENED: Final = {"complete": "complete", "not_seen": "mid-stream", "continued": "continued"}
 # One column for the counts, whatever lines a file has: several files' summaries line up.
 _WIDTH: Final = max(
@@ -169,12 +171,13 @@ class Summary:
     def add(self, result: ConnectionAnalysis) -> None:
         connection, handshake, close = result.connection, result.handshake, result.close
         self.connections += 1
-        # One given up as idle and on again has its handshake in the one it continues.
-        status = (
-            "continued"
-            if connection.continues is not None and handshake.status == "not_seen"
-            else handshake.status
-        )
+        # One given up as idle and on again has its handshake in the one it continues; a scan's
+        # or a flood's probe without SYN (findings/scans.py) never had one.
+        status: str = handshake.status
+        if status == "not_seen" and connection.continues is not None:
+            status = "continued"
+        elif status == "not_seen" and result.probe is not None and result.probe != BACKSCATTER:
+            status = "probe"
         self.handshakes[status] = self.handshakes.get(status, 0) + 1
         if close.ending in self.closes:
             self.closes[close.ending] += 1
