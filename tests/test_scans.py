@@ -131,7 +131,7 @@ def test_fin_xmas_and_null_scans_are_port_scans(flags: str, tmp_path) -> None:
     assert "answers: 0 SYN/ACK (open), 26 RST (closed), 4 none (open or filtered)" in text
     # No handshake to miss: the summary counts them as probes, not as mid-stream connections.
     summary = run("analyze", "--summary", str(tmp_path / "stealth.pcap")).stdout
-    assert re.search(r"none: a probe without SYN \(ACK, FIN, NULL, Xmas\) +30\n", summary)
+    assert re.search(r"none: a FIN, NULL or Xmas probe \(a scan's\) +30\n", summary)
     assert re.search(r"mid-stream \(handshake not in the capture\) +0\n", summary)
 
 
@@ -221,7 +221,7 @@ def test_a_flood_of_fins_is_no_syn_flood(tmp_path) -> None:
     assert (flood["kind"], flood["attempts"], flood["syn_probes"]) == ("flood", 1100, 0)
     text = run("analyze", str(path)).stdout
     assert (
-        "[1] flood of probes without SYN (ACK, FIN, NULL, Xmas or other flags): 1,100 attempts of 192.0.2.1:80"
+        "[1] flood of probes without SYN (ACK, FIN, NULL, Xmas, RST or other flags): 1,100 attempts of 192.0.2.1:80"
         in text
     )
 
@@ -554,3 +554,27 @@ def test_keep_alives_answered_for_no_connection_are_no_ack_probes(tmp_path) -> N
     path = write_capture(tmp_path / "idle.pcap", [*talk, *later], times=[0.0, 0.01, 400.0, 400.001])
     results = sorted(analyze_file(str(path)).connections, key=lambda r: r.connection.id)
     assert results[-1].connection.continues is not None and results[-1].probe is None
+
+
+def test_a_rst_flood_is_a_flood_of_probes_without_syn(tmp_path) -> None:
+    """hping3 -R --rand-source: a RST from each of 1,200 addresses to one port, nothing back.
+    A connection that ends with a RST after talking is no probe."""
+    packets = [
+        tcp_packet(4, f"172.16.{n // 256}.{n % 256}", 1024 + n, "192.0.2.1", 80, "R", n * 7)
+        for n in range(1200)
+    ]
+    path = write_capture(tmp_path / "rstflood.pcap", packets, step=0.0002)
+    [flood] = _document(path)["scans"]
+    assert (flood["kind"], flood["attempts"], flood["syn_probes"], flood["ack_probes"]) == (
+        "flood",
+        1200,
+        0,
+        0,
+    )
+    assert flood["answered"] == {"synack": 0, "rst": 0, "none": 1200}
+    talked = [
+        tcp_packet(4, SCANNER, 50000, VICTIM, 80, "PA", 1000, 7777, b"hi"),
+        tcp_packet(4, SCANNER, 50000, VICTIM, 80, "R", 1002),
+    ]
+    [result] = analyze_file(str(write_capture(tmp_path / "talked.pcap", talked))).connections
+    assert result.probe is None

@@ -27,7 +27,8 @@ connection given up as idle (a keep-alive to a server that lost it), answered by
 RST without ACK at a probe's acknowledgment number, the kernel's answer to a segment for no
 connection (RFC 9293 3.10.7.1), whether the port is open or closed (nmap's "unfiltered"). An
 ACK probe that nothing answered is not counted: a capture of one direction, or begun in the
-middle of a download, holds lone ACKs of live connections.
+middle of a download, holds lone ACKs of live connections. A RST or two from a client and
+nothing else on the 4-tuple (a RST flood's; nothing answers a RST) is a probe without answer.
 
 Thresholds, and why
 -------------------
@@ -166,7 +167,9 @@ def probe_of(result: ConnectionAnalysis) -> tuple[str, str] | None:
     if not result.handshake.syns:
         if result.steps and result.steps[0].probe:
             return (RST if any(reset.sender == "server" for reset in result.resets) else NOTHING), OTHER_PROBE
-        return (RST, ACK_PROBE) if _ack_probe(result) else None
+        if _ack_probe(result):
+            return RST, ACK_PROBE
+        return (NOTHING, OTHER_PROBE) if _lone_resets(result.connection) else None
     answer = _syn_probe_answer(result)
     return (answer, SYN_PROBE) if answer is not None else None
 
@@ -197,6 +200,19 @@ def _ack_probe(result: ConnectionAnalysis) -> bool:
         else:
             answered = True
     return answered
+
+
+def _lone_resets(connection: Connection) -> bool:
+    """Whether the connection is RSTs alone from its client, at most ACK_PROBE_SEGMENTS of
+    them, without data, and nothing from the other end: a RST flood's (hping3 -R
+    --rand-source), the forged reset of a blind attack."""
+    segments = connection.segments
+    if not segments or _segments_in(connection) > ACK_PROBE_SEGMENTS or connection.continues is not None:
+        return False
+    return all(
+        s.flags & (TCP_RST | SYN | FIN) == TCP_RST and not s.payload_len and connection.from_client(s)
+        for s in segments
+    )
 
 
 def _segments_in(connection: Connection) -> int:

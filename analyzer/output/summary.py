@@ -4,8 +4,8 @@ What it says:
 - handshakes: how many connections had each handshake outcome (complete; refused: the SYN
   answered by RST; no answer: the SYN never answered; incomplete: begun, not finished;
   mid-stream: the handshake is not in the capture; continued: begun without a SYN on the
-  4-tuple of a connection given up as idle, whose handshake it has; none: a scan's or a
-  flood's probe without SYN, findings/scans.py). Every connection has one: the lines add
+  4-tuple of a connection given up as idle, whose handshake it has; none: a probe that
+  begins with flags no connection begins with, findings/scans.py). Every connection has one: the lines add
   up to the connection count.
 - endings: how each connection ended: closed normally, by close shape (four-way,
   three-segment, simultaneous, half-close); reset, by the cause of its first RST (each
@@ -32,7 +32,7 @@ from typing import Final, TextIO
 
 import msgspec
 
-from analyzer.analysis import BACKSCATTER, ConnectionAnalysis, FileStream
+from analyzer.analysis import ConnectionAnalysis, FileStream
 from analyzer.output.json_report import document_head
 from analyzer.output.text_report import format_endpoint, head_lines, scan_lines
 from analyzer.timefmt import format_duration
@@ -48,7 +48,7 @@ HANDSHAKES: Final = {
     "incomplete": "incomplete (begun, not finished)",
     "not_seen": "mid-stream (handshake not in the capture)",
     "continued": "continued (on again after given up as idle)",
-    "probe": "none: a probe without SYN (ACK, FIN, NULL, Xmas)",
+    "probe": "none: a FIN, NULL or Xmas probe (a scan's)",
 }
 CLOSES: Final = {
     "four-way": "closed normally: four-way (FIN, ACK, FIN, ACK)",
@@ -171,12 +171,13 @@ class Summary:
     def add(self, result: ConnectionAnalysis) -> None:
         connection, handshake, close = result.connection, result.handshake, result.close
         self.connections += 1
-        # One given up as idle and on again has its handshake in the one it continues; a scan's
-        # or a flood's probe without SYN (findings/scans.py) never had one.
+        # One given up as idle and on again has its handshake in the one it continues; a probe
+        # that begins with flags no connection begins with (FIN, NULL, Xmas) never had one. A
+        # lone ACK or RST may be a live connection's, whose handshake came before the capture.
         status: str = handshake.status
         if status == "not_seen" and connection.continues is not None:
             status = "continued"
-        elif status == "not_seen" and result.probe is not None and result.probe != BACKSCATTER:
+        elif status == "not_seen" and result.steps and result.steps[0].probe:
             status = "probe"
         self.handshakes[status] = self.handshakes.get(status, 0) + 1
         if close.ending in self.closes:

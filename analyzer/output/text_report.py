@@ -166,7 +166,7 @@ def _kind_text(scan: ScanFinding) -> str:
     if scan.ack_probes == scan.attempts:
         return "ACK flood"
     if scan.syn_probes == 0:
-        return "flood of probes without SYN (ACK, FIN, NULL, Xmas or other flags)"
+        return "flood of probes without SYN (ACK, FIN, NULL, Xmas, RST or other flags)"
     return "flood of SYNs and probes without SYN"
 
 
