@@ -211,7 +211,23 @@ def test_a_flood_is_one_finding_naming_the_source_that_stands_out(tmp_path) -> N
     assert flood["answered"] == {"synack": 550, "rst": 0, "none": 550}
     assert flood["rate"] > 1000
     [(busiest)] = flood["top_sources"]  # the spoofed ones, one SYN each, do not stand out
-    assert busiest == {"ip": "198.51.100.7", "attempts": 100}
+    assert busiest == {"ip": "198.51.100.7", "attempts": 100, "ports": 1}
+
+
+def test_a_flood_s_busiest_source_that_probed_other_ports_says_so(tmp_path) -> None:
+    """A helper's repro: a scanner probed 2,000 ports of the flooded host, one of them the
+    flooded port: its 2,000 attempts are the host's, not the port's."""
+    packets = [
+        tcp_packet(4, f"172.16.{n // 256}.{n % 256}", 1024 + n, "192.0.2.10", 80, "S", n) for n in range(1200)
+    ]
+    packets += [tcp_packet(4, "203.0.113.5", 50000, "192.0.2.10", port, "S", 7) for port in range(1, 2001)]
+    path = write_capture(tmp_path / "flood-and-scan.pcap", packets, step=0.0001)
+    flood = next(scan for scan in _document(path)["scans"] if scan["kind"] == "flood")
+    assert flood["top_sources"] == [{"ip": "203.0.113.5", "attempts": 2000, "ports": 2000}]
+    assert (
+        "busiest sources: 203.0.113.5 (2,000 attempts of the host, on 2,000 ports)"
+        in run("analyze", str(path)).stdout
+    )
 
 
 def test_a_flood_of_fins_is_no_syn_flood(tmp_path) -> None:

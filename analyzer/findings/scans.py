@@ -593,7 +593,7 @@ class ScanFinding:
         estimated: bool,
         top_hosts: list[tuple[str, int, int]],
         top_ports: list[tuple[int, int, int]],
-        top_sources: list[tuple[str, int]],
+        top_sources: list[tuple[str, int, int]],
         short_by: int,
         busiest: tuple[float, int] | None = None,
     ) -> None:
@@ -615,7 +615,9 @@ class ScanFinding:
         # (host, probes, distinct ports), most probed first; (port, probes, distinct hosts).
         self.top_hosts = [(host, probes, min(ports, probes)) for host, probes, ports in top_hosts]
         self.top_ports = [(port, probes, min(hosts, probes)) for port, probes, hosts in top_ports]
-        self.top_sources = top_sources  # (source, probes of the host) for a flood
+        # (source, probes of the host, distinct ports of it probed) for a flood: the probes are
+        # the host's, all on the flooded port only when there is one port.
+        self.top_sources = top_sources
         self.short_by = short_by  # the counts may be short by this many (0: exact)
         # A flood's busiest FLOOD_WINDOW: (its start, the probes that began in it).
         self.busiest = busiest
@@ -757,7 +759,7 @@ class ScanDetector:
         horizontal: set[str] = set()
         hosts_of: dict[str, list[tuple[str, int, int]]] = {}
         ports_of: dict[str, list[tuple[int, int, int]]] = {}
-        probes_of: dict[str, list[tuple[str, int]]] = {}  # host -> (source, probes)
+        probes_of: dict[str, list[tuple[str, int, int]]] = {}  # host -> (source, probes, ports)
         sources = self.by_source.stats()
         for key, pair in self.by_pair.stats().items():
             source, host = key
@@ -766,7 +768,7 @@ class ScanDetector:
             if ports >= PORT_SCAN_PORTS:
                 vertical.add(source)
             hosts_of.setdefault(source, []).append((host, pair.attempts, ports))
-            probes_of.setdefault(host, []).append((source, pair.attempts))
+            probes_of.setdefault(host, []).append((source, pair.attempts, ports))
         for key, sweep in self.by_sweep.stats().items():
             source, port = key
             assert sweep.hosts is not None
@@ -804,7 +806,9 @@ class ScanDetector:
             assert target.sources is not None
             # The sources that stand out: more than one probe of the host, and more than the
             # pairs' table may have dropped from anyone (none, in a flood of spoofed addresses).
-            standing_out = [(s, n) for s, n in probes_of.get(host, []) if n > max(1, self.by_pair.short_by)]
+            standing_out = [
+                item for item in probes_of.get(host, []) if item[1] > max(1, self.by_pair.short_by)
+            ]
             found.append(
                 ScanFinding(
                     "flood",

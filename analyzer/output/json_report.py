@@ -117,7 +117,8 @@ def scan_to_dict(scan: ScanFinding) -> dict:
         "rate": scan.rate,
         "top_hosts": [{"ip": ip, "attempts": n, "ports": ports} for ip, n, ports in scan.top_hosts],
         "top_ports": [{"port": port, "attempts": n, "hosts": hosts} for port, n, hosts in scan.top_ports],
-        "top_sources": [{"ip": ip, "attempts": n} for ip, n in scan.top_sources],
+        # "attempts" of the host; "ports" (added): of it probed, the flooded one alone when 1.
+        "top_sources": [{"ip": ip, "attempts": n, "ports": ports} for ip, n, ports in scan.top_sources],
         "counts_short_by": scan.short_by,
         "busiest_10s": (
             {"first_time": scan.busiest[0], "attempts": scan.busiest[1]} if scan.busiest is not None else None

@@ -266,7 +266,12 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             lines.append(f"      busiest 10 s: {_plural(count, 'attempt')} from {start - origin:+.3f} s")
         if scan.target is not None:
             if scan.top_sources:
-                busiest = ", ".join(f"{_ip(ip)} ({_plural(n, 'attempt')})" for ip, n in scan.top_sources)
+                busiest = ", ".join(
+                    f"{_ip(ip)} ({_plural(n, 'attempt')})"
+                    if ports == 1
+                    else f"{_ip(ip)} ({_plural(n, 'attempt')} of the host, on {_plural(ports, 'port')})"
+                    for ip, n, ports in scan.top_sources
+                )
                 lines.append(f"      busiest sources: {busiest}")
             else:
                 lines.append("      no source stands out: each made one attempt or a few")
