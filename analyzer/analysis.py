@@ -55,6 +55,7 @@ from analyzer.findings.scans import BACKSCATTER, ScanDetector, ScanFinding, fold
 from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
+from analyzer.listing import shortened
 from analyzer.long_connection import FoldedConnection
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
@@ -280,12 +281,12 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
             else:
                 by_reason.setdefault(reason, []).append(str(step.segment.frame))
     notes.extend(
-        f"frame{'s' if len(frames) > 1 else ''} {', '.join(frames)}: {what}, an impossible flag combination "
+        f"frame{'s' if len(frames) > 1 else ''} {shortened(frames)}: {what}, an impossible flag combination "
         "(a scan or a crafted packet); applied to neither end"
         for what, frames in crafted.items()
     )
     notes.extend(
-        f"frame{'s' if len(frames) > 1 else ''} {', '.join(frames)} not applied to the receiver: {reason}"
+        f"frame{'s' if len(frames) > 1 else ''} {shortened(frames)} not applied to the receiver: {reason}"
         for reason, frames in by_reason.items()
     )
     syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))

@@ -293,3 +293,18 @@ def test_the_ladder_draws_an_error_toward_the_end_whose_segment_it_quotes(tmp_pa
     mermaid = tmp_path / "download.mmd"
     assert run("diagram", str(path), "-o", str(mermaid)).returncode == 0
     assert "C-->>S: ICMPv6 packet too big (MTU 1280) from 2001:db8::fe, frame 5" in mermaid.read_text()
+
+
+def test_thousands_of_syns_and_errors_keep_every_line_short(tmp_path: Path) -> None:
+    """A helper's shape: one SYN sent 400 times 2 ms apart, each answered by host unreachable
+    from a router: the SYN times, the backoff's intervals and the notes name the first 12."""
+    packets, times = [], []
+    for n in range(400):
+        syn = _syn()
+        syn[IP].id = n
+        packets += [syn, _icmp(syn, 1, ROUTER)]
+        times += [0.002 * n, 0.002 * n + 0.0001]
+    text = run("analyze", str(write_capture(tmp_path / "many.pcap", packets, times=times))).stdout
+    assert max(len(line) for line in text.splitlines()) < 600
+    assert "  SYNs       at +0.000, +0.002," in text and "and 388 more s" in text
+    assert "and 387 more s:" in text  # the backoff's 399 intervals

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Final, Literal
 
+from analyzer.listing import shortened
 from analyzer.sidecar import SYN_LINEAR_TIMEOUTS
 
 # Kernel timers tick in jiffies and loopback adds microseconds: 1.000 s and
@@ -49,7 +50,7 @@ class Backoff:
     def describe(self) -> str:
         if self.pattern == "none":
             return "no retransmission"
-        spaced = ", ".join(f"{i:.3f}" for i in self.intervals)
+        spaced = shortened([f"{i:.3f}" for i in self.intervals])
         count = len(self.intervals)
         text = f"{count} retransmission{'s' if count != 1 else ''} at intervals {spaced} s: {self.pattern}"
         if self.pattern == "linear-then-exponential":

@@ -92,6 +92,8 @@ PROBE_WITHOUT_RTT: Final = 1.0
 # timers tick in jiffies (4 ms at HZ=250), and the kernel's SRTT is its own average.
 PROBE_SLACK: Final = 0.25
 PROBE_SLACK_LEAST: Final = 0.010
+# A path_mtu diagnosis's errors in its frames (and display filter), at most.
+ERRORS_FILTERED: Final = 20
 # How much of a RST's data is shown.
 RST_TEXT_SHOWN: Final = 200
 RST_TEXT_MARKED: Final = 24  # in a picture's mark
@@ -803,7 +805,8 @@ def _path_mtu(connection: Connection) -> list[Diagnosis]:
         found.append(
             Diagnosis(
                 "path_mtu",
-                [first_quoted.frame, *(error.frame for error, _quoted in errors)],
+                # The first errors' frames: a filter of thousands (one a segment) helps no one.
+                [first_quoted.frame, *(error.frame for error, _quoted in errors[:ERRORS_FILTERED])],
                 f"{errors_text} about the {side}'s {segments}: {then}",
                 {quoted.frame: f"too big: MTU {mtu}" if mtu else "too big" for quoted in refused.values()},
             )

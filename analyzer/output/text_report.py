@@ -22,6 +22,7 @@ from analyzer.analysis import BACKSCATTER, Analysis, ConnectionAnalysis, FileStr
 from analyzer.connections import CAPTURE_COPY_WINDOW, CAPTURE_COPY_WINDOW_UNNUMBERED, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
+from analyzer.listing import shortened
 from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
@@ -79,7 +80,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     for check in failed:
         lines.append(f"             check failed: {check.what}: expected {check.expected}, saw {check.seen}")
     if result.syn_backoff.intervals:
-        times = ", ".join(f"{t - origin:+.3f}" for t in result.syn_backoff.times)
+        times = shortened([f"{t - origin:+.3f}" for t in result.syn_backoff.times])
         lines.append(f"  SYNs       at {times} s")
         lines.append(f"  backoff    {result.syn_backoff.describe()}")
     if result.synack_backoff.intervals:
