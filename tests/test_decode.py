@@ -447,6 +447,16 @@ def test_tshark_decoder_reads_a_cut_option_list_too(tmp_path) -> None:
     assert analysis_to_dict(wireshark) == analysis_to_dict(fast)
 
 
+@pytest.mark.parametrize("snaplen", [0, 10])
+def test_frames_cut_inside_their_link_header_are_counted_as_cut(tmp_path, snaplen: int) -> None:
+    """tcpdump -s 10 (or a caplen of 0): nothing of IP in any frame, and a warning says so (a
+    helper's shape: 12 frames read as nothing, without a word)."""
+    path = write_capture(tmp_path / "cut.pcap", _timestamped(4), snaplen=snaplen)
+    stats = DecodeStats()
+    assert list(read_packets(str(path), stats)) == []
+    assert stats.headers_cut == 10 and "10 frames skipped: cut inside their link-layer" in stats.warnings[0]
+
+
 def test_frames_cut_inside_their_headers_are_counted_as_cut(tmp_path) -> None:
     """IPv6 at tcpdump -s 64: no TCP header whole in any frame. The warning names the
     snapshot length, not impossible lengths."""
@@ -455,7 +465,7 @@ def test_frames_cut_inside_their_headers_are_counted_as_cut(tmp_path) -> None:
     assert list(read_packets(str(path), stats)) == []
     assert (stats.headers_cut, stats.malformed) == (10, 0)
     assert stats.warnings == [
-        "10 frames skipped: cut inside their IP or TCP header (the capture's snapshot length kept too "
+        "10 frames skipped: cut inside their link-layer, IP or TCP header (the capture's snapshot length kept too "
         "little of them: tcpdump -s 96 or more keeps an IPv6 TCP header)"
     ]
 

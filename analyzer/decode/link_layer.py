@@ -427,6 +427,19 @@ def pktap(data: bytes) -> int | None:
     return _inner_link(data, u32(data, 0, little=True), u32(data, 4, little=True))
 
 
+# The bytes a frame of the common link types holds before anything could be IP: a frame
+# captured shorter was cut by the snapshot length (tcpdump -s 10), not some other protocol.
+LINK_HEADER_LEAST: Final[dict[int, int]] = {
+    LINKTYPE_NULL: 4,
+    LINKTYPE_LOOP: 4,
+    LINKTYPE_ETHERNET: 14,
+    LINKTYPE_LINUX_SLL: 16,
+    LINKTYPE_LINUX_SLL2: 20,
+    LINKTYPE_RAW: 1,
+    LINKTYPE_RAW_BSD[0]: 1,
+    LINKTYPE_RAW_BSD[1]: 1,
+}
+
 IP_OFFSET: dict[int, Callable[[bytes], int | None]] = {
     LINKTYPE_NULL: bsd_null,
     LINKTYPE_ETHERNET: ethernet,

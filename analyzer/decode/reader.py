@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.fragments import Fragment, Reassembler
 from analyzer.decode.ip_tcp import Elsewhere, HeaderCut, Malformed, parse_ip_tcp
-from analyzer.decode.link_layer import IP_OFFSET, linktype_name
+from analyzer.decode.link_layer import IP_OFFSET, LINK_HEADER_LEAST, linktype_name
 from analyzer.decode.segment import Datagram, Segment, Unreachable
 from analyzer.decode.undecodable import Undecodable
 from analyzer.errors import CaptureFileError
@@ -24,7 +24,7 @@ class DecodeStats:
     frames: int = 0
     tcp_segments: int = 0
     malformed: int = 0
-    headers_cut: int = 0  # frames the snapshot length cut inside their IP or TCP header
+    headers_cut: int = 0  # frames the snapshot length cut inside their link-layer, IP or TCP header
     fragments_incomplete: int = 0  # fragmented datagrams never made whole (decode/fragments.py)
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
     undecodable: dict[str, int] = field(default_factory=dict)  # frames by what stopped the decoder
@@ -141,6 +141,8 @@ def read_packets(
                 try:
                     at = locate(data)
                     if at is None:
+                        if len(data) < LINK_HEADER_LEAST.get(linktype, 0):
+                            stats.headers_cut += 1
                         continue
                     segment = parse_ip_tcp(data, at, number, capture.time, share)
                     if isinstance(segment, Fragment):
@@ -192,7 +194,7 @@ def read_packets(
         stats.warnings.append(stats.fragments_warning())
     if stats.headers_cut:
         stats.warnings.append(
-            f"{stats.headers_cut:,} frame{'s' if stats.headers_cut != 1 else ''} skipped: cut inside their IP or TCP header (the capture's "
+            f"{stats.headers_cut:,} frame{'s' if stats.headers_cut != 1 else ''} skipped: cut inside their link-layer, IP or TCP header (the capture's "
             "snapshot length kept too little of them: tcpdump -s 96 or more keeps an IPv6 TCP header)"
         )
     if stats.malformed:
