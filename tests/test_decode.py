@@ -749,3 +749,23 @@ def test_an_option_of_the_wrong_length_is_not_taken_as_linux_does_not() -> None:
         parse_options(bytes([3, 3, 7])).window_scale == 7
         and parse_options(bytes([3, 4, 7, 0])).window_scale is None
     )
+
+
+def test_many_reasons_to_skip_frames_make_a_few_lines() -> None:
+    """A helper's shape: GRE carrying 1,000 protocol values, a warning each (twice: on stderr
+    and in the report). The first REASONS_SHOWN a line, the rest one line; past REASONS_KEPT
+    reasons the rest are counted together."""
+    from analyzer.decode.reader import REASONS_KEPT, REASONS_SHOWN
+
+    stats = DecodeStats()
+    for n in range(1000):
+        for _ in range(2 if n < 3 else 1):
+            stats.skip(f"GRE carrying protocol {n:#06x}")
+    lines = stats.undecodable_warnings()
+    assert len(lines) == REASONS_SHOWN + 1
+    assert lines[0] == "2 frames skipped that may hold TCP: GRE carrying protocol 0x0000"
+    assert lines[-1] == (
+        f"{1003 - 6 - (REASONS_SHOWN - 3):,} more frames skipped that may hold TCP, for "
+        f"{REASONS_KEPT - REASONS_SHOWN:,} or more other reasons (as GRE carrying protocol 0x0008)"
+    )
+    assert len(stats.undecodable) == REASONS_KEPT + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.fragments import Fragment, Reassembler
@@ -14,6 +15,11 @@ from analyzer.decode.undecodable import Undecodable
 from analyzer.errors import CaptureFileError
 from analyzer.parallel.partition import Share
 from analyzer.timefmt import format_duration
+
+# The reasons frames were left unread that a file's stats keep apart, and show a line each.
+REASONS_KEPT: Final = 256
+REASONS_SHOWN: Final = 8
+OTHER_REASONS: Final = "other reasons"
 
 
 @dataclass
@@ -47,15 +53,34 @@ class DecodeStats:
             self.most_backwards = step
 
     def skip(self, reason: str) -> None:
-        """One frame that may hold TCP left unread, for `reason` (counted, said once)."""
-        self.undecodable[reason] = self.undecodable.get(reason, 0) + 1
+        """One frame that may hold TCP left unread, for `reason` (counted, said once; past
+        REASONS_KEPT distinct reasons, counted among the others: a file of random protocol
+        numbers brings one each)."""
+        undecodable = self.undecodable
+        if reason not in undecodable and len(undecodable) >= REASONS_KEPT:
+            reason = OTHER_REASONS
+        undecodable[reason] = undecodable.get(reason, 0) + 1
 
     def undecodable_warnings(self) -> list[str]:
-        """One line for each reason frames that may hold TCP were left unread, most first."""
-        return [
+        """A line for each reason frames that may hold TCP were left unread, most first, the
+        first REASONS_SHOWN; one line for the rest."""
+        ranked = sorted(
+            self.undecodable.items(), key=lambda item: (item[0] == OTHER_REASONS, -item[1], item[0])
+        )
+        lines = [
             f"{count:,} frame{'s' if count != 1 else ''} skipped that may hold TCP: {reason}"
-            for reason, count in sorted(self.undecodable.items(), key=lambda item: -item[1])
+            for reason, count in ranked[:REASONS_SHOWN]
         ]
+        rest = ranked[REASONS_SHOWN:]
+        if rest:
+            frames = sum(count for _reason, count in rest)
+            kinds = sum(1 for reason, _count in rest if reason != OTHER_REASONS)
+            more = " or more" if any(reason == OTHER_REASONS for reason, _count in rest) else ""
+            lines.append(
+                f"{frames:,} more frame{'s' if frames != 1 else ''} skipped that may hold TCP, for {kinds:,}{more} "
+                f"other reasons (as {rest[0][0]})"
+            )
+        return lines
 
     def fragments_warning(self) -> str:
         count = self.fragments_incomplete
