@@ -45,12 +45,11 @@ class UdpFlow:
     findings: list[str] = field(default_factory=list)
     zeek: ZeekConn | None = None  # once the flow is complete (UdpFlows.flows)
     # Every datagram counted, by sender (client, server): how many, their bytes, the
-    # smallest and the largest (-1: none); the first's and the last's time.
+    # smallest and the largest (-1: none); the last's time (the first's is the first kept's).
     sent: list[int] = field(default_factory=lambda: [0, 0])
     sizes: list[int] = field(default_factory=lambda: [0, 0])
     smallest: list[int] = field(default_factory=lambda: [-1, -1])
     largest: list[int] = field(default_factory=lambda: [-1, -1])
-    first_time: float = 0.0
     last_time: float = 0.0
     unreachable_count: int = 0
     # The latest datagram from each sender (client, server): what an ICMP error answers.
@@ -63,9 +62,11 @@ class UdpFlow:
     def datagram_count(self) -> int:
         return self.sent[0] + self.sent[1]
 
+    @property
+    def first_time(self) -> float:
+        return self.datagrams[0].time if self.datagrams else 0.0
+
     def add(self, datagram: Datagram) -> None:
-        if not self.datagram_count:
-            self.first_time = datagram.time
         self.last_time = datagram.time
         side = 0 if self.from_client(datagram) else 1
         length = datagram.length
