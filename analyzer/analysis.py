@@ -56,7 +56,7 @@ from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.listing import shortened
-from analyzer.long_connection import FoldedConnection
+from analyzer.long_connection import FoldedConnection, KeptRange
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
@@ -506,11 +506,28 @@ class FileStream:
     # each attempt sure to be folded into a scan or flood (ScanDetector.hot); "all", for every
     # attempt; None, every connection analyzed in full.
     attempt_views: str | None = None
+    # A range a diagram draws (its times in seconds since frame 1): a connection folded for
+    # its length keeps every step in it (long_connection.KeptRange).
+    kept: KeptRange | None = None
 
     def __post_init__(self) -> None:
         self._tcp_errors = HeldErrors()  # ICMP errors about TCP segments, until their connection is over
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
         self.scans = ScanDetector()  # every connection counted as it is handed over
+
+    def _fold_keeping(
+        self,
+        segments: list[Segment],
+        copies: list[Segment] | None = None,
+        context: list[Segment] | None = None,
+    ) -> FoldedConnection:
+        """A FoldedConnection that keeps the range asked for, its times made epoch times
+        (frame 1's time is known by the time a connection is long enough to fold)."""
+        kept = self.kept
+        if kept is not None and kept.times is not None:
+            origin = self.origin if self.origin is not None else segments[0].time
+            kept = kept._replace(times=(origin + kept.times[0], origin + kept.times[1]))
+        return FoldedConnection(segments, copies, context, kept=kept)
 
     def _segments(self) -> Iterator[Segment]:
         """The TCP segments on down the stream, the first one's time noted; UDP datagrams and
@@ -535,8 +552,9 @@ class FileStream:
         views = self.attempt_views if sidecar is None else None
         memo = ShapeMemo()
         tcp_errors = self._tcp_errors
+        fold = FoldedConnection if self.kept is None else self._fold_keeping
         for connection in stream_connections(
-            segments, self.timeouts, lambda: stats.end_time, FoldedConnection, frames=stats
+            segments, self.timeouts, lambda: stats.end_time, fold, frames=stats
         ):
             if tcp_errors:
                 connection.unreachables = tcp_errors.take(
@@ -586,6 +604,7 @@ def stream_file(
     progress: Progress | None = None,
     share: Share | None = None,
     timeouts: Timeouts | None = None,
+    kept: KeptRange | None = None,
 ) -> FileStream:
     """Analyze a pcap/pcapng file as a stream (see FileStream); reading it raises
     CaptureFileError if it cannot be read at all.
@@ -597,7 +616,8 @@ def stream_file(
     share: only this share of the connections (see analyzer.parallel; fast decoder only): the decoder
     passes over the rest, connection ids number the share's own, and the decode
     statistics count all.
-    timeouts: when open connections are given up (connections.Timeouts; Zeek's by default)."""
+    timeouts: when open connections are given up (connections.Timeouts; Zeek's by default).
+    kept: a range a diagram draws, kept whole in a connection folded for its length."""
     stats = DecodeStats()
     seen: list[Segment] | None = [] if sidecar is not None else None
     records: Iterable[Segment | Datagram | Unreachable]
@@ -612,14 +632,18 @@ def stream_file(
         records = read_packets_tshark(path, stats)
     else:
         records = read_packets(path, stats, progress, share)
-    return FileStream(path, stats, sidecar, iter(records), UdpFlows(), seen, timeouts=timeouts)
+    return FileStream(path, stats, sidecar, iter(records), UdpFlows(), seen, timeouts=timeouts, kept=kept)
 
 
 def analyze_file(
-    path: str, decoder: str = "fast", sidecar: Sidecar | None = None, timeouts: Timeouts | None = None
+    path: str,
+    decoder: str = "fast",
+    sidecar: Sidecar | None = None,
+    timeouts: Timeouts | None = None,
+    kept: KeptRange | None = None,
 ) -> Analysis:
     """The whole analysis of a file at once, connections in id order (see stream_file)."""
-    stream = stream_file(path, decoder, sidecar, timeouts=timeouts)
+    stream = stream_file(path, decoder, sidecar, timeouts=timeouts, kept=kept)
     results = sorted(stream.results, key=lambda r: r.connection.id)
     udp = stream.udp()
     return Analysis(

@@ -450,6 +450,7 @@ def _positive(text: str) -> int:
 
 def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.analysis import ConnectionAnalysis, analyze_file
+    from analyzer.long_connection import KeptRange
     from analyzer.output.selection import pick_connection
     from analyzer.output.sequence_diagram import EmptyRange, draw
     from analyzer.sidecar import load_sidecar
@@ -461,7 +462,9 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     if kind not in ("svg", "png", "mermaid"):
         raise UserError(f"{args.output}: unknown diagram format (use .svg, .png or .mmd, or --format)")
     sidecar = load_sidecar(args.sidecar) if args.sidecar else sidecar_beside(args.file)
-    analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args))
+    # A range inside a connection too long to keep whole: its every segment kept to be drawn.
+    kept = KeptRange(args.frames, args.time) if args.frames or args.time else None
+    analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args), kept)
     chosen, note = pick_connection(analysis, args.connection)
     if note:
         print(note, file=sys.stderr if output is None else sys.stdout)

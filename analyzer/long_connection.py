@@ -15,16 +15,17 @@ What is kept: every state change's step, and every step of a SYN, FIN, RST, a lo
 dropped segment, of each end's first segment without SYN (the handshake's ACK), the segment before a RST (the cause of a RST reads it), the latest data
 segment of each end at each FIN and RST and at the end (a RST's data-after-close and the
 close's half-close read it), and
-all of the first HEAD_STEPS (and the first and the last: its times). The connection's `segments` are those steps' segments and
-`count` all of them. Everything else is counted and let go: memory does not grow with
-the length of the connection. The roles (client, server) are decided by the segments
+all of the first HEAD_STEPS (and the first and the last: its times), and every one in the
+range a diagram asks for (KeptRange: `diagram --frames`, `--time`), up to RANGE_KEPT. The
+connection's `segments` are those steps' segments and `count` all of them. Everything else
+is counted and let go: memory does not grow with the length of the connection. The roles (client, server) are decided by the segments
 the tracker held.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Final
+from typing import Final, NamedTuple
 
 from analyzer.connections import Connection, Continued, assign_roles
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
@@ -43,7 +44,27 @@ LOOK_AHEAD: Final = 2_048
 # resends, and a window this large is rare; each remembered costs about 70 bytes.
 COPY_MEMORY: Final = 1 << 14
 
+# Steps kept for a range a diagram asks for: the ladder draws RANGE_ROWS of them one by one
+# and bands the rest, so more would only cost memory (a few hundred bytes each).
+RANGE_KEPT: Final = 100_000
+
 _CONTROL: Final = SYN | FIN | RST
+
+
+class KeptRange(NamedTuple):
+    """Frames (first, last) or epoch times (first, last), both inclusive, whose every step a
+    folded connection keeps: the range a diagram draws one by one."""
+
+    frames: tuple[int, int] | None = None
+    times: tuple[float, float] | None = None
+
+    def holds(self, segment: Segment) -> bool:
+        frames, times = self.frames, self.times
+        if frames is not None and not frames[0] <= segment.frame <= frames[1]:
+            return False
+        return times is None or times[0] <= segment.time <= times[1]
+
+
 # The latest steps not kept, remembered: a data segment's first resend keeps them, for the
 # tail loss probe's rule reads what came since its sender's data before it (and the ACKs
 # that set what was in flight then).
@@ -61,13 +82,16 @@ class FoldedConnection:
         context: list[Segment] | None = None,
         head_steps: int = HEAD_STEPS,
         look_ahead: int = LOOK_AHEAD,
+        kept: KeptRange | None = None,
     ) -> None:
         """copies: the capture copies among them so far (connections.py), which only what
         stands for another tool counts, in frame order with the rest; context: the last
         segments of the connection this one continues (connections.Continued), which
         Wireshark's rules read first; head_steps, look_ahead: HEAD_STEPS and LOOK_AHEAD,
-        smaller in tests."""
+        smaller in tests; kept: a range whose every step is kept (up to RANGE_KEPT)."""
         self._head_steps, self._look_ahead = head_steps, look_ahead
+        self._kept = kept if kept is not None and (kept.frames or kept.times) else None
+        self._kept_left = RANGE_KEPT
         self.client, self.server, self.client_basis = assign_roles(segments)
         first = segments[0]
         self.family = first.family
@@ -176,6 +200,7 @@ class FoldedConnection:
                 or (following is not None and following.flags & RST)
                 or self._diagnosed(segment.frame)
                 or reopens
+                or self._asked(segment)
             ):
                 steps.pop()
                 self._recent.append(step)
@@ -190,6 +215,14 @@ class FoldedConnection:
                 self._last_ack[from_client] = segment
             self._decided += 1
         del pending[:count]
+
+    def _asked(self, segment: Segment) -> bool:
+        """In the range a diagram asks for, while RANGE_KEPT allows."""
+        kept = self._kept
+        if kept is None or self._kept_left <= 0 or not kept.holds(segment):
+            return False
+        self._kept_left -= 1
+        return True
 
     def _reopens(self, segment: Segment, from_client: bool) -> bool:
         """The first segment of an end after its zero window that advertises room again: the

@@ -4,6 +4,7 @@ stand for, ranges that draw what they say, and a state timeline on the ladder's 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -15,7 +16,9 @@ from test_diagram_layout import overlapping_labels
 from test_long_connection import bulk_flow
 
 from analyzer.analysis import ConnectionAnalysis, analyze_connection, analyze_file, analyze_segments
-from analyzer.connections import stream_connections
+from analyzer.benchmark import long_flow
+from analyzer.connections import LONG_CONNECTION, stream_connections
+from analyzer.decode import read_segments
 from analyzer.long_connection import FoldedConnection
 from analyzer.output.figures import figure_svg
 from analyzer.output.labels import segment_kinds
@@ -157,6 +160,26 @@ def test_the_command_draws_a_range_and_refuses_an_empty_one(tmp_path: Path) -> N
     assert_one_line_error(empty, "50.0..60.0 s", "no segment of connection #0")
     assert not (tmp_path / "none.svg").exists()
     assert run("diagram", str(HTTP), "--frames", "9-3", "-o", str(out)).returncode == 2
+
+
+def test_a_range_deep_in_a_folded_connection_is_drawn_one_by_one(tmp_path: Path) -> None:
+    """A band's hint (--frames A-B draws each) holds past the first LONG_CONNECTION segments,
+    which a folded connection does not keep unless asked for."""
+    pcap = tmp_path / "long.pcap"
+    long_flow.write_capture(pcap, LONG_CONNECTION + 10_000)
+    out = tmp_path / "range.svg"
+    result = run("diagram", str(pcap), "--frames", "25000-25040", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    drawn = [int(f) for f in re.findall(r'id="pkt-(\d+)"', out.read_text())]
+    assert drawn == list(range(25000, 25041))  # one connection: every frame is its
+    origin = analyze_file(str(pcap)).stats.start_time
+    assert origin is not None
+    times = [s.time - origin for s in read_segments(str(pcap)) if 27000 <= s.frame <= 27010]
+    window = f"{times[0] - 1e-7:.7f}..{times[-1] + 1e-7:.7f}"
+    result = run("diagram", str(pcap), "--time", window, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    drawn = [int(f) for f in re.findall(r'id="pkt-(\d+)"', out.read_text())]
+    assert drawn == list(range(27000, 27011))
 
 
 def test_every_arrow_and_band_has_its_packet_id(folded: ConnectionAnalysis) -> None:
