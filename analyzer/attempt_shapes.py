@@ -89,6 +89,7 @@ def _segment_shape(segment: Segment) -> tuple:
             options.sack_permitted,
             options.timestamps,
             options.fast_open,
+            options.fast_open_cookie,
             options.cut,
         ),
     )

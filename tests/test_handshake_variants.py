@@ -290,15 +290,17 @@ def test_a_probe_of_impossible_flags_is_no_opening_syn() -> None:
     )
 
 
-def _fast_open(tmp_path, data: bytes, acknowledged: bool, cookie: bytes | None) -> dict:
-    """A SYN with the Fast Open option (kind 34; None: without it) and `data`; the SYN/ACK
-    acknowledges the data or the SYN alone."""
+def _fast_open(tmp_path, data: bytes, acknowledged: bool, cookie: bytes | None, kind: int = 34,
+               given: bytes = b"\x01" * 8) -> dict:  # fmt: skip
+    """A SYN with the Fast Open option (kind 34, or 254 with the experiment's id before the
+    cookie; None: without it) and `data`; the SYN/ACK acknowledges the data or the SYN
+    alone, and gives the cookie `given`."""
     c, s = "10.0.0.1", "10.0.0.2"
-    tfo = [(34, cookie)] if cookie is not None else []
+    tfo = [(kind, cookie if kind == 34 else b"\xf9\x89" + cookie)] if cookie is not None else []
     ack = 1001 + (len(data) if acknowledged else 0)
     packets = [
         tcp_packet(4, c, 40000, s, 80, "S", 1000, payload=data, options=tfo),
-        tcp_packet(4, s, 80, c, 40000, "SA", 5000, ack, options=[(34, b"\x01" * 8)]),
+        tcp_packet(4, s, 80, c, 40000, "SA", 5000, ack, options=[(34, given)]),
         tcp_packet(4, c, 40000, s, 80, "A", ack, 5001),
     ]
     if data and not acknowledged:
@@ -312,10 +314,13 @@ def test_fast_open_data_taken_with_the_syn(tmp_path) -> None:
     found = _fast_open(tmp_path, b"GET / HTTP/1.1\r\n\r\n", acknowledged=True, cookie=b"\x02" * 8)
     assert found["json"]["status"] == "complete"
     assert found["json"]["fast_open"] == {
-        "syn_data": 18, "syn_cookie_option": True, "synack_cookie": True, "accepted": True
+        "syn_data": 18, "syn_cookie_option": True, "syn_cookie_bytes": 8, "synack_cookie": True, "accepted": True
     }  # fmt: skip
     assert "SYN/ACK (ISN 5000, ack ISN+1+18)" in found["text"]
-    assert "Fast Open: the SYN carried 18 bytes, acknowledged by the SYN/ACK" in found["text"]
+    assert (
+        "Fast Open: the SYN carried a cookie (8 bytes) and 18 bytes, acknowledged by the SYN/ACK"
+        in found["text"]
+    )
 
 
 def test_fast_open_data_the_server_ignored(tmp_path) -> None:
@@ -330,9 +335,32 @@ def test_fast_open_data_the_server_ignored(tmp_path) -> None:
 def test_a_fast_open_cookie_request(tmp_path) -> None:
     found = _fast_open(tmp_path, b"", acknowledged=False, cookie=b"")
     assert found["json"]["fast_open"] == {
-        "syn_data": 0, "syn_cookie_option": True, "synack_cookie": True, "accepted": None
+        "syn_data": 0, "syn_cookie_option": True, "syn_cookie_bytes": 0, "synack_cookie": True, "accepted": None
     }  # fmt: skip
     assert found["text"].endswith("Fast Open: the SYN asked for a cookie; the SYN/ACK gave one")
+
+
+@pytest.mark.parametrize("kind", [34, 254], ids=["kind 34", "experimental 254"])
+def test_a_fast_open_cookie_is_not_a_request(tmp_path, kind: int) -> None:
+    """A cookie of 4 to 16 bytes in the option (RFC 7413; kind 254 with 0xF989 before it, as
+    before the option had its kind) is presented, not asked for: with data and without."""
+    found = _fast_open(tmp_path, b"", acknowledged=False, cookie=b"\x02" * 16, kind=kind)
+    assert found["json"]["fast_open"]["syn_cookie_bytes"] == 16
+    assert found["text"].endswith(
+        "Fast Open: the SYN presented a cookie (16 bytes) but carried no data; the SYN/ACK gave a new one"
+    )
+    found = _fast_open(tmp_path, b"hi", acknowledged=True, cookie=b"\x02" * 4, kind=kind)
+    assert found["json"]["fast_open"]["syn_cookie_bytes"] == 4
+    assert "Fast Open: the SYN carried a cookie (4 bytes) and 2 bytes, acknowledged" in found["text"]
+
+
+def test_data_with_a_cookie_request_and_an_empty_synack_option(tmp_path) -> None:
+    """Data beside a request (an empty option) waits: no cookie, nothing a server takes early;
+    an empty option in the SYN/ACK gives no cookie."""
+    found = _fast_open(tmp_path, b"hello", acknowledged=False, cookie=b"", given=b"")
+    assert found["json"]["fast_open"]["syn_cookie_bytes"] == 0
+    assert found["json"]["fast_open"]["synack_cookie"] is False
+    assert "Fast Open: the SYN asked for a cookie and carried 5 bytes, not acknowledged" in found["text"]
 
 
 def test_no_fast_open_no_field(tmp_path) -> None:

@@ -365,6 +365,7 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
     `cut`: `raw` is what the capture kept of a longer list."""
     mss = wscale = None
     sack = timestamps = fast_open = False
+    cookie = 0
     at = 0
     while at < len(raw):
         kind = raw[at]
@@ -386,21 +387,21 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
             sack = True
         elif kind == OPTION_TIMESTAMPS and length == 10:
             timestamps = True
-        elif kind == OPTION_FAST_OPEN or (
-            kind == OPTION_EXPERIMENTAL and length >= 4 and raw[at + 2 : at + 4] == _FAST_OPEN_EXPERIMENT
-        ):
-            fast_open = True
+        elif kind == OPTION_FAST_OPEN:
+            fast_open, cookie = True, length - 2
+        elif kind == OPTION_EXPERIMENTAL and length >= 4 and raw[at + 2 : at + 4] == _FAST_OPEN_EXPERIMENT:
+            fast_open, cookie = True, length - 4
         at += length
     # Shared: the SYNs of a flood or of one host carry the same few, and each held attempt
     # would otherwise hold its own.
-    key = (mss, wscale, sack, timestamps, fast_open, cut)
+    key = (mss, wscale, sack, timestamps, fast_open, cut, cookie)
     options = _SHARED_OPTIONS.get(key)
     if options is None:
-        options = TcpOptions(mss, wscale, sack, timestamps, fast_open, cut)
+        options = TcpOptions(mss, wscale, sack, timestamps, fast_open, cut, cookie)
         if len(_SHARED_OPTIONS) < _SHARED_OPTIONS_LIMIT:
             _SHARED_OPTIONS[key] = options
     return options
 
 
-_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool, bool], TcpOptions] = {}
+_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool, bool, int], TcpOptions] = {}
 _SHARED_OPTIONS_LIMIT: Final = 4096

@@ -71,6 +71,9 @@ class TcpOptions:
     sack_permitted: bool = False
     timestamps: bool = False  # the values are of no use here, and would make each SYN's own
     fast_open: bool = False
+    # The bytes of the cookie in the Fast Open option: 0 where it is empty, a client's
+    # request for one (not in as_dict: the handshake's fast_open reads it).
+    fast_open_cookie: int = 0
     # The capture's snapshot length cut the option list: what is not found may still have
     # been sent (None in as_dict, not false).
     cut: bool = False
@@ -83,6 +86,7 @@ class TcpOptions:
         timestamps: bool = False,
         fast_open: bool = False,
         cut: bool = False,
+        fast_open_cookie: int = 0,
     ) -> None:
         self.mss = mss
         self.window_scale = window_scale
@@ -90,6 +94,7 @@ class TcpOptions:
         self.timestamps = timestamps
         self.fast_open = fast_open
         self.cut = cut
+        self.fast_open_cookie = fast_open_cookie
 
     def as_dict(self) -> dict:
         unknown = None if self.cut else False  # an option not found in a cut list: not known

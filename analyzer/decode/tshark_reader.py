@@ -120,6 +120,7 @@ def _options(tcp: Any) -> TcpOptions:
         value("options_timestamp_tsval") is not None,
         parsed.fast_open if parsed is not None else False,
         cut,
+        parsed.fast_open_cookie if parsed is not None else 0,
     )
 
 

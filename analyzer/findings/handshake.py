@@ -293,12 +293,20 @@ class Handshake:
         tfo = self.fast_open
         if tfo is None:
             return ""
-        data = tfo["syn_data"]
+        data, cookie = tfo["syn_data"], tfo["syn_cookie_bytes"]
+        gave = "; the SYN/ACK gave one" if tfo["synack_cookie"] else ""
         if not data:
-            return "; Fast Open: the SYN asked for a cookie" + (
-                "; the SYN/ACK gave one" if tfo["synack_cookie"] else ""
-            )
-        said = f"; Fast Open: the SYN carried {data} bytes"
+            if cookie:  # Linux sends a cookie only with data: a SYN made by another stack, or by hand
+                return f"; Fast Open: the SYN presented a cookie ({cookie} bytes) but carried no data" + (
+                    gave.replace("one", "a new one")
+                )
+            return "; Fast Open: the SYN asked for a cookie" + gave
+        said = (
+            f"; Fast Open: the SYN carried a cookie ({cookie} bytes) and {data} bytes"
+            if cookie
+            # A server takes data only with a valid cookie (RFC 7413 4.2.2): this data waits.
+            else f"; Fast Open: the SYN asked for a cookie and carried {data} bytes"
+        )
         if not tfo["syn_cookie_option"]:
             # Data in a SYN without the option: Fast Open without a cookie (Linux's
             # tcp_fastopen 0x4 client, 0x200 server), or a SYN made by hand.
@@ -546,7 +554,13 @@ def _fast_open_use(syn: Segment, synack: Segment | None, accepted: bool) -> dict
     return {
         "syn_data": syn.payload_len,
         "syn_cookie_option": asked,
-        "synack_cookie": synack is not None and synack.options is not None and synack.options.fast_open,
+        # The bytes of the cookie the SYN presented (0: it asked for one; null: no option).
+        "syn_cookie_bytes": syn.options.fast_open_cookie if asked and syn.options is not None else None,
+        # Whether the SYN/ACK gave a cookie (an option with one: an empty one gives nothing).
+        "synack_cookie": synack is not None
+        and synack.options is not None
+        and synack.options.fast_open
+        and synack.options.fast_open_cookie > 0,
         # Whether the SYN/ACK acknowledged the SYN's data (null: no data, or no SYN/ACK).
         "accepted": accepted if synack is not None and syn.payload_len else None,
     }
