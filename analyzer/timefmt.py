@@ -19,7 +19,14 @@ def format_duration(seconds: float | None) -> str:
         return f"{sign}{micros} µs"
     if micros < 1_000_000:
         return f"{sign}{micros // 1000}.{micros % 1000:03d} ms"
-    return f"{sign}{round(micros / 1e6, 3):.3f} s"
+    if micros < 100_000 * 1_000_000:
+        return f"{sign}{round(micros / 1e6, 3):.3f} s"
+    # A clock stepped by days or years (a capture stamped 0, a host without its time): the
+    # milliseconds of such a figure mean nothing, its size does.
+    whole = micros / 1e6
+    years = whole / (365.25 * 86_400)
+    size = f"{years:,.1f} years" if years >= 1 else f"{whole / 86_400:,.1f} days"
+    return f"{sign}{whole:,.0f} s (about {size})"
 
 
 def since(seconds: float) -> str:

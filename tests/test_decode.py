@@ -605,6 +605,59 @@ def test_packets_in_simple_packet_blocks_say_they_carry_no_time(tmp_path) -> Non
     ]
 
 
+def _pcap_of(records: list[tuple[int, int, bytes]], nano: bool = False) -> bytes:
+    """A little-endian pcap of Ethernet frames: (seconds, fraction, frame) each."""
+    magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+    out = [struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 65535, 1)]
+    for seconds, fraction, frame in records:
+        out.append(struct.pack("<IIII", seconds, fraction, len(frame), len(frame)) + frame)
+    return b"".join(out)
+
+
+ZERO_STAMPED = (
+    "1 packet stamped 0 (1970-01-01, the first: packet 2), a writer with no time for them: each is "
+    "given the time of the packet before it"
+)
+
+
+@pytest.mark.parametrize("decoder", ["fast", pytest.param("tshark", marks=needs_tshark)])
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_a_packet_stamped_0_takes_the_time_before_it(tmp_path, kind: str, decoder: str) -> None:
+    """Not 1970, which would make a SYN's backoff some -1.7e9 s; the first packet stamped 0
+    is 0 (there is no time before it), and the warning names the file's first one after."""
+    frame = _syn_frame()
+    capture = tmp_path / f"zero.{kind}"
+    if kind == "pcap":
+        capture.write_bytes(_pcap_of([(1_700_000_000, 5, frame), (0, 0, frame), (1_700_000_003, 0, frame)]))
+    else:
+        ticks = [1_700_000_000_000_005, 0, 1_700_000_003_000_000]
+        capture.write_bytes(
+            b"".join([*_section_and_interface(), *(_enhanced_packet(0, t, frame) for t in ticks)])
+        )
+    stats = DecodeStats()
+    reader = read_packets if decoder == "fast" else read_segments_tshark
+    times = [segment.time for segment in reader(str(capture), stats)]
+    assert times == [pytest.approx(1_700_000_000.000005)] * 2 + [1_700_000_003.0]
+    assert stats.warnings == [ZERO_STAMPED]
+    assert stats.backwards == 0
+
+
+@pytest.mark.parametrize("nano", [False, True], ids=["usec", "nsec"])
+def test_a_fraction_of_a_second_past_a_second_is_named(tmp_path, nano: bool) -> None:
+    frame = _syn_frame()
+    whole = 1_000_000_000 if nano else 1_000_000
+    capture = tmp_path / "over.pcap"
+    capture.write_bytes(_pcap_of([(100, 0, frame), (100, whole + whole // 2, frame), (102, 0, frame)], nano))
+    stats = DecodeStats()
+    times = [segment.time for segment in read_packets(str(capture), stats)]
+    assert times == [100.0, pytest.approx(101.5), 102.0]  # read as given
+    unit = "1,000,000,000 ns" if nano else "1,000,000 µs"
+    assert stats.warnings == [
+        f"1 packet with a fraction of a second of {unit} or more (the first: packet 2), which no capture "
+        "writes: each time read as given, its seconds plus the fraction"
+    ]
+
+
 def test_fragments_cut_by_a_snapshot_length_still_make_their_segment(tmp_path) -> None:
     """tcpdump -s 96: every fragment cut, none missing. The segment has its whole length and
     says its payload was not all captured, as an unfragmented packet cut so would; and a

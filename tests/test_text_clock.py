@@ -66,3 +66,7 @@ def test_a_duration_takes_the_unit_of_its_rounded_figure() -> None:
     assert format_duration(-0.0009999) == "-1.000 ms"
     assert format_duration(0.0009995) == "1.000 ms"  # rounded once: not "0.999 ms"
     assert format_duration(0.0) == "0 µs" and format_duration(float("inf")) == "inf s"
+    # A clock stepped by years: the size, not milliseconds nobody reads.
+    assert format_duration(99_999.9994) == "99999.999 s"
+    assert format_duration(-1.7e9) == "-1,700,000,000 s (about 53.9 years)"
+    assert format_duration(3e5) == "300,000 s (about 3.5 days)"

@@ -63,6 +63,12 @@ class CaptureFile:
         self.data = b""
         self._last_time = 0.0
         self.untimed = 0  # packets in Simple Packet Blocks: no time of their own
+        # Packets stamped 0 after a stamped one (a writer with no time for them): each takes
+        # the time before it, or 1970 would run the clock back decades. (How many, the first.)
+        self.zero_stamped = (0, 0)
+        # pcap records whose fraction of a second is a second or more: read as given.
+        self.fraction_over = (0, 0)
+        self._per_second = 1_000_000  # a pcap file's fractions in a second
         # Packet blocks left unread, by why: (how many, the first one's number). Each keeps
         # its number, as Wireshark numbers every packet block: later frames keep theirs.
         self.skipped: dict[str, tuple[int, int]] = {}
@@ -158,6 +164,7 @@ class CaptureFile:
 
     def _pcap_header(self, stream: BinaryIO, magic: bytes) -> None:
         endian, self._tick = PCAP_MAGICS[magic]
+        self._per_second = round(1 / self._tick)
         header = stream.read(20)
         if len(header) < 20:
             raise CaptureFileError(self.path, "pcap file header is cut off")
@@ -188,11 +195,48 @@ class CaptureFile:
             self._cut_off(f"packet {self.frames_read + 1}")
             return False
         buffer, at = ahead.buffer, ahead.at  # moved if the chunk was refilled
-        self.time = u32(buffer, at, little) + u32(buffer, at + 4, little) * self._tick
+        seconds, fraction = u32(buffer, at, little), u32(buffer, at + 4, little)
+        self.frames_read += 1
+        if fraction >= self._per_second or not (seconds or fraction):
+            self._odd_stamp(seconds, fraction)
+        else:
+            self.time = seconds + fraction * self._tick
         self.data = buffer[at + 16 : at + 16 + caplen]
         ahead.at = at + 16 + caplen
-        self.frames_read += 1
         return True
+
+    def _odd_stamp(self, seconds: int, fraction: int) -> None:
+        """A pcap record stamped 0, or with a fraction of a second past a second."""
+        if not (seconds or fraction):
+            self._zero_stamp(self.frames_read)
+            return
+        count, first = self.fraction_over
+        self.fraction_over = (count + 1, first or self.frames_read)
+        self.time = seconds + fraction * self._tick
+
+    def _zero_stamp(self, frame: int) -> None:
+        """Packet `frame` stamped 0: the time before it kept (`time`, `_last_time`), if any."""
+        if self.time or self._last_time:
+            count, first = self.zero_stamped
+            self.zero_stamped = (count + 1, first or frame)
+        else:
+            self.time = 0.0
+
+    def stamp_warnings(self) -> list[str]:
+        """What was odd about the packets' times."""
+        said = []
+        count, first = self.zero_stamped
+        if count:
+            said.append(zero_stamped_warning(count, first))
+        count, first = self.fraction_over
+        if count:
+            whole = "1,000,000 µs" if self._per_second == 1_000_000 else "1,000,000,000 ns"
+            said.append(
+                f"{count:,} packet{'s' if count != 1 else ''} with a fraction of a second of {whole} or more "
+                f"(the first: packet {first}), which no capture writes: each time read as given, "
+                "its seconds plus the fraction"
+            )
+        return said
 
     def _pcapng_frames(self, stream: BinaryIO) -> Generator[Frame, None, None]:
         # Blocks are cut out of chunks read ahead, as pcap records are.
@@ -282,7 +326,10 @@ class CaptureFile:
     def _stamp(self, interface: tuple[int, int, float], high: int, low: int) -> int:
         """A packet's time from its interface and timestamp, as the last time; its link type."""
         linktype, per_second, offset = interface
-        self._last_time = ((high << 32) | low) / per_second + offset
+        if high or low:
+            self._last_time = ((high << 32) | low) / per_second + offset
+        else:
+            self._zero_stamp(self.frames_read + 1)  # numbered once read
         return linktype
 
     def _interface(self, body: bytes, endian: str) -> tuple[int, int, float]:
@@ -347,6 +394,13 @@ class CaptureFile:
             return None
         linktype = self._stamp(interfaces[iface], high, low)
         return (self._last_time, linktype, body[data_at : data_at + caplen])
+
+
+def zero_stamped_warning(count: int, first: int) -> str:
+    return (
+        f"{count:,} packet{'s' if count != 1 else ''} stamped 0 (1970-01-01, the first: packet {first}), "
+        "a writer with no time for them: each is given the time of the packet before it"
+    )
 
 
 class _ReadAhead:

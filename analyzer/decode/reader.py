@@ -201,6 +201,7 @@ def read_packets(
         stats.warnings[:0] = capture.warnings + capture.skipped_warnings()
         if capture.untimed:
             stats.warnings.append(untimed_warning(capture.untimed))
+        stats.warnings.extend(capture.stamp_warnings())
         stats.fragments_incomplete = fragments.finish()
     if stats.unsupported_linktypes:
         if stats.tcp_segments == 0 and sum(stats.unsupported_linktypes.values()) == stats.frames:

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from analyzer.decode.capture_file import CaptureFile
+from analyzer.decode.capture_file import CaptureFile, zero_stamped_warning
 from analyzer.decode.headers import ICMPV6_PACKET_TOO_BIG
 from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.ip_tcp import parse_options
@@ -341,6 +341,8 @@ def read_packets_tshark(
     asyncio.set_child_watcher(watcher)
     capture = pyshark.FileCapture(path, keep_packets=False, eventloop=loop, decode_as=_DECODE_AS)
     untimed = 0
+    zero_stamped, first_zero = 0, 0  # packets stamped 0 after a stamped one (capture_file.py)
+    previous = 0.0
     said: str | None = None  # why tshark stopped early, if it said
     waiting: set[tuple[str, str, str]] = set()  # fragmented datagrams not put together yet
     try:
@@ -355,6 +357,11 @@ def read_packets_tshark(
                 when = stats.end_time if stats.end_time is not None else 0.0
             else:
                 when = float(stamp)
+                if not when and previous:
+                    zero_stamped += 1
+                    first_zero = first_zero or stats.frames
+                    when = previous
+            previous = when
             if stats.start_time is None:
                 stats.start_time = when
             if stats.end_time is None or when > stats.end_time:
@@ -406,6 +413,8 @@ def read_packets_tshark(
         stats.warnings.extend(stats.undecodable_warnings())
         if untimed:
             stats.warnings.append(untimed_warning(untimed))
+        if zero_stamped:
+            stats.warnings.append(zero_stamped_warning(zero_stamped, first_zero))
         stats.fragments_incomplete = len(waiting)
         if waiting:
             stats.warnings.append(stats.fragments_warning())
