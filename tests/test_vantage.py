@@ -93,8 +93,20 @@ def test_a_rst_injected_on_the_way_does_not_move_the_capture_point() -> None:
 def test_loopback_is_one_host_and_one_side_alone_is_one_direction() -> None:
     point, _ = _captured(0.0001, 0.0001, 64, 64, client="192.0.2.2")
     assert point == "one_host"
-    [result] = analyze_segments(conversation(("c", "S", 100, 0), ("c", "S", 100, 0))).connections
+    # The client acknowledges what the server sent: the server spoke, out of the capture's sight.
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), ("c", "A", 101, 5001))).connections
     assert result.vantage is not None and result.vantage.point == "one_direction"
+
+
+def test_unanswered_syns_alone_do_not_say_one_direction() -> None:
+    """A connect() to a silent host leaves only SYNs wherever it was captured: nothing shows
+    that the server spoke, so nothing shows that a direction went unseen."""
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
+    assert result.vantage is not None and result.vantage.point == "unknown"
+    assert result.vantage.evidence == [
+        "only the client's SYNs, unanswered: a capture that saw one direction and a server that never "
+        "answered look alike"
+    ]
 
 
 @pytest.mark.parametrize("path", corpus_params(lambda p: "client-side" in p.name or "one-sided" in p.name),

@@ -110,6 +110,16 @@ def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
                     f"(frame {error.frame}), which came back through the capture point"
                 ],
             )
+        if who == "client" and all(s.flags & (SYN | ACK) == SYN for s in segments):
+            # Nothing the client sent shows the server spoke: a server (or a filter) that never
+            # answered looks the same, and is what a connect() that timed out leaves.
+            return Vantage(
+                "unknown",
+                [
+                    "only the client's SYNs, unanswered: a capture that saw one direction and a server "
+                    "that never answered look alike"
+                ],
+            )
         return Vantage("one_direction", [f"only the {who}'s packets are in the capture"])
     by_timing, timing = _by_timing(handshake, connection)
     by_ttl, ttls = _by_ttl(connection)
