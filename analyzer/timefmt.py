@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 
 def format_duration(seconds: float | None) -> str:
@@ -32,3 +33,12 @@ def format_duration(seconds: float | None) -> str:
 def since(seconds: float) -> str:
     """A time after a reference, signed: +1.234 ms; -9.993 s where the capture's clock went back."""
     return ("-" if seconds < 0 else "+") + format_duration(abs(seconds))
+
+
+def wall_clock(epoch: float) -> str:
+    """An epoch time as a UTC date and time; one no calendar date holds (a writer's wrong time
+    resolution puts frames past the year 9999) as its seconds."""
+    try:
+        return f"{datetime.fromtimestamp(epoch, UTC):%Y-%m-%d %H:%M:%S.%f} UTC"
+    except (ValueError, OverflowError, OSError):
+        return f"{epoch:,.6f} s since 1970 (past any calendar date)"

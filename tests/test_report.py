@@ -63,6 +63,17 @@ def test_report_is_self_contained(tmp_path) -> None:
     assert "no answer: 6 SYNs" in page and "matches the recorded kernel settings" in page
 
 
+def test_a_capture_stamped_past_the_year_9999_still_makes_its_report(tmp_path) -> None:
+    """A pcapng writer that stores microseconds under an interface of milliseconds puts its
+    frames in the year 55,840: no calendar date, but a report all the same (was a traceback)."""
+    from pcap_builder import handshake_packets, write_capture
+
+    capture = write_capture(tmp_path / "far.pcapng", handshake_packets(), pcapng=True, start=1.7e12)
+    page = _report(capture, tmp_path).read_text()
+    assert "(frame 1, captured 1,700,000,000,000.000000 s since 1970 (past any calendar date))" in page
+    assert "three-way handshake complete" in page
+
+
 def test_report_says_codes_and_options_in_words_with_headings_above_figures(tmp_path) -> None:
     out = tmp_path / "report"
     page = _report(CAPTURES / "backlog-abort.pcap", out).read_text()

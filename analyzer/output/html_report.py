@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -39,7 +38,7 @@ from analyzer.output.state_timeline import timeline_figure
 from analyzer.output.summary import RESETS
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import format_duration, wall_clock
 from analyzer.udp_flows import UdpFlow
 
 MAX_ROWS: Final = 500  # connections listed in the table; the JSON has them all
@@ -468,11 +467,7 @@ def _glossary(analysis: Analysis) -> list[str]:
 
 def _clock(analysis: Analysis) -> str:
     start = analysis.stats.start_time
-    when = (
-        f", captured {datetime.fromtimestamp(start, UTC):%Y-%m-%d %H:%M:%S.%f} UTC"
-        if start is not None
-        else ""
-    )
+    when = f", captured {wall_clock(start)}" if start is not None else ""
     return (
         '<p class="clock">Times on this page, in the tables, the diagrams and the packets\' details, are seconds '
         f"since the capture's first frame (frame 1{_e(when)}), as Wireshark shows them by default.</p>"
