@@ -1115,7 +1115,8 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
     if receiver.state == S.SYN_SENT:
         if not segment.flags & ACK or receiver.isn is None:
             return "RST in SYN_SENT without an ACK of the SYN"
-        if segment.ack != (receiver.isn + 1) % MOD:
+        # SND.UNA < ack <= SND.NXT: a SYN's data counts (Linux's tcp_rcv_synsent_state_process).
+        if not receiver.acknowledges_syn(segment.ack):
             return "RST in SYN_SENT does not acknowledge the SYN"
         return None
     window = receiver.window

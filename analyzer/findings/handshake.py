@@ -437,13 +437,12 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
         result.challenge_ack = first
     for segment in answers:
         if segment.flags & RST and segment.flags & ACK:
-            result.checks.append(
-                Check(
-                    "RST/ACK acknowledges the client ISN+1",
-                    (client_isn + 1) % MOD,
-                    segment.ack,
-                )
-            )
+            # A SYN's data counts in the RST's ACK (RFC 9293 3.10.7.1: SEG.SEQ+SEG.LEN; Linux's
+            # tcp_v4_send_reset), and its sender, whose snd_nxt counts it, takes that RST.
+            data, expected = _syn_acknowledged(result.syns[0], client_isn)
+            if data and segment.ack != expected:
+                data, expected = "", (client_isn + 1) % MOD
+            result.checks.append(Check(f"RST/ACK acknowledges the client ISN+1{data}", expected, segment.ack))
             if result.checks[-1].ok:
                 result.status, result.refusal = "refused", segment
                 return result
