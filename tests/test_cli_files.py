@@ -141,3 +141,60 @@ def test_a_udp_flow_is_drawn_when_named(tmp_path) -> None:
         and "usage: handshake diagram" in bad.stderr
         and "not a connection id" in bad.stderr
     )
+
+
+def _document(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr
+    document = _without_file_names(json.loads(result.stdout))
+    for described in [document, *document["files"]]:
+        described.pop("format")
+    return document
+
+
+@pytest.mark.parametrize("capture", ["handshake.pcap", "sticky-ipv6.pcap"])
+def test_a_gzipped_capture_reads_as_its_file_from_a_file_and_a_pipe(tmp_path, capture: str) -> None:
+    """tcpdump -z gzip, Wireshark's "compress with gzip": Wireshark reads them, so does this."""
+    import gzip
+
+    packed = tmp_path / (capture + ".gz")
+    packed.write_bytes(gzip.compress((CAPTURES / capture).read_bytes()))
+    plain = _document(run("analyze", "--json", "--no-sidecar", str(CAPTURES / capture)))
+    for result in (run("analyze", "--json", str(packed)), _piped(packed, "analyze", "--json", "-")):
+        assert json.loads(result.stdout)["format"] == "pcap, gzip"
+        assert _document(result) == plain
+
+
+def test_a_gzipped_capture_cut_off_gives_its_packets_and_says_so(tmp_path) -> None:
+    import gzip
+
+    from analyzer.benchmark import long_flow
+
+    whole = tmp_path / "long.pcap"
+    long_flow.write_capture(whole, 5_000)
+    packed = gzip.compress(whole.read_bytes())
+    cut = tmp_path / "cut.pcap.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    result = run("analyze", "--json", str(cut))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert 1_000 < document["packets"] < 5_000
+    assert (
+        "gzip stream ends before its end marker: the file was cut off (the packets before are read)"
+        in (document["warnings"])
+    )
+    assert any(f"file is cut off in packet {document['packets'] + 1}" in w for w in document["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"\x1f\x8b\x07" + b"\x00" * 20, "gzip file is damaged"),
+        (b"\x1f\x8b", "gzip file is cut off: it holds only 0 bytes"),
+        (b"\x28\xb5\x2f\xfd" + b"\x00" * 20, "compressed with zstd: decompress it first (zstd -d)"),
+    ],
+    ids=["damaged gzip", "gzip header only", "zstd"],
+)
+def test_a_compressed_file_that_cannot_be_read_says_why(tmp_path, content: bytes, said: str) -> None:
+    bad = tmp_path / "bad.pcap.gz"
+    bad.write_bytes(content)
+    assert_one_line_error(run("analyze", str(bad)), str(bad), said)

@@ -8,10 +8,12 @@ it is killed) yields every complete frame and a warning.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
+import zlib
 from collections.abc import Generator, Iterator
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 from analyzer.decode.fields import u32
 from analyzer.errors import CaptureFileError
@@ -30,6 +32,10 @@ PCAP_MAGICS = {
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC: Final = b"\x1f\x8b"
+COMPRESSED_CHUNK: Final = 1 << 16
+# Compressions Wireshark reads (wiretap's zstd and lz4 frames), by their first four bytes.
+COMPRESSED: Final = {b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4"}
 PCAPNG_BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
 
 BLOCK_IDB: Final = 0x00000001
@@ -73,6 +79,8 @@ class CaptureFile:
         # its number, as Wireshark numbers every packet block: later frames keep theirs.
         self.skipped: dict[str, tuple[int, int]] = {}
         self._stream: BinaryIO | None = None
+        self._raw: BinaryIO | None = None  # the file under a decompressing _stream
+        self._gunzipped: _Gunzipped | None = None  # what decompresses it
         self._ahead: _ReadAhead | None = None  # a pcap file's records
         self._little = True  # a pcap file's byte order
         self._tick = 1e-6  # and its time unit, in seconds
@@ -92,14 +100,37 @@ class CaptureFile:
             raise CaptureFileError(self.path, "permission denied") from None
         try:
             magic = stream.read(4)
+            packed = ""
+            if magic[:2] == GZIP_MAGIC:
+                # tcpdump -z gzip and Wireshark's "compress with gzip" write these; Wireshark reads them.
+                self._gunzipped = _Gunzipped(magic, stream)
+                self._raw, packed = stream, ", gzip"
+                stream = self._stream = io.BufferedReader(self._gunzipped, READ_AHEAD)
+                try:
+                    magic = stream.read(4)
+                except zlib.error as error:
+                    raise CaptureFileError(self.path, f"gzip file is damaged: {error}") from None
+                if len(magic) < 4:
+                    raise CaptureFileError(
+                        self.path, f"gzip file is cut off: it holds only {len(magic)} bytes"
+                    )
+            elif magic in COMPRESSED:
+                raise CaptureFileError(
+                    self.path,
+                    f"compressed with {COMPRESSED[magic]}: decompress it first ({COMPRESSED[magic]} -d)",
+                )
             if len(magic) < 4:
                 raise CaptureFileError(self.path, f"not a capture file: only {len(magic)} bytes long")
             if magic in PCAP_MAGICS:
-                self.format = "pcap"
+                self.format = "pcap" + packed
                 self._pcap_header(stream, magic)
             elif magic == PCAPNG_SHB:
-                self.format = "pcapng"
+                self.format = "pcapng" + packed
                 self._blocks = self._pcapng_frames(stream)
+            elif packed:
+                raise CaptureFileError(
+                    self.path, f"gzip file holds no pcap or pcapng file (starts with 0x{magic.hex()})"
+                )
             else:
                 raise CaptureFileError(
                     self.path,
@@ -107,6 +138,8 @@ class CaptureFile:
                 )
         except BaseException:
             stream.close()
+            if self._raw is not None:
+                self._raw.close()
             raise
         return self
 
@@ -126,14 +159,22 @@ class CaptureFile:
             self._blocks.close()
         if self._stream is not None:
             self._stream.close()
+        if self._raw is not None:
+            self._raw.close()
+        if self._gunzipped is not None and self._gunzipped.cut:
+            self.warnings.append(
+                "gzip stream ends before its end marker: the file was cut off (the packets before are read)"
+            )
 
     @property
     def bytes_read(self) -> int:
-        """How far into the file the reader is (for progress)."""
-        if self._stream is None or self._stream.closed:
+        """How far into the file the reader is (for progress): into the compressed file
+        itself, whose size progress compares it with."""
+        stream = self._raw if self._raw is not None else self._stream
+        if stream is None or stream.closed:
             return 0
         try:
-            return self._stream.tell()
+            return stream.tell()
         except OSError:  # a pipe has no position
             return 0
 
@@ -174,7 +215,7 @@ class CaptureFile:
         self._little = endian == "<"
         # Records are cut out of chunks read ahead: two reads a record cost more than the rest
         # of the record's reading.
-        self._ahead = _ReadAhead(stream)
+        self._ahead = _ReadAhead(stream, self.warnings)
 
     def _next_record(self, ahead: _ReadAhead) -> bool:
         """A pcap record: its header read where it lies in the chunk read ahead."""
@@ -240,7 +281,7 @@ class CaptureFile:
 
     def _pcapng_frames(self, stream: BinaryIO) -> Generator[Frame, None, None]:
         # Blocks are cut out of chunks read ahead, as pcap records are.
-        ahead = _ReadAhead(stream)
+        ahead = _ReadAhead(stream, self.warnings)
         endian = "<"
         interfaces: list[tuple[int, int, float]] = []  # (linktype, ticks per second, offset seconds)
         first = True
@@ -403,19 +444,85 @@ def zero_stamped_warning(count: int, first: int) -> str:
     )
 
 
+class _Rejoined(io.RawIOBase):
+    """A stream whose first bytes were read already (a pipe cannot seek back): `head`, then
+    the rest of `stream`."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head, self._stream = head, stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Gunzipped(io.RawIOBase):
+    """A gzip file's content, decompressed as it is read, member after member (gzip -c a b);
+    one cut off gives all it holds, then ends (`cut`), where GzipFile raises and loses the
+    last read's data: a capture cut off still gives its packets."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._source = _Rejoined(head, stream)
+        self._inflate = zlib.decompressobj(31)  # a gzip header and trailer
+        self._out = b""
+        self._done = False
+        self.cut = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._out and not self._done:
+            chunk = self._source.read(COMPRESSED_CHUNK)
+            if not chunk:
+                self._done = True
+                self._out = self._inflate.flush()
+                self.cut = not self._inflate.eof
+                break
+            out = self._inflate.decompress(chunk)
+            while self._inflate.eof and self._inflate.unused_data:  # the next member
+                rest = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(31)
+                out += self._inflate.decompress(rest)
+            self._out = out
+        size = min(len(buffer), len(self._out))
+        buffer[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+
 class _ReadAhead:
     """`read` as a file's, served from chunks of READ_AHEAD bytes; or `fill`, then the
-    bytes where they lie: `buffer` from `at`."""
+    bytes where they lie: `buffer` from `at`. A decompressing stream that fails (cut off or
+    damaged) ends there, `warnings` told why."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, warnings: list[str]) -> None:
         self._stream = stream
+        self._warnings = warnings
+        self._failed = False
         self.buffer = b""
         self.at = 0
 
     def fill(self, size: int) -> int:
         """Make `size` bytes lie in the buffer from `at` if the file has them; how many do."""
-        if self.at + size > len(self.buffer):
-            self.buffer = self.buffer[self.at :] + self._stream.read(max(READ_AHEAD, size))
+        if self.at + size > len(self.buffer) and not self._failed:
+            try:
+                more = self._stream.read(max(READ_AHEAD, size))
+            except (OSError, EOFError, zlib.error) as error:
+                what = "gzip stream is damaged" if isinstance(error, zlib.error) else "reading stopped"
+                self._warnings.append(f"{what}: {error}; the packets before it are read")
+                self._failed = True
+                more = b""
+            self.buffer = self.buffer[self.at :] + more
             self.at = 0
         return min(size, len(self.buffer) - self.at)
 
