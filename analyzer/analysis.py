@@ -554,7 +554,7 @@ class FileStream:
         tcp_errors = self._tcp_errors
         fold = FoldedConnection if self.kept is None else self._fold_keeping
         for connection in stream_connections(
-            segments, self.timeouts, lambda: stats.end_time, fold, frames=stats
+            segments, self.timeouts, lambda: stats.clock, fold, frames=stats
         ):
             if tcp_errors:
                 connection.unreachables = tcp_errors.take(

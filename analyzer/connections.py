@@ -25,7 +25,8 @@ stream forget a connection for good. A new connection names the one before it on
 4-tuple (`reuses_ports_of`) only when it starts within CLOSE_DELAY of it: later, the
 tracker may have forgotten it or not, depending on when it last swept (and a share
 process sweeps at other moments than one process), and the result must not tell.
-All the delays are measured on one clock, the latest frame time read.
+All the delays are measured on one clock, the reader's (decode.reader.CLOCK_LEAP): the
+latest frame time read, where one frame stamped far off moves it nowhere.
 
 Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
 can join it any more, so memory follows the connections in flight, not the file.
@@ -601,9 +602,9 @@ class ConnectionTracker:
     ) -> None:
         """fold: takes over a connection once it has `long_connection` segments (see Folder);
         without it every connection's segments are kept until it is handed over.
-        frames: the reader's statistics, whose end_time (the latest frame time read so far,
-        of any frame) drives the timers' clock: the same in every share process, which
-        sees only some connections' segments, when the capture's times go backwards.
+        frames: the reader's statistics, whose clock (of every frame read so far, robust to
+        a frame stamped wrong: decode.reader.CLOCK_LEAP) drives the timers: the same in
+        every share process, which sees only some connections' segments.
         pack_attempts: hold an attempt packed (held_attempt.py: a SYN, its SYN/ACK or RST,
         a RST after the SYN/ACK) until any other segment comes; the connections, and the
         order they come back in, are the same either way. pack_over_from: hold a connection
@@ -654,13 +655,12 @@ class ConnectionTracker:
         previous = None
         flags = segment.flags
         time = segment.time
-        if time > self._clock:
-            self._clock = time
         frames = self._frames
-        if frames is not None:
-            latest = frames.end_time
-            if latest is not None and latest > self._clock:
-                self._clock = latest
+        clock = frames.clock if frames is not None else None
+        if clock is not None:
+            self._clock = clock  # the reader's, of every frame (a share's too): see CLOCK_LEAP
+        elif time > self._clock:
+            self._clock = time
         if open_ is None:
             attempt = None
             held_as = ""
@@ -841,7 +841,8 @@ class ConnectionTracker:
                 recent.append(segment)
                 if len(recent) > COPY_LOOK_BACK:
                     del recent[0]
-        open_.last_time = time
+        if time > open_.last_time:  # a frame stamped back (see CLOCK_LEAP) shortens no timer
+            open_.last_time = time
         if not flags & SYN:
             open_.only_syns = False
         # A scan's or a crafted packet's flags (impossible_flags) start, set and end nothing.

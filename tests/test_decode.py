@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
@@ -10,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, corpus_params, stored_captures
-from pcap_builder import FRAMINGS, handshake_packets, write_capture
+from conftest import ROOT, corpus_params, run, stored_captures
+from pcap_builder import FRAMINGS, handshake_packets, tcp_packet, write_capture
 from scapy.layers.inet import TCP
 from scapy.utils import PcapReader
 
@@ -470,6 +471,60 @@ def test_frames_cut_inside_their_headers_are_counted_as_cut(tmp_path) -> None:
     ]
 
 
+def _two_connections(times_of: dict[int, float], step: float = 0.01) -> list:
+    """Two complete exchanges interleaved (client ports 40000 and 40001), frames `step` apart;
+    `times_of`: a frame's (1-based) time in place of its own."""
+    first, second = handshake_packets(), handshake_packets()
+    for packet in second:
+        tcp = packet[TCP]
+        tcp.sport, tcp.dport = (40001, tcp.dport) if tcp.sport == 40000 else (tcp.sport, 40001)
+    packets = [packet for pair in zip(first, second, strict=True) for packet in pair]
+    for number, packet in enumerate(packets, 1):
+        packet.id = number  # no two alike: none is a capture copy
+    times = [times_of.get(number, number * step) for number in range(1, len(packets) + 1)]
+    return [packets, times]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_one_frame_stamped_an_hour_late_gives_up_no_connection(tmp_path, jobs: int) -> None:
+    """A NIC's timestamp glitch: frame 5 an hour ahead of its neighbours. The timers' clock
+    does not follow one frame that the next does not follow (CLOCK_LEAP): both connections
+    stay whole, as tshark's conversations do, and a warning names the frame; in one process
+    or in shares alike."""
+    packets, times = _two_connections({5: 3600.0})
+    path = write_capture(tmp_path / "glitch.pcap", packets, times=times)
+    result = run("analyze", "--json", "--jobs", str(jobs), str(path))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert [c["packets"] for c in document["connections"]] == [10, 10]
+    assert [c["close"]["shape"] for c in document["connections"]] == ["four-way"] * 2
+    assert document["warnings"] == [
+        "1 frame stamped far ahead of the frames before and after it (the first: frame 5, by up to 3599.960 s): "
+        "read with the time recorded, but the connections' timers (idle, attempt) pass over it, as over one "
+        "stamp gone wrong"
+    ]
+
+
+def test_a_clock_set_back_mid_capture_splits_nothing(tmp_path) -> None:
+    """The capturing host's clock stepped back 10 minutes after frame 6: the timers follow it
+    (the frames after agree), so no connection is given up at each of its later segments."""
+    packets, times = _two_connections({n: n * 0.01 - 600.0 for n in range(7, 21)})
+    analysis = analyze_file(str(write_capture(tmp_path / "back.pcap", packets, times=times)))
+    assert [len(r.connection.segments) for r in analysis.connections] == [10, 10]
+    assert [r.close.shape for r in analysis.connections] == ["four-way"] * 2
+    assert analysis.stats.backwards == 1
+
+
+def test_a_quiet_gap_still_moves_the_clock(tmp_path) -> None:
+    """A real silence (the frames after it agree) moves the timers as before: a SYN first
+    resent after more than the attempt timeout starts a new connection, as in Zeek."""
+    packets = [tcp_packet(4, "10.0.0.1", 40000, "10.0.0.2", 80, "S", 1000) for _ in range(3)]
+    for number, packet in enumerate(packets, 1):
+        packet.id = number
+    path = write_capture(tmp_path / "gap.pcap", packets, times=[0.0, 8.0, 24.0])
+    assert len(analyze_file(str(path)).connections) == 3
+
+
 def test_time_going_backwards_is_warned_and_the_ladder_keeps_the_files_order(tmp_path) -> None:
     """A clock step back 10 s before the close (frames 7 to 10): one warning names it; the
     text writes those times as negative offsets (not "+-9.99"); the ladder draws the frames
@@ -482,7 +537,7 @@ def test_time_going_backwards_is_warned_and_the_ladder_keeps_the_files_order(tmp
     path = write_capture(tmp_path / "back.pcap", handshake_packets(), times=times)
     analysis = analyze_file(str(path))
     assert analysis.stats.warnings == [
-        "time goes backwards at 4 frames (first at frame 7, by up to 9.999 s): the frames are analyzed "
+        "time goes backwards at 1 frame (first at frame 7, by up to 9.999 s): the frames are analyzed "
         "and drawn in the file's order, as Wireshark does, with their times as recorded (a clock step, "
         "captures merged from several interfaces, or several CPUs' capture buffers: microseconds)"
     ]

@@ -36,6 +36,8 @@ class DecodeStats:
     undecodable: dict[str, int] = field(default_factory=dict)  # frames by what stopped the decoder
     warnings: list[str] = field(default_factory=list)
     end_time: float | None = None  # the latest frame's time, of any kind: when the capture ended
+    # The clock the connections' timers run on (see CLOCK_LEAP), of every frame read so far.
+    clock: float | None = None
     # Frame 1's time: Wireshark's clock (frame.time_relative) counts from it.
     start_time: float | None = None
     # Frames stamped earlier than one before them (a clock step, captures merged from
@@ -43,6 +45,10 @@ class DecodeStats:
     backwards: int = 0
     first_backwards: int = 0
     most_backwards: float = 0.0
+    # Frames stamped far ahead of the frames before and after them (CLOCK_LEAP): likewise.
+    ahead: int = 0
+    first_ahead: int = 0
+    most_ahead: float = 0.0
 
     def went_back(self, frame: int, step: float) -> None:
         """Frame `frame` is stamped `step` seconds before the latest frame before it."""
@@ -51,6 +57,24 @@ class DecodeStats:
         self.backwards += 1
         if step > self.most_backwards:
             self.most_backwards = step
+
+    def stamped_ahead(self, frame: int, step: float) -> None:
+        """Frame `frame` is stamped `step` seconds after the frames around it."""
+        if not self.ahead:
+            self.first_ahead = frame
+        self.ahead += 1
+        if step > self.most_ahead:
+            self.most_ahead = step
+
+    def ahead_warning(self) -> str | None:
+        if not self.ahead:
+            return None
+        return (
+            f"{self.ahead:,} frame{'s' if self.ahead != 1 else ''} stamped far ahead of the frames before and after "
+            f"{'them' if self.ahead != 1 else 'it'} (the first: frame {self.first_ahead}, by up to "
+            f"{format_duration(self.most_ahead)}): read with the time recorded, but the connections' timers "
+            "(idle, attempt) pass over it, as over one stamp gone wrong"
+        )
 
     def skip(self, reason: str) -> None:
         """One frame that may hold TCP left unread, for `reason` (counted, said once; past
@@ -124,6 +148,13 @@ def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segme
             yield record
 
 
+# The timers' clock (DecodeStats.clock) follows the frames' times, but a step of more than this
+# many seconds, forward or back, only where the next frame steps as far: one frame stamped an
+# hour late (or two interfaces' clocks apart, interleaved) would otherwise give up every
+# connection open at once, and a clock set back would give up each new one at its every
+# segment. Within it, the clock only goes forward (several CPUs' buffers: microseconds back).
+CLOCK_LEAP: Final = 1.0
+
 Progress = Callable[[int, int], None]  # (frames read, bytes read)
 PROGRESS_EVERY = 1 << 16  # frames
 
@@ -143,39 +174,54 @@ def read_packets(
             # The link type's header finder, looked up when the link type changes (a pcap
             # file has one; a pcapng file one per interface).
             linktype, locate = -1, IP_OFFSET.get(-1)
-            latest = float("-inf")
-            while capture.next_frame():
+            latest = clock = float("-inf")
+            peeked = False  # the next frame read already, to tell a clock's step from one bad stamp
+            while peeked or capture.next_frame():
+                peeked = False
                 # A packet block left unread keeps its number (CaptureFile.skipped).
                 number = capture.frames_read
                 stats.frames = number
-                if capture.time > latest:
-                    latest = stats.end_time = capture.time
+                time, data = capture.time, capture.data
+                if time > latest:
+                    latest = stats.end_time = time
                     if number == 1:
-                        stats.start_time = latest
-                elif capture.time < latest:
-                    stats.went_back(number, latest - capture.time)
-                if progress is not None and not number % PROGRESS_EVERY:
-                    progress(number, capture.bytes_read)
+                        stats.start_time = clock = latest
+                if time < clock:
+                    stats.went_back(number, clock - time)
                 if capture.linktype != linktype:
                     linktype = capture.linktype
                     locate = IP_OFFSET.get(linktype)
+                if clock - CLOCK_LEAP <= time <= clock + CLOCK_LEAP:
+                    if time > clock:
+                        clock = time
+                else:
+                    peeked = capture.next_frame()
+                    after = capture.time
+                    if not peeked or (
+                        after > clock + CLOCK_LEAP if time > clock else after < clock - CLOCK_LEAP
+                    ):
+                        clock = time
+                    elif time > clock:
+                        stats.stamped_ahead(number, time - clock)
+                stats.clock = clock
+                if progress is not None and not number % PROGRESS_EVERY:
+                    progress(number, capture.bytes_read)
                 if locate is None:
                     stats.unsupported_linktypes[linktype] = stats.unsupported_linktypes.get(linktype, 0) + 1
                     continue
-                data = capture.data
                 try:
                     at = locate(data)
                     if at is None:
                         if len(data) < LINK_HEADER_LEAST.get(linktype, 0):
                             stats.headers_cut += 1
                         continue
-                    segment = parse_ip_tcp(data, at, number, capture.time, share)
+                    segment = parse_ip_tcp(data, at, number, time, share)
                     if isinstance(segment, Fragment):
-                        whole = fragments.add(segment, capture.time)
+                        whole = fragments.add(segment, time)
                         if whole is None:
                             continue
                         # Read as if it had come whole, in the frame of its last fragment.
-                        segment = parse_ip_tcp(whole, 0, number, capture.time, share, segment.tunnel)
+                        segment = parse_ip_tcp(whole, 0, number, time, share, segment.tunnel)
                         if isinstance(segment, Fragment):
                             continue  # fragmented again inside: not a datagram anyone sends
                 except HeaderCut:
@@ -216,6 +262,9 @@ def read_packets(
     backwards = stats.backwards_warning()
     if backwards is not None:
         stats.warnings.append(backwards)
+    ahead = stats.ahead_warning()
+    if ahead is not None:
+        stats.warnings.append(ahead)
     if stats.fragments_incomplete:
         stats.warnings.append(stats.fragments_warning())
     if stats.headers_cut:
