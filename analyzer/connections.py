@@ -441,6 +441,12 @@ class _Open:
         self.fin_acked_a = False
         self.fin_acked_b = False
         self.b_spoke = False
+        # Each end has sent data after its SYN: a SYN of its own ISN after that is no
+        # retransmission (no stack resends its SYN once it sent data) but a network's late
+        # copy, if it comes within SYN_HELD_BACK of the SYN, or else a new connection by a
+        # stack whose ISN is fixed (an embedded one, rebooted).
+        self.a_data = False
+        self.b_data = False
         # When the other end's first segment was a FIN while a was open: Zeek's partial close
         # (see the module's expiry rules); UNSEEN if not.
         self.b_first_fin_time = float(UNSEEN)
@@ -574,6 +580,9 @@ class _Open:
         return closed and self.isn_of(from_a) not in (UNSEEN, synack.seq)
 
 
+# The longest a network holds a copy of a SYN back (a router's queue): a SYN with the same ISN
+# later than this, after its sender's data, is a new connection (see _Open.a_data).
+SYN_HELD_BACK: Final = 1.0
 # Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
 CLOSE_DELAY: Final = 5.0
 SWEEP_EVERY = 4096  # segments between looks for connections that ended long enough ago
@@ -712,7 +721,14 @@ class ConnectionTracker:
             if open_ is not None and (
                 (
                     flags & (SYN | ACK | RST | FIN) == SYN
-                    and (open_.ended or open_.isn_of(from_a) not in (UNSEEN, segment.seq))
+                    and (
+                        open_.ended
+                        or open_.isn_of(from_a) not in (UNSEEN, segment.seq)
+                        or (
+                            (open_.a_data if from_a else open_.b_data)
+                            and time - open_.last_syn_time > SYN_HELD_BACK
+                        )
+                    )
                 )
                 or (flags & (SYN | ACK | RST | FIN) == SYN | ACK and open_.reopened_by(segment, from_a))
             ):
@@ -845,6 +861,11 @@ class ConnectionTracker:
             open_.last_time = time
         if not flags & SYN:
             open_.only_syns = False
+            if segment.payload_len:
+                if from_a:
+                    open_.a_data = True
+                else:
+                    open_.b_data = True
         # A scan's or a crafted packet's flags (impossible_flags) start, set and end nothing.
         if flags & (SYN | FIN | RST) and not impossible_flags(flags):
             self._control(open_, segment, from_a)

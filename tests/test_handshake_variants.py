@@ -239,6 +239,24 @@ def test_a_reconnect_to_a_stale_connection_is_one_connection_after_it(name) -> N
     assert connection_to_dict(fresh, 0.0)["resets"][0]["cause"] == "challenge_ack_answer"
 
 
+def test_a_reconnect_with_the_same_isn_is_a_new_connection() -> None:
+    """A stack whose ISN is fixed (an embedded one) reboots and connects from the same port
+    with the same ISN: after its data, that SYN is no retransmission (no stack resends its SYN
+    once it sent data) but a new connection, whose challenge ACK and RST read as when the ISN
+    differs, and the first connection's data is no loss."""
+    segments = conversation(
+        ("c", "S", 6509, 0), ("s", "SA", 5000, 6510), ("c", "A", 6510, 5001),
+        ("c", "PA", 6510, 5001, 7), ("s", "PA", 5001, 6517, 7), ("c", "A", 6517, 5008),
+        (20.0, "c", "S", 6509, 0), ("s", "A", 5008, 6517), ("c", "R", 6517, 0),
+        (1.0, "c", "S", 6509, 0), ("s", "SA", 90000, 6510), ("c", "A", 6510, 90001),
+    )  # fmt: skip
+    stale, fresh = analyze_segments(segments).connections
+    assert len(stale.connection.segments) == 6 and not any(step.lost for step in stale.steps)
+    assert [r.cause for r in fresh.resets] == ["challenge_ack_answer"]
+    assert fresh.handshake.status == "complete" and len(fresh.handshake.syns) == 2
+    assert states(fresh)["client"] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
+
+
 # -- Fast Open and impossible flags ----------------------------------------------------------------
 
 
