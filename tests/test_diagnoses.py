@@ -335,6 +335,18 @@ def test_a_tail_resent_after_the_probe_timeout_is_a_loss_probe_that_repaired_a_l
     assert diagnosis.display_filter == "frame.number in {5, 6}"
 
 
+@pytest.mark.parametrize(("ack", "said"), [(201, "with an ACK that covers it: it had arrived"),
+                                            (101, "without acknowledging it")])  # fmt: skip
+def test_a_probe_answered_by_a_reset_is_not_repaired_by_it(ack: int, said: str) -> None:
+    """A RST/ACK after the probe (the server's close() with unread data) is no ACK that
+    repaired a loss: the peer reset the connection, its ACK number telling what had arrived."""
+    segments = _tail(0.205, (1.21, "s", "RA", 501, ack))
+    diagnosis = _one(segments, "tail_loss_probe")
+    assert diagnosis.frames == [5, 6] and diagnosis.marks[6] == "RST"
+    assert diagnosis.sentence.endswith(f"; the server reset the connection (frame 6) {said}")
+    assert "repaired" not in diagnosis.sentence
+
+
 def test_a_probe_answered_by_a_dsack_was_spurious() -> None:
     segments = _tail(0.205, (1.21, "s", "A", 501, 201))
     segments[-1].sack_start, segments[-1].sack_end = 101, 201  # below the ACK: a duplicate SACK

@@ -682,6 +682,16 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
                 frames.append(later.frame)
                 break
             continue
+        if later.flags & RST:
+            # The peer ended the connection: what its ACK number says is all there is (a RST
+            # from close() with unread data carries RCV.NXT; one that answers nothing, none).
+            frames.append(later.frame)
+            covered = bool(later.flags & ACK) and seq_diff(later.ack, probe.seq_end) >= 0
+            outcome = f"the {_peer(side)} reset the connection (frame {later.frame}) " + (
+                "with an ACK that covers it: it had arrived" if covered else "without acknowledging it"
+            )
+            answer = "RST"
+            break
         if not later.flags & ACK:
             continue
         frames.append(later.frame)
