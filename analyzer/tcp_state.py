@@ -778,6 +778,12 @@ class ConnectionMachine:
                     f"it acknowledged (frame {segment.frame}) data its sender sent after it (frame {taken.frame}), "
                     "which came behind it on the same path: a reset end answers such data with RST",
                 )
+            elif _challenge_ack(sender, segment, rst):
+                self._not_taken(
+                    sender,
+                    f"it answered (frame {segment.frame}) with its ACK at {segment.ack} again, short of the RST's "
+                    f"{rst.seq}: a challenge ACK (RFC 5961 3.2), the RST not at its RCV.NXT (data before it lost)",
+                )
 
     def _data_after(self, ack: Segment) -> Segment | None:
         """The first data segment the RST's sender sent after the latest RST that moved an
@@ -1090,6 +1096,23 @@ def _at_latest_ack(receiver: Endpoint, rst: Segment) -> bool:
     (nmap's OS probes, each at a random ACK, each answered so by a port with no connection)."""
     latest = receiver.last_sent
     return latest is not None and bool(latest.flags & ACK) and rst.seq == latest.ack
+
+
+def _challenge_ack(sender: Endpoint, segment: Segment, rst: Segment) -> bool:
+    """`segment`, from the end `rst` seemed to close, repeats that end's latest acknowledgment,
+    short of the RST's number, with nothing new: the challenge ACK a RST not at RCV.NXT draws
+    (RFC 5961 3.2: Linux, the BSDs, Windows). An ACK that crossed the RST would acknowledge what
+    had come since (a duplicate ACK needs data out of order, which a RST at the end of the data
+    does not leave behind it)."""
+    before = sender.most_acked
+    return (
+        segment.flags & (SYN | ACK | RST | FIN) == ACK
+        and not segment.payload_len
+        and before is not None
+        and before is not segment
+        and before.ack == segment.ack
+        and seq_diff(segment.ack, rst.seq) < 0
+    )
 
 
 def _off_acknowledged(receiver: Endpoint, rst: Segment) -> int:

@@ -188,6 +188,30 @@ def test_an_end_that_goes_on_sending_after_the_peers_rst_never_took_it() -> None
     assert second.cause == "after_reset" and "frame 4" in second.explanation
 
 
+def test_a_challenge_ack_shows_the_rst_before_it_was_not_taken() -> None:
+    """The client aborts while its last data is lost: its RST, at its SND.NXT past the server's
+    RCV.NXT, draws the server's ACK at 101 again (RFC 5961's challenge ACK), which the
+    client's kernel answers with a RST at 101: that one resets the server, soon as it came."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 100), ("c", "RA", 201, 501), ("s", "A", 501, 101), ("c", "R", 101, 0),
+        gap=0.005,
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    first, second = result.resets
+    assert not first.accepted and "a challenge ACK (RFC 5961 3.2)" in first.explanation
+    assert second.accepted and result.state_frames["server"][-1] == 7
+    [step] = [step for step in result.steps if step.segment.frame == 7]
+    assert (step.receiver_before.value, step.receiver_after.value) == ("ESTABLISHED", "CLOSED")
+    assert result.close.shape == "reset" and result.close.reset is not None and result.close.reset.frame == 7
+    # An ACK that crossed the RST acknowledges what came since: it proves nothing.
+    crossing = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 100), ("c", "RA", 201, 501), ("s", "A", 501, 201), ("c", "R", 201, 0),
+        gap=0.005,
+    )  # fmt: skip
+    [result] = analyze_segments(crossing).connections
+    assert result.resets[0].accepted and result.state_frames["server"][-1] == 5
+
+
 def test_an_end_that_acknowledges_data_sent_after_the_peers_rst_never_took_it() -> None:
     """A RST in the client's name at the server's RCV.NXT, then the client's data behind it
     on the same path, which the server acknowledges within a few milliseconds: a server the

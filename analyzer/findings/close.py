@@ -182,7 +182,18 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
         (
             s.segment
             for s in steps
-            if s.segment.flags & RST and s.dropped is None and s.sender_before in SYNCHRONIZED
+            if s.segment.flags & RST
+            and s.dropped is None
+            # Or one from an end already gone that closed a synchronized peer: the RST a kernel
+            # answers a challenge ACK with, after the abort's RST was challenged.
+            and (
+                s.sender_before in SYNCHRONIZED
+                or (
+                    s.sender_before == State.CLOSED
+                    and s.receiver_before in SYNCHRONIZED
+                    and s.receiver_after == State.CLOSED
+                )
+            )
         ),
         None,
     )
