@@ -26,7 +26,7 @@ stream forget a connection for good. A new connection names the one before it on
 tracker may have forgotten it or not, depending on when it last swept (and a share
 process sweeps at other moments than one process), and the result must not tell.
 All the delays are measured on one clock, the reader's (decode.reader.CLOCK_LEAP): the
-latest frame time read, where one frame stamped far off moves it nowhere.
+latest frame time read, where one frame stamped far ahead moves it nowhere.
 
 Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
 can join it any more, so memory follows the connections in flight, not the file.
@@ -611,9 +611,10 @@ class ConnectionTracker:
     ) -> None:
         """fold: takes over a connection once it has `long_connection` segments (see Folder);
         without it every connection's segments are kept until it is handed over.
-        frames: the reader's statistics, whose clock (of every frame read so far, robust to
-        a frame stamped wrong: decode.reader.CLOCK_LEAP) drives the timers: the same in
-        every share process, which sees only some connections' segments.
+        frames: the reader's statistics, whose clock (the latest frame time read so far, of
+        any frame, but for one stamped far ahead: decode.reader.CLOCK_LEAP) drives the
+        timers: the same in every share process, which sees only some connections' segments,
+        when the capture's times go backwards.
         pack_attempts: hold an attempt packed (held_attempt.py: a SYN, its SYN/ACK or RST,
         a RST after the SYN/ACK) until any other segment comes; the connections, and the
         order they come back in, are the same either way. pack_over_from: hold a connection
@@ -857,7 +858,7 @@ class ConnectionTracker:
                 recent.append(segment)
                 if len(recent) > COPY_LOOK_BACK:
                     del recent[0]
-        if time > open_.last_time:  # a frame stamped back (see CLOCK_LEAP) shortens no timer
+        if time > open_.last_time:  # a frame stamped back shortens no timer
             open_.last_time = time
         if not flags & SYN:
             open_.only_syns = False

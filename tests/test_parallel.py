@@ -162,6 +162,37 @@ def test_a_scan_from_one_source_port_is_split_between_the_shares(tmp_path) -> No
     assert min(kept) > 0.4 * len(packets)
 
 
+def _stamped_ahead(path: Path, frames: range, seconds: int) -> None:
+    """A little-endian microsecond pcap's `frames` (1-based) stamped `seconds` later."""
+    data = bytearray(path.read_bytes())
+    at, number = 24, 1
+    while at + 16 <= len(data):
+        if number in frames:
+            data[at : at + 4] = (int.from_bytes(data[at : at + 4], "little") + seconds).to_bytes(4, "little")
+        at += 16 + int.from_bytes(data[at + 8 : at + 12], "little")
+        number += 1
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "stamped", [range(5000, 5001), range(4090, 4101)], ids=["one frame", "eleven frames"]
+)
+def test_frames_stamped_an_hour_ahead_give_the_same_report_in_shares(monkeypatch, tmp_path, stamped) -> None:
+    """The timers' clock never goes back (CLOCK_LEAP): a connection given up or not does not
+    depend on when a process last swept, which shares do at other segments than one process."""
+    path = tmp_path / "ahead.pcap"
+    write_capture(path, 12_000, "pcap")
+    _stamped_ahead(path, stamped, 3600)
+    alone = io.StringIO()
+    one_file.render_file(str(path), JSON, alone)
+    monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
+    shared = io.StringIO()
+    one_file.render_file(str(path), replace(JSON, jobs=2), shared)
+    assert shared.getvalue() == alone.getvalue()
+    given_up = [c for c in json.loads(alone.getvalue())["connections"] if c["expired"]]
+    assert bool(given_up) == (len(stamped) > 1)  # the clock follows a leap the next frame agrees with
+
+
 @pytest.mark.slow
 def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypatch, tmp_path) -> None:
     import tempfile

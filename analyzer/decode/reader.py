@@ -148,11 +148,11 @@ def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segme
             yield record
 
 
-# The timers' clock (DecodeStats.clock) follows the frames' times, but a step of more than this
-# many seconds, forward or back, only where the next frame steps as far: one frame stamped an
-# hour late (or two interfaces' clocks apart, interleaved) would otherwise give up every
-# connection open at once, and a clock set back would give up each new one at its every
-# segment. Within it, the clock only goes forward (several CPUs' buffers: microseconds back).
+# The timers' clock (DecodeStats.clock) is the latest frame time, but a leap ahead of more than
+# this many seconds only where the next frame leaps as far: one frame stamped an hour late (or
+# a second interface's clock ahead of the first's, interleaved) would otherwise give up every
+# connection open at once. It never goes back: where it would, a connection given up or not
+# would depend on when the tracker last swept, which a share process does at other moments.
 CLOCK_LEAP: Final = 1.0
 
 Progress = Callable[[int, int], None]  # (frames read, bytes read)
@@ -191,17 +191,14 @@ def read_packets(
                 if capture.linktype != linktype:
                     linktype = capture.linktype
                     locate = IP_OFFSET.get(linktype)
-                if clock - CLOCK_LEAP <= time <= clock + CLOCK_LEAP:
+                if time <= clock + CLOCK_LEAP:
                     if time > clock:
                         clock = time
                 else:
                     peeked = capture.next_frame()
-                    after = capture.time
-                    if not peeked or (
-                        after > clock + CLOCK_LEAP if time > clock else after < clock - CLOCK_LEAP
-                    ):
+                    if not peeked or capture.time > clock + CLOCK_LEAP:
                         clock = time
-                    elif time > clock:
+                    else:
                         stats.stamped_ahead(number, time - clock)
                 stats.clock = clock
                 if progress is not None and not number % PROGRESS_EVERY:

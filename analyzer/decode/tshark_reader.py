@@ -368,8 +368,8 @@ def read_packets_tshark(
                 stats.end_time = when
             elif when < stats.end_time:
                 stats.went_back(stats.frames, stats.end_time - when)
-            # No frame read ahead here (pyshark's): the timers' clock is the latest time, every
-            # step followed (the fast reader's CLOCK_LEAP is what tells a bad stamp).
+            # No frame read ahead here (pyshark's): the timers' clock is the latest time, a frame
+            # stamped far ahead followed too (the fast reader's CLOCK_LEAP tells one).
             stats.clock = stats.end_time
             layout = _layout(packet)
             try:
