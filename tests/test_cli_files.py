@@ -164,6 +164,22 @@ def test_a_gzipped_capture_reads_as_its_file_from_a_file_and_a_pipe(tmp_path, ca
         assert _document(result) == plain
 
 
+def test_bytes_after_a_gzip_stream_are_left_out_with_a_word(tmp_path) -> None:
+    """Zeros padded after the stream (a block device, a transfer): gzip -d reads the stream
+    and ignores them; so does this, and it says so, every packet kept."""
+    import gzip
+
+    packed = tmp_path / "padded.pcap.gz"
+    packed.write_bytes(gzip.compress((CAPTURES / "handshake.pcap").read_bytes()) + b"\0" * 512)
+    result = run("analyze", "--json", str(packed))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["packets"] == 11
+    assert document["warnings"] == [
+        "bytes after the gzip stream that are no gzip are left out (as gzip -d does)"
+    ]
+
+
 def test_a_gzipped_capture_cut_off_gives_its_packets_and_says_so(tmp_path) -> None:
     import gzip
 
@@ -190,9 +206,13 @@ def test_a_gzipped_capture_cut_off_gives_its_packets_and_says_so(tmp_path) -> No
     [
         (b"\x1f\x8b\x07" + b"\x00" * 20, "gzip file is damaged"),
         (b"\x1f\x8b", "gzip file is cut off: it holds only 0 bytes"),
+        (
+            bytes.fromhex("1f8b080000000000020303000000000000000000"),
+            "gzip file is no capture file: it holds only 0 bytes",
+        ),
         (b"\x28\xb5\x2f\xfd" + b"\x00" * 20, "compressed with zstd: decompress it first (zstd -d)"),
     ],
-    ids=["damaged gzip", "gzip header only", "zstd"],
+    ids=["damaged gzip", "gzip header only", "gzip of nothing", "zstd"],
 )
 def test_a_compressed_file_that_cannot_be_read_says_why(tmp_path, content: bytes, said: str) -> None:
     bad = tmp_path / "bad.pcap.gz"

@@ -111,9 +111,10 @@ class CaptureFile:
                 except zlib.error as error:
                     raise CaptureFileError(self.path, f"gzip file is damaged: {error}") from None
                 if len(magic) < 4:
-                    raise CaptureFileError(
-                        self.path, f"gzip file is cut off: it holds only {len(magic)} bytes"
-                    )
+                    what = "is cut off: it holds" if self._gunzipped.cut else "is no capture file: it holds"
+                    if self._gunzipped.damage:
+                        what = f"is damaged ({self._gunzipped.damage}): it holds"
+                    raise CaptureFileError(self.path, f"gzip file {what} only {len(magic)} bytes")
             elif magic in COMPRESSED:
                 raise CaptureFileError(
                     self.path,
@@ -161,9 +162,18 @@ class CaptureFile:
             self._stream.close()
         if self._raw is not None:
             self._raw.close()
-        if self._gunzipped is not None and self._gunzipped.cut:
+        gunzipped = self._gunzipped
+        if gunzipped is not None and gunzipped.cut:
             self.warnings.append(
                 "gzip stream ends before its end marker: the file was cut off (the packets before are read)"
+            )
+        if gunzipped is not None and gunzipped.damage:
+            self.warnings.append(
+                f"gzip stream is damaged ({gunzipped.damage}): reading stopped there (the packets before are read)"
+            )
+        if gunzipped is not None and gunzipped.trailing:
+            self.warnings.append(
+                "bytes after the gzip stream that are no gzip are left out (as gzip -d does)"
             )
 
     @property
@@ -475,7 +485,9 @@ class _Gunzipped(io.RawIOBase):
         self._inflate = zlib.decompressobj(31)  # a gzip header and trailer
         self._out = b""
         self._done = False
-        self.cut = False
+        self.cut = False  # it ended inside a member
+        self.damage = ""  # what zlib said of the member it could not read on
+        self.trailing = False  # bytes after the last member that start no other (gzip ignores them)
 
     def readable(self) -> bool:
         return True
@@ -488,16 +500,38 @@ class _Gunzipped(io.RawIOBase):
                 self._out = self._inflate.flush()
                 self.cut = not self._inflate.eof
                 break
-            out = self._inflate.decompress(chunk)
-            while self._inflate.eof and self._inflate.unused_data:  # the next member
-                rest = self._inflate.unused_data
-                self._inflate = zlib.decompressobj(31)
-                out += self._inflate.decompress(rest)
-            self._out = out
+            self._out = self._inflated(chunk)
         size = min(len(buffer), len(self._out))
         buffer[:size] = self._out[:size]
         self._out = self._out[size:]
         return size
+
+    def _inflated(self, chunk: bytes) -> bytes:
+        """`chunk` decompressed, on into the next member; where the data goes bad, all it gave
+        before (its last good kilobyte at most lost), and the end."""
+        saved = self._inflate.copy()
+        try:
+            return self._members(chunk)
+        except zlib.error:
+            self._inflate, out = saved, b""
+            for at in range(0, len(chunk), 1024):
+                try:
+                    out += self._members(chunk[at : at + 1024])
+                except zlib.error as error:
+                    self.damage, self._done = str(error), True
+                    break
+            return out
+
+    def _members(self, chunk: bytes) -> bytes:
+        out = self._inflate.decompress(chunk)
+        while self._inflate.eof and self._inflate.unused_data and not self._done:
+            rest = self._inflate.unused_data
+            if not GZIP_MAGIC.startswith(rest[:2]):  # no other member: trailing bytes (zeros, often)
+                self.trailing, self._done = True, True
+                break
+            self._inflate = zlib.decompressobj(31)
+            out += self._inflate.decompress(rest)
+        return out
 
 
 class _ReadAhead:
