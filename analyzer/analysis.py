@@ -56,7 +56,7 @@ from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.listing import shortened
-from analyzer.long_connection import FoldedConnection, KeptRange
+from analyzer.long_connection import FoldedConnection, KeptBudget, KeptRange
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
@@ -512,6 +512,7 @@ class FileStream:
 
     def __post_init__(self) -> None:
         self._tcp_errors = HeldErrors()  # ICMP errors about TCP segments, until their connection is over
+        self._kept_budget = KeptBudget()  # of the range kept (KeptRange), shared by every connection
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
         self.scans = ScanDetector()  # every connection counted as it is handed over
 
@@ -527,7 +528,7 @@ class FileStream:
         if kept is not None and kept.times is not None:
             origin = self.origin if self.origin is not None else segments[0].time
             kept = kept._replace(times=(origin + kept.times[0], origin + kept.times[1]))
-        return FoldedConnection(segments, copies, context, kept=kept)
+        return FoldedConnection(segments, copies, context, kept=kept, budget=self._kept_budget)
 
     def _segments(self) -> Iterator[Segment]:
         """The TCP segments on down the stream, the first one's time noted; UDP datagrams and

@@ -44,8 +44,9 @@ LOOK_AHEAD: Final = 2_048
 # resends, and a window this large is rare; each remembered costs about 70 bytes.
 COPY_MEMORY: Final = 1 << 14
 
-# Steps kept for a range a diagram asks for: the ladder draws RANGE_ROWS of them one by one
-# and bands the rest, so more would only cost memory (a few hundred bytes each).
+# Steps kept for a range a diagram asks for, over all the connections of the file (which one
+# is drawn is known only after): the ladder draws RANGE_ROWS of them one by one and bands the
+# rest, so more would only cost memory (about a kilobyte each).
 RANGE_KEPT: Final = 100_000
 
 _CONTROL: Final = SYN | FIN | RST
@@ -59,6 +60,7 @@ class KeptRange(NamedTuple):
     times: tuple[float, float] | None = None
 
     def holds(self, segment: Segment) -> bool:
+        """In the range (frames and times both, where both are given)."""
         frames, times = self.frames, self.times
         if frames is not None and not frames[0] <= segment.frame <= frames[1]:
             return False
@@ -69,6 +71,13 @@ class KeptRange(NamedTuple):
 # tail loss probe's rule reads what came since its sender's data before it (and the ACKs
 # that set what was in flight then).
 RECENT_STEPS: Final = 32
+
+
+class KeptBudget:
+    """The steps still to keep for a range (RANGE_KEPT), shared by a file's folded connections."""
+
+    def __init__(self, left: int = RANGE_KEPT) -> None:
+        self.left = left
 
 
 class FoldedConnection:
@@ -83,15 +92,17 @@ class FoldedConnection:
         head_steps: int = HEAD_STEPS,
         look_ahead: int = LOOK_AHEAD,
         kept: KeptRange | None = None,
+        budget: KeptBudget | None = None,
     ) -> None:
         """copies: the capture copies among them so far (connections.py), which only what
         stands for another tool counts, in frame order with the rest; context: the last
         segments of the connection this one continues (connections.Continued), which
         Wireshark's rules read first; head_steps, look_ahead: HEAD_STEPS and LOOK_AHEAD,
-        smaller in tests; kept: a range whose every step is kept (up to RANGE_KEPT)."""
+        smaller in tests; kept: a range whose every step is kept, while `budget` (shared with
+        the file's other folded connections; its own if None) lasts."""
         self._head_steps, self._look_ahead = head_steps, look_ahead
         self._kept = kept if kept is not None and (kept.frames or kept.times) else None
-        self._kept_left = RANGE_KEPT
+        self._budget = budget if budget is not None else KeptBudget()
         self.client, self.server, self.client_basis = assign_roles(segments)
         first = segments[0]
         self.family = first.family
@@ -217,11 +228,11 @@ class FoldedConnection:
         del pending[:count]
 
     def _asked(self, segment: Segment) -> bool:
-        """In the range a diagram asks for, while RANGE_KEPT allows."""
-        kept = self._kept
-        if kept is None or self._kept_left <= 0 or not kept.holds(segment):
+        """In the range a diagram asks for, while the budget lasts."""
+        kept, budget = self._kept, self._budget
+        if kept is None or budget.left <= 0 or not kept.holds(segment):
             return False
-        self._kept_left -= 1
+        budget.left -= 1
         return True
 
     def _reopens(self, segment: Segment, from_client: bool) -> bool:

@@ -13,7 +13,7 @@ from analyzer.analysis import analyze_connection
 from analyzer.connections import stream_connections
 from analyzer.decode.reader import read_segments
 from analyzer.decode.segment import ACK, FIN, PSH, SYN, Segment
-from analyzer.long_connection import FoldedConnection
+from analyzer.long_connection import FoldedConnection, KeptBudget, KeptRange
 from analyzer.output.json_report import connection_to_dict
 
 # Folded from the 24th segment on, nothing kept of the start, losses decided 32 segments
@@ -164,3 +164,17 @@ def test_a_folded_connection_keeps_the_end_of_a_zero_window() -> None:
         and "zero for 57 µs from frame 403, until its window update (frame 404)" in whole[0]["sentence"]
     )
     assert folded == whole
+
+
+def test_the_range_a_diagram_asks_for_is_kept_on_one_budget_for_the_file() -> None:
+    """Which connection is drawn is known only after the analysis: every folded connection
+    keeps the range's steps, but from one budget (RANGE_KEPT for the file), not one each."""
+    budget = KeptBudget(30)
+    kept = KeptRange(frames=(2_000, 2_099))
+    plain = []
+    for _ in range(2):
+        folded = FoldedConnection(bulk_flow(5_000), kept=kept, budget=budget, head_steps=10, look_ahead=16)
+        connection = folded.connection(0)
+        plain.append(sum(1 for s in connection.segments if 2_000 <= s.frame <= 2_099 and not s.flags & 0x07))
+    assert budget.left == 0
+    assert plain[0] == 30 and plain[1] < 5  # the first took the budget; the second keeps only its own
