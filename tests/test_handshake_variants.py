@@ -381,13 +381,13 @@ def test_data_with_a_cookie_request_and_an_empty_synack_option(tmp_path) -> None
     assert "Fast Open: the SYN asked for a cookie and carried 5 bytes, not acknowledged" in found["text"]
 
 
-@pytest.mark.parametrize("counted", [True, False], ids=["ack ISN+1+len", "ack ISN+1"])
-def test_a_syn_with_data_refused(tmp_path, counted: bool) -> None:
+@pytest.mark.parametrize("counted", [True, False, 5], ids=["ack ISN+1+len", "ack ISN+1", "ack ISN+1+5"])
+def test_a_syn_with_data_refused(tmp_path, counted: bool | int) -> None:
     """Linux's RST to a SYN with data acknowledges the data too (RFC 9293 3.10.7.1:
     SEG.SEQ+SEG.LEN), and a client takes any ACK from ISN+1 to all it sent: refused, the
     client CLOSED, whichever the RST carries."""
     c, s = "10.0.0.1", "10.0.0.2"
-    ack = 1001 + (18 if counted else 0)
+    ack = 1001 + (counted if counted is not True else 18)
     packets = [
         tcp_packet(
             4, c, 40000, s, 80, "S", 1000, payload=b"GET / HTTP/1.1\r\n\r\n", options=[(34, b"\x02" * 8)]
@@ -397,9 +397,8 @@ def test_a_syn_with_data_refused(tmp_path, counted: bool) -> None:
     [result] = analyze_file(str(write_capture(tmp_path / "refused.pcap", packets))).connections
     assert result.handshake.status == "refused"
     assert all(check.ok for check in result.handshake.checks)
-    assert result.handshake.checks[-1].what == "RST/ACK acknowledges the client ISN+1" + (
-        " and the SYN's 18 bytes (Fast Open)" if counted else ""
-    )
+    words = {True: " and the SYN's 18 bytes (Fast Open)", False: "", 5: " and 5 of the SYN's 18 bytes"}
+    assert result.handshake.checks[-1].what == "RST/ACK acknowledges the client ISN+1" + words[counted]
     assert [state.value for _time, state in result.states["client"]] == ["CLOSED", "SYN_SENT", "CLOSED"]
     assert [r.cause for r in result.resets] == ["refused"]
 

@@ -441,7 +441,15 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
             # tcp_v4_send_reset), and its sender, whose snd_nxt counts it, takes that RST.
             data, expected = _syn_acknowledged(result.syns[0], client_isn)
             if data and segment.ack != expected:
-                data, expected = "", (client_isn + 1) % MOD
+                # Any ACK from ISN+1 to all it sent its SYN_SENT takes (the state machine's rule).
+                part = seq_diff(segment.ack, client_isn) - 1
+                if 0 < part < result.syns[0].payload_len:
+                    data, expected = (
+                        f" and {part} of the SYN's {result.syns[0].payload_len} bytes",
+                        segment.ack,
+                    )
+                else:
+                    data, expected = "", (client_isn + 1) % MOD
             result.checks.append(Check(f"RST/ACK acknowledges the client ISN+1{data}", expected, segment.ack))
             if result.checks[-1].ok:
                 result.status, result.refusal = "refused", segment
