@@ -218,3 +218,15 @@ def test_a_bad_file_is_one_line_and_the_others_still_count(tmp_path, form) -> No
     among = run("analyze", *args, str(bad), str(CAPTURES / "refused.pcap"))
     assert_one_line_error(among, str(bad))
     assert "refused" in among.stdout
+
+
+def test_the_summary_of_a_capture_without_packets(tmp_path) -> None:
+    """A pcap of its header alone: no endings to size the labels by (was a TypeError)."""
+    import struct
+
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    result = run("analyze", "--summary", str(empty))
+    assert result.returncode == 0, result.stderr
+    assert "0 packets (pcap), 0 TCP, 0 connections" in result.stdout
+    assert "endings:\n  no connections" in result.stdout

@@ -308,7 +308,7 @@ class Summary:
             if n
         ]
         handshakes = [(HANDSHAKES.get(status, status), n) for status, n in self.handshakes.items()]
-        width = max(_WIDTH, *(len(label) for label, _n in endings))
+        width = max([_WIDTH, *(len(label) for label, _n in endings)])
         lines = ["handshakes:"]
         lines += [f"  {label:<{width}}  {n:>9,}" for label, n in handshakes]
         lines.append("endings:")
