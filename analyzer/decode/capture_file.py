@@ -106,10 +106,7 @@ class CaptureFile:
                 self._gunzipped = _Gunzipped(magic, stream)
                 self._raw, packed = stream, ", gzip"
                 stream = self._stream = io.BufferedReader(self._gunzipped, READ_AHEAD)
-                try:
-                    magic = stream.read(4)
-                except zlib.error as error:
-                    raise CaptureFileError(self.path, f"gzip file is damaged: {error}") from None
+                magic = stream.read(4)  # _Gunzipped ends where zlib fails, and says why
                 if len(magic) < 4:
                     what = "is cut off: it holds" if self._gunzipped.cut else "is no capture file: it holds"
                     if self._gunzipped.damage:
@@ -162,19 +159,8 @@ class CaptureFile:
             self._stream.close()
         if self._raw is not None:
             self._raw.close()
-        gunzipped = self._gunzipped
-        if gunzipped is not None and gunzipped.cut:
-            self.warnings.append(
-                "gzip stream ends before its end marker: the file was cut off (the packets before are read)"
-            )
-        if gunzipped is not None and gunzipped.damage:
-            self.warnings.append(
-                f"gzip stream is damaged ({gunzipped.damage}): reading stopped there (the packets before are read)"
-            )
-        if gunzipped is not None and gunzipped.trailing:
-            self.warnings.append(
-                "bytes after the gzip stream that are no gzip are left out (as gzip -d does)"
-            )
+        if self._gunzipped is not None:
+            self.warnings.extend(self._gunzipped.warnings())
 
     @property
     def bytes_read(self) -> int:
@@ -506,6 +492,21 @@ class _Gunzipped(io.RawIOBase):
         self._out = self._out[size:]
         return size
 
+    def warnings(self) -> list[str]:
+        """What ended it early, or was left after it."""
+        said = []
+        if self.cut:
+            said.append(
+                "gzip stream ends before its end marker: the file was cut off (the packets before are read)"
+            )
+        if self.damage:
+            said.append(
+                f"gzip stream is damaged ({self.damage}): reading stopped there (the packets before are read)"
+            )
+        if self.trailing:
+            said.append("bytes after the gzip stream that are no gzip are left out (as gzip -d does)")
+        return said
+
     def _inflated(self, chunk: bytes) -> bytes:
         """`chunk` decompressed, on into the next member; where the data goes bad, all it gave
         before (its last good kilobyte at most lost), and the end."""
@@ -536,8 +537,8 @@ class _Gunzipped(io.RawIOBase):
 
 class _ReadAhead:
     """`read` as a file's, served from chunks of READ_AHEAD bytes; or `fill`, then the
-    bytes where they lie: `buffer` from `at`. A decompressing stream that fails (cut off or
-    damaged) ends there, `warnings` told why."""
+    bytes where they lie: `buffer` from `at`. A read the system fails (an I/O error) ends
+    the file there, `warnings` told why."""
 
     def __init__(self, stream: BinaryIO, warnings: list[str]) -> None:
         self._stream = stream
@@ -551,9 +552,8 @@ class _ReadAhead:
         if self.at + size > len(self.buffer) and not self._failed:
             try:
                 more = self._stream.read(max(READ_AHEAD, size))
-            except (OSError, EOFError, zlib.error) as error:
-                what = "gzip stream is damaged" if isinstance(error, zlib.error) else "reading stopped"
-                self._warnings.append(f"{what}: {error}; the packets before it are read")
+            except OSError as error:
+                self._warnings.append(f"reading stopped: {error}; the packets before it are read")
                 self._failed = True
                 more = b""
             self.buffer = self.buffer[self.at :] + more
