@@ -14,6 +14,7 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.connections import group_connections
+from analyzer.decode.segment import TcpOptions
 from analyzer.output.json_report import connection_to_dict
 
 DATA = Path(__file__).parent / "data" / "handshakes"
@@ -569,3 +570,24 @@ def test_a_synack_carrying_data_is_acknowledged_with_it() -> None:
     assert result.handshake.status == "complete", result.handshake.explain()
     assert [c.ok for c in result.handshake.checks] == [True, True]
     assert "the 30 bytes the SYN/ACK carried" in result.handshake.checks[-1].what
+
+
+@pytest.mark.parametrize("synack_offers", [True, False])
+def test_the_options_shown_are_those_of_the_syn_the_synack_answers(synack_offers: bool) -> None:
+    """macOS drops window scaling, SACK and timestamps from its later SYN retries; a server
+    offers them only to a SYN that offered them, so a SYN/ACK with them answers the first
+    SYN, and one without them the last (the options and the round trip are that SYN's)."""
+    full = TcpOptions(mss=1460, window_scale=6, sack_permitted=True, timestamps=True)
+    bare = TcpOptions(mss=1460)
+    segments = conversation(
+        (0.0, "c", "S", 100, 0), (1.0, "c", "S", 100, 0), (3.0, "c", "S", 100, 0),
+        (3.5, "s", "SA", 500, 101), (3.6, "c", "A", 101, 501),
+    )  # fmt: skip
+    segments[0].options = full
+    segments[1].options = segments[2].options = bare
+    segments[3].options = TcpOptions(mss=1400, window_scale=7, sack_permitted=True) if synack_offers else bare
+    [result] = analyze_segments(segments).connections
+    h = result.handshake
+    assert h.status == "complete"
+    assert h.client_options == (full if synack_offers else bare).as_dict()
+    assert h.syn_to_synack == pytest.approx(3.5 if synack_offers else 0.5)

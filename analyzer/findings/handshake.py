@@ -56,6 +56,7 @@ from analyzer.decode.segment import (
     RST,
     SYN,
     Segment,
+    TcpOptions,
     Unreachable,
     after_a_gap,
     scan_probe,
@@ -623,7 +624,9 @@ def _after_synack(
                 Check("ACK acknowledges the server ISN+1", (server_isn + 1) % MOD, final.ack)
             )
     answered = [s for s in result.syns if s.time <= synack.time]
-    syn = answered[-1] if answered else None
+    syn = _answered_syn(answered, synack)
+    if syn is not None:
+        result.client_options = _options(syn)
     if syn is None and final is not None and all(c.ok for c in result.checks):
         # The SYN it acknowledges captured after it, before the final ACK: captured out of order.
         syn = next((s for s in result.syns if s.time <= final.time), None)
@@ -699,6 +702,24 @@ def _after_server_syn(
     result.status = "complete"
     result.answered_syn_to_ack = round(final.time - syn.time, 9)
     return result
+
+
+def _answered_syn(syns: list[Segment], synack: Segment) -> Segment | None:
+    """Of the SYNs sent before the SYN/ACK, the one it answers: the latest whose options it
+    can answer. A server offers window scaling, SACK and timestamps only to a SYN that
+    offered them (RFC 7323 1.3, RFC 2018), and a client may drop them from its later
+    retries (macOS after its third SYN), so a SYN/ACK with them answers a SYN with them."""
+    offered = synack.options
+    if offered is not None and not offered.cut:
+        for syn in reversed(syns):
+            asked = syn.options or TcpOptions()
+            if asked.cut or (
+                (offered.window_scale is None or asked.window_scale is not None)
+                and (not offered.sack_permitted or asked.sack_permitted)
+                and (not offered.timestamps or asked.timestamps)
+            ):
+                return syn
+    return syns[-1] if syns else None
 
 
 def _options(segment: Segment) -> dict | None:
