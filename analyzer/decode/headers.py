@@ -63,6 +63,9 @@ OPTION_SACK_PERMITTED: Final = 4
 OPTION_SACK: Final = 5  # length 2 + 8 per block: left edge, right edge
 OPTION_TIMESTAMPS: Final = 8  # length 10: TSval, TSecr
 OPTION_FAST_OPEN: Final = 34  # RFC 7413
+OPTION_MPTCP: Final = 30  # RFC 8684; its subtype in the high nibble of the third byte
+MPTCP_FASTCLOSE: Final = 7
+MPTCP_TCPRST: Final = 8
 OPTION_EXPERIMENTAL: Final = 254  # RFC 6994: a 2-byte experiment id after the length
 
 # UDP (RFC 768): ports, length of header and payload, checksum.

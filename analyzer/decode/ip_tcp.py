@@ -33,9 +33,12 @@ from analyzer.decode.headers import (
     IPV6_NEXT_HEADER,
     IPV6_PAYLOAD_LENGTH,
     IPV6_SOURCE,
+    MPTCP_FASTCLOSE,
+    MPTCP_TCPRST,
     OPTION_END,
     OPTION_EXPERIMENTAL,
     OPTION_FAST_OPEN,
+    OPTION_MPTCP,
     OPTION_MSS,
     OPTION_NOP,
     OPTION_SACK,
@@ -300,6 +303,11 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
     captured = min(at + header_len, len(data))  # a snapshot length may cut the options
     if flags & SYN:
         options = parse_options(data[at + TCP_MIN_HEADER : captured], captured < at + header_len)
+    elif flags & RST and header_len > TCP_MIN_HEADER:
+        # Only an MPTCP reason is read on a RST; any other list leaves its options None.
+        on_reset = parse_options(data[at + TCP_MIN_HEADER : captured], captured < at + header_len)
+        if on_reset.mptcp:
+            options = on_reset
     sack_start = sack_end = UNSEEN
     if (
         not flags & SYN
@@ -366,6 +374,8 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
     mss = wscale = None
     sack = timestamps = fast_open = False
     cookie = 0
+    mptcp_reset = -1
+    mptcp_fastclose = False
     at = 0
     while at < len(raw):
         kind = raw[at]
@@ -391,17 +401,25 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
             fast_open, cookie = True, length - 2
         elif kind == OPTION_EXPERIMENTAL and length >= 4 and raw[at + 2 : at + 4] == _FAST_OPEN_EXPERIMENT:
             fast_open, cookie = True, length - 4
+        elif kind == OPTION_MPTCP and length >= 3:
+            subtype = raw[at + 2] >> 4
+            if subtype == MPTCP_TCPRST and length == 4:
+                mptcp_reset = raw[at + 3]
+            elif subtype == MPTCP_FASTCLOSE:
+                mptcp_fastclose = True
         at += length
     # Shared: the SYNs of a flood or of one host carry the same few, and each held attempt
     # would otherwise hold its own.
-    key = (mss, wscale, sack, timestamps, fast_open, cut, cookie)
+    key = (mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose)
     options = _SHARED_OPTIONS.get(key)
     if options is None:
-        options = TcpOptions(mss, wscale, sack, timestamps, fast_open, cut, cookie)
+        options = TcpOptions(
+            mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose
+        )
         if len(_SHARED_OPTIONS) < _SHARED_OPTIONS_LIMIT:
             _SHARED_OPTIONS[key] = options
     return options
 
 
-_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool, bool, int], TcpOptions] = {}
+_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool, bool, int, int, bool], TcpOptions] = {}
 _SHARED_OPTIONS_LIMIT: Final = 4096

@@ -77,6 +77,11 @@ class TcpOptions:
     # The capture's snapshot length cut the option list: what is not found may still have
     # been sent (None in as_dict, not false).
     cut: bool = False
+    # A RST's Multipath TCP options (RFC 8684 3.6, 3.5), read on RSTs only: MP_TCPRST's
+    # reason code (-1: none), and whether MP_FASTCLOSE closed the whole MPTCP connection.
+    # Not in as_dict, which is a SYN's.
+    mptcp_reset: int = -1
+    mptcp_fastclose: bool = False
 
     def __init__(
         self,
@@ -87,6 +92,8 @@ class TcpOptions:
         fast_open: bool = False,
         cut: bool = False,
         fast_open_cookie: int = 0,
+        mptcp_reset: int = -1,
+        mptcp_fastclose: bool = False,
     ) -> None:
         self.mss = mss
         self.window_scale = window_scale
@@ -95,6 +102,13 @@ class TcpOptions:
         self.fast_open = fast_open
         self.cut = cut
         self.fast_open_cookie = fast_open_cookie
+        self.mptcp_reset = mptcp_reset
+        self.mptcp_fastclose = mptcp_fastclose
+
+    @property
+    def mptcp(self) -> bool:
+        """Whether a RST carries an MPTCP reason (see mptcp_reset)."""
+        return self.mptcp_reset >= 0 or self.mptcp_fastclose
 
     def as_dict(self) -> dict:
         unknown = None if self.cut else False  # an option not found in a cut list: not known

@@ -121,7 +121,17 @@ def _options(tcp: Any) -> TcpOptions:
         parsed.fast_open if parsed is not None else False,
         cut,
         parsed.fast_open_cookie if parsed is not None else 0,
+        parsed.mptcp_reset if parsed is not None else -1,
+        parsed.mptcp_fastclose if parsed is not None else False,
     )
+
+
+def _reset_options(tcp: Any) -> TcpOptions | None:
+    """A RST's options where they give an MPTCP reason, as the fast decoder keeps them."""
+    if int(tcp.hdr_len) <= 20:
+        return None
+    options = _options(tcp)
+    return options if options.mptcp else None
 
 
 def _hex(text: str) -> bytes | None:
@@ -163,7 +173,7 @@ def _record(
             int(tcp.get_field_value("ack_raw") or 0),
             int(tcp.window_size_value),
             int(tcp.len),
-            _options(tcp) if flags & SYN else None,
+            _options(tcp) if flags & SYN else _reset_options(tcp) if flags & RST else None,
             tunnel_name(names),
             int(ip.id, 16) if family == 4 else UNSEEN,
             int(tcp.checksum, 16),

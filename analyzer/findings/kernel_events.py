@@ -88,6 +88,10 @@ _RFC: Final = {
 # The kernel's RST reasons (sk_rst_reason) each inferred cause stands for: where the cause
 # is what the kernel did, in its words. Measured over the catalogue (../shared/
 # kernel-tracepoints.md) and read in net/ipv4/tcp_input.c, tcp_minisocks.c, tcp.c.
+_MPTCP_REASONS: Final = frozenset(
+    f"MPTCP_RST_{code}"
+    for code in ("EUNSPEC", "EMPTCP", "ERESOURCE", "EPROHIBIT", "EWQ2BIG", "EBADPERF", "EMIDDLEBOX")
+)
 RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
     # nothing listens: tcp_v4_rcv finds no socket
     "refused": frozenset({"NO_SOCKET"}),
@@ -123,6 +127,10 @@ RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
         }
     ),
     "linger_abort": frozenset({"TCP_STATE"}),
+    # the MPTCP layer's resets (include/net/rstreason.h, MP_TCPRST's codes), MP_FASTCLOSE's
+    # as the abort it is
+    "mptcp_subflow_reset": _MPTCP_REASONS,
+    "mptcp_fastclose": _MPTCP_REASONS | {"TCP_ABORT_ON_CLOSE", "TCP_STATE", "TCP_ABORT_ON_MEMORY"},
     # the listener's close() disconnects each child still queued (inet_csk_listen_stop)
     "listener_closed": frozenset({"TCP_STATE"}),
     "unread_data": frozenset({"TCP_ABORT_ON_CLOSE"}),

@@ -91,8 +91,19 @@ ResetCause = Literal[
     "impossible_flags", "challenge_ack_answer", "refused", "accept_queue_overflow", "after_close",
     "fin_wait_2_expired", "data_after_close", "no_connection", "after_reset", "connect_abandoned", "keep_alive_timeout", "retransmission_give_up", "abort",
     "injected",
-    "linger_abort", "unread_data", "listener_closed", "unknown",
+    "linger_abort", "unread_data", "listener_closed", "mptcp_subflow_reset", "mptcp_fastclose", "unknown",
 ]  # fmt: skip
+
+# RFC 8684 3.6's MP_TCPRST reason codes.
+MPTCP_REASONS: Final = {
+    0: "unspecified error",
+    1: "an MPTCP-specific error",
+    2: "lack of resources",
+    3: "administratively prohibited",
+    4: "too much outstanding data",
+    5: "unacceptable performance",
+    6: "middlebox interference",
+}
 
 # Unanswered keep-alives before a RST that show the keep-alive timer gave up (Linux sends
 # tcp_keepalive_probes, 9 by default; an application may ask for fewer, not for one).
@@ -254,6 +265,31 @@ def _off_acknowledged(sender: Side, peer: Side, off: int) -> tuple[ResetCause, s
     )
 
 
+def _mptcp(segment: Segment, sender: Side) -> tuple[ResetCause, str, list[int]] | None:
+    """A RST that names its Multipath TCP cause in its options: MP_FASTCLOSE (RFC 8684 3.5:
+    the whole MPTCP connection aborted, every subflow reset; Linux sends it on close() with
+    unread data, SO_LINGER 0 or a process's exit of an MPTCP socket) or MP_TCPRST (3.6: this
+    subflow reset by the MPTCP layer, which may go on over its other subflows)."""
+    options = segment.options
+    if options is None or not options.mptcp:
+        return None
+    if options.mptcp_fastclose:
+        return (
+            "mptcp_fastclose",
+            f"the {sender} closed its whole Multipath TCP connection at once (MP_FASTCLOSE, RFC 8684 3.5): "
+            "every subflow is reset, as close() with unread data, SO_LINGER 0 or a process's exit abort "
+            "an MPTCP socket",
+            [],
+        )
+    reason = MPTCP_REASONS.get(options.mptcp_reset, "a reason code RFC 8684 does not define")
+    return (
+        "mptcp_subflow_reset",
+        f"the {sender}'s Multipath TCP layer reset this subflow (MP_TCPRST, reason {options.mptcp_reset}: "
+        f"{reason}); the MPTCP connection may go on over its other subflows (RFC 8684 3.6)",
+        [],
+    )
+
+
 def _cause(
     connection: Connection,
     before: list[Step],
@@ -273,6 +309,9 @@ def _cause(
             f"{crafted}, an impossible flag combination (a scan or a crafted packet): no TCP sends it",
             [],
         )
+    mptcp = _mptcp(segment, sender)
+    if mptcp is not None:
+        return mptcp
     answered = _answered_unacceptable_ack(before, step, sender, side)
     if answered is not None:
         syn = next(

@@ -74,6 +74,8 @@ RESETS: Final = {
     "unread_data": "reset: closed with data unread",
     "listener_closed": "reset: listener closed, never accepted",
     "injected": "reset: not its sender's own (made on the path, or by another host)",
+    "mptcp_subflow_reset": "reset: one Multipath TCP subflow (MP_TCPRST)",
+    "mptcp_fastclose": "reset: Multipath TCP connection aborted (MP_FASTCLOSE)",
     "unknown": "reset: cause unknown",
 }
 ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end"
