@@ -335,6 +335,23 @@ def test_a_window_update_is_the_same_ack_with_another_window() -> None:
     assert segment_kinds(result) == {6: "window update", 7: "dup ACK"}
 
 
+def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
+    """RFC 3168: a SYN with ECE and CWR asks for ECN, a SYN/ACK with ECE agrees; later, ECE
+    echoes congestion and CWR answers it, named among the flags (and no kind of their own,
+    which would draw every segment of a bulk run one by one)."""
+    from analyzer.output.labels import packet_label
+
+    segments = conversation(
+        ("c", "SEC", 100, 0), ("s", "SAE", 500, 101), ("c", "A", 101, 501),
+        ("c", "PA", 101, 501, 10), ("s", "AE", 501, 111), ("c", "PAC", 111, 501, 10),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert result.handshake.status == "complete"
+    assert segment_kinds(result) == {1: "ECN asked", 2: "ECN agreed"}
+    labels = [packet_label(s, None, None).split(" seq")[0] for s in segments]
+    assert labels == ["SYN/ECE/CWR", "SYN/ACK/ECE", "ACK", "PSH/ACK", "ACK/ECE", "PSH/ACK/CWR"]
+
+
 def test_out_of_order_is_a_segment_arriving_just_behind() -> None:
     got = kinds(("c", "PA", 111, 501, 10), (0.0041, "c", "PA", 101, 501, 10))
     assert got == {4: ["lost_segment"], 5: ["out_of_order"]}

@@ -27,7 +27,9 @@ def seq_diff(a: int, b: int) -> int:
     return d - MOD if d >= MOD // 2 else d
 
 
-_FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"))
+_FLAG_NAMES = (
+    (SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"), (ECE, "ECE"), (CWR, "CWR"),
+)  # fmt: skip
 
 
 def impossible_flags(flags: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import Side, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
-from analyzer.decode.segment import ACK, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
+from analyzer.decode.segment import ACK, CWR, ECE, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
 from analyzer.long_connection import HEAD_STEPS
 from analyzer.timefmt import format_duration, since
 
@@ -112,10 +112,20 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
             named[named.index("keep-alive")] = "zero-window probe"
         if segment.flags & SYN and segment.payload_len:
             named.append("Fast Open data")
+        if segment.flags & SYN:
+            ecn = _ECN_SETUP.get(segment.flags & (ACK | ECE | CWR))
+            if ecn:
+                named.append(ecn)
         if named:
             kinds[segment.frame] = ", ".join(named)
         last[here] = segment
     return kinds
+
+
+# What a SYN's ECN flags ask or answer (RFC 3168 6.1.1): a SYN with ECE and CWR asks for
+# ECN, a SYN/ACK with ECE alone agrees. (On other segments ECE and CWR, named among the
+# flags, echo congestion and answer it.)
+_ECN_SETUP = {ECE | CWR: "ECN asked", ACK | ECE: "ECN agreed"}
 
 
 NO_ANSWER = "no answer"
