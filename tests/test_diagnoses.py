@@ -77,6 +77,17 @@ def test_a_prompt_close_and_a_half_close_in_use_are_no_close_wait() -> None:
     for number, segment in enumerate(half, start=1):
         segment.frame = number
     assert "close_wait_held" not in _kinds(half)
+    # A stream with pauses (a log tailed to a client that shut down its side): each pause
+    # falls between two of the server's writes, and it closes right after its last.
+    pausing = conversation(*HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102))
+    pausing += conversation(*sending[:5], start=pausing[-1].time + 0.05, gap=2.0)
+    pausing += conversation(("s", "FA", 5501, 102), start=pausing[-1].time + 0.05)
+    for number, segment in enumerate(pausing, start=1):
+        segment.frame = number
+    assert "close_wait_held" not in _kinds(pausing)
+    # ... but a close held after its last write is still one.
+    pausing[-1].time += 10.0
+    assert "for 10.05" in _one(pausing, "close_wait_held").sentence
 
 
 def test_fin_wait_2_ended_by_the_timer_then_rst_for_no_connection() -> None:

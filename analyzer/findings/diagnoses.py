@@ -209,7 +209,8 @@ def _owes_an_answer(connection: Connection, side: str, peer_fin: Segment) -> boo
 def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt: float,
                 capture_end: float | None) -> list[Diagnosis]:  # fmt: skip
     """`side` acknowledged the peer's FIN, then neither closed nor sent for too long: the
-    longest such silence, to its next data, its FIN or RST, or the capture's end.
+    longer of the silence to its first data and the one after its last data, to its FIN or
+    RST, or the capture's end.
     `segments`: the connection's from its first FIN on."""
     peer_fin: Segment | None = None
     quiet_from: Segment | None = None  # the ACK of the peer's FIN, then each later data segment
@@ -244,10 +245,13 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
             owed = False  # its answer: the time it took was the application's work, not a close held
             quiet_from = segment
             continue
-        if segment.payload_len or segment.flags & (FIN | RST):
+        # Between two of its data segments it was writing, not holding a close: a server
+        # streaming to a client that shut down its sending side pauses as it likes.
+        if segment.flags & (FIN | RST) or (segment.payload_len and not quiet_from.payload_len):
             gap = segment.time - quiet_from.time
             if longest is None or gap > longest[0]:
                 longest = (gap, quiet_from, segment)
+        if segment.payload_len or segment.flags & (FIN | RST):
             if segment.flags & (FIN | RST):
                 ended = True
                 break
