@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Final
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 from analyzer.held_attempt import MAX_PACKED_RECORDS
-from analyzer.tcp_state import MAX_WINDOW_SCALE
 
 if TYPE_CHECKING:  # analysis imports this module
     from analyzer.analysis import ConnectionAnalysis
@@ -168,11 +167,11 @@ def attempt_shape(connection: Connection) -> Shape | None:
 
 def _in_window(segments: list[Segment]) -> bool:
     """Whether the client's RST after the SYN/ACK lies in the window that SYN/ACK offered,
-    as the state machine reads it (tcp_state._unacceptable_rst: its largest scale): a RST
-    outside it resets nothing."""
+    as the state machine reads it (tcp_state.Endpoint.window_bytes: a SYN's window is never
+    scaled): a RST outside it resets nothing."""
     syn, synack, rst = segments
     offset = seq_diff(rst.seq, syn.seq_end)
-    return 0 <= offset <= max(synack.window << MAX_WINDOW_SCALE, 1)
+    return 0 <= offset <= max(synack.window, 1)
 
 
 def _kind(control: int, from_client: bool) -> int:

@@ -266,6 +266,9 @@ RESETS_AFTER_KEPT: Final = 1024
 # the rule of "data after close" (findings/resets.py), from a socket that is there.
 _LIVE_ANSWERS: Final = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 MAX_WINDOW_SCALE: Final = 14
+# Endpoint.scale_offered before its SYN is read, and after a SYN without the option.
+SCALE_UNKNOWN: Final = -2
+SCALE_NONE: Final = -1
 # Data in flight when a RST left may come after it for a round trip of the path beyond the
 # capture point, which a capture without a timed round trip does not show (a queue full of
 # a download's data): a segment proves its end outlived a RST only this long after it at
@@ -320,6 +323,9 @@ class Endpoint:
     # The peer's FIN that came beyond a hole (data before it missing): queued out of order,
     # it moves this end only once the hole is filled (see "A FIN beyond a hole" above).
     fin_waiting: Segment | None = None
+    # The window scale its SYN offered: SCALE_UNKNOWN before a SYN whose options were read
+    # whole, SCALE_NONE for a SYN without the option (see window_bytes).
+    scale_offered: int = -2
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -331,6 +337,7 @@ class Endpoint:
         self.unacked_since = -1.0
         self.unacked_end = UNSEEN
         self.fin_waiting = None
+        self.scale_offered = SCALE_UNKNOWN
 
     @property
     def window(self) -> int | None:
@@ -377,8 +384,31 @@ class Endpoint:
             return False
         return self.last_sent is None or self.last_sent.frame < entered
 
+    def window_bytes(self, peer: Endpoint) -> int | None:
+        """The window it offers in bytes (RFC 7323 2.2): scaled by its own SYN's shift when
+        both SYNs offered scaling, as is when either SYN had no such option; taken at the
+        largest scale when a SYN is not seen, or its options were cut; a SYN's as it is."""
+        sent = self.last_sent
+        if sent is None:
+            return None
+        window = sent.window
+        if sent.flags & SYN:
+            return window  # a SYN's window is never scaled
+        mine, theirs = self.scale_offered, peer.scale_offered
+        if mine == SCALE_NONE or theirs == SCALE_NONE:
+            return window
+        if mine == SCALE_UNKNOWN or theirs == SCALE_UNKNOWN:
+            return window << MAX_WINDOW_SCALE
+        return window << min(mine, MAX_WINDOW_SCALE)
+
     def sent(self, segment: Segment) -> None:
         end = segment.seq_end
+        options = segment.options
+        if segment.flags & SYN and options is not None and self.scale_offered == SCALE_UNKNOWN:
+            if options.window_scale is not None:
+                self.scale_offered = options.window_scale
+            elif not options.cut:
+                self.scale_offered = SCALE_NONE
         if segment.flags & SYN and self.isn is None:
             # Its sequence space starts here, whatever a segment before it said (a stale
             # connection's challenge ACK on the same ports, a split handshake's stray ACK).
@@ -673,7 +703,7 @@ class ConnectionMachine:
             receiver.move(E.RECV_RST, segment)
             step.dropped = None
         else:
-            step.dropped = self._receive(receiver, segment, expected, not held_fin)
+            step.dropped = self._receive(receiver, sender, segment, expected, not held_fin)
         if held_fin and step.dropped is None:
             receiver.fin_waiting = segment
         waiting = receiver.fin_waiting
@@ -1007,11 +1037,13 @@ class ConnectionMachine:
         sender.sent(segment)
 
     @staticmethod
-    def _receive(receiver: Endpoint, segment: Segment, expected: int, take_fin: bool = True) -> str | None:
+    def _receive(
+        receiver: Endpoint, sender: Endpoint, segment: Segment, expected: int, take_fin: bool = True
+    ) -> str | None:
         """take_fin: False for a FIN beyond a hole, which waits (Endpoint.fin_waiting)."""
         flags = segment.flags
         if flags & RST:
-            problem = _unacceptable_rst(receiver, segment, expected)
+            problem = _unacceptable_rst(receiver, sender, segment, expected)
             if problem:
                 return problem
             receiver.move(E.RECV_RST, segment)
@@ -1125,7 +1157,7 @@ def _off_acknowledged(receiver: Endpoint, rst: Segment) -> int:
     return distance if distance < -1 or distance > _ANY_WINDOW else 0
 
 
-def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> str | None:
+def _unacceptable_rst(receiver: Endpoint, sender: Endpoint, segment: Segment, expected: int) -> str | None:
     """RFC 9293 3.10.7: in SYN_SENT a RST counts only if it acknowledges the SYN.
     Elsewhere RFC 5961 3.2, as Linux, the BSDs and Windows have it: only a RST at the
     receiver's RCV.NXT exactly resets it; one elsewhere in its window is answered by a
@@ -1133,8 +1165,8 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
     it: at least what the receiver has acknowledged, at most what the RST's sender has
     sent (`expected`). A RST between the two may be exact and is taken; one past all its
     sender sent is not its own sequence number (a RST carries its sender's SND.NXT), so
-    not the receiver's next. The window scale is not always visible: the window is taken
-    at its largest scale (14), to tell a challenged RST from one far outside."""
+    not the receiver's next. The window is scaled as both SYNs agreed, or, where they are
+    not seen, taken at its largest scale (14), to tell a challenged RST from one far outside."""
     if receiver.state == S.SYN_SENT:
         if not segment.flags & ACK or receiver.isn is None:
             return "RST in SYN_SENT without an ACK of the SYN"
@@ -1142,7 +1174,7 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
         if not receiver.acknowledges_syn(segment.ack):
             return "RST in SYN_SENT does not acknowledge the SYN"
         return None
-    window = receiver.window
+    window = receiver.window_bytes(sender)
     if expected == UNSEEN or window is None:
         return None
     if _at_latest_ack(receiver, segment):
@@ -1159,7 +1191,7 @@ def _unacceptable_rst(receiver: Endpoint, segment: Segment, expected: int) -> st
     if below < 0:
         return f"RST sequence number is {-below} bytes below what the receiver has acknowledged (outside its window)"
     past = seq_diff(segment.seq, expected)
-    if past > max(window << MAX_WINDOW_SCALE, 1):
+    if past > max(window, 1):
         return f"RST sequence number is {past} bytes past the receiver's window"
     if past > 0:
         return (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
+from analyzer.decode.segment import TcpOptions
 from analyzer.tcp_state import TABLE, Event, State
 
 
@@ -151,6 +153,35 @@ def test_a_rst_past_all_its_sender_sent_is_challenged_not_taken() -> None:
     assert _states(result, "server")[-3:] == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]
     assert result.close.reset is None and result.close.first_fin == "client"
     assert _states(result, "client")[-1] == "TIME_WAIT"
+
+
+@pytest.mark.parametrize(
+    ("client_scale", "server_scale", "ahead", "challenged"),
+    [
+        (7, 7, 50_000_000, False), (7, 7, 5_000_000, True), (None, 7, 5_000_000, False),
+        (7, None, 5_000_000, False), (7, "cut", 50_000_000, True),
+    ],
+)  # fmt: skip
+def test_a_rst_is_judged_against_the_window_the_syns_agreed(
+    client_scale, server_scale, ahead, challenged
+) -> None:
+    """The window the RST's receiver offers (65,535) is scaled by its SYN's shift when both
+    SYNs offered one (RFC 7323 2.2), and taken as it is when either did not: a RST past it
+    is dropped (RFC 5961 3.2), one inside it but past all its sender sent is challenged.
+    Only where a SYN's options are not all seen is the largest scale (14) assumed."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 3), ("s", "A", 501, 104), ("c", "R", 104 + ahead, 0),
+    )  # fmt: skip
+
+    def offered(scale) -> TcpOptions:
+        return TcpOptions(mss=1460, cut=True) if scale == "cut" else TcpOptions(mss=1460, window_scale=scale)
+
+    segments[0].options, segments[1].options = offered(client_scale), offered(server_scale)
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert not reset.accepted
+    assert (f"{ahead} bytes past the receiver's window" in reset.explanation) != challenged
+    assert ("challenge ACK" in reset.explanation) == challenged
 
 
 def test_a_rst_at_what_the_receiver_acknowledged_is_taken_though_its_sender_sent_more() -> None:
