@@ -197,6 +197,31 @@ def test_keep_alive_probes_answered_then_unanswered_and_reset() -> None:
     assert reset.cause == "keep_alive_timeout" and reset.evidence == [10, 11, 12, 13]  # the probes, the RST
 
 
+def test_probes_of_a_zero_window_unanswered_then_a_rst_is_no_keep_alive_timeout() -> None:
+    """The same shape while the peer's window is zero: the persist timer's probes (Linux
+    sends them one below its next byte, as a keep-alive), which reset nothing when they run
+    out, and no keep-alive goes while data waits: the RST is the application's abort."""
+    steps = [("c", "PA", 101, 501, 1000), (0.2, "s", "A", 501, 1101)]
+    probes = []
+    for i in range(3):  # answered, the window still zero
+        probes += [(10.0 + 5 * i, "c", "A", 1100, 501), (10.0 + 5 * i + 0.001, "s", "A", 501, 1101)]
+    for i in range(3):  # unanswered
+        probes.append((25.0 + 5 * i, "c", "A", 1100, 501))
+    probes.append((40.0, "c", "RA", 1101, 501))
+    segments = conversation(*HANDSHAKE, *steps, *probes)
+    for segment in segments[4:]:
+        if segment.src == segments[1].src:
+            segment.window = 0
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "abort"
+    assert (
+        "last 3 window probes went unanswered while the server's window was zero (frame 11)"
+        in reset.explanation
+    )
+    assert reset.evidence == [11, 12, 13, 14, 15]
+
+
 def test_a_keep_alive_the_peer_answers_with_a_rst_is_answered() -> None:
     """The server's socket gone (ppa_http_espn_fail #7): its RST is the answer to the probe."""
     probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]

@@ -238,6 +238,18 @@ def _unanswered_keep_alives(
     return probes[::-1]
 
 
+def _window_closed_before(
+    before: list[Step], first_probe: Segment, peer: Side, side: Callable[[Segment], Side]
+) -> Segment | None:
+    """The peer's latest segment before `first_probe`, if it offered a zero window (not a
+    SYN's): what makes a keep-alive's shape a zero-window probe."""
+    for step in reversed(before):
+        segment = step.segment
+        if segment.frame < first_probe.frame and side(segment) == peer:
+            return segment if segment.window == 0 and not segment.flags & (SYN | RST) else None
+    return None
+
+
 def _injected(sender: Side, went_on_at: int) -> tuple[ResetCause, str, list[int]]:
     """A RST its sender's socket did not send: that end went on sending (Step.went_on_at)."""
     return (
@@ -484,6 +496,17 @@ def _cause(
             )
     probes = _unanswered_keep_alives(before, segment, sender, side)
     if step.sender_before in SYNCHRONIZED and len(probes) >= KEEP_ALIVE_TIMEOUT_PROBES:
+        closed = _window_closed_before(before, probes[0], peer, side)
+        if closed is not None:
+            return (
+                "abort",
+                f"the {sender}'s last {len(probes)} window probes went unanswered while the {peer}'s window "
+                f"was zero (frame {closed.frame}): the persist timer's probes, not keep-alives (a keep-alive "
+                "is not sent while data waits to go), and a persist timer that runs out resets nothing "
+                "(Linux gives up silently after tcp_retries2): the application aborted (SO_LINGER 0, exit) "
+                "with its data still unsent",
+                [closed.frame, *(p.frame for p in probes)],
+            )
         return (
             "keep_alive_timeout",
             f"the {sender}'s last {len(probes)} keep-alive probes went unanswered: its keep-alive timer gave "
