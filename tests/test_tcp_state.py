@@ -536,3 +536,19 @@ def test_rsts_answering_probes_at_random_acks_are_not_forged() -> None:
         )
     ).connections
     assert result.steps[3].off_acked == -50_000_000
+
+
+@pytest.mark.parametrize(("after", "cause"), [(0.00001, "abort"), (2.0, "injected")])
+def test_a_rst_right_after_the_peers_rst_answers_nothing(after: float, cause: str) -> None:
+    """No TCP answers a RST (RFC 9293 3.10.7): one from the other end right after it left
+    before that RST came (both ends aborting, the RSTs crossing) or is not that end's (an
+    injector resetting both); long after, past any crossing, it is not its own."""
+    segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 300), ("s", "RA", 501, 401))
+    segments += conversation(("c", "RA", 401, 501), start=segments[-1].time + after)
+    segments[-1].frame = len(segments)
+    [result] = analyze_segments(segments).connections
+    first, second = result.resets
+    assert second.cause == cause and second.evidence == [first.segment.frame, second.segment.frame]
+    assert (
+        "no TCP answers" in second.explanation and "answered the server's segment" not in second.explanation
+    )

@@ -430,6 +430,24 @@ def _cause(
         ),
         None,
     )
+    if earlier_reset is not None and before[-1].segment is earlier_reset and side(earlier_reset) == peer:
+        # No TCP answers a RST (RFC 9293 3.10.7): this one was on its way before that came.
+        waited = segment.time - earlier_reset.time
+        if waited <= crossing_window(connection.segments):
+            return (
+                "abort",
+                f"the {sender}'s RST came {format_duration(waited)} after the {peer}'s (frame "
+                f"{earlier_reset.frame}), which no TCP answers (RFC 9293 3.10.7): the {sender} aborted as that "
+                "RST was in flight, the two crossing, or an injector on the path reset both ends",
+                [earlier_reset.frame],
+            )
+        return (
+            "injected",
+            f"not the {sender}'s own: it came {format_duration(waited)} after the {peer}'s RST (frame "
+            f"{earlier_reset.frame}), longer than the two could cross in flight, and no TCP answers a RST "
+            "(RFC 9293 3.10.7); made on the path in its name (an injector resetting both ends) or by another host",
+            [earlier_reset.frame],
+        )
     if earlier_reset is not None:
         answering = f" and answered the {peer}'s segment" if side(before[-1].segment) == peer else ""
         return (
