@@ -425,6 +425,7 @@ class _Open:
         self.first_index = first_index
         self.reuses: int | None = None  # first_index of the connection this one follows on its 4-tuple
         self.reset = False
+        self.reset_by_a = False  # the RST that reset it came from a
         # Per end, "a" the first segment's sender and "b" the other: the ISN of its first
         # SYN, the sequence number just past its FIN, whether the peer acknowledged that FIN.
         self.a_src = ""
@@ -468,6 +469,10 @@ class _Open:
         # Over and waiting: its segments, packed (`segments` is then empty); a segment that
         # comes for it, or its hand-over, unpacks them.
         self.packed: PackedSegments | None = None
+        # Its entries in the tracker's queue of the over, and how many of those (the oldest)
+        # are stale: it was open again since they were made (refused_again).
+        self.queued = 0
+        self.stale = 0
         self.continues: Continued | None = None  # see Connection.continues
         self.first_frame = 0
         self.bases: dict[Endpoint, int] | None = None  # once folded: read from what it held
@@ -546,6 +551,24 @@ class _Open:
             self.untunnelled = not first  # every segment before it came untunnelled
         elif tunnel not in tunnels:
             tunnels.append(tunnel)
+
+    def refused_again(self, syn: Segment) -> bool:
+        """Whether `syn`, from a, is its SYN again after b refused it with a RST, all the
+        connection holds: Windows sends the same SYN (the same ISN) twice more, 0.5 s apart,
+        after each RST of a refused connect(), which fails only then (tshark: one stream,
+        the SYNs "retransmissions"). Another connect() from the port would take another ISN."""
+        return (
+            self.reset
+            and not self.reset_by_a
+            and syn.flags & (SYN | ACK | RST | FIN) == SYN
+            and syn.seq == self.isn_a
+            and self.isn_b == UNSEEN
+            and not self.a_data
+            and not self.b_data
+            and self.fin_end_a == UNSEEN
+            and self.fin_end_b == UNSEEN
+            and not self.a_synchronized
+        )
 
     @property
     def ended(self) -> bool:
@@ -719,7 +742,13 @@ class ConnectionTracker:
             elif self._clock > open_.expiry(self.timeouts)[1]:
                 self._expire(key, open_, done)
                 open_ = None  # a new connection, no link: see _expire
-            if open_ is not None and (
+            if open_ is not None and from_a and open_.refused_again(segment):
+                # The same SYN again after its refusal: the same connect() (see refused_again).
+                open_.reset = False
+                open_.attempt = None  # its packed attempt's place in the queue of the over is left
+                open_.stale = open_.queued  # and so are its own: it is queued anew once over
+                self._time(open_, open_.expiry(self.timeouts)[1])
+            elif open_ is not None and (
                 (
                     flags & (SYN | ACK | RST | FIN) == SYN
                     and (
@@ -889,6 +918,7 @@ class ConnectionTracker:
             attempt = open_.attempt
             if attempt is None or not attempt.over:
                 self._ended.append(open_)
+                open_.queued += 1
                 if open_.folder is None and len(self._ended) >= self._pack_over_from:
                     packed = pack_segments(open_.segments, open_.a_src, open_.a_port)
                     if packed is not None:
@@ -930,6 +960,7 @@ class ConnectionTracker:
             from_a and open_.challenge_ack != UNSEEN and segment.seq == open_.challenge_ack
         ):
             open_.reset = True
+            open_.reset_by_a = from_a
 
     def _count_for_sweep(self, done: list[Connection]) -> None:
         self._since_sweep += 1
@@ -978,8 +1009,15 @@ class ConnectionTracker:
             else:
                 open_ = item
             key = open_.key
-            if self._current.get(key) is not open_:
-                self._ended.popleft()  # already handed over (replaced by a new SYN)
+            own = item is open_  # its own entry, not its packed attempt's (see _Open.queued)
+            if own:
+                open_.queued -= 1  # each way below, this entry leaves the queue
+            if self._current.get(key) is not open_ or (own and open_.stale):
+                # Already handed over (replaced by a new SYN), or open again since it was
+                # queued (refused_again: queued anew once over).
+                self._ended.popleft()
+                if own and open_.stale:
+                    open_.stale -= 1
                 continue
             last = open_.last_time
             if now - last > CLOSE_DELAY:
@@ -991,7 +1029,10 @@ class ConnectionTracker:
                 self._ended.popleft()
                 open_.queued_at = last
                 self._ended.append(open_)
+                open_.queued += 1
             else:
+                if own:
+                    open_.queued += 1  # it stays
                 break  # the oldest in the queue is not quiet yet, nor are those behind it
         seconds, clock = self._seconds, self._clock
         while seconds and seconds[0] + 1 <= clock:  # every timer of that second is due

@@ -31,7 +31,8 @@ though the same end sends it again: the peer's first answer to a SYN (without AC
 ACK that does not acknowledge it (a challenge ACK, RFC 5961: a stale connection took it),
 or the copy is a SYN/ACK answering a SYN of the peer's that came between (simultaneous
 open, a split handshake: not a timer's resend), or before it within the crossing window
-(the two SYNs crossed in flight).
+(the two SYNs crossed in flight), or the peer refused it with a RST/ACK that acknowledges
+it (a stack that retries a refused connect(): Windows).
 
 Where the capture was taken. A capture taken at an end (findings/vantage.py) holds what
 reached that end: nothing sent to it is lost, whatever the rules above say (a SYN/ACK
@@ -142,7 +143,11 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         reach = _Reach(segments, sender, segment.seq) if syn else None
         for position in range(previous + 1, index):
             between = segments[position]
-            if (between.src, between.sport) == sender or between.flags & RST:
+            if (between.src, between.sport) == sender:
+                continue
+            if between.flags & RST:
+                if reach is not None and between.flags & ACK and reach.acknowledges(between.ack, position):
+                    answered = True  # refused: it arrived (a stack that retries after a RST)
                 continue
             if reach is not None:
                 if not answered and not resent and between.flags & (SYN | ACK) == SYN:

@@ -576,6 +576,9 @@ class ConnectionMachine:
         # The RST an end sent as one without a connection (_ended_unseen) and the step of the
         # segment it answered: undone if that end goes on sending.
         self._unseen_end: tuple[Step, Step] | None = None
+        # The move that answered segment had made, taken back with it (its time and state;
+        # none: it moved nothing): put back if the end goes on.
+        self._unseen_move: tuple[float, State] | None = None
         # Which end sent a segment, told by its source without building a key for `ends`
         # (a connection to itself has one end: both are it).
         self._first_src, self._first_port = first.src, first.sport
@@ -640,6 +643,8 @@ class ConnectionMachine:
         )
         if sender.state == S.CLOSED and not flags & (RST | SYN):
             self._went_on(sender, segment)
+            step.sender_before = sender.state
+        elif flags & (SYN | ACK | RST) == SYN and self._syn_again_after_refusal(sender, segment):
             step.sender_before = sender.state
         if self._fin_not_taken(sender, receiver, segment):
             sender.retract()  # its CLOSE_WAIT: the FIN waits in its out-of-order queue, or never came
@@ -771,8 +776,15 @@ class ConnectionMachine:
             sender.retract()
             if ended_unseen and unseen is not None:
                 # It had its connection after all: the segment it seemed to answer reached it.
+                moved = self._unseen_move
+                if moved is not None:
+                    sender.history.append(moved)
+                    sender.frames.append(unseen[1].segment.frame)
+                    sender.state = moved[1]
+                    self._unseen_move = None
                 step.sender_before = sender.state
                 unseen[1].dropped = None
+                unseen[1].receiver_after = sender.state
                 self._unseen_end = None
             step.sender_after = sender.state
             step.went_on_at = segment.frame
@@ -814,6 +826,36 @@ class ConnectionMachine:
                     f"it answered (frame {segment.frame}) with its ACK at {segment.ack} again, short of the RST's "
                     f"{rst.seq}: a challenge ACK (RFC 5961 3.2), the RST not at its RCV.NXT (data before it lost)",
                 )
+
+    def _syn_again_after_refusal(self, sender: Endpoint, syn: Segment) -> bool:
+        """`syn`, of the ISN `sender` opened with, comes after the peer's RST refused that SYN
+        and put `sender` in CLOSED: its stack did not give the connect() up on the RST (Windows
+        retries; connections._Open.refused_again), it stayed in SYN_SENT. That move is taken
+        back."""
+        frames = sender.frames
+        history = sender.history
+        if (
+            sender.state != S.CLOSED
+            or sender.isn != syn.seq
+            or len(history) < 2
+            or history[-2][1] != S.SYN_SENT
+            or not frames
+            or frames[-1] is None
+        ):
+            return False
+        refused_by = next((s.segment for s in reversed(self.steps) if s.segment.frame == frames[-1]), None)
+        if (
+            refused_by is None
+            or not refused_by.flags & RST
+            or (refused_by.src == syn.src and refused_by.sport == syn.sport)
+        ):
+            return False
+        self._not_taken(
+            sender,
+            f"its stack sent the same SYN again (frame {syn.frame}, {format_duration(syn.time - refused_by.time)} "
+            "later) and stayed in SYN_SENT: it retries a refused connect() (as Windows does)",
+        )
+        return True
 
     def _data_after(self, ack: Segment) -> Segment | None:
         """The first data segment the RST's sender sent after the latest RST that moved an
@@ -954,7 +996,13 @@ class ConnectionMachine:
             "answers as a kernel answers a segment for none)"
         )
         self._unseen_end = (step, self.steps[-1])
+        self._unseen_move = None
+        if sender.frames and sender.frames[-1] == late.frame:
+            # It never took that segment in: the move it seemed to make is taken back.
+            self._unseen_move = sender.history[-1]
+            sender.retract()
         sender.closed_unseen(late.time)
+        self.steps[-1].receiver_after = sender.state
         return True
 
     def _not_taken(self, sender: Endpoint, why: str) -> None:

@@ -359,7 +359,7 @@ def test_out_of_order_is_a_segment_arriving_just_behind() -> None:
 
 def test_a_connection_on_a_used_4_tuple_names_the_earlier_one() -> None:
     refused_twice = conversation(
-        ("c", "S", 100, 0), ("s", "RA", 0, 101), (0.5, "c", "S", 100, 0), ("s", "RA", 0, 101)
+        ("c", "S", 100, 0), ("s", "RA", 0, 101), (0.5, "c", "S", 900, 0), ("s", "RA", 0, 901)
     )
     first, second = analyze_segments(refused_twice).connections
     assert (first.connection.reuses_ports_of, second.connection.reuses_ports_of) == (None, 0)

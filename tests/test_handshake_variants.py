@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pcap_builder import handshake_packets, tcp_packet, write_capture
+from scapy.layers.inet import IP
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_file, analyze_segments
@@ -591,3 +592,40 @@ def test_the_options_shown_are_those_of_the_syn_the_synack_answers(synack_offers
     assert h.status == "complete"
     assert h.client_options == (full if synack_offers else bare).as_dict()
     assert h.syn_to_synack == pytest.approx(3.5 if synack_offers else 0.5)
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_a_syn_sent_again_after_its_refusal_is_one_connection(tmp_path, pack: bool, monkeypatch) -> None:
+    """Windows answers a RST to its SYN by sending the same SYN (the same ISN) again, twice,
+    0.5 s apart, before connect() fails: one connect(), refused three times (tshark: one
+    stream), the client in SYN_SENT throughout; not three connections. A SYN of another ISN
+    after a refusal is another connect()."""
+    import analyzer.connections as connections
+
+    if not pack:
+        monkeypatch.setattr(connections, "MAX_PACKED_RECORDS", 10**6)  # no attempt held packed
+    c, s = "10.0.0.5", "10.0.0.2"
+    packets, times = [], []
+    for attempt in range(3):
+        packets += [
+            tcp_packet(4, c, 50100, s, 3389, "S", 424242),
+            tcp_packet(4, s, 3389, c, 50100, "RA", 0, 424243),
+        ]
+        times += [0.5 * attempt, 0.5 * attempt + 0.0003]
+    packets += [tcp_packet(4, c, 50100, s, 3389, "S", 9000), tcp_packet(4, s, 3389, c, 50100, "RA", 0, 9001)]
+    times += [1.6, 1.6003]
+    for number, packet in enumerate(packets):
+        packet[IP].id = number + 1
+    path = write_capture(tmp_path / "refused-again.pcap", packets, times=times)
+    path_start = 1_700_000_000.0
+    first, other = analyze_file(str(path)).connections
+    assert [s.frame for s in first.connection.segments] == [1, 2, 3, 4, 5, 6]
+    assert [s.frame for s in other.connection.segments] == [7, 8]
+    h = first.handshake
+    assert h.status == "refused" and len(h.refusals) == 3 and h.explain().startswith("refused 3 times")
+    assert [r.cause for r in first.resets] == ["refused"] * 3
+    assert "sent its SYN again (frame 3) after the RST/ACK of frame 2" in first.resets[1].explanation
+    assert states(first)["client"] == ["CLOSED", "SYN_SENT", "CLOSED"]
+    assert [t for t, _state in first.states["client"]] == [path_start, path_start, path_start + 1.0003]
+    assert not any("never taken in" in note for note in first.notes)  # each SYN arrived: refused
+    assert states(other)["client"] == ["CLOSED", "SYN_SENT", "CLOSED"]

@@ -326,6 +326,27 @@ def test_a_rst_without_ack_at_the_peers_acknowledgment_is_an_answer_for_no_conne
     assert (result.resets[0].cause, result.resets[0].state) == ("abort", "ESTABLISHED")
 
 
+def test_a_fin_answered_as_for_no_connection_moved_its_receiver_nowhere() -> None:
+    """The server's FIN finds no socket at the client (ended unseen), which answers with RST
+    at its acknowledgment number: the FIN never put the client in CLOSE_WAIT; CLOSED since
+    that FIN came, and the note says it was not applied."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("s", "A", 501, 110), (30.0, "s", "FA", 501, 110), ("c", "R", 110, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert _states(result, "client")[-2:] == ["ESTABLISHED", "CLOSED"]
+    assert "CLOSE_WAIT" not in _states(result, "client")
+    assert result.state_frames["client"][-1] is None
+    assert any("frame 6 not applied to the receiver: found no connection" in note for note in result.notes)
+    # Had the client gone on sending, the RST was not its socket's: the FIN moved it after all.
+    went_on = [*segments, *conversation((31.0, "c", "PA", 110, 502, 5), ("s", "A", 502, 115))]
+    for number, segment in enumerate(went_on, start=1):
+        segment.frame = number
+    [result] = analyze_segments(went_on).connections
+    assert [(r.cause, r.state) for r in result.resets] == [("injected", "CLOSE_WAIT")]
+    assert _states(result, "client")[3:] == ["CLOSE_WAIT"] and result.state_frames["client"][3] == 6
+
+
 def test_data_in_flight_after_a_rst_within_the_longest_round_trip_proves_nothing() -> None:
     """A download cancelled mid-transfer, captured near the client: the server's data sent
     before the RST reached it arrives up to a queue's round trip later (80 ms from data to

@@ -142,6 +142,9 @@ class Handshake:
     # client in ESTABLISHED sends no SYN), or a retransmission reordered behind the ACK, its
     # sending time unknown: left out of `syns` and the backoff.
     late_syns: list[Segment] = field(default_factory=list)
+    # Of a refused connection, every RST/ACK that refused its SYN: more than one where the
+    # client sent its SYN again after a refusal (connections._Open.refused_again).
+    refusals: list[Segment] = field(default_factory=list)
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -162,6 +165,7 @@ class Handshake:
         self.fast_open = None
         self.reordered = False
         self.late_syns = []
+        self.refusals = []
         self.unseen_answer = None
         self.client_unseen = False
         self.completed_by = None
@@ -224,8 +228,16 @@ class Handshake:
                 )
             return text + self._other_isns() + self._fast_open() + self._late_syns()
         if self.status == "refused" and self.refusal is not None and self.syns:
-            delay = self.refusal.time - self.syns[-1].time
-            return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
+            refusal = self.refusal
+            sent = [s for s in self.syns if s.frame < refusal.frame] or self.syns
+            delay = refusal.time - sent[-1].time
+            if len(self.refusals) < 2:
+                return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
+            return (
+                f"refused {len(self.refusals)} times: RST/ACK from the server {format_duration(delay)} after the "
+                "SYN, and the client sent the same SYN again after each RST but the last (Windows retries a "
+                "refused connect(), 0.5 s apart, before it fails)"
+            )
         if self.status == "unreachable" and self.unreachable is not None and self.syns:
             return self._unreachable(self.unreachable)
         if self.status == "no_answer":
@@ -451,10 +463,16 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
                     )
                 else:
                     data, expected = "", (client_isn + 1) % MOD
-            result.checks.append(Check(f"RST/ACK acknowledges the client ISN+1{data}", expected, segment.ack))
-            if result.checks[-1].ok:
-                result.status, result.refusal = "refused", segment
-                return result
+            check = Check(f"RST/ACK acknowledges the client ISN+1{data}", expected, segment.ack)
+            if result.refusal is None:
+                result.checks.append(check)
+            if check.ok:
+                result.status = "refused"
+                if result.refusal is None:
+                    result.refusal = segment
+                result.refusals.append(segment)
+    if result.refusal is not None:
+        return result
     result.status = "no_answer" if not answers else "incomplete"
     if not answers:
         error = answered_syn(connection, result.syns)

@@ -347,28 +347,41 @@ def _cause(
             [*([syn.frame] if syn is not None else []), answered.frame],
         )
 
+    refusals = handshake.refusals
     if (
         sender == "server"
-        and handshake.refusal is segment
+        and any(refusal is segment for refusal in refusals)
         and not any(side(s.segment) == "server" and s.segment.flags & SYN for s in before)
     ):
-        unanswered = [syn for syn in handshake.syns if syn.time < segment.time][:-1]
+        # The SYNs it answers: those since the refusal before it (the client's again: see
+        # connections._Open.refused_again).
+        index = next(i for i, refusal in enumerate(refusals) if refusal is segment)
+        since = refusals[index - 1].frame if index else 0
+        sent = [syn for syn in handshake.syns if since < syn.frame < segment.frame]
+        if index and sent:
+            return (
+                "refused",
+                f"nothing listens on port {port}; the client sent its SYN again (frame {sent[-1].frame}) after "
+                f"the RST/ACK of frame {since}, and it was answered with RST/ACK again",
+                [sent[-1].frame],
+            )
+        unanswered = sent[:-1]
         if unanswered:
             # A listener whose queue is full drops SYNs and never resets them: the earlier
             # SYNs met a listener (or a firewall that drops) that was gone by the last one.
             count = len(unanswered)
             return (
                 "refused",
-                f"nothing listened on port {port} by the last SYN (frame {handshake.syns[-1].frame}), answered "
+                f"nothing listened on port {port} by the last SYN (frame {sent[-1].frame}), answered "
                 f"with RST/ACK; the {count} SYN{'s' if count > 1 else ''} before it got no answer the capture "
                 "saw: lost on the way (or their answers were), or dropped by a listener whose queue was full "
                 "and that has closed since",
-                [*(syn.frame for syn in unanswered), handshake.syns[-1].frame],
+                [*(syn.frame for syn in unanswered), sent[-1].frame],
             )
         return (
             "refused",
             f"nothing listens on port {port}; the SYN was answered with RST/ACK",
-            [handshake.syns[-1].frame] if handshake.syns else [],
+            [sent[-1].frame] if sent else [],
         )
     if sender == "server" and _answers_handshake_ack(before, connection, handshake, segment):
         return (
