@@ -67,12 +67,14 @@ timer is as short (Linux's shortest, the tail loss probe, waits more than 2 ms).
 identification to tell (IPv6, or 0) a resend without timestamps is the same bytes (only a
 SYN's options are read here, so whether timestamps are on is not known): there the copy
 must come within CAPTURE_COPY_WINDOW_UNNUMBERED, at most that timer (a mirror port's or a
-tunnel's copy comes microseconds after the packet). A pure ACK is a copy
-only when a non-zero IPv4 identification says so, or, without one, when it is stamped at the
-very same time as the other: duplicate ACKs without SACK blocks or timestamps (over IPv6, or
-with identification 0) are the same bytes each time, and may come in a burst with nothing
-between them, but each is sent for a segment that came in, not at one instant
-(zeek_ssh-dups: one ACK captured four times at the same microsecond).
+tunnel's copy comes microseconds after the packet). A SYN with the timestamps option, or a
+segment with a SACK block, is told apart as an identification would tell it: a SYN resent
+carries another TSval, a duplicate ACK other SACK blocks (or a D-SACK). A pure ACK is a copy
+only when one of these says so, or, without any, when it is stamped at the very same time
+as the other: duplicate ACKs without SACK blocks (over IPv6, or with identification 0) are
+the same bytes each time, and may come in a burst with nothing between them, but each is
+sent for a segment that came in, not at one instant (zeek_ssh-dups: one ACK captured four
+times at the same microsecond).
 """
 
 from __future__ import annotations
@@ -153,14 +155,26 @@ COPY_LOOK_BACK: Final = 8
 PACK_OVER_FROM: Final = 6_000
 
 
+def _told_apart(segment: Segment) -> bool:
+    """Whether `segment` carries what a resend or the next duplicate ACK would change, where no
+    IPv4 identification does: a SYN's timestamps option (TSval moves every millisecond or
+    so, and no SYN is resent that soon), or a SACK block (each duplicate ACK's blocks, or its
+    D-SACK, differ from the last's). The TCP checksum covers both."""
+    options = segment.options
+    if segment.sack_start != UNSEEN:
+        return True
+    return bool(segment.flags & SYN) and options is not None and options.timestamps
+
+
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
     """`segment` is the packet `earlier` seen again by the capture (see the module's rule)."""
+    told_apart = segment.ip_id > 0 or _told_apart(segment)
     if (
         not (segment.payload_len or segment.flags & (SYN | FIN | RST))
-        and segment.ip_id <= 0
+        and not told_apart
         and segment.time != earlier.time
     ):
-        return False  # a pure ACK that no IPv4 identification tells from the next duplicate ACK
+        return False  # a pure ACK that nothing tells from the next duplicate ACK
     return (
         segment.seq == earlier.seq
         and segment.ack == earlier.ack
@@ -173,7 +187,7 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
         and segment.sport == earlier.sport
         and segment.src == earlier.src
         and abs(segment.time - earlier.time)
-        <= (CAPTURE_COPY_WINDOW if segment.ip_id > 0 else CAPTURE_COPY_WINDOW_UNNUMBERED)
+        <= (CAPTURE_COPY_WINDOW if told_apart else CAPTURE_COPY_WINDOW_UNNUMBERED)
     )
 
 

@@ -184,6 +184,30 @@ def test_a_pure_ack_without_ip_id_is_a_copy_only_at_the_same_instant(tmp_path) -
     assert _copy_frames(tmp_path / "acks.pcap") == [[4, 3]]
 
 
+def test_what_tells_a_resend_where_no_ip_id_does(tmp_path) -> None:
+    """With IP ID 0 (or over IPv6): a SYN with the timestamps option captured again 3 ms
+    later is a copy (a SYN resent carries another TSval, and none is resent that soon),
+    one without it a resend; a duplicate ACK with a SACK block captured again 30 us later is
+    a copy (the next duplicate ACK's blocks differ), two without one are two ACKs."""
+    stamped = {"flags": "S", "seq": 100, "options": [("Timestamp", (7, 0))]}
+    bare = {"flags": "S", "seq": 100}
+    synack = {"flags": "SA", "seq": 500, "ack": 101, "forward": False}
+    data = {"flags": "PA", "seq": 501, "ack": 101, "forward": False}
+    sacked = {"flags": "A", "seq": 101, "ack": 501, "options": [("SAck", (1501, 2501))]}
+    plain = {"flags": "A", "seq": 101, "ack": 501}
+    for syn, ack, copies in ((stamped, sacked, [[2, 1], [7, 6]]), (bare, plain, [])):
+        packets = _conversation(
+            [0.0, 0.003, 0.01, 0.011, 0.012, 0.013, 0.01303],
+            [dict(syn), dict(syn), dict(synack), dict(plain), dict(data), dict(ack), dict(ack)],
+            [0] * 7,
+        )
+        packets[4][TCP].remove_payload()
+        packets[4] = packets[4] / (b"x" * 100)
+        packets[4].time = 0.012
+        wrpcap(str(tmp_path / "unnumbered.pcap"), packets)
+        assert _copy_frames(tmp_path / "unnumbered.pcap") == copies
+
+
 def test_what_may_hold_tcp_but_cannot_be_read_is_counted_by_name(tmp_path) -> None:
     inner = IP(src="10.1.0.1", dst="10.2.0.2") / TCP(sport=40000, dport=80, flags="S")
     frames = [
