@@ -1103,7 +1103,9 @@ class ConnectionMachine:
                 return "an ACK in SYN_SENT that does not acknowledge the SYN (answered with RST, RFC 9293 3.10.7.3)"
             return "an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
         if flags & ACK and receiver.snd_max != UNSEEN and seq_diff(segment.ack, receiver.snd_max) > 0:
-            if not after_a_gap(segment, expected, receiver.snd_max):
+            if not after_a_gap(segment, expected, receiver.snd_max) and not _keep_alive_answered(
+                receiver, segment
+            ):
                 return NEVER_SENT
             # The capture lost packets, the receiver's it acknowledges among them.
             receiver.snd_max = segment.ack
@@ -1176,6 +1178,22 @@ def _at_latest_ack(receiver: Endpoint, rst: Segment) -> bool:
     (nmap's OS probes, each at a random ACK, each answered so by a port with no connection)."""
     latest = receiver.last_sent
     return latest is not None and bool(latest.flags & ACK) and rst.seq == latest.ack
+
+
+def _keep_alive_answered(receiver: Endpoint, ack: Segment) -> bool:
+    """`ack` is one past all `receiver` was seen sending, and its latest segment was empty, at
+    that number, with no SYN of its in the capture: a keep-alive, which Linux sends at SND.NXT-1
+    without data, and its answer at SND.NXT; a capture begun on an idle connection shows no
+    number beyond it."""
+    sent = receiver.last_sent
+    return (
+        receiver.isn is None
+        and sent is not None
+        and not sent.payload_len
+        and not sent.flags & (SYN | FIN | RST)
+        and sent.seq == receiver.snd_max
+        and seq_diff(ack.ack, receiver.snd_max) == 1
+    )
 
 
 def _challenge_ack(sender: Endpoint, segment: Segment, rst: Segment) -> bool:

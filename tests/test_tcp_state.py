@@ -573,3 +573,19 @@ def test_a_rst_right_after_the_peers_rst_answers_nothing(after: float, cause: st
     assert (
         "no TCP answers" in second.explanation and "answered the server's segment" not in second.explanation
     )
+
+
+def test_keep_alives_on_an_idle_connection_captured_midway_are_answered_not_unsent() -> None:
+    """Linux's keep-alive is empty, at SND.NXT-1; its answer acknowledges SND.NXT: a capture
+    begun on the idle connection never saw that number sent, and the answer is no ACK of
+    data never sent. A second ACK one further is still one."""
+    probes = []
+    for i in range(3):
+        probes += [(75.0 * i, "c", "A", 1000, 5000), (75.0 * i + 0.01, "s", "A", 5000, 1001)]
+    [result] = analyze_segments(conversation(*probes)).connections
+    assert not any("never sent" in note for note in result.notes), result.notes
+    [result] = analyze_segments(conversation(*probes, (300.0, "s", "A", 5000, 1002))).connections
+    assert any(
+        "frame 7 not applied to the receiver: acknowledges data the receiver never sent" in n
+        for n in result.notes
+    )
