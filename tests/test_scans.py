@@ -139,7 +139,9 @@ def test_fin_xmas_and_null_scans_are_port_scans(flags: str, tmp_path) -> None:
 def test_ack_window_and_maimon_scans_answered_by_rst_are_port_scans(flags: str, tmp_path) -> None:
     """nmap -sA and -sW (a bare ACK), -sM (FIN/ACK): open and closed ports alike answer RST
     without ACK at the probe's acknowledgment number, the answer for no connection; a
-    filtered one nothing, and that alone is no probe (lone ACKs of live connections look so)."""
+    filtered one nothing, and that alone is no probe for a bare ACK (lone ACKs of live
+    connections look so), but is for a lone FIN/ACK (Maimon's: a BSD stack's open port
+    drops it)."""
     packets = []
     for port in range(1, 31):
         packets.append(tcp_packet(4, SCANNER, 50000, VICTIM, port, flags, 1000, 7777))
@@ -147,12 +149,31 @@ def test_ack_window_and_maimon_scans_answered_by_rst_are_port_scans(flags: str, 
             packets.append(tcp_packet(4, VICTIM, port, SCANNER, 50000, "R", 7777))
     path = write_capture(tmp_path / "ack.pcap", packets, step=0.001)
     [scan] = _document(path)["scans"]
-    assert scan["kind"] == "vertical" and (scan["attempts"], scan["ports"]) == (26, 26)
-    assert scan["answered"] == {"synack": 0, "rst": 26, "none": 0}
+    unanswered = 4 if flags == "FA" else 0
+    assert scan["kind"] == "vertical" and (scan["attempts"], scan["ports"]) == (26 + unanswered,) * 2
+    assert scan["answered"] == {"synack": 0, "rst": 26, "none": unanswered}
     assert (scan["syn_probes"], scan["ack_probes"]) == (0, 26)
-    assert "answers: 26 RST (no connection: unfiltered); ACK probes left unanswered are not counted" in (
-        run("analyze", str(path)).stdout
-    )
+    text = run("analyze", str(path)).stdout
+    if flags == "FA":
+        assert (
+            "answers: 0 SYN/ACK (open), 26 RST (no connection: unfiltered), 4 none (open or filtered)" in text
+        )
+    else:
+        assert (
+            "answers: 26 RST (no connection: unfiltered); ACK probes left unanswered are not counted" in text
+        )
+
+
+def test_maimon_probes_nothing_answered_are_a_scan_and_one_close_alone_is_none(tmp_path) -> None:
+    """Lone FIN/ACKs to 25 ports, unanswered: a port scan (open or filtered); to 10, none."""
+    for ports, scans in ((25, 1), (10, 0)):
+        packets = [
+            tcp_packet(4, SCANNER, 50000, VICTIM, port, "FA", 1000, 7777) for port in range(1, ports + 1)
+        ]
+        found = _document(write_capture(tmp_path / "maimon.pcap", packets, step=0.001))["scans"]
+        assert len(found) == scans
+        if scans:
+            assert found[0]["answered"] == {"synack": 0, "rst": 0, "none": 25}
 
 
 def test_lone_acks_of_live_connections_are_no_probes(tmp_path) -> None:

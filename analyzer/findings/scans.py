@@ -28,7 +28,9 @@ RST without ACK at a probe's acknowledgment number, the kernel's answer to a seg
 connection (RFC 9293 3.10.7.1), whether the port is open or closed (nmap's "unfiltered"). An
 ACK probe that nothing answered is not counted: a capture of one direction, or begun in the
 middle of a download, holds lone ACKs of live connections. A RST or two from a client and
-nothing else on the 4-tuple (a RST flood's; nothing answers a RST) is a probe without answer.
+nothing else on the 4-tuple (a RST flood's; nothing answers a RST) is a probe without answer,
+and so is a FIN/ACK or two (Maimon's probe to an open port of a BSD stack, which drops it,
+or a filtered one): a live connection's close alone in the capture is rare.
 
 Thresholds, and why
 -------------------
@@ -169,7 +171,8 @@ def probe_of(result: ConnectionAnalysis) -> tuple[str, str] | None:
             return (RST if any(reset.sender == "server" for reset in result.resets) else NOTHING), OTHER_PROBE
         if _ack_probe(result):
             return RST, ACK_PROBE
-        return (NOTHING, OTHER_PROBE) if _lone_resets(result.connection) else None
+        connection = result.connection
+        return (NOTHING, OTHER_PROBE) if _lone_resets(connection) or _lone_fins(connection) else None
     answer = _syn_probe_answer(result)
     return (answer, SYN_PROBE) if answer is not None else None
 
@@ -211,6 +214,21 @@ def _lone_resets(connection: Connection) -> bool:
         return False
     return all(
         s.flags & (TCP_RST | SYN | FIN) == TCP_RST and not s.payload_len and connection.from_client(s)
+        for s in segments
+    )
+
+
+def _lone_fins(connection: Connection) -> bool:
+    """Whether the connection is FIN/ACKs alone from its client, at most ACK_PROBE_SEGMENTS of
+    them, without data, and nothing from the other end: Maimon's probes that nothing answered
+    (an open port of a BSD stack drops them, a firewall too). A live connection's close
+    captured alone would need a capture begun at that very FIN and a peer that never answered
+    it; only many of them, to the thresholds' ports or hosts, make a scan."""
+    segments = connection.segments
+    if not segments or _segments_in(connection) > ACK_PROBE_SEGMENTS or connection.continues is not None:
+        return False
+    return all(
+        s.flags & (TCP_RST | SYN | FIN | ACK) == FIN | ACK and not s.payload_len and connection.from_client(s)
         for s in segments
     )
 

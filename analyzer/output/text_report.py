@@ -176,9 +176,12 @@ def _answer_label(scan: ScanFinding, answer: str, label: str) -> str:
     """What an answer says of a port, as the probes asked it."""
     others = scan.attempts - scan.syn_probes - scan.ack_probes  # FIN, NULL, Xmas ...
     if answer == "rst" and scan.ack_probes:
+        # Every probe but the ACK probes went unanswered: the RSTs answered those (Maimon's
+        # FIN/ACKs, the unanswered ones counted too).
+        only_acks = scan.syn_probes == 0 and scan.answers["none"] == others
         return (
             "RST (no connection: unfiltered)"
-            if scan.ack_probes == scan.attempts
+            if scan.ack_probes == scan.attempts or only_acks
             else "RST (closed, or unfiltered)"
         )
     if answer != "none" or not others:
