@@ -209,13 +209,7 @@ def _lone_resets(connection: Connection) -> bool:
     """Whether the connection is RSTs alone from its client, at most ACK_PROBE_SEGMENTS of
     them, without data, and nothing from the other end: a RST flood's (hping3 -R
     --rand-source), the forged reset of a blind attack."""
-    segments = connection.segments
-    if not segments or _segments_in(connection) > ACK_PROBE_SEGMENTS or connection.continues is not None:
-        return False
-    return all(
-        s.flags & (TCP_RST | SYN | FIN) == TCP_RST and not s.payload_len and connection.from_client(s)
-        for s in segments
-    )
+    return _alone_from_client(connection, TCP_RST, TCP_RST | SYN | FIN)
 
 
 def _lone_fins(connection: Connection) -> bool:
@@ -224,13 +218,16 @@ def _lone_fins(connection: Connection) -> bool:
     (an open port of a BSD stack drops them, a firewall too). A live connection's close
     captured alone would need a capture begun at that very FIN and a peer that never answered
     it; only many of them, to the thresholds' ports or hosts, make a scan."""
+    return _alone_from_client(connection, FIN | ACK, TCP_RST | SYN | FIN | ACK)
+
+
+def _alone_from_client(connection: Connection, flags: int, among: int) -> bool:
+    """Whether the connection is at most ACK_PROBE_SEGMENTS segments, all from its client,
+    without data, each with `flags` of the bits `among`, continuing nothing."""
     segments = connection.segments
     if not segments or _segments_in(connection) > ACK_PROBE_SEGMENTS or connection.continues is not None:
         return False
-    return all(
-        s.flags & (TCP_RST | SYN | FIN | ACK) == FIN | ACK and not s.payload_len and connection.from_client(s)
-        for s in segments
-    )
+    return all(s.flags & among == flags and not s.payload_len and connection.from_client(s) for s in segments)
 
 
 def _segments_in(connection: Connection) -> int:
