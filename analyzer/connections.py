@@ -761,6 +761,7 @@ class ConnectionTracker:
                 open_.reset = False
                 open_.attempt = None  # its packed attempt's place in the queue of the over is left
                 open_.stale = open_.queued  # and so are its own: it is queued anew once over
+                open_.b_spoke = False  # its refusals said nothing more: an attempt's timer again
                 self._time(open_, open_.expiry(self.timeouts)[1])
             elif open_ is not None and (
                 (

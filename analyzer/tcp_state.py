@@ -279,6 +279,8 @@ _PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 # Why a segment was not applied to its receiver when it acknowledges past all the receiver
 # was seen sending (analysis.py words it otherwise when the receiver's direction is missing).
 NEVER_SENT: Final = "acknowledges data the receiver never sent"
+# Why a RST that refused a SYN did not end its receiver's attempt (_syn_again_after_refusal).
+SYN_SENT_AGAIN: Final = "it sent the same SYN again"
 # A segment that finds no socket this long after its end entered FIN_WAIT_2: the orphan
 # timer ended it (see "Orphans" above; a prompt RST there is data after close instead).
 FIN_WAIT_2_SILENCE: Final = 1.0
@@ -325,7 +327,7 @@ class Endpoint:
     fin_waiting: Segment | None = None
     # The window scale its SYN offered: SCALE_UNKNOWN before a SYN whose options were read
     # whole, SCALE_NONE for a SYN without the option (see window_bytes).
-    scale_offered: int = -2
+    scale_offered: int = SCALE_UNKNOWN
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -613,6 +615,8 @@ class ConnectionMachine:
             step.probe = True
             self.steps.append(step)
             return step
+        if segment.flags & (SYN | ACK | RST) == SYN and self._syn_again_after_refusal(sender, segment):
+            step.sender_before = sender.state
         if lost:
             self._send(sender, segment)
             step.sender_after = sender.state
@@ -644,8 +648,7 @@ class ConnectionMachine:
         if sender.state == S.CLOSED and not flags & (RST | SYN):
             self._went_on(sender, segment)
             step.sender_before = sender.state
-        elif flags & (SYN | ACK | RST) == SYN and self._syn_again_after_refusal(sender, segment):
-            step.sender_before = sender.state
+
         if self._fin_not_taken(sender, receiver, segment):
             sender.retract()  # its CLOSE_WAIT: the FIN waits in its out-of-order queue, or never came
             sender.fin_waiting = receiver.fin
@@ -852,8 +855,8 @@ class ConnectionMachine:
             return False
         self._not_taken(
             sender,
-            f"its stack sent the same SYN again (frame {syn.frame}, {format_duration(syn.time - refused_by.time)} "
-            "later) and stayed in SYN_SENT: it retries a refused connect() (as Windows does)",
+            f"{SYN_SENT_AGAIN} (frame {syn.frame}, {format_duration(syn.time - refused_by.time)} later) and "
+            "stayed in SYN_SENT: its stack retries a refused connect()",
         )
         return True
 

@@ -88,6 +88,16 @@ def test_a_prompt_close_and_a_half_close_in_use_are_no_close_wait() -> None:
     # ... but a close held after its last write is still one.
     pausing[-1].time += 10.0
     assert "for 10.05" in _one(pausing, "close_wait_held").sentence
+    # And so is a pause that stands out before a last write: the answer at once, then 200 s
+    # of silence until an idle timer's "421 timeout" and its FIN.
+    idle = conversation(
+        *HANDSHAKE, ("c", "FPA", 101, 501, 10), ("s", "A", 501, 112), ("s", "PA", 501, 112, 20)
+    )
+    idle += conversation(("s", "PA", 521, 112, 30), ("s", "FA", 551, 112), start=idle[-1].time + 200.0)
+    for number, segment in enumerate(idle, start=1):
+        segment.frame = number
+    [held] = _kinds(idle)["close_wait_held"]
+    assert "for 200.000 s after its data of frame 6, until its next data (frame 7)" in held.sentence
 
 
 def test_fin_wait_2_ended_by_the_timer_then_rst_for_no_connection() -> None:
@@ -197,29 +207,37 @@ def test_keep_alive_probes_answered_then_unanswered_and_reset() -> None:
     assert reset.cause == "keep_alive_timeout" and reset.evidence == [10, 11, 12, 13]  # the probes, the RST
 
 
-def test_probes_of_a_zero_window_unanswered_then_a_rst_is_no_keep_alive_timeout() -> None:
-    """The same shape while the peer's window is zero: the persist timer's probes (Linux
-    sends them one below its next byte, as a keep-alive), which reset nothing when they run
-    out, and no keep-alive goes while data waits: the RST is the application's abort."""
+@pytest.mark.parametrize(
+    ("gaps", "cause"), [((0.4, 0.8, 1.6, 3.2, 6.4), "abort"), ((5.0,) * 5, "keep_alive_timeout")]
+)
+def test_probes_of_a_zero_window_unanswered_then_a_rst(gaps: tuple, cause: str) -> None:
+    """The same shape while the peer's window is zero: probes ever further apart are the
+    persist timer's (Linux sends them one below its next byte, as a keep-alive; it backs off
+    as the retransmission timer does), which reset nothing when they run out: the RST is the
+    application's abort. Probes one interval apart are keep-alives all the same (nothing
+    waited to be sent), and the RST their timer's."""
     steps = [("c", "PA", 101, 501, 1000), (0.2, "s", "A", 501, 1101)]
     probes = []
-    for i in range(3):  # answered, the window still zero
-        probes += [(10.0 + 5 * i, "c", "A", 1100, 501), (10.0 + 5 * i + 0.001, "s", "A", 501, 1101)]
-    for i in range(3):  # unanswered
-        probes.append((25.0 + 5 * i, "c", "A", 1100, 501))
-    probes.append((40.0, "c", "RA", 1101, 501))
+    time = 0.2
+    for i, gap in enumerate(gaps):
+        time += gap
+        probes.append((time, "c", "A", 1100, 501))
+        if i < 2:  # the first two answered, the window still zero
+            probes.append((time + 0.001, "s", "A", 501, 1101))
+    probes.append((time + 2 * gaps[-1], "c", "RA", 1101, 501))
     segments = conversation(*HANDSHAKE, *steps, *probes)
     for segment in segments[4:]:
         if segment.src == segments[1].src:
             segment.window = 0
     [result] = analyze_segments(segments).connections
     [reset] = result.resets
-    assert reset.cause == "abort"
-    assert (
-        "last 3 window probes went unanswered while the server's window was zero (frame 11)"
-        in reset.explanation
-    )
-    assert reset.evidence == [11, 12, 13, 14, 15]
+    assert reset.cause == cause
+    if cause == "abort":
+        assert (
+            "last 3 window probes went unanswered while the server's window was zero (frame 9)"
+            in reset.explanation
+        )
+        assert reset.evidence == [9, 10, 11, 12, 13]
 
 
 def test_a_keep_alive_the_peer_answers_with_a_rst_is_answered() -> None:

@@ -8,6 +8,7 @@ import pytest
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
+from analyzer.decode.segment import SYN
 from analyzer.findings.backoff import classify_backoff, matching_schedules
 from analyzer.output.labels import segment_kinds
 
@@ -350,6 +351,10 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     assert segment_kinds(result) == {1: "ECN asked", 2: "ECN agreed"}
     labels = [packet_label(s, None, None).split(" seq")[0] for s in segments]
     assert labels == ["SYN/ECE/CWR", "SYN/ACK/ECE", "ACK", "PSH/ACK", "ACK/ECE", "PSH/ACK/CWR"]
+    # A SYN/ACK with ECE to a SYN that did not ask agrees to nothing.
+    segments[0].flags = SYN
+    [result] = analyze_segments(segments).connections
+    assert segment_kinds(result) == {}
 
 
 def test_out_of_order_is_a_segment_arriving_just_behind() -> None:

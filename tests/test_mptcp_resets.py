@@ -10,6 +10,7 @@ import pytest
 from pcap_builder import tcp_packet, write_capture
 
 from analyzer.analysis import analyze_file
+from analyzer.output.glossary import options_words
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.summary import RESETS
 
@@ -46,6 +47,8 @@ def test_an_mptcp_reset_says_what_mptcp_did(tmp_path, options, cause, words) -> 
     assert (reset.sender, reset.state, reset.cause) == ("server", "ESTABLISHED", cause)
     assert words in reset.explanation
     assert cause in RESETS
+    # The packet's details name the option.
+    assert "MPTCP MP_" in options_words(reset.segment.options)
 
 
 def test_a_reset_with_other_options_is_still_an_abort(tmp_path) -> None:

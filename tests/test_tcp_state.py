@@ -589,3 +589,14 @@ def test_keep_alives_on_an_idle_connection_captured_midway_are_answered_not_unse
         "frame 7 not applied to the receiver: acknowledges data the receiver never sent" in n
         for n in result.notes
     )
+
+
+def test_a_rst_at_the_ack_of_the_peers_data_before_its_rst_answers_that_data() -> None:
+    """The server's data, then its abort; the client, which had no connection left, answers
+    the data with a RST without ACK at its acknowledgment number, a round trip later: an
+    answer to that data (after_reset), not a RST crossing the server's."""
+    segments = conversation(*HANDSHAKE, ("s", "PA", 501, 101, 100), ("s", "RA", 601, 101))
+    segments += conversation(("c", "R", 101, 0), start=segments[-1].time + 0.03)
+    segments[-1].frame = len(segments)
+    [result] = analyze_segments(segments).connections
+    assert [r.cause for r in result.resets] == ["abort", "after_reset"]

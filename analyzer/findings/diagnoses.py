@@ -206,6 +206,25 @@ def _owes_an_answer(connection: Connection, side: str, peer_fin: Segment) -> boo
     return theirs > mine
 
 
+# How many times its longest earlier pause the one before an end's last write in CLOSE_WAIT
+# must be to be told from a stream's pacing (see _held_before_last).
+PACED_PAUSES: Final = 4.0
+
+
+def _held_before_last(
+    writing: list[tuple[float, Segment, Segment | None]], last_write: Segment
+) -> tuple[float, Segment, Segment | None] | None:
+    """The pause before an end's last write in CLOSE_WAIT, when it stands out from the pauses
+    before it (PACED_PAUSES times the longest, or the only one): the application noticed the
+    peer's close only then (an idle timer's "421 timeout" and its FIN, 600 s later), where a
+    stream's last chunk comes at its pace."""
+    if not writing or writing[-1][2] is not last_write:
+        return None
+    last = writing[-1]
+    earlier = max((pause for pause, _start, _stop in writing[:-1]), default=0.0)
+    return last if last[0] > PACED_PAUSES * earlier else None
+
+
 def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt: float,
                 capture_end: float | None) -> list[Diagnosis]:  # fmt: skip
     """`side` acknowledged the peer's FIN, then neither closed nor sent for too long: the
@@ -215,6 +234,7 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
     peer_fin: Segment | None = None
     quiet_from: Segment | None = None  # the ACK of the peer's FIN, then each later data segment
     longest: tuple[float, Segment, Segment | None] | None = None  # (length, from, to)
+    writing: list[tuple[float, Segment, Segment | None]] = []  # the pauses between its writes
     ended = False
     owed = False  # the peer's FIN came before an answer to its data: the next data is that answer
     for segment in segments:
@@ -246,11 +266,14 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
             quiet_from = segment
             continue
         # Between two of its data segments it was writing, not holding a close: a server
-        # streaming to a client that shut down its sending side pauses as it likes.
+        # streaming to a client that shut down its sending side pauses as it likes. Only
+        # the pause before its last write may be a close held (see _held_before_last).
         if segment.flags & (FIN | RST) or (segment.payload_len and not quiet_from.payload_len):
             gap = segment.time - quiet_from.time
             if longest is None or gap > longest[0]:
                 longest = (gap, quiet_from, segment)
+        elif segment.payload_len:
+            writing.append((segment.time - quiet_from.time, quiet_from, segment))
         if segment.payload_len or segment.flags & (FIN | RST):
             if segment.flags & (FIN | RST):
                 ended = True
@@ -258,6 +281,9 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
             quiet_from = segment
     if peer_fin is None or quiet_from is None:
         return []
+    last_pause = _held_before_last(writing, quiet_from)
+    if last_pause is not None and (longest is None or last_pause[0] > longest[0]):
+        longest = last_pause
     if not ended:
         end = capture_end if capture_end is not None else segments[-1].time
         if longest is None or end - quiet_from.time > longest[0]:

@@ -45,7 +45,7 @@ A SYN with FIN or RST is no SYN (decode.segment.impossible_flags).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from analyzer.connections import Connection
 from analyzer.decode.icmp_codes import describe, errno_of
@@ -64,6 +64,9 @@ from analyzer.decode.segment import (
 )
 from analyzer.findings.unreachable import answered_syn
 from analyzer.timefmt import format_duration
+
+# How long after a RST/ACK Windows sends its refused SYN again (0.5 s, a timer's slack).
+WINDOWS_REFUSED_RETRY: Final = (0.4, 0.7)
 
 HandshakeStatus = Literal["complete", "refused", "unreachable", "no_answer", "incomplete", "not_seen"]
 HandshakeVariant = Literal["three-way", "simultaneous-open", "split"]
@@ -226,17 +229,28 @@ class Handshake:
                 text += (
                     " (the SYN/ACK was captured before the SYN: out of order in the capture, not on the wire)"
                 )
-            return text + self._other_isns() + self._fast_open() + self._late_syns()
+            return text + self._refused_first() + self._other_isns() + self._fast_open() + self._late_syns()
         if self.status == "refused" and self.refusal is not None and self.syns:
             refusal = self.refusal
             sent = [s for s in self.syns if s.frame < refusal.frame] or self.syns
             delay = refusal.time - sent[-1].time
             if len(self.refusals) < 2:
                 return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
+            # How long after each refusal the client sent its SYN again.
+            again = [
+                next(s.time for s in self.syns if s.frame > refusal.frame) - refusal.time
+                for refusal in self.refusals[:-1]
+            ]
+            windows = all(WINDOWS_REFUSED_RETRY[0] <= gap <= WINDOWS_REFUSED_RETRY[1] for gap in again)
             return (
                 f"refused {len(self.refusals)} times: RST/ACK from the server {format_duration(delay)} after the "
-                "SYN, and the client sent the same SYN again after each RST but the last (Windows retries a "
-                "refused connect(), 0.5 s apart, before it fails)"
+                f"SYN, and the client sent the same SYN again {', '.join(format_duration(g) for g in again)} "
+                "after each RST but the last"
+                + (
+                    " (as Windows retries a refused connect(), 0.5 s apart, before it fails)"
+                    if windows
+                    else ""
+                )
             )
         if self.status == "unreachable" and self.unreachable is not None and self.syns:
             return self._unreachable(self.unreachable)
@@ -341,6 +355,16 @@ class Handshake:
         return (
             f"; the server's {len(self.synacks)} SYN/ACKs carried {len(self.other_server_isns) + 1} ISNs "
             f"({isns}): judged on {self.server_isn}"
+        )
+
+    def _refused_first(self) -> str:
+        if not self.refusals:
+            return ""
+        frames = ", ".join(str(r.frame) for r in self.refusals)
+        times = "s" if len(self.refusals) > 1 else ""
+        return (
+            f"; the server refused the SYN first (RST/ACK{times}, frame{times} {frames}) and accepted it sent "
+            "again: nothing listened on the port until then"
         )
 
     def _late_syns(self) -> str:
@@ -616,6 +640,17 @@ def _after_synack(
     result.other_server_isns = list(dict.fromkeys([s.seq for s in synacks if s.seq != server_isn]))
     synack = next(s for s in synacks if s.seq == server_isn)
     result.server_options = _options(synack)
+    # RST/ACKs that refused the SYN before it was sent again and answered (refused_again).
+    result.refusals = [
+        s
+        for s in connection.segments
+        if s.frame < first.frame
+        and not connection.from_client(s)
+        and s.flags & (RST | ACK) == RST | ACK
+        and result.syns[0].frame < s.frame
+        and 0 < seq_diff(s.ack, client_isn) <= 1 + result.syns[0].payload_len
+        and any(s.frame < syn.frame < first.frame for syn in result.syns)
+    ]
     fast_open, expected = _syn_acknowledged(result.syns[0], client_isn)
     if fast_open and synack.ack != expected:
         fast_open, expected = "", (client_isn + 1) % MOD

@@ -85,13 +85,15 @@ _RFC: Final = {
     "LISTEN": State.LISTEN, "CLOSING": State.CLOSING, "NEW_SYN_RECV": State.SYN_RCVD,
 }  # fmt: skip
 
-# The kernel's RST reasons (sk_rst_reason) each inferred cause stands for: where the cause
-# is what the kernel did, in its words. Measured over the catalogue (../shared/
-# kernel-tracepoints.md) and read in net/ipv4/tcp_input.c, tcp_minisocks.c, tcp.c.
+# The reasons of the MPTCP layer's RSTs (include/net/rstreason.h: MP_TCPRST's codes).
 _MPTCP_REASONS: Final = frozenset(
     f"MPTCP_RST_{code}"
     for code in ("EUNSPEC", "EMPTCP", "ERESOURCE", "EPROHIBIT", "EWQ2BIG", "EBADPERF", "EMIDDLEBOX")
 )
+
+# The kernel's RST reasons (sk_rst_reason) each inferred cause stands for: where the cause
+# is what the kernel did, in its words. Measured over the catalogue (../shared/
+# kernel-tracepoints.md) and read in net/ipv4/tcp_input.c, tcp_minisocks.c, tcp.c.
 RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
     # nothing listens: tcp_v4_rcv finds no socket
     "refused": frozenset({"NO_SOCKET"}),

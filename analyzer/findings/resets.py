@@ -70,6 +70,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Final, Literal
 
 from analyzer.connections import Connection, Side, peer_of
@@ -80,6 +81,7 @@ from analyzer.sidecar import CallRecord, call_bytes
 from analyzer.tcp_state import (
     FIN_WAIT_2_SILENCE,
     LINUX_FIN_TIMEOUT,
+    SYN_SENT_AGAIN,
     SYNCHRONIZED,
     State,
     Step,
@@ -108,6 +110,10 @@ MPTCP_REASONS: Final = {
 # Unanswered keep-alives before a RST that show the keep-alive timer gave up (Linux sends
 # tcp_keepalive_probes, 9 by default; an application may ask for fewer, not for one).
 KEEP_ALIVE_TIMEOUT_PROBES: Final = 2
+
+# How much longer than the one before a gap between probes of a zero window shows the
+# persist timer backing off (it doubles; keep-alives keep one interval).
+PERSIST_BACKOFF: Final = 1.5
 
 # Retransmissions of one unanswered segment before a RST that show the sender's stack gave up
 # on it (Windows: TcpMaxDataRetransmissions, 5 by default); the RST then comes when the next
@@ -143,7 +149,9 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             cause, explanation, evidence = _off_acknowledged(sender, peer, step.off_acked)
         else:
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
-        if step.dropped and cause != "impossible_flags" and not step.off_acked:
+        if step.dropped and step.dropped.startswith(SYN_SENT_AGAIN):
+            explanation += f"; the {peer} did not give up on it: {step.dropped}"
+        elif step.dropped and cause != "impossible_flags" and not step.off_acked:
             explanation += f"; the {peer} would drop it: {step.dropped}"
         elif step.receiver_before == State.TIME_WAIT:
             explanation += (
@@ -236,6 +244,35 @@ def _unanswered_keep_alives(
             break
         probes.append(segment)
     return probes[::-1]
+
+
+def _answers_before(before: list[Step], rst: Segment, peer: Side, side: Callable[[Segment], Side]) -> bool:
+    """Whether `rst`, without ACK, is at the acknowledgment number of the peer's latest
+    segment that is no RST: an answer to that segment for no connection (RFC 9293
+    3.10.7.1), which may come after the peer's RST that followed it."""
+    if rst.flags & ACK:
+        return False
+    prior = next(
+        (s.segment for s in reversed(before) if side(s.segment) == peer and not s.segment.flags & RST), None
+    )
+    return prior is not None and bool(prior.flags & ACK) and prior.ack == rst.seq
+
+
+def _backing_off(before: list[Step], reset: Segment, sender: Side, side: Callable[[Segment], Side]) -> bool:
+    """Whether the sender's probes before its RST, shaped as keep-alives (one below its
+    next number), came ever further apart: the persist timer's, which backs off as the
+    retransmission timer does (to TCP_RTO_MAX), where keep-alives keep one interval
+    (tcp_keepalive_intvl)."""
+    times = [
+        s.segment.time
+        for s in before
+        if side(s.segment) == sender
+        and s.segment.payload_len <= 1
+        and not s.segment.flags & (SYN | FIN | RST)
+        and seq_diff(reset.seq, s.segment.seq) == 1
+    ]
+    gaps = [later - earlier for earlier, later in pairwise(times)]
+    return any(later >= PERSIST_BACKOFF * earlier for earlier, later in pairwise(gaps))
 
 
 def _window_closed_before(
@@ -443,7 +480,12 @@ def _cause(
         ),
         None,
     )
-    if earlier_reset is not None and before[-1].segment is earlier_reset and side(earlier_reset) == peer:
+    if (
+        earlier_reset is not None
+        and before[-1].segment is earlier_reset
+        and side(earlier_reset) == peer
+        and not _answers_before(before, segment, peer, side)
+    ):
         # No TCP answers a RST (RFC 9293 3.10.7): this one was on its way before that came.
         waited = segment.time - earlier_reset.time
         if waited <= crossing_window(connection.segments):
@@ -528,7 +570,7 @@ def _cause(
     probes = _unanswered_keep_alives(before, segment, sender, side)
     if step.sender_before in SYNCHRONIZED and len(probes) >= KEEP_ALIVE_TIMEOUT_PROBES:
         closed = _window_closed_before(before, probes[0], peer, side)
-        if closed is not None:
+        if closed is not None and _backing_off(before, segment, sender, side):
             return (
                 "abort",
                 f"the {sender}'s last {len(probes)} window probes went unanswered while the {peer}'s window "

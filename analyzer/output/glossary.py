@@ -107,6 +107,11 @@ def options_words(options: TcpOptions | dict | None) -> str:
         return "not seen"
     given = options.as_dict() if isinstance(options, TcpOptions) else options
     parts = []
+    if isinstance(options, TcpOptions) and options.mptcp:  # a RST's (TcpOptions.mptcp_reset)
+        if options.mptcp_fastclose:
+            parts.append("MPTCP MP_FASTCLOSE")
+        if options.mptcp_reset >= 0:
+            parts.append(f"MPTCP MP_TCPRST (reason {options.mptcp_reset})")
     if given.get("mss") is not None:
         parts.append(f"maximum segment size {given['mss']} bytes")
     scale = given.get("window_scale")

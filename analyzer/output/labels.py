@@ -100,6 +100,7 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
     flags = result.sequence.flags
     connection = result.connection
     last: dict[bool, Segment] = {}
+    asked: dict[bool, bool] = {}  # by end: its SYN asked for ECN
     for segment in connection.segments:
         here = connection.from_client(segment)
         # A resend of one byte (a tail loss probe) looks like a keep-alive to Wireshark's rule.
@@ -114,7 +115,9 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
             named.append("Fast Open data")
         if segment.flags & SYN:
             ecn = _ECN_SETUP.get(segment.flags & (ACK | ECE | CWR))
-            if ecn:
+            if ecn == ECN_ASKED:
+                asked[here] = True
+            if ecn == ECN_ASKED or (ecn and asked.get(not here)):
                 named.append(ecn)
         if named:
             kinds[segment.frame] = ", ".join(named)
@@ -125,7 +128,10 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
 # What a SYN's ECN flags ask or answer (RFC 3168 6.1.1): a SYN with ECE and CWR asks for
 # ECN, a SYN/ACK with ECE alone agrees. (On other segments ECE and CWR, named among the
 # flags, echo congestion and answer it.)
-_ECN_SETUP = {ECE | CWR: "ECN asked", ACK | ECE: "ECN agreed"}
+# ECE on a SYN/ACK agrees only to a SYN that asked (a SYN/ACK's ECE alone is named among
+# its flags).
+ECN_ASKED = "ECN asked"
+_ECN_SETUP = {ECE | CWR: ECN_ASKED, ACK | ECE: "ECN agreed"}
 
 
 NO_ANSWER = "no answer"
