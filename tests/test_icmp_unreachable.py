@@ -203,6 +203,25 @@ def test_segments_still_too_big_after_the_error_are_named(tmp_path: Path) -> Non
     )
 
 
+@pytest.mark.parametrize(("family", "mtu", "fits"), [(6, 1000, 1220), (4, 300, 512)])  # fmt: skip
+def test_an_mtu_below_the_least_a_stack_takes_is_read_at_that_least(
+    tmp_path: Path, family: int, mtu: int, fits: int
+) -> None:
+    """IPv6 goes no lower than 1280 (RFC 8201), Linux's IPv4 no lower than min_pmtu (552):
+    segments that fit that least are the stack's answer, not an error it never got."""
+    packets, times = _too_big_exchange(
+        family, mtu, [fits, fits, 1448 - 2 * fits] if fits < 724 else [fits, 1448 - fits]
+    )
+    [connection] = _analysis(tmp_path, packets, times)["connections"]
+    [diagnosis] = [d for d in connection["diagnoses"] if d["kind"] == "path_mtu"]
+    least = 1280 if family == 6 else 552
+    assert diagnosis["sentence"].endswith(
+        f"at most {fits:,} bytes: its stack lowered its segment size to the path (below the least MTU a stack "
+        f"takes, {least:,}: {'IPv6' if family == 6 else 'Linux'}"
+        + ("'s minimum link MTU, so 1,280)" if family == 6 else "'s net.ipv4.route.min_pmtu, so 552)")
+    )
+
+
 def test_a_packet_too_big_is_no_refusal_of_a_syn(tmp_path: Path) -> None:
     """ICMPv6 Packet Too Big has code 0, as "no route to destination": its type tells them apart."""
     client, server, router = "2001:db8::1", "2001:db8::2", "2001:db8::fe"

@@ -792,6 +792,13 @@ def probe_headline(delay: float, new: bool, confirmed: bool) -> str:
     return f"{what} after {format_duration(delay)} of silence: a tail loss probe?"
 
 
+# The least path MTU a stack lowers to, whatever an ICMP error names: IPv6's minimum link
+# MTU (RFC 8200 5, RFC 8201 4: a Packet Too Big below it is not followed), and Linux's
+# net.ipv4.route.min_pmtu for IPv4 (552 by default; the segments then go without DF).
+LEAST_PATH_MTU: Final = {4: 552, 6: 1280}
+LEAST_PATH_MTU_SOURCE: Final = {4: "Linux's net.ipv4.route.min_pmtu", 6: "IPv6's minimum link MTU"}
+
+
 def _path_mtu(connection: Connection) -> list[Diagnosis]:
     """One diagnosis for each side and MTU: the errors about that side's segments (a router
     answers each segment of a flight), and what the side resent of the refused data."""
@@ -811,8 +818,17 @@ def _path_mtu(connection: Connection) -> list[Diagnosis]:
             if s.time > first_error.time and s.payload_len and _from(connection, s, side) and s.frame not in refused
             and any(_covers(s, quoted) for quoted in refused.values())
         ]  # fmt: skip
-        room = mtu - (IPV4_MIN_HEADER if first_quoted.family == 4 else IPV6_HEADER) - TCP_MIN_HEADER
+        # A stack lowers its path MTU no further than a least (see LEAST_PATH_MTU).
+        least = LEAST_PATH_MTU[first_quoted.family]
+        used = max(mtu, least) if mtu else mtu
+        room = used - (IPV4_MIN_HEADER if first_quoted.family == 4 else IPV6_HEADER) - TCP_MIN_HEADER
         room -= _options_length(connection)
+        floor = (
+            f" (below the least MTU a stack takes, {least:,}: {LEAST_PATH_MTU_SOURCE[first_quoted.family]}, "
+            f"so {used:,})"
+            if mtu and used > mtu
+            else ""
+        )
         if not resent:
             then = f"the {side} resent none of that data in the capture (a black hole, if it never did)"
         elif not mtu:
@@ -821,13 +837,13 @@ def _path_mtu(connection: Connection) -> list[Diagnosis]:
         elif max(resent) <= room:
             then = (
                 f"the {side} resent that data in segments of at most {max(resent):,} bytes: its stack lowered "
-                "its segment size to the path"
+                f"its segment size to the path{floor}"
             )
         else:
             then = (
                 f"the {side} resent that data still in segments of up to {max(resent):,} bytes, more than "
-                f"{room:,} fit in {mtu:,}: the error did not reach its stack, or the capture was taken before "
-                "segmentation offload cut them"
+                f"{room:,} fit in {used:,}{floor}: the error did not reach its stack, or the capture was taken "
+                "before segmentation offload cut them"
             )
         errors_text = (
             f"{describe(first_error)} from {first_error.src} (frame {first_error.frame})"
