@@ -626,6 +626,23 @@ def test_a_syn_sent_again_after_its_refusal_is_one_connection(tmp_path, pack: bo
     assert [r.cause for r in first.resets] == ["refused"] * 3
     assert "sent its SYN again (frame 3) after the RST/ACK of frame 2" in first.resets[1].explanation
     assert states(first)["client"] == ["CLOSED", "SYN_SENT", "CLOSED"]
+    assert first.compatibility.zeek.conn_state == "REJ"
     assert [t for t, _state in first.states["client"]] == [path_start, path_start, path_start + 1.0003]
     assert not any("never taken in" in note for note in first.notes)  # each SYN arrived: refused
     assert states(other)["client"] == ["CLOSED", "SYN_SENT", "CLOSED"]
+
+
+def test_a_syn_refused_then_accepted_when_sent_again() -> None:
+    """The listener came up between the client's SYNs: the first refused, the same SYN
+    accepted 0.5 s later. One connection, complete, that says the refusal; Zeek's view is
+    its last connection's (Zeek starts one at the SYN after a RST): S1, not REJ."""
+    result = analyze(
+        ("c", "S", 100, 0), ("s", "RA", 0, 101), (0.5, "c", "S", 100, 0), ("s", "SA", 500, 101),
+        ("c", "A", 101, 501), ("c", "PA", 101, 501, 5), ("s", "A", 501, 106),
+    )  # fmt: skip
+    h = result.handshake
+    assert h.status == "complete" and [r.frame for r in h.refusals] == [2]
+    assert "the server refused the SYN first (RST/ACK, frame 2) and accepted it sent again" in h.explain()
+    assert [r.cause for r in result.resets] == ["refused"]
+    assert result.compatibility.zeek.conn_state == "S1"
+    assert states(result)["client"] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -318,3 +319,20 @@ def test_many_short_exchanges_apart_fold_into_a_band_across_silences() -> None:
     fig = figure(result)
     assert overlapping_labels(fig) == []
     assert _height(fig) < 2_000
+
+
+def test_a_band_names_probes_of_a_zero_window_so_not_keep_alives() -> None:
+    """Wireshark flags a probe one below the next byte a keep-alive; sent while the peer
+    offers no room it is a zero-window probe, and the band that holds it says so."""
+    steps = [("c", "PA", 101, 501, 1000), (0.2, "s", "A", 501, 1101)]
+    time = 0.2
+    for i in range(30):
+        time += 0.2 * (1 + i % 3)
+        steps += [(time, "c", "A", 1100, 501), (time + 0.001, "s", "A", 501, 1101)]
+    segments = conversation(*HANDSHAKE, *steps)
+    for segment in segments[4:]:
+        if segment.src == segments[1].src:
+            segment.window = 0
+    [result] = analyze_segments(segments).connections
+    flagged = sum((item.flagged for item in plan_rows(result).items if isinstance(item, Band)), Counter())
+    assert flagged["window probe"] >= 20 and flagged["keep-alive"] == 0

@@ -98,6 +98,12 @@ def test_report_says_codes_and_options_in_words_with_headings_above_figures(tmp_
     assert "the originator sent a SYN without ACK" in page  # the history's S, in words
 
 
+def test_an_isn_not_seen_is_said_in_words(tmp_path) -> None:
+    """A refused connect has no SYN/ACK: the server's ISN is not seen, not Python's None."""
+    page = _report(CAPTURES / "refused.pcap", tmp_path / "report").read_text()
+    assert "<td>not seen (no SYN)</td>" in page and "<td>None</td>" not in page
+
+
 def test_report_carries_the_details_of_every_packet_it_draws(tmp_path) -> None:
     page = _report(CAPTURES / "backlog-abort.pcap", tmp_path).read_text()
     drawn = re.findall(r'<g id="pkt-(\d+)"', page)

@@ -358,6 +358,16 @@ class ZeekHistory:
             self.orig.first_seen = True  # Zeek "pretends to have seen that missing first packet"
         _history(segment, endpoint, peer, self.history)
         rel_seq, underflow, rel_ack = _sequence_space(segment, endpoint, peer)
+        if (
+            flags & (SYN | ACK | RST | FIN) == SYN
+            and endpoint is orig
+            and endpoint.state == SYN_SENT
+            and peer.state == RESET
+        ):
+            # The refused SYN sent again (connections._Open.refused_again), where Zeek starts a
+            # connection of its own: the responder as new, the last attempt's state is logged.
+            peer.set(INACTIVE)
+            peer.closed = False
         was_inactive = endpoint.state == INACTIVE
         if _update_state(segment, endpoint, peer, self.orig, is_orig):
             self._flip()

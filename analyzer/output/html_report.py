@@ -113,7 +113,7 @@ def _connection_section(
         )
     )
     parts.append(_table(["", "client", "server"], [
-        ["ISN", h.client_isn, h.server_isn],
+        ["ISN", *("not seen (no SYN)" if isn is None else isn for isn in (h.client_isn, h.server_isn))],
         ["options (of its SYN)", options_words(h.client_options), options_words(h.server_options)],
     ]))  # fmt: skip
     parts.append("<h3>Close and resets</h3>")

@@ -77,6 +77,7 @@ class _Entry:
     bytes_before: int
     tier: int  # 0 to PLAIN - 1: drawn one by one while the rows allow (0 first); PLAIN: plain
     since_previous: float | None
+    kind: str = ""  # what it is where its flags do not say (labels.segment_kinds)
 
 
 def _entries(result: ConnectionAnalysis) -> list[_Entry]:
@@ -115,7 +116,7 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
             tier = PLAIN
         previous = entries[-1] if entries else None
         since = segment.time - previous.segment.time if previous and previous.ordinal == ordinal - 1 else None
-        entries.append(_Entry(segment, ordinal, before, tier, since))
+        entries.append(_Entry(segment, ordinal, before, tier, since, kinds.get(segment.frame, "")))
     return entries
 
 
@@ -262,6 +263,8 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
         else:
             band.to_client += 1
         for kind in result.sequence.flags.get(segment.frame, ()):
+            if kind == "keep_alive" and entry.kind.startswith("zero-window probe"):
+                kind = "zero_window_probe"  # a keep-alive's shape while the peer had no room
             if kind in FLAGGED:
                 band.flagged[FLAGGED[kind]] += 1
         if entry.tier < PLAIN:
