@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Final
 
 from analyzer.arrivals import prove_states
@@ -290,6 +291,11 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         for reason, frames in by_reason.items()
     )
     syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))
+    # The SYNs sent again after a refusal of the one before (a RST/ACK between the two).
+    syn_backoff.after_refusals = sum(
+        any(earlier.frame < r.frame < later.frame for r in handshake.refusals)
+        for earlier, later in pairwise(handshake.syns)
+    )
     # One sender's resends: the SYN/ACKs of the ISN the handshake is judged on.
     synack_backoff = classify_backoff([s.time for s in handshake.judged_synacks])
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.

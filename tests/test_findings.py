@@ -348,6 +348,7 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     )  # fmt: skip
     [result] = analyze_segments(segments).connections
     assert result.handshake.status == "complete"
+    assert "; ECN agreed (the SYN asked with ECE and CWR" in result.handshake.explain()
     assert segment_kinds(result) == {1: "ECN asked", 2: "ECN agreed"}
     labels = [packet_label(s, None, None).split(" seq")[0] for s in segments]
     assert labels == ["SYN/ECE/CWR", "SYN/ACK/ECE", "ACK", "PSH/ACK", "ACK/ECE", "PSH/ACK/CWR"]
@@ -355,6 +356,7 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     segments[0].flags = SYN
     [result] = analyze_segments(segments).connections
     assert segment_kinds(result) == {}
+    assert "ECN" not in result.handshake.explain()
 
 
 def test_out_of_order_is_a_segment_arriving_just_behind() -> None:

@@ -38,6 +38,9 @@ class Backoff:
     factor: float | None = None
     linear_count: int = 0  # how many intervals the linear phase lasted
     matches: list[str] = field(default_factory=list)  # known schedules it agrees with
+    # Of the resends, those sent after a RST/ACK refused the one before (no timer fired:
+    # findings/handshake.py, Handshake.refusals).
+    after_refusals: int = 0
 
     def __init__(self, times: list[float] | None = None, intervals: list[float] | None = None) -> None:
         self.times = times if times is not None else []
@@ -46,6 +49,7 @@ class Backoff:
         self.initial_rto = self.factor = None
         self.linear_count = 0
         self.matches = []
+        self.after_refusals = 0
 
     def describe(self) -> str:
         if self.pattern == "none":
@@ -57,6 +61,12 @@ class Backoff:
             text += f" ({self.linear_count} x {self.initial_rto:.3f} s, then x{self.factor:.2f})"
         elif self.pattern == "exponential":
             text += f" (initial RTO {self.initial_rto:.3f} s, factor {self.factor:.2f})"
+        if self.after_refusals:
+            each = "each" if self.after_refusals == count else f"{self.after_refusals} of them"
+            return (
+                f"{text}; {each} sent after a RST/ACK refused the SYN before: a refused connect() retried, "
+                "not a retransmission timer's backoff"
+            )
         if self.matches:
             text += f"; matches {self.matches[0]}"
         return text

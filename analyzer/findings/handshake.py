@@ -51,6 +51,8 @@ from analyzer.connections import Connection
 from analyzer.decode.icmp_codes import describe, errno_of
 from analyzer.decode.segment import (
     ACK,
+    CWR,
+    ECE,
     FIN,
     MOD,
     RST,
@@ -229,7 +231,14 @@ class Handshake:
                 text += (
                     " (the SYN/ACK was captured before the SYN: out of order in the capture, not on the wire)"
                 )
-            return text + self._refused_first() + self._other_isns() + self._fast_open() + self._late_syns()
+            return (
+                text
+                + self._refused_first()
+                + self._ecn()
+                + self._other_isns()
+                + self._fast_open()
+                + self._late_syns()
+            )
         if self.status == "refused" and self.refusal is not None and self.syns:
             refusal = self.refusal
             sent = [s for s in self.syns if s.frame < refusal.frame] or self.syns
@@ -356,6 +365,17 @@ class Handshake:
             f"; the server's {len(self.synacks)} SYN/ACKs carried {len(self.other_server_isns) + 1} ISNs "
             f"({isns}): judged on {self.server_isn}"
         )
+
+    def _ecn(self) -> str:
+        """Whether the ends agreed on ECN (RFC 3168 6.1.1): the SYN asked with ECE and CWR,
+        the SYN/ACK answered with ECE alone."""
+        syn = self.syns[0] if self.syns else None
+        synack = next((s for s in self.synacks if s.seq == self.server_isn), None)
+        if syn is None or syn.flags & (ECE | CWR) != ECE | CWR:
+            return ""
+        if synack is not None and synack.flags & (ECE | CWR) == ECE:
+            return "; ECN agreed (the SYN asked with ECE and CWR, the SYN/ACK answered with ECE)"
+        return "; the SYN asked for ECN (ECE and CWR), the SYN/ACK did not agree"
 
     def _refused_first(self) -> str:
         if not self.refusals:
