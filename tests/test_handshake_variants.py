@@ -627,7 +627,10 @@ def test_a_syn_sent_again_after_its_refusal_is_one_connection(tmp_path, pack: bo
     assert "sent its SYN again (frame 3) after the RST/ACK of frame 2" in first.resets[1].explanation
     assert states(first)["client"] == ["CLOSED", "SYN_SENT", "CLOSED"]
     assert first.compatibility.zeek.conn_state == "REJ"
-    assert first.syn_backoff.after_refusals == 2 and "not a retransmission timer's" in first.syn_backoff.describe()
+    assert (
+        first.syn_backoff.after_refusals == 2
+        and "not a retransmission timer's" in first.syn_backoff.describe()
+    )
     assert [t for t, _state in first.states["client"]] == [path_start, path_start, path_start + 1.0003]
     assert not any("never taken in" in note for note in first.notes)  # each SYN arrived: refused
     assert states(other)["client"] == ["CLOSED", "SYN_SENT", "CLOSED"]
