@@ -3,6 +3,7 @@ stand for, ranges that draw what they say, and a state timeline on the ladder's 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -336,3 +337,38 @@ def test_a_band_names_probes_of_a_zero_window_so_not_keep_alives() -> None:
     [result] = analyze_segments(segments).connections
     flagged = sum((item.flagged for item in plan_rows(result).items if isinstance(item, Band)), Counter())
     assert flagged["window probe"] >= 20 and flagged["keep-alive"] == 0
+
+
+def test_the_timeline_of_many_cut_silences_keeps_its_labels_apart() -> None:
+    """Probes of a zero window, ever further apart (a helper's capture's times): a cut for
+    each silence, its length above it and ticks below, none meeting another (measured as
+    drawn: digits are wider than the average character)."""
+    steps: list[tuple] = [(0.0, "c", "S", 100, 0), (0.0005, "s", "SA", 500, 101), (0.001, "c", "A", 101, 501)]
+    for i in range(4):
+        steps += [
+            (0.002 + 0.001 * i, "c", "A", 101 + 1448 * i, 501, 1448),
+            (0.0025 + 0.001 * i, "s", "A", 501, 1549 + 1448 * i),
+        ]
+    probes = [0.209, 0.617, 1.433, 3.065, 6.329, 12.857, 25.913, 52.025, 104.249]
+    for time in probes:
+        steps += [(time, "c", "A", 5892, 501), (time + 0.0005, "s", "A", 501, 5893)]
+    steps += [(time, "c", "A", 5892, 501) for time in (208.698, 328.698, 448.698, 568.698, 688.698, 808.698)]
+    steps.append((809.698, "c", "RA", 5893, 501))
+    [result] = analyze_segments(conversation(*steps)).connections
+    fig = timeline_figure(result, None, None)
+    fig.canvas.draw()
+    pauses = [t for t in fig.findobj(plt.Text) if t.get_text().startswith("≈")]
+    assert len(pauses) >= 16
+    assert overlapping_labels(fig) == []
+    # Nor touching: a digit's width at least (6 px at 100 dpi) between two on a level, and two ticks.
+    renderer = fig.canvas.get_renderer()
+    rows: dict[float, list] = {}
+    for text in pauses:
+        rows.setdefault(round(text.get_position()[1], 3), []).append(text.get_window_extent(renderer))
+    ticks = [t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    for boxes in [*rows.values(), ticks]:
+        boxes.sort(key=lambda box: box.x0)
+        assert all(b.x0 - a.x1 >= 6 for a, b in itertools.pairwise(boxes)), [
+            (a.x1, b.x0) for a, b in itertools.pairwise(boxes)
+        ]
+    plt.close(fig)

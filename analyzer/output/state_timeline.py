@@ -33,7 +33,7 @@ from analyzer.timefmt import format_duration
 
 WIDTH, HEIGHT = 13.0, 3.3  # inches
 AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and the legend
-CHAR = 0.0062  # a character at font size 8, as a fraction of the axis's width (about)
+CHAR = 0.0074  # a character at font size 8 (a digit: 0.64 em), as a fraction of the axis's width
 LEAST_BAR = 0.002  # a state held for no visible time is still a sliver
 CUT_HALF = 0.008  # half the width of a cut's white gap
 # Room before the first moment and after the last, for the states held then (an end's
@@ -60,7 +60,7 @@ STATE_COLORS = {
     "CLOSED": "#eeeeee",
     "LISTEN": "#dfe9f5",
     "SYN_SENT": "#fde0b6",
-    "SYN_RCVD": "#fde0b6",
+    "SYN_RCVD": "#f3b37a",
     "ESTABLISHED": "#b9e3b9",
     "FIN_WAIT_1": "#f7c6c6",
     "FIN_WAIT_2": "#e07b7b",
