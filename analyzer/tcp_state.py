@@ -1063,13 +1063,26 @@ class ConnectionMachine:
                     sender.retract()
                     step.sender_after = sender.state
                     break
-        if sender.state == S.CLOSED and len(sender.history) == 1:
+        # A RST of its, then the peer's SYN again: it refused that SYN (nothing listened), and
+        # listened only by the time of the one it answers (a RST with no SYN after it may
+        # have been another's, an injector's, and proves nothing).
+        refused = False
+        for step in self.steps:
+            segment = step.segment
+            if segment.flags & RST and segment.src == synack.src and segment.sport == synack.sport:
+                refused = True
+            elif refused and segment.flags & (SYN | ACK) == SYN:
+                break
+        else:
+            refused = False
+        if sender.state == S.CLOSED and len(sender.history) == 1 and not refused:
             sender.state = S.LISTEN
             sender.history[0] = (sender.history[0][0], S.LISTEN)
             self.start_note += f"; the SYN/ACK (frame {synack.frame}) shows a listener took the SYN"
         elif sender.state == S.CLOSED:
-            # Closed by what the capture showed (a RST it took), listening again by a call no
-            # packet shows: a listen() like the TIMEOUT of the call log, with no frame.
+            # Closed by what the capture showed (a RST it took, or one it refused a SYN with:
+            # nothing listened then), listening by a call no packet shows: a listen() like
+            # the TIMEOUT of the call log, with no frame.
             sender.state = S.LISTEN
             sender.history.append((synack.time, S.LISTEN))
             sender.frames.append(None)

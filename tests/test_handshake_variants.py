@@ -650,3 +650,5 @@ def test_a_syn_refused_then_accepted_when_sent_again() -> None:
     assert [r.cause for r in result.resets] == ["refused"]
     assert result.compatibility.zeek.conn_state == "S1"
     assert states(result)["client"] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
+    # Nothing listened when it refused: CLOSED, then listening by a call no packet shows.
+    assert states(result)["server"] == ["CLOSED", "LISTEN", "SYN_RCVD", "ESTABLISHED"]
