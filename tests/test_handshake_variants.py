@@ -652,3 +652,8 @@ def test_a_syn_refused_then_accepted_when_sent_again() -> None:
     assert states(result)["client"] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
     # Nothing listened when it refused: CLOSED, then listening by a call no packet shows.
     assert states(result)["server"] == ["CLOSED", "LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    # The refusal comes before the server's ISN: its label is absolute, not 2**32 - 500.
+    from analyzer.output.labels import packet_label, sequence_bases
+
+    bases = sequence_bases(result)
+    assert packet_label(result.resets[0].segment, bases["server"], bases["client"]) == "RST/ACK seq=0 ack=101"
