@@ -648,7 +648,6 @@ class ConnectionMachine:
         if sender.state == S.CLOSED and not flags & (RST | SYN):
             self._went_on(sender, segment)
             step.sender_before = sender.state
-
         if self._fin_not_taken(sender, receiver, segment):
             sender.retract()  # its CLOSE_WAIT: the FIN waits in its out-of-order queue, or never came
             sender.fin_waiting = receiver.fin
@@ -1063,19 +1062,7 @@ class ConnectionMachine:
                     sender.retract()
                     step.sender_after = sender.state
                     break
-        # A RST of its, then the peer's SYN again: it refused that SYN (nothing listened), and
-        # listened only by the time of the one it answers (a RST with no SYN after it may
-        # have been another's, an injector's, and proves nothing).
-        refused = False
-        for step in self.steps:
-            segment = step.segment
-            if segment.flags & RST and segment.src == synack.src and segment.sport == synack.sport:
-                refused = True
-            elif refused and segment.flags & (SYN | ACK) == SYN:
-                break
-        else:
-            refused = False
-        if sender.state == S.CLOSED and len(sender.history) == 1 and not refused:
+        if sender.state == S.CLOSED and len(sender.history) == 1 and not self._refused_before(synack):
             sender.state = S.LISTEN
             sender.history[0] = (sender.history[0][0], S.LISTEN)
             self.start_note += f"; the SYN/ACK (frame {synack.frame}) shows a listener took the SYN"
@@ -1086,6 +1073,20 @@ class ConnectionMachine:
             sender.state = S.LISTEN
             sender.history.append((synack.time, S.LISTEN))
             sender.frames.append(None)
+
+    def _refused_before(self, synack: Segment) -> bool:
+        """Whether the SYN/ACK's sender sent a RST that the peer's SYN sent again followed: it
+        refused that SYN (nothing listened) and listened only by the time of the one it
+        answers. A RST with no SYN after it may have been another's (an injector's) and proves
+        nothing."""
+        reset = False
+        for step in self.steps:
+            segment = step.segment
+            if segment.flags & RST and segment.src == synack.src and segment.sport == synack.sport:
+                reset = True
+            elif reset and segment.flags & (SYN | ACK) == SYN:
+                return True
+        return False
 
     @staticmethod
     def _send(sender: Endpoint, segment: Segment) -> None:

@@ -486,11 +486,7 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
     result.fast_open = _fast_open_use(result.syns[0], None, False)
     answers = [s for s in connection.segments if not connection.from_client(s)]
     first = answers[0] if answers else None
-    if (
-        first is not None
-        and first.flags & _KIND == ACK
-        and not 0 < (first.ack - client_isn) % MOD <= 1 + result.syns[0].payload_len
-    ):
+    if first is not None and first.flags & _KIND == ACK and not _acknowledges(first.ack, result.syns[0]):
         result.challenge_ack = first
     for segment in answers:
         if segment.flags & RST and segment.flags & ACK:
@@ -607,6 +603,12 @@ def _missed_before(syn: Segment, server_isn: int, final: Segment) -> bool:
     return after_a_gap(final, syn.seq_end, (server_isn + 1) % MOD)
 
 
+def _acknowledges(ack: int, syn: Segment) -> bool:
+    """Whether `ack` acknowledges `syn`, and at most the data it carried: from ISN+1 to
+    ISN+1+len (what a challenge ACK does not, and a refusal's RST/ACK does)."""
+    return 0 < seq_diff(ack, syn.seq) <= 1 + syn.payload_len
+
+
 def _syn_acknowledged(syn: Segment, client_isn: int) -> tuple[str, int]:
     """What acknowledges the client's SYN, when the data it carried is acknowledged too
     (TCP Fast Open): ISN+1+len, and the words the check adds for it."""
@@ -668,7 +670,7 @@ def _after_synack(
         and not connection.from_client(s)
         and s.flags & (RST | ACK) == RST | ACK
         and result.syns[0].frame < s.frame
-        and 0 < seq_diff(s.ack, client_isn) <= 1 + result.syns[0].payload_len
+        and _acknowledges(s.ack, result.syns[0])
         and any(s.frame < syn.frame < first.frame for syn in result.syns)
     ]
     fast_open, expected = _syn_acknowledged(result.syns[0], client_isn)

@@ -385,14 +385,14 @@ def _cause(
         )
 
     refusals = handshake.refusals
+    index = next((i for i, refusal in enumerate(refusals) if refusal is segment), -1)
     if (
         sender == "server"
-        and any(refusal is segment for refusal in refusals)
+        and index >= 0
         and not any(side(s.segment) == "server" and s.segment.flags & SYN for s in before)
     ):
         # The SYNs it answers: those since the refusal before it (the client's again: see
         # connections._Open.refused_again).
-        index = next(i for i, refusal in enumerate(refusals) if refusal is segment)
         since = refusals[index - 1].frame if index else 0
         sent = [syn for syn in handshake.syns if since < syn.frame < segment.frame]
         if index and sent:

@@ -132,10 +132,8 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
 
 
 # What a SYN's ECN flags ask or answer (RFC 3168 6.1.1): a SYN with ECE and CWR asks for
-# ECN, a SYN/ACK with ECE alone agrees. (On other segments ECE and CWR, named among the
-# flags, echo congestion and answer it.)
-# ECE on a SYN/ACK agrees only to a SYN that asked (a SYN/ACK's ECE alone is named among
-# its flags).
+# ECN, a SYN/ACK with ECE alone agrees, to a SYN that asked only. (Otherwise ECE and CWR,
+# named among the flags, echo congestion and answer it.)
 ECN_ASKED = "ECN asked"
 _ECN_SETUP = {ECE | CWR: ECN_ASKED, ACK | ECE: "ECN agreed"}
 
