@@ -1069,10 +1069,37 @@ class ConnectionMachine:
         elif sender.state == S.CLOSED:
             # Closed by what the capture showed (a RST it took, or one it refused a SYN with:
             # nothing listened then), listening by a call no packet shows: a listen() like
-            # the TIMEOUT of the call log, with no frame.
+            # the TIMEOUT of the call log, with no frame. The SYN this answers, sent again
+            # after the refusal, found that listener: SYN_RCVD from its arrival, not from the
+            # answer's.
+            taken = self._syn_taken_by(synack)
+            at = synack if taken is None else taken.segment
             sender.state = S.LISTEN
-            sender.history.append((synack.time, S.LISTEN))
+            sender.history.append((at.time, S.LISTEN))
             sender.frames.append(None)
+            if taken is not None:
+                sender.move(E.RECV_SYN, taken.segment)
+                taken.receiver_before = S.LISTEN
+                taken.receiver_after = sender.state
+
+    def _syn_taken_by(self, synack: Segment) -> Step | None:
+        """The step of the peer's SYN that `synack` answers, sent after the sender's last RST
+        and left with its receiver CLOSED; None when the capture shows no such SYN."""
+        for step in reversed(self.steps):
+            segment = step.segment
+            if segment.frame == synack.frame:
+                continue
+            if segment.src == synack.src and segment.sport == synack.sport:
+                if segment.flags & RST:
+                    return None
+                continue
+            if (
+                segment.flags & (SYN | ACK | RST) == SYN
+                and step.receiver_after == S.CLOSED
+                and seq_diff(synack.ack, segment.seq) == 1 + segment.payload_len
+            ):
+                return step
+        return None
 
     def _refused_before(self, synack: Segment) -> bool:
         """Whether the SYN/ACK's sender sent a RST that the peer's SYN sent again followed: it

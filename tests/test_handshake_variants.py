@@ -652,6 +652,11 @@ def test_a_syn_refused_then_accepted_when_sent_again() -> None:
     assert states(result)["client"] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
     # Nothing listened when it refused: CLOSED, then listening by a call no packet shows.
     assert states(result)["server"] == ["CLOSED", "LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    # The SYN sent again found the listener: SYN_RCVD from its arrival (frame 3), not from
+    # the SYN/ACK that answers it; the ladder's step of that SYN says so too.
+    assert result.state_frames["server"] == [None, None, 3, 5]
+    syn_again = result.steps[2]
+    assert (syn_again.receiver_before.value, syn_again.receiver_after.value) == ("LISTEN", "SYN_RCVD")
     # The refusal comes before the server's ISN: its label is absolute, not 2**32 - 500.
     from analyzer.output.labels import packet_label, sequence_bases
 
