@@ -56,7 +56,9 @@ Capture copies: the same packet captured twice (outside and inside a tunnel, on 
 interfaces of one pcapng, by a mirror port and the host) is not a second segment. A
 segment equal to one of the connection's latest COPY_LOOK_BACK in every header field that
 a resend would change (sequence and acknowledgment numbers, flags, window, length, IPv4's
-identification, the TCP checksum, which covers the options and the payload) and seen
+identification, the TCP checksum, which covers the options and the payload, and the first
+SACK block and a SYN's options, read as such: a checksum the sending host left to its NIC
+holds only the pseudo-header's sum, the same for every segment of one length) and seen
 within CAPTURE_COPY_WINDOW of it, with nothing from the other end in between (unless a
 non-zero IPv4 identification says it is the same packet: two mirrored switch ports put the
 other end's answer between the copies), is a copy: it is kept apart (`Connection.copies`),
@@ -159,7 +161,9 @@ def _told_apart(segment: Segment) -> bool:
     """Whether `segment` carries what a resend or the next duplicate ACK would change, where no
     IPv4 identification does: a SYN's timestamps option (TSval moves every millisecond or
     so, and no SYN is resent that soon), or a SACK block (each duplicate ACK's blocks, or its
-    D-SACK, differ from the last's). The TCP checksum covers both."""
+    D-SACK, differ from the last's). Both are compared as read, not through the TCP checksum:
+    one the sending host left to its NIC holds the pseudo-header's sum alone, the same for
+    every segment of one length."""
     options = segment.options
     if segment.sack_start != UNSEEN:
         return True
@@ -184,6 +188,9 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
         and segment.window == earlier.window
         and segment.payload_len == earlier.payload_len
         and segment.ip_id == earlier.ip_id
+        and segment.sack_start == earlier.sack_start
+        and segment.sack_end == earlier.sack_end
+        and segment.options == earlier.options
         and segment.sport == earlier.sport
         and segment.src == earlier.src
         and abs(segment.time - earlier.time)

@@ -208,6 +208,25 @@ def test_what_tells_a_resend_where_no_ip_id_does(tmp_path) -> None:
         assert _copy_frames(tmp_path / "unnumbered.pcap") == copies
 
 
+def test_duplicate_acks_whose_checksum_the_sender_left_to_the_nic_are_no_copies(tmp_path) -> None:
+    """Captured on the sending host (loopback, or any NIC that computes checksums), a TCP
+    checksum holds only the pseudo-header's sum: the same for every pure ACK of a connection.
+    Three duplicate ACKs back to back, their SACK blocks growing: three ACKs, not copies; the
+    same ACK stamped again 20 us later is one."""
+    syn, synack, ack = _handshake_fields()
+    sacked = [
+        {"flags": "A", "seq": 101, "ack": 501, "chksum": 0x34, "options": [("SAck", (1501, end))]}
+        for end in (2501, 3501, 4501, 4501)
+    ]
+    packets = _conversation(
+        [0.0, 0.0001, 0.0002, 0.01, 0.01001, 0.01002, 0.01004],
+        [dict(syn), dict(synack), dict(ack), *sacked],
+        [0] * 7,
+    )
+    wrpcap(str(tmp_path / "dupacks.pcap"), packets)
+    assert _copy_frames(tmp_path / "dupacks.pcap") == [[7, 6]]
+
+
 def test_what_may_hold_tcp_but_cannot_be_read_is_counted_by_name(tmp_path) -> None:
     inner = IP(src="10.1.0.1", dst="10.2.0.2") / TCP(sport=40000, dport=80, flags="S")
     frames = [
