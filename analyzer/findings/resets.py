@@ -601,8 +601,8 @@ def _cause(
     if step.sender_before in SYNCHRONIZED and sender not in fins:
         return (
             "abort",
-            f"the {sender} aborted the connection without FIN (close() with unread data, "
-            "SO_LINGER with zero timeout, or process exit)",
+            f"the {sender} aborted the connection without FIN (close() with unread data, as at its "
+            "process's exit; SO_LINGER with zero timeout; or the kernel's abort: ss -K, too many orphans)",
             [],
         )
     received = [s.segment for s in before if side(s.segment) == peer and s.segment.payload_len]
@@ -611,8 +611,8 @@ def _cause(
         return (
             "abort",
             f"the {sender} had sent its FIN (shutdown) and then aborted: close() with the {peer}'s data "
-            f"still unread{unread} is answered by RST (Linux's TCP_ABORT_ON_CLOSE), as are SO_LINGER with "
-            "zero timeout and process exit",
+            f"still unread{unread} is answered by RST (Linux's TCP_ABORT_ON_CLOSE), as is its process's exit "
+            "then; or SO_LINGER with zero timeout",
             [fins[sender].frame],
         )
     return (
