@@ -108,6 +108,21 @@ def test_syns_that_crossed_before_the_capture_saw_them_are_a_simultaneous_open()
     assert not any("never taken in" in note for note in result.notes), result.notes
 
 
+def test_a_simultaneous_open_s_round_trip_runs_from_the_syns_that_met() -> None:
+    """Both first SYNs dropped (a firewall), both resent 1 s later: each end's SYN/ACK answers
+    the other's resent SYN, so the round trip runs from the client's last SYN (22 µs), not
+    from its first (1.029 s, a timer's wait)."""
+    result = analyze(
+        (0.0, "c", "S", 100, 0), (0.000009, "s", "S", 500, 0), (1.028979, "s", "S", 500, 0),
+        (1.028993, "c", "S", 100, 0), (1.028996, "c", "SA", 100, 501), (1.029015, "s", "SA", 500, 101),
+        (1.029017, "s", "A", 501, 101), (1.029019, "c", "A", 101, 501),
+    )  # fmt: skip
+    h = result.handshake
+    assert (h.status, h.variant) == ("complete", "simultaneous-open")
+    assert h.answered_syn_to_ack == pytest.approx(0.000022)
+    assert "RTT 22 µs" in h.explain()
+
+
 def test_a_split_handshake_the_client_never_answers_is_incomplete() -> None:
     h = analyze(("c", "S", 100, 0), ("s", "S", 500, 0)).handshake
     assert (h.status, h.variant) == ("incomplete", "split")

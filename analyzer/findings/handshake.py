@@ -33,7 +33,8 @@ Rules:
 - not_seen: the capture holds neither SYN nor SYN/ACK.
 A SYN with FIN or RST is no SYN (decode.segment.impossible_flags).
 - answered_syn_to_ack (the report's "rtt"): from the SYN that was answered (the last
-  before the SYN/ACK, or before the server's SYN) to the segment that completed the
+  before the SYN/ACK; in a split handshake before the server's SYN, in a simultaneous open
+  before the server's acknowledgment of it) to the segment that completed the
   handshake (`final_ack`: the client's ACK; in the other variants the later of the two
   acknowledgments): the handshake's round trip without the time spent in SYN
   retransmissions (two round trips in a split handshake). For an ordinary handshake it
@@ -767,7 +768,10 @@ def _after_server_syn(
                 f"the server's {what} acknowledges the client ISN+1{fast_open}", expected, server_answer.ack
             )
         )
-    answered = [s for s in result.syns if s.frame < server_syn.frame]
+    # What answers the client's SYN: in a split handshake the server's SYN; in a simultaneous
+    # open the server's acknowledgment (its SYN crossed the client's, answering nothing).
+    answer = server_answer if result.variant == "simultaneous-open" else server_syn
+    answered = [s for s in result.syns if answer is not None and s.frame < answer.frame]
     syn = answered[-1] if answered else None
     if client_answer is None or server_answer is None or syn is None or not all(c.ok for c in result.checks):
         result.status = "incomplete"
