@@ -303,7 +303,16 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
     close = find_close(
         connection, machine.steps, final, {"client": client.most_acked, "server": server.most_acked}, silent
     )
+    notes.extend(apply_successor(connection, states, state_frames, close))
     resets = find_resets(connection, machine.steps, handshake)
+    ending = next((r for r in resets if r.segment is close.reset), None)
+    if (
+        ending is not None
+        and ending.cause == "no_connection"
+        and close.fins
+        and ending.sender not in close.fins
+    ):
+        close.ended_unseen_before = True
     diagnoses: list[Diagnosis] = []
     # Every diagnosis reads a FIN, a RST, a flagged segment, a resend or a path MTU error: a
     # flood's attempts have none.
@@ -426,6 +435,49 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
                 "it gave up connecting before an answer came, and the kernel let the attempt go"
             )
             return
+
+
+def apply_successor(
+    connection: Connection,
+    states: dict[Side, list[tuple[float, State]]],
+    frames: dict[Side, list[int | None]],
+    close: Close,
+) -> list[str]:
+    """An end still in TIME_WAIT when the next connection on the 4-tuple began with a SYN is
+    CLOSED from that SYN on: the 4-tuple is that connection's. Sent by the end itself, its
+    stack had let the timewait socket go (Linux's tcp_tw_reuse); sent to it, the timewait
+    socket takes a SYN beyond what it took (RFC 6191) and is gone, or answers any other with
+    an ACK, which the SYN's sender resets (RFC 9293 3.10.7.3). No frame of this connection
+    marks the move. The notes it adds."""
+    syn = connection.succeeded_by
+    if syn is None or not close.time_wait:
+        return []
+    notes = []
+    for side in SIDES:
+        history = states[side]
+        if not history or history[-1][1] != State.TIME_WAIT or syn.time < history[-1][0]:
+            continue
+        history.append((syn.time, State.CLOSED))
+        if len(frames[side]) == len(history) - 1:
+            frames[side].append(None)
+        close.time_wait_ended = syn
+        if connection.sender(syn) == side:
+            how = (
+                "its own SYN opened the next connection on these ports, as its stack does once it "
+                "lets the timewait socket go (Linux: tcp_tw_reuse)"
+            )
+        else:
+            how = (
+                "the next connection's SYN reached it on these ports: a timewait socket hands a SYN "
+                "beyond what it took (a higher sequence number or timestamp, RFC 6191) to the listener "
+                "and is gone; any other it answers with an ACK, which the SYN's sender resets (RFC 9293 "
+                "3.10.7.3), ending it too (Linux's default, tcp_rfc1337=0)"
+            )
+        notes.append(
+            f"the {side}'s TIME_WAIT ended at frame {syn.frame} "
+            f"(+{syn.time - connection.first_time:.3f} s): {how}"
+        )
+    return notes
 
 
 # Linux holds TIME_WAIT this long (TCP_TIMEWAIT_LEN, a constant: no sysctl sets it).

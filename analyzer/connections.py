@@ -324,6 +324,9 @@ class Connection:
     # When the next connection on its 4-tuple began (a new SYN, or a segment after it was
     # over and quiet): the 4-tuple's sockets are that one's from then on.
     succeeded_at: float | None = None
+    # That next connection's first segment, where it is a SYN: an end of this one still in
+    # TIME_WAIT then gave the 4-tuple up to it (analysis.apply_successor).
+    succeeded_by: Segment | None = None
     # The connection given up as idle that this one, begun without a SYN, continues.
     continues: Continued | None = None
     # ICMP destination-unreachable errors that quote its segments (findings/unreachable.py).
@@ -356,6 +359,7 @@ class Connection:
         self.copy_count = 0
         self.capture_end = None
         self.succeeded_at = None
+        self.succeeded_by = None
         self.continues = None
         self.unreachables = []
 
@@ -758,7 +762,7 @@ class ConnectionTracker:
                     # Over and quiet: a new connection, not linked to this one (the sweep
                     # may have let it go already, as it may not: the result must not tell).
                     self._hand_over(key, open_, done)
-                    done[-1].succeeded_at = time
+                    self._succeeded(done[-1], segment)
                     open_ = None
             elif self._clock > open_.expiry(self.timeouts)[1]:
                 self._expire(key, open_, done)
@@ -785,7 +789,7 @@ class ConnectionTracker:
                 or (flags & (SYN | ACK | RST | FIN) == SYN | ACK and open_.reopened_by(segment, from_a))
             ):
                 self._hand_over(key, open_, done)
-                done[-1].succeeded_at = time
+                self._succeeded(done[-1], segment)
                 previous, open_ = open_, None
         if open_ is None:
             open_ = self._current[key] = _Open(key, [], self._count)
@@ -1100,6 +1104,13 @@ class ConnectionTracker:
             done.append(self._connection_of(item, expired))
         else:
             self._given_up.append((item, expired))
+
+    @staticmethod
+    def _succeeded(connection: Connection, segment: Segment) -> None:
+        """`segment` begins the next connection on `connection`'s 4-tuple."""
+        connection.succeeded_at = segment.time
+        if segment.flags & (SYN | ACK | RST | FIN) == SYN:
+            connection.succeeded_by = segment
 
     def _connection_of(self, item: _Open | HeldAttempt, expired: Expiry | None) -> Connection:
         if isinstance(item, HeldAttempt):

@@ -52,6 +52,7 @@ def check_handshake(analysis: dict, sidecar: dict) -> None:
         "ending": "four-way",
         "reset_frame": None,
         "unacknowledged_fins": [],
+        "time_wait_ended_frame": None,
     }
     assert c["resets"] == []
     assert _states(c, "client") == [
@@ -404,7 +405,10 @@ def check_time_wait_reuse(analysis: dict, sidecar: dict) -> None:
     port = sidecar["facts"]["client_port"]
     assert old["client"]["port"] == new["client"]["port"] == port
     assert (old["close"]["first_fin"], old["close"]["time_wait"]) == ("server", "server")
-    assert _states(old, "server")[-1] == "TIME_WAIT"
+    # Its TIME_WAIT held until the new SYN, which ended it (no frame of the old connection's).
+    assert _states(old, "server")[-2:] == ["TIME_WAIT", "CLOSED"]
+    assert old["states"]["server"][-1][0] == new["handshake"]["syn_times"][0]
+    assert old["close"]["time_wait_ended_frame"] == old["packets"] + 1
     # The TIME_WAIT socket took the newer SYN: a new connection on the same 4-tuple ...
     assert new["reuses_ports_of"] == old["id"] and new["handshake"]["status"] == "complete"
     assert _states(new, "server")[:3] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]

@@ -52,6 +52,10 @@ class Close:
     # closed, and so which end closed first, the packets cannot tell.
     unseen: Side | None = None
     self_connected: bool = False  # one socket connected to itself closed it
+    # The next connection's SYN on the 4-tuple, which ended the TIME_WAIT held (analysis.py).
+    time_wait_ended: Segment | None = None
+    # The RST answered the FIN as for no connection: its sender's had ended unseen before.
+    ended_unseen_before: bool = False
 
     def __init__(
         self,
@@ -73,6 +77,8 @@ class Close:
         self.unacknowledged = unacknowledged
         self.unseen = unseen
         self.self_connected = False
+        self.time_wait_ended = None
+        self.ended_unseen_before = False
 
     @property
     def ending(self) -> CloseShape:
@@ -102,6 +108,13 @@ class Close:
             if self.reset is not None:
                 text += f"; a RST from the {self.reset_by} (frame {self.reset.frame}) ended the connection"
             return text
+        if self.ended_unseen_before and self.reset is not None and self.fins and self.first_fin is not None:
+            first = self.fins[self.first_fin]
+            return (
+                f"the {self.reset_by}'s connection had ended without a packet before the {self.first_fin} "
+                f"closed (FIN, frame {first.frame}): the {self.reset_by}'s RST (frame {self.reset.frame}) "
+                "answered that FIN as for no connection"
+            )
         if self.reset is not None and self.fins and self.first_fin is not None:
             first = self.fins[self.first_fin]
             other = [
@@ -123,7 +136,13 @@ class Close:
             sides = [side for side, fin in self.fins.items() if fin in self.unacknowledged]
             named = " and ".join(f"the {side}'s FIN (frame {self.fins[side].frame})" for side in sides)
             text += f", not completed: {named} never acknowledged"
-        if self.time_wait:
+        if self.time_wait and self.time_wait_ended is not None:
+            holder = "both sides held" if self.time_wait == "both" else f"the {self.time_wait} held"
+            text += (
+                f"; {holder} TIME_WAIT until the next connection's SYN on these ports "
+                f"(frame {self.time_wait_ended.frame})"
+            )
+        elif self.time_wait:
             holder = "both sides hold" if self.time_wait == "both" else f"the {self.time_wait} holds"
             text += f"; {holder} TIME_WAIT"
         return text

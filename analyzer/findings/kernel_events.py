@@ -38,7 +38,8 @@ into RFC 9293's:
   socket's later events.
 
 Explained limits, listed apart from the disagreements (`explained`): the FIN_WAIT_2 timer's
-move of an orphan, which the kernel makes in a timewait socket no tracepoint reports; a copy of a held
+move of an orphan, which the kernel makes in a timewait socket no tracepoint reports, and the
+end of a TIME_WAIT at the next connection's SYN on the 4-tuple, for the same reason; a copy of a held
 packet the sandbox delivers late (the call log's `network deliver ...`) is a retransmission
 on the wire and none in the kernel; a close() whose FIN waits behind unsent data (a full
 peer window) moves its end (FIN_WAIT_1, or LAST_ACK from CLOSE_WAIT) with no packet, and
@@ -556,8 +557,9 @@ def compare_events(
     for side in ("client", "server"):
         found = len(result.disagreements)
         _compare_states(
-            result, side, states[side], frames.get(side, []), initial[side], changes[side], own_calls
-        )
+            result, side, states[side], frames.get(side, []), initial[side], changes[side], own_calls,
+            connection.succeeded_at,
+        )  # fmt: skip
         unsent = _fin_never_sent(connection, side, changes[side])
         if unsent is not None:
             # What follows a close() the packets did not see differs from then on, and why is known.
@@ -589,8 +591,10 @@ def _compare_states(
     initial: State,
     kernel: list[KernelChange],
     own_calls: Callable[[Side], list[OwnCall]],
+    succeeded_at: float | None = None,
 ) -> None:
-    """own_calls: an end's calls that move it, with the frames each sent (_own_calls)."""
+    """own_calls: an end's calls that move it, with the frames each sent (_own_calls);
+    succeeded_at: when the next connection on the 4-tuple began."""
     if not inferred:
         return  # nothing inferred (an end that sent nothing): nothing to compare
     first_time, first_state = inferred[0]
@@ -638,6 +642,18 @@ def _compare_states(
                         side,
                         "inferred CLOSED by the FIN_WAIT_2 timer: the kernel's timewait socket "
                         "in substate FIN_WAIT2 expires without a tracepoint",
+                    )
+                )
+                continue
+            if frame is None and state == State.CLOSED and before == State.TIME_WAIT and time == succeeded_at:
+                # The next connection's SYN on the 4-tuple ended the TIME_WAIT (analysis.py,
+                # apply_successor): a timewait socket leaves without a tracepoint.
+                result.explained.append(
+                    EventDisagreement(
+                        time,
+                        side,
+                        "inferred CLOSED at the next connection's SYN on the 4-tuple: the kernel's "
+                        "timewait socket gives the 4-tuple up without a tracepoint",
                     )
                 )
                 continue

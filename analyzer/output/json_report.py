@@ -435,6 +435,10 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
             "reset_frame": close.reset.frame if close.reset is not None else None,
             # Added: the frames of the FINs the peer never acknowledged (the close not completed).
             "unacknowledged_fins": [fin.frame for fin in close.unacknowledged or ()],
+            # Added: the next connection's SYN on the 4-tuple that ended the TIME_WAIT held.
+            "time_wait_ended_frame": close.time_wait_ended.frame
+            if close.time_wait_ended is not None
+            else None,
         },
         "resets": [
             {

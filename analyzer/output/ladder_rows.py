@@ -128,6 +128,13 @@ def spans(entries: Sequence[_Entry]) -> list[tuple[float, float]]:
     return found
 
 
+def drawn_until(result: ConnectionAnalysis, latest: float) -> float:
+    """The last moment a connection's pictures draw, `latest` (its last segment or call) or
+    later: the next connection's SYN on its 4-tuple where that ended a TIME_WAIT here."""
+    ended = result.close.time_wait_ended
+    return max(latest, ended.time) if ended is not None else latest
+
+
 def timer_changes(result: ConnectionAnalysis, until: float) -> list[float]:
     """The times of the state changes no segment caused (a timer's: FIN_WAIT_2's orphan timer,
     from the call log), up to `until`: moments of their own, so that a picture cuts time

@@ -47,7 +47,7 @@ from analyzer.output.labels import (
     silent_end,
     unanswered_probes,
 )
-from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, plan_rows, timer_changes
+from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, drawn_until, plan_rows, timer_changes
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
@@ -393,7 +393,9 @@ def sequence_figure(
     calls = connection_calls(sidecar, connection)  # those on its sockets
     # An ICMP error is no row of its own, but what it did (the client CLOSED) is drawn.
     segment_times = [s.time for s in connection.segments] + [e.time for e in connection.unreachables]
-    timers = timer_changes(result, max([*segment_times, *(c["end_time"] for c in calls)], default=0.0))
+    timers = timer_changes(
+        result, drawn_until(result, max([*segment_times, *(c["end_time"] for c in calls)], default=0.0))
+    )
     rows = plan_rows(result, frames, times, call_times(calls) + timers)
     unanswered = result.handshake.status == "no_answer"
     lost = {

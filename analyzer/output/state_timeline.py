@@ -24,7 +24,7 @@ from analyzer.connections import SIDES, Side
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import draw_timeline_marks, kernel_changes
 from analyzer.output.labels import silent_end
-from analyzer.output.ladder_rows import ladder_silences, timer_changes
+from analyzer.output.ladder_rows import drawn_until, ladder_silences, timer_changes
 from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, TimeAxis
@@ -85,6 +85,7 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
     calls = connection_calls(sidecar, connection)
     moments = call_times(calls)
     times = [connection.segments[0].time, connection.segments[-1].time, *moments]
+    times.append(drawn_until(result, max(times)))
     # A timer's state change cuts the silence around it, as on the ladder.
     cuts = ladder_silences(result, moments + timer_changes(result, max(times)))
     changes = [time for history in result.states.values() for time, _state in history[1:]]
