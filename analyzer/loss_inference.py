@@ -17,8 +17,10 @@ about it, and these rules read that:
   of it (`first_syn_to_handshake_ack`, CROSSING_FLOOR at least), when the two may have
   crossed in flight;
 - the ACK that completes a handshake answered at once (within the crossing window: one
-  round trip wherever the capture was taken) by the peer's RST, no data ever sent: the
-  listener refused it (accept queue full, tcp_abort_on_overflow). A RST that comes later
+  round trip wherever the capture was taken) by the peer's RST as for no socket (no ACK
+  flag, at the ACK's acknowledgment number: Linux's tcp_v4_send_reset), no data ever sent:
+  the listener refused it (accept queue full, tcp_abort_on_overflow). A RST/ACK is the
+  accepted socket's own abort: the ACK had arrived. A RST that comes later
   is the listener's own doing after the connection was made (closed with connections
   still in its accept queue: a RST to each).
 
@@ -110,7 +112,8 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         if (
             ack.flags & (SYN | FIN | RST | ACK) == ACK
             and ack.ack in synack_ends
-            and answer.flags & RST
+            and answer.flags & (RST | ACK) == RST
+            and answer.seq == ack.ack
             and (answer.src, answer.sport) == (ack.dst, ack.dport)
         ):
             if crossing is None:

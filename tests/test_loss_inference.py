@@ -53,6 +53,21 @@ def test_a_handshake_ack_answered_by_rst_was_refused() -> None:
     assert [(r.state, r.cause) for r in result.resets] == [("SYN_RCVD", "accept_queue_overflow")]
 
 
+def test_a_rst_ack_after_the_handshake_is_an_abort_from_established() -> None:
+    """A listener whose queue is full answers the ACK as a segment for no socket: a RST
+    without ACK at the ACK's acknowledgment number (Linux's tcp_v4_send_reset). A RST/ACK
+    150 µs after the handshake, or one acknowledging data the capture missed, is the
+    accepted socket's abort (SO_LINGER 0 at once, an allow-list's reject): the ACK arrived."""
+    for rst in (("s", "RA", 501, 101), ("s", "RA", 501, 121), ("s", "R", 777, 0)):
+        segments = conversation(*HANDSHAKE, rst, gap=0.00015)
+        assert lost_segments(segments) == set(), rst
+        [result] = analyze_segments(segments).connections
+        assert [s.value for _t, s in result.states["server"]][:3] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"], (
+            rst
+        )
+        assert [r.cause for r in result.resets] != ["accept_queue_overflow"], rst
+
+
 # The simultaneous-close scenario's tail: both ends in CLOSING, their FINs resent while the
 # sandbox still drops them (each resend now acknowledging the other's FIN), then released.
 CLOSING_HELD_THEN_RELEASED = (
