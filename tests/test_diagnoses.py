@@ -320,6 +320,17 @@ def test_a_rst_with_text_and_an_injected_rst() -> None:
     assert "TTL 61, where the server's other packet has TTL 52" in injected.sentence
 
 
+def test_a_rst_s_text_ending_in_a_line_end_is_shown() -> None:
+    """A diagnostic ends in "\r\n" as often as not: line ends and tabs are shown as spaces;
+    a NUL or other control byte is no text."""
+    for data, shown in ((b"connection rejected:\toverload\r\n", '"connection rejected: overload"'),
+                        (b"rejected\x00\x01", "not shown")):  # fmt: skip
+        segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "RA", 501, 111, len(data)))
+        segments[-1].payload = data
+        [text] = _kinds(segments)["rst_with_data"]
+        assert shown in text.sentence, text.sentence
+
+
 def test_a_syn_scanners_kernel_rst_is_not_injected() -> None:
     """nmap -sS: the raw SYN at a TTL nmap chose (random, 37 to 59), the SYN/ACK, the
     scanner's kernel's RST at its own 64: the SYN is no measure of the client's TTL. A

@@ -444,3 +444,19 @@ def test_a_dropped_rst_resets_nothing_for_a_later_one() -> None:
     first, second = result.resets
     assert (first.segment.frame, first.accepted) == (2, False)
     assert (second.segment.frame, second.cause) == (7, "abort")
+
+
+def test_a_fin_to_an_end_whose_retransmissions_gave_up_is_answered_as_for_no_connection() -> None:
+    """The client's request resent until its timer gave up silently (Linux: tcp_retries2,
+    TCP_USER_TIMEOUT), then the server's FIN, then the client's RST without ACK at the FIN's
+    acknowledgment number: the client had ended first; the RST ended no close."""
+    resends = [(0.01 + at, "c", "PA", 101, 501, 17) for at in (0.0, 0.2, 0.6, 1.4, 3.0)]
+    result = analyze(*HANDSHAKE, *resends, (5.0, "s", "FA", 501, 101), (5.0001, "c", "R", 101, 0))
+    [reset] = result.resets
+    assert reset.cause == "no_connection"
+    assert "its 17-byte segment (frame 4) was sent 5 times" in reset.explanation
+    assert reset.evidence[:6] == [4, 5, 6, 7, 8, 9]
+    assert result.close.explain() == (
+        "the client's connection had ended without a packet before the server closed (FIN, frame 9): "
+        "the client's RST (frame 10) answered that FIN as for no connection"
+    )

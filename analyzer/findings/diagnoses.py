@@ -918,9 +918,11 @@ def _rst_text(segment: Segment) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if not text.isprintable():
+    # Line ends and tabs are text too (a diagnostic often ends with "\n"): shown as spaces.
+    flat = "".join(" " if c in "\r\n\t" else c for c in text).rstrip()
+    if not flat.isprintable():
         return None
-    return text[:RST_TEXT_SHOWN]
+    return flat[:RST_TEXT_SHOWN]
 
 
 def _injected_rst(connection: Connection) -> list[Diagnosis]:

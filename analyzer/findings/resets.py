@@ -192,12 +192,15 @@ def _answers_handshake_ack(
     before: list[Step], connection: Connection, handshake: Handshake, rst: Segment
 ) -> bool:
     """The RST follows at once (loss_inference's crossing window, as the rule that calls
-    that ACK lost reads it) the client's pure ACK of the SYN/ACK, and no data ever flowed."""
-    if not before or handshake.server_isn is None:
+    that ACK lost reads it) the client's pure ACK of the SYN/ACK, and no data ever flowed;
+    it answers that ACK as a segment for no socket does (no ACK flag, at the ACK's number:
+    Linux's tcp_v4_send_reset). A RST/ACK is the accepted socket's own abort."""
+    if not before or handshake.server_isn is None or rst.flags & ACK:
         return False
     last = before[-1].segment
     return (
-        connection.from_client(last)
+        rst.seq == last.ack
+        and connection.from_client(last)
         and last.flags & (SYN | FIN | RST | ACK) == ACK
         and last.ack == (handshake.server_isn + 1) % (1 << 32)
         and not any(s.segment.payload_len for s in before)
@@ -544,13 +547,26 @@ def _cause(
         and not answered.flags & RST
         and segment.seq == answered.ack
     ):
+        # Its own data sent again and again, unanswered, before that: its stack gave up on it.
+        resent = _unanswered_copies(before[:-1], segment, sender, side)
+        if len(resent) > 1:
+            ended = (
+                f"its connection had ended without a packet: its {resent[0].payload_len}-byte segment (frame "
+                f"{resent[0].frame}) was sent {len(resent)} times with nothing from the {peer}, and its "
+                "retransmission timer gave up silently (Linux: tcp_retries2, or TCP_USER_TIMEOUT; the "
+                "application gets ETIMEDOUT)"
+            )
+        else:
+            ended = (
+                "its connection had ended without a packet (a retransmission or keep-alive timeout, or a "
+                "socket closed while connecting) or on a path the capture does not see"
+            )
         return (
             "no_connection",
             f"the {sender} had no connection left for this 4-tuple and answered the {peer}'s segment (frame "
             f"{answered.frame}) as a kernel answers one for none: RST without ACK at its acknowledgment number "
-            "(RFC 9293 3.10.7.1); its connection had ended without a packet (a retransmission or keep-alive "
-            "timeout, or a socket closed while connecting) or on a path the capture does not see",
-            [answered.frame],
+            f"(RFC 9293 3.10.7.1); {ended}",
+            [*(c.frame for c in resent), answered.frame],
         )
     copies = _unanswered_copies(before, segment, sender, side)
     if step.sender_before in SYNCHRONIZED and len(copies) > GIVE_UP_RETRANSMISSIONS:
