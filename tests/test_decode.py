@@ -865,3 +865,49 @@ def test_many_reasons_to_skip_frames_make_a_few_lines() -> None:
         f"{REASONS_KEPT - REASONS_SHOWN:,} or more other reasons (as GRE carrying protocol 0x0008)"
     )
     assert len(stats.undecodable) == REASONS_KEPT + 1
+
+
+def _mpls_pseudowire(inner_mac: str, control_word: bool) -> list:
+    """The handshake in an Ethernet pseudowire under three MPLS labels, as a provider's core
+    link carries it."""
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+
+    def label(value: int, bottom: int) -> bytes:
+        return struct.pack(">I", (value << 12) | (bottom << 8) | 64)
+
+    frames = []
+    for packet in handshake_packets():
+        inner = Ether(dst=inner_mac, src="02:aa:00:00:00:01") / packet
+        stack = label(16001, 0) + label(16002, 0) + label(100, 1) + (b"\0" * 4 if control_word else b"")
+        frames.append(Ether(type=0x8847) / Raw(stack + bytes(inner)))
+    return frames
+
+
+@pytest.mark.parametrize("inner_mac", ["00:1b:21:0a:0b:0c", "40:a6:b7:0a:0b:0c", "60:00:00:0a:0b:0c"])
+@pytest.mark.parametrize("control_word", [True, False])
+def test_an_ethernet_pseudowire_with_or_without_its_control_word(tmp_path, inner_mac, control_word) -> None:
+    """RFC 4448 makes the control word optional: a pseudowire's first nibble is the control
+    word's 0, or its inner Ethernet address's (any): the reading whose IP header holds."""
+    from scapy.utils import wrpcap
+
+    path = tmp_path / "pw.pcap"
+    wrpcap(str(path), _mpls_pseudowire(inner_mac, control_word))
+    stats = DecodeStats()
+    assert len(list(read_segments(str(path), stats))) == len(handshake_packets())
+    assert stats.warnings == []
+
+
+def test_malformed_frames_are_named_by_what_is_wrong_and_where(tmp_path) -> None:
+    """Each reason a frame's lengths cannot be, with its count and first frame."""
+    good = handshake_packets()
+    short_offset = good[2].copy()
+    short_offset[TCP].dataofs = 3
+    short_offset2 = short_offset.copy()
+    path = write_capture(tmp_path / "bad.pcap", [*good, short_offset, short_offset2])
+    stats = DecodeStats()
+    assert len(list(read_segments(str(path), stats))) == len(good)
+    first = len(good) + 1
+    assert stats.warnings == [
+        f"2 frames with impossible IP/TCP lengths skipped: TCP data offset 12 is below 20 (2 frames, the first {first})"
+    ]

@@ -169,18 +169,53 @@ def after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
 
 
 def _after_mpls(data: bytes, at: int) -> int | None:
-    """Below the bottom label: IP (its version nibble says which), or an Ethernet pseudowire
-    behind a control word (first nibble 0)."""
+    """Below the bottom label: IP (its version nibble says which), or an Ethernet pseudowire,
+    behind a control word (first nibble 0) or not (RFC 4448 makes the word optional). Nothing
+    but the first nibble tells them apart, and an Ethernet address may begin with any: the
+    reading whose IP header holds is taken (as Wireshark's pseudowire heuristic tries each)."""
     while len(data) >= at + MPLS_LABEL:
         bottom = data[at + MPLS_BOTTOM_OF_STACK] & 0x01
         at += MPLS_LABEL
         if bottom:
-            if _ip_version_at(data, at):
+            if _ip_version_at(data, at) and _ip_header_holds(data, at):
                 return at
-            if len(data) > at and data[at] >> 4 == 0:
-                return ethernet_at(data, at + PW_CONTROL_WORD)
+            control_word = len(data) > at and data[at] >> 4 == 0
+            for start in (at + PW_CONTROL_WORD, at) if control_word else (at,):
+                inner = ethernet_at(data, start)
+                if inner is not None and _ip_header_holds(data, inner):
+                    return inner
+            if control_word and _other_ethertype(data, at + PW_CONTROL_WORD):
+                return None  # a pseudowire's frame of another kind (ARP): no IP in it
             raise Undecodable("MPLS payload of unknown kind")
     return None
+
+
+def _ip_header_holds(data: bytes, at: int) -> bool:
+    """An IPv4 header whose own checksum holds (one cut by the snapshot length is taken as it
+    is), or an IPv6 header whose payload length fits what was captured (or is 0: a
+    jumbogram's, or segmentation offload's)."""
+    if len(data) < at + 1:
+        return False
+    version = data[at] >> 4
+    if version == 4:
+        length = (data[at] & 0x0F) * 4
+        if length < 20 or len(data) < at + length:
+            return len(data) >= at + 20 and length >= 20  # cut by the snapshot length: trusted
+        total = 0
+        for i in range(at, at + length, 2):
+            total += (data[i] << 8) | data[i + 1]
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        return total == 0xFFFF
+    if version == 6:
+        payload = u16(data, at + 4) if len(data) >= at + 40 else -1
+        return payload == 0 or 0 < payload <= len(data) - at - 40
+    return False
+
+
+def _other_ethertype(data: bytes, at: int) -> bool:
+    """An Ethernet header at `at` whose type is a real ethertype (not a length), not IP's."""
+    return len(data) >= at + ETHERNET_HEADER and u16(data, at + ETHERNET_TYPE) >= ETHERTYPE_MAX_LENGTH
 
 
 def llc(data: bytes, at: int) -> int | None:

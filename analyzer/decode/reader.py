@@ -34,6 +34,8 @@ class DecodeStats:
     fragments_incomplete: int = 0  # fragmented datagrams never made whole (decode/fragments.py)
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
     undecodable: dict[str, int] = field(default_factory=dict)  # frames by what stopped the decoder
+    # The malformed frames by what is wrong with them: how many, and the first one's number.
+    malformed_by: dict[str, list[int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     end_time: float | None = None  # the latest frame's time, of any kind: when the capture ended
     # The clock the connections' timers run on (see CLOCK_LEAP), of every frame read so far.
@@ -84,6 +86,31 @@ class DecodeStats:
         if reason not in undecodable and len(undecodable) >= REASONS_KEPT:
             reason = OTHER_REASONS
         undecodable[reason] = undecodable.get(reason, 0) + 1
+
+    def malformed_frame(self, frame: int, reason: str) -> None:
+        """Frame `frame` skipped: its IP or TCP lengths cannot be (`reason` says which)."""
+        self.malformed += 1
+        by = self.malformed_by
+        if reason not in by and len(by) >= REASONS_KEPT:
+            reason = OTHER_REASONS
+        seen = by.get(reason)
+        if seen is None:
+            by[reason] = [1, frame]
+        else:
+            seen[0] += 1
+
+    def malformed_warning(self) -> str:
+        """One line: how many, and each reason with its count and first frame, most first."""
+        ranked = sorted(self.malformed_by.items(), key=lambda item: (item[0] == OTHER_REASONS, -item[1][0]))
+        named = "; ".join(
+            f"{reason} ({f'{count:,} frames, the first {first}' if count > 1 else f'frame {first}'})"
+            for reason, (count, first) in ranked[:REASONS_SHOWN]
+        )
+        more = len(ranked) - REASONS_SHOWN
+        if more > 0:
+            named += f"; and {more:,} other reason{'s' if more != 1 else ''}"
+        count = self.malformed
+        return f"{count:,} frame{'s' if count != 1 else ''} with impossible IP/TCP lengths skipped: {named}"
 
     def undecodable_warnings(self) -> list[str]:
         """A line for each reason frames that may hold TCP were left unread, most first, the
@@ -224,8 +251,8 @@ def read_packets(
                 except HeaderCut:
                     stats.headers_cut += 1
                     continue
-                except Malformed:
-                    stats.malformed += 1
+                except Malformed as what:
+                    stats.malformed_frame(number, str(what))
                     continue
                 except Undecodable as what:
                     reason = str(what)
@@ -270,6 +297,4 @@ def read_packets(
             "snapshot length kept too little of them: tcpdump -s 96 or more keeps an IPv6 TCP header)"
         )
     if stats.malformed:
-        stats.warnings.append(
-            f"{stats.malformed:,} frame{'s' if stats.malformed != 1 else ''} with impossible IP/TCP lengths skipped"
-        )
+        stats.warnings.append(stats.malformed_warning())
