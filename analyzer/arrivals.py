@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from analyzer.connections import Connection, Side
 from analyzer.decode.segment import ACK, RST, SYN, Segment, seq_diff
 from analyzer.findings.vantage import POINT_TEXT
+from analyzer.loss_inference import CROSSING_FLOOR
 from analyzer.tcp_state import State
 
 
@@ -150,6 +151,15 @@ class _Later:
         for position in range(len(segments) if start is None else start + 1, len(segments)):
             later = segments[position]
             if later.flags & ACK and sender(later) == side and seq_diff(later.ack, end) >= 0:
+                return True
+        # One captured just before it that acknowledges all its numbers (data, a FIN) was sent
+        # after it arrived: the capture saw the two out of order (tcp_state.py, "Captured
+        # before what it answers").
+        position = start if start is not None and segment.seq_space else 0
+        while position > 0 and segments[position - 1].time >= segment.time - CROSSING_FLOOR:
+            position -= 1
+            earlier = segments[position]
+            if earlier.flags & ACK and sender(earlier) == side and seq_diff(earlier.ack, end) >= 0:
                 return True
         latest = self.latest
         return (

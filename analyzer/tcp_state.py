@@ -53,6 +53,18 @@ socket that listens sends no SYN): it starts CLOSED. A split handshake's server
 (it answers a SYN with a SYN of its own, then the client's SYN/ACK with an ACK) behaves
 exactly so, and goes the same way.
 
+Captured before what it answers. A mirror port merges two directions that reach it by
+different paths, and captures merged from both ends carry two clocks: a segment may be
+captured before the peer's segment it acknowledges (an ACK before the data, a FIN/ACK
+before the FIN it acknowledges). Such a segment acknowledges what its receiver has not
+sent yet, and the receiver drops it, until the receiver's next segment, within
+CROSSING_FLOOR, sends exactly that (its acknowledgment falls inside that segment's
+numbers): then it was sent after that one arrived. The machine takes back the move the
+early segment made its sender (`Endpoint.retract`), applies the late one, then applies the
+early one to both ends again, by the table, at the late one's capture time (as crossing
+segments are): a FIN/ACK before the FIN it acknowledges is a three-segment close, not a
+simultaneous one.
+
 Challenge ACKs. An end still holding a connection on the 4-tuple (synchronized, or in
 TIME_WAIT) answers a SYN with an ACK that does not acknowledge it (RFC 5961 4.2): the
 SYN was not taken into a new connection. When that ACK is the first thing the SYN's
@@ -169,7 +181,7 @@ from analyzer.decode.segment import (
     scan_probe,
     seq_diff,
 )
-from analyzer.loss_inference import RTO_MIN
+from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN
 from analyzer.timefmt import format_duration
 
 
@@ -279,6 +291,8 @@ _PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 # Why a segment was not applied to its receiver when it acknowledges past all the receiver
 # was seen sending (analysis.py words it otherwise when the receiver's direction is missing).
 NEVER_SENT: Final = "acknowledges data the receiver never sent"
+# How many steps back a segment captured before what it acknowledges is looked for.
+EARLY_LOOK_BACK: Final = 4
 # Why a RST that refused a SYN did not end its receiver's attempt (_syn_again_after_refusal).
 SYN_SENT_AGAIN: Final = "it sent the same SYN again"
 # A segment that finds no socket this long after its end entered FIN_WAIT_2: the orphan
@@ -477,6 +491,9 @@ class Step:
     # of the segments let go between two kept ones. -1 where every segment is kept.
     ordinal: int = -1
     bytes_before: int = -1
+    # Of a segment captured before the peer's segment it acknowledges (see "Captured before
+    # what it answers" above), that segment's frame; -1 for every other.
+    answers_later: int = -1
 
     def __init__(
         self,
@@ -500,6 +517,7 @@ class Step:
         self.off_acked = 0
         self.ordinal = -1
         self.bytes_before = -1
+        self.answers_later = -1
 
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
@@ -629,6 +647,9 @@ class ConnectionMachine:
             step.lost = True
             self.steps.append(step)
             return step
+        early = self._captured_early(receiver, segment)
+        if early is not None and early.sender_before != early.sender_after:
+            receiver.retract()  # the early segment's move: it left after this one arrived
         expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
         flags = segment.flags
         waiting = sender.fin_waiting
@@ -746,7 +767,52 @@ class ConnectionMachine:
             self._data_after_reset = segment
         step.sender_after, step.receiver_after = sender.state, receiver.state
         self.steps.append(step)
+        if early is not None:
+            self._apply_late(early, receiver, sender, segment)
         return step
+
+    def _captured_early(self, receiver: Endpoint, segment: Segment) -> Step | None:
+        """The step of `receiver`'s segment captured before `segment` though sent after it
+        arrived (see "Captured before what it answers" above): among the last few, one its
+        receiver dropped as acknowledging what it never sent, whose acknowledgment falls
+        inside `segment`'s numbers, within CROSSING_FLOOR, and whose move (if it made one)
+        is its sender's latest."""
+        if not segment.seq_space or segment.flags & (RST | SYN):
+            return None
+        steps = self.steps
+        for index in range(len(steps) - 1, max(-1, len(steps) - 1 - EARLY_LOOK_BACK), -1):
+            step = steps[index]
+            early = step.segment
+            if early.sport == segment.sport and early.src == segment.src:
+                continue  # the segment's own sender's
+            if (
+                step.dropped == NEVER_SENT
+                and not step.lost
+                and segment.time - early.time <= CROSSING_FLOOR
+                and seq_diff(early.ack, segment.seq) > 0
+                and seq_diff(early.ack, segment.seq_end) <= 0
+                and (step.sender_before == step.sender_after or receiver.frames[-1] == early.frame)
+            ):
+                return step
+            return None  # only the receiver's latest segment may be the early one
+        return None
+
+    def _apply_late(self, step: Step, sender: Endpoint, receiver: Endpoint, arrived: Segment) -> None:
+        """The early segment of `step` (see _captured_early), sent again by `sender` and taken
+        by `receiver` now that `arrived` has come: both moves at `arrived`'s time."""
+        early = step.segment
+        step.answers_later = arrived.frame
+        captured = early.time
+        early.time = arrived.time  # its moves at the time that proved them: restored below
+        try:
+            step.sender_before = sender.state
+            self._send(sender, early)
+            step.sender_after = sender.state
+            step.receiver_before = receiver.state
+            step.dropped = self._receive(receiver, sender, early, early.seq)
+            step.receiver_after = receiver.state
+        finally:
+            early.time = captured
 
     @staticmethod
     def _connected(sender: Endpoint) -> None:

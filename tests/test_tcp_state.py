@@ -600,3 +600,42 @@ def test_a_rst_at_the_ack_of_the_peers_data_before_its_rst_answers_that_data() -
     segments[-1].frame = len(segments)
     [result] = analyze_segments(segments).connections
     assert [r.cause for r in result.resets] == ["abort", "after_reset"]
+
+
+# -- captured before what it answers ---------------------------------------------------------------
+
+
+def _analysis(*steps: tuple):
+    [result] = analyze_segments(conversation(*steps)).connections
+    return result
+
+
+def test_a_fin_ack_captured_before_the_fin_it_acknowledges_is_a_three_segment_close() -> None:
+    """A mirror port saw the server's FIN/ACK 20 µs before the client's FIN it acknowledges:
+    sent after that FIN arrived. The client closed first, a three-segment close; both ends'
+    moves at the FIN's capture time; the FIN/ACK is no ACK of data never sent."""
+    result = _analysis(
+        *HANDSHAKE, (0.01, "c", "PA", 101, 501, 3), (0.011, "s", "A", 501, 104),
+        (0.01998, "s", "FA", 501, 105), (0.02, "c", "FA", 104, 501), (0.021, "c", "A", 105, 502),
+    )  # fmt: skip
+    assert (result.close.first_fin, result.close.shape) == ("client", "three-segment")
+    assert _states(result, "client")[-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert _states(result, "server")[-3:] == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    assert result.state_frames["server"][-3:] == [7, 6, 8]
+    assert [t for t, _s in result.states["client"][-2:]] == [result.connection.segments[6].time] * 2
+    early = result.steps[5]
+    assert (early.dropped, early.answers_later) == (None, 7)
+    assert not [note for note in result.notes if "never sent" in note]
+
+
+def test_an_ack_captured_before_the_data_it_acknowledges_is_taken() -> None:
+    result = _analysis(*HANDSHAKE, (0.01, "s", "A", 501, 111), (0.01002, "c", "PA", 101, 501, 10))
+    assert result.steps[3].dropped is None and result.steps[3].answers_later == 5
+    assert not [note for note in result.notes if "never sent" in note]
+
+
+def test_an_acknowledgment_long_before_the_data_is_not_reordered() -> None:
+    """200 ms apart no mirror port reorders: the ACK of data never seen stays dropped."""
+    result = _analysis(*HANDSHAKE, (0.01, "s", "A", 501, 111), (0.21, "c", "PA", 101, 501, 10))
+    assert result.steps[3].answers_later == -1
+    assert any("never sent" in note for note in result.notes)

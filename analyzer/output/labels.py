@@ -90,8 +90,16 @@ def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
     (findings/retransmissions.py): a fast retransmission, out of order, after a gap, an ACK
     of data the capture did not see."""
     notes = {}
+    # Captured before the segment it acknowledges: not an ACK of data the capture lacks.
+    later = {step.segment.frame: step.answers_later for step in result.steps if step.answers_later >= 0}
     for frame, kinds in result.sequence.flags.items():
-        named = [ANALYSIS_NAMES[kind] for kind in kinds if kind in ANALYSIS_NAMES]
+        named = [
+            f"ACKs frame {later[frame]}, captured later"
+            if kind == "ack_lost_segment" and frame in later
+            else ANALYSIS_NAMES[kind]
+            for kind in kinds
+            if kind in ANALYSIS_NAMES
+        ]
         if named:
             notes[frame] = ", ".join(named)
     return notes

@@ -774,7 +774,9 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
                 y = layout.at[("pkt", frame)]
                 if connection.from_client(segments_by_frame[frame]) != (side == "client"):
                     y += TRANSIT  # the receiver changes when the arrow lands
-            starts.append((y, state))
+            # Never above the change before it: a segment captured before the one it answers
+            # moves its ends when that one comes (tcp_state.py), below its own row.
+            starts.append((max(y, starts[-1][0]), state))
         passed: list[str] = []
         for index, (y, state) in enumerate(starts):
             end = starts[index + 1][0] if index + 1 < len(starts) else bottom - 0.5
