@@ -460,3 +460,18 @@ def test_a_fin_to_an_end_whose_retransmissions_gave_up_is_answered_as_for_no_con
         "the client's connection had ended without a packet before the server closed (FIN, frame 9): "
         "the client's RST (frame 10) answered that FIN as for no connection"
     )
+
+
+def test_a_rst_taken_before_any_fin_ends_the_connection_a_later_fin_does_not_close_it() -> None:
+    """A firewall's RST in the client's name closes the server (frame 6); the client, unaware,
+    closes later (FIN, frame 7) and the server's kernel answers it for no connection: the
+    connection ended by the first RST, not by a FIN then a RST."""
+    result = analyze(
+        *HANDSHAKE, ("s", "PA", 501, 101, 5), ("c", "R", 101, 0), (5.0, "c", "FA", 101, 501),
+        ("s", "R", 501, 0),
+    )  # fmt: skip
+    close = result.close
+    assert (close.shape, close.ending, close.reset.frame) == ("reset", "reset", 5)
+    assert close.explain() == (
+        "ended by RST (frame 5, from the client) before any FIN; the client's FIN (frame 6) came after it"
+    )

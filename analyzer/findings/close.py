@@ -84,11 +84,19 @@ class Close:
     def ending(self) -> CloseShape:
         """How the connection ended: the shape, but fin-then-reset when a RST ended a close
         begun with FINs (see the module docstring)."""
-        return "fin-then-reset" if self.reset is not None and self.fins else self.shape
+        return (
+            "fin-then-reset" if self.reset is not None and self.fins and self.shape != "reset" else self.shape
+        )
 
     def explain(self) -> str:
         if self.shape == "none":
             return "no close seen"
+        if self.shape == "reset" and self.fins and self.reset is not None:
+            fins = "; ".join(f"the {side}'s FIN (frame {fin.frame})" for side, fin in self.fins.items())
+            return (
+                f"ended by RST (frame {self.reset.frame}, from the {self.reset_by}) before any FIN; {fins} "
+                "came after it"
+            )
         if self.shape == "reset":
             return "ended by RST without FIN"
         if self.self_connected and self.fins:
@@ -221,7 +229,19 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
         if reset_after_open is not None:
             result.reset, result.reset_by = reset_after_open, connection.sender(reset_after_open)
         return result
+    if reset_after_open is not None and all(reset_after_open.frame < fin.frame for fin in fins.values()):
+        # A RST its receiver took before any FIN ended the connection: a FIN after it finds
+        # an end already closed (it may not know: a firewall's RST in its name).
+        result.shape = "reset"
+        result.reset, result.reset_by = reset_after_open, connection.sender(reset_after_open)
+        return result
     first_side = min(fins, key=lambda side: fins[side].frame)
+    if len(fins) == 2:
+        other = fins[peer_of(first_side)]
+        if seq_diff(fins[first_side].ack, other.seq_end) >= 0:
+            # The FIN captured first acknowledges the other: sent after that one arrived, the
+            # capture saw them out of order (tcp_state.py, "Captured before what it answers").
+            first_side = peer_of(first_side)
     result.first_fin = first_side
     first = fins[first_side]
     if len(fins) == 1:
@@ -246,10 +266,12 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     if seq_diff(second.ack, first_end) < 0:
         result.shape = "simultaneous"
         return result
+    # A segment captured before the one it acknowledges stands right after that one.
     between = [
         s.segment
         for s in steps
-        if first.frame < s.segment.frame < second.frame and connection.sender(s.segment) != first_side
+        if first.frame < (s.answers_later + 0.5 if s.answers_later >= 0 else s.segment.frame) < second.frame
+        and connection.sender(s.segment) != first_side
     ]
     if any(segment.payload_len > 0 for segment in [*between, second]):
         result.shape = "half-close"
