@@ -69,8 +69,9 @@ timer is as short (Linux's shortest, the tail loss probe, waits more than 2 ms).
 identification to tell (IPv6, or 0) a resend without timestamps is the same bytes (only a
 SYN's options are read here, so whether timestamps are on is not known): there the copy
 must come within CAPTURE_COPY_WINDOW_UNNUMBERED, at most that timer (a mirror port's or a
-tunnel's copy comes microseconds after the packet). A SYN with the timestamps option, or a
-segment with a SACK block, is told apart as an identification would tell it: a SYN resent
+tunnel's copy comes microseconds after the packet). A SYN with the timestamps option, a
+segment with a SACK block, or one whose TTL (hop limit) is one below the other's (a router's
+ingress and egress both captured), is told apart as an identification would tell it: a SYN resent
 carries another TSval, a duplicate ACK other SACK blocks (or a D-SACK). A pure ACK is a copy
 only when one of these says so, or, without any, when it is stamped at the very same time
 as the other: duplicate ACKs without SACK blocks (over IPv6, or with identification 0) are
@@ -172,7 +173,11 @@ def _told_apart(segment: Segment) -> bool:
 
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
     """`segment` is the packet `earlier` seen again by the capture (see the module's rule)."""
-    told_apart = segment.ip_id > 0 or _told_apart(segment)
+    # A TTL (hop limit) one lower: the same packet seen again a router further on (a capture
+    # on a router, of its ingress and egress); a resend leaves with the sender's own TTL.
+    told_apart = (
+        segment.ip_id > 0 or _told_apart(segment) or (segment.ttl >= 0 and earlier.ttl == segment.ttl + 1)
+    )
     if (
         not (segment.payload_len or segment.flags & (SYN | FIN | RST))
         and not told_apart

@@ -227,6 +227,32 @@ def test_duplicate_acks_whose_checksum_the_sender_left_to_the_nic_are_no_copies(
     assert _copy_frames(tmp_path / "dupacks.pcap") == [[7, 6]]
 
 
+def test_a_router_s_ingress_and_egress_copies_are_told_by_the_hop_limit(tmp_path) -> None:
+    """A capture on a router: each packet on the way in (hop limit 64) and out (63), 50 µs
+    apart. Over IPv6 nothing else tells a pure ACK's copy from the next duplicate ACK; the
+    hop limit one lower does: every packet, the two duplicate ACKs 1 ms apart too, has one copy."""
+    from scapy.layers.inet6 import IPv6
+
+    def packet(when: float, hops: int, forward: bool, **fields):
+        src, dst = ("2001:db8::1", "2001:db8::2") if forward else ("2001:db8::2", "2001:db8::1")
+        sport, dport = (40000, 80) if forward else (80, 40000)
+        built = Ether() / IPv6(src=src, dst=dst, hlim=hops) / TCP(sport=sport, dport=dport, **fields)
+        built.time = when
+        return built
+
+    packets = []
+    for when, forward, fields in (
+        (0.0, True, {"flags": "S", "seq": 100}),
+        (0.001, False, {"flags": "SA", "seq": 500, "ack": 101}),
+        (0.002, True, {"flags": "A", "seq": 101, "ack": 501}),
+        (0.010, True, {"flags": "A", "seq": 101, "ack": 501}),
+        (0.011, True, {"flags": "A", "seq": 101, "ack": 501}),
+    ):
+        packets += [packet(when, 64, forward, **fields), packet(when + 0.00005, 63, forward, **fields)]
+    wrpcap(str(tmp_path / "router.pcap"), packets)
+    assert _copy_frames(tmp_path / "router.pcap") == [[2, 1], [4, 3], [6, 5], [8, 7], [10, 9]]
+
+
 def test_what_may_hold_tcp_but_cannot_be_read_is_counted_by_name(tmp_path) -> None:
     inner = IP(src="10.1.0.1", dst="10.2.0.2") / TCP(sport=40000, dport=80, flags="S")
     frames = [

@@ -72,7 +72,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
             f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured again, left out of "
             f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms, "
             f"{CAPTURE_COPY_WINDOW_UNNUMBERED * 1000:g} ms with nothing to tell a resend: no IPv4 identification, "
-            f"SYN timestamps or SACK block): {shown}{more}"
+            f"SYN timestamps, SACK block or a TTL one lower): {shown}{more}"
         )
     if result.vantage is not None and result.vantage.point != "one_host":
         lines.append(f"  captured   {result.vantage.explain()}")
