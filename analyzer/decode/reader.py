@@ -251,8 +251,8 @@ def read_packets(
                 except HeaderCut:
                     stats.headers_cut += 1
                     continue
-                except Malformed as what:
-                    stats.malformed_frame(number, str(what))
+                except Malformed as impossible:
+                    stats.malformed_frame(number, str(impossible))
                     continue
                 except Undecodable as what:
                     reason = str(what)
