@@ -232,7 +232,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         resends = numbered_resends(connection.segments, earlier)
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     notes = [machine.start_note] if handshake.status != "complete" else []
-    error = handshake.unreachable
+    error = handshake.last_unreachable
     if error is not None and client.state == State.SYN_SENT and connection.last_time <= error.time:
         # Linux ends a connect() on the error (findings/unreachable.py); the client's later
         # SYNs, if it sent any, say its stack did not.

@@ -77,6 +77,50 @@ def test_a_client_that_goes_on_sending_syns_did_not_give_up(tmp_path: Path) -> N
     assert [e["frame"] for e in connection["icmp_errors"]] == [2, 4]
 
 
+def test_the_error_to_the_last_syn_ends_the_attempt_the_first_did_not(tmp_path: Path) -> None:
+    """A firewall on the client's own host rejects the SYN at once, while connect() still holds
+    the socket: Linux drops that error (LockDroppedIcmps); the SYN resent 1 s later draws it
+    again and that one ends the attempt. The client is CLOSED at the last error."""
+    syns = [_syn() for _ in range(2)]
+    packets = [syns[0], _icmp(syns[0], 3), syns[1], _icmp(syns[1], 3)]
+    document = _analysis(tmp_path, packets, [0.0, 0.00002, 1.0, 1.00002])
+    [connection] = document["connections"]
+    explanation = connection["handshake"]["explanation"]
+    assert "the error came again (frame 4), with no SYN after that" in explanation
+    assert "the last did: connect() fails with ECONNREFUSED" in explanation
+    assert [state for _, state in connection["states"]["client"]] == ["CLOSED", "SYN_SENT", "CLOSED"]
+    assert connection["states"]["client"][-1][0] == pytest.approx(1_700_000_001.00002)
+
+
+def test_errors_quoting_resent_data_give_the_application_their_errno(tmp_path: Path) -> None:
+    """Established, each copy of a request answered by port unreachable: soft errors; the timer
+    gives up silently and the application gets ECONNREFUSED, not ETIMEDOUT; the server's late
+    FIN then finds no connection."""
+    handshake = [
+        tcp_packet(4, CLIENT, 40000, SERVER, 443, "S", 1000),
+        tcp_packet(4, SERVER, 443, CLIENT, 40000, "SA", 5000, 1001),
+        tcp_packet(4, CLIENT, 40000, SERVER, 443, "A", 1001, 5001),
+    ]
+    packets, times = list(handshake), [0.0, 0.0001, 0.0002]
+    for at in (0.01, 0.22, 0.64, 1.48):
+        request = tcp_packet(4, CLIENT, 40000, SERVER, 443, "PA", 1001, 5001, b"x" * 19)
+        packets += [request, _icmp(request, 3)]
+        times += [at, at + 0.00002]
+    packets += [
+        tcp_packet(4, SERVER, 443, CLIENT, 40000, "FA", 5001, 1001),
+        tcp_packet(4, CLIENT, 40000, SERVER, 443, "R", 1001, 0),
+    ]
+    times += [5.0, 5.00002]
+    [connection] = _analysis(tmp_path, packets, times)["connections"]
+    [reset] = connection["resets"]
+    assert reset["cause"] == "no_connection"
+    assert (
+        "4 of the copies drew an ICMP error (ICMP port unreachable, the first frame 5)"
+        in reset["explanation"]
+    )
+    assert "the application gets ECONNREFUSED, the error's, not ETIMEDOUT" in reset["explanation"]
+
+
 def test_an_error_quoting_another_isn_or_path_mtu_does_not_end_the_attempt(tmp_path: Path) -> None:
     """Linux takes an error in SYN_SENT only at the ISN (snd_una..snd_nxt), and fragmentation
     needed is path MTU, no refusal: the handshake still has no answer."""

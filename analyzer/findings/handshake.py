@@ -65,7 +65,7 @@ from analyzer.decode.segment import (
     scan_probe,
     seq_diff,
 )
-from analyzer.findings.unreachable import answered_syn
+from analyzer.findings.unreachable import answered_syn, last_answered_syn
 from analyzer.timefmt import format_duration
 
 # How long after a RST/ACK Windows sends its refused SYN again (0.5 s, a timer's slack).
@@ -103,6 +103,8 @@ class Handshake:
     final_ack: Segment | None = None
     refusal: Segment | None = None
     unreachable: Unreachable | None = None  # the ICMP error that answered a SYN
+    # The last error that quotes a SYN: the one that ended the attempt (unreachable.py).
+    last_unreachable: Unreachable | None = None
     client_isn: int | None = None
     server_isn: int | None = None
     other_server_isns: list[int] = field(default_factory=list)  # of SYN/ACKs not judged on
@@ -160,6 +162,7 @@ class Handshake:
         self.server_syns = []
         self.final_ack = self.refusal = None
         self.unreachable = None
+        self.last_unreachable = None
         self.client_isn = self.server_isn = None
         self.other_server_isns = []
         self.challenge_ack = None
@@ -319,6 +322,14 @@ class Handshake:
         )
         errno = errno_of(error)
         fails = f": connect() fails with {errno}" if errno else ""
+        last = self.last_unreachable
+        if after and last is not None and last is not error and last.time >= self.syns[-1].time:
+            return text + (
+                f"; the client sent {after} SYN{'s' if after != 1 else ''} after it, and the error came again "
+                f"(frame {last.frame}), with no SYN after that: the first did not end the attempt (Linux drops "
+                "an error that comes while connect() still holds the socket, as a firewall on the client's own "
+                f"host answers at once; Windows retries on any), the last did{fails}"
+            )
         if after:
             return text + (
                 f"; the client sent {after} SYN{'s' if after != 1 else ''} after it: its stack did not give up on "
@@ -519,6 +530,7 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
         error = answered_syn(connection, result.syns)
         if error is not None:
             result.status, result.unreachable = "unreachable", error
+            result.last_unreachable = last_answered_syn(connection, result.syns)
         # A client in SYN_SENT sends no ACK before a SYN/ACK came (tcp_state: _unseen_answer).
         later = next(
             (

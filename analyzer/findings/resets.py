@@ -73,7 +73,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final, Literal
 
-from analyzer.connections import Connection, Side, peer_of
+from analyzer.connections import Connection, Side, peer_of, quoted_segment
+from analyzer.decode.icmp_codes import describe, errno_of
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, impossible_flags, seq_diff
 from analyzer.findings.handshake import Handshake
 from analyzer.loss_inference import crossing_window
@@ -295,7 +296,8 @@ def _injected(sender: Side, went_on_at: int) -> tuple[ResetCause, str, list[int]
     return (
         "injected",
         f"not the {sender}'s own: the {sender} went on sending after it (frame {went_on_at}), which an end "
-        "that sent a RST cannot; made on the path in its name (a middlebox, an attacker) or by another host",
+        "that sent a RST cannot; made in its name: by a firewall's reject with tcp reset (on either host, or on "
+        "the path), a middlebox, an attacker, or another host",
         [went_on_at],
     )
 
@@ -456,9 +458,7 @@ def _cause(
                 "data_after_close",
                 _data_after_close_text(
                     sender,
-                    "in FIN_WAIT_2 too, once its application closed it: it reads no more"
-                    if step.sender_before == State.FIN_WAIT_2
-                    else "",
+                    "in FIN_WAIT_2 too: it reads no more" if step.sender_before == State.FIN_WAIT_2 else "",
                 ),
                 [fins[sender].frame, late_data[-1].frame],
             )
@@ -503,7 +503,8 @@ def _cause(
             "injected",
             f"not the {sender}'s own: it came {format_duration(waited)} after the {peer}'s RST (frame "
             f"{earlier_reset.frame}), longer than the two could cross in flight, and no TCP answers a RST "
-            "(RFC 9293 3.10.7); made on the path in its name (an injector resetting both ends) or by another host",
+            "(RFC 9293 3.10.7); made in its name (an injector resetting both ends, a firewall's reject with tcp "
+            "reset) or by another host",
             [earlier_reset.frame],
         )
     if earlier_reset is not None:
@@ -549,7 +550,21 @@ def _cause(
     ):
         # Its own data sent again and again, unanswered, before that: its stack gave up on it.
         resent = _unanswered_copies(before[:-1], segment, sender, side)
-        if len(resent) > 1:
+        # ICMP errors that quote the copies: soft errors, the last of which the application
+        # gets when the timer gives up (Linux's tcp_write_err takes sk_err_soft, not ETIMEDOUT).
+        errors = [
+            e for e in connection.unreachables if not e.too_big and quoted_segment(connection, e) in resent
+        ]
+        errno = errno_of(errors[-1]) if errors else None
+        if len(resent) > 1 and errors and errno:
+            ended = (
+                f"its connection had ended without a packet: its {resent[0].payload_len}-byte segment (frame "
+                f"{resent[0].frame}) was sent {len(resent)} times, and {len(errors)} of the copies drew an "
+                f"ICMP error ({describe(errors[-1])}, the first frame {errors[0].frame}) and nothing from the "
+                f"{peer}; its retransmission timer gave up silently, and the application gets {errno}, the "
+                "error's, not ETIMEDOUT (Linux: tcp_retries2 or TCP_USER_TIMEOUT, then tcp_write_err)"
+            )
+        elif len(resent) > 1:
             ended = (
                 f"its connection had ended without a packet: its {resent[0].payload_len}-byte segment (frame "
                 f"{resent[0].frame}) was sent {len(resent)} times with nothing from the {peer}, and its "
@@ -726,7 +741,10 @@ def fin_wait_2_expired_text(sender: Side, acked: Segment, late: Segment, fin_tim
 
 def _data_after_close_text(sender: Side, aside: str) -> str:
     """The data_after_close sentence, with `aside` in brackets when there is one."""
-    text = f"the {peer_of(sender)} sent data after the {sender} had closed; a closed socket answers data with RST"
+    text = (
+        f"the {peer_of(sender)} sent data after the {sender} had closed; a socket closed, or shut down for "
+        "reading (shutdown(SHUT_RD or SHUT_RDWR)), answers data with RST"
+    )
     return f"{text} ({aside})" if aside else text
 
 

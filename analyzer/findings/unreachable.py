@@ -37,6 +37,18 @@ def answered_syn(connection: Connection, syns: list[Segment]) -> Unreachable | N
     return None
 
 
+def last_answered_syn(connection: Connection, syns: list[Segment]) -> Unreachable | None:
+    """The last of `connection`'s errors that quotes one of `syns` and ends a connect: the
+    one that ended the attempt where an earlier one did not (Linux drops an error that comes
+    while connect() still holds the socket: its own host's firewall answers that soon)."""
+    found = None
+    for error in connection.unreachables:
+        quoted = quoted_segment(connection, error)
+        if quoted is not None and any(quoted is syn for syn in syns) and ends_a_connect(error):
+            found = error
+    return found
+
+
 # ICMP errors held until the connection they are about is handed over: a scan answered by
 # ICMP brings one for each probe, so only the latest are held.
 HELD_LIMIT: Final = 1 << 16
