@@ -303,6 +303,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
     close = find_close(
         connection, machine.steps, final, {"client": client.most_acked, "server": server.most_acked}, silent
     )
+    close.began_mid = handshake.status == "not_seen"
     notes.extend(apply_successor(connection, states, state_frames, close))
     resets = find_resets(connection, machine.steps, handshake)
     ending = next((r for r in resets if r.segment is close.reset), None)

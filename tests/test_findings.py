@@ -475,3 +475,15 @@ def test_a_rst_taken_before_any_fin_ends_the_connection_a_later_fin_does_not_clo
     assert close.explain() == (
         "ended by RST (frame 5, from the client) before any FIN; the client's FIN (frame 6) came after it"
     )
+
+
+def test_one_fin_in_a_capture_begun_mid_connection_does_not_say_who_closed_first() -> None:
+    """No handshake: the server may have sent its FIN before the capture began (the client's
+    FIN then closes a half-closed connection), or not at all; the packets are the same."""
+    result = analyze(
+        ("c", "PA", 101, 502, 5), ("s", "A", 502, 106), ("c", "FA", 106, 502), ("s", "A", 502, 107)
+    )
+    assert result.close.shape == "one-fin"
+    assert "which end closed first cannot be told" in result.close.explain()
+    with_handshake = analyze(*HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102))
+    assert with_handshake.close.explain().startswith("client closed first; one-fin close")

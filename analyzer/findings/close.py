@@ -56,6 +56,8 @@ class Close:
     time_wait_ended: Segment | None = None
     # The RST answered the FIN as for no connection: its sender's had ended unseen before.
     ended_unseen_before: bool = False
+    # The capture began mid-connection (no handshake): a FIN sent before it is not seen.
+    began_mid: bool = False
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class Close:
         self.self_connected = False
         self.time_wait_ended = None
         self.ended_unseen_before = False
+        self.began_mid = False
 
     @property
     def ending(self) -> CloseShape:
@@ -138,6 +141,14 @@ class Close:
                 f"{'before the close completed' if other else 'before the other side closed'}: fin-then-reset close"
             )
             return text
+        if self.shape == "one-fin" and self.began_mid and self.fins and self.first_fin is not None:
+            other = peer_of(self.first_fin)
+            fin = self.fins[self.first_fin]
+            return (
+                f"the {self.first_fin}'s FIN (frame {fin.frame}) is the only one in the capture, which began "
+                f"mid-connection: the {other} may have closed before it began (its FIN not captured) or not at "
+                "all, so which end closed first cannot be told; one-fin close"
+            )
         # "half-close" names itself; the others are shapes of a close.
         text = f"{self.first_fin} closed first; {self.shape}{'' if self.shape == 'half-close' else ' close'}"
         if self.unacknowledged and self.fins:
