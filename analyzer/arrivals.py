@@ -25,8 +25,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection, Side
-from analyzer.decode.segment import ACK, RST, SYN, Segment, seq_diff
+from analyzer.connections import Connection, Side, peer_of
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 from analyzer.findings.vantage import POINT_TEXT
 from analyzer.loss_inference import CROSSING_FLOOR
 from analyzer.tcp_state import State
@@ -90,8 +90,19 @@ def _first_unproven(
     for index in range(1, len(history)):
         frame = causes[index]
         segment = later.segment(frame)
-        if segment is None or connection.sender(segment) == side:
-            continue  # its own send, or a timeout from the call log
+        if segment is None:
+            continue  # a timeout from the call log
+        if connection.sender(segment) == side:
+            if segment.flags & FIN and history[index][1] == State.FIN_WAIT_1 and peer_of(side) in silent:
+                # None of the peer's packets are in the capture: whether its FIN had come
+                # (LAST_ACK) or not (FIN_WAIT_1), an acknowledgment cannot tell (a FIN and a
+                # byte of data advance it alike).
+                return index, (
+                    f"the {side}'s state from frame {frame} on is unknown: none of the {peer_of(side)}'s "
+                    f"packets are in the capture, so whether its FIN had come before the {side}'s own "
+                    "(LAST_ACK) or not (FIN_WAIT_1) cannot be told"
+                )
+            continue  # its own send
         state = history[index][1]
         synack = segment.flags & (SYN | ACK) == SYN | ACK
         if synack and state == State.ESTABLISHED and history[index - 1][1] == State.SYN_SENT:

@@ -188,3 +188,20 @@ def test_a_long_connection_folded_reads_the_vantage_as_a_whole_one() -> None:
     close_wait = next(time for time, state in whole["states"]["client"] if state == "CLOSE_WAIT")
     assert close_wait == first_fin.time  # the first FIN, not its resend
     assert folded == whole
+
+
+def test_an_end_whose_peer_is_silent_is_unknown_after_its_own_fin() -> None:
+    """Only the server's packets captured (asymmetric routing): its ACK one past the data it
+    had acknowledged may be of the client's FIN or of a byte; its own FIN then leaves it in
+    LAST_ACK or FIN_WAIT_1, which the capture cannot tell."""
+    result = _analyzed(
+        AT_SERVER,
+        (0.0, "s", "SA", 500, 101), (0.05, "s", "A", 501, 111), (0.06, "s", "A", 501, 112),
+        (0.07, "s", "FA", 501, 112),
+    )  # fmt: skip
+    assert [state.value for _t, state in result.states["server"]][-1] == "UNKNOWN"
+    assert any("whether its FIN had come before the server's own" in note for note in result.notes)
+    # With the client's packets in the capture, its FIN says which.
+    both = _analyzed(AT_SERVER, *CLIENT_CLOSES)
+    assert [state.value for _t, state in both.states["server"]][3:5] == ["CLOSE_WAIT", "LAST_ACK"]
+    assert not any("whether its FIN had come" in note for note in both.notes)
