@@ -142,11 +142,11 @@ class Close:
             )
             return text
         if self.shape == "one-fin" and self.began_mid and self.fins and self.first_fin is not None:
-            other = peer_of(self.first_fin)
+            silent = peer_of(self.first_fin)
             fin = self.fins[self.first_fin]
             return (
                 f"the {self.first_fin}'s FIN (frame {fin.frame}) is the only one in the capture, which began "
-                f"mid-connection: the {other} may have closed before it began (its FIN not captured) or not at "
+                f"mid-connection: the {silent} may have closed before it began (its FIN not captured) or not at "
                 "all, so which end closed first cannot be told; one-fin close"
             )
         # "half-close" names itself; the others are shapes of a close.
