@@ -162,9 +162,10 @@ def _told_apart(segment: Segment) -> bool:
     """Whether `segment` carries what a resend or the next duplicate ACK would change, where no
     IPv4 identification does: a SYN's timestamps option (TSval moves every millisecond or
     so, and no SYN is resent that soon), or a SACK block (each duplicate ACK's blocks, or its
-    D-SACK, differ from the last's). Both are compared as read, not through the TCP checksum:
-    one the sending host left to its NIC holds the pseudo-header's sum alone, the same for
-    every segment of one length."""
+    D-SACK, differ from the last's). The first SACK block is compared as read, not only
+    through the TCP checksum: one the sending host left to its NIC holds the pseudo-header's
+    sum alone, the same for every segment of one length (a SYN's TSval is not kept: there the
+    checksum and the window, no SYN being resent within it, tell)."""
     options = segment.options
     if segment.sack_start != UNSEEN:
         return True
@@ -767,7 +768,7 @@ class ConnectionTracker:
                     # Over and quiet: a new connection, not linked to this one (the sweep
                     # may have let it go already, as it may not: the result must not tell).
                     self._hand_over(key, open_, done)
-                    self._succeeded(done[-1], segment)
+                    self._succeeded(done[-1], segment, within=False)
                     open_ = None
             elif self._clock > open_.expiry(self.timeouts)[1]:
                 self._expire(key, open_, done)
@@ -1111,10 +1112,13 @@ class ConnectionTracker:
             self._given_up.append((item, expired))
 
     @staticmethod
-    def _succeeded(connection: Connection, segment: Segment) -> None:
-        """`segment` begins the next connection on `connection`'s 4-tuple."""
+    def _succeeded(connection: Connection, segment: Segment, within: bool = True) -> None:
+        """`segment` begins the next connection on `connection`'s 4-tuple; `within`:
+        CLOSE_DELAY after its last segment. Only then is the SYN said to end a TIME_WAIT:
+        later, whether the tracker still holds the connection depends on when it last swept,
+        and the result must not tell (nor would a TIME_WAIT of Linux's 60 s have lasted)."""
         connection.succeeded_at = segment.time
-        if segment.flags & (SYN | ACK | RST | FIN) == SYN:
+        if within and segment.flags & (SYN | ACK | RST | FIN) == SYN:
             connection.succeeded_by = segment
 
     def _connection_of(self, item: _Open | HeldAttempt, expired: Expiry | None) -> Connection:

@@ -911,3 +911,28 @@ def test_malformed_frames_are_named_by_what_is_wrong_and_where(tmp_path) -> None
     assert stats.warnings == [
         f"2 frames with impossible IP/TCP lengths skipped: TCP data offset 12 is below 20 (2 frames, the first {first})"
     ]
+
+
+def test_ip_under_mpls_cut_by_the_snapshot_length_is_still_read(tmp_path) -> None:
+    """IPv6 straight under a label, cut by tcpdump -s 96: its payload length runs past what was
+    captured, and no Ethernet reading holds either: IP it is."""
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+
+    inner = (
+        IPv6(src="2001:db8::1", dst="2001:db8::2") / TCP(sport=40000, dport=80, flags="PA") / (b"x" * 1000)
+    )
+    frame = Ether(type=0x8847) / Raw(struct.pack(">I", (100 << 12) | (1 << 8) | 64) + bytes(inner))
+    frame.time = 1_700_000_000.0
+    from scapy.utils import PcapWriter
+
+    path = tmp_path / "cut.pcap"
+    writer = PcapWriter(str(path), linktype=1, snaplen=96)
+    whole = bytes(frame)
+    writer._write_header(frame)
+    writer.write_packet(whole[:96], sec=1_700_000_000, usec=0, caplen=96, wirelen=len(whole))
+    writer.close()
+    stats = DecodeStats()
+    [segment] = list(read_segments(str(path), stats))
+    assert segment.payload_len == 1000 and stats.warnings == []

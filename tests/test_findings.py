@@ -487,3 +487,20 @@ def test_one_fin_in_a_capture_begun_mid_connection_does_not_say_who_closed_first
     assert "which end closed first cannot be told" in result.close.explain()
     with_handshake = analyze(*HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102))
     assert with_handshake.close.explain().startswith("client closed first; one-fin close")
+
+
+def test_data_resent_then_acknowledged_before_a_rst_for_no_connection_is_no_timer_giving_up() -> None:
+    """The peer's FIN acknowledges the resent data, then the RST as for no connection (the
+    client's host rebooted): no retransmission timer gave up; and a RST after a complete close
+    captured out of order ends nothing."""
+    result = analyze(
+        *HANDSHAKE, (0.01, "c", "PA", 101, 501, 17), (0.22, "c", "PA", 101, 501, 17), (0.64, "c", "PA", 101, 501, 17),
+        (5.0, "s", "FA", 501, 118), (5.0001, "c", "R", 118, 0),
+    )  # fmt: skip
+    [reset] = result.resets
+    assert reset.cause == "no_connection" and "gave up" not in reset.explanation
+    early = analyze(
+        *HANDSHAKE, (0.01, "c", "PA", 101, 501, 3), (0.011, "s", "A", 501, 104), (0.01998, "s", "FA", 501, 105),
+        (0.02, "c", "FA", 104, 501), (0.021, "c", "A", 105, 502), (0.03, "c", "FA", 104, 502), (0.031, "s", "R", 502, 0),
+    )  # fmt: skip
+    assert (early.close.shape, early.close.reset) == ("three-segment", None)

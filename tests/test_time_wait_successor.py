@@ -47,3 +47,13 @@ def test_a_time_wait_with_no_syn_after_it_is_held() -> None:
     ).connections
     assert [state.value for _t, state in first.states["server"]][-1] == "TIME_WAIT"
     assert first.close.explain().endswith("the server holds TIME_WAIT")
+
+
+def test_a_syn_long_after_the_close_ends_no_time_wait_the_result_could_tell() -> None:
+    """Past CLOSE_DELAY the tracker may have let the connection go or not (it depends on other
+    connections' traffic): the SYN is a new connection, and the TIME_WAIT stays as it was."""
+    first, _second = analyze_segments(
+        conversation(*HANDSHAKE, *CLIENT_CLOSES, (10.0, "c", "S", 9000, 0), ("s", "SA", 7000, 9001))
+    ).connections
+    assert [state.value for _t, state in first.states["client"]][-1] == "TIME_WAIT"
+    assert first.close.time_wait_ended is None

@@ -177,13 +177,16 @@ def _after_mpls(data: bytes, at: int) -> int | None:
         bottom = data[at + MPLS_BOTTOM_OF_STACK] & 0x01
         at += MPLS_LABEL
         if bottom:
-            if _ip_version_at(data, at) and _ip_header_holds(data, at):
+            ip = _ip_version_at(data, at)
+            if ip and _ip_header_holds(data, at):
                 return at
             control_word = len(data) > at and data[at] >> 4 == 0
             for start in (at + PW_CONTROL_WORD, at) if control_word else (at,):
                 inner = ethernet_at(data, start)
                 if inner is not None and _ip_header_holds(data, inner):
                     return inner
+            if ip:
+                return at  # no Ethernet reading holds either: IP it is (its header cut short)
             if control_word and _other_ethertype(data, at + PW_CONTROL_WORD):
                 return None  # a pseudowire's frame of another kind (ARP): no IP in it
             raise Undecodable("MPLS payload of unknown kind")

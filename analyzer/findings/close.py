@@ -249,7 +249,7 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     first_side = min(fins, key=lambda side: fins[side].frame)
     if len(fins) == 2:
         other = fins[peer_of(first_side)]
-        if seq_diff(fins[first_side].ack, other.seq_end) >= 0:
+        if fins[first_side].flags & ACK and seq_diff(fins[first_side].ack, other.seq_end) >= 0:
             # The FIN captured first acknowledges the other: sent after that one arrived, the
             # capture saw them out of order (tcp_state.py, "Captured before what it answers").
             first_side = peer_of(first_side)
@@ -277,12 +277,14 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     if seq_diff(second.ack, first_end) < 0:
         result.shape = "simultaneous"
         return result
-    # A segment captured before the one it acknowledges stands right after that one.
+    # In the order sent: a segment captured before the one it acknowledges (tcp_state.py,
+    # "Captured before what it answers") right after that one.
+    placed = [(_sent_order(s), s.segment) for s in steps]
+    first_at, second_at = _sent_order_of(first, steps), _sent_order_of(second, steps)
     between = [
-        s.segment
-        for s in steps
-        if first.frame < (s.answers_later + 0.5 if s.answers_later >= 0 else s.segment.frame) < second.frame
-        and connection.sender(s.segment) != first_side
+        segment
+        for at, segment in placed
+        if first_at < at < second_at and connection.sender(segment) != first_side
     ]
     if any(segment.payload_len > 0 for segment in [*between, second]):
         result.shape = "half-close"
@@ -291,6 +293,18 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     else:
         result.shape = "three-segment"
     return result
+
+
+def _sent_order(step: Step) -> tuple[int, int]:
+    """Where a step stands in the order its segments were sent: its frame, or right after the
+    frame of the segment it acknowledges where the capture saw it before that one."""
+    if step.answers_later >= 0:
+        return (step.answers_later, 1)
+    return (step.segment.frame, 0)
+
+
+def _sent_order_of(segment: Segment, steps: list[Step]) -> tuple[int, int]:
+    return next((_sent_order(s) for s in steps if s.segment is segment), (segment.frame, 0))
 
 
 def _reset_before_closed(
@@ -302,9 +316,12 @@ def _reset_before_closed(
     last: in a simultaneous close, the second closer acknowledges it after its own FIN)."""
     first_end, second_end = first.seq_end, second.seq_end
     first_acked = second_acked = False
+    # The first FIN may be captured after the second (the second acknowledges it: captured
+    # before what it answers): read from whichever came first in the file.
+    start = min(first.frame, second.frame)
     for step in steps:
         segment = step.segment
-        if segment.frame <= first.frame:
+        if segment.frame < start:
             continue
         if segment.flags & (RST | SYN | FIN) == RST:
             return segment if step.dropped is None else None

@@ -920,7 +920,7 @@ def _rst_text(segment: Segment) -> str | None:
         return None
     # Line ends and tabs are text too (a diagnostic often ends with "\n"): shown as spaces.
     flat = "".join(" " if c in "\r\n\t" else c for c in text).rstrip()
-    if not flat.isprintable():
+    if not flat or not flat.isprintable():
         return None
     return flat[:RST_TEXT_SHOWN]
 

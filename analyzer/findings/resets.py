@@ -550,13 +550,15 @@ def _cause(
     ):
         # Its own data sent again and again, unanswered, before that: its stack gave up on it.
         resent = _unanswered_copies(before[:-1], segment, sender, side)
+        if len(resent) <= GIVE_UP_RETRANSMISSIONS or seq_diff(answered.ack, resent[-1].seq_end) >= 0:
+            resent = []  # too few to show a timer giving up, or acknowledged after all (a reboot)
         # ICMP errors that quote the copies: soft errors, the last of which the application
         # gets when the timer gives up (Linux's tcp_write_err takes sk_err_soft, not ETIMEDOUT).
         errors = [
             e for e in connection.unreachables if not e.too_big and quoted_segment(connection, e) in resent
         ]
         errno = errno_of(errors[-1]) if errors else None
-        if len(resent) > 1 and errors and errno:
+        if resent and errors and errno:
             ended = (
                 f"its connection had ended without a packet: its {resent[0].payload_len}-byte segment (frame "
                 f"{resent[0].frame}) was sent {len(resent)} times, and {len(errors)} of the copies drew an "
@@ -564,7 +566,7 @@ def _cause(
                 f"{peer}; its retransmission timer gave up silently, and the application gets {errno}, the "
                 "error's, not ETIMEDOUT (Linux: tcp_retries2 or TCP_USER_TIMEOUT, then tcp_write_err)"
             )
-        elif len(resent) > 1:
+        elif resent:
             ended = (
                 f"its connection had ended without a packet: its {resent[0].payload_len}-byte segment (frame "
                 f"{resent[0].frame}) was sent {len(resent)} times with nothing from the {peer}, and its "
