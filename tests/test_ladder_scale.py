@@ -372,3 +372,24 @@ def test_the_timeline_of_many_cut_silences_keeps_its_labels_apart() -> None:
             (a.x1, b.x0) for a, b in itertools.pairwise(boxes)
         ]
     plt.close(fig)
+
+
+def test_the_timeline_s_cuts_take_no_letter_out_of_a_silent_end_and_no_tick_reads_minus_zero() -> None:
+    """SYNs 1 s apart never answered: the server sent nothing, its row one sentence across
+    the cuts' white gaps, drawn over them; the cut lengths above the kernel's marks' row; a
+    tick just before frame 1 reads 0.000 s, not -0.000 s."""
+    from analyzer.output.time_axis import _seconds
+
+    assert _seconds(-1e-7, 0.0) == "0.000 s" and _seconds(-0.05, 0.2) == "-0.050 s"
+    steps = [(float(at), "c", "S", 100, 0) for at in (0, 1, 2, 3, 4)]
+    [result] = analyze_segments(conversation(*steps)).connections
+    fig = timeline_figure(result, None, None)
+    fig.canvas.draw()
+    texts = fig.axes[0].texts
+    [silent] = [t for t in texts if "sent nothing" in t.get_text()]
+    cuts = [
+        p for p in fig.axes[0].patches if p.get_facecolor()[:3] == (1.0, 1.0, 1.0) and p.get_zorder() == 3
+    ]
+    assert cuts and silent.get_zorder() > max(p.get_zorder() for p in cuts)
+    assert all(t.get_position()[1] >= 1.5 for t in texts if t.get_text().startswith("≈"))
+    plt.close(fig)

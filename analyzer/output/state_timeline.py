@@ -131,7 +131,9 @@ def timeline_figure(
                 ax.text((piece_left + piece_right) / 2, y, state.value, ha="center", va="center", fontsize=8,
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if state.value in HATCH else None)  # fmt: skip
         if not history:
-            ax.text(0.5, y, silent_end(result, side), ha="center", va="center", fontsize=8, style="italic")
+            # Over the cuts' white gaps, which would take letters out of it.
+            ax.text(0.5, y, silent_end(result, side), ha="center", va="center", fontsize=8, style="italic",
+                    zorder=6, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
     confirmed = result.kernel.confirmed if result.kernel is not None else []
     for time, side in confirmed:
         ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
@@ -197,8 +199,9 @@ def _draw_cuts(ax: plt.Axes, axis: TimeAxis) -> None:
         if level == len(levels):
             levels.append(0.0)
         levels[level] = middle + half + 0.005
+        # Above the kernel's marks (at 1.38) and the cut lines' tops (1.45).
         ax.text(
-            middle, 1.42 + 0.17 * level, text, ha="center", va="bottom", fontsize=7, color="#555555", zorder=5
+            middle, 1.5 + 0.17 * level, text, ha="center", va="bottom", fontsize=7, color="#555555", zorder=5
         )
 
 
