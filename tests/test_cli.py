@@ -225,6 +225,15 @@ def test_backoff_chart_shows_measured_intervals_and_schedules(tmp_path) -> None:
     ]
     for interval in intervals:
         assert f"+{interval:.3f} s" in svg
+    # Each transmission's frame under its number, as Wireshark numbers it.
+    from analyzer.analysis import analyze_file
+    from analyzer.output.backoff_chart import backoff_figure
+
+    [result] = analyze_file(str(pcap)).connections
+    figure = backoff_figure(result)
+    ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert ticks == [f"{n}\n{s.frame}" for n, s in enumerate(result.handshake.syns)]
+    assert len(ticks) == len(intervals) + 1
     for schedule in (
         "the recorded kernel settings",
         "classic Linux (1 s, doubling)",

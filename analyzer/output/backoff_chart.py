@@ -65,8 +65,10 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -
             zorder=3,
         )
         for number, (time, interval) in enumerate(zip(times[1:], backoff.intervals, strict=True), start=1):
+            # Over the schedules' lines, which would cross it.
             ax.annotate(f"+{interval:.3f} s", (number, time), textcoords="offset points", xytext=(-8, 8),
-                        ha="right", fontsize=8, color=color)  # fmt: skip
+                        ha="right", fontsize=8, color=color, zorder=4,
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
     connection = result.connection
     title = (
         f"IPv{connection.family} {format_endpoint(connection.client, connection.family)} → "
@@ -79,9 +81,16 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -
     # Schedules that part from the measurement leave the chart: the measured range decides.
     highest = max(sum(b.intervals) for _name, b in series)
     ax.set_ylim(-0.05 * highest, max(1.0, highest * 1.35))
-    ax.set_xlabel("transmission (0 = the original SYN)")
-    ax.set_ylabel("seconds since the original")
+    # Each transmission's frame under its number: what finds it in Wireshark.
+    sent = result.handshake.syns if series[0][0] == "SYN" else result.handshake.judged_synacks
+    frames = [segment.frame for segment in sent]
+    ax.set_xlabel(f"transmission (0 = the original {series[0][0]}) and its frame")
+    ax.set_ylabel(
+        f"seconds since the original (frame {frames[0]})" if frames else "seconds since the original"
+    )
     ax.set_xticks(range(longest + 1))
+    if len(frames) == longest + 1:
+        ax.set_xticklabels([f"{number}\n{frame}" for number, frame in enumerate(frames)], fontsize=8)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
