@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import pytest
 from conftest import CAPTURES, CORPUS, NO_CORPUS, assert_one_line_error, run, stored_captures
@@ -392,4 +393,30 @@ def test_the_timeline_s_cuts_take_no_letter_out_of_a_silent_end_and_no_tick_read
     ]
     assert cuts and silent.get_zorder() > max(p.get_zorder() for p in cuts)
     assert all(t.get_position()[1] >= 1.5 for t in texts if t.get_text().startswith("≈"))
+    plt.close(fig)
+
+
+def test_state_changes_at_one_instant_each_keep_a_sliver_of_their_own() -> None:
+    """Frames stamped alike (a capture's coarse clock): FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT and
+    LAST_ACK begin at one instant; each still has a bar of its own, none hidden by the next."""
+    from analyzer.output.state_timeline import LEAST_BAR, STATE_COLORS
+
+    steps = [(0.0, "c", "S", 100, 0), (0.001, "s", "SA", 500, 101), (0.002, "c", "A", 101, 501)]
+    steps += [
+        (1.0, "c", "FA", 101, 501),
+        (1.0, "s", "A", 501, 102),
+        (1.0, "s", "FA", 501, 102),
+        (1.0, "c", "A", 102, 502),
+    ]
+    [result] = analyze_segments(conversation(*steps)).connections
+    fig = timeline_figure(result, None, None)
+    for y, side in ((0.7, "client"), (-0.3, "server")):
+        bars = sorted(
+            (p for p in fig.axes[0].patches if isinstance(p, Rectangle) and abs(p.get_y() - y) < 1e-9),
+            key=lambda p: p.get_x(),
+        )
+        shown = [state.value for _t, state in result.states[side]]
+        assert len(bars) == len(shown)
+        assert all(b.get_x() - a.get_x() >= LEAST_BAR - 1e-9 for a, b in itertools.pairwise(bars))
+        assert [matplotlib.colors.to_hex(b.get_facecolor()) for b in bars] == [STATE_COLORS[s] for s in shown]
     plt.close(fig)

@@ -34,7 +34,7 @@ from analyzer.timefmt import format_duration
 WIDTH, HEIGHT = 13.0, 3.3  # inches
 AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and the legend
 CHAR = 0.0074  # a character at font size 8 (a digit: 0.64 em), as a fraction of the axis's width
-LEAST_BAR = 0.002  # a state held for no visible time is still a sliver
+LEAST_BAR = 0.004  # a state held for no visible time is still a sliver (3 px at 1,950 px)
 CUT_HALF = 0.008  # half the width of a cut's white gap
 # Room before the first moment and after the last, for the states held then (an end's
 # LISTEN, its TIME_WAIT): they hold for no time between the moments drawn.
@@ -120,9 +120,14 @@ def timeline_figure(
     cuts = [(middle - CUT_HALF, middle + CUT_HALF) for middle, _gap, _before in axis.cut_positions()]
     for side, y in rows.items():
         history = result.states[side]
-        for index, (time, state) in enumerate(history):
-            left = axis.x(time) if index else 0.0
-            right = axis.x(history[index + 1][0]) if index + 1 < len(history) else 1.0
+        # Changes at one instant (one segment's several moves, or frames stamped alike) each
+        # keep a sliver: a later one starts no sooner than LEAST_BAR after the one before.
+        lefts: list[float] = []
+        for index, (time, _state) in enumerate(history):
+            lefts.append(max(axis.x(time), lefts[-1] + LEAST_BAR) if index else 0.0)
+        for index, (_time, state) in enumerate(history):
+            left = lefts[index]
+            right = lefts[index + 1] if index + 1 < len(history) else 1.0
             width = max(right - left, LEAST_BAR)
             ax.add_patch(Rectangle((left, y - 0.3), width, 0.6, facecolor=STATE_COLORS.get(state.value, "#ffffff"),
                                    edgecolor="#555555", linewidth=0.6, hatch=HATCH.get(state.value)))  # fmt: skip
