@@ -35,6 +35,14 @@ def since(seconds: float) -> str:
     return ("-" if seconds < 0 else "+") + format_duration(abs(seconds))
 
 
+def since_to_the_microsecond(seconds: float) -> str:
+    """`since`, with a second or more written to the microsecond (+1.000004 s, where since
+    writes +1.000 s): a frame's time on a picture, which a reader looks up in Wireshark."""
+    if abs(seconds) < 1 or abs(seconds) >= 100_000:
+        return since(seconds)
+    return f"{seconds:+.6f} s"
+
+
 def wall_clock(epoch: float) -> str:
     """An epoch time as a UTC date and time; one no calendar date holds (a writer's wrong time
     resolution puts frames past the year 9999) as its seconds."""

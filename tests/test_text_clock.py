@@ -70,3 +70,12 @@ def test_a_duration_takes_the_unit_of_its_rounded_figure() -> None:
     assert format_duration(99_999.9994) == "99999.999 s"
     assert format_duration(-1.7e9) == "-1,700,000,000 s (about 53.9 years)"
     assert format_duration(3e5) == "300,000 s (about 3.5 days)"
+
+
+def test_a_frame_time_on_the_ladder_is_written_to_the_microsecond_past_a_second() -> None:
+    """tshark's 1.000004 is not '+1.000 s' under the arrow: a reader looks the frame up by it."""
+    from analyzer.timefmt import since_to_the_microsecond
+
+    assert since_to_the_microsecond(1.0000042) == "+1.000004 s"
+    assert since_to_the_microsecond(-2.5) == "-2.500000 s"
+    assert since_to_the_microsecond(0.0123) == "+12.300 ms"

@@ -51,7 +51,7 @@ from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, drawn_un
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
-from analyzer.timefmt import format_duration, since
+from analyzer.timefmt import format_duration, since_to_the_microsecond
 from analyzer.udp_flows import UdpFlow
 
 ROW_INCHES = 0.42
@@ -539,7 +539,9 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | No
     for time, frame, from_client, label, color in arrows:
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y = ladder.layout.at[("pkt", frame)]
-        when = f"frame {frame}  {since(time - start)}" + _delta(None if previous is None else time - previous)
+        when = f"frame {frame}  {since_to_the_microsecond(time - start)}" + _delta(
+            None if previous is None else time - previous
+        )
         _arrow(ladder.ax, x0, x1, y, label, when, color, "-", gid=packet_gid(frame))
         previous = time
     return ladder.fig
@@ -624,7 +626,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
         y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
-        when = f"frame {segment.frame}  {since(segment.time - origin)}{_delta(packet.since_previous)}"
+        when = f"frame {segment.frame}  {since_to_the_microsecond(segment.time - origin)}{_delta(packet.since_previous)}"
         if segment.frame in retransmission:
             # A spurious one (data the receiver had acknowledged already) in its own dashes.
             spurious = "spurious_retransmission" in result.sequence.flags.get(segment.frame, ())
