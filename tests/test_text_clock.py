@@ -79,3 +79,14 @@ def test_a_frame_time_on_the_ladder_is_written_to_the_microsecond_past_a_second(
     assert since_to_the_microsecond(1.0000042) == "+1.000004 s"
     assert since_to_the_microsecond(-2.5) == "-2.500000 s"
     assert since_to_the_microsecond(0.0123) == "+12.300 ms"
+    from conftest import CAPTURES
+
+    from analyzer.analysis import analyze_file
+    from analyzer.output.sequence_diagram import sequence_figure
+
+    analysis = analyze_file(str(CAPTURES / "syn-timeout.pcap"))
+    [result] = analysis.connections
+    figure = sequence_figure(result, origin=analysis.stats.start_time)
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    second = result.connection.segments[1]
+    assert any(f"frame 2  +{second.time - analysis.stats.start_time:.6f} s" in t for t in texts), texts
