@@ -48,7 +48,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Final
 
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, answers_for_no_socket, seq_diff
 from analyzer.findings.resends import earlier_copies
 
 # Retransmission timers fire on timer ticks (milliseconds), so two ends' resends can cross
@@ -112,8 +112,7 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         if (
             ack.flags & (SYN | FIN | RST | ACK) == ACK
             and ack.ack in synack_ends
-            and answer.flags & (RST | ACK) == RST
-            and answer.seq == ack.ack
+            and answers_for_no_socket(answer, ack)
             and (answer.src, answer.sport) == (ack.dst, ack.dport)
         ):
             if crossing is None:

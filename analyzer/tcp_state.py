@@ -177,6 +177,7 @@ from analyzer.decode.segment import (
     UNSEEN,
     Segment,
     after_a_gap,
+    answers_for_no_socket,
     impossible_flags,
     scan_probe,
     seq_diff,
@@ -1097,9 +1098,8 @@ class ConnectionMachine:
         if (
             answered is None
             or answered.lost
-            or answered.segment.flags & (SYN | RST)
-            or not answered.segment.flags & ACK
-            or answered.segment.ack != rst.seq
+            or answered.segment.flags & SYN
+            or not answers_for_no_socket(rst, answered.segment)
             or len(frames) < 3
             or frames[-2] != answered.segment.frame
         ):

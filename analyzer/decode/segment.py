@@ -240,6 +240,13 @@ def after_a_gap(segment: Segment, sent: int, peer_sent: int) -> bool:
     )
 
 
+def answers_for_no_socket(rst: Segment, answered: Segment) -> bool:
+    """Whether `rst` is how a kernel answers `answered` (with ACK, no RST) for no socket: a
+    RST without ACK at its acknowledgment number (RFC 9293 3.10.7.1; Linux's
+    tcp_v4_send_reset), as a listener answers an ACK it has no connection for."""
+    return rst.flags & (RST | ACK) == RST and answered.flags & (ACK | RST) == ACK and rst.seq == answered.ack
+
+
 def flag_names(flags: int) -> str:
     """'SYN/ACK', 'FIN/ACK', 'RST', 'PSH/ACK' ... in the order people write them."""
     names = [name for bit, name in _FLAG_NAMES if flags & bit]

@@ -75,7 +75,17 @@ from typing import Final, Literal
 
 from analyzer.connections import Connection, Side, peer_of, quoted_segment
 from analyzer.decode.icmp_codes import describe, errno_of
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, impossible_flags, seq_diff
+from analyzer.decode.segment import (
+    ACK,
+    FIN,
+    MOD,
+    RST,
+    SYN,
+    Segment,
+    answers_for_no_socket,
+    impossible_flags,
+    seq_diff,
+)
 from analyzer.findings.handshake import Handshake
 from analyzer.loss_inference import crossing_window
 from analyzer.sidecar import CallRecord, call_bytes
@@ -196,11 +206,11 @@ def _answers_handshake_ack(
     that ACK lost reads it) the client's pure ACK of the SYN/ACK, and no data ever flowed;
     it answers that ACK as a segment for no socket does (no ACK flag, at the ACK's number:
     Linux's tcp_v4_send_reset). A RST/ACK is the accepted socket's own abort."""
-    if not before or handshake.server_isn is None or rst.flags & ACK:
+    if not before or handshake.server_isn is None:
         return False
     last = before[-1].segment
     return (
-        rst.seq == last.ack
+        answers_for_no_socket(rst, last)
         and connection.from_client(last)
         and last.flags & (SYN | FIN | RST | ACK) == ACK
         and last.ack == (handshake.server_isn + 1) % (1 << 32)
@@ -540,14 +550,7 @@ def _cause(
             [],
         )
     answered = before[-1].segment if before else None
-    if (
-        not segment.flags & ACK
-        and answered is not None
-        and side(answered) == peer
-        and answered.flags & ACK
-        and not answered.flags & RST
-        and segment.seq == answered.ack
-    ):
+    if answered is not None and side(answered) == peer and answers_for_no_socket(segment, answered):
         # Its own data sent again and again, unanswered, before that: its stack gave up on it.
         resent = _unanswered_copies(before[:-1], segment, sender, side)
         if len(resent) <= GIVE_UP_RETRANSMISSIONS or seq_diff(answered.ack, resent[-1].seq_end) >= 0:

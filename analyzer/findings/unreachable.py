@@ -30,22 +30,25 @@ def ends_a_connect(error: Unreachable) -> bool:
 def answered_syn(connection: Connection, syns: list[Segment]) -> Unreachable | None:
     """The first of `connection`'s errors that quotes one of the client's `syns` (its
     4-tuple, and its ISN when the error quotes a number) and ends a connect."""
-    for error in connection.unreachables:
-        quoted = quoted_segment(connection, error)
-        if quoted is not None and any(quoted is syn for syn in syns) and ends_a_connect(error):
-            return error
-    return None
+    errors = _syn_errors(connection, syns)
+    return errors[0] if errors else None
 
 
 def last_answered_syn(connection: Connection, syns: list[Segment]) -> Unreachable | None:
-    """The last of `connection`'s errors that quotes one of `syns` and ends a connect: the
-    one that ended the attempt where an earlier one did not (Linux drops an error that comes
-    while connect() still holds the socket: its own host's firewall answers that soon)."""
-    found = None
+    """The last such error: the one that ended the attempt where an earlier one did not
+    (Linux drops an error that comes while connect() still holds the socket: its own host's
+    firewall answers that soon)."""
+    errors = _syn_errors(connection, syns)
+    return errors[-1] if errors else None
+
+
+def _syn_errors(connection: Connection, syns: list[Segment]) -> list[Unreachable]:
+    """`connection`'s errors that quote one of `syns` and end a connect, in capture order."""
+    found = []
     for error in connection.unreachables:
         quoted = quoted_segment(connection, error)
         if quoted is not None and any(quoted is syn for syn in syns) and ends_a_connect(error):
-            found = error
+            found.append(error)
     return found
 
 
