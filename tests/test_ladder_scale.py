@@ -37,7 +37,7 @@ from analyzer.output.sequence_diagram import (
     layout_moments,
 )
 from analyzer.output.state_timeline import timeline_axis, timeline_figure
-from analyzer.output.time_axis import BREAK_GAP, TimeAxis, silences
+from analyzer.output.time_axis import BREAK_GAP, TimeAxis, fold_unmarked, silences
 from analyzer.sidecar import sidecar_path_for
 
 # Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
@@ -340,10 +340,11 @@ def test_a_band_names_probes_of_a_zero_window_so_not_keep_alives() -> None:
     assert flagged["window probe"] >= 20 and flagged["keep-alive"] == 0
 
 
-def test_the_timeline_of_many_cut_silences_keeps_its_labels_apart() -> None:
-    """Probes of a zero window, ever further apart (a helper's capture's times): a cut for
-    each silence, its length above it and ticks below, none meeting another (measured as
-    drawn: digits are wider than the average character)."""
+def test_the_timeline_of_many_cut_silences_folds_them_and_keeps_its_labels_apart() -> None:
+    """Probes of a zero window, ever further apart (a helper's capture's times): 16 silences
+    while ESTABLISHED are one cut that says how many and that no state changed in them (a cut
+    each left slivers between 16 gaps); its length above it and ticks below, none meeting
+    another (measured as drawn: digits are wider than the average character)."""
     steps: list[tuple] = [(0.0, "c", "S", 100, 0), (0.0005, "s", "SA", 500, 101), (0.001, "c", "A", 101, 501)]
     for i in range(4):
         steps += [
@@ -359,7 +360,14 @@ def test_the_timeline_of_many_cut_silences_keeps_its_labels_apart() -> None:
     fig = timeline_figure(result, None, None)
     fig.canvas.draw()
     pauses = [t for t in fig.findobj(plt.Text) if t.get_text().startswith("≈")]
-    assert len(pauses) >= 16
+    assert [t.get_text() for t in pauses] == ["≈809.692 s: 16 silences, no change of state"]
+    bars = [
+        p for p in fig.axes[0].patches if isinstance(p, Rectangle) and p.get_height() == pytest.approx(0.6)
+    ]
+    established = [
+        p.get_width() for p in bars if p.get_facecolor()[:3] == matplotlib.colors.to_rgb("#b9e3b9")
+    ]
+    assert established and max(established) > 0.5  # one bar across most of the width
     assert overlapping_labels(fig) == []
     # Nor touching: a digit's width at least (6 px at 100 dpi) between two on a level, and two ticks.
     renderer = fig.canvas.get_renderer()
@@ -373,6 +381,16 @@ def test_the_timeline_of_many_cut_silences_keeps_its_labels_apart() -> None:
             (a.x1, b.x0) for a, b in itertools.pairwise(boxes)
         ]
     plt.close(fig)
+
+
+def test_only_many_cuts_fold_and_only_runs_with_nothing_drawn_between() -> None:
+    cuts = [(float(i), i + 0.5) for i in range(12)]
+    assert fold_unmarked(cuts[:8], []) == (cuts[:8], {})  # few: as the ladder's
+    # Marks at 3.7 (in the burst after the 4th cut) and at 9.5 (where the 10th ends: the
+    # first moment after it).
+    folded, held = fold_unmarked(cuts, [3.7, 9.5])
+    assert folded == [(0.0, 3.5), (4.0, 9.5), (10.0, 11.5)]
+    assert held == {0.0: 4, 4.0: 6, 10.0: 2}
 
 
 def test_the_timeline_s_cuts_take_no_letter_out_of_a_silent_end_and_no_tick_reads_minus_zero() -> None:

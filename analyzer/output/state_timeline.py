@@ -1,7 +1,9 @@
 """State timeline: each endpoint's TCP states as bars on a real time axis.
 
 Time runs across in seconds since frame 1 of the capture (Wireshark's clock), cut where the
-ladder cuts it (the same silences, time_axis.py; their real length written at the cut),
+ladder cuts it (the same silences, time_axis.py; their real length written at the cut;
+where they are many, each run of them with no change of state between is one cut that says
+so: a long connection's 37 silences while ESTABLISHED were 37 gaps between slivers),
 each burst between to scale, but two state changes never closer than a few letters (as the
 ladder's rows); what held before the first moment and after the last has room of its own. A
 state's name is written in its bar when it fits there, never elsewhere, so no two labels
@@ -27,7 +29,7 @@ from analyzer.output.labels import silent_end
 from analyzer.output.ladder_rows import drawn_until, ladder_silences, timer_changes
 from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
-from analyzer.output.time_axis import BREAK_GAP, TimeAxis
+from analyzer.output.time_axis import BREAK_GAP, TimeAxis, fold_unmarked
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 
@@ -89,7 +91,12 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
     # A timer's state change cuts the silence around it, as on the ladder.
     cuts = ladder_silences(result, moments + timer_changes(result, max(times)))
     changes = [time for history in result.states.values() for time, _state in history[1:]]
-    return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE)
+    # What the timeline draws: the states' changes, the kernel's, the kernel's reports.
+    drawn = changes + [change.time for change in kernel_changes(result)]
+    drawn += [time for time, _side in (result.kernel.confirmed if result.kernel is not None else [])]
+    cuts, folded = fold_unmarked(cuts, drawn)
+    return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE,
+                    folded=folded)  # fmt: skip
 
 
 def timeline_figure(
@@ -171,8 +178,9 @@ def timeline_figure(
         else "the connection's first packet"
     )
     ax.set_xlabel(
-        f"seconds since {since}; within a burst to scale, state changes kept apart; silences over "
-        f"{BREAK_GAP:g} s cut (≈ their real length, as in the ladder)",
+        f"seconds since {since}; to scale within a burst, state changes kept apart; silences over "
+        f"{BREAK_GAP:g} s cut (≈ their real length, as in the ladder"
+        + ("; many in a row with no change of state as one)" if axis.folded else ")"),
         fontsize=8,
     )
     title = f"#{connection.id} TCP states"
@@ -192,13 +200,15 @@ def _draw_cuts(ax: plt.Axes, axis: TimeAxis) -> None:
     """Each cut as a white gap across both rows, its real length above; a label that would
     meet the one before goes a level up (labels never pile up)."""
     levels: list[float] = []  # each level's right end so far
-    for middle, gap, _before in axis.cut_positions():
+    for middle, gap, before in axis.cut_positions():
         ax.add_patch(
             Rectangle((middle - 0.008, -0.45), 0.016, 1.9, facecolor="white", edgecolor="none", zorder=3)
         )
         for x in (middle - 0.008, middle + 0.008):
             ax.plot([x, x], [-0.45, 1.45], color="#999999", linestyle=(0, (2, 2)), linewidth=0.8, zorder=4)
         text = f"≈{format_duration(gap)}"
+        if axis.folded.get(before, 1) > 1:
+            text += f": {axis.folded[before]} silences, no change of state"
         half = len(text) * CHAR * 7 / 8 / 2
         level = next((i for i, right in enumerate(levels) if right < middle - half), len(levels))
         if level == len(levels):

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 BREAK_GAP = 0.1  # seconds of silence cut out of a picture (a delayed ACK's 40 ms stays drawn)
+# More cuts than this across a picture and their gaps and labels take the width from what
+# they cut: runs of them with nothing to mark between fold into one (fold_unmarked).
+MOST_CUTS = 8
 
 
 def silences(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -25,6 +28,33 @@ def silences(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
             found.append((end, start))
         end = stop if end is None else max(end, stop)
     return found
+
+
+def fold_unmarked(
+    cuts: Sequence[tuple[float, float]], marks: Sequence[float], most: int = MOST_CUTS
+) -> tuple[list[tuple[float, float]], dict[float, int]]:
+    """The cuts of a picture that draws only `marks` (the state timeline: its state changes),
+    with more than `most` of them: each run of cuts with no mark in the bursts between them
+    becomes one cut, from the first's start to the last's end (a long connection's 37
+    silences while ESTABLISHED made 37 gaps of slivers). Returns the cuts and, by its start,
+    how many silences each folded one holds (1 or none: a cut as it was)."""
+    if len(cuts) <= most:
+        return list(cuts), {}
+    ordered = sorted(cuts)
+    moments = sorted(marks)
+    folded: list[tuple[float, float]] = []
+    held: dict[float, int] = {}
+    for start, stop in ordered:
+        if folded:
+            # Nothing marked in the burst between the last cut and this one: they join.
+            begin, end = folded[-1]
+            at = bisect.bisect_left(moments, end)
+            if at == len(moments) or moments[at] > start:
+                folded[-1] = (begin, stop)
+                held[begin] = held.get(begin, 1) + 1
+                continue
+        folded.append((start, stop))
+    return folded, held
 
 
 @dataclass
@@ -44,8 +74,10 @@ class TimeAxis:
 
     def __init__(self, start: float, stop: float, cuts: Sequence[tuple[float, float]], width: float = 1.0,
                  gap: float = 0.03, least: float = 0.05, marks: Sequence[float] = (),
-                 spacing: float = 0.04, offset: float = 0.0) -> None:  # fmt: skip
-        """offset: where the first burst begins (room before it, for what held before)."""
+                 spacing: float = 0.04, offset: float = 0.0,
+                 folded: dict[float, int] | None = None) -> None:  # fmt: skip
+        """offset: where the first burst begins (room before it, for what held before);
+        folded: the silences each cut holds, by its start, where fold_unmarked joined some."""
         bounds = [start, *(t for cut in cuts for t in cut), stop]
         spans = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
         times = [sorted({a, b, *(t for t in marks if a < t < b)}) for a, b in spans]
@@ -68,6 +100,7 @@ class TimeAxis:
             self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
             left = anchors[-1][1] + gap
         self.cuts = list(cuts)
+        self.folded = dict(folded or {})
 
     @staticmethod
     def _anchors(times: list[float], scale: float, least: float, spacing: float,
