@@ -18,9 +18,12 @@ from analyzer.analysis import analyze_file
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import (
     BREAK,
+    CLIENT_X,
     DIAGNOSIS_MARK,
     LIFELINE,
     MARGIN_CHARS,
+    PACKET_LABEL,
+    SERVER_X,
     STATE_LABEL,
     figure,
 )
@@ -47,6 +50,23 @@ def overlapping_labels(fig: plt.Figure) -> list[tuple[str, str]]:
     return overlaps
 
 
+def packet_labels_over_the_lifelines(fig: plt.Figure) -> list[str]:
+    """An arrow's label or time whose box reaches a lifeline's state bar (0.004 either side
+    of it): one too long for the space between the ends (a retransmission's notes)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    left = ax.transData.transform((CLIENT_X + 0.004, 0))[0]
+    right = ax.transData.transform((SERVER_X - 0.004, 0))[0]
+    found = []
+    for text in fig.findobj(plt.Text):
+        if text.get_gid() == PACKET_LABEL and text.get_text().strip():
+            box = _box(text, renderer)
+            if box.x0 < left or box.x1 > right:
+                found.append(text.get_text())
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("pcap", CAPTURES, ids=[p.stem for p in CAPTURES])
 def test_no_label_overlaps_another(pcap) -> None:
@@ -56,6 +76,7 @@ def test_no_label_overlaps_another(pcap) -> None:
     fig = figure(chosen, sidecar, analysis.stats.start_time)
     try:
         assert overlapping_labels(fig) == []
+        assert packet_labels_over_the_lifelines(fig) == []
         assert lines_through_texts(fig) == []
         assert marks_on_lines_or_texts(fig) == []
     finally:
@@ -86,6 +107,7 @@ def test_no_overlap_on_captures_nobody_here_made(pcap) -> None:
         assert overlapping_labels(fig) == []
         assert lines_through_texts(fig) == []
         assert marks_on_lines_or_texts(fig) == []
+        assert packet_labels_over_the_lifelines(fig) == []
     finally:
         plt.close(fig)
 
@@ -312,3 +334,16 @@ def test_dollar_signs_in_traced_bytes_are_drawn_as_they_are(tmp_path) -> None:
     assert any("$\\1\\0" in text for text in texts)
     save_figure(fig, tmp_path / "tls.png")  # lays every text out: raised ValueError before
     assert (tmp_path / "tls.png").stat().st_size > 0
+
+
+def test_a_long_time_label_runs_on_in_lines_between_its_pieces() -> None:
+    """A fast retransmission's time, its copy's delay and its cause ran over both lifelines on
+    one line (a 254-packet HTTP download's frame 127)."""
+    from analyzer.output.sequence_diagram import WHEN_CHARS, _in_lines
+
+    pieces = ["frame 127", "+1.000207 s", "Δ199 µs, 203 µs after the first", "fast retransmission"]
+    text = _in_lines(pieces)
+    assert text == "frame 127  +1.000207 s  Δ199 µs, 203 µs after the first\nfast retransmission"
+    assert _in_lines(pieces[:3]) == "  ".join(pieces[:3])  # short enough: one line
+    long_note = "answered by ICMP host unreachable from 192.0.2.1, frame 4, +0.000300 s; " * 2
+    assert all(len(line) <= WHEN_CHARS for line in _in_lines([*pieces, long_note]).split("\n"))

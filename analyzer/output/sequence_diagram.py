@@ -402,6 +402,8 @@ def sequence_figure(
         step.segment.frame for step in result.steps if step.lost or (unanswered and step.segment.flags & SYN)
     }
     drawn = [item for item in rows.items]
+    whens = _time_labels(result, start, [i for i in drawn if isinstance(i, Packet)])
+    lines = {frame: text.count("\n") + 1 for frame, text in whens.items()}
     if frames is not None or times is not None:
         if not drawn:
             raise EmptyRange(f"no segment of connection #{connection.id} in that range")
@@ -414,13 +416,13 @@ def sequence_figure(
         result.summary(),
         client,
         server,
-        _in_file_order([_moment(item, lost) for item in drawn]),
+        _in_file_order([_moment(item, lost, lines) for item in drawn]),
         calls,
         _clock(origin, SEQUENCE_NUMBERS) + copies_note(connection, drawn if frames or times else None),
         timers,
     )
     crossed, unheard = _draw_packets(
-        ladder.ax, result, ladder.layout, start, [i for i in drawn if isinstance(i, Packet)]
+        ladder.ax, result, ladder.layout, whens, [i for i in drawn if isinstance(i, Packet)]
     )
     for item in drawn:
         if isinstance(item, Band):
@@ -492,12 +494,14 @@ def _in_file_order(moments: list[Moment]) -> list[Moment]:
     return kept
 
 
-def _moment(item: Packet | Band, lost: set[int]) -> Moment:
+def _moment(item: Packet | Band, lost: set[int], lines: dict[int, int]) -> Moment:
+    """lines: the lines of each packet's time label (a wrapped one takes room below)."""
     if isinstance(item, Packet):
         frame = item.segment.frame
-        return Moment(
-            item.segment.time, item.segment.time, ("pkt", frame), LOST_SPACE if frame in lost else None
-        )
+        extra = LINE_ROWS * (lines.get(frame, 1) - 1)
+        space = (LOST_SPACE if frame in lost else SPACE["pkt"]) + extra
+        return Moment(item.segment.time, item.segment.time, ("pkt", frame),
+                      space if frame in lost or extra else None)  # fmt: skip
     return Moment(item.start, item.stop, ("band", item.first, item.last))
 
 
@@ -602,19 +606,60 @@ KEY_NO_ANSWER = (
 )
 
 
-def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, origin: float,
+# What fits between the lifelines at FONT - 1 with room to spare: a longer time label
+# (a retransmission's, with its cause and notes) runs on in lines below, not over them.
+WHEN_CHARS = 56
+
+
+def _time_labels(result: ConnectionAnalysis, origin: float, packets: list[Packet]) -> dict[int, str]:
+    """Under each arrow, by frame: its frame, time since `origin` and since the packet before,
+    what it resends, a RST's cause, the analysis's notes, an ICMP error's answer; in lines of
+    at most WHEN_CHARS, broken between those pieces."""
+    retransmission = result.resends
+    resets = {r.segment.frame: r for r in result.resets}
+    notes = analysis_notes(result)
+    icmp = icmp_answers(result, origin)
+    found = {}
+    for packet in packets:
+        segment = packet.segment
+        pieces = [f"frame {segment.frame}", since_to_the_microsecond(segment.time - origin)]
+        if packet.since_previous is not None:
+            pieces.append(_delta(packet.since_previous).strip())
+        if segment.frame in retransmission:
+            pieces[-1] += ", " + retransmission_note(segment, retransmission[segment.frame])
+        if segment.frame in resets:
+            pieces.append(resets[segment.frame].cause.replace("_", " "))
+        if segment.frame in notes:
+            pieces.append(notes[segment.frame])
+        if segment.frame in icmp:
+            pieces.append(icmp[segment.frame])
+        found[segment.frame] = _in_lines(pieces)
+    return found
+
+
+def _in_lines(pieces: list[str]) -> str:
+    """The pieces two spaces apart, a new line where the next would pass WHEN_CHARS."""
+    lines: list[str] = []
+    for piece in pieces:
+        for part in textwrap.wrap(piece, WHEN_CHARS) or [""]:
+            if lines and len(lines[-1]) + 2 + len(part) <= WHEN_CHARS:
+                lines[-1] += "  " + part
+            else:
+                lines.append(part)
+    return "\n".join(lines)
+
+
+def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, whens: dict[int, str],
                   packets: list[Packet]) -> tuple[set[int], set[int]]:  # fmt: skip
-    """Returns the frames drawn ending in a cross, and those written NO_ANSWER."""
+    """whens: the time labels (_time_labels). Returns the frames drawn ending in a cross, and
+    those written NO_ANSWER."""
     connection, handshake = result.connection, result.handshake
     bases = sequence_bases(result)
     retransmission = result.resends
     lost_frames = {step.segment.frame for step in result.steps if step.lost}
-    resets = {r.segment.frame: r for r in result.resets}
     unanswered = handshake.status == "no_answer"
     kinds = segment_kinds(result)
-    notes = analysis_notes(result)
-    icmp = icmp_answers(result, origin)
-    no_answer = unanswered_probes(result, kinds) - set(icmp)
+    no_answer = unanswered_probes(result, kinds) - set(icmp_answers(result, 0.0))  # answered
     crossed: set[int] = set()
     unheard: set[int] = set()
     for packet in packets:
@@ -626,14 +671,13 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
         y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
-        when = f"frame {segment.frame}  {since_to_the_microsecond(segment.time - origin)}{_delta(packet.since_previous)}"
+        when = whens[segment.frame]
         if segment.frame in retransmission:
             # A spurious one (data the receiver had acknowledged already) in its own dashes.
             spurious = "spurious_retransmission" in result.sequence.flags.get(segment.frame, ())
             color, style = COLORS["retransmission"], "-." if spurious else "--"
             what = "spurious resend" if spurious else "retransmission"
             label += f"  ({what} #{retransmission[segment.frame][0]})"
-            when += ", " + retransmission_note(segment, retransmission[segment.frame])
         if "zero_window" in result.sequence.flags.get(segment.frame, ()):
             label += " win=0"  # what the zero-window mark beside it is about
         kind = kinds.get(segment.frame)
@@ -651,12 +695,6 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, orig
             unheard.add(segment.frame)
         if lost:
             crossed.add(segment.frame)
-        if segment.frame in resets:
-            when += f"  {resets[segment.frame].cause.replace('_', ' ')}"
-        if segment.frame in notes:
-            when += f"  {notes[segment.frame]}"
-        if segment.frame in icmp:
-            when += f"  {icmp[segment.frame]}"
         _arrow(ax, x0, x1, y0, label, when, color, style, lost, packet_gid(segment.frame))
     return crossed, unheard
 
@@ -727,7 +765,7 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
     slope = abs(y1 - y0) / abs(x1 - x0) if x1 != x0 else 0.0
     # Above the arrow and below it, far enough that the slanted line clears each text's ends.
     above = max(0.2, 0.03 + slope * len(label) * CHAR_WIDTH * FONT / (FONT - 1) / 2)
-    below = max(0.12, 0.03 + slope * len(when) * CHAR_WIDTH / 2)
+    below = max(0.12, 0.03 + slope * max(len(line) for line in when.split("\n")) * CHAR_WIDTH / 2)
     if lost:  # below the cross that ends it, whose arm reaches down about 0.15 row
         below = max(below, end_y + 0.17 - mid_y)
     ax.text(
