@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 STYLE: Final = """
-body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+body { font-family: sans-serif; margin: 2em auto; max-width: 1320px; padding: 0 1em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 h3 { font-size: 1em; margin: 1.2em 0 0.3em; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
@@ -29,7 +29,7 @@ th[aria-sort="ascending"] button::after { content: " \\25B2"; color: #333; }
 th[aria-sort="descending"] button::after { content: " \\25BC"; color: #333; }
 #connections tbody tr:hover { background: #f7f9fc; }
 section.connection:target > h2, section.connection:target > h3 { background: #fff4cc; }
-#connections td.notes:not(:empty) { min-width: 7.5em; } #connections td.outcome { min-width: 7em; }
+#connections td.notes:not(:empty) { min-width: 13em; } #connections td.outcome { min-width: 9em; }
 dl.glossary dt { font-weight: bold; margin-top: 0.4em; } dl.glossary dd { margin-left: 1.5em; }
 g.packet { cursor: help; } g.packet.hot path:not(.hit) { stroke-width: 3 !important; }
 #packet-tip { position: fixed; z-index: 10; max-width: 36em; background: #fffef5; border: 1px solid #8a7a3a;
