@@ -97,7 +97,7 @@ gallery: setup
 
 # The README's pictures, drawn from the stored captures (run after re-storing them), and the
 # state diagram drawn from the state machine's table (docs/tcp-states.mmd, .svg, .png).
-DOC_LADDERS := handshake syn-timeout-linear-off simultaneous-close
+DOC_LADDERS := handshake syn-timeout-linear-off simultaneous-close lossy-transfer
 docs: setup
 	@$(BIN)/python -m analyzer.output.state_diagram docs
 	@for name in $(DOC_LADDERS); do $(BIN)/handshake diagram captures/$$name.pcap -o docs/$$name.png; done

@@ -370,6 +370,31 @@ def check_nagle(analysis: dict, sidecar: dict) -> None:
     assert c["resets"] == [] and c["sequence"]["counts"] == {}
 
 
+def check_lossy_transfer(analysis: dict, sidecar: dict) -> None:
+    c = _complete_then(analysis, sidecar, "client", "four-way", "client")
+    facts, parameters = sidecar["facts"], sidecar["parameters"]
+    assert facts["received_intact"] and facts["received_bytes"] == facts["sent_bytes"] == parameters["bytes"]
+    assert facts["reply"] == "received"
+    every = parameters["drop_every"]
+    assert any(f"numgen inc mod {every} == {every - 1} drop" in rule for rule in sidecar["firewall"])
+    assert c["resets"] == []
+    events = c["kernel"]["events"]
+    if events is None:
+        return  # no kernel recorder here: what it would prove is not known
+    drops, resent = events["drops"], events["retransmissions"]
+    # About one data segment in `every` never taken in (a resend counts too), each sent again:
+    # the kernel's own account, every resend one the analysis found (none it did not).
+    data_segments = parameters["bytes"] // (parameters["mtu"] - 60)
+    assert data_segments // every - 1 <= len(drops) <= data_segments // every + 2
+    assert {d["reason"] for d in drops} == {"NETFILTER_DROP"} and {d["sender"] for d in drops} == {"client"}
+    assert len(resent) >= len(drops) - 1 and all(r["side"] == "client" for r in resent)
+    assert events["disagreements"] == []
+    # Wireshark calls a resend within 3 ms of the highest segment "out of order", a later
+    # one a retransmission; the two together are the resends.
+    counts = c["sequence"]["counts"]
+    assert counts.get("retransmission", 0) + counts.get("out_of_order", 0) == len(resent)
+
+
 def check_udp_truncation(analysis: dict, sidecar: dict) -> None:
     assert analysis["connections"] == []
     [flow] = analysis["udp"]
@@ -468,6 +493,7 @@ FACTS = {
     "recv-timeout": check_recv_timeout,
     "nonblocking-connect": check_nonblocking_connect,
     "nagle": check_nagle,
+    "lossy-transfer": check_lossy_transfer,
     "udp-truncation": check_udp_truncation,
     "keepalive": check_keepalive,
     "time-wait-reuse": check_time_wait_reuse,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Final
 
 from analyzer.capture.firewall import Firewall
-from analyzer.capture.namespace import end_the_others, enter_private_network_namespace
+from analyzer.capture.namespace import end_the_others, enter_private_network_namespace, wire_sized_loopback
 from analyzer.capture.recorder import Recorder
 from analyzer.capture.run import missing_capabilities
 from analyzer.errors import UserError
@@ -230,9 +230,7 @@ def _traffic() -> dict:
 
 def _inside(pcap: Path) -> None:
     enter_private_network_namespace()
-    subprocess.run(["ip", "link", "set", "lo", "mtu", str(MTU)], check=True, capture_output=True)
-    offloads = ["tso", "off", "gso", "off", "gro", "off"]
-    subprocess.run([_tool("ethtool") or "ethtool", "-K", "lo", *offloads], check=True, capture_output=True)
+    wire_sized_loopback(MTU)
     network = Firewall()
     network.lose(BULK_PORT, LOSS_PER_THOUSAND)
     started = time.monotonic()

@@ -70,6 +70,16 @@ class Firewall:
             self._copies[handle] = HeldCopies(held)
         return handle
 
+    def lose_every(self, dport: int, every: int, larger_than: int) -> str:
+        """Drop every `every`-th TCP packet to `dport` longer than `larger_than` bytes (data,
+        not ACKs) on input: loss after the capture point, the same packets each run (a
+        counter, not chance). Returns the rule."""
+        self._table()
+        rule = f"tcp dport {dport} meta length > {larger_than} numgen inc mod {every} == {every - 1} drop"
+        _nft("add", "rule", "inet", TABLE, "input", *rule.split())
+        self.rules.append(rule)
+        return rule
+
     def lose(self, dport: int, per_thousand: int) -> None:
         """Drop a random `per_thousand` of the TCP segments to `dport` on input: loss after
         the capture point, which the senders recover from (the benchmark's real traffic)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -30,6 +31,19 @@ def enter_private_network_namespace() -> None:
         err = ctypes.get_errno()
         raise UserError(f"cannot create a network namespace: {os.strerror(err)} (capture needs root)")
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+
+
+def wire_sized_loopback(mtu: int) -> None:
+    """This namespace's loopback at `mtu`, segmentation offloads off: each segment the capture
+    records is one a wire of that MTU would carry (with them on, tcpdump sees one 64 KB
+    segment the kernel has not yet cut)."""
+    subprocess.run(["ip", "link", "set", "lo", "mtu", str(mtu)], check=True, capture_output=True)
+    ethtool = shutil.which("ethtool") or next(
+        (p for p in ("/usr/sbin/ethtool", "/sbin/ethtool") if Path(p).exists()), "ethtool"
+    )
+    subprocess.run(
+        [ethtool, "-K", "lo", "tso", "off", "gso", "off", "gro", "off"], check=True, capture_output=True
+    )
 
 
 def die_with_parent(signal_number: int) -> None:

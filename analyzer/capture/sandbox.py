@@ -29,6 +29,7 @@ from analyzer.capture.namespace import (
     end_the_others,
     enter_private_network_namespace,
     tcp_sysctls,
+    wire_sized_loopback,
     write_sysctl,
 )
 from analyzer.capture.program import program_scenario
@@ -66,6 +67,8 @@ def _watch_long_calls(log: CallLog, snapshot) -> Iterator[None]:
 
 def record(scenario: Scenario, family: int, pcap: Path) -> Sidecar:
     enter_private_network_namespace()
+    if scenario.mtu is not None:
+        wire_sized_loopback(scenario.mtu)
     applied, missing = {}, []
     for name, value in scenario.sysctls.items():
         if write_sysctl(name, value):

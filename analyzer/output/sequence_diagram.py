@@ -608,7 +608,7 @@ KEY_NO_ANSWER = (
 
 # What fits between the lifelines at FONT - 1 with room to spare: a longer time label
 # (a retransmission's, with its cause and notes) runs on in lines below, not over them.
-WHEN_CHARS = 56
+WHEN_CHARS = 60
 
 
 def _time_labels(result: ConnectionAnalysis, origin: float, packets: list[Packet]) -> dict[int, str]:

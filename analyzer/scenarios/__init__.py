@@ -12,6 +12,7 @@ from analyzer.scenarios import (
     refused,
     sticky,
     syn_timeout,
+    transfer,
     udp,
     waiting_calls,
 )
@@ -46,6 +47,7 @@ SCENARIOS: dict[str, Scenario] = {
         left_behind.TIME_WAIT_REUSE,
         sticky.NAGLE,
         udp.TRUNCATION,
+        transfer.SCENARIO,
     )
 }
 

@@ -79,6 +79,8 @@ class Network(Protocol):
 
     def release(self, handle: int) -> None: ...
 
+    def lose_every(self, dport: int, every: int, larger_than: int) -> str: ...
+
 
 @dataclass
 class Context:
@@ -105,6 +107,13 @@ class Context:
         with self.log.step("network", f"silence {why}: nft output '{held.nft} drop'"):
             handle = network.drop(held, before_capture=True)
         return handle
+
+    def lose_every(self, port: int, every: int, larger_than: int, why: str) -> None:
+        """Drop every `every`-th data segment to `port` on input from now on (a logged step):
+        the receiver never takes them in, the sender recovers."""
+        network = self._network()
+        with self.log.step("network", f"lose {why}") as outcome:
+            outcome.returned(f"nft '{network.lose_every(port, every, larger_than)}'")
 
     def deliver(self, handle: int, why: str) -> None:
         """Send the copies kept so far to their receivers, past the rule that dropped them."""
@@ -183,3 +192,6 @@ class Scenario:
     sysctls: dict[str, str] = field(default_factory=dict)  # set inside the namespace first
     parameters: dict[str, object] = field(default_factory=dict)
     expected_run_seconds: float = 1.0
+    # Loopback's MTU inside the namespace, offloads off (namespace.wire_sized_loopback);
+    # None: as it comes (65,536, whole sends as one segment).
+    mtu: int | None = None
