@@ -3,7 +3,8 @@
 A connection of few segments (up to MAX_ROWS) is drawn one by one. In a longer one, each
 segment that changes something or that a reader looks for stays an arrow of its own: the
 handshake, the close, RSTs, lost and dropped segments, state changes (the first tier), then
-retransmissions, zero windows, keep-alives, whatever a diagnosis marks (the second), window
+retransmissions, zero windows, keep-alives, whatever a diagnosis or the kernel's recorder
+marks (its drops: the second), window
 updates (the third), dup ACKs and the other flagged segments (the fourth). Runs of plain
 data and pure ACKs between them become one band each, with its counts (frames, segments,
 bytes, duration, retransmissions inside). A run is cut at every silence
@@ -85,7 +86,7 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
     segments, steps = connection.segments, result.steps
     aligned = len(steps) == len(segments)
     kinds = segment_kinds(result)
-    marked = {frame for d in result.diagnoses for frame in d.marks}
+    marked = {frame for d in result.diagnoses for frame in d.marks} | kernel_drops(result)
     entries: list[_Entry] = []
     sent = 0
     for index, segment in enumerate(segments):
@@ -118,6 +119,12 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
         since = segment.time - previous.segment.time if previous and previous.ordinal == ordinal - 1 else None
         entries.append(_Entry(segment, ordinal, before, tier, since, kinds.get(segment.frame, "")))
     return entries
+
+
+def kernel_drops(result: ConnectionAnalysis) -> set[int]:
+    """The frames the kernel's recorder saw freed undelivered (findings/kernel_events.py)."""
+    events = result.kernel.events if result.kernel is not None else None
+    return {d.frame for d in events.drops if d.frame is not None} if events is not None else set()
 
 
 def spans(entries: Sequence[_Entry]) -> list[tuple[float, float]]:
@@ -261,6 +268,7 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
     frames += [f for a, b in let_go for f in (a.segment.frame + 1, b.segment.frame - 1)]
     band = Band(min(times), max(times), min(frames), max(frames))
     kept = {id(e) for e in run}
+    dropped = kernel_drops(result)
     for entry in run:
         segment = entry.segment
         band.segments += 1
@@ -272,6 +280,8 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
         for kind in result.sequence.flags.get(segment.frame, ()):
             if kind == "keep_alive" and entry.kind.startswith("zero-window probe"):
                 kind = "zero_window_probe"  # a keep-alive's shape while the peer had no room
+            if kind == "out_of_order" and segment.frame in result.resends:
+                continue  # Wireshark's name for a quick resend: counted with the resends
             if kind in FLAGGED:
                 band.flagged[FLAGGED[kind]] += 1
         if entry.tier < PLAIN:
@@ -279,6 +289,8 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
         for bit, name in ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST")):
             if segment.flags & bit:
                 band.others[name] += 1
+        if segment.frame in dropped:
+            band.others["kernel drop"] += 1
     for a, b in let_go:
         skipped = b.ordinal - a.ordinal - 1
         band.segments += skipped
