@@ -5,9 +5,8 @@ lifeline at the kernel's time; the marks keep clear of every other label and lin
 
 from __future__ import annotations
 
-import re
-
 import bisect
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
