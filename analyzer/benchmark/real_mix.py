@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,7 +32,12 @@ from pathlib import Path
 from typing import Final
 
 from analyzer.capture.firewall import Firewall
-from analyzer.capture.namespace import end_the_others, enter_private_network_namespace, wire_sized_loopback
+from analyzer.capture.namespace import (
+    end_the_others,
+    enter_private_network_namespace,
+    system_tool,
+    wire_sized_loopback,
+)
 from analyzer.capture.recorder import Recorder
 from analyzer.capture.run import missing_capabilities
 from analyzer.errors import UserError
@@ -61,19 +65,13 @@ TOOLS: Final = (("tcpdump", "tcpdump"), ("ethtool", "ethtool"), ("nft", "nftable
 SEED: Final = 1
 
 
-def _tool(name: str) -> str | None:
-    return shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if Path(p).exists()), None
-    )
-
-
 def skip_reason() -> str | None:
     """Why the recording cannot be made here, or None."""
     missing = missing_capabilities()
     if missing:
         return f"recording real traffic needs root (or {', '.join(missing)}): a network namespace, nftables, tcpdump"
     for tool, package in TOOLS:
-        if _tool(tool) is None:
+        if system_tool(tool) is None:
             return f"recording real traffic needs {tool} (Debian package {package}: 'make setup' as root installs it)"
     return None
 

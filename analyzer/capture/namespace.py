@@ -33,14 +33,19 @@ def enter_private_network_namespace() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, capture_output=True)
 
 
+def system_tool(name: str) -> str | None:
+    """A system program's path: on PATH, or in /usr/sbin or /sbin (not on a user's PATH)."""
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if Path(p).exists()), None
+    )
+
+
 def wire_sized_loopback(mtu: int) -> None:
     """This namespace's loopback at `mtu`, segmentation offloads off: each segment the capture
     records is one a wire of that MTU would carry (with them on, tcpdump sees one 64 KB
     segment the kernel has not yet cut)."""
     subprocess.run(["ip", "link", "set", "lo", "mtu", str(mtu)], check=True, capture_output=True)
-    ethtool = shutil.which("ethtool") or next(
-        (p for p in ("/usr/sbin/ethtool", "/sbin/ethtool") if Path(p).exists()), "ethtool"
-    )
+    ethtool = system_tool("ethtool") or "ethtool"
     subprocess.run(
         [ethtool, "-K", "lo", "tso", "off", "gso", "off", "gro", "off"], check=True, capture_output=True
     )
