@@ -49,7 +49,7 @@ from analyzer.findings.diagnoses import Diagnosis, diagnose, fin_wait_2_expired_
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.kernel_events import EventAgreement, compare_events
-from analyzer.findings.resends import earlier_copies, numbered_resends
+from analyzer.findings.resends import earlier_copies, numbered_resends, without_answers
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
 from analyzer.findings.scans import BACKSCATTER, ScanDetector, ScanFinding, fold_key
@@ -169,6 +169,7 @@ class ConnectionAnalysis:
             or self.resends
             or self.syn_backoff.intervals
             or self.synack_backoff.intervals
+            or self.synack_backoff.answers
             or self.handshake.status not in ("complete", "not_seen")
             or self.connection.expired is not None
         )
@@ -178,7 +179,7 @@ class ConnectionAnalysis:
         parts = [self.handshake.explain()]
         if self.syn_backoff.intervals:
             parts.append("SYN backoff: " + self.syn_backoff.describe())
-        if self.synack_backoff.intervals:
+        if self.synack_backoff.intervals or self.synack_backoff.answers:
             parts.append("SYN/ACK backoff: " + self.synack_backoff.describe())
         if self.close.shape != "none":
             parts.append(self.close.explain())
@@ -230,6 +231,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         sequence = analyze_sequence(connection)
         compatible = compatibility(connection)
         resends = numbered_resends(connection.segments, earlier)
+    resends = without_answers(resends, connection.segments, set(handshake.answer_copies))
     client, server = machine.ends[connection.client], machine.ends[connection.server]
     notes = [machine.start_note] if handshake.status != "complete" else []
     error = handshake.last_unreachable
@@ -296,8 +298,10 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         any(earlier.frame < r.frame < later.frame for r in handshake.refusals)
         for earlier, later in pairwise(handshake.syns)
     )
-    # One sender's resends: the SYN/ACKs of the ISN the handshake is judged on.
-    synack_backoff = classify_backoff([s.time for s in handshake.judged_synacks])
+    # One sender's resends by its timer: the SYN/ACKs of the ISN the handshake is judged on,
+    # but for those that answered a repeated SYN at once.
+    synack_backoff = classify_backoff([s.time for s in handshake.timer_synacks])
+    synack_backoff.answers = len(handshake.synack_answers)
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
     final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
     close = find_close(

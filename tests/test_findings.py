@@ -56,6 +56,64 @@ def test_rtt_excludes_syn_retransmissions() -> None:
     assert h.answered_syn_to_ack == pytest.approx(0.020)
 
 
+def test_rtt_after_a_lost_synack_runs_from_the_copy_the_ack_answers() -> None:
+    """hs_loss, recorded from real sockets: the first SYN/ACK (18 µs after the SYN) lost at
+    the client; the server's timer sends it again 1.024 s later, the client's own timer sends
+    its SYN again 31 µs after that, and the client ACKs the resent SYN/ACK 35 µs after it.
+    The round trip is the SYN's answer plus the ACK's (53 µs), not the lost copy's 1.024 s."""
+    result = analyze(
+        ("c", "S", 100, 0),
+        (0.000018, "s", "SA", 500, 101),
+        (1.023850, "s", "SA", 500, 101),
+        (1.023881, "c", "S", 100, 0),
+        (1.023885, "c", "A", 101, 501),
+        (1.023899, "s", "SA", 500, 101),
+        (1.023916, "c", "A", 101, 501),
+    )
+    h = result.handshake
+    assert h.status == "complete"
+    assert h.synack_to_ack == pytest.approx(0.000035)
+    assert h.syn_to_synack == pytest.approx(0.000018)
+    assert h.answered_syn_to_ack == pytest.approx(0.000053)
+    # The copy 18 µs after the repeated SYN answered it: not the timer's second firing.
+    assert [s.frame for s in h.synack_answers] == [6]
+    assert result.synack_backoff.intervals == [pytest.approx(1.023832)]
+    assert result.synack_backoff.pattern == "single"
+    assert result.synack_backoff.describe().endswith(
+        "besides, 1 sent at once in answer to the client's repeated SYN"
+    )
+
+
+def test_synack_timer_backoff_leaves_out_answers_to_repeated_syns() -> None:
+    """The SYN/ACK never reaches the client: the server's timer sends it at 1 s and 3 s
+    (doubling), and answers the client's SYN sent again at 1.5 s at once."""
+    result = analyze(
+        ("c", "S", 100, 0),
+        (0.001, "s", "SA", 500, 101),
+        (1.001, "s", "SA", 500, 101),
+        (1.5, "c", "S", 100, 0),
+        (1.501, "s", "SA", 500, 101),
+        (3.001, "s", "SA", 500, 101),
+    )
+    assert result.handshake.status == "incomplete"
+    assert result.synack_backoff.intervals == [pytest.approx(1.0), pytest.approx(2.0)]
+    assert result.synack_backoff.pattern == "exponential"
+    assert result.synack_backoff.answers == 1
+
+
+def test_a_synack_long_after_a_repeated_syn_is_the_timers() -> None:
+    """A SYN/ACK 0.5 s after the client's repeated SYN (the first answer took 1 ms) did not
+    answer it: the server rate-limits such answers; its timer sent this one."""
+    result = analyze(
+        ("c", "S", 100, 0),
+        (0.001, "s", "SA", 500, 101),
+        (0.5, "c", "S", 100, 0),
+        (1.001, "s", "SA", 500, 101),
+    )
+    assert result.synack_backoff.intervals == [pytest.approx(1.0)]
+    assert result.synack_backoff.answers == 0
+
+
 # -- backoff -------------------------------------------------------------------------------------
 
 

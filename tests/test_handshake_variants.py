@@ -15,8 +15,9 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.connections import group_connections
-from analyzer.decode.segment import TcpOptions
+from analyzer.decode.segment import Segment, TcpOptions
 from analyzer.output.json_report import connection_to_dict
+from analyzer.output.labels import segment_kinds, unanswered_probes
 
 DATA = Path(__file__).parent / "data" / "handshakes"
 
@@ -106,6 +107,57 @@ def test_syns_that_crossed_before_the_capture_saw_them_are_a_simultaneous_open()
     assert states(result)["server"] == ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
     assert states(result)["client"] == ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"]
     assert not any("never taken in" in note for note in result.notes), result.notes
+
+
+def test_a_simultaneous_open_s_synacks_answer_the_syns_and_are_no_retransmissions() -> None:
+    """simopen, recorded from two sockets connecting to each other: each end's SYN/ACK is its
+    SYN again (the same seq), sent at once in answer to the peer's SYN, not by a timer; each
+    end's ACK of the other's SYN/ACK is Wireshark's window update (the SYN/ACK's window is
+    unscaled), named for what it does."""
+    segments = conversation(
+        ("c", "S", 100, 0), ("s", "S", 500, 0), ("c", "SA", 100, 501), ("s", "SA", 500, 101),
+        ("c", "A", 101, 501), ("s", "A", 501, 101),
+    )  # fmt: skip
+    for index in range(4):  # 65495, unscaled in a SYN; 64 (x1024) after
+        s = segments[index]
+        segments[index] = Segment(s.frame, s.time, 4, s.src, s.sport, s.dst, s.dport, s.flags, s.seq, s.ack,
+                                  65495, 0, None)  # fmt: skip
+    for index in (4, 5):
+        s = segments[index]
+        segments[index] = Segment(s.frame, s.time, 4, s.src, s.sport, s.dst, s.dport, s.flags, s.seq, s.ack,
+                                  64, 0, None)  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert result.handshake.answer_copies == {3: 2, 4: 1}
+    assert result.resends == {}
+    kinds = segment_kinds(result)
+    assert kinds[3] == "answers frame 2's SYN" and kinds[4] == "answers frame 1's SYN"
+    assert result.sequence.flags[5] == ["window_update"]
+    assert kinds[5] == kinds[6] == "window update, ends the open"
+
+
+def test_a_timer_s_copies_around_an_answer_are_numbered_among_themselves() -> None:
+    """Both first SYNs dropped and resent by their timers: each end's SYN resent is
+    retransmission #1; the SYN/ACKs answer the peer's latest SYN and are none."""
+    result = analyze(
+        (0.0, "c", "S", 100, 0), (0.000009, "s", "S", 500, 0), (1.028979, "s", "S", 500, 0),
+        (1.028993, "c", "S", 100, 0), (1.028996, "c", "SA", 100, 501), (1.029015, "s", "SA", 500, 101),
+        (1.029017, "s", "A", 501, 101), (1.029019, "c", "A", 101, 501),
+    )  # fmt: skip
+    assert result.handshake.answer_copies == {5: 3, 6: 4}
+    assert result.resends == {3: (1, pytest.approx(100.000009)), 4: (1, 100.0)}
+
+
+def test_a_repeated_syn_answered_after_its_sender_s_next_packet_is_not_unanswered() -> None:
+    """hs_loss: the client's SYN sent again as the resent SYN/ACK arrives, its ACK next, the
+    server's answer to the repeated SYN after that: the SYN was answered."""
+    result = analyze(
+        ("c", "S", 100, 0), (0.000018, "s", "SA", 500, 101), (1.023850, "s", "SA", 500, 101),
+        (1.023881, "c", "S", 100, 0), (1.023885, "c", "A", 101, 501), (1.023899, "s", "SA", 500, 101),
+    )  # fmt: skip
+    kinds = segment_kinds(result)
+    assert kinds[6] == "answers frame 4's SYN"
+    assert 6 not in result.resends and result.resends[3][0] == 1
+    assert unanswered_probes(result, kinds) == set()
 
 
 def test_a_simultaneous_open_s_round_trip_runs_from_the_syns_that_met() -> None:

@@ -41,6 +41,9 @@ class Backoff:
     # Of the resends, those sent after a RST/ACK refused the one before (no timer fired:
     # findings/handshake.py, Handshake.refusals).
     after_refusals: int = 0
+    # Copies sent at once in answer to a repeated SYN, left out of times and intervals (a
+    # SYN/ACK's: findings/handshake.py, Handshake.synack_answers).
+    answers: int = 0
 
     def __init__(self, times: list[float] | None = None, intervals: list[float] | None = None) -> None:
         self.times = times if times is not None else []
@@ -50,10 +53,21 @@ class Backoff:
         self.linear_count = 0
         self.matches = []
         self.after_refusals = 0
+        self.answers = 0
 
     def describe(self) -> str:
+        answers = (
+            f"{self.answers} sent at once in answer to the client's repeated SYN"
+            if self.answers == 1
+            else f"{self.answers} sent at once in answer to the client's repeated SYNs"
+        )
         if self.pattern == "none":
-            return "no retransmission"
+            return f"no retransmission by the timer; {answers}" if self.answers else "no retransmission"
+        if self.answers:
+            return f"{self._describe_timer()}; besides, {answers}"
+        return self._describe_timer()
+
+    def _describe_timer(self) -> str:
         spaced = shortened([f"{i:.3f}" for i in self.intervals])
         count = len(self.intervals)
         text = f"{count} retransmission{'s' if count != 1 else ''} at intervals {spaced} s: {self.pattern}"

@@ -40,12 +40,19 @@ A SYN with FIN or RST is no SYN (decode.segment.impossible_flags).
   retransmissions (two round trips in a split handshake). For an ordinary handshake it
   equals Wireshark's iRTT (findings/retransmissions.py), which runs from the latest SYN
   to the first segment with ACK and without SYN from either end. syn_to_synack and
-  synack_to_ack split it at the SYN/ACK; they are not given for the other variants.
+  synack_to_ack split it at the SYN/ACK; they are not given for the other variants. When
+  the SYN/ACK was sent more than once, syn_to_synack runs to its first copy and
+  synack_to_ack from the copy the ACK answers (the latest before it: the ones before were
+  lost), and the RTT is their sum, not the lost copy's timer.
+- SYN/ACK copies sent at once in answer to a repeated SYN (synack_answers), and each end's
+  SYN/ACK of a simultaneous open (its SYN again, answering the peer's): answer_copies, no
+  retransmissions, left out of the SYN/ACK backoff.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Final, Literal
 
 from analyzer.connections import Connection
@@ -153,6 +160,13 @@ class Handshake:
     # Of a refused connection, every RST/ACK that refused its SYN: more than one where the
     # client sent its SYN again after a refusal (connections._Open.refused_again).
     refusals: list[Segment] = field(default_factory=list)
+    # Of the judged SYN/ACK's copies, those sent at once in answer to a repeated SYN (Linux's
+    # tcp_check_req -> inet_rtx_syn_ack), not by the SYN/ACK's timer: kept out of its backoff.
+    synack_answers: list[Segment] = field(default_factory=list)
+    # Every copy of an end's SYN sent at once in answer to the peer's SYN, not by a timer
+    # (those answers, and in a simultaneous open each end's SYN/ACK): its frame -> the
+    # frame of the SYN it answers. No retransmission (ConnectionAnalysis.resends).
+    answer_copies: dict[int, int] = field(default_factory=dict)
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -175,6 +189,8 @@ class Handshake:
         self.reordered = False
         self.late_syns = []
         self.refusals = []
+        self.synack_answers = []
+        self.answer_copies = {}
         self.unseen_answer = None
         self.client_unseen = False
         self.completed_by = None
@@ -187,6 +203,12 @@ class Handshake:
     def judged_synacks(self) -> list[Segment]:
         """The SYN/ACKs of the ISN the handshake is judged on: one sender's resends."""
         return [s for s in self.synacks if s.seq == self.server_isn]
+
+    @property
+    def timer_synacks(self) -> list[Segment]:
+        """The judged SYN/ACKs the server's timer sent: its backoff (not its answers to SYNs)."""
+        answers = {s.frame for s in self.synack_answers}
+        return [s for s in self.judged_synacks if s.frame not in answers]
 
     def explain(self) -> str:
         if self.status == "complete":
@@ -719,6 +741,11 @@ def _after_synack(
         # The SYN it acknowledges captured after it, before the final ACK: captured out of order.
         syn = next((s for s in result.syns if s.time <= final.time), None)
         result.reordered = syn is not None
+    result.synack_answers = _answers_to_repeated_syns(
+        [s for s in synacks if s.seq == server_isn], result.syns, synack.time - (syn or synack).time
+    )
+    for copy in result.synack_answers:
+        result.answer_copies[copy.frame] = max(s.frame for s in result.syns if s.frame < copy.frame)
     if final is None or not all(c.ok for c in result.checks) or syn is None:
         result.status = "incomplete"
         return result
@@ -731,10 +758,34 @@ def _after_synack(
         result.syn_to_synack = round(synack.time - syn.time, 9)
     if result.final_unseen:
         return result  # the ACK's time is not in the capture: no RTT
-    result.synack_to_ack = round(final.time - synack.time, 9)
+    # The copy the ACK answers: the latest sent before it (an earlier one was lost, or the ACK
+    # would have followed it; the values of timestamps are not decoded to tell, as Karn's rule
+    # would not either). A lost first SYN/ACK does not lengthen the RTT by its timer.
+    answered = [s for s in synacks if s.seq == server_isn and s.frame < final.frame][-1:] or [synack]
+    result.synack_to_ack = round(final.time - answered[0].time, 9)
     # Out of order, the SYN's time is not when it left before its answer: no RTT.
-    result.answered_syn_to_ack = None if result.reordered else round(final.time - syn.time, 9)
+    if result.reordered:
+        result.answered_syn_to_ack = None
+    elif answered[0] is synack:
+        result.answered_syn_to_ack = round(final.time - syn.time, 9)
+    else:
+        result.answered_syn_to_ack = round(synack.time - syn.time + result.synack_to_ack, 9)
     return result
+
+
+def _answers_to_repeated_syns(
+    copies: list[Segment], syns: list[Segment], first_answer: float
+) -> list[Segment]:
+    """The SYN/ACK copies sent in answer to a repeated SYN: each the first copy after a SYN
+    that came after the copy before, within the time the first SYN/ACK took to answer its
+    SYN (twice, and 10 ms of a scheduler's slack), wherever the capture point is."""
+    within = 2 * max(0.0, first_answer) + 0.010
+    answers = []
+    for before, copy in pairwise(copies):
+        repeated = [s for s in syns[1:] if before.frame < s.frame < copy.frame]
+        if repeated and copy.time - repeated[-1].time <= within:
+            answers.append(copy)
+    return answers
 
 
 def _after_server_syn(
@@ -785,6 +836,7 @@ def _after_server_syn(
     answer = server_answer if result.variant == "simultaneous-open" else server_syn
     answered = [s for s in result.syns if answer is not None and s.frame < answer.frame]
     syn = answered[-1] if answered else None
+    result.answer_copies = _open_answers(connection)
     if client_answer is None or server_answer is None or syn is None or not all(c.ok for c in result.checks):
         result.status = "incomplete"
         return result
@@ -793,6 +845,25 @@ def _after_server_syn(
     result.status = "complete"
     result.answered_syn_to_ack = round(final.time - syn.time, 9)
     return result
+
+
+def _open_answers(connection: Connection) -> dict[int, int]:
+    """Of a simultaneous open, each end's first SYN/ACK after the peer's SYN: its own SYN
+    again, with the ACK of the peer's (Linux's tcp_rcv_synsent_state_process), sent at once
+    -> the frame of the SYN it answers."""
+    answers: dict[int, int] = {}
+    latest: dict[bool, int] = {}  # by end: the frame of its latest SYN without ACK
+    answered: set[bool] = set()
+    for segment in connection.segments:
+        if not segment.flags & SYN or segment.flags & RST:
+            continue
+        here = connection.from_client(segment)
+        if not segment.flags & ACK:
+            latest[here] = segment.frame
+        elif here not in answered and here in latest and (not here) in latest:
+            answers[segment.frame] = latest[not here]
+            answered.add(here)
+    return answers
 
 
 def _answered_syn(syns: list[Segment], synack: Segment) -> Segment | None:

@@ -21,6 +21,7 @@ highest sequence number seen, a hole filled late included.
 from __future__ import annotations
 
 from collections import deque
+from itertools import pairwise
 from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
@@ -121,3 +122,28 @@ def numbered_resends(segments: list[Segment], earlier: dict[int, int]) -> dict[i
         numbers[index] = number
         resends[segments[index].frame] = (number, segments[before].time)
     return resends
+
+
+def without_answers(
+    resends: dict[int, tuple[int, float]], segments: list[Segment], answers: set[int]
+) -> dict[int, tuple[int, float]]:
+    """`resends` less the copies of a SYN sent at once in answer to the peer's SYN
+    (findings/handshake.py, Handshake.answer_copies): no timer sent them. The timer's copies
+    of the same SYN are numbered again among themselves."""
+    if not answers:
+        return resends
+    kept = dict(resends)
+    for copy in segments:
+        if copy.frame not in answers:
+            continue
+        chain = [
+            s
+            for s in segments
+            if s.flags & SYN and s.seq == copy.seq and s.src == copy.src and s.sport == copy.sport
+        ]
+        for segment in chain:
+            kept.pop(segment.frame, None)
+        timers = [s for s in chain if s.frame not in answers]
+        for number, (before, segment) in enumerate(pairwise(timers), start=1):
+            kept[segment.frame] = (number, before.time)
+    return kept

@@ -82,7 +82,7 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -
     highest = max(sum(b.intervals) for _name, b in series)
     ax.set_ylim(-0.05 * highest, max(1.0, highest * 1.35))
     # Each transmission's frame under its number: what finds it in Wireshark.
-    sent = result.handshake.syns if series[0][0] == "SYN" else result.handshake.judged_synacks
+    sent = result.handshake.syns if series[0][0] == "SYN" else result.handshake.timer_synacks
     frames = [segment.frame for segment in sent]
     ax.set_xlabel(f"transmission (0 = the original {series[0][0]}) and its frame")
     ax.set_ylabel(

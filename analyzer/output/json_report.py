@@ -349,6 +349,7 @@ def _backoff(backoff: Backoff) -> dict:
         "factor": backoff.factor,
         "linear_count": backoff.linear_count,
         "matches": backoff.matches,
+        "answers_to_repeated_syns": backoff.answers,
     }
 
 

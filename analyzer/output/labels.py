@@ -113,6 +113,10 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
     kinds: dict[int, str] = {}
     flags = result.sequence.flags
     connection = result.connection
+    answers = result.handshake.answer_copies
+    # Each end's first ACK after its SYN/ACK in a simultaneous open: its window, unscaled
+    # in the SYN/ACK, reads scaled here, and Wireshark calls the ACK a window update.
+    opened: set[bool] = set()
     last: dict[bool, Segment] = {}
     asked: dict[bool, bool] = {}  # by end: its SYN asked for ECN
     for segment in connection.segments:
@@ -125,6 +129,12 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
             # Shaped as a keep-alive (one below the next seq), sent while the peer has no room:
             # Linux probes a zero window so (tcp_write_wakeup).
             named[named.index("keep-alive")] = "zero-window probe"
+        if segment.frame in answers:
+            named.append(f"answers frame {answers[segment.frame]}'s SYN")
+        if result.handshake.variant == "simultaneous-open" and segment.flags & (SYN | ACK | RST) == ACK:
+            if here not in opened and "window update" in named:
+                named[named.index("window update")] = "window update, ends the open"
+            opened.add(here)
         if segment.flags & SYN and segment.payload_len:
             named.append("Fast Open data")
         if segment.flags & SYN:
@@ -174,7 +184,8 @@ def unanswered_probes(result: ConnectionAnalysis, kinds: dict[int, str]) -> set[
         probe = (segment.flags & (SYN | ACK)) == SYN or any(kind in named for kind in PROBE_KINDS)
         if probe and not segment.flags & RST:
             waiting[here] = segment.frame
-    return found if connection.folded is not None else found | set(waiting.values())
+    found = found if connection.folded is not None else found | set(waiting.values())
+    return found - set(result.handshake.answer_copies.values())  # answered after the next
 
 
 def icmp_answers(result: ConnectionAnalysis, origin: float) -> dict[int, str]:

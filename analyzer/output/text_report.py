@@ -84,7 +84,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         times = shortened([f"{t - origin:+.3f}" for t in result.syn_backoff.times])
         lines.append(f"  SYNs       at {times} s")
         lines.append(f"  backoff    {result.syn_backoff.describe()}")
-    if result.synack_backoff.intervals:
+    if result.synack_backoff.intervals or result.synack_backoff.answers:
         lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
     lines.append(f"  close      {result.close.explain()}")
     if c.expired is not None:
