@@ -170,7 +170,7 @@ class ConnectionAnalysis:
             or self.syn_backoff.intervals
             or self.synack_backoff.intervals
             or self.synack_backoff.answers
-            or self.handshake.status not in ("complete", "not_seen")
+            or (self.handshake.status not in ("complete", "not_seen") and not self.handshake.opened_unseen)
             or self.connection.expired is not None
         )
 

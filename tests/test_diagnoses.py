@@ -85,8 +85,13 @@ def test_a_prompt_close_and_a_half_close_in_use_are_no_close_wait() -> None:
     for number, segment in enumerate(pausing, start=1):
         segment.frame = number
     assert "close_wait_held" not in _kinds(pausing)
+    # Nor when it closes at its pace (halfclose_long, from real sockets: a chunk a second,
+    # the FIN a second after the last), or the capture ends so.
+    pausing[-1].time += 1.95
+    assert "close_wait_held" not in _kinds(pausing)
+    assert "close_wait_held" not in _kinds(pausing[:-1])
     # ... but a close held after its last write is still one.
-    pausing[-1].time += 10.0
+    pausing[-1].time += 10.0 - 1.95
     assert "for 10.05" in _one(pausing, "close_wait_held").sentence
     # And so is a pause that stands out before a last write: the answer at once, then 200 s
     # of silence until an idle timer's "421 timeout" and its FIN.

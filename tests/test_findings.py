@@ -11,6 +11,8 @@ from analyzer.analysis import analyze_segments
 from analyzer.decode.segment import SYN
 from analyzer.findings.backoff import classify_backoff, matching_schedules
 from analyzer.output.labels import segment_kinds
+from analyzer.output.overview_chart import outcome
+from analyzer.output.summary import Summary
 
 
 def analyze(*steps: tuple):
@@ -112,6 +114,28 @@ def test_a_synack_long_after_a_repeated_syn_is_the_timers() -> None:
     )
     assert result.synack_backoff.intervals == [pytest.approx(1.0)]
     assert result.synack_backoff.answers == 0
+
+
+def test_a_handshake_begun_before_the_capture_and_acknowledged_opened_a_connection() -> None:
+    """midstart (a capture begun between a SYN and its SYN/ACK, recorded): the SYN/ACK, the
+    client's ACK, data and a close. Its SYN cannot be checked (still "incomplete"), but the
+    connection opened: counted mid-stream, not as a handshake that failed, and not
+    listed as interesting for it."""
+    result = analyze(
+        ("s", "SA", 500, 101), ("c", "A", 101, 501), ("c", "PA", 101, 501, 5), ("s", "A", 501, 106),
+        ("c", "FA", 106, 501), ("s", "FA", 501, 107), ("c", "A", 107, 502),
+    )  # fmt: skip
+    h = result.handshake
+    assert h.status == "incomplete" and h.opened_unseen and h.synack_acked_by.frame == 2
+    assert h.explain().startswith("handshake begun before the capture: its SYN not captured")
+    assert not result.interesting
+    summary = Summary()
+    summary.add(result)
+    assert {k: n for k, n in summary.handshakes.items() if n} == {"not_seen": 1}
+    assert outcome(result) == "closed"
+    # Without the client's ACK it is what it was: a handshake the capture cannot tell finished.
+    cut = analyze(("s", "SA", 500, 101))
+    assert not cut.handshake.opened_unseen and cut.interesting and outcome(cut) == "incomplete"
 
 
 # -- backoff -------------------------------------------------------------------------------------

@@ -45,6 +45,23 @@ def test_agreement_and_disagreement_are_both_reported() -> None:
     assert agreement.states_checked == ["ESTABLISHED", "FIN_WAIT_2"]
 
 
+def test_a_socket_missing_from_one_snapshot_between_two_that_list_it_was_missed_by_ss() -> None:
+    """close-wait-leak under load: the client's socket absent from the snapshot taken as it
+    became a timewait sock (FIN_WAIT_2), listed before and after: ss's dump passed it by,
+    the socket did not close and come back. Absent from the last as well, it is CLOSED."""
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    sidecar = _sidecar([(0.0025, "ESTABLISHED", "ESTABLISHED"), (0.5, "FIN_WAIT_2", "CLOSE_WAIT"),
+                        (0.6, "FIN_WAIT_2", "CLOSE_WAIT")])  # fmt: skip
+    del sidecar["snapshots"][1]["sockets"][0]
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert agreement.disagreements == [] and (agreement.compared, agreement.agreed) == (5, 5)
+    del sidecar["snapshots"][2]["sockets"][0]
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert [(d.side, d.kernel, d.inferred) for d in agreement.disagreements] == [
+        ("client", "CLOSED", "FIN_WAIT_2")
+    ] * 2
+
+
 def test_a_socket_the_kernel_no_longer_lists_is_closed() -> None:
     [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))).connections
     sidecar = _sidecar([])

@@ -118,6 +118,7 @@ def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, stat
             status=status,
             syns=[syn],
             final_ack=SimpleNamespace(time=100.0 + seconds) if seconds is not None else None,
+            opened_unseen=False,
         ),
         close=SimpleNamespace(shape="none", ending="none"),
         resets=[],

@@ -147,7 +147,9 @@ class Close:
             return (
                 f"the {self.first_fin}'s FIN (frame {fin.frame}) is the only one in the capture, which began "
                 f"mid-connection: the {silent} may have closed before it began (its FIN not captured) or not at "
-                "all, so which end closed first cannot be told; one-fin close"
+                f"all, so which end closed first cannot be told; one-fin close; the states shown take it that "
+                f"the {silent} had not (had it, this FIN took the {self.first_fin} from CLOSE_WAIT to LAST_ACK "
+                f"and the {silent} from FIN_WAIT_2 to TIME_WAIT)"
             )
         # "half-close" names itself; the others are shapes of a close.
         text = f"{self.first_fin} closed first; {self.shape}{'' if self.shape == 'half-close' else ' close'}"

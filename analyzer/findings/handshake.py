@@ -143,6 +143,11 @@ class Handshake:
     # server is no proof: with Fast Open a server sends it in SYN_RCVD.)
     client_unseen: bool = False
     completed_by: Segment | None = None
+    # The capture begins at the SYN/ACK (its SYN before the start): the client's first later
+    # segment that acknowledges it, which shows the handshake completed before the capture
+    # saw it all. Still "incomplete" (no SYN to check), but an opened connection: the
+    # summary and the overview count it mid-stream.
+    synack_acked_by: Segment | None = None
     # One socket connected to itself: its port is both ends (client and server are it).
     self_connected: bool = False
     # The connection this one continues (connections.Continued): its first frame, and the
@@ -194,6 +199,7 @@ class Handshake:
         self.unseen_answer = None
         self.client_unseen = False
         self.completed_by = None
+        self.synack_acked_by = None
         self.self_connected = False
         self.continues_frame = -1
         self.quiet_for = 0.0
@@ -203,6 +209,12 @@ class Handshake:
     def judged_synacks(self) -> list[Segment]:
         """The SYN/ACKs of the ISN the handshake is judged on: one sender's resends."""
         return [s for s in self.synacks if s.seq == self.server_isn]
+
+    @property
+    def opened_unseen(self) -> bool:
+        """Begun before the capture, at the SYN/ACK, and acknowledged: a connection that
+        opened, though its SYN cannot be checked (mid-stream in the summary and overview)."""
+        return self.status == "incomplete" and not self.syns and self.synack_acked_by is not None
 
     @property
     def timer_synacks(self) -> list[Segment]:
@@ -310,6 +322,12 @@ class Handshake:
                     "which only a completed handshake allows"
                 )
             return text + ": the client's packets did not pass the capture point"
+        if self.opened_unseen and self.synack_acked_by is not None:
+            return (
+                f"handshake begun before the capture: its SYN not captured; the SYN/ACK (ISN {self.server_isn}) "
+                f"and the client's ACK of it (frame {self.synack_acked_by.frame}) were: the connection opened"
+                f"{self._other_isns()}"
+            )
         if self.status == "incomplete":
             return f"handshake incomplete: {self._missing()}{self._other_isns()}"
         if self.crafted_syns:
@@ -497,6 +515,14 @@ def find_handshake(connection: Connection) -> Handshake:
             result.server_options = _options(first)
             result.client_isn = (first.ack - 1) % MOD
             result.status = "incomplete"
+            result.synack_acked_by = next(
+                (
+                    s for s in connection.segments
+                    if connection.from_client(s) and s.time >= first.time and s.flags & (SYN | RST | ACK) == ACK
+                    and seq_diff(s.ack, (first.seq + 1) % MOD) >= 0
+                ),
+                None,
+            )  # fmt: skip
             if not any(connection.from_client(s) for s in connection.segments):
                 result.client_unseen = True
                 result.completed_by = next(

@@ -2,7 +2,8 @@
 socket states the kernel reported (the sidecar's `ss -tan` snapshots) at the same instants.
 
 Rule: at each snapshot, each endpoint of each connection is looked up in the kernel's
-list by its 4-tuple; a socket the kernel no longer lists is CLOSED. The inferred
+list by its 4-tuple; a socket the kernel no longer lists is CLOSED (but for one missing
+from a single snapshot, listed in the one before and the one after: ss missed it). The inferred
 state is the one the endpoint held at the snapshot's time. Endpoints whose state the
 packets do not reveal (a server that never answered) are not compared. A snapshot
 takes milliseconds (ss runs between its `time` and `end_time`): any state the
@@ -135,7 +136,11 @@ def compare_with_kernel(
         "server": (connection.server, connection.client),
     }
     checked: set[str] = set()
-    for snapshot in sidecar["snapshots"]:
+    snapshots = sidecar["snapshots"]
+    listed = [
+        {(_normalize(s["local"]), _normalize(s["peer"])) for s in snap["sockets"]} for snap in snapshots
+    ]
+    for index, snapshot in enumerate(snapshots):
         time = snapshot["time"]
         if time < connection.first_time:
             continue  # the connection did not exist yet
@@ -161,7 +166,17 @@ def compare_with_kernel(
             held = {inferred.value} | {s.value for t, s in states[side] if time <= t <= end_time}
             if _time_wait_may_linger(states[side], time):
                 held.add(State.TIME_WAIT.value)
-            seen = kernel.get((_address(local), _address(peer)), State.CLOSED.value)
+            key = (_address(local), _address(peer))
+            seen = kernel.get(key, State.CLOSED.value)
+            if (
+                key not in kernel
+                and 0 < index < len(snapshots) - 1
+                and key in listed[index - 1]
+                and key in listed[index + 1]
+            ):
+                # Listed before and after, by one connection: ss's dump of a hash table that
+                # changed under it (a socket becoming a timewait sock) passed it by.
+                continue
             if inferred == State.LISTEN and seen == State.CLOSED.value and _address(local) in listening:
                 # Before its SYN arrives, a server endpoint is the listening socket itself.
                 seen = State.LISTEN.value

@@ -54,7 +54,7 @@ OUTCOMES: Final[dict[str, tuple[str, str]]] = {
 def outcome(result: ConnectionAnalysis) -> str:
     """One word for how the connection went (a key of OUTCOMES)."""
     status = result.handshake.status
-    if status in ("refused", "unreachable", "no_answer", "incomplete"):
+    if status in ("refused", "unreachable", "no_answer", "incomplete") and not result.handshake.opened_unseen:
         return status
     if result.resets:
         return "reset"
@@ -87,7 +87,7 @@ def row_of(result: ConnectionAnalysis) -> Row:
     notes = []
     if kind == "reset":
         notes.append(f"RST: {result.resets[0].cause.replace('_', ' ')}")
-    if result.handshake.status == "not_seen":
+    if result.handshake.status == "not_seen" or result.handshake.opened_unseen:
         notes.append("mid-stream")
     by_frame = {s.frame: s.time for s in connection.segments}  # a long one's: those kept
     resends = _spread(sorted(by_frame[f] for f in result.resends if f in by_frame))

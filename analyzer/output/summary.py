@@ -176,7 +176,7 @@ class Summary:
         # One given up as idle and on again has its handshake in the one it continues; a probe
         # that begins with flags no connection begins with (FIN, NULL, Xmas) never had one. A
         # lone ACK or RST may be a live connection's, whose handshake came before the capture.
-        status: str = handshake.status
+        status: str = "not_seen" if handshake.opened_unseen else handshake.status
         if status == "not_seen" and connection.continues is not None:
             status = "continued"
         elif status == "not_seen" and result.steps and result.steps[0].probe:

@@ -333,7 +333,7 @@ def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
         reasons.append(f"unreachable: {describe(handshake.unreachable)}")
     elif status == "no_answer":
         reasons.append(f"no answer to {_plural(len(handshake.syns), 'SYN')}")
-    elif status == "incomplete":
+    elif status == "incomplete" and not handshake.opened_unseen:
         reasons.append("handshake incomplete")
     causes = []
     for reset in result.resets:
