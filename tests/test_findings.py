@@ -10,6 +10,8 @@ from segments import HANDSHAKE, conversation
 from analyzer.analysis import analyze_segments
 from analyzer.decode.segment import SYN
 from analyzer.findings.backoff import classify_backoff, matching_schedules
+from analyzer.findings.ecn import find_ecn_signals
+from analyzer.output.json_report import connection_to_dict
 from analyzer.output.labels import segment_kinds
 from analyzer.output.overview_chart import outcome
 from analyzer.output.summary import Summary
@@ -420,8 +422,9 @@ def test_a_window_update_is_the_same_ack_with_another_window() -> None:
 
 def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     """RFC 3168: a SYN with ECE and CWR asks for ECN, a SYN/ACK with ECE agrees; later, ECE
-    echoes congestion and CWR answers it, named among the flags (and no kind of their own,
-    which would draw every segment of a bulk run one by one)."""
+    echoes congestion and CWR answers it: named among the flags, and as what they are
+    (findings/ecn.py), which the ladder draws after the resends (a congested bulk run may
+    echo on every ACK)."""
     from analyzer.output.labels import packet_label
 
     segments = conversation(
@@ -431,7 +434,21 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     [result] = analyze_segments(segments).connections
     assert result.handshake.status == "complete"
     assert "; ECN agreed (the SYN asked with ECE and CWR" in result.handshake.explain()
-    assert segment_kinds(result) == {1: "ECN asked", 2: "ECN agreed"}
+    assert segment_kinds(result) == {
+        1: "ECN asked",
+        2: "ECN agreed",
+        5: "congestion echo",
+        6: "window reduced",
+    }
+    signals = find_ecn_signals(result.connection, result.handshake)
+    assert signals.explain() == (
+        "the server echoed congestion (ECE) on 1 segment (frame 5): packets to it were marked CE on the way; "
+        "the client reduced its congestion window (CWR) 1 time (frame 6)"
+    )
+    assert connection_to_dict(result, 0.0)["ecn_signals"] == {
+        "echo_frames": {"server": [5]},
+        "cwr_frames": {"client": [6]},
+    }
     labels = [packet_label(s, None, None).split(" seq")[0] for s in segments]
     assert labels == ["SYN/ECE/CWR", "SYN/ACK/ECE", "ACK", "PSH/ACK", "ACK/ECE", "PSH/ACK/CWR"]
     # A SYN/ACK with ECE to a SYN that did not ask agrees to nothing.
@@ -439,6 +456,8 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     [result] = analyze_segments(segments).connections
     assert segment_kinds(result) == {}
     assert "ECN" not in result.handshake.explain()
+    assert not find_ecn_signals(result.connection, result.handshake)
+    assert connection_to_dict(result, 0.0)["ecn_signals"] is None
 
 
 def test_out_of_order_is_a_segment_arriving_just_behind() -> None:

@@ -340,6 +340,33 @@ def test_a_band_names_probes_of_a_zero_window_so_not_keep_alives() -> None:
     assert flagged["window probe"] >= 20 and flagged["keep-alive"] == 0
 
 
+def test_ecn_signals_are_drawn_after_the_resends_and_counted_in_bands() -> None:
+    """A bulk run with ECN agreed whose every ACK echoes congestion (ECE), each reduction
+    (CWR) answering: those the rows take are named on their arrows, the others counted in
+    the bands that hold them, and a resend among them is drawn one by one before them."""
+    steps: list[tuple] = [("c", "SEC", 100, 0), ("s", "SAE", 500, 101), ("c", "A", 101, 501)]
+    seq = 101
+    for i in range(300):
+        flags = "PAC" if i % 2 else "PA"
+        steps += [("c", flags, seq, 501, 1000), ("s", "AE", 501, seq + 1000)]
+        seq += 1000
+    steps += [("c", "PA", 101 + 150_000, 501, 1000)]  # a resend
+    [result] = analyze_segments(conversation(*steps, gap=0.0002)).connections
+    plan = plan_rows(result)
+    drawn = {item.segment.frame for item in plan.items if isinstance(item, Packet)}
+    kinds = segment_kinds(result)
+    assert len(steps) in drawn and len(steps) in result.resends
+    echoes = [f for f, kind in kinds.items() if kind == "congestion echo"]
+    reductions = [f for f, kind in kinds.items() if kind == "window reduced"]
+    assert len(echoes) == 300 and len(reductions) == 150
+    counted = sum((item.others for item in plan.items if isinstance(item, Band)), Counter())
+    assert counted["congestion echo"] + len(set(echoes) & drawn) == 300
+    assert counted["window reduction"] + len(set(reductions) & drawn) == 150
+    assert counted["congestion echo"] > 0
+    text = "\n".join(band_text(item, 0) for item in plan.items if isinstance(item, Band))
+    assert "congestion echoes" in text and "window reductions" in text
+
+
 def test_the_timeline_of_many_cut_silences_folds_them_and_keeps_its_labels_apart() -> None:
     """Probes of a zero window, ever further apart (a helper's capture's times): 16 silences
     while ESTABLISHED are one cut that says how many and that no state changed in them (a cut

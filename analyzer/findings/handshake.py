@@ -418,14 +418,25 @@ class Handshake:
             f"({isns}): judged on {self.server_isn}"
         )
 
-    def _ecn(self) -> str:
-        """Whether the ends agreed on ECN (RFC 3168 6.1.1): the SYN asked with ECE and CWR,
-        the SYN/ACK answered with ECE alone."""
+    @property
+    def ecn_agreed(self) -> bool:
+        """Whether the ends agreed on classic ECN (RFC 3168 6.1.1): the SYN asked with ECE and
+        CWR, the SYN/ACK answered with ECE alone. Then ECE and CWR on later segments are the
+        congestion signals of findings/ecn.py."""
         syn = self.syns[0] if self.syns else None
         synack = next((s for s in self.synacks if s.seq == self.server_isn), None)
+        return (
+            syn is not None
+            and syn.flags & (ECE | CWR) == ECE | CWR
+            and synack is not None
+            and synack.flags & (ECE | CWR) == ECE
+        )
+
+    def _ecn(self) -> str:
+        syn = self.syns[0] if self.syns else None
         if syn is None or syn.flags & (ECE | CWR) != ECE | CWR:
             return ""
-        if synack is not None and synack.flags & (ECE | CWR) == ECE:
+        if self.ecn_agreed:
             return "; ECN agreed (the SYN asked with ECE and CWR, the SYN/ACK answered with ECE)"
         return "; the SYN asked for ECN (ECE and CWR), the SYN/ACK did not agree"
 

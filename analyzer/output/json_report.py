@@ -24,6 +24,7 @@ from analyzer.analysis import BACKSCATTER, Analysis, Backoff, ConnectionAnalysis
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe, errno_of
 from analyzer.decode.segment import Unreachable
+from analyzer.findings.ecn import find_ecn_signals
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.placement import ShareLines, renumbered_fields, separator
@@ -368,6 +369,17 @@ def _state_changes(result: ConnectionAnalysis, origin: float) -> list[dict]:
     ]
 
 
+def _ecn_signals(result: ConnectionAnalysis) -> dict | None:
+    """With ECN agreed: by sender, the frames of its ECE echoes and of its CWR reductions."""
+    if not result.handshake.ecn_agreed:
+        return None
+    ecn = find_ecn_signals(result.connection, result.handshake)
+    return {
+        "echo_frames": {side: [s.frame for s in found] for side, found in ecn.echoes.items()},
+        "cwr_frames": {side: [s.frame for s in found] for side, found in ecn.reductions.items()},
+    }
+
+
 def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = "") -> dict:
     """The connection's JSON object, as values the encoders write: some arrays are tuples,
     some strings States, and the state histories are the analysis's own lists. Beside each
@@ -462,6 +474,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
         "diagnoses": [diagnosis.as_dict() for diagnosis in result.diagnoses],
         "vantage": result.vantage.as_dict() if result.vantage is not None else None,
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
+        "ecn_signals": _ecn_signals(result),
         "sequence": {
             # Most connections have nothing flagged: no Counter made for them.
             "counts": dict(sorted(sequence.counts().items())) if sequence.flags else {},

@@ -24,6 +24,7 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.decode.segment import FIN, RST, SYN, Segment
@@ -104,12 +105,12 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
         elif (
             segment.frame in result.resends
             or segment.frame in marked
-            or (segment.frame in kinds and kinds[segment.frame] not in ("dup ACK", "window update"))
+            or (segment.frame in kinds and kinds[segment.frame] not in ("dup ACK", *_SECOND_TIER))
             or "zero_window" in result.sequence.flags.get(segment.frame, ())
             or dsack(segment) is not None
         ):
             tier = 1
-        elif kinds.get(segment.frame) == "window update":
+        elif kinds.get(segment.frame) in _SECOND_TIER:
             tier = 2
         elif segment.frame in result.sequence.flags or segment.frame in kinds:
             tier = 3  # a dup ACK, data after a gap or out of order: what the resends answer
@@ -119,6 +120,16 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
         since = segment.time - previous.segment.time if previous and previous.ordinal == ordinal - 1 else None
         entries.append(_Entry(segment, ordinal, before, tier, since, kinds.get(segment.frame, "")))
     return entries
+
+
+# Kinds drawn one by one after the first tier: a congested bulk run may echo congestion on
+# every ACK, and would crowd the resends out of the rows.
+_SECOND_TIER: Final = (
+    "window update",
+    "congestion echo",
+    "window reduced",
+    "congestion echo, window reduced",
+)
 
 
 def kernel_drops(result: ConnectionAnalysis) -> set[int]:
@@ -291,6 +302,10 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
                 band.others[name] += 1
         if segment.frame in dropped:
             band.others["kernel drop"] += 1
+        # ECN's signals (labels.segment_kinds), counted as nouns.
+        for kind, name in (("congestion echo", "congestion echo"), ("window reduced", "window reduction")):
+            if kind in entry.kind:
+                band.others[name] += 1
     for a, b in let_go:
         skipped = b.ordinal - a.ordinal - 1
         band.segments += skipped

@@ -741,6 +741,8 @@ def band_text(band: Band, connection: int | None = None) -> str:
 def _count(count: int, name: str) -> str:
     """'1 dup ACK', '3 dup ACKs'; a name that is not a noun ('out of order') stays as it is."""
     plural = count != 1 and name not in ("out of order", "after a gap")
+    if plural and name.endswith("echo"):
+        return f"{count:,} {name}es"
     return f"{count:,} {name}{'s' if plural else ''}"
 
 
