@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, corpus_params, run, stored_captures
 from pcap_builder import FRAMINGS, handshake_packets, tcp_packet, write_capture
-from scapy.layers.inet import TCP
+from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import GRE
 from scapy.utils import PcapReader
 
 from analyzer.analysis import analyze_file
@@ -911,6 +913,76 @@ def test_malformed_frames_are_named_by_what_is_wrong_and_where(tmp_path) -> None
     assert stats.warnings == [
         f"2 frames with impossible IP/TCP lengths skipped: TCP data offset 12 is below 20 (2 frames, the first {first})"
     ]
+
+
+def test_a_frame_of_no_ip_version_is_named_not_dropped(tmp_path) -> None:
+    """An IP header whose version is neither 4 nor 6 (a corrupted byte): counted and named,
+    never left out in silence (Wireshark: "Bogus IP version")."""
+    good = handshake_packets()
+    bad = bytearray(bytes(good[2]))
+    bad[0] = 0x55
+    path = write_capture(tmp_path / "bad.pcap", [*good, IP(bytes(bad))])
+    stats = DecodeStats()
+    assert len(list(read_segments(str(path), stats))) == len(good)
+    assert stats.warnings == [
+        f"1 frame with impossible IP/TCP lengths skipped: IP version 5, neither 4 nor 6 (frame {len(good) + 1})"
+    ]
+
+
+_ENDS = {4: ("192.0.2.1", 40000, "192.0.2.2", 80), 6: ("2001:db8::1", 40000, "2001:db8::2", 80)}
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_an_ip_length_beyond_a_whole_frame_is_read_as_the_frame_holds(tmp_path, family: int) -> None:
+    """A data segment of 18 bytes whose IP length claims 1400, in a frame no snapshot length
+    cut: read with the 18 bytes it holds and named, as Wireshark does ("IPv4 total length
+    exceeds packet length"), so the next segment is no retransmission; the same frame cut
+    by a snapshot length is a payload cut, its length the claimed one."""
+    request = tcp_packet(family, *_ENDS[family], "PA", 1001, 2001, b"x" * 18)
+    after = tcp_packet(family, *_ENDS[family], "PA", 1019, 2001, b"y" * 18)
+    if family == 4:
+        request[IP].len = 1400
+    else:
+        request[IPv6].plen = 1400
+    path = write_capture(
+        tmp_path / "long.pcap", [IP(bytes(request)) if family == 4 else IPv6(bytes(request)), after]
+    )
+    stats = DecodeStats()
+    first, second = read_segments(str(path), stats)
+    assert (first.payload_len, first.payload_cut, second.payload_len) == (18, False, 18)
+    assert len(stats.warnings) == 1 and "claims more than the frame holds" in stats.warnings[0]
+    assert "(the first: frame 1)" in stats.warnings[0]
+    [result] = analyze_file(str(path)).connections
+    assert not result.sequence.flags and not result.resends
+    # Cut by a snapshot length, the frame is no proof the length is wrong.
+    cut = write_capture(tmp_path / "cut.pcap", [request], snaplen=len(bytes(request)) + 14 - 4)
+    stats = DecodeStats()
+    [segment] = read_segments(str(cut), stats)
+    assert segment.payload_cut and segment.payload_len == 1400 - (20 if family == 4 else 0) - 20
+    assert stats.warnings == []
+
+
+def test_a_tunnel_ends_where_its_outer_datagram_does(tmp_path) -> None:
+    """Bytes after the outer IPv4 length are a trailer (Wireshark: eth.trailer), not the GRE
+    payload: a TCP packet placed there is no segment."""
+    inner = bytes(handshake_packets()[0])
+    outer = IP(src="192.0.2.9", dst="192.0.2.10", proto=47) / GRE(proto=0x0800)
+    outer[IP].len = 24
+    path = write_capture(tmp_path / "gre.pcap", [IP(bytes(outer) + inner)])
+    stats = DecodeStats()
+    assert list(read_segments(str(path), stats)) == []
+    # Within the length it is read, in its tunnel.
+    whole = IP(src="192.0.2.9", dst="192.0.2.10", proto=47) / GRE(proto=0x0800) / handshake_packets()[0]
+    [segment] = read_segments(str(write_capture(tmp_path / "gre2.pcap", [whole])), DecodeStats())
+    assert segment.tunnel == "GRE"
+
+
+def test_a_pcapng_cut_inside_its_section_header_is_no_capture(tmp_path) -> None:
+    full = write_capture(tmp_path / "full.pcapng", handshake_packets(), pcapng=True)
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(full.read_bytes()[:20])
+    with pytest.raises(CaptureFileError, match="pcapng section header is cut off"):
+        list(read_segments(str(cut), DecodeStats()))
 
 
 def test_ip_under_mpls_cut_by_the_snapshot_length_is_still_read(tmp_path) -> None:

@@ -155,6 +155,7 @@ def test_a_handshake_begun_before_the_capture_and_acknowledged_opened_a_connecti
         ([0, 1.024, 2.048, 3.072, 4.096, 5.12, 7.136, 11.232], "linear-then-exponential", 2.0),
         ([0, 0.005, 1.0], "irregular", None),
         ([0, 1, 1.5, 5], "irregular", None),
+        ([0, 1.0, 0.5], "unmeasured", None),  # a clock stepped back between two SYNs
     ],
 )
 def test_backoff_patterns(times, pattern, factor) -> None:

@@ -67,6 +67,9 @@ class CaptureFile:
         self.time = 0.0
         self.linktype = 0
         self.data = b""
+        # The frame is all there: its original length is known and no more than was kept
+        # (a length field that claims more is then wrong, not cut: decode/ip_tcp.py).
+        self.whole = False
         self._last_time = 0.0
         self.untimed = 0  # packets in Simple Packet Blocks: no time of their own
         # Packets stamped 0 after a stamped one (a writer with no time for them): each takes
@@ -239,6 +242,7 @@ class CaptureFile:
         else:
             self.time = seconds + fraction * self._tick
         self.data = buffer[at + 16 : at + 16 + caplen]
+        self.whole = 0 < u32(buffer, at + 12, little) <= caplen
         ahead.at = at + 16 + caplen
         return True
 
@@ -297,6 +301,8 @@ class CaptureFile:
                 # A section header fixes the byte order of everything up to the next one.
                 order = ahead.read(4)
                 if len(order) < 4:
+                    if first:
+                        raise CaptureFileError(self.path, "pcapng section header is cut off")
                     self._cut_off("a section header")
                     return
                 if struct.unpack("<I", order)[0] == PCAPNG_BYTE_ORDER_MAGIC:
@@ -313,7 +319,7 @@ class CaptureFile:
                 block_len = struct.unpack(endian + "I", head[4:8])[0]
                 body_len = block_len - 12
                 prefix = b""
-            first = False
+            opening, first = first, False
             if block_len % 4 or body_len < 0 or block_len > MAX_BLOCK_BYTES:
                 self.warnings.append(
                     f"block after packet {self.frames_read} has an impossible length ({block_len}); "
@@ -323,6 +329,8 @@ class CaptureFile:
             body = ahead.read(body_len)
             trailer = ahead.read(4)
             if len(body) < body_len or len(trailer) < 4:
+                if opening:  # nothing of the file can be read: it is not yet a capture
+                    raise CaptureFileError(self.path, "pcapng section header is cut off")
                 self._cut_off(f"the block after packet {self.frames_read}")
                 return
             block_type = struct.unpack(endian + "I", head[:4])[0]
@@ -356,6 +364,7 @@ class CaptureFile:
         if iface >= len(interfaces) or caplen > block_len - 32:
             return None
         ahead.at = at + block_len
+        self.whole = 0 < u32(buffer, at + 24, little) <= caplen
         linktype = self._stamp(interfaces[iface], u32(buffer, at + 12, little), u32(buffer, at + 16, little))
         self.frames_read += 1
         return (self._last_time, linktype, buffer[at + 28 : at + 28 + caplen])
@@ -406,6 +415,7 @@ class CaptureFile:
                 self._skip("in a Simple Packet Block too short or before any interface block")
                 return None
             origlen = struct.unpack(endian + "I", body[:4])[0]
+            self.whole = 0 < origlen <= len(body) - 4
             self.untimed += 1
             return (self._last_time, interfaces[0][0], body[4 : 4 + origlen])
         if block_type == BLOCK_EPB:
@@ -416,12 +426,14 @@ class CaptureFile:
             little = endian == "<"
             iface, high, low = u32(body, 0, little), u32(body, 4, little), u32(body, 8, little)
             caplen = u32(body, 12, little)
+            self.whole = 0 < u32(body, 16, little) <= caplen
             data_at = 20
         else:
             if len(body) < 20:
                 self._skip("in a packet block too short for its fields")
                 return None
-            iface, _drops, high, low, caplen, _origlen = struct.unpack(endian + "HHIIII", body[:20])
+            iface, _drops, high, low, caplen, origlen = struct.unpack(endian + "HHIIII", body[:20])
+            self.whole = 0 < origlen <= caplen
             data_at = 20
         if iface >= len(interfaces):
             self._skip("naming an interface never described")

@@ -105,6 +105,19 @@ class HeaderCut(Malformed):
     (tcpdump -s) kept less of it."""
 
 
+class BeyondFrame(Malformed):
+    """A whole frame (no snapshot length cut it) whose IP length claims more than it holds:
+    `segment` is read with the payload the frame holds, as Wireshark reads it; `claimed`
+    the payload the IP header claims."""
+
+    def __init__(self, segment: Segment, claimed: int) -> None:
+        super().__init__(
+            f"IP length claims {claimed} bytes of TCP payload, the frame holds {segment.payload_len}"
+        )
+        self.segment = segment
+        self.claimed = claimed
+
+
 class Elsewhere:
     """A TCP segment of a connection another process analyzes (see Share)."""
 
@@ -115,43 +128,54 @@ Record = Segment | Datagram | Unreachable | Elsewhere | Fragment | None
 
 
 def parse_ip_tcp(
-    data: bytes, at: int, frame: int, time: float, share: Share | None = None, tunnel: str = ""
+    data: bytes,
+    at: int,
+    frame: int,
+    time: float,
+    share: Share | None = None,
+    tunnel: str = "",
+    whole: bool = False,
 ) -> Record:
     """The TCP segment, UDP datagram or ICMP unreachable in the IP packet at `data[at:]`,
     inside whatever tunnels it travels in (decode/tunnels.py); None for anything else. With a
     share, a well-formed TCP segment of another share's connection is ELSEWHERE, told before
-    anything is made of it. `tunnel`: the names of the tunnels around this packet."""
+    anything is made of it. `tunnel`: the names of the tunnels around this packet. `whole`:
+    the frame is all there (no snapshot length cut it), so a length field that claims more
+    than it holds is wrong, not cut: the TCP payload is what the frame holds (as Wireshark's
+    "IPv4 total length exceeds packet length"), and the reader names it (BeyondFrame)."""
     if len(data) < at + 1:
         raise HeaderCut("frame too short for an IP header")
     version = data[at] >> 4
     if version == 4:
-        return _ipv4(data, at, frame, time, share, tunnel)
+        return _ipv4(data, at, frame, time, share, tunnel, whole)
     if version == 6:
-        return _ipv6(data, at, frame, time, share, tunnel)
-    return None
+        return _ipv6(data, at, frame, time, share, tunnel, whole)
+    raise Malformed(f"IP version {version}, neither 4 nor 6")
 
 
 def _tunnelled(data: bytes, at: int, name: str, frame: int, time: float, share: Share | None,
-               tunnel: str) -> Record:  # fmt: skip
+               tunnel: str, whole: bool) -> Record:  # fmt: skip
     """The packet at `at` inside one more tunnel, `name`."""
     if tunnel.count(" > ") >= MAX_TUNNELS - 1:
         raise Undecodable(f"more than {MAX_TUNNELS} tunnels inside each other")
-    return parse_ip_tcp(data, at, frame, time, share, f"{tunnel} > {name}" if tunnel else name)
+    return parse_ip_tcp(data, at, frame, time, share, f"{tunnel} > {name}" if tunnel else name, whole)
 
 
 def _ip_in_ip(protocol: int, data: bytes, at: int, outer: int, frame: int, time: float,
-              share: Share | None, tunnel: str) -> Record:  # fmt: skip
+              share: Share | None, tunnel: str, whole: bool) -> Record:  # fmt: skip
     """What IP protocol `protocol` (4, 41 or 47) carries at `at`, inside IPv`outer`."""
     if protocol == PROTO_GRE:
         inner = gre(data, at)
         if inner is None:
             return None
-        return _tunnelled(data, inner[0], inner[1], frame, time, share, tunnel)
+        return _tunnelled(data, inner[0], inner[1], frame, time, share, tunnel, whole)
     name = f"IPv{4 if protocol == PROTO_IPV4_IN_IP else 6}-in-IPv{outer}"
-    return _tunnelled(data, at, name, frame, time, share, tunnel)
+    return _tunnelled(data, at, name, frame, time, share, tunnel, whole)
 
 
-def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str) -> Record:
+def _ipv4(
+    data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str, whole: bool
+) -> Record:
     if len(data) < at + IPV4_MIN_HEADER:
         raise HeaderCut("IPv4 header cut short")
     proto = data[at + IPV4_PROTOCOL]
@@ -185,16 +209,19 @@ def _ipv4(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
         if remaining < 0:
             raise Malformed("IPv4 authentication header runs past the total length")
     if proto in _TUNNELS:
-        return _ip_in_ip(proto, data, pos, 4, frame, time, share, tunnel)
+        # The inner packet ends where the outer datagram does: bytes after it are a trailer.
+        return _ip_in_ip(proto, data[: at + ip_len], pos, 4, frame, time, share, tunnel, whole)
     if proto not in _CARRIED:
         return None
     ip_id, ttl = u16(data, at + IPV4_IDENTIFICATION), data[at + IPV4_TTL]
     return _transport(
-        proto, data, pos, remaining, frame, time, 4, at + IPV4_SOURCE, share, tunnel, ip_id, ttl
+        proto, data, pos, remaining, frame, time, 4, at + IPV4_SOURCE, share, tunnel, ip_id, ttl, whole
     )
 
 
-def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str) -> Record:
+def _ipv6(
+    data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str, whole: bool
+) -> Record:
     if len(data) < at + IPV6_HEADER:
         raise HeaderCut("IPv6 header cut short")
     payload_len, next_header = u16(data, at + IPV6_PAYLOAD_LENGTH), data[at + IPV6_NEXT_HEADER]
@@ -230,7 +257,7 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
                                 data[start : start + length], tunnel, length)  # fmt: skip
             ext_len = IPV6_FRAGMENT_HEADER_LENGTH
         elif next_header in _TUNNELS:
-            return _ip_in_ip(next_header, data, pos, 6, frame, time, share, tunnel)
+            return _ip_in_ip(next_header, data[: pos + remaining], pos, 6, frame, time, share, tunnel, whole)
         elif next_header == PROTO_ESP:
             raise Undecodable("IPsec ESP (encrypted)")
         else:
@@ -242,7 +269,19 @@ def _ipv6(data: bytes, at: int, frame: int, time: float, share: Share | None, tu
             raise Malformed("IPv6 extension headers run past the payload length")
     hop_limit = data[at + IPV6_HOP_LIMIT]
     return _transport(
-        next_header, data, pos, remaining, frame, time, 6, at + IPV6_SOURCE, share, tunnel, UNSEEN, hop_limit
+        next_header,
+        data,
+        pos,
+        remaining,
+        frame,
+        time,
+        6,
+        at + IPV6_SOURCE,
+        share,
+        tunnel,
+        UNSEEN,
+        hop_limit,
+        whole,
     )
 
 
@@ -268,17 +307,17 @@ def _final_destination(data: bytes, at: int, pos: int, units: int) -> bytes:
 
 
 def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, time: float, family: int,
-               addresses: int, share: Share | None, tunnel: str, ip_id: int, ttl: int) -> Record:  # fmt: skip
+               addresses: int, share: Share | None, tunnel: str, ip_id: int, ttl: int, whole: bool) -> Record:  # fmt: skip
     """The transport header at `at`; the source address at `addresses`, the destination
     right after it (as in both IP headers)."""
     if protocol == PROTO_TCP:
-        return _tcp(data, at, length, frame, time, family, addresses, share, tunnel, ip_id, ttl)
+        return _tcp(data, at, length, frame, time, family, addresses, share, tunnel, ip_id, ttl, whole)
     if protocol == PROTO_UDP and len(data) >= at + UDP_HEADER:
         sport, dport = u16(data, at), u16(data, at + 2)
         if sport in UDP_TUNNEL_PORTS or dport in UDP_TUNNEL_PORTS:
             inner = udp_tunnel(data, at + UDP_HEADER, length - UDP_HEADER, sport, dport)
             if inner is not None:
-                return _tunnelled(data, inner[0], inner[1], frame, time, share, tunnel)
+                return _tunnelled(data[: at + length], inner[0], inner[1], frame, time, share, tunnel, whole)
     src, dst = address_pair(data, addresses, family)
     if protocol == PROTO_UDP:
         return parse_udp(data, at, length, frame, time, family, src, dst)
@@ -286,7 +325,7 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, tim
 
 
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
-         share: Share | None, tunnel: str, ip_id: int, ttl: int) -> Segment | Elsewhere:  # fmt: skip
+         share: Share | None, tunnel: str, ip_id: int, ttl: int, whole: bool) -> Segment | Elsewhere:  # fmt: skip
     if len(data) < at + TCP_MIN_HEADER:
         raise HeaderCut("TCP header cut short")
     flags = data[at + TCP_FLAGS]
@@ -322,7 +361,11 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
     payload = b""
     if flags & RST and tcp_len > header_len:
         payload = data[at + header_len : at + header_len + min(tcp_len - header_len, RST_DATA_KEPT)]
-    return Segment(
+    claimed = payload_len = tcp_len - header_len
+    cut = tcp_len > header_len and len(data) < at + tcp_len
+    if cut and whole:
+        payload_len, cut = max(0, len(data) - at - header_len), False
+    segment = Segment(
         frame,
         time,
         family,
@@ -334,17 +377,20 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         u32(data, at + TCP_SEQUENCE),
         u32(data, at + TCP_ACKNOWLEDGMENT),
         u16(data, at + TCP_WINDOW),
-        tcp_len - header_len,
+        payload_len,
         options,
         tunnel,
         ip_id,
         u16(data, at + TCP_CHECKSUM),
         ttl,
         payload,
-        tcp_len > header_len and len(data) < at + tcp_len,
+        cut,
         sack_start,
         sack_end,
     )
+    if payload_len != claimed:
+        raise BeyondFrame(segment, claimed)
+    return segment
 
 
 def first_sack_block(data: bytes, at: int, end: int) -> tuple[int, int]:

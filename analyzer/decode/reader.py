@@ -8,7 +8,7 @@ from typing import Final
 
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.fragments import Fragment, Reassembler
-from analyzer.decode.ip_tcp import Elsewhere, HeaderCut, Malformed, parse_ip_tcp
+from analyzer.decode.ip_tcp import BeyondFrame, Elsewhere, HeaderCut, Malformed, parse_ip_tcp
 from analyzer.decode.link_layer import IP_OFFSET, LINK_HEADER_LEAST, linktype_name
 from analyzer.decode.segment import Datagram, Segment, Unreachable
 from analyzer.decode.undecodable import Undecodable
@@ -51,6 +51,10 @@ class DecodeStats:
     ahead: int = 0
     first_ahead: int = 0
     most_ahead: float = 0.0
+    # Whole frames whose IP length claims more TCP payload than they hold (ip_tcp.BeyondFrame):
+    # how many, the first.
+    beyond_frame: int = 0
+    first_beyond: int = 0
 
     def went_back(self, frame: int, step: float) -> None:
         """Frame `frame` is stamped `step` seconds before the latest frame before it."""
@@ -208,7 +212,7 @@ def read_packets(
                 # A packet block left unread keeps its number (CaptureFile.skipped).
                 number = capture.frames_read
                 stats.frames = number
-                time, data = capture.time, capture.data
+                time, data, whole = capture.time, capture.data, capture.whole
                 if time > latest:
                     latest = stats.end_time = time
                     if number == 1:
@@ -239,17 +243,28 @@ def read_packets(
                         if len(data) < LINK_HEADER_LEAST.get(linktype, 0):
                             stats.headers_cut += 1
                         continue
-                    segment = parse_ip_tcp(data, at, number, time, share)
+                    segment = parse_ip_tcp(data, at, number, time, share, "", whole)
                     if isinstance(segment, Fragment):
-                        whole = fragments.add(segment, time)
-                        if whole is None:
+                        datagram = fragments.add(segment, time)
+                        if datagram is None:
                             continue
-                        # Read as if it had come whole, in the frame of its last fragment.
-                        segment = parse_ip_tcp(whole, 0, number, time, share, segment.tunnel)
+                        # Read as if it had come whole, in the frame of its last fragment (its
+                        # fragments may have been cut by a snapshot length: no length judged).
+                        segment = parse_ip_tcp(datagram, 0, number, time, share, segment.tunnel)
                         if isinstance(segment, Fragment):
                             continue  # fragmented again inside: not a datagram anyone sends
-                except HeaderCut:
-                    stats.headers_cut += 1
+                except BeyondFrame as beyond:
+                    if not stats.beyond_frame:
+                        stats.first_beyond = number
+                    stats.beyond_frame += 1
+                    segment = beyond.segment
+                except HeaderCut as cut:
+                    if whole:  # no snapshot length cut it: a length field is wrong
+                        stats.malformed_frame(
+                            number, f"{cut} inside a whole frame (a length field claims more)"
+                        )
+                    else:
+                        stats.headers_cut += 1
                     continue
                 except Malformed as impossible:
                     stats.malformed_frame(number, str(impossible))
@@ -298,3 +313,11 @@ def read_packets(
         )
     if stats.malformed:
         stats.warnings.append(stats.malformed_warning())
+    if stats.beyond_frame:
+        count = stats.beyond_frame
+        stats.warnings.append(
+            f"{count:,} frame{'s' if count != 1 else ''} whose IP length claims more than the frame holds, though "
+            f"no snapshot length cut {'them' if count != 1 else 'it'} (the first: frame {stats.first_beyond}): "
+            'read with the TCP payload the frame holds, as Wireshark reads it ("IPv4 total length exceeds '
+            'packet length", "IPv6 payload length exceeds framing length")'
+        )

@@ -26,7 +26,9 @@ TOLERANCE: Final = 0.15
 MIN_FACTOR, MAX_FACTOR = 1.5, 3.0
 
 
-BackoffPattern = Literal["none", "single", "linear", "exponential", "linear-then-exponential", "irregular"]
+BackoffPattern = Literal[
+    "none", "single", "linear", "exponential", "linear-then-exponential", "irregular", "unmeasured"
+]
 
 
 @dataclass
@@ -68,6 +70,12 @@ class Backoff:
         return self._describe_timer()
 
     def _describe_timer(self) -> str:
+        if self.pattern == "unmeasured":
+            count = len(self.intervals)
+            return (
+                f"{count} retransmission{'s' if count != 1 else ''}; the capture's clock steps back between "
+                "them: their intervals are not measured"
+            )
         spaced = shortened([f"{i:.3f}" for i in self.intervals])
         count = len(self.intervals)
         text = f"{count} retransmission{'s' if count != 1 else ''} at intervals {spaced} s: {self.pattern}"
@@ -95,6 +103,9 @@ def classify_backoff(times: list[float]) -> Backoff:
     intervals = [round(b - a, 6) for a, b in pairwise(times)]
     result = Backoff(list(times), intervals)
     if not intervals:
+        return result
+    if any(interval < 0 for interval in intervals):
+        result.pattern = "unmeasured"  # a clock stepped back (decode's warning says where)
         return result
     result.initial_rto = intervals[0]
     if len(intervals) == 1:

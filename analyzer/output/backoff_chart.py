@@ -34,7 +34,7 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -
     series: list[tuple[str, Backoff]] = [
         (name, backoff)
         for name, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
-        if backoff.intervals
+        if backoff.intervals and backoff.pattern != "unmeasured"  # a clock stepped back: no times to chart
     ]
     if not series:
         raise UserError(f"connection #{result.connection.id} has no SYN or SYN/ACK retransmission to chart")
