@@ -429,6 +429,18 @@ def test_a_probe_answered_by_a_dsack_was_spurious() -> None:
     assert "spurious: the server's D-SACK (frame 6)" in diagnosis.sentence
 
 
+def test_a_resend_at_once_is_no_loss_probe_even_without_a_round_trip_known() -> None:
+    """sv_syn_retransmit_with_ts: the tail resent in the very microsecond of the send before
+    it (a capture begun without its handshake: no RTT known here). No probe timer is shorter
+    than two jiffies: that is no tail loss probe, whatever the sender's SRTT was; 206 ms
+    later it may be one."""
+    sent = [(1.0 + 0.0001 * i, "c", "PA", 1 + 100 * i, 501, 100) for i in range(3)]
+    at_once = _with_sack(conversation(*sent, (1.0002, "c", "PA", 201, 501, 100)))
+    assert "tail_loss_probe" not in _kinds(at_once)
+    later = _with_sack(conversation(*sent, (1.2062, "c", "PA", 201, 501, 100)))
+    assert "tail_loss_probe" in _kinds(later)
+
+
 def test_with_several_segments_in_flight_the_probe_comes_after_2_rtt() -> None:
     # Three in flight: 2 x 2 ms + 2 ms; the probe resends the last of them, the SACK then
     # shows the two before it missing.

@@ -643,7 +643,15 @@ def _tail_loss_probes(
             # With one segment in flight the RTO caps the timeout, and Linux's RTO is at least
             # tcp_rto_min: no probe comes sooner than that. A new segment sent sooner than the
             # timer's least is the application's next write.
-            least = PROBE_DELAYED_ACK if in_flight_one else 2 * (rtt_now or 0.0)
+            # With more in flight, 2 x SRTT and at least two jiffies; with no RTT known here
+            # (the sender may have had one), two jiffies: no probe timer is shorter.
+            least = (
+                PROBE_TIMER_MIN
+                if not rtt_now
+                else PROBE_DELAYED_ACK
+                if in_flight_one
+                else 2 * rtt_now + PROBE_TIMER_MIN
+            )
             earliest = max(least * (1 - PROBE_SLACK), PROBE_SLACK_LEAST if resend is None else 0.0)
             if (
                 earliest <= delay <= latest
