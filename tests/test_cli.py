@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import shutil
@@ -223,8 +224,9 @@ def test_backoff_chart_shows_measured_intervals_and_schedules(tmp_path) -> None:
     intervals = json.loads(run("analyze", "--json", str(pcap)).stdout)["connections"][0]["backoff"][
         "intervals"
     ]
-    for interval in intervals:
-        assert f"+{interval:.3f} s" in svg
+    # Each point says its height (since the original) and the wait since the one before.
+    for time, interval in zip(itertools.accumulate(intervals), intervals, strict=True):
+        assert f"{time:.3f} s (Δ{interval:.3f} s)" in svg
     # Each transmission's frame under its number, as Wireshark numbers it.
     from analyzer.analysis import analyze_file
     from analyzer.output.backoff_chart import backoff_figure

@@ -117,6 +117,25 @@ def test_report_carries_the_details_of_every_packet_it_draws(tmp_path) -> None:
     assert syn["time"].endswith(" s since frame 1") and "window" in syn
 
 
+def test_a_segment_s_sack_block_is_among_its_details() -> None:
+    """Not a SYN, so its options are not decoded but for the first SACK block: shown in the
+    details, relative as the ladder's label, a D-SACK named as such."""
+    from segments import HANDSHAKE, conversation
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.packet_details import connection_details
+
+    segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("c", "PA", 111, 501, 10),
+                            ("s", "A", 501, 101), ("s", "A", 501, 121))  # fmt: skip
+    segments[5].sack_start, segments[5].sack_end = 111, 121  # above the ACK: a SACK
+    segments[6].sack_start, segments[6].sack_end = 111, 121  # below it: data received twice
+    [result] = analyze_segments(segments).connections
+    details = {key: dict(lines) for key, lines in connection_details(result, 100.0, ["6", "7", "4"]).items()}
+    assert details["6"]["options"] == "SACK 11–21 (relative; the first block)"
+    assert details["7"]["options"] == "D-SACK (data received twice) 11–21 (relative; the first block)"
+    assert "options" not in details["4"]
+
+
 @pytest.mark.slow
 def test_gallery_links_a_report_for_every_stored_capture(tmp_path) -> None:
     assert main(["gallery", str(CAPTURES), "-o", str(tmp_path)]) == 0

@@ -66,7 +66,8 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -
         )
         for number, (time, interval) in enumerate(zip(times[1:], backoff.intervals, strict=True), start=1):
             # Over the schedules' lines, which would cross it.
-            ax.annotate(f"+{interval:.3f} s", (number, time), textcoords="offset points", xytext=(-8, 8),
+            # The point's height, and the wait since the one before (the backoff's step).
+            ax.annotate(f"{time:.3f} s (Δ{interval:.3f} s)", (number, time), textcoords="offset points", xytext=(-8, 8),
                         ha="right", fontsize=8, color=color, zorder=4,
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
     connection = result.connection

@@ -132,6 +132,20 @@ _SECOND_TIER: Final = (
 )
 
 
+def kernel_losses(result: ConnectionAnalysis) -> set[int]:
+    """Of the kernel's drops, those that never reached TCP (a firewall's, a checksum's, a
+    queue's): drawn as not arrived. TCP's own reasons (TCP_OLD_SEQUENCE: a keep-alive, taken
+    and answered, then freed), a timewait socket's and NO_SOCKET's (answered by a RST) arrived."""
+    events = result.kernel.events if result.kernel is not None else None
+    if events is None:
+        return set()
+    return {
+        d.frame
+        for d in events.drops
+        if d.frame is not None and not d.reason.startswith(("TCP_", "TIME_WAIT", "NO_SOCKET"))
+    }
+
+
 def kernel_drops(result: ConnectionAnalysis) -> set[int]:
     """The frames the kernel's recorder saw freed undelivered (findings/kernel_events.py)."""
     events = result.kernel.events if result.kernel is not None else None
@@ -302,8 +316,13 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
                 band.others[name] += 1
         if segment.frame in dropped:
             band.others["kernel drop"] += 1
-        # ECN's signals (labels.segment_kinds), counted as nouns.
-        for kind, name in (("congestion echo", "congestion echo"), ("window reduced", "window reduction")):
+        # Kinds drawn one by one when the rows allow (labels.segment_kinds), counted as nouns;
+        # dup ACKs, keep-alives and probes are Wireshark's flags, counted above.
+        for kind, name in (
+            ("window update", "window update"),
+            ("congestion echo", "congestion echo"),
+            ("window reduced", "window reduction"),
+        ):
             if kind in entry.kind:
                 band.others[name] += 1
     for a, b in let_go:

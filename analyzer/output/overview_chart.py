@@ -160,6 +160,7 @@ _CHAR_INCHES: Final = _LABEL_POINTS * 0.62 / 72  # DejaVu Sans Mono's advance; p
 _ROW_INCHES: Final = 0.22
 _PLOT_INCHES: Final = 7.0
 _SUBTITLE_LINE_INCHES: Final = 8 * 1.3 / 72
+_HEADLINE_INCHES: Final = 10.5 * 1.2 / 72  # a wrapped headline's further lines
 
 
 def overview_figure(overview: Overview, title: str) -> plt.Figure:
@@ -174,7 +175,10 @@ def overview_figure(overview: Overview, title: str) -> plt.Figure:
     headline, explained = overview_title(overview, len(rows), title)
     # The explanation wrapped to the plot and the notes beside it (proportional text at 8 points).
     lines = textwrap.wrap(explained, width=max(40, int((_PLOT_INCHES + right - 0.3) * 72 / (8 * 0.53))))
-    title_in = 0.3 + _SUBTITLE_LINE_INCHES * len(lines) + 0.25
+    # The headline (a long file name's) wrapped likewise, at 10.5 points bold.
+    heads = textwrap.wrap(headline, width=max(30, int((_PLOT_INCHES + right - 0.3) * 72 / (10.5 * 0.62))))
+    head_in = _HEADLINE_INCHES * (len(heads) - 1)
+    title_in = 0.3 + head_in + _SUBTITLE_LINE_INCHES * len(lines) + 0.25
     histogram_in, gap_in = (1.4 if folded else 0.0), (0.2 if folded else 0.0)
     rows_in = max(0.8, _ROW_INCHES * len(rows))
     axis_in, legend_in = 0.55, 0.6
@@ -192,8 +196,9 @@ def overview_figure(overview: Overview, title: str) -> plt.Figure:
         top = place(axis_in + legend_in + rows_in + gap_in, histogram_in, sharex=ax)
         _draw_histogram(top, overview, span)
     _draw_rows(ax, rows, overview.origin, span)
-    fig.text(left / width, 1 - 0.22 / height, headline, fontsize=10.5, fontweight="bold", va="baseline")
-    fig.text(left / width, 1 - 0.42 / height, "\n".join(lines), fontsize=8, color="#444444", va="top",
+    fig.text(left / width, 1 - 0.22 / height, "\n".join(heads), fontsize=10.5, fontweight="bold", va="top" if len(heads) > 1 else "baseline",
+             linespacing=1.2)  # fmt: skip
+    fig.text(left / width, 1 - (0.42 + head_in) / height, "\n".join(lines), fontsize=8, color="#444444", va="top",
              linespacing=1.3)  # fmt: skip
     ax.set_xlabel("seconds since frame 1 (the capture's first frame: Wireshark's clock)", fontsize=9)
     ax.set_xlim(-0.01 * span, span * 1.01)

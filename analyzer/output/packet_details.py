@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import peer_of
-from analyzer.decode.segment import ACK, SYN, Segment, flag_names
+from analyzer.decode.segment import ACK, MOD, SYN, UNSEEN, Segment, flag_names
 from analyzer.output.glossary import WIRESHARK_FLAGS, options_words
-from analyzer.output.labels import retransmission_note, sequence_bases
+from analyzer.output.labels import dsack, retransmission_note, sequence_bases
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -79,6 +79,18 @@ def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[
             lines.append(("window", _window(segment, scale)))
             if segment.options is not None:
                 lines.append(("options", options_words(segment.options)))
+            elif segment.sack_start != UNSEEN:
+                # The options of segments without SYN are not decoded but for the first SACK
+                # block (timestamps and the rest are Wireshark's to show).
+                base = bases[receiver]
+                start, end = (
+                    (segment.sack_start, segment.sack_end)
+                    if base is None
+                    else ((segment.sack_start - base) % MOD, (segment.sack_end - base) % MOD)
+                )
+                what = "D-SACK (data received twice)" if dsack(segment) is not None else "SACK"
+                numbers = "on the wire" if base is None else "relative"
+                lines.append(("options", f"{what} {start}–{end} ({numbers}; the first block)"))
             if segment.frame in result.resends:
                 number, _before = result.resends[segment.frame]
                 note = retransmission_note(segment, result.resends[segment.frame])

@@ -47,7 +47,16 @@ from analyzer.output.labels import (
     silent_end,
     unanswered_probes,
 )
-from analyzer.output.ladder_rows import RANGE_ROWS, Band, Packet, Rows, drawn_until, plan_rows, timer_changes
+from analyzer.output.ladder_rows import (
+    RANGE_ROWS,
+    Band,
+    Packet,
+    Rows,
+    drawn_until,
+    kernel_losses,
+    plan_rows,
+    timer_changes,
+)
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
@@ -598,7 +607,7 @@ def _delta(seconds: float | None) -> str:
 # The two ways a packet's fate is drawn, one meaning each (the legend says them).
 KEY_LOST = (
     "× ending an arrow: lost before the receiver, as the analysis infers "
-    "(an unanswered SYN: lost or dropped on its way)"
+    "(an unanswered SYN: lost or dropped on its way) or the receiver's kernel dropped before TCP (a firewall)"
 )
 KEY_NO_ANSWER = (
     f"“— {NO_ANSWER}” after a SYN, keep-alive or zero-window probe: nothing came back before its "
@@ -656,7 +665,8 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
     connection, handshake = result.connection, result.handshake
     bases = sequence_bases(result)
     retransmission = result.resends
-    lost_frames = {step.segment.frame for step in result.steps if step.lost}
+    # Inferred lost, or dropped by the receiving kernel before TCP (its recorder): not arrived.
+    lost_frames = {step.segment.frame for step in result.steps if step.lost} | kernel_losses(result)
     unanswered = handshake.status == "no_answer"
     kinds = segment_kinds(result)
     no_answer = unanswered_probes(result, kinds) - set(icmp_answers(result, 0.0))  # answered
@@ -729,11 +739,11 @@ def band_text(band: Band, connection: int | None = None) -> str:
         lines.append("(holds notable packets that did not fit one by one)")
     elif (band.held or band.silences) and connection is not None and band.segments <= RANGE_ROWS:
         lines.append(
-            f"(handshake diagram --connection {connection} --frames {band.first}-{band.last} draws each)"
+            f"(handshake diagram FILE --connection {connection} --frames {band.first}-{band.last} draws each)"
         )
     elif band.held:
         lines.append(
-            f"(handshake diagram --connection {connection} --frames A-B draws up to {RANGE_ROWS} one by one)"
+            f"(handshake diagram FILE --connection {connection} --frames A-B draws up to {RANGE_ROWS} one by one)"
         )
     return "\n".join(textwrap.fill(line, BAND_CHARS) for line in lines)
 

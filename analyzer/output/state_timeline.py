@@ -14,11 +14,14 @@ events, a tick under the bar each change of state the kernel made, at its time.
 
 from __future__ import annotations
 
+import functools
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.textpath import TextPath
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.call_sockets import connection_calls
@@ -38,6 +41,7 @@ AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and t
 CHAR = 0.0074  # a character at font size 8 (a digit: 0.64 em), as a fraction of the axis's width
 LEAST_BAR = 0.004  # a state held for no visible time is still a sliver (3 px at 1,950 px)
 CUT_HALF = 0.008  # half the width of a cut's white gap
+SMALL_LABEL = 6.5  # points: a state's name in a bar too short for it at 8 (still read at natural size)
 # Room before the first moment and after the last, for the states held then (an end's
 # LISTEN, its TIME_WAIT): they hold for no time between the moments drawn.
 BEFORE, AFTER = 0.04, 0.07
@@ -139,8 +143,13 @@ def timeline_figure(
             ax.add_patch(Rectangle((left, y - 0.3), width, 0.6, facecolor=STATE_COLORS.get(state.value, "#ffffff"),
                                    edgecolor="#555555", linewidth=0.6, hatch=HATCH.get(state.value)))  # fmt: skip
             piece_left, piece_right = _widest_piece(left, left + width, cuts)
-            if len(state.value) * CHAR + 0.01 <= piece_right - piece_left:  # in its bar, or not at all
-                ax.text((piece_left + piece_right) / 2, y, state.value, ha="center", va="center", fontsize=8,
+            # In its bar, or not at all: at 8 points, or smaller where a bar is a little short.
+            room = piece_right - piece_left
+            size = next(
+                (size for size in (8.0, SMALL_LABEL) if _label_width(state.value, size) + 0.006 <= room), 0.0
+            )
+            if size:
+                ax.text((piece_left + piece_right) / 2, y, state.value, ha="center", va="center", fontsize=size,
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if state.value in HATCH else None)  # fmt: skip
         if not history:
             # Over the cuts' white gaps, which would take letters out of it.
@@ -177,12 +186,13 @@ def timeline_figure(
         if origin is not None
         else "the connection's first packet"
     )
-    ax.set_xlabel(
+    caption = (
         f"seconds since {since}; to scale within a burst, state changes kept apart; silences over "
         f"{BREAK_GAP:g} s cut (≈ their real length, as in the ladder"
-        + ("; many in a row with no change of state as one)" if axis.folded else ")"),
-        fontsize=8,
+        + ("; many in a row with no change of state as one)" if axis.folded else ")")
     )
+    # Wrapped to the axis, which a long end's name (IPv6) moves right: never past the edge.
+    ax.set_xlabel("\n".join(textwrap.wrap(caption, int(AXIS_WIDTH * WIDTH * 72 / (8 * 0.55)))), fontsize=8)
     title = f"#{connection.id} TCP states"
     if sidecar:
         title = f"{sidecar.get('scenario', '')}: {title}"
@@ -194,6 +204,14 @@ def timeline_figure(
         )
     ax.set_title(title, fontsize=10, pad=14)
     return fig
+
+
+@functools.cache
+def _label_width(text: str, size: float) -> float:
+    """The width of `text` at `size` points, as a fraction of the axis's width (measured on
+    the glyphs' outlines, not estimated: a short bar takes its name only when it fits)."""
+    points = TextPath((0, 0), text, size=size).get_extents().width
+    return points / 72 / (AXIS_WIDTH * WIDTH)
 
 
 def _draw_cuts(ax: plt.Axes, axis: TimeAxis) -> None:
