@@ -540,3 +540,11 @@ def test_a_capture_run_writes_the_report_beside_its_figures(tmp_path, capsys) ->
     [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("report:")]
     assert line.split() == ["report:", str(tmp_path / "report" / "index.html")]
     assert "<h1>refused: refused.pcap</h1>" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_an_ipv6_endpoint_may_break_in_the_table() -> None:
+    """Two IPv6 endpoints unbroken pushed the table's Zeek columns out of the page."""
+    from analyzer.output.html_report import _endpoint
+
+    assert _endpoint(("2001:db8::1", 80), 6) == "[2001:<wbr>db8:<wbr>:<wbr>1]:<wbr>80"
+    assert _endpoint(("192.0.2.1", 80), 4) == "192.0.2.1:80"

@@ -76,6 +76,13 @@ def _zeek_history(history: str) -> str:
     return _abbr(history, "; ".join(history_words(history))) if history else "(none)"
 
 
+def _endpoint(endpoint: tuple[str, int], family: int) -> str:
+    """An endpoint for a table cell: an IPv6 address may break after any colon (unbroken, two
+    of them pushed the table's last columns out of the page)."""
+    text = _e(format_endpoint(endpoint, family))
+    return text.replace(":", ":<wbr>") if family == 6 else text
+
+
 def _figure(heading: str, svg: str, kind: str, note: str = "", level: int = 3) -> str:
     """A figure under its heading (a caption below would read as the next one's title)."""
     hint = f'<p class="note">{_e(note)}</p>' if note else ""
@@ -364,8 +371,8 @@ def _connections_table(analysis: Analysis, origin: float, drawn: set[int]) -> li
             )
         cells = [
             f'<td class="num" data-sort="{c.id}"><a href="#conn-{c.id}">#{c.id}</a></td>',
-            f"<td>{_e(format_endpoint(c.client, c.family))}</td>",
-            f"<td>{_e(format_endpoint(c.server, c.family))}</td>",
+            f"<td>{_endpoint(c.client, c.family)}</td>",
+            f"<td>{_endpoint(c.server, c.family)}</td>",
             f'<td class="outcome" data-sort="{kind}"><span class="swatch" style="background:{color}"></span>{_e(text)}</td>',
             f'<td class="num" data-sort="{c.first_time - origin:.9f}">{_since(c.first_time, origin)}</td>',
             f'<td class="num" data-sort="{end - c.first_time:.9f}">{_e(format_duration(end - c.first_time))}</td>',
