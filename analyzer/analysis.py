@@ -46,6 +46,7 @@ from analyzer.findings.backoff import (
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.compatibility import Compatibility, compatibility
 from analyzer.findings.diagnoses import Diagnosis, diagnose, fin_wait_2_expired_diagnoses
+from analyzer.findings.ecn import EcnSignals, find_ecn_signals
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.kernel_events import EventAgreement, compare_events
@@ -119,6 +120,8 @@ class ConnectionAnalysis:
     # BACKSCATTER for an answer to nothing captured; None for a connection that was more
     # than an attempt. Set when the file's scans are counted.
     probe: str | None = None
+    # ECE and CWR after an ECN handshake, by sender (findings/ecn.py); None without ECN agreed.
+    ecn: EcnSignals | None = None
 
     def __init__(
         self,
@@ -139,6 +142,7 @@ class ConnectionAnalysis:
         resends: dict[int, tuple[int, float]] | None = None,
         diagnoses: list[Diagnosis] | None = None,
         vantage: Vantage | None = None,
+        ecn: EcnSignals | None = None,
     ) -> None:
         self.connection = connection
         self.handshake = handshake
@@ -158,6 +162,7 @@ class ConnectionAnalysis:
         self.diagnoses = diagnoses if diagnoses is not None else []
         self.vantage = vantage
         self.probe = None
+        self.ecn = ecn
 
     @property
     def interesting(self) -> bool:
@@ -345,6 +350,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         notes=notes,
         diagnoses=diagnoses,
         vantage=vantage,
+        ecn=find_ecn_signals(connection, handshake) if handshake.ecn_agreed else None,
     )
 
 

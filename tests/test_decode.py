@@ -962,6 +962,36 @@ def test_an_ip_length_beyond_a_whole_frame_is_read_as_the_frame_holds(tmp_path, 
     assert stats.warnings == []
 
 
+def test_every_share_names_the_frames_whose_ip_length_runs_past_them(tmp_path) -> None:
+    """With --jobs, each share reads every frame and analyzes its own connections; the file's
+    warnings are one share's, so each counts such frames of every connection alike."""
+    from analyzer.parallel.partition import Share
+
+    frames = []
+    for sport in range(40000, 40006):
+        packet = tcp_packet(4, "192.0.2.1", sport, "192.0.2.2", 80, "PA", 1001, 2001, b"x" * 18)
+        packet[IP].len = 1400
+        frames.append(IP(bytes(packet)))
+    path = write_capture(tmp_path / "long.pcap", frames)
+    for count in (1, 2, 3):
+        for index in range(count):
+            stats = DecodeStats()
+            list(read_packets(str(path), stats, share=Share(index, count)))
+            assert stats.beyond_frame == 6 and stats.first_beyond == 1 and stats.tcp_segments == 6
+
+
+def test_tcp_options_past_a_whole_frame_are_malformed_not_cut(tmp_path) -> None:
+    """A snapshot length may cut a SYN's options (read as cut); in a frame no snapshot cut,
+    options that run past its end are a wrong data offset."""
+    syn = tcp_packet(4, "192.0.2.1", 40000, "192.0.2.2", 80, "S", 1000, 0, b"",
+                     [("MSS", 1460), ("SAckOK", b""), ("WScale", 7), ("NOP", None)])  # fmt: skip
+    raw = bytes(syn)[:-6]  # the last options gone from a frame no snapshot length cut
+    path = write_capture(tmp_path / "short.pcap", [IP(raw)])
+    stats = DecodeStats()
+    assert list(read_segments(str(path), stats)) == []
+    assert stats.malformed == 1 and "TCP options run past the end of a whole frame" in stats.warnings[0]
+
+
 def test_a_tunnel_ends_where_its_outer_datagram_does(tmp_path) -> None:
     """Bytes after the outer IPv4 length are a trailer (Wireshark: eth.trailer), not the GRE
     payload: a TCP packet placed there is no segment."""
@@ -980,9 +1010,10 @@ def test_a_tunnel_ends_where_its_outer_datagram_does(tmp_path) -> None:
 def test_a_pcapng_cut_inside_its_section_header_is_no_capture(tmp_path) -> None:
     full = write_capture(tmp_path / "full.pcapng", handshake_packets(), pcapng=True)
     cut = tmp_path / "cut.pcapng"
-    cut.write_bytes(full.read_bytes()[:20])
-    with pytest.raises(CaptureFileError, match="pcapng section header is cut off"):
-        list(read_segments(str(cut), DecodeStats()))
+    for length in (10, 20):  # inside its byte-order magic; inside its body
+        cut.write_bytes(full.read_bytes()[:length])
+        with pytest.raises(CaptureFileError, match="pcapng section header is cut off"):
+            list(read_segments(str(cut), DecodeStats()))
 
 
 def test_ip_under_mpls_cut_by_the_snapshot_length_is_still_read(tmp_path) -> None:

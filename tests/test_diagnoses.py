@@ -89,7 +89,10 @@ def test_a_prompt_close_and_a_half_close_in_use_are_no_close_wait() -> None:
     # the FIN a second after the last), or the capture ends so.
     pausing[-1].time += 1.95
     assert "close_wait_held" not in _kinds(pausing)
-    assert "close_wait_held" not in _kinds(pausing[:-1])
+    # ... or the peer's RST ends it at that pace.
+    reset = conversation(("c", "R", 102, 0), start=pausing[-1].time)
+    reset[0].frame = pausing[-1].frame
+    assert "close_wait_held" not in _kinds([*pausing[:-1], *reset])
     # ... but a close held after its last write is still one.
     pausing[-1].time += 10.0 - 1.95
     assert "for 10.05" in _one(pausing, "close_wait_held").sentence
@@ -439,6 +442,17 @@ def test_a_resend_at_once_is_no_loss_probe_even_without_a_round_trip_known() -> 
     assert "tail_loss_probe" not in _kinds(at_once)
     later = _with_sack(conversation(*sent, (1.2062, "c", "PA", 201, 501, 100)))
     assert "tail_loss_probe" in _kinds(later)
+    # Just past two jiffies (less the slack) it may be one; just short of them, not.
+    assert "tail_loss_probe" in _kinds(
+        _with_sack(conversation(*sent, (1.0002 + 0.0016, "c", "PA", 201, 501, 100)))
+    )
+    assert "tail_loss_probe" not in _kinds(
+        _with_sack(conversation(*sent, (1.0002 + 0.0014, "c", "PA", 201, 501, 100)))
+    )
+    # One segment in flight: Linux's RTO floor (200 ms) bounds the probe, RTT known or not.
+    one = [(1.0, "c", "A", 1, 501), (1.0001, "c", "PA", 1, 501, 100)]
+    assert "tail_loss_probe" not in _kinds(_with_sack(conversation(*one, (1.0201, "c", "PA", 1, 501, 100))))
+    assert "tail_loss_probe" in _kinds(_with_sack(conversation(*one, (1.2061, "c", "PA", 1, 501, 100))))
 
 
 def test_with_several_segments_in_flight_the_probe_comes_after_2_rtt() -> None:

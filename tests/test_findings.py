@@ -88,6 +88,24 @@ def test_rtt_after_a_lost_synack_runs_from_the_copy_the_ack_answers() -> None:
     )
 
 
+@pytest.mark.parametrize("data_between", [False, True])
+def test_a_round_trip_longer_than_the_synack_timer_is_not_the_timers(data_between: bool) -> None:
+    """Captured at the server, a round trip of 1.2 s: the SYN/ACK's timer sends it again at
+    1 s, the client's ACK of the first copy comes at 1.2 s (its request right after, or not),
+    its duplicate ACK of the second at 2.2 s. Two ACKs for two copies: the first copy was
+    answered, the RTT is 1.2 s, not the 200 ms after the timer's copy."""
+    steps: list[tuple] = [
+        ("c", "S", 100, 0), (0.00002, "s", "SA", 500, 101), (1.00002, "s", "SA", 500, 101),
+        (1.20002, "c", "A", 101, 501),
+    ]  # fmt: skip
+    if data_between:
+        steps.append((1.2001, "c", "PA", 101, 501, 10))
+    steps.append((2.2, "c", "A", 111 if data_between else 101, 501))
+    h = analyze(*steps).handshake
+    assert h.answered_syn_to_ack == pytest.approx(1.20002)
+    assert h.synack_to_ack == pytest.approx(1.2)
+
+
 def test_synack_timer_backoff_leaves_out_answers_to_repeated_syns() -> None:
     """The SYN/ACK never reaches the client: the server's timer sends it at 1 s and 3 s
     (doubling), and answers the client's SYN sent again at 1.5 s at once."""
@@ -138,6 +156,10 @@ def test_a_handshake_begun_before_the_capture_and_acknowledged_opened_a_connecti
     # Without the client's ACK it is what it was: a handshake the capture cannot tell finished.
     cut = analyze(("s", "SA", 500, 101))
     assert not cut.handshake.opened_unseen and cut.interesting and outcome(cut) == "incomplete"
+    # Nor does an ACK at another sequence number, or of more than the server sent, show it.
+    for seq, ack in ((777777, 501), (101, 900000000)):
+        stray = analyze(("s", "SA", 500, 101), ("c", "A", seq, ack))
+        assert not stray.handshake.opened_unseen and outcome(stray) == "incomplete"
 
 
 # -- backoff -------------------------------------------------------------------------------------

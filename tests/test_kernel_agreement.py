@@ -55,6 +55,11 @@ def test_a_socket_missing_from_one_snapshot_between_two_that_list_it_was_missed_
     del sidecar["snapshots"][1]["sockets"][0]
     agreement = compare_with_kernel(result.connection, result.states, sidecar)
     assert agreement.disagreements == [] and (agreement.compared, agreement.agreed) == (5, 5)
+    # The snapshot after is the next connection's on the 4-tuple: no proof for this one.
+    result.connection.succeeded_at = 100.55
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert [(d.side, d.kernel) for d in agreement.disagreements] == [("client", "CLOSED")]
+    result.connection.succeeded_at = None
     del sidecar["snapshots"][2]["sockets"][0]
     agreement = compare_with_kernel(result.connection, result.states, sidecar)
     assert [(d.side, d.kernel, d.inferred) for d in agreement.disagreements] == [

@@ -25,7 +25,7 @@ from analyzer.decode import read_segments
 from analyzer.long_connection import FoldedConnection
 from analyzer.output.figures import figure_svg
 from analyzer.output.labels import segment_kinds
-from analyzer.output.ladder_rows import MAX_ROWS, Band, Packet, plan_rows
+from analyzer.output.ladder_rows import MAX_ROWS, Band, Packet, _entries, plan_rows
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import (
     BAND_LABEL,
@@ -351,11 +351,16 @@ def test_ecn_signals_are_drawn_after_the_resends_and_counted_in_bands() -> None:
         steps += [("c", flags, seq, 501, 1000), ("s", "AE", 501, seq + 1000)]
         seq += 1000
     steps += [("c", "PA", 101 + 150_000, 501, 1000)]  # a resend
+    steps += [("s", "AE", 501, seq)] * 3  # dup ACKs that echo congestion: second tier still
     [result] = analyze_segments(conversation(*steps, gap=0.0002)).connections
     plan = plan_rows(result)
     drawn = {item.segment.frame for item in plan.items if isinstance(item, Packet)}
     kinds = segment_kinds(result)
-    assert len(steps) in drawn and len(steps) in result.resends
+    resend = len(steps) - 3
+    assert resend in drawn and resend in result.resends
+    assert all(kinds[f] == "dup ACK, congestion echo" for f in range(resend + 2, resend + 4))
+    tiers = {entry.segment.frame: entry.tier for entry in _entries(result)}
+    assert tiers[resend] == 1 and {tiers[f] for f in range(resend + 1, resend + 4)} == {2}
     echoes = [f for f, kind in kinds.items() if kind == "congestion echo"]
     reductions = [f for f, kind in kinds.items() if kind == "window reduced"]
     assert len(echoes) == 300 and len(reductions) == 150

@@ -110,11 +110,9 @@ class BeyondFrame(Malformed):
     `segment` is read with the payload the frame holds, as Wireshark reads it; `claimed`
     the payload the IP header claims."""
 
-    def __init__(self, segment: Segment, claimed: int) -> None:
-        super().__init__(
-            f"IP length claims {claimed} bytes of TCP payload, the frame holds {segment.payload_len}"
-        )
-        self.segment = segment
+    def __init__(self, segment: Segment | None, claimed: int) -> None:
+        super().__init__(f"IP length claims {claimed} bytes of TCP payload, more than the frame holds")
+        self.segment = segment  # None: another share's connection's (counted by every share)
         self.claimed = claimed
 
 
@@ -335,7 +333,11 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
     if tcp_len < header_len:
         raise Malformed(f"TCP header ({header_len} bytes) longer than the IP payload ({tcp_len})")
     sport, dport = u16(data, at + TCP_SOURCE_PORT), u16(data, at + TCP_DESTINATION_PORT)
+    if whole and len(data) < at + header_len:
+        raise Malformed("TCP options run past the end of a whole frame")
     if share is not None and not share.keeps(sport, dport, address_sum(data, addresses, family)):
+        if whole and len(data) < at + tcp_len:
+            raise BeyondFrame(None, tcp_len - header_len)  # every share names the file's frames
         return ELSEWHERE
     src, dst = address_pair(data, addresses, family)
     options = None

@@ -257,6 +257,9 @@ def read_packets(
                     if not stats.beyond_frame:
                         stats.first_beyond = number
                     stats.beyond_frame += 1
+                    if beyond.segment is None:  # another share's connection's
+                        stats.tcp_segments += 1
+                        continue
                     segment = beyond.segment
                 except HeaderCut as cut:
                     if whole:  # no snapshot length cut it: a length field is wrong

@@ -254,7 +254,8 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
             elif quiet_from is not None and segment.flags & (RST | SYN | FIN) == RST:
                 # The peer's RST ends the CLOSE_WAIT: the silence is measured to it.
                 gap = segment.time - quiet_from.time
-                if longest is None or gap > longest[0]:
+                paced = bool(quiet_from.payload_len) and _at_its_pace(writing, gap)
+                if not paced and (longest is None or gap > longest[0]):
                     longest = (gap, quiet_from, segment)
                 ended = True
                 break
@@ -646,10 +647,10 @@ def _tail_loss_probes(
             # With more in flight, 2 x SRTT and at least two jiffies; with no RTT known here
             # (the sender may have had one), two jiffies: no probe timer is shorter.
             least = (
-                PROBE_TIMER_MIN
-                if not rtt_now
-                else PROBE_DELAYED_ACK
+                PROBE_DELAYED_ACK
                 if in_flight_one
+                else PROBE_TIMER_MIN
+                if not rtt_now
                 else 2 * rtt_now + PROBE_TIMER_MIN
             )
             earliest = max(least * (1 - PROBE_SLACK), PROBE_SLACK_LEAST if resend is None else 0.0)

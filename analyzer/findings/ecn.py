@@ -52,6 +52,7 @@ def _frames(found: list[Segment], shown: int = 6) -> str:
 
 
 def find_ecn_signals(connection: Connection, handshake: Handshake) -> EcnSignals:
+    """The connection's ECE and CWR segments after an ECN handshake, by sender (the rule above)."""
     signals = EcnSignals()
     if not handshake.ecn_agreed:
         return signals

@@ -526,14 +526,7 @@ def find_handshake(connection: Connection) -> Handshake:
             result.server_options = _options(first)
             result.client_isn = (first.ack - 1) % MOD
             result.status = "incomplete"
-            result.synack_acked_by = next(
-                (
-                    s for s in connection.segments
-                    if connection.from_client(s) and s.time >= first.time and s.flags & (SYN | RST | ACK) == ACK
-                    and seq_diff(s.ack, (first.seq + 1) % MOD) >= 0
-                ),
-                None,
-            )  # fmt: skip
+            result.synack_acked_by = _acknowledged_by(connection, first)
             if not any(connection.from_client(s) for s in connection.segments):
                 result.client_unseen = True
                 result.completed_by = next(
@@ -551,6 +544,25 @@ def find_handshake(connection: Connection) -> Handshake:
     if connection.segments and continued is None and scan_probe(connection.segments[0].flags):
         result.probe = connection.segments[0]
     return result
+
+
+def _acknowledged_by(connection: Connection, synack: Segment) -> Segment | None:
+    """The client's first segment after a SYN/ACK whose SYN the capture lacks that shows the
+    client took it: at the sequence number the SYN/ACK acknowledged, acknowledging its ISN+1
+    and no more than the server had sent by then."""
+    sent = (synack.seq + 1) % MOD  # the server's next sequence number so far
+    for segment in connection.segments:
+        if segment.frame <= synack.frame:
+            continue
+        if not connection.from_client(segment):
+            if seq_diff(segment.seq_end, sent) > 0:
+                sent = segment.seq_end
+            continue
+        if segment.flags & (SYN | RST | ACK) != ACK or segment.seq != synack.ack:
+            return None  # the client's first word after it is no ACK of it
+        gained = seq_diff(segment.ack, (synack.seq + 1) % MOD)
+        return segment if 0 <= gained <= seq_diff(sent, (synack.seq + 1) % MOD) else None
+    return None
 
 
 def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) -> Handshake:
@@ -795,19 +807,35 @@ def _after_synack(
         result.syn_to_synack = round(synack.time - syn.time, 9)
     if result.final_unseen:
         return result  # the ACK's time is not in the capture: no RTT
-    # The copy the ACK answers: the latest sent before it (an earlier one was lost, or the ACK
-    # would have followed it; the values of timestamps are not decoded to tell, as Karn's rule
-    # would not either). A lost first SYN/ACK does not lengthen the RTT by its timer.
-    answered = [s for s in synacks if s.seq == server_isn and s.frame < final.frame][-1:] or [synack]
-    result.synack_to_ack = round(final.time - answered[0].time, 9)
+    copy = _copy_answered(connection, [s for s in synacks if s.seq == server_isn], final)
+    result.synack_to_ack = round(final.time - copy.time, 9)
     # Out of order, the SYN's time is not when it left before its answer: no RTT.
     if result.reordered:
         result.answered_syn_to_ack = None
-    elif answered[0] is synack:
+    elif copy is synack:
         result.answered_syn_to_ack = round(final.time - syn.time, 9)
     else:
         result.answered_syn_to_ack = round(synack.time - syn.time + result.synack_to_ack, 9)
     return result
+
+
+def _copy_answered(connection: Connection, copies: list[Segment], final: Segment) -> Segment:
+    """Of the SYN/ACK's copies, the one the handshake's final ACK answers. The client answers
+    each copy it gets with an ACK of ISN+1 (the later ones duplicates, its data between them
+    or not), until it closes or acknowledges the server's data: n such ACKs answer the last
+    n copies sent before the last of them, the copies before those were lost. So a round
+    trip longer than the SYN/ACK's timer is not read as the timer's short one (Karn's
+    ambiguity), and a lost first copy's timer does not lengthen the RTT."""
+    acks = [final]  # with data of its own or not, it answers one copy
+    for segment in connection.segments:
+        if segment.frame <= final.frame or not connection.from_client(segment):
+            continue
+        if segment.flags & (SYN | FIN | RST) or segment.ack != final.ack:
+            break  # its close, or the server's data taken: its ACKs answer other things now
+        if not segment.payload_len:
+            acks.append(segment)  # a duplicate ACK: what a copy got after the first
+    sent = [c for c in copies if c.frame < acks[-1].frame]
+    return sent[max(0, len(sent) - len(acks))] if sent else copies[0]
 
 
 def _answers_to_repeated_syns(

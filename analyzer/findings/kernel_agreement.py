@@ -124,6 +124,25 @@ def _time_wait_may_linger(history: list[tuple[float, State]], time: float) -> bo
     return False
 
 
+def _missed(snapshots: list[Snapshot], index: int, key: tuple, connection: Connection) -> bool:
+    """A socket absent from snapshot `index` but listed in the one before and the one after,
+    both of this connection's life (after its first packet, before the next connection on
+    its 4-tuple began): ss's dump of a hash table that changed under it (a socket becoming
+    a timewait sock) passed it by; the socket did not close and come back."""
+    if not 0 < index < len(snapshots) - 1:
+        return False
+    before, after = snapshots[index - 1], snapshots[index + 1]
+    succeeded = connection.succeeded_at
+    if before["time"] < connection.first_time or (
+        succeeded is not None and after.get("end_time", after["time"]) >= succeeded
+    ):
+        return False
+    return all(
+        any((_normalize(s["local"]), _normalize(s["peer"])) == key for s in snapshot["sockets"])
+        for snapshot in (before, after)
+    )
+
+
 def compare_with_kernel(
     connection: Connection, states: dict[Side, list[tuple[float, State]]], sidecar: Sidecar
 ) -> KernelAgreement:
@@ -137,9 +156,6 @@ def compare_with_kernel(
     }
     checked: set[str] = set()
     snapshots = sidecar["snapshots"]
-    listed = [
-        {(_normalize(s["local"]), _normalize(s["peer"])) for s in snap["sockets"]} for snap in snapshots
-    ]
     for index, snapshot in enumerate(snapshots):
         time = snapshot["time"]
         if time < connection.first_time:
@@ -168,14 +184,7 @@ def compare_with_kernel(
                 held.add(State.TIME_WAIT.value)
             key = (_address(local), _address(peer))
             seen = kernel.get(key, State.CLOSED.value)
-            if (
-                key not in kernel
-                and 0 < index < len(snapshots) - 1
-                and key in listed[index - 1]
-                and key in listed[index + 1]
-            ):
-                # Listed before and after, by one connection: ss's dump of a hash table that
-                # changed under it (a socket becoming a timewait sock) passed it by.
+            if key not in kernel and _missed(snapshots, index, key, connection):
                 continue
             if inferred == State.LISTEN and seen == State.CLOSED.value and _address(local) in listening:
                 # Before its SYN arrives, a server endpoint is the listening socket itself.

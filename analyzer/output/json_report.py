@@ -24,7 +24,6 @@ from analyzer.analysis import BACKSCATTER, Analysis, Backoff, ConnectionAnalysis
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe, errno_of
 from analyzer.decode.segment import Unreachable
-from analyzer.findings.ecn import find_ecn_signals
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.placement import ShareLines, renumbered_fields, separator
@@ -371,9 +370,9 @@ def _state_changes(result: ConnectionAnalysis, origin: float) -> list[dict]:
 
 def _ecn_signals(result: ConnectionAnalysis) -> dict | None:
     """With ECN agreed: by sender, the frames of its ECE echoes and of its CWR reductions."""
-    if not result.handshake.ecn_agreed:
+    ecn = result.ecn
+    if ecn is None:
         return None
-    ecn = find_ecn_signals(result.connection, result.handshake)
     return {
         "echo_frames": {side: [s.frame for s in found] for side, found in ecn.echoes.items()},
         "cwr_frames": {side: [s.frame for s in found] for side, found in ecn.reductions.items()},

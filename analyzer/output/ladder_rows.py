@@ -105,12 +105,15 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
         elif (
             segment.frame in result.resends
             or segment.frame in marked
-            or (segment.frame in kinds and kinds[segment.frame] not in ("dup ACK", *_SECOND_TIER))
+            or (
+                segment.frame in kinds
+                and any(k not in ("dup ACK", *_SECOND_TIER) for k in kinds[segment.frame].split(", "))
+            )
             or "zero_window" in result.sequence.flags.get(segment.frame, ())
             or dsack(segment) is not None
         ):
             tier = 1
-        elif kinds.get(segment.frame) in _SECOND_TIER:
+        elif any(k in _SECOND_TIER for k in kinds.get(segment.frame, "").split(", ")):
             tier = 2
         elif segment.frame in result.sequence.flags or segment.frame in kinds:
             tier = 3  # a dup ACK, data after a gap or out of order: what the resends answer
@@ -124,17 +127,19 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
 
 # Kinds drawn one by one after the first tier: a congested bulk run may echo congestion on
 # every ACK, and would crowd the resends out of the rows.
-_SECOND_TIER: Final = (
-    "window update",
-    "congestion echo",
-    "window reduced",
-    "congestion echo, window reduced",
-)
+_SECOND_TIER: Final = ("window update", "congestion echo", "window reduced")
+
+
+# TCP's reasons for a segment it never took in: a bad checksum, a signature missing or wrong.
+_BEFORE_TCP: Final = frozenset({
+    "TCP_CSUM", "TCP_MD5NOTFOUND", "TCP_MD5UNEXPECTED", "TCP_MD5FAILURE",
+    "TCP_AONOTFOUND", "TCP_AOUNEXPECTED", "TCP_AOKEYNOTFOUND", "TCP_AOFAILURE",
+})  # fmt: skip
 
 
 def kernel_losses(result: ConnectionAnalysis) -> set[int]:
     """Of the kernel's drops, those that never reached TCP (a firewall's, a checksum's, a
-    queue's): drawn as not arrived. TCP's own reasons (TCP_OLD_SEQUENCE: a keep-alive, taken
+    queue's, a signature's): drawn as not arrived. TCP's own reasons (TCP_OLD_SEQUENCE: a keep-alive, taken
     and answered, then freed), a timewait socket's and NO_SOCKET's (answered by a RST) arrived."""
     events = result.kernel.events if result.kernel is not None else None
     if events is None:
@@ -142,7 +147,8 @@ def kernel_losses(result: ConnectionAnalysis) -> set[int]:
     return {
         d.frame
         for d in events.drops
-        if d.frame is not None and not d.reason.startswith(("TCP_", "TIME_WAIT", "NO_SOCKET"))
+        if d.frame is not None
+        and (d.reason in _BEFORE_TCP or not d.reason.startswith(("TCP_", "TIME_WAIT", "NO_SOCKET")))
     }
 
 

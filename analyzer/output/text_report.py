@@ -22,7 +22,6 @@ from analyzer.analysis import BACKSCATTER, Analysis, ConnectionAnalysis, FileStr
 from analyzer.connections import CAPTURE_COPY_WINDOW, CAPTURE_COPY_WINDOW_UNNUMBERED, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
-from analyzer.findings.ecn import find_ecn_signals
 from analyzer.listing import shortened
 from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
@@ -100,9 +99,8 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         lines.append(
             f"  sequence   {counts} (Wireshark's flags, on {flagged} frame{'s' if flagged != 1 else ''})"
         )
-    ecn = find_ecn_signals(result.connection, result.handshake)
-    if ecn:
-        lines.append(f"  ECN        {ecn.explain()}")
+    if result.ecn:
+        lines.append(f"  ECN        {result.ecn.explain()}")
     for reset in result.resets:
         lines.append(
             f"  RST        frame {reset.segment.frame}, {reset.segment.time - origin:+.6f} s from the {reset.sender} in "
