@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
-from analyzer.analysis import ConnectionAnalysis, analyze_segments
+from analyzer.analysis import ConnectionAnalysis, analyze_segments, apply_time_wait_timer
 from analyzer.findings.kernel_events import EventAgreement, compare_events
 from analyzer.findings.resets import refine_with_calls
 from analyzer.sidecar import CallRecord, KernelEvent
@@ -97,6 +97,18 @@ def test_an_orphan_in_fin_wait_2_reaches_time_wait_when_its_timewait_socket_take
     [time_wait] = [m for m in agreement.states if m.state == "TIME_WAIT"]
     assert time_wait.kernel_time == 100.00502 and "FIN" in (time_wait.kernel_event or "")
     assert agreement.drops == []  # a FIN acted on is not a packet lost
+
+
+def test_the_time_wait_timer_s_close_is_no_disagreement() -> None:
+    """A recording that lasted past TIME_WAIT's 60 s (curl with a web server left running):
+    the analysis closes the client 60 s after it entered TIME_WAIT; a timewait socket expires
+    without a tracepoint, so the kernel's account has no such change, and says why."""
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    apply_time_wait_timer(result, recorded_until=result.connection.last_time + 120.0)
+    assert result.states["client"][-1][1].value == "CLOSED"
+    agreement = compared(result, opening() + closing())
+    assert agreement.disagreements == []
+    assert any("TIME_WAIT timer" in e.what for e in agreement.explained)
 
 
 def test_a_state_the_kernel_never_had_is_a_disagreement_with_its_time() -> None:

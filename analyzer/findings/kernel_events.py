@@ -657,6 +657,18 @@ def _compare_states(
                     )
                 )
                 continue
+            if frame is None and state == State.CLOSED and before == State.TIME_WAIT:
+                # The TIME_WAIT timer's move (analysis.py, apply_time_wait_timer: 60 s, when
+                # the recording lasted that long): a timewait socket expires without a tracepoint.
+                result.explained.append(
+                    EventDisagreement(
+                        time,
+                        side,
+                        "inferred CLOSED by the TIME_WAIT timer (60 s): the kernel's timewait socket "
+                        "expires without a tracepoint",
+                    )
+                )
+                continue
             handed = _handed_over_unseen(state, time, initial, kernel)
             if handed is not None:
                 result.explained.append(
