@@ -350,7 +350,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         notes=notes,
         diagnoses=diagnoses,
         vantage=vantage,
-        ecn=find_ecn_signals(connection, handshake) if handshake.ecn_agreed else None,
+        ecn=find_ecn_signals(connection, handshake),
     )
 
 

@@ -28,3 +28,18 @@ def conversation(*steps: tuple, start: float = 100.0, gap: float = 0.001) -> lis
 
 
 HANDSHAKE = (("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501))
+
+
+# hs_loss, recorded from real sockets: the first SYN/ACK (18 µs after the SYN) lost at the
+# client; the server's timer sends it again 1.024 s later, the client's own timer its SYN 31
+# µs after that; the client ACKs the resent SYN/ACK 35 µs after it (frame 5), the server
+# answers the repeated SYN at once (frame 6), and the client ACKs that too.
+LOST_SYNACK = (
+    ("c", "S", 100, 0),
+    (0.000018, "s", "SA", 500, 101),
+    (1.023850, "s", "SA", 500, 101),
+    (1.023881, "c", "S", 100, 0),
+    (1.023885, "c", "A", 101, 501),
+    (1.023899, "s", "SA", 500, 101),
+    (1.023916, "c", "A", 101, 501),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from segments import HANDSHAKE, conversation
+from segments import HANDSHAKE, LOST_SYNACK, conversation
 
 from analyzer.analysis import analyze_segments
 from analyzer.decode.segment import SYN
@@ -61,19 +61,9 @@ def test_rtt_excludes_syn_retransmissions() -> None:
 
 
 def test_rtt_after_a_lost_synack_runs_from_the_copy_the_ack_answers() -> None:
-    """hs_loss, recorded from real sockets: the first SYN/ACK (18 µs after the SYN) lost at
-    the client; the server's timer sends it again 1.024 s later, the client's own timer sends
-    its SYN again 31 µs after that, and the client ACKs the resent SYN/ACK 35 µs after it.
-    The round trip is the SYN's answer plus the ACK's (53 µs), not the lost copy's 1.024 s."""
-    result = analyze(
-        ("c", "S", 100, 0),
-        (0.000018, "s", "SA", 500, 101),
-        (1.023850, "s", "SA", 500, 101),
-        (1.023881, "c", "S", 100, 0),
-        (1.023885, "c", "A", 101, 501),
-        (1.023899, "s", "SA", 500, 101),
-        (1.023916, "c", "A", 101, 501),
-    )
+    """hs_loss (segments.LOST_SYNACK): the round trip is the SYN's answer plus the ACK's
+    (53 µs), not the lost copy's 1.024 s."""
+    result = analyze(*LOST_SYNACK)
     h = result.handshake
     assert h.status == "complete"
     assert h.synack_to_ack == pytest.approx(0.000035)

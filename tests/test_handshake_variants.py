@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pcap_builder import handshake_packets, tcp_packet, write_capture
 from scapy.layers.inet import IP
-from segments import HANDSHAKE, conversation
+from segments import HANDSHAKE, LOST_SYNACK, conversation
 
 from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.connections import group_connections
@@ -148,12 +148,10 @@ def test_a_timer_s_copies_around_an_answer_are_numbered_among_themselves() -> No
 
 
 def test_a_repeated_syn_answered_after_its_sender_s_next_packet_is_not_unanswered() -> None:
-    """hs_loss: the client's SYN sent again as the resent SYN/ACK arrives, its ACK next, the
-    server's answer to the repeated SYN after that: the SYN was answered."""
-    result = analyze(
-        ("c", "S", 100, 0), (0.000018, "s", "SA", 500, 101), (1.023850, "s", "SA", 500, 101),
-        (1.023881, "c", "S", 100, 0), (1.023885, "c", "A", 101, 501), (1.023899, "s", "SA", 500, 101),
-    )  # fmt: skip
+    """hs_loss (segments.LOST_SYNACK): the client's SYN sent again as the resent SYN/ACK
+    arrives, its ACK next, the server's answer to the repeated SYN after that: the SYN was
+    answered."""
+    result = analyze(*LOST_SYNACK)
     kinds = segment_kinds(result)
     assert kinds[6] == "answers frame 4's SYN"
     assert 6 not in result.resends and result.resends[3][0] == 1

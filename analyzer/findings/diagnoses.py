@@ -225,12 +225,13 @@ def _held_before_last(
     return last if last[0] > PACED_PAUSES * earlier else None
 
 
-def _at_its_pace(writing: list[tuple[float, Segment, Segment | None]], gap: float) -> bool:
-    """A silence after an end's data, to its FIN or the capture's end, no longer than the
-    pauses between its writes allow (PACED_PAUSES times the longest): a stream paced a chunk
-    a second closes a second after its last chunk; not a close held."""
+def _at_its_pace(writing: list[tuple[float, Segment, Segment | None]], after: Segment, gap: float) -> bool:
+    """A silence of `gap` after an end's data (`after`), to its FIN, the peer's RST or the
+    capture's end, no longer than the pauses between its writes allow (PACED_PAUSES times the
+    longest): a stream paced a chunk a second closes a second after its last chunk; not a
+    close held."""
     longest = max((pause for pause, _start, _stop in writing), default=0.0)
-    return longest > 0 and gap <= PACED_PAUSES * longest
+    return bool(after.payload_len) and longest > 0 and gap <= PACED_PAUSES * longest
 
 
 def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt: float,
@@ -254,8 +255,7 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
             elif quiet_from is not None and segment.flags & (RST | SYN | FIN) == RST:
                 # The peer's RST ends the CLOSE_WAIT: the silence is measured to it.
                 gap = segment.time - quiet_from.time
-                paced = bool(quiet_from.payload_len) and _at_its_pace(writing, gap)
-                if not paced and (longest is None or gap > longest[0]):
+                if not _at_its_pace(writing, quiet_from, gap) and (longest is None or gap > longest[0]):
                     longest = (gap, quiet_from, segment)
                 ended = True
                 break
@@ -279,8 +279,7 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
         # the pause before its last write may be a close held (see _held_before_last).
         if segment.flags & (FIN | RST) or (segment.payload_len and not quiet_from.payload_len):
             gap = segment.time - quiet_from.time
-            paced = bool(quiet_from.payload_len) and _at_its_pace(writing, gap)
-            if not paced and (longest is None or gap > longest[0]):
+            if not _at_its_pace(writing, quiet_from, gap) and (longest is None or gap > longest[0]):
                 longest = (gap, quiet_from, segment)
         elif segment.payload_len:
             writing.append((segment.time - quiet_from.time, quiet_from, segment))
@@ -296,9 +295,9 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
         longest = last_pause
     if not ended:
         end = capture_end if capture_end is not None else segments[-1].time
-        paced = bool(quiet_from.payload_len) and _at_its_pace(writing, end - quiet_from.time)
-        if not paced and (longest is None or end - quiet_from.time > longest[0]):
-            longest = (end - quiet_from.time, quiet_from, None)
+        gap = end - quiet_from.time
+        if not _at_its_pace(writing, quiet_from, gap) and (longest is None or gap > longest[0]):
+            longest = (gap, quiet_from, None)
     if longest is None or longest[0] <= rtt + CLOSE_WAIT_PATIENCE:
         return []
     held, start, stop = longest

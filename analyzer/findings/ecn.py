@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from analyzer.connections import Connection, Side
 from analyzer.decode.segment import CWR, ECE, SYN, Segment
 from analyzer.findings.handshake import Handshake
+from analyzer.listing import shortened
 
 
 @dataclass
@@ -45,17 +46,16 @@ def _count(found: list[Segment], unit: str = "segment") -> str:
     return f"{len(found)} {unit}{'s' if len(found) != 1 else ''}"
 
 
-def _frames(found: list[Segment], shown: int = 6) -> str:
-    frames = ", ".join(str(s.frame) for s in found[:shown])
-    more = f" and {len(found) - shown} more" if len(found) > shown else ""
-    return f" (frame{'s' if len(found) > 1 else ''} {frames}{more})"
+def _frames(found: list[Segment]) -> str:
+    return f" (frame{'s' if len(found) > 1 else ''} {shortened([str(s.frame) for s in found], 6)})"
 
 
-def find_ecn_signals(connection: Connection, handshake: Handshake) -> EcnSignals:
-    """The connection's ECE and CWR segments after an ECN handshake, by sender (the rule above)."""
-    signals = EcnSignals()
+def find_ecn_signals(connection: Connection, handshake: Handshake) -> EcnSignals | None:
+    """The connection's ECE and CWR segments after an ECN handshake, by sender (the rule
+    above); None without ECN agreed."""
     if not handshake.ecn_agreed:
-        return signals
+        return None
+    signals = EcnSignals()
     for segment in connection.segments:
         if segment.flags & SYN or not segment.flags & (ECE | CWR):
             continue

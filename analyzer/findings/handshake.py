@@ -42,8 +42,8 @@ A SYN with FIN or RST is no SYN (decode.segment.impossible_flags).
   to the first segment with ACK and without SYN from either end. syn_to_synack and
   synack_to_ack split it at the SYN/ACK; they are not given for the other variants. When
   the SYN/ACK was sent more than once, syn_to_synack runs to its first copy and
-  synack_to_ack from the copy the ACK answers (the latest before it: the ones before were
-  lost), and the RTT is their sum, not the lost copy's timer.
+  synack_to_ack from the copy the ACK answers (told by the client's ACKs of ISN+1, one a
+  copy: _copy_answered), and the RTT is their sum, not a lost copy's timer.
 - SYN/ACK copies sent at once in answer to a repeated SYN (synack_answers), and each end's
   SYN/ACK of a simultaneous open (its SYN again, answering the peer's): answer_copies, no
   retransmissions, left out of the SYN/ACK backoff.
@@ -790,11 +790,10 @@ def _after_synack(
         # The SYN it acknowledges captured after it, before the final ACK: captured out of order.
         syn = next((s for s in result.syns if s.time <= final.time), None)
         result.reordered = syn is not None
-    result.synack_answers = _answers_to_repeated_syns(
-        [s for s in synacks if s.seq == server_isn], result.syns, synack.time - (syn or synack).time
-    )
-    for copy in result.synack_answers:
-        result.answer_copies[copy.frame] = max(s.frame for s in result.syns if s.frame < copy.frame)
+    copies = [s for s in synacks if s.seq == server_isn]
+    answering = _answers_to_repeated_syns(copies, result.syns, synack.time - (syn or synack).time)
+    result.synack_answers = [copy for copy, _syn in answering]
+    result.answer_copies = {copy.frame: repeated.frame for copy, repeated in answering}
     if final is None or not all(c.ok for c in result.checks) or syn is None:
         result.status = "incomplete"
         return result
@@ -807,7 +806,7 @@ def _after_synack(
         result.syn_to_synack = round(synack.time - syn.time, 9)
     if result.final_unseen:
         return result  # the ACK's time is not in the capture: no RTT
-    copy = _copy_answered(connection, [s for s in synacks if s.seq == server_isn], final)
+    copy = _copy_answered(connection, copies, final)
     result.synack_to_ack = round(final.time - copy.time, 9)
     # Out of order, the SYN's time is not when it left before its answer: no RTT.
     if result.reordered:
@@ -840,16 +839,16 @@ def _copy_answered(connection: Connection, copies: list[Segment], final: Segment
 
 def _answers_to_repeated_syns(
     copies: list[Segment], syns: list[Segment], first_answer: float
-) -> list[Segment]:
-    """The SYN/ACK copies sent in answer to a repeated SYN: each the first copy after a SYN
-    that came after the copy before, within the time the first SYN/ACK took to answer its
-    SYN (twice, and 10 ms of a scheduler's slack), wherever the capture point is."""
+) -> list[tuple[Segment, Segment]]:
+    """The SYN/ACK copies sent in answer to a repeated SYN, each with that SYN: each the first
+    copy after a SYN that came after the copy before, within the time the first SYN/ACK took
+    to answer its SYN (twice, and 10 ms of a scheduler's slack), wherever the capture point is."""
     within = 2 * max(0.0, first_answer) + 0.010
     answers = []
     for before, copy in pairwise(copies):
         repeated = [s for s in syns[1:] if before.frame < s.frame < copy.frame]
         if repeated and copy.time - repeated[-1].time <= within:
-            answers.append(copy)
+            answers.append((copy, repeated[-1]))
     return answers
 
 

@@ -114,7 +114,12 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
     flags = result.sequence.flags
     connection = result.connection
     answers = result.handshake.answer_copies
-    ecn_agreed = result.handshake.ecn_agreed
+    # Congestion signals, as the core found them (findings/ecn.py).
+    signals = result.ecn
+    echoes = {s.frame for found in signals.echoes.values() for s in found} if signals is not None else set()
+    reductions = (
+        {s.frame for found in signals.reductions.values() for s in found} if signals is not None else set()
+    )
     # Each end's first ACK after its SYN/ACK in a simultaneous open: its window, unscaled
     # in the SYN/ACK, reads scaled here, and Wireshark calls the ACK a window update.
     opened: set[bool] = set()
@@ -136,12 +141,10 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
             if here not in opened and "window update" in named:
                 named[named.index("window update")] = "window update, ends the open"
             opened.add(here)
-        if ecn_agreed and not segment.flags & SYN and segment.flags & (ECE | CWR):
-            # Congestion signals (findings/ecn.py): drawn one by one, not let go in a band.
-            if segment.flags & ECE:
-                named.append("congestion echo")
-            if segment.flags & CWR:
-                named.append("window reduced")
+        if segment.frame in echoes:
+            named.append("congestion echo")
+        if segment.frame in reductions:
+            named.append("window reduced")
         if segment.flags & SYN and segment.payload_len:
             named.append("Fast Open data")
         if segment.flags & SYN:

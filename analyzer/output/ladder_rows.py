@@ -141,21 +141,22 @@ def kernel_losses(result: ConnectionAnalysis) -> set[int]:
     """Of the kernel's drops, those that never reached TCP (a firewall's, a checksum's, a
     queue's, a signature's): drawn as not arrived. TCP's own reasons (TCP_OLD_SEQUENCE: a keep-alive, taken
     and answered, then freed), a timewait socket's and NO_SOCKET's (answered by a RST) arrived."""
-    events = result.kernel.events if result.kernel is not None else None
-    if events is None:
-        return set()
     return {
-        d.frame
-        for d in events.drops
-        if d.frame is not None
-        and (d.reason in _BEFORE_TCP or not d.reason.startswith(("TCP_", "TIME_WAIT", "NO_SOCKET")))
+        frame
+        for frame, reason in _drops(result)
+        if reason in _BEFORE_TCP or not reason.startswith(("TCP_", "TIME_WAIT", "NO_SOCKET"))
     }
 
 
 def kernel_drops(result: ConnectionAnalysis) -> set[int]:
     """The frames the kernel's recorder saw freed undelivered (findings/kernel_events.py)."""
+    return {frame for frame, _reason in _drops(result)}
+
+
+def _drops(result: ConnectionAnalysis) -> list[tuple[int, str]]:
+    """The kernel's drops of captured frames: (frame, the kernel's reason)."""
     events = result.kernel.events if result.kernel is not None else None
-    return {d.frame for d in events.drops if d.frame is not None} if events is not None else set()
+    return [(d.frame, d.reason) for d in events.drops if d.frame is not None] if events is not None else []
 
 
 def spans(entries: Sequence[_Entry]) -> list[tuple[float, float]]:
@@ -212,6 +213,7 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
         return Rows([Packet(e.segment, e.since_previous) for e in entries], cuts, total)
     tiers = [[i for i, e in enumerate(entries) if e.tier == tier] for tier in range(PLAIN)]
     resent = sorted(result.resends)
+    dropped = kernel_drops(result)
     # Fewer one by one until the rows fit: the last tier's latest first, then the tier before's;
     # of the first tier, its middle (its ends are the handshake and the close).
     keep = [len(tier) for tier in tiers]
@@ -224,7 +226,7 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
         chosen = set(first[: (keep[0] + 1) // 2]) | set(first[len(first) - keep[0] // 2 :])
         for tier, count in zip(tiers[1:], keep[1:], strict=True):
             chosen |= set(tier[:count])
-        items = _group(result, entries, chosen, cuts, resent, across)
+        items = _group(result, entries, chosen, cuts, resent, dropped, across)
         return items, sum(BAND_ROWS if isinstance(item, Band) else 1 for item in items)
 
     items, rows = planned()
@@ -250,7 +252,8 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
 
 
 def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
-           cuts: list[tuple[float, float]], resent: list[int], across: bool = False) -> list[Packet | Band]:  # fmt: skip
+           cuts: list[tuple[float, float]], resent: list[int], dropped: set[int],
+           across: bool = False) -> list[Packet | Band]:  # fmt: skip
     """across: bands run on across silences (each says how many it spans)."""
     cut_after = {before for before, _after in cuts}
     items: list[Packet | Band] = []
@@ -262,7 +265,7 @@ def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
         if run and count < BAND_MIN and not let_go:
             items.extend(Packet(e.segment, e.since_previous) for e in run)
         elif count:
-            band = _band(result, run, let_go, resent)
+            band = _band(result, run, let_go, resent, dropped)
             band.silences = sum(1 for before, after in cuts if band.start <= before and after <= band.stop)
             items.append(band)
         run.clear()
@@ -290,8 +293,8 @@ def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
 
 
 def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Entry, _Entry]],
-          resent: list[int]) -> Band:  # fmt: skip
-    """resent: the frames of every resend, in order."""
+          resent: list[int], dropped: set[int]) -> Band:  # fmt: skip
+    """resent: the frames of every resend, in order; dropped: those the kernel dropped."""
     connection = result.connection
     times = [e.segment.time for e in run] + [t for a, b in let_go for t in (a.segment.time, b.segment.time)]
     frames = [e.segment.frame for e in run]
@@ -299,7 +302,6 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
     frames += [f for a, b in let_go for f in (a.segment.frame + 1, b.segment.frame - 1)]
     band = Band(min(times), max(times), min(frames), max(frames))
     kept = {id(e) for e in run}
-    dropped = kernel_drops(result)
     for entry in run:
         segment = entry.segment
         band.segments += 1
