@@ -533,6 +533,10 @@ def test_time_going_backwards_is_warned_and_the_ladder_keeps_the_files_order(tmp
     ]
     text = analysis_text(analysis)
     assert "+-" not in text and "FIN_WAIT_1 (-9.994 s, frame 7)" in text
+    # Its span reads backwards, and says why.
+    assert (
+        "+0.000000 s .. -9.991000 s (its last frame stamped before its first: the clock stepped back)" in text
+    )
     fig = figure(analysis.connections[0])
     try:
         starts = [a.xyann[1] for a in fig.axes[0].texts if isinstance(a, Annotation)]

@@ -57,6 +57,12 @@ def test_each_rst_drop_and_state_change_of_the_kernel_is_drawn(pcap) -> None:
         assert drawn + banded == sum(1 for drop in events.drops if drop.frame is not None)
         for reason in reasons:
             assert f"kernel dropped it: {reason}" in texts or banded, reason
+        # In the margin of the end whose kernel dropped it, not of the sender.
+        for text in fig.findobj(plt.Text):
+            said = text.get_text().replace("\n  ", " ")
+            if "kernel dropped it: " in said:
+                x = text.get_position()[0]
+                assert x > SERVER_X if said.startswith("the server's") else x < CLIENT_X, said
         # The marks keep clear (a long wrapped call of a program's log may still meet the
         # next call: a known limit of the margins, not these marks').
         mine = [

@@ -168,3 +168,103 @@ def test_the_state_timeline_s_legend_and_ends_stay_inside_the_picture(pcap: Path
     plt.close(fig)
     for box in boxes:
         assert edge.x0 <= box.x0 and box.x1 <= edge.x1 and edge.y0 <= box.y0 and box.y1 <= edge.y1, box
+
+
+def test_a_kernel_report_after_the_last_packet_stands_at_its_own_time() -> None:
+    """refused: the kernel's last snapshot came 46 ms after the RST, 20 ms after close(); it
+    was drawn at the axis's end, beside close(). The axis reaches it, and the marks keep
+    their order and their distances in time."""
+    result, sidecar, origin = _analyzed(CAPTURES / "refused.pcap")
+    assert result.kernel is not None
+    reports = sorted({time for time, _side in result.kernel.confirmed})
+    last_packet = result.connection.segments[-1].time
+    assert reports[-1] - last_packet > 0.03  # the shape this checks
+    axis = timeline_axis(result, sidecar)
+    xs = [axis.x(time) for time in reports]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+    assert axis.bursts[-1].stop == reports[-1]
+    # To scale within the burst: the gap between the reports as wide as its time says.
+    scale = (axis.bursts[-1].right - axis.x(last_packet)) / (reports[-1] - last_packet)
+    assert xs[-1] - xs[-2] == pytest.approx((reports[-1] - reports[-2]) * scale, rel=0.05)
+    fig = timeline_figure(result, sidecar, origin)
+    marks = sorted(line.get_xdata()[0] for line in fig.axes[0].get_lines() if line.get_marker() == "v")
+    plt.close(fig)
+    assert marks[-1] == pytest.approx(xs[-1])
+
+
+def test_a_report_before_the_first_moment_is_drawn_at_the_axis_start_not_past_it() -> None:
+    from analyzer.output.time_axis import TimeAxis
+
+    axis = TimeAxis(10.0, 10.5, [(10.1, 10.4)], offset=0.04, width=0.9)
+    assert axis.x(9.0) == axis.bursts[0].left == 0.04
+    assert axis.x(11.0) == axis.bursts[-1].right
+
+
+@pytest.mark.parametrize("pcap", [CAPTURES / "refused.pcap", *FIN_WAIT_2_TIMEOUT], ids=lambda p: p.stem)
+def test_a_state_too_short_for_its_name_is_named_outside_its_bar(pcap: Path) -> None:
+    """SYN_SENT's 14 µs (refused), FIN_WAIT_1's and LAST_ACK's few ms: a colour the legend
+    alone named. Each bar's name is now in the picture once, in its bar or outside it joined
+    by a line, and no two labels meet."""
+    from test_diagram_layout import overlapping_labels
+
+    result, sidecar, origin = _analyzed(pcap)
+    fig = timeline_figure(result, sidecar, origin)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    names = [t.get_text() for t in ax.texts]
+    for side in ("client", "server"):
+        for _time, state in result.states[side]:
+            assert state.value in names
+    # In a bar: at its row's height (1 the client's, 0 the server's).
+    short = [
+        t
+        for t in ax.texts
+        if t.get_fontsize() == pytest.approx(6.5) and t.get_position()[1] not in (0.0, 1.0)
+    ]
+    assert short, "some name stands outside its bar"
+    for text in short:
+        x, y = text.get_position()
+        # Its line runs from the bar's edge to it.
+        assert any(
+            line.get_xdata()[-1] == pytest.approx(x) and line.get_ydata()[-1] == pytest.approx(y)
+            for line in ax.get_lines()
+            if len(line.get_xdata()) == 2
+        ), text.get_text()
+    assert overlapping_labels(fig) == []
+    plt.close(fig)
+    if pcap.name == "refused.pcap":
+        assert [t.get_text() for t in short] == ["SYN_SENT"]
+
+
+def test_schedules_that_give_the_same_times_share_one_line_drawn_over_the_measurement() -> None:
+    """syn-timeout: the recorded kernel settings predict what Linux 6.5's default does: two
+    lines, one hidden under the other, and both under the measured one."""
+    from analyzer.output.backoff_chart import backoff_figure
+
+    result, sidecar, _origin = _analyzed(CAPTURES / "syn-timeout.pcap")
+    fig = backoff_figure(result, sidecar)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+    [joined] = [label for label in labels if " = " in label]
+    assert joined.startswith("the recorded kernel settings = Linux 6.5+")
+    assert len(labels) == len(set(labels)) == len(result.backoff_schedules)  # one joined, the measured added
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines[joined].get_zorder() > lines["measured SYNs"].get_zorder()
+
+
+def test_a_folded_cut_s_length_stays_inside_the_axis() -> None:
+    """ppa_http_espn_fail's shape: a SYN sent again and again (here each second), its silences one
+    folded cut near the axis's left end; its long text ran past the axis."""
+    steps = [(0.0, "c", "S", 100, 0), (0.43, "c", "S", 100, 0)]
+    steps += [(0.43 + 1.0 * n, "c", "S", 100, 0) for n in range(1, 12)]
+    [result] = analyze_segments(conversation(*steps)).connections
+    fig = timeline_figure(result)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    edge = ax.get_window_extent(renderer)
+    [folded] = [t for t in ax.texts if "silences, no change of state" in t.get_text()]
+    box = folded.get_window_extent(renderer)
+    plt.close(fig)
+    assert edge.x0 <= box.x0 and box.x1 <= edge.x1

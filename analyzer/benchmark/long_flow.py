@@ -84,9 +84,10 @@ class _Flow:
         return duplicates
 
 
-def write_capture(path: Path, packets: int, seed: int = 1) -> int:
+def write_capture(path: Path | str, packets: int, seed: int = 1) -> int:
     """Write a capture of one connection of at least `packets` frames (the last ACKs and
     the close make a few more) and `<path>.truth.jsonl`; returns the number of frames."""
+    path = Path(path)
     rng = random.Random(seed)
     with open(path, "wb") as file, CaptureWriter(file, SNAPLEN) as out:
         flow = _Flow(out, rng)

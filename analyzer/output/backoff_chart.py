@@ -2,7 +2,8 @@
 
 x is the transmission number (0 the original), y the time since the original. The measured
 points carry their interval; each known schedule, and the one the recorded kernel settings
-predict, is a line through its own points, so a reader sees at once which one it follows.
+predict, is a thin line through its own points drawn over the measured one, so a reader sees
+at once which one it follows; schedules that give the same times share one line.
 """
 
 from __future__ import annotations
@@ -40,17 +41,23 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -
         raise UserError(f"connection #{result.connection.id} has no SYN or SYN/ACK retransmission to chart")
     fig, ax = plt.subplots(figsize=(9, 5.5))
     longest = max(len(b.intervals) for _name, b in series)
-    for index, (name, intervals) in enumerate(result.backoff_schedules.items()):
-        style = "-" if name == RECORDED_KERNEL else SCHEDULE_STYLES[index % len(SCHEDULE_STYLES)]
-        color = "#2ca02c" if name == RECORDED_KERNEL else "#999999"
+    # Schedules that give the same times are one line, named for all of them: drawn apart,
+    # one lay hidden under the other (the recorded settings under Linux 6.5's default).
+    alike: dict[tuple[float, ...], list[str]] = {}
+    for name, intervals in result.backoff_schedules.items():
+        alike.setdefault(tuple(round(t, 6) for t in _cumulative(intervals)), []).append(name)
+    for index, (predicted, names) in enumerate(alike.items()):
+        recorded = RECORDED_KERNEL in names
+        style = "-" if recorded else SCHEDULE_STYLES[index % len(SCHEDULE_STYLES)]
+        # Thin, over the measured line: a schedule it follows shows through it, not under it.
         ax.plot(
-            range(longest + 1),
-            _cumulative(intervals),
+            range(len(predicted)),
+            predicted,
             style,
-            color=color,
-            linewidth=1.5,
-            label=name,
-            zorder=1,
+            color="#2ca02c" if recorded else "#999999",
+            linewidth=1.2,
+            label=" = ".join(names),
+            zorder=3,
         )
     for (name, backoff), color in zip(series, ("#1f4e79", "#b36b00"), strict=False):
         times = _cumulative(backoff.intervals)
@@ -62,7 +69,7 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -
             linewidth=2.2,
             markersize=7,
             label=f"measured {name}s",
-            zorder=3,
+            zorder=2,
         )
         for number, (time, interval) in enumerate(zip(times[1:], backoff.intervals, strict=True), start=1):
             # Over the schedules' lines, which would cross it.

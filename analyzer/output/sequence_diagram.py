@@ -870,36 +870,42 @@ DIAGNOSIS_MARK = "diagnosis-mark"  # the marks' gid: in the SVG, and for the lay
 
 
 def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout) -> None:
-    """Each diagnosis's marks at its evidence frames, and the kernel's reasons for its RSTs and
-    drops, in the outer margin on the sender's side,
-    level with the arrow's middle: the margins hold the socket calls only on rows of their own,
-    and the lifeline's state labels stay clear of them (the calls' own offset)."""
-    marks: dict[int, list[str]] = {}
+    """Each diagnosis's marks at its evidence frames and the kernel's reasons for its RSTs in
+    the outer margin on the sender's side, level with the arrow's middle; the kernel's reasons
+    for a packet it freed undelivered on the receiver's, level with the arrowhead (where it was
+    dropped: curl's refused SYN, NO_SOCKET, stood beside curl). The margins hold the socket
+    calls only on rows of their own, and the lifeline's state labels stay clear of them (the
+    calls' own offset)."""
+    # (frame, at the receiver?) -> the texts there.
+    marks: dict[tuple[int, bool], list[str]] = {}
     for diagnosis in result.diagnoses:
         for frame, mark in diagnosis.marks.items():
-            if mark not in marks.setdefault(frame, []):
-                marks[frame].append(mark)
+            if mark not in marks.setdefault((frame, False), []):
+                marks[frame, False].append(mark)
     # The kernel's own word where its recorder ran: each RST's reason, each packet it freed
     # undelivered and why (analyzer/findings/kernel_events.py).
     events = result.kernel.events if result.kernel is not None else None
     if events is not None:
         for reset in events.resets:
             if reset.kernel_reason:
-                marks.setdefault(reset.frame, []).append(f"kernel: {reset.kernel_reason}")
+                marks.setdefault((reset.frame, False), []).append(f"kernel: {reset.kernel_reason}")
         for drop in events.drops:
             if drop.frame is not None:
                 receiver = "server" if drop.sender == "client" else "client"
-                marks.setdefault(drop.frame, []).append(f"the {receiver}'s kernel dropped it: {drop.reason}")
+                marks.setdefault((drop.frame, True), []).append(
+                    f"the {receiver}'s kernel dropped it: {drop.reason}"
+                )
     by_frame = {s.frame: s for s in result.connection.segments}
-    for frame, texts in marks.items():
+    for (frame, at_receiver), texts in marks.items():
         segment = by_frame.get(frame)
         if segment is None or ("pkt", frame) not in layout.at:
             continue  # a folded connection's frame not kept for the pictures
-        client = result.connection.from_client(segment)
+        client = result.connection.from_client(segment) != at_receiver  # the margin's side
         # Outside the bar a call that spans packets draws at the calls' offset.
         x = CLIENT_X - MARK_OFFSET if client else SERVER_X + MARK_OFFSET
+        y = layout.at[("pkt", frame)] + (TRANSIT if at_receiver else TRANSIT / 2)
         ax.text(
-            x, layout.at[("pkt", frame)] + TRANSIT / 2, "\n".join(_margin(t) for t in texts), ha="right" if client else "left",
+            x, y, "\n".join(_margin(t) for t in texts), ha="right" if client else "left",
             va="center", fontsize=FONT - 1, color=COLORS["diagnosis"], zorder=6, gid=DIAGNOSIS_MARK,
             bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["diagnosis_box"], "edgecolor": "#d9a35b",
                   "linewidth": 0.8},

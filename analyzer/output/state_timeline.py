@@ -6,8 +6,8 @@ where they are many, each run of them with no change of state between is one cut
 so: a long connection's 37 silences while ESTABLISHED were 37 gaps between slivers),
 each burst between to scale, but two state changes never closer than a few letters (as the
 ladder's rows); what held before the first moment and after the last has room of its own. A
-state's name is written in its bar when it fits there, never elsewhere, so no two labels
-meet; the legend names every colour. Where the sidecar has kernel snapshots, a tick marks
+state's name is written in its bar when it fits there, else outside it on the row's outer
+side, joined to it by a line, so no two labels meet; the legend names every colour. Where the sidecar has kernel snapshots, a tick marks
 each moment the kernel reported the same state the bar shows; where it has the kernel's
 events, a tick under the bar each change of state the kernel made, at its time.
 """
@@ -45,6 +45,9 @@ SMALL_LABEL = 6.5  # points: a state's name in a bar too short for it at 8 (stil
 # Room before the first moment and after the last, for the states held then (an end's
 # LISTEN, its TIME_WAIT): they hold for no time between the moments drawn.
 BEFORE, AFTER = 0.04, 0.07
+# A short state's name, outside its bar: above the client's row (over the kernel's ▼ at 0.38,
+# level with the cuts' lengths), below the server's (under the kernel's ▲ at 0.4).
+OUTSIDE_ABOVE, OUTSIDE_BELOW = 0.5, 0.5
 LEGEND_COLUMNS, LEGEND_ROW = 6, 0.2  # the legend's entries a row, and a row's height (inches)
 END_FONT, END_CHAR = 9, 0.075  # the ends' names: font size, and a character's width (inches, about)
 
@@ -91,14 +94,21 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
     calls = connection_calls(sidecar, connection)
     moments = call_times(calls)
     times = [connection.segments[0].time, connection.segments[-1].time, *moments]
-    times.append(drawn_until(result, max(times)))
-    # A timer's state change cuts the silence around it, as on the ladder.
-    cuts = ladder_silences(result, moments + timer_changes(result, max(times)))
+    first, last = min(times), drawn_until(result, max(times))
+    times.append(last)
     changes = [time for history in result.states.values() for time, _state in history[1:]]
+    # The kernel's changes and reports: a snapshot taken after the last packet (refused's,
+    # 46 ms on) was drawn at the axis's end, beside the close() 20 ms before it. Those the
+    # ladder's span leaves out widen the axis, and a silence before them is cut there only:
+    # within the span the cuts stay the ladder's.
+    kernel = [change.time for change in kernel_changes(result)]
+    kernel += [time for time, _side in (result.kernel.confirmed if result.kernel is not None else [])]
+    outside = [time for time in kernel if not first <= time <= last]
+    times += outside
+    # A timer's state change cuts the silence around it, as on the ladder.
+    cuts = ladder_silences(result, moments + timer_changes(result, last) + outside)
     # What the timeline draws: the states' changes, the kernel's, the kernel's reports.
-    drawn = changes + [change.time for change in kernel_changes(result)]
-    drawn += [time for time, _side in (result.kernel.confirmed if result.kernel is not None else [])]
-    cuts, folded = fold_unmarked(cuts, drawn)
+    cuts, folded = fold_unmarked(cuts, changes + kernel)
     return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE,
                     folded=folded)  # fmt: skip
 
@@ -129,6 +139,8 @@ def timeline_figure(
     ax = fig.add_axes((left, (0.24 * HEIGHT + below) / height, AXIS_WIDTH, 0.6 * HEIGHT / height))
     rows: dict[Side, float] = {"client": 1.0, "server": 0.0}
     cuts = [(middle - CUT_HALF, middle + CUT_HALF) for middle, _gap, _before in axis.cut_positions()]
+    # Bars too short for their name, by end: (the bar's middle, the state), named outside.
+    outside: dict[Side, list[tuple[float, str]]] = {"client": [], "server": []}
     for side, y in rows.items():
         history = result.states[side]
         # Changes at one instant (one segment's several moves, or frames stamped alike) each
@@ -151,6 +163,8 @@ def timeline_figure(
             if size:
                 ax.text((piece_left + piece_right) / 2, y, state.value, ha="center", va="center", fontsize=size,
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if state.value in HATCH else None)  # fmt: skip
+            else:
+                outside[side].append(((piece_left + piece_right) / 2, state.value))
         if not history:
             # Over the cuts' white gaps, which would take letters out of it.
             ax.text(0.5, y, silent_end(result, side), ha="center", va="center", fontsize=8, style="italic",
@@ -160,7 +174,9 @@ def timeline_figure(
         ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
     changes = kernel_changes(result)
     draw_timeline_marks(ax, changes, axis.x_near, rows)
-    _draw_cuts(ax, axis)
+    taken = _name_outside(ax, outside["client"], rows["client"] + OUTSIDE_ABOVE, "bottom")
+    _name_outside(ax, outside["server"], rows["server"] - OUTSIDE_BELOW, "top")
+    _draw_cuts(ax, axis, taken)
     # Short states get no label inside their bar: the legend names every colour shown.
     handles = [
         Patch(
@@ -176,7 +192,7 @@ def timeline_figure(
                    ncol=min(LEGEND_COLUMNS, len(handles)), fontsize=7, frameon=False)  # fmt: skip
     ax.set_yticks([1.0, 0.0])
     ax.set_yticklabels([ends["client"], ends["server"]], fontsize=END_FONT)
-    ax.set_ylim(-0.6, 1.9)
+    ax.set_ylim(-0.75 if outside["server"] else -0.6, 1.9)
     ax.set_xlim(0, 1)
     ticks = _spaced(axis.ticks(start))
     ax.set_xticks([x for x, _label in ticks])
@@ -214,9 +230,34 @@ def _label_width(text: str, size: float) -> float:
     return points / 72 / (AXIS_WIDTH * WIDTH)
 
 
-def _draw_cuts(ax: plt.Axes, axis: TimeAxis) -> None:
+def _name_outside(
+    ax: plt.Axes, bars: list[tuple[float, str]], y: float, va: str
+) -> list[tuple[float, float]]:
+    """The names of `bars` (middle, state) too short to hold them, on the row's outer side at
+    `y`, each joined to its bar by a thin line: side by side in their bars' order, pushed
+    apart where they would meet, never past the axis's ends (SYN_SENT's 15 µs, FIN_WAIT_1's
+    few ms had only the legend's colour). Returns the spans (left, right) they take."""
+    pad = 0.006
+    widths = [_label_width(state, SMALL_LABEL) + pad for _middle, state in bars]
+    lefts: list[float] = []
+    for (middle, _state), width in zip(bars, widths, strict=True):
+        lefts.append(max(middle - width / 2, lefts[-1] + widths[len(lefts) - 1] if lefts else 0.0))
+    right = 1.0
+    for index in reversed(range(len(lefts))):  # then back from the right end, where pushed past it
+        lefts[index] = min(lefts[index], right - widths[index])
+        right = lefts[index]
+    edge = y - (OUTSIDE_ABOVE - 0.3) if va == "bottom" else y + (OUTSIDE_BELOW - 0.3)
+    for (middle, state), left, width in zip(bars, lefts, widths, strict=True):
+        x = left + width / 2
+        ax.plot([middle, x], [edge, y], color="#777777", linewidth=0.6, zorder=2)
+        ax.text(x, y, state, ha="center", va=va, fontsize=SMALL_LABEL)
+    return [(left, left + width) for left, width in zip(lefts, widths, strict=True)]
+
+
+def _draw_cuts(ax: plt.Axes, axis: TimeAxis, taken: list[tuple[float, float]]) -> None:
     """Each cut as a white gap across both rows, its real length above; a label that would
-    meet the one before goes a level up (labels never pile up)."""
+    meet the one before, or a short state's name above the client's row (`taken`: their
+    spans), goes a level up (labels never pile up)."""
     levels: list[float] = []  # each level's right end so far
     for middle, gap, before in axis.cut_positions():
         ax.add_patch(
@@ -228,8 +269,14 @@ def _draw_cuts(ax: plt.Axes, axis: TimeAxis) -> None:
         if axis.folded.get(before, 1) > 1:
             text += f": {axis.folded[before]} silences, no change of state"
         half = len(text) * CHAR * 7 / 8 / 2
-        level = next((i for i, right in enumerate(levels) if right < middle - half), len(levels))
-        if level == len(levels):
+        # Over its cut, but inside the axis: a folded cut's long text near an end ran past it.
+        middle = min(max(middle, half), 1.0 - half)
+        meets = any(left < middle + half and middle - half < right for left, right in taken)
+        lowest = 1 if meets else 0
+        level = next(
+            (i for i in range(lowest, len(levels)) if levels[i] < middle - half), max(lowest, len(levels))
+        )
+        while len(levels) <= level:
             levels.append(0.0)
         levels[level] = middle + half + 0.005
         # Above the kernel's marks (at 1.38) and the cut lines' tops (1.45).

@@ -61,6 +61,12 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         f"#{c.id} IPv{c.family} {format_endpoint(c.client, c.family)} → "
         f"{format_endpoint(c.server, c.family)}  {c.packets} packet{'' if c.packets == 1 else 's'}, "
         f"{c.first_time - origin:+.6f} s .. {c.last_time - origin:+.6f} s"
+        # A span that reads backwards is the capture's clock, not a misprint: say so.
+        + (
+            " (its last frame stamped before its first: the clock stepped back)"
+            if c.last_time < c.first_time
+            else ""
+        )
     ]
     if c.tunnels:
         also = "; some segments also captured outside any tunnel" if c.untunnelled_too else ""

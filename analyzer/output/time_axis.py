@@ -123,6 +123,8 @@ class TimeAxis:
         """Where `time` is drawn: in its burst between its anchors in proportion; in a cut, at
         the cut's start."""
         previous = self.bursts[0]
+        if time < previous.start:
+            return previous.left
         for burst in self.bursts:
             if time < burst.start:
                 return previous.right
