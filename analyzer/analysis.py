@@ -49,7 +49,7 @@ from analyzer.findings.diagnoses import Diagnosis, diagnose, fin_wait_2_expired_
 from analyzer.findings.ecn import EcnSignals, find_ecn_signals
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
-from analyzer.findings.kernel_events import EventAgreement, compare_events
+from analyzer.findings.kernel_events import EventAgreement, compare_events, refine_with_kernel_reasons
 from analyzer.findings.resends import earlier_copies, numbered_resends, without_answers
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
@@ -205,10 +205,14 @@ class Analysis:
     scans: list[ScanFinding] = field(default_factory=list)  # the file's scans and floods
 
 
-def analyze_connection(connection: Connection, recording_end: float | None = None) -> ConnectionAnalysis:
+def analyze_connection(
+    connection: Connection, recording_end: float | None = None, origin: float | None = None
+) -> ConnectionAnalysis:
     """recording_end: when the recording stopped, if known beyond the file's last frame (a
     sidecar's calls and snapshots were made while it ran): for a connection still open at
-    the end, what was still going on (a CLOSE_WAIT held) lasted at least to it."""
+    the end, what was still going on (a CLOSE_WAIT held) lasted at least to it. origin:
+    frame 1's time, which the notes' times count from as the report's do (None: the
+    connection's first packet's)."""
     folded = connection.folded
     # Where it was captured decides what reached whom: loss inference and the states read it.
     handshake = find_handshake(connection)
@@ -313,7 +317,7 @@ def analyze_connection(connection: Connection, recording_end: float | None = Non
         connection, machine.steps, final, {"client": client.most_acked, "server": server.most_acked}, silent
     )
     close.began_mid = handshake.status == "not_seen"
-    notes.extend(apply_successor(connection, states, state_frames, close))
+    notes.extend(apply_successor(connection, states, state_frames, close, origin))
     resets = find_resets(connection, machine.steps, handshake)
     ending = next((r for r in resets if r.segment is close.reset), None)
     if (
@@ -383,13 +387,20 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     return Analysis(name, stats, results, scans=scans.findings())
 
 
-def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
+def since(time: float, origin: float | None, connection: Connection) -> str:
+    """A note's time as the report writes its times: +seconds since frame 1 (`origin`), or
+    since the connection's first packet where frame 1's time is not known."""
+    return f"{time - (origin if origin is not None else connection.first_time):+.3f} s"
+
+
+def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | None = None) -> None:
     """What the sidecar adds to a connection's findings: the call log's timeouts and RST
-    causes, the backoff against the recorded kernel settings, the kernel's socket states."""
+    causes, the backoff against the recorded kernel settings, the kernel's socket states.
+    origin: as analyze_connection's."""
     connection = result.connection
-    apply_call_timeouts(result, sidecar)
-    apply_orphan_timer(result, sidecar.get("sysctls") or {})
-    apply_time_wait_timer(result, recording_end(sidecar))
+    apply_call_timeouts(result, sidecar, origin)
+    apply_orphan_timer(result, sidecar.get("sysctls") or {}, origin)
+    apply_time_wait_timer(result, recording_end(sidecar), origin)
     # A sidecar that recorded no kernel settings predicts no schedule of its own.
     sysctls = sidecar.get("sysctls") or None
     result.syn_backoff.matches = matching_schedules(result.syn_backoff, sysctls)
@@ -403,9 +414,12 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
             sidecar.get("recorder", {}).get("dropped_by_kernel") or 0,
             sidecar["kernel_recorder"].get("lost") or 0,
         )  # fmt: skip
+        refine_with_kernel_reasons(
+            connection, result.resets, result.kernel.events.resets, sidecar.get("kernel_events", [])
+        )
 
 
-def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
+def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | None = None) -> None:
     """A client that gave up connecting closed without a packet: the call log is the only
     witness, so the client's timeline takes the move to CLOSED from it. Either connect()
     failed with ETIMEDOUT (the kernel's SYN retries ran out), or the program closed the
@@ -423,7 +437,7 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
             and time_out(result.states["client"], call["end_time"], result.state_frames.get("client"))
         ):
             result.notes.append(
-                f"the client gave up at connect() ETIMEDOUT (call log), +{call['end_time'] - connection.first_time:.3f} s"
+                f"the client gave up at connect() ETIMEDOUT (call log), {since(call['end_time'], origin, connection)}"
             )
     history = result.states["client"]
     if not history or history[-1][1] != State.SYN_SENT:
@@ -442,7 +456,7 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar) -> None:
             and time_out(history, call["time"], result.state_frames.get("client"))
         ):
             result.notes.append(
-                f"the client closed its socket in SYN_SENT (close(), call log), +{call['time'] - connection.first_time:.3f} s: "
+                f"the client closed its socket in SYN_SENT (close(), call log), {since(call['time'], origin, connection)}: "
                 "it gave up connecting before an answer came, and the kernel let the attempt go"
             )
             return
@@ -453,6 +467,7 @@ def apply_successor(
     states: dict[Side, list[tuple[float, State]]],
     frames: dict[Side, list[int | None]],
     close: Close,
+    origin: float | None = None,
 ) -> list[str]:
     """An end still in TIME_WAIT when the next connection on the 4-tuple began with a SYN is
     CLOSED from that SYN on: the 4-tuple is that connection's. Sent by the end itself, its
@@ -486,7 +501,7 @@ def apply_successor(
             )
         notes.append(
             f"the {side}'s TIME_WAIT ended at frame {syn.frame} "
-            f"(+{syn.time - connection.first_time:.3f} s): {how}"
+            f"({since(syn.time, origin, connection)}): {how}"
         )
     return notes
 
@@ -495,7 +510,9 @@ def apply_successor(
 TIME_WAIT_SECONDS: Final = 60.0
 
 
-def apply_time_wait_timer(result: ConnectionAnalysis, recorded_until: float | None) -> None:
+def apply_time_wait_timer(
+    result: ConnectionAnalysis, recorded_until: float | None, origin: float | None = None
+) -> None:
     """A sidecar's run is Linux's: an end in TIME_WAIT is CLOSED TIME_WAIT_SECONDS after it
     entered it, if the recording went on that long (the kernel's snapshots then find no
     socket; without the timer every later one disagreed). A capture of unknown hosts keeps
@@ -517,7 +534,7 @@ def apply_time_wait_timer(result: ConnectionAnalysis, recorded_until: float | No
             if frames is not None and len(frames) == len(history) - 1:
                 frames.append(None)  # the timer's, no packet's
             result.notes.append(
-                f"the {side}'s TIME_WAIT ended at +{ends - result.connection.first_time:.3f} s: Linux "
+                f"the {side}'s TIME_WAIT ended at {since(ends, origin, result.connection)}: Linux "
                 f"holds it {TIME_WAIT_SECONDS:.0f} s (TCP_TIMEWAIT_LEN)"
             )
 
@@ -525,7 +542,7 @@ def apply_time_wait_timer(result: ConnectionAnalysis, recorded_until: float | No
 FIN_TIMEOUT_SYSCTL: Final = "net.ipv4.tcp_fin_timeout"
 
 
-def apply_orphan_timer(result: ConnectionAnalysis, sysctls: dict) -> None:
+def apply_orphan_timer(result: ConnectionAnalysis, sysctls: dict, origin: float | None = None) -> None:
     """The packets put the FIN_WAIT_2 timer's move at the late segment that found no socket,
     the latest it can have fired (tcp_state.py, "Orphans"); the recorded tcp_fin_timeout
     says when it did: that long after the end entered FIN_WAIT_2 (the kernel arms it then)."""
@@ -551,7 +568,7 @@ def apply_orphan_timer(result: ConnectionAnalysis, sysctls: dict) -> None:
                 if entered <= fired < time:
                     history[index] = (fired, state)
                     result.notes.append(
-                        f"the {side}'s FIN_WAIT_2 timer fired at +{fired - result.connection.first_time:.3f} s "
+                        f"the {side}'s FIN_WAIT_2 timer fired at {since(fired, origin, result.connection)} "
                         f"(tcp_fin_timeout {setting} s, recorded in the sidecar)"
                     )
 
@@ -640,14 +657,14 @@ class FileStream:
                         seen_as.probe = answer
                         yield seen_as
                         continue
-                    result = analyze_connection(connection, recorded_until)
+                    result = analyze_connection(connection, recorded_until, self.origin)
                     result.probe = answer  # counted already, as the view's: the same
                     yield result
                     continue
-            result = analyze_connection(connection, recorded_until)
+            result = analyze_connection(connection, recorded_until, self.origin)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
-                apply_sidecar(result, sidecar)
+                apply_sidecar(result, sidecar, self.origin)
             result.probe = scans.add(result)
             if shape is not None:
                 memo.put(shape, result)

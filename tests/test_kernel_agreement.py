@@ -183,3 +183,23 @@ def test_a_fin_resent_into_time_wait_starts_its_60_seconds_again() -> None:
     [result] = analyze_segments(conversation(*HANDSHAKE, *fin)).connections
     apply_time_wait_timer(result, 200.0)
     assert result.states["client"][-1] == (100.0 + 4.0 + 60.0, State.CLOSED)
+
+
+def test_fin_wait_1_while_the_queued_data_still_leaves_is_the_close_before_its_fin() -> None:
+    """A helper's zwp run: the server's close() right after a large send; 7 snapshots over 3 s
+    had it in FIN_WAIT_1 while its data still left, the FIN after it: no disagreement, said
+    as what it is. The same FIN_WAIT_1 with nothing sent between is still one."""
+    data = [(0.5, "c", "PA", 101, 501, 1000), (0.9, "c", "PA", 1101, 501, 1000), (0.91, "s", "A", 501, 2101)]
+    close = [(1.0, "c", "FA", 2101, 501), (1.001, "s", "A", 501, 2102)]
+    [result] = analyze_segments(conversation(*HANDSHAKE, *data, *close)).connections
+    sidecar = _sidecar([(0.4, "FIN_WAIT_1", "ESTABLISHED"), (0.8, "FIN_WAIT_1", "ESTABLISHED")])
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert agreement.disagreements == [] and len(agreement.behind_data) == 2
+    assert (agreement.compared, agreement.agreed) == (4, 2)
+    assert "the kernel had the client in FIN_WAIT_1 while the data queued before its FIN still left" in (
+        agreement.describe()
+    )
+    # After the last data segment: nothing queued is seen leaving, a plain disagreement.
+    sidecar = _sidecar([(0.95, "FIN_WAIT_1", "ESTABLISHED")])
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert agreement.behind_data == [] and [d.kernel for d in agreement.disagreements] == ["FIN_WAIT_1"]

@@ -507,3 +507,99 @@ def test_the_events_of_other_connections_on_the_same_four_tuple_are_not_its_own(
         (m.side, m.state, m.frame) for m in compared(result, own).states
     ]
     assert all(m.difference is not None and abs(m.difference) < 0.002 for m in agreement.states)
+
+
+def _queued_close(data: bool) -> tuple[ConnectionAnalysis, EventAgreement]:
+    """The client's close() at +0.4 s, after a send its kernel still held: its data leaves in
+    three segments (or none, `data` False) and its FIN after them, at +1.0 s."""
+    sent = [(0.5, "c", "PA", 101, 501, 1000), (0.6, "c", "PA", 1101, 501, 1000), (0.7, "c", "PA", 2101, 501, 1000),
+            (0.71, "s", "A", 501, 3101)] if data else []  # fmt: skip
+    fin_seq = 3101 if data else 101
+    steps = [*HANDSHAKE, *sent, (1.0, "c", "FA", fin_seq, 501), (1.001, "s", "A", 501, fin_seq + 1),
+             (1.002, "s", "FA", 501, fin_seq + 1), (1.003, "c", "A", fin_seq + 1, 502)]  # fmt: skip
+    [result] = analyze_segments(conversation(*steps)).connections
+    fin = 100.0 + 1.0
+    events = [
+        *opening(),
+        change(100.4, "c", CLIENT, SERVER, "ESTABLISHED", "FIN_WAIT1"),
+        change(fin + 0.00102, "s", SERVER, CLIENT, "ESTABLISHED", "CLOSE_WAIT", done=True),
+        change(fin + 0.00104, "c", CLIENT, SERVER, "FIN_WAIT1", "FIN_WAIT2"),
+        change(fin + 0.00198, "s", SERVER, CLIENT, "CLOSE_WAIT", "LAST_ACK", done=True),
+        change(fin + 0.00203, "c", CLIENT, SERVER, "FIN_WAIT2", "CLOSE", done=True),
+        change(fin + 0.00305, "s", SERVER, CLIENT, "LAST_ACK", "CLOSE", done=True),
+    ]
+    return result, compared(result, sorted(events, key=lambda e: e["time"]))
+
+
+def test_a_close_whose_fin_left_behind_queued_data_agrees_and_says_so() -> None:
+    """A helper's zwp run: the server's sendall() of 3 MB returned into its send buffer, its
+    close() moved the kernel to FIN_WAIT_1 at once, and the FIN left 3.5 s later behind the
+    data: "10 of 10 match (within 3514171 µs)" beside "disagrees: FIN_WAIT_1 ... -3.514 s"."""
+    _result, agreement = _queued_close(data=True)
+    assert agreement.disagreements == []
+    [fin_wait_1] = [m for m in agreement.states if m.state == "FIN_WAIT_1"]
+    assert fin_wait_1.agrees and fin_wait_1.behind_data == 3 and fin_wait_1.frame == 8
+    [line] = [text for text in agreement.describe(100.0) if text.startswith("events:")]
+    assert "within 3514171" not in line and "within 1 µs" not in line
+    assert (
+        "the client's FIN_WAIT_1 at its close(), 0.600 s before its FIN (frame 8) left behind the 3 data "
+        "segments queued before it" in line
+    )
+
+
+def test_a_close_far_from_its_fin_with_nothing_sent_between_still_disagrees() -> None:
+    _result, agreement = _queued_close(data=False)
+    [fin_wait_1] = [m for m in agreement.states if m.state == "FIN_WAIT_1"]
+    assert not fin_wait_1.agrees and fin_wait_1.behind_data == 0
+    assert [d.what for d in agreement.disagreements if "FIN_WAIT_1" in d.what]
+    # What is counted as matching is what agrees: the disagreeing pair is not among them.
+    [line] = [text for text in agreement.describe(100.0) if text.startswith("events:")]
+    paired = sum(m.difference is not None for m in agreement.states)
+    assert line.startswith(f"events: {paired - 1} of {len(agreement.states)} state changes match")
+
+
+def test_the_kernel_s_reason_tells_an_abort_the_calls_did_not() -> None:
+    """`handshake run` without --trace-calls: an abort's cause listed close() with unread data,
+    SO_LINGER 0 and ss -K alike (a helper's linger and backlog runs). TCP_ABORT_ON_CLOSE is
+    the data left unread; TCP_STATE is tcp_disconnect's, never unread data; TCP_STATE from
+    the server just after its listener's LISTEN->CLOSE is the accept queue's reset."""
+    from analyzer.findings.kernel_events import refine_with_kernel_reasons
+
+    result, events = abort("TCP_ABORT_ON_CLOSE")
+    assert [r.cause for r in result.resets] == ["abort"]
+    agreement = compared(result, events)
+    refine_with_kernel_reasons(result.connection, result.resets, agreement.resets, events)
+    [reset] = result.resets
+    assert reset.cause == "unread_data" and "TCP_ABORT_ON_CLOSE" in reset.explanation
+    assert [r.cause for r in agreement.resets] == ["unread_data"]
+
+    result, events = abort("TCP_STATE")
+    agreement = compared(result, events)
+    refine_with_kernel_reasons(result.connection, result.resets, agreement.resets, events)
+    [reset] = result.resets
+    assert (
+        reset.cause == "abort"
+        and "SO_LINGER" in reset.explanation
+        and "not data left unread" in reset.explanation
+    )
+
+    # The server's RST, its listener closed 50 µs before.
+    [result] = analyze_segments(conversation(*HANDSHAKE, ("s", "RA", 501, 101))).connections
+    listener = event(
+        100.00290, "set_state", "l", (SERVER[0], SERVER[1]), ANY, old_state="LISTEN", new_state="CLOSE"
+    )
+    events = [
+        *opening(),
+        listener,
+        change(100.00295, "s", SERVER, CLIENT, "ESTABLISHED", "CLOSE"),
+        event(100.00296, "send_reset", "s", SERVER, CLIENT, state="CLOSE", reason="TCP_STATE"),
+    ]
+    agreement = compared(result, events)
+    refine_with_kernel_reasons(result.connection, result.resets, agreement.resets, events)
+    assert [r.cause for r in result.resets] == ["listener_closed"]
+    # Without the listener's close: an abort still.
+    events.remove(listener)
+    [result] = analyze_segments(conversation(*HANDSHAKE, ("s", "RA", 501, 101))).connections
+    agreement = compared(result, events)
+    refine_with_kernel_reasons(result.connection, result.resets, agreement.resets, events)
+    assert [r.cause for r in result.resets] == ["abort"]

@@ -245,7 +245,10 @@ def test_the_time_axis_is_monotone_and_cut_at_the_silences() -> None:
     times = [0.0, 0.001, 0.01, 3.0, 5.0, 5.1, 5.2, 10.0, 19.0, 19.5, 20.0]
     xs = [axis.x(t) for t in times]
     assert xs == sorted(xs) and xs[0] == 0.0 and xs[-1] == pytest.approx(1.0)
-    assert xs[3] == xs[2]  # within a cut: at its start
+    assert xs[2] < xs[3] < xs[4]  # within a cut: across its gap, in order
+    # A longer silence, a wider gap (log scale, as the ladder's cut heights): 13.8 s > 4.99 s.
+    (a, b), (c, d) = [(x.right, y.left) for x, y in itertools.pairwise(axis.bursts)]
+    assert d - c > b - a
     assert [round(gap, 6) for _x, gap, _before in axis.cut_positions()] == [4.99, 13.8]
     ticks = sorted(axis.ticks(0.0))
     assert [float(label.split()[0]) for _x, label in ticks] == sorted(

@@ -268,3 +268,26 @@ def test_a_folded_cut_s_length_stays_inside_the_axis() -> None:
     box = folded.get_window_extent(renderer)
     plt.close(fig)
     assert edge.x0 <= box.x0 and box.x1 <= edge.x1
+
+
+def test_kernel_reports_taken_in_a_silence_are_drawn_across_its_cut_in_order() -> None:
+    """syn-timeout-linear-off: 10 snapshots over the last backoff's 8 s were all drawn at the
+    cut's start, one on another. Each now stands across the cut's band in time order, and a
+    longer silence has the wider band."""
+    result, sidecar, origin = _analyzed(CAPTURES / "syn-timeout-linear-off.pcap")
+    assert result.kernel is not None
+    axis = timeline_axis(result, sidecar)
+    spans = axis.cut_spans()
+    reports = sorted({time for time, side in result.kernel.confirmed if side == "client"})
+    inside = [t for t in reports if any(a.stop < t < b.start for a, b in itertools.pairwise(axis.bursts))]
+    assert len(inside) >= 8
+    xs = [axis.x(t) for t in inside]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+    assert all(any(low < x < high for low, high in spans) for x in xs)
+    widths = [high - low for low, high in spans]
+    gaps = [gap for _x, gap, _before in axis.cut_positions()]
+    assert [w for _g, w in sorted(zip(gaps, widths, strict=True))] == sorted(widths)
+    fig = timeline_figure(result, sidecar, origin)
+    marks = [line for line in fig.axes[0].get_lines() if line.get_marker() == "v"]
+    plt.close(fig)
+    assert all(mark.get_zorder() > 3 for mark in marks)  # over the cut's band

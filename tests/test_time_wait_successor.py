@@ -57,3 +57,26 @@ def test_a_syn_long_after_the_close_ends_no_time_wait_the_result_could_tell() ->
     ).connections
     assert [state.value for _t, state in first.states["client"]][-1] == "TIME_WAIT"
     assert first.close.time_wait_ended is None
+
+
+def test_a_note_s_time_counts_from_frame_1_as_the_report_s_times_do(tmp_path) -> None:
+    """A helper's backlog run: "closed its socket in SYN_SENT, +10.507 s" beside the state
+    line's "CLOSED (+10.610 s)": the note counted from the connection's first packet, the
+    report from frame 1. Here a connection that begins 3 s into the file: the TIME_WAIT its
+    successor ends is said at the successor's SYN's time since frame 1."""
+    from pcap_builder import tcp_packet, write_capture
+
+    from analyzer.analysis import analyze_file
+
+    c, s = "10.0.0.1", "10.0.0.2"
+    other = tcp_packet(4, "10.0.0.9", 5555, s, 22, "S", 1)
+    steps = [(c, 40000, s, 80, "S", 100, 0), (s, 80, c, 40000, "SA", 500, 101), (c, 40000, s, 80, "A", 101, 501),
+             (s, 80, c, 40000, "FA", 501, 101), (c, 40000, s, 80, "A", 101, 502),
+             (c, 40000, s, 80, "FA", 101, 502), (s, 80, c, 40000, "A", 502, 102),
+             (c, 40000, s, 80, "S", 9000, 0), (s, 80, c, 40000, "SA", 7000, 9001)]  # fmt: skip
+    packets = [other, *(tcp_packet(4, *step) for step in steps)]
+    times = [0.0, 3.0, 3.001, 3.002, 3.01, 3.011, 3.012, 3.013, 3.5, 3.501]
+    path = write_capture(tmp_path / "later.pcap", packets, times=times)
+    analysis = analyze_file(str(path))
+    [first] = [r for r in analysis.connections if r.connection.server[1] == 80 and r.close.time_wait_ended]
+    assert any("TIME_WAIT ended at frame 9 (+3.500 s)" in note for note in first.notes), first.notes

@@ -45,6 +45,10 @@ class KernelAgreement:
     agreed: int = 0
     states_checked: list[str] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
+    # Checks where the kernel had an end in FIN_WAIT_1 or LAST_ACK while the packets show it
+    # still sending the data queued before its FIN: its close() came first (a close() after
+    # a large send returns at once), which the packets cannot show. Not disagreements.
+    behind_data: list[Disagreement] = field(default_factory=list)
     confirmed: list[tuple[float, Side]] = field(default_factory=list)  # (snapshot time, side) that agreed
     # A snapshot while the connection lasted listed a listening socket at the server's
     # address: the state of a server that never answered, which its packets cannot show.
@@ -59,6 +63,7 @@ class KernelAgreement:
             "agreed": self.agreed,
             "states_checked": self.states_checked,
             "disagreements": [vars(d) for d in self.disagreements],
+            "behind_data": [vars(d) for d in self.behind_data],
             "events": self.events.as_dict() if self.events is not None else None,
         }
 
@@ -69,22 +74,57 @@ class KernelAgreement:
             f"kernel agrees on {self.agreed} of {self.compared} state checks "
             f"({', '.join(self.states_checked)})"
         )
-        # Snapshots every 0.5 s repeat one difference for as long as it lasts: said once.
-        runs: list[list[Disagreement]] = []
-        for d in self.disagreements:
-            last = runs[-1][-1] if runs else None
-            if last is not None and (last.when, last.side, last.kernel, last.inferred) == (
-                d.when, d.side, d.kernel, d.inferred,
-            ):  # fmt: skip
-                runs[-1].append(d)
-            else:
-                runs.append([d])
-        for run in runs:
+        for run in _runs(self.behind_data):
+            d = run[0]
+            text += (
+                f"; {d.when} the kernel had the {d.side} in {d.kernel} while the data queued before its FIN "
+                f"still left (inferred {d.inferred}): its close() came first, which the packets cannot show"
+            )
+            if len(run) > 1:
+                text += f" ({len(run)} snapshots over {format_duration(run[-1].time - d.time)})"
+        for run in _runs(self.disagreements):
             d = run[0]
             text += f"; {d.when} the kernel had the {d.side} in {d.kernel}, inferred {d.inferred}"
             if len(run) > 1:
                 text += f" ({len(run)} snapshots over {format_duration(run[-1].time - d.time)})"
         return text
+
+
+def _runs(differences: list[Disagreement]) -> list[list[Disagreement]]:
+    """Snapshots every 0.5 s repeat one difference for as long as it lasts: said once."""
+    runs: list[list[Disagreement]] = []
+    for d in differences:
+        last = runs[-1][-1] if runs else None
+        if last is not None and (last.when, last.side, last.kernel, last.inferred) == (
+            d.when, d.side, d.kernel, d.inferred,
+        ):  # fmt: skip
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs
+
+
+# The state an end's close() moves it to, by the state it leaves: what a snapshot may show
+# while the FIN waits behind queued data (_behind_data).
+_CLOSED_FROM: Final = {State.ESTABLISHED: State.FIN_WAIT_1, State.CLOSE_WAIT: State.LAST_ACK}
+
+
+def _behind_data(
+    connection: Connection, side: Side, history: list[tuple[float, State]], time: float, seen: str
+) -> bool:
+    """Whether the kernel's `seen` at `time` is the state `side`'s close() moved it to while
+    its FIN waited behind data it had queued: the next change inferred is to that state (at
+    the FIN), and the end sent data between `time` and then."""
+    inferred = state_at(history, time)
+    if inferred is None or _CLOSED_FROM.get(inferred) is None or _CLOSED_FROM[inferred].value != seen:
+        return False
+    fin_at = next((t for t, state in history if t > time and state != inferred), None)
+    if fin_at is None or state_at(history, fin_at) != _CLOSED_FROM[inferred]:
+        return False
+    return any(
+        time <= s.time < fin_at and s.payload_len and connection.sender(s) == side
+        for s in connection.segments
+    )
 
 
 def _address(endpoint: tuple[str, int]) -> str:
@@ -195,6 +235,8 @@ def compare_with_kernel(
             if seen in held:
                 agreement.agreed += 1
                 agreement.confirmed.append((time, side))
+            elif _behind_data(connection, side, states[side], time, seen):
+                agreement.behind_data.append(Disagreement(time, side, label, seen, inferred.value))
             else:
                 agreement.disagreements.append(Disagreement(time, side, label, seen, inferred.value))
         agreement.snapshots += counted

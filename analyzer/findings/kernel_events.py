@@ -52,6 +52,7 @@ recorder missed, while its timewait socket later took the peer's FIN in substate
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -139,6 +140,69 @@ RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
     "unread_data": frozenset({"TCP_ABORT_ON_CLOSE"}),
 }
 
+# What the kernel's reason tells of an application's abort the packets alone leave open
+# (resets.py's "abort": close() with unread data, SO_LINGER 0, a listener's close, ss -K):
+# the cause it settles (None: still an abort) and the words for it. Read in net/ipv4/tcp.c:
+# __tcp_close resets for unread data with TCP_ABORT_ON_CLOSE before it looks at SO_LINGER;
+# tcp_disconnect (SO_LINGER {on, 0}, inet_csk_listen_stop's children, tcp_abort) with TCP_STATE.
+_ABORT_REASONS: Final[dict[str, tuple[ResetCause | None, str]]] = {
+    "TCP_ABORT_ON_CLOSE": (
+        "unread_data",
+        "the {sender}'s socket closed (close() or its process's exit) with data it had not read: "
+        "the kernel answers with RST (its reason TCP_ABORT_ON_CLOSE)",
+    ),
+    "TCP_STATE": (
+        None,
+        "the {sender} aborted through tcp_disconnect (the kernel's reason TCP_STATE): close() with "
+        "SO_LINGER {{on, 0 s}}, its listener closed while it waited unaccepted in the accept queue, or "
+        "the kernel's own abort (ss -K); not data left unread",
+    ),
+    "TCP_ABORT_ON_MEMORY": (
+        None,
+        "the {sender}'s kernel aborted it for memory (too many orphaned sockets, tcp_max_orphans, or "
+        "socket memory exhausted; its reason TCP_ABORT_ON_MEMORY)",
+    ),
+}
+
+
+def refine_with_kernel_reasons(
+    connection: Connection, resets: list[Reset], reasons: list[ResetReason], events: list[KernelEvent]
+) -> None:
+    """An abort the call log did not tell apart (`handshake run` without --trace-calls), told
+    by the reason the kernel gave for it (_ABORT_REASONS) and, for TCP_STATE, by the server's
+    listener closing just before (its LISTEN->CLOSE): the connection waited in its accept
+    queue. Its ResetReason follows."""
+    by_frame = {reason.frame: reason for reason in reasons}
+    port = connection.server[1]
+    listener_closed = [
+        e["time"]
+        for e in events
+        if e["kind"] == "set_state" and e.get("old_state") == "LISTEN" and e.get("new_state") == "CLOSE"
+        and e["sport"] == port and e["src"] in (connection.server[0], "0.0.0.0", "::")
+    ]  # fmt: skip
+    for reset in resets:
+        reason = by_frame.get(reset.segment.frame)
+        if reset.cause != "abort" or reason is None or reason.kernel_reason not in _ABORT_REASONS:
+            continue
+        sent = reason.kernel_time if reason.kernel_time is not None else reset.segment.time
+        if (
+            reason.kernel_reason == "TCP_STATE"
+            and reset.sender == "server"
+            and any(0 <= sent - closed <= CALL_MATCH_WINDOW for closed in listener_closed)
+        ):
+            reset.cause = reason.cause = "listener_closed"
+            reset.explanation = (
+                "the server closed its listening socket while this connection waited in the accept queue, "
+                "never accepted: the kernel resets every connection still queued (its listener's "
+                "LISTEN->CLOSE just before, its reason TCP_STATE)"
+            )
+            continue
+        cause, words = _ABORT_REASONS[reason.kernel_reason]
+        if cause is not None:
+            reset.cause = reason.cause = cause
+        reset.explanation = words.format(sender=reset.sender)
+
+
 # Drop reasons that are not a loss: the socket went away with the packet queued.
 _NOT_DROPS: Final = frozenset({"NOT_SPECIFIED", "QUEUE_PURGE"})
 # Freed for what it carried after its ACK was taken: tcp_rcv_state_process runs tcp_ack (a
@@ -168,6 +232,10 @@ class StateMatch:
     # call begins and the packet leaves when the call next has the CPU, later by however long
     # a loaded machine kept it waiting. None: not so, or not needed.
     within_call: str | None = None
+    # For FIN_WAIT_1 or LAST_ACK, the kernel's change at close() well before the FIN's frame:
+    # how many data segments its end sent in between, the data queued before the FIN (a
+    # close() after a large send returns at once; the FIN leaves when the data has). 0: not so.
+    behind_data: int = 0
 
     @property
     def difference(self) -> float | None:
@@ -182,7 +250,7 @@ class StateMatch:
         _compare_states judges by)."""
         if self.difference is None:
             return False
-        if self.within_call is not None:
+        if self.within_call is not None or self.behind_data:
             return True
         return abs(self.difference) <= (MATCH_WINDOW if self.frame is not None else CALL_MATCH_WINDOW)
 
@@ -265,14 +333,20 @@ class EventAgreement:
 
     def describe(self, origin: float) -> list[str]:
         """A few lines: what agreed, in numbers; then each disagreement with its time."""
-        matched = [m for m in self.states if m.difference is not None]
+        # Paired and close enough: those further apart are each a disagreement below.
+        matched = [m for m in self.states if m.difference is not None and m.agrees]
         # How close the kernel's change came to the packet that caused it (not to a call's end,
-        # nor to a packet its call sent only once it next had the CPU).
+        # nor to a packet its call sent only once it next had the CPU or its data had left).
         largest = max(
-            (abs(m.difference or 0.0) for m in matched if m.frame is not None and m.within_call is None),
+            (
+                abs(m.difference or 0.0)
+                for m in matched
+                if m.frame is not None and m.within_call is None and not m.behind_data
+            ),
             default=None,
         )
-        waited = sum(m.within_call is not None and m.agrees for m in matched)
+        waited = sum(m.within_call is not None for m in matched)
+        queued = [m for m in matched if m.behind_data and m.within_call is None]
         text = f"events: {len(matched)} of {len(self.states)} state changes match its own" + (
             f" (within {largest * 1e6:.0f} µs of their frames" if largest is not None else ""
         )
@@ -280,7 +354,13 @@ class EventAgreement:
             text += (", " if largest is not None else " (") + (
                 f"{waited} within the call that made {'them' if waited > 1 else 'it'}, its packet sent later"
             )
-        if largest is not None or waited:
+        for match in queued:
+            text += (", " if largest is not None or waited or match is not queued[0] else " (") + (
+                f"the {match.side}'s {match.state} at its close(), {-(match.difference or 0.0):.3f} s before its FIN "
+                f"(frame {match.frame}) left behind the {match.behind_data:,} data segment"
+                f"{'s' if match.behind_data != 1 else ''} queued before it"
+            )
+        if largest is not None or waited or queued:
             text += ")"
         if self.resets:
             text += "; RST " + ", ".join(
@@ -558,7 +638,7 @@ def compare_events(
         found = len(result.disagreements)
         _compare_states(
             result, side, states[side], frames.get(side, []), initial[side], changes[side], own_calls,
-            connection.succeeded_at,
+            functools.partial(_data_before_fin, connection, side), connection.succeeded_at,
         )  # fmt: skip
         unsent = _fin_never_sent(connection, side, changes[side])
         if unsent is not None:
@@ -591,10 +671,12 @@ def _compare_states(
     initial: State,
     kernel: list[KernelChange],
     own_calls: Callable[[Side], list[OwnCall]],
+    data_before_fin: Callable[[float, float], int],
     succeeded_at: float | None = None,
 ) -> None:
     """own_calls: an end's calls that move it, with the frames each sent (_own_calls);
-    succeeded_at: when the next connection on the 4-tuple began."""
+    data_before_fin: this end's, bound (_data_before_fin); succeeded_at: when the next
+    connection on the 4-tuple began."""
     if not inferred:
         return  # nothing inferred (an end that sent nothing): nothing to compare
     first_time, first_state = inferred[0]
@@ -697,6 +779,8 @@ def _compare_states(
             match = StateMatch(side, state.value, time, frame, change.time, change.shown_by)
             if not match.agrees and frame is not None:
                 match.within_call = _call_within(own_calls(side), state, frame, time, change.time)
+            if not match.agrees and frame is not None and state in (State.FIN_WAIT_1, State.LAST_ACK):
+                match.behind_data = data_before_fin(change.time, time)
             result.states.append(match)
             if not match.agrees:
                 result.disagreements.append(
@@ -781,6 +865,22 @@ def _call_within(
         ):
             return call
     return None
+
+
+def _data_before_fin(connection: Connection, side: Side, closed: float, fin_time: float) -> int:
+    """The data segments `side` sent after the kernel's change at `closed` (its close()) and
+    before its FIN at `fin_time`: the data queued ahead of the FIN, which left after it.
+    0 where the change came after the FIN or nothing was sent between (no excuse then)."""
+    if closed >= fin_time:
+        return 0
+    return sum(
+        1
+        for s in connection.segments
+        if closed <= s.time < fin_time
+        and s.payload_len
+        and not s.flags & FIN
+        and connection.sender(s) == side
+    )
 
 
 def _fin_never_sent(connection: Connection, side: Side, kernel: list[KernelChange]) -> float | None:

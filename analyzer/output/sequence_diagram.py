@@ -174,6 +174,16 @@ class Layout:
         t1, y1 = anchors[index + 1]
         return y0 + (y1 - y0) * (time - t0) / (t1 - t0) if t1 > t0 else y0
 
+    def y_within(self, time: float) -> float:
+        """As y_at, but a time in a cut across the cut's rows in proportion: what was seen
+        during a silence (the kernel's snapshots over a backoff) each at its own place in it."""
+        anchors = self._anchors
+        index = bisect.bisect_right(anchors, (time, float("inf"))) - 1
+        if index in self._cut and index + 1 < len(anchors):
+            (t0, y0), (t1, y1) = anchors[index], anchors[index + 1]
+            return y0 + (y1 - y0) * (time - t0) / (t1 - t0) if t1 > t0 else y0
+        return self.y_at(time)
+
     def y_near(self, time: float) -> float:
         """As y_at, but a time in a cut at the nearer of the moments around it, and one before
         the first at its row: what happened 60 µs before the packet that ends a silence (or
@@ -958,7 +968,7 @@ def _kernel_rows(
     lifeline shows, clear of the arrows."""
     rows: dict[str, list[float]] = {"client": [], "server": []}
     for time, side in result.kernel.confirmed if result.kernel else []:
-        at = layout.y_at(time)
+        at = layout.y_within(time)
         y = free_spot(crossed[side], at + TRANSIT + 0.2, at, at + 1.6, TICK_HALF)
         if any(abs(y - other) < 2 * TICK_HALF for other in rows[side]):
             continue  # one tick says it for snapshots this close

@@ -40,7 +40,7 @@ WIDTH, HEIGHT = 13.0, 3.3  # inches
 AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and the legend
 CHAR = 0.0074  # a character at font size 8 (a digit: 0.64 em), as a fraction of the axis's width
 LEAST_BAR = 0.004  # a state held for no visible time is still a sliver (3 px at 1,950 px)
-CUT_HALF = 0.008  # half the width of a cut's white gap
+CUT_HALF = 0.008  # half the width of a cut's white gap, at the least
 SMALL_LABEL = 6.5  # points: a state's name in a bar too short for it at 8 (still read at natural size)
 # Room before the first moment and after the last, for the states held then (an end's
 # LISTEN, its TIME_WAIT): they hold for no time between the moments drawn.
@@ -138,7 +138,7 @@ def timeline_figure(
     fig = plt.figure(figsize=(WIDTH, height))
     ax = fig.add_axes((left, (0.24 * HEIGHT + below) / height, AXIS_WIDTH, 0.6 * HEIGHT / height))
     rows: dict[Side, float] = {"client": 1.0, "server": 0.0}
-    cuts = [(middle - CUT_HALF, middle + CUT_HALF) for middle, _gap, _before in axis.cut_positions()]
+    cuts = _cut_bands(axis)
     # Bars too short for their name, by end: (the bar's middle, the state), named outside.
     outside: dict[Side, list[tuple[float, str]]] = {"client": [], "server": []}
     for side, y in rows.items():
@@ -171,7 +171,8 @@ def timeline_figure(
                     zorder=6, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
     confirmed = result.kernel.confirmed if result.kernel is not None else []
     for time, side in confirmed:
-        ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6)
+        # Over a cut's white gap: one taken in a silence is drawn across it.
+        ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6, zorder=6)
     changes = kernel_changes(result)
     draw_timeline_marks(ax, changes, axis.x_near, rows)
     taken = _name_outside(ax, outside["client"], rows["client"] + OUTSIDE_ABOVE, "bottom")
@@ -254,16 +255,28 @@ def _name_outside(
     return [(left, left + width) for left, width in zip(lefts, widths, strict=True)]
 
 
+def _cut_bands(axis: TimeAxis) -> list[tuple[float, float]]:
+    """Each cut's white band: its whole gap (wider the longer the silence), what was seen
+    during the silence (the kernel's snapshots) drawn across it; never narrower than
+    2 CUT_HALF."""
+    bands = []
+    for low, high in axis.cut_spans():
+        middle, half = (low + high) / 2, max(CUT_HALF, (high - low) / 2)
+        bands.append((middle - half, middle + half))
+    return bands
+
+
 def _draw_cuts(ax: plt.Axes, axis: TimeAxis, taken: list[tuple[float, float]]) -> None:
     """Each cut as a white gap across both rows, its real length above; a label that would
     meet the one before, or a short state's name above the client's row (`taken`: their
     spans), goes a level up (labels never pile up)."""
     levels: list[float] = []  # each level's right end so far
-    for middle, gap, before in axis.cut_positions():
+    for (middle, gap, before), (low, high) in zip(axis.cut_positions(), _cut_bands(axis), strict=True):
+        # Faded, not blank: the state held through the silence shows through it.
         ax.add_patch(
-            Rectangle((middle - 0.008, -0.45), 0.016, 1.9, facecolor="white", edgecolor="none", zorder=3)
+            Rectangle((low, -0.45), high - low, 1.9, facecolor="white", alpha=0.6, edgecolor="none", zorder=3)
         )
-        for x in (middle - 0.008, middle + 0.008):
+        for x in (low, high):
             ax.plot([x, x], [-0.45, 1.45], color="#999999", linestyle=(0, (2, 2)), linewidth=0.8, zorder=4)
         text = f"≈{format_duration(gap)}"
         if axis.folded.get(before, 1) > 1:

@@ -57,6 +57,24 @@ def fold_unmarked(
     return folded, held
 
 
+# A cut's gap grows with the log of its silence, as the ladder's cut heights do (a backoff's
+# doubling shows as even steps): GAP_STEP more for each doubling past BREAK_GAP, up to
+# GAP_MOST times the least; all of them together no more than GAPS_MOST of the width.
+GAP_STEP, GAP_MOST, GAPS_MOST = 0.25, 3.0, 0.4
+
+
+def cut_gaps(silences: Sequence[float], least: float, width: float) -> list[float]:
+    """Each cut's gap across the axis, for silences of these lengths (seconds)."""
+    gaps = [least * min(GAP_MOST, 1.0 + GAP_STEP * math.log2(max(1.0, s / BREAK_GAP))) for s in silences]
+    total = sum(gaps)
+    if total > GAPS_MOST * width and total > least * len(gaps):
+        # Shrunk toward the least first: the longer silences stay the wider.
+        extra = total - least * len(gaps)
+        keep = max(0.0, GAPS_MOST * width - least * len(gaps)) / extra
+        gaps = [least + (g - least) * keep for g in gaps]
+    return gaps
+
+
 @dataclass
 class Burst:
     start: float  # time of its first moment
@@ -67,7 +85,8 @@ class Burst:
 
 
 class TimeAxis:
-    """Time across a width: a fixed gap at each cut, and within a burst time to scale, the way
+    """Time across a width: a gap at each cut (wider the longer its silence: cut_gaps), and
+    within a burst time to scale, the way
     the ladder runs down: one scale for all, but two of `marks` (the moments a picture must
     tell apart, such as state changes) never closer than `spacing`, and every burst at least
     `least` wide (a 50 µs handshake must show). Positions only grow with time."""
@@ -81,7 +100,8 @@ class TimeAxis:
         bounds = [start, *(t for cut in cuts for t in cut), stop]
         spans = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
         times = [sorted({a, b, *(t for t in marks if a < t < b)}) for a, b in spans]
-        room = width - gap * len(cuts)
+        gaps = cut_gaps([b - a for a, b in cuts], gap, width)
+        room = width - sum(gaps)
         # The least each burst takes: its floor, or the spacing its marks need, if more.
         floor = sum(max(least, spacing * (len(ts) - 1)) for ts in times)
         if floor > room:  # too many to keep apart: closer
@@ -95,10 +115,10 @@ class TimeAxis:
             low, high = (middle, high) if self._width(times, middle, least, spacing) < room else (low, middle)
         self.bursts: list[Burst] = []
         left = offset
-        for ts in times:
+        for index, ts in enumerate(times):
             anchors = self._anchors(ts, low, least, spacing, left)
             self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
-            left = anchors[-1][1] + gap
+            left = anchors[-1][1] + (gaps[index] if index < len(gaps) else 0.0)
         self.cuts = list(cuts)
         self.folded = dict(folded or {})
 
@@ -120,14 +140,16 @@ class TimeAxis:
         return sum(self._anchors(ts, scale, least, spacing, 0.0)[-1][1] for ts in times)
 
     def x(self, time: float) -> float:
-        """Where `time` is drawn: in its burst between its anchors in proportion; in a cut, at
-        the cut's start."""
+        """Where `time` is drawn: in its burst between its anchors in proportion; in a cut,
+        across the cut's gap in proportion (the kernel's snapshots over a 15 s backoff were all
+        drawn at its start, one on another)."""
         previous = self.bursts[0]
         if time < previous.start:
             return previous.left
         for burst in self.bursts:
             if time < burst.start:
-                return previous.right
+                share = (time - previous.stop) / (burst.start - previous.stop)
+                return previous.right + (burst.left - previous.right) * share
             if time <= burst.stop:
                 if burst.stop == burst.start:  # an instant: in the middle of its floor
                     return (burst.left + burst.right) / 2
@@ -147,6 +169,10 @@ class TimeAxis:
             if before.stop < time < after.start:
                 return before.right if time - before.stop <= after.start - time else after.left
         return self.x(time)
+
+    def cut_spans(self) -> list[tuple[float, float]]:
+        """(left, right) of each cut's gap: where a silence is drawn."""
+        return [(a.right, b.left) for a, b in itertools.pairwise(self.bursts)]
 
     def cut_positions(self) -> list[tuple[float, float, float]]:
         """(middle of the cut, its length in seconds, where it starts), for each cut."""
