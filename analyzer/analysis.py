@@ -310,6 +310,7 @@ def analyze_connection(
     # One sender's resends by its timer: the SYN/ACKs of the ISN the handshake is judged on,
     # but for those that answered a repeated SYN at once.
     synack_backoff = classify_backoff([s.time for s in handshake.timer_synacks])
+    synack_backoff.matches = matching_schedules(synack_backoff, None, synack=True)
     synack_backoff.answers = len(handshake.synack_answers)
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
     final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
@@ -373,8 +374,11 @@ def _with_matches(backoff: Backoff) -> Backoff:
 
 
 def _schedules(syn: Backoff, synack: Backoff, sysctls: dict | None) -> dict[str, list[float]]:
-    longest = max(len(syn.intervals), len(synack.intervals))
-    return candidate_schedules(longest, sysctls) if longest else {}
+    """What the backoff chart draws its measurements against: the SYN's schedules, or where
+    only SYN/ACKs were sent again, the listener's (which no tcp_syn_linear_timeouts sets)."""
+    if syn.intervals:
+        return candidate_schedules(max(len(syn.intervals), len(synack.intervals)), sysctls)
+    return candidate_schedules(len(synack.intervals), sysctls, synack=True) if synack.intervals else {}
 
 
 def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> Analysis:
@@ -404,6 +408,7 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     # A sidecar that recorded no kernel settings predicts no schedule of its own.
     sysctls = sidecar.get("sysctls") or None
     result.syn_backoff.matches = matching_schedules(result.syn_backoff, sysctls)
+    result.synack_backoff.matches = matching_schedules(result.synack_backoff, sysctls, synack=True)
     result.backoff_schedules = _schedules(result.syn_backoff, result.synack_backoff, sysctls)
     refine_with_calls(connection, result.resets, connection_calls(sidecar, connection))
     result.kernel = compare_with_kernel(connection, result.states, sidecar)

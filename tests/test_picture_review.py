@@ -291,3 +291,27 @@ def test_kernel_reports_taken_in_a_silence_are_drawn_across_its_cut_in_order() -
     marks = [line for line in fig.axes[0].get_lines() if line.get_marker() == "v"]
     plt.close(fig)
     assert all(mark.get_zorder() > 3 for mark in marks)  # over the cut's band
+
+
+def test_a_syn_ack_backoff_is_charted_and_matched_against_the_listener_s_schedules() -> None:
+    """backlog-abort #1: its SYN/ACK sent again after 1.021 s was drawn against the SYN's
+    schedules (Linux 6.5's 1 s x5 applies to SYNs, not to a listener's SYN/ACK timer) and a
+    corpus SYN/ACK series lying on a schedule named no match."""
+    from analyzer.findings.backoff import matching_schedules
+    from analyzer.output.backoff_chart import backoff_figure
+
+    beside = sidecar_path_for(CAPTURES / "backlog-abort.pcap")
+    sidecar = json.loads(beside.read_text())
+    analysis = analyze_file(str(CAPTURES / "backlog-abort.pcap"), sidecar=sidecar)
+    [result] = [r for r in analysis.connections if r.synack_backoff.intervals]
+    assert not result.syn_backoff.intervals
+    assert result.synack_backoff.matches[0] == "the recorded kernel settings"
+    assert "Linux listener (1 s, doubling; tcp_synack_retries)" in result.synack_backoff.matches
+    assert not any("6.5" in name for name in result.backoff_schedules)
+    fig = backoff_figure(result, sidecar)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plt.close(fig)
+    assert "the recorded kernel settings = Linux listener (1 s, doubling; tcp_synack_retries)" in labels
+    # Without a sidecar a listener's doubling from 3 s is Windows's.
+    result.synack_backoff.intervals = [3.0, 6.0]
+    assert matching_schedules(result.synack_backoff, None, synack=True) == ["Windows (3 s, doubling)"]

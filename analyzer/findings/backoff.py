@@ -165,20 +165,38 @@ def kernel_schedule(sysctls: dict, count: int) -> list[float]:
 RECORDED_KERNEL: Final = "the recorded kernel settings"
 
 
-def candidate_schedules(count: int, sysctls: dict | None = None) -> dict[str, list[float]]:
+def known_synack_schedules(count: int) -> dict[str, list[float]]:
+    """The SYN/ACK schedules: a listener's timer doubles from 1 s whatever
+    tcp_syn_linear_timeouts says (Linux's reqsk_timer_handler: TCP_TIMEOUT_INIT << n), a
+    Windows listener's from 3 s."""
+    return {
+        "Linux listener (1 s, doubling; tcp_synack_retries)": linear_then_doubling(1, count),
+        "Windows (3 s, doubling)": linear_then_doubling(1, count, 3.0),
+    }
+
+
+def candidate_schedules(
+    count: int, sysctls: dict | None = None, synack: bool = False
+) -> dict[str, list[float]]:
     """The schedules a backoff is compared with, as their first `count` intervals: what the
-    recorded kernel settings predict (given sysctls), then the known ones."""
-    candidates = known_schedules(count)
+    recorded kernel settings predict (given sysctls), then the known ones; of a SYN/ACK's
+    (`synack`), the listener's timer's."""
+    if synack:
+        candidates = known_synack_schedules(count)
+        recorded = linear_then_doubling(1, count)
+    else:
+        candidates = known_schedules(count)
+        recorded = kernel_schedule(sysctls, count) if sysctls is not None else []
     if sysctls is not None:
-        candidates = {RECORDED_KERNEL: kernel_schedule(sysctls, count), **candidates}
+        candidates = {RECORDED_KERNEL: recorded, **candidates}
     return candidates
 
 
-def matching_schedules(backoff: Backoff, sysctls: dict | None = None) -> list[str]:
+def matching_schedules(backoff: Backoff, sysctls: dict | None = None, synack: bool = False) -> list[str]:
     """Names of the schedules every measured interval agrees with (within TOLERANCE)."""
     if not backoff.intervals:
         return []
-    candidates = candidate_schedules(len(backoff.intervals), sysctls)
+    candidates = candidate_schedules(len(backoff.intervals), sysctls, synack)
     return [
         name
         for name, expected in candidates.items()

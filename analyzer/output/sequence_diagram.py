@@ -899,11 +899,33 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
         for reset in events.resets:
             if reset.kernel_reason:
                 marks.setdefault((reset.frame, False), []).append(f"kernel: {reset.kernel_reason}")
+        connection = result.connection
         for drop in events.drops:
+            receiver = "server" if drop.sender == "client" else "client"
             if drop.frame is not None:
-                receiver = "server" if drop.sender == "client" else "client"
-                marks.setdefault((drop.frame, True), []).append(
-                    f"the {receiver}'s kernel dropped it: {drop.reason}"
+                marks.setdefault((drop.frame, True), []).append(_drop_words(receiver, drop.reason))
+                continue
+            # Never captured: dropped by its sender's own kernel on the way out (a firewall's
+            # output rule). Said beside what it answered, the peer's latest packet before it.
+            answered = next(
+                (
+                    s for s in reversed(connection.segments)
+                    if s.time <= drop.time and connection.sender(s) == receiver and drop.time - s.time <= ANSWER_WITHIN
+                ),
+                None,
+            )  # fmt: skip
+            if answered is None:
+                continue
+            said = marks.setdefault((answered.frame, True), [])
+            old_data = _drop_words(drop.sender, "TCP_OLD_SEQUENCE")
+            if old_data in said:  # one sentence for the probe and its lost answer: the box stays small
+                said[said.index(old_data)] = (
+                    f"the {drop.sender}'s kernel answered it (TCP_OLD_SEQUENCE), then dropped its "
+                    f"{drop.flags} unseen: {drop.reason}"
+                )
+            else:
+                said.append(
+                    f"its answer ({drop.flags}) dropped unseen by the {drop.sender}'s kernel: {drop.reason}"
                 )
     by_frame = {s.frame: s for s in result.connection.segments}
     for (frame, at_receiver), texts in marks.items():
@@ -920,6 +942,19 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
             bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["diagnosis_box"], "edgecolor": "#d9a35b",
                   "linewidth": 0.8},
         )  # fmt: skip
+
+
+# An uncaptured packet the kernel dropped this soon after its sender's peer's packet is taken
+# as the answer to it (a keep-alive's ACK, 40 µs on loopback).
+ANSWER_WITHIN = 0.01
+
+
+def _drop_words(receiver: str, reason: str) -> str:
+    """A captured packet the receiving kernel freed undelivered, and why. TCP_OLD_SEQUENCE is
+    no loss: a segment below what it expects (a keep-alive probe) is answered, then freed."""
+    if reason == "TCP_OLD_SEQUENCE":
+        return f"the {receiver}'s kernel answered it (a keep-alive probe) and freed it: TCP_OLD_SEQUENCE"
+    return f"the {receiver}'s kernel dropped it: {reason}"
 
 
 LABEL_HALF = 0.22  # half a state label's height on a lifeline, in rows, and a slanted arrow's reach

@@ -177,7 +177,7 @@ def timeline_figure(
     draw_timeline_marks(ax, changes, axis.x_near, rows)
     taken = _name_outside(ax, outside["client"], rows["client"] + OUTSIDE_ABOVE, "bottom")
     _name_outside(ax, outside["server"], rows["server"] - OUTSIDE_BELOW, "top")
-    _draw_cuts(ax, axis, taken)
+    levels = _draw_cuts(ax, axis, taken)
     # Short states get no label inside their bar: the legend names every colour shown.
     handles = [
         Patch(
@@ -193,7 +193,8 @@ def timeline_figure(
                    ncol=min(LEGEND_COLUMNS, len(handles)), fontsize=7, frameon=False)  # fmt: skip
     ax.set_yticks([1.0, 0.0])
     ax.set_yticklabels([ends["client"], ends["server"]], fontsize=END_FONT)
-    ax.set_ylim(-0.75 if outside["server"] else -0.6, 1.9)
+    # Room above for every level of the cuts' lengths (a third ran into the axis's top).
+    ax.set_ylim(-0.75 if outside["server"] else -0.6, max(1.9, 1.5 + 0.17 * levels + 0.08))
     ax.set_xlim(0, 1)
     ticks = _spaced(axis.ticks(start))
     ax.set_xticks([x for x, _label in ticks])
@@ -266,10 +267,10 @@ def _cut_bands(axis: TimeAxis) -> list[tuple[float, float]]:
     return bands
 
 
-def _draw_cuts(ax: plt.Axes, axis: TimeAxis, taken: list[tuple[float, float]]) -> None:
+def _draw_cuts(ax: plt.Axes, axis: TimeAxis, taken: list[tuple[float, float]]) -> int:
     """Each cut as a white gap across both rows, its real length above; a label that would
     meet the one before, or a short state's name above the client's row (`taken`: their
-    spans), goes a level up (labels never pile up)."""
+    spans), goes a level up (labels never pile up). Returns how many levels it used."""
     levels: list[float] = []  # each level's right end so far
     for (middle, gap, before), (low, high) in zip(axis.cut_positions(), _cut_bands(axis), strict=True):
         # Faded, not blank: the state held through the silence shows through it.
@@ -296,6 +297,7 @@ def _draw_cuts(ax: plt.Axes, axis: TimeAxis, taken: list[tuple[float, float]]) -
         ax.text(
             middle, 1.5 + 0.17 * level, text, ha="center", va="bottom", fontsize=7, color="#555555", zorder=5
         )
+    return len(levels)
 
 
 def _spaced(ticks: list[tuple[float, str]]) -> list[tuple[float, str]]:

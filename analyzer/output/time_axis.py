@@ -119,6 +119,15 @@ class TimeAxis:
             anchors = self._anchors(ts, low, least, spacing, left)
             self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
             left = anchors[-1][1] + (gaps[index] if index < len(gaps) else 0.0)
+        # Bursts that are all instants (a scan's probes, a handshake and a lone packet apart)
+        # have no time to scale and left most of the width empty: stretched to fill it.
+        used = self.bursts[-1].right - offset
+        if 0 < used < width * 0.98:
+            stretch = width / used
+            for burst in self.bursts:
+                burst.left = offset + (burst.left - offset) * stretch
+                burst.right = offset + (burst.right - offset) * stretch
+                burst.anchors = [(t, offset + (x - offset) * stretch) for t, x in burst.anchors]
         self.cuts = list(cuts)
         self.folded = dict(folded or {})
 
