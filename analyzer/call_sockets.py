@@ -14,15 +14,18 @@ more), goes with the connect() or accept() that gave it its 4-tuple. A connectio
 - those on no socket (a sleep, a wait, a firewall rule) when they overlap the connection's
   time: from the first call on its own sockets (not the listener's) or its first packet,
   whichever came first, to the last;
-- every call with no tag (strace's, or a whole sidecar written before calls were tagged):
-  nothing tells whose it is, and a picture of such a log stays as it was. (Time alone would
-  not do: a backlog's clients connect within milliseconds of each other and live on
-  together, and a listener's socket(), bind() and listen() come before any packet.)
+- of a call with no tag (strace's, or a whole sidecar written before calls were tagged),
+  only what it names tells: an end's calls from one socket() to its next are one socket's,
+  left out where that socket named other ends (bind(), connect()) and none of this
+  connection's, and so is an accept() that returned another port. The rest is shown: time
+  alone would not do (a backlog's clients connect within milliseconds of each other and live
+  on together, and a listener's socket(), bind() and listen() come before any packet).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -83,11 +86,12 @@ def calls_on(calls: Sequence[CallRecord], ends: tuple[Endpoint, Endpoint],
     own = [sockets[n] for n in mine if sockets[n].peer is not None or sockets[n].local is None]
     since = min([first] + [life.start for life in own])
     until = max([last] + [life.stop for life in own])
+    others = _named_elsewhere(calls, wanted)
     chosen = []
-    for call in calls:
+    for index, call in enumerate(calls):
         tag, accepted = call.get("socket"), call.get("accepted")
         if "socket" not in call:
-            shown = True
+            shown = index not in others
         elif accepted is not None:
             shown = accepted["id"] in mine
         elif tag is None:
@@ -97,6 +101,45 @@ def calls_on(calls: Sequence[CallRecord], ends: tuple[Endpoint, Endpoint],
         if shown:
             chosen.append(call)
     return chosen
+
+
+_NAMES = re.compile(r"(?:bind|connect)\((\[[^\]]+\]:\d+|[^(),\s]+:\d+)\)")
+_ACCEPTED = re.compile(r"from port (\d+)")
+
+
+def _named_elsewhere(calls: Sequence[CallRecord], wanted: set[Endpoint]) -> set[int]:
+    """Indexes of the untagged calls of a socket that named other ends than `wanted` and
+    none of them (an end's calls from one socket() to its next), and of each accept() that
+    returned another port than theirs."""
+    ports = {port for _address, port in wanted}
+    lives: dict[str, list[int]] = {}  # by end: the calls of its latest socket
+    verdicts: dict[str, bool | None] = {}  # by end: its latest socket's is the connection's?
+    others: set[int] = set()
+
+    def close(side: str) -> None:
+        if verdicts.get(side) is False:
+            others.update(lives.get(side, []))
+
+    for index, call in enumerate(calls):
+        if "socket" in call:
+            continue
+        side, text = call["side"], call["call"]
+        if text.startswith("socket("):
+            close(side)
+            lives[side], verdicts[side] = [], None
+        lives.setdefault(side, []).append(index)
+        named = _NAMES.search(text)
+        if named is not None:
+            endpoint = address_endpoint(named.group(1))
+            if endpoint is not None:
+                mine = any(_at(endpoint, end) or endpoint == end for end in wanted)
+                verdicts[side] = True if mine else (verdicts.get(side) or False)
+        accepted = _ACCEPTED.search(call.get("result") or "") if text.startswith("accept(") else None
+        if accepted is not None and int(accepted.group(1)) not in ports:
+            others.add(index)
+    for end in lives:
+        close(end)
+    return others
 
 
 def _overlap(start: float, stop: float, first: float, last: float) -> bool:

@@ -80,3 +80,27 @@ def test_a_note_s_time_counts_from_frame_1_as_the_report_s_times_do(tmp_path) ->
     analysis = analyze_file(str(path))
     [first] = [r for r in analysis.connections if r.connection.server[1] == 80 and r.close.time_wait_ended]
     assert any("TIME_WAIT ended at frame 9 (+3.500 s)" in note for note in first.notes), first.notes
+
+
+def test_a_syn_sent_again_after_a_challenge_ack_it_reset_is_no_backoff() -> None:
+    """A helper's run: the client reconnected from its port to a server still in TIME_WAIT
+    with a lower ISN; the timewait socket answered with a challenge ACK, the client reset it
+    and sent its SYN again 12 ms later (Linux re-arms its timer to the least): the report
+    called that a backoff, "single; matches Linux 6.5+"."""
+    steps = [*HANDSHAKE, *SERVER_CLOSES, (0.5, "c", "S", 50, 0), (0.5001, "s", "A", 502, 102),
+             (0.5002, "c", "R", 102, 0), (0.512, "c", "S", 50, 0), (0.5121, "s", "SA", 9000, 51),
+             (0.5122, "c", "A", 51, 9001)]  # fmt: skip
+    _first, second = analyze_segments(conversation(*steps)).connections
+    backoff = second.syn_backoff
+    assert backoff.after_challenges == 1
+    assert "sent after the client reset a challenge ACK to the SYN before" in backoff.describe()
+    assert "matches" not in backoff.describe()
+    # A SYN sent again by its timer, no challenge between: a backoff as before.
+    steps = [
+        (0.0, "c", "S", 50, 0),
+        (1.0, "c", "S", 50, 0),
+        (1.0001, "s", "SA", 9000, 51),
+        (1.0002, "c", "A", 51, 9001),
+    ]
+    [plain] = analyze_segments(conversation(*steps)).connections
+    assert plain.syn_backoff.after_challenges == 0 and "matches" in plain.syn_backoff.describe()

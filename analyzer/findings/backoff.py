@@ -43,6 +43,9 @@ class Backoff:
     # Of the resends, those sent after a RST/ACK refused the one before (no timer fired:
     # findings/handshake.py, Handshake.refusals).
     after_refusals: int = 0
+    # Of the resends, those sent after the client reset a challenge ACK to the SYN before
+    # (analysis.py, _challenged_between): Linux sends the SYN again at its timer's least.
+    after_challenges: int = 0
     # Copies sent at once in answer to a repeated SYN, left out of times and intervals (a
     # SYN/ACK's: findings/handshake.py, Handshake.synack_answers).
     answers: int = 0
@@ -55,6 +58,7 @@ class Backoff:
         self.linear_count = 0
         self.matches = []
         self.after_refusals = 0
+        self.after_challenges = 0
         self.answers = 0
 
     def describe(self) -> str:
@@ -88,6 +92,13 @@ class Backoff:
             return (
                 f"{text}; {each} sent after a RST/ACK refused the SYN before: a refused connect() retried, "
                 "not a retransmission timer's backoff"
+            )
+        if self.after_challenges:
+            each = "each" if self.after_challenges == count else f"{self.after_challenges} of them"
+            return (
+                f"{text}; {each} sent after the client reset a challenge ACK to the SYN before (a stale "
+                "connection on these ports, a TIME_WAIT, took that SYN): Linux sends it again at its timer's "
+                "least, not by the backoff"
             )
         if self.matches:
             text += f"; matches {self.matches[0]}"

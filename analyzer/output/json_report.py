@@ -350,6 +350,8 @@ def _backoff(backoff: Backoff) -> dict:
         "linear_count": backoff.linear_count,
         "matches": backoff.matches,
         "answers_to_repeated_syns": backoff.answers,
+        "after_refusals": backoff.after_refusals,
+        "after_challenges": backoff.after_challenges,
     }
 
 
