@@ -603,3 +603,32 @@ def test_the_kernel_s_reason_tells_an_abort_the_calls_did_not() -> None:
     agreement = compared(result, events)
     refine_with_kernel_reasons(result.connection, result.resets, agreement.resets, events)
     assert [r.cause for r in result.resets] == ["abort"]
+
+
+def test_a_simultaneous_open_s_syn_acks_are_no_retransmissions_and_their_acks_were_taken() -> None:
+    """A helper's simultaneous open (47001 <-> 47002): each end's SYN/ACK repeats its SYN's
+    number (Wireshark flags it), is sent once, and its receiver moves to ESTABLISHED on its
+    ACK before the kernel frees it for the SYN it had (TCP_OLD_DATA): read as two
+    retransmissions the recorder missed and two states the kernel never took."""
+    steps = [("c", "S", 100, 0), ("s", "S", 500, 0), ("c", "SA", 100, 501), ("s", "SA", 500, 101),
+             ("c", "A", 101, 501), ("s", "A", 501, 101)]  # fmt: skip
+    [result] = analyze_segments(conversation(*steps)).connections
+    flagged = {f for f, kinds in result.sequence.flags.items() if "retransmission" in kinds}
+    assert {3, 4} <= flagged  # Wireshark's rule flags them
+    t = 100.0
+    events = [
+        change(t - 0.00005, "c", (CLIENT[0], 0), SERVER, "CLOSE", "SYN_SENT"),
+        change(t + 0.00095, "s", SERVER, CLIENT, "CLOSE", "SYN_SENT"),
+        change(t + 0.00102, "c", CLIENT, SERVER, "SYN_SENT", "SYN_RECV"),
+        change(t + 0.00103, "s", SERVER, CLIENT, "SYN_SENT", "SYN_RECV"),
+        change(t + 0.00302, "s", SERVER, CLIENT, "SYN_RECV", "ESTABLISHED"),
+        event(t + 0.00303, "kfree_skb", "s", CLIENT, SERVER, state="ESTABLISHED", reason="TCP_OLD_DATA",
+              flags="SYN/ACK", seq=100),
+        change(t + 0.00402, "c", CLIENT, SERVER, "SYN_RECV", "ESTABLISHED"),
+        event(t + 0.00403, "kfree_skb", "c", SERVER, CLIENT, state="ESTABLISHED", reason="TCP_OLD_DATA",
+              flags="SYN/ACK", seq=500),
+    ]  # fmt: skip
+    agreement = compared(result, events)
+    assert [r.frame for r in agreement.retransmissions] == []
+    assert not [d for d in agreement.disagreements if "TCP_OLD_DATA" in d.what], agreement.disagreements
+    assert not [d for d in agreement.explained if "retransmission" in d.what]

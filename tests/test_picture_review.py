@@ -315,3 +315,17 @@ def test_a_syn_ack_backoff_is_charted_and_matched_against_the_listener_s_schedul
     # Without a sidecar a listener's doubling from 3 s is Windows's.
     result.synack_backoff.intervals = [3.0, 6.0]
     assert matching_schedules(result.synack_backoff, None, synack=True) == ["Windows (3 s, doubling)"]
+
+
+def test_a_syn_whose_answer_the_client_s_ack_proves_is_not_said_unanswered() -> None:
+    """zeek_ssh.client-side-half-duplex: only the client's side captured; its ACK proves the
+    SYN/ACK the capture lacks, which the subtitle says, while the SYN's arrow said "— no
+    answer"."""
+    steps = [("c", "S", 100, 0), ("c", "A", 101, 501), ("c", "PA", 101, 501, 20), ("c", "A", 121, 560)]
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert result.handshake.unseen_answer is not None
+    fig = figure(result)
+    texts = [t.get_text() for t in fig.findobj(plt.Text)]
+    plt.close(fig)
+    assert not any("no answer" in text for text in texts if text.startswith("SYN"))
+    assert any("handshake answered but not in the capture" in text for text in texts)

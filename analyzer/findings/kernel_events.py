@@ -208,7 +208,10 @@ _NOT_DROPS: Final = frozenset({"NOT_SPECIFIED", "QUEUE_PURGE"})
 # Freed for what it carried after its ACK was taken: tcp_rcv_state_process runs tcp_ack (a
 # FIN_WAIT_1 end's move to FIN_WAIT_2 included) before it resets on data sent to a socket
 # that has shut down reading. The move the analysis reports for it is the kernel's too.
-_ACK_TAKEN: Final = frozenset({"TCP_ABORT_ON_DATA"})
+# So is a segment all of whose data (or SYN) it had taken before: tcp_data_queue drops it as
+# TCP_OLD_DATA after tcp_ack took its ACK (a simultaneous open's SYN/ACK moves its receiver to
+# ESTABLISHED, then is freed for its SYN).
+_ACK_TAKEN: Final = frozenset({"TCP_ABORT_ON_DATA", "TCP_OLD_DATA"})
 _RETRANSMISSION_KINDS: Final = frozenset({"retransmission", "fast_retransmission", "spurious_retransmission"})
 
 Endpoint = tuple[str, int]
@@ -1098,8 +1101,20 @@ def _compare_retransmissions(
         for side in own
     }  # fmt: skip
     used: set[int] = set()
+    # Each end's first SYN/ACK after its own SYN (a simultaneous open's): sent once, in answer
+    # to the peer's SYN, though Wireshark flags it for repeating the SYN's number.
+    syns: dict[Side, set[int]] = {"client": set(), "server": set()}
+    answered: set[int] = set()
     for segment in connection.segments:
-        if segment.frame not in frames or segment.flags & RST:
+        if segment.flags & (SYN | ACK | RST) == SYN:
+            syns[connection.sender(segment)].add(segment.seq)
+        elif (
+            segment.flags & (SYN | ACK | RST) == SYN | ACK and segment.seq in syns[connection.sender(segment)]
+        ):
+            answered.add(segment.frame)
+            syns[connection.sender(segment)].discard(segment.seq)
+    for segment in connection.segments:
+        if segment.frame not in frames or segment.flags & RST or segment.frame in answered:
             continue
         side = connection.sender(segment)
         if segment.flags & SYN and segment.flags & ACK and side == "server":

@@ -195,7 +195,12 @@ def unanswered_probes(result: ConnectionAnalysis, kinds: dict[int, str]) -> set[
         if probe and not segment.flags & RST:
             waiting[here] = segment.frame
     found = found if connection.folded is not None else found | set(waiting.values())
-    return found - set(result.handshake.answer_copies.values())  # answered after the next
+    found -= set(result.handshake.answer_copies.values())  # answered after the next
+    unseen = result.handshake.unseen_answer
+    if unseen is not None:
+        # The client's ACK proves an answer the capture lacks: the SYNs before it were answered.
+        found -= {s.frame for s in result.handshake.syns if s.frame < unseen.frame}
+    return found
 
 
 def icmp_answers(result: ConnectionAnalysis, origin: float) -> dict[int, str]:
