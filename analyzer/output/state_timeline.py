@@ -206,7 +206,7 @@ def timeline_figure(
     )
     caption = (
         f"seconds since {since}; to scale within a burst, state changes kept apart; silences over "
-        f"{BREAK_GAP:g} s cut (≈ their real length, as in the ladder"
+        f"{BREAK_GAP:g} s cut to a faded band, wider the longer (≈ their real length above, as in the ladder"
         + ("; many in a row with no change of state as one)" if axis.folded else ")")
     )
     # Wrapped to the axis, which a long end's name (IPv6) moves right: never past the edge.
