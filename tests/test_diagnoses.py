@@ -775,3 +775,16 @@ def test_a_rst_its_receiver_dropped_neither_opens_nor_ends_a_zero_window() -> No
     assert [r.accepted for r in result.resets] == [False]
     diagnosis = _one(segments, "zero_window")
     assert "until the capture ended" in diagnosis.sentence and "window update" not in diagnosis.sentence
+
+
+def test_a_zero_window_opened_at_once_is_no_application_that_stopped_reading() -> None:
+    """A helper's curl run: a zero window reopened 15 µs later, no probe between, was blamed on
+    an application "not reading as fast as the server sent". Opened 122 ms later, it is."""
+    for gap, slow in ((0.000015, False), (0.122, True)):
+        segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 1000), ("s", "A", 501, 1101))
+        segments[-1].window = 0  # frame 5: the server's window is full
+        [update] = conversation((gap, "s", "A", 501, 1101), start=segments[-1].time)
+        update.frame = 6
+        diagnosis = _one([*segments, update], "zero_window")
+        assert ("its application was not reading as fast" in diagnosis.sentence) == slow, diagnosis.sentence
+        assert ("its buffer full for a moment and read at once" in diagnosis.sentence) == (not slow)

@@ -425,6 +425,11 @@ def _median(values: list[float]) -> float:
     return ordered[len(ordered) // 2]
 
 
+# A zero window opened again sooner than this, before any probe, is the reader catching up
+# at once (15 µs on loopback), not an application that stopped reading.
+MOMENTARY_STALL: Final = 0.001
+
+
 def _zero_window(
     connection: Connection, sequence: SequenceAnalysis, capture_end: float | None, taken_rsts: set[int]
 ) -> list[Diagnosis]:
@@ -485,11 +490,14 @@ def _stall(
         else ""
     )
     frames = [start.frame] + [p.frame for p in probes] + [s.frame for s in (update, rst) if s is not None]
+    if update is not None and not probes and end - start.time < MOMENTARY_STALL:
+        why = f"its buffer full for a moment and read at once, too short to hold the {_peer(side)} back"
+    else:
+        why = f"its application was not reading as fast as the {_peer(side)} sent"
     return Diagnosis(
         "zero_window",
         frames,
-        f"the {side}'s receive window was zero for {took} from frame {start.frame}, {how}{probed}: "
-        f"its application was not reading as fast as the {_peer(side)} sent",
+        f"the {side}'s receive window was zero for {took} from frame {start.frame}, {how}{probed}: {why}",
         {
             **{p.frame: "window probe" for p in probes},
             start.frame: f"zero window {took}",
