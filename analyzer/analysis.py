@@ -307,11 +307,11 @@ def analyze_connection(
         any(earlier.frame < r.frame < later.frame for r in handshake.refusals)
         for earlier, later in pairwise(handshake.syns)
     )
-    # The SYNs sent again after the client reset a stale connection's challenge ACK to the one
-    # before: Linux re-arms its timer to the least (tcp_rcv_synsent_state_process).
-    syn_backoff.after_challenges = sum(
-        _challenged_between(connection, earlier, later) for earlier, later in pairwise(handshake.syns)
-    )
+    # The SYN sent again after the client reset a stale connection's challenge ACK to its
+    # first: Linux re-arms its timer to the least (tcp_rcv_synsent_state_process), only while
+    # it has sent no retransmission yet (icsk_retransmits 0); later ones keep the backoff.
+    syns = handshake.syns
+    syn_backoff.after_challenges = int(len(syns) > 1 and _challenged_between(connection, syns[0], syns[1]))
     # One sender's resends by its timer: the SYN/ACKs of the ISN the handshake is judged on,
     # but for those that answered a repeated SYN at once.
     synack_backoff = classify_backoff([s.time for s in handshake.timer_synacks])

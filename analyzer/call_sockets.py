@@ -15,11 +15,14 @@ more), goes with the connect() or accept() that gave it its 4-tuple. A connectio
   time: from the first call on its own sockets (not the listener's) or its first packet,
   whichever came first, to the last;
 - of a call with no tag (strace's, or a whole sidecar written before calls were tagged),
-  only what it names tells: an end's calls from one socket() to its next are one socket's,
-  left out where that socket named other ends (bind(), connect()) and none of this
-  connection's, and so is an accept() that returned another port. The rest is shown: time
-  alone would not do (a backlog's clients connect within milliseconds of each other and live
-  on together, and a listener's socket(), bind() and listen() come before any packet).
+  only what it names tells: a bind() or connect() of other ends, an accept() that returned
+  another port, are left out; and an end's calls from one socket() to its next, taken for
+  one socket's, where they named other ends and none of this connection's and all came
+  before its first packet or after its last (a socket's later calls may come after the
+  next socket(): within the connection's time nothing else tells them apart). The rest is
+  shown: time alone would not do (a backlog's clients connect within milliseconds of each
+  other and live on together, and a listener's socket(), bind() and listen() come before
+  any packet).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def calls_on(calls: Sequence[CallRecord], ends: tuple[Endpoint, Endpoint],
     own = [sockets[n] for n in mine if sockets[n].peer is not None or sockets[n].local is None]
     since = min([first] + [life.start for life in own])
     until = max([last] + [life.stop for life in own])
-    others = _named_elsewhere(calls, wanted)
+    others = _named_elsewhere(calls, wanted, first, last)
     chosen = []
     for index, call in enumerate(calls):
         tag, accepted = call.get("socket"), call.get("accepted")
@@ -107,18 +110,24 @@ _NAMES = re.compile(r"(?:bind|connect)\((\[[^\]]+\]:\d+|[^(),\s]+:\d+)\)")
 _ACCEPTED = re.compile(r"from port (\d+)")
 
 
-def _named_elsewhere(calls: Sequence[CallRecord], wanted: set[Endpoint]) -> set[int]:
-    """Indexes of the untagged calls of a socket that named other ends than `wanted` and
-    none of them (an end's calls from one socket() to its next), and of each accept() that
-    returned another port than theirs."""
+def _named_elsewhere(
+    calls: Sequence[CallRecord], wanted: set[Endpoint], first: float, last: float
+) -> set[int]:
+    """Indexes of the untagged calls that name other ends than `wanted` (bind(), connect(),
+    an accept() that returned another port), and of a socket's (an end's calls from one
+    socket() to its next) that named other ends and none of these, all before `first` or
+    after `last`."""
     ports = {port for _address, port in wanted}
     lives: dict[str, list[int]] = {}  # by end: the calls of its latest socket
     verdicts: dict[str, bool | None] = {}  # by end: its latest socket's is the connection's?
     others: set[int] = set()
 
     def close(side: str) -> None:
-        if verdicts.get(side) is False:
-            others.update(lives.get(side, []))
+        life = lives.get(side, [])
+        if verdicts.get(side) is False and life:
+            start, stop = calls[life[0]]["time"], max(calls[i]["end_time"] for i in life)
+            if stop < first or start > last:
+                others.update(life)
 
     for index, call in enumerate(calls):
         if "socket" in call:
@@ -132,8 +141,10 @@ def _named_elsewhere(calls: Sequence[CallRecord], wanted: set[Endpoint]) -> set[
         if named is not None:
             endpoint = address_endpoint(named.group(1))
             if endpoint is not None:
-                mine = any(_at(endpoint, end) or endpoint == end for end in wanted)
+                mine = any(_at(endpoint, end) for end in wanted)
                 verdicts[side] = True if mine else (verdicts.get(side) or False)
+                if not mine:
+                    others.add(index)
         accepted = _ACCEPTED.search(call.get("result") or "") if text.startswith("accept(") else None
         if accepted is not None and int(accepted.group(1)) not in ports:
             others.add(index)

@@ -159,7 +159,8 @@ def test_a_call_with_no_tag_stands_on_every_ladder() -> None:
 
 def test_a_log_without_tags_leaves_out_only_what_names_other_ends() -> None:
     """Untagged, only what a call names tells whose it is: an accept() that returned another
-    port is left out; every client connect()s to the one listener, so all stay."""
+    port, a bind() of another port (the client of port 40001's), are left out; every client
+    connect()s to the one listener, so all stay."""
     sidecar = load_sidecar(UNTAGGED.with_name("backlog-abort.sidecar.json"))
     assert not any("socket" in call for call in sidecar["calls"])
     analysis = analyze_file(str(UNTAGGED), sidecar=sidecar)
@@ -168,9 +169,10 @@ def test_a_log_without_tags_leaves_out_only_what_names_other_ends() -> None:
         port = result.connection.client[1]
         left_out = [c for c in sidecar["calls"] if c not in connection_calls(sidecar, result.connection)]
         assert left_out and all(
-            c["call"].startswith("accept(") and not c["result"].endswith(f"from port {port}")
+            (c["call"].startswith("accept(") and not c["result"].endswith(f"from port {port}"))
+            or (c["call"].startswith("bind(") and not c["call"].endswith(f":{port})"))
             for c in left_out
-        )
+        ), left_out
 
 
 def test_an_untagged_socket_that_named_other_ends_is_another_connection_s() -> None:
@@ -188,6 +190,21 @@ def test_an_untagged_socket_that_named_other_ends_is_another_connection_s() -> N
     texts = [c["call"] for c in connection_calls(sidecar, first.connection)]
     assert "bind(127.0.0.1:5000)" in texts and "accept()" in texts and "connect(127.0.0.1:5000)" in texts
     assert "connect(127.0.0.1:5001)" not in texts and texts.count("socket(SOCK_STREAM)") == 2
+
+
+def test_an_older_socket_s_calls_after_a_newer_socket_stay_its_own() -> None:
+    """A reviewer's case: the client opens a second socket, which connects elsewhere and is
+    refused, then sends and closes on its first: those calls are the first connection's."""
+    calls: list[CallRecord] = []
+    for offset, call, result in [(0.0, "socket(SOCK_STREAM)", "fd 3"), (0.1, "connect(127.0.0.1:5000)", "ok"),
+                                 (0.2, "socket(SOCK_STREAM)", "fd 4"), (0.3, "connect(127.0.0.1:5001)", "ECONNREFUSED"),
+                                 (0.4, "close()", "ok"), (0.5, "sendall(b'x')", "ok"), (0.6, "close()", "ok")]:  # fmt: skip
+        calls.append({"time": 100.0 + offset, "end_time": 100.0 + offset, "side": "client", "call": call,
+                      "result": result, "errno": None})  # fmt: skip
+    ends = (("127.0.0.1", 40000), ("127.0.0.1", 5000))
+    shown = [c["call"] for c in calls_on(calls, ends, 100.1, 100.7)]
+    assert shown == ["socket(SOCK_STREAM)", "connect(127.0.0.1:5000)", "socket(SOCK_STREAM)", "close()",
+                     "sendall(b'x')", "close()"]  # fmt: skip
 
 
 @pytest.mark.parametrize("pcap", [UNTAGGED, TAGGED], ids=["untagged", "tagged"])

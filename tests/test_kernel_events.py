@@ -542,7 +542,7 @@ def test_a_close_whose_fin_left_behind_queued_data_agrees_and_says_so() -> None:
     [line] = [text for text in agreement.describe(100.0) if text.startswith("events:")]
     assert "within 3514171" not in line and "within 1 µs" not in line
     assert (
-        "the client's FIN_WAIT_1 at its close(), 0.600 s before its FIN (frame 8) left behind the 3 data "
+        "the client's FIN_WAIT_1 at its close(), 0.600 s before its FIN (frame 8), sent after the 3 data "
         "segments queued before it" in line
     )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 from conftest import CAPTURES, CORPUS, NO_CORPUS
+from matplotlib.patches import Rectangle
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import ConnectionAnalysis, analyze_file, analyze_segments
@@ -329,3 +330,51 @@ def test_a_syn_whose_answer_the_client_s_ack_proves_is_not_said_unanswered() -> 
     plt.close(fig)
     assert not any("no answer" in text for text in texts if text.startswith("SYN"))
     assert any("handshake answered but not in the capture" in text for text in texts)
+    # A SYN sent again first: the first went unanswered, only the second's answer is proven.
+    resent = [(0.0, "c", "S", 100, 0), (1.0, "c", "S", 100, 0), (1.001, "c", "A", 101, 501),
+              (1.002, "c", "PA", 101, 501, 20), (1.003, "c", "A", 121, 560)]  # fmt: skip
+    [result] = analyze_segments(conversation(*resent)).connections
+    assert result.handshake.unseen_answer is not None
+    fig = figure(result)
+    said = [t.get_text() for t in fig.findobj(plt.Text) if t.get_text().startswith("SYN")]
+    plt.close(fig)
+    assert sum("no answer" in text for text in said) == 1, said
+
+
+def test_a_long_recording_s_later_snapshots_do_not_stretch_the_timeline() -> None:
+    """A reviewer's case: 40 more snapshots every 0.5 s after nonblocking-connect's last
+    packet, each finding the sockets gone (CLOSED, agreed): each added a cut and the axis ran
+    to +20 s, the bars past its end. The axis takes each end's first report after the last
+    packet; the later ones are not drawn."""
+    pcap = CAPTURES / "nonblocking-connect.pcap"
+    sidecar = json.loads(sidecar_path_for(pcap).read_text())
+    last = sidecar["snapshots"][-1]
+    sidecar["snapshots"] += [
+        {**last, "time": last["time"] + 0.5 * n, "end_time": last["end_time"] + 0.5 * n, "sockets": []}
+        for n in range(1, 41)
+    ]
+    analysis = analyze_file(str(pcap), sidecar=sidecar)
+    result = analysis.connections[0]
+    assert result.kernel is not None and len(result.kernel.confirmed) > 40
+    axis = timeline_axis(result, sidecar)
+    assert len(axis.cut_positions()) <= 4
+    assert axis.bursts[-1].stop < last["time"] + 1.0
+    fig = timeline_figure(result, sidecar, analysis.stats.start_time)
+    bars = [p for p in fig.findobj(Rectangle) if p.get_height() == pytest.approx(0.6)]
+    marks = [line for line in fig.axes[0].get_lines() if line.get_marker() == "v"]
+    plt.close(fig)
+    assert max(p.get_x() + p.get_width() for p in bars) <= 1.0 + 1e-9
+    assert all(0.0 <= mark.get_xdata()[0] <= 1.0 for mark in marks)
+
+
+def test_the_time_axis_keeps_its_gaps_within_their_share_however_many_cuts() -> None:
+    from analyzer.output.time_axis import GAPS_MOST, TimeAxis, cut_gaps
+
+    for count in (3, 41, 200):
+        gaps = cut_gaps([5.0] * count, 0.03, 0.89)
+        assert sum(gaps) <= GAPS_MOST * 0.89 + 1e-9
+    # Two instants 100 s apart: the bursts take the width, the gap stays within its share.
+    axis = TimeAxis(0.0, 100.0, [(0.0, 100.0)], width=0.89, offset=0.04)
+    (low, high) = axis.cut_spans()[0]
+    assert high - low <= GAPS_MOST * 0.89 + 1e-9
+    assert axis.bursts[-1].right == pytest.approx(0.93)

@@ -104,3 +104,9 @@ def test_a_syn_sent_again_after_a_challenge_ack_it_reset_is_no_backoff() -> None
     ]
     [plain] = analyze_segments(conversation(*steps)).connections
     assert plain.syn_backoff.after_challenges == 0 and "matches" in plain.syn_backoff.describe()
+    # Challenged after a retransmission by the timer: Linux keeps the backoff (it re-arms
+    # the timer only while none was sent), the SYN 2 s later is the backoff's.
+    steps = [(0.0, "c", "S", 50, 0), (1.0, "c", "S", 50, 0), (1.0001, "s", "A", 502, 102), (1.0002, "c", "R", 102, 0),
+             (3.0, "c", "S", 50, 0), (3.0001, "s", "SA", 9000, 51), (3.0002, "c", "A", 51, 9001)]  # fmt: skip
+    [later] = analyze_segments(conversation(*steps)).connections
+    assert later.syn_backoff.after_challenges == 0

@@ -23,7 +23,7 @@ from itertools import pairwise
 from typing import Final
 
 from analyzer.connections import Connection, Side
-from analyzer.findings.kernel_events import EventAgreement
+from analyzer.findings.kernel_events import EventAgreement, data_before_fin
 from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
 from analyzer.timefmt import format_duration
@@ -121,10 +121,7 @@ def _behind_data(
     fin_at = next((t for t, state in history if t > time and state != inferred), None)
     if fin_at is None or state_at(history, fin_at) != _CLOSED_FROM[inferred]:
         return False
-    return any(
-        time <= s.time < fin_at and s.payload_len and connection.sender(s) == side
-        for s in connection.segments
-    )
+    return data_before_fin(connection, side, time, fin_at) > 0
 
 
 def _address(endpoint: tuple[str, int]) -> str:

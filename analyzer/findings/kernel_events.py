@@ -178,7 +178,7 @@ def refine_with_kernel_reasons(
         e["time"]
         for e in events
         if e["kind"] == "set_state" and e.get("old_state") == "LISTEN" and e.get("new_state") == "CLOSE"
-        and e["sport"] == port and e["src"] in (connection.server[0], "0.0.0.0", "::")
+        and e["sport"] == port and _host(e["src"]) in (_host(connection.server[0]), "0.0.0.0", "::")
     ]  # fmt: skip
     for reset in resets:
         reason = by_frame.get(reset.segment.frame)
@@ -360,7 +360,7 @@ class EventAgreement:
         for match in queued:
             text += (", " if largest is not None or waited or match is not queued[0] else " (") + (
                 f"the {match.side}'s {match.state} at its close(), {-(match.difference or 0.0):.3f} s before its FIN "
-                f"(frame {match.frame}) left behind the {match.behind_data:,} data segment"
+                f"(frame {match.frame}), sent after the {match.behind_data:,} data segment"
                 f"{'s' if match.behind_data != 1 else ''} queued before it"
             )
         if largest is not None or waited or queued:
@@ -641,7 +641,7 @@ def compare_events(
         found = len(result.disagreements)
         _compare_states(
             result, side, states[side], frames.get(side, []), initial[side], changes[side], own_calls,
-            functools.partial(_data_before_fin, connection, side), connection.succeeded_at,
+            functools.partial(data_before_fin, connection, side), connection.succeeded_at,
         )  # fmt: skip
         unsent = _fin_never_sent(connection, side, changes[side])
         if unsent is not None:
@@ -678,7 +678,7 @@ def _compare_states(
     succeeded_at: float | None = None,
 ) -> None:
     """own_calls: an end's calls that move it, with the frames each sent (_own_calls);
-    data_before_fin: this end's, bound (_data_before_fin); succeeded_at: when the next
+    data_before_fin: this end's, bound (data_before_fin); succeeded_at: when the next
     connection on the 4-tuple began."""
     if not inferred:
         return  # nothing inferred (an end that sent nothing): nothing to compare
@@ -870,7 +870,7 @@ def _call_within(
     return None
 
 
-def _data_before_fin(connection: Connection, side: Side, closed: float, fin_time: float) -> int:
+def data_before_fin(connection: Connection, side: Side, closed: float, fin_time: float) -> int:
     """The data segments `side` sent after the kernel's change at `closed` (its close()) and
     before its FIN at `fin_time`: the data queued ahead of the FIN, which left after it.
     0 where the change came after the FIN or nothing was sent between (no excuse then)."""

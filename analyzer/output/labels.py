@@ -197,9 +197,11 @@ def unanswered_probes(result: ConnectionAnalysis, kinds: dict[int, str]) -> set[
     found = found if connection.folded is not None else found | set(waiting.values())
     found -= set(result.handshake.answer_copies.values())  # answered after the next
     unseen = result.handshake.unseen_answer
-    if unseen is not None:
-        # The client's ACK proves an answer the capture lacks: the SYNs before it were answered.
-        found -= {s.frame for s in result.handshake.syns if s.frame < unseen.frame}
+    before = [s.frame for s in result.handshake.syns if unseen is not None and s.frame < unseen.frame]
+    if before:
+        # The client's ACK proves an answer the capture lacks, to its last SYN before it (the
+        # earlier ones were sent again for want of one).
+        found.discard(before[-1])
     return found
 
 

@@ -900,10 +900,12 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
             if reset.kernel_reason:
                 marks.setdefault((reset.frame, False), []).append(f"kernel: {reset.kernel_reason}")
         connection = result.connection
+        flags = result.sequence.flags
         for drop in events.drops:
             receiver = "server" if drop.sender == "client" else "client"
             if drop.frame is not None:
-                marks.setdefault((drop.frame, True), []).append(_drop_words(receiver, drop.reason))
+                probe = "keep_alive" in flags.get(drop.frame, ())
+                marks.setdefault((drop.frame, True), []).append(_drop_words(receiver, drop.reason, probe))
                 continue
             # Never captured: dropped by its sender's own kernel on the way out (a firewall's
             # output rule). Said beside what it answered, the peer's latest packet before it.
@@ -917,15 +919,15 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
             if answered is None:
                 continue
             said = marks.setdefault((answered.frame, True), [])
-            old_data = _drop_words(drop.sender, "TCP_OLD_SEQUENCE")
-            if old_data in said:  # one sentence for the probe and its lost answer: the box stays small
-                said[said.index(old_data)] = (
+            answered_probe = _drop_words(drop.sender, "TCP_OLD_SEQUENCE", True)
+            if answered_probe in said:  # one sentence for the probe and its lost answer: the box stays small
+                said[said.index(answered_probe)] = (
                     f"the {drop.sender}'s kernel answered it (TCP_OLD_SEQUENCE), then dropped its "
                     f"{drop.flags} unseen: {drop.reason}"
                 )
-            else:
+            else:  # what it was, the capture cannot tell: only that it came then
                 said.append(
-                    f"its answer ({drop.flags}) dropped unseen by the {drop.sender}'s kernel: {drop.reason}"
+                    f"then the {drop.sender}'s kernel dropped a {drop.flags} it sent, unseen: {drop.reason}"
                 )
     by_frame = {s.frame: s for s in result.connection.segments}
     for (frame, at_receiver), texts in marks.items():
@@ -949,11 +951,13 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
 ANSWER_WITHIN = 0.01
 
 
-def _drop_words(receiver: str, reason: str) -> str:
+def _drop_words(receiver: str, reason: str, probe: bool) -> str:
     """A captured packet the receiving kernel freed undelivered, and why. TCP_OLD_SEQUENCE is
-    no loss: a segment below what it expects (a keep-alive probe) is answered, then freed."""
+    no loss: a segment wholly below what it expects (a keep-alive probe, `probe`; or an old
+    duplicate) is answered with an ACK, then freed (tcp_sequence)."""
     if reason == "TCP_OLD_SEQUENCE":
-        return f"the {receiver}'s kernel answered it (a keep-alive probe) and freed it: TCP_OLD_SEQUENCE"
+        what = "a keep-alive probe" if probe else "an old duplicate, with a duplicate ACK"
+        return f"the {receiver}'s kernel answered it ({what}) and freed it: TCP_OLD_SEQUENCE"
     return f"the {receiver}'s kernel dropped it: {reason}"
 
 

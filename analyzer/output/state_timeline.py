@@ -102,13 +102,26 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
     # ladder's span leaves out widen the axis, and a silence before them is cut there only:
     # within the span the cuts stay the ladder's.
     kernel = [change.time for change in kernel_changes(result)]
-    kernel += [time for time, _side in (result.kernel.confirmed if result.kernel is not None else [])]
-    outside = [time for time in kernel if not first <= time <= last]
+    reports = [time for time, _side in (result.kernel.confirmed if result.kernel is not None else [])]
+    # Of the reports outside the span, each end's nearest on either side: a long recording's
+    # every later snapshot (the socket gone, CLOSED agreed) each added a cut and the width.
+    nearest = []
+    for side in SIDES:
+        own = [
+            time
+            for time, end in (result.kernel.confirmed if result.kernel is not None else [])
+            if end == side
+        ]
+        nearest += [max(t for t in own if t < first)] if any(t < first for t in own) else []
+        nearest += [min(t for t in own if t > last)] if any(t > last for t in own) else []
+    outside = [time for time in kernel if not first <= time <= last] + nearest
     times += outside
     # A timer's state change cuts the silence around it, as on the ladder.
     cuts = ladder_silences(result, moments + timer_changes(result, last) + outside)
-    # What the timeline draws: the states' changes, the kernel's, the kernel's reports.
-    cuts, folded = fold_unmarked(cuts, changes + kernel)
+    # What the timeline draws: the states' changes, the kernel's, its reports within the span.
+    cuts, folded = fold_unmarked(
+        cuts, changes + kernel + [t for t in reports if first <= t <= last] + outside
+    )
     return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE,
                     folded=folded)  # fmt: skip
 
@@ -170,7 +183,10 @@ def timeline_figure(
             ax.text(0.5, y, silent_end(result, side), ha="center", va="center", fontsize=8, style="italic",
                     zorder=6, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
     confirmed = result.kernel.confirmed if result.kernel is not None else []
+    start_at, stop_at = axis.bursts[0].start, axis.bursts[-1].stop
     for time, side in confirmed:
+        if not start_at <= time <= stop_at:
+            continue  # a later report of the same (a long recording's snapshots): the axis ends before
         # Over a cut's white gap: one taken in a silence is drawn across it.
         ax.plot([axis.x(time)], [rows[side] + 0.38], marker="v", color="#2ca02c", markersize=6, zorder=6)
     changes = kernel_changes(result)
@@ -248,6 +264,8 @@ def _name_outside(
     for index in reversed(range(len(lefts))):  # then back from the right end, where pushed past it
         lefts[index] = min(lefts[index], right - widths[index])
         right = lefts[index]
+    if lefts and lefts[0] < 0:  # more than the row holds: from its left end, the last may run over
+        lefts = [left - lefts[0] for left in lefts]
     edge = y - (OUTSIDE_ABOVE - 0.3) if va == "bottom" else y + (OUTSIDE_BELOW - 0.3)
     for (middle, state), left, width in zip(bars, lefts, widths, strict=True):
         x = left + width / 2

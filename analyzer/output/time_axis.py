@@ -66,13 +66,15 @@ GAP_STEP, GAP_MOST, GAPS_MOST = 0.25, 3.0, 0.4
 def cut_gaps(silences: Sequence[float], least: float, width: float) -> list[float]:
     """Each cut's gap across the axis, for silences of these lengths (seconds)."""
     gaps = [least * min(GAP_MOST, 1.0 + GAP_STEP * math.log2(max(1.0, s / BREAK_GAP))) for s in silences]
-    total = sum(gaps)
-    if total > GAPS_MOST * width and total > least * len(gaps):
-        # Shrunk toward the least first: the longer silences stay the wider.
-        extra = total - least * len(gaps)
-        keep = max(0.0, GAPS_MOST * width - least * len(gaps)) / extra
-        gaps = [least + (g - least) * keep for g in gaps]
-    return gaps
+    total, most = sum(gaps), GAPS_MOST * width
+    if total <= most:
+        return gaps
+    floor = least * len(gaps)
+    if floor >= most:  # so many that even the least is too much: all alike, within the share
+        return [most / len(gaps)] * len(gaps)
+    # Shrunk toward the least first: the longer silences stay the wider.
+    keep = (most - floor) / (total - floor)
+    return [least + (g - least) * keep for g in gaps]
 
 
 @dataclass
@@ -120,14 +122,17 @@ class TimeAxis:
             self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
             left = anchors[-1][1] + (gaps[index] if index < len(gaps) else 0.0)
         # Bursts that are all instants (a scan's probes, a handshake and a lone packet apart)
-        # have no time to scale and left most of the width empty: stretched to fill it.
-        used = self.bursts[-1].right - offset
-        if 0 < used < width * 0.98:
-            stretch = width / used
-            for burst in self.bursts:
-                burst.left = offset + (burst.left - offset) * stretch
-                burst.right = offset + (burst.right - offset) * stretch
-                burst.anchors = [(t, offset + (x - offset) * stretch) for t, x in burst.anchors]
+        # have no time to scale and left most of the width empty: they take it, the gaps
+        # stay as they are.
+        drawn = sum(burst.right - burst.left for burst in self.bursts)
+        if drawn > 0 and self.bursts[-1].right - offset < width * 0.98:
+            stretch = (width - sum(gaps)) / drawn
+            left = offset
+            for index, burst in enumerate(self.bursts):
+                start = burst.left
+                burst.anchors = [(t, left + (x - start) * stretch) for t, x in burst.anchors]
+                burst.left, burst.right = left, left + (burst.right - start) * stretch
+                left = burst.right + (gaps[index] if index < len(gaps) else 0.0)
         self.cuts = list(cuts)
         self.folded = dict(folded or {})
 
