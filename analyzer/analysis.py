@@ -32,7 +32,7 @@ from analyzer.connections import (
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.headers import PROTO_TCP
 from analyzer.decode.reader import Progress
-from analyzer.decode.segment import ACK, FIN, RST, SYN, impossible_flags, seq_diff
+from analyzer.decode.segment import FIN, impossible_flags
 from analyzer.errors import CaptureFileError
 from analyzer.files import STDIN
 from analyzer.findings.application import application_findings
@@ -307,11 +307,6 @@ def analyze_connection(
         any(earlier.frame < r.frame < later.frame for r in handshake.refusals)
         for earlier, later in pairwise(handshake.syns)
     )
-    # The SYN sent again after the client reset a stale connection's challenge ACK to its
-    # first: Linux re-arms its timer to the least (tcp_rcv_synsent_state_process), only while
-    # it has sent no retransmission yet (icsk_retransmits 0); later ones keep the backoff.
-    syns = handshake.syns
-    syn_backoff.after_challenges = int(len(syns) > 1 and _challenged_between(connection, syns[0], syns[1]))
     # One sender's resends by its timer: the SYN/ACKs of the ISN the handshake is judged on,
     # but for those that answered a repeated SYN at once.
     synack_backoff = classify_backoff([s.time for s in handshake.timer_synacks])
@@ -325,6 +320,17 @@ def analyze_connection(
     close.began_mid = handshake.status == "not_seen"
     notes.extend(apply_successor(connection, states, state_frames, close, origin))
     resets = find_resets(connection, machine.steps, handshake)
+    # The SYN sent again after the client reset a stale connection's challenge ACK to its
+    # first: Linux re-arms its timer to the least (tcp_rcv_synsent_state_process), only while
+    # it has sent no retransmission yet (icsk_retransmits 0); later ones keep the backoff.
+    syns = handshake.syns
+    syn_backoff.after_challenges = int(
+        len(syns) > 1
+        and any(
+            r.cause == "challenge_ack_answer" and syns[0].frame < r.segment.frame < syns[1].frame
+            for r in resets
+        )
+    )
     ending = next((r for r in resets if r.segment is close.reset), None)
     if (
         ending is not None
@@ -362,26 +368,6 @@ def analyze_connection(
         vantage=vantage,
         ecn=find_ecn_signals(connection, handshake),
     )
-
-
-def _challenged_between(connection: Connection, earlier: Segment, later: Segment) -> bool:
-    """Whether, between two of the client's SYNs, the server answered the first with an ACK
-    that does not acknowledge it (a challenge ACK: another connection on the 4-tuple, a
-    TIME_WAIT, took it) and the client reset that ACK."""
-    challenged = False
-    for segment in connection.segments:
-        if segment.frame <= earlier.frame or segment.frame >= later.frame:
-            continue
-        from_client = connection.from_client(segment)
-        if (
-            not from_client
-            and segment.flags & (SYN | RST | ACK) == ACK
-            and seq_diff(segment.ack, earlier.seq) != 1
-        ):
-            challenged = True
-        elif challenged and from_client and segment.flags & RST:
-            return True
-    return False
 
 
 def _silent_sides(connection: Connection) -> frozenset[Side]:

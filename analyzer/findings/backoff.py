@@ -44,7 +44,7 @@ class Backoff:
     # findings/handshake.py, Handshake.refusals).
     after_refusals: int = 0
     # Of the resends, those sent after the client reset a challenge ACK to the SYN before
-    # (analysis.py, _challenged_between): Linux sends the SYN again at its timer's least.
+    # (resets.py's challenge_ack_answer): Linux sends the SYN again at its timer's least.
     after_challenges: int = 0
     # Copies sent at once in answer to a repeated SYN, left out of times and intervals (a
     # SYN/ACK's: findings/handshake.py, Handshake.synack_answers).

@@ -900,7 +900,7 @@ def _after_server_syn(
     answer = server_answer if result.variant == "simultaneous-open" else server_syn
     answered = [s for s in result.syns if answer is not None and s.frame < answer.frame]
     syn = answered[-1] if answered else None
-    result.answer_copies = _open_answers(connection)
+    result.answer_copies = open_answers(connection)
     if client_answer is None or server_answer is None or syn is None or not all(c.ok for c in result.checks):
         result.status = "incomplete"
         return result
@@ -911,7 +911,7 @@ def _after_server_syn(
     return result
 
 
-def _open_answers(connection: Connection) -> dict[int, int]:
+def open_answers(connection: Connection) -> dict[int, int]:
     """Of a simultaneous open, each end's first SYN/ACK after the peer's SYN: its own SYN
     again, with the ACK of the peer's (Linux's tcp_rcv_synsent_state_process), sent at once
     -> the frame of the SYN it answers."""

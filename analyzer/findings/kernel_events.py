@@ -60,6 +60,7 @@ from typing import Final
 from analyzer.call_sockets import address_endpoint, calls_on
 from analyzer.connections import Connection, Side, peer_of
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.findings.handshake import open_answers
 from analyzer.findings.resets import Reset, ResetCause
 from analyzer.sidecar import CallRecord, KernelEvent
 from analyzer.tcp_state import State, Step
@@ -1101,18 +1102,9 @@ def _compare_retransmissions(
         for side in own
     }  # fmt: skip
     used: set[int] = set()
-    # Each end's first SYN/ACK after its own SYN (a simultaneous open's): sent once, in answer
-    # to the peer's SYN, though Wireshark flags it for repeating the SYN's number.
-    syns: dict[Side, set[int]] = {"client": set(), "server": set()}
-    answered: set[int] = set()
-    for segment in connection.segments:
-        if segment.flags & (SYN | ACK | RST) == SYN:
-            syns[connection.sender(segment)].add(segment.seq)
-        elif (
-            segment.flags & (SYN | ACK | RST) == SYN | ACK and segment.seq in syns[connection.sender(segment)]
-        ):
-            answered.add(segment.frame)
-            syns[connection.sender(segment)].discard(segment.seq)
+    # A simultaneous open's SYN/ACKs: sent once, in answer to the peer's SYN, though Wireshark
+    # flags them for repeating their SYN's number.
+    answered = open_answers(connection)
     for segment in connection.segments:
         if segment.frame not in frames or segment.flags & RST or segment.frame in answered:
             continue

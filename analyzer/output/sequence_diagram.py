@@ -31,7 +31,7 @@ from matplotlib.textpath import TextPath
 
 from analyzer.analysis import ConnectionAnalysis, State
 from analyzer.call_sockets import connection_calls, flow_calls
-from analyzer.connections import SIDES, Connection, Side
+from analyzer.connections import SIDES, Connection, Side, peer_of
 from analyzer.decode.segment import RST, SYN
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, kernel_changes
@@ -161,28 +161,20 @@ class Layout:
     def last_time(self) -> float:
         return self._anchors[-1][0] if self._anchors else float("inf")
 
-    def y_at(self, time: float) -> float:
+    def y_at(self, time: float, across_cuts: bool = False) -> float:
         """Where `time` falls: between two moments of a burst in proportion, in a cut (or at a
-        moment) at the moment before (for what has a time but no row)."""
+        moment) at the moment before (for what has a time but no row); with `across_cuts`, in a
+        cut across its rows in proportion too (what was seen during a silence, the kernel's
+        snapshots over a backoff, each at its own place in it)."""
         anchors = self._anchors
         index = bisect.bisect_right(anchors, (time, float("inf"))) - 1
         if index < 0:
             return 0.25
         t0, y0 = anchors[index]
-        if index + 1 >= len(anchors) or index in self._cut:
+        if index + 1 >= len(anchors) or (index in self._cut and not across_cuts):
             return y0
         t1, y1 = anchors[index + 1]
         return y0 + (y1 - y0) * (time - t0) / (t1 - t0) if t1 > t0 else y0
-
-    def y_within(self, time: float) -> float:
-        """As y_at, but a time in a cut across the cut's rows in proportion: what was seen
-        during a silence (the kernel's snapshots over a backoff) each at its own place in it."""
-        anchors = self._anchors
-        index = bisect.bisect_right(anchors, (time, float("inf"))) - 1
-        if index in self._cut and index + 1 < len(anchors):
-            (t0, y0), (t1, y1) = anchors[index], anchors[index + 1]
-            return y0 + (y1 - y0) * (time - t0) / (t1 - t0) if t1 > t0 else y0
-        return self.y_at(time)
 
     def y_near(self, time: float) -> float:
         """As y_at, but a time in a cut at the nearer of the moments around it, and one before
@@ -902,7 +894,7 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
         connection = result.connection
         flags = result.sequence.flags
         for drop in events.drops:
-            receiver = "server" if drop.sender == "client" else "client"
+            receiver = peer_of(drop.sender)
             if drop.frame is not None:
                 probe = "keep_alive" in flags.get(drop.frame, ())
                 marks.setdefault((drop.frame, True), []).append(_drop_words(receiver, drop.reason, probe))
@@ -1007,7 +999,7 @@ def _kernel_rows(
     lifeline shows, clear of the arrows."""
     rows: dict[str, list[float]] = {"client": [], "server": []}
     for time, side in result.kernel.confirmed if result.kernel else []:
-        at = layout.y_within(time)
+        at = layout.y_at(time, across_cuts=True)
         y = free_spot(crossed[side], at + TRANSIT + 0.2, at, at + 1.6, TICK_HALF)
         if any(abs(y - other) < 2 * TICK_HALF for other in rows[side]):
             continue  # one tick says it for snapshots this close

@@ -102,16 +102,13 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
     # ladder's span leaves out widen the axis, and a silence before them is cut there only:
     # within the span the cuts stay the ladder's.
     kernel = [change.time for change in kernel_changes(result)]
-    reports = [time for time, _side in (result.kernel.confirmed if result.kernel is not None else [])]
+    confirmed = result.kernel.confirmed if result.kernel is not None else []
+    reports = [time for time, _side in confirmed]
     # Of the reports outside the span, each end's nearest on either side: a long recording's
     # every later snapshot (the socket gone, CLOSED agreed) each added a cut and the width.
     nearest = []
     for side in SIDES:
-        own = [
-            time
-            for time, end in (result.kernel.confirmed if result.kernel is not None else [])
-            if end == side
-        ]
+        own = [time for time, end in confirmed if end == side]
         nearest += [max(t for t in own if t < first)] if any(t < first for t in own) else []
         nearest += [min(t for t in own if t > last)] if any(t > last for t in own) else []
     outside = [time for time in kernel if not first <= time <= last] + nearest
@@ -193,7 +190,7 @@ def timeline_figure(
     draw_timeline_marks(ax, changes, axis.x_near, rows)
     taken = _name_outside(ax, outside["client"], rows["client"] + OUTSIDE_ABOVE, "bottom")
     _name_outside(ax, outside["server"], rows["server"] - OUTSIDE_BELOW, "top")
-    levels = _draw_cuts(ax, axis, taken)
+    levels = _draw_cuts(ax, axis, cuts, taken)
     # Short states get no label inside their bar: the legend names every colour shown.
     handles = [
         Patch(
@@ -285,12 +282,15 @@ def _cut_bands(axis: TimeAxis) -> list[tuple[float, float]]:
     return bands
 
 
-def _draw_cuts(ax: plt.Axes, axis: TimeAxis, taken: list[tuple[float, float]]) -> int:
-    """Each cut as a white gap across both rows, its real length above; a label that would
-    meet the one before, or a short state's name above the client's row (`taken`: their
-    spans), goes a level up (labels never pile up). Returns how many levels it used."""
+def _draw_cuts(
+    ax: plt.Axes, axis: TimeAxis, bands: list[tuple[float, float]], taken: list[tuple[float, float]]
+) -> int:
+    """Each cut as a faded band across both rows (`bands`: _cut_bands), its real length above;
+    a label that would meet the one before, or a short state's name above the client's row
+    (`taken`: their spans), goes a level up (labels never pile up). Returns how many levels
+    it used."""
     levels: list[float] = []  # each level's right end so far
-    for (middle, gap, before), (low, high) in zip(axis.cut_positions(), _cut_bands(axis), strict=True):
+    for (middle, gap, before), (low, high) in zip(axis.cut_positions(), bands, strict=True):
         # Faded, not blank: the state held through the silence shows through it.
         ax.add_patch(
             Rectangle((low, -0.45), high - low, 1.9, facecolor="white", alpha=0.6, edgecolor="none", zorder=3)

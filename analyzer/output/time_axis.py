@@ -115,24 +115,18 @@ class TimeAxis:
         for _ in range(60):  # the one scale that fills the width
             middle = (low + high) / 2
             low, high = (middle, high) if self._width(times, middle, least, spacing) < room else (low, middle)
-        self.bursts: list[Burst] = []
-        left = offset
-        for index, ts in enumerate(times):
-            anchors = self._anchors(ts, low, least, spacing, left)
-            self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
-            left = anchors[-1][1] + (gaps[index] if index < len(gaps) else 0.0)
+        shapes = [self._anchors(ts, low, least, spacing, 0.0) for ts in times]
         # Bursts that are all instants (a scan's probes, a handshake and a lone packet apart)
         # have no time to scale and left most of the width empty: they take it, the gaps
         # stay as they are.
-        drawn = sum(burst.right - burst.left for burst in self.bursts)
-        if drawn > 0 and self.bursts[-1].right - offset < width * 0.98:
-            stretch = (width - sum(gaps)) / drawn
-            left = offset
-            for index, burst in enumerate(self.bursts):
-                start = burst.left
-                burst.anchors = [(t, left + (x - start) * stretch) for t, x in burst.anchors]
-                burst.left, burst.right = left, left + (burst.right - start) * stretch
-                left = burst.right + (gaps[index] if index < len(gaps) else 0.0)
+        drawn = sum(anchors[-1][1] for anchors in shapes)
+        stretch = (width - sum(gaps)) / drawn if drawn > 0 and drawn + sum(gaps) < width * 0.98 else 1.0
+        self.bursts: list[Burst] = []
+        left = offset
+        for index, (ts, shape) in enumerate(zip(times, shapes, strict=True)):
+            anchors = [(t, left + x * stretch) for t, x in shape]
+            self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
+            left = anchors[-1][1] + (gaps[index] if index < len(gaps) else 0.0)
         self.cuts = list(cuts)
         self.folded = dict(folded or {})
 
