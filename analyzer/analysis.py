@@ -109,9 +109,10 @@ class ConnectionAnalysis:
     state_frames: dict[Side, list[int | None]] = field(default_factory=dict)  # what caused each state
     notes: list[str] = field(default_factory=list)
     kernel: KernelAgreement | None = None  # set when a sidecar with kernel snapshots is given
-    # The retransmission schedules the SYN and SYN/ACK backoff are compared with, each as
-    # many intervals as the longer of the two measured (empty without retransmissions).
+    # The retransmission schedules the SYN backoff is compared with, as many intervals as
+    # measured (empty without SYNs sent again), and the listener's for the SYN/ACK backoff.
     backoff_schedules: dict[str, list[float]] = field(default_factory=dict)
+    synack_schedules: dict[str, list[float]] = field(default_factory=dict)
     # frame -> (n, the copy before's time) for the n-th resend (findings/resends.py)
     resends: dict[int, tuple[int, float]] = field(default_factory=dict)
     diagnoses: list[Diagnosis] = field(default_factory=list)  # findings/diagnoses.py
@@ -139,6 +140,7 @@ class ConnectionAnalysis:
         notes: list[str] | None = None,
         kernel: KernelAgreement | None = None,
         backoff_schedules: dict[str, list[float]] | None = None,
+        synack_schedules: dict[str, list[float]] | None = None,
         resends: dict[int, tuple[int, float]] | None = None,
         diagnoses: list[Diagnosis] | None = None,
         vantage: Vantage | None = None,
@@ -158,6 +160,7 @@ class ConnectionAnalysis:
         self.sequence = sequence
         self.compatibility = compatibility
         self.backoff_schedules = backoff_schedules if backoff_schedules is not None else {}
+        self.synack_schedules = synack_schedules if synack_schedules is not None else {}
         self.resends = resends if resends is not None else {}
         self.diagnoses = diagnoses if diagnoses is not None else []
         self.vantage = vantage
@@ -309,8 +312,7 @@ def analyze_connection(
     )
     # One sender's resends by its timer: the SYN/ACKs of the ISN the handshake is judged on,
     # but for those that answered a repeated SYN at once.
-    synack_backoff = classify_backoff([s.time for s in handshake.timer_synacks])
-    synack_backoff.matches = matching_schedules(synack_backoff, None, synack=True)
+    synack_backoff = _with_matches(classify_backoff([s.time for s in handshake.timer_synacks]), synack=True)
     synack_backoff.answers = len(handshake.synack_answers)
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
     final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
@@ -352,7 +354,8 @@ def analyze_connection(
     return ConnectionAnalysis(
         sequence=sequence,
         compatibility=compatible,
-        backoff_schedules=_schedules(syn_backoff, synack_backoff, None),
+        backoff_schedules=_schedules(syn_backoff, None),
+        synack_schedules=_schedules(synack_backoff, None, synack=True),
         resends=resends,
         connection=connection,
         handshake=handshake,
@@ -379,17 +382,15 @@ def _silent_sides(connection: Connection) -> frozenset[Side]:
     return frozenset(side for side in SIDES if side not in sent)
 
 
-def _with_matches(backoff: Backoff) -> Backoff:
-    backoff.matches = matching_schedules(backoff)
+def _with_matches(backoff: Backoff, synack: bool = False) -> Backoff:
+    backoff.matches = matching_schedules(backoff, None, synack=synack)
     return backoff
 
 
-def _schedules(syn: Backoff, synack: Backoff, sysctls: dict | None) -> dict[str, list[float]]:
-    """What the backoff chart draws its measurements against: the SYN's schedules, or where
-    only SYN/ACKs were sent again, the listener's (which no tcp_syn_linear_timeouts sets)."""
-    if syn.intervals:
-        return candidate_schedules(max(len(syn.intervals), len(synack.intervals)), sysctls)
-    return candidate_schedules(len(synack.intervals), sysctls, synack=True) if synack.intervals else {}
+def _schedules(backoff: Backoff, sysctls: dict | None, synack: bool = False) -> dict[str, list[float]]:
+    """What the backoff chart draws a measurement against: the SYN's schedules, or for the
+    SYN/ACKs the listener's (which no tcp_syn_linear_timeouts sets); none without resends."""
+    return candidate_schedules(len(backoff.intervals), sysctls, synack=synack) if backoff.intervals else {}
 
 
 def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> Analysis:
@@ -420,7 +421,8 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     sysctls = sidecar.get("sysctls") or None
     result.syn_backoff.matches = matching_schedules(result.syn_backoff, sysctls)
     result.synack_backoff.matches = matching_schedules(result.synack_backoff, sysctls, synack=True)
-    result.backoff_schedules = _schedules(result.syn_backoff, result.synack_backoff, sysctls)
+    result.backoff_schedules = _schedules(result.syn_backoff, sysctls)
+    result.synack_schedules = _schedules(result.synack_backoff, sysctls, synack=True)
     refine_with_calls(connection, result.resets, connection_calls(sidecar, connection))
     result.kernel = compare_with_kernel(connection, result.states, sidecar)
     if sidecar.get("kernel_recorder", {}).get("attached"):

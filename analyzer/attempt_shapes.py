@@ -234,6 +234,7 @@ def view(template: ConnectionAnalysis, connection: Connection) -> ConnectionAnal
         state_frames=template.state_frames,
         notes=template.notes,
         backoff_schedules=template.backoff_schedules,
+        synack_schedules=template.synack_schedules,
         resends=template.resends,
         diagnoses=template.diagnoses,
         vantage=template.vantage,

@@ -15,7 +15,7 @@ import analyzer
 from analyzer import native
 from analyzer.connections import Timeouts
 from analyzer.errors import UserError
-from analyzer.files import STDIN, is_regular_file
+from analyzer.files import STDIN, display_name, is_regular_file
 from analyzer.interrupts import EXIT_INTERRUPTED, import_uninterrupted, raise_interrupt, stop_signals_held
 from analyzer.output import DRAWING_MODULES
 from analyzer.output.only import ONLY_KINDS, parse_only
@@ -245,7 +245,7 @@ def cmd_backoff(args: argparse.Namespace) -> int:
     chosen = pick_backoff_connection(
         analyze_file(args.file, args.decoder, sidecar, _timeouts(args)), args.connection
     )
-    draw_backoff_chart(chosen, output, sidecar)
+    draw_backoff_chart(chosen, output, sidecar, display_name(args.file))
     print(f"backoff chart: {args.output}")
     return 0
 
@@ -270,7 +270,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
     if note:
         print(note)
-    draw_state_timeline(chosen, output, sidecar, analysis.stats.start_time)
+    draw_state_timeline(chosen, output, sidecar, analysis.stats.start_time, display_name(args.file))
     print(f"state timeline: {args.output}")
     return 0
 
@@ -488,7 +488,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
             zero = origin if origin is not None else chosen.connection.first_time
             times = (zero + args.time[0], zero + args.time[1])
         try:
-            draw(chosen, output, sidecar=sidecar, origin=origin, frames=args.frames, times=times)
+            draw(chosen, output, sidecar, origin, args.frames, times, display_name(args.file))
         except EmptyRange as error:
             what = (
                 f"frames {args.frames[0]}-{args.frames[1]}"

@@ -12,6 +12,11 @@ from typing import IO
 STDIN = "-"
 
 
+def display_name(path: str) -> str | None:
+    """A capture's name as a picture's title gives it: the file's, none for standard input."""
+    return None if path == STDIN else Path(path).name
+
+
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """`write` fills a file beside `target`, which then replaces it in one rename: a reader
     sees the old file or the new one, never half of one, and an interruption (Ctrl-C

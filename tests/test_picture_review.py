@@ -254,6 +254,33 @@ def test_schedules_that_give_the_same_times_share_one_line_drawn_over_the_measur
     assert lines[joined].get_zorder() > lines["measured SYNs"].get_zorder()
 
 
+def test_syns_and_syn_acks_both_sent_again_are_charted_each_against_its_own_schedules() -> None:
+    """A client's SYNs and a listener's SYN/ACKs both resent were one panel, both drawn against
+    the SYN's schedules (Linux 6.5's 1 s x5 beside a listener's timer): now a panel each."""
+    from analyzer.output.backoff_chart import backoff_figure
+
+    steps = [(0.0, "c", "S", 100, 0), (1.0, "c", "S", 100, 0), (1.0001, "s", "SA", 500, 101),
+             (2.0001, "s", "SA", 500, 101), (3.0, "c", "S", 100, 0), (3.0001, "s", "SA", 500, 101),
+             (4.0001, "s", "SA", 500, 101), (7.0, "c", "S", 100, 0), (7.0001, "s", "SA", 500, 101),
+             (7.0002, "c", "A", 101, 501)]  # fmt: skip
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert result.syn_backoff.intervals == [1.0, 2.0, 4.0]
+    assert [round(t, 4) for t in result.synack_backoff.intervals] == [1.0, 2.0]
+    fig = backoff_figure(result)
+    assert len(fig.axes) == 2  # a panel for each
+    labels = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes]
+    ticks = [[t.get_text() for t in ax.get_xticklabels()] for ax in fig.axes]
+    plt.close(fig)
+    assert labels[0][-1] == "measured SYNs" and "measured SYN/ACKs" not in labels[0]
+    assert labels[1][-1] == "measured SYN/ACKs" and "measured SYNs" not in labels[1]
+    assert any("6.5" in label for label in labels[0]) and not any("6.5" in label for label in labels[1])
+    assert any("listener" in label for label in labels[1]) and not any(
+        "listener" in label for label in labels[0]
+    )
+    # Each panel's transmissions under their own frames: the SYN/ACKs its timer sent (3, 4, 7).
+    assert ticks == [["0\n1", "1\n2", "2\n5", "3\n8"], ["0\n3", "1\n4", "2\n7"]]
+
+
 def test_a_folded_cut_s_length_stays_inside_the_axis() -> None:
     """ppa_http_espn_fail's shape: a SYN sent again and again (here each second), its silences one
     folded cut near the axis's left end; its long text ran past the axis."""
@@ -308,7 +335,7 @@ def test_a_syn_ack_backoff_is_charted_and_matched_against_the_listener_s_schedul
     assert not result.syn_backoff.intervals
     assert result.synack_backoff.matches[0] == "the recorded kernel settings"
     assert "Linux listener (1 s, doubling; tcp_synack_retries)" in result.synack_backoff.matches
-    assert not any("6.5" in name for name in result.backoff_schedules)
+    assert not result.backoff_schedules and not any("6.5" in name for name in result.synack_schedules)
     fig = backoff_figure(result, sidecar)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plt.close(fig)
@@ -378,3 +405,21 @@ def test_the_time_axis_keeps_its_gaps_within_their_share_however_many_cuts() -> 
     (low, high) = axis.cut_spans()[0]
     assert high - low <= GAPS_MOST * 0.89 + 1e-9
     assert axis.bursts[-1].right == pytest.approx(0.93)
+
+
+@pytest.mark.parametrize("command", ["diagram", "timeline", "backoff"])
+def test_a_picture_of_a_file_without_a_sidecar_is_titled_with_the_file_s_name(
+    command: str, tmp_path: Path
+) -> None:
+    """A corpus file's timeline was titled '#0 TCP states': saved apart, nothing said what it
+    showed. Without a sidecar (no scenario's name) the file's name leads every title."""
+    from conftest import run
+
+    capture = tmp_path / "someone-elses.pcap"
+    capture.write_bytes((CAPTURES / "syn-timeout.pcap").read_bytes())  # no sidecar beside it
+    out = tmp_path / f"{command}.svg"
+    assert run(command, str(capture), "-o", str(out)).returncode == 0
+    assert "someone-elses.pcap: #0" in out.read_text()
+    # With its sidecar the scenario's name leads instead.
+    run(command, str(CAPTURES / "syn-timeout.pcap"), "-o", str(out))
+    assert "syn-timeout: #0" in out.read_text()

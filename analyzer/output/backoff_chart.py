@@ -1,9 +1,10 @@
-"""Backoff chart: when each SYN (or SYN/ACK) was sent, against the schedules it is compared with.
+"""Backoff chart: when each SYN and SYN/ACK was sent, against the schedules it is compared with.
 
 x is the transmission number (0 the original), y the time since the original. The measured
 points carry their interval; each known schedule, and the one the recorded kernel settings
 predict, is a thin line through its own points drawn over the measured one, so a reader sees
-at once which one it follows; schedules that give the same times share one line.
+at once which one it follows; schedules that give the same times share one line. SYNs and
+SYN/ACKs both sent again are two panels side by side, each with its own sender's schedules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import matplotlib.pyplot as plt
 from analyzer.analysis import RECORDED_KERNEL, Backoff, ConnectionAnalysis
 from analyzer.errors import UserError
 from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
+from analyzer.output.labels import picture_title
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
 
@@ -27,25 +29,65 @@ def _cumulative(intervals: list[float]) -> list[float]:
     return [0.0, *accumulate(intervals)]
 
 
-def draw_backoff_chart(result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None) -> Path:
-    return save_figure(backoff_figure(result, sidecar), output)
+def draw_backoff_chart(
+    result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None, name: str | None = None
+) -> Path:
+    return save_figure(backoff_figure(result, sidecar, name), output)
 
 
-def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> plt.Figure:
-    series: list[tuple[str, Backoff]] = [
-        (name, backoff)
-        for name, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
+def backoff_figure(
+    result: ConnectionAnalysis, sidecar: Sidecar | None = None, name: str | None = None
+) -> plt.Figure:
+    """One panel for the SYNs, one for the SYN/ACKs where both were sent again: each against
+    its own schedules (a listener's timer is not a connecting socket's). name: the capture
+    file's, for the title (labels.picture_title)."""
+    handshake = result.handshake
+    series: list[tuple[str, Backoff, dict[str, list[float]], list[int]]] = [
+        (sent_what, backoff, schedules, [segment.frame for segment in sent])
+        for sent_what, backoff, schedules, sent in (
+            ("SYN", result.syn_backoff, result.backoff_schedules, handshake.syns),
+            ("SYN/ACK", result.synack_backoff, result.synack_schedules, handshake.timer_synacks),
+        )
         if backoff.intervals and backoff.pattern != "unmeasured"  # a clock stepped back: no times to chart
     ]
     if not series:
         raise UserError(f"connection #{result.connection.id} has no SYN or SYN/ACK retransmission to chart")
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    longest = max(len(b.intervals) for _name, b in series)
+    fig, axes = plt.subplots(1, len(series), figsize=(9 * len(series), 5.5), squeeze=False)
+    connection = result.connection
+    title = picture_title(
+        f"#{connection.id} IPv{connection.family} {format_endpoint(connection.client, connection.family)} → "
+        f"{format_endpoint(connection.server, connection.family)}",
+        sidecar,
+        name,
+    )
+    if len(series) > 1:
+        fig.suptitle(title, fontsize=10)
+    for ax, (sent_what, backoff, schedules, frames), color in zip(
+        axes[0], series, ("#1f4e79", "#b36b00"), strict=False
+    ):
+        _panel(ax, sent_what, backoff, schedules, frames, color)
+        description = f"{sent_what}: {backoff.describe()}"
+        if len(series) == 1:  # the one panel carries the title too
+            ax.set_title(f"{title}\n{textwrap.fill(description, 110)}", fontsize=9)
+        else:
+            ax.set_title(textwrap.fill(description, 100), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _panel(
+    ax: plt.Axes,
+    name: str,
+    backoff: Backoff,
+    schedules: dict[str, list[float]],
+    frames: list[int],
+    color: str,
+) -> None:
     # Schedules that give the same times are one line, named for all of them: drawn apart,
     # one lay hidden under the other (the recorded settings under Linux 6.5's default).
     alike: dict[tuple[float, ...], list[str]] = {}
-    for name, intervals in result.backoff_schedules.items():
-        alike.setdefault(tuple(round(t, 6) for t in _cumulative(intervals)), []).append(name)
+    for schedule, intervals in schedules.items():
+        alike.setdefault(tuple(round(t, 6) for t in _cumulative(intervals)), []).append(schedule)
     for index, (predicted, names) in enumerate(alike.items()):
         recorded = RECORDED_KERNEL in names
         style = "-" if recorded else SCHEDULE_STYLES[index % len(SCHEDULE_STYLES)]
@@ -59,47 +101,25 @@ def backoff_figure(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -
             label=" = ".join(names),
             zorder=3,
         )
-    for (name, backoff), color in zip(series, ("#1f4e79", "#b36b00"), strict=False):
-        times = _cumulative(backoff.intervals)
-        ax.plot(
-            range(len(times)),
-            times,
-            "o-",
-            color=color,
-            linewidth=2.2,
-            markersize=7,
-            label=f"measured {name}s",
-            zorder=2,
-        )
-        for number, (time, interval) in enumerate(zip(times[1:], backoff.intervals, strict=True), start=1):
-            # Over the schedules' lines, which would cross it.
-            # The point's height, and the wait since the one before (the backoff's step).
-            ax.annotate(f"{time:.3f} s (Δ{interval:.3f} s)", (number, time), textcoords="offset points", xytext=(-8, 8),
-                        ha="right", fontsize=8, color=color, zorder=4,
-                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
-    connection = result.connection
-    title = (
-        f"IPv{connection.family} {format_endpoint(connection.client, connection.family)} → "
-        f"{format_endpoint(connection.server, connection.family)}"
-    )
-    if sidecar:
-        title = f"{sidecar.get('scenario', '')}: {title}"
-    description = textwrap.fill(f"{series[0][0]}: {series[0][1].describe()}", 110)
-    ax.set_title(f"{title}\n{description}", fontsize=9)
+    times = _cumulative(backoff.intervals)
+    ax.plot(range(len(times)), times, "o-", color=color, linewidth=2.2, markersize=7, label=f"measured {name}s",
+            zorder=2)  # fmt: skip
+    for number, (time, interval) in enumerate(zip(times[1:], backoff.intervals, strict=True), start=1):
+        # Over the schedules' lines, which would cross it.
+        # The point's height, and the wait since the one before (the backoff's step).
+        ax.annotate(f"{time:.3f} s (Δ{interval:.3f} s)", (number, time), textcoords="offset points", xytext=(-8, 8),
+                    ha="right", fontsize=8, color=color, zorder=4,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
     # Schedules that part from the measurement leave the chart: the measured range decides.
-    highest = max(sum(b.intervals) for _name, b in series)
+    highest = sum(backoff.intervals)
     ax.set_ylim(-0.05 * highest, max(1.0, highest * 1.35))
     # Each transmission's frame under its number: what finds it in Wireshark.
-    sent = result.handshake.syns if series[0][0] == "SYN" else result.handshake.timer_synacks
-    frames = [segment.frame for segment in sent]
-    ax.set_xlabel(f"transmission (0 = the original {series[0][0]}) and its frame")
+    ax.set_xlabel(f"transmission (0 = the original {name}) and its frame")
     ax.set_ylabel(
         f"seconds since the original (frame {frames[0]})" if frames else "seconds since the original"
     )
-    ax.set_xticks(range(longest + 1))
-    if len(frames) == longest + 1:
+    ax.set_xticks(range(len(times)))
+    if len(frames) == len(times):
         ax.set_xticklabels([f"{number}\n{frame}" for number, frame in enumerate(frames)], fontsize=8)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    return fig

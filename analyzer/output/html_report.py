@@ -93,12 +93,13 @@ HOVER: Final = "Point at an arrow or a band (or focus it with Tab) for its packe
 
 
 def _connection_section(
-    result: ConnectionAnalysis, sidecar: Sidecar | None, origin: float, details: dict[str, Details]
+    result: ConnectionAnalysis, sidecar: Sidecar | None, origin: float, details: dict[str, Details], name: str
 ) -> list[str]:
-    """origin: frame 1's time, which the page's times count from. Fills `details` with the
-    packets its ladder draws."""
+    """origin: frame 1's time, which the page's times count from; name: the file's, which
+    titles the pictures (a picture saved from the page still says what it shows). Fills
+    `details` with the packets its ladder draws."""
     c = result.connection
-    ladder = figure_svg(figure(result, sidecar, origin, commands=False))
+    ladder = figure_svg(figure(result, sidecar, origin, commands=False, name=name))
     details.update(connection_details(result, origin, drawn_ids(ladder)))
     parts = [
         f'<section class="connection" id="conn-{c.id}">',
@@ -106,10 +107,12 @@ def _connection_section(
         f"{_e(format_endpoint(c.server, c.family))}</h2>",
         f"<p>{_e(result.summary())}</p>",
         _figure("Sequence diagram", ladder, "ladder", HOVER),
-        _figure("TCP states over time", figure_svg(timeline_figure(result, sidecar, origin)), "timeline"),
+        _figure(
+            "TCP states over time", figure_svg(timeline_figure(result, sidecar, origin, name)), "timeline"
+        ),
     ]
     if result.syn_backoff.intervals or result.synack_backoff.intervals:
-        parts.append(_figure("SYN backoff", figure_svg(backoff_figure(result, sidecar)), "backoff"))
+        parts.append(_figure("SYN backoff", figure_svg(backoff_figure(result, sidecar, name)), "backoff"))
     h = result.handshake
     parts.append("<h3>Handshake</h3>")
     parts.append(f"<p>{_e(h.explain())}</p>")
@@ -224,9 +227,9 @@ def _connection_link(connection: int | None, linked: set[int]) -> str:
 
 
 def _udp_section(
-    flow: UdpFlow, sidecar: Sidecar | None, origin: float, details: dict[str, Details]
+    flow: UdpFlow, sidecar: Sidecar | None, origin: float, details: dict[str, Details], name: str
 ) -> list[str]:
-    ladder = figure_svg(figure(flow, sidecar, origin))
+    ladder = figure_svg(figure(flow, sidecar, origin, name=name))
     details.update(udp_details(flow, origin, drawn_ids(ladder)))
     return [
         f'<section class="connection" id="udp-{flow.id}">',
@@ -521,9 +524,9 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
                 parts.append(f"<p>… and {len(diagnosed) - MAX_ROWS} more (see the JSON analysis).</p>")
     details: dict[str, Details] = {}
     if isinstance(chosen, UdpFlow):
-        parts.extend(_udp_section(chosen, sidecar, origin, details))
+        parts.extend(_udp_section(chosen, sidecar, origin, details, name))
     for result in sections:
-        parts.extend(_connection_section(result, sidecar, origin, details))
+        parts.extend(_connection_section(result, sidecar, origin, details, name))
     if undrawn:
         parts.append(f'<h2 id="undrawn">The other {len(undrawn):,} connections in the table, not drawn</h2>')
         first_drawn = _first_drawn(analysis.connections, drawn)

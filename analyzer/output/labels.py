@@ -10,7 +10,15 @@ from analyzer.connections import Side, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import ACK, CWR, ECE, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
 from analyzer.long_connection import HEAD_STEPS
+from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration, since
+
+
+def picture_title(text: str, sidecar: Sidecar | None, name: str | None) -> str:
+    """A picture's title: `text` after the scenario its sidecar names or, without one, the
+    capture file's `name`, so that a picture saved apart still says what it was drawn from."""
+    source = (sidecar.get("scenario") if sidecar else None) or name
+    return f"{source}: {text}" if source else text
 
 
 def retransmission_note(segment: Segment, resent: tuple[int, float]) -> str:

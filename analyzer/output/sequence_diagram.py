@@ -41,6 +41,7 @@ from analyzer.output.labels import (
     analysis_notes,
     icmp_answers,
     packet_label,
+    picture_title,
     retransmission_note,
     segment_kinds,
     sequence_bases,
@@ -334,10 +335,6 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
     return _Ladder(fig, ax, layout, bottom)
 
 
-def _title(sidecar: Sidecar | None, text: str) -> str:
-    return f"{sidecar.get('scenario', '')}: {text}" if sidecar else text
-
-
 def _clock(origin: float | None, numbers: str = "") -> str:
     """numbers: how the arrows' numbers count (TCP's seq and ack), if they have any."""
     since = (
@@ -392,11 +389,13 @@ def sequence_figure(
     frames: tuple[int, int] | None = None,
     times: tuple[float, float] | None = None,
     commands: bool = True,
+    name: str | None = None,
 ) -> plt.Figure:
     """origin: frame 1's time, which the arrows' times count from (None: the connection's start);
     frames, times (epoch seconds): draw only the segments in that range (both ends in);
     commands: a band whose notable packets did not fit says which command draws them (not
-    on a page, where no command is typed)."""
+    on a page, where no command is typed); name: the capture file's, for the title
+    (labels.picture_title)."""
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
@@ -422,7 +421,7 @@ def sequence_figure(
         calls = [c for c in calls if first <= c["time"] <= last]
         timers = [t for t in timers if first <= t <= last]
     ladder = _ladder(
-        _title(sidecar, f"#{connection.id} IPv{connection.family}  {client} → {server}")
+        picture_title(f"#{connection.id} IPv{connection.family}  {client} → {server}", sidecar, name)
         + _range_note(rows, frames, times, start),
         result.summary(),
         client,
@@ -521,7 +520,9 @@ def _moment(item: Packet | Band, lost: set[int], lines: dict[int, int]) -> Momen
 UDP_DRAWN = 120
 
 
-def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None) -> plt.Figure:
+def udp_figure(
+    flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None, name: str | None = None
+) -> plt.Figure:
     """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
     client = format_endpoint(flow.client, flow.family)
     server = format_endpoint(flow.server, flow.family)
@@ -541,7 +542,7 @@ def udp_figure(flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | No
     calls = flow_calls(sidecar, flow)
     moments = [Moment(time, time, ("pkt", frame)) for time, frame, *_rest in arrows]
     ladder = _ladder(
-        _title(sidecar, f"UDP #{flow.id} IPv{flow.family}  {client} → {server}"),
+        picture_title(f"UDP #{flow.id} IPv{flow.family}  {client} → {server}", sidecar, name),
         summary,
         client,
         server,
@@ -569,14 +570,15 @@ def figure(
     frames: tuple[int, int] | None = None,
     times: tuple[float, float] | None = None,
     commands: bool = True,
+    name: str | None = None,
 ) -> plt.Figure:
     """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels).
     origin: frame 1's time, which the times count from (None: the connection's start);
     frames, times (epoch seconds): only that range of a TCP connection (EmptyRange if empty);
-    commands: see sequence_figure."""
+    commands, name: see sequence_figure."""
     if isinstance(item, UdpFlow):
-        return udp_figure(item, sidecar, origin)
-    return sequence_figure(item, sidecar, origin, frames, times, commands)
+        return udp_figure(item, sidecar, origin, name)
+    return sequence_figure(item, sidecar, origin, frames, times, commands, name)
 
 
 def draw(
@@ -586,8 +588,9 @@ def draw(
     origin: float | None = None,
     frames: tuple[int, int] | None = None,
     times: tuple[float, float] | None = None,
+    name: str | None = None,
 ) -> Path:
-    return save_figure(figure(item, sidecar, origin, frames, times), output)
+    return save_figure(figure(item, sidecar, origin, frames, times, name=name), output)
 
 
 def _wrap(text: str, width: int) -> str:

@@ -28,7 +28,7 @@ from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Side
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import draw_timeline_marks, kernel_changes
-from analyzer.output.labels import silent_end
+from analyzer.output.labels import picture_title, silent_end
 from analyzer.output.ladder_rows import drawn_until, ladder_silences, timer_changes
 from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
@@ -36,10 +36,12 @@ from analyzer.output.time_axis import BREAK_GAP, TimeAxis, fold_unmarked
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration
 
-WIDTH, HEIGHT = 13.0, 3.3  # inches
+# As wide as the ladder (1,650 px at 150 dpi): a page shows both at one scale, its labels as
+# large as the ladder's (13 inches made them a fifth smaller than the ladder's on a page).
+WIDTH, HEIGHT = 11.0, 3.3  # inches
 AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and the legend
-CHAR = 0.0074  # a character at font size 8 (a digit: 0.64 em), as a fraction of the axis's width
-LEAST_BAR = 0.004  # a state held for no visible time is still a sliver (3 px at 1,950 px)
+CHAR = 0.64 * 8 / 72 / (AXIS_WIDTH * WIDTH)  # a digit at font size 8 (0.64 em), of the axis's width
+LEAST_BAR = 0.004  # a state held for no visible time is still a sliver (3 px at 1,650 px)
 CUT_HALF = 0.008  # half the width of a cut's white gap, at the least
 SMALL_LABEL = 6.5  # points: a state's name in a bar too short for it at 8 (still read at natural size)
 # Room before the first moment and after the last, for the states held then (an end's
@@ -83,9 +85,13 @@ HATCH = {"UNKNOWN": "///"}
 
 
 def draw_state_timeline(
-    result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None, origin: float | None = None
+    result: ConnectionAnalysis,
+    output: Path,
+    sidecar: Sidecar | None = None,
+    origin: float | None = None,
+    name: str | None = None,
 ) -> Path:
-    return save_figure(timeline_figure(result, sidecar, origin), output)
+    return save_figure(timeline_figure(result, sidecar, origin, name), output)
 
 
 def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> TimeAxis:
@@ -124,9 +130,13 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
 
 
 def timeline_figure(
-    result: ConnectionAnalysis, sidecar: Sidecar | None = None, origin: float | None = None
+    result: ConnectionAnalysis,
+    sidecar: Sidecar | None = None,
+    origin: float | None = None,
+    name: str | None = None,
 ) -> plt.Figure:
-    """origin: frame 1's time, which the ticks count from (None: the connection's first packet)."""
+    """origin: frame 1's time, which the ticks count from (None: the connection's first packet);
+    name: the capture file's, for the title (labels.picture_title)."""
     connection = result.connection
     axis = timeline_axis(result, sidecar)
     start = connection.first_time if origin is None else origin
@@ -224,9 +234,7 @@ def timeline_figure(
     )
     # Wrapped to the axis, which a long end's name (IPv6) moves right: never past the edge.
     ax.set_xlabel("\n".join(textwrap.wrap(caption, int(AXIS_WIDTH * WIDTH * 72 / (8 * 0.55)))), fontsize=8)
-    title = f"#{connection.id} TCP states"
-    if sidecar:
-        title = f"{sidecar.get('scenario', '')}: {title}"
+    title = picture_title(f"#{connection.id} TCP states", sidecar, name)
     if confirmed:
         title += "   ▼ the kernel reported the same state"
     if changes:
