@@ -423,3 +423,30 @@ def test_a_picture_of_a_file_without_a_sidecar_is_titled_with_the_file_s_name(
     # With its sidecar the scenario's name leads instead.
     run(command, str(CAPTURES / "syn-timeout.pcap"), "-o", str(out))
     assert "syn-timeout: #0" in out.read_text()
+
+
+def test_a_state_held_through_a_silence_is_named_in_its_cut_s_band_and_outside_names_stay_apart() -> None:
+    """ppa_http_espn_fail #8's shape: the server's FIN_WAIT_2 began just before a 4.5 s silence
+    and showed only as the cut's faded band; named outside on a sliver, beside FIN_WAIT_1's
+    name, it read 'FIN_WAIT_1FIN_WAIT_2', and a reader took the band for FIN_WAIT_1."""
+    steps = [(0.0, "c", "S", 100, 0), (0.001, "s", "SA", 500, 101), (0.002, "c", "A", 101, 501),
+             (0.003, "s", "FA", 501, 101), (0.0031, "c", "A", 101, 502),
+             (4.5, "c", "FA", 101, 502), (4.5001, "s", "A", 502, 102)]  # fmt: skip
+    [result] = analyze_segments(conversation(*steps)).connections
+    fig = timeline_figure(result)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    [band] = [t for t in ax.texts if t.get_text().startswith("≈4.")]
+    [held] = [t for t in ax.texts if t.get_text() == "FIN_WAIT_2"]
+    assert held.get_position()[1] == 0.0  # on the server's row, not outside it
+    assert abs(held.get_position()[0] - band.get_position()[0]) < 0.01  # over the cut
+    assert held.get_zorder() > 3  # over the band's fade
+    outside = sorted(
+        (t.get_window_extent(renderer) for t in ax.texts if t.get_position()[1] in (1.5, -0.5)),
+        key=lambda box: (box.y0, box.x0),
+    )
+    plt.close(fig)
+    for left, right in itertools.pairwise(outside):
+        if abs(left.y0 - right.y0) < 1:  # one row of names: a space at least between two
+            assert right.x0 - left.x1 >= 4, (left, right)

@@ -65,6 +65,18 @@ def _widest_piece(left: float, right: float, cuts: list[tuple[float, float]]) ->
     return max(pieces, key=lambda piece: piece[1] - piece[0])
 
 
+def _widest_in_bands(left: float, right: float, cuts: list[tuple[float, float]]) -> tuple[float, float]:
+    """The widest stretch of [left, right] that one cut's band covers ((left, left): none)."""
+    pieces = [(max(left, low), min(right, high)) for low, high in cuts if low < right and high > left]
+    return max(pieces, key=lambda piece: piece[1] - piece[0], default=(left, left))
+
+
+def _fitting_size(state: str, room: float) -> float:
+    """The size a state's name is written at in `room` (of the axis's width): 8 points, or
+    smaller where it is a little short; 0.0 where it does not fit."""
+    return next((size for size in (8.0, SMALL_LABEL) if _label_width(state, size) + 0.006 <= room), 0.0)
+
+
 # Neighbours on a row, and the two rows' closing states, in hues apart: FIN_WAIT_1 and
 # FIN_WAIT_2 were two pinks a reader could not tell apart when too narrow for their names.
 STATE_COLORS = {
@@ -175,13 +187,17 @@ def timeline_figure(
             ax.add_patch(Rectangle((left, y - 0.3), width, 0.6, facecolor=STATE_COLORS.get(state.value, "#ffffff"),
                                    edgecolor="#555555", linewidth=0.6, hatch=HATCH.get(state.value)))  # fmt: skip
             piece_left, piece_right = _widest_piece(left, left + width, cuts)
-            # In its bar, or not at all: at 8 points, or smaller where a bar is a little short.
-            room = piece_right - piece_left
-            size = next(
-                (size for size in (8.0, SMALL_LABEL) if _label_width(state.value, size) + 0.006 <= room), 0.0
-            )
+            size = _fitting_size(state.value, piece_right - piece_left)
+            # A state held through a silence may show only in its cut's faded band (FIN_WAIT_2
+            # for 4 s, named outside on a sliver, read as FIN_WAIT_1 beside it): named there,
+            # over the fade.
+            in_band = not size
+            if in_band:
+                piece_left, piece_right = _widest_in_bands(left, left + width, cuts)
+                size = _fitting_size(state.value, piece_right - piece_left)
             if size:
                 ax.text((piece_left + piece_right) / 2, y, state.value, ha="center", va="center", fontsize=size,
+                        zorder=5 if in_band else 3,
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if state.value in HATCH else None)  # fmt: skip
             else:
                 outside[side].append(((piece_left + piece_right) / 2, state.value))
@@ -260,7 +276,7 @@ def _name_outside(
     `y`, each joined to its bar by a thin line: side by side in their bars' order, pushed
     apart where they would meet, never past the axis's ends (SYN_SENT's 15 µs, FIN_WAIT_1's
     few ms had only the legend's colour). Returns the spans (left, right) they take."""
-    pad = 0.006
+    pad = 0.012  # a space's width and more: at 0.006 two names read as one ("FIN_WAIT_1FIN_WAIT_2")
     widths = [_label_width(state, SMALL_LABEL) + pad for _middle, state in bars]
     lefts: list[float] = []
     for (middle, _state), width in zip(bars, widths, strict=True):
