@@ -421,6 +421,31 @@ def test_keep_alive_and_its_ack_zero_window_and_gaps() -> None:
     assert "ack_lost_segment" in got[4]
 
 
+def test_an_ack_of_a_segment_missing_from_the_capture_is_flagged_once_for_its_hole() -> None:
+    """Wireshark's "max seq to be acked": what was sent without a hole. A segment missing from
+    the capture gives "previous segment not captured" after it and "ACKed segment that wasn't
+    captured" on the ACK covering it (tshark 4.0.17 on a helper's crafted capture: frames 5
+    and 6, and 28 of 28 such flags on the corpus, where the rule of the highest number seen
+    gave 9); the next ACKs of the same hole are not flagged again."""
+    got = kinds(
+        ("c", "PA", 101, 501, 10),
+        ("s", "A", 501, 111),
+        ("c", "PA", 121, 501, 10),  # 111..120 not captured
+        ("s", "A", 501, 131),  # acknowledges the hole
+        ("c", "PA", 131, 501, 10),
+        ("s", "A", 501, 141),
+    )
+    assert got == {6: ["lost_segment"], 7: ["ack_lost_segment"]}
+    # The hole filled late (a resend that starts at it) moves the mark on: nothing more flagged.
+    got = kinds(
+        ("c", "PA", 101, 501, 10),
+        ("c", "PA", 121, 501, 10),
+        ("c", "PA", 111, 501, 10),
+        ("s", "A", 501, 131),
+    )
+    assert "ack_lost_segment" not in got.get(7, []) and got[5] == ["lost_segment"]
+
+
 def test_a_window_update_is_the_same_ack_with_another_window() -> None:
     """tshark 4.0.17 flags [TCP Window Update] a pure ACK at the next seq with its sender's last
     ACK and a window that is neither that of its last segment nor zero; the same window again

@@ -32,8 +32,12 @@ sequence number, the last ACK and window) and what the other direction acknowled
   on the wire (tshark 4.0.17 flags the second and third of three segments without any flag
   and with the same acknowledgment field as duplicate ACKs #1 and #2, as nmap's null-scan
   probes in ppa_activeosfingerprinting; with three different fields, none).
-- ack_lost_segment ("ACKed segment that wasn't captured"): it acknowledges more than
-  the other direction was seen sending.
+- ack_lost_segment ("ACKed segment that wasn't captured"): it acknowledges more than the
+  other direction was seen sending without a hole: packet-tcp.c's "max seq to be acked", which
+  moves to the next expected number only with a segment that starts right at it (not a
+  window probe), and jumps there once an ACK beyond it was flagged (so one hole gives one
+  flag). A segment missing from the capture gives "previous segment not captured" after it
+  and this flag on the ACK that covers it (tshark 4.0.17 on crafted captures).
 - a segment with data, SYN or FIN (no keep-alive) is judged in the order of tshark 4.0's
   packet-tcp.c (tcp_analyze_sequence_number), each checked on crafted captures with tshark
   4.0.17:
@@ -100,6 +104,7 @@ class _Direction:
         self.last_was_probe = False  # a zero window probe
         self.window_of_syn = False  # its last window was a SYN's (never scaled)
         self.scale = _SCALE_UNSEEN
+        self.max_to_ack = UNSEEN  # what the peer may acknowledge: next_seq as far as no hole
 
 
 @dataclass
@@ -165,7 +170,7 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     control = flags & (SYN | FIN | RST)
     if length == 1 and seq == here.next_seq and there.window == 0:
         kinds.append("zero_window_probe")
-        if flags & ACK and there.next_seq != UNSEEN and seq_diff(segment.ack, there.next_seq) > 0:
+        if _acks_unseen(segment, there):
             kinds.append("ack_lost_segment")
         return kinds + _resent(segment, here, there, threshold)
     if segment.window == 0 and not control:
@@ -207,11 +212,20 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
         kinds.append("zero_window_probe_ack")
     if length and not control and _fills_window(segment, here, there):
         kinds.append("window_full")
-    if flags & ACK and there.next_seq != UNSEEN and seq_diff(segment.ack, there.next_seq) > 0:
+    if _acks_unseen(segment, there):
         kinds.append("ack_lost_segment")
     if (length or flags & (SYN | FIN)) and not keep_alive:
         kinds.extend(_resent(segment, here, there, threshold))
     return kinds
+
+
+def _acks_unseen(segment: Segment, there: _Direction) -> bool:
+    """Whether `segment` acknowledges beyond what `there` was seen sending without a hole
+    (module docstring); once it does, all `there` sent counts as seen."""
+    if not segment.flags & ACK or there.max_to_ack == UNSEEN or seq_diff(segment.ack, there.max_to_ack) <= 0:
+        return False
+    there.max_to_ack = there.next_seq
+    return True
 
 
 def _fills_window(segment: Segment, here: _Direction, there: _Direction) -> bool:
@@ -264,6 +278,8 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
             here.next_seq_time = segment.time
+    if not probe and (here.max_to_ack == UNSEEN or segment.seq == here.max_to_ack):
+        here.max_to_ack = here.next_seq
     # Every segment's acknowledgment field, with the ACK flag or without (see duplicate_ack).
     if "duplicate_ack" in kinds:
         here.dup_acks += 1
