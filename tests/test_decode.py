@@ -919,6 +919,37 @@ def test_malformed_frames_are_named_by_what_is_wrong_and_where(tmp_path) -> None
     ]
 
 
+def test_frames_ending_in_an_ip_option_header_or_of_the_other_ip_version_are_named(tmp_path) -> None:
+    """A helper's crafted frames that no count or warning held (tshark: Malformed Packet): an
+    IPv6 header whose Hop-by-Hop header the frame ends before, or inside, and an IPv6 header
+    under the IPv4 ethertype."""
+    from scapy.layers.l2 import Ether
+    from scapy.utils import PcapWriter
+
+    good = handshake_packets()
+    macs = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
+    v6 = bytes(IPv6(src="2001:db8::a", dst="2001:db8::b", nh=0, plen=1))  # Hop-by-Hop next, 1 byte said
+    wrong_version = bytearray(bytes(good[2]))
+    wrong_version[0] = 0x65
+    frames = [*(bytes(Ether(**macs) / p) for p in good), bytes(Ether(**macs, type=0x86DD)) + v6,
+              bytes(Ether(**macs, type=0x86DD)) + v6 + b"\x06", bytes(Ether(**macs, type=0x0800)) + wrong_version]  # fmt: skip
+    path = tmp_path / "cut.pcap"
+    writer = PcapWriter(str(path), linktype=1)
+    for number, frame in enumerate(frames):
+        packet = Ether(frame)
+        packet.time = 1_700_000_000 + number
+        writer.write(packet)
+    writer.close()
+    stats = DecodeStats()
+    assert len(list(read_segments(str(path), stats))) == len(good)
+    first = len(good) + 1
+    assert stats.warnings == [
+        "1 frame skipped that may hold TCP: IP version 6 under the IPv4 ethertype",
+        "2 frames with impossible IP/TCP lengths skipped: IPv6 extension header cut short inside a whole frame "
+        f"(a length field claims more) (2 frames, the first {first})",
+    ]
+
+
 def test_a_frame_of_no_ip_version_is_named_not_dropped(tmp_path) -> None:
     """An IP header whose version is neither 4 nor 6 (a corrupted byte): counted and named,
     never left out in silence (Wireshark: "Bogus IP version")."""

@@ -201,7 +201,7 @@ def _ipv4(
     pos, remaining = at + header_len, ip_len - header_len
     if proto == PROTO_AH:  # its length in 4-byte units after the first 8
         if len(data) < pos + 2:
-            return None
+            raise HeaderCut("IPv4 authentication header cut short")
         proto, ah_len = data[pos], (data[pos + 1] + 2) * 4
         pos, remaining = pos + ah_len, remaining - ah_len
         if remaining < 0:
@@ -228,14 +228,14 @@ def _ipv6(
     while next_header not in _CARRIED:
         if next_header in _IPV6_EXTENSIONS or next_header == IPV6_AUTHENTICATION_HEADER:
             if len(data) < pos + 2:
-                return None
+                raise HeaderCut("IPv6 extension header cut short")
             following, units = data[pos], data[pos + 1]
             ext_len = (units + 2) * 4 if next_header == IPV6_AUTHENTICATION_HEADER else (units + 1) * 8
             if next_header == IPV6_ROUTING_HEADER:
                 data = _final_destination(data, at, pos, units)
         elif next_header == IPV6_FRAGMENT_HEADER:
             if len(data) < pos + IPV6_FRAGMENT_HEADER_LENGTH:
-                return None
+                raise HeaderCut("IPv6 fragment header cut short")
             following = data[pos]
             fragmented = u16(data, pos + 2)
             if fragmented & (IPV6_FRAGMENT_OFFSET_MASK | IPV6_MORE_FRAGMENTS):

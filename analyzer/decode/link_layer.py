@@ -138,11 +138,23 @@ def _ip_version_at(data: bytes, at: int) -> bool:
     return len(data) > at and data[at] >> 4 in (4, 6)
 
 
+def _ip_of(data: bytes, ethertype: int, at: int) -> int:
+    """`at`, where the IP header of the family `ethertype` names begins: one of the other
+    family's version there is tshark's bogus IP version, a malformed packet, not read as it."""
+    if len(data) > at:
+        version = data[at] >> 4  # neither 4 nor 6: ip_tcp names it
+        if version in (4, 6) and version != (4 if ethertype == ETHERTYPE_IPV4 else 6):
+            raise Undecodable(
+                f"IP version {version} under the IPv{4 if ethertype == ETHERTYPE_IPV4 else 6} ethertype"
+            )
+    return at
+
+
 def after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
     """The IP header's offset, given the ethertype read just before `at`; None if no IP."""
     for _ in range(MAX_LAYERS):
         if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):
-            return at
+            return _ip_of(data, ethertype, at)
         if ethertype in ETHERTYPE_VLAN:
             step, type_at = VLAN_TAG, VLAN_TYPE
         elif ethertype in ETHERTYPE_MPLS:
@@ -259,7 +271,7 @@ def ethernet_at(data: bytes, at: int) -> int | None:
         return None
     ethertype = u16(data, at + ETHERNET_TYPE)
     if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):  # nearly every frame
-        return at + ETHERNET_HEADER
+        return _ip_of(data, ethertype, at + ETHERNET_HEADER)
     return after_ethertype(data, ethertype, at + ETHERNET_HEADER)
 
 
