@@ -450,3 +450,15 @@ def test_a_state_held_through_a_silence_is_named_in_its_cut_s_band_and_outside_n
     for left, right in itertools.pairwise(outside):
         if abs(left.y0 - right.y0) < 1:  # one row of names: a space at least between two
             assert right.x0 - left.x1 >= 4, (left, right)
+
+
+def test_a_resend_right_after_its_copy_says_the_interval_once() -> None:
+    """syn-timeout's SYNs: 'Δ1.009 s, 1.009 s after the first' said the one interval twice; where
+    the packet before is the copy it resends, the label says 'Δ1.009 s after the first'."""
+    result, sidecar, origin = _analyzed(CAPTURES / "syn-timeout.pcap")
+    fig = figure(result, sidecar, origin)
+    labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("frame ")]
+    plt.close(fig)
+    [second] = [label for label in labels if label.startswith("frame 2 ")]
+    assert second.endswith(" after the first") and "Δ" in second and second.count(" s") == 2, second
+    assert all(", " not in label.split("Δ", 1)[-1] for label in labels if "after #" in label), labels

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -548,3 +549,17 @@ def test_an_ipv6_endpoint_may_break_in_the_table() -> None:
 
     assert _endpoint(("2001:db8::1", 80), 6) == "[2001:<wbr>db8:<wbr>:<wbr>1]:<wbr>80"
     assert _endpoint(("192.0.2.1", 80), 4) == "192.0.2.1:80"
+
+
+def test_every_id_on_the_page_is_unique_and_every_reference_resolves(tmp_path) -> None:
+    """A helper counted 159 ids used more than once on a report's page (every figure's
+    "figure_1", every arrow label's "packet-label"): invalid HTML, and a reference to one of
+    them finds the first figure's. The packets' ids stay as the page's script reads them."""
+    page = _report(CAPTURES / "backlog-abort.pcap", tmp_path / "report").read_text()
+    ids = Counter(re.findall(r' id="([^"]+)"', page))
+    assert [ident for ident, count in ids.items() if count > 1] == []
+    references = re.findall(r'(?:url\(#|href="#)([^)"]+)', page)
+    assert references and all(ident in ids for ident in references)
+    assert "pkt-12" in ids and 'class="packet-label"' in page
+    # Two spaces between a label's fields are kept (inline SVG text collapses them otherwise).
+    assert "figure svg text { white-space: pre; }" in page

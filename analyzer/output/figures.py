@@ -4,6 +4,8 @@ never finds half a file; the format follows the suffix (SVG keeps text as text).
 from __future__ import annotations
 
 import io
+import re
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -29,12 +31,42 @@ def save_figure(fig: plt.Figure, output: Path, metadata: dict | None = None) -> 
     return output
 
 
-def figure_svg(fig: plt.Figure) -> str:
-    """The figure as inline SVG markup (for an HTML page): no XML prologue, text as text."""
+def figure_svg(fig: plt.Figure, scope: str = "") -> str:
+    """The figure as inline SVG markup (for an HTML page): no XML prologue, text as text.
+    Its ids made unique on the page: each prefixed by `scope` (every figure matplotlib makes
+    has its "figure_1", "axes_1", ...), the references to them too, and a gid set on many
+    elements (an arrow's label) a class instead; the packets' "pkt-" ids, which the page's
+    script and the details read, stay as they are (a frame is in one figure)."""
     buffer = io.StringIO()
     try:
         fig.savefig(buffer, format="svg")
     finally:
         plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    return unique_ids(text[text.index("<svg") :], scope)
+
+
+_ID = re.compile(r' id="([^"]+)"')
+
+
+def unique_ids(svg: str, scope: str) -> str:
+    """`svg` with ids unique on a page of several figures (figure_svg)."""
+    counts = Counter(_ID.findall(svg))
+
+    def renamed(match: re.Match[str]) -> str:
+        ident = match.group(1)
+        if ident.startswith("pkt-"):
+            return match.group(0)
+        if counts[ident] > 1:
+            return f' class="{ident}"'
+        return f' id="{scope}{ident}"'
+
+    svg = _ID.sub(renamed, svg)
+    if not scope:
+        return svg
+    owned = {ident for ident, count in counts.items() if count == 1 and not ident.startswith("pkt-")}
+    return re.sub(
+        r'(url\(#|href="#)([^)"]+)',
+        lambda m: m.group(1) + (scope + m.group(2) if m.group(2) in owned else m.group(2)),
+        svg,
+    )

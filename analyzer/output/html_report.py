@@ -99,7 +99,7 @@ def _connection_section(
     titles the pictures (a picture saved from the page still says what it shows). Fills
     `details` with the packets its ladder draws."""
     c = result.connection
-    ladder = figure_svg(figure(result, sidecar, origin, commands=False, name=name))
+    ladder = figure_svg(figure(result, sidecar, origin, commands=False, name=name), f"c{c.id}-ladder-")
     details.update(connection_details(result, origin, drawn_ids(ladder)))
     parts = [
         f'<section class="connection" id="conn-{c.id}">',
@@ -108,11 +108,19 @@ def _connection_section(
         f"<p>{_e(result.summary())}</p>",
         _figure("Sequence diagram", ladder, "ladder", HOVER),
         _figure(
-            "TCP states over time", figure_svg(timeline_figure(result, sidecar, origin, name)), "timeline"
+            "TCP states over time",
+            figure_svg(timeline_figure(result, sidecar, origin, name), f"c{c.id}-timeline-"),
+            "timeline",
         ),
     ]
     if result.syn_backoff.intervals or result.synack_backoff.intervals:
-        parts.append(_figure("SYN backoff", figure_svg(backoff_figure(result, sidecar, name)), "backoff"))
+        parts.append(
+            _figure(
+                "SYN backoff",
+                figure_svg(backoff_figure(result, sidecar, name), f"c{c.id}-backoff-"),
+                "backoff",
+            )
+        )
     h = result.handshake
     parts.append("<h3>Handshake</h3>")
     parts.append(f"<p>{_e(h.explain())}</p>")
@@ -229,7 +237,7 @@ def _connection_link(connection: int | None, linked: set[int]) -> str:
 def _udp_section(
     flow: UdpFlow, sidecar: Sidecar | None, origin: float, details: dict[str, Details], name: str
 ) -> list[str]:
-    ladder = figure_svg(figure(flow, sidecar, origin, name=name))
+    ladder = figure_svg(figure(flow, sidecar, origin, name=name), f"u{flow.id}-ladder-")
     details.update(udp_details(flow, origin, drawn_ids(ladder)))
     return [
         f'<section class="connection" id="udp-{flow.id}">',
@@ -439,7 +447,7 @@ def _overview(analysis: Analysis, origin: float, name: str) -> str:
     end = analysis.stats.end_time
     overview.end = end if end is not None else origin
     return _figure(
-        "Overview: every connection on one time axis", figure_svg(overview_figure(overview, name)), "overview",
+        "Overview: every connection on one time axis", figure_svg(overview_figure(overview, name), "overview-"), "overview",
         "A row per connection, coloured by its outcome; a cross where a RST was sent, a tick where a segment "
         "was resent.", level=2,
     )  # fmt: skip

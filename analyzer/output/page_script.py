@@ -18,6 +18,7 @@ th { background: #f3f3f3; } .bad { color: #c00000; } .good { color: #2c7c2c; }
 .wide { overflow-x: auto; } #connections { font-size: 0.82em; } #connections td, #connections th { padding: 0.2em 0.45em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figure { margin: 0.3em 0 1em; overflow-x: auto; } figure svg { display: block; height: auto; }
+figure svg text { white-space: pre; }
 figure.ladder svg, figure.timeline svg { width: 100%; }
 code { background: #f6f6f6; padding: 0 0.2em; } td code { white-space: nowrap; }
 abbr[title] { text-decoration: underline dotted; cursor: help; }

@@ -640,7 +640,16 @@ def _time_labels(result: ConnectionAnalysis, origin: float, packets: list[Packet
         if packet.since_previous is not None:
             pieces.append(_delta(packet.since_previous).strip())
         if segment.frame in retransmission:
-            pieces[-1] += ", " + retransmission_note(segment, retransmission[segment.frame])
+            resent = retransmission[segment.frame]
+            note = retransmission_note(segment, resent)
+            if packet.since_previous is not None and format_duration(
+                packet.since_previous
+            ) == format_duration(segment.time - resent[1]):
+                pieces[-1] = (
+                    f"Δ{note}"  # the packet before is the copy: "Δ1.010 s, 1.010 s after the first" once
+                )
+            else:
+                pieces[-1] += ", " + note
         if segment.frame in resets:
             pieces.append(resets[segment.frame].cause.replace("_", " "))
         if segment.frame in notes:
