@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import shlex
 import textwrap
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -436,7 +437,7 @@ def sequence_figure(
     )
     for item in drawn:
         if isinstance(item, Band):
-            _draw_band(ladder.ax, item, ladder.layout, connection.id if commands else None)
+            _draw_band(ladder.ax, item, ladder.layout, connection.id if commands else None, name)
     _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
     blocked = _crossed(result, [i for i in drawn if isinstance(i, Packet)], ladder.layout)
     confirmed = _kernel_rows(result, ladder.layout, blocked)
@@ -723,7 +724,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
     return crossed, unheard
 
 
-def _draw_band(ax: plt.Axes, band: Band, layout: Layout, connection: int | None) -> None:
+def _draw_band(ax: plt.Axes, band: Band, layout: Layout, connection: int | None, name: str | None) -> None:
     """A run of plain segments: a shaded box between the lifelines with what it stands for."""
     key = ("band", band.first, band.last)
     y0, y1 = layout.at[key], layout.until[key]
@@ -731,13 +732,15 @@ def _draw_band(ax: plt.Axes, band: Band, layout: Layout, connection: int | None)
                     edgecolor=COLORS["band_edge"], linewidth=0.8, zorder=2)  # fmt: skip
     box.set_gid(packet_gid(band.first, band.last))
     ax.add_patch(box)
-    ax.text((CLIENT_X + SERVER_X) / 2, (y0 + y1) / 2, band_text(band, connection), ha="center", va="center",
+    ax.text((CLIENT_X + SERVER_X) / 2, (y0 + y1) / 2, band_text(band, connection, name), ha="center", va="center",
             fontsize=FONT - 1, color="#1a1a1a", gid=BAND_LABEL, zorder=5)  # fmt: skip
 
 
-def band_text(band: Band, connection: int | None = None) -> str:
+def band_text(band: Band, connection: int | None = None, name: str | None = None) -> str:
     """frames, segments (by direction), bytes, duration, and what is inside worth a count;
-    given the `connection`'s id, the command that draws notable packets it holds one by one."""
+    given the `connection`'s id, the command that draws notable packets it holds one by one
+    (of the capture file `name`, FILE where it is not known)."""
+    capture = shlex.quote(name) if name else "FILE"
     lines = [f"frames {band.first}–{band.last}: {band.segments:,} segments"]
     if band.let_go:  # counted as they came, not kept: no direction to tell
         lines.append(f"({band.let_go:,} of them counted, not kept: a long connection)")
@@ -753,11 +756,11 @@ def band_text(band: Band, connection: int | None = None) -> str:
         lines.append("(holds notable packets that did not fit one by one)")
     elif (band.held or band.silences) and connection is not None and band.segments <= RANGE_ROWS:
         lines.append(
-            f"(handshake diagram FILE --connection {connection} --frames {band.first}-{band.last} draws each)"
+            f"(handshake diagram {capture} --connection {connection} --frames {band.first}-{band.last} draws each)"
         )
     elif band.held:
         lines.append(
-            f"(handshake diagram FILE --connection {connection} --frames A-B draws up to {RANGE_ROWS} one by one)"
+            f"(handshake diagram {capture} --connection {connection} --frames A-B draws up to {RANGE_ROWS} one by one)"
         )
     return "\n".join(textwrap.fill(line, BAND_CHARS) for line in lines)
 
