@@ -46,9 +46,13 @@ def test_each_rst_drop_and_state_change_of_the_kernel_is_drawn(pcap) -> None:
         fig = figure(result, sidecar, analysis.stats.start_time)
         fig.canvas.draw()
         texts = "\n".join(_texts(fig)).replace("\n  ", " ")
+        flat = " ".join(texts.split())
         for reset in events.resets:
             if reset.kernel_reason:
-                assert f"kernel: {reset.kernel_reason}" in texts, (reset.frame, reset.kernel_reason)
+                assert f"the kernel's reason for this RST: {reset.kernel_reason}" in flat, (
+                    reset.frame,
+                    reset.kernel_reason,
+                )
         # A drop drawn as its arrow says the kernel's reason beside it; one a long ladder put in
         # a band is counted there.
         # A keep-alive probe TCP answered and freed (TCP_OLD_SEQUENCE) is said as that, no drop.

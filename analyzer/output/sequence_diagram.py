@@ -905,7 +905,9 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
     if events is not None:
         for reset in events.resets:
             if reset.kernel_reason:
-                marks.setdefault((reset.frame, False), []).append(f"kernel: {reset.kernel_reason}")
+                marks.setdefault((reset.frame, False), []).append(
+                    f"the kernel's reason for this RST: {reset.kernel_reason}"
+                )
         connection = result.connection
         flags = result.sequence.flags
         for drop in events.drops:
