@@ -43,11 +43,11 @@ QI = CORPUS / "pcaps" / "zeek_qi_internet_SYNACK_curl_jsonip.pcap"
 FIN_WAIT_2_TIMEOUT = [CAPTURES / "fin-wait-2-timeout.pcap", CAPTURES / "fin-wait-2-timeout-ipv6.pcap"]
 
 
-def _analyzed(pcap: Path) -> tuple[ConnectionAnalysis, Sidecar | None, float]:
+def _analyzed(pcap: Path, connection: int = 0) -> tuple[ConnectionAnalysis, Sidecar | None, float]:
     beside = sidecar_path_for(pcap)
     sidecar = json.loads(beside.read_text()) if beside.exists() else None
     analysis = analyze_file(str(pcap), sidecar=sidecar)
-    return analysis.connections[0], sidecar, analysis.stats.start_time
+    return analysis.connections[connection], sidecar, analysis.stats.start_time
 
 
 @pytest.mark.parametrize("pcap", FIN_WAIT_2_TIMEOUT, ids=lambda p: p.stem)
@@ -462,3 +462,16 @@ def test_a_resend_right_after_its_copy_says_the_interval_once() -> None:
     [second] = [label for label in labels if label.startswith("frame 2 ")]
     assert second.endswith(" after the first") and "Δ" in second and second.count(" s") == 2, second
     assert all(", " not in label.split("Δ", 1)[-1] for label in labels if "after #" in label), labels
+
+
+def test_the_kernel_s_changes_on_the_timeline_stand_over_the_cuts_bands() -> None:
+    """backlog-abort #1: the client's ▲ in a silence was half hidden under the cut's faded band,
+    where the kernel's reports ▼ stood over it."""
+    result, sidecar, origin = _analyzed(CAPTURES / "backlog-abort.pcap", 1)
+    fig = timeline_figure(result, sidecar, origin)
+    ax = fig.axes[0]
+    changes = [line for line in ax.get_lines() if line.get_marker() == "^"]
+    bands = [patch.get_zorder() for patch in ax.patches if patch.get_alpha() == 0.6]
+    plt.close(fig)
+    assert changes and bands
+    assert all(line.get_zorder() > max(bands) for line in changes)

@@ -178,4 +178,5 @@ def draw_timeline_marks(ax: plt.Axes, changes: Sequence[KernelChange], x_at: Cal
         ax.plot(
             [x_at(change.time)], [rows[change.side] - 0.4], marker="^", markersize=5, linestyle="none", color=color,
             markerfacecolor=color if change.agrees else "white", markeredgewidth=1.0, gid=KERNEL_MARK,
+            zorder=6,  # over a cut's faded band, as the kernel's reports (half hidden under it)
         )  # fmt: skip
