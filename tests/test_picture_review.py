@@ -475,3 +475,19 @@ def test_the_kernel_s_changes_on_the_timeline_stand_over_the_cuts_bands() -> Non
     plt.close(fig)
     assert changes and bands
     assert all(line.get_zorder() > max(bands) for line in changes)
+
+
+def test_a_rst_s_cause_has_one_wording_on_the_ladder_and_in_the_report_s_table() -> None:
+    """backlog-abort's RST was 'accept queue overflow' under its arrow and 'accept queue full
+    (tcp_abort_on_overflow)' in the report's table: two names a reader took for two causes."""
+    from analyzer.output.summary import RESETS
+
+    result, sidecar, origin = _analyzed(CAPTURES / "backlog-abort.pcap", 1)
+    [reset] = result.resets
+    fig = figure(result, sidecar, origin)
+    labels = " ".join(
+        " ".join(t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("frame ")).split()
+    )
+    plt.close(fig)
+    assert RESETS[reset.cause].removeprefix("reset: ") in labels
+    assert reset.cause.replace("_", " ") not in labels

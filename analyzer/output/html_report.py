@@ -35,7 +35,7 @@ from analyzer.output.page_script import SCRIPT, STYLE
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
-from analyzer.output.summary import RESETS
+from analyzer.output.summary import RESETS, reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration, wall_clock
@@ -146,7 +146,7 @@ def _connection_section(
                         _since(r.segment.time, origin),
                         r.sender,
                         r.state,
-                        r.cause.replace("_", " "),
+                        f"{reset_words(r.cause)} ({r.cause})",
                         r.explanation,
                         ", ".join(map(str, r.evidence)),
                     ]

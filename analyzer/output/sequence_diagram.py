@@ -59,6 +59,7 @@ from analyzer.output.ladder_rows import (
     plan_rows,
     timer_changes,
 )
+from analyzer.output.summary import reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
@@ -652,7 +653,7 @@ def _time_labels(result: ConnectionAnalysis, origin: float, packets: list[Packet
             else:
                 pieces[-1] += ", " + note
         if segment.frame in resets:
-            pieces.append(resets[segment.frame].cause.replace("_", " "))
+            pieces.append(reset_words(resets[segment.frame].cause))
         if segment.frame in notes:
             pieces.append(notes[segment.frame])
         if segment.frame in icmp:

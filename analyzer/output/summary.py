@@ -78,6 +78,15 @@ RESETS: Final = {
     "mptcp_fastclose": "reset: Multipath TCP connection aborted (MP_FASTCLOSE)",
     "unknown": "reset: cause unknown",
 }
+
+
+def reset_words(cause: str) -> str:
+    """A RST's cause as a picture or a table writes it, the words of RESETS (one wording for
+    one cause everywhere: 'accept queue overflow' beside 'accept queue full' read as two)."""
+    words = RESETS.get(cause)
+    return words.removeprefix("reset: ") if words is not None else cause.replace("_", " ")
+
+
 ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end"
 NO_CLOSE: Final = "no FIN or RST seen"
 # The handshake outcomes that opened no connection: the overview counts them as such; the
