@@ -18,6 +18,7 @@ from analyzer.output.labels import (
     sequence_bases,
     unanswered_probes,
 )
+from analyzer.output.summary import reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import since
@@ -80,7 +81,7 @@ def connection_mermaid(
             label += f" — {NO_ANSWER},"
         label += f" frame {segment.frame} {since(segment.time - start)}"
         if segment.frame in resets:
-            label += f" RST: {resets[segment.frame].cause.replace('_', ' ')}"
+            label += f" RST: {reset_words(resets[segment.frame].cause)}"
         if segment.frame in notes:
             label += f" ({notes[segment.frame]})"
         source, target = ("C", "S") if from_client else ("S", "C")

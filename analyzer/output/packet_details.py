@@ -15,6 +15,7 @@ from analyzer.connections import peer_of
 from analyzer.decode.segment import ACK, MOD, SYN, UNSEEN, Segment, flag_names
 from analyzer.output.glossary import WIRESHARK_FLAGS, options_words
 from analyzer.output.labels import dsack, retransmission_note, sequence_bases
+from analyzer.output.summary import reset_words
 from analyzer.timefmt import format_duration
 from analyzer.udp_flows import UdpFlow
 
@@ -99,7 +100,7 @@ def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[
                 lines.append(("Wireshark", f"{kind.replace('_', ' ')}: {WIRESHARK_FLAGS.get(kind, kind)}"))
             if segment.frame in resets:
                 reset = resets[segment.frame]
-                lines.append(("RST", f"{reset.cause.replace('_', ' ')}: {reset.explanation}"))
+                lines.append(("RST", f"{reset_words(reset.cause)}: {reset.explanation}"))
             lines.extend(("diagnosis", mark) for mark in marks.get(segment.frame, []))
             details[key] = lines
         previous = (segment.time, segment.frame)
