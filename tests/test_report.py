@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -406,6 +407,12 @@ def _check_in_browser(browser, pcap: Path, tmp_path: Path) -> _Opened:
     assert durations == sorted(durations) and durations[0] < durations[-1]
     page.click("#connections th:nth-child(6) button")
     assert opened.column(5) == sorted(durations, reverse=True)
+    # Ties keep the connections' order down as up (sorting down reversed them: #2, #0, #1).
+    page.click("#connections th:nth-child(7) button")
+    page.click("#connections th:nth-child(7) button")
+    rows = list(zip(opened.column(6), opened.column(0), strict=True))
+    assert [p for p, _i in rows] == sorted((p for p, _i in rows), reverse=True)
+    assert all(a[1] < b[1] for a, b in itertools.pairwise(rows) if a[0] == b[0])
     page.click("#connections th:nth-child(1) button")
     ids = opened.column(0)
     assert ids == sorted(ids) and len(ids) == len(outcomes)
@@ -556,6 +563,7 @@ def test_every_id_on_the_page_is_unique_and_every_reference_resolves(tmp_path) -
     "figure_1", every arrow label's "packet-label"): invalid HTML, and a reference to one of
     them finds the first figure's. The packets' ids stay as the page's script reads them."""
     page = _report(CAPTURES / "backlog-abort.pcap", tmp_path / "report").read_text()
+    assert "3 TCP connections, 0 UDP flows." in page  # plurals, not "connection(s)"
     ids = Counter(re.findall(r' id="([^"]+)"', page))
     assert [ident for ident, count in ids.items() if count > 1] == []
     references = re.findall(r'(?:url\(#|href="#)([^)"]+)', page)

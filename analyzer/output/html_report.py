@@ -59,6 +59,10 @@ def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _counted(count: int, what: str) -> str:
+    return f"{count:,} {what}{'' if count == 1 else 's'}"
+
+
 def _since(time: float, origin: float) -> str:
     """A time on the page's one clock: seconds since frame 1, as Wireshark's time column."""
     return f"{time - origin:.6f}\u00a0s"  # no break inside a time
@@ -505,7 +509,7 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f"<p>{stats.frames} packets ({_e(stats.format)}), {stats.tcp_segments} TCP, "
-        f"{len(analysis.connections)} TCP connection(s), {len(analysis.udp)} UDP flow(s).</p>",
+        f"{_counted(len(analysis.connections), 'TCP connection')}, {_counted(len(analysis.udp), 'UDP flow')}.</p>",
         _clock(analysis),
     ]
     if sidecar:

@@ -61,7 +61,8 @@ SCRIPT: Final = """
           if (x === undefined) x = a.cells[column].textContent;
           if (y === undefined) y = b.cells[column].textContent;
           var order = numeric ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
-          if (order === 0) order = parseInt(a.dataset.id, 10) - parseInt(b.dataset.id, 10);
+          // Ties in the connections' order whichever way: descending reversed them too.
+          if (order === 0) return parseInt(a.dataset.id, 10) - parseInt(b.dataset.id, 10);
           return ascending ? order : -order;
         });
         rows.forEach(function (row) { body.appendChild(row); });
