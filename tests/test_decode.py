@@ -931,8 +931,11 @@ def test_frames_ending_in_an_ip_option_header_or_of_the_other_ip_version_are_nam
     v6 = bytes(IPv6(src="2001:db8::a", dst="2001:db8::b", nh=0, plen=1))  # Hop-by-Hop next, 1 byte said
     wrong_version = bytearray(bytes(good[2]))
     wrong_version[0] = 0x65
+    # and one whose 8-byte Hop-by-Hop header the frame ends inside (its first 4 bytes there)
+    inside = bytes(IPv6(src="2001:db8::a", dst="2001:db8::b", nh=0, plen=8)) + b"\x06\x00\x01\x04"
     frames = [*(bytes(Ether(**macs) / p) for p in good), bytes(Ether(**macs, type=0x86DD)) + v6,
-              bytes(Ether(**macs, type=0x86DD)) + v6 + b"\x06", bytes(Ether(**macs, type=0x0800)) + wrong_version]  # fmt: skip
+              bytes(Ether(**macs, type=0x86DD)) + v6 + b"\x06", bytes(Ether(**macs, type=0x0800)) + wrong_version,
+              bytes(Ether(**macs, type=0x86DD)) + inside]  # fmt: skip
     path = tmp_path / "cut.pcap"
     writer = PcapWriter(str(path), linktype=1)
     for number, frame in enumerate(frames):
@@ -945,8 +948,8 @@ def test_frames_ending_in_an_ip_option_header_or_of_the_other_ip_version_are_nam
     first = len(good) + 1
     assert stats.warnings == [
         "1 frame skipped that may hold TCP: IP version 6 under the IPv4 ethertype",
-        "2 frames with impossible IP/TCP lengths skipped: IPv6 extension header cut short inside a whole frame "
-        f"(a length field claims more) (2 frames, the first {first})",
+        "3 frames with impossible IP/TCP lengths skipped: IPv6 extension header cut short inside a whole frame "
+        f"(a length field claims more) (3 frames, the first {first})",
     ]
 
 

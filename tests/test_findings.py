@@ -426,7 +426,7 @@ def test_an_ack_of_a_segment_missing_from_the_capture_is_flagged_once_for_its_ho
     the capture gives "previous segment not captured" after it and "ACKed segment that wasn't
     captured" on the ACK covering it (tshark 4.0.17 on a helper's crafted capture: frames 5
     and 6, and 28 of 28 such flags on the corpus, where the rule of the highest number seen
-    gave 9); the next ACKs of the same hole are not flagged again."""
+    gave 9); the next ACKs of a hole passed are not flagged again."""
     got = kinds(
         ("c", "PA", 101, 501, 10),
         ("s", "A", 501, 111),
@@ -436,6 +436,21 @@ def test_an_ack_of_a_segment_missing_from_the_capture_is_flagged_once_for_its_ho
         ("s", "A", 501, 141),
     )
     assert got == {6: ["lost_segment"], 7: ["ack_lost_segment"]}
+    # An ACK of data never seen, repeated (a duplicate ACK), is flagged once; the ACK after more
+    # data is again (tshark 4.0.17: frames 5 and 8, frame 6 a duplicate ACK alone).
+    got = kinds(
+        ("c", "PA", 101, 501, 10),
+        ("s", "A", 501, 121),
+        ("s", "A", 501, 121),
+        ("c", "PA", 121, 501, 10),
+        ("s", "A", 501, 131),
+    )
+    assert got == {
+        5: ["ack_lost_segment"],
+        6: ["duplicate_ack"],
+        7: ["lost_segment"],
+        8: ["ack_lost_segment"],
+    }
     # The hole filled late (a resend that starts at it) moves the mark on: nothing more flagged.
     got = kinds(
         ("c", "PA", 101, 501, 10),

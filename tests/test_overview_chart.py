@@ -14,6 +14,7 @@ from pcap_builder import handshake_packets, tcp_packet, write_capture
 
 from analyzer.analysis import analyze_file, stream_file
 from analyzer.output.overview_chart import MAX_ROWS, OUTCOMES, Overview, outcome
+from analyzer.output.summary import reset_words
 
 CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
 
@@ -53,8 +54,8 @@ def test_each_connection_is_a_row_in_the_colour_of_its_outcome(tmp_path) -> None
     assert "mixed.pcap: 6 TCP connections over time, coloured by outcome" in texts
     assert "A row per connection." in texts and "time in seconds since frame 1" in texts
     assert "#0 10.0.0.1:40000 → 10.0.0.2:80" in texts and "#5 10.1.0.2:50000 → 10.0.0.2:80" in texts
-    cause = results[2].resets[0].cause.replace("_", " ")
-    assert f"RST: {cause}" in texts  # the reset row names its cause
+    cause = reset_words(results[2].resets[0].cause)
+    assert f"RST: {cause}" in texts  # the reset row names its cause, in the table's words
     for key, count in (("closed", 1), ("refused", 1), ("reset", 1), ("no_answer", 3)):
         assert f"{OUTCOMES[key][0]}: {count}" in texts
     assert OUTCOMES["open"][0] not in texts  # no outcome in the legend that no row has

@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 from conftest import CAPTURES, CORPUS, NO_CORPUS
+from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
 from segments import HANDSHAKE, conversation
 
@@ -32,7 +33,7 @@ from analyzer.output.sequence_diagram import (
     figure,
     layout_moments,
 )
-from analyzer.output.state_timeline import timeline_axis, timeline_figure
+from analyzer.output.state_timeline import STATE_COLORS, timeline_axis, timeline_figure
 from analyzer.output.time_axis import silences
 from analyzer.sidecar import Sidecar, sidecar_path_for
 
@@ -442,6 +443,19 @@ def test_a_state_held_through_a_silence_is_named_in_its_cut_s_band_and_outside_n
     assert held.get_position()[1] == 0.0  # on the server's row, not outside it
     assert abs(held.get_position()[0] - band.get_position()[0]) < 0.01  # over the cut
     assert held.get_zorder() > 3  # over the band's fade
+    # A bar no cut crosses, named outside, has its line from its middle (a reviewer: from its
+    # left edge, up to 50 px off, once the band's name came in).
+    [outside_name] = [t for t in ax.texts if t.get_text() == "FIN_WAIT_1"]
+    [leader] = [
+        line for line in ax.get_lines()
+        if len(line.get_xdata()) == 2 and (line.get_xdata()[1], line.get_ydata()[1]) == outside_name.get_position()
+    ]  # fmt: skip
+    [bar] = [
+        p for p in ax.patches
+        if isinstance(p, Rectangle) and p.get_y() == -0.3 and to_hex(p.get_facecolor()) == STATE_COLORS["FIN_WAIT_1"]
+    ]  # fmt: skip
+    middle = bar.get_x() + bar.get_width() / 2
+    assert abs(leader.get_xdata()[0] - middle) < bar.get_width() / 4 + 1e-9
     outside = sorted(
         (t.get_window_extent(renderer) for t in ax.texts if t.get_position()[1] in (1.5, -0.5)),
         key=lambda box: (box.y0, box.x0),

@@ -571,3 +571,14 @@ def test_every_id_on_the_page_is_unique_and_every_reference_resolves(tmp_path) -
     assert "pkt-12" in ids and 'class="packet-label"' in page
     # Two spaces between a label's fields are kept (inline SVG text collapses them otherwise).
     assert "figure svg text { white-space: pre; }" in page
+
+
+def test_ids_are_rewritten_inside_tags_only() -> None:
+    """A file's name in a title may read ` id="x"`: text, not an attribute, left as it is."""
+    from analyzer.output.figures import unique_ids
+
+    svg = '<svg><g id="a"><text>x id="a" url(#b)</text></g><g id="b"/><use href="#b"/><g id="c"/><g id="c"/></svg>'
+    assert unique_ids(svg, "s-") == (
+        '<svg><g id="s-a"><text>x id="a" url(#b)</text></g><g id="s-b"/><use href="#s-b"/>'
+        '<g class="c"/><g class="c"/></svg>'
+    )

@@ -203,6 +203,8 @@ def _ipv4(
         if len(data) < pos + 2:
             raise HeaderCut("IPv4 authentication header cut short")
         proto, ah_len = data[pos], (data[pos + 1] + 2) * 4
+        if len(data) < pos + ah_len:
+            raise HeaderCut("IPv4 authentication header cut short")
         pos, remaining = pos + ah_len, remaining - ah_len
         if remaining < 0:
             raise Malformed("IPv4 authentication header runs past the total length")
@@ -231,6 +233,8 @@ def _ipv6(
                 raise HeaderCut("IPv6 extension header cut short")
             following, units = data[pos], data[pos + 1]
             ext_len = (units + 2) * 4 if next_header == IPV6_AUTHENTICATION_HEADER else (units + 1) * 8
+            if len(data) < pos + ext_len:
+                raise HeaderCut("IPv6 extension header cut short")
             if next_header == IPV6_ROUTING_HEADER:
                 data = _final_destination(data, at, pos, units)
         elif next_header == IPV6_FRAGMENT_HEADER:

@@ -139,8 +139,11 @@ def _ip_version_at(data: bytes, at: int) -> bool:
 
 
 def _ip_of(data: bytes, ethertype: int, at: int) -> int:
-    """`at`, where the IP header of the family `ethertype` names begins: one of the other
-    family's version there is tshark's bogus IP version, a malformed packet, not read as it."""
+    """`at`, where the IP header of the family a frame's own ethertype names begins: one of
+    the other family's version there is tshark's bogus IP version, a malformed packet, not
+    read as it. Only for the frame's own Ethernet header: a guessed reading (an MPLS
+    pseudowire's) must be free to be wrong, and a tunnel's protocol field (GRE's 0x0800) is
+    read by the version, as tshark reads it."""
     if len(data) > at:
         version = data[at] >> 4  # neither 4 nor 6: ip_tcp names it
         if version in (4, 6) and version != (4 if ethertype == ETHERTYPE_IPV4 else 6):
@@ -154,7 +157,7 @@ def after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
     """The IP header's offset, given the ethertype read just before `at`; None if no IP."""
     for _ in range(MAX_LAYERS):
         if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):
-            return _ip_of(data, ethertype, at)
+            return at
         if ethertype in ETHERTYPE_VLAN:
             step, type_at = VLAN_TAG, VLAN_TYPE
         elif ethertype in ETHERTYPE_MPLS:
@@ -271,11 +274,15 @@ def ethernet_at(data: bytes, at: int) -> int | None:
         return None
     ethertype = u16(data, at + ETHERNET_TYPE)
     if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):  # nearly every frame
-        return _ip_of(data, ethertype, at + ETHERNET_HEADER)
+        return at + ETHERNET_HEADER
     return after_ethertype(data, ethertype, at + ETHERNET_HEADER)
 
 
 def ethernet(data: bytes) -> int | None:
+    if len(data) >= ETHERNET_HEADER:
+        ethertype = u16(data, ETHERNET_TYPE)
+        if ethertype in (ETHERTYPE_IPV4, ETHERTYPE_IPV6):  # nearly every frame
+            return _ip_of(data, ethertype, ETHERNET_HEADER)
     return ethernet_at(data, 0)
 
 

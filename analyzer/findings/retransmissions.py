@@ -35,9 +35,12 @@ sequence number, the last ACK and window) and what the other direction acknowled
 - ack_lost_segment ("ACKed segment that wasn't captured"): it acknowledges more than the
   other direction was seen sending without a hole: packet-tcp.c's "max seq to be acked", which
   moves to the next expected number only with a segment that starts right at it (not a
-  window probe), and jumps there once an ACK beyond it was flagged (so one hole gives one
-  flag). A segment missing from the capture gives "previous segment not captured" after it
-  and this flag on the ACK that covers it (tshark 4.0.17 on crafted captures).
+  window probe), and jumps there once an ACK beyond it was flagged: later ACKs of a hole
+  already passed are not flagged again, nor is the same ACK repeated (a duplicate ACK), but an
+  ACK beyond the next expected number that comes after more data is. A segment missing from
+  the capture gives "previous segment not captured" after it and this flag on the ACK that
+  covers it (tshark 4.0.17 on crafted captures; a connection continued after an idle timer
+  starts its mark at the next expected number, an earlier hole forgotten).
 - a segment with data, SYN or FIN (no keep-alive) is judged in the order of tshark 4.0's
   packet-tcp.c (tcp_analyze_sequence_number), each checked on crafted captures with tshark
   4.0.17:
@@ -170,7 +173,7 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
     control = flags & (SYN | FIN | RST)
     if length == 1 and seq == here.next_seq and there.window == 0:
         kinds.append("zero_window_probe")
-        if _acks_unseen(segment, there):
+        if _acks_unseen(segment, here, there):
             kinds.append("ack_lost_segment")
         return kinds + _resent(segment, here, there, threshold)
     if segment.window == 0 and not control:
@@ -212,17 +215,23 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: flo
         kinds.append("zero_window_probe_ack")
     if length and not control and _fills_window(segment, here, there):
         kinds.append("window_full")
-    if _acks_unseen(segment, there):
+    if _acks_unseen(segment, here, there):
         kinds.append("ack_lost_segment")
     if (length or flags & (SYN | FIN)) and not keep_alive:
         kinds.extend(_resent(segment, here, there, threshold))
     return kinds
 
 
-def _acks_unseen(segment: Segment, there: _Direction) -> bool:
+def _acks_unseen(segment: Segment, here: _Direction, there: _Direction) -> bool:
     """Whether `segment` acknowledges beyond what `there` was seen sending without a hole
-    (module docstring); once it does, all `there` sent counts as seen."""
-    if not segment.flags & ACK or there.max_to_ack == UNSEEN or seq_diff(segment.ack, there.max_to_ack) <= 0:
+    (module docstring); once it does, all `there` sent counts as seen. The same ACK again (a
+    duplicate ACK) was judged with the one before: tshark 4.0.17 flags the first alone."""
+    if (
+        not segment.flags & ACK
+        or there.max_to_ack == UNSEEN
+        or segment.ack == here.last_ack
+        or seq_diff(segment.ack, there.max_to_ack) <= 0
+    ):
         return False
     there.max_to_ack = there.next_seq
     return True

@@ -46,12 +46,16 @@ def figure_svg(fig: plt.Figure, scope: str = "") -> str:
     return unique_ids(text[text.index("<svg") :], scope)
 
 
+_TAG = re.compile(r"<[^>]+>")  # text is escaped (no "<" in it): a file's name in a title is no tag
 _ID = re.compile(r' id="([^"]+)"')
+_REFERENCE = re.compile(r'(url\(#|href="#)([^)"]+)')
 
 
 def unique_ids(svg: str, scope: str) -> str:
-    """`svg` with ids unique on a page of several figures (figure_svg)."""
-    counts = Counter(_ID.findall(svg))
+    """`svg` with ids unique on a page of several figures (figure_svg): read and rewritten
+    inside tags only."""
+    counts = Counter(ident for tag in _TAG.findall(svg) for ident in _ID.findall(tag))
+    owned = {ident for ident, count in counts.items() if count == 1 and not ident.startswith("pkt-")}
 
     def renamed(match: re.Match[str]) -> str:
         ident = match.group(1)
@@ -61,12 +65,11 @@ def unique_ids(svg: str, scope: str) -> str:
             return f' class="{ident}"'
         return f' id="{scope}{ident}"'
 
-    svg = _ID.sub(renamed, svg)
-    if not scope:
-        return svg
-    owned = {ident for ident, count in counts.items() if count == 1 and not ident.startswith("pkt-")}
-    return re.sub(
-        r'(url\(#|href="#)([^)"]+)',
-        lambda m: m.group(1) + (scope + m.group(2) if m.group(2) in owned else m.group(2)),
-        svg,
-    )
+    def referred(match: re.Match[str]) -> str:
+        return match.group(1) + (scope + match.group(2) if match.group(2) in owned else match.group(2))
+
+    def in_tag(match: re.Match[str]) -> str:
+        tag = _ID.sub(renamed, match.group(0))
+        return _REFERENCE.sub(referred, tag) if scope else tag
+
+    return _TAG.sub(in_tag, svg)

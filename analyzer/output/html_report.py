@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis, State
+from analyzer.files import display_name
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
 from analyzer.output.glossary import (
@@ -35,7 +36,7 @@ from analyzer.output.page_script import SCRIPT, STYLE
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
-from analyzer.output.summary import RESETS, reset_words
+from analyzer.output.summary import reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration, wall_clock
@@ -97,7 +98,11 @@ HOVER: Final = "Point at an arrow or a band (or focus it with Tab) for its packe
 
 
 def _connection_section(
-    result: ConnectionAnalysis, sidecar: Sidecar | None, origin: float, details: dict[str, Details], name: str
+    result: ConnectionAnalysis,
+    sidecar: Sidecar | None,
+    origin: float,
+    details: dict[str, Details],
+    name: str | None,
 ) -> list[str]:
     """origin: frame 1's time, which the page's times count from; name: the file's, which
     titles the pictures (a picture saved from the page still says what it shows). Fills
@@ -120,7 +125,12 @@ def _connection_section(
     if result.syn_backoff.intervals or result.synack_backoff.intervals:
         parts.append(
             _figure(
-                "SYN backoff",
+                " and ".join(
+                    name
+                    for name, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
+                    if backoff.intervals
+                )
+                + " backoff",
                 figure_svg(backoff_figure(result, sidecar, name), f"c{c.id}-backoff-"),
                 "backoff",
             )
@@ -239,7 +249,7 @@ def _connection_link(connection: int | None, linked: set[int]) -> str:
 
 
 def _udp_section(
-    flow: UdpFlow, sidecar: Sidecar | None, origin: float, details: dict[str, Details], name: str
+    flow: UdpFlow, sidecar: Sidecar | None, origin: float, details: dict[str, Details], name: str | None
 ) -> list[str]:
     ladder = figure_svg(figure(flow, sidecar, origin, name=name), f"u{flow.id}-ladder-")
     details.update(udp_details(flow, origin, drawn_ids(ladder)))
@@ -317,7 +327,7 @@ def _outcome_words(result: ConnectionAnalysis) -> str:
     kind = outcome(result)
     if result.resets and kind == "reset":
         cause = result.resets[0].cause
-        return RESETS.get(cause, f"reset: {cause.replace('_', ' ')}")
+        return f"reset: {reset_words(cause)}"
     return OUTCOMES[kind][0].split(" (")[0]  # the legend's words, less its note on the picture
 
 
@@ -500,6 +510,7 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
     sidecar = analysis.sidecar
     chosen, _note = pick_connection(analysis, connection)
     name = Path(analysis.file).name
+    titled = display_name(analysis.file)  # the pictures' (none for standard input)
     title = f"{sidecar['scenario']}: {name}" if sidecar and "scenario" in sidecar else name
     stats = analysis.stats
     origin = stats.start_time if stats.start_time is not None else 0.0
@@ -536,9 +547,9 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
                 parts.append(f"<p>… and {len(diagnosed) - MAX_ROWS} more (see the JSON analysis).</p>")
     details: dict[str, Details] = {}
     if isinstance(chosen, UdpFlow):
-        parts.extend(_udp_section(chosen, sidecar, origin, details, name))
+        parts.extend(_udp_section(chosen, sidecar, origin, details, titled))
     for result in sections:
-        parts.extend(_connection_section(result, sidecar, origin, details, name))
+        parts.extend(_connection_section(result, sidecar, origin, details, titled))
     if undrawn:
         parts.append(f'<h2 id="undrawn">The other {len(undrawn):,} connections in the table, not drawn</h2>')
         first_drawn = _first_drawn(analysis.connections, drawn)

@@ -31,7 +31,7 @@ from analyzer.analysis import ConnectionAnalysis
 from analyzer.errors import UserError
 from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
 from analyzer.output.only import retransmitted
-from analyzer.output.summary import CLOSES
+from analyzer.output.summary import CLOSES, reset_words
 from analyzer.output.text_report import format_endpoint
 
 MAX_ROWS: Final = 60
@@ -86,7 +86,7 @@ def row_of(result: ConnectionAnalysis) -> Row:
     kind = outcome(result)
     notes = []
     if kind == "reset":
-        notes.append(f"RST: {result.resets[0].cause.replace('_', ' ')}")
+        notes.append(f"RST: {reset_words(result.resets[0].cause)}")
     if result.handshake.status == "not_seen" or result.handshake.opened_unseen:
         notes.append("mid-stream")
     by_frame = {s.frame: s.time for s in connection.segments}  # a long one's: those kept

@@ -41,7 +41,7 @@ from analyzer.timefmt import format_duration
 WIDTH, HEIGHT = 11.0, 3.3  # inches
 AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and the legend
 CHAR = 0.64 * 8 / 72 / (AXIS_WIDTH * WIDTH)  # a digit at font size 8 (0.64 em), of the axis's width
-LEAST_BAR = 0.004  # a state held for no visible time is still a sliver (3 px at 1,650 px)
+LEAST_BAR = 0.004  # a state held for no visible time is still a sliver (5 px at 1,650 px)
 CUT_HALF = 0.008  # half the width of a cut's white gap, at the least
 SMALL_LABEL = 6.5  # points: a state's name in a bar too short for it at 8 (still read at natural size)
 # Room before the first moment and after the last, for the states held then (an end's
@@ -191,10 +191,12 @@ def timeline_figure(
             # A state held through a silence may show only in its cut's faded band (FIN_WAIT_2
             # for 4 s, named outside on a sliver, read as FIN_WAIT_1 beside it): named there,
             # over the fade.
-            in_band = not size
-            if in_band:
-                piece_left, piece_right = _widest_in_bands(left, left + width, cuts)
-                size = _fitting_size(state.value, piece_right - piece_left)
+            in_band = False
+            if not size:
+                band_left, band_right = _widest_in_bands(left, left + width, cuts)
+                size = _fitting_size(state.value, band_right - band_left)
+                if size:  # else named outside, its line to the bar's widest solid piece
+                    in_band, piece_left, piece_right = True, band_left, band_right
             if size:
                 ax.text((piece_left + piece_right) / 2, y, state.value, ha="center", va="center", fontsize=size,
                         zorder=5 if in_band else 3,

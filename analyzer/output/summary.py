@@ -197,7 +197,7 @@ class Summary:
         elif result.resets:
             cause = result.resets[0].cause
             self.resets[cause] = self.resets.get(cause, 0) + 1
-            ending = RESETS.get(cause, f"reset: {cause}")
+            ending = f"reset: {reset_words(cause)}"
         elif close.shape == "one-fin":
             self.one_side_closed += 1
             ending = ONE_SIDE_CLOSED
@@ -312,7 +312,7 @@ class Summary:
     def text_lines(self) -> list[str]:
         """The summary after the report's head lines."""
         endings = [(CLOSES[shape], n) for shape, n in self.closes.items() if n]
-        endings += [(RESETS.get(cause, f"reset: {cause}"), n) for cause, n in self.resets.items() if n]
+        endings += [(f"reset: {reset_words(cause)}", n) for cause, n in self.resets.items() if n]
         endings += [
             (label, n)
             for label, n in ((ONE_SIDE_CLOSED, self.one_side_closed), (NO_CLOSE, self.no_close))
