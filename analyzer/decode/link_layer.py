@@ -145,11 +145,9 @@ def _ip_of(data: bytes, ethertype: int, at: int) -> int:
     pseudowire's) must be free to be wrong, and a tunnel's protocol field (GRE's 0x0800) is
     read by the version, as tshark reads it."""
     if len(data) > at:
-        version = data[at] >> 4  # neither 4 nor 6: ip_tcp names it
-        if version in (4, 6) and version != (4 if ethertype == ETHERTYPE_IPV4 else 6):
-            raise Undecodable(
-                f"IP version {version} under the IPv{4 if ethertype == ETHERTYPE_IPV4 else 6} ethertype"
-            )
+        version, named = data[at] >> 4, 4 if ethertype == ETHERTYPE_IPV4 else 6
+        if version in (4, 6) and version != named:  # neither 4 nor 6: ip_tcp names it
+            raise Undecodable(f"IP version {version} under the IPv{named} ethertype")
     return at
 
 

@@ -36,8 +36,8 @@ from analyzer.output.page_script import SCRIPT, STYLE
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
-from analyzer.output.summary import reset_words
-from analyzer.output.text_report import format_endpoint
+from analyzer.output.summary import reset_ending, reset_words
+from analyzer.output.text_report import format_endpoint, plural
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import format_duration, wall_clock
 from analyzer.udp_flows import UdpFlow
@@ -58,10 +58,6 @@ def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _counted(count: int, what: str) -> str:
-    return f"{count:,} {what}{'' if count == 1 else 's'}"
 
 
 def _since(time: float, origin: float) -> str:
@@ -126,8 +122,8 @@ def _connection_section(
         parts.append(
             _figure(
                 " and ".join(
-                    name
-                    for name, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
+                    sent
+                    for sent, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
                     if backoff.intervals
                 )
                 + " backoff",
@@ -327,7 +323,7 @@ def _outcome_words(result: ConnectionAnalysis) -> str:
     kind = outcome(result)
     if result.resets and kind == "reset":
         cause = result.resets[0].cause
-        return f"reset: {reset_words(cause)}"
+        return reset_ending(cause)
     return OUTCOMES[kind][0].split(" (")[0]  # the legend's words, less its note on the picture
 
 
@@ -520,7 +516,7 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f"<p>{stats.frames} packets ({_e(stats.format)}), {stats.tcp_segments} TCP, "
-        f"{_counted(len(analysis.connections), 'TCP connection')}, {_counted(len(analysis.udp), 'UDP flow')}.</p>",
+        f"{plural(len(analysis.connections), 'TCP connection')}, {plural(len(analysis.udp), 'UDP flow')}.</p>",
         _clock(analysis),
     ]
     if sidecar:

@@ -80,11 +80,15 @@ RESETS: Final = {
 }
 
 
+def reset_ending(cause: str) -> str:
+    """How a connection a RST of `cause` ended, in the words of RESETS ('reset: ...')."""
+    return RESETS.get(cause, f"reset: {cause.replace('_', ' ')}")
+
+
 def reset_words(cause: str) -> str:
-    """A RST's cause as a picture or a table writes it, the words of RESETS (one wording for
+    """A RST's cause as a picture or a table writes it, reset_ending's words (one wording for
     one cause everywhere: 'accept queue overflow' beside 'accept queue full' read as two)."""
-    words = RESETS.get(cause)
-    return words.removeprefix("reset: ") if words is not None else cause.replace("_", " ")
+    return reset_ending(cause).removeprefix("reset: ")
 
 
 ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end"
@@ -197,7 +201,7 @@ class Summary:
         elif result.resets:
             cause = result.resets[0].cause
             self.resets[cause] = self.resets.get(cause, 0) + 1
-            ending = f"reset: {reset_words(cause)}"
+            ending = reset_ending(cause)
         elif close.shape == "one-fin":
             self.one_side_closed += 1
             ending = ONE_SIDE_CLOSED
@@ -312,7 +316,7 @@ class Summary:
     def text_lines(self) -> list[str]:
         """The summary after the report's head lines."""
         endings = [(CLOSES[shape], n) for shape, n in self.closes.items() if n]
-        endings += [(f"reset: {reset_words(cause)}", n) for cause, n in self.resets.items() if n]
+        endings += [(reset_ending(cause), n) for cause, n in self.resets.items() if n]
         endings += [
             (label, n)
             for label, n in ((ONE_SIDE_CLOSED, self.one_side_closed), (NO_CLOSE, self.no_close))

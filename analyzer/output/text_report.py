@@ -211,7 +211,8 @@ def _short_by_line(scan: ScanFinding) -> list[str]:
     return [f"      (a table filled up: its counts may be short by up to {scan.short_by:,})"]
 
 
-def _plural(count: int, word: str, estimated: bool = False) -> str:
+def plural(count: int, word: str, estimated: bool = False) -> str:
+    """'1 connection', '3 connections' (with 'about' for a count that may be short)."""
     about = "about " if estimated else ""
     return f"{about}{count:,} {word}{'' if count == 1 else 's'}"
 
@@ -233,11 +234,11 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             continue
         if scan.target is not None:
             host, port = scan.target
-            sources = _plural(scan.sources, "source", scan.estimated)
-            what = f"{_plural(scan.attempts, 'attempt')} of {_ip(host)}:{port} from {sources}"
+            sources = plural(scan.sources, "source", scan.estimated)
+            what = f"{plural(scan.attempts, 'attempt')} of {_ip(host)}:{port} from {sources}"
         else:
-            ports = _plural(scan.ports, "port")
-            hosts = _plural(scan.hosts, "host", scan.estimated)
+            ports = plural(scan.ports, "port")
+            hosts = plural(scan.hosts, "host", scan.estimated)
             if scan.kind == "vertical" and scan.hosts == 1:
                 what = f"{scan.source} probed {ports} of {scan.top_hosts[0][0]}"
             elif scan.kind == "horizontal" and scan.ports == 1:
@@ -255,7 +256,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
         if scan.ack_probes == scan.attempts:
             answered += "; ACK probes left unanswered are not counted"
         lines.append(
-            f"      {_plural(scan.attempts, 'attempt')} in {format_duration(scan.duration)}{rate} "
+            f"      {plural(scan.attempts, 'attempt')} in {format_duration(scan.duration)}{rate} "
             f"from {scan.first_time - origin:+.3f} s; answers: {answered}"
         )
         # The hosts of a port scan (when more than one), the ports of a sweep (likewise).
@@ -263,26 +264,25 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             lines.append(
                 "      most probed hosts: "
                 + ", ".join(
-                    f"{_ip(ip)} ({_plural(n, 'attempt')}, {_plural(p, 'port')})"
-                    for ip, n, p in scan.top_hosts
+                    f"{_ip(ip)} ({plural(n, 'attempt')}, {plural(p, 'port')})" for ip, n, p in scan.top_hosts
                 )
             )
         if scan.kind in ("horizontal", "block") and scan.ports > 1:
             lines.append(
                 "      most probed ports: "
                 + ", ".join(
-                    f"{port} ({_plural(n, 'attempt')}, {_plural(h, 'host')})" for port, n, h in scan.top_ports
+                    f"{port} ({plural(n, 'attempt')}, {plural(h, 'host')})" for port, n, h in scan.top_ports
                 )
             )
         if scan.busiest is not None and scan.busiest[1] < scan.attempts:  # more than one 10 s
             start, count = scan.busiest
-            lines.append(f"      busiest 10 s: {_plural(count, 'attempt')} from {start - origin:+.3f} s")
+            lines.append(f"      busiest 10 s: {plural(count, 'attempt')} from {start - origin:+.3f} s")
         if scan.target is not None:
             if scan.top_sources:
                 busiest = ", ".join(
-                    f"{_ip(ip)} ({_plural(n, 'attempt')})"
+                    f"{_ip(ip)} ({plural(n, 'attempt')})"
                     if ports == 1
-                    else f"{_ip(ip)} ({_plural(n, 'attempt')} of the host, on {_plural(ports, 'port')})"
+                    else f"{_ip(ip)} ({plural(n, 'attempt')} of the host, on {plural(ports, 'port')})"
                     for ip, n, ports in scan.top_sources
                 )
                 lines.append(f"      busiest sources: {busiest}")
@@ -302,7 +302,7 @@ def _backscatter_lines(number: int, scan: ScanFinding, origin: float) -> list[st
     """A backscatter finding (findings/scans.py): who answered whom, from which ports, and
     the two readings of it."""
     hosts = _addresses(scan.hosts, scan.estimated)
-    ports = f"port {scan.top_ports[0][0]}" if scan.ports == 1 else _plural(scan.ports, "port")
+    ports = f"port {scan.top_ports[0][0]}" if scan.ports == 1 else plural(scan.ports, "port")
     rate = "" if scan.rate is None else _per_second(scan.rate)
     answers = ", ".join(
         f"{scan.answers[answer]:,} {label}"
@@ -312,14 +312,14 @@ def _backscatter_lines(number: int, scan: ScanFinding, origin: float) -> list[st
     lines = [
         f"  [{number}] {SCAN_KINDS[BACKSCATTER]}: {scan.source} answered {hosts} from {ports}; none of them "
         "sent it anything here",
-        f"      {_plural(scan.attempts, 'answer')} in {format_duration(scan.duration)}{rate} from "
+        f"      {plural(scan.attempts, 'answer')} in {format_duration(scan.duration)}{rate} from "
         f"{scan.first_time - origin:+.3f} s: {answers}",
     ]
     if scan.ports > 1:
         lines.append(
             "      ports answered from: "
             + ", ".join(
-                f"{port} ({_plural(n, 'answer')}, {_addresses(h, scan.estimated)})"
+                f"{port} ({plural(n, 'answer')}, {_addresses(h, scan.estimated)})"
                 for port, n, h in scan.top_ports
             )
         )
@@ -340,7 +340,7 @@ def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
     elif status == "unreachable" and handshake.unreachable is not None:
         reasons.append(f"unreachable: {describe(handshake.unreachable)}")
     elif status == "no_answer":
-        reasons.append(f"no answer to {_plural(len(handshake.syns), 'SYN')}")
+        reasons.append(f"no answer to {plural(len(handshake.syns), 'SYN')}")
     elif status == "incomplete" and not handshake.opened_unseen:
         reasons.append("handshake incomplete")
     causes = []
@@ -360,7 +360,7 @@ def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
     if result.sequence.flags:
         others = result.sequence.counts().get("retransmission", 0) - resent
         if others > 0:
-            reasons.append(_plural(others, "retransmission"))
+            reasons.append(plural(others, "retransmission"))
     expired = connection.expired
     if expired is not None and not (
         expired == "attempt" and status in ("no_answer", "unreachable", "incomplete")
