@@ -63,6 +63,7 @@ from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
 from analyzer.tcp_state import NEVER_SENT, ConnectionMachine, State, Step, time_out
+from analyzer.timefmt import Clock
 from analyzer.udp_flows import UdpFlow, UdpFlows
 
 # The result types, for the outputs that render them.
@@ -114,7 +115,7 @@ class ConnectionAnalysis:
     backoff_schedules: dict[str, list[float]] = field(default_factory=dict)
     synack_schedules: dict[str, list[float]] = field(default_factory=dict)
     # frame -> (n, the copy before's time) for the n-th resend (findings/resends.py)
-    resends: dict[int, tuple[int, float]] = field(default_factory=dict)
+    resends: dict[int, tuple[int, int]] = field(default_factory=dict)
     diagnoses: list[Diagnosis] = field(default_factory=list)  # findings/diagnoses.py
     vantage: Vantage | None = None  # where it was captured (findings/vantage.py)
     # A probe (findings/scans.py): what the target answered ("synack", "rst", "none"), or
@@ -141,7 +142,7 @@ class ConnectionAnalysis:
         kernel: KernelAgreement | None = None,
         backoff_schedules: dict[str, list[float]] | None = None,
         synack_schedules: dict[str, list[float]] | None = None,
-        resends: dict[int, tuple[int, float]] | None = None,
+        resends: dict[int, tuple[int, int]] | None = None,
         diagnoses: list[Diagnosis] | None = None,
         vantage: Vantage | None = None,
         ecn: EcnSignals | None = None,
@@ -604,7 +605,7 @@ class FileStream:
     _records: Iterator[Segment | Datagram | Unreachable]
     _udp: UdpFlows
     _seen: list[Segment] | None  # every TCP segment, kept only with a sidecar (small captures)
-    origin: float | None = None  # frame 1's time, once the first TCP segment has been read
+    origin: Clock | None = None  # frame 1's time, once the first TCP segment has been read
     timeouts: Timeouts | None = None  # when open connections are given up (connections.Timeouts)
     # For an output that only counts a flood's attempts (attempt_shapes.py): "hot", a view for
     # each attempt sure to be folded into a scan or flood (ScanDetector.hot); "all", for every
@@ -630,7 +631,7 @@ class FileStream:
         (frame 1's time is known by the time a connection is long enough to fold)."""
         kept = self.kept
         if kept is not None and kept.times is not None:
-            origin = self.origin if self.origin is not None else segments[0].time
+            origin = self.origin.time if self.origin is not None else segments[0].time
             kept = kept._replace(times=(origin + kept.times[0], origin + kept.times[1]))
         return FoldedConnection(segments, copies, context, kept=kept, budget=self._kept_budget)
 
@@ -641,8 +642,8 @@ class FileStream:
         for record in self._records:
             if isinstance(record, Segment):
                 if self.origin is None:  # frame 1's time: Wireshark's clock, if it was read
-                    start = self.stats.start_time
-                    self.origin = start if start is not None else record.time
+                    start = self.stats.origin
+                    self.origin = start if start is not None else Clock(record.time, record.stamp)
                 yield record
             elif isinstance(record, Unreachable) and record.protocol == PROTO_TCP:
                 tcp_errors.add(record)
@@ -658,6 +659,7 @@ class FileStream:
         memo = ShapeMemo()
         tcp_errors = self._tcp_errors
         fold = FoldedConnection if self.kept is None else self._fold_keeping
+        origin: float | None = None  # self.origin's time, once it is known
         for connection in stream_connections(
             segments, self.timeouts, lambda: stats.clock, fold, frames=stats
         ):
@@ -665,6 +667,8 @@ class FileStream:
                 connection.unreachables = tcp_errors.take(
                     connection.client, connection.server, connection.first_time, connection.last_time
                 )
+            if origin is None and self.origin is not None:
+                origin = self.origin.time
             shape = attempt_shape(connection) if views is not None and not connection.unreachables else None
             if shape is not None:
                 template = memo.get(shape)
@@ -675,14 +679,14 @@ class FileStream:
                         seen_as.probe = answer
                         yield seen_as
                         continue
-                    result = analyze_connection(connection, recorded_until, self.origin)
+                    result = analyze_connection(connection, recorded_until, origin)
                     result.probe = answer  # counted already, as the view's: the same
                     yield result
                     continue
-            result = analyze_connection(connection, recorded_until, self.origin)
+            result = analyze_connection(connection, recorded_until, origin)
             if sidecar is not None and seen is not None:
                 seen.extend(connection.segments)
-                apply_sidecar(result, sidecar, self.origin)
+                apply_sidecar(result, sidecar, origin)
             result.probe = scans.add(result)
             if shape is not None:
                 memo.put(shape, result)

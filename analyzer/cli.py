@@ -270,7 +270,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
     if note:
         print(note)
-    draw_state_timeline(chosen, output, sidecar, analysis.stats.start_time, display_name(args.file))
+    draw_state_timeline(chosen, output, sidecar, analysis.stats.origin, display_name(args.file))
     print(f"state timeline: {args.output}")
     return 0
 
@@ -474,7 +474,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     if kind == "mermaid":
         from analyzer.output.mermaid import mermaid
 
-        text = mermaid(chosen, sidecar, analysis.stats.start_time)
+        text = mermaid(chosen, sidecar, analysis.stats.origin)
         if output is None:
             sys.stdout.write(text)
             return 0
@@ -482,10 +482,10 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     else:
         if output is None:
             raise UserError(f"--format {kind} needs -o FILE")
-        origin = analysis.stats.start_time
+        origin = analysis.stats.origin
         times = None
         if isinstance(chosen, ConnectionAnalysis) and args.time is not None:
-            zero = origin if origin is not None else chosen.connection.first_time
+            zero = origin.time if origin is not None else chosen.connection.first_time
             times = (zero + args.time[0], zero + args.time[1])
         try:
             draw(chosen, output, sidecar, origin, args.frames, times, display_name(args.file))

@@ -182,7 +182,7 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
     if (
         not (segment.payload_len or segment.flags & (SYN | FIN | RST))
         and not told_apart
-        and segment.time != earlier.time
+        and segment.stamp != earlier.stamp  # the same instant to the nanosecond: a float's is 240 ns
     ):
         return False  # a pure ACK that nothing tells from the next duplicate ACK
     return (
@@ -388,6 +388,14 @@ class Connection:
     @property
     def last_time(self) -> float:
         return self.segments[-1].time
+
+    @property
+    def first_stamp(self) -> int:
+        return self.segments[0].stamp
+
+    @property
+    def last_stamp(self) -> int:
+        return self.segments[-1].stamp
 
     def from_client(self, segment: Segment) -> bool:
         client = self.client  # compared field by field: no tuple made for every segment
@@ -837,7 +845,7 @@ class ConnectionTracker:
             return True
         if attempt.records >= MAX_PACKED_RECORDS or segment.options != attempt.options_b:
             return False
-        if not attempt.answered_near(segment.time, CAPTURE_COPY_WINDOW):
+        if not attempt.answered_near(segment.stamp, CAPTURE_COPY_WINDOW):
             return True  # a capture copy comes within the window of what it copies
         answers = attempt.segments()[1:]  # every one a SYN/ACK from this end: see copy_of
         return not any(

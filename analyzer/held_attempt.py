@@ -20,18 +20,22 @@ from typing import Final
 
 from analyzer.decode.segment import UNSEEN, Segment, TcpOptions
 from analyzer.flow_key import sent_from_low
+from analyzer.timefmt import epoch_seconds
 
 # frame, time, seq, ack, window, payload_len, ip_id, checksum, ttl, sport, dport, flags,
 # family, payload_cut, then sack_start, sack_end (UNSEEN is -1: signed).
-_RECORD: Final = struct.Struct("<QdqqiiiiiHHHb?qq")
+_RECORD: Final = struct.Struct("<QqqqiiiiiHHHb?qq")
 RECORD_SIZE: Final = _RECORD.size
-_TIME: Final = struct.Struct("<d")
-_TIME_AT: Final = 8  # after the frame number
+# The stamps a record holds: any of the next 90 years, well inside its 64 bits and a compiled
+# int's short range (a constant past it would be a Python object at every comparison).
+_STAMP_BOUND: Final = 4_000_000_000_000_000_000
+_STAMP: Final = struct.Struct("<q")  # a record's time is its stamp (Segment.stamp)
+_STAMP_AT: Final = 8  # after the frame number
 # The same fields in 46 bytes, for segments whose values fit (every one a decoder makes of
 # a SYN, a SYN/ACK or a RST without SACK blocks): seq and ack unsigned 32-bit, window and
 # payload length 16-bit, the TTL signed 16-bit (UNSEEN is -1), no SACK block.
 # An attempt holds all its records in one form: short while every one fits.
-_SHORT: Final = struct.Struct("<QdIIHHiihHHHB?")
+_SHORT: Final = struct.Struct("<QqIIHHiihHHHB?")
 SHORT_SIZE: Final = _SHORT.size
 _U16: Final = 0xFFFF
 _U32: Final = 0xFFFFFFFF
@@ -41,8 +45,14 @@ MAX_PACKED_RECORDS: Final = 8
 
 
 def can_pack(segment: Segment) -> bool:
-    """Whether every field of `segment` fits a record: no tunnel, no kept payload."""
-    return not segment.tunnel and not segment.payload
+    """Whether every field of `segment` fits a record: no tunnel, no kept payload, and a time
+    that is its stamp's (as every decoder makes it: a record holds the stamp alone)."""
+    return (
+        not segment.tunnel
+        and not segment.payload
+        and abs(segment.stamp) < _STAMP_BOUND
+        and segment.time == epoch_seconds(segment.stamp)
+    )
 
 
 class HeldAttempt:
@@ -105,13 +115,14 @@ class HeldAttempt:
     def records(self) -> int:
         return len(self.data) // self.record_size
 
-    def answered_near(self, time: float, window: float) -> bool:
-        """Whether a record after the SYN was sent within `window` seconds of `time` (a
+    def answered_near(self, stamp: int, window: float) -> bool:
+        """Whether a record after the SYN was sent within `window` seconds of `stamp` (a
         capture copy's first test, without rebuilding the segments)."""
         data, size = self.data, self.record_size
+        reach = round(window * 1e9)
         for index in range(1, self.records):
-            (sent,) = _TIME.unpack_from(data, index * size + _TIME_AT)
-            if abs(sent - time) <= window:
+            (sent,) = _STAMP.unpack_from(data, index * size + _STAMP_AT)
+            if abs(sent - stamp) <= reach:
                 return True
         return False
 
@@ -179,11 +190,11 @@ def pack_short(segment: Segment) -> bytes:
 
 def _fields(
     segment: Segment,
-) -> tuple[int, float, int, int, int, int, int, int, int, int, int, int, int, bool]:
+) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, bool]:
     """The fields both forms hold, in their order."""
     return (
         segment.frame,
-        segment.time,
+        segment.stamp,
         segment.seq,
         segment.ack,
         segment.window,
@@ -212,9 +223,11 @@ def _segment(
     values: tuple, src: str, dst: str, options: TcpOptions | None, sack_start: int, sack_end: int
 ) -> Segment:
     """A segment of a record's values (in _fields' order), its addresses and options."""
+    stamp: int = values[1]
     return Segment(
-        values[0], values[1], values[12], src, values[9], dst, values[10], values[11], values[2], values[3],
-        values[4], values[5], options, "", values[6], values[7], values[8], b"", values[13], sack_start, sack_end,
+        values[0], epoch_seconds(stamp), values[12], src, values[9], dst, values[10], values[11], values[2],
+        values[3], values[4], values[5], options, "", values[6], values[7], values[8], b"", values[13], sack_start,
+        sack_end, stamp,
     )  # fmt: skip
 
 

@@ -288,5 +288,5 @@ class FoldedConnection:
         return self.counter.result()
 
     @property
-    def resends(self) -> dict[int, tuple[int, float]]:
+    def resends(self) -> dict[int, tuple[int, int]]:
         return self.copies.resends

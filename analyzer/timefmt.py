@@ -4,6 +4,57 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Final
+
+NS: Final = 1_000_000_000  # a stamp's units in a second
+
+
+# Stamps below this are exact as floats, and a division of two of them is exactly rounded.
+_EXACT_BELOW: Final = 1 << 53
+
+
+def epoch_seconds(stamp: int) -> float:
+    """A stamp (integer nanoseconds since 1970) as float seconds: the float nearest it, or,
+    past 2^53 ns (104 days: any real date), the float nearest the fraction added to the
+    whole seconds (one rounding more, far below the float's 240 ns; the same for every
+    reader, and stamp_of gives the stamp back)."""
+    if -_EXACT_BELOW < stamp < _EXACT_BELOW:
+        return stamp / NS
+    return (stamp // NS) + (stamp % NS) / 1e9
+
+
+def stamp_of(seconds: float) -> int:
+    """Float seconds as a stamp, for times no capture file gave as integers (tests, crafted
+    records): the nanosecond nearest the float, so that epoch_seconds gives the float back
+    (floats of epoch seconds are 240 ns apart; the fraction alone is exact)."""
+    if not math.isfinite(seconds):
+        return 0
+    whole = math.floor(seconds)
+    return int(whole) * NS + round((seconds - whole) * 1e9)
+
+
+class Clock:
+    """Frame 1's time, which every time shown counts from (Wireshark's default), as float
+    epoch seconds and as its exact stamp. A time to the microsecond is a difference of
+    stamps: a float of epoch seconds is good to about 240 ns, and one microsecond digit in
+    ten of a nanosecond capture would differ from tshark's."""
+
+    def __init__(self, time: float = 0.0, stamp: int | None = None) -> None:
+        self.time = time
+        self.stamp = stamp if stamp is not None else stamp_of(time)
+
+    def since(self, time: float) -> float:
+        """Seconds from frame 1 to `time`, as floats give them (to the millisecond and coarser)."""
+        return time - self.time
+
+    def since_stamp(self, stamp: int) -> float:
+        """Seconds from frame 1 to `stamp`, exactly (to the nanosecond)."""
+        return (stamp - self.stamp) / 1e9
+
+
+def between(earlier: int, later: int) -> float:
+    """Seconds from stamp `earlier` to stamp `later`, exactly."""
+    return (later - earlier) / 1e9
 
 
 def format_duration(seconds: float | None) -> str:

@@ -8,6 +8,7 @@ from segments import conversation
 
 from analyzer.analysis import ConnectionAnalysis, analyze_segments
 from analyzer.decode.segment import Segment
+from analyzer.timefmt import Clock
 
 # (client's TTL, server's): the client's untouched and the server's worn is the client's
 # vantage; the other way round, the server's; both worn, between.
@@ -178,7 +179,7 @@ def test_a_long_connection_folded_reads_the_vantage_as_a_whole_one() -> None:
         for segment in segments:
             segment.ttl = AT_CLIENT[0] if segment.sport == 40000 else AT_CLIENT[1]
         found = stream_connections(iter(segments), fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
-        return [connection_to_dict(analyze_connection(c), 0.0) for c in found]
+        return [connection_to_dict(analyze_connection(c), Clock(0.0)) for c in found]
 
     [whole] = reports(None, 1 << 30)
     [folded] = reports(functools.partial(FoldedConnection, head_steps=0, look_ahead=32), 24)

@@ -216,7 +216,7 @@ def test_a_ladders_margins_hold_the_calls_on_its_own_sockets(pcap: Path) -> None
     ports = {r.connection.id: r.connection.client[1] for r in analysis.connections}
     assert len(ports) == 3 and 40001 in ports.values()
     for result in analysis.connections:
-        fig = figure(result, sidecar, analysis.stats.start_time)
+        fig = figure(result, sidecar, analysis.stats.origin)
         drawn = _margins(fig)
         plt.close(fig)
         margins = [text for _side, text in drawn]
@@ -236,7 +236,7 @@ def test_a_ladders_margins_hold_the_calls_on_its_own_sockets(pcap: Path) -> None
         assert ("recv(1024) → ECONNRESET" in margins) == (port == 40001)
         assert margins.count("close() listener") == 1 and "listen(1)" in margins
         # The Mermaid text of the same connection takes the same calls.
-        text = mermaid(result, sidecar, analysis.stats.start_time)
+        text = mermaid(result, sidecar, analysis.stats.origin)
         assert text.count("connect(") == 1 and text.count("accept()") == len(expected)
 
 
@@ -256,7 +256,7 @@ def test_the_tagged_ladders_stand_clear() -> None:
     sidecar = load_sidecar(TAGGED.with_name("backlog-abort.sidecar.json"))
     analysis = analyze_file(str(TAGGED), sidecar=sidecar)
     for result in analysis.connections:
-        fig = figure(result, sidecar, analysis.stats.start_time)
+        fig = figure(result, sidecar, analysis.stats.origin)
         problems = overlapping_labels(fig), lines_through_texts(fig), marks_on_lines_or_texts(fig)
         plt.close(fig)
         assert problems == ([], [], []), result.connection.id

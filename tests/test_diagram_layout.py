@@ -73,7 +73,7 @@ def test_no_label_overlaps_another(pcap) -> None:
     sidecar = json.loads(sidecar_path_for(pcap).read_text())
     analysis = analyze_file(str(pcap), sidecar=sidecar)
     chosen, _note = pick_connection(analysis, None)
-    fig = figure(chosen, sidecar, analysis.stats.start_time)
+    fig = figure(chosen, sidecar, analysis.stats.origin)
     try:
         assert overlapping_labels(fig) == []
         assert packet_labels_over_the_lifelines(fig) == []
@@ -102,7 +102,7 @@ def test_no_overlap_on_captures_nobody_here_made(pcap) -> None:
     """Duplicated packets with one timestamp, long summaries, many retransmissions."""
     analysis = analyze_file(str(pcap))
     chosen, _note = pick_connection(analysis, None)
-    fig = figure(chosen, None, analysis.stats.start_time)
+    fig = figure(chosen, None, analysis.stats.origin)
     try:
         assert overlapping_labels(fig) == []
         assert lines_through_texts(fig) == []

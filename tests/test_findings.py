@@ -15,6 +15,7 @@ from analyzer.output.json_report import connection_to_dict
 from analyzer.output.labels import segment_kinds
 from analyzer.output.overview_chart import outcome
 from analyzer.output.summary import Summary
+from analyzer.timefmt import Clock
 
 
 def analyze(*steps: tuple):
@@ -498,7 +499,7 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
         "the server echoed congestion (ECE) on 1 segment (frame 5): packets to it were marked CE on the way; "
         "the client reduced its congestion window (CWR) 1 time (frame 6)"
     )
-    assert connection_to_dict(result, 0.0)["ecn_signals"] == {
+    assert connection_to_dict(result, Clock(0.0))["ecn_signals"] == {
         "echo_frames": {"server": [5]},
         "cwr_frames": {"client": [6]},
     }
@@ -510,7 +511,7 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     assert segment_kinds(result) == {}
     assert "ECN" not in result.handshake.explain()
     assert not find_ecn_signals(result.connection, result.handshake)
-    assert connection_to_dict(result, 0.0)["ecn_signals"] is None
+    assert connection_to_dict(result, Clock(0.0))["ecn_signals"] is None
 
 
 def test_out_of_order_is_a_segment_arriving_just_behind() -> None:

@@ -12,6 +12,7 @@ from analyzer import connections
 from analyzer.analysis import analyze_connection, analyze_segments
 from analyzer.connections import ConnectionTracker, Timeouts, stream_connections
 from analyzer.long_connection import FoldedConnection
+from analyzer.timefmt import Clock
 
 # A session: the handshake and an exchange, then 2 h of silence (Linux's keep-alive time),
 # then the client's keep-alive (one below its next number) and the server's answer, then
@@ -151,8 +152,8 @@ def test_the_json_names_the_continued_connection_by_its_first_frame() -> None:
     from analyzer.output.json_report import connection_to_dict
 
     first, again, _last = analyze_segments(conversation(*SESSION)).connections
-    assert connection_to_dict(first, 0.0)["continues"] is None
-    continues = connection_to_dict(again, 0.0)["continues"]
+    assert connection_to_dict(first, Clock(0.0))["continues"] is None
+    continues = connection_to_dict(again, Clock(0.0))["continues"]
     assert continues["first_frame"] == 1 and continues["quiet_for"] == pytest.approx(7199.995)
 
 

@@ -22,6 +22,7 @@ from analyzer.findings.kernel_events import compare_events
 from analyzer.output.text_report import connection_text
 from analyzer.scenarios import SCENARIOS
 from analyzer.sidecar import load_sidecar, sidecar_path_for
+from analyzer.timefmt import Clock
 
 DATA = ROOT / "tests" / "data" / "kernel_account"
 CAPTURES = ROOT / "captures"
@@ -155,7 +156,9 @@ def test_the_text_report_says_it_in_a_few_lines() -> None:
     pcap = DATA / "data-after-close.pcap"
     analysis = analyze_file(str(pcap), sidecar=load_sidecar(sidecar_path_for(pcap)))
     [result] = analysis.connections
-    lines = [line for line in connection_text(result, analysis.stats.start_time or 0.0) if "kernel  " in line]
+    lines = [
+        line for line in connection_text(result, analysis.stats.origin or Clock(0.0)) if "kernel  " in line
+    ]
     assert re.fullmatch(
         r"  kernel     events: 9 of 9 state changes match its own \(within \d+ µs of their frames\); "
         r"RST frame 11 data_after_close, its reason TCP_TIMEWAIT_SOCKET",

@@ -43,7 +43,7 @@ def test_each_rst_drop_and_state_change_of_the_kernel_is_drawn(pcap) -> None:
     for result in analysis.connections:
         events = result.kernel.events if result.kernel is not None else None
         assert events is not None
-        fig = figure(result, sidecar, analysis.stats.start_time)
+        fig = figure(result, sidecar, analysis.stats.origin)
         fig.canvas.draw()
         texts = "\n".join(_texts(fig)).replace("\n  ", " ")
         flat = " ".join(texts.split())

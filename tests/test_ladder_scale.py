@@ -274,7 +274,7 @@ def test_timeline_positions_follow_real_time_and_the_ladder_s_pauses(pcap: Path)
     for history in chosen.states.values():
         xs = [axis.x(time) for time, _state in history]
         assert xs == sorted(xs)
-    fig = timeline_figure(chosen, sidecar, analysis.stats.start_time)
+    fig = timeline_figure(chosen, sidecar, analysis.stats.origin)
     bars = sorted(
         (p.get_y(), p.get_x()) for p in fig.findobj(Rectangle) if p.get_height() == pytest.approx(0.6)
     )
@@ -285,7 +285,7 @@ def test_timeline_positions_follow_real_time_and_the_ladder_s_pauses(pcap: Path)
     fig.canvas.draw()
     assert overlapping_labels(fig) == []  # the states' names, the pauses, the ticks
     plt.close(fig)
-    ladder = figure(chosen, sidecar, analysis.stats.start_time)
+    ladder = figure(chosen, sidecar, analysis.stats.origin)
     ladder_pauses = sorted(
         t.get_text()[2:-6] for t in ladder.findobj(plt.Text) if t.get_text().startswith("≈ ")
     )

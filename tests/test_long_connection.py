@@ -15,6 +15,7 @@ from analyzer.decode.reader import read_segments
 from analyzer.decode.segment import ACK, FIN, PSH, SYN, Segment
 from analyzer.long_connection import FoldedConnection, KeptBudget, KeptRange
 from analyzer.output.json_report import connection_to_dict
+from analyzer.timefmt import Clock
 
 # Folded from the 24th segment on, nothing kept of the start, losses decided 32 segments
 # ahead: every rule that folding changes is at work on the small connections of the files.
@@ -24,7 +25,7 @@ SMALL_FOLD = functools.partial(FoldedConnection, head_steps=0, look_ahead=32)
 def _reports(path: Path, fold: object, long_connection: int) -> dict[int, dict]:
     segments = read_segments(str(path))
     return {
-        c.id: connection_to_dict(analyze_connection(c), 0.0)
+        c.id: connection_to_dict(analyze_connection(c), Clock(0.0))
         for c in stream_connections(segments, fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
     }
 
@@ -85,7 +86,7 @@ def bulk_flow(packets: int, lose_every: int = 0) -> list[Segment]:
 
 def _kept(packets: int) -> tuple[int, dict]:
     [connection] = stream_connections(iter(bulk_flow(packets)), fold=FoldedConnection, long_connection=20_000)
-    result = connection_to_dict(analyze_connection(connection), 0.0)
+    result = connection_to_dict(analyze_connection(connection), Clock(0.0))
     return len(connection.segments), result
 
 
@@ -157,7 +158,7 @@ def test_a_folded_connection_keeps_the_end_of_a_zero_window() -> None:
             fold=fold,  # type: ignore[arg-type]
             long_connection=long_connection,
         )
-        reports.append(connection_to_dict(analyze_connection(connection), 0.0))
+        reports.append(connection_to_dict(analyze_connection(connection), Clock(0.0)))
     whole, folded = ([d for d in report["diagnoses"] if d["kind"] == "zero_window"] for report in reports)
     assert (
         len(whole) == 1

@@ -47,7 +47,7 @@ def test_no_call_runs_into_another(pcap: Path) -> None:
     sidecar = json.loads(sidecar_path_for(pcap).read_text())
     analysis = analyze_file(str(pcap), sidecar=sidecar)
     for result in analysis.connections[:3]:
-        fig = figure(result, sidecar, analysis.stats.start_time)
+        fig = figure(result, sidecar, analysis.stats.origin)
         try:
             assert overlapping_labels(fig) == [], result.connection.id
         finally:

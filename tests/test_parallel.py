@@ -23,6 +23,7 @@ from analyzer.errors import UserError
 from analyzer.parallel import in_shares, one_file, options, reports
 from analyzer.parallel.options import AnalyzeOptions
 from analyzer.parallel.partition import Share
+from analyzer.timefmt import Clock
 
 # Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("parallel")
@@ -340,7 +341,7 @@ def test_the_encoder_says_where_the_ids_lie_in_whatever_order_the_keys_come() ->
     analysis = analyze_file(str(CAPTURES / "backlog.pcap"))
     assert len(analysis.connections) >= 2
     for result in analysis.connections:
-        value = connection_to_dict(result, 0.0)
+        value = connection_to_dict(result, Clock(0.0))
         keys = list(value)
         orders = [
             keys,

@@ -36,6 +36,7 @@ from analyzer.output.sequence_diagram import (
 from analyzer.output.state_timeline import STATE_COLORS, timeline_axis, timeline_figure
 from analyzer.output.time_axis import silences
 from analyzer.sidecar import Sidecar, sidecar_path_for
+from analyzer.timefmt import Clock
 
 # A capture where every packet was seen twice (a mirror port): 12 copies in its first connection.
 MIRRORED = CORPUS / "pcaps" / "zeek_vnd.ms-cab-compressed-multi-conn.pcap"
@@ -44,11 +45,11 @@ QI = CORPUS / "pcaps" / "zeek_qi_internet_SYNACK_curl_jsonip.pcap"
 FIN_WAIT_2_TIMEOUT = [CAPTURES / "fin-wait-2-timeout.pcap", CAPTURES / "fin-wait-2-timeout-ipv6.pcap"]
 
 
-def _analyzed(pcap: Path, connection: int = 0) -> tuple[ConnectionAnalysis, Sidecar | None, float]:
+def _analyzed(pcap: Path, connection: int = 0) -> tuple[ConnectionAnalysis, Sidecar | None, Clock | None]:
     beside = sidecar_path_for(pcap)
     sidecar = json.loads(beside.read_text()) if beside.exists() else None
     analysis = analyze_file(str(pcap), sidecar=sidecar)
-    return analysis.connections[connection], sidecar, analysis.stats.start_time
+    return analysis.connections[connection], sidecar, analysis.stats.origin
 
 
 @pytest.mark.parametrize("pcap", FIN_WAIT_2_TIMEOUT, ids=lambda p: p.stem)
@@ -90,7 +91,7 @@ def test_fin_wait_2_begins_at_the_ack_of_the_fin(pcap: Path) -> None:
     assert client_frames[frame][1].value == "FIN_WAIT_2"
 
 
-def _labels(result: ConnectionAnalysis, origin: float | None = None) -> list[str]:
+def _labels(result: ConnectionAnalysis, origin: Clock | None = None) -> list[str]:
     fig = figure(result, None, origin)
     try:
         return [t.get_text() for t in fig.findobj(plt.Text)]
@@ -133,7 +134,7 @@ def test_skipped_capture_copies_are_said_on_the_picture() -> None:
     analysis = analyze_file(str(MIRRORED))
     result = analysis.connections[0]
     assert result.connection.copy_count == 12
-    header = next(label for label in _labels(result, analysis.stats.start_time) if "not drawn:" in label)
+    header = next(label for label in _labels(result, analysis.stats.origin) if "not drawn:" in label)
     assert "not drawn: 12 frames captured again" in header and "2 (of 1)" in header and "and 6 more" in header
     without = analyze_segments(conversation(*HANDSHAKE)).connections[0]
     assert not any("not drawn" in label for label in _labels(without))
@@ -387,7 +388,7 @@ def test_a_long_recording_s_later_snapshots_do_not_stretch_the_timeline() -> Non
     axis = timeline_axis(result, sidecar)
     assert len(axis.cut_positions()) <= 4
     assert axis.bursts[-1].stop < last["time"] + 1.0
-    fig = timeline_figure(result, sidecar, analysis.stats.start_time)
+    fig = timeline_figure(result, sidecar, analysis.stats.origin)
     bars = [p for p in fig.findobj(Rectangle) if p.get_height() == pytest.approx(0.6)]
     marks = [line for line in fig.axes[0].get_lines() if line.get_marker() == "v"]
     plt.close(fig)

@@ -15,6 +15,7 @@ import pytest
 from conftest import CAPTURES, ROOT, run
 
 from analyzer.cli import main
+from analyzer.timefmt import Clock
 
 # Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("report")
@@ -132,7 +133,7 @@ def test_a_segment_s_sack_block_is_among_its_details() -> None:
     segments[5].sack_start, segments[5].sack_end = 111, 121  # above the ACK: a SACK
     segments[6].sack_start, segments[6].sack_end = 111, 121  # below it: data received twice
     [result] = analyze_segments(segments).connections
-    details = {key: dict(lines) for key, lines in connection_details(result, 100.0, ["6", "7", "4"]).items()}
+    details = {key: dict(lines) for key, lines in connection_details(result, Clock(100.0), ["6", "7", "4"]).items()}
     assert details["6"]["options"] == "SACK 11–21 (relative; the first block)"
     assert details["7"]["options"] == "D-SACK (data received twice) 11–21 (relative; the first block)"
     assert "options" not in details["4"]
@@ -529,7 +530,7 @@ def test_a_band_of_packets_has_its_counts_as_details() -> None:
     result = analysis.connections[0]
     frames = [s.frame for s in result.connection.segments]
     band = f"{frames[1]}-{frames[3]}"
-    details = connection_details(result, analysis.stats.start_time or 0.0, [band, str(frames[4])])
+    details = connection_details(result, analysis.stats.origin or Clock(0.0), [band, str(frames[4])])
     assert set(details) == {band, str(frames[4])}
     lines = dict(details[band])
     assert lines["frames"] == f"{frames[1]} to {frames[3]}" and lines["in it"].startswith("3 segments, ")

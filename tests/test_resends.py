@@ -6,6 +6,7 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
 from analyzer.findings.resends import earlier_copies, numbered_resends
+from analyzer.timefmt import NS
 
 
 def test_copies_point_to_the_copy_before_and_are_numbered() -> None:
@@ -19,8 +20,8 @@ def test_copies_point_to_the_copy_before_and_are_numbered() -> None:
     )
     assert earlier_copies(segments) == {4: 3, 7: 4}
     assert numbered_resends(segments, earlier_copies(segments)) == {
-        5: (1, segments[3].time),
-        8: (2, segments[4].time),
+        5: (1, segments[3].stamp),
+        8: (2, segments[4].stamp),
     }
 
 
@@ -48,4 +49,4 @@ def test_the_core_numbers_the_resends_the_ladder_draws() -> None:
     [result] = analyze_segments(
         conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0), (3.0, "c", "S", 100, 0))
     ).connections
-    assert result.resends == {2: (1, 100.0), 3: (2, 101.0)}
+    assert result.resends == {2: (1, 100 * NS), 3: (2, 101 * NS)}

@@ -25,6 +25,7 @@ from analyzer.findings.scans import (
 )
 from analyzer.output.json_report import scan_to_dict
 from analyzer.output.text_report import INTERESTING_SHOWN, OVERVIEW_FROM, write_text
+from analyzer.timefmt import Clock
 
 # Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("scans")
@@ -547,13 +548,13 @@ def test_probes_whose_details_were_not_made_and_that_are_in_no_scan_are_counted(
     analysis = analyze_file(str(vertical))
     report = TextReport()
     for result in analysis.connections:
-        report.add(result, analysis.stats.start_time or 0.0, hot=result.probe is not None)
+        report.add(result, analysis.stats.origin or Clock(0.0), hot=result.probe is not None)
     hot = [result.connection.id for result in analysis.connections if result.probe is not None]
     assert list(report.unmade_ids()) == sorted(hot) and len(hot) == 1_000
     # A bit each, not an id's 8 bytes: a flood's million probes are nearly all hot.
     assert len(report.unmade) <= 1_000 // 8 + 1
     out = io.StringIO()
-    report.write(out, analysis.file, analysis.stats, [], [], [], 0.0)
+    report.write(out, analysis.file, analysis.stats, [], [], [], Clock())
     report.close()
     assert "connections, in id order (0):\n(1,000 probes looked like a scan's or a flood's" in out.getvalue()
 

@@ -86,7 +86,9 @@ def test_a_frame_time_on_the_ladder_is_written_to_the_microsecond_past_a_second(
 
     analysis = analyze_file(str(CAPTURES / "syn-timeout.pcap"))
     [result] = analysis.connections
-    figure = sequence_figure(result, origin=analysis.stats.start_time)
+    origin = analysis.stats.origin
+    assert origin is not None
+    figure = sequence_figure(result, origin=origin)
     texts = [t.get_text() for t in figure.axes[0].texts]
     second = result.connection.segments[1]
-    assert any(f"frame 2  +{second.time - analysis.stats.start_time:.6f} s" in t for t in texts), texts
+    assert any(f"frame 2  +{(second.stamp - origin.stamp) / 1e9:.6f} s" in t for t in texts), texts

@@ -6,6 +6,7 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
 from analyzer.output.json_report import connection_to_dict
+from analyzer.timefmt import Clock
 
 SERVER_CLOSES = (("s", "FA", 501, 101), ("c", "A", 101, 502), ("c", "FA", 101, 502), ("s", "A", 502, 102))
 CLIENT_CLOSES = (("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "FA", 501, 102), ("c", "A", 102, 502))
@@ -25,8 +26,8 @@ def test_the_next_connection_s_syn_ends_the_server_s_time_wait() -> None:
         "the server held TIME_WAIT until the next connection's SYN on these ports (frame 8)"
     )
     assert any("TIME_WAIT ended at frame 8" in note and "RFC 6191" in note for note in first.notes)
-    assert connection_to_dict(first, 0.0)["close"]["time_wait_ended_frame"] == 8
-    assert connection_to_dict(second, 0.0)["close"]["time_wait_ended_frame"] is None
+    assert connection_to_dict(first, Clock(0.0))["close"]["time_wait_ended_frame"] == 8
+    assert connection_to_dict(second, Clock(0.0))["close"]["time_wait_ended_frame"] is None
 
 
 def test_a_client_s_own_syn_ends_its_time_wait() -> None:

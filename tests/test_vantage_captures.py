@@ -14,6 +14,7 @@ from conftest import ROOT, run
 
 from analyzer.analysis import ConnectionAnalysis, analyze_file
 from analyzer.output.json_report import connection_to_dict
+from analyzer.timefmt import Clock
 
 VANTAGE = ROOT / "tests" / "data" / "vantage"
 _LINES = (VANTAGE / "EXPECTED.tsv").read_text().splitlines()
@@ -65,7 +66,7 @@ def test_a_fin_that_never_arrived_leaves_its_receiver_unknown_and_says_why(name:
     [why] = [n for n in result.notes if n.startswith(f"the {receiver}'s state")]
     assert f"frame {fin.frame} may not have reached the {receiver}" in why
     assert "had it, the" in why and "CLOSE_WAIT" in why
-    document = connection_to_dict(result, 0.0)
+    document = connection_to_dict(result, Clock(0.0))
     assert json.loads(json.dumps(document))["states"][receiver][-1][1] == "UNKNOWN"
 
 

@@ -208,12 +208,12 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
     diagrams = []
     for suffix in (".svg", ".png"):
         target = folder / f"{base}{suffix}"
-        draw(chosen, target, sidecar=sidecar, origin=analysis.stats.start_time, name=pcap.name)
+        draw(chosen, target, sidecar=sidecar, origin=analysis.stats.origin, name=pcap.name)
         diagrams.append(target)
     from analyzer.output.mermaid import mermaid
 
     mermaid_path = folder / f"{base}.mmd"
-    mermaid_path.write_text(mermaid(chosen, sidecar, analysis.stats.start_time))
+    mermaid_path.write_text(mermaid(chosen, sidecar, analysis.stats.origin))
     # Every figure as SVG (to zoom) and PNG (to paste anywhere).
     timeline_paths = []
     if not isinstance(chosen, UdpFlow):
@@ -221,9 +221,7 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
 
         for suffix in (".svg", ".png"):
             timeline_paths.append(
-                draw_state_timeline(
-                    chosen, folder / f"{base}.states{suffix}", sidecar, analysis.stats.start_time
-                )
+                draw_state_timeline(chosen, folder / f"{base}.states{suffix}", sidecar, analysis.stats.origin)
             )
     backoff_paths = []
     for result in analysis.connections:

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Final
 from analyzer.decode.fields import u32
 from analyzer.errors import CaptureFileError
 from analyzer.files import STDIN
+from analyzer.timefmt import NS, epoch_seconds
 
 # The largest frame any capture engine writes is 256 KiB (tcpdump's default snaplen);
 # anything far above that in a length field means the file is corrupt.
@@ -26,10 +27,10 @@ MAX_BLOCK_BYTES: Final = MAX_FRAME_BYTES + 4096
 READ_AHEAD: Final = 1 << 20
 
 PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),  # (byte order, fractions in a second)
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
 }
 PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC: Final = b"\x1f\x8b"
@@ -49,13 +50,14 @@ OPTION_IF_TSRESOL: Final = 9
 OPTION_IF_TSOFFSET: Final = 14
 
 
-# (time, link type, bytes): a plain tuple, not a NamedTuple (docs/mypyc.md).
-Frame = tuple[float, int, bytes]
+# (stamp, link type, bytes): a plain tuple, not a NamedTuple (docs/mypyc.md).
+Frame = tuple[int, int, bytes]
 
 
 class CaptureFile:
     """Open it as a context manager, then call `next_frame()` until it returns False: each
-    time `time`, `linktype` and `data` are the next frame's (no tuple made for it, nor a
+    time `stamp` (integer nanoseconds since 1970, exact), `time` (the same as float
+    seconds), `linktype` and `data` are the next frame's (no tuple made for it, nor a
     generator resumed: a tenth of the time of a file read and skipped). Or iterate
     `frames()`. Afterwards `format`, `frames_read` and `warnings` describe the file."""
 
@@ -65,12 +67,16 @@ class CaptureFile:
         self.frames_read = 0
         self.warnings: list[str] = []
         self.time = 0.0
+        self.stamp = 0
         self.linktype = 0
         self.data = b""
         # The frame is all there: its original length is known and no more than was kept
         # (a length field that claims more is then wrong, not cut: decode/ip_tcp.py).
         self.whole = False
-        self._last_time = 0.0
+        self._last_stamp = 0
+        # The first frame's whole seconds, and as a stamp (_whole_seconds); -1: none yet.
+        self._base_seconds = 0
+        self._base_stamp = -1
         self.untimed = 0  # packets in Simple Packet Blocks: no time of their own
         # Packets stamped 0 after a stamped one (a writer with no time for them): each takes
         # the time before it, or 1970 would run the clock back decades. (How many, the first.)
@@ -86,7 +92,7 @@ class CaptureFile:
         self._gunzipped: _Gunzipped | None = None  # what decompresses it
         self._ahead: _ReadAhead | None = None  # a pcap file's records
         self._little = True  # a pcap file's byte order
-        self._tick = 1e-6  # and its time unit, in seconds
+        self._tick_ns = 1000  # and its time unit, in nanoseconds
         self._blocks: Generator[Frame, None, None] | None = None  # a pcapng file's frames
         self._ended = False
 
@@ -178,10 +184,10 @@ class CaptureFile:
             return 0
 
     def frames(self) -> Generator[Frame, None, None]:
-        """The frames as (time, link type, bytes), the file opened and closed around them."""
+        """The frames as (stamp, link type, bytes), the file opened and closed around them."""
         with self:
             while self.next_frame():
-                yield (self.time, self.linktype, self.data)
+                yield (self.stamp, self.linktype, self.data)
 
     def next_frame(self) -> bool:
         """On to the next frame: False at the end of the file (or where it stops making sense)."""
@@ -193,7 +199,8 @@ class CaptureFile:
             frame = next(self._blocks, None) if self._blocks is not None else None
             found = frame is not None
             if frame is not None:
-                self.time, self.linktype, self.data = frame
+                self.stamp, self.linktype, self.data = frame
+                self.time = epoch_seconds(self.stamp)
         self._ended = not found
         return found
 
@@ -203,8 +210,8 @@ class CaptureFile:
         )
 
     def _pcap_header(self, stream: BinaryIO, magic: bytes) -> None:
-        endian, self._tick = PCAP_MAGICS[magic]
-        self._per_second = round(1 / self._tick)
+        endian, self._per_second = PCAP_MAGICS[magic]
+        self._tick_ns = NS // self._per_second
         header = stream.read(20)
         if len(header) < 20:
             raise CaptureFileError(self.path, "pcap file header is cut off")
@@ -240,7 +247,7 @@ class CaptureFile:
         if fraction >= self._per_second or not (seconds or fraction):
             self._odd_stamp(seconds, fraction)
         else:
-            self.time = seconds + fraction * self._tick
+            self._set_stamp(self._whole_seconds(seconds) + fraction * self._tick_ns)
         self.data = buffer[at + 16 : at + 16 + caplen]
         self.whole = 0 < u32(buffer, at + 12, little) <= caplen
         ahead.at = at + 16 + caplen
@@ -253,15 +260,27 @@ class CaptureFile:
             return
         count, first = self.fraction_over
         self.fraction_over = (count + 1, first or self.frames_read)
-        self.time = seconds + fraction * self._tick
+        self._set_stamp(self._whole_seconds(seconds) + fraction * self._tick_ns)
+
+    def _whole_seconds(self, seconds: int) -> int:
+        """`seconds` since 1970 as a stamp. Counted from the first frame's seconds: compiled,
+        a product past 2^30 is a Python object, slow, and one a signal can interrupt, which
+        compiled code takes for running out of memory (mypyc's CPyTagged_Multiply)."""
+        if self._base_stamp < 0:
+            self._base_seconds, self._base_stamp = seconds, seconds * NS
+        return self._base_stamp + (seconds - self._base_seconds) * NS
+
+    def _set_stamp(self, stamp: int) -> None:
+        self.stamp = stamp
+        self.time = epoch_seconds(stamp)
 
     def _zero_stamp(self, frame: int) -> None:
-        """Packet `frame` stamped 0: the time before it kept (`time`, `_last_time`), if any."""
-        if self.time or self._last_time:
+        """Packet `frame` stamped 0: the time before it kept (`stamp`, `_last_stamp`), if any."""
+        if self.stamp or self._last_stamp:
             count, first = self.zero_stamped
             self.zero_stamped = (count + 1, first or frame)
         else:
-            self.time = 0.0
+            self._set_stamp(0)
 
     def stamp_warnings(self) -> list[str]:
         """What was odd about the packets' times."""
@@ -283,7 +302,7 @@ class CaptureFile:
         # Blocks are cut out of chunks read ahead, as pcap records are.
         ahead = _ReadAhead(stream, self.warnings)
         endian = "<"
-        interfaces: list[tuple[int, int, float]] = []  # (linktype, ticks per second, offset seconds)
+        interfaces: list[tuple[int, int, int]] = []  # (linktype, ticks per second, offset in ns)
         first = True
         while True:
             if not first and interfaces:
@@ -346,7 +365,7 @@ class CaptureFile:
                     yield frame
 
     def _enhanced_packet(
-        self, ahead: _ReadAhead, little: bool, interfaces: list[tuple[int, int, float]]
+        self, ahead: _ReadAhead, little: bool, interfaces: list[tuple[int, int, int]]
     ) -> Frame | None:
         """The next block if it is an enhanced packet block with nothing wrong with it (nearly
         every block), its fields read where they lie in the chunk read ahead; None for any
@@ -367,30 +386,33 @@ class CaptureFile:
         self.whole = 0 < u32(buffer, at + 24, little) <= caplen
         linktype = self._stamp(interfaces[iface], u32(buffer, at + 12, little), u32(buffer, at + 16, little))
         self.frames_read += 1
-        return (self._last_time, linktype, buffer[at + 28 : at + 28 + caplen])
+        return (self._last_stamp, linktype, buffer[at + 28 : at + 28 + caplen])
 
-    def _stamp(self, interface: tuple[int, int, float], high: int, low: int) -> int:
-        """A packet's time from its interface and timestamp, as the last time; its link type."""
+    def _stamp(self, interface: tuple[int, int, int], high: int, low: int) -> int:
+        """A packet's stamp from its interface and timestamp, as the last stamp; its link type."""
         linktype, per_second, offset = interface
         if high or low:
-            self._last_time = ((high << 32) | low) / per_second + offset
+            whole, part = divmod((high << 32) | low, per_second)
+            if NS % per_second == 0:
+                part *= NS // per_second
+            else:  # a binary resolution (2^-n s): to the nanosecond below
+                part = part * NS // per_second
+            self._last_stamp = self._whole_seconds(whole) + part + offset
         else:
             self._zero_stamp(self.frames_read + 1)  # numbered once read
         return linktype
 
-    def _interface(self, body: bytes, endian: str) -> tuple[int, int, float]:
+    def _interface(self, body: bytes, endian: str) -> tuple[int, int, int]:
         if len(body) < 8:
             raise CaptureFileError(self.path, "pcapng interface block is too short")
         linktype = struct.unpack(endian + "H", body[:2])[0]
-        # Ticks per second, divided by rather than multiplied by its inverse: 1e-6 is not
-        # exact in binary, a division is exactly rounded.
-        per_second, offset = 1_000_000, 0.0
+        per_second, offset = 1_000_000, 0
         for code, value in _options(body[8:], endian):
             if code == OPTION_IF_TSRESOL and value:
                 exponent = value[0] & 0x7F
                 per_second = 2**exponent if value[0] & 0x80 else 10**exponent
             elif code == OPTION_IF_TSOFFSET and len(value) == 8:
-                offset = float(struct.unpack(endian + "q", value)[0])
+                offset = struct.unpack(endian + "q", value)[0] * NS
         return linktype, per_second, offset
 
     def _skip(self, why: str) -> None:
@@ -406,7 +428,7 @@ class CaptureFile:
         ]
 
     def _packet(
-        self, block_type: int, body: bytes, endian: str, interfaces: list[tuple[int, int, float]]
+        self, block_type: int, body: bytes, endian: str, interfaces: list[tuple[int, int, int]]
     ) -> Frame | None:
         if block_type == BLOCK_SPB:
             # Simple packet blocks have no timestamp and always belong to interface 0;
@@ -417,7 +439,7 @@ class CaptureFile:
             origlen = struct.unpack(endian + "I", body[:4])[0]
             self.whole = 0 < origlen <= len(body) - 4
             self.untimed += 1
-            return (self._last_time, interfaces[0][0], body[4 : 4 + origlen])
+            return (self._last_stamp, interfaces[0][0], body[4 : 4 + origlen])
         if block_type == BLOCK_EPB:
             if len(body) < 20:
                 self._skip("in a packet block too short for its fields")
@@ -442,7 +464,7 @@ class CaptureFile:
             self._skip("claiming more bytes than its block holds")
             return None
         linktype = self._stamp(interfaces[iface], high, low)
-        return (self._last_time, linktype, body[data_at : data_at + caplen])
+        return (self._last_stamp, linktype, body[data_at : data_at + caplen])
 
 
 def zero_stamped_warning(count: int, first: int) -> str:

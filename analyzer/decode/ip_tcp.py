@@ -74,6 +74,7 @@ from analyzer.decode.tunnels import UDP_TUNNEL_PORTS, gre, udp_tunnel
 from analyzer.decode.udp_icmp import parse_udp, parse_unreachable
 from analyzer.decode.undecodable import Undecodable
 from analyzer.parallel.partition import Share
+from analyzer.timefmt import epoch_seconds
 
 # What the analyzer reads: TCP, and UDP with the ICMP errors that refuse it.
 _CARRIED: Final = {PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6}
@@ -129,7 +130,7 @@ def parse_ip_tcp(
     data: bytes,
     at: int,
     frame: int,
-    time: float,
+    stamp: int,
     share: Share | None = None,
     tunnel: str = "",
     whole: bool = False,
@@ -145,34 +146,34 @@ def parse_ip_tcp(
         raise HeaderCut("frame too short for an IP header")
     version = data[at] >> 4
     if version == 4:
-        return _ipv4(data, at, frame, time, share, tunnel, whole)
+        return _ipv4(data, at, frame, stamp, share, tunnel, whole)
     if version == 6:
-        return _ipv6(data, at, frame, time, share, tunnel, whole)
+        return _ipv6(data, at, frame, stamp, share, tunnel, whole)
     raise Malformed(f"IP version {version}, neither 4 nor 6")
 
 
-def _tunnelled(data: bytes, at: int, name: str, frame: int, time: float, share: Share | None,
+def _tunnelled(data: bytes, at: int, name: str, frame: int, stamp: int, share: Share | None,
                tunnel: str, whole: bool) -> Record:  # fmt: skip
     """The packet at `at` inside one more tunnel, `name`."""
     if tunnel.count(" > ") >= MAX_TUNNELS - 1:
         raise Undecodable(f"more than {MAX_TUNNELS} tunnels inside each other")
-    return parse_ip_tcp(data, at, frame, time, share, f"{tunnel} > {name}" if tunnel else name, whole)
+    return parse_ip_tcp(data, at, frame, stamp, share, f"{tunnel} > {name}" if tunnel else name, whole)
 
 
-def _ip_in_ip(protocol: int, data: bytes, at: int, outer: int, frame: int, time: float,
+def _ip_in_ip(protocol: int, data: bytes, at: int, outer: int, frame: int, stamp: int,
               share: Share | None, tunnel: str, whole: bool) -> Record:  # fmt: skip
     """What IP protocol `protocol` (4, 41 or 47) carries at `at`, inside IPv`outer`."""
     if protocol == PROTO_GRE:
         inner = gre(data, at)
         if inner is None:
             return None
-        return _tunnelled(data, inner[0], inner[1], frame, time, share, tunnel, whole)
+        return _tunnelled(data, inner[0], inner[1], frame, stamp, share, tunnel, whole)
     name = f"IPv{4 if protocol == PROTO_IPV4_IN_IP else 6}-in-IPv{outer}"
-    return _tunnelled(data, at, name, frame, time, share, tunnel, whole)
+    return _tunnelled(data, at, name, frame, stamp, share, tunnel, whole)
 
 
 def _ipv4(
-    data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str, whole: bool
+    data: bytes, at: int, frame: int, stamp: int, share: Share | None, tunnel: str, whole: bool
 ) -> Record:
     if len(data) < at + IPV4_MIN_HEADER:
         raise HeaderCut("IPv4 header cut short")
@@ -210,17 +211,17 @@ def _ipv4(
             raise Malformed("IPv4 authentication header runs past the total length")
     if proto in _TUNNELS:
         # The inner packet ends where the outer datagram does: bytes after it are a trailer.
-        return _ip_in_ip(proto, data[: at + ip_len], pos, 4, frame, time, share, tunnel, whole)
+        return _ip_in_ip(proto, data[: at + ip_len], pos, 4, frame, stamp, share, tunnel, whole)
     if proto not in _CARRIED:
         return None
     ip_id, ttl = u16(data, at + IPV4_IDENTIFICATION), data[at + IPV4_TTL]
     return _transport(
-        proto, data, pos, remaining, frame, time, 4, at + IPV4_SOURCE, share, tunnel, ip_id, ttl, whole
+        proto, data, pos, remaining, frame, stamp, 4, at + IPV4_SOURCE, share, tunnel, ip_id, ttl, whole
     )
 
 
 def _ipv6(
-    data: bytes, at: int, frame: int, time: float, share: Share | None, tunnel: str, whole: bool
+    data: bytes, at: int, frame: int, stamp: int, share: Share | None, tunnel: str, whole: bool
 ) -> Record:
     if len(data) < at + IPV6_HEADER:
         raise HeaderCut("IPv6 header cut short")
@@ -259,7 +260,7 @@ def _ipv6(
                                 data[start : start + length], tunnel, length)  # fmt: skip
             ext_len = IPV6_FRAGMENT_HEADER_LENGTH
         elif next_header in _TUNNELS:
-            return _ip_in_ip(next_header, data[: pos + remaining], pos, 6, frame, time, share, tunnel, whole)
+            return _ip_in_ip(next_header, data[: pos + remaining], pos, 6, frame, stamp, share, tunnel, whole)
         elif next_header == PROTO_ESP:
             raise Undecodable("IPsec ESP (encrypted)")
         else:
@@ -276,7 +277,7 @@ def _ipv6(
         pos,
         remaining,
         frame,
-        time,
+        stamp,
         6,
         at + IPV6_SOURCE,
         share,
@@ -308,25 +309,25 @@ def _final_destination(data: bytes, at: int, pos: int, units: int) -> bytes:
     return data[:destination] + data[final : final + IPV6_ADDRESS] + data[destination + IPV6_ADDRESS :]
 
 
-def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, time: float, family: int,
+def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, stamp: int, family: int,
                addresses: int, share: Share | None, tunnel: str, ip_id: int, ttl: int, whole: bool) -> Record:  # fmt: skip
     """The transport header at `at`; the source address at `addresses`, the destination
     right after it (as in both IP headers)."""
     if protocol == PROTO_TCP:
-        return _tcp(data, at, length, frame, time, family, addresses, share, tunnel, ip_id, ttl, whole)
+        return _tcp(data, at, length, frame, stamp, family, addresses, share, tunnel, ip_id, ttl, whole)
     if protocol == PROTO_UDP and len(data) >= at + UDP_HEADER:
         sport, dport = u16(data, at), u16(data, at + 2)
         if sport in UDP_TUNNEL_PORTS or dport in UDP_TUNNEL_PORTS:
             inner = udp_tunnel(data, at + UDP_HEADER, length - UDP_HEADER, sport, dport)
             if inner is not None:
-                return _tunnelled(data[: at + length], inner[0], inner[1], frame, time, share, tunnel, whole)
+                return _tunnelled(data[: at + length], inner[0], inner[1], frame, stamp, share, tunnel, whole)
     src, dst = address_pair(data, addresses, family)
     if protocol == PROTO_UDP:
-        return parse_udp(data, at, length, frame, time, family, src, dst)
-    return parse_unreachable(data, at, frame, time, family, src, dst)
+        return parse_udp(data, at, length, frame, stamp, family, src, dst)
+    return parse_unreachable(data, at, frame, stamp, family, src, dst)
 
 
-def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: int, addresses: int,
+def _tcp(data: bytes, at: int, tcp_len: int, frame: int, stamp: int, family: int, addresses: int,
          share: Share | None, tunnel: str, ip_id: int, ttl: int, whole: bool) -> Segment | Elsewhere:  # fmt: skip
     if len(data) < at + TCP_MIN_HEADER:
         raise HeaderCut("TCP header cut short")
@@ -373,7 +374,7 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         payload_len, cut = max(0, len(data) - at - header_len), False
     segment = Segment(
         frame,
-        time,
+        epoch_seconds(stamp),
         family,
         src,
         sport,
@@ -393,6 +394,7 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, time: float, family: in
         cut,
         sack_start,
         sack_end,
+        stamp,
     )
     if payload_len != claimed:
         raise BeyondFrame(segment, claimed)

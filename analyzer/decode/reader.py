@@ -14,7 +14,7 @@ from analyzer.decode.segment import Datagram, Segment, Unreachable
 from analyzer.decode.undecodable import Undecodable
 from analyzer.errors import CaptureFileError
 from analyzer.parallel.partition import Share
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import Clock, format_duration
 
 # The reasons frames were left unread that a file's stats keep apart, and show a line each.
 REASONS_KEPT: Final = 256
@@ -40,8 +40,9 @@ class DecodeStats:
     end_time: float | None = None  # the latest frame's time, of any kind: when the capture ended
     # The clock the connections' timers run on (see CLOCK_LEAP), of every frame read so far.
     clock: float | None = None
-    # Frame 1's time: Wireshark's clock (frame.time_relative) counts from it.
+    # Frame 1's time: Wireshark's clock (frame.time_relative) counts from it. And its stamp.
     start_time: float | None = None
+    start_stamp: int | None = None
     # Frames stamped earlier than one before them (a clock step, captures merged from
     # several interfaces): how many, the first, and the largest step back in seconds.
     backwards: int = 0
@@ -55,6 +56,13 @@ class DecodeStats:
     # how many, the first.
     beyond_frame: int = 0
     first_beyond: int = 0
+
+    @property
+    def origin(self) -> Clock | None:
+        """Frame 1's time, the clock every time shown counts from; None before any frame."""
+        if self.start_time is None:
+            return None
+        return Clock(self.start_time, self.start_stamp)
 
     def went_back(self, frame: int, step: float) -> None:
         """Frame `frame` is stamped `step` seconds before the latest frame before it."""
@@ -212,11 +220,12 @@ def read_packets(
                 # A packet block left unread keeps its number (CaptureFile.skipped).
                 number = capture.frames_read
                 stats.frames = number
-                time, data, whole = capture.time, capture.data, capture.whole
+                time, stamp, data, whole = capture.time, capture.stamp, capture.data, capture.whole
                 if time > latest:
                     latest = stats.end_time = time
                     if number == 1:
                         stats.start_time = clock = latest
+                        stats.start_stamp = stamp
                 if time < clock:
                     stats.went_back(number, clock - time)
                 if capture.linktype != linktype:
@@ -243,14 +252,14 @@ def read_packets(
                         if len(data) < LINK_HEADER_LEAST.get(linktype, 0):
                             stats.headers_cut += 1
                         continue
-                    segment = parse_ip_tcp(data, at, number, time, share, "", whole)
+                    segment = parse_ip_tcp(data, at, number, stamp, share, "", whole)
                     if isinstance(segment, Fragment):
                         datagram = fragments.add(segment, time)
                         if datagram is None:
                             continue
                         # Read as if it had come whole, in the frame of its last fragment (its
                         # fragments may have been cut by a snapshot length: no length judged).
-                        segment = parse_ip_tcp(datagram, 0, number, time, share, segment.tunnel)
+                        segment = parse_ip_tcp(datagram, 0, number, stamp, share, segment.tunnel)
                         if isinstance(segment, Fragment):
                             continue  # fragmented again inside: not a datagram anyone sends
                 except BeyondFrame as beyond:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
+from analyzer.timefmt import stamp_of
+
 FIN: Final = 0x01
 SYN: Final = 0x02
 RST: Final = 0x04
@@ -162,6 +164,10 @@ class Segment:
     # outcome is read from (findings/diagnoses.py).
     sack_start: int
     sack_end: int
+    # `time` exactly: integer nanoseconds since 1970, as the capture file gave them (a float of
+    # epoch seconds is good to about 240 ns). Times shown to the microsecond, and two packets'
+    # "same instant", are read from stamps (timefmt.Clock).
+    stamp: int
 
     def __init__(
         self,
@@ -186,6 +192,7 @@ class Segment:
         payload_cut: bool = False,
         sack_start: int = UNSEEN,
         sack_end: int = UNSEEN,
+        stamp: int = UNSEEN,
     ) -> None:
         self.frame = frame
         self.time = time
@@ -208,6 +215,7 @@ class Segment:
         self.payload_cut = payload_cut
         self.sack_start = sack_start
         self.sack_end = sack_end
+        self.stamp = stamp if stamp != UNSEEN else stamp_of(time)
 
     @property
     def seq_space(self) -> int:
@@ -247,6 +255,11 @@ def answers_for_no_socket(rst: Segment, answered: Segment) -> bool:
     return rst.flags & (RST | ACK) == RST and answered.flags & (ACK | RST) == ACK and rst.seq == answered.ack
 
 
+def exact_stamp(record: Datagram | Unreachable) -> int:
+    """A datagram's or ICMP message's stamp; of its float time where none was read."""
+    return record.stamp if record.stamp != UNSEEN else stamp_of(record.time)
+
+
 def flag_names(flags: int) -> str:
     """'SYN/ACK', 'FIN/ACK', 'RST', 'PSH/ACK' ... in the order people write them."""
     names = [name for bit, name in _FLAG_NAMES if flags & bit]
@@ -264,6 +277,7 @@ class Datagram(NamedTuple):
     dst: str
     dport: int
     length: int
+    stamp: int = UNSEEN  # `time` exactly (Segment.stamp); UNSEEN: not read from a file (exact_stamp)
 
 
 class Unreachable(NamedTuple):
@@ -282,6 +296,7 @@ class Unreachable(NamedTuple):
     # The MTU a path MTU error names (ICMP fragmentation needed, ICMPv6 Packet Too Big, whose
     # code is 0), 0 when the router did not say; -1: another error.
     path_mtu: int = -1
+    stamp: int = UNSEEN  # `time` exactly (Segment.stamp); UNSEEN: not read from a file (exact_stamp)
 
     @property
     def port_unreachable(self) -> bool:

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import shutil
 from collections.abc import Iterator
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from analyzer.decode.capture_file import CaptureFile, zero_stamped_warning
@@ -30,6 +31,7 @@ from analyzer.decode.segment import (
     Unreachable,
 )
 from analyzer.errors import UserError
+from analyzer.timefmt import epoch_seconds
 
 # TCP quoted inside an ICMP error is not a segment of the connection (tshark dissects it anyway).
 _QUOTING_LAYERS = {"icmp", "icmpv6"}
@@ -139,6 +141,11 @@ def _hex(text: str) -> bytes | None:
         return bytes.fromhex(text.replace(":", ""))
     except ValueError:
         return None
+
+
+def _nanoseconds(epoch: str) -> int:
+    """tshark's frame.time_epoch ("1796367894.979101234") as integer nanoseconds, exactly."""
+    return int(Decimal(epoch).scaleb(9).to_integral_value(ROUND_FLOOR))
 
 
 def _record(
@@ -352,7 +359,7 @@ def read_packets_tshark(
     capture = pyshark.FileCapture(path, keep_packets=False, eventloop=loop, decode_as=_DECODE_AS)
     untimed = 0
     zero_stamped, first_zero = 0, 0  # packets stamped 0 after a stamped one (capture_file.py)
-    previous = 0.0
+    previous, previous_stamp, latest_stamp = 0.0, 0, 0
     said: str | None = None  # why tshark stopped early, if it said
     waiting: set[tuple[str, str, str]] = set()  # fragmented datagrams not put together yet
     try:
@@ -365,16 +372,19 @@ def read_packets_tshark(
             if stamp is None:  # a Simple Packet Block: no time of its own
                 untimed += 1
                 when = stats.end_time if stats.end_time is not None else 0.0
+                nanos = latest_stamp
             else:
-                when = float(stamp)
-                if not when and previous:
+                nanos = _nanoseconds(str(stamp))
+                when = epoch_seconds(nanos)  # as the fast reader makes it of the same stamp
+                if not nanos and previous:
                     zero_stamped += 1
                     first_zero = first_zero or stats.frames
-                    when = previous
-            previous = when
+                    when, nanos = previous, previous_stamp
+            previous, previous_stamp = when, nanos
             if stats.start_time is None:
-                stats.start_time = when
+                stats.start_time, stats.start_stamp = when, nanos
             if stats.end_time is None or when > stats.end_time:
+                latest_stamp = nanos
                 stats.end_time = when
             elif when < stats.end_time:
                 stats.went_back(stats.frames, stats.end_time - when)
@@ -384,6 +394,10 @@ def read_packets_tshark(
             layout = _layout(packet)
             try:
                 record = _record(packet, when, layout)
+                if isinstance(record, Segment):
+                    record.stamp = nanos
+                elif record is not None:
+                    record = record._replace(stamp=nanos)
             except (AttributeError, ValueError, TypeError, KeyError):
                 # A field the record needs is not there: tshark marked the header malformed
                 # (a data offset below 5, or past the packet) or the snapshot length cut it.

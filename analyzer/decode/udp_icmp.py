@@ -29,19 +29,20 @@ from analyzer.decode.headers import (
 )
 from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.segment import Datagram, Unreachable
+from analyzer.timefmt import epoch_seconds
 
 
-def parse_udp(data: bytes, at: int, ip_payload: int, frame: int, time: float, family: int,
+def parse_udp(data: bytes, at: int, ip_payload: int, frame: int, stamp: int, family: int,
               src: str, dst: str) -> Datagram | None:  # fmt: skip
     if len(data) < at + UDP_HEADER or ip_payload < UDP_HEADER:
         return None
     sport, dport, length = struct.unpack_from("!HHH", data, at)
     # The UDP length field, unless it disagrees with IP (then IP's count of bytes wins).
     payload = (length if UDP_HEADER <= length <= ip_payload else ip_payload) - UDP_HEADER
-    return Datagram(frame, time, family, src, sport, dst, dport, payload)
+    return Datagram(frame, epoch_seconds(stamp), family, src, sport, dst, dport, payload, stamp)
 
 
-def parse_unreachable(data: bytes, at: int, frame: int, time: float, family: int,
+def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
                       src: str, dst: str) -> Unreachable | None:  # fmt: skip
     """Only destination-unreachable and Packet Too Big messages; the quoted header must hold
     its ports."""
@@ -78,5 +79,15 @@ def parse_unreachable(data: bytes, at: int, frame: int, time: float, family: int
         else -1
     )
     return Unreachable(
-        frame, time, family, src, dst, code, protocol, (quoted_src, sport, quoted_dst, dport), seq, path_mtu
+        frame,
+        epoch_seconds(stamp),
+        family,
+        src,
+        dst,
+        code,
+        protocol,
+        (quoted_src, sport, quoted_dst, dport),
+        seq,
+        path_mtu,
+        stamp,
     )

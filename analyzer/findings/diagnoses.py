@@ -62,7 +62,7 @@ from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, UNSEEN, S
 from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.resets import Reset
 from analyzer.findings.retransmissions import SequenceAnalysis
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import epoch_seconds, format_duration
 
 # A FIN that follows the peer's within a round trip and this much more is a prompt close.
 CLOSE_WAIT_PATIENCE: Final = 0.5
@@ -137,7 +137,7 @@ class Diagnosis:
 
 
 def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | None,
-             resends: dict[int, tuple[int, float]], resets: list[Reset],
+             resends: dict[int, tuple[int, int]], resets: list[Reset],
              capture_end: float | None = None) -> list[Diagnosis]:  # fmt: skip
     """Every diagnosis of the connection, in the order of their first frame. `capture_end`:
     when the capture ended; the connection's last segment if not given (what is still going
@@ -507,7 +507,7 @@ def _stall(
 
 
 def _retransmission_timeouts(
-    connection: Connection, resends: dict[int, tuple[int, float]], probes: set[int], rtt: float | None
+    connection: Connection, resends: dict[int, tuple[int, int]], probes: set[int], rtt: float | None
 ) -> list[Diagnosis]:
     """Chains of resends of one data segment: each resend names the time of the copy before.
     `probes`: the frames of tail loss probes, measured apart (the RTO starts from them).
@@ -524,7 +524,7 @@ def _retransmission_timeouts(
     found = []
     for (from_client, seq), chain in chains.items():
         sends = len(chain) + 1
-        first_sent = resends[chain[0].frame][1]
+        first_sent = epoch_seconds(resends[chain[0].frame][1])
         probe = chain[0] if chain[0].frame in probes else None
         if probe is not None:
             chain = chain[1:]
@@ -579,7 +579,7 @@ def _sack_negotiated(connection: Connection) -> bool | None:
 
 
 def _tail_loss_probes(
-    connection: Connection, resends: dict[int, tuple[int, float]], rtt: float | None
+    connection: Connection, resends: dict[int, tuple[int, int]], rtt: float | None
 ) -> list[Diagnosis]:
     """Loss probes: the first resend of the tail (or one new segment) after a quiet probe
     timeout; see the module's rule. `rtt`: the handshake's round trip, the kernel's SRTT's

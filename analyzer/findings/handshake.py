@@ -73,7 +73,7 @@ from analyzer.decode.segment import (
     seq_diff,
 )
 from analyzer.findings.unreachable import answered_syn, last_answered_syn
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import between, format_duration
 
 # How long after a RST/ACK Windows sends its refused SYN again (0.5 s, a timer's slack).
 WINDOWS_REFUSED_RETRY: Final = (0.4, 0.7)
@@ -639,7 +639,7 @@ def _self_connected(connection: Connection, result: Handshake) -> Handshake:
         Check("the SYN/ACK acknowledges the socket's own ISN+1", (isn + 1) % MOD, synack.ack)
     )
     result.status = "complete" if result.checks[-1].ok else "incomplete"
-    result.answered_syn_to_ack = result.syn_to_synack = synack.time - result.syns[-1].time
+    result.answered_syn_to_ack = result.syn_to_synack = between(result.syns[-1].stamp, synack.stamp)
     return result
 
 
@@ -803,18 +803,18 @@ def _after_synack(
         if result.late_syns:
             result.syns = [s for s in result.syns if s.frame < final.frame]
     if not result.reordered:
-        result.syn_to_synack = round(synack.time - syn.time, 9)
+        result.syn_to_synack = between(syn.stamp, synack.stamp)
     if result.final_unseen:
         return result  # the ACK's time is not in the capture: no RTT
     copy = _copy_answered(connection, copies, final)
-    result.synack_to_ack = round(final.time - copy.time, 9)
+    result.synack_to_ack = between(copy.stamp, final.stamp)
     # Out of order, the SYN's time is not when it left before its answer: no RTT.
     if result.reordered:
         result.answered_syn_to_ack = None
     elif copy is synack:
-        result.answered_syn_to_ack = round(final.time - syn.time, 9)
+        result.answered_syn_to_ack = between(syn.stamp, final.stamp)
     else:
-        result.answered_syn_to_ack = round(synack.time - syn.time + result.synack_to_ack, 9)
+        result.answered_syn_to_ack = between(syn.stamp, synack.stamp - copy.stamp + final.stamp)
     return result
 
 
@@ -907,7 +907,7 @@ def _after_server_syn(
     final = client_answer if client_answer.frame > server_answer.frame else server_answer
     result.final_ack = final
     result.status = "complete"
-    result.answered_syn_to_ack = round(final.time - syn.time, 9)
+    result.answered_syn_to_ack = between(syn.stamp, final.stamp)
     return result
 
 

@@ -616,7 +616,7 @@ def compare_events(
     frames: dict[Side, list[int | None]],
     steps: list[Step],
     resets: list[Reset],
-    resends: dict[int, tuple[int, float]],
+    resends: dict[int, tuple[int, int]],
     flagged: dict[int, list[str]],
     events: list[KernelEvent],
     calls: list[CallRecord],
@@ -1087,7 +1087,7 @@ def _describe(segment: Segment) -> str:
 def _compare_retransmissions(
     result: EventAgreement,
     connection: Connection,
-    resends: dict[int, tuple[int, float]],
+    resends: dict[int, tuple[int, int]],
     flagged: dict[int, list[str]],
     own: dict[Side, list[KernelEvent]],
     calls: list[CallRecord],

@@ -54,13 +54,13 @@ class CopyFinder:
         self._latest: dict[int, int] = {}  # copy key -> index of its latest copy
         self._memory = memory
         self._order: deque[tuple[int, int]] = deque()  # (key, index) as remembered, when bounded
-        self._times: dict[int, float] = {}  # copy key -> time of its latest copy, when bounded
+        self._times: dict[int, int] = {}  # copy key -> stamp of its latest copy, when bounded
         self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
         self._windows = [-1, -1]  # by sender: the latest window it advertised (-1: none yet)
         # By sender: the furthest its numbers went, and the latest it acknowledged (-1: none yet).
         self._next = [-1, -1]
         self._acked = [-1, -1]
-        self.resends: dict[int, tuple[int, float]] = {}  # when bounded: see numbered_resends
+        self.resends: dict[int, tuple[int, int]] = {}  # when bounded: see numbered_resends
 
     def feed(self, index: int, segment: Segment) -> int:
         control = segment.flags & _CONTROL
@@ -101,7 +101,7 @@ class CopyFinder:
             number = self._numbers.pop(before, 0) + 1
             self._numbers[index] = number
             self.resends[segment.frame] = (number, self._times[key])
-        self._times[key] = segment.time
+        self._times[key] = segment.stamp
         order = self._order
         order.append((key, index))
         while len(order) > self._memory:
@@ -112,21 +112,21 @@ class CopyFinder:
                 self._numbers.pop(old_index, None)
 
 
-def numbered_resends(segments: list[Segment], earlier: dict[int, int]) -> dict[int, tuple[int, float]]:
-    """Frame of the n-th resend of a segment -> (n, when the copy before it was sent): what
+def numbered_resends(segments: list[Segment], earlier: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """Frame of the n-th resend of a segment -> (n, the stamp of the copy before it): what
     the ladder draws dashed, with the interval a reader wants beside it."""
     numbers: dict[int, int] = {}  # index -> n
-    resends: dict[int, tuple[int, float]] = {}
+    resends: dict[int, tuple[int, int]] = {}
     for index, before in earlier.items():  # in index order: a copy's predecessor comes first
         number = numbers.get(before, 0) + 1
         numbers[index] = number
-        resends[segments[index].frame] = (number, segments[before].time)
+        resends[segments[index].frame] = (number, segments[before].stamp)
     return resends
 
 
 def without_answers(
-    resends: dict[int, tuple[int, float]], segments: list[Segment], answers: set[int]
-) -> dict[int, tuple[int, float]]:
+    resends: dict[int, tuple[int, int]], segments: list[Segment], answers: set[int]
+) -> dict[int, tuple[int, int]]:
     """`resends` less the copies of a SYN sent at once in answer to the peer's SYN
     (findings/handshake.py, Handshake.answer_copies): no timer sent them. The timer's copies
     of the same SYN are numbered again among themselves."""
@@ -145,5 +145,5 @@ def without_answers(
             kept.pop(segment.frame, None)
         timers = [s for s in chain if s.frame not in answers]
         for number, (before, segment) in enumerate(pairwise(timers), start=1):
-            kept[segment.frame] = (number, before.time)
+            kept[segment.frame] = (number, before.stamp)
     return kept

@@ -39,7 +39,7 @@ from analyzer.output.state_timeline import timeline_figure
 from analyzer.output.summary import reset_ending, reset_words
 from analyzer.output.text_report import format_endpoint, plural
 from analyzer.sidecar import Sidecar
-from analyzer.timefmt import format_duration, wall_clock
+from analyzer.timefmt import Clock, between, format_duration, wall_clock
 from analyzer.udp_flows import UdpFlow
 
 MAX_ROWS: Final = 500  # connections listed in the table; the JSON has them all
@@ -60,9 +60,9 @@ def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _since(time: float, origin: float) -> str:
+def _since(seconds: float) -> str:
     """A time on the page's one clock: seconds since frame 1, as Wireshark's time column."""
-    return f"{time - origin:.6f}\u00a0s"  # no break inside a time
+    return f"{seconds:.6f}\u00a0s"  # no break inside a time
 
 
 def _abbr(code: str, meaning: str | None) -> str:
@@ -96,7 +96,7 @@ HOVER: Final = "Point at an arrow or a band (or focus it with Tab) for its packe
 def _connection_section(
     result: ConnectionAnalysis,
     sidecar: Sidecar | None,
-    origin: float,
+    origin: Clock,
     details: dict[str, Details],
     name: str | None,
 ) -> list[str]:
@@ -153,7 +153,7 @@ def _connection_section(
                 [
                     [
                         r.segment.frame,
-                        _since(r.segment.time, origin),
+                        _since(origin.since_stamp(r.segment.stamp)),
                         r.sender,
                         r.state,
                         f"{reset_words(r.cause)} ({r.cause})",
@@ -179,7 +179,7 @@ def _connection_section(
         events = result.kernel.events  # the kernel's own account: the text report's lines
         if events is not None:
             cls = "good" if not events.disagreements else "bad"
-            parts.extend(f'<p class="{cls}">{_e(line)}</p>' for line in events.describe(origin))
+            parts.extend(f'<p class="{cls}">{_e(line)}</p>' for line in events.describe(origin.time))
     if result.sequence.flags:
         parts.append("<h3>Sequence analysis (Wireshark's rules)</h3>")
         rows_html = "".join(
@@ -202,7 +202,7 @@ def _connection_section(
     return parts
 
 
-def _states(history: list[tuple[float, State]], frames: list[int | None], origin: float, silent: str) -> str:
+def _states(history: list[tuple[float, State]], frames: list[int | None], origin: Clock, silent: str) -> str:
     """Each state an end held, from when and, when a packet moved it there, which frame;
     `silent` (labels.silent_end) for an end that sent nothing."""
     if not history:
@@ -211,7 +211,7 @@ def _states(history: list[tuple[float, State]], frames: list[int | None], origin
     for index, (time, state) in enumerate(history):
         frame = frames[index] if index and index < len(frames) else None
         parts.append(
-            f"{state.value} ({_since(time, origin)}{f', frame {frame}' if frame is not None else ''})"
+            f"{state.value} ({_since(origin.since(time))}{f', frame {frame}' if frame is not None else ''})"
         )
     return " → ".join(parts)
 
@@ -245,7 +245,7 @@ def _connection_link(connection: int | None, linked: set[int]) -> str:
 
 
 def _udp_section(
-    flow: UdpFlow, sidecar: Sidecar | None, origin: float, details: dict[str, Details], name: str | None
+    flow: UdpFlow, sidecar: Sidecar | None, origin: Clock, details: dict[str, Details], name: str | None
 ) -> list[str]:
     ladder = figure_svg(figure(flow, sidecar, origin, name=name), f"u{flow.id}-ladder-")
     details.update(udp_details(flow, origin, drawn_ids(ladder)))
@@ -345,7 +345,7 @@ def _why_not_drawn(result: ConnectionAnalysis, drawn: dict[str, int]) -> tuple[s
     )
 
 
-def _connections_table(analysis: Analysis, origin: float, drawn: set[int]) -> list[str]:
+def _connections_table(analysis: Analysis, origin: Clock, drawn: set[int]) -> list[str]:
     results = analysis.connections
     listed = _listed(results, drawn)
     first_drawn = _first_drawn(results, drawn)
@@ -377,7 +377,7 @@ def _connections_table(analysis: Analysis, origin: float, drawn: set[int]) -> li
         c = result.connection
         color = OUTCOMES[kind][1]
         text = _outcome_words(result)
-        end = c.segments[-1].time if c.segments else c.first_time
+        lasted = between(c.first_stamp, c.last_stamp) if c.segments else 0.0
         zeek = result.compatibility.zeek
         notes = [DIAGNOSES.get(d.kind, d.kind.replace("_", " ")) for d in result.diagnoses]
         said = "; ".join(d.sentence for d in result.diagnoses)
@@ -395,8 +395,8 @@ def _connections_table(analysis: Analysis, origin: float, drawn: set[int]) -> li
             f"<td>{_endpoint(c.client, c.family)}</td>",
             f"<td>{_endpoint(c.server, c.family)}</td>",
             f'<td class="outcome" data-sort="{kind}"><span class="swatch" style="background:{color}"></span>{_e(text)}</td>',
-            f'<td class="num" data-sort="{c.first_time - origin:.9f}">{_since(c.first_time, origin)}</td>',
-            f'<td class="num" data-sort="{end - c.first_time:.9f}">{_e(format_duration(end - c.first_time))}</td>',
+            f'<td class="num" data-sort="{origin.since_stamp(c.first_stamp):.9f}">{_since(origin.since_stamp(c.first_stamp))}</td>',
+            f'<td class="num" data-sort="{lasted:.9f}">{_e(format_duration(lasted))}</td>',
             f'<td class="num">{c.packets}</td>',
             f'<td class="num">{len(result.resends)}</td>',
             f'<td class="num">{len(result.resets)}</td>',
@@ -424,7 +424,7 @@ def _first_drawn(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> dict
     return first
 
 
-def _undrawn_section(result: ConnectionAnalysis, origin: float, drawn: dict[str, int]) -> list[str]:
+def _undrawn_section(result: ConnectionAnalysis, origin: Clock, drawn: dict[str, int]) -> list[str]:
     """A connection the page does not draw: what the text report says of it, and why no
     diagrams, with a drawn connection of its outcome to look at instead."""
     c = result.connection
@@ -438,7 +438,7 @@ def _undrawn_section(result: ConnectionAnalysis, origin: float, drawn: dict[str,
         f'<section class="connection undrawn" id="conn-{c.id}">',
         f"<h3>Connection #{c.id}: {_e(format_endpoint(c.client, c.family))} → "
         f"{_e(format_endpoint(c.server, c.family))}</h3>",
-        f"<p>Outcome: {_e(_outcome_words(result))}; first packet at {_since(c.first_time, origin)}; "
+        f"<p>Outcome: {_e(_outcome_words(result))}; first packet at {_since(origin.since_stamp(c.first_stamp))}; "
         f"{c.packets} packet{'' if c.packets == 1 else 's'}.</p>",
         f"<p>{_e(result.summary())}</p>",
         f'<p class="note">Not drawn: {_e(why)} ({_e(WHICH_DRAWN)}){see}.</p>',
@@ -449,13 +449,13 @@ def _undrawn_section(result: ConnectionAnalysis, origin: float, drawn: dict[str,
     return parts
 
 
-def _overview(analysis: Analysis, origin: float, name: str) -> str:
+def _overview(analysis: Analysis, origin: Clock, name: str) -> str:
     overview = Overview()
     for result in analysis.connections:
         overview.add(result)
-    overview.origin = origin
+    overview.origin = origin.time
     end = analysis.stats.end_time
-    overview.end = end if end is not None else origin
+    overview.end = end if end is not None else origin.time
     return _figure(
         "Overview: every connection on one time axis", figure_svg(overview_figure(overview, name), "overview-"), "overview",
         "A row per connection, coloured by its outcome; a cross where a RST was sent, a tick where a segment "
@@ -509,7 +509,7 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
     titled = display_name(analysis.file)  # the pictures' (none for standard input)
     title = f"{sidecar['scenario']}: {name}" if sidecar and "scenario" in sidecar else name
     stats = analysis.stats
-    origin = stats.start_time if stats.start_time is not None else 0.0
+    origin = stats.origin or Clock()
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

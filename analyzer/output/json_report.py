@@ -23,22 +23,26 @@ import msgspec
 from analyzer.analysis import BACKSCATTER, Analysis, Backoff, ConnectionAnalysis, FileStream, ScanFinding
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe, errno_of
-from analyzer.decode.segment import Unreachable
+from analyzer.decode.segment import Unreachable, exact_stamp
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.placement import ShareLines, renumbered_fields, separator
 from analyzer.tcp_state import State
+from analyzer.timefmt import Clock
 from analyzer.udp_flows import UdpFlow
 
 SCHEMA_VERSION = 1
 
 
-def relative_origin(stats: DecodeStats, results: list[ConnectionAnalysis] | None = None) -> float:
+def relative_origin(stats: DecodeStats, results: list[ConnectionAnalysis] | None = None) -> Clock:
     """Frame 1's time, where every `*_relative` time counts from (Wireshark's clock); for
     segments handed over without a file, the first connection's start."""
-    if stats.start_time is not None:
-        return stats.start_time
-    return results[0].connection.first_time if results else 0.0
+    origin = stats.origin
+    if origin is not None:
+        return origin
+    if results:
+        return Clock(results[0].connection.first_time, results[0].connection.first_stamp)
+    return Clock()
 
 
 def analysis_to_dict(analysis: Analysis) -> dict:
@@ -309,14 +313,14 @@ def udp_flow_to_dict(flow: UdpFlow, file: str = "") -> dict:
     }
 
 
-def _icmp_error(error: Unreachable, origin: float) -> dict:
+def _icmp_error(error: Unreachable, origin: Clock) -> dict:
     """An ICMP destination unreachable (or Packet Too Big) that quotes one of the connection's
     segments."""
     src, sport, dst, dport = error.quoted
     return {
         "frame": error.frame,
         "time": error.time,
-        "time_relative": error.time - origin,
+        "time_relative": origin.since_stamp(exact_stamp(error)),
         "from": error.src,
         "family": error.family,
         "code": error.code,
@@ -355,7 +359,7 @@ def _backoff(backoff: Backoff) -> dict:
     }
 
 
-def _state_changes(result: ConnectionAnalysis, origin: float) -> list[dict]:
+def _state_changes(result: ConnectionAnalysis, origin: Clock) -> list[dict]:
     """Both ends' states in time order, each with the frame that caused it (null: the state
     an end is first seen in, or a timer's move)."""
     changes: list[tuple[float, int, str, State, int | None]] = []
@@ -365,7 +369,7 @@ def _state_changes(result: ConnectionAnalysis, origin: float) -> list[dict]:
             changes.append((time, len(changes), end, state, frames[index] if index < len(frames) else None))
     changes.sort()
     return [
-        {"end": end, "state": state, "time": time, "time_relative": time - origin, "frame": frame}
+        {"end": end, "state": state, "time": time, "time_relative": origin.since(time), "frame": frame}
         for time, _order, end, state, frame in changes
     ]
 
@@ -381,7 +385,7 @@ def _ecn_signals(result: ConnectionAnalysis) -> dict | None:
     }
 
 
-def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = "") -> dict:
+def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = "") -> dict:
     """The connection's JSON object, as values the encoders write: some arrays are tuples,
     some strings States, and the state histories are the analysis's own lists. Beside each
     epoch time, the same as seconds since `origin`, frame 1's time (`*_relative`). `file`:
@@ -409,8 +413,8 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
         },
         "first_time": connection.first_time,
         "last_time": connection.last_time,
-        "first_time_relative": connection.first_time - origin,
-        "last_time_relative": connection.last_time - origin,
+        "first_time_relative": origin.since_stamp(connection.first_stamp),
+        "last_time_relative": origin.since_stamp(connection.last_stamp),
         "packets": connection.packets,
         "summary": result.summary(),
         "handshake": {
@@ -418,8 +422,8 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
             "variant": handshake.variant,
             "syn_times": [s.time for s in handshake.syns],
             "synack_times": [s.time for s in handshake.synacks],
-            "syn_times_relative": [s.time - origin for s in handshake.syns],
-            "synack_times_relative": [s.time - origin for s in handshake.synacks],
+            "syn_times_relative": [origin.since_stamp(s.stamp) for s in handshake.syns],
+            "synack_times_relative": [origin.since_stamp(s.stamp) for s in handshake.synacks],
             "client_isn": handshake.client_isn,
             "server_isn": handshake.server_isn,
             "rtt": handshake.answered_syn_to_ack,
@@ -457,7 +461,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: float, file: str = ""
         "resets": [
             {
                 "time": r.segment.time,
-                "time_relative": r.segment.time - origin,
+                "time_relative": origin.since_stamp(r.segment.stamp),
                 "frame": r.segment.frame,
                 "sender": r.sender,
                 "state": r.state,

@@ -8,10 +8,22 @@ from __future__ import annotations
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import Side, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
-from analyzer.decode.segment import ACK, CWR, ECE, MOD, RST, SYN, UNSEEN, Segment, flag_names, seq_diff
+from analyzer.decode.segment import (
+    ACK,
+    CWR,
+    ECE,
+    MOD,
+    RST,
+    SYN,
+    UNSEEN,
+    Segment,
+    exact_stamp,
+    flag_names,
+    seq_diff,
+)
 from analyzer.long_connection import HEAD_STEPS
 from analyzer.sidecar import Sidecar
-from analyzer.timefmt import format_duration, since
+from analyzer.timefmt import Clock, between, format_duration, since
 
 
 def picture_title(text: str, sidecar: Sidecar | None, name: str | None) -> str:
@@ -21,11 +33,11 @@ def picture_title(text: str, sidecar: Sidecar | None, name: str | None) -> str:
     return f"{source}: {text}" if source else text
 
 
-def retransmission_note(segment: Segment, resent: tuple[int, float]) -> str:
+def retransmission_note(segment: Segment, resent: tuple[int, int]) -> str:
     """How far after the copy before it a resend went out: the backoff a reader checks by eye."""
     number, previous = resent
     before = f"#{number - 1}" if number > 1 else "the first"
-    return f"{format_duration(segment.time - previous)} after {before}"
+    return f"{format_duration(between(previous, segment.stamp))} after {before}"
 
 
 SEQUENCE_NUMBERS = (
@@ -213,7 +225,7 @@ def unanswered_probes(result: ConnectionAnalysis, kinds: dict[int, str]) -> set[
     return found
 
 
-def icmp_answers(result: ConnectionAnalysis, origin: float) -> dict[int, str]:
+def icmp_answers(result: ConnectionAnalysis, origin: Clock) -> dict[int, str]:
     """frame of a segment -> the ICMP errors that quote it ("answered by ICMP port unreachable
     from 10.0.0.2, frame 2, +0.000300 s"): the latest segment of the quoted sender at the
     quoted number sent before the error, or, when the error quotes no number, its latest."""
@@ -221,7 +233,7 @@ def icmp_answers(result: ConnectionAnalysis, origin: float) -> dict[int, str]:
     for error in result.connection.unreachables:
         quoted = quoted_segment(result.connection, error)
         if quoted is not None:
-            said = f"answered by {describe(error)} from {error.src}, frame {error.frame}, {since(error.time - origin)}"
+            said = f"answered by {describe(error)} from {error.src}, frame {error.frame}, {since(origin.since_stamp(exact_stamp(error)))}"
             answers.setdefault(quoted.frame, []).append(said)
     return {frame: "; ".join(said) for frame, said in answers.items()}
 

@@ -30,6 +30,7 @@ from analyzer.analysis import ConnectionAnalysis
 from analyzer.decode.segment import FIN, RST, SYN, Segment
 from analyzer.output.labels import dsack, segment_kinds
 from analyzer.output.time_axis import BREAK_GAP, silences
+from analyzer.timefmt import between
 
 BAND_MIN = 4  # a run of fewer plain segments is drawn one by one
 MAX_ROWS = 22  # arrows, plus BAND_ROWS for each band: what fits the height a reader takes in
@@ -120,7 +121,11 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
         else:
             tier = PLAIN
         previous = entries[-1] if entries else None
-        since = segment.time - previous.segment.time if previous and previous.ordinal == ordinal - 1 else None
+        since = (
+            between(previous.segment.stamp, segment.stamp)
+            if previous and previous.ordinal == ordinal - 1
+            else None
+        )
         entries.append(_Entry(segment, ordinal, before, tier, since, kinds.get(segment.frame, "")))
     return entries
 

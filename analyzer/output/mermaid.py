@@ -7,7 +7,7 @@ from analyzer.analysis import ConnectionAnalysis
 from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Side
 from analyzer.decode.icmp_codes import describe
-from analyzer.decode.segment import SYN
+from analyzer.decode.segment import SYN, exact_stamp
 from analyzer.output.labels import (
     NO_ANSWER,
     analysis_notes,
@@ -21,7 +21,7 @@ from analyzer.output.labels import (
 from analyzer.output.summary import reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
-from analyzer.timefmt import since
+from analyzer.timefmt import Clock, since
 from analyzer.udp_flows import UdpFlow
 
 
@@ -30,7 +30,7 @@ def _escape(text: str) -> str:
     return text.replace(";", ",").replace("#", "no. ")
 
 
-def clock_comment(origin: float | None) -> str:
+def clock_comment(origin: Clock | None) -> str:
     """What the times on the arrows count from, as a Mermaid comment (not drawn)."""
     if origin is None:
         return "%% each message: frame N +seconds since the connection's first packet"
@@ -38,12 +38,12 @@ def clock_comment(origin: float | None) -> str:
 
 
 def connection_mermaid(
-    result: ConnectionAnalysis, sidecar: Sidecar | None = None, origin: float | None = None
+    result: ConnectionAnalysis, sidecar: Sidecar | None = None, origin: Clock | None = None
 ) -> str:
     """origin: frame 1's time, which the times count from (None: the connection's start),
     as on the ladder."""
     connection = result.connection
-    start = connection.first_time if origin is None else origin
+    start = origin if origin is not None else Clock(connection.first_time, connection.first_stamp)
     lines = [
         "sequenceDiagram",
         "    " + clock_comment(origin),
@@ -64,7 +64,7 @@ def connection_mermaid(
     for error in connection.unreachables:
         # To the end whose segment it quotes, from the other's side, whoever sent it: a router
         # on the way stands there too (a Packet Too Big about a download's data goes to the server).
-        said = f"{describe(error)} from {error.src}, frame {error.frame} {since(error.time - start)}"
+        said = f"{describe(error)} from {error.src}, frame {error.frame} {since(start.since_stamp(exact_stamp(error)))}"
         arrow = "C-->>S" if (error.quoted[0], error.quoted[1]) == connection.server else "S-->>C"
         events.append((error.time, 1, f"    {arrow}: {_escape(said)}"))
     for segment in connection.segments:
@@ -79,7 +79,7 @@ def connection_mermaid(
             label = f"{kinds[segment.frame]}: {label}"
         if segment.frame in no_answer:
             label += f" — {NO_ANSWER},"
-        label += f" frame {segment.frame} {since(segment.time - start)}"
+        label += f" frame {segment.frame} {since(start.since_stamp(segment.stamp))}"
         if segment.frame in resets:
             label += f" RST: {reset_words(resets[segment.frame].cause)}"
         if segment.frame in notes:
@@ -108,8 +108,9 @@ def connection_mermaid(
     return "\n".join(lines) + "\n"
 
 
-def udp_mermaid(flow: UdpFlow, origin: float | None = None) -> str:
-    start = min(d.time for d in flow.datagrams) if origin is None else origin
+def udp_mermaid(flow: UdpFlow, origin: Clock | None = None) -> str:
+    first = min(flow.datagrams, key=lambda d: d.time)
+    start = origin if origin is not None else Clock(first.time, exact_stamp(first))
     lines = [
         "sequenceDiagram",
         "    " + clock_comment(origin),
@@ -120,7 +121,7 @@ def udp_mermaid(flow: UdpFlow, origin: float | None = None) -> str:
         (
             d.time,
             f"    {'C->>S' if flow.from_client(d) else 'S->>C'}: UDP len={d.length} "
-            f"frame {d.frame} {since(d.time - start)}",
+            f"frame {d.frame} {since(start.since_stamp(exact_stamp(d)))}",
         )
         for d in flow.datagrams
     ]
@@ -130,9 +131,9 @@ def udp_mermaid(flow: UdpFlow, origin: float | None = None) -> str:
 
 
 def mermaid(
-    item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None
+    item: ConnectionAnalysis | UdpFlow, sidecar: Sidecar | None = None, origin: Clock | None = None
 ) -> str:
-    """origin: frame 1's time (DecodeStats.start_time), as the ladder takes it."""
+    """origin: frame 1's time (DecodeStats.origin), as the ladder takes it."""
     if isinstance(item, UdpFlow):
         return udp_mermaid(item, origin)
     return connection_mermaid(item, sidecar, origin)

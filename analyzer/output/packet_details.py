@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import peer_of
-from analyzer.decode.segment import ACK, MOD, SYN, UNSEEN, Segment, flag_names
+from analyzer.decode.segment import ACK, MOD, SYN, UNSEEN, Segment, exact_stamp, flag_names
 from analyzer.output.glossary import WIRESHARK_FLAGS, options_words
 from analyzer.output.labels import dsack, retransmission_note, sequence_bases
 from analyzer.output.summary import reset_words
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import Clock, between, format_duration
 from analyzer.udp_flows import UdpFlow
 
 Details = list[tuple[str, str]]  # (what, value) lines, in the order shown
@@ -28,14 +28,15 @@ def drawn_ids(svg: str) -> list[str]:
     return _IDS.findall(svg)
 
 
-def _since(time: float, origin: float) -> str:
-    return f"{time - origin:.6f} s since frame 1"
+def _since(seconds: float) -> str:
+    return f"{seconds:.6f} s since frame 1"
 
 
-def _gap(time: float, previous: tuple[float, int] | None) -> str:
-    if previous is None:
-        return "the connection's first packet"
-    return f"{format_duration(time - previous[0])} after frame {previous[1]}"
+FIRST = "the connection's first packet"
+
+
+def _gap(seconds: float, frame: int) -> str:
+    return f"{format_duration(seconds)} after frame {frame}"
 
 
 def _window(segment: Segment, scale: int | None) -> str:
@@ -46,7 +47,7 @@ def _window(segment: Segment, scale: int | None) -> str:
     return f"{segment.window:,} × {1 << scale:,} = {segment.window << scale:,} bytes (scale {scale})"
 
 
-def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[str]) -> dict[str, Details]:
+def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[str]) -> dict[str, Details]:
     """The details of each packet (or band) in `ids`; origin: frame 1's time."""
     connection, handshake = result.connection, result.handshake
     bases = sequence_bases(result)
@@ -59,7 +60,7 @@ def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[
             marks.setdefault(frame, []).append(f"{diagnosis.kind.replace('_', ' ')}: {mark}")
     wanted = set(ids)
     details: dict[str, Details] = {}
-    previous: tuple[float, int] | None = None
+    previous: tuple[int, int] | None = None  # the stamp and frame of the segment before
     for segment in connection.segments:
         key = str(segment.frame)
         if key in wanted:
@@ -69,8 +70,11 @@ def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[
             scale = scale_options.get("window_scale") if both_scaled and scale_options else None
             lines: Details = [
                 ("frame", f"{segment.frame}, {sender} → {receiver}"),
-                ("time", _since(segment.time, origin)),
-                ("since previous", _gap(segment.time, previous)),
+                ("time", _since(origin.since_stamp(segment.stamp))),
+                (
+                    "since previous",
+                    FIRST if previous is None else _gap(between(previous[0], segment.stamp), previous[1]),
+                ),
                 ("flags", flag_names(segment.flags)),
                 ("seq", _number(segment.seq, bases[sender])),
             ]
@@ -103,7 +107,7 @@ def connection_details(result: ConnectionAnalysis, origin: float, ids: Sequence[
                 lines.append(("RST", f"{reset_words(reset.cause)}: {reset.explanation}"))
             lines.extend(("diagnosis", mark) for mark in marks.get(segment.frame, []))
             details[key] = lines
-        previous = (segment.time, segment.frame)
+        previous = (segment.stamp, segment.frame)
     for key in wanted - details.keys():
         if "-" in key:
             details[key] = _band(connection.segments, key, origin, connection.folded is not None)
@@ -116,7 +120,7 @@ def _number(value: int, base: int | None) -> str:
     return f"{(value - base) % (1 << 32)} (relative; {value} on the wire)"
 
 
-def _band(segments: Sequence[Segment], key: str, origin: float, folded: bool) -> Details:
+def _band(segments: Sequence[Segment], key: str, origin: Clock, folded: bool) -> Details:
     """A run of packets drawn as one band: what its segments add up to (of a folded
     connection, those it kept: long_connection.py)."""
     first, last = (int(part) for part in key.split("-"))
@@ -126,7 +130,8 @@ def _band(segments: Sequence[Segment], key: str, origin: float, folded: bool) ->
         lines += [
             (
                 "time",
-                f"{_since(inside[0].time, origin)}, for {format_duration(inside[-1].time - inside[0].time)}",
+                f"{_since(origin.since_stamp(inside[0].stamp))}, "
+                f"for {format_duration(between(inside[0].stamp, inside[-1].stamp))}",
             ),
             (
                 "in it",
@@ -136,23 +141,27 @@ def _band(segments: Sequence[Segment], key: str, origin: float, folded: bool) ->
     return lines
 
 
-def udp_details(flow: UdpFlow, origin: float, ids: Sequence[str]) -> dict[str, Details]:
+def udp_details(flow: UdpFlow, origin: Clock, ids: Sequence[str]) -> dict[str, Details]:
     """The details of each datagram or ICMP message in `ids`."""
     wanted = set(ids)
-    moments = [(d.time, d.frame, "client → server" if flow.from_client(d) else "server → client",
+    moments = [(d.time, d.frame, exact_stamp(d), "client → server" if flow.from_client(d) else "server → client",
                 f"UDP, {d.length:,} bytes of data") for d in flow.datagrams]  # fmt: skip
     moments += [
-        (m.time, m.frame, "to the client", "ICMP port unreachable") for m, _answered in flow.unreachables
+        (m.time, m.frame, exact_stamp(m), "to the client", "ICMP port unreachable")
+        for m, _answered in flow.unreachables
     ]
     details: dict[str, Details] = {}
-    previous: tuple[float, int] | None = None
-    for time, frame, direction, what in sorted(moments):
+    previous: tuple[int, int] | None = None  # the stamp and frame of the message before
+    for _time, frame, stamp, direction, what in sorted(moments):
         if str(frame) in wanted:
             details[str(frame)] = [
                 ("frame", f"{frame}, {direction}"),
-                ("time", _since(time, origin)),
-                ("since previous", _gap(time, previous)),
+                ("time", _since(origin.since_stamp(stamp))),
+                (
+                    "since previous",
+                    FIRST if previous is None else _gap(between(previous[0], stamp), previous[1]),
+                ),
                 ("what", what),
             ]
-        previous = (time, frame)
+        previous = (stamp, frame)
     return details

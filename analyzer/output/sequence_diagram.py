@@ -33,7 +33,7 @@ from matplotlib.textpath import TextPath
 from analyzer.analysis import ConnectionAnalysis, State
 from analyzer.call_sockets import connection_calls, flow_calls
 from analyzer.connections import SIDES, Connection, Side, peer_of
-from analyzer.decode.segment import RST, SYN
+from analyzer.decode.segment import RST, SYN, exact_stamp
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, kernel_changes
 from analyzer.output.labels import (
@@ -63,7 +63,7 @@ from analyzer.output.summary import reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
-from analyzer.timefmt import format_duration, since_to_the_microsecond
+from analyzer.timefmt import Clock, between, format_duration, since_to_the_microsecond
 from analyzer.udp_flows import UdpFlow
 
 ROW_INCHES = 0.42
@@ -337,7 +337,7 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
     return _Ladder(fig, ax, layout, bottom)
 
 
-def _clock(origin: float | None, numbers: str = "") -> str:
+def _clock(origin: Clock | None, numbers: str = "") -> str:
     """numbers: how the arrows' numbers count (TCP's seq and ack), if they have any."""
     since = (
         "frame 1 of the capture, as Wireshark's" if origin is not None else "the connection's first packet"
@@ -376,18 +376,20 @@ def _frame_of(item: Packet | Band, first: bool) -> int:
 
 
 def _range_note(rows: Rows, frames: tuple[int, int] | None, times: tuple[float, float] | None,
-                origin: float) -> str:  # fmt: skip
+                origin: Clock) -> str:  # fmt: skip
     if frames is not None:
         return f"  (frames {frames[0]}–{frames[1]}: {rows.total:,} segments)"
     if times is not None:
-        return f"  ({times[0] - origin:+.6g} s to {times[1] - origin:+.6g} s: {rows.total:,} segments)"
+        return (
+            f"  ({origin.since(times[0]):+.6g} s to {origin.since(times[1]):+.6g} s: {rows.total:,} segments)"
+        )
     return ""
 
 
 def sequence_figure(
     result: ConnectionAnalysis,
     sidecar: Sidecar | None = None,
-    origin: float | None = None,
+    origin: Clock | None = None,
     frames: tuple[int, int] | None = None,
     times: tuple[float, float] | None = None,
     commands: bool = True,
@@ -401,7 +403,7 @@ def sequence_figure(
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
-    start = connection.first_time if origin is None else origin
+    start = origin if origin is not None else Clock(connection.first_time, connection.first_stamp)
     calls = connection_calls(sidecar, connection)  # those on its sockets
     # An ICMP error is no row of its own, but what it did (the client CLOSED) is drawn.
     segment_times = [s.time for s in connection.segments] + [e.time for e in connection.unreachables]
@@ -523,7 +525,7 @@ UDP_DRAWN = 120
 
 
 def udp_figure(
-    flow: UdpFlow, sidecar: Sidecar | None = None, origin: float | None = None, name: str | None = None
+    flow: UdpFlow, sidecar: Sidecar | None = None, origin: Clock | None = None, name: str | None = None
 ) -> plt.Figure:
     """Datagrams as arrows (no states: UDP has none); an ICMP port unreachable in red."""
     client = format_endpoint(flow.client, flow.family)
@@ -552,23 +554,26 @@ def udp_figure(
         calls,
         _clock(origin),
     )
-    start = min(time for time, *_rest in arrows) if origin is None else origin
-    previous: float | None = None
-    for time, frame, from_client, label, color in arrows:
+    stamps = {d.frame: exact_stamp(d) for d in flow.datagrams}
+    stamps.update((m.frame, exact_stamp(m)) for m, _answered in flow.unreachables)
+    start = origin if origin is not None else Clock(arrows[0][0], stamps[arrows[0][1]])
+    previous: int | None = None
+    for _time, frame, from_client, label, color in arrows:
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y = ladder.layout.at[("pkt", frame)]
-        when = f"frame {frame}  {since_to_the_microsecond(time - start)}" + _delta(
-            None if previous is None else time - previous
+        stamp = stamps[frame]
+        when = f"frame {frame}  {since_to_the_microsecond(start.since_stamp(stamp))}" + _delta(
+            None if previous is None else between(previous, stamp)
         )
         _arrow(ladder.ax, x0, x1, y, label, when, color, "-", gid=packet_gid(frame))
-        previous = time
+        previous = stamp
     return ladder.fig
 
 
 def figure(
     item: ConnectionAnalysis | UdpFlow,
     sidecar: Sidecar | None = None,
-    origin: float | None = None,
+    origin: Clock | None = None,
     frames: tuple[int, int] | None = None,
     times: tuple[float, float] | None = None,
     commands: bool = True,
@@ -587,7 +592,7 @@ def draw(
     item: ConnectionAnalysis | UdpFlow,
     output: Path,
     sidecar: Sidecar | None = None,
-    origin: float | None = None,
+    origin: Clock | None = None,
     frames: tuple[int, int] | None = None,
     times: tuple[float, float] | None = None,
     name: str | None = None,
@@ -627,7 +632,7 @@ KEY_NO_ANSWER = (
 WHEN_CHARS = 60
 
 
-def _time_labels(result: ConnectionAnalysis, origin: float, packets: list[Packet]) -> dict[int, str]:
+def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet]) -> dict[int, str]:
     """Under each arrow, by frame: its frame, time since `origin` and since the packet before,
     what it resends, a RST's cause, the analysis's notes, an ICMP error's answer; in lines of
     at most WHEN_CHARS, broken between those pieces."""
@@ -638,7 +643,7 @@ def _time_labels(result: ConnectionAnalysis, origin: float, packets: list[Packet
     found = {}
     for packet in packets:
         segment = packet.segment
-        pieces = [f"frame {segment.frame}", since_to_the_microsecond(segment.time - origin)]
+        pieces = [f"frame {segment.frame}", since_to_the_microsecond(origin.since_stamp(segment.stamp))]
         if packet.since_previous is not None:
             pieces.append(_delta(packet.since_previous).strip())
         if segment.frame in retransmission:
@@ -646,7 +651,7 @@ def _time_labels(result: ConnectionAnalysis, origin: float, packets: list[Packet
             note = retransmission_note(segment, resent)
             if packet.since_previous is not None and format_duration(
                 packet.since_previous
-            ) == format_duration(segment.time - resent[1]):
+            ) == format_duration(between(resent[1], segment.stamp)):
                 pieces[-1] = (
                     f"Δ{note}"  # the packet before is the copy: "Δ1.010 s, 1.010 s after the first" once
                 )
@@ -685,7 +690,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
     lost_frames = {step.segment.frame for step in result.steps if step.lost} | kernel_losses(result)
     unanswered = handshake.status == "no_answer"
     kinds = segment_kinds(result)
-    no_answer = unanswered_probes(result, kinds) - set(icmp_answers(result, 0.0))  # answered
+    no_answer = unanswered_probes(result, kinds) - set(icmp_answers(result, Clock()))  # answered
     crossed: set[int] = set()
     unheard: set[int] = set()
     for packet in packets:

@@ -34,7 +34,7 @@ from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, TimeAxis, fold_unmarked
 from analyzer.sidecar import Sidecar
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import Clock, format_duration
 
 # As wide as the ladder (1,650 px at 150 dpi): a page shows both at one scale, its labels as
 # large as the ladder's (13 inches made them a fifth smaller than the ladder's on a page).
@@ -100,7 +100,7 @@ def draw_state_timeline(
     result: ConnectionAnalysis,
     output: Path,
     sidecar: Sidecar | None = None,
-    origin: float | None = None,
+    origin: Clock | None = None,
     name: str | None = None,
 ) -> Path:
     return save_figure(timeline_figure(result, sidecar, origin, name), output)
@@ -144,14 +144,14 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
 def timeline_figure(
     result: ConnectionAnalysis,
     sidecar: Sidecar | None = None,
-    origin: float | None = None,
+    origin: Clock | None = None,
     name: str | None = None,
 ) -> plt.Figure:
     """origin: frame 1's time, which the ticks count from (None: the connection's first packet);
     name: the capture file's, for the title (labels.picture_title)."""
     connection = result.connection
     axis = timeline_axis(result, sidecar)
-    start = connection.first_time if origin is None else origin
+    start = connection.first_time if origin is None else origin.time
     shown = [
         name for name in dict.fromkeys(state.value for side in SIDES for _t, state in result.states[side])
     ]

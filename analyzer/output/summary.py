@@ -35,7 +35,7 @@ import msgspec
 from analyzer.analysis import ConnectionAnalysis, FileStream
 from analyzer.output.json_report import document_head
 from analyzer.output.text_report import format_endpoint, head_lines, scan_lines
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import Clock, format_duration
 
 TOP: Final = 10
 SOURCE_SLOTS: Final = 10_000  # sources kept after a compaction (SourceTally)
@@ -381,5 +381,5 @@ def write_summary(stream: FileStream, out: TextIO, as_json: bool = False) -> Non
         return
     lines = head_lines(stream.file, stream.stats, summary.connections, udp, application)
     lines += summary.text_lines()
-    lines += scan_lines(scans, stream.origin or 0.0) or ["scans and floods: none"]
+    lines += scan_lines(scans, stream.origin or Clock()) or ["scans and floods: none"]
     out.write("\n".join(lines) + "\n")

@@ -26,7 +26,7 @@ from analyzer.listing import shortened
 from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
-from analyzer.timefmt import format_duration, since
+from analyzer.timefmt import Clock, format_duration, since
 from analyzer.udp_flows import UdpFlow
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
     return f"[{ip}]:{port}" if family == 6 else f"{ip}:{port}"
 
 
-def _state_line(history: list, frames: list[int | None], origin: float, silent: str) -> str:
+def _state_line(history: list, frames: list[int | None], origin: Clock, silent: str) -> str:
     """Each state with its time and the frame that moved the end into it (none for a timer's
     move, nor for the state an end is first seen in); `silent` for an end that sent nothing."""
     if not history:
@@ -51,16 +51,16 @@ def _state_line(history: list, frames: list[int | None], origin: float, silent: 
         time, state = history[index]
         frame = frames[index] if index < len(frames) else None
         at = f", frame {frame}" if frame is not None else ""
-        parts.append(f"{state.value} ({since(time - origin)}{at})")
+        parts.append(f"{state.value} ({since(origin.since(time))}{at})")
     return " → ".join(parts)
 
 
-def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
+def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     c = result.connection
     lines = [
         f"#{c.id} IPv{c.family} {format_endpoint(c.client, c.family)} → "
         f"{format_endpoint(c.server, c.family)}  {c.packets} packet{'' if c.packets == 1 else 's'}, "
-        f"{c.first_time - origin:+.6f} s .. {c.last_time - origin:+.6f} s"
+        f"{origin.since_stamp(c.first_stamp):+.6f} s .. {origin.since_stamp(c.last_stamp):+.6f} s"
         # A span that reads backwards is the capture's clock, not a misprint: say so.
         + (
             " (its last frame stamped before its first: the clock stepped back)"
@@ -87,7 +87,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     for check in failed:
         lines.append(f"             check failed: {check.what}: expected {check.expected}, saw {check.seen}")
     if result.syn_backoff.intervals:
-        times = shortened([f"{t - origin:+.3f}" for t in result.syn_backoff.times])
+        times = shortened([f"{origin.since(t):+.3f}" for t in result.syn_backoff.times])
         lines.append(f"  SYNs       at {times} s")
         lines.append(f"  backoff    {result.syn_backoff.describe()}")
     if result.synack_backoff.intervals or result.synack_backoff.answers:
@@ -109,7 +109,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
         lines.append(f"  ECN        {result.ecn.explain()}")
     for reset in result.resets:
         lines.append(
-            f"  RST        frame {reset.segment.frame}, {reset.segment.time - origin:+.6f} s from the {reset.sender} in "
+            f"  RST        frame {reset.segment.frame}, {origin.since_stamp(reset.segment.stamp):+.6f} s from the {reset.sender} in "
             f"{reset.state}: {reset.cause}: {reset.explanation}"
         )
     for diagnosis in result.diagnoses:
@@ -122,7 +122,7 @@ def connection_text(result: ConnectionAnalysis, origin: float) -> list[str]:
     if result.kernel is not None:
         lines.append(f"  kernel     {result.kernel.describe()}")
         if result.kernel.events is not None:
-            lines.extend(f"  kernel     {line}" for line in result.kernel.events.describe(origin))
+            lines.extend(f"  kernel     {line}" for line in result.kernel.events.describe(origin.time))
     lines.extend(f"  note       {note}" for note in result.notes)
     return lines
 
@@ -221,7 +221,7 @@ def _ip(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None) -> list[str]:
+def scan_lines(scans: list[ScanFinding], origin: Clock, shown: int | None = None) -> list[str]:
     """The scans and floods, three or four lines each (`shown`: at most that many, and a
     line for the rest)."""
     if not scans:
@@ -257,7 +257,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             answered += "; ACK probes left unanswered are not counted"
         lines.append(
             f"      {plural(scan.attempts, 'attempt')} in {format_duration(scan.duration)}{rate} "
-            f"from {scan.first_time - origin:+.3f} s; answers: {answered}"
+            f"from {origin.since(scan.first_time):+.3f} s; answers: {answered}"
         )
         # The hosts of a port scan (when more than one), the ports of a sweep (likewise).
         if scan.kind in ("vertical", "block") and scan.hosts > 1:
@@ -276,7 +276,7 @@ def scan_lines(scans: list[ScanFinding], origin: float, shown: int | None = None
             )
         if scan.busiest is not None and scan.busiest[1] < scan.attempts:  # more than one 10 s
             start, count = scan.busiest
-            lines.append(f"      busiest 10 s: {plural(count, 'attempt')} from {start - origin:+.3f} s")
+            lines.append(f"      busiest 10 s: {plural(count, 'attempt')} from {origin.since(start):+.3f} s")
         if scan.target is not None:
             if scan.top_sources:
                 busiest = ", ".join(
@@ -298,7 +298,7 @@ def _addresses(count: int, estimated: bool) -> str:
     return f"{'about ' if estimated else ''}{count:,} address{'' if count == 1 else 'es'}"
 
 
-def _backscatter_lines(number: int, scan: ScanFinding, origin: float) -> list[str]:
+def _backscatter_lines(number: int, scan: ScanFinding, origin: Clock) -> list[str]:
     """A backscatter finding (findings/scans.py): who answered whom, from which ports, and
     the two readings of it."""
     hosts = _addresses(scan.hosts, scan.estimated)
@@ -313,7 +313,7 @@ def _backscatter_lines(number: int, scan: ScanFinding, origin: float) -> list[st
         f"  [{number}] {SCAN_KINDS[BACKSCATTER]}: {scan.source} answered {hosts} from {ports}; none of them "
         "sent it anything here",
         f"      {plural(scan.attempts, 'answer')} in {format_duration(scan.duration)}{rate} from "
-        f"{scan.first_time - origin:+.3f} s: {answers}",
+        f"{origin.since(scan.first_time):+.3f} s: {answers}",
     ]
     if scan.ports > 1:
         lines.append(
@@ -378,9 +378,10 @@ def interesting_line(result: ConnectionAnalysis, reasons: list[str]) -> str:
 
 
 def analysis_text(analysis: Analysis, only: list[str] | None = None, show_all: bool = False) -> str:
-    origin = analysis.stats.start_time
+    origin = analysis.stats.origin
     if origin is None:  # segments handed over without a file
-        origin = analysis.connections[0].connection.first_time if analysis.connections else 0.0
+        first = analysis.connections[0].connection if analysis.connections else None
+        origin = Clock(first.first_time, first.first_stamp) if first is not None else Clock()
     report = TextReport(only, show_all)
     out = io.StringIO()
     try:
@@ -405,7 +406,7 @@ def write_text(
         udp = stream.udp()
         report.write(
             out, stream.file, stream.stats, udp, stream.application(udp), stream.scans.findings(),
-            stream.origin or 0.0,
+            stream.origin or Clock(),
         )  # fmt: skip
     finally:
         report.close()
@@ -421,7 +422,7 @@ def add_stream(report: TextReport, stream: FileStream, firsts: ShareIndex | None
         # The details of a probe that is sure to be folded into a scan or flood are not
         # made (a flood's would be most of the work), unless --all asks for them.
         hot = result.probe is not None and not report.show_all and scans.hot(result)
-        report.add(result, stream.origin or 0.0, hot)
+        report.add(result, stream.origin or Clock(), hot)
         if firsts is not None:
             connection = result.connection
             firsts.add_first(connection.id, connection.segments[0].frame)
@@ -510,7 +511,7 @@ class TextReport:
         # nearly all its connections: a bit each, not the 8 bytes of an id).
         self.unmade = bytearray()
 
-    def add(self, result: ConnectionAnalysis, origin: float, hot: bool = False) -> None:
+    def add(self, result: ConnectionAnalysis, origin: Clock, hot: bool = False) -> None:
         """`hot`: a probe whose details are not kept, sure to be folded into a finding
         (ScanDetector.hot); one that is not after all is counted (see write)."""
         connection = result.connection
@@ -592,7 +593,7 @@ class TextReport:
         udp: list[UdpFlow],
         application: list[str],
         scans: list[ScanFinding],
-        origin: float,
+        origin: Clock,
     ) -> None:
         numbers = ScanNumbers(ScanNumbers.keys(scans))
         head = head_lines(file, stats, self.summary.connections, udp, application)
@@ -623,7 +624,7 @@ def renumbered_block(block: bytes, ident: int, file_id: int) -> bytes:
 
 
 def report_opening(
-    head: list[str], summary: Summary, scans: list[ScanFinding], tally: TextTally, origin: float,
+    head: list[str], summary: Summary, scans: list[ScanFinding], tally: TextTally, origin: Clock,
     only: list[str] | None,
 ) -> str:  # fmt: skip
     """What comes before the connections' blocks: the head lines, then for a file of many

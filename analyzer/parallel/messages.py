@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.findings.scans import ScanDetector
 from analyzer.parallel.placement import ShareIndex
+from analyzer.timefmt import Clock
 
 if TYPE_CHECKING:
     from analyzer.decode import DecodeStats
@@ -29,7 +30,7 @@ class TextHead:
     stats: DecodeStats
     udp: list[UdpFlow]
     application: list[str]
-    origin: float
+    origin: Clock
 
 
 @dataclass(frozen=True)

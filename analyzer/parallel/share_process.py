@@ -37,6 +37,7 @@ from analyzer.parallel.placement import (
     placed_parts,
     write_placed,
 )
+from analyzer.timefmt import Clock
 
 if TYPE_CHECKING:
     from analyzer.output.text_report import TextReport
@@ -188,8 +189,7 @@ def _analyzed_text(
             udp = stream.udp()
             # Frame 1's time, which one process counts from: the first TCP segment may be
             # another share's, and this one's stream has then no origin.
-            start = stream.stats.start_time
-            origin = start if start is not None else stream.origin or 0.0
+            origin = stream.stats.origin or stream.origin or Clock()
             head = TextHead(stream.file, stream.stats, udp, stream.application(udp), origin)
     except UserError as error:
         text.close()

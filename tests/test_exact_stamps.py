@@ -1,0 +1,167 @@
+"""Times to the microsecond are differences of the capture's own integer stamps: a float of
+epoch seconds is good to about 240 ns, and on a nanosecond capture one microsecond digit in
+ten would differ from tshark's (frame.time_relative, exact)."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import run
+
+from analyzer.decode.capture_file import CaptureFile
+from analyzer.decode.reader import DecodeStats, read_packets
+from analyzer.decode.segment import ACK, SYN, Segment
+from analyzer.held_attempt import can_pack, pack_record, unpack_record
+from analyzer.timefmt import NS, Clock, between, epoch_seconds
+
+START = 1796367894 * NS + 979_101_234  # frame 1's stamp
+# A gap whose microseconds the floats get wrong: exactly 2.879940490 s, which is 2.879940 s
+# to the microsecond; the difference of the two epoch floats writes 2.879941 s.
+GAP = 2_879_940_490
+
+
+def _frame(flags: int, seq: int, ack: int, sport: int = 40000, dport: int = 80) -> bytes:
+    """An Ethernet frame of an IPv4 TCP segment 10.0.0.1 <-> 10.0.0.2, no payload."""
+    src, dst = (
+        (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+        if sport == 40000
+        else (bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1]))
+    )
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 1024, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, seq & 0xFFFF, 0, 64, 6, 0, src, dst)
+    return b"\x02" * 12 + b"\x08\x00" + ip + tcp
+
+
+HANDSHAKE = [
+    _frame(SYN, 100, 0),
+    _frame(SYN | ACK, 500, 101, 80, 40000),
+    _frame(ACK, 101, 501),
+]
+
+
+def _nanosecond_pcap(path: Path, stamps: list[int], frames: list[bytes]) -> Path:
+    records = [
+        struct.pack("<IIII", stamp // NS, stamp % NS, len(frame), len(frame)) + frame
+        for stamp, frame in zip(stamps, frames, strict=True)
+    ]
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1) + b"".join(records))
+    return path
+
+
+def _pcapng_block(block_type: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("<II", block_type, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+
+def _pcapng(path: Path, resolution: int, offset: int, ticks: list[int], frames: list[bytes]) -> Path:
+    """One Ethernet interface with if_tsresol `resolution` (the option's byte) and if_tsoffset."""
+    options = struct.pack("<HHB3x", 9, 1, resolution) + struct.pack("<HHq", 14, 8, offset) + b"\0" * 4
+    blocks = [
+        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535) + options),
+    ]
+    for tick, frame in zip(ticks, frames, strict=True):
+        fields = struct.pack("<IIIII", 0, tick >> 32, tick & 0xFFFFFFFF, len(frame), len(frame))
+        blocks.append(_pcapng_block(6, fields + frame))
+    path.write_bytes(b"".join(blocks))
+    return path
+
+
+def test_a_clock_counts_from_stamps_exactly_where_floats_do_not() -> None:
+    later = START + GAP
+    clock = Clock(epoch_seconds(START), START)
+    assert f"{clock.since_stamp(later):.6f}" == "2.879940"
+    assert f"{epoch_seconds(later) - epoch_seconds(START):.6f}" == "2.879941"  # what floats give
+    assert between(START, later) == GAP / 1e9
+    assert clock.since(epoch_seconds(later)) == epoch_seconds(later) - epoch_seconds(START)
+    assert Clock(1.5).stamp == 1_500_000_000  # no stamp given: the float's
+
+
+def test_pcap_and_pcapng_stamps_are_read_exactly(tmp_path) -> None:
+    stamps = [START, START + 1, START + GAP]
+    with CaptureFile(str(_nanosecond_pcap(tmp_path / "ns.pcap", stamps, HANDSHAKE))) as capture:
+        read = []
+        while capture.next_frame():
+            read.append((capture.stamp, capture.time))
+    assert read == [(s, epoch_seconds(s)) for s in stamps]
+    # Nanosecond ticks since an offset of whole seconds (if_tsoffset).
+    offset = 1796367000
+    ticks = [s - offset * NS for s in stamps]
+    path = _pcapng(tmp_path / "ns.pcapng", 9, offset, ticks, HANDSHAKE)
+    assert [stamp for stamp, _linktype, _data in CaptureFile(str(path)).frames()] == stamps
+    # A binary resolution (2^-20 s): to the nanosecond below.
+    path = _pcapng(
+        tmp_path / "binary.pcapng", 0x80 | 20, 0, [3 << 20, (3 << 20) + 1, (5 << 20) + 7], HANDSHAKE
+    )
+    assert [stamp for stamp, _l, _d in CaptureFile(str(path)).frames()] == [
+        3 * NS, 3 * NS + 953, 5 * NS + 6675,
+    ]  # fmt: skip
+
+
+def test_segments_carry_their_frames_stamps_and_frame_1_its_clock(tmp_path) -> None:
+    stamps = [START, START + 1, START + GAP]
+    stats = DecodeStats()
+    segments = [
+        r for r in read_packets(str(_nanosecond_pcap(tmp_path / "ns.pcap", stamps, HANDSHAKE)), stats)
+    ]
+    assert [s.stamp for s in segments if isinstance(s, Segment)] == stamps
+    assert stats.start_stamp == START
+    origin = stats.origin
+    assert origin is not None and origin.stamp == START and origin.time == epoch_seconds(START)
+
+
+def test_two_pure_acks_a_nanosecond_apart_are_not_one_packet_seen_twice(tmp_path) -> None:
+    """Without an IP ID (0) nothing tells a duplicate ACK from a capture copy but the time:
+    1 ns apart is one float of epoch seconds, and was taken for a copy."""
+    ack = _frame(ACK, 101, 501)
+    ack = ack[:18] + b"\0\0" + ack[20:]  # IP ID 0, as Linux sends with DF
+    stamps = [START, START + 1000, START + 2000, START + 3000, START + 3001]
+    path = _nanosecond_pcap(tmp_path / "acks.pcap", stamps, [*HANDSHAKE, ack, ack])
+    assert epoch_seconds(stamps[3]) == epoch_seconds(stamps[4])  # the floats cannot tell them
+    document = json.loads(run("analyze", "--json", "--no-sidecar", str(path)).stdout)
+    [connection] = document["connections"]
+    assert connection["packets"] == 5 and connection["capture_copies"]["count"] == 0
+
+
+def test_relative_times_in_the_text_json_and_ladder_are_the_stamps(tmp_path) -> None:
+    stamps = [START, START + 35_000, START + GAP]
+    path = _nanosecond_pcap(tmp_path / "gap.pcap", stamps, HANDSHAKE)
+    text = run("analyze", "--no-sidecar", str(path)).stdout
+    assert "+0.000000 s .. +2.879940 s" in text, text
+    document = json.loads(run("analyze", "--json", "--no-sidecar", str(path)).stdout)
+    [connection] = document["connections"]
+    assert connection["last_time_relative"] == GAP / 1e9
+    assert connection["handshake"]["synack_times_relative"] == [35e-6]
+    assert connection["handshake"]["syn_to_synack"] == 35e-6
+    assert connection["handshake"]["rtt"] == GAP / 1e9
+    svg = tmp_path / "gap.svg"
+    run("diagram", str(path), "-o", str(svg))
+    labels = re.findall(r"frame 3  ([+\d.]+ s)", svg.read_text())
+    assert labels == ["+2.879940 s"], labels
+
+
+def test_records_hold_the_stamp_and_give_back_the_same_segment() -> None:
+    segment = Segment(7, epoch_seconds(START + GAP), 4, "10.0.0.1", 40000, "10.0.0.2", 80, SYN, 100, 0, 1024, 0,
+                      None, ip_id=9, checksum=3, ttl=64, stamp=START + GAP)  # fmt: skip
+    assert can_pack(segment)
+    assert unpack_record(pack_record(segment), 0, "10.0.0.1", "10.0.0.2", None) == segment
+    # A time that is not its stamp's (made by hand) is kept whole, not packed.
+    segment.time += 1e-6
+    assert not can_pack(segment)
+
+
+def test_tshark_reader_reads_the_same_stamps(tmp_path) -> None:
+    pytest.importorskip("pyshark")
+    if subprocess.run(["which", "tshark"], capture_output=True).returncode:
+        pytest.skip("tshark is not installed")
+    from analyzer.decode.tshark_reader import read_segments_tshark
+
+    stamps = [START, START + 1, START + GAP]
+    path = _nanosecond_pcap(tmp_path / "ns.pcap", stamps, HANDSHAKE)
+    segments = list(read_segments_tshark(str(path)))
+    assert [(s.stamp, s.time) for s in segments] == [(s, epoch_seconds(s)) for s in stamps]
