@@ -133,7 +133,9 @@ def test_a_segment_s_sack_block_is_among_its_details() -> None:
     segments[5].sack_start, segments[5].sack_end = 111, 121  # above the ACK: a SACK
     segments[6].sack_start, segments[6].sack_end = 111, 121  # below it: data received twice
     [result] = analyze_segments(segments).connections
-    details = {key: dict(lines) for key, lines in connection_details(result, Clock(100.0), ["6", "7", "4"]).items()}
+    details = {
+        key: dict(lines) for key, lines in connection_details(result, Clock(100.0), ["6", "7", "4"]).items()
+    }
     assert details["6"]["options"] == "SACK 11–21 (relative; the first block)"
     assert details["7"]["options"] == "D-SACK (data received twice) 11–21 (relative; the first block)"
     assert "options" not in details["4"]
