@@ -488,7 +488,8 @@ def cmd_diagram(args: argparse.Namespace) -> int:
             zero = origin.time if origin is not None else chosen.connection.first_time
             times = (zero + args.time[0], zero + args.time[1])
         try:
-            draw(chosen, output, sidecar, origin, args.frames, times, display_name(args.file))
+            name = display_name(args.file)
+            draw(chosen, output, sidecar, origin, args.frames, times, name, args.file if name else None)
         except EmptyRange as error:
             what = (
                 f"frames {args.frames[0]}-{args.frames[1]}"

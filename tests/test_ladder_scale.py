@@ -477,3 +477,44 @@ def test_state_changes_at_one_instant_each_keep_a_sliver_of_their_own() -> None:
         assert all(b.get_x() - a.get_x() >= LEAST_BAR - 1e-9 for a, b in itertools.pairwise(bars))
         assert [matplotlib.colors.to_hex(b.get_facecolor()) for b in bars] == [STATE_COLORS[s] for s in shown]
     plt.close(fig)
+
+
+def test_a_band_s_command_names_the_capture_as_it_was_typed(tmp_path) -> None:
+    """Run from the folder the user ran the diagram from, the band's command finds the file:
+    it names the path typed (captures/x.pcap), where the title names the file alone."""
+    from pcap_builder import tcp_packet, write_capture
+
+    def packet(who: str, flags: str, seq: int, ack: int, size: int = 0):
+        ends = ("10.0.0.1", 40000, "10.0.0.2", 80) if who == "c" else ("10.0.0.2", 80, "10.0.0.1", 40000)
+        made = tcp_packet(4, *ends, flags, seq, ack, b"x" * size)
+        made["IP"].id = len(packets) + 1  # each its own packet, not a copy of the one before
+        return made
+
+    packets: list = []
+    times: list[float] = []
+    for at, who, flags, seq, ack in (
+        (0.0, "c", "S", 100, 0),
+        (0.001, "s", "SA", 500, 101),
+        (0.002, "c", "A", 101, 501),
+    ):
+        packets.append(packet(who, flags, seq, ack))
+        times.append(at)
+    seq, ack = 101, 501
+    for index in range(40):
+        at = 1.0 + 0.5 * index
+        for offset, who, flags, s, a, size in ((0, "c", "PA", seq, ack, 10), (0.01, "s", "PA", ack, seq + 10, 20),
+                                               (0.02, "c", "A", seq + 10, ack + 20, 0)):  # fmt: skip
+            packets.append(packet(who, flags, s, a, size))
+            times.append(at + offset)
+        seq, ack = seq + 10, ack + 20
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    write_capture(folder / "ftp like.pcap", packets, times=times)
+    out = tmp_path / "ladder.svg"
+    result = run("diagram", "captures/ftp like.pcap", "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    svg = out.read_text()
+    assert re.findall(r"handshake diagram [^<]*", svg) == [
+        "handshake diagram 'captures/ftp like.pcap' --connection 0"
+    ]
+    assert "ftp like.pcap: #0" in svg  # the title: the file's name alone

@@ -208,7 +208,7 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
     diagrams = []
     for suffix in (".svg", ".png"):
         target = folder / f"{base}{suffix}"
-        draw(chosen, target, sidecar=sidecar, origin=analysis.stats.origin, name=pcap.name)
+        draw(chosen, target, sidecar=sidecar, origin=analysis.stats.origin, name=pcap.name, path=str(pcap))
         diagrams.append(target)
     from analyzer.output.mermaid import mermaid
 

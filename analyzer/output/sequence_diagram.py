@@ -394,12 +394,14 @@ def sequence_figure(
     times: tuple[float, float] | None = None,
     commands: bool = True,
     name: str | None = None,
+    path: str | None = None,
 ) -> plt.Figure:
     """origin: frame 1's time, which the arrows' times count from (None: the connection's start);
     frames, times (epoch seconds): draw only the segments in that range (both ends in);
     commands: a band whose notable packets did not fit says which command draws them (not
     on a page, where no command is typed); name: the capture file's, for the title
-    (labels.picture_title)."""
+    (labels.picture_title); path: the file as the user typed it, which that command names
+    (to be run where the user ran this one; `name` where not given)."""
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
@@ -440,7 +442,7 @@ def sequence_figure(
     )
     for item in drawn:
         if isinstance(item, Band):
-            _draw_band(ladder.ax, item, ladder.layout, connection.id if commands else None, name)
+            _draw_band(ladder.ax, item, ladder.layout, connection.id if commands else None, path or name)
     _draw_diagnosis_marks(ladder.ax, result, ladder.layout)
     blocked = _crossed(result, [i for i in drawn if isinstance(i, Packet)], ladder.layout)
     confirmed = _kernel_rows(result, ladder.layout, blocked)
@@ -578,14 +580,15 @@ def figure(
     times: tuple[float, float] | None = None,
     commands: bool = True,
     name: str | None = None,
+    path: str | None = None,
 ) -> plt.Figure:
     """The ladder of a TCP connection or a UDP flow, not yet saved (tests measure its labels).
     origin: frame 1's time, which the times count from (None: the connection's start);
     frames, times (epoch seconds): only that range of a TCP connection (EmptyRange if empty);
-    commands, name: see sequence_figure."""
+    commands, name, path: see sequence_figure."""
     if isinstance(item, UdpFlow):
         return udp_figure(item, sidecar, origin, name)
-    return sequence_figure(item, sidecar, origin, frames, times, commands, name)
+    return sequence_figure(item, sidecar, origin, frames, times, commands, name, path)
 
 
 def draw(
@@ -596,8 +599,9 @@ def draw(
     frames: tuple[int, int] | None = None,
     times: tuple[float, float] | None = None,
     name: str | None = None,
+    path: str | None = None,
 ) -> Path:
-    return save_figure(figure(item, sidecar, origin, frames, times, name=name), output)
+    return save_figure(figure(item, sidecar, origin, frames, times, name=name, path=path), output)
 
 
 def _wrap(text: str, width: int) -> str:
