@@ -26,7 +26,7 @@ from analyzer.timefmt import epoch_seconds
 # family, payload_cut, then sack_start, sack_end (UNSEEN is -1: signed).
 _RECORD: Final = struct.Struct("<QqqqiiiiiHHHb?qq")
 RECORD_SIZE: Final = _RECORD.size
-# The stamps a record holds: any of the next 90 years, well inside its 64 bits and a compiled
+# The stamps a record holds: any date to 2096, well inside its 64 bits and a compiled
 # int's short range (a constant past it would be a Python object at every comparison).
 _STAMP_BOUND: Final = 4_000_000_000_000_000_000
 _STAMP: Final = struct.Struct("<q")  # a record's time is its stamp (Segment.stamp)

@@ -23,6 +23,15 @@ def epoch_seconds(stamp: int) -> float:
     return (stamp // NS) + (stamp % NS) / 1e9
 
 
+def seconds_stamp(seconds: int) -> int:
+    """Whole seconds as a stamp, multiplied in two halves: compiled, a product with an
+    operand past 2^30 goes through CPython's long arithmetic, which a signal can interrupt,
+    and mypyc takes that for running out of memory (docs/mypyc.md)."""
+    if 0 <= seconds < 1 << 30:
+        return seconds * NS
+    return ((seconds >> 15) * NS << 15) + (seconds & 0x7FFF) * NS
+
+
 def stamp_of(seconds: float) -> int:
     """Float seconds as a stamp, for times no capture file gave as integers (tests, crafted
     records): the nanosecond nearest the float, so that epoch_seconds gives the float back
@@ -30,7 +39,7 @@ def stamp_of(seconds: float) -> int:
     if not math.isfinite(seconds):
         return 0
     whole = math.floor(seconds)
-    return int(whole) * NS + round((seconds - whole) * 1e9)
+    return seconds_stamp(int(whole)) + round((seconds - whole) * 1e9)
 
 
 class Clock:
@@ -50,6 +59,13 @@ class Clock:
     def since_stamp(self, stamp: int) -> float:
         """Seconds from frame 1 to `stamp`, exactly (to the nanosecond)."""
         return (stamp - self.stamp) / 1e9
+
+    def since_moment(self, time: float, stamp: int | None) -> float:
+        """Seconds from frame 1 to `time`: exactly where `stamp` is that time's (the packet
+        that moved an end into a state), else as floats give it (a timer's move)."""
+        if stamp is not None and epoch_seconds(stamp) == time:
+            return self.since_stamp(stamp)
+        return self.since(time)
 
 
 def between(earlier: int, later: int) -> float:
@@ -86,12 +102,21 @@ def since(seconds: float) -> str:
     return ("-" if seconds < 0 else "+") + format_duration(abs(seconds))
 
 
+def to_the_microsecond(seconds: float, signed: bool = False) -> str:
+    """Seconds written with six decimals ("+1.000004"), rounded as format_duration rounds
+    (the microseconds of a value exactly between two are the same in every output)."""
+    micros = round(seconds * 1e6)
+    sign = "-" if micros < 0 else "+" if signed else ""
+    micros = abs(micros)
+    return f"{sign}{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
 def since_to_the_microsecond(seconds: float) -> str:
     """`since`, with a second or more written to the microsecond (+1.000004 s, where since
     writes +1.000 s): a frame's time on a picture, which a reader looks up in Wireshark."""
     if abs(seconds) < 1 or abs(seconds) >= 100_000:
         return since(seconds)
-    return f"{seconds:+.6f} s"
+    return f"{to_the_microsecond(seconds, True)} s"
 
 
 def wall_clock(epoch: float) -> str:

@@ -165,3 +165,100 @@ def test_tshark_reader_reads_the_same_stamps(tmp_path) -> None:
     path = _nanosecond_pcap(tmp_path / "ns.pcap", stamps, HANDSHAKE)
     segments = list(read_segments_tshark(str(path)))
     assert [(s.stamp, s.time) for s in segments] == [(s, epoch_seconds(s)) for s in stamps]
+
+
+def test_state_changes_a_packet_made_are_at_its_stamp(tmp_path) -> None:
+    """The client is ESTABLISHED at the SYN/ACK, 16.501 µs after frame 1: 17 µs, where the
+    floats' difference says 16; in the text, the JSON and the report alike."""
+    stamps = [START, START + 16_501, START + 33_000]
+    path = _nanosecond_pcap(tmp_path / "states.pcap", stamps, HANDSHAKE)
+    assert f"{epoch_seconds(stamps[1]) - epoch_seconds(START):.6f}" == "0.000016"  # what floats give
+    text = run("analyze", "--no-sidecar", str(path)).stdout
+    assert "ESTABLISHED (+17 µs, frame 2)" in text, text
+    document = json.loads(run("analyze", "--json", "--no-sidecar", str(path)).stdout)
+    [connection] = document["connections"]
+    [change] = [c for c in connection["state_changes"] if c["end"] == "client" and c["frame"] == 2]
+    assert change["time_relative"] == 16_501e-9
+    run("report", str(path), "-o", str(tmp_path / "report"))
+    assert "ESTABLISHED (0.000017\u00a0s, frame 2)" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_times_count_from_the_first_frame_with_a_time(tmp_path) -> None:
+    """A pcapng whose first block is a Custom Block (a frame number, no time): every output
+    counts from the first packet, as tshark does, not from 1970 nor each connection's start."""
+    options = struct.pack("<HHB3x", 9, 1, 9) + b"\0" * 4
+    custom = _pcapng_block(0x00000BAD, struct.pack("<I", 32473) + b"data")
+    blocks = [
+        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535) + options),
+        custom,
+    ]
+    for stamp, frame in zip([START, START + 35_000, START + GAP], HANDSHAKE, strict=True):
+        fields = struct.pack("<IIIII", 0, stamp >> 32, stamp & 0xFFFFFFFF, len(frame), len(frame))
+        blocks.append(_pcapng_block(6, fields + frame))
+    path = tmp_path / "custom-first.pcapng"
+    path.write_bytes(b"".join(blocks))
+    document = json.loads(run("analyze", "--json", "--no-sidecar", str(path)).stdout)
+    assert document["capture_start"] == epoch_seconds(START)
+    [connection] = document["connections"]
+    assert connection["first_time_relative"] == 0.0 and connection["last_time_relative"] == GAP / 1e9
+    text = run("analyze", "--no-sidecar", str(path)).stdout
+    assert "+0.000000 s .. +2.879940 s" in text, text
+
+
+@pytest.mark.parametrize("micros", [523_433.5, 16.5, 2_879_940.5, 999.5, 1_000_000.5])
+def test_a_time_exactly_between_two_microseconds_is_written_alike_everywhere(micros: float) -> None:
+    """Six decimals (packet details, the report, the text) and format_duration (the ladder
+    under a second) round the same value the same way."""
+    from analyzer.timefmt import format_duration, since_to_the_microsecond, to_the_microsecond
+
+    seconds = micros / 1e6
+    digits = to_the_microsecond(seconds).replace(".", "").lstrip("0")
+    assert format_duration(seconds).split()[0].replace(".", "").lstrip("0") == digits.rstrip("0") or (
+        since_to_the_microsecond(seconds).lstrip("+").split()[0].replace(".", "").lstrip("0") == digits
+    )
+    assert since_to_the_microsecond(seconds + 1.0).startswith(f"+{to_the_microsecond(seconds + 1.0)}")
+
+
+@pytest.mark.parametrize("seconds", [0, 1, (1 << 30) - 1, 1 << 30, 1796367894, (1 << 32) - 1, -5, -(1 << 31)])
+def test_whole_seconds_become_stamps_exactly(seconds: int) -> None:
+    from analyzer.timefmt import seconds_stamp
+
+    assert seconds_stamp(seconds) == seconds * NS
+
+
+def test_an_odd_first_stamp_and_interfaces_with_their_own_offsets_keep_every_stamp(tmp_path) -> None:
+    """Frame 1 stamped 1 s after 1970 (a device before its clock was set), then 2026; and a
+    pcapng whose second interface counts from an if_tsoffset: each frame's stamp as written."""
+    stamps = [1 * NS + 5_000, START, START + GAP]
+    with CaptureFile(str(_nanosecond_pcap(tmp_path / "odd.pcap", stamps, HANDSHAKE))) as capture:
+        read = []
+        while capture.next_frame():
+            read.append(capture.stamp)
+    assert read == stamps
+    offset = 1796367000
+    interfaces = [
+        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535) + struct.pack("<HHB3x", 9, 1, 9) + b"\0" * 4),
+        _pcapng_block(
+            1,
+            struct.pack("<HHI", 1, 0, 65535)
+            + struct.pack("<HHB3x", 9, 1, 6)
+            + struct.pack("<HHq", 14, 8, offset)
+            + b"\0" * 4,
+        ),
+    ]
+    packets = []
+    for interface, tick, frame in (
+        (0, START, HANDSHAKE[0]),
+        (1, 894_979_101, HANDSHAKE[1]),
+        (0, START + GAP, HANDSHAKE[2]),
+    ):
+        fields = struct.pack("<IIIII", interface, tick >> 32, tick & 0xFFFFFFFF, len(frame), len(frame))
+        packets.append(_pcapng_block(6, fields + frame))
+    path = tmp_path / "two.pcapng"
+    path.write_bytes(
+        _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)) + b"".join(interfaces + packets)
+    )
+    assert [stamp for stamp, _l, _d in CaptureFile(str(path)).frames()] == [
+        START, (offset + 894) * NS + 979_101_000, START + GAP,
+    ]  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Final
 from analyzer.decode.fields import u32
 from analyzer.errors import CaptureFileError
 from analyzer.files import STDIN
-from analyzer.timefmt import NS, epoch_seconds
+from analyzer.timefmt import NS, epoch_seconds, seconds_stamp
 
 # The largest frame any capture engine writes is 256 KiB (tcpdump's default snaplen);
 # anything far above that in a length field means the file is corrupt.
@@ -74,9 +74,6 @@ class CaptureFile:
         # (a length field that claims more is then wrong, not cut: decode/ip_tcp.py).
         self.whole = False
         self._last_stamp = 0
-        # The first frame's whole seconds, and as a stamp (_whole_seconds); -1: none yet.
-        self._base_seconds = 0
-        self._base_stamp = -1
         self.untimed = 0  # packets in Simple Packet Blocks: no time of their own
         # Packets stamped 0 after a stamped one (a writer with no time for them): each takes
         # the time before it, or 1970 would run the clock back decades. (How many, the first.)
@@ -247,7 +244,7 @@ class CaptureFile:
         if fraction >= self._per_second or not (seconds or fraction):
             self._odd_stamp(seconds, fraction)
         else:
-            self._set_stamp(self._whole_seconds(seconds) + fraction * self._tick_ns)
+            self._set_stamp(seconds_stamp(seconds) + fraction * self._tick_ns)
         self.data = buffer[at + 16 : at + 16 + caplen]
         self.whole = 0 < u32(buffer, at + 12, little) <= caplen
         ahead.at = at + 16 + caplen
@@ -260,15 +257,8 @@ class CaptureFile:
             return
         count, first = self.fraction_over
         self.fraction_over = (count + 1, first or self.frames_read)
-        self._set_stamp(self._whole_seconds(seconds) + fraction * self._tick_ns)
-
-    def _whole_seconds(self, seconds: int) -> int:
-        """`seconds` since 1970 as a stamp. Counted from the first frame's seconds: compiled,
-        a product past 2^30 is a Python object, slow, and one a signal can interrupt, which
-        compiled code takes for running out of memory (mypyc's CPyTagged_Multiply)."""
-        if self._base_stamp < 0:
-            self._base_seconds, self._base_stamp = seconds, seconds * NS
-        return self._base_stamp + (seconds - self._base_seconds) * NS
+        # A fraction past a second (under 2^32 ticks): split as the seconds are (seconds_stamp).
+        self._set_stamp(seconds_stamp(seconds) + seconds_stamp(fraction) // self._per_second)
 
     def _set_stamp(self, stamp: int) -> None:
         self.stamp = stamp
@@ -302,7 +292,7 @@ class CaptureFile:
         # Blocks are cut out of chunks read ahead, as pcap records are.
         ahead = _ReadAhead(stream, self.warnings)
         endian = "<"
-        interfaces: list[tuple[int, int, int]] = []  # (linktype, ticks per second, offset in ns)
+        interfaces: list[tuple[int, int, int]] = []  # (linktype, ticks per second, offset in seconds)
         first = True
         while True:
             if not first and interfaces:
@@ -395,9 +385,11 @@ class CaptureFile:
             whole, part = divmod((high << 32) | low, per_second)
             if NS % per_second == 0:
                 part *= NS // per_second
-            else:  # a binary resolution (2^-n s): to the nanosecond below
-                part = part * NS // per_second
-            self._last_stamp = self._whole_seconds(whole) + part + offset
+            elif per_second % NS == 0:  # finer than a nanosecond: to the nanosecond below
+                part //= per_second // NS
+            else:  # a binary resolution (2^-n s): to the nanosecond below, as tshark shows it
+                part = int(part * 1e9 / per_second)
+            self._last_stamp = seconds_stamp(whole + offset) + part
         else:
             self._zero_stamp(self.frames_read + 1)  # numbered once read
         return linktype
@@ -412,7 +404,7 @@ class CaptureFile:
                 exponent = value[0] & 0x7F
                 per_second = 2**exponent if value[0] & 0x80 else 10**exponent
             elif code == OPTION_IF_TSOFFSET and len(value) == 8:
-                offset = struct.unpack(endian + "q", value)[0] * NS
+                offset = struct.unpack(endian + "q", value)[0]
         return linktype, per_second, offset
 
     def _skip(self, why: str) -> None:

@@ -149,7 +149,7 @@ def _nanoseconds(epoch: str) -> int:
 
 
 def _record(
-    packet: Any, when: float, layout: tuple[list[str], int, Any]
+    packet: Any, when: float, stamp: int, layout: tuple[list[str], int, Any]
 ) -> Segment | Datagram | Unreachable | None:
     """What the fast reader makes of the same frame (decode/reader.py): the innermost TCP
     segment, else an ICMP destination unreachable, else the innermost UDP datagram.
@@ -189,6 +189,7 @@ def _record(
             # A datagram put together from fragments was whole; its TCP header is not in this frame.
             _payload_cut(packet, tcp) and ip.get_field_value("fragment_count") is None,
             *_first_sack_block(tcp),
+            stamp,
         )
     if quoting < len(names):
         return _unreachable(layers[quoting], frame, when, family, src, dst)
@@ -393,10 +394,8 @@ def read_packets_tshark(
             stats.clock = stats.end_time
             layout = _layout(packet)
             try:
-                record = _record(packet, when, layout)
-                if isinstance(record, Segment):
-                    record.stamp = nanos
-                elif record is not None:
+                record = _record(packet, when, nanos, layout)
+                if record is not None and not isinstance(record, Segment):
                     record = record._replace(stamp=nanos)
             except (AttributeError, ValueError, TypeError, KeyError):
                 # A field the record needs is not there: tshark marked the header malformed

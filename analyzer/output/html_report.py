@@ -39,7 +39,7 @@ from analyzer.output.state_timeline import timeline_figure
 from analyzer.output.summary import reset_ending, reset_words
 from analyzer.output.text_report import format_endpoint, plural
 from analyzer.sidecar import Sidecar
-from analyzer.timefmt import Clock, between, format_duration, wall_clock
+from analyzer.timefmt import Clock, between, format_duration, to_the_microsecond, wall_clock
 from analyzer.udp_flows import UdpFlow
 
 MAX_ROWS: Final = 500  # connections listed in the table; the JSON has them all
@@ -62,7 +62,7 @@ def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
 
 def _since(seconds: float) -> str:
     """A time on the page's one clock: seconds since frame 1, as Wireshark's time column."""
-    return f"{seconds:.6f}\u00a0s"  # no break inside a time
+    return f"{to_the_microsecond(seconds)}\u00a0s"  # no break inside a time
 
 
 def _abbr(code: str, meaning: str | None) -> str:
@@ -168,8 +168,9 @@ def _connection_section(
         parts.append("<h3>Diagnoses</h3>")
         parts.append(_diagnoses_table([(None, d) for d in result.diagnoses]))
     parts.append("<h3>States</h3>")
+    stamps = {s.frame: s.stamp for s in c.segments}  # of the frames that moved an end
     rows = [
-        [side, _states(history, result.state_frames.get(side, []), origin, silent_end(result, side))]
+        [side, _states(history, result.state_frames.get(side, []), origin, silent_end(result, side), stamps)]
         for side, history in result.states.items()
     ]
     parts.append(_table(["end", "states (from the time and the frame each began)"], rows))
@@ -202,7 +203,13 @@ def _connection_section(
     return parts
 
 
-def _states(history: list[tuple[float, State]], frames: list[int | None], origin: Clock, silent: str) -> str:
+def _states(
+    history: list[tuple[float, State]],
+    frames: list[int | None],
+    origin: Clock,
+    silent: str,
+    stamps: dict[int, int],
+) -> str:
     """Each state an end held, from when and, when a packet moved it there, which frame;
     `silent` (labels.silent_end) for an end that sent nothing."""
     if not history:
@@ -211,7 +218,8 @@ def _states(history: list[tuple[float, State]], frames: list[int | None], origin
     for index, (time, state) in enumerate(history):
         frame = frames[index] if index and index < len(frames) else None
         parts.append(
-            f"{state.value} ({_since(origin.since(time))}{f', frame {frame}' if frame is not None else ''})"
+            f"{state.value} ({_since(origin.since_moment(time, stamps.get(frame) if frame is not None else None))}"
+            f"{f', frame {frame}' if frame is not None else ''})"
         )
     return " → ".join(parts)
 

@@ -368,8 +368,15 @@ def _state_changes(result: ConnectionAnalysis, origin: Clock) -> list[dict]:
         for index, (time, state) in enumerate(history):
             changes.append((time, len(changes), end, state, frames[index] if index < len(frames) else None))
     changes.sort()
+    stamps = {s.frame: s.stamp for s in result.connection.segments}
     return [
-        {"end": end, "state": state, "time": time, "time_relative": origin.since(time), "frame": frame}
+        {
+            "end": end,
+            "state": state,
+            "time": time,
+            "time_relative": origin.since_moment(time, stamps.get(frame) if frame is not None else None),
+            "frame": frame,
+        }
         for time, _order, end, state, frame in changes
     ]
 

@@ -16,7 +16,7 @@ from analyzer.decode.segment import ACK, MOD, SYN, UNSEEN, Segment, exact_stamp,
 from analyzer.output.glossary import WIRESHARK_FLAGS, options_words
 from analyzer.output.labels import dsack, retransmission_note, sequence_bases
 from analyzer.output.summary import reset_words
-from analyzer.timefmt import Clock, between, format_duration
+from analyzer.timefmt import Clock, between, format_duration, to_the_microsecond
 from analyzer.udp_flows import UdpFlow
 
 Details = list[tuple[str, str]]  # (what, value) lines, in the order shown
@@ -29,7 +29,7 @@ def drawn_ids(svg: str) -> list[str]:
 
 
 def _since(seconds: float) -> str:
-    return f"{seconds:.6f} s since frame 1"
+    return f"{to_the_microsecond(seconds)} s since frame 1"
 
 
 FIRST = "the connection's first packet"

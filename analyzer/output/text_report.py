@@ -26,7 +26,7 @@ from analyzer.listing import shortened
 from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
-from analyzer.timefmt import Clock, format_duration, since
+from analyzer.timefmt import Clock, format_duration, since, to_the_microsecond
 from analyzer.udp_flows import UdpFlow
 
 if TYPE_CHECKING:
@@ -41,7 +41,9 @@ def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
     return f"[{ip}]:{port}" if family == 6 else f"{ip}:{port}"
 
 
-def _state_line(history: list, frames: list[int | None], origin: Clock, silent: str) -> str:
+def _state_line(
+    history: list, frames: list[int | None], origin: Clock, silent: str, stamps: dict[int, int]
+) -> str:
     """Each state with its time and the frame that moved the end into it (none for a timer's
     move, nor for the state an end is first seen in); `silent` for an end that sent nothing."""
     if not history:
@@ -51,7 +53,8 @@ def _state_line(history: list, frames: list[int | None], origin: Clock, silent: 
         time, state = history[index]
         frame = frames[index] if index < len(frames) else None
         at = f", frame {frame}" if frame is not None else ""
-        parts.append(f"{state.value} ({since(origin.since(time))}{at})")
+        stamp = stamps.get(frame) if frame is not None else None
+        parts.append(f"{state.value} ({since(origin.since_moment(time, stamp))}{at})")
     return " → ".join(parts)
 
 
@@ -60,7 +63,8 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     lines = [
         f"#{c.id} IPv{c.family} {format_endpoint(c.client, c.family)} → "
         f"{format_endpoint(c.server, c.family)}  {c.packets} packet{'' if c.packets == 1 else 's'}, "
-        f"{origin.since_stamp(c.first_stamp):+.6f} s .. {origin.since_stamp(c.last_stamp):+.6f} s"
+        f"{to_the_microsecond(origin.since_stamp(c.first_stamp), True)} s .. "
+        f"{to_the_microsecond(origin.since_stamp(c.last_stamp), True)} s"
         # A span that reads backwards is the capture's clock, not a misprint: say so.
         + (
             " (its last frame stamped before its first: the clock stepped back)"
@@ -109,16 +113,16 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         lines.append(f"  ECN        {result.ecn.explain()}")
     for reset in result.resets:
         lines.append(
-            f"  RST        frame {reset.segment.frame}, {origin.since_stamp(reset.segment.stamp):+.6f} s from the {reset.sender} in "
+            f"  RST        frame {reset.segment.frame}, {to_the_microsecond(origin.since_stamp(reset.segment.stamp), True)} s from the {reset.sender} in "
             f"{reset.state}: {reset.cause}: {reset.explanation}"
         )
     for diagnosis in result.diagnoses:
         lines.append(f"  diagnosis  {diagnosis.kind}: {diagnosis.sentence} [{diagnosis.display_filter}]")
+    stamps = {s.frame: s.stamp for s in c.segments}  # of the frames that moved an end
     for side in ("client", "server"):
         frames = result.state_frames.get(side, [])
-        lines.append(
-            f"  {side:<10} {_state_line(result.states[side], frames, origin, silent_end(result, side))}"
-        )
+        line = _state_line(result.states[side], frames, origin, silent_end(result, side), stamps)
+        lines.append(f"  {side:<10} {line}")
     if result.kernel is not None:
         lines.append(f"  kernel     {result.kernel.describe()}")
         if result.kernel.events is not None:
