@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from analyzer.decode.segment import Datagram, Unreachable
+from analyzer.decode.segment import Datagram, Unreachable, exact_stamp
 from analyzer.findings.zeek_conn import ZeekConn, zeek_udp_conn
 from analyzer.sidecar import CallRecord, call_bytes
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import between, format_duration
 
 Endpoint = tuple[str, int]
 _RECEIVE_CALLS = ("recv(", "recvfrom(")
@@ -120,7 +120,8 @@ class UdpFlow:
 def _after(message: Unreachable, answered: Datagram | None) -> str:
     if answered is None:
         return ""
-    return f" {format_duration(message.time - answered.time)} after the datagram of frame {answered.frame}"
+    waited = between(exact_stamp(answered), exact_stamp(message))
+    return f" {format_duration(waited)} after the datagram of frame {answered.frame}"
 
 
 def _key(src: Endpoint, dst: Endpoint) -> tuple[Endpoint, Endpoint]:

@@ -95,7 +95,7 @@ def test_the_slowest_handshakes_run_from_the_first_syn_to_the_completing_ack() -
         handshake = results[entry["id"]].handshake
         assert handshake.final_ack is not None
         assert entry["syn_to_ack"] == pytest.approx(
-            handshake.final_ack.time - handshake.syns[0].time, abs=1e-9
+            (handshake.final_ack.stamp - handshake.syns[0].stamp) / 1e9, abs=1e-12
         )
         assert entry["syns"] == len(handshake.syns)
     assert slowest[0]["syn_to_ack"] > 3 and slowest[0]["syns"] == 4
@@ -103,7 +103,7 @@ def test_the_slowest_handshakes_run_from_the_first_syn_to_the_completing_ack() -
 
 def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, status: str = "complete"):
     """A connection as far as the summary reads it."""
-    syn = SimpleNamespace(time=100.0)
+    syn = SimpleNamespace(time=100.0, stamp=100 * 10**9)
     return SimpleNamespace(
         connection=SimpleNamespace(
             id=ident,
@@ -117,7 +117,9 @@ def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, stat
         handshake=SimpleNamespace(
             status=status,
             syns=[syn],
-            final_ack=SimpleNamespace(time=100.0 + seconds) if seconds is not None else None,
+            final_ack=SimpleNamespace(time=100.0 + seconds, stamp=100 * 10**9 + round(seconds * 1e9))
+            if seconds is not None
+            else None,
             opened_unseen=False,
         ),
         close=SimpleNamespace(shape="none", ending="none"),

@@ -35,7 +35,7 @@ import msgspec
 from analyzer.analysis import ConnectionAnalysis, FileStream
 from analyzer.output.json_report import document_head
 from analyzer.output.text_report import format_endpoint, head_lines, scan_lines
-from analyzer.timefmt import Clock, format_duration
+from analyzer.timefmt import Clock, between, format_duration
 
 TOP: Final = 10
 SOURCE_SLOTS: Final = 10_000  # sources kept after a compaction (SourceTally)
@@ -215,7 +215,7 @@ class Summary:
         if not self.tables:
             return
         if handshake.status == "complete" and handshake.final_ack is not None and handshake.syns:
-            seconds = round(handshake.final_ack.time - handshake.syns[0].time, 9)
+            seconds = between(handshake.syns[0].stamp, handshake.final_ack.stamp)
             entry = (
                 seconds,
                 -connection.id,
