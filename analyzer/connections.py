@@ -397,6 +397,10 @@ class Connection:
     def last_stamp(self) -> int:
         return self.segments[-1].stamp
 
+    def stamps_by_frame(self) -> dict[int, int]:
+        """Each segment's stamp by its frame: when the states its packets made began."""
+        return {s.frame: s.stamp for s in self.segments}
+
     def from_client(self, segment: Segment) -> bool:
         client = self.client  # compared field by field: no tuple made for every segment
         return segment.sport == client[1] and segment.src == client[0]

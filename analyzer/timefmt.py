@@ -58,11 +58,13 @@ class Clock:
 
     def since_stamp(self, stamp: int) -> float:
         """Seconds from frame 1 to `stamp`, exactly (to the nanosecond)."""
-        return (stamp - self.stamp) / 1e9
+        return between(self.stamp, stamp)
 
-    def since_moment(self, time: float, stamp: int | None) -> float:
-        """Seconds from frame 1 to `time`: exactly where `stamp` is that time's (the packet
-        that moved an end into a state), else as floats give it (a timer's move)."""
+    def since_moment(self, time: float, frame: int | None, stamps: dict[int, int]) -> float:
+        """Seconds from frame 1 to `time`: exactly where frame `frame` (its stamp in `stamps`,
+        Connection.stamps_by_frame) is at that time (the packet that moved an end into a
+        state), else as floats give it (a timer's move)."""
+        stamp = stamps.get(frame) if frame is not None else None
         if stamp is not None and epoch_seconds(stamp) == time:
             return self.since_stamp(stamp)
         return self.since(time)

@@ -223,9 +223,8 @@ def read_packets(
                 time, stamp, data, whole = capture.time, capture.stamp, capture.data, capture.whole
                 if time > latest:
                     latest = stats.end_time = time
-                    if (
-                        stats.start_time is None
-                    ):  # frame 1, or the first with a time (a custom block's has none)
+                    # Frame 1, or the first with a time (a custom block's has none).
+                    if stats.start_time is None:
                         stats.start_time = clock = latest
                         stats.start_stamp = stamp
                 if time < clock:

@@ -192,12 +192,14 @@ def _record(
             stamp,
         )
     if quoting < len(names):
-        return _unreachable(layers[quoting], frame, when, family, src, dst)
+        return _unreachable(layers[quoting], frame, when, stamp, family, src, dst)
     udp_at = [i for i, name in enumerate(names) if name == "udp"]
     if not udp_at:
         return None
     udp = layers[udp_at[-1]]
-    return Datagram(frame, when, family, src, int(udp.srcport), dst, int(udp.dstport), int(udp.length) - 8)
+    return Datagram(
+        frame, when, family, src, int(udp.srcport), dst, int(udp.dstport), int(udp.length) - 8, stamp
+    )
 
 
 def _final_destination(ipv6: Any) -> str | None:
@@ -287,7 +289,9 @@ def _rst_data(tcp: Any) -> bytes:
     return bytes.fromhex(str(raw).replace(":", ""))[:RST_DATA_KEPT] if raw else b""
 
 
-def _unreachable(icmp: Any, frame: int, when: float, family: int, src: str, dst: str) -> Unreachable | None:
+def _unreachable(
+    icmp: Any, frame: int, when: float, stamp: int, family: int, src: str, dst: str
+) -> Unreachable | None:
     """pyshark gives the headers an ICMP error quotes as fields of the ICMP layer itself,
     prefixed with their protocol ("ip_src", "udp_srcport")."""
     kind, code = int(icmp.type), int(icmp.code)
@@ -330,6 +334,7 @@ def _unreachable(icmp: Any, frame: int, when: float, family: int, src: str, dst:
         quoted,
         int(seq) if seq is not None else -1,
         path_mtu,
+        stamp,
     )
 
 
@@ -395,8 +400,6 @@ def read_packets_tshark(
             layout = _layout(packet)
             try:
                 record = _record(packet, when, nanos, layout)
-                if record is not None and not isinstance(record, Segment):
-                    record = record._replace(stamp=nanos)
             except (AttributeError, ValueError, TypeError, KeyError):
                 # A field the record needs is not there: tshark marked the header malformed
                 # (a data offset below 5, or past the packet) or the snapshot length cut it.

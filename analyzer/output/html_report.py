@@ -168,7 +168,7 @@ def _connection_section(
         parts.append("<h3>Diagnoses</h3>")
         parts.append(_diagnoses_table([(None, d) for d in result.diagnoses]))
     parts.append("<h3>States</h3>")
-    stamps = {s.frame: s.stamp for s in c.segments}  # of the frames that moved an end
+    stamps = c.stamps_by_frame()
     rows = [
         [side, _states(history, result.state_frames.get(side, []), origin, silent_end(result, side), stamps)]
         for side, history in result.states.items()
@@ -218,7 +218,7 @@ def _states(
     for index, (time, state) in enumerate(history):
         frame = frames[index] if index and index < len(frames) else None
         parts.append(
-            f"{state.value} ({_since(origin.since_moment(time, stamps.get(frame) if frame is not None else None))}"
+            f"{state.value} ({_since(origin.since_moment(time, frame, stamps))}"
             f"{f', frame {frame}' if frame is not None else ''})"
         )
     return " → ".join(parts)

@@ -368,13 +368,13 @@ def _state_changes(result: ConnectionAnalysis, origin: Clock) -> list[dict]:
         for index, (time, state) in enumerate(history):
             changes.append((time, len(changes), end, state, frames[index] if index < len(frames) else None))
     changes.sort()
-    stamps = {s.frame: s.stamp for s in result.connection.segments}
+    stamps = result.connection.stamps_by_frame()
     return [
         {
             "end": end,
             "state": state,
             "time": time,
-            "time_relative": origin.since_moment(time, stamps.get(frame) if frame is not None else None),
+            "time_relative": origin.since_moment(time, frame, stamps),
             "frame": frame,
         }
         for time, _order, end, state, frame in changes

@@ -53,8 +53,7 @@ def _state_line(
         time, state = history[index]
         frame = frames[index] if index < len(frames) else None
         at = f", frame {frame}" if frame is not None else ""
-        stamp = stamps.get(frame) if frame is not None else None
-        parts.append(f"{state.value} ({since(origin.since_moment(time, stamp))}{at})")
+        parts.append(f"{state.value} ({since(origin.since_moment(time, frame, stamps))}{at})")
     return " → ".join(parts)
 
 
@@ -118,7 +117,7 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         )
     for diagnosis in result.diagnoses:
         lines.append(f"  diagnosis  {diagnosis.kind}: {diagnosis.sentence} [{diagnosis.display_filter}]")
-    stamps = {s.frame: s.stamp for s in c.segments}  # of the frames that moved an end
+    stamps = c.stamps_by_frame()
     for side in ("client", "server"):
         frames = result.state_frames.get(side, [])
         line = _state_line(result.states[side], frames, origin, silent_end(result, side), stamps)
