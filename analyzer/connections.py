@@ -105,6 +105,7 @@ from analyzer.decode.segment import (
 from analyzer.flow_key import FlowKey, attempt_key, flow_key, flow_key_of
 from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, HeldAttempts, can_pack
 from analyzer.packed_segments import PackedSegments, pack_segments
+from analyzer.timefmt import Clock
 
 Endpoint = tuple[str, int]
 
@@ -396,6 +397,11 @@ class Connection:
     @property
     def last_stamp(self) -> int:
         return self.segments[-1].stamp
+
+    @property
+    def start_clock(self) -> Clock:
+        """A clock from its first segment: where no file gave frame 1's."""
+        return Clock(self.first_time, self.first_stamp)
 
     def stamps_by_frame(self) -> dict[int, int]:
         """Each segment's stamp by its frame: when the states its packets made began."""

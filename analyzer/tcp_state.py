@@ -183,7 +183,7 @@ from analyzer.decode.segment import (
     seq_diff,
 )
 from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import between, format_duration, stamp_of
 
 
 # Hashed as the strings they are, compiled too (docs/mypyc.md): the state machine looks
@@ -840,7 +840,7 @@ class ConnectionMachine:
         ):
             return
         rst = step.segment
-        after = format_duration(segment.time - rst.time)
+        after = format_duration(between(rst.stamp, segment.stamp))
         if rst.sport == segment.sport and rst.src == segment.src:
             sender.retract()
             if ended_unseen and unseen is not None:
@@ -921,7 +921,7 @@ class ConnectionMachine:
             return False
         self._not_taken(
             sender,
-            f"{SYN_SENT_AGAIN} (frame {syn.frame}, {format_duration(syn.time - refused_by.time)} later) and "
+            f"{SYN_SENT_AGAIN} (frame {syn.frame}, {format_duration(between(refused_by.stamp, syn.stamp))} later) and "
             "stayed in SYN_SENT: its stack retries a refused connect()",
         )
         return True
@@ -959,6 +959,7 @@ class ConnectionMachine:
         if seq_diff(segment.ack, fin.seq_end) >= 0:
             return False
         entered = sender.history[-1][0]
+        entered_stamp = self._entered_stamp(sender, -1)
         sacked = segment.sack_start != UNSEEN and seq_diff(segment.sack_start, fin.seq) <= 0 < seq_diff(
             segment.sack_end, fin.seq
         )
@@ -968,7 +969,7 @@ class ConnectionMachine:
         why = (
             "selectively acknowledges it, not the data before it (lost beyond the capture point)"
             if sacked
-            else f"{format_duration(segment.time - entered)} later, does not acknowledge it ("
+            else f"{format_duration(between(entered_stamp, segment.stamp))} later, does not acknowledge it ("
             + ("its window was zero: the FIN refused, or " if closed else "")
             + "something before it, or the FIN itself, lost beyond the capture point)"
         )
@@ -1027,11 +1028,13 @@ class ConnectionMachine:
             return False
         history = sender.history
         took_fin = sender.state == S.TIME_WAIT and sender.frames[-1] == late.frame and len(history) >= 2
-        waiting = history[-2] if took_fin else history[-1]
+        waiting_at = -2 if took_fin else -1
+        waiting = history[waiting_at]
         if waiting[1] != S.FIN_WAIT_2 or not orphan_timer_shown(late, late.time - waiting[0]):
             return False
         why = (
-            f"found no socket: the {format_duration(late.time - waiting[0])} in FIN_WAIT_2 had outlasted the orphan "
+            f"found no socket: the {format_duration(between(self._entered_stamp(sender, waiting_at), late.stamp))} "
+            "in FIN_WAIT_2 had outlasted the orphan "
             "timer (tcp_fin_timeout), and the RST after it says so"
         )
         if took_fin:
@@ -1073,6 +1076,18 @@ class ConnectionMachine:
         sender.closed_unseen(late.time)
         self.steps[-1].receiver_after = sender.state
         return True
+
+    def _entered_stamp(self, sender: Endpoint, index: int) -> int:
+        """The stamp of the segment that made `sender`'s move `index` (of its history) at its
+        time: the exact clock for a duration shown (a float epoch time is 240 ns coarse); of
+        the move's time where no captured segment did."""
+        frame, time = sender.frames[index], sender.history[index][0]
+        if frame is not None:
+            for step in reversed(self.steps):
+                # Not when the move was dated by a later segment (a crossing's, see above).
+                if step.segment.frame == frame and step.segment.time == time:
+                    return step.segment.stamp
+        return stamp_of(time)
 
     def _not_taken(self, sender: Endpoint, why: str) -> None:
         """The segment that moved `sender` last was not taken in after all: `sender` goes back

@@ -14,7 +14,7 @@ from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.decode.segment import ACK, RST, Segment, TcpOptions
 from analyzer.findings.resets import record_fin_timeout
 from analyzer.sidecar import load_sidecar
-from analyzer.timefmt import format_duration
+from analyzer.timefmt import NS, format_duration
 
 
 def _kinds(segments: list[Segment]) -> dict[str, list]:
@@ -277,7 +277,12 @@ def test_zero_window_stall_with_probes_until_the_update() -> None:
     assert "window update (frame 8)" in diagnosis.sentence and "2 window probes" in diagnosis.sentence
     # The client gives up and resets instead: the stall ends there, not at the capture's end.
     probes[2] = dataclasses.replace(
-        probes[1], frame=8, time=probes[1].time + 1.0, flags=RST | ACK, payload_len=0
+        probes[1],
+        frame=8,
+        time=probes[1].time + 1.0,
+        stamp=probes[1].stamp + NS,
+        flags=RST | ACK,
+        payload_len=0,
     )
     diagnosis = _one(segments + probes, "zero_window")
     assert (

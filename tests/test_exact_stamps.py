@@ -15,9 +15,9 @@ from conftest import run
 
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.reader import DecodeStats, read_packets
-from analyzer.decode.segment import ACK, SYN, Segment
+from analyzer.decode.segment import ACK, RST, SYN, Segment
 from analyzer.held_attempt import can_pack, pack_record, unpack_record
-from analyzer.timefmt import NS, Clock, between, epoch_seconds
+from analyzer.timefmt import NS, Clock, between, epoch_seconds, format_duration
 
 START = 1796367894 * NS + 979_101_234  # frame 1's stamp
 # A gap whose microseconds the floats get wrong: exactly 2.879940490 s, which is 2.879940 s
@@ -262,3 +262,49 @@ def test_an_odd_first_stamp_and_interfaces_with_their_own_offsets_keep_every_sta
     assert [stamp for stamp, _l, _d in CaptureFile(str(path)).frames()] == [
         START, (offset + 894) * NS + 979_101_000, START + GAP,
     ]  # fmt: skip
+
+
+def _float_misses(low: int, high: int) -> int:
+    """A gap in [low, high) ns after START whose duration, written, differs as a difference of
+    the two epoch floats."""
+    return next(
+        gap
+        for gap in range(low, high)
+        if format_duration(gap / 1e9) != format_duration(epoch_seconds(START + gap) - epoch_seconds(START))
+    )
+
+
+def test_a_step_back_within_one_float_is_told_and_measured_in_nanoseconds(tmp_path) -> None:
+    """Frames 90 ns apart can have one float of epoch seconds: the step back was not seen (or
+    measured as the floats' 238 ns)."""
+    later = next(
+        s for s in range(START + GAP, START + GAP + 1000) if epoch_seconds(s) == epoch_seconds(s - 90)
+    )
+    stamps = [START, later, later - 90]
+    stats = DecodeStats()
+    list(read_packets(str(_nanosecond_pcap(tmp_path / "back.pcap", stamps, HANDSHAKE)), stats))
+    warning = stats.backwards_warning()
+    assert warning is not None and "at 1 frame (first at frame 3, by up to 90 ns)" in warning, warning
+
+
+def test_a_refusal_times_its_gap_by_stamps(tmp_path) -> None:
+    gap = _float_misses(40_000, 60_000)
+    refused = [_frame(SYN, 100, 0), _frame(RST | ACK, 0, 101, 80, 40000)]
+    path = _nanosecond_pcap(tmp_path / "refused.pcap", [START, START + gap], refused)
+    text = run("analyze", "--no-sidecar", str(path)).stdout
+    assert f"RST/ACK from the server {format_duration(gap / 1e9)} after the SYN" in text, text
+
+
+def test_a_synack_stamped_before_its_syn_within_one_float_is_out_of_order(tmp_path) -> None:
+    """The SYN/ACK captured 90 ns before the SYN it answers (two CPUs' buffers), one float
+    apart or none: the stamps say which came first, and no negative SYN-to-SYN/ACK time."""
+    synack = next(s for s in range(START, START + 1000) if epoch_seconds(s) == epoch_seconds(s + 90))
+    frames = [HANDSHAKE[1], HANDSHAKE[0], HANDSHAKE[2]]
+    path = _nanosecond_pcap(tmp_path / "reordered.pcap", [synack, synack + 90, synack + 50_000], frames)
+    document = json.loads(run("analyze", "--json", "--no-sidecar", str(path)).stdout)
+    [connection] = document["connections"]
+    handshake = connection["handshake"]
+    assert handshake["status"] == "complete"
+    assert handshake["syn_to_synack"] is None, handshake
+    text = run("analyze", "--no-sidecar", str(path)).stdout
+    assert "the SYN/ACK was captured before the SYN: out of order in the capture" in text, text

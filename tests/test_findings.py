@@ -8,7 +8,7 @@ import pytest
 from segments import HANDSHAKE, LOST_SYNACK, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.decode.segment import SYN
+from analyzer.decode.segment import SYN, UNSEEN
 from analyzer.findings.backoff import classify_backoff, matching_schedules
 from analyzer.findings.ecn import find_ecn_signals
 from analyzer.output.json_report import connection_to_dict
@@ -413,7 +413,7 @@ def test_keep_alive_and_its_ack_zero_window_and_gaps() -> None:
     got = kinds(("c", "A", 100, 501), ("s", "A", 501, 101))
     assert got == {4: ["keep_alive"], 5: ["keep_alive_ack"]}
     segments = conversation(*HANDSHAKE)
-    zero = dataclasses.replace(segments[-1], frame=4, window=0, time=101.0)
+    zero = dataclasses.replace(segments[-1], frame=4, window=0, time=101.0, stamp=UNSEEN)
     [result] = analyze_segments([*segments, zero]).connections
     assert result.sequence.flags[4] == ["zero_window"]
     got = kinds(("c", "PA", 201, 501, 10))
@@ -467,8 +467,10 @@ def test_a_window_update_is_the_same_ack_with_another_window() -> None:
     ACK and a window that is neither that of its last segment nor zero; the same window again
     is a duplicate ACK."""
     segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
-    opened = dataclasses.replace(segments[-1], frame=6, window=30000, time=segments[-1].time + 0.5)
-    again = dataclasses.replace(opened, frame=7, time=opened.time + 0.001)
+    opened = dataclasses.replace(
+        segments[-1], frame=6, window=30000, time=segments[-1].time + 0.5, stamp=UNSEEN
+    )
+    again = dataclasses.replace(opened, frame=7, time=opened.time + 0.001, stamp=UNSEEN)
     [result] = analyze_segments([*segments, opened, again]).connections
     assert result.sequence.flags == {6: ["window_update"], 7: ["duplicate_ack"]}
     assert segment_kinds(result) == {6: "window update", 7: "dup ACK"}

@@ -31,7 +31,7 @@ from analyzer.decode.segment import (
     Unreachable,
 )
 from analyzer.errors import UserError
-from analyzer.timefmt import epoch_seconds
+from analyzer.timefmt import between, epoch_seconds
 
 # TCP quoted inside an ICMP error is not a segment of the connection (tshark dissects it anyway).
 _QUOTING_LAYERS = {"icmp", "icmpv6"}
@@ -389,11 +389,11 @@ def read_packets_tshark(
             previous, previous_stamp = when, nanos
             if stats.start_time is None:
                 stats.start_time, stats.start_stamp = when, nanos
-            if stats.end_time is None or when > stats.end_time:
+            if stats.end_time is None or nanos > latest_stamp:
                 latest_stamp = nanos
                 stats.end_time = when
-            elif when < stats.end_time:
-                stats.went_back(stats.frames, stats.end_time - when)
+            elif nanos < latest_stamp:
+                stats.went_back(stats.frames, between(nanos, latest_stamp))
             # No frame read ahead here (pyshark's): the timers' clock is the latest time, a frame
             # stamped far ahead followed too (the fast reader's CLOCK_LEAP tells one).
             stats.clock = stats.end_time

@@ -62,7 +62,7 @@ from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, UNSEEN, S
 from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.resets import Reset
 from analyzer.findings.retransmissions import SequenceAnalysis
-from analyzer.timefmt import epoch_seconds, format_duration
+from analyzer.timefmt import between, epoch_seconds, format_duration, stamp_of
 
 # A FIN that follows the peer's within a round trip and this much more is a prompt close.
 CLOSE_WAIT_PATIENCE: Final = 0.5
@@ -390,7 +390,7 @@ def _keep_alive(
         intervals = [round(b.time - a.time, 3) for a, b in pairwise(mine)]
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
         before = [s for s in connection.segments if s.time < mine[0].time]
-        idle = f" after {format_duration(mine[0].time - before[-1].time)} idle" if before else ""
+        idle = f" after {format_duration(between(before[-1].stamp, mine[0].stamp))} idle" if before else ""
         last_answer = theirs[-1].time if theirs else float("-inf")
         unanswered = [p for p in mine if p.time > last_answer]
         reset = next((s for s in connection.segments if s.flags & RST and s.time >= mine[-1].time), None)
@@ -449,10 +449,10 @@ def _zero_window(
             if stall_start is None:
                 continue
             if segment.flags & RST and segment.frame in taken_rsts:
-                found.append(_stall(side, stall_start, probes, None, segment.time, segment))
+                found.append(_stall(side, stall_start, probes, None, segment.stamp, segment))
                 stall_start = None
             elif mine and segment.window > 0 and not segment.flags & (SYN | RST):
-                found.append(_stall(side, stall_start, probes, segment, segment.time))
+                found.append(_stall(side, stall_start, probes, segment, segment.stamp))
                 stall_start = None
             elif (
                 not mine
@@ -462,7 +462,7 @@ def _zero_window(
             ):
                 probes.append(segment)
         if stall_start is not None:
-            end = capture_end if capture_end is not None else segments[-1].time
+            end = stamp_of(capture_end) if capture_end is not None else segments[-1].stamp
             found.append(_stall(side, stall_start, probes, None, end))
     return found
 
@@ -472,12 +472,12 @@ def _stall(
     start: Segment,
     probes: list[Segment],
     update: Segment | None,
-    end: float,
+    end: int,
     rst: Segment | None = None,
 ) -> Diagnosis:
-    """`update`: the segment that opened the window again; `rst`: the RST that ended the
-    connection first; neither: the capture ended first."""
-    took = format_duration(end - start.time)
+    """`end`: the stamp the stall ended at; `update`: the segment that opened the window
+    again; `rst`: the RST that ended the connection first; neither: the capture ended first."""
+    took = format_duration(between(start.stamp, end))
     if update is not None:
         how = f"until its window update (frame {update.frame})"
     elif rst is not None:
@@ -490,7 +490,7 @@ def _stall(
         else ""
     )
     frames = [start.frame] + [p.frame for p in probes] + [s.frame for s in (update, rst) if s is not None]
-    if update is not None and not probes and end - start.time < MOMENTARY_STALL:
+    if update is not None and not probes and between(start.stamp, end) < MOMENTARY_STALL:
         why = f"its buffer full for a moment and read at once, too short to hold the {_peer(side)} back"
     else:
         why = f"its application was not reading as fast as the {_peer(side)} sent"
@@ -524,7 +524,8 @@ def _retransmission_timeouts(
     found = []
     for (from_client, seq), chain in chains.items():
         sends = len(chain) + 1
-        first_sent = epoch_seconds(resends[chain[0].frame][1])
+        first_stamp = resends[chain[0].frame][1]
+        first_sent = epoch_seconds(first_stamp)
         probe = chain[0] if chain[0].frame in probes else None
         if probe is not None:
             chain = chain[1:]
@@ -545,7 +546,7 @@ def _retransmission_timeouts(
         side = "client" if from_client else "server"
         frames = [s.frame for s in chain]  # the RTO's resends (the first send is at times[0])
         after = (
-            f"the resend in frame {probe.frame} (a tail loss probe?) {format_duration(probe.time - first_sent)} "
+            f"the resend in frame {probe.frame} (a tail loss probe?) {format_duration(between(first_stamp, probe.stamp))} "
             "after the first, "
             "then the RTO: "
             if probe is not None

@@ -69,6 +69,7 @@ from analyzer.decode.segment import (
     TcpOptions,
     Unreachable,
     after_a_gap,
+    exact_stamp,
     scan_probe,
     seq_diff,
 )
@@ -280,12 +281,12 @@ class Handshake:
         if self.status == "refused" and self.refusal is not None and self.syns:
             refusal = self.refusal
             sent = [s for s in self.syns if s.frame < refusal.frame] or self.syns
-            delay = refusal.time - sent[-1].time
+            delay = between(sent[-1].stamp, refusal.stamp)
             if len(self.refusals) < 2:
                 return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
             # How long after each refusal the client sent its SYN again.
             again = [
-                next(s.time for s in self.syns if s.frame > refusal.frame) - refusal.time
+                between(refusal.stamp, next(s.stamp for s in self.syns if s.frame > refusal.frame))
                 for refusal in self.refusals[:-1]
             ]
             windows = all(WINDOWS_REFUSED_RETRY[0] <= gap <= WINDOWS_REFUSED_RETRY[1] for gap in again)
@@ -349,7 +350,8 @@ class Handshake:
         return "handshake not captured (the capture starts after it)"
 
     def _unreachable(self, error: Unreachable) -> str:
-        before = [s for s in self.syns if s.time <= error.time] or self.syns[:1]
+        at = exact_stamp(error)
+        before = [s for s in self.syns if s.stamp <= at] or self.syns[:1]
         after = len(self.syns) - len(before)
         by = (
             "the server's host"
@@ -358,12 +360,12 @@ class Handshake:
         )
         text = (
             f"unreachable: {describe(error)} from {by} (frame {error.frame}) "
-            f"{format_duration(error.time - before[-1].time)} after the SYN"
+            f"{format_duration(between(before[-1].stamp, at))} after the SYN"
         )
         errno = errno_of(error)
         fails = f": connect() fails with {errno}" if errno else ""
         last = self.last_unreachable
-        if after and last is not None and last is not error and last.time >= self.syns[-1].time:
+        if after and last is not None and last is not error and exact_stamp(last) >= self.syns[-1].stamp:
             return text + (
                 f"; the client sent {after} SYN{'s' if after != 1 else ''} after it, and the error came again "
                 f"(frame {last.frame}), with no SYN after that: the first did not end the attempt (Linux drops "
@@ -457,7 +459,7 @@ class Handshake:
         more = f" and {len(self.late_syns) - 1} more" if len(self.late_syns) > 1 else ""
         return (
             f"; a copy of the SYN came after the handshake's ACK (frame {first.frame}{more}, "
-            f"{format_duration(first.time - self.final_ack.time)} after it), left out of the backoff: the "
+            f"{format_duration(between(self.final_ack.stamp, first.stamp))} after it), left out of the backoff: the "
             "client had acknowledged the SYN/ACK by then, so it was copied on the path, or a retransmission "
             "held back there behind the ACK"
         )
@@ -782,16 +784,16 @@ def _after_synack(
             result.checks.append(
                 Check("ACK acknowledges the server ISN+1", (server_isn + 1) % MOD, final.ack)
             )
-    answered = [s for s in result.syns if s.time <= synack.time]
+    answered = [s for s in result.syns if s.stamp <= synack.stamp]
     syn = _answered_syn(answered, synack)
     if syn is not None:
         result.client_options = _options(syn)
     if syn is None and final is not None and all(c.ok for c in result.checks):
         # The SYN it acknowledges captured after it, before the final ACK: captured out of order.
-        syn = next((s for s in result.syns if s.time <= final.time), None)
+        syn = next((s for s in result.syns if s.stamp <= final.stamp), None)
         result.reordered = syn is not None
     copies = [s for s in synacks if s.seq == server_isn]
-    answering = _answers_to_repeated_syns(copies, result.syns, synack.time - (syn or synack).time)
+    answering = _answers_to_repeated_syns(copies, result.syns, between((syn or synack).stamp, synack.stamp))
     result.synack_answers = [copy for copy, _syn in answering]
     result.answer_copies = {copy.frame: repeated.frame for copy, repeated in answering}
     if final is None or not all(c.ok for c in result.checks) or syn is None:
@@ -847,7 +849,7 @@ def _answers_to_repeated_syns(
     answers = []
     for before, copy in pairwise(copies):
         repeated = [s for s in syns[1:] if before.frame < s.frame < copy.frame]
-        if repeated and copy.time - repeated[-1].time <= within:
+        if repeated and between(repeated[-1].stamp, copy.stamp) <= within:
             answers.append((copy, repeated[-1]))
     return answers
 

@@ -41,7 +41,7 @@ def relative_origin(stats: DecodeStats, results: list[ConnectionAnalysis] | None
     if origin is not None:
         return origin
     if results:
-        return Clock(results[0].connection.first_time, results[0].connection.first_stamp)
+        return results[0].connection.start_clock
     return Clock()
 
 

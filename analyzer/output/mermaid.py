@@ -43,7 +43,7 @@ def connection_mermaid(
     """origin: frame 1's time, which the times count from (None: the connection's start),
     as on the ladder."""
     connection = result.connection
-    start = origin if origin is not None else Clock(connection.first_time, connection.first_stamp)
+    start = origin if origin is not None else connection.start_clock
     lines = [
         "sequenceDiagram",
         "    " + clock_comment(origin),

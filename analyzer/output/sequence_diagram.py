@@ -405,7 +405,7 @@ def sequence_figure(
     connection = result.connection
     client = format_endpoint(connection.client, connection.family)
     server = format_endpoint(connection.server, connection.family)
-    start = origin if origin is not None else Clock(connection.first_time, connection.first_stamp)
+    start = origin if origin is not None else connection.start_clock
     calls = connection_calls(sidecar, connection)  # those on its sockets
     # An ICMP error is no row of its own, but what it did (the client CLOSED) is drawn.
     segment_times = [s.time for s in connection.segments] + [e.time for e in connection.unreachables]

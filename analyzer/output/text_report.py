@@ -384,7 +384,7 @@ def analysis_text(analysis: Analysis, only: list[str] | None = None, show_all: b
     origin = analysis.stats.origin
     if origin is None:  # segments handed over without a file
         first = analysis.connections[0].connection if analysis.connections else None
-        origin = Clock(first.first_time, first.first_stamp) if first is not None else Clock()
+        origin = first.start_clock if first is not None else Clock()
     report = TextReport(only, show_all)
     out = io.StringIO()
     try:
