@@ -63,10 +63,14 @@ class Clock:
     def since_moment(self, time: float, frame: int | None, stamps: dict[int, int]) -> float:
         """Seconds from frame 1 to `time`: exactly where frame `frame` (its stamp in `stamps`,
         Connection.stamps_by_frame) is at that time (the packet that moved an end into a
-        state), else as floats give it (a timer's move)."""
+        state), or another packet is (an end's state before the first packet, at its time),
+        else as floats give it (a timer's move)."""
         stamp = stamps.get(frame) if frame is not None else None
         if stamp is not None and epoch_seconds(stamp) == time:
             return self.since_stamp(stamp)
+        for stamp in stamps.values():
+            if epoch_seconds(stamp) == time:
+                return self.since_stamp(stamp)
         return self.since(time)
 
 

@@ -308,3 +308,16 @@ def test_a_synack_stamped_before_its_syn_within_one_float_is_out_of_order(tmp_pa
     assert handshake["syn_to_synack"] is None, handshake
     text = run("analyze", "--no-sidecar", str(path)).stdout
     assert "the SYN/ACK was captured before the SYN: out of order in the capture" in text, text
+
+
+def test_an_ends_state_before_its_first_packet_is_at_that_packets_stamp(tmp_path) -> None:
+    """CLOSED and LISTEN, which no frame made, are at the first packet's time: in the JSON at
+    its stamp, not as the floats' 16.45 µs (float noise: 1.6450881958007812e-05)."""
+    other = _frame(SYN, 7, 0, dport=81)  # frame 1: another connection's
+    stamps = [START, START + 16_501, START + 33_000, START + 50_000]
+    path = _nanosecond_pcap(tmp_path / "second.pcap", stamps, [other, *HANDSHAKE])
+    document = json.loads(run("analyze", "--json", "--no-sidecar", str(path)).stdout)
+    [connection] = [c for c in document["connections"] if c["server"]["port"] == 80]
+    before = [c for c in connection["state_changes"] if c["frame"] is None]
+    assert {c["state"] for c in before} == {"CLOSED", "LISTEN"}
+    assert [c["time_relative"] for c in before] == [16_501e-9, 16_501e-9], before
