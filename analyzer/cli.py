@@ -242,10 +242,9 @@ def cmd_backoff(args: argparse.Namespace) -> int:
         raise UserError(f"{args.connection}: a UDP flow has no SYN retransmissions to chart")
     output = _output_file(args.output)
     sidecar = sidecar_beside(args.file)
-    chosen = pick_backoff_connection(
-        analyze_file(args.file, args.decoder, sidecar, _timeouts(args)), args.connection
-    )
-    draw_backoff_chart(chosen, output, sidecar, display_name(args.file))
+    analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args))
+    chosen = pick_backoff_connection(analysis, args.connection)
+    draw_backoff_chart(chosen, output, sidecar, display_name(args.file), analysis.stats.origin)
     print(f"backoff chart: {args.output}")
     return 0
 

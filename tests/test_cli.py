@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from pcap_builder import handshake_packets, tcp_packet, write_capture
 from analyzer import native
 from analyzer.cli import main
 from analyzer.scenarios import SCENARIOS
+from analyzer.timefmt import Clock
 
 
 def test_missing_file(tmp_path) -> None:
@@ -224,18 +224,23 @@ def test_backoff_chart_shows_measured_intervals_and_schedules(tmp_path) -> None:
     intervals = json.loads(run("analyze", "--json", str(pcap)).stdout)["connections"][0]["backoff"][
         "intervals"
     ]
-    # Each point says its height (since the original) and the wait since the one before.
-    for time, interval in zip(itertools.accumulate(intervals), intervals, strict=True):
-        assert f"{time:.3f} s (Δ{interval:.3f} s)" in svg
-    # Each transmission's frame under its number, as Wireshark numbers it.
+    # The last point says its height (since the original).
+    assert f"{sum(intervals):.3f} s" in svg
+    # Under each transmission its frame, as Wireshark numbers it, and the wait since the one before.
     from analyzer.analysis import analyze_file
     from analyzer.output.backoff_chart import backoff_figure
 
     [result] = analyze_file(str(pcap)).connections
     figure = backoff_figure(result)
     ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
-    assert ticks == [f"{n}\n{s.frame}" for n, s in enumerate(result.handshake.syns)]
+    waits = ["", *(f"\nΔ{interval:.3f} s" for interval in intervals)]
+    assert ticks == [f"{n}\n{s.frame}{waits[n]}" for n, s in enumerate(result.handshake.syns)]
     assert len(ticks) == len(intervals) + 1
+    # The original's place on frame 1's clock, where it is not frame 1's instant.
+    syn = result.handshake.syns[0]
+    assert figure.axes[0].get_ylabel() == "seconds since the original (frame 1)"
+    later = backoff_figure(result, origin=Clock(syn.time - 1.5, syn.stamp - 1_500_000_000))
+    assert later.axes[0].get_ylabel() == "seconds since the original (frame 1, +1.500000 s since frame 1)"
     for schedule in (
         "the recorded kernel settings",
         "classic Linux (1 s, doubling)",

@@ -13,12 +13,15 @@ from conftest import corpus_params, stored_captures
 from matplotlib.lines import Line2D
 from matplotlib.path import Path as MplPath
 from matplotlib.text import Annotation
+from segments import HANDSHAKE, conversation
 
-from analyzer.analysis import analyze_file
+from analyzer.analysis import analyze_file, analyze_segments
+from analyzer.output.mermaid import connection_mermaid
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import (
     BREAK,
     CLIENT_X,
+    COLORS,
     DIAGNOSIS_MARK,
     LIFELINE,
     MARGIN_CHARS,
@@ -347,3 +350,22 @@ def test_a_long_time_label_runs_on_in_lines_between_its_pieces() -> None:
     assert _in_lines(pieces[:3]) == "  ".join(pieces[:3])  # short enough: one line
     long_note = "answered by ICMP host unreachable from 192.0.2.1, frame 4, +0.000300 s; " * 2
     assert all(len(line) <= WHEN_CHARS for line in _in_lines([*pieces, long_note]).split("\n"))
+
+
+def test_data_sent_again_in_other_bounds_is_drawn_as_a_retransmission() -> None:
+    """The server resends 1000 bytes from the middle of two segments (a sender that segments
+    anew): the core numbers no resend (no segment of that start before), Wireshark flags a
+    retransmission, and the ladder and Mermaid draw it as one, dashed and named."""
+    segments = conversation(*HANDSHAKE, ("s", "PA", 501, 101, 1000), ("s", "PA", 1501, 101, 1000),
+                            ("c", "A", 101, 501), ("c", "A", 101, 501), ("s", "PA", 1001, 101, 1000))  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert 8 not in result.resends and "retransmission" in result.sequence.flags[8]
+    fig = figure(result, None)
+    try:
+        [arrow] = [t for t in fig.findobj(plt.Text) if t.get_gid() == PACKET_LABEL and "len=1000" in t.get_text()
+                   and "seq=501 " in t.get_text()]  # fmt: skip
+        assert arrow.get_text().endswith("(retransmission)"), arrow.get_text()
+        assert arrow.get_color() == COLORS["retransmission"]
+    finally:
+        plt.close(fig)
+    assert "(retransmission)" in connection_mermaid(result)

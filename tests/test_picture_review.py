@@ -280,7 +280,10 @@ def test_syns_and_syn_acks_both_sent_again_are_charted_each_against_its_own_sche
         "listener" in label for label in labels[0]
     )
     # Each panel's transmissions under their own frames: the SYN/ACKs its timer sent (3, 4, 7).
-    assert ticks == [["0\n1", "1\n2", "2\n5", "3\n8"], ["0\n3", "1\n4", "2\n7"]]
+    assert [[tick.split("\n")[1] for tick in panel] for panel in ticks] == [
+        ["1", "2", "5", "8"],
+        ["3", "4", "7"],
+    ]
 
 
 def test_a_folded_cut_s_length_stays_inside_the_axis() -> None:
@@ -506,3 +509,34 @@ def test_a_rst_s_cause_has_one_wording_on_the_ladder_and_in_the_report_s_table()
     plt.close(fig)
     assert RESETS[reset.cause].removeprefix("reset: ") in labels
     assert reset.cause.replace("_", " ") not in labels
+
+
+def _texts_outside(fig: plt.Figure) -> list[str]:
+    """The texts drawn past the picture's left or right edge."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    return [
+        text.get_text()
+        for text in fig.findobj(plt.Text)
+        if text.get_visible()
+        and text.get_text().strip()
+        and (text.get_window_extent(renderer).x0 < 0 or text.get_window_extent(renderer).x1 > width)
+    ]
+
+
+def test_long_addresses_and_names_stay_inside_the_pictures() -> None:
+    """Two full IPv6 addresses and a long file name: the timeline's end names ran off its
+    left edge, the ladder's title off both."""
+    segments = conversation(*HANDSHAKE, ("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502))
+    client, server = "2a00:6020:ad0b:8381:fd70:e2f9:f031:9dc4", "2a00:6020:ad0b:8380:ffff:ffff:ffff:fff0"
+    for segment in segments:
+        segment.family = 6
+        segment.src, segment.dst = (client, server) if segment.sport == 40000 else (server, client)
+    [result] = analyze_segments(segments).connections
+    name = "a-much-longer-capture-file-name-from-the-field-2024-06-01-of-the-edge-router.pcapng"
+    for fig in (figure(result, None, name=name), timeline_figure(result, None, name=name)):
+        try:
+            assert _texts_outside(fig) == []
+        finally:
+            plt.close(fig)

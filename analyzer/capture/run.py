@@ -230,7 +230,9 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
 
             for suffix in (".svg", ".png"):
                 target = folder / f"{base}.backoff-{result.connection.id}{suffix}"
-                backoff_paths.append(draw_backoff_chart(result, target, sidecar))
+                backoff_paths.append(
+                    draw_backoff_chart(result, target, sidecar, origin=analysis.stats.origin)
+                )
     from analyzer.output.html_report import write_report
 
     report = write_report(analysis, folder / "report")

@@ -16,11 +16,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from analyzer.analysis import RECORDED_KERNEL, Backoff, ConnectionAnalysis
+from analyzer.decode.segment import Segment
 from analyzer.errors import UserError
 from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
 from analyzer.output.labels import picture_title
 from analyzer.output.text_report import format_endpoint
 from analyzer.sidecar import Sidecar
+from analyzer.timefmt import Clock, since_to_the_microsecond
 
 SCHEDULE_STYLES = ("--", ":", "-.")
 
@@ -30,20 +32,28 @@ def _cumulative(intervals: list[float]) -> list[float]:
 
 
 def draw_backoff_chart(
-    result: ConnectionAnalysis, output: Path, sidecar: Sidecar | None = None, name: str | None = None
+    result: ConnectionAnalysis,
+    output: Path,
+    sidecar: Sidecar | None = None,
+    name: str | None = None,
+    origin: Clock | None = None,
 ) -> Path:
-    return save_figure(backoff_figure(result, sidecar, name), output)
+    return save_figure(backoff_figure(result, sidecar, name, origin), output)
 
 
 def backoff_figure(
-    result: ConnectionAnalysis, sidecar: Sidecar | None = None, name: str | None = None
+    result: ConnectionAnalysis,
+    sidecar: Sidecar | None = None,
+    name: str | None = None,
+    origin: Clock | None = None,
 ) -> plt.Figure:
     """One panel for the SYNs, one for the SYN/ACKs where both were sent again: each against
     its own schedules (a listener's timer is not a connecting socket's). name: the capture
-    file's, for the title (labels.picture_title)."""
+    file's, for the title (labels.picture_title); origin: frame 1's clock, where the original
+    stands on it (the chart counts from the original)."""
     handshake = result.handshake
-    series: list[tuple[str, Backoff, dict[str, list[float]], list[int]]] = [
-        (sent_what, backoff, schedules, [segment.frame for segment in sent])
+    series: list[tuple[str, Backoff, dict[str, list[float]], list[Segment]]] = [
+        (sent_what, backoff, schedules, sent)
         for sent_what, backoff, schedules, sent in (
             ("SYN", result.syn_backoff, result.backoff_schedules, handshake.syns),
             ("SYN/ACK", result.synack_backoff, result.synack_schedules, handshake.timer_synacks),
@@ -62,10 +72,15 @@ def backoff_figure(
     )
     if len(series) > 1:
         fig.suptitle(title, fontsize=10)
-    for ax, (sent_what, backoff, schedules, frames), color in zip(
+    for ax, (sent_what, backoff, schedules, sent), color in zip(
         axes[0], series, ("#1f4e79", "#b36b00"), strict=False
     ):
-        _panel(ax, sent_what, backoff, schedules, frames, color)
+        _panel(ax, sent_what, backoff, schedules, [segment.frame for segment in sent], color)
+        if sent and origin is not None and origin.stamp != sent[0].stamp:
+            since_frame_1 = since_to_the_microsecond(origin.since_stamp(sent[0].stamp))
+            ax.set_ylabel(
+                f"seconds since the original (frame {sent[0].frame}, {since_frame_1} since frame 1)"
+            )
         description = f"{sent_what}: {backoff.describe()}"
         if len(series) == 1:  # the one panel carries the title too
             ax.set_title(f"{title}\n{textwrap.fill(description, 110)}", fontsize=9)
@@ -104,22 +119,33 @@ def _panel(
     times = _cumulative(backoff.intervals)
     ax.plot(range(len(times)), times, "o-", color=color, linewidth=2.2, markersize=7, label=f"measured {name}s",
             zorder=2)  # fmt: skip
-    for number, (time, interval) in enumerate(zip(times[1:], backoff.intervals, strict=True), start=1):
-        # Over the schedules' lines, which would cross it.
-        # The point's height, and the wait since the one before (the backoff's step).
-        ax.annotate(f"{time:.3f} s (Δ{interval:.3f} s)", (number, time), textcoords="offset points", xytext=(-8, 8),
-                    ha="right", fontsize=8, color=color, zorder=4,
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
+    # The last point's height: how long the sender kept trying. The others' heights are the
+    # axis's, and each wait (the backoff's step) is written under its transmission: written
+    # beside the points they ran into each other and into the schedules' lines where the
+    # steps are short (1 s steps under a 32 s one).
+    ax.annotate(f"{times[-1]:.3f} s", (len(times) - 1, times[-1]), textcoords="offset points", xytext=(-8, 8),
+                ha="right", fontsize=8, color=color, zorder=4,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
     # Schedules that part from the measurement leave the chart: the measured range decides.
     highest = sum(backoff.intervals)
     ax.set_ylim(-0.05 * highest, max(1.0, highest * 1.35))
-    # Each transmission's frame under its number: what finds it in Wireshark.
-    ax.set_xlabel(f"transmission (0 = the original {name}) and its frame")
+    ax.set_xlabel(f"transmission (0 = the original {name}), its frame, and the wait since the one before")
     ax.set_ylabel(
         f"seconds since the original (frame {frames[0]})" if frames else "seconds since the original"
     )
     ax.set_xticks(range(len(times)))
-    if len(frames) == len(times):
-        ax.set_xticklabels([f"{number}\n{frame}" for number, frame in enumerate(frames)], fontsize=8)
+    ax.set_xticklabels(tick_labels(frames, backoff.intervals), fontsize=8 if len(times) <= 16 else 6)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
+
+
+def tick_labels(frames: list[int], intervals: list[float]) -> list[str]:
+    """Under each transmission: its number, its frame (what finds it in Wireshark) and the
+    wait since the one before."""
+    waits = ["", *(f"Δ{interval:.3f} s" for interval in intervals)]
+    if len(frames) != len(waits):
+        frames = []
+    return [
+        f"{number}\n{frames[number] if frames else ''}\n{wait}".rstrip("\n")
+        for number, wait in enumerate(waits)
+    ]

@@ -127,7 +127,7 @@ def _connection_section(
                     if backoff.intervals
                 )
                 + " backoff",
-                figure_svg(backoff_figure(result, sidecar, name), f"c{c.id}-backoff-"),
+                figure_svg(backoff_figure(result, sidecar, name, origin), f"c{c.id}-backoff-"),
                 "backoff",
             )
         )

@@ -40,6 +40,31 @@ def retransmission_note(segment: Segment, resent: tuple[int, int]) -> str:
     return f"{format_duration(between(previous, segment.stamp))} after {before}"
 
 
+# Wireshark's flags for data sent again. The core numbers the resends of a segment's own
+# start (findings/resends.py); data sent again in other bounds (a sender that segments anew)
+# has only these flags, and is drawn as a resend all the same.
+RESENT_FLAGS = frozenset({"retransmission", "fast_retransmission", "spurious_retransmission"})
+
+
+def flagged_resends(result: ConnectionAnalysis) -> set[int]:
+    """The frames of data Wireshark's rules call retransmissions that the core did not number
+    (a SYN or FIN it flags is another's answer or copy, which the ladder names as such)."""
+    resends = result.resends
+    flagged = {
+        frame
+        for frame, kinds in result.sequence.flags.items()
+        if frame not in resends and any(kind in RESENT_FLAGS for kind in kinds)
+    }
+    if not flagged:
+        return flagged
+    return {s.frame for s in result.connection.segments if s.frame in flagged and s.payload_len}
+
+
+def resent_frames(result: ConnectionAnalysis) -> set[int]:
+    """Every frame drawn as a resend: the numbered ones and flagged_resends."""
+    return set(result.resends) | flagged_resends(result)
+
+
 SEQUENCE_NUMBERS = (
     "seq and ack relative: each end's ISN counts as 0 (without its SYN, its first seq as 1), as in Wireshark"
 )

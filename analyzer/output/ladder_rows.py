@@ -28,7 +28,7 @@ from typing import Final
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.decode.segment import FIN, RST, SYN, Segment
-from analyzer.output.labels import dsack, segment_kinds
+from analyzer.output.labels import dsack, resent_frames, segment_kinds
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.timefmt import between
 
@@ -89,6 +89,7 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
     aligned = len(steps) == len(segments)
     kinds = segment_kinds(result)
     marked = {frame for d in result.diagnoses for frame in d.marks} | kernel_drops(result)
+    resent = resent_frames(result)
     entries: list[_Entry] = []
     sent = 0
     for index, segment in enumerate(segments):
@@ -104,7 +105,7 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
         ):  # fmt: skip
             tier = 0
         elif (
-            segment.frame in result.resends
+            segment.frame in resent
             or segment.frame in marked
             or (
                 segment.frame in kinds
@@ -217,7 +218,7 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
     if len(entries) <= max_rows and total == len(entries):  # it fits: every segment one by one
         return Rows([Packet(e.segment, e.since_previous) for e in entries], cuts, total)
     tiers = [[i for i, e in enumerate(entries) if e.tier == tier] for tier in range(PLAIN)]
-    resent = sorted(result.resends)
+    resent = sorted(resent_frames(result))
     dropped = kernel_drops(result)
     # Fewer one by one until the rows fit: the last tier's latest first, then the tier before's;
     # of the first tier, its middle (its ends are the handshake and the close).

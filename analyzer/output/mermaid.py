@@ -11,6 +11,7 @@ from analyzer.decode.segment import SYN, exact_stamp
 from analyzer.output.labels import (
     NO_ANSWER,
     analysis_notes,
+    flagged_resends,
     icmp_answers,
     packet_label,
     retransmission_note,
@@ -52,6 +53,7 @@ def connection_mermaid(
     ]
     bases = sequence_bases(result)
     resent = result.resends
+    flagged = flagged_resends(result)
     # The ladder's marks: a cross where it was lost (or a SYN never answered), a note where no
     # answer came.
     never = result.handshake.status == "no_answer"
@@ -71,10 +73,13 @@ def connection_mermaid(
         from_client = connection.from_client(segment)
         ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")
         sender, receiver = ends
-        arrow = "--x" if segment.frame in lost else ("-->>" if segment.frame in resent else "->>")
+        dashed = segment.frame in resent or segment.frame in flagged
+        arrow = "--x" if segment.frame in lost else ("-->>" if dashed else "->>")
         label = packet_label(segment, bases[sender], bases[receiver])
         if segment.frame in resent:
             label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"
+        elif segment.frame in flagged:
+            label += " (retransmission)"
         if segment.frame in kinds:
             label = f"{kinds[segment.frame]}: {label}"
         if segment.frame in no_answer:

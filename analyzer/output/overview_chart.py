@@ -30,6 +30,7 @@ from matplotlib.patches import Patch
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.errors import UserError
 from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
+from analyzer.output.labels import resent_frames
 from analyzer.output.only import retransmitted
 from analyzer.output.summary import CLOSES, reset_words
 from analyzer.output.text_report import format_endpoint
@@ -90,7 +91,7 @@ def row_of(result: ConnectionAnalysis) -> Row:
     if result.handshake.status == "not_seen" or result.handshake.opened_unseen:
         notes.append("mid-stream")
     by_frame = {s.frame: s.time for s in connection.segments}  # a long one's: those kept
-    resends = _spread(sorted(by_frame[f] for f in result.resends if f in by_frame))
+    resends = _spread(sorted(by_frame[f] for f in resent_frames(result) if f in by_frame))
     times = [s.time for s in connection.segments]
     return Row(
         id=connection.id,

@@ -40,6 +40,7 @@ from analyzer.output.labels import (
     NO_ANSWER,
     SEQUENCE_NUMBERS,
     analysis_notes,
+    flagged_resends,
     icmp_answers,
     packet_label,
     picture_title,
@@ -306,8 +307,10 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
                                   half=_half_rows(last), margin=margin))  # fmt: skip
     layout = _fitted(moments, cuts)
     summary_lines = _wrap(summary, 150)
+    title = _title_lines(title)
+    more_title = TITLE_ROWS * title.count("\n")  # rows the title's lines after its first take
     header = (
-        2.2 + 0.3 * summary_lines.count("\n") + 0.3 * clock.count("\n")
+        2.2 + more_title + 0.3 * summary_lines.count("\n") + 0.3 * clock.count("\n")
     )  # rows above the lifelines' heads
     bottom = max(layout.until.values() or [0.0]) + 0.5
     # Below the last arrow: its landing, and the receiver's state label clear of its head.
@@ -318,8 +321,8 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
     ax.set_ylim(bottom, -header - 0.3)
     ax.axis("off")
     ax.text(0.5, -header, title, ha="center", va="top", fontsize=FONT + 3, weight="bold")
-    ax.text(0.5, -header + 0.5, summary_lines, ha="center", va="top", fontsize=FONT)
-    ax.text(0.5, -header + 0.9 + 0.3 * summary_lines.count("\n"), clock, ha="center", va="top",
+    ax.text(0.5, -header + 0.5 + more_title, summary_lines, ha="center", va="top", fontsize=FONT)
+    ax.text(0.5, -header + 0.9 + more_title + 0.3 * summary_lines.count("\n"), clock, ha="center", va="top",
             fontsize=FONT - 1, color="#555555")  # fmt: skip
     for x, role, where in ((CLIENT_X, "client", client), (SERVER_X, "server", server)):
         ax.text(
@@ -604,6 +607,24 @@ def draw(
     return save_figure(figure(item, sidecar, origin, frames, times, name=name, path=path), output)
 
 
+# The title's characters on a line: more ran past both edges (a long file name and two IPv6
+# addresses), and a rows' height for each line after the first.
+TITLE_CHARS = 100
+TITLE_ROWS = 0.45
+
+
+def _title_lines(title: str) -> str:
+    """A title too long for one line: what it was drawn from on a line of its own (broken
+    where it passes TITLE_CHARS), the connection on the next ones."""
+    if len(title) <= TITLE_CHARS:
+        return title
+    source, colon, rest = title.partition(": ")
+    if not colon:
+        source, rest = "", title
+    lines = textwrap.wrap(source + colon.rstrip(), TITLE_CHARS) if source else []
+    return "\n".join([*lines, _wrap(rest, TITLE_CHARS)])
+
+
 def _wrap(text: str, width: int) -> str:
     words, lines, line = text.split(" "), [], ""
     for word in words:
@@ -690,6 +711,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
     connection, handshake = result.connection, result.handshake
     bases = sequence_bases(result)
     retransmission = result.resends
+    flagged = flagged_resends(result)
     # Inferred lost, or dropped by the receiving kernel before TCP (its recorder): not arrived.
     lost_frames = {step.segment.frame for step in result.steps if step.lost} | kernel_losses(result)
     unanswered = handshake.status == "no_answer"
@@ -707,12 +729,13 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
         label = packet_label(segment, bases[sender], bases[receiver])
         color, style = COLORS["packet"], "-"
         when = whens[segment.frame]
-        if segment.frame in retransmission:
+        if segment.frame in retransmission or segment.frame in flagged:
             # A spurious one (data the receiver had acknowledged already) in its own dashes.
             spurious = "spurious_retransmission" in result.sequence.flags.get(segment.frame, ())
             color, style = COLORS["retransmission"], "-." if spurious else "--"
             what = "spurious resend" if spurious else "retransmission"
-            label += f"  ({what} #{retransmission[segment.frame][0]})"
+            numbered = retransmission.get(segment.frame)
+            label += f"  ({what} #{numbered[0]})" if numbered is not None else f"  ({what})"
         if "zero_window" in result.sequence.flags.get(segment.frame, ()):
             label += " win=0"  # what the zero-window mark beside it is about
         kind = kinds.get(segment.frame)

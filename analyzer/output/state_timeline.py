@@ -164,11 +164,17 @@ def timeline_figure(
         "client": f"client\n{format_endpoint(connection.client, connection.family)}",
         "server": f"server\n{format_endpoint(connection.server, connection.family)}",
     }
-    # Room on the left for the longer end's name (an IPv6 address is long), the axis moved right.
+    # Room on the left for the longer end's name (an IPv6 address is long): the axis moved
+    # right, and the picture made wider where it would not fit (the axis keeps its inches,
+    # which the labels' sizes are reckoned in).
     widest = max(len(line) for name in ends.values() for line in name.split("\n"))
-    left = min(1.0 - AXIS_WIDTH - 0.01, max(0.13, (widest * END_CHAR + 0.25) / WIDTH))
-    fig = plt.figure(figsize=(WIDTH, height))
-    ax = fig.add_axes((left, (0.24 * HEIGHT + below) / height, AXIS_WIDTH, 0.6 * HEIGHT / height))
+    left_inches = max(0.13 * WIDTH, widest * END_CHAR + 0.25)
+    axis_inches = AXIS_WIDTH * WIDTH
+    width = max(WIDTH, left_inches + axis_inches + 0.01 * WIDTH)
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes(
+        (left_inches / width, (0.24 * HEIGHT + below) / height, axis_inches / width, 0.6 * HEIGHT / height)
+    )
     rows: dict[Side, float] = {"client": 1.0, "server": 0.0}
     cuts = _cut_bands(axis)
     # Bars too short for their name, by end: (the bar's middle, the state), named outside.
