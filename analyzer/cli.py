@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import analyzer
 from analyzer import native
@@ -21,6 +22,9 @@ from analyzer.output import DRAWING_MODULES
 from analyzer.output.only import ONLY_KINDS, parse_only
 from analyzer.parallel.options import FORMATS, SUMMARY_FORMATS
 from analyzer.sidecar import sidecar_beside
+
+if TYPE_CHECKING:
+    from analyzer.decode.reader import DecodeStats
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1  # the input was fine, the system was not
@@ -158,11 +162,14 @@ def _connection_id(text: str) -> int | str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _output_file(output: str) -> Path:
-    """Where one figure goes: refused before any work if a directory is in the way."""
+def _output_file(output: str, picture: bool = True) -> Path:
+    """Where one figure goes: refused before any work if a directory is in the way or, for a
+    picture, its suffix is neither .svg nor .png (matplotlib would write a JPEG, a PDF...)."""
     path = Path(output)
     if path.is_dir():
         raise UserError(f"{output}: is a directory; name the file to write (X.svg, X.png)")
+    if picture and path.suffix.lower() not in (".svg", ".png"):
+        raise UserError(f"{output}: unknown picture format (use .svg or .png)")
     return path
 
 
@@ -233,6 +240,13 @@ def _add_backoff(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
 
 
+def _say_warnings(file: str, stats: DecodeStats) -> None:
+    """The reader's warnings on standard error: a picture of a capture cut off, or with
+    frames left unread, says so where its command runs, as the text report does."""
+    for warning in stats.warnings:
+        print(f"{'standard input' if file == STDIN else file}: warning: {warning}", file=sys.stderr)
+
+
 def cmd_backoff(args: argparse.Namespace) -> int:
     from analyzer.analysis import analyze_file
     from analyzer.output.backoff_chart import draw_backoff_chart
@@ -243,6 +257,7 @@ def cmd_backoff(args: argparse.Namespace) -> int:
     output = _output_file(args.output)
     sidecar = sidecar_beside(args.file)
     analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args))
+    _say_warnings(args.file, analysis.stats)
     chosen = pick_backoff_connection(analysis, args.connection)
     draw_backoff_chart(chosen, output, sidecar, display_name(args.file), analysis.stats.origin)
     print(f"backoff chart: {args.output}")
@@ -264,6 +279,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     output = _output_file(args.output)
     sidecar = sidecar_beside(args.file)
     analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args))
+    _say_warnings(args.file, analysis.stats)
     chosen, note = pick_connection(analysis, args.connection)
     if not isinstance(chosen, ConnectionAnalysis):
         raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
@@ -294,6 +310,7 @@ def cmd_overview(args: argparse.Namespace) -> int:
     for result in stream.results:
         overview.add(result)
     stats = stream.stats
+    _say_warnings(args.file, stats)
     overview.origin = stats.start_time if stats.start_time is not None else 0.0
     overview.end = stats.end_time if stats.end_time is not None else overview.origin
     draw_overview(overview, output, Path(args.file).name)
@@ -318,6 +335,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"{args.output}: exists and is not a directory (the report is written as DIR/index.html)"
         )
     analysis = analyze_file(args.file, args.decoder, sidecar_beside(args.file), _timeouts(args))
+    _say_warnings(args.file, analysis.stats)
     print(f"report: {write_report(analysis, output, args.connection)}")
     return 0
 
@@ -454,7 +472,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.output.sequence_diagram import EmptyRange, draw
     from analyzer.sidecar import load_sidecar
 
-    output = _output_file(args.output) if args.output else None
+    output = _output_file(args.output, picture=False) if args.output else None
     kind = args.format or (
         "mermaid" if output is None or output.suffix == ".mmd" else output.suffix.lstrip(".").lower()
     )
@@ -464,6 +482,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     # A range inside a connection too long to keep whole: its every segment kept to be drawn.
     kept = KeptRange(args.frames, args.time) if args.frames or args.time else None
     analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args), kept)
+    _say_warnings(args.file, analysis.stats)
     chosen, note = pick_connection(analysis, args.connection)
     if note:
         print(note, file=sys.stderr if output is None else sys.stdout)
@@ -541,6 +560,13 @@ def cmd_expected(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    given = sys.argv[1:] if argv is None else argv
+    first = next((arg for arg in given if not arg.startswith("-")), None)
+    before = given[: given.index(first)] if first is not None else given
+    stray = [arg for arg in before if arg not in ("-h", "--help", "--version")]
+    if stray:
+        # argparse would say only that a command is missing: the option is what is wrong.
+        parser.error(f"unrecognized arguments: {' '.join(stray)} (a command's options go after it)")
     with stop_signals_held():  # --connection N is read with a module that loads the analysis
         args, unknown = parser.parse_known_args(argv)
     if unknown:

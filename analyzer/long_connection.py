@@ -28,7 +28,7 @@ from collections import deque
 from typing import Final, NamedTuple
 
 from analyzer.connections import Connection, Continued, assign_roles
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment
 from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
 from analyzer.findings.diagnoses import READ_FLAGS
 from analyzer.findings.handshake import find_handshake
@@ -122,6 +122,7 @@ class FoldedConnection:
         self.counter = CompatibilityCounter(first)
         self.count = 0
         self._bytes = 0  # payload bytes of the segments through the state machine
+        self._previous_stamp = UNSEEN  # of the latest segment through the state machine
         self._client_src, self._client_port = self.client
         self._pending: list[Segment] = []  # taken, not yet through the state machine
         self._pending_control = 0  # SYN, FIN and RST segments among them
@@ -183,6 +184,8 @@ class FoldedConnection:
             segment = pending[index]
             step = machine.feed(segment, segment.frame in lost)
             step.ordinal, step.bytes_before = self._decided, self._bytes
+            step.previous_stamp = self._previous_stamp
+            self._previous_stamp = segment.stamp
             self._bytes += segment.payload_len
             self._last_step = step
             following = pending[index + 1] if index + 1 < len(pending) else None

@@ -492,6 +492,9 @@ class Step:
     # of the segments let go between two kept ones. -1 where every segment is kept.
     ordinal: int = -1
     bytes_before: int = -1
+    # Likewise, the stamp of the segment before it (kept or not): the time since it, which a
+    # picture writes beside the first arrow after segments let go. UNSEEN for the first.
+    previous_stamp: int = UNSEEN
     # Of a segment captured before the peer's segment it acknowledges (see "Captured before
     # what it answers" above), that segment's frame; -1 for every other.
     answers_later: int = -1
@@ -518,6 +521,7 @@ class Step:
         self.off_acked = 0
         self.ordinal = -1
         self.bytes_before = -1
+        self.previous_stamp = UNSEEN
         self.answers_later = -1
 
 

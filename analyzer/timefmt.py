@@ -118,9 +118,10 @@ def to_the_microsecond(seconds: float, signed: bool = False) -> str:
 
 
 def since_to_the_microsecond(seconds: float) -> str:
-    """`since`, with a second or more written to the microsecond (+1.000004 s, where since
-    writes +1.000 s): a frame's time on a picture, which a reader looks up in Wireshark."""
-    if abs(seconds) < 1 or abs(seconds) >= 100_000:
+    """Seconds to the microsecond, signed (+0.026841 s, +1.000004 s): a frame's time on a
+    picture, written as Wireshark's Time column writes it, where a reader looks it up (in
+    milliseconds, +26.841 ms, it had to be converted); past a day, as `since` writes it."""
+    if abs(seconds) >= 100_000:
         return since(seconds)
     return f"{to_the_microsecond(seconds, True)} s"
 

@@ -218,3 +218,44 @@ def test_a_compressed_file_that_cannot_be_read_says_why(tmp_path, content: bytes
     bad = tmp_path / "bad.pcap.gz"
     bad.write_bytes(content)
     assert_one_line_error(run("analyze", str(bad)), str(bad), said)
+
+
+@pytest.mark.parametrize("command", ["diagram", "timeline", "overview", "report"])
+def test_a_picture_of_a_cut_off_capture_says_so(tmp_path: Path, command: str) -> None:
+    """The text report warns of a file cut off; a picture drawn from it did so silently."""
+    whole = (CAPTURES / "handshake.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[: len(whole) - 30])
+    target = tmp_path / ("report" if command == "report" else f"{command}.png")
+    result = run(command, str(cut), "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert f"{cut}: warning: file is cut off" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", ["diagram", "timeline", "backoff", "overview"])
+def test_a_picture_path_that_cannot_be_written_is_a_one_line_error(tmp_path: Path, command: str) -> None:
+    """A file where a folder should be: named as given (not the partial file beside it), with
+    status 2, and nothing left behind."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "x.png"
+    capture = CAPTURES / ("syn-timeout.pcap" if command == "backoff" else "handshake.pcap")
+    result = run(command, str(capture), "-o", str(target))
+    assert_one_line_error(result, f"{target}: cannot be written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize("command", ["timeline", "backoff", "overview"])
+def test_a_picture_of_an_unknown_format_is_refused(tmp_path: Path, command: str) -> None:
+    capture = CAPTURES / ("syn-timeout.pcap" if command == "backoff" else "handshake.pcap")
+    result = run(command, str(capture), "-o", str(tmp_path / "x.jpg"))
+    assert_one_line_error(result, "x.jpg: unknown picture format (use .svg or .png)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_option_before_any_command_is_named() -> None:
+    """argparse said only that a command was missing."""
+    result = run("--bogus")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "unrecognized arguments: --bogus" in result.stderr, result.stderr
+    assert run("--version").returncode == 0

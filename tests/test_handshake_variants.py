@@ -485,6 +485,8 @@ def test_a_synack_captured_before_its_syn_still_completes_the_handshake() -> Non
     handshake = result.handshake
     assert (handshake.status, handshake.reordered, handshake.answered_syn_to_ack) == ("complete", True, None)
     assert "RTT unknown (the SYN/ACK was captured before the SYN" in handshake.explain()
+    # Nor does the ladder write "no answer" beside the SYN.
+    assert unanswered_probes(result, segment_kinds(result)) == set()
     in_order = analyze_segments(conversation(*HANDSHAKE)).connections[0].handshake
     assert (in_order.status, in_order.reordered) == ("complete", False) and in_order.answered_syn_to_ack
 

@@ -39,6 +39,7 @@ from analyzer.output.sequence_diagram import (
 from analyzer.output.state_timeline import timeline_axis, timeline_figure
 from analyzer.output.time_axis import BREAK_GAP, TimeAxis, fold_unmarked, silences
 from analyzer.sidecar import sidecar_path_for
+from analyzer.timefmt import between
 
 # Its module fixture is costly: one worker runs all of it (make test: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("ladder_scale")
@@ -518,3 +519,37 @@ def test_a_band_s_command_names_the_capture_as_it_was_typed(tmp_path) -> None:
         "handshake diagram 'captures/ftp like.pcap' --connection 0"
     ]
     assert "ftp like.pcap: #0" in svg  # the title: the file's name alone
+
+
+def test_a_state_change_inferred_at_a_segment_is_drawn_one_by_one() -> None:
+    """A capture of the client's direction only: its ACK (frame 2) of a SYN/ACK the capture
+    lacks moves it to ESTABLISHED, though that step shows no change (the move is inferred
+    before it): the ACK is an arrow of its own, not the start of the data's band."""
+    data = [("c", "PA", 101 + 100 * i, 501, 100) for i in range(40)]
+    result = analyze_segments(conversation(("c", "S", 100, 0), ("c", "A", 101, 501), *data)).connections[0]
+    assert 2 in result.state_frames["client"]
+    rows = plan_rows(result)
+    assert any(isinstance(item, Band) for item in rows.items)
+    assert 2 in [item.segment.frame for item in rows.items if isinstance(item, Packet)]
+
+
+def test_the_arrow_after_segments_let_go_has_its_time_since_the_packet_before() -> None:
+    """A folded upload whose last segment before the client's FIN is the server's pure ACK,
+    let go: the FIN's Δ is since that ACK (it was missing)."""
+    steps = [("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501)]
+    seq = 101
+    for index in range(30_000):
+        if index % 2:
+            steps.append(("s", "A", 501, seq))
+        else:
+            steps.append(("c", "A", seq, 501, 100))
+            seq += 100
+    steps += [("c", "FA", seq, 501), ("s", "FA", 501, seq + 1), ("c", "A", seq + 1, 502)]
+    segments = conversation(*steps, gap=1e-5)
+    [connection] = stream_connections(iter(segments), fold=FoldedConnection, long_connection=20_000)
+    assert connection.folded is not None
+    result = analyze_connection(connection)
+    fin = segments[-3]
+    assert segments[-4].frame not in {s.frame for s in connection.segments}  # let go
+    [arrow] = [i for i in plan_rows(result).items if isinstance(i, Packet) and i.segment.frame == fin.frame]
+    assert arrow.since_previous == between(segments[-4].stamp, fin.stamp)

@@ -164,3 +164,29 @@ def test_a_dotted_leader_runs_from_a_bar_to_its_note(tmp_path) -> None:
         assert xs[1] >= ax.get_xlim()[1] - 1e-9
     finally:
         plt.close(fig)
+
+
+def test_years_of_capture_are_plain_seconds_and_the_legend_names_only_marks_drawn() -> None:
+    """Two attempts three years apart: the axis said 0 to 8 with "1e7" in a corner; and the
+    legend listed RST and resend marks that no row carried."""
+    import matplotlib.pyplot as plt
+
+    from analyzer.output.overview_chart import Row, overview_figure
+
+    overview = Overview(origin=0.0, end=95_000_000.0)
+    for ident, start in enumerate((0.0, 94_999_999.0)):
+        row = Row(ident, f"#{ident}", start, start + 1, "no_answer", "", [], [], False)
+        overview.starts["no_answer"].append(row.start)
+        overview.best["no_answer"].append((row.rank, row))
+    overview.connections = 2
+    fig = overview_figure(overview, "years.pcap")
+    try:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert "20,000,000" in ticks, ticks
+        assert ax.xaxis.get_offset_text().get_text() == ""
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert legend == ["SYN never answered: 2"], legend
+    finally:
+        plt.close(fig)

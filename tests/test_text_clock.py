@@ -72,13 +72,15 @@ def test_a_duration_takes_the_unit_of_its_rounded_figure() -> None:
     assert format_duration(3e5) == "300,000 s (about 3.5 days)"
 
 
-def test_a_frame_time_on_the_ladder_is_written_to_the_microsecond_past_a_second() -> None:
-    """tshark's 1.000004 is not '+1.000 s' under the arrow: a reader looks the frame up by it."""
+def test_a_frame_time_on_the_ladder_is_written_to_the_microsecond_as_wireshark_writes_it() -> None:
+    """tshark's 1.000004 is not '+1.000 s' under the arrow, nor its 0.012300 '+12.300 ms': a
+    reader looks the frame up by it."""
     from analyzer.timefmt import since_to_the_microsecond
 
     assert since_to_the_microsecond(1.0000042) == "+1.000004 s"
     assert since_to_the_microsecond(-2.5) == "-2.500000 s"
-    assert since_to_the_microsecond(0.0123) == "+12.300 ms"
+    assert since_to_the_microsecond(0.0123) == "+0.012300 s"
+    assert since_to_the_microsecond(0.0) == "+0.000000 s"
     from conftest import CAPTURES
 
     from analyzer.analysis import analyze_file

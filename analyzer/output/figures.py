@@ -3,6 +3,7 @@ never finds half a file; the format follows the suffix (SVG keeps text as text).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from collections import Counter
@@ -13,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from analyzer.errors import UserError
+
 plt.rcParams["svg.fonttype"] = "none"
 # Every text drawn is literal: a traced call's bytes, a file or command name may hold two "$",
 # which matplotlib would otherwise read as mathtext (and fail on).
@@ -21,13 +24,19 @@ plt.rcParams["text.parse_math"] = False
 
 def save_figure(fig: plt.Figure, output: Path, metadata: dict | None = None) -> Path:
     """metadata: as matplotlib's savefig takes it ({"Date": None}: an SVG without the date)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial" + output.suffix)
     try:
+        output.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg", metadata=metadata)
+        partial.replace(output)
+    except OSError as error:
+        # Named as the user gave it (not the partial file beside it), a usage error: a path
+        # that cannot be written (read-only, a file where a folder should be).
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise UserError(f"{output}: cannot be written: {error.strerror or error}") from None
     finally:
         plt.close(fig)
-    partial.replace(output)
     return output
 
 

@@ -241,8 +241,16 @@ def unanswered_probes(result: ConnectionAnalysis, kinds: dict[int, str]) -> set[
             waiting[here] = segment.frame
     found = found if connection.folded is not None else found | set(waiting.values())
     found -= set(result.handshake.answer_copies.values())  # answered after the next
-    unseen = result.handshake.unseen_answer
-    before = [s.frame for s in result.handshake.syns if unseen is not None and s.frame < unseen.frame]
+    handshake = result.handshake
+    final = handshake.final_ack
+    if handshake.reordered and final is not None:
+        # Its SYN/ACK was captured before it (zeek_handshake-reorder): the last SYN before
+        # the final ACK was answered.
+        answered = [s.frame for s in handshake.syns if s.frame < final.frame]
+        if answered:
+            found.discard(answered[-1])
+    unseen = handshake.unseen_answer
+    before = [s.frame for s in handshake.syns if unseen is not None and s.frame < unseen.frame]
     if before:
         # The client's ACK proves an answer the capture lacks, to its last SYN before it (the
         # earlier ones were sent again for want of one).

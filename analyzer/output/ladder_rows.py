@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.analysis import ConnectionAnalysis
-from analyzer.decode.segment import FIN, RST, SYN, Segment
+from analyzer.decode.segment import FIN, RST, SYN, UNSEEN, Segment
 from analyzer.output.labels import dsack, resent_frames, segment_kinds
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.timefmt import between
@@ -45,7 +45,7 @@ RANGE_ROWS = 120  # a range asked for (--frames, --time) is drawn one by one up 
 @dataclass
 class Packet:
     segment: Segment
-    since_previous: float | None  # since the connection's segment before (None: first, or one let go)
+    since_previous: float | None  # since the connection's segment before (None: the first)
 
 
 @dataclass
@@ -90,6 +90,9 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
     kinds = segment_kinds(result)
     marked = {frame for d in result.diagnoses for frame in d.marks} | kernel_drops(result)
     resent = resent_frames(result)
+    # The frames that moved an end, by its history: a move inferred at a segment (the client's
+    # ACK of a SYN/ACK the capture lacks) leaves that segment's step unchanged.
+    moved = {frame for frames in result.state_frames.values() for frame in frames if frame is not None}
     entries: list[_Entry] = []
     sent = 0
     for index, segment in enumerate(segments):
@@ -100,6 +103,7 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
         if (
             index == 0
             or segment.flags & (SYN | FIN | RST)
+            or segment.frame in moved
             or (step is not None and (step.lost or step.dropped is not None))
             or (step is not None and (step.sender_before != step.sender_after or step.receiver_before != step.receiver_after))
         ):  # fmt: skip
@@ -122,11 +126,12 @@ def _entries(result: ConnectionAnalysis) -> list[_Entry]:
         else:
             tier = PLAIN
         previous = entries[-1] if entries else None
-        since = (
-            between(previous.segment.stamp, segment.stamp)
-            if previous and previous.ordinal == ordinal - 1
-            else None
-        )
+        if previous and previous.ordinal == ordinal - 1:
+            since: float | None = between(previous.segment.stamp, segment.stamp)
+        elif step is not None and step.previous_stamp != UNSEEN:
+            since = between(step.previous_stamp, segment.stamp)  # after segments let go
+        else:
+            since = None
         entries.append(_Entry(segment, ordinal, before, tier, since, kinds.get(segment.frame, "")))
     return entries
 

@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.errors import UserError
@@ -203,7 +204,10 @@ def overview_figure(overview: Overview, title: str) -> plt.Figure:
              linespacing=1.3)  # fmt: skip
     ax.set_xlabel("seconds since frame 1 (the capture's first frame: Wireshark's clock)", fontsize=9)
     ax.set_xlim(-0.01 * span, span * 1.01)
-    _legend(fig, overview, legend_in / height)
+    # Plain seconds, grouped past a thousand: matplotlib wrote a capture of years as 0 to 8
+    # with "1e7" in a corner.
+    ax.xaxis.set_major_formatter(FuncFormatter(_tick_seconds))
+    _legend(fig, overview, legend_in / height, rows)
     return fig
 
 
@@ -267,6 +271,13 @@ def _draw_histogram(ax: plt.Axes, overview: Overview, span: float) -> None:
         ax.spines[side].set_visible(False)
 
 
+def _tick_seconds(value: float, _position: int | None = None) -> str:
+    """An axis tick: seconds since frame 1, as Wireshark's Time column counts them."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:g}"
+
+
 def _bin_text(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.3g} s"
@@ -275,15 +286,18 @@ def _bin_text(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} µs"
 
 
-def _legend(fig: plt.Figure, overview: Overview, tall: float) -> None:
+def _legend(fig: plt.Figure, overview: Overview, tall: float, rows: list[Row]) -> None:
+    """The outcomes shown, with their counts, and the marks that some row carries."""
     handles: list[Patch | Line2D] = [
         Patch(color=color, label=f"{text}: {len(overview.starts[key]):,}")
         for key, (text, color) in OUTCOMES.items()
         if overview.starts[key]
     ]
-    handles.append(Line2D([], [], linestyle="none", marker="x", color="black", label="RST sent"))
-    handles.append(Line2D([], [], linestyle="none", marker="|", markersize=9, markeredgewidth=1.6,
-                          color="#ffb300", label="segment resent"))  # fmt: skip
+    if any(row.resets for row in rows):
+        handles.append(Line2D([], [], linestyle="none", marker="x", color="black", label="RST sent"))
+    if any(row.resends for row in rows):
+        handles.append(Line2D([], [], linestyle="none", marker="|", markersize=9, markeredgewidth=1.6,
+                              color="#ffb300", label="segment resent"))  # fmt: skip
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0, 0.0, tall), ncol=4,
                fontsize=8, frameon=False)  # fmt: skip
 
