@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import FuncFormatter
 
 from analyzer.analysis import ConnectionAnalysis
@@ -240,8 +241,10 @@ def _draw_rows(ax: plt.Axes, rows: list[Row], origin: float, span: float) -> Non
             ax.plot([start + width, span * 1.01], [y, y], color="#b0b0b0", linestyle=(0, (1, 2.5)),
                     linewidth=0.8, zorder=1, gid=LEADER)  # fmt: skip
         if row.resends:
+            # A white halo: amber alone was lost on the orange of an unfinished handshake.
             ax.plot([t - origin for t in row.resends], [y] * len(row.resends), linestyle="none",
-                    marker="|", markersize=9, markeredgewidth=1.6, color="#ffb300", zorder=3)  # fmt: skip
+                    marker="|", markersize=9, markeredgewidth=1.6, color="#ffb300", zorder=3,
+                    path_effects=[withStroke(linewidth=3.4, foreground="white")])  # fmt: skip
         if row.resets:
             ax.plot([t - origin for t in row.resets], [y] * len(row.resets), linestyle="none",
                     marker="x", markersize=6, markeredgewidth=1.8, color="black", zorder=4)  # fmt: skip
