@@ -6,6 +6,11 @@ from __future__ import annotations
 import json
 
 from conftest import CAPTURES, run
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import analyze_segments
+from analyzer.output.json_report import connection_to_dict
+from analyzer.timefmt import Clock
 
 FILES = [str(CAPTURES / f"{name}.pcap") for name in ("refused", "udp", "handshake-ipv6", "backlog")]
 
@@ -55,3 +60,16 @@ def test_a_file_that_cannot_be_read_leaves_the_others_in_the_one_shape(tmp_path)
     document = json.loads(result.stdout)
     assert [entry["file"] for entry in document["files"]] == [FILES[0]]
     assert [c["file"] for c in document["connections"]] == [FILES[0]]
+
+
+def test_state_changes_come_in_the_order_they_happened_when_the_clock_steps_back() -> None:
+    """The close stamped 2 s before the handshake (a clock step): by time alone FIN_WAIT_1 and
+    TIME_WAIT came first and ESTABLISHED last, which a reader of the last took for the end."""
+    segments = conversation(*HANDSHAKE, (-2.0, "c", "FA", 101, 501), (-1.999, "s", "FA", 501, 102),
+                            (-1.998, "c", "A", 102, 502))  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    changes = connection_to_dict(result, Clock(100.0))["state_changes"]
+    framed = [c["frame"] for c in changes if c["frame"] is not None]
+    assert framed == sorted(framed), changes
+    last = {c["end"]: c["state"] for c in changes}
+    assert last == {"client": "TIME_WAIT", "server": "CLOSED"}, changes

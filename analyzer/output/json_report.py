@@ -360,13 +360,25 @@ def _backoff(backoff: Backoff) -> dict:
 
 
 def _state_changes(result: ConnectionAnalysis, origin: Clock) -> list[dict]:
-    """Both ends' states in time order, each with the frame that caused it (null: the state
-    an end is first seen in, or a timer's move)."""
-    changes: list[tuple[float, int, str, State, int | None]] = []
+    """Both ends' states in the order they came, each with the frame that caused it (null: the
+    state an end is first seen in, or a timer's move): in time order; where the clock stepped
+    back within the connection, a packet's change is placed by the latest time of the file up
+    to its frame, then by frame (by time alone the changes after the step came before those
+    they followed, and a reader of the last one took ESTABLISHED for the end state)."""
+    clock, latest, stepped = float("-inf"), {}, False
+    for segment in result.connection.segments:
+        stepped = stepped or segment.time < clock
+        clock = max(clock, segment.time)
+        latest[segment.frame] = clock
+    changes: list[tuple[float, int, int, str, State, float, int | None]] = []
     for end, history in result.states.items():
         frames = result.state_frames.get(end, [])
         for index, (time, state) in enumerate(history):
-            changes.append((time, len(changes), end, state, frames[index] if index < len(frames) else None))
+            frame = frames[index] if index < len(frames) else None
+            if stepped and frame is not None:
+                changes.append((latest.get(frame, time), frame, len(changes), end, state, time, frame))
+            else:
+                changes.append((time, -1, len(changes), end, state, time, frame))
     changes.sort()
     stamps = result.connection.stamps_by_frame()
     return [
@@ -377,7 +389,7 @@ def _state_changes(result: ConnectionAnalysis, origin: Clock) -> list[dict]:
             "time_relative": origin.since_moment(time, frame, stamps),
             "frame": frame,
         }
-        for time, _order, end, state, frame in changes
+        for _at, _frame, _order, end, state, time, frame in changes
     ]
 
 
