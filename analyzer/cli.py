@@ -16,7 +16,7 @@ import analyzer
 from analyzer import native
 from analyzer.connections import Timeouts
 from analyzer.errors import UserError
-from analyzer.files import STDIN, display_name, is_regular_file
+from analyzer.files import STDIN, cannot_write, display_name, is_regular_file
 from analyzer.interrupts import EXIT_INTERRUPTED, import_uninterrupted, raise_interrupt, stop_signals_held
 from analyzer.output import DRAWING_MODULES
 from analyzer.output.only import ONLY_KINDS, parse_only
@@ -496,7 +496,10 @@ def cmd_diagram(args: argparse.Namespace) -> int:
         if output is None:
             sys.stdout.write(text)
             return 0
-        output.write_text(text)
+        try:
+            output.write_text(text)
+        except OSError as error:
+            raise cannot_write(args.output, error) from None
     else:
         if output is None:
             raise UserError(f"--format {kind} needs -o FILE")

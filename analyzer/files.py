@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from analyzer.errors import UserError
+
 # The name of standard input where a capture file is named (`cat x.pcap | handshake analyze -`).
 STDIN = "-"
 
@@ -15,6 +17,16 @@ STDIN = "-"
 def display_name(path: str) -> str | None:
     """A capture's name as a picture's title gives it: the file's, none for standard input."""
     return None if path == STDIN else Path(path).name
+
+
+def cannot_write(path: Path | str, error: OSError) -> UserError:
+    """The one-line error for an output that cannot be written, named as the user gave it
+    (not a partial file beside it), a usage error: a read-only place, a file in its path."""
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        reason = "a file stands where a folder of its path should be"
+    else:
+        reason = error.strerror or str(error)
+    return UserError(f"{path}: cannot be written: {reason}")
 
 
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:

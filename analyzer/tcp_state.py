@@ -343,6 +343,9 @@ class Endpoint:
     # The window scale its SYN offered: SCALE_UNKNOWN before a SYN whose options were read
     # whole, SCALE_NONE for a SYN without the option (see window_bytes).
     scale_offered: int = SCALE_UNKNOWN
+    # The widest window it offered, as sent (unscaled), outside SYNs: how far past what it
+    # acknowledged its peer may have sent (UNSEEN: none offered yet).
+    widest_window: int = UNSEEN
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -355,6 +358,7 @@ class Endpoint:
         self.unacked_end = UNSEEN
         self.fin_waiting = None
         self.scale_offered = SCALE_UNKNOWN
+        self.widest_window = UNSEEN
 
     @property
     def window(self) -> int | None:
@@ -418,9 +422,24 @@ class Endpoint:
             return window << MAX_WINDOW_SCALE
         return window << min(mine, MAX_WINDOW_SCALE)
 
+    def widest_bytes(self, peer: Endpoint) -> int:
+        """The widest window it offered in bytes (scaled as window_bytes scales); any window
+        (1 GiB) before it offered one outside a SYN."""
+        window = self.widest_window
+        if window == UNSEEN:
+            return _ANY_WINDOW
+        mine, theirs = self.scale_offered, peer.scale_offered
+        if mine == SCALE_NONE or theirs == SCALE_NONE:
+            return window
+        if mine == SCALE_UNKNOWN or theirs == SCALE_UNKNOWN:
+            return window << MAX_WINDOW_SCALE
+        return window << min(mine, MAX_WINDOW_SCALE)
+
     def sent(self, segment: Segment) -> None:
         end = segment.seq_end
         options = segment.options
+        if segment.window > self.widest_window and not segment.flags & (SYN | RST):
+            self.widest_window = segment.window
         if segment.flags & SYN and options is not None and self.scale_offered == SCALE_UNKNOWN:
             if options.window_scale is not None:
                 self.scale_offered = options.window_scale
@@ -528,7 +547,7 @@ class Step:
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
     """(sender's, receiver's) state just before the first captured segment, and why.
 
-    A SYN's receiver was listening unless its first reply is a RST: then nothing
+    A SYN's receiver was listening unless its first reply is a RST/ACK: then nothing
     listened on the port and it was CLOSED all along. A segment of flags no TCP sends
     (a scan's probe) is taken as a SYN: its sender has no connection, its receiver
     listens or not as its reply tells."""
@@ -549,7 +568,9 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
             f"capture starts with {crafted}: its sender taken as CLOSED",
         )
     if first.flags & (SYN | ACK) == SYN:
-        if first_reply is not None and first_reply.flags & RST:
+        # A closed port's answer to a SYN carries ACK (RFC 9293 3.10.7.1: the SYN has none);
+        # a RST without one is not its stack's (a firewall's, an injector's).
+        if first_reply is not None and first_reply.flags & (RST | ACK) == RST | ACK:
             return S.CLOSED, S.CLOSED, "capture starts with the SYN; nothing listened on the port"
         return S.CLOSED, S.LISTEN, "capture starts with the SYN"
     if first.flags & (SYN | ACK) == SYN | ACK:
@@ -691,7 +712,11 @@ class ConnectionMachine:
             and not receiver.acknowledges_syn(segment.ack)
         ):
             self._challenge(sender, segment)
-        forged = _off_acknowledged(receiver, segment) if flags & RST and receiver.state != S.SYN_SENT else 0
+        forged = (
+            _off_acknowledged(receiver, sender, segment)
+            if flags & RST and receiver.state != S.SYN_SENT
+            else 0
+        )
         if forged:
             step.off_acked = forged
         elif (
@@ -1342,14 +1367,20 @@ def _challenge_ack(sender: Endpoint, segment: Segment, rst: Segment) -> bool:
     )
 
 
-def _off_acknowledged(receiver: Endpoint, rst: Segment) -> int:
+def _off_acknowledged(receiver: Endpoint, sender: Endpoint, rst: Segment) -> int:
     """How far `rst` lies from what its receiver has acknowledged, where no TCP puts its RST:
-    more than one below (negative), or past any window (positive); 0 where a TCP may."""
+    more than one below (negative); past any window (positive); or past all its sender was
+    seen to send and past the widest window the receiver offered (and a FIN's number), which
+    the sender's data cannot have passed (positive: the receiver's ACKs may go uncaptured,
+    the data they answered is seen); 0 where a TCP may."""
     acked = receiver.most_acked
     if acked is None or not acked.flags & ACK or _at_latest_ack(receiver, rst):
         return 0
     distance = seq_diff(rst.seq, acked.ack)
-    return distance if distance < -1 or distance > _ANY_WINDOW else 0
+    if distance < -1 or distance > _ANY_WINDOW:
+        return distance
+    beyond_sent = sender.snd_max != UNSEEN and seq_diff(rst.seq, sender.snd_max) > 0
+    return distance if beyond_sent and distance > receiver.widest_bytes(sender) + 1 else 0
 
 
 def _unacceptable_rst(receiver: Endpoint, sender: Endpoint, segment: Segment, expected: int) -> str | None:

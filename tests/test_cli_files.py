@@ -232,16 +232,24 @@ def test_a_picture_of_a_cut_off_capture_says_so(tmp_path: Path, command: str) ->
     assert f"{cut}: warning: file is cut off" in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("command", ["diagram", "timeline", "backoff", "overview"])
-def test_a_picture_path_that_cannot_be_written_is_a_one_line_error(tmp_path: Path, command: str) -> None:
+@pytest.mark.parametrize(
+    "command, name",
+    [("diagram", "x.png"), ("diagram", "x.mmd"), ("timeline", "x.png"), ("backoff", "x.svg"),
+     ("overview", "x.png"), ("report", "folder")],
+)  # fmt: skip
+def test_an_output_path_that_cannot_be_written_is_a_one_line_error(
+    tmp_path: Path, command: str, name: str
+) -> None:
     """A file where a folder should be: named as given (not the partial file beside it), with
     status 2, and nothing left behind."""
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    target = blocker / "x.png"
+    target = blocker / name
     capture = CAPTURES / ("syn-timeout.pcap" if command == "backoff" else "handshake.pcap")
     result = run(command, str(capture), "-o", str(target))
-    assert_one_line_error(result, f"{target}: cannot be written")
+    assert_one_line_error(
+        result, f"{target}: cannot be written: a file stands where a folder of its path should be"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 

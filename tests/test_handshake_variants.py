@@ -726,8 +726,11 @@ def test_a_syn_refused_then_accepted_when_sent_again() -> None:
     assert result.state_frames["server"] == [None, None, 3, 5]
     syn_again = result.steps[2]
     assert (syn_again.receiver_before.value, syn_again.receiver_after.value) == ("LISTEN", "SYN_RCVD")
-    # The refusal comes before the server's ISN: its label is absolute, not 2**32 - 500.
+    # The refusal comes before the server's ISN: its label is absolute (and says so), not 2**32 - 500.
     from analyzer.output.labels import packet_label, sequence_bases
 
     bases = sequence_bases(result)
-    assert packet_label(result.resets[0].segment, bases["server"], bases["client"]) == "RST/ACK seq=0 ack=101"
+    assert (
+        packet_label(result.resets[0].segment, bases["server"], bases["client"])
+        == "RST/ACK seq=0 ack=101 (absolute)"
+    )

@@ -167,8 +167,9 @@ def test_a_rst_is_judged_against_the_window_the_syns_agreed(
 ) -> None:
     """The window the RST's receiver offers (65,535) is scaled by its SYN's shift when both
     SYNs offered one (RFC 7323 2.2), and taken as it is when either did not: a RST past it
-    is dropped (RFC 5961 3.2), one inside it but past all its sender sent is challenged.
-    Only where a SYN's options are not all seen is the largest scale (14) assumed."""
+    is dropped (RFC 5961 3.2), and past all its sender sent too it is not the sender's own
+    (injected); one inside it but past all its sender sent is challenged. Only where a
+    SYN's options are not all seen is the largest scale (14) assumed."""
     segments = conversation(
         *HANDSHAKE, ("c", "PA", 101, 501, 3), ("s", "A", 501, 104), ("c", "R", 104 + ahead, 0),
     )  # fmt: skip
@@ -180,7 +181,8 @@ def test_a_rst_is_judged_against_the_window_the_syns_agreed(
     [result] = analyze_segments(segments).connections
     [reset] = result.resets
     assert not reset.accepted
-    assert (f"{ahead} bytes past the receiver's window" in reset.explanation) != challenged
+    assert (f"{ahead} bytes past what the server had acknowledged" in reset.explanation) != challenged
+    assert (reset.cause == "injected") != challenged
     assert ("challenge ACK" in reset.explanation) == challenged
 
 
@@ -639,3 +641,39 @@ def test_an_acknowledgment_long_before_the_data_is_not_reordered() -> None:
     result = _analysis(*HANDSHAKE, (0.01, "s", "A", 501, 111), (0.21, "c", "PA", 101, 501, 10))
     assert result.steps[3].answers_later == -1
     assert any("never sent" in note for note in result.notes)
+
+
+def test_a_rst_past_all_its_sender_sent_and_the_peers_window_is_not_its_own() -> None:
+    """The server sent nothing past its SYN/ACK; a RST in its name 123,456 bytes on, past
+    the 8 KB window the client offered (no scaling), cannot carry its SND.NXT: injected, and
+    the server stays ESTABLISHED (it was called the server's abort, the server CLOSED). Within
+    the window it may be the server's own (data the capture lost): taken."""
+    for seq, cause, state in (
+        (501 + 123_456, "injected", State.ESTABLISHED),
+        (501 + 4_000, "abort", State.CLOSED),
+    ):
+        segments = conversation(
+            *HANDSHAKE, ("c", "PA", 101, 501, 12), ("s", "A", 501, 113), ("s", "R", seq, 0)
+        )
+        segments[0].options, segments[1].options = TcpOptions(mss=1460), TcpOptions(mss=1460)
+        for segment in segments:
+            segment.window = 8192
+        [result] = analyze_segments(segments).connections
+        assert [r.cause for r in result.resets] == [cause], result.resets
+        assert result.states["server"][-1][1] == state
+
+
+def test_a_rst_without_ack_to_a_syn_is_not_the_servers() -> None:
+    """A closed port answers a SYN with RST/ACK (RFC 9293 3.10.7.1); a RST without ACK, and
+    then the server's SYN/ACK to the SYN sent again, is someone else's in its name: injected,
+    the server LISTEN all along (it was 'no_connection', the server CLOSED, then LISTEN)."""
+    segments = conversation(("c", "S", 100, 0), ("s", "R", 0, 0), (1.0, "c", "S", 100, 0),
+                            (1.001, "s", "SA", 500, 101), (1.002, "c", "A", 101, 501))  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert [r.cause for r in result.resets] == ["injected"], result.resets
+    assert [state for _time, state in result.states["server"]][:2] == [State.LISTEN, State.SYN_RCVD]
+    assert result.handshake.status == "complete"
+    # A RST/ACK is a closed port's answer: refused, the server CLOSED.
+    refused = conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))
+    [result] = analyze_segments(refused).connections
+    assert [r.cause for r in result.resets] != ["injected"] and result.states["server"][0][1] == State.CLOSED

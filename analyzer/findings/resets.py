@@ -29,7 +29,8 @@ Causes, tried in this order (the first that fits):
 - data_after_close: the sender had closed (sent its FIN) and the peer then sent
   data: a closed socket answers data with RST.
 - no_connection: the sender's first segment in the capture is this RST, answering a
-  segment of the peer: the sender has no connection for this 4-tuple. Also (after
+  segment of the peer: the sender has no connection for this 4-tuple (a RST without ACK to
+  a segment without ACK, a SYN, is injected: a TCP's answer to one carries ACK). Also (after
   after_reset and connect_abandoned) a RST without ACK at the acknowledgment number of the
   peer's segment it follows: the form of a kernel's answer for no connection (RFC 9293
   3.10.7.1; an application's abort carries an ACK), the sender's connection having ended
@@ -317,7 +318,7 @@ def _off_acknowledged(sender: Side, peer: Side, off: int) -> tuple[ResetCause, s
     where = (
         f"{-off} bytes below what the {peer} had acknowledged"
         if off < 0
-        else f"{off} bytes past what the {peer} had acknowledged, beyond any window"
+        else f"{off} bytes past what the {peer} had acknowledged, beyond any window it offered"
     )
     return (
         "injected",
@@ -473,6 +474,16 @@ def _cause(
                 [fins[sender].frame, late_data[-1].frame],
             )
     sent_before = [s for s in before if side(s.segment) == sender]
+    if not sent_before and before and not segment.flags & ACK and not before[-1].segment.flags & ACK:
+        answered = before[-1].segment
+        return (
+            "injected",
+            f"not the {sender}'s own: a RST without ACK answering the {peer}'s segment without ACK "
+            f"(frame {answered.frame}), where a TCP with no connection answers one with RST/ACK (RFC 9293 "
+            f"3.10.7.1) and a listener a SYN with SYN/ACK: made on the path in the {sender}'s name (a "
+            "firewall, an injector) or by another host",
+            [answered.frame],
+        )
     if not sent_before and before:
         return (
             "no_connection",

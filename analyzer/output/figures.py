@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from analyzer.errors import UserError
+from analyzer.files import cannot_write
 
 plt.rcParams["svg.fonttype"] = "none"
 # Every text drawn is literal: a traced call's bytes, a file or command name may hold two "$",
@@ -30,11 +30,9 @@ def save_figure(fig: plt.Figure, output: Path, metadata: dict | None = None) -> 
         fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg", metadata=metadata)
         partial.replace(output)
     except OSError as error:
-        # Named as the user gave it (not the partial file beside it), a usage error: a path
-        # that cannot be written (read-only, a file where a folder should be).
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
-        raise UserError(f"{output}: cannot be written: {error.strerror or error}") from None
+        raise cannot_write(output, error) from None
     finally:
         plt.close(fig)
     return output

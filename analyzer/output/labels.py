@@ -95,13 +95,12 @@ def dsack(segment: Segment) -> tuple[int, int] | None:
 def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -> str:
     """Flags, seq and ack (relative both, or absolute both when a base is not known), length,
     and a D-SACK's block (in the ack's numbers)."""
-    if (
-        (segment.flags & ACK and (seq_base is None or ack_base is None))
-        # A RST before its sender's ISN (a RST/ACK refusing a SYN the same end answers later
-        # with a SYN/ACK): absolute, not just short of 2**32 (Wireshark bases it on itself
-        # and again on the SYN/ACK; data before a base wraps there as here).
-        or (segment.flags & RST and seq_base is not None and seq_diff(segment.seq, seq_base) < 0)
-    ):
+    # A RST before its sender's ISN (a RST/ACK refusing a SYN the same end answers later
+    # with a SYN/ACK): absolute, not just short of 2**32 (Wireshark bases it on itself
+    # and again on the SYN/ACK; data before a base wraps there as here), and said so, where
+    # the picture says its numbers are relative.
+    before_isn = bool(segment.flags & RST and seq_base is not None and seq_diff(segment.seq, seq_base) < 0)
+    if (segment.flags & ACK and (seq_base is None or ack_base is None)) or before_isn:
         seq_base = ack_base = None  # one convention on a label, never relative beside absolute
     parts = [flag_names(segment.flags), f"seq={_relative(segment.seq, seq_base)}"]
     if segment.flags & ACK:
@@ -111,6 +110,8 @@ def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -
     block = dsack(segment)
     if block is not None:
         parts.append(f"D-SACK {_relative(block[0], ack_base)}–{_relative(block[1], ack_base)}")
+    if before_isn:
+        parts.append("(absolute)")
     return " ".join(parts)
 
 
