@@ -326,6 +326,9 @@ def test_many_short_exchanges_apart_fold_into_a_band_across_silences() -> None:
     # Known, the command can be typed as it is (quoted for the shell where it must be).
     named = band_text(band, result.connection.id, "my capture.pcap").replace("\n", " ")
     assert "handshake diagram 'my capture.pcap' --connection 0 --frames 4-123" in named
+    # A long file name with hyphens stays whole on its line: the command pastes as it is.
+    path = "/work/shared/corpus/pcaps/zeek_ssh.client-side-half-duplex.pcap"
+    assert path in band_text(band, result.connection.id, path).split("\n")
     fig = figure(result)
     assert overlapping_labels(fig) == []
     assert _height(fig) < 2_000

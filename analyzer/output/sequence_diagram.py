@@ -795,7 +795,10 @@ def band_text(band: Band, connection: int | None = None, name: str | None = None
         lines.append(
             f"(handshake diagram {capture} --connection {connection} --frames A-B draws up to {RANGE_ROWS} one by one)"
         )
-    return "\n".join(textwrap.fill(line, BAND_CHARS) for line in lines)
+    # Broken at spaces only: a file name broken at its hyphens did not paste as a command.
+    return "\n".join(
+        textwrap.fill(line, BAND_CHARS, break_long_words=False, break_on_hyphens=False) for line in lines
+    )
 
 
 def _count(count: int, name: str) -> str:
