@@ -412,22 +412,19 @@ class Endpoint:
         sent = self.last_sent
         if sent is None:
             return None
-        window = sent.window
         if sent.flags & SYN:
-            return window  # a SYN's window is never scaled
-        mine, theirs = self.scale_offered, peer.scale_offered
-        if mine == SCALE_NONE or theirs == SCALE_NONE:
-            return window
-        if mine == SCALE_UNKNOWN or theirs == SCALE_UNKNOWN:
-            return window << MAX_WINDOW_SCALE
-        return window << min(mine, MAX_WINDOW_SCALE)
+            return sent.window  # a SYN's window is never scaled
+        return self.scaled(sent.window, peer)
 
     def widest_bytes(self, peer: Endpoint) -> int:
         """The widest window it offered in bytes (scaled as window_bytes scales); any window
         (1 GiB) before it offered one outside a SYN."""
-        window = self.widest_window
-        if window == UNSEEN:
+        if self.widest_window == UNSEEN:
             return _ANY_WINDOW
+        return self.scaled(self.widest_window, peer)
+
+    def scaled(self, window: int, peer: Endpoint) -> int:
+        """A window field of a segment without SYN it sent, in bytes (window_bytes's rules)."""
         mine, theirs = self.scale_offered, peer.scale_offered
         if mine == SCALE_NONE or theirs == SCALE_NONE:
             return window

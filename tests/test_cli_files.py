@@ -267,3 +267,20 @@ def test_an_option_before_any_command_is_named() -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "unrecognized arguments: --bogus" in result.stderr, result.stderr
     assert run("--version").returncode == 0
+
+
+def test_a_full_disk_is_the_systems_error_and_a_bad_path_the_users() -> None:
+    """Status 1 for what the system refused (as the reports' writers have it), 2 for a path
+    at fault; both name the output as given."""
+    import errno
+
+    from analyzer.errors import UserError
+    from analyzer.files import cannot_write
+
+    full = cannot_write("x.png", OSError(errno.ENOSPC, "No space left on device", "x.png.partial.png"))
+    assert type(full) is OSError and full.filename == "x.png" and full.errno == errno.ENOSPC
+    missing = cannot_write("d/x.png", FileNotFoundError(errno.ENOENT, "No such file or directory"))
+    assert (
+        isinstance(missing, UserError)
+        and str(missing) == "d/x.png: cannot be written: No such file or directory"
+    )

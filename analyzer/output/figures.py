@@ -3,7 +3,6 @@ never finds half a file; the format follows the suffix (SVG keeps text as text).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 from collections import Counter
@@ -14,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from analyzer.files import cannot_write
+from analyzer.files import write_output
 
 plt.rcParams["svg.fonttype"] = "none"
 # Every text drawn is literal: a traced call's bytes, a file or command name may hold two "$",
@@ -24,15 +23,14 @@ plt.rcParams["text.parse_math"] = False
 
 def save_figure(fig: plt.Figure, output: Path, metadata: dict | None = None) -> Path:
     """metadata: as matplotlib's savefig takes it ({"Date": None}: an SVG without the date)."""
-    partial = output.with_name(output.name + ".partial" + output.suffix)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(partial, dpi=150, format=output.suffix.lstrip(".") or "svg", metadata=metadata)
-        partial.replace(output)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-        raise cannot_write(output, error) from None
+        write_output(
+            output,
+            lambda partial: fig.savefig(
+                partial, dpi=150, format=output.suffix.lstrip(".") or "svg", metadata=metadata
+            ),
+            output.suffix,
+        )
     finally:
         plt.close(fig)
     return output

@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from analyzer.analysis import analyze_file
+from analyzer.files import write_output
 from analyzer.output.html_report import write_report
 from analyzer.output.page_script import STYLE
 from analyzer.sidecar import find_sidecar, load_sidecar
@@ -29,7 +30,6 @@ def write_gallery(captures: Path, output: Path) -> Path:
             f"<td>{html.escape(summary)}</td><td>{html.escape(first)}</td></tr>"
         )
     index = output / "index.html"
-    output.mkdir(parents=True, exist_ok=True)
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>handshake-analyzer gallery</title>'
         f"<style>{STYLE}</style></head><body><h1>Stored captures</h1>"
@@ -37,7 +37,5 @@ def write_gallery(captures: Path, output: Path) -> Path:
         + "".join(rows)
         + "</table></body></html>\n"
     )
-    partial = index.with_name(index.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(index)
+    write_output(index, lambda partial: partial.write_text(page, encoding="utf-8"))
     return index

@@ -9,7 +9,6 @@ One clock, Wireshark's: every time on the page is seconds since the capture's fi
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 from collections.abc import Iterable, Sequence
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis, State
-from analyzer.files import cannot_write, display_name
+from analyzer.files import display_name, write_output
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
 from analyzer.output.glossary import (
@@ -573,13 +572,5 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
 def write_report(analysis: Analysis, directory: Path, connection: int | str | None = None) -> Path:
     page = html_report(analysis, connection)  # first: a capture with nothing to show leaves no folder
     target = directory / "index.html"
-    partial = target.with_name(target.name + ".partial")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        partial.write_text(page, encoding="utf-8")
-        partial.replace(target)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-        raise cannot_write(directory, error) from None
+    write_output(target, lambda partial: partial.write_text(page, encoding="utf-8"), named=directory)
     return target
