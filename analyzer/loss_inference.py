@@ -8,7 +8,9 @@ about it, and these rules read that:
   acknowledging it: the earlier copy was lost (a retransmission timer fired), unless the
   peer had acknowledged it before that copy went out: a peer told again what it knows may
   keep silent (Linux in CLOSING takes the ACK of its FIN and enters TIME_WAIT without a
-  word), so its silence proves nothing; and unless the copy came within the crossing
+  word), so its silence proves nothing. Once only: in TIME_WAIT it answers every copy of
+  the FIN, so a FIN met with silence twice running was lost the first time (the move came
+  with the second); and unless the copy came within the crossing
   window and acknowledges more of the peer than the first: a BSD stack's answer to the
   peer's FIN, which carries its own unacknowledged FIN again (`_answers_peer`);
 - a segment acknowledging a SYN or FIN that the peer then sends again, the same kind of
@@ -124,6 +126,7 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
     if crossing is None:
         crossing = crossing_window(segments)
     control = SYN | FIN
+    later = {previous: index for index, previous in earlier.items()}
     for index, previous in earlier.items():
         segment = segments[index]
         if not segment.flags & control or segment.flags & RST:
@@ -171,9 +174,17 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         if acked or answered:
             continue
         fresh = _Reach(segments, sender, segment.seq) if syn else None
-        if not _acknowledged_before(segments, previous, covered, fresh):
+        if not _acknowledged_before(segments, previous, covered, fresh) or (
+            not syn and index in later and _silent_between(segments, index, later[index])
+        ):
             lost.add(segments[previous].frame)
     return lost
+
+
+def _silent_between(segments: list[Segment], first: int, last: int) -> bool:
+    """Whether the peer of segments[first]'s sender sent nothing between it and segments[last]."""
+    sender = (segments[first].src, segments[first].sport)
+    return all((s.src, s.sport) == sender for s in segments[first + 1 : last])
 
 
 class _Reach:

@@ -103,6 +103,31 @@ def test_closing_is_held_on_both_ends_until_a_resent_fin_gets_through() -> None:
     assert state_at(at["client"], 101.6) == State.TIME_WAIT
 
 
+def test_a_fin_met_with_silence_twice_running_was_lost_the_first_time() -> None:
+    """Seen live (simultaneous close over IPv6, kernel events beside it): both ends in
+    CLOSING, every resend dropped, the client's ACKs of the server's FIN with them. After the
+    release the server's FIN (14) reaches the client, in CLOSING, which takes it in silence
+    (TIME_WAIT); the next copy (15) it answers from TIME_WAIT (16). Silence to 13 and again
+    to 14: 13 never arrived, though the client had acknowledged that FIN before (9, 10, 12);
+    the client's move is at 14."""
+    segments = conversation(
+        *CLOSING_HELD_THEN_RELEASED[:9],
+        (0.300, "c", "FA", 101, 502),  # 10: resent, acknowledging: dropped
+        (0.320, "s", "FA", 501, 102),  # 11: dropped
+        (0.500, "c", "FA", 101, 502),  # 12: dropped
+        (0.520, "s", "FA", 501, 102),  # 13: dropped
+        (0.920, "s", "FA", 501, 102),  # 14: after the release: client TIME_WAIT, silently
+        (1.720, "s", "FA", 501, 102),  # 15: answered from TIME_WAIT
+        (1.7201, "c", "A", 102, 502),  # 16
+    )
+    lost = lost_segments(segments)
+    assert {10, 11, 12, 13} <= lost and not {14, 15} & lost
+    [result] = analyze_segments(segments).connections
+    client = result.states["client"]
+    assert [s.value for _t, s in client][-2:] == ["CLOSING", "TIME_WAIT"]
+    assert client[-1][0] == segments[13].time
+
+
 def test_a_resend_within_a_round_trip_may_have_crossed_the_ack() -> None:
     """Captured near the client, 50 ms from the server: the server's SYN/ACK resend left
     before the client's ACK (captured 10 ms earlier) could have reached it."""
