@@ -278,12 +278,17 @@ def analyze_connection(
         silent,
     )
     states, state_frames = proven.states, proven.frames
-    notes.extend(proven.notes)
+    notes.extend(note for side, note in proven.notes.items() if not (side == "server" and side in silent))
     if "server" in silent:
-        # A server that never sent a segment shows nothing of its state.
+        # A server none of whose segments were captured shows nothing of its state.
         states["server"] = []
         state_frames["server"] = []
-        notes.append("the server sent nothing: its state is unknown")
+        notes.append(
+            "none of the server's packets are in the capture (only the client's direction passed the "
+            "capture point): its state is unknown"
+            if vantage.point == "one_direction"
+            else "the server sent nothing: its state is unknown"
+        )
     by_reason: dict[str, list[str]] = {}
     crafted: dict[str, list[str]] = {}  # segments of flags no TCP sends, by what is wrong with them
     for step in machine.steps:

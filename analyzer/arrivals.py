@@ -13,7 +13,9 @@ shows it happened:
 A SYN/ACK to an end in SYN_SENT is the exception both ways: a socket that takes one
 acknowledges it at once, so the move to ESTABLISHED it brings is kept only when the receiver acknowledges it, wherever
 the capture was taken (a SYN scan's scanner, which has no socket, never does). A RST is
-never acknowledged: its move is kept only where the capture was taken at its receiver.
+never acknowledged: its move is kept only where the capture was taken at its receiver, or
+where it put a listener's SYN_RCVD back to LISTEN and the listener's next segment is a
+SYN/ACK to another SYN (RFC 9293's recovery from an old duplicate SYN).
 
 From the first move the capture does not prove, the end's state is State.UNKNOWN, with a
 sentence that says which segment and what the end would be in had it arrived; only the
@@ -38,7 +40,7 @@ class ProvenStates:
 
     states: dict[Side, list[tuple[float, State]]]
     frames: dict[Side, list[int | None]]
-    notes: list[str] = field(default_factory=list)
+    notes: dict[Side, str] = field(default_factory=dict)  # why an end's state is unknown from a move on
 
 
 def prove_states(
@@ -61,18 +63,20 @@ def prove_states(
         if cut is None:
             proven.states[side], proven.frames[side] = history, causes
             continue
-        index, why = cut
+        index, why, moment = cut
         kept, kept_frames = history[:index], causes[:index]
-        kept.append((history[index][0], State.UNKNOWN))
-        kept_frames.append(causes[index])
+        time, frame = moment if moment is not None else (history[index][0], causes[index])
+        kept.append((time, State.UNKNOWN))
+        kept_frames.append(frame)
         # Its own RST closes it whatever it was in: from there its state is known again.
-        for (time, state), frame in zip(history[index + 1 :], causes[index + 1 :], strict=True):
+        rest = index if moment is not None else index + 1  # the moves after the one made unknown
+        for (time, state), frame in zip(history[rest:], causes[rest:], strict=True):
             segment = later.segment(frame)
             if segment is not None and segment.flags & RST and connection.sender(segment) == side:
                 kept.append((time, state))
                 kept_frames.append(frame)
         proven.states[side], proven.frames[side] = kept, kept_frames
-        proven.notes.append(why)
+        proven.notes[side] = why
     return proven
 
 
@@ -84,8 +88,9 @@ def _first_unproven(
     point: str,
     connection: Connection,
     silent: frozenset[Side],
-) -> tuple[int, str] | None:
-    """The index of `side`'s first move the capture does not prove, and why; None if all are."""
+) -> tuple[int, str, tuple[float, int] | None] | None:
+    """The index of `side`'s first move the capture does not prove, why, and when the state
+    became unknown if not at that move (time, frame); None if all are."""
     at_receiver = point in ("one_host", "unknown", side)
     for index in range(1, len(history)):
         frame = causes[index]
@@ -96,12 +101,23 @@ def _first_unproven(
             if segment.flags & FIN and history[index][1] == State.FIN_WAIT_1 and peer_of(side) in silent:
                 # None of the peer's packets are in the capture: whether its FIN had come
                 # (LAST_ACK) or not (FIN_WAIT_1), an acknowledgment cannot tell (a FIN and a
-                # byte of data advance it alike).
-                return index, (
-                    f"the {side}'s state from frame {frame} on is unknown: none of the {peer_of(side)}'s "
-                    f"packets are in the capture, so whether its FIN had come before the {side}'s own "
-                    "(LAST_ACK) or not (FIN_WAIT_1) cannot be told"
-                )
+                # byte of data advance it alike), unless the end later acknowledges more: the
+                # peer's numbers went on past what the FIN acknowledged, so no FIN of the
+                # peer's was among them (nothing follows a FIN).
+                more = later.acknowledging_more(segment)
+                if more is None:
+                    return index, (
+                        f"the {side}'s state from frame {frame} on is unknown: none of the {peer_of(side)}'s "
+                        f"packets are in the capture, so whether its FIN had come before the {side}'s own "
+                        "(LAST_ACK) or not (FIN_WAIT_1) cannot be told"
+                    ), None  # fmt: skip
+                return index + 1, (
+                    f"the {side}'s state from frame {more.frame} on is unknown: none of the {peer_of(side)}'s "
+                    f"packets are in the capture; its FIN (frame {frame}) left in FIN_WAIT_1 (frame {more.frame} "
+                    f"acknowledges more of the {peer_of(side)}'s numbers than the FIN did, so no FIN of the "
+                    f"{peer_of(side)}'s had come before it), and what it took since, the ACK of its FIN or "
+                    f"the {peer_of(side)}'s FIN, does not show"
+                ), (more.time, more.frame)  # fmt: skip
             continue  # its own send
         state = history[index][1]
         synack = segment.flags & (SYN | ACK) == SYN | ACK
@@ -109,19 +125,29 @@ def _first_unproven(
             if later.acknowledges(segment):
                 continue
             if side in silent:
+                beyond = later.peer_acknowledging_past(segment)
+                if beyond is not None:
+                    return index + 1, (
+                        f"the {side}'s state from frame {beyond.frame} on is unknown: none of its packets are "
+                        f"in the capture; the {peer_of(side)} acknowledging more than its ISN+1 (frame "
+                        f"{beyond.frame}) shows it took the SYN/ACK (frame {frame}) and sent on: its data, or "
+                        "its FIN, which does not show"
+                    ), (beyond.time, beyond.frame)  # fmt: skip
                 return index, (
                     f"the {side}'s state from frame {frame} on is unknown: none of its packets are in the "
                     f"capture, so whether it took the SYN/ACK (frame {frame}) cannot be told; a socket that "
                     "took it would be ESTABLISHED"
-                )
+                ), None  # fmt: skip
             where = "reached it" if at_receiver else "reached the capture point"
             return index, (
                 f"the {side}'s state from frame {frame} on is unknown: it never "
                 f"acknowledged the SYN/ACK (frame {frame}) that {where}, so no socket took it (a SYN scan's "
                 "raw probe, or a connect() given up) or it never arrived; a socket that took it would be "
                 "ESTABLISHED"
-            )
+            ), None  # fmt: skip
         if at_receiver or (not segment.flags & RST and later.acknowledges(segment)):
+            continue
+        if segment.flags & RST and state == State.LISTEN and later.listened_again(segment):
             continue
         shown = (
             "a RST is never acknowledged"
@@ -132,7 +158,7 @@ def _first_unproven(
             f"the {side}'s state from frame {frame} on is unknown: the capture was "
             f"taken {POINT_TEXT.get(point, point)}, frame {frame} may not have reached the {side} ({shown}); "
             f"had it, the {side} would be in {state.value}"
-        )
+        ), None  # fmt: skip
     return None
 
 
@@ -178,6 +204,58 @@ class _Later:
             and latest.frame > segment.frame
             and bool(latest.flags & ACK)
             and seq_diff(latest.ack, end) >= 0
+        )
+
+    def acknowledging_more(self, segment: Segment) -> Segment | None:
+        """The first segment of `side` after `segment` that acknowledges more than it did."""
+        start = self.index(segment.frame)
+        if start is None or not segment.flags & ACK:
+            return None
+        sender, side = self.connection.sender, self.side
+        return next(
+            (
+                s for s in self.segments[start + 1 :]
+                if sender(s) == side and s.flags & ACK and not s.flags & RST and seq_diff(s.ack, segment.ack) > 0
+            ),
+            None,
+        )  # fmt: skip
+
+    def peer_acknowledging_past(self, segment: Segment) -> Segment | None:
+        """The first segment of the peer's after `segment` acknowledging more than it did."""
+        start = self.index(segment.frame)
+        if start is None:
+            return None
+        sender, side = self.connection.sender, self.side
+        return next(
+            (
+                s for s in self.segments[start + 1 :]
+                if sender(s) != side and s.flags & ACK and not s.flags & RST and seq_diff(s.ack, segment.ack) > 0
+            ),
+            None,
+        )  # fmt: skip
+
+    def listened_again(self, rst: Segment) -> bool:
+        """Whether the first segment `side` sends after `rst` is a SYN/ACK acknowledging
+        another SYN than its SYN/ACK before it did: it was listening again, so the RST that
+        reset its SYN_RCVD arrived (an end still in SYN_RCVD answers a SYN with its old one)."""
+        segments, side, sender = self.segments, self.side, self.connection.sender
+        start = self.index(rst.frame)
+        if start is None:
+            return False
+        before = next(
+            (
+                s
+                for s in reversed(segments[:start])
+                if sender(s) == side and s.flags & (SYN | ACK) == SYN | ACK
+            ),
+            None,
+        )
+        after = next((s for s in segments[start + 1 :] if sender(s) == side), None)
+        return (
+            before is not None
+            and after is not None
+            and after.flags & (SYN | ACK | RST) == SYN | ACK
+            and after.ack != before.ack
         )
 
 

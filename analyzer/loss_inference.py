@@ -36,7 +36,9 @@ ACK that does not acknowledge it (a challenge ACK, RFC 5961: a stale connection 
 or the copy is a SYN/ACK answering a SYN of the peer's that came between (simultaneous
 open, a split handshake: not a timer's resend), or before it within the crossing window
 (the two SYNs crossed in flight), or the peer refused it with a RST/ACK that acknowledges
-it (a stack that retries a refused connect(): Windows).
+it (a stack that retries a refused connect(): Windows), or the copy is a SYN/ACK the peer
+answered with a RST at its acknowledgment number (RFC 9293 3.10.7.1 and 3.10.7.3: no
+socket took it, or it did not acknowledge the peer's SYN: an old duplicate's answer).
 
 Where the capture was taken. A capture taken at an end (findings/vantage.py) holds what
 reached that end: nothing sent to it is lost, whatever the rules above say (a SYN/ACK
@@ -153,6 +155,8 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
             if between.flags & RST:
                 if reach is not None and between.flags & ACK and reach.acknowledges(between.ack, position):
                     answered = True  # refused: it arrived (a stack that retries after a RST)
+                elif reach is not None and answers_for_no_socket(between, segments[previous]):
+                    answered = True  # a SYN/ACK answered at its acknowledgment number: it arrived
                 continue
             if reach is not None:
                 if not answered and not resent and between.flags & (SYN | ACK) == SYN:

@@ -376,6 +376,12 @@ class Endpoint:
             self.frames.append(cause.frame)
         return True
 
+    def listen_again(self, cause: Segment) -> None:
+        """From SYN_RCVD back to LISTEN: a passive open reset (RFC 9293 3.10.7.4)."""
+        self.state = S.LISTEN
+        self.history.append((cause.time, S.LISTEN))
+        self.frames.append(cause.frame)
+
     def retract(self) -> None:
         """Take back the last move, which the capture order suggested and a later segment
         disproved (see "Crossing segments" and "Challenge ACKs" above): back to the state
@@ -755,7 +761,12 @@ class ConnectionMachine:
             sender.move(E.RECV_SYN, segment)  # that SYN arrives after all: SYN_SENT -> SYN_RCVD
         if answers:
             # At the stale connection's RCV.NXT exactly (RFC 5961 3.2): it resets that one.
-            receiver.move(E.RECV_RST, segment)
+            # An old duplicate SYN's SYN_RCVD goes back to LISTEN, to take the SYN sent again
+            # (RFC 9293 3.10.7.4, its Figure 8).
+            if receiver.state == _SYN_RCVD and receiver.history[0][1] == S.LISTEN:
+                receiver.listen_again(segment)
+            else:
+                receiver.move(E.RECV_RST, segment)
             step.dropped = None
         else:
             step.dropped = self._receive(receiver, sender, segment, expected, not held_fin)
@@ -1253,7 +1264,12 @@ class ConnectionMachine:
             if not receiver.acknowledges_syn(segment.ack):
                 return "an ACK in SYN_SENT that does not acknowledge the SYN (answered with RST, RFC 9293 3.10.7.3)"
             return "an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
-        if flags & ACK and receiver.snd_max != UNSEEN and seq_diff(segment.ack, receiver.snd_max) > 0:
+        if (
+            flags & ACK
+            and receiver.state != S.SYN_SENT  # a SYN/ACK's unacceptable ACK: answered below
+            and receiver.snd_max != UNSEEN
+            and seq_diff(segment.ack, receiver.snd_max) > 0
+        ):
             if not after_a_gap(segment, expected, receiver.snd_max) and not _keep_alive_answered(
                 receiver, segment
             ):

@@ -43,7 +43,7 @@ class Backoff:
     # Of the resends, those sent after a RST/ACK refused the one before (no timer fired:
     # findings/handshake.py, Handshake.refusals).
     after_refusals: int = 0
-    # Of the resends, those sent after the client reset a challenge ACK to the SYN before
+    # Of the resends, those sent after the client reset an answer that did not acknowledge the SYN before
     # (resets.py's challenge_ack_answer): Linux sends the SYN again at its timer's least.
     after_challenges: int = 0
     # Copies sent at once in answer to a repeated SYN, left out of times and intervals (a
@@ -96,9 +96,9 @@ class Backoff:
         if self.after_challenges:
             each = "each" if self.after_challenges == count else f"{self.after_challenges} of them"
             return (
-                f"{text}; {each} sent after the client reset a challenge ACK to the SYN before (a stale "
-                "connection on these ports, a TIME_WAIT, took that SYN): Linux sends it again at its timer's "
-                "least, not by the backoff"
+                f"{text}; {each} sent after the client reset an answer that did not acknowledge the SYN "
+                "before (a challenge ACK: a stale connection on these ports, a TIME_WAIT, took that SYN; or "
+                "an old duplicate SYN's SYN/ACK): Linux sends it again at its timer's least, not by the backoff"
             )
         if self.matches:
             text += f"; matches {self.matches[0]}"

@@ -208,8 +208,15 @@ class Handshake:
 
     @property
     def judged_synacks(self) -> list[Segment]:
-        """The SYN/ACKs of the ISN the handshake is judged on: one sender's resends."""
-        return [s for s in self.synacks if s.seq == self.server_isn]
+        """The SYN/ACKs of the ISN the handshake is judged on: one sender's resends. Those
+        that acknowledge the client's SYN where some do: one that does not answered another
+        SYN (an old duplicate's, RFC 9293 Figure 8)."""
+        same = [s for s in self.synacks if s.seq == self.server_isn]
+        if self.syns:
+            answering = [s for s in same if _acknowledges(s.ack, self.syns[0])]
+            if answering:
+                return answering
+        return same
 
     @property
     def opened_unseen(self) -> bool:
@@ -746,7 +753,10 @@ def _after_synack(
             server_isn = acknowledged
     result.server_isn = server_isn
     result.other_server_isns = list(dict.fromkeys([s.seq for s in synacks if s.seq != server_isn]))
-    synack = next(s for s in synacks if s.seq == server_isn)
+    # Of that ISN's SYN/ACKs, one that acknowledges the client's SYN: a SYN/ACK that does not
+    # answered another SYN (an old duplicate's, which the client resets: RFC 9293 Figure 8).
+    judged = [s for s in synacks if s.seq == server_isn]
+    synack = next((s for s in judged if _acknowledges(s.ack, result.syns[0])), judged[0])
     result.server_options = _options(synack)
     # RST/ACKs that refused the SYN before it was sent again and answered (refused_again).
     result.refusals = [
@@ -792,7 +802,7 @@ def _after_synack(
         # The SYN it acknowledges captured after it, before the final ACK: captured out of order.
         syn = next((s for s in result.syns if s.stamp <= final.stamp), None)
         result.reordered = syn is not None
-    copies = [s for s in synacks if s.seq == server_isn]
+    copies = [s for s in judged if s.ack == synack.ack]
     answering = _answers_to_repeated_syns(copies, result.syns, between((syn or synack).stamp, synack.stamp))
     result.synack_answers = [copy for copy, _syn in answering]
     result.answer_copies = {copy.frame: repeated.frame for copy, repeated in answering}

@@ -273,8 +273,12 @@ def icmp_answers(result: ConnectionAnalysis, origin: Clock) -> dict[int, str]:
 
 
 def silent_end(result: ConnectionAnalysis, side: Side) -> str:
-    """One wording, in every output, for an end that sent nothing: its state is not in the
-    packets; the kernel's snapshots may have seen the server listening all along."""
+    """One wording, in every output, for an end none of whose packets are in the capture:
+    its state is not in the packets; the kernel's snapshots may have seen the server listening
+    all along. Where only one direction passed the capture point, the end did send (the
+    other's acknowledgments show it), none of it captured."""
+    if result.vantage is not None and result.vantage.point == "one_direction":
+        return "unknown (none of its packets captured)"
     if side == "server" and result.kernel is not None and result.kernel.server_listened:
         return "unknown (sent nothing); the kernel's: LISTEN"
     return "unknown (sent nothing)"
