@@ -32,7 +32,7 @@ from analyzer.connections import (
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.headers import PROTO_TCP
 from analyzer.decode.reader import Progress
-from analyzer.decode.segment import FIN, impossible_flags
+from analyzer.decode.segment import ACK, FIN, SYN, impossible_flags
 from analyzer.errors import CaptureFileError
 from analyzer.files import STDIN
 from analyzer.findings.application import application_findings
@@ -269,10 +269,16 @@ def analyze_connection(
             "lost and dropped ones, each end's latest data)"
         )
     silent = _silent_sides(connection)
-    proven = prove_states(
+    histories, causes = _opened_before_filed(
         connection,
+        handshake,
         {"client": client.history, "server": server.history},
         {"client": client.frames, "server": server.frames},
+    )
+    proven = prove_states(
+        connection,
+        histories,
+        causes,
         vantage.point,
         {"client": client.most_acked, "server": server.most_acked},
         silent,
@@ -377,6 +383,36 @@ def analyze_connection(
         vantage=vantage,
         ecn=find_ecn_signals(connection, handshake),
     )
+
+
+def _opened_before_filed(
+    connection: Connection,
+    handshake: Handshake,
+    histories: dict[Side, list[tuple[float, State]]],
+    causes: dict[Side, list[int | None]],
+) -> tuple[dict[Side, list[tuple[float, State]]], dict[Side, list[int | None]]]:
+    """A SYN filed after the SYN/ACK that answers it, though stamped before it (a file merged
+    from several interfaces), which the machine, in file order, took as the capture's start
+    at the SYN/ACK: the client CLOSED, then SYN_SENT at the SYN, the server LISTEN, then
+    SYN_RCVD at it, as on the wire (copies; the given ones are not changed)."""
+    first = connection.segments[0]
+    if first.flags & (SYN | ACK) != SYN | ACK or handshake.status != "complete":
+        return histories, causes
+    syn = next((s for s in handshake.syns if s.frame > first.frame and s.stamp < first.stamp), None)
+    starts: dict[Side, tuple[State, State]] = {
+        "client": (State.CLOSED, State.SYN_SENT),
+        "server": (State.LISTEN, State.SYN_RCVD),
+    }
+    if syn is None or any(
+        histories[side][0][1] != after or causes[side][0] is not None for side, (_, after) in starts.items()
+    ):
+        return histories, causes
+    opened: dict[Side, list[tuple[float, State]]] = {}
+    opened_by: dict[Side, list[int | None]] = {}
+    for side, (before, after) in starts.items():
+        opened[side] = [(syn.time, before), (syn.time, after), *histories[side][1:]]
+        opened_by[side] = [None, syn.frame, *causes[side][1:]]
+    return opened, opened_by
 
 
 def _silent_sides(connection: Connection) -> frozenset[Side]:

@@ -259,7 +259,9 @@ def cmd_backoff(args: argparse.Namespace) -> int:
     analysis = analyze_file(args.file, args.decoder, sidecar, _timeouts(args))
     _say_warnings(args.file, analysis.stats)
     chosen = pick_backoff_connection(analysis, args.connection)
-    draw_backoff_chart(chosen, output, sidecar, display_name(args.file), analysis.stats.origin)
+    draw_backoff_chart(
+        chosen, output, sidecar, display_name(args.file), analysis.stats.origin, analysis.stats.warnings
+    )
     print(f"backoff chart: {args.output}")
     return 0
 
@@ -285,7 +287,9 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         raise UserError(f"{args.file}: no TCP connection (UDP has no states to draw)")
     if note:
         print(note)
-    draw_state_timeline(chosen, output, sidecar, analysis.stats.origin, display_name(args.file))
+    draw_state_timeline(
+        chosen, output, sidecar, analysis.stats.origin, display_name(args.file), analysis.stats.warnings
+    )
     print(f"state timeline: {args.output}")
     return 0
 
@@ -313,7 +317,7 @@ def cmd_overview(args: argparse.Namespace) -> int:
     _say_warnings(args.file, stats)
     overview.origin = stats.start_time if stats.start_time is not None else 0.0
     overview.end = stats.end_time if stats.end_time is not None else overview.origin
-    draw_overview(overview, output, Path(args.file).name)
+    draw_overview(overview, output, Path(args.file).name, stats.warnings)
     print(f"overview: {output}")
     return 0
 
@@ -510,7 +514,10 @@ def cmd_diagram(args: argparse.Namespace) -> int:
             times = (zero + args.time[0], zero + args.time[1])
         try:
             name = display_name(args.file)
-            draw(chosen, output, sidecar, origin, args.frames, times, name, args.file if name else None)
+            draw(
+                chosen, output, sidecar, origin, args.frames, times, name, args.file if name else None,
+                analysis.stats.warnings,
+            )  # fmt: skip
         except EmptyRange as error:
             what = (
                 f"frames {args.frames[0]}-{args.frames[1]}"

@@ -232,6 +232,21 @@ def test_a_picture_of_a_cut_off_capture_says_so(tmp_path: Path, command: str) ->
     assert f"{cut}: warning: file is cut off" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("command", ["diagram", "timeline", "overview", "backoff"])
+def test_the_picture_itself_says_the_capture_was_cut_off(tmp_path: Path, command: str) -> None:
+    """Passed on without its command's output, a picture still says what the capture lacks:
+    the reader's warning in a strip above it; a whole capture's picture has none."""
+    source = CAPTURES / ("syn-timeout.pcap" if command == "backoff" else "handshake.pcap")
+    whole = source.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[: len(whole) - 30])
+    for capture, warned in ((cut, True), (source, False)):
+        target = tmp_path / f"{command}-{capture.stem}.svg"
+        result = run(command, str(capture), "-o", str(target))
+        assert result.returncode == 0, result.stderr
+        assert ("warning: file is cut off" in target.read_text()) is warned, (capture, command)
+
+
 @pytest.mark.parametrize(
     "command, name",
     [("diagram", "x.png"), ("diagram", "x.mmd"), ("timeline", "x.png"), ("backoff", "x.svg"),

@@ -208,7 +208,10 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
     diagrams = []
     for suffix in (".svg", ".png"):
         target = folder / f"{base}{suffix}"
-        draw(chosen, target, sidecar=sidecar, origin=analysis.stats.origin, name=pcap.name, path=str(pcap))
+        draw(
+            chosen, target, sidecar=sidecar, origin=analysis.stats.origin, name=pcap.name, path=str(pcap),
+            warnings=analysis.stats.warnings,
+        )  # fmt: skip
         diagrams.append(target)
     from analyzer.output.mermaid import mermaid
 
@@ -221,7 +224,13 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
 
         for suffix in (".svg", ".png"):
             timeline_paths.append(
-                draw_state_timeline(chosen, folder / f"{base}.states{suffix}", sidecar, analysis.stats.origin)
+                draw_state_timeline(
+                    chosen,
+                    folder / f"{base}.states{suffix}",
+                    sidecar,
+                    analysis.stats.origin,
+                    warnings=analysis.stats.warnings,
+                )
             )
     backoff_paths = []
     for result in analysis.connections:
@@ -231,7 +240,13 @@ def _report_run(scenario: Scenario, family: int, pcap: Path, folder: Path, base:
             for suffix in (".svg", ".png"):
                 target = folder / f"{base}.backoff-{result.connection.id}{suffix}"
                 backoff_paths.append(
-                    draw_backoff_chart(result, target, sidecar, origin=analysis.stats.origin)
+                    draw_backoff_chart(
+                        result,
+                        target,
+                        sidecar,
+                        origin=analysis.stats.origin,
+                        warnings=analysis.stats.warnings,
+                    )
                 )
     from analyzer.output.html_report import write_report
 

@@ -60,6 +60,9 @@ sequence number, the last ACK and window) and what the other direction acknowled
     after those at 111, with an iRTT of 2 ms);
   - retransmission otherwise. Fast and spurious retransmissions are retransmissions
     too (Wireshark marks them with both flags), out-of-order segments are not.
+  Both times since are unsigned in packet-tcp.c: a segment stamped before the one it is
+  measured from (a file whose order is not its times', merged from several interfaces) is
+  past both thresholds, a retransmission (tshark 4.0.17 on such a file).
 """
 
 from __future__ import annotations
@@ -268,11 +271,13 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: fl
         there.dup_acks >= 2
         and there.last_ack == seq
         and there.last_ack != UNSEEN
-        and segment.time - there.last_ack_time < FAST_RETRANSMISSION_WINDOW
+        # packet-tcp.c's times since are unsigned (guint64): one before, where the file's order
+        # is not the times', is past every threshold.
+        and 0 <= segment.time - there.last_ack_time < FAST_RETRANSMISSION_WINDOW
     ):
         return ["fast_retransmission", "retransmission"]
     if (
-        segment.time - here.next_seq_time < threshold
+        0 <= segment.time - here.next_seq_time < threshold
         # packet-tcp.c counts one for SYN or FIN here (both together count one too).
         and here.next_seq != (data_end + (1 if segment.flags & (SYN | FIN) else 0)) % MOD
     ):

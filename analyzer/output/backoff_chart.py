@@ -10,6 +10,7 @@ SYN/ACKs both sent again are two panels side by side, each with its own sender's
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from itertools import accumulate
 from pathlib import Path
 
@@ -37,8 +38,9 @@ def draw_backoff_chart(
     sidecar: Sidecar | None = None,
     name: str | None = None,
     origin: Clock | None = None,
+    warnings: Sequence[str] = (),
 ) -> Path:
-    return save_figure(backoff_figure(result, sidecar, name, origin), output)
+    return save_figure(backoff_figure(result, sidecar, name, origin), output, warnings=warnings)
 
 
 def backoff_figure(

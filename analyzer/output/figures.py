@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.text import Text
 
 from analyzer.files import write_output
 
@@ -21,8 +24,18 @@ plt.rcParams["svg.fonttype"] = "none"
 plt.rcParams["text.parse_math"] = False
 
 
-def save_figure(fig: plt.Figure, output: Path, metadata: dict | None = None) -> Path:
-    """metadata: as matplotlib's savefig takes it ({"Date": None}: an SVG without the date)."""
+# The warning strip's lines: characters on a line for each inch of width, inches a line.
+WARNING_CHARS_PER_INCH = 13
+WARNING_LINE_INCHES = 0.19
+WARNING_COLOR = "#b00020"
+
+
+def save_figure(
+    fig: plt.Figure, output: Path, metadata: dict | None = None, warnings: Sequence[str] = ()
+) -> Path:
+    """metadata: as matplotlib's savefig takes it ({"Date": None}: an SVG without the date);
+    warnings: the reader's (add_warning_strip)."""
+    add_warning_strip(fig, warnings)
     try:
         write_output(
             output,
@@ -34,6 +47,28 @@ def save_figure(fig: plt.Figure, output: Path, metadata: dict | None = None) -> 
     finally:
         plt.close(fig)
     return output
+
+
+def add_warning_strip(fig: plt.Figure, warnings: Sequence[str]) -> None:
+    """The reader's warnings (a capture cut off, frames it could not read) in a strip above
+    the picture: a picture passed on without its command's output still says what the
+    capture lacks. The figure grows by the strip; what was drawn keeps its size in inches."""
+    if not warnings:
+        return
+    width, height = fig.get_size_inches()
+    chars = max(40, int(width * WARNING_CHARS_PER_INCH))
+    text = "\n".join(textwrap.fill(f"warning: {warning}", chars) for warning in warnings)
+    strip = WARNING_LINE_INCHES * (text.count("\n") + 1) + 0.2
+    grown = height + strip
+    for ax in fig.axes:
+        left, bottom, wide, tall = ax.get_position().bounds
+        ax.set_position((left, bottom * height / grown, wide, tall * height / grown))
+    for artist in fig.get_children():  # the figure's own texts (its suptitle among them)
+        if isinstance(artist, Text) and artist.get_transform() == fig.transFigure:
+            x, y = artist.get_position()
+            artist.set_position((x, y * height / grown))
+    fig.set_size_inches(width, grown)
+    fig.text(0.5, 1 - 0.1 / grown, text, ha="center", va="top", fontsize=9, color=WARNING_COLOR)
 
 
 def figure_svg(fig: plt.Figure, scope: str = "") -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import textwrap
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -305,7 +306,10 @@ def _legend(fig: plt.Figure, overview: Overview, tall: float, rows: list[Row]) -
                fontsize=8, frameon=False)  # fmt: skip
 
 
-def draw_overview(overview: Overview, output: Path, title: str) -> Path:
+def draw_overview(overview: Overview, output: Path, title: str, warnings: Sequence[str] = ()) -> Path:
     return save_figure(
-        overview_figure(overview, title), output, metadata={"Date": None} if output.suffix == ".svg" else None
+        overview_figure(overview, title),
+        output,
+        metadata={"Date": None} if output.suffix == ".svg" else None,
+        warnings=warnings,
     )

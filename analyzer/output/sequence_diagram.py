@@ -603,8 +603,12 @@ def draw(
     times: tuple[float, float] | None = None,
     name: str | None = None,
     path: str | None = None,
+    warnings: Sequence[str] = (),
 ) -> Path:
-    return save_figure(figure(item, sidecar, origin, frames, times, name=name, path=path), output)
+    """warnings: the reader's, drawn above the picture (figures.add_warning_strip)."""
+    return save_figure(
+        figure(item, sidecar, origin, frames, times, name=name, path=path), output, warnings=warnings
+    )
 
 
 # The title's characters on a line: more ran past both edges (a long file name and two IPv6

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -102,8 +103,9 @@ def draw_state_timeline(
     sidecar: Sidecar | None = None,
     origin: Clock | None = None,
     name: str | None = None,
+    warnings: Sequence[str] = (),
 ) -> Path:
-    return save_figure(timeline_figure(result, sidecar, origin, name), output)
+    return save_figure(timeline_figure(result, sidecar, origin, name), output, warnings=warnings)
 
 
 def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> TimeAxis:
