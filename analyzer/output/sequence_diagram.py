@@ -835,7 +835,11 @@ def _arrow(ax: plt.Axes, x0: float, x1: float, y0: float, label: str, when: str,
     # Above the arrow and below it, far enough that the slanted line clears each text's ends.
     above = max(0.2, 0.03 + slope * len(label) * CHAR_WIDTH * FONT / (FONT - 1) / 2)
     below = max(0.12, 0.03 + slope * max(len(line) for line in when.split("\n")) * CHAR_WIDTH / 2)
-    if lost:  # below the cross that ends it, whose arm reaches down about 0.15 row
+    widest = max(len(line) for line in when.split("\n")) * CHAR_WIDTH / 2
+    if lost and abs(end_x - mid_x) < widest + 0.02:
+        # Below the cross that ends it, whose arm reaches down about 0.15 row, where the time
+        # would reach the cross (otherwise it stays where every arrow's is: a row below takes
+        # the next arrow's label).
         below = max(below, end_y + 0.17 - mid_y)
     ax.text(
         mid_x, mid_y - above, label, ha="center", va="bottom", fontsize=FONT, color=color, gid=PACKET_LABEL,
