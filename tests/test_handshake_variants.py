@@ -79,6 +79,12 @@ def test_a_five_way_split_handshake_takes_the_servers_first_ack_as_nothing() -> 
     assert result.notes == [
         "frame 2 not applied to the receiver: an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
     ]
+    # Its ACK comes before the server's ISN: drawn absolute (and said so), not 2**32 - 200.
+    from analyzer.output.labels import packet_label, sequence_bases
+
+    bases = sequence_bases(result)
+    ack = result.connection.segments[1]
+    assert packet_label(ack, bases["server"], bases["client"]) == "ACK seq=300 ack=101 (absolute)"
 
 
 def test_a_simultaneous_open_is_complete() -> None:

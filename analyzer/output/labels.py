@@ -95,11 +95,12 @@ def dsack(segment: Segment) -> tuple[int, int] | None:
 def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -> str:
     """Flags, seq and ack (relative both, or absolute both when a base is not known), length,
     and a D-SACK's block (in the ack's numbers)."""
-    # A RST before its sender's ISN (a RST/ACK refusing a SYN the same end answers later
-    # with a SYN/ACK): absolute, not just short of 2**32 (Wireshark bases it on itself
-    # and again on the SYN/ACK; data before a base wraps there as here), and said so, where
+    # A segment before its sender's base (a RST/ACK refusing a SYN the same end answers later
+    # with a SYN/ACK; a split handshake's ACK before the same end's SYN; a resend of data sent
+    # before a capture that began mid-stream): absolute, not just short of 2**32 (Wireshark
+    # bases the first on itself and again on the SYN, and wraps the last), and said so, where
     # the picture says its numbers are relative.
-    before_isn = bool(segment.flags & RST and seq_base is not None and seq_diff(segment.seq, seq_base) < 0)
+    before_isn = seq_base is not None and seq_diff(segment.seq, seq_base) < 0
     if (segment.flags & ACK and (seq_base is None or ack_base is None)) or before_isn:
         seq_base = ack_base = None  # one convention on a label, never relative beside absolute
     parts = [flag_names(segment.flags), f"seq={_relative(segment.seq, seq_base)}"]
