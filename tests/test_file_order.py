@@ -46,3 +46,25 @@ def test_a_syn_filed_after_its_synack_opens_both_ends_at_its_time() -> None:
     assert client[:3] == [("CLOSED", None), ("SYN_SENT", 2), ("ESTABLISHED", 1)]
     assert server[:3] == [("LISTEN", None), ("SYN_RCVD", 2), ("ESTABLISHED", 3)]
     assert result.states["client"][1][0] == 100.0  # the SYN's time, before the SYN/ACK's
+
+
+def test_out_of_order_is_judged_on_stamps_not_floats_of_epoch_seconds() -> None:
+    """bulk1500 (a review's iperf3 capture): iRTT 9 µs, a resend exactly 9 µs after the
+    segment that advanced the numbers. packet-tcp.c compares nanoseconds, `t < iRTT`: false,
+    a retransmission. Floats of epoch seconds near 1.8e9 differ by about 240 ns, and read the
+    gap as shorter than the iRTT."""
+    steps = (
+        (0.0, "c", "S", 100, 0),
+        (0.000004, "s", "SA", 500, 101),
+        (0.000009, "c", "A", 101, 501),  # iRTT: 9 µs
+        (0.000500, "c", "PA", 101, 501, 10),
+        (0.001002, "c", "PA", 111, 501, 10),  # advances the numbers
+        (0.001011, "c", "PA", 101, 501, 10),  # 9 µs after it: not within the iRTT
+    )
+    segments = conversation(*steps, start=1_800_000_000.0)
+    for segment, (offset, *_rest) in zip(segments, steps, strict=True):
+        segment.stamp = 1_800_000_000 * 10**9 + round(offset * 1e9)  # as a pcap gives them: exact
+    assert segments[5].stamp - segments[4].stamp == segments[2].stamp - segments[0].stamp == 9_000
+    assert segments[5].time - segments[4].time < segments[2].time - segments[0].time  # floats: not alike
+    [result] = analyze_segments(segments).connections
+    assert result.sequence.flags[6] == ["retransmission"]

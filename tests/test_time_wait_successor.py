@@ -94,7 +94,9 @@ def test_a_syn_sent_again_after_a_challenge_ack_it_reset_is_no_backoff() -> None
     _first, second = analyze_segments(conversation(*steps)).connections
     backoff = second.syn_backoff
     assert backoff.after_challenges == 1
-    assert "sent after the client reset an answer that did not acknowledge the SYN before" in backoff.describe()
+    assert (
+        "sent after the client reset an answer that did not acknowledge the SYN before" in backoff.describe()
+    )
     assert "matches" not in backoff.describe()
     # A SYN sent again by its timer, no challenge between: a backoff as before.
     steps = [

@@ -433,7 +433,8 @@ def _cause(
             )
         return (
             "refused",
-            f"nothing listens on port {port}; the SYN was answered with RST/ACK",
+            f"nothing listens on port {port}; the SYN was answered with RST/ACK (or a firewall's reject "
+            "with tcp reset answered it in the port's name: on the wire the two look alike)",
             [sent[-1].frame] if sent else [],
         )
     if sender == "server" and _answers_handshake_ack(before, connection, handshake, segment):

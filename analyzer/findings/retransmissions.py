@@ -74,8 +74,11 @@ from typing import Final
 from analyzer.connections import Connection
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 
-FAST_RETRANSMISSION_WINDOW: Final = 0.020
-DEFAULT_OUT_OF_ORDER_THRESHOLD: Final = 0.003
+# In nanoseconds, as packet-tcp.c compares them: times by stamps (integers), never floats of
+# epoch seconds, which are good to about 240 ns (an iRTT of 9 µs and a gap of exactly 9 µs
+# compared as floats said out-of-order where tshark says retransmission).
+FAST_RETRANSMISSION_WINDOW: Final = 20_000_000
+DEFAULT_OUT_OF_ORDER_THRESHOLD: Final = 3_000_000
 KINDS = (
     "retransmission",
     "fast_retransmission",
@@ -101,9 +104,9 @@ MAX_WINDOW_SCALE: Final = 14  # RFC 7323 2.3: a larger shift is taken as 14
 class _Direction:
     def __init__(self) -> None:
         self.next_seq = UNSEEN
-        self.next_seq_time = 0.0  # when next_seq last moved forward
+        self.next_seq_stamp = 0  # when next_seq last moved forward
         self.last_ack = UNSEEN
-        self.last_ack_time = 0.0
+        self.last_ack_stamp = 0
         self.window = UNSEEN
         self.dup_acks = 0
         self.last_was_keep_alive = False
@@ -144,9 +147,9 @@ class SequenceJudge:
         # Wireshark's initial RTT (iRTT): from the latest SYN to the first ACK without SYN,
         # from either side; until it is measured, out-of-order uses the 3 ms default.
         self._syn_seen = False
-        self._last_syn_time = 0.0
+        self._last_syn_stamp = 0
         self._irtt_measured = False
-        self._wireshark_irtt = 0.0
+        self._wireshark_irtt = 0  # nanoseconds
         self._client, self._server = _Direction(), _Direction()
         if context:
             for segment in context:
@@ -158,10 +161,10 @@ class SequenceJudge:
         flags = segment.flags
         if flags & (SYN | ACK) == SYN:
             self._syn_seen = True
-            self._last_syn_time = segment.time
+            self._last_syn_stamp = segment.stamp
         elif not self._irtt_measured and flags & ACK and not flags & SYN and self._syn_seen:
             self._irtt_measured = True
-            self._wireshark_irtt = segment.time - self._last_syn_time
+            self._wireshark_irtt = segment.stamp - self._last_syn_stamp
         # The default until it is measured, or when it measured zero.
         threshold = self._wireshark_irtt if self._wireshark_irtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
         kinds = _judge(segment, here, there, threshold)
@@ -170,7 +173,7 @@ class SequenceJudge:
         _remember(segment, here, kinds)
 
 
-def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
+def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: int) -> list[str]:
     kinds = []
     flags, seq, length = segment.flags, segment.seq, segment.payload_len
     control = flags & (SYN | FIN | RST)
@@ -253,7 +256,7 @@ def _fills_window(segment: Segment, here: _Direction, there: _Direction) -> bool
     return (segment.seq + segment.payload_len) % MOD == (there.last_ack + (there.window << shift)) % MOD
 
 
-def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: float) -> list[str]:
+def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: int) -> list[str]:
     """The kinds of a segment with data, SYN or FIN, in packet-tcp.c's order (module docstring)."""
     seq, length = segment.seq, segment.payload_len
     data_end = (seq + length) % MOD
@@ -273,11 +276,11 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: fl
         and there.last_ack != UNSEEN
         # packet-tcp.c's times since are unsigned (guint64): one before, where the file's order
         # is not the times', is past every threshold.
-        and 0 <= segment.time - there.last_ack_time < FAST_RETRANSMISSION_WINDOW
+        and 0 <= segment.stamp - there.last_ack_stamp < FAST_RETRANSMISSION_WINDOW
     ):
         return ["fast_retransmission", "retransmission"]
     if (
-        0 <= segment.time - here.next_seq_time < threshold
+        0 <= segment.stamp - here.next_seq_stamp < threshold
         # packet-tcp.c counts one for SYN or FIN here (both together count one too).
         and here.next_seq != (data_end + (1 if segment.flags & (SYN | FIN) else 0)) % MOD
     ):
@@ -291,7 +294,7 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
         end = segment.seq_end
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
-            here.next_seq_time = segment.time
+            here.next_seq_stamp = segment.stamp
     if not probe and (here.max_to_ack == UNSEEN or segment.seq == here.max_to_ack):
         here.max_to_ack = here.next_seq
     # Every segment's acknowledgment field, with the ACK flag or without (see duplicate_ack).
@@ -300,7 +303,7 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
     elif segment.ack != here.last_ack:
         here.dup_acks = 0
     here.last_ack = segment.ack
-    here.last_ack_time = segment.time
+    here.last_ack_stamp = segment.stamp
     here.window = segment.window
     here.window_of_syn = bool(segment.flags & SYN)
     if segment.flags & SYN and here.scale == _SCALE_UNSEEN:  # the first SYN's, as packet-tcp.c keeps it
