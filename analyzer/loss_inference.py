@@ -18,6 +18,12 @@ about it, and these rules read that:
   peer would have had no reason to resend), unless the resend came within one round trip
   of it (`first_syn_to_handshake_ack`, CROSSING_FLOOR at least), when the two may have
   crossed in flight;
+- the ACK that completes a handshake and the client's data after it, never answered while
+  the client's timer sends that data again LISTENER_RESENDS times or more, until the server
+  acknowledges a copy: the listener took none of them until then (its accept queue full:
+  Linux, tcp_abort_on_overflow=0, drops the ACK that would make the connection and what
+  follows, its request socket kept, counted in ListenOverflows), or they were lost; the
+  server is in SYN_RCVD until the copy it acknowledges;
 - the ACK that completes a handshake answered at once (within the crossing window: one
   round trip wherever the capture was taken) by the peer's RST as for no socket (no ACK
   flag, at the ACK's acknowledgment number: Linux's tcp_v4_send_reset), no data ever sent:
@@ -60,6 +66,11 @@ from analyzer.findings.resends import earlier_copies
 # resend comes RTO_MIN (200 ms) or more after what armed it, far beyond this.
 CROSSING_FLOOR: Final = 0.010
 RTO_MIN: Final = 0.200  # Linux's least retransmission timeout (TCP_RTO_MIN)
+# The client's first data unanswered this many times by its timer, the handshake's ACK before
+# it unanswered too, before the listener is taken to have dropped them (a network that loses
+# one segment is common; the same one again and again, right after a handshake, is a
+# listener's doing).
+LISTENER_RESENDS: Final = 2
 
 
 def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
@@ -123,6 +134,10 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
                 crossing = crossing_window(segments)
             if answer.time - ack.time <= crossing:
                 lost.add(ack.frame)
+    if earlier and synack_ends:
+        if crossing is None:
+            crossing = crossing_window(segments)
+        lost |= _not_taken_by_listener(segments, earlier, synack_ends, crossing)
     if not earlier:
         return lost
     if crossing is None:
@@ -189,6 +204,46 @@ def _silent_between(segments: list[Segment], first: int, last: int) -> bool:
     """Whether the peer of segments[first]'s sender sent nothing between it and segments[last]."""
     sender = (segments[first].src, segments[first].sport)
     return all((s.src, s.sport) == sender for s in segments[first + 1 : last])
+
+
+def _not_taken_by_listener(
+    segments: list[Segment], earlier: dict[int, int], synack_ends: set[int], crossing: float
+) -> set[int]:
+    """The handshake's last ACK and the client's segments after it that the server never
+    answered while the client's timer sent its first data again and again (see the module's
+    rules): all but the copy the server's first word acknowledges."""
+    index = next(
+        (
+            i for i, s in enumerate(segments)
+            if s.flags & (SYN | FIN | RST | ACK) == ACK and s.ack in synack_ends and not s.payload_len
+        ),
+        -1,
+    )  # fmt: skip
+    if index < 0:
+        return set()
+    client = (segments[index].src, segments[index].sport)
+    answer = next(
+        (i for i in range(index + 1, len(segments)) if (segments[i].src, segments[i].sport) != client), -1
+    )
+    if answer < 0:
+        return set()
+    first = next((i for i in range(index + 1, answer) if segments[i].payload_len), -1)
+    copies = [first] if first >= 0 else []
+    for i in range(first + 1, answer) if first >= 0 else ():
+        if earlier.get(i) == copies[-1]:
+            copies.append(i)
+    reply = segments[answer]
+    if (
+        len(copies) < 1 + LISTENER_RESENDS
+        or reply.flags & (SYN | RST)
+        or not reply.flags & ACK
+        or seq_diff(reply.ack, segments[copies[-1]].seq_end) < 0
+        # A timer's resend, not one that crossed an answer (the SYN's own resends make the
+        # crossing window long: a timer fires by RTO_MIN).
+        or segments[copies[1]].time - segments[first].time <= min(crossing, RTO_MIN)
+    ):
+        return set()
+    return {s.frame for s in segments[index : copies[-1]] if (s.src, s.sport) == client}
 
 
 class _Reach:

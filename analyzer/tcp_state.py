@@ -671,6 +671,9 @@ class ConnectionMachine:
                 "never taken in by the receiver (lost: sent again or answered by a resend; or refused; a SYN "
                 "also dropped by a listener whose queue was full)"
                 if segment.flags & (SYN | ACK) == SYN
+                else "never taken in by the receiver (lost: sent again or answered by a resend; or dropped by "
+                "a listener whose accept queue was full, the handshake's ACK and what follows it)"
+                if receiver.state == _SYN_RCVD
                 else "never taken in by the receiver (lost: sent again or answered by a resend; or refused)"
             )
             step.lost = True

@@ -203,3 +203,45 @@ def test_a_fin_resent_after_the_peers_data_is_no_answer_to_a_fin() -> None:
         (1.100, "c", "FA", 101, 501), (1.150, "s", "PA", 501, 101, 10), (1.310, "c", "FA", 101, 511),
     )  # fmt: skip
     assert 5 in lost_segments(segments)
+
+
+# flood2 of a review (a listener with listen(1), twelve connect()s, accept() late; Linux's
+# tcp_abort_on_overflow=0): the listener dropped two SYNs, then the handshake's ACK and three
+# copies of the request (ListenOverflows 40); the fourth got in and was acknowledged. The
+# kernel's table had no socket for the connection until then.
+ACCEPT_QUEUE_FULL = (
+    (0.0, "c", "S", 100, 0),  # 1: dropped
+    (1.008, "c", "S", 100, 0),  # 2: dropped
+    (2.032, "c", "S", 100, 0),  # 3
+    (2.03204, "s", "SA", 500, 101),  # 4
+    (2.03208, "c", "A", 101, 501),  # 5: dropped by the listener
+    (2.0325, "c", "PA", 101, 501, 8),  # 6: dropped
+    (2.2437, "c", "PA", 101, 501, 8),  # 7: dropped (a tail loss probe)
+    (2.4517, "c", "PA", 101, 501, 8),  # 8: dropped (the RTO)
+    (2.8637, "c", "PA", 101, 501, 8),  # 9: taken: the connection made
+    (2.86374, "s", "A", 501, 109),  # 10
+)
+
+
+def test_a_full_accept_queue_drops_the_handshakes_ack_and_the_data_after_it() -> None:
+    segments = conversation(*ACCEPT_QUEUE_FULL)
+    assert lost_segments(segments) == {1, 2, 5, 6, 7, 8}
+    [result] = analyze_segments(segments).connections
+    server = list(zip(result.states["server"], result.state_frames["server"], strict=True))
+    assert [(state.value, frame) for (_t, state), frame in server] == [
+        ("LISTEN", None),
+        ("SYN_RCVD", 3),
+        ("ESTABLISHED", 9),
+    ]
+    assert any("dropped by a listener whose accept queue was full" in note for note in result.notes)
+
+
+def test_data_lost_once_after_the_handshake_leaves_the_ack_taken() -> None:
+    """One resend is a network's ordinary loss: the ACK arrived, ESTABLISHED at it."""
+    segments = conversation(
+        *ACCEPT_QUEUE_FULL[2:6], (2.2437, "c", "PA", 101, 501, 8), (2.24374, "s", "A", 501, 109)
+    )
+    assert not lost_segments(segments)
+    [result] = analyze_segments(segments).connections
+    assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    assert result.state_frames["server"][-1] == 3
