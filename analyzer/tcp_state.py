@@ -291,7 +291,9 @@ RST_CROSSING_FLOOR: Final = RTO_MIN
 _PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 # Why a segment was not applied to its receiver when it acknowledges past all the receiver
 # was seen sending (analysis.py words it otherwise when the receiver's direction is missing).
-NEVER_SENT: Final = "acknowledges data the receiver never sent"
+# Wireshark calls such an ACK "ACKed segment that wasn't captured": a capture that dropped
+# packets (tcpdump's buffer) makes one, and nothing but the receiver's later numbers tells.
+NEVER_SENT: Final = "acknowledges data the receiver was not seen to send (not captured, or never sent)"
 # How many steps back a segment captured before what it acknowledges is looked for.
 EARLY_LOOK_BACK: Final = 4
 # Why a RST that refused a SYN did not end its receiver's attempt (_syn_again_after_refusal).

@@ -65,6 +65,22 @@ def test_close_wait_held_until_the_peers_rst_says_so() -> None:
     assert held.marks[6] == "RST ends CLOSE_WAIT"
 
 
+def test_close_wait_held_until_data_is_no_close() -> None:
+    """sigkill of a review: the server killed, the kernel's FIN; the client's application
+    wrote 2.4 s later (answered by RST, the socket gone): it did not close, it wrote."""
+    segments = conversation(
+        *HANDSHAKE,
+        ("s", "FA", 501, 101),  # frame 4: the server's kernel closes for it
+        ("c", "A", 101, 502),  # frame 5: CLOSE_WAIT
+        (2.4, "c", "PA", 101, 502, 5),  # frame 6: the client writes
+        ("s", "R", 502, 0),
+    )
+    [held] = _kinds(segments)["close_wait_held"]
+    assert held.sentence.startswith("the client's application did not close:"), held.sentence
+    assert "until its next data (frame 6)" in held.sentence
+    assert held.marks[6] == "writes again, still not closed"
+
+
 def test_a_prompt_close_and_a_half_close_in_use_are_no_close_wait() -> None:
     prompt = conversation(
         *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "FA", 501, 102), ("c", "A", 102, 502)

@@ -225,6 +225,16 @@ def _held_before_last(
     return last if last[0] > PACED_PAUSES * earlier else None
 
 
+def _ending_words(stop: Segment) -> str:
+    """What an end's segment that ends its CLOSE_WAIT's silence does, beside its arrow: its
+    data is no close (the peer's RST answers it, from a socket gone)."""
+    if stop.flags & FIN:
+        return "closes at last"
+    if stop.flags & RST:
+        return "resets at last"
+    return "writes again, still not closed"
+
+
 def _at_its_pace(writing: list[tuple[float, Segment, Segment | None]], after: Segment, gap: float) -> bool:
     """A silence of `gap` after an end's data (`after`), to its FIN, the peer's RST or the
     capture's end, no longer than the pauses between its writes allow (PACED_PAUSES times the
@@ -321,7 +331,7 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
         Diagnosis(
             "close_wait_held",
             frames,
-            f"the {side}'s application {'did not close' if stop is None or stop.flags & RST else 'was slow to close'}: "
+            f"the {side}'s application {'was slow to close' if stop is not None and stop.flags & FIN else 'did not close'}: "
             f"in CLOSE_WAIT it sent no data and no FIN for {at_least}"
             f"{format_duration(held)} after {since}, {until}; the {peer} had closed first (FIN, frame "
             f"{peer_fin.frame})",
@@ -329,7 +339,7 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
                 peer_fin.frame: f"the {peer} closes",
                 start.frame: f"CLOSE_WAIT held {at_least}{format_duration(held)}",
                 **(
-                    {stop.frame: "RST ends CLOSE_WAIT" if by_peer else "closes at last"}
+                    {stop.frame: "RST ends CLOSE_WAIT" if by_peer else _ending_words(stop)}
                     if stop is not None
                     else {}
                 ),
