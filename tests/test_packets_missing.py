@@ -94,3 +94,25 @@ def test_data_after_close_is_answered_by_the_socket_itself() -> None:
     [result] = analyze_segments(segments).connections
     assert not any("found no connection" in note for note in result.notes)
     assert None not in result.state_frames["client"][1:]
+
+
+def test_the_text_says_in_words_what_wiresharks_gap_flags_say_of_the_capture() -> None:
+    from analyzer.output.text_report import connection_text
+    from analyzer.timefmt import Clock
+
+    segments = conversation(
+        SYN, SYNACK, ("c", "PA", 181, 801, 80), ("s", "A", 801, 261), ("c", "FA", 261, 801),
+        ("s", "FA", 801, 262), ("c", "A", 262, 802),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    flags = result.sequence.counts()
+    assert flags["lost_segment"] and flags["ack_lost_segment"], flags
+    [line] = [line for line in connection_text(result, Clock(100.0)) if line.startswith("  capture    ")]
+    assert (
+        f"packets not in the capture: {flags['lost_segment']} segments follow a gap in the sender's numbers"
+        in line
+    )
+    assert f"{flags['ack_lost_segment']} acknowledge data it never saw, which reached the receiver" in line
+    whole = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
+    [result] = analyze_segments(whole).connections
+    assert not [line for line in connection_text(result, Clock(100.0)) if line.startswith("  capture    ")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import io
 from array import array
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
@@ -34,6 +35,25 @@ if TYPE_CHECKING:
     from analyzer.parallel.placement import ShareIndex
 
 _COPIES_SHOWN = 6
+
+
+def _missed_packets(counts: Counter) -> str:
+    """What Wireshark's gap flags say of the capture itself, in words. A gap in a sender's
+    numbers may be a loss before the capture point; data acknowledged but never seen reached
+    its receiver: the capture missed it (or it went another way)."""
+    after, acked = counts.get("lost_segment", 0), counts.get("ack_lost_segment", 0)
+    said = []
+    if after:
+        said.append(
+            f"{after} segment{'s follow' if after != 1 else ' follows'} a gap in the sender's numbers (lost before "
+            "the capture point, or missed by it)"
+        )
+    if acked:
+        said.append(
+            f"{acked} acknowledge{'' if acked != 1 else 's'} data it never saw, which reached the receiver: the "
+            "capture missed it (tcpdump's buffer, -B; a mirror port past its rate) or it went another way"
+        )
+    return f"packets not in the capture: {'; '.join(said)}" if said else ""
 
 
 def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
@@ -108,6 +128,9 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         lines.append(
             f"  sequence   {counts} (Wireshark's flags, on {flagged} frame{'s' if flagged != 1 else ''})"
         )
+        missed = _missed_packets(result.sequence.counts())
+        if missed:
+            lines.append(f"  capture    {missed}")
     if result.ecn:
         lines.append(f"  ECN        {result.ecn.explain()}")
     for reset in result.resets:
