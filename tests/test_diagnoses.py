@@ -482,7 +482,11 @@ def test_with_several_segments_in_flight_the_probe_comes_after_2_rtt() -> None:
     segments = _tail(0.0062, (0.012, "s", "A", 501, 101), requests=3)
     segments[-1].sack_start, segments[-1].sack_end = 301, 401
     diagnosis = _one(segments, "tail_loss_probe")
-    assert "expected about 6.000 ms" in diagnosis.sentence
+    # Two jiffies: the sender's HZ is not in the capture, so the range it spans.
+    assert (
+        "expected 6.000 ms to 24.000 ms: 2 x RTT 2.000 ms + two jiffies: 2 ms at HZ=1000"
+        in diagnosis.sentence
+    )
     assert "the server's SACK (frame 8) shows the data from seq 101 missing" in diagnosis.sentence
 
 
@@ -509,7 +513,7 @@ def test_the_probe_timeout_follows_the_round_trip_the_sender_measured() -> None:
     the probe is timed against the data's own round trip."""
     diagnosis = _one(_timed_transfer(first_resent=False), "tail_loss_probe")
     assert diagnosis.frames == [9, 10]
-    assert "expected about 102.000 ms: 2 x RTT 50.000 ms + 2.000 ms" in diagnosis.sentence
+    assert "expected 102.000 ms to 120.000 ms: 2 x RTT 50.000 ms + two jiffies" in diagnosis.sentence
     # Karn: the ACK of a resent segment times neither copy, so the 50 ms is no sample; with the
     # handshake's 2 ms the same resend is far past any probe timeout.
     assert "tail_loss_probe" not in _kinds(_timed_transfer(first_resent=True))

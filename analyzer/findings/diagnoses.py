@@ -798,14 +798,22 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
         if new
         else f"resent its last data (seq {probe.seq}, {probe.payload_len} bytes)"
     )
+    jiffies = rtt and abs(timeout - 2 * rtt - PROBE_TIMER_MIN) < 1e-9
     expected = (
-        f"2 x RTT {format_duration(rtt)} + {format_duration(timeout - 2 * rtt)}"
+        f"2 x RTT {format_duration(rtt)} + two jiffies: 2 ms at HZ=1000, 8 ms at HZ=250, 20 ms at HZ=100"
+        if jiffies
+        else f"2 x RTT {format_duration(rtt)} + {format_duration(timeout - 2 * rtt)}"
         if rtt
         else "no RTT measured: 1 s"
     )
     # The headline says it once (the delay, and how sure); the rest gives the evidence.
     headline = probe_headline(delay, new, confirmed)
-    timer = f"its probe timeout (expected about {format_duration(timeout)}: {expected}), not the RTO's"
+    about = (
+        f"{format_duration(timeout)} to {format_duration(timeout - PROBE_TIMER_MIN + PROBE_TIMER_MAX)}"
+        if jiffies
+        else f"about {format_duration(timeout)}"
+    )
+    timer = f"its probe timeout (expected {about}: {expected}), not the RTO's"
     evidence = f"at {timer}" if confirmed else f"the time fits {timer}, but no D-SACK confirms it"
     return Diagnosis(
         "tail_loss_probe",
