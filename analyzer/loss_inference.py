@@ -19,7 +19,8 @@ about it, and these rules read that:
   of it (`first_syn_to_handshake_ack`, CROSSING_FLOOR at least), when the two may have
   crossed in flight;
 - the ACK that completes a handshake and the client's data after it, never answered while
-  the client's timer sends that data again LISTENER_RESENDS times or more, until the server
+  the client's timer sends that data again LISTENER_RESENDS times or more (once, where its
+  SYN too was sent again: the listener was dropping SYNs just before), until the server
   acknowledges a copy: the listener took none of them until then (its accept queue full:
   Linux, tcp_abort_on_overflow=0, drops the ACK that would make the connection and what
   follows, its request socket kept, counted in ListenOverflows), or they were lost; the
@@ -233,8 +234,11 @@ def _not_taken_by_listener(
         if earlier.get(i) == copies[-1]:
             copies.append(i)
     reply = segments[answer]
+    # The client's SYN sent again before: the listener was dropping SYNs just then (a full
+    # queue drops them too), and one unanswered resend of the data is enough.
+    syn_again = any(segments[i].flags & (SYN | ACK) == SYN for i in earlier if i < index)
     if (
-        len(copies) < 1 + LISTENER_RESENDS
+        len(copies) < 1 + (1 if syn_again else LISTENER_RESENDS)
         or reply.flags & (SYN | RST)
         or not reply.flags & ACK
         or seq_diff(reply.ack, segments[copies[-1]].seq_end) < 0

@@ -245,3 +245,12 @@ def test_data_lost_once_after_the_handshake_leaves_the_ack_taken() -> None:
     [result] = analyze_segments(segments).connections
     assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
     assert result.state_frames["server"][-1] == 3
+
+
+def test_after_syns_the_listener_dropped_one_unanswered_resend_is_enough() -> None:
+    """flood of a review, connections 9 and 10: the SYN sent three times (the listener dropping
+    SYNs), then the request and one probe unanswered: the listener dropped those too."""
+    once = conversation(*ACCEPT_QUEUE_FULL[:7], (2.24374, "s", "A", 501, 109))
+    assert lost_segments(once) == {1, 2, 5, 6}
+    [result] = analyze_segments(once).connections
+    assert result.state_frames["server"][-1] == 7
