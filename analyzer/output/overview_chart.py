@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import textwrap
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -37,6 +37,8 @@ from analyzer.output.labels import resent_frames
 from analyzer.output.only import retransmitted
 from analyzer.output.summary import CLOSES, reset_words
 from analyzer.output.text_report import format_endpoint
+from analyzer.output.time_axis import TimeAxis, silences
+from analyzer.timefmt import format_duration
 
 MAX_ROWS: Final = 60
 MIN_BAR: Final = 0.004  # of the time axis
@@ -175,6 +177,10 @@ def overview_figure(overview: Overview, title: str) -> plt.Figure:
     folded = overview.connections > len(rows)
     left = 0.3 + _CHAR_INCHES * max(len(row.label) for row in rows)
     right = 0.3 + 0.85 * _CHAR_INCHES * max((len(row.note) for row in rows), default=0)
+    # The histogram bins time evenly: an axis cut at long silences only without it.
+    axis = None if folded else cut_axis(rows, overview.origin, overview.origin + span)
+    if axis is not None:
+        right = max(right, 0.7)  # the last tick's label ("150,000,020 s") centred on the axis's end
     width = left + _PLOT_INCHES + right
     headline, explained = overview_title(overview, len(rows), title)
     # The explanation wrapped to the plot and the notes beside it (proportional text at 8 points).
@@ -199,16 +205,21 @@ def overview_figure(overview: Overview, title: str) -> plt.Figure:
     if folded:
         top = place(axis_in + legend_in + rows_in + gap_in, histogram_in, sharex=ax)
         _draw_histogram(top, overview, span)
-    _draw_rows(ax, rows, overview.origin, span)
+    origin = overview.origin
+    extent = 1.0 if axis is not None else span
+    _draw_rows(ax, rows, axis.x if axis is not None else lambda t: t - origin, extent)
     fig.text(left / width, 1 - 0.22 / height, "\n".join(heads), fontsize=10.5, fontweight="bold", va="top" if len(heads) > 1 else "baseline",
              linespacing=1.2)  # fmt: skip
     fig.text(left / width, 1 - (0.42 + head_in) / height, "\n".join(lines), fontsize=8, color="#444444", va="top",
              linespacing=1.3)  # fmt: skip
-    ax.set_xlabel("seconds since frame 1 (the capture's first frame: Wireshark's clock)", fontsize=9)
-    ax.set_xlim(-0.01 * span, span * 1.01)
-    # Plain seconds, grouped past a thousand: matplotlib wrote a capture of years as 0 to 8
-    # with "1e7" in a corner.
-    ax.xaxis.set_major_formatter(FuncFormatter(_tick_seconds))
+    ax.set_xlim(-0.01 * extent, extent * 1.01)
+    if axis is None:
+        ax.set_xlabel("seconds since frame 1 (the capture's first frame: Wireshark's clock)", fontsize=9)
+        # Plain seconds, grouped past a thousand: matplotlib wrote a capture of years as 0 to 8
+        # with "1e7" in a corner.
+        ax.xaxis.set_major_formatter(FuncFormatter(_tick_seconds))
+    else:
+        _draw_cut_axis(ax, axis, origin)
     _legend(fig, overview, legend_in / height, rows)
     return fig
 
@@ -231,11 +242,63 @@ def overview_title(overview: Overview, drawn: int, name: str) -> tuple[str, str]
 LEADER: Final = "note-leader"  # the gid of the dotted line from a bar to its note
 
 
-def _draw_rows(ax: plt.Axes, rows: list[Row], origin: float, span: float) -> None:
-    minimum = MIN_BAR * span
+# A silence of the whole capture (no connection between its last packet and the next's first)
+# this long, and at least this share of the capture's span, is cut out of the axis, its
+# length written at the cut: a capture of years with a few bursts drew every bar a sliver.
+CUT_LEAST: Final = 60.0
+CUT_SHARE: Final = 0.25
+CUT_LABEL_SPACING: Final = 0.11  # of the axis: tick labels closer than this would meet
+
+
+def cut_axis(rows: list[Row], origin: float, end: float) -> TimeAxis | None:
+    """The rows' time axis with the capture's long silences cut out; None if it has none."""
+    least = max(CUT_LEAST, CUT_SHARE * (end - origin))
+    cuts = [(a, b) for a, b in silences([(row.start, row.end) for row in rows]) if b - a >= least]
+    if not cuts:
+        return None
+    start = min(row.start for row in rows)
+    stop = max(row.end for row in rows)
+    return TimeAxis(start, stop, cuts, width=1.0, gap=0.04, least=0.06)
+
+
+def _draw_cut_axis(ax: plt.Axes, axis: TimeAxis, origin: float) -> None:
+    """Ticks in seconds since frame 1 within each burst, each cut a faded band with its length
+    above it."""
+    kept: list[tuple[float, str]] = []
+    for x, label in axis.ticks(origin):  # each burst's first before the others
+        if all(abs(x - other) >= CUT_LABEL_SPACING for other, _label in kept):
+            kept.append((x, label))
+    kept.sort()
+    ax.set_xticks([x for x, _label in kept], [_grouped(label) for _x, label in kept], fontsize=8)
+    for (low, high), (middle, gap, _before) in zip(axis.cut_spans(), axis.cut_positions(), strict=True):
+        ax.axvspan(low, high, color="#f2f2f2", zorder=0.5)
+        for x in (low, high):
+            ax.axvline(x, color="#999999", linestyle=(0, (2, 2)), linewidth=0.8, zorder=0.6)
+        ax.text(middle, 1.0, f"≈{format_duration(gap)}", transform=ax.get_xaxis_transform(), ha="center",
+                va="bottom", fontsize=7, color="#555555")  # fmt: skip
+    ax.set_xlabel(
+        "seconds since frame 1 (the capture's first frame: Wireshark's clock);\n"
+        "silences of the whole capture cut out, their length above",
+        fontsize=9,
+    )
+
+
+def _grouped(label: str) -> str:
+    """A tick's seconds grouped past a thousand ("150,000,010 s"), as the plain axis writes them."""
+    number, _, unit = label.partition(" ")
+    whole, dot, decimals = number.partition(".")
+    if not whole.lstrip("-").isdigit() or abs(int(whole)) < 1000:
+        return label
+    return f"{int(whole):,}{dot}{decimals} {unit}".rstrip()
+
+
+def _draw_rows(ax: plt.Axes, rows: list[Row], at: Callable[[float], float], extent: float) -> None:
+    """at: where a time is drawn on the axis; extent: the axis's length in its units."""
+    minimum = MIN_BAR * extent
+    span = extent
     for y, row in enumerate(rows):
-        start = row.start - origin
-        width = max(row.end - row.start, minimum)
+        start = at(row.start)
+        width = max(at(row.end) - start, minimum)
         color = OUTCOMES[row.outcome][1]
         ax.broken_barh([(start, width)], (y - 0.32, 0.64), facecolors=color, edgecolors="none")
         if row.note:  # a dotted leader to the note in the right margin: a short bar's is far off
@@ -243,11 +306,11 @@ def _draw_rows(ax: plt.Axes, rows: list[Row], origin: float, span: float) -> Non
                     linewidth=0.8, zorder=1, gid=LEADER)  # fmt: skip
         if row.resends:
             # A white halo: amber alone was lost on the orange of an unfinished handshake.
-            ax.plot([t - origin for t in row.resends], [y] * len(row.resends), linestyle="none",
+            ax.plot([at(t) for t in row.resends], [y] * len(row.resends), linestyle="none",
                     marker="|", markersize=9, markeredgewidth=1.6, color="#ffb300", zorder=3,
                     path_effects=[withStroke(linewidth=3.4, foreground="white")])  # fmt: skip
         if row.resets:
-            ax.plot([t - origin for t in row.resets], [y] * len(row.resets), linestyle="none",
+            ax.plot([at(t) for t in row.resets], [y] * len(row.resets), linestyle="none",
                     marker="x", markersize=6, markeredgewidth=1.8, color="black", zorder=4)  # fmt: skip
     ax.set_yticks(range(len(rows)), [row.label for row in rows], fontsize=7.5, family="monospace")
     ax.set_ylim(len(rows) - 0.5, -0.5)  # the first at the top, as in a list
