@@ -556,3 +556,15 @@ def test_the_arrow_after_segments_let_go_has_its_time_since_the_packet_before() 
     assert segments[-4].frame not in {s.frame for s in connection.segments}  # let go
     [arrow] = [i for i in plan_rows(result).items if isinstance(i, Packet) and i.segment.frame == fin.frame]
     assert arrow.since_previous == between(segments[-4].stamp, fin.stamp)
+
+
+def test_the_timelines_tick_labels_keep_a_character_apart() -> None:
+    """ "26.658200 s" and "26.768 s" nearly touched: two labels closer than a character's width
+    between them keep the one given first."""
+    from analyzer.output.state_timeline import CHAR, _spaced
+
+    char = CHAR * 7 / 8
+    first, second = "26.658200 s", "26.768 s"
+    edge = len(first) * char / 2 + len(second) * char / 2  # the two labels just touching
+    assert _spaced([(0.5, first), (0.5 + edge + 0.8 * char, second)]) == [(0.5, first)]
+    assert len(_spaced([(0.5, first), (0.5 + edge + 1.2 * char, second)])) == 2

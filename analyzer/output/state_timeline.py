@@ -353,10 +353,11 @@ def _draw_cuts(
 
 
 def _spaced(ticks: list[tuple[float, str]]) -> list[tuple[float, str]]:
-    """The ticks whose labels (font 7) meet none kept before them, in the order given."""
+    """The ticks whose labels (font 7) meet none kept before them, in the order given: a
+    character's width at least between two ("26.658200 s" and "26.768 s" nearly touched)."""
     kept: list[tuple[float, str, float]] = []
     for x, label in ticks:
-        half = len(label) * CHAR * 7 / 8 / 2 + 0.002
+        half = (len(label) + 1) * CHAR * 7 / 8 / 2
         if all(abs(x - other) >= half + other_half for other, _label, other_half in kept):
             kept.append((x, label, half))
     return sorted((x, label) for x, label, _half in kept)
