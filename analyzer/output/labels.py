@@ -12,6 +12,7 @@ from analyzer.decode.segment import (
     ACK,
     CWR,
     ECE,
+    FIN,
     MOD,
     RST,
     SYN,
@@ -95,12 +96,16 @@ def dsack(segment: Segment) -> tuple[int, int] | None:
 def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -> str:
     """Flags, seq and ack (relative both, or absolute both when a base is not known), length,
     and a D-SACK's block (in the ack's numbers)."""
-    # A segment before its sender's base (a RST/ACK refusing a SYN the same end answers later
-    # with a SYN/ACK; a split handshake's ACK before the same end's SYN; a resend of data sent
-    # before a capture that began mid-stream): absolute, not just short of 2**32 (Wireshark
-    # bases the first on itself and again on the SYN, and wraps the last), and said so, where
-    # the picture says its numbers are relative.
-    before_isn = seq_base is not None and seq_diff(segment.seq, seq_base) < 0
+    # A RST or a bare ACK before its sender's base (a RST/ACK refusing a SYN the same end
+    # answers later with a SYN/ACK; a split handshake's ACK before the same end's SYN):
+    # absolute, not just short of 2**32 (Wireshark bases each on itself and again on the SYN),
+    # and said so, where the picture says its numbers are relative. Data from before a base
+    # (a capture begun mid-stream) wraps, as in Wireshark.
+    before_isn = bool(
+        (segment.flags & RST or not (segment.payload_len or segment.flags & (SYN | FIN)))
+        and seq_base is not None
+        and seq_diff(segment.seq, seq_base) < 0
+    )
     if (segment.flags & ACK and (seq_base is None or ack_base is None)) or before_isn:
         seq_base = ack_base = None  # one convention on a label, never relative beside absolute
     parts = [flag_names(segment.flags), f"seq={_relative(segment.seq, seq_base)}"]
