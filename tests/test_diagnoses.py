@@ -336,6 +336,26 @@ def test_resends_closer_than_the_round_trip_are_no_timeout() -> None:
     assert _one(conversation(*resent, *sends), "retransmission_timeout").frames == [6, 7, 8]
 
 
+def test_a_lost_resend_sent_again_by_sack_recovery_is_no_timeout() -> None:
+    """A review's 5 % loss at 20 ms (the server's counters: TCPTimeouts 0, TCPLostRetransmit
+    36): a segment resent twice 25 and 22 ms apart, the peer's duplicate ACKs of its hole
+    with SACK blocks coming between: SACK recovery sent again a resend that was lost too. The
+    same times with no such ACKs between are still read as the timer's."""
+    slow = (("c", "S", 100, 0), (0.010, "s", "SA", 500, 101), (0.020, "c", "A", 101, 501))
+    sends = [
+        (1.0, "c", "PA", 101, 501, 100),
+        (1.025, "c", "PA", 101, 501, 100),
+        (1.047, "c", "PA", 101, 501, 100),
+    ]
+    dup_acks = [(1.01, "s", "A", 501, 101), (1.03, "s", "A", 501, 101), (1.04, "s", "A", 501, 101)]
+    segments = conversation(*slow, *sorted([*sends, *dup_acks]))
+    for segment in segments:
+        if segment.sport == 80 and segment.frame > 3:
+            segment.sack_start, segment.sack_end = 201, 301
+    assert "retransmission_timeout" not in _kinds(segments)
+    assert _one(conversation(*slow, *sends), "retransmission_timeout").frames == [5, 6]
+
+
 def test_a_rst_with_text_and_an_injected_rst() -> None:
     segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "RA", 501, 111, 13))
     for segment in segments:

@@ -229,7 +229,8 @@ def overview_title(overview: Overview, drawn: int, name: str) -> tuple[str, str]
     count = overview.connections
     headline = f"{name}: {count:,} TCP connection{'s' if count != 1 else ''} over time, coloured by outcome"
     rows = (
-        f"{drawn} of them drawn, a row each: the rarest outcomes first, then those with resends and RSTs; "
+        f"{drawn} of them drawn, a row each: the rarest outcomes first, then those with resends and RSTs, "
+        "then the longest; "
         "the histogram above counts every connection by when it began. "
         if drawn < count
         else "A row per connection. "
