@@ -23,6 +23,7 @@ from analyzer.analysis import BACKSCATTER, Analysis, ConnectionAnalysis, FileStr
 from analyzer.connections import CAPTURE_COPY_WINDOW, CAPTURE_COPY_WINDOW_UNNUMBERED, EXPIRY_TEXT
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
+from analyzer.decode.segment import SYN
 from analyzer.listing import shortened
 from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
@@ -131,6 +132,16 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         missed = _missed_packets(result.sequence.counts())
         if missed:
             lines.append(f"  capture    {missed}")
+    # Ours, by the numbers sent before: at a sender, Wireshark flags most resends of a SACK
+    # recovery out-of-order (within the iRTT of the highest segment sent). A SYN's are the
+    # backoff's (every SYN is kept, a long connection's too).
+    syns = {s.frame for s in c.segments if s.flags & SYN}
+    count = sum(1 for frame in result.resends if frame not in syns)
+    if count:
+        lines.append(
+            f"  resent     {count:,} segment{'s' if count != 1 else ''} sent again (copies of data or FIN sent "
+            "before, whatever Wireshark's flags call them)"
+        )
     if result.ecn:
         lines.append(f"  ECN        {result.ecn.explain()}")
     for reset in result.resets:
