@@ -25,6 +25,7 @@ from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import SYN
 from analyzer.listing import shortened
+from analyzer.output.glossary import options_words
 from analyzer.output.labels import silent_end
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
@@ -110,6 +111,13 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     failed = [check for check in result.handshake.checks if not check.ok]
     for check in failed:
         lines.append(f"             check failed: {check.what}: expected {check.expected}, saw {check.seen}")
+    handshake = result.handshake
+    if handshake.client_options is not None or handshake.server_options is not None:
+        # What each SYN offered: timestamps, SACK or window scaling off shows only here.
+        lines.append(
+            f"  options    the client's SYN: {options_words(handshake.client_options)}; the server's: "
+            f"{options_words(handshake.server_options)}"
+        )
     if result.syn_backoff.intervals:
         times = shortened([f"{origin.since(t):+.3f}" for t in result.syn_backoff.times])
         lines.append(f"  SYNs       at {times} s")
