@@ -59,7 +59,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Final
 
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, Segment, answers_for_no_socket, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, answers_for_no_socket, seq_diff
 from analyzer.findings.resends import earlier_copies
 
 # Retransmission timers fire on timer ticks (milliseconds), so two ends' resends can cross
@@ -236,12 +236,18 @@ def _not_taken_by_listener(
     reply = segments[answer]
     # The client's SYN sent again before: the listener was dropping SYNs just then (a full
     # queue drops them too), and one unanswered resend of the data is enough.
-    syn_again = any(segments[i].flags & (SYN | ACK) == SYN for i in earlier if i < index)
+    syn_again = any(
+        segments[i].flags & (SYN | ACK) == SYN and (segments[i].src, segments[i].sport) == client
+        for i in earlier
+        if i < index
+    )
     if (
         len(copies) < 1 + (1 if syn_again else LISTENER_RESENDS)
         or reply.flags & (SYN | RST)
         or not reply.flags & ACK
         or seq_diff(reply.ack, segments[copies[-1]].seq_end) < 0
+        # A D-SACK in it: a copy before arrived twice over (its ACK was lost), no listener's drop.
+        or (reply.sack_start != UNSEEN and seq_diff(reply.sack_end, reply.ack) <= 0)
         # A timer's resend, not one that crossed an answer (the SYN's own resends make the
         # crossing window long: a timer fires by RTO_MIN).
         or segments[copies[1]].time - segments[first].time <= min(crossing, RTO_MIN)

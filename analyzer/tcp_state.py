@@ -379,7 +379,12 @@ class Endpoint:
         return True
 
     def listen_again(self, cause: Segment) -> None:
-        """From SYN_RCVD back to LISTEN: a passive open reset (RFC 9293 3.10.7.4)."""
+        """From SYN_RCVD back to LISTEN: a passive open reset (RFC 9293 3.10.7.4). Its
+        numbers go with it: the SYN/ACK it sends next, of any ISN, starts its sequence space."""
+        self.isn = None
+        self.snd_max = self.unacked_end = UNSEEN
+        self.most_acked = None
+        self.unacked_since = -1.0
         self.state = S.LISTEN
         self.history.append((cause.time, S.LISTEN))
         self.frames.append(cause.frame)
@@ -676,6 +681,8 @@ class ConnectionMachine:
                 else "never taken in by the receiver (lost: sent again or answered by a resend; or dropped by "
                 "a listener whose accept queue was full, the handshake's ACK and what follows it)"
                 if receiver.state == _SYN_RCVD
+                and receiver.history[0][1] == S.LISTEN
+                and not segment.flags & SYN
                 else "never taken in by the receiver (lost: sent again or answered by a resend; or refused)"
             )
             step.lost = True

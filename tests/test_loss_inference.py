@@ -254,3 +254,13 @@ def test_after_syns_the_listener_dropped_one_unanswered_resend_is_enough() -> No
     assert lost_segments(once) == {1, 2, 5, 6}
     [result] = analyze_segments(once).connections
     assert result.state_frames["server"][-1] == 7
+
+
+def test_a_reply_with_a_d_sack_shows_a_copy_had_arrived_before() -> None:
+    """The server took the first copy and its ACK was lost: its answer to a later copy carries
+    a D-SACK of it (RFC 2883). No listener dropped anything: the ACK was taken, ESTABLISHED."""
+    segments = conversation(*ACCEPT_QUEUE_FULL)
+    segments[-1].sack_start, segments[-1].sack_end = 101, 109  # at or below its ack: a D-SACK
+    assert lost_segments(segments) == {1, 2}
+    [result] = analyze_segments(segments).connections
+    assert result.state_frames["server"][-1] == 5

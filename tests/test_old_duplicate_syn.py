@@ -22,7 +22,7 @@ OLD_DUPLICATE_ANSWERED = (
 )
 
 
-@pytest.mark.parametrize("server_isn", [300, 400], ids=["new-isn", "same-isn"])
+@pytest.mark.parametrize("server_isn", [300, 400, 900], ids=["new-isn", "same-isn", "new-isn-below-the-old"])
 def test_the_handshake_after_an_old_duplicates_synack_is_complete(server_isn: int) -> None:
     steps = list(OLD_DUPLICATE_ANSWERED)
     steps[1] = (0.001, "s", "SA", server_isn, 91)
@@ -32,6 +32,9 @@ def test_the_handshake_after_an_old_duplicates_synack_is_complete(server_isn: in
     assert (handshake.client_isn, handshake.server_isn) == (100, 400)
     assert [s.frame for s in handshake.judged_synacks] == [5]
     assert not result.synack_backoff.intervals  # frame 2 answered another SYN: no resend
+    # Back in LISTEN the server's numbers start again at its new SYN/ACK, below the old ISN or not.
+    assert [s.value for _t, s in result.states["server"]][-1] == "ESTABLISHED"
+    assert result.state_frames["server"][-1] == 6
     [reset] = result.resets
     assert (reset.segment.frame, reset.state, reset.cause) == (3, "SYN_SENT", "challenge_ack_answer")
     assert "old SYN/ACK" in reset.explanation

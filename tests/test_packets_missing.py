@@ -112,7 +112,10 @@ def test_the_text_says_in_words_what_wiresharks_gap_flags_say_of_the_capture() -
         f"packets not in the capture: {flags['lost_segment']} segments follow a gap in the sender's numbers"
         in line
     )
-    assert f"{flags['ack_lost_segment']} acknowledge data it never saw, which reached the receiver" in line
+    assert (
+        f"{flags['ack_lost_segment']} segments acknowledge data it never saw, which reached the receiver"
+        in line
+    )
     whole = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
     [result] = analyze_segments(whole).connections
     assert not [line for line in connection_text(result, Clock(100.0)) if line.startswith("  capture    ")]

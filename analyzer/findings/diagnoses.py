@@ -586,12 +586,12 @@ def _recovered_by_acks(connection: Connection, from_client: bool, seq: int, time
     or with a SACK block) coming between: loss recovery sending again a resend that was lost
     too (SACK recovery, RACK: TCPLostRetransmit), not a timer (a review's 5 % loss: 32 chains
     21 to 25 ms apart, TCPTimeouts 0)."""
+    if any(later - earlier >= RTO_MIN for earlier, later in pairwise(times)):
+        return False
     segments = connection.segments
-    stamps = [s.time for s in segments]  # in file order: a stretch found by bisection
+    moments = [s.time for s in segments]  # in file order, near enough time's for a stretch
     for earlier, later in pairwise(times):
-        if later - earlier >= RTO_MIN:
-            return False
-        between = segments[bisect_right(stamps, earlier) : bisect_left(stamps, later)]
+        between = segments[bisect_right(moments, earlier) : bisect_left(moments, later)]
         if not any(
             connection.from_client(s) != from_client
             and s.flags & (ACK | SYN | FIN | RST) == ACK

@@ -279,7 +279,7 @@ def _draw_cut_axis(ax: plt.Axes, axis: TimeAxis, origin: float) -> None:
                 va="bottom", fontsize=7, color="#555555")  # fmt: skip
     ax.set_xlabel(
         "seconds since frame 1 (the capture's first frame: Wireshark's clock);\n"
-        "silences of the whole capture cut out, their length above",
+        "silences of every TCP connection cut out, their length above",
         fontsize=9,
     )
 

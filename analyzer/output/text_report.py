@@ -52,7 +52,8 @@ def _missed_packets(counts: Counter) -> str:
         )
     if acked:
         said.append(
-            f"{acked} acknowledge{'' if acked != 1 else 's'} data it never saw, which reached the receiver: the "
+            f"{acked} segment{'s acknowledge' if acked != 1 else ' acknowledges'} data it never saw, which reached "
+            "the receiver: the "
             "capture missed it (tcpdump's buffer, -B; a mirror port past its rate) or it went another way"
         )
     return f"packets not in the capture: {'; '.join(said)}" if said else ""
