@@ -9,8 +9,10 @@ about it, and these rules read that:
   peer had acknowledged it before that copy went out: a peer told again what it knows may
   keep silent (Linux in CLOSING takes the ACK of its FIN and enters TIME_WAIT without a
   word), so its silence proves nothing. Once only: in TIME_WAIT it answers every copy of
-  the FIN, so a FIN met with silence twice running was lost the first time (the move came
-  with the second); and unless the copy came within the crossing
+  the FIN, so of two copies met with silence running, one never arrived; the first is taken
+  as lost (the move came with the second: a loss that lasts a while, as a blackout or a
+  firewall's hold does, rather than a copy through and the next one lost; the capture cannot
+  tell the two apart); and unless the copy came within the crossing
   window and acknowledges more of the peer than the first: a BSD stack's answer to the
   peer's FIN, which carries its own unacknowledged FIN again (`_answers_peer`);
 - a segment acknowledging a SYN or FIN that the peer then sends again, the same kind of
