@@ -9,6 +9,7 @@ import fcntl
 import multiprocessing
 import os
 import signal
+import tempfile
 from array import array
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -32,6 +33,10 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
     returns its warnings. Raises UserError for a file that cannot be read (`out` untouched)."""
     count = options.jobs
     form = ShareForm(text=not options.json, show_all=options.show_all)
+    # The temporary directory found now, once, by the parent (the shares, forked, inherit it):
+    # Python finds it by writing a probe file of a random name there and removing it, and a
+    # share interrupted between the two left that file behind (seen once under SIGTERM).
+    tempfile.gettempdir()
     context = multiprocessing.get_context("fork")
     connections: list[Connection] = []
     pipes: list[BinaryIO] = []  # each share's lines when they come through the parent
