@@ -125,7 +125,7 @@ def _first_unproven(
             if later.acknowledges(segment):
                 continue
             if side in silent:
-                beyond = later.peer_acknowledging_past(segment)
+                beyond = later.acknowledging_more(segment, by_peer=True)
                 if beyond is not None:
                     return index + 1, (
                         f"the {side}'s state from frame {beyond.frame} on is unknown: none of its packets are "
@@ -206,8 +206,9 @@ class _Later:
             and seq_diff(latest.ack, end) >= 0
         )
 
-    def acknowledging_more(self, segment: Segment) -> Segment | None:
-        """The first segment of `side` after `segment` that acknowledges more than it did."""
+    def acknowledging_more(self, segment: Segment, by_peer: bool = False) -> Segment | None:
+        """The first segment after `segment` that acknowledges more than it did: `side`'s own,
+        or with `by_peer` its peer's."""
         start = self.index(segment.frame)
         if start is None or not segment.flags & ACK:
             return None
@@ -215,21 +216,8 @@ class _Later:
         return next(
             (
                 s for s in self.segments[start + 1 :]
-                if sender(s) == side and s.flags & ACK and not s.flags & RST and seq_diff(s.ack, segment.ack) > 0
-            ),
-            None,
-        )  # fmt: skip
-
-    def peer_acknowledging_past(self, segment: Segment) -> Segment | None:
-        """The first segment of the peer's after `segment` acknowledging more than it did."""
-        start = self.index(segment.frame)
-        if start is None:
-            return None
-        sender, side = self.connection.sender, self.side
-        return next(
-            (
-                s for s in self.segments[start + 1 :]
-                if sender(s) != side and s.flags & ACK and not s.flags & RST and seq_diff(s.ack, segment.ack) > 0
+                if (sender(s) != side) is by_peer and s.flags & ACK and not s.flags & RST
+                and seq_diff(s.ack, segment.ack) > 0
             ),
             None,
         )  # fmt: skip

@@ -753,10 +753,9 @@ def _after_synack(
             server_isn = acknowledged
     result.server_isn = server_isn
     result.other_server_isns = list(dict.fromkeys([s.seq for s in synacks if s.seq != server_isn]))
-    # Of that ISN's SYN/ACKs, one that acknowledges the client's SYN: a SYN/ACK that does not
-    # answered another SYN (an old duplicate's, which the client resets: RFC 9293 Figure 8).
-    judged = [s for s in synacks if s.seq == server_isn]
-    synack = next((s for s in judged if _acknowledges(s.ack, result.syns[0])), judged[0])
+    # Of that ISN's SYN/ACKs, one that acknowledges the client's SYN (Handshake.judged_synacks).
+    judged = result.judged_synacks
+    synack = judged[0]
     result.server_options = _options(synack)
     # RST/ACKs that refused the SYN before it was sent again and answered (refused_again).
     result.refusals = [
