@@ -78,6 +78,20 @@ as the other: duplicate ACKs without SACK blocks (over IPv6, or with identificat
 the same bytes each time, and may come in a burst with nothing between them, but each is
 sent for a segment that came in, not at one instant (zeek_ssh-dups: one ACK captured four
 times at the same microsecond).
+
+Forwarded copies: a capture on a router of both its sides (`tcpdump -i any` on a
+forwarding host, a container host's bridge and uplink) sees each packet as it came in and,
+its TTL (hop limit) one lower, as it left, after whatever the outgoing queue held it for: a
+slow uplink's buffer holds it hundreds of milliseconds, a cellular one seconds, while the
+other end's answers to earlier packets come between. And what came in as one packet
+coalesced by the NIC (GRO) may leave in pieces (GSO), each with a share of its data, the
+same acknowledgment, window and options, and, in IPv4, the identification counting on from
+the packet's, one a piece. A segment from the same end, its TTL one below that end's
+highest, that repeats such a packet or a piece of it (as the identification says, or
+without one the same checksum for the whole packet) within FORWARD_COPY_WINDOW is a copy
+too: its sender did not send it again (a resend leaves with the sender's own TTL and, in
+IPv4, the next identification). Only an end seen with two TTLs one apart is searched that
+far back (FORWARD_LOOK_BACK of the connection's segments).
 """
 
 from __future__ import annotations
@@ -91,9 +105,11 @@ from typing import Final, Literal, NamedTuple, Protocol
 from analyzer.decode.reader import DecodeStats
 from analyzer.decode.segment import (
     ACK,
+    CWR,
     FIN,
     GAP_LIMIT,
     MOD,
+    PSH,
     RST,
     SYN,
     UNSEEN,
@@ -152,6 +168,10 @@ class Timeouts(NamedTuple):
 CAPTURE_COPY_WINDOW: Final = 0.005
 CAPTURE_COPY_WINDOW_UNNUMBERED: Final = 0.002
 COPY_LOOK_BACK: Final = 8
+FORWARD_COPY_WINDOW: Final = 2.0
+FORWARD_LOOK_BACK: Final = 1_024
+# What a segmentation offload sets on one piece only: CWR on the first, PSH and FIN on the last.
+_PIECE_FLAGS: Final = CWR | PSH | FIN
 # Over connections waiting out CLOSE_DELAY in the tracker's queue from which each that joins
 # it is held packed (packed_segments.py). Packing and unpacking cost about half a microsecond
 # a segment, a tenth of the time of a mix of short connections: below this many (a server
@@ -203,6 +223,43 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
         and abs(segment.time - earlier.time)
         <= (CAPTURE_COPY_WINDOW if told_apart else CAPTURE_COPY_WINDOW_UNNUMBERED)
     )
+
+
+def is_forwarded_copy(segment: Segment, earlier: Segment) -> bool:
+    """`segment` is `earlier`, or a piece of it, sent on by a router the capture sees both
+    sides of (see the module's rule on forwarded copies)."""
+    if segment.ttl < 0 or earlier.ttl != segment.ttl + 1:
+        return False
+    if (
+        segment.sport != earlier.sport
+        or segment.src != earlier.src
+        or segment.ack != earlier.ack
+        or segment.window != earlier.window
+        or segment.sack_start != earlier.sack_start
+        or segment.sack_end != earlier.sack_end
+        or segment.options != earlier.options
+        or (segment.flags | _PIECE_FLAGS) != (earlier.flags | _PIECE_FLAGS)
+        or not -CAPTURE_COPY_WINDOW <= segment.time - earlier.time <= FORWARD_COPY_WINDOW
+    ):
+        return False
+    offset = seq_diff(segment.seq, earlier.seq)
+    length = segment.payload_len
+    if offset < 0 or offset + length > earlier.payload_len:
+        return False
+    if offset == 0 and length == earlier.payload_len:  # the whole packet
+        if segment.flags != earlier.flags:
+            return False
+        if segment.ip_id > 0 or earlier.ip_id > 0:
+            return segment.ip_id == earlier.ip_id
+        return segment.checksum == earlier.checksum and segment.checksum != UNSEEN
+    if segment.flags & (SYN | RST) or (segment.flags & FIN and offset + length != earlier.payload_len):
+        return False
+    if segment.ip_id > 0 or earlier.ip_id > 0:
+        piece = (segment.ip_id - earlier.ip_id) % 65536  # the first piece keeps the packet's
+        if piece == 0:
+            return offset == 0
+        return offset % piece == 0 and offset // piece >= length  # pieces of equal size, the last shorter
+    return True  # IPv6: nothing but the hop limit tells the piece, and nothing but a router lowers it
 
 
 # A backing-off end's next SYN comes twice the last gap after it (RFC 6298's doubling):
@@ -512,6 +569,11 @@ class _Open:
         self.copies: list[tuple[Segment, int]] | None = None  # see Connection.copies
         self.copy_count = 0
         self.recent: list[Segment] | None = None  # once folded: its latest segments, for copies
+        # Each end's highest TTL (hop limit) so far, and whether a copy came a router further on:
+        # see the module's rule on forwarded copies.
+        self.a_ttl = UNSEEN
+        self.b_ttl = UNSEEN
+        self.forwarded = False
         # The packed attempt it began as (held_attempt.py), if it did: the timer that attempt
         # set is this connection's.
         self.attempt: HeldAttempt | None = None
@@ -572,14 +634,30 @@ class _Open:
                 # on with every packet an end sends, says it is the same packet (a mirror of
                 # two switch ports sees the other end's answer between the two copies).
                 if segment.ip_id <= 0 or earlier.flags & RST:
-                    return None  # (a RST between answered the first: it was delivered)
+                    break  # (a RST between answered the first: it was delivered)
                 spoke = True
                 continue
             if earlier.seq == segment.seq and is_capture_copy(segment, earlier):
                 return earlier
             if spoke and earlier.time < segment.time - CAPTURE_COPY_WINDOW:
-                return None
+                break
+        ttl = segment.ttl
+        if ttl < 0 or ttl + 1 != (
+            self.a_ttl if segment.sport == self.a_port and segment.src == self.a_src else self.b_ttl
+        ):
+            return None
+        for back in range(1, min(FORWARD_LOOK_BACK, len(held)) + 1):
+            earlier = held[-back]
+            if earlier.time < segment.time - FORWARD_COPY_WINDOW:
+                break
+            if is_forwarded_copy(segment, earlier):
+                return earlier
         return None
+
+    @property
+    def look_back(self) -> int:
+        """How many of its latest segments a folded connection keeps for copies."""
+        return FORWARD_LOOK_BACK if self.forwarded else COPY_LOOK_BACK
 
     def note_copy(self, segment: Segment, original: Segment) -> None:
         if self.copies is None:
@@ -587,6 +665,8 @@ class _Open:
         if self.folder is None or len(self.copies) < COPIES_KEPT:
             self.copies.append((segment, original.frame))
         self.copy_count += 1
+        if segment.ttl + 1 == original.ttl:
+            self.forwarded = True
         if self.folder is not None:
             self.folder.add_copy(segment)
 
@@ -855,6 +935,8 @@ class ConnectionTracker:
             return True
         if attempt.records >= MAX_PACKED_RECORDS or segment.options != attempt.options_b:
             return False
+        if attempt.answered_a_hop_before(segment, FORWARD_COPY_WINDOW):
+            return False  # copy_of judges it
         if not attempt.answered_near(segment.stamp, CAPTURE_COPY_WINDOW):
             return True  # a capture copy comes within the window of what it copies
         answers = attempt.segments()[1:]  # every one a SYN/ACK from this end: see copy_of
@@ -928,15 +1010,20 @@ class ConnectionTracker:
                 context = open_.continues.last if open_.continues is not None else None
                 open_.folder = self._fold(held, copies, context)
                 open_.bases = sequence_bases_of(held, open_._inherited())
-                open_.recent = held[-COPY_LOOK_BACK:]
+                open_.recent = held[-open_.look_back :]
                 open_.segments = []
         else:
             folder.add(segment)
             recent = open_.recent
             if recent is not None:
                 recent.append(segment)
-                if len(recent) > COPY_LOOK_BACK:
+                if len(recent) > open_.look_back:
                     del recent[0]
+        if from_a:
+            if segment.ttl > open_.a_ttl:
+                open_.a_ttl = segment.ttl
+        elif segment.ttl > open_.b_ttl:
+            open_.b_ttl = segment.ttl
         if time > open_.last_time:  # a frame stamped back shortens no timer
             open_.last_time = time
         if not flags & SYN:

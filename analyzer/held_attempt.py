@@ -31,6 +31,10 @@ RECORD_SIZE: Final = _RECORD.size
 _STAMP_BOUND: Final = 4_000_000_000_000_000_000
 _STAMP: Final = struct.Struct("<q")  # a record's time is its stamp (Segment.stamp)
 _STAMP_AT: Final = 8  # after the frame number
+_TTL: Final = struct.Struct("<i")
+_TTL_AT: Final = 48
+_SHORT_TTL: Final = struct.Struct("<h")
+_SHORT_TTL_AT: Final = 36
 # The same fields in 46 bytes, for segments whose values fit (every one a decoder makes of
 # a SYN, a SYN/ACK or a RST without SACK blocks): seq and ack unsigned 32-bit, window and
 # payload length 16-bit, the TTL signed 16-bit (UNSEEN is -1), no SACK block.
@@ -123,6 +127,22 @@ class HeldAttempt:
         for index in range(1, self.records):
             (sent,) = _STAMP.unpack_from(data, index * size + _STAMP_AT)
             if abs(sent - stamp) <= reach:
+                return True
+        return False
+
+    def answered_a_hop_before(self, segment: Segment, window: float) -> bool:
+        """Whether a record after the SYN has a TTL one above `segment`'s and was sent within
+        `window` seconds before it: what may have been forwarded as `segment` (connections.py's
+        rule on forwarded copies), told without rebuilding the segments."""
+        if segment.ttl < 0:
+            return False
+        data, size = self.data, self.record_size
+        ttl_field, ttl_at = (_SHORT_TTL, _SHORT_TTL_AT) if self.short else (_TTL, _TTL_AT)
+        reach = round(window * 1e9)
+        for index in range(1, self.records):
+            (ttl,) = ttl_field.unpack_from(data, index * size + ttl_at)
+            (sent,) = _STAMP.unpack_from(data, index * size + _STAMP_AT)
+            if ttl == segment.ttl + 1 and 0 <= segment.stamp - sent <= reach:
                 return True
         return False
 

@@ -11,6 +11,10 @@ Two witnesses, each read on its own and both reported:
   end whose packets keep an initial TTL while the other's do not is the one captured at.
 When they disagree (a capture on the first router, or a NAT rewriting TTLs), the timing
 decides and both are said. Loopback and equal addresses are one host.
+A third, when present: capture copies a router further on (connections.py's forwarded
+copies: each packet seen as it came in and again, its TTL one lower, as it left). The
+capture was taken on a router between the ends, on both its sides; its own TTLs are those of
+the packets as they came in, and where nothing else places it, it is between the ends.
 """
 
 from __future__ import annotations
@@ -121,14 +125,36 @@ def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
                 ],
             )
         return Vantage("one_direction", [f"only the {who}'s packets are in the capture"])
+    forwarded = _forwarded(connection)
     by_timing, timing = _by_timing(handshake, connection)
-    by_ttl, ttls = _by_ttl(connection)
+    by_ttl, ttls = _by_ttl(connection, forwarded is not None)
     evidence = [said for said in (timing, ttls) if said]
+    if forwarded is not None:
+        copy, packet = forwarded
+        name = "TTL" if connection.family == 4 else "hop limit"
+        evidence.append(
+            f"a router's both sides: frame {copy.frame} is frame {packet.frame} as it left, its {name} "
+            f"one lower ({packet.ttl}, then {copy.ttl})"
+        )
     if by_timing is not None:
         if by_ttl is not None and by_ttl != by_timing:
             evidence.append(f"the timing is taken over the TTLs, which point {POINT_TEXT[by_ttl]}")
         return Vantage(by_timing, evidence)
+    if by_ttl is None and forwarded is not None:
+        return Vantage("between", evidence)
     return Vantage(by_ttl if by_ttl is not None else "unknown", evidence)
+
+
+def _forwarded(connection: Connection) -> tuple[Segment, Segment] | None:
+    """The first capture copy taken a router further on, with the packet it copies."""
+    if not connection.copies:
+        return None
+    by_frame = {segment.frame: segment for segment in connection.segments}
+    for copy, original in connection.copies:
+        packet = by_frame.get(original)
+        if packet is not None and copy.ttl >= 0 and packet.ttl == copy.ttl + 1:
+            return copy, packet
+    return None
 
 
 def _by_timing(handshake: Handshake, connection: Connection) -> tuple[VantagePoint | None, str]:
@@ -177,7 +203,7 @@ def _reset_answer(connection: Connection) -> tuple[float, float] | None:
     return None
 
 
-def _by_ttl(connection: Connection) -> tuple[VantagePoint | None, str]:
+def _by_ttl(connection: Connection, forwarded: bool = False) -> tuple[VantagePoint | None, str]:
     # The first TTL_SAMPLE segments say it: a route, and so the TTLs, hold for seconds. An
     # end's RSTs only where it sent nothing else: a RST injected on the way (an IPS, a
     # censor) carries the injecting box's TTL, not the end's (diagnoses: injected_rst).
@@ -196,6 +222,8 @@ def _by_ttl(connection: Connection) -> tuple[VantagePoint | None, str]:
         return "server", said + ": the server's as sent, the client's lowered by routers"
     if not client_initial and not server_initial:
         return "between", said + ": both lowered by routers"
+    if forwarded:
+        return None, said + ": both as sent (the capturing router is the first hop each way)"
     return None, said + ": both as sent (no router between)"
 
 

@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
 
 from analyzer.analysis import BACKSCATTER, Analysis, ConnectionAnalysis, FileStream, ScanFinding, fold_key
-from analyzer.connections import CAPTURE_COPY_WINDOW, CAPTURE_COPY_WINDOW_UNNUMBERED, EXPIRY_TEXT
+from analyzer.connections import (
+    CAPTURE_COPY_WINDOW,
+    CAPTURE_COPY_WINDOW_UNNUMBERED,
+    EXPIRY_TEXT,
+    FORWARD_COPY_WINDOW,
+)
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import SYN
@@ -104,7 +109,8 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured again, left out of "
             f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms, "
             f"{CAPTURE_COPY_WINDOW_UNNUMBERED * 1000:g} ms with nothing to tell a resend: no IPv4 identification, "
-            f"SYN timestamps, SACK block or a TTL one lower): {shown}{more}"
+            f"SYN timestamps, SACK block or a TTL one lower; or as a router sent it on, whole or in pieces, "
+            f"its TTL one lower, within {FORWARD_COPY_WINDOW:g} s): {shown}{more}"
         )
     if result.vantage is not None and result.vantage.point != "one_host":
         lines.append(f"  captured   {result.vantage.explain()}")
