@@ -23,6 +23,9 @@ from analyzer.analysis import ConnectionAnalysis, analyze_file
 from analyzer.connections import FORWARD_COPY_WINDOW
 from analyzer.output.text_report import analysis_text
 
+# Explicit addresses: scapy would otherwise resolve the destination (an ARP or a neighbour
+# solicitation sent out of the host) to fill in the link layer.
+_MAC_A, _MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 QUEUE = 0.03  # how long the uplink's queue holds the client's packets
 CLIENT, SERVER = ("10.0.0.1", 40000), ("10.0.0.2", 80)
 
@@ -34,7 +37,12 @@ def _packet(when: float, forward: bool, ttl: int, ip_id: int, six: bool = False,
         network = IPv6(src=src, dst=dst, hlim=ttl)
     else:
         network = IP(src=src, dst=dst, ttl=ttl, id=ip_id)
-    built = Ether() / network / TCP(sport=sport, dport=dport, window=500, **tcp) / (b"x" * data)
+    built = (
+        Ether(src=_MAC_A, dst=_MAC_B)
+        / network
+        / TCP(sport=sport, dport=dport, window=500, **tcp)
+        / (b"x" * data)
+    )
     built.time = when
     return built
 

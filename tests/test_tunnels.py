@@ -110,7 +110,11 @@ def _conversation(times: list[float], tcp_fields: list[dict], ip_ids: list[int])
         forward = fields.pop("forward", True)
         src, dst = ("10.0.0.1", "10.0.0.2") if forward else ("10.0.0.2", "10.0.0.1")
         sport, dport = (40000, 80) if forward else (80, 40000)
-        packet = Ether() / IP(src=src, dst=dst, id=ip_id) / TCP(sport=sport, dport=dport, **fields)
+        packet = (
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src=src, dst=dst, id=ip_id)
+            / TCP(sport=sport, dport=dport, **fields)
+        )
         packet.time = when
         packets.append(packet)
     return packets
@@ -236,7 +240,11 @@ def test_a_router_s_ingress_and_egress_copies_are_told_by_the_hop_limit(tmp_path
     def packet(when: float, hops: int, forward: bool, **fields):
         src, dst = ("2001:db8::1", "2001:db8::2") if forward else ("2001:db8::2", "2001:db8::1")
         sport, dport = (40000, 80) if forward else (80, 40000)
-        built = Ether() / IPv6(src=src, dst=dst, hlim=hops) / TCP(sport=sport, dport=dport, **fields)
+        built = (
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IPv6(src=src, dst=dst, hlim=hops)
+            / TCP(sport=sport, dport=dport, **fields)
+        )
         built.time = when
         return built
 
