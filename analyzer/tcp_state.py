@@ -1016,15 +1016,15 @@ class ConnectionMachine:
             return False
         closed = sender.window == 0  # its window when the FIN came: a FIN refused, not lost
         why = (
-            "selectively acknowledges it, not the data before it (lost on its way to the receiver)"
+            "selectively acknowledges it, not the data before it (some of that lost on its way to the receiver)"
             if sacked
             else f"{format_duration(between(entered_stamp, segment.stamp))} later, does not acknowledge it ("
             + ("its window was zero: the FIN refused, or " if closed else "")
             + "something before it, or the FIN itself, lost on its way to the receiver)"
         )
-        self.notes.append(
-            f"the FIN of frame {fin.frame} did not reach its receiver in sequence: its frame {segment.frame} {why}"
-        )
+        said = f"the FIN of frame {fin.frame} did not reach its receiver in sequence: "
+        if not any(note.startswith(said) for note in self.notes):  # once: each later ACK says the same
+            self.notes.append(f"{said}its frame {segment.frame} {why}")
         return True
 
     def _unseen_answer(self, sender: Endpoint, segment: Segment) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.findings.resends import earlier_copies, numbered_resends
+from analyzer.findings.resends import CopyFinder, earlier_copies, numbered_resends
 from analyzer.timefmt import NS
 
 
@@ -25,15 +25,40 @@ def test_copies_point_to_the_copy_before_and_are_numbered() -> None:
     }
 
 
-def test_a_copy_has_the_same_sender_sequence_number_and_length() -> None:
+def test_a_copy_has_the_same_sender_and_sequence_number_and_data_sent_before() -> None:
     segments = conversation(
         *HANDSHAKE,
-        ("c", "PA", 101, 501, 10),
-        ("c", "PA", 101, 501, 5),  # shorter: not the same data
+        ("c", "PA", 101, 501, 10),  # index 3
+        ("c", "PA", 106, 501, 10),  # longer, past what was sent: new data too
         ("s", "PA", 101, 111, 10),  # the peer's own numbers, equal by chance
         ("c", "FA", 101, 501, 10),  # FIN: a different segment
+        ("c", "PA", 101, 501, 5),  # shorter: part of what index 3 sent
     )
-    assert earlier_copies(segments) == {}
+    assert earlier_copies(segments) == {7: 3}
+
+
+def test_a_resend_of_part_of_a_large_packet_is_its_copy() -> None:
+    """Captured on a sender whose NIC cuts its packets (TSO): 5 segments' worth in one
+    packet, then the third segment resent by the timer, twice, and the fifth once: each a
+    copy of the packet, the second of the third's first resend. Data below the furthest sent
+    that no earlier packet held (the capture saw it after what follows it) is no copy."""
+    mss = 1448
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "A", 101 + 5 * mss, 501, mss),  # index 3: captured ahead of the packet before it
+        ("c", "PA", 101, 501, 5 * mss),  # index 4: the large packet
+        (0.3, "c", "A", 101 + 2 * mss, 501, mss),
+        (0.9, "c", "A", 101 + 2 * mss, 501, mss),
+        (1.0, "c", "A", 101 + 4 * mss, 501, mss),
+    )
+    earlier = earlier_copies(segments)
+    assert earlier == {5: 4, 6: 5, 7: 4}
+    numbered = numbered_resends(segments, earlier)
+    assert numbered == {6: (1, segments[4].stamp), 7: (2, segments[5].stamp), 8: (1, segments[4].stamp)}
+    bounded = CopyFinder(segments[0], memory=16)
+    for index, segment in enumerate(segments):
+        bounded.feed(index, segment)
+    assert bounded.resends == numbered
 
 
 def test_a_syn_is_the_same_whatever_rides_with_it() -> None:

@@ -464,6 +464,23 @@ def test_a_sack_block_holding_the_fin_proves_it_came_beyond_a_hole_at_once() -> 
     assert "selectively acknowledges it" in result.notes[-1]
 
 
+def test_a_fin_held_beyond_a_hole_is_said_once_however_many_acks_show_it() -> None:
+    """The 1,000 bytes before the FIN, in two segments, both lost beyond the capture point:
+    the dup ACK SACKs the FIN, and so does the one after the second half is resent (the
+    first half still missing). One note, naming the first."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("s", "A", 501, 110), ("s", "PA", 501, 110, 500),
+        ("s", "PA", 1001, 110, 500), ("s", "FA", 1501, 110), ("c", "A", 110, 501),
+        (0.3, "s", "PA", 1001, 110, 500), ("c", "A", 110, 501), (0.6, "s", "PA", 501, 110, 500),
+        ("c", "A", 110, 1502),
+    )  # fmt: skip
+    segments[8].sack_start, segments[8].sack_end = 1501, 1502
+    segments[10].sack_start, segments[10].sack_end = 1001, 1502
+    [result] = analyze_segments(segments).connections
+    said = [note for note in result.notes if note.startswith("the FIN of frame 8 did not reach")]
+    assert len(said) == 1 and "its frame 9 selectively acknowledges it" in said[0]
+
+
 def test_an_ack_that_may_have_left_before_the_fin_arrived_retracts_nothing() -> None:
     """The same dup ACK without SACK, 1 ms after the FIN (the handshake took 2 ms): it may have
     left before the FIN arrived, so the FIN is taken where the capture saw it."""

@@ -2,7 +2,11 @@
 
 Rule: a segment that carries data, a SYN or a FIN is a copy of an earlier one from the same
 sender with the same sequence number and the same SYN and FIN flags, and, for data alone, the
-same length. A SYN or FIN is the same SYN or FIN whatever data rides with it: Linux resends a
+same length; or, for data alone that lies wholly below the furthest its sender had sent, of
+the latest earlier segment of its sender whose data holds it (of the latest DATA_LOOK_BACK
+with data): a capture on a sender whose NIC cuts the segments (TSO), or on a receiver or
+router whose NIC coalesces them (GRO), holds packets of tens of kilobytes, of which a timer
+resends one segment's worth. A SYN or FIN is the same SYN or FIN whatever data rides with it: Linux resends a
 Fast Open SYN that went unanswered without its data. The ACK flag is not compared (an end's
 SYN/ACK after its own SYN repeats that SYN: simultaneous open) and neither is RST. One byte
 of data sent while the peer's latest window is zero is a window probe (the persist timer's,
@@ -27,6 +31,9 @@ from typing import Final
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 
 _CONTROL: Final = SYN | FIN
+# Data segments of each sender searched for one that holds a resend of part of it: a window's worth of
+# Linux's TSO packets (64 KB each) and far more of full-sized segments.
+DATA_LOOK_BACK: Final = 4_096
 
 
 def earlier_copies(segments: list[Segment]) -> dict[int, int]:
@@ -61,6 +68,11 @@ class CopyFinder:
         self._next = [-1, -1]
         self._acked = [-1, -1]
         self.resends: dict[int, tuple[int, int]] = {}  # when bounded: see numbered_resends
+        # By sender: its latest data segments (not SYN or FIN), as (seq, end, index, stamp).
+        self._data: tuple[deque[tuple[int, int, int, int]], deque[tuple[int, int, int, int]]] = (
+            deque(maxlen=DATA_LOOK_BACK),
+            deque(maxlen=DATA_LOOK_BACK),
+        )
 
     def feed(self, index: int, segment: Segment) -> int:
         control = segment.flags & _CONTROL
@@ -91,16 +103,29 @@ class CopyFinder:
             key |= length << 35
         latest = self._latest
         before = latest.get(key, -1)
+        before_stamp = self._times.get(key, 0) if self._memory else 0
+        held = False  # `before` holds it among more data
+        if not control:
+            data = self._data[sender]
+            if before < 0 and furthest >= 0 and seq_diff(end, furthest) <= 0:
+                for seq, data_end, earlier, stamp in reversed(data):
+                    if seq_diff(segment.seq, seq) >= 0 and seq_diff(end, data_end) <= 0:
+                        before, before_stamp, held = earlier, stamp, True
+                        break
+            data.append((segment.seq, end, index, segment.stamp))
         latest[key] = index
         if self._memory:
-            self._remember(key, index, before, segment)
+            self._remember(key, index, before, before_stamp, held, segment)
         return before
 
-    def _remember(self, key: int, index: int, before: int, segment: Segment) -> None:
+    def _remember(
+        self, key: int, index: int, before: int, before_stamp: int, held: bool, segment: Segment
+    ) -> None:
         if before >= 0:
-            number = self._numbers.pop(before, 0) + 1
+            # A segment that holds more than this one may have more resent: its number stays.
+            number = (self._numbers.get(before, 0) if held else self._numbers.pop(before, 0)) + 1
             self._numbers[index] = number
-            self.resends[segment.frame] = (number, self._times[key])
+            self.resends[segment.frame] = (number, before_stamp)
         self._times[key] = segment.stamp
         order = self._order
         order.append((key, index))
