@@ -764,6 +764,19 @@ def test_no_close_wait_for_an_end_that_closed_first_nor_for_an_answer_being_made
         (2.0, "s", "PA", 501, 122, 300), ("s", "FA", 801, 122), ("c", "A", 122, 802),
     )  # fmt: skip
     assert "close_wait_held" not in _kinds(answering)
+    # The same request, its FIN 1 s after it: the server still works on its answer. But a
+    # client's silence after a server's push it never answered, the server's FIN (its
+    # process killed) a second later, is a close not made (sigkill).
+    late_fin = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 20), ("s", "A", 501, 121), (1.0, "c", "FA", 121, 501),
+        ("s", "A", 501, 122), (3.0, "s", "PA", 501, 122, 300), ("s", "FA", 801, 122), ("c", "A", 122, 802),
+    )  # fmt: skip
+    assert "close_wait_held" not in _kinds(late_fin)
+    pushed = conversation(
+        *HANDSHAKE, (0.2, "s", "PA", 501, 101, 5000), ("c", "A", 101, 5501), (1.2, "s", "FA", 5501, 101),
+        ("c", "A", 101, 5502), (3.6, "c", "PA", 101, 5502, 5), ("s", "R", 5502, 0),
+    )  # fmt: skip
+    assert "close_wait_held" in _kinds(pushed)
 
 
 def test_a_lone_rst_ack_at_zero_is_a_closed_ports_answer_not_an_abort() -> None:

@@ -8,9 +8,10 @@ Kinds, and the rule each follows:
   scheduler's slack): its application had read the end of the stream and did not close.
   Measured to its FIN or RST, to the peer's RST (which ends the connection, the CLOSE_WAIT
   with it), or to the capture's end ("at least"). An end that had closed first holds no
-  CLOSE_WAIT; one whose peer's FIN came with (or after) data it had not answered yet (a
-  request sent with shutdown(SHUT_WR)) was working on its answer until its next data: that
-  wait is not counted.
+  CLOSE_WAIT; a server whose client's FIN came after a request it had not answered yet
+  (sent with shutdown(SHUT_WR)), or a client whose server's FIN came with data (within a
+  round trip and CLOSE_WAIT_PATIENCE of it), was working on its answer until its next data:
+  that wait is not counted.
 - fin_wait_2_expired: a RST whose cause is the FIN_WAIT_2 timer (findings/resets.py has the
   rule): its sender's orphaned socket had been ended and the 4-tuple belonged to nobody.
 - keep_alive: keep-alive probes (one byte, or none, one below the next sequence number:
@@ -192,9 +193,15 @@ def _from(connection: Connection, segment: Segment, side: str) -> bool:
     return connection.from_client(segment) == (side == "client")
 
 
-def _owes_an_answer(connection: Connection, side: str, peer_fin: Segment) -> bool:
-    """Whether the peer's last data up to its FIN (on it included) came after `side`'s last."""
+def _owes_an_answer(connection: Connection, side: str, peer_fin: Segment, rtt: float) -> bool:
+    """Whether the peer's last data up to its FIN (on it included) came after `side`'s last:
+    a server owes an answer to a request (a client's shutdown(SHUT_WR) after it, however
+    late); a client only to what came with the FIN (within a round trip and
+    CLOSE_WAIT_PATIENCE of it). A server's data long before its FIN, which the client had
+    not answered by then, was not waiting on the FIN: the client's silence after the FIN is
+    a close not made (a server's push, then its process killed)."""
     mine = theirs = -1
+    theirs_time = 0.0
     for segment in connection.segments:
         if segment.frame > peer_fin.frame:
             break
@@ -204,8 +211,8 @@ def _owes_an_answer(connection: Connection, side: str, peer_fin: Segment) -> boo
             if _from(connection, segment, side):
                 mine = segment.frame
             else:
-                theirs = segment.frame
-    return theirs > mine
+                theirs, theirs_time = segment.frame, segment.time
+    return theirs > mine and (side == "server" or peer_fin.time - theirs_time <= rtt + CLOSE_WAIT_PATIENCE)
 
 
 # How many times its longest earlier pause the one before an end's last write in CLOSE_WAIT
@@ -263,7 +270,7 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
         if not mine:
             if segment.flags & FIN and peer_fin is None:
                 peer_fin = segment
-                owed = _owes_an_answer(connection, side, segment)
+                owed = _owes_an_answer(connection, side, segment, rtt)
             elif quiet_from is not None and segment.flags & (RST | SYN | FIN) == RST:
                 # The peer's RST ends the CLOSE_WAIT: the silence is measured to it.
                 gap = segment.time - quiet_from.time
