@@ -720,6 +720,31 @@ def test_fragments_cut_by_a_snapshot_length_still_make_their_segment(tmp_path) -
     assert stats.warnings == []
 
 
+def test_a_snapshot_length_that_cuts_payloads_is_named_in_the_first_line(tmp_path) -> None:
+    """tcpdump -s 96: the report's first line says frames were cut to 96 bytes, the JSON
+    names the length; a pcapng interface's snapshot length likewise; tcpdump's default
+    (262,144), or none named (0), is not said."""
+    packets = handshake_packets()
+    cut = write_capture(tmp_path / "cut.pcap", packets, snaplen=96)
+    text = analysis_text(analyze_file(str(cut)))
+    assert text.splitlines()[0].endswith(
+        "; frames cut to 96 bytes (the snapshot length): lengths and numbers hold, payload contents do not"
+    )
+    document = json.loads(run("analyze", "--json", "--no-sidecar", str(cut)).stdout)
+    assert document["snapshot_length"] == 96
+    whole = write_capture(tmp_path / "whole.pcap", packets, snaplen=262_144)
+    assert "snapshot length" not in analysis_text(analyze_file(str(whole))).splitlines()[0]
+    # A pcapng whose interface block names 128 (its snaplen field, after link type and reserved).
+    pcapng = bytearray(write_capture(tmp_path / "any.pcapng", packets, pcapng=True).read_bytes())
+    at = struct.unpack_from("<I", pcapng, 4)[0]  # the section header's length: the interface block follows
+    assert struct.unpack_from("<I", pcapng, at)[0] == 1
+    struct.pack_into("<I", pcapng, at + 12, 128)
+    (tmp_path / "cut.pcapng").write_bytes(bytes(pcapng))
+    assert (
+        "frames cut to 128 bytes" in analysis_text(analyze_file(str(tmp_path / "cut.pcapng"))).splitlines()[0]
+    )
+
+
 def _damaged_captures(folder: Path) -> dict[str, tuple[Path, str, str]]:
     """Captures each damaged one way, with words of the one warning either decoder gives and
     the connections it still finds."""

@@ -64,6 +64,9 @@ class CaptureFile:
     def __init__(self, path: str) -> None:
         self.path = path
         self.format = "unknown"
+        # The snapshot length the file says its frames were cut to (the smallest of a
+        # pcapng's interfaces'); 0 where it says none.
+        self.snaplen = 0
         self.frames_read = 0
         self.warnings: list[str] = []
         self.time = 0.0
@@ -212,7 +215,7 @@ class CaptureFile:
         header = stream.read(20)
         if len(header) < 20:
             raise CaptureFileError(self.path, "pcap file header is cut off")
-        _major, _minor, _zone, _sigfigs, _snaplen, linktype = struct.unpack(endian + "HHiIII", header)
+        _major, _minor, _zone, _sigfigs, self.snaplen, linktype = struct.unpack(endian + "HHiIII", header)
         # The upper bits of the link-type field carry FCS information (pcap spec).
         self.linktype = linktype & 0x0FFFFFFF
         self._little = endian == "<"
@@ -398,6 +401,9 @@ class CaptureFile:
         if len(body) < 8:
             raise CaptureFileError(self.path, "pcapng interface block is too short")
         linktype = struct.unpack(endian + "H", body[:2])[0]
+        snaplen = struct.unpack(endian + "I", body[4:8])[0]
+        if snaplen and (not self.snaplen or snaplen < self.snaplen):
+            self.snaplen = snaplen
         per_second, offset = 1_000_000, 0
         for code, value in _options(body[8:], endian):
             if code == OPTION_IF_TSRESOL and value:

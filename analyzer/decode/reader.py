@@ -27,6 +27,7 @@ class DecodeStats:
     """What the reader saw besides the segments it yielded."""
 
     format: str = "unknown"
+    snaplen: int = 0  # the snapshot length the file names (capture_file.CaptureFile.snaplen)
     frames: int = 0
     tcp_segments: int = 0
     malformed: int = 0
@@ -303,6 +304,7 @@ def read_packets(
                 yield segment
     finally:
         stats.format = capture.format
+        stats.snaplen = capture.snaplen
         stats.warnings[:0] = capture.warnings + capture.skipped_warnings()
         if capture.untimed:
             stats.warnings.append(untimed_warning(capture.untimed))

@@ -80,9 +80,9 @@ def _one_tunnel(outer: str, inner: str, between: list[str]) -> str:
     return between[0].upper()
 
 
-def _check_readable(path: str) -> tuple[str, list[str], int]:
+def _check_readable(path: str) -> tuple[str, int, list[str], int]:
     """The same one-line errors as the fast reader for a missing or non-capture file; the
-    format, what the file's structure is wrong in (cut off, a block of impossible length,
+    format, the snapshot length it names, what the file's structure is wrong in (cut off, a block of impossible length,
     packet blocks left unread), as the fast reader says it, and the frames it holds. Read here, not told by
     pyshark: whether it notices that tshark stopped early depends on when asyncio collects
     tshark's exit status (a cut-off file went unsaid in one CI run)."""
@@ -90,7 +90,7 @@ def _check_readable(path: str) -> tuple[str, list[str], int]:
     with capture:
         while capture.next_frame():
             pass
-    return capture.format, capture.warnings + capture.skipped_warnings(), capture.frames_read
+    return capture.format, capture.snaplen, capture.warnings + capture.skipped_warnings(), capture.frames_read
 
 
 def _payload_cut(packet: Any, tcp: Any) -> bool:
@@ -350,7 +350,7 @@ def read_packets_tshark(
 ) -> Iterator[Segment | Datagram | Unreachable]:
     """Like decode.read_packets, through Wireshark's dissectors."""
     stats = stats if stats is not None else DecodeStats()
-    stats.format, structure, readable = _check_readable(path)
+    stats.format, stats.snaplen, structure, readable = _check_readable(path)
     if shutil.which("tshark") is None:
         raise UserError("tshark is not installed: run 'make setup' (as root) to install it")
     import pyshark  # imported here: the default decoder must not need it

@@ -90,6 +90,8 @@ def document_head(
         "file": file,
         "capture_start": stats.start_time,  # frame 1's time: every *_relative time counts from it
         "format": stats.format,
+        # Added: the snapshot length the file names (0: none named).
+        "snapshot_length": stats.snaplen,
         "packets": stats.frames,
         "tcp_packets": stats.tcp_segments,
         "warnings": list(stats.warnings),

@@ -179,6 +179,12 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     return lines
 
 
+# A full-sized Ethernet frame (1,500 bytes of IP and its 14-byte header): a snapshot length
+# below it cuts payloads of ordinary traffic, which is worth saying; tcpdump's default
+# (262,144) and pcapng's none (0) cut nothing.
+FULL_FRAME: Final = 1_514
+
+
 def head_lines(
     file: str, stats: DecodeStats, count: int, udp: list[UdpFlow], application: list[str]
 ) -> list[str]:
@@ -189,6 +195,12 @@ def head_lines(
         f"{count} connection{'s' if count != 1 else ''}"
         + (f", {len(udp)} UDP flow{'s' if len(udp) != 1 else ''}" if udp else "")
         + ("; times: +seconds since frame 1, as Wireshark's" if stats.frames else "")
+        + (
+            f"; frames cut to {stats.snaplen:,} bytes (the snapshot length): lengths and numbers hold, "
+            "payload contents do not"
+            if 0 < stats.snaplen < FULL_FRAME
+            else ""
+        )
     ]
     lines.extend(f"warning: {w}" for w in stats.warnings)
     lines.extend(f"application: {finding}" for finding in application)
