@@ -90,8 +90,12 @@ the packet's, one a piece. A segment from the same end, its TTL one below that e
 highest, that repeats such a packet or a piece of it (as the identification says, or
 without one the same checksum for the whole packet) within FORWARD_COPY_WINDOW is a copy
 too: its sender did not send it again (a resend leaves with the sender's own TTL and, in
-IPv4, the next identification). Only an end seen with two TTLs one apart is searched that
-far back (FORWARD_LOOK_BACK of the connection's segments).
+IPv4, the next identification). A bridge lowers no TTL: where the file names each frame's
+interface (`tcpdump -i any`'s cooked capture, a pcapng of several interfaces), a segment
+captured on another interface than the one its sender's first segment came in on is
+likewise the packet, or a piece of it, seen again, its TTL the same or one lower, when it
+repeats one that came in there. Only an end seen with two TTLs one apart, or on two
+interfaces, is searched that far back (FORWARD_LOOK_BACK of the connection's segments).
 """
 
 from __future__ import annotations
@@ -225,10 +229,17 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
     )
 
 
-def is_forwarded_copy(segment: Segment, earlier: Segment) -> bool:
-    """`segment` is `earlier`, or a piece of it, sent on by a router the capture sees both
-    sides of (see the module's rule on forwarded copies)."""
-    if segment.ttl < 0 or earlier.ttl != segment.ttl + 1:
+def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN) -> bool:
+    """`segment` is `earlier`, or a piece of it, sent on by a router (or a bridge) the capture
+    sees both sides of (see the module's rule on forwarded copies). `ingress`: the interface
+    the sender's packets came in on, UNSEEN where the file names none."""
+    routed = segment.ttl >= 0 and earlier.ttl == segment.ttl + 1
+    if not routed and not (
+        ingress != UNSEEN
+        and earlier.interface == ingress
+        and segment.interface != ingress
+        and earlier.ttl == segment.ttl
+    ):
         return False
     if (
         segment.sport != earlier.sport
@@ -573,6 +584,9 @@ class _Open:
         # see the module's rule on forwarded copies.
         self.a_ttl = UNSEEN
         self.b_ttl = UNSEEN
+        # Each end's first segment's interface: where its packets come in (UNSEEN: none named).
+        self.a_interface = UNSEEN
+        self.b_interface = UNSEEN
         self.forwarded = False
         # The packed attempt it began as (held_attempt.py), if it did: the timer that attempt
         # set is this connection's.
@@ -641,16 +655,17 @@ class _Open:
                 return earlier
             if spoke and earlier.time < segment.time - CAPTURE_COPY_WINDOW:
                 break
+        from_a = segment.sport == self.a_port and segment.src == self.a_src
         ttl = segment.ttl
-        if ttl < 0 or ttl + 1 != (
-            self.a_ttl if segment.sport == self.a_port and segment.src == self.a_src else self.b_ttl
-        ):
+        ingress = self.a_interface if from_a else self.b_interface
+        lower = ttl >= 0 and ttl + 1 == (self.a_ttl if from_a else self.b_ttl)
+        if not lower and (segment.interface == UNSEEN or ingress == UNSEEN or segment.interface == ingress):
             return None
         for back in range(1, min(FORWARD_LOOK_BACK, len(held)) + 1):
             earlier = held[-back]
             if earlier.time < segment.time - FORWARD_COPY_WINDOW:
                 break
-            if is_forwarded_copy(segment, earlier):
+            if is_forwarded_copy(segment, earlier, ingress):
                 return earlier
         return None
 
@@ -665,7 +680,7 @@ class _Open:
         if self.folder is None or len(self.copies) < COPIES_KEPT:
             self.copies.append((segment, original.frame))
         self.copy_count += 1
-        if segment.ttl + 1 == original.ttl:
+        if segment.ttl + 1 == original.ttl or segment.interface != original.interface:
             self.forwarded = True
         if self.folder is not None:
             self.folder.add_copy(segment)
@@ -1022,8 +1037,13 @@ class ConnectionTracker:
         if from_a:
             if segment.ttl > open_.a_ttl:
                 open_.a_ttl = segment.ttl
-        elif segment.ttl > open_.b_ttl:
-            open_.b_ttl = segment.ttl
+            if open_.a_interface == UNSEEN:
+                open_.a_interface = segment.interface
+        else:
+            if segment.ttl > open_.b_ttl:
+                open_.b_ttl = segment.ttl
+            if open_.b_interface == UNSEEN:
+                open_.b_interface = segment.interface
         if time > open_.last_time:  # a frame stamped back shortens no timer
             open_.last_time = time
         if not flags & SYN:

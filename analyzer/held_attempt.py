@@ -5,8 +5,8 @@ A SYN flood or a scan leaves hundreds of thousands of attempts open at once, eac
 timer gives it up (connections.py: 5 s, longer while SYN/ACKs are resent), or, once a RST
 has ended it, until it has been quiet for CLOSE_DELAY. Held as Segment objects with the
 tracker's full bookkeeping, an attempt cost about 1 KB; packed, about 400 bytes with two
-segments, measured with its key and its place in the tracker's table (a record is 46
-bytes, 76 in the long form for values past the short one's). The tracker keeps an attempt packed while it is nothing
+segments, measured with its key and its place in the tracker's table (a record is 50
+bytes, 84 in the long form for values past the short one's). The tracker keeps an attempt packed while it is nothing
 but a SYN and, from the other end, a SYN/ACK (and its resends) or a RST (a closed port),
 and, after a SYN/ACK, the RST of the end that sent the SYN (a half-open scan); any other
 segment unpacks it into the full bookkeeping, which then takes it as if it had never been
@@ -23,8 +23,8 @@ from analyzer.flow_key import sent_from_low
 from analyzer.timefmt import epoch_seconds
 
 # frame, time, seq, ack, window, payload_len, ip_id, checksum, ttl, sport, dport, flags,
-# family, payload_cut, then sack_start, sack_end (UNSEEN is -1: signed).
-_RECORD: Final = struct.Struct("<QqqqiiiiiHHHb?qq")
+# family, payload_cut, then sack_start, sack_end and interface (UNSEEN is -1: signed).
+_RECORD: Final = struct.Struct("<QqqqiiiiiHHHb?qqq")
 RECORD_SIZE: Final = _RECORD.size
 # The stamps a record holds: any date to 2096, well inside its 64 bits and a compiled
 # int's short range (a constant past it would be a Python object at every comparison).
@@ -35,11 +35,16 @@ _TTL: Final = struct.Struct("<i")
 _TTL_AT: Final = 48
 _SHORT_TTL: Final = struct.Struct("<h")
 _SHORT_TTL_AT: Final = 36
-# The same fields in 46 bytes, for segments whose values fit (every one a decoder makes of
+_INTERFACE: Final = struct.Struct("<q")
+_INTERFACE_AT: Final = 76
+_SHORT_INTERFACE: Final = struct.Struct("<i")
+_SHORT_INTERFACE_AT: Final = 46
+# The same fields in 50 bytes, for segments whose values fit (every one a decoder makes of
 # a SYN, a SYN/ACK or a RST without SACK blocks): seq and ack unsigned 32-bit, window and
-# payload length 16-bit, the TTL signed 16-bit (UNSEEN is -1), no SACK block.
+# payload length 16-bit, the TTL signed 16-bit (UNSEEN is -1), no SACK block, the interface
+# signed 32-bit.
 # An attempt holds all its records in one form: short while every one fits.
-_SHORT: Final = struct.Struct("<QqIIHHiihHHHB?")
+_SHORT: Final = struct.Struct("<QqIIHHiihHHHB?i")
 SHORT_SIZE: Final = _SHORT.size
 _U16: Final = 0xFFFF
 _U32: Final = 0xFFFFFFFF
@@ -131,18 +136,28 @@ class HeldAttempt:
         return False
 
     def answered_a_hop_before(self, segment: Segment, window: float) -> bool:
-        """Whether a record after the SYN has a TTL one above `segment`'s and was sent within
-        `window` seconds before it: what may have been forwarded as `segment` (connections.py's
-        rule on forwarded copies), told without rebuilding the segments."""
-        if segment.ttl < 0:
+        """Whether a record after the SYN has a TTL one above `segment`'s, or was captured on
+        another interface, and was sent within `window` seconds before it: what may have been
+        forwarded as `segment` (connections.py's rule on forwarded copies), told without
+        rebuilding the segments."""
+        if segment.ttl < 0 and segment.interface == UNSEEN:
             return False
         data, size = self.data, self.record_size
-        ttl_field, ttl_at = (_SHORT_TTL, _SHORT_TTL_AT) if self.short else (_TTL, _TTL_AT)
+        short = self.short
+        ttl_field, ttl_at = (_SHORT_TTL, _SHORT_TTL_AT) if short else (_TTL, _TTL_AT)
+        where_field, where_at = (
+            (_SHORT_INTERFACE, _SHORT_INTERFACE_AT) if short else (_INTERFACE, _INTERFACE_AT)
+        )
         reach = round(window * 1e9)
         for index in range(1, self.records):
-            (ttl,) = ttl_field.unpack_from(data, index * size + ttl_at)
             (sent,) = _STAMP.unpack_from(data, index * size + _STAMP_AT)
-            if ttl == segment.ttl + 1 and 0 <= segment.stamp - sent <= reach:
+            if not 0 <= segment.stamp - sent <= reach:
+                continue
+            (ttl,) = ttl_field.unpack_from(data, index * size + ttl_at)
+            if segment.ttl >= 0 and ttl == segment.ttl + 1:
+                return True
+            (where,) = where_field.unpack_from(data, index * size + where_at)
+            if segment.interface != UNSEEN and where != UNSEEN and where != segment.interface:
                 return True
         return False
 
@@ -201,11 +216,11 @@ class HeldAttempts:
 
 
 def pack_record(segment: Segment) -> bytes:
-    return _RECORD.pack(*_fields(segment), segment.sack_start, segment.sack_end)
+    return _RECORD.pack(*_fields(segment), segment.sack_start, segment.sack_end, segment.interface)
 
 
 def pack_short(segment: Segment) -> bytes:
-    return _SHORT.pack(*_fields(segment))
+    return _SHORT.pack(*_fields(segment), segment.interface)
 
 
 def _fields(
@@ -232,22 +247,29 @@ def _fields(
 
 def unpack_record(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
     values = _RECORD.unpack_from(data, at)
-    return _segment(values, src, dst, options, values[14], values[15])
+    return _segment(values, src, dst, options, values[14], values[15], values[16])
 
 
 def unpack_short(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
-    return _segment(_SHORT.unpack_from(data, at), src, dst, options, UNSEEN, UNSEEN)
+    values = _SHORT.unpack_from(data, at)
+    return _segment(values, src, dst, options, UNSEEN, UNSEEN, values[14])
 
 
 def _segment(
-    values: tuple, src: str, dst: str, options: TcpOptions | None, sack_start: int, sack_end: int
+    values: tuple,
+    src: str,
+    dst: str,
+    options: TcpOptions | None,
+    sack_start: int,
+    sack_end: int,
+    interface: int,
 ) -> Segment:
     """A segment of a record's values (in _fields' order), its addresses and options."""
     stamp: int = values[1]
     return Segment(
         values[0], epoch_seconds(stamp), values[12], src, values[9], dst, values[10], values[11], values[2],
         values[3], values[4], values[5], options, "", values[6], values[7], values[8], b"", values[13], sack_start,
-        sack_end, stamp,
+        sack_end, stamp, interface,
     )  # fmt: skip
 
 
@@ -263,6 +285,7 @@ def fits_short(segment: Segment) -> bool:
         and -(1 << 31) <= segment.ip_id < 1 << 31
         and -(1 << 31) <= segment.checksum < 1 << 31
         and -(1 << 15) <= segment.ttl < 1 << 15
+        and -(1 << 31) <= segment.interface < 1 << 31
         and 0 <= segment.flags <= _U16
         and 0 <= segment.sport <= _U16
         and 0 <= segment.dport <= _U16

@@ -126,7 +126,7 @@ def test_what_a_router_sent_on_after_its_queue_held_it_is_a_copy_not_a_resend(tm
     assert any("a router's both sides" in said for said in result.vantage.evidence)
     text = analysis_text(analyze_file(str(tmp_path / "router.pcap")))
     assert "resent     1 segment sent again" in text
-    assert "as a router sent it on, whole or in pieces" in text
+    assert "as a router or bridge sent it on, whole or in pieces" in text
 
 
 def test_over_ipv6_the_hop_limit_alone_tells_a_piece(tmp_path) -> None:
@@ -177,3 +177,56 @@ def test_a_syn_ack_sent_on_late_is_a_copy_while_the_attempt_is_held_packed(tmp_p
     result = _analyzed(tmp_path / "attempt.pcap", packets)
     assert _copies(result) == [(3, 2), (5, 4)]
     assert [s.frame for s in result.handshake.synacks] == [2, 4]
+
+
+def _bridged(when: float, forward: bool, ifindex: int, **tcp):
+    """A frame of `tcpdump -i any` (Linux cooked capture v2) on a bridge: IPv6, the hop limit
+    as sent (a bridge lowers none), the interface it was seen on."""
+    from scapy.layers.l2 import CookedLinuxV2
+
+    src, dst = ("2001:db8::1", "2001:db8::2") if forward else ("2001:db8::2", "2001:db8::1")
+    sport, dport = (40000, 80) if forward else (80, 40000)
+    data = tcp.pop("data", 0)
+    built = (
+        CookedLinuxV2(proto=0x86DD, ifindex=ifindex, lladdrtype=1, lladdrlen=6)
+        / IPv6(src=src, dst=dst, hlim=64)
+        / TCP(sport=sport, dport=dport, window=500, **tcp)
+        / (b"x" * data)
+    )
+    built.time = when
+    return built
+
+
+def test_a_bridge_s_copies_are_told_by_the_interface(tmp_path) -> None:
+    """A bridge (ports 5 and 6, the bridge itself 3): each packet seen on the port it came in
+    on, on the bridge, and on the port it left by, 30 ms later for the client's (a queue),
+    its hop limit untouched. Over IPv6 nothing but the interface tells a pure ACK's copy from
+    the next duplicate ACK, or a late copy of data from a resend. The client's own resend,
+    on the port its packets come in on, is one."""
+    sent = [
+        (0.0, True, {"flags": "S", "seq": 100}),
+        (0.0302, False, {"flags": "SA", "seq": 500, "ack": 101}),
+        (0.0305, True, {"flags": "A", "seq": 101, "ack": 501}),
+        (0.031, True, {"flags": "PA", "seq": 101, "ack": 501, "data": 1000}),
+        (0.0615, False, {"flags": "A", "seq": 501, "ack": 101}),  # duplicate ACKs, the same bytes
+        (0.0616, False, {"flags": "A", "seq": 501, "ack": 101}),
+        (0.3, True, {"flags": "PA", "seq": 101, "ack": 501, "data": 1000}),  # the resend
+        (0.3305, False, {"flags": "A", "seq": 501, "ack": 1101}),
+    ]
+    frames = []
+    for when, forward, fields in sent:
+        into, out, held = (5, 6, QUEUE) if forward else (6, 5, 0.00002)
+        frames += [
+            _bridged(when, forward, into, **fields),
+            _bridged(when + 0.000001, forward, 3, **fields),
+            _bridged(when + held, forward, out, **fields),
+        ]
+    frames.sort(key=lambda frame: frame.time)
+    path = tmp_path / "bridge.pcap"
+    wrpcap(str(path), frames, linktype=276)
+    [result] = analyze_file(str(path)).connections
+    seen_in = [n for n, f in enumerate(frames, 1) if f.ifindex == (5 if f[TCP].sport == 40000 else 6)]
+    assert [s.frame for s in result.connection.segments] == seen_in
+    assert len(result.connection.copies) == 2 * len(sent)
+    assert set(result.resends) == {seen_in[6]}
+    assert result.sequence.counts().get("duplicate_ack", 0) == 2  # the server's two ACKs, not their copies

@@ -27,11 +27,31 @@ def _segment(
 def test_a_syn_and_its_syn_ack_come_back_field_for_field() -> None:
     options = TcpOptions(1460, 7, True, True, False)
     syn = _segment(
-        1, 1700000000.123456, ENDS[0], SERVER, SYN, 4294967295, 0, ip_id=7, checksum=0xBEEF, ttl=64
+        1,
+        1700000000.123456,
+        ENDS[0],
+        SERVER,
+        SYN,
+        4294967295,
+        0,
+        ip_id=7,
+        checksum=0xBEEF,
+        ttl=64,
+        interface=5,
     )
     syn.options = options
     synack = _segment(
-        2, 1700000000.1235, SERVER, ENDS[0], SYN | ACK | 0x40, 5, 0, ttl=UNSEEN, sack_start=9, sack_end=UNSEEN
+        2,
+        1700000000.1235,
+        SERVER,
+        ENDS[0],
+        SYN | ACK | 0x40,
+        5,
+        0,
+        ttl=UNSEEN,
+        sack_start=9,
+        sack_end=UNSEEN,
+        interface=(3 << 32) | 7,
     )
     synack.payload_cut = True
     attempt = HeldAttempt(attempt_key(syn), 41, syn)
@@ -52,7 +72,7 @@ def test_a_syn_and_its_syn_ack_come_back_field_for_field() -> None:
 
 
 def test_records_are_short_while_every_field_fits_and_all_long_once_one_does_not() -> None:
-    """A SYN, its SYN/ACK and a RST as a decoder makes them fit 46 bytes each; a segment with
+    """A SYN, its SYN/ACK and a RST as a decoder makes them fit 50 bytes each; a segment with
     a field past the short form's (a scaled window, as another decoder may give) turns the
     attempt's records into the long form, and every field still comes back."""
     syn = _segment(

@@ -67,6 +67,10 @@ class CaptureFile:
         # The snapshot length the file says its frames were cut to (the smallest of a
         # pcapng's interfaces'); 0 where it says none.
         self.snaplen = 0
+        # The frame's interface in a pcapng of several (its block's interface id), and
+        # whether the file has several; 0 and False for a pcap.
+        self.interface = 0
+        self.many_interfaces = False
         self.frames_read = 0
         self.warnings: list[str] = []
         self.time = 0.0
@@ -349,6 +353,7 @@ class CaptureFile:
             body = prefix + body
             if block_type == BLOCK_IDB:
                 interfaces.append(self._interface(body, endian))
+                self.many_interfaces = len(interfaces) > 1
             elif block_type in BLOCK_CUSTOM:
                 self.frames_read += 1  # its number taken, as Wireshark's frames are numbered
             elif block_type in (BLOCK_EPB, BLOCK_OPB, BLOCK_SPB):
@@ -376,6 +381,7 @@ class CaptureFile:
         if iface >= len(interfaces) or caplen > block_len - 32:
             return None
         ahead.at = at + block_len
+        self.interface = iface
         self.whole = 0 < u32(buffer, at + 24, little) <= caplen
         linktype = self._stamp(interfaces[iface], u32(buffer, at + 12, little), u32(buffer, at + 16, little))
         self.frames_read += 1
@@ -436,6 +442,7 @@ class CaptureFile:
                 return None
             origlen = struct.unpack(endian + "I", body[:4])[0]
             self.whole = 0 < origlen <= len(body) - 4
+            self.interface = 0
             self.untimed += 1
             return (self._last_stamp, interfaces[0][0], body[4 : 4 + origlen])
         if block_type == BLOCK_EPB:
@@ -458,6 +465,7 @@ class CaptureFile:
         if iface >= len(interfaces):
             self._skip("naming an interface never described")
             return None
+        self.interface = iface
         if caplen > len(body) - data_at:
             self._skip("claiming more bytes than its block holds")
             return None

@@ -86,6 +86,7 @@ SLL_HEADER: Final = 16
 SLL_PROTOCOL: Final = 14
 SLL2_HEADER: Final = 20
 SLL2_PROTOCOL: Final = 0
+SLL2_IFINDEX: Final = 4  # after the protocol and a reserved field: the interface's index
 BSD_FAMILY: Final = 4  # BSD loopback: the address family of what follows, 4 bytes
 FDDI_HEADER: Final = 13  # frame control, destination, source; then LLC
 TOKEN_RING_HEADER: Final = 14  # access and frame control, destination, source

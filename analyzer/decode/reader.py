@@ -7,10 +7,18 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.decode.capture_file import CaptureFile
+from analyzer.decode.fields import u16, u32
 from analyzer.decode.fragments import Fragment, Reassembler
 from analyzer.decode.ip_tcp import BeyondFrame, Elsewhere, HeaderCut, Malformed, parse_ip_tcp
-from analyzer.decode.link_layer import IP_OFFSET, LINK_HEADER_LEAST, linktype_name
-from analyzer.decode.segment import Datagram, Segment, Unreachable
+from analyzer.decode.link_layer import (
+    IP_OFFSET,
+    LINK_HEADER_LEAST,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    SLL2_IFINDEX,
+    linktype_name,
+)
+from analyzer.decode.segment import UNSEEN, Datagram, Segment, Unreachable, capture_interface
 from analyzer.decode.undecodable import Undecodable
 from analyzer.errors import CaptureFileError
 from analyzer.parallel.partition import Share
@@ -301,6 +309,16 @@ def read_packets(
                     continue
                 if type(segment) is Segment:
                     stats.tcp_segments += 1
+                    if linktype == LINKTYPE_LINUX_SLL2 and len(data) >= SLL2_IFINDEX + 4:
+                        segment.interface = capture_interface(
+                            capture.interface, capture.many_interfaces, u32(data, SLL2_IFINDEX), UNSEEN
+                        )
+                    elif linktype == LINKTYPE_LINUX_SLL and len(data) >= 2:
+                        segment.interface = capture_interface(
+                            capture.interface, capture.many_interfaces, UNSEEN, u16(data, 0)
+                        )
+                    elif capture.many_interfaces:
+                        segment.interface = capture_interface(capture.interface, True, UNSEEN, UNSEEN)
                 yield segment
     finally:
         stats.format = capture.format

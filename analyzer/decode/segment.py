@@ -164,6 +164,10 @@ class Segment:
     # outcome is read from (findings/diagnoses.py).
     sack_start: int
     sack_end: int
+    # The interface it was captured on, where the file tells one (capture_interface); UNSEEN
+    # where it does not: a copy seen on another interface than its sender's packets came in
+    # on is the same packet (connections.py's rule on forwarded copies).
+    interface: int
     # `time` exactly: integer nanoseconds since 1970, as the capture file gave them (a float of
     # epoch seconds is good to about 240 ns). Times shown to the microsecond, and two packets'
     # "same instant", are read from stamps (timefmt.Clock).
@@ -193,6 +197,7 @@ class Segment:
         sack_start: int = UNSEEN,
         sack_end: int = UNSEEN,
         stamp: int = UNSEEN,
+        interface: int = UNSEEN,
     ) -> None:
         self.frame = frame
         self.time = time
@@ -216,6 +221,7 @@ class Segment:
         self.sack_start = sack_start
         self.sack_end = sack_end
         self.stamp = stamp if stamp != UNSEEN else stamp_of(time)
+        self.interface = interface
 
     @property
     def seq_space(self) -> int:
@@ -231,6 +237,22 @@ class Segment:
 # The farthest a capture's missing packets are taken to reach (after_a_gap): a sequence or
 # acknowledgment number further ahead than this is a number out of place, not a gap.
 GAP_LIMIT: Final = 1 << 30
+
+
+# Linux's cooked capture v1 names no interface, only the packet's type (incoming to this
+# host, to another, outgoing): told from any interface index by this bit.
+PACKET_TYPE_MARK: Final = 1 << 31
+
+
+def capture_interface(file_interface: int, many: bool, ifindex: int, packet_type: int) -> int:
+    """The interface a frame was captured on, as one number (Segment.interface): a pcapng's
+    interface (`file_interface`, where the file has `many`), with the index Linux's cooked
+    capture v2 gives (`tcpdump -i any`), or v1's packet type; UNSEEN where nothing tells."""
+    if ifindex >= 0:
+        return (file_interface << 32 if many else 0) | ifindex
+    if packet_type >= 0:
+        return (file_interface << 32 if many else 0) | PACKET_TYPE_MARK | packet_type
+    return file_interface if many else UNSEEN
 
 
 def after_a_gap(segment: Segment, sent: int, peer_sent: int) -> bool:

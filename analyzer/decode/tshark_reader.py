@@ -29,6 +29,7 @@ from analyzer.decode.segment import (
     Segment,
     TcpOptions,
     Unreachable,
+    capture_interface,
 )
 from analyzer.errors import UserError
 from analyzer.timefmt import between, epoch_seconds
@@ -80,9 +81,9 @@ def _one_tunnel(outer: str, inner: str, between: list[str]) -> str:
     return between[0].upper()
 
 
-def _check_readable(path: str) -> tuple[str, int, list[str], int]:
+def _check_readable(path: str) -> tuple[str, int, bool, list[str], int]:
     """The same one-line errors as the fast reader for a missing or non-capture file; the
-    format, the snapshot length it names, what the file's structure is wrong in (cut off, a block of impossible length,
+    format, the snapshot length it names, whether it has several interfaces, what the file's structure is wrong in (cut off, a block of impossible length,
     packet blocks left unread), as the fast reader says it, and the frames it holds. Read here, not told by
     pyshark: whether it notices that tshark stopped early depends on when asyncio collects
     tshark's exit status (a cut-off file went unsaid in one CI run)."""
@@ -90,7 +91,26 @@ def _check_readable(path: str) -> tuple[str, int, list[str], int]:
     with capture:
         while capture.next_frame():
             pass
-    return capture.format, capture.snaplen, capture.warnings + capture.skipped_warnings(), capture.frames_read
+    return (
+        capture.format,
+        capture.snaplen,
+        capture.many_interfaces,
+        capture.warnings + capture.skipped_warnings(),
+        capture.frames_read,
+    )
+
+
+def _interface(packet: Any, many: bool) -> int:
+    """The interface the frame was captured on, as the fast reader tells it (Segment.interface)."""
+    file_interface = int(packet.frame_info.get_field_value("interface_id") or 0) if many else 0
+    link = packet.layers[0]
+    if link.layer_name == "sll":
+        ifindex, packet_type = link.get_field_value("ifindex"), link.get_field_value("pkttype")
+        if ifindex is not None:
+            return capture_interface(file_interface, many, int(ifindex), UNSEEN)
+        if packet_type is not None:
+            return capture_interface(file_interface, many, UNSEEN, int(packet_type))
+    return capture_interface(file_interface, many, UNSEEN, UNSEEN)
 
 
 def _payload_cut(packet: Any, tcp: Any) -> bool:
@@ -149,11 +169,11 @@ def _nanoseconds(epoch: str) -> int:
 
 
 def _record(
-    packet: Any, when: float, stamp: int, layout: tuple[list[str], int, Any]
+    packet: Any, when: float, stamp: int, layout: tuple[list[str], int, Any], many_interfaces: bool = False
 ) -> Segment | Datagram | Unreachable | None:
     """What the fast reader makes of the same frame (decode/reader.py): the innermost TCP
     segment, else an ICMP destination unreachable, else the innermost UDP datagram.
-    `layout`: _layout(packet)."""
+    `layout`: _layout(packet); `many_interfaces`: the file has several (a pcapng's)."""
     layers = packet.layers
     names, quoting, ip = layout
     frame = int(packet.frame_info.number)
@@ -190,6 +210,7 @@ def _record(
             _payload_cut(packet, tcp) and ip.get_field_value("fragment_count") is None,
             *_first_sack_block(tcp),
             stamp,
+            _interface(packet, many_interfaces),
         )
     if quoting < len(names):
         return _unreachable(layers[quoting], frame, when, stamp, family, src, dst)
@@ -350,7 +371,7 @@ def read_packets_tshark(
 ) -> Iterator[Segment | Datagram | Unreachable]:
     """Like decode.read_packets, through Wireshark's dissectors."""
     stats = stats if stats is not None else DecodeStats()
-    stats.format, stats.snaplen, structure, readable = _check_readable(path)
+    stats.format, stats.snaplen, many_interfaces, structure, readable = _check_readable(path)
     if shutil.which("tshark") is None:
         raise UserError("tshark is not installed: run 'make setup' (as root) to install it")
     import pyshark  # imported here: the default decoder must not need it
@@ -399,7 +420,7 @@ def read_packets_tshark(
             stats.clock = stats.end_time
             layout = _layout(packet)
             try:
-                record = _record(packet, when, nanos, layout)
+                record = _record(packet, when, nanos, layout, many_interfaces)
             except (AttributeError, ValueError, TypeError, KeyError):
                 # A field the record needs is not there: tshark marked the header malformed
                 # (a data offset below 5, or past the packet) or the snapshot length cut it.

@@ -109,8 +109,8 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured again, left out of "
             f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms, "
             f"{CAPTURE_COPY_WINDOW_UNNUMBERED * 1000:g} ms with nothing to tell a resend: no IPv4 identification, "
-            f"SYN timestamps, SACK block or a TTL one lower; or as a router sent it on, whole or in pieces, "
-            f"its TTL one lower, within {FORWARD_COPY_WINDOW:g} s): {shown}{more}"
+            f"SYN timestamps, SACK block or a TTL one lower; or as a router or bridge sent it on, whole or in "
+            f"pieces, its TTL one lower or on another interface, within {FORWARD_COPY_WINDOW:g} s): {shown}{more}"
         )
     if result.vantage is not None and result.vantage.point != "one_host":
         lines.append(f"  captured   {result.vantage.explain()}")
