@@ -138,6 +138,15 @@ else in the sender's name: its sender does not move, its receiver drops it (RFC 
 and the step says how far off it was (Step.off_acked). One below is not enough: some
 stacks reset at their FIN's own number after their FIN was taken.
 
+RSTs made nearer. A packet's TTL (hop limit) only falls on its way: a RST whose TTL is
+above every one of MADE_NEARER_LEAST or more other packets of its claimed sender, or one
+captured (where the file names interfaces) only on another interface than its sender's
+packets came in on, was made between that end and the capture point, or on the capturing
+host itself: a firewall's reject with tcp reset, a middlebox, a load balancer's idle
+timeout. Its sender does not move; its receiver takes it as any RST (Step.made_nearer says
+why). A RST below the sender's TTLs proves nothing so (a route may lengthen): the injected_rst
+diagnosis reads those.
+
 A FIN beyond a hole. A FIN that starts past all its sender was seen to send (Wireshark's
 "previous segment not captured") while it acknowledges nothing unseen (not a capture that
 lost packets both ways: decode.segment.after_a_gap) came before data its receiver lacks: the
@@ -273,6 +282,9 @@ SYNCHRONIZED: Final = frozenset(
 # The RSTs after one that moved an end that the machine keeps for _went_on (a storm's
 # beyond them keep their own cause).
 RESETS_AFTER_KEPT: Final = 1024
+# Other packets of a RST's claimed sender whose TTLs a RST made nearer must be above: two,
+# not one (an end's first packet may be a SYN a scanner crafted with a TTL of its own).
+MADE_NEARER_LEAST: Final = 2
 # States in which a live socket takes the peer's data or answers it with RST/ACK, never with
 # a RST alone. Not once it has sent its FIN: Linux answers data after close() with RST
 # without ACK at its acknowledgment number (tcp_rcv_state_process: data after shutdown),
@@ -348,6 +360,13 @@ class Endpoint:
     # The widest window it offered, as sent (unscaled), outside SYNs: how far past what it
     # acknowledged its peer may have sent (UNSEEN: none offered yet).
     widest_window: int = UNSEEN
+    # The highest TTL (hop limit) of its segments other than RSTs, how many of those there
+    # were, and the interface its first segment was captured on (UNSEEN: none named): what a
+    # RST made nearer the capture point than this end does not match (see "RSTs made
+    # nearer" above).
+    highest_ttl: int = UNSEEN
+    ttls_seen: int = 0
+    ingress: int = UNSEEN
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -361,6 +380,9 @@ class Endpoint:
         self.fin_waiting = None
         self.scale_offered = SCALE_UNKNOWN
         self.widest_window = UNSEEN
+        self.highest_ttl = UNSEEN
+        self.ttls_seen = 0
+        self.ingress = UNSEEN
 
     @property
     def window(self) -> int | None:
@@ -516,6 +538,9 @@ class Step:
     # (negative: below; positive: past any window; 0: not so). See "RSTs far from the
     # acknowledged" above.
     off_acked: int = 0
+    # A RST made nearer the capture point than its claimed sender: what shows it ("" for any
+    # other segment). See "RSTs made nearer" above.
+    made_nearer: str = ""
     # Of a folded connection's kept step (long_connection.py), its place among all the
     # connection's segments and the payload bytes of those before it: what a picture says
     # of the segments let go between two kept ones. -1 where every segment is kept.
@@ -548,6 +573,7 @@ class Step:
         self.went_on_at = -1
         self.probe = False
         self.off_acked = 0
+        self.made_nearer = ""
         self.ordinal = -1
         self.bytes_before = -1
         self.previous_stamp = UNSEEN
@@ -658,6 +684,12 @@ class ConnectionMachine:
         else:
             sender, receiver = self._other_end, self._first_end
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
+        if sender.ingress == UNSEEN:
+            sender.ingress = segment.interface
+        if not segment.flags & RST and segment.ttl >= 0:
+            sender.ttls_seen += 1
+            if segment.ttl > sender.highest_ttl:
+                sender.highest_ttl = segment.ttl
         crafted = impossible_flags(segment.flags)
         probe = scan_probe(segment.flags) if sender.state == S.CLOSED and sender.last_sent is None else ""
         if crafted or probe:
@@ -732,8 +764,11 @@ class ConnectionMachine:
             if flags & RST and receiver.state != S.SYN_SENT
             else 0
         )
+        nearer = _made_nearer(sender, segment) if flags & RST and not forged else ""
         if forged:
             step.off_acked = forged
+        elif nearer:
+            step.made_nearer = nearer
         elif (
             flags & RST and sender.state == S.ESTABLISHED and _answers_synack_without_socket(sender, segment)
         ):
@@ -750,7 +785,7 @@ class ConnectionMachine:
             and self._unseen_answer(sender, segment)
         ):
             step.sender_before = sender.state
-        if forged:
+        if forged or nearer:
             pass  # not the sender's: it stays where it was
         elif flags & RST and self._orphan_ended(sender, receiver):
             step.sender_before = sender.state
@@ -765,7 +800,7 @@ class ConnectionMachine:
         )
         if answers:
             sender.last_sent = segment  # stays in SYN_SENT; the RST's number is not its own
-        elif not forged:
+        elif not forged and not nearer:
             self._send(sender, segment)
         if crossed:
             sender.move(E.RECV_FIN, segment)  # that FIN arrives after all: FIN_WAIT_1 -> CLOSING
@@ -1390,6 +1425,16 @@ def _challenge_ack(sender: Endpoint, segment: Segment, rst: Segment) -> bool:
         and before.ack == segment.ack
         and seq_diff(segment.ack, rst.seq) < 0
     )
+
+
+def _made_nearer(sender: Endpoint, rst: Segment) -> str:
+    """What shows `rst` was made nearer the capture point than `sender` (see "RSTs made
+    nearer" above), "" if nothing does."""
+    if sender.ttls_seen >= MADE_NEARER_LEAST and rst.ttl > sender.highest_ttl >= 0:
+        return f"its TTL {rst.ttl} is above every other packet's of its sender (at most {sender.highest_ttl})"
+    if sender.ingress != UNSEEN and rst.interface != UNSEEN and rst.interface != sender.ingress:
+        return "it was captured only on another interface than its sender's packets came in on"
+    return ""
 
 
 def _off_acknowledged(receiver: Endpoint, sender: Endpoint, rst: Segment) -> int:

@@ -282,6 +282,43 @@ def test_a_rst_whose_sender_goes_on_sending_was_not_its_own() -> None:
     assert _states(result, "server")[-1] == "CLOSED" and result.state_frames["server"][-1] == 6
 
 
+def test_a_rst_made_nearer_the_capture_point_than_its_sender_does_not_move_it() -> None:
+    """A firewall between the ends rejects the client's data with a RST in the server's name
+    (nft reject with tcp reset): its TTL 64 is above every packet the server sent (63, a hop
+    away), or, in a capture that names interfaces, it was seen only on the client's side.
+    The client takes it; the server never sent it and stays ESTABLISHED. A RST with the
+    server's own TTL, on the server's interface, is the server's."""
+    steps = (
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 3),
+        ("s", "A", 501, 104),
+        ("c", "PA", 104, 501, 3),
+        ("s", "R", 501, 0),
+    )
+
+    def analyzed(rst_ttl: int, rst_interface: int) -> object:
+        segments = conversation(*steps)
+        for segment in segments:
+            from_server = segment.sport == 80
+            segment.ttl = 63 if from_server else 64
+            segment.interface = 2 if from_server else 1
+        segments[-1].ttl, segments[-1].interface = rst_ttl, rst_interface
+        [result] = analyze_segments(segments).connections
+        return result
+
+    for rst_ttl, rst_interface, why in (
+        (64, 2, "its TTL 64 is above"),
+        (63, 1, "captured only on another interface"),
+    ):
+        result = analyzed(rst_ttl, rst_interface)
+        [reset] = result.resets
+        assert reset.cause == "injected" and why in reset.explanation
+        assert _states(result, "server")[-1] == "ESTABLISHED"
+        assert _states(result, "client")[-1] == "CLOSED"
+    [own] = analyzed(63, 2).resets
+    assert own.cause != "injected"
+
+
 def test_an_injectors_several_rsts_are_all_not_their_senders_own() -> None:
     """An injector sends a few RSTs in the client's name at other numbers (each past what
     the client sent: challenged, not taken); the client goes on sending and closes: none was

@@ -60,7 +60,9 @@ Causes, tried in this order (the first that fits):
 - injected (tried before all the others but impossible_flags): the sender went on sending
   after its RST (tcp_state.py, "RSTs an end outlived"): its socket did not send it; or the
   RST's number is below what its receiver had acknowledged, or past any window (tcp_state.py,
-  "RSTs far from the acknowledged"), a number no TCP puts on its RST.
+  "RSTs far from the acknowledged"), a number no TCP puts on its RST; or its TTL, or the
+  interface it was captured on, shows it was made nearer the capture point than its sender
+  (tcp_state.py, "RSTs made nearer").
 - unknown otherwise: nothing above fits; the explanation says what was checked.
 With the capture's call log, `refine_with_calls` tells the aborts apart
 (linger_abort, unread_data).
@@ -159,6 +161,8 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             cause, explanation, evidence = _injected(sender, step.went_on_at)
         elif step.off_acked:
             cause, explanation, evidence = _off_acknowledged(sender, peer, step.off_acked)
+        elif step.made_nearer:
+            cause, explanation, evidence = _made_nearer(sender, peer, step.made_nearer)
         else:
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if step.dropped and step.dropped.startswith(SYN_SENT_AGAIN):
@@ -310,6 +314,17 @@ def _injected(sender: Side, went_on_at: int) -> tuple[ResetCause, str, list[int]
         "that sent a RST cannot; made in its name: by a firewall's reject with tcp reset (on either host, or on "
         "the path), a middlebox, an attacker, or another host",
         [went_on_at],
+    )
+
+
+def _made_nearer(sender: Side, peer: Side, why: str) -> tuple[ResetCause, str, list[int]]:
+    """A RST made between its claimed sender and the capture point (tcp_state.py, "RSTs made nearer")."""
+    return (
+        "injected",
+        f"not the {sender}'s own: {why}; made between the {sender} and the capture point, or on the capturing "
+        f"host: a firewall's reject with tcp reset, a middlebox, a load balancer ending an idle connection; the "
+        f"{sender} stays as it was, the {peer} takes it as any RST",
+        [],
     )
 
 
