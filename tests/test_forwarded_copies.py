@@ -121,8 +121,9 @@ def test_what_a_router_sent_on_after_its_queue_held_it_is_a_copy_not_a_resend(tm
     assert result.handshake.status == "complete"
     assert len(result.handshake.syns) == 1 and len(result.handshake.synacks) == 1
     assert result.close.shape == "three-segment"
-    # The round trip is the uplink's queue, after the router: next to the client.
-    assert result.vantage is not None and result.vantage.point == "client"
+    # The round trip is the uplink's queue, after the router: next to the client, not at it.
+    assert result.vantage is not None and result.vantage.point == "between"
+    assert "the router is next to the client, its queues between" in result.vantage.evidence
     assert any("a router's both sides" in said for said in result.vantage.evidence)
     text = analysis_text(analyze_file(str(tmp_path / "router.pcap")))
     assert "resent     1 segment sent again" in text

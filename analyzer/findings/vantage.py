@@ -11,10 +11,13 @@ Two witnesses, each read on its own and both reported:
   end whose packets keep an initial TTL while the other's do not is the one captured at.
 When they disagree (a capture on the first router, or a NAT rewriting TTLs), the timing
 decides and both are said. Loopback and equal addresses are one host.
-A third, when present: capture copies a router further on (connections.py's forwarded
-copies: each packet seen as it came in and again, its TTL one lower, as it left). The
-capture was taken on a router between the ends, on both its sides; its own TTLs are those of
-the packets as they came in, and where nothing else places it, it is between the ends.
+A third, when present, decides: capture copies a router further on (connections.py's
+forwarded copies: each packet seen as it came in and again, its TTL one lower, as it left).
+The capture was taken on a router between the ends, on both its sides; its own TTLs are
+those of the packets as they came in. It is between the ends, however near one of them the
+handshake's timing puts it: the router's queues, and what they drop, lie between it and
+either end, so what it saw did not reach an end by being seen (htb on a router's port: a
+server's FIN sent again after the capture had the client's last ACK, still in the queue).
 """
 
 from __future__ import annotations
@@ -136,12 +139,15 @@ def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
             f"a router's both sides: frame {copy.frame} is frame {packet.frame} as it left, its {name} "
             f"one lower ({packet.ttl}, then {copy.ttl})"
         )
+    if forwarded is not None:
+        near = by_timing or by_ttl
+        if near is not None and near != "between":
+            evidence.append(f"the router is next to the {near}, its queues between")
+        return Vantage("between", evidence)
     if by_timing is not None:
         if by_ttl is not None and by_ttl != by_timing:
             evidence.append(f"the timing is taken over the TTLs, which point {POINT_TEXT[by_ttl]}")
         return Vantage(by_timing, evidence)
-    if by_ttl is None and forwarded is not None:
-        return Vantage("between", evidence)
     return Vantage(by_ttl if by_ttl is not None else "unknown", evidence)
 
 
