@@ -268,7 +268,7 @@ def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN)
     if segment.ip_id > 0 or earlier.ip_id > 0:
         piece = (segment.ip_id - earlier.ip_id) % 65536  # the first piece keeps the packet's
         if piece == 0:
-            return offset == 0
+            return True  # the first piece, or one of a sender whose pieces all keep it (a fixed ID)
         return offset % piece == 0 and offset // piece >= length  # pieces of equal size, the last shorter
     return True  # IPv6: nothing but the hop limit tells the piece, and nothing but a router lowers it
 
@@ -666,6 +666,7 @@ class _Open:
             if earlier.time < segment.time - FORWARD_COPY_WINDOW:
                 break
             if is_forwarded_copy(segment, earlier, ingress):
+                self.forwarded = True
                 return earlier
         return None
 
@@ -680,8 +681,6 @@ class _Open:
         if self.folder is None or len(self.copies) < COPIES_KEPT:
             self.copies.append((segment, original.frame))
         self.copy_count += 1
-        if segment.ttl + 1 == original.ttl or segment.interface != original.interface:
-            self.forwarded = True
         if self.folder is not None:
             self.folder.add_copy(segment)
 

@@ -140,8 +140,8 @@ stacks reset at their FIN's own number after their FIN was taken.
 
 RSTs made nearer. A packet's TTL (hop limit) only falls on its way: a RST whose TTL is
 above every one of MADE_NEARER_LEAST or more other packets of its claimed sender, or one
-captured (where the file names interfaces) only on another interface than its sender's
-packets came in on, was made between that end and the capture point, or on the capturing
+captured (where the file names interfaces) on an interface none of its sender's other
+packets came in on (their copies further on left out), was made between that end and the capture point, or on the capturing
 host itself: a firewall's reject with tcp reset, a middlebox, a load balancer's idle
 timeout. Its sender does not move; its receiver takes it as any RST (Step.made_nearer says
 why). A RST below the sender's TTLs proves nothing so (a route may lengthen): the injected_rst
@@ -361,12 +361,13 @@ class Endpoint:
     # acknowledged its peer may have sent (UNSEEN: none offered yet).
     widest_window: int = UNSEEN
     # The highest TTL (hop limit) of its segments other than RSTs, how many of those there
-    # were, and the interface its first segment was captured on (UNSEEN: none named): what a
-    # RST made nearer the capture point than this end does not match (see "RSTs made
-    # nearer" above).
+    # were, and the interfaces they came in on (the first, and one other: a bond's; UNSEEN:
+    # none named): what a RST made nearer the capture point than this end does not match
+    # (see "RSTs made nearer" above).
     highest_ttl: int = UNSEEN
     ttls_seen: int = 0
     ingress: int = UNSEEN
+    also_on: int = UNSEEN
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -383,6 +384,7 @@ class Endpoint:
         self.highest_ttl = UNSEEN
         self.ttls_seen = 0
         self.ingress = UNSEEN
+        self.also_on = UNSEEN
 
     @property
     def window(self) -> int | None:
@@ -684,12 +686,15 @@ class ConnectionMachine:
         else:
             sender, receiver = self._other_end, self._first_end
         step = Step(segment, sender.state, sender.state, receiver.state, receiver.state)
-        if sender.ingress == UNSEEN:
-            sender.ingress = segment.interface
-        if not segment.flags & RST and segment.ttl >= 0:
-            sender.ttls_seen += 1
-            if segment.ttl > sender.highest_ttl:
-                sender.highest_ttl = segment.ttl
+        if not segment.flags & RST:
+            if sender.ingress == UNSEEN:
+                sender.ingress = segment.interface
+            elif segment.interface != sender.ingress:
+                sender.also_on = segment.interface
+            if segment.ttl >= 0:
+                sender.ttls_seen += 1
+                if segment.ttl > sender.highest_ttl:
+                    sender.highest_ttl = segment.ttl
         crafted = impossible_flags(segment.flags)
         probe = scan_probe(segment.flags) if sender.state == S.CLOSED and sender.last_sent is None else ""
         if crafted or probe:
@@ -1432,8 +1437,8 @@ def _made_nearer(sender: Endpoint, rst: Segment) -> str:
     nearer" above), "" if nothing does."""
     if sender.ttls_seen >= MADE_NEARER_LEAST and rst.ttl > sender.highest_ttl >= 0:
         return f"its TTL {rst.ttl} is above every other packet's of its sender (at most {sender.highest_ttl})"
-    if sender.ingress != UNSEEN and rst.interface != UNSEEN and rst.interface != sender.ingress:
-        return "it was captured only on another interface than its sender's packets came in on"
+    if sender.ingress != UNSEEN and rst.interface not in (UNSEEN, sender.ingress, sender.also_on):
+        return "it was captured on an interface none of its sender's other packets came in on"
     return ""
 
 

@@ -721,15 +721,18 @@ def test_fragments_cut_by_a_snapshot_length_still_make_their_segment(tmp_path) -
 
 
 def test_a_snapshot_length_that_cuts_payloads_is_named_in_the_first_line(tmp_path) -> None:
-    """tcpdump -s 96: the report's first line says frames were cut to 96 bytes, the JSON
-    names the length; a pcapng interface's snapshot length likewise; tcpdump's default
-    (262,144), or none named (0), is not said."""
+    """tcpdump -s 96: the report's first line says how many frames were cut to 96 bytes (by
+    either decoder), the JSON names the length; a pcapng interface's snapshot length
+    likewise; where no frame was cut (tcpdump's default, 262,144), nothing is said."""
     packets = handshake_packets()
+    packets[3] = packets[3] / (b"x" * 300)  # the client's data, 300 bytes more: longer than 96
     cut = write_capture(tmp_path / "cut.pcap", packets, snaplen=96)
-    text = analysis_text(analyze_file(str(cut)))
-    assert text.splitlines()[0].endswith(
-        "; frames cut to 96 bytes (the snapshot length): lengths and numbers hold, payload contents do not"
+    said = (
+        "; 1 frame cut to 96 bytes (the snapshot length): lengths and numbers hold, payload contents do not"
     )
+    assert analysis_text(analyze_file(str(cut))).splitlines()[0].endswith(said)
+    if shutil.which("tshark") is not None:
+        assert analysis_text(analyze_file(str(cut), decoder="tshark")).splitlines()[0].endswith(said)
     document = json.loads(run("analyze", "--json", "--no-sidecar", str(cut)).stdout)
     assert document["snapshot_length"] == 96
     whole = write_capture(tmp_path / "whole.pcap", packets, snaplen=262_144)
@@ -740,9 +743,9 @@ def test_a_snapshot_length_that_cuts_payloads_is_named_in_the_first_line(tmp_pat
     assert struct.unpack_from("<I", pcapng, at)[0] == 1
     struct.pack_into("<I", pcapng, at + 12, 128)
     (tmp_path / "cut.pcapng").write_bytes(bytes(pcapng))
-    assert (
-        "frames cut to 128 bytes" in analysis_text(analyze_file(str(tmp_path / "cut.pcapng"))).splitlines()[0]
-    )
+    named = tmp_path / "cut.pcapng"
+    assert json.loads(run("analyze", "--json", "--no-sidecar", str(named)).stdout)["snapshot_length"] == 128
+    assert "snapshot length" not in analysis_text(analyze_file(str(named))).splitlines()[0]  # none is longer
 
 
 def _damaged_captures(folder: Path) -> dict[str, tuple[Path, str, str]]:
@@ -1102,3 +1105,28 @@ def test_ip_under_mpls_cut_by_the_snapshot_length_is_still_read(tmp_path) -> Non
     stats = DecodeStats()
     [segment] = list(read_segments(str(path), stats))
     assert segment.payload_len == 1000 and stats.warnings == []
+
+
+def test_each_frame_of_a_pcapng_of_two_interfaces_names_its_own(tmp_path) -> None:
+    """A frame stamped more than a second after the one before makes the reader look one
+    frame ahead (a clock that leaps): the frame keeps its own interface, not the next one's."""
+    from scapy.layers.l2 import Ether
+
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    packets = handshake_packets()[:3]
+    frames = [(0, 0.0), (1, 2.0), (0, 2.0001)]  # (interface, seconds)
+    data = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    data += block(1, struct.pack("<HHI", 1, 0, 0)) * 2  # two Ethernet interfaces, microseconds
+    for packet, (interface, seconds) in zip(packets, frames, strict=True):
+        frame = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / packet)
+        ticks = round((1_700_000_000 + seconds) * 1e6)
+        data += block(
+            6,
+            struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame)) + frame,
+        )
+    path = tmp_path / "two.pcapng"
+    path.write_bytes(data)
+    assert [s.interface for s in read_segments(str(path), DecodeStats())] == [0, 1, 0]

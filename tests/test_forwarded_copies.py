@@ -231,3 +231,21 @@ def test_a_bridge_s_copies_are_told_by_the_interface(tmp_path) -> None:
     assert len(result.connection.copies) == 2 * len(sent)
     assert set(result.resends) == {seen_in[6]}
     assert result.sequence.counts().get("duplicate_ack", 0) == 2  # the server's two ACKs, not their copies
+
+
+def test_pieces_that_keep_the_packet_s_identification_are_copies_too(tmp_path) -> None:
+    """A sender whose packets' pieces all keep one IPv4 identification (a fixed ID): each
+    piece that left the router is a copy of the packet, not a resend of part of it."""
+    sent = [
+        _packet(0.0, True, 64, 100, flags="S", seq=100),
+        _packet(0.0002, False, 64, 0, flags="SA", seq=500, ack=101),
+        _packet(0.0004, True, 64, 101, flags="A", seq=101, ack=501),
+        _packet(0.001, True, 64, 102, flags="PA", seq=101, ack=501, data=3000),
+        *(
+            _packet(0.031 + n * 0.00001, True, 63, 102, flags="A", seq=101 + n * 1000, ack=501, data=1000)
+            for n in range(3)
+        ),
+    ]
+    result = _analyzed(tmp_path / "fixed_id.pcap", sent)
+    assert _copies(result) == [(5, 4), (6, 4), (7, 4)]
+    assert result.resends == {}

@@ -29,7 +29,7 @@ def test_a_copy_has_the_same_sender_and_sequence_number_and_data_sent_before() -
     segments = conversation(
         *HANDSHAKE,
         ("c", "PA", 101, 501, 10),  # index 3
-        ("c", "PA", 106, 501, 10),  # longer, past what was sent: new data too
+        ("c", "PA", 106, 501, 10),  # past what was sent: new data too
         ("s", "PA", 101, 111, 10),  # the peer's own numbers, equal by chance
         ("c", "FA", 101, 501, 10),  # FIN: a different segment
         ("c", "PA", 101, 501, 5),  # shorter: part of what index 3 sent

@@ -308,7 +308,7 @@ def test_a_rst_made_nearer_the_capture_point_than_its_sender_does_not_move_it() 
 
     for rst_ttl, rst_interface, why in (
         (64, 2, "its TTL 64 is above"),
-        (63, 1, "captured only on another interface"),
+        (63, 1, "captured on an interface none of"),
     ):
         result = analyzed(rst_ttl, rst_interface)
         [reset] = result.resets

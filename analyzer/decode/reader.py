@@ -36,6 +36,7 @@ class DecodeStats:
 
     format: str = "unknown"
     snaplen: int = 0  # the snapshot length the file names (capture_file.CaptureFile.snaplen)
+    frames_cut: int = 0  # frames kept shorter than they were on the wire (a snapshot length)
     frames: int = 0
     tcp_segments: int = 0
     malformed: int = 0
@@ -235,6 +236,10 @@ def read_packets(
                 number = capture.frames_read
                 stats.frames = number
                 time, stamp, data, whole = capture.time, capture.stamp, capture.data, capture.whole
+                # Read before the next frame may be read ahead (a frame stamped far ahead).
+                interface, many_interfaces = capture.interface, capture.many_interfaces
+                if not whole:
+                    stats.frames_cut += 1
                 if time > latest:
                     latest = stats.end_time = time
                     # Frame 1, or the first with a time (a custom block's has none).
@@ -311,14 +316,14 @@ def read_packets(
                     stats.tcp_segments += 1
                     if linktype == LINKTYPE_LINUX_SLL2 and len(data) >= SLL2_IFINDEX + 4:
                         segment.interface = capture_interface(
-                            capture.interface, capture.many_interfaces, u32(data, SLL2_IFINDEX), UNSEEN
+                            interface, many_interfaces, u32(data, SLL2_IFINDEX), UNSEEN
                         )
                     elif linktype == LINKTYPE_LINUX_SLL and len(data) >= 2:
                         segment.interface = capture_interface(
-                            capture.interface, capture.many_interfaces, UNSEEN, u16(data, 0)
+                            interface, many_interfaces, UNSEEN, u16(data, 0)
                         )
-                    elif capture.many_interfaces:
-                        segment.interface = capture_interface(capture.interface, True, UNSEEN, UNSEEN)
+                    elif many_interfaces:
+                        segment.interface = capture_interface(interface, True, UNSEEN, UNSEEN)
                 yield segment
     finally:
         stats.format = capture.format

@@ -179,10 +179,15 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     return lines
 
 
-# A full-sized Ethernet frame (1,500 bytes of IP and its 14-byte header): a snapshot length
-# below it cuts payloads of ordinary traffic, which is worth saying; tcpdump's default
-# (262,144) and pcapng's none (0) cut nothing.
-FULL_FRAME: Final = 1_514
+def _cut_frames(stats: DecodeStats) -> str:
+    """The frames kept shorter than they were on the wire, said in the first line."""
+    count = stats.frames_cut
+    to = (
+        f"cut to {stats.snaplen:,} bytes (the snapshot length)"
+        if stats.snaplen
+        else "kept short of their length"
+    )
+    return f"; {count:,} frame{'s' if count != 1 else ''} {to}: lengths and numbers hold, payload contents do not"
 
 
 def head_lines(
@@ -195,12 +200,7 @@ def head_lines(
         f"{count} connection{'s' if count != 1 else ''}"
         + (f", {len(udp)} UDP flow{'s' if len(udp) != 1 else ''}" if udp else "")
         + ("; times: +seconds since frame 1, as Wireshark's" if stats.frames else "")
-        + (
-            f"; frames cut to {stats.snaplen:,} bytes (the snapshot length): lengths and numbers hold, "
-            "payload contents do not"
-            if 0 < stats.snaplen < FULL_FRAME
-            else ""
-        )
+        + (_cut_frames(stats) if stats.frames_cut else "")
     ]
     lines.extend(f"warning: {w}" for w in stats.warnings)
     lines.extend(f"application: {finding}" for finding in application)
