@@ -197,13 +197,30 @@ def _told_apart(segment: Segment) -> bool:
     return bool(segment.flags & SYN) and options is not None and options.timestamps
 
 
+def one_hop_on(segment: Segment, earlier: Segment) -> bool:
+    """`segment`'s TTL (hop limit) is one below `earlier`'s: the same packet a router further on."""
+    return segment.ttl >= 0 and earlier.ttl == segment.ttl + 1
+
+
+def _same_sender_and_state(segment: Segment, earlier: Segment) -> bool:
+    """The same end, acknowledging, offering and selectively acknowledging the same, with the
+    same options: what a copy of a packet, or of a piece of it, repeats."""
+    return (
+        segment.sport == earlier.sport
+        and segment.src == earlier.src
+        and segment.ack == earlier.ack
+        and segment.window == earlier.window
+        and segment.sack_start == earlier.sack_start
+        and segment.sack_end == earlier.sack_end
+        and segment.options == earlier.options
+    )
+
+
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
     """`segment` is the packet `earlier` seen again by the capture (see the module's rule)."""
     # A TTL (hop limit) one lower: the same packet seen again a router further on (a capture
     # on a router, of its ingress and egress); a resend leaves with the sender's own TTL.
-    told_apart = (
-        segment.ip_id > 0 or _told_apart(segment) or (segment.ttl >= 0 and earlier.ttl == segment.ttl + 1)
-    )
+    told_apart = segment.ip_id > 0 or _told_apart(segment) or one_hop_on(segment, earlier)
     if (
         not (segment.payload_len or segment.flags & (SYN | FIN | RST))
         and not told_apart
@@ -212,18 +229,12 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
         return False  # a pure ACK that nothing tells from the next duplicate ACK
     return (
         segment.seq == earlier.seq
-        and segment.ack == earlier.ack
         and segment.checksum == earlier.checksum
         and segment.checksum != UNSEEN
         and segment.flags == earlier.flags
-        and segment.window == earlier.window
         and segment.payload_len == earlier.payload_len
         and segment.ip_id == earlier.ip_id
-        and segment.sack_start == earlier.sack_start
-        and segment.sack_end == earlier.sack_end
-        and segment.options == earlier.options
-        and segment.sport == earlier.sport
-        and segment.src == earlier.src
+        and _same_sender_and_state(segment, earlier)
         and abs(segment.time - earlier.time)
         <= (CAPTURE_COPY_WINDOW if told_apart else CAPTURE_COPY_WINDOW_UNNUMBERED)
     )
@@ -233,8 +244,7 @@ def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN)
     """`segment` is `earlier`, or a piece of it, sent on by a router (or a bridge) the capture
     sees both sides of (see the module's rule on forwarded copies). `ingress`: the interface
     the sender's packets came in on, UNSEEN where the file names none."""
-    routed = segment.ttl >= 0 and earlier.ttl == segment.ttl + 1
-    if not routed and not (
+    if not one_hop_on(segment, earlier) and not (
         ingress != UNSEEN
         and earlier.interface == ingress
         and segment.interface != ingress
@@ -242,13 +252,7 @@ def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN)
     ):
         return False
     if (
-        segment.sport != earlier.sport
-        or segment.src != earlier.src
-        or segment.ack != earlier.ack
-        or segment.window != earlier.window
-        or segment.sack_start != earlier.sack_start
-        or segment.sack_end != earlier.sack_end
-        or segment.options != earlier.options
+        not _same_sender_and_state(segment, earlier)
         or (segment.flags | _PIECE_FLAGS) != (earlier.flags | _PIECE_FLAGS)
         or not -CAPTURE_COPY_WINDOW <= segment.time - earlier.time <= FORWARD_COPY_WINDOW
     ):

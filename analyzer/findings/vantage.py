@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from analyzer.connections import Connection
+from analyzer.connections import Connection, one_hop_on
 from analyzer.decode.segment import ACK, RST, SYN, Segment
 from analyzer.findings.handshake import Handshake
 from analyzer.timefmt import format_duration
@@ -158,7 +158,7 @@ def _forwarded(connection: Connection) -> tuple[Segment, Segment] | None:
     by_frame = {segment.frame: segment for segment in connection.segments}
     for copy, original in connection.copies:
         packet = by_frame.get(original)
-        if packet is not None and copy.ttl >= 0 and packet.ttl == copy.ttl + 1:
+        if packet is not None and one_hop_on(copy, packet):
             return copy, packet
     return None
 
