@@ -9,7 +9,12 @@ shows it happened:
   capture away from either end (vantage "unknown": both handshake legs at once, both ends'
   TTLs untouched, or nothing to read them from): one host or one LAN, read as if at both;
 - or the receiver's later segments show it arrived: one of them acknowledges it (an
-  acknowledgment at or past the segment's end; acknowledgments are cumulative).
+  acknowledgment at or past the segment's end; acknowledgments are cumulative). A pure ACK
+  occupies no numbers, so that shows nothing: its receiver's next segment must go on rather
+  than send again what the ACK acknowledged (a resend crossing it); after such a resend, the
+  move is at the first later ACK of as much that the receiver's next segment goes on after.
+  A receiver that is not at the capture point moves at the latest capture of what moved it:
+  a router's copy of it as it left (after its queue), not the segment as it came in.
 A SYN/ACK to an end in SYN_SENT is the exception both ways: a socket that takes one
 acknowledges it at once, so the move to ESTABLISHED it brings is kept only when the receiver acknowledges it, wherever
 the capture was taken (a SYN scan's scanner, which has no socket, never does). A RST is
@@ -27,11 +32,16 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from analyzer.connections import Connection, Side, peer_of
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.connections import Connection, Side, one_hop_on, peer_of
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
 from analyzer.findings.vantage import POINT_TEXT
 from analyzer.loss_inference import CROSSING_FLOOR
 from analyzer.tcp_state import State
+
+# How far after a pure ACK its receiver's segments are read for one that shows it arrived.
+CARRIER_WALK = 4_096
+# How far below an acknowledgment data sent again may start: beyond, it is another ISN's.
+RESEND_REACH = 1 << 30
 
 
 @dataclass
@@ -59,7 +69,13 @@ def prove_states(
     for side in ("client", "server"):
         history, causes = states[side], frames[side]
         later = _Later(connection, side, (latest or {}).get(side))
-        cut = _first_unproven(side, history, causes, later, point, connection, silent)
+        shifts: dict[int, tuple[float, int]] = {}
+        cut = _first_unproven(side, history, causes, later, point, connection, silent, shifts)
+        if shifts:
+            history, causes = list(history), list(causes)
+            for index, (moved_at, moved_by) in shifts.items():
+                history[index] = (moved_at, history[index][1])
+                causes[index] = moved_by
         if cut is None:
             proven.states[side], proven.frames[side] = history, causes
             continue
@@ -88,9 +104,11 @@ def _first_unproven(
     point: str,
     connection: Connection,
     silent: frozenset[Side],
+    shifts: dict[int, tuple[float, int]],
 ) -> tuple[int, str, tuple[float, int] | None] | None:
     """The index of `side`'s first move the capture does not prove, why, and when the state
-    became unknown if not at that move (time, frame); None if all are."""
+    became unknown if not at that move (time, frame); None if all are. `shifts` takes the
+    proven moves that happened later than their segment was captured: when (time, frame)."""
     at_receiver = point in ("one_host", "unknown", side)
     for index in range(1, len(history)):
         frame = causes[index]
@@ -123,6 +141,8 @@ def _first_unproven(
         synack = segment.flags & (SYN | ACK) == SYN | ACK
         if synack and state == State.ESTABLISHED and history[index - 1][1] == State.SYN_SENT:
             if later.acknowledges(segment):
+                if not at_receiver:
+                    _move_later(history, causes, index, later.sighting(segment), shifts)
                 continue
             if side in silent:
                 beyond = later.acknowledging_more(segment, by_peer=True)
@@ -145,8 +165,28 @@ def _first_unproven(
                 "raw probe, or a connect() given up) or it never arrived; a socket that took it would be "
                 "ESTABLISHED"
             ), None  # fmt: skip
-        if at_receiver or (not segment.flags & RST and later.acknowledges(segment)):
+        if at_receiver:
             continue
+        if not segment.flags & RST:
+            if segment.seq_space:
+                if later.acknowledges(segment):
+                    _move_later(history, causes, index, later.sighting(segment), shifts)
+                    continue
+            else:
+                carrier, resend = later.carrier(segment, state == State.CLOSED)
+                if carrier is not None:
+                    _move_later(history, causes, index, carrier, shifts)
+                    continue
+                if resend is not None:
+                    what = (
+                        "its FIN" if resend.flags & FIN else "its SYN/ACK" if resend.flags & SYN else "data"
+                    )
+                    return index, (
+                        f"the {side}'s state from frame {resend.frame} on is unknown: it sent {what} again "
+                        f"(frame {resend.frame}) after frame {frame} had acknowledged it, so frame {frame} had not "
+                        f"reached it then, and nothing it sent later shows that frame {frame} or a later "
+                        f"acknowledgment did; had one, the {side} would be in {state.value}"
+                    ), (resend.time, resend.frame)  # fmt: skip
         if segment.flags & RST and state == State.LISTEN and later.listened_again(segment):
             continue
         shown = (
@@ -162,6 +202,23 @@ def _first_unproven(
     return None
 
 
+def _move_later(
+    history: list[tuple[float, State]],
+    causes: list[int | None],
+    index: int,
+    seen: Segment,
+    shifts: dict[int, tuple[float, int]],
+) -> None:
+    """Moves the receiver's move at `index` to `seen`, the latest capture of what moved it (a
+    router's capture of the segment as it left, after its queue), unless a later move of the
+    end's came before that."""
+    if seen.frame == causes[index]:
+        return
+    if index + 1 < len(history) and history[index + 1][0] < seen.time:
+        return
+    shifts[index] = (seen.time, seen.frame)
+
+
 class _Later:
     """What `side` sent after a segment, read from the segment on (a SYN/ACK's answer is the
     next segment or so: nothing is read twice over for the connections that hold one)."""
@@ -169,6 +226,64 @@ class _Later:
     def __init__(self, connection: Connection, side: Side, latest: Segment | None) -> None:
         self.segments, self.side, self.connection = connection.segments, side, connection
         self.latest = latest  # what acknowledges the most, which a long connection may not have kept
+        self._sightings: dict[int, Segment] | None = None
+
+    def sighting(self, segment: Segment) -> Segment:
+        """The latest capture of `segment`: its latest copy that a router or a bridge sent on
+        (connections.py: captured coming in and, after its queue, going out), or itself."""
+        if self._sightings is None:
+            self._sightings = {}
+            for copy, original in self.connection.copies:
+                first = self.segment(original)
+                if first is None or not _sent_on(copy, first):
+                    continue  # the same packet captured twice at one place: no later news of it
+                known = self._sightings.get(original)
+                if known is None or copy.time > known.time:
+                    self._sightings[original] = copy
+        seen = self._sightings.get(segment.frame)
+        return (
+            seen if seen is not None and seen.frame > segment.frame and seen.time >= segment.time else segment
+        )
+
+    def carrier(self, ack: Segment, closes: bool) -> tuple[Segment | None, Segment | None]:
+        """For a segment to `side` with no numbers of its own (a pure ACK: every later segment
+        "acknowledges" it, so none shows it arrived): the latest capture of it, or of a later
+        segment of its sender's that acknowledges as much, after which `side` sent on without
+        sending again what it acknowledges (None if `side` never did), and the last such
+        resend of `side`'s before that (the acknowledgment had not reached it then). `closes`:
+        the acknowledgment moved `side` to CLOSED."""
+        segments, side, sender = self.segments, self.side, self.connection.sender
+        start = self.index(ack.frame)
+        if start is None:
+            return ack, None  # not kept (a long connection): read as before
+        resend = None
+        for position in range(start + 1, min(len(segments), start + 1 + CARRIER_WALK)):
+            sent = segments[position]
+            if sender(sent) != side:
+                continue
+            behind = seq_diff(sent.seq_end, ack.ack)
+            if (sent.flags & (SYN | FIN) and behind == 0) or (
+                sent.payload_len > 1 and -RESEND_REACH < behind <= 0
+            ):
+                # Its SYN or FIN, the last number the acknowledgment covers, or data it covers (not
+                # a keep-alive's byte), sent again.
+                resend = sent
+                continue
+            if not sent.flags & ACK and not (sent.flags & RST and closes):
+                continue  # a bare RST says its socket is gone, which only a move to CLOSED foretold
+            if resend is None:
+                return self.sighting(ack), None
+            # The first capture after the resend of one that carries the acknowledgment.
+            seen = [self.sighting(ack)] + [
+                self.sighting(s) for s in segments[start + 1 : position]
+                if sender(s) != side and s.flags & ACK and not s.flags & RST and seq_diff(s.ack, ack.ack) >= 0
+            ]  # fmt: skip
+            after = [s for s in seen if s.frame > resend.frame]
+            return (min(after, key=_frame) if after else None), resend
+        latest = self.latest
+        if resend is None and latest is not None and latest.frame > ack.frame:
+            return ack, None
+        return None, resend
 
     def index(self, frame: int) -> int | None:
         """Where frame `frame` is among the segments (in frame order), if it was kept."""
@@ -245,6 +360,13 @@ class _Later:
             and after.flags & (SYN | ACK | RST) == SYN | ACK
             and after.ack != before.ack
         )
+
+
+def _sent_on(copy: Segment, first: Segment) -> bool:
+    """`copy` is `first` as a router (TTL one lower) or a bridge (another interface) sent it on."""
+    return one_hop_on(copy, first) or (
+        UNSEEN not in (copy.interface, first.interface) and copy.interface != first.interface
+    )
 
 
 def _frame(segment: Segment) -> int:

@@ -206,3 +206,55 @@ def test_an_end_whose_peer_is_silent_is_unknown_after_its_own_fin() -> None:
     both = _analyzed(AT_SERVER, *CLIENT_CLOSES)
     assert [state.value for _t, state in both.states["server"]][3:5] == ["CLOSE_WAIT", "LAST_ACK"]
     assert not any("whether its FIN had come" in note for note in both.notes)
+
+
+def test_a_fin_sent_again_after_the_last_ack_shows_the_ack_had_not_arrived() -> None:
+    """At the client the last ACK passed; the server's FIN came again 5 ms after it (it
+    crossed the ACK: not lost, in flight): the ACK had not reached the server then (a pure ACK
+    occupies no numbers, so any later segment "acknowledges" it: none shows it arrived). The
+    client's second ACK, or the first, may have since: unknown."""
+    t = 0.0501
+    result = _analyzed(
+        AT_CLIENT, *CLIENT_CLOSES, (t + 0.116, "s", "FA", 501, 102), (t + 0.1161, "c", "A", 102, 502)
+    )
+    states = _states(result)
+    assert states["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "UNKNOWN"]
+    assert result.state_frames["server"][-1] == 8  # LAST_ACK at least until it sent its FIN again
+    [why] = [n for n in result.notes if "unknown" in n]
+    assert "it sent its FIN again (frame 8) after frame 7 had acknowledged it" in why
+    assert "had one, the server would be in CLOSED" in why
+
+
+def test_a_handshake_ack_crossed_by_a_resent_synack_moves_the_server_at_the_next_ack() -> None:
+    """Between the ends: the server sent its SYN/ACK again 10 ms after the client's ACK passed
+    (crossing it), then data after the client's second ACK: established by the second as far
+    as the capture shows, not by the first."""
+    result = _analyzed(
+        BETWEEN,
+        (0.0, "c", "S", 100, 0),
+        (0.020, "s", "SA", 500, 101),
+        (0.050, "c", "A", 101, 501),
+        (0.060, "s", "SA", 500, 101),
+        (0.090, "c", "A", 101, 501),
+        (0.091, "s", "PA", 501, 101, 20),
+        (0.140, "c", "A", 101, 521),
+    )
+    states = _states(result)
+    assert states["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    assert result.state_frames["server"][-1] == 5
+    assert result.states["server"][-1][0] == result.connection.segments[4].time
+
+
+def test_a_later_ack_proves_what_any_later_segment_would_not() -> None:
+    """Between the ends: the server's data after the client's ACK, not a resend: the ACK
+    reached it (as before: its next segment went on)."""
+    result = _analyzed(
+        BETWEEN,
+        (0.0, "c", "S", 100, 0),
+        (0.020, "s", "SA", 500, 101),
+        (0.050, "c", "A", 101, 501),
+        (0.051, "s", "PA", 501, 101, 20),
+        (0.100, "c", "A", 101, 521),
+    )
+    assert _states(result)["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
+    assert result.state_frames["server"][-1] == 3

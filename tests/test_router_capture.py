@@ -39,3 +39,27 @@ def test_what_remains_is_what_the_ends_sent() -> None:
     for result in (complete, bulk, refused):
         assert result.vantage is not None
         assert any("a router's both sides" in said for said in result.vantage.evidence)
+
+
+def test_an_end_moves_when_what_moved_it_left_the_router() -> None:
+    """The capture is between the ends, so a segment reaches its receiver after it left the
+    router: the receiver's move is at the copy as it left (TTL 63, the client's after the
+    queue), not at the segment as it came in."""
+    ttls = {segment.frame: segment.ttl for segment in read_segments(str(CAPTURE), DecodeStats())}
+    complete, bulk, _refused = analyze_file(str(CAPTURE)).connections
+    for result in (complete, bulk):
+        connection = result.connection
+        left = {original: copy for copy, original in connection.copies}
+        by_frame = {segment.frame: segment for segment in connection.segments}
+        for side in ("client", "server"):
+            for (_time, state), frame in zip(result.states[side], result.state_frames[side], strict=True):
+                if frame is None or state.value == "UNKNOWN":
+                    continue
+                if frame in by_frame:  # a move of its own send, or one no copy of it came after
+                    segment = by_frame[frame]
+                    assert connection.sender(segment) == side or segment.frame not in left, (side, frame)
+                else:
+                    assert ttls[frame] == 63, (side, frame)  # as it left
+        synack = next(s for s in connection.segments if s.flags & 0x12 == 0x12)
+        established = next(t for t, state in result.states["client"] if state.value == "ESTABLISHED")
+        assert established > synack.time  # what the router sent on, later
