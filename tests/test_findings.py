@@ -294,6 +294,17 @@ def test_rst_causes() -> None:
     assert causes(
         *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "PA", 501, 102, 10), ("c", "R", 102, 0)
     ) == [("client", "FIN_WAIT_2", "data_after_close")]
+    # Half closed (shutdown(SHUT_WR)): it read on after its FIN, then close() with data
+    # unread: its RST/ACK acknowledges all that came, answering none of it.
+    assert causes(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "PA", 501, 102, 10),
+        ("c", "A", 102, 511), ("s", "PA", 511, 102, 10), ("c", "RA", 102, 521),
+    ) == [("client", "FIN_WAIT_2", "abort")]  # fmt: skip
+    # Read on, then closed: data that came after it, unacknowledged, is answered by the RST.
+    assert causes(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "PA", 501, 102, 10),
+        ("c", "A", 102, 511), ("s", "PA", 511, 102, 10), ("c", "R", 102, 0),
+    ) == [("client", "FIN_WAIT_2", "data_after_close")]  # fmt: skip
     assert causes(
         *HANDSHAKE, ("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502), ("c", "R", 102, 0)
     ) == [("client", "TIME_WAIT", "after_close")]

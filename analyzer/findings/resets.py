@@ -27,7 +27,8 @@ Causes, tried in this order (the first that fits):
   (data_after_close); a FIN it would have taken.
 - after_close: both sides had already sent their FIN.
 - data_after_close: the sender had closed (sent its FIN) and the peer then sent
-  data: a closed socket answers data with RST.
+  data: a closed socket answers data with RST. Not where the sender had read on after its
+  FIN and its RST acknowledges all that came (abort, below).
 - no_connection: the sender's first segment in the capture is this RST, answering a
   segment of the peer: the sender has no connection for this 4-tuple (a RST without ACK to
   a segment without ACK, a SYN, is injected: a TCP's answer to one carries ACK). Also (after
@@ -56,7 +57,9 @@ Causes, tried in this order (the first that fits):
 - abort: the sender was in a synchronized state: the application aborted (close() with
   unread data, SO_LINGER with a zero timeout, or a process that exited with unread data).
   Also after the sender's own FIN (shutdown(SHUT_WR) first): a later close() with the
-  peer's data unread is aborted with RST all the same (Linux's TCP_ABORT_ON_CLOSE).
+  peer's data unread is aborted with RST all the same (Linux's TCP_ABORT_ON_CLOSE). The
+  peer's data after the FIN is no data_after_close then: the sender acknowledged some of it
+  (it was reading: half closed), and the RST acknowledges all of it (it answers none).
 - injected (tried before all the others but impossible_flags): the sender went on sending
   after its RST (tcp_state.py, "RSTs an end outlived"): its socket did not send it; or the
   RST's number is below what its receiver had acknowledged, or past any window (tcp_state.py,
@@ -480,7 +483,18 @@ def _cause(
             for s in before
             if side(s.segment) == peer and s.segment.payload_len and s.segment.frame > fins[sender].frame
         ]
-        if late_data:
+        fin = fins[sender]
+        # Took in the peer's data after its FIN (acknowledged past what its FIN did): half
+        # closed, still reading (shutdown(SHUT_WR)). A RST that acknowledges all that came then
+        # answers none of it: its close() with data unread (abort, below).
+        read_on = any(
+            side(s.segment) == sender and not s.segment.flags & RST and s.segment.flags & ACK
+            and s.segment.frame > fin.frame and seq_diff(s.segment.ack, fin.ack) > 0
+            for s in before
+        )  # fmt: skip
+        if late_data and not (
+            read_on and segment.flags & ACK and seq_diff(segment.ack, late_data[-1].seq_end) >= 0
+        ):
             return (
                 "data_after_close",
                 _data_after_close_text(
@@ -670,7 +684,10 @@ def _cause(
         )
     received = [s.segment for s in before if side(s.segment) == peer and s.segment.payload_len]
     if sender in fins and step.sender_before in _AFTER_OWN_FIN:
-        unread = f" ({sum(s.payload_len for s in received)} bytes came from the {peer})" if received else ""
+        # Bytes, not payloads summed: a resend counts once.
+        spans = [(seq_diff(s.seq, received[0].seq), seq_diff(s.seq_end, received[0].seq)) for s in received]
+        came = max(end for _, end in spans) - min(start for start, _ in spans) if received else 0
+        unread = f" ({came:,} bytes came from the {peer})" if received else ""
         return (
             "abort",
             f"the {sender} had sent its FIN (shutdown) and then aborted: close() with the {peer}'s data "
