@@ -47,9 +47,11 @@ from analyzer.findings.close import Close, find_close
 from analyzer.findings.compatibility import Compatibility, compatibility
 from analyzer.findings.diagnoses import Diagnosis, diagnose, fin_wait_2_expired_diagnoses
 from analyzer.findings.ecn import EcnSignals, find_ecn_signals
+from analyzer.findings.gaps import GapFills, gap_fills
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.kernel_events import EventAgreement, compare_events, refine_with_kernel_reasons
+from analyzer.findings.path_duplicates import on_the_wire_twice
 from analyzer.findings.resends import earlier_copies, numbered_resends, without_answers
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
@@ -124,6 +126,10 @@ class ConnectionAnalysis:
     probe: str | None = None
     # ECE and CWR after an ECN handshake, by sender (findings/ecn.py); None without ECN agreed.
     ecn: EcnSignals | None = None
+    # What filled the gaps in a sender's numbers (findings/gaps.py); None without any.
+    gaps: GapFills | None = None
+    # Capture copies its receiver got twice (findings/path_duplicates.py): (copy, its D-SACK).
+    on_the_wire_twice: list[tuple[int, int]] = field(default_factory=list)
 
     def __init__(
         self,
@@ -146,6 +152,8 @@ class ConnectionAnalysis:
         diagnoses: list[Diagnosis] | None = None,
         vantage: Vantage | None = None,
         ecn: EcnSignals | None = None,
+        gaps: GapFills | None = None,
+        on_the_wire_twice: list[tuple[int, int]] | None = None,
     ) -> None:
         self.connection = connection
         self.handshake = handshake
@@ -167,6 +175,8 @@ class ConnectionAnalysis:
         self.vantage = vantage
         self.probe = None
         self.ecn = ecn
+        self.gaps = gaps
+        self.on_the_wire_twice = on_the_wire_twice if on_the_wire_twice is not None else []
 
     @property
     def interesting(self) -> bool:
@@ -363,6 +373,11 @@ def analyze_connection(
         diagnoses = diagnose(
             connection, sequence, handshake.answered_syn_to_ack, resends, resets, capture_end
         )
+    rtt = handshake.answered_syn_to_ack
+    if isinstance(folded, FoldedConnection):
+        gaps = folded.gaps.result(rtt)
+    else:
+        gaps = gap_fills(connection, sequence.flags, rtt) if sequence.flags else None
     return ConnectionAnalysis(
         sequence=sequence,
         compatibility=compatible,
@@ -382,6 +397,8 @@ def analyze_connection(
         diagnoses=diagnoses,
         vantage=vantage,
         ecn=find_ecn_signals(connection, handshake),
+        gaps=gaps,
+        on_the_wire_twice=on_the_wire_twice(connection) if connection.copies else None,
     )
 
 

@@ -31,6 +31,7 @@ from analyzer.connections import Connection, Continued, assign_roles
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment
 from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
 from analyzer.findings.diagnoses import READ_FLAGS
+from analyzer.findings.gaps import GapTracker
 from analyzer.findings.handshake import find_handshake
 from analyzer.findings.resends import CopyFinder
 from analyzer.findings.retransmissions import SequenceAnalysis, SequenceJudge
@@ -119,6 +120,7 @@ class FoldedConnection:
         self.captured_at = captured_at(head, find_vantage(head, find_handshake(head)))
         self.copies = CopyFinder(first, COPY_MEMORY)
         self.judge = SequenceJudge(context, self.client)
+        self.gaps = GapTracker()  # what fills the gaps Wireshark's rules flag
         self.counter = CompatibilityCounter(first)
         self.count = 0
         self._bytes = 0  # payload bytes of the segments through the state machine
@@ -158,6 +160,8 @@ class FoldedConnection:
         from_client = segment.sport == self._client_port and segment.src == self._client_src
         self.copies.feed(index, segment)
         self.judge.feed(segment, from_client)
+        kinds = self.judge.result.flags.get(segment.frame)
+        self.gaps.feed(segment, from_client, kinds is not None and "lost_segment" in kinds)
         self.counter.feed(segment)
         self._pending.append(segment)
         if segment.flags & _CONTROL:

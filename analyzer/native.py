@@ -58,6 +58,7 @@ COMPILED = (
     "analyzer.findings.close",
     "analyzer.findings.resets",
     "analyzer.findings.retransmissions",
+    "analyzer.findings.gaps",
     "analyzer.findings.zeek_conn",
     "analyzer.findings.compatibility",
     "analyzer.findings.diagnoses",

@@ -93,9 +93,10 @@ def test_the_same_packets_directly_and_in_gre_are_copies_not_resends() -> None:
     assert connection["capture_copies"] == {
         "count": 10,
         "frames": [[copy, copy - 1] for copy in range(2, 21, 2)],
+        "on_the_wire_twice": [],
     }
     assert connection["untunnelled_too"] is True
-    assert connection["sequence"] == {"counts": {}, "frames": {}}
+    assert connection["sequence"] == {"counts": {}, "frames": {}, "gaps": None}
     assert not [note for note in connection["notes"] if "not applied" in note]
     assert connection["backoff"]["intervals"] == []
     assert [state for _, state in connection["states"]["client"]] == [

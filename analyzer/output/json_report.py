@@ -431,6 +431,8 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
         "capture_copies": {
             "count": connection.copy_count,
             "frames": [[copy.frame, original] for copy, original in connection.copies],
+            # Those its receiver got twice (a D-SACK answered each): [copy, D-SACK frame].
+            "on_the_wire_twice": [[copy, answer] for copy, answer in result.on_the_wire_twice],
         },
         "first_time": connection.first_time,
         "last_time": connection.last_time,
@@ -505,6 +507,10 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             # Most connections have nothing flagged: no Counter made for them.
             "counts": dict(sorted(sequence.counts().items())) if sequence.flags else {},
             "frames": {str(frame): kinds for frame, kinds in sequence.flags.items()},
+            # What filled each gap flagged lost_segment: the packet first sent, late
+            # (reordered), a resend, or nothing; null without gaps or for a connection kept
+            # in part.
+            "gaps": result.gaps.as_dict() if result.gaps is not None else None,
         },
         "compatibility": {
             "wireshark_completeness": compatibility.wireshark_completeness,

@@ -44,11 +44,12 @@ if TYPE_CHECKING:
 _COPIES_SHOWN = 6
 
 
-def _missed_packets(counts: Counter) -> str:
+def _missed_packets(counts: Counter, reordered: int = 0) -> str:
     """What Wireshark's gap flags say of the capture itself, in words. A gap in a sender's
-    numbers may be a loss before the capture point; data acknowledged but never seen reached
-    its receiver: the capture missed it (or it went another way)."""
-    after, acked = counts.get("lost_segment", 0), counts.get("ack_lost_segment", 0)
+    numbers may be a loss before the capture point (but for the `reordered`, filled later by
+    the packet first sent); data acknowledged but never seen reached its receiver: the
+    capture missed it (or it went another way)."""
+    after, acked = counts.get("lost_segment", 0) - reordered, counts.get("ack_lost_segment", 0)
     said = []
     if after:
         said.append(
@@ -62,6 +63,18 @@ def _missed_packets(counts: Counter) -> str:
             "capture missed it (tcpdump's buffer, -B; a mirror port past its rate) or it went another way"
         )
     return f"packets not in the capture: {'; '.join(said)}" if said else ""
+
+
+def _reordered(fills: list[tuple[int, int]]) -> str:
+    """The gaps filled by the packet first sent (findings/gaps.py), in words."""
+    count = len(fills)
+    shown = ", ".join(f"{filler} (after {gap})" for gap, filler in fills[:_COPIES_SHOWN])
+    more = f" and {count - _COPIES_SHOWN} more" if count > _COPIES_SHOWN else ""
+    return (
+        f"{count} gap{'s' if count != 1 else ''} in a sender's numbers filled later by the packet first sent "
+        "(its IPv4 identification comes before that of the segment after the gap; where none tells, it came "
+        f"sooner than a resend can): delayed on the way, in the capture, not lost: {shown}{more}"
+    )
 
 
 def format_endpoint(endpoint: tuple[str, int], family: int) -> str:
@@ -112,6 +125,16 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             f"SYN timestamps, SACK block or a TTL one lower; or as a router or bridge sent it on, whole or in "
             f"pieces, its TTL one lower or on another interface, within {FORWARD_COPY_WINDOW:g} s): {shown}{more}"
         )
+        twice = result.on_the_wire_twice
+        if twice:
+            count = len(twice)
+            listed = ", ".join(f"{copy} (D-SACK in {answer})" for copy, answer in twice[:_COPIES_SHOWN])
+            beyond = f" and {count - _COPIES_SHOWN:,} more" if count > _COPIES_SHOWN else ""
+            lines.append(
+                f"  duplicated {count:,} of them {'were' if count != 1 else 'was'} on the wire twice: the receiver "
+                "answered each with a duplicate SACK (RFC 2883), so it got both (a path that duplicates packets; "
+                f"the second is dropped, nothing resent): {listed}{beyond}"
+            )
     if result.vantage is not None and result.vantage.point != "one_host":
         lines.append(f"  captured   {result.vantage.explain()}")
     lines.append(f"  handshake  {result.handshake.explain()}")
@@ -144,9 +167,12 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         lines.append(
             f"  sequence   {counts} (Wireshark's flags, on {flagged} frame{'s' if flagged != 1 else ''})"
         )
-        missed = _missed_packets(result.sequence.counts())
+        gaps = result.gaps
+        missed = _missed_packets(result.sequence.counts(), len(gaps.reordered) if gaps is not None else 0)
         if missed:
             lines.append(f"  capture    {missed}")
+        if gaps is not None and gaps.reordered:
+            lines.append(f"  reordered  {_reordered(gaps.reordered)}")
     # Ours, by the numbers sent before: at a sender, Wireshark flags most resends of a SACK
     # recovery out-of-order (within the iRTT of the highest segment sent). A SYN's are the
     # backoff's (every SYN is kept, a long connection's too).

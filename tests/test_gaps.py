@@ -1,0 +1,128 @@
+"""What filled a gap in a sender's numbers (analyzer/findings/gaps.py): the packet first sent,
+late (reordered: in the capture, not lost), a resend, or nothing; and the report's words."""
+
+from __future__ import annotations
+
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import ConnectionAnalysis, analyze_segments
+from analyzer.decode.segment import UNSEEN
+from analyzer.output.text_report import connection_text
+from analyzer.timefmt import Clock
+
+
+def _analyzed(steps: tuple[tuple, ...], ids: list[int] | None, rtt: float = 0.050) -> ConnectionAnalysis:
+    """The handshake (a round trip of `rtt`), then the client's `steps`; `ids`: the IPv4
+    identifications of the client's data segments in order (None: IPv6-like, none)."""
+    handshake = ((0.0, *HANDSHAKE[0]), (rtt, *HANDSHAKE[1]), (rtt + 0.0001, *HANDSHAKE[2]))
+    segments = conversation(*handshake, *steps)
+    data = [s for s in segments if s.payload_len]
+    for segment, ip_id in zip(data, ids or [UNSEEN] * len(data), strict=True):
+        segment.ip_id = ip_id
+    [result] = analyze_segments(segments).connections
+    return result
+
+
+# Three segments of 100 bytes at 101, 201, 301: the one at 201 comes last.
+REORDERED = (
+    (0.1000, "c", "PA", 101, 501, 100),
+    (0.1001, "c", "PA", 301, 501, 100),
+    (0.1002, "c", "PA", 201, 501, 100),
+)
+# The one at 201 never came; the client sends it again after three duplicate ACKs.
+RESENT = (
+    (0.1000, "c", "PA", 101, 501, 100),
+    (0.1001, "c", "PA", 301, 501, 100),
+    (0.1500, "s", "A", 501, 201),
+    (0.1501, "s", "A", 501, 201),
+    (0.1502, "s", "A", 501, 201),
+    (0.1503, "c", "PA", 201, 501, 100),
+)
+
+
+def test_the_packet_first_sent_filling_a_gap_by_its_identification_is_reordering() -> None:
+    result = _analyzed(REORDERED, [10, 12, 11])
+    assert result.gaps is not None
+    assert result.gaps.reordered == [(5, 6)] and not result.gaps.resent and not result.gaps.unfilled
+    text = format_text_of(result)
+    assert "reordered  1 gap in a sender's numbers filled later by the packet first sent" in text
+    assert "6 (after 5)" in text
+    assert "packets not in the capture" not in text  # Wireshark flags the gap; nothing is missing
+
+
+def test_a_resend_filling_a_gap_by_its_identification_is_a_loss_before_the_capture() -> None:
+    result = _analyzed(RESENT, [10, 12, 13])
+    assert result.gaps is not None and result.gaps.resent == [(5, 9)] and not result.gaps.reordered
+    text = format_text_of(result)
+    assert "packets not in the capture: 1 segment follows a gap" in text
+    assert "reordered" not in text
+
+
+def test_without_identifications_the_time_decides() -> None:
+    quick = _analyzed(REORDERED, None)
+    assert quick.gaps is not None and quick.gaps.reordered == [(5, 6)]
+    late = _analyzed(RESENT, None)  # 50 ms after the gap, the round trip 50 ms: a resend
+    assert late.gaps is not None and late.gaps.resent == [(5, 9)]
+    # Identifications too far apart to be one counter's say nothing: the time decides.
+    far = _analyzed(REORDERED, [10, 30000, 60000])
+    assert far.gaps is not None and far.gaps.reordered == [(5, 6)]
+
+
+def test_a_gap_never_filled_is_unfilled() -> None:
+    result = _analyzed(RESENT[:2], [10, 12])
+    assert result.gaps is not None and result.gaps.unfilled == [5]
+    assert not result.gaps.reordered and not result.gaps.resent
+
+
+def test_no_gap_no_finding() -> None:
+    result = _analyzed(((0.1, "c", "PA", 101, 501, 100), (0.1001, "c", "PA", 201, 501, 100)), [10, 11])
+    assert result.gaps is None
+
+
+def format_text_of(result: ConnectionAnalysis) -> str:
+    return "\n".join(connection_text(result, Clock(0.0)))
+
+
+def test_identifications_decide_before_the_time() -> None:
+    # Delayed 30 ms on the way (later than the time alone would take for reordering).
+    slow = _analyzed(
+        tuple((t + (0.03 if step[3] == 201 else 0), *step[1:]) for step in REORDERED for t in [step[0]]),
+        [10, 12, 11],
+    )
+    assert slow.gaps is not None and slow.gaps.reordered == [(5, 6)]
+    # A resend 1 ms after the gap (sooner than the time alone would take for a resend).
+    quick = (
+        (0.1000, "c", "PA", 101, 501, 100),
+        (0.1001, "c", "PA", 301, 501, 100),
+        (0.1011, "c", "PA", 201, 501, 100),
+    )
+    resent = _analyzed(quick, [10, 12, 13])
+    assert resent.gaps is not None and resent.gaps.resent == [(5, 6)]
+
+
+def test_a_long_connection_files_its_gaps_as_they_come() -> None:
+    """Folded (long_connection.py: most segments let go), the gaps are those of the whole."""
+    import functools
+
+    from analyzer.analysis import analyze_connection
+    from analyzer.connections import stream_connections
+    from analyzer.long_connection import FoldedConnection
+
+    data = [(0.1 + i * 0.001, "c", "PA", 101 + 100 * i, 501, 100) for i in range(60)]
+    data[40], data[41] = (data[40][0], *data[41][1:]), (data[41][0], *data[40][1:])  # reordered
+    data[50] = (0.2, *data[50][1:])  # the one at 5101 comes 50 ms late: a resend
+    data.sort(key=lambda step: step[0])
+
+    def gaps(fold: object, long_connection: int) -> object:
+        handshake = ((0.0, *HANDSHAKE[0]), (0.05, *HANDSHAKE[1]), (0.0501, *HANDSHAKE[2]))
+        segments = conversation(*handshake, *data)
+        for segment in segments:
+            if segment.payload_len:  # counted on in the order sent; the resend's later
+                segment.ip_id = 999 if segment.seq == 5101 else 100 + (segment.seq - 101) // 100
+        [connection] = stream_connections(iter(segments), fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
+        return analyze_connection(connection).gaps
+
+    whole = gaps(None, 1 << 30)
+    folded = gaps(functools.partial(FoldedConnection, head_steps=0, look_ahead=32), 24)
+    assert whole is not None and len(whole.reordered) == 1 and len(whole.resent) == 1
+    assert folded == whole
