@@ -14,7 +14,9 @@ about it, and these rules read that:
   firewall's hold does, rather than a copy through and the next one lost; the capture cannot
   tell the two apart); and unless the copy came within the crossing
   window and acknowledges more of the peer than the first: a BSD stack's answer to the
-  peer's FIN, which carries its own unacknowledged FIN again (`_answers_peer`);
+  peer's FIN, which carries its own unacknowledged FIN again (`_answers_peer`), and unless
+  the peer's first acknowledgment after the resend names the FIN's numbers in a duplicate
+  SACK (RFC 2883: it got them twice, so the copy before had arrived);
 - a segment acknowledging a SYN or FIN that the peer then sends again, the same kind of
   segment, or a pure ACK before any resend: that segment was lost (had it arrived, the
   peer would have had no reason to resend), unless the resend came within one round trip
@@ -26,7 +28,10 @@ about it, and these rules read that:
   acknowledges a copy: the listener took none of them until then (its accept queue full:
   Linux, tcp_abort_on_overflow=0, drops the ACK that would make the connection and what
   follows, its request socket kept, counted in ListenOverflows), or they were lost; the
-  server is in SYN_RCVD until the copy it acknowledges;
+  server is in SYN_RCVD until the copy it acknowledges. Not where the server stayed silent
+  past a request socket's SYN/ACK timer (SYNACK_SILENCE_MOST), never sending its SYN/ACK
+  again, and the copy it acknowledges at last is smaller than the first: the ACK had made the
+  connection and the path lost the big segments alone (an MTU black hole);
 - the ACK that completes a handshake answered at once (within the crossing window: one
   round trip wherever the capture was taken) by the peer's RST as for no socket (no ACK
   flag, at the ACK's acknowledgment number: Linux's tcp_v4_send_reset), no data ever sent:
@@ -74,6 +79,13 @@ RTO_MIN: Final = 0.200  # Linux's least retransmission timeout (TCP_RTO_MIN)
 # one segment is common; the same one again and again, right after a handshake, is a
 # listener's doing).
 LISTENER_RESENDS: Final = 2
+# A listener holding a request socket (SYN_RCVD) sends its SYN/ACK again when its timer
+# fires, its accept queue full or not: Linux after 1 s (TCP_TIMEOUT_INIT), older stacks after
+# 3 s. A server silent longer than this after its SYN/ACK held no request socket: either the
+# handshake's ACK had made the connection and the data was lost on the way (an MTU black hole
+# drops the big segments alone: the copy it acknowledges at last is smaller), or it answered
+# with a SYN cookie and kept nothing until an ACK got through (the same copy, again).
+SYNACK_SILENCE_MOST: Final = 3.0
 
 
 def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
@@ -195,12 +207,32 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
             answered = _crossed_peer_syn(segments, previous, crossing)
         if acked or answered:
             continue
+        if not syn and _sacked_twice(segments, index, segments[previous]):
+            continue  # the peer got it twice: the copy before had arrived
         fresh = _Reach(segments, sender, segment.seq) if syn else None
         if not _acknowledged_before(segments, previous, covered, fresh) or (
             not syn and index in later and _silent_between(segments, index, later[index])
         ):
             lost.add(segments[previous].frame)
     return lost
+
+
+def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:
+    """Whether the peer's first acknowledgment after segments[index], a resend, names numbers
+    `before` carried in a duplicate SACK (RFC 2883: a first block at or below its
+    acknowledgment): it got them twice, so `before` had arrived (a tail loss probe's resend of
+    a FIN whose ACK the peer delayed)."""
+    resend = segments[index]
+    sender = (resend.src, resend.sport)
+    for answer in segments[index + 1 :]:
+        if (answer.src, answer.sport) == sender or not answer.flags & ACK or answer.flags & RST:
+            continue
+        return (
+            answer.sack_start != UNSEEN
+            and seq_diff(answer.sack_end, answer.ack) <= 0
+            and seq_diff(answer.sack_start, before.seq_end) < 0 < seq_diff(answer.sack_end, before.seq)
+        )
+    return False
 
 
 def _silent_between(segments: list[Segment], first: int, last: int) -> bool:
@@ -236,6 +268,13 @@ def _not_taken_by_listener(
         if earlier.get(i) == copies[-1]:
             copies.append(i)
     reply = segments[answer]
+    synack = next(
+        (
+            s for s in reversed(segments[:index])
+            if s.flags & (SYN | ACK) == SYN | ACK and (s.src, s.sport) != client
+        ),
+        None,
+    )  # fmt: skip
     # The client's SYN sent again before: the listener was dropping SYNs just then (a full
     # queue drops them too), and one unanswered resend of the data is enough.
     syn_again = any(
@@ -253,6 +292,13 @@ def _not_taken_by_listener(
         # A timer's resend, not one that crossed an answer (the SYN's own resends make the
         # crossing window long: a timer fires by RTO_MIN).
         or segments[copies[1]].time - segments[first].time <= min(crossing, RTO_MIN)
+        # Silent past a request socket's SYN/ACK timer, and what got through at last smaller:
+        # the ACK had made the connection (SYNACK_SILENCE_MOST).
+        or (
+            synack is not None
+            and reply.time - synack.time > SYNACK_SILENCE_MOST + crossing
+            and segments[copies[-1]].payload_len < segments[first].payload_len
+        )
     ):
         return set()
     return {s.frame for s in segments[index : copies[-1]] if (s.src, s.sport) == client}

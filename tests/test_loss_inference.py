@@ -264,3 +264,50 @@ def test_a_reply_with_a_d_sack_shows_a_copy_had_arrived_before() -> None:
     assert lost_segments(segments) == {1, 2}
     [result] = analyze_segments(segments).connections
     assert result.state_frames["server"][-1] == 5
+
+
+def test_a_server_silent_past_its_synack_timer_had_taken_the_handshakes_ack() -> None:
+    """An MTU black hole (a review's, kept at the client): the handshake's ACK got through,
+    the client's big data never did, resent for 13 s; the server never sent its SYN/ACK again,
+    as a request socket (SYN_RCVD) would after 1 s: the ACK had made the connection."""
+    segments = conversation(
+        (0.0, "c", "S", 100, 0), (0.00005, "s", "SA", 500, 101), (0.00006, "c", "A", 101, 501),
+        (0.0001, "c", "PA", 101, 501, 1448), (0.211, "c", "PA", 101, 501, 1448),
+        (0.635, "c", "PA", 101, 501, 1448), (1.467, "c", "PA", 101, 501, 1448),
+        (3.095, "c", "PA", 101, 501, 1448), (6.487, "c", "PA", 101, 501, 1024),
+        (13.143, "c", "PA", 101, 501, 512), (13.1431, "s", "A", 501, 613),
+    )  # fmt: skip
+    assert not lost_segments(segments)
+    [result] = analyze_segments(segments).connections
+    assert result.state_frames["server"][-1] == 3  # ESTABLISHED by the handshake's ACK
+    [timeout] = [d for d in result.diagnoses if d.kind == "retransmission_timeout"]
+    assert "its last copies smaller (1024, 512 bytes)" in timeout.sentence
+
+
+def test_a_fin_the_peer_names_in_a_duplicate_sack_after_its_resend_had_arrived() -> None:
+    """A tail loss probe resends the server's last data and FIN 10 ms later; the client's
+    ACK, delayed, names the data in a D-SACK: it got them twice, the first had arrived."""
+    steps = (
+        *((0.0, "c", "S", 100, 0), (0.0001, "s", "SA", 500, 101), (0.0002, "c", "A", 101, 501)),
+        (0.002, "s", "FPA", 501, 101, 50),
+        (0.0122, "s", "FPA", 501, 101, 50),
+        (0.0123, "c", "A", 101, 552),
+    )
+    segments = conversation(*steps)
+    segments[-1].sack_start, segments[-1].sack_end = 501, 551
+    assert 4 not in lost_segments(segments)
+    plain = conversation(*steps)  # without the D-SACK: the first copy taken as lost
+    assert 4 in lost_segments(plain)
+
+
+def test_a_listener_silent_past_its_synack_timer_with_the_same_copy_answered_dropped_them() -> None:
+    """A SYN cookie (a review's, listen(1) full, the clients' ACKs dropped for 3 s on the
+    way in): the server kept nothing and never sent its SYN/ACK again; the copy it answers at
+    last is the same as those before, not a smaller one: nothing before it was taken."""
+    segments = conversation(
+        (0.0, "c", "S", 100, 0), (0.00005, "s", "SA", 500, 101), (0.00006, "c", "A", 101, 501),
+        (0.0001, "c", "PA", 101, 501, 100), (0.211, "c", "PA", 101, 501, 100),
+        (0.635, "c", "PA", 101, 501, 100), (1.467, "c", "PA", 101, 501, 100),
+        (3.095, "c", "PA", 101, 501, 100), (3.4861, "s", "A", 501, 201),
+    )  # fmt: skip
+    assert lost_segments(segments) == {3, 4, 5, 6, 7}

@@ -574,12 +574,22 @@ def _retransmission_timeouts(
             else ""
         )
         factor = f" ×{round(backoff.factor, 1):g}" if backoff.factor and backoff.factor != 1.0 else ""
+        # Copies cut smaller after timeouts: the sender took the path for one that drops big
+        # packets (Linux's tcp_mtu_probing lowers the MSS after repeated timeouts).
+        smaller = [s.payload_len for s in chain if s.payload_len < chain[0].payload_len]
+        cut = (
+            f"; its last copies smaller ({', '.join(str(size) for size in dict.fromkeys(smaller))} bytes): its "
+            "stack lowered the segment size after the timeouts, as for a path that drops big packets (an MTU "
+            "black hole: Linux's tcp_mtu_probing)"
+            if smaller
+            else ""
+        )
         found.append(
             Diagnosis(
                 "retransmission_timeout",
                 frames,
                 f"the {side}'s data segment (seq {seq}, {chain[0].payload_len} bytes) was sent {sends} times, "
-                f"{after}{backoff.describe()}: no acknowledgment came for it in time",
+                f"{after}{backoff.describe()}: no acknowledgment came for it in time{cut}",
                 {s.frame: "RTO" for s in chain}
                 | {chain[0].frame: f"RTO backoff{factor}, {len(chain)} resends"},
             )
