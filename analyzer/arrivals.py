@@ -255,18 +255,19 @@ class _Later:
         segments, side, sender = self.segments, self.side, self.connection.sender
         start = self.index(ack.frame)
         if start is None:
-            return ack, None  # not kept (a long connection): read as before
+            return self.sighting(ack), None  # not kept (a long connection): read as before
         resend = None
         for position in range(start + 1, min(len(segments), start + 1 + CARRIER_WALK)):
             sent = segments[position]
             if sender(sent) != side:
                 continue
             behind = seq_diff(sent.seq_end, ack.ack)
+            keep_alive = sent.payload_len == 1 and seq_diff(sent.seq, ack.ack) == -1
             if (sent.flags & (SYN | FIN) and behind == 0) or (
-                sent.payload_len > 1 and -RESEND_REACH < behind <= 0
+                sent.payload_len and not keep_alive and -RESEND_REACH < behind <= 0
             ):
                 # Its SYN or FIN, the last number the acknowledgment covers, or data it covers (not
-                # a keep-alive's byte), sent again.
+                # a keep-alive's byte, one below it), sent again.
                 resend = sent
                 continue
             if not sent.flags & ACK and not (sent.flags & RST and closes):
@@ -282,7 +283,7 @@ class _Later:
             return (min(after, key=_frame) if after else None), resend
         latest = self.latest
         if resend is None and latest is not None and latest.frame > ack.frame:
-            return ack, None
+            return self.sighting(ack), None
         return None, resend
 
     def index(self, frame: int) -> int | None:

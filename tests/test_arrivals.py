@@ -258,3 +258,16 @@ def test_a_later_ack_proves_what_any_later_segment_would_not() -> None:
     )
     assert _states(result)["server"] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
     assert result.state_frames["server"][-1] == 3
+
+
+def test_a_one_byte_resend_is_a_resend_a_keep_alive_is_not() -> None:
+    """Between the ends, the server's byte and its FIN, the client's ACK of both; then the
+    server sends the byte again (crossing the ACK): the ACK had not reached it. A keep-alive
+    (the byte one below the ACK's number, after its FIN had been acknowledged) goes on."""
+    steps = (
+        (0.0, "c", "S", 100, 0), (0.020, "s", "SA", 500, 101), (0.050, "c", "A", 101, 501),
+        (0.060, "s", "PA", 501, 101, 1), (0.061, "s", "FA", 502, 101), (0.090, "c", "A", 101, 503),
+    )  # fmt: skip
+    resent = _analyzed(BETWEEN, *steps, (0.095, "s", "PA", 501, 101, 1), (0.125, "c", "A", 101, 503))
+    assert _states(resent)["server"][-1] == "UNKNOWN"
+    assert any("it sent data again (frame 7)" in note for note in resent.notes)

@@ -300,6 +300,11 @@ def test_rst_causes() -> None:
         *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "PA", 501, 102, 10),
         ("c", "A", 102, 511), ("s", "PA", 511, 102, 10), ("c", "RA", 102, 521),
     ) == [("client", "FIN_WAIT_2", "abort")]  # fmt: skip
+    # Never read on (closed): its RST/ACK acknowledging the late data answers it all the same.
+    assert causes(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "PA", 501, 102, 10),
+        ("c", "RA", 102, 511),
+    ) == [("client", "FIN_WAIT_2", "data_after_close")]  # fmt: skip
     # Read on, then closed: data that came after it, unacknowledged, is answered by the RST.
     assert causes(
         *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102), ("s", "PA", 501, 102, 10),

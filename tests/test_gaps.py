@@ -3,6 +3,7 @@ late (reordered: in the capture, not lost), a resend, or nothing; and the report
 
 from __future__ import annotations
 
+import pytest
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import ConnectionAnalysis, analyze_segments
@@ -126,3 +127,45 @@ def test_a_long_connection_files_its_gaps_as_they_come() -> None:
     folded = gaps(functools.partial(FoldedConnection, head_steps=0, look_ahead=32), 24)
     assert whole is not None and len(whole.reordered) == 1 and len(whole.resent) == 1
     assert folded == whole
+
+
+def test_the_time_rule_takes_half_the_round_trip() -> None:
+    """A round trip of 4 ms: a filler 1 ms after the gap is the first send, 3 ms after a
+    resend (half the round trip is 2 ms, under REORDER_MOST)."""
+    for late, kind in ((0.001, "reordered"), (0.003, "resent")):
+        steps = ((0.1000, "c", "PA", 101, 501, 100), (0.1001, "c", "PA", 301, 501, 100),
+                 (0.1001 + late, "c", "PA", 201, 501, 100))  # fmt: skip
+        result = _analyzed(steps, None, rtt=0.004)
+        assert result.gaps is not None and getattr(result.gaps, kind) == [(5, 6)], (late, result.gaps)
+
+
+def test_without_a_round_trip_the_time_calls_nothing_reordered() -> None:
+    """No handshake captured: a resend on a LAN comes within a millisecond, so the time
+    alone calls no filler the first send."""
+    segments = conversation(*REORDERED)
+    [result] = analyze_segments(segments).connections
+    assert result.gaps is not None and result.gaps.resent == [(2, 3)] and not result.gaps.reordered
+
+
+def test_random_identifications_tell_nothing() -> None:
+    """A sender whose identifications jump about (random, not a counter): the filler's
+    smaller one says nothing; the time decides (a resend 50 ms later)."""
+    steps = tuple((0.1 + i * 0.0001, "c", "PA", 101 + 100 * i, 501, 100) for i in range(6) if i != 3)
+    steps += ((0.1505, "c", "PA", 401, 501, 100),)
+    result = _analyzed(steps, [40000, 1200, 52000, 9000, 30000, 8990])
+    assert result.gaps is not None and result.gaps.resent == [(7, 9)] and not result.gaps.reordered
+    counted = _analyzed(steps, [100, 101, 102, 104, 105, 103])  # a counter's: 103 was sent first
+    assert counted.gaps is not None and counted.gaps.reordered == [(7, 9)]
+
+
+def test_gaps_never_filled_beyond_the_pending_bound_are_unfilled(monkeypatch: pytest.MonkeyPatch) -> None:
+    import analyzer.findings.gaps as gaps
+
+    monkeypatch.setattr(gaps, "PENDING_MOST", 2)
+    tracker = gaps.GapTracker()
+    for frame in range(4):  # 100 bytes each, a gap of 100 before every one
+        segment = conversation((0.1 + frame * 0.001, "c", "PA", 101 + 200 * frame, 501, 100))[0]
+        segment.frame = frame + 1
+        tracker.feed(segment, True, frame > 0)
+    result = tracker.result(0.05)
+    assert result is not None and result.unfilled == [2, 3, 4] and not result.reordered

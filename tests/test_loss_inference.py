@@ -298,6 +298,9 @@ def test_a_fin_the_peer_names_in_a_duplicate_sack_after_its_resend_had_arrived()
     assert 4 not in lost_segments(segments)
     plain = conversation(*steps)  # without the D-SACK: the first copy taken as lost
     assert 4 in lost_segments(plain)
+    above = conversation(*steps)  # a block above the ACK is an ordinary SACK: no proof
+    above[-1].sack_start, above[-1].sack_end = 600, 700
+    assert 4 in lost_segments(above)
 
 
 def test_a_listener_silent_past_its_synack_timer_with_the_same_copy_answered_dropped_them() -> None:

@@ -17,14 +17,19 @@ def _analyzed(steps: tuple[tuple, ...], sacks: dict[int, tuple[int, int]]) -> Co
     The client's data segments carry IPv4 identifications counting on, a copy its packet's."""
     segments: list[Segment] = conversation(*HANDSHAKE, *steps)
     ip_id = 100
+    sent: dict[int, Segment] = {}  # the client's latest data segment at each number
     for segment in segments:
         if segment.sport == 40000:
-            if segment.payload_len and segment.frame > 1 and segments[segment.frame - 2].seq == segment.seq:
-                segment.ip_id = segments[segment.frame - 2].ip_id  # the same packet again
+            before = sent.get(segment.seq)
+            if segment.payload_len and before is not None and segment.time - before.time < 0.001:
+                segment.ip_id = before.ip_id  # the same packet again
             else:
                 ip_id += 1
                 segment.ip_id = ip_id
-        segment.checksum = segment.ip_id * 7 + segment.seq  # one packet, one checksum
+            if segment.payload_len:
+                sent[segment.seq] = segment
+        # One packet, one checksum (the server's each its own: timestamps differ).
+        segment.checksum = segment.ip_id * 7 + segment.seq if segment.sport == 40000 else segment.frame
         if segment.frame in sacks:
             segment.sack_start, segment.sack_end = sacks[segment.frame]
     [result] = analyze_segments(segments).connections
@@ -63,4 +68,45 @@ def test_a_duplicate_sack_after_a_resend_of_the_data_is_the_resends() -> None:
     the resend, not the copy."""
     steps = (*STEPS[:3], (0.3, "c", "PA", 101, 501, 100), (0.3001, "s", "A", 501, 201))
     result = _analyzed(steps, {8: (101, 201)})
+    assert result.on_the_wire_twice == []
+
+
+# The data at 101 never captured; the packet at 201, above the hole, and the same packet
+# again 8 µs later.
+ABOVE = (
+    (0.1000, "c", "PA", 201, 501, 100),
+    (0.10001, "s", "A", 501, 101),
+    (0.100018, "c", "PA", 201, 501, 100),
+    (0.1001, "s", "A", 501, 101),
+)
+
+
+def test_a_duplicate_sack_above_the_acknowledgment_names_the_copy_alone() -> None:
+    """RFC 2883 4.2: out of order data got twice is named in a first block above the ACK,
+    that data alone, which the receiver had selectively acknowledged already."""
+    result = _analyzed(ABOVE, {5: (201, 301), 7: (201, 301)})
+    assert [copy.frame for copy, _ in result.connection.copies] == [6]
+    assert result.on_the_wire_twice == [(6, 7)]
+
+
+def test_an_ordinary_sack_block_is_no_duplicate_sack() -> None:
+    """Above the ACK, a block the copy's data is only part of (new data merged in), or one
+    the receiver names for the first time, is an ordinary SACK: the receiver got it once."""
+    merged = _analyzed(ABOVE, {5: (201, 301), 7: (201, 401)})
+    assert merged.on_the_wire_twice == []
+    first_named = _analyzed(ABOVE, {7: (201, 301)})
+    assert first_named.on_the_wire_twice == []
+
+
+def test_the_copied_packet_must_be_the_first_to_carry_its_data() -> None:
+    """A spurious resend captured twice: the receiver's D-SACK answers the resend (it had
+    the first send), not a path that duplicated it."""
+    steps = (
+        (0.1000, "c", "PA", 101, 501, 100),
+        (0.3000, "c", "PA", 101, 501, 100),
+        (0.300008, "c", "PA", 101, 501, 100),
+        (0.3001, "s", "A", 501, 201),
+    )
+    result = _analyzed(steps, {7: (101, 201)})
+    assert [copy.frame for copy, _ in result.connection.copies] == [6]
     assert result.on_the_wire_twice == []

@@ -7,13 +7,16 @@ The segment that fills a gap is the sender's first later one that covers the gap
 number. It is the packet first sent where its IPv4 identification comes before that of the
 segment after the gap (the one flagged): a sender that counts its identifications on (Linux,
 Windows, the BSDs by default) gave it the smaller number, so it was sent before, and a resend
-gets the next one. Where the identifications tell nothing (IPv6 has none; equal, or too far
-apart: a stack that picks them at random, or one counter for a busy host's every packet), the
-time decides: a resend answers the loss a round trip later at least (duplicate ACKs, or a
-timer), so a filler within half the connection's round trip of the segment after the gap, and
-within REORDER_MOST, is the packet first sent; anything later a resend. (Wireshark's out of
-order flag is no measure: its threshold is the handshake's round trip, seconds where the
-SYN/ACK was slow.)
+gets the next one. Only a sender whose identifications are seen to count on is read so (its
+in-order segments' steps small and forward: random ones, OpenBSD's or a NAT's scrub, would
+put a resend "before" one time in sixteen); for others, only identifications ID_ADJACENT or
+less apart. Where the identifications tell nothing (IPv6 has
+none; equal, or too far apart; random), the time decides: a resend answers the loss a round
+trip later at least (duplicate ACKs, or a timer), so a filler within half the connection's
+round trip of the segment after the gap, and within REORDER_MOST, is the packet first sent;
+anything later a resend; and without a measured round trip (no handshake captured), a resend
+(on a LAN one comes within a millisecond). (Wireshark's out of order flag is no measure: its
+threshold is the handshake's round trip, seconds where the SYN/ACK was slow.)
 
 A long connection kept in part (long_connection.py) files its gaps as its segments come
 (GapTracker), before any is let go.
@@ -21,16 +24,26 @@ A long connection kept in part (long_connection.py) files its gaps as its segmen
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import Segment, seq_diff
 
 # Two identifications of one sender more than this apart are not one counter's.
 ID_REACH = 4_096
 # The longest a packet is taken as delayed on the way (reordered) where the identifications
 # tell nothing: reordering on a path takes microseconds to a few milliseconds.
 REORDER_MOST = 0.010
+# A sender's identifications count on where this share of the steps between its segments
+# that advance its numbers are forward and at most ID_STEP_MOST (a counter per connection,
+# or a busy host's one), ID_STEPS_LEAST steps at least; else they tell nothing.
+ID_STEP_MOST = 64
+ID_COUNTER_SHARE = 0.9
+ID_STEPS_LEAST = 1
+# Without a counter seen, identifications this near tell the order still: random ones fall so
+# near one time in 8,192.
+ID_ADJACENT = 8
 # Gaps waiting for their filler, per sender: beyond, the oldest is taken as never filled.
 PENDING_MOST = 1_024
 
@@ -72,38 +85,69 @@ class GapTracker:
 
     def __init__(self) -> None:
         self._furthest: dict[bool, int] = {}  # by sender (from the client?): the end of its numbers so far
-        self._waiting: dict[bool, list[tuple[int, Segment]]] = {True: [], False: []}  # (gap's start, flagged)
-        # (flagged, filler, what the identifications say: 1 sent first, 0 after, -1 nothing;
-        # the filler's delay after the flagged one)
-        self._filled: list[tuple[int, int, int, float]] = []
+        # (gap's start, the segment flagged after it), oldest first
+        self._waiting: dict[bool, deque[tuple[int, Segment]]] = {True: deque(), False: deque()}
+        # (flagged, filler, sender, how far the filler's identification comes before the
+        # flagged one's (_id_order); the filler's delay after the flagged one)
+        self._filled: list[tuple[int, int, bool, int, float]] = []
         self._unfilled: list[int] = []
+        # Each sender's IPv4 identifications from one segment that advanced its numbers to
+        # the next: the last one, and how many steps were small and forward of how many. A
+        # counter's are (Linux, Windows); random ones (OpenBSD, macOS's random_id, a NAT's
+        # scrub) tell nothing of order.
+        self._last_id: dict[bool, int] = {}
+        self._steps: dict[bool, list[int]] = {True: [0, 0], False: [0, 0]}
 
     def feed(self, segment: Segment, from_client: bool, after_gap: bool) -> None:
         if not segment.seq_space:
             return
-        waiting = self._waiting[from_client]
-        if waiting:
-            for entry in [e for e in waiting if _covers(segment, e[0])]:
-                waiting.remove(entry)
-                flagged = entry[1]
-                told = _sent_before(segment, flagged)
-                verdict = -1 if told is None else int(told)
-                self._filled.append((flagged.frame, segment.frame, verdict, segment.time - flagged.time))
         end = self._furthest.get(from_client)
+        waiting = self._waiting[from_client]
+        # Only a segment that starts below the furthest end can fill a gap.
+        if waiting and end is not None and seq_diff(segment.seq, end) < 0:
+            filled = [entry for entry in waiting if _covers(segment, entry[0])]
+            if filled:
+                for entry in filled:
+                    waiting.remove(entry)
+                    flagged = entry[1]
+                    verdict = _id_order(segment, flagged)
+                    self._filled.append(
+                        (flagged.frame, segment.frame, from_client, verdict, segment.time - flagged.time)
+                    )
         if end is not None and after_gap and seq_diff(segment.seq, end) > 0:
             waiting.append((end, segment))
             if len(waiting) > PENDING_MOST:
-                self._unfilled.append(waiting.pop(0)[1].frame)
+                self._unfilled.append(waiting.popleft()[1].frame)
         if end is None or seq_diff(segment.seq_end, end) > 0:
             self._furthest[from_client] = segment.seq_end
+            if segment.ip_id > 0:  # 0: not set (a Linux SYN/ACK's, many a DF packet's)
+                last = self._last_id.get(from_client)
+                if last is not None:
+                    steps = self._steps[from_client]
+                    steps[0] += 0 < (segment.ip_id - last) & 0xFFFF <= ID_STEP_MOST
+                    steps[1] += 1
+                self._last_id[from_client] = segment.ip_id
+
+    def counts_on(self, from_client: bool) -> bool:
+        """Whether the sender's identifications count on (ID_COUNTER_SHARE of its steps small
+        and forward, ID_STEPS_LEAST of them at least)."""
+        small, steps = self._steps[from_client]
+        return steps >= ID_STEPS_LEAST and small >= ID_COUNTER_SHARE * steps
 
     def result(self, rtt: float | None) -> GapFills | None:
-        """The gaps filed; None without any. A filler the identifications say nothing of is
-        the packet first sent within half `rtt` and REORDER_MOST."""
-        soon = min(REORDER_MOST, rtt / 2) if rtt else REORDER_MOST
+        """The gaps filed; None without any. Where the identifications tell nothing, a filler
+        within half `rtt` and REORDER_MOST is the packet first sent; without a measured round
+        trip, none is (a resend on a LAN comes within a millisecond)."""
         fills = GapFills()
-        for flagged, filler, verdict, delay in self._filled:
-            first = verdict == 1 if verdict >= 0 else delay < soon
+        trusted = {side: self.counts_on(side) for side in (True, False)}
+        for flagged, filler, side, ahead, delay in self._filled:
+            reach = ID_REACH if trusted[side] else ID_ADJACENT
+            if 0 < ahead < reach:
+                first = True
+            elif 0 < -ahead < reach:
+                first = False
+            else:
+                first = rtt is not None and rtt > 0 and delay < min(REORDER_MOST, rtt / 2)
             (fills.reordered if first else fills.resent).append((flagged, filler))
         unfilled = self._unfilled + [
             flagged.frame for waiting in self._waiting.values() for _, flagged in waiting
@@ -116,13 +160,11 @@ def _covers(segment: Segment, number: int) -> bool:
     return seq_diff(segment.seq, number) <= 0 < seq_diff(segment.seq_end, number)
 
 
-def _sent_before(filler: Segment, flagged: Segment) -> bool | None:
-    """Whether the sender's IPv4 identifications put `filler` before `flagged`; None where
-    they tell nothing."""
-    if UNSEEN in (filler.ip_id, flagged.ip_id) or filler.ip_id == flagged.ip_id:
-        return None
-    if (flagged.ip_id - filler.ip_id) & 0xFFFF < ID_REACH:
-        return True
-    if (filler.ip_id - flagged.ip_id) & 0xFFFF < ID_REACH:
-        return False
-    return None
+def _id_order(filler: Segment, flagged: Segment) -> int:
+    """How many identifications the filler's comes before the flagged segment's (negative:
+    after), the nearer way round the 16-bit counter; 0 where they tell nothing (either
+    unknown or 0, the same)."""
+    if filler.ip_id <= 0 or flagged.ip_id <= 0 or filler.ip_id == flagged.ip_id:
+        return 0
+    ahead = (flagged.ip_id - filler.ip_id) & 0xFFFF
+    return ahead if ahead < 0x8000 else ahead - 0x10000

@@ -31,16 +31,15 @@ def on_the_wire_twice(connection: Connection) -> list[tuple[int, int]]:
     """(copy's frame, the frame of its receiver's D-SACK) for each copy of data its receiver
     shows it got twice."""
     segments = connection.segments
-    found = []
+    found: list[tuple[int, int]] = []
+    if not any(s.sack_start != UNSEEN for s in segments):
+        return found  # no SACK block at all: no D-SACK either
     for copy, original in connection.copies:
         if not copy.payload_len:
             continue
         start = bisect_right(segments, copy.frame, key=_frame)
         sender_is_client = connection.from_client(copy)
         first = bisect_right(segments, original, key=_frame)
-        sacked_before = any(
-            connection.from_client(s) != sender_is_client and _sacked(s, copy) for s in segments[first:start]
-        )
         answer = None
         answers = 0
         for later in segments[start : start + ANSWER_WITHIN]:
@@ -48,7 +47,7 @@ def on_the_wire_twice(connection: Connection) -> list[tuple[int, int]]:
                 if later.payload_len and _overlaps(later, copy):
                     break  # the data sent again: a D-SACK after it may be its
                 continue
-            if _dsack_covers(later, copy, sacked_before):
+            if _dsack_covers(later, copy, segments, first, start, sender_is_client, connection):
                 answer = later
                 break
             answers += 1
@@ -59,17 +58,30 @@ def on_the_wire_twice(connection: Connection) -> list[tuple[int, int]]:
     return found
 
 
-def _dsack_covers(answer: Segment, copy: Segment, sacked_before: bool) -> bool:
+def _dsack_covers(
+    answer: Segment,
+    copy: Segment,
+    segments: list[Segment],
+    first: int,
+    start: int,
+    sender_is_client: bool,
+    connection: Connection,
+) -> bool:
     """Whether `answer`'s first SACK block is a duplicate SACK that covers `copy`'s data:
     below its cumulative acknowledgment; or above it (RFC 2883 4.2, out of order data got
-    twice), exactly the copy's data, which the receiver had selectively acknowledged before
-    (`sacked_before`: a SACK block's first after an arrival is the block that holds it, and
-    a receiver that got the copy once would have named a new block)."""
+    twice), exactly the copy's data, which the receiver had selectively acknowledged between
+    the packet copied (segments[first:]) and the copy (segments[:start]): a SACK block's first
+    after an arrival is the block that holds it, and a receiver that got the copy once would
+    have named a new block."""
     if answer.sack_start == UNSEEN:
         return False
     if seq_diff(answer.sack_end, answer.ack) <= 0:
         return seq_diff(answer.sack_start, copy.seq) <= 0 <= seq_diff(answer.sack_end, copy.seq_end)
-    return sacked_before and answer.sack_start == copy.seq and answer.sack_end == copy.seq_end
+    if answer.sack_start != copy.seq or answer.sack_end != copy.seq_end:
+        return False
+    return any(
+        connection.from_client(s) != sender_is_client and _sacked(s, copy) for s in segments[first:start]
+    )
 
 
 def _sacked(segment: Segment, copy: Segment) -> bool:

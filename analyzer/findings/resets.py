@@ -493,7 +493,9 @@ def _cause(
             for s in before
         )  # fmt: skip
         if late_data and not (
-            read_on and segment.flags & ACK and seq_diff(segment.ack, late_data[-1].seq_end) >= 0
+            read_on
+            and segment.flags & ACK
+            and all(seq_diff(segment.ack, data.seq_end) >= 0 for data in late_data)
         ):
             return (
                 "data_after_close",
@@ -687,7 +689,7 @@ def _cause(
         # Bytes, not payloads summed: a resend counts once.
         spans = [(seq_diff(s.seq, received[0].seq), seq_diff(s.seq_end, received[0].seq)) for s in received]
         came = max(end for _, end in spans) - min(start for start, _ in spans) if received else 0
-        unread = f" ({came:,} bytes came from the {peer})" if received else ""
+        unread = f" (the {peer} had sent {came:,} bytes)" if received else ""
         return (
             "abort",
             f"the {sender} had sent its FIN (shutdown) and then aborted: close() with the {peer}'s data "

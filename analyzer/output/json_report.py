@@ -508,8 +508,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "counts": dict(sorted(sequence.counts().items())) if sequence.flags else {},
             "frames": {str(frame): kinds for frame, kinds in sequence.flags.items()},
             # What filled each gap flagged lost_segment: the packet first sent, late
-            # (reordered), a resend, or nothing; null without gaps or for a connection kept
-            # in part.
+            # (reordered), a resend, or nothing; null without gaps.
             "gaps": result.gaps.as_dict() if result.gaps is not None else None,
         },
         "compatibility": {
