@@ -846,3 +846,18 @@ def test_a_zero_window_opened_at_once_is_no_application_that_stopped_reading() -
         diagnosis = _one([*segments, update], "zero_window")
         assert ("its application was not reading as fast" in diagnosis.sentence) == slow, diagnosis.sentence
         assert ("its buffer full for a moment and read at once" in diagnosis.sentence) == (not slow)
+
+
+def test_a_rst_made_nearer_the_capture_point_is_diagnosed_injected() -> None:
+    """A RST one hop above every other packet of its claimed sender (a router's reject with
+    tcp reset, one hop before the server): under INJECTED_TTL_GAP, yet the state machine
+    takes it as made nearer (tcp_state.py), and the diagnosis says so too."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111), ("s", "RA", 501, 111)
+    )
+    for segment in segments:
+        segment.ttl = 64 if segment.sport == 40000 else 62
+    segments[-1].ttl = 63
+    [injected] = _kinds(segments)["injected_rst"]
+    assert injected.frames == [6]
+    assert "claims to come from the server but its TTL 63 is above every other packet's" in injected.sentence

@@ -40,7 +40,9 @@ Kinds, and the rule each follows:
 - rst_with_data: a RST that carries data (RFC 9293 3.5.3 allows a diagnostic text): the
   text is shown.
 - injected_rst: a RST whose IP TTL (hop limit) is INJECTED_TTL_GAP or more away from every
-  other packet of its claimed sender: another box on the path likely sent it.
+  other packet of its claimed sender: another box on the path likely sent it. Also one the
+  state machine found made nearer the capture point (tcp_state.py, "RSTs made nearer": a TTL
+  above all its sender's others, or captured on an interface none of them came in on).
 - path_mtu: an ICMP fragmentation needed or ICMPv6 Packet Too Big error quoting a segment of
   the connection (path MTU discovery, RFC 1191 and 8201), one for each side and MTU (a
   router answers each segment of a flight): the MTU it names and how the segments' sender
@@ -181,7 +183,7 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
     if first_rst >= 0:
         found += fin_wait_2_expired_diagnoses(resets)
         found += _rst_with_data(connection)
-        found += _injected_rst(connection)
+        found += _injected_rst(connection, resets)
     return sorted(found, key=lambda d: min(d.frames))
 
 
@@ -1015,7 +1017,7 @@ def _rst_text(segment: Segment) -> str | None:
     return flat[:RST_TEXT_SHOWN]
 
 
-def _injected_rst(connection: Connection) -> list[Diagnosis]:
+def _injected_rst(connection: Connection, resets: list[Reset]) -> list[Diagnosis]:
     found = []
     for side in ("client", "server"):
         mine = [s for s in connection.segments if _from(connection, s, side) and s.ttl >= 0]
@@ -1042,6 +1044,20 @@ def _injected_rst(connection: Connection) -> list[Diagnosis]:
                         },
                     )
                 )
+    told = {diagnosis.frames[0] for diagnosis in found}
+    for reset in resets:
+        frame = reset.segment.frame
+        if reset.made_nearer and frame not in told:
+            found.append(
+                Diagnosis(
+                    "injected_rst",
+                    [frame],
+                    f"the RST in frame {frame} claims to come from the {reset.sender} but {reset.made_nearer}: "
+                    f"made between the {reset.sender} and the capture point (a firewall's reject with tcp "
+                    f"reset, a middlebox) or on the capturing host, not by the {reset.sender}",
+                    {frame: "injected RST? made nearer"},
+                )
+            )
     return found
 
 

@@ -150,6 +150,9 @@ class Reset:
     explanation: str
     accepted: bool
     evidence: list[int]  # frame numbers that prove the cause
+    # What shows it was made nearer the capture point than its sender (tcp_state.py, "RSTs
+    # made nearer"); "" if nothing does.
+    made_nearer: str = ""
 
 
 def find_resets(connection: Connection, steps: list[Step], handshake: Handshake) -> list[Reset]:
@@ -187,6 +190,7 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
                 explanation,
                 step.dropped is None,
                 [*evidence, segment.frame],
+                step.made_nearer,
             )
         )
     return resets
