@@ -63,3 +63,20 @@ def test_an_end_moves_when_what_moved_it_left_the_router() -> None:
         synack = next(s for s in connection.segments if s.flags & 0x12 == 0x12)
         established = next(t for t, state in result.states["client"] if state.value == "ESTABLISHED")
         assert established > synack.time  # what the router sent on, later
+
+
+def test_a_move_at_a_copy_left_off_the_ladder_is_a_moment_of_its_own() -> None:
+    """The pictures cut time around such a move and draw it after the silence before it, as a
+    timer's (ladder_rows.timer_changes): not at the last drawn arrow before the queue's wait."""
+    from analyzer.output.ladder_rows import timer_changes
+
+    _complete, bulk, _refused = analyze_file(str(CAPTURE)).connections
+    drawn = {segment.frame for segment in bulk.connection.segments}
+    at_copies = sorted(
+        time
+        for side in ("client", "server")
+        for (time, _state), frame in zip(bulk.states[side], bulk.state_frames[side], strict=True)
+        if frame is not None and frame not in drawn
+    )
+    assert at_copies  # the receivers' moves at the copies as they left
+    assert set(at_copies) <= set(timer_changes(bulk, bulk.connection.last_time))

@@ -186,15 +186,27 @@ def drawn_until(result: ConnectionAnalysis, latest: float) -> float:
 
 
 def timer_changes(result: ConnectionAnalysis, until: float) -> list[float]:
-    """The times of the state changes no segment caused (a timer's: FIN_WAIT_2's orphan timer,
-    from the call log), up to `until`: moments of their own, so that a picture cuts time
-    around them and draws each after the silence before it, not at that silence's start."""
+    """The times of the state changes no segment drawn caused (a timer's: FIN_WAIT_2's orphan
+    timer, from the call log; or a capture copy's, left off the ladder: a router's copy of a
+    segment as it left, arrivals.py), up to `until`: moments of their own, so that a picture
+    cuts time around them and draws each after the silence before it, not at that silence's
+    start."""
     found = []
+    drawn: set[int] | None = None
     for side, history in result.states.items():
         frames = result.state_frames.get(side, [])
         for index, (time, _state) in enumerate(history[1:], start=1):
-            if index < len(frames) and frames[index] is None and time <= until:
-                found.append(time)
+            if index >= len(frames) or time > until:
+                continue
+            frame = frames[index]
+            if frame is not None and result.connection.copies:
+                if drawn is None:
+                    drawn = {s.frame for s in result.connection.segments}
+                if frame in drawn:
+                    continue
+            elif frame is not None:
+                continue
+            found.append(time)
     return sorted(found)
 
 
