@@ -66,7 +66,18 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Final
 
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, answers_for_no_socket, seq_diff
+from analyzer.decode.segment import (
+    ACK,
+    FIN,
+    MOD,
+    RST,
+    SYN,
+    Segment,
+    answers_for_no_socket,
+    duplicate_sack,
+    duplicate_sack_of,
+    seq_diff,
+)
 from analyzer.findings.resends import earlier_copies
 
 # Retransmission timers fire on timer ticks (milliseconds), so two ends' resends can cross
@@ -227,11 +238,7 @@ def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:
     for answer in segments[index + 1 :]:
         if (answer.src, answer.sport) == sender or not answer.flags & ACK or answer.flags & RST:
             continue
-        return (
-            answer.sack_start != UNSEEN
-            and seq_diff(answer.sack_end, answer.ack) <= 0
-            and seq_diff(answer.sack_start, before.seq_end) < 0 < seq_diff(answer.sack_end, before.seq)
-        )
+        return duplicate_sack_of(answer, before)
     return False
 
 
@@ -288,7 +295,7 @@ def _not_taken_by_listener(
         or not reply.flags & ACK
         or seq_diff(reply.ack, segments[copies[-1]].seq_end) < 0
         # A D-SACK in it: a copy before arrived twice over (its ACK was lost), no listener's drop.
-        or (reply.sack_start != UNSEEN and seq_diff(reply.sack_end, reply.ack) <= 0)
+        or duplicate_sack(reply)
         # A timer's resend, not one that crossed an answer (the SYN's own resends make the
         # crossing window long: a timer fires by RTO_MIN).
         or segments[copies[1]].time - segments[first].time <= min(crossing, RTO_MIN)

@@ -270,6 +270,20 @@ def after_a_gap(segment: Segment, sent: int, peer_sent: int) -> bool:
     )
 
 
+def duplicate_sack(segment: Segment) -> bool:
+    """Whether `segment`'s first SACK block is a duplicate SACK (RFC 2883): at or below its
+    cumulative acknowledgment, naming data its sender got twice."""
+    return segment.sack_start != UNSEEN and seq_diff(segment.sack_end, segment.ack) <= 0
+
+
+def duplicate_sack_of(answer: Segment, segment: Segment) -> bool:
+    """Whether `answer` names some of `segment`'s numbers in a duplicate SACK: its peer got
+    them twice, so a copy of them had arrived before."""
+    return duplicate_sack(answer) and seq_diff(answer.sack_start, segment.seq_end) < 0 < seq_diff(
+        answer.sack_end, segment.seq
+    )
+
+
 def answers_for_no_socket(rst: Segment, answered: Segment) -> bool:
     """Whether `rst` is how a kernel answers `answered` (with ACK, no RST) for no socket: a
     RST without ACK at its acknowledgment number (RFC 9293 3.10.7.1; Linux's

@@ -62,7 +62,18 @@ from typing import Final
 from analyzer.connections import Connection, quoted_segment
 from analyzer.decode.headers import IPV4_MIN_HEADER, IPV6_HEADER, TCP_MIN_HEADER
 from analyzer.decode.icmp_codes import describe
-from analyzer.decode.segment import ACK, FIN, RST, RST_DATA_KEPT, SYN, UNSEEN, Segment, Unreachable, seq_diff
+from analyzer.decode.segment import (
+    ACK,
+    FIN,
+    RST,
+    RST_DATA_KEPT,
+    SYN,
+    UNSEEN,
+    Segment,
+    Unreachable,
+    duplicate_sack_of,
+    seq_diff,
+)
 from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.resets import Reset
 from analyzer.findings.retransmissions import SequenceAnalysis
@@ -809,12 +820,7 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
         if not later.flags & ACK:
             continue
         frames.append(later.frame)
-        dsack = later.sack_start != UNSEEN and seq_diff(later.sack_end, later.ack) <= 0
-        if (
-            dsack
-            and seq_diff(later.sack_start, probe.seq_end) < 0
-            and seq_diff(later.sack_end, probe.seq) > 0
-        ):
+        if duplicate_sack_of(later, probe):
             confirmed = True
             answer = "D-SACK: the probe was spurious"
             outcome = (

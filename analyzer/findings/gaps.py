@@ -105,15 +105,13 @@ class GapTracker:
         waiting = self._waiting[from_client]
         # Only a segment that starts below the furthest end can fill a gap.
         if waiting and end is not None and seq_diff(segment.seq, end) < 0:
-            filled = [entry for entry in waiting if _covers(segment, entry[0])]
-            if filled:
-                for entry in filled:
-                    waiting.remove(entry)
-                    flagged = entry[1]
-                    verdict = _id_order(segment, flagged)
-                    self._filled.append(
-                        (flagged.frame, segment.frame, from_client, verdict, segment.time - flagged.time)
-                    )
+            for entry in [entry for entry in waiting if _covers(segment, entry[0])]:
+                waiting.remove(entry)
+                flagged = entry[1]
+                ahead = _id_order(segment, flagged)
+                self._filled.append(
+                    (flagged.frame, segment.frame, from_client, ahead, segment.time - flagged.time)
+                )
         if end is not None and after_gap and seq_diff(segment.seq, end) > 0:
             waiting.append((end, segment))
             if len(waiting) > PENDING_MOST:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import UNSEEN, Segment, duplicate_sack, seq_diff
 
 # How many segments after a copy its receiver's D-SACK is looked for.
 ANSWER_WITHIN = 64
@@ -73,11 +73,9 @@ def _dsack_covers(
     the packet copied (segments[first:]) and the copy (segments[:start]): a SACK block's first
     after an arrival is the block that holds it, and a receiver that got the copy once would
     have named a new block."""
-    if answer.sack_start == UNSEEN:
-        return False
-    if seq_diff(answer.sack_end, answer.ack) <= 0:
-        return seq_diff(answer.sack_start, copy.seq) <= 0 <= seq_diff(answer.sack_end, copy.seq_end)
-    if answer.sack_start != copy.seq or answer.sack_end != copy.seq_end:
+    if duplicate_sack(answer):
+        return _sacked(answer, copy)
+    if answer.sack_start == UNSEEN or answer.sack_start != copy.seq or answer.sack_end != copy.seq_end:
         return False
     return any(
         connection.from_client(s) != sender_is_client and _sacked(s, copy) for s in segments[first:start]

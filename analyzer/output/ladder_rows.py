@@ -199,13 +199,13 @@ def timer_changes(result: ConnectionAnalysis, until: float) -> list[float]:
             if index >= len(frames) or time > until:
                 continue
             frame = frames[index]
-            if frame is not None and result.connection.copies:
+            if frame is not None:
+                if not result.connection.copies:
+                    continue  # every segment is drawn (or, folded, at its time)
                 if drawn is None:
                     drawn = {s.frame for s in result.connection.segments}
                 if frame in drawn:
                     continue
-            elif frame is not None:
-                continue
             found.append(time)
     return sorted(found)
 

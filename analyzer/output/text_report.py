@@ -68,12 +68,11 @@ def _missed_packets(counts: Counter, reordered: int = 0) -> str:
 def _reordered(fills: list[tuple[int, int]]) -> str:
     """The gaps filled by the packet first sent (findings/gaps.py), in words."""
     count = len(fills)
-    shown = ", ".join(f"{filler} (after {gap})" for gap, filler in fills[:_COPIES_SHOWN])
-    more = f" and {count - _COPIES_SHOWN} more" if count > _COPIES_SHOWN else ""
+    shown = shortened([f"{filler} (after {gap})" for gap, filler in fills], _COPIES_SHOWN)
     return (
-        f"{count} gap{'s' if count != 1 else ''} in a sender's numbers filled later by the packet first sent "
+        f"{count:,} gap{'s' if count != 1 else ''} in a sender's numbers filled later by the packet first sent "
         "(its IPv4 identification comes before that of the segment after the gap; where none tells, it came "
-        f"sooner than a resend can): delayed on the way, in the capture, not lost: {shown}{more}"
+        f"sooner than a resend can): delayed on the way, in the capture, not lost: {shown}"
     )
 
 
@@ -128,12 +127,11 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         twice = result.on_the_wire_twice
         if twice:
             count = len(twice)
-            listed = ", ".join(f"{copy} (D-SACK in {answer})" for copy, answer in twice[:_COPIES_SHOWN])
-            beyond = f" and {count - _COPIES_SHOWN:,} more" if count > _COPIES_SHOWN else ""
+            listed = shortened([f"{copy} (D-SACK in {answer})" for copy, answer in twice], _COPIES_SHOWN)
             lines.append(
                 f"  duplicated {count:,} of them {'were' if count != 1 else 'was'} on the wire twice: the receiver "
                 "answered each with a duplicate SACK (RFC 2883), so it got both (a path that duplicates packets; "
-                f"the second is dropped, nothing resent): {listed}{beyond}"
+                f"the second is dropped, nothing resent): {listed}"
             )
     if result.vantage is not None and result.vantage.point != "one_host":
         lines.append(f"  captured   {result.vantage.explain()}")
