@@ -251,6 +251,7 @@ def analyze_connection(
         )
         for segment in connection.segments:
             machine.feed(segment, segment.frame in lost)
+        machine.settle()
         sequence = analyze_sequence(connection)
         compatible = compatibility(connection)
         resends = numbered_resends(connection.segments, earlier)

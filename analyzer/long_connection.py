@@ -265,6 +265,7 @@ class FoldedConnection:
     def finish(self) -> None:
         """Everything pending through the state machine; the latest data steps kept."""
         self._decide(len(self._pending))
+        self.machine.settle()
         steps = self.machine.steps
         kept = {id(step) for step in steps}
         ends = [

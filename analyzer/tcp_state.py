@@ -160,6 +160,21 @@ block holds the FIN, or it comes more than a round trip after it, 200 ms at leas
 the FIN was not taken: the machine retracts the receiver's CLOSE_WAIT, notes why, and the
 FIN waits as above (redis killed at its server, the capture at the server's side).
 
+A FIN the capture missed. An ACK that acknowledges exactly one number past all its receiver
+was seen to send (Wireshark's "ACKed segment that wasn't captured"), before that end sent
+its FIN, shows a FIN or a byte of data the capture missed (tcpdump's buffer, a mirror port
+past its rate); so does that end's empty ACK one number past all it sent (the peer's ACK of
+the FIN still on its way). It is the FIN when that end sends nothing past it but empty ACKs
+at that number and its peer closes too (its FIN, before or after), or it resets at that
+number (its close aborted after the FIN: data after close): a close with one FIN not
+captured. Until then the segment that showed it stays as it was (an ACK dropped as any ACK
+of data never sent, NEVER_SENT); once shown (that RST, a SYN or RST after the peer closed,
+MISSED_FIN_REACH segments, or the end of the connection's segments: `settle`), the machine
+takes back the moves both ends made since, applies the FIN at that segment (sent by its end,
+taken by the peer: Step.missed_fin), and applies again by the table the FINs and ACKs since,
+that segment's first. Data or a FIN from that end, a SYN or RST before the peer closed, or
+an ACK of more leave all as it was.
+
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
 packet: it moves neither end, and its step says so. So is a FIN without ACK from an end
@@ -308,6 +323,11 @@ _PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 NEVER_SENT: Final = "acknowledges data the receiver was not seen to send (not captured, or never sent)"
 # How many steps back a segment captured before what it acknowledges is looked for.
 EARLY_LOOK_BACK: Final = 4
+# How many segments after the ACK of a FIN the capture missed may come before it is shown a
+# FIN (see "A FIN the capture missed" above): a close's last few, a half-close's data.
+MISSED_FIN_REACH: Final = 256
+# Where an end that has not closed may send its FIN from (the states a missed one leaves).
+_FIN_SENDABLE: Final = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 # Why a RST that refused a SYN did not end its receiver's attempt (_syn_again_after_refusal).
 SYN_SENT_AGAIN: Final = "it sent the same SYN again"
 # A segment that finds no socket this long after its end entered FIN_WAIT_2: the orphan
@@ -554,6 +574,9 @@ class Step:
     # Of a segment captured before the peer's segment it acknowledges (see "Captured before
     # what it answers" above), that segment's frame; -1 for every other.
     answers_later: int = -1
+    # Of the first ACK of a FIN the capture missed (see "A FIN the capture missed" above),
+    # that FIN as its sender sent it, at this segment's frame and time; None for every other.
+    missed_fin: Segment | None = None
 
     def __init__(
         self,
@@ -580,6 +603,7 @@ class Step:
         self.bytes_before = -1
         self.previous_stamp = UNSEEN
         self.answers_later = -1
+        self.missed_fin = None
 
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
@@ -627,6 +651,25 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     )
 
 
+class _MissedFin:
+    """An ACK of one number past all its receiver had sent, and the steps since: that end's
+    FIN the capture missed, until shown or disproved (see "A FIN the capture missed" above)."""
+
+    def __init__(
+        self, step: Step, fin_end: Endpoint, peer: Endpoint, lengths: tuple[int, int], number: int
+    ) -> None:
+        self.step = step
+        self.fin_end = fin_end
+        self.peer = peer
+        # One past the FIN: what the peer's ACK acknowledges, or where its end's next begins.
+        self.number = number
+        self.lengths = lengths  # the ends' histories before the ACK: (fin_end's, peer's)
+        self.steps = [step]
+        # What the FIN acknowledged: all its end had acknowledged by then.
+        acked = fin_end.most_acked
+        self.acked = acked.ack if acked is not None else 0
+
+
 class ConnectionMachine:
     """Drives two Endpoints with the segments of one connection, in capture order."""
 
@@ -668,6 +711,9 @@ class ConnectionMachine:
         self._first_src, self._first_port = first.src, first.sport
         self._first_end = self.ends[(first.src, first.sport)]
         self._other_end = self.ends[(first.dst, first.dport)]
+        # The first ACK of a FIN the capture missed, until shown one or not (see "A FIN the
+        # capture missed" above).
+        self._missed: _MissedFin | None = None
 
     def continue_from(self, context: list[Segment]) -> None:
         """Before the first segment: each end's furthest segment of the connection this one
@@ -681,6 +727,154 @@ class ConnectionMachine:
 
     def feed(self, segment: Segment, lost: bool = False) -> Step:
         """Apply one segment; a `lost` one moves only its sender (it never arrived)."""
+        missed = self._missed
+        if missed is not None:
+            self._before_missed(missed, segment)
+        lengths = (len(self._first_end.history), len(self._other_end.history))
+        reached = self._sender_of(segment).snd_max
+        step = self._feed(segment, lost)
+        missed = self._missed
+        if missed is not None:
+            missed.steps.append(step)
+        elif step.dropped == NEVER_SENT:
+            self._missed = self._missed_fin_acked(step, lengths)
+        elif (
+            reached != UNSEEN
+            and segment.flags & (SYN | ACK | FIN | RST) == ACK
+            and not segment.payload_len
+            and seq_diff(segment.seq, reached) == 1
+        ):
+            self._missed = self._missed_fin_skipped(step, lengths)
+        return step
+
+    def settle(self) -> None:
+        """After the connection's last segment: an ACK of a FIN the capture missed still
+        undecided is one if the peer closed (see "A FIN the capture missed" above)."""
+        missed = self._missed
+        if missed is not None and missed.peer.fin is not None:
+            self._take_missed(missed)
+        self._missed = None
+
+    def _sender_of(self, segment: Segment) -> Endpoint:
+        if segment.sport == self._first_port and segment.src == self._first_src:
+            return self._first_end
+        return self._other_end
+
+    def _missed_fin_acked(self, step: Step, lengths: tuple[int, int]) -> _MissedFin | None:
+        """`step`'s ACK, dropped as acknowledging what its receiver never sent, as the first
+        ACK of that end's FIN the capture missed: one number past all it sent, before its FIN,
+        from an end of the connection. `lengths`: both ends' histories before it."""
+        segment = step.segment
+        peer = self._sender_of(segment)
+        fin_end = self._other(peer)
+        if (
+            step.lost
+            or segment.flags & (SYN | RST)
+            or fin_end is peer
+            or fin_end.fin is not None
+            or fin_end.snd_max == UNSEEN
+            or seq_diff(segment.ack, fin_end.snd_max) != 1
+            or fin_end.state not in _FIN_SENDABLE
+            or peer.state not in SYNCHRONIZED
+        ):
+            return None
+        return self._missed_fin(step, fin_end, peer, lengths, segment.ack)
+
+    def _missed_fin_skipped(self, step: Step, lengths: tuple[int, int]) -> _MissedFin | None:
+        """`step`'s empty ACK, one number past all its sender had sent: the first segment
+        after its FIN the capture missed, sent before the peer acknowledged that FIN."""
+        fin_end = self._sender_of(step.segment)
+        peer = self._other(fin_end)
+        if step.lost or fin_end is peer or fin_end.fin is not None or step.sender_before not in _FIN_SENDABLE:
+            return None
+        return self._missed_fin(step, fin_end, peer, lengths, step.segment.seq)
+
+    def _missed_fin(
+        self, step: Step, fin_end: Endpoint, peer: Endpoint, lengths: tuple[int, int], number: int
+    ) -> _MissedFin | None:
+        if peer.state not in SYNCHRONIZED:
+            return None
+        first = fin_end is self._first_end
+        return _MissedFin(step, fin_end, peer, lengths if first else (lengths[1], lengths[0]), number)
+
+    def _before_missed(self, missed: _MissedFin, segment: Segment) -> None:
+        """Before `segment`: whether it disproves the FIN the capture missed (data or a FIN
+        of that end's, an ACK of more), shows it (that end's RST at the number: its close
+        aborted after the FIN, data after close), or ends what may come before it is shown
+        (a SYN, a RST, MISSED_FIN_REACH segments): taken if the peer has closed, else let go."""
+        flags = segment.flags
+        shown = False
+        if self._sender_of(segment) is missed.fin_end:
+            disproved = bool(
+                segment.payload_len or flags & (SYN | FIN) or seq_diff(segment.seq, missed.number) > 0
+            )
+            shown = bool(flags & RST) and segment.seq == missed.number
+        else:
+            disproved = bool(flags & ACK) and seq_diff(segment.ack, missed.number) > 0
+        ends = bool(flags & (SYN | RST)) or len(missed.steps) >= MISSED_FIN_REACH
+        if disproved or (ends and not shown and missed.peer.fin is None):
+            self._missed = None
+        elif ends:
+            self._take_missed(missed)
+
+    def _take_missed(self, missed: _MissedFin) -> None:
+        """The FIN the capture missed, applied at the segment that first showed it: both
+        ends' moves since taken back, the FIN sent and taken there, and the FINs and ACKs
+        since (the first among them) applied again by the table."""
+        self._missed = None
+        fin_end, peer = missed.fin_end, missed.peer
+        for end, length in ((fin_end, missed.lengths[0]), (peer, missed.lengths[1])):
+            del end.history[length:]
+            del end.frames[length:]
+            end.state = end.history[-1][1]
+        first = missed.step
+        shown = first.segment  # the peer's ACK of the FIN, or its end's next segment
+        sender = self._sender_of(shown)
+        own = sender is fin_end
+        fin = Segment(
+            shown.frame,
+            shown.time,
+            shown.family,
+            shown.src if own else shown.dst,
+            shown.sport if own else shown.dport,
+            shown.dst if own else shown.src,
+            shown.dport if own else shown.sport,
+            FIN | ACK,
+            (missed.number - 1) % MOD,
+            missed.acked,
+            0,
+            0,
+            None,
+            tunnel=shown.tunnel,
+            stamp=shown.stamp,
+        )
+        first.missed_fin = fin
+        fin_end.fin = fin
+        if seq_diff(missed.number, fin_end.snd_max) > 0:
+            fin_end.snd_max = missed.number
+        first.sender_before, first.receiver_before = sender.state, self._other(sender).state
+        fin_end.move(E.SEND_FIN, shown)
+        peer.move(E.RECV_FIN, shown)
+        for step in missed.steps:
+            segment = step.segment
+            sender = self._sender_of(segment)
+            receiver = self._other(sender)
+            if step is not first:
+                step.sender_before, step.receiver_before = sender.state, receiver.state
+            if step.dropped == NEVER_SENT and seq_diff(segment.ack, receiver.snd_max) <= 0:
+                step.dropped = None
+            flags = segment.flags
+            if flags & FIN and not step.probe:
+                sender.move(E.SEND_FIN, segment)
+            if step.dropped is None and not step.lost:
+                fin_sent = receiver.fin
+                if flags & ACK and fin_sent is not None and seq_diff(segment.ack, fin_sent.seq_end) >= 0:
+                    receiver.move(E.RECV_ACK_OF_FIN, segment)
+                if flags & FIN:
+                    receiver.move(E.RECV_FIN, segment)
+            step.sender_after, step.receiver_after = sender.state, receiver.state
+
+    def _feed(self, segment: Segment, lost: bool) -> Step:
         if segment.sport == self._first_port and segment.src == self._first_src:
             sender, receiver = self._first_end, self._other_end
         else:

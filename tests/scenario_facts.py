@@ -53,6 +53,7 @@ def check_handshake(analysis: dict, sidecar: dict) -> None:
         "reset_frame": None,
         "unacknowledged_fins": [],
         "time_wait_ended_frame": None,
+        "missed_fins": [],
     }
     assert c["resets"] == []
     assert _states(c, "client") == [

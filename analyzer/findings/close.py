@@ -17,6 +17,8 @@ shape the text and the summary tell.
 A FIN its peer never acknowledged (no later segment of the peer's acknowledges it, however
 often it was sent) is named in `unacknowledged`: the shape is what the FINs made, but that
 close did not complete, and no end is said to hold TIME_WAIT on its strength.
+A FIN the capture missed, which its peer's ACK shows (tcp_state.py, "A FIN the capture
+missed"), counts as sent just before that ACK and is named in `missed`.
 A segment of flags no TCP sends (SYN with FIN, RST with FIN: decode.segment.impossible_flags)
 is no FIN and no RST here, nor is a FIN scan's probe (tcp_state.Step.probe).
 """
@@ -58,6 +60,10 @@ class Close:
     ended_unseen_before: bool = False
     # The capture began mid-connection (no handshake): a FIN sent before it is not seen.
     began_mid: bool = False
+    # The FINs the capture missed, each at the frame that shows it: the peer's ACK of it, or
+    # (those in `missed_skipped`) its end's next segment, one number past it.
+    missed: list[Segment] | None = None
+    missed_skipped: list[Segment] | None = None
 
     def __init__(
         self,
@@ -82,6 +88,8 @@ class Close:
         self.time_wait_ended = None
         self.ended_unseen_before = False
         self.began_mid = False
+        self.missed = None
+        self.missed_skipped = None
 
     @property
     def ending(self) -> CloseShape:
@@ -91,11 +99,22 @@ class Close:
             "fin-then-reset" if self.reset is not None and self.fins and self.shape != "reset" else self.shape
         )
 
+    def _at(self, fin: Segment) -> str:
+        """Where `fin` is: its frame, or the frame that shows it where the capture missed it."""
+        if self.missed and fin in self.missed:
+            return f"not captured; {self._shown(fin)}"
+        return f"frame {fin.frame}"
+
+    def _shown(self, fin: Segment) -> str:
+        if self.missed_skipped and fin in self.missed_skipped:
+            return f"frame {fin.frame}, its end's next segment, starts one number past it"
+        return f"frame {fin.frame} acknowledges it"
+
     def explain(self) -> str:
         if self.shape == "none":
             return "no close seen"
         if self.shape == "reset" and self.fins and self.reset is not None:
-            fins = "; ".join(f"the {side}'s FIN (frame {fin.frame})" for side, fin in self.fins.items())
+            fins = "; ".join(f"the {side}'s FIN ({self._at(fin)})" for side, fin in self.fins.items())
             return (
                 f"ended by RST (frame {self.reset.frame}, from the {self.reset_by}) before any FIN; {fins} "
                 "came after it"
@@ -123,17 +142,17 @@ class Close:
             first = self.fins[self.first_fin]
             return (
                 f"the {self.reset_by}'s connection had ended without a packet before the {self.first_fin} "
-                f"closed (FIN, frame {first.frame}): the {self.reset_by}'s RST (frame {self.reset.frame}) "
+                f"closed (FIN, {self._at(first)}): the {self.reset_by}'s RST (frame {self.reset.frame}) "
                 "answered that FIN as for no connection"
             )
         if self.reset is not None and self.fins and self.first_fin is not None:
             first = self.fins[self.first_fin]
             other = [
-                f"the {side}'s FIN followed (frame {fin.frame})"
+                f"the {side}'s FIN followed ({self._at(fin)})"
                 for side, fin in self.fins.items()
                 if fin is not first
             ]
-            text = f"{self.first_fin} closed first (FIN, frame {first.frame}); " + "".join(
+            text = f"{self.first_fin} closed first (FIN, {self._at(first)}); " + "".join(
                 f"{o}; " for o in other
             )
             text += (
@@ -157,6 +176,9 @@ class Close:
             sides = [side for side, fin in self.fins.items() if fin in self.unacknowledged]
             named = " and ".join(f"the {side}'s FIN (frame {self.fins[side].frame})" for side in sides)
             text += f", not completed: {named} never acknowledged"
+        for fin in self.missed or ():
+            side = next(side for side, sent in (self.fins or {}).items() if sent is fin)
+            text += f"; the {side}'s FIN is not in the capture ({self._shown(fin)}: the capture missed it)"
         if self.time_wait and self.time_wait_ended is not None:
             holder = "both sides held" if self.time_wait == "both" else f"the {self.time_wait} held"
             text += (
@@ -213,11 +235,21 @@ def find_close(
 def _find_close(connection: Connection, steps: list[Step]) -> Close:
     """The FINs, the shape and the RST that ended it (find_close adds the rest)."""
     fins: dict[Side, Segment] = {}
+    missed: list[Segment] = []
+    skipped: list[Segment] = []
     for step in steps:
         segment = step.segment
+        fin = step.missed_fin
+        if fin is not None and connection.sender(fin) not in fins:
+            fins[connection.sender(fin)] = fin
+            missed.append(fin)
+            if connection.sender(segment) == connection.sender(fin):
+                skipped.append(fin)
         if segment.flags & (FIN | RST | SYN) == FIN and not step.probe:
             fins.setdefault(connection.sender(segment), segment)
     result = Close(fins=fins or None)
+    result.missed = missed or None
+    result.missed_skipped = skipped or None
     reset_after_open = next(
         (
             s.segment
@@ -282,7 +314,7 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     # In the order sent: a segment captured before the one it acknowledges (tcp_state.py,
     # "Captured before what it answers") right after that one.
     placed = [(_sent_order(s), s.segment) for s in steps]
-    first_at, second_at = _sent_order_of(first, steps), _sent_order_of(second, steps)
+    first_at, second_at = _sent_order_of(first, steps, missed), _sent_order_of(second, steps, missed)
     between = [
         segment
         for at, segment in placed
@@ -305,7 +337,9 @@ def _sent_order(step: Step) -> tuple[int, int]:
     return (step.segment.frame, 0)
 
 
-def _sent_order_of(segment: Segment, steps: list[Step]) -> tuple[int, int]:
+def _sent_order_of(segment: Segment, steps: list[Step], missed: list[Segment]) -> tuple[int, int]:
+    if segment in missed:
+        return (segment.frame, -1)  # sent before the ACK that shows it
     return next((_sent_order(s) for s in steps if s.segment is segment), (segment.frame, 0))
 
 

@@ -466,7 +466,12 @@ def _cause(
             "(net.ipv4.tcp_abort_on_overflow=1): it answered with RST instead of a connection",
             [before[-1].segment.frame],
         )
-    fins = {side(s.segment): s.segment for s in before if s.segment.flags & FIN}
+    fins: dict[Side, Segment] = {}
+    for s in before:
+        if s.missed_fin is not None:  # one the capture missed, at the frame that shows it
+            fins[side(s.missed_fin)] = s.missed_fin
+        if s.segment.flags & FIN:
+            fins[side(s.segment)] = s.segment
     expired = _fin_wait_2_expired(before, fins[sender], side, peer) if sender in fins else None
     if expired is not None:
         acked, late = expired

@@ -480,6 +480,17 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "time_wait_ended_frame": close.time_wait_ended.frame
             if close.time_wait_ended is not None
             else None,
+            # Added: the FINs the capture missed, each with the frame that shows it: the peer's
+            # acknowledgment of it, or its sender's next segment, one number past it.
+            "missed_fins": [
+                {
+                    "sender": side,
+                    "shown_by_frame": fin.frame,
+                    "shown_by": "next_segment" if fin in (close.missed_skipped or ()) else "acknowledgment",
+                }
+                for side, fin in (close.fins or {}).items()
+                if fin in (close.missed or ())
+            ],
         },
         "resets": [
             {

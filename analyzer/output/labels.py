@@ -144,10 +144,16 @@ def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
     notes = {}
     # Captured before the segment it acknowledges: not an ACK of data the capture lacks.
     later = {step.segment.frame: step.answers_later for step in result.steps if step.answers_later >= 0}
+    # The first ACK of a FIN the capture missed (tcp_state.py): what it acknowledges was a FIN.
+    fins = {step.segment.frame for step in result.steps if step.missed_fin is not None}
     for frame, kinds in result.sequence.flags.items():
         named = [
             f"ACKs frame {later[frame]}, captured later"
             if kind == "ack_lost_segment" and frame in later
+            else "ACKs a FIN not captured"
+            if kind == "ack_lost_segment" and frame in fins
+            else "after a FIN not captured"
+            if kind == "lost_segment" and frame in fins
             else ANALYSIS_NAMES[kind]
             for kind in kinds
             if kind in ANALYSIS_NAMES
