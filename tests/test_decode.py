@@ -439,7 +439,7 @@ def test_a_whole_option_list_is_not_called_cut(tmp_path) -> None:
     path = write_capture(tmp_path / "whole.pcap", _timestamped(4))
     options = analyze_file(str(path)).connections[0].handshake.client_options
     assert options == {"mss": 1460, "window_scale": 7, "sack_permitted": True, "timestamps": True,
-                       "fast_open": False, "cut": False}  # fmt: skip
+                       "fast_open": False, "cut": False, "mptcp": None}  # fmt: skip
 
 
 @pytest.mark.slow

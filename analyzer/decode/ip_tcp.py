@@ -33,7 +33,9 @@ from analyzer.decode.headers import (
     IPV6_NEXT_HEADER,
     IPV6_PAYLOAD_LENGTH,
     IPV6_SOURCE,
+    MPTCP_CAPABLE,
     MPTCP_FASTCLOSE,
+    MPTCP_JOIN,
     MPTCP_TCPRST,
     OPTION_END,
     OPTION_EXPERIMENTAL,
@@ -428,7 +430,7 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
     mss = wscale = None
     sack = timestamps = fast_open = False
     cookie = 0
-    mptcp_reset = -1
+    mptcp_reset = mptcp_version = mptcp_key = mptcp_join_token = -1
     mptcp_fastclose = False
     at = 0
     while at < len(raw):
@@ -461,9 +463,20 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
                 mptcp_reset = raw[at + 3]
             elif subtype == MPTCP_FASTCLOSE:
                 mptcp_fastclose = True
+            elif subtype == MPTCP_CAPABLE and length >= 4:
+                mptcp_version = raw[at + 2] & 0x0F
+                if length >= 12:  # the sender's key (a SYN/ACK's; a version 0 SYN's)
+                    mptcp_key = int.from_bytes(raw[at + 4 : at + 12], "big")
+            elif subtype == MPTCP_JOIN and length == 12:  # a SYN's: the receiver's token
+                mptcp_join_token = u32(raw, at + 4)
         at += length
     # Shared: the SYNs of a flood or of one host carry the same few, and each held attempt
     # would otherwise hold its own.
+    if mptcp_version >= 0 or mptcp_join_token >= 0:  # a key or a token: each SYN's own
+        return TcpOptions(
+            mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose,
+            mptcp_version, mptcp_key, mptcp_join_token,
+        )  # fmt: skip
     key = (mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose)
     options = _SHARED_OPTIONS.get(key)
     if options is None:

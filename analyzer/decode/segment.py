@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -86,6 +87,12 @@ class TcpOptions:
     # Not in as_dict, which is a SYN's.
     mptcp_reset: int = -1
     mptcp_fastclose: bool = False
+    # A SYN's Multipath TCP option (RFC 8684 3.1, 3.2): MP_CAPABLE's version (-1: none) and
+    # the sender's key where it carries one (a SYN/ACK's; version 0's SYN too; -1: none), or
+    # MP_JOIN's token of the receiver's MPTCP connection (-1: none).
+    mptcp_version: int = -1
+    mptcp_key: int = -1
+    mptcp_join_token: int = -1
 
     def __init__(
         self,
@@ -98,6 +105,9 @@ class TcpOptions:
         fast_open_cookie: int = 0,
         mptcp_reset: int = -1,
         mptcp_fastclose: bool = False,
+        mptcp_version: int = -1,
+        mptcp_key: int = -1,
+        mptcp_join_token: int = -1,
     ) -> None:
         self.mss = mss
         self.window_scale = window_scale
@@ -108,6 +118,9 @@ class TcpOptions:
         self.fast_open_cookie = fast_open_cookie
         self.mptcp_reset = mptcp_reset
         self.mptcp_fastclose = mptcp_fastclose
+        self.mptcp_version = mptcp_version
+        self.mptcp_key = mptcp_key
+        self.mptcp_join_token = mptcp_join_token
 
     @property
     def mptcp(self) -> bool:
@@ -123,7 +136,32 @@ class TcpOptions:
             "timestamps": self.timestamps or unknown,
             "fast_open": self.fast_open or unknown,
             "cut": self.cut,
+            "mptcp": self.multipath(),
         }
+
+    def multipath(self) -> dict | None:
+        """The SYN's Multipath TCP option as the JSON holds it: MP_CAPABLE with its version,
+        and its sender's key and the token that names the MPTCP connection to its peer's
+        MP_JOINs (RFC 8684 2.2: SHA-256's first 32 bits of the key, SHA-1's in version 0); or
+        MP_JOIN with the token of the connection it joins. None without."""
+        if self.mptcp_join_token >= 0:
+            return {"option": "MP_JOIN", "token": f"0x{self.mptcp_join_token:08x}"}
+        if self.mptcp_version < 0:
+            return None
+        key = self.mptcp_key
+        return {
+            "option": "MP_CAPABLE",
+            "version": self.mptcp_version,
+            "key": f"0x{key:016x}" if key >= 0 else None,
+            "token": f"0x{mptcp_token(key, self.mptcp_version):08x}" if key >= 0 else None,
+        }
+
+
+def mptcp_token(key: int, version: int) -> int:
+    """The token of an MPTCP connection whose end's key is `key`, as its peer's MP_JOINs name
+    it: the most significant 32 bits of the key's SHA-256 (SHA-1 in version 0), RFC 8684 2.2."""
+    digest = (hashlib.sha1 if version == 0 else hashlib.sha256)(key.to_bytes(8, "big")).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 @dataclass(eq=True)

@@ -148,6 +148,9 @@ def _options(tcp: Any) -> TcpOptions:
         parsed.fast_open_cookie if parsed is not None else 0,
         parsed.mptcp_reset if parsed is not None else -1,
         parsed.mptcp_fastclose if parsed is not None else False,
+        parsed.mptcp_version if parsed is not None else -1,
+        parsed.mptcp_key if parsed is not None else -1,
+        parsed.mptcp_join_token if parsed is not None else -1,
     )
 
 

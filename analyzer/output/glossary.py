@@ -123,6 +123,16 @@ def options_words(options: TcpOptions | dict | None) -> str:
         parts.append("timestamps")
     if given.get("fast_open"):
         parts.append("TCP Fast Open")
+    multipath = given.get("mptcp")
+    if multipath and multipath["option"] == "MP_JOIN":
+        parts.append(f"joins a Multipath TCP connection (MP_JOIN, its token {multipath['token']})")
+    elif multipath and multipath["token"] is not None:
+        parts.append(
+            f"Multipath TCP (MP_CAPABLE version {multipath['version']}; its connection's token "
+            f"{multipath['token']}, which the peer's MP_JOINs name)"
+        )
+    elif multipath:
+        parts.append(f"Multipath TCP (MP_CAPABLE version {multipath['version']})")
     if given.get("cut"):  # the capture's snapshot length cut the list
         return (
             ", ".join([*parts, "the rest not captured"])
