@@ -219,6 +219,7 @@ class FoldedConnection:
                 or self._diagnosed(segment.frame)
                 or reopens
                 or self._asked(segment)
+                or machine.missed_fin_pending() is step
             ):
                 steps.pop()
                 self._recent.append(step)

@@ -164,16 +164,19 @@ A FIN the capture missed. An ACK that acknowledges exactly one number past all i
 was seen to send (Wireshark's "ACKed segment that wasn't captured"), before that end sent
 its FIN, shows a FIN or a byte of data the capture missed (tcpdump's buffer, a mirror port
 past its rate); so does that end's empty ACK one number past all it sent (the peer's ACK of
-the FIN still on its way). It is the FIN when that end sends nothing past it but empty ACKs
-at that number and its peer closes too (its FIN, before or after), or it resets at that
-number (its close aborted after the FIN: data after close): a close with one FIN not
-captured. Until then the segment that showed it stays as it was (an ACK dropped as any ACK
-of data never sent, NEVER_SENT); once shown (that RST, a SYN or RST after the peer closed,
-MISSED_FIN_REACH segments, or the end of the connection's segments: `settle`), the machine
-takes back the moves both ends made since, applies the FIN at that segment (sent by its end,
-taken by the peer: Step.missed_fin), and applies again by the table the FINs and ACKs since,
-that segment's first. Data or a FIN from that end, a SYN or RST before the peer closed, or
-an ACK of more leave all as it was.
+the FIN still on its way). It is taken as the FIN when that end sends nothing in or past
+that number but empty ACKs and its peer closes too (its FIN, before or after), or the end
+resets at that number without ACK or after the peer's data (a closed socket's answer to data
+after close): a close with one FIN not captured (a byte of data the capture missed, with the
+end's socket open past the capture's end, looks the same). Until then the segment that
+showed it stays as it was (an ACK dropped as any ACK of data never sent, NEVER_SENT); once
+shown (that RST, a SYN or RST after the peer closed, or the end of the connection's
+segments: `settle`), the machine takes back the moves both ends made since, applies the FIN
+at that segment (sent by its end, taken by the peer: Step.missed_fin; acknowledging what the
+end had acknowledged, and the peer's FIN if it had taken that), and applies again by the
+table the FINs and ACKs since, that segment's first. Data or a FIN from that end, a SYN or
+RST before the peer closed, an ACK of more, a FIN beyond a hole, or a move from before it
+taken back meanwhile, leave all as it was.
 
 Impossible flags. A segment with flags no TCP sends (decode.segment.impossible_flags:
 SYN with FIN or RST, RST with FIN, none of SYN/ACK/RST/FIN) is a scan's or a crafted
@@ -323,9 +326,6 @@ _PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 NEVER_SENT: Final = "acknowledges data the receiver was not seen to send (not captured, or never sent)"
 # How many steps back a segment captured before what it acknowledges is looked for.
 EARLY_LOOK_BACK: Final = 4
-# How many segments after the ACK of a FIN the capture missed may come before it is shown a
-# FIN (see "A FIN the capture missed" above): a close's last few, a half-close's data.
-MISSED_FIN_REACH: Final = 256
 # Where an end that has not closed may send its FIN from (the states a missed one leaves).
 _FIN_SENDABLE: Final = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 # Why a RST that refused a SYN did not end its receiver's attempt (_syn_again_after_refusal).
@@ -656,18 +656,27 @@ class _MissedFin:
     FIN the capture missed, until shown or disproved (see "A FIN the capture missed" above)."""
 
     def __init__(
-        self, step: Step, fin_end: Endpoint, peer: Endpoint, lengths: tuple[int, int], number: int
+        self, step: Step, index: int, fin_end: Endpoint, peer: Endpoint, lengths: tuple[int, int], number: int
     ) -> None:
         self.step = step
+        self.index = index  # where it stands in the machine's steps (a long connection's kept ones)
         self.fin_end = fin_end
         self.peer = peer
         # One past the FIN: what the peer's ACK acknowledges, or where its end's next begins.
         self.number = number
-        self.lengths = lengths  # the ends' histories before the ACK: (fin_end's, peer's)
-        self.steps = [step]
-        # What the FIN acknowledged: all its end had acknowledged by then.
+        # The ends' histories before it, (fin_end's, peer's): their lengths, and the last entry
+        # of each (a retraction since, below those, leaves nothing to take back to).
+        self.lengths = lengths
+        self.tails = (fin_end.history[lengths[0] - 1], peer.history[lengths[1] - 1])
+        # What the FIN acknowledged: all its end had acknowledged by then, and the peer's FIN
+        # where the end had taken that (a FIN sent from CLOSE_WAIT acknowledges it).
         acked = fin_end.most_acked
         self.acked = acked.ack if acked is not None else 0
+        taken = peer.fin
+        if fin_end.state == S.CLOSE_WAIT and taken is not None and seq_diff(taken.seq_end, self.acked) > 0:
+            self.acked = taken.seq_end
+        # The peer sent data since: what a reset end answers with a RST.
+        self.data_since = False
 
 
 class ConnectionMachine:
@@ -735,7 +744,12 @@ class ConnectionMachine:
         step = self._feed(segment, lost)
         missed = self._missed
         if missed is not None:
-            missed.steps.append(step)
+            if self._sender_of(segment) is missed.peer and segment.payload_len:
+                missed.data_since = True
+            if segment.flags & FIN and reached != UNSEEN and seq_diff(segment.seq, reached) > 0:
+                self._missed = None  # a FIN beyond a hole: its own rules, not replayed here
+            elif self._first_end.fin_waiting is not None or self._other_end.fin_waiting is not None:
+                self._missed = None
         elif step.dropped == NEVER_SENT:
             self._missed = self._missed_fin_acked(step, lengths)
         elif (
@@ -746,6 +760,12 @@ class ConnectionMachine:
         ):
             self._missed = self._missed_fin_skipped(step, lengths)
         return step
+
+    def missed_fin_pending(self) -> Step | None:
+        """The step that showed a FIN the capture missed, while it is undecided: a long
+        connection keeps it (it may yet move both ends)."""
+        missed = self._missed
+        return missed.step if missed is not None else None
 
     def settle(self) -> None:
         """After the connection's last segment: an ACK of a FIN the capture missed still
@@ -795,23 +815,28 @@ class ConnectionMachine:
         if peer.state not in SYNCHRONIZED:
             return None
         first = fin_end is self._first_end
-        return _MissedFin(step, fin_end, peer, lengths if first else (lengths[1], lengths[0]), number)
+        ordered = lengths if first else (lengths[1], lengths[0])
+        if len(fin_end.history) < ordered[0] or len(peer.history) < ordered[1]:
+            return None  # the segment itself took back a move from before it
+        return _MissedFin(step, len(self.steps) - 1, fin_end, peer, ordered, number)
 
     def _before_missed(self, missed: _MissedFin, segment: Segment) -> None:
         """Before `segment`: whether it disproves the FIN the capture missed (data or a FIN
-        of that end's, an ACK of more), shows it (that end's RST at the number: its close
-        aborted after the FIN, data after close), or ends what may come before it is shown
-        (a SYN, a RST, MISSED_FIN_REACH segments): taken if the peer has closed, else let go."""
+        of that end's, an ACK of more), shows it (that end's RST at the number, without ACK or
+        after the peer's data: a closed socket's answer to data after close), or ends what may
+        come before it is shown (a SYN, a RST): taken if the peer has closed, else let go."""
         flags = segment.flags
         shown = False
         if self._sender_of(segment) is missed.fin_end:
             disproved = bool(
                 segment.payload_len or flags & (SYN | FIN) or seq_diff(segment.seq, missed.number) > 0
             )
-            shown = bool(flags & RST) and segment.seq == missed.number
+            shown = (
+                bool(flags & RST) and segment.seq == missed.number and (not flags & ACK or missed.data_since)
+            )
         else:
             disproved = bool(flags & ACK) and seq_diff(segment.ack, missed.number) > 0
-        ends = bool(flags & (SYN | RST)) or len(missed.steps) >= MISSED_FIN_REACH
+        ends = bool(flags & (SYN | RST))
         if disproved or (ends and not shown and missed.peer.fin is None):
             self._missed = None
         elif ends:
@@ -823,7 +848,12 @@ class ConnectionMachine:
         since (the first among them) applied again by the table."""
         self._missed = None
         fin_end, peer = missed.fin_end, missed.peer
-        for end, length in ((fin_end, missed.lengths[0]), (peer, missed.lengths[1])):
+        ends = ((fin_end, missed.lengths[0], missed.tails[0]), (peer, missed.lengths[1], missed.tails[1]))
+        if any(
+            len(end.history) < length or end.history[length - 1] != tail for end, length, tail in ends
+        ):
+            return  # a move from before it was taken back since: nothing left to apply it to
+        for end, length, _tail in ends:
             del end.history[length:]
             del end.frames[length:]
             end.state = end.history[-1][1]
@@ -854,8 +884,14 @@ class ConnectionMachine:
             fin_end.snd_max = missed.number
         first.sender_before, first.receiver_before = sender.state, self._other(sender).state
         fin_end.move(E.SEND_FIN, shown)
+        taken = peer.fin
+        if taken is not None and seq_diff(fin.ack, taken.seq_end) >= 0:
+            peer.move(E.RECV_ACK_OF_FIN, shown)  # it acknowledged the peer's FIN (RFC order: ACK, FIN)
         peer.move(E.RECV_FIN, shown)
-        for step in missed.steps:
+        steps = self.steps
+        # Its own step first (a long connection may have let it go), then every one since.
+        since = [step for step in steps[missed.index :] if step.segment.frame > first.segment.frame]
+        for step in [first, *since]:
             segment = step.segment
             sender = self._sender_of(segment)
             receiver = self._other(sender)

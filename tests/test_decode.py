@@ -34,7 +34,7 @@ from analyzer.decode import (
 from analyzer.decode.tshark_reader import read_segments_tshark
 from analyzer.errors import CaptureFileError
 from analyzer.output.json_report import analysis_to_dict
-from analyzer.output.text_report import analysis_text
+from analyzer.output.text_report import analysis_text, head_lines
 
 
 def _expected(packets: list) -> list[tuple]:
@@ -595,7 +595,17 @@ def test_a_segment_sent_in_ip_fragments_is_read_whole_in_its_last_fragments_fram
     assert data.payload_len == 2900 and data.frame == len(packets) - 6  # the last fragment's
     [result] = analyze_file(str(path)).connections
     assert result.sequence.flags == {}
-    assert analyze_file(str(path)).stats.warnings == []
+    analysis = analyze_file(str(path))
+    assert analysis.stats.warnings == []
+    # The first line says what the frames that are no TCP segment of their own were.
+    pieces = len(packets) - 9
+    assert (analysis.stats.fragment_frames, analysis.stats.reassembled) == (pieces, 1)
+    first_line = head_lines("frag.pcap", analysis.stats, 1, [], [])[0]
+    assert (
+        f"{len(packets)} packets (pcap), {pieces} of them IP fragments put together into 1 datagram, 10 TCP"
+        in first_line
+    )
+    assert analysis_to_dict(analysis)["ip_fragments"] == {"frames": pieces, "datagrams": 1}
 
 
 def test_a_syn_split_inside_its_tcp_header_is_read_whole(tmp_path) -> None:
@@ -622,6 +632,9 @@ def test_a_datagram_missing_a_fragment_is_left_out_and_counted(tmp_path) -> None
         "such a datagram unread too)"
     ]
     assert not any(s.payload_len for s in analysis.connections[0].connection.segments if s.sport == 40000)
+    assert (
+        "IP fragments of datagrams never made whole" in head_lines("lost.pcap", analysis.stats, 1, [], [])[0]
+    )
 
 
 @pytest.mark.slow

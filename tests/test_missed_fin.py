@@ -225,3 +225,69 @@ def test_a_recording_without_any_one_of_its_fins_ends_as_it_does_whole(name: str
         cut = tmp_path / f"without-{frame}.pcap"
         _without_frame(pcap, frame, cut)
         assert _ends(cut) == whole, f"without frame {frame}"
+
+
+def test_a_three_segment_close_whose_second_fin_was_missed() -> None:
+    # The server's FIN/ACK (511, acknowledging the client's FIN) is missed; the client's last
+    # ACK acknowledges it. The server had taken the client's FIN: its FIN acknowledged that.
+    result = _analyzed(("c", "FA", 111, 511), ("c", "A", 112, 512))
+    got = _states(result)
+    assert got["client"][-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+    assert got["server"][-3:] == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    assert (result.close.first_fin, result.close.shape, result.close.time_wait) == (
+        "client",
+        "three-segment",
+        "client",
+    )
+
+
+def test_a_byte_missed_then_an_abort_is_no_fin() -> None:
+    # The client's byte at 111 is missed, then it aborts (SO_LINGER 0): RST/ACK at 112, with
+    # nothing from the server since to answer.
+    result = _analyzed(("s", "A", 511, 112), ("c", "RA", 112, 511))
+    assert _missed(result) == []
+    assert result.close.shape == "reset"
+
+
+def test_a_long_half_close_keeps_its_missed_fin_pending() -> None:
+    pairs = [
+        step
+        for i in range(400)
+        for step in (("s", "PA", 511 + 100 * i, 112, 100), ("c", "A", 112, 611 + 100 * i))
+    ]
+    end = 511 + 100 * 400
+    result = _analyzed(("s", "A", 511, 112), *pairs, ("s", "FA", end, 112), ("c", "A", 112, end + 1))
+    assert _missed(result) == [("client", 7)]
+    assert (result.close.first_fin, result.close.shape) == ("client", "half-close")
+    assert _states(result)["client"][-1] == "TIME_WAIT"
+
+
+def test_a_fin_beyond_a_hole_is_left_to_its_own_rule() -> None:
+    # The client's FIN missed; the server's FIN comes beyond a hole (511-520 not captured),
+    # the client repeats its ACK of 511, and the data comes: what the FIN beyond a hole does
+    # (tcp_state.py) is not replayed, no FIN is taken for the client.
+    result = _analyzed(
+        ("s", "A", 511, 112),
+        ("s", "FA", 521, 112),
+        ("c", "A", 112, 511),
+        ("s", "PA", 511, 112, 10),
+        ("c", "A", 112, 522),
+    )
+    assert _missed(result) == []
+    frames = dict(zip(_states(result)["client"], result.state_frames["client"], strict=True))
+    assert "TIME_WAIT" not in frames
+
+
+def test_histories_stay_in_time_order_when_a_move_before_is_taken_back() -> None:
+    result = _analyzed(
+        ("s", "A", 511, 112),
+        ("s", "RA", 510, 111),
+        ("c", "A", 112, 511),
+        ("s", "A", 510, 113),
+        ("s", "PA", 512, 113, 1),
+        ("s", "FA", 513, 113),
+        ("c", "R", 112, 514),
+    )
+    for history in result.states.values():
+        times = [time for time, _state in history]
+        assert times == sorted(times)

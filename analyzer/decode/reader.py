@@ -42,6 +42,10 @@ class DecodeStats:
     malformed: int = 0
     headers_cut: int = 0  # frames the snapshot length cut inside their link-layer, IP or TCP header
     fragments_incomplete: int = 0  # fragmented datagrams never made whole (decode/fragments.py)
+    # IP fragments read (frames), and the datagrams put together from them: read as if they
+    # had come whole, in the frame of each one's last fragment.
+    fragment_frames: int = 0
+    reassembled: int = 0
     unsupported_linktypes: dict[int, int] = field(default_factory=dict)
     undecodable: dict[str, int] = field(default_factory=dict)  # frames by what stopped the decoder
     # The malformed frames by what is wrong with them: how many, and the first one's number.
@@ -154,6 +158,17 @@ class DecodeStats:
                 f"other reasons (as {rest[0][0]})"
             )
         return lines
+
+    def fragments_clause(self) -> str:
+        """What the first line says of IP fragments: how many, and what they made ("" for none)."""
+        if not self.fragment_frames:
+            return ""
+        frames, made = self.fragment_frames, self.reassembled
+        if not made:
+            return f", {frames:,} of them IP fragments of datagrams never made whole"
+        return (
+            f", {frames:,} of them IP fragments put together into {made:,} datagram{'s' if made != 1 else ''}"
+        )
 
     def fragments_warning(self) -> str:
         count = self.fragments_incomplete
@@ -276,9 +291,11 @@ def read_packets(
                         continue
                     segment = parse_ip_tcp(data, at, number, stamp, share, "", whole)
                     if isinstance(segment, Fragment):
+                        stats.fragment_frames += 1
                         datagram = fragments.add(segment, time)
                         if datagram is None:
                             continue
+                        stats.reassembled += 1
                         # Read as if it had come whole, in the frame of its last fragment (its
                         # fragments may have been cut by a snapshot length: no length judged).
                         segment = parse_ip_tcp(datagram, 0, number, stamp, share, segment.tunnel)

@@ -440,8 +440,11 @@ def read_packets_tshark(
             fragment = _fragment_key(ip) if ip is not None else None
             if fragment is not None:
                 # A datagram's fragments come before the frame that puts it together.
-                if ip.get_field_value("fragment_count") is not None:
+                count = ip.get_field_value("fragment_count")
+                if count is not None:
                     waiting.discard(fragment)
+                    stats.fragment_frames += int(count)
+                    stats.reassembled += 1
                 elif record is None:
                     waiting.add(fragment)
                     continue

@@ -523,7 +523,7 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f"<p>{stats.frames} packets ({_e(stats.format)}), {stats.tcp_segments} TCP, "
+        f"<p>{stats.frames} packets ({_e(stats.format)}){_e(stats.fragments_clause())}, {stats.tcp_segments} TCP, "
         f"{plural(len(analysis.connections), 'TCP connection')}, {plural(len(analysis.udp), 'UDP flow')}.</p>",
         _clock(analysis),
     ]

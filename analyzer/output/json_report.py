@@ -94,6 +94,8 @@ def document_head(
         "snapshot_length": stats.snaplen,
         "packets": stats.frames,
         "tcp_packets": stats.tcp_segments,
+        # Added: IP fragments read (frames) and the datagrams put together from them.
+        "ip_fragments": {"frames": stats.fragment_frames, "datagrams": stats.reassembled},
         "warnings": list(stats.warnings),
         "application": application,
         "scans": [scan_to_dict(scan) for scan in scans],

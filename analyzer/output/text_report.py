@@ -220,7 +220,9 @@ def head_lines(
     """The report's first lines (also the summary's): the file's counts, warnings, and what
     the call log shows."""
     lines = [
-        f"{file}: {stats.frames} packet{'s' if stats.frames != 1 else ''} ({stats.format}), {stats.tcp_segments} TCP, "
+        f"{file}: {stats.frames} packet{'s' if stats.frames != 1 else ''} ({stats.format})"
+        + stats.fragments_clause()
+        + f", {stats.tcp_segments} TCP, "
         f"{count} connection{'s' if count != 1 else ''}"
         + (f", {len(udp)} UDP flow{'s' if len(udp) != 1 else ''}" if udp else "")
         + ("; times: +seconds since frame 1, as Wireshark's" if stats.frames else "")
