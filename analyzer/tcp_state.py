@@ -849,9 +849,7 @@ class ConnectionMachine:
         self._missed = None
         fin_end, peer = missed.fin_end, missed.peer
         ends = ((fin_end, missed.lengths[0], missed.tails[0]), (peer, missed.lengths[1], missed.tails[1]))
-        if any(
-            len(end.history) < length or end.history[length - 1] != tail for end, length, tail in ends
-        ):
+        if any(len(end.history) < length or end.history[length - 1] != tail for end, length, tail in ends):
             return  # a move from before it was taken back since: nothing left to apply it to
         for end, length, _tail in ends:
             del end.history[length:]
