@@ -6,7 +6,9 @@ goes to the terminal. With `trace_calls` it runs under strace, and its socket ca
 the call log afterwards, so the diagram has the same margins as a scripted scenario.
 Ctrl-C (the terminal's SIGINT reaches the program; the sandbox ignores it) or a SIGTERM
 to the capture stops the program, not the capture: that is how a server is ended, and
-the run is analyzed as usual.
+the run is analyzed as usual. A program that ignores Ctrl-C is ended after a grace by
+END_PROGRAM, which ends the program only while it runs: once it has ended the sandbox
+finishes its record (tcpdump, the kernel recorder) however long that takes.
 """
 
 from __future__ import annotations
@@ -25,12 +27,33 @@ from analyzer.capture.strace_calls import TRACE_ARGS, calls_from_strace
 from analyzer.scenarios.base import Context, Scenario
 
 STOP_GRACE_SECONDS = 5.0
+# What `handshake run` sends the sandbox when a program did not stop on Ctrl-C: end it and
+# keep the run (run.py). Taken only while the program runs (`running`).
+END_PROGRAM = signal.SIGUSR1
+running = False
 TRACER_WAIT_SECONDS = 2.0
 BACKGROUND_GRACE_SECONDS = 1.0
 
 
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def end_program(signum: int, frame: object) -> None:
+    """The sandbox's END_PROGRAM handler: the running program's wait interrupted, as a
+    SIGTERM to the capture does (it is stopped, the run goes on); after it, nothing."""
+    if running:
+        raise KeyboardInterrupt
+
+
+def _wait(process: subprocess.Popen[bytes]) -> int:
+    """The program's exit status; END_PROGRAM or a SIGTERM meanwhile raise KeyboardInterrupt."""
+    global running
+    running = True
+    try:
+        return process.wait()
+    finally:
+        running = False
 
 
 def program_scenario(name: str, argv: list[str], trace_calls: bool) -> Scenario:
@@ -78,7 +101,7 @@ def _run_traced(command: list[str]) -> tuple[int, bool, list[str]]:
     tracer = _tracer_of(process.pid)
     stopped = False
     try:
-        code = process.wait()
+        code = _wait(process)
     except KeyboardInterrupt:
         # A SIGTERM to the capture (the sandbox turns it into this): stop the program.
         stopped = True
@@ -147,7 +170,7 @@ def _run(command: list[str]) -> tuple[int, bool]:
     except PermissionError:
         return 126, False
     try:
-        code = process.wait()
+        code = _wait(process)
         return code, code == -signal.SIGINT
     except KeyboardInterrupt:
         # A SIGTERM to the capture (the sandbox turns it into this): stop the program.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from analyzer.analysis import Analysis, analyze_file
 from analyzer.capture.namespace_counters import describe_missed
-from analyzer.capture.program import program_scenario
+from analyzer.capture.program import END_PROGRAM, program_scenario
 from analyzer.capture.recorder import interrupted_capture, tcpdump_path
 from analyzer.capture.store import store_capture
 from analyzer.errors import UserError
@@ -82,6 +82,7 @@ def _ignore_sigint() -> None:
     """The sandbox's start: SIGINT ignored; SIGINT and SIGTERM not blocked (the parent
     blocks them around the fork; tcpdump and a program of `handshake run` must get them)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(END_PROGRAM, signal.SIG_IGN)  # until the sandbox takes it (program.py)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
@@ -117,7 +118,9 @@ def _record_in_sandbox(scenario: Scenario, family: int, pcap: Path, program: dic
                 break
             except subprocess.TimeoutExpired:
                 if asked is not None and time.monotonic() - asked > PROGRAM_STOP_GRACE:
-                    child.send_signal(signal.SIGTERM)  # the sandbox ends the program, keeps the run
+                    # The sandbox ends the program if it still runs, and keeps the run; one
+                    # that has ended leaves the sandbox finishing its record undisturbed.
+                    child.send_signal(END_PROGRAM)
                     asked = None
             except KeyboardInterrupt:
                 if program is None or asked is not None:

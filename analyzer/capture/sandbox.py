@@ -32,7 +32,7 @@ from analyzer.capture.namespace import (
     wire_sized_loopback,
     write_sysctl,
 )
-from analyzer.capture.program import program_scenario
+from analyzer.capture.program import END_PROGRAM, end_program, program_scenario
 from analyzer.capture.recorder import Recorder, interrupted_capture
 from analyzer.capture.snapshots import tcp_socket_states
 from analyzer.errors import UserError
@@ -146,6 +146,7 @@ def record(scenario: Scenario, family: int, pcap: Path) -> Sidecar:
 def main(argv: list[str]) -> int:
     """argv: SCENARIO FAMILY PCAP, or --program SPEC_JSON FAMILY PCAP (`handshake run`)."""
     signal.signal(signal.SIGTERM, raise_interrupt)
+    signal.signal(END_PROGRAM, end_program)
     program = argv[0] == "--program"
     if program:
         argv = argv[1:]
