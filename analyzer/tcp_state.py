@@ -451,6 +451,11 @@ class Endpoint:
             and 0 < seq_diff(ack, isn) <= seq_diff(self.snd_max, isn)
         )
 
+    def fin_acknowledged_by(self, ack: int) -> bool:
+        """Whether an acknowledgment number `ack` acknowledges its FIN (it has sent one)."""
+        fin = self.fin
+        return fin is not None and seq_diff(ack, fin.seq_end) >= 0
+
     def just_took_syn(self) -> bool:
         """In SYN_RCVD by the peer's SYN (not by sending a SYN/ACK), and has sent nothing
         since: what it sends next tells whether it took the SYN in (see "Crossing
@@ -882,8 +887,7 @@ class ConnectionMachine:
             fin_end.snd_max = missed.number
         first.sender_before, first.receiver_before = sender.state, self._other(sender).state
         fin_end.move(E.SEND_FIN, shown)
-        taken = peer.fin
-        if taken is not None and seq_diff(fin.ack, taken.seq_end) >= 0:
+        if peer.fin_acknowledged_by(fin.ack):
             peer.move(E.RECV_ACK_OF_FIN, shown)  # it acknowledged the peer's FIN (RFC order: ACK, FIN)
         peer.move(E.RECV_FIN, shown)
         steps = self.steps
@@ -901,8 +905,7 @@ class ConnectionMachine:
             if flags & FIN and not step.probe:
                 sender.move(E.SEND_FIN, segment)
             if step.dropped is None and not step.lost:
-                fin_sent = receiver.fin
-                if flags & ACK and fin_sent is not None and seq_diff(segment.ack, fin_sent.seq_end) >= 0:
+                if flags & ACK and receiver.fin_acknowledged_by(segment.ack):
                     receiver.move(E.RECV_ACK_OF_FIN, segment)
                 if flags & FIN:
                     receiver.move(E.RECV_FIN, segment)
@@ -1571,7 +1574,7 @@ class ConnectionMachine:
             and seq_diff(segment.ack, receiver.isn) > 0
         ):
             receiver.move(E.RECV_ACK_OF_SYN, segment)
-        if flags & ACK and receiver.fin is not None and seq_diff(segment.ack, receiver.fin.seq_end) >= 0:
+        if flags & ACK and receiver.fin_acknowledged_by(segment.ack):
             receiver.move(E.RECV_ACK_OF_FIN, segment)
         if flags & FIN and take_fin:
             receiver.fin_waiting = None
