@@ -51,6 +51,7 @@ from analyzer.findings.gaps import GapFills, gap_fills
 from analyzer.findings.handshake import Handshake, find_handshake
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.kernel_events import EventAgreement, compare_events, refine_with_kernel_reasons
+from analyzer.findings.links import LinkDetector, Links
 from analyzer.findings.path_duplicates import on_the_wire_twice
 from analyzer.findings.resends import earlier_copies, numbered_resends, without_answers
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
@@ -217,6 +218,7 @@ class Analysis:
     application: list[str] = field(default_factory=list)  # what the call log shows, beside the packets
     udp: list[UdpFlow] = field(default_factory=list)
     scans: list[ScanFinding] = field(default_factory=list)  # the file's scans and floods
+    links: Links = field(default_factory=Links)  # connections that are one (findings/links.py)
 
 
 def analyze_connection(
@@ -457,10 +459,11 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     segments = list(segments)
     stats = DecodeStats(format="records", frames=len(segments), tcp_segments=len(segments))
     results = [analyze_connection(c) for c in group_connections(segments)]
-    scans = ScanDetector()
+    scans, links = ScanDetector(), LinkDetector()
     for result in results:
         result.probe = scans.add(result)
-    return Analysis(name, stats, results, scans=scans.findings())
+        links.add(result)
+    return Analysis(name, stats, results, scans=scans.findings(), links=links.findings())
 
 
 def since(time: float, origin: float | None, connection: Connection) -> str:
@@ -679,6 +682,7 @@ class FileStream:
         self._kept_budget = KeptBudget()  # of the range kept (KeptRange), shared by every connection
         self.results: Iterator[ConnectionAnalysis] = self._analyze()
         self.scans = ScanDetector()  # every connection counted as it is handed over
+        self.links = LinkDetector()  # and looked at for another side of it (findings/links.py)
 
     def _fold_keeping(
         self,
@@ -711,7 +715,7 @@ class FileStream:
 
     def _analyze(self) -> Iterator[ConnectionAnalysis]:
         sidecar, seen = self.sidecar, self._seen
-        stats, scans = self.stats, self.scans
+        stats, scans, links = self.stats, self.scans, self.links
         segments = self._segments()
         recorded_until = recording_end(sidecar) if sidecar is not None else None
         views = self.attempt_views if sidecar is None else None
@@ -747,6 +751,7 @@ class FileStream:
                 seen.extend(connection.segments)
                 apply_sidecar(result, sidecar, origin)
             result.probe = scans.add(result)
+            links.add(result)
             if shape is not None:
                 memo.put(shape, result)
             yield result
@@ -822,4 +827,5 @@ def analyze_file(
         application=stream.application(udp),
         udp=udp,
         scans=stream.scans.findings(),
+        links=stream.links.findings(),
     )

@@ -600,7 +600,7 @@ def test_a_segment_sent_in_ip_fragments_is_read_whole_in_its_last_fragments_fram
     # The first line says what the frames that are no TCP segment of their own were.
     pieces = len(packets) - 9
     assert (analysis.stats.fragment_frames, analysis.stats.reassembled) == (pieces, 1)
-    first_line = head_lines("frag.pcap", analysis.stats, 1, [], [])[0]
+    first_line = head_lines("frag.pcap", analysis.stats, 1, [], [], analysis.links)[0]
     assert (
         f"{len(packets)} packets (pcap), {pieces} of them IP fragments put together into 1 datagram, 10 TCP"
         in first_line
@@ -633,7 +633,8 @@ def test_a_datagram_missing_a_fragment_is_left_out_and_counted(tmp_path) -> None
     ]
     assert not any(s.payload_len for s in analysis.connections[0].connection.segments if s.sport == 40000)
     assert (
-        "IP fragments of datagrams never made whole" in head_lines("lost.pcap", analysis.stats, 1, [], [])[0]
+        "IP fragments of datagrams never made whole"
+        in head_lines("lost.pcap", analysis.stats, 1, [], [], analysis.links)[0]
     )
 
 

@@ -87,6 +87,7 @@ def test_each_line_is_written_as_the_stream_hands_its_connection_over_in_that_or
         udp=real.udp,
         application=real.application,
         scans=real.scans,
+        links=real.links,
     )
     write_lines(fake, out, flush=True)
     assert lines_before_each_resume == [1, 2, 3]  # each line out before the next result is asked for

@@ -554,7 +554,7 @@ def test_probes_whose_details_were_not_made_and_that_are_in_no_scan_are_counted(
     # A bit each, not an id's 8 bytes: a flood's million probes are nearly all hot.
     assert len(report.unmade) <= 1_000 // 8 + 1
     out = io.StringIO()
-    report.write(out, analysis.file, analysis.stats, [], [], [], Clock())
+    report.write(out, analysis.file, analysis.stats, [], [], [], Clock(), analysis.links)
     report.close()
     assert "connections, in id order (0):\n(1,000 probes looked like a scan's or a flood's" in out.getvalue()
 

@@ -20,7 +20,15 @@ from typing import Final, TextIO
 
 import msgspec
 
-from analyzer.analysis import BACKSCATTER, Analysis, Backoff, ConnectionAnalysis, FileStream, ScanFinding
+from analyzer.analysis import (
+    BACKSCATTER,
+    Analysis,
+    Backoff,
+    ConnectionAnalysis,
+    FileStream,
+    Links,
+    ScanFinding,
+)
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe, errno_of
 from analyzer.decode.segment import Unreachable, exact_stamp
@@ -46,7 +54,9 @@ def relative_origin(stats: DecodeStats, results: list[ConnectionAnalysis] | None
 
 
 def analysis_to_dict(analysis: Analysis) -> dict:
-    head = document_head(analysis.file, analysis.stats, analysis.application, analysis.scans)
+    head = document_head(
+        analysis.file, analysis.stats, analysis.application, analysis.scans, links=analysis.links
+    )
     return {
         **head,
         "connections": [
@@ -82,9 +92,11 @@ def document_head(
     application: list[str],
     scans: list[ScanFinding],
     only: list[str] | None = None,
+    links: Links | None = None,
 ) -> dict:
     """The document's members before its connections (also the jsonl file line's and the
-    JSON summary's first members). `only`: the kinds of connection --only asked for."""
+    JSON summary's first members). `only`: the kinds of connection --only asked for;
+    `links`: the connections that are one (findings/links.py)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "file": file,
@@ -100,6 +112,23 @@ def document_head(
         "application": application,
         "scans": [scan_to_dict(scan) for scan in scans],
         "only": only,
+        **links_members(links if links is not None else Links()),
+    }
+
+
+def links_members(links: Links) -> dict:
+    """The head's members on connections that are one (findings/links.py), by their ids:
+    added, each a list (empty without any)."""
+    return {
+        # Each connection seen on several sides of address translations, in the order of
+        # their first SYNs.
+        "address_translations": [{"connections": list(t.connections)} for t in links.translations],
+        # Each Multipath TCP connection whose subflows joined it: the connection that opened
+        # it (null: not captured), the token its key gives, the subflows that named it.
+        "multipath_tcp": [
+            {"connection": m.connection, "token": f"0x{m.token:08x}", "subflows": list(m.subflows)}
+            for m in links.multipath
+        ],
     }
 
 
@@ -221,7 +250,14 @@ def document_ends(stream: FileStream, only: list[str] | None = None) -> tuple[di
     """The document's head (without its connections, to be encoded), its UDP flows encoded
     and how many the file has, once the stream's results are exhausted."""
     udp = stream.udp()
-    head = document_head(stream.file, stream.stats, stream.application(udp), stream.scans.findings(), only)
+    head = document_head(
+        stream.file,
+        stream.stats,
+        stream.application(udp),
+        stream.scans.findings(),
+        only,
+        stream.links.findings(),
+    )
     # --only chooses among the TCP connections: no UDP flow is one of its kinds.
     encoded = _compact([udp_flow_to_dict(flow, stream.file) for flow in udp] if only is None else [])
     return head, encoded, len(udp)

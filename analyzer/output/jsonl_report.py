@@ -64,7 +64,9 @@ def write_lines(stream: FileStream, out: TextIO, flush: bool = False, only: list
     udp = stream.udp()
     for flow in udp if only is None else ():  # --only chooses among the TCP connections
         out.write(_line({"type": "udp", **udp_flow_to_dict(flow, file)}))
-    head = document_head(file, stream.stats, stream.application(udp), stream.scans.findings(), only)
+    head = document_head(
+        file, stream.stats, stream.application(udp), stream.scans.findings(), only, stream.links.findings()
+    )
     out.write(_line({"type": "file", **file_entry(head, count, len(udp))}))
 
 

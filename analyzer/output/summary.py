@@ -371,15 +371,12 @@ def write_summary(stream: FileStream, out: TextIO, as_json: bool = False) -> Non
         summary.add(result)
     udp = stream.udp()
     application = stream.application(udp)
-    scans = stream.scans.findings()
+    scans, links = stream.scans.findings(), stream.links.findings()
     if as_json:
-        out.write(
-            _ENCODER.encode(
-                summary.as_dict(document_head(stream.file, stream.stats, application, scans), len(udp))
-            ).decode()
-        )
+        head = document_head(stream.file, stream.stats, application, scans, links=links)
+        out.write(_ENCODER.encode(summary.as_dict(head, len(udp))).decode())
         return
-    lines = head_lines(stream.file, stream.stats, summary.connections, udp, application)
+    lines = head_lines(stream.file, stream.stats, summary.connections, udp, application, links)
     lines += summary.text_lines()
     lines += scan_lines(scans, stream.origin or Clock()) or ["scans and floods: none"]
     out.write("\n".join(lines) + "\n")

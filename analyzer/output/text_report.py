@@ -19,7 +19,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
 
-from analyzer.analysis import BACKSCATTER, Analysis, ConnectionAnalysis, FileStream, ScanFinding, fold_key
+from analyzer.analysis import (
+    BACKSCATTER,
+    Analysis,
+    ConnectionAnalysis,
+    FileStream,
+    Links,
+    ScanFinding,
+    fold_key,
+)
 from analyzer.connections import (
     CAPTURE_COPY_WINDOW,
     CAPTURE_COPY_WINDOW_UNNUMBERED,
@@ -215,10 +223,10 @@ def _cut_frames(stats: DecodeStats) -> str:
 
 
 def head_lines(
-    file: str, stats: DecodeStats, count: int, udp: list[UdpFlow], application: list[str]
+    file: str, stats: DecodeStats, count: int, udp: list[UdpFlow], application: list[str], links: Links
 ) -> list[str]:
-    """The report's first lines (also the summary's): the file's counts, warnings, and what
-    the call log shows."""
+    """The report's first lines (also the summary's): the file's counts, warnings, what
+    the call log shows, and the connections that are one."""
     lines = [
         f"{file}: {stats.frames} packet{'s' if stats.frames != 1 else ''} ({stats.format})"
         + stats.fragments_clause()
@@ -230,6 +238,39 @@ def head_lines(
     ]
     lines.extend(f"warning: {w}" for w in stats.warnings)
     lines.extend(f"application: {finding}" for finding in application)
+    lines.extend(link_lines(links))
+    return lines
+
+
+# How many translated connections the head names one by one (--format json lists them all).
+TRANSLATIONS_SHOWN: Final = 8
+
+
+def link_lines(links: Links) -> list[str]:
+    """The connections that are one (findings/links.py), a line for the address translations
+    and one for each Multipath TCP connection with subflows."""
+    lines = []
+    translations = links.translations
+    if translations:
+        pairs = ", ".join(
+            " = ".join(f"#{i}" for i in t.connections) for t in translations[:TRANSLATIONS_SHOWN]
+        )
+        more = len(translations) - TRANSLATIONS_SHOWN
+        lines.append(
+            f"address translation: {len(translations):,} connection{'s' if len(translations) != 1 else ''} "
+            "seen on both sides of a NAT (the same ISNs on another 4-tuple, in the order their SYNs "
+            f"were captured): {pairs}"
+            + (f" and {more:,} more (--format json lists them all)" if more > 0 else "")
+        )
+    for multipath in links.multipath:
+        subflows = ", ".join(f"#{i}" for i in multipath.subflows)
+        opened = (
+            f"#{multipath.connection}" if multipath.connection is not None else "a connection not captured"
+        )
+        lines.append(
+            f"Multipath TCP: {opened} (token 0x{multipath.token:08x}) and the subflow"
+            f"{'s' if len(multipath.subflows) != 1 else ''} that joined it: {subflows}"
+        )
     return lines
 
 
@@ -478,8 +519,9 @@ def analysis_text(analysis: Analysis, only: list[str] | None = None, show_all: b
         for result in analysis.connections:
             report.add(result, origin)
         report.write(
-            out, analysis.file, analysis.stats, analysis.udp, analysis.application, analysis.scans, origin
-        )
+            out, analysis.file, analysis.stats, analysis.udp, analysis.application, analysis.scans, origin,
+            analysis.links,
+        )  # fmt: skip
     finally:
         report.close()
     return out.getvalue()
@@ -496,7 +538,7 @@ def write_text(
         udp = stream.udp()
         report.write(
             out, stream.file, stream.stats, udp, stream.application(udp), stream.scans.findings(),
-            stream.origin or Clock(),
+            stream.origin or Clock(), stream.links.findings(),
         )  # fmt: skip
     finally:
         report.close()
@@ -684,9 +726,10 @@ class TextReport:
         application: list[str],
         scans: list[ScanFinding],
         origin: Clock,
+        links: Links,
     ) -> None:
         numbers = ScanNumbers(ScanNumbers.keys(scans))
-        head = head_lines(file, stats, self.summary.connections, udp, application)
+        head = head_lines(file, stats, self.summary.connections, udp, application, links)
         out.write(report_opening(head, self.summary, scans, self.tally(numbers), origin, self.only))
         for ident, block in self.blocks.items():
             if self.printed(ident, numbers):

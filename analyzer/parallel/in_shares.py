@@ -24,6 +24,7 @@ from analyzer.parallel.placement import file_ids, positions, write_at
 from analyzer.parallel.share_process import ShareForm, share_process
 
 if TYPE_CHECKING:
+    from analyzer.findings.links import Links
     from analyzer.findings.scans import ScanFinding
 
 
@@ -91,11 +92,12 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
             assert report.scans is not None
             scans.merge(report.scans)
         findings = scans.findings()
+        links = _file_links(reports, ids)
         if form.text:
-            opening, closing = _text_frame(path, reports, connections, ids, findings)
+            opening, closing = _text_frame(path, reports, connections, ids, findings, links)
             between: Callable[[int], bytes] | None = _nothing_between
         else:
-            opening, closing = _json_frame(reports, len(owners), findings)
+            opening, closing = _json_frame(reports, len(owners), findings, links)
             between = None
         output = _placeable(out)
         if output is not None:
@@ -144,20 +146,40 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
     return reports[0].warnings
 
 
+def _file_links(reports: list[ShareReport], ids: list[array[int]]) -> Links:
+    """The file's links (findings/links.py): each share's, with the file's ids."""
+    found = None
+    for report, numbers in zip(reports, ids, strict=True):
+        assert report.links is not None
+        report.links.renumber(numbers)
+        if found is None:
+            found = report.links
+        else:
+            found.merge(report.links)
+    assert found is not None
+    return found.findings()
+
+
 def _json_frame(
-    reports: list[ShareReport], connection_count: int, findings: list[ScanFinding]
+    reports: list[ShareReport], connection_count: int, findings: list[ScanFinding], links: Links
 ) -> tuple[str, str]:
     """What the JSON document has before its connections' lines and after them."""
-    from analyzer.output.json_report import document_frame, encoded_head, files_member, scan_to_dict
+    from analyzer.output.json_report import (
+        document_frame,
+        encoded_head,
+        files_member,
+        links_members,
+        scan_to_dict,
+    )
 
-    head = {**reports[0].head, "scans": [scan_to_dict(scan) for scan in findings]}
+    head = {**reports[0].head, "scans": [scan_to_dict(scan) for scan in findings], **links_members(links)}
     files = files_member(head, connection_count, reports[0].udp_flow_count)
     return document_frame(encoded_head(head), reports[0].udp, files)
 
 
 def _text_frame(
     path: str, reports: list[ShareReport], connections: list[Connection], ids: list[array[int]],
-    findings: list[ScanFinding],
+    findings: list[ScanFinding], links: Links,
 ) -> tuple[str, str]:  # fmt: skip
     """What the text report has before its connections' blocks and after them. The shares
     are told the file's scans (ScanKeys) and answer with what their connections add to the
@@ -179,7 +201,7 @@ def _text_frame(
         summary.merge(part.summary)  # type: ignore[union-attr]
     head = counts[0].head  # type: ignore[union-attr]
     assert head is not None
-    lines = head_lines(head.file, head.stats, summary.connections, head.udp, head.application)
+    lines = head_lines(head.file, head.stats, summary.connections, head.udp, head.application, links)
     return report_opening(lines, summary, findings, tally, head.origin, None), report_closing(head.udp)
 
 

@@ -10,6 +10,7 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from analyzer.findings.links import LinkDetector
 from analyzer.findings.scans import ScanDetector
 from analyzer.parallel.placement import ShareIndex
 from analyzer.timefmt import Clock
@@ -53,6 +54,9 @@ class ShareReport:
     index: ShareIndex  # where its lines stand among all (see placement)
     scans: ScanDetector | None  # its connections' probes counted, for the parent to add up
     text: TextCounts | None = None  # the text report's counts; None for the JSON document
+    # Its connections looked at for another side of them, by the share's ids (the parent
+    # renumbers them and adds them up); None with an error.
+    links: LinkDetector | None = None
 
 
 @dataclass(frozen=True)

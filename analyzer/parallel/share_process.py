@@ -162,7 +162,9 @@ def _analyzed(
         if line is not None:
             line.done()
     return (
-        ShareReport(head, udp, udp_count, stream.stats.warnings, None, noted.index, stream.scans),
+        ShareReport(
+            head, udp, udp_count, stream.stats.warnings, None, noted.index, stream.scans, None, stream.links
+        ),
         noted,
         spool,
     )
@@ -201,7 +203,8 @@ def _analyzed_text(
         if line is not None:
             line.done()
     counts = TextCounts(text.summary, head)
-    return ShareReport({}, "", 0, stream.stats.warnings, None, firsts, stream.scans, counts), text, firsts
+    report = ShareReport({}, "", 0, stream.stats.warnings, None, firsts, stream.scans, counts, stream.links)
+    return report, text, firsts
 
 
 def _tallied(text: TextReport, firsts: ShareIndex, parent: Connection) -> array[int]:

@@ -1,0 +1,183 @@
+"""Connections that are one (findings/links.py): a connection captured on both sides of an
+address translation (the same ISNs on two 4-tuples), and the subflows of a Multipath TCP
+connection (MP_JOIN's token is the hash of the key in the first subflow's SYN/ACK); in the
+text head, the JSON head, the jsonl file line and the summary, the same in shares."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import replace
+
+import pytest
+from pcap_builder import tcp_packet, write_capture
+
+from analyzer.analysis import analyze_file
+from analyzer.findings.links import TRANSLATED_WITHIN, LinkDetector
+from analyzer.output.json_report import analysis_to_dict
+from analyzer.output.text_report import analysis_text
+from analyzer.parallel import one_file
+from analyzer.parallel.options import AnalyzeOptions
+
+INSIDE, OUTSIDE, SERVER = "172.17.0.2", "198.51.100.1", "192.0.2.1"
+FORWARDED, CLIENT = "172.17.0.3", "203.0.113.9"
+
+
+def _exchange(
+    client: tuple[str, int], server: tuple[str, int], isns: tuple[int, int]
+) -> list[tuple[bool, object]]:
+    """A whole connection, each packet with whether the client sent it."""
+    (c, cp), (s, sp), (ci, si) = client, server, isns
+    return [
+        (True, tcp_packet(4, c, cp, s, sp, "S", ci)),
+        (False, tcp_packet(4, s, sp, c, cp, "SA", si, ci + 1)),
+        (True, tcp_packet(4, c, cp, s, sp, "A", ci + 1, si + 1)),
+        (True, tcp_packet(4, c, cp, s, sp, "PA", ci + 1, si + 1, b"GET /\r\n")),
+        (False, tcp_packet(4, s, sp, c, cp, "PA", si + 1, ci + 8, b"200\r\n")),
+        (True, tcp_packet(4, c, cp, s, sp, "FA", ci + 8, si + 6)),
+        (False, tcp_packet(4, s, sp, c, cp, "FA", si + 6, ci + 9)),
+        (True, tcp_packet(4, c, cp, s, sp, "A", ci + 9, si + 7)),
+    ]
+
+
+def _translated(first: list, second: list, client_first: bool = True) -> list:
+    """Each packet captured on the side it came in on, then translated on the other: the
+    client's packets first in `first` when client_first, the server's first in `second`."""
+    packets = []
+    for (from_client, a), (_, b) in zip(first, second, strict=True):
+        packets += [a, b] if from_client == client_first else [b, a]
+    return packets
+
+
+def _nat_capture(tmp_path):
+    # Masquerade: the container's connection leaves with the host's address.
+    snat = _translated(
+        _exchange((INSIDE, 40000), (SERVER, 80), (1000, 5000)),
+        _exchange((OUTSIDE, 40000), (SERVER, 80), (1000, 5000)),
+    )
+    # A port forward: the outside client's connection to the host's port 8080 goes to the
+    # second container's port 80.
+    dnat = _translated(
+        _exchange((CLIENT, 50000), (OUTSIDE, 8080), (2000, 6000)),
+        _exchange((CLIENT, 50000), (FORWARDED, 80), (2000, 6000)),
+    )
+    # Not the same connection: its client's ISN is the first's, its server's not.
+    other = [p for _, p in _exchange((INSIDE, 40001), (SERVER, 80), (1000, 7777))]
+    packets = snat + dnat + other
+    # The same ISNs later than a translation takes: another connection after all.
+    late = [p for _, p in _exchange((INSIDE, 40002), (SERVER, 443), (2000, 6000))]
+    times = [i * 0.001 for i in range(len(packets))]
+    times += [times[-1] + TRANSLATED_WITHIN + 1 + i * 0.001 for i in range(len(late))]
+    return write_capture(tmp_path / "nat.pcap", packets + late, times=times)
+
+
+def test_a_connection_on_both_sides_of_a_nat_is_linked_in_the_order_of_its_syns(tmp_path) -> None:
+    analysis = analyze_file(str(_nat_capture(tmp_path)))
+    ids = {(c.connection.client, c.connection.server): c.connection.id for c in analysis.connections}
+    inside, outside = ids[((INSIDE, 40000), (SERVER, 80))], ids[((OUTSIDE, 40000), (SERVER, 80))]
+    front, back = ids[((CLIENT, 50000), (OUTSIDE, 8080))], ids[((CLIENT, 50000), (FORWARDED, 80))]
+    assert [t.connections for t in analysis.links.translations] == [[inside, outside], [front, back]]
+    head = analysis_to_dict(analysis)
+    assert head["address_translations"] == [
+        {"connections": [inside, outside]},
+        {"connections": [front, back]},
+    ]
+    assert head["multipath_tcp"] == []
+    assert (
+        "address translation: 2 connections seen on both sides of a NAT (the same ISNs on another "
+        f"4-tuple, in the order their SYNs were captured): #{inside} = #{outside}, #{front} = #{back}"
+    ) in analysis_text(analysis).splitlines()
+
+
+def test_a_capture_without_translation_says_nothing_of_it(tmp_path) -> None:
+    packets = [p for _, p in _exchange((INSIDE, 40000), (SERVER, 80), (1000, 5000))]
+    packets += [p for _, p in _exchange((INSIDE, 40001), (SERVER, 80), (1000, 5001))]
+    analysis = analyze_file(str(write_capture(tmp_path / "plain.pcap", packets)))
+    assert not analysis.links
+    assert analysis_to_dict(analysis)["address_translations"] == []
+    assert "address translation" not in analysis_text(analysis)
+
+
+def test_a_translation_twice_is_one_connection_on_three_sides_and_one_4_tuple_none() -> None:
+    detector = LinkDetector()
+    entries = [(0.0, 1), (0.001, 2), (0.002, 3), (5.0, 4), (9.0, 5), (9.001, 5)]
+    for ident, (time, crc) in enumerate(entries):
+        detector.isns.append(7 << 32 | 9)
+        detector.times.append(time)
+        detector.ids.append(ident)
+        detector.tuples.append(crc)
+    assert [t.connections for t in detector.findings().translations] == [[0, 1, 2]]
+
+
+SERVER_KEY = 0x0123456789ABCDEF
+TOKEN = int.from_bytes(hashlib.sha256(SERVER_KEY.to_bytes(8, "big")).digest()[:4], "big")
+
+
+def _mptcp_capture(tmp_path):
+    capable = (30, b"\x01\x81")
+    keyed = (30, b"\x01\x81" + SERVER_KEY.to_bytes(8, "big"))
+
+    def join(token: int) -> tuple[int, bytes]:
+        return (30, b"\x10\x02" + token.to_bytes(4, "big") + b"\x5a\x5a\x5a\x5a")
+
+    def handshake(client: str, port: int, isn: int, syn_option, synack_option) -> list:
+        return [
+            tcp_packet(4, client, port, SERVER, 80, "S", isn, options=[syn_option]),
+            tcp_packet(4, SERVER, 80, client, port, "SA", isn + 5, isn + 1, options=[synack_option]),
+            tcp_packet(4, client, port, SERVER, 80, "A", isn + 1, isn + 6),
+        ]
+
+    packets = handshake("10.0.0.1", 40000, 1000, capable, keyed)
+    packets += handshake("10.0.0.9", 41000, 3000, capable, capable)  # MPTCP, joined by none
+    packets += handshake("10.0.1.1", 40001, 7000, join(TOKEN), (30, b"\x10\x02" + bytes(12)))
+    packets += handshake("10.0.2.1", 40002, 9000, join(TOKEN), (30, b"\x10\x02" + bytes(12)))
+    packets += handshake("10.0.3.1", 40003, 11000, join(0xDEADBEEF), (30, b"\x10\x02" + bytes(12)))
+    return write_capture(tmp_path / "mptcp.pcap", packets)
+
+
+def test_subflows_are_linked_to_the_connection_whose_key_gives_their_token(tmp_path) -> None:
+    analysis = analyze_file(str(_mptcp_capture(tmp_path)))
+    head = analysis_to_dict(analysis)
+    assert head["multipath_tcp"] == [
+        {"connection": 0, "token": f"0x{TOKEN:08x}", "subflows": [2, 3]},
+        {"connection": None, "token": "0xdeadbeef", "subflows": [4]},
+    ]
+    lines = analysis_text(analysis).splitlines()
+    assert f"Multipath TCP: #0 (token 0x{TOKEN:08x}) and the subflows that joined it: #2, #3" in lines
+    assert (
+        "Multipath TCP: a connection not captured (token 0xdeadbeef) and the subflow that joined it: #4"
+        in lines
+    )
+    assert head["address_translations"] == []
+
+
+@pytest.mark.parametrize("capture", [_nat_capture, _mptcp_capture])
+def test_the_links_in_shares_are_one_process_s(monkeypatch, tmp_path, capture) -> None:
+    path = str(capture(tmp_path))
+    monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
+    for form in ("text", "json"):
+        made = AnalyzeOptions(format=form, use_sidecar=False)
+        alone = io.StringIO()
+        one_file.render_file(path, made, alone)
+        expected = alone.getvalue()
+        assert ("address translation" in expected or "Multipath TCP" in expected) if form == "text" else True
+        for processes in (2, 3):
+            out = io.StringIO()
+            one_file.render_file(path, replace(made, jobs=processes), out)
+            assert out.getvalue() == expected, (form, processes)
+    document = json.loads(expected)
+    assert document["address_translations"] or document["multipath_tcp"]
+
+
+def test_the_jsonl_file_line_and_the_summary_tell_them(tmp_path, capsys) -> None:
+    from analyzer.cli import main
+
+    nat, mptcp = str(_nat_capture(tmp_path)), str(_mptcp_capture(tmp_path))
+    assert main(["analyze", "--format", "jsonl", "--quiet", nat]) == 0
+    last = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert last["type"] == "file" and len(last["address_translations"]) == 2
+    assert main(["analyze", "--summary", "--json", "--quiet", mptcp]) == 0
+    assert json.loads(capsys.readouterr().out)["multipath_tcp"][0]["subflows"] == [2, 3]
+    assert main(["analyze", "--summary", "--quiet", nat]) == 0
+    assert "address translation: 2 connections seen on both sides of a NAT" in capsys.readouterr().out
