@@ -388,6 +388,115 @@ def test_pcapng_packets_that_name_no_interface_or_overrun_their_block_are_skippe
     )
 
 
+def _named_interface(name: bytes) -> bytes:
+    """An Ethernet interface (microseconds) with its name (if_name)."""
+    option = struct.pack("<HH", 2, len(name)) + name + b"\0" * (-len(name) % 4) + struct.pack("<HH", 0, 0)
+    return _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535) + option)
+
+
+def _statistics(interface: int, received: int, dropped: int) -> bytes:
+    """An interface statistics block as dumpcap writes it: isb_ifrecv and isb_ifdrop."""
+    options = struct.pack("<HHQHHQHH", 4, 8, received, 5, 8, dropped, 0, 0)
+    return _pcapng_block(5, struct.pack("<III", interface, 0, 0) + options)
+
+
+def _two_interfaces(*blocks: bytes) -> bytes:
+    return b"".join(
+        [_pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+         _named_interface(b"br0"), _named_interface(b"out0"), *blocks]
+    )  # fmt: skip
+
+
+DECODERS = ["fast", pytest.param("tshark", marks=needs_tshark)]
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_packets_the_capture_dropped_are_told_from_its_interface_statistics(tmp_path, decoder) -> None:
+    """dumpcap writes what each interface dropped in an interface statistics block (a running
+    total: the latest counts); the file lacks those packets, and the report says so."""
+    frame = _syn_frame()
+    capture = tmp_path / "dropped.pcapng"
+    capture.write_bytes(
+        _two_interfaces(
+            _enhanced_packet(0, 1_000_000, frame),
+            _enhanced_packet(1, 1_000_100, frame),
+            _statistics(1, 900, 100),
+            _statistics(0, 2, 0),
+            _statistics(1, 1498, 502),
+        )
+    )
+    analysis = analyze_file(str(capture), decoder)
+    assert analysis.stats.warnings == [
+        "the capture dropped 502 packets, as the file's interface statistics say (out0: 502): the file lacks "
+        "them, so a gap, a handshake or close not captured, or a segment that looks lost may be the capture's "
+        "doing, not the network's"
+    ]
+    quiet = tmp_path / "none-dropped.pcapng"
+    quiet.write_bytes(_two_interfaces(_enhanced_packet(0, 1_000_000, frame), _statistics(0, 1, 0)))
+    assert analyze_file(str(quiet), decoder).stats.warnings == []
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_interfaces_written_out_of_time_order_are_told_to_be_sorted(tmp_path, decoder) -> None:
+    """dumpcap -i a -i b writes each interface's packets in batches: each in order, their
+    interleaving not. The warning says what that does and how to sort the file; a clock that
+    stepped back (one interface's own frames out of order) is not sorted away."""
+    frame = _syn_frame()
+    batches = tmp_path / "batches.pcapng"
+    batches.write_bytes(
+        _two_interfaces(
+            _enhanced_packet(0, 1_000_000, frame),
+            _enhanced_packet(0, 1_200_000, frame),
+            _enhanced_packet(1, 1_000_100, frame),  # 200 ms back: the other interface's batch
+            _enhanced_packet(1, 1_200_100, frame),
+        )
+    )
+    (warning,) = analyze_file(str(batches), decoder).stats.warnings
+    assert warning.startswith("time goes backwards at 1 frame (first at frame 3, by up to 199.900 ms)")
+    assert warning.endswith(
+        "here several interfaces' packets were written out of time order: a packet forwarded from one to another "
+        "may come before the packet it forwards and read as its retransmission, and states change in the file's "
+        "order; `reordercap FILE SORTED` writes them sorted by time"
+    )
+    stepped = tmp_path / "stepped.pcapng"
+    stepped.write_bytes(
+        _two_interfaces(
+            _enhanced_packet(0, 1_000_000, frame),
+            _enhanced_packet(1, 1_000_100, frame),
+            _enhanced_packet(0, 900_000, frame),  # its own interface's clock stepped back
+        )
+    )
+    (warning,) = analyze_file(str(stepped), decoder).stats.warnings
+    assert warning.startswith("time goes backwards at 1 frame") and "reordercap" not in warning
+
+
+def test_a_resend_before_another_interface_s_frame_written_late_is_no_bad_stamp(tmp_path) -> None:
+    """A SYN resent 1.024 s after the frames before it, then a frame of the other interface
+    stamped earlier (written late, in its batch): no stamp gone wrong is named."""
+    frame = _syn_frame()
+    capture = tmp_path / "resend.pcapng"
+    capture.write_bytes(
+        _two_interfaces(
+            _enhanced_packet(0, 1_000_000, frame),
+            _enhanced_packet(0, 2_024_000, frame),
+            _enhanced_packet(1, 1_500_000, frame),
+            _enhanced_packet(1, 2_024_100, frame),
+        )
+    )
+    warnings = analyze_file(str(capture)).stats.warnings
+    assert not any("far ahead" in w for w in warnings), warnings
+    # On one interface, the same frames are a stamp gone wrong (the next one is back).
+    alone = tmp_path / "glitch.pcapng"
+    alone.write_bytes(
+        _two_interfaces(
+            _enhanced_packet(0, 1_000_000, frame),
+            _enhanced_packet(0, 2_024_000, frame),
+            _enhanced_packet(0, 1_500_000, frame),
+        )
+    )
+    assert any("1 frame stamped far ahead" in w for w in analyze_file(str(alone)).stats.warnings)
+
+
 @pytest.mark.slow
 @needs_tshark
 @pytest.mark.parametrize("path", REAL_SOCKET_CAPTURES + TUNNEL_CAPTURES[:3], ids=lambda p: p.name)
@@ -876,7 +985,7 @@ def test_pcapng_custom_blocks_take_frame_numbers_as_wireshark_gives_them(tmp_pat
 def test_a_step_back_below_a_microsecond_is_said_in_nanoseconds() -> None:
     """Two interfaces of a pcapng stamped in nanoseconds, 400 ns apart: not "by up to 0 µs"."""
     stats = DecodeStats()
-    stats.went_back(2, 4e-7)
+    stats.went_back(2, 4e-7, 4e-7)
     warning = stats.backwards_warning()
     assert warning is not None and "by up to 400 ns" in warning
 

@@ -46,6 +46,10 @@ BLOCK_EPB: Final = 0x00000006
 # Custom Blocks (copied, not to be copied): no packet, but Wireshark 4 numbers each as a frame.
 BLOCK_CUSTOM: Final = frozenset({0x00000BAD, 0x40000BAD})
 
+BLOCK_ISB: Final = 0x00000005  # interface statistics: what the capturing tool counted
+OPTION_IF_NAME: Final = 2
+OPTION_ISB_IFDROP: Final = 5  # dropped by the interface (dumpcap: by the capture buffer)
+OPTION_ISB_OSDROP: Final = 7  # dropped by the operating system
 OPTION_IF_TSRESOL: Final = 9
 OPTION_IF_TSOFFSET: Final = 14
 
@@ -71,6 +75,9 @@ class CaptureFile:
         # whether the file has several; 0 and False for a pcap.
         self.interface = 0
         self.many_interfaces = False
+        # Packets the capturing tool says it dropped (pcapng interface statistics), by the
+        # interface's name: the latest count of each (they are running totals).
+        self.dropped: dict[str, int] = {}
         self.frames_read = 0
         self.warnings: list[str] = []
         self.time = 0.0
@@ -300,6 +307,7 @@ class CaptureFile:
         ahead = _ReadAhead(stream, self.warnings)
         endian = "<"
         interfaces: list[tuple[int, int, int]] = []  # (linktype, ticks per second, offset in seconds)
+        names: list[str] = []  # the section's interfaces' names
         first = True
         while True:
             if not first and interfaces:
@@ -331,6 +339,7 @@ class CaptureFile:
                 body_len = block_len - 16
                 prefix = order
                 interfaces = []
+                names = []
             else:
                 block_len = struct.unpack(endian + "I", head[4:8])[0]
                 body_len = block_len - 12
@@ -352,8 +361,12 @@ class CaptureFile:
             block_type = struct.unpack(endian + "I", head[:4])[0]
             body = prefix + body
             if block_type == BLOCK_IDB:
-                interfaces.append(self._interface(body, endian))
+                interface, name = self._interface(body, endian)
+                interfaces.append(interface)
+                names.append(name or f"interface {len(names)}")
                 self.many_interfaces = len(interfaces) > 1
+            elif block_type == BLOCK_ISB:
+                self._statistics(body, endian, names)
             elif block_type in BLOCK_CUSTOM:
                 self.frames_read += 1  # its number taken, as Wireshark's frames are numbered
             elif block_type in (BLOCK_EPB, BLOCK_OPB, BLOCK_SPB):
@@ -403,21 +416,50 @@ class CaptureFile:
             self._zero_stamp(self.frames_read + 1)  # numbered once read
         return linktype
 
-    def _interface(self, body: bytes, endian: str) -> tuple[int, int, int]:
+    def _interface(self, body: bytes, endian: str) -> tuple[tuple[int, int, int], str]:
+        """(link type, ticks per second, offset in seconds) and the name of an interface."""
         if len(body) < 8:
             raise CaptureFileError(self.path, "pcapng interface block is too short")
         linktype = struct.unpack(endian + "H", body[:2])[0]
         snaplen = struct.unpack(endian + "I", body[4:8])[0]
         if snaplen and (not self.snaplen or snaplen < self.snaplen):
             self.snaplen = snaplen
-        per_second, offset = 1_000_000, 0
+        per_second, offset, name = 1_000_000, 0, ""
         for code, value in _options(body[8:], endian):
-            if code == OPTION_IF_TSRESOL and value:
+            if code == OPTION_IF_NAME:
+                name = value.split(b"\0", 1)[0].decode("utf-8", "replace")
+            elif code == OPTION_IF_TSRESOL and value:
                 exponent = value[0] & 0x7F
                 per_second = 2**exponent if value[0] & 0x80 else 10**exponent
             elif code == OPTION_IF_TSOFFSET and len(value) == 8:
                 offset = struct.unpack(endian + "q", value)[0]
-        return linktype, per_second, offset
+        return (linktype, per_second, offset), name
+
+    def _statistics(self, body: bytes, endian: str, names: list[str]) -> None:
+        """An interface statistics block: the packets its interface dropped, if it says."""
+        if len(body) < 12:
+            return
+        interface = struct.unpack(endian + "I", body[:4])[0]
+        dropped, told = 0, False
+        for code, value in _options(body[12:], endian):
+            if code in (OPTION_ISB_IFDROP, OPTION_ISB_OSDROP) and len(value) == 8:
+                dropped += struct.unpack(endian + "Q", value)[0]
+                told = True
+        if told:
+            name = names[interface] if interface < len(names) else f"interface {interface}"
+            self.dropped[name] = max(dropped, self.dropped.get(name, 0))
+
+    def drop_warnings(self) -> list[str]:
+        """The packets the capturing tool says it dropped, in one warning; none if none."""
+        total = sum(self.dropped.values())
+        if not total:
+            return []
+        each = ", ".join(f"{name}: {count:,}" for name, count in self.dropped.items() if count)
+        return [
+            f"the capture dropped {total:,} packet{'s' if total != 1 else ''}, as the file's interface "
+            f"statistics say ({each}): the file lacks them, so a gap, a handshake or close not captured, "
+            "or a segment that looks lost may be the capture's doing, not the network's"
+        ]
 
     def _skip(self, why: str) -> None:
         """A packet block left unread: it still takes its number."""

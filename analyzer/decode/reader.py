@@ -63,6 +63,11 @@ class DecodeStats:
     first_backwards: int = 0
     most_backwards: float = 0.0
     # Frames stamped far ahead of the frames before and after them (CLOCK_LEAP): likewise.
+    # The largest step back before a frame of the frame's own interface: a clock that stepped
+    # back. Where it is below a millisecond (several CPUs' buffers), each interface's frames
+    # are in time order but for microseconds and only their interleaving is not (dumpcap -i a
+    # -i b writes each interface's packets in batches): the file can be sorted.
+    most_backwards_within: float = 0.0
     ahead: int = 0
     first_ahead: int = 0
     most_ahead: float = 0.0
@@ -78,8 +83,11 @@ class DecodeStats:
             return None
         return Clock(self.start_time, self.start_stamp)
 
-    def went_back(self, frame: int, step: float) -> None:
-        """Frame `frame` is stamped `step` seconds before the latest frame before it."""
+    def went_back(self, frame: int, step: float, own_step: float) -> None:
+        """Frame `frame` is stamped `step` seconds before the latest frame before it, and
+        `own_step` before the latest of its own interface (in a file of one, `step`)."""
+        if own_step > self.most_backwards_within:
+            self.most_backwards_within = own_step
         if not self.backwards:
             self.first_backwards = frame
         self.backwards += 1
@@ -185,8 +193,22 @@ class DecodeStats:
             f"(first at frame {self.first_backwards}, by up to {_step_back(self.most_backwards)}): "
             "the frames are analyzed and drawn in the file's order, as Wireshark does, with their "
             "times as recorded (a clock step, captures merged from several interfaces, or several CPUs' "
-            "capture buffers: microseconds)"
+            "capture buffers: microseconds)" + (_SORT_HINT if self.sortable else "")
         )
+
+    @property
+    def sortable(self) -> bool:
+        """Time went back by a millisecond or more, each time to a frame of another interface
+        than the latest: each interface's packets in order, written out of order among them."""
+        return self.most_backwards >= 1e-3 > self.most_backwards_within
+
+
+# What a file of several interfaces written out of time order does to the analysis.
+_SORT_HINT: Final = (
+    "; here several interfaces' packets were written out of time order: a packet forwarded from one "
+    "to another may come before the packet it forwards and read as its retransmission, and states "
+    "change in the file's order; `reordercap FILE SORTED` writes them sorted by time"
+)
 
 
 def _step_back(seconds: float) -> str:
@@ -245,6 +267,7 @@ def read_packets(
             # frames 90 ns apart can have one float time).
             clock_stamp = _BEFORE_ANY_STAMP
             peeked = False  # the next frame read already, to tell a clock's step from one bad stamp
+            interface_stamps: list[int] = []  # in a file of several interfaces, each one's latest stamp
             while peeked or capture.next_frame():
                 peeked = False
                 # A packet block left unread keeps its number (CaptureFile.skipped).
@@ -261,8 +284,19 @@ def read_packets(
                     if stats.start_time is None:
                         stats.start_time = clock = latest
                         stats.start_stamp = clock_stamp = stamp
+                own_step = 0.0  # how far it is stamped before its own interface's latest frame
+                if many_interfaces:
+                    # Each interface's latest stamp: a step back to another's frame is an
+                    # interleaving, not a clock's step.
+                    while len(interface_stamps) <= interface:
+                        interface_stamps.append(_BEFORE_ANY_STAMP)
+                    own = interface_stamps[interface]
+                    own_step = between(stamp, own) if stamp < own else 0.0
+                    if stamp > own:
+                        interface_stamps[interface] = stamp
                 if stamp < clock_stamp:
-                    stats.went_back(number, between(stamp, clock_stamp))
+                    step = between(stamp, clock_stamp)
+                    stats.went_back(number, step, own_step if many_interfaces else step)
                 if capture.linktype != linktype:
                     linktype = capture.linktype
                     locate = IP_OFFSET.get(linktype)
@@ -275,8 +309,11 @@ def read_packets(
                     peeked = capture.next_frame()
                     if not peeked or capture.time > clock + CLOCK_LEAP:
                         clock, clock_stamp = time, stamp
-                    else:
+                    elif not many_interfaces or capture.interface == interface:
                         stats.stamped_ahead(number, between(clock_stamp, stamp))
+                    # Else the next frame is another interface's, written out of time order
+                    # (dumpcap writes each interface's packets in batches): no sign of a bad
+                    # stamp, nothing said; the clock waits for the frames after it all the same.
                 stats.clock = clock
                 if progress is not None and not number % PROGRESS_EVERY:
                     progress(number, capture.bytes_read)
@@ -345,7 +382,7 @@ def read_packets(
     finally:
         stats.format = capture.format
         stats.snaplen = capture.snaplen
-        stats.warnings[:0] = capture.warnings + capture.skipped_warnings()
+        stats.warnings[:0] = capture.warnings + capture.skipped_warnings() + capture.drop_warnings()
         if capture.untimed:
             stats.warnings.append(untimed_warning(capture.untimed))
         stats.warnings.extend(capture.stamp_warnings())

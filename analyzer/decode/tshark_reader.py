@@ -81,13 +81,14 @@ def _one_tunnel(outer: str, inner: str, between: list[str]) -> str:
     return between[0].upper()
 
 
-def _check_readable(path: str) -> tuple[str, int, bool, int, list[str], int]:
+def _check_readable(path: str) -> tuple[str, int, bool, int, list[str], int, list[str]]:
     """The same one-line errors as the fast reader for a missing or non-capture file; the
     format, the snapshot length it names, whether it has several interfaces, how many frames
     it holds cut short, what the file's structure is wrong in (cut off, a block of impossible length,
     packet blocks left unread), as the fast reader says it, and the frames it holds. Read here, not told by
     pyshark: whether it notices that tshark stopped early depends on when asyncio collects
-    tshark's exit status (a cut-off file went unsaid in one CI run)."""
+    tshark's exit status (a cut-off file went unsaid in one CI run). Last, the packets the
+    capturing tool says it dropped (pcapng interface statistics), which pyshark does not give."""
     capture = CaptureFile(path)
     cut = 0
     with capture:
@@ -100,6 +101,7 @@ def _check_readable(path: str) -> tuple[str, int, bool, int, list[str], int]:
         cut,
         capture.warnings + capture.skipped_warnings(),
         capture.frames_read,
+        capture.drop_warnings(),
     )
 
 
@@ -377,8 +379,8 @@ def read_packets_tshark(
 ) -> Iterator[Segment | Datagram | Unreachable]:
     """Like decode.read_packets, through Wireshark's dissectors."""
     stats = stats if stats is not None else DecodeStats()
-    stats.format, stats.snaplen, many_interfaces, stats.frames_cut, structure, readable = _check_readable(
-        path
+    stats.format, stats.snaplen, many_interfaces, stats.frames_cut, structure, readable, dropped = (
+        _check_readable(path)
     )
     if shutil.which("tshark") is None:
         raise UserError("tshark is not installed: run 'make setup' (as root) to install it")
@@ -395,6 +397,7 @@ def read_packets_tshark(
     untimed = 0
     zero_stamped, first_zero = 0, 0  # packets stamped 0 after a stamped one (capture_file.py)
     previous, previous_stamp, latest_stamp = 0.0, 0, 0
+    interface_stamps: dict[int, int] = {}  # in a file of several interfaces, each one's latest stamp
     said: str | None = None  # why tshark stopped early, if it said
     waiting: set[tuple[str, str, str]] = set()  # fragmented datagrams not put together yet
     try:
@@ -418,11 +421,20 @@ def read_packets_tshark(
             previous, previous_stamp = when, nanos
             if stats.start_time is None:
                 stats.start_time, stats.start_stamp = when, nanos
+            own_step = 0.0
+            if many_interfaces:  # each interface's latest stamp, as the fast reader keeps it
+                interface = int(frame_info.get_field_value("interface_id") or 0)
+                own = interface_stamps.get(interface, nanos)
+                own_step, interface_stamps[interface] = (
+                    between(nanos, own) if nanos < own else 0.0,
+                    max(nanos, own),
+                )
             if stats.end_time is None or nanos > latest_stamp:
                 latest_stamp = nanos
                 stats.end_time = when
             elif nanos < latest_stamp:
-                stats.went_back(stats.frames, between(nanos, latest_stamp))
+                step = between(nanos, latest_stamp)
+                stats.went_back(stats.frames, step, own_step if many_interfaces else step)
             # No frame read ahead here (pyshark's): the timers' clock is the latest time, a frame
             # stamped far ahead followed too (the fast reader's CLOCK_LEAP tells one).
             stats.clock = stats.end_time
@@ -470,7 +482,7 @@ def read_packets_tshark(
             stats.warnings.append(
                 f"tshark stopped early: it read {stats.frames} of the {readable} packets the file holds"
             )
-        stats.warnings[:0] = structure
+        stats.warnings[:0] = structure + dropped
         stats.warnings.extend(stats.undecodable_warnings())
         if untimed:
             stats.warnings.append(untimed_warning(untimed))
