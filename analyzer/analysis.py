@@ -462,7 +462,7 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     scans, links = ScanDetector(), LinkDetector()
     for result in results:
         result.probe = scans.add(result)
-        links.add(result)
+        links.add(result, result.probe is not None and scans.hot(result))
     return Analysis(name, stats, results, scans=scans.findings(), links=links.findings())
 
 
@@ -744,6 +744,7 @@ class FileStream:
                         continue
                     result = analyze_connection(connection, recorded_until, origin)
                     result.probe = answer  # counted already, as the view's: the same
+                    links.add(result, answer is not None and scans.hot(result))
                     yield result
                     continue
             result = analyze_connection(connection, recorded_until, origin)
@@ -751,7 +752,7 @@ class FileStream:
                 seen.extend(connection.segments)
                 apply_sidecar(result, sidecar, origin)
             result.probe = scans.add(result)
-            links.add(result)
+            links.add(result, result.probe is not None and scans.hot(result))
             if shape is not None:
                 memo.put(shape, result)
             yield result

@@ -1,7 +1,8 @@
 """Connections that are one (findings/links.py): a connection captured on both sides of an
-address translation (the same ISNs on two 4-tuples), and the subflows of a Multipath TCP
-connection (MP_JOIN's token is the hash of the key in the first subflow's SYN/ACK); in the
-text head, the JSON head, the jsonl file line and the summary, the same in shares."""
+address translation (the same sequence numbers on two 4-tuples; for an attempt, its ISN, one
+endpoint and a TTL one lower), and the subflows of a Multipath TCP connection (MP_JOIN's
+token is the hash of the key in the first subflow's SYN/ACK); in the text head, the JSON
+head, the jsonl file line and the summary, the same in shares."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 from pcap_builder import tcp_packet, write_capture
+from scapy.layers.inet import IP, TCP
 
 from analyzer.analysis import analyze_file
 from analyzer.findings.links import TRANSLATED_WITHIN, LinkDetector
@@ -85,7 +87,7 @@ def test_a_connection_on_both_sides_of_a_nat_is_linked_in_the_order_of_its_syns(
     ]
     assert head["multipath_tcp"] == []
     assert (
-        "address translation: 2 connections seen on both sides of a NAT (the same ISNs on another "
+        "address translation: 2 connections seen on both sides of a NAT (the same sequence numbers on another "
         f"4-tuple, in the order their SYNs were captured): #{inside} = #{outside}, #{front} = #{back}"
     ) in analysis_text(analysis).splitlines()
 
@@ -103,11 +105,52 @@ def test_a_translation_twice_is_one_connection_on_three_sides_and_one_4_tuple_no
     detector = LinkDetector()
     entries = [(0.0, 1), (0.001, 2), (0.002, 3), (5.0, 4), (9.0, 5), (9.001, 5)]
     for ident, (time, crc) in enumerate(entries):
-        detector.isns.append(7 << 32 | 9)
-        detector.times.append(time)
-        detector.ids.append(ident)
-        detector.tuples.append(crc)
+        detector.handshakes.add(7 << 32 | 9, time, ident, crc, 64)
     assert [t.connections for t in detector.findings().translations] == [[0, 1, 2]]
+
+
+def _attempt(
+    client: tuple[str, int], server: tuple[str, int], isn: int, ttl: int, answer: str | None
+) -> list:
+    """A SYN (sent twice more when nothing answers it), and a RST/ACK if `answer`."""
+    (c, cp), (s, sp) = client, server
+    syns = [
+        IP(src=c, dst=s, ttl=ttl) / TCP(sport=cp, dport=sp, flags="S", seq=isn)
+        for _ in range(1 if answer else 3)
+    ]
+    if answer:
+        return [*syns, IP(src=s, dst=c) / TCP(sport=sp, dport=cp, flags="RA", seq=0, ack=isn + 1)]
+    return syns
+
+
+def _attempts_capture(tmp_path):
+    # A port forward to a port where nothing listens: the outside SYN, then the inside one
+    # (routed: TTL one lower), the inside RST, then the outside one.
+    front = _attempt((CLIENT, 50000), (OUTSIDE, 8081), 3000, 60, "RA")
+    back = _attempt((CLIENT, 50000), (FORWARDED, 8001), 3000, 59, "RA")
+    refused = [front[0], back[0], back[1], front[1]]
+    # A SYN nobody answers, from a container through the masquerade: each SYN twice.
+    inside = _attempt((INSIDE, 41000), (SERVER, 443), 4000, 64, None)
+    outside = _attempt((OUTSIDE, 41000), (SERVER, 443), 4000, 63, None)
+    unanswered = [p for pair in zip(inside, outside, strict=True) for p in pair]
+    # A scanner's probes, one ISN for all, one TTL: not sides of one attempt.
+    probes = [
+        p for port in (22, 23, 25) for p in _attempt(("10.9.9.9", 61000), (SERVER, port), 5000, 50, "RA")
+    ]
+    # The same ISN and endpoint as the refused one's, the TTL not one lower: another attempt.
+    other = _attempt((CLIENT, 50000), (SERVER, 8081), 3000, 60, "RA")
+    packets = refused + unanswered + probes + other
+    times = [0.0, 0.0001, 0.0002, 0.0003, *[1.0 + i * 0.0001 for i in range(6)]]
+    times += [2.0 + i * 0.001 for i in range(len(probes) + len(other))]
+    return write_capture(tmp_path / "attempts.pcap", packets, times=times)
+
+
+def test_attempts_through_a_nat_are_linked_by_their_isn_an_endpoint_and_a_ttl_one_lower(tmp_path) -> None:
+    analysis = analyze_file(str(_attempts_capture(tmp_path)))
+    ids = {(c.connection.client, c.connection.server): c.connection.id for c in analysis.connections}
+    front, back = ids[((CLIENT, 50000), (OUTSIDE, 8081))], ids[((CLIENT, 50000), (FORWARDED, 8001))]
+    inside, outside = ids[((INSIDE, 41000), (SERVER, 443))], ids[((OUTSIDE, 41000), (SERVER, 443))]
+    assert [t.connections for t in analysis.links.translations] == [[front, back], [inside, outside]]
 
 
 SERVER_KEY = 0x0123456789ABCDEF
@@ -152,7 +195,7 @@ def test_subflows_are_linked_to_the_connection_whose_key_gives_their_token(tmp_p
     assert head["address_translations"] == []
 
 
-@pytest.mark.parametrize("capture", [_nat_capture, _mptcp_capture])
+@pytest.mark.parametrize("capture", [_nat_capture, _mptcp_capture, _attempts_capture])
 def test_the_links_in_shares_are_one_process_s(monkeypatch, tmp_path, capture) -> None:
     path = str(capture(tmp_path))
     monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
@@ -181,3 +224,18 @@ def test_the_jsonl_file_line_and_the_summary_tell_them(tmp_path, capsys) -> None
     assert json.loads(capsys.readouterr().out)["multipath_tcp"][0]["subflows"] == [2, 3]
     assert main(["analyze", "--summary", "--quiet", nat]) == 0
     assert "address translation: 2 connections seen on both sides of a NAT" in capsys.readouterr().out
+
+
+def test_a_flood_s_attempts_are_not_held_once_it_is_known_and_none_is_linked(tmp_path) -> None:
+    """The attempts of a scan or a flood (ScanDetector.hot) are not held: memory for the
+    attempts before it was known only (each by both endpoints), and 12,000 random ISNs with
+    one TTL make no translation."""
+    from analyzer.analysis import stream_file
+    from analyzer.benchmark import syn_flood
+
+    path = tmp_path / "flood.pcap"
+    syn_flood.write_capture(path, 12_000)
+    stream = stream_file(str(path))
+    assert sum(1 for _ in stream.results) > 12_000
+    assert 0 < len(stream.links.attempts.keys) < 2 * 2_500
+    assert not stream.links.findings()

@@ -99,6 +99,14 @@ _TIMESTAMPS_ONLY_HEADER: Final = TCP_MIN_HEADER + 12
 _FAST_OPEN_EXPERIMENT: Final = b"\xf9\x89"
 
 
+# GRE's own header, the least of it.
+GRE_HEADER_LEAST: Final = 4
+# A tunnel's headers and the inner packet's (the longest: GRE with a key and sequence
+# number, ERSPAN III with its platform header, Ethernet with a VLAN tag, then 20 bytes of
+# IP): a frame cut within them hides whether it held TCP.
+TUNNEL_HEADERS_LEAST: Final = 80
+
+
 class Malformed(Exception):
     """An IP or TCP header whose lengths cannot be right."""
 
@@ -154,6 +162,14 @@ def parse_ip_tcp(
     raise Malformed(f"IP version {version}, neither 4 nor 6")
 
 
+def _tunnel_cut(data: bytes, at: int, whole: bool) -> None:
+    """Raises HeaderCut for a frame a snapshot length cut within TUNNEL_HEADERS_LEAST bytes
+    of the tunnel header at `at` whose inner packet was not found: it was cut inside the
+    headers (else the frames would be GRE or UDP of no connection, said of nothing)."""
+    if not whole and len(data) < at + TUNNEL_HEADERS_LEAST:
+        raise HeaderCut("a tunnel's headers cut short")
+
+
 def _tunnelled(data: bytes, at: int, name: str, frame: int, stamp: int, share: Share | None,
                tunnel: str, whole: bool) -> Record:  # fmt: skip
     """The packet at `at` inside one more tunnel, `name`."""
@@ -168,6 +184,9 @@ def _ip_in_ip(protocol: int, data: bytes, at: int, outer: int, frame: int, stamp
     if protocol == PROTO_GRE:
         inner = gre(data, at)
         if inner is None:
+            if len(data) < at + GRE_HEADER_LEAST:
+                raise HeaderCut("GRE header cut short")
+            _tunnel_cut(data, at, whole)
             return None
         return _tunnelled(data, inner[0], inner[1], frame, stamp, share, tunnel, whole)
     name = f"IPv{4 if protocol == PROTO_IPV4_IN_IP else 6}-in-IPv{outer}"
@@ -323,6 +342,7 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, sta
             inner = udp_tunnel(data, at + UDP_HEADER, length - UDP_HEADER, sport, dport)
             if inner is not None:
                 return _tunnelled(data[: at + length], inner[0], inner[1], frame, stamp, share, tunnel, whole)
+            _tunnel_cut(data, at + UDP_HEADER, whole)
     src, dst = address_pair(data, addresses, family)
     if protocol == PROTO_UDP:
         return parse_udp(data, at, length, frame, stamp, family, src, dst)

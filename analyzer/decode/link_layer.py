@@ -130,6 +130,8 @@ _IPNET_AF_IP: Final = {2, 26}
 NFLOG_HEADER: Final = 4
 NFLOG_TLV_HEADER: Final = 4
 NFULA_PAYLOAD: Final = 9
+NLA_TYPE_MASK: Final = 0x3FFF  # a netlink attribute's type, less NLA_F_NESTED and NLA_F_NET_BYTEORDER
+NFULA_TYPES: Final = 0x100  # NFULA_* types are far below it; read the other way, 1 is 0x100
 
 # How deep a chain of tags and encapsulations is followed: a crafted frame must not loop.
 MAX_LAYERS: Final = 16
@@ -316,16 +318,32 @@ def raw_ip(data: bytes) -> int | None:
 
 
 def nflog(data: bytes) -> int | None:
-    """NFLOG: the TLVs are in host order; the packet is the PAYLOAD TLV's value."""
+    """NFLOG: the packet is the PAYLOAD TLV's value. The TLVs are in the byte order of the
+    host that wrote them (Wireshark takes the file's); told here from the first TLV, read
+    both ways: its type is below 256 (NFULA_*, past the two flag bits) and its length fits the
+    frame, one way only where the two differ (the packet header TLV: type 1, 8 bytes)."""
     at = NFLOG_HEADER
+    if len(data) < at + NFLOG_TLV_HEADER:
+        return None
+    big = not _nflog_tlv_fits(data, at, data[at] | data[at + 1] << 8, data[at + 2] | data[at + 3] << 8) and (
+        _nflog_tlv_fits(data, at, u16(data, at), u16(data, at + 2))
+    )
     while at + NFLOG_TLV_HEADER <= len(data):
-        length, kind = data[at] | data[at + 1] << 8, data[at + 2] | data[at + 3] << 8
+        if big:
+            length, kind = u16(data, at), u16(data, at + 2)
+        else:
+            length, kind = data[at] | data[at + 1] << 8, data[at + 2] | data[at + 3] << 8
         if length < NFLOG_TLV_HEADER:
             return None
         if kind == NFULA_PAYLOAD:
             return at + NFLOG_TLV_HEADER
         at += (length + 3) & ~3
     return None
+
+
+def _nflog_tlv_fits(data: bytes, at: int, length: int, kind: int) -> bool:
+    """Whether a TLV read so at `at` can be an NFLOG one."""
+    return NFLOG_TLV_HEADER <= length <= len(data) - at and kind & NLA_TYPE_MASK < NFULA_TYPES
 
 
 def fddi(data: bytes) -> int | None:

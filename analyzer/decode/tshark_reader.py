@@ -31,7 +31,7 @@ from analyzer.decode.segment import (
     Unreachable,
     capture_interface,
 )
-from analyzer.errors import UserError
+from analyzer.errors import CaptureFileError, UserError
 from analyzer.timefmt import between, epoch_seconds
 
 # TCP quoted inside an ICMP error is not a segment of the connection (tshark dissects it anyway).
@@ -103,6 +103,19 @@ def _check_readable(path: str) -> tuple[str, int, bool, int, list[str], int, lis
         capture.frames_read,
         capture.drop_warnings(),
     )
+
+
+def _frame_layer_first(packet: Any) -> None:
+    """pyshark takes the second section of tshark's PDML for the frame's and the rest for
+    its layers; a packet with a pcapng comment (opt_comment) has its pkt_comment section
+    there, before the frame's: put back in their places, the comment dropped."""
+    if packet.frame_info.layer_name == "frame":
+        return
+    for index, layer in enumerate(packet.layers):
+        if layer.layer_name == "frame":
+            packet.frame_info = layer
+            packet.layers = packet.layers[index + 1 :]
+            return
 
 
 def _interface(packet: Any, many: bool) -> int:
@@ -402,6 +415,7 @@ def read_packets_tshark(
     waiting: set[tuple[str, str, str]] = set()  # fragmented datagrams not put together yet
     try:
         for packet in capture:
+            _frame_layer_first(packet)
             frame_info = packet.frame_info
             stamp = frame_info.get_field_value("time_epoch")
             stats.frames += 1
@@ -509,3 +523,12 @@ def read_packets_tshark(
         # None puts back the default watcher (typeshed allows only a watcher).
         asyncio.set_child_watcher(None)  # type: ignore[arg-type]
         loop.close()
+    if not stats.frames and readable:
+        # Nothing read of a file that holds packets: a link type or block tshark does not
+        # read, an error as the fast reader's for a link type it does not decode.
+        why = said if said is None or said.startswith("(") else f"({said})"
+        raise CaptureFileError(
+            path,
+            f"tshark read none of the file's {readable:,} packet{'s' if readable != 1 else ''}"
+            + (f" {why}" if why else ""),
+        )

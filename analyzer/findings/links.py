@@ -13,9 +13,13 @@ at most TRANSLATED_WITHIN apart, are one connection seen twice: 64 random bits t
 are not chance (two of a million connections would share them once in about 36 million such
 files). Their order is that of their SYNs: the first one's is the side the SYN came in on.
 
-Attempts that did not complete are left out: a refused or unanswered attempt has one ISN
-only, 32 bits, which a SYN flood's million attempts would share by chance; and the attempts of
-a flood would all be held until the end of the file.
+An attempt that did not complete (refused, unanswered, given up) has one ISN only: 32 bits,
+which two of a SYN flood's million attempts share by chance. Two attempts are one only with
+more: the same client ISN, one endpoint the same (a source NAT keeps the server's, a port
+forward the client's), their first SYNs at most TRANSLATED_WITHIN apart, and the later SYN's
+TTL (hop limit) one below the earlier's: the box routed it. A scan's probes, which may share
+an ISN (one source, one target host), share their TTL too. The attempts of a scan or a flood
+(ScanDetector.hot) are not held at all.
 
 Multipath TCP
 -------------
@@ -38,6 +42,7 @@ import zlib
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from analyzer.decode.segment import mptcp_token
@@ -68,6 +73,16 @@ class Multipath:
     subflows: list[int] = field(default_factory=list)
 
 
+def _join(joined: dict[int, list[int]], earlier: int, later: int) -> None:
+    """Put `later` in the translation of `earlier` (a list shared by its ids), in SYN order."""
+    group = joined.get(earlier)
+    if group is None:
+        group = joined[earlier] = [earlier]
+    if later not in joined:
+        group.append(later)
+        joined[later] = group
+
+
 @dataclass
 class Links:
     """The file's links, as the reports tell them."""
@@ -79,40 +94,87 @@ class Links:
         return bool(self.translations or self.multipath)
 
 
-class LinkDetector:
-    """Fed every connection of a file (add), in any order; findings() once they are all in.
-
-    Each connection with a completed handshake costs 28 bytes here (its ISNs, the time of its
-    SYN, its id and a checksum of its 4-tuple, in arrays): a busy server's million
-    connections, 28 MB."""
+class _Sides:
+    """Connections that may be sides of one, by a key that the sides share: in arrays, 29
+    bytes each."""
 
     def __init__(self) -> None:
-        self.isns = array("Q")  # client ISN << 32 | server ISN
+        self.keys = array("Q")
         self.times = array("d")  # the first SYN's
         self.ids = array("q")
         self.tuples = array("I")  # a CRC-32 of the 4-tuple: two sides differ in it
+        self.ttls = array("B")  # the first SYN's TTL (hop limit); 0 where not read
+
+    def add(self, key: int, time: float, ident: int, tuple_crc: int, ttl: int) -> None:
+        self.keys.append(key)
+        self.times.append(time)
+        self.ids.append(ident)
+        self.tuples.append(tuple_crc)
+        self.ttls.append(ttl)
+
+    def renumber(self, file_ids: Sequence[int]) -> None:
+        self.ids = array("q", (file_ids[ident] for ident in self.ids))
+
+    def extend(self, other: _Sides) -> None:
+        self.keys.extend(other.keys)
+        self.times.extend(other.times)
+        self.ids.extend(other.ids)
+        self.tuples.extend(other.tuples)
+        self.ttls.extend(other.ttls)
+
+    def runs(self) -> list[list[int]]:
+        """The indexes of each run of entries of one key whose SYNs follow each other within
+        TRANSLATED_WITHIN, in time order; runs of one left out."""
+        keys, times, ids = self.keys, self.times, self.ids
+        order = sorted(range(len(keys)), key=lambda i: (keys[i], times[i], ids[i]))
+        runs: list[list[int]] = []
+        run: list[int] = []
+        for index in order:
+            if run and (keys[index] != keys[run[-1]] or times[index] - times[run[-1]] > TRANSLATED_WITHIN):
+                if len(run) > 1:
+                    runs.append(run)
+                run = []
+            run.append(index)
+        if len(run) > 1:
+            runs.append(run)
+        return runs
+
+
+class LinkDetector:
+    """Fed every connection of a file (add), in any order; findings() once they are all in.
+
+    Each connection with a completed handshake costs 29 bytes here (its ISNs, the time and
+    TTL of its SYN, its id and a checksum of its 4-tuple, in arrays): a busy server's million
+    connections, 29 MB; an attempt that did not complete twice that (one entry by each of
+    its endpoints)."""
+
+    def __init__(self) -> None:
+        self.handshakes = _Sides()  # by client ISN << 32 | server ISN
+        self.attempts = _Sides()  # by client ISN << 32 | a CRC-32 of one endpoint
         self.tokens: dict[int, int] = {}  # MP_CAPABLE token -> the id of the connection it names
         self.joins: list[tuple[int, int]] = []  # (token named by MP_JOIN, id)
 
-    def add(self, result: ConnectionAnalysis) -> None:
+    def add(self, result: ConnectionAnalysis, hot: bool = False) -> None:
+        """`hot`: the connection is a probe sure to be a scan's or a flood's: not held."""
         handshake = result.handshake
-        if not handshake.syns:
+        if not handshake.syns or hot:
             return
         connection = result.connection
         ident = connection.id
         if handshake.client_options is not None or handshake.server_options is not None:
             self._add_multipath(result, ident)
-        if (
-            handshake.status != "complete"
-            or handshake.client_isn is None
-            or handshake.server_isn is None
-            or result.probe is not None
-        ):
+        isn = handshake.client_isn
+        if isn is None:
             return
-        self.isns.append(handshake.client_isn << 32 | handshake.server_isn)
-        self.times.append(handshake.syns[0].time)
-        self.ids.append(ident)
-        self.tuples.append(zlib.crc32(f"{connection.client}{connection.server}".encode()))
+        syn = handshake.syns[0]
+        ttl = syn.ttl if 0 < syn.ttl < 256 else 0
+        sides = zlib.crc32(f"{connection.client}{connection.server}".encode())
+        if handshake.status == "complete":
+            if handshake.server_isn is not None and result.probe is None:
+                self.handshakes.add(isn << 32 | handshake.server_isn, syn.time, ident, sides, ttl)
+        elif ttl:
+            for end in (connection.client, connection.server):
+                self.attempts.add(isn << 32 | zlib.crc32(f"{end}".encode()), syn.time, ident, sides, ttl)
 
     def _add_multipath(self, result: ConnectionAnalysis, ident: int) -> None:
         handshake = result.handshake
@@ -128,15 +190,14 @@ class LinkDetector:
 
     def renumber(self, file_ids: Sequence[int]) -> None:
         """A share's detector with the file's ids (file_ids[share's id]) in place of its own."""
-        self.ids = array("q", (file_ids[ident] for ident in self.ids))
+        self.handshakes.renumber(file_ids)
+        self.attempts.renumber(file_ids)
         self.tokens = {token: file_ids[ident] for token, ident in self.tokens.items()}
         self.joins = [(token, file_ids[ident]) for token, ident in self.joins]
 
     def merge(self, other: LinkDetector) -> None:
-        self.isns.extend(other.isns)
-        self.times.extend(other.times)
-        self.ids.extend(other.ids)
-        self.tuples.extend(other.tuples)
+        self.handshakes.extend(other.handshakes)
+        self.attempts.extend(other.attempts)
         for token, ident in other.tokens.items():
             self.tokens[token] = min(ident, self.tokens.get(token, ident))
         self.joins.extend(other.joins)
@@ -145,30 +206,28 @@ class LinkDetector:
         return Links(self._translations(), self._multipath())
 
     def _translations(self) -> list[Translation]:
-        isns, times, ids = self.isns, self.times, self.ids
-        order = sorted(range(len(isns)), key=lambda i: (isns[i], times[i], ids[i]))
         found: list[Translation] = []
-        start = 0
-        while start < len(order):
-            end = start + 1
-            while end < len(order) and isns[order[end]] == isns[order[start]]:
-                end += 1
-            group = [order[start]]
-            for index in order[start + 1 : end]:
-                if times[index] - times[group[-1]] > TRANSLATED_WITHIN:
-                    found.extend(self._translation(group))
-                    group = []
-                group.append(index)
-            found.extend(self._translation(group))
-            start = end
+        handshakes = self.handshakes
+        for run in handshakes.runs():
+            # One 4-tuple twice is not a translation: a capture that cannot tell copies apart.
+            if len({handshakes.tuples[index] for index in run}) > 1:
+                found.append(Translation([handshakes.ids[index] for index in run]))
+        # Attempts: each SYN routed from the one before it (its TTL one lower), a side each.
+        attempts = self.attempts
+        joined: dict[int, list[int]] = {}  # id -> the translation it is in, as a list of ids
+        for run in attempts.runs():
+            for earlier, later in pairwise(run):
+                if (
+                    attempts.tuples[earlier] != attempts.tuples[later]
+                    and attempts.ttls[later] == attempts.ttls[earlier] - 1
+                ):
+                    _join(joined, attempts.ids[earlier], attempts.ids[later])
+        seen: set[int] = set()
+        for group in joined.values():
+            if id(group) not in seen:
+                seen.add(id(group))
+                found.append(Translation(group))
         return sorted(found, key=lambda t: t.connections[0])
-
-    def _translation(self, group: list[int]) -> list[Translation]:
-        """The group's translation when it holds more than one 4-tuple (one 4-tuple twice is
-        not a translation: a capture that cannot tell copies apart)."""
-        if len({self.tuples[index] for index in group}) < 2:
-            return []
-        return [Translation([self.ids[index] for index in group])]
 
     def _multipath(self) -> list[Multipath]:
         by_token: dict[int, Multipath] = {}

@@ -258,8 +258,8 @@ def link_lines(links: Links) -> list[str]:
         more = len(translations) - TRANSLATIONS_SHOWN
         lines.append(
             f"address translation: {len(translations):,} connection{'s' if len(translations) != 1 else ''} "
-            "seen on both sides of a NAT (the same ISNs on another 4-tuple, in the order their SYNs "
-            f"were captured): {pairs}"
+            "seen on both sides of a NAT (the same sequence numbers on another 4-tuple, in the order "
+            f"their SYNs were captured): {pairs}"
             + (f" and {more:,} more (--format json lists them all)" if more > 0 else "")
         )
     for multipath in links.multipath:
