@@ -463,7 +463,8 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     for result in results:
         result.probe = scans.add(result)
         links.add(result, result.probe is not None and scans.hot(result))
-    return Analysis(name, stats, results, scans=scans.findings(), links=links.findings())
+    found = scans.findings()
+    return Analysis(name, stats, results, scans=found, links=links.findings(found))
 
 
 def since(time: float, origin: float | None, connection: Connection) -> str:
@@ -740,6 +741,7 @@ class FileStream:
                     answer = scans.add(seen_as)
                     if views == "all" or (answer is not None and scans.hot(seen_as)):
                         seen_as.probe = answer
+                        links.add_view(seen_as, answer is not None and scans.hot(seen_as))
                         yield seen_as
                         continue
                     result = analyze_connection(connection, recorded_until, origin)
@@ -820,6 +822,7 @@ def analyze_file(
     stream = stream_file(path, decoder, sidecar, timeouts=timeouts, kept=kept)
     results = sorted(stream.results, key=lambda r: r.connection.id)
     udp = stream.udp()
+    scans = stream.scans.findings()
     return Analysis(
         path,
         stream.stats,
@@ -827,6 +830,6 @@ def analyze_file(
         sidecar,
         application=stream.application(udp),
         udp=udp,
-        scans=stream.scans.findings(),
-        links=stream.links.findings(),
+        scans=scans,
+        links=stream.links.findings(scans),
     )

@@ -447,6 +447,18 @@ def test_packets_the_capture_dropped_are_told_from_its_interface_statistics(tmp_
         "them, so a gap, a handshake or close not captured, or a segment that looks lost may be the capture's "
         "doing, not the network's"
     ]
+    # Two hosts' captures merged (mergecap -a): a section each, an eth0 each.
+    merged = tmp_path / "merged.pcapng"
+    merged.write_bytes(
+        b"".join(
+            [_pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)), _named_interface(b"eth0"),
+             _enhanced_packet(0, 1_000_000, frame), _statistics(0, 10, 3)] * 2
+        )[:-len(_statistics(0, 10, 3))] + _statistics(0, 10, 5)
+    )  # fmt: skip
+    (warning,) = analyze_file(str(merged), decoder).stats.warnings
+    assert warning.startswith(
+        "the capture dropped 8 packets, as the file's interface statistics say (eth0: 3, eth0: 5)"
+    )
     quiet = tmp_path / "none-dropped.pcapng"
     quiet.write_bytes(_two_interfaces(_enhanced_packet(0, 1_000_000, frame), _statistics(0, 1, 0)))
     assert analyze_file(str(quiet), decoder).stats.warnings == []
@@ -558,6 +570,18 @@ def test_a_snapshot_length_inside_the_tcp_options_still_gives_every_segment(
     assert options["sack_permitted"] is None and options["timestamps"] is None
     text = analysis_text(analyze_file(str(path)))
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_an_option_cut_after_its_kind_and_length_was_sent(tmp_path, decoder) -> None:
+    """tcpdump -s 66 keeps 12 bytes of the SYN's options: MSS, SACK-permitted and the first 6
+    of the timestamps option. Its kind and length say it was sent (tshark says so); the
+    window scale after it is not known."""
+    path = write_capture(tmp_path / "cut.pcap", _timestamped(4), snaplen=66)
+    options = analyze_file(str(path), decoder).connections[0].handshake.client_options
+    assert options is not None and options["cut"] is True
+    assert (options["mss"], options["sack_permitted"], options["timestamps"]) == (1460, True, True)
+    assert options["window_scale"] is None
 
 
 def test_a_whole_option_list_is_not_called_cut(tmp_path) -> None:
@@ -886,6 +910,13 @@ def test_frames_cut_inside_a_tunnel_s_headers_are_counted_as_cut(tmp_path, tunne
     assert any(f"{len(packets)} frames skipped: cut inside their" in w for w in analysis.stats.warnings)
     # Kept whole, the same frames are read.
     assert len(analyze_file(str(write_capture(tmp_path / "whole.pcap", packets))).connections) == 1
+    # A GTP echo request cut as short on GTP-U's port is no packet cut inside its headers: a
+    # UDP datagram, as it is.
+    echo = (
+        outer / UDP(sport=2152, dport=2152) / bytes([0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0]) / (b"\0" * 40)
+    )
+    analysis = analyze_file(str(write_capture(tmp_path / "echo.pcap", [echo], snaplen=60)))
+    assert analysis.stats.headers_cut == 0 and len(analysis.udp) == 1
 
 
 ZERO_STAMPED = (

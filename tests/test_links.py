@@ -102,10 +102,13 @@ def test_a_capture_without_translation_says_nothing_of_it(tmp_path) -> None:
 
 
 def test_a_translation_twice_is_one_connection_on_three_sides_and_one_4_tuple_none() -> None:
+    from types import SimpleNamespace
+
     detector = LinkDetector()
     entries = [(0.0, 1), (0.001, 2), (0.002, 3), (5.0, 4), (9.0, 5), (9.001, 5)]
-    for ident, (time, crc) in enumerate(entries):
-        detector.handshakes.add(7 << 32 | 9, time, ident, crc, 64)
+    for ident, (time, port) in enumerate(entries):
+        sides = SimpleNamespace(client=(INSIDE, 40000 + port), server=(SERVER, 80))
+        detector.handshakes.add(7 << 32 | 9, time, ident, sides, 64)  # type: ignore[arg-type]
     assert [t.connections for t in detector.findings().translations] == [[0, 1, 2]]
 
 
@@ -137,12 +140,25 @@ def _attempts_capture(tmp_path):
     probes = [
         p for port in (22, 23, 25) for p in _attempt(("10.9.9.9", 61000), (SERVER, port), 5000, 50, "RA")
     ]
-    # The same ISN and endpoint as the refused one's, the TTL not one lower: another attempt.
+    # The same ISN and endpoint as the refused one's, 0.5 s later, the TTL not one lower:
+    # another attempt.
     other = _attempt((CLIENT, 50000), (SERVER, 8081), 3000, 60, "RA")
-    packets = refused + unanswered + probes + other
-    times = [0.0, 0.0001, 0.0002, 0.0003, *[1.0 + i * 0.0001 for i in range(6)]]
-    times += [2.0 + i * 0.001 for i in range(len(probes) + len(other))]
+    packets = refused + other + unanswered + probes
+    times = [0.0, 0.0001, 0.0002, 0.0003, 0.5, 0.5001, *[1.0 + i * 0.0001 for i in range(6)]]
+    times += [2.0 + i * 0.001 for i in range(len(probes))]
     return write_capture(tmp_path / "attempts.pcap", packets, times=times)
+
+
+def _scan_through_nat_capture(tmp_path):
+    """A scanner's SYNs, one ISN for all, to 40 ports forwarded to a container where nothing
+    listens: each probe seen outside and inside (routed, TTL one lower), and refused. Each
+    pair looks like one attempt through a NAT; the scan is the finding."""
+    packets = []
+    for port in range(1000, 1040):
+        front = _attempt(("10.9.9.9", 61000), (OUTSIDE, port), 5000, 50, "RA")
+        back = _attempt(("10.9.9.9", 61000), (FORWARDED, port), 5000, 49, "RA")
+        packets += [front[0], back[0], back[1], front[1]]
+    return write_capture(tmp_path / "scan.pcap", packets, step=0.0005)
 
 
 def test_attempts_through_a_nat_are_linked_by_their_isn_an_endpoint_and_a_ttl_one_lower(tmp_path) -> None:
@@ -195,7 +211,9 @@ def test_subflows_are_linked_to_the_connection_whose_key_gives_their_token(tmp_p
     assert head["address_translations"] == []
 
 
-@pytest.mark.parametrize("capture", [_nat_capture, _mptcp_capture, _attempts_capture])
+@pytest.mark.parametrize(
+    "capture", [_nat_capture, _mptcp_capture, _attempts_capture, _scan_through_nat_capture]
+)
 def test_the_links_in_shares_are_one_process_s(monkeypatch, tmp_path, capture) -> None:
     path = str(capture(tmp_path))
     monkeypatch.setattr(one_file, "SHARE_ABOVE_BYTES", 0)
@@ -204,13 +222,17 @@ def test_the_links_in_shares_are_one_process_s(monkeypatch, tmp_path, capture) -
         alone = io.StringIO()
         one_file.render_file(path, made, alone)
         expected = alone.getvalue()
-        assert ("address translation" in expected or "Multipath TCP" in expected) if form == "text" else True
+        if form == "text" and capture is not _scan_through_nat_capture:
+            assert "address translation" in expected or "Multipath TCP" in expected
         for processes in (2, 3):
             out = io.StringIO()
             one_file.render_file(path, replace(made, jobs=processes), out)
             assert out.getvalue() == expected, (form, processes)
     document = json.loads(expected)
-    assert document["address_translations"] or document["multipath_tcp"]
+    if capture is _scan_through_nat_capture:  # its probes are the scan's, none linked
+        assert document["scans"] and not document["address_translations"]
+    else:
+        assert document["address_translations"] or document["multipath_tcp"]
 
 
 def test_the_jsonl_file_line_and_the_summary_tell_them(tmp_path, capsys) -> None:
@@ -224,6 +246,11 @@ def test_the_jsonl_file_line_and_the_summary_tell_them(tmp_path, capsys) -> None
     assert json.loads(capsys.readouterr().out)["multipath_tcp"][0]["subflows"] == [2, 3]
     assert main(["analyze", "--summary", "--quiet", nat]) == 0
     assert "address translation: 2 connections seen on both sides of a NAT" in capsys.readouterr().out
+    # The summary counts an attempt by its shape (a view of another's analysis): its own SYN
+    # is read all the same.
+    attempts = str(_attempts_capture(tmp_path))
+    assert main(["analyze", "--summary", "--json", "--quiet", attempts]) == 0
+    assert len(json.loads(capsys.readouterr().out)["address_translations"]) == 2
 
 
 def test_a_flood_s_attempts_are_not_held_once_it_is_known_and_none_is_linked(tmp_path) -> None:
@@ -239,3 +266,51 @@ def test_a_flood_s_attempts_are_not_held_once_it_is_known_and_none_is_linked(tmp
     assert sum(1 for _ in stream.results) > 12_000
     assert 0 < len(stream.links.attempts.keys) < 2 * 2_500
     assert not stream.links.findings()
+
+
+def test_the_report_page_links_each_side_to_its_section(tmp_path) -> None:
+    from analyzer.output.html_report import html_report
+
+    page = html_report(analyze_file(str(_nat_capture(tmp_path))))
+    assert "<h2>Connections that are one</h2>" in page
+    assert (
+        "2 connections seen on both sides of a NAT (the same sequence numbers on another 4-tuple, in the order their "
+        'SYNs were captured): <span class="sides"><a href="#conn-0">#0</a> = <a href="#conn-1">#1</a></span>, '
+        '<span class="sides"><a href="#conn-2">#2</a> = <a href="#conn-3">#3</a></span></li>'
+    ) in page
+    assert 'id="conn-1"' in page and 'id="conn-3"' in page
+    plain = tmp_path / "plain.pcap"
+    write_capture(plain, [p for _, p in _exchange((INSIDE, 40000), (SERVER, 80), (1000, 5000))])
+    assert "Connections that are one" not in html_report(analyze_file(str(plain)))
+
+
+def test_a_token_names_the_first_connection_with_its_key_whatever_the_order_handed_over(tmp_path) -> None:
+    """Two MP_CAPABLE connections with one key (one Multipath TCP connection through a NAT):
+    its subflows are the first one's, as in shares, in whichever order they ended."""
+    analysis = analyze_file(str(_mptcp_capture(tmp_path)))
+    first = analysis.connections[0]
+    twin = analyze_file(str(_mptcp_capture(tmp_path))).connections[0]
+    twin.connection.id = 7
+    for order in ([first, twin], [twin, first]):
+        detector = LinkDetector()
+        for result in order:
+            detector.add(result)
+        assert detector.tokens == {TOKEN: 0}
+
+
+def test_sides_of_sides_are_one_connection_in_the_order_of_their_syns() -> None:
+    """A port forward, then a masquerade: the first side shares its client's endpoint with
+    the second, the second its server's with the third; each SYN one hop later."""
+    from types import SimpleNamespace
+
+    detector = LinkDetector()
+    sides = [
+        (2, (CLIENT, 50000), (OUTSIDE, 8080), 60, 0.0),
+        (0, (CLIENT, 50000), (FORWARDED, 80), 59, 0.001),
+        (1, (INSIDE, 33000), (FORWARDED, 80), 58, 0.002),
+    ]
+    for ident, client, server, ttl, time in sides:
+        connection = SimpleNamespace(client=client, server=server, id=ident)
+        syn = SimpleNamespace(ttl=ttl, time=time)
+        detector._add(connection, "refused", 3000, None, syn, "rst")  # type: ignore[arg-type]
+    assert [t.connections for t in detector.findings().translations] == [[2, 0, 1]]

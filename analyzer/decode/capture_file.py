@@ -75,9 +75,10 @@ class CaptureFile:
         # whether the file has several; 0 and False for a pcap.
         self.interface = 0
         self.many_interfaces = False
-        # Packets the capturing tool says it dropped (pcapng interface statistics), by the
-        # interface's name: the latest count of each (they are running totals).
-        self.dropped: dict[str, int] = {}
+        # Packets the capturing tool says it dropped (pcapng interface statistics), by section
+        # and interface: the latest count of each (running totals), and the interface's name.
+        self.dropped: dict[tuple[int, int], tuple[str, int]] = {}
+        self._section = -1  # the pcapng section being read
         self.frames_read = 0
         self.warnings: list[str] = []
         self.time = 0.0
@@ -340,6 +341,7 @@ class CaptureFile:
                 prefix = order
                 interfaces = []
                 names = []
+                self._section += 1
             else:
                 block_len = struct.unpack(endian + "I", head[4:8])[0]
                 body_len = block_len - 12
@@ -447,14 +449,16 @@ class CaptureFile:
                 told = True
         if told:
             name = names[interface] if interface < len(names) else f"interface {interface}"
-            self.dropped[name] = max(dropped, self.dropped.get(name, 0))
+            key = (self._section, interface)
+            self.dropped[key] = (name, max(dropped, self.dropped.get(key, (name, 0))[1]))
 
     def drop_warnings(self) -> list[str]:
-        """The packets the capturing tool says it dropped, in one warning; none if none."""
-        total = sum(self.dropped.values())
+        """The packets the capturing tool says it dropped, in one warning; none if none. Two
+        interfaces of one name (two hosts' eth0, merged) are each told."""
+        total = sum(count for _name, count in self.dropped.values())
         if not total:
             return []
-        each = ", ".join(f"{name}: {count:,}" for name, count in self.dropped.items() if count)
+        each = ", ".join(f"{name}: {count:,}" for name, count in self.dropped.values() if count)
         return [
             f"the capture dropped {total:,} packet{'s' if total != 1 else ''}, as the file's interface "
             f"statistics say ({each}): the file lacks them, so a gap, a handshake or close not captured, "

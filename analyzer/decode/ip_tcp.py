@@ -72,7 +72,7 @@ from analyzer.decode.segment import (
     TcpOptions,
     Unreachable,
 )
-from analyzer.decode.tunnels import UDP_TUNNEL_PORTS, gre, udp_tunnel
+from analyzer.decode.tunnels import UDP_TUNNEL_PORTS, carries_data, gre, udp_tunnel
 from analyzer.decode.udp_icmp import parse_udp, parse_unreachable
 from analyzer.decode.undecodable import Undecodable
 from analyzer.parallel.partition import Share
@@ -342,7 +342,8 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, sta
             inner = udp_tunnel(data, at + UDP_HEADER, length - UDP_HEADER, sport, dport)
             if inner is not None:
                 return _tunnelled(data[: at + length], inner[0], inner[1], frame, stamp, share, tunnel, whole)
-            _tunnel_cut(data, at + UDP_HEADER, whole)
+            if carries_data(data, at + UDP_HEADER, sport, dport):
+                _tunnel_cut(data, at + UDP_HEADER, whole)
     src, dst = address_pair(data, addresses, family)
     if protocol == PROTO_UDP:
         return parse_udp(data, at, length, frame, stamp, family, src, dst)
@@ -463,7 +464,13 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
         if at + 1 >= len(raw):
             break
         length = raw[at + 1]
-        if length < 2 or at + length > len(raw):
+        if length < 2:
+            break
+        if at + length > len(raw):
+            # Cut by the snapshot length: an option whose presence is all there is to know
+            # was sent all the same (tshark says so too).
+            if cut and kind == OPTION_TIMESTAMPS and length == 10:
+                timestamps = True
             break
         if kind == OPTION_MSS and length == 4:
             mss = u16(raw, at + 2)

@@ -62,12 +62,12 @@ class DecodeStats:
     backwards: int = 0
     first_backwards: int = 0
     most_backwards: float = 0.0
-    # Frames stamped far ahead of the frames before and after them (CLOCK_LEAP): likewise.
     # The largest step back before a frame of the frame's own interface: a clock that stepped
     # back. Where it is below a millisecond (several CPUs' buffers), each interface's frames
     # are in time order but for microseconds and only their interleaving is not (dumpcap -i a
     # -i b writes each interface's packets in batches): the file can be sorted.
     most_backwards_within: float = 0.0
+    # Frames stamped far ahead of the frames before and after them (CLOCK_LEAP): likewise.
     ahead: int = 0
     first_ahead: int = 0
     most_ahead: float = 0.0

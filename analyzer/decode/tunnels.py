@@ -148,6 +148,31 @@ def udp_tunnel(data: bytes, at: int, length: int, sport: int, dport: int) -> Inn
     return None
 
 
+def carries_data(data: bytes, at: int, sport: int, dport: int) -> bool:
+    """Whether the UDP payload at `at` begins with a whole tunnel header that says a packet
+    follows, by its port: VXLAN's with its VNI flag, VXLAN-GPE's, GENEVE's version 0, GTP-U's
+    G-PDU, an L2TPv2 data message, GRE in UDP. A cut datagram of one is a packet cut inside
+    the inner headers; of anything else (a GTP echo, L2TP control, Teredo, AYIYA, whose
+    headers say less), it is what it is."""
+    for port in (dport, sport):
+        if len(data) < at + 8:
+            return False
+        if port in (PORT_VXLAN, PORT_VXLAN_LINUX):
+            return bool(data[at] & VXLAN_VNI_VALID)
+        if port == PORT_VXLAN_GPE:
+            return data[at + GPE_NEXT] in (1, 2, 3)
+        if port == PORT_GENEVE:
+            return data[at] >> 6 == 0
+        if port == PORT_GTP_U:
+            return data[at] >> 5 == 1 and data[at + 1] == GTP_G_PDU
+        if port == PORT_L2TP:
+            flags = u16(data, at)
+            return not flags & L2TP_CONTROL and flags & 0x0F == L2TP_VERSION_2
+        if port == PORT_GRE_IN_UDP:
+            return u16(data, at) & GRE_VERSION == 0
+    return False
+
+
 def _by_port(data: bytes, at: int, port: int) -> Inner | None:
     if port in (PORT_VXLAN, PORT_VXLAN_LINUX):
         if len(data) < at + VXLAN_HEADER or not data[at] & VXLAN_VNI_VALID:

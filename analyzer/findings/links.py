@@ -18,8 +18,11 @@ which two of a SYN flood's million attempts share by chance. Two attempts are on
 more: the same client ISN, one endpoint the same (a source NAT keeps the server's, a port
 forward the client's), their first SYNs at most TRANSLATED_WITHIN apart, and the later SYN's
 TTL (hop limit) one below the earlier's: the box routed it. A scan's probes, which may share
-an ISN (one source, one target host), share their TTL too. The attempts of a scan or a flood
-(ScanDetector.hot) are not held at all.
+an ISN (one source, one target host), share their TTL too. The attempts of the file's scans
+and floods (their sources, their targets) are left out at the end; those sure to be a scan's
+or flood's as they are handed over (ScanDetector.hot) are not held at all, which saves memory
+only: but for a probe that looked like a flood's while the file was read and is in none after
+all, the same as the end leaves out.
 
 Multipath TCP
 -------------
@@ -45,10 +48,12 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from analyzer.decode.segment import mptcp_token
+from analyzer.decode.segment import ACK, SYN, Segment, mptcp_token
+from analyzer.findings.scans import BACKSCATTER, ScanFinding
 
 if TYPE_CHECKING:
     from analyzer.analysis import ConnectionAnalysis
+    from analyzer.connections import Connection
 
 # How far apart the first SYNs of the two sides of a translation may be: the box may queue a
 # packet before it goes out (the rule on forwarded copies in connections.py allows 2 s too).
@@ -73,14 +78,12 @@ class Multipath:
     subflows: list[int] = field(default_factory=list)
 
 
-def _join(joined: dict[int, list[int]], earlier: int, later: int) -> None:
-    """Put `later` in the translation of `earlier` (a list shared by its ids), in SYN order."""
-    group = joined.get(earlier)
-    if group is None:
-        group = joined[earlier] = [earlier]
-    if later not in joined:
-        group.append(later)
-        joined[later] = group
+def _root(parent: dict[int, int], index: int) -> int:
+    """The entry that stands for `index`'s translation (union-find, paths halved)."""
+    while parent.get(index, index) != index:
+        parent[index] = parent.get(parent[index], parent[index])
+        index = parent[index]
+    return index
 
 
 @dataclass
@@ -95,7 +98,7 @@ class Links:
 
 
 class _Sides:
-    """Connections that may be sides of one, by a key that the sides share: in arrays, 29
+    """Connections that may be sides of one, by a key that the sides share: in arrays, 37
     bytes each."""
 
     def __init__(self) -> None:
@@ -104,49 +107,73 @@ class _Sides:
         self.ids = array("q")
         self.tuples = array("I")  # a CRC-32 of the 4-tuple: two sides differ in it
         self.ttls = array("B")  # the first SYN's TTL (hop limit); 0 where not read
+        self.sources = array("I")  # a CRC-32 of the client's address (a scan's source?)
+        self.targets = array("I")  # and of the server's endpoint (a flood's target?)
 
-    def add(self, key: int, time: float, ident: int, tuple_crc: int, ttl: int) -> None:
+    def add(self, key: int, time: float, ident: int, connection: Connection, ttl: int) -> None:
         self.keys.append(key)
         self.times.append(time)
         self.ids.append(ident)
-        self.tuples.append(tuple_crc)
+        self.tuples.append(_crc(f"{connection.client}{connection.server}"))
         self.ttls.append(ttl)
+        self.sources.append(_crc(connection.client[0]))
+        self.targets.append(_crc(f"{connection.server}"))
 
     def renumber(self, file_ids: Sequence[int]) -> None:
         self.ids = array("q", (file_ids[ident] for ident in self.ids))
 
     def extend(self, other: _Sides) -> None:
-        self.keys.extend(other.keys)
-        self.times.extend(other.times)
-        self.ids.extend(other.ids)
-        self.tuples.extend(other.tuples)
-        self.ttls.extend(other.ttls)
+        for mine, theirs in zip(self._columns(), other._columns(), strict=True):
+            mine.extend(theirs)  # type: ignore[attr-defined]
 
-    def runs(self) -> list[list[int]]:
+    def _columns(self) -> tuple[array, ...]:
+        return self.keys, self.times, self.ids, self.tuples, self.ttls, self.sources, self.targets
+
+    def runs(self, scans: Sequence[ScanFinding] = ()) -> list[list[int]]:
         """The indexes of each run of entries of one key whose SYNs follow each other within
-        TRANSLATED_WITHIN, in time order; runs of one left out."""
-        keys, times, ids = self.keys, self.times, self.ids
-        order = sorted(range(len(keys)), key=lambda i: (keys[i], times[i], ids[i]))
-        runs: list[list[int]] = []
-        run: list[int] = []
-        for index in order:
-            if run and (keys[index] != keys[run[-1]] or times[index] - times[run[-1]] > TRANSLATED_WITHIN):
-                if len(run) > 1:
-                    runs.append(run)
-                run = []
-            run.append(index)
-        if len(run) > 1:
-            runs.append(run)
-        return runs
+        TRANSLATED_WITHIN, in SYN order (then id); runs of one left out, and the entries of
+        `scans`' sources and floods' targets. Sorted in numpy's arrays (about 40 bytes an
+        entry while it sorts; a tuple an entry took 200)."""
+        import numpy as np
+
+        if len(self.keys) < 2:
+            return []
+        keys = np.frombuffer(self.keys, dtype=np.uint64)
+        times = np.frombuffer(self.times, dtype=np.float64)
+        ids = np.frombuffer(self.ids, dtype=np.int64)
+        kept = np.ones(len(keys), dtype=bool)
+        sources = [
+            _crc(scan.source) for scan in scans if scan.source is not None and scan.kind != BACKSCATTER
+        ]
+        targets = [_crc(f"{scan.target}") for scan in scans if scan.target is not None]
+        if sources:
+            kept &= ~np.isin(np.frombuffer(self.sources, dtype=np.uint32), sources)
+        if targets:
+            kept &= ~np.isin(np.frombuffer(self.targets, dtype=np.uint32), targets)
+        chosen = np.flatnonzero(kept)
+        order = chosen[np.lexsort((ids[chosen], times[chosen], keys[chosen]))]
+        if len(order) < 2:
+            return []
+        ordered_keys, ordered_times = keys[order], times[order]
+        starts = np.ones(len(order), dtype=bool)
+        starts[1:] = (ordered_keys[1:] != ordered_keys[:-1]) | (
+            ordered_times[1:] - ordered_times[:-1] > TRANSLATED_WITHIN
+        )
+        bounds = [*np.flatnonzero(starts).tolist(), len(order)]
+        return [order[a:b].tolist() for a, b in pairwise(bounds) if b - a > 1]
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode())
 
 
 class LinkDetector:
     """Fed every connection of a file (add), in any order; findings() once they are all in.
 
-    Each connection with a completed handshake costs 29 bytes here (its ISNs, the time and
-    TTL of its SYN, its id and a checksum of its 4-tuple, in arrays): a busy server's million
-    connections, 29 MB; an attempt that did not complete twice that (one entry by each of
-    its endpoints)."""
+    Each connection with a completed handshake costs 37 bytes here (its ISNs, the time and
+    TTL of its SYN, its id and checksums of its 4-tuple, its client's address and its
+    server's endpoint, in arrays): a busy server's million connections, 37 MB; an attempt
+    that did not complete twice that (an entry by each of its endpoints)."""
 
     def __init__(self) -> None:
         self.handshakes = _Sides()  # by client ISN << 32 | server ISN
@@ -160,21 +187,44 @@ class LinkDetector:
         if not handshake.syns or hot:
             return
         connection = result.connection
-        ident = connection.id
         if handshake.client_options is not None or handshake.server_options is not None:
-            self._add_multipath(result, ident)
-        isn = handshake.client_isn
-        if isn is None:
+            self._add_multipath(result, connection.id)
+        if handshake.client_isn is not None:
+            self._add(connection, handshake.status, handshake.client_isn, handshake.server_isn, handshake.syns[0],
+                      result.probe)  # fmt: skip
+
+    def add_view(self, view: ConnectionAnalysis, hot: bool = False) -> None:
+        """An attempt counted by its shape (attempt_shapes.view): its handshake is its
+        template's, its own SYN and answer are read from its segments."""
+        if hot:
             return
-        syn = handshake.syns[0]
+        connection = view.connection
+        syn = answer = None
+        for segment in connection.segments:
+            if segment.flags & (SYN | ACK) == SYN and syn is None and connection.from_client(segment):
+                syn = segment
+            elif segment.flags & (SYN | ACK) == SYN | ACK and answer is None:
+                answer = segment
+        if syn is not None:
+            self._add(connection, view.handshake.status, syn.seq, answer.seq if answer is not None else None, syn,
+                      view.probe)  # fmt: skip
+
+    def _add(
+        self,
+        connection: Connection,
+        status: str,
+        isn: int,
+        server_isn: int | None,
+        syn: Segment,
+        probe: str | None,
+    ) -> None:
         ttl = syn.ttl if 0 < syn.ttl < 256 else 0
-        sides = zlib.crc32(f"{connection.client}{connection.server}".encode())
-        if handshake.status == "complete":
-            if handshake.server_isn is not None and result.probe is None:
-                self.handshakes.add(isn << 32 | handshake.server_isn, syn.time, ident, sides, ttl)
+        if status == "complete":
+            if server_isn is not None and probe is None:
+                self.handshakes.add(isn << 32 | server_isn, syn.time, connection.id, connection, ttl)
         elif ttl:
             for end in (connection.client, connection.server):
-                self.attempts.add(isn << 32 | zlib.crc32(f"{end}".encode()), syn.time, ident, sides, ttl)
+                self.attempts.add(isn << 32 | _crc(f"{end}"), syn.time, connection.id, connection, ttl)
 
     def _add_multipath(self, result: ConnectionAnalysis, ident: int) -> None:
         handshake = result.handshake
@@ -186,7 +236,9 @@ class LinkDetector:
         for segment in (handshake.syns[0], *handshake.synacks[:1]):
             options = segment.options
             if options is not None and options.mptcp_version >= 0 and options.mptcp_key >= 0:
-                self.tokens.setdefault(mptcp_token(options.mptcp_key, options.mptcp_version), ident)
+                token = mptcp_token(options.mptcp_key, options.mptcp_version)
+                # The first connection by id, as in shares (merge), whatever the order handed over.
+                self.tokens[token] = min(ident, self.tokens.get(token, ident))
 
     def renumber(self, file_ids: Sequence[int]) -> None:
         """A share's detector with the file's ids (file_ids[share's id]) in place of its own."""
@@ -202,31 +254,41 @@ class LinkDetector:
             self.tokens[token] = min(ident, self.tokens.get(token, ident))
         self.joins.extend(other.joins)
 
-    def findings(self) -> Links:
-        return Links(self._translations(), self._multipath())
+    def findings(self, scans: Sequence[ScanFinding] = ()) -> Links:
+        """The links, once every connection is in; `scans`: the file's scans and floods,
+        whose attempts are left out."""
+        return Links(self._translations(scans), self._multipath())
 
-    def _translations(self) -> list[Translation]:
+    def _translations(self, scans: Sequence[ScanFinding]) -> list[Translation]:
         found: list[Translation] = []
         handshakes = self.handshakes
         for run in handshakes.runs():
             # One 4-tuple twice is not a translation: a capture that cannot tell copies apart.
             if len({handshakes.tuples[index] for index in run}) > 1:
                 found.append(Translation([handshakes.ids[index] for index in run]))
-        # Attempts: each SYN routed from the one before it (its TTL one lower), a side each.
+        # Attempts: each SYN routed from the one before it (its TTL one lower), a side each;
+        # sides of sides are one connection (a union of the pairs, by id: an attempt is in
+        # the table by each of its endpoints), in SYN order.
         attempts = self.attempts
-        joined: dict[int, list[int]] = {}  # id -> the translation it is in, as a list of ids
-        for run in attempts.runs():
+        ids, times = attempts.ids, attempts.times
+        parent: dict[int, int] = {}  # id -> an id of its translation
+        first: dict[int, float] = {}  # id -> its first SYN's time
+        for run in attempts.runs(scans):
             for earlier, later in pairwise(run):
                 if (
                     attempts.tuples[earlier] != attempts.tuples[later]
                     and attempts.ttls[later] == attempts.ttls[earlier] - 1
                 ):
-                    _join(joined, attempts.ids[earlier], attempts.ids[later])
-        seen: set[int] = set()
-        for group in joined.values():
-            if id(group) not in seen:
-                seen.add(id(group))
-                found.append(Translation(group))
+                    parent[_root(parent, ids[later])] = _root(parent, ids[earlier])
+                    first[ids[earlier]], first[ids[later]] = times[earlier], times[later]
+        groups: dict[int, list[int]] = {}
+        for ident in first:
+            groups.setdefault(_root(parent, ident), []).append(ident)
+        found.extend(
+            Translation(sorted(group, key=lambda ident: (first[ident], ident)))
+            for group in groups.values()
+            if len(group) > 1
+        )
         return sorted(found, key=lambda t: t.connections[0])
 
     def _multipath(self) -> list[Multipath]:

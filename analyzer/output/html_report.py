@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
-from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis, State
+from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis, Links, State
 from analyzer.files import display_name, write_output
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
@@ -43,6 +43,7 @@ from analyzer.timefmt import Clock, between, format_duration, to_the_microsecond
 from analyzer.udp_flows import UdpFlow
 
 MAX_ROWS: Final = 500  # connections listed in the table; the JSON has them all
+LINKS_SHOWN: Final = 40  # connections seen on both sides of a NAT, named before the overview
 # Connections drawn in sections of their own (each a ladder and a timeline): the one asked
 # for, then those worth a look in id order. More would make a page too slow to open.
 MAX_SECTIONS: Final = 12
@@ -244,6 +245,41 @@ def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]], linked: set[i
 
 def _words(words: str | None) -> str:
     return f": {_e(words)}" if words else ""
+
+
+def _links(links: Links, linked: set[int]) -> list[str]:
+    """The connections that are one (findings/links.py), each id a link to its section."""
+    if not links:
+        return []
+    items = []
+    translations = links.translations
+    if translations:
+        # Each side by side, kept on one line; the first LINKS_SHOWN: a NAT box's capture has
+        # one for every connection, and the overview and the table come after.
+        pairs = ", ".join(
+            '<span class="sides">'
+            + " = ".join(_connection_link(i, linked) for i in t.connections)
+            + "</span>"
+            for t in translations[:LINKS_SHOWN]
+        )
+        unshown = len(translations) - LINKS_SHOWN
+        more = f" and {unshown:,} more (see the JSON analysis)" if unshown > 0 else ""
+        items.append(
+            f"<li>{plural(len(translations), 'connection')} seen on both sides of a NAT (the same sequence numbers "
+            f"on another 4-tuple, in the order their SYNs were captured): {pairs}{more}</li>"
+        )
+    for multipath in links.multipath:
+        opened = (
+            _connection_link(multipath.connection, linked)
+            if multipath.connection is not None
+            else "a connection not captured"
+        )
+        subflows = ", ".join(_connection_link(i, linked) for i in multipath.subflows)
+        items.append(
+            f"<li>Multipath TCP: {opened} (token 0x{multipath.token:08x}) and the subflows that joined it: "
+            f"{subflows}</li>"
+        )
+    return ["<h2>Connections that are one</h2><ul>", *items, "</ul>"]
 
 
 def _connection_link(connection: int | None, linked: set[int]) -> str:
@@ -540,6 +576,7 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
     # Every row of the table has a section: those not drawn a short one that says why.
     undrawn = [r for r in _listed(analysis.connections, drawn) if r.connection.id not in drawn]
     linked = drawn | {r.connection.id for r in undrawn}
+    parts.extend(_links(analysis.links, linked))
     if len(analysis.connections) > 1:
         parts.append(_overview(analysis, origin, name))
         parts.extend(_connections_table(analysis, origin, drawn))

@@ -250,13 +250,9 @@ def document_ends(stream: FileStream, only: list[str] | None = None) -> tuple[di
     """The document's head (without its connections, to be encoded), its UDP flows encoded
     and how many the file has, once the stream's results are exhausted."""
     udp = stream.udp()
+    scans = stream.scans.findings()
     head = document_head(
-        stream.file,
-        stream.stats,
-        stream.application(udp),
-        stream.scans.findings(),
-        only,
-        stream.links.findings(),
+        stream.file, stream.stats, stream.application(udp), scans, only, stream.links.findings(scans)
     )
     # --only chooses among the TCP connections: no UDP flow is one of its kinds.
     encoded = _compact([udp_flow_to_dict(flow, stream.file) for flow in udp] if only is None else [])

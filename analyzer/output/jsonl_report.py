@@ -64,8 +64,9 @@ def write_lines(stream: FileStream, out: TextIO, flush: bool = False, only: list
     udp = stream.udp()
     for flow in udp if only is None else ():  # --only chooses among the TCP connections
         out.write(_line({"type": "udp", **udp_flow_to_dict(flow, file)}))
+    scans = stream.scans.findings()
     head = document_head(
-        file, stream.stats, stream.application(udp), stream.scans.findings(), only, stream.links.findings()
+        file, stream.stats, stream.application(udp), scans, only, stream.links.findings(scans)
     )
     out.write(_line({"type": "file", **file_entry(head, count, len(udp))}))
 

@@ -17,6 +17,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertic
 th { background: #f3f3f3; } .bad { color: #c00000; } .good { color: #2c7c2c; }
 .wide { overflow-x: auto; } #connections { font-size: 0.82em; } #connections td, #connections th { padding: 0.2em 0.45em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.sides { white-space: nowrap; }
 figure { margin: 0.3em 0 1em; overflow-x: auto; } figure svg { display: block; height: auto; }
 figure svg text { white-space: pre; }
 figure.ladder svg, figure.timeline svg { width: 100%; }

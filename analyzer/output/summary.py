@@ -371,7 +371,8 @@ def write_summary(stream: FileStream, out: TextIO, as_json: bool = False) -> Non
         summary.add(result)
     udp = stream.udp()
     application = stream.application(udp)
-    scans, links = stream.scans.findings(), stream.links.findings()
+    scans = stream.scans.findings()
+    links = stream.links.findings(scans)
     if as_json:
         head = document_head(stream.file, stream.stats, application, scans, links=links)
         out.write(_ENCODER.encode(summary.as_dict(head, len(udp))).decode())

@@ -536,9 +536,10 @@ def write_text(
     try:
         add_stream(report, stream)
         udp = stream.udp()
+        scans = stream.scans.findings()
         report.write(
-            out, stream.file, stream.stats, udp, stream.application(udp), stream.scans.findings(),
-            stream.origin or Clock(), stream.links.findings(),
+            out, stream.file, stream.stats, udp, stream.application(udp), scans, stream.origin or Clock(),
+            stream.links.findings(scans),
         )  # fmt: skip
     finally:
         report.close()

@@ -92,7 +92,7 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
             assert report.scans is not None
             scans.merge(report.scans)
         findings = scans.findings()
-        links = _file_links(reports, ids)
+        links = _file_links(reports, ids, findings)
         if form.text:
             opening, closing = _text_frame(path, reports, connections, ids, findings, links)
             between: Callable[[int], bytes] | None = _nothing_between
@@ -146,8 +146,9 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
     return reports[0].warnings
 
 
-def _file_links(reports: list[ShareReport], ids: list[array[int]]) -> Links:
-    """The file's links (findings/links.py): each share's, with the file's ids."""
+def _file_links(reports: list[ShareReport], ids: list[array[int]], scans: list[ScanFinding]) -> Links:
+    """The file's links (findings/links.py): each share's, with the file's ids; the attempts
+    of `scans` (the file's) left out."""
     found = None
     for report, numbers in zip(reports, ids, strict=True):
         assert report.links is not None
@@ -157,7 +158,7 @@ def _file_links(reports: list[ShareReport], ids: list[array[int]]) -> Links:
         else:
             found.merge(report.links)
     assert found is not None
-    return found.findings()
+    return found.findings(scans)
 
 
 def _json_frame(
