@@ -34,7 +34,6 @@ EXIT_FAILED = 1  # the input was fine, the system was not
 # runs, a command loads no module with them unheld (tests/test_interrupts.py).
 _ANALYZES = (
     "msgspec",
-    "numpy",  # the file-level links' tables are sorted in its arrays (findings/links.py): 50 ms
     "analyzer.analysis",
     "analyzer.parallel.reports",
     "analyzer.output.conn_log",

@@ -861,3 +861,46 @@ def test_a_rst_made_nearer_the_capture_point_is_diagnosed_injected() -> None:
     [injected] = _kinds(segments)["injected_rst"]
     assert injected.frames == [6]
     assert "claims to come from the server but its TTL 63 is above every other packet's" in injected.sentence
+
+
+def test_a_keep_alive_answered_by_a_window_update_is_answered() -> None:
+    """The first ACK after a handshake can carry another window (unscaled in the SYN/ACK):
+    Wireshark calls it a window update, not a keep-alive ACK; it answers the probe all the
+    same (a real keep-alive run: 4 probes, 4 answers, the kernel agreeing)."""
+    probes = []
+    for i in range(4):
+        probes += [(10.0 + i, "c", "A", 100, 501), (10.0 + i + 0.001, "s", "A", 501, 101)]
+    segments = conversation(*HANDSHAKE, *probes)
+    segments[4].window += 1000  # the first answer's window differs from the SYN/ACK's
+    [diagnosis] = _kinds(segments)["keep_alive"]
+    assert "the client probed 4 times" in diagnosis.sentence and "4 answered" in diagnosis.sentence
+    assert diagnosis.frames == [4, 6, 8, 10, 5, 7, 9, 11]
+
+
+@pytest.mark.parametrize("answered", [False, True])
+def test_data_the_server_never_answered_after_its_synack_names_a_full_accept_queue(answered: bool) -> None:
+    """The handshake complete on the wire, then the client's request resent on its timer and
+    nothing from the server: a listener whose accept queue was full drops the ACK and all
+    after it (or the path lost them). Answered at last: the listener took it only then."""
+    sends = [(1.0, "c", "PA", 101, 501, 3)] + [
+        (1.0 + t, "c", "PA", 101, 501, 3) for t in (0.2, 0.6, 1.4, 3.0)
+    ]
+    late = [(5.0, "s", "A", 501, 104)] if answered else []
+    [rto] = _kinds(conversation(*HANDSHAKE, *sends, *late))["retransmission_timeout"]
+    if answered:
+        assert (
+            "the server sent nothing after its SYN/ACK (frame 2) until frame 9: its listener took the connection "
+            "only then (one whose accept queue is full drops the handshake's ACK"
+        ) in rto.sentence
+    else:
+        assert (
+            "the server sent nothing after its SYN/ACK (frame 2): its host never took the connection (a listener "
+            "whose accept queue is full drops the handshake's ACK and the data after it"
+        ) in rto.sentence
+    # The server had answered before (its data): the connection was made; no such words.
+    spoken = [(0.5, "s", "PA", 501, 101, 10)]
+    sends = [(1.0, "c", "PA", 101, 511, 3)] + [
+        (1.0 + t, "c", "PA", 101, 511, 3) for t in (0.2, 0.6, 1.4, 3.0)
+    ]
+    [rto] = _kinds(conversation(*HANDSHAKE, *spoken, *sends))["retransmission_timeout"]
+    assert "sent nothing after its SYN/ACK" not in rto.sentence

@@ -412,13 +412,12 @@ def _keep_alive(
         last_sent[by_client] = segment.time
     if not probes:
         return []
-    answers = [s for s in connection.segments if "keep_alive_ack" in sequence.flags.get(s.frame, ())]
     found = []
     for side in ("client", "server"):
         mine = [p for p in probes if _from(connection, p, side)]
         if not mine:
             continue
-        theirs = [a for a in answers if not _from(connection, a, side) and a.time >= mine[0].time]
+        theirs = _keep_alive_answers(connection, mine, side)
         intervals = [round(b.time - a.time, 3) for a, b in pairwise(mine)]
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
         before = [s for s in connection.segments if s.time < mine[0].time]
@@ -450,6 +449,27 @@ def _keep_alive(
             marks[reset.frame] = "keep-alive timeout"
         found.append(Diagnosis("keep_alive", frames, sentence, marks))
     return found
+
+
+def _keep_alive_answers(connection: Connection, probes: list[Segment], side: str) -> list[Segment]:
+    """The peer's answer to each probe: its first segment after the probe and before the
+    next, but a RST. Wireshark flags fewer (its keep-alive ACK is no window update: the first
+    ACK after a handshake that carried an unscaled window answers a probe all the same)."""
+    answers = []
+    segments = connection.segments
+    for probe, following in zip(probes, [*probes[1:], None], strict=True):
+        start = bisect_right(segments, probe.frame, key=_frame)
+        for segment in segments[start:]:
+            if following is not None and segment.time >= following.time:
+                break
+            if not _from(connection, segment, side) and not segment.flags & RST:
+                answers.append(segment)
+                break
+    return answers
+
+
+def _frame(segment: Segment) -> int:
+    return segment.frame
 
 
 def _median(values: list[float]) -> float:
@@ -597,17 +617,46 @@ def _retransmission_timeouts(
             if smaller
             else ""
         )
+        unheard = _never_taken(connection, chain[-1]) if from_client else ""
         found.append(
             Diagnosis(
                 "retransmission_timeout",
                 frames,
                 f"the {side}'s data segment (seq {seq}, {chain[0].payload_len} bytes) was sent {sends} times, "
-                f"{after}{backoff.describe()}: no acknowledgment came for it in time{cut}",
+                f"{after}{backoff.describe()}: no acknowledgment came for it in time{cut}{unheard}",
                 {s.frame: "RTO" for s in chain}
                 | {chain[0].frame: f"RTO backoff{factor}, {len(chain)} resends"},
             )
         )
     return found
+
+
+def _never_taken(connection: Connection, last: Segment) -> str:
+    """What it says that the server sent nothing after its SYN/ACK (but the SYN/ACK again)
+    up to the client's last resend: the handshake's ACK and the data made no connection, then
+    or ever; "" if the server sent anything else before."""
+    synack = None
+    for segment in connection.segments:
+        if connection.from_client(segment):
+            continue
+        if segment.flags & (SYN | ACK) == SYN | ACK:
+            synack = synack or segment
+            continue
+        if segment.frame < last.frame or synack is None or segment.flags & RST:
+            return ""  # it answered before (it had the connection), or refused it
+        return (
+            f"; the server sent nothing after its SYN/ACK (frame {synack.frame}) until frame {segment.frame}: its "
+            "listener took the connection only then (one whose accept queue is full drops the handshake's ACK and "
+            "the data after it: Linux with tcp_abort_on_overflow 0, counted in ListenOverflows), or the path "
+            "lost them"
+        )
+    if synack is None:
+        return ""
+    return (
+        f"; the server sent nothing after its SYN/ACK (frame {synack.frame}): its host never took the connection "
+        "(a listener whose accept queue is full drops the handshake's ACK and the data after it: Linux with "
+        "tcp_abort_on_overflow 0, counted in ListenOverflows), or the path to it lost all of them"
+    )
 
 
 def _recovered_by_acks(connection: Connection, from_client: bool, seq: int, times: list[float]) -> bool:

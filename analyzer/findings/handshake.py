@@ -644,6 +644,7 @@ def _self_connected(connection: Connection, result: Handshake) -> Handshake:
     if synack is None:
         result.status = "incomplete"
         return result
+    result.answer_copies = open_answers(connection)  # its SYN/ACK answers its SYN: no resend
     result.checks.append(
         Check("the SYN/ACK acknowledges the socket's own ISN+1", (isn + 1) % MOD, synack.ack)
     )
@@ -927,6 +928,16 @@ def open_answers(connection: Connection) -> dict[int, int]:
     again, with the ACK of the peer's (Linux's tcp_rcv_synsent_state_process), sent at once
     -> the frame of the SYN it answers."""
     answers: dict[int, int] = {}
+    if connection.to_itself:
+        # One socket connected to itself: its SYN comes back to it as the peer's, and its
+        # first SYN/ACK after it answers it (tcp_send_synack, no timer's resend).
+        syn = next((s for s in connection.segments if s.flags & (SYN | ACK | RST) == SYN), None)
+        if syn is not None:
+            for segment in connection.segments:
+                if segment.frame > syn.frame and segment.flags & (SYN | ACK | RST) == SYN | ACK:
+                    answers[segment.frame] = syn.frame
+                    break
+        return answers
     latest: dict[bool, int] = {}  # by end: the frame of its latest SYN without ACK
     answered: set[bool] = set()
     for segment in connection.segments:

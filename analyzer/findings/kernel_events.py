@@ -652,8 +652,9 @@ def compare_events(
             result.explained.extend(
                 EventDisagreement(
                     d.time, d.side,
-                    f"{d.what}: its close() sent no FIN (the FIN waited behind data still unsent, as a full "
-                    "window of the peer holds it), a close the packets cannot show",
+                    f"{d.what}: its close() sent no FIN (the FIN waited behind data not yet sent or not yet "
+                    "acknowledged, as a full window holds it: the peer's, or its own after timeouts), a close the "
+                    "packets cannot show",
                 )
                 for d in later
             )  # fmt: skip

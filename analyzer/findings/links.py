@@ -132,35 +132,38 @@ class _Sides:
     def runs(self, scans: Sequence[ScanFinding] = ()) -> list[list[int]]:
         """The indexes of each run of entries of one key whose SYNs follow each other within
         TRANSLATED_WITHIN, in SYN order (then id); runs of one left out, and the entries of
-        `scans`' sources and floods' targets. Sorted in numpy's arrays (about 40 bytes an
-        entry while it sorts; a tuple an entry took 200)."""
-        import numpy as np
-
-        if len(self.keys) < 2:
+        `scans`' sources and floods' targets. The keys that repeat are found first, in one
+        sorted list of the keys (about 40 bytes an entry while it lives): only their entries
+        are sorted with a tuple each (200 bytes)."""
+        keys, times, ids = self.keys, self.times, self.ids
+        if len(keys) < 2:
             return []
-        keys = np.frombuffer(self.keys, dtype=np.uint64)
-        times = np.frombuffer(self.times, dtype=np.float64)
-        ids = np.frombuffer(self.ids, dtype=np.int64)
-        kept = np.ones(len(keys), dtype=bool)
-        sources = [
+        ordered = sorted(keys)
+        repeated = {key for key, following in pairwise(ordered) if key == following}
+        del ordered
+        if not repeated:
+            return []
+        sources = {
             _crc(scan.source) for scan in scans if scan.source is not None and scan.kind != BACKSCATTER
+        }
+        targets = {_crc(f"{scan.target}") for scan in scans if scan.target is not None}
+        chosen = [
+            index
+            for index, key in enumerate(keys)
+            if key in repeated and self.sources[index] not in sources and self.targets[index] not in targets
         ]
-        targets = [_crc(f"{scan.target}") for scan in scans if scan.target is not None]
-        if sources:
-            kept &= ~np.isin(np.frombuffer(self.sources, dtype=np.uint32), sources)
-        if targets:
-            kept &= ~np.isin(np.frombuffer(self.targets, dtype=np.uint32), targets)
-        chosen = np.flatnonzero(kept)
-        order = chosen[np.lexsort((ids[chosen], times[chosen], keys[chosen]))]
-        if len(order) < 2:
-            return []
-        ordered_keys, ordered_times = keys[order], times[order]
-        starts = np.ones(len(order), dtype=bool)
-        starts[1:] = (ordered_keys[1:] != ordered_keys[:-1]) | (
-            ordered_times[1:] - ordered_times[:-1] > TRANSLATED_WITHIN
-        )
-        bounds = [*np.flatnonzero(starts).tolist(), len(order)]
-        return [order[a:b].tolist() for a, b in pairwise(bounds) if b - a > 1]
+        chosen.sort(key=lambda index: (keys[index], times[index], ids[index]))
+        runs: list[list[int]] = []
+        run: list[int] = []
+        for index in chosen:
+            if run and (keys[index] != keys[run[-1]] or times[index] - times[run[-1]] > TRANSLATED_WITHIN):
+                if len(run) > 1:
+                    runs.append(run)
+                run = []
+            run.append(index)
+        if len(run) > 1:
+            runs.append(run)
+        return runs
 
 
 def _crc(text: str) -> int:
