@@ -897,6 +897,11 @@ def test_data_the_server_never_answered_after_its_synack_names_a_full_accept_que
             "the server sent nothing after its SYN/ACK (frame 2): its host never took the connection (a listener "
             "whose accept queue is full drops the handshake's ACK and the data after it"
         ) in rto.sentence
+    # The client sent its SYN again after the SYN/ACK (a Fast Open SYN a middlebox meddled
+    # with, in the corpus): the SYN/ACK had not reached it; no such words.
+    resent = [(0.3, "c", "S", 100, 0)]
+    [rto] = _kinds(conversation(*HANDSHAKE, *resent, *sends, *late))["retransmission_timeout"]
+    assert "sent nothing after its SYN/ACK" not in rto.sentence
     # The server had answered before (its data): the connection was made; no such words.
     spoken = [(0.5, "s", "PA", 501, 101, 10)]
     sends = [(1.0, "c", "PA", 101, 511, 3)] + [

@@ -638,6 +638,8 @@ def _never_taken(connection: Connection, last: Segment) -> str:
     synack = None
     for segment in connection.segments:
         if connection.from_client(segment):
+            if synack is not None and segment.flags & (SYN | ACK) == SYN:
+                return ""  # the client sent its SYN again: the SYN/ACK had not reached it
             continue
         if segment.flags & (SYN | ACK) == SYN | ACK:
             synack = synack or segment
