@@ -33,7 +33,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, Side, one_hop_on, peer_of
-from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, frame_of, seq_diff
 from analyzer.findings.vantage import POINT_TEXT
 from analyzer.loss_inference import CROSSING_FLOOR
 from analyzer.tcp_state import State
@@ -280,7 +280,7 @@ class _Later:
                 if sender(s) != side and s.flags & ACK and not s.flags & RST and seq_diff(s.ack, ack.ack) >= 0
             ]  # fmt: skip
             after = [s for s in seen if s.frame > resend.frame]
-            return (min(after, key=_frame) if after else None), resend
+            return (min(after, key=frame_of) if after else None), resend
         latest = self.latest
         if resend is None and latest is not None and latest.frame > ack.frame:
             return self.sighting(ack), None
@@ -289,7 +289,7 @@ class _Later:
     def index(self, frame: int) -> int | None:
         """Where frame `frame` is among the segments (in frame order), if it was kept."""
         segments = self.segments
-        index = bisect_left(segments, frame, key=_frame)
+        index = bisect_left(segments, frame, key=frame_of)
         return index if index < len(segments) and segments[index].frame == frame else None
 
     def segment(self, frame: int | None) -> Segment | None:
@@ -368,7 +368,3 @@ def _sent_on(copy: Segment, first: Segment) -> bool:
     return one_hop_on(copy, first) or (
         UNSEEN not in (copy.interface, first.interface) and copy.interface != first.interface
     )
-
-
-def _frame(segment: Segment) -> int:
-    return segment.frame

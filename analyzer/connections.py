@@ -119,6 +119,7 @@ from analyzer.decode.segment import (
     UNSEEN,
     Segment,
     Unreachable,
+    frame_of,
     impossible_flags,
     seq_diff,
 )
@@ -627,7 +628,7 @@ class _Open:
             best = furthest.get(end)
             if best is None or seq_diff(segment.seq_end, best.seq_end) >= 0:
                 furthest[end] = segment
-        last = sorted(furthest.values(), key=_frame)
+        last = sorted(furthest.values(), key=frame_of)
         bases = self.bases if self.bases is not None else sequence_bases_of(self.segments, self._inherited())
         return Continued(self.first_frame, self.last_time, last, bases)
 
@@ -1345,10 +1346,6 @@ class ConnectionTracker:
         self._timers.clear()
         self._seconds.clear()
         self._idle.clear()
-
-
-def _frame(segment: Segment) -> int:
-    return segment.frame
 
 
 def _first_index(held: _Open | HeldAttempt) -> int:

@@ -16,7 +16,7 @@ from pcap_builder import tcp_packet, write_capture
 from scapy.layers.inet import IP, TCP
 
 from analyzer.analysis import analyze_file
-from analyzer.findings.links import TRANSLATED_WITHIN, LinkDetector
+from analyzer.findings.links import TRANSLATED_WITHIN, LinkDetector, _Ends
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import analysis_text
 from analyzer.parallel import one_file
@@ -74,9 +74,14 @@ def _nat_capture(tmp_path):
     return write_capture(tmp_path / "nat.pcap", packets + late, times=times)
 
 
+def _ids(analysis) -> dict:
+    """Each connection's id by its (client, server)."""
+    return {(c.connection.client, c.connection.server): c.connection.id for c in analysis.connections}
+
+
 def test_a_connection_on_both_sides_of_a_nat_is_linked_in_the_order_of_its_syns(tmp_path) -> None:
     analysis = analyze_file(str(_nat_capture(tmp_path)))
-    ids = {(c.connection.client, c.connection.server): c.connection.id for c in analysis.connections}
+    ids = _ids(analysis)
     inside, outside = ids[((INSIDE, 40000), (SERVER, 80))], ids[((OUTSIDE, 40000), (SERVER, 80))]
     front, back = ids[((CLIENT, 50000), (OUTSIDE, 8080))], ids[((CLIENT, 50000), (FORWARDED, 80))]
     assert [t.connections for t in analysis.links.translations] == [[inside, outside], [front, back]]
@@ -108,7 +113,7 @@ def test_a_translation_twice_is_one_connection_on_three_sides_and_one_4_tuple_no
     entries = [(0.0, 1), (0.001, 2), (0.002, 3), (5.0, 4), (9.0, 5), (9.001, 5)]
     for ident, (time, port) in enumerate(entries):
         sides = SimpleNamespace(client=(INSIDE, 40000 + port), server=(SERVER, 80))
-        detector.handshakes.add(7 << 32 | 9, time, ident, sides, 64)  # type: ignore[arg-type]
+        detector.handshakes.add(7 << 32 | 9, time, ident, _Ends.of(sides), 64)  # type: ignore[arg-type]
     assert [t.connections for t in detector.findings().translations] == [[0, 1, 2]]
 
 
@@ -163,7 +168,7 @@ def _scan_through_nat_capture(tmp_path):
 
 def test_attempts_through_a_nat_are_linked_by_their_isn_an_endpoint_and_a_ttl_one_lower(tmp_path) -> None:
     analysis = analyze_file(str(_attempts_capture(tmp_path)))
-    ids = {(c.connection.client, c.connection.server): c.connection.id for c in analysis.connections}
+    ids = _ids(analysis)
     front, back = ids[((CLIENT, 50000), (OUTSIDE, 8081))], ids[((CLIENT, 50000), (FORWARDED, 8001))]
     inside, outside = ids[((INSIDE, 41000), (SERVER, 443))], ids[((OUTSIDE, 41000), (SERVER, 443))]
     assert [t.connections for t in analysis.links.translations] == [[front, back], [inside, outside]]

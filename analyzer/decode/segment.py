@@ -157,6 +157,12 @@ class TcpOptions:
         }
 
 
+def frame_of(segment: Segment) -> int:
+    """A segment's frame number: the key a connection's segments, in file order, are searched
+    by (bisect)."""
+    return segment.frame
+
+
 def mptcp_token(key: int, version: int) -> int:
     """The token of an MPTCP connection whose end's key is `key`, as its peer's MP_JOINs name
     it: the most significant 32 bits of the key's SHA-256 (SHA-1 in version 0), RFC 8684 2.2."""

@@ -72,6 +72,7 @@ from analyzer.decode.segment import (
     Segment,
     Unreachable,
     duplicate_sack_of,
+    frame_of,
     seq_diff,
 )
 from analyzer.findings.backoff import TOLERANCE, classify_backoff
@@ -458,7 +459,7 @@ def _keep_alive_answers(connection: Connection, probes: list[Segment], side: str
     answers = []
     segments = connection.segments
     for probe, following in zip(probes, [*probes[1:], None], strict=True):
-        start = bisect_right(segments, probe.frame, key=_frame)
+        start = bisect_right(segments, probe.frame, key=frame_of)
         for segment in segments[start:]:
             if following is not None and segment.time >= following.time:
                 break
@@ -466,10 +467,6 @@ def _keep_alive_answers(connection: Connection, probes: list[Segment], side: str
                 answers.append(segment)
                 break
     return answers
-
-
-def _frame(segment: Segment) -> int:
-    return segment.frame
 
 
 def _median(values: list[float]) -> float:

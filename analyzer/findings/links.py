@@ -46,7 +46,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from analyzer.decode.segment import ACK, SYN, Segment, mptcp_token
 from analyzer.findings.scans import BACKSCATTER, ScanFinding
@@ -110,14 +110,14 @@ class _Sides:
         self.sources = array("I")  # a CRC-32 of the client's address (a scan's source?)
         self.targets = array("I")  # and of the server's endpoint (a flood's target?)
 
-    def add(self, key: int, time: float, ident: int, connection: Connection, ttl: int) -> None:
+    def add(self, key: int, time: float, ident: int, ends: _Ends, ttl: int) -> None:
         self.keys.append(key)
         self.times.append(time)
         self.ids.append(ident)
-        self.tuples.append(_crc(f"{connection.client}{connection.server}"))
+        self.tuples.append(ends.four_tuple)
         self.ttls.append(ttl)
-        self.sources.append(_crc(connection.client[0]))
-        self.targets.append(_crc(f"{connection.server}"))
+        self.sources.append(ends.source)
+        self.targets.append(ends.target)
 
     def renumber(self, file_ids: Sequence[int]) -> None:
         self.ids = array("q", (file_ids[ident] for ident in self.ids))
@@ -168,6 +168,21 @@ class _Sides:
 
 def _crc(text: str) -> int:
     return zlib.crc32(text.encode())
+
+
+class _Ends(NamedTuple):
+    """A connection's checksums, as its entries hold them: its 4-tuple's, its client's
+    address's, and its client's and server's endpoints'."""
+
+    four_tuple: int
+    source: int
+    client: int
+    target: int
+
+    @classmethod
+    def of(cls, connection: Connection) -> _Ends:
+        client, server = connection.client, connection.server
+        return cls(_crc(f"{client}{server}"), _crc(client[0]), _crc(f"{client}"), _crc(f"{server}"))
 
 
 class LinkDetector:
@@ -224,10 +239,12 @@ class LinkDetector:
         ttl = syn.ttl if 0 < syn.ttl < 256 else 0
         if status == "complete":
             if server_isn is not None and probe is None:
-                self.handshakes.add(isn << 32 | server_isn, syn.time, connection.id, connection, ttl)
+                ends = _Ends.of(connection)
+                self.handshakes.add(isn << 32 | server_isn, syn.time, connection.id, ends, ttl)
         elif ttl:
-            for end in (connection.client, connection.server):
-                self.attempts.add(isn << 32 | _crc(f"{end}"), syn.time, connection.id, connection, ttl)
+            ends = _Ends.of(connection)
+            for end in (ends.client, ends.target):  # by each endpoint: a NAT keeps one of them
+                self.attempts.add(isn << 32 | end, syn.time, connection.id, ends, ttl)
 
     def _add_multipath(self, result: ConnectionAnalysis, ident: int) -> None:
         handshake = result.handshake

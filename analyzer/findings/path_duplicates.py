@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import UNSEEN, Segment, duplicate_sack, seq_diff
+from analyzer.decode.segment import UNSEEN, Segment, duplicate_sack, frame_of, seq_diff
 
 # How many segments after a copy its receiver's D-SACK is looked for.
 ANSWER_WITHIN = 64
@@ -37,9 +37,9 @@ def on_the_wire_twice(connection: Connection) -> list[tuple[int, int]]:
     for copy, original in connection.copies:
         if not copy.payload_len:
             continue
-        start = bisect_right(segments, copy.frame, key=_frame)
+        start = bisect_right(segments, copy.frame, key=frame_of)
         sender_is_client = connection.from_client(copy)
-        first = bisect_right(segments, original, key=_frame)
+        first = bisect_right(segments, original, key=frame_of)
         answer = None
         answers = 0
         for later in segments[start : start + ANSWER_WITHIN]:
@@ -93,7 +93,7 @@ def _sent_before(
     segments: list[Segment], original: int, copy: Segment, sender_is_client: bool, connection: Connection
 ) -> bool:
     """Whether a segment of the sender's before the packet copied carried some of its data."""
-    end = bisect_right(segments, original - 1, key=_frame)
+    end = bisect_right(segments, original - 1, key=frame_of)
     for earlier in segments[max(0, end - EARLIER_WITHIN) : end]:
         if (
             earlier.payload_len
@@ -107,7 +107,3 @@ def _sent_before(
 def _overlaps(segment: Segment, copy: Segment) -> bool:
     """Whether `segment` carries some of `copy`'s data."""
     return seq_diff(segment.seq, copy.seq_end) < 0 < seq_diff(segment.seq_end, copy.seq)
-
-
-def _frame(segment: Segment) -> int:
-    return segment.frame

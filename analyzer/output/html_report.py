@@ -37,7 +37,7 @@ from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
 from analyzer.output.summary import reset_ending, reset_words
-from analyzer.output.text_report import format_endpoint, plural
+from analyzer.output.text_report import format_endpoint, link_sentences, plural
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import Clock, between, format_duration, to_the_microsecond, wall_clock
 from analyzer.udp_flows import UdpFlow
@@ -248,38 +248,19 @@ def _words(words: str | None) -> str:
 
 
 def _links(links: Links, linked: set[int]) -> list[str]:
-    """The connections that are one (findings/links.py), each id a link to its section."""
+    """The connections that are one (findings/links.py), each id a link to its section, each
+    translation's sides kept on one line; the first LINKS_SHOWN: a NAT box's capture has one
+    for every connection, and the overview and the table come after."""
     if not links:
         return []
-    items = []
-    translations = links.translations
-    if translations:
-        # Each side by side, kept on one line; the first LINKS_SHOWN: a NAT box's capture has
-        # one for every connection, and the overview and the table come after.
-        pairs = ", ".join(
-            '<span class="sides">'
-            + " = ".join(_connection_link(i, linked) for i in t.connections)
-            + "</span>"
-            for t in translations[:LINKS_SHOWN]
-        )
-        unshown = len(translations) - LINKS_SHOWN
-        more = f" and {unshown:,} more (see the JSON analysis)" if unshown > 0 else ""
-        items.append(
-            f"<li>{plural(len(translations), 'connection')} seen on both sides of a NAT (the same sequence numbers "
-            f"on another 4-tuple, in the order their SYNs were captured): {pairs}{more}</li>"
-        )
-    for multipath in links.multipath:
-        opened = (
-            _connection_link(multipath.connection, linked)
-            if multipath.connection is not None
-            else "a connection not captured"
-        )
-        subflows = ", ".join(_connection_link(i, linked) for i in multipath.subflows)
-        items.append(
-            f"<li>Multipath TCP: {opened} (token 0x{multipath.token:08x}) and the subflows that joined it: "
-            f"{subflows}</li>"
-        )
-    return ["<h2>Connections that are one</h2><ul>", *items, "</ul>"]
+    items = link_sentences(
+        links,
+        lambda ident: _connection_link(ident, linked),
+        LINKS_SHOWN,
+        "see the JSON analysis",
+        lambda pair: f'<span class="sides">{pair}</span>',
+    )
+    return ["<h2>Connections that are one</h2><ul>", *(f"<li>{item}</li>" for item in items), "</ul>"]
 
 
 def _connection_link(connection: int | None, linked: set[int]) -> str:

@@ -15,7 +15,7 @@ import heapq
 import io
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
 
@@ -247,31 +247,39 @@ TRANSLATIONS_SHOWN: Final = 8
 
 
 def link_lines(links: Links) -> list[str]:
-    """The connections that are one (findings/links.py), a line for the address translations
-    and one for each Multipath TCP connection with subflows."""
-    lines = []
+    """The connections that are one (findings/links.py), in the report's first lines."""
+    return link_sentences(
+        links, lambda ident: f"#{ident}", TRANSLATIONS_SHOWN, "--format json lists them all"
+    )
+
+
+def link_sentences(
+    links: Links, name: Callable[[int], str], shown: int, all_of_them: str, sides: Callable[[str], str] = str
+) -> list[str]:
+    """The connections that are one, a sentence for the address translations (the first
+    `shown`; `all_of_them` says where the rest are) and one for each Multipath TCP connection
+    with subflows: each connection by `name`, each translation's sides kept by `sides` (the
+    text report's and the report page's, one wording)."""
+    sentences = []
     translations = links.translations
     if translations:
-        pairs = ", ".join(
-            " = ".join(f"#{i}" for i in t.connections) for t in translations[:TRANSLATIONS_SHOWN]
-        )
-        more = len(translations) - TRANSLATIONS_SHOWN
-        lines.append(
-            f"address translation: {len(translations):,} connection{'s' if len(translations) != 1 else ''} "
-            "seen on both sides of a NAT (the same sequence numbers on another 4-tuple, in the order "
-            f"their SYNs were captured): {pairs}"
-            + (f" and {more:,} more (--format json lists them all)" if more > 0 else "")
+        pairs = ", ".join(sides(" = ".join(name(i) for i in t.connections)) for t in translations[:shown])
+        more = len(translations) - shown
+        sentences.append(
+            f"address translation: {plural(len(translations), 'connection')} seen on both sides of a NAT (the "
+            f"same sequence numbers on another 4-tuple, in the order their SYNs were captured): {pairs}"
+            + (f" and {more:,} more ({all_of_them})" if more > 0 else "")
         )
     for multipath in links.multipath:
-        subflows = ", ".join(f"#{i}" for i in multipath.subflows)
+        subflows = ", ".join(name(i) for i in multipath.subflows)
         opened = (
-            f"#{multipath.connection}" if multipath.connection is not None else "a connection not captured"
+            name(multipath.connection) if multipath.connection is not None else "a connection not captured"
         )
-        lines.append(
+        sentences.append(
             f"Multipath TCP: {opened} (token 0x{multipath.token:08x}) and the subflow"
             f"{'s' if len(multipath.subflows) != 1 else ''} that joined it: {subflows}"
         )
-    return lines
+    return sentences
 
 
 def _udp_text(udp: list[UdpFlow]) -> list[str]:
