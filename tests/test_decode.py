@@ -991,6 +991,16 @@ def test_a_snapshot_length_that_cuts_payloads_is_named_in_the_first_line(tmp_pat
         assert analysis_text(analyze_file(str(cut), decoder="tshark")).splitlines()[0].endswith(said)
     document = json.loads(run("analyze", "--json", "--no-sidecar", str(cut)).stdout)
     assert document["snapshot_length"] == 96
+    # The same record in a file whose header names 65,535: cut by the tool that wrote it, not
+    # to the snapshot length (the pcap header's snaplen field, at byte 16).
+    shorter = bytearray(cut.read_bytes())
+    struct.pack_into("<I", shorter, 16, 65_535)
+    (tmp_path / "shorter.pcap").write_bytes(bytes(shorter))
+    said = "; 1 frame cut to 96 bytes: lengths and numbers hold, payload contents do not"
+    assert analysis_text(analyze_file(str(tmp_path / "shorter.pcap"))).splitlines()[0].endswith(said)
+    if shutil.which("tshark") is not None:
+        first = analysis_text(analyze_file(str(tmp_path / "shorter.pcap"), decoder="tshark")).splitlines()[0]
+        assert first.endswith(said)
     whole = write_capture(tmp_path / "whole.pcap", packets, snaplen=262_144)
     assert "snapshot length" not in analysis_text(analyze_file(str(whole))).splitlines()[0]
     # A pcapng whose interface block names 128 (its snaplen field, after link type and reserved).

@@ -37,6 +37,9 @@ class DecodeStats:
     format: str = "unknown"
     snaplen: int = 0  # the snapshot length the file names (capture_file.CaptureFile.snaplen)
     frames_cut: int = 0  # frames kept shorter than they were on the wire (a snapshot length)
+    # The shortest and longest a cut frame was kept: the snapshot length where both are it.
+    cut_shortest: int = 0
+    cut_longest: int = 0
     frames: int = 0
     tcp_segments: int = 0
     malformed: int = 0
@@ -82,6 +85,14 @@ class DecodeStats:
         if self.start_time is None:
             return None
         return Clock(self.start_time, self.start_stamp)
+
+    def cut_frame(self, kept: int) -> None:
+        """One frame kept to `kept` bytes, shorter than it was on the wire."""
+        if not self.frames_cut or kept < self.cut_shortest:
+            self.cut_shortest = kept
+        if kept > self.cut_longest:
+            self.cut_longest = kept
+        self.frames_cut += 1
 
     def went_back(self, frame: int, step: float, own_step: float) -> None:
         """Frame `frame` is stamped `step` seconds before the latest frame before it, and
@@ -277,7 +288,7 @@ def read_packets(
                 # Read before the next frame may be read ahead (a frame stamped far ahead).
                 interface, many_interfaces = capture.interface, capture.many_interfaces
                 if not whole:
-                    stats.frames_cut += 1
+                    stats.cut_frame(len(data))
                 if time > latest:
                     latest = stats.end_time = time
                     # Frame 1, or the first with a time (a custom block's has none).

@@ -81,24 +81,24 @@ def _one_tunnel(outer: str, inner: str, between: list[str]) -> str:
     return between[0].upper()
 
 
-def _check_readable(path: str) -> tuple[str, int, bool, int, list[str], int, list[str]]:
+def _check_readable(path: str, stats: DecodeStats) -> tuple[str, int, bool, list[str], int, list[str]]:
     """The same one-line errors as the fast reader for a missing or non-capture file; the
-    format, the snapshot length it names, whether it has several interfaces, how many frames
-    it holds cut short, what the file's structure is wrong in (cut off, a block of impossible length,
-    packet blocks left unread), as the fast reader says it, and the frames it holds. Read here, not told by
-    pyshark: whether it notices that tshark stopped early depends on when asyncio collects
-    tshark's exit status (a cut-off file went unsaid in one CI run). Last, the packets the
-    capturing tool says it dropped (pcapng interface statistics), which pyshark does not give."""
+    format, the snapshot length it names, whether it has several interfaces, what the file's
+    structure is wrong in (cut off, a block of impossible length, packet blocks left unread), as
+    the fast reader says it, and the frames it holds; the frames it holds cut short counted in
+    `stats`. Read here, not told by pyshark: whether it notices that tshark stopped early depends
+    on when asyncio collects tshark's exit status (a cut-off file went unsaid in one CI run).
+    Last, the packets the capturing tool says it dropped (pcapng interface statistics), which
+    pyshark does not give."""
     capture = CaptureFile(path)
-    cut = 0
     with capture:
         while capture.next_frame():
-            cut += not capture.whole
+            if not capture.whole:
+                stats.cut_frame(len(capture.data))
     return (
         capture.format,
         capture.snaplen,
         capture.many_interfaces,
-        cut,
         capture.warnings + capture.skipped_warnings(),
         capture.frames_read,
         capture.drop_warnings(),
@@ -392,9 +392,7 @@ def read_packets_tshark(
 ) -> Iterator[Segment | Datagram | Unreachable]:
     """Like decode.read_packets, through Wireshark's dissectors."""
     stats = stats if stats is not None else DecodeStats()
-    stats.format, stats.snaplen, many_interfaces, stats.frames_cut, structure, readable, dropped = (
-        _check_readable(path)
-    )
+    stats.format, stats.snaplen, many_interfaces, structure, readable, dropped = _check_readable(path, stats)
     if shutil.which("tshark") is None:
         raise UserError("tshark is not installed: run 'make setup' (as root) to install it")
     import pyshark  # imported here: the default decoder must not need it

@@ -212,13 +212,17 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
 
 
 def _cut_frames(stats: DecodeStats) -> str:
-    """The frames kept shorter than they were on the wire, said in the first line."""
+    """The frames kept shorter than they were on the wire, said in the first line: to the
+    snapshot length the file names only where each was kept to it (a tool may write records
+    cut shorter, a pcapng's interfaces have a length each)."""
     count = stats.frames_cut
-    to = (
-        f"cut to {stats.snaplen:,} bytes (the snapshot length)"
-        if stats.snaplen
-        else "kept short of their length"
-    )
+    shortest, longest = stats.cut_shortest, stats.cut_longest
+    if shortest == longest == stats.snaplen:
+        to = f"cut to {longest:,} bytes (the snapshot length)"
+    elif shortest == longest:
+        to = f"cut to {longest:,} bytes"
+    else:
+        to = f"cut to {shortest:,}-{longest:,} bytes"
     return f"; {count:,} frame{'s' if count != 1 else ''} {to}: lengths and numbers hold, payload contents do not"
 
 
