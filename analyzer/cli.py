@@ -244,7 +244,9 @@ def _say_warnings(file: str, stats: DecodeStats) -> None:
     """The reader's warnings on standard error: a picture of a capture cut off, or with
     frames left unread, says so where its command runs, as the text report does."""
     for warning in stats.warnings:
-        print(f"{'standard input' if file == STDIN else file}: warning: {warning}", file=sys.stderr)
+        print(
+            f"handshake: {'standard input' if file == STDIN else file}: warning: {warning}", file=sys.stderr
+        )
 
 
 def cmd_backoff(args: argparse.Namespace) -> int:

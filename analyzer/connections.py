@@ -34,7 +34,9 @@ can join it any more, so memory follows the connections in flight, not the file.
 Expiry, like Zeek's timers: a connection that is not over is given up once nothing has
 come on it for a while (`Timeouts`), and a later segment on its 4-tuple starts a new one.
 An attempt (nothing but SYNs and SYN/ACKs so far, or a SYN whose receiver has sent
-nothing since: Zeek's rule) is given up after `attempt` seconds, or BACKOFF_PATIENCE
+nothing since, nor its sender an ACK: Zeek's rule, but for a capture of one direction, where
+the client's ACK shows the SYN/ACK came and a pause while typing is no attempt's end; Zeek
+gives such a connection up 5 s after its SYN) is given up after `attempt` seconds, or BACKOFF_PATIENCE
 times the gap between its last two SYNs if that is longer: a client or server backing
 off (1, 2, 4, 8 s ...) is waiting, not gone, and its SYNs stay one connection; a SYN
 first resent after more than `attempt` seconds (BSD's 6 s initial timeout) starts a new
@@ -574,6 +576,8 @@ class _Open:
         # (see the module's expiry rules); UNSEEN if not.
         self.b_first_fin_time = float(UNSEEN)
         self.only_syns = True  # nothing but SYNs and SYN/ACKs so far
+        # a sent an ACK after its SYN: it had the SYN/ACK, captured or not (one direction passed).
+        self.a_answered = False
         self.began_with_syn = False  # its first segment a SYN (without ACK)
         self.syn_seen = False
         self.last_syn_time = 0.0
@@ -736,7 +740,7 @@ class _Open:
         if self.b_first_fin_time != UNSEEN and self.fin_end_a == UNSEEN and not self.reset:
             # Counted from that FIN, whatever came since: Zeek's timer is not moved by traffic.
             return "partial_close", self.b_first_fin_time + timeouts.partial_close
-        if self.only_syns or (self.began_with_syn and not self.b_spoke):
+        if self.only_syns or (self.began_with_syn and not self.b_spoke and not self.a_answered):
             return "attempt", attempt_gives_up(self.last_time, self.syn_gap, timeouts)
         return "idle", self.last_time + timeouts.idle
 
@@ -1052,6 +1056,8 @@ class ConnectionTracker:
             open_.last_time = time
         if not flags & SYN:
             open_.only_syns = False
+            if from_a and flags & (ACK | RST) == ACK:
+                open_.a_answered = True
             if segment.payload_len:
                 if from_a:
                     open_.a_data = True

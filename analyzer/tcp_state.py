@@ -330,6 +330,8 @@ EARLY_LOOK_BACK: Final = 4
 _FIN_SENDABLE: Final = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})
 # Why a RST that refused a SYN did not end its receiver's attempt (_syn_again_after_refusal).
 SYN_SENT_AGAIN: Final = "it sent the same SYN again"
+# Why a refusal did not close its receiver (Windows): said in the notes and on the ladder.
+RETRIES_REFUSED: Final = "stayed in SYN_SENT: its stack retries a refused connect()"
 # A segment that finds no socket this long after its end entered FIN_WAIT_2: the orphan
 # timer ended it (see "Orphans" above; a prompt RST there is data after close instead).
 FIN_WAIT_2_SILENCE: Final = 1.0
@@ -1242,7 +1244,7 @@ class ConnectionMachine:
         self._not_taken(
             sender,
             f"{SYN_SENT_AGAIN} (frame {syn.frame}, {format_duration(between(refused_by.stamp, syn.stamp))} later) and "
-            "stayed in SYN_SENT: its stack retries a refused connect()",
+            + RETRIES_REFUSED,
         )
         return True
 

@@ -118,11 +118,10 @@ def to_the_microsecond(seconds: float, signed: bool = False) -> str:
 
 
 def since_to_the_microsecond(seconds: float) -> str:
-    """Seconds to the microsecond, signed (+0.026841 s, +1.000004 s): a frame's time on a
+    """Seconds to the microsecond, signed (+0.026841 s, +227602.625227 s): a frame's time on a
     picture, written as Wireshark's Time column writes it, where a reader looks it up (in
-    milliseconds, +26.841 ms, it had to be converted); past a day, as `since` writes it."""
-    if abs(seconds) >= 100_000:
-        return since(seconds)
+    milliseconds, +26.841 ms, it had to be converted; past a day, rounded to the second, it
+    could not be found)."""
     return f"{to_the_microsecond(seconds, True)} s"
 
 

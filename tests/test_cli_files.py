@@ -135,6 +135,13 @@ def test_a_udp_flow_is_drawn_when_named(tmp_path) -> None:
     assert run("diagram", str(mixed), "-o", str(default)).returncode == 0
     assert "unreachable" not in default.read_text().lower()  # the TCP connection, when none is named
     assert_one_line_error(run("diagram", str(mixed), "--connection", "U7", "-o", str(out)), "no UDP flow U7")
+    # A capture of UDP alone, asked for a TCP connection by its number: said, not its UDP flow drawn.
+    only_udp = tmp_path / "only-udp.svg"
+    assert_one_line_error(
+        run("diagram", str(UDP), "--connection", "0", "-o", str(only_udp)),
+        "no TCP connection 0, only 1 UDP flow (U0",
+    )
+    assert not only_udp.exists()
     bad = run("diagram", str(mixed), "--connection", "x7", "-o", str(out))
     assert (
         bad.returncode == 2
@@ -229,7 +236,7 @@ def test_a_picture_of_a_cut_off_capture_says_so(tmp_path: Path, command: str) ->
     target = tmp_path / ("report" if command == "report" else f"{command}.png")
     result = run(command, str(cut), "-o", str(target))
     assert result.returncode == 0, result.stderr
-    assert f"{cut}: warning: file is cut off" in result.stderr, result.stderr
+    assert f"handshake: {cut}: warning: file is cut off" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("command", ["diagram", "timeline", "overview", "backoff"])

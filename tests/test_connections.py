@@ -178,6 +178,20 @@ def test_an_answered_connection_idle_for_minutes_expires_by_the_idle_timer() -> 
     assert [s.frame for s in second.segments] == [5]
 
 
+def test_a_one_sided_connection_whose_client_acknowledged_the_syn_ack_is_no_attempt() -> None:
+    """Only the client's direction captured (asymmetric routing; Zeek's ssh half-duplex
+    trace): its ACK after the SYN shows the SYN/ACK came, so a 6 s pause while typing is no
+    attempt's end; the idle timer applies. A SYN alone, then silence, still is one."""
+    segments = conversation(
+        ("c", "S", 100, 0), ("c", "A", 101, 501), ("c", "PA", 101, 501, 20), (6.0, "c", "PA", 121, 541, 20)
+    )
+    [one] = group_connections(segments)
+    assert [s.frame for s in one.segments] == [1, 2, 3, 4] and one.expired is None
+    # With only SYNs before the pause, the attempt timer gives it up.
+    first, _second = group_connections(conversation(("c", "S", 100, 0), (6.0, "c", "PA", 101, 501, 20)))
+    assert first.expired == "attempt"
+
+
 def test_a_one_sided_close_expires_by_the_partial_close_timer() -> None:
     """Only the client's direction captured: a FIN after data, then 4 s of silence."""
     segments = conversation(("c", "A", 101, 501), ("c", "FA", 101, 501), (4.1, "c", "A", 102, 501))

@@ -196,3 +196,22 @@ def test_years_of_capture_are_plain_seconds_and_the_legend_names_only_marks_draw
         assert len(bars) == 2 and all(bar.width > 0.05 for bar in bars), bars
     finally:
         plt.close(fig)
+
+
+def test_silences_long_against_what_is_left_are_cut_too() -> None:
+    """zeek_ssh.client-side-half-duplex: a burst of 6 s, three years of silence, then 16 days
+    of connections with a silence of 8 days among them. Cut at the three years alone, the 6 s
+    burst was drawn as wide as a day of the rest, with one tick; now the 8 days are cut too,
+    each burst has room for its first and last ticks, and a cut's length is grouped."""
+    from analyzer.output.overview_chart import BURST_LEAST, Row, cut_axis
+
+    day = 86_400.0
+    spans = [(0.0, 6.2), (95_798_856.0, 95_798_862.6)]
+    spans += [(95_798_862.6 + 8.3 * day + n * day, 95_798_862.6 + 8.3 * day + n * day + 30) for n in range(8)]
+    rows = [Row(n, f"#{n}", a, b, "no_answer", "", [], [], False) for n, (a, b) in enumerate(spans)]
+    axis = cut_axis(rows, 0.0, spans[-1][1])
+    assert axis is not None
+    assert [round(b - a) for a, b in axis.cuts] == [95_798_850, round(8.3 * day)]
+    first = axis.bursts[0]
+    assert first.right - first.left >= BURST_LEAST * 0.99
+    assert [label for _x, label in axis.ticks(0.0)][:2] == ["0 s", "95798860 s"]

@@ -120,6 +120,35 @@ def test_report_carries_the_details_of_every_packet_it_draws(tmp_path) -> None:
     assert syn["time"].endswith(" s since frame 1") and "window" in syn
 
 
+def test_a_window_is_scaled_by_its_sender_s_own_syn_as_wireshark_scales_it() -> None:
+    """packet-tcp.c keeps each end's scale from its own SYN: with the SYN/ACK not captured
+    (one direction passed), the client's windows are still shifted by its SYN's scale
+    (tshark: window 296, scale factor 128, 37888); the server's, whose SYN is unseen, not,
+    and the details say why; a SYN without the option scales neither end."""
+    from segments import conversation
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.decode.segment import TcpOptions
+    from analyzer.output.packet_details import NO_SCALING, connection_details, window_scales
+
+    segments = conversation(("c", "S", 100, 0), ("c", "A", 101, 501), ("s", "A", 501, 101))
+    segments[0].options = TcpOptions(mss=1460, window_scale=7)
+    segments[1].window = segments[2].window = 296
+    [result] = analyze_segments(segments).connections
+    details = connection_details(result, result.connection.start_clock, ["2", "3"])
+    assert dict(details["2"])["window"] == "296 × 128 = 37,888 bytes (scale 7)"
+    assert dict(details["3"])["window"].startswith("296 (its sender's window scale is not known")
+    assert window_scales({"client": {"window_scale": 7}, "server": {"window_scale": None, "cut": False}}) == {
+        "client": NO_SCALING,
+        "server": NO_SCALING,
+    }
+    # A SYN cut before its options could show says nothing of them.
+    assert window_scales({"client": {"window_scale": 7}, "server": {"window_scale": None, "cut": True}}) == {
+        "client": 7,
+        "server": None,
+    }
+
+
 def test_a_segment_s_sack_block_is_among_its_details() -> None:
     """Not a SYN, so its options are not decoded but for the first SACK block: shown in the
     details, relative as the ladder's label, a D-SACK named as such."""
@@ -401,7 +430,14 @@ def _check_in_browser(browser, pcap: Path, tmp_path: Path) -> _Opened:
     rarest = min(set(outcomes), key=outcomes.count)
     page.select_option("#outcome-filter", rarest)
     assert opened.visible_outcomes() == [rarest] * outcomes.count(rarest)
-    assert page.inner_text("#rows-shown") == f"{outcomes.count(rarest)} of {len(outcomes)} rows shown"
+    # Of a capture larger than the table, it says how many such connections the table leaves out.
+    total = sum(1 for r in analysis.connections if outcome(r) == rarest)
+    more = (
+        f" ({total} such connections in the capture: the rest are not in the table)"
+        if total > outcomes.count(rarest)
+        else ""
+    )
+    assert page.inner_text("#rows-shown") == f"{outcomes.count(rarest)} of {len(outcomes)} rows shown{more}"
     page.select_option("#outcome-filter", "")
     assert len(opened.visible_outcomes()) == len(outcomes)
     # Sorting: by duration (column 5), up, then down; by # back to the ids' order.

@@ -377,20 +377,21 @@ def _connections_table(analysis: Analysis, origin: Clock, drawn: set[int]) -> li
     outcomes = [outcome(r) for r in results]
     counts = {key: outcomes.count(key) for key in OUTCOMES}
     options = "".join(
-        f'<option value="{key}">{_e(text)} ({counts[key]:,})</option>'
+        f'<option value="{key}" data-total="{counts[key]}">{_e(text)} ({counts[key]:,})</option>'
         for key, (text, _color) in OUTCOMES.items()
         if counts[key]
     )
     parts = [
         '<h2 id="connections-heading">Connections</h2>',
-        f'<p><label>Show <select id="outcome-filter"><option value="">every outcome ({len(results):,})</option>'
+        f'<p><label>Show <select id="outcome-filter"><option value="" data-total="{len(results)}">every outcome ({len(results):,})</option>'
         f'{options}</select></label> <span id="rows-shown" class="note"></span></p>',
         f'<p class="note">Sort by a column: click its heading. Point at a row for its summary. {_which(results, drawn)}</p>',
     ]
     if len(results) > MAX_ROWS:
         parts.append(
             f'<p class="bad">The table lists the first {MAX_ROWS:,} of {len(results):,} connections '
-            f"(by their first packet); the overview and the filter's counts cover them all.</p>"
+            f"(by their first packet){' and the ones drawn below after them' if len(listed) > MAX_ROWS else ''}; "
+            "the overview and the filter's counts cover them all.</p>"
         )
     head = "".join(
         f'<th data-type="{"number" if numeric else "text"}"><button type="button">{_e(name)}</button></th>'

@@ -249,17 +249,33 @@ LEADER: Final = "note-leader"  # the gid of the dotted line from a bar to its no
 CUT_LEAST: Final = 60.0
 CUT_SHARE: Final = 0.25
 CUT_LABEL_SPACING: Final = 0.11  # of the axis: tick labels closer than this would meet
+MOST_OVERVIEW_CUTS: Final = 4  # more and their lengths' labels above the axis would meet
+# The least a burst between cuts takes of the axis: room for its first and last ticks' labels.
+BURST_LEAST: Final = 2 * CUT_LABEL_SPACING
 
 
 def cut_axis(rows: list[Row], origin: float, end: float) -> TimeAxis | None:
-    """The rows' time axis with the capture's long silences cut out; None if it has none."""
-    least = max(CUT_LEAST, CUT_SHARE * (end - origin))
-    cuts = [(a, b) for a, b in silences([(row.start, row.end) for row in rows]) if b - a >= least]
-    if not cuts:
-        return None
+    """The rows' time axis with the capture's long silences cut out, the longest
+    MOST_OVERVIEW_CUTS; None if it has none. Long is measured against what is left to draw,
+    again after cuts that left a tenth of it or less: once a silence of three years is out,
+    one of eight days among the rest of sixteen is long too (a burst of 6 s and one of 16 days
+    side by side drew the 6 s as wide as a day)."""
+    spans = silences([(row.start, row.end) for row in rows])
     start = min(row.start for row in rows)
     stop = max(row.end for row in rows)
-    return TimeAxis(start, stop, cuts, width=1.0, gap=0.04, least=0.06)
+    cuts: list[tuple[float, float]] = []
+    drawn = max(end, stop) - min(origin, start)
+    while True:
+        least = max(CUT_LEAST, CUT_SHARE * drawn)
+        more = [(a, b) for a, b in spans if b - a >= least and (a, b) not in cuts]
+        cuts = sorted(cuts + more, key=lambda cut: cut[0] - cut[1])[:MOST_OVERVIEW_CUTS]
+        left = (stop - start) - sum(b - a for a, b in cuts)
+        if not more or left > drawn / 10:
+            break
+        drawn = left
+    if not cuts:
+        return None
+    return TimeAxis(start, stop, sorted(cuts), width=1.0, gap=0.04, least=BURST_LEAST)
 
 
 def _draw_cut_axis(ax: plt.Axes, axis: TimeAxis, origin: float) -> None:
@@ -275,7 +291,7 @@ def _draw_cut_axis(ax: plt.Axes, axis: TimeAxis, origin: float) -> None:
         ax.axvspan(low, high, color="#f2f2f2", zorder=0.5)
         for x in (low, high):
             ax.axvline(x, color="#999999", linestyle=(0, (2, 2)), linewidth=0.8, zorder=0.6)
-        ax.text(middle, 1.0, f"≈{format_duration(gap)}", transform=ax.get_xaxis_transform(), ha="center",
+        ax.text(middle, 1.0, f"≈{_grouped(format_duration(gap))}", transform=ax.get_xaxis_transform(), ha="center",
                 va="bottom", fontsize=7, color="#555555")  # fmt: skip
     ax.set_xlabel(
         "seconds since frame 1 (the capture's first frame: Wireshark's clock);\n"

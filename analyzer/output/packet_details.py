@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Final
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import peer_of
@@ -39,12 +40,32 @@ def _gap(seconds: float, frame: int) -> str:
     return f"{format_duration(seconds)} after frame {frame}"
 
 
+# A window scale of an end whose connection scales no window (packet-tcp.c's -2).
+NO_SCALING: Final = -2
+
+
 def _window(segment: Segment, scale: int | None) -> str:
-    """The window as Wireshark computes it: shifted by the sender's scale once both SYNs
-    carried the option (RFC 7323 2.2), never on a SYN itself."""
-    if scale is None or segment.flags & SYN:
+    """The window as Wireshark computes it (tcp.window_size): shifted by its sender's scale
+    (window_scales), never on a SYN itself; unshifted where that scale is not known."""
+    if segment.flags & SYN or scale == NO_SCALING:
         return f"{segment.window:,} bytes"
+    if scale is None:
+        return f"{segment.window:,} (its sender's window scale is not known: its SYN was not captured)"
     return f"{segment.window:,} × {1 << scale:,} = {segment.window << scale:,} bytes (scale {scale})"
+
+
+def window_scales(options: dict[str, dict | None]) -> dict[str, int | None]:
+    """Each end's window scale as packet-tcp.c keeps it (verify_tcp_window_scaling): what its
+    SYN offered; NO_SCALING for both once either SYN came without the option (RFC 7323 2.2:
+    neither end scales then); None where its SYN was not captured, or was cut before the
+    option could show."""
+
+    def known_absent(given: dict | None) -> bool:
+        return given is not None and given.get("window_scale") is None and not given.get("cut")
+
+    if any(known_absent(given) for given in options.values()):
+        return dict.fromkeys(options, NO_SCALING)
+    return {side: given.get("window_scale") if given is not None else None for side, given in options.items()}
 
 
 def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[str]) -> dict[str, Details]:
@@ -52,7 +73,7 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
     connection, handshake = result.connection, result.handshake
     bases = sequence_bases(result)
     options = {"client": handshake.client_options, "server": handshake.server_options}
-    both_scaled = all(o is not None and o.get("window_scale") is not None for o in options.values())
+    scales = window_scales(options)
     resets = {r.segment.frame: r for r in result.resets}
     marks: dict[int, list[str]] = {}
     for diagnosis in result.diagnoses:
@@ -66,8 +87,7 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
         if key in wanted:
             sender = connection.sender(segment)
             receiver = peer_of(sender)
-            scale_options = options[sender]
-            scale = scale_options.get("window_scale") if both_scaled and scale_options else None
+            scale = scales[sender]
             lines: Details = [
                 ("frame", f"{segment.frame}, {sender} → {receiver}"),
                 ("time", _since(origin.since_stamp(segment.stamp))),

@@ -79,7 +79,11 @@ SCRIPT: Final = """
           row.hidden = !keep;
           if (keep) count += 1;
         });
-        if (shown) shown.textContent = count + " of " + body.rows.length + " rows shown";
+        if (!shown) return;
+        // The filter counts every connection; the table lists only some of a large capture's.
+        var total = parseInt(filter.options[filter.selectedIndex].dataset.total || "0", 10);
+        shown.textContent = count + " of " + body.rows.length + " rows shown" +
+          (total > count ? " (" + total + " such connections in the capture: the rest are not in the table)" : "");
       };
       filter.addEventListener("change", apply);
       apply();

@@ -12,11 +12,19 @@ def pick_connection(
 ) -> tuple[ConnectionAnalysis | UdpFlow, str | None]:
     """The connection to draw and, when the file has several, a line saying which and why.
     `wanted`: a TCP connection's id, or a UDP flow's as its reports write it ("U0").
-    A file with no TCP connection draws its UDP flow (the first one refused, else the first)."""
+    A file with no TCP connection draws its UDP flow (the first one refused, else the first)
+    unless a TCP connection was asked for."""
     if isinstance(wanted, str):
         return _udp_flow(analysis, wanted), None
     results = analysis.connections
     if not results and analysis.udp:
+        if wanted is not None:  # a TCP connection asked for by its number: there is none
+            count = len(analysis.udp)
+            ids = "U0" if count == 1 else f"U0 to U{count - 1}"
+            raise UserError(
+                f"{analysis.file}: no TCP connection {wanted}, only {count} UDP flow{'s' if count != 1 else ''} "
+                f"({ids}: --connection U0)"
+            )
         flow = next((f for f in analysis.udp if f.unreachables), analysis.udp[0])
         return flow, None
     if not results:

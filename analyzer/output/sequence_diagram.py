@@ -64,6 +64,7 @@ from analyzer.output.summary import reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
+from analyzer.tcp_state import RETRIES_REFUSED
 from analyzer.timefmt import Clock, between, format_duration, since_to_the_microsecond
 from analyzer.udp_flows import UdpFlow
 
@@ -313,8 +314,11 @@ def _ladder(title: str, summary: str, client: str, server: str, moments: list[Mo
         2.2 + more_title + 0.3 * summary_lines.count("\n") + 0.3 * clock.count("\n")
     )  # rows above the lifelines' heads
     bottom = max(layout.until.values() or [0.0]) + 0.5
-    # Below the last arrow: its landing, and the receiver's state label clear of its head.
-    bottom = max(bottom, max(layout.at.values() or [1.0]) + 1.5 + HEAD_CLEAR)
+    # Below the last arrow: its landing, its time label's lines after the first, and the
+    # receiver's state label clear of its head.
+    lowest = max(moments, key=lambda m: layout.at[m.key], default=None)
+    wrapped = (lowest.space - SPACE["pkt"]) if lowest is not None and lowest.space is not None else 0.0
+    bottom = max(bottom, max(layout.at.values() or [1.0]) + 1.5 + max(0.0, wrapped) + HEAD_CLEAR)
     fig = plt.figure(figsize=(FIGURE_WIDTH, (bottom + header) * ROW_INCHES + 0.6))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 1)
@@ -476,8 +480,8 @@ def sequence_figure(
             )
         )
     if any(state == State.UNKNOWN for history in result.states.values() for _t, state in history):
-        keys.append(("hatched lifeline, UNKNOWN ?: a segment may not have reached that end, so the capture "
-                     "cannot tell its state (the text report says which)", COLORS["unknown"]))  # fmt: skip
+        keys.append(("hatched lifeline, UNKNOWN ?: a segment may not have reached that end (said under its arrow), "
+                     "so the capture cannot tell its state", COLORS["unknown"]))  # fmt: skip
     if len(keys) > 1:  # the figure grows down by a key's row for each key after the first
         extra = 0.3 * (len(keys) - 1)
         width, height = ladder.fig.get_size_inches()
@@ -669,6 +673,22 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
     resets = {r.segment.frame: r for r in result.resets}
     notes = analysis_notes(result)
     icmp = icmp_answers(result, origin)
+    # The segments after which their receiver's state is unknown: they may not have arrived.
+    by_frame = {s.frame: s for s in result.connection.segments}
+    unheard = {
+        frame: side
+        for side, frames in result.state_frames.items()
+        for (_t, state), frame in zip(result.states.get(side, []), frames, strict=False)
+        if state == State.UNKNOWN
+        and frame in by_frame
+        and result.connection.sender(by_frame[frame]) == peer_of(side)
+    }
+    # Refusals their receiver did not take: it sent its SYN again (Windows retries connect()).
+    retried = {
+        step.segment.frame: peer_of(result.connection.sender(step.segment))
+        for step in result.steps
+        if step.dropped is not None and step.dropped.endswith(RETRIES_REFUSED)
+    }
     found = {}
     for packet in packets:
         segment = packet.segment
@@ -688,6 +708,10 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
                 pieces[-1] += ", " + note
         if segment.frame in resets:
             pieces.append(reset_words(resets[segment.frame].cause))
+        if segment.frame in unheard:
+            pieces.append(f"may not have reached the {unheard[segment.frame]}")
+        if segment.frame in retried:
+            pieces.append(f"the {retried[segment.frame]} stays in SYN_SENT: it retries the connect()")
         if segment.frame in notes:
             pieces.append(notes[segment.frame])
         if segment.frame in icmp:

@@ -223,5 +223,7 @@ def _round_values(low: float, high: float, count: int) -> list[float]:
 def _seconds(value: float, span: float) -> str:
     """Seconds with as many decimals as the burst's length needs to tell its ticks apart."""
     decimals = 0 if span >= 5 else 1 if span >= 0.5 else 3 if span >= 5e-3 or span == 0 else 6
+    if span == 0 and value == round(value):  # a lone round tick: "95798860 s", not ".000"
+        decimals = 0
     text = f"{value:.{decimals}f} s"
     return text[1:] if text.startswith("-") and float(text[:-2]) == 0 else text  # no "-0.000 s"
