@@ -490,6 +490,11 @@ def test_a_resend_at_once_is_no_loss_probe_even_without_a_round_trip_known() -> 
     assert "tail_loss_probe" not in _kinds(
         _with_sack(conversation(*sent, (1.0002 + 0.0014, "c", "PA", 201, 501, 100)))
     )
+    # Said as a range where no RTT was measured: 7 ms "fits" no timeout of "about 1 s".
+    early = _with_sack(conversation(*sent, (1.0002 + 0.007, "c", "PA", 201, 501, 100)))
+    [diagnosis] = _kinds(early)["tail_loss_probe"]
+    sentence = diagnosis.sentence
+    assert "(expected 2.000 ms to 1.000 s: no RTT measured in the capture" in sentence, sentence
     # One segment in flight: Linux's RTO floor (200 ms) bounds the probe, RTT known or not.
     one = [(1.0, "c", "A", 1, 501), (1.0001, "c", "PA", 1, 501, 100)]
     assert "tail_loss_probe" not in _kinds(_with_sack(conversation(*one, (1.0201, "c", "PA", 1, 501, 100))))

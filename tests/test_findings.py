@@ -532,6 +532,27 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     assert connection_to_dict(result, Clock(0.0))["ecn_signals"] is None
 
 
+def test_an_ecn_setup_syn_sent_again_without_ecn_is_the_senders_fallback() -> None:
+    """A path that drops SYNs with ECE and CWR: Linux sends its SYN again without them
+    (tcp_ecn_fallback) and the server answers that one. The server refused nothing: it was
+    not asked (the first SYN's request was read as the one the SYN/ACK answered). A SYN/ACK
+    with ECE to a later SYN that still asks agrees with that one."""
+    segments = conversation(
+        ("c", "SEC", 100, 0), (1.0, "c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501)
+    )
+    [result] = analyze_segments(segments).connections
+    said = result.handshake.explain()
+    assert (
+        "the one sent again (frame 2) did not: its sender fell back" in said and "did not agree" not in said
+    )
+    assert not result.handshake.ecn_agreed
+    segments = conversation(
+        ("c", "SEC", 100, 0), (1.0, "c", "SEC", 100, 0), ("s", "SAE", 500, 101), ("c", "A", 101, 501)
+    )
+    [result] = analyze_segments(segments).connections
+    assert result.handshake.ecn_agreed and "ECN agreed" in result.handshake.explain()
+
+
 def test_out_of_order_is_a_segment_arriving_just_behind() -> None:
     got = kinds(("c", "PA", 111, 501, 10), (0.0041, "c", "PA", 101, 501, 10))
     assert got == {4: ["lost_segment"], 5: ["out_of_order"]}
@@ -660,6 +681,22 @@ def test_one_fin_in_a_capture_begun_mid_connection_does_not_say_who_closed_first
     assert "which end closed first cannot be told" in result.close.explain()
     with_handshake = analyze(*HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102))
     assert with_handshake.close.explain().startswith("client closed first; one-fin close")
+
+
+def test_a_server_silent_after_its_syn_ack_then_a_rst_for_no_connection_never_took_it() -> None:
+    """SYN cookies and a full accept queue (listen(1), accept() 3 s late): the handshake's ACK
+    dropped, the server had no socket, and the client's FIN 3 s later drew a RST for none. No
+    timer ended a connection the server never had: the sentence names the accept queue."""
+    result = analyze(*HANDSHAKE, (3.0, "c", "FA", 101, 501), (3.0001, "s", "R", 501, 0))
+    [reset] = result.resets
+    assert reset.cause == "no_connection"
+    assert "its listener never took the connection" in reset.explanation
+    assert "keep-alive timeout" not in reset.explanation
+    # A server that had sent data after its SYN/ACK had the connection: the timers' words.
+    had = analyze(
+        *HANDSHAKE, (0.1, "s", "PA", 501, 101, 5), (3.0, "c", "FA", 101, 506), (3.0001, "s", "R", 506, 0)
+    )
+    assert "never took" not in had.resets[0].explanation
 
 
 def test_data_resent_then_acknowledged_before_a_rst_for_no_connection_is_no_timer_giving_up() -> None:

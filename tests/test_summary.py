@@ -124,6 +124,7 @@ def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, stat
         ),
         close=SimpleNamespace(shape="none", ending="none"),
         resets=[],
+        vantage=None,
     )
 
 
@@ -233,3 +234,29 @@ def test_the_summary_of_a_capture_without_packets(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert "0 packets (pcap), 0 TCP, 0 connections" in result.stdout
     assert "endings:\n  no connections" in result.stdout
+
+
+def test_connections_captured_in_one_direction_are_counted_and_said() -> None:
+    """Asymmetric routing, or a filter on one host's packets: refused connects read as SYNs
+    never answered and closed ones as still open. The overview and --summary say how many
+    connections hold one end's packets only, and what that means for those counts."""
+    from segments import conversation
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.summary import Summary
+
+    one_way = conversation(
+        ("c", "S", 100, 0), ("c", "A", 101, 501), ("c", "PA", 101, 501, 10), ("c", "FA", 111, 501)
+    )
+    summary = Summary()
+    for result in analyze_segments(one_way).connections:
+        summary.add(result)
+    assert summary.one_direction == 1
+    said = "1 connection with only one end's packets in the capture (asymmetric routing, a capture filter)"
+    assert summary.overview_lines()[-1].startswith(f"of them, {said}")
+    assert any(line.startswith(said) for line in summary.text_lines())
+    assert summary.as_dict({}, 0)["one_direction"] == 1
+    both = Summary()
+    for result in analyze_segments(conversation(("c", "S", 100, 0), ("s", "SA", 500, 101))).connections:
+        both.add(result)
+    assert both.one_direction == 0 and not any("one end's packets" in line for line in both.overview_lines())

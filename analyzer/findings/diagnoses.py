@@ -905,7 +905,7 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
         if jiffies
         else f"2 x RTT {format_duration(rtt)} + {format_duration(timeout - 2 * rtt)}"
         if rtt
-        else "no RTT measured: 1 s"
+        else "no RTT measured in the capture: at least two jiffies, 1 s where the sender had none"
     )
     # The headline says it once (the delay, and how sure); the rest gives the evidence.
     headline = probe_headline(delay, new, confirmed)
@@ -913,6 +913,8 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
         f"{format_duration(timeout)} to {format_duration(timeout - PROBE_TIMER_MIN + PROBE_TIMER_MAX)}"
         if jiffies
         else f"about {format_duration(timeout)}"
+        if rtt
+        else f"{format_duration(PROBE_TIMER_MIN)} to {format_duration(timeout)}"
     )
     timer = f"its probe timeout (expected {about}: {expected}), not the RTO's"
     evidence = f"at {timer}" if confirmed else f"the time fits {timer}, but no D-SACK confirms it"

@@ -427,26 +427,47 @@ class Handshake:
             f"({isns}): judged on {self.server_isn}"
         )
 
+    def _ecn_syns(self) -> tuple[Segment | None, Segment | None, Segment | None]:
+        """The first SYN, the judged SYN/ACK, and the SYN it answers: the latest sent before it
+        that asked for ECN if it agrees (ECE alone), else the latest sent before it."""
+        first = self.syns[0] if self.syns else None
+        synack = next((s for s in self.synacks if s.seq == self.server_isn), None)
+        if synack is None:
+            return first, None, None
+        before = [s for s in self.syns if s.stamp <= synack.stamp] or self.syns[:1]
+        agreeing = synack.flags & (ECE | CWR) == ECE
+        asking = [s for s in before if s.flags & (ECE | CWR) == ECE | CWR]
+        return first, synack, (asking[-1] if agreeing and asking else before[-1] if before else None)
+
     @property
     def ecn_agreed(self) -> bool:
         """Whether the ends agreed on classic ECN (RFC 3168 6.1.1): the SYN asked with ECE and
         CWR, the SYN/ACK answered with ECE alone. Then ECE and CWR on later segments are the
         congestion signals of findings/ecn.py."""
-        syn = self.syns[0] if self.syns else None
-        synack = next((s for s in self.synacks if s.seq == self.server_isn), None)
+        _first, synack, answered = self._ecn_syns()
         return (
-            syn is not None
-            and syn.flags & (ECE | CWR) == ECE | CWR
+            answered is not None
+            and answered.flags & (ECE | CWR) == ECE | CWR
             and synack is not None
             and synack.flags & (ECE | CWR) == ECE
         )
 
     def _ecn(self) -> str:
-        syn = self.syns[0] if self.syns else None
-        if syn is None or syn.flags & (ECE | CWR) != ECE | CWR:
+        first, synack, answered = self._ecn_syns()
+        if first is None or first.flags & (ECE | CWR) != ECE | CWR:
             return ""
         if self.ecn_agreed:
             return "; ECN agreed (the SYN asked with ECE and CWR, the SYN/ACK answered with ECE)"
+        dropped = next((s for s in self.syns if s.flags & (ECE | CWR) != ECE | CWR), None)
+        if dropped is not None and (answered is None or answered.flags & (ECE | CWR) != ECE | CWR):
+            # Linux clears ECN from a SYN it sends again (tcp_ecn_clear_syn, tcp_ecn_fallback):
+            # a path that drops ECN-setup SYNs still lets the connection through.
+            answer = "; the SYN/ACK answered that one: no ECN" if synack is not None else ""
+            return (
+                f"; the first SYN asked for ECN (ECE and CWR), the one sent again (frame {dropped.frame}) did "
+                f"not: its sender fell back after no answer, as for a path that drops ECN-setup SYNs "
+                f"(RFC 3168 6.1.1.1; Linux's tcp_ecn_fallback){answer}"
+            )
         return "; the SYN asked for ECN (ECE and CWR), the SYN/ACK did not agree"
 
     def _refused_first(self) -> str:

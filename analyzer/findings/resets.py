@@ -231,6 +231,24 @@ def _answers_handshake_ack(
     )
 
 
+def _never_taken(
+    before: list[Step], answered: Segment, sender: Side, side: Callable[[Segment], Side]
+) -> bool:
+    """Whether the RST's sender sent nothing but SYN/ACKs before it, and its peer's handshake
+    ACK came on its own before the segment the RST answers: a listener that dropped that ACK
+    (a full accept queue) never had the connection."""
+    own = [s.segment for s in before if side(s.segment) == sender]
+    if not own or not all(s.flags & SYN for s in own):
+        return False
+    last_synack = own[-1]
+    return any(
+        side(s.segment) != sender
+        and last_synack.frame < s.segment.frame < answered.frame
+        and s.segment.flags & (SYN | ACK | RST | FIN) == ACK
+        for s in before
+    )
+
+
 def _unanswered_copies(
     before: list[Step], reset: Segment, sender: Side, side: Callable[[Segment], Side]
 ) -> list[Segment]:
@@ -627,6 +645,13 @@ def _cause(
                 f"{resent[0].frame}) was sent {len(resent)} times with nothing from the {peer}, and its "
                 "retransmission timer gave up silently (Linux: tcp_retries2, or TCP_USER_TIMEOUT; the "
                 "application gets ETIMEDOUT)"
+            )
+        elif _never_taken(before, answered, sender, side):
+            ended = (
+                "it had sent nothing after its SYN/ACK: its listener never took the connection. The "
+                "handshake's ACK was dropped, as Linux drops it while the accept queue is full "
+                "(ListenOverflows; with SYN cookies nothing of the connection is kept), or the path lost "
+                f"it, and the {peer}'s later segment found no socket"
             )
         else:
             ended = (

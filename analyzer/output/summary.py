@@ -178,6 +178,8 @@ class Summary:
         self.no_close = 0
         self.outcomes: dict[str, int] = {}  # the overview's: one line per connection (overview_lines)
         self.expired: dict[str, int] = {}  # timer -> connections it gave up
+        # Connections of which only one end's packets are in the capture (findings/vantage.py).
+        self.one_direction = 0
         # (seconds, -id, id, family, client, server, SYNs): the smallest first, so the
         # slowest stay; equal times keep the lower id, whatever order the connections end in.
         self._slowest: list[tuple[float, int, int, int, tuple[str, int], tuple[str, int], int]] = []
@@ -212,6 +214,8 @@ class Summary:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if connection.expired is not None:
             self.expired[connection.expired] = self.expired.get(connection.expired, 0) + 1
+        if result.vantage is not None and result.vantage.point == "one_direction":
+            self.one_direction += 1
         if not self.tables:
             return
         if handshake.status == "complete" and handshake.final_ack is not None and handshake.syns:
@@ -241,6 +245,7 @@ class Summary:
         self.connections += other.connections
         self.one_side_closed += other.one_side_closed
         self.no_close += other.no_close
+        self.one_direction += other.one_direction
         for mine, theirs in (
             (self.handshakes, other.handshakes),
             (self.closes, other.closes),
@@ -273,6 +278,7 @@ class Summary:
                 "no_close_seen": self.no_close,
             },
             "expired": dict(sorted(self.expired.items())),
+            "one_direction": self.one_direction,
             "slowest_handshakes": [
                 {
                     "id": ident,
@@ -311,7 +317,20 @@ class Summary:
         if timers:
             lines.append("of them, given up by a timer (no segment for longer than its timeout):")
             lines += [f"  {label:<{width}}  {n:>9,}" for label, n in timers]
-        return lines
+        return lines + self.one_direction_lines()
+
+    def one_direction_lines(self, lead: str = "of them, ") -> list[str]:
+        """What the counts mean where the capture holds one direction of some connections
+        (asymmetric routing, a capture filter): the other end's answers are missing, and a
+        SYN "never answered" or an end "still open" may have been answered or closed."""
+        count = self.one_direction
+        if not count:
+            return []
+        return [
+            f"{lead}{count:,} connection{'s' if count != 1 else ''} with only one end's packets in the capture "
+            "(asymmetric routing, a capture filter): a SYN never answered or an end still open there may have "
+            "been answered or closed, unseen"
+        ]
 
     def text_lines(self) -> list[str]:
         """The summary after the report's head lines."""
@@ -333,6 +352,7 @@ class Summary:
             lines += [
                 f"  {EXPIRED.get(kind, kind):<{width}}  {n:>9,}" for kind, n in sorted(self.expired.items())
             ]
+        lines += self.one_direction_lines("")
         lines.append("slowest handshakes (first SYN to the ACK that completed the handshake):")
         slowest = self.slowest()
         for seconds, ident, family, client, server, syns in slowest:
