@@ -40,6 +40,28 @@ def test_at_the_client_the_ack_follows_the_synack_at_once() -> None:
     ]
 
 
+def test_a_segment_larger_than_the_receiver_allows_was_captured_on_a_host() -> None:
+    """A veth or NIC with offloads on (TSO, GRO): 7,240 bytes in one packet where the server's
+    SYN/ACK allowed 1,460. No such packet crossed a wire: said, whatever the timing says; a
+    segment within the MSS says nothing."""
+    from analyzer.decode.segment import TcpOptions
+
+    segments = conversation(
+        ("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501), ("c", "PA", 101, 501, 7240)
+    )
+    segments[0].options = TcpOptions(mss=1460)
+    segments[1].options = TcpOptions(mss=1460)
+    [result] = analyze_segments(segments).connections
+    assert result.vantage is not None
+    assert result.vantage.evidence[-1] == (
+        "frame 4 carries 7,240 bytes of data, more than the 1,460 the server's SYN allows a segment: taken on a "
+        "host, the client's before its NIC cut it (TSO) or the server's after its NIC joined segments (GRO)"
+    )
+    segments[3].payload_len = 1460
+    [within] = analyze_segments(segments).connections
+    assert within.vantage is not None and not any("NIC" in said for said in within.vantage.evidence)
+
+
 def test_at_the_server_the_synack_follows_the_syn_at_once() -> None:
     point, _ = _captured(0.0002, 0.080, 49, 128)
     assert point == "server"

@@ -79,6 +79,34 @@ def _loopback(address: str) -> bool:
 
 
 def find_vantage(connection: Connection, handshake: Handshake) -> Vantage:
+    vantage = _found(connection, handshake)
+    if vantage.point != "one_host":
+        offloaded = _offloaded(connection, handshake)
+        if offloaded:
+            vantage.evidence.append(offloaded)
+    return vantage
+
+
+def _offloaded(connection: Connection, handshake: Handshake) -> str:
+    """A segment larger than its receiver's SYN allowed: no such packet crossed a wire, so the
+    capture was taken on a host, before its NIC cut the segments (TSO, on the sender) or after
+    it joined them (GRO, on the receiver); "" if none."""
+    allowed = {True: handshake.server_options, False: handshake.client_options}  # by from_client
+    for segment in connection.segments:
+        from_client = connection.from_client(segment)
+        options = allowed[from_client]
+        mss = options.get("mss") if options is not None else None
+        if mss and segment.payload_len > mss:
+            sender, receiver = ("client", "server") if from_client else ("server", "client")
+            return (
+                f"frame {segment.frame} carries {segment.payload_len:,} bytes of data, more than the "
+                f"{mss:,} the {receiver}'s SYN allows a segment: taken on a host, the {sender}'s before its NIC "
+                f"cut it (TSO) or the {receiver}'s after its NIC joined segments (GRO)"
+            )
+    return ""
+
+
+def _found(connection: Connection, handshake: Handshake) -> Vantage:
     client_ip, server_ip = connection.client[0], connection.server[0]
     if client_ip == server_ip or (_loopback(client_ip) and _loopback(server_ip)):
         return Vantage("one_host", ["both ends have the same or loopback addresses"])
