@@ -91,6 +91,23 @@ def prove_states(
             if segment is not None and segment.flags & RST and connection.sender(segment) == side:
                 kept.append((time, state))
                 kept_frames.append(frame)
+        if kept[-1][1] == State.UNKNOWN:
+            # A RST sent from where the machine had it closed already (a timer's CLOSED, no
+            # move of its own): it tells the end is CLOSED all the same.
+            reset = next(
+                (
+                    s
+                    for s in connection.segments
+                    if s.flags & RST
+                    and connection.sender(s) == side
+                    and s.time >= kept[-1][0]
+                    and s.frame not in kept_frames
+                ),
+                None,
+            )
+            if reset is not None:
+                kept.append((reset.time, State.CLOSED))
+                kept_frames.append(reset.frame)
         proven.states[side], proven.frames[side] = kept, kept_frames
         proven.notes[side] = why
     return proven

@@ -104,7 +104,11 @@ def format_duration(seconds: float | None) -> str:
 
 
 def since(seconds: float) -> str:
-    """A time after a reference, signed: +1.234 ms; -9.993 s where the capture's clock went back."""
+    """A time after a reference, signed: +1.234 ms; -9.993 s where the capture's clock went back.
+    Past a day, to the microsecond (+227602.625227 s): a moment a reader looks up in Wireshark,
+    where a duration that long is said by its size."""
+    if abs(seconds) >= 100_000:
+        return f"{to_the_microsecond(seconds, True)} s"
     return ("-" if seconds < 0 else "+") + format_duration(abs(seconds))
 
 

@@ -271,3 +271,19 @@ def test_a_one_byte_resend_is_a_resend_a_keep_alive_is_not() -> None:
     resent = _analyzed(BETWEEN, *steps, (0.095, "s", "PA", 501, 101, 1), (0.125, "c", "A", 101, 503))
     assert _states(resent)["server"][-1] == "UNKNOWN"
     assert any("it sent data again (frame 7)" in note for note in resent.notes)
+
+
+def test_an_unknown_end_that_sends_a_rst_is_closed_again() -> None:
+    """ppa_http_espn_fail #7, at the client: the server's FIN, the client's ACK of it (did it
+    arrive?), then 45 s later the client's keep-alive and the server's RST for no connection.
+    The server sent that RST from no socket, whatever its state was: CLOSED at the RST (it
+    stayed UNKNOWN to the end, beside a RST said to come from CLOSED)."""
+    result = _analyzed(
+        AT_CLIENT,
+        (0.0, "c", "S", 100, 0), (0.050, "s", "SA", 500, 101), (0.0501, "c", "A", 101, 501),
+        (1.0, "s", "FA", 501, 101), (1.0001, "c", "A", 101, 502),
+        (46.0, "c", "A", 100, 502), (46.05, "s", "R", 502, 0),
+    )  # fmt: skip
+    states = _states(result)
+    assert states["server"][-2:] == ["UNKNOWN", "CLOSED"], states
+    assert result.state_frames["server"][-1] == 7

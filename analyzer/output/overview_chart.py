@@ -47,8 +47,9 @@ HISTOGRAM_BINS: Final = 60
 
 # Outcome: (legend text, colour); the order is the legend's and the histogram's stacking.
 OUTCOMES: Final[dict[str, tuple[str, str]]] = {
-    "closed": ("complete, closed by FINs", "#2e7d32"),
-    "open": ("complete, not closed in the capture", "#64b5f6"),
+    # Connected: the handshake completed, or came before the capture (the row says "mid-stream").
+    "closed": ("connected, closed by FINs", "#2e7d32"),
+    "open": ("connected, not closed in the capture", "#64b5f6"),
     "reset": ("reset (cause written on the row)", "#c62828"),
     "refused": ("refused (SYN answered by RST)", "#6a1b9a"),
     "unreachable": ("SYN answered by ICMP unreachable", "#8d6e63"),
@@ -295,7 +296,7 @@ def _draw_cut_axis(ax: plt.Axes, axis: TimeAxis, origin: float) -> None:
                 va="bottom", fontsize=7, color="#555555")  # fmt: skip
     ax.set_xlabel(
         "seconds since frame 1 (the capture's first frame: Wireshark's clock);\n"
-        "silences of every TCP connection cut out, their length above",
+        "the longest silences of every TCP connection cut out, their length above; each stretch has its own scale",
         fontsize=9,
     )
 

@@ -83,7 +83,7 @@ SCRIPT: Final = """
         // The filter counts every connection; the table lists only some of a large capture's.
         var total = parseInt(filter.options[filter.selectedIndex].dataset.total || "0", 10);
         shown.textContent = count + " of " + body.rows.length + " rows shown" +
-          (total > count ? " (" + total + " such connections in the capture: the rest are not in the table)" : "");
+          (total > count ? " (" + total.toLocaleString("en-US") + " such connections in the capture: the rest are not in the table)" : "");
       };
       filter.addEventListener("change", apply);
       apply();

@@ -480,8 +480,14 @@ def sequence_figure(
             )
         )
     if any(state == State.UNKNOWN for history in result.states.values() for _t, state in history):
-        keys.append(("hatched lifeline, UNKNOWN ?: a segment may not have reached that end (said under its arrow), "
-                     "so the capture cannot tell its state", COLORS["unknown"]))  # fmt: skip
+        why = (
+            "a segment may not have reached that end (said under its arrow)"
+            if unarrived_frames(result)
+            else "the packets that would tell it are not in the capture"
+        )
+        keys.append(
+            (f"hatched lifeline, UNKNOWN ?: {why}, so that end's state cannot be told", COLORS["unknown"])
+        )
     if len(keys) > 1:  # the figure grows down by a key's row for each key after the first
         extra = 0.3 * (len(keys) - 1)
         width, height = ladder.fig.get_size_inches()
@@ -673,16 +679,7 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
     resets = {r.segment.frame: r for r in result.resets}
     notes = analysis_notes(result)
     icmp = icmp_answers(result, origin)
-    # The segments after which their receiver's state is unknown: they may not have arrived.
-    by_frame = {s.frame: s for s in result.connection.segments}
-    unheard = {
-        frame: side
-        for side, frames in result.state_frames.items()
-        for (_t, state), frame in zip(result.states.get(side, []), frames, strict=False)
-        if state == State.UNKNOWN
-        and frame in by_frame
-        and result.connection.sender(by_frame[frame]) == peer_of(side)
-    }
+    unarrived = unarrived_frames(result)
     # Refusals their receiver did not take: it sent its SYN again (Windows retries connect()).
     retried = {
         step.segment.frame: peer_of(result.connection.sender(step.segment))
@@ -708,8 +705,8 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
                 pieces[-1] += ", " + note
         if segment.frame in resets:
             pieces.append(reset_words(resets[segment.frame].cause))
-        if segment.frame in unheard:
-            pieces.append(f"may not have reached the {unheard[segment.frame]}")
+        if segment.frame in unarrived:
+            pieces.append(f"may not have reached the {unarrived[segment.frame]}")
         if segment.frame in retried:
             pieces.append(f"the {retried[segment.frame]} stays in SYN_SENT: it retries the connect()")
         if segment.frame in notes:
@@ -718,6 +715,20 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
             pieces.append(icmp[segment.frame])
         found[segment.frame] = _in_lines(pieces)
     return found
+
+
+def unarrived_frames(result: ConnectionAnalysis) -> dict[int, Side]:
+    """The segments after which their receiver's state is unknown, by frame: they may not
+    have arrived (the capture shows nothing of the receiver's that answers them)."""
+    by_frame = {s.frame: s for s in result.connection.segments}
+    return {
+        frame: side
+        for side, frames in result.state_frames.items()
+        for (_t, state), frame in zip(result.states.get(side, []), frames, strict=False)
+        if state == State.UNKNOWN
+        and frame in by_frame
+        and result.connection.sender(by_frame[frame]) == peer_of(side)
+    }
 
 
 def _in_lines(pieces: list[str]) -> str:
