@@ -714,3 +714,21 @@ def test_data_resent_then_acknowledged_before_a_rst_for_no_connection_is_no_time
         (0.02, "c", "FA", 104, 501), (0.021, "c", "A", 105, 502), (0.03, "c", "FA", 104, 502), (0.031, "s", "R", 502, 0),
     )  # fmt: skip
     assert (early.close.shape, early.close.reset) == ("three-segment", None)
+
+
+def test_a_lone_rst_ack_at_sequence_zero_refuses_a_syn_not_captured() -> None:
+    """Only the server's direction captured (asymmetric routing): a connect() to a closed port
+    leaves one RST/ACK at sequence number 0. It is a refusal, counted and picked as one, not a
+    mid-stream connection reset for no connection; any other segment and it is not."""
+    from analyzer.output.only import shown
+    from analyzer.output.overview_chart import outcome
+
+    result = analyze(("s", "RA", 0, 3573170161))
+    assert (result.handshake.status, result.handshake.client_isn) == ("refused", 3573170160)
+    assert result.handshake.explain().startswith(
+        "refused, its SYN not in the capture: RST/ACK at sequence number 0"
+    )
+    assert [r.cause for r in result.resets] == ["refused"]
+    assert outcome(result) == "refused" and shown(result, ["refused"])
+    ongoing = analyze(("s", "A", 501, 101), ("s", "RA", 0, 101))
+    assert ongoing.handshake.status == "not_seen"

@@ -285,6 +285,14 @@ class Handshake:
                 + self._fast_open()
                 + self._late_syns()
             )
+        if self.status == "refused" and self.refusal is not None and not self.syns:
+            times = f", {len(self.refusals)} times" if len(self.refusals) > 1 else ""
+            return (
+                f"refused{times}, its SYN not in the capture: RST/ACK at sequence number 0 from the server "
+                f"(frame {self.refusal.frame}) acknowledging a client ISN {self.client_isn}+1, a closed port's "
+                "answer to a SYN (only the server's direction captured, or a forged source's SYN: a flood's "
+                "backscatter)"
+            )
         if self.status == "refused" and self.refusal is not None and self.syns:
             refusal = self.refusal
             sent = [s for s in self.syns if s.frame < refusal.frame] or self.syns
@@ -573,7 +581,24 @@ def find_handshake(connection: Connection) -> Handshake:
         return _after_syn_only(connection, result, client_isn)
     if connection.segments and continued is None and scan_probe(connection.segments[0].flags):
         result.probe = connection.segments[0]
+    refusals = _refusals_of_unseen_syn(connection) if continued is None else []
+    if refusals:
+        result.status, result.refusal, result.refusals = "refused", refusals[0], refusals
+        result.client_isn = (refusals[0].ack - 1) % MOD
     return result
+
+
+def _refusals_of_unseen_syn(connection: Connection) -> list[Segment]:
+    """A connection of RST/ACKs at sequence number 0 from the server alone: a closed port's
+    answers to a SYN the capture does not hold (only the server's direction captured; or a
+    forged source's SYN, a flood's backscatter). Any other segment, and it is not that."""
+    segments = connection.segments
+    if not all(
+        not connection.from_client(s) and s.flags & (SYN | ACK | RST | FIN) == RST | ACK and s.seq == 0
+        for s in segments
+    ):
+        return []
+    return list(segments)
 
 
 def _acknowledged_by(connection: Connection, synack: Segment) -> Segment | None:

@@ -471,6 +471,14 @@ def _cause(
                 "and that has closed since",
                 [*(syn.frame for syn in unanswered), sent[-1].frame],
             )
+        if not handshake.syns:
+            return (
+                "refused",
+                f"nothing listens on port {port}: a RST/ACK at sequence number 0 answers a SYN, here one not "
+                f"in the capture (the {peer}'s direction not captured, or a forged source's SYN: a flood's "
+                "backscatter)",
+                [],
+            )
         return (
             "refused",
             f"nothing listens on port {port}; the SYN was answered with RST/ACK (or a firewall's reject "
