@@ -441,6 +441,9 @@ def _silent_sides(connection: Connection) -> frozenset[Side]:
     if connection.to_itself:
         return frozenset()  # one socket connected to itself: it sent all
     sent = {connection.sender(s) for s in connection.segments}
+    continued = connection.continues
+    if continued is not None:  # an end that spoke before the idle timer gave the connection up
+        sent.update(connection.sender(s) for s in continued.last)
     return frozenset(side for side in SIDES if side not in sent)
 
 

@@ -732,3 +732,20 @@ def test_a_lone_rst_ack_at_sequence_zero_refuses_a_syn_not_captured() -> None:
     assert outcome(result) == "refused" and shown(result, ["refused"])
     ongoing = analyze(("s", "A", 501, 101), ("s", "RA", 0, 101))
     assert ongoing.handshake.status == "not_seen"
+
+
+def test_an_end_that_spoke_before_the_idle_timer_is_not_silent_in_the_continuation() -> None:
+    """Given up as idle, then the client's RST alone: the server spoke in the connection this
+    one continues, so its state is ESTABLISHED then CLOSED, not "unknown (sent nothing)"
+    beside a note that took both ends as ESTABLISHED."""
+    from segments import conversation
+
+    from analyzer.analysis import analyze_segments
+
+    segments = conversation(
+        *HANDSHAKE, ("s", "PA", 501, 101, 10), ("c", "A", 101, 511), (400.0, "c", "R", 101, 0)
+    )
+    first, second = analyze_segments(segments).connections
+    assert second.connection.continues is not None
+    assert [state.value for _t, state in second.states["server"]] == ["ESTABLISHED", "CLOSED"]
+    assert not any("sent nothing" in note for note in second.notes)
