@@ -745,7 +745,7 @@ def test_an_end_that_spoke_before_the_idle_timer_is_not_silent_in_the_continuati
     segments = conversation(
         *HANDSHAKE, ("s", "PA", 501, 101, 10), ("c", "A", 101, 511), (400.0, "c", "R", 101, 0)
     )
-    first, second = analyze_segments(segments).connections
+    _first, second = analyze_segments(segments).connections
     assert second.connection.continues is not None
     assert [state.value for _t, state in second.states["server"]] == ["ESTABLISHED", "CLOSED"]
     assert not any("sent nothing" in note for note in second.notes)
