@@ -786,11 +786,11 @@ def test_no_close_wait_for_an_end_that_closed_first_nor_for_an_answer_being_made
 
 def test_a_lone_rst_ack_at_zero_is_a_closed_ports_answer_not_an_abort() -> None:
     """A SYN flood's backscatter, or one direction captured: the RST/ACK a closed port sends
-    for a SYN, with no SYN in the capture."""
+    for a SYN, with no SYN in the capture: a refusal of that SYN."""
     [result] = analyze_segments(conversation(("s", "RA", 0, 101))).connections
     [reset] = result.resets
-    assert (reset.cause, reset.state) == ("no_connection", "CLOSED")
-    assert "a closed port's answer to a segment without ACK, a SYN or a scan's probe" in reset.explanation
+    assert (reset.cause, reset.state) == ("refused", "CLOSED")
+    assert "a RST/ACK at sequence number 0 answers a SYN, here one not in the capture" in reset.explanation
     # Mid-stream, a RST at another number may be an abort of a connection begun earlier.
     [result] = analyze_segments(conversation(("s", "RA", 5555, 101))).connections
     assert [r.cause for r in result.resets] == ["abort"]
