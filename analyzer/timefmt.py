@@ -108,7 +108,7 @@ def since(seconds: float) -> str:
     Past a day, to the microsecond (+227602.625227 s): a moment a reader looks up in Wireshark,
     where a duration that long is said by its size."""
     if abs(seconds) >= 100_000:
-        return f"{to_the_microsecond(seconds, True)} s"
+        return since_to_the_microsecond(seconds)
     return ("-" if seconds < 0 else "+") + format_duration(abs(seconds))
 
 

@@ -99,37 +99,41 @@ def test_a_frame_time_on_the_ladder_is_written_to_the_microsecond_as_wireshark_w
     assert any(f"frame 2  +{(second.stamp - origin.stamp) / 1e9:.6f} s" in t for t in texts), texts
 
 
+def _labels_saying(result, words: str) -> list[str]:
+    """The texts of the connection's ladder that hold `words`."""
+    import matplotlib.pyplot as plt
+
+    from analyzer.output.sequence_diagram import sequence_figure
+
+    figure = sequence_figure(result, origin=result.connection.start_clock)
+    try:
+        return [t.get_text() for t in figure.axes[0].texts if words in t.get_text()]
+    finally:
+        plt.close(figure)
+
+
 def test_a_refusal_its_receiver_did_not_take_says_so_under_its_arrow() -> None:
     """Windows sends its refused SYN again after each RST/ACK (zeek_pop3): the client stays in
     SYN_SENT, which the ladder said nowhere, so its lifeline's missing CLOSED read as a slip."""
-    import matplotlib.pyplot as plt
     from segments import conversation
 
     from analyzer.analysis import analyze_segments
-    from analyzer.output.sequence_diagram import sequence_figure
 
     segments = conversation(
         ("c", "S", 100, 0), ("s", "RA", 0, 101), (0.5, "c", "S", 100, 0), ("s", "RA", 0, 101)
     )
     [result] = analyze_segments(segments).connections
-    figure = sequence_figure(result, origin=result.connection.start_clock)
-    try:
-        texts = [t.get_text() for t in figure.axes[0].texts]
-        said = [t for t in texts if "stays in SYN_SENT: it retries the connect()" in t]
-        assert len(said) == 1 and said[0].startswith("frame 2 "), texts
-    finally:
-        plt.close(figure)
+    said = _labels_saying(result, "stays in SYN_SENT: it retries the connect()")
+    assert len(said) == 1 and said[0].startswith("frame 2 "), said
 
 
 def test_an_unknown_state_names_the_packet_that_may_not_have_arrived() -> None:
     """zeek_socks: the server's FIN, the client's ACK of it, then the client's FIN resent and
     never acknowledged: did the ACK reach the server? Its arrow says so, where the server's
     lifeline turns UNKNOWN (the key alone said "a segment", not which)."""
-    import matplotlib.pyplot as plt
     from segments import HANDSHAKE, conversation
 
     from analyzer.analysis import State, analyze_segments
-    from analyzer.output.sequence_diagram import sequence_figure
 
     segments = conversation(
         *HANDSHAKE, ("s", "FA", 501, 101), ("c", "A", 101, 502), ("c", "FA", 101, 502),
@@ -139,10 +143,5 @@ def test_an_unknown_state_names_the_packet_that_may_not_have_arrived() -> None:
         segment.ttl = 64 if segment.sport == segments[0].sport else 50
     [result] = analyze_segments(segments).connections
     assert [state for _t, state in result.states["server"]][-1] == State.UNKNOWN
-    figure = sequence_figure(result, origin=result.connection.start_clock)
-    try:
-        texts = [t.get_text() for t in figure.axes[0].texts]
-        said = [t for t in texts if "may not have reached the server" in t]
-        assert len(said) == 1 and said[0].startswith("frame 5 "), texts
-    finally:
-        plt.close(figure)
+    said = _labels_saying(result, "may not have reached the server")
+    assert len(said) == 1 and said[0].startswith("frame 5 "), said

@@ -453,18 +453,13 @@ class Handshake:
         CWR, the SYN/ACK answered with ECE alone. Then ECE and CWR on later segments are the
         congestion signals of findings/ecn.py."""
         _first, synack, answered = self._ecn_syns()
-        return (
-            answered is not None
-            and answered.flags & (ECE | CWR) == ECE | CWR
-            and synack is not None
-            and synack.flags & (ECE | CWR) == ECE
-        )
+        return _ecn_agrees(synack, answered)
 
     def _ecn(self) -> str:
         first, synack, answered = self._ecn_syns()
         if first is None or first.flags & (ECE | CWR) != ECE | CWR:
             return ""
-        if self.ecn_agreed:
+        if _ecn_agrees(synack, answered):
             return "; ECN agreed (the SYN asked with ECE and CWR, the SYN/ACK answered with ECE)"
         dropped = next((s for s in self.syns if s.flags & (ECE | CWR) != ECE | CWR), None)
         if dropped is not None and (answered is None or answered.flags & (ECE | CWR) != ECE | CWR):
@@ -586,6 +581,16 @@ def find_handshake(connection: Connection) -> Handshake:
         result.status, result.refusal, result.refusals = "refused", refusals[0], refusals
         result.client_isn = (refusals[0].ack - 1) % MOD
     return result
+
+
+def _ecn_agrees(synack: Segment | None, answered: Segment | None) -> bool:
+    """A SYN that asked for ECN (ECE and CWR) answered by a SYN/ACK with ECE alone."""
+    return (
+        answered is not None
+        and answered.flags & (ECE | CWR) == ECE | CWR
+        and synack is not None
+        and synack.flags & (ECE | CWR) == ECE
+    )
 
 
 def _refusals_of_unseen_syn(connection: Connection) -> list[Segment]:
