@@ -247,7 +247,7 @@ class FoldedConnection:
         """The first segment of an end after its zero window that advertises room again: the
         stall's end, which the zero-window diagnosis times (a window update, or an ACK of
         more data with a window)."""
-        if "zero_window" in self.judge.result.flags.get(segment.frame, ()):
+        if segment.window == 0 and "zero_window" in self.judge.result.flags.get(segment.frame, ()):
             self._stalled.add(from_client)
             return False
         if from_client in self._stalled and segment.window > 0 and not segment.flags & (SYN | RST):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
+from analyzer.decode.segment import Segment
 from analyzer.findings.resends import CopyFinder, earlier_copies, numbered_resends
 from analyzer.timefmt import NS
 
@@ -75,3 +76,29 @@ def test_the_core_numbers_the_resends_the_ladder_draws() -> None:
         conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0), (3.0, "c", "S", 100, 0))
     ).connections
     assert result.resends == {2: (1, 100 * NS), 3: (2, 101 * NS)}
+
+
+def _bounded_copies(segments: list[Segment], memory: int) -> dict[int, int]:
+    finder = CopyFinder(segments[0], memory=memory)
+    found = {index: finder.feed(index, segment) for index, segment in enumerate(segments)}
+    return {index: before for index, before in found.items() if before >= 0}
+
+
+def test_a_bounded_finder_forgets_all_but_the_latest_segments_it_remembered() -> None:
+    """With a memory of 3, a FIN sent again after three other segments that can be copied
+    is new; after two it is a copy; and a FIN copied since is remembered by its latest copy,
+    not forgotten with the first. (Data below the furthest sent is looked for apart, among
+    the latest DATA_LOOK_BACK.)"""
+    fin = ("c", "FA", 101, 501)
+    data = [("s", "A", 501 + n * 100, 102, 100) for n in range(3)]
+    within = conversation(*HANDSHAKE, fin, *data[:2], fin)
+    assert _bounded_copies(within, 3) == {6: 3}
+    beyond = conversation(*HANDSHAKE, fin, *data, fin)
+    assert _bounded_copies(beyond, 3) == {}
+    assert _bounded_copies(beyond, 4) == {7: 3}
+    copied_since = conversation(*HANDSHAKE, fin, fin, *data[:2], fin)
+    assert _bounded_copies(copied_since, 3) == {4: 3, 7: 4}
+    finder = CopyFinder(copied_since[0], memory=3)
+    for index, segment in enumerate(copied_since):
+        finder.feed(index, segment)
+    assert finder.resends == {5: (1, copied_since[3].stamp), 8: (2, copied_since[4].stamp)}

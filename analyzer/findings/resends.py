@@ -58,10 +58,17 @@ class CopyFinder:
 
     def __init__(self, first: Segment, memory: int = 0) -> None:
         self._first_src, self._first_port = first.src, first.sport
-        self._latest: dict[int, int] = {}  # copy key -> index of its latest copy
+        self._latest: dict[int, int] = {}  # copy key -> index of its latest copy (unbounded)
         self._memory = memory
-        self._order: deque[tuple[int, int]] = deque()  # (key, index) as remembered, when bounded
-        self._times: dict[int, int] = {}  # copy key -> stamp of its latest copy, when bounded
+        # When bounded, the latest `memory` segments remembered, in a ring: the n-th in slot
+        # n % memory (its copy key, index and stamp), and by copy key the n of its latest
+        # copy. No object a segment where a queue of (key, index) pairs and a dictionary of
+        # stamps made three: a folded connection remembers every segment that carries data.
+        self._places: dict[int, int] = {}
+        self._remembered = 0
+        self._ring_keys: list[int] = [0] * memory
+        self._ring_indexes: list[int] = [0] * memory
+        self._ring_stamps: list[int] = [0] * memory
         self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
         self._windows = [-1, -1]  # by sender: the latest window it advertised (-1: none yet)
         # By sender: the furthest its numbers went, and the latest it acknowledged (-1: none yet).
@@ -101,9 +108,14 @@ class CopyFinder:
         key = segment.seq << 3 | control << 1 | sender
         if not control:
             key |= length << 35
-        latest = self._latest
-        before = latest.get(key, -1)
-        before_stamp = self._times.get(key, 0) if self._memory else 0
+        memory = self._memory
+        if memory:
+            place = self._places.get(key, -1)
+            before = self._ring_indexes[place % memory] if place >= 0 else -1
+            before_stamp = self._ring_stamps[place % memory] if place >= 0 else 0
+        else:
+            before = self._latest.get(key, -1)
+            before_stamp = 0
         held = False  # `before` holds it among more data
         if not control:
             data = self._data[sender]
@@ -113,9 +125,10 @@ class CopyFinder:
                         before, before_stamp, held = earlier, stamp, True
                         break
             data.append((segment.seq, end, index, segment.stamp))
-        latest[key] = index
-        if self._memory:
+        if memory:
             self._remember(key, index, before, before_stamp, held, segment)
+        else:
+            self._latest[key] = index
         return before
 
     def _remember(
@@ -126,15 +139,19 @@ class CopyFinder:
             number = (self._numbers.get(before, 0) if held else self._numbers.pop(before, 0)) + 1
             self._numbers[index] = number
             self.resends[segment.frame] = (number, before_stamp)
-        self._times[key] = segment.stamp
-        order = self._order
-        order.append((key, index))
-        while len(order) > self._memory:
-            old_key, old_index = order.popleft()
-            if self._latest.get(old_key) == old_index:  # not copied since
-                del self._latest[old_key]
-                del self._times[old_key]
-                self._numbers.pop(old_index, None)
+        memory, place = self._memory, self._remembered
+        self._remembered = place + 1
+        self._places[key] = place
+        slot = place % memory
+        if place >= memory:  # the slot's segment, remembered `memory` ago, is forgotten
+            old_key = self._ring_keys[slot]
+            if self._places.get(old_key, -1) == place - memory:  # not copied since
+                del self._places[old_key]
+                if self._numbers:
+                    self._numbers.pop(self._ring_indexes[slot], None)
+        self._ring_keys[slot] = key
+        self._ring_indexes[slot] = index
+        self._ring_stamps[slot] = segment.stamp
 
 
 def numbered_resends(segments: list[Segment], earlier: dict[int, int]) -> dict[int, tuple[int, int]]:
