@@ -26,7 +26,7 @@ def test_the_analysis_reports_every_life_cycle_the_generator_wrote(tmp_path, pac
     written = write_capture(path, packets, fmt)
     assert written >= packets
     out = io.StringIO()
-    assert render_file(str(path), JSON, out) == []
+    assert render_file(str(path), JSON, out).warnings == []
     report = json.loads(out.getvalue())
     assert report["packets"] == written
     kinds, differences = compare(report, path.with_name(path.name + ".truth.jsonl"))

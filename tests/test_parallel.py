@@ -232,7 +232,7 @@ def test_a_big_file_in_shares_gives_the_same_report_and_leaves_nothing(monkeypat
     assert list(spare.iterdir()) == []
     cut = tmp_path / "cut.pcapng"
     cut.write_bytes(big.read_bytes()[:-30])
-    warnings = one_file.render_file(str(cut), replace(JSON, jobs=2), io.StringIO())
+    warnings = one_file.render_file(str(cut), replace(JSON, jobs=2), io.StringIO()).warnings
     assert any("cut off" in warning for warning in warnings)
     with pytest.raises(UserError, match=r"missing\.pcap: no such file"):
         one_file.render_file(str(tmp_path / "missing.pcap"), replace(JSON, jobs=2), io.StringIO())

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeVar
 
 from analyzer.errors import UserError
 from analyzer.interrupts import STOP_SIGNALS, current_mask
+from analyzer.parallel.file_spans import Rendered
 from analyzer.parallel.messages import PIPE_BYTES, Placement, ScanKeys, ShareReport, ShareTally, Written
 from analyzer.parallel.options import AnalyzeOptions
 from analyzer.parallel.partition import Share
@@ -28,10 +29,10 @@ if TYPE_CHECKING:
     from analyzer.findings.scans import ScanFinding
 
 
-def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
+def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> Rendered:
     """The file's JSON document or text report into `out` (the same bytes as one process
     writes), made by options.jobs share processes (share 0 shows the progress line);
-    returns its warnings. Raises UserError for a file that cannot be read (`out` untouched)."""
+    returns its warnings and span. Raises UserError for a file that cannot be read (`out` untouched)."""
     count = options.jobs
     form = ShareForm(text=not options.json, show_all=options.show_all)
     # The temporary directory found now, once, by the parent (the shares, forked, inherit it):
@@ -143,7 +144,7 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> list[st
             connection.close()
         for pipe in pipes:
             pipe.close()
-    return reports[0].warnings
+    return Rendered(reports[0].warnings, reports[0].span)
 
 
 def _file_links(reports: list[ShareReport], ids: list[array[int]], scans: list[ScanFinding]) -> Links:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.findings.links import LinkDetector
 from analyzer.findings.scans import ScanDetector
+from analyzer.parallel.file_spans import FileSpan
 from analyzer.parallel.placement import ShareIndex
 from analyzer.timefmt import Clock
 
@@ -57,6 +58,7 @@ class ShareReport:
     # Its connections looked at for another side of them, by the share's ids (the parent
     # renumbers them and adds them up); None with an error.
     links: LinkDetector | None = None
+    span: FileSpan | None = None  # the file's (the same in every share); None with an error
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ def report_of(path: str, decoder: str = "fast", use_sidecar: bool = True) -> dic
     try:
         warnings = render_file(
             path, AnalyzeOptions(format="json", decoder=decoder, use_sidecar=use_sidecar), out
-        )
+        ).warnings
     except UserError as error:
         return {"file": path, "error": str(error)}
     document = json.loads(out.getvalue())

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 from analyzer.collector import fewer_collections
 from analyzer.files import is_regular_file, size_or_zero
 from analyzer.output.progress import ProgressLine
+from analyzer.parallel.file_spans import FileSpan, Rendered
 from analyzer.parallel.in_shares import render_in_shares
 from analyzer.parallel.options import AnalyzeOptions
 from analyzer.sidecar import sidecar_beside
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 SHARE_ABOVE_BYTES = 16 << 20
 
 
-def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
-    """Write one file's report or summary to `out`; returns its warnings. Raises UserError
+def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> Rendered:
+    """Write one file's report or summary to `out`; returns its warnings and span. Raises UserError
     for a file that cannot be read (`out` untouched).
 
     Every form but JSON lines is written once the file has been read to its end; JSON lines
@@ -55,7 +56,7 @@ def render_file(path: str, options: AnalyzeOptions, out: TextIO) -> list[str]:
     finally:
         if line is not None:
             line.done()
-    return stream.stats.warnings
+    return Rendered(stream.stats.warnings, FileSpan.of(stream.stats))
 
 
 def _write(stream: FileStream, options: AnalyzeOptions, out: TextIO) -> None:

@@ -18,6 +18,7 @@ from typing import TextIO, cast
 
 from analyzer.errors import UserError
 from analyzer.parallel import one_file
+from analyzer.parallel.file_spans import FileSpan, Rendered, cut_captures
 from analyzer.parallel.options import AnalyzeOptions
 
 
@@ -29,30 +30,31 @@ def write_reports(paths: list[str], options: AnalyzeOptions, out: TextIO, err: T
     others' reports are still written; so is each warning. Returns whether every file was
     read."""
     if len(paths) == 1:
-        return _write_one(paths[0], options, out, err)
+        return _write_one(paths[0], options, out, err) is not None
     return _write_several(paths, options, out, err)
 
 
-def _write_one(path: str, options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
+def _write_one(path: str, options: AnalyzeOptions, out: TextIO, err: TextIO) -> FileSpan | None:
     """One file's report straight into `out`: nothing is written before the file has been
     read to its end (but JSON lines, written as the connections end), so a file that cannot
-    be read leaves `out` untouched."""
+    be read leaves `out` untouched. Returns the file's span; None if it cannot be read."""
     try:
-        warnings = one_file.render_file(path, options, out)
+        rendered = one_file.render_file(path, options, out)
     except UserError as error:
         err.write(f"handshake: {error}\n")
-        return False
+        return None
     if options.json:
         out.write("\n")
-    _tell_warnings(path, warnings, err)
-    return True
+    _tell_warnings(path, rendered.warnings, err)
+    return rendered.span
 
 
 def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: TextIO) -> bool:
     """Each file analyzed by one process (options.jobs of them at once) into a temporary
     file, copied out in the order given; a progress line only while they are read one at
     a time. JSON lines are written straight to `out` by this process, file by file, where
-    no file before is left to copy: the first file, and with one process every file."""
+    no file before is left to copy: the first file, and with one process every file. Last,
+    a warning for the files that follow one another as parts of one capture (file_spans)."""
     one_process = dataclasses.replace(options, jobs=1, progress=options.progress and options.jobs == 1)
     streamed = options.format == "jsonl"
     direct = [streamed and (options.jobs == 1 or index == 0) for index in range(len(paths))]
@@ -63,13 +65,14 @@ def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: 
         workers = max(1, min(options.jobs - (1 if streamed else 0), len(pooled)))
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
         futures = [pool.submit(render_to_file, path, one_process) for path in pooled]
-        outcomes: Iterator[tuple[str | None, str | None, list[str]]] = (future.result() for future in futures)
+        outcomes: Iterator[Outcome] = (future.result() for future in futures)
     else:
         pool = None
         outcomes = (render_to_file(path, one_process) for path in pooled)
     from analyzer.output.json_report import MergedDocument
 
     all_read, written = True, 0
+    spans: list[FileSpan | None] = []
     merged = MergedDocument(out) if options.json and not options.summary else None
     if options.json and merged is None:
         out.write('{"files":[')
@@ -77,14 +80,16 @@ def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: 
         # In file order; a file that fails leaves nothing half-written and the others count.
         for path, here in zip(paths, direct, strict=True):
             if here:
-                all_read = _write_one(path, one_process, out, err) and all_read
+                spans.append(_write_one(path, one_process, out, err))
+                all_read = spans[-1] is not None and all_read
                 continue
-            report, error, warnings = next(outcomes)
+            report, error, rendered = next(outcomes)
+            spans.append(rendered.span)
             if report is None:
                 err.write(f"handshake: {error}\n")
                 all_read = False
                 continue
-            _tell_warnings(path, warnings, err)
+            _tell_warnings(path, rendered.warnings, err)
             if written and merged is None:
                 out.write(",\n" if options.json else "\n" if options.summary else "")
             try:
@@ -110,6 +115,8 @@ def _write_several(paths: list[str], options: AnalyzeOptions, out: TextIO, err: 
         out.write("\n")
     elif options.json:
         out.write("]}\n")
+    for warning in cut_captures(paths, spans):
+        err.write(f"handshake: warning: {warning}\n")
     return all_read
 
 
@@ -118,16 +125,20 @@ def _tell_warnings(path: str, warnings: list[str], err: TextIO) -> None:
         err.write(f"handshake: {path}: warning: {warning}\n")
 
 
-def render_to_file(path: str, options: AnalyzeOptions) -> tuple[str | None, str | None, list[str]]:
-    """render_file into a temporary file, here or in a worker process (picklable):
-    (report file, error, warnings), one of several files' reports to put in order. A big
-    report never sits in memory."""
+# One of several files' reports: (its temporary file, None) or (None, why it cannot be read),
+# and what render_file returned besides.
+Outcome = tuple[str | None, str | None, Rendered]
+
+
+def render_to_file(path: str, options: AnalyzeOptions) -> Outcome:
+    """render_file into a temporary file, here or in a worker process (picklable), one of
+    several files' reports to put in order. A big report never sits in memory."""
     try:
         with _handed_over_by_name(".report") as out:
-            warnings = one_file.render_file(path, options, out)
+            rendered = one_file.render_file(path, options, out)
     except UserError as error:
-        return None, str(error), []
-    return out.name, None, warnings
+        return None, str(error), Rendered([], None)
+    return out.name, None, rendered
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from analyzer.errors import UserError
 from analyzer.interrupts import STOP_SIGNALS, raise_interrupt
 from analyzer.output.progress import ProgressLine
 from analyzer.output.spool import IdOrderedSpool
+from analyzer.parallel.file_spans import FileSpan
 from analyzer.parallel.messages import (
     PIPE_BYTES,
     Placement,
@@ -163,7 +164,16 @@ def _analyzed(
             line.done()
     return (
         ShareReport(
-            head, udp, udp_count, stream.stats.warnings, None, noted.index, stream.scans, None, stream.links
+            head,
+            udp,
+            udp_count,
+            stream.stats.warnings,
+            None,
+            noted.index,
+            stream.scans,
+            None,
+            stream.links,
+            FileSpan.of(stream.stats),
         ),
         noted,
         spool,
@@ -203,7 +213,18 @@ def _analyzed_text(
         if line is not None:
             line.done()
     counts = TextCounts(text.summary, head)
-    report = ShareReport({}, "", 0, stream.stats.warnings, None, firsts, stream.scans, counts, stream.links)
+    report = ShareReport(
+        {},
+        "",
+        0,
+        stream.stats.warnings,
+        None,
+        firsts,
+        stream.scans,
+        counts,
+        stream.links,
+        FileSpan.of(stream.stats),
+    )
     return report, text, firsts
 
 
