@@ -61,7 +61,7 @@ from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.listing import shortened
-from analyzer.long_connection import FoldedConnection, KeptBudget, KeptRange
+from analyzer.long_connection import RESEND_CONTEXTS, FoldedConnection, KeptBudget, KeptRange
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
@@ -276,10 +276,18 @@ def analyze_connection(
         )
     notes.extend(machine.notes)
     if folded is not None:
+        alone = folded.resends_alone if isinstance(folded, FoldedConnection) else 0
         notes.append(
             f"a long connection: its {connection.packets:,} segments were analyzed as they came and "
             f"{len(connection.segments):,} kept for the pictures (the first, state changes, SYN, FIN, RST, "
             "lost and dropped ones, each end's latest data)"
+            + (
+                f"; the tail loss probe's rule read what came before its first {RESEND_CONTEXTS} resends of data "
+                f"and each later resend of the tail of its sender's data, not before the {alone:,} others (a probe "
+                "resends the tail)"
+                if alone
+                else ""
+            )
         )
     silent = _silent_sides(connection)
     histories, causes = _opened_before_filed(

@@ -14,7 +14,9 @@ already decided.
 What is kept: every state change's step, and every step of a SYN, FIN, RST, a lost or a
 dropped segment, of each end's first segment without SYN (the handshake's ACK), the segment before a RST (the cause of a RST reads it), the latest data
 segment of each end at each FIN and RST and at the end (a RST's data-after-close and the
-close's half-close read it), and
+close's half-close read it), the steps before each of its first RESEND_CONTEXTS resends of
+data, and after them before each resend of the tail of its sender's data, with the peer's
+ACK after it (the tail loss probe's rule reads them), and
 all of the first HEAD_STEPS (and the first and the last: its times), and every one in the
 range a diagram asks for (KeptRange: `diagram --frames`, `--time`), up to RANGE_KEPT. The
 connection's `segments` are those steps' segments and `count` all of them. Everything else
@@ -28,7 +30,7 @@ from collections import deque
 from typing import Final, NamedTuple
 
 from analyzer.connections import Connection, Continued, assign_roles
-from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
 from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
 from analyzer.findings.diagnoses import READ_FLAGS
 from analyzer.findings.gaps import GapTracker
@@ -72,6 +74,12 @@ class KeptRange(NamedTuple):
 # tail loss probe's rule reads what came since its sender's data before it (and the ACKs
 # that set what was in flight then).
 RECENT_STEPS: Final = 32
+# The first resends of data of a connection that keep them whatever they resend: RECENT_STEPS
+# steps each, about 3 MB in all. Past these, only a resend of the tail of its sender's data
+# keeps them (a probe resends the tail: the rule calls nothing else one) and any other is
+# kept alone: kept for every resend, a lossy long flow's fast retransmissions would keep 32
+# steps each and it would grow with its length.
+RESEND_CONTEXTS: Final = 256
 
 
 class KeptBudget:
@@ -139,6 +147,10 @@ class FoldedConnection:
         self._last_step: Step | None = None  # the connection's last: its end time
         self._recent: deque[Step] = deque(maxlen=RECENT_STEPS)  # the latest steps not kept
         self._before_resends: list[Step] = []  # of them, those a first resend of data kept
+        self._contexts_left = RESEND_CONTEXTS
+        self.resends_alone = 0  # first resends of data kept without the steps before (RESEND_CONTEXTS)
+        # By end (from the client?): the furthest its data reached, of the segments decided.
+        self._furthest: dict[bool, int] = {}
         self._answer_from: set[bool] = set()  # the ends whose next ACK answers a kept resend
         # The ends (from the client?) whose first segment without SYN was kept.
         self._plain_from: set[bool] = set()
@@ -203,9 +215,13 @@ class FoldedConnection:
             reopens = self._reopens(segment, from_client)
             resend = self.copies.resends.get(segment.frame)
             if resend is not None and resend[0] == 1 and segment.payload_len:
-                self._before_resends.extend(self._recent)
-                self._recent.clear()
-                self._answer_from.add(not from_client)
+                if self._contexts_left or segment.seq_end == self._furthest.get(from_client, UNSEEN):
+                    self._contexts_left = max(self._contexts_left - 1, 0)
+                    self._before_resends.extend(self._recent)
+                    self._recent.clear()
+                    self._answer_from.add(not from_client)
+                else:
+                    self.resends_alone += 1
             if not (
                 first_plain
                 or answer
@@ -230,6 +246,9 @@ class FoldedConnection:
                     self._pinned.extend(self._last_data.values())
             if segment.payload_len:
                 self._last_data[from_client] = step
+                furthest = self._furthest.get(from_client, UNSEEN)
+                if furthest == UNSEEN or seq_diff(segment.seq_end, furthest) > 0:
+                    self._furthest[from_client] = segment.seq_end
             if flags & ACK and not flags & RST:
                 self._last_ack[from_client] = segment
             self._decided += 1

@@ -13,7 +13,7 @@ from analyzer.analysis import analyze_connection
 from analyzer.connections import stream_connections
 from analyzer.decode.reader import read_segments
 from analyzer.decode.segment import ACK, FIN, PSH, SYN, Segment
-from analyzer.long_connection import FoldedConnection, KeptBudget, KeptRange
+from analyzer.long_connection import RECENT_STEPS, RESEND_CONTEXTS, FoldedConnection, KeptBudget, KeptRange
 from analyzer.output.json_report import connection_to_dict
 from analyzer.timefmt import Clock
 
@@ -52,9 +52,10 @@ def test_folding_changes_nothing_on_the_corpus() -> None:
         _assert_folding_changes_nothing(path)
 
 
-def bulk_flow(packets: int, lose_every: int = 0) -> list[Segment]:
+def bulk_flow(packets: int, lose_every: int = 0, resend_late: bool = False) -> list[Segment]:
     """One connection: handshake, data one way (an ACK every other segment), a resend
-    of every `lose_every`-th segment, four-way close."""
+    of every `lose_every`-th segment (at once, or with `resend_late` after the next: a fast
+    retransmission, not of the tail), four-way close."""
     c, s = ("10.0.0.1", 40000), ("10.0.0.2", 80)
     out: list[Segment] = []
 
@@ -70,10 +71,17 @@ def bulk_flow(packets: int, lose_every: int = 0) -> list[Segment]:
     add(s, SYN | ACK, 0, 1)
     add(c, ACK, 1, 1)
     seq = 1
+    late = -1
     while len(out) < packets - 4:
         add(s, PSH | ACK, seq, 1, 1000)
-        if lose_every and len(out) % lose_every == 0:
-            add(s, PSH | ACK, seq, 1, 1000)  # a resend
+        if late >= 0:
+            add(s, PSH | ACK, late, 1, 1000)  # a resend, data sent since
+            late = -1
+        elif lose_every and len(out) % lose_every == 0:
+            if resend_late:
+                late = seq
+            else:
+                add(s, PSH | ACK, seq, 1, 1000)  # a resend
         seq += 1000
         if len(out) % 3 == 0:
             add(c, ACK, 1, seq)
@@ -113,6 +121,40 @@ def test_resends_in_a_long_connection_are_all_counted() -> None:
     result = analyze_connection(connection)
     assert result.sequence.counts()["retransmission"] == len(result.resends) == resent > 20
     assert all(n == 1 for n, _time in result.resends.values())
+
+
+def _lossy(packets: int, resend_late: bool = True) -> tuple[FoldedConnection, dict]:
+    [connection] = stream_connections(
+        iter(bulk_flow(packets, lose_every=50, resend_late=resend_late)), fold=FoldedConnection
+    )
+    assert isinstance(connection.folded, FoldedConnection)
+    return connection.folded, connection_to_dict(analyze_connection(connection), Clock(0.0))
+
+
+def test_a_lossy_long_connection_keeps_the_steps_before_its_first_resends_only() -> None:
+    """The tail loss probe's rule reads the steps before a first resend of data: a long
+    flow keeps them for its first RESEND_CONTEXTS resends, and past them for a resend of the
+    tail of its sender's data (what a probe resends) only; any other it keeps alone, so what
+    it keeps grows by a step or two a resend, not RECENT_STEPS more. Its note says so."""
+    short, _short_report = _lossy(40_000)
+    long, long_report = _lossy(80_000)
+    resends = [len(folded.resends) for folded in (short, long)]  # each the first of its data
+    assert resends[0] > RESEND_CONTEXTS
+    assert (short.resends_alone, long.resends_alone) == (
+        resends[0] - RESEND_CONTEXTS,
+        resends[1] - RESEND_CONTEXTS,
+    )
+    kept = [len(folded.machine.steps) for folded in (short, long)]
+    assert kept[1] - kept[0] <= 2 * (resends[1] - resends[0])
+    assert kept[0] < 1_100 + (RECENT_STEPS + 2) * RESEND_CONTEXTS + 2 * resends[0]
+    tails, _report = _lossy(40_000, resend_late=False)  # each resent at once: the tail, a probe's shape
+    assert len(tails.resends) > RESEND_CONTEXTS and tails.resends_alone == 0
+    [note] = [note for note in long_report["notes"] if note.startswith("a long connection: ")]
+    assert note.endswith(
+        f"the tail loss probe's rule read what came before its first {RESEND_CONTEXTS} resends of data "
+        f"and each later resend of the tail of its sender's data, not before the {long.resends_alone:,} others "
+        "(a probe resends the tail)"
+    )
 
 
 def _stalled_flow(before: int, after: int) -> list[Segment]:
