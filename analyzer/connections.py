@@ -182,8 +182,10 @@ _PIECE_FLAGS: Final = CWR | PSH | FIN
 # Over connections waiting out CLOSE_DELAY in the tracker's queue from which each that joins
 # it is held packed (packed_segments.py). Packing and unpacking cost about half a microsecond
 # a segment, a tenth of the time of a mix of short connections: below this many (a server
-# closing some 1,200 connections a second), memory is the lesser worry.
-PACK_OVER_FROM: Final = 6_000
+# closing some 400 connections a second), memory is the lesser worry. (The benchmark's real
+# mix, 20,000 connections in 5 s: 6,000 -> 2,000 took each share's peak from 97 to 82 MB, in
+# about the same time.)
+PACK_OVER_FROM: Final = 2_000
 
 
 def _told_apart(segment: Segment) -> bool:
