@@ -787,6 +787,27 @@ def test_a_datagram_missing_a_fragment_is_left_out_and_counted(tmp_path) -> None
     )
 
 
+def test_an_identification_used_again_makes_a_new_datagram(tmp_path) -> None:
+    """A SYN sent in fragments and resent 1 s later in fragments of the same IP ID (crafted
+    tools keep one): each time a SYN, as Wireshark reads them. A fragment duplicated after
+    its datagram was whole makes nothing, and is counted as a copy, not a missing fragment."""
+    from scapy.layers.inet import IP, fragment
+
+    syn = IP(src="10.0.0.1", dst="10.0.0.2", id=0x4242) / TCP(sport=40000, dport=80, flags="S", seq=1000)
+    first = fragment(syn, fragsize=8)
+    again = fragment(syn, fragsize=8)
+    duplicated = again[-1].copy()
+    times = [0.001 * n for n in range(len(first))] + [1.0 + 0.001 * n for n in range(len(again) + 1)]
+    path = write_capture(tmp_path / "same-id.pcap", [*first, *again, duplicated], times=times)
+    analysis = analyze_file(str(path))
+    syns = [s for s in analysis.connections[0].connection.segments if s.flags & SYN]
+    assert [s.frame for s in syns] == [len(first), 2 * len(first)]
+    assert analysis.stats.warnings == [
+        "1 IP fragment came again after its datagram was whole, and made no datagram of their own "
+        "(duplicated on the way, or captured twice): left out"
+    ]
+
+
 @pytest.mark.slow
 @needs_tshark
 def test_tshark_reads_fragments_as_we_do(tmp_path) -> None:
@@ -966,14 +987,14 @@ def test_a_fraction_of_a_second_past_a_second_is_named(tmp_path, nano: bool) -> 
 def test_fragments_cut_by_a_snapshot_length_still_make_their_segment(tmp_path) -> None:
     """tcpdump -s 96: every fragment cut, none missing. The segment has its whole length and
     says its payload was not all captured, as an unfragmented packet cut so would; and a
-    copy of a fragment after its datagram was read starts nothing new."""
+    copy of a fragment after its datagram was read makes nothing new, and is counted."""
     packets = _fragmented(4, 1480)
     packets.insert(5, packets[4].copy())  # the second fragment again, after the datagram
     path = write_capture(tmp_path / "cut.pcap", packets, snaplen=96)
     stats = DecodeStats()
     [data] = [s for s in read_packets(str(path), stats) if s.payload_len and s.sport == 40000]
     assert (data.payload_len, data.payload_cut, data.frame) == (2900, True, 5)
-    assert stats.warnings == []
+    assert stats.warnings == [stats.fragment_copies_warning()] and stats.fragment_copies == 1
 
 
 def test_a_snapshot_length_that_cuts_payloads_is_named_in_the_first_line(tmp_path) -> None:
@@ -1396,3 +1417,33 @@ def test_each_frame_of_a_pcapng_of_two_interfaces_names_its_own(tmp_path) -> Non
     path = tmp_path / "two.pcapng"
     path.write_bytes(data)
     assert [s.interface for s in read_segments(str(path), DecodeStats())] == [0, 1, 0]
+
+
+def _records(data: bytes) -> list[tuple[int, int, int, bytes]]:
+    """A little-endian pcap's records as (seconds, fraction, wire length, bytes)."""
+    records, at = [], 24
+    while at < len(data):
+        seconds, fraction, kept, wire = struct.unpack_from("<IIII", data, at)
+        records.append((seconds, fraction, wire, data[at + 16 : at + 16 + kept]))
+        at += 16 + kept
+    return records
+
+
+def test_the_link_type_fields_fcs_bits_and_a_modified_pcap_are_read_as_wireshark_reads_them(tmp_path) -> None:
+    """The pcap header's link-type field carries the FCS's presence and length in its upper
+    bits (tcpdump with FCS kept writes 0x04000001 for Ethernet); and Kuznetzov's modified
+    pcap (magic 0xa1b2cd34, old Red Hat tcpdump) has 24-byte record headers. Both were
+    refused ("unsupported link type 67108865", "not a pcap or pcapng file")."""
+    original = (ROOT / "captures" / "refused.pcap").read_bytes()
+    assert original[:4] == b"\x4d\x3c\xb2\xa1"  # nanoseconds, little-endian
+    expected = [(s.frame, s.flags, s.seq) for s in read_segments(str(ROOT / "captures" / "refused.pcap"))]
+    fcs_bits = tmp_path / "fcs-bits.pcap"
+    fcs_bits.write_bytes(original[:20] + struct.pack("<I", 0x04000001) + original[24:])
+    modified = tmp_path / "modified.pcap"
+    records = b"".join(
+        struct.pack("<IIIIIHBx", seconds, fraction // 1000, len(frame), wire, 1, 0x0800, 0) + frame
+        for seconds, fraction, wire, frame in _records(original)
+    )
+    modified.write_bytes(b"\x34\xcd\xb2\xa1" + original[4:24] + records)
+    for path in (fcs_bits, modified):
+        assert [(s.frame, s.flags, s.seq) for s in read_segments(str(path))] == expected, path.name

@@ -103,6 +103,16 @@ def test_pcap_and_pcapng_stamps_are_read_exactly(tmp_path) -> None:
     ]  # fmt: skip
 
 
+def test_zero_ticks_after_an_offset_are_the_offset_not_a_missing_time(tmp_path) -> None:
+    """An interface whose if_tsoffset is the capture's start may stamp its first packet 0
+    ticks: tshark reads the offset's time, not 1970."""
+    offset = 1_700_000_000
+    path = _pcapng(tmp_path / "zero.pcapng", 9, offset, [0, 1_000, 2_000], HANDSHAKE)
+    assert [stamp for stamp, _l, _d in CaptureFile(str(path)).frames()] == [
+        offset * NS, offset * NS + 1_000, offset * NS + 2_000,
+    ]  # fmt: skip
+
+
 def test_segments_carry_their_frames_stamps_and_frame_1_its_clock(tmp_path) -> None:
     stamps = [START, START + 1, START + GAP]
     stats = DecodeStats()

@@ -31,7 +31,14 @@ PCAP_MAGICS = {
     b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
     b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
     b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
+    # Alexey Kuznetzov's modified pcap (old Red Hat tcpdump): microseconds, and each record
+    # header 8 bytes longer (interface index, protocol, packet type), as wiretap reads it.
+    b"\x34\xcd\xb2\xa1": ("<", 1_000_000),
+    b"\xa1\xb2\xcd\x34": (">", 1_000_000),
 }
+_MODIFIED_PCAP: Final = (b"\x34\xcd\xb2\xa1", b"\xa1\xb2\xcd\x34")
+PCAP_RECORD_HEADER: Final = 16
+MODIFIED_PCAP_RECORD_HEADER: Final = 24
 PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC: Final = b"\x1f\x8b"
 COMPRESSED_CHUNK: Final = 1 << 16
@@ -104,6 +111,7 @@ class CaptureFile:
         self._gunzipped: _Gunzipped | None = None  # what decompresses it
         self._ahead: _ReadAhead | None = None  # a pcap file's records
         self._little = True  # a pcap file's byte order
+        self._record_header = PCAP_RECORD_HEADER  # a pcap record header's length
         self._tick_ns = 1000  # and its time unit, in nanoseconds
         self._blocks: Generator[Frame, None, None] | None = None  # a pcapng file's frames
         self._ended = False
@@ -228,8 +236,11 @@ class CaptureFile:
         if len(header) < 20:
             raise CaptureFileError(self.path, "pcap file header is cut off")
         _major, _minor, _zone, _sigfigs, self.snaplen, linktype = struct.unpack(endian + "HHiIII", header)
-        # The upper bits of the link-type field carry FCS information (pcap spec).
-        self.linktype = linktype & 0x0FFFFFFF
+        # The link type is the field's lower 16 bits: the upper ones say whether an FCS of how
+        # many bytes ends each frame (pcap spec, LinkType and additional information), which
+        # the decoders need not strip (they read IP lengths).
+        self.linktype = linktype & 0xFFFF
+        self._record_header = MODIFIED_PCAP_RECORD_HEADER if magic in _MODIFIED_PCAP else PCAP_RECORD_HEADER
         self._little = endian == "<"
         # Records are cut out of chunks read ahead: two reads a record cost more than the rest
         # of the record's reading.
@@ -237,8 +248,9 @@ class CaptureFile:
 
     def _next_record(self, ahead: _ReadAhead) -> bool:
         """A pcap record: its header read where it lies in the chunk read ahead."""
-        available = ahead.fill(16)
-        if available < 16:
+        header = self._record_header
+        available = ahead.fill(header)
+        if available < header:
             if available:
                 self._cut_off("a record header")
             return False
@@ -250,7 +262,7 @@ class CaptureFile:
                 f"writes; stopped reading there ({self.frames_read} packets read)"
             )
             return False
-        if ahead.fill(16 + caplen) < 16 + caplen:
+        if ahead.fill(header + caplen) < header + caplen:
             self._cut_off(f"packet {self.frames_read + 1}")
             return False
         buffer, at = ahead.buffer, ahead.at  # moved if the chunk was refilled
@@ -260,9 +272,9 @@ class CaptureFile:
             self._odd_stamp(seconds, fraction)
         else:
             self._set_stamp(seconds_stamp(seconds) + fraction * self._tick_ns)
-        self.data = buffer[at + 16 : at + 16 + caplen]
+        self.data = buffer[at + header : at + header + caplen]
         self.whole = 0 < u32(buffer, at + 12, little) <= caplen
-        ahead.at = at + 16 + caplen
+        ahead.at = at + header + caplen
         return True
 
     def _odd_stamp(self, seconds: int, fraction: int) -> None:
@@ -405,7 +417,7 @@ class CaptureFile:
     def _stamp(self, interface: tuple[int, int, int], high: int, low: int) -> int:
         """A packet's stamp from its interface and timestamp, as the last stamp; its link type."""
         linktype, per_second, offset = interface
-        if high or low:
+        if high or low or offset:  # 0 ticks after an if_tsoffset is the offset itself, a time
             whole, part = divmod((high << 32) | low, per_second)
             if NS % per_second == 0:
                 part *= NS // per_second

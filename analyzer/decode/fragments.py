@@ -13,6 +13,13 @@ Held: at most MAX_DATAGRAMS datagrams and MAX_BYTES bytes of them, each for TIME
 of capture time (Linux's ipfrag_time); past that the oldest is given up, counted as
 incomplete. Pieces that overlap are written in the order they came (a later one's bytes
 over an earlier one's).
+
+A fragment whose datagram was made whole already starts a new one, as in Wireshark: an
+identification used again (a retransmitted SYN sent in fragments, or a scanner's fixed
+one), or the copy of a whole datagram (captured on two interfaces), which the connections
+then tell as a copy. One that stays unfinished and holds nothing but pieces of the datagram
+made whole (a fragment duplicated on the way, or captured twice) is counted as a copy
+(`copies`, in fragments), not as a datagram with a fragment missing.
 """
 
 from __future__ import annotations
@@ -46,13 +53,22 @@ class Fragment:
             self.length = len(self.payload)
 
 
+# A fragment as a datagram made whole remembers it: offset, length and a hash of its bytes.
+Piece = tuple[int, int, int]
+
+
 @dataclass(eq=False)
 class _Datagram:
     started: float
+    # The pieces of the datagram of the same key made whole before it, if any.
+    echo: frozenset[Piece] = frozenset()
     pieces: list[tuple[int, bytes, int]] = field(default_factory=list)  # offset, captured, length
     header: bytes = b""
     total: int = -1  # its payload's length, once the last fragment has come
     size: int = 0
+
+    def marks(self) -> frozenset[Piece]:
+        return frozenset((offset, length, hash(captured)) for offset, captured, length in self.pieces)
 
 
 class Reassembler:
@@ -60,20 +76,21 @@ class Reassembler:
 
     def __init__(self) -> None:
         self._held: dict[tuple, _Datagram] = {}
-        self._done: dict[tuple, float] = {}  # datagrams made whole lately, and when
+        # Datagrams made whole lately: when, and their pieces.
+        self._done: dict[tuple, tuple[float, frozenset[Piece]]] = {}
         self._bytes = 0
         self.incomplete = 0
+        self.copies = 0  # fragments again of a datagram made whole, that made nothing new
 
     def add(self, fragment: Fragment, time: float) -> bytes | None:
         """The whole datagram, as an unfragmented IP packet, once `fragment` completes it:
         its IP header's length the whole datagram's, its bytes those captured (up to the
         first a snapshot length left out, as an unfragmented packet cut so would be)."""
         self._expire(time)
-        if fragment.key in self._done:
-            return None  # a copy of a fragment of a datagram already read
         held = self._held.get(fragment.key)
         if held is None:
-            held = self._held[fragment.key] = _Datagram(time)
+            done = self._done.pop(fragment.key, None)
+            held = self._held[fragment.key] = _Datagram(time, done[1] if done is not None else frozenset())
         held.pieces.append((fragment.offset, fragment.payload, fragment.length))
         held.size += len(fragment.payload) + 1
         self._bytes += len(fragment.payload) + 1
@@ -85,7 +102,7 @@ class Reassembler:
         if whole is None:
             return None
         self._drop(fragment.key)
-        self._done[fragment.key] = time
+        self._done[fragment.key] = (time, held.marks())
         if len(held.header) + held.total > MAX_DATAGRAM:
             self.incomplete += 1  # longer than any IP datagram can be: a crafted one
             return None
@@ -93,14 +110,13 @@ class Reassembler:
 
     def finish(self) -> int:
         """Give up what is still held; the count of datagrams never completed."""
-        self.incomplete += len(self._held)
-        self._held.clear()
-        self._bytes = 0
+        for key in list(self._held):
+            self._give_up(key)
         return self.incomplete
 
     def _expire(self, time: float) -> None:
         done = self._done
-        while done and (len(done) > MAX_DATAGRAMS or time - next(iter(done.values())) > TIMEOUT):
+        while done and (len(done) > MAX_DATAGRAMS or time - next(iter(done.values()))[0] > TIMEOUT):
             del done[next(iter(done))]
         held = self._held
         while held and (
@@ -108,8 +124,17 @@ class Reassembler:
             or self._bytes > MAX_BYTES
             or time - next(iter(held.values())).started > TIMEOUT
         ):
-            self._drop(next(iter(held)))
+            self._give_up(next(iter(held)))
+
+    def _give_up(self, key: tuple) -> None:
+        """An unfinished datagram let go: copies of pieces of the one made whole before it,
+        or a datagram a fragment of which never came."""
+        held = self._held[key]
+        if held.echo and held.marks() <= held.echo:
+            self.copies += len(held.pieces)
+        else:
             self.incomplete += 1
+        self._drop(key)
 
     def _drop(self, key: tuple) -> None:
         self._bytes -= self._held.pop(key).size

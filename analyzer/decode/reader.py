@@ -45,6 +45,7 @@ class DecodeStats:
     malformed: int = 0
     headers_cut: int = 0  # frames the snapshot length cut inside their link-layer, IP or TCP header
     fragments_incomplete: int = 0  # fragmented datagrams never made whole (decode/fragments.py)
+    fragment_copies: int = 0  # fragments again of a datagram made whole, that made no other
     # IP fragments read (frames), and the datagrams put together from them: read as if they
     # had come whole, in the frame of each one's last fragment.
     fragment_frames: int = 0
@@ -187,6 +188,14 @@ class DecodeStats:
             return f", {frames:,} of them IP fragments of datagrams never made whole"
         return (
             f", {frames:,} of them IP fragments put together into {made:,} datagram{'s' if made != 1 else ''}"
+        )
+
+    def fragment_copies_warning(self) -> str:
+        count = self.fragment_copies
+        return (
+            f"{count:,} IP fragment{'s' if count != 1 else ''} came again after {'their' if count != 1 else 'its'} "
+            "datagram was whole, and made no datagram of their own (duplicated on the way, or captured twice): "
+            "left out"
         )
 
     def fragments_warning(self) -> str:
@@ -398,6 +407,7 @@ def read_packets(
             stats.warnings.append(untimed_warning(capture.untimed))
         stats.warnings.extend(capture.stamp_warnings())
         stats.fragments_incomplete = fragments.finish()
+        stats.fragment_copies = fragments.copies
     if stats.unsupported_linktypes:
         if stats.tcp_segments == 0 and sum(stats.unsupported_linktypes.values()) == stats.frames:
             types = ", ".join(linktype_name(t) for t in sorted(stats.unsupported_linktypes))
@@ -416,6 +426,8 @@ def read_packets(
         stats.warnings.append(ahead)
     if stats.fragments_incomplete:
         stats.warnings.append(stats.fragments_warning())
+    if stats.fragment_copies:
+        stats.warnings.append(stats.fragment_copies_warning())
     if stats.headers_cut:
         stats.warnings.append(
             f"{stats.headers_cut:,} frame{'s' if stats.headers_cut != 1 else ''} skipped: cut inside their link-layer, IP or TCP header (the capture's "
