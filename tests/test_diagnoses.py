@@ -314,6 +314,22 @@ def test_a_data_segment_backing_off_shows_its_schedule() -> None:
     assert diagnosis.frames == [5, 6, 7, 8]  # the resends of frame 4
 
 
+def test_a_timers_backoff_after_a_quick_recovery_resend_counts_from_that_resend() -> None:
+    """A path that drops big packets (helper-99's e8, a PMTU black hole): the segment resent
+    9.5 ms after its first send with the rest of its window (SACK recovery), then by the timer
+    at 0.208, 0.412 and 0.832 s: an RTO backoff from the quick resend, not "no timer" for a
+    chain whose first interval is shorter than any RTO."""
+    at = [0.0, 0.0095, 0.2175, 0.6295, 1.4615]
+    sends = [(1.0 + when, "c", "A", 101, 501, 1448) for when in at]
+    diagnosis = _one(conversation(*HANDSHAKE, *sends), "retransmission_timeout")
+    assert diagnosis.frames == [6, 7, 8]
+    assert (
+        "was sent 5 times, the resend in frame 5 (loss recovery's: SACK or duplicate ACKs) 9.500 ms after"
+        in (diagnosis.sentence)
+    )
+    assert "intervals 0.208, 0.412, 0.832 s: exponential" in diagnosis.sentence
+
+
 def test_resends_closer_than_the_round_trip_are_no_timeout() -> None:
     """A 40 ms round trip, the data sent again 18 and then 12 ms later (nginx under wrk on a
     reordering link: recovery's resends, acknowledged at once): no RTO is that short. The same

@@ -656,6 +656,28 @@ def test_a_fin_to_an_end_whose_retransmissions_gave_up_is_answered_as_for_no_con
     )
 
 
+def test_the_sends_of_a_segment_before_a_timer_gave_up_count_its_first_before_other_data() -> None:
+    """A blackholed path (helper-99's e6): the client sent its segment, two more after it, then
+    the timer resent the first five times: sent 6 times, as the retransmission diagnosis
+    says, counted from its first send (frame 4), not 5 from the first copy."""
+    sends = [
+        (0.01, "c", "A", 101, 501, 1448),
+        (0.01, "c", "A", 1549, 501, 1448),
+        (0.01, "c", "PA", 2997, 501, 104),
+    ]
+    resends = [(0.21 + at, "c", "A", 101, 501, 1448) for at in (0.0, 0.4, 1.2, 2.8, 6.0)]
+    result = analyze(
+        *HANDSHAKE, *sends, *resends, (26.0, "s", "PA", 501, 101, 10), (26.0001, "c", "R", 101, 0)
+    )
+    [reset] = result.resets
+    assert reset.cause == "no_connection"
+    assert (
+        "its 1448-byte segment (frame 4) was sent 6 times with nothing from the server" in reset.explanation
+    )
+    [timeout] = [d for d in result.diagnoses if d.kind == "retransmission_timeout"]
+    assert "was sent 6 times" in timeout.sentence
+
+
 def test_a_rst_taken_before_any_fin_ends_the_connection_a_later_fin_does_not_close_it() -> None:
     """A firewall's RST in the client's name closes the server (frame 6); the client, unaware,
     closes later (FIN, frame 7) and the server's kernel answers it for no connection: the

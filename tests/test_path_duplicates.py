@@ -54,13 +54,16 @@ def test_a_copy_its_receiver_answers_with_a_duplicate_sack_was_on_the_wire_twice
     text = "\n".join(connection_text(result, Clock(0.0)))
     assert "duplicated 1 of them was on the wire twice" in text
     assert "5 (D-SACK in 7)" in text
+    assert "copies     1 frame seen again, left out" in text  # not only the capture's own copy
 
 
 def test_a_copy_with_no_duplicate_sack_was_captured_twice() -> None:
     result = _analyzed(STEPS, {})
     assert [copy.frame for copy, _ in result.connection.copies] == [5]
     assert result.on_the_wire_twice == []
-    assert "on the wire twice" not in "\n".join(connection_text(result, Clock(0.0)))
+    text = "\n".join(connection_text(result, Clock(0.0)))
+    assert "on the wire twice" not in text
+    assert "copies     1 frame captured again, left out" in text
 
 
 def test_a_duplicate_sack_after_a_resend_of_the_data_is_the_resends() -> None:

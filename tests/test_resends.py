@@ -102,3 +102,19 @@ def test_a_bounded_finder_forgets_all_but_the_latest_segments_it_remembered() ->
     for index, segment in enumerate(copied_since):
         finder.feed(index, segment)
     assert finder.resends == {5: (1, copied_since[3].stamp), 8: (2, copied_since[4].stamp)}
+
+
+def test_data_resent_in_other_bounds_is_a_copy_of_what_held_it_together() -> None:
+    """The path's MTU lowered (ICMP fragmentation needed): three 1,448-byte segments resent
+    as 1,148, 1,148, 1,148 and 900 bytes, the middle ones each across two of the first:
+    every piece a copy, of the latest segment that held part of it (helper-99's e7: 6 of 14
+    counted). Data below the furthest sent that was not all sent before is no copy."""
+    mss, small = 1448, 1148
+    first = [("c", "PA", 101 + n * mss, 501, mss) for n in range(3)]
+    again = [("c", "PA", 101 + n * small, 501, small) for n in range(3)] + [
+        ("c", "PA", 101 + 3 * small, 501, 900)
+    ]
+    segments = conversation(*HANDSHAKE, *first, *again)
+    assert earlier_copies(segments) == {6: 3, 7: 4, 8: 5, 9: 5}
+    missed = conversation(*HANDSHAKE, first[0], first[2], ("c", "PA", 101 + small, 501, small))
+    assert earlier_copies(missed) == {}  # part of it was in the segment the capture lacks

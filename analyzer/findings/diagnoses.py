@@ -579,6 +579,15 @@ def _retransmission_timeouts(
         if probe is not None:
             chain = chain[1:]
         times = ([probe.time] if probe is not None else [first_sent]) + [s.time for s in chain]
+        # Resends sooner than any timer at the start are loss recovery's (SACK, duplicate
+        # ACKs, RACK), and the RTO counts from the last of them, as from a probe (a path that
+        # drops big packets: one resent at once with the rest of its window, then by the timer).
+        lead = 0
+        while lead + 1 < len(times) and times[lead + 1] - times[lead] < MIN_TIMEOUT:
+            lead += 1
+        recovery = chain[lead - 1] if lead else None
+        if recovery is not None:
+            chain, times = chain[lead:], times[lead:]
         if len(times) < BACKOFF_MIN_SENDS:
             continue
         if any(later - earlier < MIN_TIMEOUT for earlier, later in pairwise(times)):
@@ -597,7 +606,10 @@ def _retransmission_timeouts(
         side = "client" if from_client else "server"
         frames = [s.frame for s in chain]  # the RTO's resends (the first send is at times[0])
         after = (
-            f"the resend in frame {probe.frame} (a tail loss probe?) {format_duration(between(first_stamp, probe.stamp))} "
+            f"the resend in frame {recovery.frame} (loss recovery's: SACK or duplicate ACKs) "
+            f"{format_duration(between(first_stamp, recovery.stamp))} after the first, then the RTO: "
+            if recovery is not None
+            else f"the resend in frame {probe.frame} (a tail loss probe?) {format_duration(between(first_stamp, probe.stamp))} "
             "after the first, "
             "then the RTO: "
             if probe is not None

@@ -6,7 +6,8 @@ same length; or, for data alone that lies wholly below the furthest its sender h
 the latest earlier segment of its sender whose data holds it (of the latest DATA_LOOK_BACK
 with data): a capture on a sender whose NIC cuts the segments (TSO), or on a receiver or
 router whose NIC coalesces them (GRO), holds packets of tens of kilobytes, of which a timer
-resends one segment's worth. A SYN or FIN is the same SYN or FIN whatever data rides with it: Linux resends a
+resends one segment's worth; or, where no one holds it, of the latest of those that hold it
+together (data sent again in other bounds: a lowered path MTU's smaller segments). A SYN or FIN is the same SYN or FIN whatever data rides with it: Linux resends a
 Fast Open SYN that went unanswered without its data. The ACK flag is not compared (an end's
 SYN/ACK after its own SYN repeats that SYN: simultaneous open) and neither is RST. One byte
 of data sent while the peer's latest window is zero is a window probe (the persist timer's,
@@ -124,6 +125,9 @@ class CopyFinder:
                     if seq_diff(segment.seq, seq) >= 0 and seq_diff(end, data_end) <= 0:
                         before, before_stamp, held = earlier, stamp, True
                         break
+                else:
+                    before, before_stamp = _covered(data, segment.seq, end)
+                    held = before >= 0
             data.append((segment.seq, end, index, segment.stamp))
         if memory:
             self._remember(key, index, before, before_stamp, held, segment)
@@ -152,6 +156,26 @@ class CopyFinder:
         self._ring_keys[slot] = key
         self._ring_indexes[slot] = index
         self._ring_stamps[slot] = segment.stamp
+
+
+def _covered(data: deque[tuple[int, int, int, int]], seq: int, end: int) -> tuple[int, int]:
+    """(index, stamp) of the latest of the earlier data segments that together hold all of
+    seq..end, no one of them alone: data sent again in other bounds (a path's MTU lowered,
+    the segment size with it: 1,448-byte segments resent as 1,148-byte ones, each across two);
+    (-1, 0) if some of it was not among them."""
+    pieces = [(start, stop, index, stamp) for start, stop, index, stamp in data
+              if seq_diff(stop, seq) > 0 and seq_diff(end, start) > 0]  # fmt: skip
+    pieces.sort(key=lambda piece: seq_diff(piece[0], seq))
+    reached = seq
+    for start, stop, _index, _stamp in pieces:
+        if seq_diff(start, reached) > 0:
+            return -1, 0  # a hole: not all of it sent before
+        if seq_diff(stop, reached) > 0:
+            reached = stop
+    if not pieces or seq_diff(end, reached) > 0:
+        return -1, 0
+    latest = max(pieces, key=lambda piece: piece[2])
+    return latest[2], latest[3]
 
 
 def numbered_resends(segments: list[Segment], earlier: dict[int, int]) -> dict[int, tuple[int, int]]:

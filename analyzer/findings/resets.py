@@ -253,18 +253,19 @@ def _unanswered_copies(
     before: list[Step], reset: Segment, sender: Side, side: Callable[[Segment], Side]
 ) -> list[Segment]:
     """The copies of the sender's last data segment before its RST, sent since the peer's last
-    segment: one segment sent again and again (a retransmission timer's), unanswered. A
+    segment: one segment sent again and again (a retransmission timer's), unanswered, with
+    its first send, which other data of the sender may follow before the timer's copies. A
     keep-alive's shape (one byte, one below the RST's number: Windows') is no data resent."""
     copies: list[Segment] = []
     for step in reversed(before):
         segment = step.segment
-        if side(segment) != sender:
-            break
-        if segment.flags & (SYN | RST) or not segment.payload_len:
-            break
-        if segment.payload_len == 1 and seq_diff(reset.seq, segment.seq) == 1:
+        if side(segment) != sender or segment.flags & (SYN | RST):
             break
         if copies and (segment.seq, segment.payload_len) != (copies[-1].seq, copies[-1].payload_len):
+            continue  # other data it sent after the first send, before the timer's copies
+        if not copies and (
+            not segment.payload_len or (segment.payload_len == 1 and seq_diff(reset.seq, segment.seq) == 1)
+        ):
             break
         copies.append(segment)
     return copies[::-1]

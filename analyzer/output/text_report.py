@@ -125,8 +125,10 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     if c.copy_count:
         shown = ", ".join(f"{copy.frame} (of {original})" for copy, original in c.copies[:_COPIES_SHOWN])
         more = f" and {c.copy_count - _COPIES_SHOWN:,} more" if c.copy_count > _COPIES_SHOWN else ""
+        # Some sent twice on the path (the next line): not only the capture's own copies.
+        again = "seen again" if result.on_the_wire_twice else "captured again"
         lines.append(
-            f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} captured again, left out of "
+            f"  copies     {c.copy_count:,} frame{'s' if c.copy_count > 1 else ''} {again}, left out of "
             f"the analysis (the same packet within {CAPTURE_COPY_WINDOW * 1000:g} ms, "
             f"{CAPTURE_COPY_WINDOW_UNNUMBERED * 1000:g} ms with nothing to tell a resend: no IPv4 identification, "
             f"SYN timestamps, SACK block or a TTL one lower; or as a router or bridge sent it on, whole or in "
