@@ -48,6 +48,8 @@ TUNNEL_NAMES = {
     "l2tp.pcap": "L2TP",
     "nested.pcap": "GRE > VXLAN",
     "direct-and-gre.pcap": "GRE",
+    "lisp.pcap": "LISP",
+    "mpls-in-udp.pcap": "MPLS-in-UDP",
 }
 
 
@@ -69,6 +71,18 @@ def test_every_encapsulation_gives_tsharks_tcp_packets(row) -> None:
     assert {s.sport for s in segments} | {s.dport for s in segments} == {40000, 80}
     expected = TUNNEL_NAMES.get(row["file"], "")
     assert {s.tunnel for s in segments} - {""} == ({expected} if expected else set())
+
+
+def test_encrypted_macsec_frames_are_counted_as_what_may_hold_tcp(tmp_path) -> None:
+    """802.1AE with its E bit set: the payload is ciphertext. Named in a warning, as ESP is,
+    where integrity-only MACsec (macsec.pcap) is read."""
+    sectag = bytes([0x2C, 0]) + (1).to_bytes(4, "big") + bytes(8)  # SC and E set, then an SCI
+    frames = [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x88E5) / (sectag + bytes(60))]
+    path = tmp_path / "macsec-encrypted.pcap"
+    wrpcap(str(path), frames)
+    stats = DecodeStats()
+    assert list(read_segments(str(path), stats)) == []
+    assert stats.undecodable == {"MACsec (802.1AE) encrypted frames": 1}
 
 
 @pytest.mark.parametrize("name", sorted(TUNNEL_NAMES))

@@ -30,6 +30,15 @@ ETHERTYPE_PBB: Final = 0x88E7  # 802.1ah: a 4-byte I-TAG, then the customer's MA
 ETHERTYPE_FABRICPATH: Final = 0x8903  # Cisco FabricPath: 2 bytes FTag/TTL, then an Ethernet frame
 ETHERTYPE_VN_TAG: Final = 0x8926  # 4 bytes, then the ethertype
 ETHERTYPE_E_TAG: Final = 0x893F  # 802.1BR: 6 bytes, then the ethertype
+ETHERTYPE_MACSEC: Final = 0x88E5  # 802.1AE: a SecTAG, then (not encrypted) the ethertype
+ETHERTYPE_NSH: Final = 0x894F  # RFC 8300 network service header: its length, then its next protocol
+MACSEC_SECTAG: Final = 6  # TCI/AN, short length, packet number
+MACSEC_SCI: Final = 8  # the secure channel identifier, where the TCI's SC bit says so
+MACSEC_SC: Final = 0x20
+MACSEC_ENCRYPTED: Final = 0x08  # the TCI's E bit: the payload is encrypted (with C, changed)
+NSH_NEXT_IPV4: Final = 1
+NSH_NEXT_IPV6: Final = 2
+NSH_NEXT_ETHERNET: Final = 3
 ETHERTYPE_MAX_LENGTH: Final = 0x0600  # below: an 802.3 length field, an LLC header follows
 
 LINKTYPE_NULL: Final = 0
@@ -162,7 +171,7 @@ def after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
         if ethertype in ETHERTYPE_VLAN:
             step, type_at = VLAN_TAG, VLAN_TYPE
         elif ethertype in ETHERTYPE_MPLS:
-            return _after_mpls(data, at)
+            return after_mpls(data, at)
         elif ethertype == ETHERTYPE_PPPOE_SESSION:
             return _ppp_protocol(data, at + PPPOE_HEADER)
         elif ethertype == ETHERTYPE_PBB:
@@ -173,6 +182,15 @@ def after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
             step, type_at = VN_TAG + 2, VN_TAG
         elif ethertype == ETHERTYPE_E_TAG:
             step, type_at = E_TAG + 2, E_TAG
+        elif ethertype == ETHERTYPE_MACSEC:
+            if len(data) < at + MACSEC_SECTAG:
+                return None
+            if data[at] & MACSEC_ENCRYPTED:
+                raise Undecodable("MACsec (802.1AE) encrypted frames")
+            step = MACSEC_SECTAG + (MACSEC_SCI if data[at] & MACSEC_SC else 0) + 2
+            type_at = step - 2
+        elif ethertype == ETHERTYPE_NSH:
+            return nsh(data, at)
         elif ethertype < ETHERTYPE_MAX_LENGTH:
             return llc(data, at)
         else:
@@ -184,7 +202,20 @@ def after_ethertype(data: bytes, ethertype: int, at: int) -> int | None:
     raise Undecodable("more than 16 nested link-layer headers")
 
 
-def _after_mpls(data: bytes, at: int) -> int | None:
+def nsh(data: bytes, at: int) -> int | None:
+    """Below a network service header (RFC 8300: its length in 4-byte words, then its next
+    protocol): the IP header's offset."""
+    if len(data) < at + 4:
+        return None
+    inner, following = at + (data[at + 1] & 0x3F) * 4, data[at + 3]
+    if following in (NSH_NEXT_IPV4, NSH_NEXT_IPV6):
+        return inner
+    if following == NSH_NEXT_ETHERNET:
+        return ethernet_at(data, inner)
+    raise Undecodable(f"NSH next protocol {following}")
+
+
+def after_mpls(data: bytes, at: int) -> int | None:
     """Below the bottom label: IP (its version nibble says which), or an Ethernet pseudowire,
     behind a control word (first nibble 0) or not (RFC 4448 makes the word optional). Nothing
     but the first nibble tells them apart, and an Ethernet address may begin with any: the
@@ -257,7 +288,7 @@ def _ppp_protocol(data: bytes, at: int) -> int | None:
     if protocol in (PPP_IPV4, PPP_IPV6):
         return at
     if protocol == PPP_MPLS:
-        return _after_mpls(data, at)
+        return after_mpls(data, at)
     if protocol in PPP_VJ_COMPRESSED:
         raise Undecodable("PPP with Van Jacobson compressed TCP headers")
     return None
@@ -389,7 +420,7 @@ def atm_rfc1483(data: bytes) -> int | None:
 
 
 def mpls(data: bytes) -> int | None:
-    return _after_mpls(data, 0)
+    return after_mpls(data, 0)
 
 
 def openbsd_enc(data: bytes) -> int | None:

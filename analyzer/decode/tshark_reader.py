@@ -46,6 +46,7 @@ _TUNNEL_LAYERS = {
     "ayiya": "AYIYA",
     "gtp": "GTP-U",
     "l2tp": "L2TP",
+    "lisp-data": "LISP",
 }
 # Linux's VXLAN port, which tshark does not decode by default and the fast decoder does.
 _DECODE_AS = {"udp.port==8472": "vxlan"}
@@ -73,6 +74,8 @@ def _one_tunnel(outer: str, inner: str, between: list[str]) -> str:
         return "ERSPAN"
     if "gre" in between:
         return "GRE-in-UDP" if "udp" in between[: between.index("gre")] else "GRE"
+    if "mpls" in between and "udp" in between[: between.index("mpls")]:
+        return "MPLS-in-UDP"
     for layer in between:
         if layer in _TUNNEL_LAYERS:
             return _TUNNEL_LAYERS[layer]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Final
 
 from analyzer.decode.fields import u16
-from analyzer.decode.link_layer import after_ethertype, ethernet_at, ppp_at
+from analyzer.decode.link_layer import after_ethertype, after_mpls, ethernet_at, ppp_at
 from analyzer.decode.undecodable import Undecodable
 
 # GRE flags (first 16 bits) and the protocols it carries besides ethertypes.
@@ -47,6 +47,9 @@ PORT_TEREDO: Final = 3544
 PORT_AYIYA: Final = 5072
 PORT_GTP_U: Final = 2152
 PORT_L2TP: Final = 1701
+PORT_LISP_DATA: Final = 4341  # LISP's data plane (RFC 9300): an 8-byte header, then IP
+PORT_MPLS_UDP: Final = 6635  # MPLS in UDP (RFC 7510): a label stack, then IP
+LISP_HEADER: Final = 8
 UDP_TUNNEL_PORTS: Final = frozenset(
     (
         PORT_VXLAN,
@@ -58,6 +61,8 @@ UDP_TUNNEL_PORTS: Final = frozenset(
         PORT_AYIYA,
         PORT_GTP_U,
         PORT_L2TP,
+        PORT_LISP_DATA,
+        PORT_MPLS_UDP,
     )
 )
 
@@ -203,6 +208,12 @@ def _by_port(data: bytes, at: int, port: int) -> Inner | None:
         return _gtp_u(data, at)
     if port == PORT_L2TP:
         return _l2tp(data, at)
+    if port == PORT_LISP_DATA:
+        inner = at + LISP_HEADER
+        return (inner, "LISP") if _ip_at(data, inner) else None
+    if port == PORT_MPLS_UDP:
+        found = after_mpls(data, at)
+        return None if found is None else (found, "MPLS-in-UDP")
     return None
 
 

@@ -305,6 +305,27 @@ def nested(fc, p, i):
     return over4(fc, 47, gre(0x0800) + bytes(middle))
 
 
+def nsh(fc, p, i):
+    # RFC 8300: version 0, TTL 63, length 2 words; MD type 2; next protocol 1 (IPv4); path 42, index 255
+    return eth(fc, 0x894F) / Raw(struct.pack("!BBBBI", 0x0F, 0xC2, 0x02, 0x01, 42 << 8 | 255) + p)
+
+
+def macsec(fc, p, i):
+    # 802.1AE SecTAG, integrity only (E and C clear): TCI/AN with SC (an SCI follows), short length 0,
+    # packet number, SCI; then the ethertype and the packet, then a 16-byte ICV
+    sectag = struct.pack("!BBI", 0x20, 0, i + 1) + mac_bytes(pick(MAC, fc)[0]) + struct.pack("!H", 1)
+    return eth(fc, 0x88E5) / Raw(sectag + struct.pack("!H", ip_type(p)) + p + b"\x5a" * 16)
+
+
+def lisp(fc, p, i):
+    # RFC 9300 data header: flags N and I, nonce, instance ID 42
+    return udp4(fc, UDP_SPORT, 4341, struct.pack("!II", 0x88000000 | (i + 1), 42 << 8) + p)
+
+
+def mpls_udp(fc, p, i):
+    return udp4(fc, UDP_SPORT, 6635, mpls(100, 0) + mpls(200, 1) + p)
+
+
 ETH, PPP_LT, FDDI, PPP_HDLC, CHDLC, WIFI, PFLOG, RADIOTAP, IPOIB = 1, 9, 10, 50, 104, 105, 117, 127, 242
 FILES = {  # file: (linktype, inner IPv6, builder)
     "ipip.pcap": (ETH, False, ipip),
@@ -342,6 +363,10 @@ FILES = {  # file: (linktype, inner IPv6, builder)
     "pflog.pcap": (PFLOG, False, pflog),
     "direct-and-gre.pcap": (ETH, False, direct_and_gre),
     "nested.pcap": (ETH, False, nested),
+    "nsh.pcap": (ETH, False, nsh),
+    "macsec.pcap": (ETH, False, macsec),
+    "lisp.pcap": (ETH, False, lisp),
+    "mpls-in-udp.pcap": (ETH, False, mpls_udp),
 }
 DECODE_AS: dict[str, list[str]] = {}  # file: tshark -d options it needs (none: all decode by default)
 
