@@ -354,18 +354,26 @@ def test_a_long_time_label_runs_on_in_lines_between_its_pieces() -> None:
 
 def test_data_sent_again_in_other_bounds_is_drawn_as_a_retransmission() -> None:
     """The server resends 1000 bytes from the middle of two segments (a sender that segments
-    anew): the core numbers no resend (no segment of that start before), Wireshark flags a
-    retransmission, and the ladder and Mermaid draw it as one, dashed and named."""
+    anew, as after its path's MTU was lowered): the core numbers it, a copy of the latest of
+    the two that held it together (frame 5), Wireshark flags a retransmission, and the ladder
+    and Mermaid draw it as one, dashed and numbered."""
     segments = conversation(*HANDSHAKE, ("s", "PA", 501, 101, 1000), ("s", "PA", 1501, 101, 1000),
                             ("c", "A", 101, 501), ("c", "A", 101, 501), ("s", "PA", 1001, 101, 1000))  # fmt: skip
     [result] = analyze_segments(segments).connections
-    assert 8 not in result.resends and "retransmission" in result.sequence.flags[8]
+    assert result.resends[8] == (1, segments[4].stamp) and "retransmission" in result.sequence.flags[8]
     fig = figure(result, None)
     try:
         [arrow] = [t for t in fig.findobj(plt.Text) if t.get_gid() == PACKET_LABEL and "len=1000" in t.get_text()
                    and "seq=501 " in t.get_text()]  # fmt: skip
-        assert arrow.get_text().endswith("(retransmission)"), arrow.get_text()
+        assert arrow.get_text().endswith("(retransmission #1)"), arrow.get_text()
         assert arrow.get_color() == COLORS["retransmission"]
     finally:
         plt.close(fig)
-    assert "(retransmission)" in connection_mermaid(result)
+    assert "(retransmission 1, 3.000 ms after the first)" in connection_mermaid(result)
+    # Part of it never seen before (the capture lacks the segment that held it): no copy the
+    # core numbers, yet Wireshark's retransmission, drawn dashed and named without a number.
+    missed = conversation(*HANDSHAKE, ("s", "PA", 1501, 101, 1000), ("c", "A", 101, 501), ("c", "A", 101, 501),
+                          (0.5, "s", "PA", 1001, 101, 1000))  # fmt: skip
+    [partly] = analyze_segments(missed).connections
+    assert 7 not in partly.resends and "retransmission" in partly.sequence.flags[7]
+    assert "seq=501 ack=1 len=1000 (retransmission) frame 7" in connection_mermaid(partly)
