@@ -121,12 +121,18 @@ class CopyFinder:
         if not control:
             data = self._data[sender]
             if before < 0 and furthest >= 0 and seq_diff(end, furthest) <= 0:
+                # What overlaps it, gathered on the way: where no one segment holds it, the
+                # pieces that may hold it together.
+                overlapping: list[tuple[int, int, int, int]] = []
                 for seq, data_end, earlier, stamp in reversed(data):
+                    if seq_diff(data_end, segment.seq) <= 0 or seq_diff(end, seq) <= 0:
+                        continue
                     if seq_diff(segment.seq, seq) >= 0 and seq_diff(end, data_end) <= 0:
                         before, before_stamp, held = earlier, stamp, True
                         break
+                    overlapping.append((seq, data_end, earlier, stamp))
                 else:
-                    before, before_stamp = _covered(data, segment.seq, end)
+                    before, before_stamp = _covered(overlapping, segment.seq, end)
                     held = before >= 0
             data.append((segment.seq, end, index, segment.stamp))
         if memory:
@@ -158,13 +164,12 @@ class CopyFinder:
         self._ring_stamps[slot] = segment.stamp
 
 
-def _covered(data: deque[tuple[int, int, int, int]], seq: int, end: int) -> tuple[int, int]:
-    """(index, stamp) of the latest of the earlier data segments that together hold all of
-    seq..end, no one of them alone: data sent again in other bounds (a path's MTU lowered,
-    the segment size with it: 1,448-byte segments resent as 1,148-byte ones, each across two);
-    (-1, 0) if some of it was not among them."""
-    pieces = [(start, stop, index, stamp) for start, stop, index, stamp in data
-              if seq_diff(stop, seq) > 0 and seq_diff(end, start) > 0]  # fmt: skip
+def _covered(pieces: list[tuple[int, int, int, int]], seq: int, end: int) -> tuple[int, int]:
+    """(index, stamp) of the latest of `pieces`, the earlier data segments that overlap
+    seq..end, as (seq, end, index, stamp), if together they hold all of it, no one of them
+    alone: data sent again in other bounds (a path's MTU lowered, the segment size with it:
+    1,448-byte segments resent as 1,148-byte ones, each across two); (-1, 0) if some of it was
+    not among them."""
     pieces.sort(key=lambda piece: seq_diff(piece[0], seq))
     reached = seq
     for start, stop, _index, _stamp in pieces:
