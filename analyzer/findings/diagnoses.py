@@ -586,7 +586,7 @@ def _retransmission_timeouts(
         while lead + 1 < len(times) and times[lead + 1] - times[lead] < MIN_TIMEOUT:
             lead += 1
         recovery = chain[lead - 1] if lead else None
-        if recovery is not None:
+        if lead:
             chain, times = chain[lead:], times[lead:]
         if len(times) < BACKOFF_MIN_SENDS:
             continue
@@ -605,14 +605,16 @@ def _retransmission_timeouts(
             continue
         side = "client" if from_client else "server"
         frames = [s.frame for s in chain]  # the RTO's resends (the first send is at times[0])
+        # The resend the RTO counts from, where it is not the first send.
+        start, why = (
+            (recovery, "loss recovery's: SACK or duplicate ACKs")
+            if recovery
+            else (probe, "a tail loss probe?")
+        )
         after = (
-            f"the resend in frame {recovery.frame} (loss recovery's: SACK or duplicate ACKs) "
-            f"{format_duration(between(first_stamp, recovery.stamp))} after the first, then the RTO: "
-            if recovery is not None
-            else f"the resend in frame {probe.frame} (a tail loss probe?) {format_duration(between(first_stamp, probe.stamp))} "
-            "after the first, "
-            "then the RTO: "
-            if probe is not None
+            f"the resend in frame {start.frame} ({why}) {format_duration(between(first_stamp, start.stamp))} "
+            "after the first, then the RTO: "
+            if start is not None
             else ""
         )
         factor = f" ×{round(backoff.factor, 1):g}" if backoff.factor and backoff.factor != 1.0 else ""
