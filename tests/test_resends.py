@@ -118,3 +118,29 @@ def test_data_resent_in_other_bounds_is_a_copy_of_what_held_it_together() -> Non
     assert earlier_copies(segments) == {6: 3, 7: 4, 8: 5, 9: 5}
     missed = conversation(*HANDSHAKE, first[0], first[2], ("c", "PA", 101 + small, 501, small))
     assert earlier_copies(missed) == {}  # part of it was in the segment the capture lacks
+
+
+def test_data_that_came_late_is_new_and_then_copied_like_any() -> None:
+    """Behind reordering a segment comes after those sent after it: it is no copy (none of
+    its data was sent before; the finder knows it from the holes its sender left, without
+    searching its look-back). Once it came, data resent across it and its neighbours is a
+    copy of the latest that held it together, and so when more holes were open at once than
+    the finder keeps (HOLES: the oldest forgotten, searched for again)."""
+    mss = 100
+
+    def data(n: int, length: int = mss, at: int = 0) -> tuple:
+        return ("c", "PA", 101 + n * mss + at, 501, length)
+
+    late = conversation(*HANDSHAKE, data(0), data(1), data(3), data(4), data(2), data(1, 250, 50))
+    assert earlier_copies(late) == {8: 7}  # frames 4-8 new; the resend across 1-3 of frame 8
+    never = conversation(*HANDSHAKE, data(0), data(2), data(1, 150, 50))
+    assert earlier_copies(never) == {}  # part of it (1) was never sent
+    holes = 40  # every other of 80 segments late, the late ones in reverse order
+    sent = [data(n) for n in range(0, 2 * holes, 2)] + [data(n) for n in reversed(range(1, 2 * holes, 2))]
+    across = [data(n, 2 * mss, mss // 2) for n in range(0, 2 * holes - 2, 2)]
+    copies = earlier_copies(conversation(*HANDSHAKE, *sent, *across))
+    first = len(HANDSHAKE) + len(sent)
+    for k, _ in enumerate(across):  # seq 101 + (2k + 0.5) * mss: held by 2k, 2k+1, 2k+2
+        latest_holder = len(HANDSHAKE) + holes + (holes - 1 - k)  # 2k+1, late, came last
+        assert copies[first + k] == latest_holder
+    assert len(copies) == len(across)

@@ -35,6 +35,11 @@ _CONTROL: Final = SYN | FIN
 # Data segments of each sender searched for one that holds a resend of part of it: a window's worth of
 # Linux's TSO packets (64 KB each) and far more of full-sized segments.
 DATA_LOOK_BACK: Final = 4_096
+# Ranges below a sender's furthest data that none of its data segments carried yet (the
+# capture missed them, or they come late), kept per sender: at most this many, each for at
+# most HOLE_REACH bytes behind the furthest (so that sequence arithmetic stays sound).
+HOLES: Final = 32
+HOLE_REACH: Final = 1 << 30
 
 
 def earlier_copies(segments: list[Segment]) -> dict[int, int]:
@@ -81,6 +86,12 @@ class CopyFinder:
             deque(maxlen=DATA_LOOK_BACK),
             deque(maxlen=DATA_LOOK_BACK),
         )
+        # By sender: the furthest end of its data segments (-1: none yet), and the holes
+        # below it, as [start, end, start, end, ...] oldest first. A segment that lies partly
+        # in a hole holds data never sent before: no one copies it, and its look-back need
+        # not be searched (behind reordering every late segment is such a one).
+        self._reach = [-1, -1]
+        self._holes: tuple[list[int], list[int]] = ([], [])
 
     def feed(self, index: int, segment: Segment) -> int:
         control = segment.flags & _CONTROL
@@ -120,7 +131,12 @@ class CopyFinder:
         held = False  # `before` holds it among more data
         if not control:
             data = self._data[sender]
-            if before < 0 and furthest >= 0 and seq_diff(end, furthest) <= 0:
+            if (
+                before < 0
+                and furthest >= 0
+                and seq_diff(end, furthest) <= 0
+                and not self._unsent(sender, segment.seq, end)
+            ):
                 # What overlaps it, gathered on the way: where no one segment holds it, the
                 # pieces that may hold it together.
                 overlapping: list[tuple[int, int, int, int]] = []
@@ -135,11 +151,62 @@ class CopyFinder:
                     before, before_stamp = _covered(overlapping, segment.seq, end)
                     held = before >= 0
             data.append((segment.seq, end, index, segment.stamp))
+            self._carried(sender, segment.seq, end)
         if memory:
             self._remember(key, index, before, before_stamp, held, segment)
         else:
             self._latest[key] = index
         return before
+
+    def _unsent(self, sender: int, seq: int, end: int) -> bool:
+        """Whether some of seq..end is in none of the sender's data segments so far."""
+        reach = self._reach[sender]
+        if reach < 0:
+            return False  # nothing known: the look-back (empty or short) decides
+        if seq_diff(end, reach) > 0:
+            return True
+        holes = self._holes[sender]
+        for at in range(0, len(holes), 2):
+            if seq_diff(holes[at + 1], seq) > 0 and seq_diff(end, holes[at]) > 0:
+                return True
+        return False
+
+    def _carried(self, sender: int, seq: int, end: int) -> None:
+        """Marks seq..end as sent in a data segment: fills the holes it lies in, opens one
+        where it starts beyond the furthest."""
+        reach = self._reach[sender]
+        if reach < 0:
+            self._reach[sender] = end
+            return
+        holes = self._holes[sender]
+        if seq_diff(seq, reach) >= 0:  # the common path: the next data, or beyond it
+            if seq != reach:
+                if len(holes) >= 2 * HOLES:
+                    del holes[0:2]  # forgetting a hole only costs a search
+                holes.append(reach)
+                holes.append(seq)
+            self._reach[sender] = end
+            if holes and seq_diff(end, holes[1]) > HOLE_REACH:
+                del holes[0:2]
+            return
+        if seq_diff(end, reach) > 0:
+            self._reach[sender] = end
+        if not holes:
+            return
+        left: list[int] = []
+        for at in range(0, len(holes), 2):
+            start, stop = holes[at], holes[at + 1]
+            if seq_diff(stop, seq) <= 0 or seq_diff(end, start) <= 0:
+                left.append(start)
+                left.append(stop)
+                continue
+            if seq_diff(seq, start) > 0:
+                left.append(start)
+                left.append(seq)
+            if seq_diff(stop, end) > 0:
+                left.append(end)
+                left.append(stop)
+        holes[:] = left
 
     def _remember(
         self, key: int, index: int, before: int, before_stamp: int, held: bool, segment: Segment
