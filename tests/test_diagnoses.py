@@ -314,6 +314,21 @@ def test_a_data_segment_backing_off_shows_its_schedule() -> None:
     assert diagnosis.frames == [5, 6, 7, 8]  # the resends of frame 4
 
 
+def test_copies_that_came_in_another_order_than_sent_are_no_timers_backoff() -> None:
+    """A capture behind a path that reorders (helper-99's e1, at the receiver: a segment's
+    third send came first, then its first, then its second): the intervals between arrivals
+    are the path's delays, not an RTO's, whatever their pattern. The identifications of a
+    sender that counts them on tell the order sent; in order, the backoff stands."""
+    sends = [(0.2 * (2**i - 1) + 1.0, "c", "PA", 101, 501, 100) for i in range(4)]  # 0, .2, .6, 1.4
+    segments = conversation(*HANDSHAKE, *sends)
+    for segment, ip_id in zip(segments, [1, 2, 3, 30, 10, 20, 40], strict=True):
+        segment.ip_id = ip_id  # frame 4 (id 30) sent after frames 5 and 6 (10, 20)
+    assert "retransmission_timeout" not in _kinds(segments)
+    for segment, ip_id in zip(segments, [1, 2, 3, 10, 20, 30, 40], strict=True):
+        segment.ip_id = ip_id
+    assert _one(segments, "retransmission_timeout").frames == [5, 6, 7]
+
+
 def test_a_timers_backoff_after_a_quick_recovery_resend_counts_from_that_resend() -> None:
     """A path that drops big packets (helper-99's e8, a PMTU black hole): the segment resent
     9.5 ms after its first send with the rest of its window (SACK recovery), then by the timer

@@ -59,6 +59,23 @@ def test_a_resend_filling_a_gap_by_its_identification_is_a_loss_before_the_captu
     assert "reordered" not in text
 
 
+def test_a_packet_first_sent_after_its_resend_makes_the_gap_reordering() -> None:
+    """A path that delays a packet longer than its sender waits (RACK: a few milliseconds)
+    delivers the resend first, then the original (helper-99's e1: 42 of 47 gaps read as lost
+    before the capture where its forwarder dropped none): the original's smaller
+    identification, coming after the resend, makes the gap reordering, filled by it."""
+    late_original = (*RESENT, (0.1600, "c", "PA", 201, 501, 100))
+    result = _analyzed(late_original, [10, 12, 13, 11])
+    assert result.gaps is not None
+    assert result.gaps.reordered == [(5, 10)] and not result.gaps.resent
+    text = format_text_of(result)
+    assert "packets not in the capture" not in text
+    assert "10 (after 5)" in text
+    # A third copy sent after the flagged segment changes nothing: the resend filled it.
+    again = _analyzed(late_original, [10, 12, 13, 14])
+    assert again.gaps is not None and again.gaps.resent == [(5, 9)] and not again.gaps.reordered
+
+
 def test_without_identifications_the_time_decides() -> None:
     quick = _analyzed(REORDERED, None)
     assert quick.gaps is not None and quick.gaps.reordered == [(5, 6)]

@@ -36,7 +36,9 @@ Kinds, and the rule each follows:
   spaced by a backoff (findings/backoff.py, as for SYNs): intervals, pattern, initial RTO
   and factor. A segment resent once is a retransmission, not yet a backoff. A tail loss
   probe that opened the chain is no RTO: the backoff is measured from it (Linux arms the
-  RTO when the probe leaves).
+  RTO when the probe leaves). Not where the copies' IPv4 identifications show they came in
+  another order than sent: the capture is behind a path that reorders, and their intervals
+  are the path's delays, not the sender's timer.
 - rst_with_data: a RST that carries data (RFC 9293 3.5.3 allows a diagnostic text): the
   text is shown.
 - injected_rst: a RST whose IP TTL (hop limit) is INJECTED_TTL_GAP or more away from every
@@ -76,6 +78,7 @@ from analyzer.decode.segment import (
     seq_diff,
 )
 from analyzer.findings.backoff import TOLERANCE, classify_backoff
+from analyzer.findings.gaps import ID_ADJACENT, ID_REACH, id_order, ids_count_on
 from analyzer.findings.resets import Reset
 from analyzer.findings.retransmissions import SequenceAnalysis
 from analyzer.loss_inference import RTO_MIN
@@ -571,9 +574,20 @@ def _retransmission_timeouts(
             continue
         chains.setdefault((connection.from_client(segment), segment.seq), []).append(segment)
     found = []
+    originals: dict[tuple[int, int], Segment] = {}  # data by (stamp, seq)
+    counters: dict[bool, bool] = {}  # by sender: whether its identifications count on
     for (from_client, seq), chain in chains.items():
         sends = len(chain) + 1
         first_stamp = resends[chain[0].frame][1]
+        if sends >= BACKOFF_MIN_SENDS and chain[0].ip_id > 0:
+            if not originals:
+                originals = {(s.stamp, s.seq): s for s in connection.segments if s.payload_len}
+            if from_client not in counters:
+                counters[from_client] = ids_count_on(
+                    [s for s in connection.segments if connection.from_client(s) == from_client]
+                )
+            if _sent_in_another_order(originals.get((first_stamp, seq)), chain, counters[from_client]):
+                continue
         first_sent = epoch_seconds(first_stamp)
         probe = chain[0] if chain[0].frame in probes else None
         if probe is not None:
@@ -640,6 +654,15 @@ def _retransmission_timeouts(
             )
         )
     return found
+
+
+def _sent_in_another_order(original: Segment | None, chain: list[Segment], counter: bool) -> bool:
+    """Whether a copy came after one its sender sent later, by their IPv4 identifications
+    (ID_REACH apart at most where the sender's count on, else ID_ADJACENT)."""
+    if original is None:
+        return False
+    reach = ID_REACH if counter else ID_ADJACENT
+    return any(0 < id_order(later, earlier) < reach for earlier, later in pairwise([original, *chain]))
 
 
 def _never_taken(connection: Connection, last: Segment) -> str:

@@ -18,6 +18,12 @@ anything later a resend; and without a measured round trip (no handshake capture
 (on a LAN one comes within a millisecond). (Wireshark's out of order flag is no measure: its
 threshold is the handshake's round trip, seconds where the SYN/ACK was slow.)
 
+A resend can fill a gap before the packet first sent arrives: a path that delays some packets
+by more than the sender waits before resending (RACK's reordering window, a few milliseconds)
+delivers the resend, then the original. Where the original comes after all, its smaller
+identification tells, the gap was reordering, not loss (the resend spurious), and it is filed
+so, with the original as its filler.
+
 A long connection kept in part (long_connection.py) files its gaps as its segments come
 (GapTracker), before any is let go.
 """
@@ -46,6 +52,9 @@ ID_STEPS_LEAST = 1
 ID_ADJACENT = 8
 # Gaps waiting for their filler, per sender: beyond, the oldest is taken as never filled.
 PENDING_MOST = 1_024
+# Gaps filled by a resend (its identification after the flagged segment's), per sender,
+# watched for the packet first sent coming after it: beyond, the oldest is no longer.
+WATCHED_MOST = 64
 
 
 @dataclass
@@ -91,6 +100,12 @@ class GapTracker:
         # flagged one's (_id_order); the filler's delay after the flagged one)
         self._filled: list[tuple[int, int, bool, int, float]] = []
         self._unfilled: list[int] = []
+        # (gap's start, the segment flagged after it, its entry in _filled), oldest first: the
+        # gaps a resend filled, watched for the packet first sent (WATCHED_MOST a sender)
+        self._watched: dict[bool, deque[tuple[int, Segment, int]]] = {
+            True: deque(maxlen=WATCHED_MOST),
+            False: deque(maxlen=WATCHED_MOST),
+        }
         # Each sender's IPv4 identifications from one segment that advanced its numbers to
         # the next: the last one, and how many steps were small and forward of how many. A
         # counter's are (Linux, Windows); random ones (OpenBSD, macOS's random_id, a NAT's
@@ -104,11 +119,16 @@ class GapTracker:
         end = self._furthest.get(from_client)
         waiting = self._waiting[from_client]
         # Only a segment that starts below the furthest end can fill a gap.
-        if waiting and end is not None and seq_diff(segment.seq, end) < 0:
+        if end is not None and seq_diff(segment.seq, end) < 0:
+            watched = self._watched[from_client]
+            if watched:
+                self._late_original(segment, watched)
             for entry in [entry for entry in waiting if _covers(segment, entry[0])]:
                 waiting.remove(entry)
                 flagged = entry[1]
-                ahead = _id_order(segment, flagged)
+                ahead = id_order(segment, flagged)
+                if ahead < 0:
+                    watched.append((entry[0], flagged, len(self._filled)))
                 self._filled.append(
                     (flagged.frame, segment.frame, from_client, ahead, segment.time - flagged.time)
                 )
@@ -122,15 +142,26 @@ class GapTracker:
                 last = self._last_id.get(from_client)
                 if last is not None:
                     steps = self._steps[from_client]
-                    steps[0] += 0 < (segment.ip_id - last) & 0xFFFF <= ID_STEP_MOST
+                    steps[0] += _counts_on_step(last, segment.ip_id)
                     steps[1] += 1
                 self._last_id[from_client] = segment.ip_id
+
+    def _late_original(self, segment: Segment, watched: deque[tuple[int, Segment, int]]) -> None:
+        """Files as filled by `segment` the watched gaps it covers whose flagged segment
+        came after it by the identifications (the packet first sent, after its resend)."""
+        for entry in [entry for entry in watched if _covers(segment, entry[0])]:
+            _start, flagged, at = entry
+            ahead = id_order(segment, flagged)
+            if ahead > 0:
+                watched.remove(entry)
+                side = self._filled[at][2]
+                self._filled[at] = (flagged.frame, segment.frame, side, ahead, segment.time - flagged.time)
 
     def counts_on(self, from_client: bool) -> bool:
         """Whether the sender's identifications count on (ID_COUNTER_SHARE of its steps small
         and forward, ID_STEPS_LEAST of them at least)."""
         small, steps = self._steps[from_client]
-        return steps >= ID_STEPS_LEAST and small >= ID_COUNTER_SHARE * steps
+        return _counter(small, steps)
 
     def result(self, rtt: float | None) -> GapFills | None:
         """The gaps filed; None without any. Where the identifications tell nothing, a filler
@@ -147,6 +178,8 @@ class GapTracker:
             else:
                 first = rtt is not None and rtt > 0 and delay < min(REORDER_MOST, rtt / 2)
             (fills.reordered if first else fills.resent).append((flagged, filler))
+        fills.reordered.sort()  # by the segment flagged: a late original refiled its gap
+        fills.resent.sort()
         unfilled = self._unfilled + [
             flagged.frame for waiting in self._waiting.values() for _, flagged in waiting
         ]
@@ -154,11 +187,36 @@ class GapTracker:
         return fills if fills.reordered or fills.resent or fills.unfilled else None
 
 
+def ids_count_on(segments: list[Segment]) -> bool:
+    """Whether one sender's IPv4 identifications, over its `segments` that advance its
+    numbers (in capture order), count on: ID_COUNTER_SHARE of the steps small and forward."""
+    small = steps = 0
+    end = last = -1
+    for segment in segments:
+        if not segment.seq_space or (end >= 0 and seq_diff(segment.seq_end, end) <= 0):
+            continue
+        end = segment.seq_end
+        if segment.ip_id > 0:
+            if last >= 0:
+                small += _counts_on_step(last, segment.ip_id)
+                steps += 1
+            last = segment.ip_id
+    return _counter(small, steps)
+
+
+def _counts_on_step(last: int, ip_id: int) -> bool:
+    return 0 < (ip_id - last) & 0xFFFF <= ID_STEP_MOST
+
+
+def _counter(small: int, steps: int) -> bool:
+    return steps >= ID_STEPS_LEAST and small >= ID_COUNTER_SHARE * steps
+
+
 def _covers(segment: Segment, number: int) -> bool:
     return seq_diff(segment.seq, number) <= 0 < seq_diff(segment.seq_end, number)
 
 
-def _id_order(filler: Segment, flagged: Segment) -> int:
+def id_order(filler: Segment, flagged: Segment) -> int:
     """How many identifications the filler's comes before the flagged segment's (negative:
     after), the nearer way round the 16-bit counter; 0 where they tell nothing (either
     unknown or 0, the same)."""
