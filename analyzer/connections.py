@@ -126,7 +126,7 @@ from analyzer.decode.segment import (
     seq_diff,
 )
 from analyzer.flow_key import FlowKey, attempt_key, flow_key, flow_key_of
-from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, HeldAttempts, can_pack
+from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, HeldAttempts, can_pack, same_options
 from analyzer.packed_segments import PackedSegments, pack_segments
 from analyzer.timefmt import Clock
 
@@ -194,8 +194,8 @@ def _told_apart(segment: Segment) -> bool:
     so, and no SYN is resent that soon), or a SACK block (each duplicate ACK's blocks, or its
     D-SACK, differ from the last's). The first SACK block is compared as read, not only
     through the TCP checksum: one the sending host left to its NIC holds the pseudo-header's
-    sum alone, the same for every segment of one length (a SYN's TSval is not kept: there the
-    checksum and the window, no SYN being resent within it, tell)."""
+    sum alone, the same for every segment of one length; so is a SYN's TSval, with its
+    options (_same_sender_and_state)."""
     options = segment.options
     if segment.sack_start != UNSEEN:
         return True
@@ -958,7 +958,7 @@ class ConnectionTracker:
             return False
         if not attempt.answered:
             return True
-        if attempt.records >= MAX_PACKED_RECORDS or segment.options != attempt.options_b:
+        if attempt.records >= MAX_PACKED_RECORDS or not same_options(segment, attempt.options_b):
             return False
         if attempt.answered_a_hop_before(segment, FORWARD_COPY_WINDOW):
             return False  # copy_of judges it

@@ -4,9 +4,9 @@ one bytes record each.
 A SYN flood or a scan leaves hundreds of thousands of attempts open at once, each until its
 timer gives it up (connections.py: 5 s, longer while SYN/ACKs are resent), or, once a RST
 has ended it, until it has been quiet for CLOSE_DELAY. Held as Segment objects with the
-tracker's full bookkeeping, an attempt cost about 1 KB; packed, about 400 bytes with two
-segments, measured with its key and its place in the tracker's table (a record is 50
-bytes, 84 in the long form for values past the short one's). The tracker keeps an attempt packed while it is nothing
+tracker's full bookkeeping, an attempt cost about 1 KB; packed, about 425 bytes with two
+segments, measured with its key and its place in the tracker's table (a record is 62
+bytes, 96 in the long form for values past the short one's). The tracker keeps an attempt packed while it is nothing
 but a SYN and, from the other end, a SYN/ACK (and its resends) or a RST (a closed port),
 and, after a SYN/ACK, the RST of the end that sent the SYN (a half-open scan); any other
 segment unpacks it into the full bookkeeping, which then takes it as if it had never been
@@ -18,13 +18,15 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from analyzer.decode.segment import UNSEEN, Segment, TcpOptions
+from analyzer.decode.segment import UNSEEN, Segment, TcpOptions, with_echoes, without_echoes
 from analyzer.flow_key import sent_from_low
 from analyzer.timefmt import epoch_seconds
 
 # frame, time, seq, ack, window, payload_len, ip_id, checksum, ttl, sport, dport, flags,
-# family, payload_cut, then sack_start, sack_end and interface (UNSEEN is -1: signed).
-_RECORD: Final = struct.Struct("<QqqqiiiiiHHHb?qqq")
+# family, payload_cut, then sack_start, sack_end and interface (UNSEEN is -1: signed), and
+# its options' timestamps, ts_val (-1: none) and ts_ecr (each SYN's own, where the options
+# without them are shared by many).
+_RECORD: Final = struct.Struct("<QqqqiiiiiHHHb?qqqqI")
 RECORD_SIZE: Final = _RECORD.size
 # The stamps a record holds: any date to 2096, well inside its 64 bits and a compiled
 # int's short range (a constant past it would be a Python object at every comparison).
@@ -42,9 +44,9 @@ _SHORT_INTERFACE_AT: Final = 46
 # The same fields in 50 bytes, for segments whose values fit (every one a decoder makes of
 # a SYN, a SYN/ACK or a RST without SACK blocks): seq and ack unsigned 32-bit, window and
 # payload length 16-bit, the TTL signed 16-bit (UNSEEN is -1), no SACK block, the interface
-# signed 32-bit.
+# signed 32-bit, the timestamps as in the long form.
 # An attempt holds all its records in one form: short while every one fits.
-_SHORT: Final = struct.Struct("<QqIIHHiihHHHB?i")
+_SHORT: Final = struct.Struct("<QqIIHHiihHHHB?iqI")
 SHORT_SIZE: Final = _SHORT.size
 _U16: Final = 0xFFFF
 _U32: Final = 0xFFFFFFFF
@@ -75,7 +77,7 @@ class HeldAttempt:
         self.key = key
         short = fits_short(syn)
         self.data = pack_short(syn) if short else pack_record(syn)
-        self.options_a = syn.options
+        self.options_a = _shared(syn.options)  # its timestamps are in the records
         self.options_b: TcpOptions | None = None
         self.first_index = first_index
         self.from_b = 0  # a bit for each record, from the first: sent by end b
@@ -92,7 +94,7 @@ class HeldAttempt:
         """A SYN/ACK from b: the first, or one sent again with the same options."""
         self.from_b |= 1 << self.records
         self._append(synack)
-        self.options_b = synack.options
+        self.options_b = _shared(synack.options)
         self.answered = True
         self.syn_gap = synack.time - self.last_time
         self.last_time = synack.time
@@ -216,11 +218,30 @@ class HeldAttempts:
 
 
 def pack_record(segment: Segment) -> bytes:
-    return _RECORD.pack(*_fields(segment), segment.sack_start, segment.sack_end, segment.interface)
+    return _RECORD.pack(
+        *_fields(segment), segment.sack_start, segment.sack_end, segment.interface, *_echoes(segment)
+    )
 
 
 def pack_short(segment: Segment) -> bytes:
-    return _SHORT.pack(*_fields(segment), segment.interface)
+    return _SHORT.pack(*_fields(segment), segment.interface, *_echoes(segment))
+
+
+def _echoes(segment: Segment) -> tuple[int, int]:
+    options = segment.options
+    if options is None or options.ts_val < 0:
+        return -1, 0
+    return options.ts_val, options.ts_ecr
+
+
+def _shared(options: TcpOptions | None) -> TcpOptions | None:
+    """`options` as an attempt holds them: without the timestamps, which its records keep."""
+    return without_echoes(options) if options is not None else None
+
+
+def same_options(segment: Segment, held: TcpOptions | None) -> bool:
+    """Whether `segment` carries the options an attempt holds (`held`), its timestamps aside."""
+    return _shared(segment.options) == held
 
 
 def _fields(
@@ -247,12 +268,18 @@ def _fields(
 
 def unpack_record(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
     values = _RECORD.unpack_from(data, at)
-    return _segment(values, src, dst, options, values[14], values[15], values[16])
+    return _segment(
+        values, src, dst, _echoed(options, values[17], values[18]), values[14], values[15], values[16]
+    )
 
 
 def unpack_short(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
     values = _SHORT.unpack_from(data, at)
-    return _segment(values, src, dst, options, UNSEEN, UNSEEN, values[14])
+    return _segment(values, src, dst, _echoed(options, values[15], values[16]), UNSEEN, UNSEEN, values[14])
+
+
+def _echoed(options: TcpOptions | None, ts_val: int, ts_ecr: int) -> TcpOptions | None:
+    return with_echoes(options, ts_val, ts_ecr) if options is not None else None
 
 
 def _segment(

@@ -52,7 +52,9 @@ open, a split handshake: not a timer's resend), or before it within the crossing
 (the two SYNs crossed in flight), or the peer refused it with a RST/ACK that acknowledges
 it (a stack that retries a refused connect(): Windows), or the copy is a SYN/ACK the peer
 answered with a RST at its acknowledgment number (RFC 9293 3.10.7.1 and 3.10.7.3: no
-socket took it, or it did not acknowledge the peer's SYN: an old duplicate's answer).
+socket took it, or it did not acknowledge the peer's SYN: an old duplicate's answer), or
+a SYN/ACK of the peer's echoes its timestamp (TSecr, RFC 7323), not the copy's: the peer
+answered it, and its answer was lost before a capture at the SYN's sender.
 
 Where the capture was taken. A capture taken at an end (findings/vantage.py) holds what
 reached that end: nothing sent to it is lost, whatever the rules above say (a SYN/ACK
@@ -216,6 +218,8 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
             acked = True
         if not answered and syn and not resent and segment.flags & ACK:
             answered = _crossed_peer_syn(segments, previous, crossing)
+        if not answered and syn:
+            answered = _echoed_by_peer(segments, previous, index)
         if acked or answered:
             continue
         if not syn and _sacked_twice(segments, index, segments[previous]):
@@ -226,6 +230,24 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         ):
             lost.add(segments[previous].frame)
     return lost
+
+
+def _echoed_by_peer(segments: list[Segment], previous: int, index: int) -> bool:
+    """Whether a SYN of the peer's, after segments[previous] (a SYN its sender sent again as
+    segments[index]), echoes its timestamp and not the copy's (RFC 7323 4.3: a SYN/ACK's
+    TSecr is the TSval of the SYN it answers, and a listener answers a repeated SYN with the
+    TSecr it took first): the peer got it; its SYN/ACK was lost before the capture."""
+    first, copy = segments[previous].options, segments[index].options
+    if first is None or first.ts_val < 0 or (copy is not None and copy.ts_val == first.ts_val):
+        return False
+    sender = (segments[previous].src, segments[previous].sport)
+    return any(
+        s.flags & SYN
+        and (s.src, s.sport) != sender
+        and s.options is not None
+        and s.options.ts_ecr == first.ts_val
+        for s in segments[previous + 1 :]
+    )
 
 
 def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:

@@ -538,6 +538,22 @@ def test_both_decoders_read_the_same_sack_blocks(path) -> None:
         assert [f for f, start, _end in fast if start != -1] == [42]  # the DSACK
 
 
+@pytest.mark.slow
+@needs_tshark
+@pytest.mark.parametrize("path", REAL_SOCKET_CAPTURES[:6], ids=lambda p: p.name)
+def test_both_decoders_read_the_same_syn_timestamps(path) -> None:
+    """A SYN's and a SYN/ACK's timestamps values (what tells which SYN a SYN/ACK answered):
+    Linux's SYNs carry them, and a SYN/ACK echoes its SYN's."""
+    from analyzer.decode.tshark_reader import read_segments_tshark
+
+    def stamps(segments: list) -> list[tuple[int, int, int]]:
+        return [(s.frame, s.options.ts_val, s.options.ts_ecr) for s in segments if s.flags & SYN]
+
+    fast = stamps(read_segments(str(path)))
+    assert fast == stamps(read_segments_tshark(str(path)))
+    assert fast and all(val >= 0 for _frame, val, _ecr in fast)
+
+
 # -- headers cut by a snapshot length ----------------------------------------------------------
 
 

@@ -72,7 +72,7 @@ def test_a_syn_and_its_syn_ack_come_back_field_for_field() -> None:
 
 
 def test_records_are_short_while_every_field_fits_and_all_long_once_one_does_not() -> None:
-    """A SYN, its SYN/ACK and a RST as a decoder makes them fit 50 bytes each; a segment with
+    """A SYN, its SYN/ACK and a RST as a decoder makes them fit 62 bytes each; a segment with
     a field past the short form's (a scaled window, as another decoder may give) turns the
     attempt's records into the long form, and every field still comes back."""
     syn = _segment(
@@ -279,6 +279,35 @@ def test_a_scan_s_refused_and_half_open_attempts_stay_packed(monkeypatch) -> Non
     assert len(done) == 300 and [c.id for c in done] == list(range(300))
     assert all(c.expired is None and c.capture_end is None for c in done)
     assert [len(c.segments) for c in done[:2]] == [3, 2]
+
+
+def test_timestamps_are_kept_in_the_records_and_the_options_shared() -> None:
+    """Each SYN and SYN/ACK carries its own timestamps (Linux's), which tell which SYN a
+    SYN/ACK answered: the records keep them, each attempt holds options shared with every
+    other of the same list, and a SYN/ACK sent again with other timestamps stays packed."""
+    tracker = ConnectionTracker()
+    for n in range(3):
+        client = (f"10.1.0.{n + 1}", 40000)
+        syn = _segment(3 * n + 1, 100 + n, client, SERVER, SYN, n, 0)
+        syn.options = TcpOptions(1460, 7, True, True, ts_val=1000 + n, ts_ecr=0)
+        tracker.add(syn)
+        for again in range(2):
+            synack = _segment(
+                3 * n + 2 + again, 100.0002 + n + again * 0.5, SERVER, client, SYN | ACK, 7, n + 1
+            )
+            synack.options = TcpOptions(1460, 7, True, True, ts_val=5000 + again, ts_ecr=1000 + n)
+            tracker.add(synack)
+    attempts = tracker._attempts.all()
+    assert tracker.held() == 3 and len(attempts) == 3
+    assert len({id(attempt.options_a) for attempt in attempts}) == 1
+    assert len({id(attempt.options_b) for attempt in attempts}) == 1
+    for attempt in attempts:
+        syn, *synacks = attempt.segments()
+        assert syn.options is not None and syn.options.ts_val == 1000 + syn.seq
+        assert [(s.options.ts_val, s.options.ts_ecr) for s in synacks if s.options] == [
+            (5000, syn.options.ts_val),
+            (5001, syn.options.ts_val),
+        ]
 
 
 def test_a_flood_s_attempts_are_held_packed() -> None:

@@ -71,6 +71,7 @@ from analyzer.decode.segment import (
     Segment,
     TcpOptions,
     Unreachable,
+    shared_options,
 )
 from analyzer.decode.tunnels import UDP_TUNNEL_PORTS, carries_data, gre, udp_tunnel
 from analyzer.decode.udp_icmp import parse_udp, parse_unreachable
@@ -453,6 +454,7 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
     cookie = 0
     mptcp_reset = mptcp_version = mptcp_key = mptcp_join_token = -1
     mptcp_fastclose = False
+    ts_val = ts_ecr = -1
     at = 0
     while at < len(raw):
         kind = raw[at]
@@ -480,6 +482,7 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
             sack = True
         elif kind == OPTION_TIMESTAMPS and length == 10:
             timestamps = True
+            ts_val, ts_ecr = u32(raw, at + 2), u32(raw, at + 6)
         elif kind == OPTION_FAST_OPEN:
             fast_open, cookie = True, length - 2
         elif kind == OPTION_EXPERIMENTAL and length >= 4 and raw[at + 2 : at + 4] == _FAST_OPEN_EXPERIMENT:
@@ -497,23 +500,9 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
             elif subtype == MPTCP_JOIN and length == 12:  # a SYN's: the receiver's token
                 mptcp_join_token = u32(raw, at + 4)
         at += length
-    # Shared: the SYNs of a flood or of one host carry the same few, and each held attempt
-    # would otherwise hold its own.
-    if mptcp_version >= 0 or mptcp_join_token >= 0:  # a key or a token: each SYN's own
+    if mptcp_version >= 0 or mptcp_join_token >= 0 or ts_val >= 0:  # values each SYN's own
         return TcpOptions(
             mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose,
-            mptcp_version, mptcp_key, mptcp_join_token,
+            mptcp_version, mptcp_key, mptcp_join_token, ts_val, ts_ecr,
         )  # fmt: skip
-    key = (mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose)
-    options = _SHARED_OPTIONS.get(key)
-    if options is None:
-        options = TcpOptions(
-            mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose
-        )
-        if len(_SHARED_OPTIONS) < _SHARED_OPTIONS_LIMIT:
-            _SHARED_OPTIONS[key] = options
-    return options
-
-
-_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool, bool, int, int, bool], TcpOptions] = {}
-_SHARED_OPTIONS_LIMIT: Final = 4096
+    return shared_options(mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose)

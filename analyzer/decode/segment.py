@@ -74,7 +74,7 @@ class TcpOptions:
     mss: int | None = None
     window_scale: int | None = None
     sack_permitted: bool = False
-    timestamps: bool = False  # the values are of no use here, and would make each SYN's own
+    timestamps: bool = False
     fast_open: bool = False
     # The bytes of the cookie in the Fast Open option: 0 where it is empty, a client's
     # request for one (not in as_dict: the handshake's fast_open reads it).
@@ -93,6 +93,12 @@ class TcpOptions:
     mptcp_version: int = -1
     mptcp_key: int = -1
     mptcp_join_token: int = -1
+    # The timestamps option's values (RFC 7323), -1 where it has none or the capture cut it:
+    # a SYN/ACK echoes in ts_ecr the ts_val of the SYN it answered, which tells which of a
+    # client's SYNs reached the server (loss_inference.py). Not in as_dict. An options list
+    # with them is each SYN's own; held_attempt.py keeps them in its records instead.
+    ts_val: int = -1
+    ts_ecr: int = -1
 
     def __init__(
         self,
@@ -108,6 +114,8 @@ class TcpOptions:
         mptcp_version: int = -1,
         mptcp_key: int = -1,
         mptcp_join_token: int = -1,
+        ts_val: int = -1,
+        ts_ecr: int = -1,
     ) -> None:
         self.mss = mss
         self.window_scale = window_scale
@@ -121,6 +129,8 @@ class TcpOptions:
         self.mptcp_version = mptcp_version
         self.mptcp_key = mptcp_key
         self.mptcp_join_token = mptcp_join_token
+        self.ts_val = ts_val
+        self.ts_ecr = ts_ecr
 
     @property
     def mptcp(self) -> bool:
@@ -155,6 +165,72 @@ class TcpOptions:
             "key": f"0x{key:016x}" if key >= 0 else None,
             "token": f"0x{mptcp_token(key, self.mptcp_version):08x}" if key >= 0 else None,
         }
+
+
+# The options of SYNs without values of their own (an MPTCP key or token, timestamps'
+# values), by their fields: one object for each, up to the limit (a flood's or one host's
+# SYNs carry the same few, and each held attempt would otherwise hold its own).
+_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool, bool, int, int, bool], TcpOptions] = {}
+_SHARED_OPTIONS_LIMIT: Final = 4096
+
+
+def shared_options(
+    mss: int | None,
+    window_scale: int | None,
+    sack_permitted: bool,
+    timestamps: bool,
+    fast_open: bool,
+    cut: bool,
+    fast_open_cookie: int,
+    mptcp_reset: int,
+    mptcp_fastclose: bool,
+) -> TcpOptions:
+    """The options of these fields (no MPTCP key or token, no timestamps' values), shared."""
+    key = (
+        mss,
+        window_scale,
+        sack_permitted,
+        timestamps,
+        fast_open,
+        cut,
+        fast_open_cookie,
+        mptcp_reset,
+        mptcp_fastclose,
+    )
+    options = _SHARED_OPTIONS.get(key)
+    if options is None:
+        options = TcpOptions(*key)
+        if len(_SHARED_OPTIONS) < _SHARED_OPTIONS_LIMIT:
+            _SHARED_OPTIONS[key] = options
+    return options
+
+
+def without_echoes(options: TcpOptions) -> TcpOptions:
+    """`options` less its timestamps' values, shared where nothing else of it is its own."""
+    if options.ts_val < 0:
+        return options
+    o = options
+    if o.mptcp_version >= 0 or o.mptcp_join_token >= 0:
+        return TcpOptions(
+            o.mss, o.window_scale, o.sack_permitted, o.timestamps, o.fast_open, o.cut, o.fast_open_cookie,
+            o.mptcp_reset, o.mptcp_fastclose, o.mptcp_version, o.mptcp_key, o.mptcp_join_token,
+        )  # fmt: skip
+    return shared_options(
+        o.mss, o.window_scale, o.sack_permitted, o.timestamps, o.fast_open, o.cut, o.fast_open_cookie,
+        o.mptcp_reset, o.mptcp_fastclose,
+    )  # fmt: skip
+
+
+def with_echoes(options: TcpOptions, ts_val: int, ts_ecr: int) -> TcpOptions:
+    """`options` with the timestamps' values again (ts_val -1: none)."""
+    if ts_val < 0:
+        return options
+    o = options
+    return TcpOptions(
+        o.mss, o.window_scale, o.sack_permitted, o.timestamps, o.fast_open, o.cut, o.fast_open_cookie,
+        o.mptcp_reset, o.mptcp_fastclose, o.mptcp_version, o.mptcp_key, o.mptcp_join_token,
+        ts_val, ts_ecr,
+    )  # fmt: skip
 
 
 def frame_of(segment: Segment) -> int:

@@ -149,6 +149,7 @@ def _options(tcp: Any) -> TcpOptions:
         return tcp.get_field_value(name)
 
     mss, shift = value("options_mss_val"), value("options_wscale_shift")
+    tsval, tsecr = value("options_timestamp_tsval"), value("options_timestamp_tsecr")
     raw = value("options")
     # A list the snapshot length cut is no hex string ("" or a summary): what tshark found of it.
     listed = _hex(raw) if raw else b""
@@ -169,6 +170,16 @@ def _options(tcp: Any) -> TcpOptions:
         parsed.mptcp_version if parsed is not None else -1,
         parsed.mptcp_key if parsed is not None else -1,
         parsed.mptcp_join_token if parsed is not None else -1,
+        parsed.ts_val
+        if parsed is not None
+        else int(tsval)
+        if tsval is not None and tsecr is not None
+        else -1,
+        parsed.ts_ecr
+        if parsed is not None
+        else int(tsecr)
+        if tsval is not None and tsecr is not None
+        else -1,
     )
 
 
