@@ -744,3 +744,30 @@ def test_a_syn_refused_then_accepted_when_sent_again() -> None:
         packet_label(result.resets[0].segment, bases["server"], bases["client"])
         == "RST/ACK seq=0 ack=101 (absolute)"
     )
+
+
+def test_a_synack_echoing_an_earlier_syns_timestamp_names_the_answer_lost() -> None:
+    """At the client (helper-99's e5): SYN, the same SYN 1.028 s later, then the SYN/ACK,
+    whose TSecr is the first SYN's TSval: the server had the first SYN, its first answer was
+    lost before the capture. Echoing the second SYN's, or without timestamps, nothing is said."""
+    steps = (
+        ("c", "S", 100, 0),
+        (1.028, "c", "S", 100, 0),
+        (1.0281, "s", "SA", 500, 101),
+        (1.0282, "c", "A", 101, 501),
+    )
+
+    def handshake(echoed: int | None) -> dict:
+        segments = conversation(*steps)
+        if echoed is not None:
+            for segment, (val, ecr) in zip(segments[:3], [(7000, 0), (8028, 0), (90, echoed)], strict=True):
+                segment.options = TcpOptions(1460, 7, True, True, ts_val=val, ts_ecr=ecr)
+        [result] = analyze_segments(segments).connections
+        return connection_to_dict(result, Clock(0.0))["handshake"]
+
+    lost_answer = handshake(7000)
+    assert lost_answer["echoed_syn_frame"] == 1 and lost_answer["status"] == "complete"
+    assert "the SYN/ACK echoes the timestamp of the SYN of frame 1 (RFC 7323)" in lost_answer["explanation"]
+    for answered_second in (handshake(8028), handshake(None)):
+        assert answered_second["echoed_syn_frame"] is None
+        assert "echoes" not in answered_second["explanation"]

@@ -173,6 +173,10 @@ class Handshake:
     # (those answers, and in a simultaneous open each end's SYN/ACK): its frame -> the
     # frame of the SYN it answers. No retransmission (ConnectionAnalysis.resends).
     answer_copies: dict[int, int] = field(default_factory=dict)
+    # The SYN whose timestamp (TSval) the SYN/ACK echoes (RFC 7323), where it is an earlier
+    # one than the SYN/ACK came after: the server had that SYN, and its first answer to it is
+    # not in the capture (lost before the capture point), so the client sent its SYN again.
+    echoed_syn: Segment | None = None
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -197,6 +201,7 @@ class Handshake:
         self.refusals = []
         self.synack_answers = []
         self.answer_copies = {}
+        self.echoed_syn = None
         self.unseen_answer = None
         self.client_unseen = False
         self.completed_by = None
@@ -279,6 +284,7 @@ class Handshake:
                 )
             return (
                 text
+                + self._echoed()
                 + self._refused_first()
                 + self._ecn()
                 + self._other_isns()
@@ -481,6 +487,16 @@ class Handshake:
         return (
             f"; the server refused the SYN first (RST/ACK{times}, frame{times} {frames}) and accepted it sent "
             "again: nothing listened on the port until then"
+        )
+
+    def _echoed(self) -> str:
+        syn = self.echoed_syn
+        if syn is None:
+            return ""
+        return (
+            f"; the SYN/ACK echoes the timestamp of the SYN of frame {syn.frame} (RFC 7323): the server had that "
+            "SYN, and its first answer to it never reached the capture point (lost on the way), so the client "
+            "sent its SYN again"
         )
 
     def _late_syns(self) -> str:
@@ -847,6 +863,7 @@ def _after_synack(
             )
     answered = [s for s in result.syns if s.stamp <= synack.stamp]
     syn = _answered_syn(answered, synack)
+    result.echoed_syn = _echoed_syn(answered, synack, syn)
     if syn is not None:
         result.client_options = _options(syn)
     if syn is None and final is not None and all(c.ok for c in result.checks):
@@ -1001,6 +1018,20 @@ def open_answers(connection: Connection) -> dict[int, int]:
             answers[segment.frame] = latest[not here]
             answered.add(here)
     return answers
+
+
+def _echoed_syn(syns: list[Segment], synack: Segment, answered: Segment | None) -> Segment | None:
+    """The SYN before `answered` whose TSval `synack` echoes in its TSecr, if any."""
+    echoed = synack.options.ts_ecr if synack.options is not None else -1
+    if answered is None or echoed < 0:
+        return None
+    own = answered.options.ts_val if answered.options is not None else -1
+    for syn in syns:
+        if syn is answered:
+            return None
+        if syn.options is not None and syn.options.ts_val == echoed != own:
+            return syn
+    return None
 
 
 def _answered_syn(syns: list[Segment], synack: Segment) -> Segment | None:

@@ -495,6 +495,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "server_options": handshake.server_options,
             "unreachable_frame": handshake.unreachable.frame if handshake.unreachable is not None else None,
             "late_syn_frames": [s.frame for s in handshake.late_syns],
+            "echoed_syn_frame": handshake.echoed_syn.frame if handshake.echoed_syn is not None else None,
             "explanation": handshake.explain(),
         },
         "backoff": _backoff(result.syn_backoff),
