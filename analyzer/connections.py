@@ -120,10 +120,12 @@ from analyzer.decode.segment import (
     SYN,
     UNSEEN,
     Segment,
+    TcpOptions,
     Unreachable,
     frame_of,
     impossible_flags,
     seq_diff,
+    without_echoes,
 )
 from analyzer.flow_key import FlowKey, attempt_key, flow_key, flow_key_of
 from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, HeldAttempts, can_pack, same_options
@@ -194,8 +196,8 @@ def _told_apart(segment: Segment) -> bool:
     so, and no SYN is resent that soon), or a SACK block (each duplicate ACK's blocks, or its
     D-SACK, differ from the last's). The first SACK block is compared as read, not only
     through the TCP checksum: one the sending host left to its NIC holds the pseudo-header's
-    sum alone, the same for every segment of one length; so is a SYN's TSval, with its
-    options (_same_sender_and_state)."""
+    sum alone, the same for every segment of one length; a SYN's TSval too is compared as
+    read, with its options (_same_sender_and_state)."""
     options = segment.options
     if segment.sack_start != UNSEEN:
         return True
@@ -207,9 +209,14 @@ def one_hop_on(segment: Segment, earlier: Segment) -> bool:
     return segment.ttl >= 0 and earlier.ttl == segment.ttl + 1
 
 
-def _same_sender_and_state(segment: Segment, earlier: Segment) -> bool:
+def _same_sender_and_state(segment: Segment, earlier: Segment, echoes: bool = True) -> bool:
     """The same end, acknowledging, offering and selectively acknowledging the same, with the
-    same options: what a copy of a packet, or of a piece of it, repeats."""
+    same options: what a copy of a packet, or of a piece of it, repeats. `echoes`: a SYN's
+    timestamps too (a router or firewall may rewrite them: pf's scrub shifts TSval)."""
+    if echoes:
+        same_options = segment.options == earlier.options
+    else:
+        same_options = _bare(segment.options) == _bare(earlier.options)
     return (
         segment.sport == earlier.sport
         and segment.src == earlier.src
@@ -217,8 +224,12 @@ def _same_sender_and_state(segment: Segment, earlier: Segment) -> bool:
         and segment.window == earlier.window
         and segment.sack_start == earlier.sack_start
         and segment.sack_end == earlier.sack_end
-        and segment.options == earlier.options
+        and same_options
     )
+
+
+def _bare(options: TcpOptions | None) -> TcpOptions | None:
+    return without_echoes(options) if options is not None else None
 
 
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
@@ -257,7 +268,7 @@ def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN)
     ):
         return False
     if (
-        not _same_sender_and_state(segment, earlier)
+        not _same_sender_and_state(segment, earlier, echoes=False)
         or (segment.flags | _PIECE_FLAGS) != (earlier.flags | _PIECE_FLAGS)
         or not -CAPTURE_COPY_WINDOW <= segment.time - earlier.time <= FORWARD_COPY_WINDOW
     ):

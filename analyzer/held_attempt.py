@@ -41,7 +41,7 @@ _INTERFACE: Final = struct.Struct("<q")
 _INTERFACE_AT: Final = 76
 _SHORT_INTERFACE: Final = struct.Struct("<i")
 _SHORT_INTERFACE_AT: Final = 46
-# The same fields in 50 bytes, for segments whose values fit (every one a decoder makes of
+# The same fields in 62 bytes, for segments whose values fit (every one a decoder makes of
 # a SYN, a SYN/ACK or a RST without SACK blocks): seq and ack unsigned 32-bit, window and
 # payload length 16-bit, the TTL signed 16-bit (UNSEEN is -1), no SACK block, the interface
 # signed 32-bit, the timestamps as in the long form.

@@ -172,6 +172,7 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         crossing = crossing_window(segments)
     control = SYN | FIN
     later = {previous: index for index, previous in earlier.items()}
+    synack_echoes: dict[tuple[str, int], set[int]] = {}  # by a SYN's sender: what its peer echoed
     for index, previous in earlier.items():
         segment = segments[index]
         if not segment.flags & control or segment.flags & RST:
@@ -219,7 +220,9 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         if not answered and syn and not resent and segment.flags & ACK:
             answered = _crossed_peer_syn(segments, previous, crossing)
         if not answered and syn:
-            answered = _echoed_by_peer(segments, previous, index)
+            if sender not in synack_echoes:
+                synack_echoes[sender] = _synack_echoes(segments, sender)
+            answered = _echoed_by_peer(segments, previous, index, synack_echoes[sender])
         if acked or answered:
             continue
         if not syn and _sacked_twice(segments, index, segments[previous]):
@@ -232,22 +235,27 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
     return lost
 
 
-def _echoed_by_peer(segments: list[Segment], previous: int, index: int) -> bool:
-    """Whether a SYN of the peer's, after segments[previous] (a SYN its sender sent again as
-    segments[index]), echoes its timestamp and not the copy's (RFC 7323 4.3: a SYN/ACK's
-    TSecr is the TSval of the SYN it answers, and a listener answers a repeated SYN with the
-    TSecr it took first): the peer got it; its SYN/ACK was lost before the capture."""
+def _echoed_by_peer(segments: list[Segment], previous: int, index: int, echoes: set[int]) -> bool:
+    """Whether a SYN/ACK of the peer's echoes the timestamp of segments[previous] (a SYN its
+    sender sent again as segments[index]) and not the copy's (RFC 7323 4.3: a SYN/ACK's TSecr
+    is the TSval of the SYN it answers; Linux answers a repeated SYN with the TSecr it took
+    first, where FreeBSD's syncache and SYN cookies echo each SYN's own, which this rule then
+    does not read): the peer got it; its SYN/ACK was lost, or came late. `echoes`: the TSecr
+    of every SYN/ACK from the peer (_synack_echoes). A TSval of 0 (a clock that starts at 0)
+    tells nothing."""
     first, copy = segments[previous].options, segments[index].options
-    if first is None or first.ts_val < 0 or (copy is not None and copy.ts_val == first.ts_val):
+    if first is None or first.ts_val <= 0 or (copy is not None and copy.ts_val == first.ts_val):
         return False
-    sender = (segments[previous].src, segments[previous].sport)
-    return any(
-        s.flags & SYN
-        and (s.src, s.sport) != sender
-        and s.options is not None
-        and s.options.ts_ecr == first.ts_val
-        for s in segments[previous + 1 :]
-    )
+    return first.ts_val in echoes
+
+
+def _synack_echoes(segments: list[Segment], sender: tuple[str, int]) -> set[int]:
+    """The TSecr of every SYN/ACK not from `sender`."""
+    return {
+        s.options.ts_ecr
+        for s in segments
+        if s.flags & (SYN | ACK) == SYN | ACK and (s.src, s.sport) != sender and s.options is not None
+    }
 
 
 def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:

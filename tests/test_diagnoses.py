@@ -316,17 +316,30 @@ def test_a_data_segment_backing_off_shows_its_schedule() -> None:
 
 def test_copies_that_came_in_another_order_than_sent_are_no_timers_backoff() -> None:
     """A capture behind a path that reorders (helper-99's e1, at the receiver: a segment's
-    third send came first, then its first, then its second): the intervals between arrivals
-    are the path's delays, not an RTO's, whatever their pattern. The identifications of a
-    sender that counts them on tell the order sent; in order, the backoff stands."""
-    sends = [(0.2 * (2**i - 1) + 1.0, "c", "PA", 101, 501, 100) for i in range(4)]  # 0, .2, .6, 1.4
-    segments = conversation(*HANDSHAKE, *sends)
-    for segment, ip_id in zip(segments, [1, 2, 3, 30, 10, 20, 40], strict=True):
-        segment.ip_id = ip_id  # frame 4 (id 30) sent after frames 5 and 6 (10, 20)
-    assert "retransmission_timeout" not in _kinds(segments)
-    for segment, ip_id in zip(segments, [1, 2, 3, 10, 20, 30, 40], strict=True):
-        segment.ip_id = ip_id
-    assert _one(segments, "retransmission_timeout").frames == [5, 6, 7]
+    third send came first, then its first 37 ms later, then its second): the intervals
+    between arrivals are the path's delays, not an RTO's, whatever their pattern. The
+    identifications of a sender that counts them on tell the order sent; in order, the
+    backoff stands, and so where the pair out of order came a timer's interval apart (a
+    host's one counter may have come round its 16 bits meanwhile: review-56's finding 3)."""
+
+    def diagnosed(at: list[float], ids: list[int], first: int = 1) -> list[int] | None:
+        sends = [(1.0 + when, "c", "PA", 101, 501, 100) for when in at]
+        segments = conversation(*HANDSHAKE, *sends)
+        for segment, ip_id in zip(segments, [first, first + 1, first + 2, *ids], strict=True):
+            segment.ip_id = ip_id
+        found = [
+            d
+            for d in analyze_segments(segments).connections[0].diagnoses
+            if d.kind == "retransmission_timeout"
+        ]
+        return found[0].frames if found else None
+
+    quick = [0.0, 0.037, 0.050, 0.100]
+    assert diagnosed(quick, [30, 10, 20, 40]) is None  # frame 4 (id 30) sent after 5 and 6
+    assert diagnosed(quick, [10, 20, 30, 40]) == [5, 6, 7]
+    backoff = [0.0, 0.2, 0.6, 1.4]
+    # A counter that came round: 3000, then 1000 (63,536 on), 0.2 s apart: no path's delay.
+    assert diagnosed(backoff, [3000, 1000, 60000, 50000], first=2990) == [5, 6, 7]
 
 
 def test_a_timers_backoff_after_a_quick_recovery_resend_counts_from_that_resend() -> None:

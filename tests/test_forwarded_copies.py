@@ -249,3 +249,25 @@ def test_pieces_that_keep_the_packet_s_identification_are_copies_too(tmp_path) -
     result = _analyzed(tmp_path / "fixed_id.pcap", sent)
     assert _copies(result) == [(5, 4), (6, 4), (7, 4)]
     assert result.resends == {}
+
+
+def test_a_syn_whose_timestamps_the_router_rewrote_is_still_its_copy(tmp_path) -> None:
+    """A firewall that rewrites timestamps (pf's scrub shifts TSval, restores TSecr), captured
+    on both its sides: the SYN and the SYN/ACK that left it are copies of those that came in,
+    with other TSvals (review-56: they read as resends once SYN timestamps were kept)."""
+    stamped = [
+        (0.0, True, 100, {"flags": "S", "seq": 100, "options": [("Timestamp", (1000, 0))]}),
+        (0.0302, False, 7, {"flags": "SA", "seq": 500, "ack": 101, "options": [("Timestamp", (5000, 1000))]}),
+        (0.0305, True, 101, {"flags": "A", "seq": 101, "ack": 501}),
+    ]
+    packets = []
+    for when, forward, ip_id, fields in stamped:
+        packets.append(_packet(when, forward, 64, ip_id, **fields))
+        shifted = dict(fields)
+        if "options" in fields:
+            val, ecr = fields["options"][0][1]
+            shifted["options"] = [("Timestamp", (val + 77777, ecr))]
+        packets.append(_packet(when + 0.00005, forward, 63, ip_id, **shifted))
+    result = _analyzed(tmp_path / "scrubbed.pcap", packets)
+    assert sorted(copy for copy, _ in _copies(result)) == [2, 4, 6]
+    assert not result.resends and len(result.handshake.syns) == 1

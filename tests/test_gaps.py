@@ -76,6 +76,17 @@ def test_a_packet_first_sent_after_its_resend_makes_the_gap_reordering() -> None
     assert again.gaps is not None and again.gaps.resent == [(5, 9)] and not again.gaps.reordered
 
 
+def test_a_later_copy_refiles_a_gap_only_where_the_identifications_count_on() -> None:
+    """Random identifications (macOS, OpenBSD, a NAT's scrub) put a later copy "before" the
+    flagged segment half the time: the gap the late segment filled within 2 ms stays
+    reordering when a spurious resend of it comes 300 ms later (review-56's finding 1: it
+    was refiled as a loss)."""
+    late_copy = (*REORDERED, (0.4, "c", "PA", 201, 501, 100))
+    random_ids = _analyzed(late_copy, [40000, 12000, 12500, 11000])
+    assert random_ids.gaps is not None and random_ids.gaps.reordered == [(5, 6)]
+    assert not random_ids.gaps.resent
+
+
 def test_without_identifications_the_time_decides() -> None:
     quick = _analyzed(REORDERED, None)
     assert quick.gaps is not None and quick.gaps.reordered == [(5, 6)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.decode.segment import TcpOptions
+from analyzer.decode.segment import SYN, TcpOptions
 from analyzer.findings.kernel_agreement import state_at
 from analyzer.loss_inference import lost_segments
 from analyzer.tcp_state import State
@@ -344,3 +344,11 @@ def test_a_synack_echoing_the_first_syns_timestamp_shows_that_syn_arrived() -> N
     assert lost_segments(with_echo(None)) == {1}
     [result] = analyze_segments(with_echo(8028)).connections
     assert state_at(result.states["server"], 100.5) == State.LISTEN
+    # Only a SYN/ACK's TSecr echoes (a pure SYN's is 0), and a TSval of 0 tells nothing.
+    crossing = with_echo(7000)
+    crossing[2].flags = SYN
+    assert lost_segments(crossing) == {1}
+    zero = with_echo(0)
+    assert zero[0].options is not None
+    zero[0].options.ts_val = 0
+    assert lost_segments(zero) == {1}

@@ -144,3 +144,21 @@ def test_data_that_came_late_is_new_and_then_copied_like_any() -> None:
         latest_holder = len(HANDSHAKE) + holes + (holes - 1 - k)  # 2k+1, late, came last
         assert copies[first + k] == latest_holder
     assert len(copies) == len(across)
+
+
+def test_the_finder_knows_which_data_was_never_sent() -> None:
+    """The holes behind its sender's furthest data (what lets a late segment skip the search
+    of the look-back): open where data starts beyond the furthest, filled by what comes late,
+    forgotten beyond HOLES (then searched for again, no wrong answer)."""
+    mss = 100
+    segments = conversation(*HANDSHAKE, *[("c", "PA", 101 + n * mss, 501, mss) for n in (0, 1, 3, 4, 2)])
+    finder = CopyFinder(segments[0], memory=64)
+    client = 1  # the first segment's sender
+    for index, segment in enumerate(segments[:-1]):
+        finder.feed(index, segment)
+    assert finder._unsent(client, 301, 401)  # the hole at 2
+    assert finder._unsent(client, 350, 450)  # partly in it
+    assert not finder._unsent(client, 101, 301) and not finder._unsent(client, 401, 601)
+    assert finder._unsent(client, 550, 650)  # beyond the furthest data
+    finder.feed(len(segments) - 1, segments[-1])  # 2 comes late
+    assert not finder._unsent(client, 301, 401) and not finder._unsent(client, 101, 601)

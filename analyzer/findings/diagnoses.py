@@ -658,11 +658,15 @@ def _retransmission_timeouts(
 
 def _sent_in_another_order(original: Segment | None, chain: list[Segment], counter: bool) -> bool:
     """Whether a copy came after one its sender sent later, by their IPv4 identifications
-    (ID_REACH apart at most where the sender's count on, else ID_ADJACENT)."""
-    if original is None:
-        return False
+    (ID_REACH apart at most where the sender's count on, else ID_ADJACENT), within RTO_MIN
+    of it: a path holds a packet back milliseconds, and over a timer's interval a host's one
+    counter may have come round its 16 bits."""
     reach = ID_REACH if counter else ID_ADJACENT
-    return any(0 < id_order(later, earlier) < reach for earlier, later in pairwise([original, *chain]))
+    copies = [original, *chain] if original is not None else chain
+    return any(
+        0 < id_order(later, earlier) < reach and later.time - earlier.time < RTO_MIN
+        for earlier, later in pairwise(copies)
+    )
 
 
 def _never_taken(connection: Connection, last: Segment) -> str:

@@ -20,9 +20,11 @@ threshold is the handshake's round trip, seconds where the SYN/ACK was slow.)
 
 A resend can fill a gap before the packet first sent arrives: a path that delays some packets
 by more than the sender waits before resending (RACK's reordering window, a few milliseconds)
-delivers the resend, then the original. Where the original comes after all, its smaller
-identification tells, the gap was reordering, not loss (the resend spurious), and it is filed
-so, with the original as its filler.
+delivers the resend, then the original. Where the original comes after all, the gap was
+reordering, not loss (the resend spurious), and it is filed so, with the original as its
+filler: where its identification comes before both the flagged segment's and the resend's,
+ID_REACH apart at most, from a sender whose identifications count on (random ones put a
+later copy "before" half the time).
 
 A long connection kept in part (long_connection.py) files its gaps as its segments come
 (GapTracker), before any is let go.
@@ -100,12 +102,14 @@ class GapTracker:
         # flagged one's (_id_order); the filler's delay after the flagged one)
         self._filled: list[tuple[int, int, bool, int, float]] = []
         self._unfilled: list[int] = []
-        # (gap's start, the segment flagged after it, its entry in _filled), oldest first: the
-        # gaps a resend filled, watched for the packet first sent (WATCHED_MOST a sender)
-        self._watched: dict[bool, deque[tuple[int, Segment, int]]] = {
-            True: deque(maxlen=WATCHED_MOST),
-            False: deque(maxlen=WATCHED_MOST),
-        }
+        # By sender, oldest first: the gaps a resend filled, watched for the packet first sent
+        # (WATCHED_MOST a sender), as (gap's start, its entry in _filled, the flagged segment's
+        # identification, its time, the resend's identification); made at the first.
+        self._watched: dict[bool, deque[tuple[int, int, int, float, int]]] = {}
+        # Gaps the packet first sent came to after its resend, as (entry in _filled, its frame,
+        # how far its identification comes before the flagged one's, its delay after it):
+        # refiled by `result` where the sender's identifications count on.
+        self._late: list[tuple[int, int, int, float]] = []
         # Each sender's IPv4 identifications from one segment that advanced its numbers to
         # the next: the last one, and how many steps were small and forward of how many. A
         # counter's are (Linux, Windows); random ones (OpenBSD, macOS's random_id, a NAT's
@@ -120,7 +124,7 @@ class GapTracker:
         waiting = self._waiting[from_client]
         # Only a segment that starts below the furthest end can fill a gap.
         if end is not None and seq_diff(segment.seq, end) < 0:
-            watched = self._watched[from_client]
+            watched = self._watched.get(from_client)
             if watched:
                 self._late_original(segment, watched)
             for entry in [entry for entry in waiting if _covers(segment, entry[0])]:
@@ -128,7 +132,9 @@ class GapTracker:
                 flagged = entry[1]
                 ahead = id_order(segment, flagged)
                 if ahead < 0:
-                    watched.append((entry[0], flagged, len(self._filled)))
+                    if watched is None:
+                        watched = self._watched[from_client] = deque(maxlen=WATCHED_MOST)
+                    watched.append((entry[0], len(self._filled), flagged.ip_id, flagged.time, segment.ip_id))
                 self._filled.append(
                     (flagged.frame, segment.frame, from_client, ahead, segment.time - flagged.time)
                 )
@@ -146,16 +152,16 @@ class GapTracker:
                     steps[1] += 1
                 self._last_id[from_client] = segment.ip_id
 
-    def _late_original(self, segment: Segment, watched: deque[tuple[int, Segment, int]]) -> None:
-        """Files as filled by `segment` the watched gaps it covers whose flagged segment
-        came after it by the identifications (the packet first sent, after its resend)."""
+    def _late_original(self, segment: Segment, watched: deque[tuple[int, int, int, float, int]]) -> None:
+        """Notes `segment` for the watched gaps it covers where its identification comes
+        before both the flagged segment's and the resend's (the packet first sent, after its
+        resend), ID_REACH apart at most."""
         for entry in [entry for entry in watched if _covers(segment, entry[0])]:
-            _start, flagged, at = entry
-            ahead = id_order(segment, flagged)
-            if ahead > 0:
+            _start, at, flagged_id, flagged_time, resend_id = entry
+            ahead = _ids_ahead(segment.ip_id, flagged_id)
+            if 0 < ahead < ID_REACH and 0 < _ids_ahead(segment.ip_id, resend_id) < ID_REACH:
                 watched.remove(entry)
-                side = self._filled[at][2]
-                self._filled[at] = (flagged.frame, segment.frame, side, ahead, segment.time - flagged.time)
+                self._late.append((at, segment.frame, ahead, segment.time - flagged_time))
 
     def counts_on(self, from_client: bool) -> bool:
         """Whether the sender's identifications count on (ID_COUNTER_SHARE of its steps small
@@ -169,7 +175,12 @@ class GapTracker:
         trip, none is (a resend on a LAN comes within a millisecond)."""
         fills = GapFills()
         trusted = {side: self.counts_on(side) for side in (True, False)}
-        for flagged, filler, side, ahead, delay in self._filled:
+        filled = list(self._filled)
+        for at, frame, ahead, delay in self._late:
+            flagged, _resend, side, _ahead, _delay = filled[at]
+            if trusted[side]:
+                filled[at] = (flagged, frame, side, ahead, delay)
+        for flagged, filler, side, ahead, delay in filled:
             reach = ID_REACH if trusted[side] else ID_ADJACENT
             if 0 < ahead < reach:
                 first = True
@@ -220,7 +231,13 @@ def id_order(filler: Segment, flagged: Segment) -> int:
     """How many identifications the filler's comes before the flagged segment's (negative:
     after), the nearer way round the 16-bit counter; 0 where they tell nothing (either
     unknown or 0, the same)."""
-    if filler.ip_id <= 0 or flagged.ip_id <= 0 or filler.ip_id == flagged.ip_id:
+    return _ids_ahead(filler.ip_id, flagged.ip_id)
+
+
+def _ids_ahead(first: int, then: int) -> int:
+    """How many identifications `first` comes before `then` (negative: after), the nearer
+    way round the 16-bit counter; 0 where they tell nothing (either unknown or 0, the same)."""
+    if first <= 0 or then <= 0 or first == then:
         return 0
-    ahead = (flagged.ip_id - filler.ip_id) & 0xFFFF
+    ahead = (then - first) & 0xFFFF
     return ahead if ahead < 0x8000 else ahead - 0x10000

@@ -174,8 +174,8 @@ class Handshake:
     # frame of the SYN it answers. No retransmission (ConnectionAnalysis.resends).
     answer_copies: dict[int, int] = field(default_factory=dict)
     # The SYN whose timestamp (TSval) the SYN/ACK echoes (RFC 7323), where it is an earlier
-    # one than the SYN/ACK came after: the server had that SYN, and its first answer to it is
-    # not in the capture (lost before the capture point), so the client sent its SYN again.
+    # one than the SYN/ACK came after: the server had that SYN, and its answer came only after
+    # the client had sent its SYN again (lost before the capture point, or slow).
     echoed_syn: Segment | None = None
 
     def __init__(self) -> None:
@@ -495,8 +495,8 @@ class Handshake:
             return ""
         return (
             f"; the SYN/ACK echoes the timestamp of the SYN of frame {syn.frame} (RFC 7323): the server had that "
-            "SYN, and its first answer to it never reached the capture point (lost on the way), so the client "
-            "sent its SYN again"
+            "SYN, and its answer reached the capture point only after the client had sent its SYN again (lost "
+            "on the way, or slower than the client's timer)"
         )
 
     def _late_syns(self) -> str:
@@ -1023,7 +1023,7 @@ def open_answers(connection: Connection) -> dict[int, int]:
 def _echoed_syn(syns: list[Segment], synack: Segment, answered: Segment | None) -> Segment | None:
     """The SYN before `answered` whose TSval `synack` echoes in its TSecr, if any."""
     echoed = synack.options.ts_ecr if synack.options is not None else -1
-    if answered is None or echoed < 0:
+    if answered is None or echoed <= 0:
         return None
     own = answered.options.ts_val if answered.options is not None else -1
     for syn in syns:
