@@ -161,6 +161,22 @@ def test_time_wait_ends_after_linuxs_60_seconds_within_its_timer_wheels_slack() 
     assert result.states["client"][-1][1] == State.TIME_WAIT
 
 
+def test_time_wait_a_rst_ended_has_no_timers_slack() -> None:
+    """A RST into the server's TIME_WAIT (helper-100's twrst1): with net.ipv4.tcp_rfc1337=1
+    Linux keeps the socket, and a snapshot 0.3 s later that lists it disagrees with the
+    analysis's CLOSED (the timer's 6 s of slack had hidden it); one that does not, agrees."""
+    steps = (("s", "FA", 501, 101), ("c", "FA", 101, 502), ("s", "A", 502, 102), (0.2, "c", "R", 102, 0))
+    [result] = analyze_segments(conversation(*HANDSHAKE, *steps)).connections
+    assert [s.value for _t, s in result.states["server"]][-2:] == ["TIME_WAIT", "CLOSED"]
+    kept = _sidecar([(0.5, "CLOSED", "TIME_WAIT")])
+    agreement = compare_with_kernel(result.connection, result.states, kept)
+    assert [(d.side, d.kernel, d.inferred) for d in agreement.disagreements] == [
+        ("server", "TIME_WAIT", "CLOSED")
+    ]
+    gone = _sidecar([(0.5, "CLOSED", "CLOSED")])
+    assert compare_with_kernel(result.connection, result.states, gone).disagreements == []
+
+
 def test_one_difference_the_snapshots_repeat_is_said_once_with_its_count() -> None:
     from analyzer.findings.kernel_agreement import Disagreement, KernelAgreement
 

@@ -475,7 +475,7 @@ def test_data_after_close_freed_by_the_kernel_after_its_ack_was_taken_agrees() -
                 SERVER,
                 state="FIN_WAIT2",
                 reason=reason,
-                flags="PSH|ACK",
+                flags="PSH/ACK",
                 seq=101,
             ),
         ]
@@ -632,3 +632,36 @@ def test_a_simultaneous_open_s_syn_acks_are_no_retransmissions_and_their_acks_we
     assert [r.frame for r in agreement.retransmissions] == []
     assert not [d for d in agreement.disagreements if "TCP_OLD_DATA" in d.what], agreement.disagreements
     assert not [d for d in agreement.explained if "retransmission" in d.what]
+
+
+def test_a_dropped_pure_ack_is_not_the_data_segment_at_its_number() -> None:
+    """The handshake's ACK dropped at the client's output (not in the capture), then data at
+    the same sequence number that was delivered (helper-100's tfo4): the drop names no
+    captured frame, and the data segment disagrees with nothing."""
+    [result] = analyze_segments(conversation(*HANDSHAKE[:2], ("c", "PA", 101, 501, 11))).connections
+    events = [
+        *opening()[:4],
+        event(
+            100.00201,
+            "kfree_skb",
+            None,
+            CLIENT,
+            SERVER,
+            state=None,
+            reason="NETFILTER_DROP",
+            flags="ACK",
+            seq=101,
+        ),
+    ]
+    agreement = compared(result, events)
+    [drop] = agreement.drops
+    assert drop.frame is None and drop.reason == "NETFILTER_DROP"
+    assert not [d for d in agreement.disagreements if "the kernel dropped it" in d.what]
+
+
+def test_a_change_inferred_without_a_frame_says_so() -> None:
+    """(helper-100's uto: "inferred at frame None" reached the report)"""
+    from analyzer.findings.kernel_events import _at_frame
+
+    assert _at_frame(12) == "at frame 12"
+    assert "None" not in _at_frame(None) and "no frame" in _at_frame(None)

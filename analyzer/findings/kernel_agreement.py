@@ -23,6 +23,7 @@ from itertools import pairwise
 from typing import Final
 
 from analyzer.connections import Connection, Side
+from analyzer.decode.segment import RST
 from analyzer.findings.kernel_events import EventAgreement, data_before_fin
 from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
@@ -153,10 +154,17 @@ def state_at(history: list[tuple[float, State]], time: float) -> State | None:
 TIME_WAIT_SLACK: Final = 6.0
 
 
-def _time_wait_may_linger(history: list[tuple[float, State]], time: float) -> bool:
-    """Whether `time` falls within TIME_WAIT_SLACK after the end's TIME_WAIT went to CLOSED."""
+def _time_wait_may_linger(history: list[tuple[float, State]], time: float, resets: set[float]) -> bool:
+    """Whether `time` falls within TIME_WAIT_SLACK after the end's TIME_WAIT went to CLOSED by
+    its timer: not at a RST (`resets`, their times), which a Linux socket takes at once or,
+    with net.ipv4.tcp_rfc1337=1, not at all (helper-100's twrst1: "kernel agrees" hid that)."""
     for (_entered, before), (ended, state) in pairwise(history):
-        if before == State.TIME_WAIT and state == State.CLOSED and ended <= time <= ended + TIME_WAIT_SLACK:
+        if (
+            before == State.TIME_WAIT
+            and state == State.CLOSED
+            and ended not in resets
+            and ended <= time <= ended + TIME_WAIT_SLACK
+        ):
             return True
     return False
 
@@ -193,6 +201,7 @@ def compare_with_kernel(
     }
     checked: set[str] = set()
     snapshots = sidecar["snapshots"]
+    resets = {s.time for s in connection.segments if s.flags & RST}
     for index, snapshot in enumerate(snapshots):
         time = snapshot["time"]
         if time < connection.first_time:
@@ -217,7 +226,7 @@ def compare_with_kernel(
             if inferred is None:
                 continue
             held = {inferred.value} | {s.value for t, s in states[side] if time <= t <= end_time}
-            if _time_wait_may_linger(states[side], time):
+            if _time_wait_may_linger(states[side], time, resets):
                 held.add(State.TIME_WAIT.value)
             key = (_address(local), _address(peer))
             seen = kernel.get(key, State.CLOSED.value)

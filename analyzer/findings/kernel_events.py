@@ -59,7 +59,7 @@ from typing import Final
 
 from analyzer.call_sockets import address_endpoint, calls_on
 from analyzer.connections import Connection, Side, peer_of
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, flag_names
 from analyzer.findings.handshake import open_answers
 from analyzer.findings.resets import Reset, ResetCause
 from analyzer.sidecar import CallRecord, KernelEvent
@@ -791,7 +791,7 @@ def _compare_states(
                 result.disagreements.append(
                     EventDisagreement(
                         time, side,
-                        f"{state.value}: inferred at frame {frame}, the kernel's {change.time - time:+.6f} s away",
+                        f"{state.value}: inferred {_at_frame(frame)}, the kernel's {change.time - time:+.6f} s away",
                         kernel_only=change.time, capture_only=time, state=True,
                     )
                 )  # fmt: skip
@@ -1239,9 +1239,19 @@ def _name_drops(
                 )  # fmt: skip
 
 
+def _at_frame(frame: int | None) -> str:
+    """Where an inferred change was made: a frame, or none (a timer's, or the capture's end)."""
+    return f"at frame {frame}" if frame is not None else "with no frame of its own (by a timer)"
+
+
 def _captured(connection: Connection, event: KernelEvent) -> Segment | None:
-    """The captured segment a kernel event names, nearest in time."""
-    near = [s for s in connection.segments if _names(event, s)]
+    """The captured segment a dropped packet's event names, nearest in time: its flags all
+    the same (the event is the packet as received: a pure ACK dropped is not the data
+    segment at its sequence number, tfo4 of helper-100)."""
+    flags = event.get("flags", "")
+    near = [
+        s for s in connection.segments if _names(event, s) and (not flags or flag_names(s.flags) == flags)
+    ]
     return min(near, key=lambda s: abs(s.time - event["time"]), default=None)
 
 
