@@ -229,6 +229,10 @@ def test_keep_alive_probes_answered_then_unanswered_and_reset() -> None:
     [result] = analyze_segments(conversation(*HANDSHAKE, *probes)).connections
     [reset] = result.resets
     assert reset.cause == "keep_alive_timeout" and reset.evidence == [10, 11, 12, 13]  # the probes, the RST
+    assert "or sooner at TCP_USER_TIMEOUT" in reset.explanation
+    # The server's own FIN after the client's RST answers no probe (helper-100's kauto).
+    [after] = _kinds(conversation(*HANDSHAKE, *probes, (40.025, "s", "FA", 501, 101)))["keep_alive"]
+    assert "3 answered" in after.sentence and "the last 3 got no answer" in after.sentence
 
 
 @pytest.mark.parametrize(

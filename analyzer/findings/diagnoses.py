@@ -457,8 +457,10 @@ def _keep_alive(
 
 def _keep_alive_answers(connection: Connection, probes: list[Segment], side: str) -> list[Segment]:
     """The peer's answer to each probe: its first segment after the probe and before the
-    next, but a RST. Wireshark flags fewer (its keep-alive ACK is no window update: the first
-    ACK after a handshake that carried an unscaled window answers a probe all the same)."""
+    next, but a RST; nothing after the prober's own RST (what the peer sends then, a FIN
+    of its own, answers no probe: helper-100's kauto). Wireshark flags fewer (its keep-alive
+    ACK is no window update: the first ACK after a handshake that carried an unscaled window
+    answers a probe all the same)."""
     answers = []
     segments = connection.segments
     for probe, following in zip(probes, [*probes[1:], None], strict=True):
@@ -466,7 +468,10 @@ def _keep_alive_answers(connection: Connection, probes: list[Segment], side: str
         for segment in segments[start:]:
             if following is not None and segment.time >= following.time:
                 break
-            if not _from(connection, segment, side) and not segment.flags & RST:
+            mine = _from(connection, segment, side)
+            if mine and segment.flags & RST:
+                break
+            if not mine and not segment.flags & RST:
                 answers.append(segment)
                 break
     return answers

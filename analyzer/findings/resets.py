@@ -705,8 +705,8 @@ def _cause(
         return (
             "keep_alive_timeout",
             f"the {sender}'s last {len(probes)} keep-alive probes went unanswered: its keep-alive timer gave "
-            f"up on a {peer} gone or unreachable and reset the connection (Linux: tcp_keepalive_probes, or "
-            "TCP_KEEPCNT)",
+            f"up on a {peer} gone or unreachable and reset the connection (Linux: after tcp_keepalive_probes, "
+            "or TCP_KEEPCNT, probes, or sooner at TCP_USER_TIMEOUT)",
             [p.frame for p in probes],
         )
     if not before and not segment.flags & ACK:
