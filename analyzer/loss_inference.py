@@ -32,6 +32,10 @@ about it, and these rules read that:
   past a request socket's SYN/ACK timer (SYNACK_SILENCE_MOST), never sending its SYN/ACK
   again, and the copy it acknowledges at last is smaller than the first: the ACK had made the
   connection and the path lost the big segments alone (an MTU black hole);
+- the client's handshake ACKs, where the server sent nothing but SYN/ACKs, one of them again
+  after such an ACK, and then a RST as for no socket to the client's next segment: none
+  made the connection (the listener was not taking them; its request socket expired with
+  its SYN/ACK timer, Linux's tcp_synack_retries);
 - the ACK that completes a handshake answered at once (within the crossing window: one
   round trip wherever the capture was taken) by the peer's RST as for no socket (no ACK
   flag, at the ACK's acknowledgment number: Linux's tcp_v4_send_reset), no data ever sent:
@@ -166,6 +170,7 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         if crossing is None:
             crossing = crossing_window(segments)
         lost |= _not_taken_by_listener(segments, earlier, synack_ends, crossing)
+        lost |= _request_expired(segments, synack_ends)
     if not earlier:
         return lost
     if crossing is None:
@@ -276,6 +281,34 @@ def _silent_between(segments: list[Segment], first: int, last: int) -> bool:
     """Whether the peer of segments[first]'s sender sent nothing between it and segments[last]."""
     sender = (segments[first].src, segments[first].sport)
     return all((s.src, s.sport) == sender for s in segments[first + 1 : last])
+
+
+def _request_expired(segments: list[Segment], synack_ends: set[int]) -> set[int]:
+    """The client's handshake ACKs where the server sent nothing but SYN/ACKs, one of them
+    again after such an ACK (the listener did not take it), and then a RST as for no socket
+    to the client's next segment: none of them made the connection; the request socket
+    expired with its SYN/ACK timer (Linux: tcp_synack_retries, its accept queue full or the
+    ACKs dropped before it; helper-100's ackdrop2, where the kernel kept SYN_RCVD, then
+    nothing)."""
+    acks: list[Segment] = []
+    resent_after_ack = False
+    for previous, segment in pairwise(segments):
+        if acks and (segment.src, segment.sport) != (acks[0].src, acks[0].sport):
+            if segment.flags & (SYN | ACK) == SYN | ACK:
+                resent_after_ack = True
+                continue
+            if segment.flags & RST and resent_after_ack and answers_for_no_socket(segment, previous):
+                return {ack.frame for ack in acks}
+            return set()
+        if (
+            segment.flags & (SYN | FIN | RST | ACK) == ACK
+            and segment.ack in synack_ends
+            and not segment.payload_len
+        ):
+            if acks and (segment.src, segment.sport) != (acks[0].src, acks[0].sport):
+                return set()
+            acks.append(segment)
+    return set()
 
 
 def _not_taken_by_listener(

@@ -352,3 +352,25 @@ def test_a_synack_echoing_the_first_syns_timestamp_shows_that_syn_arrived() -> N
     assert zero[0].options is not None
     zero[0].options.ts_val = 0
     assert lost_segments(zero) == {1}
+
+
+def test_acks_a_listener_never_took_before_its_rst_for_no_socket_were_lost() -> None:
+    """helper-100's ackdrop2 (tcp_synack_retries 1, the client's ACKs dropped at the server):
+    the SYN/ACK sent again after the client's ACK, then nothing but the RST for no socket to
+    the client's data 4 s later: both ACKs never made the connection; the server went from
+    SYN_RCVD to nothing, never ESTABLISHED. Where the server had not sent its SYN/ACK again,
+    the RST alone tells nothing of the ACK (the server may have gone since)."""
+    ackdrop = (
+        ("c", "S", 100, 0),
+        ("s", "SA", 500, 101),
+        ("c", "A", 101, 501),
+        (1.022, "s", "SA", 500, 101),
+        (1.0221, "c", "A", 101, 501),
+        (4.0, "c", "PA", 101, 501, 9),
+        (4.0001, "s", "R", 501, 0),
+    )
+    assert lost_segments(conversation(*ackdrop)) >= {3, 5}
+    [result] = analyze_segments(conversation(*ackdrop)).connections
+    assert State.ESTABLISHED not in [state for _t, state in result.states["server"]]
+    taken = (*ackdrop[:3], *ackdrop[5:])
+    assert 3 not in lost_segments(conversation(*taken))
