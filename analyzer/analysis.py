@@ -254,6 +254,10 @@ def analyze_connection(
         for segment in connection.segments:
             machine.feed(segment, segment.frame in lost)
         machine.settle()
+        final_ack = handshake.final_ack
+        if handshake.status == "complete" and final_ack is not None and final_ack.frame in lost:
+            server_end = machine.ends[connection.server]
+            handshake.ack_not_taken = State.ESTABLISHED not in [state for _t, state in server_end.history]
         sequence = analyze_sequence(connection)
         compatible = compatibility(connection)
         resends = numbered_resends(connection.segments, earlier)

@@ -374,3 +374,8 @@ def test_acks_a_listener_never_took_before_its_rst_for_no_socket_were_lost() -> 
     assert State.ESTABLISHED not in [state for _t, state in result.states["server"]]
     taken = (*ackdrop[:3], *ackdrop[5:])
     assert 3 not in lost_segments(conversation(*taken))
+    # The handshake line says what the states say; the JSON too.
+    assert result.handshake.status == "complete" and result.handshake.ack_not_taken
+    assert "but the server never took the ACK, nor a copy of it" in result.handshake.explain()
+    [after] = analyze_segments(conversation(*taken)).connections
+    assert not after.handshake.ack_not_taken and "never took" not in after.handshake.explain()

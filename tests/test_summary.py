@@ -101,7 +101,14 @@ def test_the_slowest_handshakes_run_from_the_first_syn_to_the_completing_ack() -
     assert slowest[0]["syn_to_ack"] > 3 and slowest[0]["syns"] == 4
 
 
-def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, status: str = "complete"):
+def _fake(
+    ident: int,
+    seconds: float | None,
+    source: str,
+    packets: int = 2,
+    status: str = "complete",
+    taken: bool = True,
+):
     """A connection as far as the summary reads it."""
     syn = SimpleNamespace(time=100.0, stamp=100 * 10**9)
     return SimpleNamespace(
@@ -121,6 +128,7 @@ def _fake(ident: int, seconds: float | None, source: str, packets: int = 2, stat
             if seconds is not None
             else None,
             opened_unseen=False,
+            ack_not_taken=not taken,
         ),
         close=SimpleNamespace(shape="none", ending="none"),
         resets=[],
@@ -141,6 +149,11 @@ def test_the_ten_slowest_whatever_order_the_connections_end_in() -> None:
     # 0.6 s for ids 6, 13, 20, ...: the ten lowest of them, in id order.
     assert [entry[1] for entry in tables[0]] == list(range(6, 100, 7))[:10]
     assert {entry[0] for entry in tables[0]} == {0.6}
+    # A handshake whose ACK the server never took has no handshake's time (helper-100's ackdrop2).
+    summary = Summary()
+    for fake in [*fakes, _fake(100, 9.0, "10.0.0.2", taken=False)]:
+        summary.add(fake)
+    assert 100 not in [entry[1] for entry in summary.slowest()]
 
 
 def test_a_syn_flood_is_summarized_in_memory_that_does_not_grow() -> None:

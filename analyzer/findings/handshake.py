@@ -159,6 +159,10 @@ class Handshake:
     # later segment, which acknowledges the SYN/ACK and what the server sent after it, none
     # of which the capture holds (it lost packets: Wireshark's "ACKed unseen segment").
     final_unseen: bool = False
+    # The three segments are on the wire, but the server never took the ACK (nor any copy):
+    # its listener dropped them and the state machine kept it out of ESTABLISHED (set by the
+    # analysis from loss inference, analysis.py).
+    ack_not_taken: bool = False
     # Copies of the client's SYN captured after its ACK of the SYN/ACK: made on the path (a
     # client in ESTABLISHED sends no SYN), or a retransmission reordered behind the ACK, its
     # sending time unknown: left out of `syns` and the backoff.
@@ -210,6 +214,7 @@ class Handshake:
         self.continues_frame = -1
         self.quiet_for = 0.0
         self.final_unseen = False
+        self.ack_not_taken = False
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -284,6 +289,7 @@ class Handshake:
                 )
             return (
                 text
+                + self._not_taken()
                 + self._echoed()
                 + self._refused_first()
                 + self._ecn()
@@ -487,6 +493,14 @@ class Handshake:
         return (
             f"; the server refused the SYN first (RST/ACK{times}, frame{times} {frames}) and accepted it sent "
             "again: nothing listened on the port until then"
+        )
+
+    def _not_taken(self) -> str:
+        if not self.ack_not_taken:
+            return ""
+        return (
+            "; but the server never took the ACK, nor a copy of it: it stayed in SYN_RCVD, its listener not "
+            "taking the connection (see the states and notes)"
         )
 
     def _echoed(self) -> str:

@@ -496,6 +496,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "unreachable_frame": handshake.unreachable.frame if handshake.unreachable is not None else None,
             "late_syn_frames": [s.frame for s in handshake.late_syns],
             "echoed_syn_frame": handshake.echoed_syn.frame if handshake.echoed_syn is not None else None,
+            "ack_not_taken": handshake.ack_not_taken,
             "explanation": handshake.explain(),
         },
         "backoff": _backoff(result.syn_backoff),

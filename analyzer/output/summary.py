@@ -218,7 +218,12 @@ class Summary:
             self.one_direction += 1
         if not self.tables:
             return
-        if handshake.status == "complete" and handshake.final_ack is not None and handshake.syns:
+        if (
+            handshake.status == "complete"
+            and handshake.final_ack is not None
+            and handshake.syns
+            and not handshake.ack_not_taken  # the server never took it: no handshake's time
+        ):
             seconds = between(handshake.syns[0].stamp, handshake.final_ack.stamp)
             entry = (
                 seconds,
