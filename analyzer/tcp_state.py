@@ -949,7 +949,13 @@ class ConnectionMachine:
                 "also dropped by a listener whose queue was full)"
                 if segment.flags & (SYN | ACK) == SYN
                 else "never taken in by the receiver (lost: sent again or answered by a resend; or dropped by "
-                "a listener whose accept queue was full, the handshake's ACK and what follows it)"
+                "a listener whose accept queue was full, the handshake's ACK and what follows it"
+                + (
+                    "; or held by one with TCP_DEFER_ACCEPT, which makes the connection only on data and "
+                    "sends its SYN/ACK again when the defer time is up)"
+                    if not segment.payload_len
+                    else ")"
+                )
                 if receiver.state == _SYN_RCVD
                 and receiver.history[0][1] == S.LISTEN
                 and not segment.flags & SYN

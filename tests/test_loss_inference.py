@@ -379,3 +379,17 @@ def test_acks_a_listener_never_took_before_its_rst_for_no_socket_were_lost() -> 
     assert "but the server never took the ACK, nor a copy of it" in result.handshake.explain()
     [after] = analyze_segments(conversation(*taken)).connections
     assert not after.handshake.ack_not_taken and "never took" not in after.handshake.explain()
+
+
+def test_a_bare_ack_a_listener_did_not_take_names_tcp_defer_accept_too() -> None:
+    """(helper-100's defer2) The SYN/ACK sent again 3 s after the client's ACK: the ACK was
+    not taken; a listener with TCP_DEFER_ACCEPT holds a bare ACK so, as a full accept queue
+    drops it. Data it would have taken: not said of a data segment."""
+    steps = (("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501), (3.02, "s", "SA", 500, 101))
+    [result] = analyze_segments(conversation(*steps)).connections
+    [note] = [n for n in result.notes if n.startswith("frame 3 not applied")]
+    assert "a listener whose accept queue was full" in note and "TCP_DEFER_ACCEPT" in note
+    with_data = (*steps[:2], ("c", "PA", 101, 501, 10), steps[3])
+    [result] = analyze_segments(conversation(*with_data)).connections
+    [note] = [n for n in result.notes if n.startswith("frame 3 not applied")]
+    assert "a listener whose accept queue was full" in note and "TCP_DEFER_ACCEPT" not in note
