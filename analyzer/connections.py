@@ -120,7 +120,6 @@ from analyzer.decode.segment import (
     SYN,
     UNSEEN,
     Segment,
-    TcpOptions,
     Unreachable,
     frame_of,
     impossible_flags,
@@ -216,7 +215,7 @@ def _same_sender_and_state(segment: Segment, earlier: Segment, echoes: bool = Tr
     if echoes:
         same_options = segment.options == earlier.options
     else:
-        same_options = _bare(segment.options) == _bare(earlier.options)
+        same_options = without_echoes(segment.options) == without_echoes(earlier.options)
     return (
         segment.sport == earlier.sport
         and segment.src == earlier.src
@@ -226,10 +225,6 @@ def _same_sender_and_state(segment: Segment, earlier: Segment, echoes: bool = Tr
         and segment.sack_end == earlier.sack_end
         and same_options
     )
-
-
-def _bare(options: TcpOptions | None) -> TcpOptions | None:
-    return without_echoes(options) if options is not None else None
 
 
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:

@@ -77,7 +77,7 @@ class HeldAttempt:
         self.key = key
         short = fits_short(syn)
         self.data = pack_short(syn) if short else pack_record(syn)
-        self.options_a = _shared(syn.options)  # its timestamps are in the records
+        self.options_a = without_echoes(syn.options)  # its timestamps are in the records
         self.options_b: TcpOptions | None = None
         self.first_index = first_index
         self.from_b = 0  # a bit for each record, from the first: sent by end b
@@ -94,7 +94,7 @@ class HeldAttempt:
         """A SYN/ACK from b: the first, or one sent again with the same options."""
         self.from_b |= 1 << self.records
         self._append(synack)
-        self.options_b = _shared(synack.options)
+        self.options_b = without_echoes(synack.options)
         self.answered = True
         self.syn_gap = synack.time - self.last_time
         self.last_time = synack.time
@@ -234,14 +234,9 @@ def _echoes(segment: Segment) -> tuple[int, int]:
     return options.ts_val, options.ts_ecr
 
 
-def _shared(options: TcpOptions | None) -> TcpOptions | None:
-    """`options` as an attempt holds them: without the timestamps, which its records keep."""
-    return without_echoes(options) if options is not None else None
-
-
 def same_options(segment: Segment, held: TcpOptions | None) -> bool:
     """Whether `segment` carries the options an attempt holds (`held`), its timestamps aside."""
-    return _shared(segment.options) == held
+    return without_echoes(segment.options) == held
 
 
 def _fields(
@@ -269,17 +264,15 @@ def _fields(
 def unpack_record(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
     values = _RECORD.unpack_from(data, at)
     return _segment(
-        values, src, dst, _echoed(options, values[17], values[18]), values[14], values[15], values[16]
+        values, src, dst, with_echoes(options, values[17], values[18]), values[14], values[15], values[16]
     )
 
 
 def unpack_short(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
     values = _SHORT.unpack_from(data, at)
-    return _segment(values, src, dst, _echoed(options, values[15], values[16]), UNSEEN, UNSEEN, values[14])
-
-
-def _echoed(options: TcpOptions | None, ts_val: int, ts_ecr: int) -> TcpOptions | None:
-    return with_echoes(options, ts_val, ts_ecr) if options is not None else None
+    return _segment(
+        values, src, dst, with_echoes(options, values[15], values[16]), UNSEEN, UNSEEN, values[14]
+    )
 
 
 def _segment(

@@ -305,8 +305,6 @@ def _request_expired(segments: list[Segment], synack_ends: set[int]) -> set[int]
             and segment.ack in synack_ends
             and not segment.payload_len
         ):
-            if acks and (segment.src, segment.sport) != (acks[0].src, acks[0].sport):
-                return set()
             acks.append(segment)
     return set()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.decode.segment import ACK, FIN, PSH, RST, SYN, Segment
+from analyzer.decode.segment import ACK, FIN, PSH, RST, SYN, Segment, TcpOptions
 
 FLAGS = {"S": SYN, "A": ACK, "F": FIN, "R": RST, "P": PSH, "U": 0x20, "E": 0x40, "C": 0x80}
 CLIENT = ("192.0.2.1", 40000)
@@ -43,3 +43,23 @@ LOST_SYNACK = (
     (1.023899, "s", "SA", 500, 101),
     (1.023916, "c", "A", 101, 501),
 )
+
+
+# At the client (helper-99's e5): its SYN, the same SYN 1.028 s later, then the server's
+# SYN/ACK and the client's ACK. Which SYN reached the server its SYN/ACK's TSecr tells.
+SYN_AGAIN = (
+    ("c", "S", 100, 0),
+    (1.028, "c", "S", 100, 0),
+    (1.0281, "s", "SA", 500, 101),
+    (1.0282, "c", "A", 101, 501),
+)
+
+
+def syn_again_echoing(echoed: int | None) -> list[Segment]:
+    """SYN_AGAIN with timestamps: the SYNs' TSvals 7000 and 8028, the SYN/ACK's TSecr
+    `echoed`; None: no timestamps at all."""
+    segments = conversation(*SYN_AGAIN)
+    if echoed is not None:
+        for segment, (val, ecr) in zip(segments[:3], [(7000, 0), (8028, 0), (90, echoed)], strict=True):
+            segment.options = TcpOptions(1460, 7, True, True, ts_val=val, ts_ecr=ecr)
+    return segments

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pcap_builder import handshake_packets, tcp_packet, write_capture
 from scapy.layers.inet import IP
-from segments import HANDSHAKE, LOST_SYNACK, conversation
+from segments import HANDSHAKE, LOST_SYNACK, conversation, syn_again_echoing
 
 from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.connections import group_connections
@@ -750,19 +750,9 @@ def test_a_synack_echoing_an_earlier_syns_timestamp_names_the_answer_lost() -> N
     """At the client (helper-99's e5): SYN, the same SYN 1.028 s later, then the SYN/ACK,
     whose TSecr is the first SYN's TSval: the server had the first SYN, its first answer was
     lost before the capture. Echoing the second SYN's, or without timestamps, nothing is said."""
-    steps = (
-        ("c", "S", 100, 0),
-        (1.028, "c", "S", 100, 0),
-        (1.0281, "s", "SA", 500, 101),
-        (1.0282, "c", "A", 101, 501),
-    )
 
     def handshake(echoed: int | None) -> dict:
-        segments = conversation(*steps)
-        if echoed is not None:
-            for segment, (val, ecr) in zip(segments[:3], [(7000, 0), (8028, 0), (90, echoed)], strict=True):
-                segment.options = TcpOptions(1460, 7, True, True, ts_val=val, ts_ecr=ecr)
-        [result] = analyze_segments(segments).connections
+        [result] = analyze_segments(syn_again_echoing(echoed)).connections
         return connection_to_dict(result, Clock(0.0))["handshake"]
 
     lost_answer = handshake(7000)

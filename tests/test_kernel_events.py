@@ -174,21 +174,17 @@ def test_refused_the_syn_dropped_for_no_socket() -> None:
     ]
 
 
+# The client's ACK at 101 dropped by a firewall rule, 10 µs before frame 3 of HANDSHAKE.
+DROPPED_ACK = event(
+    100.00201, "kfree_skb", None, CLIENT, SERVER, state=None, reason="NETFILTER_DROP", flags="ACK", seq=101
+)
+
+
 def test_a_dropped_packet_the_analysis_took_in_disagrees() -> None:
     [result] = analyze_segments(conversation(*HANDSHAKE)).connections
     events = [
         *opening()[:4],
-        event(
-            100.00201,
-            "kfree_skb",
-            None,
-            CLIENT,
-            SERVER,
-            state=None,
-            reason="NETFILTER_DROP",
-            flags="ACK",
-            seq=101,
-        ),
+        DROPPED_ACK,
     ]
     what = [d.what for d in compared(result, events).disagreements]
     assert (
@@ -641,17 +637,7 @@ def test_a_dropped_pure_ack_is_not_the_data_segment_at_its_number() -> None:
     [result] = analyze_segments(conversation(*HANDSHAKE[:2], ("c", "PA", 101, 501, 11))).connections
     events = [
         *opening()[:4],
-        event(
-            100.00201,
-            "kfree_skb",
-            None,
-            CLIENT,
-            SERVER,
-            state=None,
-            reason="NETFILTER_DROP",
-            flags="ACK",
-            seq=101,
-        ),
+        DROPPED_ACK,
     ]
     agreement = compared(result, events)
     [drop] = agreement.drops

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from segments import HANDSHAKE, conversation
+from segments import HANDSHAKE, conversation, syn_again_echoing
 
 from analyzer.analysis import analyze_segments
-from analyzer.decode.segment import SYN, TcpOptions
+from analyzer.decode.segment import SYN
 from analyzer.findings.kernel_agreement import state_at
 from analyzer.loss_inference import lost_segments
 from analyzer.tcp_state import State
@@ -323,20 +323,7 @@ def test_a_synack_echoing_the_first_syns_timestamp_shows_that_syn_arrived() -> N
     the second's TSval; it echoes the first's: the server took the first (SYN_RCVD from
     frame 1) and its first SYN/ACK was lost before the capture. Without timestamps, or
     echoing the second, the first SYN was lost."""
-    steps = (
-        ("c", "S", 100, 0),
-        (1.028, "c", "S", 100, 0),
-        (1.0281, "s", "SA", 500, 101),
-        (1.0282, "c", "A", 101, 501),
-    )
-
-    def with_echo(echoed: int | None) -> list:
-        segments = conversation(*steps)
-        if echoed is not None:
-            for segment, (val, ecr) in zip(segments[:3], [(7000, 0), (8028, 0), (90, echoed)], strict=True):
-                segment.options = TcpOptions(1460, 7, True, True, ts_val=val, ts_ecr=ecr)
-        return segments
-
+    with_echo = syn_again_echoing
     assert lost_segments(with_echo(7000)) == set()
     [result] = analyze_segments(with_echo(7000)).connections
     assert state_at(result.states["server"], 100.5) == State.SYN_RCVD  # between the SYNs

@@ -205,27 +205,25 @@ def shared_options(
     return options
 
 
-def without_echoes(options: TcpOptions) -> TcpOptions:
+def without_echoes(options: TcpOptions | None) -> TcpOptions | None:
     """`options` less its timestamps' values, shared where nothing else of it is its own."""
-    if options.ts_val < 0:
-        return options
     o = options
+    if o is None or o.ts_val < 0:
+        return o
     if o.mptcp_version >= 0 or o.mptcp_join_token >= 0:
-        return TcpOptions(
-            o.mss, o.window_scale, o.sack_permitted, o.timestamps, o.fast_open, o.cut, o.fast_open_cookie,
-            o.mptcp_reset, o.mptcp_fastclose, o.mptcp_version, o.mptcp_key, o.mptcp_join_token,
-        )  # fmt: skip
+        return with_echoes(o, -1, -1)
     return shared_options(
         o.mss, o.window_scale, o.sack_permitted, o.timestamps, o.fast_open, o.cut, o.fast_open_cookie,
         o.mptcp_reset, o.mptcp_fastclose,
     )  # fmt: skip
 
 
-def with_echoes(options: TcpOptions, ts_val: int, ts_ecr: int) -> TcpOptions:
-    """`options` with the timestamps' values again (ts_val -1: none)."""
-    if ts_val < 0:
-        return options
+def with_echoes(options: TcpOptions | None, ts_val: int, ts_ecr: int) -> TcpOptions | None:
+    """`options` with these timestamps' values (ts_val -1: none): a copy, unless neither
+    has any."""
     o = options
+    if o is None or (ts_val < 0 and o.ts_val < 0):
+        return o
     return TcpOptions(
         o.mss, o.window_scale, o.sack_permitted, o.timestamps, o.fast_open, o.cut, o.fast_open_cookie,
         o.mptcp_reset, o.mptcp_fastclose, o.mptcp_version, o.mptcp_key, o.mptcp_join_token,

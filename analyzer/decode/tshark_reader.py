@@ -149,7 +149,6 @@ def _options(tcp: Any) -> TcpOptions:
         return tcp.get_field_value(name)
 
     mss, shift = value("options_mss_val"), value("options_wscale_shift")
-    tsval, tsecr = value("options_timestamp_tsval"), value("options_timestamp_tsecr")
     raw = value("options")
     # A list the snapshot length cut is no hex string ("" or a summary): what tshark found of it.
     listed = _hex(raw) if raw else b""
@@ -157,6 +156,13 @@ def _options(tcp: Any) -> TcpOptions:
     # The list's own bytes read as the fast decoder reads them (an option of the wrong length
     # is none, as Linux has it), where tshark gives them.
     parsed = parse_options(listed) if listed else None
+    tsval, tsecr = value("options_timestamp_tsval"), value("options_timestamp_tsecr")
+    if parsed is not None:
+        ts_val, ts_ecr = parsed.ts_val, parsed.ts_ecr
+    elif tsval is not None and tsecr is not None:
+        ts_val, ts_ecr = int(tsval), int(tsecr)
+    else:
+        ts_val = ts_ecr = -1
     return TcpOptions(
         int(mss) if mss is not None else None,
         int(shift) if shift is not None else None,
@@ -170,16 +176,8 @@ def _options(tcp: Any) -> TcpOptions:
         parsed.mptcp_version if parsed is not None else -1,
         parsed.mptcp_key if parsed is not None else -1,
         parsed.mptcp_join_token if parsed is not None else -1,
-        parsed.ts_val
-        if parsed is not None
-        else int(tsval)
-        if tsval is not None and tsecr is not None
-        else -1,
-        parsed.ts_ecr
-        if parsed is not None
-        else int(tsecr)
-        if tsval is not None and tsecr is not None
-        else -1,
+        ts_val,
+        ts_ecr,
     )
 
 
