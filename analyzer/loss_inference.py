@@ -32,10 +32,12 @@ about it, and these rules read that:
   past a request socket's SYN/ACK timer (SYNACK_SILENCE_MOST), never sending its SYN/ACK
   again, and the copy it acknowledges at last is smaller than the first: the ACK had made the
   connection and the path lost the big segments alone (an MTU black hole);
-- the client's handshake ACKs, where the server sent nothing but SYN/ACKs, one of them again
-  after such an ACK, and then a RST as for no socket to the client's next segment: none
-  made the connection (the listener was not taking them; its request socket expired with
-  its SYN/ACK timer, Linux's tcp_synack_retries);
+- the client's handshake ACKs, where the server sent nothing but SYN/ACKs and then a RST as
+  for no socket to the client's next segment: none made the connection, where one of the
+  SYN/ACKs went again after such an ACK (the listener was not taking them; its request
+  socket expired with its SYN/ACK timer, Linux's tcp_synack_retries) or the RST answers a
+  later segment within SYNACK_SILENCE_LEAST of the only SYN/ACK (the request still held:
+  that segment met a full accept queue, tcp_abort_on_overflow=1);
 - the ACK that completes a handshake answered at once (within the crossing window: one
   round trip wherever the capture was taken) by the peer's RST as for no socket (no ACK
   flag, at the ACK's acknowledgment number: Linux's tcp_v4_send_reset), no data ever sent:
@@ -103,6 +105,9 @@ LISTENER_RESENDS: Final = 2
 # drops the big segments alone: the copy it acknowledges at last is smaller), or it answered
 # with a SYN cookie and kept nothing until an ACK got through (the same copy, again).
 SYNACK_SILENCE_MOST: Final = 3.0
+# No stack sends its SYN/ACK again sooner (Linux's TCP_TIMEOUT_INIT), nor gives its request
+# socket up before it has: within this of its only SYN/ACK a listener still holds the request.
+SYNACK_SILENCE_LEAST: Final = 1.0
 
 
 def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
@@ -170,7 +175,8 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         if crossing is None:
             crossing = crossing_window(segments)
         lost |= _not_taken_by_listener(segments, earlier, synack_ends, crossing)
-        lost |= _request_expired(segments, synack_ends)
+    if synack_ends:
+        lost |= _request_never_completed(segments, synack_ends)
     if not earlier:
         return lost
     if crossing is None:
@@ -283,29 +289,44 @@ def _silent_between(segments: list[Segment], first: int, last: int) -> bool:
     return all((s.src, s.sport) == sender for s in segments[first + 1 : last])
 
 
-def _request_expired(segments: list[Segment], synack_ends: set[int]) -> set[int]:
-    """The client's handshake ACKs where the server sent nothing but SYN/ACKs, one of them
-    again after such an ACK (the listener did not take it), and then a RST as for no socket
-    to the client's next segment: none of them made the connection; the request socket
-    expired with its SYN/ACK timer (Linux: tcp_synack_retries, its accept queue full or the
-    ACKs dropped before it; helper-100's ackdrop2, where the kernel kept SYN_RCVD, then
-    nothing)."""
+def _request_never_completed(segments: list[Segment], synack_ends: set[int]) -> set[int]:
+    """The client's handshake ACKs where the server sent nothing but SYN/ACKs and then a RST
+    as for no socket to the client's next segment: none of them made the connection (a
+    listener that took one answers with that socket: its abort carries ACK). Either the
+    SYN/ACK went again after such an ACK and the request socket expired with its timer
+    (Linux: tcp_synack_retries, its accept queue full or the ACKs dropped before it;
+    helper-100's ackdrop2, where the kernel kept SYN_RCVD, then nothing), or the RST answers
+    a later segment of the client's within SYNACK_SILENCE_LEAST of the only SYN/ACK, while
+    the listener still held the request: that segment would have made the connection and met
+    a full accept queue (tcp_abort_on_overflow=1; helper-100's abortov, the ACK dropped
+    after the capture point). A RST to the ACK itself, later than at once, may be a socket's
+    gone since; a RST past the SYN/ACK timer without a resend, a connection made and gone."""
     acks: list[Segment] = []
+    synacks: list[Segment] = []
     resent_after_ack = False
     for previous, segment in pairwise(segments):
+        if segment.flags & (SYN | ACK) == SYN | ACK and not acks:
+            synacks.append(segment)
         if acks and (segment.src, segment.sport) != (acks[0].src, acks[0].sport):
             if segment.flags & (SYN | ACK) == SYN | ACK:
                 resent_after_ack = True
                 continue
-            if segment.flags & RST and resent_after_ack and answers_for_no_socket(segment, previous):
-                return {ack.frame for ack in acks}
-            return set()
+            if not (segment.flags & RST and answers_for_no_socket(segment, previous)):
+                return set()
+            held = (
+                previous is not acks[-1]
+                and len(synacks) == 1
+                and segment.time - synacks[0].time < SYNACK_SILENCE_LEAST
+            )
+            return {ack.frame for ack in acks} if resent_after_ack or held else set()
         if (
             segment.flags & (SYN | FIN | RST | ACK) == ACK
             and segment.ack in synack_ends
             and not segment.payload_len
         ):
             acks.append(segment)
+        elif not acks and (segment.flags & (FIN | RST) or segment.payload_len):
+            return set()  # not a handshake's ACK first: the rule does not apply
     return set()
 
 

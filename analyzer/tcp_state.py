@@ -115,7 +115,12 @@ connection without a packet (a retransmission timeout, TCP_USER_TIMEOUT, a keep-
 capture missed): the machine puts its move to CLOSED at that segment's time, the latest it
 can have come (no frame: nothing was sent), and the segment's step says it found no
 connection; the RST leaves a CLOSED end (TCP_USER_TIMEOUT of 1.5 s, then the server's data
-3 s in: the kernel recorder saw the client's socket close at 1.5 s).
+3 s in: the kernel recorder saw the client's socket close at 1.5 s). Not a listener's that
+still held the connection request: where that segment would have made the connection from
+SYN_RCVD, within SYNACK_SILENCE_LEAST of the end's last SYN/ACK (before any stack sends it
+again, let alone gives the request up), it met a full accept queue and the request answered
+it (tcp_abort_on_overflow=1; its reset reason INVALID_SYN, the segment freed as
+TCP_LISTEN_OVERFLOW): the move it made is taken back and the RST closes the request itself.
 
 RSTs an end outlived. An end the capture has CLOSED by a RST that later sends a segment
 other than a RST or a SYN was not closed by it. The RST was its own: its socket did not
@@ -209,7 +214,7 @@ from analyzer.decode.segment import (
     scan_probe,
     seq_diff,
 )
-from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN
+from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN, SYNACK_SILENCE_LEAST
 from analyzer.timefmt import between, format_duration, stamp_of
 
 
@@ -1035,7 +1040,9 @@ class ConnectionMachine:
             step.sender_before = sender.state
         elif flags & (RST | ACK) == RST and sender.state == S.CLOSED:
             self._after_own_reset(sender, segment)
-        elif flags & (RST | ACK) == RST and self._ended_unseen(sender, receiver, step):
+        elif flags & (RST | ACK) == RST and (
+            self._request_refused(sender, receiver, step) or self._ended_unseen(sender, receiver, step)
+        ):
             step.sender_before = sender.state
         answers = bool(
             flags & RST
@@ -1402,6 +1409,37 @@ class ConnectionMachine:
             self._unseen_move = sender.history[-1]
             sender.retract()
         sender.closed_unseen(late.time)
+        self.steps[-1].receiver_after = sender.state
+        return True
+
+    def _request_refused(self, sender: Endpoint, peer: Endpoint, step: Step) -> bool:
+        """`rst` (no ACK, step's) answers the peer's segment just before it, the one that took
+        `sender` from SYN_RCVD to ESTABLISHED, within SYNACK_SILENCE_LEAST of its SYN/ACK: the
+        listener still held the request and refused the connection (see "Connections that
+        ended unseen" above). True, the move taken back and the segment's step saying why."""
+        rst = step.segment
+        late = peer.last_sent
+        synack = sender.last_sent
+        if (
+            late is None
+            or synack is None
+            or synack.flags & (SYN | ACK) != SYN | ACK
+            or rst.time - synack.time >= SYNACK_SILENCE_LEAST
+            or not self.steps
+            or self.steps[-1].segment is not late
+            or late.flags & (ACK | RST) != ACK
+            or rst.seq != late.ack
+            or not sender.frames
+            or sender.frames[-1] != late.frame
+            or sender.history[-2:][0][1] != S.SYN_RCVD
+        ):
+            return False
+        sender.retract()
+        self.steps[-1].dropped = (
+            f"refused by the listener, which still held the connection request: it would have made the "
+            f"connection and met a full accept queue, answered with the RST of frame {rst.frame} "
+            "(tcp_abort_on_overflow=1)"
+        )
         self.steps[-1].receiver_after = sender.state
         return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from segments import HANDSHAKE, conversation, syn_again_echoing
 
 from analyzer.analysis import analyze_segments
@@ -366,6 +367,37 @@ def test_acks_a_listener_never_took_before_its_rst_for_no_socket_were_lost() -> 
     assert "but the server never took the ACK, nor a copy of it" in result.handshake.explain()
     [after] = analyze_segments(conversation(*taken)).connections
     assert not after.handshake.ack_not_taken and "never took" not in after.handshake.explain()
+
+
+def test_a_listener_still_holding_the_request_refused_the_segment_that_would_make_it() -> None:
+    """helper-100's abortov (tcp_abort_on_overflow=1, the handshake's ACK dropped after the
+    capture point, the accept queue full): the client's data 126 ms after the only SYN/ACK
+    is answered by a RST as for no socket. No stack gives a request up before sending its
+    SYN/ACK again: the listener still held it, the data met the full queue (the kernel freed
+    it as TCP_LISTEN_OVERFLOW, its reset reason INVALID_SYN). The ACK was never taken; the
+    server goes from SYN_RCVD to CLOSED at its RST. Past the SYN/ACK's first timer, with no
+    resend, the connection may have been made and gone: nothing said of the ACK."""
+    steps = (
+        ("c", "S", 100, 0),
+        ("s", "SA", 500, 101),
+        ("c", "A", 101, 501),
+        (0.126, "c", "PA", 101, 501, 6),
+        (0.1261, "s", "R", 501, 0),
+    )
+    assert lost_segments(conversation(*steps)) == {3}
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert [state for _t, state in result.states["server"]][-2:] == [State.SYN_RCVD, State.CLOSED]
+    assert result.states["server"][-1][0] == pytest.approx(100.1261, abs=1e-6)
+    [reset] = result.resets
+    assert reset.cause == "accept_queue_overflow" and reset.state == "SYN_RCVD"
+    assert "still held the connection request" in reset.explanation and "(frame 3)" in reset.explanation
+    [note] = [n for n in result.notes if n.startswith("frame 4 not applied")]
+    assert "refused by the listener" in note and "frame 5" in note
+    assert result.handshake.ack_not_taken
+    late = (*steps[:3], (1.5, "c", "PA", 101, 501, 6), (1.5001, "s", "R", 501, 0))
+    assert lost_segments(conversation(*late)) == set()
+    [result] = analyze_segments(conversation(*late)).connections
+    assert result.resets[0].cause == "no_connection" and not result.handshake.ack_not_taken
 
 
 def test_a_bare_ack_a_listener_did_not_take_names_tcp_defer_accept_too() -> None:

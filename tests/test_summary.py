@@ -37,7 +37,9 @@ def test_the_counts_add_up_and_agree_with_the_document(pcap) -> None:
     endings = summary["endings"]
     ended = sum(endings["closed"].values()) + sum(endings["reset"].values())
     assert ended + endings["one_side_closed"] + endings["no_close_seen"] == len(connections)
-    statuses = Counter(c["handshake"]["status"] for c in connections)
+    statuses = Counter(
+        "ack_not_taken" if c["handshake"]["ack_not_taken"] else c["handshake"]["status"] for c in connections
+    )
     assert summary["handshakes"] == {status: statuses[status] for status in HANDSHAKES}
     shapes = Counter(c["close"]["ending"] for c in connections)
     assert endings["closed"] == {shape: shapes[shape] for shape in NORMAL}
@@ -154,6 +156,9 @@ def test_the_ten_slowest_whatever_order_the_connections_end_in() -> None:
     for fake in [*fakes, _fake(100, 9.0, "10.0.0.2", taken=False)]:
         summary.add(fake)
     assert 100 not in [entry[1] for entry in summary.slowest()]
+    # Nor is it counted complete: the server made no connection of it.
+    assert summary.handshakes["complete"] == 100 and summary.handshakes["ack_not_taken"] == 1
+    assert summary.outcomes["ACK not taken (server stayed in SYN_RCVD)"] == 1
 
 
 def test_a_syn_flood_is_summarized_in_memory_that_does_not_grow() -> None:

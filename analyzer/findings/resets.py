@@ -15,7 +15,10 @@ Causes, tried in this order (the first that fits):
   nothing listens on the port.
 - accept_queue_overflow: the server's RST follows at once the client's ACK of the
   SYN/ACK, before any data: the ACK found the accept queue full
-  (tcp_abort_on_overflow=1).
+  (tcp_abort_on_overflow=1). Also a RST as for no socket from SYN_RCVD to a later segment
+  of the client's within SYNACK_SILENCE_LEAST of the SYN/ACK (the handshake's ACK lost
+  after the capture point): the listener still held the request, as no stack drops one
+  before sending its SYN/ACK again, and that segment met the full queue.
 - fin_wait_2_expired: the sender's FIN was acknowledged, the peer did not close in time,
   and the RST answers (the sender's first segment since) a segment of the peer, its data or
   its FIN at last, that came more than FIN_WAIT_2_SILENCE after that acknowledgment: the
@@ -93,7 +96,7 @@ from analyzer.decode.segment import (
     seq_diff,
 )
 from analyzer.findings.handshake import Handshake
-from analyzer.loss_inference import crossing_window
+from analyzer.loss_inference import SYNACK_SILENCE_LEAST, crossing_window
 from analyzer.sidecar import CallRecord, call_bytes
 from analyzer.tcp_state import (
     FIN_WAIT_2_SILENCE,
@@ -229,6 +232,28 @@ def _answers_handshake_ack(
         and not any(s.segment.payload_len for s in before)
         and rst.time - last.time <= crossing_window(connection.segments)
     )
+
+
+def _request_held(
+    before: list[Step], rst: Segment, step: Step, sender: Side
+) -> tuple[Segment, Segment] | None:
+    """The server's SYN/ACK and the client's segment its RST answers, where the server was in
+    SYN_RCVD, the RST answers that segment as for no socket, and it came within
+    SYNACK_SILENCE_LEAST of the SYN/ACK: the listener still held the request (tcp_state.py,
+    "Connections that ended unseen")."""
+    if step.sender_before != State.SYN_RCVD or len(before) < 2:
+        return None
+    answered = before[-1].segment
+    synack = next((s.segment for s in reversed(before) if s.segment.flags & (SYN | ACK) == SYN | ACK), None)
+    if (
+        synack is None
+        or answered.flags & (SYN | RST | ACK) != ACK
+        or (answered.src, answered.sport) == (synack.src, synack.sport)
+        or not answers_for_no_socket(rst, answered)
+        or rst.time - synack.time >= SYNACK_SILENCE_LEAST
+    ):
+        return None
+    return synack, answered
 
 
 def _never_taken(
@@ -492,6 +517,30 @@ def _cause(
             "the server's accept queue was full when the handshake's last ACK arrived "
             "(net.ipv4.tcp_abort_on_overflow=1): it answered with RST instead of a connection",
             [before[-1].segment.frame],
+        )
+    held = _request_held(before, segment, step, sender) if sender == "server" else None
+    if held is not None:
+        request_synack, refused = held
+        acks = [
+            s.segment.frame
+            for s in before
+            if side(s.segment) == peer and s.segment.flags & (SYN | FIN | RST | ACK) == ACK
+            and not s.segment.payload_len and s.segment.frame < refused.frame
+        ]  # fmt: skip
+        unheard = (
+            f"; the handshake's ACK (frame {acks[-1]}) had not reached it, or the queue would have refused that "
+            "at once (lost after the capture point, or dropped on the way)"
+            if acks
+            else ""
+        )
+        return (
+            "accept_queue_overflow",
+            f"the server still held the connection request (its SYN/ACK, frame {request_synack.frame}, went "
+            f"{format_duration(segment.time - request_synack.time)} before, and no stack drops a request before sending "
+            f"that again) and the "
+            f"{peer}'s segment (frame {refused.frame}) would have made the connection: the accept queue was "
+            f"full and the listener answered with RST instead (net.ipv4.tcp_abort_on_overflow=1){unheard}",
+            [*acks[-1:], refused.frame],
         )
     fins: dict[Side, Segment] = {}
     for s in before:

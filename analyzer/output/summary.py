@@ -2,7 +2,9 @@
 
 What it says:
 - handshakes: how many connections had each handshake outcome (complete; refused: the SYN
-  answered by RST; no answer: the SYN never answered; incomplete: begun, not finished;
+  answered by RST; no answer: the SYN never answered; incomplete: begun, not finished; ACK
+  not taken: the three segments on the wire, but the server never took the ACK nor a copy
+  (handshake.ack_not_taken: it stayed in SYN_RCVD, no connection made);
   mid-stream: the handshake is not in the capture; continued: begun without a SYN on the
   4-tuple of a connection given up as idle, whose handshake it has; none: a probe that
   begins with flags no connection begins with, findings/scans.py). Every connection has one: the lines add
@@ -46,6 +48,7 @@ HANDSHAKES: Final = {
     "unreachable": "unreachable (SYN answered by an ICMP error)",
     "no_answer": "no answer (SYN never answered)",
     "incomplete": "incomplete (begun, not finished)",
+    "ack_not_taken": "ACK not taken (server stayed in SYN_RCVD)",
     "not_seen": "mid-stream (handshake not in the capture)",
     "continued": "continued (on again after given up as idle)",
     "probe": "none: a FIN, NULL or Xmas probe (a scan's)",
@@ -95,7 +98,7 @@ ONE_SIDE_CLOSED: Final = "one side closed (FIN), the other still open at the end
 NO_CLOSE: Final = "no FIN or RST seen"
 # The handshake outcomes that opened no connection: the overview counts them as such; the
 # others by their ending, after these words.
-UNOPENED: Final = frozenset(("refused", "unreachable", "no_answer", "incomplete", "probe"))
+UNOPENED: Final = frozenset(("refused", "unreachable", "no_answer", "incomplete", "ack_not_taken", "probe"))
 _OPENED: Final = {"complete": "complete", "not_seen": "mid-stream", "continued": "continued"}
 # One column for the counts, whatever lines a file has: several files' summaries line up.
 _WIDTH: Final = max(
@@ -192,6 +195,8 @@ class Summary:
         # that begins with flags no connection begins with (FIN, NULL, Xmas) never had one. A
         # lone ACK or RST may be a live connection's, whose handshake came before the capture.
         status: str = "not_seen" if handshake.opened_unseen else handshake.status
+        if status == "complete" and handshake.ack_not_taken:
+            status = "ack_not_taken"  # three segments on the wire, but no connection made
         if status == "not_seen" and connection.continues is not None:
             status = "continued"
         elif status == "not_seen" and result.steps and result.steps[0].probe:
