@@ -268,6 +268,36 @@ def test_probes_of_a_zero_window_unanswered_then_a_rst(gaps: tuple, cause: str) 
         assert reset.evidence == [9, 10, 11, 12, 13]
 
 
+def test_a_persist_timer_that_gave_up_silently_is_named_in_the_rst_for_no_socket() -> None:
+    """helper-100's uto (TCP_USER_TIMEOUT 2 s, the server not reading): the client probes the
+    zero window, the probes answered, and the timer gives the connection up without a packet
+    (Linux counts TCP_USER_TIMEOUT from the first probe); the server's window update 3.4 s
+    after the last probe finds no socket, and the client's kernel answers it with a RST."""
+    steps = [("c", "PA", 101, 501, 1000), (0.05, "s", "A", 501, 1101)]
+    probes = [
+        (0.25, "c", "A", 1100, 501), (0.2501, "s", "A", 501, 1101),
+        (0.70, "c", "A", 1100, 501),
+        (1.56, "c", "A", 1100, 501), (1.5601, "s", "A", 501, 1101),
+        (5.0, "s", "A", 501, 1101), (5.0001, "c", "R", 1101, 0),
+    ]  # fmt: skip
+    segments = conversation(*HANDSHAKE, *steps, *probes)
+    for segment in segments[4:-2]:
+        if segment.src == segments[1].src:
+            segment.window = 0  # the update, frame 11, opens it
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "no_connection"
+    assert "the server's window was zero (frame 5), the client probed it 3 times (frames 6, 8, 9" in (
+        reset.explanation
+    )
+    assert "its persist timer gave up silently (Linux: TCP_USER_TIMEOUT" in reset.explanation
+    # Data sent again and again, not probes, is no persist timer's.
+    for segment in segments[4:-2]:
+        segment.window = 4096
+    [result] = analyze_segments(segments).connections
+    assert "persist timer" not in result.resets[0].explanation
+
+
 def test_a_keep_alive_the_peer_answers_with_a_rst_is_answered() -> None:
     """The server's socket gone (ppa_http_espn_fail #7): its RST is the answer to the probe."""
     probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]

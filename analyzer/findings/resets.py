@@ -345,6 +345,35 @@ def _backing_off(before: list[Step], reset: Segment, sender: Side, side: Callabl
     return any(later >= PERSIST_BACKOFF * earlier for earlier, later in pairwise(gaps))
 
 
+def _zero_window_probes(
+    before: list[Step], reset: Segment, answered: Segment, sender: Side, side: Callable[[Segment], Side]
+) -> tuple[Segment, list[Segment]] | None:
+    """The sender's window probes before the peer's segment its RST answers, each one below
+    the RST's sequence number (its next) with no data or one byte, met by nothing from the
+    peer but a zero window, the window zero before the first of them: a persist timer's,
+    which the peer's `answered` outlived. The peer's segment that closed the window and the
+    probes; None if they are not that."""
+    probes: list[Segment] = []
+    for step in reversed(before):
+        segment = step.segment
+        if segment.frame >= answered.frame:
+            continue
+        if side(segment) != sender:
+            if segment.window or segment.flags & (SYN | FIN | RST):
+                break
+            continue
+        if (
+            segment.flags & (SYN | FIN | RST)
+            or segment.payload_len > 1
+            or seq_diff(reset.seq, segment.seq) != 1
+        ):
+            break
+        probes.append(segment)
+    probes.reverse()
+    closed = _window_closed_before(before, probes[0], peer_of(sender), side) if probes else None
+    return (closed, probes) if closed is not None else None
+
+
 def _window_closed_before(
     before: list[Step], first_probe: Segment, peer: Side, side: Callable[[Segment], Side]
 ) -> Segment | None:
@@ -703,6 +732,17 @@ def _cause(
                 f"{resent[0].frame}) was sent {len(resent)} times with nothing from the {peer}, and its "
                 "retransmission timer gave up silently (Linux: tcp_retries2, or TCP_USER_TIMEOUT; the "
                 "application gets ETIMEDOUT)"
+            )
+        elif persisted := _zero_window_probes(before, segment, answered, sender, side):
+            closed, probes = persisted
+            ended = (
+                f"its connection had ended without a packet: the {peer}'s window was zero (frame "
+                f"{closed.frame}), the {sender} probed it {len(probes)} time"
+                f"{'s' if len(probes) > 1 else ''} (frames {', '.join(str(p.frame) for p in probes)}, the last "
+                f"{format_duration(answered.time - probes[-1].time)} before), and its persist timer gave up "
+                "silently (Linux: TCP_USER_TIMEOUT, counted from the first probe whether the probes are "
+                f"answered or not, or tcp_retries2 probes unanswered; the application gets ETIMEDOUT), so the "
+                f"{peer}'s later segment found no socket"
             )
         elif _never_taken(before, answered, sender, side):
             ended = (
