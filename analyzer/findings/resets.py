@@ -734,12 +734,12 @@ def _cause(
                 "application gets ETIMEDOUT)"
             )
         elif persisted := _zero_window_probes(before, segment, answered, sender, side):
-            closed, probes = persisted
+            window_closed, persist_probes = persisted
             ended = (
                 f"its connection had ended without a packet: the {peer}'s window was zero (frame "
-                f"{closed.frame}), the {sender} probed it {len(probes)} time"
-                f"{'s' if len(probes) > 1 else ''} (frames {', '.join(str(p.frame) for p in probes)}, the last "
-                f"{format_duration(answered.time - probes[-1].time)} before), and its persist timer gave up "
+                f"{window_closed.frame}), the {sender} probed it {len(persist_probes)} time"
+                f"{'s' if len(persist_probes) > 1 else ''} (frames {', '.join(str(p.frame) for p in persist_probes)}, the last "
+                f"{format_duration(answered.time - persist_probes[-1].time)} before), and its persist timer gave up "
                 "silently (Linux: TCP_USER_TIMEOUT, counted from the first probe whether the probes are "
                 f"answered or not, or tcp_retries2 probes unanswered; the application gets ETIMEDOUT), so the "
                 f"{peer}'s later segment found no socket"
