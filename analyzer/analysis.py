@@ -32,7 +32,7 @@ from analyzer.connections import (
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.headers import PROTO_TCP
 from analyzer.decode.reader import Progress
-from analyzer.decode.segment import ACK, FIN, SYN, impossible_flags
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, impossible_flags
 from analyzer.errors import CaptureFileError
 from analyzer.files import STDIN
 from analyzer.findings.application import application_findings
@@ -41,6 +41,7 @@ from analyzer.findings.backoff import (
     Backoff,
     candidate_schedules,
     classify_backoff,
+    deferred_first,
     matching_schedules,
 )
 from analyzer.findings.close import Close, find_close
@@ -349,7 +350,9 @@ def analyze_connection(
     )
     # One sender's resends by its timer: the SYN/ACKs of the ISN the handshake is judged on,
     # but for those that answered a repeated SYN at once.
-    synack_backoff = _with_matches(classify_backoff([s.time for s in handshake.timer_synacks]), synack=True)
+    synack_backoff = classify_backoff([s.time for s in handshake.timer_synacks])
+    synack_backoff.after_bare_ack = _bare_ack_before_resend(connection, handshake.timer_synacks)
+    _with_matches(synack_backoff, synack=True)
     synack_backoff.answers = len(handshake.synack_answers)
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
     final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
@@ -467,7 +470,30 @@ def _with_matches(backoff: Backoff, synack: bool = False) -> Backoff:
 def _schedules(backoff: Backoff, sysctls: dict | None, synack: bool = False) -> dict[str, list[float]]:
     """What the backoff chart draws a measurement against: the SYN's schedules, or for the
     SYN/ACKs the listener's (which no tcp_syn_linear_timeouts sets); none without resends."""
-    return candidate_schedules(len(backoff.intervals), sysctls, synack=synack) if backoff.intervals else {}
+    if not backoff.intervals:
+        return {}
+    return candidate_schedules(len(backoff.intervals), sysctls, synack, deferred_first(backoff))
+
+
+def _bare_ack_before_resend(connection: Connection, synacks: list[Segment]) -> bool:
+    """Whether the client acknowledged the first SYN/ACK with a bare ACK before the server's
+    timer sent it again (findings/backoff.py, candidate_schedules)."""
+    if len(synacks) < 2:
+        return False
+    first, resend = synacks[0], synacks[1]
+    end = (first.seq + 1) % MOD
+    for segment in connection.segments:
+        if segment.frame >= resend.frame:
+            return False
+        if (
+            segment.frame > first.frame
+            and connection.from_client(segment)
+            and segment.flags & (SYN | FIN | RST | ACK) == ACK
+            and not segment.payload_len
+            and segment.ack == end
+        ):
+            return True
+    return False
 
 
 def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> Analysis:

@@ -127,6 +127,27 @@ def test_a_synack_long_after_a_repeated_syn_is_the_timers() -> None:
     assert result.synack_backoff.answers == 0
 
 
+def test_a_synack_resent_after_a_bare_ack_at_3_s_is_a_deferring_listeners() -> None:
+    """helper-100's defer2 (TCP_DEFER_ACCEPT 3 s): the client's bare ACK held, the SYN/ACK
+    timer's fire at 1 s sends nothing, the one at 3 s sends it again, and the ACK to that
+    makes the connection. A Windows listener would have taken the first ACK; its 3 s
+    schedule fits only a SYN/ACK no bare ACK answered (lost on the way)."""
+    steps = [
+        ("c", "S", 100, 0), (0.0001, "s", "SA", 500, 101), (0.0002, "c", "A", 101, 501),
+        (3.024, "s", "SA", 500, 101), (3.0241, "c", "A", 101, 501),
+    ]  # fmt: skip
+    backoff = analyze(*steps).synack_backoff
+    assert backoff.after_bare_ack
+    assert backoff.matches[0] == "Linux listener, TCP_DEFER_ACCEPT (3 s, then doubling)"
+    assert "Windows (3 s, doubling)" in backoff.matches  # the intervals alone cannot tell
+    # Resent again at 7 s (fires at 1, 3, 7 s), the defer time 4-7 s: 7, then 8.
+    later = [*steps[:3], (7.0, "s", "SA", 500, 101), (15.0, "s", "SA", 500, 101)]
+    assert analyze(*later).synack_backoff.matches == ["Linux listener, TCP_DEFER_ACCEPT (7 s, then doubling)"]
+    unanswered = [steps[0], steps[1], steps[3]]
+    backoff = analyze(*unanswered).synack_backoff
+    assert not backoff.after_bare_ack and backoff.matches == ["Windows (3 s, doubling)"]
+
+
 def test_a_handshake_begun_before_the_capture_and_acknowledged_opened_a_connection() -> None:
     """midstart (a capture begun between a SYN and its SYN/ACK, recorded): the SYN/ACK, the
     client's ACK, data and a close. Its SYN cannot be checked (still "incomplete"), but the

@@ -10,6 +10,7 @@ tcp_syn_linear_timeouts, macOS); anything else is irregular.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -49,6 +50,9 @@ class Backoff:
     # Copies sent at once in answer to a repeated SYN, left out of times and intervals (a
     # SYN/ACK's: findings/handshake.py, Handshake.synack_answers).
     answers: int = 0
+    # Of a SYN/ACK's: the client's bare ACK of it came before the first resend (the listener
+    # had it and did not take it: a full accept queue, or TCP_DEFER_ACCEPT holding it).
+    after_bare_ack: bool = False
 
     def __init__(self, times: list[float] | None = None, intervals: list[float] | None = None) -> None:
         self.times = times if times is not None else []
@@ -60,6 +64,7 @@ class Backoff:
         self.after_refusals = 0
         self.after_challenges = 0
         self.answers = 0
+        self.after_bare_ack = False
 
     def describe(self) -> str:
         answers = (
@@ -186,14 +191,36 @@ def known_synack_schedules(count: int) -> dict[str, list[float]]:
     }
 
 
+def deferred_synack_schedule(first: float, count: int) -> tuple[str, list[float]] | None:
+    """A Linux listener with TCP_DEFER_ACCEPT that has the client's bare ACK: its SYN/ACK timer
+    fires as ever (1 s, doubling: 1, 3, 7, 15 ... s after the SYN/ACK) but sends the SYN/ACK
+    again only once the defer time is up (reqsk_timer_handler, syn_ack_recalc), the first
+    resend at the first such fire, 2**k - 1 s after, then doubling on. The one whose first
+    interval is nearest `first`; None where no fire from 3 s to 127 s is near."""
+    fires = round(math.log2(first + 1)) if first > 0 else 0
+    if not 2 <= fires <= 7:
+        return None
+    head = 2.0**fires - 1
+    intervals = [head, *(2.0 ** (fires + i) for i in range(count - 1))][:count]
+    return (
+        f"Linux listener, TCP_DEFER_ACCEPT ({head:.0f} s, then doubling)",
+        intervals,
+    )
+
+
 def candidate_schedules(
-    count: int, sysctls: dict | None = None, synack: bool = False
+    count: int, sysctls: dict | None = None, synack: bool = False, deferred_first: float | None = None
 ) -> dict[str, list[float]]:
     """The schedules a backoff is compared with, as their first `count` intervals: what the
     recorded kernel settings predict (given sysctls), then the known ones; of a SYN/ACK's
-    (`synack`), the listener's timer's."""
+    (`synack`), the listener's timer's, and where the client's bare ACK came before the first
+    resend, measured `deferred_first` s after the SYN/ACK, a deferring listener's (a Windows
+    listener would have taken that ACK)."""
     if synack:
         candidates = known_synack_schedules(count)
+        deferred = deferred_synack_schedule(deferred_first, count) if deferred_first is not None else None
+        if deferred is not None:
+            candidates = {deferred[0]: deferred[1], **candidates}
         recorded = linear_then_doubling(1, count)
     else:
         candidates = known_schedules(count)
@@ -203,11 +230,17 @@ def candidate_schedules(
     return candidates
 
 
+def deferred_first(backoff: Backoff) -> float | None:
+    """The first interval of a SYN/ACK backoff that the client's bare ACK came before (see
+    candidate_schedules); None otherwise."""
+    return backoff.intervals[0] if backoff.after_bare_ack and backoff.intervals else None
+
+
 def matching_schedules(backoff: Backoff, sysctls: dict | None = None, synack: bool = False) -> list[str]:
     """Names of the schedules every measured interval agrees with (within TOLERANCE)."""
     if not backoff.intervals:
         return []
-    candidates = candidate_schedules(len(backoff.intervals), sysctls, synack)
+    candidates = candidate_schedules(len(backoff.intervals), sysctls, synack, deferred_first(backoff))
     return [
         name
         for name, expected in candidates.items()
