@@ -115,7 +115,12 @@ connection without a packet (a retransmission timeout, TCP_USER_TIMEOUT, a keep-
 capture missed): the machine puts its move to CLOSED at that segment's time, the latest it
 can have come (no frame: nothing was sent), and the segment's step says it found no
 connection; the RST leaves a CLOSED end (TCP_USER_TIMEOUT of 1.5 s, then the server's data
-3 s in: the kernel recorder saw the client's socket close at 1.5 s). Not a listener's that
+3 s in: the kernel recorder saw the client's socket close at 1.5 s). Not an end still
+probing the peer's zero window (its persist timer's next probe not yet due: window_probes,
+still_probing) that answers the peer's data so: its socket was there, closed by its
+application with its data and FIN held behind that window (FIN_WAIT_1, nothing on the wire
+to show it), and a closed socket answers new data with RST (Linux: TCP_ABORT_ON_DATA;
+helper-102's x17, a server that exited with its writes blocked). Not a listener's that
 still held the connection request: where that segment would have made the connection from
 SYN_RCVD, within SYNACK_SILENCE_LEAST of the end's last SYN/ACK (before any stack sends it
 again, let alone gives the request up), it met a full accept queue and the request answered
@@ -616,6 +621,57 @@ class Step:
         self.previous_stamp = UNSEEN
         self.answers_later = -1
         self.missed_fin = None
+
+
+def window_probes(
+    steps: list[Step], reset: Segment, answered: Segment
+) -> tuple[Segment, list[Segment]] | None:
+    """The zero-window probes of the RST's sender before `answered`, the peer's segment the RST
+    answers: each one below the RST's number (its next) with no data or one byte, met by
+    nothing from the peer but a zero window, the peer's segment before the first of them
+    having closed it: a persist timer's (Linux sends its probes so, as keep-alives). That
+    segment and the probes; None if they are not that."""
+    sender = (reset.src, reset.sport)
+    probes: list[Segment] = []
+    for step in reversed(steps):
+        segment = step.segment
+        if segment.frame >= answered.frame:
+            continue
+        if (segment.src, segment.sport) != sender:
+            if segment.window or segment.flags & (SYN | FIN | RST):
+                break
+            continue
+        if (
+            segment.flags & (SYN | FIN | RST)
+            or segment.payload_len > 1
+            or seq_diff(reset.seq, segment.seq) != 1
+        ):
+            break
+        probes.append(segment)
+    if not probes:
+        return None
+    probes.reverse()
+    closed = window_closed_before(steps, probes[0])
+    return (closed, probes) if closed is not None else None
+
+
+def window_closed_before(steps: list[Step], first_probe: Segment) -> Segment | None:
+    """The peer's latest segment before `first_probe` (a segment of the other end), if it
+    offered a zero window (not a SYN's): what makes a keep-alive's shape a zero-window probe."""
+    sender = (first_probe.src, first_probe.sport)
+    for step in reversed(steps):
+        segment = step.segment
+        if segment.frame < first_probe.frame and (segment.src, segment.sport) != sender:
+            return segment if segment.window == 0 and not segment.flags & (SYN | RST) else None
+    return None
+
+
+def still_probing(closed: Segment, probes: list[Segment], later: Segment) -> bool:
+    """Whether `later` came before the persist timer's next probe was due (it backs off,
+    doubling: twice the interval before the last probe, that from the window's closing for
+    the first): the prober's socket was there to send it."""
+    before = probes[-2].time if len(probes) > 1 else closed.time
+    return later.time - probes[-1].time < 2 * (probes[-1].time - before)
 
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
@@ -1397,6 +1453,15 @@ class ConnectionMachine:
             or late.flags & (ACK | RST) != ACK
             or rst.seq != late.ack
         ):
+            return False
+        found = window_probes(self.steps, rst, late) if late.payload_len else None
+        if found is not None and still_probing(*found, late):
+            # Its persist timer was running: a socket closed with data (and its FIN) held
+            # behind the zero window answers new data so (see "Connections that ended unseen").
+            self.steps[-1].dropped = (
+                f"answered by the RST of frame {rst.frame}: its receiver, still probing the zero window, "
+                "had been closed (data after close, its FIN held behind the data the window kept)"
+            )
             return False
         self.steps[-1].dropped = (
             f"found no connection: its receiver's had ended without a packet (the RST of frame {rst.frame} "

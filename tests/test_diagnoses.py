@@ -298,6 +298,42 @@ def test_a_persist_timer_that_gave_up_silently_is_named_in_the_rst_for_no_socket
     assert "persist timer" not in result.resets[0].explanation
 
 
+def test_data_to_an_end_still_probing_a_zero_window_is_answered_by_its_closed_socket() -> None:
+    """helper-102's x17 (a server that exited with its writes blocked by the client's zero
+    window: its FIN held behind the data, FIN_WAIT_1 unseen): the server probes the window,
+    then the client's data 0.1 s after the last probe, before the next was due, is answered
+    by a RST without ACK. The socket was there (it was probing): a closed one answers data
+    so (TCP_ABORT_ON_DATA), not one gone. Past the next probe's time, it may have been gone."""
+    steps = [("s", "PA", 501, 101, 1000), (0.04, "c", "A", 101, 1501)]
+    probes = [
+        (0.25, "s", "A", 1500, 101), (0.2501, "c", "A", 101, 1501),
+        (0.47, "s", "A", 1500, 101), (0.4701, "c", "A", 101, 1501),
+        (0.90, "s", "A", 1500, 101), (0.9001, "c", "A", 101, 1501),
+    ]  # fmt: skip
+    data_then_reset = [(1.0, "c", "PA", 101, 1501, 12), (1.0001, "s", "R", 1501, 0)]
+    segments = conversation(*HANDSHAKE, *steps, *probes, *data_then_reset)
+    for segment in segments[4:]:
+        if segment.src == segments[0].src:
+            segment.window = 0
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "data_after_close" and reset.evidence == [5, 6, 8, 10, 12, 13]
+    assert "still probing the client's zero window (frame 5; its last probe, frame 10" in reset.explanation
+    assert result.states["server"][-1][1] == "CLOSED" and result.steps[-1].sender_before == "ESTABLISHED"
+    [note] = [n for n in result.notes if n.startswith("frame 12 not applied")]
+    assert "still probing the zero window, had been closed" in note
+    # The data 2 s after the last probe (0.86 s was due next): the timer may have ended it.
+    late = [(2.9, "c", "PA", 101, 1501, 12), (2.9001, "s", "R", 1501, 0)]
+    segments = conversation(*HANDSHAKE, *steps, *probes, *late)
+    for segment in segments[4:]:
+        if segment.src == segments[0].src:
+            segment.window = 0
+    [result] = analyze_segments(segments).connections
+    assert (
+        result.resets[0].cause == "no_connection" and "persist timer gave up" in result.resets[0].explanation
+    )
+
+
 def test_a_keep_alive_the_peer_answers_with_a_rst_is_answered() -> None:
     """The server's socket gone (ppa_http_espn_fail #7): its RST is the answer to the probe."""
     probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]

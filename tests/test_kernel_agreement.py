@@ -135,6 +135,25 @@ def test_a_silent_server_is_the_listener_the_kernel_listed_while_the_connection_
     assert not compare_with_kernel(result.connection, result.states, sidecar).server_listened
 
 
+def test_a_dual_stack_listeners_ipv4_connection_is_found_under_its_ipv4_mapped_name() -> None:
+    """(helper-102's x26) A listener bound to [::] takes IPv4 connections as IPv6 sockets: ss
+    lists them [::ffff:192.0.2.1]:40000, the listener [::]:80; the packets are IPv4."""
+    [result] = analyze_segments(conversation(*HANDSHAKE, *CLOSE)).connections
+    sidecar = _sidecar([(0.0025, "ESTABLISHED", "ESTABLISHED"), (0.5, "FIN_WAIT_2", "CLOSE_WAIT")])
+    for snapshot in sidecar["snapshots"]:
+        for socket in snapshot["sockets"]:
+            if socket["local"].startswith(SERVER[0]):
+                socket["local"], socket["peer"] = (f"[::ffff:{end[0]}]:{end[1]}" for end in (SERVER, CLIENT))
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert agreement.disagreements == [] and (agreement.compared, agreement.agreed) == (4, 4)
+    [silent] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
+    listening = {"state": "LISTEN", "local": f"[::]:{SERVER[1]}", "peer": "[::]:*"}
+    sidecar["snapshots"] = [{"time": 100.5, "after_call": 0, "during_call": None, "sockets": [listening]}]
+    assert compare_with_kernel(silent.connection, silent.states, sidecar).server_listened
+    listening["local"] = f"[::]:{SERVER[1] + 1}"
+    assert not compare_with_kernel(silent.connection, silent.states, sidecar).server_listened
+
+
 def test_time_wait_ends_after_linuxs_60_seconds_within_its_timer_wheels_slack() -> None:
     """(a 70 s `handshake run` of http.server) The client holds TIME_WAIT; 60 s later Linux
     frees it, give or take its timer wheel's granule: snapshots at +30 s, +61 s (still there)

@@ -174,7 +174,8 @@ def test_refused_the_syn_dropped_for_no_socket() -> None:
     ]
 
 
-# The client's ACK at 101 dropped by a firewall rule, 10 µs before frame 3 of HANDSHAKE.
+# The client's ACK at 101 dropped by a firewall rule on input, 10 µs after frame 3 of
+# HANDSHAKE was captured.
 DROPPED_ACK = event(
     100.00201, "kfree_skb", None, CLIENT, SERVER, state=None, reason="NETFILTER_DROP", flags="ACK", seq=101
 )
@@ -191,6 +192,22 @@ def test_a_dropped_packet_the_analysis_took_in_disagrees() -> None:
         "frame 3 moved the server to ESTABLISHED in the analysis; the kernel dropped it (NETFILTER_DROP)"
         in what
     )
+
+
+def test_a_packet_dropped_before_the_capture_point_is_no_later_frame() -> None:
+    """(helper-102's x5) An ACK dropped on output, before the capture point: the end's next
+    pure ACK, at the same sequence number and captured 50 µs after the drop, is not it; the
+    drop names no frame. Dropped after the capture (on input), it names the frame."""
+    [result] = analyze_segments(conversation(*HANDSHAKE)).connections
+    at_output = {**DROPPED_ACK, "time": 100.00195}
+    [drop] = compared(result, [*opening()[:4], at_output]).drops
+    assert drop.frame is None and drop.reason == "NETFILTER_DROP"
+    assert (
+        "NETFILTER_DROP: 1 uncaptured (at "
+        in compared(result, [*opening()[:4], at_output]).describe(100.0)[1]
+    )
+    [drop] = compared(result, [*opening()[:4], DROPPED_ACK]).drops
+    assert drop.frame == 3
 
 
 def test_retransmissions_beside_the_kernels_and_a_late_copy_explained() -> None:

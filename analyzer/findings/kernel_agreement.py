@@ -130,14 +130,28 @@ def _address(endpoint: tuple[str, int]) -> str:
 
 
 def _normalize(address: str) -> str:
-    """ss writes [::1]:5000 and 127.0.0.1:5000; connections hold ('::1', 5000)."""
+    """ss writes [::1]:5000 and 127.0.0.1:5000; connections hold ('::1', 5000). An IPv4
+    connection of a dual-stack socket (one bound to [::]) it writes IPv4-mapped,
+    [::ffff:127.0.0.1]:5000: the capture's packets are IPv4."""
     host, _, port = address.rpartition(":")
-    return f"{host.strip('[]')}:{port}"
+    return f"{host.strip('[]').removeprefix('::ffff:')}:{port}"
+
+
+# How ss writes a listener bound to no one address: IPv4's, IPv6's (dual-stack unless
+# IPV6_V6ONLY, which a snapshot does not show), either's.
+_WILDCARDS: Final = ("0.0.0.0", "::", "*")
 
 
 def _listening(snapshot: Snapshot) -> set[str]:
     """The addresses a snapshot lists a listening socket at."""
     return {_normalize(s["local"]) for s in snapshot["sockets"] if s["state"] == State.LISTEN.value}
+
+
+def _listens_at(listening: set[str], address: str) -> bool:
+    """Whether a listener of `listening` takes connections to `address`: one bound to it, or
+    to no one address on its port."""
+    port = address.rpartition(":")[2]
+    return address in listening or any(f"{wildcard}:{port}" in listening for wildcard in _WILDCARDS)
 
 
 def state_at(history: list[tuple[float, State]], time: float) -> State | None:
@@ -211,7 +225,7 @@ def compare_with_kernel(
             break  # the 4-tuple's sockets are the next connection's from here on
         kernel = {(_normalize(s["local"]), _normalize(s["peer"])): s["state"] for s in snapshot["sockets"]}
         listening = _listening(snapshot)
-        if time <= connection.last_time and server in listening:
+        if time <= connection.last_time and _listens_at(listening, server):
             agreement.server_listened = True
         during = snapshot.get("during_call")
         calls = sidecar["calls"]
@@ -232,7 +246,11 @@ def compare_with_kernel(
             seen = kernel.get(key, State.CLOSED.value)
             if key not in kernel and _missed(snapshots, index, key, connection):
                 continue
-            if inferred == State.LISTEN and seen == State.CLOSED.value and _address(local) in listening:
+            if (
+                inferred == State.LISTEN
+                and seen == State.CLOSED.value
+                and _listens_at(listening, _address(local))
+            ):
                 # Before its SYN arrives, a server endpoint is the listening socket itself.
                 seen = State.LISTEN.value
             counted = True

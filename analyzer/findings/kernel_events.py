@@ -69,6 +69,10 @@ from analyzer.tcp_state import State, Step
 # before, for what an end does itself; 18-60 µs after, for a SYN/ACK): a pair further apart
 # than this is not the same change, nor the same RST, retransmission or drop.
 MATCH_WINDOW: Final = 0.010
+# A packet the kernel frees after the capture point was captured before: on loopback the
+# capture is at the sender's transmit and the drop in the receiver's input, microseconds on.
+# The slack covers the pcap's microsecond stamps and the clocks' alignment (kernel_trace.py).
+DROP_CAPTURED_SLACK: Final = 0.000010
 # A change no packet caused (a timeout the call log shows) is timed by the call's return,
 # which follows the kernel's change by the scheduler's delay: 8 ms measured on a loaded machine.
 CALL_MATCH_WINDOW: Final = 0.100
@@ -375,20 +379,20 @@ class EventAgreement:
             text += f"; {confirmed} of {len(self.retransmissions)} retransmissions its own"
         lines = [text]
         if self.drops:
-            by_reason: dict[str, list[str]] = {}
+            by_reason: dict[str, tuple[list[str], list[str]]] = {}
             for drop in self.drops:
-                by_reason.setdefault(drop.reason, []).append(
-                    str(drop.frame)
-                    if drop.frame is not None
-                    else f"one uncaptured at {drop.time - origin:+.6f} s"
+                frames, unseen = by_reason.setdefault(drop.reason, ([], []))
+                if drop.frame is not None:
+                    frames.append(str(drop.frame))
+                else:
+                    unseen.append(f"{drop.time - origin:+.6f}")
+            lines.append("freed undelivered, by the kernel's reason: " + "; ".join(
+                f"{reason}: " + " and ".join(
+                    ([f"frame{'s' if len(frames) > 1 else ''} {', '.join(frames)}"] if frames else [])
+                    + ([f"{len(unseen)} uncaptured (at {', '.join(unseen)} s)"] if unseen else [])
                 )
-            lines.append(
-                "freed undelivered, by the kernel's reason: "
-                + "; ".join(
-                    f"{reason}: frame{'s' if len(frames) > 1 else ''} {', '.join(frames)}"
-                    for reason, frames in by_reason.items()
-                )
-            )
+                for reason, (frames, unseen) in by_reason.items()
+            ))  # fmt: skip
         lines.extend(f"explained: {d.time - origin:+.6f} s the {d.side}: {d.what}" for d in self.explained)
         lines.extend(
             f"disagrees: {d.time - origin:+.6f} s the {d.side}: {d.what}" for d in self.disagreements
@@ -1247,10 +1251,16 @@ def _at_frame(frame: int | None) -> str:
 def _captured(connection: Connection, event: KernelEvent) -> Segment | None:
     """The captured segment a dropped packet's event names, nearest in time: its flags all
     the same (the event is the packet as received: a pure ACK dropped is not the data
-    segment at its sequence number, tfo4 of helper-100)."""
+    segment at its sequence number, tfo4 of helper-100), and captured before the drop (within
+    DROP_CAPTURED_SLACK): a packet freed before the capture point (an output hook's drop)
+    was never captured, and the end's next pure ACK, at the same sequence number, is not it
+    (helper-102's x5: an ACK dropped at output, the next one captured 63 µs after)."""
     flags = event.get("flags", "")
+    latest = event["time"] + DROP_CAPTURED_SLACK
     near = [
-        s for s in connection.segments if _names(event, s) and (not flags or flag_names(s.flags) == flags)
+        s
+        for s in connection.segments
+        if _names(event, s) and (not flags or flag_names(s.flags) == flags) and s.time <= latest
     ]
     return min(near, key=lambda s: abs(s.time - event["time"]), default=None)
 

@@ -106,6 +106,9 @@ from analyzer.tcp_state import (
     State,
     Step,
     orphan_timer_shown,
+    still_probing,
+    window_closed_before,
+    window_probes,
 )
 from analyzer.timefmt import format_duration
 
@@ -343,47 +346,6 @@ def _backing_off(before: list[Step], reset: Segment, sender: Side, side: Callabl
     ]
     gaps = [later - earlier for earlier, later in pairwise(times)]
     return any(later >= PERSIST_BACKOFF * earlier for earlier, later in pairwise(gaps))
-
-
-def _zero_window_probes(
-    before: list[Step], reset: Segment, answered: Segment, sender: Side, side: Callable[[Segment], Side]
-) -> tuple[Segment, list[Segment]] | None:
-    """The sender's window probes before the peer's segment its RST answers, each one below
-    the RST's sequence number (its next) with no data or one byte, met by nothing from the
-    peer but a zero window, the window zero before the first of them: a persist timer's,
-    which the peer's `answered` outlived. The peer's segment that closed the window and the
-    probes; None if they are not that."""
-    probes: list[Segment] = []
-    for step in reversed(before):
-        segment = step.segment
-        if segment.frame >= answered.frame:
-            continue
-        if side(segment) != sender:
-            if segment.window or segment.flags & (SYN | FIN | RST):
-                break
-            continue
-        if (
-            segment.flags & (SYN | FIN | RST)
-            or segment.payload_len > 1
-            or seq_diff(reset.seq, segment.seq) != 1
-        ):
-            break
-        probes.append(segment)
-    probes.reverse()
-    closed = _window_closed_before(before, probes[0], peer_of(sender), side) if probes else None
-    return (closed, probes) if closed is not None else None
-
-
-def _window_closed_before(
-    before: list[Step], first_probe: Segment, peer: Side, side: Callable[[Segment], Side]
-) -> Segment | None:
-    """The peer's latest segment before `first_probe`, if it offered a zero window (not a
-    SYN's): what makes a keep-alive's shape a zero-window probe."""
-    for step in reversed(before):
-        segment = step.segment
-        if segment.frame < first_probe.frame and side(segment) == peer:
-            return segment if segment.window == 0 and not segment.flags & (SYN | RST) else None
-    return None
 
 
 def _injected(sender: Side, went_on_at: int) -> tuple[ResetCause, str, list[int]]:
@@ -708,6 +670,19 @@ def _cause(
         )
     answered = before[-1].segment if before else None
     if answered is not None and side(answered) == peer and answers_for_no_socket(segment, answered):
+        probing = window_probes(before, segment, answered) if answered.payload_len else None
+        if probing is not None and still_probing(*probing, answered):
+            zero_window, persist = probing
+            return (
+                "data_after_close",
+                f"the {sender} was still probing the {peer}'s zero window (frame {zero_window.frame}; its last probe, "
+                f"frame {persist[-1].frame}, {format_duration(answered.time - persist[-1].time)} before the "
+                f"{peer}'s data) and answered that data (frame {answered.frame}) with RST without ACK: its "
+                "application had closed it (or shut it down both ways), and a closed socket answers new data "
+                "with RST (Linux: TCP_ABORT_ON_DATA). Its FIN never left, held behind the data the zero "
+                f"window kept: the {sender} was in FIN_WAIT_1 with nothing on the wire to show it",
+                [zero_window.frame, *(p.frame for p in persist), answered.frame],
+            )
         # Its own data sent again and again, unanswered, before that: its stack gave up on it.
         resent = _unanswered_copies(before[:-1], segment, sender, side)
         if len(resent) <= GIVE_UP_RETRANSMISSIONS or seq_diff(answered.ack, resent[-1].seq_end) >= 0:
@@ -733,7 +708,7 @@ def _cause(
                 "retransmission timer gave up silently (Linux: tcp_retries2, or TCP_USER_TIMEOUT; the "
                 "application gets ETIMEDOUT)"
             )
-        elif persisted := _zero_window_probes(before, segment, answered, sender, side):
+        elif persisted := window_probes(before, segment, answered):
             window_closed, persist_probes = persisted
             ended = (
                 f"its connection had ended without a packet: the {peer}'s window was zero (frame "
@@ -780,7 +755,7 @@ def _cause(
             )
     probes = _unanswered_keep_alives(before, segment, sender, side)
     if step.sender_before in SYNCHRONIZED and len(probes) >= KEEP_ALIVE_TIMEOUT_PROBES:
-        closed = _window_closed_before(before, probes[0], peer, side)
+        closed = window_closed_before(before, probes[0])
         if closed is not None and _backing_off(before, segment, sender, side):
             return (
                 "abort",
