@@ -194,6 +194,30 @@ def test_a_dropped_packet_the_analysis_took_in_disagrees() -> None:
     )
 
 
+def test_a_syn_cookies_child_born_later_than_the_syn_is_explained() -> None:
+    """(helper-102's x8, a full accept queue) The listener answered with a SYN cookie: no
+    request socket, so no request_synack; the child's LISTEN->SYN_RECV came when the cookie
+    came back, 0.2 s after the SYN (the ACK dropped, the data resent). Explained, not a
+    disagreement; with a request socket's SYN/ACK the kernel's SYN_RCVD is the SYN's."""
+    [result] = analyze_segments(
+        conversation(*HANDSHAKE[:2], (0.2, "c", "PA", 101, 501, 4), (0.201, "s", "A", 501, 105))
+    ).connections
+    late_child = [
+        *(e for e in opening() if e["kind"] != "request_synack" and e.get("new_state") != "SYN_RECV"),
+        change(100.2, "s", SERVER, CLIENT, "LISTEN", "SYN_RECV"),
+    ]
+    for e in late_child:
+        if e.get("new_state") == "ESTABLISHED" and e["socket"] == "s":
+            e["time"] = 100.20001
+    late_child.sort(key=lambda e: e["time"])
+    agreement = compared(result, late_child)
+    assert not [d for d in agreement.disagreements if "SYN_RCVD" in d.what]
+    [cookie] = [d for d in agreement.explained if "SYN cookie" in d.what]
+    assert cookie.side == "server" and "inferred SYN_RCVD at frame 1" in cookie.what
+    with_request = [event(100.0001, "request_synack", "r", SERVER, CLIENT, state="NEW_SYN_RECV"), *late_child]
+    assert not [d for d in compared(result, with_request).explained if "SYN cookie" in d.what]
+
+
 def test_a_packet_dropped_before_the_capture_point_is_no_later_frame() -> None:
     """(helper-102's x5) An ACK dropped on output, before the capture point: the end's next
     pure ACK, at the same sequence number and captured 50 µs after the drop, is not it; the

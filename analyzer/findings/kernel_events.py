@@ -791,6 +791,21 @@ def _compare_states(
             if not match.agrees and frame is not None and state in (State.FIN_WAIT_1, State.LAST_ACK):
                 match.behind_data = data_before_fin(change.time, time)
             result.states.append(match)
+            if not match.agrees and _cookie_child(state, change, time):
+                # No request socket ever sent a SYN/ACK (request_synack): the listener answered
+                # with a SYN cookie and kept nothing; its SYN_RECV is the child's birth when the
+                # cookie came back (helper-102's x8: the ACK dropped at a full accept queue, the
+                # child made at the data 0.2 s on).
+                result.explained.append(
+                    EventDisagreement(
+                        time, side,
+                        f"inferred SYN_RCVD {_at_frame(frame)}; the kernel's came {change.time - time:+.6f} s "
+                        "away, as a SYN cookie's: the listener answered the SYN with a cookie and kept no request "
+                        "socket (no SYN/ACK of one), and its SYN_RECV is the socket made when the cookie came "
+                        "back",
+                    )
+                )  # fmt: skip
+                continue
             if not match.agrees:
                 result.disagreements.append(
                     EventDisagreement(
@@ -799,6 +814,13 @@ def _compare_states(
                         kernel_only=change.time, capture_only=time, state=True,
                     )
                 )  # fmt: skip
+
+
+def _cookie_child(state: State, change: KernelChange, inferred_at: float) -> bool:
+    """Whether the kernel's SYN_RCVD, later than the analysis's, is a socket born from a SYN
+    cookie: a listener's child (LISTEN->SYN_RECV) with no request socket's SYN/ACK before it
+    (_changes reads a request's first SYN/ACK as the change and passes its child by)."""
+    return state == State.SYN_RCVD and change.shown_by == "LISTEN->SYN_RECV" and change.time > inferred_at
 
 
 # The calls that move their end themselves, and where to: the kernel makes the change as the
