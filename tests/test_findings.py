@@ -127,6 +127,25 @@ def test_a_synack_long_after_a_repeated_syn_is_the_timers() -> None:
     assert result.synack_backoff.answers == 0
 
 
+def test_a_first_synack_long_after_the_syn_with_a_prompt_answer_later_is_the_timers() -> None:
+    """(helper-102's x19: the server's SYN/ACKs dropped before the capture point for 2.5 s)
+    SYNs at 0, 1.035, 2.059 s, then a SYN/ACK at 3.079 s: not the answer to the SYN of 2.059
+    s, for the server answered the repeated SYN that followed in 61 us: its timer's copy. The
+    RTT is not 1.02 s but that answer's and the ACK's; without a prompt answer, the wait
+    is all the capture tells."""
+    steps = [
+        ("c", "S", 100, 0), (1.035, "c", "S", 100, 0), (2.059, "c", "S", 100, 0),
+        (3.079079, "s", "SA", 500, 101), (3.079117, "c", "S", 100, 0), (3.079150, "c", "A", 101, 501),
+        (3.079178, "s", "SA", 500, 101), (3.079191, "c", "A", 101, 501),
+    ]  # fmt: skip
+    h = analyze(*steps).handshake
+    assert h.first_synack_late == pytest.approx(1.020079)
+    assert h.syn_to_synack == pytest.approx(0.000061) and h.answered_syn_to_ack == pytest.approx(0.000132)
+    assert "RTT 132 µs; the first SYN/ACK came 1.020 s after the latest SYN" in h.explain()
+    h = analyze(*steps[:4], steps[5]).handshake
+    assert h.first_synack_late is None and h.answered_syn_to_ack == pytest.approx(1.020150)
+
+
 def test_a_synack_resent_after_a_bare_ack_at_3_s_is_a_deferring_listeners() -> None:
     """helper-100's defer2 (TCP_DEFER_ACCEPT 3 s): the client's bare ACK held, the SYN/ACK
     timer's fire at 1 s sends nothing, the one at 3 s sends it again, and the ACK to that

@@ -154,6 +154,30 @@ def test_a_rst_the_kernel_sent_that_the_capture_lacks_disagrees() -> None:
     assert (wrong.time, wrong.side) == (100.03, "server") and "does not show" in wrong.what
 
 
+def test_connections_on_one_4_tuple_100_us_apart_each_get_their_own_events() -> None:
+    """(helper-102's x14) Two sockets connect to each other by turns, a refused attempt every
+    100 us, the client one way, then the other: each attempt's events are its own, from its
+    client's CLOSE->SYN_SENT (14 us before its SYN) to the next attempt's, of either end."""
+    steps, events = [], []
+    for turn in range(6):
+        client, server = (CLIENT, SERVER) if turn % 3 != 1 else (SERVER, CLIENT)
+        at = 0.0001 * turn
+        mine, other = ("c", "s") if client == CLIENT else ("s", "c")
+        steps += [(at, mine, "S", 100 + turn, 0), (at + 0.00001, other, "RA", 0, 101 + turn)]
+        events += [
+            change(100 + at - 0.000014, f"k{turn}", client, server, "CLOSE", "SYN_SENT"),
+            event(100 + at + 0.000005, "send_reset", None, server, client, state=None, reason="NO_SOCKET"),
+            event(100 + at + 0.000012, "receive_reset", f"k{turn}", client, server, state="SYN_SENT"),
+            change(100 + at + 0.00003, f"k{turn}", client, server, "SYN_SENT", "CLOSE"),
+        ]
+    results = analyze_segments(conversation(*steps)).connections
+    assert len(results) == 6
+    for result in results:
+        agreement = compared(result, events)
+        assert agreement.disagreements == [], result.connection.first_time
+        assert [(r.cause, r.agrees) for r in agreement.resets] == [("refused", True)]
+
+
 def test_refused_the_syn_dropped_for_no_socket() -> None:
     [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))).connections
     events = [

@@ -78,6 +78,11 @@ from analyzer.timefmt import between, format_duration
 
 # How long after a RST/ACK Windows sends its refused SYN again (0.5 s, a timer's slack).
 WINDOWS_REFUSED_RETRY: Final = (0.4, 0.7)
+# A SYN/ACK that came this many times later after the latest SYN than the server answered a
+# repeated SYN, and this long at least (Linux's least retransmission timeout: no jitter of a
+# path or a scheduler comes near), did not answer that SYN: the server's timer sent it.
+TIMER_COPY_RATIO: Final = 10
+TIMER_COPY_LEAST: Final = 0.200
 
 HandshakeStatus = Literal["complete", "refused", "unreachable", "no_answer", "incomplete", "not_seen"]
 HandshakeVariant = Literal["three-way", "simultaneous-open", "split"]
@@ -181,6 +186,11 @@ class Handshake:
     # one than the SYN/ACK came after: the server had that SYN, and its answer came only after
     # the client had sent its SYN again (lost before the capture point, or slow).
     echoed_syn: Segment | None = None
+    # Where the first SYN/ACK came far later after the latest SYN than the server answered a
+    # repeated SYN (TIMER_COPY_RATIO times, TIMER_COPY_LEAST at least): its wait, the SYN/ACK
+    # being its timer's copy, the server's answers to the SYNs before lost before the capture
+    # point; syn_to_synack and the RTT are then that prompt answer's. None otherwise.
+    first_synack_late: float | None = None
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -206,6 +216,7 @@ class Handshake:
         self.synack_answers = []
         self.answer_copies = {}
         self.echoed_syn = None
+        self.first_synack_late = None
         self.unseen_answer = None
         self.client_unseen = False
         self.completed_by = None
@@ -291,6 +302,7 @@ class Handshake:
                 text
                 + self._not_taken()
                 + self._echoed()
+                + self._timer_copy()
                 + self._refused_first()
                 + self._ecn()
                 + self._other_isns()
@@ -511,6 +523,15 @@ class Handshake:
             f"; the SYN/ACK echoes the timestamp of the SYN of frame {syn.frame} (RFC 7323): the server had that "
             "SYN, and its answer reached the capture point only after the client had sent its SYN again (lost "
             "on the way, or slower than the client's timer)"
+        )
+
+    def _timer_copy(self) -> str:
+        if self.first_synack_late is None or self.syn_to_synack is None:
+            return ""
+        return (
+            f"; the first SYN/ACK came {format_duration(self.first_synack_late)} after the latest SYN, where the "
+            f"server answered a repeated SYN in {format_duration(self.syn_to_synack)}: its timer's copy (its "
+            "answers to the SYNs before were lost before the capture point), so the RTT is from that answer"
         )
 
     def _late_syns(self) -> str:
@@ -909,6 +930,16 @@ def _after_synack(
         result.answered_syn_to_ack = between(syn.stamp, final.stamp)
     else:
         result.answered_syn_to_ack = between(syn.stamp, synack.stamp - copy.stamp + final.stamp)
+    prompt = min((between(repeated.stamp, answer.stamp) for answer, repeated in answering), default=None)
+    waited = result.syn_to_synack
+    if (
+        prompt is not None
+        and waited is not None
+        and waited > max(TIMER_COPY_LEAST, TIMER_COPY_RATIO * prompt)
+    ):
+        result.first_synack_late = waited
+        result.syn_to_synack = prompt
+        result.answered_syn_to_ack = prompt + result.synack_to_ack
     return result
 
 

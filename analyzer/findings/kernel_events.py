@@ -82,6 +82,10 @@ EVENT_MARGIN: Final = 0.050
 # The client's CLOSE->SYN_SENT comes before its SYN reaches the capture (60-80 µs on
 # loopback): one up to this long after the connection's first packet is still its own.
 BIRTH_SLACK: Final = 0.001
+# The client's CLOSE->SYN_SENT comes before its SYN is captured (14-80 us on loopback): of
+# the changes of connections on one 4-tuple a connection every 100 us (helper-102's x14), its
+# own is the latest by its first packet, this much after allowed for the clocks' alignment.
+BIRTH_EPSILON: Final = 0.000005
 
 # The kernel's state names (include/net/tcp_states.h, as the recorder writes them) in RFC
 # 9293's; CLOSE is handled by the model.
@@ -527,7 +531,7 @@ def kernel_model(
                     own[side].append(event)
             elif _same(local, mine) and _same(remote, theirs):
                 own[side].append(event)
-    own = _this_incarnation(own, connection.first_time)
+    own = _this_incarnation(own, connection.first_time, connection.succeeded_at)
     initial: dict[Side, State] = {
         "client": State.CLOSED,
         "server": State.LISTEN
@@ -538,24 +542,50 @@ def kernel_model(
     return initial, changes, own
 
 
-def _this_incarnation(own: dict[Side, list[KernelEvent]], first_time: float) -> dict[Side, list[KernelEvent]]:
+def _this_incarnation(
+    own: dict[Side, list[KernelEvent]], first_time: float, succeeded_at: float | None
+) -> dict[Side, list[KernelEvent]]:
     """The events of the connection that starts at `first_time`, where its 4-tuple served
     other connections just before or after it (a client binding its port again, a server's
-    TIME_WAIT taking a new SYN): each begins with its client's CLOSE->SYN_SENT, so the
-    window runs from the last such change before the first packet to the next one after it.
-    The socket ids do not tell them apart: the kernel reuses a freed socket's memory."""
-    births = [
-        event["time"]
-        for event in own["client"]
-        if event["kind"] == "set_state" and event.get("new_state") == "SYN_SENT"
-    ]
-    before = [time for time in births if time <= first_time + BIRTH_SLACK]
-    after = [time for time in births if time > first_time + BIRTH_SLACK]
-    if not before and not after:
+    TIME_WAIT taking a new SYN): each begins with its client's CLOSE->SYN_SENT, just before
+    its first packet, so the window runs from this one's (the client's latest by then) to the
+    next connection's (`succeeded_at`: the latest change of either end by then, for the next
+    one's client may be this one's server: two sockets
+    that connect to each other by turns, a connection every 100 us, helper-102's x14), or,
+    with no next connection seen, to the client's next change. The socket ids do not tell them
+    apart: the kernel reuses a freed socket's memory."""
+
+    def births(*sides: Side) -> list[float]:
+        return sorted(
+            e["time"]
+            for side in sides
+            for e in own[side]
+            if e["kind"] == "set_state" and e.get("new_state") == "SYN_SENT"
+        )
+
+    mine = births("client")
+    # Its own: the client's latest change by its first packet; one a little after, the
+    # clocks' alignment allowing, where there is none.
+    start = next((time for time in reversed(mine) if time <= first_time + BIRTH_EPSILON), None)
+    if start is None:
+        start = next((time for time in mine if time <= first_time + BIRTH_SLACK), None)
+    end = None
+    if succeeded_at is not None:
+        end = next(
+            (
+                time
+                for time in reversed(births("client", "server"))
+                if first_time + BIRTH_EPSILON < time <= succeeded_at + BIRTH_EPSILON
+            ),
+            None,
+        )
+    if end is None:
+        end = next((time for time in mine if time > first_time + BIRTH_SLACK), None)
+    if start is None and end is None:
         return own
-    start = before[-1] if before else float("-inf")
-    end = after[0] if after else float("inf")
-    return {side: [e for e in events if start <= e["time"] < end] for side, events in own.items()}
+    low = start if start is not None else float("-inf")
+    high = end if end is not None else float("inf")
+    return {side: [e for e in events if low <= e["time"] < high] for side, events in own.items()}
 
 
 def _changes(initial: State, events: list[KernelEvent]) -> list[KernelChange]:

@@ -497,6 +497,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "late_syn_frames": [s.frame for s in handshake.late_syns],
             "echoed_syn_frame": handshake.echoed_syn.frame if handshake.echoed_syn is not None else None,
             "ack_not_taken": handshake.ack_not_taken,
+            "first_synack_late": handshake.first_synack_late,
             "explanation": handshake.explain(),
         },
         "backoff": _backoff(result.syn_backoff),
