@@ -258,6 +258,21 @@ def test_a_packet_dropped_before_the_capture_point_is_no_later_frame() -> None:
     assert drop.frame == 3
 
 
+def test_a_retransmission_a_queue_held_before_the_capture_is_the_kernels() -> None:
+    """(helper-102's x40, a tbf qdisc on lo) The kernel resent the SYN 278 ms before its copy
+    reached the capture: none nearer, the queue held it; 2.5 s before is no queue's."""
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), (3.5, "c", "S", 100, 0))).connections
+    start = [change(99.99995, "c", (CLIENT[0], 0), SERVER, "CLOSE", "SYN_SENT")]
+    for at, matched in ((103.222, True), (101.0, False)):
+        resent = event(
+            at, "retransmit_skb", "c", CLIENT, SERVER, state="SYN_SENT", seq=100, flags="SYN", error=0
+        )
+        agreement = compared(result, [*start, resent])
+        [retransmission] = [r for r in agreement.retransmissions if r.frame == 2]
+        assert (retransmission.kernel_time == at) is matched
+        assert (agreement.disagreements == []) is matched
+
+
 def test_retransmissions_beside_the_kernels_and_a_late_copy_explained() -> None:
     [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
     start = [change(99.99995, "c", (CLIENT[0], 0), SERVER, "CLOSE", "SYN_SENT")]

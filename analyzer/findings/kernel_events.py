@@ -73,6 +73,9 @@ MATCH_WINDOW: Final = 0.010
 # capture is at the sender's transmit and the drop in the receiver's input, microseconds on.
 # The slack covers the pcap's microsecond stamps and the clocks' alignment (kernel_trace.py).
 DROP_CAPTURED_SLACK: Final = 0.000010
+# How long a queue between the kernel and the capture point (a qdisc: tbf's latency, netem's
+# delay) may hold a copy the kernel sent, where no event lies nearer its frame.
+QUEUE_HOLD: Final = 2.0
 # A change no packet caused (a timeout the call log shows) is timed by the call's return,
 # which follows the kernel's change by the scheduler's delay: 8 ms measured on a loaded machine.
 CALL_MATCH_WINDOW: Final = 0.100
@@ -1044,6 +1047,18 @@ def _nearest(candidates: list[KernelEvent], time: float, used: set[int]) -> Kern
     return found
 
 
+def _queued(candidates: list[KernelEvent], time: float, used: set[int]) -> KernelEvent | None:
+    """Where none lies within MATCH_WINDOW: the earliest unused event up to QUEUE_HOLD before
+    `time`, the copy a queue held between the kernel's send and the capture (a qdisc on the
+    interface: tbf, netem; helper-102's x40, a tbf at 400 kbit, copies captured 278 ms after
+    their tcp_retransmit_skb). A queue keeps its order: the earliest is the one it let out."""
+    held = [e for e in candidates if id(e) not in used and time - QUEUE_HOLD <= e["time"] < time]
+    found = min(held, key=lambda e: e["time"], default=None)
+    if found is not None:
+        used.add(id(found))
+    return found
+
+
 def _kernel_state_at(initial: State, changes: list[KernelChange], time: float) -> State:
     state = initial
     for change in changes:
@@ -1174,7 +1189,7 @@ def _compare_retransmissions(
             candidates = [
                 e for e in kernel[side] if e["kind"] == "retransmit_skb" and e.get("seq") == segment.seq
             ]
-        event = _nearest(candidates, segment.time, used)
+        event = _nearest(candidates, segment.time, used) or _queued(candidates, segment.time, used)
         result.retransmissions.append(
             Retransmission(
                 segment.frame,
