@@ -178,6 +178,39 @@ def test_connections_on_one_4_tuple_100_us_apart_each_get_their_own_events() -> 
         assert [(r.cause, r.agrees) for r in agreement.resets] == [("refused", True)]
 
 
+def test_a_firewalls_reset_in_a_listening_ports_name_is_explained() -> None:
+    """(helper-102's x11, nft `reject with tcp reset` on SYNs to a live listener) The RST/ACK
+    reads as refused; the kernel had a listener, freed the SYN as NETFILTER_DROP and sent no
+    RST: the firewall's, the wire's other reading, explained. Without that drop, the RST the
+    kernel did not send disagrees."""
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))).connections
+    events = [
+        change(99.0, "l", SERVER, ANY, "CLOSE", "LISTEN"),
+        change(99.99995, "c", (CLIENT[0], 0), SERVER, "CLOSE", "SYN_SENT"),
+        event(
+            100.00001,
+            "kfree_skb",
+            None,
+            CLIENT,
+            SERVER,
+            state=None,
+            reason="NETFILTER_DROP",
+            flags="SYN",
+            seq=100,
+        ),
+        event(100.00101, "receive_reset", "c", CLIENT, SERVER, state="SYN_SENT"),
+        change(100.00102, "c", CLIENT, SERVER, "SYN_SENT", "CLOSE"),
+    ]
+    agreement = compared(result, events)
+    assert agreement.disagreements == []
+    [firewall] = agreement.explained
+    assert firewall.what.startswith(
+        "RST frame 2 (refused) is not the kernel's: a firewall rule freed the SYN"
+    )
+    events[2]["reason"] = "NO_SOCKET"
+    assert [d for d in compared(result, events).disagreements if "the kernel sent no such RST" in d.what]
+
+
 def test_refused_the_syn_dropped_for_no_socket() -> None:
     [result] = analyze_segments(conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))).connections
     events = [

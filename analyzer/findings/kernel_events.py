@@ -698,6 +698,7 @@ def compare_events(
     _compare_resets(result, connection, resets, own, initial, changes)
     _compare_retransmissions(result, connection, resends, flagged, own, calls)
     _name_drops(result, connection, steps, frames, own)
+    _explain_firewall_reject(result, connection, initial)
     _explain_missing(result, connection, own, capture_dropped, events_lost)
     result.drops.sort(key=lambda d: d.time)
     result.explained.sort(key=lambda d: d.time)
@@ -1343,6 +1344,49 @@ def _names(event: KernelEvent, segment: Segment) -> bool:
         and bool(segment.flags & FIN) == ("FIN" in flags)
         and abs(segment.time - event["time"]) <= MATCH_WINDOW
     )
+
+
+def _explain_firewall_reject(
+    result: EventAgreement, connection: Connection, initial: dict[Side, State]
+) -> None:
+    """A RST/ACK read as refused that the kernel never sent, to a SYN a firewall rule freed
+    (NETFILTER_DROP) while a listener was there: the firewall's reject with tcp reset,
+    answering in the port's name (nft `reject with tcp reset`, iptables REJECT --reject-with
+    tcp-reset), the reading the wire leaves open beside "nothing listens" (helper-102's x11).
+    Explained: that RST's disagreement and the server's LISTEN the analysis could not see."""
+    if initial["server"] != State.LISTEN:
+        return
+    filtered = {d.frame for d in result.drops if d.reason == "NETFILTER_DROP" and "SYN" in d.flags}
+    for reset in result.resets:
+        if reset.cause != "refused" or reset.kernel_time is not None:
+            continue
+        syn = next(
+            (
+                s for s in reversed(connection.segments)
+                if s.frame < reset.frame and s.flags & (SYN | ACK) == SYN and connection.from_client(s)
+            ),
+            None,
+        )  # fmt: skip
+        if syn is None or syn.frame not in filtered:
+            continue
+        mine = [
+            d
+            for d in result.disagreements
+            if d.what.startswith(f"RST frame {reset.frame} (refused)")
+            or (
+                d.side == "server"
+                and d.what == f"began in {State.CLOSED.value}, the kernel's {State.LISTEN.value}"
+            )
+        ]
+        result.disagreements = [d for d in result.disagreements if d not in mine]
+        result.explained.append(
+            EventDisagreement(
+                reset.time, "server",
+                f"RST frame {reset.frame} (refused) is not the kernel's: a firewall rule freed the SYN (frame "
+                f"{syn.frame}, NETFILTER_DROP) and its reject with tcp reset answered in the port's name, the "
+                "listener there (LISTEN): the wire's other reading",
+            )
+        )  # fmt: skip
 
 
 def _explain_missing(
