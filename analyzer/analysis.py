@@ -256,7 +256,7 @@ def analyze_connection(
             machine.feed(segment, segment.frame in lost)
         machine.settle()
         final_ack = handshake.final_ack
-        if handshake.status == "complete" and final_ack is not None and final_ack.frame in lost:
+        if handshake.status == "complete" and final_ack is not None and _not_taken(final_ack, lost, machine):
             server_end = machine.ends[connection.server]
             handshake.ack_not_taken = State.ESTABLISHED not in [state for _t, state in server_end.history]
         sequence = analyze_sequence(connection)
@@ -473,6 +473,17 @@ def _schedules(backoff: Backoff, sysctls: dict | None, synack: bool = False) -> 
     if not backoff.intervals:
         return {}
     return candidate_schedules(len(backoff.intervals), sysctls, synack, deferred_first(backoff))
+
+
+def _not_taken(final_ack: Segment, lost: set[int], machine: ConnectionMachine) -> bool:
+    """Whether the handshake's final ACK never reached the server (loss inference) or the
+    server refused it (the state machine: a listener's RST to it, _request_refused)."""
+    if final_ack.frame in lost:
+        return True
+    for step in machine.steps:
+        if step.segment.frame >= final_ack.frame:
+            return step.segment is final_ack and step.dropped is not None
+    return False
 
 
 def _bare_ack_before_resend(connection: Connection, synacks: list[Segment]) -> bool:

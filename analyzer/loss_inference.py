@@ -36,8 +36,9 @@ about it, and these rules read that:
   for no socket to the client's next segment: none made the connection, where one of the
   SYN/ACKs went again after such an ACK (the listener was not taking them; its request
   socket expired with its SYN/ACK timer, Linux's tcp_synack_retries) or the RST answers a
-  later segment within SYNACK_SILENCE_LEAST of the only SYN/ACK (the request still held:
-  that segment met a full accept queue, tcp_abort_on_overflow=1);
+  later segment within SYNACK_SILENCE_LEAST of the latest SYN/ACK (the request still held:
+  that segment met a full accept queue, tcp_abort_on_overflow=1); not where the server sends
+  on after that RST (not its own: an injected one);
 - the ACK that completes a handshake answered at once (within the crossing window: one
   round trip wherever the capture was taken) by the peer's RST as for no socket (no ACK
   flag, at the ACK's acknowledgment number: Linux's tcp_v4_send_reset), no data ever sent:
@@ -106,8 +107,17 @@ LISTENER_RESENDS: Final = 2
 # with a SYN cookie and kept nothing until an ACK got through (the same copy, again).
 SYNACK_SILENCE_MOST: Final = 3.0
 # No stack sends its SYN/ACK again sooner (Linux's TCP_TIMEOUT_INIT), nor gives its request
-# socket up before it has: within this of its only SYN/ACK a listener still holds the request.
+# socket up before it has: within this of its latest SYN/ACK a listener still holds the
+# request (request_still_held).
 SYNACK_SILENCE_LEAST: Final = 1.0
+
+
+def request_still_held(synack: Segment, later: Segment) -> bool:
+    """Whether a listener that sent `synack` (its latest) still held the connection request
+    when `later` came: no stack drops a request before its timer has sent the SYN/ACK again,
+    at SYNACK_SILENCE_LEAST at the soonest (unless the listener itself closed, taking its
+    requests with it). The one rule of loss inference, the state machine and the RST causes."""
+    return later.time - synack.time < SYNACK_SILENCE_LEAST
 
 
 def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
@@ -291,34 +301,36 @@ def _silent_between(segments: list[Segment], first: int, last: int) -> bool:
 
 def _request_never_completed(segments: list[Segment], synack_ends: set[int]) -> set[int]:
     """The client's handshake ACKs where the server sent nothing but SYN/ACKs and then a RST
-    as for no socket to the client's next segment: none of them made the connection (a
-    listener that took one answers with that socket: its abort carries ACK). Either the
-    SYN/ACK went again after such an ACK and the request socket expired with its timer
+    as for no socket to the client's next segment, and nothing after that RST: none of them
+    made the connection (a listener that took one answers with that socket: its abort carries
+    ACK; a server that sends on after the RST was not reset by it: an injected one). Either
+    the SYN/ACK went again after such an ACK and the request socket expired with its timer
     (Linux: tcp_synack_retries, its accept queue full or the ACKs dropped before it;
-    helper-100's ackdrop2, where the kernel kept SYN_RCVD, then nothing), or the RST answers
-    a later segment of the client's within SYNACK_SILENCE_LEAST of the only SYN/ACK, while
-    the listener still held the request: that segment would have made the connection and met
-    a full accept queue (tcp_abort_on_overflow=1; helper-100's abortov, the ACK dropped
-    after the capture point). A RST to the ACK itself, later than at once, may be a socket's
-    gone since; a RST past the SYN/ACK timer without a resend, a connection made and gone."""
+    helper-100's ackdrop2, where the kernel kept SYN_RCVD, then nothing), or the RST answers a
+    later segment of the client's while the listener still held the request
+    (request_still_held): that segment would have made the connection and met a full accept
+    queue (tcp_abort_on_overflow=1; helper-100's abortov, the ACK dropped after the capture
+    point). A RST to the ACK itself, later than at once, may be a socket's gone since; a RST
+    past the SYN/ACK timer without a resend, a connection made and gone."""
     acks: list[Segment] = []
-    synacks: list[Segment] = []
+    synack: Segment | None = None
     resent_after_ack = False
-    for previous, segment in pairwise(segments):
-        if segment.flags & (SYN | ACK) == SYN | ACK and not acks:
-            synacks.append(segment)
+    for index in range(1, len(segments)):
+        previous, segment = segments[index - 1], segments[index]
+        if segment.flags & (SYN | ACK) == SYN | ACK:
+            synack = segment
         if acks and (segment.src, segment.sport) != (acks[0].src, acks[0].sport):
             if segment.flags & (SYN | ACK) == SYN | ACK:
                 resent_after_ack = True
                 continue
             if not (segment.flags & RST and answers_for_no_socket(segment, previous)):
                 return set()
-            held = (
-                previous is not acks[-1]
-                and len(synacks) == 1
-                and segment.time - synacks[0].time < SYNACK_SILENCE_LEAST
+            went_on = any(
+                (s.src, s.sport) == (segment.src, segment.sport) and not s.flags & RST
+                for s in segments[index + 1 :]
             )
-            return {ack.frame for ack in acks} if resent_after_ack or held else set()
+            held = previous is not acks[-1] and synack is not None and request_still_held(synack, segment)
+            return {ack.frame for ack in acks} if (resent_after_ack or held) and not went_on else set()
         if (
             segment.flags & (SYN | FIN | RST | ACK) == ACK
             and segment.ack in synack_ends

@@ -116,8 +116,8 @@ capture missed): the machine puts its move to CLOSED at that segment's time, the
 can have come (no frame: nothing was sent), and the segment's step says it found no
 connection; the RST leaves a CLOSED end (TCP_USER_TIMEOUT of 1.5 s, then the server's data
 3 s in: the kernel recorder saw the client's socket close at 1.5 s). Not an end still
-probing the peer's zero window (its persist timer's next probe not yet due: window_probes,
-still_probing) that answers the peer's data so: its socket was there, closed by its
+probing the peer's zero window (the data within the interval before its last probe:
+window_probes, still_probing) that answers the peer's data so: its socket was there, closed by its
 application with its data and FIN held behind that window (FIN_WAIT_1, nothing on the wire
 to show it), and a closed socket answers new data with RST (Linux: TCP_ABORT_ON_DATA;
 helper-102's x17, a server that exited with its writes blocked). Not a listener's that
@@ -219,7 +219,7 @@ from analyzer.decode.segment import (
     scan_probe,
     seq_diff,
 )
-from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN, SYNACK_SILENCE_LEAST
+from analyzer.loss_inference import CROSSING_FLOOR, RTO_MIN, request_still_held
 from analyzer.timefmt import between, format_duration, stamp_of
 
 
@@ -667,11 +667,12 @@ def window_closed_before(steps: list[Step], first_probe: Segment) -> Segment | N
 
 
 def still_probing(closed: Segment, probes: list[Segment], later: Segment) -> bool:
-    """Whether `later` came before the persist timer's next probe was due (it backs off,
-    doubling: twice the interval before the last probe, that from the window's closing for
-    the first): the prober's socket was there to send it."""
+    """Whether `later` came within the interval before the last probe after it (that from the
+    window's closing for the first): the prober's socket was there, probing. Not up to the
+    next probe's time on the doubling schedule: TCP_USER_TIMEOUT pulls the persist timer in
+    and ends the socket silently between probes (Linux 5.11+, tcp_clamp_probe0_to_user_timeout)."""
     before = probes[-2].time if len(probes) > 1 else closed.time
-    return later.time - probes[-1].time < 2 * (probes[-1].time - before)
+    return later.time - probes[-1].time < probes[-1].time - before
 
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:
@@ -783,6 +784,9 @@ class ConnectionMachine:
         # The move that answered segment had made, taken back with it (its time and state;
         # none: it moved nothing): put back if the end goes on.
         self._unseen_move: tuple[float, State] | None = None
+        # The RST a listener refused a connection with (_request_refused), the step of the
+        # segment it answered and the move that segment had made: put back if the end goes on.
+        self._refused: tuple[Step, Step, tuple[float, State]] | None = None
         # Which end sent a segment, told by its source without building a key for `ends`
         # (a connection to itself has one end: both are it).
         self._first_src, self._first_port = first.src, first.sport
@@ -1234,6 +1238,16 @@ class ConnectionMachine:
         after = format_duration(between(rst.stamp, segment.stamp))
         if rst.sport == segment.sport and rst.src == segment.src:
             sender.retract()
+            refused = self._refused
+            if refused is not None and refused[0] is step:
+                # Not the listener's refusal: the segment it seemed to answer made the connection.
+                sender.history.append(refused[2])
+                sender.frames.append(refused[1].segment.frame)
+                sender.state = refused[2][1]
+                step.sender_before = sender.state
+                refused[1].dropped = None
+                refused[1].receiver_after = sender.state
+                self._refused = None
             if ended_unseen and unseen is not None:
                 # It had its connection after all: the segment it seemed to answer reached it.
                 moved = self._unseen_move
@@ -1489,7 +1503,7 @@ class ConnectionMachine:
             late is None
             or synack is None
             or synack.flags & (SYN | ACK) != SYN | ACK
-            or rst.time - synack.time >= SYNACK_SILENCE_LEAST
+            or not request_still_held(synack, rst)
             or not self.steps
             or self.steps[-1].segment is not late
             or late.flags & (ACK | RST) != ACK
@@ -1499,11 +1513,12 @@ class ConnectionMachine:
             or sender.history[-2:][0][1] != S.SYN_RCVD
         ):
             return False
+        self._refused = (step, self.steps[-1], sender.history[-1])
         sender.retract()
         self.steps[-1].dropped = (
             f"refused by the listener, which still held the connection request: it would have made the "
             f"connection and met a full accept queue, answered with the RST of frame {rst.frame} "
-            "(tcp_abort_on_overflow=1)"
+            "(tcp_abort_on_overflow=1; or the listener had closed, its requests gone with it)"
         )
         self.steps[-1].receiver_after = sender.state
         return True

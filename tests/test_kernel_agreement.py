@@ -5,7 +5,7 @@ from __future__ import annotations
 from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
 from analyzer.analysis import analyze_segments, apply_call_timeouts
-from analyzer.findings.kernel_agreement import compare_with_kernel
+from analyzer.findings.kernel_agreement import _listens_at, compare_with_kernel
 from analyzer.tcp_state import State
 
 
@@ -152,6 +152,9 @@ def test_a_dual_stack_listeners_ipv4_connection_is_found_under_its_ipv4_mapped_n
     assert compare_with_kernel(silent.connection, silent.states, sidecar).server_listened
     listening["local"] = f"[::]:{SERVER[1] + 1}"
     assert not compare_with_kernel(silent.connection, silent.states, sidecar).server_listened
+    # An IPv4 wildcard listens for IPv4 only (helper-103's review); [::] for both.
+    assert _listens_at({"0.0.0.0:80"}, "192.0.2.2:80") and not _listens_at({"0.0.0.0:80"}, "2001:db8::2:80")
+    assert _listens_at({":::80"}, "2001:db8::2:80") and _listens_at({":::80"}, "192.0.2.2:80")
 
 
 def test_time_wait_ends_after_linuxs_60_seconds_within_its_timer_wheels_slack() -> None:

@@ -394,6 +394,24 @@ def test_a_listener_still_holding_the_request_refused_the_segment_that_would_mak
     [note] = [n for n in result.notes if n.startswith("frame 4 not applied")]
     assert "refused by the listener" in note and "frame 5" in note
     assert result.handshake.ack_not_taken
+    # (helper-103's review) A server that sends on after the RST was not reset by it: an
+    # injected RST, not the listener's; the ACK, and the data alone, were taken.
+    went_on = (*steps, (0.1262, "s", "A", 501, 107), (0.127, "s", "PA", 501, 107, 5))
+    assert lost_segments(conversation(*went_on)) == set()
+    [result] = analyze_segments(conversation(*went_on)).connections
+    assert State.ESTABLISHED in [state for _t, state in result.states["server"]]
+    assert result.resets[0].cause == "injected" and not result.handshake.ack_not_taken
+    data_only = (*steps[:2], *steps[3:])
+    [result] = analyze_segments(conversation(*data_only)).connections
+    assert result.resets[0].cause == "accept_queue_overflow" and result.handshake.ack_not_taken
+    [result] = analyze_segments(conversation(*data_only, *went_on[5:])).connections
+    assert result.states["server"][-1][1] == State.ESTABLISHED and not result.handshake.ack_not_taken
+    assert not [n for n in result.notes if "refused by the listener" in n]
+    # The SYN/ACK sent again: still held 0.2 s after the copy, though 1.2 s after the first.
+    resent = (*steps[:2], (1.0, "s", "SA", 500, 101), (1.0002, "c", "A", 101, 501),
+              (1.2, "c", "PA", 101, 501, 6), (1.2001, "s", "R", 501, 0))  # fmt: skip
+    [result] = analyze_segments(conversation(*resent)).connections
+    assert result.resets[0].cause == "accept_queue_overflow"
     late = (*steps[:3], (1.5, "c", "PA", 101, 501, 6), (1.5001, "s", "R", 501, 0))
     assert lost_segments(conversation(*late)) == set()
     [result] = analyze_segments(conversation(*late)).connections

@@ -83,6 +83,10 @@ WINDOWS_REFUSED_RETRY: Final = (0.4, 0.7)
 # path or a scheduler comes near), did not answer that SYN: the server's timer sent it.
 TIMER_COPY_RATIO: Final = 10
 TIMER_COPY_LEAST: Final = 0.200
+# A listener's SYN/ACK timer first fires this long after its first SYN/ACK, itself after the
+# first SYN, at the soonest (Linux's TCP_TIMEOUT_INIT; a kernel timer fires late, never early;
+# Windows' 3 s).
+SYNACK_TIMER_LEAST: Final = 1.0
 
 HandshakeStatus = Literal["complete", "refused", "unreachable", "no_answer", "incomplete", "not_seen"]
 HandshakeVariant = Literal["three-way", "simultaneous-open", "split"]
@@ -936,6 +940,9 @@ def _after_synack(
         prompt is not None
         and waited is not None
         and waited > max(TIMER_COPY_LEAST, TIMER_COPY_RATIO * prompt)
+        # A listener's timer fires a second at the soonest after its first answer, itself
+        # after the first SYN: sooner, the copy is no timer's (a slow first answer).
+        and between(result.syns[0].stamp, synack.stamp) >= SYNACK_TIMER_LEAST
     ):
         result.first_synack_late = waited
         result.syn_to_synack = prompt

@@ -137,9 +137,10 @@ def _normalize(address: str) -> str:
     return f"{host.strip('[]').removeprefix('::ffff:')}:{port}"
 
 
-# How ss writes a listener bound to no one address: IPv4's, IPv6's (dual-stack unless
-# IPV6_V6ONLY, which a snapshot does not show), either's.
-_WILDCARDS: Final = ("0.0.0.0", "::", "*")
+# How ss writes a listener bound to no one address: IPv4's (IPv4 only), IPv6's (dual-stack
+# unless IPV6_V6ONLY, which a snapshot does not show), either's.
+_WILDCARDS_V4: Final = ("0.0.0.0", "::", "*")
+_WILDCARDS_V6: Final = ("::", "*")
 
 
 def _listening(snapshot: Snapshot) -> set[str]:
@@ -150,8 +151,9 @@ def _listening(snapshot: Snapshot) -> set[str]:
 def _listens_at(listening: set[str], address: str) -> bool:
     """Whether a listener of `listening` takes connections to `address`: one bound to it, or
     to no one address on its port."""
-    port = address.rpartition(":")[2]
-    return address in listening or any(f"{wildcard}:{port}" in listening for wildcard in _WILDCARDS)
+    host, _, port = address.rpartition(":")
+    wildcards = _WILDCARDS_V6 if ":" in host else _WILDCARDS_V4
+    return address in listening or any(f"{wildcard}:{port}" in listening for wildcard in wildcards)
 
 
 def state_at(history: list[tuple[float, State]], time: float) -> State | None:

@@ -72,7 +72,7 @@ MATCH_WINDOW: Final = 0.010
 # A packet the kernel frees after the capture point was captured before: on loopback the
 # capture is at the sender's transmit and the drop in the receiver's input, microseconds on.
 # The slack covers the pcap's microsecond stamps and the clocks' alignment (kernel_trace.py).
-DROP_CAPTURED_SLACK: Final = 0.000010
+DROP_CAPTURED_SLACK: Final = 0.000030
 # How long a queue between the kernel and the capture point (a qdisc: tbf's latency, netem's
 # delay) may hold a copy the kernel sent, where no event lies nearer its frame.
 QUEUE_HOLD: Final = 2.0
@@ -88,7 +88,7 @@ BIRTH_SLACK: Final = 0.001
 # The client's CLOSE->SYN_SENT comes before its SYN is captured (14-80 us on loopback): of
 # the changes of connections on one 4-tuple a connection every 100 us (helper-102's x14), its
 # own is the latest by its first packet, this much after allowed for the clocks' alignment.
-BIRTH_EPSILON: Final = 0.000005
+BIRTH_EPSILON: Final = 0.000020
 
 # The kernel's state names (include/net/tcp_states.h, as the recorder writes them) in RFC
 # 9293's; CLOSE is handled by the model.
@@ -1190,7 +1190,11 @@ def _compare_retransmissions(
             candidates = [
                 e for e in kernel[side] if e["kind"] == "retransmit_skb" and e.get("seq") == segment.seq
             ]
-        event = _nearest(candidates, segment.time, used) or _queued(candidates, segment.time, used)
+        event = _nearest(candidates, segment.time, used)
+        delivered = any(c["time"] <= segment.time <= c["end_time"] + MATCH_WINDOW for c in deliveries)
+        if event is None and not delivered:
+            held = [e for e in candidates if e["kind"] == "retransmit_skb" and e.get("seq") == segment.seq]
+            event = _queued(held, segment.time, used)
         result.retransmissions.append(
             Retransmission(
                 segment.frame,
@@ -1201,7 +1205,6 @@ def _compare_retransmissions(
             )
         )
         if event is None:
-            delivered = any(c["time"] <= segment.time <= c["end_time"] + MATCH_WINDOW for c in deliveries)
             if delivered:
                 result.explained.append(
                     EventDisagreement(

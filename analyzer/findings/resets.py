@@ -96,7 +96,7 @@ from analyzer.decode.segment import (
     seq_diff,
 )
 from analyzer.findings.handshake import Handshake
-from analyzer.loss_inference import SYNACK_SILENCE_LEAST, crossing_window
+from analyzer.loss_inference import crossing_window, request_still_held
 from analyzer.sidecar import CallRecord, call_bytes
 from analyzer.tcp_state import (
     FIN_WAIT_2_SILENCE,
@@ -253,7 +253,7 @@ def _request_held(
         or answered.flags & (SYN | RST | ACK) != ACK
         or (answered.src, answered.sport) == (synack.src, synack.sport)
         or not answers_for_no_socket(rst, answered)
-        or rst.time - synack.time >= SYNACK_SILENCE_LEAST
+        or not request_still_held(synack, rst)
     ):
         return None
     return synack, answered
@@ -530,7 +530,9 @@ def _cause(
             f"{format_duration(segment.time - request_synack.time)} before, and no stack drops a request before sending "
             f"that again) and the "
             f"{peer}'s segment (frame {refused.frame}) would have made the connection: the accept queue was "
-            f"full and the listener answered with RST instead (net.ipv4.tcp_abort_on_overflow=1){unheard}",
+            f"full and the listener answered with RST instead (net.ipv4.tcp_abort_on_overflow=1){unheard}; or "
+            "the listener had closed (its process gone or restarted), its pending requests with it, and the "
+            "segment found no socket",
             [*acks[-1:], refused.frame],
         )
     fins: dict[Side, Segment] = {}
@@ -680,7 +682,8 @@ def _cause(
                 f"{peer}'s data) and answered that data (frame {answered.frame}) with RST without ACK: its "
                 "application had closed it (or shut it down both ways), and a closed socket answers new data "
                 "with RST (Linux: TCP_ABORT_ON_DATA). Its FIN never left, held behind the data the zero "
-                f"window kept: the {sender} was in FIN_WAIT_1 with nothing on the wire to show it",
+                f"window kept: the {sender} was in FIN_WAIT_1 with nothing on the wire to show it (unless a "
+                "TCP_USER_TIMEOUT ended it just then, between probes, and the data found no socket)",
                 [zero_window.frame, *(p.frame for p in persist), answered.frame],
             )
         # Its own data sent again and again, unanswered, before that: its stack gave up on it.
