@@ -116,8 +116,8 @@ capture missed): the machine puts its move to CLOSED at that segment's time, the
 can have come (no frame: nothing was sent), and the segment's step says it found no
 connection; the RST leaves a CLOSED end (TCP_USER_TIMEOUT of 1.5 s, then the server's data
 3 s in: the kernel recorder saw the client's socket close at 1.5 s). Not an end still
-probing the peer's zero window (the data within the interval before its last probe:
-window_probes, still_probing) that answers the peer's data so: its socket was there, closed by its
+probing the peer's zero window (its persist timer's next probe not yet due: window_probes,
+still_probing) that answers the peer's data so: its socket was there, closed by its
 application with its data and FIN held behind that window (FIN_WAIT_1, nothing on the wire
 to show it), and a closed socket answers new data with RST (Linux: TCP_ABORT_ON_DATA;
 helper-102's x17, a server that exited with its writes blocked). Not a listener's that
@@ -667,12 +667,14 @@ def window_closed_before(steps: list[Step], first_probe: Segment) -> Segment | N
 
 
 def still_probing(closed: Segment, probes: list[Segment], later: Segment) -> bool:
-    """Whether `later` came within the interval before the last probe after it (that from the
-    window's closing for the first): the prober's socket was there, probing. Not up to the
-    next probe's time on the doubling schedule: TCP_USER_TIMEOUT pulls the persist timer in
-    and ends the socket silently between probes (Linux 5.11+, tcp_clamp_probe0_to_user_timeout)."""
+    """Whether `later` came before the persist timer's next probe was due (it backs off,
+    doubling: twice the interval before the last probe, that from the window's closing for
+    the first): the prober's socket was there to send it. (TCP_USER_TIMEOUT may pull the
+    timer in and end the socket between probes: Linux 5.11+, tcp_clamp_probe0_to_user_timeout;
+    what says so hedges. helper-102's x4 got the data 1.4 intervals after the last probe, its
+    socket there: the kernel's TCP_ABORT_ON_DATA.)"""
     before = probes[-2].time if len(probes) > 1 else closed.time
-    return later.time - probes[-1].time < probes[-1].time - before
+    return later.time - probes[-1].time < 2 * (probes[-1].time - before)
 
 
 def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, State, str]:

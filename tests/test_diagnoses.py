@@ -303,8 +303,8 @@ def test_data_to_an_end_still_probing_a_zero_window_is_answered_by_its_closed_so
     window: its FIN held behind the data, FIN_WAIT_1 unseen): the server probes the window,
     then the client's data 0.1 s after the last probe, before the next was due, is answered
     by a RST without ACK. The socket was there (it was probing): a closed one answers data
-    so (TCP_ABORT_ON_DATA), not one gone. Later than the interval before the last probe, it
-    may have been gone: TCP_USER_TIMEOUT ends a socket between probes (helper-103's review)."""
+    so (TCP_ABORT_ON_DATA), not one gone (the text hedges: TCP_USER_TIMEOUT may end a socket
+    between probes, helper-103's review). Past the next probe's time, it may have been gone."""
     steps = [("s", "PA", 501, 101, 1000), (0.04, "c", "A", 101, 1501)]
     probes = [
         (0.25, "s", "A", 1500, 101), (0.2501, "c", "A", 101, 1501),
@@ -320,12 +320,12 @@ def test_data_to_an_end_still_probing_a_zero_window_is_answered_by_its_closed_so
     [reset] = result.resets
     assert reset.cause == "data_after_close" and reset.evidence == [5, 6, 8, 10, 12, 13]
     assert "still probing the client's zero window (frame 5; its last probe, frame 10" in reset.explanation
+    assert "unless a TCP_USER_TIMEOUT ended it just then" in reset.explanation
     assert result.states["server"][-1][1] == "CLOSED" and result.steps[-1].sender_before == "ESTABLISHED"
     [note] = [n for n in result.notes if n.startswith("frame 12 not applied")]
     assert "still probing the zero window, had been closed" in note
-    # The data 0.6 s after the last probe (the interval before it 0.43 s; the next due at 0.86
-    # s on the doubling schedule): a user timeout may have ended it.
-    late = [(1.5, "c", "PA", 101, 1501, 12), (1.5001, "s", "R", 1501, 0)]
+    # The data 2 s after the last probe (0.86 s was due next): the timer may have ended it.
+    late = [(2.9, "c", "PA", 101, 1501, 12), (2.9001, "s", "R", 1501, 0)]
     segments = conversation(*HANDSHAKE, *steps, *probes, *late)
     for segment in segments[4:]:
         if segment.src == segments[0].src:

@@ -275,6 +275,30 @@ def test_a_syn_cookies_child_born_later_than_the_syn_is_explained() -> None:
     assert not [d for d in compared(result, with_request).explained if "SYN cookie" in d.what]
 
 
+def test_a_syn_cookies_ack_the_listener_dropped_is_explained() -> None:
+    """(helper-102's x8) The handshake's ACK of a cookie's SYN/ACK reached a listener whose
+    accept queue was full: freed for no socket in LISTEN; the data 0.2 s on made the child.
+    The packets cannot tell: explained. With a request socket's SYN/ACK it disagrees."""
+    [result] = analyze_segments(
+        conversation(*HANDSHAKE, (0.2, "c", "PA", 101, 501, 4), (0.201, "s", "A", 501, 105))
+    ).connections
+    dropped = event(
+        100.00201, "kfree_skb", None, CLIENT, SERVER, state="LISTEN", reason="NO_SOCKET", flags="ACK", seq=101
+    )
+    events = [
+        *(e for e in opening() if e["kind"] != "request_synack" and e["socket"] != "s"),
+        dropped,
+        change(100.2, "s", SERVER, CLIENT, "LISTEN", "SYN_RECV"),
+        change(100.20001, "s", SERVER, CLIENT, "SYN_RECV", "ESTABLISHED"),
+    ]
+    events.sort(key=lambda e: e["time"])
+    agreement = compared(result, events)
+    assert not [d for d in agreement.disagreements if "frame 3" in d.what]
+    assert [d for d in agreement.explained if d.what.startswith("frame 3 moved the server to ESTABLISHED")]
+    with_request = sorted([*events, opening()[2]], key=lambda e: e["time"])
+    assert [d for d in compared(result, with_request).disagreements if "frame 3 moved" in d.what]
+
+
 def test_a_packet_dropped_before_the_capture_point_is_no_later_frame() -> None:
     """(helper-102's x5) An ACK dropped on output, before the capture point: the end's next
     pure ACK, at the same sequence number and captured 50 µs after the drop, is not it; the

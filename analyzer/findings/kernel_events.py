@@ -1305,6 +1305,26 @@ def _name_drops(
                 and reason not in _ACK_TAKEN
                 and drop.frame in frames.get(side, [])
             ):
+                if _cookie_ack_dropped(side, state, reason, step, own):
+                    result.explained.append(
+                        EventDisagreement(
+                            drop.time, side,
+                            f"frame {drop.frame} moved the {side} to {step.receiver_after.value} in the analysis; the "
+                            f"kernel's listener dropped it ({reason}): it kept no request for it (its SYN/ACK a SYN "
+                            "cookie's, no request socket's) and takes a cookie's ACK only while its accept queue has "
+                            "room; a later segment of the client's made the connection. The packets cannot tell a "
+                            "cookie's ACK dropped from one taken",
+                        )
+                    )  # fmt: skip
+                    # The state it seemed to move, and when, follow from it.
+                    moved = f"{step.receiver_after.value}: inferred {_at_frame(drop.frame)}, "
+                    later = [d for d in result.disagreements if d.side == side and d.what.startswith(moved)]
+                    result.disagreements = [d for d in result.disagreements if d not in later]
+                    result.explained.extend(
+                        EventDisagreement(d.time, d.side, f"{d.what}: the cookie's ACK dropped (above)")
+                        for d in later
+                    )
+                    continue
                 result.disagreements.append(
                     EventDisagreement(
                         drop.time, side,
@@ -1312,6 +1332,22 @@ def _name_drops(
                         f"the kernel dropped it ({reason})",
                     )
                 )  # fmt: skip
+
+
+def _cookie_ack_dropped(
+    side: Side, state: str | None, reason: str, step: Step, own: dict[Side, list[KernelEvent]]
+) -> bool:
+    """Whether a packet the server's listener freed for no socket (NO_SOCKET, in LISTEN) is
+    the handshake's ACK of a SYN cookie (no request socket ever sent a SYN/ACK: no
+    request_synack), which a listener whose accept queue is full drops (cookie_v4_check finds
+    no room; helper-102's x8, an asyncio server with backlog 1 and 30 clients)."""
+    return (
+        side == "server"
+        and reason == "NO_SOCKET"
+        and state == "LISTEN"
+        and step.receiver_after == State.ESTABLISHED
+        and not any(e["kind"] == "request_synack" for e in own["server"])
+    )
 
 
 def _at_frame(frame: int | None) -> str:
