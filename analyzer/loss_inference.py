@@ -358,9 +358,16 @@ def _not_taken_by_listener(
     if index < 0:
         return set()
     client = (segments[index].src, segments[index].sport)
+    # The server's first word after the ACK: not its SYN/ACK sent again (its request socket's
+    # timer: it still had no connection, the ACK and data not taken; helper-100's synq, a
+    # firewall dropping all but SYNs for 1.5 s, the client's ACK to that copy dropped too).
     answer = next(
-        (i for i in range(index + 1, len(segments)) if (segments[i].src, segments[i].sport) != client), -1
-    )
+        (
+            i for i in range(index + 1, len(segments))
+            if (segments[i].src, segments[i].sport) != client and segments[i].flags & (SYN | ACK) != SYN | ACK
+        ),
+        -1,
+    )  # fmt: skip
     if answer < 0:
         return set()
     first = next((i for i in range(index + 1, answer) if segments[i].payload_len), -1)
@@ -371,7 +378,7 @@ def _not_taken_by_listener(
     reply = segments[answer]
     synack = next(
         (
-            s for s in reversed(segments[:index])
+            s for s in reversed(segments[:answer])
             if s.flags & (SYN | ACK) == SYN | ACK and (s.src, s.sport) != client
         ),
         None,

@@ -342,6 +342,24 @@ def test_a_synack_echoing_the_first_syns_timestamp_shows_that_syn_arrived() -> N
     assert lost_segments(zero) == {1}
 
 
+def test_a_synack_sent_again_is_no_answer_to_the_data_the_listener_did_not_take() -> None:
+    """helper-100's synq (a firewall dropping all but SYNs at the server for 1.5 s): the ACK
+    and the data dropped, the data sent again by its timer, the server's SYN/ACK sent again at
+    1 s (its request still waiting) and the client's ACK of that copy dropped too, until the
+    server acknowledges a copy of the data at 1.668 s. None of the client's segments before
+    that copy made the connection: the server is SYN_RCVD until then, not ESTABLISHED at the
+    second ACK (the kernel: ESTABLISHED at 1.668 s)."""
+    steps = (
+        ("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501), ("c", "PA", 101, 501, 5),
+        (0.21, "c", "PA", 101, 501, 5), (0.63, "c", "PA", 101, 501, 5),
+        (1.028, "s", "SA", 500, 101), (1.0281, "c", "A", 101, 501),
+        (1.668, "c", "PA", 101, 501, 5), (1.6681, "s", "A", 501, 106),
+    )  # fmt: skip
+    assert lost_segments(conversation(*steps)) == {3, 4, 5, 6, 8}
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert result.states["server"][2] == (pytest.approx(101.668), State.ESTABLISHED)
+
+
 def test_acks_a_listener_never_took_before_its_rst_for_no_socket_were_lost() -> None:
     """helper-100's ackdrop2 (tcp_synack_retries 1, the client's ACKs dropped at the server):
     the SYN/ACK sent again after the client's ACK, then nothing but the RST for no socket to
