@@ -1094,6 +1094,11 @@ class ConnectionMachine:
             receiver.last_sent is None
             and flags & (SYN | ACK | RST) == ACK
             and self._unseen_answer(sender, segment)
+        ) or (
+            sender.state == S.SYN_RCVD
+            and sender.last_sent is None
+            and flags & (SYN | ACK | RST) == ACK
+            and self._synack_missed(sender, segment)
         ):
             step.sender_before = sender.state
         if forged or nearer:
@@ -1405,6 +1410,24 @@ class ConnectionMachine:
         ):
             sender.move(E.RECV_ACK_OF_SYN, segment)
             return True
+        return False
+
+    def _synack_missed(self, sender: Endpoint, segment: Segment) -> bool:
+        """`segment`, the first the capture holds of a server in SYN_RCVD (its SYN/ACK not
+        captured: a capture that lost it), an ACK at the number the client's ACK acknowledged
+        before it: the SYN/ACK left and the client's ACK of it came (helper-104: one SYN/ACK
+        dropped from a capture). The server is ESTABLISHED from that ACK; True if so."""
+        for step in self.steps:
+            taken = step.segment
+            if (
+                (taken.src, taken.sport) == (segment.dst, segment.dport)
+                and taken.flags & (SYN | ACK | RST) == ACK
+                and taken.ack == segment.seq
+                and taken.time >= sender.history[-1][0]
+            ):
+                sender.move(E.RECV_ACK_OF_SYN, taken)
+                step.receiver_after = sender.state
+                return True
         return False
 
     def _challenge(self, sender: Endpoint, ack: Segment) -> None:

@@ -154,6 +154,59 @@ def test_a_first_synack_long_after_the_syn_with_a_prompt_answer_later_is_the_tim
     assert h.first_synack_late is None and h.answered_syn_to_ack == pytest.approx(1.0001)
 
 
+def test_a_fin_unacknowledged_as_the_capture_ends_is_not_said_never_acknowledged() -> None:
+    """(helper-104: captures stopped during a close) The server's FIN is the capture's last
+    packet: its ACK may have come after. Where the capture went on 2 s more, it never came."""
+    close = (("c", "FA", 101, 501), ("s", "A", 501, 102), (0.1, "s", "FA", 501, 102))
+    text = analyze(*HANDSHAKE, *close).close.explain()
+    assert "not acknowledged before it ended 0 µs after (an ACK may have come later)" in text
+    assert "never acknowledged" not in text
+    other = conversation(*HANDSHAKE, *close, (2.1, "c", "S", 700, 0))
+    other[-1].sport = 40001
+    first = analyze_segments(other).connections[0]
+    assert "the server's FIN (frame 6) never acknowledged" in first.close.explain()
+
+
+def test_a_synack_the_capture_lost_is_no_challenge_ack() -> None:
+    """(helper-104: one packet dropped from a capture, the SYN/ACK) The client's ACK of a
+    server ISN+1 and its data come before the server's first captured segment, an ACK of that
+    data: the client had a SYN/ACK the capture lacks; no stale connection's challenge ACK. The
+    server ESTABLISHED at the client's ACK, the connection an opened one in the summary."""
+    steps = (
+        ("c", "S", 100, 0), ("c", "A", 101, 501), ("c", "PA", 101, 501, 10), ("s", "A", 501, 111),
+        ("c", "FA", 111, 501), ("s", "FA", 501, 112), ("c", "A", 112, 502),
+    )  # fmt: skip
+    result = analyze(*steps)
+    h = result.handshake
+    assert h.challenge_ack is None and h.synack_uncaptured and h.opened_unseen
+    assert h.explain().startswith(
+        "handshake answered, its SYN/ACK not in the capture: the client's ACK (frame 2)"
+    )
+    states = [state.value for _t, state in result.states["server"]]
+    assert states[:3] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"] and result.state_frames["server"][:3] == [
+        None,
+        1,
+        2,
+    ]
+    assert result.close.shape == "three-segment"
+    # The server's first word, before any ACK of the client's, not acknowledging the SYN: a
+    # challenge ACK still.
+    challenged = analyze(("c", "S", 100, 0), ("s", "A", 900, 55), ("c", "R", 55, 0)).handshake
+    assert challenged.challenge_ack is not None and not challenged.synack_uncaptured
+
+
+def test_a_rst_ack_answering_a_segment_with_ack_in_a_capture_begun_late_is_an_abort() -> None:
+    """(helper-104's backlog.late2: the capture begun after the handshake) The server's first
+    captured segment is a RST/ACK answering the client's FIN: no kernel answers a segment with
+    ACK for no socket so (its answer is a RST without ACK at that segment's number); a socket's
+    abort. A RST without ACK there is the no-socket answer."""
+    steps = [(1.0, "c", "PA", 101, 501, 10), (1.1, "c", "FA", 111, 501), (1.1001, "s", "RA", 501, 112)]
+    [reset] = analyze(*steps).resets
+    assert reset.cause == "abort"
+    [reset] = analyze(*steps[:2], (1.1001, "s", "R", 501, 0)).resets
+    assert reset.cause == "no_connection"
+
+
 def test_a_synack_resent_after_a_bare_ack_at_3_s_is_a_deferring_listeners() -> None:
     """helper-100's defer2 (TCP_DEFER_ACCEPT 3 s): the client's bare ACK held, the SYN/ACK
     timer's fire at 1 s sends nothing, the one at 3 s sends it again, and the ACK to that

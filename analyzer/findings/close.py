@@ -16,7 +16,9 @@ shape the text and the summary tell.
 - none: neither FIN nor a RST of an established connection.
 A FIN its peer never acknowledged (no later segment of the peer's acknowledges it, however
 often it was sent) is named in `unacknowledged`: the shape is what the FINs made, but that
-close did not complete, and no end is said to hold TIME_WAIT on its strength.
+close did not complete, and no end is said to hold TIME_WAIT on its strength. Where the
+capture ended less than FIN_ACK_WAIT after it (stopped during the close), the text says the
+ACK is not in the capture, not that it never came (`capture_ended_after`).
 A FIN the capture missed, which its peer's ACK shows (tcp_state.py, "A FIN the capture
 missed"), counts as sent just before that ACK and is named in `missed`.
 A segment of flags no TCP sends (SYN with FIN, RST with FIN: decode.segment.impossible_flags)
@@ -26,11 +28,16 @@ is no FIN and no RST here, nor is a FIN scan's probe (tcp_state.Step.probe).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from analyzer.connections import SIDES, Connection, Side, peer_of
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
+from analyzer.timefmt import format_duration
+
+# A peer acknowledges a FIN within a round trip and its delayed-ACK timer (200 ms at the most),
+# or the FIN is sent again: a capture that ended sooner after it cannot say it never was.
+FIN_ACK_WAIT: Final = 1.0
 
 CloseShape = Literal[
     "four-way", "three-segment", "simultaneous", "half-close", "one-fin", "fin-then-reset", "reset", "none"
@@ -64,6 +71,10 @@ class Close:
     # (those in `missed_skipped`) its end's next segment, one number past it.
     missed: list[Segment] | None = None
     missed_skipped: list[Segment] | None = None
+    # Of `unacknowledged`: the capture ended this soon after the last of them, sooner than
+    # FIN_ACK_WAIT: its ACK may have come after (a capture stopped during the close); None
+    # where the capture went on long enough to tell.
+    capture_ended_after: float | None = None
 
     def __init__(
         self,
@@ -90,6 +101,7 @@ class Close:
         self.began_mid = False
         self.missed = None
         self.missed_skipped = None
+        self.capture_ended_after = None
 
     @property
     def ending(self) -> CloseShape:
@@ -175,7 +187,13 @@ class Close:
         if self.unacknowledged and self.fins:
             sides = [side for side, fin in self.fins.items() if fin in self.unacknowledged]
             named = " and ".join(f"the {side}'s FIN (frame {self.fins[side].frame})" for side in sides)
-            text += f", not completed: {named} never acknowledged"
+            if self.capture_ended_after is None:
+                text += f", not completed: {named} never acknowledged"
+            else:
+                text += (
+                    f", not completed in the capture: {named} not acknowledged before it ended "
+                    f"{format_duration(self.capture_ended_after)} after (an ACK may have come later)"
+                )
         for fin in self.missed or ():
             side = next(side for side, sent in (self.fins or {}).items() if sent is fin)
             text += f"; the {side}'s FIN is not in the capture ({self._shown(fin)}: the capture missed it)"
@@ -217,6 +235,9 @@ def find_close(
             if acked is not None and seq_diff(acked.ack, fin.seq_end) < 0:
                 unacknowledged.append(fin)
     close.unacknowledged = unacknowledged or None
+    end = connection.capture_end
+    if unacknowledged and end is not None and end - max(f.time for f in unacknowledged) < FIN_ACK_WAIT:
+        close.capture_ended_after = end - max(f.time for f in unacknowledged)
     # TIME_WAIT is entered on taking the peer's FIN, which its ACK would show.
     holders = [
         side

@@ -195,6 +195,9 @@ class Handshake:
     # being its timer's copy, the server's answers to the SYNs before lost before the capture
     # point; syn_to_synack and the RTT are then that prompt answer's. None otherwise.
     first_synack_late: float | None = None
+    # With `unseen_answer`: the server's packets are in the capture, its SYN/ACK alone is not
+    # (the capture lost it), where without it none of the server's are (one direction).
+    synack_uncaptured: bool = False
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -221,6 +224,7 @@ class Handshake:
         self.answer_copies = {}
         self.echoed_syn = None
         self.first_synack_late = None
+        self.synack_uncaptured = False
         self.unseen_answer = None
         self.client_unseen = False
         self.completed_by = None
@@ -247,7 +251,9 @@ class Handshake:
     def opened_unseen(self) -> bool:
         """Begun before the capture, at the SYN/ACK, and acknowledged: a connection that
         opened, though its SYN cannot be checked (mid-stream in the summary and overview)."""
-        return self.status == "incomplete" and not self.syns and self.synack_acked_by is not None
+        return self.status == "incomplete" and (
+            (not self.syns and self.synack_acked_by is not None) or self.synack_uncaptured
+        )
 
     @property
     def timer_synacks(self) -> list[Segment]:
@@ -348,6 +354,12 @@ class Handshake:
         if self.status == "no_answer":
             syns = f"{len(self.syns)} SYN{'s' if len(self.syns) != 1 else ''}"
             return f"no answer: {syns}, nothing from the server"
+        if self.status == "incomplete" and self.unseen_answer is not None and self.synack_uncaptured:
+            return (
+                f"handshake answered, its SYN/ACK not in the capture: the client's ACK (frame "
+                f"{self.unseen_answer.frame}) acknowledges a server ISN {self.server_isn}+1, and the server's "
+                "segments follow as an established end's: the capture lost the SYN/ACK"
+            )
         if self.status == "incomplete" and self.unseen_answer is not None:
             return (
                 f"handshake answered but not in the capture: no SYN/ACK was captured, yet the client's ACK "
@@ -684,7 +696,24 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
     result.fast_open = _fast_open_use(result.syns[0], None, False)
     answers = [s for s in connection.segments if not connection.from_client(s)]
     first = answers[0] if answers else None
-    if first is not None and first.flags & _KIND == ACK and not _acknowledges(first.ack, result.syns[0]):
+    # A client in SYN_SENT sends nothing but its SYN: one that sent an ACK before the server's
+    # first word had a SYN/ACK the capture lacks (lost by it), and the server's ACK answers
+    # that, no stale connection's challenge ACK (helper-104: one SYN/ACK missing from a capture).
+    client_ack = (
+        next(
+            (
+                s for s in connection.segments
+                if s.frame < first.frame and connection.from_client(s) and s.flags & (SYN | ACK | RST) == ACK
+            ),
+            None,
+        )
+        if first is not None
+        else None
+    )  # fmt: skip
+    if first is not None and first.flags & _KIND == ACK and client_ack is not None:
+        result.unseen_answer, result.synack_uncaptured = client_ack, True
+        result.server_isn = (client_ack.ack - 1) % MOD
+    elif first is not None and first.flags & _KIND == ACK and not _acknowledges(first.ack, result.syns[0]):
         result.challenge_ack = first
     for segment in answers:
         if segment.flags & RST and segment.flags & ACK:

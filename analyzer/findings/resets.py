@@ -594,7 +594,11 @@ def _cause(
             "firewall, an injector) or by another host",
             [answered.frame],
         )
-    if not sent_before and before:
+    # A RST/ACK answering a segment with ACK is no kernel's answer for no socket (that is a RST
+    # without ACK at the segment's acknowledgment number): a socket's own abort, whose earlier
+    # segments the capture (begun late) does not hold (helper-104's backlog.late2).
+    socket_abort = bool(segment.flags & ACK) and bool(before) and bool(before[-1].segment.flags & ACK)
+    if not sent_before and before and not socket_abort:
         return (
             "no_connection",
             f"the {sender} has no connection for this 4-tuple and answered the {peer}'s segment with RST",
