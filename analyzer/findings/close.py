@@ -18,7 +18,8 @@ A FIN its peer never acknowledged (no later segment of the peer's acknowledges i
 often it was sent) is named in `unacknowledged`: the shape is what the FINs made, but that
 close did not complete, and no end is said to hold TIME_WAIT on its strength. Where the
 capture ended less than FIN_ACK_WAIT after it (stopped during the close), the text says the
-ACK is not in the capture, not that it never came (`capture_ended_after`).
+ACK is not in the capture, not that it never came (`capture_ended_after`), unless the FIN was
+sent again (its sender's timer waited for that ACK).
 A FIN the capture missed, which its peer's ACK shows (tcp_state.py, "A FIN the capture
 missed"), counts as sent just before that ACK and is named in `missed`.
 A segment of flags no TCP sends (SYN with FIN, RST with FIN: decode.segment.impossible_flags)
@@ -209,6 +210,17 @@ class Close:
         return text
 
 
+def _sent_again(connection: Connection, fin: Segment) -> bool:
+    """Whether `fin` was sent again: its sender's timer waited for the ACK and it did not come."""
+    return any(
+        s.frame > fin.frame
+        and s.flags & FIN
+        and s.seq == fin.seq
+        and (s.src, s.sport) == (fin.src, fin.sport)
+        for s in connection.segments
+    )
+
+
 def find_close(
     connection: Connection,
     steps: list[Step],
@@ -236,8 +248,14 @@ def find_close(
                 unacknowledged.append(fin)
     close.unacknowledged = unacknowledged or None
     end = connection.capture_end
-    if unacknowledged and end is not None and end - max(f.time for f in unacknowledged) < FIN_ACK_WAIT:
-        close.capture_ended_after = end - max(f.time for f in unacknowledged)
+    last = max(unacknowledged, key=lambda f: f.time) if unacknowledged else None
+    if (
+        last is not None
+        and end is not None
+        and end - last.time < FIN_ACK_WAIT
+        and not _sent_again(connection, last)
+    ):
+        close.capture_ended_after = end - last.time
     # TIME_WAIT is entered on taking the peer's FIN, which its ACK would show.
     holders = [
         side
