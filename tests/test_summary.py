@@ -110,6 +110,7 @@ def _fake(
     packets: int = 2,
     status: str = "complete",
     taken: bool = True,
+    unseen: bool = False,
 ):
     """A connection as far as the summary reads it."""
     syn = SimpleNamespace(time=100.0, stamp=100 * 10**9)
@@ -129,8 +130,9 @@ def _fake(
             final_ack=SimpleNamespace(time=100.0 + seconds, stamp=100 * 10**9 + round(seconds * 1e9))
             if seconds is not None
             else None,
-            opened_unseen=False,
+            opened_unseen=unseen,
             ack_not_taken=not taken,
+            unseen_answer=SimpleNamespace(frame=2) if unseen else None,
         ),
         close=SimpleNamespace(shape="none", ending="none"),
         resets=[],
@@ -159,6 +161,11 @@ def test_the_ten_slowest_whatever_order_the_connections_end_in() -> None:
     # Nor is it counted complete: the server made no connection of it.
     assert summary.handshakes["complete"] == 100 and summary.handshakes["ack_not_taken"] == 1
     assert summary.outcomes["ACK not taken (server stayed in SYN_RCVD)"] == 1
+    # A handshake whose SYN/ACK the capture lacks, the client's ACK showing it came (helper-104):
+    # an opened connection, not one begun and not finished.
+    summary.add(_fake(101, None, "10.0.0.3", status="incomplete", unseen=True))
+    assert summary.handshakes["answered_unseen"] == 1 and summary.handshakes["incomplete"] == 0
+    assert any(label.startswith("answered unseen, ") for label in summary.outcomes)
 
 
 def test_a_syn_flood_is_summarized_in_memory_that_does_not_grow() -> None:

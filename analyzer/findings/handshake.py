@@ -252,7 +252,7 @@ class Handshake:
         """Begun before the capture, at the SYN/ACK, and acknowledged: a connection that
         opened, though its SYN cannot be checked (mid-stream in the summary and overview)."""
         return self.status == "incomplete" and (
-            (not self.syns and self.synack_acked_by is not None) or self.synack_uncaptured
+            (not self.syns and self.synack_acked_by is not None) or self.unseen_answer is not None
         )
 
     @property

@@ -94,7 +94,9 @@ def row_of(result: ConnectionAnalysis) -> Row:
     notes = []
     if kind == "reset":
         notes.append(f"RST: {reset_words(result.resets[0].cause)}")
-    if result.handshake.status == "not_seen" or result.handshake.opened_unseen:
+    if result.handshake.unseen_answer is not None:
+        notes.append("SYN/ACK not captured")
+    elif result.handshake.status == "not_seen" or result.handshake.opened_unseen:
         notes.append("mid-stream")
     by_frame = {s.frame: s.time for s in connection.segments}  # a long one's: those kept
     resends = _spread(sorted(by_frame[f] for f in resent_frames(result) if f in by_frame))

@@ -1,7 +1,9 @@
 """`handshake analyze --summary`: a file's connections in a few lines instead of one block each.
 
 What it says:
-- handshakes: how many connections had each handshake outcome (complete; refused: the SYN
+- handshakes: how many connections had each handshake outcome (complete; answered, its
+  SYN/ACK not captured: the client's ACK acknowledges a SYN/ACK the capture lacks, lost by it
+  or the server's direction not captured, an opened connection; refused: the SYN
   answered by RST; no answer: the SYN never answered; incomplete: begun, not finished; ACK
   not taken: the three segments on the wire, but the server never took the ACK nor a copy
   (handshake.ack_not_taken: it stayed in SYN_RCVD, no connection made);
@@ -44,6 +46,7 @@ SOURCE_SLOTS: Final = 10_000  # sources kept after a compaction (SourceTally)
 
 HANDSHAKES: Final = {
     "complete": "complete",
+    "answered_unseen": "answered, its SYN/ACK not captured",
     "refused": "refused (SYN answered by RST)",
     "unreachable": "unreachable (SYN answered by an ICMP error)",
     "no_answer": "no answer (SYN never answered)",
@@ -99,7 +102,12 @@ NO_CLOSE: Final = "no FIN or RST seen"
 # The handshake outcomes that opened no connection: the overview counts them as such; the
 # others by their ending, after these words.
 UNOPENED: Final = frozenset(("refused", "unreachable", "no_answer", "incomplete", "ack_not_taken", "probe"))
-_OPENED: Final = {"complete": "complete", "not_seen": "mid-stream", "continued": "continued"}
+_OPENED: Final = {
+    "complete": "complete",
+    "answered_unseen": "answered unseen",
+    "not_seen": "mid-stream",
+    "continued": "continued",
+}
 # One column for the counts, whatever lines a file has: several files' summaries line up.
 _WIDTH: Final = max(
     len(label)
@@ -197,6 +205,8 @@ class Summary:
         status: str = "not_seen" if handshake.opened_unseen else handshake.status
         if status == "complete" and handshake.ack_not_taken:
             status = "ack_not_taken"  # three segments on the wire, but no connection made
+        elif handshake.status == "incomplete" and handshake.unseen_answer is not None:
+            status = "answered_unseen"  # the client's ACK shows a SYN/ACK the capture lacks
         if status == "not_seen" and connection.continues is not None:
             status = "continued"
         elif status == "not_seen" and result.steps and result.steps[0].probe:
