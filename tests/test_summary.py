@@ -133,8 +133,9 @@ def _fake(
             opened_unseen=unseen,
             ack_not_taken=not taken,
             unseen_answer=SimpleNamespace(frame=2) if unseen else None,
+            synack_uncaptured=False,
         ),
-        close=SimpleNamespace(shape="none", ending="none"),
+        close=SimpleNamespace(shape="none", ending="none", unseen=None),
         resets=[],
         vantage=None,
     )
@@ -166,6 +167,11 @@ def test_the_ten_slowest_whatever_order_the_connections_end_in() -> None:
     summary.add(_fake(101, None, "10.0.0.3", status="incomplete", unseen=True))
     assert summary.handshakes["answered_unseen"] == 1 and summary.handshakes["incomplete"] == 0
     assert any(label.startswith("answered unseen, ") for label in summary.outcomes)
+    # None of its server's packets captured: one direction, which the text then says.
+    assert (
+        summary.one_direction == 1
+        and "1 connection with only one end's packets" in summary.overview_lines()[-1]
+    )
 
 
 def test_a_syn_flood_is_summarized_in_memory_that_does_not_grow() -> None:

@@ -229,7 +229,13 @@ class Summary:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if connection.expired is not None:
             self.expired[connection.expired] = self.expired.get(connection.expired, 0) + 1
-        if result.vantage is not None and result.vantage.point == "one_direction":
+        # Judged so by the vantage (findings/vantage.py), or shown by the connection itself: one
+        # end none of whose packets are in the capture (a loopback capture filtered to one
+        # direction is "one host" to the vantage, yet half of each connection is missing).
+        if (result.vantage is not None and result.vantage.point == "one_direction") or (
+            close.unseen is not None
+            or (handshake.unseen_answer is not None and not handshake.synack_uncaptured)
+        ):
             self.one_direction += 1
         if not self.tables:
             return
