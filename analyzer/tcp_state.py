@@ -623,6 +623,16 @@ class Step:
         self.missed_fin = None
 
 
+def probe_shaped(segment: Segment, reset: Segment) -> bool:
+    """A keep-alive's shape, a zero-window probe's too (Linux sends both so): no SYN, FIN or
+    RST, no data or one byte, one below the number of its sender's RST `reset` (its next)."""
+    return (
+        not segment.flags & (SYN | FIN | RST)
+        and segment.payload_len <= 1
+        and seq_diff(reset.seq, segment.seq) == 1
+    )
+
+
 def window_probes(
     steps: list[Step], reset: Segment, answered: Segment
 ) -> tuple[Segment, list[Segment]] | None:
@@ -641,11 +651,7 @@ def window_probes(
             if segment.window or segment.flags & (SYN | FIN | RST):
                 break
             continue
-        if (
-            segment.flags & (SYN | FIN | RST)
-            or segment.payload_len > 1
-            or seq_diff(reset.seq, segment.seq) != 1
-        ):
+        if not probe_shaped(segment, reset):
             break
         probes.append(segment)
     if not probes:

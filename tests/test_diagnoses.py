@@ -311,12 +311,17 @@ def test_data_to_an_end_still_probing_a_zero_window_is_answered_by_its_closed_so
         (0.47, "s", "A", 1500, 101), (0.4701, "c", "A", 101, 1501),
         (0.90, "s", "A", 1500, 101), (0.9001, "c", "A", 101, 1501),
     ]  # fmt: skip
-    data_then_reset = [(1.0, "c", "PA", 101, 1501, 12), (1.0001, "s", "R", 1501, 0)]
-    segments = conversation(*HANDSHAKE, *steps, *probes, *data_then_reset)
-    for segment in segments[4:]:
-        if segment.src == segments[0].src:
-            segment.window = 0
-    [result] = analyze_segments(segments).connections
+
+    def analyzed(*data_then_reset: tuple):
+        """The conversation with `data_then_reset` after the probes, the client's window shut."""
+        segments = conversation(*HANDSHAKE, *steps, *probes, *data_then_reset)
+        for segment in segments[4:]:
+            if segment.src == segments[0].src:
+                segment.window = 0
+        [result] = analyze_segments(segments).connections
+        return result
+
+    result = analyzed((1.0, "c", "PA", 101, 1501, 12), (1.0001, "s", "R", 1501, 0))
     [reset] = result.resets
     assert reset.cause == "data_after_close" and reset.evidence == [5, 6, 8, 10, 12, 13]
     assert "still probing the client's zero window (frame 5; its last probe, frame 10" in reset.explanation
@@ -325,12 +330,7 @@ def test_data_to_an_end_still_probing_a_zero_window_is_answered_by_its_closed_so
     [note] = [n for n in result.notes if n.startswith("frame 12 not applied")]
     assert "still probing the zero window, had been closed" in note
     # The data 2 s after the last probe (0.86 s was due next): the timer may have ended it.
-    late = [(2.9, "c", "PA", 101, 1501, 12), (2.9001, "s", "R", 1501, 0)]
-    segments = conversation(*HANDSHAKE, *steps, *probes, *late)
-    for segment in segments[4:]:
-        if segment.src == segments[0].src:
-            segment.window = 0
-    [result] = analyze_segments(segments).connections
+    result = analyzed((2.9, "c", "PA", 101, 1501, 12), (2.9001, "s", "R", 1501, 0))
     assert (
         result.resets[0].cause == "no_connection" and "persist timer gave up" in result.resets[0].explanation
     )

@@ -692,29 +692,30 @@ def _acknowledged_by(connection: Connection, synack: Segment) -> Segment | None:
     return None
 
 
+def _client_ack_before(connection: Connection, first: Segment) -> Segment | None:
+    """The client's first ACK (no SYN, RST) captured before the server's segment `first`."""
+    for segment in connection.segments:
+        if segment.frame >= first.frame:
+            return None
+        if connection.from_client(segment) and segment.flags & (SYN | ACK | RST) == ACK:
+            return segment
+    return None
+
+
 def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) -> Handshake:
     result.fast_open = _fast_open_use(result.syns[0], None, False)
     answers = [s for s in connection.segments if not connection.from_client(s)]
     first = answers[0] if answers else None
-    # A client in SYN_SENT sends nothing but its SYN: one that sent an ACK before the server's
-    # first word had a SYN/ACK the capture lacks (lost by it), and the server's ACK answers
-    # that, no stale connection's challenge ACK (helper-104: one SYN/ACK missing from a capture).
-    client_ack = (
-        next(
-            (
-                s for s in connection.segments
-                if s.frame < first.frame and connection.from_client(s) and s.flags & (SYN | ACK | RST) == ACK
-            ),
-            None,
-        )
-        if first is not None
-        else None
-    )  # fmt: skip
-    if first is not None and first.flags & _KIND == ACK and client_ack is not None:
-        result.unseen_answer, result.synack_uncaptured = client_ack, True
-        result.server_isn = (client_ack.ack - 1) % MOD
-    elif first is not None and first.flags & _KIND == ACK and not _acknowledges(first.ack, result.syns[0]):
-        result.challenge_ack = first
+    if first is not None and first.flags & _KIND == ACK:
+        # A client in SYN_SENT sends nothing but its SYN: one that sent an ACK before the
+        # server's first word had a SYN/ACK the capture lacks (lost by it), and the server's ACK
+        # answers that, no stale connection's challenge ACK (helper-104: one SYN/ACK missing).
+        client_ack = _client_ack_before(connection, first)
+        if client_ack is not None:
+            result.unseen_answer, result.synack_uncaptured = client_ack, True
+            result.server_isn = (client_ack.ack - 1) % MOD
+        elif not _acknowledges(first.ack, result.syns[0]):
+            result.challenge_ack = first
     for segment in answers:
         if segment.flags & RST and segment.flags & ACK:
             # A SYN's data counts in the RST's ACK (RFC 9293 3.10.7.1: SEG.SEQ+SEG.LEN; Linux's

@@ -106,6 +106,7 @@ from analyzer.tcp_state import (
     State,
     Step,
     orphan_timer_shown,
+    probe_shaped,
     still_probing,
     window_closed_before,
     window_probes,
@@ -307,13 +308,7 @@ def _unanswered_keep_alives(
     probes: list[Segment] = []
     for step in reversed(before):
         segment = step.segment
-        if side(segment) != sender:
-            break
-        if (
-            segment.flags & (SYN | FIN | RST)
-            or segment.payload_len > 1
-            or seq_diff(reset.seq, segment.seq) != 1
-        ):
+        if side(segment) != sender or not probe_shaped(segment, reset):
             break
         probes.append(segment)
     return probes[::-1]
@@ -336,14 +331,7 @@ def _backing_off(before: list[Step], reset: Segment, sender: Side, side: Callabl
     next number), came ever further apart: the persist timer's, which backs off as the
     retransmission timer does (to TCP_RTO_MAX), where keep-alives keep one interval
     (tcp_keepalive_intvl)."""
-    times = [
-        s.segment.time
-        for s in before
-        if side(s.segment) == sender
-        and s.segment.payload_len <= 1
-        and not s.segment.flags & (SYN | FIN | RST)
-        and seq_diff(reset.seq, s.segment.seq) == 1
-    ]
+    times = [s.segment.time for s in before if side(s.segment) == sender and probe_shaped(s.segment, reset)]
     gaps = [later - earlier for earlier, later in pairwise(times)]
     return any(later >= PERSIST_BACKOFF * earlier for earlier, later in pairwise(gaps))
 
