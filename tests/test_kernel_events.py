@@ -147,6 +147,28 @@ def test_each_rst_cause_beside_the_kernels_reason() -> None:
     assert wrong.what == "RST frame 4: inferred abort, the kernel's reason NO_SOCKET"
 
 
+def test_an_abort_and_an_answer_15_us_apart_get_their_own_reasons_whatever_the_events_order() -> None:
+    """(curl posting to http.server, a live test's race) The server aborts (RST/ACK,
+    TCP_ABORT_ON_CLOSE) and 15 us later answers the client's segment with a RST without ACK
+    (TCP_FLAGS); the kernel's send_reset events came in the other order. A RST without ACK is
+    an answer's (tcp_send_active_reset always sets ACK): each RST keeps its own reason."""
+    steps = (
+        ("s", "FA", 501, 101),
+        ("c", "A", 101, 502),
+        (0.004015, "s", "RA", 502, 101),
+        (0.00403, "s", "R", 502, 0),
+    )
+    [result] = analyze_segments(conversation(*HANDSHAKE, *steps)).connections
+    events = [
+        *opening(),
+        change(100.00295, "s", SERVER, CLIENT, "ESTABLISHED", "FIN_WAIT1"),
+        event(100.004010, "send_reset", None, SERVER, CLIENT, state="CLOSE", reason="TCP_FLAGS"),
+        event(100.004025, "send_reset", "s", SERVER, CLIENT, state="CLOSE", reason="TCP_ABORT_ON_CLOSE"),
+    ]
+    reasons = [(r.frame, r.cause, r.kernel_reason, r.agrees) for r in compared(result, events).resets]
+    assert reasons == [(6, "abort", "TCP_ABORT_ON_CLOSE", True), (7, "after_reset", "TCP_FLAGS", True)]
+
+
 def test_a_rst_the_kernel_sent_that_the_capture_lacks_disagrees() -> None:
     result, events = abort("TCP_ABORT_ON_CLOSE")
     events.append(event(100.03, "send_reset", None, SERVER, CLIENT, state="CLOSE", reason="NO_SOCKET"))

@@ -1077,6 +1077,14 @@ _TAKES_RST: Final = frozenset(
 )  # fmt: skip
 
 
+# The reasons of tcp_send_active_reset: a socket's own abort, always RST|ACK (an answer's RST
+# carries ACK only where the segment it answers had none).
+_ACTIVE_RESET_REASONS: Final = frozenset(
+    {"TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_LINGER", "TCP_ABORT_ON_MEMORY", "TCP_STATE", "TCP_KEEPALIVE_TIMEOUT",
+     "TCP_DISCONNECT_WITH_DATA"}
+)  # fmt: skip
+
+
 def _compare_resets(
     result: EventAgreement,
     connection: Connection,
@@ -1089,9 +1097,20 @@ def _compare_resets(
     took it as the analysis says (`accepted`)."""
     used: set[int] = set()
     sent = {side: [e for e in own[side] if e["kind"] == "send_reset"] for side in own}
-    for reset in resets:
+    # A RST without ACK can only be an answer's, so those choose first, among the answers'
+    # reasons: a socket's abort RST/ACK and an answer's RST 15 us apart came with their events
+    # in the other order, and nearness alone swapped their reasons.
+    paired: dict[int, KernelEvent | None] = {}
+    for bare in (True, False):
+        for index, reset in enumerate(resets):
+            if bool(reset.segment.flags & ACK) != bare:
+                answers = [
+                    e for e in sent[reset.sender] if not bare or e.get("reason") not in _ACTIVE_RESET_REASONS
+                ]
+                paired[index] = _nearest(answers, reset.segment.time, used)
+    for index, reset in enumerate(resets):
         segment = reset.segment
-        event = _nearest(sent[reset.sender], segment.time, used)
+        event = paired[index]
         reason = event.get("reason") if event is not None else None
         allowed = RESET_REASONS.get(reset.cause)
         agrees = None if allowed is None or reason is None else reason in allowed
