@@ -82,6 +82,7 @@ class CaptureFile:
         # whether the file has several; 0 and False for a pcap.
         self.interface = 0
         self.many_interfaces = False
+        self.interface_names: list[str] = []  # the section's, in a pcapng
         # Packets the capturing tool says it dropped (pcapng interface statistics), by section
         # and interface: the latest count of each (running totals), and the interface's name.
         self.dropped: dict[tuple[int, int], tuple[str, int]] = {}
@@ -321,6 +322,7 @@ class CaptureFile:
         endian = "<"
         interfaces: list[tuple[int, int, int]] = []  # (linktype, ticks per second, offset in seconds)
         names: list[str] = []  # the section's interfaces' names
+        self.interface_names = names
         first = True
         while True:
             if not first and interfaces:
@@ -352,7 +354,7 @@ class CaptureFile:
                 body_len = block_len - 16
                 prefix = order
                 interfaces = []
-                names = []
+                names = self.interface_names = []
                 self._section += 1
             else:
                 block_len = struct.unpack(endian + "I", head[4:8])[0]

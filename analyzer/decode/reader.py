@@ -9,6 +9,7 @@ from typing import Final
 from analyzer.decode.capture_file import CaptureFile
 from analyzer.decode.fields import u16, u32
 from analyzer.decode.fragments import Fragment, Reassembler
+from analyzer.decode.interface_clocks import ClockCheck, keeps
 from analyzer.decode.ip_tcp import BeyondFrame, Elsewhere, HeaderCut, Malformed, parse_ip_tcp
 from analyzer.decode.link_layer import (
     IP_OFFSET,
@@ -276,6 +277,9 @@ def read_packets(
     stats = stats if stats is not None else DecodeStats()
     capture = CaptureFile(path)
     fragments = Reassembler()
+    # In a file of several interfaces, whether their clocks agree (share 0 tells it, of every
+    # connection: the shares' warnings are the same but for this one, and share 0's are told).
+    clocks: ClockCheck | None = None
     try:
         with capture:
             number = 0
@@ -340,13 +344,16 @@ def read_packets(
                 if locate is None:
                     stats.unsupported_linktypes[linktype] = stats.unsupported_linktypes.get(linktype, 0) + 1
                     continue
+                if many_interfaces and clocks is None and (share is None or share.index == 0):
+                    clocks = ClockCheck()
+                watching = clocks is not None and not clocks.full
                 try:
                     at = locate(data)
                     if at is None:
                         if len(data) < LINK_HEADER_LEAST.get(linktype, 0):
                             stats.headers_cut += 1
                         continue
-                    segment = parse_ip_tcp(data, at, number, stamp, share, "", whole)
+                    segment = parse_ip_tcp(data, at, number, stamp, None if watching else share, "", whole)
                     if isinstance(segment, Fragment):
                         stats.fragment_frames += 1
                         datagram = fragments.add(segment, time)
@@ -388,6 +395,10 @@ def read_packets(
                     continue
                 if type(segment) is Segment:
                     stats.tcp_segments += 1
+                    if watching and clocks is not None:
+                        clocks.feed(segment, interface)
+                        if share is not None and not keeps(share, segment):
+                            continue
                     if linktype == LINKTYPE_LINUX_SLL2 and len(data) >= SLL2_IFINDEX + 4:
                         segment.interface = capture_interface(
                             interface, many_interfaces, u32(data, SLL2_IFINDEX), UNSEEN
@@ -421,6 +432,8 @@ def read_packets(
     backwards = stats.backwards_warning()
     if backwards is not None:
         stats.warnings.append(backwards)
+    if clocks is not None:
+        stats.warnings.extend(clocks.warnings(capture.interface_names))
     ahead = stats.ahead_warning()
     if ahead is not None:
         stats.warnings.append(ahead)
