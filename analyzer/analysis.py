@@ -39,10 +39,10 @@ from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import (
     RECORDED_KERNEL,
     Backoff,
+    apply_schedules,
     candidate_schedules,
     classify_backoff,
     deferred_first,
-    matching_schedules,
 )
 from analyzer.findings.close import Close, find_close
 from analyzer.findings.compatibility import Compatibility, compatibility
@@ -463,7 +463,7 @@ def _silent_sides(connection: Connection) -> frozenset[Side]:
 
 
 def _with_matches(backoff: Backoff, synack: bool = False) -> Backoff:
-    backoff.matches = matching_schedules(backoff, None, synack=synack)
+    apply_schedules(backoff, None, synack=synack)
     return backoff
 
 
@@ -472,7 +472,9 @@ def _schedules(backoff: Backoff, sysctls: dict | None, synack: bool = False) -> 
     SYN/ACKs the listener's (which no tcp_syn_linear_timeouts sets); none without resends."""
     if not backoff.intervals:
         return {}
-    return candidate_schedules(len(backoff.intervals), sysctls, synack, deferred_first(backoff))
+    # A schedule matched with transmissions not captured is drawn as far as its own last one.
+    missed = backoff.if_missed.missed if backoff.if_missed is not None else 0
+    return candidate_schedules(len(backoff.intervals) + missed, sysctls, synack, deferred_first(backoff))
 
 
 def _not_taken(final_ack: Segment, lost: set[int], machine: ConnectionMachine) -> bool:
@@ -535,8 +537,8 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     apply_time_wait_timer(result, recording_end(sidecar), origin)
     # A sidecar that recorded no kernel settings predicts no schedule of its own.
     sysctls = sidecar.get("sysctls") or None
-    result.syn_backoff.matches = matching_schedules(result.syn_backoff, sysctls)
-    result.synack_backoff.matches = matching_schedules(result.synack_backoff, sysctls, synack=True)
+    apply_schedules(result.syn_backoff, sysctls)
+    apply_schedules(result.synack_backoff, sysctls, synack=True)
     result.backoff_schedules = _schedules(result.syn_backoff, sysctls)
     result.synack_schedules = _schedules(result.synack_backoff, sysctls, synack=True)
     refine_with_calls(connection, result.resets, connection_calls(sidecar, connection))

@@ -9,7 +9,7 @@ from segments import HANDSHAKE, LOST_SYNACK, conversation
 
 from analyzer.analysis import analyze_segments
 from analyzer.decode.segment import SYN, UNSEEN
-from analyzer.findings.backoff import classify_backoff, matching_schedules
+from analyzer.findings.backoff import apply_schedules, classify_backoff, matching_schedules
 from analyzer.findings.ecn import find_ecn_signals
 from analyzer.output.json_report import connection_to_dict
 from analyzer.output.labels import segment_kinds
@@ -475,6 +475,37 @@ def test_a_refusal_after_unanswered_syns_says_the_listener_was_gone_by_then() ->
 )
 def test_backoff_is_matched_against_known_schedules(times, sysctls, expected) -> None:
     assert matching_schedules(classify_backoff(times), sysctls) == expected
+
+
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        # classic Linux's 1 s resend not captured: 3 s is its 1 + 2 s
+        ([0, 3, 7, 15], ("classic Linux (1 s, doubling)", 1, [0, 2, 3, 4])),
+        # Linux 6.5+'s fourth SYN not captured, in its linear phase
+        (
+            [0, 1, 2, 4, 5, 7, 11],
+            ("Linux 6.5+ default / macOS (1 s x5, then doubling)", 1, [0, 1, 2, 4, 5, 6, 7]),
+        ),
+        ([0, 1, 3, 7], None),  # matched as it is: nothing missed
+        ([0, 5, 6], None),  # no schedule with two missed
+        ([0, 2], None),  # one interval tells too little (Linux 6.5+ with one missed)
+    ],
+)
+def test_a_backoff_with_a_transmission_not_captured_names_the_schedule_it_would_match(
+    times, expected
+) -> None:
+    """(helper-104's random-loss captures) A SYN lost before the capture point left an
+    interval that spans two of the schedule's, and the backoff matched none, unhedged."""
+    backoff = classify_backoff(times)
+    apply_schedules(backoff)
+    found = backoff.if_missed
+    assert (found and (found.schedule, found.missed, found.positions)) == expected
+    if expected is not None:
+        assert backoff.matches == []
+        assert f"; matches {expected[0]} if 1 transmission of it is not in the capture (the interval of " in (
+            backoff.describe()
+        )
 
 
 def test_fast_open_synack_acknowledges_the_syn_data() -> None:

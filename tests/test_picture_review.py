@@ -286,6 +286,25 @@ def test_syns_and_syn_acks_both_sent_again_are_charted_each_against_its_own_sche
     ]
 
 
+def test_a_syn_not_captured_is_drawn_hollow_where_the_schedule_it_matches_had_it_due() -> None:
+    """SYNs at 0, 1, 3 and 4 s match Linux 6.5's 1 s x5 with its third not captured: the
+    captured ones stand at their numbers in it (0, 1, 3, 4), over its line; the missing one is
+    a hollow mark at 2 s, its tick saying so."""
+    from analyzer.output.backoff_chart import backoff_figure
+
+    steps = [(at, "c", "S", 100, 0) for at in (0.0, 1.0, 3.0, 4.0)]
+    [result] = analyze_segments(conversation(*steps)).connections
+    fig = backoff_figure(result)
+    [ax] = fig.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    plt.close(fig)
+    assert list(lines["measured SYNs"].get_xdata()) == [0, 1, 3, 4]
+    hollow = lines["not captured, due on Linux 6.5+ default / macOS's schedule"]
+    assert (list(hollow.get_xdata()), list(hollow.get_ydata())) == ([2], [2.0])
+    assert ticks == ["0\n1", "1\n2\nΔ1.000 s", "2\nnot\ncaptured", "3\n3\nΔ2.000 s", "4\n4\nΔ1.000 s"]
+
+
 def test_a_folded_cut_s_length_stays_inside_the_axis() -> None:
     """ppa_http_espn_fail's shape: a SYN sent again and again (here each second), its silences one
     folded cut near the axis's left end; its long text ran past the axis."""

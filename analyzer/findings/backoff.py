@@ -33,6 +33,21 @@ BackoffPattern = Literal[
 
 
 @dataclass
+class MissedMatch:
+    """A schedule a backoff matches if the capture lacks `missed` of its transmissions."""
+
+    schedule: str
+    missed: int
+    # Each captured transmission's number in the schedule (0, 2, 3, 4: the second not captured).
+    positions: list[int]
+
+    @property
+    def first_spanning(self) -> int:
+        """The first measured interval that spans several of the schedule's."""
+        return next(index for index, (a, b) in enumerate(pairwise(self.positions)) if b - a > 1)
+
+
+@dataclass
 class Backoff:
     times: list[float] = field(default_factory=list)
     intervals: list[float] = field(default_factory=list)
@@ -53,6 +68,8 @@ class Backoff:
     # Of a SYN/ACK's: the client's bare ACK of it came before the first resend (the listener
     # had it and did not take it: a full accept queue, or TCP_DEFER_ACCEPT holding it).
     after_bare_ack: bool = False
+    # Where no schedule matches: the first one that does with transmissions the capture lacks.
+    if_missed: MissedMatch | None = None
 
     def __init__(self, times: list[float] | None = None, intervals: list[float] | None = None) -> None:
         self.times = times if times is not None else []
@@ -65,6 +82,7 @@ class Backoff:
         self.after_challenges = 0
         self.answers = 0
         self.after_bare_ack = False
+        self.if_missed = None
 
     def describe(self) -> str:
         answers = (
@@ -110,6 +128,14 @@ class Backoff:
             # capture before where the ACK was lost cannot tell it from another that fits.
             either = self.matches[0].startswith(DEFERRED) and len(self.matches) > 1
             text += f"; matches {' or '.join(self.matches[:2]) if either else self.matches[0]}"
+        elif self.if_missed is not None:
+            name, missed, at = self.if_missed.schedule, self.if_missed.missed, self.if_missed.first_spanning
+            text += (
+                f"; matches {name} if {missed} transmission{'s' if missed != 1 else ''} of it "
+                f"{'are' if missed != 1 else 'is'} not in the capture (the interval of {self.intervals[at]:.3f} s "
+                "spans two of that schedule's or more): the capture lost it, or it was dropped before "
+                "the capture point"
+            )
         return text
 
 
@@ -242,6 +268,50 @@ def deferred_first(backoff: Backoff) -> float | None:
     """The first interval of a SYN/ACK backoff that the client's bare ACK came before (see
     candidate_schedules); None otherwise."""
     return backoff.intervals[0] if backoff.after_bare_ack and backoff.intervals else None
+
+
+# Transmissions a capture may lack for a schedule to be named with them missing, at most.
+MOST_MISSED: Final = 2
+
+
+def apply_schedules(backoff: Backoff, sysctls: dict | None = None, synack: bool = False) -> None:
+    """The schedules the backoff matches (matching_schedules); where none does, the first that
+    would with transmissions not captured (Backoff.if_missed)."""
+    backoff.matches = matching_schedules(backoff, sysctls, synack)
+    backoff.if_missed = None if backoff.matches else _matching_if_missed(backoff, sysctls, synack)
+
+
+def _matching_if_missed(backoff: Backoff, sysctls: dict | None, synack: bool) -> MissedMatch | None:
+    """A resend lost before the capture point (or by the capture) leaves an interval that is
+    the sum of two of the schedule's: 1 s, 3 s, 4 s for classic Linux's 1, 2, 4, 8. Each
+    measured interval must be one of the schedule's or the sum of the next few, in order,
+    MOST_MISSED of them at most in all; two measured intervals at least."""
+    measured = backoff.intervals
+    if (
+        len(measured) < 2
+        or backoff.pattern == "unmeasured"
+        or backoff.after_refusals
+        or backoff.after_challenges
+    ):
+        return None
+    count = len(measured) + MOST_MISSED
+    for name, expected in candidate_schedules(count, sysctls, synack, deferred_first(backoff)).items():
+        positions = [0]
+        for interval in measured:
+            at, missed = positions[-1], positions[-1] - len(positions) + 1
+            span = next(
+                (k for k in range(1, MOST_MISSED - missed + 2) if at + k <= count
+                 and _same(interval, sum(expected[at : at + k]))),
+                None,
+            )  # fmt: skip
+            if span is None:
+                break
+            positions.append(at + span)
+        else:
+            missed = positions[-1] - len(measured)
+            if missed:
+                return MissedMatch(name, missed, positions)
+    return None
 
 
 def matching_schedules(backoff: Backoff, sysctls: dict | None = None, synack: bool = False) -> list[str]:

@@ -119,13 +119,26 @@ def _panel(
             zorder=3,
         )
     times = _cumulative(backoff.intervals)
-    ax.plot(range(len(times)), times, "o-", color=color, linewidth=2.2, markersize=7, label=f"measured {name}s",
+    # Matched with transmissions the capture lacks: each measured one at its number in that
+    # schedule, and where a missing one was due on it, a hollow mark.
+    missed = backoff.if_missed
+    positions = missed.positions if missed is not None else list(range(len(times)))
+    ax.plot(positions, times, "o-", color=color, linewidth=2.2, markersize=7, label=f"measured {name}s",
             zorder=2)  # fmt: skip
+    if missed is not None and missed.schedule in schedules:
+        expected = schedules[missed.schedule]
+        absent = [
+            (number, times[index] + sum(expected[at:number]))
+            for index, at in enumerate(positions[:-1])
+            for number in range(at + 1, positions[index + 1])
+        ]
+        ax.plot([n for n, _t in absent], [t for _n, t in absent], "o", markerfacecolor="white", color=color,
+                markersize=7, zorder=2, label=f"not captured, due on {missed.schedule.split(' (')[0]}'s schedule")  # fmt: skip
     # The last point's height: how long the sender kept trying. The others' heights are the
     # axis's, and each wait (the backoff's step) is written under its transmission: written
     # beside the points they ran into each other and into the schedules' lines where the
     # steps are short (1 s steps under a 32 s one).
-    ax.annotate(f"{times[-1]:.3f} s", (len(times) - 1, times[-1]), textcoords="offset points", xytext=(-8, 8),
+    ax.annotate(f"{times[-1]:.3f} s", (positions[-1], times[-1]), textcoords="offset points", xytext=(-8, 8),
                 ha="right", fontsize=8, color=color, zorder=4,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
     # Schedules that part from the measurement leave the chart: the measured range decides.
@@ -135,19 +148,23 @@ def _panel(
     ax.set_ylabel(
         f"seconds since the original (frame {frames[0]})" if frames else "seconds since the original"
     )
-    ax.set_xticks(range(len(times)))
-    ax.set_xticklabels(tick_labels(frames, backoff.intervals), fontsize=8 if len(times) <= 16 else 6)
+    labels = tick_labels(frames, backoff.intervals, positions)
+    if missed is not None:
+        ticks = dict(zip(positions, labels, strict=True))
+        labels = [ticks.get(number, f"{number}\nnot\ncaptured") for number in range(positions[-1] + 1)]
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=8 if len(labels) <= 16 else 6)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
 
 
-def tick_labels(frames: list[int], intervals: list[float]) -> list[str]:
-    """Under each transmission: its number, its frame (what finds it in Wireshark) and the
-    wait since the one before."""
+def tick_labels(frames: list[int], intervals: list[float], numbers: list[int] | None = None) -> list[str]:
+    """Under each transmission: its number (`numbers`: in a schedule some of whose are not
+    captured), its frame (what finds it in Wireshark) and the wait since the one before."""
     waits = ["", *(f"Δ{interval:.3f} s" for interval in intervals)]
     if len(frames) != len(waits):
         frames = []
     return [
-        f"{number}\n{frames[number] if frames else ''}\n{wait}".rstrip("\n")
-        for number, wait in enumerate(waits)
+        f"{numbers[index] if numbers else index}\n{frames[index] if frames else ''}\n{wait}".rstrip("\n")
+        for index, wait in enumerate(waits)
     ]

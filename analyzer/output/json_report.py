@@ -389,6 +389,15 @@ def _backoff(backoff: Backoff) -> dict:
         "factor": backoff.factor,
         "linear_count": backoff.linear_count,
         "matches": backoff.matches,
+        "matches_if_missed": (
+            None
+            if backoff.if_missed is None
+            else {
+                "schedule": backoff.if_missed.schedule,
+                "missed": backoff.if_missed.missed,
+                "positions": backoff.if_missed.positions,
+            }
+        ),
         "answers_to_repeated_syns": backoff.answers,
         "after_refusals": backoff.after_refusals,
         "after_challenges": backoff.after_challenges,
