@@ -154,6 +154,29 @@ def test_a_first_synack_long_after_the_syn_with_a_prompt_answer_later_is_the_tim
     assert h.first_synack_late is None and h.answered_syn_to_ack == pytest.approx(1.0001)
 
 
+def test_a_handshake_whose_bare_ack_the_capture_lost_says_so_by_the_ip_ids() -> None:
+    """(helper-104's random-loss captures) The client's bare ACK lost by the capture: its first
+    data, 4.6 ms later, completes the handshake in the capture, and the RTT ran to it. Linux
+    numbers a connection's IPv4 packets one by one: the data's identification two past the
+    SYN's says one packet of the client's is missing. One past it: no packet missing (the ACK
+    held for the write), nothing said."""
+    steps = (("c", "S", 100, 0), (0.000024, "s", "SA", 500, 101), (0.00465, "c", "PA", 101, 501, 10),
+             (0.00466, "s", "A", 501, 111))  # fmt: skip
+    for step, missed in ((2, True), (1, False), (3, False)):
+        segments = conversation(*steps)
+        segments[0].ip_id, segments[2].ip_id = 0x5DC8, 0x5DC8 + step
+        [result] = analyze_segments(segments).connections
+        h = result.handshake
+        assert (h.status, h.bare_ack_uncaptured) == ("complete", missed), step
+        assert h.answered_syn_to_ack == pytest.approx(0.00465)  # Wireshark's iRTT all the same
+        if missed:
+            assert (
+                "its ACK not captured: the client's first data (frame 3, 4.626 ms after the SYN/ACK)"
+                in h.explain()
+            )
+            assert "RTT at most 4.650 ms" in h.explain()
+
+
 def test_a_fin_unacknowledged_as_the_capture_ends_is_not_said_never_acknowledged() -> None:
     """(helper-104: captures stopped during a close) The server's FIN is the capture's last
     packet: its ACK may have come after. Where the capture went on 2 s more, it never came."""

@@ -111,6 +111,7 @@ def _fake(
     status: str = "complete",
     taken: bool = True,
     unseen: bool = False,
+    bare_ack_lost: bool = False,
 ):
     """A connection as far as the summary reads it."""
     syn = SimpleNamespace(time=100.0, stamp=100 * 10**9)
@@ -134,6 +135,7 @@ def _fake(
             ack_not_taken=not taken,
             unseen_answer=SimpleNamespace(frame=2) if unseen else None,
             synack_uncaptured=False,
+            bare_ack_uncaptured=bare_ack_lost,
         ),
         close=SimpleNamespace(shape="none", ending="none", unseen=None),
         resets=[],
@@ -159,6 +161,14 @@ def test_the_ten_slowest_whatever_order_the_connections_end_in() -> None:
     for fake in [*fakes, _fake(100, 9.0, "10.0.0.2", taken=False)]:
         summary.add(fake)
     assert 100 not in [entry[1] for entry in summary.slowest()]
+    # Nor has one whose bare ACK the capture lost: its time runs to the client's data, a bound.
+    summary = Summary()
+    for fake in [*fakes, _fake(101, 9.0, "10.0.0.2", bare_ack_lost=True)]:
+        summary.add(fake)
+    assert 101 not in [entry[1] for entry in summary.slowest()] and summary.handshakes["complete"] == 101
+    summary = Summary()
+    for fake in [*fakes, _fake(100, 9.0, "10.0.0.2", taken=False)]:
+        summary.add(fake)
     # Nor is it counted complete: the server made no connection of it.
     assert summary.handshakes["complete"] == 100 and summary.handshakes["ack_not_taken"] == 1
     assert summary.outcomes["ACK not taken (server stayed in SYN_RCVD)"] == 1

@@ -507,6 +507,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "echoed_syn_frame": handshake.echoed_syn.frame if handshake.echoed_syn is not None else None,
             "ack_not_taken": handshake.ack_not_taken,
             "first_synack_late": handshake.first_synack_late,
+            "bare_ack_uncaptured": handshake.bare_ack_uncaptured,
             "explanation": handshake.explain(),
         },
         "backoff": _backoff(result.syn_backoff),

@@ -17,7 +17,8 @@ What it says:
   the other had not when the capture ended; neither FIN nor RST. Every connection has one
   of these too (zero lines are left out of the text).
 - the ten slowest complete handshakes: from the first SYN to the ACK that completed the
-  handshake (SYN resends included: that is the wait the client saw).
+  handshake (SYN resends included: that is the wait the client saw); not one whose bare ACK
+  the capture lacks (handshake.bare_ack_uncaptured: its time is a bound).
 - the ten busiest sources: client addresses by connections opened, with the packets of
   those connections (both ways); a client that sent nothing the capture holds is no source.
 - the scans and floods of the file (findings/scans.py), as the text report tells them.
@@ -244,6 +245,7 @@ class Summary:
             and handshake.final_ack is not None
             and handshake.syns
             and not handshake.ack_not_taken  # the server never took it: no handshake's time
+            and not handshake.bare_ack_uncaptured  # its end not captured: a bound, not a time
         ):
             seconds = between(handshake.syns[0].stamp, handshake.final_ack.stamp)
             entry = (
