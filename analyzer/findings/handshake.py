@@ -309,7 +309,7 @@ class Handshake:
                 f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
                 f"{self.server_isn}, ack ISN+1{taken}), ACK (ack ISN+1); RTT {rtt}"
             )
-            if self.bare_ack_uncaptured and self.synack_to_ack is not None:
+            if self.bare_ack_uncaptured and self.synack_to_ack is not None and final is not None:
                 text = (
                     f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
                     f"{self.server_isn}, ack ISN+1{taken}), its ACK not captured: the client's first data "
