@@ -342,7 +342,7 @@ def analyze_connection(
         f"frame{'s' if len(frames) > 1 else ''} {shortened(frames)} not applied to the receiver: {reason}"
         for reason, frames in by_reason.items()
     )
-    syn_backoff = _with_matches(classify_backoff([s.time for s in handshake.syns]))
+    syn_backoff = classify_backoff([s.time for s in handshake.syns])  # matched once its causes are known
     # The SYNs sent again after a refusal of the one before (a RST/ACK between the two).
     syn_backoff.after_refusals = sum(
         any(earlier.frame < r.frame < later.frame for r in handshake.refusals)
@@ -373,6 +373,9 @@ def analyze_connection(
             for r in resets
         )
     )
+    # Matched after its refusals and challenges are counted: resends they prompted follow no
+    # timer, and no schedule is named with some of them missing (apply_schedules).
+    _with_matches(syn_backoff)
     ending = next((r for r in resets if r.segment is close.reset), None)
     if (
         ending is not None

@@ -513,6 +513,8 @@ def test_backoff_is_matched_against_known_schedules(times, sysctls, expected) ->
         ([0, 1, 3, 7], None),  # matched as it is: nothing missed
         ([0, 5, 6], None),  # no schedule with two missed
         ([0, 2], None),  # one interval tells too little (Linux 6.5+ with one missed)
+        ([0, 3.4, 8.0], None),  # 3.4 s and 4.6 s: too far from 1 + 2 s and 4 s for that claim
+        ([0, 1, 4], ("Linux 6.5+ default / macOS (1 s x5, then doubling)", 2, [0, 1, 4])),
     ],
 )
 def test_a_backoff_with_a_transmission_not_captured_names_the_schedule_it_would_match(
@@ -526,9 +528,20 @@ def test_a_backoff_with_a_transmission_not_captured_names_the_schedule_it_would_
     assert (found and (found.schedule, found.missed, found.positions)) == expected
     if expected is not None:
         assert backoff.matches == []
-        assert f"; matches {expected[0]} if 1 transmission of it is not in the capture (the interval of " in (
-            backoff.describe()
+        missed = "1 transmission of it is" if expected[1] == 1 else "2 transmissions of it are"
+        assert (
+            f"; matches {expected[0]} if {missed} not in the capture (the interval of " in backoff.describe()
         )
+
+
+def test_a_refused_connect_retried_is_named_no_schedule_with_resends_missing() -> None:
+    """(helper-105) SYNs at 0, 3 and 7 s, each refused by a RST/ACK: connect() called again,
+    no timer's backoff, and no schedule 'if one is not in the capture'."""
+    steps = [(at + dt, who, flags, seq, ack) for at in (0.0, 3.0, 7.0)
+             for dt, who, flags, seq, ack in ((0.0, "c", "S", 100, 0), (0.0001, "s", "RA", 0, 101))]  # fmt: skip
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert result.syn_backoff.after_refusals == 2
+    assert result.syn_backoff.if_missed is None
 
 
 def test_fast_open_synack_acknowledges_the_syn_data() -> None:

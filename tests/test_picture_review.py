@@ -302,7 +302,7 @@ def test_a_syn_not_captured_is_drawn_hollow_where_the_schedule_it_matches_had_it
     assert list(lines["measured SYNs"].get_xdata()) == [0, 1, 3, 4]
     hollow = lines["not captured, due on Linux 6.5+ default / macOS's schedule"]
     assert (list(hollow.get_xdata()), list(hollow.get_ydata())) == ([2], [2.0])
-    assert ticks == ["0\n1", "1\n2\nΔ1.000 s", "2\nnot\ncaptured", "3\n3\nΔ2.000 s", "4\n4\nΔ1.000 s"]
+    assert ticks == ["0\n1", "1\n2\nΔ1.000 s", "2\nnot\ncaptured", "3\n3\nΔ2.000 s from 1", "4\n4\nΔ1.000 s"]
 
 
 def test_a_folded_cut_s_length_stays_inside_the_axis() -> None:

@@ -150,6 +150,11 @@ def _panel(
     )
     labels = tick_labels(frames, backoff.intervals, positions)
     if missed is not None:
+        # A wait that spans a missing transmission runs from the one captured before it.
+        labels = [
+            f"{label} from {positions[index - 1]}" if index and number - positions[index - 1] > 1 else label
+            for index, (number, label) in enumerate(zip(positions, labels, strict=True))
+        ]
         ticks = dict(zip(positions, labels, strict=True))
         labels = [ticks.get(number, f"{number}\nnot\ncaptured") for number in range(positions[-1] + 1)]
     ax.set_xticks(range(len(labels)))
