@@ -169,6 +169,19 @@ def test_an_abort_and_an_answer_15_us_apart_get_their_own_reasons_whatever_the_e
     assert reasons == [(6, "abort", "TCP_ABORT_ON_CLOSE", True), (7, "after_reset", "TCP_FLAGS", True)]
 
 
+def test_an_injected_rst_chooses_its_kernel_event_last() -> None:
+    """(helper-105) A RST without ACK the analysis calls injected (no socket of its sender's
+    sent it) took, choosing first, the refusal's NO_SOCKET 150 us nearer to it than to the
+    refusal, and the refusal was 'a RST the kernel never sent'."""
+    steps = (("c", "S", 100, 0), ("s", "RA", 0, 101), (0.0012, "s", "R", 5000, 0))
+    [result] = analyze_segments(conversation(*steps)).connections
+    result.resets[1].cause = "injected"
+    events = [event(100.00115, "send_reset", None, SERVER, CLIENT, state="CLOSE", reason="NO_SOCKET")]
+    agreement = compared(result, events)
+    assert [(r.frame, r.kernel_reason) for r in agreement.resets] == [(2, "NO_SOCKET"), (3, None)]
+    assert not [d for d in agreement.disagreements if "RST" in d.what]
+
+
 def test_a_rst_the_kernel_sent_that_the_capture_lacks_disagrees() -> None:
     result, events = abort("TCP_ABORT_ON_CLOSE")
     events.append(event(100.03, "send_reset", None, SERVER, CLIENT, state="CLOSE", reason="NO_SOCKET"))

@@ -82,11 +82,11 @@ class CaptureFile:
         # whether the file has several; 0 and False for a pcap.
         self.interface = 0
         self.many_interfaces = False
-        self.interface_names: list[str] = []  # the section's, in a pcapng
+        self.interface_names: list[list[str]] = []  # each section's, in a pcapng
         # Packets the capturing tool says it dropped (pcapng interface statistics), by section
         # and interface: the latest count of each (running totals), and the interface's name.
         self.dropped: dict[tuple[int, int], tuple[str, int]] = {}
-        self._section = -1  # the pcapng section being read
+        self.section = -1  # the pcapng section being read (0 the first)
         self.frames_read = 0
         self.warnings: list[str] = []
         self.time = 0.0
@@ -322,7 +322,6 @@ class CaptureFile:
         endian = "<"
         interfaces: list[tuple[int, int, int]] = []  # (linktype, ticks per second, offset in seconds)
         names: list[str] = []  # the section's interfaces' names
-        self.interface_names = names
         first = True
         while True:
             if not first and interfaces:
@@ -354,8 +353,9 @@ class CaptureFile:
                 body_len = block_len - 16
                 prefix = order
                 interfaces = []
-                names = self.interface_names = []
-                self._section += 1
+                names = []
+                self.interface_names.append(names)
+                self.section += 1
             else:
                 block_len = struct.unpack(endian + "I", head[4:8])[0]
                 body_len = block_len - 12
@@ -463,7 +463,7 @@ class CaptureFile:
                 told = True
         if told:
             name = names[interface] if interface < len(names) else f"interface {interface}"
-            key = (self._section, interface)
+            key = (self.section, interface)
             self.dropped[key] = (name, max(dropped, self.dropped.get(key, (name, 0))[1]))
 
     def drop_warnings(self) -> list[str]:

@@ -28,14 +28,18 @@ from analyzer.timefmt import format_duration
 # Segments read for it, at most: an offset between two clocks shows in the first connections,
 # and a file of many millions pays for no more than this many.
 FEED_LIMIT: Final = 200_000
-# Connections followed at once, at most (a flood's sources would each take one).
+# Connections followed at once, at most: past it, the one followed longest is dropped (a
+# flood's or a scan's attempts each take one, and left the connections after them unread).
 FLOW_LIMIT: Final = 20_000
 # An acknowledgment captured this much before what it acknowledges, or less, is no evidence:
 # one interface's packets reach the capture through its own buffer (microseconds).
 LEAST_OFFSET: Final = 0.000_010
-# ... nor one that came further ahead than this: the segment that covers it is then a resend
-# the capture saw, of a copy it missed, not the same packet stamped late.
-MOST_OFFSET: Final = 0.1
+# ... nor one that came further ahead than this: the segment that covers it is then more
+# likely a resend the capture saw, of a copy it missed, than the same packet stamped late
+# (an offset of 150 ms went untold at 100 ms: helper-105).
+MOST_OFFSET: Final = 5.0
+# A pcapng numbers its interfaces in each section anew: (section, interface) as one number.
+_SECTION: Final = 1 << 16
 # Acknowledgments ahead of their segment followed in one direction at once, at most.
 AHEAD_LIMIT: Final = 8
 # Acknowledgments ahead of their segment it takes, at least, to say so.
@@ -74,7 +78,7 @@ class ClockCheck:
 
     fed: int = 0
     _flows: dict[tuple, dict[tuple[str, int], _Direction]] = field(default_factory=dict)
-    _mixed: set[tuple] = field(default_factory=set)
+    _mixed: dict[tuple, None] = field(default_factory=dict)  # in the order they were found
     # (i, j) -> lower bound on how far interface i's stamps run behind interface j's.
     _pairs: dict[tuple[int, int], _Pair] = field(default_factory=dict)
 
@@ -82,8 +86,10 @@ class ClockCheck:
     def full(self) -> bool:
         return self.fed >= FEED_LIMIT
 
-    def feed(self, segment: Segment, interface: int) -> None:
+    def feed(self, segment: Segment, section: int, file_interface: int) -> None:
+        """`file_interface`: the pcapng's interface id, in its `section`."""
         self.fed += 1
+        interface = section * _SECTION + file_interface
         sender, receiver = (segment.src, segment.sport), (segment.dst, segment.dport)
         key = (sender, receiver) if sender < receiver else (receiver, sender)
         if key in self._mixed:
@@ -91,7 +97,7 @@ class ClockCheck:
         flow = self._flows.get(key)
         if flow is None:
             if len(self._flows) >= FLOW_LIMIT:
-                return
+                del self._flows[next(iter(self._flows))]
             flow = self._flows[key] = {}
         mine = flow.get(sender)
         if mine is None:
@@ -102,7 +108,9 @@ class ClockCheck:
         if peer is None:
             peer = flow[receiver] = _Direction(-1)
         if mine.interface != interface or peer.interface == interface:
-            self._mixed.add(key)
+            if len(self._mixed) >= FLOW_LIMIT:
+                del self._mixed[next(iter(self._mixed))]
+            self._mixed[key] = None
             del self._flows[key]
             return
         stamp = segment.stamp  # integer nanoseconds: epoch seconds as floats are good to 240 ns
@@ -136,36 +144,50 @@ class ClockCheck:
             pair.evidence += 1
             pair.connections.add(key)
 
-    def warnings(self, names: list[str]) -> list[str]:
-        """One line for each interface whose clock the packets show behind another's."""
+    def warnings(self, names: list[list[str]]) -> list[str]:
+        """One line for each pair of interfaces whose clocks the packets show apart; `names`:
+        each section's interfaces' names."""
 
         def name(interface: int) -> str:
-            given = names[interface] if interface < len(names) else ""
-            plain = f"interface {interface}"
-            return plain if not given or given == plain else f"{plain} ({given})"
+            section, number = divmod(interface, _SECTION)
+            given = names[section][number] if section < len(names) and number < len(names[section]) else ""
+            plain = f"interface {number}"
+            text = plain if not given or given == plain else f"{plain} ({given})"
+            return f"section {section + 1}'s {text}" if len(names) > 1 else text
+
+        def shown(pair: _Pair | None) -> bool:
+            return pair is not None and pair.evidence >= LEAST_EVIDENCE and pair.low > LEAST_OFFSET
 
         said = []
         for (late, early), pair in sorted(self._pairs.items()):
-            if pair.evidence < LEAST_EVIDENCE or pair.low <= LEAST_OFFSET:
-                continue
             back = self._pairs.get((early, late))
-            high = -back.low if back is not None else None
-            if high is None:
-                by = f"at least {format_duration(pair.low)}"
-            elif high >= pair.low:
-                by = f"{format_duration(pair.low)} to {format_duration(high)}"
+            if not shown(pair) or (shown(back) and late > early):
+                continue  # told with its reverse where both are, once
+            low = format_duration(pair.low)
+            changes = " (the offset changes: a clock drifts or steps)"
+            evidence, connections = pair.evidence, set(pair.connections)
+            if back is None:
+                by = f"at least {low} later than {name(early)}'s clock"
+            elif shown(back):
+                by = (f"up to {low} later than {name(early)}'s clock at times, and up to "
+                      f"{format_duration(back.low)} earlier at others{changes}")  # fmt: skip
+                evidence, connections = evidence + back.evidence, connections | back.connections
+            elif -back.low >= pair.low:
+                by = f"{low} to {format_duration(-back.low)} later than {name(early)}'s clock"
+            elif back.low < 0:
+                by = (f"{low} later than {name(early)}'s clock at times, and less than "
+                      f"{format_duration(-back.low)} later at others{changes}")  # fmt: skip
             else:
-                by = (f"{format_duration(pair.low)} at times and less than {format_duration(max(high, 0.0))} "
-                      "at others (the offset changes: a clock drifts or steps)")  # fmt: skip
-            count = len(pair.connections)
+                by = (f"{low} later than {name(early)}'s clock at times, and {format_duration(back.low)} "
+                      f"earlier at others{changes}")  # fmt: skip
+            count = len(connections)
             said.append(
-                f"{name(late)} stamps its packets {by} later than {name(early)}'s clock: "
-                f"{pair.evidence:,} acknowledgments, in {count:,} connection{'s' if count != 1 else ''} whose "
-                "two directions came on the two interfaces, were captured before the segment they "
-                "acknowledge. In the file's order such a segment reads as missed by the capture, then "
-                "resent, RTTs are off by the offset and states change out of order; shift one "
-                "interface's times (editcap -t on its packets) and merge them again (mergecap), or "
-                "capture both directions on one interface"
+                f"{name(late)} stamps its packets {by}: {evidence:,} acknowledgments, in {count:,} "
+                f"connection{'s' if count != 1 else ''} whose two directions came on the two interfaces, "
+                "were captured before the segment they acknowledge. In the file's order such a segment "
+                "reads as missed by the capture, then resent, RTTs are off by the offset and states change "
+                "out of order; shift one interface's times (editcap -t on its packets) and merge them again "
+                "(mergecap), or capture both directions on one interface"
             )
         return said
 

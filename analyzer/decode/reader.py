@@ -299,7 +299,11 @@ def read_packets(
                 stats.frames = number
                 time, stamp, data, whole = capture.time, capture.stamp, capture.data, capture.whole
                 # Read before the next frame may be read ahead (a frame stamped far ahead).
-                interface, many_interfaces = capture.interface, capture.many_interfaces
+                interface, many_interfaces, section = (
+                    capture.interface,
+                    capture.many_interfaces,
+                    capture.section,
+                )
                 if not whole:
                     stats.cut_frame(len(data))
                 if time > latest:
@@ -396,7 +400,7 @@ def read_packets(
                 if type(segment) is Segment:
                     stats.tcp_segments += 1
                     if watching and clocks is not None:
-                        clocks.feed(segment, interface)
+                        clocks.feed(segment, section, interface)
                         if share is not None and not keeps(share, segment):
                             continue
                     if linktype == LINKTYPE_LINUX_SLL2 and len(data) >= SLL2_IFINDEX + 4:

@@ -1078,11 +1078,15 @@ _TAKES_RST: Final = frozenset(
 
 
 # The reasons of tcp_send_active_reset: a socket's own abort, always RST|ACK (an answer's RST
-# carries ACK only where the segment it answers had none).
+# carries ACK only where the segment it answers had none); MPTCP's subflow resets too.
 _ACTIVE_RESET_REASONS: Final = frozenset(
     {"TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_LINGER", "TCP_ABORT_ON_MEMORY", "TCP_STATE", "TCP_KEEPALIVE_TIMEOUT",
      "TCP_DISCONNECT_WITH_DATA"}
 )  # fmt: skip
+
+
+def _active_reset(reason: str | None) -> bool:
+    return reason is not None and (reason in _ACTIVE_RESET_REASONS or reason.startswith("MPTCP_"))
 
 
 def _compare_resets(
@@ -1099,15 +1103,16 @@ def _compare_resets(
     sent = {side: [e for e in own[side] if e["kind"] == "send_reset"] for side in own}
     # A RST without ACK can only be an answer's, so those choose first, among the answers'
     # reasons: a socket's abort RST/ACK and an answer's RST 15 us apart came with their events
-    # in the other order, and nearness alone swapped their reasons.
+    # in the other order, and nearness alone swapped their reasons. One the analysis calls
+    # injected (not its sender's socket's) chooses last: it may be no kernel's at all.
     paired: dict[int, KernelEvent | None] = {}
-    for bare in (True, False):
+    for turn in ("bare", "with ACK", "injected"):
         for index, reset in enumerate(resets):
-            if bool(reset.segment.flags & ACK) != bare:
-                answers = [
-                    e for e in sent[reset.sender] if not bare or e.get("reason") not in _ACTIVE_RESET_REASONS
-                ]
-                paired[index] = _nearest(answers, reset.segment.time, used)
+            bare = not reset.segment.flags & ACK
+            if turn != ("injected" if reset.cause == "injected" else "bare" if bare else "with ACK"):
+                continue
+            answers = [e for e in sent[reset.sender] if not bare or not _active_reset(e.get("reason"))]
+            paired[index] = _nearest(answers, reset.segment.time, used)
     for index, reset in enumerate(resets):
         segment = reset.segment
         event = paired[index]
