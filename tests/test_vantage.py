@@ -118,6 +118,16 @@ def test_loopback_is_one_host_and_one_side_alone_is_one_direction() -> None:
     # The client acknowledges what the server sent: the server spoke, out of the capture's sight.
     [result] = analyze_segments(conversation(("c", "S", 100, 0), ("c", "A", 101, 5001))).connections
     assert result.vantage is not None and result.vantage.point == "one_direction"
+    # On one host too (helper-104: loopback captured with a filter on one direction), while an
+    # unanswered SYN there stays one host's.
+    for steps, point in (((("c", "S", 100, 0), ("c", "A", 101, 5001)), "one_direction"),
+                         ((("c", "S", 100, 0), (1.0, "c", "S", 100, 0)), "one_host")):  # fmt: skip
+        segments = conversation(*steps)
+        for segment in segments:
+            segment.src, segment.dst = "127.0.0.1", "127.0.0.1"
+        [result] = analyze_segments(segments).connections
+        assert result.vantage is not None and result.vantage.point == point
+    assert result.vantage.evidence == ["both ends have the same or loopback addresses"]
 
 
 def test_unanswered_syns_alone_do_not_say_one_direction() -> None:

@@ -109,17 +109,33 @@ def _offloaded(connection: Connection, handshake: Handshake) -> str:
 def _found(connection: Connection, handshake: Handshake) -> Vantage:
     client_ip, server_ip = connection.client[0], connection.server[0]
     if client_ip == server_ip or (_loopback(client_ip) and _loopback(server_ip)):
+        # One host, but a capture filtered to one direction there is still one direction's
+        # (helper-104: `tcpdump -i lo 'dst port 9000'` read as one host, its hedges left out).
+        alone = None if _both_spoke(connection) else _found_apart(connection, handshake)
+        if alone is not None and alone.point == "one_direction":
+            alone.evidence.append("both ends have the same or loopback addresses")
+            return alone
         return Vantage("one_host", ["both ends have the same or loopback addresses"])
-    segments = connection.segments
+    return _found_apart(connection, handshake)
+
+
+def _both_spoke(connection: Connection) -> bool:
     client_spoke = server_spoke = False
-    for segment in segments:  # both, in the first few segments of nearly every connection
+    for segment in connection.segments:  # both, in the first few segments of nearly every connection
         if connection.from_client(segment):
             client_spoke = True
         else:
             server_spoke = True
         if client_spoke and server_spoke:
-            break
-    if not (client_spoke and server_spoke):
+            return True
+    return False
+
+
+def _found_apart(connection: Connection, handshake: Handshake) -> Vantage:
+    """As _found, the two ends on hosts of their own."""
+    segments = connection.segments
+    if not _both_spoke(connection):
+        client_spoke = any(connection.from_client(s) for s in segments)
         who = "client" if client_spoke else "server"
         silent = "server" if client_spoke else "client"
         continued = connection.continues
