@@ -158,18 +158,41 @@ def test_a_handshake_whose_bare_ack_the_capture_lost_says_so_by_the_ip_ids() -> 
     """(helper-104's random-loss captures) The client's bare ACK lost by the capture: its first
     data, 4.6 ms later, completes the handshake in the capture, and the RTT ran to it. Linux
     numbers a connection's IPv4 packets one by one: the data's identification two past the
-    SYN's says one packet of the client's is missing. One past it: no packet missing (the ACK
-    held for the write), nothing said."""
+    SYN's, the client's next packet one past the data's, says one packet of the client's is
+    missing. Not where (helper-106) the data is one past (the ACK held for the write), the
+    packet between is captured after the data, the data is not the first (the first, with the
+    ACK, lost), or the client's next packet does not follow by one (a host's one counter)."""
     steps = (("c", "S", 100, 0), (0.000024, "s", "SA", 500, 101), (0.00465, "c", "PA", 101, 501, 10),
-             (0.00466, "s", "A", 501, 111))  # fmt: skip
-    for step, missed in ((2, True), (1, False), (3, False)):
-        segments = conversation(*steps)
-        segments[0].ip_id, segments[2].ip_id = 0x5DC8, 0x5DC8 + step
+             (0.00466, "s", "A", 501, 111), (0.0047, "c", "FA", 111, 501))  # fmt: skip
+    syn = 0x5DC8
+    cases = (
+        ("lost", steps, (syn + 2, syn + 3), True),
+        ("held for the write", steps, (syn + 1, syn + 2), False),
+        (
+            "captured after its data",
+            (*steps, (0.0048, "c", "A", 101, 501)),
+            (syn + 2, syn + 3, syn + 1),
+            False,
+        ),
+        (
+            "first data lost",
+            (*steps[:2], (0.00465, "c", "PA", 111, 501, 10), *steps[3:]),
+            (syn + 2, syn + 3),
+            False,
+        ),
+        ("a host's counter", steps, (syn + 2, syn + 9), False),
+    )
+    for name, shape, ids, missed in cases:
+        segments = conversation(*shape)
+        client = [s for s in segments if s.sport == 40000]
+        client[0].ip_id = syn
+        for segment, number in zip(client[1:], ids, strict=True):
+            segment.ip_id = number
         [result] = analyze_segments(segments).connections
         h = result.handshake
-        assert (h.status, h.bare_ack_uncaptured) == ("complete", missed), step
-        assert h.answered_syn_to_ack == pytest.approx(0.00465)  # Wireshark's iRTT all the same
+        assert (h.status, h.bare_ack_uncaptured) == ("complete", missed), name
         if missed:
+            assert h.answered_syn_to_ack == pytest.approx(0.00465)  # Wireshark's iRTT all the same
             assert (
                 "its ACK not captured: the client's first data (frame 3, 4.626 ms after the SYN/ACK)"
                 in h.explain()

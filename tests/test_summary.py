@@ -166,6 +166,13 @@ def test_the_ten_slowest_whatever_order_the_connections_end_in() -> None:
     for fake in [*fakes, _fake(101, 9.0, "10.0.0.2", bare_ack_lost=True)]:
         summary.add(fake)
     assert 101 not in [entry[1] for entry in summary.slowest()] and summary.handshakes["complete"] == 101
+    # Counted complete, left out of the table: the table's empty line says it times none.
+    alone = Summary()
+    alone.add(_fake(0, 9.0, "10.0.0.2", bare_ack_lost=True))
+    lines = alone.text_lines()
+    assert lines[
+        lines.index("slowest handshakes (first SYN to the ACK that completed the handshake):") + 1
+    ] == ("  no complete handshake timed")
     summary = Summary()
     for fake in [*fakes, _fake(100, 9.0, "10.0.0.2", taken=False)]:
         summary.add(fake)

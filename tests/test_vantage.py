@@ -118,16 +118,30 @@ def test_loopback_is_one_host_and_one_side_alone_is_one_direction() -> None:
     # The client acknowledges what the server sent: the server spoke, out of the capture's sight.
     [result] = analyze_segments(conversation(("c", "S", 100, 0), ("c", "A", 101, 5001))).connections
     assert result.vantage is not None and result.vantage.point == "one_direction"
-    # On one host too (helper-104: loopback captured with a filter on one direction), while an
-    # unanswered SYN there stays one host's.
-    for steps, point in (((("c", "S", 100, 0), ("c", "A", 101, 5001)), "one_direction"),
-                         ((("c", "S", 100, 0), (1.0, "c", "S", 100, 0)), "one_host")):  # fmt: skip
+    # On one host too (helper-104: loopback captured with a filter on one direction), where
+    # the end in the capture answered the other: a client that acknowledged after its SYN, a
+    # server's SYN/ACK, acknowledgments that moved on. Not (helper-106) unanswered SYNs, a lone
+    # RST or FIN where an unfiltered capture began or ended, nor a socket connected to itself.
+    shapes = (
+        ((("c", "S", 100, 0), ("c", "A", 101, 5001)), "one_direction"),
+        ((("s", "SA", 500, 101), ("s", "PA", 501, 101, 10)), "one_direction"),
+        ((("c", "PA", 101, 501, 5), ("c", "A", 106, 601)), "one_direction"),
+        ((("c", "S", 100, 0), (1.0, "c", "S", 100, 0)), "one_host"),
+        ((("c", "R", 101, 0),), "one_host"),
+        ((("s", "FA", 501, 101),), "one_host"),
+    )
+    for steps, point in shapes:
         segments = conversation(*steps)
         for segment in segments:
             segment.src, segment.dst = "127.0.0.1", "127.0.0.1"
         [result] = analyze_segments(segments).connections
-        assert result.vantage is not None and result.vantage.point == point
+        assert result.vantage is not None and result.vantage.point == point, steps
     assert result.vantage.evidence == ["both ends have the same or loopback addresses"]
+    itself = conversation(("c", "S", 100, 0), ("c", "SA", 100, 101), ("c", "A", 101, 101))
+    for segment in itself:
+        segment.src, segment.dst, segment.sport, segment.dport = "127.0.0.1", "127.0.0.1", 5000, 5000
+    [result] = analyze_segments(itself).connections
+    assert result.connection.to_itself and result.vantage is not None and result.vantage.point == "one_host"
 
 
 def test_unanswered_syns_alone_do_not_say_one_direction() -> None:

@@ -971,7 +971,6 @@ def _after_synack(
         return result  # the ACK's time is not in the capture: no RTT
     copy = _copy_answered(connection, copies, final)
     result.synack_to_ack = between(copy.stamp, final.stamp)
-    result.bare_ack_uncaptured = final.payload_len > 0 and _one_packet_missed(connection, syn, final)
     # Out of order, the SYN's time is not when it left before its answer: no RTT.
     if result.reordered:
         result.answered_syn_to_ack = None
@@ -992,20 +991,31 @@ def _after_synack(
         result.first_synack_late = waited
         result.syn_to_synack = prompt
         result.answered_syn_to_ack = prompt + result.synack_to_ack
+    result.bare_ack_uncaptured = result.answered_syn_to_ack is not None and _bare_ack_missed(
+        connection, syn, final
+    )
     return result
 
 
-def _one_packet_missed(connection: Connection, syn: Segment, final: Segment) -> bool:
-    """Whether exactly one of the client's packets between `syn` and `final` is not in the
-    capture, by their IPv4 identification: Linux counts it per connection, one a packet (a
-    SYN at 0x5dc8, its ACK 0x5dc9, its first data 0x5dca); a stack with one counter for the
-    host may leave a step of two to another connection's packet, a random one by chance."""
-    if syn.family != 4 or not syn.ip_id or not final.ip_id:
+def _bare_ack_missed(connection: Connection, syn: Segment, final: Segment) -> bool:
+    """Whether the client's bare ACK of the SYN/ACK is missing before `final`, its first data,
+    by their IPv4 identifications: Linux counts them per connection, one a packet (a SYN at
+    0x5dc8, its ACK 0x5dc9, its first data 0x5dca). So: `final` is the first byte of data, two
+    past the SYN and the client's packets between them, no packet of the client's anywhere in
+    the capture holds the one between (a bare ACK captured after its data), and the client's
+    next packet follows `final` by one (a counter of its own: one for the host, Windows', may
+    have given the one between to another connection's packet)."""
+    if syn.family != 4 or not syn.ip_id or not final.payload_len:
         return False
-    between_them = sum(
-        1 for s in connection.segments if syn.frame < s.frame < final.frame and connection.from_client(s)
-    )
-    return (final.ip_id - syn.ip_id) % 65536 == between_them + 2
+    if final.seq != (syn.seq + 1 + syn.payload_len) % MOD:
+        return False  # not its first data: that was lost, and it carried the ACK
+    client = [s for s in connection.segments if connection.from_client(s)]
+    between_them = sum(1 for s in client if syn.frame < s.frame < final.frame)
+    missing = (syn.ip_id + between_them + 1) % 65536
+    if (final.ip_id - syn.ip_id) % 65536 != between_them + 2 or any(s.ip_id == missing for s in client):
+        return False
+    after = next((s for s in client if s.frame > final.frame), None)
+    return after is not None and after.ip_id == (final.ip_id + 1) % 65536
 
 
 def _copy_answered(connection: Connection, copies: list[Segment], final: Segment) -> Segment:

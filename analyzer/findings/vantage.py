@@ -111,12 +111,29 @@ def _found(connection: Connection, handshake: Handshake) -> Vantage:
     if client_ip == server_ip or (_loopback(client_ip) and _loopback(server_ip)):
         # One host, but a capture filtered to one direction there is still one direction's
         # (helper-104: `tcpdump -i lo 'dst port 9000'` read as one host, its hedges left out).
-        alone = None if _both_spoke(connection) else _found_apart(connection, handshake)
-        if alone is not None and alone.point == "one_direction":
-            alone.evidence.append("both ends have the same or loopback addresses")
-            return alone
+        # There only what the speaking end answered shows the other spoke: an unfiltered
+        # capture that begins or ends within a connection leaves one end's last packets alone.
+        if not connection.to_itself and not _both_spoke(connection) and _answered_unseen(connection):
+            alone = _found_apart(connection, handshake)
+            if alone.point == "one_direction":
+                alone.evidence.append("both ends have the same or loopback addresses")
+                return alone
         return Vantage("one_host", ["both ends have the same or loopback addresses"])
     return _found_apart(connection, handshake)
+
+
+def _answered_unseen(connection: Connection) -> bool:
+    """Whether the one end in the capture answered the other: a client that acknowledged
+    after its SYN (it had a SYN/ACK), a server that sent a SYN/ACK (it had a SYN), or an end
+    whose acknowledgments moved on (the other sent it data or a FIN)."""
+    segments = connection.segments
+    if connection.from_client(segments[0]):
+        if segments[0].flags & SYN and any(s.flags & ACK and not s.flags & SYN for s in segments):
+            return True
+    elif any(s.flags & SYN and s.flags & ACK for s in segments):
+        return True
+    acks = {s.ack for s in segments if s.flags & ACK and not s.flags & SYN}
+    return len(acks) > 1
 
 
 def _both_spoke(connection: Connection) -> bool:

@@ -390,7 +390,10 @@ class Summary:
                 f"{format_duration(seconds)}{resent}"
             )
         if not slowest:
-            lines.append("  no complete handshake")
+            # A complete handshake the table leaves out is timed only as a bound (its bare ACK
+            # not captured): it is counted above all the same.
+            untimed = " timed" if self.handshakes.get("complete") else ""
+            lines.append(f"  no complete handshake{untimed}")
         lines.append("busiest sources (connections opened, packets in them):")
         busiest = self.sources.top(TOP)
         address_width = max((len(address) for address, _c, _p in busiest), default=0)
