@@ -144,6 +144,31 @@ def test_loopback_is_one_host_and_one_side_alone_is_one_direction() -> None:
     assert result.connection.to_itself and result.vantage is not None and result.vantage.point == "one_host"
 
 
+def test_a_second_leg_that_ends_at_the_clients_data_places_the_capture_only_at_the_client() -> None:
+    """(helper-106) The client's bare ACK not captured (handshake.bare_ack_uncaptured): the
+    SYN/ACK's leg runs to its first data, 50 ms later, a bound. A SYN/ACK 100 us after the SYN
+    said 'at the server' by it; a SYN/ACK 40 ms after the SYN and data 100 us after it still
+    place the capture at the client."""
+    for to_synack, to_data, point in ((0.0001, 0.05, None), (0.04, 0.0001, "client")):
+        steps = (("c", "S", 100, 0), (to_synack, "s", "SA", 500, 101),
+                 (to_synack + to_data, "c", "PA", 101, 501, 10), (to_synack + to_data + 0.0001, "s", "A", 501, 111),
+                 (to_synack + to_data + 0.0002, "c", "FA", 111, 501))  # fmt: skip
+        segments = conversation(*steps)
+        for segment, number in zip(
+            [segments[0], segments[2], segments[4]], (0x100, 0x102, 0x103), strict=True
+        ):
+            segment.ip_id = number
+        [result] = analyze_segments(segments).connections
+        assert result.handshake.bare_ack_uncaptured and result.vantage is not None
+        timing = result.vantage.evidence[0]
+        assert "SYN/ACK to the client's first data (its bare ACK not captured)" in timing
+        if point is None:
+            assert timing.endswith(": the second leg is at most that, so the timing places nothing")
+            assert result.vantage.point != "server"
+        else:
+            assert result.vantage.point == point
+
+
 def test_unanswered_syns_alone_do_not_say_one_direction() -> None:
     """A connect() to a silent host leaves only SYNs wherever it was captured: nothing shows
     that the server spoke, so nothing shows that a direction went unseen."""

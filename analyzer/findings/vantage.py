@@ -232,12 +232,19 @@ def _by_timing(handshake: Handshake, connection: Connection) -> tuple[VantagePoi
         if legs is None:
             return None, ""
         (to_synack, to_ack), answer = legs, "RST"
+    # With the client's bare ACK not captured its first data ends the second leg: a bound, which
+    # can place the capture at the client (the data came at once) and nowhere else.
+    bounded = answer == "ACK" and handshake.bare_ack_uncaptured
+    if bounded:
+        answer = "the client's first data (its bare ACK not captured)"
     said = f"SYN to SYN/ACK {format_duration(to_synack)}, SYN/ACK to {answer} {format_duration(to_ack)}"
     # Both within NEAR first: a leg of 0 µs is "FAR_RATIO times shorter" than one of 1 µs.
     if to_synack <= NEAR and to_ack <= NEAR:
         return None, said + ": both at once (one host or one LAN)"
     if to_ack <= NEAR and to_synack > FAR_RATIO * to_ack:
         return "client", said + f": the {answer} followed at once"
+    if bounded and to_synack <= DOMINANT_RATIO * to_ack:
+        return None, said + ": the second leg is at most that, so the timing places nothing"
     if to_synack <= NEAR and to_ack > FAR_RATIO * to_synack:
         return "server", said + ": the SYN/ACK followed at once"
     if to_synack > DOMINANT_RATIO * to_ack:
