@@ -173,7 +173,12 @@ class FoldedConnection:
         self.copies.feed(index, segment)
         self.judge.feed(segment, from_client)
         kinds = self.judge.result.flags.get(segment.frame)
-        self.gaps.feed(segment, from_client, kinds is not None and "lost_segment" in kinds)
+        self.gaps.feed(
+            segment,
+            from_client,
+            kinds is not None and "lost_segment" in kinds,
+            kinds is not None and "ack_lost_segment" in kinds,
+        )
         self.counter.feed(segment)
         self._pending.append(segment)
         if segment.flags & _CONTROL:

@@ -197,3 +197,42 @@ def test_gaps_never_filled_beyond_the_pending_bound_are_unfilled(monkeypatch: py
         tracker.feed(segment, True, frame > 0)
     result = tracker.result(0.05)
     assert result is not None and result.unfilled == [2, 3, 4] and not result.reordered
+
+
+def test_data_filed_after_its_ack_stamped_before_it_was_not_missed() -> None:
+    """(helper-104's swapped files) The server's ACK of the client's data filed before that
+    data, which is stamped 50 us before it (two CPUs' capture buffers): Wireshark flags the
+    ACK for data not captured; the data is the next frame. Stamped after its ACK (a late
+    interface's clock: decode/interface_clocks.py), or never filed, it stays missed. Whole or
+    folded, the same."""
+    import functools
+
+    from analyzer.analysis import analyze_connection
+    from analyzer.connections import stream_connections
+    from analyzer.long_connection import FoldedConnection
+
+    for data_at, filed in ((0.09995, [(4, 5)]), (0.1001, [])):
+        steps = ((0.1, "s", "A", 501, 201), (data_at, "c", "PA", 101, 501, 100), (0.2, "c", "FA", 201, 501))
+        result = _analyzed(steps, [10])
+        assert "ack_lost_segment" in result.sequence.flags[4]
+        assert (result.gaps.filed_late if result.gaps is not None else []) == filed
+        text = format_text_of(result)
+        if filed:
+            assert "reordered  1 segment filed after the ACK that acknowledges it, stamped before it" in text
+            assert "5 (after 4)" in text and "data it never saw" not in text
+        else:
+            assert "1 segment acknowledges data it never saw" in text
+    handshake = ((0.0, *HANDSHAKE[0]), (0.05, *HANDSHAKE[1]), (0.0501, *HANDSHAKE[2]))
+    steps = [(0.1 + i * 0.001, "c", "PA", 101 + 100 * i, 501, 100) for i in range(40)]
+    steps.insert(20, (0.1205, "s", "A", 501, 2201))  # the ACK of 2101..2200, filed before it
+    steps[21] = (0.1195, *steps[21][1:])
+
+    def gaps(fold: object, long_connection: int) -> object:
+        [connection] = stream_connections(
+            iter(conversation(*handshake, *steps)), fold=fold, long_connection=long_connection
+        )  # type: ignore[arg-type]
+        return analyze_connection(connection).gaps
+
+    whole = gaps(None, 1 << 30)
+    assert whole is not None and whole.filed_late == [(24, 25)]
+    assert gaps(functools.partial(FoldedConnection, head_steps=0, look_ahead=8), 12) == whole

@@ -66,25 +66,35 @@ class GapFills:
     reordered: list[tuple[int, int]] = field(default_factory=list)
     resent: list[tuple[int, int]] = field(default_factory=list)
     unfilled: list[int] = field(default_factory=list)
+    # ACKs of data not yet seen (Wireshark's "ACKed segment that wasn't captured") whose data
+    # the file holds after them, stamped before them: (the ACK's frame, the data's). The
+    # file's order is not its times' (several CPUs' capture buffers): nothing was missed.
+    filed_late: list[tuple[int, int]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "reordered": [{"gap_after": gap, "filled_by": filler} for gap, filler in self.reordered],
             "resent": [{"gap_after": gap, "filled_by": filler} for gap, filler in self.resent],
             "unfilled": self.unfilled,
+            "filed_after_their_ack": [{"ack": ack, "data": data} for ack, data in self.filed_late],
         }
 
 
 def gap_fills(connection: Connection, flags: dict[int, list[str]], rtt: float | None) -> GapFills | None:
     """None where nothing is flagged after a gap. `rtt`: the handshake's round trip, where
     measured."""
-    if not any("lost_segment" in kinds for kinds in flags.values()):
+    if not any("lost_segment" in kinds or "ack_lost_segment" in kinds for kinds in flags.values()):
         return None
     tracker = GapTracker()
     from_client = connection.from_client
     for segment in connection.segments:
         kinds = flags.get(segment.frame)
-        tracker.feed(segment, from_client(segment), kinds is not None and "lost_segment" in kinds)
+        tracker.feed(
+            segment,
+            from_client(segment),
+            kinds is not None and "lost_segment" in kinds,
+            kinds is not None and "ack_lost_segment" in kinds,
+        )
     return tracker.result(rtt)
 
 
@@ -116,8 +126,24 @@ class GapTracker:
         # scrub) tell nothing of order.
         self._last_id: dict[bool, int] = {}
         self._steps: dict[bool, list[int]] = {True: [0, 0], False: [0, 0]}
+        # By the sender whose data they acknowledge: ACKs of data not yet seen, as (the last
+        # number acknowledged, the ACK's frame, its stamp), PENDING_MOST a sender.
+        self._acked_ahead: dict[bool, deque[tuple[int, int, int]]] = {}
+        self._filed_late: list[tuple[int, int]] = []
 
-    def feed(self, segment: Segment, from_client: bool, after_gap: bool) -> None:
+    def feed(self, segment: Segment, from_client: bool, after_gap: bool, acked_ahead: bool = False) -> None:
+        """`acked_ahead`: Wireshark's rules flag it for acknowledging data not seen."""
+        if acked_ahead:
+            acks = self._acked_ahead.get(not from_client)
+            if acks is None:
+                acks = self._acked_ahead[not from_client] = deque(maxlen=PENDING_MOST)
+            acks.append(((segment.ack - 1) & 0xFFFFFFFF, segment.frame, segment.stamp))
+        early_acks = self._acked_ahead.get(from_client)
+        if early_acks and segment.seq_space:
+            for ack in [ack for ack in early_acks if _covers(segment, ack[0])]:
+                early_acks.remove(ack)
+                if segment.stamp <= ack[2]:
+                    self._filed_late.append((ack[1], segment.frame))
         if not segment.seq_space:
             return
         end = self._furthest.get(from_client)
@@ -195,7 +221,8 @@ class GapTracker:
             flagged.frame for waiting in self._waiting.values() for _, flagged in waiting
         ]
         fills.unfilled = sorted(unfilled)
-        return fills if fills.reordered or fills.resent or fills.unfilled else None
+        fills.filed_late = sorted(self._filed_late)
+        return fills if fills.reordered or fills.resent or fills.unfilled or fills.filed_late else None
 
 
 def ids_count_on(segments: list[Segment]) -> bool:

@@ -52,12 +52,13 @@ if TYPE_CHECKING:
 _COPIES_SHOWN = 6
 
 
-def _missed_packets(counts: Counter, reordered: int = 0) -> str:
+def _missed_packets(counts: Counter, reordered: int = 0, filed_late: int = 0) -> str:
     """What Wireshark's gap flags say of the capture itself, in words. A gap in a sender's
     numbers may be a loss before the capture point (but for the `reordered`, filled later by
     the packet first sent); data acknowledged but never seen reached its receiver: the
-    capture missed it (or it went another way)."""
-    after, acked = counts.get("lost_segment", 0) - reordered, counts.get("ack_lost_segment", 0)
+    capture missed it (or it went another way), but for data the file holds after its ACK,
+    stamped before it (`filed_late`)."""
+    after, acked = counts.get("lost_segment", 0) - reordered, counts.get("ack_lost_segment", 0) - filed_late
     said = []
     if after:
         said.append(
@@ -81,6 +82,17 @@ def _reordered(fills: list[tuple[int, int]]) -> str:
         f"{count:,} gap{'s' if count != 1 else ''} in a sender's numbers filled later by the packet first sent "
         "(its IPv4 identification comes before that of the segment after the gap; where none tells, it came "
         f"sooner than a resend can): delayed on the way, in the capture, not lost: {shown}"
+    )
+
+
+def _filed_late(pairs: list[tuple[int, int]]) -> str:
+    """The data filed after the ACK that acknowledges it (findings/gaps.py), in words."""
+    count = len(pairs)
+    shown = shortened([f"{data} (after {ack})" for ack, data in pairs], _COPIES_SHOWN)
+    return (
+        f"{count:,} segment{'s' if count != 1 else ''} filed after the ACK that acknowledges "
+        f"{'them' if count != 1 else 'it'}, stamped before it: the file's order is not its times' "
+        f"(several CPUs' capture buffers, or captures merged), not missed by the capture: {shown}"
     )
 
 
@@ -176,11 +188,17 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             f"  sequence   {counts} (Wireshark's flags, on {flagged} frame{'s' if flagged != 1 else ''})"
         )
         gaps = result.gaps
-        missed = _missed_packets(result.sequence.counts(), len(gaps.reordered) if gaps is not None else 0)
+        missed = _missed_packets(
+            result.sequence.counts(),
+            len(gaps.reordered) if gaps is not None else 0,
+            len(gaps.filed_late) if gaps is not None else 0,
+        )
         if missed:
             lines.append(f"  capture    {missed}")
         if gaps is not None and gaps.reordered:
             lines.append(f"  reordered  {_reordered(gaps.reordered)}")
+        if gaps is not None and gaps.filed_late:
+            lines.append(f"  reordered  {_filed_late(gaps.filed_late)}")
     # Ours, by the numbers sent before: at a sender, Wireshark flags most resends of a SACK
     # recovery out-of-order (within the iRTT of the highest segment sent). A SYN's are the
     # backoff's (every SYN is kept, a long connection's too).
