@@ -21,7 +21,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Final
 
-from analyzer.decode.segment import ACK, FIN, SYN, Segment
+from analyzer.decode.segment import ACK, Segment, seq_diff
 from analyzer.parallel.partition import Share
 from analyzer.timefmt import format_duration
 
@@ -45,13 +45,10 @@ AHEAD_LIMIT: Final = 8
 # Acknowledgments ahead of their segment it takes, at least, to say so.
 LEAST_EVIDENCE: Final = 2
 
-_MOD: Final = 1 << 32
-_HALF: Final = 1 << 31
-
 
 def _after(a: int, b: int) -> bool:
     """a comes after b in sequence space."""
-    return 0 < (a - b) % _MOD < _HALF
+    return seq_diff(a, b) > 0
 
 
 @dataclass
@@ -114,8 +111,7 @@ class ClockCheck:
             del self._flows[key]
             return
         stamp = segment.stamp  # integer nanoseconds: epoch seconds as floats are good to 240 ns
-        end = (segment.seq + segment.payload_len + (1 if segment.flags & SYN else 0)
-               + (1 if segment.flags & FIN else 0)) % _MOD  # fmt: skip
+        end = segment.seq_end
         while mine.ahead and not _after(mine.ahead[0][0], end):
             number, acked_at, acker = mine.ahead.pop(0)
             if _after(number, segment.seq):

@@ -305,19 +305,19 @@ class Handshake:
                     + self._other_isns()
                     + self._fast_open()
                 )
+            ack, measured = "ACK (ack ISN+1)", f"RTT {rtt}"
+            if self.bare_ack_uncaptured and self.synack_to_ack is not None and final is not None:
+                ack = (
+                    f"its ACK not captured: the client's first data (frame {final.frame}, "
+                    f"{format_duration(self.synack_to_ack)} after the SYN/ACK) acknowledges it, its IPv4 "
+                    "identification one past what the client's packets before it account for (its bare ACK is "
+                    "missing)"
+                )
+                measured = f"RTT at most {rtt} (to that data: the client's wait for its write counts in it)"
             text = (
                 f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
-                f"{self.server_isn}, ack ISN+1{taken}), ACK (ack ISN+1); RTT {rtt}"
+                f"{self.server_isn}, ack ISN+1{taken}), {ack}; {measured}"
             )
-            if self.bare_ack_uncaptured and self.synack_to_ack is not None and final is not None:
-                text = (
-                    f"three-way handshake complete: SYN (ISN {self.client_isn}), SYN/ACK (ISN "
-                    f"{self.server_isn}, ack ISN+1{taken}), its ACK not captured: the client's first data "
-                    f"(frame {final.frame}, {format_duration(self.synack_to_ack)} after the SYN/ACK) acknowledges "
-                    "it, its IPv4 identification one past what the client's packets before it account for (its "
-                    f"bare ACK is missing); RTT at most {rtt} (to that data: the client's wait for its write "
-                    "counts in it)"
-                )
             if self.reordered:
                 text += (
                     " (the SYN/ACK was captured before the SYN: out of order in the capture, not on the wire)"

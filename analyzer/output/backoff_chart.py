@@ -150,11 +150,6 @@ def _panel(
     )
     labels = tick_labels(frames, backoff.intervals, positions)
     if missed is not None:
-        # A wait that spans a missing transmission runs from the one captured before it.
-        labels = [
-            f"{label} from {positions[index - 1]}" if index and number - positions[index - 1] > 1 else label
-            for index, (number, label) in enumerate(zip(positions, labels, strict=True))
-        ]
         ticks = dict(zip(positions, labels, strict=True))
         labels = [ticks.get(number, f"{number}\nnot\ncaptured") for number in range(positions[-1] + 1)]
     ax.set_xticks(range(len(labels)))
@@ -165,11 +160,16 @@ def _panel(
 
 def tick_labels(frames: list[int], intervals: list[float], numbers: list[int] | None = None) -> list[str]:
     """Under each transmission: its number (`numbers`: in a schedule some of whose are not
-    captured), its frame (what finds it in Wireshark) and the wait since the one before."""
-    waits = ["", *(f"Δ{interval:.3f} s" for interval in intervals)]
+    captured), its frame (what finds it in Wireshark) and the wait since the one before (a
+    wait that spans a transmission not captured, since the one captured before it)."""
+    numbers = numbers or list(range(len(intervals) + 1))
+    waits = [""]
+    for index, interval in enumerate(intervals, start=1):
+        spans = numbers[index] - numbers[index - 1] > 1
+        waits.append(f"Δ{interval:.3f} s" + (f" from {numbers[index - 1]}" if spans else ""))
     if len(frames) != len(waits):
         frames = []
     return [
-        f"{numbers[index] if numbers else index}\n{frames[index] if frames else ''}\n{wait}".rstrip("\n")
+        f"{numbers[index]}\n{frames[index] if frames else ''}\n{wait}".rstrip("\n")
         for index, wait in enumerate(waits)
     ]
