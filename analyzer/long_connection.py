@@ -137,24 +137,26 @@ class FoldedConnection:
         self._pending: list[Segment] = []  # taken, not yet through the state machine
         self._pending_control = 0  # SYN, FIN and RST segments among them
         self._decided = 0  # segments through the state machine
-        self._last_data: dict[bool, Step] = {}  # from the client? -> its latest data segment's step
+        # By end (1 the client, 0 the server; lists, not dictionaries by bool: read for every
+        # segment): its latest data segment's step.
+        self._last_data: list[Step | None] = [None, None]
         # The latest data steps as they were at each FIN and RST: what a RST's cause and the
         # close's shape read is the data before them (kept: two steps at most for each).
         self._pinned: list[Step] = []
         # Each end's latest segment with ACK (no RST) already decided: loss inference reads
         # the peer's acknowledgment before a resend, which may lie in an earlier stretch.
-        self._last_ack: dict[bool, Segment] = {}
+        self._last_ack: list[Segment | None] = [None, None]
         self._last_step: Step | None = None  # the connection's last: its end time
         self._recent: deque[Step] = deque(maxlen=RECENT_STEPS)  # the latest steps not kept
         self._before_resends: list[Step] = []  # of them, those a first resend of data kept
         self._contexts_left = RESEND_CONTEXTS
         self.resends_alone = 0  # first resends of data kept without the steps before (RESEND_CONTEXTS)
-        # By end (from the client?): the furthest its data reached, of the segments decided.
-        self._furthest: dict[bool, int] = {}
-        self._answer_from: set[bool] = set()  # the ends whose next ACK answers a kept resend
+        # By end: the furthest its data reached, of the segments decided.
+        self._furthest = [UNSEEN, UNSEEN]
+        self._answer_from = [False, False]  # the ends whose next ACK answers a kept resend
         # The ends (from the client?) whose first segment without SYN was kept.
-        self._plain_from: set[bool] = set()
-        self._stalled: set[bool] = set()  # the ends whose last window advertised was zero
+        self._plain_from = [False, False]
+        self._stalled = [False, False]  # the ends whose last window advertised was zero
         if copies:
             copied = {id(copy) for copy in copies}
             for segment in sorted(segments + copies, key=lambda s: s.frame):
@@ -198,7 +200,7 @@ class FoldedConnection:
         # the long stretches of data between them there is nothing to infer.
         lost: set[int] = set()
         if self._pending_control:
-            context = sorted(self._last_ack.values(), key=lambda s: s.frame)  # decided already
+            context = sorted((s for s in self._last_ack if s is not None), key=lambda s: s.frame)  # decided
             lost = lost_segments([*context, *pending], None, self.crossing, self.captured_at)
         machine, steps = self.machine, self.machine.steps
         for index in range(count):
@@ -210,21 +212,21 @@ class FoldedConnection:
             self._bytes += segment.payload_len
             self._last_step = step
             following = pending[index + 1] if index + 1 < len(pending) else None
-            from_client = segment.sport == self._client_port and segment.src == self._client_src
-            first_plain = not segment.flags & SYN and from_client not in self._plain_from
+            side = 1 if segment.sport == self._client_port and segment.src == self._client_src else 0
+            first_plain = not segment.flags & SYN and not self._plain_from[side]
             if first_plain:
-                self._plain_from.add(from_client)  # the handshake's ACK: its RTT reads it
-            answer = bool(segment.flags & ACK) and from_client in self._answer_from
+                self._plain_from[side] = True  # the handshake's ACK: its RTT reads it
+            answer = bool(segment.flags & ACK) and self._answer_from[side]
             if answer:
-                self._answer_from.discard(from_client)
-            reopens = self._reopens(segment, from_client)
+                self._answer_from[side] = False
+            reopens = self._reopens(segment, side)
             resend = self.copies.resends.get(segment.frame)
             if resend is not None and resend[0] == 1 and segment.payload_len:
-                if self._contexts_left or segment.seq_end == self._furthest.get(from_client, UNSEEN):
+                if self._contexts_left or segment.seq_end == self._furthest[side]:
                     self._contexts_left = max(self._contexts_left - 1, 0)
                     self._before_resends.extend(self._recent)
                     self._recent.clear()
-                    self._answer_from.add(not from_client)
+                    self._answer_from[1 - side] = True
                 else:
                     self.resends_alone += 1
             if not (
@@ -248,14 +250,14 @@ class FoldedConnection:
             if flags & _CONTROL:
                 self._pending_control -= 1
                 if flags & (FIN | RST):
-                    self._pinned.extend(self._last_data.values())
+                    self._pinned.extend(step for step in self._last_data if step is not None)
             if segment.payload_len:
-                self._last_data[from_client] = step
-                furthest = self._furthest.get(from_client, UNSEEN)
+                self._last_data[side] = step
+                furthest = self._furthest[side]
                 if furthest == UNSEEN or seq_diff(segment.seq_end, furthest) > 0:
-                    self._furthest[from_client] = segment.seq_end
+                    self._furthest[side] = segment.seq_end
             if flags & ACK and not flags & RST:
-                self._last_ack[from_client] = segment
+                self._last_ack[side] = segment
             self._decided += 1
         del pending[:count]
 
@@ -267,15 +269,15 @@ class FoldedConnection:
         budget.left -= 1
         return True
 
-    def _reopens(self, segment: Segment, from_client: bool) -> bool:
+    def _reopens(self, segment: Segment, side: int) -> bool:
         """The first segment of an end after its zero window that advertises room again: the
         stall's end, which the zero-window diagnosis times (a window update, or an ACK of
         more data with a window)."""
         if segment.window == 0 and "zero_window" in self.judge.result.flags.get(segment.frame, ()):
-            self._stalled.add(from_client)
+            self._stalled[side] = True
             return False
-        if from_client in self._stalled and segment.window > 0 and not segment.flags & (SYN | RST):
-            self._stalled.discard(from_client)
+        if self._stalled[side] and segment.window > 0 and not segment.flags & (SYN | RST):
+            self._stalled[side] = False
             return True
         return False
 
@@ -296,7 +298,7 @@ class FoldedConnection:
         ends = [
             *self._pinned,
             *self._before_resends,
-            *self._last_data.values(),
+            *(step for step in self._last_data if step is not None),
             *([self._last_step] if self._last_step is not None else []),
         ]
         missing = list({id(step): step for step in ends if id(step) not in kept}.values())

@@ -261,8 +261,27 @@ class Event(StrEnum):
 
 
 S, E = State, Event
-# The state an ACK is checked against on every segment, as a Final name (docs/mypyc.md).
+# The members the machine reads on every segment, as Final names: `State.CLOSED` goes
+# through the Enum class's attribute lookup each time, about 45 ns (docs/mypyc.md).
+_CLOSED: Final = State.CLOSED
+_CLOSE_WAIT: Final = State.CLOSE_WAIT
+_ESTABLISHED: Final = State.ESTABLISHED
+_FIN_WAIT_2: Final = State.FIN_WAIT_2
+_LISTEN: Final = State.LISTEN
 _SYN_RCVD: Final = State.SYN_RCVD
+_SYN_SENT: Final = State.SYN_SENT
+_TIME_WAIT: Final = State.TIME_WAIT
+_RECV_ACK_OF_FIN: Final = Event.RECV_ACK_OF_FIN
+_RECV_ACK_OF_SYN: Final = Event.RECV_ACK_OF_SYN
+_RECV_FIN: Final = Event.RECV_FIN
+_RECV_RST: Final = Event.RECV_RST
+_RECV_SYN: Final = Event.RECV_SYN
+_RECV_SYNACK: Final = Event.RECV_SYNACK
+_SEND_FIN: Final = Event.SEND_FIN
+_SEND_RST: Final = Event.SEND_RST
+_SEND_SYN: Final = Event.SEND_SYN
+_SEND_SYNACK: Final = Event.SEND_SYNACK
+_TIMEOUT: Final = Event.TIMEOUT
 _RESET = {E.SEND_RST: S.CLOSED, E.RECV_RST: S.CLOSED}
 
 TABLE: Final[dict[State, dict[Event, State]]] = {
@@ -441,8 +460,8 @@ class Endpoint:
         self.snd_max = self.unacked_end = UNSEEN
         self.most_acked = None
         self.unacked_since = -1.0
-        self.state = S.LISTEN
-        self.history.append((cause.time, S.LISTEN))
+        self.state = _LISTEN
+        self.history.append((cause.time, _LISTEN))
         self.frames.append(cause.frame)
 
     def retract(self) -> None:
@@ -542,14 +561,14 @@ class Endpoint:
     def closed_unseen(self, time: float) -> None:
         """CLOSED since `time` by what sent no packet (a timer, a connection lost unseen):
         no frame marks the move."""
-        self.state = S.CLOSED
-        self.history.append((time, S.CLOSED))
+        self.state = _CLOSED
+        self.history.append((time, _CLOSED))
         self.frames.append(None)
 
 
 def time_out(history: list[tuple[float, State]], time: float, frames: list[int | None] | None = None) -> bool:
     """Apply a TIMEOUT at `time` to an endpoint's history, if its state at the end has one."""
-    following = TABLE.get(history[-1][1], {}).get(E.TIMEOUT) if history else None
+    following = TABLE.get(history[-1][1], {}).get(_TIMEOUT) if history else None
     if following is None or following == history[-1][1] or time < history[-1][0]:
         return False
     history.append((time, following))
@@ -697,33 +716,33 @@ def initial_states(first: Segment, first_reply: Segment | None) -> tuple[State, 
     if crafted:
         if first_reply is not None and first_reply.flags & RST:
             return (
-                S.CLOSED,
-                S.CLOSED,
+                _CLOSED,
+                _CLOSED,
                 f"capture starts with {crafted}; nothing listened on the port",
             )
         return (
-            S.CLOSED,
-            S.LISTEN,
+            _CLOSED,
+            _LISTEN,
             f"capture starts with {crafted}: its sender taken as CLOSED",
         )
     if first.flags & (SYN | ACK) == SYN:
         # A closed port's answer to a SYN carries ACK (RFC 9293 3.10.7.1: the SYN has none);
         # a RST without one is not its stack's (a firewall's, an injector's).
         if first_reply is not None and first_reply.flags & (RST | ACK) == RST | ACK:
-            return S.CLOSED, S.CLOSED, "capture starts with the SYN; nothing listened on the port"
-        return S.CLOSED, S.LISTEN, "capture starts with the SYN"
+            return _CLOSED, _CLOSED, "capture starts with the SYN; nothing listened on the port"
+        return _CLOSED, _LISTEN, "capture starts with the SYN"
     if first.flags & (SYN | ACK) == SYN | ACK:
-        return S.SYN_RCVD, S.SYN_SENT, "capture starts with the SYN/ACK; the SYN was not captured"
+        return _SYN_RCVD, _SYN_SENT, "capture starts with the SYN/ACK; the SYN was not captured"
     if first.flags & (SYN | ACK | RST) == ACK | RST and first.seq == 0:
         return (
-            S.CLOSED,
-            S.SYN_SENT,
+            _CLOSED,
+            _SYN_SENT,
             "capture starts with a RST/ACK at sequence number 0 (a closed port's answer to a SYN, or a "
             "probe, not captured): its sender taken as CLOSED, its receiver as in SYN_SENT",
         )
     return (
-        S.ESTABLISHED,
-        S.ESTABLISHED,
+        _ESTABLISHED,
+        _ESTABLISHED,
         "capture starts mid-connection; both ends taken as ESTABLISHED",
     )
 
@@ -750,7 +769,7 @@ class _MissedFin:
         acked = fin_end.most_acked
         self.acked = acked.ack if acked is not None else 0
         taken = peer.fin
-        if fin_end.state == S.CLOSE_WAIT and taken is not None and seq_diff(taken.seq_end, self.acked) > 0:
+        if fin_end.state == _CLOSE_WAIT and taken is not None and seq_diff(taken.seq_end, self.acked) > 0:
             self.acked = taken.seq_end
         # The peer sent data since: what a reset end answers with a RST.
         self.data_since = False
@@ -766,7 +785,7 @@ class ConnectionMachine:
             (first.dst, first.dport): Endpoint(receiver_state),
             (first.src, first.sport): Endpoint(sender_state),
         }
-        if sender_state == S.SYN_RCVD or (sender_state == S.CLOSED and receiver_state == S.SYN_SENT):
+        if sender_state == _SYN_RCVD or (sender_state == _CLOSED and receiver_state == _SYN_SENT):
             # The SYN/ACK's (RST/ACK's) ack field tells the ISN of the SYN that was not captured.
             self.ends[(first.dst, first.dport)].isn = (first.ack - 1) % MOD
             self.ends[(first.dst, first.dport)].snd_max = first.ack
@@ -961,10 +980,10 @@ class ConnectionMachine:
         if seq_diff(missed.number, fin_end.snd_max) > 0:
             fin_end.snd_max = missed.number
         first.sender_before, first.receiver_before = sender.state, self._other(sender).state
-        fin_end.move(E.SEND_FIN, shown)
+        fin_end.move(_SEND_FIN, shown)
         if peer.fin_acknowledged_by(fin.ack):
-            peer.move(E.RECV_ACK_OF_FIN, shown)  # it acknowledged the peer's FIN (RFC order: ACK, FIN)
-        peer.move(E.RECV_FIN, shown)
+            peer.move(_RECV_ACK_OF_FIN, shown)  # it acknowledged the peer's FIN (RFC order: ACK, FIN)
+        peer.move(_RECV_FIN, shown)
         steps = self.steps
         # Its own step first (a long connection may have let it go), then every one since.
         since = [step for step in steps[missed.index :] if step.segment.frame > first.segment.frame]
@@ -978,12 +997,12 @@ class ConnectionMachine:
                 step.dropped = None
             flags = segment.flags
             if flags & FIN and not step.probe:
-                sender.move(E.SEND_FIN, segment)
+                sender.move(_SEND_FIN, segment)
             if step.dropped is None and not step.lost:
                 if flags & ACK and receiver.fin_acknowledged_by(segment.ack):
-                    receiver.move(E.RECV_ACK_OF_FIN, segment)
+                    receiver.move(_RECV_ACK_OF_FIN, segment)
                 if flags & FIN:
-                    receiver.move(E.RECV_FIN, segment)
+                    receiver.move(_RECV_FIN, segment)
             step.sender_after, step.receiver_after = sender.state, receiver.state
 
     def _feed(self, segment: Segment, lost: bool) -> Step:
@@ -1002,7 +1021,7 @@ class ConnectionMachine:
                 if segment.ttl > sender.highest_ttl:
                     sender.highest_ttl = segment.ttl
         crafted = impossible_flags(segment.flags)
-        probe = scan_probe(segment.flags) if sender.state == S.CLOSED and sender.last_sent is None else ""
+        probe = scan_probe(segment.flags) if sender.state == _CLOSED and sender.last_sent is None else ""
         if crafted or probe:
             step.dropped = (
                 f"{probe} from an end with no connection, applied to neither end"
@@ -1030,7 +1049,7 @@ class ConnectionMachine:
                     else ")"
                 )
                 if receiver.state == _SYN_RCVD
-                and receiver.history[0][1] == S.LISTEN
+                and receiver.history[0][1] == _LISTEN
                 and not segment.flags & SYN
                 else "never taken in by the receiver (lost: sent again or answered by a resend; or refused)"
             )
@@ -1046,7 +1065,7 @@ class ConnectionMachine:
         if waiting is not None and flags & ACK and seq_diff(segment.ack, waiting.seq_end) >= 0:
             # It acknowledges the peer's FIN: the hole before it was filled unseen.
             sender.fin_waiting = None
-            sender.move(E.RECV_FIN, segment)
+            sender.move(_RECV_FIN, segment)
             step.sender_before = sender.state
         held_fin = bool(
             flags & FIN
@@ -1056,7 +1075,7 @@ class ConnectionMachine:
             and seq_diff(segment.seq, expected) > 0
             and not after_a_gap(segment, expected, receiver.snd_max)
         )
-        if sender.state == S.CLOSED and not flags & (RST | SYN):
+        if sender.state == _CLOSED and not flags & (RST | SYN):
             self._went_on(sender, segment)
             step.sender_before = sender.state
         if self._fin_not_taken(sender, receiver, segment):
@@ -1077,23 +1096,19 @@ class ConnectionMachine:
         ):
             self._challenge(sender, segment)
         forged = (
-            _off_acknowledged(receiver, sender, segment)
-            if flags & RST and receiver.state != S.SYN_SENT
-            else 0
+            _off_acknowledged(receiver, sender, segment) if flags & RST and receiver.state != _SYN_SENT else 0
         )
         nearer = _made_nearer(sender, segment) if flags & RST and not forged else ""
         if forged:
             step.off_acked = forged
         elif nearer:
             step.made_nearer = nearer
-        elif (
-            flags & RST and sender.state == S.ESTABLISHED and _answers_synack_without_socket(sender, segment)
-        ):
+        elif flags & RST and sender.state == _ESTABLISHED and _answers_synack_without_socket(sender, segment):
             self._no_socket(sender, segment)
             step.sender_before = sender.state
-        if flags & (SYN | ACK | RST) == SYN | ACK and sender.history[0][1] == S.LISTEN:
+        if flags & (SYN | ACK | RST) == SYN | ACK and sender.history[0][1] == _LISTEN:
             self._connected(sender)
-        if flags & (SYN | ACK | RST) == SYN | ACK and sender.state == S.CLOSED:
+        if flags & (SYN | ACK | RST) == SYN | ACK and sender.state == _CLOSED:
             self._listened(sender, segment)
             step.sender_before = sender.state
         if (
@@ -1101,7 +1116,7 @@ class ConnectionMachine:
             and flags & (SYN | ACK | RST) == ACK
             and self._unseen_answer(sender, segment)
         ) or (
-            sender.state == S.SYN_RCVD
+            sender.state == _SYN_RCVD
             and sender.last_sent is None
             and flags & (SYN | ACK | RST) == ACK
             and self._synack_missed(sender, segment)
@@ -1111,33 +1126,31 @@ class ConnectionMachine:
             pass  # not the sender's: it stays where it was
         elif flags & RST and self._orphan_ended(sender, receiver):
             step.sender_before = sender.state
-        elif flags & (RST | ACK) == RST and sender.state == S.CLOSED:
+        elif flags & (RST | ACK) == RST and sender.state == _CLOSED:
             self._after_own_reset(sender, segment)
         elif flags & (RST | ACK) == RST and (
             self._request_refused(sender, receiver, step) or self._ended_unseen(sender, receiver, step)
         ):
             step.sender_before = sender.state
         answers = bool(
-            flags & RST
-            and sender.state == S.SYN_SENT
-            and _answers_unacceptable_ack(sender, receiver, segment)
+            flags & RST and sender.state == _SYN_SENT and _answers_unacceptable_ack(sender, receiver, segment)
         )
         if answers:
             sender.last_sent = segment  # stays in SYN_SENT; the RST's number is not its own
         elif not forged and not nearer:
             self._send(sender, segment)
         if crossed:
-            sender.move(E.RECV_FIN, segment)  # that FIN arrives after all: FIN_WAIT_1 -> CLOSING
+            sender.move(_RECV_FIN, segment)  # that FIN arrives after all: FIN_WAIT_1 -> CLOSING
         if syns_crossed:
-            sender.move(E.RECV_SYN, segment)  # that SYN arrives after all: SYN_SENT -> SYN_RCVD
+            sender.move(_RECV_SYN, segment)  # that SYN arrives after all: SYN_SENT -> SYN_RCVD
         if answers:
             # At the stale connection's RCV.NXT exactly (RFC 5961 3.2): it resets that one.
             # An old duplicate SYN's SYN_RCVD goes back to LISTEN, to take the SYN sent again
             # (RFC 9293 3.10.7.4, its Figure 8).
-            if receiver.state == _SYN_RCVD and receiver.history[0][1] == S.LISTEN:
+            if receiver.state == _SYN_RCVD and receiver.history[0][1] == _LISTEN:
                 receiver.listen_again(segment)
             else:
-                receiver.move(E.RECV_RST, segment)
+                receiver.move(_RECV_RST, segment)
             step.dropped = None
         else:
             step.dropped = self._receive(receiver, sender, segment, expected, not held_fin)
@@ -1153,7 +1166,7 @@ class ConnectionMachine:
         ):
             # The data the FIN waited for came: the receiver takes the queued FIN with it.
             receiver.fin_waiting = None
-            receiver.move(E.RECV_FIN, segment)
+            receiver.move(_RECV_FIN, segment)
         if flags & ACK and receiver.unacked_since >= 0 and seq_diff(segment.ack, receiver.unacked_end) >= 0:
             self.longest_round_trip = max(self.longest_round_trip, segment.time - receiver.unacked_since)
             receiver.unacked_since = -1.0
@@ -1229,8 +1242,8 @@ class ConnectionMachine:
         a simultaneous open, whose ends both connect (a split handshake's server, a listener,
         answers the client's SYN/ACK with an ACK instead): it was CLOSED, never LISTEN."""
         history = sender.history
-        if len(history) >= 2 and history[1][1] == S.SYN_SENT:
-            history[0] = (history[0][0], S.CLOSED)
+        if len(history) >= 2 and history[1][1] == _SYN_SENT:
+            history[0] = (history[0][0], _CLOSED)
 
     def _went_on(self, sender: Endpoint, segment: Segment) -> None:
         """`segment`, neither RST nor SYN, comes from an end a RST put in CLOSED (see "RSTs
@@ -1322,10 +1335,10 @@ class ConnectionMachine:
         frames = sender.frames
         history = sender.history
         if (
-            sender.state != S.CLOSED
+            sender.state != _CLOSED
             or sender.isn != syn.seq
             or len(history) < 2
-            or history[-2][1] != S.SYN_SENT
+            or history[-2][1] != _SYN_SENT
             or not frames
             or frames[-1] is None
         ):
@@ -1372,7 +1385,7 @@ class ConnectionMachine:
         the capture point, or refused into a zero window (see "A FIN beyond a hole" above)."""
         fin = receiver.fin
         flags = segment.flags
-        if fin is None or sender.state != S.CLOSE_WAIT or flags & (SYN | RST) or not flags & ACK:
+        if fin is None or sender.state != _CLOSE_WAIT or flags & (SYN | RST) or not flags & ACK:
             return False
         if seq_diff(segment.ack, fin.seq_end) >= 0:
             return False
@@ -1403,18 +1416,18 @@ class ConnectionMachine:
         RST for a wrong one, RFC 9293 3.10.7.3), and a server in SYN_RCVD acknowledges data
         only once the client's ACK of its SYN/ACK came. Moves it as that answer did; True if
         it did."""
-        if sender.state == S.SYN_SENT:
-            sender.move(E.RECV_SYNACK, segment)
+        if sender.state == _SYN_SENT:
+            sender.move(_RECV_SYNACK, segment)
             return True
         synack = sender.last_sent
         # Data of its own, or an ACK of the client's data: past the handshake.
         if (
-            sender.state == S.SYN_RCVD
+            sender.state == _SYN_RCVD
             and synack is not None
             and synack.flags & SYN
             and (segment.payload_len or seq_diff(segment.ack, synack.ack) > 0)
         ):
-            sender.move(E.RECV_ACK_OF_SYN, segment)
+            sender.move(_RECV_ACK_OF_SYN, segment)
             return True
         return False
 
@@ -1431,7 +1444,7 @@ class ConnectionMachine:
                 and taken.ack == segment.seq
                 and taken.time >= sender.history[-1][0]
             ):
-                sender.move(E.RECV_ACK_OF_SYN, taken)
+                sender.move(_RECV_ACK_OF_SYN, taken)
                 step.receiver_after = sender.state
                 return True
         return False
@@ -1463,10 +1476,10 @@ class ConnectionMachine:
         if late is None or (sender.last_sent is not None and sender.last_sent.frame > late.frame):
             return False
         history = sender.history
-        took_fin = sender.state == S.TIME_WAIT and sender.frames[-1] == late.frame and len(history) >= 2
+        took_fin = sender.state == _TIME_WAIT and sender.frames[-1] == late.frame and len(history) >= 2
         waiting_at = -2 if took_fin else -1
         waiting = history[waiting_at]
-        if waiting[1] != S.FIN_WAIT_2 or not orphan_timer_shown(late, late.time - waiting[0]):
+        if waiting[1] != _FIN_WAIT_2 or not orphan_timer_shown(late, late.time - waiting[0]):
             return False
         why = (
             f"found no socket: the {format_duration(between(self._entered_stamp(sender, waiting_at), late.stamp))} "
@@ -1541,7 +1554,7 @@ class ConnectionMachine:
             or rst.seq != late.ack
             or not sender.frames
             or sender.frames[-1] != late.frame
-            or sender.history[-2:][0][1] != S.SYN_RCVD
+            or sender.history[-2:][0][1] != _SYN_RCVD
         ):
             return False
         self._refused = (step, self.steps[-1], sender.history[-1])
@@ -1620,11 +1633,11 @@ class ConnectionMachine:
                     sender.retract()
                     step.sender_after = sender.state
                     break
-        if sender.state == S.CLOSED and len(sender.history) == 1 and not self._refused_before(synack):
-            sender.state = S.LISTEN
-            sender.history[0] = (sender.history[0][0], S.LISTEN)
+        if sender.state == _CLOSED and len(sender.history) == 1 and not self._refused_before(synack):
+            sender.state = _LISTEN
+            sender.history[0] = (sender.history[0][0], _LISTEN)
             self.start_note += f"; the SYN/ACK (frame {synack.frame}) shows a listener took the SYN"
-        elif sender.state == S.CLOSED:
+        elif sender.state == _CLOSED:
             # Closed by what the capture showed (a RST it took, or one it refused a SYN with:
             # nothing listened then), listening by a call no packet shows: a listen() like
             # the TIMEOUT of the call log, with no frame. The SYN this answers, sent again
@@ -1632,12 +1645,12 @@ class ConnectionMachine:
             # answer's.
             taken = self._syn_taken_by(synack)
             at = synack if taken is None else taken.segment
-            sender.state = S.LISTEN
-            sender.history.append((at.time, S.LISTEN))
+            sender.state = _LISTEN
+            sender.history.append((at.time, _LISTEN))
             sender.frames.append(None)
             if taken is not None:
-                sender.move(E.RECV_SYN, taken.segment)
-                taken.receiver_before = S.LISTEN
+                sender.move(_RECV_SYN, taken.segment)
+                taken.receiver_before = _LISTEN
                 taken.receiver_after = sender.state
 
     def _syn_taken_by(self, synack: Segment) -> Step | None:
@@ -1653,7 +1666,7 @@ class ConnectionMachine:
                 continue
             if (
                 segment.flags & (SYN | ACK | RST) == SYN
-                and step.receiver_after == S.CLOSED
+                and step.receiver_after == _CLOSED
                 and seq_diff(synack.ack, segment.seq) == 1 + segment.payload_len
             ):
                 return step
@@ -1677,13 +1690,13 @@ class ConnectionMachine:
     def _send(sender: Endpoint, segment: Segment) -> None:
         flags = segment.flags
         if flags & RST:
-            sender.move(E.SEND_RST, segment)
+            sender.move(_SEND_RST, segment)
         elif flags & (SYN | ACK) == SYN:
-            sender.move(E.SEND_SYN, segment)
+            sender.move(_SEND_SYN, segment)
         elif flags & SYN:
-            sender.move(E.SEND_SYNACK, segment)
+            sender.move(_SEND_SYNACK, segment)
         if flags & FIN and not flags & RST:
-            sender.move(E.SEND_FIN, segment)
+            sender.move(_SEND_FIN, segment)
         sender.sent(segment)
 
     @staticmethod
@@ -1696,9 +1709,9 @@ class ConnectionMachine:
             problem = _unacceptable_rst(receiver, sender, segment, expected)
             if problem:
                 return problem
-            receiver.move(E.RECV_RST, segment)
+            receiver.move(_RECV_RST, segment)
             return None
-        if flags & ACK and not flags & SYN and receiver.state == S.SYN_SENT:
+        if flags & ACK and not flags & SYN and receiver.state == _SYN_SENT:
             # RFC 9293 3.10.7.3: an unacceptable ACK is answered with RST, an acceptable one
             # without SYN dropped; either way the end stays in SYN_SENT.
             if not receiver.acknowledges_syn(segment.ack):
@@ -1706,7 +1719,7 @@ class ConnectionMachine:
             return "an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
         if (
             flags & ACK
-            and receiver.state != S.SYN_SENT  # a SYN/ACK's unacceptable ACK: answered below
+            and receiver.state != _SYN_SENT  # a SYN/ACK's unacceptable ACK: answered below
             and receiver.snd_max != UNSEEN
             and seq_diff(segment.ack, receiver.snd_max) > 0
         ):
@@ -1717,11 +1730,11 @@ class ConnectionMachine:
             # The capture lost packets, the receiver's it acknowledges among them.
             receiver.snd_max = segment.ack
         if flags & (SYN | ACK) == SYN:
-            receiver.move(E.RECV_SYN, segment)
+            receiver.move(_RECV_SYN, segment)
         elif flags & SYN:
             # It must acknowledge the SYN, and may acknowledge data the SYN carried (Fast Open).
             if receiver.acknowledges_syn(segment.ack):
-                receiver.move(E.RECV_SYNACK, segment)
+                receiver.move(_RECV_SYNACK, segment)
             else:
                 return "SYN/ACK does not acknowledge the receiver's SYN"
         elif (
@@ -1730,21 +1743,21 @@ class ConnectionMachine:
             and receiver.isn is not None
             and seq_diff(segment.ack, receiver.isn) > 0
         ):
-            receiver.move(E.RECV_ACK_OF_SYN, segment)
+            receiver.move(_RECV_ACK_OF_SYN, segment)
         if flags & ACK and receiver.fin_acknowledged_by(segment.ack):
-            receiver.move(E.RECV_ACK_OF_FIN, segment)
+            receiver.move(_RECV_ACK_OF_FIN, segment)
         if flags & FIN and take_fin:
             receiver.fin_waiting = None
-            receiver.move(E.RECV_FIN, segment)
+            receiver.move(_RECV_FIN, segment)
         return None
 
 
 def _fins_crossed(sender: Endpoint, receiver: Endpoint, segment: Segment) -> bool:
     """Simultaneous close seen from the middle: a FIN from an end the capture order put in
     CLOSE_WAIT that does not acknowledge the peer's FIN was sent before that FIN arrived."""
-    if not segment.flags & FIN or sender.state != S.CLOSE_WAIT or receiver.fin is None:
+    if not segment.flags & FIN or sender.state != _CLOSE_WAIT or receiver.fin is None:
         return False
-    if sender.history[-1][1] != S.CLOSE_WAIT:
+    if sender.history[-1][1] != _CLOSE_WAIT:
         return False
     return not segment.flags & ACK or seq_diff(segment.ack, receiver.fin.seq_end) < 0
 
@@ -1753,7 +1766,7 @@ def _answers_synack_without_socket(sender: Endpoint, rst: Segment) -> bool:
     """Whether `rst` is `sender`'s first segment since a SYN/ACK put it in ESTABLISHED, at
     that SYN/ACK's acknowledgment number: <SEQ=SEG.ACK><CTL=RST>, a kernel's answer for no
     socket (RFC 9293 3.10.7.1). A socket that took the SYN/ACK would have acknowledged it."""
-    if len(sender.history) < 2 or sender.history[-2][1] != S.SYN_SENT:
+    if len(sender.history) < 2 or sender.history[-2][1] != _SYN_SENT:
         return False
     entered = sender.frames[-1]
     if entered is None or (sender.last_sent is not None and sender.last_sent.frame > entered):
@@ -1856,7 +1869,7 @@ def _unacceptable_rst(receiver: Endpoint, sender: Endpoint, segment: Segment, ex
     sender sent is not its own sequence number (a RST carries its sender's SND.NXT), so
     not the receiver's next. The window is scaled as both SYNs agreed, or, where they are
     not seen, taken at its largest scale (14), to tell a challenged RST from one far outside."""
-    if receiver.state == S.SYN_SENT:
+    if receiver.state == _SYN_SENT:
         if not segment.flags & ACK or receiver.isn is None:
             return "RST in SYN_SENT without an ACK of the SYN"
         # SND.UNA < ack <= SND.NXT: a SYN's data counts (Linux's tcp_rcv_synsent_state_process).

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
 from analyzer.decode.segment import Segment
-from analyzer.findings.resends import CopyFinder, earlier_copies, numbered_resends
+from analyzer.findings.resends import DATA_LOOK_BACK, CopyFinder, earlier_copies, numbered_resends
 from analyzer.timefmt import NS
 
 
@@ -162,3 +164,66 @@ def test_the_finder_knows_which_data_was_never_sent() -> None:
     assert finder._unsent(client, 550, 650)  # beyond the furthest data
     finder.feed(len(segments) - 1, segments[-1])  # 2 comes late
     assert not finder._unsent(client, 301, 401) and not finder._unsent(client, 101, 601)
+
+
+def _lossy_transfer(seed: int, isn: int, count: int) -> list[Segment]:
+    """A server's data in order from `isn` (the numbers wrapping past 2**32 on the way), with
+    resends of segments sent up to 40 before, late segments, resends of part of a segment,
+    its FIN sent twice, and the client's ACKs among them."""
+    rng = random.Random(seed)
+    sent: list[tuple[int, int]] = []  # (seq, length) of the data sent so far
+    steps: list[tuple] = [("c", "S", 100, 0), ("s", "SA", isn, 101), ("c", "A", 101, isn + 1)]
+    seq = (isn + 1) % 2**32
+    while len(steps) < count:
+        roll = rng.random()
+        if roll < 0.08 and sent:
+            old_seq, old_length = rng.choice(sent[-40:])
+            if rng.random() < 0.3 and old_length > 1:  # part of it: held by the earlier one
+                old_length = rng.randrange(1, old_length)
+            steps.append(("s", "A", old_seq, 101, old_length))
+        elif roll < 0.12:  # one segment late: the next one first
+            first, second = rng.randrange(100, 1449), rng.randrange(100, 1449)
+            steps.append(("s", "A", (seq + first) % 2**32, 101, second))
+            steps.append(("s", "A", seq, 101, first))
+            sent += [((seq + first) % 2**32, second), (seq, first)]
+            seq = (seq + first + second) % 2**32
+        elif roll < 0.3:
+            steps.append(("c", "A", 101, seq))
+        else:
+            length = rng.choice((1448, 1448, 1448, rng.randrange(2, 1449)))
+            steps.append(("s", "A", seq, 101, length))
+            sent.append((seq, length))
+            seq = (seq + length) % 2**32
+    steps += [("s", "FA", seq, 101), ("c", "A", 101, (seq + 1) % 2**32), ("s", "FA", seq, 101)]
+    return conversation(*steps)
+
+
+def test_a_bounded_finder_that_forgets_nothing_finds_what_the_whole_file_finds() -> None:
+    """In order data, resends, late segments and partial resends, their numbers wrapping past
+    2**32: a finder whose memory holds every segment finds every copy the whole file's finder
+    does, and numbers the resends as numbered_resends does."""
+    for seed, isn in ((1, 2**32 - 50_000), (2, 7), (3, 2**31 - 1_000)):
+        segments = _lossy_transfer(seed, isn, 600)
+        whole = earlier_copies(segments)
+        assert len(whole) > 30  # resends, and FIN's copy
+        assert _bounded_copies(segments, 4_096) == whole
+        finder = CopyFinder(segments[0], memory=4_096)
+        for index, segment in enumerate(segments):
+            finder.feed(index, segment)
+        assert finder.resends == numbered_resends(segments, whole)
+
+
+def test_a_resend_from_beyond_the_data_look_back_is_found_across_the_wrap() -> None:
+    """Resends of data sent more than DATA_LOOK_BACK segments before (found by their numbers
+    alone, not by the look-back for what holds them), the numbers wrapping in between: the
+    bounded finder finds the same copies as the whole file's."""
+    isn = 2**32 - 100_000  # the 100th wraps
+    data = [("s", "A", (isn + 1 + n * 1000) % 2**32, 101, 1000) for n in range(DATA_LOOK_BACK + 900)]
+    resent = [data[n] for n in (0, 1, 99, 100, 500, 800, 2_000, 4_500, DATA_LOOK_BACK + 899)]
+    segments = conversation(("c", "S", 100, 0), ("s", "SA", isn, 101), *data, *resent, *resent)
+    whole = earlier_copies(segments)
+    assert len(whole) == 2 * len(resent)
+    assert _bounded_copies(segments, 16_384) == whole
+    assert _bounded_copies(segments, DATA_LOOK_BACK) == {
+        index: before for index, before in whole.items() if index - before <= DATA_LOOK_BACK
+    }

@@ -12,7 +12,7 @@ from analyzer.decode.headers import IPV4_ADDRESS, IPV6_ADDRESS
 # Text forms of the addresses seen: a capture has few addresses and many packets, and a
 # dictionary lookup costs a tenth of formatting the address again. IPv4 addresses are kept
 # by their value as a number (no slice made for the key), IPv6 ones by their bytes.
-_ADDRESS_TEXT: dict[int | bytes, str] = {}
+_ADDRESS_TEXT: Final[dict[int | bytes, str]] = {}
 # Forgotten all at once when full (a scan of many hosts): 16k are the addresses of
 # thousands of connections at once, and cost about 1.5 MB (64k cost 6 MB a process).
 _ADDRESS_TEXT_LIMIT: Final = 1 << 14
@@ -33,10 +33,26 @@ def address_text(data: bytes, at: int, family: int) -> str:
     return text
 
 
+# The latest IPv4 pair read, as numbers and as text: a flow's packets come in runs, one way
+# and the other, and comparing two numbers costs less than two lookups in _ADDRESS_TEXT.
+_LAST_PAIR: Final = [-1, -1]
+_LAST_TEXTS: Final = ["", ""]
+
+
 def address_pair(data: bytes, at: int, family: int) -> tuple[str, str]:
     """Source and destination of `family` (4 or 6), one after the other from `at`."""
-    length = IPV4_ADDRESS if family == 4 else IPV6_ADDRESS
-    return address_text(data, at, family), address_text(data, at + length, family)
+    if family != 4:
+        return address_text(data, at, family), address_text(data, at + IPV6_ADDRESS, family)
+    src, dst = u32(data, at), u32(data, at + IPV4_ADDRESS)
+    last, texts = _LAST_PAIR, _LAST_TEXTS
+    if src == last[0] and dst == last[1]:
+        return texts[0], texts[1]
+    if src == last[1] and dst == last[0]:
+        return texts[1], texts[0]
+    pair = address_text(data, at, family), address_text(data, at + IPV4_ADDRESS, family)
+    last[0], last[1] = src, dst
+    texts[0], texts[1] = pair
+    return pair
 
 
 def address_sum(data: bytes, at: int, family: int) -> int:

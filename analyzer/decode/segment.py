@@ -170,7 +170,9 @@ class TcpOptions:
 # The options of SYNs without values of their own (an MPTCP key or token, timestamps'
 # values), by their fields: one object for each, up to the limit (a flood's or one host's
 # SYNs carry the same few, and each held attempt would otherwise hold its own).
-_SHARED_OPTIONS: dict[tuple[int | None, int | None, bool, bool, bool, bool, int, int, bool], TcpOptions] = {}
+_SHARED_OPTIONS: Final[
+    dict[tuple[int | None, int | None, bool, bool, bool, bool, int, int, bool], TcpOptions]
+] = {}
 _SHARED_OPTIONS_LIMIT: Final = 4096
 
 

@@ -34,29 +34,30 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 from analyzer.connections import Connection
 from analyzer.decode.segment import Segment, seq_diff
 
 # Two identifications of one sender more than this apart are not one counter's.
-ID_REACH = 4_096
+ID_REACH: Final = 4_096
 # The longest a packet is taken as delayed on the way (reordered) where the identifications
 # tell nothing: reordering on a path takes microseconds to a few milliseconds.
-REORDER_MOST = 0.010
+REORDER_MOST: Final = 0.010
 # A sender's identifications count on where this share of the steps between its segments
 # that advance its numbers are forward and at most ID_STEP_MOST (a counter per connection,
 # or a busy host's one), ID_STEPS_LEAST steps at least; else they tell nothing.
-ID_STEP_MOST = 64
-ID_COUNTER_SHARE = 0.9
-ID_STEPS_LEAST = 1
+ID_STEP_MOST: Final = 64
+ID_COUNTER_SHARE: Final = 0.9
+ID_STEPS_LEAST: Final = 1
 # Without a counter seen, identifications this near tell the order still: random ones fall so
 # near one time in 8,192.
-ID_ADJACENT = 8
+ID_ADJACENT: Final = 8
 # Gaps waiting for their filler, per sender: beyond, the oldest is taken as never filled.
-PENDING_MOST = 1_024
+PENDING_MOST = 1_024  # not Final: a test sets it, and compiled code reads it then
 # Gaps filled by a resend (its identification after the flagged segment's), per sender,
 # watched for the packet first sent coming after it: beyond, the oldest is no longer.
-WATCHED_MOST = 64
+WATCHED_MOST: Final = 64
 
 
 @dataclass

@@ -25,7 +25,6 @@ highest sequence number seen, a hole filled late included.
 
 from __future__ import annotations
 
-from collections import deque
 from itertools import pairwise
 from typing import Final
 
@@ -75,17 +74,25 @@ class CopyFinder:
         self._ring_keys: list[int] = [0] * memory
         self._ring_indexes: list[int] = [0] * memory
         self._ring_stamps: list[int] = [0] * memory
+        # Whether the slot's copy key still leads to it in _places (not remembered again since):
+        # what its eviction deletes, known without looking the key up.
+        self._ring_current: list[bool] = [False] * memory
+        # By sender, the places of its segments that started at or beyond the furthest it had
+        # reached then (nearly all: a flow's data in order). Their numbers only grow, so a
+        # resend finds such a first copy by bisection, and they stay out of _places, which
+        # would cost three dictionary operations each; from _fresh_start on still remembered.
+        self._fresh: tuple[list[int], list[int]] = ([], [])
+        self._fresh_start = [0, 0]
         self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
         self._windows = [-1, -1]  # by sender: the latest window it advertised (-1: none yet)
         # By sender: the furthest its numbers went, and the latest it acknowledged (-1: none yet).
         self._next = [-1, -1]
         self._acked = [-1, -1]
         self.resends: dict[int, tuple[int, int]] = {}  # when bounded: see numbered_resends
-        # By sender: its latest data segments (not SYN or FIN), as (seq, end, index, stamp).
-        self._data: tuple[deque[tuple[int, int, int, int]], deque[tuple[int, int, int, int]]] = (
-            deque(maxlen=DATA_LOOK_BACK),
-            deque(maxlen=DATA_LOOK_BACK),
-        )
+        # By sender: its data segments (not SYN or FIN), as (seq, end, index, stamp), of which
+        # the latest DATA_LOOK_BACK are searched: a list trimmed now and then, where a deque's
+        # append is a call through Python for every segment.
+        self._data: tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]] = ([], [])
         # By sender: the furthest end of its data segments (-1: none yet), and the holes
         # below it, as [start, end, start, end, ...] oldest first. A segment that lies partly
         # in a hole holds data never sent before: no one copies it, and its look-back need
@@ -120,13 +127,20 @@ class CopyFinder:
         key = segment.seq << 3 | control << 1 | sender
         if not control:
             key |= length << 35
+        # A segment that starts at or beyond the furthest its sender reached has the numbers of
+        # none before it (each of those ends at the furthest at most): not looked up.
+        new = furthest < 0 or seq_diff(segment.seq, furthest) >= 0
         memory = self._memory
+        place = -1
         if memory:
-            place = self._places.get(key, -1)
+            if not new:
+                place = self._places.get(key, -1)
+                if place < 0:
+                    place = self._fresh_place(sender, segment.seq, key)
             before = self._ring_indexes[place % memory] if place >= 0 else -1
             before_stamp = self._ring_stamps[place % memory] if place >= 0 else 0
         else:
-            before = self._latest.get(key, -1)
+            before = -1 if new else self._latest.get(key, -1)
             before_stamp = 0
         held = False  # `before` holds it among more data
         if not control:
@@ -140,7 +154,8 @@ class CopyFinder:
                 # What overlaps it, gathered on the way: where no one segment holds it, the
                 # pieces that may hold it together.
                 overlapping: list[tuple[int, int, int, int]] = []
-                for seq, data_end, earlier, stamp in reversed(data):
+                for at in range(len(data) - 1, max(len(data) - DATA_LOOK_BACK, 0) - 1, -1):
+                    seq, data_end, earlier, stamp = data[at]
                     if seq_diff(data_end, segment.seq) <= 0 or seq_diff(end, seq) <= 0:
                         continue
                     if seq_diff(segment.seq, seq) >= 0 and seq_diff(end, data_end) <= 0:
@@ -151,9 +166,11 @@ class CopyFinder:
                     before, before_stamp = _covered(overlapping, segment.seq, end)
                     held = before >= 0
             data.append((segment.seq, end, index, segment.stamp))
+            if len(data) >= 2 * DATA_LOOK_BACK:
+                del data[:DATA_LOOK_BACK]
             self._carried(sender, segment.seq, end)
         if memory:
-            self._remember(key, index, before, before_stamp, held, segment)
+            self._remember(key, place, new, index, before, before_stamp, held, segment)
         else:
             self._latest[key] = index
         return before
@@ -208,9 +225,48 @@ class CopyFinder:
                 left.append(stop)
         holes[:] = left
 
+    def _fresh_place(self, sender: int, seq: int, key: int) -> int:
+        """The place of the segment of `sender` remembered in _fresh with `key` (at `seq`), -1
+        if there is none."""
+        places, memory = self._fresh[sender], self._memory
+        low = self._forget_fresh(sender)
+        high = len(places)
+        keys = self._ring_keys
+        while low < high:
+            middle = (low + high) // 2
+            if seq_diff(keys[places[middle] % memory] >> 3 & 0xFFFFFFFF, seq) < 0:
+                low = middle + 1
+            else:
+                high = middle
+        if low < len(places) and keys[places[low] % memory] == key:
+            return places[low]
+        return -1
+
+    def _forget_fresh(self, sender: int) -> int:
+        """Moves _fresh_start past the places forgotten; returns it."""
+        places, start = self._fresh[sender], self._fresh_start[sender]
+        oldest = self._remembered - self._memory
+        while start < len(places) and places[start] < oldest:
+            start += 1
+        if start > self._memory:
+            del places[:start]
+            start = 0
+        self._fresh_start[sender] = start
+        return start
+
     def _remember(
-        self, key: int, index: int, before: int, before_stamp: int, held: bool, segment: Segment
+        self,
+        key: int,
+        latest: int,
+        new: bool,
+        index: int,
+        before: int,
+        before_stamp: int,
+        held: bool,
+        segment: Segment,
     ) -> None:
+        """`latest`: the place of the key's latest copy in the ring (-1: none); `new`: it
+        starts at or beyond the furthest its sender reached (kept in _fresh)."""
         if before >= 0:
             # A segment that holds more than this one may have more resent: its number stays.
             number = (self._numbers.get(before, 0) if held else self._numbers.pop(before, 0)) + 1
@@ -218,14 +274,25 @@ class CopyFinder:
             self.resends[segment.frame] = (number, before_stamp)
         memory, place = self._memory, self._remembered
         self._remembered = place + 1
-        self._places[key] = place
+        current = self._ring_current
+        if new:
+            sender = key & 1
+            fresh = self._fresh[sender]
+            fresh.append(place)
+            if len(fresh) >= 3 * memory:
+                self._forget_fresh(sender)
+        else:
+            self._places[key] = place
+            if latest >= 0:
+                current[latest % memory] = False
         slot = place % memory
-        if place >= memory:  # the slot's segment, remembered `memory` ago, is forgotten
-            old_key = self._ring_keys[slot]
-            if self._places.get(old_key, -1) == place - memory:  # not copied since
-                del self._places[old_key]
-                if self._numbers:
-                    self._numbers.pop(self._ring_indexes[slot], None)
+        # The slot's segment, remembered `memory` ago, is forgotten where not copied since
+        # (an unwritten slot is not current).
+        if current[slot]:
+            del self._places[self._ring_keys[slot]]
+            if self._numbers:
+                self._numbers.pop(self._ring_indexes[slot], None)
+        current[slot] = not new
         self._ring_keys[slot] = key
         self._ring_indexes[slot] = index
         self._ring_stamps[slot] = segment.stamp

@@ -351,7 +351,13 @@ class ZeekHistory:
         endpoint.packets += 1
         if not (orig.closed and resp.closed):
             self._last_time = segment.time
-        if self.history == ["H"] and not flags & (SYN | FIN | RST) and (segment.payload_len or flags & ACK):
+        history = self.history
+        if (
+            len(history) == 1  # not `== ["H"]`: a list made for every segment
+            and history[0] == "H"
+            and not flags & (SYN | FIN | RST)
+            and (segment.payload_len or flags & ACK)
+        ):
             # The SYN/ACK's sender was the responder (module docstring): '^h', then this letter.
             self._flip()
             self.history[:] = ["^", "h"]
