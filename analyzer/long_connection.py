@@ -135,6 +135,11 @@ class FoldedConnection:
         self._previous_stamp = UNSEEN  # of the latest segment through the state machine
         self._client_src, self._client_port = self.client
         self._pending: list[Segment] = []  # taken, not yet through the state machine
+        # For each of them, what the rules that read only the past said of it as it came (a
+        # frame's resend and flags are final then): its numbered resend, and whether a
+        # diagnosis reads it (_diagnosed). Kept beside it, not looked up again by frame.
+        self._pending_resends: list[tuple[int, int] | None] = []
+        self._pending_read: list[bool] = []
         self._pending_control = 0  # SYN, FIN and RST segments among them
         self._decided = 0  # segments through the state machine
         # By end (1 the client, 0 the server; lists, not dictionaries by bool: read for every
@@ -172,17 +177,14 @@ class FoldedConnection:
         index = self.count
         self.count += 1
         from_client = segment.sport == self._client_port and segment.src == self._client_src
-        self.copies.feed(index, segment)
-        self.judge.feed(segment, from_client)
-        kinds = self.judge.result.flags.get(segment.frame)
-        self.gaps.feed(
-            segment,
-            from_client,
-            kinds is not None and "lost_segment" in kinds,
-            kinds is not None and "ack_lost_segment" in kinds,
-        )
+        copied = self.copies.feed(index, segment) >= 0  # numbered in copies.resends then
+        kinds = self.judge.feed(segment, from_client)
+        self.gaps.feed(segment, from_client, "lost_segment" in kinds, "ack_lost_segment" in kinds)
         self.counter.feed(segment)
         self._pending.append(segment)
+        resend = self.copies.resends[segment.frame] if copied else None
+        self._pending_resends.append(resend)
+        self._pending_read.append(resend is not None or _diagnosed(kinds))
         if segment.flags & _CONTROL:
             self._pending_control += 1
         if len(self._pending) >= 2 * self._look_ahead:
@@ -220,7 +222,7 @@ class FoldedConnection:
             if answer:
                 self._answer_from[side] = False
             reopens = self._reopens(segment, side)
-            resend = self.copies.resends.get(segment.frame)
+            resend = self._pending_resends[index]
             if resend is not None and resend[0] == 1 and segment.payload_len:
                 if self._contexts_left or segment.seq_end == self._furthest[side]:
                     self._contexts_left = max(self._contexts_left - 1, 0)
@@ -239,7 +241,7 @@ class FoldedConnection:
                 or step.sender_before != step.sender_after
                 or step.receiver_before != step.receiver_after
                 or (following is not None and following.flags & RST)
-                or self._diagnosed(segment.frame)
+                or self._pending_read[index]
                 or reopens
                 or self._asked(segment)
                 or machine.missed_fin_pending() is step
@@ -260,6 +262,8 @@ class FoldedConnection:
                 self._last_ack[side] = segment
             self._decided += 1
         del pending[:count]
+        del self._pending_resends[:count]
+        del self._pending_read[:count]
 
     def _asked(self, segment: Segment) -> bool:
         """In the range a diagram asks for, while the budget lasts."""
@@ -280,14 +284,6 @@ class FoldedConnection:
             self._stalled[side] = False
             return True
         return False
-
-    def _diagnosed(self, frame: int) -> bool:
-        """A segment a diagnosis reads (findings/diagnoses.py): a keep-alive or its answer,
-        a zero window, a resend of data."""
-        kinds = self.judge.result.flags.get(frame)
-        if kinds is not None and any(kind in READ_FLAGS for kind in kinds):
-            return True
-        return frame in self.copies.resends
 
     def finish(self) -> None:
         """Everything pending through the state machine; the latest data steps kept."""
@@ -325,3 +321,9 @@ class FoldedConnection:
     @property
     def resends(self) -> dict[int, tuple[int, int]]:
         return self.copies.resends
+
+
+def _diagnosed(kinds: list[str]) -> bool:
+    """Flags a diagnosis reads (findings/diagnoses.py): a keep-alive or its answer, a zero
+    window (a resend of data it reads too: the caller knows those)."""
+    return any(kind in READ_FLAGS for kind in kinds)

@@ -155,15 +155,15 @@ def test_the_finder_knows_which_data_was_never_sent() -> None:
     mss = 100
     segments = conversation(*HANDSHAKE, *[("c", "PA", 101 + n * mss, 501, mss) for n in (0, 1, 3, 4, 2)])
     finder = CopyFinder(segments[0], memory=64)
-    client = 1  # the first segment's sender
+    client = finder._senders[1]  # the first segment's sender
     for index, segment in enumerate(segments[:-1]):
         finder.feed(index, segment)
-    assert finder._unsent(client, 301, 401)  # the hole at 2
-    assert finder._unsent(client, 350, 450)  # partly in it
-    assert not finder._unsent(client, 101, 301) and not finder._unsent(client, 401, 601)
-    assert finder._unsent(client, 550, 650)  # beyond the furthest data
+    assert client.unsent(301, 401)  # the hole at 2
+    assert client.unsent(350, 450)  # partly in it
+    assert not client.unsent(101, 301) and not client.unsent(401, 601)
+    assert client.unsent(550, 650)  # beyond the furthest data
     finder.feed(len(segments) - 1, segments[-1])  # 2 comes late
-    assert not finder._unsent(client, 301, 401) and not finder._unsent(client, 101, 601)
+    assert not client.unsent(301, 401) and not client.unsent(101, 601)
 
 
 def _lossy_transfer(seed: int, isn: int, count: int) -> list[Segment]:

@@ -14,9 +14,11 @@ from analyzer.decode.ip_tcp import BeyondFrame, Elsewhere, HeaderCut, Malformed,
 from analyzer.decode.link_layer import (
     IP_OFFSET,
     LINK_HEADER_LEAST,
+    LINKTYPE_ETHERNET,
     LINKTYPE_LINUX_SLL,
     LINKTYPE_LINUX_SLL2,
     SLL2_IFINDEX,
+    ethernet,
     linktype_name,
 )
 from analyzer.decode.segment import UNSEEN, Datagram, Segment, Unreachable, capture_interface
@@ -352,7 +354,8 @@ def read_packets(
                     clocks = ClockCheck()
                 watching = clocks is not None and not clocks.full
                 try:
-                    at = locate(data)
+                    # Ethernet called by name: through the table it is a call through Python.
+                    at = ethernet(data) if linktype == LINKTYPE_ETHERNET else locate(data)
                     if at is None:
                         if len(data) < LINK_HEADER_LEAST.get(linktype, 0):
                             stats.headers_cut += 1

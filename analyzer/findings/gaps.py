@@ -99,6 +99,31 @@ def gap_fills(connection: Connection, flags: dict[int, list[str]], rtt: float | 
     return tracker.result(rtt)
 
 
+class _Side:
+    """What a GapTracker keeps of one sender: native attributes, where dictionaries by the
+    sender were looked up for every segment."""
+
+    def __init__(self) -> None:
+        self.furthest = -1  # the end of its numbers so far (-1: none yet)
+        self.waiting: deque[tuple[int, Segment]] = (
+            deque()
+        )  # (gap's start, the segment flagged after it), oldest first
+        # Oldest first: the gaps a resend filled, watched for the packet first sent
+        # (WATCHED_MOST), as (gap's start, its entry in _filled, the flagged segment's
+        # identification, its time, the resend's identification); made at the first.
+        self.watched: deque[tuple[int, int, int, float, int]] | None = None
+        # Its IPv4 identifications from one segment that advanced its numbers to the next: the
+        # last one (0: none yet), and how many steps were small and forward of how many. A
+        # counter's are (Linux, Windows); random ones (OpenBSD, macOS's random_id, a NAT's
+        # scrub) tell nothing of order.
+        self.last_id = 0
+        self.small_steps = 0
+        self.steps = 0
+        # ACKs of its data not yet seen, as (the last number acknowledged, the ACK's frame, its
+        # stamp), PENDING_MOST of them; made at the first.
+        self.acked_ahead: deque[tuple[int, int, int]] | None = None
+
+
 class GapTracker:
     """Takes a connection's segments in capture order, each with whether Wireshark's rules
     flag it after a gap (a long connection's as they come, long_connection.py); `result`
@@ -106,40 +131,26 @@ class GapTracker:
     one entry for each gap filled."""
 
     def __init__(self) -> None:
-        self._furthest: dict[bool, int] = {}  # by sender (from the client?): the end of its numbers so far
-        # (gap's start, the segment flagged after it), oldest first
-        self._waiting: dict[bool, deque[tuple[int, Segment]]] = {True: deque(), False: deque()}
+        self._sides = [_Side(), _Side()]  # the server's, the client's
         # (flagged, filler, sender, how far the filler's identification comes before the
         # flagged one's (_id_order); the filler's delay after the flagged one)
         self._filled: list[tuple[int, int, bool, int, float]] = []
         self._unfilled: list[int] = []
-        # By sender, oldest first: the gaps a resend filled, watched for the packet first sent
-        # (WATCHED_MOST a sender), as (gap's start, its entry in _filled, the flagged segment's
-        # identification, its time, the resend's identification); made at the first.
-        self._watched: dict[bool, deque[tuple[int, int, int, float, int]]] = {}
         # Gaps the packet first sent came to after its resend, as (entry in _filled, its frame,
         # how far its identification comes before the flagged one's, its delay after it):
         # refiled by `result` where the sender's identifications count on.
         self._late: list[tuple[int, int, int, float]] = []
-        # Each sender's IPv4 identifications from one segment that advanced its numbers to
-        # the next: the last one, and how many steps were small and forward of how many. A
-        # counter's are (Linux, Windows); random ones (OpenBSD, macOS's random_id, a NAT's
-        # scrub) tell nothing of order.
-        self._last_id: dict[bool, int] = {}
-        self._steps: dict[bool, list[int]] = {True: [0, 0], False: [0, 0]}
-        # By the sender whose data they acknowledge: ACKs of data not yet seen, as (the last
-        # number acknowledged, the ACK's frame, its stamp), PENDING_MOST a sender.
-        self._acked_ahead: dict[bool, deque[tuple[int, int, int]]] = {}
         self._filed_late: list[tuple[int, int]] = []
 
     def feed(self, segment: Segment, from_client: bool, after_gap: bool, acked_ahead: bool = False) -> None:
         """`acked_ahead`: Wireshark's rules flag it for acknowledging data not seen."""
+        side, peer = (self._sides[1], self._sides[0]) if from_client else (self._sides[0], self._sides[1])
         if acked_ahead:
-            acks = self._acked_ahead.get(not from_client)
+            acks = peer.acked_ahead
             if acks is None:
-                acks = self._acked_ahead[not from_client] = deque(maxlen=PENDING_MOST)
+                acks = peer.acked_ahead = deque(maxlen=PENDING_MOST)
             acks.append(((segment.ack - 1) & 0xFFFFFFFF, segment.frame, segment.stamp))
-        early_acks = self._acked_ahead.get(from_client)
+        early_acks = side.acked_ahead
         if early_acks and segment.seq_space:
             for ack in [ack for ack in early_acks if _covers(segment, ack[0])]:
                 early_acks.remove(ack)
@@ -147,11 +158,11 @@ class GapTracker:
                     self._filed_late.append((ack[1], segment.frame))
         if not segment.seq_space:
             return
-        end = self._furthest.get(from_client)
-        waiting = self._waiting[from_client]
+        end = side.furthest
+        waiting = side.waiting
         # Only a segment that starts below the furthest end can fill a gap.
-        if end is not None and seq_diff(segment.seq, end) < 0:
-            watched = self._watched.get(from_client)
+        if end >= 0 and seq_diff(segment.seq, end) < 0:
+            watched = side.watched
             if watched:
                 self._late_original(segment, watched)
             for entry in [entry for entry in waiting if _covers(segment, entry[0])]:
@@ -160,24 +171,22 @@ class GapTracker:
                 ahead = id_order(segment, flagged)
                 if ahead < 0:
                     if watched is None:
-                        watched = self._watched[from_client] = deque(maxlen=WATCHED_MOST)
+                        watched = side.watched = deque(maxlen=WATCHED_MOST)
                     watched.append((entry[0], len(self._filled), flagged.ip_id, flagged.time, segment.ip_id))
                 self._filled.append(
                     (flagged.frame, segment.frame, from_client, ahead, segment.time - flagged.time)
                 )
-        if end is not None and after_gap and seq_diff(segment.seq, end) > 0:
+        if end >= 0 and after_gap and seq_diff(segment.seq, end) > 0:
             waiting.append((end, segment))
             if len(waiting) > PENDING_MOST:
                 self._unfilled.append(waiting.popleft()[1].frame)
-        if end is None or seq_diff(segment.seq_end, end) > 0:
-            self._furthest[from_client] = segment.seq_end
+        if end < 0 or seq_diff(segment.seq_end, end) > 0:
+            side.furthest = segment.seq_end
             if segment.ip_id > 0:  # 0: not set (a Linux SYN/ACK's, many a DF packet's)
-                last = self._last_id.get(from_client)
-                if last is not None:
-                    steps = self._steps[from_client]
-                    steps[0] += _counts_on_step(last, segment.ip_id)
-                    steps[1] += 1
-                self._last_id[from_client] = segment.ip_id
+                if side.last_id > 0:
+                    side.small_steps += _counts_on_step(side.last_id, segment.ip_id)
+                    side.steps += 1
+                side.last_id = segment.ip_id
 
     def _late_original(self, segment: Segment, watched: deque[tuple[int, int, int, float, int]]) -> None:
         """Notes `segment` for the watched gaps it covers where its identification comes
@@ -193,8 +202,8 @@ class GapTracker:
     def counts_on(self, from_client: bool) -> bool:
         """Whether the sender's identifications count on (ID_COUNTER_SHARE of its steps small
         and forward, ID_STEPS_LEAST of them at least)."""
-        small, steps = self._steps[from_client]
-        return _counter(small, steps)
+        side = self._sides[1 if from_client else 0]
+        return _counter(side.small_steps, side.steps)
 
     def result(self, rtt: float | None) -> GapFills | None:
         """The gaps filed; None without any. Where the identifications tell nothing, a filler
@@ -218,9 +227,7 @@ class GapTracker:
             (fills.reordered if first else fills.resent).append((flagged, filler))
         fills.reordered.sort()  # by the segment flagged: a late original refiled its gap
         fills.resent.sort()
-        unfilled = self._unfilled + [
-            flagged.frame for waiting in self._waiting.values() for _, flagged in waiting
-        ]
+        unfilled = self._unfilled + [flagged.frame for side in self._sides for _, flagged in side.waiting]
         fills.unfilled = sorted(unfilled)
         fills.filed_late = sorted(self._filed_late)
         return fills if fills.reordered or fills.resent or fills.unfilled or fills.filed_late else None

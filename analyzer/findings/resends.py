@@ -54,6 +54,82 @@ def earlier_copies(segments: list[Segment]) -> dict[int, int]:
     return earlier
 
 
+class _Sender:
+    """What a CopyFinder keeps of one end (-1: not seen yet): native attributes, read and set
+    for every segment without an int object made each time as in a list by sender."""
+
+    def __init__(self) -> None:
+        self.window = -1  # the latest window it advertised
+        self.next = -1  # the furthest its numbers went
+        self.acked = -1  # the latest it acknowledged
+        # Its data segments (not SYN or FIN), as (seq, end, index, stamp), of which the latest
+        # DATA_LOOK_BACK are searched: a list trimmed now and then, where a deque's append is
+        # a call through Python for every segment.
+        self.data: list[tuple[int, int, int, int]] = []
+        # The furthest end of its data segments, and the holes below it, as [start, end,
+        # start, end, ...] oldest first. A segment that lies partly in a hole holds data never
+        # sent before: no one copies it, and its look-back need not be searched (behind
+        # reordering every late segment is such a one).
+        self.reach = -1
+        self.holes: list[int] = []
+        # When bounded, the places of its segments that started at or beyond the furthest it
+        # had reached then (nearly all: a flow's data in order). Their numbers only grow, so a
+        # resend finds such a first copy by bisection, and they stay out of _places, which
+        # would cost three dictionary operations each; from fresh_start on still remembered.
+        self.fresh: list[int] = []
+        self.fresh_start = 0
+
+    def unsent(self, seq: int, end: int) -> bool:
+        """Whether some of seq..end is in none of its data segments so far."""
+        reach = self.reach
+        if reach < 0:
+            return False  # nothing known: the look-back (empty or short) decides
+        if seq_diff(end, reach) > 0:
+            return True
+        holes = self.holes
+        for at in range(0, len(holes), 2):
+            if seq_diff(holes[at + 1], seq) > 0 and seq_diff(end, holes[at]) > 0:
+                return True
+        return False
+
+    def carried(self, seq: int, end: int) -> None:
+        """Marks seq..end as sent in a data segment: fills the holes it lies in, opens one
+        where it starts beyond the furthest."""
+        reach = self.reach
+        if reach < 0:
+            self.reach = end
+            return
+        holes = self.holes
+        if seq_diff(seq, reach) >= 0:  # the common path: the next data, or beyond it
+            if seq != reach:
+                if len(holes) >= 2 * HOLES:
+                    del holes[0:2]  # forgetting a hole only costs a search
+                holes.append(reach)
+                holes.append(seq)
+            self.reach = end
+            if holes and seq_diff(end, holes[1]) > HOLE_REACH:
+                del holes[0:2]
+            return
+        if seq_diff(end, reach) > 0:
+            self.reach = end
+        if not holes:
+            return
+        left: list[int] = []
+        for at in range(0, len(holes), 2):
+            start, stop = holes[at], holes[at + 1]
+            if seq_diff(stop, seq) <= 0 or seq_diff(end, start) <= 0:
+                left.append(start)
+                left.append(stop)
+                continue
+            if seq_diff(seq, start) > 0:
+                left.append(start)
+                left.append(seq)
+            if seq_diff(stop, end) > 0:
+                left.append(end)
+                left.append(stop)
+        holes[:] = left
+
+
 class CopyFinder:
     """The rule applied as the segments come, one at a time: `feed` tells the index of the
     copy just before each one (-1 for none). With `memory`, only that many of the latest
@@ -77,49 +153,30 @@ class CopyFinder:
         # Whether the slot's copy key still leads to it in _places (not remembered again since):
         # what its eviction deletes, known without looking the key up.
         self._ring_current: list[bool] = [False] * memory
-        # By sender, the places of its segments that started at or beyond the furthest it had
-        # reached then (nearly all: a flow's data in order). Their numbers only grow, so a
-        # resend finds such a first copy by bisection, and they stay out of _places, which
-        # would cost three dictionary operations each; from _fresh_start on still remembered.
-        self._fresh: tuple[list[int], list[int]] = ([], [])
-        self._fresh_start = [0, 0]
         self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
-        self._windows = [-1, -1]  # by sender: the latest window it advertised (-1: none yet)
-        # By sender: the furthest its numbers went, and the latest it acknowledged (-1: none yet).
-        self._next = [-1, -1]
-        self._acked = [-1, -1]
         self.resends: dict[int, tuple[int, int]] = {}  # when bounded: see numbered_resends
-        # By sender: its data segments (not SYN or FIN), as (seq, end, index, stamp), of which
-        # the latest DATA_LOOK_BACK are searched: a list trimmed now and then, where a deque's
-        # append is a call through Python for every segment.
-        self._data: tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]] = ([], [])
-        # By sender: the furthest end of its data segments (-1: none yet), and the holes
-        # below it, as [start, end, start, end, ...] oldest first. A segment that lies partly
-        # in a hole holds data never sent before: no one copies it, and its look-back need
-        # not be searched (behind reordering every late segment is such a one).
-        self._reach = [-1, -1]
-        self._holes: tuple[list[int], list[int]] = ([], [])
+        self._senders = [_Sender(), _Sender()]  # the other end's, then the first segment's
 
     def feed(self, index: int, segment: Segment) -> int:
         control = segment.flags & _CONTROL
         length = segment.payload_len
         sender = 1 if segment.sport == self._first_port and segment.src == self._first_src else 0
-        windows = self._windows
-        peer_window = windows[1 - sender]
+        here, peer = self._senders[sender], self._senders[1 - sender]
+        peer_window = peer.window
         if not segment.flags & RST:  # a RST's window field says nothing
-            windows[sender] = segment.window
+            here.window = segment.window
             if segment.flags & ACK:
-                self._acked[sender] = segment.ack
+                here.acked = segment.ack
         if not (control or length):
             return -1
         end = segment.seq_end
-        furthest = self._next[sender]
+        furthest = here.next
         if furthest < 0 or seq_diff(end, furthest) > 0:
-            self._next[sender] = end
+            here.next = end
         if length == 1 and not control:
             if peer_window == 0:
                 return -1
-            acked = self._acked[1 - sender]
+            acked = peer.acked
             if end == furthest and acked >= 0 and seq_diff(acked, end) >= 0:
                 return -1
         # One int: the sender, SYN/FIN, the sequence number, then the length (data alone):
@@ -136,7 +193,7 @@ class CopyFinder:
             if not new:
                 place = self._places.get(key, -1)
                 if place < 0:
-                    place = self._fresh_place(sender, segment.seq, key)
+                    place = self._fresh_place(here, segment.seq, key)
             before = self._ring_indexes[place % memory] if place >= 0 else -1
             before_stamp = self._ring_stamps[place % memory] if place >= 0 else 0
         else:
@@ -144,12 +201,12 @@ class CopyFinder:
             before_stamp = 0
         held = False  # `before` holds it among more data
         if not control:
-            data = self._data[sender]
+            data = here.data
             if (
                 before < 0
                 and furthest >= 0
                 and seq_diff(end, furthest) <= 0
-                and not self._unsent(sender, segment.seq, end)
+                and not here.unsent(segment.seq, end)
             ):
                 # What overlaps it, gathered on the way: where no one segment holds it, the
                 # pieces that may hold it together.
@@ -168,67 +225,17 @@ class CopyFinder:
             data.append((segment.seq, end, index, segment.stamp))
             if len(data) >= 2 * DATA_LOOK_BACK:
                 del data[:DATA_LOOK_BACK]
-            self._carried(sender, segment.seq, end)
+            here.carried(segment.seq, end)
         if memory:
-            self._remember(key, place, new, index, before, before_stamp, held, segment)
+            self._remember(key, place, here if new else None, index, before, before_stamp, held, segment)
         else:
             self._latest[key] = index
         return before
 
-    def _unsent(self, sender: int, seq: int, end: int) -> bool:
-        """Whether some of seq..end is in none of the sender's data segments so far."""
-        reach = self._reach[sender]
-        if reach < 0:
-            return False  # nothing known: the look-back (empty or short) decides
-        if seq_diff(end, reach) > 0:
-            return True
-        holes = self._holes[sender]
-        for at in range(0, len(holes), 2):
-            if seq_diff(holes[at + 1], seq) > 0 and seq_diff(end, holes[at]) > 0:
-                return True
-        return False
-
-    def _carried(self, sender: int, seq: int, end: int) -> None:
-        """Marks seq..end as sent in a data segment: fills the holes it lies in, opens one
-        where it starts beyond the furthest."""
-        reach = self._reach[sender]
-        if reach < 0:
-            self._reach[sender] = end
-            return
-        holes = self._holes[sender]
-        if seq_diff(seq, reach) >= 0:  # the common path: the next data, or beyond it
-            if seq != reach:
-                if len(holes) >= 2 * HOLES:
-                    del holes[0:2]  # forgetting a hole only costs a search
-                holes.append(reach)
-                holes.append(seq)
-            self._reach[sender] = end
-            if holes and seq_diff(end, holes[1]) > HOLE_REACH:
-                del holes[0:2]
-            return
-        if seq_diff(end, reach) > 0:
-            self._reach[sender] = end
-        if not holes:
-            return
-        left: list[int] = []
-        for at in range(0, len(holes), 2):
-            start, stop = holes[at], holes[at + 1]
-            if seq_diff(stop, seq) <= 0 or seq_diff(end, start) <= 0:
-                left.append(start)
-                left.append(stop)
-                continue
-            if seq_diff(seq, start) > 0:
-                left.append(start)
-                left.append(seq)
-            if seq_diff(stop, end) > 0:
-                left.append(end)
-                left.append(stop)
-        holes[:] = left
-
-    def _fresh_place(self, sender: int, seq: int, key: int) -> int:
-        """The place of the segment of `sender` remembered in _fresh with `key` (at `seq`), -1
-        if there is none."""
-        places, memory = self._fresh[sender], self._memory
+    def _fresh_place(self, sender: _Sender, seq: int, key: int) -> int:
+        """The place of the segment of `sender` remembered in its `fresh` with `key` (at `seq`),
+        -1 if there is none."""
+        places, memory = sender.fresh, self._memory
         low = self._forget_fresh(sender)
         high = len(places)
         keys = self._ring_keys
@@ -242,31 +249,32 @@ class CopyFinder:
             return places[low]
         return -1
 
-    def _forget_fresh(self, sender: int) -> int:
-        """Moves _fresh_start past the places forgotten; returns it."""
-        places, start = self._fresh[sender], self._fresh_start[sender]
+    def _forget_fresh(self, sender: _Sender) -> int:
+        """Moves the sender's fresh_start past the places forgotten; returns it."""
+        places, start = sender.fresh, sender.fresh_start
         oldest = self._remembered - self._memory
         while start < len(places) and places[start] < oldest:
             start += 1
         if start > self._memory:
             del places[:start]
             start = 0
-        self._fresh_start[sender] = start
+        sender.fresh_start = start
         return start
 
     def _remember(
         self,
         key: int,
         latest: int,
-        new: bool,
+        new: _Sender | None,
         index: int,
         before: int,
         before_stamp: int,
         held: bool,
         segment: Segment,
     ) -> None:
-        """`latest`: the place of the key's latest copy in the ring (-1: none); `new`: it
-        starts at or beyond the furthest its sender reached (kept in _fresh)."""
+        """`latest`: the place of the key's latest copy in the ring (-1: none); `new`: its
+        sender, if it starts at or beyond the furthest that sender reached (kept in its
+        `fresh`, not in _places)."""
         if before >= 0:
             # A segment that holds more than this one may have more resent: its number stays.
             number = (self._numbers.get(before, 0) if held else self._numbers.pop(before, 0)) + 1
@@ -275,12 +283,10 @@ class CopyFinder:
         memory, place = self._memory, self._remembered
         self._remembered = place + 1
         current = self._ring_current
-        if new:
-            sender = key & 1
-            fresh = self._fresh[sender]
-            fresh.append(place)
-            if len(fresh) >= 3 * memory:
-                self._forget_fresh(sender)
+        if new is not None:
+            new.fresh.append(place)
+            if len(new.fresh) >= 3 * memory:
+                self._forget_fresh(new)
         else:
             self._places[key] = place
             if latest >= 0:
@@ -292,7 +298,7 @@ class CopyFinder:
             del self._places[self._ring_keys[slot]]
             if self._numbers:
                 self._numbers.pop(self._ring_indexes[slot], None)
-        current[slot] = not new
+        current[slot] = new is None
         self._ring_keys[slot] = key
         self._ring_indexes[slot] = index
         self._ring_stamps[slot] = segment.stamp

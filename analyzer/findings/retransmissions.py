@@ -156,7 +156,8 @@ class SequenceJudge:
                 self.feed(segment, segment.sport == client[1] and segment.src == client[0])
             self.result.flags.clear()  # the earlier connection's frames: its own analysis judged them
 
-    def feed(self, segment: Segment, from_client: bool) -> None:
+    def feed(self, segment: Segment, from_client: bool) -> list[str]:
+        """The segment's kinds (empty for none), as `result.flags` keeps them by frame."""
         here, there = (self._client, self._server) if from_client else (self._server, self._client)
         flags = segment.flags
         if flags & (SYN | ACK) == SYN:
@@ -171,6 +172,7 @@ class SequenceJudge:
         if kinds:
             self.result.flags[segment.frame] = kinds
         _remember(segment, here, kinds)
+        return kinds
 
 
 def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: int) -> list[str]:
