@@ -227,3 +227,33 @@ def test_a_resend_from_beyond_the_data_look_back_is_found_across_the_wrap() -> N
     assert _bounded_copies(segments, DATA_LOOK_BACK) == {
         index: before for index, before in whole.items() if index - before <= DATA_LOOK_BACK
     }
+
+
+def test_numbers_that_leap_round_the_sequence_space_still_find_their_copies() -> None:
+    """A sender whose numbers leap on by a quarter of the sequence space or more (a capture
+    that missed gigabytes, a crafted one): its numbers come round to those of a segment
+    remembered, so they no longer tell what is new; the bounded finder finds what the whole
+    file's does, on crafted leaps and on random ones among resends."""
+    quarter = 1 << 30
+    leaps = [("c", "PA", 1000 + n * quarter, 1, 100) for n in range(4)]
+    back = conversation(*leaps, ("c", "PA", 1000, 1, 100))  # round to the first: its copy
+    assert earlier_copies(back) == {4: 0} == _bounded_copies(back, 1 << 14)
+    after = conversation(*leaps, ("c", "PA", 1100, 1, 100), ("c", "PA", 1000, 1, 100))
+    assert earlier_copies(after) == {5: 0} == _bounded_copies(after, 1 << 14)
+    rng = random.Random(7)
+    for _ in range(20):
+        steps: list[tuple] = []
+        seq = rng.randrange(2**32)
+        for _ in range(300):
+            if steps and rng.random() < 0.1:
+                steps.append(rng.choice(steps))  # a resend
+                continue
+            seq = (seq + rng.choice((100, 100, 100, 5_000, 1 << 29, 3 << 29, 1 << 31))) % 2**32
+            steps.append(("c", "PA", seq, 1, 100))
+        segments = conversation(*steps)
+        whole = earlier_copies(segments)
+        assert _bounded_copies(segments, 4_096) == whole
+        finder = CopyFinder(segments[0], memory=4_096)
+        for index, segment in enumerate(segments):
+            finder.feed(index, segment)
+        assert finder.resends == numbered_resends(segments, whole)

@@ -78,6 +78,7 @@ class _Sender:
         # would cost three dictionary operations each; from fresh_start on still remembered.
         self.fresh: list[int] = []
         self.fresh_start = 0
+        self.in_order = True  # fresh is kept (CopyFinder._out_of_order)
 
     def unsent(self, seq: int, end: int) -> bool:
         """Whether some of seq..end is in none of its data segments so far."""
@@ -156,6 +157,13 @@ class CopyFinder:
         self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
         self.resends: dict[int, tuple[int, int]] = {}  # when bounded: see numbered_resends
         self._senders = [_Sender(), _Sender()]  # the other end's, then the first segment's
+        # The most a sender's numbers may move on at once for its fresh places to stay within
+        # 2**31 of each other over the `memory` remembered, and a new segment's to differ from
+        # theirs (a 64 KB segment, or a gap of one, is below it): past it, _out_of_order.
+        self._step_most = (1 << 31) // (memory + 1) - 1
+        if not memory:
+            for sender in self._senders:
+                sender.in_order = False  # unbounded, every segment is looked up
 
     def feed(self, index: int, segment: Segment) -> int:
         control = segment.flags & _CONTROL
@@ -171,10 +179,20 @@ class CopyFinder:
             return -1
         end = segment.seq_end
         furthest = here.next
+        if (
+            here.in_order
+            and furthest >= 0
+            and (
+                seq_diff(segment.seq, furthest) > self._step_most or seq_diff(end, furthest) > self._step_most
+            )
+        ):
+            self._out_of_order(here)
         if furthest < 0 or seq_diff(end, furthest) > 0:
             here.next = end
         if length == 1 and not control:
             if peer_window == 0:
+                if here.in_order and furthest >= 0 and seq_diff(end, furthest) > 0:
+                    self._out_of_order(here)  # moved its numbers on, not remembered
                 return -1
             acked = peer.acked
             if end == furthest and acked >= 0 and seq_diff(acked, end) >= 0:
@@ -184,10 +202,11 @@ class CopyFinder:
         key = segment.seq << 3 | control << 1 | sender
         if not control:
             key |= length << 35
-        # A segment that starts at or beyond the furthest its sender reached has the numbers of
-        # none before it (each of those ends at the furthest at most): not looked up.
-        new = furthest < 0 or seq_diff(segment.seq, furthest) >= 0
+        # When bounded, a segment that starts at or beyond the furthest its sender reached has
+        # the numbers of none remembered before it (each of those ends at the furthest at
+        # most, less than 2**31 behind while its sender is in_order): not looked up.
         memory = self._memory
+        new = bool(memory) and here.in_order and (furthest < 0 or seq_diff(segment.seq, furthest) >= 0)
         place = -1
         if memory:
             if not new:
@@ -197,7 +216,7 @@ class CopyFinder:
             before = self._ring_indexes[place % memory] if place >= 0 else -1
             before_stamp = self._ring_stamps[place % memory] if place >= 0 else 0
         else:
-            before = -1 if new else self._latest.get(key, -1)
+            before = self._latest.get(key, -1)
             before_stamp = 0
         held = False  # `before` holds it among more data
         if not control:
@@ -231,6 +250,21 @@ class CopyFinder:
         else:
             self._latest[key] = index
         return before
+
+    def _out_of_order(self, sender: _Sender) -> None:
+        """The sender's numbers moved on (or a segment starts) more than _step_most beyond the
+        furthest at once, or a segment not remembered moved them on: the numbers of what it sends may no longer tell what is new (they may
+        come round to those of a segment remembered). Its fresh places go to _places (where
+        no later copy of the same key is), and from now on every segment of it does."""
+        memory, current = self._memory, self._ring_current
+        for place in sender.fresh[self._forget_fresh(sender) :]:
+            key = self._ring_keys[place % memory]
+            if key not in self._places:  # one there is a later copy's
+                self._places[key] = place
+                current[place % memory] = True
+        sender.fresh.clear()
+        sender.fresh_start = 0
+        sender.in_order = False
 
     def _fresh_place(self, sender: _Sender, seq: int, key: int) -> int:
         """The place of the segment of `sender` remembered in its `fresh` with `key` (at `seq`),
