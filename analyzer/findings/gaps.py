@@ -105,9 +105,8 @@ class _Side:
 
     def __init__(self) -> None:
         self.furthest = -1  # the end of its numbers so far (-1: none yet)
-        self.waiting: deque[tuple[int, Segment]] = (
-            deque()
-        )  # (gap's start, the segment flagged after it), oldest first
+        # (gap's start, the segment flagged after it), oldest first
+        self.waiting: deque[tuple[int, Segment]] = deque()
         # Oldest first: the gaps a resend filled, watched for the packet first sent
         # (WATCHED_MOST), as (gap's start, its entry in _filled, the flagged segment's
         # identification, its time, the resend's identification); made at the first.

@@ -252,10 +252,11 @@ class CopyFinder:
         return before
 
     def _out_of_order(self, sender: _Sender) -> None:
-        """The sender's numbers moved on (or a segment starts) more than _step_most beyond the
-        furthest at once, or a segment not remembered moved them on: the numbers of what it sends may no longer tell what is new (they may
-        come round to those of a segment remembered). Its fresh places go to _places (where
-        no later copy of the same key is), and from now on every segment of it does."""
+        """A segment of `sender` starts or ends more than _step_most beyond its furthest, or
+        one not remembered moved that on: the numbers of what it sends may no longer tell
+        what is new (they may come round to those of a segment remembered). Its fresh places
+        go to _places (where no later copy of the same key is), and from now on every
+        segment of it does."""
         memory, current = self._memory, self._ring_current
         for place in sender.fresh[self._forget_fresh(sender) :]:
             key = self._ring_keys[place % memory]
