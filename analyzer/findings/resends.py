@@ -179,19 +179,17 @@ class CopyFinder:
             return -1
         end = segment.seq_end
         furthest = here.next
-        if (
-            here.in_order
-            and furthest >= 0
-            and (
-                seq_diff(segment.seq, furthest) > self._step_most or seq_diff(end, furthest) > self._step_most
-            )
-        ):
+        known = furthest >= 0  # the sender's first segment has nothing before it
+        # How far beyond the furthest it starts and ends (read below, each worked out once).
+        starts = seq_diff(segment.seq, furthest) if known else 0
+        beyond = seq_diff(end, furthest) if known else 0
+        if here.in_order and known and (starts > self._step_most or beyond > self._step_most):
             self._out_of_order(here)
-        if furthest < 0 or seq_diff(end, furthest) > 0:
+        if not known or beyond > 0:
             here.next = end
         if length == 1 and not control:
             if peer_window == 0:
-                if here.in_order and furthest >= 0 and seq_diff(end, furthest) > 0:
+                if here.in_order and beyond > 0:
                     self._out_of_order(here)  # moved its numbers on, not remembered
                 return -1
             acked = peer.acked
@@ -206,7 +204,7 @@ class CopyFinder:
         # the numbers of none remembered before it (each of those ends at the furthest at
         # most, less than 2**31 behind while its sender is in_order): not looked up.
         memory = self._memory
-        new = bool(memory) and here.in_order and (furthest < 0 or seq_diff(segment.seq, furthest) >= 0)
+        new = here.in_order and (not known or starts >= 0)  # never in_order when unbounded
         place = -1
         if memory:
             if not new:
@@ -221,12 +219,7 @@ class CopyFinder:
         held = False  # `before` holds it among more data
         if not control:
             data = here.data
-            if (
-                before < 0
-                and furthest >= 0
-                and seq_diff(end, furthest) <= 0
-                and not here.unsent(segment.seq, end)
-            ):
+            if before < 0 and known and beyond <= 0 and not here.unsent(segment.seq, end):
                 # What overlaps it, gathered on the way: where no one segment holds it, the
                 # pieces that may hold it together.
                 overlapping: list[tuple[int, int, int, int]] = []
