@@ -257,3 +257,18 @@ def test_numbers_that_leap_round_the_sequence_space_still_find_their_copies() ->
         for index, segment in enumerate(segments):
             finder.feed(index, segment)
         assert finder.resends == numbered_resends(segments, whole)
+
+
+def test_probes_that_move_the_numbers_on_unremembered_still_let_a_copy_be_found() -> None:
+    """Against a zero window, 1-byte probes are not remembered, yet they move their sender's
+    furthest on: probes leaping round the sequence space bring its numbers back to those of a
+    segment remembered, whose copy the bounded finder still finds as the whole file's does."""
+    step = 500_000_000  # under a 3-segment memory's bound for a leap at once
+    probes = [("c", "A", (1100 + n * step) % 2**32, 1, 1) for n in range(1, 9)]
+    segments = conversation(
+        ("c", "PA", 1000, 1, 100), ("s", "A", 1, 1100), *probes, ("c", "PA", 1000, 1, 100)
+    )
+    segments[1].window = 0  # the server's window shut: the probes are not remembered
+    whole = earlier_copies(segments)
+    assert whole == {len(segments) - 1: 0}
+    assert _bounded_copies(segments, 3) == whole
