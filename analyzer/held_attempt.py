@@ -217,48 +217,29 @@ class HeldAttempts:
         return [attempt for shard in self._shards for attempt in shard.values()]
 
 
+# Both pack the fields in their order by name (no tuple of them made and unpacked: a flood
+# packs two records an attempt).
 def pack_record(segment: Segment) -> bytes:
+    s, options = segment, segment.options
+    ts_val, ts_ecr = (-1, 0) if options is None or options.ts_val < 0 else (options.ts_val, options.ts_ecr)
     return _RECORD.pack(
-        *_fields(segment), segment.sack_start, segment.sack_end, segment.interface, *_echoes(segment)
-    )
+        s.frame, s.stamp, s.seq, s.ack, s.window, s.payload_len, s.ip_id, s.checksum, s.ttl, s.sport,
+        s.dport, s.flags, s.family, s.payload_cut, s.sack_start, s.sack_end, s.interface, ts_val, ts_ecr,
+    )  # fmt: skip
 
 
 def pack_short(segment: Segment) -> bytes:
-    return _SHORT.pack(*_fields(segment), segment.interface, *_echoes(segment))
-
-
-def _echoes(segment: Segment) -> tuple[int, int]:
-    options = segment.options
-    if options is None or options.ts_val < 0:
-        return -1, 0
-    return options.ts_val, options.ts_ecr
+    s, options = segment, segment.options
+    ts_val, ts_ecr = (-1, 0) if options is None or options.ts_val < 0 else (options.ts_val, options.ts_ecr)
+    return _SHORT.pack(
+        s.frame, s.stamp, s.seq, s.ack, s.window, s.payload_len, s.ip_id, s.checksum, s.ttl, s.sport,
+        s.dport, s.flags, s.family, s.payload_cut, s.interface, ts_val, ts_ecr,
+    )  # fmt: skip
 
 
 def same_options(segment: Segment, held: TcpOptions | None) -> bool:
     """Whether `segment` carries the options an attempt holds (`held`), its timestamps aside."""
     return without_echoes(segment.options) == held
-
-
-def _fields(
-    segment: Segment,
-) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, bool]:
-    """The fields both forms hold, in their order."""
-    return (
-        segment.frame,
-        segment.stamp,
-        segment.seq,
-        segment.ack,
-        segment.window,
-        segment.payload_len,
-        segment.ip_id,
-        segment.checksum,
-        segment.ttl,
-        segment.sport,
-        segment.dport,
-        segment.flags,
-        segment.family,
-        segment.payload_cut,
-    )
 
 
 def unpack_record(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
@@ -284,7 +265,7 @@ def _segment(
     sack_end: int,
     interface: int,
 ) -> Segment:
-    """A segment of a record's values (in _fields' order), its addresses and options."""
+    """A segment of a record's values (in the order pack_short packs them), its addresses and options."""
     stamp: int = values[1]
     return Segment(
         values[0], epoch_seconds(stamp), values[12], src, values[9], dst, values[10], values[11], values[2],

@@ -84,8 +84,6 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> Rendere
         errors = [report.error for report in reports if report.error is not None]
         if errors:
             raise UserError(errors[0])
-        indexes = [report.index for report in reports]
-        ids, owners = file_ids(indexes)
         # Each share counted its own connections' probes: the file's scans are their sum.
         scans = reports[0].scans
         assert scans is not None
@@ -93,6 +91,14 @@ def render_in_shares(path: str, options: AnalyzeOptions, out: TextIO) -> Rendere
             assert report.scans is not None
             scans.merge(report.scans)
         findings = scans.findings()
+        if form.text:  # the shares tally their blocks meanwhile (a flood's: a million)
+            from analyzer.output.text_report import ScanNumbers
+
+            keys = ScanKeys(ScanNumbers.keys(findings))
+            for connection in connections:
+                connection.send(keys)
+        indexes = [report.index for report in reports]
+        ids, owners = file_ids(indexes)
         links = _file_links(reports, ids, findings)
         if form.text:
             opening, closing = _text_frame(path, reports, connections, ids, findings, links)
@@ -183,14 +189,11 @@ def _text_frame(
     path: str, reports: list[ShareReport], connections: list[Connection], ids: list[array[int]],
     findings: list[ScanFinding], links: Links,
 ) -> tuple[str, str]:  # fmt: skip
-    """What the text report has before its connections' blocks and after them. The shares
-    are told the file's scans (ScanKeys) and answer with what their connections add to the
+    """What the text report has before its connections' blocks and after them. The shares,
+    told the file's scans (ScanKeys), answer with what their connections add to the
     overview, and the lengths of the blocks they print, which go into their indexes."""
-    from analyzer.output.text_report import ScanNumbers, TextTally, head_lines, report_closing, report_opening
+    from analyzer.output.text_report import TextTally, head_lines, report_closing, report_opening
 
-    keys = ScanKeys(ScanNumbers.keys(findings))
-    for connection in connections:
-        connection.send(keys)
     tally = TextTally()
     for share, connection in enumerate(connections):
         answer = _received(path, share, connection, ShareTally, "its tally")

@@ -13,7 +13,6 @@ file's ids there, and the lines where they go.
 
 from __future__ import annotations
 
-import heapq
 import os
 from array import array
 from collections.abc import Callable, Iterator
@@ -91,26 +90,33 @@ class ShareLines:
 def file_ids(indexes: list[ShareIndex]) -> tuple[list[array[int]], array[int]]:
     """Per share, the file's id of each of its connections (by the share's id); and per
     file id, the share that has it. A share's ids follow its first frames, so the file's
-    ids are the shares' merged by first frame."""
+    ids are the shares' merged by first frame: the shares are few, so each step looks at
+    every share's next (a heap of tuples took a third of a second for a flood's million)."""
     ids = [array("q", [-1]) * len(index.firsts) for index in indexes]
     owners = array("H" if len(indexes) <= 0xFFFF else "q")  # 2 bytes a connection, not 8
-    heap: list[tuple[int, int, int]] = []  # (first frame, share, share's id) of each share's next
-    for share, index in enumerate(indexes):
-        _push_next(heap, index, share, 0)
-    while heap:
-        _first, share, ident = heapq.heappop(heap)
-        ids[share][ident] = len(owners)
-        owners.append(share)
-        _push_next(heap, indexes[share], share, ident + 1)
-    return ids, owners
+    firsts = [index.firsts for index in indexes]
+    following = [_with_connection(share_firsts, 0) for share_firsts in firsts]
+    while True:
+        best, best_first = -1, 0
+        for share in range(len(firsts)):
+            ident = following[share]
+            if ident < len(firsts[share]):
+                first = firsts[share][ident]
+                if best < 0 or first < best_first:  # equal firsts: the lower share first
+                    best, best_first = share, first
+        if best < 0:
+            return ids, owners
+        ident = following[best]
+        ids[best][ident] = len(owners)
+        owners.append(best)
+        following[best] = _with_connection(firsts[best], ident + 1)
 
 
-def _push_next(heap: list[tuple[int, int, int]], index: ShareIndex, share: int, ident: int) -> None:
-    firsts = index.firsts
+def _with_connection(firsts: array[int], ident: int) -> int:
+    """The first id from `ident` on that a connection has (len(firsts): none)."""
     while ident < len(firsts) and firsts[ident] < 0:
         ident += 1
-    if ident < len(firsts):
-        heapq.heappush(heap, (firsts[ident], share, ident))
+    return ident
 
 
 def positions(
