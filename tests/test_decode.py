@@ -348,6 +348,72 @@ def test_address_texts_stay_right_and_bounded_past_the_cache_limit(tmp_path) -> 
     assert 0 < len(addresses._ADDRESS_TEXT) <= addresses._ADDRESS_TEXT_LIMIT
 
 
+def _record_offsets(data: bytes) -> list[int]:
+    """Where each record of a little-endian microsecond pcap file begins."""
+    offsets, at = [], 24
+    while at < len(data):
+        offsets.append(at)
+        at += 16 + struct.unpack_from("<I", data, at + 8)[0]
+    return offsets
+
+
+def test_a_record_longer_than_any_the_file_may_hold_stops_the_reading_there(tmp_path) -> None:
+    """A damaged record length between 256 KiB and 1 MiB was read as a frame: it swallowed the
+    records after it and the reading went on out of step (packets made of their bytes). As
+    Wireshark, a record longer than 262,144 bytes and than the file's snapshot length ends it."""
+    path = write_capture(tmp_path / "x.pcap", handshake_packets())
+    data = bytearray(path.read_bytes())
+    at = _record_offsets(bytes(data))[4]
+    struct.pack_into("<II", data, at + 8, 300_000, 300_000)  # record 5's caplen and len
+    path.write_bytes(bytes(data) + bytes(400_000))
+    stats = DecodeStats()
+    assert [segment.frame for segment in read_segments(str(path), stats)] == [1, 2, 3, 4]
+    assert stats.frames == 4
+    assert (
+        "record 5 claims 300,000 bytes, more than any record of this file may hold (262,144): a "
+        "damaged record header; stopped reading there (4 packets read)"
+    ) in stats.warnings
+
+
+def test_a_record_longer_than_the_snapshot_length_alone_is_read(tmp_path) -> None:
+    """A writer that says 96 bytes and keeps 1,500 is read as Wireshark and libpcap read it."""
+    packets = handshake_packets()
+    path = write_capture(tmp_path / "x.pcap", packets)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 16, 60)  # the file's snapshot length, below every frame's
+    path.write_bytes(bytes(data))
+    stats = DecodeStats()
+    assert len(list(read_segments(str(path), stats))) == len(packets)
+    assert not any("claims" in warning for warning in stats.warnings)
+
+
+def test_a_record_past_262144_bytes_within_the_snapshot_length_is_read(tmp_path) -> None:
+    """A file whose snapshot length is larger (a link type of bigger frames) holds them."""
+    frame = _syn_frame() + bytes(300_000 - 54)  # the IPv4 length says where the packet ends
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 524_288, 1)
+    record = struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+    path = tmp_path / "big.pcap"
+    path.write_bytes(header + record + record)
+    stats = DecodeStats()
+    assert len(list(read_segments(str(path), stats))) == 2
+    assert not any("claims" in warning for warning in stats.warnings)
+
+
+def test_a_record_holding_more_than_its_packet_had_is_named(tmp_path) -> None:
+    path = write_capture(tmp_path / "x.pcap", handshake_packets())
+    data = bytearray(path.read_bytes())
+    at = _record_offsets(bytes(data))[2]
+    caplen = struct.unpack_from("<I", data, at + 8)[0]
+    struct.pack_into("<I", data, at + 12, caplen - 7)  # record 3's original length
+    path.write_bytes(bytes(data))
+    stats = DecodeStats()
+    assert len(list(read_segments(str(path), stats))) == 10
+    assert (
+        "1 record holds more bytes than its packet had (the original length it gives: packet 3): a "
+        "damaged record header, or a writer's mistake; each read as it is held"
+    ) in stats.warnings
+
+
 def _pcapng_block(block_type: int, body: bytes) -> bytes:
     body += b"\0" * (-len(body) % 4)
     return struct.pack("<II", block_type, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
@@ -402,6 +468,38 @@ def test_pcapng_packets_that_name_no_interface_or_overrun_their_block_are_skippe
     assert (
         "1 packet skipped, claiming more bytes than its block holds (the first: packet 4)" in stats.warnings
     )
+
+
+@pytest.mark.parametrize("wrong", ["leading", "trailing"])
+def test_a_pcapng_block_whose_two_lengths_disagree_stops_the_reading_there(tmp_path, wrong) -> None:
+    """A leading length 8 bytes too long put the reader out of step: the next block's interface
+    id read as a block type invented a Simple Packet Block 'cut to 395,796 bytes'. As Wireshark,
+    a block whose trailing length is not its leading one ends the reading; the packets before
+    it are read."""
+    frame = _syn_frame()
+    damaged = bytearray(_enhanced_packet(0, 2_000_000, frame))
+    size = len(damaged)
+    if wrong == "leading":
+        struct.pack_into("<I", damaged, 4, size + 8)  # read to 8 bytes into the next block
+        said, ends = size + 8, size  # the trailer read is the next block's leading length
+    else:
+        struct.pack_into("<I", damaged, size - 4, size - 8)
+        said, ends = size, size - 8
+    blocks = [
+        *_section_and_interface(),
+        _enhanced_packet(0, 1_000_000, frame),
+        _enhanced_packet(0, 1_500_000, frame),
+        bytes(damaged),
+        *(_enhanced_packet(0, 3_000_000 + n, frame) for n in range(3)),
+    ]
+    capture = tmp_path / "damaged.pcapng"
+    capture.write_bytes(b"".join(blocks))
+    stats = DecodeStats()
+    assert [segment.time for segment in read_packets(str(capture), stats)] == [1.0, 1.5]
+    assert stats.warnings == [
+        f"block after packet 2 says it is {said:,} bytes long and ends saying {ends:,}: a damaged "
+        "block; stopped reading there (2 packets read)"
+    ]
 
 
 def _named_interface(name: bytes) -> bytes:

@@ -23,6 +23,10 @@ from analyzer.timefmt import NS, epoch_seconds, seconds_stamp
 # The largest frame any capture engine writes is 256 KiB (tcpdump's default snaplen);
 # anything far above that in a length field means the file is corrupt.
 MAX_FRAME_BYTES: Final = 1 << 20
+# A pcap record longer than this and than the file's snapshot length is damaged (Wireshark's
+# WTAP_MAX_PACKET_SIZE_STANDARD: "bigger than maximum of 262144"): read on, it would swallow
+# the records after it, and what follows it would be read out of step.
+STANDARD_MAX_FRAME: Final = 262_144
 MAX_BLOCK_BYTES: Final = MAX_FRAME_BYTES + 4096
 READ_AHEAD: Final = 1 << 20
 
@@ -103,6 +107,9 @@ class CaptureFile:
         self.zero_stamped = (0, 0)
         # pcap records whose fraction of a second is a second or more: read as given.
         self.fraction_over = (0, 0)
+        # Records holding more bytes than their packet had (its original length): (how many,
+        # the first one's number). A damaged record header, or a writer's mistake.
+        self.over_length = (0, 0)
         self._per_second = 1_000_000  # a pcap file's fractions in a second
         # Packet blocks left unread, by why: (how many, the first one's number). Each keeps
         # its number, as Wireshark numbers every packet block: later frames keep theirs.
@@ -257,10 +264,12 @@ class CaptureFile:
             return False
         buffer, at, little = ahead.buffer, ahead.at, self._little
         caplen = u32(buffer, at + 8, little)
-        if caplen > MAX_FRAME_BYTES:
+        if caplen > STANDARD_MAX_FRAME and (caplen > self.snaplen or caplen > MAX_FRAME_BYTES):
+            most = min(MAX_FRAME_BYTES, max(STANDARD_MAX_FRAME, self.snaplen))
             self.warnings.append(
-                f"record {self.frames_read + 1} claims {caplen} bytes, more than any capture "
-                f"writes; stopped reading there ({self.frames_read} packets read)"
+                f"record {self.frames_read + 1} claims {caplen:,} bytes, more than any record of "
+                f"this file may hold ({most:,}): a damaged record header; stopped reading there "
+                f"({packets_read(self.frames_read)})"
             )
             return False
         if ahead.fill(header + caplen) < header + caplen:
@@ -274,9 +283,16 @@ class CaptureFile:
         else:
             self._set_stamp(seconds_stamp(seconds) + fraction * self._tick_ns)
         self.data = buffer[at + header : at + header + caplen]
-        self.whole = 0 < u32(buffer, at + 12, little) <= caplen
+        self._original_length(u32(buffer, at + 12, little), caplen, self.frames_read)
         ahead.at = at + header + caplen
         return True
+
+    def _original_length(self, length: int, caplen: int, frame: int) -> None:
+        """Packet `frame`'s original length read: whether it is whole, or holds more than it."""
+        self.whole = 0 < length <= caplen
+        if caplen > length > 0:
+            count, first = self.over_length
+            self.over_length = (count + 1, first or frame)
 
     def _odd_stamp(self, seconds: int, fraction: int) -> None:
         """A pcap record stamped 0, or with a fraction of a second past a second."""
@@ -299,6 +315,19 @@ class CaptureFile:
             self.zero_stamped = (count + 1, first or frame)
         else:
             self._set_stamp(0)
+
+    def length_warnings(self) -> list[str]:
+        """What was odd about the records' lengths."""
+        count, first = self.over_length
+        if not count:
+            return []
+        which = (
+            f"1 record holds more bytes than its packet had (the original length it gives: packet {first})"
+            if count == 1
+            else f"{count:,} records hold more bytes than their packets had (the original length "
+            f"each gives; the first: packet {first})"
+        )
+        return [f"{which}: a damaged record header, or a writer's mistake; each read as it is held"]
 
     def stamp_warnings(self) -> list[str]:
         """What was odd about the packets' times."""
@@ -364,7 +393,7 @@ class CaptureFile:
             if block_len % 4 or body_len < 0 or block_len > MAX_BLOCK_BYTES:
                 self.warnings.append(
                     f"block after packet {self.frames_read} has an impossible length ({block_len}); "
-                    f"stopped reading there ({self.frames_read} packets read)"
+                    f"stopped reading there ({packets_read(self.frames_read)})"
                 )
                 return
             body = ahead.read(body_len)
@@ -373,6 +402,18 @@ class CaptureFile:
                 if opening:  # nothing of the file can be read: it is not yet a capture
                     raise CaptureFileError(self.path, "pcapng section header is cut off")
                 self._cut_off(f"the block after packet {self.frames_read}")
+                return
+            trailing = struct.unpack(endian + "I", trailer)[0]
+            if trailing != block_len:
+                # Wireshark stops here too: a wrong leading length put the reader out of step
+                # (the next block's fields read as a block: packets invented).
+                if opening:
+                    raise CaptureFileError(self.path, "pcapng section header's lengths disagree")
+                self.warnings.append(
+                    f"block after packet {self.frames_read:,} says it is {block_len:,} bytes long "
+                    f"and ends saying {trailing:,}: a damaged block; stopped reading there "
+                    f"({packets_read(self.frames_read)})"
+                )
                 return
             block_type = struct.unpack(endian + "I", head[:4])[0]
             body = prefix + body
@@ -407,13 +448,17 @@ class CaptureFile:
             return None
         buffer, at = ahead.buffer, ahead.at  # moved if the chunk was refilled
         iface, caplen = u32(buffer, at + 8, little), u32(buffer, at + 20, little)
-        if iface >= len(interfaces) or caplen > block_len - 32:
+        if (
+            iface >= len(interfaces)
+            or caplen > block_len - 32
+            or u32(buffer, at + block_len - 4, little) != block_len
+        ):
             return None
         ahead.at = at + block_len
         self.interface = iface
-        self.whole = 0 < u32(buffer, at + 24, little) <= caplen
         linktype = self._stamp(interfaces[iface], u32(buffer, at + 12, little), u32(buffer, at + 16, little))
         self.frames_read += 1
+        self._original_length(u32(buffer, at + 24, little), caplen, self.frames_read)
         return (self._last_stamp, linktype, buffer[at + 28 : at + 28 + caplen])
 
     def _stamp(self, interface: tuple[int, int, int], high: int, low: int) -> int:
@@ -513,14 +558,14 @@ class CaptureFile:
             little = endian == "<"
             iface, high, low = u32(body, 0, little), u32(body, 4, little), u32(body, 8, little)
             caplen = u32(body, 12, little)
-            self.whole = 0 < u32(body, 16, little) <= caplen
+            self._original_length(u32(body, 16, little), caplen, self.frames_read + 1)
             data_at = 20
         else:
             if len(body) < 20:
                 self._skip("in a packet block too short for its fields")
                 return None
             iface, _drops, high, low, caplen, origlen = struct.unpack(endian + "HHIIII", body[:20])
-            self.whole = 0 < origlen <= caplen
+            self._original_length(origlen, caplen, self.frames_read + 1)
             data_at = 20
         if iface >= len(interfaces):
             self._skip("naming an interface never described")
@@ -531,6 +576,10 @@ class CaptureFile:
             return None
         linktype = self._stamp(interfaces[iface], high, low)
         return (self._last_stamp, linktype, body[data_at : data_at + caplen])
+
+
+def packets_read(count: int) -> str:
+    return "1 packet read" if count == 1 else f"{count:,} packets read"
 
 
 def zero_stamped_warning(count: int, first: int) -> str:

@@ -420,7 +420,12 @@ def read_packets(
     finally:
         stats.format = capture.format
         stats.snaplen = capture.snaplen
-        stats.warnings[:0] = capture.warnings + capture.skipped_warnings() + capture.drop_warnings()
+        stats.warnings[:0] = (
+            capture.warnings
+            + capture.skipped_warnings()
+            + capture.length_warnings()
+            + capture.drop_warnings()
+        )
         if capture.untimed:
             stats.warnings.append(untimed_warning(capture.untimed))
         stats.warnings.extend(capture.stamp_warnings())
