@@ -196,3 +196,14 @@ def test_a_syn_in_a_continuation_sets_its_senders_base_anew() -> None:
     )  # fmt: skip
     _first, later = analyze_segments(segments).connections
     assert sequence_bases(later) == {"client": 9000, "server": 7000}
+
+
+def test_the_busiest_sources_count_the_connection_a_source_opened_once() -> None:
+    """Split by the idle timer into three, the session is one its client opened (--summary's
+    busiest sources said 3), its packets all the client's."""
+    from analyzer.output.summary import Summary
+
+    summary = Summary()
+    for result in analyze_segments(conversation(*SESSION)).connections:
+        summary.add(result)
+    assert summary.sources.top(2) == [("192.0.2.1", 1, len(SESSION))]

@@ -142,11 +142,15 @@ class SourceTally:
         self.counts: dict[str, list[int]] = {}  # address -> [connections, packets]
         self.short_by = 0
 
-    def add(self, address: str, packets: int) -> None:
+    def add(self, address: str, packets: int, opened: bool = True) -> None:
+        """`opened`: the connection is one the source opened, not the piece of one an idle
+        timer split (connections.py), whose packets count where its source has an entry."""
         entry = self.counts.get(address)
         if entry is not None:
-            entry[0] += 1
+            entry[0] += int(opened)
             entry[1] += packets
+            return
+        if not opened:
             return
         if len(self.counts) >= 2 * self.slots:
             self._compact()
@@ -264,7 +268,7 @@ class Summary:
         # A client the capture holds nothing of opened nothing it can show (a backscatter's
         # forged addresses, or the missing direction of a one-sided capture).
         if handshake.syns or any(connection.from_client(segment) for segment in connection.segments):
-            self.sources.add(connection.client[0], connection.packets)
+            self.sources.add(connection.client[0], connection.packets, connection.continues is None)
 
     def merge(self, other: Summary) -> None:
         """Add another's counts (a share's, of a big file's text report): the overview's;
