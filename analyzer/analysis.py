@@ -132,6 +132,10 @@ class ConnectionAnalysis:
     gaps: GapFills | None = None
     # Capture copies its receiver got twice (findings/path_duplicates.py): (copy, its D-SACK).
     on_the_wire_twice: list[tuple[int, int]] = field(default_factory=list)
+    # Wireshark's rules read without the segments of a stale connection on the same ports that
+    # answered within this one (stale_frames): what the report says of the capture and of
+    # resends reads these. The sequence itself where there are none.
+    own_sequence: SequenceAnalysis = field(default_factory=SequenceAnalysis)
 
     def __init__(
         self,
@@ -156,6 +160,7 @@ class ConnectionAnalysis:
         ecn: EcnSignals | None = None,
         gaps: GapFills | None = None,
         on_the_wire_twice: list[tuple[int, int]] | None = None,
+        own_sequence: SequenceAnalysis | None = None,
     ) -> None:
         self.connection = connection
         self.handshake = handshake
@@ -179,6 +184,7 @@ class ConnectionAnalysis:
         self.ecn = ecn
         self.gaps = gaps
         self.on_the_wire_twice = on_the_wire_twice if on_the_wire_twice is not None else []
+        self.own_sequence = own_sequence if own_sequence is not None else sequence
 
     @property
     def interesting(self) -> bool:
@@ -220,6 +226,25 @@ class Analysis:
     udp: list[UdpFlow] = field(default_factory=list)
     scans: list[ScanFinding] = field(default_factory=list)  # the file's scans and floods
     links: Links = field(default_factory=Links)  # connections that are one (findings/links.py)
+
+
+def stale_frames(connection: Connection, resets: list[Reset]) -> set[int]:
+    """The segments within a connection of another on its ports: the ACK a stale one (a
+    TIME_WAIT) answered its SYN with, or an old SYN/ACK, and the RST its client reset it with.
+    Wireshark's rules read them as this connection's: numbers far from its own, so a gap, data
+    acknowledged unseen, resends (helper-108's reused ports: every reused connection said the
+    capture missed packets)."""
+    stale: set[int] = set()
+    for reset in resets:
+        if reset.cause == "challenge_ack_answer":
+            stale.add(reset.segment.frame)
+            evidence = set(reset.evidence)  # the SYN, what answered it, the RST
+            stale.update(
+                s.frame
+                for s in connection.segments
+                if s.frame in evidence and connection.sender(s) != reset.sender
+            )
+    return stale
 
 
 def analyze_connection(
@@ -395,10 +420,14 @@ def analyze_connection(
             connection, sequence, handshake.answered_syn_to_ack, resends, resets, capture_end
         )
     rtt = handshake.answered_syn_to_ack
+    own_sequence = sequence
     if isinstance(folded, FoldedConnection):
         gaps = folded.gaps.result(rtt)
     else:
-        gaps = gap_fills(connection, sequence.flags, rtt) if sequence.flags else None
+        stale = stale_frames(connection, resets) if sequence.flags else set()
+        if stale:
+            own_sequence = analyze_sequence(connection, stale)
+        gaps = gap_fills(connection, own_sequence.flags, rtt) if own_sequence.flags else None
     return ConnectionAnalysis(
         sequence=sequence,
         compatibility=compatible,
@@ -420,6 +449,7 @@ def analyze_connection(
         ecn=find_ecn_signals(connection, handshake),
         gaps=gaps,
         on_the_wire_twice=on_the_wire_twice(connection) if connection.copies else None,
+        own_sequence=own_sequence,
     )
 
 

@@ -236,3 +236,24 @@ def test_data_filed_after_its_ack_stamped_before_it_was_not_missed() -> None:
     whole = gaps(None, 1 << 30)
     assert whole is not None and whole.filed_late == [(24, 25)]
     assert gaps(functools.partial(FoldedConnection, head_steps=0, look_ahead=8), 12) == whole
+
+
+def test_a_late_packet_first_sent_is_no_retransmission_in_the_lists() -> None:
+    """Wireshark flags the late original a retransmission (it came an iRTT after the highest):
+    the interesting connections' line and --only retransmissions went by that flag, beside a
+    block that said the packet was delayed, not sent again (a mirror port's reordered copies)."""
+    from analyzer.output.only import retransmitted
+    from analyzer.output.text_report import interesting_reasons
+
+    late = (
+        (0.1000, "c", "PA", 101, 501, 100),
+        (0.1001, "c", "PA", 301, 501, 100),
+        (0.1050, "c", "PA", 201, 501, 100),
+    )
+    result = _analyzed(late, [10, 12, 11], rtt=0.0005)
+    assert result.gaps is not None and result.gaps.reordered == [(5, 6)]
+    assert "retransmission" in result.sequence.flags[6]
+    assert interesting_reasons(result) == [] and not retransmitted(result)
+    resent = _analyzed(RESENT, [10, 12, 13])
+    assert "retransmission" in resent.sequence.flags[9]
+    assert interesting_reasons(resent) == ["1 retransmission"] and retransmitted(resent)

@@ -291,6 +291,27 @@ def test_the_rst_answering_a_challenge_ack_leaves_the_client_in_syn_sent() -> No
     ]
 
 
+def test_a_stale_connection_s_challenge_ack_is_no_packet_the_capture_missed() -> None:
+    """Wireshark's rules read the stale connection's ACK and the RST that reset it as this
+    connection's: the ACK acknowledges data not captured, the SYN/ACK follows a gap, the server's
+    data below its furthest number is resent. The flags stay Wireshark's; what the report says
+    of the capture and of resends leaves them out (helper-108: all 2,000 reused ports said the
+    capture missed packets, half had '3 retransmissions')."""
+    from analyzer.output.only import other_retransmissions
+    from analyzer.output.text_report import connection_text, interesting_reasons
+
+    exchange = (("c", "PA", 101, 501, 10), ("s", "PA", 501, 111, 20), ("c", "A", 111, 521))
+    # The new server ISN below the stale connection's numbers: its data reads as resent.
+    result = analyze(*CHALLENGED[:4], ("s", "SA", 500, 101), ("c", "A", 101, 501), *exchange)
+    assert result.sequence.flags[2] == ["ack_lost_segment"]
+    assert "retransmission" in result.sequence.flags[8]
+    assert result.own_sequence.flags == {4: ["retransmission"]}  # the SYN sent again
+    text = "\n".join(connection_text(result, Clock()))
+    assert "not in the capture" not in text
+    assert other_retransmissions(result) == 0
+    assert interesting_reasons(result) == ["RST from the client: challenge_ack_answer", "SYN sent 2 times"]
+
+
 def test_a_challenge_ack_alone_leaves_the_handshake_incomplete_and_says_why() -> None:
     h = analyze(*CHALLENGED[:3]).handshake
     assert h.status == "incomplete"

@@ -127,12 +127,15 @@ class SequenceAnalysis:
         return Counter([kind for kinds in self.flags.values() for kind in kinds])
 
 
-def analyze_sequence(connection: Connection) -> SequenceAnalysis:
+def analyze_sequence(connection: Connection, leaving_out: set[int] | None = None) -> SequenceAnalysis:
+    """`leaving_out`: frames not judged, as if not captured (a stale connection's, see
+    analysis.stale_frames)."""
     continued = connection.continues
     judge = SequenceJudge(continued.last if continued is not None else None, connection.client)
     from_client = connection.from_client
     for segment in connection.segments:
-        judge.feed(segment, from_client(segment))
+        if leaving_out is None or segment.frame not in leaving_out:
+            judge.feed(segment, from_client(segment))
     return judge.result
 
 

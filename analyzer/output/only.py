@@ -2,8 +2,9 @@
 
   resets           a RST was sent, by either side (refused ones too)
   refused          the SYN was answered by a RST, or by an ICMP destination unreachable
-  retransmissions  a segment was sent again: a SYN or SYN/ACK resent, or data (Wireshark's
-                   retransmission, fast and spurious retransmission)
+  retransmissions  a segment was sent again: a SYN or SYN/ACK resent, or data or a FIN
+                   (a copy of one captured before, or Wireshark's retransmission, fast and
+                   spurious retransmission, but for a gap filled by the packet first sent)
   incomplete       the handshake began and never finished: no answer to the SYN, or a
                    SYN/ACK never acknowledged (a refused one is `refused`)
 
@@ -33,9 +34,28 @@ def parse_only(text: str) -> list[str]:
 
 
 def retransmitted(result: ConnectionAnalysis) -> bool:
-    if result.syn_backoff.intervals or result.synack_backoff.intervals:
+    if result.syn_backoff.intervals or result.synack_backoff.intervals or result.resends:
         return True
-    return any("retransmission" in kinds for kinds in result.sequence.flags.values())
+    return other_retransmissions(result) > 0
+
+
+def other_retransmissions(result: ConnectionAnalysis) -> int:
+    """The frames Wireshark flags as retransmissions but for the handshake's (said apart) and
+    those the gaps show were no resend: the packet first sent, delayed (reordered), or filed
+    after its ACK; a stale connection's segments within it left out (own_sequence). (A mirror
+    port that reordered its copies had connections listed with 3 where nothing was sent twice,
+    beside a block that said so.)"""
+    flags = result.own_sequence.flags
+    if not flags:
+        return 0
+    flagged = {frame for frame, kinds in flags.items() if "retransmission" in kinds}
+    handshake, gaps = result.handshake, result.gaps
+    for segment in (*handshake.syns, *handshake.synacks):
+        flagged.discard(segment.frame)
+    if gaps is not None:
+        flagged.difference_update(filler for _gap, filler in gaps.reordered)
+        flagged.difference_update(data for _ack, data in gaps.filed_late)
+    return len(flagged)
 
 
 def shown(result: ConnectionAnalysis, only: list[str]) -> bool:

@@ -40,7 +40,7 @@ from analyzer.decode.segment import SYN
 from analyzer.listing import shortened
 from analyzer.output.glossary import options_words
 from analyzer.output.labels import silent_end
-from analyzer.output.only import shown
+from analyzer.output.only import other_retransmissions, shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.timefmt import Clock, format_duration, since, to_the_microsecond
 from analyzer.udp_flows import UdpFlow
@@ -189,7 +189,7 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         )
         gaps = result.gaps
         missed = _missed_packets(
-            result.sequence.counts(),
+            result.own_sequence.counts(),
             len(gaps.reordered) if gaps is not None else 0,
             len(gaps.filed_late) if gaps is not None else 0,
         )
@@ -511,19 +511,13 @@ def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
         if reset.cause != "refused" and (reset.sender, reset.cause) not in causes:
             causes.append((reset.sender, reset.cause))
     reasons.extend(f"RST from the {sender}: {cause}" for sender, cause in causes)
-    resent = 0
     if len(handshake.syns) > 1 and status != "no_answer":  # else said by "no answer to N SYNs"
         reasons.append(f"SYN sent {len(handshake.syns)} times")
-        resent += len(handshake.syns) - 1
-    elif len(handshake.syns) > 1:
-        resent += len(handshake.syns) - 1
     if len(handshake.synacks) > 1:
         reasons.append(f"SYN/ACK sent {len(handshake.synacks)} times")
-        resent += len(handshake.synacks) - 1
-    if result.sequence.flags:
-        others = result.sequence.counts().get("retransmission", 0) - resent
-        if others > 0:
-            reasons.append(plural(others, "retransmission"))
+    others = other_retransmissions(result)
+    if others > 0:
+        reasons.append(plural(others, "retransmission"))
     expired = connection.expired
     if expired is not None and not (
         expired == "attempt" and status in ("no_answer", "unreachable", "incomplete")
