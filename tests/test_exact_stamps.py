@@ -331,3 +331,15 @@ def test_an_ends_state_before_its_first_packet_is_at_that_packets_stamp(tmp_path
     before = [c for c in connection["state_changes"] if c["frame"] is None]
     assert {c["state"] for c in before} == {"CLOSED", "LISTEN"}
     assert [c["time_relative"] for c in before] == [16_501e-9, 16_501e-9], before
+
+
+def test_a_moment_no_packet_is_at_counts_to_the_microsecond() -> None:
+    """A timer's move (TIME_WAIT's end) is a float of epoch seconds, good to a quarter of a
+    microsecond: its distance from frame 1 is given to the microsecond, not with the float's
+    noise (the JSON said 2.183746099472046); a packet's moment stays exact."""
+    from analyzer.timefmt import Clock, epoch_seconds
+
+    origin = Clock(stamp=1_700_000_000_123_456_789, time=epoch_seconds(1_700_000_000_123_456_789))
+    stamps = {7: 1_700_000_002_307_202_123}
+    assert origin.since_moment(origin.time + 2.183746, None, {}) == 2.183746
+    assert origin.since_moment(epoch_seconds(stamps[7]), 7, stamps) == 2.183745334
