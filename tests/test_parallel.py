@@ -163,6 +163,27 @@ def test_a_scan_from_one_source_port_is_split_between_the_shares(tmp_path) -> No
     assert min(kept) > 0.4 * len(packets)
 
 
+def test_one_linux_client_s_connections_to_one_server_are_split_between_the_shares(tmp_path) -> None:
+    """Linux connects from even ports (bind() takes the odd ones): with one client and one
+    server, the sums of ports and addresses all had one parity, and two shares got all the
+    connections in one (helper-108: the other idle, no faster than one process)."""
+    from pcap_builder import tcp_packet
+    from pcap_builder import write_capture as write_packets
+
+    packets = [
+        tcp_packet(4, "10.0.0.1", port, "10.0.0.2", 80, "S", port) for port in range(32768, 32768 + 2000, 2)
+    ]
+    path = tmp_path / "even.pcap"
+    write_packets(path, packets)
+    for count in (2, 3):
+        kept = []
+        for index in range(count):
+            records = read_packets(str(path), DecodeStats(), None, Share(index, count))
+            kept.append(sum(1 for record in records if type(record) is Segment))
+        assert sum(kept) == len(packets)
+        assert min(kept) > 0.8 * len(packets) / count
+
+
 def _stamped_ahead(path: Path, frames: range, seconds: int) -> None:
     """A little-endian microsecond pcap's `frames` (1-based) stamped `seconds` later."""
     data = bytearray(path.read_bytes())
