@@ -1,0 +1,81 @@
+"""A mirror port's two streams of copies, interleaved: one stream's copy of a packet may be
+stamped before the other's copy of the packet that came first. The copy kept is the one that
+keeps the connection's causes before their effects (connections._Open.later_copy_first)."""
+
+from __future__ import annotations
+
+from segments import conversation
+
+from analyzer.analysis import analyze_segments
+
+# (stream, who, flags, seq, ack, length, IPv4 id), 10 us apart: stream 2's copies (TTL one
+# lower) of the client's ACK and of its second data segment come before stream 1's copy of
+# what came first (the SYN/ACK; the first data segment).
+INTERLEAVED = (
+    (1, "c", "S", 100, 0, 0, 1),
+    (2, "c", "S", 100, 0, 0, 1),
+    (2, "c", "A", 101, 501, 0, 2),
+    (1, "s", "SA", 500, 101, 0, 9),
+    (2, "s", "SA", 500, 101, 0, 9),
+    (1, "c", "A", 101, 501, 0, 2),
+    (2, "c", "PA", 201, 501, 100, 4),
+    (1, "c", "PA", 101, 501, 100, 3),
+    (2, "c", "PA", 101, 501, 100, 3),
+    (1, "c", "PA", 201, 501, 100, 4),
+    (1, "s", "A", 501, 301, 0, 10),
+    (2, "s", "A", 501, 301, 0, 10),
+)
+
+
+def _mirrored(steps: tuple[tuple, ...]) -> list:
+    segments = conversation(*((s[1], s[2], s[3], s[4], s[5]) for s in steps), gap=0.00001)
+    for segment, (stream, *_rest, ip_id) in zip(segments, steps, strict=True):
+        segment.ip_id = ip_id
+        segment.checksum = 1000 + ip_id  # the same packet: the same bytes
+        segment.ttl = 64 if stream == 1 else 63
+    return segments
+
+
+def test_the_copy_kept_is_the_one_after_what_came_first() -> None:
+    [result] = analyze_segments(_mirrored(INTERLEAVED)).connections
+    connection = result.connection
+    assert [s.frame for s in connection.segments] == [1, 4, 6, 8, 10, 11]
+    assert sorted(connection.copies and [(copy.frame, of) for copy, of in connection.copies]) == [
+        (2, 1), (3, 6), (5, 4), (7, 10), (9, 8), (12, 11),
+    ]  # fmt: skip
+    handshake = result.handshake
+    assert handshake.status == "complete" and handshake.final_ack is not None
+    assert handshake.final_ack.frame == 6
+    assert round(handshake.synack_to_ack or 0, 6) == 0.00002
+    assert result.sequence.flags == {}  # nothing lost, nothing out of order
+    assert connection.packets == len(INTERLEAVED)
+
+
+def test_a_copy_after_a_resend_of_what_came_first_keeps_the_first() -> None:
+    """The data before it seen already before the first copy (the later one a resend): the
+    first copy was in order, and stays."""
+    steps = (
+        *INTERLEAVED[:6],
+        (1, "c", "PA", 101, 501, 100, 3),
+        (1, "c", "PA", 201, 501, 100, 4),
+        (1, "c", "PA", 101, 501, 100, 5),  # the first segment sent again
+        (2, "c", "PA", 201, 501, 100, 4),
+    )
+    [result] = analyze_segments(_mirrored(steps)).connections
+    assert [s.frame for s in result.connection.segments] == [1, 4, 6, 7, 8, 9]
+
+
+def test_an_ack_after_what_it_acknowledges_keeps_its_first_copy() -> None:
+    """The SYN/ACK before the ACK's first copy and sent again before its second: the first
+    copy answered the first SYN/ACK, and stays."""
+    steps = (
+        (1, "c", "S", 100, 0, 0, 1),
+        (1, "s", "SA", 500, 101, 0, 9),
+        (2, "s", "SA", 500, 101, 0, 9),
+        (1, "c", "A", 101, 501, 0, 2),
+        (1, "s", "SA", 500, 101, 0, 10),  # sent again
+        (2, "c", "A", 101, 501, 0, 2),
+    )
+    [result] = analyze_segments(_mirrored(steps)).connections
+    assert [s.frame for s in result.connection.segments] == [1, 2, 4, 5]
+    assert result.handshake.final_ack is not None and result.handshake.final_ack.frame == 4
