@@ -387,16 +387,38 @@ def test_a_record_longer_than_the_snapshot_length_alone_is_read(tmp_path) -> Non
     assert not any("claims" in warning for warning in stats.warnings)
 
 
-def test_a_record_past_262144_bytes_within_the_snapshot_length_is_read(tmp_path) -> None:
-    """A file whose snapshot length is larger (a link type of bigger frames) holds them."""
-    frame = _syn_frame() + bytes(300_000 - 54)  # the IPv4 length says where the packet ends
-    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 524_288, 1)
-    record = struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+@pytest.mark.parametrize("snaplen", [524_288, 0xFFFFFFFF])
+def test_a_record_past_262144_bytes_stops_the_reading_whatever_the_snapshot_length(tmp_path, snaplen) -> None:
+    """As Wireshark: the limit is the link type's (262,144 bytes for Ethernet), not the
+    snapshot length the header gives (a damaged record read on put the reading out of step)."""
+    frame = _syn_frame()
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, 1)
+    good = struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+    damaged = struct.pack("<IIII", 2, 0, 300_000, 300_000) + frame + bytes(300_000 - len(frame))
     path = tmp_path / "big.pcap"
-    path.write_bytes(header + record + record)
+    path.write_bytes(header + good + damaged + good)
     stats = DecodeStats()
-    assert len(list(read_segments(str(path), stats))) == 2
-    assert not any("claims" in warning for warning in stats.warnings)
+    assert len(list(read_segments(str(path), stats))) == 1
+    assert (
+        "record 2 claims 300,000 bytes, more than any record of this file may hold (262,144): a "
+        "damaged record header; stopped reading there (1 packet read)"
+    ) in stats.warnings
+
+
+def test_a_link_type_of_bigger_frames_holds_them(tmp_path) -> None:
+    """USB (Linux, 189) may hold frames past 262,144 bytes: read, not taken for damage."""
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 1 << 20, 189)
+    record = struct.pack("<IIII", 1, 0, 300_000, 300_000) + bytes(300_000)
+    path = tmp_path / "usb.pcap"
+    path.write_bytes(header + record + record)
+    from analyzer.decode.capture_file import CaptureFile
+
+    with CaptureFile(str(path)) as capture:
+        lengths = []
+        while capture.next_frame():
+            lengths.append(len(capture.data))
+    assert lengths == [300_000, 300_000]
+    assert capture.warnings == []
 
 
 def test_a_record_holding_more_than_its_packet_had_is_named(tmp_path) -> None:

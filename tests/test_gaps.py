@@ -257,3 +257,50 @@ def test_a_late_packet_first_sent_is_no_retransmission_in_the_lists() -> None:
     resent = _analyzed(RESENT, [10, 12, 13])
     assert "retransmission" in resent.sequence.flags[9]
     assert interesting_reasons(resent) == ["1 retransmission"] and retransmitted(resent)
+
+
+# At the client, the server's segment at 601 lost before the capture point, its fast
+# retransmission 0.8 ms after the next: a slow SYN/ACK (30 ms) puts it within half the round
+# trip, and with no identification the time alone files it reordered (helper-109).
+FAST_RESENT = (
+    (0.0, "c", "S", 100, 0), (0.030, "s", "SA", 500, 101), (0.0301, "c", "A", 101, 501),
+    (0.031, "c", "PA", 101, 501, 50),
+    (0.0320, "s", "A", 501, 151, 100),
+    (0.0322, "s", "A", 701, 151, 100), (0.03221, "c", "A", 151, 601),
+    (0.0324, "s", "A", 801, 151, 100), (0.03241, "c", "A", 151, 601),
+    (0.0326, "s", "A", 901, 151, 100), (0.03261, "c", "A", 151, 601),
+    (0.0330, "s", "A", 601, 151, 100), (0.03301, "c", "A", 151, 1001),
+)  # fmt: skip
+
+
+def test_a_gap_only_its_time_files_reordered_keeps_its_retransmission_in_the_lists() -> None:
+    from analyzer.output.only import retransmitted
+    from analyzer.output.text_report import interesting_reasons
+
+    [result] = analyze_segments(conversation(*FAST_RESENT)).connections
+    assert result.gaps is not None and result.gaps.reordered == [(6, 12)] and result.gaps.timed == [12]
+    assert interesting_reasons(result) == ["1 retransmission"] and retransmitted(result)
+
+
+def test_our_resends_count_in_the_lists_whatever_wireshark_calls_them() -> None:
+    """At the sender, a segment resent within the iRTT while new data goes out: Wireshark
+    flags it out of order only; the resend finder has it. Both lists say so (--only
+    retransmissions took it, the interesting connections did not)."""
+    from analyzer.output.only import retransmitted
+    from analyzer.output.text_report import interesting_reasons
+
+    steps: list[tuple] = [
+        (0.0, "c", "S", 100, 0),
+        (0.00001, "s", "SA", 500, 101),
+        (0.020, "c", "A", 101, 501),
+    ]
+    steps += [(0.022 + 0.001 * n, "s", "A", 501 + 100 * n, 101, 100) for n in range(10)]
+    steps += [
+        (0.042, "c", "A", 101, 601),
+        (0.043, "s", "A", 1501, 101, 100),
+        (0.044, "s", "A", 601, 101, 100),
+    ]
+    steps += [(0.064, "c", "A", 101, 1601)]
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert result.sequence.flags == {16: ["out_of_order"]} and 16 in result.resends
+    assert interesting_reasons(result) == ["1 retransmission"] and retransmitted(result)

@@ -23,10 +23,13 @@ from analyzer.timefmt import NS, epoch_seconds, seconds_stamp
 # The largest frame any capture engine writes is 256 KiB (tcpdump's default snaplen);
 # anything far above that in a length field means the file is corrupt.
 MAX_FRAME_BYTES: Final = 1 << 20
-# A pcap record longer than this and than the file's snapshot length is damaged (Wireshark's
-# WTAP_MAX_PACKET_SIZE_STANDARD: "bigger than maximum of 262144"): read on, it would swallow
-# the records after it, and what follows it would be read out of step.
+# A pcap record longer than this is damaged, whatever the file's snapshot length says
+# (Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: "bigger than maximum of 262144"): read on, it
+# would swallow the records after it, and what follows it would be read out of step. Only
+# the link types of bigger frames (Wireshark's wtap_max_snaplen_for_encap: USB, D-Bus,
+# EBHSCR), none of which carries TCP here, may hold more, up to MAX_FRAME_BYTES.
 STANDARD_MAX_FRAME: Final = 262_144
+BIGGER_FRAMES: Final = frozenset({189, 220, 231, 249, 279})
 MAX_BLOCK_BYTES: Final = MAX_FRAME_BYTES + 4096
 READ_AHEAD: Final = 1 << 20
 
@@ -234,7 +237,12 @@ class CaptureFile:
 
     def _cut_off(self, what: str) -> None:
         self.warnings.append(
-            f"file is cut off in {what}; the {self.frames_read} complete packets before it were read"
+            f"file is cut off in {what}; "
+            + (
+                "the 1 complete packet before it was read"
+                if self.frames_read == 1
+                else f"the {self.frames_read} complete packets before it were read"
+            )
         )
 
     def _pcap_header(self, stream: BinaryIO, magic: bytes) -> None:
@@ -264,8 +272,8 @@ class CaptureFile:
             return False
         buffer, at, little = ahead.buffer, ahead.at, self._little
         caplen = u32(buffer, at + 8, little)
-        if caplen > STANDARD_MAX_FRAME and (caplen > self.snaplen or caplen > MAX_FRAME_BYTES):
-            most = min(MAX_FRAME_BYTES, max(STANDARD_MAX_FRAME, self.snaplen))
+        if caplen > STANDARD_MAX_FRAME and (self.linktype not in BIGGER_FRAMES or caplen > MAX_FRAME_BYTES):
+            most = MAX_FRAME_BYTES if self.linktype in BIGGER_FRAMES else STANDARD_MAX_FRAME
             self.warnings.append(
                 f"record {self.frames_read + 1} claims {caplen:,} bytes, more than any record of "
                 f"this file may hold ({most:,}): a damaged record header; stopped reading there "
@@ -557,15 +565,13 @@ class CaptureFile:
             # Here only when _enhanced_packet left the block to be judged: read as it reads them.
             little = endian == "<"
             iface, high, low = u32(body, 0, little), u32(body, 4, little), u32(body, 8, little)
-            caplen = u32(body, 12, little)
-            self._original_length(u32(body, 16, little), caplen, self.frames_read + 1)
+            caplen, origlen = u32(body, 12, little), u32(body, 16, little)
             data_at = 20
         else:
             if len(body) < 20:
                 self._skip("in a packet block too short for its fields")
                 return None
             iface, _drops, high, low, caplen, origlen = struct.unpack(endian + "HHIIII", body[:20])
-            self._original_length(origlen, caplen, self.frames_read + 1)
             data_at = 20
         if iface >= len(interfaces):
             self._skip("naming an interface never described")
@@ -574,6 +580,7 @@ class CaptureFile:
         if caplen > len(body) - data_at:
             self._skip("claiming more bytes than its block holds")
             return None
+        self._original_length(origlen, caplen, self.frames_read + 1)
         linktype = self._stamp(interfaces[iface], high, low)
         return (self._last_stamp, linktype, body[data_at : data_at + caplen])
 

@@ -240,9 +240,14 @@ def _step_back(seconds: float) -> str:
 
 
 def untimed_warning(count: int) -> str:
+    which = (
+        "1 packet in a Simple Packet Block, which carries no time: it is"
+        if count == 1
+        else f"{count:,} packets in Simple Packet Blocks, which carry no time: each is"
+    )
     return (
-        f"{count:,} packets in Simple Packet Blocks, which carry no time: each is given the time of "
-        "the packet before it (0 before any), so durations that involve them are not measured ones"
+        f"{which} given the time of the packet before it (0 before any), so durations that involve "
+        f"{'it are not measured ones' if count == 1 else 'them are not measured ones'}"
     )
 
 

@@ -71,6 +71,9 @@ class GapFills:
     # the file holds after them, stamped before them: (the ACK's frame, the data's). The
     # file's order is not its times' (several CPUs' capture buffers): nothing was missed.
     filed_late: list[tuple[int, int]] = field(default_factory=list)
+    # The fillers of `reordered` that only their time said were the packet first sent (no
+    # identification told): the weaker reading, which a fast retransmission can meet.
+    timed: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -223,6 +226,8 @@ class GapTracker:
                 first = False
             else:
                 first = rtt is not None and rtt > 0 and delay < min(REORDER_MOST, rtt / 2)
+                if first:
+                    fills.timed.append(filler)
             (fills.reordered if first else fills.resent).append((flagged, filler))
         fills.reordered.sort()  # by the segment flagged: a late original refiled its gap
         fills.resent.sort()

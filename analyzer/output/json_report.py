@@ -566,7 +566,8 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "counts": dict(sorted(sequence.counts().items())) if sequence.flags else {},
             "frames": {str(frame): kinds for frame, kinds in sequence.flags.items()},
             # What filled each gap flagged lost_segment: the packet first sent, late
-            # (reordered), a resend, or nothing; null without gaps.
+            # (reordered), a resend, or nothing; null without gaps. Read without a stale
+            # connection's segments within this one (own_sequence), which `frames` keeps.
             "gaps": result.gaps.as_dict() if result.gaps is not None else None,
         },
         "compatibility": {

@@ -34,28 +34,32 @@ def parse_only(text: str) -> list[str]:
 
 
 def retransmitted(result: ConnectionAnalysis) -> bool:
-    if result.syn_backoff.intervals or result.synack_backoff.intervals or result.resends:
+    if result.syn_backoff.intervals or result.synack_backoff.intervals:
         return True
     return other_retransmissions(result) > 0
 
 
 def other_retransmissions(result: ConnectionAnalysis) -> int:
-    """The frames Wireshark flags as retransmissions but for the handshake's (said apart) and
-    those the gaps show were no resend: the packet first sent, delayed (reordered), or filed
-    after its ACK; a stale connection's segments within it left out (own_sequence). (A mirror
-    port that reordered its copies had connections listed with 3 where nothing was sent twice,
-    beside a block that said so.)"""
-    flags = result.own_sequence.flags
-    if not flags:
-        return 0
-    flagged = {frame for frame, kinds in flags.items() if "retransmission" in kinds}
+    """The segments sent again but the handshake's (said apart): those our resend finder found
+    (copies of data or a FIN captured before), and those Wireshark flags as retransmissions
+    but the gaps the identifications show were filled by the packet first sent (reordered),
+    and those filed after their ACK; a stale connection's segments within it left out
+    (own_sequence). (A mirror port that reordered its copies had connections listed with 3
+    where nothing was sent twice, beside a block that said so.) A gap filled within half a
+    round trip with no identification to tell keeps its flag: a fast retransmission can come
+    that soon."""
     handshake, gaps = result.handshake, result.gaps
-    for segment in (*handshake.syns, *handshake.synacks):
-        flagged.discard(segment.frame)
-    if gaps is not None:
-        flagged.difference_update(filler for _gap, filler in gaps.reordered)
-        flagged.difference_update(data for _ack, data in gaps.filed_late)
-    return len(flagged)
+    syns = {segment.frame for segment in (*handshake.syns, *handshake.synacks)}
+    counted = {frame for frame in result.resends if frame not in syns}
+    flags = result.own_sequence.flags
+    if flags:
+        flagged = {frame for frame, kinds in flags.items() if "retransmission" in kinds} - syns
+        if gaps is not None:
+            timed = set(gaps.timed)
+            flagged.difference_update(filler for _gap, filler in gaps.reordered if filler not in timed)
+            flagged.difference_update(data for _ack, data in gaps.filed_late)
+        counted |= flagged
+    return len(counted)
 
 
 def shown(result: ConnectionAnalysis, only: list[str]) -> bool:
