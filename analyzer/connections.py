@@ -699,7 +699,13 @@ class _Open:
         next data segment, 25 ms, where they took 40 us). A long connection's segments are
         analyzed as they come: it keeps the first."""
         flags = original.flags
-        if self.folder is not None or flags & (SYN | FIN | RST) or not flags & ACK:
+        if (
+            self.folder is not None
+            or flags & (SYN | FIN | RST)
+            or not flags & ACK
+            or segment.payload_len != original.payload_len  # a piece a router sent on
+            or segment.time - original.time > CAPTURE_COPY_WINDOW  # one its queue held
+        ):
             return False
         held = self.segments
         at = len(held) - 1
@@ -710,14 +716,17 @@ class _Open:
         before, after = held[max(0, at - COPY_LOOK_BACK) : at], held[at + 1 :]
         src, sport = original.src, original.sport
         if original.payload_len:
-            # Data: where the first copy came before data its sender sent before it, seen
-            # for the first time after it (the later copy puts the sender's data in order).
-            start = original.seq
-            return any(
+            # Data: where the first copy came before data its sender sent before it (its
+            # IPv4 identification before this one's: not a resend), seen for the first time
+            # after it (the later copy puts the sender's data in order).
+            start, ip_id = original.seq, original.ip_id
+            return ip_id > 0 and any(
                 later.sport == sport
                 and later.src == src
                 and later.payload_len
                 and seq_diff(later.seq_end, start) <= 0
+                and 0 < (ip_id - later.ip_id) & 0xFFFF < _ID_BEFORE
+                and later.ip_id > 0
                 and not any(
                     earlier.sport == sport
                     and earlier.src == src
@@ -835,6 +844,11 @@ SWEEP_EVERY = 4096  # segments between looks for connections that ended long eno
 # begin, so what waits is soon gone.
 HAND_OVER_AT_ONCE = 2 * SWEEP_EVERY
 _NEVER: Final = float(1 << 62)  # a timer set later than this (an infinite timeout) never fires
+
+
+# How far a sender's IPv4 identification may count between two of its segments for the one
+# to be taken as sent before the other (later_copy_first).
+_ID_BEFORE: Final = 1024
 
 
 class ConnectionTracker:

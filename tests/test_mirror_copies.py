@@ -79,3 +79,19 @@ def test_an_ack_after_what_it_acknowledges_keeps_its_first_copy() -> None:
     [result] = analyze_segments(_mirrored(steps)).connections
     assert [s.frame for s in result.connection.segments] == [1, 2, 4, 5]
     assert result.handshake.final_ack is not None and result.handshake.final_ack.frame == 4
+
+
+def test_a_resend_between_the_copies_leaves_the_first_in_place() -> None:
+    """The data before it came again between the two copies, sent after it (its identification
+    later): a resend, not a reordered stream; the first copy stays. What it resends was sent
+    more than COPY_LOOK_BACK segments before."""
+    steps = [
+        *INTERLEAVED[:6],
+        *((1, "c", "PA", 101 + 100 * n, 501, 100, 3 + n) for n in range(10)),
+        (2, "c", "PA", 1101, 501, 100, 13),
+        (1, "c", "PA", 101, 501, 100, 14),  # the first data sent again
+        (1, "c", "PA", 1101, 501, 100, 13),
+    ]
+    [result] = analyze_segments(_mirrored(tuple(steps))).connections
+    frames = [s.frame for s in result.connection.segments]
+    assert frames[-2:] == [17, 18] and 19 not in frames

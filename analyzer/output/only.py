@@ -36,6 +36,13 @@ def parse_only(text: str) -> list[str]:
 def retransmitted(result: ConnectionAnalysis) -> bool:
     if result.syn_backoff.intervals or result.synack_backoff.intervals:
         return True
+    flags = result.sequence.flags
+    if flags:  # a SYN or SYN/ACK Wireshark calls one (another ISN 3 ms on: no backoff's)
+        handshake = result.handshake
+        for segment in (*handshake.syns, *handshake.synacks):
+            kinds = flags.get(segment.frame)
+            if kinds is not None and "retransmission" in kinds:
+                return True
     return other_retransmissions(result) > 0
 
 

@@ -28,14 +28,17 @@ class Share:
         return spread(sport + dport + addresses) % self.count == self.index
 
 
-# Knuth's multiplicative hash (2**32 divided by the golden ratio): the high bits of the
+# A multiplicative hash (Knuth's: 2**16 divided by the golden ratio): the high bits of the
 # product depend on every bit of the sum. The sum's remainder alone split by its low bits:
 # Linux connects from even ports (bind() takes the odd ones), so one client's connections to
 # one server had sums of one parity, and all of them went to one of two shares (helper-108:
-# 50,000 connections, the other share idle, no faster than one process).
-_GOLDEN: Final = 0x9E3779B1
+# 50,000 connections, the other share idle, no faster than one process). Both operands stay
+# below 2**30: compiled, a product past that is CPython's long arithmetic, which a signal
+# interrupts and mypyc takes for running out of memory (docs/mypyc.md).
+_GOLDEN: Final = 40503
 
 
 def spread(total: int) -> int:
-    """16 well-mixed bits of `total`."""
-    return ((total * _GOLDEN) & 0xFFFFFFFF) >> 16
+    """16 well-mixed bits of `total` (not negative)."""
+    folded = (total ^ (total >> 29)) & 0x1FFFFFFF
+    return (folded * _GOLDEN >> 13) & 0xFFFF
