@@ -689,9 +689,10 @@ class _Open:
                 return earlier
         return None
 
-    def later_copy_first(self, segment: Segment, original: Segment) -> bool:
-        """Whether `segment`, a capture copy of `original`, takes its place (take_later_copy):
-        a pure ACK whose first copy acknowledged what the other end had not sent yet, in the
+    def later_copy_first(self, segment: Segment, original: Segment) -> int:
+        """Where `original` lies among the segments if `segment`, its capture copy, takes its
+        place (take_later_copy), else -1. It does for a pure ACK whose first copy acknowledged
+        what the other end had not sent yet, in the
         capture, where this one comes after the segment it acknowledges; data whose first copy
         came before data its sender sent earlier, first seen after it. A mirror port's two
         streams interleave: one stream's copy can be stamped microseconds before the other's
@@ -706,13 +707,13 @@ class _Open:
             or segment.payload_len != original.payload_len  # a piece a router sent on
             or segment.time - original.time > CAPTURE_COPY_WINDOW  # one its queue held
         ):
-            return False
+            return -1
         held = self.segments
         at = len(held) - 1
         while at >= 0 and held[at] is not original:
             at -= 1
         if at < 0:
-            return False
+            return -1
         before, after = held[max(0, at - COPY_LOOK_BACK) : at], held[at + 1 :]
         src, sport = original.src, original.sport
         if original.payload_len:
@@ -720,7 +721,7 @@ class _Open:
             # IPv4 identification before this one's: not a resend), seen for the first time
             # after it (the later copy puts the sender's data in order).
             start, ip_id = original.seq, original.ip_id
-            return ip_id > 0 and any(
+            takes = ip_id > 0 and any(
                 later.sport == sport
                 and later.src == src
                 and later.payload_len
@@ -735,23 +736,22 @@ class _Open:
                 )
                 for later in after
             )
+            return at if takes else -1
         ack = original.ack
         for earlier in before:
             if (earlier.sport != sport or earlier.src != src) and seq_diff(earlier.seq_end, ack) >= 0:
-                return False  # what it acknowledges came before it
-        return any(
+                return -1  # what it acknowledges came before it
+        takes = any(
             (later.sport != sport or later.src != src)
             and seq_diff(later.seq, ack) < 0 <= seq_diff(later.seq_end, ack)
             for later in after
         )
+        return at if takes else -1
 
-    def take_later_copy(self, segment: Segment, original: Segment) -> None:
-        """`segment` in the place of `original` (later_copy_first), which is its copy now."""
+    def take_later_copy(self, segment: Segment, at: int) -> None:
+        """`segment` in the place of the segment at `at` (later_copy_first), its copy now."""
         held = self.segments
-        at = len(held) - 1
-        while held[at] is not original:
-            at -= 1
-        del held[at]
+        original = held.pop(at)
         held.append(segment)
         self.note_copy(original, segment)
 
@@ -961,8 +961,9 @@ class ConnectionTracker:
             if original is not None:
                 if segment.tunnel or open_.tunnels is not None:
                     open_.note_tunnel(segment.tunnel, False)
-                if open_.later_copy_first(segment, original):
-                    open_.take_later_copy(segment, original)
+                at = open_.later_copy_first(segment, original)
+                if at >= 0:
+                    open_.take_later_copy(segment, at)
                 else:
                     open_.note_copy(segment, original)
                 self._count_for_sweep(done)
