@@ -280,7 +280,11 @@ def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN)
         if segment.ip_id > 0 or earlier.ip_id > 0:
             return segment.ip_id == earlier.ip_id
         return segment.checksum == earlier.checksum and segment.checksum != UNSEEN
-    if segment.flags & (SYN | RST) or (segment.flags & FIN and offset + length != earlier.payload_len):
+    if (
+        not length  # a segment without data after data is its sender's next, not a piece
+        or segment.flags & (SYN | RST)
+        or (segment.flags & FIN and offset + length != earlier.payload_len)
+    ):
         return False
     if segment.ip_id > 0 or earlier.ip_id > 0:
         piece = (segment.ip_id - earlier.ip_id) % 65536  # the first piece keeps the packet's
@@ -702,7 +706,7 @@ class _Open:
         flags = original.flags
         if (
             self.folder is not None
-            or flags & (SYN | FIN | RST)
+            or flags & (SYN | RST)
             or not flags & ACK
             or segment.payload_len != original.payload_len  # a piece a router sent on
             or segment.time - original.time > CAPTURE_COPY_WINDOW  # one its queue held

@@ -163,6 +163,23 @@ def test_what_the_rule_does_not_take_for_a_copy(tmp_path) -> None:
     assert [s.frame for s in result.connection.segments] == list(range(1, 9))
 
 
+def test_a_fin_without_data_is_no_piece_of_the_data_before_it(tmp_path) -> None:
+    """The client's FIN, the identification after its data's, seen only as it left (TTL one
+    lower): its sequence number is where the data ends, as a last piece's would be, but a
+    piece holds some of the packet's bytes. It is the client's next segment."""
+    sent = [
+        _packet(0.0, True, 64, 100, flags="S", seq=100),
+        _packet(0.0002, False, 64, 0, flags="SA", seq=500, ack=101),
+        _packet(0.0004, True, 64, 101, flags="A", seq=101, ack=501),
+        _packet(0.001, True, 64, 102, flags="PA", seq=101, ack=501, data=1000),
+        _packet(0.0012, True, 63, 103, flags="FA", seq=1101, ack=501),
+        _packet(0.0014, False, 64, 900, flags="FA", seq=501, ack=1102),
+    ]
+    result = _analyzed(tmp_path / "fin_after_data.pcap", sent)
+    assert _copies(result) == []
+    assert result.close.fins is not None and result.close.fins["client"].frame == 5
+
+
 def test_a_syn_ack_sent_on_late_is_a_copy_while_the_attempt_is_held_packed(tmp_path) -> None:
     """A SYN captured once (its copy not in the capture) and its SYN/ACK, unanswered, as a
     flood's attempts are held (packed): the SYN/ACK that left 30 ms after it came is its

@@ -95,3 +95,25 @@ def test_a_resend_between_the_copies_leaves_the_first_in_place() -> None:
     [result] = analyze_segments(_mirrored(tuple(steps))).connections
     frames = [s.frame for s in result.connection.segments]
     assert frames[-2:] == [17, 18] and 19 not in frames
+
+
+def test_a_fin_ack_before_the_fin_it_acknowledges_takes_its_later_copy() -> None:
+    """A three-segment close: stream 1's copy of the server's FIN/ACK comes before stream 2's
+    of the client's FIN. The FIN/ACK's later copy, after the FIN, is the one analyzed: the
+    close is in order, nothing acknowledged unseen, the server in LAST_ACK after CLOSE_WAIT."""
+    steps = (
+        *INTERLEAVED,
+        (1, "s", "FA", 501, 302, 0, 11),
+        (2, "c", "FA", 301, 501, 0, 5),
+        (1, "c", "FA", 301, 501, 0, 5),
+        (2, "s", "FA", 501, 302, 0, 11),
+        (1, "c", "A", 302, 502, 0, 6),
+        (2, "c", "A", 302, 502, 0, 6),
+    )
+    [result] = analyze_segments(_mirrored(steps)).connections
+    frames = [s.frame for s in result.connection.segments]
+    assert frames[-3:] == [14, 16, 17]
+    assert result.sequence.flags == {}
+    assert result.close.shape == "three-segment"
+    server = [state for _time, state in result.states["server"]]
+    assert server[-3:-1] == ["CLOSE_WAIT", "LAST_ACK"]
