@@ -623,6 +623,35 @@ class ScanNumbers:
         return number if number is not None else self.targets.get(target)
 
 
+class ProbeHashes:
+    """A hash by connection id, kept for probes: one value while every probe's is the same (a
+    flood's target, a scan's source), 8 bytes an id once two differ."""
+
+    def __init__(self) -> None:
+        self.value = 0  # every probe's so far, while `values` is None; 0: none yet
+        self.values: array[int] | None = None
+        self.length = 0  # ids covered: one past the highest set
+
+    def set(self, ident: int, value: int) -> None:
+        """`value` (not 0) for the probe `ident`."""
+        self.length = max(self.length, ident + 1)
+        values = self.values
+        if values is None:
+            if self.value == 0 or self.value == value:
+                self.value = value
+                return
+            values = self.values = array("q", [self.value]) * self.length
+        missing = self.length - len(values)
+        if missing > 0:
+            values.extend(array("q", [0]) * missing)
+        values[ident] = value
+
+    def get(self, ident: int) -> int:
+        """The value set for `ident` (a probe's: ids of other connections read anything)."""
+        values = self.values
+        return self.value if values is None else values[ident]
+
+
 @dataclass
 class TextTally:
     """What the overview says of the connections a report holds, once the scans are known;
@@ -650,11 +679,19 @@ class TextTally:
         )
 
 
+def _set_bit(bits: bytearray, ident: int) -> None:
+    byte = ident >> 3
+    if byte >= len(bits):
+        bits.extend(bytes(byte + 1 - len(bits)))
+    bits[byte] |= 1 << (ident & 7)
+
+
 class TextReport:
     """The text report, fed each connection as it ends (in any order); written once all are
     in. What it keeps: each connection's block and, if it is interesting, its line, spooled
     (output/spool.py); the overview's counters (output/summary.py); for a probe, two hashes
-    to tell at the end whether it belongs to a scan or flood (16 bytes a connection)."""
+    to tell at the end whether it belongs to a scan or flood (ProbeHashes: 8 bytes a probe
+    where one side varies, a flood's sources or a scan's targets)."""
 
     def __init__(self, only: list[str] | None = None, show_all: bool = False) -> None:
         from analyzer.output.summary import Summary
@@ -664,8 +701,9 @@ class TextReport:
         self.blocks = IdOrderedSpool()
         self.interesting = IdOrderedSpool()
         self.summary = Summary(tables=False)  # the overview's counts
-        self.sources = array("q")  # by id: hash of a probe's source, 0 for the others
-        self.targets = array("q")  # by id: hash of a probe's (host, port)
+        self.probes = bytearray()  # a bit by id: a probe
+        self.sources = ProbeHashes()  # by id: hash of a probe's source
+        self.targets = ProbeHashes()  # by id: hash of a probe's (host, port)
         # A bit by id: the hot probes shown, whose details were not made (a flood's are
         # nearly all its connections: a bit each, not the 8 bytes of an id).
         self.unmade = bytearray()
@@ -676,24 +714,19 @@ class TextReport:
         connection = result.connection
         self.summary.add(result)
         if result.probe is not None:
-            missing = connection.id + 1 - len(self.sources)
-            if missing > 0:
-                self.sources.extend(bytes(8 * missing))
-                self.targets.extend(bytes(8 * missing))
+            ident = connection.id
+            _set_bit(self.probes, ident)
             source = (
                 fold_key(BACKSCATTER, connection.server[0])
                 if result.probe == BACKSCATTER
                 else connection.client[0]
             )
-            self.sources[connection.id] = hash(source) or 1
-            self.targets[connection.id] = hash(connection.server) or 1
+            self.sources.set(ident, hash(source) or 1)
+            self.targets.set(ident, hash(connection.server) or 1)
         if self.only is not None and not shown(result, self.only):
             return
         if hot:
-            byte = connection.id >> 3
-            if byte >= len(self.unmade):
-                self.unmade.extend(bytes(byte + 1 - len(self.unmade)))
-            self.unmade[byte] |= 1 << (connection.id & 7)
+            _set_bit(self.unmade, connection.id)
             return
         self.blocks.add(connection.id, ("\n" + "\n".join(connection_text(result, origin))).encode())
         reasons = interesting_reasons(result)
@@ -712,9 +745,10 @@ class TextReport:
 
     def scan_of(self, ident: int, numbers: ScanNumbers) -> int | None:
         """The number of the scan or flood the connection belongs to, if any."""
-        if ident >= len(self.sources) or not self.sources[ident]:
+        byte = ident >> 3
+        if byte >= len(self.probes) or not self.probes[byte] >> (ident & 7) & 1:
             return None
-        return numbers.number(self.sources[ident], self.targets[ident])
+        return numbers.number(self.sources.get(ident), self.targets.get(ident))
 
     def printed(self, ident: int, numbers: ScanNumbers) -> bool:
         """Whether the block the report holds for `ident` is printed: not folded into a scan."""
