@@ -26,7 +26,9 @@ stream forget a connection for good. A new connection names the one before it on
 tracker may have forgotten it or not, depending on when it last swept (and a share
 process sweeps at other moments than one process), and the result must not tell.
 All the delays are measured on one clock, the reader's (decode.reader.CLOCK_LEAP): the
-latest frame time read, where one frame stamped far ahead moves it nowhere.
+latest frame time read, where one frame stamped far ahead moves it nowhere; a segment
+stamped more than a second before it (a clock stepped back) counts for the timers a second
+before it (decode.reader.STAMPED_BACK).
 
 Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
 can join it any more, so memory follows the connections in flight, not the file.
@@ -110,7 +112,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple, Protocol
 
-from analyzer.decode.reader import DecodeStats
+from analyzer.decode.reader import STAMPED_BACK, DecodeStats
 from analyzer.decode.segment import (
     ACK,
     CWR,
@@ -931,6 +933,8 @@ class ConnectionTracker:
             self._clock = clock  # the reader's, of every frame (a share's too): see CLOCK_LEAP
         elif time > self._clock:
             self._clock = time
+        if time < self._clock - STAMPED_BACK:
+            time = self._clock - STAMPED_BACK  # its timers' time (decode.reader.STAMPED_BACK)
         if open_ is None:
             attempt = None
             held_as = ""
@@ -939,12 +943,12 @@ class ConnectionTracker:
                 attempt = self._attempts.get(held_as)
             if attempt is not None:
                 if self._stays_packed(attempt, segment):
-                    attempt.add_answer(segment)
+                    attempt.add_answer(segment, time)
                     self._count_for_sweep(done)
                     return
                 reset_from_b = self._ends_packed(attempt, segment)
                 if reset_from_b is not None:
-                    attempt.add_reset(segment, reset_from_b)
+                    attempt.add_reset(segment, reset_from_b, time)
                     self._ended.append(attempt)
                     self._count_for_sweep(done)
                     return
@@ -952,7 +956,7 @@ class ConnectionTracker:
             elif self._pack and flags & (SYN | ACK | RST | FIN) == SYN and can_pack(segment):
                 if self._idle:
                     self._idle.pop(key, None)  # a new connection: it continues nothing
-                attempt = HeldAttempt(held_as or attempt_key(segment), self._count, segment)
+                attempt = HeldAttempt(held_as or attempt_key(segment), self._count, segment, time)
                 self._attempts.add(attempt)
                 self._count += 1
                 self._time(attempt, time + self.timeouts.attempt)
@@ -1026,7 +1030,7 @@ class ConnectionTracker:
             if flags & FIN and not flags & RST and open_.fin_end_a == UNSEEN and not open_.reset:
                 open_.b_first_fin_time = time
                 self._time(open_, time + self.timeouts.partial_close)
-        self._apply(open_, segment, from_a, first)
+        self._apply(open_, segment, from_a, first, time)
         self._count_for_sweep(done)
 
     def _stays_packed(self, attempt: HeldAttempt, segment: Segment) -> bool:
@@ -1090,18 +1094,21 @@ class ConnectionTracker:
         open_.a_src, open_.a_port = first.src, first.sport
         open_.began_with_syn = True
         open_.attempt = attempt  # before the segments: an attempt over is in the queue already
-        self._apply(open_, first, True, True)
+        # Their timers' times (STAMPED_BACK): the last one's is the attempt's, the others as
+        # far before it as they were sent.
+        shift = attempt.last_time - held[-1].time
+        self._apply(open_, first, True, True, first.time + shift)
         for segment in held[1:]:
             from_a = attempt.sent_by_a(segment)
             if not from_a:
                 open_.b_spoke = True
-            self._apply(open_, segment, from_a, False)
+            self._apply(open_, segment, from_a, False, segment.time + shift)
         return open_
 
-    def _apply(self, open_: _Open, segment: Segment, from_a: bool, first: bool) -> None:
-        """What a segment, the connection's (`first`: its first) tells its bookkeeping."""
+    def _apply(self, open_: _Open, segment: Segment, from_a: bool, first: bool, time: float) -> None:
+        """What a segment, the connection's (`first`: its first) tells its bookkeeping; `time`:
+        its timers' (decode.reader.STAMPED_BACK)."""
         flags = segment.flags
-        time = segment.time
         if first:
             open_.first_frame = segment.frame
         if segment.tunnel or open_.tunnels is not None:
@@ -1154,7 +1161,7 @@ class ConnectionTracker:
                     open_.b_data = True
         # A scan's or a crafted packet's flags (impossible_flags) start, set and end nothing.
         if flags & (SYN | FIN | RST) and not impossible_flags(flags):
-            self._control(open_, segment, from_a)
+            self._control(open_, segment, from_a, time)
         if flags & ACK:
             # The peer's FIN this acknowledges, if it covers it.
             peer_fin = open_.fin_end_b if from_a else open_.fin_end_a
@@ -1183,10 +1190,9 @@ class ConnectionTracker:
             # else: unpacked, it keeps the packed attempt's place in the queue (see _sweep),
             # and is not packed again: the segment that unpacked it is on its way
 
-    def _control(self, open_: _Open, segment: Segment, from_a: bool) -> None:
+    def _control(self, open_: _Open, segment: Segment, from_a: bool, time: float) -> None:
         """What a SYN, FIN or RST tells of the connection's start and end."""
         flags = segment.flags
-        time = segment.time
         if flags & (SYN | FIN):
             if flags & SYN:
                 if open_.isn_of(from_a) == UNSEEN:

@@ -71,7 +71,7 @@ class HeldAttempt:
     `key` is its 4-tuple as one text (flow_key.attempt_key: its two addresses are the
     segments'), and `first_index` the connection's id."""
 
-    def __init__(self, key: str, first_index: int, syn: Segment) -> None:
+    def __init__(self, key: str, first_index: int, syn: Segment, time: float) -> None:
         # The bools last, side by side: compiled, they share one word (a flood holds
         # hundreds of thousands of these).
         self.key = key
@@ -81,7 +81,7 @@ class HeldAttempt:
         self.options_b: TcpOptions | None = None
         self.first_index = first_index
         self.from_b = 0  # a bit for each record, from the first: sent by end b
-        self.last_time = syn.time
+        self.last_time = time  # its last segment's, on the tracker's clock (decode.reader.STAMPED_BACK)
         self.syn_gap = 0.0  # between its last two SYN and SYN/ACK segments: the tracker's syn_gap
         self.a_is_low = sent_from_low(syn)
         self.answered = False  # its SYN/ACK has come (the record after the SYN)
@@ -90,22 +90,24 @@ class HeldAttempt:
         # (since last_time, the RST's), by its queue of the over, not by its timer.
         self.over = False
 
-    def add_answer(self, synack: Segment) -> None:
-        """A SYN/ACK from b: the first, or one sent again with the same options."""
+    def add_answer(self, synack: Segment, time: float) -> None:
+        """A SYN/ACK from b: the first, or one sent again with the same options; `time` its
+        time on the tracker's clock."""
         self.from_b |= 1 << self.records
         self._append(synack)
         self.options_b = without_echoes(synack.options)
         self.answered = True
-        self.syn_gap = synack.time - self.last_time
-        self.last_time = synack.time
+        self.syn_gap = time - self.last_time
+        self.last_time = time
 
-    def add_reset(self, rst: Segment, from_b: bool) -> None:
-        """A RST without options that ends the attempt (the tracker says which)."""
+    def add_reset(self, rst: Segment, from_b: bool, time: float) -> None:
+        """A RST without options that ends the attempt (the tracker says which); `time` its
+        time on the tracker's clock."""
         if from_b:
             self.from_b |= 1 << self.records
         self._append(rst)
         self.over = True
-        self.last_time = rst.time
+        self.last_time = time
 
     def sent_by_a(self, segment: Segment) -> bool:
         """Whether `segment`, of this attempt's 4-tuple, comes from end a, the SYN's sender,

@@ -54,17 +54,17 @@ def test_a_syn_and_its_syn_ack_come_back_field_for_field() -> None:
         interface=(3 << 32) | 7,
     )
     synack.payload_cut = True
-    attempt = HeldAttempt(attempt_key(syn), 41, syn)
+    attempt = HeldAttempt(attempt_key(syn), 41, syn, syn.time)
     assert attempt.key == "10.0.0.1 40000 10.0.0.2 80"
-    attempt.add_answer(synack)
+    attempt.add_answer(synack, synack.time)
     assert attempt.segments() == [syn, synack]
     assert attempt.segments()[0].options is options  # shared, as the decoder shares them
     assert attempt.sent_by_a(syn) and not attempt.sent_by_a(synack)
     # Sent by the higher end of its key too (the server's SYN in a simultaneous open).
     high = _segment(3, 1700000000.2, SERVER, ENDS[0], SYN, 77, 0)
-    reverse = HeldAttempt(attempt_key(high), 0, high)
+    reverse = HeldAttempt(attempt_key(high), 0, high, high.time)
     assert reverse.key == attempt.key
-    reverse.add_answer(_segment(4, 1700000000.3, ENDS[0], SERVER, SYN | ACK, 9, 78))
+    reverse.add_answer(_segment(4, 1700000000.3, ENDS[0], SERVER, SYN | ACK, 9, 78), 1700000000.3)
     assert [s.frame for s in reverse.segments() if reverse.sent_by_a(s)] == [3]
     assert reverse.segments()[0] == high
     attempt.release()
@@ -79,13 +79,13 @@ def test_records_are_short_while_every_field_fits_and_all_long_once_one_does_not
         1, 1700000000.5, ENDS[0], SERVER, SYN, 4294967295, 0, ip_id=UNSEEN, checksum=0xFFFF, ttl=UNSEEN
     )
     synack = _segment(2, 1700000000.6, SERVER, ENDS[0], SYN | ACK, 0, 0xFFFFFFFF, ttl=255, ip_id=65535)
-    attempt = HeldAttempt(attempt_key(syn), 0, syn)
-    attempt.add_answer(synack)
+    attempt = HeldAttempt(attempt_key(syn), 0, syn, syn.time)
+    attempt.add_answer(synack, synack.time)
     assert len(attempt.data) == 2 * SHORT_SIZE < 2 * RECORD_SIZE
     assert attempt.segments() == [syn, synack]
     again = _segment(3, 1700000001.6, SERVER, ENDS[0], SYN | ACK, 0, 0xFFFFFFFF, ip_id=-5)
     again.window = 70000
-    attempt.add_answer(again)
+    attempt.add_answer(again, again.time)
     assert len(attempt.data) == 3 * RECORD_SIZE
     assert attempt.segments() == [syn, synack, again]
     assert attempt.records == 3 and attempt.answered_near(again.stamp, 0.001)

@@ -216,7 +216,9 @@ class DecodeStats:
             f"(first at frame {self.first_backwards}, by up to {_step_back(self.most_backwards)}): "
             "the frames are analyzed and drawn in the file's order, as Wireshark does, with their "
             "times as recorded (a clock step, captures merged from several interfaces, or several CPUs' "
-            "capture buffers: microseconds)" + (_SORT_HINT if self.sortable else "")
+            "capture buffers: microseconds)"
+            + (_TIMERS_HINT if self.most_backwards > STAMPED_BACK else "")
+            + (_SORT_HINT if self.sortable else "")
         )
 
     @property
@@ -226,6 +228,11 @@ class DecodeStats:
         return self.most_backwards >= 1e-3 > self.most_backwards_within
 
 
+# What a step back of more than STAMPED_BACK does to the connections' timers.
+_TIMERS_HINT: Final = (
+    "; a connection is given up after a silence measured on the latest time read, not from the "
+    "earlier times after a step back"
+)
 # What a file of several interfaces written out of time order does to the analysis.
 _SORT_HINT: Final = (
     "; here several interfaces' packets were written out of time order: a packet forwarded from one "
@@ -268,6 +275,13 @@ def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segme
 # connection open at once. It never goes back: where it would, a connection given up or not
 # would depend on when the tracker last swept, which a share process does at other moments.
 CLOCK_LEAP: Final = 1.0
+# A segment stamped more than this before the clock (a clock stepped back; captures merged
+# out of order) sets its connection's timers from the clock less this (connections.py): from
+# its own time they would fire at once (an attempt given up before its SYN/ACK came, each
+# segment after a pause a connection of its own). A segment stamped back by less (several
+# CPUs' capture buffers, interfaces' clocks: microseconds to milliseconds) sets them from its
+# own time.
+STAMPED_BACK: Final = 1.0
 
 Progress = Callable[[int, int], None]  # (frames read, bytes read)
 PROGRESS_EVERY = 1 << 16  # frames

@@ -1,0 +1,75 @@
+"""A capture whose clock stepped back (an NTP step; files merged in the wrong order): the
+connections after the step are stamped before the latest frame before it. Their timers run
+on the tracker's clock (connections.STAMPED_BACK): from their own times, every attempt was
+given up at its SYN/ACK and every segment after a pause began a connection of its own."""
+
+from __future__ import annotations
+
+import pytest
+from segments import CLIENT, HANDSHAKE, conversation
+
+from analyzer import connections
+from analyzer.analysis import analyze_segments
+from analyzer.connections import stream_connections
+
+# A handshake, a request and its answer, and a four-way close begun by the client.
+EXCHANGE = (
+    *HANDSHAKE,
+    ("c", "PA", 101, 501, 100),
+    ("s", "PA", 501, 201, 300),
+    ("c", "A", 201, 801),
+    ("c", "FA", 201, 801),
+    ("s", "A", 801, 202),
+    ("s", "FA", 801, 202),
+    ("c", "A", 202, 802),
+)
+
+
+def _stepped_back(seconds: float, pause: float = 0.0) -> list:
+    """EXCHANGE, then EXCHANGE again from another client port stamped `seconds` before the
+    first began, its server's answer `pause` seconds after the request."""
+    first = conversation(*EXCHANGE)
+    later_steps = [*EXCHANGE]
+    if pause:
+        later_steps[4] = (0.003 + pause, *later_steps[4])
+    second = conversation(*later_steps, start=100.0 - seconds)
+    for number, segment in enumerate(second, start=len(first) + 1):
+        segment.frame = number
+        if segment.src == CLIENT[0]:
+            segment.sport = CLIENT[1] + 1
+        else:
+            segment.dport = CLIENT[1] + 1
+    return first + second
+
+
+@pytest.mark.parametrize("seconds", [30.0, 3600.0])
+def test_a_connection_after_the_clock_stepped_back_is_one_connection(seconds: float) -> None:
+    results = analyze_segments(_stepped_back(seconds)).connections
+    assert len(results) == 2
+    for result in results:
+        assert result.handshake.status == "complete"
+        assert result.close.shape == "four-way"
+        assert result.connection.expired is None
+        assert result.connection.packets == len(EXCHANGE)
+
+
+@pytest.mark.parametrize("sweep_every", [1, 4096])
+def test_a_pause_after_the_step_no_longer_than_the_timers_is_no_end(sweep_every: int, monkeypatch) -> None:
+    """The server answers 4 s after the request (within the 5 s attempt timer's reach of
+    the handshake): one connection however often the tracker looks at its timers."""
+    monkeypatch.setattr(connections, "SWEEP_EVERY", sweep_every)
+    found = list(stream_connections(_stepped_back(30.0, pause=4.0)))
+    assert sorted(len(c.segments) for c in found) == [len(EXCHANGE), len(EXCHANGE)]
+
+
+def test_a_segment_stamped_back_by_less_than_the_slack_keeps_its_own_time() -> None:
+    """Reordering by microseconds to milliseconds (several CPUs' capture buffers) is not a
+    step: an attempt stamped 0.5 s back and unanswered is given up 5 s after its own SYN."""
+    segments = conversation(*HANDSHAKE, ("c", "A", 101, 501))
+    syn = conversation(("c", "S", 900, 0), start=100.0 - 0.5)[0]
+    syn.frame, syn.sport = 5, CLIENT[1] + 1
+    late = conversation(("c", "A", 101, 501), start=104.6)[0]
+    late.frame = 6
+    found = list(stream_connections([*segments, syn, late]))
+    attempt = next(c for c in found if c.client[1] == CLIENT[1] + 1)
+    assert attempt.expired == "attempt"
