@@ -10,11 +10,18 @@ from pathlib import Path
 import pytest
 from conftest import run
 from pcap_builder import tcp_packet, write_capture
-from scapy.layers.inet import ICMP, IP
-from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6PacketTooBig, IPv6
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.inet6 import (
+    ICMPv6DestUnreach,
+    ICMPv6PacketTooBig,
+    ICMPv6ParamProblem,
+    ICMPv6TimeExceeded,
+    IPv6,
+)
 
 from analyzer.analysis import analyze_file
-from analyzer.decode.segment import Unreachable
+from analyzer.decode.reader import read_packets
+from analyzer.decode.segment import PARAMETER_PROBLEM, TIME_EXCEEDED, Unreachable
 from analyzer.findings import unreachable
 from analyzer.findings.unreachable import HeldErrors
 
@@ -165,6 +172,70 @@ def test_the_tshark_decoder_reads_the_same_error(tmp_path: Path) -> None:
     slow = analyze_file(str(path), decoder="tshark").connections[0]
     assert fast.handshake.status == slow.handshake.status == "unreachable"
     assert fast.connection.unreachables == slow.connection.unreachables
+
+
+def _time_exceeded(family: int):
+    """A SYN whose TTL (hop limit) ran out at a router, and the router's error quoting it."""
+    if family == 4:
+        syn = _syn()
+        return syn, IP(src=ROUTER, dst=CLIENT) / ICMP(type=11, code=0) / bytes(syn)[:28]
+    syn = tcp_packet(6, "2001:db8::1", 40000, "2001:db8::2", 443, "S", 1000)
+    # As much of the SYN as fits, as an ICMPv6 error quotes (tshark reads no sequence number
+    # in a quote of 8 TCP bytes after an IPv6 header).
+    return syn, IPv6(src="2001:db8::fe", dst="2001:db8::1") / ICMPv6TimeExceeded(code=0) / bytes(syn)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_syn_whose_ttl_ran_out_ends_the_attempt(tmp_path: Path, family: int) -> None:
+    """tcp_v4_err, tcp_v6_err: time exceeded in SYN_SENT ends connect() with EHOSTUNREACH
+    (a routing loop; a traceroute's TCP probes)."""
+    syn, error = _time_exceeded(family)
+    document = _analysis(tmp_path, [syn, error], [0.0, 0.005])
+    [connection] = document["connections"]
+    handshake = connection["handshake"]
+    assert handshake["status"] == "unreachable" and handshake["unreachable_frame"] == 2
+    ran_out = "its TTL ran out" if family == 4 else "its hop limit ran out"
+    icmp = "ICMP" if family == 4 else "ICMPv6"
+    assert handshake["explanation"].startswith(
+        f"unreachable: {icmp} time exceeded in transit ({ran_out}) from "
+        f"{ROUTER if family == 4 else '2001:db8::fe'} (a router on the way) (frame 2) 5.000 ms after the SYN"
+    )
+    assert handshake["explanation"].endswith("connect() fails with EHOSTUNREACH")
+    [said] = connection["icmp_errors"]
+    assert (said["type"], said["code"], said["errno"]) == ("time_exceeded", 0, "EHOSTUNREACH")
+    assert [state for _, state in connection["states"]["client"]] == ["CLOSED", "SYN_SENT", "CLOSED"]
+
+
+def test_a_parameter_problem_is_no_port_unreachable_and_udp_s_time_exceeded_is_left_out(
+    tmp_path: Path,
+) -> None:
+    """ICMPv6 parameter problem's code 4 is no port unreachable (destination unreachable's
+    code 4); a time exceeded quoting UDP (a traceroute's probe) tells no socket anything."""
+    syn = tcp_packet(6, "2001:db8::1", 40000, "2001:db8::2", 443, "S", 1000)
+    problem = IPv6(src="2001:db8::2", dst="2001:db8::1") / ICMPv6ParamProblem(code=4) / bytes(syn)[:48]
+    probe = IP(src=CLIENT, dst=SERVER, ttl=1) / UDP(sport=50000, dport=33434) / b"x"
+    expired = IP(src=ROUTER, dst=CLIENT) / ICMP(type=11, code=0) / bytes(probe)[:28]
+    path = write_capture(
+        tmp_path / "mixed.pcap", [syn, problem, probe, expired], times=[0.0, 0.001, 0.002, 0.003]
+    )
+    records = list(read_packets(str(path)))
+    errors = [record for record in records if isinstance(record, Unreachable)]
+    assert [(e.kind, e.code, e.port_unreachable) for e in errors] == [(PARAMETER_PROBLEM, 4, False)]
+    [connection] = analyze_file(str(path)).connections
+    assert connection.handshake.status == "unreachable"
+    assert "parameter problem (code 4)" in connection.handshake.explain()
+    assert "EPROTO" in connection.handshake.explain()
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (make setup)")
+@pytest.mark.parametrize("family", [4, 6])
+def test_the_tshark_decoder_reads_the_same_time_exceeded(tmp_path: Path, family: int) -> None:
+    path = write_capture(tmp_path / "te.pcap", list(_time_exceeded(family)), times=[0.0, 0.005])
+    fast = analyze_file(str(path)).connections[0]
+    slow = analyze_file(str(path), decoder="tshark").connections[0]
+    assert fast.handshake.status == slow.handshake.status == "unreachable"
+    assert fast.connection.unreachables == slow.connection.unreachables
+    assert fast.connection.unreachables[0].kind == TIME_EXCEEDED
 
 
 def test_held_errors_are_bounded_and_taken_by_time(monkeypatch) -> None:

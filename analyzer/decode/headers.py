@@ -79,6 +79,11 @@ ICMP_CODE: Final = 1
 ICMP_DEST_UNREACHABLE: Final = 3
 ICMPV6_DEST_UNREACHABLE: Final = 1
 ICMPV6_PACKET_TOO_BIG: Final = 2
+# The other errors a TCP stack takes from a router (tcp_v4_err, tcp_v6_err).
+ICMP_TIME_EXCEEDED_TYPE: Final = 11
+ICMP_PARAMETER_PROBLEM_TYPE: Final = 12
+ICMPV6_TIME_EXCEEDED_TYPE: Final = 3
+ICMPV6_PARAMETER_PROBLEM_TYPE: Final = 4
 # Where the MTU a path MTU error names lies: fragmentation needed's next-hop MTU (RFC 1191,
 # 16 bits, 0 from routers older than it), Packet Too Big's MTU (RFC 8201, 32 bits).
 ICMP_NEXT_HOP_MTU: Final = 6

@@ -1,12 +1,14 @@
 """What the codes of ICMP and ICMPv6 destination-unreachable errors say, and the errno Linux
-gives a socket for each (net/ipv4/icmp.c icmp_err_convert, net/ipv6/icmp.c icmpv6_err_convert)."""
+gives a socket for each (net/ipv4/icmp.c icmp_err_convert, net/ipv6/icmp.c icmpv6_err_convert);
+likewise time exceeded and parameter problem, which a TCP socket takes too (tcp_v4_err:
+EHOSTUNREACH and EPROTO; icmpv6_err_convert the same)."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from analyzer.decode.headers import PROTO_TCP
-from analyzer.decode.segment import Unreachable
+from analyzer.decode.segment import PARAMETER_PROBLEM, TIME_EXCEEDED, Unreachable
 
 # ICMP (IPv4) destination-unreachable codes: (what it says, the errno Linux reports).
 ICMP_CODES: Final = {
@@ -37,10 +39,29 @@ ICMPV6_CODES: Final = {
     6: ("reject route to destination", "EACCES"),
 }
 FRAGMENTATION_NEEDED: Final = 4  # IPv4 only: path MTU discovery, no refusal
+# Time exceeded's codes, the same in ICMP and ICMPv6 (RFC 792, RFC 4443).
+TIME_EXCEEDED_CODES: Final = {0: "in transit", 1: "in fragment reassembly"}
 
 
 def _known(error: Unreachable) -> tuple[str, str] | None:
+    if error.kind == TIME_EXCEEDED:
+        said = TIME_EXCEEDED_CODES.get(error.code)
+        if said is None:
+            return None
+        ran_out = " (its TTL ran out)" if error.family == 4 else " (its hop limit ran out)"
+        return f"time exceeded {said}{ran_out if error.code == 0 else ''}", "EHOSTUNREACH"
+    if error.kind == PARAMETER_PROBLEM:
+        return f"parameter problem (code {error.code})", "EPROTO"
     return (ICMP_CODES if error.family == 4 else ICMPV6_CODES).get(error.code)
+
+
+def kind_name(error: Unreachable) -> str:
+    """The JSON's name of what the error says."""
+    if error.kind == TIME_EXCEEDED:
+        return "time_exceeded"
+    if error.kind == PARAMETER_PROBLEM:
+        return "parameter_problem"
+    return "packet_too_big" if error.too_big else "destination_unreachable"
 
 
 def describe(error: Unreachable) -> str:
@@ -52,7 +73,12 @@ def describe(error: Unreachable) -> str:
             return f"ICMP fragmentation needed ({mtu})"
         return f"ICMPv6 packet too big ({f'MTU {error.path_mtu}' if error.path_mtu else 'no MTU given'})"
     known = _known(error)
-    what = known[0] if known is not None else f"destination unreachable (code {error.code})"
+    if known is not None:
+        what = known[0]
+    elif error.kind == TIME_EXCEEDED:
+        what = f"time exceeded (code {error.code})"
+    else:
+        what = f"destination unreachable (code {error.code})"
     return f"{'ICMP' if error.family == 4 else 'ICMPv6'} {what}"
 
 

@@ -436,9 +436,16 @@ class Datagram(NamedTuple):
     stamp: int = UNSEEN  # `time` exactly (Segment.stamp); UNSEEN: not read from a file (exact_stamp)
 
 
+# What an ICMP error (Unreachable.kind) says, the same for ICMP and ICMPv6.
+DEST_UNREACHABLE: Final = 0  # or a path MTU error (Unreachable.too_big)
+TIME_EXCEEDED: Final = 1  # a router's: the packet's TTL (hop limit) ran out on the way
+PARAMETER_PROBLEM: Final = 2  # a header field the router or host could not take
+
+
 class Unreachable(NamedTuple):
     """An ICMP/ICMPv6 destination-unreachable (or ICMPv6 Packet Too Big) message and the
-    datagram header it quotes."""
+    datagram header it quotes; or, quoting TCP, a time exceeded or parameter problem
+    (`kind`), which end a connect() as an unreachable does."""
 
     frame: int
     time: float
@@ -453,10 +460,15 @@ class Unreachable(NamedTuple):
     # code is 0), 0 when the router did not say; -1: another error.
     path_mtu: int = -1
     stamp: int = UNSEEN  # `time` exactly (Segment.stamp); UNSEEN: not read from a file (exact_stamp)
+    kind: int = DEST_UNREACHABLE  # or TIME_EXCEEDED, PARAMETER_PROBLEM: `code` is theirs
 
     @property
     def port_unreachable(self) -> bool:
-        return self.path_mtu < 0 and self.code == (3 if self.family == 4 else 4)
+        return (
+            self.kind == DEST_UNREACHABLE
+            and self.path_mtu < 0
+            and self.code == (3 if self.family == 4 else 4)
+        )
 
     @property
     def too_big(self) -> bool:

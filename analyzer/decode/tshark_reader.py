@@ -20,6 +20,7 @@ from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.ip_tcp import parse_options
 from analyzer.decode.reader import DecodeStats, untimed_warning
 from analyzer.decode.segment import (
+    DEST_UNREACHABLE,
     MOD,
     RST,
     RST_DATA_KEPT,
@@ -31,6 +32,7 @@ from analyzer.decode.segment import (
     Unreachable,
     capture_interface,
 )
+from analyzer.decode.udp_icmp import error_kind
 from analyzer.errors import CaptureFileError, UserError
 from analyzer.timefmt import between, epoch_seconds
 
@@ -349,7 +351,8 @@ def _unreachable(
     """pyshark gives the headers an ICMP error quotes as fields of the ICMP layer itself,
     prefixed with their protocol ("ip_src", "udp_srcport")."""
     kind, code = int(icmp.type), int(icmp.code)
-    if kind != (3 if family == 4 else 1) and not (family == 6 and kind == ICMPV6_PACKET_TOO_BIG):
+    says = error_kind(kind, family)
+    if says < 0:
         return None
 
     def field(name: str) -> str | None:
@@ -357,7 +360,9 @@ def _unreachable(
         return None if value is None else str(value)
 
     path_mtu = -1
-    if kind == ICMPV6_PACKET_TOO_BIG or (family == 4 and code == FRAGMENTATION_NEEDED):
+    if kind == ICMPV6_PACKET_TOO_BIG or (
+        family == 4 and says == DEST_UNREACHABLE and code == FRAGMENTATION_NEEDED
+    ):
         mtu = field("mtu")  # icmp.mtu, icmpv6.mtu
         path_mtu = int(mtu) if mtu is not None else 0
 
@@ -370,7 +375,7 @@ def _unreachable(
         field(f"{transport}_dstport"),
     ]
     protocol = field("ip_proto" if ip == "ip" else "ipv6_nxt")
-    if protocol is None or None in values:
+    if protocol is None or None in values or (says != DEST_UNREACHABLE and transport != "tcp"):
         return None
     quoted_src, quoted_dst, sport, dport = (str(value) for value in values)
     quoted = (quoted_src, int(sport), quoted_dst, int(dport))
@@ -389,6 +394,7 @@ def _unreachable(
         int(seq) if seq is not None else -1,
         path_mtu,
         stamp,
+        says,
     )
 
 

@@ -1,5 +1,5 @@
 """UDP headers, and ICMP/ICMPv6 destination-unreachable and Packet Too Big messages with the
-header they quote.
+header they quote (and, quoting TCP, time exceeded and parameter problem).
 
 ICMP errors quote the IP header and the first 8 bytes of the packet they answer: enough
 for its ports, so an unreachable can be tied to the datagram (or segment) it refuses.
@@ -15,9 +15,13 @@ from analyzer.decode.headers import (
     ICMP_DEST_UNREACHABLE,
     ICMP_HEADER,
     ICMP_NEXT_HOP_MTU,
+    ICMP_PARAMETER_PROBLEM_TYPE,
+    ICMP_TIME_EXCEEDED_TYPE,
     ICMPV6_DEST_UNREACHABLE,
     ICMPV6_MTU,
     ICMPV6_PACKET_TOO_BIG,
+    ICMPV6_PARAMETER_PROBLEM_TYPE,
+    ICMPV6_TIME_EXCEEDED_TYPE,
     IPV4_MIN_HEADER,
     IPV4_PROTOCOL,
     IPV4_SOURCE,
@@ -28,7 +32,7 @@ from analyzer.decode.headers import (
     UDP_HEADER,
 )
 from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
-from analyzer.decode.segment import Datagram, Unreachable
+from analyzer.decode.segment import DEST_UNREACHABLE, PARAMETER_PROBLEM, TIME_EXCEEDED, Datagram, Unreachable
 from analyzer.timefmt import epoch_seconds
 
 
@@ -44,31 +48,35 @@ def parse_udp(data: bytes, at: int, ip_payload: int, frame: int, stamp: int, fam
 
 def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
                       src: str, dst: str) -> Unreachable | None:  # fmt: skip
-    """Only destination-unreachable and Packet Too Big messages; the quoted header must hold
-    its ports."""
+    """Only destination-unreachable and Packet Too Big messages, and time exceeded and
+    parameter problem quoting TCP (a TCP stack's errors: UDP's traceroute probes get them by
+    the hundred, and a UDP socket is told none); the quoted header must hold its ports."""
     if len(data) < at + ICMP_HEADER:
         return None
     kind, code = data[at], data[at + ICMP_CODE]
     inner = at + ICMP_HEADER
     path_mtu = -1
+    says = error_kind(kind, family)
+    if says < 0:
+        return None
     if family == 4:
-        if kind != ICMP_DEST_UNREACHABLE or len(data) < inner + IPV4_MIN_HEADER:
+        if len(data) < inner + IPV4_MIN_HEADER:
             return None
-        if code == FRAGMENTATION_NEEDED:
+        if says == DEST_UNREACHABLE and code == FRAGMENTATION_NEEDED:
             path_mtu = struct.unpack_from("!H", data, at + ICMP_NEXT_HOP_MTU)[0]
         header_len = (data[inner] & 0x0F) * 4
         protocol = data[inner + IPV4_PROTOCOL]
         quoted_src, quoted_dst = address_pair(data, inner + IPV4_SOURCE, 4)
         ports_at = inner + header_len
     else:
-        if kind not in (ICMPV6_DEST_UNREACHABLE, ICMPV6_PACKET_TOO_BIG) or len(data) < inner + IPV6_HEADER:
+        if len(data) < inner + IPV6_HEADER:
             return None
         if kind == ICMPV6_PACKET_TOO_BIG:
             path_mtu = struct.unpack_from("!I", data, at + ICMPV6_MTU)[0]
         protocol = data[inner + IPV6_NEXT_HEADER]
         quoted_src, quoted_dst = address_pair(data, inner + IPV6_SOURCE, 6)
         ports_at = inner + IPV6_HEADER
-    if len(data) < ports_at + 4:
+    if len(data) < ports_at + 4 or (says != DEST_UNREACHABLE and protocol != PROTO_TCP):
         return None
     sport, dport = struct.unpack_from("!HH", data, ports_at)
     # A TCP header's first 8 bytes, which every ICMP error quotes, hold its sequence number:
@@ -90,4 +98,21 @@ def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
         seq,
         path_mtu,
         stamp,
+        says,
     )
+
+
+def error_kind(icmp_type: int, family: int) -> int:
+    """What an ICMP (ICMPv6) error of `icmp_type` says (segment.DEST_UNREACHABLE, ...), -1
+    for a message of another type."""
+    if family == 4:
+        if icmp_type == ICMP_DEST_UNREACHABLE:
+            return DEST_UNREACHABLE
+        if icmp_type == ICMP_TIME_EXCEEDED_TYPE:
+            return TIME_EXCEEDED
+        return PARAMETER_PROBLEM if icmp_type == ICMP_PARAMETER_PROBLEM_TYPE else -1
+    if icmp_type in (ICMPV6_DEST_UNREACHABLE, ICMPV6_PACKET_TOO_BIG):
+        return DEST_UNREACHABLE
+    if icmp_type == ICMPV6_TIME_EXCEEDED_TYPE:
+        return TIME_EXCEEDED
+    return PARAMETER_PROBLEM if icmp_type == ICMPV6_PARAMETER_PROBLEM_TYPE else -1

@@ -65,6 +65,7 @@ from analyzer.decode.segment import (
     MOD,
     RST,
     SYN,
+    TIME_EXCEEDED,
     Segment,
     TcpOptions,
     Unreachable,
@@ -422,11 +423,12 @@ class Handshake:
         at = exact_stamp(error)
         before = [s for s in self.syns if s.stamp <= at] or self.syns[:1]
         after = len(self.syns) - len(before)
-        by = (
-            "the server's host"
-            if error.src == self.syns[0].dst
-            else f"{error.src} (a router or a firewall on the way)"
-        )
+        if error.src == self.syns[0].dst:
+            by = "the server's host"
+        elif error.kind == TIME_EXCEEDED:
+            by = f"{error.src} (a router on the way)"
+        else:
+            by = f"{error.src} (a router or a firewall on the way)"
         text = (
             f"unreachable: {describe(error)} from {by} (frame {error.frame}) "
             f"{format_duration(between(before[-1].stamp, at))} after the SYN"

@@ -30,7 +30,7 @@ from analyzer.analysis import (
     ScanFinding,
 )
 from analyzer.decode import DecodeStats
-from analyzer.decode.icmp_codes import describe, errno_of
+from analyzer.decode.icmp_codes import describe, errno_of, kind_name
 from analyzer.decode.segment import Unreachable, exact_stamp
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
@@ -360,6 +360,7 @@ def _icmp_error(error: Unreachable, origin: Clock) -> dict:
         "from": error.src,
         "family": error.family,
         "code": error.code,
+        "type": kind_name(error),
         "says": describe(error),
         "errno": errno_of(error),
         "mtu": error.path_mtu if error.too_big else None,
