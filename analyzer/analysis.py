@@ -133,8 +133,9 @@ class ConnectionAnalysis:
     # Capture copies its receiver got twice (findings/path_duplicates.py): (copy, its D-SACK).
     on_the_wire_twice: list[tuple[int, int]] = field(default_factory=list)
     # Wireshark's rules read without the segments of a stale connection on the same ports that
-    # answered within this one (stale_frames): what the report says of the capture and of
-    # resends reads these. The sequence itself where there are none.
+    # answered within this one (stale_frames), and with a window probe's byte sent once
+    # acknowledged (retransmissions.SequenceJudge's `own`): what the report says of the capture
+    # and of resends reads these. The sequence itself where neither is.
     own_sequence: SequenceAnalysis = field(default_factory=SequenceAnalysis)
 
     def __init__(
@@ -425,8 +426,9 @@ def analyze_connection(
         gaps = folded.gaps.result(rtt)
     else:
         stale = stale_frames(connection, resets) if sequence.flags else set()
-        if stale:
-            own_sequence = analyze_sequence(connection, stale)
+        probed = any("zero_window_probe" in kinds for kinds in sequence.flags.values())
+        if stale or probed:
+            own_sequence = analyze_sequence(connection, stale, own=True)
         gaps = gap_fills(connection, own_sequence.flags, rtt) if own_sequence.flags else None
     return ConnectionAnalysis(
         sequence=sequence,

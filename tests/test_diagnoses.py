@@ -345,6 +345,42 @@ def test_a_keep_alive_the_peer_answers_with_a_rst_is_answered() -> None:
     assert "none answered" not in diagnosis.sentence and 7 in diagnosis.frames
 
 
+def test_a_window_probe_s_byte_acknowledged_is_no_packet_the_capture_missed() -> None:
+    """A Windows or BSD sender probes a zero window with its next byte; the ACK that opens
+    the window acknowledges it, and the data goes on after it. Wireshark's rules (tshark
+    4.0.17, helper-110's zwp_1byte) leave the byte unsent: that ACK and the next acknowledge
+    data not captured, the data after it follows a gap. Nothing was missed: the report's own
+    reading says nothing of the capture, the ladder nothing of gaps."""
+    from analyzer.output.labels import analysis_notes
+    from analyzer.output.text_report import analysis_text
+
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 1000),
+        ("s", "A", 501, 1101),
+        (0.3, "c", "A", 1101, 501, 1),
+        (0.9, "c", "A", 1101, 501, 1),
+        (0.901, "s", "A", 501, 1102),
+        ("c", "PA", 1102, 501, 1000),
+        ("s", "A", 501, 2102),
+    )
+    segments[4].window = 0
+    [result] = analyze_segments(segments).connections
+    wireshark = result.sequence.counts()
+    assert (wireshark["zero_window_probe"], wireshark["ack_lost_segment"], wireshark["lost_segment"]) == (
+        2,
+        2,
+        1,
+    )
+    own = result.own_sequence.counts()
+    assert own["ack_lost_segment"] == own["lost_segment"] == 0 and own["zero_window_probe"] == 2
+    assert result.gaps is None
+    notes = analysis_notes(result)
+    assert not any("gap" in note or "not captured" in note for note in notes.values())
+    text = analysis_text(analyze_segments(segments))
+    assert "packets not in the capture" not in text and "ack lost segment 2" in text
+
+
 def test_a_rst_after_one_unanswered_keep_alive_is_an_abort() -> None:
     probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]
     [result] = analyze_segments(conversation(*HANDSHAKE, *probes, (15.5, "c", "RA", 101, 501))).connections

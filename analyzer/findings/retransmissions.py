@@ -114,6 +114,7 @@ class _Direction:
         self.window_of_syn = False  # its last window was a SYN's (never scaled)
         self.scale = _SCALE_UNSEEN
         self.max_to_ack = UNSEEN  # what the peer may acknowledge: next_seq as far as no hole
+        self.probe_end = UNSEEN  # past the byte of its latest zero window probe
 
 
 @dataclass
@@ -127,11 +128,13 @@ class SequenceAnalysis:
         return Counter([kind for kinds in self.flags.values() for kind in kinds])
 
 
-def analyze_sequence(connection: Connection, leaving_out: set[int] | None = None) -> SequenceAnalysis:
+def analyze_sequence(
+    connection: Connection, leaving_out: set[int] | None = None, own: bool = False
+) -> SequenceAnalysis:
     """`leaving_out`: frames not judged, as if not captured (a stale connection's, see
-    analysis.stale_frames)."""
+    analysis.stale_frames). `own`: SequenceJudge's own reading of window probes."""
     continued = connection.continues
-    judge = SequenceJudge(continued.last if continued is not None else None, connection.client)
+    judge = SequenceJudge(continued.last if continued is not None else None, connection.client, own)
     from_client = connection.from_client
     for segment in connection.segments:
         if leaving_out is None or segment.frame not in leaving_out:
@@ -143,10 +146,19 @@ class SequenceJudge:
     """The rules applied as the segments come, one at a time, in capture order. `context`:
     the last segments of the connection this one continues (connections.Continued), read
     first and judged not: Wireshark gives up no connection, and reads a keep-alive two
-    hours later as one; `client`, the end whose segments go one way (Connection.client)."""
+    hours later as one; `client`, the end whose segments go one way (Connection.client).
 
-    def __init__(self, context: list[Segment] | None = None, client: tuple[str, int] = ("", 0)) -> None:
+    `own`: where this tool reads the capture itself (what it missed, what was resent), a
+    window probe's byte that the peer acknowledges was sent: the next expected number moves
+    past it. Wireshark's rules leave it behind (a probe moves nothing), and so flag the ACK
+    that opens the window as acknowledging data not captured, and the data after it as after
+    a gap (a Windows or BSD sender's probe of one new byte; helper-110's)."""
+
+    def __init__(
+        self, context: list[Segment] | None = None, client: tuple[str, int] = ("", 0), own: bool = False
+    ) -> None:
         self.result = SequenceAnalysis()
+        self._own = own
         # Wireshark's initial RTT (iRTT): from the latest SYN to the first ACK without SYN,
         # from either side; until it is measured, out-of-order uses the 3 ms default.
         self._syn_seen = False
@@ -171,6 +183,16 @@ class SequenceJudge:
             self._wireshark_irtt = segment.stamp - self._last_syn_stamp
         # The default until it is measured, or when it measured zero.
         threshold = self._wireshark_irtt if self._wireshark_irtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
+        if (
+            self._own
+            and flags & ACK
+            and there.probe_end != UNSEEN
+            and there.next_seq != UNSEEN
+            and 0 < seq_diff(segment.ack, there.next_seq) <= seq_diff(there.probe_end, there.next_seq)
+        ):
+            # It acknowledges the probe's byte: sent, as far as this ACK goes.
+            there.next_seq = there.max_to_ack = segment.ack
+            there.next_seq_stamp = segment.stamp
         kinds = _judge(segment, here, there, threshold)
         if kinds:
             self.result.flags[segment.frame] = kinds
@@ -302,6 +324,8 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
             here.next_seq_stamp = segment.stamp
     if not probe and (here.max_to_ack == UNSEEN or segment.seq == here.max_to_ack):
         here.max_to_ack = here.next_seq
+    if probe:
+        here.probe_end = segment.seq_end
     # Every segment's acknowledgment field, with the ACK flag or without (see duplicate_ack).
     if "duplicate_ack" in kinds:
         here.dup_acks += 1

@@ -146,7 +146,19 @@ def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
     later = {step.segment.frame: step.answers_later for step in result.steps if step.answers_later >= 0}
     # The first ACK of a FIN the capture missed (tcp_state.py): what it acknowledges was a FIN.
     fins = {step.segment.frame for step in result.steps if step.missed_fin is not None}
+    # A window probe's byte, acknowledged, was sent (retransmissions.SequenceJudge's `own`):
+    # Wireshark's gaps and data not captured after it are none.
+    own = result.own_sequence.flags
+    probed = own is not result.sequence.flags and any(
+        "zero_window_probe" in kinds for kinds in result.sequence.flags.values()
+    )
     for frame, kinds in result.sequence.flags.items():
+        if probed:
+            kinds = [
+                kind
+                for kind in kinds
+                if kind not in ("lost_segment", "ack_lost_segment") or kind in own.get(frame, ())
+            ]
         named = [
             f"ACKs frame {later[frame]}, captured later"
             if kind == "ack_lost_segment" and frame in later
