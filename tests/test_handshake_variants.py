@@ -436,6 +436,23 @@ def test_fast_open_data_taken_with_the_syn(tmp_path) -> None:
     )
 
 
+def test_the_ack_after_a_fast_open_answer_acknowledges_it_too(tmp_path) -> None:
+    """The server answers the SYN's data before the client's ACK (Fast Open's first flight):
+    the ACK acknowledges the answer too, and says so (helper-110's tfo_ok)."""
+    c, s = "10.0.0.1", "10.0.0.2"
+    request = b"GET / HTTP/1.1\r\n\r\n"
+    packets = [
+        tcp_packet(4, c, 40000, s, 80, "S", 1000, payload=request, options=[(34, b"\x02" * 8)]),
+        tcp_packet(4, s, 80, c, 40000, "SA", 5000, 1019),
+        tcp_packet(4, s, 80, c, 40000, "PA", 5001, 1019, payload=b"x" * 24),
+        tcp_packet(4, c, 40000, s, 80, "A", 1019, 5025),
+    ]
+    [result] = analyze_file(str(write_capture(tmp_path / "answer.pcap", packets))).connections
+    assert "SYN/ACK (ISN 5000, ack ISN+1+18), ACK (ack ISN+1+24, the 24 bytes the server sent before it)" in (
+        result.handshake.explain()
+    )
+
+
 def test_fast_open_data_the_server_ignored(tmp_path) -> None:
     found = _fast_open(tmp_path, b"GET / HTTP/1.1\r\n\r\n", acknowledged=False, cookie=b"\x02" * 8)
     assert found["json"]["status"] == "complete" and found["json"]["fast_open"]["accepted"] is False
