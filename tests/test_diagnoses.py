@@ -601,6 +601,30 @@ def test_a_tail_resent_after_the_probe_timeout_is_a_loss_probe_that_repaired_a_l
     assert diagnosis.display_filter == "frame.number in {5, 6}"
 
 
+def test_a_probe_after_a_captured_ack_of_the_original_was_spurious() -> None:
+    """The server's ACK of the data is in the capture before the resend (it did not reach the
+    client in time): the original had arrived, whatever the ACK after the probe says
+    (helper-110's tlp_spurious; tshark flags the resend a spurious retransmission)."""
+    segments = _with_sack(
+        conversation(
+            *HANDSHAKE,
+            (1.0, "c", "PA", 101, 501, 100),
+            (1.002, "s", "A", 501, 201),
+            (1.205, "c", "PA", 101, 501, 100),
+            (1.207, "s", "A", 501, 201),
+        )
+    )
+    diagnosis = _one(segments, "tail_loss_probe")
+    assert (
+        "the server's ACK in frame 5 was captured but did not reach the client in time" in diagnosis.sentence
+    )
+    assert diagnosis.sentence.endswith(
+        "the server's ACK (frame 7) covers it with no D-SACK, but frame 5 had acknowledged the original "
+        "before the probe: it had arrived, and the probe was spurious"
+    )
+    assert "repaired" not in diagnosis.sentence and diagnosis.marks[7] == "ACK: the original had arrived"
+
+
 @pytest.mark.parametrize(("ack", "said"), [(201, "with an ACK that covers it: it had arrived"),
                                             (101, "without acknowledging it")])  # fmt: skip
 def test_a_probe_answered_by_a_reset_is_not_repaired_by_it(ack: int, said: str) -> None:

@@ -921,6 +921,14 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
                 f"spurious: the {_peer(side)}'s D-SACK (frame {later.frame}) shows the data had arrived before "
                 "(its ACK was late or lost)"
             )
+        elif seq_diff(later.ack, probe.seq_end) >= 0 and unheard and not new:
+            # The capture holds an ACK of the original before the probe: it had arrived.
+            answer = "ACK: the original had arrived"
+            outcome = (
+                f"the {_peer(side)}'s ACK (frame {later.frame}) covers it with no D-SACK, but frame "
+                f"{unheard} had acknowledged the original before the probe: it had arrived, and the "
+                "probe was spurious"
+            )
         elif seq_diff(later.ack, probe.seq_end) >= 0:
             answer = (
                 "ACK: data before it had arrived" if new else "ACK, no D-SACK: the resend repaired a loss"
