@@ -312,8 +312,8 @@ class Handshake:
                 # flight), acknowledged with it.
                 beyond = seq_diff(final.ack, self.server_isn) - 1
                 if 0 < beyond < MOD // 2:
-                    sent = "the byte" if beyond == 1 else f"the {beyond} bytes"
-                    ack = f"ACK (ack ISN+1+{beyond}, {sent} the server sent before it)"
+                    bytes_ = "the byte" if beyond == 1 else f"the {beyond} bytes"
+                    ack = f"ACK (ack ISN+1+{beyond}, {bytes_} the server sent before it)"
             if self.bare_ack_uncaptured and self.synack_to_ack is not None and final is not None:
                 ack = (
                     f"its ACK not captured: the client's first data (frame {final.frame}, "
