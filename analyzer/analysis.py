@@ -423,6 +423,7 @@ def analyze_connection(
     rtt = handshake.answered_syn_to_ack
     own_sequence = sequence
     if isinstance(folded, FoldedConnection):
+        own_sequence = folded.own_sequence
         gaps = folded.gaps.result(rtt)
     else:
         stale = stale_frames(connection, resets) if sequence.flags else set()

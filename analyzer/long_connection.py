@@ -128,7 +128,10 @@ class FoldedConnection:
         self.captured_at = captured_at(head, find_vantage(head, find_handshake(head)))
         self.copies = CopyFinder(first, COPY_MEMORY)
         self.judge = SequenceJudge(context, self.client)
-        self.gaps = GapTracker()  # what fills the gaps Wireshark's rules flag
+        # The report's own reading (SequenceJudge's `own`), from the first window probe on,
+        # where it may part from Wireshark's; the gaps it flags are what GapTracker files.
+        self.own_judge: SequenceJudge | None = None
+        self.gaps = GapTracker()  # what fills the gaps the own reading flags
         self.counter = CompatibilityCounter(first)
         self.count = 0
         self._bytes = 0  # payload bytes of the segments through the state machine
@@ -179,7 +182,14 @@ class FoldedConnection:
         from_client = segment.sport == self._client_port and segment.src == self._client_src
         copied = self.copies.feed(index, segment) >= 0  # numbered in copies.resends then
         kinds = self.judge.feed(segment, from_client)
-        self.gaps.feed(segment, from_client, "lost_segment" in kinds, "ack_lost_segment" in kinds)
+        own = self.own_judge
+        if own is not None:
+            own_kinds = own.feed(segment, from_client)
+        else:
+            own_kinds = kinds
+            if "zero_window_probe" in kinds:
+                self.own_judge = self.judge.own_twin()
+        self.gaps.feed(segment, from_client, "lost_segment" in own_kinds, "ack_lost_segment" in own_kinds)
         self.counter.feed(segment)
         self._pending.append(segment)
         resend = self.copies.resends[segment.frame] if copied else None
@@ -313,6 +323,12 @@ class FoldedConnection:
     @property
     def sequence(self) -> SequenceAnalysis:
         return self.judge.result
+
+    @property
+    def own_sequence(self) -> SequenceAnalysis:
+        """The report's own reading (ConnectionAnalysis.own_sequence)."""
+        own = self.own_judge
+        return own.result if own is not None else self.judge.result
 
     @property
     def compatibility(self) -> Compatibility:

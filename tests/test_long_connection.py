@@ -4,6 +4,7 @@ findings as when it is kept whole, in memory that does not grow with its length.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,43 @@ def test_the_range_a_diagram_asks_for_is_kept_on_one_budget_for_the_file() -> No
         plain.append(sum(1 for s in connection.segments if 2_000 <= s.frame <= 2_099 and not s.flags & 0x07))
     assert budget.left == 0
     assert plain[0] == 30 and plain[1] < 5  # the first took the budget; the second keeps only its own
+
+
+def _probed_flow() -> list[Segment]:
+    """40 data segments acknowledged one by one, the server's window closes, the client
+    probes it twice with its next byte (a Windows or BSD sender), the server's ACK of that
+    byte opens it, and 40 more data segments follow the byte."""
+    from segments import HANDSHAKE, conversation
+
+    steps: list[tuple] = [*HANDSHAKE]
+    seq = 101
+    for _ in range(40):
+        steps += [("c", "PA", seq, 501, 100), ("s", "A", 501, seq + 100)]
+        seq += 100
+    steps += [(1.0, "c", "A", seq, 501, 1), (1.5, "c", "A", seq, 501, 1), (1.6, "s", "A", 501, seq + 1)]
+    seq += 1
+    for _ in range(40):
+        steps += [("c", "PA", seq, 501, 100), ("s", "A", 501, seq + 100)]
+        seq += 100
+    segments = conversation(*steps)
+    segments[2 + 2 * 40].window = 0  # the ACK of the 40th: no room left
+    return segments
+
+
+def test_a_window_probe_s_byte_reads_the_same_folded() -> None:
+    """The report's own reading (the probe's byte sent once acknowledged: no gap, nothing
+    missed by the capture) is a long connection's too, where Wireshark's flags are kept."""
+
+    def reports(fold: object, long_connection: int) -> list[tuple[dict, Counter]]:
+        found = stream_connections(_probed_flow(), fold=fold, long_connection=long_connection)  # type: ignore[arg-type]
+        results = [analyze_connection(c) for c in found]
+        return [(connection_to_dict(r, Clock(0.0)), r.own_sequence.counts()) for r in results]
+
+    [(whole, whole_own)] = reports(None, 1 << 30)
+    [(folded, folded_own)] = reports(SMALL_FOLD, 24)
+    folded["notes"] = [note for note in folded["notes"] if not note.startswith("a long connection: ")]
+    assert folded == whole
+    assert folded_own == whole_own and not whole_own["lost_segment"] and not whole_own["ack_lost_segment"]
+    assert whole["sequence"]["gaps"] is None
+    flagged = {kind for kinds in whole["sequence"]["frames"].values() for kind in kinds}
+    assert {"zero_window_probe", "ack_lost_segment", "lost_segment"} <= flagged  # Wireshark's

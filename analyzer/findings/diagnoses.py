@@ -88,7 +88,7 @@ from analyzer.timefmt import between, epoch_seconds, format_duration, stamp_of
 CLOSE_WAIT_PATIENCE: Final = 0.5
 # The sequence flags whose segments these rules read: a folded connection keeps them
 # (long_connection.py), with the resends of data.
-READ_FLAGS: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window"))
+READ_FLAGS: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window", "zero_window_probe"))
 # Paths change by a hop or two; a RST from another box on the path is usually further off.
 INJECTED_TTL_GAP: Final = 3
 # A segment sent this many times (two resends) shows a backoff, each resend a timer's

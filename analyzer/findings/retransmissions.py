@@ -116,6 +116,16 @@ class _Direction:
         self.max_to_ack = UNSEEN  # what the peer may acknowledge: next_seq as far as no hole
         self.probe_end = UNSEEN  # past the byte of its latest zero window probe
 
+    def copy(self) -> _Direction:
+        twin = _Direction()
+        twin.next_seq, twin.next_seq_stamp = self.next_seq, self.next_seq_stamp
+        twin.last_ack, twin.last_ack_stamp = self.last_ack, self.last_ack_stamp
+        twin.window, twin.dup_acks = self.window, self.dup_acks
+        twin.last_was_keep_alive, twin.last_was_probe = self.last_was_keep_alive, self.last_was_probe
+        twin.window_of_syn, twin.scale = self.window_of_syn, self.scale
+        twin.max_to_ack, twin.probe_end = self.max_to_ack, self.probe_end
+        return twin
+
 
 @dataclass
 class SequenceAnalysis:
@@ -170,6 +180,16 @@ class SequenceJudge:
             for segment in context:
                 self.feed(segment, segment.sport == client[1] and segment.src == client[0])
             self.result.flags.clear()  # the earlier connection's frames: its own analysis judged them
+
+    def own_twin(self) -> SequenceJudge:
+        """A judge of `own` reading that has read what this one read (a long connection's,
+        forked at its first window probe: the two read alike until then)."""
+        twin = SequenceJudge(own=True)
+        twin.result = SequenceAnalysis(dict(self.result.flags))
+        twin._syn_seen, twin._last_syn_stamp = self._syn_seen, self._last_syn_stamp
+        twin._irtt_measured, twin._wireshark_irtt = self._irtt_measured, self._wireshark_irtt
+        twin._client, twin._server = self._client.copy(), self._server.copy()
+        return twin
 
     def feed(self, segment: Segment, from_client: bool) -> list[str]:
         """The segment's kinds (empty for none), as `result.flags` keeps them by frame."""
