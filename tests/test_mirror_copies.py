@@ -117,3 +117,33 @@ def test_a_fin_ack_before_the_fin_it_acknowledges_takes_its_later_copy() -> None
     assert result.close.shape == "three-segment"
     server = [state for _time, state in result.states["server"]]
     assert server[-3:-1] == ["CLOSE_WAIT", "LAST_ACK"]
+
+
+def test_the_ladder_draws_a_state_change_made_at_a_copy_it_leaves_out() -> None:
+    """The server's FIN/ACK reaches the client as its later copy (one hop lower, the file's
+    last frame, after the client's ACK's copies: a mirror port's streams): the client's
+    TIME_WAIT is that copy's. The ladder draws no copy: it draws the change on the FIN/ACK's
+    arrow, where it had dropped it, past the last segment drawn (helper-111: span3's ladder
+    ended with the client in FIN_WAIT_2 where the text said TIME_WAIT)."""
+    import matplotlib.pyplot as plt
+
+    from analyzer.output.sequence_diagram import STATE_LABEL, figure
+
+    steps = (
+        *INTERLEAVED,
+        (1, "c", "FA", 301, 501, 0, 5),
+        (2, "c", "FA", 301, 501, 0, 5),
+        (1, "s", "FA", 501, 302, 0, 11),
+        (2, "c", "A", 302, 502, 0, 6),
+        (1, "c", "A", 302, 502, 0, 6),
+        (2, "s", "FA", 501, 302, 0, 11),
+    )
+    [result] = analyze_segments(_mirrored(steps)).connections
+    assert result.state_frames["client"][-1] == len(steps)  # the copy's
+    assert len(steps) not in {s.frame for s in result.connection.segments}
+    fig = figure(result)
+    try:
+        labels = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == STATE_LABEL]
+    finally:
+        plt.close(fig)
+    assert any("TIME_WAIT" in label for label in labels), labels

@@ -895,6 +895,7 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
     labels: dict[str, list[float]] = {"client": [], "server": []}
     connection = result.connection
     segments_by_frame = {s.frame: s for s in connection.segments}
+    copy_of = {copy.frame: original for copy, original in connection.copies or ()}
     for side, x in zip(SIDES, (CLIENT_X, SERVER_X), strict=True):
         history = result.states[side]
         if not history:
@@ -910,10 +911,14 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
             if index == 0:
                 starts.append((0.25, state))
                 continue
-            if time > layout.last_time:
-                break  # after the range drawn
             frames = result.state_frames.get(side, [])
             frame = frames[index] if index < len(frames) else None
+            if frame is not None and ("pkt", frame) not in layout.at and frame in copy_of:
+                # A capture copy's (a router's copy of a segment as it left, which reached
+                # the receiver): the copy is not drawn, the segment it copies is.
+                frame = copy_of[frame]
+            if time > layout.last_time and (frame is None or ("pkt", frame) not in layout.at):
+                break  # after the range drawn
             if frame is None or ("pkt", frame) not in layout.at:
                 # A change no packet drawn caused (a timer's, on a row of its own, or a
                 # segment's in a band or before the range drawn): at its time.
