@@ -236,6 +236,7 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
         return Rows([Packet(e.segment, e.since_previous) for e in entries], cuts, total)
     tiers = [[i for i, e in enumerate(entries) if e.tier == tier] for tier in range(PLAIN)]
     resent = sorted(resent_frames(result))
+    flagged = _flagged_frames(result)
     dropped = kernel_drops(result)
     # Fewer one by one until the rows fit: the last tier's latest first, then the tier before's;
     # of the first tier, its middle (its ends are the handshake and the close).
@@ -249,7 +250,7 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
         chosen = set(first[: (keep[0] + 1) // 2]) | set(first[len(first) - keep[0] // 2 :])
         for tier, count in zip(tiers[1:], keep[1:], strict=True):
             chosen |= set(tier[:count])
-        items = _group(result, entries, chosen, cuts, resent, dropped, across)
+        items = _group(result, entries, chosen, cuts, resent, flagged, dropped, across)
         return items, sum(BAND_ROWS if isinstance(item, Band) else 1 for item in items)
 
     items, rows = planned()
@@ -274,9 +275,24 @@ def plan_rows(result: ConnectionAnalysis, frames: tuple[int, int] | None = None,
     return Rows(items, cuts, total)
 
 
+def _flagged_frames(result: ConnectionAnalysis) -> dict[str, list[int]]:
+    """By the name a band gives it (FLAGGED), the frames Wireshark's analysis flags so, in
+    order: every segment's, kept or not (a long connection keeps a few)."""
+    resends = result.resends
+    frames: dict[str, list[int]] = {}
+    for frame in sorted(result.sequence.flags):
+        for kind in result.sequence.flags[frame]:
+            if kind == "out_of_order" and frame in resends:
+                continue  # Wireshark's name for a quick resend: counted with the resends
+            name = FLAGGED.get(kind)
+            if name is not None:
+                frames.setdefault(name, []).append(frame)
+    return frames
+
+
 def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
-           cuts: list[tuple[float, float]], resent: list[int], dropped: set[int],
-           across: bool = False) -> list[Packet | Band]:  # fmt: skip
+           cuts: list[tuple[float, float]], resent: list[int], flagged: dict[str, list[int]],
+           dropped: set[int], across: bool = False) -> list[Packet | Band]:  # fmt: skip
     """across: bands run on across silences (each says how many it spans)."""
     cut_after = {before for before, _after in cuts}
     items: list[Packet | Band] = []
@@ -288,7 +304,7 @@ def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
         if run and count < BAND_MIN and not let_go:
             items.extend(Packet(e.segment, e.since_previous) for e in run)
         elif count:
-            band = _band(result, run, let_go, resent, dropped)
+            band = _band(result, run, let_go, resent, flagged, dropped)
             band.silences = sum(1 for before, after in cuts if band.start <= before and after <= band.stop)
             items.append(band)
         run.clear()
@@ -316,8 +332,9 @@ def _group(result: ConnectionAnalysis, entries: list[_Entry], chosen: set[int],
 
 
 def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Entry, _Entry]],
-          resent: list[int], dropped: set[int]) -> Band:  # fmt: skip
-    """resent: the frames of every resend, in order; dropped: those the kernel dropped."""
+          resent: list[int], flagged: dict[str, list[int]], dropped: set[int]) -> Band:  # fmt: skip
+    """resent: the frames of every resend, in order; flagged: _flagged_frames; dropped: those
+    the kernel dropped."""
     connection = result.connection
     times = [e.segment.time for e in run] + [t for a, b in let_go for t in (a.segment.time, b.segment.time)]
     frames = [e.segment.frame for e in run]
@@ -333,13 +350,13 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
             band.to_server += 1
         else:
             band.to_client += 1
-        for kind in result.sequence.flags.get(segment.frame, ()):
-            if kind == "keep_alive" and entry.kind.startswith("zero-window probe"):
-                kind = "zero_window_probe"  # a keep-alive's shape while the peer had no room
-            if kind == "out_of_order" and segment.frame in result.resends:
-                continue  # Wireshark's name for a quick resend: counted with the resends
-            if kind in FLAGGED:
-                band.flagged[FLAGGED[kind]] += 1
+        if entry.kind.startswith("zero-window probe") and "keep_alive" in result.sequence.flags.get(
+            segment.frame, ()
+        ):
+            # A keep-alive's shape while the peer had no room: a window probe (counted below
+            # as a keep-alive, with every flagged segment in the band's frames).
+            band.flagged[FLAGGED["zero_window_probe"]] += 1
+            band.flagged[FLAGGED["keep_alive"]] -= 1
         if entry.tier < PLAIN:
             band.held += 1
         for bit, name in ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST")):
@@ -368,4 +385,8 @@ def _band(result: ConnectionAnalysis, run: list[_Entry], let_go: list[tuple[_Ent
     # Resends are numbered for every segment, kept or not; every one of the connection's
     # segments within the band's frames is in the band (a run stops at each arrow).
     band.resends = bisect.bisect_right(resent, band.last) - bisect.bisect_left(resent, band.first)
+    for name, frames in flagged.items():
+        count = bisect.bisect_right(frames, band.last) - bisect.bisect_left(frames, band.first)
+        if count:
+            band.flagged[name] += count
     return band

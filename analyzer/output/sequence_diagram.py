@@ -821,7 +821,7 @@ def band_text(band: Band, connection: int | None = None, name: str | None = None
     paused = f", {_count(band.silences, 'silence')} over {BREAK_GAP:g} s within" if band.silences else ""
     lines.append(f"{band.bytes:,} bytes of data in {format_duration(band.stop - band.start)}{paused}")
     inside = [_count(band.resends, "retransmission")] if band.resends else []
-    inside += [_count(count, kind) for kind, count in band.flagged.items()]
+    inside += [_count(count, kind) for kind, count in band.flagged.items() if count > 0]
     inside += [_count(count, kind) for kind, count in band.others.items()]
     lines.append(", ".join(inside) + " inside" if inside else "no retransmissions")
     if band.held and connection is None:
