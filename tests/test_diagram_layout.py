@@ -377,3 +377,15 @@ def test_data_sent_again_in_other_bounds_is_drawn_as_a_retransmission() -> None:
     [partly] = analyze_segments(missed).connections
     assert 7 not in partly.resends and "retransmission" in partly.sequence.flags[7]
     assert "seq=501 ack=1 len=1000 (retransmission) frame 7" in connection_mermaid(partly)
+
+
+def test_a_summary_cut_under_the_title_says_so() -> None:
+    """Three lines at most, the last ending in "…" where the text went on (helper-111: five
+    reports' titles stopped mid-sentence, one on "cannot" without "be told")."""
+    from analyzer.output.sequence_diagram import SUMMARY_LINES, _wrap
+
+    text = " ".join(f"word{n}" for n in range(100))
+    lines = _wrap(text, 40).split("\n")
+    assert len(lines) == SUMMARY_LINES and lines[-1].endswith(" …")
+    assert all(len(line) <= 40 for line in lines)
+    assert _wrap("a close that cannot be told", 40) == "a close that cannot be told"

@@ -621,3 +621,43 @@ def test_ids_are_rewritten_inside_tags_only() -> None:
         '<svg><g id="s-a"><text>x id="a" url(#b)</text></g><g id="s-b"/><use href="#s-b"/>'
         '<g class="c"/><g class="c"/></svg>'
     )
+
+
+@needs_browser
+def test_long_filters_and_wide_tables_stay_within_the_window(browser, tmp_path) -> None:
+    """300 keep-alives and their answers: the diagnosis's display filter names 600 frames. It
+    wraps in its cell (helper-111: one line 1,416 px wide made the page 1,761 px wide at 1280,
+    every other column a word a line); the connections table scrolls within the window, its
+    sideways scrollbar in view."""
+    from pcap_builder import tcp_packet, write_capture
+
+    c, s = "10.0.0.1", "10.0.0.2"
+    packets = [
+        tcp_packet(4, c, 40000, s, 80, "S", 100),
+        tcp_packet(4, s, 80, c, 40000, "SA", 500, 101),
+        tcp_packet(4, c, 40000, s, 80, "A", 101, 501),
+    ]
+    times = [0.0, 0.001, 0.002]
+    for n in range(300):
+        packets += [
+            tcp_packet(4, c, 40000, s, 80, "A", 100, 501),
+            tcp_packet(4, s, 80, c, 40000, "A", 501, 101),
+        ]
+        times += [1.0 + n, 1.0005 + n]
+    for port in range(41000, 41080):  # refused connects: a table taller than the window
+        packets += [tcp_packet(4, c, port, s, 81, "S", 7), tcp_packet(4, s, 81, c, port, "RA", 0, 8)]
+        times += [times[-1] + 0.01, times[-1] + 0.0101]
+    pcap = write_capture(tmp_path / "keepalives.pcap", packets, times=times)
+    page_path = _report(pcap, tmp_path / "report")
+    assert "frame.number in {" in page_path.read_text()
+    opened = _Opened(browser, page_path)
+    page = opened.page
+    try:
+        filters = page.eval_on_selector_all("td code.filter", "codes => codes.map(c => c.textContent.length)")
+        assert max(filters) > 2_000  # the long one is there, and wraps:
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        wide = page.eval_on_selector(".wide", "w => w.getBoundingClientRect().height")
+        assert wide <= 0.85 * 900 + 1
+        assert not opened.errors
+    finally:
+        page.close()

@@ -236,7 +236,7 @@ def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]], linked: set[i
         + (f"<td>{_connection_link(connection, linked or set())}</td>" if with_ids else "")
         + f"<td><code>{_e(d.kind)}</code>{_words(DIAGNOSES.get(d.kind))}<br><small>{_e(d.label)}</small></td>"
         + f"<td>{_e(d.sentence)}</td>"
-        + f"<td>{_e(', '.join(map(str, sorted(set(d.frames)))))}</td><td><code>{_e(d.display_filter)}</code></td>"
+        + f"<td>{_e(', '.join(map(str, sorted(set(d.frames)))))}</td><td><code class='filter'>{_e(d.display_filter)}</code></td>"
         + "</tr>"
         for connection, d in rows
     )

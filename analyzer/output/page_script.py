@@ -15,13 +15,15 @@ h3 { font-size: 1em; margin: 1.2em 0 0.3em; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } .bad { color: #c00000; } .good { color: #2c7c2c; }
-.wide { overflow-x: auto; } #connections { font-size: 0.82em; } #connections td, #connections th { padding: 0.2em 0.45em; }
+.wide { overflow: auto; max-height: 85vh; } #connections { font-size: 0.82em; }
+#connections thead th { position: sticky; top: 0; z-index: 1; } #connections td, #connections th { padding: 0.2em 0.45em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .sides { white-space: nowrap; }
 figure { margin: 0.3em 0 1em; overflow-x: auto; } figure svg { display: block; height: auto; }
 figure svg text { white-space: pre; }
 figure.ladder svg, figure.timeline svg { width: 100%; }
 code { background: #f6f6f6; padding: 0 0.2em; } td code { white-space: nowrap; }
+td code.filter { white-space: normal; overflow-wrap: anywhere; }
 abbr[title] { text-decoration: underline dotted; cursor: help; }
 .clock { background: #f4f7fb; border-left: 4px solid #8da9c4; padding: 0.4em 0.8em; }
 .note { color: #555; font-size: 0.9em; }

@@ -624,6 +624,7 @@ def draw(
 # The title's characters on a line: more ran past both edges (a long file name and two IPv6
 # addresses), and a rows' height for each line after the first.
 TITLE_CHARS = 100
+SUMMARY_LINES = 3  # of the title's rest and of the summary under it: more is cut, with "…"
 TITLE_ROWS = 0.45
 
 
@@ -648,7 +649,11 @@ def _wrap(text: str, width: int) -> str:
         else:
             line = f"{line} {word}" if line else word
     lines.append(line)
-    return "\n".join(lines[:3])
+    if len(lines) > SUMMARY_LINES:
+        # Cut, and said to be: the text report and the JSON hold the whole.
+        last = lines[SUMMARY_LINES - 1]
+        lines[SUMMARY_LINES - 1] = (last if len(last) + 2 <= width else last[: width - 2].rstrip()) + " …"
+    return "\n".join(lines[:SUMMARY_LINES])
 
 
 def _delta(seconds: float | None) -> str:
