@@ -332,7 +332,8 @@ def _which(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> str:
     if len(drawn) == len(results):
         return "A # goes to the connection's section below, with its diagrams."
     return (
-        f"A # goes to the connection's section below. {len(drawn)} are drawn ({WHICH_DRAWN}); the notes "
+        f"A # goes to the connection's section below. {len(drawn)} {'is' if len(drawn) == 1 else 'are'} drawn "
+        f"({WHICH_DRAWN}); the notes "
         "and the section of any other say why it is not."
     )
 
