@@ -389,3 +389,28 @@ def test_a_summary_cut_under_the_title_says_so() -> None:
     assert len(lines) == SUMMARY_LINES and lines[-1].endswith(" …")
     assert all(len(line) <= 40 for line in lines)
     assert _wrap("a close that cannot be told", 40) == "a close that cannot be told"
+
+
+def test_the_key_says_why_a_one_direction_capture_leaves_an_end_unknown() -> None:
+    """Only the server's packets: its state after its own FIN cannot be told (FIN_WAIT_1 or
+    LAST_ACK), and no segment of it failed to arrive: the key says the capture holds one
+    direction (helper-111: it said a segment may not have reached that end)."""
+    import matplotlib.pyplot as plt
+    from segments import conversation
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.sequence_diagram import figure
+
+    segments = conversation(
+        ("s", "SA", 500, 101), (0.04, "s", "PA", 501, 120, 10), (10.0, "s", "FA", 511, 130)
+    )
+    [result] = analyze_segments(segments).connections
+    assert result.vantage is not None and result.vantage.point == "one_direction"
+    assert any(state.value == "UNKNOWN" for _t, state in result.states["server"])
+    fig = figure(result)
+    try:
+        texts = " ".join(t.get_text() for t in fig.findobj(plt.Text))
+    finally:
+        plt.close(fig)
+    assert "UNKNOWN ?: one direction's packets alone are in the capture" in texts
+    assert "may not have reached that end" not in texts

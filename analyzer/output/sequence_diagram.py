@@ -480,11 +480,12 @@ def sequence_figure(
             )
         )
     if any(state == State.UNKNOWN for history in result.states.values() for _t, state in history):
-        why = (
-            "a segment may not have reached that end (said under its arrow)"
-            if unarrived_frames(result)
-            else "the packets that would tell it are not in the capture"
-        )
+        if result.vantage is not None and result.vantage.point == "one_direction":
+            why = "one direction's packets alone are in the capture, what the other end sent is not"
+        elif unarrived_frames(result):
+            why = "a segment may not have reached that end (said under its arrow)"
+        else:
+            why = "the packets that would tell it are not in the capture"
         keys.append(
             (f"hatched lifeline, UNKNOWN ?: {why}, so that end's state cannot be told", COLORS["unknown"])
         )
@@ -652,7 +653,9 @@ def _wrap(text: str, width: int) -> str:
     if len(lines) > SUMMARY_LINES:
         # Cut, and said to be: the text report and the JSON hold the whole.
         last = lines[SUMMARY_LINES - 1]
-        lines[SUMMARY_LINES - 1] = (last if len(last) + 2 <= width else last[: width - 2].rstrip()) + " …"
+        while len(last) + 2 > width and " " in last:
+            last = last.rsplit(" ", 1)[0]  # whole words only
+        lines[SUMMARY_LINES - 1] = last + " …"
     return "\n".join(lines[:SUMMARY_LINES])
 
 
