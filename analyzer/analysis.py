@@ -211,9 +211,7 @@ class ConnectionAnalysis:
             parts.append("SYN/ACK backoff: " + self.synack_backoff.describe())
         if self.close.shape != "none":
             parts.append(self.close.explain())
-        parts.extend(
-            f"RST from the {r.sender} in {r.state}: {r.cause}" for r in self.resets if r.cause != "refused"
-        )
+        parts.extend(f"RST {r.sent_by}: {r.cause}" for r in self.resets if r.cause != "refused")
         return "; ".join(parts)
 
 

@@ -521,6 +521,33 @@ def test_a_rst_with_text_and_an_injected_rst() -> None:
     assert "TTL 61, where the server's other packet has TTL 52" in injected.sentence
 
 
+def test_a_rst_for_no_connection_at_another_ttl_is_the_path_s_not_the_sender_s() -> None:
+    """A RST 'from the server' answering the client's SYN at TTL 46, where the server's own
+    packets (its SYN/ACK, its data) come at 49: no closed port's answer (the server listens,
+    it accepts the SYN after) but a box on the path's (zeek_rst-inject-rae). Its cause says
+    so, as the TTL diagnosis does; at the server's own TTL it stays a closed port's."""
+    steps = (
+        ("c", "S", 100, 0),
+        (0.2, "s", "RA", 0, 100),  # acknowledging the ISN, not the SYN
+        (1.2, "s", "SA", 500, 101),
+        ("c", "A", 101, 501),
+        ("c", "PA", 101, 501, 10),
+        ("s", "A", 501, 111),
+    )
+    for rst_ttl, cause in ((46, "injected"), (49, "no_connection")):
+        segments = conversation(*steps)
+        for segment in segments:
+            segment.ttl = 64 if segment.sport == 40000 else 49
+        segments[1].ttl = rst_ttl
+        [result] = analyze_segments(segments).connections
+        assert [r.cause for r in result.resets] == [cause]
+        if cause == "injected":
+            assert "its TTL 46 is 3 or more from every one of the server's other packets (49)" in (
+                result.resets[0].explanation
+            )
+            assert "injected_rst" in {d.kind for d in result.diagnoses}
+
+
 def test_a_rst_s_text_ending_in_a_line_end_is_shown() -> None:
     """A diagnostic ends in "\r\n" as often as not: line ends and tabs are shown as spaces;
     a NUL or other control byte is no text."""

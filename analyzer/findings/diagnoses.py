@@ -41,7 +41,7 @@ Kinds, and the rule each follows:
   are the path's delays, not the sender's timer.
 - rst_with_data: a RST that carries data (RFC 9293 3.5.3 allows a diagnostic text): the
   text is shown.
-- injected_rst: a RST whose IP TTL (hop limit) is INJECTED_TTL_GAP or more away from every
+- injected_rst: a RST whose IP TTL (hop limit) is resets.INJECTED_TTL_GAP or more away from every
   other packet of its claimed sender: another box on the path likely sent it. Also one the
   state machine found made nearer the capture point (tcp_state.py, "RSTs made nearer": a TTL
   above all its sender's others, or captured on an interface none of them came in on).
@@ -79,7 +79,7 @@ from analyzer.decode.segment import (
 )
 from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.gaps import ID_ADJACENT, ID_REACH, id_order, ids_count_on
-from analyzer.findings.resets import Reset
+from analyzer.findings.resets import Reset, foreign_ttl, own_ttls
 from analyzer.findings.retransmissions import SequenceAnalysis
 from analyzer.loss_inference import RTO_MIN
 from analyzer.timefmt import between, epoch_seconds, format_duration, stamp_of
@@ -89,8 +89,6 @@ CLOSE_WAIT_PATIENCE: Final = 0.5
 # The sequence flags whose segments these rules read: a folded connection keeps them
 # (long_connection.py), with the resends of data.
 READ_FLAGS: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window", "zero_window_probe"))
-# Paths change by a hop or two; a RST from another box on the path is usually further off.
-INJECTED_TTL_GAP: Final = 3
 # A segment sent this many times (two resends) shows a backoff, each resend a timer's
 # (Linux's shortest, the tail loss probe, waits 10 ms; copies come sooner).
 BACKOFF_MIN_SENDS: Final = 3
@@ -1131,14 +1129,12 @@ def _injected_rst(connection: Connection, resets: list[Reset]) -> list[Diagnosis
     found = []
     for side in ("client", "server"):
         mine = [s for s in connection.segments if _from(connection, s, side) and s.ttl >= 0]
-        others = Counter(s.ttl for s in mine if not s.flags & RST)
-        # SYNs alone are no measure: a SYN scanner's raw SYNs carry a TTL of its choosing
-        # (nmap: random, 37 to 59), its kernel's RST to the SYN/ACK the system's own.
-        if not others or all(s.flags & (SYN | ACK) == SYN for s in mine if not s.flags & RST):
+        others = own_ttls(mine)
+        if not others:
             continue
         usual = others.most_common(1)[0][0]
         for segment in mine:
-            if segment.flags & RST and min([abs(segment.ttl - ttl) for ttl in others]) >= INJECTED_TTL_GAP:
+            if segment.flags & RST and foreign_ttl(segment, others):
                 example = next(s for s in mine if s.ttl == usual)
                 found.append(
                     Diagnosis(

@@ -77,6 +77,7 @@ With the capture's call log, `refine_with_calls` tells the aborts apart
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -161,6 +162,43 @@ class Reset:
     # made nearer"); "" if nothing does.
     made_nearer: str = ""
 
+    @property
+    def sent_by(self) -> str:
+        """Who sent it, in words: its sender and the state it was in, or, for one made on
+        the path, in whose name (the sender's state says nothing of it)."""
+        if self.cause == "injected":
+            return f"in the {self.sender}'s name"
+        return f"from the {self.sender} in {self.state}"
+
+
+# Paths change by a hop or two; a RST from another box on the path is usually further off.
+INJECTED_TTL_GAP: Final = 3
+
+
+def own_ttls(segments: list[Segment]) -> Counter[int]:
+    """The TTLs (hop limits) of one end's segments but its RSTs, as they measure the end; none
+    where they are a SYN scanner's (its raw SYNs carry a TTL of its choosing, nmap's random
+    37 to 59; its kernel's RST to the SYN/ACK the system's own)."""
+    plain = [s for s in segments if not s.flags & RST and s.ttl >= 0]
+    if all(s.flags & (SYN | ACK) == SYN for s in plain):
+        return Counter()
+    return Counter(s.ttl for s in plain)
+
+
+def foreign_ttl(rst: Segment, ttls: Counter[int]) -> bool:
+    """Whether the RST's TTL is INJECTED_TTL_GAP or more from every one of `ttls` (own_ttls
+    of its sender): made by another box on the path."""
+    return bool(ttls) and rst.ttl >= 0 and min(abs(rst.ttl - ttl) for ttl in ttls) >= INJECTED_TTL_GAP
+
+
+def _foreign_text(sender: Side, rst: Segment, ttls: Counter[int]) -> str:
+    values = ", ".join(str(ttl) for ttl in sorted(ttls))
+    return (
+        f"not the {sender}'s own: its TTL {rst.ttl} is {INJECTED_TTL_GAP} or more from every one of the "
+        f"{sender}'s other packets ({values}): made on the path in the {sender}'s name (a firewall, an "
+        "injector)"
+    )
+
 
 def find_resets(connection: Connection, steps: list[Step], handshake: Handshake) -> list[Reset]:
     resets = []
@@ -178,6 +216,12 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             cause, explanation, evidence = _made_nearer(sender, peer, step.made_nearer)
         else:
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
+        if cause == "no_connection":
+            ttls = own_ttls([s for s in connection.segments if connection.sender(s) == sender])
+            if foreign_ttl(segment, ttls):
+                # No connection where its sender has one (its other packets' TTL tell another
+                # box made it): not the sender's TCP answering.
+                cause, explanation = "injected", _foreign_text(sender, segment, ttls)
         if step.dropped and step.dropped.startswith(SYN_SENT_AGAIN):
             explanation += f"; the {peer} did not give up on it: {step.dropped}"
         elif step.dropped and cause != "impossible_flags" and not step.off_acked:

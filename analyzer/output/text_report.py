@@ -213,8 +213,8 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         lines.append(f"  ECN        {result.ecn.explain()}")
     for reset in result.resets:
         lines.append(
-            f"  RST        frame {reset.segment.frame}, {to_the_microsecond(origin.since_stamp(reset.segment.stamp), True)} s from the {reset.sender} in "
-            f"{reset.state}: {reset.cause}: {reset.explanation}"
+            f"  RST        frame {reset.segment.frame}, {to_the_microsecond(origin.since_stamp(reset.segment.stamp), True)} s {reset.sent_by}: "
+            f"{reset.cause}: {reset.explanation}"
         )
     for diagnosis in result.diagnoses:
         lines.append(f"  diagnosis  {diagnosis.kind}: {diagnosis.sentence} [{diagnosis.display_filter}]")
