@@ -26,9 +26,9 @@ stream forget a connection for good. A new connection names the one before it on
 tracker may have forgotten it or not, depending on when it last swept (and a share
 process sweeps at other moments than one process), and the result must not tell.
 All the delays are measured on one clock, the reader's (decode.reader.CLOCK_LEAP): the
-latest frame time read, where one frame stamped far ahead moves it nowhere; a segment
-stamped more than a second before it (a clock stepped back) counts for the timers a second
-before it (decode.reader.STAMPED_BACK).
+latest frame time read, where one frame stamped far ahead moves it nowhere; after a frame
+stamped more than a second before it (a clock stepped back), the frames count for the timers
+as far after the clock as they are stamped after that one (decode.reader.STAMPED_BACK).
 
 Grouping streams: `ConnectionTracker` hands each connection over as soon as nothing
 can join it any more, so memory follows the connections in flight, not the file.
@@ -112,7 +112,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple, Protocol
 
-from analyzer.decode.reader import STAMPED_BACK, DecodeStats
+from analyzer.decode.reader import DecodeStats, timer_offset
 from analyzer.decode.segment import (
     ACK,
     CWR,
@@ -650,7 +650,9 @@ class _Open:
                 furthest[end] = segment
         last = sorted(furthest.values(), key=frame_of)
         bases = self.bases if self.bases is not None else sequence_bases_of(self.segments, self._inherited())
-        return Continued(self.first_frame, self.last_time, last, bases)
+        # Its last segment's own time, not its timers' (decode.reader.STAMPED_BACK).
+        last_time = max((segment.time for segment in held), default=self.last_time)
+        return Continued(self.first_frame, last_time, last, bases)
 
     def unpack(self) -> None:
         """All its segments back in `segments`."""
@@ -910,6 +912,7 @@ class ConnectionTracker:
         self._count = 0
         self._since_sweep = 0
         self._clock = float("-inf")  # the latest segment time seen
+        self._offset = 0.0  # without a reader's clock: its timer_offset, kept here
         # Given up by a look at the timers past HAND_OVER_AT_ONCE: out of the tracker as at
         # that look, made connections at the next (with the timer that gave them up).
         self._given_up: deque[tuple[_Open | HeldAttempt, Expiry]] = deque()
@@ -929,12 +932,15 @@ class ConnectionTracker:
         time = segment.time
         frames = self._frames
         clock = frames.clock if frames is not None else None
-        if clock is not None:
+        # Its timers' time: its own, but after a clock's step back (decode.reader.STAMPED_BACK).
+        if frames is not None and clock is not None:
             self._clock = clock  # the reader's, of every frame (a share's too): see CLOCK_LEAP
-        elif time > self._clock:
-            self._clock = time
-        if time < self._clock - STAMPED_BACK:
-            time = self._clock - STAMPED_BACK  # its timers' time (decode.reader.STAMPED_BACK)
+            time += frames.timer_offset
+        else:
+            self._offset = timer_offset(time, self._clock, self._offset)
+            time += self._offset
+            if time > self._clock:
+                self._clock = time
         if open_ is None:
             attempt = None
             held_as = ""
@@ -1094,15 +1100,17 @@ class ConnectionTracker:
         open_.a_src, open_.a_port = first.src, first.sport
         open_.began_with_syn = True
         open_.attempt = attempt  # before the segments: an attempt over is in the queue already
-        # Their timers' times (STAMPED_BACK): the last one's is the attempt's, the others as
-        # far before it as they were sent.
-        shift = attempt.last_time - held[-1].time
-        self._apply(open_, first, True, True, first.time + shift)
+        # Their timers' times (decode.reader.STAMPED_BACK): the last one's is the attempt's,
+        # the others as far before it as they were sent, none after it (a SYN sent before a
+        # clock's step back, its SYN/ACK after).
+        last = attempt.last_time
+        shift = last - held[-1].time
+        self._apply(open_, first, True, True, min(first.time + shift, last))
         for segment in held[1:]:
             from_a = attempt.sent_by_a(segment)
             if not from_a:
                 open_.b_spoke = True
-            self._apply(open_, segment, from_a, False, segment.time + shift)
+            self._apply(open_, segment, from_a, False, min(segment.time + shift, last))
         return open_
 
     def _apply(self, open_: _Open, segment: Segment, from_a: bool, first: bool, time: float) -> None:

@@ -10,7 +10,7 @@ from segments import CLIENT, HANDSHAKE, conversation
 
 from analyzer import connections
 from analyzer.analysis import analyze_segments
-from analyzer.connections import stream_connections
+from analyzer.connections import ConnectionTracker, stream_connections
 
 # A handshake, a request and its answer, and a four-way close begun by the client.
 EXCHANGE = (
@@ -73,3 +73,42 @@ def test_a_segment_stamped_back_by_less_than_the_slack_keeps_its_own_time() -> N
     found = list(stream_connections([*segments, syn, late]))
     attempt = next(c for c in found if c.client[1] == CLIENT[1] + 1)
     assert attempt.expired == "attempt"
+
+
+def test_after_a_step_back_the_timers_go_on_with_the_stamps() -> None:
+    """An hour's step back, then 10 minutes of unanswered SYNs: each is given up 5 s after
+    it, as without the step (helper-112: the timers waited for the stamps to catch up with
+    the clock, and held every attempt to the end)."""
+
+    def handed_over(start: float) -> tuple[int, int]:
+        tracker = ConnectionTracker()
+        done = 0
+        for segment in conversation(*EXCHANGE, start=5000.0) if start < 5000.0 else []:
+            done += len(tracker.add(segment))
+        for n in range(20_000):
+            [syn] = conversation(("c", "S", 100 + n, 0), start=start + n * 0.03)
+            syn.sport, syn.frame = 20_000 + n, 100 + n
+            done += len(tracker.add(syn))
+        return done, tracker.held()
+
+    stepped, held = handed_over(1400.0)
+    unstepped, held_unstepped = handed_over(6400.0)
+    assert stepped - 1 == unstepped > 16_000  # the connection before the step, and as many
+    assert held == held_unstepped < 4_000
+
+
+def test_an_attempt_across_the_step_keeps_its_timers_at_the_clock() -> None:
+    """The SYN before the step back, its SYN/ACK after: replayed from the packed attempt, the
+    SYN's timers are the SYN/ACK's at most, not a whole step ahead (helper-112: data 305 s
+    after the SYN was one connection with it where the idle timer had given it up)."""
+    for step in (30.0, 3600.0):
+        syn = conversation(("c", "S", 100, 0), start=100.0)
+        rest = conversation(
+            ("s", "SA", 500, 101), ("c", "A", 101, 501), ("c", "PA", 101, 501, 10), start=100.0005 - step
+        )
+        late = conversation(("c", "PA", 111, 501, 10), start=405.0 - step)
+        segments = syn + rest + late
+        for number, segment in enumerate(segments, start=1):
+            segment.frame = number
+        found = list(stream_connections(segments))
+        assert [(len(c.segments), c.expired) for c in found] == [(4, "idle"), (1, None)], step

@@ -814,9 +814,9 @@ def test_time_going_backwards_is_warned_and_the_ladder_keeps_the_files_order(tmp
     assert analysis.stats.warnings == [
         "time goes backwards at 4 frames (first at frame 7, by up to 9.999 s): the frames are analyzed "
         "and drawn in the file's order, as Wireshark does, with their times as recorded (a clock step, "
-        "captures merged from several interfaces, or several CPUs' capture buffers: microseconds); a "
-        "connection is given up after a silence measured on the latest time read, not from the earlier "
-        "times after a step back"
+        "captures merged from several interfaces, or several CPUs' capture buffers: microseconds); the "
+        "timers that give a connection up after a silence count on across the step from the latest time "
+        "read before it"
     ]
     text = analysis_text(analysis)
     assert "+-" not in text and "FIN_WAIT_1 (-9.994 s, frame 7)" in text

@@ -61,6 +61,9 @@ class DecodeStats:
     end_time: float | None = None  # the latest frame's time, of any kind: when the capture ended
     # The clock the connections' timers run on (see CLOCK_LEAP), of every frame read so far.
     clock: float | None = None
+    # What the timers add to the latest frame's time (see STAMPED_BACK): 0 until a clock
+    # stepped back.
+    timer_offset: float = 0.0
     # Frame 1's time: Wireshark's clock (frame.time_relative) counts from it. And its stamp.
     start_time: float | None = None
     start_stamp: int | None = None
@@ -230,8 +233,8 @@ class DecodeStats:
 
 # What a step back of more than STAMPED_BACK does to the connections' timers.
 _TIMERS_HINT: Final = (
-    "; a connection is given up after a silence measured on the latest time read, not from the "
-    "earlier times after a step back"
+    "; the timers that give a connection up after a silence count on across the step from the latest "
+    "time read before it"
 )
 # What a file of several interfaces written out of time order does to the analysis.
 _SORT_HINT: Final = (
@@ -275,13 +278,22 @@ def read_segments(path: str, stats: DecodeStats | None = None) -> Iterator[Segme
 # connection open at once. It never goes back: where it would, a connection given up or not
 # would depend on when the tracker last swept, which a share process does at other moments.
 CLOCK_LEAP: Final = 1.0
-# A segment stamped more than this before the clock (a clock stepped back; captures merged
-# out of order) sets its connection's timers from the clock less this (connections.py): from
-# its own time they would fire at once (an attempt given up before its SYN/ACK came, each
-# segment after a pause a connection of its own). A segment stamped back by less (several
-# CPUs' capture buffers, interfaces' clocks: microseconds to milliseconds) sets them from its
-# own time.
+# A frame stamped more than this before the timers' clock (a clock stepped back; captures
+# merged out of order) counts for the timers as at the clock, and every frame after it as far
+# after that as it is stamped after it (DecodeStats.timer_offset, the step added): from their
+# own times the timers would fire at once (an attempt given up before its SYN/ACK came, each
+# segment after a pause a connection of its own), and by the clock alone never until the
+# stamps caught up (an hour-old file merged after a newer one held whole). A frame stamped
+# back by less (several CPUs' capture buffers, interfaces' clocks: microseconds to
+# milliseconds) keeps its own time. Told by the reader, of every frame: the same in each
+# share process.
 STAMPED_BACK: Final = 1.0
+
+
+def timer_offset(time: float, clock: float, offset: float) -> float:
+    """The timers' offset from the frame of `time` on (see STAMPED_BACK)."""
+    return clock - time if time + offset < clock - STAMPED_BACK else offset
+
 
 Progress = Callable[[int, int], None]  # (frames read, bytes read)
 PROGRESS_EVERY = 1 << 16  # frames
@@ -349,15 +361,17 @@ def read_packets(
                 if capture.linktype != linktype:
                     linktype = capture.linktype
                     locate = IP_OFFSET.get(linktype)
-                if time <= clock + CLOCK_LEAP:
-                    if time > clock:
-                        clock = time
+                offset = stats.timer_offset = timer_offset(time, clock, stats.timer_offset)
+                timed = time + offset
+                if timed <= clock + CLOCK_LEAP:
+                    if timed > clock:
+                        clock = timed
                     if stamp > clock_stamp:
                         clock_stamp = stamp
                 else:
                     peeked = capture.next_frame()
-                    if not peeked or capture.time > clock + CLOCK_LEAP:
-                        clock, clock_stamp = time, stamp
+                    if not peeked or capture.time + offset > clock + CLOCK_LEAP:
+                        clock, clock_stamp = timed, stamp
                     elif not many_interfaces or capture.interface == interface:
                         stats.stamped_ahead(number, between(clock_stamp, stamp))
                     # Else the next frame is another interface's, written out of time order

@@ -18,7 +18,7 @@ from analyzer.decode.capture_file import CaptureFile, zero_stamped_warning
 from analyzer.decode.headers import ICMPV6_PACKET_TOO_BIG
 from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.ip_tcp import parse_options
-from analyzer.decode.reader import DecodeStats, untimed_warning
+from analyzer.decode.reader import DecodeStats, timer_offset, untimed_warning
 from analyzer.decode.segment import (
     DEST_UNREACHABLE,
     MOD,
@@ -465,9 +465,13 @@ def read_packets_tshark(
             elif nanos < latest_stamp:
                 step = between(nanos, latest_stamp)
                 stats.went_back(stats.frames, step, own_step if many_interfaces else step)
-            # No frame read ahead here (pyshark's): the timers' clock is the latest time, a frame
-            # stamped far ahead followed too (the fast reader's CLOCK_LEAP tells one).
-            stats.clock = stats.end_time
+            # No frame read ahead here (pyshark's): the timers' clock is the latest time (and
+            # the offset after a clock's step back, reader.STAMPED_BACK), a frame stamped far
+            # ahead followed too (the fast reader's CLOCK_LEAP tells one).
+            if stats.clock is None:
+                stats.clock = when
+            stats.timer_offset = timer_offset(when, stats.clock, stats.timer_offset)
+            stats.clock = max(stats.clock, when + stats.timer_offset)
             layout = _layout(packet)
             try:
                 record = _record(packet, when, nanos, layout, many_interfaces)
