@@ -381,6 +381,46 @@ def test_a_window_probe_s_byte_acknowledged_is_no_packet_the_capture_missed() ->
     assert "packets not in the capture" not in text and "ack lost segment 2" in text
 
 
+def test_a_window_probe_done_with_does_not_hide_a_gap_2_gib_later() -> None:
+    """Once the probe's byte is acknowledged the own reading forgets it: 2 GiB later (its
+    number ahead again, modulo 2**32) an ACK of data the capture missed is flagged, as
+    Wireshark flags it (helper-112)."""
+    from analyzer.decode.segment import PSH, SYN
+    from analyzer.findings.retransmissions import SequenceJudge
+
+    def kinds_after_the_gap(own: bool) -> tuple[list[str], list[str]]:
+        judge = SequenceJudge(own=own)
+        frame = 0
+
+        def feed(from_client: bool, flags: int, seq: int, ack: int, window: int, length: int) -> list[str]:
+            nonlocal frame
+            frame += 1
+            src, dst = (("192.0.2.1", 40000), ("192.0.2.2", 80))[:: 1 if from_client else -1]
+            segment = Segment(frame, 100.0 + frame * 1e-4, 4, *src, *dst, flags, seq % 2**32, ack % 2**32,
+                              window, length, None)  # fmt: skip
+            return judge.feed(segment, from_client)
+
+        feed(True, SYN, 0, 0, 65535, 0)
+        feed(False, SYN | ACK, 0, 1, 65535, 0)
+        feed(True, ACK | PSH, 1, 1, 65535, 1000)
+        feed(False, ACK, 1, 1001, 0, 0)  # no room
+        assert "zero_window_probe" in feed(True, ACK | PSH, 1001, 1, 65535, 1)
+        feed(False, ACK, 1, 1002, 65535, 0)  # the probe's byte taken, room again
+        sent, size = 1002, 10_000_000
+        while sent < 2**31 + 20_000_000:
+            feed(True, ACK | PSH, sent, 1, 65535, size)
+            sent += size
+            feed(False, ACK, 1, sent, 65535, 0)
+        sent += size  # a segment the capture missed
+        return feed(False, ACK, 1, sent, 65535, 0), feed(True, ACK | PSH, sent, 1, 65535, size)
+
+    assert (
+        kinds_after_the_gap(own=True)
+        == kinds_after_the_gap(own=False)
+        == (["ack_lost_segment"], ["lost_segment"])
+    )
+
+
 def test_a_rst_after_one_unanswered_keep_alive_is_an_abort() -> None:
     probes = [(10.0, "c", "A", 100, 501), (10.001, "s", "A", 501, 101), (15.0, "c", "A", 100, 501)]
     [result] = analyze_segments(conversation(*HANDSHAKE, *probes, (15.5, "c", "RA", 101, 501))).connections

@@ -600,3 +600,16 @@ def test_the_timelines_tick_labels_keep_a_character_apart() -> None:
     edge = len(first) * char / 2 + len(second) * char / 2  # the two labels just touching
     assert _spaced([(0.5, first), (0.5 + edge + 0.8 * char, second)]) == [(0.5, first)]
     assert len(_spaced([(0.5, first), (0.5 + edge + 1.2 * char, second)])) == 2
+
+
+def test_a_band_reads_gaps_as_the_report_does() -> None:
+    """A window probe's byte acknowledged: Wireshark flags the data after it as after a gap,
+    the report's own reading does not (labels.analysis_notes), nor does the band that holds
+    it (helper-112)."""
+    from test_long_connection import _probed_flow
+
+    [result] = analyze_segments(_probed_flow()).connections
+    assert result.sequence.counts()["lost_segment"] == 1
+    assert result.own_sequence.counts()["lost_segment"] == 0
+    bands = [item for item in plan_rows(result, max_rows=9).items if isinstance(item, Band)]
+    assert bands and not any(band.flagged["after a gap"] for band in bands)

@@ -165,6 +165,9 @@ class Handshake:
     # silence between its last segment and this one's first; -1 and 0.0 for none.
     continues_frame: int = -1
     quiet_for: float = 0.0
+    # What of the server's the ACK that completed it acknowledges beyond the SYN/ACK, in words
+    # ("" for nothing): Fast Open's first answer (_server_sent_before).
+    acked_beyond: str = ""
     # The client's ACK of the SYN/ACK was not captured: `final_ack` is the client's first
     # later segment, which acknowledges the SYN/ACK and what the server sent after it, none
     # of which the capture holds (it lost packets: Wireshark's "ACKed unseen segment").
@@ -238,6 +241,7 @@ class Handshake:
         self.self_connected = False
         self.continues_frame = -1
         self.quiet_for = 0.0
+        self.acked_beyond = ""
         self.final_unseen = False
         self.ack_not_taken = False
 
@@ -307,13 +311,10 @@ class Handshake:
                     + self._fast_open()
                 )
             ack, measured = "ACK (ack ISN+1)", f"RTT {rtt}"
-            if final is not None and self.server_isn is not None:
-                # Data the server sent before the ACK came (Fast Open's answer in its first
+            if self.acked_beyond:
+                # What the server sent before the ACK came (Fast Open's answer in its first
                 # flight), acknowledged with it.
-                beyond = seq_diff(final.ack, self.server_isn) - 1
-                if 0 < beyond < MOD // 2:
-                    bytes_ = "the byte" if beyond == 1 else f"the {beyond} bytes"
-                    ack = f"ACK (ack ISN+1+{beyond}, {bytes_} the server sent before it)"
+                ack = f"ACK acknowledging ISN+1 and {self.acked_beyond}"
             if self.bare_ack_uncaptured and self.synack_to_ack is not None and final is not None:
                 ack = (
                     f"its ACK not captured: the client's first data (frame {final.frame}, "
@@ -935,6 +936,7 @@ def _after_synack(
     result.fast_open = _fast_open_use(result.syns[0], synack, bool(fast_open))
     if final is not None:
         beyond = _server_sent_before(connection, server_isn, final)
+        result.acked_beyond = beyond
         if beyond:
             result.checks.append(
                 Check(f"ACK acknowledges the server ISN+1 and {beyond}", final.ack, final.ack)

@@ -210,9 +210,11 @@ class SequenceJudge:
             and there.next_seq != UNSEEN
             and 0 < seq_diff(segment.ack, there.next_seq) <= seq_diff(there.probe_end, there.next_seq)
         ):
-            # It acknowledges the probe's byte: sent, as far as this ACK goes.
+            # It acknowledges the probe's byte: sent, as far as this ACK goes; the probe is
+            # done with (2 GiB on, its number would read as ahead again).
             there.next_seq = there.max_to_ack = segment.ack
             there.next_seq_stamp = segment.stamp
+            there.probe_end = UNSEEN
         kinds = _judge(segment, here, there, threshold)
         if kinds:
             self.result.flags[segment.frame] = kinds
@@ -346,6 +348,8 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
         here.max_to_ack = here.next_seq
     if probe:
         here.probe_end = segment.seq_end
+    elif here.probe_end != UNSEEN and seq_diff(here.next_seq, here.probe_end) >= 0:
+        here.probe_end = UNSEEN  # its byte sent on past: nothing left for an ACK to take
     # Every segment's acknowledgment field, with the ACK flag or without (see duplicate_ack).
     if "duplicate_ack" in kinds:
         here.dup_acks += 1

@@ -279,11 +279,14 @@ def _flagged_frames(result: ConnectionAnalysis) -> dict[str, list[int]]:
     """By the name a band gives it (FLAGGED), the frames Wireshark's analysis flags so, in
     order: every segment's, kept or not (a long connection keeps a few)."""
     resends = result.resends
+    own = result.own_sequence.flags  # gaps as the report reads them (labels.analysis_notes)
     frames: dict[str, list[int]] = {}
     for frame in sorted(result.sequence.flags):
         for kind in result.sequence.flags[frame]:
             if kind == "out_of_order" and frame in resends:
                 continue  # Wireshark's name for a quick resend: counted with the resends
+            if kind == "lost_segment" and kind not in own.get(frame, ()):
+                continue
             name = FLAGGED.get(kind)
             if name is not None:
                 frames.setdefault(name, []).append(frame)
