@@ -699,14 +699,15 @@ class _Open:
 
     def later_copy_first(self, segment: Segment, original: Segment) -> int:
         """Where `original` lies among the segments if `segment`, its capture copy, takes its
-        place (take_later_copy), else -1. It does for a pure ACK whose first copy acknowledged
-        what the other end had not sent yet, in the
-        capture, where this one comes after the segment it acknowledges; data whose first copy
-        came before data its sender sent earlier, first seen after it. A mirror port's two
-        streams interleave: one stream's copy can be stamped microseconds before the other's
-        copy of what came first (helper-108's span3: 161 of 1,000 handshakes were timed to the
-        next data segment, 25 ms, where they took 40 us). A long connection's segments are
-        analyzed as they come: it keeps the first."""
+        place (take_later_copy), else -1. It does for a segment without data (a pure ACK, a
+        FIN) whose first copy acknowledged what the other end had not sent yet, in the capture,
+        where this one comes after the segment it acknowledges; data whose first copy came
+        before data its sender sent earlier, first seen after it. A mirror port's two streams
+        interleave: one stream's copy can be stamped microseconds before the other's copy of
+        what came first (helper-108's span3: 161 of 1,000 handshakes were timed to the next
+        data segment, 25 ms, where they took 40 us; 89 FIN/ACKs came before their FIN). Not a
+        SYN or a RST. A long connection's segments are analyzed as they come: it keeps the
+        first."""
         flags = original.flags
         if (
             self.folder is not None

@@ -655,6 +655,7 @@ def _wrap(text: str, width: int) -> str:
         last = lines[SUMMARY_LINES - 1]
         while len(last) + 2 > width and " " in last:
             last = last.rsplit(" ", 1)[0]  # whole words only
+        last = last[: width - 2]  # but a word longer than the line (a path, an address)
         lines[SUMMARY_LINES - 1] = last + " …"
     return "\n".join(lines[:SUMMARY_LINES])
 
