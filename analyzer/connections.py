@@ -1430,6 +1430,14 @@ class ConnectionTracker:
         """`finish`, one connection at a time: a flood's attempts still held at the end are
         made connections one by one, not all at once."""
         end = self._clock if end_time is None else max(end_time, self._clock)
+        # The capture's end on its stamps, for what the findings measure to it: after a clock's
+        # step back (decode.reader.STAMPED_BACK), not the timers' end but the latest stamp read.
+        frames = self._frames
+        offset = frames.timer_offset if frames is not None else self._offset
+        capture_end = end
+        if offset:
+            latest = frames.end_time if frames is not None else None
+            capture_end = max(end - offset, latest if latest is not None else end - offset)
         while self._given_up:  # as the look that gave them up made them: no capture_end
             item, expired = self._given_up.popleft()
             yield self._connection_of(item, expired)
@@ -1443,14 +1451,14 @@ class ConnectionTracker:
                 else:
                     when = self._gives_up(item)
                     self._hand_over_attempt(item, done, "attempt" if end > when else None)
-                    done[-1].capture_end = end
+                    done[-1].capture_end = capture_end
             else:
                 key, open_ = item.key, item
                 kind, when = open_.expiry(self.timeouts)
                 self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
                 if not open_.over:
                     # Over ones may have been let go by the sweep already, or not: no mark for them.
-                    done[-1].capture_end = end
+                    done[-1].capture_end = capture_end
             yield done.pop()
         self._ended.clear()
         self._timers.clear()

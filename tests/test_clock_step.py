@@ -112,3 +112,27 @@ def test_an_attempt_across_the_step_keeps_its_timers_at_the_clock() -> None:
             segment.frame = number
         found = list(stream_connections(segments))
         assert [(len(c.segments), c.expired) for c in found] == [(4, "idle"), (1, None)], step
+
+
+def test_the_capture_s_end_after_a_step_back_is_its_latest_stamp(tmp_path) -> None:
+    """A connection still open when the file ends, its segments before the step: what the
+    findings measure to the capture's end (a stall, a close not seen) ends at the latest
+    stamp, after its own, not at the timers' end, nor at the last frame's earlier stamp."""
+    from pcap_builder import tcp_packet, write_capture
+
+    from analyzer.analysis import analyze_file
+
+    c, s = "10.0.0.1", "10.0.0.2"
+    packets = [
+        tcp_packet(4, c, 40000, s, 80, "S", 100),
+        tcp_packet(4, s, 80, c, 40000, "SA", 500, 101),
+        tcp_packet(4, c, 40000, s, 80, "A", 101, 501),
+        tcp_packet(4, c, 40000, s, 80, "PA", 101, 501, payload=b"x" * 10),
+        tcp_packet(4, c, 40001, s, 80, "S", 900),
+        tcp_packet(4, s, 80, c, 40001, "SA", 700, 901),
+        tcp_packet(4, c, 40001, s, 80, "A", 901, 701),
+    ]
+    times = [0.0, 0.001, 0.002, 0.003, -30.0, -29.999, -29.998]
+    analysis = analyze_file(str(write_capture(tmp_path / "step.pcap", packets, times=times)))
+    first = next(r.connection for r in analysis.connections if r.connection.client[1] == 40000)
+    assert first.capture_end == first.last_time  # frame 4: the latest stamp in the file
