@@ -310,6 +310,15 @@ def test_a_stale_connection_s_challenge_ack_is_no_packet_the_capture_missed() ->
     assert "not in the capture" not in text
     assert other_retransmissions(result) == 0
     assert interesting_reasons(result) == ["RST from the client: challenge_ack_answer", "SYN sent 2 times"]
+    # On the ladder: no gap labels on them, and both in the stale connection's numbers, as
+    # they are (helper-111: the ACK absolute, the RST at its number relative, unlike).
+    from analyzer.output.labels import analysis_notes
+    from analyzer.output.mermaid import connection_mermaid
+
+    assert 2 not in analysis_notes(result)
+    ladder = connection_mermaid(result)
+    assert "ACK seq=7000 ack=5000 (absolute) frame 2" in ladder
+    assert "RST seq=5000 (absolute) frame 3" in ladder
 
 
 def test_a_challenge_ack_alone_leaves_the_handshake_incomplete_and_says_why() -> None:

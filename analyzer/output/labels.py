@@ -93,15 +93,17 @@ def dsack(segment: Segment) -> tuple[int, int] | None:
     return segment.sack_start, segment.sack_end
 
 
-def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None) -> str:
+def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None, stale: bool = False) -> str:
     """Flags, seq and ack (relative both, or absolute both when a base is not known), length,
-    and a D-SACK's block (in the ack's numbers)."""
+    and a D-SACK's block (in the ack's numbers). `stale`: a stale connection's segment within
+    this one (analysis.stale_frames), in another connection's numbers: absolute, and said so
+    (a TIME_WAIT's challenge ACK and the RST at its acknowledgment number read alike)."""
     # A RST or a bare ACK before its sender's base (a RST/ACK refusing a SYN the same end
     # answers later with a SYN/ACK; a split handshake's ACK before the same end's SYN):
     # absolute, not just short of 2**32 (Wireshark bases each on itself and again on the SYN),
     # and said so, where the picture says its numbers are relative. Data from before a base
     # (a capture begun mid-stream) wraps, as in Wireshark.
-    before_isn = bool(
+    before_isn = stale or bool(
         (segment.flags & RST or not (segment.payload_len or segment.flags & (SYN | FIN)))
         and seq_base is not None
         and seq_diff(segment.seq, seq_base) < 0
@@ -146,14 +148,12 @@ def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
     later = {step.segment.frame: step.answers_later for step in result.steps if step.answers_later >= 0}
     # The first ACK of a FIN the capture missed (tcp_state.py): what it acknowledges was a FIN.
     fins = {step.segment.frame for step in result.steps if step.missed_fin is not None}
-    # A window probe's byte, acknowledged, was sent (retransmissions.SequenceJudge's `own`):
-    # Wireshark's gaps and data not captured after it are none.
+    # Gaps and data not captured as the report reads them (ConnectionAnalysis.own_sequence):
+    # none after a window probe's byte, acknowledged (retransmissions.SequenceJudge's `own`),
+    # none of a stale connection's segments within this one (analysis.stale_frames).
     own = result.own_sequence.flags
-    probed = own is not result.sequence.flags and any(
-        "zero_window_probe" in kinds for kinds in result.sequence.flags.values()
-    )
     for frame, kinds in result.sequence.flags.items():
-        if probed:
+        if own is not result.sequence.flags:
             kinds = [
                 kind
                 for kind in kinds

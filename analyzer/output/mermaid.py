@@ -3,7 +3,7 @@ calls and RST causes as the ladder, in a form that pastes into an issue or a REA
 
 from __future__ import annotations
 
-from analyzer.analysis import ConnectionAnalysis
+from analyzer.analysis import ConnectionAnalysis, stale_frames
 from analyzer.call_sockets import connection_calls
 from analyzer.connections import SIDES, Side
 from analyzer.decode.icmp_codes import describe
@@ -62,6 +62,7 @@ def connection_mermaid(
     notes = analysis_notes(result)
     no_answer = unanswered_probes(result, kinds) - set(icmp_answers(result, start))
     resets = {r.segment.frame: r for r in result.resets}
+    stale = stale_frames(connection, result.resets)
     events: list[tuple[float, int, str]] = []
     for error in connection.unreachables:
         # To the end whose segment it quotes, from the other's side, whoever sent it: a router
@@ -75,7 +76,7 @@ def connection_mermaid(
         sender, receiver = ends
         dashed = segment.frame in resent or segment.frame in flagged
         arrow = "--x" if segment.frame in lost else ("-->>" if dashed else "->>")
-        label = packet_label(segment, bases[sender], bases[receiver])
+        label = packet_label(segment, bases[sender], bases[receiver], segment.frame in stale)
         if segment.frame in resent:
             label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"
         elif segment.frame in flagged:

@@ -30,7 +30,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyBboxPatch, Rectangle
 from matplotlib.textpath import TextPath
 
-from analyzer.analysis import ConnectionAnalysis, State
+from analyzer.analysis import ConnectionAnalysis, State, stale_frames
 from analyzer.call_sockets import connection_calls, flow_calls
 from analyzer.connections import SIDES, Connection, Side, peer_of
 from analyzer.decode.segment import RST, SYN, exact_stamp
@@ -767,6 +767,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
     no_answer = unanswered_probes(result, kinds) - set(icmp_answers(result, Clock()))  # answered
     crossed: set[int] = set()
     unheard: set[int] = set()
+    stale = stale_frames(connection, result.resets)
     for packet in packets:
         segment = packet.segment
         from_client = connection.from_client(segment)
@@ -774,7 +775,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
         sender, receiver = ends
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y0 = layout.at[("pkt", segment.frame)]
-        label = packet_label(segment, bases[sender], bases[receiver])
+        label = packet_label(segment, bases[sender], bases[receiver], segment.frame in stale)
         color, style = COLORS["packet"], "-"
         when = whens[segment.frame]
         if segment.frame in retransmission or segment.frame in flagged:
