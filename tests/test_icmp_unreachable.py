@@ -298,6 +298,7 @@ def test_a_path_mtu_error_is_decoded_with_its_mtu_and_read_as_what_the_sender_di
         "ICMP fragmentation needed (next-hop MTU 1400)" if family == 4 else "ICMPv6 packet too big (MTU 1280)"
     )
     assert (error["frame"], error["says"], error["errno"], error["mtu"]) == (5, says, None, mtu)
+    assert error["type"] == ("fragmentation_needed" if family == 4 else "packet_too_big")
     [diagnosis] = [d for d in connection["diagnoses"] if d["kind"] == "path_mtu"]
     assert diagnosis["frames"] == [4, 5]
     assert diagnosis["sentence"] == (
@@ -442,3 +443,13 @@ def test_thousands_of_syns_and_errors_keep_every_line_short(tmp_path: Path) -> N
     assert max(len(line) for line in text.splitlines()) < 600
     assert "  SYNs       at +0.000, +0.002," in text and "and 388 more s" in text
     assert "and 387 more s:" in text  # the backoff's 399 intervals
+
+
+def test_a_time_exceeded_of_any_code_gives_ehostunreach() -> None:
+    """tcp_v4_err sets EHOSTUNREACH for every time exceeded, its code aside (helper-112)."""
+    from analyzer.decode.icmp_codes import describe, errno_of
+
+    error = Unreachable(
+        1, 0.0, 4, ROUTER, CLIENT, 7, 6, (CLIENT, 40000, SERVER, 443), 1000, kind=TIME_EXCEEDED
+    )
+    assert (describe(error), errno_of(error)) == ("ICMP time exceeded (code 7)", "EHOSTUNREACH")

@@ -44,10 +44,10 @@ TIME_EXCEEDED_CODES: Final = {0: "in transit", 1: "in fragment reassembly"}
 
 
 def _known(error: Unreachable) -> tuple[str, str] | None:
-    if error.kind == TIME_EXCEEDED:
+    if error.kind == TIME_EXCEEDED:  # EHOSTUNREACH whatever its code (tcp_v4_err)
         said = TIME_EXCEEDED_CODES.get(error.code)
         if said is None:
-            return None
+            return f"time exceeded (code {error.code})", "EHOSTUNREACH"
         ran_out = " (its TTL ran out)" if error.family == 4 else " (its hop limit ran out)"
         return f"time exceeded {said}{ran_out if error.code == 0 else ''}", "EHOSTUNREACH"
     if error.kind == PARAMETER_PROBLEM:
@@ -61,7 +61,9 @@ def kind_name(error: Unreachable) -> str:
         return "time_exceeded"
     if error.kind == PARAMETER_PROBLEM:
         return "parameter_problem"
-    return "packet_too_big" if error.too_big else "destination_unreachable"
+    if error.too_big:  # path MTU discovery's: ICMPv6's Packet Too Big, IPv4's code 4
+        return "packet_too_big" if error.family == 6 else "fragmentation_needed"
+    return "destination_unreachable"
 
 
 def describe(error: Unreachable) -> str:
@@ -73,12 +75,7 @@ def describe(error: Unreachable) -> str:
             return f"ICMP fragmentation needed ({mtu})"
         return f"ICMPv6 packet too big ({f'MTU {error.path_mtu}' if error.path_mtu else 'no MTU given'})"
     known = _known(error)
-    if known is not None:
-        what = known[0]
-    elif error.kind == TIME_EXCEEDED:
-        what = f"time exceeded (code {error.code})"
-    else:
-        what = f"destination unreachable (code {error.code})"
+    what = known[0] if known is not None else f"destination unreachable (code {error.code})"
     return f"{'ICMP' if error.family == 4 else 'ICMPv6'} {what}"
 
 
