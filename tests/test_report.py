@@ -556,6 +556,13 @@ def test_codes_and_options_in_words() -> None:
         "r: the responder sent a RST",
         "^: Zeek swapped the roles: the side that sent the SYN/ACK or answered turned out to be the responder",
     ]
+    # A letter Zeek writes again at the 10th, 100th, ... time: said once (helper-111: "g: the
+    # responder sent a content gap ..." five times over).
+    words = history_words("ShADtttT")
+    assert [w[0] for w in words] == ["S", "h", "A", "D", "t", "T"]
+    assert (
+        words[4] == "t: the responder sent a retransmitted segment; the letter 3 times: at least 100 of them"
+    )
 
 
 def test_a_band_of_packets_has_its_counts_as_details() -> None:

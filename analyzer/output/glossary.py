@@ -85,17 +85,25 @@ def wireshark_filter(kind: str) -> str:
 
 
 def history_words(history: str) -> list[str]:
-    """Each letter of a Zeek history in words, with the side it is about, in order."""
+    """Each letter of a Zeek history in words, with the side it is about, in order of first
+    appearance; a letter written again (T, W, G at the 10th, 100th, ... time) said once, with
+    how many times it came at least."""
     words = []
+    said: set[str] = set()
     for letter in history:
+        if letter in said:
+            continue
+        said.add(letter)
         meaning = ZEEK_HISTORY.get(letter.upper())
+        times = history.count(letter)
+        again = f"; the letter {times} times: at least {10 ** (times - 1):,} of them" if times > 1 else ""
         if meaning is None:
             words.append(f"{letter}: not a letter Zeek writes")
         elif letter == "^":
             words.append(f"^: {meaning}")
         else:
             side = "the originator" if letter.isupper() else "the responder"
-            words.append(f"{letter}: {side} sent {meaning}")
+            words.append(f"{letter}: {side} sent {meaning}{again}")
     return words
 
 
