@@ -414,3 +414,22 @@ def test_the_key_says_why_a_one_direction_capture_leaves_an_end_unknown() -> Non
         plt.close(fig)
     assert "UNKNOWN ?: one direction's packets alone are in the capture" in texts
     assert "may not have reached that end" not in texts
+
+
+def test_notes_under_an_arrow_are_told_apart() -> None:
+    """A resend's note and the flag after it, or two notes, are ended by ';' (helper-111:
+    "1.056 ms after the first" over "fast retransmission" read as one phrase); the frame,
+    time and delta stay two spaces apart, as before."""
+    from analyzer.output.sequence_diagram import _apart
+
+    resent = ["frame 32", "+0.567577 s", "Δ51 µs, 365.726 ms after the first", "fast retransmission"]
+    assert _apart(resent, 3) == [*resent[:2], "Δ51 µs, 365.726 ms after the first;", "fast retransmission"]
+    plain = [
+        "frame 7",
+        "+2.853291 s",
+        "Δ1.374 ms",
+        "aborted by the application",
+        "may not have reached the server",
+    ]
+    assert _apart(plain, 3) == [*plain[:3], "aborted by the application;", "may not have reached the server"]
+    assert _apart(["frame 1", "+0.000000 s"], 2) == ["frame 1", "+0.000000 s"]

@@ -722,8 +722,19 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
             pieces.append(notes[segment.frame])
         if segment.frame in icmp:
             pieces.append(icmp[segment.frame])
-        found[segment.frame] = _in_lines(pieces)
+        found[segment.frame] = _in_lines(_apart(pieces, 2 if packet.since_previous is None else 3))
     return found
+
+
+def _apart(pieces: list[str], head: int) -> list[str]:
+    """The notes after the frame, time and delta (`head` pieces) ended with ";" where another
+    follows, as is the delta's retransmission note: two spaces or a line end alone ran them
+    together ("1.056 ms after the first" over "fast retransmission")."""
+    marked = list(pieces)
+    for index in range(head - 1, len(marked) - 1):
+        if index >= head or ", " in marked[index]:
+            marked[index] += ";"
+    return marked
 
 
 def unarrived_frames(result: ConnectionAnalysis) -> dict[int, Side]:
