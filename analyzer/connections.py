@@ -1436,8 +1436,9 @@ class ConnectionTracker:
         offset = frames.timer_offset if frames is not None else self._offset
         capture_end = end
         if offset:
-            latest = frames.end_time if frames is not None else None
-            capture_end = max(end - offset, latest if latest is not None else end - offset)
+            capture_end = end - offset
+            if frames is not None and frames.end_time is not None:
+                capture_end = max(capture_end, frames.end_time)
         while self._given_up:  # as the look that gave them up made them: no capture_end
             item, expired = self._given_up.popleft()
             yield self._connection_of(item, expired)

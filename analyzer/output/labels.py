@@ -5,6 +5,8 @@ before it a resend went out (the core numbers the resends: ConnectionAnalysis.re
 
 from __future__ import annotations
 
+from typing import Final
+
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import Side, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
@@ -139,6 +141,23 @@ ANALYSIS_NAMES = {
 }
 
 
+# Wireshark's flags that say the capture missed a segment: the report reads them as its own
+# reading has them (reported_kinds).
+_GAP_KINDS: Final = ("lost_segment", "ack_lost_segment")
+
+
+def reported_kinds(result: ConnectionAnalysis, frame: int) -> list[str]:
+    """Wireshark's flags on `frame`, its gaps and data not captured as the report reads them
+    (ConnectionAnalysis.own_sequence): none after a window probe's byte, acknowledged
+    (retransmissions.SequenceJudge's `own`), none on a stale connection's segments within
+    this one (analysis.stale_frames)."""
+    kinds = result.sequence.flags.get(frame, [])
+    own = result.own_sequence.flags
+    if own is result.sequence.flags:
+        return kinds
+    return [kind for kind in kinds if kind not in _GAP_KINDS or kind in own.get(frame, ())]
+
+
 def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
     """frame -> where the segment falls in the sequence, as Wireshark's analysis flags it
     (findings/retransmissions.py): a fast retransmission, out of order, after a gap, an ACK
@@ -148,17 +167,8 @@ def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
     later = {step.segment.frame: step.answers_later for step in result.steps if step.answers_later >= 0}
     # The first ACK of a FIN the capture missed (tcp_state.py): what it acknowledges was a FIN.
     fins = {step.segment.frame for step in result.steps if step.missed_fin is not None}
-    # Gaps and data not captured as the report reads them (ConnectionAnalysis.own_sequence):
-    # none after a window probe's byte, acknowledged (retransmissions.SequenceJudge's `own`),
-    # none of a stale connection's segments within this one (analysis.stale_frames).
-    own = result.own_sequence.flags
-    for frame, kinds in result.sequence.flags.items():
-        if own is not result.sequence.flags:
-            kinds = [
-                kind
-                for kind in kinds
-                if kind not in ("lost_segment", "ack_lost_segment") or kind in own.get(frame, ())
-            ]
+    for frame in result.sequence.flags:
+        kinds = reported_kinds(result, frame)
         named = [
             f"ACKs frame {later[frame]}, captured later"
             if kind == "ack_lost_segment" and frame in later

@@ -28,7 +28,7 @@ from typing import Final
 
 from analyzer.analysis import ConnectionAnalysis
 from analyzer.decode.segment import FIN, RST, SYN, UNSEEN, Segment
-from analyzer.output.labels import dsack, resent_frames, segment_kinds
+from analyzer.output.labels import dsack, reported_kinds, resent_frames, segment_kinds
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.timefmt import between
 
@@ -279,14 +279,11 @@ def _flagged_frames(result: ConnectionAnalysis) -> dict[str, list[int]]:
     """By the name a band gives it (FLAGGED), the frames Wireshark's analysis flags so, in
     order: every segment's, kept or not (a long connection keeps a few)."""
     resends = result.resends
-    own = result.own_sequence.flags  # gaps as the report reads them (labels.analysis_notes)
     frames: dict[str, list[int]] = {}
     for frame in sorted(result.sequence.flags):
-        for kind in result.sequence.flags[frame]:
+        for kind in reported_kinds(result, frame):  # gaps as the report reads them
             if kind == "out_of_order" and frame in resends:
                 continue  # Wireshark's name for a quick resend: counted with the resends
-            if kind == "lost_segment" and kind not in own.get(frame, ()):
-                continue
             name = FLAGGED.get(kind)
             if name is not None:
                 frames.setdefault(name, []).append(frame)

@@ -938,9 +938,10 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
                 # A capture copy's (a router's copy of a segment as it left, which reached
                 # the receiver): the copy is not drawn, the segment it copies is.
                 frame = copy_of[frame]
-            if time > layout.last_time and (frame is None or ("pkt", frame) not in layout.at):
+            drawn = frame is not None and ("pkt", frame) in layout.at
+            if time > layout.last_time and not drawn:
                 break  # after the range drawn
-            if frame is None or ("pkt", frame) not in layout.at:
+            if frame is None or not drawn:
                 # A change no packet drawn caused (a timer's, on a row of its own, or a
                 # segment's in a band or before the range drawn): at its time.
                 y = max(0.25, layout.y_at(time))
