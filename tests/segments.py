@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from analyzer.decode.segment import ACK, FIN, PSH, RST, SYN, Segment, TcpOptions
 
-FLAGS = {"S": SYN, "A": ACK, "F": FIN, "R": RST, "P": PSH, "U": 0x20, "E": 0x40, "C": 0x80}
+# N: AE (RFC 9768), the letter scapy gives it (once NS).
+FLAGS = {"S": SYN, "A": ACK, "F": FIN, "R": RST, "P": PSH, "U": 0x20, "E": 0x40, "C": 0x80, "N": 0x100}
 CLIENT = ("192.0.2.1", 40000)
 SERVER = ("192.0.2.2", 80)
 

@@ -197,6 +197,7 @@ BOTH_DECODERS = (
     + TUNNEL_CAPTURES
     + VANTAGE_CAPTURES
     + REAL_SOCKET_CAPTURES
+    + [Path(__file__).parent / "data" / "handshakes" / "accecn.pcap"]
     + corpus_params(lambda p: p.stat().st_size < PYSHARK_MAX_BYTES)
 )
 needs_tshark = pytest.mark.skipif(

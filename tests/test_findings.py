@@ -749,6 +749,58 @@ def test_an_ecn_setup_syn_sent_again_without_ecn_is_the_senders_fallback() -> No
     assert result.handshake.ecn_agreed and "ECN agreed" in result.handshake.explain()
 
 
+# RFC 9768 Table 2: a SYN asking for Accurate ECN (AE, CWR, ECE) and each SYN/ACK's answer:
+# (its flags, what was agreed, what the handshake line says of it).
+ACCECN_ANSWERS = [
+    ("SAC", "AccECN", "answered with CWR: the SYN arrived Not-ECT"),
+    ("SACE", "AccECN", "answered with CWR and ECE: the SYN arrived marked ECT(1)"),
+    ("SAN", "AccECN", "answered with AE: the SYN arrived marked ECT(0)"),
+    ("SACN", "AccECN", "answered with AE and CWR: the SYN arrived marked CE: congestion on the way"),
+    ("SAEN", "AccECN", "a combination kept for later use, taken as AccECN"),
+    ("SAE", "ECN", "the SYN/ACK agreed to classic ECN (ECE): its sender has no AccECN"),
+    ("SA", None, "the SYN asked for Accurate ECN (AE, CWR and ECE), the SYN/ACK did not agree"),
+    ("SACEN", None, "the SYN/ACK reflected its flags: a server that does not know them, no ECN"),
+]
+
+
+@pytest.mark.parametrize(("synack", "agreed", "said"), ACCECN_ANSWERS, ids=[a[0] for a in ACCECN_ANSWERS])
+def test_an_accurate_ecn_syn_and_each_answer_of_rfc_9768s_table(synack, agreed, said) -> None:
+    """Apple's stacks ask for Accurate ECN: read as classic ECN, the SYN/ACK "did not agree"
+    where it had, and the ACE counter on later segments (ECE set whenever its lowest bit is)
+    was congestion echoed on every ACK."""
+    segments = conversation(
+        ("c", "SECN", 100, 0), ("s", synack, 500, 101), ("c", "AEN", 101, 501),
+        ("c", "PAEN", 101, 501, 10), ("s", "AEN", 501, 111),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert said in result.handshake.explain()
+    assert result.handshake.ecn_negotiated == ("AccECN", agreed or "")
+    handshake = connection_to_dict(result, Clock(0.0))["handshake"]
+    assert (handshake["ecn_asked"], handshake["ecn_agreed"]) == ("AccECN", agreed)
+    kinds = segment_kinds(result)
+    assert kinds[1] == "AccECN asked" and kinds.get(2) == (f"{agreed} agreed" if agreed else None)
+    # Classic ECN's signals only where classic ECN was agreed: there ECE echoes congestion.
+    assert result.handshake.ecn_agreed == (agreed == "ECN")
+    signals = find_ecn_signals(result.connection, result.handshake)
+    assert (signals is not None) == (agreed == "ECN") == ("congestion echo" in kinds.get(4, ""))
+
+
+def test_an_accurate_ecn_syn_sent_again_without_its_flags_is_the_senders_fallback() -> None:
+    """RFC 9768 3.1.4.1: after a second AccECN SYN goes unanswered, the client sends it
+    without AE, CWR and ECE; the SYN/ACK answering that one refused nothing."""
+    segments = conversation(
+        ("c", "SECN", 100, 0), (1.0, "c", "SECN", 100, 0), (3.0, "c", "S", 100, 0),
+        ("s", "SA", 500, 101), ("c", "A", 101, 501),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    said = result.handshake.explain()
+    assert (
+        "; the first SYN asked for Accurate ECN (AE, CWR and ECE), the one sent again (frame 3) did not"
+        in said
+    )
+    assert result.handshake.ecn_negotiated == ("AccECN", "")
+
+
 def test_out_of_order_is_a_segment_arriving_just_behind() -> None:
     got = kinds(("c", "PA", 111, 501, 10), (0.0041, "c", "PA", 101, 501, 10))
     assert got == {4: ["lost_segment"], 5: ["out_of_order"]}

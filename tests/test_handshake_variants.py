@@ -809,3 +809,20 @@ def test_a_synack_echoing_an_earlier_syns_timestamp_names_the_answer_lost() -> N
     for answered_second in (handshake(8028), handshake(None)):
         assert answered_second["echoed_syn_frame"] is None
         assert "echoes" not in answered_second["explanation"]
+
+
+def test_accurate_ecn_negotiations_read_from_the_wire() -> None:
+    """make_accecn.py's four answers to an AccECN SYN: AE, the flag beside the data offset, is
+    read with the others (tshark's decoder too: test_decode holds both to the same reports)."""
+    from analyzer.decode import read_segments
+    from analyzer.decode.segment import AE, CWR, ECE, SYN, flag_names
+
+    syn = next(read_segments(str(DATA / "accecn.pcap")))
+    assert syn.flags == SYN | ECE | CWR | AE and flag_names(syn.flags) == "SYN/ECE/CWR/AE"
+    results = analyze_file(str(DATA / "accecn.pcap")).connections
+    assert [r.handshake.ecn_negotiated for r in results] == [
+        ("AccECN", "AccECN"), ("AccECN", "AccECN"), ("AccECN", "ECN"), ("AccECN", ""),
+    ]  # fmt: skip
+    assert "the SYN arrived marked CE" in results[0].handshake.explain()
+    # The ACE counter on the AccECN connections' segments echoes nothing.
+    assert [r.ecn is not None for r in results] == [False, False, True, False]

@@ -355,7 +355,7 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, stamp: int, family: int
          share: Share | None, tunnel: str, ip_id: int, ttl: int, whole: bool) -> Segment | Elsewhere:  # fmt: skip
     if len(data) < at + TCP_MIN_HEADER:
         raise HeaderCut("TCP header cut short")
-    flags = data[at + TCP_FLAGS]
+    flags = data[at + TCP_FLAGS] | ((data[at + TCP_DATA_OFFSET] & 1) << 8)  # AE: segment.AE
     header_len = (data[at + TCP_DATA_OFFSET] >> 4) * 4
     if header_len < TCP_MIN_HEADER:
         raise Malformed(f"TCP data offset {header_len} is below 20")

@@ -16,6 +16,9 @@ ACK: Final = 0x10
 URG: Final = 0x20
 ECE: Final = 0x40
 CWR: Final = 0x80
+# Accurate ECN's third flag (RFC 9768 3.2.2: AE), once ECN-nonce's NS (RFC 3540): the lowest bit of
+# the byte that holds the data offset, read with the flags as their ninth.
+AE: Final = 0x100
 
 RST_DATA_KEPT: Final = 256  # bytes of a RST's data kept (Segment.payload)
 MOD: Final = 1 << 32  # sequence numbers wrap here
@@ -31,7 +34,7 @@ def seq_diff(a: int, b: int) -> int:
 
 
 _FLAG_NAMES = (
-    (SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"), (ECE, "ECE"), (CWR, "CWR"),
+    (SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"), (ECE, "ECE"), (CWR, "CWR"), (AE, "AE"),
 )  # fmt: skip
 
 

@@ -230,7 +230,7 @@ def _record(
             int(tcp.srcport),
             dst,
             int(tcp.dstport),
-            flags & 0xFF,
+            flags & 0x1FF,  # the eight flags and AE, not the three reserved bits
             int(tcp.seq_raw),
             int(tcp.get_field_value("ack_raw") or 0),
             int(tcp.window_size_value),

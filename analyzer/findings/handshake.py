@@ -59,8 +59,6 @@ from analyzer.connections import Connection
 from analyzer.decode.icmp_codes import describe, errno_of
 from analyzer.decode.segment import (
     ACK,
-    CWR,
-    ECE,
     FIN,
     MOD,
     RST,
@@ -74,6 +72,7 @@ from analyzer.decode.segment import (
     scan_probe,
     seq_diff,
 )
+from analyzer.findings import ecn_negotiation
 from analyzer.findings.unreachable import answered_syn, last_answered_syn
 from analyzer.timefmt import between, format_duration
 
@@ -501,41 +500,64 @@ class Handshake:
 
     def _ecn_syns(self) -> tuple[Segment | None, Segment | None, Segment | None]:
         """The first SYN, the judged SYN/ACK, and the SYN it answers: the latest sent before it
-        that asked for ECN if it agrees (ECE alone), else the latest sent before it."""
+        that asked for ECN if it agrees to that (findings/ecn_negotiation.py), else the latest
+        sent before it."""
         first = self.syns[0] if self.syns else None
         synack = next((s for s in self.synacks if s.seq == self.server_isn), None)
         if synack is None:
             return first, None, None
         before = [s for s in self.syns if s.stamp <= synack.stamp] or self.syns[:1]
-        agreeing = synack.flags & (ECE | CWR) == ECE
-        asking = [s for s in before if s.flags & (ECE | CWR) == ECE | CWR]
-        return first, synack, (asking[-1] if agreeing and asking else before[-1] if before else None)
+        asking = [s for s in before if ecn_negotiation.agreed(ecn_negotiation.asked(s.flags), synack.flags)]
+        return first, synack, (asking[-1] if asking else before[-1] if before else None)
 
     @property
     def ecn_agreed(self) -> bool:
         """Whether the ends agreed on classic ECN (RFC 3168 6.1.1): the SYN asked with ECE and
-        CWR, the SYN/ACK answered with ECE alone. Then ECE and CWR on later segments are the
-        congestion signals of findings/ecn.py."""
+        CWR (or AE too), the SYN/ACK answered with ECE alone. Then ECE and CWR on later
+        segments are the congestion signals of findings/ecn.py."""
         _first, synack, answered = self._ecn_syns()
-        return _ecn_agrees(synack, answered)
+        return (
+            synack is not None
+            and answered is not None
+            and ecn_negotiation.agreed(ecn_negotiation.asked(answered.flags), synack.flags)
+            == ecn_negotiation.CLASSIC
+        )
+
+    @property
+    def ecn_negotiated(self) -> tuple[str, str]:
+        """What the first SYN asked for and what the judged SYN/ACK agreed to, each CLASSIC,
+        ACCURATE or NONE of findings/ecn_negotiation.py."""
+        first, synack, answered = self._ecn_syns()
+        if first is None:
+            return ecn_negotiation.NONE, ecn_negotiation.NONE
+        if synack is None or answered is None:
+            return ecn_negotiation.asked(first.flags), ecn_negotiation.NONE
+        return ecn_negotiation.asked(first.flags), ecn_negotiation.agreed(
+            ecn_negotiation.asked(answered.flags), synack.flags
+        )
 
     def _ecn(self) -> str:
         first, synack, answered = self._ecn_syns()
-        if first is None or first.flags & (ECE | CWR) != ECE | CWR:
+        if first is None or ecn_negotiation.asked(first.flags) == ecn_negotiation.NONE:
             return ""
-        if _ecn_agrees(synack, answered):
-            return "; ECN agreed (the SYN asked with ECE and CWR, the SYN/ACK answered with ECE)"
-        dropped = next((s for s in self.syns if s.flags & (ECE | CWR) != ECE | CWR), None)
-        if dropped is not None and (answered is None or answered.flags & (ECE | CWR) != ECE | CWR):
-            # Linux clears ECN from a SYN it sends again (tcp_ecn_clear_syn, tcp_ecn_fallback):
-            # a path that drops ECN-setup SYNs still lets the connection through.
+        asking = answered if answered is not None else first
+        if synack is not None and ecn_negotiation.agreed(ecn_negotiation.asked(asking.flags), synack.flags):
+            return "; " + ecn_negotiation.explain(asking.flags, synack.flags)
+        dropped = next((s for s in self.syns if ecn_negotiation.asked(s.flags) == ecn_negotiation.NONE), None)
+        if dropped is not None and (
+            answered is None or ecn_negotiation.asked(answered.flags) == ecn_negotiation.NONE
+        ):
+            # Linux clears ECN from a SYN it sends again (tcp_ecn_clear_syn, tcp_ecn_fallback),
+            # AccECN's after one more try (RFC 9768 3.1.4.1): a path that drops ECN-setup SYNs
+            # still lets the connection through.
             answer = "; the SYN/ACK answered that one: no ECN" if synack is not None else ""
+            request = ecn_negotiation.explain(first.flags, None)
             return (
-                f"; the first SYN asked for ECN (ECE and CWR), the one sent again (frame {dropped.frame}) did "
+                f"; the first {request.removeprefix('the ')}, the one sent again (frame {dropped.frame}) did "
                 f"not: its sender fell back after no answer, as for a path that drops ECN-setup SYNs "
                 f"(RFC 3168 6.1.1.1; Linux's tcp_ecn_fallback){answer}"
             )
-        return "; the SYN asked for ECN (ECE and CWR), the SYN/ACK did not agree"
+        return "; " + ecn_negotiation.explain(asking.flags, synack.flags if synack is not None else 0)
 
     def _refused_first(self) -> str:
         if not self.refusals:
@@ -672,16 +694,6 @@ def find_handshake(connection: Connection) -> Handshake:
         result.status, result.refusal, result.refusals = "refused", refusals[0], refusals
         result.client_isn = (refusals[0].ack - 1) % MOD
     return result
-
-
-def _ecn_agrees(synack: Segment | None, answered: Segment | None) -> bool:
-    """A SYN that asked for ECN (ECE and CWR) answered by a SYN/ACK with ECE alone."""
-    return (
-        answered is not None
-        and answered.flags & (ECE | CWR) == ECE | CWR
-        and synack is not None
-        and synack.flags & (ECE | CWR) == ECE
-    )
 
 
 def _refusals_of_unseen_syn(connection: Connection) -> list[Segment]:

@@ -502,6 +502,9 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             ],
             "client_options": handshake.client_options,
             "fast_open": handshake.fast_open,
+            # findings/ecn_negotiation.py: "ECN" (RFC 3168), "AccECN" (RFC 9768) or null.
+            "ecn_asked": handshake.ecn_negotiated[0] or None,
+            "ecn_agreed": handshake.ecn_negotiated[1] or None,
             "server_options": handshake.server_options,
             "unreachable_frame": handshake.unreachable.frame if handshake.unreachable is not None else None,
             "late_syn_frames": [s.frame for s in handshake.late_syns],

@@ -12,8 +12,6 @@ from analyzer.connections import Side, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import (
     ACK,
-    CWR,
-    ECE,
     FIN,
     MOD,
     RST,
@@ -24,6 +22,7 @@ from analyzer.decode.segment import (
     flag_names,
     seq_diff,
 )
+from analyzer.findings import ecn_negotiation
 from analyzer.long_connection import HEAD_STEPS
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import Clock, between, format_duration, since
@@ -204,7 +203,7 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
     # in the SYN/ACK, reads scaled here, and Wireshark calls the ACK a window update.
     opened: set[bool] = set()
     last: dict[bool, Segment] = {}
-    asked: dict[bool, bool] = {}  # by end: its SYN asked for ECN
+    asked: dict[bool, str] = {}  # by end: what its SYN asked for (findings/ecn_negotiation.py)
     for segment in connection.segments:
         here = connection.from_client(segment)
         # A resend of one byte (a tail loss probe) looks like a keep-alive to Wireshark's rule.
@@ -227,23 +226,19 @@ def segment_kinds(result: ConnectionAnalysis) -> dict[int, str]:
             named.append("window reduced")
         if segment.flags & SYN and segment.payload_len:
             named.append("Fast Open data")
-        if segment.flags & SYN:
-            ecn = _ECN_SETUP.get(segment.flags & (ACK | ECE | CWR))
-            if ecn == ECN_ASKED:
-                asked[here] = True
-            if ecn == ECN_ASKED or (ecn and asked.get(not here)):
-                named.append(ecn)
+        if segment.flags & SYN and not segment.flags & ACK:
+            mode = ecn_negotiation.asked(segment.flags)
+            if mode:
+                asked[here] = mode
+                named.append(f"{mode} asked")
+        elif segment.flags & SYN:
+            mode = ecn_negotiation.agreed(asked.get(not here, ecn_negotiation.NONE), segment.flags)
+            if mode:
+                named.append(f"{mode} agreed")
         if named:
             kinds[segment.frame] = ", ".join(named)
         last[here] = segment
     return kinds
-
-
-# What a SYN's ECN flags ask or answer (RFC 3168 6.1.1): a SYN with ECE and CWR asks for
-# ECN, a SYN/ACK with ECE alone agrees, to a SYN that asked only. (Otherwise ECE and CWR,
-# named among the flags, echo congestion and answer it.)
-ECN_ASKED = "ECN asked"
-_ECN_SETUP = {ECE | CWR: ECN_ASKED, ACK | ECE: "ECN agreed"}
 
 
 NO_ANSWER = "no answer"
