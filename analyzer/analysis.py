@@ -66,7 +66,7 @@ from analyzer.long_connection import RESEND_CONTEXTS, FoldedConnection, KeptBudg
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
-from analyzer.tcp_state import NEVER_SENT, ConnectionMachine, State, Step, time_out
+from analyzer.tcp_state import NEVER_SENT, SYNCHRONIZED, ConnectionMachine, State, Step, time_out
 from analyzer.timefmt import Clock
 from analyzer.udp_flows import UdpFlow, UdpFlows
 
@@ -385,6 +385,7 @@ def analyze_connection(
     )
     close.began_mid = handshake.status == "not_seen"
     notes.extend(apply_successor(connection, states, state_frames, close, origin))
+    stale_reset = apply_stale_reset(connection, states, state_frames, close)
     resets = find_resets(connection, machine.steps, handshake)
     # The SYN sent again after the client reset a stale connection's challenge ACK to its
     # first: Linux re-arms its timer to the least (tcp_rcv_synsent_state_process), only while
@@ -429,6 +430,9 @@ def analyze_connection(
         if stale or probed:
             own_sequence = analyze_sequence(connection, stale, own=True)
         gaps = gap_fills(connection, own_sequence.flags, rtt) if own_sequence.flags else None
+    if stale_reset is not None:
+        # Listed last, after what reads this connection's own frames (diagnoses, stale frames).
+        resets = [*resets, stale_reset]
     return ConnectionAnalysis(
         sequence=sequence,
         compatibility=compatible,
@@ -674,6 +678,43 @@ def apply_successor(
             f"({since(syn.time, origin, connection)}): {how}"
         )
     return notes
+
+
+def apply_stale_reset(
+    connection: Connection,
+    states: dict[Side, list[tuple[float, State]]],
+    frames: dict[Side, list[int | None]],
+    close: Close,
+) -> Reset | None:
+    """The RST of the next connection on the 4-tuple that reset this one (Connection.
+    reset_by_next): its receiver, still synchronized, is CLOSED from it on, and the close is
+    that reset. The RST is that connection's frame: no step of this one marks the move. The
+    Reset to list among this connection's (None without such a RST)."""
+    rst = connection.reset_by_next
+    syn = connection.succeeded_by
+    if rst is None or syn is None:
+        return None
+    sender = connection.sender(rst)
+    receiver = peer_of(sender)
+    history = states[receiver]
+    if history and history[-1][1] in SYNCHRONIZED and rst.time >= history[-1][0]:
+        history.append((rst.time, State.CLOSED))
+        if len(frames[receiver]) == len(history) - 1:
+            frames[receiver].append(None)
+    if close.reset is None:
+        close.reset, close.reset_by, close.reset_by_next = rst, sender, True
+        if not close.fins:
+            close.shape = "reset"
+    explanation = (
+        f"a packet of the next connection on these ports: its SYN (frame {syn.frame}) found this one still "
+        f"open at the {receiver}, which answered with a challenge ACK (RFC 5961 4.2: an ACK of what it had "
+        f"taken, not of the SYN); the SYN's sender answered that with this RST at its acknowledgment number "
+        f"(RFC 9293 3.10.7.3), which reset the {receiver}'s end; the {sender}'s end had let this connection "
+        "go without a packet (a restart, or a NAT that gave its address and port to another host)"
+    )
+    return Reset(
+        rst, sender, State.SYN_SENT.value, "challenge_ack_answer", explanation, True, [syn.frame, rst.frame]
+    )
 
 
 # Linux holds TIME_WAIT this long (TCP_TIMEWAIT_LEN, a constant: no sysctl sets it).

@@ -16,7 +16,8 @@ a SYN that reaches an end still holding a connection on the 4-tuple (a stale one
 answered by an ACK that does not acknowledge it (RFC 5961 4.2; from TIME_WAIT too),
 and the SYN's sender, in SYN_SENT, answers that ACK with a RST whose sequence number is
 the ACK's acknowledgment number (RFC 9293 3.10.7.3) and stays in SYN_SENT: the RST
-resets the stale connection, and the SYN sent again (Linux: TCP_TIMEOUT_MIN, two jiffies,
+resets the stale connection (which is held back until the new attempt's answers tell, and
+told of it: `Connection.reset_by_next`), and the SYN sent again (Linux: TCP_TIMEOUT_MIN, two jiffies,
 after the ACK if it had not resent it yet, tcp_rcv_synsent_state_process) belongs to the
 same connection. Any segment more
 than CLOSE_DELAY after the last one of a connection that is over (a RST, or both
@@ -425,6 +426,10 @@ class Connection:
     # That next connection's first segment, where it is a SYN: an end of this one still in
     # TIME_WAIT then gave the 4-tuple up to it (analysis.apply_successor).
     succeeded_by: Segment | None = None
+    # The RST that reset it from that next connection: its SYN reached this one's end still
+    # open, which answered with a challenge ACK, and the SYN's sender answered that with a RST
+    # at its acknowledgment number (see the module's rule; analysis.apply_stale_reset).
+    reset_by_next: Segment | None = None
     # The connection given up as idle that this one, begun without a SYN, continues.
     continues: Continued | None = None
     # ICMP destination-unreachable errors that quote its segments (findings/unreachable.py).
@@ -458,6 +463,7 @@ class Connection:
         self.capture_end = None
         self.succeeded_at = None
         self.succeeded_by = None
+        self.reset_by_next = None
         self.continues = None
         self.unreachables = []
 
@@ -624,6 +630,9 @@ class _Open:
         self.queued = 0
         self.stale = 0
         self.continues: Continued | None = None  # see Connection.continues
+        # The connection this one's SYN found open on its 4-tuple, made but held back until
+        # this attempt shows whether its RST resets that one (ConnectionTracker._displace).
+        self.displaced: Connection | None = None
         self.first_frame = 0
         self.bases: dict[Endpoint, int] | None = None  # once folded: read from what it held
 
@@ -1015,9 +1024,8 @@ class ConnectionTracker:
                 )
                 or (flags & (SYN | ACK | RST | FIN) == SYN | ACK and open_.reopened_by(segment, from_a))
             ):
-                self._hand_over(key, open_, done)
-                self._succeeded(done[-1], segment)
                 previous, open_ = open_, None
+                displaced = self._displace(key, previous, segment, done)
         if open_ is None:
             open_ = self._current[key] = _Open(key, [], self._count)
             open_.a_src, open_.a_port = segment.src, segment.sport
@@ -1029,6 +1037,7 @@ class ConnectionTracker:
             from_a = True
             if previous is not None:
                 open_.reuses = previous.first_index
+                open_.displaced = displaced
             self._count += 1
             self._time(open_, time + self.timeouts.attempt)
             first = True
@@ -1037,8 +1046,50 @@ class ConnectionTracker:
             if flags & FIN and not flags & RST and open_.fin_end_a == UNSEEN and not open_.reset:
                 open_.b_first_fin_time = time
                 self._time(open_, time + self.timeouts.partial_close)
-        self._apply(open_, segment, from_a, first, time)
+        displaced = open_.displaced
+        if displaced is not None and not first:
+            # The RST that answers the challenge ACK (_control's rule), before _apply moves on.
+            answers = (
+                from_a
+                and bool(flags & RST)
+                and open_.challenge_ack != UNSEEN
+                and segment.seq == open_.challenge_ack
+            )
+            self._apply(open_, segment, from_a, first, time)
+            if answers:
+                displaced.reset_by_next = segment
+                self._release(open_, done)
+            elif from_a and flags & (SYN | ACK | RST | FIN) != SYN:
+                self._release(open_, done)  # not the SYN again
+            elif not from_a and open_.challenge_ack == UNSEEN:
+                self._release(open_, done)  # not a challenge ACK
+        else:
+            self._apply(open_, segment, from_a, first, time)
         self._count_for_sweep(done)
+
+    def _displace(
+        self, key: FlowKey, open_: _Open, segment: Segment, done: list[Connection]
+    ) -> Connection | None:
+        """Hand over the connection on `key` that `segment`, a SYN or SYN/ACK, begins the next
+        one after. One still open (not ended) is made but held back (returned), for the new
+        attempt's first answers to tell: a challenge ACK its end sent for the SYN, answered
+        by the RST that resets it (see the module's rule), or anything else, which releases it
+        as it was. The next connection holds it (_Open.displaced)."""
+        if open_.ended or not segment.flags & SYN or segment.flags & ACK:
+            self._hand_over(key, open_, done)
+            self._succeeded(done[-1], segment)
+            return None
+        del self._current[key]
+        connection = self._open_connection(open_, None)
+        self._succeeded(connection, segment)
+        return connection
+
+    def _release(self, open_: _Open, done: list[Connection]) -> None:
+        """The connection `open_`'s SYN displaced, handed over now (see _displace)."""
+        displaced = open_.displaced
+        if displaced is not None:
+            open_.displaced = None
+            done.append(displaced)
 
     def _stays_packed(self, attempt: HeldAttempt, segment: Segment) -> bool:
         """Whether `segment` is a SYN/ACK from the end that did not send the SYN, the first
@@ -1334,6 +1385,7 @@ class ConnectionTracker:
                 kind, when = open_.expiry(self.timeouts)
                 if clock > when:
                     del self._current[key]
+                    self._release(open_, done)
                     self._give_up(open_, kind, done, limit)
                 else:
                     self._time(open_, when)  # segments came since: its timer from the latest
@@ -1385,6 +1437,7 @@ class ConnectionTracker:
         self, key: tuple, open_: _Open, done: list[Connection], expired: Expiry | None = None
     ) -> None:
         del self._current[key]
+        self._release(open_, done)
         done.append(self._open_connection(open_, expired))
 
     def _open_connection(self, open_: _Open, expired: Expiry | None) -> Connection:
@@ -1460,7 +1513,8 @@ class ConnectionTracker:
                 if not open_.over:
                     # Over ones may have been let go by the sweep already, or not: no mark for them.
                     done[-1].capture_end = capture_end
-            yield done.pop()
+            yield from done
+            done.clear()
         self._ended.clear()
         self._timers.clear()
         self._seconds.clear()

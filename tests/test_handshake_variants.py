@@ -341,6 +341,55 @@ def test_a_reconnect_to_a_stale_connection_is_one_connection_after_it(name) -> N
     assert states(fresh)["server"][:3] == ["LISTEN", "SYN_RCVD", "ESTABLISHED"]
     assert fresh.close.shape == "three-segment"
     assert connection_to_dict(fresh, Clock(0.0))["resets"][0]["cause"] == "challenge_ack_answer"
+    # That RST reset the stale connection: the server's end CLOSED at it, the close a reset
+    # (it said "no close seen", the server ESTABLISHED to the end).
+    rst = fresh.connection.segments[2]
+    assert (
+        stale.connection.reset_by_next is rst
+        and stale.connection.succeeded_by is fresh.connection.segments[0]
+    )
+    assert (stale.close.shape, stale.close.reset, stale.close.reset_by) == ("reset", rst, "client")
+    assert stale.states["server"][-1] == (rst.time, "CLOSED") and stale.state_frames["server"][-1] is None
+    assert states(stale)["client"][-1] == "ESTABLISHED"  # its end went unseen: nothing says when
+    assert f"the next connection's on these ports (frame {rst.frame})" in stale.close.explain()
+    [reset] = stale.resets
+    assert (reset.segment, reset.sender, reset.cause) == (rst, "client", "challenge_ack_answer")
+    assert "which reset the server's end" in reset.explanation
+    assert connection_to_dict(stale, Clock(0.0))["close"]["reset_frame"] == rst.frame
+
+
+# An established connection, then a SYN from the client's port with another ISN, the
+# server's challenge ACK, and (the rest) what followed.
+STALE_THEN_SYN = (
+    *HANDSHAKE,
+    ("c", "PA", 101, 501, 10),
+    ("s", "A", 501, 111),
+    (1.0, "c", "S", 9000, 0),
+    ("s", "A", 501, 111),
+)
+
+
+@pytest.mark.parametrize(
+    ("then", "reset"),
+    [
+        ((("c", "R", 111, 0), (1.003, "c", "S", 9000, 0), ("s", "SA", 700, 9001)), True),
+        # No RST: the SYN was not a connecting socket's (made, or sent by another host); the
+        # old connection went on.
+        ((("c", "PA", 111, 501, 10), ("s", "A", 501, 121)), False),
+        # A RST at another number answers nothing of the challenge ACK's.
+        ((("c", "R", 5000, 0),), False),
+    ],
+    ids=["rst-answers", "goes-on", "rst-elsewhere"],
+)
+def test_only_the_rst_answering_a_challenge_ack_resets_the_connection_the_syn_found(then, reset) -> None:
+    """The tracker holds the connection a SYN displaced until that attempt's answers tell
+    (connections._displace), in one process or streamed in any order."""
+    segments = conversation(*STALE_THEN_SYN, *then)
+    old, new = analyze_segments(segments).connections
+    assert (old.connection.reset_by_next is not None) == reset
+    assert (old.close.shape == "reset") == reset and bool(old.resets) == reset
+    assert (states(old)["server"][-1] == "CLOSED") == reset
+    assert new.connection.reuses_ports_of == old.connection.id and len(old.connection.segments) == 5
 
 
 def test_a_reconnect_with_the_same_isn_is_a_new_connection() -> None:

@@ -66,6 +66,8 @@ class Close:
     time_wait_ended: Segment | None = None
     # The RST answered the FIN as for no connection: its sender's had ended unseen before.
     ended_unseen_before: bool = False
+    # `reset` is the next connection's on the 4-tuple (analysis.apply_stale_reset).
+    reset_by_next: bool = False
     # The capture began mid-connection (no handshake): a FIN sent before it is not seen.
     began_mid: bool = False
     # The FINs the capture missed, each at the frame that shows it: the peer's ACK of it, or
@@ -99,6 +101,7 @@ class Close:
         self.self_connected = False
         self.time_wait_ended = None
         self.ended_unseen_before = False
+        self.reset_by_next = False
         self.began_mid = False
         self.missed = None
         self.missed_skipped = None
@@ -131,6 +134,11 @@ class Close:
             return (
                 f"ended by RST (frame {self.reset.frame}, from the {self.reset_by}) before any FIN; {fins} "
                 "came after it"
+            )
+        if self.shape == "reset" and self.reset_by_next and self.reset is not None:
+            return (
+                f"ended by RST without FIN: the next connection's on these ports (frame {self.reset.frame}), "
+                "answering this one's challenge ACK"
             )
         if self.shape == "reset":
             return "ended by RST without FIN"

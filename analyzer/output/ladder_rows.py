@@ -180,9 +180,14 @@ def spans(entries: Sequence[_Entry]) -> list[tuple[float, float]]:
 
 def drawn_until(result: ConnectionAnalysis, latest: float) -> float:
     """The last moment a connection's pictures draw, `latest` (its last segment or call) or
-    later: the next connection's SYN on its 4-tuple where that ended a TIME_WAIT here."""
-    ended = result.close.time_wait_ended
-    return max(latest, ended.time) if ended is not None else latest
+    later: the next connection's SYN on its 4-tuple where that ended a TIME_WAIT here, its
+    RST where that reset an end here (analysis.apply_stale_reset)."""
+    close = result.close
+    if close.time_wait_ended is not None:
+        latest = max(latest, close.time_wait_ended.time)
+    if close.reset_by_next and close.reset is not None:
+        latest = max(latest, close.reset.time)
+    return latest
 
 
 def timer_changes(result: ConnectionAnalysis, until: float) -> list[float]:
