@@ -949,14 +949,19 @@ def analyze_file(
 ) -> Analysis:
     """The whole analysis of a file at once, connections in id order (see stream_file)."""
     stream = stream_file(path, decoder, sidecar, timeouts=timeouts, kept=kept)
-    results = sorted(stream.results, key=lambda r: r.connection.id)
+    return finished(stream, sorted(stream.results, key=lambda r: r.connection.id))
+
+
+def finished(stream: FileStream, results: list[ConnectionAnalysis]) -> Analysis:
+    """The file's Analysis once every result of `stream` has been read: `results`, those of
+    them kept (every one, or what a report shows of them), in id order."""
     udp = stream.udp()
     scans = stream.scans.findings()
     return Analysis(
-        path,
+        stream.file,
         stream.stats,
         results,
-        sidecar,
+        stream.sidecar,
         application=stream.application(udp),
         udp=udp,
         scans=scans,

@@ -332,17 +332,25 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from analyzer.analysis import analyze_file
+    from analyzer.analysis import finished, stream_file
     from analyzer.output.html_report import write_report
+    from analyzer.output.report_contents import ReportContents
 
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UserError(
             f"{args.output}: exists and is not a directory (the report is written as DIR/index.html)"
         )
-    analysis = analyze_file(args.file, args.decoder, sidecar_beside(args.file), _timeouts(args))
+    # Streamed: each connection's analysis kept only as far as the page shows it, so that a
+    # capture of a million connections is reported in the memory of a few hundred.
+    stream = stream_file(args.file, args.decoder, sidecar_beside(args.file), timeouts=_timeouts(args))
+    wanted = args.connection if isinstance(args.connection, int) else None
+    contents = ReportContents(wanted)
+    for result in stream.results:
+        contents.add(result)
+    analysis = finished(stream, contents.results())
     _say_warnings(args.file, analysis.stats)
-    print(f"report: {write_report(analysis, output, args.connection)}")
+    print(f"report: {write_report(analysis, output, args.connection, contents)}")
     return 0
 
 

@@ -668,3 +668,103 @@ def test_long_filters_and_wide_tables_stay_within_the_window(browser, tmp_path) 
         assert not opened.errors
     finally:
         page.close()
+
+
+def _mixed(path: Path, count: int) -> Path:
+    """`count` connections in turn complete and closed, refused, unanswered, and reset by the
+    server: more than the page's table lists, of several outcomes (each its own ISNs: the same
+    on another 4-tuple is one connection seen on both sides of a NAT)."""
+    from pcap_builder import tcp_packet, write_capture
+
+    client, server = "10.0.0.1", "10.0.0.2"
+    packets = []
+    for n in range(count):
+        port, kind, c, s = 20000 + n, n % 4, 1000 * n + 100, 1000 * n + 500
+        length = n % 7 + 1
+        packets.append(tcp_packet(4, client, port, server, 80 if kind != 1 else 81, "S", c))
+        if kind == 1:
+            packets.append(tcp_packet(4, server, 81, client, port, "RA", 0, c + 1))
+        elif kind in (0, 3):
+            packets += [
+                tcp_packet(4, server, 80, client, port, "SA", s, c + 1),
+                tcp_packet(4, client, port, server, 80, "A", c + 1, s + 1),
+                tcp_packet(4, client, port, server, 80, "PA", c + 1, s + 1, b"x" * length),
+            ]
+            if kind == 0:
+                packets += [
+                    tcp_packet(4, client, port, server, 80, "FA", c + 1 + length, s + 1),
+                    tcp_packet(4, server, 80, client, port, "FA", s + 1, c + 2 + length),
+                    tcp_packet(4, client, port, server, 80, "A", c + 2 + length, s + 2),
+                ]
+            else:
+                packets.append(tcp_packet(4, server, 80, client, port, "R", s + 1))
+    return write_capture(path, packets)
+
+
+def test_the_report_is_made_of_a_bounded_few_analyses_and_is_the_same_page(tmp_path) -> None:
+    """`handshake report` feeds each connection's analysis to ReportContents as the stream
+    gives it (not in id order) and keeps whole only what the page shows (it held all: 730 MB
+    for 50,000 connections): the page is the one made of every analysis held, and fed in any
+    order the contents keep the same few."""
+    from analyzer.analysis import Analysis, analyze_file
+    from analyzer.output.html_report import MAX_ROWS, MAX_SECTIONS, html_report
+    from analyzer.output.overview_chart import OUTCOMES
+    from analyzer.output.report_contents import ReportContents
+
+    pcap = _mixed(tmp_path / "mixed.pcap", MAX_ROWS + 302)  # outcomes of 201, 201, 200, 200
+    made = r'<dc:date>[^<]*</dc:date>|id="[0-9a-z-]*?[0-9a-f]{10}"|url\(#[0-9a-z-]*?[0-9a-f]{10}\)|href="#[0-9a-z-]*?[0-9a-f]{10}"'
+
+    def same(page: str) -> str:  # matplotlib dates each SVG and names its clip paths afresh
+        return re.sub(made, "", page)
+
+    whole = analyze_file(str(pcap))
+    assert len(whole.connections) == MAX_ROWS + 302
+    page = same(html_report(whole))
+    # The rule, read over every analysis at once: the page draws these, lists these rows.
+    # The first interesting, #1 (refused), drawn first: its outcome then ties the others, and which
+    # comes first in the last turn is the one met first without it.
+    drawn = _drawn_by_the_rule(whole.connections, 1)
+    assert [int(i) for i in re.findall(r'<section class="connection" id="conn-(\d+)"', page)] == drawn
+    rows = [int(re.search(r'data-id="(\d+)"', row).group(1)) for row in _connection_rows(page)]
+    assert rows == list(range(MAX_ROWS)) + [i for i in drawn if i >= MAX_ROWS]
+    assert same(_report(pcap, tmp_path / "report").read_text()) == page
+    for order in (whole.connections[::-1], whole.connections[1::2] + whole.connections[::2]):
+        contents = ReportContents()
+        for result in order:
+            contents.add(result)
+        kept = contents.results()
+        assert len(kept) <= MAX_ROWS + len(OUTCOMES) * (MAX_SECTIONS + 1) + 2 < len(whole.connections)
+        partial = Analysis(whole.file, whole.stats, kept, whole.sidecar, udp=whole.udp, links=whole.links)
+        assert same(html_report(partial, None, contents)) == page
+    # The connection asked for is kept and drawn, wherever it is.
+    assert f'<section class="connection" id="conn-{MAX_ROWS + 297}"' not in page
+    asked = ReportContents(MAX_ROWS + 297)
+    for result in whole.connections[::-1]:
+        asked.add(result)
+    partial = Analysis(whole.file, whole.stats, asked.results(), whole.sidecar)
+    asked_page = same(html_report(partial, MAX_ROWS + 297, asked))
+    assert asked_page == same(html_report(whole, MAX_ROWS + 297))
+    drawn = _drawn_by_the_rule(whole.connections, MAX_ROWS + 297)
+    assert [int(i) for i in re.findall(r'<section class="connection" id="conn-(\d+)"', asked_page)] == drawn
+
+
+def _drawn_by_the_rule(results: list, chosen: int) -> list[int]:
+    """html_report's rule of the sections drawn, over every connection held at once: the one
+    asked for (or first interesting), then of those worth a look one of each outcome in turn,
+    the outcomes with the fewest first (then in the order met), the most packets first."""
+    from analyzer.output.html_report import MAX_SECTIONS
+    from analyzer.output.overview_chart import outcome
+
+    groups: dict[str, list] = {}
+    for result in results:
+        worth = result.interesting or result.diagnoses or result.resends
+        if worth and result.connection.id != chosen:
+            groups.setdefault(outcome(result), []).append(result)
+    queues = [
+        sorted(g, key=lambda r: (-r.connection.packets, r.connection.id))
+        for g in sorted(groups.values(), key=len)
+    ]
+    picked = [chosen]
+    for turn in range(MAX_SECTIONS):
+        picked += [queue[turn].connection.id for queue in queues if turn < len(queue)]
+    return sorted(picked[:MAX_SECTIONS])

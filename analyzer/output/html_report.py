@@ -33,6 +33,7 @@ from analyzer.output.labels import silent_end
 from analyzer.output.overview_chart import OUTCOMES, Overview, outcome, overview_figure
 from analyzer.output.packet_details import Details, connection_details, drawn_ids, udp_details
 from analyzer.output.page_script import SCRIPT, STYLE
+from analyzer.output.report_contents import MAX_ROWS, MAX_SECTIONS, ReportContents, worth_a_section
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
@@ -42,11 +43,7 @@ from analyzer.sidecar import Sidecar
 from analyzer.timefmt import Clock, between, format_duration, to_the_microsecond, wall_clock
 from analyzer.udp_flows import UdpFlow
 
-MAX_ROWS: Final = 500  # connections listed in the table; the JSON has them all
 LINKS_SHOWN: Final = 40  # connections seen on both sides of a NAT, named before the overview
-# Connections drawn in sections of their own (each a ladder and a timeline): the one asked
-# for, then those worth a look in id order. More would make a page too slow to open.
-MAX_SECTIONS: Final = 12
 
 __all__ = ["MAX_ROWS", "MAX_SECTIONS", "STYLE", "html_report", "write_report"]
 
@@ -285,11 +282,7 @@ def _udp_section(
     ]
 
 
-def _worth_a_section(result: ConnectionAnalysis) -> bool:
-    return bool(result.interesting or result.diagnoses or result.resends)
-
-
-def _sectioned(analysis: Analysis, chosen: ConnectionAnalysis | UdpFlow) -> list[ConnectionAnalysis]:
+def _sectioned(contents: ReportContents, chosen: ConnectionAnalysis | UdpFlow) -> list[ConnectionAnalysis]:
     """The connections drawn in sections, in id order: all of them when they are few, else the
     chosen one, then of those worth a look (a RST, a resend, an unfinished handshake, a
     diagnosis) one of each outcome in turn,
@@ -297,15 +290,17 @@ def _sectioned(analysis: Analysis, chosen: ConnectionAnalysis | UdpFlow) -> list
     SYNs tell less than its one refused probe), within an outcome the one with the most
     packets first."""
     picked = {chosen.connection.id: chosen} if isinstance(chosen, ConnectionAnalysis) else {}
-    groups: dict[str, list[ConnectionAnalysis]] = {}
-    for result in analysis.connections:
-        few = len(analysis.connections) <= MAX_SECTIONS
-        if (few or _worth_a_section(result)) and result.connection.id not in picked:
-            groups.setdefault(outcome(result), []).append(result)
-    queues = [
-        sorted(group, key=lambda r: (-r.connection.packets, r.connection.id))
-        for group in sorted(groups.values(), key=len)
-    ]
+    if contents.count <= MAX_SECTIONS:
+        groups: dict[str, list[ConnectionAnalysis]] = {}
+        for result in contents.listed():
+            if result.connection.id not in picked:
+                groups.setdefault(outcome(result), []).append(result)
+        queues = [
+            sorted(group, key=lambda r: (-r.connection.packets, r.connection.id))
+            for group in sorted(groups.values(), key=len)
+        ]
+    else:
+        queues = contents.worth_groups(chosen if isinstance(chosen, ConnectionAnalysis) else None)
     turn = 0
     while len(picked) < MAX_SECTIONS and any(turn < len(queue) for queue in queues):
         for queue in queues:
@@ -327,9 +322,9 @@ WHICH_DRAWN: Final = (
 )
 
 
-def _which(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> str:
+def _which(count: int, drawn: set[int]) -> str:
     """Which connections are drawn, in a sentence."""
-    if len(drawn) == len(results):
+    if len(drawn) == count:
         return "A # goes to the connection's section below, with its diagrams."
     return (
         f"A # goes to the connection's section below. {len(drawn)} {'is' if len(drawn) == 1 else 'are'} drawn "
@@ -338,10 +333,12 @@ def _which(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> str:
     )
 
 
-def _listed(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> list[ConnectionAnalysis]:
+def _listed(contents: ReportContents, sections: list[ConnectionAnalysis]) -> list[ConnectionAnalysis]:
     """The table's rows: the first MAX_ROWS, and any beyond them that is drawn (every drawn
     section has its row)."""
-    return list(results[:MAX_ROWS]) + [r for r in results[MAX_ROWS:] if r.connection.id in drawn]
+    first = contents.listed()
+    ids = {r.connection.id for r in first}
+    return first + [r for r in sections if r.connection.id not in ids]
 
 
 def _outcome_words(result: ConnectionAnalysis) -> str:
@@ -358,7 +355,7 @@ def _why_not_drawn(result: ConnectionAnalysis, drawn: dict[str, int]) -> tuple[s
     connection of its outcome to look at instead (None if there is none). `drawn`: outcome ->
     the first drawn id."""
     like = drawn.get(outcome(result))
-    if not _worth_a_section(result):
+    if not worth_a_section(result):
         return (
             "nothing unusual",
             "nothing to look at closely: no RST, no resend, no diagnosis, and its handshake finished",
@@ -371,12 +368,14 @@ def _why_not_drawn(result: ConnectionAnalysis, drawn: dict[str, int]) -> tuple[s
     )
 
 
-def _connections_table(analysis: Analysis, origin: Clock, drawn: set[int]) -> list[str]:
-    results = analysis.connections
-    listed = _listed(results, drawn)
-    first_drawn = _first_drawn(results, drawn)
-    outcomes = [outcome(r) for r in results]
-    counts = {key: outcomes.count(key) for key in OUTCOMES}
+def _connections_table(
+    contents: ReportContents, origin: Clock, sections: list[ConnectionAnalysis]
+) -> list[str]:
+    drawn = {r.connection.id for r in sections}
+    listed = _listed(contents, sections)
+    first_drawn = _first_drawn(sections)
+    counts = contents.outcomes
+    total = contents.count
     options = "".join(
         f'<option value="{key}" data-total="{counts[key]}">{_e(text)} ({counts[key]:,})</option>'
         for key, (text, _color) in OUTCOMES.items()
@@ -384,13 +383,13 @@ def _connections_table(analysis: Analysis, origin: Clock, drawn: set[int]) -> li
     )
     parts = [
         '<h2 id="connections-heading">Connections</h2>',
-        f'<p><label>Show <select id="outcome-filter"><option value="" data-total="{len(results)}">every outcome ({len(results):,})</option>'
+        f'<p><label>Show <select id="outcome-filter"><option value="" data-total="{total}">every outcome ({total:,})</option>'
         f'{options}</select></label> <span id="rows-shown" class="note"></span></p>',
-        f'<p class="note">Sort by a column: click its heading. Point at a row for its summary. {_which(results, drawn)}</p>',
+        f'<p class="note">Sort by a column: click its heading. Point at a row for its summary. {_which(total, drawn)}</p>',
     ]
-    if len(results) > MAX_ROWS:
+    if total > MAX_ROWS:
         parts.append(
-            f'<p class="bad">The table lists the first {MAX_ROWS:,} of {len(results):,} connections '
+            f'<p class="bad">The table lists the first {MAX_ROWS:,} of {total:,} connections '
             f"(by their first packet){' and the ones drawn below after them' if len(listed) > MAX_ROWS else ''}; "
             "the overview and the filter's counts cover them all.</p>"
         )
@@ -442,12 +441,11 @@ def _connections_table(analysis: Analysis, origin: Clock, drawn: set[int]) -> li
     return parts
 
 
-def _first_drawn(results: Sequence[ConnectionAnalysis], drawn: set[int]) -> dict[str, int]:
-    """Each outcome's first drawn connection."""
+def _first_drawn(sections: list[ConnectionAnalysis]) -> dict[str, int]:
+    """Each outcome's first drawn connection (`sections`: in id order)."""
     first: dict[str, int] = {}
-    for result in results:
-        if result.connection.id in drawn:
-            first.setdefault(outcome(result), result.connection.id)
+    for result in sections:
+        first.setdefault(outcome(result), result.connection.id)
     return first
 
 
@@ -476,10 +474,7 @@ def _undrawn_section(result: ConnectionAnalysis, origin: Clock, drawn: dict[str,
     return parts
 
 
-def _overview(analysis: Analysis, origin: Clock, name: str) -> str:
-    overview = Overview()
-    for result in analysis.connections:
-        overview.add(result)
+def _overview(analysis: Analysis, overview: Overview, origin: Clock, name: str) -> str:
     overview.origin = origin.time
     end = analysis.stats.end_time
     overview.end = end if end is not None else origin.time
@@ -490,15 +485,13 @@ def _overview(analysis: Analysis, origin: Clock, name: str) -> str:
     )  # fmt: skip
 
 
-def _glossary(analysis: Analysis) -> list[str]:
+def _glossary(contents: ReportContents) -> list[str]:
     """The codes of other tools on this page, in words: Zeek's states and history letters,
     Wireshark's analysis flags."""
-    states = sorted({r.compatibility.zeek.conn_state for r in analysis.connections})
-    used = {letter.upper() for r in analysis.connections for letter in r.compatibility.zeek.history}
+    states = sorted(contents.zeek_states)
+    used = contents.zeek_letters
     letters = [x for x in ZEEK_HISTORY if x in used] + sorted(used - ZEEK_HISTORY.keys())  # Zeek's order
-    flags = sorted(
-        {kind for r in analysis.connections for kinds in r.sequence.flags.values() for kind in kinds}
-    )
+    flags = sorted(contents.flag_kinds)
     if not (states or letters or flags):
         return []
     parts = ['<h2 id="glossary">Other tools\' codes on this page</h2><dl class="glossary">']
@@ -529,9 +522,18 @@ def _clock(analysis: Analysis) -> str:
     )
 
 
-def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
+def html_report(
+    analysis: Analysis, connection: int | str | None = None, contents: ReportContents | None = None
+) -> str:
+    """The page. `contents`: what was kept of the connections as they were analyzed (a stream's:
+    `analysis.connections` then holds those alone, report_contents.py); else made of
+    `analysis.connections`, every one."""
+    if contents is None:
+        contents = ReportContents(connection if isinstance(connection, int) else None)
+        for result in analysis.connections:
+            contents.add(result)
     sidecar = analysis.sidecar
-    chosen, _note = pick_connection(analysis, connection)
+    chosen, _note = pick_connection(analysis, connection, contents.count)
     name = Path(analysis.file).name
     titled = display_name(analysis.file)  # the pictures' (none for standard input)
     title = f"{sidecar['scenario']}: {name}" if sidecar and "scenario" in sidecar else name
@@ -543,7 +545,7 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f"<p>{stats.frames} packets ({_e(stats.format)}){_e(stats.fragments_clause())}, {stats.tcp_segments} TCP, "
-        f"{plural(len(analysis.connections), 'TCP connection')}, {plural(len(analysis.udp), 'UDP flow')}.</p>",
+        f"{plural(contents.count, 'TCP connection')}, {plural(len(analysis.udp), 'UDP flow')}.</p>",
         _clock(analysis),
     ]
     if sidecar:
@@ -554,21 +556,23 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         parts.append("<h2>What the application saw</h2><ul>")
         parts.extend(f"<li>{_e(finding)}</li>" for finding in analysis.application)
         parts.append("</ul>")
-    sections = _sectioned(analysis, chosen)
+    sections = _sectioned(contents, chosen)
     drawn = {r.connection.id for r in sections}
     # Every row of the table has a section: those not drawn a short one that says why.
-    undrawn = [r for r in _listed(analysis.connections, drawn) if r.connection.id not in drawn]
+    undrawn = [r for r in _listed(contents, sections) if r.connection.id not in drawn]
     linked = drawn | {r.connection.id for r in undrawn}
     parts.extend(_links(analysis.links, linked))
-    if len(analysis.connections) > 1:
-        parts.append(_overview(analysis, origin, name))
-        parts.extend(_connections_table(analysis, origin, drawn))
-        diagnosed = [(r.connection.id, d) for r in analysis.connections for d in r.diagnoses]
+    if contents.count > 1:
+        parts.append(_overview(analysis, contents.overview, origin, name))
+        parts.extend(_connections_table(contents, origin, sections))
+        diagnosed = contents.diagnosed()
         if diagnosed:
             parts.append("<h2>Diagnoses in all connections</h2>")
-            parts.append(_diagnoses_table(diagnosed[:MAX_ROWS], linked))
-            if len(diagnosed) > MAX_ROWS:
-                parts.append(f"<p>… and {len(diagnosed) - MAX_ROWS} more (see the JSON analysis).</p>")
+            parts.append(_diagnoses_table(diagnosed, linked))
+            if contents.diagnosed_count > MAX_ROWS:
+                parts.append(
+                    f"<p>… and {contents.diagnosed_count - MAX_ROWS} more (see the JSON analysis).</p>"
+                )
     details: dict[str, Details] = {}
     if isinstance(chosen, UdpFlow):
         parts.extend(_udp_section(chosen, sidecar, origin, details, titled))
@@ -576,10 +580,10 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
         parts.extend(_connection_section(result, sidecar, origin, details, titled))
     if undrawn:
         parts.append(f'<h2 id="undrawn">The other {len(undrawn):,} connections in the table, not drawn</h2>')
-        first_drawn = _first_drawn(analysis.connections, drawn)
+        first_drawn = _first_drawn(sections)
         for result in undrawn:
             parts.extend(_undrawn_section(result, origin, first_drawn))
-    parts.extend(_glossary(analysis))
+    parts.extend(_glossary(contents))
     # Inline JSON: "</" written as "<\/" so that no text can close the script element.
     blob = json.dumps(details, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     parts.append('<div id="packet-tip" role="tooltip" hidden></div>')
@@ -589,8 +593,15 @@ def html_report(analysis: Analysis, connection: int | str | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(analysis: Analysis, directory: Path, connection: int | str | None = None) -> Path:
-    page = html_report(analysis, connection)  # first: a capture with nothing to show leaves no folder
+def write_report(
+    analysis: Analysis,
+    directory: Path,
+    connection: int | str | None = None,
+    contents: ReportContents | None = None,
+) -> Path:
+    page = html_report(
+        analysis, connection, contents
+    )  # first: a capture with nothing to show leaves no folder
     target = directory / "index.html"
     write_output(target, lambda partial: partial.write_text(page, encoding="utf-8"), named=directory)
     return target

@@ -8,15 +8,18 @@ from analyzer.udp_flows import UdpFlow
 
 
 def pick_connection(
-    analysis: Analysis, wanted: int | str | None
+    analysis: Analysis, wanted: int | str | None, count: int | None = None
 ) -> tuple[ConnectionAnalysis | UdpFlow, str | None]:
     """The connection to draw and, when the file has several, a line saying which and why.
     `wanted`: a TCP connection's id, or a UDP flow's as its reports write it ("U0").
     A file with no TCP connection draws its UDP flow (the first one refused, else the first)
-    unless a TCP connection was asked for."""
+    unless a TCP connection was asked for. `count`: how many connections the file has, where
+    `analysis.connections` holds only some (html_report's, report_contents.py): the one asked
+    for, the first interesting one and the first among them."""
     if isinstance(wanted, str):
         return _udp_flow(analysis, wanted), None
     results = analysis.connections
+    total = len(results) if count is None else count
     if not results and analysis.udp:
         if wanted is not None:  # a TCP connection asked for by its number: there is none
             count = len(analysis.udp)
@@ -33,9 +36,9 @@ def pick_connection(
         for result in results:
             if result.connection.id == wanted:
                 return result, None
-        raise UserError(f"{analysis.file}: no connection {wanted} (ids 0 to {len(results) - 1})")
+        raise UserError(f"{analysis.file}: no connection {wanted} (ids 0 to {total - 1})")
     chosen = next((r for r in results if r.interesting), results[0])
-    if len(results) == 1:
+    if total == 1:
         return chosen, None
     why = (
         "the first with a RST, a retransmission, an unfinished handshake or an expiry"
@@ -43,7 +46,7 @@ def pick_connection(
         else "the first"
     )
     return chosen, (
-        f"{len(results)} connections in {analysis.file}; drawing #{chosen.connection.id} ({why}); "
+        f"{total} connections in {analysis.file}; drawing #{chosen.connection.id} ({why}); "
         "choose another with --connection N"
     )
 
