@@ -10,6 +10,7 @@ import subprocess
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Final
 
 import pytest
 from conftest import CAPTURES, ROOT, run
@@ -539,6 +540,40 @@ def test_report_of_a_corpus_capture_in_a_browser(
     cut = f"The table lists the first {MAX_ROWS} of {connections:,} connections"
     assert (cut in opened.page.inner_text("body")) == (connections > MAX_ROWS)
     opened.page.close()
+
+
+PHONE: Final = {"width": 390, "height": 844}
+# A ladder or a timeline is never drawn narrower (CSS): its smallest labels, about 11 px at the
+# page's full width, would be 4 px at a phone's (helper-111).
+FIGURE_MIN_WIDTH: Final = 1000
+
+
+@pytest.mark.slow
+@needs_browser
+@pytest.mark.parametrize("name", ["simultaneous-close.pcap", "udp.pcap"])
+def test_report_on_a_phone_keeps_its_width_and_its_figures_readable(browser, tmp_path, name: str) -> None:
+    """At a phone's width (390 px) the page does not scroll sideways: a table wider than the
+    screen scrolls in its own box (the RST table's cause and evidence were off the page), and
+    the diagrams keep a readable width in theirs."""
+    page_path = _report(CAPTURES / name, tmp_path / "report")
+    page = browser.new_page(viewport=PHONE)
+    page.goto(page_path.as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth") == PHONE["width"]
+    beyond = page.evaluate(
+        """() => Array.from(document.querySelectorAll('body *')).filter(e =>
+               e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+               && !e.closest('.scroll, .wide, figure')).map(e => e.tagName)"""
+    )
+    assert beyond == []
+    widths = page.eval_on_selector_all(
+        "figure.ladder svg, figure.timeline svg", "s => s.map(x => x.getBoundingClientRect().width)"
+    )
+    assert widths and min(widths) >= FIGURE_MIN_WIDTH
+    # Every table of a connection's section is in a box that scrolls it.
+    assert page.eval_on_selector_all(
+        "section.connection table", "t => t.every(x => x.parentElement.matches('.scroll'))"
+    )
+    page.close()
 
 
 def test_codes_and_options_in_words() -> None:

@@ -55,7 +55,13 @@ def _e(value: object) -> str:
 def _table(headers: list[str], rows: Iterable[Sequence[object]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return _scrolled(f"<table><tr>{head}</tr>{body}</table>")
+
+
+def _scrolled(table: str) -> str:
+    """A table in a box of its own that scrolls sideways: on a phone the page keeps its width,
+    and the columns beyond it are a swipe away in their table, not off the page."""
+    return f'<div class="scroll">{table}</div>'
 
 
 def _since(seconds: float) -> str:
@@ -187,15 +193,19 @@ def _connection_section(
             for kind, count in sorted(result.sequence.counts().items())
         )
         parts.append(
-            f"<table><tr><th>Wireshark flag</th><th>what it means</th><th>segments</th></tr>{rows_html}</table>"
+            _scrolled(
+                f"<table><tr><th>Wireshark flag</th><th>what it means</th><th>segments</th></tr>{rows_html}</table>"
+            )
         )
     zeek = result.compatibility.zeek
     parts.append("<h3>Zeek's view</h3>")
     parts.append(
-        "<table><tr><th>conn_state</th><th>history</th><th>notes</th></tr>"
-        f"<tr><td>{_zeek_state(zeek.conn_state)}: {_e(ZEEK_CONN_STATES.get(zeek.conn_state, ''))}</td>"
-        f"<td>{_zeek_history(zeek.history)}<br><small>{'<br>'.join(map(_e, history_words(zeek.history)))}"
-        f"</small></td><td>{_e('; '.join(result.notes))}</td></tr></table>"
+        _scrolled(
+            "<table><tr><th>conn_state</th><th>history</th><th>notes</th></tr>"
+            f"<tr><td>{_zeek_state(zeek.conn_state)}: {_e(ZEEK_CONN_STATES.get(zeek.conn_state, ''))}</td>"
+            f"<td>{_zeek_history(zeek.history)}<br><small>{'<br>'.join(map(_e, history_words(zeek.history)))}"
+            f"</small></td><td>{_e('; '.join(result.notes))}</td></tr></table>"
+        )
     )
     parts.append("</section>")
     return parts
@@ -237,7 +247,7 @@ def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]], linked: set[i
         + "</tr>"
         for connection, d in rows
     )
-    return "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + f"</tr>{body}</table>"
+    return _scrolled("<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + f"</tr>{body}</table>")
 
 
 def _words(words: str | None) -> str:

@@ -21,7 +21,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .sides { white-space: nowrap; }
 figure { margin: 0.3em 0 1em; overflow-x: auto; } figure svg { display: block; height: auto; }
 figure svg text { white-space: pre; }
-figure.ladder svg, figure.timeline svg { width: 100%; }
+figure.ladder svg, figure.timeline svg { width: 100%; min-width: 1000px; }
+.scroll { overflow-x: auto; max-width: 100%; }
 code { background: #f6f6f6; padding: 0 0.2em; } td code { white-space: nowrap; }
 td code.filter { white-space: normal; overflow-wrap: anywhere; }
 abbr[title] { text-decoration: underline dotted; cursor: help; }
