@@ -678,6 +678,9 @@ KEY_NO_ANSWER = (
 # What fits between the lifelines at FONT - 1 with room to spare: a longer time label
 # (a retransmission's, with its cause and notes) runs on in lines below, not over them.
 WHEN_CHARS = 60
+# Where the packet moves an end to a new state: that state's box stands at the arrow's end,
+# beside these lines (helper-111's keepalive2: a 60-character line ran under "UNKNOWN ?").
+WHEN_CHARS_BESIDE_STATE = 52
 
 
 def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet]) -> dict[int, str]:
@@ -695,6 +698,7 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
         for step in result.steps
         if step.dropped is not None and step.dropped.endswith(RETRIES_REFUSED)
     }
+    moved = {frame for frames in result.state_frames.values() for frame in frames if frame is not None}
     found = {}
     for packet in packets:
         segment = packet.segment
@@ -722,7 +726,8 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
             pieces.append(notes[segment.frame])
         if segment.frame in icmp:
             pieces.append(icmp[segment.frame])
-        found[segment.frame] = _in_lines(_apart(pieces, 2 if packet.since_previous is None else 3))
+        width = WHEN_CHARS_BESIDE_STATE if segment.frame in moved else WHEN_CHARS
+        found[segment.frame] = _in_lines(_apart(pieces, 2 if packet.since_previous is None else 3), width)
     return found
 
 
@@ -751,12 +756,12 @@ def unarrived_frames(result: ConnectionAnalysis) -> dict[int, Side]:
     }
 
 
-def _in_lines(pieces: list[str]) -> str:
-    """The pieces two spaces apart, a new line where the next would pass WHEN_CHARS."""
+def _in_lines(pieces: list[str], width: int = WHEN_CHARS) -> str:
+    """The pieces two spaces apart, a new line where the next would pass `width` characters."""
     lines: list[str] = []
     for piece in pieces:
-        for part in textwrap.wrap(piece, WHEN_CHARS) or [""]:
-            if lines and len(lines[-1]) + 2 + len(part) <= WHEN_CHARS:
+        for part in textwrap.wrap(piece, width) or [""]:
+            if lines and len(lines[-1]) + 2 + len(part) <= width:
                 lines[-1] += "  " + part
             else:
                 lines.append(part)
@@ -989,6 +994,7 @@ def _draw_states(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, botto
 
 MARGIN_CHARS = 38  # what fits between the figure's edge and a lifeline at FONT size
 MARK_OFFSET = 0.07  # a diagnosis's mark from the lifeline
+MARK_PAD = 0.3 * LINE_ROWS  # its box's padding (round, pad 0.25 of its font), and a little air
 DIAGNOSIS_MARK = "diagnosis-mark"  # the marks' gid: in the SVG, and for the layout tests
 
 
@@ -1045,16 +1051,25 @@ def _draw_diagnosis_marks(ax: plt.Axes, result: ConnectionAnalysis, layout: Layo
                     f"then the {drop.sender}'s kernel dropped a {drop.flags} it sent, unseen: {drop.reason}"
                 )
     by_frame = {s.frame: s for s in result.connection.segments}
+    placed: list[tuple[float, bool, list[str]]] = []
     for (frame, at_receiver), texts in marks.items():
         segment = by_frame.get(frame)
         if segment is None or ("pkt", frame) not in layout.at:
             continue  # a folded connection's frame not kept for the pictures
         client = result.connection.from_client(segment) != at_receiver  # the margin's side
+        placed.append((layout.at[("pkt", frame)] + (TRANSIT if at_receiver else TRANSIT / 2), client, texts))
+    # Down each margin in turn, a box below the one above it where the two would touch (a
+    # packet's mark and its answer's, a row apart: helper's fin-wait-2-timeout).
+    bottom = {True: float("-inf"), False: float("-inf")}
+    for y, client, texts in sorted(placed, key=lambda mark: mark[0]):
+        text = "\n".join(_margin(t) for t in texts)
+        half = _half_rows(text) + MARK_PAD
+        y = max(y, bottom[client] + half)
+        bottom[client] = y + half
         # Outside the bar a call that spans packets draws at the calls' offset.
         x = CLIENT_X - MARK_OFFSET if client else SERVER_X + MARK_OFFSET
-        y = layout.at[("pkt", frame)] + (TRANSIT if at_receiver else TRANSIT / 2)
         ax.text(
-            x, y, "\n".join(_margin(t) for t in texts), ha="right" if client else "left",
+            x, y, text, ha="right" if client else "left",
             va="center", fontsize=FONT - 1, color=COLORS["diagnosis"], zorder=6, gid=DIAGNOSIS_MARK,
             bbox={"boxstyle": "round,pad=0.25", "facecolor": COLORS["diagnosis_box"], "edgecolor": "#d9a35b",
                   "linewidth": 0.8},
