@@ -273,6 +273,31 @@ def test_named_on_their_arrows() -> None:
     assert any(label.startswith("window update: ") for label in labels)
 
 
+def test_where_state_changes_are_kept_apart_the_axis_says_it_is_not_to_scale() -> None:
+    """A handshake's changes 1 ms apart, then 16 s of one state (helper-111's long flow): the
+    changes are kept apart, so 0 to 5 s took 274 px and each later 5 s 200 px, unmarked. Those
+    stretches are the axis's `stretched` spans, which the timeline hatches along its foot."""
+    from analyzer.output.state_timeline import STRETCH_MARK, timeline_figure
+
+    axis = TimeAxis(0.0, 16.0, [], marks=[0.0, 0.001, 0.002, 0.003, 15.9, 15.95, 16.0])
+    [(left, right), (_late, end)] = axis.stretched
+    assert (left, right, end) == (axis.x(0.0), pytest.approx(axis.x(0.003)), pytest.approx(axis.x(16.0)))
+    beyond = (axis.x(5.0) - axis.x(0.003), axis.x(10.0) - axis.x(5.003))
+    assert beyond[0] == pytest.approx(beyond[1], rel=1e-3)  # to scale between the stretches
+    assert TimeAxis(0.0, 16.0, [], marks=[0.0, 4.0, 8.0, 12.0, 16.0]).stretched == []  # evenly apart
+    # Data every 50 ms for 16 s: no silence to cut, one burst, its handshake kept apart.
+    data = [(0.05 * n, "c", "PA", 101 + 10 * n, 501, 10) for n in range(1, 320)]
+    end_seq = 101 + 10 * 320
+    closing = [(16.0, "c", "FA", end_seq, 501), ("s", "FA", 501, end_seq + 1), ("c", "A", end_seq + 1, 502)]
+    [result] = analyze_segments(conversation(*HANDSHAKE, *data, *closing)).connections
+    fig = timeline_figure(result)
+    try:
+        foot = [p for p in fig.axes[0].patches if p.get_hatch() == "////" and p.get_height() == STRETCH_MARK]
+        assert foot and "not to scale there" in fig.axes[0].get_xlabel().replace("\n", " ")
+    finally:
+        plt.close(fig)
+
+
 def test_the_time_axis_is_monotone_and_cut_at_the_silences() -> None:
     axis = TimeAxis(0.0, 20.0, [(0.01, 5.0), (5.2, 19.0)])
     times = [0.0, 0.001, 0.01, 3.0, 5.0, 5.1, 5.2, 10.0, 19.0, 19.5, 20.0]

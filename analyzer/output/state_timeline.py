@@ -44,6 +44,7 @@ AXIS_WIDTH = 0.74  # of the figure's width: the rest holds the end's names and t
 CHAR = 0.64 * 8 / 72 / (AXIS_WIDTH * WIDTH)  # a digit at font size 8 (0.64 em), of the axis's width
 LEAST_BAR = 0.004  # a state held for no visible time is still a sliver (5 px at 1,650 px)
 CUT_HALF = 0.008  # half the width of a cut's white gap, at the least
+STRETCH_MARK = 0.07  # the height of the hatch along the axis where it is not to scale (rows: bars are 0.6)
 SMALL_LABEL = 6.5  # points: a state's name in a bar too short for it at 8 (still read at natural size)
 # Room before the first moment and after the last, for the states held then (an end's
 # LISTEN, its TIME_WAIT): they hold for no time between the moments drawn.
@@ -243,7 +244,13 @@ def timeline_figure(
     ax.set_yticks([1.0, 0.0])
     ax.set_yticklabels([ends["client"], ends["server"]], fontsize=END_FONT)
     # Room above for every level of the cuts' lengths (a third ran into the axis's top).
-    ax.set_ylim(-0.75 if outside["server"] else -0.6, max(1.9, 1.5 + 0.17 * levels + 0.08))
+    bottom = -0.75 if outside["server"] else -0.6
+    ax.set_ylim(bottom, max(1.9, 1.5 + 0.17 * levels + 0.08))
+    # Where state changes were kept apart the axis is not to scale: hatched along its foot,
+    # so that a 1 ms SYN_RCVD drawn as wide as a second is not read as one.
+    for low, high in axis.stretched:
+        ax.add_patch(Rectangle((low, bottom), high - low, STRETCH_MARK, facecolor="white", edgecolor="#888888",
+                               hatch="////", linewidth=0.0, zorder=2))  # fmt: skip
     ax.set_xlim(0, 1)
     ticks = _spaced(axis.ticks(start))
     ax.set_xticks([x for x, _label in ticks])
@@ -254,7 +261,9 @@ def timeline_figure(
         else "the connection's first packet"
     )
     caption = (
-        f"seconds since {since}; to scale within a burst, state changes kept apart; silences over "
+        f"seconds since {since}; to scale within a burst, state changes kept apart"
+        + (" (hatched along the axis: not to scale there)" if axis.stretched else "")
+        + f"; silences over "
         f"{BREAK_GAP:g} s cut to a faded band, wider the longer (≈ their real length above, as in the ladder"
         + ("; many in a row with no change of state as one)" if axis.folded else ")")
     )

@@ -122,10 +122,19 @@ class TimeAxis:
         drawn = sum(anchors[-1][1] for anchors in shapes)
         stretch = (width - sum(gaps)) / drawn if drawn > 0 and drawn + sum(gaps) < width * 0.98 else 1.0
         self.bursts: list[Burst] = []
+        # Where marks were kept apart, wider than their time at the scale: (left, right).
+        self.stretched: list[tuple[float, float]] = []
         left = offset
         for index, (ts, shape) in enumerate(zip(times, shapes, strict=True)):
             anchors = [(t, left + x * stretch) for t, x in shape]
             self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
+            if len(ts) > 2 or (len(ts) == 2 and ts[1] > ts[0]):
+                for (t0, x0), (t1, x1) in itertools.pairwise(anchors):
+                    if x1 - x0 > 1.5 * (t1 - t0) * low * stretch + 1e-9:
+                        if self.stretched and self.stretched[-1][1] >= x0 - 1e-9:
+                            self.stretched[-1] = (self.stretched[-1][0], x1)
+                        else:
+                            self.stretched.append((x0, x1))
             left = anchors[-1][1] + (gaps[index] if index < len(gaps) else 0.0)
         self.cuts = list(cuts)
         self.folded = dict(folded or {})
