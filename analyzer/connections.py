@@ -1572,11 +1572,25 @@ def assign_roles(segments: list[Segment]) -> tuple[Endpoint, Endpoint, str]:
             )
     first = segments[0]
     a, b = (first.src, first.sport), (first.dst, first.dport)
+    well_known = (a[1] < WELL_KNOWN_PORT_LIMIT, b[1] < WELL_KNOWN_PORT_LIMIT)
+    if well_known[0] != well_known[1]:
+        return (b, a, "port_heuristic") if well_known[0] else (a, b, "port_heuristic")
+    if not first.flags & RST and _answered_by_resets_only(segments, b):
+        # Neither port a service's: the end that only reset what came has no connection,
+        # and the other sent to it first (an ACK flood's or an ACK scan's probe to a random
+        # port, which the lower port's rule gave to the target half the time).
+        return a, b, "first_sender_reset"
     if _service_rank(b[1]) < _service_rank(a[1]):
         return a, b, "port_heuristic"
     if _service_rank(a[1]) < _service_rank(b[1]):
         return b, a, "port_heuristic"
     return a, b, "first_sender"
+
+
+def _answered_by_resets_only(segments: list[Segment], end: Endpoint) -> bool:
+    """Whether `end` sent segments, every one a RST."""
+    sent = [s for s in segments if (s.src, s.sport) == end]
+    return bool(sent) and all(s.flags & RST for s in sent)
 
 
 def _service_rank(port: int) -> tuple[int, int]:

@@ -211,6 +211,43 @@ def test_an_ack_flood_is_named_so(tmp_path) -> None:
     )
 
 
+@pytest.mark.parametrize("flags", ["S", "A"])
+def test_a_flood_of_a_host_on_random_ports_is_one_finding_and_folds_them(tmp_path, flags: str) -> None:
+    """Mirai's SYN and ACK floods draw a random destination port for each packet (helper-113:
+    50,000 SYNs, "scans and floods: none", a 51 MB text report). 1,200 probes of one host
+    from as many sources, each to another port above 1024, half of them below the source's
+    port: the ACKs answered by a RST for no connection (whose sender is then no client: the
+    lower port's rule gave half the probes to the target), the SYNs by RST/ACK or SYN/ACK."""
+    packets = []
+    for n in range(1200):
+        source, sport, dport = f"172.16.{n // 256}.{n % 256}", 20000 + n * 37 % 40000, 1025 + n * 7919 % 60000
+        packets.append(
+            tcp_packet(4, source, sport, VICTIM, dport, flags, 1000 + n, 5000 if flags == "A" else 0)
+        )
+        if flags == "A":
+            packets.append(tcp_packet(4, VICTIM, dport, source, sport, "R", 5000))
+        else:
+            packets.append(
+                tcp_packet(4, VICTIM, dport, source, sport, "SA" if n % 10 == 0 else "RA", 7, 1001 + n)
+            )
+    path = write_capture(tmp_path / "randflood.pcap", packets, step=0.0002)
+    [flood] = _document(path)["scans"]
+    assert flood["kind"] == "flood" and flood["target"] == {"ip": VICTIM, "port": None}
+    assert flood["attempts"] == 1200 and flood["ports"] == 1200 and flood["sources"] == 1200
+    answered = (
+        {"synack": 0, "rst": 1200, "none": 0} if flags == "A" else {"synack": 120, "rst": 1080, "none": 0}
+    )
+    assert flood["answered"] == answered
+    text = run("analyze", str(path)).stdout
+    kind = "ACK flood" if flags == "A" else "SYN flood"
+    assert f"[1] {kind}: 1,200 attempts of {VICTIM} on 1,200 ports from about 1,200 sources" in text
+    assert "connections: 1,200 folded into [1]" in text and len(text.splitlines()) < 30
+    # One source probing as many ports as fast is a port scan, and no flood of the host.
+    scan = [tcp_packet(4, SCANNER, 50000, VICTIM, 1025 + n, "S", 1000) for n in range(1200)]
+    [found] = _document(write_capture(tmp_path / "scan.pcap", scan, step=0.0002))["scans"]
+    assert found["kind"] == "vertical"
+
+
 def _flood(tmp_path: Path, spoofed: int = 1000, repeated: int = 100, flags: str = "S") -> Path:
     """`spoofed` SYNs (or probes of other `flags`, unanswered) from as many addresses and
     `repeated` from one more, to one port, the even SYNs answered by SYN/ACK; 0.2 ms apart."""

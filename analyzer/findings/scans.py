@@ -57,6 +57,11 @@ Thresholds, and why
   server that was down for a day (its clients' SYNs unanswered, a few a minute) from being
   called flooded. The sources are counted, not required: a flood from one address reusing
   its ports is a flood.
+- A flood of a host on many ports (Mirai's SYN and ACK floods draw a random destination port
+  for each packet): FLOOD_ATTEMPTS probes of one host within FLOOD_WINDOW, as above, on
+  HOST_FLOOD_PORTS distinct ports or more, from HOST_FLOOD_SOURCES distinct sources or more
+  (spoofed ones, or a botnet's: one source probing many ports is a port scan), where no port
+  of that host was flooded on its own. Its target is the host, its port ANY_PORT (JSON null).
 Suricata has no scan detector of its own: its scan rules count one signature's matches with
 `threshold: type both, track by_src, count N, seconds T`.
 
@@ -123,6 +128,10 @@ PORT_SCAN_PORTS: Final = 15
 SWEEP_HOSTS: Final = 25
 FLOOD_ATTEMPTS: Final = 1_000
 FLOOD_WINDOW: Final = 10.0  # seconds: FLOOD_ATTEMPTS in this long is 100 probes a second
+HOST_FLOOD_PORTS: Final = 100
+HOST_FLOOD_SOURCES: Final = 100
+ANY_PORT: Final = 0  # a flood's target port when it is the host's on many ports (no TCP port is 0)
+HOST_FLOOD_LOOK: Final = 64  # a flooded host's probes between two looks at its distinct counts
 _MAX_BINS: Final = 4_096  # a target's busiest FLOOD_WINDOW bins kept (11 hours of them)
 # Backscatter (see the module docstring): answers to this many distinct addresses, as a
 # sweep's hosts; an answer is at most this many segments (a SYN/ACK and its 5 resends, a RST).
@@ -657,6 +666,7 @@ class ScanDetector:
         self.by_pair = _Table(slots, ports=True)  # (source, host): the ports probed there
         self.by_sweep = _Table(slots, hosts=True)  # (source, port): the hosts probed on it
         self.by_target = _Table(slots, sources=True)  # (host, port): who probed it
+        self.by_host = _Table(slots, ports=True, sources=True)  # host: its ports, who probed it
         # Backscatter: by the answering host, the addresses it answered and its ports; by
         # the host and one of its ports, the addresses answered from there.
         self.by_responder = _Table(slots, ports=True, hosts=True)
@@ -665,6 +675,10 @@ class ScanDetector:
         # The sources that have been scanners so far (at most 2 x slots of them): their
         # later probes are sure to be a finding's (see hot).
         self.scanners: set[str] = set()
+        # The hosts flooded on many ports so far, and those with a port flooded on its own
+        # (never also flooded on many: that port's finding tells it), each at most 2 x slots.
+        self.host_floods: set[str] = set()
+        self.port_floods: set[str] = set()
         self._slots = slots
 
     def hot(self, result: ConnectionAnalysis) -> bool:
@@ -678,7 +692,9 @@ class ScanDetector:
         if connection.client[0] in self.scanners:
             return True
         target = self.by_target.entries.get(connection.server)
-        return target is not None and target.flooded
+        if target is not None and target.flooded:
+            return True
+        return connection.server[0] in self.host_floods
 
     def add(self, result: ConnectionAnalysis) -> str | None:
         """Count the connection if it is a probe or an answer to nothing captured: its
@@ -727,6 +743,24 @@ class ScanDetector:
                 self._add_scanned(first)
                 self._add_scanned(probe)
         self.by_target.add((host, port), probe)
+        self.by_host.add(host, probe)
+        if len(self.port_floods) < 2 * self._slots and host not in self.port_floods:
+            target = self.by_target.entries.get((host, port))
+            if target is not None and target.flooded:
+                self.port_floods.add(host)
+                self.host_floods.discard(host)
+        entry = self.by_host.entries.get(host)
+        # Looked at now and then: a distinct count past its exact range is a sketch's sum.
+        if (
+            entry is not None
+            and entry.flooded
+            and entry.attempts % HOST_FLOOD_LOOK == 0
+            and host not in self.host_floods
+            and host not in self.port_floods
+            and len(self.host_floods) < 2 * self._slots
+            and _host_flooded(entry)
+        ):
+            self.host_floods.add(host)
 
     def add_answer(self, responder: str, address: str, port: int, answer: str, time: float) -> None:
         """Count one backscatter answer: from responder's port to address, at time."""
@@ -760,6 +794,7 @@ class ScanDetector:
         self.by_pair.merge(other.by_pair)
         self.by_sweep.merge(other.by_sweep)
         self.by_target.merge(other.by_target)
+        self.by_host.merge(other.by_host)
         self.by_responder.merge(other.by_responder)
         self.by_answering_port.merge(other.by_answering_port)
         # The sources each had seen once and that are now seen more than once: their probes
@@ -841,8 +876,49 @@ class ScanDetector:
                     _busiest(target),
                 )
             )
+        flooded_hosts = {finding.target[0] for finding in found if finding.target is not None}
+        found.extend(self._host_floods(flooded_hosts, probes_of))
         found.extend(self._backscatter())
         found.sort(key=lambda f: (-f.attempts, f.kind, f.source or "", f.target or ("", 0)))
+        return found
+
+    def _host_floods(
+        self, flooded: set[str], probes_of: dict[str, list[tuple[str, int, int]]]
+    ) -> list[ScanFinding]:
+        """A finding for each host flooded on many ports (see the module docstring), none of
+        whose ports was flooded on its own (that port's finding tells it)."""
+        ports_of: dict[str, list[tuple[int, int, int]]] = {}
+        found = []
+        for host, stats in self.by_host.entries.items():
+            if host in flooded or not _host_flooded(stats):
+                continue
+            if not ports_of:
+                for (target_host, port), target in self.by_target.stats().items():
+                    assert target.sources is not None
+                    ports_of.setdefault(target_host, []).append(
+                        (port, target.attempts, target.sources.count())
+                    )
+            assert stats.sources is not None and stats.ports is not None
+            standing_out = [
+                item for item in probes_of.get(host, []) if item[1] > max(1, self.by_pair.short_by)
+            ]
+            found.append(
+                ScanFinding(
+                    "flood",
+                    None,
+                    (host, ANY_PORT),
+                    stats,
+                    stats.sources.count(),
+                    1,
+                    stats.ports.count(),
+                    stats.sources.estimated,
+                    [],
+                    sorted(ports_of.get(host, []), key=lambda p: (-p[1], -p[2], p[0]))[:TOP],
+                    sorted(standing_out, key=lambda item: (-item[1], address_order(item[0])))[:TOP],
+                    max(self.by_host.short_by, self.by_target.short_by),
+                    _busiest(stats),
+                )
+            )
         return found
 
     def _backscatter(self) -> list[ScanFinding]:
@@ -879,6 +955,14 @@ def fold_key(scan_kind: str, source: str) -> str:
     """What a report folds a connection into a finding by: a scan's source, or a
     backscatter finding's answering host under a key of its own (a host can be both)."""
     return f"{BACKSCATTER} {source}" if scan_kind == BACKSCATTER else source
+
+
+def _host_flooded(host: _Stats) -> bool:
+    """Whether a host's probes make a flood of it on many ports (see the module docstring)."""
+    assert host.ports is not None and host.sources is not None
+    return (
+        host.flooded and host.ports.count() >= HOST_FLOOD_PORTS and host.sources.count() >= HOST_FLOOD_SOURCES
+    )
 
 
 def _busiest(target: _Stats) -> tuple[float, int]:

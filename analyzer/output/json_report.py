@@ -32,6 +32,7 @@ from analyzer.analysis import (
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe, errno_of, kind_name
 from analyzer.decode.segment import Unreachable, exact_stamp
+from analyzer.findings.scans import ANY_PORT
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.placement import ShareLines, renumbered_fields, separator
@@ -137,7 +138,12 @@ def scan_to_dict(scan: ScanFinding) -> dict:
     return {
         "kind": scan.kind,
         "source": scan.source,
-        "target": _endpoint(scan.target) if scan.target is not None else None,
+        # A flood of a host on many ports (scans.ANY_PORT) has a null port.
+        "target": (
+            {"ip": scan.target[0], "port": scan.target[1] if scan.target[1] != ANY_PORT else None}
+            if scan.target is not None
+            else None
+        ),
         "attempts": scan.attempts,
         # Added: the attempts that were SYNs (the others probes without SYN); null for backscatter.
         "syn_probes": scan.syn_probes if scan.kind != BACKSCATTER else None,

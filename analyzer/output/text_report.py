@@ -37,6 +37,7 @@ from analyzer.connections import (
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import SYN
+from analyzer.findings.scans import ANY_PORT
 from analyzer.listing import shortened
 from analyzer.output.glossary import options_words
 from analyzer.output.labels import silent_end
@@ -398,7 +399,8 @@ def scan_lines(scans: list[ScanFinding], origin: Clock, shown: int | None = None
         if scan.target is not None:
             host, port = scan.target
             sources = plural(scan.sources, "source", scan.estimated)
-            what = f"{plural(scan.attempts, 'attempt')} of {_ip(host)}:{port} from {sources}"
+            where = f"{_ip(host)}:{port}" if port != ANY_PORT else f"{host} on {plural(scan.ports, 'port')}"
+            what = f"{plural(scan.attempts, 'attempt')} of {where} from {sources}"
         else:
             ports = plural(scan.ports, "port")
             hosts = plural(scan.hosts, "host", scan.estimated)
@@ -430,11 +432,12 @@ def scan_lines(scans: list[ScanFinding], origin: Clock, shown: int | None = None
                     f"{_ip(ip)} ({plural(n, 'attempt')}, {plural(p, 'port')})" for ip, n, p in scan.top_hosts
                 )
             )
-        if scan.kind in ("horizontal", "block") and scan.ports > 1:
+        if (scan.kind in ("horizontal", "block") or scan.target is not None) and scan.ports > 1:
             lines.append(
                 "      most probed ports: "
                 + ", ".join(
-                    f"{port} ({plural(n, 'attempt')}, {plural(h, 'host')})" for port, n, h in scan.top_ports
+                    f"{port} ({plural(n, 'attempt')}{'' if scan.target is not None else ', ' + plural(h, 'host')})"
+                    for port, n, h in scan.top_ports
                 )
             )
         if scan.busiest is not None and scan.busiest[1] < scan.attempts:  # more than one 10 s
@@ -604,8 +607,11 @@ class ScanNumbers:
     def __init__(self, keys: list[tuple[str | None, tuple[str, int] | None]]) -> None:
         self.sources: dict[int, int] = {}  # hash of a scan's source -> its number
         self.targets: dict[int, int] = {}  # hash of a flood's target -> its number
+        self.hosts: dict[int, int] = {}  # hash of the host of a flood on many ports -> its number
         for number, (source, target) in reversed(list(enumerate(keys, start=1))):
-            if target is not None:
+            if target is not None and target[1] == ANY_PORT:
+                self.hosts[hash(target[0]) or 1] = number
+            elif target is not None:
                 self.targets[hash(target) or 1] = number
             elif source is not None:
                 self.sources[hash(source) or 1] = number
@@ -617,10 +623,13 @@ class ScanNumbers:
             for scan in scans
         ]
 
-    def number(self, source: int, target: int) -> int | None:
-        """Of a probe by the hashes of its source and target (TextReport.sources, .targets)."""
+    def number(self, source: int, target: int, host: int) -> int | None:
+        """Of a probe by the hashes of its source, target and host (TextReport.sources,
+        .targets, .hosts): a scan's, else a flood's of its port, else of its host."""
         number = self.sources.get(source)
-        return number if number is not None else self.targets.get(target)
+        if number is None:
+            number = self.targets.get(target)
+        return number if number is not None else self.hosts.get(host)
 
 
 class ProbeHashes:
@@ -704,6 +713,7 @@ class TextReport:
         self.probes = bytearray()  # a bit by id: a probe
         self.sources = ProbeHashes()  # by id: hash of a probe's source
         self.targets = ProbeHashes()  # by id: hash of a probe's (host, port)
+        self.hosts = ProbeHashes()  # by id: hash of a probe's host
         # A bit by id: the hot probes shown, whose details were not made (a flood's are
         # nearly all its connections: a bit each, not the 8 bytes of an id).
         self.unmade = bytearray()
@@ -723,6 +733,7 @@ class TextReport:
             )
             self.sources.set(ident, hash(source) or 1)
             self.targets.set(ident, hash(connection.server) or 1)
+            self.hosts.set(ident, hash(connection.server[0]) or 1)
         if self.only is not None and not shown(result, self.only):
             return
         if hot:
@@ -748,7 +759,7 @@ class TextReport:
         byte = ident >> 3
         if byte >= len(self.probes) or not self.probes[byte] >> (ident & 7) & 1:
             return None
-        return numbers.number(self.sources.get(ident), self.targets.get(ident))
+        return numbers.number(self.sources.get(ident), self.targets.get(ident), self.hosts.get(ident))
 
     def printed(self, ident: int, numbers: ScanNumbers) -> bool:
         """Whether the block the report holds for `ident` is printed: not folded into a scan."""
