@@ -248,6 +248,31 @@ def test_a_flood_of_a_host_on_random_ports_is_one_finding_and_folds_them(tmp_pat
     assert found["kind"] == "vertical"
 
 
+def test_health_checks_of_the_same_backends_round_after_round_are_no_sweep(tmp_path) -> None:
+    """HAProxy checks each backend by connecting and resetting (SO_LINGER 0): one balancer,
+    30 backends on port 8080, every 2 s for 20 s (helper-113: "address sweep", all folded). A
+    scan probes each target once or twice; these come 10 times each. The first round looked
+    like a sweep while the file was read: its probes are told, and said to be."""
+    packets = []
+    for round_ in range(10):
+        for n in range(30):
+            backend, sport = f"10.1.1.{n + 1}", 33000 + round_ * 30 + n
+            packets += [
+                tcp_packet(4, "10.1.0.2", sport, backend, 8080, "S", 1000),
+                tcp_packet(4, backend, 8080, "10.1.0.2", sport, "SA", 5000, 1001),
+                tcp_packet(4, "10.1.0.2", sport, backend, 8080, "A", 1001, 5001),
+                tcp_packet(4, "10.1.0.2", sport, backend, 8080, "RA", 1001, 5001),
+            ]
+    times = [round_ * 2.0 + index * 0.0005 for round_ in range(10) for index in range(120)]
+    path = write_capture(tmp_path / "checks.pcap", packets, times=times)
+    assert _document(path)["scans"] == []
+    text = run("analyze", str(path)).stdout
+    assert "connections, in id order (300):" in text and "folded into" not in text
+    # The same 30 backends probed once each: a sweep.
+    [sweep] = _document(write_capture(tmp_path / "once.pcap", packets[:120], times=times[:120]))["scans"]
+    assert sweep["kind"] == "horizontal" and sweep["hosts"] == 30
+
+
 def _flood(tmp_path: Path, spoofed: int = 1000, repeated: int = 100, flags: str = "S") -> Path:
     """`spoofed` SYNs (or probes of other `flags`, unanswered) from as many addresses and
     `repeated` from one more, to one port, the even SYNs answered by SYN/ACK; 0.2 ms apart."""

@@ -42,6 +42,12 @@ Thresholds, and why
   Scan::addr_scan_threshold is 25 unique hosts on one port (Snort's low sensitivity sweeps
   count 5 "nets", the medium one 7: noisier). Zeek's example nmap-vsn capture, a host
   discovery of 7 hosts on ports 80 and 443, is below it, as nmap -sn on a home network is.
+- A scan probes each port (or host) once or a few times (nmap resends an unanswered probe
+  once, 1.9 probes a port over a 60,000-port scan): probes that come more than SCAN_REPEATS =
+  4 times a port (a host) on average, nearly all (MONITOR_OPEN, 90 %) answered by SYN/ACK,
+  are a monitor's, no scan (a load balancer's health checks, HAProxy's closed by RST, of 30
+  backends every 2 s: an "address sweep" before). A scan run again and again over closed or
+  filtered ports stays a scan.
 - A source with both is one block scan; a source is one finding, however many hosts and
   ports it probed (nmap -p1-1000 on a /24 is one finding, not 256 port scans and 1,000
   sweeps).
@@ -126,6 +132,8 @@ if TYPE_CHECKING:
 
 PORT_SCAN_PORTS: Final = 15
 SWEEP_HOSTS: Final = 25
+SCAN_REPEATS: Final = 4  # a scan's probes of each port or host, on average, at the most
+MONITOR_OPEN: Final = 0.9  # ... unless fewer than this share answered SYN/ACK (see _monitored)
 FLOOD_ATTEMPTS: Final = 1_000
 FLOOD_WINDOW: Final = 10.0  # seconds: FLOOD_ATTEMPTS in this long is 100 probes a second
 HOST_FLOOD_PORTS: Final = 100
@@ -339,6 +347,14 @@ class Distinct:
             for kept in exact:
                 self._register(kept)
 
+    def has(self, value: str) -> bool:
+        """Whether `value` was added (False past the exact range: a sketch cannot tell)."""
+        if self.exact is not None:
+            hashed = address_hash(value)
+            at = bisect_left(self.exact, hashed)
+            return at < len(self.exact) and self.exact[at] == hashed
+        return self.registers is None and value == self.one
+
     def _register(self, hashed: int) -> None:
         registers = self.registers
         assert registers is not None
@@ -408,6 +424,15 @@ class PortSet:
             self.one = port
         elif port != self.one:
             self.values = {self.one, port}
+
+    def has(self, port: int) -> bool:
+        """Whether `port` was added."""
+        if self.values is not None:
+            return port in self.values
+        bitmap = self.bitmap
+        if bitmap is not None:
+            return bool(bitmap[port >> 3] >> (port & 7) & 1)
+        return port == self.one
 
     def count(self) -> int:
         if self.values is not None:
@@ -679,6 +704,10 @@ class ScanDetector:
         # (never also flooded on many: that port's finding tells it), each at most 2 x slots.
         self.host_floods: set[str] = set()
         self.port_floods: set[str] = set()
+        # The latest probe of a source seen more than once reached a port of its host, or a
+        # host on its port, that the source had not probed before (see hot).
+        self._new_target = True
+        self._latest_open = False  # the latest probe was answered by SYN/ACK
         self._slots = slots
 
     def hot(self, result: ConnectionAnalysis) -> bool:
@@ -690,7 +719,10 @@ class ScanDetector:
         if connection.server[0] in self.responders and backscatter_answer(result) is not None:
             return True
         if connection.client[0] in self.scanners:
-            return True
+            # Not a probe of a port or host it had probed, answered open: a monitor's, round
+            # after round (it looks like a scanner in its first: see SCAN_REPEATS). A scan's
+            # probe sent again is one that drew no answer.
+            return self._new_target or not self._latest_open
         target = self.by_target.entries.get(connection.server)
         if target is not None and target.flooded:
             return True
@@ -730,6 +762,8 @@ class ScanDetector:
         """Count one probe: an attempt from source to host:port at time, answered so; what
         it was (SYN_PROBE, ACK_PROBE or OTHER_PROBE: a FIN, NULL, Xmas or crafted probe)."""
         self.probes += 1
+        self._new_target = True  # unless _add_scanned finds it probed before
+        self._latest_open = answer == SYNACK
         probe = (source, host, port, answer, time, kind)
         by_source = self.by_source
         if source in by_source.entries:
@@ -775,14 +809,24 @@ class ScanDetector:
     def _add_scanned(self, probe: Probe) -> None:
         """A probe of a source seen more than once, into the tables by host and by port."""
         source, host, port = probe[0], probe[1], probe[2]
+        self._new_target = _reaches_new(self.by_pair, (source, host), 2, port) or _reaches_new(
+            self.by_sweep, (source, port), 1, host
+        )
         self.by_pair.add((source, host), probe)
         self.by_sweep.add((source, port), probe)
-        if source in self.scanners or len(self.scanners) >= 2 * self._slots:
-            return
         pair = self.by_pair.entries.get((source, host))
         sweep = self.by_sweep.entries.get((source, port))
-        if (pair is not None and pair.ports.count() >= PORT_SCAN_PORTS) or (  # type: ignore[union-attr]
-            sweep is not None and sweep.hosts.count() >= SWEEP_HOSTS  # type: ignore[union-attr]
+        if source in self.scanners:
+            # A monitor probing the same targets over and over (see SCAN_REPEATS) looked like a
+            # scanner in its first round: no more, once it is seen again and again.
+            if pair is not None and sweep is not None and not self._new_target and not _scanned(pair, sweep):
+                self.scanners.discard(source)
+            return
+        if (
+            len(self.scanners) < 2 * self._slots
+            and pair is not None
+            and sweep is not None
+            and _scanned(pair, sweep)
         ):
             self.scanners.add(source)
 
@@ -815,7 +859,7 @@ class ScanDetector:
             source, host = key
             assert pair.ports is not None
             ports = pair.ports.count()
-            if ports >= PORT_SCAN_PORTS:
+            if ports >= PORT_SCAN_PORTS and not _monitored(pair, ports):
                 vertical.add(source)
             hosts_of.setdefault(source, []).append((host, pair.attempts, ports))
             probes_of.setdefault(host, []).append((source, pair.attempts, ports))
@@ -823,7 +867,7 @@ class ScanDetector:
             source, port = key
             assert sweep.hosts is not None
             hosts = sweep.hosts.count()
-            if hosts >= SWEEP_HOSTS:
+            if hosts >= SWEEP_HOSTS and not _monitored(sweep, hosts):
                 horizontal.add(source)
             ports_of.setdefault(source, []).append((port, sweep.attempts, hosts))
         found = []
@@ -955,6 +999,38 @@ def fold_key(scan_kind: str, source: str) -> str:
     """What a report folds a connection into a finding by: a scan's source, or a
     backscatter finding's answering host under a key of its own (a host can be both)."""
     return f"{BACKSCATTER} {source}" if scan_kind == BACKSCATTER else source
+
+
+def _reaches_new(table: _Table, key: tuple[str, Any], field: int, value: Any) -> bool:
+    """Whether a probe whose `field` (2: port, 1: host) is `value`, under `key`, reaches one
+    its key had not: a new port of the host, or a new host on the port. Past a count's exact
+    range (a sweep of thousands of hosts, a sketch then) it is taken as new."""
+    entry = table.entries.get(key)
+    if entry is None:
+        first = table.once.get(key)
+        return first is None or first[field] != value
+    if field == 2:
+        assert entry.ports is not None
+        return not entry.ports.has(value)
+    assert entry.hosts is not None
+    return entry.hosts.estimated or not entry.hosts.has(value)
+
+
+def _scanned(pair: _Stats, sweep: _Stats) -> bool:
+    """Whether a source's probes of one host (`pair`) or on one port (`sweep`) make a scan:
+    enough distinct ports or hosts, each probed SCAN_REPEATS times at the most on average."""
+    assert pair.ports is not None and sweep.hosts is not None
+    ports, hosts = pair.ports.count(), sweep.hosts.count()
+    return (ports >= PORT_SCAN_PORTS and not _monitored(pair, ports)) or (
+        hosts >= SWEEP_HOSTS and not _monitored(sweep, hosts)
+    )
+
+
+def _monitored(stats: _Stats, targets: int) -> bool:
+    """Probes of `targets` distinct ports or hosts that are a monitor's: each probed more than
+    SCAN_REPEATS times on average, and nearly all answered SYN/ACK (services up, checked
+    over and over). A scan repeated over closed or filtered ports stays a scan."""
+    return stats.attempts > SCAN_REPEATS * targets and stats.synack >= MONITOR_OPEN * stats.attempts
 
 
 def _host_flooded(host: _Stats) -> bool:
