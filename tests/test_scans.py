@@ -298,6 +298,14 @@ def test_a_flood_is_one_finding_naming_the_source_that_stands_out(tmp_path) -> N
     assert busiest == {"ip": "198.51.100.7", "attempts": 100, "ports": 1}
 
 
+def test_a_flood_nothing_answered_says_what_that_may_be(tmp_path) -> None:
+    """helper-113: a flood captured on its way in only read "30,000 none" as a server that had
+    stopped answering; a host down or a firewall's drop look the same."""
+    said = "nothing from 192.0.2.1 answered: a host down or a firewall's drop, or a capture of the traffic to it only"
+    assert said in run("analyze", str(_flood(tmp_path, flags="SE"))).stdout  # SYNs (ECN-setup), none answered
+    assert said not in run("analyze", str(_flood(tmp_path))).stdout  # half answered by SYN/ACK
+
+
 def test_a_flood_s_busiest_source_that_probed_other_ports_says_so(tmp_path) -> None:
     """A helper's repro: a scanner probed 2,000 ports of the flooded host, one of them the
     flooded port: its 2,000 attempts are the host's, not the port's."""

@@ -440,6 +440,12 @@ def scan_lines(scans: list[ScanFinding], origin: Clock, shown: int | None = None
                     for port, n, h in scan.top_ports
                 )
             )
+        if scan.target is not None and scan.answers["synack"] == 0 and scan.answers["rst"] == 0:
+            # helper-113's inbound-only capture of a flood read as a server that stopped answering.
+            lines.append(
+                f"      nothing from {_ip(scan.target[0])} answered: a host down or a firewall's drop, or a capture "
+                "of the traffic to it only"
+            )
         if scan.busiest is not None and scan.busiest[1] < scan.attempts:  # more than one 10 s
             start, count = scan.busiest
             lines.append(f"      busiest 10 s: {plural(count, 'attempt')} from {origin.since(start):+.3f} s")
