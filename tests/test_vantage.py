@@ -180,6 +180,24 @@ def test_unanswered_syns_alone_do_not_say_one_direction() -> None:
     ]
 
 
+@pytest.mark.parametrize("flags", ["F", "", "FPU"])
+def test_unanswered_fin_null_and_xmas_probes_do_not_say_one_direction(flags: str) -> None:
+    """nmap's FIN, NULL and Xmas probes: an open port drops them in silence (RFC 9293
+    3.10.7.2), so an unanswered one shows nothing of a direction unseen (helper-113: "where
+    only one direction passed" while the target's RSTs to the other probes passed the same
+    point). Lone ACKs still do: a live connection's, captured one way."""
+    [result] = analyze_segments(conversation(("c", flags, 100, 0))).connections
+    assert result.vantage is not None and result.vantage.point == "unknown"
+    assert "an open port drops them in silence" in result.vantage.evidence[0]
+    [lone] = analyze_segments(conversation(("c", "A", 100, 500), ("c", "A", 100, 500))).connections
+    assert lone.vantage is not None and lone.vantage.point == "one_direction"
+    # Nor does a lone RST (Zeek's single-rst.pcap): nothing answers one.
+    [reset] = analyze_segments(conversation(("c", "R", 100, 0))).connections
+    assert reset.vantage is not None and reset.vantage.evidence == [
+        "only the client's RSTs: nothing answers a RST, wherever it is captured"
+    ]
+
+
 @pytest.mark.parametrize("path", corpus_params(lambda p: "client-side" in p.name or "one-sided" in p.name),
                          ids=lambda p: p.name)  # fmt: skip
 def test_captures_of_one_side_say_so(path) -> None:

@@ -188,6 +188,20 @@ def _found_apart(connection: Connection, handshake: Handshake) -> Vantage:
                     "that never answered look alike"
                 ],
             )
+        if all(s.flags & RST for s in segments):
+            return Vantage(
+                "unknown", [f"only the {who}'s RSTs: nothing answers a RST, wherever it is captured"]
+            )
+        if who == "client" and all(not s.flags & (SYN | ACK) and not s.payload_len for s in segments):
+            # nmap's FIN, NULL and Xmas probes: a listening port drops them without a word
+            # (RFC 9293 3.10.7.2), which is how a scanner tells "open|filtered" (helper-113).
+            return Vantage(
+                "unknown",
+                [
+                    "only the client's segments without SYN or ACK (a FIN, NULL or Xmas probe), unanswered: "
+                    "an open port drops them in silence, as a capture of one direction looks"
+                ],
+            )
         return Vantage("one_direction", [f"only the {who}'s packets are in the capture"])
     forwarded = _forwarded(connection)
     by_timing, timing = _by_timing(handshake, connection)
