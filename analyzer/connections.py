@@ -1080,6 +1080,7 @@ class ConnectionTracker:
             self._succeeded(done[-1], segment)
             return None
         del self._current[key]
+        self._release(open_, done)  # the one it held back in turn (a chain of SYNs): first
         connection = self._open_connection(open_, None)
         self._succeeded(connection, segment)
         return connection

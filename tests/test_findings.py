@@ -719,6 +719,11 @@ def test_ecn_flags_are_named_and_its_negotiation_said() -> None:
     }
     labels = [packet_label(s, None, None).split(" seq")[0] for s in segments]
     assert labels == ["SYN/ECE/CWR", "SYN/ACK/ECE", "ACK", "PSH/ACK", "ACK/ECE", "PSH/ACK/CWR"]
+    # A classic client does not read AE: ECE without CWR agrees, whatever AE says.
+    segments[1].flags |= 0x100
+    [result] = analyze_segments(segments).connections
+    assert result.handshake.ecn_agreed and result.handshake.ecn_negotiated == ("ECN", "ECN")
+    segments[1].flags &= ~0x100
     # A SYN/ACK with ECE to a SYN that did not ask agrees to nothing.
     segments[0].flags = SYN
     [result] = analyze_segments(segments).connections

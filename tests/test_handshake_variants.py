@@ -369,6 +369,19 @@ STALE_THEN_SYN = (
 )
 
 
+def test_a_chain_of_syns_each_finding_the_one_before_open_loses_none() -> None:
+    """helper-114: each attempt held back the one its SYN found open, and lost it when a SYN
+    found it in turn (10 SYNs with new ISNs on one pair of ports: 2 connections)."""
+    segments = conversation(*((0.5 * n, "c", "S", 1000 * (n + 1), 0) for n in range(10)))
+    results = analyze_segments(segments).connections
+    assert [r.connection.id for r in results] == list(range(10))
+    assert [len(r.connection.segments) for r in results] == [1] * 10
+    from analyzer.connections import stream_connections
+
+    streamed = sorted(stream_connections(segments), key=lambda c: c.id)
+    assert [c.segments[0].frame for c in streamed] == list(range(1, 11))
+
+
 @pytest.mark.parametrize(
     ("then", "reset"),
     [

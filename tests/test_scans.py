@@ -242,6 +242,13 @@ def test_a_flood_of_a_host_on_random_ports_is_one_finding_and_folds_them(tmp_pat
     kind = "ACK flood" if flags == "A" else "SYN flood"
     assert f"[1] {kind}: 1,200 attempts of {VICTIM} on 1,200 ports from about 1,200 sources" in text
     assert "connections: 1,200 folded into [1]" in text and len(text.splitlines()) < 30
+    # And 1,100 more to one port of it (helper-114: that port's flood alone was found, 1,977
+    # probes in none): one flood of the host, every probe folded into it.
+    port = [tcp_packet(4, f"172.17.{n // 256}.{n % 256}", 40000, VICTIM, 80, "S", n) for n in range(1100)]
+    mixed = write_capture(tmp_path / "mixed.pcap", packets + port, step=0.0002)
+    [flood] = _document(mixed)["scans"]
+    assert flood["target"] == {"ip": VICTIM, "port": None} and flood["attempts"] == 2300
+    assert "connections: 2,300 folded into [1]" in run("analyze", str(mixed)).stdout
     # One source probing as many ports as fast is a port scan, and no flood of the host.
     scan = [tcp_packet(4, SCANNER, 50000, VICTIM, 1025 + n, "S", 1000) for n in range(1200)]
     [found] = _document(write_capture(tmp_path / "scan.pcap", scan, step=0.0002))["scans"]
@@ -257,19 +264,24 @@ def test_health_checks_of_the_same_backends_round_after_round_are_no_sweep(tmp_p
     for round_ in range(10):
         for n in range(30):
             backend, sport = f"10.1.1.{n + 1}", 33000 + round_ * 30 + n
+            packets.append(tcp_packet(4, "10.1.0.2", sport, backend, 8080, "S", 1000))
+            if n >= 28:  # two backends down: refused, the checks helper-114 saw lost
+                packets.append(tcp_packet(4, backend, 8080, "10.1.0.2", sport, "RA", 0, 1001))
+                continue
             packets += [
-                tcp_packet(4, "10.1.0.2", sport, backend, 8080, "S", 1000),
                 tcp_packet(4, backend, 8080, "10.1.0.2", sport, "SA", 5000, 1001),
                 tcp_packet(4, "10.1.0.2", sport, backend, 8080, "A", 1001, 5001),
                 tcp_packet(4, "10.1.0.2", sport, backend, 8080, "RA", 1001, 5001),
             ]
-    times = [round_ * 2.0 + index * 0.0005 for round_ in range(10) for index in range(120)]
+    per_round = len(packets) // 10
+    times = [round_ * 2.0 + index * 0.0005 for round_ in range(10) for index in range(per_round)]
     path = write_capture(tmp_path / "checks.pcap", packets, times=times)
     assert _document(path)["scans"] == []
     text = run("analyze", str(path)).stdout
     assert "connections, in id order (300):" in text and "folded into" not in text
     # The same 30 backends probed once each: a sweep.
-    [sweep] = _document(write_capture(tmp_path / "once.pcap", packets[:120], times=times[:120]))["scans"]
+    once = write_capture(tmp_path / "once.pcap", packets[:per_round], times=times[:per_round])
+    [sweep] = _document(once)["scans"]
     assert sweep["kind"] == "horizontal" and sweep["hosts"] == 30
 
 

@@ -9,8 +9,10 @@ stacks send such SYNs, Linux too where net.ipv4.tcp_ecn asks for it). The SYN/AC
   ECT(1), ECT(0), CE); AE and ECE, a combination kept for later use, is taken as Accurate
   ECN with the field arrived as sent (3.1.3); all three, the SYN's flags reflected, is a
   broken server: no ECN (3.1.2, Table 2's last row);
-- to a classic SYN, anything but ECE alone: no ECN.
-A SYN with any other combination asks for nothing here: no client sends one (3.1.3).
+- to a classic SYN, ECE without CWR, AE or not (a classic client does not read AE): classic
+  ECN; else no ECN.
+A SYN with any other combination is read as asking for nothing: no client sends one (3.1.3,
+where an AccECN server answers it as an AccECN request all the same).
 
 Once classic ECN is agreed, ECE on later segments echoes congestion and CWR answers it
 (findings/ecn.py); with Accurate ECN the three flags are a counter of CE-marked packets
@@ -51,9 +53,11 @@ def agreed(asked_for: str, synack_flags: int) -> str:
     bits = synack_flags & _BITS
     if asked_for == NONE:
         return NONE
+    if asked_for == CLASSIC:
+        return CLASSIC if bits & (CWR | ECE) == ECE else NONE
     if bits == ECE:
         return CLASSIC
-    return ACCURATE if asked_for == ACCURATE and bits in _ARRIVED else NONE
+    return ACCURATE if bits in _ARRIVED else NONE
 
 
 def flags_named(flags: int, order: tuple[int, ...] = (AE, ECE, CWR)) -> str:

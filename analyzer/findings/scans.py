@@ -66,8 +66,9 @@ Thresholds, and why
 - A flood of a host on many ports (Mirai's SYN and ACK floods draw a random destination port
   for each packet): FLOOD_ATTEMPTS probes of one host within FLOOD_WINDOW, as above, on
   HOST_FLOOD_PORTS distinct ports or more, from HOST_FLOOD_SOURCES distinct sources or more
-  (spoofed ones, or a botnet's: one source probing many ports is a port scan), where no port
-  of that host was flooded on its own. Its target is the host, its port ANY_PORT (JSON null).
+  (spoofed ones, or a botnet's: one source probing many ports is a port scan), no port of it
+  holding HOST_FLOOD_SHARE (half) of them (a port's flood, a scan of the host beside it). It
+  tells the floods of its ports, if any. Its target is the host, its port ANY_PORT (JSON null).
 Suricata has no scan detector of its own: its scan rules count one signature's matches with
 `threshold: type both, track by_src, count N, seconds T`.
 
@@ -140,6 +141,7 @@ HOST_FLOOD_PORTS: Final = 100
 HOST_FLOOD_SOURCES: Final = 100
 ANY_PORT: Final = 0  # a flood's target port when it is the host's on many ports (no TCP port is 0)
 HOST_FLOOD_LOOK: Final = 64  # a flooded host's probes between two looks at its distinct counts
+HOST_FLOOD_SHARE: Final = 0.5  # a port with this share of a host's probes is flooded on its own
 _MAX_BINS: Final = 4_096  # a target's busiest FLOOD_WINDOW bins kept (11 hours of them)
 # Backscatter (see the module docstring): answers to this many distinct addresses, as a
 # sweep's hosts; an answer is at most this many segments (a SYN/ACK and its 5 resends, a RST).
@@ -700,14 +702,14 @@ class ScanDetector:
         # The sources that have been scanners so far (at most 2 x slots of them): their
         # later probes are sure to be a finding's (see hot).
         self.scanners: set[str] = set()
-        # The hosts flooded on many ports so far, and those with a port flooded on its own
-        # (never also flooded on many: that port's finding tells it), each at most 2 x slots.
+        # The hosts flooded on many ports so far, and of those with a port flooded on its own
+        # the first such port (while it holds HOST_FLOOD_SHARE of the host's probes or more,
+        # that port's finding tells it), each at most 2 x slots.
         self.host_floods: set[str] = set()
-        self.port_floods: set[str] = set()
+        self.port_floods: dict[str, tuple[str, int]] = {}
         # The latest probe of a source seen more than once reached a port of its host, or a
         # host on its port, that the source had not probed before (see hot).
         self._new_target = True
-        self._latest_open = False  # the latest probe was answered by SYN/ACK
         self._slots = slots
 
     def hot(self, result: ConnectionAnalysis) -> bool:
@@ -719,10 +721,9 @@ class ScanDetector:
         if connection.server[0] in self.responders and backscatter_answer(result) is not None:
             return True
         if connection.client[0] in self.scanners:
-            # Not a probe of a port or host it had probed, answered open: a monitor's, round
-            # after round (it looks like a scanner in its first: see SCAN_REPEATS). A scan's
-            # probe sent again is one that drew no answer.
-            return self._new_target or not self._latest_open
+            # Only a probe of a port or host it had not probed: a monitor probes the same ones
+            # round after round, and looks like a scanner in its first (see SCAN_REPEATS).
+            return self._new_target
         target = self.by_target.entries.get(connection.server)
         if target is not None and target.flooded:
             return True
@@ -763,7 +764,6 @@ class ScanDetector:
         it was (SYN_PROBE, ACK_PROBE or OTHER_PROBE: a FIN, NULL, Xmas or crafted probe)."""
         self.probes += 1
         self._new_target = True  # unless _add_scanned finds it probed before
-        self._latest_open = answer == SYNACK
         probe = (source, host, port, answer, time, kind)
         by_source = self.by_source
         if source in by_source.entries:
@@ -781,20 +781,20 @@ class ScanDetector:
         if len(self.port_floods) < 2 * self._slots and host not in self.port_floods:
             target = self.by_target.entries.get((host, port))
             if target is not None and target.flooded:
-                self.port_floods.add(host)
-                self.host_floods.discard(host)
+                self.port_floods[host] = (host, port)
         entry = self.by_host.entries.get(host)
         # Looked at now and then: a distinct count past its exact range is a sketch's sum.
-        if (
-            entry is not None
-            and entry.flooded
-            and entry.attempts % HOST_FLOOD_LOOK == 0
-            and host not in self.host_floods
-            and host not in self.port_floods
-            and len(self.host_floods) < 2 * self._slots
-            and _host_flooded(entry)
-        ):
-            self.host_floods.add(host)
+        if entry is not None and entry.flooded and entry.attempts % HOST_FLOOD_LOOK == 0:
+            flooded = self.port_floods.get(host)
+            busiest = self.by_target.entries.get(flooded) if flooded is not None else None
+            if busiest is not None and busiest.attempts >= HOST_FLOOD_SHARE * entry.attempts:
+                self.host_floods.discard(host)
+            elif (
+                host not in self.host_floods
+                and len(self.host_floods) < 2 * self._slots
+                and _host_flooded(entry)
+            ):
+                self.host_floods.add(host)
 
     def add_answer(self, responder: str, address: str, port: int, answer: str, time: float) -> None:
         """Count one backscatter answer: from responder's port to address, at time."""
@@ -920,28 +920,32 @@ class ScanDetector:
                     _busiest(target),
                 )
             )
-        flooded_hosts = {finding.target[0] for finding in found if finding.target is not None}
-        found.extend(self._host_floods(flooded_hosts, probes_of))
+        host_floods = self._host_floods(probes_of)
+        if host_floods:
+            # A flood of the host on many ports tells its ports' floods too (their probes are
+            # fewer than HOST_FLOOD_SHARE of it): one finding.
+            superseded = {finding.target[0] for finding in host_floods if finding.target is not None}
+            found = [f for f in found if f.target is None or f.target[0] not in superseded]
+            found.extend(host_floods)
         found.extend(self._backscatter())
         found.sort(key=lambda f: (-f.attempts, f.kind, f.source or "", f.target or ("", 0)))
         return found
 
-    def _host_floods(
-        self, flooded: set[str], probes_of: dict[str, list[tuple[str, int, int]]]
-    ) -> list[ScanFinding]:
-        """A finding for each host flooded on many ports (see the module docstring), none of
-        whose ports was flooded on its own (that port's finding tells it)."""
+    def _host_floods(self, probes_of: dict[str, list[tuple[str, int, int]]]) -> list[ScanFinding]:
+        """A finding for each host flooded on many ports (see the module docstring), unless
+        one port of it holds HOST_FLOOD_SHARE of its probes or more (that port's flood, with
+        other probes of the host beside it: a scan's)."""
         ports_of: dict[str, list[tuple[int, int, int]]] = {}
         found = []
         for host, stats in self.by_host.entries.items():
-            if host in flooded or not _host_flooded(stats):
+            if not _host_flooded(stats):
                 continue
             if not ports_of:
                 for (target_host, port), target in self.by_target.stats().items():
-                    assert target.sources is not None
-                    ports_of.setdefault(target_host, []).append(
-                        (port, target.attempts, target.sources.count())
-                    )
+                    ports_of.setdefault(target_host, []).append((port, target.attempts, 1))  # one host
+            busiest = max((attempts for _port, attempts, _hosts in ports_of.get(host, [])), default=0)
+            if busiest >= HOST_FLOOD_SHARE * stats.attempts:
+                continue
             assert stats.sources is not None and stats.ports is not None
             standing_out = [
                 item for item in probes_of.get(host, []) if item[1] > max(1, self.by_pair.short_by)
