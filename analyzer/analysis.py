@@ -35,6 +35,7 @@ from analyzer.decode.reader import Progress
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, impossible_flags
 from analyzer.errors import CaptureFileError
 from analyzer.files import STDIN
+from analyzer.findings import ecn_negotiation
 from analyzer.findings.application import application_findings
 from analyzer.findings.backoff import (
     RECORDED_KERNEL,
@@ -57,7 +58,7 @@ from analyzer.findings.path_duplicates import on_the_wire_twice
 from analyzer.findings.resends import earlier_copies, numbered_resends, without_answers
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
-from analyzer.findings.scans import BACKSCATTER, ScanDetector, ScanFinding, fold_key
+from analyzer.findings.scans import ANY_PORT, BACKSCATTER, ScanDetector, ScanFinding, fold_key
 from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
@@ -72,6 +73,7 @@ from analyzer.udp_flows import UdpFlow, UdpFlows
 
 # The result types, for the outputs that render them.
 __all__ = [
+    "ANY_PORT",
     "BACKSCATTER",
     "RECORDED_KERNEL",
     "Analysis",
@@ -94,6 +96,7 @@ __all__ = [
     "analyze_connection",
     "analyze_file",
     "analyze_segments",
+    "ecn_negotiation",
     "fold_key",
     "stream_file",
 ]

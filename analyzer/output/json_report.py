@@ -21,6 +21,7 @@ from typing import Final, TextIO
 import msgspec
 
 from analyzer.analysis import (
+    ANY_PORT,
     BACKSCATTER,
     Analysis,
     Backoff,
@@ -32,7 +33,6 @@ from analyzer.analysis import (
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe, errno_of, kind_name
 from analyzer.decode.segment import Unreachable, exact_stamp
-from analyzer.findings.scans import ANY_PORT
 from analyzer.output.only import shown
 from analyzer.output.spool import IdOrderedSpool
 from analyzer.parallel.placement import ShareLines, renumbered_fields, separator

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from analyzer.analysis import ConnectionAnalysis
+from analyzer.analysis import ConnectionAnalysis, ecn_negotiation
 from analyzer.connections import Side, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import (
@@ -22,7 +22,6 @@ from analyzer.decode.segment import (
     flag_names,
     seq_diff,
 )
-from analyzer.findings import ecn_negotiation
 from analyzer.long_connection import HEAD_STEPS
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import Clock, between, format_duration, since

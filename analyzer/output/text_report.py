@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
 
 from analyzer.analysis import (
+    ANY_PORT,
     BACKSCATTER,
     Analysis,
     ConnectionAnalysis,
@@ -37,7 +38,6 @@ from analyzer.connections import (
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import SYN
-from analyzer.findings.scans import ANY_PORT
 from analyzer.listing import shortened
 from analyzer.output.glossary import options_words
 from analyzer.output.labels import silent_end
