@@ -706,7 +706,7 @@ class ScanDetector:
         # the first such port (while it holds HOST_FLOOD_SHARE of the host's probes or more,
         # that port's finding tells it), each at most 2 x slots.
         self.host_floods: set[str] = set()
-        self.port_floods: dict[str, tuple[str, int]] = {}
+        self.port_floods: dict[str, int] = {}
         # The latest probe of a source seen more than once reached a port of its host, or a
         # host on its port, that the source had not probed before (see hot).
         self._new_target = True
@@ -781,12 +781,12 @@ class ScanDetector:
         if len(self.port_floods) < 2 * self._slots and host not in self.port_floods:
             target = self.by_target.entries.get((host, port))
             if target is not None and target.flooded:
-                self.port_floods[host] = (host, port)
+                self.port_floods[host] = port
         entry = self.by_host.entries.get(host)
         # Looked at now and then: a distinct count past its exact range is a sketch's sum.
         if entry is not None and entry.flooded and entry.attempts % HOST_FLOOD_LOOK == 0:
             flooded = self.port_floods.get(host)
-            busiest = self.by_target.entries.get(flooded) if flooded is not None else None
+            busiest = self.by_target.entries.get((host, flooded)) if flooded is not None else None
             if busiest is not None and busiest.attempts >= HOST_FLOOD_SHARE * entry.attempts:
                 self.host_floods.discard(host)
             elif (
@@ -859,7 +859,7 @@ class ScanDetector:
             source, host = key
             assert pair.ports is not None
             ports = pair.ports.count()
-            if ports >= PORT_SCAN_PORTS and not _monitored(pair, ports):
+            if _port_scan(pair, ports):
                 vertical.add(source)
             hosts_of.setdefault(source, []).append((host, pair.attempts, ports))
             probes_of.setdefault(host, []).append((source, pair.attempts, ports))
@@ -867,7 +867,7 @@ class ScanDetector:
             source, port = key
             assert sweep.hosts is not None
             hosts = sweep.hosts.count()
-            if hosts >= SWEEP_HOSTS and not _monitored(sweep, hosts):
+            if _sweep(sweep, hosts):
                 horizontal.add(source)
             ports_of.setdefault(source, []).append((port, sweep.attempts, hosts))
         found = []
@@ -898,11 +898,6 @@ class ScanDetector:
             if not target.flooded:
                 continue
             assert target.sources is not None
-            # The sources that stand out: more than one probe of the host, and more than the
-            # pairs' table may have dropped from anyone (none, in a flood of spoofed addresses).
-            standing_out = [
-                item for item in probes_of.get(host, []) if item[1] > max(1, self.by_pair.short_by)
-            ]
             found.append(
                 ScanFinding(
                     "flood",
@@ -915,7 +910,7 @@ class ScanDetector:
                     target.sources.estimated,
                     [],
                     [],
-                    sorted(standing_out, key=lambda item: (-item[1], address_order(item[0])))[:TOP],
+                    self._standing_out(probes_of.get(host, [])),
                     self.by_target.short_by,
                     _busiest(target),
                 )
@@ -930,6 +925,13 @@ class ScanDetector:
         found.extend(self._backscatter())
         found.sort(key=lambda f: (-f.attempts, f.kind, f.source or "", f.target or ("", 0)))
         return found
+
+    def _standing_out(self, probes: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+        """Of a flooded host's (source, probes, ports), the sources that stand out, the busiest
+        first: more than one probe of the host, and more than the pairs' table may have dropped
+        from anyone (none, in a flood of spoofed addresses)."""
+        standing_out = [item for item in probes if item[1] > max(1, self.by_pair.short_by)]
+        return sorted(standing_out, key=lambda item: (-item[1], address_order(item[0])))[:TOP]
 
     def _host_floods(self, probes_of: dict[str, list[tuple[str, int, int]]]) -> list[ScanFinding]:
         """A finding for each host flooded on many ports (see the module docstring), unless
@@ -947,9 +949,6 @@ class ScanDetector:
             if busiest >= HOST_FLOOD_SHARE * stats.attempts:
                 continue
             assert stats.sources is not None and stats.ports is not None
-            standing_out = [
-                item for item in probes_of.get(host, []) if item[1] > max(1, self.by_pair.short_by)
-            ]
             found.append(
                 ScanFinding(
                     "flood",
@@ -962,7 +961,7 @@ class ScanDetector:
                     stats.sources.estimated,
                     [],
                     sorted(ports_of.get(host, []), key=lambda p: (-p[1], -p[2], p[0]))[:TOP],
-                    sorted(standing_out, key=lambda item: (-item[1], address_order(item[0])))[:TOP],
+                    self._standing_out(probes_of.get(host, [])),
                     max(self.by_host.short_by, self.by_target.short_by),
                     _busiest(stats),
                 )
@@ -1021,13 +1020,21 @@ def _reaches_new(table: _Table, key: tuple[str, Any], field: int, value: Any) ->
 
 
 def _scanned(pair: _Stats, sweep: _Stats) -> bool:
-    """Whether a source's probes of one host (`pair`) or on one port (`sweep`) make a scan:
-    enough distinct ports or hosts, each probed SCAN_REPEATS times at the most on average."""
+    """Whether a source's probes of one host (`pair`) or on one port (`sweep`) make a scan."""
     assert pair.ports is not None and sweep.hosts is not None
-    ports, hosts = pair.ports.count(), sweep.hosts.count()
-    return (ports >= PORT_SCAN_PORTS and not _monitored(pair, ports)) or (
-        hosts >= SWEEP_HOSTS and not _monitored(sweep, hosts)
-    )
+    return _port_scan(pair, pair.ports.count()) or _sweep(sweep, sweep.hosts.count())
+
+
+def _port_scan(pair: _Stats, ports: int) -> bool:
+    """A source's probes of `ports` distinct ports of one host: PORT_SCAN_PORTS or more, no
+    monitor's."""
+    return ports >= PORT_SCAN_PORTS and not _monitored(pair, ports)
+
+
+def _sweep(sweep: _Stats, hosts: int) -> bool:
+    """A source's probes of `hosts` distinct hosts on one port: SWEEP_HOSTS or more, no
+    monitor's."""
+    return hosts >= SWEEP_HOSTS and not _monitored(sweep, hosts)
 
 
 def _monitored(stats: _Stats, targets: int) -> bool:
