@@ -507,7 +507,7 @@ class Handshake:
         if synack is None:
             return first, None, None
         before = [s for s in self.syns if s.stamp <= synack.stamp] or self.syns[:1]
-        asking = [s for s in before if ecn_negotiation.agreed(ecn_negotiation.asked(s.flags), synack.flags)]
+        asking = [s for s in before if _ecn_answer(synack, s)]
         return first, synack, (asking[-1] if asking else before[-1] if before else None)
 
     @property
@@ -515,13 +515,7 @@ class Handshake:
         """Whether the ends agreed on classic ECN (RFC 3168 6.1.1): the SYN asked with ECE and
         CWR (or AE too), the SYN/ACK answered with ECE alone. Then ECE and CWR on later
         segments are the congestion signals of findings/ecn.py."""
-        _first, synack, answered = self._ecn_syns()
-        return (
-            synack is not None
-            and answered is not None
-            and ecn_negotiation.agreed(ecn_negotiation.asked(answered.flags), synack.flags)
-            == ecn_negotiation.CLASSIC
-        )
+        return self.ecn_negotiated[1] == ecn_negotiation.CLASSIC
 
     @property
     def ecn_negotiated(self) -> tuple[str, str]:
@@ -530,18 +524,14 @@ class Handshake:
         first, synack, answered = self._ecn_syns()
         if first is None:
             return ecn_negotiation.NONE, ecn_negotiation.NONE
-        if synack is None or answered is None:
-            return ecn_negotiation.asked(first.flags), ecn_negotiation.NONE
-        return ecn_negotiation.asked(first.flags), ecn_negotiation.agreed(
-            ecn_negotiation.asked(answered.flags), synack.flags
-        )
+        return ecn_negotiation.asked(first.flags), _ecn_answer(synack, answered)
 
     def _ecn(self) -> str:
         first, synack, answered = self._ecn_syns()
         if first is None or ecn_negotiation.asked(first.flags) == ecn_negotiation.NONE:
             return ""
         asking = answered if answered is not None else first
-        if synack is not None and ecn_negotiation.agreed(ecn_negotiation.asked(asking.flags), synack.flags):
+        if synack is not None and _ecn_answer(synack, answered):
             return "; " + ecn_negotiation.explain(asking.flags, synack.flags)
         dropped = next((s for s in self.syns if ecn_negotiation.asked(s.flags) == ecn_negotiation.NONE), None)
         if dropped is not None and (
@@ -694,6 +684,14 @@ def find_handshake(connection: Connection) -> Handshake:
         result.status, result.refusal, result.refusals = "refused", refusals[0], refusals
         result.client_isn = (refusals[0].ack - 1) % MOD
     return result
+
+
+def _ecn_answer(synack: Segment | None, syn: Segment | None) -> str:
+    """What the SYN/ACK agreed to, answering `syn` (findings/ecn_negotiation.py; NONE without
+    either)."""
+    if synack is None or syn is None:
+        return ecn_negotiation.NONE
+    return ecn_negotiation.agreed(ecn_negotiation.asked(syn.flags), synack.flags)
 
 
 def _refusals_of_unseen_syn(connection: Connection) -> list[Segment]:

@@ -462,6 +462,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
     epoch time, the same as seconds since `origin`, frame 1's time (`*_relative`). `file`:
     the capture it is in (ids are a file's own)."""
     connection, handshake, close = result.connection, result.handshake, result.close
+    ecn_asked, ecn_agreed = handshake.ecn_negotiated
     sequence = result.sequence
     compatibility = result.compatibility
     zeek = compatibility.zeek
@@ -509,8 +510,8 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "client_options": handshake.client_options,
             "fast_open": handshake.fast_open,
             # findings/ecn_negotiation.py: "ECN" (RFC 3168), "AccECN" (RFC 9768) or null.
-            "ecn_asked": handshake.ecn_negotiated[0] or None,
-            "ecn_agreed": handshake.ecn_negotiated[1] or None,
+            "ecn_asked": ecn_asked or None,
+            "ecn_agreed": ecn_agreed or None,
             "server_options": handshake.server_options,
             "unreachable_frame": handshake.unreachable.frame if handshake.unreachable is not None else None,
             "late_syn_frames": [s.frame for s in handshake.late_syns],
