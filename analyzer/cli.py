@@ -344,8 +344,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     # Streamed: each connection's analysis kept only as far as the page shows it, so that a
     # capture of a million connections is reported in the memory of a few hundred.
     stream = stream_file(args.file, args.decoder, sidecar_beside(args.file), timeouts=_timeouts(args))
-    wanted = args.connection if isinstance(args.connection, int) else None
-    contents = ReportContents(wanted)
+    contents = ReportContents(args.connection)
     for result in stream.results:
         contents.add(result)
     analysis = finished(stream, contents.results())

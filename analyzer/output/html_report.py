@@ -299,18 +299,9 @@ def _sectioned(contents: ReportContents, chosen: ConnectionAnalysis | UdpFlow) -
     the rarest outcome first (as the overview picks its rows: a scan's thousand unanswered
     SYNs tell less than its one refused probe), within an outcome the one with the most
     packets first."""
-    picked = {chosen.connection.id: chosen} if isinstance(chosen, ConnectionAnalysis) else {}
-    if contents.count <= MAX_SECTIONS:
-        groups: dict[str, list[ConnectionAnalysis]] = {}
-        for result in contents.listed():
-            if result.connection.id not in picked:
-                groups.setdefault(outcome(result), []).append(result)
-        queues = [
-            sorted(group, key=lambda r: (-r.connection.packets, r.connection.id))
-            for group in sorted(groups.values(), key=len)
-        ]
-    else:
-        queues = contents.worth_groups(chosen if isinstance(chosen, ConnectionAnalysis) else None)
+    drawn_anyway = chosen if isinstance(chosen, ConnectionAnalysis) else None
+    picked = {drawn_anyway.connection.id: drawn_anyway} if drawn_anyway is not None else {}
+    queues = contents.section_queues(drawn_anyway)
     turn = 0
     while len(picked) < MAX_SECTIONS and any(turn < len(queue) for queue in queues):
         for queue in queues:
@@ -539,7 +530,7 @@ def html_report(
     `analysis.connections` then holds those alone, report_contents.py); else made of
     `analysis.connections`, every one."""
     if contents is None:
-        contents = ReportContents(connection if isinstance(connection, int) else None)
+        contents = ReportContents(connection)
         for result in analysis.connections:
             contents.add(result)
     sidecar = analysis.sidecar
@@ -609,9 +600,8 @@ def write_report(
     connection: int | str | None = None,
     contents: ReportContents | None = None,
 ) -> Path:
-    page = html_report(
-        analysis, connection, contents
-    )  # first: a capture with nothing to show leaves no folder
+    # First: a capture with nothing to show leaves no folder.
+    page = html_report(analysis, connection, contents)
     target = directory / "index.html"
     write_output(target, lambda partial: partial.write_text(page, encoding="utf-8"), named=directory)
     return target

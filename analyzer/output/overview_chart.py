@@ -142,11 +142,7 @@ class Overview:
         row = row_of(result)
         self.connections += 1
         self.starts[row.outcome].append(row.start)
-        heap, entry = self.best[row.outcome], (row.rank, row)
-        if len(heap) < MAX_ROWS:
-            heapq.heappush(heap, entry)
-        elif entry[0] > heap[0][0]:
-            heapq.heapreplace(heap, entry)
+        keep_greatest(self.best[row.outcome], (row.rank, row), MAX_ROWS)
 
     def drawn(self) -> list[Row]:
         """The rows to draw, in the order they began."""
@@ -161,6 +157,15 @@ class Overview:
             chosen.extend(queue[turn][1] for queue in queues if turn < len(queue))
             turn += 1
         return sorted(chosen[:MAX_ROWS], key=lambda row: (row.start, row.id))
+
+
+def keep_greatest(heap: list, entry: tuple, size: int) -> None:
+    """Push `entry` (key, item) on a min-heap of at most `size` entries that keeps the greatest
+    keys (a caller negates its keys to keep the least)."""
+    if len(heap) < size:
+        heapq.heappush(heap, entry)
+    elif entry[0] > heap[0][0]:
+        heapq.heapreplace(heap, entry)
 
 
 # The layout, in inches: the labels' columns are as wide as their text.

@@ -13,13 +13,12 @@ the lowest ids listed), and the other tools' codes the glossary explains.
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.analysis import ConnectionAnalysis, Diagnosis
-from analyzer.output.overview_chart import Overview, outcome
+from analyzer.output.overview_chart import Overview, keep_greatest, outcome
 
 MAX_ROWS: Final = 500  # connections listed in the table; the JSON has them all
 # Connections drawn in sections of their own (each a ladder and a timeline): the one asked
@@ -34,9 +33,10 @@ def worth_a_section(result: ConnectionAnalysis) -> bool:
 
 @dataclass
 class ReportContents:
-    """Fed every connection (add); `wanted`: the id of the connection asked for."""
+    """Fed every connection (add); `wanted`: the connection asked for, as --connection gives
+    it (a UDP flow's "U0" asks for none of them)."""
 
-    wanted: int | None = None
+    wanted: int | str | None = None
     count: int = 0  # connections fed
     outcomes: Counter[str] = field(default_factory=Counter)
     overview: Overview = field(default_factory=Overview)
@@ -64,7 +64,7 @@ class ReportContents:
         kind = outcome(result)
         self.outcomes[kind] += 1
         self.overview.add(result)
-        _keep_least(self._first, (-key, result), MAX_ROWS)
+        keep_greatest(self._first, (-key, result), MAX_ROWS)
         if key == self.wanted:
             self.asked = result
         if result.interesting and (
@@ -75,10 +75,10 @@ class ReportContents:
             self.worth_counts[kind] += 1
             self.worth_first[kind] = sorted([*self.worth_first.get(kind, []), key])[:2]
             heap = self._worth.setdefault(kind, [])
-            _keep_least(heap, ((result.connection.packets, -key), result), MAX_SECTIONS + 1)
+            keep_greatest(heap, ((result.connection.packets, -key), result), MAX_SECTIONS + 1)
         for index, diagnosis in enumerate(result.diagnoses):
             self.diagnosed_count += 1
-            _keep_least(self._diagnosed, ((-key, -index), diagnosis), MAX_ROWS)
+            keep_greatest(self._diagnosed, ((-key, -index), diagnosis), MAX_ROWS)
         zeek = result.compatibility.zeek
         self.zeek_states.add(zeek.conn_state)
         self.zeek_letters.update(letter.upper() for letter in zeek.history)
@@ -99,34 +99,37 @@ class ReportContents:
         """The table's rows before any drawn beyond them: the MAX_ROWS lowest ids."""
         return sorted((r for _key, r in self._first), key=lambda r: r.connection.id)
 
-    def worth_groups(self, excluded: ConnectionAnalysis | None) -> list[list[ConnectionAnalysis]]:
-        """Of each outcome, those worth a section, the most packets first (then the lowest
-        id), `excluded` (drawn anyway) left out; the outcomes with the fewest worth one first,
-        then the one met first in id order: html_report's turns."""
-        left_out = excluded.connection.id if excluded is not None and worth_a_section(excluded) else None
-        left_kind = outcome(excluded) if excluded is not None and left_out is not None else None
-        groups = []
-        for kind, heap in self._worth.items():
-            members = sorted((r for _key, r in heap), key=lambda r: (-r.connection.packets, r.connection.id))
-            size, first = self.worth_counts[kind], self.worth_first[kind]
-            if kind == left_kind:
-                members = [r for r in members if r.connection.id != left_out]
-                size -= 1
-                first = [key for key in first if key != left_out]
-            if members:
-                groups.append((size, first[0], members))
-        return [members for _size, _first, members in sorted(groups, key=lambda g: (g[0], g[1]))]
+    def section_queues(self, chosen: ConnectionAnalysis | None) -> list[list[ConnectionAnalysis]]:
+        """html_report's turns: of each outcome, the connections it may draw (every one while
+        they are MAX_SECTIONS at most, else those worth a section), the most packets first
+        (then the lowest id), `chosen` (drawn anyway) left out; the outcomes with the fewest
+        first, then the one met first in id order."""
+        left_out = chosen.connection.id if chosen is not None else None
+        groups: list[tuple[int, int, list[ConnectionAnalysis]]] = []
+        if self.count <= MAX_SECTIONS:
+            by_kind: dict[str, list[ConnectionAnalysis]] = {}
+            for result in self.listed():
+                if result.connection.id != left_out:
+                    by_kind.setdefault(outcome(result), []).append(result)
+            groups = [(len(members), members[0].connection.id, members) for members in by_kind.values()]
+        else:
+            worth = chosen is not None and worth_a_section(chosen)
+            left_kind = outcome(chosen) if chosen is not None and worth else None
+            for kind, heap in self._worth.items():
+                members = [r for _key, r in heap]
+                size, first = self.worth_counts[kind], self.worth_first[kind]
+                if kind == left_kind:
+                    members = [r for r in members if r.connection.id != left_out]
+                    size -= 1
+                    first = [key for key in first if key != left_out]
+                if members:
+                    groups.append((size, first[0], members))
+        return [
+            sorted(members, key=lambda r: (-r.connection.packets, r.connection.id))
+            for _size, _first, members in sorted(groups, key=lambda g: (g[0], g[1]))
+        ]
 
     def diagnosed(self) -> list[tuple[int, Diagnosis]]:
         """(connection id, diagnosis) of the lowest ids, MAX_ROWS at most, in id order."""
         ordered = sorted(self._diagnosed, key=lambda entry: entry[0], reverse=True)
         return [(-key[0], diagnosis) for key, diagnosis in ordered]
-
-
-def _keep_least(heap: list, entry: tuple, size: int) -> None:
-    """Push `entry` on a min-heap of at most `size` entries that keeps the greatest keys
-    (callers negate theirs to keep the least)."""
-    if len(heap) < size:
-        heapq.heappush(heap, entry)
-    elif entry[0] > heap[0][0]:
-        heapq.heapreplace(heap, entry)

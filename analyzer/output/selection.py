@@ -22,10 +22,10 @@ def pick_connection(
     total = len(results) if count is None else count
     if not results and analysis.udp:
         if wanted is not None:  # a TCP connection asked for by its number: there is none
-            count = len(analysis.udp)
-            ids = "U0" if count == 1 else f"U0 to U{count - 1}"
+            flows = len(analysis.udp)
+            ids = "U0" if flows == 1 else f"U0 to U{flows - 1}"
             raise UserError(
-                f"{analysis.file}: no TCP connection {wanted}, only {count} UDP flow{'s' if count != 1 else ''} "
+                f"{analysis.file}: no TCP connection {wanted}, only {flows} UDP flow{'s' if flows != 1 else ''} "
                 f"({ids}: --connection U0)"
             )
         flow = next((f for f in analysis.udp if f.unreachables), analysis.udp[0])

@@ -128,7 +128,7 @@ class TimeAxis:
         for index, (ts, shape) in enumerate(zip(times, shapes, strict=True)):
             anchors = [(t, left + x * stretch) for t, x in shape]
             self.bursts.append(Burst(ts[0], ts[-1], left, anchors[-1][1], anchors))
-            if len(ts) > 2 or (len(ts) == 2 and ts[1] > ts[0]):
+            if len(ts) > 1:  # an instant's floor is no stretch between marks
                 for (t0, x0), (t1, x1) in itertools.pairwise(anchors):
                     if x1 - x0 > 1.5 * (t1 - t0) * low * stretch + 1e-9:
                         if self.stretched and self.stretched[-1][1] >= x0 - 1e-9:
