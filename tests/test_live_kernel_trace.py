@@ -173,7 +173,8 @@ def test_when_bpftrace_is_slow_to_end_the_count_is_the_final_markers(tmp_path: P
 
 # Every kind of event the namespace's counters count, made in one namespace: refused and
 # completed connects, each close order, an abort, SYNs into a black hole until connect()
-# times out, a bulk transfer with random loss (GSO on: a retransmission may carry several
+# times out, a bulk transfer that loses every hundredth data packet, counted so
+# that it always loses some (GSO on: a retransmission may carry several
 # segments), and a full listen queue answered by RST.
 _COUNTED_MIX = """
 import json, socket, struct, subprocess, sys, threading, time
@@ -183,7 +184,7 @@ from analyzer.capture import kernel_trace
 subprocess.run(["ip", "link", "set", "lo", "mtu", "1500", "up"], check=True)
 subprocess.run(["sysctl", "-q", "-w", "net.ipv4.tcp_syn_retries=2", "net.ipv4.tcp_abort_on_overflow=1"], check=True)
 rules = '''table inet t {
-  chain c { type filter hook input priority 0; tcp dport 6000 drop; tcp dport 7000 meta length > 100 numgen random mod 100 < 2 drop; }
+  chain c { type filter hook input priority 0; tcp dport 6000 drop; tcp dport 7000 meta length > 100 numgen inc mod 100 == 10 drop; }
 }
 '''
 subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
