@@ -308,3 +308,30 @@ def test_connections_captured_in_one_direction_are_counted_and_said() -> None:
     for result in analyze_segments(conversation(("c", "S", 100, 0), ("s", "SA", 500, 101))).connections:
         both.add(result)
     assert both.one_direction == 0 and not any("one end's packets" in line for line in both.overview_lines())
+
+
+def test_once_counts_may_be_short_only_sources_counted_above_the_bound_are_listed() -> None:
+    """A flood from forged sources, one attempt each, two real clients that opened one
+    connection each, and one that opened many: past the exact table no one-connection source
+    is told from another, so none is listed (helper-113's synflood_cookies listed nine forged
+    ones and left out a client); the source that opened more than the bound is."""
+    summary = Summary(source_slots=50)
+    for n in range(2_000):
+        summary.add(_fake(n, None, f"10.0.{n >> 8}.{n & 255}", packets=3, status="incomplete"))
+        if n in (700, 1_400):
+            summary.add(_fake(n, None, f"198.51.100.{n // 700}", packets=10, status="complete"))
+        if n % 20 == 0:
+            summary.add(_fake(n, None, "203.0.113.9", packets=2, status="complete"))
+    short_by = summary.sources.short_by
+    assert 1 < short_by < 100 // 2
+    [(address, connections, _packets)] = summary.sources.top(10)
+    assert address == "203.0.113.9" and 100 - short_by <= connections <= 100
+    text = "\n".join(summary.text_lines())
+    assert f"sources counted {short_by} or fewer are left out" in text
+    alone = Summary(source_slots=50)
+    for n in range(2_000):
+        alone.add(_fake(n, None, f"10.0.{n >> 8}.{n & 255}", packets=3, status="incomplete"))
+    assert alone.sources.top(10) == []
+    assert "busiest sources (connections opened, packets in them):\n  none stands out\n" in "\n".join(
+        alone.text_lines()
+    )

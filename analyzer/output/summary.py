@@ -166,8 +166,13 @@ class SourceTally:
         }
 
     def top(self, n: int) -> list[tuple[str, int, int]]:
-        """The n busiest: (address, connections, packets), most connections first."""
-        best = heapq.nsmallest(n, self.counts.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+        """The n busiest: (address, connections, packets), most connections first. Once the
+        counts may be short, only sources counted above `short_by`: each of them opened more
+        than any source left out of the table; one counted less is not told from the rest (a
+        flood's forged sources, one attempt each, would fill the list and push out the real
+        clients that opened as few)."""
+        counted = (item for item in self.counts.items() if item[1][0] > self.short_by)
+        best = heapq.nsmallest(n, counted, key=lambda item: (-item[1][0], -item[1][1], item[0]))
         return [(address, connections, packets) for address, (connections, packets) in best]
 
 
@@ -326,7 +331,8 @@ class Summary:
                 {"ip": address, "connections": connections, "packets": packets}
                 for address, connections, packets in self.sources.top(TOP)
             ],
-            # 0: the source counts are exact; else each may be short by up to this many.
+            # 0: the source counts are exact; else each may be short by up to this many, and
+            # only sources counted above it are listed (SourceTally.top).
             "source_counts_short_by": self.sources.short_by,
         }
 
@@ -406,12 +412,14 @@ class Summary:
                 f"  {address:<{address_width}}  {connections:,} connection{'s' if connections != 1 else ''}, "
                 f"{packets:,} packet{'s' if packets != 1 else ''}"
             )
+        short_by = self.sources.short_by
         if not busiest:
-            lines.append("  none")
-        if self.sources.short_by:
+            lines.append("  none stands out" if short_by else "  none")
+        if short_by:
             lines.append(
                 f"  (more than {2 * self.sources.slots:,} sources: a count may be short by up to "
-                f"{self.sources.short_by:,} connections)"
+                f"{short_by:,} connection{'s' if short_by != 1 else ''}; sources counted {short_by:,} or fewer "
+                "are left out, not told apart)"
             )
         return lines
 
