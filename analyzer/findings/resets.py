@@ -44,7 +44,9 @@ Causes, tried in this order (the first that fits):
 - connect_abandoned: the client, still in SYN_SENT, resets its own attempt: a connect()
   given up (Windows and scanners do this; Linux closes a SYN_SENT socket silently). When
   the RST answers the SYN/ACK at its acknowledgment number, the SYN/ACK found no socket
-  (tcp_state.py, "No socket"): a SYN scan's raw probe, or a connect() given up before it.
+  (tcp_state.py, "No socket"): a SYN scan's raw probe, a connect() given up before it, or
+  the real owner of a SYN flood's forged source address (backscatter to it: nothing in one
+  connection tells the three apart, TTLs included: nmap's raw SYNs carry a random one).
 - keep_alive_timeout: the sender's last segments before the RST were keep-alive probes (no
   data or one byte, one below its next sequence number, KEEP_ALIVE_TIMEOUT_PROBES or more)
   that the peer never answered: the keep-alive timer gave up on a peer gone or unreachable
@@ -689,7 +691,8 @@ def _cause(
                 "connect_abandoned",
                 f"the client's kernel had no socket for the {peer}'s SYN/ACK (frame {synack.frame}) and "
                 "answered it with RST at its acknowledgment number: a SYN scan's raw probe (a half-open scan), "
-                "or a connect() given up before the SYN/ACK came",
+                "a connect() given up before the SYN/ACK came, or, where the SYN's source address was forged "
+                "(a SYN flood's), the address's real owner, which sent no SYN",
                 [synack.frame],
             )
         return (

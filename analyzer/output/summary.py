@@ -71,7 +71,7 @@ RESETS: Final = {
     "after_close": "reset: after both sides had closed",
     "fin_wait_2_expired": "reset: late segment after the FIN_WAIT_2 timer",
     "after_reset": "reset: after an earlier RST",
-    "connect_abandoned": "reset: a SYN scan's probe, or connect() given up before the answer",
+    "connect_abandoned": "reset: a SYN scan's probe, connect() given up, or a forged SYN",
     "keep_alive_timeout": "reset: keep-alive probes unanswered",
     "retransmission_give_up": "reset: retransmissions unanswered, the sender gave up",
     "data_after_close": "reset: data sent to a socket that had closed",
