@@ -1508,8 +1508,7 @@ class ConnectionMachine:
             or late is None
             or not self.steps
             or self.steps[-1].segment is not late
-            or late.flags & (ACK | RST) != ACK
-            or rst.seq != late.ack
+            or not answers_for_no_socket(rst, late)
         ):
             return False
         found = window_probes(self.steps, rst, late) if late.payload_len else None

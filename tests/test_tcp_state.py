@@ -365,6 +365,28 @@ def test_a_rst_without_ack_at_the_peers_acknowledgment_is_an_answer_for_no_conne
     assert (result.resets[0].cause, result.resets[0].state) == ("abort", "ESTABLISHED")
 
 
+def test_a_rst_without_ack_seconds_after_the_peers_last_segment_answers_nothing() -> None:
+    """A BSD or macOS server aborting an idle connection sends RST without ACK at its next
+    sequence number, the client's last acknowledgment: five seconds after that ACK it is no
+    kernel's answer to it (helper-116's bsd_bare_rst_abort). The server aborted from
+    ESTABLISHED, at the RST, and the client's ACK was taken."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 9), ("s", "PA", 501, 110, 9), ("c", "A", 110, 510),
+        (5.0, "s", "R", 510, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert (reset.cause, reset.state) == ("abort", "ESTABLISHED")
+    assert _states(result, "server")[-2:] == ["ESTABLISHED", "CLOSED"]
+    assert result.state_frames["server"][-1] == 7
+    assert not any("not applied to the receiver" in note for note in result.notes)
+    # Within a round trip it is that answer: the server's socket had ended unseen.
+    answered = [*segments[:-1], *conversation(("s", "R", 510, 0), start=segments[-2].time + 0.02)]
+    answered[-1].frame = 7
+    [result] = analyze_segments(answered).connections
+    assert (result.resets[0].cause, result.resets[0].state) == ("no_connection", "CLOSED")
+
+
 def test_a_fin_answered_as_for_no_connection_moved_its_receiver_nowhere() -> None:
     """The server's FIN finds no socket at the client (ended unseen), which answers with RST
     at its acknowledgment number: the FIN never put the client in CLOSE_WAIT; CLOSED since

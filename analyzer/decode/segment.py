@@ -407,11 +407,25 @@ def duplicate_sack_of(answer: Segment, segment: Segment) -> bool:
     )
 
 
+# A kernel answers a segment it has no socket for as the segment arrives: in a capture the RST
+# follows it by at most a round trip from the capture point, which no path stretches this far
+# (a satellite's 600 ms, a cellular link's bufferbloat of a second or two). A RST of that form
+# seconds after the peer's last segment answers nothing: a BSD or macOS stack aborting an idle
+# connection sends RST without ACK at its next sequence number, which is the peer's last ACK.
+NO_SOCKET_ANSWER_WITHIN: Final = 3.0  # seconds
+
+
 def answers_for_no_socket(rst: Segment, answered: Segment) -> bool:
     """Whether `rst` is how a kernel answers `answered` (with ACK, no RST) for no socket: a
     RST without ACK at its acknowledgment number (RFC 9293 3.10.7.1; Linux's
-    tcp_v4_send_reset), as a listener answers an ACK it has no connection for."""
-    return rst.flags & (RST | ACK) == RST and answered.flags & (ACK | RST) == ACK and rst.seq == answered.ack
+    tcp_v4_send_reset), as a listener answers an ACK it has no connection for, within
+    NO_SOCKET_ANSWER_WITHIN of it."""
+    return (
+        rst.flags & (RST | ACK) == RST
+        and answered.flags & (ACK | RST) == ACK
+        and rst.seq == answered.ack
+        and rst.time - answered.time <= NO_SOCKET_ANSWER_WITHIN
+    )
 
 
 def exact_stamp(record: Datagram | Unreachable) -> int:
