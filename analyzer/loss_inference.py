@@ -207,6 +207,8 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         syn = bool(segment.flags & SYN)
         if not syn and _answers_peer(segments, previous, index, crossing):
             continue
+        if syn and not segment.flags & ACK and _took_synack_before(segments, previous, index):
+            continue  # not its sender's resend: a copy made on the path after the handshake
 
         # A SYN/ACK after the same end's SYN answers a SYN of the peer (simultaneous open):
         # not a timer's resend, so it says nothing of what the peer sent meanwhile.
@@ -254,6 +256,23 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
         ):
             lost.add(segments[previous].frame)
     return lost
+
+
+def _took_synack_before(segments: list[Segment], previous: int, index: int) -> bool:
+    """Whether the sender of segments[index], a SYN copy of segments[previous], had
+    acknowledged the peer's SYN/ACK between the two: it had left SYN_SENT, so the copy is no
+    resend of its (a SYN proxy's SYN to the server, a copy on the path), and says nothing of
+    what it had received (the Handshake says the same of it: left out of the backoff)."""
+    copy = segments[index]
+    sender = (copy.src, copy.sport)
+    synack_ends: set[int] = set()
+    for segment in segments[previous + 1 : index]:
+        if (segment.src, segment.sport) != sender:
+            if segment.flags & (SYN | ACK | RST) == SYN | ACK:
+                synack_ends.add((segment.seq + 1) % MOD)
+        elif segment.flags & (SYN | ACK | RST) == ACK and segment.ack in synack_ends:
+            return True
+    return False
 
 
 def _echoed_by_peer(segments: list[Segment], previous: int, index: int, echoes: set[int]) -> bool:

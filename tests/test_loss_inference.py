@@ -448,3 +448,24 @@ def test_a_bare_ack_a_listener_did_not_take_names_tcp_defer_accept_too() -> None
     [result] = analyze_segments(conversation(*with_data)).connections
     [note] = [n for n in result.notes if n.startswith("frame 3 not applied")]
     assert "a listener whose accept queue was full" in note and "TCP_DEFER_ACCEPT" not in note
+
+
+def test_a_syn_copied_after_its_sender_acknowledged_the_synack_says_nothing_of_it() -> None:
+    """A SYN proxy captured on both legs of one 4-tuple: the client acknowledges the proxy's
+    cookie SYN/ACK (frame 3), then the proxy's SYN to the server, a copy of the client's,
+    is answered by the server's SYN/ACK of another ISN (helper-116's synproxy_cookie). The
+    client took frame 2: no SYN/ACK of it was lost, and it is ESTABLISHED at frame 2."""
+    segments = conversation(
+        ("c", "S", 100, 0), (0.0001, "s", "SA", 500, 101), (0.02, "c", "A", 101, 501),
+        (0.03, "c", "S", 100, 0), (0.0302, "s", "SA", 9000, 101), (0.0303, "c", "A", 101, 9001),
+    )  # fmt: skip
+    assert lost_segments(segments) == set()
+    [result] = analyze_segments(segments).connections
+    assert state_at(result.states["client"], segments[1].time) == State.ESTABLISHED
+    assert result.state_frames["client"][-1] == 2
+    # The same SYN sent again before any ACK of the client's: the SYN/ACK had not arrived.
+    resent = conversation(
+        ("c", "S", 100, 0), (0.0001, "s", "SA", 500, 101), (1.0, "c", "S", 100, 0),
+        (1.0001, "s", "SA", 500, 101), (1.0002, "c", "A", 101, 501),
+    )  # fmt: skip
+    assert lost_segments(resent) == {2}
