@@ -243,8 +243,8 @@ def test_backoff_chart_shows_measured_intervals_and_schedules(tmp_path) -> None:
     assert later.axes[0].get_ylabel() == "seconds since the original (frame 1, +1.500000 s since frame 1)"
     for schedule in (
         "the recorded kernel settings",
-        "classic Linux (1 s, doubling)",
-        "Windows (3 s, doubling)",
+        "classic Linux / Windows 8+ (1 s, doubling)",
+        "Windows 7 and older (3 s, doubling)",
     ):
         assert schedule in svg
 

@@ -267,7 +267,7 @@ def test_a_synack_resent_after_a_bare_ack_at_3_s_is_a_deferring_listeners() -> N
     assert backoff.matches[0] == "Linux listener, TCP_DEFER_ACCEPT (3 s, then 4, 8 s ...)"
     # A capture before where the ACK was lost cannot tell it from Windows' (helper-103): both said.
     assert backoff.describe().endswith(
-        "matches Linux listener, TCP_DEFER_ACCEPT (3 s, then 4, 8 s ...) or Windows (3 s, doubling)"
+        "matches Linux listener, TCP_DEFER_ACCEPT (3 s, then 4, 8 s ...) or Windows 7 and older (3 s, doubling)"
     )
     # Resent again at 7 s (fires at 1, 3, 7 s), the defer time 4-7 s: 7, then 8.
     later = [*steps[:3], (7.0, "s", "SA", 500, 101), (15.0, "s", "SA", 500, 101)]
@@ -276,7 +276,7 @@ def test_a_synack_resent_after_a_bare_ack_at_3_s_is_a_deferring_listeners() -> N
     ]
     unanswered = [steps[0], steps[1], steps[3]]
     backoff = analyze(*unanswered).synack_backoff
-    assert not backoff.after_bare_ack and backoff.matches == ["Windows (3 s, doubling)"]
+    assert not backoff.after_bare_ack and backoff.matches == ["Windows 7 and older (3 s, doubling)"]
 
 
 def test_a_handshake_begun_before_the_capture_and_acknowledged_opened_a_connection() -> None:
@@ -507,16 +507,20 @@ def test_a_refusal_after_unanswered_syns_says_the_listener_was_gone_by_then() ->
 @pytest.mark.parametrize(
     ("times", "sysctls", "expected"),
     [
-        ([0, 1, 2, 3, 4, 5, 7, 11], None, ["Linux 6.5+ default / macOS (1 s x5, then doubling)"]),
-        ([0, 1, 3, 7], None, ["classic Linux (1 s, doubling)"]),
-        ([0, 3, 9], None, ["Windows (3 s, doubling)"]),
+        ([0, 1, 2, 3, 4, 5, 7, 11], None, ["Linux 6.5+ default / macOS / FreeBSD (1 s x5, then doubling)"]),
+        ([0, 1, 3, 7], None, ["classic Linux / Windows 8+ (1 s, doubling)"]),
+        ([0, 3, 9], None, ["Windows 7 and older (3 s, doubling)"]),
         ([0, 2, 3], None, []),
         (
             [0, 1, 3, 7],
             {"net.ipv4.tcp_syn_linear_timeouts": "0"},
-            ["the recorded kernel settings", "classic Linux (1 s, doubling)"],
+            ["the recorded kernel settings", "classic Linux / Windows 8+ (1 s, doubling)"],
         ),
-        ([0, 1, 3, 7], {"net.ipv4.tcp_syn_linear_timeouts": "4"}, ["classic Linux (1 s, doubling)"]),
+        (
+            [0, 1, 3, 7],
+            {"net.ipv4.tcp_syn_linear_timeouts": "4"},
+            ["classic Linux / Windows 8+ (1 s, doubling)"],
+        ),
     ],
 )
 def test_backoff_is_matched_against_known_schedules(times, sysctls, expected) -> None:
@@ -527,17 +531,17 @@ def test_backoff_is_matched_against_known_schedules(times, sysctls, expected) ->
     ("times", "expected"),
     [
         # classic Linux's 1 s resend not captured: 3 s is its 1 + 2 s
-        ([0, 3, 7, 15], ("classic Linux (1 s, doubling)", 1, [0, 2, 3, 4])),
+        ([0, 3, 7, 15], ("classic Linux / Windows 8+ (1 s, doubling)", 1, [0, 2, 3, 4])),
         # Linux 6.5+'s fourth SYN not captured, in its linear phase
         (
             [0, 1, 2, 4, 5, 7, 11],
-            ("Linux 6.5+ default / macOS (1 s x5, then doubling)", 1, [0, 1, 2, 4, 5, 6, 7]),
+            ("Linux 6.5+ default / macOS / FreeBSD (1 s x5, then doubling)", 1, [0, 1, 2, 4, 5, 6, 7]),
         ),
         ([0, 1, 3, 7], None),  # matched as it is: nothing missed
         ([0, 5, 6], None),  # no schedule with two missed
         ([0, 2], None),  # one interval tells too little (Linux 6.5+ with one missed)
         ([0, 3.4, 8.0], None),  # 3.4 s and 4.6 s: too far from 1 + 2 s and 4 s for that claim
-        ([0, 1, 4], ("Linux 6.5+ default / macOS (1 s x5, then doubling)", 2, [0, 1, 4])),
+        ([0, 1, 4], ("Linux 6.5+ default / macOS / FreeBSD (1 s x5, then doubling)", 2, [0, 1, 4])),
     ],
 )
 def test_a_backoff_with_a_transmission_not_captured_names_the_schedule_it_would_match(

@@ -300,7 +300,7 @@ def test_a_syn_not_captured_is_drawn_hollow_where_the_schedule_it_matches_had_it
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     plt.close(fig)
     assert list(lines["measured SYNs"].get_xdata()) == [0, 1, 3, 4]
-    hollow = lines["not captured, due on Linux 6.5+ default / macOS's schedule"]
+    hollow = lines["not captured, due on Linux 6.5+ default / macOS / FreeBSD's schedule"]
     assert (list(hollow.get_xdata()), list(hollow.get_ydata())) == ([2], [2.0])
     assert ticks == ["0\n1", "1\n2\nΔ1.000 s", "2\nnot\ncaptured", "3\n3\nΔ2.000 s from 1", "4\n4\nΔ1.000 s"]
 
@@ -366,7 +366,9 @@ def test_a_syn_ack_backoff_is_charted_and_matched_against_the_listener_s_schedul
     assert "the recorded kernel settings = Linux listener (1 s, doubling; tcp_synack_retries)" in labels
     # Without a sidecar a listener's doubling from 3 s is Windows's.
     result.synack_backoff.intervals = [3.0, 6.0]
-    assert matching_schedules(result.synack_backoff, None, synack=True) == ["Windows (3 s, doubling)"]
+    assert matching_schedules(result.synack_backoff, None, synack=True) == [
+        "Windows 7 and older (3 s, doubling)"
+    ]
 
 
 def test_a_syn_whose_answer_the_client_s_ack_proves_is_not_said_unanswered() -> None:

@@ -197,11 +197,14 @@ def known_schedules(count: int) -> dict[str, list[float]]:
     """The SYN schedules stacks are known for, as their first `count` intervals.
 
     Linux 6.5+ with the default tcp_syn_linear_timeouts=4 was measured here: five
-    retransmissions 1 s apart, then doubling (macOS behaves the same way)."""
+    retransmissions 1 s apart, then doubling; FreeBSD's tcp_syn_backoff table (1, 1, 1, 1,
+    1, 2, 4 ...), which macOS inherits, is the same. Windows' initial RTO was 3 s up to
+    Windows 7 and Server 2008 R2, 1 s since Windows 8 and Server 2012 (its InitialRto
+    setting), doubling either way: from 1 s it cannot be told from classic Linux."""
     return {
-        "Linux 6.5+ default / macOS (1 s x5, then doubling)": linear_then_doubling(5, count),
-        "classic Linux (1 s, doubling)": linear_then_doubling(1, count),
-        "Windows (3 s, doubling)": linear_then_doubling(1, count, 3.0),
+        "Linux 6.5+ default / macOS / FreeBSD (1 s x5, then doubling)": linear_then_doubling(5, count),
+        "classic Linux / Windows 8+ (1 s, doubling)": linear_then_doubling(1, count),
+        "Windows 7 and older (3 s, doubling)": linear_then_doubling(1, count, 3.0),
     }
 
 
@@ -221,7 +224,7 @@ def known_synack_schedules(count: int) -> dict[str, list[float]]:
     Windows listener's from 3 s."""
     return {
         "Linux listener (1 s, doubling; tcp_synack_retries)": linear_then_doubling(1, count),
-        "Windows (3 s, doubling)": linear_then_doubling(1, count, 3.0),
+        "Windows 7 and older (3 s, doubling)": linear_then_doubling(1, count, 3.0),
     }
 
 

@@ -75,7 +75,7 @@ RESETS: Final = {
     "keep_alive_timeout": "reset: keep-alive probes unanswered",
     "retransmission_give_up": "reset: retransmissions unanswered, the sender gave up",
     "data_after_close": "reset: data sent to a socket that had closed",
-    "no_connection": "reset: no connection on the receiver for the 4-tuple",
+    "no_connection": "reset: its sender had no connection for the 4-tuple",
     "abort": "reset: aborted by the application",
     "linger_abort": "reset: aborted by the application (SO_LINGER 0)",
     "unread_data": "reset: closed with data unread",
