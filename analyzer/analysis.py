@@ -58,7 +58,7 @@ from analyzer.findings.path_duplicates import on_the_wire_twice
 from analyzer.findings.resends import earlier_copies, numbered_resends, without_answers
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
-from analyzer.findings.scans import ANY_PORT, BACKSCATTER, ScanDetector, ScanFinding, fold_key
+from analyzer.findings.scans import ANY_PORT, BACKSCATTER, FLOOD_WINDOW, ScanDetector, ScanFinding, fold_key
 from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
@@ -75,6 +75,7 @@ from analyzer.udp_flows import UdpFlow, UdpFlows
 __all__ = [
     "ANY_PORT",
     "BACKSCATTER",
+    "FLOOD_WINDOW",
     "RECORDED_KERNEL",
     "Analysis",
     "Backoff",

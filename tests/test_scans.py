@@ -20,6 +20,8 @@ from analyzer.findings.scans import (
     BACKSCATTER_HOSTS,
     FLOOD_ATTEMPTS,
     PORT_SCAN_PORTS,
+    NOTHING,
+    RST,
     SWEEP_HOSTS,
     ScanDetector,
 )
@@ -698,3 +700,35 @@ def test_a_rst_flood_is_a_flood_of_probes_without_syn(tmp_path) -> None:
     ]
     [result] = analyze_file(str(write_capture(tmp_path / "talked.pcap", talked))).connections
     assert result.probe is None
+
+
+def test_a_port_floods_sources_are_those_that_probed_that_port_and_stand_out_of_it() -> None:
+    """helper-115's hping: one host flooded on two ports, each from a source of its own, the
+    first also from 120,000-odd random sources of which a few came twice. Each flood names its
+    own source only: not the other port's, nor a random address drawn twice (2 of 1,400)."""
+    detector = ScanDetector()
+    time = 1_700_000_000.0
+    for n in range(1_200):
+        detector.add_probe(f"172.16.{n // 256}.{n % 256}", "192.0.2.10", 80, NOTHING, time + n * 1e-4)
+    for n in range(2):
+        detector.add_probe("172.16.0.1", "192.0.2.10", 80, NOTHING, time + 0.2 + n * 1e-4)  # drawn again
+    for n in range(200):
+        detector.add_probe("198.51.100.7", "192.0.2.10", 80, NOTHING, time + 0.3 + n * 1e-4)
+    for n in range(1_100):
+        detector.add_probe("203.0.113.5", "192.0.2.10", 81, RST, time + 0.5 + n * 1e-4)
+    floods = {finding.target: finding for finding in detector.findings() if finding.kind == "flood"}
+    assert [source for source, _n, _ports in floods["192.0.2.10", 80].top_sources] == ["198.51.100.7"]
+    assert floods["192.0.2.10", 81].top_sources == [("203.0.113.5", 1_100, 1)]
+
+
+def test_a_short_flood_across_two_of_the_clocks_ten_seconds_tells_no_busiest_ten_seconds(tmp_path) -> None:
+    """The busiest 10 s are bins of the clock's tens of seconds: a flood of 4 s astride two of
+    them had its larger part told as 'busiest 10 s', from a moment nothing happened
+    (helper-115's hping); a flood of 40 s has it."""
+    for seconds, told in ((4.0, False), (40.0, True)):
+        packets = [
+            tcp_packet(4, f"172.16.{n // 256}.{n % 256}", 1024 + n, "192.0.2.1", 80, "S", n)
+            for n in range(3_000)
+        ]
+        path = write_capture(tmp_path / "flood.pcap", packets, start=1_700_000_008.0, step=seconds / 3_000)
+        assert ("busiest 10 s:" in run("analyze", str(path)).stdout) == told

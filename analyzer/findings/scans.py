@@ -157,6 +157,7 @@ _HLL_REGISTERS: Final = 1 << _HLL_BITS
 _HLL_REST: Final = (1 << (64 - _HLL_BITS)) - 1  # the hash's bits below the register's index
 _PORT_SET_LIMIT: Final = 64  # distinct ports kept in a set, then as a bitmap
 TOP: Final = 5  # the hosts, ports or sources a finding names
+STANDING_OUT_SHARE: Final = 0.01  # of a flood's attempts, that a source named by it made
 
 # A scanner's kind: (a port scan of some host, a sweep of some port) -> kind.
 _SCAN_KIND: Final = {(True, False): "vertical", (False, True): "horizontal", (True, True): "block"}
@@ -863,8 +864,10 @@ class ScanDetector:
                 vertical.add(source)
             hosts_of.setdefault(source, []).append((host, pair.attempts, ports))
             probes_of.setdefault(host, []).append((source, pair.attempts, ports))
+        on_port: set[tuple[str, int]] = set()  # (source, port): the source probed that port
         for key, sweep in self.by_sweep.stats().items():
             source, port = key
+            on_port.add(key)
             assert sweep.hosts is not None
             hosts = sweep.hosts.count()
             if _sweep(sweep, hosts):
@@ -910,7 +913,12 @@ class ScanDetector:
                     target.sources.estimated,
                     [],
                     [],
-                    self._standing_out(probes_of.get(host, [])),
+                    # Of the host's sources, those that probed this port: a flood of another
+                    # port of the host has its own.
+                    self._standing_out(
+                        [item for item in probes_of.get(host, []) if (item[0], port) in on_port],
+                        target.attempts,
+                    ),
                     self.by_target.short_by,
                     _busiest(target),
                 )
@@ -926,11 +934,13 @@ class ScanDetector:
         found.sort(key=lambda f: (-f.attempts, f.kind, f.source or "", f.target or ("", 0)))
         return found
 
-    def _standing_out(self, probes: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-        """Of a flooded host's (source, probes, ports), the sources that stand out, the busiest
-        first: more than one probe of the host, and more than the pairs' table may have dropped
-        from anyone (none, in a flood of spoofed addresses)."""
-        standing_out = [item for item in probes if item[1] > max(1, self.by_pair.short_by)]
+    def _standing_out(self, probes: list[tuple[str, int, int]], attempts: int) -> list[tuple[str, int, int]]:
+        """Of a flooded host's (source, probes, ports), the sources that stand out of the
+        flood's `attempts`, the busiest first: more than one probe of the host, more than the
+        pairs' table may have dropped from anyone, and STANDING_OUT_SHARE of the flood (none,
+        in a flood of spoofed addresses: 120,000 random ones draw a few twice)."""
+        least = max(1, self.by_pair.short_by, math.ceil(STANDING_OUT_SHARE * attempts) - 1)
+        standing_out = [item for item in probes if item[1] > least]
         return sorted(standing_out, key=lambda item: (-item[1], address_order(item[0])))[:TOP]
 
     def _host_floods(self, probes_of: dict[str, list[tuple[str, int, int]]]) -> list[ScanFinding]:
@@ -961,7 +971,7 @@ class ScanDetector:
                     stats.sources.estimated,
                     [],
                     sorted(ports_of.get(host, []), key=lambda p: (-p[1], -p[2], p[0]))[:TOP],
-                    self._standing_out(probes_of.get(host, [])),
+                    self._standing_out(probes_of.get(host, []), stats.attempts),
                     max(self.by_host.short_by, self.by_target.short_by),
                     _busiest(stats),
                 )
