@@ -19,8 +19,8 @@ from analyzer.analysis import analyze_file, stream_file
 from analyzer.findings.scans import (
     BACKSCATTER_HOSTS,
     FLOOD_ATTEMPTS,
-    PORT_SCAN_PORTS,
     NOTHING,
+    PORT_SCAN_PORTS,
     RST,
     SWEEP_HOSTS,
     ScanDetector,
