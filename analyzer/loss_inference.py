@@ -45,7 +45,11 @@ about it, and these rules read that:
   the listener refused it (accept queue full, tcp_abort_on_overflow). A RST/ACK is the
   accepted socket's own abort: the ACK had arrived. A RST that comes later
   is the listener's own doing after the connection was made (closed with connections
-  still in its accept queue: a RST to each).
+  still in its accept queue: a RST to each);
+- an end's first SYNs, where the peer's own SYN (no ACK) came far later than the round trip
+  that followed it (the split handshake's shape, but no answer: findings/handshake.py's
+  syns_before_peer_syn): they never reached the peer, which connected on its own (a
+  simultaneous open; the state machine starts that peer CLOSED, not LISTEN).
 
 What answers a SYN and what does not. A SYN (or SYN/ACK) with ISN X is acknowledged by an
 ACK above X up to what its sender has sent on from X (the SYN's data, a Fast Open
@@ -87,6 +91,7 @@ from analyzer.decode.segment import (
     duplicate_sack_of,
     seq_diff,
 )
+from analyzer.findings.handshake import syns_before_peer_syn
 from analyzer.findings.resends import earlier_copies
 
 # Retransmission timers fire on timer ticks (milliseconds), so two ends' resends can cross
@@ -167,7 +172,9 @@ def lost_segments(
 def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: float | None) -> set[int]:
     if earlier is None:
         earlier = earlier_copies(segments)
-    lost: set[int] = set()
+    # A simultaneous open whose first SYNs never reached the peer (the peer's SYN came too late
+    # to answer them): the Handshake reads it from the same function.
+    lost: set[int] = {syn.frame for syn in syns_before_peer_syn(segments)}
     first_data = next((i for i, s in enumerate(segments) if s.payload_len), len(segments))
     synack_ends = {(s.seq + 1) % MOD for s in segments[:first_data] if s.flags & (SYN | ACK) == SYN | ACK}
     for ack, answer in pairwise(segments[:first_data]):

@@ -1086,6 +1086,17 @@ class ConnectionMachine:
         if crossed:
             sender.retract()  # its CLOSE_WAIT: the peer's FIN had not arrived when this one left
         syns_crossed = flags & (SYN | ACK) == SYN and sender.just_took_syn()
+        if (
+            flags & (SYN | ACK | RST) == SYN
+            and sender.state == _LISTEN
+            and len(sender.history) == 1
+            and all(taken.lost for taken in self.steps)
+        ):
+            # Every SYN sent to it lost, it connects itself: it was never listening (a
+            # simultaneous open whose first SYN never arrived, loss_inference).
+            sender.history[0] = (sender.history[0][0], _CLOSED)
+            sender.state = _CLOSED
+            step.sender_before = _CLOSED
         if syns_crossed:
             sender.retract()  # its SYN_RCVD: the peer's SYN had not arrived when this one left
         elif (

@@ -62,6 +62,29 @@ def test_a_split_handshake_is_complete_and_both_ends_open_simultaneously() -> No
     assert (as_json["status"], as_json["variant"], as_json["synack_times"]) == ("complete", "split", [])
 
 
+def test_a_peer_syn_far_later_than_its_round_trip_is_a_simultaneous_open_whose_first_syn_was_lost() -> None:
+    """helper-115's k_simopen, recorded from Linux: two bound sockets, neither listening, each
+    connects to the other; the first SYN dropped after the capture point, the second 100 ms
+    later, the SYN/ACK and ACK 31 µs after that. The split handshake's shape, but no answer:
+    the first SYN never arrived (nothing listened: it would have been refused), the peer
+    connected on its own, CLOSED -> SYN_SENT -> ESTABLISHED, as the kernel's own events say;
+    the RTT is its handshake's. Within the round trip it is a split handshake (above)."""
+    result = analyze(
+        ("c", "S", 100, 0), (0.100198, "s", "S", 500, 0), (0.100212, "c", "SA", 100, 501),
+        (0.100229, "s", "A", 501, 101), ("c", "PA", 101, 501, 4), ("s", "A", 501, 105),
+    )  # fmt: skip
+    h = result.handshake
+    assert (h.status, h.variant) == ("complete", "simultaneous-open")
+    assert [syn.frame for syn in h.syns_lost] == [1]
+    assert h.answered_syn_to_ack == pytest.approx(0.000031)
+    assert "the client's SYN (ISN 100, frame 1) never reached the server" in h.explain()
+    assert states(result) == {
+        "client": ["CLOSED", "SYN_SENT", "SYN_RCVD", "ESTABLISHED"],
+        "server": ["CLOSED", "SYN_SENT", "ESTABLISHED"],
+    }
+    assert [note.split(":")[0] for note in result.notes] == ["frame 1 not applied to the receiver"]
+
+
 def test_a_five_way_split_handshake_takes_the_servers_first_ack_as_nothing() -> None:
     """sv_split-handshake-5whs's shape: the server first sends an ACK of the client's SYN from
     a sequence number of no SYN of its own; the client in SYN_SENT drops it (RFC 9293

@@ -117,6 +117,9 @@ class Handshake:
     syns: list[Segment] = field(default_factory=list)
     synacks: list[Segment] = field(default_factory=list)  # every SYN/ACK of the server, whatever its ISN
     server_syns: list[Segment] = field(default_factory=list)  # the server's SYNs without ACK (its ISN's)
+    # A simultaneous open whose client's SYNs never reached the server (syns_before_peer_syn):
+    # those SYNs; the server connected on its own.
+    syns_lost: list[Segment] = field(default_factory=list)
     final_ack: Segment | None = None
     refusal: Segment | None = None
     unreachable: Unreachable | None = None  # the ICMP error that answered a SYN
@@ -212,6 +215,7 @@ class Handshake:
         self.syns = []
         self.synacks = []
         self.server_syns = []
+        self.syns_lost = []
         self.final_ack = self.refusal = None
         self.unreachable = None
         self.last_unreachable = None
@@ -289,6 +293,18 @@ class Handshake:
                     f"{self.client_isn}) came back to it, then its SYN/ACK (ack ISN+1): a simultaneous open "
                     f"with one socket (a connect() to a local port that socket held itself, nothing listening "
                     f"on it); RTT {rtt}"
+                )
+            if self.variant == "simultaneous-open" and self.syns_lost:
+                lost = self.syns_lost
+                frames = ", ".join(str(syn.frame) for syn in lost)
+                late = format_duration(between(lost[-1].stamp, self.server_syns[0].stamp))
+                return (
+                    f"simultaneous open complete: the client's SYN{'s' if len(lost) > 1 else ''} (ISN "
+                    f"{self.client_isn}, frame{'s' if len(lost) > 1 else ''} {frames}) never reached the server, "
+                    f"whose own SYN (ISN {self.server_isn}) came {late} later, longer than it could take to answer "
+                    f"one (a connect() of its own, to the client's port); the client, in SYN_SENT, answered it "
+                    f"with a SYN/ACK (ack ISN+1), the server with an ACK (ack ISN+1); RTT {rtt} (the server's SYN "
+                    "to its ACK)"
                 )
             if self.variant == "simultaneous-open":
                 return (
@@ -1097,6 +1113,10 @@ def _after_server_syn(
     result.variant = (
         "simultaneous-open" if server_synack or any(s.seq == server_isn for s in result.synacks) else "split"
     )
+    if result.variant == "split":
+        result.syns_lost = syns_before_peer_syn(connection.segments)
+        if result.syns_lost:
+            result.variant = "simultaneous-open"
     if client_answer is not None:
         what = "SYN/ACK" if client_answer.flags & SYN else "ACK"
         result.checks.append(
@@ -1120,7 +1140,9 @@ def _after_server_syn(
     # open the server's acknowledgment (its SYN crossed the client's, answering nothing).
     answer = server_answer if result.variant == "simultaneous-open" else server_syn
     answered = [s for s in result.syns if answer is not None and s.frame < answer.frame]
-    syn = answered[-1] if answered else None
+    # Where the client's SYNs never arrived, the handshake that completed is the server's:
+    # from its SYN.
+    syn = server_syn if result.syns_lost else answered[-1] if answered else None
     result.answer_copies = open_answers(connection)
     if client_answer is None or server_answer is None or syn is None or not all(c.ok for c in result.checks):
         result.status = "incomplete"
@@ -1130,6 +1152,51 @@ def _after_server_syn(
     result.status = "complete"
     result.answered_syn_to_ack = between(syn.stamp, final.stamp)
     return result
+
+
+# A peer's SYN (without ACK) this many times later after an end's SYN than the round trip
+# that followed it (the peer's SYN, the end's SYN/ACK, the peer's ACK), and this long at least,
+# answers nothing: the end's SYN never reached it.
+LATE_SYN_RATIO: Final = 2
+LATE_SYN_LEAST: Final = 0.010
+
+
+def syns_before_peer_syn(segments: list[Segment]) -> list[Segment]:
+    """The SYNs an end sent that never reached its peer, in a handshake of the split shape: a
+    SYN, the peer's SYN (no ACK), the end's SYN/ACK of it, the peer's ACK of that. A split
+    handshake's server answers the SYN with its own at once (within the round trip); a peer's
+    SYN that came far later than the round trip its SYN then took (LATE_SYN_RATIO,
+    LATE_SYN_LEAST) answered nothing: a connect() of its own, to the port of the end's, whose
+    SYN had been lost (a simultaneous open: the end, in SYN_SENT, answers it with a SYN/ACK).
+    Nothing else from the peer before its SYN; [] where the shape or the times say otherwise."""
+    if not segments or segments[0].flags & _KIND != SYN:
+        return []
+    first = segments[0]
+    end = (first.src, first.sport)
+    syns: list[Segment] = []
+    peer_syn = synack = None
+    for segment in segments:
+        own = (segment.src, segment.sport) == end
+        kind = segment.flags & _KIND
+        if peer_syn is None:
+            if own and kind == SYN:
+                syns.append(segment)
+                continue
+            if own or kind != SYN:
+                return []
+            peer_syn = segment
+        elif synack is None:
+            if own and kind == SYN | ACK and segment.ack == (peer_syn.seq + 1) % MOD:
+                synack = segment
+            elif not own:
+                return []
+        elif not own:
+            if kind != ACK or segment.ack != (synack.seq + 1) % MOD:
+                return []
+            late = between(syns[-1].stamp, peer_syn.stamp)
+            round_trip = between(peer_syn.stamp, segment.stamp)
+            return syns if late > max(LATE_SYN_RATIO * round_trip, LATE_SYN_LEAST) else []
+    return []
 
 
 def open_answers(connection: Connection) -> dict[int, int]:
