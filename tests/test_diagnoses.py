@@ -454,6 +454,38 @@ def test_zero_window_stall_with_probes_until_the_update() -> None:
     )
 
 
+def test_an_ends_momentary_zero_windows_are_one_diagnosis_beside_its_real_stall() -> None:
+    """A bulk transfer to a slow reader (helper-115's k_linger): the server's window full for
+    microseconds, then opened, three times, and once for 2 s: the three are one diagnosis (it
+    printed one each, 42 in that capture), the stall its own. One momentary stall alone
+    keeps its own words."""
+    steps: list[tuple] = [*HANDSHAKE]
+    seq = 101
+    for at in (1.0, 1.1, 1.2):
+        steps += [(at, "c", "PA", seq, 501, 1000), (at + 0.00001, "s", "A", 501, seq + 1000)]
+        steps += [(at + 0.00003, "s", "A", 501, seq + 1000)]  # the window opens 20 µs later
+        seq += 1000
+    steps += [
+        (2.0, "c", "PA", seq, 501, 1000),
+        (2.00001, "s", "A", 501, seq + 1000),
+        (4.0, "s", "A", 501, seq + 1000),
+    ]
+    segments = conversation(*steps)
+    for zero in (5, 8, 11, 14):
+        segments[zero - 1].window = 0
+    found = _kinds(segments)["zero_window"]
+    assert [d.sentence.split(":")[0] for d in found] == [
+        "the server's receive window was zero 3 times for a moment, each opened again within 1.000 ms and "
+        "before any window probe (from frame 5 on)",
+        "the server's receive window was zero for 2.000 s from frame 14, until its window update (frame 15)",
+    ]
+    assert found[0].frames == [5, 6, 8, 9, 11, 12]
+    alone = _kinds(segments[:7])["zero_window"]
+    assert [d.sentence.split(",")[0] for d in alone] == [
+        "the server's receive window was zero for 20 µs from frame 5"
+    ]
+
+
 def test_a_data_segment_backing_off_shows_its_schedule() -> None:
     sends = [(0.2 * (2**i - 1) + 1.0, "c", "PA", 101, 501, 100) for i in range(5)]  # 0, .2, .6, 1.4, 3.0
     diagnosis = _one(conversation(*HANDSHAKE, *sends), "retransmission_timeout")

@@ -483,18 +483,23 @@ def _median(values: list[float]) -> float:
 # A zero window opened again sooner than this, before any probe, is the reader catching up
 # at once (15 µs on loopback), not an application that stopped reading.
 MOMENTARY_STALL: Final = 0.001
+_MOMENTARY_WORDS: Final = "its buffer full for a moment and read at once, too short to hold"
 
 
 def _zero_window(
     connection: Connection, sequence: SequenceAnalysis, capture_end: float | None, taken_rsts: set[int]
 ) -> list[Diagnosis]:
     """Each end's stalls: from its zero window to the segment that opens it, the RST its
-    receiver took (`taken_rsts`, frames), or the capture's end."""
+    receiver took (`taken_rsts`, frames), or the capture's end. An end's momentary stalls
+    (MOMENTARY_STALL), where it had several, are one diagnosis in the place of its first: a
+    receive buffer filled and read at once 40 times over a bulk transfer said so in 40 lines,
+    around the one stall that held the sender back."""
     found = []
     segments = connection.segments
     for side in ("client", "server"):
         stall_start: Segment | None = None
         probes: list[Segment] = []
+        momentary: list[Diagnosis] = []
         for segment in segments:
             mine = _from(connection, segment, side)
             if mine and "zero_window" in sequence.flags.get(segment.frame, ()):
@@ -507,7 +512,13 @@ def _zero_window(
                 found.append(_stall(side, stall_start, probes, None, segment.stamp, segment))
                 stall_start = None
             elif mine and segment.window > 0 and not segment.flags & (SYN | RST):
-                found.append(_stall(side, stall_start, probes, segment, segment.stamp))
+                stall = _stall(side, stall_start, probes, segment, segment.stamp)
+                if not probes and between(stall_start.stamp, segment.stamp) < MOMENTARY_STALL:
+                    if not momentary:
+                        found.append(stall)  # the place of the end's momentary stalls
+                    momentary.append(stall)
+                else:
+                    found.append(stall)
                 stall_start = None
             elif (
                 not mine
@@ -519,6 +530,15 @@ def _zero_window(
         if stall_start is not None:
             end = stamp_of(capture_end) if capture_end is not None else segments[-1].stamp
             found.append(_stall(side, stall_start, probes, None, end))
+        if len(momentary) > 1:
+            found[found.index(momentary[0])] = Diagnosis(
+                "zero_window",
+                sorted(frame for stall in momentary for frame in stall.frames),
+                f"the {side}'s receive window was zero {len(momentary)} times for a moment, each opened again "
+                f"within {format_duration(MOMENTARY_STALL)} and before any window probe (from frame "
+                f"{min(momentary[0].frames)} on): {_MOMENTARY_WORDS} the {_peer(side)} back",
+                {frame: words for stall in momentary for frame, words in stall.marks.items()},
+            )
     return found
 
 
@@ -546,7 +566,7 @@ def _stall(
     )
     frames = [start.frame] + [p.frame for p in probes] + [s.frame for s in (update, rst) if s is not None]
     if update is not None and not probes and between(start.stamp, end) < MOMENTARY_STALL:
-        why = f"its buffer full for a moment and read at once, too short to hold the {_peer(side)} back"
+        why = f"{_MOMENTARY_WORDS} the {_peer(side)} back"
     else:
         why = f"its application was not reading as fast as the {_peer(side)} sent"
     return Diagnosis(
