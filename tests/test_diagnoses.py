@@ -591,6 +591,18 @@ def test_a_rst_with_text_and_an_injected_rst() -> None:
     assert text.sentence == 'the server\'s RST carries 13 bytes of data: "Access denied"'
     [injected] = found["injected_rst"]
     assert "TTL 61, where the server's other packet has TTL 52" in injected.sentence
+    # Its cause (an abort, by the state it came from) does not say flatly that the server did it
+    # (helper-116's firewall_injected_rst_low_ttl said both at once).
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "abort"
+    assert reset.explanation.endswith(
+        "; unless it is not the server's own: its TTL 61 is 3 or more from every one of the server's other "
+        "packets (52), as a firewall's or an injector's RST in its name would be (the injected_rst diagnosis)"
+    )
+    segments[-1].ttl = 51  # a hop more: the server's own, on another route
+    [result] = analyze_segments(segments).connections
+    assert "unless it is not" not in result.resets[0].explanation
 
 
 def test_a_rst_for_no_connection_at_another_ttl_is_the_path_s_not_the_sender_s() -> None:

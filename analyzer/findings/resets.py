@@ -218,12 +218,21 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             cause, explanation, evidence = _made_nearer(sender, peer, step.made_nearer)
         else:
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
-        if cause == "no_connection":
+        if cause != "injected" and segment.ttl >= 0:
             ttls = own_ttls([s for s in connection.segments if connection.sender(s) == sender])
-            if foreign_ttl(segment, ttls):
+            if foreign_ttl(segment, ttls) and cause == "no_connection":
                 # No connection where its sender has one (its other packets' TTL tell another
                 # box made it): not the sender's TCP answering.
                 cause, explanation = "injected", _foreign_text(sender, segment, ttls)
+            elif foreign_ttl(segment, ttls):
+                # Below its sender's TTLs it proves nothing (a route may lengthen: tcp_state's
+                # "RSTs made nearer"), yet the cause must not say flatly that its sender did it.
+                values = ", ".join(str(ttl) for ttl in sorted(ttls))
+                explanation += (
+                    f"; unless it is not the {sender}'s own: its TTL {segment.ttl} is {INJECTED_TTL_GAP} or more "
+                    f"from every one of the {sender}'s other packets ({values}), as a firewall's or an injector's "
+                    "RST in its name would be (the injected_rst diagnosis)"
+                )
         if step.dropped and step.dropped.startswith(SYN_SENT_AGAIN):
             explanation += f"; the {peer} did not give up on it: {step.dropped}"
         elif step.dropped and cause != "impossible_flags" and not step.off_acked:
