@@ -1201,3 +1201,15 @@ def test_data_the_server_never_answered_after_its_synack_names_a_full_accept_que
     ]
     [rto] = _kinds(conversation(*HANDSHAKE, *spoken, *sends))["retransmission_timeout"]
     assert "sent nothing after its SYN/ACK" not in rto.sentence
+
+
+def test_a_server_s_abort_names_the_listener_closed_over_a_connection_never_accepted() -> None:
+    """helper-115's k_backlog_0: a connection left in the accept queue, reset when the
+    listener closed at its process's exit, read 'close() with unread data ... SO_LINGER ...'
+    alone. A server's abort names that too; a client has no listener."""
+    for sender, named in (("s", True), ("c", False)):
+        rst = ("s", "RA", 501, 111) if sender == "s" else ("c", "RA", 111, 501)
+        [result] = analyze_segments(conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), rst)).connections
+        [reset] = result.resets
+        assert reset.cause == "abort"
+        assert ("still in the accept queue, never accepted" in reset.explanation) == named

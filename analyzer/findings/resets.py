@@ -836,10 +836,19 @@ def _cause(
             [],
         )
     if step.sender_before in SYNCHRONIZED and sender not in fins:
+        # A server's kernel resets every connection still in the accept queue when the listener
+        # closes (helper-115: a listener closed at its process's exit; refine_with_calls tells it
+        # where the calls were recorded).
+        queued = (
+            "; its listening socket closed with this connection still in the accept queue, never accepted"
+            if sender == "server"
+            else ""
+        )
         return (
             "abort",
             f"the {sender} aborted the connection without FIN (close() with unread data, as at its "
-            "process's exit; SO_LINGER with zero timeout; or the kernel's abort: ss -K, too many orphans)",
+            f"process's exit; SO_LINGER with zero timeout{queued}; or the kernel's abort: ss -K, too many "
+            "orphans)",
             [],
         )
     received = [s.segment for s in before if side(s.segment) == peer and s.segment.payload_len]
