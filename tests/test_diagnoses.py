@@ -1213,3 +1213,25 @@ def test_a_server_s_abort_names_the_listener_closed_over_a_connection_never_acce
         [reset] = result.resets
         assert reset.cause == "abort"
         assert ("still in the accept queue, never accepted" in reset.explanation) == named
+
+
+def test_a_rst_on_the_cadence_of_answered_keep_alives_is_the_keep_alive_timer_s() -> None:
+    """helper-115's k_keepalive_srv: the server's keep-alives each answered in the capture, but
+    the answers dropped on its host after the capture point; its timer gave up and reset the
+    connection one interval after the last probe (the kernel's reason: TCP_KEEPALIVE_TIMEOUT).
+    A RST off that cadence is the application's abort."""
+    steps: list[tuple] = [*HANDSHAKE, ("c", "PA", 101, 501, 2), ("s", "A", 501, 103)]
+    for n in range(4):
+        at = 1.0 + 1.024 * n
+        steps += [(at, "s", "A", 500, 103), (at + 0.00002, "c", "A", 103, 501)]
+    for after, cause in ((1.024, "keep_alive_timeout"), (0.3, "abort")):
+        rst = (1.0 + 1.024 * 3 + after, "s", "RA", 501, 103)
+        [result] = analyze_segments(conversation(*steps, rst)).connections
+        [reset] = result.resets
+        assert reset.cause == cause, reset.explanation
+    assert "the client's answers to its last probes, captured, never reached it" in (
+        analyze_segments(conversation(*steps, (1.0 + 1.024 * 4, "s", "RA", 501, 103)))
+        .connections[0]
+        .resets[0]
+        .explanation
+    )

@@ -50,7 +50,10 @@ Causes, tried in this order (the first that fits):
 - keep_alive_timeout: the sender's last segments before the RST were keep-alive probes (no
   data or one byte, one below its next sequence number, KEEP_ALIVE_TIMEOUT_PROBES or more)
   that the peer never answered: the keep-alive timer gave up on a peer gone or unreachable
-  and reset the connection (Linux's tcp_keepalive_timer after tcp_keepalive_probes).
+  and reset the connection (Linux's tcp_keepalive_timer after tcp_keepalive_probes). Also
+  where the capture holds the peer's answers, as bare ACKs, but the probes kept one interval
+  and the RST (with ACK) came that interval after the last (KEEP_ALIVE_CADENCE): the answers
+  never reached the sender (dropped after the capture point).
 - retransmission_give_up: the sender's last segments before the RST were one data segment
   sent again and again (more than GIVE_UP_RETRANSMISSIONS copies after the first) with
   nothing from the peer, and the RST came when the next copy was due (within GIVE_UP_WAIT
@@ -367,6 +370,39 @@ def _unanswered_keep_alives(
             break
         probes.append(segment)
     return probes[::-1]
+
+
+# How near the keep-alive interval the gaps between answered probes, and from the last to the
+# RST, must be (a kernel timer's slack) for the RST to be the keep-alive timer's.
+KEEP_ALIVE_CADENCE: Final = 0.1
+
+
+def _answered_keep_alives_on_cadence(
+    before: list[Step], reset: Segment, sender: Side, side: Callable[[Segment], Side]
+) -> list[Segment]:
+    """The sender's keep-alive probes before its RST, each answered by the peer's bare ACK,
+    KEEP_ALIVE_TIMEOUT_PROBES or more, one interval apart, the RST that interval after the
+    last and nothing else from either end since the first: the keep-alive timer's give-up,
+    though the capture holds answers, which cannot have reached it (dropped after the capture
+    point: a firewall on its host; helper-115's k_keepalive_srv, which the kernel's own
+    reason, TCP_KEEPALIVE_TIMEOUT, confirmed). [] where the shape or the times differ."""
+    probes: list[Segment] = []
+    for step in reversed(before):
+        segment = step.segment
+        if side(segment) == sender:
+            if not probe_shaped(segment, reset):
+                break
+            probes.append(segment)
+        elif segment.flags & (SYN | FIN | RST) or segment.payload_len or segment.ack != reset.seq:
+            break
+    probes.reverse()
+    if len(probes) < KEEP_ALIVE_TIMEOUT_PROBES:
+        return []
+    gaps = [later.time - earlier.time for earlier, later in pairwise([*probes, reset])]
+    interval = gaps[0]
+    if interval <= 0 or any(abs(gap - interval) > KEEP_ALIVE_CADENCE * interval for gap in gaps):
+        return []
+    return probes
 
 
 def _answers_before(before: list[Step], rst: Segment, peer: Side, side: Callable[[Segment], Side]) -> bool:
@@ -823,6 +859,17 @@ def _cause(
             f"up on a {peer} gone or unreachable and reset the connection (Linux: after tcp_keepalive_probes, "
             "or TCP_KEEPCNT, probes, or sooner at TCP_USER_TIMEOUT)",
             [p.frame for p in probes],
+        )
+    answered = _answered_keep_alives_on_cadence(before, segment, sender, side) if segment.flags & ACK else []
+    if step.sender_before in SYNCHRONIZED and answered:
+        interval = format_duration(segment.time - answered[-1].time)
+        return (
+            "keep_alive_timeout",
+            f"the {sender}'s last {len(answered)} keep-alive probes came {interval} apart and the RST {interval} "
+            f"after the last, nothing else sent either way: its keep-alive timer gave up and reset the "
+            f"connection, so the {peer}'s answers to its last probes, captured, never reached it (dropped after "
+            f"the capture point: a firewall on the {sender}'s host, a path that lost them)",
+            [p.frame for p in answered],
         )
     if not before and not segment.flags & ACK:
         # The capture's first segment of the 4-tuple, and no abort: a stack's abort carries
