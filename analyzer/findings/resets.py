@@ -860,16 +860,18 @@ def _cause(
             "or TCP_KEEPCNT, probes, or sooner at TCP_USER_TIMEOUT)",
             [p.frame for p in probes],
         )
-    answered = _answered_keep_alives_on_cadence(before, segment, sender, side) if segment.flags & ACK else []
-    if step.sender_before in SYNCHRONIZED and answered:
-        interval = format_duration(segment.time - answered[-1].time)
+    on_cadence = (
+        _answered_keep_alives_on_cadence(before, segment, sender, side) if segment.flags & ACK else []
+    )
+    if step.sender_before in SYNCHRONIZED and on_cadence:
+        interval = format_duration(segment.time - on_cadence[-1].time)
         return (
             "keep_alive_timeout",
-            f"the {sender}'s last {len(answered)} keep-alive probes came {interval} apart and the RST {interval} "
+            f"the {sender}'s last {len(on_cadence)} keep-alive probes came {interval} apart and the RST {interval} "
             f"after the last, nothing else sent either way: its keep-alive timer gave up and reset the "
             f"connection, so the {peer}'s answers to its last probes, captured, never reached it (dropped after "
             f"the capture point: a firewall on the {sender}'s host, a path that lost them)",
-            [p.frame for p in answered],
+            [p.frame for p in on_cadence],
         )
     if not before and not segment.flags & ACK:
         # The capture's first segment of the 4-tuple, and no abort: a stack's abort carries
