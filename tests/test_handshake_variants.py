@@ -911,3 +911,17 @@ def test_accurate_ecn_negotiations_read_from_the_wire() -> None:
     assert "the SYN arrived marked CE" in results[0].handshake.explain()
     # The ACE counter on the AccECN connections' segments echoes nothing.
     assert [r.ecn is not None for r in results] == [False, False, True, False]
+
+
+def test_a_lone_ack_answered_for_no_connection_says_it_may_be_an_ack_scans_probe() -> None:
+    """nmap -sA (helper-113, helper-115): a bare ACK answered by RST without ACK at its
+    acknowledgment number read 'handshake not captured (the capture starts after it)'. A
+    lone ACK with data answered so is no probe (a connection its receiver no longer had)."""
+    probe = analyze(("c", "A", 100, 900), ("s", "R", 900, 0))
+    assert probe.handshake.ack_probe
+    assert probe.handshake.explain().startswith(
+        "no handshake in the capture: a lone ACK answered by RST for no connection: an ACK scan's probe"
+    )
+    data = analyze(("c", "PA", 100, 900, 10), ("s", "R", 900, 0))
+    assert not data.handshake.ack_probe
+    assert data.handshake.explain() == "handshake not captured (the capture starts after it)"

@@ -73,6 +73,7 @@ from analyzer.decode.segment import (
     seq_diff,
 )
 from analyzer.findings import ecn_negotiation
+from analyzer.findings.scans import ack_probe
 from analyzer.findings.unreachable import answered_syn, last_answered_syn
 from analyzer.timefmt import between, format_duration
 
@@ -134,6 +135,8 @@ class Handshake:
     crafted_syns: list[Segment] = field(default_factory=list)  # SYNs with FIN or RST (impossible_flags)
     # No SYN, and the first segment a scan's probe (decode.segment.scan_probe): no handshake to miss.
     probe: Segment | None = None
+    # The connection is lone ACKs, answered by a RST for no connection (scans.ack_probe).
+    ack_probe: bool = False
     answered_syn_to_ack: float | None = None
     syn_to_synack: float | None = None
     synack_to_ack: float | None = None
@@ -224,6 +227,7 @@ class Handshake:
         self.challenge_ack = None
         self.crafted_syns = []
         self.probe = None
+        self.ack_probe = False
         self.answered_syn_to_ack = self.syn_to_synack = self.synack_to_ack = None
         self.checks = []
         self.client_options = self.server_options = None
@@ -434,6 +438,12 @@ class Handshake:
             return (
                 f"no handshake: the connection begins with {scan_probe(self.probe.flags)}, frame "
                 f"{self.probe.frame}, and holds no SYN: a scan, not a connection"
+            )
+        if self.ack_probe:
+            return (
+                "no handshake in the capture: a lone ACK answered by RST for no connection: an ACK scan's probe "
+                "(nmap -sA, -sW), or a segment of a connection its receiver no longer had (restarted, failed "
+                "over)"
             )
         if self.continues_frame >= 0:
             return (
@@ -695,6 +705,7 @@ def find_handshake(connection: Connection) -> Handshake:
         return _after_syn_only(connection, result, client_isn)
     if connection.segments and continued is None and scan_probe(connection.segments[0].flags):
         result.probe = connection.segments[0]
+    result.ack_probe = ack_probe(connection)
     refusals = _refusals_of_unseen_syn(connection) if continued is None else []
     if refusals:
         result.status, result.refusal, result.refusals = "refused", refusals[0], refusals

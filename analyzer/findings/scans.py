@@ -189,7 +189,7 @@ def probe_of(result: ConnectionAnalysis) -> tuple[str, str] | None:
     if not result.handshake.syns:
         if result.steps and result.steps[0].probe:
             return (RST if any(reset.sender == "server" for reset in result.resets) else NOTHING), OTHER_PROBE
-        if _ack_probe(result):
+        if ack_probe(result.connection):
             return RST, ACK_PROBE
         connection = result.connection
         return (NOTHING, OTHER_PROBE) if _lone_resets(connection) or _lone_fins(connection) else None
@@ -197,10 +197,9 @@ def probe_of(result: ConnectionAnalysis) -> tuple[str, str] | None:
     return (answer, SYN_PROBE) if answer is not None else None
 
 
-def _ack_probe(result: ConnectionAnalysis) -> bool:
+def ack_probe(connection: Connection) -> bool:
     """Whether the connection is an ACK probe answered by a RST for no connection (see the
     module docstring)."""
-    connection = result.connection
     segments = connection.segments
     # One that continues a connection given up as idle is that connection's: a keep-alive a
     # restarted server (a failover, a flushed firewall) answered so.
