@@ -83,6 +83,11 @@ def test_a_peer_syn_far_later_than_its_round_trip_is_a_simultaneous_open_whose_f
         "server": ["CLOSED", "SYN_SENT", "ESTABLISHED"],
     }
     assert [note.split(":")[0] for note in result.notes] == ["frame 1 not applied to the receiver"]
+    # A split handshake's server slow to answer, 15 ms on a LAN of 1 ms (helper-117), is one.
+    slow = analyze(
+        ("c", "S", 100, 0), (0.015, "s", "S", 500, 0), (0.016, "c", "SA", 100, 501), (0.0161, "s", "A", 501, 101),
+    )  # fmt: skip
+    assert (slow.handshake.variant, slow.handshake.syns_lost) == ("split", [])
 
 
 def test_a_five_way_split_handshake_takes_the_servers_first_ack_as_nothing() -> None:

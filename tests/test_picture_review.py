@@ -358,12 +358,15 @@ def test_a_syn_ack_backoff_is_charted_and_matched_against_the_listener_s_schedul
     [result] = [r for r in analysis.connections if r.synack_backoff.intervals]
     assert not result.syn_backoff.intervals
     assert result.synack_backoff.matches[0] == "the recorded kernel settings"
-    assert "Linux listener (1 s, doubling; tcp_synack_retries)" in result.synack_backoff.matches
+    assert "Linux listener (tcp_synack_retries) / Windows 8+ (1 s, doubling)" in result.synack_backoff.matches
     assert not result.backoff_schedules and not any("6.5" in name for name in result.synack_schedules)
     fig = backoff_figure(result, sidecar)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plt.close(fig)
-    assert "the recorded kernel settings = Linux listener (1 s, doubling; tcp_synack_retries)" in labels
+    assert (
+        "the recorded kernel settings = Linux listener (tcp_synack_retries) / Windows 8+ (1 s, doubling)"
+        in labels
+    )
     # Without a sidecar a listener's doubling from 3 s is Windows's.
     result.synack_backoff.intervals = [3.0, 6.0]
     assert matching_schedules(result.synack_backoff, None, synack=True) == [

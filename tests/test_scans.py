@@ -705,7 +705,8 @@ def test_a_rst_flood_is_a_flood_of_probes_without_syn(tmp_path) -> None:
 def test_a_port_floods_sources_are_those_that_probed_that_port_and_stand_out_of_it() -> None:
     """helper-115's hping: one host flooded on two ports, each from a source of its own, the
     first also from 120,000-odd random sources of which a few came twice. Each flood names its
-    own source only: not the other port's, nor a random address drawn twice (2 of 1,400)."""
+    own source only, by its probes of that port: not the other port's (which probed it once),
+    nor a random address drawn twice (2 of 1,400)."""
     detector = ScanDetector()
     time = 1_700_000_000.0
     for n in range(1_200):
@@ -714,10 +715,12 @@ def test_a_port_floods_sources_are_those_that_probed_that_port_and_stand_out_of_
         detector.add_probe("172.16.0.1", "192.0.2.10", 80, NOTHING, time + 0.2 + n * 1e-4)  # drawn again
     for n in range(200):
         detector.add_probe("198.51.100.7", "192.0.2.10", 80, NOTHING, time + 0.3 + n * 1e-4)
+    detector.add_probe("198.51.100.7", "192.0.2.10", 81, RST, time + 0.4)  # once, to the other port
     for n in range(1_100):
         detector.add_probe("203.0.113.5", "192.0.2.10", 81, RST, time + 0.5 + n * 1e-4)
     floods = {finding.target: finding for finding in detector.findings() if finding.kind == "flood"}
-    assert [source for source, _n, _ports in floods["192.0.2.10", 80].top_sources] == ["198.51.100.7"]
+    # Each counted by its probes of that port (helper-117: 201, the host's, in the other flood).
+    assert floods["192.0.2.10", 80].top_sources == [("198.51.100.7", 200, 1)]
     assert floods["192.0.2.10", 81].top_sources == [("203.0.113.5", 1_100, 1)]
 
 

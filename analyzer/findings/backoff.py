@@ -220,10 +220,10 @@ RECORDED_KERNEL: Final = "the recorded kernel settings"
 
 def known_synack_schedules(count: int) -> dict[str, list[float]]:
     """The SYN/ACK schedules: a listener's timer doubles from 1 s whatever
-    tcp_syn_linear_timeouts says (Linux's reqsk_timer_handler: TCP_TIMEOUT_INIT << n), a
-    Windows listener's from 3 s."""
+    tcp_syn_linear_timeouts says (Linux's reqsk_timer_handler: TCP_TIMEOUT_INIT << n), as a
+    Windows 8 / Server 2012 listener's does (InitialRto 1 s); an older Windows one's from 3 s."""
     return {
-        "Linux listener (1 s, doubling; tcp_synack_retries)": linear_then_doubling(1, count),
+        "Linux listener (tcp_synack_retries) / Windows 8+ (1 s, doubling)": linear_then_doubling(1, count),
         "Windows 7 and older (3 s, doubling)": linear_then_doubling(1, count, 3.0),
     }
 

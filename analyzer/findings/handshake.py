@@ -1168,7 +1168,7 @@ def _after_server_syn(
 # A peer's SYN (without ACK) this many times later after an end's SYN than the round trip
 # that followed it (the peer's SYN, the end's SYN/ACK, the peer's ACK), and this long at least,
 # answers nothing: the end's SYN never reached it.
-LATE_SYN_RATIO: Final = 2
+LATE_SYN_RATIO: Final = 20  # a split handshake's server slow to answer (15 ms on a 1 ms LAN) still is one
 LATE_SYN_LEAST: Final = 0.010
 
 

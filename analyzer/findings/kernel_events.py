@@ -132,7 +132,9 @@ RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
     # made on the path, not by the kernel: no reason of its
     "injected": frozenset(),
     # an application's abort: close() with unread data (ABORT_ON_CLOSE), SO_LINGER {1, 0}
-    # (close() through tcp_disconnect: TCP_STATE), memory, TCP_LINGER2 < 0, disconnect
+    # (close() through tcp_disconnect: TCP_STATE), memory, TCP_LINGER2 < 0, disconnect; or,
+    # where its answers were dropped after the capture point, the keep-alive timer's (the
+    # packets cannot tell: resets.py), which refine_with_kernel_reasons then names
     "abort": frozenset(
         {
             "TCP_ABORT_ON_CLOSE",
@@ -140,6 +142,7 @@ RESET_REASONS: Final[dict[ResetCause, frozenset[str]]] = {
             "TCP_ABORT_ON_MEMORY",
             "TCP_ABORT_ON_LINGER",
             "TCP_DISCONNECT_WITH_DATA",
+            "TCP_KEEPALIVE_TIMEOUT",
         }
     ),
     "linger_abort": frozenset({"TCP_STATE"}),
@@ -173,6 +176,13 @@ _ABORT_REASONS: Final[dict[str, tuple[ResetCause | None, str]]] = {
         None,
         "the {sender}'s kernel aborted it for memory (too many orphaned sockets, tcp_max_orphans, or "
         "socket memory exhausted; its reason TCP_ABORT_ON_MEMORY)",
+    ),
+    # An abort on the cadence of keep-alives the peer answered (resets.py): its timer's.
+    "TCP_KEEPALIVE_TIMEOUT": (
+        "keep_alive_timeout",
+        "the {sender}'s keep-alive timer gave up and reset the connection (the kernel's reason "
+        "TCP_KEEPALIVE_TIMEOUT): the answers to its last probes, captured, never reached it (dropped after "
+        "the capture point)",
     ),
 }
 

@@ -50,10 +50,11 @@ Causes, tried in this order (the first that fits):
 - keep_alive_timeout: the sender's last segments before the RST were keep-alive probes (no
   data or one byte, one below its next sequence number, KEEP_ALIVE_TIMEOUT_PROBES or more)
   that the peer never answered: the keep-alive timer gave up on a peer gone or unreachable
-  and reset the connection (Linux's tcp_keepalive_timer after tcp_keepalive_probes). Also
-  where the capture holds the peer's answers, as bare ACKs, but the probes kept one interval
-  and the RST (with ACK) came that interval after the last (KEEP_ALIVE_CADENCE): the answers
-  never reached the sender (dropped after the capture point).
+  and reset the connection (Linux's tcp_keepalive_timer after tcp_keepalive_probes). Where
+  the capture holds the peer's answers but the RST (with ACK) came one probe interval after
+  the last (KEEP_ALIVE_CADENCE), the abort says it may be the timer's, the answers dropped
+  after the capture point (an application's idle timeout of a whole number of intervals
+  looks the same; the kernel's reason, where recorded, settles it).
 - retransmission_give_up: the sender's last segments before the RST were one data segment
   sent again and again (more than GIVE_UP_RETRANSMISSIONS copies after the first) with
   nothing from the peer, and the RST came when the next copy was due (within GIVE_UP_WAIT
@@ -860,19 +861,6 @@ def _cause(
             "or TCP_KEEPCNT, probes, or sooner at TCP_USER_TIMEOUT)",
             [p.frame for p in probes],
         )
-    on_cadence = (
-        _answered_keep_alives_on_cadence(before, segment, sender, side) if segment.flags & ACK else []
-    )
-    if step.sender_before in SYNCHRONIZED and on_cadence:
-        interval = format_duration(segment.time - on_cadence[-1].time)
-        return (
-            "keep_alive_timeout",
-            f"the {sender}'s last {len(on_cadence)} keep-alive probes came {interval} apart and the RST {interval} "
-            f"after the last, nothing else sent either way: its keep-alive timer gave up and reset the "
-            f"connection, so the {peer}'s answers to its last probes, captured, never reached it (dropped after "
-            f"the capture point: a firewall on the {sender}'s host, a path that lost them)",
-            [p.frame for p in on_cadence],
-        )
     if not before and not segment.flags & ACK:
         # The capture's first segment of the 4-tuple, and no abort: a stack's abort carries
         # ACK (Linux's tcp_send_active_reset), one without answers a segment for no socket.
@@ -888,17 +876,33 @@ def _cause(
         # A server's kernel resets every connection still in the accept queue when the listener
         # closes (helper-115: a listener closed at its process's exit; refine_with_calls tells it
         # where the calls were recorded).
+        # Never accepted, it sent no data and no FIN.
         queued = (
             "; its listening socket closed with this connection still in the accept queue, never accepted"
             if sender == "server"
+            and not any(
+                side(s.segment) == sender and (s.segment.payload_len or s.segment.flags & FIN) for s in before
+            )
             else ""
         )
+        on_cadence = (
+            _answered_keep_alives_on_cadence(before, segment, sender, side) if segment.flags & ACK else []
+        )
+        keep_alive = ""
+        if on_cadence:
+            interval = format_duration(segment.time - on_cadence[-1].time)
+            keep_alive = (
+                f"; or, one keep-alive interval ({interval}) after the last of its {len(on_cadence)} keep-alive "
+                f"probes, its keep-alive timer's give-up, had the {peer}'s answers, captured, not reached it "
+                "(dropped after the capture point): the packets do not tell the two apart, the kernel's reason "
+                "does"
+            )
         return (
             "abort",
             f"the {sender} aborted the connection without FIN (close() with unread data, as at its "
             f"process's exit; SO_LINGER with zero timeout{queued}; or the kernel's abort: ss -K, too many "
-            "orphans)",
-            [],
+            f"orphans){keep_alive}",
+            [p.frame for p in on_cadence],
         )
     received = [s.segment for s in before if side(s.segment) == peer and s.segment.payload_len]
     if sender in fins and step.sender_before in _AFTER_OWN_FIN:

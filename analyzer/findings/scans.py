@@ -863,10 +863,10 @@ class ScanDetector:
                 vertical.add(source)
             hosts_of.setdefault(source, []).append((host, pair.attempts, ports))
             probes_of.setdefault(host, []).append((source, pair.attempts, ports))
-        on_port: set[tuple[str, int]] = set()  # (source, port): the source probed that port
+        on_port: dict[tuple[str, int], int] = {}  # (source, port): the source's probes of it, any host
         for key, sweep in self.by_sweep.stats().items():
             source, port = key
-            on_port.add(key)
+            on_port[key] = sweep.attempts
             assert sweep.hosts is not None
             hosts = sweep.hosts.count()
             if _sweep(sweep, hosts):
@@ -912,10 +912,14 @@ class ScanDetector:
                     target.sources.estimated,
                     [],
                     [],
-                    # Of the host's sources, those that probed this port: a flood of another
-                    # port of the host has its own.
+                    # Each source's probes of this port: no more than of the host on any port, nor
+                    # than of the port on any host (exact where it probed one or the other; a flood
+                    # of another port of the host has its own).
                     self._standing_out(
-                        [item for item in probes_of.get(host, []) if (item[0], port) in on_port],
+                        [
+                            (source, min(attempts, on_port.get((source, port), 0)), 1)
+                            for source, attempts, _ports in probes_of.get(host, [])
+                        ],
                         target.attempts,
                     ),
                     self.by_target.short_by,
