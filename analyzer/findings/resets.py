@@ -374,7 +374,7 @@ def _unanswered_keep_alives(
 
 
 # How near the keep-alive interval the gaps between answered probes, and from the last to the
-# RST, must be (a kernel timer's slack) for the RST to be the keep-alive timer's.
+# RST, must be (a kernel timer's slack) for the RST to look like the keep-alive timer's.
 KEEP_ALIVE_CADENCE: Final = 0.1
 
 
@@ -383,10 +383,11 @@ def _answered_keep_alives_on_cadence(
 ) -> list[Segment]:
     """The sender's keep-alive probes before its RST, each answered by the peer's bare ACK,
     KEEP_ALIVE_TIMEOUT_PROBES or more, one interval apart, the RST that interval after the
-    last and nothing else from either end since the first: the keep-alive timer's give-up,
-    though the capture holds answers, which cannot have reached it (dropped after the capture
-    point: a firewall on its host; helper-115's k_keepalive_srv, which the kernel's own
-    reason, TCP_KEEPALIVE_TIMEOUT, confirmed). [] where the shape or the times differ."""
+    last and nothing else from either end since the first: the keep-alive timer's give-up had
+    the answers, captured, not reached it (dropped after the capture point: a firewall on its
+    host; helper-115's k_keepalive_srv, the kernel's reason TCP_KEEPALIVE_TIMEOUT), or an
+    application's idle timeout of whole intervals (helper-117): the packets do not tell which.
+    [] where the shape or the times differ."""
     probes: list[Segment] = []
     for step in reversed(before):
         segment = step.segment
@@ -875,8 +876,7 @@ def _cause(
     if step.sender_before in SYNCHRONIZED and sender not in fins:
         # A server's kernel resets every connection still in the accept queue when the listener
         # closes (helper-115: a listener closed at its process's exit; refine_with_calls tells it
-        # where the calls were recorded).
-        # Never accepted, it sent no data and no FIN.
+        # where the calls were recorded); one never accepted sent no data and no FIN.
         queued = (
             "; its listening socket closed with this connection still in the accept queue, never accepted"
             if sender == "server"
