@@ -913,8 +913,8 @@ def _cause(
         return (
             "abort",
             f"the {sender} had sent its FIN (shutdown) and then aborted: close() with the {peer}'s data "
-            f"still unread{unread} is answered by RST (Linux's TCP_ABORT_ON_CLOSE), as is its process's exit "
-            "then; or SO_LINGER with zero timeout",
+            f"still unread{unread} is answered by RST (RFC 2525 2.17, every stack; Linux's reason "
+            "TCP_ABORT_ON_CLOSE), as is its process's exit then; or SO_LINGER with zero timeout",
             [fins[sender].frame],
         )
     return (
@@ -997,7 +997,12 @@ def fin_wait_2_expired_text(sender: Side, acked: Segment, late: Segment, fin_tim
             f"longer than this wait)"
         )
     elif silence >= LINUX_FIN_TIMEOUT:
-        timer = f"the FIN_WAIT_2 timer (Linux's tcp_fin_timeout, {LINUX_FIN_TIMEOUT} s by default)"
+        # Other stacks' timers may run longer (helper-116: a Windows client's expiry after 130 s
+        # read as Linux's alone).
+        timer = (
+            f"the FIN_WAIT_2 timer (Linux's tcp_fin_timeout, {LINUX_FIN_TIMEOUT} s by default; other "
+            "systems' may run longer)"
+        )
     else:
         timer = (
             f"the FIN_WAIT_2 timer, so the {sender}'s timer is shorter than {format_duration(silence)} "
