@@ -375,9 +375,9 @@ class Continued:
         # which Wireshark, reading one conversation, goes on counting from.
         self.bases: dict[Endpoint, int] = bases if bases is not None else {}
 
-    def fits(self, segment: Segment) -> bool:
+    def fits(self, segment: Segment, limit: int = GAP_LIMIT) -> bool:
         """Whether `segment` goes on where its ends left off: its sequence number near its
-        sender's last, its acknowledgment number near the other's (GAP_LIMIT either way),
+        sender's last, its acknowledgment number near the other's (`limit` either way),
         not an unrelated session that came to use the same 4-tuple."""
         for earlier in self.last:
             own = earlier.sport == segment.sport and earlier.src == segment.src
@@ -387,7 +387,7 @@ class Continued:
                 gap = seq_diff(segment.ack, earlier.seq_end)
             else:
                 continue
-            if not -GAP_LIMIT < gap < GAP_LIMIT:
+            if not -limit < gap < limit:
                 return False
         return True
 
@@ -430,6 +430,9 @@ class Connection:
     # open, which answered with a challenge ACK, and the SYN's sender answered that with a RST
     # at its acknowledgment number (see the module's rule; analysis.apply_stale_reset).
     reset_by_next: Segment | None = None
+    # Of an attempt whose SYN a connection still open answered with a challenge ACK: the frame
+    # at which that connection went on (ConnectionTracker._resume), UNSEEN if it did not.
+    went_on_at: int = UNSEEN
     # The connection given up as idle that this one, begun without a SYN, continues.
     continues: Continued | None = None
     # ICMP destination-unreachable errors that quote its segments (findings/unreachable.py).
@@ -464,6 +467,7 @@ class Connection:
         self.succeeded_at = None
         self.succeeded_by = None
         self.reset_by_next = None
+        self.went_on_at = UNSEEN
         self.continues = None
         self.unreachables = []
 
@@ -630,9 +634,10 @@ class _Open:
         self.queued = 0
         self.stale = 0
         self.continues: Continued | None = None  # see Connection.continues
-        # The connection this one's SYN found open on its 4-tuple, made but held back until
-        # this attempt shows whether its RST resets that one (ConnectionTracker._displace).
-        self.displaced: Connection | None = None
+        # The connection this one's SYN found open on its 4-tuple, held back until this
+        # attempt shows whether its RST resets that one or it goes on (ConnectionTracker.
+        # _displace), and that SYN.
+        self.displaced: tuple[_Open, Segment] | None = None
         self.first_frame = 0
         self.bases: dict[Endpoint, int] | None = None  # once folded: read from what it held
 
@@ -852,6 +857,9 @@ class _Open:
 # The longest a network holds a copy of a SYN back (a router's queue): a SYN with the same ISN
 # later than this, after its sender's data, is a new connection (see _Open.a_data).
 SYN_HELD_BACK: Final = 1.0
+# How near where a displaced connection's ends left off a segment after the challenge ACK must
+# be to go on in it (_resume): within any window a connection keeps (64 KiB scaled by 2^8).
+RESUME_GAP: Final = 1 << 24
 # Zeek's tcp_close_delay: how long an ended connection still takes stray segments.
 CLOSE_DELAY: Final = 5.0
 SWEEP_EVERY = 4096  # segments between looks for connections that ended long enough ago
@@ -1046,8 +1054,16 @@ class ConnectionTracker:
             if flags & FIN and not flags & RST and open_.fin_end_a == UNSEEN and not open_.reset:
                 open_.b_first_fin_time = time
                 self._time(open_, time + self.timeouts.partial_close)
-        displaced = open_.displaced
-        if displaced is not None and not first:
+        held = open_.displaced
+        if held is not None and not first:
+            if (
+                open_.challenge_ack != UNSEEN
+                and not flags & (SYN | RST)
+                and held[0].continued().fits(segment, RESUME_GAP)
+            ):
+                self._resume(key, open_, segment, time, done)
+                self._count_for_sweep(done)
+                return
             # The RST that answers the challenge ACK (_control's rule), before _apply moves on.
             answers = (
                 from_a
@@ -1057,8 +1073,7 @@ class ConnectionTracker:
             )
             self._apply(open_, segment, from_a, first, time)
             if answers:
-                displaced.reset_by_next = segment
-                self._release(open_, done)
+                self._release(open_, done, segment)
             elif from_a and flags & (SYN | ACK | RST | FIN) != SYN:
                 self._release(open_, done)  # not the SYN again
             elif not from_a and open_.challenge_ack == UNSEEN:
@@ -1069,28 +1084,51 @@ class ConnectionTracker:
 
     def _displace(
         self, key: FlowKey, open_: _Open, segment: Segment, done: list[Connection]
-    ) -> Connection | None:
+    ) -> tuple[_Open, Segment] | None:
         """Hand over the connection on `key` that `segment`, a SYN or SYN/ACK, begins the next
-        one after. One still open (not ended) is made but held back (returned), for the new
-        attempt's first answers to tell: a challenge ACK its end sent for the SYN, answered
-        by the RST that resets it (see the module's rule), or anything else, which releases it
-        as it was. The next connection holds it (_Open.displaced)."""
+        one after. One still open (not ended) is held back (returned, with the SYN), for the
+        new attempt's first answers to tell: a challenge ACK its end sent for the SYN, answered
+        by the RST that resets it (see the module's rule); a challenge ACK, then a segment that
+        goes on in its sequence space (_resume: the SYN was not its client's, injected or a
+        stray copy); or anything else, which releases it as it was. The next connection holds
+        it (_Open.displaced)."""
         if open_.ended or not segment.flags & SYN or segment.flags & ACK:
             self._hand_over(key, open_, done)
             self._succeeded(done[-1], segment)
             return None
         del self._current[key]
         self._release(open_, done)  # the one it held back in turn (a chain of SYNs): first
-        connection = self._open_connection(open_, None)
-        self._succeeded(connection, segment)
-        return connection
+        return open_, segment
 
-    def _release(self, open_: _Open, done: list[Connection]) -> None:
-        """The connection `open_`'s SYN displaced, handed over now (see _displace)."""
-        displaced = open_.displaced
-        if displaced is not None:
+    def _release(self, open_: _Open, done: list[Connection], reset_by: Segment | None = None) -> None:
+        """The connection `open_`'s SYN displaced, handed over now (see _displace); `reset_by`:
+        the RST that answered its challenge ACK, which reset it (Connection.reset_by_next)."""
+        held = open_.displaced
+        if held is not None:
             open_.displaced = None
-            done.append(displaced)
+            previous, syn = held
+            connection = self._open_connection(previous, None)
+            self._succeeded(connection, syn)
+            connection.reset_by_next = reset_by
+            done.append(connection)
+
+    def _resume(
+        self, key: FlowKey, open_: _Open, segment: Segment, time: float, done: list[Connection]
+    ) -> None:
+        """The connection `open_`'s SYN displaced goes on (`segment`, after the challenge ACK
+        its end sent for the SYN, is in its sequence space): the attempt, its SYN and that
+        challenge ACK, is handed over as it is, and the connection is current again, with a
+        timer (those it had fired while it was held)."""
+        held = open_.displaced
+        assert held is not None
+        previous = held[0]
+        open_.displaced = None
+        self._hand_over(key, open_, done)
+        done[-1].went_on_at = segment.frame
+        self._current[key] = previous
+        self._time(previous, previous.expiry(self.timeouts)[1])
+        from_a = segment.sport == previous.a_port and segment.src == previous.a_src
+        self._apply(previous, segment, from_a, False, time)
 
     def _stays_packed(self, attempt: HeldAttempt, segment: Segment) -> bool:
         """Whether `segment` is a SYN/ACK from the end that did not send the SYN, the first

@@ -430,7 +430,17 @@ def test_only_the_rst_answering_a_challenge_ack_resets_the_connection_the_syn_fo
     assert (old.connection.reset_by_next is not None) == reset
     assert (old.close.shape == "reset") == reset and bool(old.resets) == reset
     assert (states(old)["server"][-1] == "CLOSED") == reset
-    assert new.connection.reuses_ports_of == old.connection.id and len(old.connection.segments) == 5
+    assert new.connection.reuses_ports_of == old.connection.id
+    # Where the old one went on in its own numbers, what came after the challenge ACK is its
+    # (helper-110's syn_injected_est: the rest of the connection, four-way close included, was
+    # read as the attempt's, its client in SYN_SENT throughout); the attempt is its SYN and that ACK.
+    went_on = then[0][2:4] == (111, 501)
+    assert len(old.connection.segments) == 5 + 2 * went_on
+    assert len(new.connection.segments) == 2 + len(then) * (not went_on)
+    assert (new.connection.went_on_at, new.handshake.went_on_at) == ((8, 8) if went_on else (-1, -1))
+    assert (
+        "which went on after it (frame 8): the SYN was not its client's" in new.handshake.explain()
+    ) == went_on
 
 
 def test_a_reconnect_with_the_same_isn_is_a_new_connection() -> None:

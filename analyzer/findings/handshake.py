@@ -132,6 +132,7 @@ class Handshake:
     # The server's first answer to the SYN when it is an ACK that does not acknowledge it:
     # a challenge ACK (RFC 5961), from a stale connection on the same ports.
     challenge_ack: Segment | None = None
+    went_on_at: int = -1  # Connection.went_on_at: the frame the challenge ACK's connection went on at
     crafted_syns: list[Segment] = field(default_factory=list)  # SYNs with FIN or RST (impossible_flags)
     # No SYN, and the first segment a scan's probe (decode.segment.scan_probe): no handshake to miss.
     probe: Segment | None = None
@@ -225,6 +226,7 @@ class Handshake:
         self.client_isn = self.server_isn = None
         self.other_server_isns = []
         self.challenge_ack = None
+        self.went_on_at = -1
         self.crafted_syns = []
         self.probe = None
         self.ack_probe = False
@@ -637,6 +639,13 @@ class Handshake:
                     "the server answered the SYN with a SYN of its own, which the client never acknowledged"
                 )
             return "the server answered the SYN with a SYN of its own and never acknowledged the client's"
+        if not self.synacks and self.challenge_ack is not None and self.went_on_at >= 0:
+            return (
+                f"the server answered the SYN with an ACK that does not acknowledge it (frame "
+                f"{self.challenge_ack.frame}): a challenge ACK (RFC 5961) from the connection still open on these "
+                f"ports, which went on after it (frame {self.went_on_at}): the SYN was not its client's (injected, "
+                "or a stray copy of an old one)"
+            )
         if not self.synacks and self.challenge_ack is not None:
             return (
                 f"the server answered the SYN with an ACK that does not acknowledge it (frame "
@@ -777,6 +786,7 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
             result.server_isn = (client_ack.ack - 1) % MOD
         elif not _acknowledges(first.ack, result.syns[0]):
             result.challenge_ack = first
+            result.went_on_at = connection.went_on_at
     for segment in answers:
         if segment.flags & RST and segment.flags & ACK:
             # A SYN's data counts in the RST's ACK (RFC 9293 3.10.7.1: SEG.SEQ+SEG.LEN; Linux's
