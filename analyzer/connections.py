@@ -1056,9 +1056,14 @@ class ConnectionTracker:
                 self._time(open_, time + self.timeouts.partial_close)
         held = open_.displaced
         if held is not None and not first:
+            # Only the SYN's sender shows the SYN was not its (the server's segments fit the
+            # held connection's numbers whoever sent the SYN: the challenge ACK itself does);
+            # and only while the held connection's timer has not given it up.
             if (
-                open_.challenge_ack != UNSEEN
+                from_a
+                and open_.challenge_ack != UNSEEN
                 and not flags & (SYN | RST)
+                and self._clock <= held[0].expiry(self.timeouts)[1]
                 and held[0].continued().fits(segment, RESUME_GAP)
             ):
                 self._resume(key, open_, segment, time, done)

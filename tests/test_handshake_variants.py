@@ -419,8 +419,11 @@ def test_a_chain_of_syns_each_finding_the_one_before_open_loses_none() -> None:
         ((("c", "PA", 111, 501, 10), ("s", "A", 501, 121)), False),
         # A RST at another number answers nothing of the challenge ACK's.
         ((("c", "R", 5000, 0),), False),
+        # The server's data fits its connection whoever sent the SYN: it shows nothing, and the
+        # RST after it answers the challenge ACK (helper-118).
+        ((("s", "PA", 501, 111, 20), ("c", "R", 111, 0)), True),
     ],
-    ids=["rst-answers", "goes-on", "rst-elsewhere"],
+    ids=["rst-answers", "goes-on", "rst-elsewhere", "server-data-then-rst"],
 )
 def test_only_the_rst_answering_a_challenge_ack_resets_the_connection_the_syn_found(then, reset) -> None:
     """The tracker holds the connection a SYN displaced until that attempt's answers tell
