@@ -513,7 +513,7 @@ def _zero_window(
                 stall_start = None
             elif mine and segment.window > 0 and not segment.flags & (SYN | RST):
                 stall = _stall(side, stall_start, probes, segment, segment.stamp)
-                if not probes and between(stall_start.stamp, segment.stamp) < MOMENTARY_STALL:
+                if _momentary(stall_start, probes, segment, segment.stamp):
                     if not momentary:
                         found.append(stall)  # the place of the end's momentary stalls
                     momentary.append(stall)
@@ -542,6 +542,12 @@ def _zero_window(
     return found
 
 
+def _momentary(start: Segment, probes: list[Segment], update: Segment | None, end: int) -> bool:
+    """Whether a stall from `start` to `end` was momentary: opened by a window update
+    within MOMENTARY_STALL, before any probe."""
+    return update is not None and not probes and between(start.stamp, end) < MOMENTARY_STALL
+
+
 def _stall(
     side: str,
     start: Segment,
@@ -565,7 +571,7 @@ def _stall(
         else ""
     )
     frames = [start.frame] + [p.frame for p in probes] + [s.frame for s in (update, rst) if s is not None]
-    if update is not None and not probes and between(start.stamp, end) < MOMENTARY_STALL:
+    if _momentary(start, probes, update, end):
         why = f"{_MOMENTARY_WORDS} the {_peer(side)} back"
     else:
         why = f"its application was not reading as fast as the {_peer(side)} sent"

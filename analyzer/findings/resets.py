@@ -224,11 +224,12 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
         if cause != "injected" and segment.ttl >= 0:
             ttls = own_ttls([s for s in connection.segments if connection.sender(s) == sender])
-            if foreign_ttl(segment, ttls) and cause == "no_connection":
+            foreign = foreign_ttl(segment, ttls)
+            if foreign and cause == "no_connection":
                 # No connection where its sender has one (its other packets' TTL tell another
                 # box made it): not the sender's TCP answering.
                 cause, explanation = "injected", _foreign_text(sender, segment, ttls)
-            elif foreign_ttl(segment, ttls):
+            elif foreign:
                 # Below its sender's TTLs it proves nothing (a route may lengthen: tcp_state's
                 # "RSTs made nearer"), yet the cause must not say flatly that its sender did it.
                 values = ", ".join(str(ttl) for ttl in sorted(ttls))

@@ -938,10 +938,11 @@ class ScanDetector:
         return found
 
     def _standing_out(self, probes: list[tuple[str, int, int]], attempts: int) -> list[tuple[str, int, int]]:
-        """Of a flooded host's (source, probes, ports), the sources that stand out of the
-        flood's `attempts`, the busiest first: more than one probe of the host, more than the
-        pairs' table may have dropped from anyone, and STANDING_OUT_SHARE of the flood (none,
-        in a flood of spoofed addresses: 120,000 random ones draw a few twice)."""
+        """Of a flood's (source, probes, ports), the sources that stand out of its `attempts`,
+        the busiest first: more than one probe (of the flooded port, or of the host for a
+        flood of the host), more than the pairs' table may have dropped from anyone, and
+        STANDING_OUT_SHARE of the flood (none, in a flood of spoofed addresses: 120,000 random
+        ones draw a few twice)."""
         least = max(1, self.by_pair.short_by, math.ceil(STANDING_OUT_SHARE * attempts) - 1)
         standing_out = [item for item in probes if item[1] > least]
         return sorted(standing_out, key=lambda item: (-item[1], address_order(item[0])))[:TOP]
