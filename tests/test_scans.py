@@ -727,7 +727,8 @@ def test_a_port_floods_sources_are_those_that_probed_that_port_and_stand_out_of_
 def test_a_short_flood_across_two_of_the_clocks_ten_seconds_tells_no_busiest_ten_seconds(tmp_path) -> None:
     """The busiest 10 s are bins of the clock's tens of seconds: a flood of 4 s astride two of
     them had its larger part told as 'busiest 10 s', from a moment nothing happened
-    (helper-115's hping); a flood of 40 s has it."""
+    (helper-115's hping); a flood of 40 s has it. The JSON says the same (helper-117: it
+    kept the bin's start)."""
     for seconds, told in ((4.0, False), (40.0, True)):
         packets = [
             tcp_packet(4, f"172.16.{n // 256}.{n % 256}", 1024 + n, "192.0.2.1", 80, "S", n)
@@ -735,3 +736,10 @@ def test_a_short_flood_across_two_of_the_clocks_ten_seconds_tells_no_busiest_ten
         ]
         path = write_capture(tmp_path / "flood.pcap", packets, start=1_700_000_008.0, step=seconds / 3_000)
         assert ("busiest 10 s:" in run("analyze", str(path)).stdout) == told
+        (flood,) = [
+            s for s in json.loads(run("analyze", "--json", str(path)).stdout)["scans"] if s["kind"] == "flood"
+        ]
+        assert (flood["busiest_10s"] is not None) == told
+        if told:
+            assert flood["busiest_10s"]["first_time"] >= flood["first_time"]
+            assert flood["busiest_10s"]["attempts"] < flood["attempts"]

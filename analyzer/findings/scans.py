@@ -1066,8 +1066,13 @@ def _host_flooded(host: _Stats) -> bool:
     )
 
 
-def _busiest(target: _Stats) -> tuple[float, int]:
+def _busiest(target: _Stats) -> tuple[float, int] | None:
     """A target's busiest FLOOD_WINDOW bin: when it began (or its first probe, if later),
-    and the probes in it (the earliest of equals)."""
+    and the probes in it (the earliest of equals). None for a flood of 2 FLOOD_WINDOWs or
+    less, or one bin: the bins are the clock's tens of seconds, and a flood of a few seconds
+    that straddles two says less in its busiest than in its count and rate (helper-115's
+    hping), with a start where nothing happened (the bin's)."""
     at, probes = max((target.bins or {}).items(), key=lambda item: (item[1], -item[0]))
+    if probes >= target.attempts or round(target.last - target.first, 9) <= 2 * FLOOD_WINDOW:
+        return None
     return max(at * FLOOD_WINDOW, target.first), probes

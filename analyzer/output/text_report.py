@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Final, TextIO
 from analyzer.analysis import (
     ANY_PORT,
     BACKSCATTER,
-    FLOOD_WINDOW,
     Analysis,
     ConnectionAnalysis,
     FileStream,
@@ -447,9 +446,7 @@ def scan_lines(scans: list[ScanFinding], origin: Clock, shown: int | None = None
                 f"      nothing from {_ip(scan.target[0])} answered: a host down or a firewall's drop, or a capture "
                 "of the traffic to it only"
             )
-        # The bins are the clock's tens of seconds: a flood of a few seconds may straddle two,
-        # and the busiest of them says less than its count and rate (helper-115's hping).
-        if scan.busiest is not None and scan.busiest[1] < scan.attempts and scan.duration > 2 * FLOOD_WINDOW:
+        if scan.busiest is not None:
             start, count = scan.busiest
             lines.append(f"      busiest 10 s: {plural(count, 'attempt')} from {origin.since(start):+.3f} s")
         if scan.target is not None:
