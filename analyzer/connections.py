@@ -1009,8 +1009,11 @@ class ConnectionTracker:
                     self._succeeded(done[-1], segment, within=False)
                     open_ = None
             elif self._clock > open_.expiry(self.timeouts)[1]:
-                self._expire(key, open_, done)
-                open_ = None  # a new connection, no link: see _expire
+                # A new connection, no link (see _expire); or the connection its SYN held
+                # back, which goes on.
+                open_ = self._expire(key, open_, done)
+                if open_ is not None:
+                    from_a = segment.sport == open_.a_port and segment.src == open_.a_src
             if open_ is not None and from_a and open_.refused_again(segment):
                 # The same SYN again after its refusal: the same connect() (see refused_again).
                 open_.reset = False
@@ -1050,10 +1053,7 @@ class ConnectionTracker:
             self._time(open_, time + self.timeouts.attempt)
             first = True
         elif not from_a and not open_.b_spoke:
-            open_.b_spoke = True
-            if flags & FIN and not flags & RST and open_.fin_end_a == UNSEEN and not open_.reset:
-                open_.b_first_fin_time = time
-                self._time(open_, time + self.timeouts.partial_close)
+            self._b_spoke(open_, flags, time)
         held = open_.displaced
         if held is not None and not first:
             # Only the SYN's sender shows the SYN was not its (the server's segments fit the
@@ -1087,6 +1087,14 @@ class ConnectionTracker:
             self._apply(open_, segment, from_a, first, time)
         self._count_for_sweep(done)
 
+    def _b_spoke(self, open_: _Open, flags: int, time: float) -> None:
+        """The second end's first segment, of `flags`: a partial close's timer if it is a FIN
+        (see the module's rules)."""
+        open_.b_spoke = True
+        if flags & FIN and not flags & RST and open_.fin_end_a == UNSEEN and not open_.reset:
+            open_.b_first_fin_time = time
+            self._time(open_, time + self.timeouts.partial_close)
+
     def _displace(
         self, key: FlowKey, open_: _Open, segment: Segment, done: list[Connection]
     ) -> tuple[_Open, Segment] | None:
@@ -1105,17 +1113,51 @@ class ConnectionTracker:
         self._release(open_, done)  # the one it held back in turn (a chain of SYNs): first
         return open_, segment
 
-    def _release(self, open_: _Open, done: list[Connection], reset_by: Segment | None = None) -> None:
+    def _release(
+        self,
+        open_: _Open,
+        done: list[Connection],
+        reset_by: Segment | None = None,
+        end: float | None = None,
+        capture_end: float | None = None,
+    ) -> None:
         """The connection `open_`'s SYN displaced, handed over now (see _displace); `reset_by`:
-        the RST that answered its challenge ACK, which reset it (Connection.reset_by_next)."""
+        the RST that answered its challenge ACK, which reset it (Connection.reset_by_next).
+        Unless reset, it is marked given up if its own timer would have fired by now (`end`,
+        the clock if not given): held, it had none (helper-118). `capture_end`: at the
+        capture's end, as finish_each marks what it holds."""
         held = open_.displaced
         if held is not None:
             open_.displaced = None
             previous, syn = held
-            connection = self._open_connection(previous, None)
+            expired: Expiry | None = None
+            if reset_by is None and not previous.over:
+                kind, when = previous.expiry(self.timeouts)
+                if (self._clock if end is None else end) > when:
+                    expired = kind
+            connection = self._open_connection(previous, expired)
             self._succeeded(connection, syn)
             connection.reset_by_next = reset_by
+            if capture_end is not None and not previous.over:
+                connection.capture_end = capture_end
             done.append(connection)
+
+    def _let_go(self, key: FlowKey, open_: _Open) -> _Open | None:
+        """Take `open_`, which its timer gave up, out of the tracker. The connection its SYN
+        held back (_displace), if any, is current again, with its timer, and returned: no RST
+        answered the attempt's challenge ACK, nothing said it was over, and a later segment of
+        it is its own (helper-118: it was handed over with the attempt, not given up, and
+        its later segments continued nothing)."""
+        del self._current[key]
+        held = open_.displaced
+        if held is None:
+            return None
+        open_.displaced = None
+        previous = held[0]
+        self._current[key] = previous
+        self._idle.pop(key, None)  # the attempt's: a later segment continues the connection
+        self._time(previous, previous.expiry(self.timeouts)[1])
+        return previous
 
     def _resume(
         self, key: FlowKey, open_: _Open, segment: Segment, time: float, done: list[Connection]
@@ -1133,6 +1175,10 @@ class ConnectionTracker:
         self._current[key] = previous
         self._time(previous, previous.expiry(self.timeouts)[1])
         from_a = segment.sport == previous.a_port and segment.src == previous.a_src
+        if not previous.b_spoke:
+            # Its second end has spoken: sent this segment, or else the challenge ACK, which
+            # said it holds this connection (a one-sided capture: the partial close's timer).
+            self._b_spoke(previous, segment.flags if not from_a else ACK, time)
         self._apply(previous, segment, from_a, False, time)
 
     def _stays_packed(self, attempt: HeldAttempt, segment: Segment) -> bool:
@@ -1428,9 +1474,8 @@ class ConnectionTracker:
                     continue  # the queue of the over has it
                 kind, when = open_.expiry(self.timeouts)
                 if clock > when:
-                    del self._current[key]
-                    self._release(open_, done)
                     self._give_up(open_, kind, done, limit)
+                    self._let_go(key, open_)  # its timer is in the heap: this loop sees to it
                 else:
                     self._time(open_, when)  # segments came since: its timer from the latest
 
@@ -1461,14 +1506,19 @@ class ConnectionTracker:
             return self._attempt_connection(item, expired)
         return self._open_connection(item, expired)
 
-    def _expire(self, key: tuple, open_: _Open, done: list[Connection]) -> None:
+    def _expire(self, key: FlowKey, open_: _Open, done: list[Connection]) -> _Open | None:
         """Give up a connection its timer let go. The one a later segment on its 4-tuple
         starts gets no link to it (reuses_ports_of): whether this one is still held then
-        depends on when the tracker last looked, and the result must not."""
+        depends on when the tracker last looked, and the result must not. The connection its
+        SYN held back goes on (_let_go), returned, unless its own timer gave it up too."""
         expired = open_.expiry(self.timeouts)[0]
         if expired == "idle":
             self._remember_idle(open_)
-        self._hand_over(key, open_, done, expired)
+        restored = self._let_go(key, open_)
+        done.append(self._open_connection(open_, expired))
+        if restored is not None and self._clock > restored.expiry(self.timeouts)[1]:
+            return self._expire(key, restored, done)
+        return restored
 
     def _remember_idle(self, open_: _Open) -> None:
         """Keep what a later connection on its 4-tuple would continue (Continued)."""
@@ -1552,6 +1602,7 @@ class ConnectionTracker:
                     done[-1].capture_end = capture_end
             else:
                 key, open_ = item.key, item
+                self._release(open_, done, end=end, capture_end=capture_end)
                 kind, when = open_.expiry(self.timeouts)
                 self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
                 if not open_.over:

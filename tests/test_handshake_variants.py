@@ -446,6 +446,36 @@ def test_only_the_rst_answering_a_challenge_ack_resets_the_connection_the_syn_fo
     ) == went_on
 
 
+def test_a_connection_a_syn_held_back_keeps_its_own_timers() -> None:
+    """helper-118: held back by a SYN's attempt (connections._displace), a connection had no
+    timer. The attempt given up released it unmarked, and its segment 400 s later continued
+    nothing; at the file's end it had no capture_end. Now it is current again once the
+    attempt is given up (no RST said it was over), and marked at the end as what is open is."""
+    later = conversation(*STALE_THEN_SYN, (400.0, "c", "PA", 111, 501, 10), ("s", "A", 501, 121))
+    old, attempt, goes_on = analyze_segments(later).connections
+    assert old.connection.expired == "idle" and old.connection.succeeded_by is None
+    assert attempt.connection.reuses_ports_of == old.connection.id and len(attempt.connection.segments) == 2
+    assert "it continues the connection of frame 1, given up as idle" in goes_on.handshake.explain()
+    old, attempt = analyze_segments(conversation(*STALE_THEN_SYN)).connections
+    assert old.connection.capture_end is not None
+    assert old.connection.capture_end == attempt.connection.capture_end
+
+
+def test_a_connection_going_on_after_a_syn_s_challenge_ack_heard_its_server() -> None:
+    """helper-118: a capture of the client's side only until then; the SYN's challenge ACK is
+    the server's first segment. Once the connection went on (the client's FIN), it had not
+    heard its server (the partial close's timer: given up 3 s later), and the server's FIN
+    4.5 s later began a connection of its own. The challenge ACK says the server holds it."""
+    segments = conversation(
+        ("c", "S", 100, 0), ("c", "A", 101, 501), ("c", "PA", 101, 501, 10),
+        (1.0, "c", "S", 3_000_000_000, 0), ("s", "A", 501, 111), ("c", "FA", 111, 501),
+        (4.5, "s", "FA", 501, 112), ("c", "A", 112, 502),
+    )  # fmt: skip
+    old, attempt = analyze_segments(segments).connections
+    assert old.connection.expired is None and old.close.shape == "three-segment"
+    assert [s.frame for s in attempt.connection.segments] == [4, 5] and attempt.connection.went_on_at == 6
+
+
 def test_a_reconnect_with_the_same_isn_is_a_new_connection() -> None:
     """A stack whose ISN is fixed (an embedded one) reboots and connects from the same port
     with the same ISN: after its data, that SYN is no retransmission (no stack resends its SYN
