@@ -435,6 +435,10 @@ class Connection:
     went_on_at: int = UNSEEN
     # The connection given up as idle that this one, begun without a SYN, continues.
     continues: Continued | None = None
+    # The connection given up as idle on its 4-tuple before this one began with a SYN: what a
+    # challenge ACK to that SYN may come from (a NAT that gave its port to another host after
+    # its own idle timeout; findings/resets.py names it).
+    after_idle: Continued | None = None
     # ICMP destination-unreachable errors that quote its segments (findings/unreachable.py).
     unreachables: list[Unreachable] = field(default_factory=list)
 
@@ -574,6 +578,7 @@ class _Open:
         self.folder: Folder | None = None  # once it is long: it has the segments
         self.first_index = first_index
         self.reuses: int | None = None  # first_index of the connection this one follows on its 4-tuple
+        self.after_idle: Continued | None = None  # Connection.after_idle
         self.reset = False
         self.reset_by_a = False  # the RST that reset it came from a
         # Per end, "a" the first segment's sender and "b" the other: the ISN of its first
@@ -977,7 +982,12 @@ class ConnectionTracker:
                     self._count_for_sweep(done)
                     return
                 open_ = self._unpack(key, attempt)
-            elif self._pack and flags & (SYN | ACK | RST | FIN) == SYN and can_pack(segment):
+            elif (
+                self._pack
+                and flags & (SYN | ACK | RST | FIN) == SYN
+                and can_pack(segment)
+                and not (self._idle and key in self._idle)  # its memory goes with it (after_idle)
+            ):
                 if self._idle:
                     self._idle.pop(key, None)  # a new connection: it continues nothing
                 attempt = HeldAttempt(held_as or attempt_key(segment), self._count, segment, time)
@@ -1045,6 +1055,8 @@ class ConnectionTracker:
                 continued = self._idle.pop(key, None)
                 if continued is not None and not flags & SYN and continued.fits(segment):
                     open_.continues = continued
+                elif continued is not None and flags & (SYN | ACK | RST | FIN) == SYN:
+                    open_.after_idle = continued
             from_a = True
             if previous is not None:
                 open_.reuses = previous.first_index
@@ -1544,6 +1556,7 @@ class ConnectionTracker:
         connection.reuses_ports_of = open_.reuses
         connection.expired = expired
         connection.continues = open_.continues
+        connection.after_idle = open_.after_idle
         if open_.tunnels is not None:
             connection.tunnels = open_.tunnels
             connection.untunnelled_too = open_.untunnelled

@@ -476,6 +476,38 @@ def test_a_connection_going_on_after_a_syn_s_challenge_ack_heard_its_server() ->
     assert [s.frame for s in attempt.connection.segments] == [4, 5] and attempt.connection.went_on_at == 6
 
 
+@pytest.mark.parametrize("every", [1, 4096], ids=["swept-before-the-syn", "given-up-at-the-syn"])
+@pytest.mark.parametrize("fits", [True, False], ids=["its-numbers", "other-numbers"])
+def test_a_challenge_ack_from_a_connection_given_up_as_idle_names_it(fits, every, monkeypatch) -> None:
+    """helper-113's NAT reuse: a NAT gives a quiet connection's port to another host after its
+    own idle timeout (AWS's 350 s), past ours (300 s): the stale connection was given up, and
+    the RST that resets it was told only as the new connection's. It names the connection
+    whose numbers the challenge ACK carries, whether the tracker's look gave it up before the
+    SYN came (the SYN is then held packed: the memory goes with it) or the SYN did."""
+    from analyzer import connections
+
+    monkeypatch.setattr(connections, "SWEEP_EVERY", every)
+    ack = (501, 111) if fits else (2_000_000_000, 3_000_000_000)
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111),
+        (350.0, "c", "S", 9000, 0), ("s", "A", *ack), ("c", "R", ack[1], 0),
+        (1.0, "c", "S", 9000, 0), ("s", "SA", 700, 9001), ("c", "A", 9001, 701),
+    )  # fmt: skip
+    # Another connection's SYN at 440 s: a segment after the timeout, before the SYN, for the
+    # look to come (SWEEP_EVERY 1: after each segment) before the SYN.
+    other = Segment(6, 540.0, 4, "192.0.2.1", 40001, "192.0.2.2", 80, 2, 5, 0, 65535, 0, None)
+    for later in segments[5:]:
+        later.frame += 1
+    segments.insert(5, other)
+    old, _other, new = analyze_segments(segments).connections
+    assert old.connection.expired == "idle" and _other.connection.segments == [other]
+    [reset] = new.resets
+    assert reset.cause == "challenge_ack_answer"
+    assert (
+        "(the connection of frame 1, given up here as idle: 349.997 s without a segment" in reset.explanation
+    ) == fits
+
+
 def test_a_reconnect_with_the_same_isn_is_a_new_connection() -> None:
     """A stack whose ISN is fixed (an embedded one) reboots and connects from the same port
     with the same ISN: after its data, that SYN is no retransmission (no stack resends its SYN

@@ -531,6 +531,16 @@ def _cause(
                 f"the {peer}'s challenge ACK (frame {answered.frame}, RFC 5961): a stale connection on the same "
                 f"ports took the SYN and answered with an ACK that does not acknowledge it"
             )
+            stale = connection.after_idle
+            if stale is not None and stale.fits(answered):
+                # Given up by its timer before this SYN (helper-113: a NAT gives a port to another
+                # host after its idle timeout, 350 s on AWS's): its own lines end before this RST.
+                quiet = answered.time - stale.last_time
+                what += (
+                    f" (the connection of frame {stale.first_frame}, given up here as idle: "
+                    f"{format_duration(quiet)} without a segment before this ACK; its client had let it go "
+                    "without a packet: a restart, or a NAT that gave its address and port to another host)"
+                )
         return (
             "challenge_ack_answer",
             f"RST answering {what}; from SYN_SENT the {sender} answers such an ACK with a RST at its "
