@@ -16,7 +16,7 @@ from pcap_builder import tcp_packet, write_capture
 from scapy.layers.inet import IP, TCP
 
 from analyzer.analysis import analyze_file
-from analyzer.findings.links import TRANSLATED_WITHIN, LinkDetector, _Ends
+from analyzer.findings.links import MAX_SIDES, TRANSLATED_WITHIN, LinkDetector, _Ends
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import analysis_text
 from analyzer.parallel import one_file
@@ -115,6 +115,20 @@ def test_a_translation_twice_is_one_connection_on_three_sides_and_one_4_tuple_no
         sides = SimpleNamespace(client=(INSIDE, 40000 + port), server=(SERVER, 80))
         detector.handshakes.add(7 << 32 | 9, time, ident, _Ends.of(sides), 64)  # type: ignore[arg-type]
     assert [t.connections for t in detector.findings().translations] == [[0, 1, 2]]
+
+
+@pytest.mark.parametrize("sides", [MAX_SIDES, MAX_SIDES + 1])
+def test_more_connections_sharing_isns_than_a_path_has_translations_are_not_one(sides) -> None:
+    """A stack or a generator that fixes its ISNs: 1,000 connections, each with the same
+    client and server ISN, were read as one seen on 1,000 sides of address translations."""
+    from types import SimpleNamespace
+
+    detector = LinkDetector()
+    for ident in range(sides):
+        ends = SimpleNamespace(client=(INSIDE, 40000 + ident), server=(SERVER, 80))
+        detector.handshakes.add(7 << 32 | 9, 0.001 * ident, ident, _Ends.of(ends), 64)  # type: ignore[arg-type]
+    found = [t.connections for t in detector.findings().translations]
+    assert found == ([list(range(sides))] if sides <= MAX_SIDES else [])
 
 
 def _attempt(

@@ -59,6 +59,12 @@ if TYPE_CHECKING:
 # packet before it goes out (the rule on forwarded copies in connections.py allows 2 s too).
 TRANSLATED_WITHIN = 2.0
 
+# The most sides of one connection a capture sees: a pod's, a node's after kube-proxy's DNAT,
+# its uplink's after SNAT, one more NAT. More connections that share ISNs within
+# TRANSLATED_WITHIN of each other are not one: their ISNs are not random (a stack or a
+# traffic generator that fixes them; 1,000 such connections were read as one, "#0 = #1 = ...").
+MAX_SIDES = 4
+
 
 @dataclass
 class Translation:
@@ -131,7 +137,7 @@ class _Sides:
 
     def runs(self, scans: Sequence[ScanFinding] = ()) -> list[list[int]]:
         """The indexes of each run of entries of one key whose SYNs follow each other within
-        TRANSLATED_WITHIN, in SYN order (then id); runs of one left out, and the entries of
+        TRANSLATED_WITHIN, in SYN order (then id); runs of one or of more than MAX_SIDES left out, and the entries of
         `scans`' sources and floods' targets. The keys that repeat are found first, in one
         sorted list of the keys (about 40 bytes an entry while it lives): only their entries
         are sorted with a tuple each (200 bytes)."""
@@ -157,11 +163,11 @@ class _Sides:
         run: list[int] = []
         for index in chosen:
             if run and (keys[index] != keys[run[-1]] or times[index] - times[run[-1]] > TRANSLATED_WITHIN):
-                if len(run) > 1:
+                if 1 < len(run) <= MAX_SIDES:
                     runs.append(run)
                 run = []
             run.append(index)
-        if len(run) > 1:
+        if 1 < len(run) <= MAX_SIDES:
             runs.append(run)
         return runs
 
