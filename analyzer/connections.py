@@ -40,7 +40,7 @@ An attempt (nothing but SYNs and SYN/ACKs so far, or a SYN whose receiver has se
 nothing since, nor its sender an ACK: Zeek's rule, but for a capture of one direction, where
 the client's ACK shows the SYN/ACK came and a pause while typing is no attempt's end; Zeek
 gives such a connection up 5 s after its SYN) is given up after `attempt` seconds, or BACKOFF_PATIENCE
-times the gap between its last two SYNs if that is longer: a client or server backing
+times the gap between an end's last two SYNs (SYN/ACKs) if that is longer: a client or server backing
 off (1, 2, 4, 8 s ...) is waiting, not gone, and its SYNs stay one connection; a SYN
 first resent after more than `attempt` seconds (BSD's 6 s initial timeout) starts a new
 connection, as in Zeek (`--attempt-timeout` to keep them together). A partial connection
@@ -230,6 +230,28 @@ def _same_sender_and_state(segment: Segment, earlier: Segment, echoes: bool = Tr
         and segment.sack_end == earlier.sack_end
         and same_options
     )
+
+
+def _second_answer(held: list[Segment], at: int) -> bool:
+    """Whether the same bytes again after `held[at]`, a SYN/ACK, may be its sender's second
+    SYN/ACK: the other end's SYN came again after the SYN/ACK before it. A listener answers
+    a repeated SYN at once, and its timer may fire in the same millisecond (Linux's first
+    timeout and the client's are both 1 s): two SYN/ACKs alike to the byte, the IPv4
+    identification 0, the timestamp the same millisecond's (helper-119: the one that got
+    through was left out as a copy, and the SYN/ACK timer said never to have fired). Unless
+    the capture copies the connection's packets (a copy already found): then it is one."""
+    synack = held[at]
+    if synack.flags & (SYN | ACK | RST | FIN) != SYN | ACK:
+        return False
+    sender, port = synack.src, synack.sport
+    syn_again = False
+    for earlier in reversed(held[max(0, at - COPY_LOOK_BACK) : at]):
+        own = earlier.sport == port and earlier.src == sender
+        if not own and earlier.flags & (SYN | ACK | RST) == SYN:
+            syn_again = True
+        elif own and earlier.flags & (SYN | ACK | RST) == SYN | ACK:
+            return syn_again
+    return False
 
 
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
@@ -612,7 +634,12 @@ class _Open:
         self.began_with_syn = False  # its first segment a SYN (without ACK)
         self.syn_seen = False
         self.last_syn_time = 0.0
-        self.syn_gap = 0.0  # between its last two SYNs (either end's)
+        # The longer of each end's gap between its last two SYNs (SYN/ACKs): its backoff.
+        self.syn_gap = 0.0
+        self.a_syn_time = float(UNSEEN)
+        self.b_syn_time = float(UNSEEN)
+        self.a_syn_gap = 0.0
+        self.b_syn_gap = 0.0
         self.last_time = 0.0
         self.queued_at = 0.0  # its last segment's time when it joined the tracker's queue of the over
         self.tunnels: list[str] | None = None  # see Connection.tunnels
@@ -697,7 +724,11 @@ class _Open:
                     break  # (a RST between answered the first: it was delivered)
                 spoke = True
                 continue
-            if earlier.seq == segment.seq and is_capture_copy(segment, earlier):
+            if (
+                earlier.seq == segment.seq
+                and is_capture_copy(segment, earlier)
+                and not (self.copy_count == 0 and _second_answer(held, len(held) - back))
+            ):
                 return earlier
             if spoke and earlier.time < segment.time - CAPTURE_COPY_WINDOW:
                 break
@@ -1366,8 +1397,18 @@ class ConnectionTracker:
                     end = segment.seq_end
                     if open_.syn_end_a == UNSEEN or seq_diff(end, open_.syn_end_a) > 0:
                         open_.syn_end_a = end
-                if open_.syn_seen:
-                    open_.syn_gap = time - open_.last_syn_time
+                # The backoff is each end's own: a listener answers each SYN again at once
+                # (helper-119: a client's 4.1 s gap read as the 20 us to that answer, and its
+                # attempt given up 5 s on, in four pieces).
+                if from_a:
+                    if open_.a_syn_time != UNSEEN:
+                        open_.a_syn_gap = time - open_.a_syn_time
+                    open_.a_syn_time = time
+                else:
+                    if open_.b_syn_time != UNSEEN:
+                        open_.b_syn_gap = time - open_.b_syn_time
+                    open_.b_syn_time = time
+                open_.syn_gap = max(open_.a_syn_gap, open_.b_syn_gap)
                 open_.syn_seen = True
                 open_.last_syn_time = time
             if flags & FIN:

@@ -82,7 +82,7 @@ class HeldAttempt:
         self.first_index = first_index
         self.from_b = 0  # a bit for each record, from the first: sent by end b
         self.last_time = time  # its last segment's, on the tracker's clock (decode.reader.STAMPED_BACK)
-        self.syn_gap = 0.0  # between its last two SYN and SYN/ACK segments: the tracker's syn_gap
+        self.syn_gap = 0.0  # between its last two SYN/ACKs: the tracker's syn_gap (its SYN is one)
         self.a_is_low = sent_from_low(syn)
         self.answered = False  # its SYN/ACK has come (the record after the SYN)
         self.short = short  # its records are _SHORT's, not _RECORD's
@@ -96,8 +96,9 @@ class HeldAttempt:
         self.from_b |= 1 << self.records
         self._append(synack)
         self.options_b = without_echoes(synack.options)
+        # b's backoff: from its SYN/ACK before (the tracker's syn_gap: each end's own).
+        self.syn_gap = time - self.last_time if self.answered else 0.0
         self.answered = True
-        self.syn_gap = time - self.last_time
         self.last_time = time
 
     def add_reset(self, rst: Segment, from_b: bool, time: float) -> None:

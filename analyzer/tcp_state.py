@@ -419,6 +419,10 @@ class Endpoint:
     ttls_seen: int = 0
     ingress: int = UNSEEN
     also_on: int = UNSEEN
+    # The acknowledgment numbers of its latest segments, RECENT_ACKS of them, each once: a
+    # segment of its its peer's stack takes late (from a socket's backlog, after the socket
+    # was gone) is answered by a RST at that segment's number, below its latest.
+    recent_acks: list[int] = field(default_factory=list)
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -436,6 +440,7 @@ class Endpoint:
         self.ttls_seen = 0
         self.ingress = UNSEEN
         self.also_on = UNSEEN
+        self.recent_acks = []
 
     @property
     def window(self) -> int | None:
@@ -547,6 +552,12 @@ class Endpoint:
         self.reached(segment)
         if segment.flags & FIN:
             self.fin = segment
+        if segment.flags & ACK:
+            recent = self.recent_acks
+            if not recent or recent[-1] != segment.ack:
+                recent.append(segment.ack)
+                if len(recent) > RECENT_ACKS:
+                    del recent[0]
         self.last_sent = segment
 
     def reached(self, segment: Segment) -> None:
@@ -1800,6 +1811,12 @@ def _answers_unacceptable_ack(sender: Endpoint, receiver: Endpoint, rst: Segment
 
 # No window reaches further past what its receiver acknowledged (65,535 << 14).
 _ANY_WINDOW: Final = 1 << 30
+# How many of an end's latest acknowledgment numbers a RST without ACK may answer (Endpoint.
+# recent_acks): a socket's backlog holds a few segments at most when it is aborted.
+RECENT_ACKS: Final = 4
+# How soon after its sender's own RST such an answer comes: the socket's backlog is taken as
+# soon as its owner lets go of it, milliseconds.
+ABORT_BACKLOG: Final = 0.2
 
 
 def _at_latest_ack(receiver: Endpoint, rst: Segment) -> bool:
@@ -1861,6 +1878,19 @@ def _off_acknowledged(receiver: Endpoint, sender: Endpoint, rst: Segment) -> int
     the data they answered is seen); 0 where a TCP may."""
     acked = receiver.most_acked
     if acked is None or not acked.flags & ACK or _at_latest_ack(receiver, rst):
+        return 0
+    aborted = sender.last_sent
+    if (
+        not rst.flags & ACK
+        and rst.seq in receiver.recent_acks
+        and aborted is not None
+        and aborted.flags & RST
+        and rst.time - aborted.time <= ABORT_BACKLOG
+    ):
+        # Right after its sender's own RST, the answer, for no socket, to one of its receiver's
+        # latest segments, taken late: the aborted socket gone, the segment still in its
+        # backlog (helper-119: SO_LINGER 0 under load, a delayed ACK 36 ms old answered as
+        # "injected ... a reset attack").
         return 0
     distance = seq_diff(rst.seq, acked.ack)
     if distance < -1 or distance > _ANY_WINDOW:

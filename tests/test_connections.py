@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from segments import CLIENT, HANDSHAKE, conversation
 
 from analyzer.connections import CLOSE_DELAY, ConnectionTracker, Timeouts, group_connections
@@ -162,6 +163,32 @@ def test_a_backing_off_syn_stays_one_connection() -> None:
     assert len(connection.segments) == len(times) and connection.expired == "attempt"
     [still] = group_connections(segments)
     assert still.expired is None  # the capture ended with its last SYN: nothing was given up
+
+
+def test_a_backing_off_syn_answered_each_time_stays_one_connection() -> None:
+    """helper-119: a SYN/ACK black hole after the capture point: the listener answers each
+    SYN again at once. The backoff is each end's own; read between the last SYN and its
+    answer (20 us), the attempt was given up 5 s on, and one connect() was four connections."""
+    times = [0.0, 1.0, 3.0, 7.0, 15.0, 31.0]
+    steps = [step for t in times for step in ((t, "c", "S", 100, 0), (t + 2e-5, "s", "SA", 500, 101))]
+    [connection] = group_connections(conversation(*steps))
+    assert len(connection.segments) == 2 * len(times) and connection.expired is None
+
+
+@pytest.mark.parametrize("mirrored", [False, True], ids=["two-sends", "a-mirror-s-copy"])
+def test_two_syn_ack_alike_after_a_syn_again_are_two_unless_the_capture_copies(mirrored) -> None:
+    """helper-119: the listener's timer (1 s) and its answer to the client's SYN again (1 s)
+    send two SYN/ACKs alike to the byte within microseconds; the second was left out as a
+    capture copy (and it was the one that got through). Where the capture copies the
+    connection's packets (its SYN twice), the second is still the copy."""
+    syn = [("c", "S", 100, 0)] + [(2e-6, "c", "S", 100, 0)] * mirrored
+    steps = (*syn, (2e-5, "s", "SA", 500, 101), (1.0, "c", "S", 100, 0), (1.000015, "s", "SA", 500, 101),
+             (1.00004, "s", "SA", 500, 101), (1.00006, "c", "A", 101, 501))  # fmt: skip
+    segments = conversation(*steps)
+    for segment in segments:  # alike to the byte, the IPv4 identification 0
+        segment.checksum = (segment.flags * 7 + segment.seq + segment.ack) & 0xFFFF
+    [connection] = group_connections(segments)
+    assert [frame for _copy, frame in connection.copies] == ([1, 5] if mirrored else [])
 
 
 def test_a_half_open_attempt_expires_and_the_late_ack_starts_mid_stream() -> None:

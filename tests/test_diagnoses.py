@@ -12,6 +12,7 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_file, analyze_segments
 from analyzer.decode.segment import ACK, RST, Segment, TcpOptions
+from analyzer.findings.diagnoses import STALLS_TOLD
 from analyzer.findings.resets import record_fin_timeout
 from analyzer.sidecar import load_sidecar
 from analyzer.timefmt import NS, format_duration
@@ -488,6 +489,35 @@ def test_an_ends_momentary_zero_windows_are_one_diagnosis_beside_its_real_stall(
     assert [d.sentence.split(",")[0] for d in alone] == [
         "the server's receive window was zero for 20 µs from frame 5"
     ]
+
+
+@pytest.mark.parametrize("stalls", [STALLS_TOLD, STALLS_TOLD + 2])
+def test_an_ends_many_stalls_are_one_diagnosis(stalls) -> None:
+    """helper-119's slow reader behind a bottleneck: 258 stalls, each opened by its window
+    update, 258 lines alike but for their numbers. More than STALLS_TOLD are one: how many,
+    their time in all, the longest."""
+    steps: list[tuple] = [*HANDSHAKE]
+    seq = 101
+    for n in range(stalls):
+        at = 1.0 + n
+        steps += [(at, "c", "PA", seq, 501, 1000), (at + 0.001, "s", "A", 501, seq + 1000)]
+        steps += [(at + 0.05 * (n + 1), "s", "A", 501, seq + 1000)]  # opened 50 ms, 100 ms ... later
+        seq += 1000
+    segments = conversation(*steps)
+    for n in range(stalls):
+        segments[4 + 3 * n].window = 0
+    found = _kinds(segments)["zero_window"]
+    if stalls <= STALLS_TOLD:
+        assert len(found) == stalls
+        return
+    [one] = found
+    longest = 0.05 * stalls - 0.001
+    assert one.sentence.startswith(
+        f"the server's receive window was zero {stalls} times from frame 5 on, "
+        f"{format_duration(sum(0.05 * (n + 1) - 0.001 for n in range(stalls)))} in all, the longest "
+        f"{format_duration(longest)} (frame {5 + 3 * (stalls - 1)}), each until its window update: its application"
+    )
+    assert len(one.frames) == 2 * stalls
 
 
 def test_a_data_segment_backing_off_shows_its_schedule() -> None:
@@ -995,6 +1025,20 @@ def test_a_rst_below_what_its_receiver_acknowledged_is_not_its_senders() -> None
         and "1294967295 bytes past what the client had acknowledged" in reset.explanation
     )
     assert result.states["server"][-1][1].value == "ESTABLISHED"
+
+
+def test_a_rst_answering_a_segment_taken_after_the_abort_is_no_forgery() -> None:
+    """helper-119: the client aborts (SO_LINGER 0) while the server's ACKs are on their way;
+    one still in the socket's backlog is taken after the socket is gone and answered for no
+    socket, at its acknowledgment number, below the server's latest: the kernel's own RST,
+    not "injected ... a reset attack". At another number below, it still is not its own."""
+    for seq, own in ((121, True), (105, False)):
+        segments = conversation(
+            *HANDSHAKE, ("c", "PA", 101, 501, 20), ("s", "A", 501, 121), ("c", "PA", 121, 501, 20),
+            ("s", "A", 501, 141), ("c", "RA", 141, 501), ("c", "R", seq, 0),
+        )  # fmt: skip
+        [result] = analyze_segments(segments).connections
+        assert [r.cause for r in result.resets] == ["abort", "after_reset" if own else "injected"]
 
 
 def test_a_rst_one_below_after_its_senders_fin_is_no_forgery() -> None:

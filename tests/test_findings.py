@@ -388,6 +388,22 @@ def test_half_close_data_flows_after_the_fin() -> None:
     assert (close.first_fin, close.shape, close.time_wait) == ("client", "half-close", "client")
 
 
+def test_a_resend_of_data_sent_before_the_first_fin_is_no_half_close() -> None:
+    """helper-119: the server's reply, sent before the client's FIN, resent after it (a tail
+    loss probe) is no data after the FIN: three segments, as without the resend. New data
+    after the FIN is a half-close."""
+    resend = close_of(
+        ("s", "PA", 501, 101, 2), ("c", "FA", 101, 503), ("s", "PA", 501, 101, 2), ("s", "FA", 503, 102),
+        ("c", "A", 102, 504),
+    )  # fmt: skip
+    assert resend.shape == "three-segment"
+    new = close_of(
+        ("s", "PA", 501, 101, 2), ("c", "FA", 101, 503), ("s", "PA", 503, 101, 2), ("s", "FA", 505, 102),
+        ("c", "A", 102, 506),
+    )  # fmt: skip
+    assert new.shape == "half-close"
+
+
 def test_one_fin_and_reset_shapes() -> None:
     assert close_of(("c", "FA", 101, 501), ("s", "A", 501, 102)).shape == "one-fin"
     assert close_of(("c", "FA", 101, 501), ("s", "R", 501, 0)).shape == "fin-then-reset"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from analyzer.connections import SIDES, Connection, Side, peer_of
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, State, Step
 from analyzer.timefmt import format_duration
 
@@ -367,7 +367,20 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
         for at, segment in placed
         if first_at < at < second_at and connection.sender(segment) != first_side
     ]
-    if any(segment.payload_len > 0 for segment in [*between, second]):
+    # New data, not a resend of what it had sent before the first FIN (helper-119: a tail loss
+    # probe of the server's reply, sent before the client's FIN and resent after it, read as a
+    # half-close).
+    sent_before = UNSEEN
+    for at, segment in placed:
+        if at < first_at and segment.payload_len and connection.sender(segment) == second_side:
+            data_end = (segment.seq + segment.payload_len) % MOD
+            if sent_before == UNSEEN or seq_diff(data_end, sent_before) > 0:
+                sent_before = data_end
+    if any(
+        segment.payload_len > 0
+        and (sent_before == UNSEEN or seq_diff((segment.seq + segment.payload_len) % MOD, sent_before) > 0)
+        for segment in [*between, second]
+    ):
         result.shape = "half-close"
     elif any(seq_diff(segment.ack, first_end) >= 0 for segment in between):
         result.shape = "four-way"

@@ -483,6 +483,10 @@ def _median(values: list[float]) -> float:
 # A zero window opened again sooner than this, before any probe, is the reader catching up
 # at once (15 µs on loopback), not an application that stopped reading.
 MOMENTARY_STALL: Final = 0.001
+# More stalls of one end than this, each opened again by its window update, are told as one:
+# a slow reader behind a bottleneck stalled 258 times, 258 lines alike but for their numbers
+# (helper-119's s4).
+STALLS_TOLD: Final = 3
 _MOMENTARY_WORDS: Final = "its buffer full for a moment and read at once, too short to hold"
 
 
@@ -500,6 +504,7 @@ def _zero_window(
         stall_start: Segment | None = None
         probes: list[Segment] = []
         momentary: list[Diagnosis] = []
+        opened: list[tuple[Diagnosis, int, int]] = []  # (the stall, its nanoseconds, its probes)
         for segment in segments:
             mine = _from(connection, segment, side)
             if mine and "zero_window" in sequence.flags.get(segment.frame, ()):
@@ -519,6 +524,7 @@ def _zero_window(
                     momentary.append(stall)
                 else:
                     found.append(stall)
+                    opened.append((stall, segment.stamp - stall_start.stamp, len(probes)))
                 stall_start = None
             elif (
                 not mine
@@ -539,7 +545,27 @@ def _zero_window(
                 f"{min(momentary[0].frames)} on): {_MOMENTARY_WORDS} the {_peer(side)} back",
                 {frame: words for stall in momentary for frame, words in stall.marks.items()},
             )
+        if len(opened) > STALLS_TOLD:
+            found[found.index(opened[0][0])] = _stalls(side, opened)
+            found = [d for d in found if not any(d is stall for stall, _, _ in opened[1:])]
     return found
+
+
+def _stalls(side: str, opened: list[tuple[Diagnosis, int, int]]) -> Diagnosis:
+    """An end's many stalls, each opened by its window update, as one diagnosis: how many,
+    their time in all, the longest, the probes."""
+    longest, took, _ = max(opened, key=lambda item: item[1])
+    probes = sum(count for _, _, count in opened)
+    probed = f"; the {_peer(side)} sent {probes} window probe{'s' if probes != 1 else ''}" if probes else ""
+    return Diagnosis(
+        "zero_window",
+        sorted(frame for stall, _, _ in opened for frame in stall.frames),
+        f"the {side}'s receive window was zero {len(opened)} times from frame {min(opened[0][0].frames)} on, "
+        f"{format_duration(sum(ns for _, ns, _ in opened) / 1e9)} in all, the longest "
+        f"{format_duration(took / 1e9)} (frame {min(longest.frames)}), each until its window update{probed}: "
+        f"its application was not reading as fast as the {_peer(side)} sent",
+        {frame: words for stall, _, _ in opened for frame, words in stall.marks.items()},
+    )
 
 
 def _momentary(start: Segment, probes: list[Segment], update: Segment | None, end: int) -> bool:
