@@ -1439,6 +1439,10 @@ class ConnectionMachine:
         only once the client's ACK of its SYN/ACK came. Moves it as that answer did; True if
         it did."""
         if sender.state == _SYN_SENT:
+            # Past its SYN: an ACK at the SYN's own number (helper-120: MPTCP captures' ACKs at
+            # the ISN, ack 0, a microsecond after the SYN) shows no SYN/ACK came.
+            if sender.isn is not None and seq_diff(segment.seq, sender.isn) < 1:
+                return False
             sender.move(_RECV_SYNACK, segment)
             return True
         synack = sender.last_sent

@@ -1586,3 +1586,14 @@ def test_the_link_type_fields_fcs_bits_and_a_modified_pcap_are_read_as_wireshark
     modified.write_bytes(b"\x34\xcd\xb2\xa1" + original[4:24] + records)
     for path in (fcs_bits, modified):
         assert [(s.frame, s.flags, s.seq) for s in read_segments(str(path))] == expected, path.name
+
+
+@pytest.mark.parametrize("step", [0.0, 0.001], ids=["one-time", "timed"])
+def test_frames_all_of_one_time_are_said_to_time_nothing(tmp_path, step) -> None:
+    """helper-120: gopacket's test file, every frame of one time, read as round trips of 0 us
+    "both at once (one host or one LAN)", with no word that the times say nothing."""
+    path = write_capture(tmp_path / "one.pcap", handshake_packets(), step=step)
+    result = run("analyze", str(path))
+    said = "all 10 frames carry one time, 2023-11-14 22:13:20.000000 UTC: the clock that stamped them did not move"
+    assert (said in result.stdout) == (step == 0.0)
+    assert ("the clock did not move between them, no timing to read" in result.stdout) == (step == 0.0)

@@ -508,6 +508,21 @@ def test_a_challenge_ack_from_a_connection_given_up_as_idle_names_it(fits, every
     ) == fits
 
 
+def test_an_ack_at_the_syn_s_own_number_shows_no_syn_ack_came() -> None:
+    """helper-120's MPTCP captures: an ACK at the client's ISN, ack 0, a microsecond after its
+    SYN. A client that had a SYN/ACK sends past its SYN; this one stayed in SYN_SENT (a RST
+    without ACK does not end it, its SYN comes again), not ESTABLISHED from frame 2."""
+    segments = conversation(
+        ("c", "S", 1000, 0), (0.000002, "c", "A", 1000, 0), (0.05, "s", "R", 0, 0),
+        (1.0, "c", "S", 1000, 0), ("s", "SA", 5000, 1001), ("c", "A", 1001, 5001),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert states(result)["client"] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]
+    assert result.state_frames["client"][-1] == 5
+    [lone] = analyze_segments(segments[:2]).connections
+    assert lone.handshake.status == "no_answer" and lone.handshake.server_isn is None
+
+
 def test_a_reconnect_with_the_same_isn_is_a_new_connection() -> None:
     """A stack whose ISN is fixed (an embedded one) reboots and connects from the same port
     with the same ISN: after its data, that SYN is no retransmission (no stack resends its SYN

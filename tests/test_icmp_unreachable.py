@@ -128,6 +128,28 @@ def test_errors_quoting_resent_data_give_the_application_their_errno(tmp_path: P
     assert "the application gets ECONNREFUSED, the error's, not ETIMEDOUT" in reset["explanation"]
 
 
+def test_the_text_names_an_error_about_an_established_connection_once(tmp_path: Path) -> None:
+    """helper-120: a router's host unreachable about an established connection's data was in
+    the JSON alone; the text said nothing of it. A SYN's error is the handshake line's only."""
+    handshake = [
+        tcp_packet(4, CLIENT, 40000, SERVER, 443, "S", 1000),
+        tcp_packet(4, SERVER, 443, CLIENT, 40000, "SA", 5000, 1001),
+        tcp_packet(4, CLIENT, 40000, SERVER, 443, "A", 1001, 5001),
+    ]
+    request = tcp_packet(4, CLIENT, 40000, SERVER, 443, "PA", 1001, 5001, b"x" * 19)
+    refused = _syn(sport=40001)
+    packets = [*handshake, request, _icmp(request, 1, src=ROUTER), refused, _icmp(refused, 3)]
+    path = write_capture(tmp_path / "icmp.pcap", packets, times=[0.0, 0.0001, 0.0002, 1.0, 1.01, 2.0, 2.0001])
+    text = run("analyze", str(path)).stdout
+    lines = [line for line in text.splitlines() if line.startswith("  ICMP ")]
+    assert lines == [
+        "  ICMP       frame 5, +1.010000 s: ICMP host unreachable from 192.0.2.254, about the client's segment "
+        "(seq 1001): past the handshake, a soft error (RFC 1122 4.2.3.9): its stack goes on sending, and its "
+        "application hears of it (EHOSTUNREACH) only if the connection then times out"
+    ]
+    assert "unreachable" in text.split("#1 ")[1]  # the SYN's, in its handshake line
+
+
 def test_an_error_quoting_another_isn_or_path_mtu_does_not_end_the_attempt(tmp_path: Path) -> None:
     """Linux takes an error in SYN_SENT only at the ISN (snd_una..snd_nxt), and fragmentation
     needed is path MTU, no refusal: the handshake still has no answer."""

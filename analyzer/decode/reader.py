@@ -25,7 +25,7 @@ from analyzer.decode.segment import UNSEEN, Datagram, Segment, Unreachable, capt
 from analyzer.decode.undecodable import Undecodable
 from analyzer.errors import CaptureFileError
 from analyzer.parallel.partition import Share
-from analyzer.timefmt import Clock, between, format_duration
+from analyzer.timefmt import Clock, between, format_duration, wall_clock
 
 # The reasons frames were left unread that a file's stats keep apart, and show a line each.
 REASONS_KEPT: Final = 256
@@ -119,6 +119,18 @@ class DecodeStats:
         self.ahead += 1
         if step > self.most_ahead:
             self.most_ahead = step
+
+    def one_time_warning(self) -> str | None:
+        """Every frame of three or more stamped alike (helper-120: gopacket's test file, 32
+        frames of one time, read as round trips of 0 us, "one host or one LAN")."""
+        start = self.start_time
+        if self.frames < 3 or start is None or self.end_time != start or self.backwards:
+            return None
+        return (
+            f"all {self.frames:,} frames carry one time, {wall_clock(start)}: the clock that stamped them did not "
+            "move (a writer that set one time for all, or one too coarse to time them), so the times, round trips "
+            "and timers below, and the capture point read from them, say nothing"
+        )
 
     def ahead_warning(self) -> str | None:
         if not self.ahead:
@@ -474,6 +486,9 @@ def read_packets(
                 "read it (--decoder tshark may)"
             )
     stats.warnings.extend(stats.undecodable_warnings())
+    one_time = stats.one_time_warning()
+    if one_time is not None:
+        stats.warnings.append(one_time)
     backwards = stats.backwards_warning()
     if backwards is not None:
         stats.warnings.append(backwards)

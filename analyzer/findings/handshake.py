@@ -762,12 +762,17 @@ def _acknowledged_by(connection: Connection, synack: Segment) -> Segment | None:
     return None
 
 
-def _client_ack_before(connection: Connection, first: Segment) -> Segment | None:
-    """The client's first ACK (no SYN, RST) captured before the server's segment `first`."""
+def _client_ack_before(connection: Connection, first: Segment, client_isn: int) -> Segment | None:
+    """The client's first ACK (no SYN, RST) past its SYN's number captured before the server's
+    segment `first` (one at the SYN's own number shows no SYN/ACK came: helper-120)."""
     for segment in connection.segments:
         if segment.frame >= first.frame:
             return None
-        if connection.from_client(segment) and segment.flags & (SYN | ACK | RST) == ACK:
+        if (
+            connection.from_client(segment)
+            and segment.flags & (SYN | ACK | RST) == ACK
+            and seq_diff(segment.seq, client_isn) >= 1
+        ):
             return segment
     return None
 
@@ -780,7 +785,7 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
         # A client in SYN_SENT sends nothing but its SYN: one that sent an ACK before the
         # server's first word had a SYN/ACK the capture lacks (lost by it), and the server's ACK
         # answers that, no stale connection's challenge ACK (helper-104: one SYN/ACK missing).
-        client_ack = _client_ack_before(connection, first)
+        client_ack = _client_ack_before(connection, first, client_isn)
         if client_ack is not None:
             result.unseen_answer, result.synack_uncaptured = client_ack, True
             result.server_isn = (client_ack.ack - 1) % MOD
@@ -823,7 +828,9 @@ def _after_syn_only(connection: Connection, result: Handshake, client_isn: int) 
             (
                 s
                 for s in connection.segments
-                if s.time >= result.syns[0].time and s.flags & (SYN | ACK | RST) == ACK
+                if s.time >= result.syns[0].time
+                and s.flags & (SYN | ACK | RST) == ACK
+                and seq_diff(s.seq, client_isn) >= 1  # past its SYN (_client_ack_before)
             ),
             None,
         )

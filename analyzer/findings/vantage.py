@@ -253,6 +253,9 @@ def _by_timing(handshake: Handshake, connection: Connection) -> tuple[VantagePoi
         answer = "the client's first data (its bare ACK not captured)"
     said = f"SYN to SYN/ACK {format_duration(to_synack)}, SYN/ACK to {answer} {format_duration(to_ack)}"
     # Both within NEAR first: a leg of 0 µs is "FAR_RATIO times shorter" than one of 1 µs.
+    if to_synack == 0 and to_ack == 0:
+        # Stamped alike: a writer's one time for all, or a coarse clock (helper-120).
+        return None, said + ": the clock did not move between them, no timing to read"
     if to_synack <= NEAR and to_ack <= NEAR:
         return None, said + ": both at once (one host or one LAN)"
     if to_ack <= NEAR and to_synack > FAR_RATIO * to_ack:

@@ -36,8 +36,8 @@ from analyzer.connections import (
     FORWARD_COPY_WINDOW,
 )
 from analyzer.decode import DecodeStats
-from analyzer.decode.icmp_codes import describe
-from analyzer.decode.segment import SYN
+from analyzer.decode.icmp_codes import describe, errno_of
+from analyzer.decode.segment import SYN, exact_stamp
 from analyzer.listing import shortened
 from analyzer.output.glossary import options_words
 from analyzer.output.labels import silent_end
@@ -217,6 +217,7 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             f"  RST        frame {reset.segment.frame}, {to_the_microsecond(origin.since_stamp(reset.segment.stamp), True)} s {reset.sent_by}: "
             f"{reset.cause}: {reset.explanation}"
         )
+    lines.extend(_icmp_lines(result, origin))
     for diagnosis in result.diagnoses:
         lines.append(f"  diagnosis  {diagnosis.kind}: {diagnosis.sentence} [{diagnosis.display_filter}]")
     stamps = c.stamps_by_frame()
@@ -229,6 +230,36 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         if result.kernel.events is not None:
             lines.extend(f"  kernel     {line}" for line in result.kernel.events.describe(origin.time))
     lines.extend(f"  note       {note}" for note in result.notes)
+    return lines
+
+
+def _icmp_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
+    """The ICMP errors that quote the connection's segments, but those its handshake line
+    tells (a SYN's): a connection past its handshake takes one as a soft error and goes on,
+    and it was said in the JSON alone (helper-120: 58 host-unreachable frames, none told)."""
+    c, handshake = result.connection, result.handshake
+    told = {e.frame for e in (handshake.unreachable, handshake.last_unreachable) if e is not None}
+    lines = []
+    for error in c.unreachables:
+        if error.frame in told:
+            continue
+        src, sport, _dst, _dport = error.quoted
+        about = "client" if (src, sport) == c.client else "server"
+        errno = errno_of(error)
+        final = handshake.final_ack
+        if error.too_big:
+            then = ": its sender sends smaller segments from then on (path MTU discovery)"
+        elif handshake.status == "complete" and final is not None and error.time >= final.time:
+            then = (
+                ": past the handshake, a soft error (RFC 1122 4.2.3.9): its stack goes on sending, and its "
+                f"application hears of it ({errno}) only if the connection then times out"
+            )
+        else:
+            then = ""
+        lines.append(
+            f"  ICMP       frame {error.frame}, {to_the_microsecond(origin.since_stamp(exact_stamp(error)), True)} s: "
+            f"{describe(error)} from {error.src}, about the {about}'s segment (seq {error.quoted_seq}){then}"
+        )
     return lines
 
 
