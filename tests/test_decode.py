@@ -1597,3 +1597,18 @@ def test_frames_all_of_one_time_are_said_to_time_nothing(tmp_path, step) -> None
     said = "all 10 frames carry one time, 2023-11-14 22:13:20.000000 UTC: the clock that stamped them did not move"
     assert (said in result.stdout) == (step == 0.0)
     assert ("the clock did not move between them, no timing to read" in result.stdout) == (step == 0.0)
+
+
+def test_an_interface_name_s_control_characters_are_written_escaped(tmp_path) -> None:
+    """helper-120: a pcapng interface name holding CR LF (or a terminal's escape) reached the
+    terminal raw in a warning."""
+    frame = _syn_frame()
+    capture = tmp_path / "named.pcapng"
+    capture.write_bytes(
+        b"".join(
+            [_pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+             _named_interface(b"eth0\r\n\x1b[31m"), _enhanced_packet(0, 1_000_000, frame), _statistics(0, 10, 3)]
+        )
+    )  # fmt: skip
+    (warning,) = analyze_file(str(capture)).stats.warnings
+    assert "(eth0\\r\\n\\x1b[31m: 3)" in warning and warning.isprintable()

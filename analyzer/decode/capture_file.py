@@ -497,6 +497,10 @@ class CaptureFile:
         for code, value in _options(body[8:], endian):
             if code == OPTION_IF_NAME:
                 name = value.split(b"\0", 1)[0].decode("utf-8", "replace")
+                if not name.isprintable():
+                    # Said in warnings: a line break or a terminal's escape written as such
+                    # (helper-120: gopacket's test file's name holds CR LF).
+                    name = name.encode("unicode_escape").decode("ascii")
             elif code == OPTION_IF_TSRESOL and value:
                 exponent = value[0] & 0x7F
                 per_second = 2**exponent if value[0] & 0x80 else 10**exponent
