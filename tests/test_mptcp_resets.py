@@ -65,3 +65,27 @@ def test_both_decoders_read_the_mptcp_reason(tmp_path) -> None:
         path = _exchange(tmp_path, options, f"both{len(options[0][1])}")
         fast, wireshark = analyze_file(str(path)), analyze_file(str(path), decoder="tshark")
         assert analysis_to_dict(wireshark) == analysis_to_dict(fast)
+
+
+def test_a_subflow_s_plain_reset_names_the_mptcp_layer_beside_the_application(tmp_path) -> None:
+    """helper-120: an iperf run's subflows, reset together at its end without an MPTCP
+    reason, were told as applications' aborts alone; a plain connection's abort says nothing
+    of MPTCP."""
+    path = _exchange(tmp_path, [], "subflow")
+    [reset] = analyze_file(str(path)).connections[0].resets
+    assert reset.cause == "abort"
+    assert (
+        "this being a Multipath TCP subflow (its SYN's MP_CAPABLE), its MPTCP layer's reset"
+        in reset.explanation
+    )
+    plain = write_capture(
+        tmp_path / "plain.pcap",
+        [
+            tcp_packet(4, C, 40000, S, 80, "S", 1000),
+            tcp_packet(4, S, 80, C, 40000, "SA", 5000, 1001),
+            tcp_packet(4, C, 40000, S, 80, "A", 1001, 5001),
+            tcp_packet(4, S, 80, C, 40000, "RA", 5001, 1001),
+        ],
+    )
+    [reset] = analyze_file(str(plain)).connections[0].resets
+    assert reset.cause == "abort" and "Multipath" not in reset.explanation

@@ -494,6 +494,20 @@ def _mptcp(segment: Segment, sender: Side) -> tuple[ResetCause, str, list[int]] 
     )
 
 
+def _subflow_reset(handshake: Handshake) -> str:
+    """Words for an abort of a Multipath TCP subflow: its MPTCP layer resets subflows itself
+    (helper-120: an iperf run's subflows, reset together at its end, read as applications'
+    aborts); "" for a plain connection."""
+    syn = handshake.syns[0] if handshake.syns else None
+    if syn is None or syn.options is None or syn.options.multipath() is None:
+        return ""
+    return (
+        "; or, this being a Multipath TCP subflow (its SYN's "
+        f"{syn.options.multipath()['option']}), its MPTCP layer's reset: the MPTCP connection's end, its "
+        "subflows reset with it, or this subflow given up (RFC 8684)"
+    )
+
+
 def _cause(
     connection: Connection,
     before: list[Step],
@@ -912,7 +926,7 @@ def _cause(
             "abort",
             f"the {sender} aborted the connection without FIN (close() with unread data, as at its "
             f"process's exit; SO_LINGER with zero timeout{queued}; or the kernel's abort: ss -K, too many "
-            f"orphans){keep_alive}",
+            f"orphans){keep_alive}{_subflow_reset(handshake)}",
             [p.frame for p in on_cadence],
         )
     received = [s.segment for s in before if side(s.segment) == peer and s.segment.payload_len]
