@@ -50,6 +50,36 @@ def test_close_wait_held_until_the_application_closes() -> None:
     assert diagnosis.display_filter == "frame.number in {4, 5, 6}"
 
 
+@pytest.mark.parametrize("drained_at", [None, 5.8], ids=["never-seen-drained", "drained-then-closed"])
+def test_a_slow_reader_s_close_wait_counts_from_its_buffer_drained(drained_at) -> None:
+    """helper-119's s4b: the kernel acknowledges a FIN as it comes; a window below the widest
+    then says data was unread, and the application reads the end of the stream after it. Its
+    window back to the widest (an update) starts the silence; never seen drained, the
+    diagnosis says it may have been reading."""
+    steps: list[tuple] = [
+        *HANDSHAKE, ("c", "PA", 101, 501, 3000), ("s", "A", 501, 3101), ("c", "FA", 3101, 501),
+        ("s", "A", 501, 3102),  # frame 7: the FIN acknowledged, 3,000 bytes unread
+    ]  # fmt: skip
+    if drained_at is not None:
+        steps.append((drained_at, "s", "A", 501, 3102))  # frame 8: its window open again: read
+    steps += [(6.0, "s", "FA", 501, 3102), ("c", "A", 3102, 502)]
+    segments = conversation(*steps)
+    segments[4].window = 1000  # the ACK of the data: 3,000 bytes unread of 4,000
+    segments[6].window = 1000
+    for segment in segments[7:]:
+        if segment.src == segments[1].src:
+            segment.window = 4000
+    for segment in segments[:3]:
+        segment.window = 4000
+    found = _kinds(segments).get("close_wait_held", [])
+    if drained_at is not None:
+        assert found == []  # closed 0.2 s after it read the end
+        return
+    [diagnosis] = found
+    assert diagnosis.sentence.startswith("the server's application was slow to close, or to read: ")
+    assert "its window then (1,000 of the 4,000 it offered) says data was still unread" in diagnosis.sentence
+
+
 def test_close_wait_held_until_the_peers_rst_says_so() -> None:
     """The client closed, the server held CLOSE_WAIT; 45 s later the client's RST ended the
     connection: the silence ran to that RST, not to the capture's end."""

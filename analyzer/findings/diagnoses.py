@@ -280,6 +280,16 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
     writing: list[tuple[float, Segment, Segment | None]] = []  # the pauses between its writes
     ended = False
     owed = False  # the peer's FIN came before an answer to its data: the next data is that answer
+    # Its receive window was a quarter or more below the widest it offered when it acknowledged
+    # the FIN: data still unread then, the FIN (end of stream) read after it. The silence counts from
+    # its window's update back to the widest (the buffer drained), not from that ACK: the
+    # kernel acknowledges a FIN as it comes, and a slow reader behind it was reading
+    # (helper-119's s4b: "slow to close", though it closed as it read the end).
+    widest = max(
+        (s.window for s in connection.segments if _from(connection, s, side) and not s.flags & (SYN | RST)),
+        default=0,
+    )
+    draining = False
     for segment in segments:
         mine = _from(connection, segment, side)
         if not mine:
@@ -303,6 +313,11 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
                 return []  # closed before (or without) acknowledging: no CLOSE_WAIT to hold
             if segment.flags & ACK and seq_diff(segment.ack, peer_fin.seq_end) >= 0:
                 quiet_from = segment
+                draining = segment.window * 4 <= widest * 3  # a quarter of it unread, or more
+            continue
+        if draining and not segment.flags & (FIN | RST) and not segment.payload_len:
+            if segment.window >= widest:
+                quiet_from, draining = segment, False  # read to the end of the stream
             continue
         if owed and segment.payload_len and not segment.flags & (FIN | RST):
             owed = False  # its answer: the time it took was the application's work, not a close held
@@ -351,14 +366,26 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
     )
     frames = [peer_fin.frame, start.frame] + ([stop.frame] if stop is not None else [])
     at_least = "at least " if stop is None else ""
+    verdict = "was slow to close" if stop is not None and stop.flags & FIN else "did not close"
+    reading = ""
+    if draining and not start.payload_len:
+        # Never seen drained: how long it read and how long it held the close, the packets do not part.
+        verdict = (
+            "was slow to close, or to read"
+            if stop is not None and stop.flags & FIN
+            else "did not close, or did not read to the end"
+        )
+        reading = (
+            f"; its window then ({start.window:,} of the {widest:,} it offered) says data was still unread, and "
+            "an application reads the end of the stream only after it"
+        )
     return [
         Diagnosis(
             "close_wait_held",
             frames,
-            f"the {side}'s application {'was slow to close' if stop is not None and stop.flags & FIN else 'did not close'}: "
-            f"in CLOSE_WAIT it sent no data and no FIN for {at_least}"
+            f"the {side}'s application {verdict}: in CLOSE_WAIT it sent no data and no FIN for {at_least}"
             f"{format_duration(held)} after {since}, {until}; the {peer} had closed first (FIN, frame "
-            f"{peer_fin.frame})",
+            f"{peer_fin.frame}){reading}",
             {
                 peer_fin.frame: f"the {peer} closes",
                 start.frame: f"CLOSE_WAIT held {at_least}{format_duration(held)}",
