@@ -430,8 +430,12 @@ def analyze_connection(
         gaps = folded.gaps.result(rtt)
     else:
         stale = stale_frames(connection, resets) if sequence.flags else set()
-        probed = any("zero_window_probe" in kinds for kinds in sequence.flags.values())
-        if stale or probed:
+        # Where the own reading may differ (stale frames, window probes, and data Wireshark
+        # takes for unseen, see retransmissions._reaches_past), it is made apart.
+        differs = any(
+            "zero_window_probe" in kinds or "ack_lost_segment" in kinds for kinds in sequence.flags.values()
+        )
+        if stale or differs:
             own_sequence = analyze_sequence(connection, stale, own=True)
         gaps = gap_fills(connection, own_sequence.flags, rtt) if own_sequence.flags else None
     if stale_reset is not None:

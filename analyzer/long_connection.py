@@ -181,8 +181,11 @@ class FoldedConnection:
         self.count += 1
         from_client = segment.sport == self._client_port and segment.src == self._client_src
         copied = self.copies.feed(index, segment) >= 0  # numbered in copies.resends then
-        kinds = self.judge.feed(segment, from_client)
         own = self.own_judge
+        if own is None and self.judge.own_differs_at(segment, from_client):
+            # The two readings part here: the own one's twin takes this segment its own way.
+            own = self.own_judge = self.judge.own_twin()
+        kinds = self.judge.feed(segment, from_client)
         if own is not None:
             own_kinds = own.feed(segment, from_client)
         else:

@@ -262,3 +262,41 @@ def test_a_window_probe_s_byte_reads_the_same_folded() -> None:
     assert whole["sequence"]["gaps"] is None
     flagged = {kind for kinds in whole["sequence"]["frames"].values() for kind in kinds}
     assert {"zero_window_probe", "ack_lost_segment", "lost_segment"} <= flagged  # Wireshark's
+
+
+def test_data_sent_again_in_smaller_pieces_past_the_first_copies_was_captured(tmp_path) -> None:
+    """helper-120's smtp.pcap: after an ICMP fragmentation needed, the client sends its data
+    again in smaller pieces, the last reaching past what it had sent; Wireshark takes that
+    piece for a resend alone and flags the server's ACK of it "ACKed segment that wasn't
+    captured". The own reading holds that every byte was captured, folded or whole."""
+    from pcap_builder import tcp_packet, write_capture
+
+    c, s = ("10.0.0.1", 40000), ("10.0.0.2", 25)
+    packets = [
+        tcp_packet(4, *c, *s, "S", 0),
+        tcp_packet(4, *s, *c, "SA", 0, 1),
+        tcp_packet(4, *c, *s, "A", 1, 1),
+        # The server's greeting in 20 lines, each acknowledged: folded (SMALL_FOLD) before what follows.
+        *[
+            packet
+            for n in range(20)
+            for packet in (
+                tcp_packet(4, *s, *c, "PA", 1 + 10 * n, 1, b"y" * 10),
+                tcp_packet(4, *c, *s, "A", 1, 11 + 10 * n),
+            )
+        ],
+        *[tcp_packet(4, *c, *s, "A", 1 + 1460 * n, 201, b"x" * 1460) for n in range(4)],
+        *[tcp_packet(4, *c, *s, "A", 1 + 1452 * n, 201, b"x" * 1452) for n in range(5)],
+        tcp_packet(4, *s, *c, "A", 201, 1 + 1452 * 5),
+    ]
+    path = write_capture(tmp_path / "pieces.pcap", packets)
+    [connection] = stream_connections(read_segments(str(path)))
+    result = analyze_connection(connection)
+    last = len(packets)
+    assert "ack_lost_segment" in result.sequence.flags[last]  # Wireshark's
+    assert "ack_lost_segment" not in result.own_sequence.flags.get(last, [])
+    assert result.gaps is None or not result.gaps.unfilled
+    _assert_folding_changes_nothing(path)
+    [folded] = stream_connections(read_segments(str(path)), fold=SMALL_FOLD, long_connection=24)  # type: ignore[arg-type]
+    assert folded.folded is not None
+    assert "ack_lost_segment" not in analyze_connection(folded).own_sequence.flags.get(last, [])

@@ -191,6 +191,12 @@ class SequenceJudge:
         twin._client, twin._server = self._client.copy(), self._server.copy()
         return twin
 
+    def own_differs_at(self, segment: Segment, from_client: bool) -> bool:
+        """Whether the own reading would take `segment` otherwise than Wireshark's: a resend
+        that reaches past what is to be acknowledged (_remember). Asked before it is fed."""
+        here, there = (self._client, self._server) if from_client else (self._server, self._client)
+        return _past_to_ack(segment, here, there)
+
     def feed(self, segment: Segment, from_client: bool) -> list[str]:
         """The segment's kinds (empty for none), as `result.flags` keeps them by frame."""
         here, there = (self._client, self._server) if from_client else (self._server, self._client)
@@ -218,7 +224,7 @@ class SequenceJudge:
         kinds = _judge(segment, here, there, threshold)
         if kinds:
             self.result.flags[segment.frame] = kinds
-        _remember(segment, here, kinds)
+        _remember(segment, here, kinds, self._own)
         return kinds
 
 
@@ -337,14 +343,34 @@ def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: in
     return ["retransmission"]
 
 
-def _remember(segment: Segment, here: _Direction, kinds: list[str]) -> None:
+def _reaches_past(segment: Segment, here: _Direction) -> bool:
+    """Own reading: a resend that starts before what is to be acknowledged and reaches past it
+    carried new data too (sent again in smaller pieces after an ICMP fragmentation needed):
+    Wireshark keeps the mark where it was, and flags the ACK of that data as of data not
+    captured (helper-120's smtp.pcap: every byte was)."""
+    return (
+        not segment.flags & RST
+        and here.max_to_ack != UNSEEN
+        and seq_diff(segment.seq, here.max_to_ack) < 0 < seq_diff(segment.seq_end, here.max_to_ack)
+    )
+
+
+def _past_to_ack(segment: Segment, here: _Direction, there: _Direction) -> bool:
+    """_reaches_past, for a segment that is no zero window probe (which _remember sets apart)."""
+    probe = segment.payload_len == 1 and segment.seq == here.next_seq and there.window == 0
+    return not probe and _reaches_past(segment, here)
+
+
+def _remember(segment: Segment, here: _Direction, kinds: list[str], own: bool = False) -> None:
     probe = "zero_window_probe" in kinds
     if not segment.flags & RST and not probe:
         end = segment.seq_end
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
             here.next_seq_stamp = segment.stamp
-    if not probe and (here.max_to_ack == UNSEEN or segment.seq == here.max_to_ack):
+    if not probe and (
+        here.max_to_ack == UNSEEN or segment.seq == here.max_to_ack or (own and _reaches_past(segment, here))
+    ):
         here.max_to_ack = here.next_seq
     if probe:
         here.probe_end = segment.seq_end
