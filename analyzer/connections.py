@@ -84,7 +84,8 @@ only when one of these says so, or, without any, when it is stamped at the very 
 as the other: duplicate ACKs without SACK blocks (over IPv6, or with identification 0) are
 the same bytes each time, and may come in a burst with nothing between them, but each is
 sent for a segment that came in, not at one instant (zeek_ssh-dups: one ACK captured four
-times at the same microsecond).
+times at the same microsecond). Two SYN/ACKs alike after the SYN came again are two (_second_answer),
+where nothing else of the connection was a copy: a listener's answer and its timer's.
 
 Forwarded copies: a capture on a router of both its sides (`tcpdump -i any` on a
 forwarding host, a container host's bridge and uplink) sees each packet as it came in and,
@@ -1181,7 +1182,7 @@ class ConnectionTracker:
             connection = self._open_connection(previous, expired)
             self._succeeded(connection, syn)
             connection.reset_by_next = reset_by
-            if capture_end is not None and not previous.over:
+            if capture_end is not None and not previous.over and expired is None:
                 connection.capture_end = capture_end
             done.append(connection)
 
@@ -1651,15 +1652,19 @@ class ConnectionTracker:
                 if item.over:  # as an over connection: no mark (see below)
                     self._hand_over_attempt(item, done, None)
                 else:
-                    when = self._gives_up(item)
-                    self._hand_over_attempt(item, done, "attempt" if end > when else None)
-                    done[-1].capture_end = capture_end
+                    # A timer that had fired by the end marks it given up, as a look before
+                    # the end would have, and a look gives no capture_end (helper-121).
+                    given_up = end > self._gives_up(item)
+                    self._hand_over_attempt(item, done, "attempt" if given_up else None)
+                    if not given_up:
+                        done[-1].capture_end = capture_end
             else:
                 key, open_ = item.key, item
                 self._release(open_, done, end=end, capture_end=capture_end)
                 kind, when = open_.expiry(self.timeouts)
-                self._hand_over(key, open_, done, kind if not open_.over and end > when else None)
-                if not open_.over:
+                given_up = not open_.over and end > when
+                self._hand_over(key, open_, done, kind if given_up else None)
+                if not open_.over and not given_up:
                     # Over ones may have been let go by the sweep already, or not: no mark for them.
                     done[-1].capture_end = capture_end
             yield from done

@@ -405,3 +405,20 @@ def test_a_second_of_timers_is_handed_over_a_bounded_number_at_a_time(monkeypatc
         assert len(bounded) == 1_001
         assert sum(1 for _id, expired, *_ in bounded if expired == "attempt") == 1_000
         assert all(capture_end is None for _id, expired, *_, capture_end, _s, _r in bounded if expired)
+
+
+@pytest.mark.parametrize("every", [1, 4096], ids=["a-look-before-the-end", "no-look"])
+def test_a_connection_whose_timer_fired_before_the_end_has_no_capture_end(every, monkeypatch) -> None:
+    """helper-121: given up as idle by a look before the file's end it had no capture_end (and
+    no close_wait_held measured to the end); handed over by the end it had one: the result
+    told when the tracker had looked (a share looks at other moments than one process)."""
+    from analyzer import connections
+
+    monkeypatch.setattr(connections, "SWEEP_EVERY", every)
+    segments = conversation(
+        (1.0, "s", "PA", 701, 101, 10), (8.0, "c", "PA", 101, 701, 10), (12.0, "c", "FA", 101, 701),
+        (13.0, "s", "A", 711, 102),
+    )  # fmt: skip
+    later = Segment(5, 100.0 + 413.0, 4, "198.51.100.9", 5555, "192.0.2.2", 80, 2, 5, 0, 65535, 0, None)
+    first, _other = group_connections([*segments, later])
+    assert (first.expired, first.capture_end) == ("idle", None)

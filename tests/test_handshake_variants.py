@@ -523,6 +523,23 @@ def test_an_ack_at_the_syn_s_own_number_shows_no_syn_ack_came() -> None:
     assert lone.handshake.status == "no_answer" and lone.handshake.server_isn is None
 
 
+def test_a_stale_connection_whose_client_had_closed_says_so() -> None:
+    """helper-121: the client of the connection given up as idle had sent its FIN, and the
+    server acknowledged it (its CLOSE_WAIT held): "let it go without a packet: a restart" was
+    not what the packets show; its FIN_WAIT_2 timer was."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "FA", 101, 501), ("s", "A", 501, 102),
+        (350.0, "c", "S", 9000, 0), ("s", "A", 501, 102), ("c", "R", 102, 0),
+        (1.0, "c", "S", 9000, 0), ("s", "SA", 700, 9001), ("c", "A", 9001, 701),
+    )  # fmt: skip
+    _old, new = analyze_segments(segments).connections
+    [reset] = new.resets
+    assert (
+        "its client had closed (its FIN, frame 4) and let it go at its FIN_WAIT_2 timeout"
+        in reset.explanation
+    )
+
+
 def test_a_reconnect_with_the_same_isn_is_a_new_connection() -> None:
     """A stack whose ISN is fixed (an embedded one) reboots and connects from the same port
     with the same ISN: after its data, that SYN is no retransmission (no stack resends its SYN

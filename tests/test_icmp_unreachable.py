@@ -144,7 +144,7 @@ def test_the_text_names_an_error_about_an_established_connection_once(tmp_path: 
     lines = [line for line in text.splitlines() if line.startswith("  ICMP ")]
     assert lines == [
         "  ICMP       frame 5, +1.010000 s: ICMP host unreachable from 192.0.2.254, about the client's segment "
-        "(seq 1001): past the handshake, a soft error (RFC 1122 4.2.3.9): its stack goes on sending, and its "
+        "(seq 1001): past the handshake its stack goes on sending (Linux keeps it as a soft error), and its "
         "application hears of it (EHOSTUNREACH) only if the connection then times out"
     ]
     assert "unreachable" in text.split("#1 ")[1]  # the SYN's, in its handshake line
@@ -475,3 +475,21 @@ def test_a_time_exceeded_of_any_code_gives_ehostunreach() -> None:
         1, 0.0, 4, ROUTER, CLIENT, 7, 6, (CLIENT, 40000, SERVER, 443), 1000, kind=TIME_EXCEEDED
     )
     assert (describe(error), errno_of(error)) == ("ICMP time exceeded (code 7)", "EHOSTUNREACH")
+
+
+def test_an_error_about_data_already_acknowledged_is_said_ignored(tmp_path: Path) -> None:
+    """helper-121: an error quoting data its receiver had acknowledged is below what the
+    sender waits on: Linux ignores it (out of window), no soft error to hear of."""
+    handshake = [
+        tcp_packet(4, CLIENT, 40000, SERVER, 443, "S", 1000),
+        tcp_packet(4, SERVER, 443, CLIENT, 40000, "SA", 5000, 1001),
+        tcp_packet(4, CLIENT, 40000, SERVER, 443, "A", 1001, 5001),
+    ]
+    request = tcp_packet(4, CLIENT, 40000, SERVER, 443, "PA", 1001, 5001, b"x" * 19)
+    acked = tcp_packet(4, SERVER, 443, CLIENT, 40000, "A", 5001, 1020)
+    packets = [*handshake, request, acked, _icmp(request, 1, src=ROUTER)]
+    path = write_capture(tmp_path / "icmp.pcap", packets, times=[0.0, 0.0001, 0.0002, 1.0, 1.01, 1.5])
+    [line] = [line for line in run("analyze", str(path)).stdout.splitlines() if line.startswith("  ICMP ")]
+    assert line.endswith(
+        "(seq 1001): about data already acknowledged, which its stack no longer waits on (Linux ignores it)"
+    )

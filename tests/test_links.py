@@ -333,3 +333,23 @@ def test_sides_of_sides_are_one_connection_in_the_order_of_their_syns() -> None:
         syn = SimpleNamespace(ttl=ttl, time=time)
         detector._add(connection, "refused", 3000, None, syn, "rst")  # type: ignore[arg-type]
     assert [t.connections for t in detector.findings().translations] == [[2, 0, 1]]
+
+
+def test_a_translation_seen_by_two_taps_is_one_on_its_three_sides() -> None:
+    """helper-121: a connection through DNAT and SNAT (3 sides) seen by two merged taps is 6
+    entries on 3 4-tuples: MAX_SIDES counts the 4-tuples, not the entries (it was dropped)."""
+    from types import SimpleNamespace
+
+    detector = LinkDetector()
+    sides = [
+        ((INSIDE, 40000), (SERVER, 80)),
+        ((INSIDE, 40000), (OUTSIDE, 8080)),
+        ((OUTSIDE, 61000), (SERVER, 8080)),
+    ]
+    ident = 0
+    for skew in (0.0, 1.0):
+        for n, (client, server) in enumerate(sides):
+            ends = SimpleNamespace(client=client, server=server)
+            detector.handshakes.add(7 << 32 | 9, skew + 0.0001 * n, ident, _Ends.of(ends), 64)  # type: ignore[arg-type]
+            ident += 1
+    assert [t.connections for t in detector.findings().translations] == [[0, 1, 2, 3, 4, 5]]

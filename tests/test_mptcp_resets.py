@@ -89,3 +89,19 @@ def test_a_subflow_s_plain_reset_names_the_mptcp_layer_beside_the_application(tm
     )
     [reset] = analyze_file(str(plain)).connections[0].resets
     assert reset.cause == "abort" and "Multipath" not in reset.explanation
+
+
+def test_a_connection_fallen_back_to_plain_tcp_is_no_subflow(tmp_path) -> None:
+    """helper-121: the SYN offered MP_CAPABLE, the SYN/ACK did not take it: plain TCP, whose
+    abort says nothing of an MPTCP layer."""
+    path = write_capture(
+        tmp_path / "fallback.pcap",
+        [
+            tcp_packet(4, C, 40000, S, 80, "S", 1000, options=[("MSS", 1460), MP_CAPABLE]),
+            tcp_packet(4, S, 80, C, 40000, "SA", 5000, 1001, options=[("MSS", 1460)]),
+            tcp_packet(4, C, 40000, S, 80, "A", 1001, 5001),
+            tcp_packet(4, S, 80, C, 40000, "RA", 5001, 1001),
+        ],
+    )
+    [reset] = analyze_file(str(path)).connections[0].resets
+    assert reset.cause == "abort" and "Multipath" not in reset.explanation

@@ -137,7 +137,7 @@ class _Sides:
 
     def runs(self, scans: Sequence[ScanFinding] = ()) -> list[list[int]]:
         """The indexes of each run of entries of one key whose SYNs follow each other within
-        TRANSLATED_WITHIN, in SYN order (then id); runs of one or of more than MAX_SIDES left out, and the entries of
+        TRANSLATED_WITHIN, in SYN order (then id); runs of one or on more than MAX_SIDES 4-tuples left out, and the entries of
         `scans`' sources and floods' targets. The keys that repeat are found first, in one
         sorted list of the keys (about 40 bytes an entry while it lives): only their entries
         are sorted with a tuple each (200 bytes)."""
@@ -163,13 +163,18 @@ class _Sides:
         run: list[int] = []
         for index in chosen:
             if run and (keys[index] != keys[run[-1]] or times[index] - times[run[-1]] > TRANSLATED_WITHIN):
-                if 1 < len(run) <= MAX_SIDES:
+                if self._sides_of(run):
                     runs.append(run)
                 run = []
             run.append(index)
-        if 1 < len(run) <= MAX_SIDES:
+        if self._sides_of(run):
             runs.append(run)
         return runs
+
+    def _sides_of(self, run: list[int]) -> bool:
+        """Whether `run` may be sides of one connection: more than one entry, on MAX_SIDES
+        4-tuples at most (a 4-tuple twice is one side seen by two taps: helper-121)."""
+        return len(run) > 1 and len({self.tuples[index] for index in run}) <= MAX_SIDES
 
 
 def _crc(text: str) -> int:

@@ -499,11 +499,15 @@ def _subflow_reset(handshake: Handshake) -> str:
     (helper-120: an iperf run's subflows, reset together at its end, read as applications'
     aborts); "" for a plain connection."""
     syn = handshake.syns[0] if handshake.syns else None
-    if syn is None or syn.options is None or syn.options.multipath() is None:
+    option = syn.options.multipath() if syn is not None and syn.options is not None else None
+    if option is None:
         return ""
+    answer = handshake.server_options  # the SYN/ACK's, as the JSON holds them
+    if option["option"] == "MP_CAPABLE" and (answer is None or answer.get("mptcp") is None):
+        return ""  # its SYN/ACK without MP_CAPABLE: fallen back to plain TCP (helper-121)
     return (
         "; or, this being a Multipath TCP subflow (its SYN's "
-        f"{syn.options.multipath()['option']}), its MPTCP layer's reset: the MPTCP connection's end, its "
+        f"{option['option']}), its MPTCP layer's reset: the MPTCP connection's end, its "
         "subflows reset with it, or this subflow given up (RFC 8684)"
     )
 
@@ -550,10 +554,19 @@ def _cause(
                 # Given up by its timer before this SYN (helper-113: a NAT gives a port to another
                 # host after its idle timeout, 350 s on AWS's): its own lines end before this RST.
                 quiet = answered.time - stale.last_time
+                closed = next(
+                    (e for e in stale.last if e.flags & FIN and (e.src, e.sport) == connection.client), None
+                )
+                why = (
+                    f"its client had closed (its FIN, frame {closed.frame}) and let it go at its FIN_WAIT_2 "
+                    "timeout without a packet"
+                    if closed is not None
+                    else "its client had let it go without a packet: a restart, or a NAT that gave its address "
+                    "and port to another host"
+                )
                 what += (
                     f" (the connection of frame {stale.first_frame}, given up here as idle: "
-                    f"{format_duration(quiet)} without a segment before this ACK; its client had let it go "
-                    "without a packet: a restart, or a NAT that gave its address and port to another host)"
+                    f"{format_duration(quiet)} without a segment before this ACK; {why})"
                 )
         return (
             "challenge_ack_answer",

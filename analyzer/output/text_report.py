@@ -37,7 +37,7 @@ from analyzer.connections import (
 )
 from analyzer.decode import DecodeStats
 from analyzer.decode.icmp_codes import describe, errno_of
-from analyzer.decode.segment import SYN, exact_stamp
+from analyzer.decode.segment import ACK, SYN, exact_stamp, seq_diff
 from analyzer.listing import shortened
 from analyzer.output.glossary import options_words
 from analyzer.output.labels import silent_end
@@ -243,15 +243,30 @@ def _icmp_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     for error in c.unreachables:
         if error.frame in told:
             continue
-        src, sport, _dst, _dport = error.quoted
+        src, sport, dst, dport = error.quoted
         about = "client" if (src, sport) == c.client else "server"
         errno = errno_of(error)
         final = handshake.final_ack
-        if error.too_big:
+        # What its sender's peer had acknowledged before it: an error quoting below that is
+        # about a segment its stack no longer waits on (Linux counts it out of window, and
+        # ignores it: tcp_v4_err, tcp_v6_err).
+        acked = max(
+            (
+                seq_diff(s.ack, error.quoted_seq)
+                for s in c.segments
+                if s.flags & ACK and (s.src, s.sport) == (dst, dport) and s.stamp <= exact_stamp(error)
+            ),
+            default=0,
+        )
+        if acked > 0:
+            then = ": about data already acknowledged, which its stack no longer waits on (Linux ignores it)"
+        elif error.too_big:
             then = ": its sender sends smaller segments from then on (path MTU discovery)"
         elif handshake.status == "complete" and final is not None and error.time >= final.time:
+            # RFC 1122 4.2.3.9 would have TCP abort on a protocol or port unreachable; Linux,
+            # once connected, keeps every one as a soft error (unless IP_RECVERR).
             then = (
-                ": past the handshake, a soft error (RFC 1122 4.2.3.9): its stack goes on sending, and its "
+                ": past the handshake its stack goes on sending (Linux keeps it as a soft error), and its "
                 f"application hears of it ({errno}) only if the connection then times out"
             )
         else:
