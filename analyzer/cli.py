@@ -24,6 +24,7 @@ from analyzer.parallel.options import FORMATS, SUMMARY_FORMATS
 from analyzer.sidecar import sidecar_beside
 
 if TYPE_CHECKING:
+    from analyzer.analysis import Analysis
     from analyzer.decode.reader import DecodeStats
 
 EXIT_USAGE = 2
@@ -478,6 +479,29 @@ def _positive(text: str) -> int:
     return value
 
 
+def _range_holders(
+    analysis: Analysis, frames: tuple[int, int] | None, times: tuple[float, float] | None
+) -> str:
+    """Which connections hold segments in the range a diagram asked for, as `--connection`
+    would name them (helper-122: "no segment of connection #0", and no word of #1's)."""
+    from analyzer.listing import shortened
+
+    holders = [
+        f"#{result.connection.id}"
+        for result in analysis.connections
+        if any(
+            (frames is not None and frames[0] <= s.frame <= frames[1])
+            or (times is not None and times[0] <= s.time <= times[1])
+            for s in result.connection.segments
+        )
+    ]
+    if not holders:
+        return ""
+    return (
+        f"; {shortened(holders, 5)} {'has' if len(holders) == 1 else 'have'} segments there (--connection N)"
+    )
+
+
 def cmd_diagram(args: argparse.Namespace) -> int:
     from analyzer.analysis import ConnectionAnalysis, analyze_file
     from analyzer.long_connection import KeptRange
@@ -533,7 +557,9 @@ def cmd_diagram(args: argparse.Namespace) -> int:
                 if args.frames
                 else f"time {args.time[0]}..{args.time[1]} s"
             )
-            raise UserError(f"{args.file}: {what}: {error}") from None
+            raise UserError(
+                f"{args.file}: {what}: {error}{_range_holders(analysis, args.frames, times)}"
+            ) from None
     print(f"diagram: {output}")
     return 0
 

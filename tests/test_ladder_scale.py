@@ -638,3 +638,21 @@ def test_a_band_reads_gaps_as_the_report_does() -> None:
     assert result.own_sequence.counts()["lost_segment"] == 0
     bands = [item for item in plan_rows(result, max_rows=9).items if isinstance(item, Band)]
     assert bands and not any(band.flagged["after a gap"] for band in bands)
+
+
+def test_an_empty_range_names_the_connections_that_hold_it(tmp_path: Path) -> None:
+    """helper-122: "no segment of connection #0 in that range", and no word that the frames
+    asked for are #1's."""
+    from pcap_builder import handshake_packets, write_capture
+
+    first = handshake_packets()
+    second = [p.copy() for p in handshake_packets()]
+    for packet in second:
+        packet["TCP"].sport, packet["TCP"].dport = (
+            (41000, packet["TCP"].dport) if packet["TCP"].sport == 40000 else (packet["TCP"].sport, 41000)
+        )
+    path = write_capture(tmp_path / "two.pcap", first + second)
+    empty = run("diagram", str(path), "--connection", "0", "--frames", "12-14", "-o", str(tmp_path / "x.svg"))
+    assert_one_line_error(
+        empty, "frames 12-14", "no segment of connection #0 in that range; #1 has segments there"
+    )

@@ -486,7 +486,8 @@ def read_packets(
                 "read it (--decoder tshark may)"
             )
     stats.warnings.extend(stats.undecodable_warnings())
-    one_time = stats.one_time_warning()
+    # Packets given the time before them (no time of their own, or stamped 0) are said so.
+    one_time = stats.one_time_warning() if not capture.untimed and not capture.zero_stamped[0] else None
     if one_time is not None:
         stats.warnings.append(one_time)
     backwards = stats.backwards_warning()

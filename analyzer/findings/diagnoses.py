@@ -591,7 +591,13 @@ def _stalls(side: str, opened: list[tuple[Diagnosis, int, int]]) -> Diagnosis:
         f"{format_duration(sum(ns for _, ns, _ in opened) / 1e9)} in all, the longest "
         f"{format_duration(took / 1e9)} (frame {min(longest.frames)}), each until its window update{probed}: "
         f"its application was not reading as fast as the {_peer(side)} sent",
-        {frame: words for stall, _, _ in opened for frame, words in stall.marks.items()},
+        {
+            **{frame: words for stall, _, _ in opened for frame, words in stall.marks.items()},
+            # Its label: all of them, not the first stall's (helper-122).
+            min(
+                opened[0][0].frames
+            ): f"zero window x{len(opened)}, {format_duration(sum(ns for _, ns, _ in opened) / 1e9)}",
+        },
     )
 
 

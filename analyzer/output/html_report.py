@@ -17,6 +17,7 @@ from typing import Final
 
 from analyzer.analysis import Analysis, ConnectionAnalysis, Diagnosis, Links, State
 from analyzer.files import display_name, write_output
+from analyzer.listing import shortened
 from analyzer.output.backoff_chart import backoff_figure
 from analyzer.output.figures import figure_svg
 from analyzer.output.glossary import (
@@ -33,7 +34,13 @@ from analyzer.output.labels import silent_end
 from analyzer.output.overview_chart import OUTCOMES, Overview, outcome, overview_figure
 from analyzer.output.packet_details import Details, connection_details, drawn_ids, udp_details
 from analyzer.output.page_script import SCRIPT, STYLE
-from analyzer.output.report_contents import MAX_ROWS, MAX_SECTIONS, ReportContents, worth_a_section
+from analyzer.output.report_contents import (
+    MAX_ROWS,
+    MAX_SECTIONS,
+    ReportContents,
+    resent_count,
+    worth_a_section,
+)
 from analyzer.output.selection import pick_connection
 from analyzer.output.sequence_diagram import figure
 from analyzer.output.state_timeline import timeline_figure
@@ -46,6 +53,9 @@ from analyzer.udp_flows import UdpFlow
 LINKS_SHOWN: Final = 40  # connections seen on both sides of a NAT, named before the overview
 
 __all__ = ["MAX_ROWS", "MAX_SECTIONS", "STYLE", "html_report", "write_report"]
+
+# A diagnosis's frames listed in its row; its display filter names them all (scrolled).
+FRAMES_LISTED: Final = 12
 
 
 def _e(value: object) -> str:
@@ -243,7 +253,8 @@ def _diagnoses_table(rows: Sequence[tuple[int | None, Diagnosis]], linked: set[i
         + (f"<td>{_connection_link(connection, linked or set())}</td>" if with_ids else "")
         + f"<td><code>{_e(d.kind)}</code>{_words(DIAGNOSES.get(d.kind))}<br><small>{_e(d.label)}</small></td>"
         + f"<td>{_e(d.sentence)}</td>"
-        + f"<td>{_e(', '.join(map(str, sorted(set(d.frames)))))}</td><td><code class='filter'>{_e(d.display_filter)}</code></td>"
+        + f"<td>{_e(shortened([str(f) for f in sorted(set(d.frames))], FRAMES_LISTED))}</td>"
+        + f"<td><code class='filter'>{_e(d.display_filter)}</code></td>"
         + "</tr>"
         for connection, d in rows
     )
@@ -425,7 +436,7 @@ def _connections_table(
             f'<td class="num" data-sort="{origin.since_stamp(c.first_stamp):.9f}">{_since(origin.since_stamp(c.first_stamp))}</td>',
             f'<td class="num" data-sort="{lasted:.9f}">{_e(format_duration(lasted))}</td>',
             f'<td class="num">{c.packets}</td>',
-            f'<td class="num">{len(result.resends)}</td>',
+            f'<td class="num">{resent_count(result)}</td>',
             f'<td class="num">{len(result.resets)}</td>',
             f'<td class="notes">{notes_html}</td>',
             f"<td>{_zeek_state(zeek.conn_state)}</td>",

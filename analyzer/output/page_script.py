@@ -24,7 +24,8 @@ figure svg text { white-space: pre; }
 figure.ladder svg, figure.timeline svg { width: 100%; min-width: 1000px; }
 .scroll { overflow-x: auto; max-width: 100%; }
 code { background: #f6f6f6; padding: 0 0.2em; } td code { white-space: nowrap; }
-td code.filter { white-space: normal; overflow-wrap: anywhere; }
+td code.filter { white-space: normal; overflow-wrap: anywhere; display: block; max-height: 8em; overflow-y: auto; }
+figure.backoff svg { max-width: 100%; height: auto; }
 abbr[title] { text-decoration: underline dotted; cursor: help; }
 .clock { background: #f4f7fb; border-left: 4px solid #8da9c4; padding: 0.4em 0.8em; }
 .note { color: #555; font-size: 0.9em; }

@@ -26,9 +26,17 @@ MAX_ROWS: Final = 500  # connections listed in the table; the JSON has them all
 MAX_SECTIONS: Final = 12
 
 
+def resent_count(result: ConnectionAnalysis) -> int:
+    """Its segments sent again: those whose first copy the capture holds, and those that
+    filled a gap in their sender's numbers (the first copy lost before the capture point:
+    helper-122's bottleneck connections said "resends 0" beside a ladder of retransmissions)."""
+    gaps = result.gaps
+    return len(result.resends) + (len(gaps.resent) if gaps is not None else 0)
+
+
 def worth_a_section(result: ConnectionAnalysis) -> bool:
     """A RST, a resend, an unfinished handshake or an expiry (`interesting`), or a diagnosis."""
-    return bool(result.interesting or result.diagnoses or result.resends)
+    return bool(result.interesting or result.diagnoses or resent_count(result))
 
 
 @dataclass

@@ -205,11 +205,22 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     # backoff's (every SYN is kept, a long connection's too).
     syns = {s.frame for s in c.segments if s.flags & SYN}
     count = sum(1 for frame in result.resends if frame not in syns)
-    if count:
-        lines.append(
-            f"  resent     {count:,} segment{'s' if count != 1 else ''} sent again (copies of data or FIN sent "
-            "before, whatever Wireshark's flags call them)"
-        )
+    # And those whose first copy the capture lacks: a gap their resend filled (helper-122: a
+    # bottleneck's losses before the capture point said nothing here, beside a ladder of them).
+    filled = len(result.gaps.resent) if result.gaps is not None else 0
+    if count or filled:
+        said = []
+        if count:
+            said.append(
+                f"{count:,} segment{'s' if count != 1 else ''} sent again (copies of data or FIN sent before, "
+                "whatever Wireshark's flags call them)"
+            )
+        if filled:
+            said.append(
+                f"{filled:,}{' segment' + ('s' if filled != 1 else '') if not count else ''} that filled a gap in "
+                "their sender's numbers (the first copy not captured: lost before the capture point, or missed)"
+            )
+        lines.append(f"  resent     {', and '.join(said)}")
     if result.ecn:
         lines.append(f"  ECN        {result.ecn.explain()}")
     for reset in result.resets:
