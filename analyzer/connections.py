@@ -1188,10 +1188,10 @@ class ConnectionTracker:
 
     def _let_go(self, key: FlowKey, open_: _Open) -> _Open | None:
         """Take `open_`, which its timer gave up, out of the tracker. The connection its SYN
-        held back (_displace), if any, is current again, with its timer, and returned: no RST
-        answered the attempt's challenge ACK, nothing said it was over, and a later segment of
-        it is its own (helper-118: it was handed over with the attempt, not given up, and
-        its later segments continued nothing)."""
+        held back (_displace), if any, is current again, with its timer, and returned: the
+        attempt's answers said nothing of it (no RST answered a challenge ACK, nor any answer
+        came), and a later segment of it is its own (helper-118: it was handed over with the
+        attempt, not given up, and its later segments continued nothing)."""
         del self._current[key]
         held = open_.displaced
         if held is None:

@@ -278,7 +278,7 @@ def _icmp_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             # once connected, keeps every one as a soft error (unless IP_RECVERR).
             then = (
                 ": past the handshake its stack goes on sending (Linux keeps it as a soft error), and its "
-                f"application hears of it ({errno}) only if the connection then times out"
+                f"application hears of it{f' ({errno})' if errno else ''} only if the connection then times out"
             )
         else:
             then = ""
