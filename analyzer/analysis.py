@@ -250,6 +250,17 @@ def stale_frames(connection: Connection, resets: list[Reset]) -> set[int]:
     return stale
 
 
+def _peer_sent_after_fin(connection: Connection, close: Close) -> bool:
+    """Whether the end that did not send the one FIN sent data after it."""
+    if close.shape != "one-fin" or not close.fins or close.first_fin is None:
+        return False
+    fin = close.fins[close.first_fin]
+    return any(
+        s.payload_len and s.frame > fin.frame and connection.sender(s) != close.first_fin
+        for s in connection.segments
+    )
+
+
 def analyze_connection(
     connection: Connection, recording_end: float | None = None, origin: float | None = None
 ) -> ConnectionAnalysis:
@@ -387,7 +398,9 @@ def analyze_connection(
     close = find_close(
         connection, machine.steps, final, {"client": client.most_acked, "server": server.most_acked}, silent
     )
-    close.began_mid = handshake.status == "not_seen"
+    # Begun mid-connection, the one FIN's peer may have closed before the capture began: not
+    # if it sent data after that FIN (helper-120's mqtt: an end sends none after its own FIN).
+    close.began_mid = handshake.status == "not_seen" and not _peer_sent_after_fin(connection, close)
     notes.extend(apply_successor(connection, states, state_frames, close, origin))
     stale_reset = apply_stale_reset(connection, states, state_frames, close)
     resets = find_resets(connection, machine.steps, handshake)

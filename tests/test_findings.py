@@ -404,6 +404,20 @@ def test_a_resend_of_data_sent_before_the_first_fin_is_no_half_close() -> None:
     assert new.shape == "half-close"
 
 
+def test_a_one_fin_close_whose_peer_sent_data_after_it_had_not_closed_before_the_capture() -> None:
+    """helper-120's mqtt: begun mid-connection, the one FIN's peer "may have closed before it
+    began", though it sent data after that FIN, which an end that closed cannot."""
+    spoke = conversation(("c", "PA", 101, 501, 10), ("s", "PA", 501, 111, 10), ("c", "FA", 111, 511),
+                         ("s", "PA", 511, 112, 4))  # fmt: skip
+    [result] = analyze_segments(spoke).connections
+    assert result.close.shape == "one-fin" and "may have closed before it began" not in result.close.explain()
+    silent = conversation(
+        ("c", "PA", 101, 501, 10), ("s", "A", 501, 111), ("c", "FA", 111, 501), ("s", "A", 501, 112)
+    )
+    [result] = analyze_segments(silent).connections
+    assert "the server may have closed before it began" in result.close.explain()
+
+
 def test_one_fin_and_reset_shapes() -> None:
     assert close_of(("c", "FA", 101, 501), ("s", "A", 501, 102)).shape == "one-fin"
     assert close_of(("c", "FA", 101, 501), ("s", "R", 501, 0)).shape == "fin-then-reset"
