@@ -493,3 +493,17 @@ def test_an_error_about_data_already_acknowledged_is_said_ignored(tmp_path: Path
     assert line.endswith(
         "(seq 1001): about data already acknowledged, which its stack no longer waits on (Linux ignores it)"
     )
+
+
+def test_an_attempt_an_error_ended_has_no_expired_line(tmp_path: Path) -> None:
+    """helper-120: an attempt a network unreachable ended (its handshake line says so) also
+    read "expired: given up as an attempt ... silence past the attempt timeout" in the text,
+    where the capture went on: the tracker's timer reads no ICMP. The JSON keeps the mark."""
+    syn = _syn()
+    path = write_capture(
+        tmp_path / "icmp.pcap", [syn, _icmp(syn, 0, src=ROUTER), _syn(sport=40001)], times=[0.0, 0.0003, 10.0]
+    )
+    first = run("analyze", str(path)).stdout.split("#1 ")[0]
+    assert "unreachable: ICMP network unreachable" in first and "  expired " not in first
+    document = json.loads(run("analyze", "--json", str(path)).stdout)
+    assert document["connections"][0]["expired"] == "attempt"

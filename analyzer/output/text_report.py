@@ -176,7 +176,9 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     if result.synack_backoff.intervals or result.synack_backoff.answers:
         lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
     lines.append(f"  close      {result.close.explain()}")
-    if c.expired is not None:
+    # An attempt an ICMP error ended (its handshake line says so) was given up by no silence
+    # of its own: the tracker's timer read no ICMP (helper-120: both said).
+    if c.expired is not None and not (c.expired == "attempt" and result.handshake.status == "unreachable"):
         lines.append(f"  expired    {EXPIRY_TEXT[c.expired]}")
     if result.sequence.flags:
         counts = ", ".join(
