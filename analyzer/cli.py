@@ -263,7 +263,12 @@ def cmd_backoff(args: argparse.Namespace) -> int:
     _say_warnings(args.file, analysis.stats)
     chosen = pick_backoff_connection(analysis, args.connection)
     draw_backoff_chart(
-        chosen, output, sidecar, display_name(args.file), analysis.stats.origin, analysis.stats.warnings
+        chosen,
+        output,
+        sidecar,
+        display_name(args.file),
+        analysis.stats.origin,
+        analysis.stats.picture_warnings(),
     )
     print(f"backoff chart: {args.output}")
     return 0
@@ -291,7 +296,12 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     if note:
         print(note)
     draw_state_timeline(
-        chosen, output, sidecar, analysis.stats.origin, display_name(args.file), analysis.stats.warnings
+        chosen,
+        output,
+        sidecar,
+        analysis.stats.origin,
+        display_name(args.file),
+        analysis.stats.picture_warnings(),
     )
     print(f"state timeline: {args.output}")
     return 0
@@ -320,7 +330,7 @@ def cmd_overview(args: argparse.Namespace) -> int:
     _say_warnings(args.file, stats)
     overview.origin = stats.start_time if stats.start_time is not None else 0.0
     overview.end = stats.end_time if stats.end_time is not None else overview.origin
-    draw_overview(overview, output, Path(args.file).name, stats.warnings)
+    draw_overview(overview, output, Path(args.file).name, stats.picture_warnings())
     print(f"overview: {output}")
     return 0
 
@@ -549,7 +559,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
             name = display_name(args.file)
             draw(
                 chosen, output, sidecar, origin, args.frames, times, name, args.file if name else None,
-                analysis.stats.warnings,
+                analysis.stats.picture_warnings(),
             )  # fmt: skip
         except EmptyRange as error:
             what = (

@@ -1612,3 +1612,15 @@ def test_an_interface_name_s_control_characters_are_written_escaped(tmp_path) ->
     )  # fmt: skip
     (warning,) = analyze_file(str(capture)).stats.warnings
     assert "(eth0\\r\\n\\x1b[31m: 3)" in warning and warning.isprintable()
+
+
+@pytest.mark.parametrize(("step", "on_pictures"), [(8e-6, False), (0.002, True)])
+def test_a_step_back_below_a_millisecond_is_left_off_the_pictures(step, on_pictures) -> None:
+    """helper-122: "time goes backwards ... by up to 8 µs" (several CPUs' buffers) took a sixth
+    of every picture of a 373k-frame capture; the command's output still says it."""
+    stats = DecodeStats()
+    stats.went_back(2, step, step)
+    warning = stats.backwards_warning()
+    assert warning is not None
+    stats.warnings = [warning, "the capture dropped 5 packets"]
+    assert stats.picture_warnings() == ([warning] if on_pictures else []) + ["the capture dropped 5 packets"]

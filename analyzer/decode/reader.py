@@ -236,6 +236,16 @@ class DecodeStats:
             + (_SORT_HINT if self.sortable else "")
         )
 
+    def picture_warnings(self) -> list[str]:
+        """The warnings a picture carries in its strip (output/figures.py): all but a step back
+        below a millisecond (several CPUs' capture buffers), which no picture can show and which
+        took a sixth of every picture of a 373k-frame capture (helper-122); the command's own
+        output still says it."""
+        if not self.backwards or self.most_backwards >= 1e-3:
+            return self.warnings
+        benign = self.backwards_warning()
+        return [warning for warning in self.warnings if warning != benign]
+
     @property
     def sortable(self) -> bool:
         """Time went back by a millisecond or more, each time to a frame of another interface
