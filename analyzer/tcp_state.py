@@ -420,7 +420,7 @@ class Endpoint:
     ingress: int = UNSEEN
     also_on: int = UNSEEN
     # The acknowledgment numbers of its latest segments, RECENT_ACKS of them, each once: a
-    # segment of its its peer's stack takes late (from a socket's backlog, after the socket
+    # segment of its that its peer's stack takes late (from a socket's backlog, after the socket
     # was gone) is answered by a RST at that segment's number, below its latest.
     recent_acks: list[int] = field(default_factory=list)
 

@@ -372,13 +372,15 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     # half-close).
     sent_before = UNSEEN
     for at, segment in placed:
-        if at < first_at and segment.payload_len and connection.sender(segment) == second_side:
-            data_end = (segment.seq + segment.payload_len) % MOD
-            if sent_before == UNSEEN or seq_diff(data_end, sent_before) > 0:
-                sent_before = data_end
+        if (
+            at < first_at
+            and segment.payload_len
+            and connection.sender(segment) == second_side
+            and (sent_before == UNSEEN or seq_diff(_data_end(segment), sent_before) > 0)
+        ):
+            sent_before = _data_end(segment)
     if any(
-        segment.payload_len > 0
-        and (sent_before == UNSEEN or seq_diff((segment.seq + segment.payload_len) % MOD, sent_before) > 0)
+        segment.payload_len > 0 and (sent_before == UNSEEN or seq_diff(_data_end(segment), sent_before) > 0)
         for segment in [*between, second]
     ):
         result.shape = "half-close"
@@ -387,6 +389,11 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     else:
         result.shape = "three-segment"
     return result
+
+
+def _data_end(segment: Segment) -> int:
+    """Just past a segment's data (its FIN not counted, as seq_end counts it)."""
+    return (segment.seq + segment.payload_len) % MOD
 
 
 def _sent_order(step: Step) -> tuple[int, int]:

@@ -259,6 +259,14 @@ def _ending_words(stop: Segment) -> str:
     return "writes again, still not closed"
 
 
+def _widest_window(connection: Connection, side: str) -> int:
+    """The widest window `side` offered outside its SYNs and RSTs (as sent, unscaled)."""
+    return max(
+        (s.window for s in connection.segments if _from(connection, s, side) and not s.flags & (SYN | RST)),
+        default=0,
+    )
+
+
 def _at_its_pace(writing: list[tuple[float, Segment, Segment | None]], after: Segment, gap: float) -> bool:
     """A silence of `gap` after an end's data (`after`), to its FIN, the peer's RST or the
     capture's end, no longer than the pauses between its writes allow (PACED_PAUSES times the
@@ -284,11 +292,9 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
     # the FIN: data still unread then, the FIN (end of stream) read after it. The silence counts from
     # its window's update back to the widest (the buffer drained), not from that ACK: the
     # kernel acknowledges a FIN as it comes, and a slow reader behind it was reading
-    # (helper-119's s4b: "slow to close", though it closed as it read the end).
-    widest = max(
-        (s.window for s in connection.segments if _from(connection, s, side) and not s.flags & (SYN | RST)),
-        default=0,
-    )
+    # (helper-119's s4b: "slow to close", though it closed as it read the end). Read once it
+    # acknowledged the FIN: most ends never do so in this tail (they closed first).
+    widest = 0
     draining = False
     for segment in segments:
         mine = _from(connection, segment, side)
@@ -313,6 +319,7 @@ def _close_wait(connection: Connection, segments: list[Segment], side: str, rtt:
                 return []  # closed before (or without) acknowledging: no CLOSE_WAIT to hold
             if segment.flags & ACK and seq_diff(segment.ack, peer_fin.seq_end) >= 0:
                 quiet_from = segment
+                widest = _widest_window(connection, side)
                 draining = segment.window * 4 <= widest * 3  # a quarter of it unread, or more
             continue
         if draining and not segment.flags & (FIN | RST) and not segment.payload_len:

@@ -252,6 +252,7 @@ def _icmp_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
     and it was said in the JSON alone (helper-120: 58 host-unreachable frames, none told)."""
     c, handshake = result.connection, result.handshake
     told = {e.frame for e in (handshake.unreachable, handshake.last_unreachable) if e is not None}
+    final = handshake.final_ack
     lines = []
     for error in c.unreachables:
         if error.frame in told:
@@ -259,7 +260,7 @@ def _icmp_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         src, sport, dst, dport = error.quoted
         about = "client" if (src, sport) == c.client else "server"
         errno = errno_of(error)
-        final = handshake.final_ack
+        at = exact_stamp(error)
         # What its sender's peer had acknowledged before it: an error quoting below that is
         # about a segment its stack no longer waits on (Linux counts it out of window, and
         # ignores it: tcp_v4_err, tcp_v6_err).
@@ -267,7 +268,7 @@ def _icmp_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             (
                 seq_diff(s.ack, error.quoted_seq)
                 for s in c.segments
-                if s.flags & ACK and (s.src, s.sport) == (dst, dport) and s.stamp <= exact_stamp(error)
+                if s.flags & ACK and (s.src, s.sport) == (dst, dport) and s.stamp <= at
             ),
             default=0,
         )
@@ -285,7 +286,7 @@ def _icmp_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         else:
             then = ""
         lines.append(
-            f"  ICMP       frame {error.frame}, {to_the_microsecond(origin.since_stamp(exact_stamp(error)), True)} s: "
+            f"  ICMP       frame {error.frame}, {to_the_microsecond(origin.since_stamp(at), True)} s: "
             f"{describe(error)} from {error.src}, about the {about}'s segment (seq {error.quoted_seq}){then}"
         )
     return lines
