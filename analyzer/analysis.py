@@ -443,9 +443,12 @@ def analyze_connection(
         gaps = folded.gaps.result(rtt)
     else:
         stale = stale_frames(connection, resets) if sequence.flags else set()
-        # Where the own reading may differ (stale frames, window probes, and data Wireshark
-        # takes for unseen, see retransmissions._reaches_past), it is made apart.
-        differs = any(
+        # Where the own reading may differ (stale frames, window probes, data Wireshark takes
+        # for unseen, see retransmissions._reaches_past, a SYN with a new ISN), it is made apart.
+        new_isn = bool(handshake.other_server_isns) or any(
+            s.seq != handshake.syns[0].seq for s in handshake.syns
+        )
+        differs = new_isn or any(
             "zero_window_probe" in kinds or "ack_lost_segment" in kinds for kinds in sequence.flags.values()
         )
         if stale or differs:

@@ -108,9 +108,9 @@ def test_a_five_way_split_handshake_takes_the_servers_first_ack_as_nothing() -> 
         "frame 2 not applied to the receiver: an ACK without SYN in SYN_SENT (dropped, RFC 9293 3.10.7.3)"
     ]
     # Its ACK comes before the server's ISN: drawn absolute (and said so), not 2**32 - 200.
-    from analyzer.output.labels import packet_label, sequence_bases
+    from analyzer.output.labels import SequenceBases, packet_label
 
-    bases = sequence_bases(result)
+    bases = SequenceBases(result).first
     ack = result.connection.segments[1]
     assert packet_label(ack, bases["server"], bases["client"]) == "ACK seq=300 ack=101 (absolute)"
 
@@ -982,9 +982,9 @@ def test_a_syn_refused_then_accepted_when_sent_again() -> None:
     syn_again = result.steps[2]
     assert (syn_again.receiver_before.value, syn_again.receiver_after.value) == ("LISTEN", "SYN_RCVD")
     # The refusal comes before the server's ISN: its label is absolute (and says so), not 2**32 - 500.
-    from analyzer.output.labels import packet_label, sequence_bases
+    from analyzer.output.labels import SequenceBases, packet_label
 
-    bases = sequence_bases(result)
+    bases = SequenceBases(result).first
     assert (
         packet_label(result.resets[0].segment, bases["server"], bases["client"])
         == "RST/ACK seq=0 ack=101 (absolute)"

@@ -161,12 +161,12 @@ def test_a_continuation_numbers_seq_and_ack_from_the_connection_it_continues() -
     """Wireshark reads one conversation: after the silence the client's keep-alive is seq=3
     ack=1 (one below its next, 104, from its ISN 100), not 1 from the continuation's own
     first segment; a continuation of a continuation keeps the first's bases too."""
-    from analyzer.output.labels import packet_label, sequence_bases
+    from analyzer.output.labels import SequenceBases, packet_label
 
     _first, again, last = analyze_segments(conversation(*SESSION)).connections
-    bases = sequence_bases(again)
+    bases = SequenceBases(again).first
     assert bases == {"client": 100, "server": 500}
-    assert sequence_bases(last) == bases
+    assert SequenceBases(last).first == bases
     keep_alive, answer = again.connection.segments
     assert packet_label(keep_alive, bases["client"], bases["server"]).startswith("ACK seq=3 ack=3")
     assert packet_label(answer, bases["server"], bases["client"]).startswith("ACK seq=3 ack=4")
@@ -188,14 +188,14 @@ def test_a_folded_connection_hands_its_bases_to_the_one_that_continues_it() -> N
 
 
 def test_a_syn_in_a_continuation_sets_its_senders_base_anew() -> None:
-    from analyzer.output.labels import sequence_bases
+    from analyzer.output.labels import SequenceBases
 
     segments = conversation(
         *HANDSHAKE, ("c", "A", 101, 501), (700.0, "c", "A", 101, 501), ("c", "S", 9000, 0),
         ("s", "SA", 7000, 9001), ("c", "A", 9001, 7001),
     )  # fmt: skip
     _first, later = analyze_segments(segments).connections
-    assert sequence_bases(later) == {"client": 9000, "server": 7000}
+    assert SequenceBases(later).first == {"client": 9000, "server": 7000}
 
 
 def test_the_busiest_sources_count_the_connection_a_source_opened_once() -> None:

@@ -15,7 +15,7 @@ from pcap_builder import tcp_packet, write_capture
 
 from analyzer.analysis import analyze_file
 from analyzer.decode.segment import ACK
-from analyzer.output.labels import analysis_notes, packet_label, sequence_bases
+from analyzer.output.labels import SequenceBases, analysis_notes, packet_label
 from analyzer.output.mermaid import connection_mermaid
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (make setup)")
@@ -38,13 +38,15 @@ def tshark_numbers(pcap: Path) -> dict[int, tuple[int, int | None]]:
 def our_numbers(pcap: Path) -> dict[int, tuple[int, int | None]]:
     numbers = {}
     for result in analyze_file(str(pcap)).connections:
-        bases = sequence_bases(result)
+        bases = SequenceBases(result)
         for segment in result.connection.segments:
             sender = result.connection.sender(segment)
             peer = "server" if sender == "client" else "client"
             words = dict(
                 part.split("=")
-                for part in packet_label(segment, bases[sender], bases[peer]).split()
+                for part in packet_label(
+                    segment, bases.of(sender, segment.seq), bases.of(peer, segment.ack)
+                ).split()
                 if "=" in part
             )
             numbers[segment.frame] = (int(words["seq"]), int(words["ack"]) if segment.flags & ACK else None)

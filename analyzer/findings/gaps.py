@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import Segment, seq_diff
+from analyzer.decode.segment import SYN, Segment, seq_diff
 
 # Two identifications of one sender more than this apart are not one counter's.
 ID_REACH: Final = 4_096
@@ -108,6 +108,7 @@ class _Side:
 
     def __init__(self) -> None:
         self.furthest = -1  # the end of its numbers so far (-1: none yet)
+        self.isn = -1  # its latest SYN's sequence number (-1: none yet)
         # (gap's start, the segment flagged after it), oldest first
         self.waiting: deque[tuple[int, Segment]] = deque()
         # Oldest first: the gaps a resend filled, watched for the packet first sent
@@ -160,6 +161,15 @@ class GapTracker:
                     self._filed_late.append((ack[1], segment.frame))
         if not segment.seq_space:
             return
+        if segment.flags & SYN:
+            if side.isn >= 0 and segment.seq != side.isn:
+                # A new ISN: its numbers start again, and no later segment fills a gap of
+                # the old ones.
+                self._unfilled.extend(flagged.frame for _start, flagged in side.waiting)
+                side.waiting.clear()
+                side.watched = None
+                side.furthest = -1
+            side.isn = segment.seq
         end = side.furthest
         waiting = side.waiting
         # Only a segment that starts below the furthest end can fill a gap.

@@ -115,6 +115,10 @@ class _Direction:
         self.scale = _SCALE_UNSEEN
         self.max_to_ack = UNSEEN  # what the peer may acknowledge: next_seq as far as no hole
         self.probe_end = UNSEEN  # past the byte of its latest zero window probe
+        self.isn = UNSEEN  # its latest SYN's sequence number (the own reading's: its numbering's)
+        # The own reading's: the numbering of each other ISN its SYNs carried, as (next_seq,
+        # next_seq_stamp, max_to_ack, probe_end) (_numbering_of).
+        self.numberings: dict[int, tuple[int, int, int, int]] | None = None
 
     def copy(self) -> _Direction:
         twin = _Direction()
@@ -124,6 +128,8 @@ class _Direction:
         twin.last_was_keep_alive, twin.last_was_probe = self.last_was_keep_alive, self.last_was_probe
         twin.window_of_syn, twin.scale = self.window_of_syn, self.scale
         twin.max_to_ack, twin.probe_end = self.max_to_ack, self.probe_end
+        twin.isn = self.isn
+        twin.numberings = dict(self.numberings) if self.numberings is not None else None
         return twin
 
 
@@ -193,9 +199,10 @@ class SequenceJudge:
 
     def own_differs_at(self, segment: Segment, from_client: bool) -> bool:
         """Whether the own reading would take `segment` otherwise than Wireshark's: a resend
-        that reaches past what is to be acknowledged (_remember). Asked before it is fed."""
+        that reaches past what is to be acknowledged (_remember), a SYN with a new ISN (_new_isn).
+        Asked before it is fed."""
         here, there = (self._client, self._server) if from_client else (self._server, self._client)
-        return _past_to_ack(segment, here, there)
+        return _past_to_ack(segment, here, there) or _new_isn(segment, here)
 
     def feed(self, segment: Segment, from_client: bool) -> list[str]:
         """The segment's kinds (empty for none), as `result.flags` keeps them by frame."""
@@ -209,6 +216,16 @@ class SequenceJudge:
             self._wireshark_irtt = segment.stamp - self._last_syn_stamp
         # The default until it is measured, or when it measured zero.
         threshold = self._wireshark_irtt if self._wireshark_irtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
+        if self._own:
+            if _new_isn(segment, here):
+                # Its numbers start again: nothing before the SYN is missing or resent
+                # (Wireshark 4.0's rules flag the SYN after a gap, or a resend, by the old
+                # ISN's numbers).
+                _take_numbering(here, segment.seq)
+            elif here.numberings and not flags & SYN:
+                _take_numbering(here, _numbering_of(here, segment.seq))
+            if there.numberings and flags & ACK:
+                _take_numbering(there, _numbering_of(there, segment.ack))
         if (
             self._own
             and flags & ACK
@@ -361,8 +378,43 @@ def _past_to_ack(segment: Segment, here: _Direction, there: _Direction) -> bool:
     return not probe and _reaches_past(segment, here)
 
 
+def _new_isn(segment: Segment, here: _Direction) -> bool:
+    """Whether `segment` is a SYN of its sender with another ISN than its SYN before: a
+    listener whose half-open connection timed out (or was dropped) answers the next SYN from a
+    new one (helper-119's congested path), a client retries with a new socket."""
+    return bool(segment.flags & SYN) and here.isn != UNSEEN and segment.seq != here.isn
+
+
+def _numbering_of(here: _Direction, number: int) -> int:
+    """The ISN of `here`'s numbering `number` falls nearest to (its next expected number): a
+    listener's SYN/ACKs of two half-open connections can take turns (a server whose SYN/ACKs
+    of two ISNs alternate, sv_tcp-fastopen-10), and its data continues the one acknowledged."""
+    best, nearest = here.isn, abs(seq_diff(number, here.next_seq)) if here.next_seq != UNSEEN else MOD
+    for isn, numbering in (here.numberings or {}).items():
+        distance = abs(seq_diff(number, numbering[0])) if numbering[0] != UNSEEN else MOD
+        if distance < nearest:
+            best, nearest = isn, distance
+    return best
+
+
+def _take_numbering(here: _Direction, isn: int) -> None:
+    """Makes the numbering of `isn` `here`'s (a new one if none), keeping the one it had."""
+    if isn == here.isn:
+        return
+    numberings = here.numberings
+    if numberings is None:
+        numberings = here.numberings = {}
+    numberings[here.isn] = (here.next_seq, here.next_seq_stamp, here.max_to_ack, here.probe_end)
+    here.next_seq, here.next_seq_stamp, here.max_to_ack, here.probe_end = numberings.pop(
+        isn, (UNSEEN, 0, UNSEEN, UNSEEN)
+    )
+    here.isn = isn
+
+
 def _remember(segment: Segment, here: _Direction, kinds: list[str], own: bool = False) -> None:
     probe = "zero_window_probe" in kinds
+    if segment.flags & SYN:
+        here.isn = segment.seq
     if not segment.flags & RST and not probe:
         end = segment.seq_end
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:

@@ -71,14 +71,39 @@ SEQUENCE_NUMBERS = (
 )
 
 
-def sequence_bases(result: ConnectionAnalysis) -> dict[Side, int | None]:
+class SequenceBases:
     """Each side's base of relative numbers (connections.sequence_bases_of, tshark's), or of the
-    connection this one continues, as Wireshark reads the two as one conversation. seq and ack
-    are drawn relative to these, both of them; a side nothing tells stays absolute."""
-    connection = result.connection
-    continued = connection.continues
-    found = sequence_bases_of(connection.segments, continued.bases if continued is not None else None)
-    return {"client": found.get(connection.client), "server": found.get(connection.server)}
+    connection this one continues, as Wireshark reads the two as one conversation. A side whose
+    SYNs carried several ISNs (a listener's new half-open connection after the first timed
+    out, or two taking turns) numbers each from the ISN it falls after, nearest: Wireshark
+    starts a new session at the new ISN. seq and ack are drawn relative to these, both of
+    them; a side nothing tells stays absolute."""
+
+    def __init__(self, result: ConnectionAnalysis) -> None:
+        connection = result.connection
+        continued = connection.continues
+        found = sequence_bases_of(connection.segments, continued.bases if continued is not None else None)
+        self.first: dict[Side, int | None] = {
+            "client": found.get(connection.client),
+            "server": found.get(connection.server),
+        }
+        self._isns: dict[Side, list[int]] = {"client": [], "server": []}
+        for segment in connection.segments:
+            if segment.flags & SYN:
+                isns = self._isns[connection.sender(segment)]
+                if segment.seq not in isns:
+                    isns.append(segment.seq)
+
+    def of(self, side: Side, number: int) -> int | None:
+        """The base of `number`, one of `side`'s sequence numbers."""
+        isns = self._isns[side]
+        if len(isns) < 2:
+            return self.first[side]
+        return min(isns, key=lambda isn: (number - isn) % MOD)
+
+    def other_isn(self, side: Side, segment: Segment) -> bool:
+        """Whether `segment`, `side`'s, is a SYN of another ISN than its first."""
+        return bool(segment.flags & SYN) and len(self._isns[side]) > 1 and segment.seq != self._isns[side][0]
 
 
 def _relative(value: int, base: int | None) -> int:
@@ -93,11 +118,14 @@ def dsack(segment: Segment) -> tuple[int, int] | None:
     return segment.sack_start, segment.sack_end
 
 
-def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None, stale: bool = False) -> str:
+def packet_label(
+    segment: Segment, seq_base: int | None, ack_base: int | None, stale: bool = False, other_isn: bool = False
+) -> str:
     """Flags, seq and ack (relative both, or absolute both when a base is not known), length,
     and a D-SACK's block (in the ack's numbers). `stale`: a stale connection's segment within
     this one (analysis.stale_frames), in another connection's numbers: absolute, and said so
-    (a TIME_WAIT's challenge ACK and the RST at its acknowledgment number read alike)."""
+    (a TIME_WAIT's challenge ACK and the RST at its acknowledgment number read alike).
+    `other_isn`: a SYN of another ISN than its sender's first (SequenceBases), said so."""
     # A RST or a bare ACK before its sender's base (a RST/ACK refusing a SYN the same end
     # answers later with a SYN/ACK; a split handshake's ACK before the same end's SYN):
     # absolute, not just short of 2**32 (Wireshark bases each on itself and again on the SYN),
@@ -120,6 +148,8 @@ def packet_label(segment: Segment, seq_base: int | None, ack_base: int | None, s
         parts.append(f"D-SACK {_relative(block[0], ack_base)}–{_relative(block[1], ack_base)}")
     if before_isn:
         parts.append("(absolute)")
+    elif other_isn:
+        parts.append(f"(ISN {segment.seq})")
     return " ".join(parts)
 
 

@@ -10,13 +10,13 @@ from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import SYN, exact_stamp
 from analyzer.output.labels import (
     NO_ANSWER,
+    SequenceBases,
     analysis_notes,
     flagged_resends,
     icmp_answers,
     packet_label,
     retransmission_note,
     segment_kinds,
-    sequence_bases,
     unanswered_probes,
 )
 from analyzer.output.summary import reset_words
@@ -51,7 +51,7 @@ def connection_mermaid(
         f"    participant C as client {format_endpoint(connection.client, connection.family)}",
         f"    participant S as server {format_endpoint(connection.server, connection.family)}",
     ]
-    bases = sequence_bases(result)
+    bases = SequenceBases(result)
     resent = result.resends
     flagged = flagged_resends(result)
     # The ladder's marks: a cross where it was lost (or a SYN never answered), a note where no
@@ -76,7 +76,13 @@ def connection_mermaid(
         sender, receiver = ends
         dashed = segment.frame in resent or segment.frame in flagged
         arrow = "--x" if segment.frame in lost else ("-->>" if dashed else "->>")
-        label = packet_label(segment, bases[sender], bases[receiver], segment.frame in stale)
+        label = packet_label(
+            segment,
+            bases.of(sender, segment.seq),
+            bases.of(receiver, segment.ack),
+            segment.frame in stale,
+            bases.other_isn(sender, segment),
+        )
         if segment.frame in resent:
             label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"
         elif segment.frame in flagged:

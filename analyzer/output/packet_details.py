@@ -15,7 +15,7 @@ from analyzer.analysis import ConnectionAnalysis
 from analyzer.connections import peer_of
 from analyzer.decode.segment import ACK, MOD, SYN, UNSEEN, Segment, exact_stamp, flag_names
 from analyzer.output.glossary import WIRESHARK_FLAGS, options_words
-from analyzer.output.labels import dsack, retransmission_note, sequence_bases
+from analyzer.output.labels import SequenceBases, dsack, retransmission_note
 from analyzer.output.summary import reset_words
 from analyzer.timefmt import Clock, between, format_duration, to_the_microsecond
 from analyzer.udp_flows import UdpFlow
@@ -71,7 +71,7 @@ def window_scales(options: dict[str, dict | None]) -> dict[str, int | None]:
 def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[str]) -> dict[str, Details]:
     """The details of each packet (or band) in `ids`; origin: frame 1's time."""
     connection, handshake = result.connection, result.handshake
-    bases = sequence_bases(result)
+    bases = SequenceBases(result)
     options = {"client": handshake.client_options, "server": handshake.server_options}
     scales = window_scales(options)
     resets = {r.segment.frame: r for r in result.resets}
@@ -96,10 +96,10 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
                     FIRST if previous is None else _gap(between(previous[0], segment.stamp), previous[1]),
                 ),
                 ("flags", flag_names(segment.flags)),
-                ("seq", _number(segment.seq, bases[sender])),
+                ("seq", _number(segment.seq, bases.of(sender, segment.seq))),
             ]
             if segment.flags & ACK:
-                lines.append(("ack", _number(segment.ack, bases[receiver])))
+                lines.append(("ack", _number(segment.ack, bases.of(receiver, segment.ack))))
             lines.append(("data", f"{segment.payload_len:,} bytes"))
             lines.append(("window", _window(segment, scale)))
             if segment.options is not None:
@@ -107,7 +107,7 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
             elif segment.sack_start != UNSEEN:
                 # The options of segments without SYN are not decoded but for the first SACK
                 # block (timestamps and the rest are Wireshark's to show).
-                base = bases[receiver]
+                base = bases.of(receiver, segment.sack_start)
                 start, end = (
                     (segment.sack_start, segment.sack_end)
                     if base is None

@@ -39,6 +39,7 @@ from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, ke
 from analyzer.output.labels import (
     NO_ANSWER,
     SEQUENCE_NUMBERS,
+    SequenceBases,
     analysis_notes,
     flagged_resends,
     icmp_answers,
@@ -46,7 +47,6 @@ from analyzer.output.labels import (
     picture_title,
     retransmission_note,
     segment_kinds,
-    sequence_bases,
     silent_end,
     unanswered_probes,
 )
@@ -773,7 +773,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
     """whens: the time labels (_time_labels). Returns the frames drawn ending in a cross, and
     those written NO_ANSWER."""
     connection, handshake = result.connection, result.handshake
-    bases = sequence_bases(result)
+    bases = SequenceBases(result)
     retransmission = result.resends
     flagged = flagged_resends(result)
     # Inferred lost, or dropped by the receiving kernel before TCP (its recorder): not arrived.
@@ -791,7 +791,13 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
         sender, receiver = ends
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y0 = layout.at[("pkt", segment.frame)]
-        label = packet_label(segment, bases[sender], bases[receiver], segment.frame in stale)
+        label = packet_label(
+            segment,
+            bases.of(sender, segment.seq),
+            bases.of(receiver, segment.ack),
+            segment.frame in stale,
+            bases.other_isn(sender, segment),
+        )
         color, style = COLORS["packet"], "-"
         when = whens[segment.frame]
         if segment.frame in retransmission or segment.frame in flagged:
