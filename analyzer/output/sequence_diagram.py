@@ -427,6 +427,7 @@ def sequence_figure(
     drawn = [item for item in rows.items]
     whens = _time_labels(result, start, [i for i in drawn if isinstance(i, Packet)])
     lines = {frame: text.count("\n") + 1 for frame, text in whens.items()}
+    landing = _landing(result, drawn)
     if frames is not None or times is not None:
         if not drawn:
             raise EmptyRange(f"no segment of connection #{connection.id} in that range")
@@ -439,7 +440,7 @@ def sequence_figure(
         result.summary(),
         client,
         server,
-        _in_file_order([_moment(item, lost, lines) for item in drawn]),
+        _in_file_order([_moment(item, lost, lines, landing) for item in drawn]),
         calls,
         _clock(origin, SEQUENCE_NUMBERS) + copies_note(connection, drawn if frames or times else None),
         timers,
@@ -501,6 +502,17 @@ def sequence_figure(
     return ladder.fig
 
 
+def _landing(result: ConnectionAnalysis, drawn: Sequence[Packet | Band]) -> set[int]:
+    """The frames drawn one by one that move their receiver to a new state."""
+    senders = {i.segment.frame: result.connection.sender(i.segment) for i in drawn if isinstance(i, Packet)}
+    return {
+        frame
+        for side, frames in result.state_frames.items()
+        for frame in frames
+        if frame is not None and frame in senders and senders[frame] != side
+    }
+
+
 def _time_of(item: Packet | Band, first: bool) -> float:
     if isinstance(item, Packet):
         return item.segment.time
@@ -524,14 +536,16 @@ def _in_file_order(moments: list[Moment]) -> list[Moment]:
     return kept
 
 
-def _moment(item: Packet | Band, lost: set[int], lines: dict[int, int]) -> Moment:
-    """lines: the lines of each packet's time label (a wrapped one takes room below)."""
+def _moment(item: Packet | Band, lost: set[int], lines: dict[int, int], landing: set[int]) -> Moment:
+    """lines: the lines of each packet's time label (a wrapped one takes room below); landing:
+    the frames that move their receiver to a new state (its label stands below the arrowhead,
+    before the next arrow: helper-122's TIME_WAIT drawn at the ACK after the FIN that caused it)."""
     if isinstance(item, Packet):
         frame = item.segment.frame
         extra = LINE_ROWS * (lines.get(frame, 1) - 1)
-        space = (LOST_SPACE if frame in lost else SPACE["pkt"]) + extra
+        least = LOST_SPACE if frame in lost else LANDING_SPACE if frame in landing else SPACE["pkt"]
         return Moment(item.segment.time, item.segment.time, ("pkt", frame),
-                      space if frame in lost or extra else None)  # fmt: skip
+                      least + extra if least != SPACE["pkt"] or extra else None)  # fmt: skip
     return Moment(item.start, item.stop, ("band", item.first, item.last))
 
 
@@ -1098,6 +1112,9 @@ def _drop_words(receiver: str, reason: str, probe: bool) -> str:
 
 
 LABEL_HALF = 0.22  # half a state label's height on a lifeline, in rows, and a slanted arrow's reach
+# Down to the next arrow from one whose receiver changes state: the arrowhead (TRANSIT), the
+# label below it (free_spot's reach on both sides), and the next arrow's start.
+LANDING_SPACE = TRANSIT + HEAD_CLEAR + 2 * LABEL_HALF + 0.15
 TICK_HALF = 0.14  # half a kernel tick's
 
 
