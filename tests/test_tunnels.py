@@ -345,3 +345,64 @@ def _with_payload(packet: Packet) -> Packet:
     stamped = packet / (b"x" * 10)
     stamped.time = packet.time
     return stamped
+
+
+def _teredo_on(port: int, client: str, origin: bool = False, extra: bytes = b"", udp: bool = False) -> list:
+    """A handshake from `client` inside UDP to or from `port`, as a relay carries Teredo
+    (optionally after an origin indication; `extra`: bytes after the IPv6 packet; `udp`: the
+    IPv6 packets carry UDP, not TCP)."""
+    from scapy.layers.inet import UDP
+    from scapy.layers.inet6 import IPv6
+
+    server = "2001:db8:2::2"
+    steps = [(client, server, 40000, 80, "S", 100, 0), (server, client, 80, 40000, "SA", 500, 101),
+             (client, server, 40000, 80, "A", 101, 501)]  # fmt: skip
+    packets = []
+    for src, dst, sport, dport, flags, seq, ack in steps:
+        transport = (
+            UDP(sport=sport, dport=dport)
+            if udp
+            else TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack)
+        )
+        inner = bytes(IPv6(src=src, dst=dst) / transport)
+        payload = (bytes(8) if origin else b"") + inner + extra
+        outward = src == client
+        packets.append(
+            IP(
+                src="192.168.2.16" if outward else "83.170.1.38",
+                dst="83.170.1.38" if outward else "192.168.2.16",
+            )
+            / UDP(sport=3797 if outward else port, dport=port if outward else 3797)
+            / payload
+        )
+    return packets
+
+
+@pytest.mark.parametrize("origin", [False, True], ids=["bare", "origin-indication"])
+def test_teredo_on_a_relays_port_is_found_by_what_it_holds(tmp_path, origin: bool) -> None:
+    """Zeek's Teredo.pcap (helper-123): a relay on UDP 32900, not 3544. An IPv6 packet that
+    fills the datagram, carries TCP and has a Teredo address (2001:0::/32) is read, as Zeek
+    reads it; tshark's heuristic is off by default."""
+    path = write_capture(tmp_path / "teredo-32900.pcap", _teredo_on(32900, "2001:0:4137:9e50::1", origin))
+    segments = list(read_segments(str(path)))
+    assert [(s.sport, s.dport, s.tunnel) for s in segments] == [(40000, 80, "Teredo"), (80, 40000, "Teredo"),
+                                                                 (40000, 80, "Teredo")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("client", "extra", "udp"),
+    [
+        ("2001:db8:1::1", b"", False),
+        ("2001:0:4137:9e50::1", b"\x00", False),
+        ("2001:0:4137:9e50::1", b"", True),
+    ],
+    ids=["no-teredo-address", "datagram-longer-than-the-packet", "no-tcp-inside"],
+)
+def test_udp_that_only_looks_like_teredo_on_another_port_is_udp(
+    tmp_path, client: str, extra: bytes, udp: bool
+) -> None:
+    path = write_capture(tmp_path / "not-teredo.pcap", _teredo_on(32900, client, extra=extra, udp=udp))
+    stats = DecodeStats()
+    assert list(read_segments(str(path), stats)) == []
+    [flow] = analyze_file(str(path)).udp
+    assert flow.datagram_count == 3 and flow.client == ("192.168.2.16", 3797)  # the carrier's, as it is

@@ -73,7 +73,7 @@ from analyzer.decode.segment import (
     Unreachable,
     shared_options,
 )
-from analyzer.decode.tunnels import UDP_TUNNEL_PORTS, carries_data, gre, udp_tunnel
+from analyzer.decode.tunnels import UDP_TUNNEL_PORTS, carries_data, gre, teredo_on_any_port, udp_tunnel
 from analyzer.decode.udp_icmp import parse_udp, parse_unreachable
 from analyzer.decode.undecodable import Undecodable
 from analyzer.parallel.partition import Share
@@ -345,6 +345,10 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, sta
                 return _tunnelled(data[: at + length], inner[0], inner[1], frame, stamp, share, tunnel, whole)
             if carries_data(data, at + UDP_HEADER, sport, dport):
                 _tunnel_cut(data, at + UDP_HEADER, whole)
+        else:
+            inner = teredo_on_any_port(data, at + UDP_HEADER, length - UDP_HEADER)
+            if inner is not None:
+                return _tunnelled(data[: at + length], inner[0], inner[1], frame, stamp, share, tunnel, whole)
     src, dst = address_pair(data, addresses, family)
     if protocol == PROTO_UDP:
         return parse_udp(data, at, length, frame, stamp, family, src, dst)

@@ -16,6 +16,14 @@ from __future__ import annotations
 from typing import Final
 
 from analyzer.decode.fields import u16
+from analyzer.decode.headers import (
+    IPV6_ADDRESS,
+    IPV6_HEADER,
+    IPV6_NEXT_HEADER,
+    IPV6_PAYLOAD_LENGTH,
+    IPV6_SOURCE,
+    PROTO_TCP,
+)
 from analyzer.decode.link_layer import after_ethertype, after_mpls, ethernet_at, ppp_at
 from analyzer.decode.undecodable import Undecodable
 
@@ -74,6 +82,7 @@ TEREDO_AUTH: Final = 0x0001  # an authentication indicator precedes the IPv6 pac
 TEREDO_ORIGIN: Final = 0x0000  # an 8-byte origin indication does
 TEREDO_ORIGIN_LENGTH: Final = 8
 TEREDO_AUTH_FIXED: Final = 4 + 8 + 1  # indicator and lengths, nonce, confirmation
+TEREDO_PREFIX: Final = b"\x20\x01\x00\x00"  # 2001:0::/32, a Teredo client's addresses
 AYIYA_FIXED: Final = 8  # four bytes of lengths and kinds, then the epoch time
 AYIYA_FORWARD: Final = 1
 GTP_HEADER: Final = 8
@@ -229,6 +238,32 @@ def _teredo(data: bytes, at: int) -> Inner | None:
     if len(data) > at and data[at] >> 4 == 6:
         return at, "Teredo"
     return None
+
+
+def teredo_on_any_port(data: bytes, at: int, length: int) -> Inner | None:
+    """Teredo on another port than 3544 (a relay's: helper-123, Zeek's Teredo.pcap, 32900),
+    found by what it holds, as Zeek does: an IPv6 packet (after an origin indication or an
+    authentication header, if any) that fills the datagram, carries TCP, and has a Teredo
+    address (2001:0::/32) at one end; random bytes (a QUIC short header's first is 0x40-0x7f)
+    meet all three one time in 2^56."""
+    if len(data) < at + IPV6_HEADER or data[at] >> 4 not in (0, 6):
+        return None
+    found = _teredo(data, at)
+    if found is None:
+        return None
+    inner = found[0]
+    if (
+        len(data) < inner + IPV6_HEADER
+        or u16(data, inner + IPV6_PAYLOAD_LENGTH) + IPV6_HEADER != at + length - inner
+        or data[inner + IPV6_NEXT_HEADER] != PROTO_TCP
+        or (
+            data[inner + IPV6_SOURCE : inner + IPV6_SOURCE + 4] != TEREDO_PREFIX
+            and data[inner + IPV6_SOURCE + IPV6_ADDRESS : inner + IPV6_SOURCE + IPV6_ADDRESS + 4]
+            != TEREDO_PREFIX
+        )
+    ):
+        return None
+    return found
 
 
 def _ayiya(data: bytes, at: int) -> Inner | None:
