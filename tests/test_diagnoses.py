@@ -1320,3 +1320,36 @@ def test_an_abort_on_the_cadence_of_answered_keep_alives_may_be_the_keep_alive_t
             "; or, one keep-alive interval (1.024 s) after the last of its 4 keep-alive probes, its keep-alive "
             "timer's give-up, had the client's answers, captured, not reached it" in reset.explanation
         ) == named
+
+
+def test_a_tso_unit_in_flight_is_several_packets_for_the_probe_timeout() -> None:
+    """helper-119's s4, captured at the sender: one 2,896-byte unit (two segments of the
+    peer's MSS, 1,460) in flight, its last 1,448 bytes resent 6.2 ms on (2 x RTT 2 ms + two
+    jiffies). The kernel counts two packets out: the timer's least is two jiffies, not the
+    200 ms it waits for one packet's delayed ACK."""
+    unit = (1.0, "c", "PA", 101, 501, 2896)
+    segments = _with_sack(conversation(*HANDSHAKE, unit, (1.0062, "c", "PA", 1549, 501, 1448)))
+    [diagnosis] = _kinds(segments)["tail_loss_probe"]
+    assert diagnosis.frames == [5]
+    # One segment of the MSS in flight, resent as soon: the application's, or nothing a timer sent.
+    one = _with_sack(
+        conversation(*HANDSHAKE, (1.0, "c", "PA", 101, 501, 1448), (1.0062, "c", "PA", 101, 501, 1448))
+    )
+    assert "tail_loss_probe" not in _kinds(one)
+
+
+def test_a_probes_d_sack_after_the_ack_of_the_original_confirms_it() -> None:
+    """helper-122's s4 (frames 24, 25, 27): the ACK of the original comes first, the sender
+    sends on, then the receiver's D-SACK names the probe's bytes: the probe was spurious."""
+    segments = _tail(
+        0.0062,
+        (1.0063, "s", "A", 501, 401),
+        (1.0064, "c", "PA", 401, 501, 100),
+        (1.0065, "s", "A", 501, 401),
+        requests=3,
+    )
+    segments[-1].sack_start, segments[-1].sack_end = 301, 401
+    [diagnosis] = _kinds(segments)["tail_loss_probe"]
+    assert diagnosis.frames == [7, 8, 10]
+    assert diagnosis.marks[10] == "D-SACK: the probe was spurious"
+    assert "then its D-SACK (frame 10) shows the probe arrived after it" in diagnosis.sentence

@@ -856,9 +856,15 @@ def _tail_loss_probes(
     # busy transfer it grows far past the handshake's RTT (queues fill); until a sample, that.
     timed: dict[bool, tuple[int, float]] = {}
     srtt: dict[bool, float] = {}
+    # Per sender: its peer's MSS option. A segment larger at the capture point is the
+    # sender's TSO/GSO unit: several packets in flight, as the kernel counts them (packets_out,
+    # helper-119: a 2,896-byte unit read as one, its probe timed as one packet's, 200 ms on).
+    mss: dict[bool, int] = {}
     for index, segment in enumerate(segments):
         mine = connection.from_client(segment)
         peer = not mine
+        if segment.flags & SYN and segment.options is not None and segment.options.mss:
+            mss[peer] = segment.options.mss
         if segment.flags & ACK and peer in timed and seq_diff(segment.ack, timed[peer][0]) >= 0:
             sample = segment.time - timed.pop(peer)[1]
             srtt[peer] = sample if peer not in srtt else 0.875 * srtt[peer] + 0.125 * sample
@@ -892,7 +898,9 @@ def _tail_loss_probes(
             and not disturbed.get(mine, False)
             and ((resend is not None and resend[0] == 1 and tail) or (resend is None and new))
         ):
-            in_flight_one = seq_diff(previous.seq, acked_at_send[mine]) <= 0
+            in_flight_one = seq_diff(
+                previous.seq, acked_at_send[mine]
+            ) <= 0 and previous.payload_len <= mss.get(mine, previous.payload_len)
             delay = segment.time - armed[mine]
             timeout = (
                 PROBE_WITHOUT_RTT
@@ -1019,6 +1027,20 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
                 f"{unheard} had acknowledged the original before the probe: it had arrived, and the "
                 "probe was spurious"
             )
+        elif (
+            seq_diff(later.ack, probe.seq_end) >= 0
+            and not new
+            and (dsack := _later_dsack(connection, segments, index, later))
+        ):
+            # The ACK of the original came first, then the probe arrived: its D-SACK follows
+            # (helper-122's s4, frames 25 and 27).
+            frames.append(dsack.frame)
+            confirmed = True
+            answer = "D-SACK: the probe was spurious"
+            outcome = (
+                f"spurious: the {_peer(side)}'s ACK (frame {later.frame}) acknowledged the original, then its "
+                f"D-SACK (frame {dsack.frame}) shows the probe arrived after it"
+            )
         elif seq_diff(later.ack, probe.seq_end) >= 0:
             answer = (
                 "ACK: data before it had arrived" if new else "ACK, no D-SACK: the resend repaired a loss"
@@ -1071,6 +1093,29 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
         | ({frames[-1]: answer} if answer else {})
         | ({unheard: "this ACK never reached the sender"} if unheard else {}),
     )
+
+
+# The peer's segments after the ACK that covers a probe that are read for the probe's D-SACK.
+DSACK_LOOK_ON: Final = 4
+
+
+def _later_dsack(
+    connection: Connection, segments: list[Segment], index: int, covering: Segment
+) -> Segment | None:
+    """The peer's D-SACK of the probe at `index` among its DSACK_LOOK_ON segments after
+    `covering` (its first ACK that covers the probe)."""
+    probe = segments[index]
+    mine = connection.from_client(probe)
+    read = 0
+    for later in segments[segments.index(covering, index) + 1 :]:
+        if connection.from_client(later) == mine:
+            continue
+        if duplicate_sack_of(later, probe):
+            return later
+        read += 1
+        if read >= DSACK_LOOK_ON:
+            return None
+    return None
 
 
 def probe_headline(delay: float, new: bool, confirmed: bool) -> str:
