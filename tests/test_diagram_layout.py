@@ -474,3 +474,35 @@ def test_an_arrows_notes_keep_clear_of_the_state_labels_at_its_head() -> None:
         assert text.y1 < box.y0 or text.y0 > box.y1 or text.x1 < box.x0 - 4
     finally:
         plt.close(fig)
+
+
+def test_a_reset_its_receiver_did_not_take_is_drawn_dotted_and_said() -> None:
+    """helper-122's s6b: the client's second RST, below what the server had acknowledged,
+    after the first had ended the connection: drawn as the first was, it read as the one
+    that ended it."""
+    from segments import HANDSHAKE, conversation
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.sequence_diagram import ignored_resets
+
+    segments = conversation(
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 100),
+        ("s", "A", 501, 201),
+        ("c", "RA", 201, 501),
+        ("c", "R", 101, 0),
+    )
+    [result] = analyze_segments(segments).connections
+    assert ignored_resets(result) == {7: "not taken by the server: outside its window"}
+    fig = figure(result, None)
+    try:
+        ax = fig.axes[0]
+        styles = {
+            a.arrow_patch.get_gid(): a.arrow_patch.get_linestyle()
+            for a in ax.texts
+            if isinstance(a, Annotation) and a.arrow_patch is not None
+        }
+        assert [gid for gid, style in styles.items() if style in (":", "dotted")] == ["pkt-7"], styles
+        assert any("not taken by the server: outside its window" in t.get_text() for t in ax.texts)
+    finally:
+        plt.close(fig)

@@ -713,6 +713,7 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
         if step.dropped is not None and step.dropped.endswith(RETRIES_REFUSED)
     }
     moved = {frame for frames in result.state_frames.values() for frame in frames if frame is not None}
+    ignored = ignored_resets(result)
     found = {}
     for packet in packets:
         segment = packet.segment
@@ -732,6 +733,8 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
                 pieces[-1] += ", " + note
         if segment.frame in resets:
             pieces.append(reset_words(resets[segment.frame].cause))
+        if segment.frame in ignored:
+            pieces.append(ignored[segment.frame])
         if segment.frame in unarrived:
             pieces.append(f"may not have reached the {unarrived[segment.frame]}")
         if segment.frame in retried:
@@ -754,6 +757,20 @@ def _apart(pieces: list[str], head: int) -> list[str]:
         if index >= head or ", " in marked[index]:
             marked[index] += ";"
     return marked
+
+
+def ignored_resets(result: ConnectionAnalysis) -> dict[int, str]:
+    """The RSTs their receiver would not take (tcp_state's `dropped`: outside its window, or
+    no connection left), by frame: what is said under each, drawn dotted (helper-122's s6b: one
+    outside the window looked like the RST that ended the connection)."""
+    connection = result.connection
+    found = {}
+    for step in result.steps:
+        segment = step.segment
+        if segment.flags & RST and step.dropped is not None and not step.lost:
+            why = "outside its window" if "outside its window" in step.dropped else step.dropped
+            found[segment.frame] = f"not taken by the {peer_of(connection.sender(segment))}: {why}"
+    return found
 
 
 def unarrived_frames(result: ConnectionAnalysis) -> dict[int, Side]:
@@ -798,6 +815,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
     crossed: set[int] = set()
     unheard: set[int] = set()
     stale = stale_frames(connection, result.resets)
+    ignored = ignored_resets(result)
     for packet in packets:
         segment = packet.segment
         from_client = connection.from_client(segment)
@@ -832,6 +850,8 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
                 color, style = COLORS["keep_alive"], ":"
         if segment.flags & RST:
             color = COLORS["rst"]
+            if segment.frame in ignored:
+                style = ":"
         lost = segment.frame in lost_frames or bool(unanswered and segment.flags & SYN)
         if segment.frame in no_answer:
             label += f" — {NO_ANSWER}"
