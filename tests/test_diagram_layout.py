@@ -506,3 +506,24 @@ def test_a_reset_its_receiver_did_not_take_is_drawn_dotted_and_said() -> None:
         assert any("not taken by the server: outside its window" in t.get_text() for t in ax.texts)
     finally:
         plt.close(fig)
+
+
+def test_without_a_connection_named_the_first_a_diagnosis_explains_is_drawn() -> None:
+    """helper-122's mqtt: nothing reset, resent or left unfinished, but the second connection
+    held CLOSE_WAIT 45 s (a diagnosis): it is drawn, and the line says why, not the first
+    (a plain exchange begun before the capture)."""
+    from segments import HANDSHAKE, conversation
+    from test_connections import on_port
+
+    plain = conversation(("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
+    held = conversation(
+        *HANDSHAKE,
+        ("c", "FA", 101, 501),
+        ("s", "A", 501, 102),
+        (45.0, "s", "FA", 501, 102),
+        ("c", "A", 102, 502),
+    )
+    analysis = analyze_segments(plain + on_port(held, 40001, later=1.0, frames=2))
+    chosen, note = pick_connection(analysis, None)
+    assert chosen.connection.id == 1
+    assert note is not None and "drawing #1 (the first with a diagnosis: close wait held)" in note

@@ -37,12 +37,18 @@ def pick_connection(
             if result.connection.id == wanted:
                 return result, None
         raise UserError(f"{analysis.file}: no connection {wanted} (ids 0 to {total - 1})")
-    chosen = next((r for r in results if r.interesting), results[0])
+    # Else the first a diagnosis explains (helper-122: mqtt's #1 held CLOSE_WAIT 21 s, and
+    # the first, a plain mid-stream one, was drawn).
+    chosen = next((r for r in results if r.interesting), None) or next(
+        (r for r in results if r.diagnoses), results[0]
+    )
     if total == 1:
         return chosen, None
     why = (
         "the first with a RST, a retransmission, an unfinished handshake or an expiry"
         if chosen.interesting
+        else f"the first with a diagnosis: {chosen.diagnoses[0].kind.replace('_', ' ')}"
+        if chosen.diagnoses
         else "the first"
     )
     return chosen, (
