@@ -658,3 +658,32 @@ def test_an_empty_range_names_the_connections_that_hold_it(tmp_path: Path) -> No
     assert_one_line_error(
         empty, "frames 12-14", "no segment of connection #0 in that range; #1 has segments there"
     )
+
+
+def test_a_timeline_gives_a_silence_room_and_runs_to_the_capture_end_when_still_open() -> None:
+    """helper-122's mqtt #1: a 150 us exchange, the client's FIN 228 ms later, acknowledged,
+    then nothing for 21 s while the capture went on (another connection's packet ends it).
+    The 228 ms cut took 4 % of the width beside the microseconds' 85 %, and CLOSE_WAIT, held
+    to the capture's end, was a sliver at the axis's end."""
+    from segments import HANDSHAKE, conversation
+    from test_connections import on_port
+
+    from analyzer.analysis import analyze_segments
+
+    held = conversation(
+        *HANDSHAKE,
+        ("c", "PA", 101, 501, 10),
+        ("s", "A", 501, 111),
+        (0.228, "c", "FA", 111, 501),
+        ("s", "A", 501, 112),
+        gap=0.00005,
+    )
+    other = on_port(conversation(("c", "PA", 1, 1, 5)), 40001, later=21.0, frames=len(held))
+    analysis = analyze_segments(held + other)
+    result = next(r for r in analysis.connections if r.connection.id == 0)
+    assert result.connection.capture_end is not None
+    axis = timeline_axis(result)
+    assert axis.bursts[-1].stop == pytest.approx(result.connection.capture_end)
+    widths = [high - low for low, high in axis.cut_spans()]
+    assert len(widths) == 2 and all(width >= 0.09 for width in widths), widths
+    assert widths[1] > widths[0]  # 21 s, wider than 228 ms

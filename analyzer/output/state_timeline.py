@@ -33,7 +33,7 @@ from analyzer.output.labels import picture_title, silent_end
 from analyzer.output.ladder_rows import drawn_until, ladder_silences, timer_changes
 from analyzer.output.sequence_diagram import call_times
 from analyzer.output.text_report import format_endpoint
-from analyzer.output.time_axis import BREAK_GAP, TimeAxis, fold_unmarked
+from analyzer.output.time_axis import BREAK_GAP, GAPS_MOST, TimeAxis, fold_unmarked
 from analyzer.sidecar import Sidecar
 from analyzer.timefmt import Clock, format_duration
 
@@ -109,6 +109,12 @@ def draw_state_timeline(
     return save_figure(timeline_figure(result, sidecar, origin, name), output, warnings=warnings)
 
 
+# A cut silence's least share of the width (wider the longer, time_axis.cut_gaps): a silence
+# of seconds beside a burst of microseconds was a sliver (helper-122, mqtt: 4 % for 228 ms).
+# With many cuts, less (never below the ladder's), so that the longer still take more.
+CUT_LEAST, CUT_LEAST_OF_MANY = 0.1, 0.03
+
+
 def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) -> TimeAxis:
     """The time axis, cut where the ladder of the same connection is cut."""
     connection = result.connection
@@ -133,6 +139,10 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
         nearest += [max(t for t in own if t < first)] if any(t < first for t in own) else []
         nearest += [min(t for t in own if t > last)] if any(t > last for t in own) else []
     outside = [time for time in kernel if not first <= time <= last] + nearest
+    # Still open when the capture ended: the states held to its end (helper-122: mqtt's
+    # CLOSE_WAIT held 21 s past the last packet was a sliver at the axis's end).
+    if connection.capture_end is not None and connection.capture_end > last:
+        outside.append(connection.capture_end)
     times += outside
     # A timer's state change cuts the silence around it, as on the ladder.
     cuts = ladder_silences(result, moments + timer_changes(result, last) + outside)
@@ -140,8 +150,9 @@ def timeline_axis(result: ConnectionAnalysis, sidecar: Sidecar | None = None) ->
     cuts, folded = fold_unmarked(
         cuts, changes + kernel + [t for t in reports if first <= t <= last] + outside
     )
-    return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, marks=changes, offset=BEFORE,
-                    folded=folded)  # fmt: skip
+    gap = max(CUT_LEAST_OF_MANY, min(CUT_LEAST, GAPS_MOST / 2 / max(1, len(cuts))))
+    return TimeAxis(min(times), max(times), cuts, width=1.0 - BEFORE - AFTER, gap=gap, marks=changes,
+                    offset=BEFORE, folded=folded)  # fmt: skip
 
 
 def timeline_figure(
