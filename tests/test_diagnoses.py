@@ -1353,3 +1353,20 @@ def test_a_probes_d_sack_after_the_ack_of_the_original_confirms_it() -> None:
     assert diagnosis.frames == [7, 8, 10]
     assert diagnosis.marks[10] == "D-SACK: the probe was spurious"
     assert "then its D-SACK (frame 10) shows the probe arrived after it" in diagnosis.sentence
+
+
+def test_a_probes_d_sack_after_an_ack_that_crossed_it_confirms_it_where_an_earlier_ack_was_unheard() -> None:
+    """helper-119's s3late.B #2: the ACK of the original captured before the probe (it never
+    reached the sender), then the peer's segment that crossed the probe, covering it without
+    a D-SACK, then the D-SACK. Read from the other end (s3late.A) the D-SACK came first and
+    the probe was confirmed: the verdict no longer depends on that order."""
+    segments = _tail(
+        0.205, (1.0005, "s", "A", 501, 201), (1.2051, "s", "FA", 501, 201), (1.2052, "s", "A", 502, 201)
+    )
+    segments = [segments[i] for i in (0, 1, 2, 3, 5, 4, 6, 7)]  # the ACK of the original before the probe
+    for number, segment in enumerate(segments, start=1):
+        segment.frame = number
+    segments[-1].sack_start, segments[-1].sack_end = 101, 201
+    [diagnosis] = _kinds(segments)["tail_loss_probe"]
+    assert diagnosis.sentence.startswith("tail loss probe after")
+    assert "then its D-SACK (frame 8) shows the probe arrived after it" in diagnosis.sentence

@@ -1019,14 +1019,6 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
                 f"spurious: the {_peer(side)}'s D-SACK (frame {later.frame}) shows the data had arrived before "
                 "(its ACK was late or lost)"
             )
-        elif seq_diff(later.ack, probe.seq_end) >= 0 and unheard and not new:
-            # The capture holds an ACK of the original before the probe: it had arrived.
-            answer = "ACK: the original had arrived"
-            outcome = (
-                f"the {_peer(side)}'s ACK (frame {later.frame}) covers it with no D-SACK, but frame "
-                f"{unheard} had acknowledged the original before the probe: it had arrived, and the "
-                "probe was spurious"
-            )
         elif (
             seq_diff(later.ack, probe.seq_end) >= 0
             and not new
@@ -1040,6 +1032,14 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
             outcome = (
                 f"spurious: the {_peer(side)}'s ACK (frame {later.frame}) acknowledged the original, then its "
                 f"D-SACK (frame {dsack.frame}) shows the probe arrived after it"
+            )
+        elif seq_diff(later.ack, probe.seq_end) >= 0 and unheard and not new:
+            # The capture holds an ACK of the original before the probe: it had arrived.
+            answer = "ACK: the original had arrived"
+            outcome = (
+                f"the {_peer(side)}'s ACK (frame {later.frame}) covers it with no D-SACK, but frame "
+                f"{unheard} had acknowledged the original before the probe: it had arrived, and the "
+                "probe was spurious"
             )
         elif seq_diff(later.ack, probe.seq_end) >= 0:
             answer = (
