@@ -306,3 +306,38 @@ def test_a_full_disk_is_the_systems_error_and_a_bad_path_the_users() -> None:
         isinstance(missing, UserError)
         and str(missing) == "d/x.png: cannot be written: No such file or directory"
     )
+
+
+@pytest.mark.parametrize(
+    ("fraction", "held", "length", "said"),
+    [
+        (72_084_305, 150, 150, "header is damaged (a fraction of a second of 72,084,305 µs) and claims more"),
+        (5, 170, 170, "header is damaged (170 bytes held, past the snapshot length 160)"),
+        (5, 150, 60, "header is damaged (150 bytes held of a 60-byte packet)"),
+        (5, 150, 150, "file is cut off in packet 2"),
+    ],
+    ids=["fraction", "past-snaplen", "past-its-packet", "cut-off"],
+)
+def test_a_damaged_record_header_is_not_called_a_cut_off_file(
+    tmp_path, fraction: int, held: int, length: int, said: str
+) -> None:
+    """pcapfix's test_damaged.pcap (helper-120): record 2's microseconds are 72 million and it
+    claims 16,896 bytes where fewer follow: a damaged header, not a file tcpdump left short.
+    A sound header whose packet is cut short is still a cut-off file."""
+    import struct
+
+    from analyzer.benchmark import long_flow
+
+    whole = tmp_path / "whole.pcap"
+    long_flow.write_capture(whole, 4)
+    data = whole.read_bytes()
+    first_length = struct.unpack("<I", data[24 + 8 : 24 + 12])[0]
+    second = 24 + 16 + first_length
+    record = struct.pack("<IIII", 1_700_000_001, fraction, held, length)  # its snapshot length: 160
+    path = tmp_path / "damaged.pcap"
+    path.write_bytes(data[:second] + record + bytes(20))
+    result = run("analyze", "--json", str(path))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["packets"] == 1
+    assert any(said in warning for warning in document["warnings"]), document["warnings"]
