@@ -36,8 +36,10 @@ sequence number, the last ACK and window) and what the other direction acknowled
   other direction was seen sending without a hole: packet-tcp.c's "max seq to be acked", which
   moves to the next expected number only with a segment that starts right at it (not a
   window probe), and jumps there once an ACK beyond it was flagged: later ACKs of a hole
-  already passed are not flagged again, nor is the same ACK repeated (a duplicate ACK), but an
-  ACK beyond the next expected number that comes after more data is. A segment missing from
+  already passed are not flagged again. An ACK beyond everything the other direction sent is
+  flagged only while that direction's duplicate ACK count is 0, which it sets to -1 until that
+  direction's own ACK moves (its next duplicate ACK counts 1): a one-way transfer's receiver
+  is flagged once (packet-tcp.c's ACKED LOST PACKET). A segment missing from
   the capture gives "previous segment not captured" after it and this flag on the ACK that
   covers it (tshark 4.0.17 on crafted captures; a connection continued after an idle timer
   starts its mark at the next expected number, an earlier hole forgotten).
@@ -54,7 +56,8 @@ sequence number, the last ACK and window) and what the other direction acknowled
   - out_of_order: within the out-of-order threshold of the segment that last advanced
     this direction's sequence numbers, and not ending (its SYN or FIN counted) where that
     one ended; the threshold is Wireshark's initial RTT (iRTT: the latest SYN to the first
-    ACK without SYN) once measured, 3 ms before. Whether the same data was seen before does
+    ACK without SYN, measured after that ACK is judged, again while it measured 0, never
+    from a SYN stamped 0) once measured, 3 ms before. Whether the same data was seen before does
     not matter: packet-tcp.c compares times only, so a resend that comes right behind
     newer data is out-of-order (tshark 4.0.17 flags so the 10 bytes at 101 sent again 1 ms
     after those at 111, with an iRTT of 2 ms);
@@ -177,9 +180,7 @@ class SequenceJudge:
         self._own = own
         # Wireshark's initial RTT (iRTT): from the latest SYN to the first ACK without SYN,
         # from either side; until it is measured, out-of-order uses the 3 ms default.
-        self._syn_seen = False
         self._last_syn_stamp = 0
-        self._irtt_measured = False
         self._wireshark_irtt = 0  # nanoseconds
         self._client, self._server = _Direction(), _Direction()
         if context:
@@ -192,8 +193,7 @@ class SequenceJudge:
         forked at its first window probe: the two read alike until then)."""
         twin = SequenceJudge(own=True)
         twin.result = SequenceAnalysis(dict(self.result.flags))
-        twin._syn_seen, twin._last_syn_stamp = self._syn_seen, self._last_syn_stamp
-        twin._irtt_measured, twin._wireshark_irtt = self._irtt_measured, self._wireshark_irtt
+        twin._last_syn_stamp, twin._wireshark_irtt = self._last_syn_stamp, self._wireshark_irtt
         twin._client, twin._server = self._client.copy(), self._server.copy()
         return twin
 
@@ -208,12 +208,6 @@ class SequenceJudge:
         """The segment's kinds (empty for none), as `result.flags` keeps them by frame."""
         here, there = (self._client, self._server) if from_client else (self._server, self._client)
         flags = segment.flags
-        if flags & (SYN | ACK) == SYN:
-            self._syn_seen = True
-            self._last_syn_stamp = segment.stamp
-        elif not self._irtt_measured and flags & ACK and not flags & SYN and self._syn_seen:
-            self._irtt_measured = True
-            self._wireshark_irtt = segment.stamp - self._last_syn_stamp
         # The default until it is measured, or when it measured zero.
         threshold = self._wireshark_irtt if self._wireshark_irtt else DEFAULT_OUT_OF_ORDER_THRESHOLD
         if self._own:
@@ -242,6 +236,14 @@ class SequenceJudge:
         if kinds:
             self.result.flags[segment.frame] = kinds
         _remember(segment, here, kinds, self._own)
+        # Wireshark's iRTT, measured after the segment is judged (packet-tcp.c dissects the
+        # flags after the analysis): from the latest SYN, unless stamped 0 (nstime_is_zero:
+        # a file whose clock starts at the epoch measures none), to the next ACK without
+        # SYN, again while it measured 0 (helper-124: tshark 4.0.17 on crafted captures).
+        if flags & (SYN | ACK) == SYN:
+            self._last_syn_stamp = segment.stamp
+        elif flags & (SYN | ACK) == ACK and self._last_syn_stamp and not self._wireshark_irtt:
+            self._wireshark_irtt = segment.stamp - self._last_syn_stamp
         return kinds
 
 
@@ -302,17 +304,19 @@ def _judge(segment: Segment, here: _Direction, there: _Direction, threshold: int
 
 def _acks_unseen(segment: Segment, here: _Direction, there: _Direction) -> bool:
     """Whether `segment` acknowledges beyond what `there` was seen sending without a hole
-    (module docstring); once it does, all `there` sent counts as seen. The same ACK again (a
-    duplicate ACK) was judged with the one before: tshark 4.0.17 flags the first alone."""
-    if (
-        not segment.flags & ACK
-        or there.max_to_ack == UNSEEN
-        or segment.ack == here.last_ack
-        or seq_diff(segment.ack, there.max_to_ack) <= 0
-    ):
+    (module docstring); once it does, all `there` sent counts as seen. An ACK beyond all
+    `there` sent is flagged only while `there`'s duplicate ACK count is 0, which it then sets
+    to -1 until `there`'s own ACK moves (packet-tcp.c's "ACKED LOST PACKET": a one-way
+    transfer's receiver flagged once, not at every ACK; helper-124, 26 frames of 6 public
+    captures)."""
+    if not segment.flags & ACK or there.max_to_ack == UNSEEN or seq_diff(segment.ack, there.max_to_ack) <= 0:
         return False
-    there.max_to_ack = there.next_seq
-    return True
+    if seq_diff(there.max_to_ack, there.next_seq) < 0:
+        there.max_to_ack = there.next_seq
+        return True
+    flagged = there.dup_acks == 0
+    there.dup_acks = -1
+    return flagged
 
 
 def _fills_window(segment: Segment, here: _Direction, there: _Direction) -> bool:
@@ -415,8 +419,10 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str], own: bool = 
     probe = "zero_window_probe" in kinds
     if segment.flags & SYN:
         here.isn = segment.seq
-    if not segment.flags & RST and not probe:
-        end = segment.seq_end
+    end = segment.seq_end
+    # A RST's too (packet-tcp.c: only its lost-segment check leaves RSTs out), but one at 0
+    # (a refusal's RST/ACK): packet-tcp.c's next expected 0 is none seen, as before it.
+    if not probe and not (segment.flags & RST and end == 0):
         if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
             here.next_seq = end
             here.next_seq_stamp = segment.stamp
@@ -430,7 +436,7 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str], own: bool = 
         here.probe_end = UNSEEN  # its byte sent on past: nothing left for an ACK to take
     # Every segment's acknowledgment field, with the ACK flag or without (see duplicate_ack).
     if "duplicate_ack" in kinds:
-        here.dup_acks += 1
+        here.dup_acks = 1 if here.dup_acks == -1 else here.dup_acks + 1
     elif segment.ack != here.last_ack:
         here.dup_acks = 0
     here.last_ack = segment.ack
