@@ -422,10 +422,13 @@ def _remember(segment: Segment, here: _Direction, kinds: list[str], own: bool = 
     end = segment.seq_end
     # A RST's too (packet-tcp.c: only its lost-segment check leaves RSTs out), but one at 0
     # (a refusal's RST/ACK): packet-tcp.c's next expected 0 is none seen, as before it.
-    if not probe and not (segment.flags & RST and end == 0):
-        if here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0:
-            here.next_seq = end
-            here.next_seq_stamp = segment.stamp
+    if (
+        not probe
+        and not (segment.flags & RST and end == 0)
+        and (here.next_seq == UNSEEN or seq_diff(end, here.next_seq) > 0)
+    ):
+        here.next_seq = end
+        here.next_seq_stamp = segment.stamp
     if not probe and (
         here.max_to_ack == UNSEEN or segment.seq == here.max_to_ack or (own and _reaches_past(segment, here))
     ):
