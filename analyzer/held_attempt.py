@@ -99,7 +99,8 @@ class HeldAttempt:
         # b's backoff: from its SYN/ACK before (the tracker's syn_gap: each end's own).
         self.syn_gap = time - self.last_time if self.answered else 0.0
         self.answered = True
-        self.last_time = time
+        if time > self.last_time:  # a frame stamped back shortens no timer, as an _Open's
+            self.last_time = time
 
     def add_reset(self, rst: Segment, from_b: bool, time: float) -> None:
         """A RST without options that ends the attempt (the tracker says which); `time` its
@@ -108,7 +109,8 @@ class HeldAttempt:
             self.from_b |= 1 << self.records
         self._append(rst)
         self.over = True
-        self.last_time = time
+        if time > self.last_time:
+            self.last_time = time
 
     def sent_by_a(self, segment: Segment) -> bool:
         """Whether `segment`, of this attempt's 4-tuple, comes from end a, the SYN's sender,

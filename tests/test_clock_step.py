@@ -136,3 +136,21 @@ def test_the_capture_s_end_after_a_step_back_is_its_latest_stamp(tmp_path) -> No
     analysis = analyze_file(str(write_capture(tmp_path / "step.pcap", packets, times=times)))
     first = next(r.connection for r in analysis.connections if r.connection.client[1] == 40000)
     assert first.capture_end == first.last_time  # frame 4: the latest stamp in the file
+
+
+def test_one_frame_stamped_far_back_is_its_own_stamps_error_not_the_clocks(tmp_path) -> None:
+    """suricata-verify bug-1450 (helper-124): the SYN/ACK stamped 21 years before the SYN, the
+    frames after it on the SYN's clock again. The timers go on as before (as past one frame
+    stamped far ahead): one connection, its handshake complete, as tshark's one stream; the
+    step is still told. Two frames back in a row are a clock's step (the test above)."""
+    from pcap_builder import handshake_packets, write_capture
+
+    from analyzer.analysis import analyze_file
+
+    packets = handshake_packets()
+    times = [0.0, -668_322_442.0] + [0.0001 * i for i in range(2, len(packets))]
+    path = write_capture(tmp_path / "stamped-back.pcap", packets, times=times)
+    analysis = analyze_file(str(path))
+    [result] = analysis.connections
+    assert result.connection.expired is None and result.handshake.status == "complete"
+    assert any("time goes backwards at 1 frame" in warning for warning in analysis.stats.warnings)

@@ -383,7 +383,17 @@ def read_packets(
                 if capture.linktype != linktype:
                     linktype = capture.linktype
                     locate = IP_OFFSET.get(linktype)
-                offset = stats.timer_offset = timer_offset(time, clock, stats.timer_offset)
+                offset = timer_offset(time, clock, stats.timer_offset)
+                if offset != stats.timer_offset:
+                    # Stamped far back. Where the next frame is on the clock again, that was
+                    # this frame's stamp, not the clock's step (a SYN/ACK stamped 21 years
+                    # early, helper-124's suricata-verify bug-1450: the frames after it counted
+                    # 21 years later gave up the attempt): the timers go on as before, as past
+                    # one frame stamped far ahead (CLOCK_LEAP).
+                    peeked = capture.next_frame()
+                    if peeked and capture.time + stats.timer_offset >= clock - STAMPED_BACK:
+                        offset = stats.timer_offset
+                stats.timer_offset = offset
                 timed = time + offset
                 if timed <= clock + CLOCK_LEAP:
                     if timed > clock:
@@ -391,7 +401,8 @@ def read_packets(
                     if stamp > clock_stamp:
                         clock_stamp = stamp
                 else:
-                    peeked = capture.next_frame()
+                    if not peeked:
+                        peeked = capture.next_frame()
                     if not peeked or capture.time + offset > clock + CLOCK_LEAP:
                         clock, clock_stamp = timed, stamp
                     elif not many_interfaces or capture.interface == interface:
