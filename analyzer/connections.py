@@ -50,11 +50,7 @@ second end was first seen sending a FIN while the first end had not closed (a ca
 that began mid-connection): Zeek's PartialCloseTimer (TCPSessionAdapter::ConnectionClosed
 sets it when the closing end's state before the FIN was INACTIVE and the peer is active;
 it removes the connection tcp_partial_close_delay later unless both closed or one reset).
-One whose first segment is a FIN (a capture begun as it closed) is given up CLOSE_DELAY
-after that FIN, whatever came since: Zeek takes it as closed at once (its peer had sent
-nothing: ConnectionClosed's close_complete) and removes it tcp_close_delay on, so a
-CLOSE_WAIT's FIN or RST seconds later is a connection of its own (helper-123: Zeek's
-Teredo.pcap). Any other after `idle`; a later segment without SYN on its 4-tuple starts a connection
+Any other after `idle`; a later segment without SYN on its 4-tuple starts a connection
 that continues it (Continued). What is
 given up is marked (`Connection.expired`): so is a connection still open when the capture
 went on past its timeout, so that the mark says the same however the file is read (in one
@@ -158,7 +154,7 @@ def peer_of(side: Side) -> Side:
 
 
 # Which timer gave a connection up (see the module's expiry rules).
-Expiry = Literal["attempt", "partial_close", "close_delay", "idle"]
+Expiry = Literal["attempt", "partial_close", "idle"]
 
 
 # What each expiry means, for a reader.
@@ -167,10 +163,6 @@ EXPIRY_TEXT: Final[dict[str, str]] = {
     "partial_close": (
         "given up as partial: one end closed, the other never seen, then silence past the timeout;"
         " or the other end first seen sending its FIN, and the timeout passed since (Zeek's partial close)"
-    ),
-    "close_delay": (
-        "given up 5 s after its first segment, a FIN (the capture began as it closed), whatever came"
-        " since: Zeek's close delay"
     ),
     "idle": "given up as idle: no segment for longer than the idle timeout",
 }
@@ -637,9 +629,6 @@ class _Open:
         # When the other end's first segment was a FIN while a was open: Zeek's partial close
         # (see the module's expiry rules); UNSEEN if not.
         self.b_first_fin_time = float(UNSEEN)
-        # When its first segment was a FIN (a's): Zeek's close delay from then (see the module's
-        # expiry rules); UNSEEN if not.
-        self.fin_first_time = float(UNSEEN)
         self.only_syns = True  # nothing but SYNs and SYN/ACKs so far
         # a sent an ACK after its SYN: it had the SYN/ACK, captured or not (one direction passed).
         self.a_answered = False
@@ -882,8 +871,6 @@ class _Open:
 
     def expiry(self, timeouts: Timeouts) -> tuple[Expiry, float]:
         """The timer that applies to it now, and when it fires (see the module's rules)."""
-        if self.fin_first_time != UNSEEN:
-            return "close_delay", self.fin_first_time + CLOSE_DELAY
         if not self.b_spoke and self.fin_end_a != UNSEEN:
             return "partial_close", self.last_time + timeouts.partial_close
         if self.b_first_fin_time != UNSEEN and self.fin_end_a == UNSEEN and not self.reset:
@@ -1318,8 +1305,6 @@ class ConnectionTracker:
         flags = segment.flags
         if first:
             open_.first_frame = segment.frame
-            if flags & (SYN | FIN | RST) == FIN:
-                open_.fin_first_time = time  # its timer: the partial close's, set by _control
         if segment.tunnel or open_.tunnels is not None:
             open_.note_tunnel(segment.tunnel, first)
         was_over = open_.over

@@ -422,33 +422,3 @@ def test_a_connection_whose_timer_fired_before_the_end_has_no_capture_end(every,
     later = Segment(5, 100.0 + 413.0, 4, "198.51.100.9", 5555, "192.0.2.2", 80, 2, 5, 0, 65535, 0, None)
     first, _other = group_connections([*segments, later])
     assert (first.expired, first.capture_end) == ("idle", None)
-
-
-def test_a_connection_begun_with_a_fin_is_given_up_5_s_after_it_whatever_follows() -> None:
-    """Zeek's Teredo.pcap (helper-123): the server's FIN is the first segment captured, the
-    client ACKs it and sends its own FIN 7 s later. Zeek takes the connection as closed at
-    that first FIN (the client had sent nothing: ConnectionClosed's close_complete) and
-    removes it tcp_close_delay (5 s) on, whatever came since: two rows, SHR ^fA and SH Fa."""
-    from analyzer.findings.zeek_conn import zeek_conn
-
-    segments = conversation(
-        ("s", "FA", 501, 101), ("c", "A", 101, 502), (7.0, "c", "FA", 101, 502), ("s", "A", 502, 102)
-    )
-    first, second = group_connections(segments)
-    assert [s.frame for s in first.segments] == [1, 2] and first.expired == "close_delay"
-    assert [s.frame for s in second.segments] == [3, 4] and second.expired is None
-    assert [(z.conn_state, z.history) for z in map(zeek_conn, (first, second))] == [
-        ("SHR", "^fA"),
-        ("SH", "Fa"),
-    ]
-    # The FIN sent again 4 s on, nothing else: within the 5 s, one connection (the partial
-    # close timer, 3 s after the last segment, split it before).
-    [one] = group_connections(conversation(("s", "FA", 501, 101), (4.0, "s", "FA", 501, 101)))
-    assert len(one.segments) == 2
-    # Its peer's FIN within the 5 s: one connection, closed.
-    [closed] = group_connections(
-        conversation(
-            ("s", "FA", 501, 101), ("c", "A", 101, 502), (2.0, "c", "FA", 101, 502), ("s", "A", 502, 102)
-        )
-    )
-    assert closed.expired is None and len(closed.segments) == 4

@@ -53,7 +53,7 @@ Then ours:
                  there was none
   syn_count      SYNs from the client (the first and every resend; UDP: -)
   synack_count   SYN/ACKs from the server (UDP: -)
-  expired        the timer that gave the connection up (attempt, partial_close, close_delay, idle), - if
+  expired        the timer that gave the connection up (attempt, partial_close, idle), - if
                  none did (UDP: -)
 
 The ICMP port-unreachable messages that refuse a UDP flow are not rows of their own (Zeek

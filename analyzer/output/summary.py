@@ -180,7 +180,6 @@ class SourceTally:
 EXPIRED: Final = {
     "attempt": "attempts (only SYNs and SYN/ACKs, or never answered)",
     "partial_close": "one end closed, the other never seen or first seen closing",
-    "close_delay": "begun with a FIN, 5 s on",
     "idle": "idle",
 }
 
