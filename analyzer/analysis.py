@@ -57,7 +57,7 @@ from analyzer.findings.links import LinkDetector, Links
 from analyzer.findings.path_duplicates import on_the_wire_twice
 from analyzer.findings.resends import earlier_copies, numbered_resends, without_answers
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
-from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence
+from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence, nearest_numbering
 from analyzer.findings.scans import ANY_PORT, BACKSCATTER, FLOOD_WINDOW, ScanDetector, ScanFinding, fold_key
 from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
@@ -99,6 +99,7 @@ __all__ = [
     "analyze_segments",
     "ecn_negotiation",
     "fold_key",
+    "nearest_numbering",
     "stream_file",
 ]
 

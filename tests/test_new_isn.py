@@ -38,7 +38,7 @@ def _session(new_isn: int) -> list:
     return conversation(*steps)
 
 
-@pytest.mark.parametrize("new_isn", [900_000_000, 100], ids=["above", "below"])
+@pytest.mark.parametrize("new_isn", [900_000_000, 100, 450], ids=["above", "below", "just-below"])
 def test_a_synack_with_a_new_isn_leaves_no_gap_and_numbers_from_it(new_isn: int) -> None:
     [result] = analyze_segments(_session(new_isn)).connections
     text = "\n".join(connection_text(result, Clock(0.0)))
@@ -55,9 +55,9 @@ def test_a_synack_with_a_new_isn_leaves_no_gap_and_numbers_from_it(new_isn: int)
     labels = {
         segment.frame: packet_label(
             segment,
-            bases.of(sender, segment.seq),
-            bases.of("client" if sender == "server" else "server", segment.ack),
-            other_isn=bases.other_isn(sender, segment),
+            bases.seq_base(sender, segment),
+            bases.ack_base("client" if sender == "server" else "server", segment),
+            other_isn=bases.other_isn(segment),
         )
         for segment in result.connection.segments
         for sender in [result.connection.sender(segment)]
@@ -66,6 +66,10 @@ def test_a_synack_with_a_new_isn_leaves_no_gap_and_numbers_from_it(new_isn: int)
     assert labels[5] == f"SYN/ACK seq=0 ack=1 (ISN {new_isn})"
     assert labels[6] == "ACK seq=1 ack=1"
     assert labels[8] == "PSH/ACK seq=1 ack=11 len=10"
+    # The server's data runs on from the new ISN, past the old one's numbers too (450 + 50:
+    # helper-125's labels fell back to seq=1 there).
+    server_data = [labels[frame] for frame in range(8, len(labels) + 1, 2)]
+    assert server_data == [f"PSH/ACK seq={1 + 10 * i} ack={11 + 10 * i} len=10" for i in range(15)]
 
 
 def test_wiresharks_own_rules_flag_the_new_isn_after_a_gap_as_tshark_does() -> None:

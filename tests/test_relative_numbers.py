@@ -45,7 +45,7 @@ def our_numbers(pcap: Path) -> dict[int, tuple[int, int | None]]:
             words = dict(
                 part.split("=")
                 for part in packet_label(
-                    segment, bases.of(sender, segment.seq), bases.of(peer, segment.ack)
+                    segment, bases.seq_base(sender, segment), bases.ack_base(peer, segment)
                 ).split()
                 if "=" in part
             )

@@ -389,16 +389,25 @@ def _new_isn(segment: Segment, here: _Direction) -> bool:
     return bool(segment.flags & SYN) and here.isn != UNSEEN and segment.seq != here.isn
 
 
-def _numbering_of(here: _Direction, number: int) -> int:
-    """The ISN of `here`'s numbering `number` falls nearest to (its next expected number): a
-    listener's SYN/ACKs of two half-open connections can take turns (a server whose SYN/ACKs
-    of two ISNs alternate, sv_tcp-fastopen-10), and its data continues the one acknowledged."""
-    best, nearest = here.isn, abs(seq_diff(number, here.next_seq)) if here.next_seq != UNSEEN else MOD
-    for isn, numbering in (here.numberings or {}).items():
-        distance = abs(seq_diff(number, numbering[0])) if numbering[0] != UNSEEN else MOD
+def nearest_numbering(number: int, numberings: dict[int, int]) -> int:
+    """Of an end's numberings, by ISN with the next number each expects (UNSEEN: none yet),
+    the ISN of the one `number` falls nearest to, the first on a tie: a listener's SYN/ACKs of
+    two half-open connections can take turns (a server whose SYN/ACKs of two ISNs alternate,
+    sv_tcp-fastopen-10), and its data continues the one acknowledged. The own reading's rule
+    and the pictures' relative numbers (output/labels.SequenceBases)."""
+    best, nearest = -1, MOD + 1
+    for isn, expected in numberings.items():
+        distance = abs(seq_diff(number, expected)) if expected != UNSEEN else MOD
         if distance < nearest:
             best, nearest = isn, distance
     return best
+
+
+def _numbering_of(here: _Direction, number: int) -> int:
+    """The ISN of `here`'s numbering `number` falls nearest to (nearest_numbering), its current
+    one first."""
+    others = here.numberings or {}
+    return nearest_numbering(number, {here.isn: here.next_seq} | {isn: n[0] for isn, n in others.items()})
 
 
 def _take_numbering(here: _Direction, isn: int) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from analyzer.analysis import ConnectionAnalysis, ecn_negotiation
-from analyzer.connections import Side, quoted_segment, sequence_bases_of
+from analyzer.analysis import ConnectionAnalysis, ecn_negotiation, nearest_numbering
+from analyzer.connections import Side, peer_of, quoted_segment, sequence_bases_of
 from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import (
     ACK,
@@ -75,9 +75,10 @@ class SequenceBases:
     """Each side's base of relative numbers (connections.sequence_bases_of, tshark's), or of the
     connection this one continues, as Wireshark reads the two as one conversation. A side whose
     SYNs carried several ISNs (a listener's new half-open connection after the first timed
-    out, or two taking turns) numbers each from the ISN it falls after, nearest: Wireshark
-    starts a new session at the new ISN. seq and ack are drawn relative to these, both of
-    them; a side nothing tells stays absolute."""
+    out, or two taking turns) numbers each segment from the ISN whose numbering it continues,
+    as the own reading follows them (retransmissions.nearest_numbering): a SYN starts its own,
+    its ACK numbers the peer's it is nearest to. seq and ack are drawn relative to these, both
+    of them; a side nothing tells stays absolute."""
 
     def __init__(self, result: ConnectionAnalysis) -> None:
         connection = result.connection
@@ -87,23 +88,54 @@ class SequenceBases:
             "client": found.get(connection.client),
             "server": found.get(connection.server),
         }
-        self._isns: dict[Side, list[int]] = {"client": [], "server": []}
+        isns: dict[Side, set[int]] = {"client": set(), "server": set()}
         for segment in connection.segments:
             if segment.flags & SYN:
-                isns = self._isns[connection.sender(segment)]
-                if segment.seq not in isns:
-                    isns.append(segment.seq)
+                isns[connection.sender(segment)].add(segment.seq)
+        # By frame, where its side had several ISNs: the base of its seq, of its ack.
+        self._seq: dict[int, int] = {}
+        self._ack: dict[int, int] = {}
+        self._other: set[int] = set()  # SYNs of another ISN than their side's first
+        several = {side for side, found_isns in isns.items() if len(found_isns) > 1}
+        if not several:
+            return
+        # Each side's numberings, by ISN, the next number each expects; the current first.
+        numberings: dict[Side, dict[int, int]] = {"client": {}, "server": {}}
+        first_isn: dict[Side, int] = {}
+        for segment in connection.segments:
+            side = connection.sender(segment)
+            mine = numberings[side]
+            if side in several:
+                if segment.flags & SYN:
+                    isn = segment.seq
+                    first_isn.setdefault(side, isn)
+                    if isn != first_isn[side]:
+                        self._other.add(segment.frame)
+                elif mine:
+                    isn = nearest_numbering(segment.seq, mine)
+                else:
+                    isn = -1
+                if isn >= 0:
+                    expected = mine.pop(isn, (isn + 1) % MOD)
+                    if seq_diff(segment.seq_end, expected) > 0:
+                        expected = segment.seq_end
+                    numberings[side] = mine = {isn: expected} | mine
+                    self._seq[segment.frame] = isn
+            peer = peer_of(side)
+            if peer in several and segment.flags & ACK and numberings[peer]:
+                self._ack[segment.frame] = nearest_numbering(segment.ack, numberings[peer])
 
-    def of(self, side: Side, number: int) -> int | None:
-        """The base of `number`, one of `side`'s sequence numbers."""
-        isns = self._isns[side]
-        if len(isns) < 2:
-            return self.first[side]
-        return min(isns, key=lambda isn: (number - isn) % MOD)
+    def seq_base(self, side: Side, segment: Segment) -> int | None:
+        """The base of `segment`'s seq, `side`'s."""
+        return self._seq.get(segment.frame, self.first[side])
 
-    def other_isn(self, side: Side, segment: Segment) -> bool:
-        """Whether `segment`, `side`'s, is a SYN of another ISN than its first."""
-        return bool(segment.flags & SYN) and len(self._isns[side]) > 1 and segment.seq != self._isns[side][0]
+    def ack_base(self, side: Side, segment: Segment) -> int | None:
+        """The base of `segment`'s ack, in `side`'s numbers (the receiver's)."""
+        return self._ack.get(segment.frame, self.first[side])
+
+    def other_isn(self, segment: Segment) -> bool:
+        """Whether `segment` is a SYN of another ISN than its side's first."""
+        return segment.frame in self._other
 
 
 def _relative(value: int, base: int | None) -> int:

@@ -78,10 +78,10 @@ def connection_mermaid(
         arrow = "--x" if segment.frame in lost else ("-->>" if dashed else "->>")
         label = packet_label(
             segment,
-            bases.of(sender, segment.seq),
-            bases.of(receiver, segment.ack),
+            bases.seq_base(sender, segment),
+            bases.ack_base(receiver, segment),
             segment.frame in stale,
-            bases.other_isn(sender, segment),
+            bases.other_isn(segment),
         )
         if segment.frame in resent:
             label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"

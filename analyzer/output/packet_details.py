@@ -96,10 +96,10 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
                     FIRST if previous is None else _gap(between(previous[0], segment.stamp), previous[1]),
                 ),
                 ("flags", flag_names(segment.flags)),
-                ("seq", _number(segment.seq, bases.of(sender, segment.seq))),
+                ("seq", _number(segment.seq, bases.seq_base(sender, segment))),
             ]
             if segment.flags & ACK:
-                lines.append(("ack", _number(segment.ack, bases.of(receiver, segment.ack))))
+                lines.append(("ack", _number(segment.ack, bases.ack_base(receiver, segment))))
             lines.append(("data", f"{segment.payload_len:,} bytes"))
             lines.append(("window", _window(segment, scale)))
             if segment.options is not None:
@@ -107,7 +107,7 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
             elif segment.sack_start != UNSEEN:
                 # The options of segments without SYN are not decoded but for the first SACK
                 # block (timestamps and the rest are Wireshark's to show).
-                base = bases.of(receiver, segment.sack_start)
+                base = bases.ack_base(receiver, segment)
                 start, end = (
                     (segment.sack_start, segment.sack_end)
                     if base is None

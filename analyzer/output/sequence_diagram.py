@@ -825,10 +825,10 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
         y0 = layout.at[("pkt", segment.frame)]
         label = packet_label(
             segment,
-            bases.of(sender, segment.seq),
-            bases.of(receiver, segment.ack),
+            bases.seq_base(sender, segment),
+            bases.ack_base(receiver, segment),
             segment.frame in stale,
-            bases.other_isn(sender, segment),
+            bases.other_isn(segment),
         )
         color, style = COLORS["packet"], "-"
         when = whens[segment.frame]
