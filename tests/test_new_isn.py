@@ -57,12 +57,12 @@ def test_a_synack_with_a_new_isn_leaves_no_gap_and_numbers_from_it(new_isn: int)
             segment,
             bases.seq_base(sender, segment),
             bases.ack_base("client" if sender == "server" else "server", segment),
-            other_isn=bases.other_isn(segment),
+            names_isn=bases.names_isn(segment),
         )
         for segment in result.connection.segments
         for sender in [result.connection.sender(segment)]
     }
-    assert labels[2] == "SYN/ACK seq=0 ack=1"
+    assert labels[2] == f"SYN/ACK seq=0 ack=1 (ISN {OLD_ISN})"
     assert labels[5] == f"SYN/ACK seq=0 ack=1 (ISN {new_isn})"
     assert labels[6] == "ACK seq=1 ack=1"
     assert labels[8] == "PSH/ACK seq=1 ack=11 len=10"

@@ -95,22 +95,19 @@ class SequenceBases:
         # By frame, where its side had several ISNs: the base of its seq, of its ack.
         self._seq: dict[int, int] = {}
         self._ack: dict[int, int] = {}
-        self._other: set[int] = set()  # SYNs of another ISN than their side's first
+        self._named: set[int] = set()  # the SYNs of a side with several ISNs: each names its own
         several = {side for side, found_isns in isns.items() if len(found_isns) > 1}
         if not several:
             return
         # Each side's numberings, by ISN, the next number each expects; the current first.
         numberings: dict[Side, dict[int, int]] = {"client": {}, "server": {}}
-        first_isn: dict[Side, int] = {}
         for segment in connection.segments:
             side = connection.sender(segment)
             mine = numberings[side]
             if side in several:
                 if segment.flags & SYN:
                     isn = segment.seq
-                    first_isn.setdefault(side, isn)
-                    if isn != first_isn[side]:
-                        self._other.add(segment.frame)
+                    self._named.add(segment.frame)
                 elif mine:
                     isn = nearest_numbering(segment.seq, mine)
                 else:
@@ -133,9 +130,10 @@ class SequenceBases:
         """The base of `segment`'s ack, in `side`'s numbers (the receiver's)."""
         return self._ack.get(segment.frame, self.first[side])
 
-    def other_isn(self, segment: Segment) -> bool:
-        """Whether `segment` is a SYN of another ISN than its side's first."""
-        return segment.frame in self._other
+    def names_isn(self, segment: Segment) -> bool:
+        """Whether `segment` is a SYN of a side with several ISNs (its label names its own:
+        helper-126, tfo10's SYN/ACKs of two ISNs taking turns, one of them unnamed)."""
+        return segment.frame in self._named
 
 
 def _relative(value: int, base: int | None) -> int:
@@ -151,13 +149,13 @@ def dsack(segment: Segment) -> tuple[int, int] | None:
 
 
 def packet_label(
-    segment: Segment, seq_base: int | None, ack_base: int | None, stale: bool = False, other_isn: bool = False
+    segment: Segment, seq_base: int | None, ack_base: int | None, stale: bool = False, names_isn: bool = False
 ) -> str:
     """Flags, seq and ack (relative both, or absolute both when a base is not known), length,
     and a D-SACK's block (in the ack's numbers). `stale`: a stale connection's segment within
     this one (analysis.stale_frames), in another connection's numbers: absolute, and said so
     (a TIME_WAIT's challenge ACK and the RST at its acknowledgment number read alike).
-    `other_isn`: a SYN of another ISN than its sender's first (SequenceBases), said so."""
+    `names_isn`: a SYN of a side with several ISNs (SequenceBases): its ISN said."""
     # A RST or a bare ACK before its sender's base (a RST/ACK refusing a SYN the same end
     # answers later with a SYN/ACK; a split handshake's ACK before the same end's SYN):
     # absolute, not just short of 2**32 (Wireshark bases each on itself and again on the SYN),
@@ -180,7 +178,7 @@ def packet_label(
         parts.append(f"D-SACK {_relative(block[0], ack_base)}–{_relative(block[1], ack_base)}")
     if before_isn:
         parts.append("(absolute)")
-    elif other_isn:
+    elif names_isn:
         parts.append(f"(ISN {segment.seq})")
     return " ".join(parts)
 

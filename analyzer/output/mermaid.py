@@ -81,7 +81,7 @@ def connection_mermaid(
             bases.seq_base(sender, segment),
             bases.ack_base(receiver, segment),
             segment.frame in stale,
-            bases.other_isn(segment),
+            bases.names_isn(segment),
         )
         if segment.frame in resent:
             label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"

@@ -828,7 +828,7 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
             bases.seq_base(sender, segment),
             bases.ack_base(receiver, segment),
             segment.frame in stale,
-            bases.other_isn(segment),
+            bases.names_isn(segment),
         )
         color, style = COLORS["packet"], "-"
         when = whens[segment.frame]
