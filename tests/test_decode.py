@@ -1624,3 +1624,23 @@ def test_a_step_back_below_a_millisecond_is_left_off_the_pictures(step, on_pictu
     assert warning is not None
     stats.warnings = [warning, "the capture dropped 5 packets"]
     assert stats.picture_warnings() == ([warning] if on_pictures else []) + ["the capture dropped 5 packets"]
+
+
+def test_a_frame_stamped_far_back_on_another_interface_than_the_next_is_a_step(tmp_path) -> None:
+    """One frame stamped far back, the next on the clock again, is that frame's stamp's error
+    (reader.py) only where the next is of its own interface: another interface's next frame
+    tells nothing of its clock (helper-125: an interface 37 s behind, interleaved with one on
+    time, had every attempt given up at once)."""
+    frame = _syn_frame()
+    blocks = [
+        *_section_and_interface(),
+        _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535)),  # interface 1, Ethernet too
+        _enhanced_packet(0, 100_000_000, frame),
+        _enhanced_packet(1, 60_000_000, frame),  # interface 1's clock, 40 s behind
+        _enhanced_packet(0, 100_100_000, frame),
+    ]
+    capture = tmp_path / "two-clocks.pcapng"
+    capture.write_bytes(b"".join(blocks))
+    stats = DecodeStats()
+    assert len(list(read_packets(str(capture), stats))) == 3
+    assert stats.timer_offset == pytest.approx(40.0)  # taken for a step, as before

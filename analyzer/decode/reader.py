@@ -391,7 +391,11 @@ def read_packets(
                     # 21 years later gave up the attempt): the timers go on as before, as past
                     # one frame stamped far ahead (CLOCK_LEAP).
                     peeked = capture.next_frame()
-                    if peeked and capture.time + stats.timer_offset >= clock - STAMPED_BACK:
+                    if (
+                        peeked
+                        and capture.time + stats.timer_offset >= clock - STAMPED_BACK
+                        and (not many_interfaces or capture.interface == interface)
+                    ):  # (another interface's next frame tells nothing of this one's clock)
                         offset = stats.timer_offset
                 stats.timer_offset = offset
                 timed = time + offset

@@ -467,7 +467,8 @@ def read_packets_tshark(
                 stats.went_back(stats.frames, step, own_step if many_interfaces else step)
             # No frame read ahead here (pyshark's): the timers' clock is the latest time (and
             # the offset after a clock's step back, reader.STAMPED_BACK), a frame stamped far
-            # ahead followed too (the fast reader's CLOCK_LEAP tells one).
+            # ahead followed too, one stamped far back taken for a step (the fast reader reads
+            # the next frame to tell either from a clock's own move: CLOCK_LEAP).
             if stats.clock is None:
                 stats.clock = when
             stats.timer_offset = timer_offset(when, stats.clock, stats.timer_offset)
