@@ -507,13 +507,15 @@ def test_a_resend_right_after_its_copy_says_the_interval_once() -> None:
 
 
 def test_the_kernel_s_changes_on_the_timeline_stand_over_the_cuts_bands() -> None:
-    """backlog-abort #1: the client's ▲ in a silence was half hidden under the cut's faded band,
+    """backlog-abort #1: the client's ▲ in a silence was half hidden under the cut's band,
     where the kernel's reports ▼ stood over it."""
+    from analyzer.output.state_timeline import CUT_BAND
+
     result, sidecar, origin = _analyzed(CAPTURES / "backlog-abort.pcap", 1)
     fig = timeline_figure(result, sidecar, origin)
     ax = fig.axes[0]
     changes = [line for line in ax.get_lines() if line.get_marker() == "^"]
-    bands = [patch.get_zorder() for patch in ax.patches if patch.get_alpha() == 0.6]
+    bands = [patch.get_zorder() for patch in ax.patches if patch.get_gid() == CUT_BAND]
     plt.close(fig)
     assert changes and bands
     assert all(line.get_zorder() > max(bands) for line in changes)

@@ -275,7 +275,7 @@ def timeline_figure(
         f"seconds since {since}; to scale within a burst, state changes kept apart"
         + (" (hatched along the axis: not to scale there)" if axis.stretched else "")
         + f"; silences over "
-        f"{BREAK_GAP:g} s cut to a faded band, wider the longer (≈ their real length above, as in the ladder"
+        f"{BREAK_GAP:g} s cut to a hatched band, wider the longer (≈ their real length above, as in the ladder"
         + ("; many in a row with no change of state as one)" if axis.folded else ")")
     )
     # Wrapped to the axis, which a long end's name (IPv6) moves right: never past the edge.
@@ -325,6 +325,9 @@ def _name_outside(
     return [(left, left + width) for left, width in zip(lefts, widths, strict=True)]
 
 
+CUT_BAND = "cut-band"  # a cut's band's gid: in the SVG, and for the tests
+
+
 def _cut_bands(axis: TimeAxis) -> list[tuple[float, float]]:
     """Each cut's white band: its whole gap (wider the longer the silence), what was seen
     during the silence (the kernel's snapshots) drawn across it; never narrower than
@@ -345,9 +348,21 @@ def _draw_cuts(
     it used."""
     levels: list[float] = []  # each level's right end so far
     for (middle, gap, before), (low, high) in zip(axis.cut_positions(), bands, strict=True):
-        # Faded, not blank: the state held through the silence shows through it.
+        # Hatched white over a light fade, not faded to near white: the state held through
+        # the silence shows in its own colour (helper-126: FIN_WAIT_2 at 60 % white read as
+        # FIN_WAIT_1's pink).
         ax.add_patch(
-            Rectangle((low, -0.45), high - low, 1.9, facecolor="white", alpha=0.6, edgecolor="none", zorder=3)
+            Rectangle(
+                (low, -0.45),
+                high - low,
+                1.9,
+                facecolor=(1.0, 1.0, 1.0, 0.25),
+                edgecolor="white",
+                hatch="///",
+                linewidth=0.0,
+                zorder=3,
+                gid=CUT_BAND,
+            )
         )
         for x in (low, high):
             ax.plot([x, x], [-0.45, 1.45], color="#999999", linestyle=(0, (2, 2)), linewidth=0.8, zorder=4)
