@@ -477,24 +477,20 @@ def test_an_arrows_notes_keep_clear_of_the_state_labels_at_its_head() -> None:
 
 
 def test_a_reset_its_receiver_did_not_take_is_drawn_dotted_and_said() -> None:
-    """helper-122's s6b: the client's second RST, below what the server had acknowledged,
-    after the first had ended the connection: drawn as the first was, it read as the one
-    that ended it."""
+    """helper-122's s6b: a RST its receiver would not take (below what it had acknowledged,
+    or after an earlier RST had ended its side) drawn as the one that ended the connection
+    read as taken. Dotted, and said why under it."""
     from segments import HANDSHAKE, conversation
 
     from analyzer.analysis import analyze_segments
     from analyzer.output.sequence_diagram import ignored_resets
 
-    segments = conversation(
-        *HANDSHAKE,
-        ("c", "PA", 101, 501, 100),
-        ("s", "A", 501, 201),
-        ("c", "RA", 201, 501),
-        ("c", "R", 101, 0),
-    )
-    [result] = analyze_segments(segments).connections
-    assert ignored_resets(result) == {7: "not taken by the server: outside its window"}
-    fig = figure(result, None)
+    data = (*HANDSHAKE, ("c", "PA", 101, 501, 100), ("s", "A", 501, 201))
+    [below] = analyze_segments(conversation(*data, ("c", "R", 101, 0))).connections
+    assert ignored_resets(below) == {6: "not taken by the server: outside its window"}
+    [after] = analyze_segments(conversation(*data, ("c", "RA", 201, 501), ("c", "R", 101, 0))).connections
+    assert ignored_resets(after) == {7: "not taken by the server: nothing left to reset"}
+    fig = figure(after, None)
     try:
         ax = fig.axes[0]
         styles = {
@@ -503,7 +499,7 @@ def test_a_reset_its_receiver_did_not_take_is_drawn_dotted_and_said() -> None:
             if isinstance(a, Annotation) and a.arrow_patch is not None
         }
         assert [gid for gid, style in styles.items() if style in (":", "dotted")] == ["pkt-7"], styles
-        assert any("not taken by the server: outside its window" in t.get_text() for t in ax.texts)
+        assert any("not taken by the server: nothing left to reset" in t.get_text() for t in ax.texts)
     finally:
         plt.close(fig)
 

@@ -767,9 +767,14 @@ def ignored_resets(result: ConnectionAnalysis) -> dict[int, str]:
     found = {}
     for step in result.steps:
         segment = step.segment
-        if segment.flags & RST and step.dropped is not None and not step.lost:
+        if not segment.flags & RST or step.lost:
+            continue
+        receiver = peer_of(connection.sender(segment))
+        if step.receiver_before == State.CLOSED:
+            found[segment.frame] = f"not taken by the {receiver}: nothing left to reset"
+        elif step.dropped is not None:
             why = "outside its window" if "outside its window" in step.dropped else step.dropped
-            found[segment.frame] = f"not taken by the {peer_of(connection.sender(segment))}: {why}"
+            found[segment.frame] = f"not taken by the {receiver}: {why}"
     return found
 
 
