@@ -380,7 +380,10 @@ def test_many_short_exchanges_apart_fold_into_a_band_across_silences() -> None:
     assert (band.first, band.last, band.silences) == (4, 123, 39)
     assert sum(2.4 if isinstance(i, Band) else 1 for i in rows.items) <= MAX_ROWS
     text = band_text(band, result.connection.id)
-    assert "39 silences over 0.1 s within" in text and "--connection 0 --frames 4-123 draws each" in text
+    assert (
+        "39 silences over 0.1 s within" in text
+        and "--connection 0 --frames 4-123 -o frames.png draws each" in text.replace("\n", " ")
+    )
     assert "diagram FILE " in text  # the file not known: a placeholder
     # Known, the command can be typed as it is (quoted for the shell where it must be).
     named = band_text(band, result.connection.id, "my capture.pcap").replace("\n", " ")

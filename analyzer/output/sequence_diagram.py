@@ -899,11 +899,13 @@ def band_text(band: Band, connection: int | None = None, name: str | None = None
         lines.append("(holds notable packets that did not fit one by one)")
     elif (band.held or band.silences) and connection is not None and band.segments <= RANGE_ROWS:
         lines.append(
-            f"(handshake diagram {capture} --connection {connection} --frames {band.first}-{band.last} draws each)"
+            f"(handshake diagram {capture} --connection {connection} --frames {band.first}-{band.last} "
+            f"-o frames.png draws each)"
         )
     elif band.held:
         lines.append(
-            f"(handshake diagram {capture} --connection {connection} --frames A-B draws up to {RANGE_ROWS} one by one)"
+            f"(handshake diagram {capture} --connection {connection} --frames A-B -o frames.png draws up to "
+            f"{RANGE_ROWS} one by one)"
         )
     # Broken at spaces only: a file name broken at its hyphens did not paste as a command.
     return "\n".join(
