@@ -803,3 +803,25 @@ def _drawn_by_the_rule(results: list, chosen: int) -> list[int]:
     for turn in range(MAX_SECTIONS):
         picked += [queue[turn].connection.id for queue in queues if turn < len(queue)]
     return sorted(picked[:MAX_SECTIONS])
+
+
+def test_an_undrawn_connection_points_to_a_drawn_one_with_its_diagnosis() -> None:
+    """helper-126 (zeek_echo-connections' report): rows with a tail loss probe said "see #87",
+    a connection of their outcome with none. One drawn with the same diagnosis is named
+    first, its outcome's first drawn where none has it."""
+    from segments import HANDSHAKE, conversation
+    from test_connections import on_port
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.html_report import _first_drawn, _like
+
+    close = (("c", "FA", 101, 501), ("s", "A", 501, 102))
+    plain = conversation(*HANDSHAKE, *close, ("s", "FA", 501, 102), ("c", "A", 102, 502))
+    held = conversation(*HANDSHAKE, *close, (45.0, "s", "FA", 501, 102), ("c", "A", 102, 502))
+    first, second, third = analyze_segments(
+        plain + on_port(held, 40001, later=1.0, frames=7) + on_port(held, 40002, later=2.0, frames=14)
+    ).connections
+    assert [d.kind for d in second.diagnoses] == ["close_wait_held"] and not first.diagnoses
+    drawn = _first_drawn([first, second])
+    assert _like(third, drawn) == (second.connection.id, "the same diagnosis (close wait held)")
+    assert _like(third, _first_drawn([first]))[1] == "its outcome"

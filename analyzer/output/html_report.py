@@ -362,11 +362,25 @@ def _outcome_words(result: ConnectionAnalysis) -> str:
     return OUTCOMES[kind][0].split(" (")[0]  # the legend's words, less its note on the picture
 
 
+def _like(result: ConnectionAnalysis, drawn: dict[str, int]) -> tuple[int | None, str]:
+    """A drawn connection to look at instead of `result` (None if none), and what the two
+    share: its first diagnosis where one drawn has that too (helper-126: a tail loss probe's
+    row sent the reader to a connection of its outcome with none), else its outcome."""
+    for diagnosis in result.diagnoses[:1]:
+        like = drawn.get(_DIAGNOSED + diagnosis.kind)
+        if like is not None:
+            return like, f"the same diagnosis ({diagnosis.kind.replace('_', ' ')})"
+    return drawn.get(outcome(result)), "its outcome"
+
+
+_DIAGNOSED = "diagnosis:"  # _first_drawn's keys of a diagnosis's kind, beside the outcomes'
+
+
 def _why_not_drawn(result: ConnectionAnalysis, drawn: dict[str, int]) -> tuple[str, str, int | None]:
     """Why a connection has no diagrams, in a few words and in a sentence, and a drawn
-    connection of its outcome to look at instead (None if there is none). `drawn`: outcome ->
-    the first drawn id."""
-    like = drawn.get(outcome(result))
+    connection like it to look at instead (None if there is none: _like). `drawn`: outcome,
+    or a diagnosis's kind, -> the first drawn id."""
+    like = _like(result, drawn)[0]
     if not worth_a_section(result):
         return (
             "nothing unusual",
@@ -454,10 +468,13 @@ def _connections_table(
 
 
 def _first_drawn(sections: list[ConnectionAnalysis]) -> dict[str, int]:
-    """Each outcome's first drawn connection (`sections`: in id order)."""
+    """Each outcome's first drawn connection, and each diagnosis kind's (_DIAGNOSED and the
+    kind), `sections`: in id order."""
     first: dict[str, int] = {}
     for result in sections:
         first.setdefault(outcome(result), result.connection.id)
+        for diagnosis in result.diagnoses:
+            first.setdefault(_DIAGNOSED + diagnosis.kind, result.connection.id)
     return first
 
 
@@ -466,8 +483,9 @@ def _undrawn_section(result: ConnectionAnalysis, origin: Clock, drawn: dict[str,
     diagrams, with a drawn connection of its outcome to look at instead."""
     c = result.connection
     _short, why, like = _why_not_drawn(result, drawn)
+    shared = _like(result, drawn)[1]
     see = (
-        f"; {_connection_link(like, set(drawn.values()))} is drawn and has its outcome"
+        f"; {_connection_link(like, set(drawn.values()))} is drawn and has {shared}"
         if like is not None
         else ""
     )
