@@ -991,7 +991,7 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
     confirmed = False  # a D-SACK of the probe: the original had arrived, the resend was early
     outcome = "no answer in the capture"
     answer = ""  # the mark at the answer's frame
-    for later in segments[index + 1 :]:
+    for at, later in enumerate(segments[index + 1 :], start=index + 1):
         if connection.from_client(later) == mine:
             if not new and later.seq == probe.seq and later.payload_len:
                 outcome = f"no answer: the RTO resent it (frame {later.frame})"
@@ -1022,7 +1022,7 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
         elif (
             seq_diff(later.ack, probe.seq_end) >= 0
             and not new
-            and (dsack := _later_dsack(connection, segments, index, later))
+            and (dsack := _later_dsack(connection, segments, index, at))
         ):
             # The ACK of the original came first, then the probe arrived: its D-SACK follows
             # (helper-122's s4, frames 25 and 27).
@@ -1100,14 +1100,14 @@ DSACK_LOOK_ON: Final = 4
 
 
 def _later_dsack(
-    connection: Connection, segments: list[Segment], index: int, covering: Segment
+    connection: Connection, segments: list[Segment], index: int, covering: int
 ) -> Segment | None:
-    """The peer's D-SACK of the probe at `index` among its DSACK_LOOK_ON segments after
-    `covering` (its first ACK that covers the probe)."""
+    """The peer's D-SACK of the probe at `index` among its DSACK_LOOK_ON segments after the
+    one at `covering` (its first ACK that covers the probe)."""
     probe = segments[index]
     mine = connection.from_client(probe)
     read = 0
-    for later in segments[segments.index(covering, index) + 1 :]:
+    for later in segments[covering + 1 :]:
         if connection.from_client(later) == mine:
             continue
         if duplicate_sack_of(later, probe):

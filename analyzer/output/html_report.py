@@ -376,21 +376,17 @@ def _like(result: ConnectionAnalysis, drawn: dict[str, int]) -> tuple[int | None
 _DIAGNOSED = "diagnosis:"  # _first_drawn's keys of a diagnosis's kind, beside the outcomes'
 
 
-def _why_not_drawn(result: ConnectionAnalysis, drawn: dict[str, int]) -> tuple[str, str, int | None]:
-    """Why a connection has no diagrams, in a few words and in a sentence, and a drawn
-    connection like it to look at instead (None if there is none: _like). `drawn`: outcome,
-    or a diagnosis's kind, -> the first drawn id."""
-    like = _like(result, drawn)[0]
+def _why_not_drawn(result: ConnectionAnalysis) -> tuple[str, str]:
+    """Why a connection has no diagrams, in a few words and in a sentence (_like: one drawn to
+    look at instead)."""
     if not worth_a_section(result):
         return (
             "nothing unusual",
             "nothing to look at closely: no RST, no resend, no diagnosis, and its handshake finished",
-            like,
         )
     return (
         "one like it is",
         f"the page draws {MAX_SECTIONS} connections and this outcome's turn went to others",
-        like,
     )
 
 
@@ -437,7 +433,8 @@ def _connections_table(
         if said:
             notes_html = f'<span title="{_e(said)}">{notes_html}</span>'
         if c.id not in drawn:
-            short, why, like = _why_not_drawn(result, first_drawn)
+            short, why = _why_not_drawn(result)
+            like = _like(result, first_drawn)[0]
             see = f", see {_connection_link(like, drawn)}" if like is not None else ""
             notes_html += (
                 f'{"<br>" if notes else ""}<small title="{_e(why)}">not drawn: {_e(short)}{see}</small>'
@@ -482,8 +479,8 @@ def _undrawn_section(result: ConnectionAnalysis, origin: Clock, drawn: dict[str,
     """A connection the page does not draw: what the text report says of it, and why no
     diagrams, with a drawn connection of its outcome to look at instead."""
     c = result.connection
-    _short, why, like = _why_not_drawn(result, drawn)
-    shared = _like(result, drawn)[1]
+    _short, why = _why_not_drawn(result)
+    like, shared = _like(result, drawn)
     see = (
         f"; {_connection_link(like, set(drawn.values()))} is drawn and has {shared}"
         if like is not None

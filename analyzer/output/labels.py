@@ -130,6 +130,16 @@ class SequenceBases:
         """The base of `segment`'s ack, in `side`'s numbers (the receiver's)."""
         return self._ack.get(segment.frame, self.first[side])
 
+    def label(self, segment: Segment, sender: Side, stale: bool = False) -> str:
+        """`segment`'s packet_label, `sender`'s, in these bases."""
+        return packet_label(
+            segment,
+            self.seq_base(sender, segment),
+            self.ack_base(peer_of(sender), segment),
+            stale,
+            self.names_isn(segment),
+        )
+
     def names_isn(self, segment: Segment) -> bool:
         """Whether `segment` is a SYN of a side with several ISNs (its label names its own:
         helper-126, tfo10's SYN/ACKs of two ISNs taking turns, one of them unnamed)."""

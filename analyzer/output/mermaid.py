@@ -14,7 +14,6 @@ from analyzer.output.labels import (
     analysis_notes,
     flagged_resends,
     icmp_answers,
-    packet_label,
     retransmission_note,
     segment_kinds,
     unanswered_probes,
@@ -72,17 +71,10 @@ def connection_mermaid(
         events.append((error.time, 1, f"    {arrow}: {_escape(said)}"))
     for segment in connection.segments:
         from_client = connection.from_client(segment)
-        ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")
-        sender, receiver = ends
+        sender: Side = "client" if from_client else "server"
         dashed = segment.frame in resent or segment.frame in flagged
         arrow = "--x" if segment.frame in lost else ("-->>" if dashed else "->>")
-        label = packet_label(
-            segment,
-            bases.seq_base(sender, segment),
-            bases.ack_base(receiver, segment),
-            segment.frame in stale,
-            bases.names_isn(segment),
-        )
+        label = bases.label(segment, sender, segment.frame in stale)
         if segment.frame in resent:
             label += f" (retransmission {resent[segment.frame][0]}, {retransmission_note(segment, resent[segment.frame])})"
         elif segment.frame in flagged:

@@ -43,7 +43,6 @@ from analyzer.output.labels import (
     analysis_notes,
     flagged_resends,
     icmp_answers,
-    packet_label,
     picture_title,
     retransmission_note,
     segment_kinds,
@@ -425,7 +424,8 @@ def sequence_figure(
         step.segment.frame for step in result.steps if step.lost or (unanswered and step.segment.flags & SYN)
     }
     drawn = [item for item in rows.items]
-    whens = _time_labels(result, start, [i for i in drawn if isinstance(i, Packet)])
+    ignored = ignored_resets(result)
+    whens = _time_labels(result, start, [i for i in drawn if isinstance(i, Packet)], ignored)
     lines = {frame: text.count("\n") + 1 for frame, text in whens.items()}
     landing = _landing(result, drawn)
     if frames is not None or times is not None:
@@ -446,7 +446,7 @@ def sequence_figure(
         timers,
     )
     crossed, unheard = _draw_packets(
-        ladder.ax, result, ladder.layout, whens, [i for i in drawn if isinstance(i, Packet)]
+        ladder.ax, result, ladder.layout, whens, [i for i in drawn if isinstance(i, Packet)], ignored
     )
     for item in drawn:
         if isinstance(item, Band):
@@ -697,7 +697,9 @@ WHEN_CHARS = 60
 WHEN_CHARS_BESIDE_STATE = 52
 
 
-def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet]) -> dict[int, str]:
+def _time_labels(
+    result: ConnectionAnalysis, origin: Clock, packets: list[Packet], ignored: dict[int, str]
+) -> dict[int, str]:
     """Under each arrow, by frame: its frame, time since `origin` and since the packet before,
     what it resends, a RST's cause, the analysis's notes, an ICMP error's answer; in lines of
     at most WHEN_CHARS, broken between those pieces."""
@@ -713,7 +715,6 @@ def _time_labels(result: ConnectionAnalysis, origin: Clock, packets: list[Packet
         if step.dropped is not None and step.dropped.endswith(RETRIES_REFUSED)
     }
     moved = {frame for frames in result.state_frames.values() for frame in frames if frame is not None}
-    ignored = ignored_resets(result)
     found = {}
     for packet in packets:
         segment = packet.segment
@@ -805,8 +806,8 @@ def _in_lines(pieces: list[str], width: int = WHEN_CHARS) -> str:
 
 
 def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, whens: dict[int, str],
-                  packets: list[Packet]) -> tuple[set[int], set[int]]:  # fmt: skip
-    """whens: the time labels (_time_labels). Returns the frames drawn ending in a cross, and
+                  packets: list[Packet], ignored: dict[int, str]) -> tuple[set[int], set[int]]:  # fmt: skip
+    """whens: the time labels (_time_labels); ignored: the RSTs drawn dotted (ignored_resets). Returns the frames drawn ending in a cross, and
     those written NO_ANSWER."""
     connection, handshake = result.connection, result.handshake
     bases = SequenceBases(result)
@@ -820,21 +821,13 @@ def _draw_packets(ax: plt.Axes, result: ConnectionAnalysis, layout: Layout, when
     crossed: set[int] = set()
     unheard: set[int] = set()
     stale = stale_frames(connection, result.resets)
-    ignored = ignored_resets(result)
     for packet in packets:
         segment = packet.segment
         from_client = connection.from_client(segment)
-        ends: tuple[Side, Side] = ("client", "server") if from_client else ("server", "client")
-        sender, receiver = ends
+        sender: Side = "client" if from_client else "server"
         x0, x1 = (CLIENT_X, SERVER_X) if from_client else (SERVER_X, CLIENT_X)
         y0 = layout.at[("pkt", segment.frame)]
-        label = packet_label(
-            segment,
-            bases.seq_base(sender, segment),
-            bases.ack_base(receiver, segment),
-            segment.frame in stale,
-            bases.names_isn(segment),
-        )
+        label = bases.label(segment, sender, segment.frame in stale)
         color, style = COLORS["packet"], "-"
         when = whens[segment.frame]
         if segment.frame in retransmission or segment.frame in flagged:
