@@ -193,6 +193,14 @@ _PIECE_FLAGS: Final = CWR | PSH | FIN
 # mix, 20,000 connections in 5 s: 6,000 -> 2,000 took each share's peak from 97 to 82 MB, in
 # about the same time.)
 PACK_OVER_FROM: Final = 2_000
+# An open connection not yet folded holds its latest segments as they are (what copy_of and
+# later_copy_first read: FORWARD_LOOK_BACK back at most) and the older ones packed,
+# OPEN_CHUNK at a time (packed_segments.py; about 85 bytes a segment where one held costs
+# about 245): a busy server's capture holds thousands of connections of some thousands of
+# segments each at once (500 downloads of 4,500 segments at once: 557 -> 418 MB in one process). Packing costs about half a
+# microsecond a segment (a long connection is folded at LONG_CONNECTION: unpacked then).
+OPEN_UNPACKED: Final = FORWARD_LOOK_BACK + COPY_LOOK_BACK
+OPEN_CHUNK: Final = 1_024
 
 
 def _told_apart(segment: Segment) -> bool:
@@ -662,6 +670,10 @@ class _Open:
         # Over and waiting: its segments, packed (`segments` is then empty); a segment that
         # comes for it, or its hand-over, unpacks them.
         self.packed: PackedSegments | None = None
+        # Open, its older segments packed (OPEN_UNPACKED), in their order before `segments`;
+        # a chunk that does not pack (a tunnel's) as it is. older_count: the segments in them.
+        self.older: list[PackedSegments | list[Segment]] | None = None
+        self.older_count = 0
         # Its entries in the tracker's queue of the over, and how many of those (the oldest)
         # are stale: it was open again since they were made (refused_again).
         self.queued = 0
@@ -707,6 +719,26 @@ class _Open:
         if packed is not None:
             self.segments = packed.segments()
             self.packed = None
+        older = self.older
+        if older is not None:
+            held: list[Segment] = []
+            for chunk in older:
+                held.extend(chunk.segments() if isinstance(chunk, PackedSegments) else chunk)
+            held.extend(self.segments)
+            self.segments = held
+            self.older = None
+            self.older_count = 0
+
+    def pack_older(self) -> None:
+        """The oldest OPEN_CHUNK of `segments` packed into `older`."""
+        held = self.segments
+        chunk = held[:OPEN_CHUNK]
+        del held[:OPEN_CHUNK]
+        packed = pack_segments(chunk, self.a_src, self.a_port)
+        if self.older is None:
+            self.older = []
+        self.older.append(packed if packed is not None else chunk)
+        self.older_count += len(chunk)
 
     def copy_of(self, segment: Segment) -> Segment | None:
         """The segment among the latest that `segment` is a capture copy of, if any."""
@@ -927,6 +959,7 @@ class ConnectionTracker:
         frames: DecodeStats | None = None,
         pack_attempts: bool = True,
         pack_over_from: int = PACK_OVER_FROM,
+        pack_open: bool = True,
     ) -> None:
         """fold: takes over a connection once it has `long_connection` segments (see Folder);
         without it every connection's segments are kept until it is handed over.
@@ -938,7 +971,8 @@ class ConnectionTracker:
         a RST after the SYN/ACK) until any other segment comes; the connections, and the
         order they come back in, are the same either way. pack_over_from: hold a connection
         that is over packed (packed_segments.py) when it joins a queue of the over at least
-        this long; likewise the same either way."""
+        this long; likewise the same either way. pack_open: hold an open connection's older
+        segments packed (OPEN_UNPACKED); likewise."""
         self.timeouts = timeouts if timeouts is not None else Timeouts()
         self._frames = frames
         self._fold = fold
@@ -947,6 +981,7 @@ class ConnectionTracker:
         # packed (its records and the RST that ends it; tests set it that low).
         self._pack = pack_attempts and long_connection > MAX_PACKED_RECORDS + 1
         self._pack_over_from = pack_over_from
+        self._pack_open_from = OPEN_UNPACKED + OPEN_CHUNK if pack_open else 1 << 62
         self._current: dict[FlowKey, _Open] = {}
         # Attempts held packed (held_attempt.py), by their 4-tuple as one text (attempt_key:
         # 80 bytes where the key with its own address text is 150); a 4-tuple is in one or
@@ -1310,21 +1345,22 @@ class ConnectionTracker:
         was_over = open_.over
         folder = open_.folder
         if folder is None:
-            held = open_.segments  # never packed here: copy_of, which each segment meets first, unpacks
+            held = open_.segments  # never packed whole here: copy_of, which each segment meets first, unpacks
             held.append(segment)
+            count = len(held) + open_.older_count
             # Not before the other end has spoken (its first segment sets the machine's
             # start), unless the capture holds only one side.
-            if (
-                len(held) >= self._long
-                and self._fold is not None
-                and (open_.b_spoke or len(held) >= 8 * self._long)
-            ):
+            if count >= self._long and self._fold is not None and (open_.b_spoke or count >= 8 * self._long):
+                open_.unpack()
+                held = open_.segments
                 copies = [copy for copy, _ in open_.copies] if open_.copies is not None else None
                 context = open_.continues.last if open_.continues is not None else None
                 open_.folder = self._fold(held, copies, context)
                 open_.bases = sequence_bases_of(held, open_._inherited())
                 open_.recent = held[-open_.look_back :]
                 open_.segments = []
+            elif len(held) >= self._pack_open_from:
+                open_.pack_older()
         else:
             folder.add(segment)
             recent = open_.recent

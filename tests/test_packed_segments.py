@@ -11,8 +11,9 @@ from test_held_attempt import ENDS, SERVER, _connections, _random_capture, _segm
 from analyzer.benchmark.synthetic import write_capture
 from analyzer.connections import ConnectionTracker
 from analyzer.decode import read_segments
-from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, TcpOptions
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, TcpOptions
 from analyzer.packed_segments import pack_segments
+from analyzer.timefmt import epoch_seconds, stamp_of
 
 
 def test_a_connection_s_segments_come_back_field_for_field() -> None:
@@ -106,3 +107,102 @@ def test_an_over_connection_that_grows_long_is_folded_whole() -> None:
     with_packing = folded(0)
     assert with_packing == folded(10**9)
     assert [count for _id, count, _frames in with_packing] == [59]
+
+
+def _long_connections(rng: random.Random, rounds: int) -> list[Segment]:
+    """Three downloads at once, `rounds` data segments each with an ACK every second, among
+    them capture copies (next, or a few segments on), copies a router further on, resends, a
+    stretch in a tunnel (what does not pack) and a RST with its text; then each closes."""
+    segments: list[Segment] = []
+    clock = [100.0]
+
+    def add(src: tuple, dst: tuple, flags: int, seq: int, ack: int, length: int = 0, **rest) -> Segment:
+        clock[0] += rng.choice([0.00001, 0.0001, 0.001])
+        stamp = stamp_of(clock[0])
+        segment = Segment(
+            len(segments) + 1, epoch_seconds(stamp), 4, src[0], src[1], dst[0], dst[1], flags, seq, ack,
+            29200, length, None, stamp=stamp, ttl=rest.pop("ttl", 64), **rest,
+        )  # fmt: skip
+        segments.append(segment)
+        return segment
+
+    def again(segment: Segment, ttl: int) -> None:
+        add((segment.src, segment.sport), (segment.dst, segment.dport), segment.flags, segment.seq,
+            segment.ack, segment.payload_len, ip_id=segment.ip_id, ttl=ttl)  # fmt: skip
+
+    clients = ENDS[:3]
+    for client in clients:
+        add(client, SERVER, SYN, 100, 0).options = TcpOptions(1460, 7, True, True, False)
+        add(SERVER, client, SYN | ACK, 500, 101).options = TcpOptions(1460, 7, True, True, False)
+        add(client, SERVER, ACK, 101, 501)
+    for round_ in range(rounds):
+        for number, client in enumerate(clients):
+            seq = 501 + round_ * 100
+            tunnel = "VXLAN" if number == 2 and 1_000 <= round_ < 4_000 else ""
+            data = add(SERVER, client, ACK, seq, 101, 100, ip_id=round_ & 0xFFFF, tunnel=tunnel)
+            chance = rng.random()
+            if chance < 0.01:
+                again(data, 64)  # a capture copy
+            elif chance < 0.015:
+                again(data, 63)  # a router further on
+            elif chance < 0.02:
+                add(SERVER, client, ACK, seq, 101, 100, ip_id=(round_ + 7) & 0xFFFF)  # a resend
+            if round_ % 2:
+                add(client, SERVER, ACK, 101, seq + 100, ip_id=round_ & 0xFFFF)
+    for number, client in enumerate(clients):
+        end = 501 + rounds * 100
+        if number == 1:
+            add(SERVER, client, RST, end, 0, payload=b"bye")
+            continue
+        add(client, SERVER, FIN | ACK, 101, end)
+        add(SERVER, client, FIN | ACK, end, 102)
+        add(client, SERVER, ACK, 102, end + 1)
+    return segments
+
+
+def _answers(compatibility) -> tuple:
+    return compatibility.wireshark_completeness, compatibility.tcptrace, compatibility.zeek
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_open_connections_with_older_segments_packed_are_the_same(fold: bool) -> None:
+    """Long open connections hold their older segments packed (connections.OPEN_UNPACKED):
+    the same connections, copies and resends, folded or not, as held whole (and packed whole
+    once over); and they hold
+    no more than OPEN_UNPACKED + OPEN_CHUNK unpacked."""
+    from analyzer.connections import OPEN_CHUNK, OPEN_UNPACKED
+    from analyzer.long_connection import FoldedConnection
+
+    segments = _long_connections(random.Random(5), 6_000)
+    most: list[int] = []
+
+    def tracked(pack_open: bool) -> list[tuple]:
+        folder = (
+            (lambda held, copies=None, context=None: FoldedConnection(held, copies, context))
+            if fold
+            else None
+        )
+        # Packed both ways, or neither: each over connection packed too, older chunks and all.
+        pack_over_from = 0 if pack_open else 10**9
+        tracker = ConnectionTracker(
+            fold=folder, long_connection=7_000, pack_over_from=pack_over_from, pack_open=pack_open
+        )
+        done: list = []
+        held = packed = 0
+        for segment in segments:
+            tracker.take(segment, done)
+            for open_ in tracker._current.values():
+                held = max(held, len(open_.segments))
+                packed = max(packed, open_.older_count)
+        done.extend(tracker.finish())
+        most.extend((held, packed))
+        return [
+            (c.id, c.count, c.segments, c.copies, c.copy_count, c.expired, c.folded is not None,
+             c.folded and (c.folded.resends, c.folded.sequence.flags, _answers(c.folded.compatibility)))
+            for c in done
+        ]  # fmt: skip
+
+    assert tracked(True) == tracked(False)
+    held, packed, held_whole, packed_whole = most
+    assert held < OPEN_UNPACKED + OPEN_CHUNK and packed > 5_000
+    assert held_whole > 6_000 and packed_whole == 0
