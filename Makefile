@@ -107,7 +107,7 @@ docs: setup
 # Speed and memory against tshark and tcptrace on captures of four shapes, each made once into
 # a cache outside git (analyzer/benchmark/shapes.py); real-mix is recorded in a network
 # namespace of its own, as root, and skipped (saying why) where it cannot be.
-# BENCH_SHAPES=synthetic,long-flow,syn-flood,port-scan,real-mix BENCH_SIZES=100k,1M,5M (of synthetic)
+# BENCH_SHAPES=synthetic,long-flow,syn-flood,port-scan,concurrent,real-mix BENCH_SIZES=100k,1M,5M (of synthetic)
 # BENCH_RUNS=1 (default: 3 for synthetic, 1 for the others) BENCH_CACHE=~/.cache/handshake-analyzer/bench
 bench: setup
 	@$(BIN)/python -m analyzer.benchmark

@@ -197,8 +197,9 @@ PACK_OVER_FROM: Final = 2_000
 # later_copy_first read: FORWARD_LOOK_BACK back at most) and the older ones packed,
 # OPEN_CHUNK at a time (packed_segments.py; about 85 bytes a segment where one held costs
 # about 245): a busy server's capture holds thousands of connections of some thousands of
-# segments each at once (500 downloads of 4,500 segments at once: 557 -> 418 MB in one process). Packing costs about half a
-# microsecond a segment (a long connection is folded at LONG_CONNECTION: unpacked then).
+# segments each at once (500 downloads of 4,500 segments at once: 557 -> 418 MB in one
+# process). Packing costs about half a microsecond a segment (a long connection is folded at
+# LONG_CONNECTION: unpacked then).
 OPEN_UNPACKED: Final = FORWARD_LOOK_BACK + COPY_LOOK_BACK
 OPEN_CHUNK: Final = 1_024
 

@@ -4,6 +4,7 @@
 - long-flow: one connection of 2M packets, a download with a little loss (long_flow.py);
 - syn-flood: 1M half-open attempts and a few real clients (syn_flood.py);
 - port-scan: 1M probes of one scanner, to open, closed and filtered ports (port_scan.py);
+- concurrent: 100 downloads of 21,000 packets each, all open at once (concurrent_flows.py);
 - real-mix: about 1M packets of real kernel traffic, recorded in a network namespace of its
   own (real_mix.py; needs root the first time, when it is recorded).
 
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzer.benchmark import checks, long_flow, port_scan, real_mix, syn_flood, synthetic
+from analyzer.benchmark import checks, concurrent_flows, long_flow, port_scan, real_mix, syn_flood, synthetic
 from analyzer.benchmark.cache import cached, find
 
 
@@ -48,6 +49,7 @@ SYNTHETIC_FILES = [("100k", "pcap"), ("1M", "pcap"), ("1M", "pcapng"), ("5M", "p
 LONG_FLOW_PACKETS = 2_000_000
 SYN_FLOOD_ATTEMPTS = 1_000_000
 PORT_SCAN_PROBES = 1_000_000
+CONCURRENT_CONNECTIONS, CONCURRENT_ROUNDS = 100, 14_000
 TRUTH = (".truth.jsonl",)
 
 
@@ -82,6 +84,15 @@ def _port_scan(_sizes: Sequence[str]) -> list[BenchFile]:
     return [BenchFile(*cached(name, lambda path: port_scan.write_capture(path, PORT_SCAN_PROBES), TRUTH))]
 
 
+def _concurrent(_sizes: Sequence[str]) -> list[BenchFile]:
+    name = f"concurrent-v{concurrent_flows.VERSION}-{CONCURRENT_CONNECTIONS}x{CONCURRENT_ROUNDS}.pcap"
+
+    def make(path: Path) -> int:
+        return concurrent_flows.write_capture(path, CONCURRENT_CONNECTIONS, CONCURRENT_ROUNDS)
+
+    return [BenchFile(*cached(name, make, TRUTH))]
+
+
 def _check_each(files: list[BenchFile]) -> tuple[list[str], bool]:
     lines, ok = [], True
     for file in files:
@@ -111,6 +122,7 @@ SHAPES = {
         Shape("long-flow", 1, _long_flow, _check_each),
         Shape("syn-flood", 1, _syn_flood, _check_each),
         Shape("port-scan", 1, _port_scan, _check_each),
+        Shape("concurrent", 1, _concurrent, _check_each),
         Shape("real-mix", 1, _real_mix, _check_recorded),
     )
 }
