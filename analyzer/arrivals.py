@@ -12,7 +12,10 @@ shows it happened:
   acknowledgment at or past the segment's end; acknowledgments are cumulative). A pure ACK
   occupies no numbers, so that shows nothing: its receiver's next segment must go on rather
   than send again what the ACK acknowledged (a resend crossing it); after such a resend, the
-  move is at the first later ACK of as much that the receiver's next segment goes on after.
+  move is at the first later ACK of as much that the receiver's next segment goes on after;
+  or its bare RST (no socket) RESEND_SILENCE or more after the ACK, with nothing the ACK
+  acknowledged sent again in between: a socket the ACK never reached resends before it is
+  gone (a FIN_WAIT_2 whose timer ran out, in place of UNKNOWN beside that diagnosis).
   A receiver that is not at the capture point moves at the latest capture of what moved it:
   a router's copy of it as it left (after its queue), not the segment as it came in.
 A SYN/ACK to an end in SYN_SENT is the exception both ways: a socket that takes one
@@ -42,6 +45,10 @@ from analyzer.tcp_state import State
 CARRIER_WALK = 4_096
 # How far below an acknowledgment data sent again may start: beyond, it is another ISN's.
 RESEND_REACH = 1 << 30
+# Seconds after a pure ACK past which a receiver that never took it would have sent again what
+# it acknowledges: its retransmission timer's first timeout (RFC 6298's initial RTO is 1 s,
+# Linux's floor 200 ms) is shorter, and only a socket that took it goes without resending.
+RESEND_SILENCE = 3.0
 
 
 @dataclass
@@ -288,7 +295,14 @@ class _Later:
                 resend = sent
                 continue
             if not sent.flags & ACK and not (sent.flags & RST and closes):
-                continue  # a bare RST says its socket is gone, which only a move to CLOSED foretold
+                if sent.flags & RST and resend is None and sent.time - ack.time >= RESEND_SILENCE:
+                    # A bare RST says its socket is gone, which only a move to CLOSED foretold;
+                    # but a socket the acknowledgment never reached would have sent again
+                    # before it was gone (FIN_WAIT_1's orphan resends its FIN for minutes), and
+                    # the path carried its RST: the socket took the acknowledgment, then a timer
+                    # ended it (FIN_WAIT_2's, after tcp_fin_timeout).
+                    return self.sighting(ack), None
+                continue
             if resend is None:
                 return self.sighting(ack), None
             # The first capture after the resend of one that carries the acknowledgment.

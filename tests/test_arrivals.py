@@ -273,17 +273,37 @@ def test_a_one_byte_resend_is_a_resend_a_keep_alive_is_not() -> None:
     assert any("it sent data again (frame 7)" in note for note in resent.notes)
 
 
-def test_an_unknown_end_that_sends_a_rst_is_closed_again() -> None:
-    """ppa_http_espn_fail #7, at the client: the server's FIN, the client's ACK of it (did it
-    arrive?), then 45 s later the client's keep-alive and the server's RST for no connection.
-    The server sent that RST from no socket, whatever its state was: CLOSED at the RST (it
-    stayed UNKNOWN to the end, beside a RST said to come from CLOSED)."""
-    result = _analyzed(
+def _keep_alive_reset(after: float, *between: tuple) -> ConnectionAnalysis:
+    """At the client: the server's FIN, the client's ACK of it (did it arrive?), then `after`
+    seconds later the client's keep-alive and the server's bare RST for no connection."""
+    return _analyzed(
         AT_CLIENT,
         (0.0, "c", "S", 100, 0), (0.050, "s", "SA", 500, 101), (0.0501, "c", "A", 101, 501),
-        (1.0, "s", "FA", 501, 101), (1.0001, "c", "A", 101, 502),
-        (46.0, "c", "A", 100, 502), (46.05, "s", "R", 502, 0),
+        (1.0, "s", "FA", 501, 101), (1.0001, "c", "A", 101, 502), *between,
+        (1.0001 + after, "c", "A", 100, 502), (1.05 + after, "s", "R", 502, 0),
     )  # fmt: skip
-    states = _states(result)
+
+
+def test_an_unknown_end_that_sends_a_rst_is_closed_again() -> None:
+    """The RST a second after the ACK: a socket the ACK never reached may not have resent its
+    FIN yet, and one in FIN_WAIT_1 that the keep-alive found gone (an orphan over the
+    system's limit) answers alike. The server sent that RST from no socket, whatever its state
+    was: CLOSED at the RST (it stayed UNKNOWN to the end, beside a RST said to come from CLOSED)."""
+    states = _states(result := _keep_alive_reset(1.0))
     assert states["server"][-2:] == ["UNKNOWN", "CLOSED"], states
     assert result.state_frames["server"][-1] == 7
+
+
+def test_a_rst_long_after_an_ack_with_nothing_resent_shows_the_ack_arrived() -> None:
+    """ppa_http_espn_fail #7: 45 s after the ACK of its FIN, the server's RST for no connection,
+    and no FIN sent again in between (a FIN_WAIT_1 socket resends it for minutes): the ACK
+    reached it, FIN_WAIT_2, and its timer ended the socket before the keep-alive came (it was
+    UNKNOWN beside the diagnosis that its FIN_WAIT_2 timer ran out). A FIN sent again in
+    between says the ACK had not arrived then."""
+    result = _keep_alive_reset(45.0)
+    assert _states(result)["server"][-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"]
+    assert result.state_frames["server"][-2] == 5
+    assert not any("unknown" in note for note in result.notes)
+    resent = _keep_alive_reset(45.0, (1.005, "s", "FA", 501, 101))  # crossing the ACK
+    assert _states(resent)["server"][-2:] == ["UNKNOWN", "CLOSED"]
+    assert any("it sent its FIN again (frame 6) after frame 5 had acknowledged it" in n for n in resent.notes)
