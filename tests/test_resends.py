@@ -7,7 +7,7 @@ import random
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.decode.segment import Segment
+from analyzer.decode.segment import ACK, SYN, Segment
 from analyzer.findings.resends import DATA_LOOK_BACK, CopyFinder, earlier_copies, numbered_resends
 from analyzer.timefmt import NS
 
@@ -272,3 +272,21 @@ def test_probes_that_move_the_numbers_on_unremembered_still_let_a_copy_be_found(
     whole = earlier_copies(segments)
     assert whole == {len(segments) - 1: 0}
     assert _bounded_copies(segments, 3) == whole
+
+
+def test_stamps_beyond_a_machine_integer_are_held_all_the_same() -> None:
+    """A pcapng's offset or resolution can stamp a capture past 2**63 ns (the year 2262): the
+    copy finder, which holds stamps as machine integers, holds them as int objects then
+    (helper-127: OverflowError, the analysis lost)."""
+    for base in (1 << 63, -(1 << 63) - 10, 4 * 10**18):
+        steps = [((1, 100, 0), SYN), ((2, 101, 1000), 0), ((3, 101, 1000), 0), ((4, 1101, 1000), 0)]
+        segments = [
+            Segment(frame, (base + frame) / NS, 4, "10.0.0.1", 40000, "10.0.0.2", 80, flags | ACK,
+                    seq, 1, 65535, length, None, stamp=base + frame)
+            for (frame, seq, length), flags in steps
+        ]  # fmt: skip
+        segments[0].flags = SYN
+        assert earlier_copies(segments) == {2: 1}
+        finder = CopyFinder(segments[0], 16)
+        assert [finder.feed(index, segment) for index, segment in enumerate(segments)] == [-1, -1, 1, -1]
+        assert finder.resends == {3: (1, base + 2)}

@@ -26,6 +26,7 @@ highest sequence number seen, a hole filled late included.
 from __future__ import annotations
 
 from array import array
+from collections.abc import MutableSequence
 from itertools import pairwise
 from typing import Final
 
@@ -40,6 +41,10 @@ DATA_LOOK_BACK: Final = 4_096
 # most HOLE_REACH bytes behind the furthest (so that sequence arithmetic stays sound).
 HOLES: Final = 32
 HOLE_REACH: Final = 1 << 30
+# Stamps (nanoseconds since the epoch) that machine integers hold, with room to spare: any
+# date to 2096 (held_attempt.py's bound). A capture stamped beyond (a pcapng's offset or
+# resolution can put one in the year 2300) holds its copy finder's stamps as int objects.
+_STAMP_BOUND: Final = 4_000_000_000_000_000_000
 
 
 def earlier_copies(segments: list[Segment]) -> dict[int, int]:
@@ -67,7 +72,7 @@ class _Sender:
         # of which the latest DATA_LOOK_BACK are searched: trimmed now and then. Machine
         # integers, not a tuple of four int objects each: a folded connection's 8,192 took
         # 1.6 MB (every concurrent long download held that much).
-        self.data: array[int] = array("q")
+        self.data: MutableSequence[int] = array("q")
         # The furthest end of its data segments, and the holes below it, as [start, end,
         # start, end, ...] oldest first. A segment that lies partly in a hole holds data never
         # sent before: no one copies it, and its look-back need not be searched (behind
@@ -153,7 +158,8 @@ class CopyFinder:
         # Machine integers: lists of int objects made a folded connection's ring 2 MB.
         self._ring_keys: array[int] = array("q", bytes(8 * memory))
         self._ring_indexes: array[int] = array("q", bytes(8 * memory))
-        self._ring_stamps: array[int] = array("q", bytes(8 * memory))
+        self._ring_stamps: MutableSequence[int] = array("q", bytes(8 * memory))
+        self._wide = False  # stamps held as int objects (_STAMP_BOUND)
         # Whether the slot's copy key still leads to it in _places (not remembered again since):
         # what its eviction deletes, known without looking the key up.
         self._ring_current = bytearray(memory)  # 1 where current
@@ -169,6 +175,8 @@ class CopyFinder:
                 sender.in_order = False  # unbounded, every segment is looked up
 
     def feed(self, index: int, segment: Segment) -> int:
+        if not self._wide and not -_STAMP_BOUND < segment.stamp < _STAMP_BOUND:
+            self._widen()
         control = segment.flags & _CONTROL
         length = segment.payload_len
         sender = 1 if segment.sport == self._first_port and segment.src == self._first_src else 0
@@ -250,6 +258,13 @@ class CopyFinder:
         else:
             self._latest[key] = index
         return before
+
+    def _widen(self) -> None:
+        """Stamps from now on held as int objects: one is beyond a machine integer's reach."""
+        self._wide = True
+        self._ring_stamps = list(self._ring_stamps)
+        for sender in self._senders:
+            sender.data = list(sender.data)
 
     def _out_of_order(self, sender: _Sender) -> None:
         """A segment of `sender` starts or ends more than _step_most beyond its furthest, or
