@@ -639,7 +639,7 @@ def draw(
 # The title's characters on a line: more ran past both edges (a long file name and two IPv6
 # addresses), and a rows' height for each line after the first.
 TITLE_CHARS = 100
-SUMMARY_LINES = 3  # of the title's rest and of the summary under it: more is cut, with "…"
+SUMMARY_LINES = 4  # of the title's rest and of the summary under it: more is cut, with "…"
 TITLE_ROWS = 0.45
 
 
