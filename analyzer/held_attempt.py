@@ -20,7 +20,7 @@ from typing import Final
 
 from analyzer.decode.segment import UNSEEN, Segment, TcpOptions, with_echoes, without_echoes
 from analyzer.flow_key import sent_from_low
-from analyzer.timefmt import epoch_seconds
+from analyzer.timefmt import STAMP_BOUND, epoch_seconds
 
 # frame, time, seq, ack, window, payload_len, ip_id, checksum, ttl, sport, dport, flags,
 # family, payload_cut, then sack_start, sack_end and interface (UNSEEN is -1: signed), and
@@ -28,9 +28,6 @@ from analyzer.timefmt import epoch_seconds
 # without them are shared by many).
 _RECORD: Final = struct.Struct("<QqqqiiiiiHHHb?qqqqI")
 RECORD_SIZE: Final = _RECORD.size
-# The stamps a record holds: any date to 2096, well inside its 64 bits and a compiled
-# int's short range (a constant past it would be a Python object at every comparison).
-_STAMP_BOUND: Final = 4_000_000_000_000_000_000
 _STAMP: Final = struct.Struct("<q")  # a record's time is its stamp (Segment.stamp)
 _STAMP_AT: Final = 8  # after the frame number
 _TTL: Final = struct.Struct("<i")
@@ -61,7 +58,7 @@ def can_pack(segment: Segment) -> bool:
     return (
         not segment.tunnel
         and not segment.payload
-        and abs(segment.stamp) < _STAMP_BOUND
+        and abs(segment.stamp) < STAMP_BOUND
         and segment.time == epoch_seconds(segment.stamp)
     )
 

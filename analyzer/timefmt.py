@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 from typing import Final
 
 NS: Final = 1_000_000_000  # a stamp's units in a second
+# The stamps a machine integer holds with room to spare (a packed record's, an array's): any
+# date to 2096, well inside 64 bits and a compiled int's short range (a constant past it
+# would be a Python object at every comparison). A pcapng's offset or resolution can stamp
+# a capture beyond it (the year 2300): what holds stamps so must hold those otherwise.
+STAMP_BOUND: Final = 4_000_000_000_000_000_000
 
 
 # Stamps below this are exact as floats, and a division of two of them is exactly rounded.

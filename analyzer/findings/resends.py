@@ -31,6 +31,7 @@ from itertools import pairwise
 from typing import Final
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.timefmt import STAMP_BOUND
 
 _CONTROL: Final = SYN | FIN
 # Data segments of each sender searched for one that holds a resend of part of it: a window's worth of
@@ -41,10 +42,6 @@ DATA_LOOK_BACK: Final = 4_096
 # most HOLE_REACH bytes behind the furthest (so that sequence arithmetic stays sound).
 HOLES: Final = 32
 HOLE_REACH: Final = 1 << 30
-# Stamps (nanoseconds since the epoch) that machine integers hold, with room to spare: any
-# date to 2096 (held_attempt.py's bound). A capture stamped beyond (a pcapng's offset or
-# resolution can put one in the year 2300) holds its copy finder's stamps as int objects.
-_STAMP_BOUND: Final = 4_000_000_000_000_000_000
 
 
 def earlier_copies(segments: list[Segment]) -> dict[int, int]:
@@ -159,7 +156,7 @@ class CopyFinder:
         self._ring_keys: array[int] = array("q", bytes(8 * memory))
         self._ring_indexes: array[int] = array("q", bytes(8 * memory))
         self._ring_stamps: MutableSequence[int] = array("q", bytes(8 * memory))
-        self._wide = False  # stamps held as int objects (_STAMP_BOUND)
+        self._wide = False  # stamps held as int objects (timefmt.STAMP_BOUND)
         # Whether the slot's copy key still leads to it in _places (not remembered again since):
         # what its eviction deletes, known without looking the key up.
         self._ring_current = bytearray(memory)  # 1 where current
@@ -175,7 +172,7 @@ class CopyFinder:
                 sender.in_order = False  # unbounded, every segment is looked up
 
     def feed(self, index: int, segment: Segment) -> int:
-        if not self._wide and not -_STAMP_BOUND < segment.stamp < _STAMP_BOUND:
+        if not self._wide and not -STAMP_BOUND < segment.stamp < STAMP_BOUND:
             self._widen()
         control = segment.flags & _CONTROL
         length = segment.payload_len
