@@ -595,7 +595,7 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     causes, the backoff against the recorded kernel settings, the kernel's socket states.
     origin: as analyze_connection's."""
     connection = result.connection
-    apply_call_timeouts(result, sidecar, origin)
+    told_late = apply_call_timeouts(result, sidecar, origin)
     apply_orphan_timer(result, sidecar.get("sysctls") or {}, origin)
     apply_time_wait_timer(result, recording_end(sidecar), origin)
     # A sidecar that recorded no kernel settings predicts no schedule of its own.
@@ -605,7 +605,7 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     result.backoff_schedules = _schedules(result.syn_backoff, sysctls)
     result.synack_schedules = _schedules(result.synack_backoff, sysctls, synack=True)
     refine_with_calls(connection, result.resets, connection_calls(sidecar, connection))
-    result.kernel = compare_with_kernel(connection, result.states, sidecar)
+    result.kernel = compare_with_kernel(connection, result.states, sidecar, told_late)
     if sidecar.get("kernel_recorder", {}).get("attached"):
         result.kernel.events = compare_events(
             connection, result.states, result.state_frames, result.steps, result.resets, result.resends,
@@ -618,13 +618,22 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
         )
 
 
-def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | None = None) -> None:
+def apply_call_timeouts(
+    result: ConnectionAnalysis, sidecar: Sidecar, origin: float | None = None
+) -> dict[Side, tuple[float, float]]:
     """A client that gave up connecting closed without a packet: the call log is the only
     witness, so the client's timeline takes the move to CLOSED from it. Either connect()
     failed with ETIMEDOUT (the kernel's SYN retries ran out), or the program closed the
     socket still in SYN_SENT (its own timeout: curl's --connect-timeout, a socket timeout,
-    an async client's), a close() on the connection's own socket (strace names it)."""
+    an async client's), a close() on the connection's own socket (strace names it).
+
+    Returns, by side, a move placed at a call's return that the kernel made earlier, by as
+    much as it took to wake the caller (a loaded machine's CI run: a snapshot between the
+    timer and connect()'s return found the socket gone): (earliest, placed at). The earliest
+    is the last SYN plus the interval before it, for the timer's next interval is never
+    shorter."""
     connection = result.connection
+    told_late: dict[Side, tuple[float, float]] = {}
     port = f":{connection.server[1]})"
     for call in sidecar["calls"]:
         if (
@@ -638,9 +647,10 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar, origin: fl
             result.notes.append(
                 f"the client gave up at connect() ETIMEDOUT (call log), {since(call['end_time'], origin, connection)}"
             )
+            told_late["client"] = (_earliest_give_up(connection, call["end_time"]), call["end_time"])
     history = result.states["client"]
     if not history or history[-1][1] != State.SYN_SENT:
-        return
+        return told_late
     # Its calls to any time after: the close() comes after the last SYN, and strace may name
     # the socket anew there (by its addresses, where it named it by inode while connecting).
     ends = (connection.client, connection.server)
@@ -658,7 +668,22 @@ def apply_call_timeouts(result: ConnectionAnalysis, sidecar: Sidecar, origin: fl
                 f"the client closed its socket in SYN_SENT (close(), call log), {since(call['time'], origin, connection)}: "
                 "it gave up connecting before an answer came, and the kernel let the attempt go"
             )
-            return
+            break
+    return told_late
+
+
+def _earliest_give_up(connection: Connection, returned: float) -> float:
+    """The earliest a SYN_SENT end's retransmission timer can have given up, by connect()'s
+    return at `returned`: after its last SYN before then, by at least the interval before
+    that SYN (the timer's intervals never shrink; none where it sent one SYN)."""
+    syns = [
+        s.time
+        for s in connection.segments
+        if s.flags & SYN and connection.from_client(s) and s.time <= returned
+    ]
+    if not syns:
+        return returned
+    return min(returned, syns[-1] + (syns[-1] - syns[-2] if len(syns) > 1 else 0.0))
 
 
 def apply_successor(

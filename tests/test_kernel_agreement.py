@@ -84,6 +84,33 @@ def test_connect_timeout_from_the_call_log_closes_the_client() -> None:
     assert result.states["client"][-1][0] == 103.0
 
 
+def test_a_snapshot_between_the_give_up_and_connects_return_may_find_the_socket_gone() -> None:
+    """A CI run's syn-timeout: ss, during connect(), found the socket CLOSED some
+    milliseconds before connect() returned ETIMEDOUT (the timer gave up, the caller was not
+    yet awake). The timer cannot give up before the last SYN plus the interval before it
+    (SYNs at 100 and 101 s: not before 102 s): a socket gone at 101.5 s is a disagreement."""
+    [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
+    calls = [{"side": "client", "call": "connect(192.0.2.2:80)", "time": 100.0, "end_time": 103.0,
+              "result": "ETIMEDOUT", "errno": "ETIMEDOUT"}]  # fmt: skip
+    told_late = apply_call_timeouts(result, {"calls": calls})
+    assert told_late == {"client": (102.0, 103.0)}
+    sidecar = {"calls": calls, "snapshots": []}
+    for offset, kernel in ((1.5, "CLOSED"), (2.5, "CLOSED"), (2.5, "SYN_SENT"), (2.99, "CLOSED")):
+        sockets = [] if kernel == "CLOSED" else [
+            {"state": kernel, "local": f"{CLIENT[0]}:{CLIENT[1]}", "peer": f"{SERVER[0]}:{SERVER[1]}"}
+        ]  # fmt: skip
+        sidecar["snapshots"].append({"time": 100.0 + offset, "end_time": 100.004 + offset, "after_call": 0,
+                                     "during_call": 0, "sockets": sockets})  # fmt: skip
+    agreement = compare_with_kernel(result.connection, result.states, sidecar, told_late)
+    assert [(d.time, d.kernel, d.inferred) for d in agreement.disagreements] == [
+        (101.5, "CLOSED", "SYN_SENT")
+    ]
+    assert agreement.agreed == 3
+    # Without the window, each snapshot that found it gone before the return disagrees.
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert len(agreement.disagreements) == 3
+
+
 def test_a_close_of_the_connecting_socket_in_the_call_log_closes_the_client() -> None:
     """curl --connect-timeout 1.5 to a full accept queue (a helper's run): its close() of the
     socket still in SYN_SENT ends the attempt (the kernel: SYN_SENT -> CLOSE at the call); a
