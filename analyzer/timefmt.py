@@ -97,17 +97,31 @@ def format_duration(seconds: float | None) -> str:
     sign = "-" if micros < 0 else ""
     micros = abs(micros)
     if micros < 1000:
-        return f"{sign}{micros} µs"
+        return sign + str(micros) + " µs"
+    # Written with str() and padded by hand: a format spec (":03d", ":.3f") costs a report a
+    # few microseconds a state change, and it writes several for every connection.
     if micros < 1_000_000:
-        return f"{sign}{micros // 1000}.{micros % 1000:03d} ms"
+        return sign + str(micros // 1000) + "." + _padded(micros % 1000, 3) + " ms"
     if micros < 100_000 * 1_000_000:
-        return f"{sign}{round(micros / 1e6, 3):.3f} s"
+        millis, rest = divmod(micros, 1000)
+        if rest == 500:
+            # Exactly between two: the float micros / 1e6 is a little above or below, and
+            # its rounding is what these figures have always said.
+            return f"{sign}{micros / 1e6:.3f} s"
+        millis += rest > 500
+        return sign + str(millis // 1000) + "." + _padded(millis % 1000, 3) + " s"
     # A clock stepped by days or years (a capture stamped 0, a host without its time): the
     # milliseconds of such a figure mean nothing, its size does.
     whole = micros / 1e6
     years = whole / (365.25 * 86_400)
     size = f"{years:,.1f} years" if years >= 1 else f"{whole / 86_400:,.1f} days"
     return f"{sign}{whole:,.0f} s (about {size})"
+
+
+def _padded(n: int, width: int) -> str:
+    """0 <= n with leading zeros to `width` digits: (7, 3) -> "007"."""
+    digits = str(n)
+    return "0" * (width - len(digits)) + digits
 
 
 def since(seconds: float) -> str:
@@ -125,7 +139,7 @@ def to_the_microsecond(seconds: float, signed: bool = False) -> str:
     micros = round(seconds * 1e6)
     sign = "-" if micros < 0 else "+" if signed else ""
     micros = abs(micros)
-    return f"{sign}{micros // 1_000_000}.{micros % 1_000_000:06d}"
+    return sign + str(micros // 1_000_000) + "." + _padded(micros % 1_000_000, 6)
 
 
 def since_to_the_microsecond(seconds: float) -> str:

@@ -152,7 +152,7 @@ class _Sides:
         sources = {
             _crc(scan.source) for scan in scans if scan.source is not None and scan.kind != BACKSCATTER
         }
-        targets = {_crc(f"{scan.target}") for scan in scans if scan.target is not None}
+        targets = {_endpoint_crc(scan.target) for scan in scans if scan.target is not None}
         chosen = [
             index
             for index, key in enumerate(keys)
@@ -181,6 +181,12 @@ def _crc(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
+def _endpoint_crc(endpoint: tuple[str, int], start: int = 0) -> int:
+    """An address and port's checksum, after `start`: chained, not of a tuple's text (a
+    repr of each tuple cost a connection microseconds)."""
+    return zlib.crc32(endpoint[1].to_bytes(2, "big"), zlib.crc32(endpoint[0].encode(), start))
+
+
 class _Ends(NamedTuple):
     """A connection's checksums, as its entries hold them: its 4-tuple's, its client's
     address's, and its client's and server's endpoints'."""
@@ -193,7 +199,8 @@ class _Ends(NamedTuple):
     @classmethod
     def of(cls, connection: Connection) -> _Ends:
         client, server = connection.client, connection.server
-        return cls(_crc(f"{client}{server}"), _crc(client[0]), _crc(f"{client}"), _crc(f"{server}"))
+        at_client = _endpoint_crc(client)
+        return cls(_endpoint_crc(server, at_client), _crc(client[0]), at_client, _endpoint_crc(server))
 
 
 class LinkDetector:
