@@ -193,6 +193,11 @@ _PIECE_FLAGS: Final = CWR | PSH | FIN
 # mix, 20,000 connections in 5 s: 6,000 -> 2,000 took each share's peak from 97 to 82 MB, in
 # about the same time.)
 PACK_OVER_FROM: Final = 2_000
+# Attempts held as their segments came (held_attempt.py) while fewer than this many newer
+# attempts have come since: the oldest is packed as each new one comes. A server's attempts
+# end within a round trip, long before (20,000 short connections: a fifth of the time went
+# to packing and unpacking them); a flood's are packed, a few MB held as they came at most.
+PLAIN_ATTEMPTS: Final = 4_096
 # An open connection not yet folded holds its latest segments as they are (what copy_of and
 # later_copy_first read: FORWARD_LOOK_BACK back at most) and the older ones packed,
 # OPEN_CHUNK at a time (packed_segments.py; about 85 bytes a segment where one held costs
@@ -961,6 +966,7 @@ class ConnectionTracker:
         pack_attempts: bool = True,
         pack_over_from: int = PACK_OVER_FROM,
         pack_open: bool = True,
+        plain_attempts: int = PLAIN_ATTEMPTS,
     ) -> None:
         """fold: takes over a connection once it has `long_connection` segments (see Folder);
         without it every connection's segments are kept until it is handed over.
@@ -970,7 +976,8 @@ class ConnectionTracker:
         when the capture's times go backwards.
         pack_attempts: hold an attempt packed (held_attempt.py: a SYN, its SYN/ACK or RST,
         a RST after the SYN/ACK) until any other segment comes; the connections, and the
-        order they come back in, are the same either way. pack_over_from: hold a connection
+        order they come back in, are the same either way; plain_attempts: the latest so many
+        of them are held as they came, not packed (PLAIN_ATTEMPTS). pack_over_from: hold a connection
         that is over packed (packed_segments.py) when it joins a queue of the over at least
         this long; likewise the same either way. pack_open: hold an open connection's older
         segments packed (OPEN_UNPACKED); likewise."""
@@ -988,6 +995,8 @@ class ConnectionTracker:
         # 80 bytes where the key with its own address text is 150); a 4-tuple is in one or
         # the other, and both together hold the connections in the order of their ids.
         self._attempts = HeldAttempts()
+        self._plain_attempts: deque[HeldAttempt] = deque()  # the latest, oldest first
+        self._plain_most = plain_attempts
         # Over, in the order they became so: connections, and packed attempts a RST ended.
         # Each holds its 4-tuple's key: the queue holds the item alone (a scan's attempts
         # ended by RST wait here by the hundred thousand; a pair with its key is 72 bytes).
@@ -1060,6 +1069,10 @@ class ConnectionTracker:
                     self._idle.pop(key, None)  # a new connection: it continues nothing
                 attempt = HeldAttempt(held_as or attempt_key(segment), self._count, segment, time)
                 self._attempts.add(attempt)
+                plain = self._plain_attempts
+                plain.append(attempt)
+                if len(plain) > self._plain_most:
+                    plain.popleft().pack()  # nothing if gone since (released)
                 self._count += 1
                 self._time(attempt, time + self.timeouts.attempt)
                 self._count_for_sweep(done)

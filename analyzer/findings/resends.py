@@ -57,11 +57,15 @@ def earlier_copies(segments: list[Segment]) -> dict[int, int]:
     return earlier
 
 
+# The places and ring of a finder without a bound, which are never written (see CopyFinder).
+_NOTHING: Final = array("q")
+
+
 class _Sender:
     """What a CopyFinder keeps of one end (-1: not seen yet): native attributes, read and set
     for every segment without an int object made each time as in a list by sender."""
 
-    def __init__(self) -> None:
+    def __init__(self, bounded: bool) -> None:
         self.window = -1  # the latest window it advertised
         self.next = -1  # the furthest its numbers went
         self.acked = -1  # the latest it acknowledged
@@ -80,7 +84,7 @@ class _Sender:
         # had reached then (nearly all: a flow's data in order). Their numbers only grow, so a
         # resend finds such a first copy by bisection, and they stay out of _places, which
         # would cost three dictionary operations each; from fresh_start on still remembered.
-        self.fresh: array[int] = array("q")
+        self.fresh: array[int] = array("q") if bounded else _NOTHING
         self.fresh_start = 0
         self.in_order = True  # fresh is kept (CopyFinder._out_of_order)
 
@@ -153,16 +157,21 @@ class CopyFinder:
         self._places: dict[int, int] = {}
         self._remembered = 0
         # Machine integers: lists of int objects made a folded connection's ring 2 MB.
-        self._ring_keys: array[int] = array("q", bytes(8 * memory))
-        self._ring_indexes: array[int] = array("q", bytes(8 * memory))
-        self._ring_stamps: MutableSequence[int] = array("q", bytes(8 * memory))
+        # Unbounded, none is written: the one empty array (a connection's finder is made for
+        # every connection, and three arrays made cost it a microsecond).
+        self._ring_keys: array[int] = array("q", bytes(8 * memory)) if memory else _NOTHING
+        self._ring_indexes: array[int] = array("q", bytes(8 * memory)) if memory else _NOTHING
+        self._ring_stamps: MutableSequence[int] = array("q", bytes(8 * memory)) if memory else _NOTHING
         self._wide = False  # stamps held as int objects (timefmt.STAMP_BOUND)
         # Whether the slot's copy key still leads to it in _places (not remembered again since):
         # what its eviction deletes, known without looking the key up.
         self._ring_current = bytearray(memory)  # 1 where current
         self._numbers: dict[int, int] = {}  # index of a copy -> n, when bounded
         self.resends: dict[int, tuple[int, int]] = {}  # when bounded: see numbered_resends
-        self._senders = [_Sender(), _Sender()]  # the other end's, then the first segment's
+        self._senders = [
+            _Sender(memory > 0),
+            _Sender(memory > 0),
+        ]  # the other end's, then the first segment's
         # The most a sender's numbers may move on at once for its fresh places to stay within
         # 2**31 of each other over the `memory` remembered, and a new segment's to differ from
         # theirs (a 64 KB segment, or a gap of one, is below it): past it, _out_of_order.
