@@ -346,6 +346,8 @@ SCALE_NONE: Final = -1
 # a download's data): a segment proves its end outlived a RST only this long after it at
 # least, Linux's least retransmission timeout, beyond most paths' round trips.
 RST_CROSSING_FLOOR: Final = RTO_MIN
+# What a RST in the receiver's window but not at its next number gets (a `dropped` ends so).
+CHALLENGED: Final = "ignored and answered by a challenge ACK (RFC 5961 3.2)"
 # The states in which an end has taken the peer's FIN.
 _PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 # Why a segment was not applied to its receiver when it acknowledges past all the receiver
@@ -1654,9 +1656,14 @@ class ConnectionMachine:
         if len(sender.frames) > 1 and sender.frames[-1] is not None:
             rst_frame = sender.frames[-1]
             for step in reversed(self.steps):
-                if step.segment.frame == rst_frame and step.segment.flags & RST:
-                    sender.retract()
-                    step.sender_after = sender.state
+                rst = step.segment
+                if rst.frame == rst_frame and rst.flags & RST:
+                    # Not a RST the peer sent, which it took: a listener on its port answers
+                    # after it (a request's SYN/ACK sent again, helper-126's tfo10 frame 52),
+                    # and taking it back drew it taken with no end moved by it.
+                    if rst.src == synack.src and rst.sport == synack.sport:
+                        sender.retract()
+                        step.sender_after = sender.state
                     break
         if sender.state == _CLOSED and len(sender.history) == 1 and not self._refused_before(synack):
             sender.state = _LISTEN
@@ -1942,6 +1949,6 @@ def _unacceptable_rst(receiver: Endpoint, sender: Endpoint, segment: Segment, ex
     if past > 0:
         return (
             f"RST sequence number is in the receiver's window but {past} bytes past all its sender had sent, "
-            "so not the receiver's next expected number: ignored and answered by a challenge ACK (RFC 5961 3.2)"
+            f"so not the receiver's next expected number: {CHALLENGED}"
         )
     return None

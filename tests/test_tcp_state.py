@@ -753,3 +753,23 @@ def test_a_rst_without_ack_to_a_syn_is_not_the_servers() -> None:
     refused = conversation(("c", "S", 100, 0), ("s", "RA", 0, 101))
     [result] = analyze_segments(refused).connections
     assert [r.cause for r in result.resets] != ["injected"] and result.states["server"][0][1] == State.CLOSED
+
+
+def test_a_syn_ack_after_the_peers_rst_takes_nothing_back() -> None:
+    """tfo10 (helper-126): the client's RST closed the server; a SYN/ACK the server's listener
+    sent again later (for a request of another SYN there) is no sign that the RST was not
+    taken. It was taken back as if the server had sent the RST, and the RST's step said its
+    sender stayed where it was, the diagram drew an arrow taken that moved no one. A RST the
+    end sent itself is still taken back by its SYN/ACK (not that socket's)."""
+    [result] = analyze_segments(
+        conversation(*HANDSHAKE, ("c", "R", 101, 0), (1.0, "s", "SA", 500, 101))
+    ).connections
+    rst = result.steps[3]
+    assert (rst.sender_after.value, rst.receiver_after.value) == ("CLOSED", "CLOSED")
+    assert [frame for frame in result.state_frames["client"]][-1] == 4
+    assert 4 in result.state_frames["server"]
+    [result] = analyze_segments(
+        conversation(*HANDSHAKE, ("s", "R", 501, 0), (1.0, "s", "SA", 500, 101))
+    ).connections
+    rst = result.steps[3]
+    assert rst.sender_after.value != "CLOSED" and 4 not in result.state_frames["server"]
