@@ -490,6 +490,17 @@ def test_a_reset_its_receiver_did_not_take_is_drawn_dotted_and_said() -> None:
     assert ignored_resets(below) == {6: "not taken by the server: outside its window"}
     [after] = analyze_segments(conversation(*data, ("c", "RA", 201, 501), ("c", "R", 101, 0))).connections
     assert ignored_resets(after) == {7: "not taken by the server: nothing left to reset"}
+    # In the window past the next number: the challenge ACK named where captured, not otherwise.
+    [ahead] = analyze_segments(conversation(*data, ("c", "R", 301, 0), ("s", "A", 501, 201))).connections
+    assert ignored_resets(ahead) == {
+        6: "not taken by the server: in its window, not at its next number; its challenge ACK: frame 7"
+    }
+    for later in ((), (("s", "PA", 501, 201, 10),)):
+        [ahead] = analyze_segments(conversation(*data, ("c", "R", 301, 0), *later)).connections
+        assert ignored_resets(ahead) == {
+            6: "not taken by the server: in its window, not at its next number; it answers with a challenge "
+            "ACK (RFC 5961 3.2), none captured"
+        }
     fig = figure(after, None)
     try:
         ax = fig.axes[0]

@@ -33,7 +33,7 @@ from matplotlib.textpath import TextPath
 from analyzer.analysis import ConnectionAnalysis, State, stale_frames
 from analyzer.call_sockets import connection_calls, flow_calls
 from analyzer.connections import SIDES, Connection, Side, peer_of
-from analyzer.decode.segment import RST, SYN, exact_stamp
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, exact_stamp
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, kernel_changes
 from analyzer.output.labels import (
@@ -63,7 +63,7 @@ from analyzer.output.summary import reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
-from analyzer.tcp_state import RETRIES_REFUSED
+from analyzer.tcp_state import CHALLENGED, RETRIES_REFUSED
 from analyzer.timefmt import Clock, between, format_duration, since_to_the_microsecond
 from analyzer.udp_flows import UdpFlow
 
@@ -773,10 +773,27 @@ def ignored_resets(result: ConnectionAnalysis) -> dict[int, str]:
         receiver = peer_of(connection.sender(segment))
         if step.receiver_before == State.CLOSED:
             found[segment.frame] = f"not taken by the {receiver}: nothing left to reset"
+        elif step.dropped is not None and CHALLENGED in step.dropped:
+            answer = _challenge_answer(connection, segment)
+            found[segment.frame] = f"not taken by the {receiver}: in its window, not at its next number; " + (
+                f"its challenge ACK: frame {answer.frame}"
+                if answer is not None
+                else "it answers with a challenge ACK (RFC 5961 3.2), none captured"
+            )
         elif step.dropped is not None:
             why = "outside its window" if "outside its window" in step.dropped else step.dropped
             found[segment.frame] = f"not taken by the {receiver}: {why}"
     return found
+
+
+def _challenge_answer(connection: Connection, rst: Segment) -> Segment | None:
+    """The receiver's next segment after `rst`, if a bare ACK: its challenge ACK (helper-126:
+    the caption named one the capture did not hold)."""
+    for segment in connection.segments:
+        if segment.frame > rst.frame and segment.src == rst.dst and segment.sport == rst.dport:
+            bare = segment.flags & (SYN | FIN | RST | ACK) == ACK and not segment.payload_len
+            return segment if bare else None
+    return None
 
 
 def unarrived_frames(result: ConnectionAnalysis) -> dict[int, Side]:
