@@ -68,12 +68,22 @@ def test_a_duration_takes_the_unit_of_its_rounded_figure() -> None:
     assert format_duration(0.0) == "0 µs" and format_duration(float("inf")) == "inf s"
     # Written without format specs (they cost the compiled code microseconds): the figures of
     # the format's formula, a millisecond's half up or down as the float falls.
-    for micros in [*range(1_000_000, 1_003_001), *range(59_999_000, 60_001_500, 7), 1_000_500, 2_000_500, 7_000_500]:
+    for micros in [
+        *range(1_000_000, 1_003_001),
+        *range(59_999_000, 60_001_500, 7),
+        1_000_500,
+        2_000_500,
+        7_000_500,
+    ]:
         assert format_duration(micros / 1e6) == f"{round(micros / 1e6, 3):.3f} s"
         assert format_duration(-micros / 1e6) == f"-{round(micros / 1e6, 3):.3f} s"
     for micros in range(1_000, 1_000_000, 13):
         assert format_duration(micros / 1e6) == f"{micros // 1000}.{micros % 1000:03d} ms"
-    assert [format_duration(m / 1e6) for m in (1_000_500, 2_000_500, 4_000_500)] == ["1.000 s", "2.001 s", "4.000 s"]
+    assert [format_duration(m / 1e6) for m in (1_000_500, 2_000_500, 4_000_500)] == [
+        "1.000 s",
+        "2.001 s",
+        "4.000 s",
+    ]
     # A clock stepped by years: the size, not milliseconds nobody reads.
     assert format_duration(99_999.9994) == "99999.999 s"
     assert format_duration(-1.7e9) == "-1,700,000,000 s (about 53.9 years)"
