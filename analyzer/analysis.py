@@ -584,6 +584,12 @@ def analyze_segments(segments: Iterable[Segment], name: str = "<segments>") -> A
     return Analysis(name, stats, results, scans=found, links=links.findings(found))
 
 
+# The longest a caller is taken to wake after the kernel ended its call (a timer gave up):
+# a snapshot this long before the call's return may find the move made (helper-129: 24 ms
+# at most on a loaded 2-core machine).
+CALLER_WAKE: Final = 0.25
+
+
 def since(time: float, origin: float | None, connection: Connection) -> str:
     """A note's time as the report writes its times: +seconds since frame 1 (`origin`), or
     since the connection's first packet where frame 1's time is not known."""
@@ -595,8 +601,9 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     causes, the backoff against the recorded kernel settings, the kernel's socket states.
     origin: as analyze_connection's."""
     connection = result.connection
-    told_late = apply_call_timeouts(result, sidecar, origin)
-    apply_orphan_timer(result, sidecar.get("sysctls") or {}, origin)
+    unsure = apply_call_timeouts(result, sidecar, origin)
+    for side, window in apply_orphan_timer(result, sidecar.get("sysctls") or {}, origin).items():
+        unsure.setdefault(side, []).append(window)
     apply_time_wait_timer(result, recording_end(sidecar), origin)
     # A sidecar that recorded no kernel settings predicts no schedule of its own.
     sysctls = sidecar.get("sysctls") or None
@@ -605,7 +612,7 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     result.backoff_schedules = _schedules(result.syn_backoff, sysctls)
     result.synack_schedules = _schedules(result.synack_backoff, sysctls, synack=True)
     refine_with_calls(connection, result.resets, connection_calls(sidecar, connection))
-    result.kernel = compare_with_kernel(connection, result.states, sidecar, told_late)
+    result.kernel = compare_with_kernel(connection, result.states, sidecar, unsure)
     if sidecar.get("kernel_recorder", {}).get("attached"):
         result.kernel.events = compare_events(
             connection, result.states, result.state_frames, result.steps, result.resets, result.resends,
@@ -620,20 +627,19 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
 
 def apply_call_timeouts(
     result: ConnectionAnalysis, sidecar: Sidecar, origin: float | None = None
-) -> dict[Side, tuple[float, float]]:
+) -> dict[Side, list[tuple[float, float]]]:
     """A client that gave up connecting closed without a packet: the call log is the only
     witness, so the client's timeline takes the move to CLOSED from it. Either connect()
     failed with ETIMEDOUT (the kernel's SYN retries ran out), or the program closed the
     socket still in SYN_SENT (its own timeout: curl's --connect-timeout, a socket timeout,
     an async client's), a close() on the connection's own socket (strace names it).
 
-    Returns, by side, a move placed at a call's return that the kernel made earlier, by as
-    much as it took to wake the caller (a loaded machine's CI run: a snapshot between the
-    timer and connect()'s return found the socket gone): (earliest, placed at). The earliest
-    is the last SYN plus the interval before it, for the timer's next interval is never
-    shorter."""
+    Returns, by side, where a move placed at a call's return was made by the kernel: up to
+    as long before as it took to wake the caller (a loaded machine's CI run: a snapshot
+    between the timer and connect()'s return found the socket gone), as (earliest, placed
+    at): see compare_with_kernel's `unsure`."""
     connection = result.connection
-    told_late: dict[Side, tuple[float, float]] = {}
+    told_late: dict[Side, list[tuple[float, float]]] = {}
     port = f":{connection.server[1]})"
     for call in sidecar["calls"]:
         if (
@@ -647,7 +653,7 @@ def apply_call_timeouts(
             result.notes.append(
                 f"the client gave up at connect() ETIMEDOUT (call log), {since(call['end_time'], origin, connection)}"
             )
-            told_late["client"] = (_earliest_give_up(connection, call["end_time"]), call["end_time"])
+            told_late["client"] = [(_earliest_give_up(connection, call["end_time"]), call["end_time"])]
     history = result.states["client"]
     if not history or history[-1][1] != State.SYN_SENT:
         return told_late
@@ -673,17 +679,15 @@ def apply_call_timeouts(
 
 
 def _earliest_give_up(connection: Connection, returned: float) -> float:
-    """The earliest a SYN_SENT end's retransmission timer can have given up, by connect()'s
-    return at `returned`: after its last SYN before then, by at least the interval before
-    that SYN (the timer's intervals never shrink; none where it sent one SYN)."""
+    """The earliest a SYN_SENT end's timer can have given up, by connect()'s return at
+    `returned`: CALLER_WAKE before it at most (the kernel wakes the caller as it gives up;
+    measured under load, 24 ms at most), never before its last SYN."""
     syns = [
         s.time
         for s in connection.segments
         if s.flags & SYN and connection.from_client(s) and s.time <= returned
     ]
-    if not syns:
-        return returned
-    return min(returned, syns[-1] + (syns[-1] - syns[-2] if len(syns) > 1 else 0.0))
+    return max(syns[-1] if syns else returned, returned - CALLER_WAKE)
 
 
 def apply_successor(
@@ -803,13 +807,19 @@ def apply_time_wait_timer(
 FIN_TIMEOUT_SYSCTL: Final = "net.ipv4.tcp_fin_timeout"
 
 
-def apply_orphan_timer(result: ConnectionAnalysis, sysctls: dict, origin: float | None = None) -> None:
+def apply_orphan_timer(
+    result: ConnectionAnalysis, sysctls: dict, origin: float | None = None
+) -> dict[Side, tuple[float, float]]:
     """The packets put the FIN_WAIT_2 timer's move at the late segment that found no socket,
     the latest it can have fired (tcp_state.py, "Orphans"); the recorded tcp_fin_timeout
-    says when it did: that long after the end entered FIN_WAIT_2 (the kernel arms it then)."""
+    says when it did: that long after the end entered FIN_WAIT_2 (the kernel arms it then).
+    Returns, by side, when the kernel made a move so placed: from then to as late as its
+    timer wheel fires it (a 2 s timer's granule is 32 ms at HZ 250, and an eighth of the
+    timeout's length at most; helper-129: snapshots 2.5 and 8 ms past it)."""
+    fired_at: dict[Side, tuple[float, float]] = {}
     setting = sysctls.get(FIN_TIMEOUT_SYSCTL)
     if setting is None or not str(setting).isdigit():
-        return
+        return fired_at
     told = record_fin_timeout(result.connection, result.resets, int(setting))
     for reset in told:
         # Told again, or its cause changed with the timer's length: its diagnosis anew.
@@ -828,10 +838,12 @@ def apply_orphan_timer(result: ConnectionAnalysis, sysctls: dict, origin: float 
                 fired = entered + int(setting)
                 if entered <= fired < time:
                     history[index] = (fired, state)
+                    fired_at[side] = (fired, fired + CALLER_WAKE + int(setting) / 8)
                     result.notes.append(
                         f"the {side}'s FIN_WAIT_2 timer fired at {since(fired, origin, result.connection)} "
                         f"(tcp_fin_timeout {setting} s, recorded in the sidecar)"
                     )
+    return fired_at
 
 
 @dataclass

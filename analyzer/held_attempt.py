@@ -69,7 +69,8 @@ def can_pack(segment: Segment) -> bool:
 
 
 class HeldAttempt:
-    """The SYN (from end "a") and what came after it, packed (see the module docstring).
+    """The SYN (from end "a") and what came after it, as they came, then packed (see the
+    module docstring).
     `key` is its 4-tuple as one text (flow_key.attempt_key: its two addresses are the
     segments'), and `first_index` the connection's id."""
 
@@ -207,7 +208,8 @@ class HeldAttempt:
         return False
 
     def segments(self) -> list[Segment]:
-        """The held segments, rebuilt (as they came, not yet packed)."""
+        """The held segments, in a new list: rebuilt from the records, or, not yet packed,
+        those that came."""
         if self.plain is not None:
             return list(self.plain)
         low, _low_port, high, _high_port = self.key.split(" ")

@@ -1658,12 +1658,18 @@ class ConnectionMachine:
             for step in reversed(self.steps):
                 rst = step.segment
                 if rst.frame == rst_frame and rst.flags & RST:
-                    # Not a RST the peer sent, which it took: a listener on its port answers
-                    # after it (a request's SYN/ACK sent again, helper-126's tfo10 frame 52),
-                    # and taking it back drew it taken with no end moved by it.
                     if rst.src == synack.src and rst.sport == synack.sport:
                         sender.retract()
                         step.sender_after = sender.state
+                    elif self._one_request(sender, synack):
+                        # The peer's RST, and its own SYN/ACK sent again after it: the RST
+                        # never reached that socket.
+                        self._not_taken(
+                            sender,
+                            f"its SYN/ACK sent again after it (frame {synack.frame}): it never took it in",
+                        )
+                    # else the peer's RST, which it took: a listener on its port answers after
+                    # it, another SYN's request (helper-126's tfo10, frame 52: two ISNs).
                     break
         if sender.state == _CLOSED and len(sender.history) == 1 and not self._refused_before(synack):
             sender.state = _LISTEN
@@ -1684,6 +1690,18 @@ class ConnectionMachine:
                 sender.move(_RECV_SYN, taken.segment)
                 taken.receiver_before = _LISTEN
                 taken.receiver_after = sender.state
+
+    def _one_request(self, sender: Endpoint, synack: Segment) -> bool:
+        """Whether every SYN/ACK `sender` sent, `synack` too, carries one ISN: one request's,
+        sent again. Two ISNs are two requests (a listener answering SYNs on one 4-tuple), and
+        which one the connection became the numbers alone do not say here."""
+        return all(
+            step.segment.seq == synack.seq
+            for step in self.steps
+            if step.segment.flags & (SYN | ACK) == SYN | ACK
+            and step.segment.src == synack.src
+            and step.segment.sport == synack.sport
+        )
 
     def _syn_taken_by(self, synack: Segment) -> Step | None:
         """The step of the peer's SYN that `synack` answers, sent after the sender's last RST

@@ -495,7 +495,8 @@ def test_a_reset_its_receiver_did_not_take_is_drawn_dotted_and_said() -> None:
     assert ignored_resets(ahead) == {
         6: "not taken by the server: in its window, not at its next number; its challenge ACK: frame 7"
     }
-    for later in ((), (("s", "PA", 501, 201, 10),)):
+    # None: nothing from the server, its data, or the ACK of the client's later data.
+    for later in ((), (("s", "PA", 501, 201, 10),), (("c", "PA", 201, 501, 10), ("s", "A", 501, 211))):
         [ahead] = analyze_segments(conversation(*data, ("c", "R", 301, 0), *later)).connections
         assert ignored_resets(ahead) == {
             6: "not taken by the server: in its window, not at its next number; it answers with a challenge "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
-from analyzer.analysis import analyze_segments, apply_call_timeouts
+from analyzer.analysis import CALLER_WAKE, analyze_segments, apply_call_timeouts
 from analyzer.findings.kernel_agreement import _listens_at, compare_with_kernel
 from analyzer.tcp_state import State
 
@@ -87,15 +87,16 @@ def test_connect_timeout_from_the_call_log_closes_the_client() -> None:
 def test_a_snapshot_between_the_give_up_and_connects_return_may_find_the_socket_gone() -> None:
     """A CI run's syn-timeout: ss, during connect(), found the socket CLOSED some
     milliseconds before connect() returned ETIMEDOUT (the timer gave up, the caller was not
-    yet awake). The timer cannot give up before the last SYN plus the interval before it
-    (SYNs at 100 and 101 s: not before 102 s): a socket gone at 101.5 s is a disagreement."""
+    yet awake). Only within CALLER_WAKE of the return, and never before the last SYN: a
+    socket gone earlier is a disagreement (helper-130: with one SYN, a window from the SYN
+    on hid one)."""
     [result] = analyze_segments(conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0))).connections
     calls = [{"side": "client", "call": "connect(192.0.2.2:80)", "time": 100.0, "end_time": 103.0,
               "result": "ETIMEDOUT", "errno": "ETIMEDOUT"}]  # fmt: skip
     told_late = apply_call_timeouts(result, {"calls": calls})
-    assert told_late == {"client": (102.0, 103.0)}
+    assert told_late == {"client": [(103.0 - CALLER_WAKE, 103.0)]}
     sidecar = {"calls": calls, "snapshots": []}
-    for offset, kernel in ((1.5, "CLOSED"), (2.5, "CLOSED"), (2.5, "SYN_SENT"), (2.99, "CLOSED")):
+    for offset, kernel in ((1.5, "CLOSED"), (2.7, "CLOSED"), (2.5, "SYN_SENT"), (2.9, "CLOSED")):
         sockets = [] if kernel == "CLOSED" else [
             {"state": kernel, "local": f"{CLIENT[0]}:{CLIENT[1]}", "peer": f"{SERVER[0]}:{SERVER[1]}"}
         ]  # fmt: skip
@@ -103,12 +104,20 @@ def test_a_snapshot_between_the_give_up_and_connects_return_may_find_the_socket_
                                      "during_call": 0, "sockets": sockets})  # fmt: skip
     agreement = compare_with_kernel(result.connection, result.states, sidecar, told_late)
     assert [(d.time, d.kernel, d.inferred) for d in agreement.disagreements] == [
-        (101.5, "CLOSED", "SYN_SENT")
+        (101.5, "CLOSED", "SYN_SENT"),
+        (102.7, "CLOSED", "SYN_SENT"),
     ]
-    assert agreement.agreed == 3
+    assert agreement.agreed == 2
     # Without the window, each snapshot that found it gone before the return disagrees.
     agreement = compare_with_kernel(result.connection, result.states, sidecar)
     assert len(agreement.disagreements) == 3
+    # One SYN, or a return soon after the last: the window starts no earlier than that SYN.
+    [one] = analyze_segments(conversation(("c", "S", 100, 0))).connections
+    late = {**calls[0], "end_time": 131.0}
+    assert apply_call_timeouts(one, {"calls": [late]}) == {"client": [(131.0 - CALLER_WAKE, 131.0)]}
+    [one] = analyze_segments(conversation(("c", "S", 100, 0))).connections
+    soon = {**calls[0], "end_time": 100.1}
+    assert apply_call_timeouts(one, {"calls": [soon]}) == {"client": [(100.0, 100.1)]}
 
 
 def test_a_close_of_the_connecting_socket_in_the_call_log_closes_the_client() -> None:
@@ -268,3 +277,33 @@ def test_fin_wait_1_while_the_queued_data_still_leaves_is_the_close_before_its_f
     sidecar = _sidecar([(0.95, "FIN_WAIT_1", "ESTABLISHED")])
     agreement = compare_with_kernel(result.connection, result.states, sidecar)
     assert agreement.behind_data == [] and [d.kernel for d in agreement.disagreements] == ["FIN_WAIT_1"]
+
+
+def test_a_snapshot_just_after_the_fin_wait_2_timer_may_find_it_not_yet_fired() -> None:
+    """The recorded tcp_fin_timeout puts the orphan timer's move at entering FIN_WAIT_2 plus
+    the timeout; the kernel's timer wheel fires it up to a granule later (helper-129:
+    snapshots 2.5 and 8 ms past it). A snapshot within that finds FIN_WAIT_2 or CLOSED; one
+    a second later that finds FIN_WAIT_2 disagrees."""
+    from analyzer.analysis import apply_orphan_timer
+
+    [result] = analyze_segments(
+        conversation(*HANDSHAKE, *CLOSE, (2.1, "s", "FA", 501, 102), (2.10002, "c", "R", 102, 0))
+    ).connections
+    windows = apply_orphan_timer(result, {"net.ipv4.tcp_fin_timeout": "2"})
+    fired = result.states["client"][-1][0]
+    assert windows == {"client": (fired, fired + CALLER_WAKE + 2 / 8)}
+    sidecar = _sidecar(
+        [
+            (fired - 100.0 + 0.01, "FIN_WAIT_2", "CLOSE_WAIT"),
+            (fired - 100.0 + 1.0, "FIN_WAIT_2", "CLOSE_WAIT"),
+        ]
+    )
+    agreement = compare_with_kernel(
+        result.connection, result.states, sidecar, {"client": [windows["client"]]}
+    )
+    client = [d for d in agreement.disagreements if d.side == "client"]
+    assert [(round(d.time - fired, 3), d.kernel, d.inferred) for d in client] == [
+        (1.0, "FIN_WAIT_2", "CLOSED")
+    ]
+    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    assert len([d for d in agreement.disagreements if d.side == "client"]) == 2

@@ -353,3 +353,16 @@ def test_a_translation_seen_by_two_taps_is_one_on_its_three_sides() -> None:
             detector.handshakes.add(7 << 32 | 9, skew + 0.0001 * n, ident, _Ends.of(ends), 64)  # type: ignore[arg-type]
             ident += 1
     assert [t.connections for t in detector.findings().translations] == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_two_four_tuples_whose_texts_run_together_alike_have_other_checksums() -> None:
+    """helper-130: address text and port bytes run together, 10.0.0.12:13108 -> 5.6.7.8:80
+    and 10.0.0.1:12851 -> 45.6.7.8:80 were one checksum."""
+    from analyzer.findings.links import _endpoint_crc
+
+    def four_tuple(client: tuple[str, int], server: tuple[str, int]) -> int:
+        return _endpoint_crc(server, _endpoint_crc(client))
+
+    assert four_tuple(("10.0.0.12", 13108), ("5.6.7.8", 80)) != four_tuple(
+        ("10.0.0.1", 12851), ("45.6.7.8", 80)
+    )

@@ -469,3 +469,29 @@ def test_a_syn_copied_after_its_sender_acknowledged_the_synack_says_nothing_of_i
         (1.0001, "s", "SA", 500, 101), (1.0002, "c", "A", 101, 501),
     )  # fmt: skip
     assert lost_segments(resent) == {2}
+
+
+def test_an_ack_its_fins_next_copy_came_too_soon_after_is_judged_by_the_copies_after() -> None:
+    """helper-129's simultaneous-close under load: the sandbox delivered the held FINs after
+    the client's timer had sent its FIN again, so a held copy (11) came 3.5 ms after the
+    server's ACK (8) that a firewall dropped: too soon to prove the ACK lost (it may have
+    crossed it). The client's timer sent its FIN again 187 ms later (12): an end whose FIN
+    was acknowledged sends it no more, so the ACK never reached it: CLOSING, not FIN_WAIT_2
+    (the kernel: CLOSING until a resend got through)."""
+    segments = conversation(
+        (0.0, "c", "S", 100, 0), (0.000017, "s", "SA", 500, 101), (0.000033, "c", "A", 101, 501),
+        (0.1, "c", "FA", 101, 501),  # held
+        (0.18, "s", "FA", 501, 101),  # held
+        (0.308, "c", "FA", 101, 501),  # the client's timer: dropped
+        (0.329, "c", "FA", 101, 501),  # 4 delivered: the server takes it, CLOSING
+        (0.32905, "s", "A", 502, 102),  # dropped
+        (0.3296, "s", "FA", 501, 101),  # 5 delivered: the client takes it, CLOSING
+        (0.3297, "c", "A", 102, 502),  # dropped
+        (0.3326, "c", "FA", 101, 501),  # 6 delivered
+        (0.516, "c", "FA", 101, 502),  # the client's timer, in CLOSING: dropped
+        (1.7, "c", "FA", 101, 502),
+        (1.70002, "s", "A", 502, 102),
+    )  # fmt: skip
+    assert 8 in lost_segments(segments)
+    [result] = analyze_segments(segments).connections
+    assert "FIN_WAIT_2" not in [s.value for _t, s in result.states["client"]]

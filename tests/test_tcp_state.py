@@ -755,19 +755,29 @@ def test_a_rst_without_ack_to_a_syn_is_not_the_servers() -> None:
     assert [r.cause for r in result.resets] != ["injected"] and result.states["server"][0][1] == State.CLOSED
 
 
-def test_a_syn_ack_after_the_peers_rst_takes_nothing_back() -> None:
-    """tfo10 (helper-126): the client's RST closed the server; a SYN/ACK the server's listener
-    sent again later (for a request of another SYN there) is no sign that the RST was not
-    taken. It was taken back as if the server had sent the RST, and the RST's step said its
-    sender stayed where it was, the diagram drew an arrow taken that moved no one. A RST the
-    end sent itself is still taken back by its SYN/ACK (not that socket's)."""
+def test_a_syn_ack_after_the_peers_rst_takes_back_only_its_own_requests() -> None:
+    """tfo10 (helper-126): the client's RST closed the server; a SYN/ACK its listener sent
+    again later, where the server had answered with two ISNs (two requests), is no sign that
+    the RST was not taken (it was taken back, and written into the RST's sender_after: the
+    diagram drew an arrow taken that moved no one). Where every SYN/ACK carries one ISN, the
+    request sent it again: the RST never reached it, and its step says so. A RST the end
+    sent itself is not its socket's either way."""
+    # Established on the second request's ISN; the first's SYN/ACK comes again.
+    two = (("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "S", 100, 0), ("s", "SA", 900, 101),
+           ("c", "A", 101, 901))  # fmt: skip
+    [result] = analyze_segments(
+        conversation(*two, ("c", "R", 101, 0), (1.0, "s", "SA", 500, 101))
+    ).connections
+    rst = result.steps[5]
+    assert (rst.sender_after.value, rst.receiver_after.value, rst.dropped) == ("CLOSED", "CLOSED", None)
     [result] = analyze_segments(
         conversation(*HANDSHAKE, ("c", "R", 101, 0), (1.0, "s", "SA", 500, 101))
     ).connections
     rst = result.steps[3]
-    assert (rst.sender_after.value, rst.receiver_after.value) == ("CLOSED", "CLOSED")
-    assert [frame for frame in result.state_frames["client"]][-1] == 4
-    assert 4 in result.state_frames["server"]
+    # Where it was when it sent that SYN/ACK again: the handshake's ACK had not reached it.
+    assert (rst.sender_after.value, rst.receiver_after.value) == ("CLOSED", "SYN_RCVD")
+    assert rst.dropped == "its SYN/ACK sent again after it (frame 5): it never took it in"
+    assert 4 in result.state_frames["client"] and 4 not in result.state_frames["server"]
     [result] = analyze_segments(
         conversation(*HANDSHAKE, ("s", "R", 501, 0), (1.0, "s", "SA", 500, 101))
     ).connections

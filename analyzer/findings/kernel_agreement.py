@@ -208,12 +208,13 @@ def compare_with_kernel(
     connection: Connection,
     states: dict[Side, list[tuple[float, State]]],
     sidecar: Sidecar,
-    told_late: dict[Side, tuple[float, float]] | None = None,
+    unsure: dict[Side, list[tuple[float, float]]] | None = None,
 ) -> KernelAgreement:
     """The states inferred for each end of `connection` (by side) against the kernel's
-    snapshots in the sidecar. told_late: by side, a move placed where a call's return told
-    of it, which the kernel made as early as the first time (earliest, placed at): a
-    snapshot between the two may find either state."""
+    snapshots in the sidecar. unsure: by side, spans (start, end) within which the kernel
+    made a move the analysis places at one time in them, known from no packet (a call's
+    return, which comes after; a timer, which fires late): a snapshot that overlaps one
+    may find the state before that move or after it."""
     agreement = KernelAgreement()
     server = _address(connection.server)
     ends: dict[Side, tuple[tuple[str, int], tuple[str, int]]] = {
@@ -249,14 +250,14 @@ def compare_with_kernel(
             held = {inferred.value} | {s.value for t, s in states[side] if time <= t <= end_time}
             if _time_wait_may_linger(states[side], time, resets):
                 held.add(State.TIME_WAIT.value)
-            late = (told_late or {}).get(side)
-            after = (
-                state_at(states[side], late[1])
-                if late is not None and time <= late[1] and end_time >= late[0]
-                else None
-            )
-            if after is not None:
-                held.add(after.value)
+            for start, end in (unsure or {}).get(side, []):
+                if time <= end and end_time >= start:
+                    held |= {
+                        either.value
+                        for (_t, before), (moved, after) in pairwise(states[side])
+                        if start <= moved <= end
+                        for either in (before, after)
+                    }
             key = (_address(local), _address(peer))
             seen = kernel.get(key, State.CLOSED.value)
             if key not in kernel and _missed(snapshots, index, key, connection):

@@ -787,12 +787,18 @@ def ignored_resets(result: ConnectionAnalysis) -> dict[int, str]:
 
 
 def _challenge_answer(connection: Connection, rst: Segment) -> Segment | None:
-    """The receiver's next segment after `rst`, if a bare ACK: its challenge ACK (helper-126:
-    the caption named one the capture did not hold)."""
+    """The receiver's next segment after `rst`, if a bare ACK at the number it acknowledged
+    before: its challenge ACK (helper-126: the caption named one the capture did not hold;
+    helper-130: nor is the ACK of later data one)."""
+    before = None
     for segment in connection.segments:
-        if segment.frame > rst.frame and segment.src == rst.dst and segment.sport == rst.dport:
+        if segment.src != rst.dst or segment.sport != rst.dport or not segment.flags & ACK:
+            continue
+        if segment.frame < rst.frame:
+            before = segment.ack
+        elif segment.frame > rst.frame:
             bare = segment.flags & (SYN | FIN | RST | ACK) == ACK and not segment.payload_len
-            return segment if bare else None
+            return segment if bare and segment.ack == before else None
     return None
 
 
