@@ -807,6 +807,11 @@ def apply_time_wait_timer(
 FIN_TIMEOUT_SYSCTL: Final = "net.ipv4.tcp_fin_timeout"
 
 
+# How late a kernel timer fires beyond its wheel's granule (a timer is not a caller's
+# wake-up: its own figure, the same size).
+TIMER_LATE: Final = 0.25
+
+
 def apply_orphan_timer(
     result: ConnectionAnalysis, sysctls: dict, origin: float | None = None
 ) -> dict[Side, tuple[float, float]]:
@@ -838,7 +843,7 @@ def apply_orphan_timer(
                 fired = entered + int(setting)
                 if entered <= fired < time:
                     history[index] = (fired, state)
-                    fired_at[side] = (fired, fired + CALLER_WAKE + int(setting) / 8)
+                    fired_at[side] = (fired, fired + TIMER_LATE + int(setting) / 8)
                     result.notes.append(
                         f"the {side}'s FIN_WAIT_2 timer fired at {since(fired, origin, result.connection)} "
                         f"(tcp_fin_timeout {setting} s, recorded in the sidecar)"

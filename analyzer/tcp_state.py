@@ -1879,12 +1879,17 @@ def _challenge_ack(sender: Endpoint, segment: Segment, rst: Segment) -> bool:
     had come since (a duplicate ACK needs data out of order, which a RST at the end of the data
     does not leave behind it)."""
     before = sender.most_acked
+    return before is not None and before is not segment and repeats_acknowledgment(segment, before.ack, rst)
+
+
+def repeats_acknowledgment(segment: Segment, acknowledged: int, rst: Segment) -> bool:
+    """Whether `segment` is a bare ACK at `acknowledged`, its sender's acknowledgment before
+    `rst`, short of the RST's number: the challenge ACK a RST not at RCV.NXT draws (what
+    _challenge_ack and the diagram's captions read)."""
     return (
         segment.flags & (SYN | ACK | RST | FIN) == ACK
         and not segment.payload_len
-        and before is not None
-        and before is not segment
-        and before.ack == segment.ack
+        and segment.ack == acknowledged
         and seq_diff(segment.ack, rst.seq) < 0
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
-from analyzer.analysis import CALLER_WAKE, analyze_segments, apply_call_timeouts
+from analyzer.analysis import CALLER_WAKE, TIMER_LATE, analyze_segments, apply_call_timeouts
 from analyzer.findings.kernel_agreement import _listens_at, compare_with_kernel
 from analyzer.tcp_state import State
 
@@ -291,7 +291,7 @@ def test_a_snapshot_just_after_the_fin_wait_2_timer_may_find_it_not_yet_fired() 
     ).connections
     windows = apply_orphan_timer(result, {"net.ipv4.tcp_fin_timeout": "2"})
     fired = result.states["client"][-1][0]
-    assert windows == {"client": (fired, fired + CALLER_WAKE + 2 / 8)}
+    assert windows == {"client": (fired, fired + TIMER_LATE + 2 / 8)}
     sidecar = _sidecar(
         [
             (fired - 100.0 + 0.01, "FIN_WAIT_2", "CLOSE_WAIT"),

@@ -33,7 +33,7 @@ from matplotlib.textpath import TextPath
 from analyzer.analysis import ConnectionAnalysis, State, stale_frames
 from analyzer.call_sockets import connection_calls, flow_calls
 from analyzer.connections import SIDES, Connection, Side, peer_of
-from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, exact_stamp
+from analyzer.decode.segment import ACK, RST, SYN, Segment, exact_stamp
 from analyzer.output.figures import save_figure
 from analyzer.output.kernel_marks import KEY, KEY_DIFFERS, draw_ladder_marks, kernel_changes
 from analyzer.output.labels import (
@@ -63,7 +63,7 @@ from analyzer.output.summary import reset_words
 from analyzer.output.text_report import format_endpoint
 from analyzer.output.time_axis import BREAK_GAP, silences
 from analyzer.sidecar import CallRecord, Sidecar, call_failed
-from analyzer.tcp_state import CHALLENGED, RETRIES_REFUSED
+from analyzer.tcp_state import CHALLENGED, RETRIES_REFUSED, repeats_acknowledgment
 from analyzer.timefmt import Clock, between, format_duration, since_to_the_microsecond
 from analyzer.udp_flows import UdpFlow
 
@@ -797,8 +797,7 @@ def _challenge_answer(connection: Connection, rst: Segment) -> Segment | None:
         if segment.frame < rst.frame:
             before = segment.ack
         elif segment.frame > rst.frame:
-            bare = segment.flags & (SYN | FIN | RST | ACK) == ACK and not segment.payload_len
-            return segment if bare and segment.ack == before else None
+            return segment if before is not None and repeats_acknowledgment(segment, before, rst) else None
     return None
 
 
