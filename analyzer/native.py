@@ -64,6 +64,7 @@ COMPILED = (
     "analyzer.findings.diagnoses",
     "analyzer.findings.vantage",
     "analyzer.findings.scans",
+    "analyzer.findings.links",
     "analyzer.long_connection",
     "analyzer.arrivals",
     "analyzer.attempt_shapes",

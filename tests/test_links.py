@@ -16,6 +16,8 @@ from pcap_builder import tcp_packet, write_capture
 from scapy.layers.inet import IP, TCP
 
 from analyzer.analysis import analyze_file
+from analyzer.connections import Connection
+from analyzer.decode.segment import SYN, Segment
 from analyzer.findings.links import MAX_SIDES, TRANSLATED_WITHIN, LinkDetector, _Ends
 from analyzer.output.json_report import analysis_to_dict
 from analyzer.output.text_report import analysis_text
@@ -24,6 +26,12 @@ from analyzer.parallel.options import AnalyzeOptions
 
 INSIDE, OUTSIDE, SERVER = "172.17.0.2", "198.51.100.1", "192.0.2.1"
 FORWARDED, CLIENT = "172.17.0.3", "203.0.113.9"
+
+
+def _connection(ident: int, client: tuple[str, int], server: tuple[str, int]) -> Connection:
+    """A connection of no segments: what the detector's entries read of one (compiled,
+    links.py takes nothing else)."""
+    return Connection(ident, 4, client, server)
 
 
 def _exchange(
@@ -107,13 +115,11 @@ def test_a_capture_without_translation_says_nothing_of_it(tmp_path) -> None:
 
 
 def test_a_translation_twice_is_one_connection_on_three_sides_and_one_4_tuple_none() -> None:
-    from types import SimpleNamespace
-
     detector = LinkDetector()
     entries = [(0.0, 1), (0.001, 2), (0.002, 3), (5.0, 4), (9.0, 5), (9.001, 5)]
     for ident, (time, port) in enumerate(entries):
-        sides = SimpleNamespace(client=(INSIDE, 40000 + port), server=(SERVER, 80))
-        detector.handshakes.add(7 << 32 | 9, time, ident, _Ends.of(sides), 64)  # type: ignore[arg-type]
+        sides = _connection(ident, (INSIDE, 40000 + port), (SERVER, 80))
+        detector.handshakes.add(7 << 32 | 9, time, ident, _Ends.of(sides), 64)
     assert [t.connections for t in detector.findings().translations] == [[0, 1, 2]]
 
 
@@ -121,12 +127,10 @@ def test_a_translation_twice_is_one_connection_on_three_sides_and_one_4_tuple_no
 def test_more_connections_sharing_isns_than_a_path_has_translations_are_not_one(sides) -> None:
     """A stack or a generator that fixes its ISNs: 1,000 connections, each with the same
     client and server ISN, were read as one seen on 1,000 sides of address translations."""
-    from types import SimpleNamespace
-
     detector = LinkDetector()
     for ident in range(sides):
-        ends = SimpleNamespace(client=(INSIDE, 40000 + ident), server=(SERVER, 80))
-        detector.handshakes.add(7 << 32 | 9, 0.001 * ident, ident, _Ends.of(ends), 64)  # type: ignore[arg-type]
+        ends = _connection(ident, (INSIDE, 40000 + ident), (SERVER, 80))
+        detector.handshakes.add(7 << 32 | 9, 0.001 * ident, ident, _Ends.of(ends), 64)
     found = [t.connections for t in detector.findings().translations]
     assert found == ([list(range(sides))] if sides <= MAX_SIDES else [])
 
@@ -320,8 +324,6 @@ def test_a_token_names_the_first_connection_with_its_key_whatever_the_order_hand
 def test_sides_of_sides_are_one_connection_in_the_order_of_their_syns() -> None:
     """A port forward, then a masquerade: the first side shares its client's endpoint with
     the second, the second its server's with the third; each SYN one hop later."""
-    from types import SimpleNamespace
-
     detector = LinkDetector()
     sides = [
         (2, (CLIENT, 50000), (OUTSIDE, 8080), 60, 0.0),
@@ -329,17 +331,15 @@ def test_sides_of_sides_are_one_connection_in_the_order_of_their_syns() -> None:
         (1, (INSIDE, 33000), (FORWARDED, 80), 58, 0.002),
     ]
     for ident, client, server, ttl, time in sides:
-        connection = SimpleNamespace(client=client, server=server, id=ident)
-        syn = SimpleNamespace(ttl=ttl, time=time)
-        detector._add(connection, "refused", 3000, None, syn, "rst")  # type: ignore[arg-type]
+        connection = _connection(ident, client, server)
+        syn = Segment(1, time, 4, *client, *server, SYN, 3000, 0, 65535, 0, None, ttl=ttl)
+        detector._add(connection, "refused", 3000, None, syn, "rst")
     assert [t.connections for t in detector.findings().translations] == [[2, 0, 1]]
 
 
 def test_a_translation_seen_by_two_taps_is_one_on_its_three_sides() -> None:
     """helper-121: a connection through DNAT and SNAT (3 sides) seen by two merged taps is 6
     entries on 3 4-tuples: MAX_SIDES counts the 4-tuples, not the entries (it was dropped)."""
-    from types import SimpleNamespace
-
     detector = LinkDetector()
     sides = [
         ((INSIDE, 40000), (SERVER, 80)),
@@ -349,8 +349,8 @@ def test_a_translation_seen_by_two_taps_is_one_on_its_three_sides() -> None:
     ident = 0
     for skew in (0.0, 1.0):
         for n, (client, server) in enumerate(sides):
-            ends = SimpleNamespace(client=client, server=server)
-            detector.handshakes.add(7 << 32 | 9, skew + 0.0001 * n, ident, _Ends.of(ends), 64)  # type: ignore[arg-type]
+            ends = _connection(ident, client, server)
+            detector.handshakes.add(7 << 32 | 9, skew + 0.0001 * n, ident, _Ends.of(ends), 64)
             ident += 1
     assert [t.connections for t in detector.findings().translations] == [[0, 1, 2, 3, 4, 5]]
 
