@@ -245,6 +245,19 @@ def test_a_challenge_ack_shows_the_rst_before_it_was_not_taken() -> None:
     assert result.resets[0].accepted and result.state_frames["server"][-1] == 5
 
 
+def test_an_ack_at_the_rsts_own_number_is_no_challenge_ack() -> None:
+    """A RST at its receiver's RCV.NXT (all the data before it acknowledged) draws no challenge
+    ACK: the receiver's bare ACK at that same number after it crossed it. Read as a challenge,
+    the explanation said the ACK was 'short of the RST's 201' at 201, and the RST not taken."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "PA", 101, 501, 100), ("s", "A", 501, 201), ("c", "R", 201, 0), ("s", "A", 501, 201),
+        gap=0.005,
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.accepted and "challenge ACK" not in reset.explanation
+
+
 def test_an_end_that_acknowledges_data_sent_after_the_peers_rst_never_took_it() -> None:
     """A RST in the client's name at the server's RCV.NXT, then the client's data behind it
     on the same path, which the server acknowledges within a few milliseconds: a server the
