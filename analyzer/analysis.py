@@ -604,7 +604,8 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     unsure = apply_call_timeouts(result, sidecar, origin)
     for side, window in apply_orphan_timer(result, sidecar.get("sysctls") or {}, origin).items():
         unsure.setdefault(side, []).append(window)
-    apply_time_wait_timer(result, recording_end(sidecar), origin)
+    for side, window in apply_time_wait_timer(result, recording_end(sidecar), origin).items():
+        unsure.setdefault(side, []).append(window)
     # A sidecar that recorded no kernel settings predicts no schedule of its own.
     sysctls = sidecar.get("sysctls") or None
     apply_schedules(result.syn_backoff, sysctls)
@@ -773,17 +774,24 @@ def apply_stale_reset(
 
 # Linux holds TIME_WAIT this long (TCP_TIMEWAIT_LEN, a constant: no sysctl sets it).
 TIME_WAIT_SECONDS: Final = 60.0
+# The kernel's TIME_WAIT timer fires on a timer wheel whose granule at 60 s is 2 to 5 s
+# (HZ 250 to 100): a snapshot this long after the 60 s may still find the socket.
+TIME_WAIT_SLACK: Final = 6.0
 
 
 def apply_time_wait_timer(
     result: ConnectionAnalysis, recorded_until: float | None, origin: float | None = None
-) -> None:
+) -> dict[Side, tuple[float, float]]:
     """A sidecar's run is Linux's: an end in TIME_WAIT is CLOSED TIME_WAIT_SECONDS after it
     entered it, if the recording went on that long (the kernel's snapshots then find no
     socket; without the timer every later one disagreed). A capture of unknown hosts keeps
-    TIME_WAIT: BSD stacks hold it 30 s, Windows up to 240 s."""
+    TIME_WAIT: BSD stacks hold it 30 s, Windows up to 240 s. Returns, by side, when the
+    kernel made the move so placed: from then to as late as its timer wheel fires it. A
+    TIME_WAIT a RST ended has none (the packet's move, which a Linux socket makes at once or,
+    with net.ipv4.tcp_rfc1337=1, not at all: helper-100's twrst1)."""
+    fired_at: dict[Side, tuple[float, float]] = {}
     if recorded_until is None:
-        return
+        return fired_at
     for side in SIDES:
         history = result.states[side]
         if not history or history[-1][1] != State.TIME_WAIT:
@@ -795,6 +803,7 @@ def apply_time_wait_timer(
         ends = max([entered, *fins]) + TIME_WAIT_SECONDS
         if ends < recorded_until:
             history.append((ends, State.CLOSED))
+            fired_at[side] = (ends, ends + TIME_WAIT_SLACK)
             frames = result.state_frames.get(side)
             if frames is not None and len(frames) == len(history) - 1:
                 frames.append(None)  # the timer's, no packet's
@@ -802,6 +811,7 @@ def apply_time_wait_timer(
                 f"the {side}'s TIME_WAIT ended at {since(ends, origin, result.connection)}: Linux "
                 f"holds it {TIME_WAIT_SECONDS:.0f} s (TCP_TIMEWAIT_LEN)"
             )
+    return fired_at
 
 
 FIN_TIMEOUT_SYSCTL: Final = "net.ipv4.tcp_fin_timeout"

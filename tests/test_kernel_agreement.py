@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from segments import CLIENT, HANDSHAKE, SERVER, conversation
 
-from analyzer.analysis import CALLER_WAKE, TIMER_LATE, analyze_segments, apply_call_timeouts
+from analyzer.analysis import (
+    CALLER_WAKE,
+    TIME_WAIT_SECONDS,
+    TIME_WAIT_SLACK,
+    TIMER_LATE,
+    analyze_segments,
+    apply_call_timeouts,
+    apply_sidecar,
+    apply_time_wait_timer,
+)
 from analyzer.findings.kernel_agreement import _listens_at, compare_with_kernel
 from analyzer.tcp_state import State
 
@@ -197,8 +206,6 @@ def test_time_wait_ends_after_linuxs_60_seconds_within_its_timer_wheels_slack() 
     """(a 70 s `handshake run` of http.server) The client holds TIME_WAIT; 60 s later Linux
     frees it, give or take its timer wheel's granule: snapshots at +30 s, +61 s (still there)
     and +69 s (gone) all agree, where the last 17 of such a run disagreed before."""
-    from analyzer.analysis import apply_time_wait_timer
-
     fin = (("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502))
     [result] = analyze_segments(conversation(*HANDSHAKE, *fin)).connections
     assert result.states["client"][-1][1].value == "TIME_WAIT"
@@ -207,11 +214,12 @@ def test_time_wait_ends_after_linuxs_60_seconds_within_its_timer_wheels_slack() 
         [(30.0, "TIME_WAIT", "CLOSED"), (61.0, "TIME_WAIT", "CLOSED"), (69.0, "CLOSED", "CLOSED")]
     )
     sidecar["calls"][0]["end_time"] = 170.0
-    apply_time_wait_timer(result, 170.0)
+    spans = apply_time_wait_timer(result, 170.0)
     assert result.states["client"][-1] == (entered + 60.0, State.CLOSED)
     assert result.state_frames["client"][-1] is None
     assert "the client's TIME_WAIT ended at +60.00" in " ".join(result.notes)
-    agreement = compare_with_kernel(result.connection, result.states, sidecar)
+    unsure = {side: [span] for side, span in spans.items()}
+    agreement = compare_with_kernel(result.connection, result.states, sidecar, unsure)
     assert agreement.disagreements == [] and agreement.compared == 6
     # A recording that stopped before the 60 s leaves it in TIME_WAIT.
     [result] = analyze_segments(conversation(*HANDSHAKE, *fin)).connections
@@ -251,8 +259,6 @@ def test_one_difference_the_snapshots_repeat_is_said_once_with_its_count() -> No
 
 
 def test_a_fin_resent_into_time_wait_starts_its_60_seconds_again() -> None:
-    from analyzer.analysis import apply_time_wait_timer
-
     fin = (("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502), (4.0, "s", "FA", 501, 102))
     [result] = analyze_segments(conversation(*HANDSHAKE, *fin)).connections
     apply_time_wait_timer(result, 200.0)
@@ -307,3 +313,38 @@ def test_a_snapshot_just_after_the_fin_wait_2_timer_may_find_it_not_yet_fired() 
     ]
     agreement = compare_with_kernel(result.connection, result.states, sidecar)
     assert len([d for d in agreement.disagreements if d.side == "client"]) == 2
+
+
+def test_a_snapshot_late_in_the_time_wait_timers_granule_may_still_find_the_socket() -> None:
+    """The TIME_WAIT timer fires on a wheel whose granule at 60 s is seconds long: a snapshot
+    within TIME_WAIT_SLACK after the 60 s may find TIME_WAIT or nothing; after it, TIME_WAIT
+    disagrees. A TIME_WAIT a RST ended has no such span: its move is the packet's."""
+    close = (("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502))
+    [result] = analyze_segments(conversation(*HANDSHAKE, *close)).connections
+    entered = result.states["client"][-1][0]
+    spans = apply_time_wait_timer(result, recorded_until=entered + 100.0)
+    ends = entered + TIME_WAIT_SECONDS
+    assert spans == {"client": (ends, ends + TIME_WAIT_SLACK)}
+    assert result.states["client"][-1] == (ends, State.CLOSED)
+    sidecar = _sidecar([])
+    for late in (0.0, TIME_WAIT_SLACK / 2, TIME_WAIT_SLACK + 1.0):
+        sidecar["snapshots"].append({
+            "time": ends + late, "after_call": 0, "during_call": None,
+            "sockets": [{"state": "TIME_WAIT", "local": f"{CLIENT[0]}:{CLIENT[1]}", "peer": f"{SERVER[0]}:{SERVER[1]}"}],
+        })  # fmt: skip
+    unsure = {side: [span] for side, span in spans.items()}
+    agreement = compare_with_kernel(result.connection, result.states, sidecar, unsure)
+    assert [(d.time - ends, d.kernel, d.inferred) for d in agreement.disagreements] == [
+        (TIME_WAIT_SLACK + 1.0, "TIME_WAIT", "CLOSED")
+    ]
+    # Without the span, each snapshot from the 60 s on that found the socket disagrees.
+    assert len(compare_with_kernel(result.connection, result.states, sidecar).disagreements) == 3
+    # apply_sidecar places the timer's move and hands its span to the comparison.
+    [result] = analyze_segments(conversation(*HANDSHAKE, *close)).connections
+    del sidecar["snapshots"][2]["sockets"][0]  # gone by the last
+    apply_sidecar(result, sidecar)
+    assert result.kernel is not None and result.kernel.disagreements == []
+    assert result.kernel.compared == 6
+    [reset] = analyze_segments(conversation(*HANDSHAKE, *close, (0.2, "s", "R", 502, 0))).connections
+    assert reset.states["client"][-1][1] == State.CLOSED
+    assert apply_time_wait_timer(reset, recorded_until=entered + 100.0) == {}

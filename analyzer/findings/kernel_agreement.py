@@ -23,7 +23,6 @@ from itertools import pairwise
 from typing import Final
 
 from analyzer.connections import Connection, Side
-from analyzer.decode.segment import RST
 from analyzer.findings.kernel_events import EventAgreement, data_before_fin
 from analyzer.sidecar import Sidecar, Snapshot
 from analyzer.tcp_state import State
@@ -165,26 +164,6 @@ def state_at(history: list[tuple[float, State]], time: float) -> State | None:
     return current
 
 
-# The kernel's TIME_WAIT timer fires on a timer wheel whose granule at 60 s is 2 to 5 s
-# (HZ 250 to 100): a snapshot this long after the 60 s may still find the socket.
-TIME_WAIT_SLACK: Final = 6.0
-
-
-def _time_wait_may_linger(history: list[tuple[float, State]], time: float, resets: set[float]) -> bool:
-    """Whether `time` falls within TIME_WAIT_SLACK after the end's TIME_WAIT went to CLOSED by
-    its timer: not at a RST (`resets`, their times), which a Linux socket takes at once or,
-    with net.ipv4.tcp_rfc1337=1, not at all (helper-100's twrst1: "kernel agrees" hid that)."""
-    for (_entered, before), (ended, state) in pairwise(history):
-        if (
-            before == State.TIME_WAIT
-            and state == State.CLOSED
-            and ended not in resets
-            and ended <= time <= ended + TIME_WAIT_SLACK
-        ):
-            return True
-    return False
-
-
 def _missed(snapshots: list[Snapshot], index: int, key: tuple, connection: Connection) -> bool:
     """A socket absent from snapshot `index` but listed in the one before and the one after,
     both of this connection's life (after its first packet, before the next connection on
@@ -214,7 +193,8 @@ def compare_with_kernel(
     snapshots in the sidecar. unsure: by side, spans (start, end) within which the kernel
     made a move the analysis places at one time in them, known from no packet (a call's
     return, which comes after; a timer, which fires late): a snapshot that overlaps one
-    may find the state before that move or after it."""
+    may find the state before that move or after it (analysis.apply_sidecar: connect()'s
+    ETIMEDOUT, the FIN_WAIT_2 and TIME_WAIT timers)."""
     agreement = KernelAgreement()
     server = _address(connection.server)
     ends: dict[Side, tuple[tuple[str, int], tuple[str, int]]] = {
@@ -223,7 +203,6 @@ def compare_with_kernel(
     }
     checked: set[str] = set()
     snapshots = sidecar["snapshots"]
-    resets = {s.time for s in connection.segments if s.flags & RST}
     for index, snapshot in enumerate(snapshots):
         time = snapshot["time"]
         if time < connection.first_time:
@@ -248,8 +227,6 @@ def compare_with_kernel(
             if inferred is None:
                 continue
             held = {inferred.value} | {s.value for t, s in states[side] if time <= t <= end_time}
-            if _time_wait_may_linger(states[side], time, resets):
-                held.add(State.TIME_WAIT.value)
             for start, end in (unsure or {}).get(side, []):
                 if time <= end and end_time >= start:
                     held |= {
