@@ -105,6 +105,33 @@ __all__ = [
 
 
 @dataclass
+class ChartedBackoff:
+    """A series of SYNs or SYN/ACKs its sender's timer sent again (ConnectionAnalysis.charted_backoffs)."""
+
+    sent: str  # "SYN" or "SYN/ACK"
+    isn: int | None  # of SYN/ACKs not of the ISN the handshake is judged on (OtherSynacks)
+    backoff: Backoff
+    schedules: dict[str, list[float]]
+    segments: list[Segment]
+
+    @property
+    def label(self) -> str:
+        return self.sent if self.isn is None else f"{self.sent} of ISN {self.isn} (another request's)"
+
+
+@dataclass
+class OtherSynacks:
+    """The SYN/ACKs of a server ISN the handshake is not judged on (Handshake.other_server_isns:
+    another request the server answered), as its timer sent them: their backoff, beside the
+    judged ISN's."""
+
+    isn: int
+    sent: list[Segment]  # by its timer, not in answer to a repeated SYN
+    backoff: Backoff
+    schedules: dict[str, list[float]]
+
+
+@dataclass
 class ConnectionAnalysis:
     connection: Connection
     handshake: Handshake
@@ -142,6 +169,8 @@ class ConnectionAnalysis:
     # acknowledged (retransmissions.SequenceJudge's `own`): what the report says of the capture
     # and of resends reads these. The sequence itself where neither is.
     own_sequence: SequenceAnalysis = field(default_factory=SequenceAnalysis)
+    # The SYN/ACK backoff of each other ISN the server answered with (OtherSynacks).
+    other_synacks: list[OtherSynacks] = field(default_factory=list)
 
     def __init__(
         self,
@@ -167,6 +196,7 @@ class ConnectionAnalysis:
         gaps: GapFills | None = None,
         on_the_wire_twice: list[tuple[int, int]] | None = None,
         own_sequence: SequenceAnalysis | None = None,
+        other_synacks: list[OtherSynacks] | None = None,
     ) -> None:
         self.connection = connection
         self.handshake = handshake
@@ -191,6 +221,7 @@ class ConnectionAnalysis:
         self.gaps = gaps
         self.on_the_wire_twice = on_the_wire_twice if on_the_wire_twice is not None else []
         self.own_sequence = own_sequence if own_sequence is not None else sequence
+        self.other_synacks = other_synacks if other_synacks is not None else []
 
     @property
     def interesting(self) -> bool:
@@ -203,9 +234,25 @@ class ConnectionAnalysis:
             or self.syn_backoff.intervals
             or self.synack_backoff.intervals
             or self.synack_backoff.answers
+            or any(other.backoff.intervals or other.backoff.answers for other in self.other_synacks)
             or (self.handshake.status not in ("complete", "not_seen") and not self.handshake.opened_unseen)
             or self.connection.expired is not None
         )
+
+    def charted_backoffs(self) -> list[ChartedBackoff]:
+        """Each series of SYNs or SYN/ACKs sent again by its sender's timer, measured: what
+        sent them, the backoff, its schedules, the segments. The SYNs; the SYN/ACKs of the ISN
+        the handshake is judged on; each other ISN's (another request's)."""
+        handshake = self.handshake
+        series = [
+            ChartedBackoff("SYN", None, self.syn_backoff, self.backoff_schedules, handshake.syns),
+            ChartedBackoff(
+                "SYN/ACK", None, self.synack_backoff, self.synack_schedules, handshake.timer_synacks
+            ),
+            *[ChartedBackoff("SYN/ACK", o.isn, o.backoff, o.schedules, o.sent) for o in self.other_synacks],
+        ]
+        # A clock that stepped back leaves no times to chart (pattern "unmeasured").
+        return [one for one in series if one.backoff.intervals and one.backoff.pattern != "unmeasured"]
 
     def summary(self) -> str:
         """One line a person reads first."""
@@ -214,6 +261,9 @@ class ConnectionAnalysis:
             parts.append("SYN backoff: " + self.syn_backoff.describe())
         if self.synack_backoff.intervals or self.synack_backoff.answers:
             parts.append("SYN/ACK backoff: " + self.synack_backoff.describe())
+        for other in self.other_synacks:
+            if other.backoff.intervals or other.backoff.answers:
+                parts.append(f"SYN/ACK backoff of ISN {other.isn}: " + other.backoff.describe())
         if self.close.shape != "none":
             parts.append(self.close.explain())
         parts.extend(f"RST {r.sent_by}: {r.cause}" for r in self.resets if r.cause != "refused")
@@ -394,6 +444,13 @@ def analyze_connection(
     synack_backoff.after_bare_ack = _bare_ack_before_resend(connection, handshake.timer_synacks)
     _with_matches(synack_backoff, synack=True)
     synack_backoff.answers = len(handshake.synack_answers)
+    other_synacks = []
+    for isn, sent, answers in handshake.other_timer_synacks():
+        backoff = classify_backoff([s.time for s in sent])
+        backoff.after_bare_ack = _bare_ack_before_resend(connection, sent)
+        _with_matches(backoff, synack=True)
+        backoff.answers = answers
+        other_synacks.append(OtherSynacks(isn, sent, backoff, _schedules(backoff, None, synack=True)))
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
     final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
     close = find_close(
@@ -480,6 +537,7 @@ def analyze_connection(
         gaps=gaps,
         on_the_wire_twice=on_the_wire_twice(connection) if connection.copies else None,
         own_sequence=own_sequence,
+        other_synacks=other_synacks,
     )
 
 
@@ -612,6 +670,9 @@ def apply_sidecar(result: ConnectionAnalysis, sidecar: Sidecar, origin: float | 
     apply_schedules(result.synack_backoff, sysctls, synack=True)
     result.backoff_schedules = _schedules(result.syn_backoff, sysctls)
     result.synack_schedules = _schedules(result.synack_backoff, sysctls, synack=True)
+    for other in result.other_synacks:
+        apply_schedules(other.backoff, sysctls, synack=True)
+        other.schedules = _schedules(other.backoff, sysctls, synack=True)
     refine_with_calls(connection, result.resets, connection_calls(sidecar, connection))
     result.kernel = compare_with_kernel(connection, result.states, sidecar, unsure)
     if sidecar.get("kernel_recorder", {}).get("attached"):

@@ -261,6 +261,42 @@ def test_synacks_of_another_isn_are_kept_and_the_acknowledged_one_judged() -> No
     assert result.synack_backoff.intervals == []
 
 
+def test_the_other_isns_synacks_have_a_backoff_of_their_own() -> None:
+    """tfo10: the server's first request's SYN/ACKs, sent again by its timer after the
+    handshake completed on another ISN, were in no backoff, chart or line. Each other ISN
+    has its own (its timer's SYN/ACKs; one sent at once in answer to a repeated SYN is not)."""
+    from analyzer.output.backoff_chart import backoff_figure
+    from analyzer.output.text_report import connection_text
+
+    result = analyze(*NEW_ISN)
+    [other] = result.other_synacks
+    assert (other.isn, [s.frame for s in other.sent]) == (500, [2, 8])
+    assert other.backoff.intervals == pytest.approx([1.999])
+    assert other.backoff.answers == 0
+    assert "SYN/ACK    of ISN 500 (another request's): 1 retransmission at intervals 1.999 s" in "\n".join(
+        connection_text(result, Clock(100.0))
+    )
+    [entry] = connection_to_dict(result, Clock(100.0))["other_synack_backoffs"]
+    assert (entry["server_isn"], entry["frames"], entry["intervals"]) == (
+        500,
+        [2, 8],
+        other.backoff.intervals,
+    )
+    assert [one.label for one in result.charted_backoffs()] == [
+        "SYN",
+        "SYN/ACK of ISN 500 (another request's)",
+    ]
+    figure = backoff_figure(result)
+    assert [ax.get_title().startswith("SYN/ACK of ISN 500") for ax in figure.axes if ax.get_visible()] == [
+        False,
+        True,
+    ]
+    # Its copy sent at once in answer to the client's repeated SYN is no timer's.
+    answered = analyze(*NEW_ISN[:3], (1.001, "s", "SA", 500, 101), *NEW_ISN[3:])
+    [other] = answered.other_synacks
+    assert ([s.frame for s in other.sent], other.backoff.answers) == ([2, 9], 1)
+
+
 def test_an_ack_in_one_isns_space_does_not_acknowledge_a_synack_of_another() -> None:
     """The late SYN/ACK of ISN 500 (frame 8) is no resend of ISN 9000's: the client's ACKs of
     9001 did arrive (the server acknowledged the data), and the server is ESTABLISHED."""

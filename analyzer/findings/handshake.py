@@ -259,12 +259,37 @@ class Handshake:
         """The SYN/ACKs of the ISN the handshake is judged on: one sender's resends. Those
         that acknowledge the client's SYN where some do: one that does not answered another
         SYN (an old duplicate's, RFC 9293 Figure 8)."""
-        same = [s for s in self.synacks if s.seq == self.server_isn]
+        return self.synacks_of(self.server_isn)
+
+    def synacks_of(self, isn: int | None) -> list[Segment]:
+        """The SYN/ACKs of server ISN `isn` (judged_synacks's rule for any of them)."""
+        same = [s for s in self.synacks if s.seq == isn]
         if self.syns:
             answering = [s for s in same if _acknowledges(s.ack, self.syns[0])]
             if answering:
                 return answering
         return same
+
+    def other_timer_synacks(self) -> list[tuple[int, list[Segment], int]]:
+        """For each ISN of other_server_isns (another request the server answered: a SYN it
+        took again as new, tfo10), the SYN/ACKs its timer sent, and how many it sent at once
+        in answer to a repeated SYN (timer_synacks's rule, of that request)."""
+        found = []
+        for isn in self.other_server_isns:
+            sent = self.synacks_of(isn)
+            if not sent:
+                continue
+            first = sent[0]
+            syn = _answered_syn([s for s in self.syns if s.stamp <= first.stamp], first)
+            copies = [s for s in sent if s.ack == first.ack]
+            answers = {
+                copy.frame
+                for copy, _syn in _answers_to_repeated_syns(
+                    copies, self.syns, between((syn or first).stamp, first.stamp)
+                )
+            }
+            found.append((isn, [s for s in sent if s.frame not in answers], len(answers)))
+        return found
 
     @property
     def opened_unseen(self) -> bool:

@@ -17,7 +17,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from analyzer.analysis import RECORDED_KERNEL, Backoff, ConnectionAnalysis
-from analyzer.decode.segment import Segment
 from analyzer.errors import UserError
 from analyzer.output.figures import save_figure  # sets the Agg backend before pyplot is used
 from analyzer.output.labels import picture_title
@@ -53,18 +52,15 @@ def backoff_figure(
     its own schedules (a listener's timer is not a connecting socket's). name: the capture
     file's, for the title (labels.picture_title); origin: frame 1's clock, where the original
     stands on it (the chart counts from the original)."""
-    handshake = result.handshake
-    series: list[tuple[str, Backoff, dict[str, list[float]], list[Segment]]] = [
-        (sent_what, backoff, schedules, sent)
-        for sent_what, backoff, schedules, sent in (
-            ("SYN", result.syn_backoff, result.backoff_schedules, handshake.syns),
-            ("SYN/ACK", result.synack_backoff, result.synack_schedules, handshake.timer_synacks),
-        )
-        if backoff.intervals and backoff.pattern != "unmeasured"  # a clock stepped back: no times to chart
-    ]
+    series = result.charted_backoffs()
     if not series:
         raise UserError(f"connection #{result.connection.id} has no SYN or SYN/ACK retransmission to chart")
-    fig, axes = plt.subplots(1, len(series), figsize=(9 * len(series), 5.5), squeeze=False)
+    # Two panels a row: a third (another request's SYN/ACKs) goes below, not 27 inches wide.
+    columns = min(2, len(series))
+    rows = -(-len(series) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(9 * columns, 5.5 * rows), squeeze=False)
+    for unused in axes.flat[len(series) :]:
+        unused.set_visible(False)
     connection = result.connection
     title = picture_title(
         f"#{connection.id} IPv{connection.family} {format_endpoint(connection.client, connection.family)} → "
@@ -74,16 +70,18 @@ def backoff_figure(
     )
     if len(series) > 1:
         fig.suptitle(title, fontsize=10)
-    for ax, (sent_what, backoff, schedules, sent), color in zip(
-        axes[0], series, ("#1f4e79", "#b36b00"), strict=False
-    ):
-        _panel(ax, sent_what, backoff, schedules, [segment.frame for segment in sent], color)
+    colors = ("#1f4e79", "#b36b00", "#6a3d9a")
+    for index, (ax, one) in enumerate(zip(axes.flat, series, strict=False)):
+        backoff, sent = one.backoff, one.segments
+        _panel(
+            ax, one.sent, backoff, one.schedules, [segment.frame for segment in sent], colors[min(index, 2)]
+        )
         if sent and origin is not None and origin.stamp != sent[0].stamp:
             since_frame_1 = since_to_the_microsecond(origin.since_stamp(sent[0].stamp))
             ax.set_ylabel(
                 f"seconds since the original (frame {sent[0].frame}, {since_frame_1} since frame 1)"
             )
-        description = f"{sent_what}: {backoff.describe()}"
+        description = f"{one.label}: {backoff.describe()}"
         if len(series) == 1:  # the one panel carries the title too
             ax.set_title(f"{title}\n{textwrap.fill(description, 110)}", fontsize=9)
         else:

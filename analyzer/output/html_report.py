@@ -132,15 +132,11 @@ def _connection_section(
             "timeline",
         ),
     ]
-    if result.syn_backoff.intervals or result.synack_backoff.intervals:
+    charted = result.charted_backoffs()
+    if charted:
         parts.append(
             _figure(
-                " and ".join(
-                    sent
-                    for sent, backoff in (("SYN", result.syn_backoff), ("SYN/ACK", result.synack_backoff))
-                    if backoff.intervals
-                )
-                + " backoff",
+                " and ".join(dict.fromkeys(one.sent for one in charted)) + " backoff",
                 figure_svg(backoff_figure(result, sidecar, name, origin), f"c{c.id}-backoff-"),
                 "backoff",
             )

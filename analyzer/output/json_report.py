@@ -523,6 +523,12 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
         },
         "backoff": _backoff(result.syn_backoff),
         "synack_backoff": _backoff(result.synack_backoff),
+        # Added: the SYN/ACK backoff of each other ISN the server answered with (another
+        # request: handshake.other_server_isns), its timer's SYN/ACKs by frame.
+        "other_synack_backoffs": [
+            {"server_isn": other.isn, "frames": [s.frame for s in other.sent], **_backoff(other.backoff)}
+            for other in result.other_synacks
+        ],
         "close": {
             "first_fin": close.first_fin,
             "shape": close.shape,

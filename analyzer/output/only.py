@@ -34,7 +34,7 @@ def parse_only(text: str) -> list[str]:
 
 
 def retransmitted(result: ConnectionAnalysis) -> bool:
-    if result.syn_backoff.intervals or result.synack_backoff.intervals:
+    if result.charted_backoffs():
         return True
     flags = result.sequence.flags
     if flags:  # a SYN or SYN/ACK Wireshark calls one (another ISN 3 ms on: no backoff's)

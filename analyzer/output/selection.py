@@ -80,7 +80,7 @@ def pick_backoff_connection(analysis: Analysis, wanted: int | None) -> Connectio
     """The connection whose retransmitted SYNs (or SYN/ACKs) to chart: `wanted`, else the first
     with any."""
     for result in analysis.connections:
-        if wanted is None and (result.syn_backoff.intervals or result.synack_backoff.intervals):
+        if wanted is None and result.charted_backoffs():
             return result
         if result.connection.id == wanted:
             return result

@@ -175,6 +175,9 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         lines.append(f"  backoff    {result.syn_backoff.describe()}")
     if result.synack_backoff.intervals or result.synack_backoff.answers:
         lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
+    for other in result.other_synacks:
+        if other.backoff.intervals or other.backoff.answers:
+            lines.append(f"  SYN/ACK    of ISN {other.isn} (another request's): {other.backoff.describe()}")
     lines.append(f"  close      {result.close.explain()}")
     # An attempt an ICMP error ended (its handshake line says so) was given up by no silence
     # of its own: the tracker's timer read no ICMP (helper-120: both said).
