@@ -147,6 +147,36 @@ def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
     return ack.time - syn.time if ack is not None else 0.0
 
 
+def _listener_leg(segments: list[Segment], synack: Segment) -> float:
+    """Within how long the listener's SYN/ACK sent again may have crossed the client's ACK of
+    it: the round trip from the capture point to the listener and back, the first SYN/ACK of
+    its ISN after the SYN it answers (CROSSING_FLOOR at least); the whole handshake's where
+    that is not captured. A listener that took the ACK has no request socket left to send it
+    again; one that sends it again later never took that ACK (lost, or dropped by a full
+    accept queue: helper-131's listen(1), tcp_abort_on_overflow=0, the client's ACK and data
+    held 605 ms, which made the handshake's round trip as long: the SYN/ACK resent 420 ms
+    after them was taken to have crossed them, the server ESTABLISHED where the kernel held
+    SYN_RECV)."""
+    first = next(
+        (s for s in segments if s.flags & (SYN | ACK | RST) == SYN | ACK and s.src == synack.src
+         and s.sport == synack.sport and s.seq == synack.seq),
+        synack,
+    )  # fmt: skip
+    syn = None
+    for segment in segments:
+        if segment is first:
+            break
+        if (
+            segment.flags & (SYN | ACK | RST) == SYN
+            and segment.src == synack.dst
+            and segment.sport == synack.dport
+        ):
+            syn = segment
+    if syn is None:
+        return crossing_window(segments)
+    return max(first.time - syn.time, CROSSING_FLOOR)
+
+
 def crossing_window(segments: list[Segment]) -> float:
     """Within how long a segment and the peer's resend may have crossed in flight."""
     return max(first_syn_to_handshake_ack(segments), CROSSING_FLOOR)
@@ -163,13 +193,24 @@ def lost_segments(
     `crossing`: the window within which a segment and a resend may cross, when `segments`
     is a stretch of a connection that does not hold its handshake. `captured_at`: the end
     (address, port) the capture was taken at, if it was taken at one."""
-    lost = _lost(segments, earlier, crossing)
+    by_listener: set[int] = set()
+    lost = _lost(segments, earlier, crossing, by_listener)
     if captured_at is not None and lost:
-        lost = {s.frame for s in segments if s.frame in lost and (s.dst, s.dport) != captured_at}
+        lost = {
+            s.frame
+            for s in segments
+            if s.frame in lost and ((s.dst, s.dport) != captured_at or s.frame in by_listener)
+        }
     return lost
 
 
-def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: float | None) -> set[int]:
+def _lost(
+    segments: list[Segment], earlier: dict[int, int] | None, crossing: float | None, by_listener: set[int]
+) -> set[int]:
+    """The frames lost (the module's rules); those the listener's own behaviour shows it did
+    not take (its SYN/ACK sent again, its silence or its RST to what would have made the
+    connection) also into `by_listener`: a capture at the server holds them though its stack
+    dropped them (a full accept queue, a firewall after the capture point)."""
     if earlier is None:
         earlier = earlier_copies(segments)
     # A simultaneous open whose first SYNs never reached the peer (the peer's SYN came too late
@@ -188,12 +229,17 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
                 crossing = crossing_window(segments)
             if answer.time - ack.time <= crossing:
                 lost.add(ack.frame)
+                by_listener.add(ack.frame)
     if earlier and synack_ends:
         if crossing is None:
             crossing = crossing_window(segments)
-        lost |= _not_taken_by_listener(segments, earlier, synack_ends, crossing)
+        not_taken = _not_taken_by_listener(segments, earlier, synack_ends, crossing)
+        lost |= not_taken
+        by_listener |= not_taken
     if synack_ends:
-        lost |= _request_never_completed(segments, synack_ends)
+        never = _request_never_completed(segments, synack_ends)
+        lost |= never
+        by_listener |= never
     if not earlier:
         return lost
     if crossing is None:
@@ -204,6 +250,7 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
     # Acknowledgments of a FIN its next copy came too soon after to prove lost (it may have
     # crossed them), with that copy's index: a later copy judges them (_resent_long_after).
     spared: list[tuple[int, int]] = []
+    listener_leg: float | None = None  # see _listener_leg, once a SYN/ACK is sent again
     for index, previous in earlier.items():
         segment = segments[index]
         if not segment.flags & control or segment.flags & RST:
@@ -250,8 +297,16 @@ def _lost(segments: list[Segment], earlier: dict[int, int] | None, crossing: flo
             elif not (between.flags & ACK and seq_diff(between.ack, covered) >= 0):
                 continue
             pure = not (between.flags & control or between.payload_len)
-            if (pure or resent) and segment.time - between.time > crossing:
+            window = crossing
+            listener = bool(syn and resent and segment.flags & ACK)  # its SYN/ACK sent again
+            if listener:
+                if listener_leg is None:
+                    listener_leg = _listener_leg(segments, segment)
+                window = listener_leg
+            if (pure or resent) and segment.time - between.time > window:
                 lost.add(between.frame)  # the sender evidently never got this acknowledgment
+                if listener:
+                    by_listener.add(between.frame)
             elif (pure or resent) and not syn:
                 spared.append((position, index))
             acked = True

@@ -495,3 +495,28 @@ def test_an_ack_its_fins_next_copy_came_too_soon_after_is_judged_by_the_copies_a
     assert 8 in lost_segments(segments)
     [result] = analyze_segments(segments).connections
     assert "FIN_WAIT_2" not in [s.value for _t, s in result.states["client"]]
+
+
+def test_a_synack_sent_again_long_after_the_clients_held_ack_shows_the_ack_not_taken() -> None:
+    """helper-131's bl3a0 (listen(1), tcp_abort_on_overflow=0, the client's ACK and data held
+    605 ms before the capture point, the accept queue full when they came): the listener sent
+    its SYN/ACK again 420 ms after the ACK and data, 11 µs from the capture point. They may
+    have crossed only within that leg of the path, not within the handshake's 605 ms round
+    trip (which the held ACK made): the ACK and data never made the connection; the server is
+    SYN_RCVD to the end (the kernel: SYN-RECV)."""
+    steps = (
+        ("c", "S", 100, 0), (0.000011, "s", "SA", 500, 101),
+        (0.605, "c", "PA", 101, 501, 6), (0.809, "c", "PA", 101, 501, 6),
+        (1.025, "s", "SA", 500, 101), (1.025013, "c", "A", 107, 501),
+        (1.213, "c", "PA", 101, 501, 6), (2.045, "c", "PA", 101, 501, 6),
+        (3.037, "s", "SA", 500, 101), (3.037016, "c", "A", 107, 501),
+        (3.677, "c", "PA", 101, 501, 6), (7.197, "s", "SA", 500, 101),
+    )  # fmt: skip
+    assert {3, 4} <= lost_segments(conversation(*steps))
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert [s.value for _t, s in result.states["server"]] == ["LISTEN", "SYN_RCVD"]
+    assert result.handshake.ack_not_taken
+    # Resent within that leg (10 ms at least), the SYN/ACK may have crossed the ACK: it proves nothing.
+    crossed = (("c", "S", 100, 0), (0.000011, "s", "SA", 500, 101), (0.605, "c", "A", 101, 501),
+               (0.609, "s", "SA", 500, 101), (0.60901, "c", "A", 101, 501))  # fmt: skip
+    assert 3 not in lost_segments(conversation(*crossed))
