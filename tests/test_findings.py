@@ -1058,3 +1058,16 @@ def test_an_end_that_spoke_before_the_idle_timer_is_not_silent_in_the_continuati
     assert second.connection.continues is not None
     assert [state.value for _t, state in second.states["server"]] == ["ESTABLISHED", "CLOSED"]
     assert not any("sent nothing" in note for note in second.notes)
+
+
+def test_a_rst_to_data_in_a_capture_begun_late_may_be_a_closed_sockets() -> None:
+    """helper-131's mid: the server's application closed before the capture began (its FIN
+    not captured, the socket orphaned in FIN_WAIT_2); the client's data drew the RST Linux
+    sends for data after close(), shaped as for no socket: both readings are said. A RST to
+    a segment without data, or in a capture that holds the handshake, says no socket alone."""
+    [result] = analyze_segments(conversation(("c", "PA", 101, 501, 26), ("s", "R", 501, 0))).connections
+    [reset] = result.resets
+    assert reset.cause == "no_connection"
+    assert "closed before the capture began (its FIN not captured)" in reset.explanation
+    [bare] = analyze_segments(conversation(("c", "A", 101, 501), ("s", "R", 501, 0))).connections
+    assert "closed before the capture began" not in bare.resets[0].explanation

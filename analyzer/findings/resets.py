@@ -718,10 +718,20 @@ def _cause(
     # segments the capture (begun late) does not hold (helper-104's backlog.late2).
     socket_abort = bool(segment.flags & ACK) and bool(before) and bool(before[-1].segment.flags & ACK)
     if not sent_before and before and not socket_abort:
+        answered = before[-1].segment
+        # Begun after the handshake, the capture may have missed the sender's FIN: Linux answers
+        # data that comes after close() with the same RST (tcp_rcv_state_process, TCPAbortOnData;
+        # helper-131's mid: the server's socket in FIN_WAIT_2, orphaned).
+        or_closed = (
+            "; or it had one that its application closed before the capture began (its FIN not captured), "
+            "which answers data the same way (Linux: data after close())"
+            if answered.payload_len and not any(s.segment.flags & SYN for s in before)
+            else ""
+        )
         return (
             "no_connection",
-            f"the {sender} has no connection for this 4-tuple and answered the {peer}'s segment with RST",
-            [before[-1].segment.frame],
+            f"the {sender} has no connection for this 4-tuple and answered the {peer}'s segment with RST{or_closed}",
+            [answered.frame],
         )
     # A RST its receiver dropped (out of window: an injected one) reset nothing; one the
     # sender sent itself closed it, whether the peer took it or not.
