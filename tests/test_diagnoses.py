@@ -1370,3 +1370,27 @@ def test_a_probes_d_sack_after_an_ack_that_crossed_it_confirms_it_where_an_earli
     [diagnosis] = _kinds(segments)["tail_loss_probe"]
     assert diagnosis.sentence.startswith("tail loss probe after")
     assert "then its D-SACK (frame 8) shows the probe arrived after it" in diagnosis.sentence
+
+
+def test_keep_alives_of_both_ends_are_told_apart() -> None:
+    """helper-131's kafw2: the client half closed, both ends probing every 1.024 s, two probes
+    crossing at once. Each end's probes, its peer's answers (not the peer's own probes), and
+    its idle time since what it last took in: the counts were 2 and 2, one end 'after 11 µs
+    idle', each end's frames holding the other's probes."""
+    steps = (
+        ("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501), ("c", "PA", 101, 501, 3),
+        ("s", "A", 501, 104), ("c", "FA", 104, 501), (0.0404, "s", "A", 501, 105),
+        (1.0244, "s", "A", 500, 105), (1.02441, "c", "A", 105, 501),
+        (1.0444, "c", "A", 104, 501), (1.04441, "s", "A", 501, 105),
+        (2.0484, "c", "A", 104, 501), (2.04841, "s", "A", 500, 105), (2.04842, "s", "A", 501, 105),
+        (2.04843, "c", "A", 105, 501),
+        (3.0724, "s", "A", 500, 105), (3.07241, "c", "A", 104, 501), (3.07242, "c", "A", 105, 501),
+        (3.07243, "s", "A", 501, 105),
+    )  # fmt: skip
+    [result] = analyze_segments(conversation(*steps, gap=0.000005)).connections
+    told = {d.sentence.split(" probed")[0]: d for d in result.diagnoses if d.kind == "keep_alive"}
+    server, client = told["keep-alive: the server"], told["keep-alive: the client"]
+    assert "probed 3 times after 1.024 s idle" in server.sentence and "3 answered" in server.sentence
+    assert "probed 3 times after 1.004 s idle" in client.sentence and "3 answered" in client.sentence
+    assert sorted(server.frames) == [8, 9, 13, 15, 16, 18]
+    assert sorted(client.frames) == [10, 11, 12, 14, 17, 19]

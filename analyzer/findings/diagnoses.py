@@ -434,30 +434,54 @@ def fin_wait_2_expired_diagnoses(resets: list[Reset]) -> list[Diagnosis]:
 def _keep_alive(
     connection: Connection, sequence: SequenceAnalysis, window_probes: set[int]
 ) -> list[Diagnosis]:
-    """Wireshark's keep-alives, but for those sent into a zero window: window probes."""
+    """Wireshark's keep-alives, but for those sent into a zero window: window probes, and
+    those sent too soon after what their sender last took in to be a keep-alive timer's.
+    Both ends may probe at once (helper-131's kafw2, kaboth): each end's probes, its peer's
+    answers to them, and its idle time apart from the other's probes and answers."""
+    flagged = [
+        s for s in connection.segments
+        if "keep_alive" in sequence.flags.get(s.frame, ()) and s.frame not in window_probes
+    ]  # fmt: skip
+    if not flagged:
+        return []
+    flagged_frames = {s.frame for s in flagged}
+    chatter = set(flagged_frames)  # the probes and their answers: no activity a timer counts
+    for side in ("client", "server"):
+        chatter.update(
+            a.frame for a in _keep_alive_answers(connection, [p for p in flagged if _from(connection, p, side)],
+                                                 side, flagged_frames)
+        )  # fmt: skip
     probes = []
-    last_sent: dict[bool, float] = {}
+    took_in: dict[bool, Segment] = {}  # by receiver (by_client): the latest it took in, but chatter
+    sent: dict[bool, Segment] = {}
+    idle_since: dict[int, Segment | None] = {}
     for segment in connection.segments:
         by_client = connection.from_client(segment)
-        if (
-            "keep_alive" in sequence.flags.get(segment.frame, ())
-            and segment.frame not in window_probes
-            and segment.time - last_sent.get(by_client, float("-inf")) >= KEEP_ALIVE_MIN_IDLE
-        ):
-            probes.append(segment)
-        last_sent[by_client] = segment.time
+        if segment.frame in flagged_frames:
+            # Linux's keep-alive timer counts from what the end last took in
+            # (keepalive_time_elapsed); with nothing of the peer's captured, its own last send.
+            since = took_in.get(by_client, sent.get(by_client))
+            if since is None or segment.time - since.time >= KEEP_ALIVE_MIN_IDLE:
+                probes.append(segment)
+                idle_since[segment.frame] = since
+        if segment.frame not in chatter:
+            took_in[not by_client] = segment
+            sent[by_client] = segment
     if not probes:
         return []
+    probe_frames = {p.frame for p in probes}
     found = []
     for side in ("client", "server"):
         mine = [p for p in probes if _from(connection, p, side)]
         if not mine:
             continue
-        theirs = _keep_alive_answers(connection, mine, side)
+        theirs = _keep_alive_answers(connection, mine, side, probe_frames)
         intervals = [round(b.time - a.time, 3) for a, b in pairwise(mine)]
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
-        before = [s for s in connection.segments if s.time < mine[0].time]
-        idle = f" after {format_duration(between(before[-1].stamp, mine[0].stamp))} idle" if before else ""
+        since = idle_since.get(mine[0].frame)
+        idle = (
+            f" after {format_duration(between(since.stamp, mine[0].stamp))} idle" if since is not None else ""
+        )
         last_answer = theirs[-1].time if theirs else float("-inf")
         unanswered = [p for p in mine if p.time > last_answer]
         reset = next((s for s in connection.segments if s.flags & RST and s.time >= mine[-1].time), None)
@@ -487,15 +511,17 @@ def _keep_alive(
     return found
 
 
-def _keep_alive_answers(connection: Connection, probes: list[Segment], side: str) -> list[Segment]:
+def _keep_alive_answers(
+    connection: Connection, probes: list[Segment], side: str, peer_probes: set[int] | None = None
+) -> list[Segment]:
     """The peer's answer to each probe: its first segment after the probe and before the
-    next, but a RST; nothing after the prober's own RST (what the peer sends then, a FIN
-    of its own, answers no probe: helper-100's kauto). Wireshark flags fewer (its keep-alive
-    ACK is no window update: the first ACK after a handshake that carried an unscaled window
-    answers a probe all the same)."""
-    answers = []
+    next, but a RST and a probe of its own (`peer_probes`, frames: both ends probing); nothing
+    after the prober's own RST (what the peer sends then, a FIN of its own, answers no probe:
+    helper-100's kauto). Wireshark flags fewer (its keep-alive ACK is no window update: the
+    first ACK after a handshake that carried an unscaled window answers a probe all the same)."""
+    answers: list[Segment] = []
     segments = connection.segments
-    for probe, following in zip(probes, [*probes[1:], None], strict=True):
+    for probe, following in zip(probes, [*probes[1:], None], strict=False):
         start = bisect_right(segments, probe.frame, key=frame_of)
         for segment in segments[start:]:
             if following is not None and segment.time >= following.time:
@@ -503,7 +529,11 @@ def _keep_alive_answers(connection: Connection, probes: list[Segment], side: str
             mine = _from(connection, segment, side)
             if mine and segment.flags & RST:
                 break
-            if not mine and not segment.flags & RST:
+            if (
+                not mine
+                and not segment.flags & RST
+                and (peer_probes is None or segment.frame not in peer_probes)
+            ):
                 answers.append(segment)
                 break
     return answers
