@@ -1394,3 +1394,21 @@ def test_keep_alives_of_both_ends_are_told_apart() -> None:
     assert "probed 3 times after 1.004 s idle" in client.sentence and "3 answered" in client.sentence
     assert sorted(server.frames) == [8, 9, 13, 15, 16, 18]
     assert sorted(client.frames) == [10, 11, 12, 14, 17, 19]
+
+
+def test_an_rto_after_a_tail_loss_probe_of_new_data_counts_from_the_probe() -> None:
+    """helper-131's utoout: the data at 1.0 s, a tail loss probe 207 ms later that sent new
+    data (Linux sends new data where it has some, and re-arms the RTO), then the RTO's resends
+    of the first at 0.208, 0.436, 0.832 s: doubling, where counted from the first send it read
+    0.415 s, 'linear-then-exponential'."""
+    steps = (
+        *HANDSHAKE, (1.0, "c", "PA", 101, 501, 100), (1.207, "c", "PA", 201, 501, 100),
+        (1.415, "c", "PA", 101, 501, 100), (1.851, "c", "PA", 101, 501, 100), (2.683, "c", "PA", 101, 501, 100),
+    )  # fmt: skip
+    [timeout] = _kinds(conversation(*steps))["retransmission_timeout"]
+    assert "new data in frame 5 (a tail loss probe?)" in timeout.sentence
+    assert "intervals 0.208, 0.436, 0.832 s: exponential" in timeout.sentence
+    # New data in a flight (sent on the heels of the segment before it) is no probe.
+    flight = (*steps[:4], (1.001, "c", "PA", 201, 501, 100), *steps[5:])
+    [timeout] = _kinds(conversation(*flight))["retransmission_timeout"]
+    assert "new data" not in timeout.sentence

@@ -717,6 +717,8 @@ def _retransmission_timeouts(
         probe = chain[0] if chain[0].frame in probes else None
         if probe is not None:
             chain = chain[1:]
+        else:
+            probe = _new_data_probe(connection, from_client, first_sent, chain[0], resends)
         times = ([probe.time] if probe is not None else [first_sent]) + [s.time for s in chain]
         # Resends sooner than any timer at the start are loss recovery's (SACK, duplicate
         # ACKs, RACK), and the RTO counts from the last of them, as from a probe (a path that
@@ -750,8 +752,9 @@ def _retransmission_timeouts(
             if recovery
             else (probe, "a tail loss probe?")
         )
+        what = "new data" if start is not None and start.seq != seq else "the resend"
         after = (
-            f"the resend in frame {start.frame} ({why}) {format_duration(between(first_stamp, start.stamp))} "
+            f"{what} in frame {start.frame} ({why}) {format_duration(between(first_stamp, start.stamp))} "
             "after the first, then the RTO: "
             if start is not None
             else ""
@@ -779,6 +782,45 @@ def _retransmission_timeouts(
             )
         )
     return found
+
+
+def _new_data_probe(
+    connection: Connection,
+    from_client: bool,
+    first_sent: float,
+    resend: Segment,
+    resends: dict[int, tuple[int, int]],
+) -> Segment | None:
+    """New data its sender sent alone between a segment's first send and its first resend,
+    after a silence a timer's (MIN_TIMEOUT), nothing of the peer's between: a tail loss
+    probe that sent new data (RFC 8985 7.3; Linux sends new data where it has some), which
+    re-arms the RTO (helper-131's utoout: the RTO's 208 ms counted from the original read
+    415 ms, 'linear-then-exponential' for a doubling)."""
+    segments = connection.segments
+    index = bisect_right(segments, resend.frame, key=frame_of) - 1  # the resend's place
+    latest = None
+    # Back from the resend to the first send: what came between (a timer's interval's worth).
+    while index > 0:
+        index -= 1
+        segment = segments[index]
+        if segment.time <= first_sent:
+            break
+        if connection.from_client(segment) != from_client:
+            return None  # the peer said something: no silence a probe timer ended
+        if latest is None:
+            latest = segment
+    if (
+        latest is None
+        or not latest.payload_len
+        or latest.frame in resends
+        or latest.flags & (SYN | FIN | RST)
+    ):
+        return None
+    for position in range(bisect_right(segments, latest.frame, key=frame_of) - 2, -1, -1):
+        earlier = segments[position]
+        if connection.from_client(earlier) == from_client:
+            return latest if latest.time - earlier.time >= MIN_TIMEOUT else None
+    return None
 
 
 def _sent_in_another_order(original: Segment | None, chain: list[Segment], counter: bool) -> bool:
