@@ -232,9 +232,8 @@ class ConnectionAnalysis:
             self.resets
             or self.resends
             or self.syn_backoff.intervals
-            or self.synack_backoff.intervals
-            or self.synack_backoff.answers
-            or any(other.backoff.intervals or other.backoff.answers for other in self.other_synacks)
+            or self.synack_backoff.sent_again
+            or any(other.backoff.sent_again for other in self.other_synacks)
             or (self.handshake.status not in ("complete", "not_seen") and not self.handshake.opened_unseen)
             or self.connection.expired is not None
         )
@@ -259,11 +258,13 @@ class ConnectionAnalysis:
         parts = [self.handshake.explain()]
         if self.syn_backoff.intervals:
             parts.append("SYN backoff: " + self.syn_backoff.describe())
-        if self.synack_backoff.intervals or self.synack_backoff.answers:
+        if self.synack_backoff.sent_again:
             parts.append("SYN/ACK backoff: " + self.synack_backoff.describe())
         for other in self.other_synacks:
-            if other.backoff.intervals or other.backoff.answers:
-                parts.append(f"SYN/ACK backoff of ISN {other.isn}: " + other.backoff.describe())
+            if other.backoff.sent_again:
+                parts.append(
+                    f"SYN/ACK backoff of ISN {other.isn} (another request's): " + other.backoff.describe()
+                )
         if self.close.shape != "none":
             parts.append(self.close.explain())
         parts.extend(f"RST {r.sent_by}: {r.cause}" for r in self.resets if r.cause != "refused")

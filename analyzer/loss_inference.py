@@ -147,11 +147,12 @@ def first_syn_to_handshake_ack(segments: list[Segment]) -> float:
     return ack.time - syn.time if ack is not None else 0.0
 
 
-def _listener_leg(segments: list[Segment], synack: Segment) -> float:
+def _listener_leg(segments: list[Segment], synack: Segment, crossing: float) -> float:
     """Within how long the listener's SYN/ACK sent again may have crossed the client's ACK of
     it: the round trip from the capture point to the listener and back, the first SYN/ACK of
-    its ISN after the SYN it answers (CROSSING_FLOOR at least); the whole handshake's where
-    that is not captured. A listener that took the ACK has no request socket left to send it
+    its ISN after the SYN it answers (the SYN whose timestamp it echoes; without timestamps the
+    first SYN, as several sent before an answer may be its: helper-132, a round trip of 1.2 s
+    at the client) and CROSSING_FLOOR at least; `crossing` where no SYN is captured. A listener that took the ACK has no request socket left to send it
     again; one that sends it again later never took that ACK (lost, or dropped by a full
     accept queue: helper-131's listen(1), tcp_abort_on_overflow=0, the client's ACK and data
     held 605 ms, which made the handshake's round trip as long: the SYN/ACK resent 420 ms
@@ -162,6 +163,7 @@ def _listener_leg(segments: list[Segment], synack: Segment) -> float:
          and s.sport == synack.sport and s.seq == synack.seq),
         synack,
     )  # fmt: skip
+    echoed = first.options.ts_ecr if first.options is not None else -1
     syn = None
     for segment in segments:
         if segment is first:
@@ -171,10 +173,14 @@ def _listener_leg(segments: list[Segment], synack: Segment) -> float:
             and segment.src == synack.dst
             and segment.sport == synack.dport
         ):
-            syn = segment
+            if echoed >= 0 and segment.options is not None and segment.options.ts_val == echoed:
+                syn = segment
+                break
+            if syn is None:
+                syn = segment
     if syn is None:
-        return crossing_window(segments)
-    return max(first.time - syn.time, CROSSING_FLOOR)
+        return crossing
+    return min(max(first.time - syn.time, CROSSING_FLOOR), crossing)
 
 
 def crossing_window(segments: list[Segment]) -> float:
@@ -250,7 +256,7 @@ def _lost(
     # Acknowledgments of a FIN its next copy came too soon after to prove lost (it may have
     # crossed them), with that copy's index: a later copy judges them (_resent_long_after).
     spared: list[tuple[int, int]] = []
-    listener_leg: float | None = None  # see _listener_leg, once a SYN/ACK is sent again
+    listener_legs: dict[tuple[str, int, int], float] = {}  # by SYN/ACK sender and ISN (_listener_leg)
     for index, previous in earlier.items():
         segment = segments[index]
         if not segment.flags & control or segment.flags & RST:
@@ -300,9 +306,10 @@ def _lost(
             window = crossing
             listener = bool(syn and resent and segment.flags & ACK)  # its SYN/ACK sent again
             if listener:
-                if listener_leg is None:
-                    listener_leg = _listener_leg(segments, segment)
-                window = listener_leg
+                key = (segment.src, segment.sport, segment.seq)
+                if key not in listener_legs:
+                    listener_legs[key] = _listener_leg(segments, segment, crossing)
+                window = listener_legs[key]
             if (pure or resent) and segment.time - between.time > window:
                 lost.add(between.frame)  # the sender evidently never got this acknowledgment
                 if listener:

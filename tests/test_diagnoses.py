@@ -1394,6 +1394,15 @@ def test_keep_alives_of_both_ends_are_told_apart() -> None:
     assert "probed 3 times after 1.004 s idle" in client.sentence and "3 answered" in client.sentence
     assert sorted(server.frames) == [8, 9, 13, 15, 16, 18]
     assert sorted(client.frames) == [10, 11, 12, 14, 17, 19]
+    # One byte sent after ten quiet seconds and sent again by its timer 0.3 s later (Wireshark
+    # flags the copy a keep-alive): no stack probes with data of its own out (helper-132).
+    resent = (
+        *HANDSHAKE,
+        (10.0, "c", "PA", 101, 501, 1),
+        (10.3, "c", "PA", 101, 501, 1),
+        (10.30001, "s", "A", 501, 102),
+    )
+    assert "keep_alive" not in _kinds(conversation(*resent))
 
 
 def test_an_rto_after_a_tail_loss_probe_of_new_data_counts_from_the_probe() -> None:

@@ -520,3 +520,10 @@ def test_a_synack_sent_again_long_after_the_clients_held_ack_shows_the_ack_not_t
     crossed = (("c", "S", 100, 0), (0.000011, "s", "SA", 500, 101), (0.605, "c", "A", 101, 501),
                (0.609, "s", "SA", 500, 101), (0.60901, "c", "A", 101, 501))  # fmt: skip
     assert 3 not in lost_segments(conversation(*crossed))
+    # At the client, its SYN sent again before the answer to the first came (a round trip of
+    # 1.2 s): the listener's leg runs from the first SYN, and the SYN/ACK resent 1 s after the
+    # ACK and data crossed them (the server acknowledged the data: helper-132).
+    slow = (("c", "S", 100, 0), (1.0, "c", "S", 100, 0), (1.2, "s", "SA", 500, 101), (1.2001, "c", "A", 101, 501),
+            (1.2002, "c", "PA", 101, 501, 10), (2.2, "s", "SA", 500, 101), (2.2001, "c", "A", 111, 501),
+            (2.4003, "s", "A", 501, 111))  # fmt: skip
+    assert not {4, 5} & lost_segments(conversation(*slow))

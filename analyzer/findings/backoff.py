@@ -84,6 +84,12 @@ class Backoff:
         self.after_bare_ack = False
         self.if_missed = None
 
+    @property
+    def sent_again(self) -> bool:
+        """Whether anything was sent again: by the timer, or at once in answer to a repeated
+        SYN (what the text's backoff lines tell)."""
+        return bool(self.intervals or self.answers)
+
     def describe(self) -> str:
         answers = (
             f"{self.answers} sent at once in answer to the client's repeated SYN"

@@ -454,19 +454,26 @@ def _keep_alive(
     probes = []
     took_in: dict[bool, Segment] = {}  # by receiver (by_client): the latest it took in, but chatter
     sent: dict[bool, Segment] = {}
+    sent_data: dict[bool, float] = {}  # by sender: when it last sent data or a FIN
     idle_since: dict[int, Segment | None] = {}
     for segment in connection.segments:
         by_client = connection.from_client(segment)
         if segment.frame in flagged_frames:
             # Linux's keep-alive timer counts from what the end last took in
             # (keepalive_time_elapsed); with nothing of the peer's captured, its own last send.
+            # No stack probes with data of its own out (Linux: packets_out): one byte sent
+            # again soon after is its timer's resend (helper-132).
             since = took_in.get(by_client, sent.get(by_client))
-            if since is None or segment.time - since.time >= KEEP_ALIVE_MIN_IDLE:
+            if (
+                since is None or segment.time - since.time >= KEEP_ALIVE_MIN_IDLE
+            ) and segment.time - sent_data.get(by_client, float("-inf")) >= KEEP_ALIVE_MIN_IDLE:
                 probes.append(segment)
                 idle_since[segment.frame] = since
         if segment.frame not in chatter:
             took_in[not by_client] = segment
             sent[by_client] = segment
+            if segment.payload_len or segment.flags & FIN:
+                sent_data[by_client] = segment.time
     if not probes:
         return []
     probe_frames = {p.frame for p in probes}
@@ -520,8 +527,10 @@ def _keep_alive_answers(
     helper-100's kauto). Wireshark flags fewer (its keep-alive ACK is no window update: the
     first ACK after a handshake that carried an unscaled window answers a probe all the same)."""
     answers: list[Segment] = []
+    if not probes:
+        return answers
     segments = connection.segments
-    for probe, following in zip(probes, [*probes[1:], None], strict=False):
+    for probe, following in zip(probes, [*probes[1:], None], strict=True):
         start = bisect_right(segments, probe.frame, key=frame_of)
         for segment in segments[start:]:
             if following is not None and segment.time >= following.time:

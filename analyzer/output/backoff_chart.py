@@ -70,11 +70,16 @@ def backoff_figure(
     )
     if len(series) > 1:
         fig.suptitle(title, fontsize=10)
-    colors = ("#1f4e79", "#b36b00", "#6a3d9a")
+    colors = ("#1f4e79", "#b36b00", "#6a3d9a", "#2f7d5b")
     for index, (ax, one) in enumerate(zip(axes.flat, series, strict=False)):
         backoff, sent = one.backoff, one.segments
         _panel(
-            ax, one.sent, backoff, one.schedules, [segment.frame for segment in sent], colors[min(index, 2)]
+            ax,
+            one.sent,
+            backoff,
+            one.schedules,
+            [segment.frame for segment in sent],
+            colors[index % len(colors)],
         )
         if sent and origin is not None and origin.stamp != sent[0].stamp:
             since_frame_1 = since_to_the_microsecond(origin.since_stamp(sent[0].stamp))

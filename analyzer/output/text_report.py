@@ -173,10 +173,10 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         times = shortened([f"{origin.since(t):+.3f}" for t in result.syn_backoff.times])
         lines.append(f"  SYNs       at {times} s")
         lines.append(f"  backoff    {result.syn_backoff.describe()}")
-    if result.synack_backoff.intervals or result.synack_backoff.answers:
+    if result.synack_backoff.sent_again:
         lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
     for other in result.other_synacks:
-        if other.backoff.intervals or other.backoff.answers:
+        if other.backoff.sent_again:
             lines.append(f"  SYN/ACK    of ISN {other.isn} (another request's): {other.backoff.describe()}")
     lines.append(f"  close      {result.close.explain()}")
     # An attempt an ICMP error ended (its handshake line says so) was given up by no silence
