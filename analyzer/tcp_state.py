@@ -354,6 +354,7 @@ _PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 # was seen sending (analysis.py words it otherwise when the receiver's direction is missing).
 # Wireshark calls such an ACK "ACKed segment that wasn't captured": a capture that dropped
 # packets (tcpdump's buffer) makes one, and nothing but the receiver's later numbers tells.
+LISTENER_DROPS_SYN: Final = "; a SYN also dropped by a listener whose queue was full)"
 NEVER_SENT: Final = "acknowledges data the receiver was not seen to send (not captured, or never sent)"
 # How many steps back a segment captured before what it acknowledges is looked for.
 EARLY_LOOK_BACK: Final = 4
@@ -886,6 +887,14 @@ class ConnectionMachine:
         if missed is not None and missed.peer.fin is not None:
             self._take_missed(missed)
         self._missed = None
+        # A lost SYN's receiver turned out no listener (a simultaneous open: its history
+        # starts CLOSED once its own SYN came): no listener's queue dropped it (helper-131's simo).
+        for step in self.steps:
+            dropped = step.dropped
+            if dropped is not None and dropped.endswith(LISTENER_DROPS_SYN):
+                receiver = self._other(self._sender_of(step.segment))
+                if receiver.history and receiver.history[0][1] != _LISTEN:
+                    step.dropped = dropped.removesuffix(LISTENER_DROPS_SYN) + ")"
 
     def _sender_of(self, segment: Segment) -> Endpoint:
         if segment.sport == self._first_port and segment.src == self._first_src:
@@ -1050,8 +1059,8 @@ class ConnectionMachine:
             self._send(sender, segment)
             step.sender_after = sender.state
             step.dropped = (
-                "never taken in by the receiver (lost: sent again or answered by a resend; or refused; a SYN "
-                "also dropped by a listener whose queue was full)"
+                "never taken in by the receiver (lost: sent again or answered by a resend; or refused"
+                + LISTENER_DROPS_SYN  # settle() takes it out where the receiver was no listener
                 if segment.flags & (SYN | ACK) == SYN
                 else "never taken in by the receiver (lost: sent again or answered by a resend; or dropped by "
                 "a listener whose accept queue was full, the handshake's ACK and what follows it"

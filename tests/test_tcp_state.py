@@ -796,3 +796,22 @@ def test_a_syn_ack_after_the_peers_rst_takes_back_only_its_own_requests() -> Non
     ).connections
     rst = result.steps[3]
     assert rst.sender_after.value != "CLOSED" and 4 not in result.state_frames["server"]
+
+
+def test_a_lost_syn_of_a_simultaneous_open_names_no_listener() -> None:
+    """helper-131's simo: both ends' first SYNs lost, then sent again and crossing. Neither
+    receiver was a listener: the note names no listener's full queue (it did for the first
+    SYN, its receiver taken for a listener until its own SYN came); a SYN lost on its way to
+    a listener still names one."""
+    steps = (
+        ("c", "S", 100, 0), (0.000067, "s", "S", 500, 0), (1.027, "c", "S", 100, 0), (1.02701, "s", "S", 500, 0),
+        (1.02702, "s", "SA", 500, 101), (1.02703, "c", "SA", 100, 501), (1.0271, "c", "A", 101, 501),
+    )  # fmt: skip
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert result.handshake.variant == "simultaneous-open"
+    lost = [note for note in result.notes if "never taken in" in note]
+    assert lost and not any("listener" in note for note in lost)
+    [listened] = analyze_segments(
+        conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0), *HANDSHAKE[1:])
+    ).connections
+    assert any("a SYN also dropped by a listener whose queue was full" in note for note in listened.notes)
