@@ -1071,3 +1071,17 @@ def test_a_rst_to_data_in_a_capture_begun_late_may_be_a_closed_sockets() -> None
     assert "closed before the capture began (its FIN not captured)" in reset.explanation
     [bare] = analyze_segments(conversation(("c", "A", 101, 501), ("s", "R", 501, 0))).connections
     assert "closed before the capture began" not in bare.resets[0].explanation
+
+
+def test_a_rst_for_no_socket_names_no_state_the_sender_had_left() -> None:
+    """helper-131's latesa: connect() given up at 0.5 s, the SYN/ACK at 3 s answered by the
+    client's kernel for no socket: not 'from the client in SYN_SENT'."""
+    steps = (("c", "S", 100, 0), (3.0, "s", "SA", 500, 101), (3.00001, "c", "R", 101, 0))
+    [result] = analyze_segments(conversation(*steps)).connections
+    [reset] = result.resets
+    assert reset.cause == "connect_abandoned"
+    assert reset.sent_by == "from the client with no socket for it (last seen in SYN_SENT)"
+    # A client whose own socket gave its attempt up with a RST (no SYN/ACK came) had one.
+    [cancelled] = analyze_segments(conversation(("c", "S", 100, 0), (0.0003, "c", "R", 101, 0))).connections
+    assert cancelled.resets[0].cause == "connect_abandoned"
+    assert cancelled.resets[0].sent_by == "from the client in SYN_SENT"

@@ -174,8 +174,16 @@ class Reset:
         the path, in whose name (the sender's state says nothing of it)."""
         if self.cause == "injected":
             return f"in the {self.sender}'s name"
+        if self.cause == "connect_abandoned" and self.explanation.startswith(ABANDONED_NO_SOCKET):
+            # Its kernel answered for no socket: the SYN_SENT the packets left it in had ended
+            # unseen (helper-131's latesa: "in SYN_SENT" for a connect() given up 2.5 s before).
+            return f"from the {self.sender} with no socket for it (last seen in {self.state})"
         return f"from the {self.sender} in {self.state}"
 
+
+# How connect_abandoned begins where the client's kernel answered a SYN/ACK for no socket (not
+# where the client's own socket gave its attempt up with a RST).
+ABANDONED_NO_SOCKET: Final = "the client's kernel had no socket for"
 
 # Paths change by a hop or two; a RST from another box on the path is usually further off.
 INJECTED_TTL_GAP: Final = 3
@@ -784,7 +792,7 @@ def _cause(
         if synack is not None:
             return (
                 "connect_abandoned",
-                f"the client's kernel had no socket for the {peer}'s SYN/ACK (frame {synack.frame}) and "
+                f"{ABANDONED_NO_SOCKET} the {peer}'s SYN/ACK (frame {synack.frame}) and "
                 "answered it with RST at its acknowledgment number: a SYN scan's raw probe (a half-open scan), "
                 "a connect() given up before the SYN/ACK came, or, where the SYN's source address was forged "
                 "(a SYN flood's), the address's real owner, which sent no SYN",
