@@ -21,7 +21,8 @@ about it, and these rules read that:
   segment, or a pure ACK before any resend: that segment was lost (had it arrived, the
   peer would have had no reason to resend), unless the resend came within one round trip
   of it (`first_syn_to_handshake_ack`, CROSSING_FLOOR at least), when the two may have
-  crossed in flight;
+  crossed in flight; a listener's SYN/ACK, within its own leg of the path (`_listener_leg`:
+  a client's ACK held before the capture point makes the handshake's round trip long);
 - the ACK that completes a handshake and the client's data after it, never answered while
   the client's timer sends that data again LISTENER_RESENDS times or more (once, where its
   SYN too was sent again: the listener was dropping SYNs just before), until the server
@@ -69,7 +70,10 @@ answered it, and its answer was lost before a capture at the SYN's sender.
 
 Where the capture was taken. A capture taken at an end (findings/vantage.py) holds what
 reached that end: nothing sent to it is lost, whatever the rules above say (a SYN/ACK
-resent to a scanner that never answered reached the scanner; it had no socket to take it).
+resent to a scanner that never answered reached the scanner; it had no socket to take it);
+but for what a listener's own behaviour shows it did not take (its SYN/ACK sent again, its
+silence, its RST to what would have made the connection): its host got those segments and
+its stack dropped them (a full accept queue, a firewall after the capture point).
 
 Data segments are not examined: losing them does not change a state.
 """
@@ -152,8 +156,9 @@ def _listener_leg(segments: list[Segment], synack: Segment, crossing: float) -> 
     it: the round trip from the capture point to the listener and back, the first SYN/ACK of
     its ISN after the SYN it answers (the SYN whose timestamp it echoes; without timestamps the
     first SYN, as several sent before an answer may be its: helper-132, a round trip of 1.2 s
-    at the client) and CROSSING_FLOOR at least; `crossing` where no SYN is captured. A listener that took the ACK has no request socket left to send it
-    again; one that sends it again later never took that ACK (lost, or dropped by a full
+    at the client) and CROSSING_FLOOR at least; `crossing` where no SYN is captured. A
+    listener that took the ACK has no request socket left to send it again; one that sends
+    it again later never took that ACK (lost, or dropped by a full
     accept queue: helper-131's listen(1), tcp_abort_on_overflow=0, the client's ACK and data
     held 605 ms, which made the handshake's round trip as long: the SYN/ACK resent 420 ms
     after them was taken to have crossed them, the server ESTABLISHED where the kernel held

@@ -17,6 +17,8 @@ Kinds, and the rule each follows:
 - keep_alive: keep-alive probes (one byte, or none, one below the next sequence number:
   Wireshark's rule, findings/retransmissions.py), their answers, the interval between
   them; a keep-alive timeout when the last probes went unanswered and the prober reset.
+  Each end's own, where both probe; a probe comes a second at least after what its sender
+  last took in and after its own last data or FIN (a byte sent again sooner is a resend).
 - zero_window: an end advertised a zero window: how long until it opened it again (or
   the capture ended), and the window probes the peer sent meanwhile.
 - tail_loss_probe: the first resend of the last data its sender had sent (or one new
@@ -36,7 +38,8 @@ Kinds, and the rule each follows:
   spaced by a backoff (findings/backoff.py, as for SYNs): intervals, pattern, initial RTO
   and factor. A segment resent once is a retransmission, not yet a backoff. A tail loss
   probe that opened the chain is no RTO: the backoff is measured from it (Linux arms the
-  RTO when the probe leaves). Not where the copies' IPv4 identifications show they came in
+  RTO when the probe leaves), also from one that sent new data instead (sent alone after a
+  timer's silence, between the first send and the first resend). Not where the copies' IPv4 identifications show they came in
   another order than sent: the capture is behind a path that reorders, and their intervals
   are the path's delays, not the sender's timer.
 - rst_with_data: a RST that carries data (RFC 9293 3.5.3 allows a diagnostic text): the
