@@ -680,8 +680,8 @@ def _delta(seconds: float | None) -> str:
 
 # The two ways a packet's fate is drawn, one meaning each (the legend says them).
 KEY_LOST = (
-    "× ending an arrow: lost before the receiver, as the analysis infers "
-    "(an unanswered SYN: lost or dropped on its way) or the receiver's kernel dropped before TCP (a firewall)"
+    "× ending an arrow: never taken in by the receiver, as the analysis infers: lost or dropped on its "
+    "way, or dropped by the receiver's host (a firewall; a listener's full accept queue)"
 )
 KEY_NO_ANSWER = (
     f"“— {NO_ANSWER}” after a SYN, keep-alive or zero-window probe: nothing came back before its "
