@@ -116,7 +116,13 @@ class ChartedBackoff:
 
     @property
     def label(self) -> str:
-        return self.sent if self.isn is None else f"{self.sent} of ISN {self.isn} (another request's)"
+        return self.sent if self.isn is None else f"{self.sent} {other_isn_words(self.isn)}"
+
+
+def other_isn_words(isn: int) -> str:
+    """How the text, the summary and the chart name the SYN/ACKs of an ISN the handshake is
+    not judged on (OtherSynacks)."""
+    return f"of ISN {isn} (another request's)"
 
 
 @dataclass
@@ -262,9 +268,7 @@ class ConnectionAnalysis:
             parts.append("SYN/ACK backoff: " + self.synack_backoff.describe())
         for other in self.other_synacks:
             if other.backoff.sent_again:
-                parts.append(
-                    f"SYN/ACK backoff of ISN {other.isn} (another request's): " + other.backoff.describe()
-                )
+                parts.append(f"SYN/ACK backoff {other_isn_words(other.isn)}: {other.backoff.describe()}")
         if self.close.shape != "none":
             parts.append(self.close.explain())
         parts.extend(f"RST {r.sent_by}: {r.cause}" for r in self.resets if r.cause != "refused")

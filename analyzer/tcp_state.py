@@ -354,8 +354,10 @@ _PEER_FIN_TAKEN: Final = frozenset({S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING})
 # was seen sending (analysis.py words it otherwise when the receiver's direction is missing).
 # Wireshark calls such an ACK "ACKed segment that wasn't captured": a capture that dropped
 # packets (tcpdump's buffer) makes one, and nothing but the receiver's later numbers tells.
-LISTENER_DROPS_SYN: Final = "; a SYN also dropped by a listener whose queue was full)"
 NEVER_SENT: Final = "acknowledges data the receiver was not seen to send (not captured, or never sent)"
+# A lost SYN's causes end with this where its receiver may be a listener; settle() takes it
+# out where the receiver turned out no listener (a simultaneous open).
+LISTENER_DROPS_SYN: Final = "; a SYN also dropped by a listener whose queue was full)"
 # How many steps back a segment captured before what it acknowledges is looked for.
 EARLY_LOOK_BACK: Final = 4
 # Where an end that has not closed may send its FIN from (the states a missed one leaves).

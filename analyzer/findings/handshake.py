@@ -279,8 +279,10 @@ class Handshake:
             sent = self.synacks_of(isn)
             if not sent:
                 continue
-            syn = _answered_syn([s for s in self.syns if s.stamp <= sent[0].stamp], sent[0])
-            answers = {copy.frame for copy, _syn in _repeated_syn_answers(sent, self.syns, syn)}
+            first = sent[0]
+            syn = _answered_syn([s for s in self.syns if s.stamp <= first.stamp], first)
+            copies = [s for s in sent if s.ack == first.ack]
+            answers = {copy.frame for copy, _syn in _repeated_syn_answers(copies, self.syns, syn)}
             found.append((isn, [s for s in sent if s.frame not in answers], len(answers)))
         return found
 
@@ -1036,7 +1038,8 @@ def _after_synack(
         # The SYN it acknowledges captured after it, before the final ACK: captured out of order.
         syn = next((s for s in result.syns if s.stamp <= final.stamp), None)
         result.reordered = syn is not None
-    answering = _repeated_syn_answers(judged, result.syns, syn)
+    copies = [s for s in judged if s.ack == synack.ack]
+    answering = _repeated_syn_answers(copies, result.syns, syn)
     result.synack_answers = [copy for copy, _syn in answering]
     result.answer_copies = {copy.frame: repeated.frame for copy, repeated in answering}
     if final is None or not all(c.ok for c in result.checks) or syn is None:
@@ -1051,7 +1054,7 @@ def _after_synack(
         result.syn_to_synack = between(syn.stamp, synack.stamp)
     if result.final_unseen:
         return result  # the ACK's time is not in the capture: no RTT
-    copy = _copy_answered(connection, [s for s in judged if s.ack == synack.ack], final)
+    copy = _copy_answered(connection, copies, final)
     result.synack_to_ack = between(copy.stamp, final.stamp)
     # Out of order, the SYN's time is not when it left before its answer: no RTT.
     if result.reordered:
@@ -1120,12 +1123,12 @@ def _copy_answered(connection: Connection, copies: list[Segment], final: Segment
 
 
 def _repeated_syn_answers(
-    sent: list[Segment], syns: list[Segment], syn: Segment | None
+    copies: list[Segment], syns: list[Segment], syn: Segment | None
 ) -> list[tuple[Segment, Segment]]:
-    """Of one ISN's SYN/ACKs `sent` (the first answering `syn`, where known), the copies sent
-    at once in answer to a repeated SYN, each with that SYN (_answers_to_repeated_syns)."""
-    first = sent[0]
-    copies = [s for s in sent if s.ack == first.ack]
+    """Of one ISN's SYN/ACK `copies` (those at the first one's acknowledgment number, the
+    first answering `syn`, where known), those sent at once in answer to a repeated SYN, each
+    with that SYN (_answers_to_repeated_syns)."""
+    first = copies[0]
     return _answers_to_repeated_syns(copies, syns, between((syn or first).stamp, first.stamp))
 
 

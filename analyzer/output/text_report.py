@@ -28,6 +28,7 @@ from analyzer.analysis import (
     Links,
     ScanFinding,
     fold_key,
+    other_isn_words,
 )
 from analyzer.connections import (
     CAPTURE_COPY_WINDOW,
@@ -177,7 +178,7 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         lines.append(f"  SYN/ACK    {result.synack_backoff.describe()}")
     for other in result.other_synacks:
         if other.backoff.sent_again:
-            lines.append(f"  SYN/ACK    of ISN {other.isn} (another request's): {other.backoff.describe()}")
+            lines.append(f"  SYN/ACK    {other_isn_words(other.isn)}: {other.backoff.describe()}")
     lines.append(f"  close      {result.close.explain()}")
     # An attempt an ICMP error ended (its handshake line says so) was given up by no silence
     # of its own: the tracker's timer read no ICMP (helper-120: both said).
