@@ -130,7 +130,6 @@ from analyzer.decode.segment import (
     frame_of,
     impossible_flags,
     seq_diff,
-    without_echoes,
 )
 from analyzer.flow_key import FlowKey, attempt_key, flow_key, flow_key_of
 from analyzer.held_attempt import MAX_PACKED_RECORDS, HeldAttempt, HeldAttempts, can_pack, same_options
@@ -232,10 +231,9 @@ def _same_sender_and_state(segment: Segment, earlier: Segment, echoes: bool = Tr
     """The same end, acknowledging, offering and selectively acknowledging the same, with the
     same options: what a copy of a packet, or of a piece of it, repeats. `echoes`: a SYN's
     timestamps too (a router or firewall may rewrite them: pf's scrub shifts TSval)."""
-    if echoes:
-        same_options = segment.options == earlier.options
-    else:
-        same_options = without_echoes(segment.options) == without_echoes(earlier.options)
+    same_options = segment.options == earlier.options
+    if echoes and segment.flags & SYN:
+        same_options = same_options and segment.ts_val == earlier.ts_val and segment.ts_ecr == earlier.ts_ecr
     return (
         segment.sport == earlier.sport
         and segment.src == earlier.src

@@ -23,14 +23,13 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from analyzer.decode.segment import UNSEEN, Segment, TcpOptions, with_echoes, without_echoes
+from analyzer.decode.segment import UNSEEN, Segment, TcpOptions
 from analyzer.flow_key import sent_from_low
 from analyzer.timefmt import STAMP_BOUND, epoch_seconds
 
 # frame, time, seq, ack, window, payload_len, ip_id, checksum, ttl, sport, dport, flags,
 # family, payload_cut, then sack_start, sack_end and interface (UNSEEN is -1: signed), and
-# its options' timestamps, ts_val (-1: none) and ts_ecr (each SYN's own, where the options
-# without them are shared by many).
+# the timestamps, ts_val (UNSEEN: none) and ts_ecr (unsigned: 0 where ts_val is UNSEEN).
 _RECORD: Final = struct.Struct("<QqqqiiiiiHHHb?qqqqI")
 RECORD_SIZE: Final = _RECORD.size
 _STAMP: Final = struct.Struct("<q")  # a record's time is its stamp (Segment.stamp)
@@ -81,7 +80,7 @@ class HeldAttempt:
         # Its segments as they came, until `pack` puts them into `data` (None from then on).
         self.plain: list[Segment] | None = [syn]
         self.data = b""
-        self.options_a = without_echoes(syn.options)  # its timestamps are in the records
+        self.options_a = syn.options
         self.options_b: TcpOptions | None = None
         self.first_index = first_index
         self.from_b = 0  # a bit for each record, from the first: sent by end b
@@ -99,7 +98,7 @@ class HeldAttempt:
         time on the tracker's clock."""
         self.from_b |= 1 << self.records
         self._append(synack)
-        self.options_b = without_echoes(synack.options)
+        self.options_b = synack.options
         # b's backoff: from its SYN/ACK before (the tracker's syn_gap: each end's own).
         self.syn_gap = time - self.last_time if self.answered else 0.0
         self.answered = True
@@ -268,40 +267,35 @@ class HeldAttempts:
 # Both pack the fields in their order by name (no tuple of them made and unpacked: a flood
 # packs two records an attempt).
 def pack_record(segment: Segment) -> bytes:
-    s, options = segment, segment.options
-    ts_val, ts_ecr = (-1, 0) if options is None or options.ts_val < 0 else (options.ts_val, options.ts_ecr)
+    s = segment
     return _RECORD.pack(
         s.frame, s.stamp, s.seq, s.ack, s.window, s.payload_len, s.ip_id, s.checksum, s.ttl, s.sport,
-        s.dport, s.flags, s.family, s.payload_cut, s.sack_start, s.sack_end, s.interface, ts_val, ts_ecr,
+        s.dport, s.flags, s.family, s.payload_cut, s.sack_start, s.sack_end, s.interface, s.ts_val,
+        s.ts_ecr if s.ts_val != UNSEEN else 0,
     )  # fmt: skip
 
 
 def pack_short(segment: Segment) -> bytes:
-    s, options = segment, segment.options
-    ts_val, ts_ecr = (-1, 0) if options is None or options.ts_val < 0 else (options.ts_val, options.ts_ecr)
+    s = segment
     return _SHORT.pack(
         s.frame, s.stamp, s.seq, s.ack, s.window, s.payload_len, s.ip_id, s.checksum, s.ttl, s.sport,
-        s.dport, s.flags, s.family, s.payload_cut, s.interface, ts_val, ts_ecr,
+        s.dport, s.flags, s.family, s.payload_cut, s.interface, s.ts_val, s.ts_ecr if s.ts_val != UNSEEN else 0,
     )  # fmt: skip
 
 
 def same_options(segment: Segment, held: TcpOptions | None) -> bool:
-    """Whether `segment` carries the options an attempt holds (`held`), its timestamps aside."""
-    return without_echoes(segment.options) == held
+    """Whether `segment` carries the options an attempt holds (`held`)."""
+    return segment.options == held
 
 
 def unpack_record(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
     values = _RECORD.unpack_from(data, at)
-    return _segment(
-        values, src, dst, with_echoes(options, values[17], values[18]), values[14], values[15], values[16]
-    )
+    return _segment(values, src, dst, options, values[14], values[15], values[16], values[17], values[18])
 
 
 def unpack_short(data: bytes, at: int, src: str, dst: str, options: TcpOptions | None) -> Segment:
     values = _SHORT.unpack_from(data, at)
-    return _segment(
-        values, src, dst, with_echoes(options, values[15], values[16]), UNSEEN, UNSEEN, values[14]
-    )
+    return _segment(values, src, dst, options, UNSEEN, UNSEEN, values[14], values[15], values[16])
 
 
 def _segment(
@@ -312,13 +306,15 @@ def _segment(
     sack_start: int,
     sack_end: int,
     interface: int,
+    ts_val: int,
+    ts_ecr: int,
 ) -> Segment:
     """A segment of a record's values (in the order pack_short packs them), its addresses and options."""
     stamp: int = values[1]
     return Segment(
         values[0], epoch_seconds(stamp), values[12], src, values[9], dst, values[10], values[11], values[2],
         values[3], values[4], values[5], options, "", values[6], values[7], values[8], b"", values[13], sack_start,
-        sack_end, stamp, interface,
+        sack_end, stamp, interface, ts_val, ts_ecr if ts_val != UNSEEN else UNSEEN,
     )  # fmt: skip
 
 

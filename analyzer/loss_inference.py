@@ -168,7 +168,7 @@ def _listener_leg(segments: list[Segment], synack: Segment, crossing: float) -> 
          and s.sport == synack.sport and s.seq == synack.seq),
         synack,
     )  # fmt: skip
-    echoed = first.options.ts_ecr if first.options is not None else -1
+    echoed = first.ts_ecr
     syn = None
     for segment in segments:
         if segment is first:
@@ -178,7 +178,7 @@ def _listener_leg(segments: list[Segment], synack: Segment, crossing: float) -> 
             and segment.src == synack.dst
             and segment.sport == synack.dport
         ):
-            if echoed >= 0 and segment.options is not None and segment.options.ts_val == echoed:
+            if echoed >= 0 and segment.ts_val == echoed:
                 syn = segment
                 break
             if syn is None:
@@ -396,19 +396,15 @@ def _echoed_by_peer(segments: list[Segment], previous: int, index: int, echoes: 
     does not read): the peer got it; its SYN/ACK was lost, or came late. `echoes`: the TSecr
     of every SYN/ACK from the peer (_synack_echoes). A TSval of 0 (a clock that starts at 0)
     tells nothing."""
-    first, copy = segments[previous].options, segments[index].options
-    if first is None or first.ts_val <= 0 or (copy is not None and copy.ts_val == first.ts_val):
+    first, copy = segments[previous], segments[index]
+    if first.ts_val <= 0 or copy.ts_val == first.ts_val:
         return False
     return first.ts_val in echoes
 
 
 def _synack_echoes(segments: list[Segment], sender: tuple[str, int]) -> set[int]:
     """The TSecr of every SYN/ACK not from `sender`."""
-    return {
-        s.options.ts_ecr
-        for s in segments
-        if s.flags & (SYN | ACK) == SYN | ACK and (s.src, s.sport) != sender and s.options is not None
-    }
+    return {s.ts_ecr for s in segments if s.flags & (SYN | ACK) == SYN | ACK and (s.src, s.sport) != sender}
 
 
 def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:

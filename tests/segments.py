@@ -62,5 +62,6 @@ def syn_again_echoing(echoed: int | None) -> list[Segment]:
     segments = conversation(*SYN_AGAIN)
     if echoed is not None:
         for segment, (val, ecr) in zip(segments[:3], [(7000, 0), (8028, 0), (90, echoed)], strict=True):
-            segment.options = TcpOptions(1460, 7, True, True, ts_val=val, ts_ecr=ecr)
+            segment.options = TcpOptions(1460, 7, True, True)
+            segment.ts_val, segment.ts_ecr = val, ecr
     return segments

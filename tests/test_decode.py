@@ -15,7 +15,7 @@ from conftest import ROOT, corpus_params, run, stored_captures
 from pcap_builder import FRAMINGS, handshake_packets, tcp_packet, write_capture
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import GRE
+from scapy.layers.l2 import GRE, Ether
 from scapy.utils import PcapReader
 
 from analyzer.analysis import analyze_file
@@ -662,17 +662,53 @@ def test_both_decoders_read_the_same_sack_blocks(path) -> None:
 @pytest.mark.slow
 @needs_tshark
 @pytest.mark.parametrize("path", REAL_SOCKET_CAPTURES[:6], ids=lambda p: p.name)
-def test_both_decoders_read_the_same_syn_timestamps(path) -> None:
-    """A SYN's and a SYN/ACK's timestamps values (what tells which SYN a SYN/ACK answered):
-    Linux's SYNs carry them, and a SYN/ACK echoes its SYN's."""
+def test_both_decoders_read_the_same_timestamps(path) -> None:
+    """Every segment's TSval and TSecr (what tells which SYN a SYN/ACK answered, and which of
+    an end's segments its peer had taken in): Linux puts them on every segment, and a SYN/ACK
+    echoes its SYN's."""
     from analyzer.decode.tshark_reader import read_segments_tshark
 
     def stamps(segments: list) -> list[tuple[int, int, int]]:
-        return [(s.frame, s.options.ts_val, s.options.ts_ecr) for s in segments if s.flags & SYN]
+        return [(s.frame, s.ts_val, s.ts_ecr) for s in segments]
 
     fast = stamps(read_segments(str(path)))
     assert fast == stamps(read_segments_tshark(str(path)))
     assert fast and all(val >= 0 for _frame, val, _ecr in fast)
+
+
+# Option lists and the timestamps read from them: Linux's own (NOP, NOP, timestamps), a SACK
+# block first, timestamps first and padded after, two timestamps options (the last counts, as
+# Linux's tcp_parse_options reads them), one of the wrong length (none), and none at all.
+_TIMESTAMP_LISTS = [
+    ([("NOP", None), ("NOP", None), ("Timestamp", (7, 9))], (7, 9)),
+    ([("NOP", None), ("NOP", None), ("SAck", (5000, 6000)), ("NOP", None), ("NOP", None), ("Timestamp", (0xFFFFFFFF, 0))], (0xFFFFFFFF, 0)),
+    ([("Timestamp", (11, 12)), ("NOP", None), ("NOP", None)], (11, 12)),
+    ([("Timestamp", (1, 2)), ("Timestamp", (3, 4)), ("EOL", None)], (3, 4)),
+    ([("NOP", None), ("NOP", None), (8, b"\x00" * 6)], (-1, -1)),
+    ([("NOP", None), ("NOP", None), ("NOP", None), ("NOP", None)], (-1, -1)),
+]  # fmt: skip
+
+
+@needs_tshark
+def test_timestamps_are_read_from_any_option_list_by_both_decoders(tmp_path) -> None:
+    from analyzer.decode.tshark_reader import read_segments_tshark
+
+    packets = [
+        Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80, flags="A", seq=1, ack=1, options=options)
+        for options, _expected in _TIMESTAMP_LISTS
+    ]  # fmt: skip
+    path = tmp_path / "timestamps.pcap"
+    path.write_bytes(_pcap_of([(100 + n, 0, bytes(p)) for n, p in enumerate(packets)]))
+    expected = [stamps for _options, stamps in _TIMESTAMP_LISTS]
+    assert [(s.ts_val, s.ts_ecr) for s in read_segments(str(path))] == expected
+    assert [(s.ts_val, s.ts_ecr) for s in read_segments_tshark(str(path))] == expected
+    # Cut by the snapshot length inside the timestamps option: none, by both.
+    cut = tmp_path / "cut.pcap"
+    frame = bytes(packets[0])
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, len(frame) - 4, 1)
+    cut.write_bytes(header + struct.pack("<IIII", 100, 0, len(frame) - 4, len(frame)) + frame[:-4])
+    assert [(s.ts_val, s.ts_ecr) for s in read_segments(str(cut))] == [(-1, -1)]
+    assert [(s.ts_val, s.ts_ecr) for s in read_segments_tshark(str(cut))] == [(-1, -1)]
 
 
 # -- headers cut by a snapshot length ----------------------------------------------------------

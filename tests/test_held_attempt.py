@@ -7,6 +7,7 @@ import random
 import pytest
 
 from analyzer.connections import ConnectionTracker, Timeouts
+from analyzer.decode.ip_tcp import parse_options
 from analyzer.decode.segment import ACK, FIN, PSH, RST, SYN, UNSEEN, Segment, TcpOptions
 from analyzer.flow_key import attempt_key, flow_key, flow_key_of
 from analyzer.held_attempt import RECORD_SIZE, SHORT_SIZE, HeldAttempt
@@ -165,6 +166,8 @@ def _random_capture(rng: random.Random, count: int) -> list[Segment]:
         segment = _segment(frame, time, src, dst, flags, seq, ack, ip_id=rng.randrange(3))
         if flags & SYN:
             segment.options = TcpOptions(rng.choice([1460, None]), None, rng.random() < 0.5)
+        if rng.random() < 0.5:
+            segment.ts_val, segment.ts_ecr = rng.choice([(0, 0), (7, 0), (7, 1 << 31), ((1 << 32) - 1, 9)])
         if rng.random() < 0.03:
             segment.tunnel = "VXLAN"
         if flags & RST and rng.random() < 0.3:
@@ -328,6 +331,13 @@ def test_a_scan_s_refused_and_half_open_attempts_stay_packed(monkeypatch) -> Non
     assert [len(c.segments) for c in done[:2]] == [3, 2]
 
 
+def _linux_options(ts_val: int, ts_ecr: int) -> TcpOptions:
+    """A Linux SYN's options as the decoder reads them: MSS, SACK-permitted, timestamps, NOP,
+    window scale."""
+    raw = bytes([2, 4, 5, 0xB4, 4, 2, 8, 10]) + ts_val.to_bytes(4, "big") + ts_ecr.to_bytes(4, "big")
+    return parse_options(raw + bytes([1, 3, 3, 7]))
+
+
 def test_timestamps_are_kept_in_the_records_and_the_options_shared() -> None:
     """Each SYN and SYN/ACK carries its own timestamps (Linux's), which tell which SYN a
     SYN/ACK answered: the records keep them, each attempt holds options shared with every
@@ -336,13 +346,15 @@ def test_timestamps_are_kept_in_the_records_and_the_options_shared() -> None:
     for n in range(3):
         client = (f"10.1.0.{n + 1}", 40000)
         syn = _segment(3 * n + 1, 100 + n, client, SERVER, SYN, n, 0)
-        syn.options = TcpOptions(1460, 7, True, True, ts_val=1000 + n, ts_ecr=0)
+        syn.options = _linux_options(1000 + n, 0)
+        syn.ts_val, syn.ts_ecr = 1000 + n, 0
         tracker.add(syn)
         for again in range(2):
             synack = _segment(
                 3 * n + 2 + again, 100.0002 + n + again * 0.5, SERVER, client, SYN | ACK, 7, n + 1
             )
-            synack.options = TcpOptions(1460, 7, True, True, ts_val=5000 + again, ts_ecr=1000 + n)
+            synack.options = _linux_options(5000 + again, 1000 + n)
+            synack.ts_val, synack.ts_ecr = 5000 + again, 1000 + n
             tracker.add(synack)
     attempts = tracker._attempts.all()
     assert tracker.held() == 3 and len(attempts) == 3
@@ -350,10 +362,10 @@ def test_timestamps_are_kept_in_the_records_and_the_options_shared() -> None:
     assert len({id(attempt.options_b) for attempt in attempts}) == 1
     for attempt in attempts:
         syn, *synacks = attempt.segments()
-        assert syn.options is not None and syn.options.ts_val == 1000 + syn.seq
-        assert [(s.options.ts_val, s.options.ts_ecr) for s in synacks if s.options] == [
-            (5000, syn.options.ts_val),
-            (5001, syn.options.ts_val),
+        assert syn.options is not None and syn.ts_val == 1000 + syn.seq
+        assert [(s.ts_val, s.ts_ecr) for s in synacks if s.options] == [
+            (5000, syn.ts_val),
+            (5001, syn.ts_val),
         ]
 
 

@@ -171,6 +171,35 @@ def test_a_segment_s_sack_block_is_among_its_details() -> None:
     assert "options" not in details["4"]
 
 
+def test_a_segment_s_timestamps_name_the_frame_its_tsecr_echoes() -> None:
+    """TSval and TSecr of every segment that has them; the TSecr names the latest of the
+    peer's frames with that TSval (what its sender had taken in last), none for an echo of 0
+    (a SYN's) or of a TSval not in the capture."""
+    from segments import HANDSHAKE, conversation
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.packet_details import connection_details
+
+    segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
+    for segment, stamps in zip(segments, [(70, 0), (900, 70), (71, 900), (71, 900), (901, 71)], strict=True):
+        segment.ts_val, segment.ts_ecr = stamps
+    segments[4].ts_ecr = 72
+    [result] = analyze_segments(segments).connections
+    details = {
+        key: dict(lines)
+        for key, lines in connection_details(result, Clock(100.0), ["1", "2", "4", "5"]).items()
+    }
+    assert details["1"]["timestamps"] == "TSval 70, TSecr 0"
+    assert details["2"]["timestamps"] == "TSval 900, TSecr 70 (frame 1's TSval)"
+    assert details["4"]["timestamps"] == "TSval 71, TSecr 900 (frame 2's TSval)"
+    assert details["5"]["timestamps"] == "TSval 901, TSecr 72"
+    segments[4].ts_ecr = 71  # frames 3 and 4 both carry it: the latest
+    [result] = analyze_segments(segments).connections
+    assert dict(connection_details(result, Clock(100.0), ["5"])["5"])["timestamps"].endswith(
+        "(frame 4's TSval)"
+    )
+
+
 @pytest.mark.slow
 def test_gallery_links_a_report_for_every_stored_capture(tmp_path) -> None:
     assert main(["gallery", str(CAPTURES), "-o", str(tmp_path)]) == 0

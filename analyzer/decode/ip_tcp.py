@@ -382,17 +382,22 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, stamp: int, family: int
         on_reset = parse_options(data[at + TCP_MIN_HEADER : captured], captured < at + header_len)
         if on_reset.mptcp:
             options = on_reset
-    sack_start = sack_end = UNSEEN
-    if (
-        not flags & SYN
-        and header_len > TCP_MIN_HEADER
-        and not (
+    sack_start = sack_end = ts_val = ts_ecr = UNSEEN
+    if header_len > TCP_MIN_HEADER:
+        o = at + TCP_MIN_HEADER
+        if (
             header_len == _TIMESTAMPS_ONLY_HEADER
-            and captured > at + TCP_MIN_HEADER + 2
-            and data[at + TCP_MIN_HEADER + 2] == OPTION_TIMESTAMPS
-        )
-    ):
-        sack_start, sack_end = first_sack_block(data, at + TCP_MIN_HEADER, captured)
+            and captured == at + header_len
+            and data[o] == OPTION_NOP
+            and data[o + 1] == OPTION_NOP
+            and data[o + 2] == OPTION_TIMESTAMPS
+            and data[o + 3] == 10
+        ):
+            ts_val, ts_ecr = u32(data, o + 4), u32(data, o + 8)
+        else:
+            start, end, ts_val, ts_ecr = option_values(data, o, captured)
+            if not flags & SYN:
+                sack_start, sack_end = start, end
     payload = b""
     if flags & RST and tcp_len > header_len:
         payload = data[at + header_len : at + header_len + min(tcp_len - header_len, RST_DATA_KEPT)]
@@ -423,15 +428,20 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, stamp: int, family: int
         sack_start,
         sack_end,
         stamp,
+        UNSEEN,
+        ts_val,
+        ts_ecr,
     )
     if payload_len != claimed:
         raise BeyondFrame(segment, claimed)
     return segment
 
 
-def first_sack_block(data: bytes, at: int, end: int) -> tuple[int, int]:
-    """The first SACK block's edges in the options at data[at:end], (UNSEEN, UNSEEN) for none;
-    a bad option ends the list, as in parse_options."""
+def option_values(data: bytes, at: int, end: int) -> tuple[int, int, int, int]:
+    """The first SACK block's edges and the timestamps' TSval and TSecr in the options at
+    data[at:end], UNSEEN for what is not there (or not whole in the capture); a bad option
+    ends the list, as in parse_options."""
+    sack_start = sack_end = ts_val = ts_ecr = UNSEEN
     while at < end:
         kind = data[at]
         if kind == OPTION_END:
@@ -444,10 +454,12 @@ def first_sack_block(data: bytes, at: int, end: int) -> tuple[int, int]:
         length = data[at + 1]
         if length < 2 or at + length > end:
             break
-        if kind == OPTION_SACK and length >= 10:
-            return u32(data, at + 2), u32(data, at + 6)
+        if kind == OPTION_SACK and length >= 10 and sack_start == UNSEEN:
+            sack_start, sack_end = u32(data, at + 2), u32(data, at + 6)
+        elif kind == OPTION_TIMESTAMPS and length == 10:  # the last, as Linux reads them
+            ts_val, ts_ecr = u32(data, at + 2), u32(data, at + 6)
         at += length
-    return UNSEEN, UNSEEN
+    return sack_start, sack_end, ts_val, ts_ecr
 
 
 def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
@@ -458,7 +470,6 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
     cookie = 0
     mptcp_reset = mptcp_version = mptcp_key = mptcp_join_token = -1
     mptcp_fastclose = False
-    ts_val = ts_ecr = -1
     at = 0
     while at < len(raw):
         kind = raw[at]
@@ -486,7 +497,6 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
             sack = True
         elif kind == OPTION_TIMESTAMPS and length == 10:
             timestamps = True
-            ts_val, ts_ecr = u32(raw, at + 2), u32(raw, at + 6)
         elif kind == OPTION_FAST_OPEN:
             fast_open, cookie = True, length - 2
         elif kind == OPTION_EXPERIMENTAL and length >= 4 and raw[at + 2 : at + 4] == _FAST_OPEN_EXPERIMENT:
@@ -504,9 +514,9 @@ def parse_options(raw: bytes, cut: bool = False) -> TcpOptions:
             elif subtype == MPTCP_JOIN and length == 12:  # a SYN's: the receiver's token
                 mptcp_join_token = u32(raw, at + 4)
         at += length
-    if mptcp_version >= 0 or mptcp_join_token >= 0 or ts_val >= 0:  # values each SYN's own
+    if mptcp_version >= 0 or mptcp_join_token >= 0:  # values each SYN's own
         return TcpOptions(
             mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose,
-            mptcp_version, mptcp_key, mptcp_join_token, ts_val, ts_ecr,
+            mptcp_version, mptcp_key, mptcp_join_token,
         )  # fmt: skip
     return shared_options(mss, wscale, sack, timestamps, fast_open, cut, cookie, mptcp_reset, mptcp_fastclose)

@@ -96,12 +96,6 @@ class TcpOptions:
     mptcp_version: int = -1
     mptcp_key: int = -1
     mptcp_join_token: int = -1
-    # The timestamps option's values (RFC 7323), -1 where it has none or the capture cut it:
-    # a SYN/ACK echoes in ts_ecr the ts_val of the SYN it answered, which tells which of a
-    # client's SYNs reached the server (loss_inference.py). Not in as_dict. An options list
-    # with them is each SYN's own; held_attempt.py keeps them in its records instead.
-    ts_val: int = -1
-    ts_ecr: int = -1
 
     def __init__(
         self,
@@ -117,8 +111,6 @@ class TcpOptions:
         mptcp_version: int = -1,
         mptcp_key: int = -1,
         mptcp_join_token: int = -1,
-        ts_val: int = -1,
-        ts_ecr: int = -1,
     ) -> None:
         self.mss = mss
         self.window_scale = window_scale
@@ -132,8 +124,6 @@ class TcpOptions:
         self.mptcp_version = mptcp_version
         self.mptcp_key = mptcp_key
         self.mptcp_join_token = mptcp_join_token
-        self.ts_val = ts_val
-        self.ts_ecr = ts_ecr
 
     @property
     def mptcp(self) -> bool:
@@ -170,8 +160,7 @@ class TcpOptions:
         }
 
 
-# The options of SYNs without values of their own (an MPTCP key or token, timestamps'
-# values), by their fields: one object for each, up to the limit (a flood's or one host's
+# The options of SYNs without values of their own (an MPTCP key or token), by their fields: one object for each, up to the limit (a flood's or one host's
 # SYNs carry the same few, and each held attempt would otherwise hold its own).
 _SHARED_OPTIONS: Final[
     dict[tuple[int | None, int | None, bool, bool, bool, bool, int, int, bool], TcpOptions]
@@ -190,7 +179,7 @@ def shared_options(
     mptcp_reset: int,
     mptcp_fastclose: bool,
 ) -> TcpOptions:
-    """The options of these fields (no MPTCP key or token, no timestamps' values), shared."""
+    """The options of these fields (no MPTCP key or token), shared."""
     key = (
         mss,
         window_scale,
@@ -208,32 +197,6 @@ def shared_options(
         if len(_SHARED_OPTIONS) < _SHARED_OPTIONS_LIMIT:
             _SHARED_OPTIONS[key] = options
     return options
-
-
-def without_echoes(options: TcpOptions | None) -> TcpOptions | None:
-    """`options` less its timestamps' values, shared where nothing else of it is its own."""
-    o = options
-    if o is None or o.ts_val < 0:
-        return o
-    if o.mptcp_version >= 0 or o.mptcp_join_token >= 0:
-        return with_echoes(o, -1, -1)
-    return shared_options(
-        o.mss, o.window_scale, o.sack_permitted, o.timestamps, o.fast_open, o.cut, o.fast_open_cookie,
-        o.mptcp_reset, o.mptcp_fastclose,
-    )  # fmt: skip
-
-
-def with_echoes(options: TcpOptions | None, ts_val: int, ts_ecr: int) -> TcpOptions | None:
-    """`options` with these timestamps' values (ts_val -1: none): a copy, unless neither
-    has any."""
-    o = options
-    if o is None or (ts_val < 0 and o.ts_val < 0):
-        return o
-    return TcpOptions(
-        o.mss, o.window_scale, o.sack_permitted, o.timestamps, o.fast_open, o.cut, o.fast_open_cookie,
-        o.mptcp_reset, o.mptcp_fastclose, o.mptcp_version, o.mptcp_key, o.mptcp_join_token,
-        ts_val, ts_ecr,
-    )  # fmt: skip
 
 
 def frame_of(segment: Segment) -> int:
@@ -268,7 +231,9 @@ class Segment:
     ack: int
     window: int
     payload_len: int
-    options: TcpOptions | None  # parsed for SYN segments only: the rest never needs them
+    options: (
+        TcpOptions | None
+    )  # parsed for SYN segments only (and a RST's MPTCP reason); ts_val, ts_ecr and the SACK block are read for every segment
     tunnel: str  # the tunnels it was captured in, outermost first ("GRE > VXLAN"); "" for none
     # What tells a copy of this very packet (seen twice by the capture) from a resend of it:
     # IPv4's identification (UNSEEN for IPv6) and the TCP checksum (UNSEEN if not read).
@@ -295,6 +260,12 @@ class Segment:
     # epoch seconds is good to about 240 ns). Times shown to the microsecond, and two packets'
     # "same instant", are read from stamps (timefmt.Clock).
     stamp: int
+    # The timestamps option's TSval and TSecr (RFC 7323), UNSEEN where it has none or the
+    # capture cut it. An end's TSecr is the TSval of the latest segment it took in: what
+    # tells which of a SYN's copies a SYN/ACK answers (loss_inference.py), and that an
+    # answer captured on its way never arrived (the peer goes on echoing an older one).
+    ts_val: int
+    ts_ecr: int
 
     def __init__(
         self,
@@ -321,6 +292,8 @@ class Segment:
         sack_end: int = UNSEEN,
         stamp: int = UNSEEN,
         interface: int = UNSEEN,
+        ts_val: int = UNSEEN,
+        ts_ecr: int = UNSEEN,
     ) -> None:
         self.frame = frame
         self.time = time
@@ -345,6 +318,8 @@ class Segment:
         self.sack_end = sack_end
         self.stamp = stamp if stamp != UNSEEN else stamp_of(time)
         self.interface = interface
+        self.ts_val = ts_val
+        self.ts_ecr = ts_ecr
 
     @property
     def seq_space(self) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from analyzer.decode.capture_file import CaptureFile, zero_stamped_warning
 from analyzer.decode.headers import ICMPV6_PACKET_TOO_BIG
 from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
-from analyzer.decode.ip_tcp import parse_options
+from analyzer.decode.ip_tcp import option_values, parse_options
 from analyzer.decode.reader import DecodeStats, timer_offset, untimed_warning
 from analyzer.decode.segment import (
     DEST_UNREACHABLE,
@@ -158,13 +158,6 @@ def _options(tcp: Any) -> TcpOptions:
     # The list's own bytes read as the fast decoder reads them (an option of the wrong length
     # is none, as Linux has it), where tshark gives them.
     parsed = parse_options(listed) if listed else None
-    tsval, tsecr = value("options_timestamp_tsval"), value("options_timestamp_tsecr")
-    if parsed is not None:
-        ts_val, ts_ecr = parsed.ts_val, parsed.ts_ecr
-    elif tsval is not None and tsecr is not None:
-        ts_val, ts_ecr = int(tsval), int(tsecr)
-    else:
-        ts_val = ts_ecr = -1
     return TcpOptions(
         int(mss) if mss is not None else None,
         int(shift) if shift is not None else None,
@@ -178,8 +171,6 @@ def _options(tcp: Any) -> TcpOptions:
         parsed.mptcp_version if parsed is not None else -1,
         parsed.mptcp_key if parsed is not None else -1,
         parsed.mptcp_join_token if parsed is not None else -1,
-        ts_val,
-        ts_ecr,
     )
 
 
@@ -246,6 +237,7 @@ def _record(
             *_first_sack_block(tcp),
             stamp,
             _interface(packet, many_interfaces),
+            *_timestamps(tcp),
         )
     if quoting < len(names):
         return _unreachable(layers[quoting], frame, when, stamp, family, src, dst)
@@ -331,6 +323,25 @@ def _first_sack_block(tcp: Any) -> tuple[int, int]:
         return UNSEEN, UNSEEN
     base = int(tcp.get_field_value("ack_raw") or 0) - int(tcp.get_field_value("ack") or 0)
     return (int(str(left)) + base) % MOD, (int(str(right)) + base) % MOD
+
+
+def _timestamps(tcp: Any) -> tuple[int, int]:
+    """TSval and TSecr as the fast reader reads them (the list's own bytes where tshark gives
+    them: the last timestamps option of the right length), else tshark's fields."""
+    if int(tcp.hdr_len) <= 20:
+        return UNSEEN, UNSEEN
+    raw = tcp.get_field_value("options")
+    listed = _hex(raw) if raw else None
+    if listed:
+        _, _, ts_val, ts_ecr = option_values(listed, 0, len(listed))
+        return ts_val, ts_ecr
+    tsval, tsecr = (
+        tcp.get_field_value("options_timestamp_tsval"),
+        tcp.get_field_value("options_timestamp_tsecr"),
+    )
+    if tsval is None or tsecr is None:
+        return UNSEEN, UNSEEN
+    return int(str(tsval)), int(str(tsecr))
 
 
 def _rst_data(tcp: Any) -> bytes:

@@ -1288,14 +1288,14 @@ def open_answers(connection: Connection) -> dict[int, int]:
 
 def _echoed_syn(syns: list[Segment], synack: Segment, answered: Segment | None) -> Segment | None:
     """The SYN before `answered` whose TSval `synack` echoes in its TSecr, if any."""
-    echoed = synack.options.ts_ecr if synack.options is not None else -1
+    echoed = synack.ts_ecr
     if answered is None or echoed <= 0:
         return None
-    own = answered.options.ts_val if answered.options is not None else -1
+    own = answered.ts_val
     for syn in syns:
         if syn is answered:
             return None
-        if syn.options is not None and syn.options.ts_val == echoed != own:
+        if syn.ts_val == echoed != own:
             return syn
     return None
 

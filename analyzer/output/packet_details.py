@@ -82,6 +82,9 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
     wanted = set(ids)
     details: dict[str, Details] = {}
     previous: tuple[int, int] | None = None  # the stamp and frame of the segment before
+    # Each end's latest frame of each TSval: what a TSecr echoes names the segment its sender
+    # had last taken in from its peer (RFC 7323 4.3).
+    stamped: dict[tuple[str, int], int] = {}
     for segment in connection.segments:
         key = str(segment.frame)
         if key in wanted:
@@ -106,7 +109,7 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
                 lines.append(("options", options_words(segment.options)))
             elif segment.sack_start != UNSEEN:
                 # The options of segments without SYN are not decoded but for the first SACK
-                # block (timestamps and the rest are Wireshark's to show).
+                # block and the timestamps (the rest are Wireshark's to show).
                 base = bases.ack_base(receiver, segment)
                 start, end = (
                     (segment.sack_start, segment.sack_end)
@@ -116,6 +119,8 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
                 what = "D-SACK (data received twice)" if dsack(segment) is not None else "SACK"
                 numbers = "on the wire" if base is None else "relative"
                 lines.append(("options", f"{what} {start}–{end} ({numbers}; the first block)"))
+            if segment.ts_val != UNSEEN:
+                lines.append(("timestamps", _timestamps(segment, stamped.get((receiver, segment.ts_ecr)))))
             if segment.frame in result.resends:
                 number, _before = result.resends[segment.frame]
                 note = retransmission_note(segment, result.resends[segment.frame])
@@ -128,10 +133,20 @@ def connection_details(result: ConnectionAnalysis, origin: Clock, ids: Sequence[
             lines.extend(("diagnosis", mark) for mark in marks.get(segment.frame, []))
             details[key] = lines
         previous = (segment.stamp, segment.frame)
+        if segment.ts_val != UNSEEN:
+            stamped[(connection.sender(segment), segment.ts_val)] = segment.frame
     for key in wanted - details.keys():
         if "-" in key:
             details[key] = _band(connection.segments, key, origin, connection.folded is not None)
     return details
+
+
+def _timestamps(segment: Segment, echoed: int | None) -> str:
+    """TSval and TSecr, and the peer's frame whose TSval the TSecr echoes (the latest with it)."""
+    words = f"TSval {segment.ts_val}, TSecr {segment.ts_ecr}"
+    if echoed is not None and segment.ts_ecr != 0:
+        words += f" (frame {echoed}'s TSval)"
+    return words
 
 
 def _number(value: int, base: int | None) -> str:
