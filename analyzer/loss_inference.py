@@ -89,10 +89,12 @@ from analyzer.decode.segment import (
     MOD,
     RST,
     SYN,
+    UNSEEN,
     Segment,
     answers_for_no_socket,
     duplicate_sack,
     duplicate_sack_of,
+    echoes_older,
     seq_diff,
 )
 from analyzer.findings.handshake import syns_before_peer_syn
@@ -251,6 +253,12 @@ def _lost(
         never = _request_never_completed(segments, synack_ends)
         lost |= never
         by_listener |= never
+    if any(s.flags & (RST | ACK) == RST | ACK and s.ts_val != UNSEEN for s in segments):
+        if crossing is None:
+            crossing = crossing_window(segments)
+        unechoed = _not_echoed_by_reset(segments, crossing)
+        lost |= unechoed
+        by_listener |= unechoed
     if not earlier:
         return lost
     if crossing is None:
@@ -419,6 +427,27 @@ def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:
             continue
         return duplicate_sack_of(answer, before)
     return False
+
+
+def _not_echoed_by_reset(segments: list[Segment], crossing: float) -> set[int]:
+    """The peer's pure ACKs an end's RST (with ACK: its socket's own) proves it never took in:
+    its TSecr is older than their TSvals though they came more than the crossing window
+    before it (echoes_older; helper-131's ka2in: keep-alive answers dropped after the capture
+    point, then the keep-alive timer's RST)."""
+    never: set[int] = set()
+    for index, rst in enumerate(segments):
+        if rst.flags & (RST | ACK) != RST | ACK or rst.ts_val == UNSEEN:
+            continue
+        sender = (rst.src, rst.sport)
+        for position in range(index - 1, -1, -1):
+            answer = segments[position]
+            if (answer.src, answer.sport) == sender:
+                continue
+            if not echoes_older(rst, answer):
+                break  # it, and what its sender sent before, had older TSvals
+            if rst.time - answer.time > crossing:
+                never.add(answer.frame)
+    return never
 
 
 def _silent_between(segments: list[Segment], first: int, last: int) -> bool:

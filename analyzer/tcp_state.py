@@ -1075,7 +1075,8 @@ class ConnectionMachine:
                 if receiver.state == _SYN_RCVD
                 and receiver.history[0][1] == _LISTEN
                 and not segment.flags & SYN
-                else "never taken in by the receiver (lost: sent again or answered by a resend; or refused)"
+                else "never taken in by the receiver (lost: sent again or answered by a resend, or its receiver's "
+                "later segments echo older timestamps; or refused)"
             )
             step.lost = True
             self.steps.append(step)

@@ -368,6 +368,24 @@ def after_a_gap(segment: Segment, sent: int, peer_sent: int) -> bool:
     )
 
 
+def echoes_older(later: Segment, answer: Segment) -> bool:
+    """Whether `later`, sent by `answer`'s receiver after `answer` would have reached it (the
+    caller's to know), echoes in its TSecr a TSval older than `answer`'s: it had not taken
+    `answer` in (RFC 7323 4.3: an end echoes the TSval of the latest segment it took in at or
+    before what it had acknowledged, and its peer's TSvals never go back). Only for an
+    `answer` that would have moved the echo: a pure ACK (no data, SYN, FIN or RST) at
+    `later`'s acknowledgment number, with timestamps on both; a TSval of 0 tells nothing."""
+    return (
+        answer.ts_val > 0
+        and later.ts_val != UNSEEN
+        and bool(later.flags & ACK)
+        and answer.flags & (SYN | FIN | RST | ACK) == ACK
+        and not answer.payload_len
+        and answer.seq == later.ack
+        and seq_diff(answer.ts_val, later.ts_ecr) > 0
+    )
+
+
 def duplicate_sack(segment: Segment) -> bool:
     """Whether `segment`'s first SACK block is a duplicate SACK (RFC 2883): at or below its
     cumulative acknowledgment, naming data its sender got twice."""

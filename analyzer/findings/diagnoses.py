@@ -77,6 +77,7 @@ from analyzer.decode.segment import (
     Segment,
     Unreachable,
     duplicate_sack_of,
+    echoes_older,
     frame_of,
     seq_diff,
 )
@@ -84,7 +85,7 @@ from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.gaps import ID_ADJACENT, ID_REACH, id_order, ids_count_on
 from analyzer.findings.resets import Reset, foreign_ttl, own_ttls
 from analyzer.findings.retransmissions import SequenceAnalysis
-from analyzer.loss_inference import RTO_MIN
+from analyzer.loss_inference import RTO_MIN, crossing_window
 from analyzer.timefmt import between, epoch_seconds, format_duration, stamp_of
 
 # A FIN that follows the peer's within a round trip and this much more is a prompt close.
@@ -486,16 +487,26 @@ def _keep_alive(
         if not mine:
             continue
         theirs = _keep_alive_answers(connection, mine, side, probe_frames)
+        never = _answers_never_taken(connection, theirs, side)
+        reached = [a for a in theirs if a.frame not in never]
         intervals = [round(b.time - a.time, 3) for a, b in pairwise(mine)]
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
         since = idle_since.get(mine[0].frame)
         idle = (
             f" after {format_duration(between(since.stamp, mine[0].stamp))} idle" if since is not None else ""
         )
-        last_answer = theirs[-1].time if theirs else float("-inf")
+        last_answer = reached[-1].time if reached else float("-inf")
         unanswered = [p for p in mine if p.time > last_answer]
         reset = next((s for s in connection.segments if s.flags & RST and s.time >= mine[-1].time), None)
         answered = f"{len(theirs)} answered" if theirs else "none answered"
+        if never:
+            tail = all(a.frame in never for a in theirs[-len(never) :])
+            count = f"{'the last ' if tail else ''}{len(never)} answer{'s' if len(never) > 1 else ''}"
+            which = "none of them" if not reached else f"{count} never"
+            answered += (
+                f", but {which} reached the {side} (its later segments echo older timestamps: dropped after "
+                "the capture point)"
+            )
         frames = [p.frame for p in mine] + [a.frame for a in theirs]
         if unanswered and reset is not None and not _from(connection, reset, side):
             # The peer's RST is its answer: it had no socket for the connection any more.
@@ -508,7 +519,12 @@ def _keep_alive(
         sentence = f"keep-alive: the {side} probed {len(mine)} time{'s' if len(mine) > 1 else ''}{idle}{spacing}; {answered}"
         # Whether each got an answer the ladder writes on its arrow, as for SYNs and window probes.
         marks = {p.frame: "keep-alive" for p in mine}
-        marks.update({a.frame: "keep-alive answered" for a in theirs})
+        marks.update(
+            {
+                a.frame: "keep-alive answered" if a.frame not in never else "answer never arrived"
+                for a in theirs
+            }
+        )
         marks[mine[0].frame] = f"keep-alive{spacing}"
         if unanswered and reset is not None and _from(connection, reset, side):
             sentence += (
@@ -519,6 +535,21 @@ def _keep_alive(
             marks[reset.frame] = "keep-alive timeout"
         found.append(Diagnosis("keep_alive", frames, sentence, marks))
     return found
+
+
+def _answers_never_taken(connection: Connection, answers: list[Segment], side: str) -> set[int]:
+    """The answers (frames) the prober's next segment, a probe or its RST a keep-alive
+    interval on, proves it never took in: its TSecr older than theirs (echoes_older), sent
+    past the crossing window after them (they would have arrived first)."""
+    never: set[int] = set()
+    segments = connection.segments
+    crossing = crossing_window(segments) if any(a.ts_val > 0 for a in answers) else 0.0
+    for answer in answers:
+        start = bisect_right(segments, answer.frame, key=frame_of)
+        later = next((s for s in segments[start:] if _from(connection, s, side)), None)
+        if later is not None and later.time - answer.time > crossing and echoes_older(later, answer):
+            never.add(answer.frame)
+    return never
 
 
 def _keep_alive_answers(

@@ -99,6 +99,7 @@ from analyzer.decode.segment import (
     SYN,
     Segment,
     answers_for_no_socket,
+    echoes_older,
     impossible_flags,
     seq_diff,
 )
@@ -369,16 +370,30 @@ def _unanswered_copies(
 
 
 def _unanswered_keep_alives(
-    before: list[Step], reset: Segment, sender: Side, side: Callable[[Segment], Side]
+    before: list[Step],
+    reset: Segment,
+    sender: Side,
+    side: Callable[[Segment], Side],
+    not_taken: list[Segment],
+    echoes: bool = True,
 ) -> list[Segment]:
     """The sender's keep-alive probes just before its RST with nothing from the peer since the
-    first of them: no data or one byte, one below the RST's sequence number (its next)."""
+    first of them that reached the sender: no data or one byte, one below the RST's sequence
+    number (its next). The peer's pure ACKs the RST's timestamp proves never arrived (it
+    echoes an older TSval: helper-131's ka2in, answers dropped after the capture point) are
+    no answer: `not_taken` gets them, in their order (`echoes` False: every answer counts)."""
     probes: list[Segment] = []
     for step in reversed(before):
         segment = step.segment
-        if side(segment) != sender or not probe_shaped(segment, reset):
+        if side(segment) != sender:
+            if not echoes or not echoes_older(reset, segment):
+                break
+            not_taken.append(segment)
+            continue
+        if not probe_shaped(segment, reset):
             break
         probes.append(segment)
+    not_taken.reverse()
     return probes[::-1]
 
 
@@ -898,7 +913,17 @@ def _cause(
                 "tcp_retries2 and the application gets ETIMEDOUT)",
                 [c.frame for c in copies],
             )
-    probes = _unanswered_keep_alives(before, segment, sender, side)
+    answers_lost: list[Segment] = []
+    probes = _unanswered_keep_alives(before, segment, sender, side, answers_lost)
+    if answers_lost and (
+        not probes
+        or probes[0].frame > answers_lost[0].frame
+        or segment.time - answers_lost[-1].time <= crossing_window(connection.segments)
+    ):
+        # Answers to what came before the probes, or so near the RST that they may have been
+        # in flight when it left: no proof.
+        probes = _unanswered_keep_alives(before, segment, sender, side, [], echoes=False)
+        answers_lost = []
     if step.sender_before in SYNCHRONIZED and len(probes) >= KEEP_ALIVE_TIMEOUT_PROBES:
         closed = window_closed_before(before, probes[0])
         if closed is not None and _backing_off(before, segment, sender, side):
@@ -911,12 +936,26 @@ def _cause(
                 "with its data still unsent",
                 [closed.frame, *(p.frame for p in probes)],
             )
+        lost_words = ""
+        if answers_lost:
+            echoed = next(
+                (s.segment.frame for s in reversed(before)
+                 if side(s.segment) == peer and s.segment.ts_val == segment.ts_ecr),
+                None,
+            )  # fmt: skip
+            whose = f"frame {echoed}'s" if echoed is not None else "an older"
+            lost_words = (
+                f" (the {peer}'s answers, frame{'s' if len(answers_lost) > 1 else ''} "
+                f"{', '.join(str(a.frame) for a in answers_lost)}, were captured but never reached it: its RST "
+                f"echoes {whose} timestamp (TSecr {segment.ts_ecr}), not theirs; dropped after the capture "
+                "point, as by a firewall on its host)"
+            )
         return (
             "keep_alive_timeout",
-            f"the {sender}'s last {len(probes)} keep-alive probes went unanswered: its keep-alive timer gave "
-            f"up on a {peer} gone or unreachable and reset the connection (Linux: after tcp_keepalive_probes, "
-            "or TCP_KEEPCNT, probes, or sooner at TCP_USER_TIMEOUT)",
-            [p.frame for p in probes],
+            f"the {sender}'s last {len(probes)} keep-alive probes went unanswered{lost_words}: its keep-alive "
+            f"timer gave up on a {peer} gone or unreachable and reset the connection (Linux: after "
+            "tcp_keepalive_probes, or TCP_KEEPCNT, probes, or sooner at TCP_USER_TIMEOUT)",
+            [p.frame for p in probes] + [a.frame for a in answers_lost],
         )
     if not before and not segment.flags & ACK:
         # The capture's first segment of the 4-tuple, and no abort: a stack's abort carries

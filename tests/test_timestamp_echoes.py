@@ -1,0 +1,109 @@
+"""What a segment's TSecr proves (RFC 7323 4.3): an end echoes the TSval of the latest
+segment it took in, so a TSecr older than a pure ACK captured well before shows that ACK never
+reached it (helper-131's ka2in: keep-alive answers dropped by a firewall after the capture
+point, then the keep-alive timer's RST)."""
+
+from __future__ import annotations
+
+from segments import HANDSHAKE, conversation
+
+from analyzer.analysis import analyze_segments
+from analyzer.decode.segment import UNSEEN, echoes_older
+from analyzer.loss_inference import lost_segments
+
+# The client probes four times a second apart; the server answers each at once; the client
+# resets the connection a second after the last probe.
+KEEP_ALIVES = (
+    *HANDSHAKE,
+    (0.010, "c", "PA", 101, 501, 5),
+    (0.011, "s", "A", 501, 106),
+    (1.10000, "c", "A", 105, 501),
+    (1.10001, "s", "A", 501, 106),
+    (2.10000, "c", "A", 105, 501),
+    (2.10001, "s", "A", 501, 106),
+    (3.10000, "c", "A", 105, 501),
+    (3.10001, "s", "A", 501, 106),
+    (4.10000, "c", "A", 105, 501),
+    (4.10001, "s", "A", 501, 106),
+    (5.10000, "c", "RA", 106, 501),
+)
+ANSWERS = [7, 9, 11, 13]  # the server's answers to the probes, by frame
+
+
+def keep_alives(taken: int, rst_at: float = 5.1):
+    """KEEP_ALIVES with timestamps (each end's clock a millisecond a tick, Linux's), the
+    client taking in only the first `taken` answers: what it sends later echoes the latest
+    of them."""
+    segments = conversation(*KEEP_ALIVES)
+    segments[-1].time = 100.0 + rst_at
+    echo = 0
+    answers_seen = 0
+    for segment in segments:
+        by_client = segment.sport == 40000
+        segment.ts_val = int(segment.time * 1000) + (7_000_000 if by_client else 9_000_000)
+        if by_client:
+            segment.ts_ecr = echo
+        else:
+            segment.ts_ecr = segments[0].ts_val
+            if segment.frame not in ANSWERS or answers_seen < taken:
+                echo = segment.ts_val
+                answers_seen += segment.frame in ANSWERS
+    return segments
+
+
+def _keep_alive(segments):
+    [result] = analyze_segments(segments).connections
+    [diagnosis] = [d for d in result.diagnoses if d.kind == "keep_alive"]
+    return diagnosis
+
+
+def test_a_tsecr_older_than_a_pure_ack_s_tsval_proves_it_never_arrived() -> None:
+    segments = keep_alives(taken=1)
+    rst, first, second = segments[-1], segments[6], segments[8]
+    assert echoes_older(rst, second) and not echoes_older(rst, first)
+    # Data or a FIN moves the echo only where it is in order: no proof from them here.
+    data = segments[3]
+    assert not echoes_older(segments[5], data)
+    # Without timestamps, or a TSval of 0, nothing is proven.
+    second.ts_val = 0
+    assert not echoes_older(rst, second)
+    second.ts_val = UNSEEN
+    assert not echoes_older(rst, second)
+    # Out of order (not at the acknowledgment number its receiver had sent): no proof.
+    assert echoes_older(rst, segments[10])
+    segments[10].seq = 502
+    assert not echoes_older(rst, segments[10])
+
+
+def test_keep_alive_answers_the_prober_never_took_in_make_its_rst_the_keep_alive_timer_s() -> None:
+    segments = keep_alives(taken=1)
+    assert lost_segments(segments) == {9, 11, 13}
+    [result] = analyze_segments(segments).connections
+    assert "none of them reached" in _keep_alive(keep_alives(taken=0)).sentence
+    [reset] = result.resets
+    assert reset.cause == "keep_alive_timeout"
+    assert "the server's answers, frames 9, 11, 13, were captured but never reached it" in reset.explanation
+    assert "echoes frame 7's timestamp" in reset.explanation
+    diagnosis = _keep_alive(segments)
+    assert "4 answered, but the last 3 answers never reached the client" in diagnosis.sentence
+    assert diagnosis.marks[7] == "keep-alive answered" and diagnosis.marks[9] == "answer never arrived"
+
+
+def test_answers_the_prober_took_in_leave_the_rst_an_abort() -> None:
+    segments = keep_alives(taken=4)
+    assert lost_segments(segments) == set()
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "abort" and "never reached" not in reset.explanation
+    [diagnosis] = [d for d in result.diagnoses if d.kind == "keep_alive"]
+    assert "never reached" not in diagnosis.sentence and "4 answered" in diagnosis.sentence
+
+
+def test_an_answer_that_may_have_been_in_flight_when_the_rst_left_is_no_proof() -> None:
+    """The last answer within the crossing window (the handshake's round trip) of the RST:
+    the RST may have left before it arrived."""
+    segments = keep_alives(taken=1, rst_at=4.100011)
+    lost = lost_segments(segments)
+    assert 13 not in lost and {9, 11} <= lost
+    [result] = analyze_segments(segments).connections
+    assert "never reached" not in result.resets[0].explanation
