@@ -47,6 +47,9 @@ about it, and these rules read that:
   accepted socket's own abort: the ACK had arrived. A RST that comes later
   is the listener's own doing after the connection was made (closed with connections
   still in its accept queue: a RST to each);
+- a pure ACK whose receiver's next segment, captured more than twice that receiver's leg of
+  the path later, echoes an older TSval (RFC 7323 4.3; unechoed_acks): a keep-alive's answer,
+  the ACK of a resend, dropped after the capture point (a firewall on the receiver's host);
 - an end's first SYNs, where the peer's own SYN (no ACK) came far later than the round trip
   that followed it (the split handshake's shape, but no answer: findings/handshake.py's
   syns_before_peer_syn): they never reached the peer, which connected on its own (a
@@ -71,9 +74,10 @@ answered it, and its answer was lost before a capture at the SYN's sender.
 Where the capture was taken. A capture taken at an end (findings/vantage.py) holds what
 reached that end: nothing sent to it is lost, whatever the rules above say (a SYN/ACK
 resent to a scanner that never answered reached the scanner; it had no socket to take it);
-but for what a listener's own behaviour shows it did not take (its SYN/ACK sent again, its
-silence, its RST to what would have made the connection): its host got those segments and
-its stack dropped them (a full accept queue, a firewall after the capture point).
+but for what a receiver's own behaviour shows it did not take (a listener's SYN/ACK sent
+again, its silence, its RST to what would have made the connection; an end's TSecr older
+than the ACK's TSval): its host got those segments and dropped them (a full accept queue, a
+firewall after the capture point).
 
 Data segments are not examined: losing them does not change a state.
 """
@@ -253,12 +257,9 @@ def _lost(
         never = _request_never_completed(segments, synack_ends)
         lost |= never
         by_listener |= never
-    if any(s.flags & (RST | ACK) == RST | ACK and s.ts_val != UNSEEN for s in segments):
-        if crossing is None:
-            crossing = crossing_window(segments)
-        unechoed = _not_echoed_by_reset(segments, crossing)
-        lost |= unechoed
-        by_listener |= unechoed
+    unechoed = unechoed_acks(segments)
+    lost |= unechoed
+    by_listener |= unechoed
     if not earlier:
         return lost
     if crossing is None:
@@ -429,25 +430,58 @@ def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:
     return False
 
 
-def _not_echoed_by_reset(segments: list[Segment], crossing: float) -> set[int]:
-    """The peer's pure ACKs an end's RST (with ACK: its socket's own) proves it never took in:
-    its TSecr is older than their TSvals though they came more than the crossing window
-    before it (echoes_older; helper-131's ka2in: keep-alive answers dropped after the capture
-    point, then the keep-alive timer's RST)."""
+def unechoed_acks(segments: list[Segment]) -> set[int]:
+    """The pure ACKs their receiver's next segment proves it never took in: it echoes a TSval
+    older than theirs (echoes_older; helper-131's ka2in and utoin: keep-alive answers and ACKs
+    of resent data dropped by a firewall after the capture point), captured more than twice
+    that receiver's leg of the path after them (_echo_legs, ECHO_MARGIN at least: they would
+    have arrived before it left; a data sender's burst answers ACKs a round trip on, each as
+    it comes: zeek_missing-syn). Only the next: a later one shows nothing this one did not."""
     never: set[int] = set()
-    for index, rst in enumerate(segments):
-        if rst.flags & (RST | ACK) != RST | ACK or rst.ts_val == UNSEEN:
-            continue
-        sender = (rst.src, rst.sport)
-        for position in range(index - 1, -1, -1):
-            answer = segments[position]
-            if (answer.src, answer.sport) == sender:
-                continue
-            if not echoes_older(rst, answer):
-                break  # it, and what its sender sent before, had older TSvals
-            if rst.time - answer.time > crossing:
-                never.add(answer.frame)
+    legs: dict[tuple[str, int], float] | None = None
+    waiting: dict[tuple[str, int], list[Segment]] = {}  # by receiver: pure ACKs for its next segment
+    for segment in segments:
+        sender = (segment.src, segment.sport)
+        answers = waiting.pop(sender, None)
+        if answers is not None:
+            for answer in answers:
+                if not echoes_older(segment, answer):
+                    continue
+                if legs is None:
+                    legs = _echo_legs(segments)
+                leg = legs.get(sender)
+                if leg is not None and segment.time - answer.time > 2 * leg + ECHO_MARGIN:
+                    never.add(answer.frame)
+        if segment.ts_val > 0 and segment.flags & (SYN | FIN | RST | ACK) == ACK and not segment.payload_len:
+            waiting.setdefault((segment.dst, segment.dport), []).append(segment)
     return never
+
+
+# Added to twice an end's leg of the path before its TSecr proves a segment never reached it:
+# a timer's slack, a scheduler's delay.
+ECHO_MARGIN: Final = 0.010
+
+
+def _echo_legs(segments: list[Segment]) -> dict[tuple[str, int], float]:
+    """Each end's leg of the path, from the capture point to it and back, as its timestamps
+    measure it: the least time from the first capture of a TSval of its peer's to its first
+    segment echoing it (never less than the leg: it echoes a TSval once a segment with it has
+    arrived, and the first with it arrived first). Ends that echo nothing have none."""
+    first_seen: dict[tuple[str, int], dict[int, float]] = {}  # by sender: each TSval's first capture
+    legs: dict[tuple[str, int], float] = {}
+    for segment in segments:
+        if segment.ts_val == UNSEEN:
+            continue
+        me = (segment.src, segment.sport)
+        peer = first_seen.get((segment.dst, segment.dport))
+        if peer is not None and segment.flags & ACK:
+            sent = peer.get(segment.ts_ecr)
+            if sent is not None:
+                sample = segment.time - sent
+                if sample < legs.get(me, sample + 1):
+                    legs[me] = sample
+        first_seen.setdefault(me, {}).setdefault(segment.ts_val, segment.time)
+    return legs
 
 
 def _silent_between(segments: list[Segment], first: int, last: int) -> bool:

@@ -107,3 +107,57 @@ def test_an_answer_that_may_have_been_in_flight_when_the_rst_left_is_no_proof() 
     assert 13 not in lost and {9, 11} <= lost
     [result] = analyze_segments(segments).connections
     assert "never reached" not in result.resets[0].explanation
+
+
+def test_a_data_sender_s_burst_a_round_trip_on_proves_nothing_of_the_acks_it_crossed() -> None:
+    """zeek_missing-syn, captured near the client 183 ms from the server: the client's two
+    ACKs a tick apart; the server's burst a round trip later echoes the first in its first two
+    segments and the second in the next two (each ACK answered as it came). The burst came a
+    round trip after the second ACK, as after the first: no proof it missed it."""
+    segments = conversation(
+        ("c", "S", 100, 0),
+        (0.183, "s", "SA", 500, 101),
+        (0.1831, "c", "A", 101, 501),
+        (0.367, "s", "A", 501, 101, 1000),
+        (0.3671, "s", "A", 1501, 101, 1000),
+        (0.369, "c", "A", 101, 1501),
+        (0.3691, "c", "A", 101, 2501),
+        (0.552, "s", "A", 2501, 101, 1000),
+        (0.5521, "s", "A", 3501, 101, 1000),
+        (0.5522, "s", "A", 4501, 101, 1000),
+    )
+    # (TSval, TSecr) each, both clocks 1 ms a tick.
+    stamps = [(100, 0), (5183, 100), (283, 5183), (5367, 283), (5367, 283), (469, 5367), (470, 5367),
+              (5552, 469), (5552, 469), (5552, 470)]  # fmt: skip
+    for segment, (val, ecr) in zip(segments, stamps, strict=True):
+        segment.ts_val, segment.ts_ecr = val, ecr
+    assert echoes_older(segments[7], segments[6])  # the burst's first echoes the first ACK
+    assert lost_segments(segments) == set()
+
+
+def test_an_rto_s_copies_acknowledged_on_the_wire_but_never_taken_in_say_so() -> None:
+    """helper-131's utoin: each copy of the client's data acknowledged at once on the wire (a
+    duplicate SACK of it), every ACK dropped after the capture point: the client's copies go
+    on echoing the TSval of the server's ACK before them."""
+    steps = [*HANDSHAKE, (0.010, "c", "PA", 101, 501, 100), (0.0101, "s", "A", 501, 201)]
+    times = [0.2, 0.4, 0.8, 1.6, 3.2]
+    for at in times:
+        steps += [(at, "c", "PA", 101, 501, 100), (at + 0.00002, "s", "A", 501, 201)]
+    segments = conversation(*steps)
+    for segment in segments:
+        by_client = segment.sport == 40000
+        segment.ts_val = int(segment.time * 1000) + (7_000_000 if by_client else 9_000_000)
+        segment.ts_ecr = segments[1].ts_val if by_client else segments[0].ts_val
+    for segment in segments[5:]:  # the client took nothing in after the first ACK of its data
+        if segment.sport == 40000:
+            segment.ts_ecr = segments[4].ts_val
+        else:
+            segment.sack_start, segment.sack_end = 101, 201
+    acks = [s.frame for s in segments[5:] if s.sport == 80]
+    assert lost_segments(segments) == set(acks[:-1])  # the last has nothing after it to judge it
+    [result] = analyze_segments(segments).connections
+    [rto] = [d for d in result.diagnoses if d.kind == "retransmission_timeout"]
+    assert (
+        f"the server acknowledged it (frames {', '.join(map(str, acks[:-1]))}), but those ACKs never reached the client"
+        in rto.sentence
+    )

@@ -77,7 +77,6 @@ from analyzer.decode.segment import (
     Segment,
     Unreachable,
     duplicate_sack_of,
-    echoes_older,
     frame_of,
     seq_diff,
 )
@@ -85,7 +84,7 @@ from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.gaps import ID_ADJACENT, ID_REACH, id_order, ids_count_on
 from analyzer.findings.resets import Reset, foreign_ttl, own_ttls
 from analyzer.findings.retransmissions import SequenceAnalysis
-from analyzer.loss_inference import RTO_MIN, crossing_window
+from analyzer.loss_inference import RTO_MIN, unechoed_acks
 from analyzer.timefmt import between, epoch_seconds, format_duration, stamp_of
 
 # A FIN that follows the peer's within a round trip and this much more is a prompt close.
@@ -487,7 +486,7 @@ def _keep_alive(
         if not mine:
             continue
         theirs = _keep_alive_answers(connection, mine, side, probe_frames)
-        never = _answers_never_taken(connection, theirs, side)
+        never = {a.frame for a in theirs} & unechoed_acks(connection.segments)
         reached = [a for a in theirs if a.frame not in never]
         intervals = [round(b.time - a.time, 3) for a, b in pairwise(mine)]
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
@@ -535,21 +534,6 @@ def _keep_alive(
             marks[reset.frame] = "keep-alive timeout"
         found.append(Diagnosis("keep_alive", frames, sentence, marks))
     return found
-
-
-def _answers_never_taken(connection: Connection, answers: list[Segment], side: str) -> set[int]:
-    """The answers (frames) the prober's next segment, a probe or its RST a keep-alive
-    interval on, proves it never took in: its TSecr older than theirs (echoes_older), sent
-    past the crossing window after them (they would have arrived first)."""
-    never: set[int] = set()
-    segments = connection.segments
-    crossing = crossing_window(segments) if any(a.ts_val > 0 for a in answers) else 0.0
-    for answer in answers:
-        start = bisect_right(segments, answer.frame, key=frame_of)
-        later = next((s for s in segments[start:] if _from(connection, s, side)), None)
-        if later is not None and later.time - answer.time > crossing and echoes_older(later, answer):
-            never.add(answer.frame)
-    return never
 
 
 def _keep_alive_answers(
@@ -814,12 +798,20 @@ def _retransmission_timeouts(
             else ""
         )
         unheard = _never_taken(connection, chain[-1]) if from_client else ""
+        unechoed = _acks_never_taken(connection, from_client, chain, first_sent)
+        came = (
+            f"the {_peer(side)} acknowledged it (frame{'s' if len(unechoed) > 1 else ''} "
+            f"{', '.join(str(a.frame) for a in unechoed)}), but {'those ACKs' if len(unechoed) > 1 else 'that ACK'} "
+            f"never reached the {side}: its later segments echo older timestamps (dropped after the capture point)"
+            if unechoed
+            else "no acknowledgment came for it in time"
+        )
         found.append(
             Diagnosis(
                 "retransmission_timeout",
-                frames,
+                frames + [a.frame for a in unechoed],
                 f"the {side}'s data segment (seq {seq}, {chain[0].payload_len} bytes) was sent {sends} times, "
-                f"{after}{backoff.describe()}: no acknowledgment came for it in time{cut}{unheard}",
+                f"{after}{backoff.describe()}: {came}{cut}{unheard}",
                 {s.frame: "RTO" for s in chain}
                 | {chain[0].frame: f"RTO backoff{factor}, {len(chain)} resends"},
             )
@@ -877,6 +869,26 @@ def _sent_in_another_order(original: Segment | None, chain: list[Segment], count
         0 < id_order(later, earlier) < reach and later.time - earlier.time < RTO_MIN
         for earlier, later in pairwise(copies)
     )
+
+
+def _acks_never_taken(
+    connection: Connection, from_client: bool, chain: list[Segment], since: float
+) -> list[Segment]:
+    """The peer's pure ACKs of the chain's data (past its first byte, or naming it in a
+    duplicate SACK) from its first send to its last copy that the sender never took in
+    (loss_inference.unechoed_acks: helper-131's utoin, each copy acknowledged at once on the
+    wire)."""
+    first = chain[0]
+    acks = [
+        s for s in connection.segments
+        if connection.from_client(s) != from_client and since <= s.time <= chain[-1].time
+        and s.flags & ACK and not s.payload_len
+        and (seq_diff(s.ack, first.seq) > 0 or duplicate_sack_of(s, first))
+    ]  # fmt: skip
+    if not acks:
+        return []
+    never = unechoed_acks(connection.segments)
+    return [a for a in acks if a.frame in never]
 
 
 def _never_taken(connection: Connection, last: Segment) -> str:

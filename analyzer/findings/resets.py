@@ -99,12 +99,11 @@ from analyzer.decode.segment import (
     SYN,
     Segment,
     answers_for_no_socket,
-    echoes_older,
     impossible_flags,
     seq_diff,
 )
 from analyzer.findings.handshake import Handshake
-from analyzer.loss_inference import crossing_window, request_still_held
+from analyzer.loss_inference import crossing_window, request_still_held, unechoed_acks
 from analyzer.sidecar import CallRecord, call_bytes
 from analyzer.tcp_state import (
     FIN_WAIT_2_SILENCE,
@@ -374,19 +373,19 @@ def _unanswered_keep_alives(
     reset: Segment,
     sender: Side,
     side: Callable[[Segment], Side],
+    unechoed: set[int],
     not_taken: list[Segment],
-    echoes: bool = True,
 ) -> list[Segment]:
     """The sender's keep-alive probes just before its RST with nothing from the peer since the
     first of them that reached the sender: no data or one byte, one below the RST's sequence
-    number (its next). The peer's pure ACKs the RST's timestamp proves never arrived (it
-    echoes an older TSval: helper-131's ka2in, answers dropped after the capture point) are
-    no answer: `not_taken` gets them, in their order (`echoes` False: every answer counts)."""
+    number (its next). The peer's pure ACKs its next segment proves never arrived (`unechoed`,
+    loss_inference.unechoed_acks: helper-131's ka2in, answers dropped after the capture point)
+    are no answer: `not_taken` gets them, in their order."""
     probes: list[Segment] = []
     for step in reversed(before):
         segment = step.segment
         if side(segment) != sender:
-            if not echoes or not echoes_older(reset, segment):
+            if segment.frame not in unechoed:
                 break
             not_taken.append(segment)
             continue
@@ -914,15 +913,11 @@ def _cause(
                 [c.frame for c in copies],
             )
     answers_lost: list[Segment] = []
-    probes = _unanswered_keep_alives(before, segment, sender, side, answers_lost)
-    if answers_lost and (
-        not probes
-        or probes[0].frame > answers_lost[0].frame
-        or segment.time - answers_lost[-1].time <= crossing_window(connection.segments)
-    ):
-        # Answers to what came before the probes, or so near the RST that they may have been
-        # in flight when it left: no proof.
-        probes = _unanswered_keep_alives(before, segment, sender, side, [], echoes=False)
+    unechoed = unechoed_acks(connection.segments) if segment.ts_val > 0 else set()
+    probes = _unanswered_keep_alives(before, segment, sender, side, unechoed, answers_lost)
+    if answers_lost and (not probes or probes[0].frame > answers_lost[0].frame):
+        # Answers to what came before the probes: not what the keep-alive timer counts.
+        probes = _unanswered_keep_alives(before, segment, sender, side, set(), [])
         answers_lost = []
     if step.sender_before in SYNCHRONIZED and len(probes) >= KEEP_ALIVE_TIMEOUT_PROBES:
         closed = window_closed_before(before, probes[0])
