@@ -68,8 +68,9 @@ open, a split handshake: not a timer's resend), or before it within the crossing
 it (a stack that retries a refused connect(): Windows), or the copy is a SYN/ACK the peer
 answered with a RST at its acknowledgment number (RFC 9293 3.10.7.1 and 3.10.7.3: no
 socket took it, or it did not acknowledge the peer's SYN: an old duplicate's answer), or
-a SYN/ACK of the peer's echoes its timestamp (TSecr, RFC 7323), not the copy's: the peer
-answered it, and its answer was lost before a capture at the SYN's sender.
+a segment of the peer's echoes its timestamp (TSecr, RFC 7323), not the copy's: the peer
+took it in, and its answer was lost before a capture at the SYN's sender (a SYN/ACK
+echoing the first SYN; a client's ACK of a SYN/ACK sent again, echoing the first SYN/ACK).
 
 Where the capture was taken. A capture taken at an end (findings/vantage.py) holds what
 reached that end: nothing sent to it is lost, whatever the rules above say (a SYN/ACK
@@ -266,7 +267,7 @@ def _lost(
         crossing = crossing_window(segments)
     control = SYN | FIN
     later = {previous: index for index, previous in earlier.items()}
-    synack_echoes: dict[tuple[str, int], set[int]] = {}  # by a SYN's sender: what its peer echoed
+    peer_echoes: dict[tuple[str, int], set[int]] = {}  # by a SYN's sender: what its peer echoed
     # Acknowledgments of a FIN its next copy came too soon after to prove lost (it may have
     # crossed them), with that copy's index: a later copy judges them (_resent_long_after).
     spared: list[tuple[int, int]] = []
@@ -334,9 +335,9 @@ def _lost(
         if not answered and syn and not resent and segment.flags & ACK:
             answered = _crossed_peer_syn(segments, previous, crossing)
         if not answered and syn:
-            if sender not in synack_echoes:
-                synack_echoes[sender] = _synack_echoes(segments, sender)
-            answered = _echoed_by_peer(segments, previous, index, synack_echoes[sender])
+            if sender not in peer_echoes:
+                peer_echoes[sender] = _peer_echoes(segments, sender)
+            answered = _echoed_by_peer(segments, previous, index, peer_echoes[sender])
         if acked or answered:
             continue
         if not syn and _sacked_twice(segments, index, segments[previous]):
@@ -398,12 +399,14 @@ def _took_synack_before(segments: list[Segment], previous: int, index: int) -> b
 
 
 def _echoed_by_peer(segments: list[Segment], previous: int, index: int, echoes: set[int]) -> bool:
-    """Whether a SYN/ACK of the peer's echoes the timestamp of segments[previous] (a SYN its
-    sender sent again as segments[index]) and not the copy's (RFC 7323 4.3: a SYN/ACK's TSecr
-    is the TSval of the SYN it answers; Linux answers a repeated SYN with the TSecr it took
-    first, where FreeBSD's syncache and SYN cookies echo each SYN's own, which this rule then
-    does not read): the peer got it; its SYN/ACK was lost, or came late. `echoes`: the TSecr
-    of every SYN/ACK from the peer (_synack_echoes). A TSval of 0 (a clock that starts at 0)
+    """Whether a segment of the peer's echoes the timestamp of segments[previous] (a SYN or
+    SYN/ACK its sender sent again as segments[index]) and not the copy's (RFC 7323 4.3: an end
+    echoes the TSval of what it took in; a SYN/ACK's TSecr is the TSval of the SYN it answers,
+    and Linux answers a repeated SYN with the TSecr it took first, where FreeBSD's syncache and
+    SYN cookies echo each SYN's own, which this rule then does not read; a client ESTABLISHED
+    by the first SYN/ACK answers the copy with an ACK that still echoes the first: helper-131's
+    bl0b): the peer got it; its answer was lost, or came late. `echoes`: the TSecr of every
+    segment with ACK from the peer (_peer_echoes). A TSval of 0 (a clock that starts at 0)
     tells nothing."""
     first, copy = segments[previous], segments[index]
     if first.ts_val <= 0 or copy.ts_val == first.ts_val:
@@ -411,9 +414,9 @@ def _echoed_by_peer(segments: list[Segment], previous: int, index: int, echoes: 
     return first.ts_val in echoes
 
 
-def _synack_echoes(segments: list[Segment], sender: tuple[str, int]) -> set[int]:
-    """The TSecr of every SYN/ACK not from `sender`."""
-    return {s.ts_ecr for s in segments if s.flags & (SYN | ACK) == SYN | ACK and (s.src, s.sport) != sender}
+def _peer_echoes(segments: list[Segment], sender: tuple[str, int]) -> set[int]:
+    """The TSecr of every segment with ACK not from `sender`."""
+    return {s.ts_ecr for s in segments if s.flags & ACK and s.ts_val != UNSEEN and (s.src, s.sport) != sender}
 
 
 def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:

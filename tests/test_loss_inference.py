@@ -527,3 +527,28 @@ def test_a_synack_sent_again_long_after_the_clients_held_ack_shows_the_ack_not_t
             (1.2002, "c", "PA", 101, 501, 10), (2.2, "s", "SA", 500, 101), (2.2001, "c", "A", 111, 501),
             (2.4003, "s", "A", 501, 111))  # fmt: skip
     assert not {4, 5} & lost_segments(conversation(*slow))
+
+
+def test_a_client_s_ack_echoing_the_first_synack_proves_that_one_arrived() -> None:
+    """helper-131's bl0b: the client's ACK of the first SYN/ACK dropped before the capture
+    point; the listener sends its SYN/ACK again, and the client, ESTABLISHED since the first,
+    answers the copy with an ACK that still echoes the first one's TSval: the first arrived (an
+    ACK echoing the copy's says nothing of it)."""
+
+    def synack_again(echoed: int) -> list:
+        segments = conversation(
+            ("c", "S", 100, 0), (0.000014, "s", "SA", 500, 101), (1.027, "s", "SA", 500, 101),
+            (1.02701, "c", "A", 101, 501),
+        )  # fmt: skip
+        for segment, stamps in zip(
+            segments, [(7000, 0), (90, 7000), (1117, 7000), (8027, echoed)], strict=True
+        ):
+            segment.ts_val, segment.ts_ecr = stamps
+        return segments
+
+    assert lost_segments(synack_again(90)) == set()
+    [result] = analyze_segments(synack_again(90)).connections
+    assert state_at(result.states["client"], 100.5) == State.ESTABLISHED
+    assert lost_segments(synack_again(1117)) == {2}
+    [result] = analyze_segments(synack_again(1117)).connections
+    assert state_at(result.states["client"], 100.5) == State.SYN_SENT
