@@ -304,3 +304,36 @@ def test_our_resends_count_in_the_lists_whatever_wireshark_calls_them() -> None:
     [result] = analyze_segments(conversation(*steps)).connections
     assert result.sequence.flags == {16: ["out_of_order"]} and 16 in result.resends
     assert interesting_reasons(result) == ["1 retransmission"] and retransmitted(result)
+
+
+def test_a_capture_begun_while_an_end_probes_misses_nothing() -> None:
+    """helper-131's mid2: the capture begins mid-connection while the client sends keep-alives
+    (no data, one below its next number) and the server acknowledges one past them: Wireshark
+    flags the first ACK and the client's FIN after a gap ("ACKed segment that wasn't
+    captured", "previous segment not captured"), and the ACK of the FIN too; nothing is missing."""
+    from segments import conversation
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.text_report import analysis_text
+
+    probes = (
+        ("c", "A", 99, 500), ("s", "A", 500, 100),
+        (1.0, "c", "A", 99, 500), (1.00001, "s", "A", 500, 100),
+        (2.0, "c", "FA", 100, 500), (2.00001, "s", "A", 500, 101),
+    )  # fmt: skip
+    analysis = analyze_segments(conversation(*probes))
+    [result] = analysis.connections
+    assert result.gaps is not None
+    assert sorted(result.gaps.probe_acks + result.gaps.after_probes) == [2, 5, 6]
+    assert result.gaps.as_dict()["after_probes"] == [2, 5, 6]
+    text = analysis_text(analysis)
+    assert (
+        "frames 2, 5, 6 flagged by Wireshark after a gap only because the capture began while an end probed"
+        in text
+    )
+    assert "packets not in the capture" not in text
+    # One bare segment alone may be a pure ACK before data the capture missed: no such reading.
+    once = analyze_segments(conversation(*probes[:2], *probes[4:]))
+    [result] = once.connections
+    assert result.gaps is None or not (result.gaps.probe_acks or result.gaps.after_probes)
+    assert "packets not in the capture" in analysis_text(once)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import SYN, Segment, seq_diff
+from analyzer.decode.segment import RST, SYN, Segment, seq_diff
 
 # Two identifications of one sender more than this apart are not one counter's.
 ID_REACH: Final = 4_096
@@ -74,6 +74,13 @@ class GapFills:
     # The fillers of `reordered` that only their time said were the packet first sent (no
     # identification told): the weaker reading, which a fast retransmission can meet.
     timed: list[int] = field(default_factory=list)
+    # Flagged only because the capture began with an end's keep-alive or window probes (no
+    # data, one below its next number, sent more than once before any of its numbers): the
+    # peer's ACK one past them ("ACKed segment that wasn't captured") and that end's first
+    # segment with numbers, one past them ("previous segment not captured"). Nothing missed
+    # (helper-131's mid2). Frames flagged for acknowledging, then for a gap.
+    probe_acks: list[int] = field(default_factory=list)
+    after_probes: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -81,6 +88,7 @@ class GapFills:
             "resent": [{"gap_after": gap, "filled_by": filler} for gap, filler in self.resent],
             "unfilled": self.unfilled,
             "filed_after_their_ack": [{"ack": ack, "data": data} for ack, data in self.filed_late],
+            "after_probes": sorted(self.probe_acks + self.after_probes),
         }
 
 
@@ -125,6 +133,11 @@ class _Side:
         # ACKs of its data not yet seen, as (the last number acknowledged, the ACK's frame, its
         # stamp), PENDING_MOST of them; made at the first.
         self.acked_ahead: deque[tuple[int, int, int]] | None = None
+        # The number of its bare segments (no data, SYN, FIN or RST) before any of its numbers
+        # (-1: none yet, or not all at one number), and how many: probes, where the peer
+        # acknowledges one past it.
+        self.bare_seq = -1
+        self.bare_count = 0
 
 
 class GapTracker:
@@ -144,10 +157,38 @@ class GapTracker:
         # refiled by `result` where the sender's identifications count on.
         self._late: list[tuple[int, int, int, float]] = []
         self._filed_late: list[tuple[int, int]] = []
+        # Frames flagged after a gap that an end's probes may explain, with whether that end
+        # is the client (GapFills.probe_acks, after_probes).
+        self._probe_acks: list[tuple[int, bool]] = []
+        self._after_probes: list[tuple[int, bool]] = []
 
     def feed(self, segment: Segment, from_client: bool, after_gap: bool, acked_ahead: bool = False) -> None:
         """`acked_ahead`: Wireshark's rules flag it for acknowledging data not seen."""
         side, peer = (self._sides[1], self._sides[0]) if from_client else (self._sides[0], self._sides[1])
+        if side.furthest < 0 and not segment.seq_space and not segment.flags & RST:
+            if side.bare_count and segment.seq != side.bare_seq:
+                side.bare_count = -1  # numbers of several: no probes
+            elif side.bare_count >= 0:
+                side.bare_seq, side.bare_count = segment.seq, side.bare_count + 1
+        # One past the probes, or (Wireshark's numbers one short of the end's since) what the
+        # capture holds of that end: filed by `result` where the end probed.
+        if (
+            acked_ahead
+            and peer.bare_count > 0
+            and (
+                (peer.furthest < 0 and (segment.ack - 1) & 0xFFFFFFFF == peer.bare_seq)
+                or (peer.furthest >= 0 and seq_diff(segment.ack, peer.furthest) <= 0)
+            )
+        ):
+            self._probe_acks.append((segment.frame, not from_client))
+            acked_ahead = False
+        if (
+            after_gap
+            and side.furthest < 0
+            and side.bare_count > 0
+            and segment.seq == (side.bare_seq + 1) & 0xFFFFFFFF
+        ):
+            self._after_probes.append((segment.frame, from_client))
         if acked_ahead:
             acks = peer.acked_ahead
             if acks is None:
@@ -244,7 +285,24 @@ class GapTracker:
         unfilled = self._unfilled + [flagged.frame for side in self._sides for _, flagged in side.waiting]
         fills.unfilled = sorted(unfilled)
         fills.filed_late = sorted(self._filed_late)
-        return fills if fills.reordered or fills.resent or fills.unfilled or fills.filed_late else None
+        probed = {side: self._sides[1 if side else 0].bare_count >= PROBES_LEAST for side in (True, False)}
+        fills.probe_acks = [frame for frame, side in self._probe_acks if probed[side]]
+        fills.after_probes = [frame for frame, side in self._after_probes if probed[side]]
+        return (
+            fills
+            if fills.reordered
+            or fills.resent
+            or fills.unfilled
+            or fills.filed_late
+            or fills.probe_acks
+            or fills.after_probes
+            else None
+        )
+
+
+# Bare segments at one number before any of an end's numbers: a keep-alive's or a window
+# probe's timer sends them again; one alone may be a pure ACK before data the capture missed.
+PROBES_LEAST: Final = 2
 
 
 def ids_count_on(segments: list[Segment]) -> bool:
