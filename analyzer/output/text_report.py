@@ -209,9 +209,9 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         if missed:
             lines.append(f"  capture    {missed}")
         if gaps is not None and (gaps.probe_acks or gaps.after_probes):
-            frames = sorted(gaps.probe_acks + gaps.after_probes)
+            probed = sorted(gaps.probe_acks + gaps.after_probes)
             lines.append(
-                f"  capture    frame{'s' if len(frames) != 1 else ''} {shortened([str(f) for f in frames], _COPIES_SHOWN)} "
+                f"  capture    frame{'s' if len(probed) != 1 else ''} {shortened([str(f) for f in probed], _COPIES_SHOWN)} "
                 "flagged by Wireshark after a gap only because the capture began while an end probed "
                 "(keep-alive or window probes, one below its next number, acknowledged one past it): nothing missed"
             )
