@@ -332,6 +332,24 @@ def test_a_capture_begun_while_an_end_probes_misses_nothing() -> None:
         in text
     )
     assert "packets not in the capture" not in text
+    # Wireshark flags no keep-alive (it has no next number of the client's yet): ours does.
+    [keep_alive] = [d for d in result.diagnoses if d.kind == "keep_alive"]
+    assert keep_alive.sentence.startswith("keep-alive: the client probed 2 times, every 1.000 s; 2 answered")
+    # Answered with a zero window, they are window probes: no keep-alive.
+    zero = conversation(*probes)
+    zero[1].window = zero[3].window = 0
+    [result_zero] = analyze_segments(zero).connections
+    assert not [d for d in result_zero.diagnoses if d.kind == "keep_alive"]
+    # Bare segments 175 ms apart (an OS fingerprinting scan's pace), even answered one past
+    # them: sooner than any keep-alive timer, no keep-alive.
+    scan = conversation(("c", "A", 99, 500), ("s", "A", 500, 100), (0.175, "c", "A", 99, 500),
+                        (0.1751, "s", "A", 500, 100))  # fmt: skip
+    [result_scan] = analyze_segments(scan).connections
+    assert not [d for d in result_scan.diagnoses if d.kind == "keep_alive"]
+    # Nor bare segments seconds apart that nothing answers: nothing shows them one below.
+    quiet = conversation(("c", "A", 99, 500), (1.5, "c", "A", 99, 500), (3.0, "c", "A", 99, 500))
+    [result_quiet] = analyze_segments(quiet).connections
+    assert not [d for d in result_quiet.diagnoses if d.kind == "keep_alive"]
     # One bare segment alone may be a pure ACK before data the capture missed: no such reading.
     once = analyze_segments(conversation(*probes[:2], *probes[4:]))
     [result] = once.connections

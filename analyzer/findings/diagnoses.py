@@ -70,6 +70,7 @@ from analyzer.decode.icmp_codes import describe
 from analyzer.decode.segment import (
     ACK,
     FIN,
+    MOD,
     RST,
     RST_DATA_KEPT,
     SYN,
@@ -183,12 +184,13 @@ def diagnose(connection: Connection, sequence: SequenceAnalysis, rtt: float | No
     kinds: set[str] = set()
     for flagged in sequence.flags.values():
         kinds.update(flagged)
-    if "zero_window" in kinds or "keep_alive" in kinds:
+    early = _probes_at_start(connection) if segments and not segments[0].flags & SYN else set()
+    if "zero_window" in kinds or "keep_alive" in kinds or early:
         taken = {reset.segment.frame for reset in resets if reset.accepted}
         stalls = _zero_window(connection, sequence, capture_end, taken) if "zero_window" in kinds else []
         window_probes = {frame for stall in stalls for frame in stall.frames}
-        if "keep_alive" in kinds:
-            found += _keep_alive(connection, sequence, window_probes)
+        if "keep_alive" in kinds or early:
+            found += _keep_alive(connection, sequence, window_probes, early)
         found += stalls
     if resends:
         probes = _tail_loss_probes(connection, resends, rtt)
@@ -435,7 +437,7 @@ def fin_wait_2_expired_diagnoses(resets: list[Reset]) -> list[Diagnosis]:
 
 
 def _keep_alive(
-    connection: Connection, sequence: SequenceAnalysis, window_probes: set[int]
+    connection: Connection, sequence: SequenceAnalysis, window_probes: set[int], early: set[int] | None = None
 ) -> list[Diagnosis]:
     """Wireshark's keep-alives, but for those sent into a zero window: window probes, and
     those sent too soon after what their sender last took in to be a keep-alive timer's.
@@ -443,7 +445,8 @@ def _keep_alive(
     answers to them, and its idle time apart from the other's probes and answers."""
     flagged = [
         s for s in connection.segments
-        if "keep_alive" in sequence.flags.get(s.frame, ()) and s.frame not in window_probes
+        if ("keep_alive" in sequence.flags.get(s.frame, ()) or (early is not None and s.frame in early))
+        and s.frame not in window_probes
     ]  # fmt: skip
     if not flagged:
         return []
@@ -534,6 +537,44 @@ def _keep_alive(
             marks[reset.frame] = "keep-alive timeout"
         found.append(Diagnosis("keep_alive", frames, sentence, marks))
     return found
+
+
+def _probes_at_start(connection: Connection) -> set[int]:
+    """An end's keep-alives at the capture's start, which Wireshark cannot flag (it has no
+    next number of the end's yet: helper-131's mid2): bare segments (no data, SYN, FIN or
+    RST) at one number, twice or more before any segment with numbers of that end, a keep-alive
+    timer's interval apart (a second at least), each answered (one at least) by the peer's
+    next segment one past it with a window open (into a zero window they are window probes;
+    an OS fingerprinting scan's bare probes come 175 ms apart, unanswered; findings/gaps.py
+    files the flags they cause)."""
+    bare: dict[bool, list[Segment]] = {True: [], False: []}
+    numbered: set[bool] = set()
+    waiting: dict[bool, Segment] = {}  # by end: its latest bare segment, not yet answered
+    answered: dict[bool, int] = {True: 0, False: 0}  # by end: its answers as a keep-alive's (-1: one not)
+    for segment in connection.segments:
+        by_client = connection.from_client(segment)
+        probe = waiting.pop(not by_client, None)
+        if probe is not None and answered[not by_client] >= 0:
+            keep_alive = segment.flags & ACK and segment.window and segment.ack == (probe.seq + 1) % MOD
+            answered[not by_client] = answered[not by_client] + 1 if keep_alive else -1
+        if by_client in numbered:
+            continue
+        if segment.seq_space or segment.flags & RST:
+            numbered.add(by_client)
+            waiting.pop(by_client, None)
+        else:
+            bare[by_client].append(segment)
+            waiting[by_client] = segment
+    probes: set[int] = set()
+    for end, segments in bare.items():
+        if (
+            len(segments) >= 2
+            and len({s.seq for s in segments}) == 1
+            and answered[end] > 0
+            and all(b.time - a.time >= KEEP_ALIVE_MIN_IDLE for a, b in pairwise(segments))
+        ):
+            probes.update(s.frame for s in segments)
+    return probes
 
 
 def _keep_alive_answers(
