@@ -438,6 +438,7 @@ def analyze_connection(
         for reason, frames in by_reason.items()
     )
     syn_backoff = classify_backoff([s.time for s in handshake.syns])  # matched once its causes are known
+    syn_backoff.lead = _lead(connection, handshake.syns, origin)
     # The SYNs sent again after a refusal of the one before (a RST/ACK between the two).
     syn_backoff.after_refusals = sum(
         any(earlier.frame < r.frame < later.frame for r in handshake.refusals)
@@ -446,6 +447,7 @@ def analyze_connection(
     # One sender's resends by its timer: the SYN/ACKs of the ISN the handshake is judged on,
     # but for those that answered a repeated SYN at once.
     synack_backoff = classify_backoff([s.time for s in handshake.timer_synacks])
+    synack_backoff.lead = _lead(connection, handshake.timer_synacks, origin)
     synack_backoff.after_bare_ack = _bare_ack_before_resend(connection, handshake.timer_synacks)
     _with_matches(synack_backoff, synack=True)
     synack_backoff.answers = len(handshake.synack_answers)
@@ -586,6 +588,14 @@ def _silent_sides(connection: Connection) -> frozenset[Side]:
     if continued is not None:  # an end that spoke before the idle timer gave the connection up
         sent.update(connection.sender(s) for s in continued.last)
     return frozenset(side for side in SIDES if side not in sent)
+
+
+def _lead(connection: Connection, sent: list[Segment], origin: float | None) -> float | None:
+    """Backoff.lead: from the capture's start (`origin`, frame 1's time) to the first of
+    `sent`, where it is the connection's first segment; None else."""
+    if origin is None or not sent or connection.segments[0] is not sent[0]:
+        return None
+    return sent[0].time - origin
 
 
 def _with_matches(backoff: Backoff, synack: bool = False) -> Backoff:

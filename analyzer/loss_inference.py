@@ -434,15 +434,21 @@ def _sacked_twice(segments: list[Segment], index: int, before: Segment) -> bool:
 
 
 def unechoed_acks(segments: list[Segment]) -> set[int]:
-    """The pure ACKs their receiver's next segment proves it never took in: it echoes a TSval
-    older than theirs (echoes_older; helper-131's ka2in and utoin: keep-alive answers and ACKs
-    of resent data dropped by a firewall after the capture point), captured more than twice
-    that receiver's leg of the path after them (_echo_legs, ECHO_MARGIN at least: they would
-    have arrived before it left; a data sender's burst answers ACKs a round trip on, each as
-    it comes: zeek_missing-syn). Only the next: a later one shows nothing this one did not."""
-    never: set[int] = set()
+    """The pure ACKs their receiver never took in, as its timestamps prove it: its next
+    segment, captured more than twice its leg of the path after them (_echo_legs, ECHO_MARGIN
+    at least: they would have arrived before it left; a data sender's burst answers ACKs a
+    round trip on, each as it comes: zeek_missing-syn), echoes an older TSval (echoes_older),
+    and no later one of its segments echoes theirs or a newer one (a queue on the path that
+    held its segments, a spurious resend: helper-133's laterecho, spurious); only where it
+    had acknowledged their number already when they came (RFC 7323 4.3 moves the echo only
+    for a segment at or below Last.ACK.sent: an ACK that came while its delayed ACK of data
+    waited leaves the echo where it was: helper-133's delack). helper-131's ka2in and utoin:
+    keep-alive answers and ACKs of resent data dropped by a firewall after the capture point."""
+    never: list[Segment] = []
     legs: dict[tuple[str, int], float] | None = None
     waiting: dict[tuple[str, int], list[Segment]] = {}  # by receiver: pure ACKs for its next segment
+    acked: dict[tuple[str, int], int] = {}  # by end: what its latest segment acknowledged
+    last_echo: dict[tuple[str, int], int] = {}  # by end: its latest TSecr
     for segment in segments:
         sender = (segment.src, segment.sport)
         answers = waiting.pop(sender, None)
@@ -454,10 +460,20 @@ def unechoed_acks(segments: list[Segment]) -> set[int]:
                     legs = _echo_legs(segments)
                 leg = legs.get(sender)
                 if leg is not None and segment.time - answer.time > 2 * leg + ECHO_MARGIN:
-                    never.add(answer.frame)
-        if segment.ts_val > 0 and segment.flags & (SYN | FIN | RST | ACK) == ACK and not segment.payload_len:
+                    never.append(answer)
+        if segment.ts_val != UNSEEN and segment.flags & ACK:
+            last_echo[sender] = segment.ts_ecr
+        if (
+            segment.ts_val > 0
+            and segment.flags & (SYN | FIN | RST | ACK) == ACK
+            and not segment.payload_len
+            and seq_diff(acked.get((segment.dst, segment.dport), segment.seq - 1), segment.seq) >= 0
+        ):
             waiting.setdefault((segment.dst, segment.dport), []).append(segment)
-    return never
+        if segment.flags & ACK:
+            acked[sender] = segment.ack
+    # Echoes never go back (PAWS): an end's last one is the newest it sent.
+    return {a.frame for a in never if seq_diff(last_echo.get((a.dst, a.dport), a.ts_val), a.ts_val) < 0}
 
 
 # Added to twice an end's leg of the path before its TSecr proves a segment never reached it:

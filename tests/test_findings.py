@@ -1085,3 +1085,31 @@ def test_a_rst_for_no_socket_names_no_state_the_sender_had_left() -> None:
     [cancelled] = analyze_segments(conversation(("c", "S", 100, 0), (0.0003, "c", "R", 101, 0))).connections
     assert cancelled.resets[0].cause == "connect_abandoned"
     assert cancelled.resets[0].sent_by == "from the client in SYN_SENT"
+
+
+def test_a_capture_that_joined_a_syn_backoff_matches_the_schedule_from_a_later_transmission(tmp_path) -> None:
+    """helper-131's mid2: tcpdump started 28 ms before a client's SYN, the client already three
+    SYNs into Linux 6.5+'s schedule (1 s x5, then doubling): the intervals 1, 1, 2 s are that
+    schedule's from its fourth transmission on, no SYN lost. A capture begun well before the
+    first SYN it holds (more than the schedule's interval) joined nothing: no such reading."""
+    from pcap_builder import tcp_packet, write_capture
+
+    from analyzer.analysis import analyze_file
+    from analyzer.output.text_report import analysis_text
+
+    def backoff_line(lead: float) -> str:
+        other = tcp_packet(4, "10.0.0.9", 50000, "10.0.0.2", 22, "A", 1, 1)
+        syns = [tcp_packet(4, "10.0.0.1", 40000, "10.0.0.2", 80, "S", 1000) for _ in range(4)]
+        path = write_capture(tmp_path / f"joined-{lead}.pcap", [other, *syns],
+                             times=[0.0, *(lead + t for t in (0.0, 1.024, 2.048, 4.064))])  # fmt: skip
+        text = analysis_text(analyze_file(str(path)))
+        return next(line for line in text.splitlines() if line.strip().startswith("backoff"))
+
+    joined = backoff_line(0.028)
+    assert (
+        "matches Linux 6.5+ default / macOS / FreeBSD (1 s x5, then doubling) from its transmission 4 on"
+        in joined
+    )
+    assert "the capture began 28.000 ms before the first it holds, after the schedule's first 3" in joined
+    assert "not in the capture" not in joined
+    assert "from its transmission" not in backoff_line(1.5)

@@ -350,6 +350,19 @@ def test_a_capture_begun_while_an_end_probes_misses_nothing() -> None:
     quiet = conversation(("c", "A", 99, 500), (1.5, "c", "A", 99, 500), (3.0, "c", "A", 99, 500))
     [result_quiet] = analyze_segments(quiet).connections
     assert not [d for d in result_quiet.diagnoses if d.kind == "keep_alive"]
+    # helper-133's middl: a downloading client's pure ACKs at its next number (the server's
+    # data acknowledged), one of its segments missed: the server's ACK of it and the client's
+    # next segment after the gap are missed packets, not probes.
+    missed = conversation(
+        ("s", "A", 500, 100, 100), ("c", "A", 100, 600), ("s", "A", 600, 100, 100), ("c", "A", 100, 700),
+        ("s", "A", 700, 110), ("c", "PA", 110, 700, 10), ("s", "A", 700, 120),
+    )  # fmt: skip
+    missed_analysis = analyze_segments(missed)
+    [result_missed] = missed_analysis.connections
+    assert result_missed.gaps is None or not (
+        result_missed.gaps.probe_acks or result_missed.gaps.after_probes
+    )
+    assert "packets not in the capture" in analysis_text(missed_analysis)
     # One bare segment alone may be a pure ACK before data the capture missed: no such reading.
     once = analyze_segments(conversation(*probes[:2], *probes[4:]))
     [result] = once.connections

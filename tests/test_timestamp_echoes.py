@@ -161,3 +161,28 @@ def test_an_rto_s_copies_acknowledged_on_the_wire_but_never_taken_in_say_so() ->
         f"the server acknowledged it (frames {', '.join(map(str, acks[:-1]))}), but those ACKs never reached the client"
         in rto.sentence
     )
+
+
+def test_an_ack_that_came_while_its_receiver_s_delayed_ack_waited_moves_no_echo() -> None:
+    """helper-133's delack (real Linux on loopback): the client's 10 bytes, then its window
+    update 5 ms later; the server's delayed ACK 36 ms on echoes the data's TSval, not the
+    update's: RFC 7323 4.3 moves the echo only for a segment at or below what the receiver had
+    acknowledged (Linux's rcv_wup), and the server had not yet acknowledged the data. No loss."""
+    segments = conversation(*HANDSHAKE, (0.010, "c", "PA", 101, 501, 10), (0.015, "c", "A", 111, 501),
+                            (0.051, "s", "A", 501, 111))  # fmt: skip
+    stamps = [(100, 0), (900, 100), (101, 900), (110, 900), (115, 900), (951, 110)]
+    for segment, (val, ecr) in zip(segments, stamps, strict=True):
+        segment.ts_val, segment.ts_ecr = val, ecr
+    assert echoes_older(segments[5], segments[4])
+    assert lost_segments(segments) == set()
+
+
+def test_a_later_echo_of_the_ack_itself_proves_it_arrived() -> None:
+    """helper-133's laterecho: the receiver's next segment echoes an older TSval (it left
+    before the ACK arrived: a queue on the path held it), a later one echoes the ACK's own:
+    it arrived. Here the keep-alive timer's RST echoes the last answer."""
+    segments = keep_alives(taken=1)
+    segments[-1].ts_ecr = segments[12].ts_val
+    assert lost_segments(segments) == set()
+    [result] = analyze_segments(segments).connections
+    assert result.resets[0].cause != "keep_alive_timeout"

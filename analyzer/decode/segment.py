@@ -261,9 +261,10 @@ class Segment:
     # "same instant", are read from stamps (timefmt.Clock).
     stamp: int
     # The timestamps option's TSval and TSecr (RFC 7323), UNSEEN where it has none or the
-    # capture cut it. An end's TSecr is the TSval of the latest segment it took in: what
-    # tells which of a SYN's copies a SYN/ACK answers (loss_inference.py), and that an
-    # answer captured on its way never arrived (the peer goes on echoing an older one).
+    # capture cut it. An end's TSecr is the TSval of the latest segment it took in at or below
+    # what it had acknowledged (RFC 7323 4.3): what tells which of a SYN's copies a SYN/ACK
+    # answers (loss_inference.py), and that an ACK captured on its way never arrived (the
+    # peer goes on echoing an older one: loss_inference.unechoed_acks).
     ts_val: int
     ts_ecr: int
 

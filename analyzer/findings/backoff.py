@@ -18,6 +18,7 @@ from typing import Final, Literal
 
 from analyzer.listing import shortened
 from analyzer.sidecar import SYN_LINEAR_TIMEOUTS
+from analyzer.timefmt import format_duration
 
 # Kernel timers tick in jiffies and loopback adds microseconds: 1.000 s and
 # 1.024 s are the same timeout. 15% keeps 1 s apart from 2 s and 3 s.
@@ -34,12 +35,15 @@ BackoffPattern = Literal[
 
 @dataclass
 class MissedMatch:
-    """A schedule a backoff matches if the capture lacks `missed` of its transmissions."""
+    """A schedule a backoff matches if the capture lacks `missed` of its transmissions; or,
+    `missed` 0, if it began after the schedule's first `positions[0]` (the capture joined the
+    backoff `lead` s before the first transmission it holds)."""
 
     schedule: str
     missed: int
     # Each captured transmission's number in the schedule (0, 2, 3, 4: the second not captured).
     positions: list[int]
+    lead: float = 0.0
 
     @property
     def first_spanning(self) -> int:
@@ -70,6 +74,9 @@ class Backoff:
     after_bare_ack: bool = False
     # Where no schedule matches: the first one that does with transmissions the capture lacks.
     if_missed: MissedMatch | None = None
+    # Seconds from the capture's start to the first transmission, where nothing of its
+    # connection came before it (the capture may have begun after earlier ones); None else.
+    lead: float | None = None
 
     def __init__(self, times: list[float] | None = None, intervals: list[float] | None = None) -> None:
         self.times = times if times is not None else []
@@ -83,6 +90,7 @@ class Backoff:
         self.answers = 0
         self.after_bare_ack = False
         self.if_missed = None
+        self.lead = None
 
     @property
     def sent_again(self) -> bool:
@@ -134,6 +142,14 @@ class Backoff:
             # capture before where the ACK was lost cannot tell it from another that fits.
             either = self.matches[0].startswith(DEFERRED) and len(self.matches) > 1
             text += f"; matches {' or '.join(self.matches[:2]) if either else self.matches[0]}"
+        elif self.if_missed is not None and not self.if_missed.missed:
+            joined = self.if_missed
+            before = joined.positions[0]
+            text += (
+                f"; matches {joined.schedule} from its transmission {before + 1} on: the capture began "
+                f"{format_duration(joined.lead)} before the first it holds, after the schedule's first "
+                f"{before if before != 1 else 'one'} (it joined the backoff)"
+            )
         elif self.if_missed is not None:
             name, missed, at = self.if_missed.schedule, self.if_missed.missed, self.if_missed.first_spanning
             them = "them" if missed != 1 else "it"
@@ -294,9 +310,47 @@ MISSED_TOLERANCE: Final = 0.05
 
 def apply_schedules(backoff: Backoff, sysctls: dict | None = None, synack: bool = False) -> None:
     """The schedules the backoff matches (matching_schedules); where none does, the first that
-    would with transmissions not captured (Backoff.if_missed)."""
+    would from a later transmission on, where the capture began less than that schedule's
+    interval before the first it holds (Backoff.lead): it joined the backoff (helper-131's
+    mid2, a client's SYNs 28 ms after tcpdump started); else the first that would with
+    transmissions not captured (Backoff.if_missed)."""
     backoff.matches = matching_schedules(backoff, sysctls, synack)
-    backoff.if_missed = None if backoff.matches else _matching_if_missed(backoff, sysctls, synack)
+    if backoff.matches:
+        backoff.if_missed = None
+        return
+    lead = backoff.lead
+    joined = _joined_mid_schedule(backoff, sysctls, synack, lead) if lead is not None else None
+    backoff.if_missed = joined if joined is not None else _matching_if_missed(backoff, sysctls, synack)
+
+
+# How many of a schedule's first transmissions a capture may have begun after.
+MOST_JOINED: Final = 6
+
+
+def _joined_mid_schedule(
+    backoff: Backoff, sysctls: dict | None, synack: bool, lead: float
+) -> MissedMatch | None:
+    """The first schedule whose intervals from its transmission k + 1 on (k from 1 to
+    MOST_JOINED, the least) are the measured ones, where the capture began less than its
+    interval k before the first transmission it holds (`lead`); two measured intervals at
+    least."""
+    measured = backoff.intervals
+    if (
+        len(measured) < 2
+        or backoff.pattern == "unmeasured"
+        or backoff.after_refusals
+        or backoff.after_challenges
+    ):
+        return None
+    count = len(measured) + MOST_JOINED
+    for name, expected in candidate_schedules(count, sysctls, synack, deferred_first(backoff)).items():
+        for k in range(1, MOST_JOINED + 1):
+            if lead < expected[k - 1] * (1 + TOLERANCE) and all(
+                _same(interval, want)
+                for interval, want in zip(measured, expected[k : k + len(measured)], strict=True)
+            ):
+                return MissedMatch(name, 0, list(range(k, k + len(measured) + 1)), lead)
+    return None
 
 
 def _matching_if_missed(backoff: Backoff, sysctls: dict | None, synack: bool) -> MissedMatch | None:

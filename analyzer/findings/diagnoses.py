@@ -506,8 +506,8 @@ def _keep_alive(
             count = f"{'the last ' if tail else ''}{len(never)} answer{'s' if len(never) > 1 else ''}"
             which = "none of them" if not reached else f"{count} never"
             answered += (
-                f", but {which} reached the {side} (its later segments echo older timestamps: dropped after "
-                "the capture point)"
+                f", but {which} reached the {side} (its timestamps never echo theirs: lost after the capture "
+                "point, or dropped by its host)"
             )
         frames = [p.frame for p in mine] + [a.frame for a in theirs]
         if unanswered and reset is not None and not _from(connection, reset, side):
@@ -843,7 +843,7 @@ def _retransmission_timeouts(
         came = (
             f"the {_peer(side)} acknowledged it (frame{'s' if len(unechoed) > 1 else ''} "
             f"{', '.join(str(a.frame) for a in unechoed)}), but {'those ACKs' if len(unechoed) > 1 else 'that ACK'} "
-            f"never reached the {side}: its later segments echo older timestamps (dropped after the capture point)"
+            f"never reached the {side}: its timestamps never echo theirs (lost after the capture point, or dropped by its host)"
             if unechoed
             else "no acknowledgment came for it in time"
         )

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, RST, SYN, Segment, seq_diff
 
 # Two identifications of one sender more than this apart are not one counter's.
 ID_REACH: Final = 4_096
@@ -138,6 +138,8 @@ class _Side:
         # acknowledges one past it.
         self.bare_seq = -1
         self.bare_count = 0
+        self.probe_acked = False  # the peer acknowledged one past them
+        self.resumed = False  # its first segment with numbers began one past them
 
 
 class GapTracker:
@@ -170,25 +172,30 @@ class GapTracker:
                 side.bare_count = -1  # numbers of several: no probes
             elif side.bare_count >= 0:
                 side.bare_seq, side.bare_count = segment.seq, side.bare_count + 1
-        # One past the probes, or (Wireshark's numbers one short of the end's since) what the
-        # capture holds of that end: filed by `result` where the end probed.
-        if (
-            acked_ahead
-            and peer.bare_count > 0
-            and (
-                (peer.furthest < 0 and (segment.ack - 1) & 0xFFFFFFFF == peer.bare_seq)
-                or (peer.furthest >= 0 and seq_diff(segment.ack, peer.furthest) <= 0)
-            )
+        # One past the probes (the peer's ACK shows them one below the end's next number); then
+        # the end's first segment with numbers, one past them; then, Wireshark's numbers one
+        # short of the end's since, what the capture holds of that end: filed by `result`
+        # where the end probed twice or more (helper-133's middl: a downloading client's pure
+        # ACKs at its next number, a segment of its missed, are no probes).
+        one_past = (
+            peer.furthest < 0 and peer.bare_count > 0 and (segment.ack - 1) & 0xFFFFFFFF == peer.bare_seq
+        )
+        if one_past and segment.flags & ACK:
+            peer.probe_acked = True
+        if acked_ahead and (
+            (one_past and segment.flags & ACK)
+            or (peer.furthest >= 0 and peer.resumed and seq_diff(segment.ack, peer.furthest) <= 0)
         ):
             self._probe_acks.append((segment.frame, not from_client))
             acked_ahead = False
         if (
             after_gap
             and side.furthest < 0
-            and side.bare_count > 0
+            and side.probe_acked
             and segment.seq == (side.bare_seq + 1) & 0xFFFFFFFF
         ):
             self._after_probes.append((segment.frame, from_client))
+            side.resumed = True
         if acked_ahead:
             acks = peer.acked_ahead
             if acks is None:

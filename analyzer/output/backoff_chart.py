@@ -81,7 +81,8 @@ def backoff_figure(
             [segment.frame for segment in sent],
             colors[index % len(colors)],
         )
-        if sent and origin is not None and origin.stamp != sent[0].stamp:
+        joined = backoff.if_missed is not None and not backoff.if_missed.missed
+        if sent and origin is not None and origin.stamp != sent[0].stamp and not joined:
             since_frame_1 = since_to_the_microsecond(origin.since_stamp(sent[0].stamp))
             ax.set_ylabel(
                 f"seconds since the original (frame {sent[0].frame}, {since_frame_1} since frame 1)"
@@ -123,9 +124,14 @@ def _panel(
         )
     times = _cumulative(backoff.intervals)
     # Matched with transmissions the capture lacks: each measured one at its number in that
-    # schedule, and where a missing one was due on it, a hollow mark.
+    # schedule, and where a missing one was due on it, a hollow mark. Joined mid-schedule (the
+    # capture began after its first ones): the measured line from the schedule's time for its
+    # first, the ones before the capture hollow on the schedule's line.
     missed = backoff.if_missed
     positions = missed.positions if missed is not None else list(range(len(times)))
+    joined = missed is not None and not missed.missed and missed.schedule in schedules
+    before = sum(schedules[missed.schedule][: positions[0]]) if missed is not None and joined else 0.0
+    times = [t + before for t in times]
     ax.plot(positions, times, "o-", color=color, linewidth=2.2, markersize=7, label=f"measured {name}s",
             zorder=2)  # fmt: skip
     if missed is not None and missed.schedule in schedules:
@@ -135,26 +141,35 @@ def _panel(
             for index, at in enumerate(positions[:-1])
             for number in range(at + 1, positions[index + 1])
         ]
+        what = "not captured"
+        if joined:
+            absent = [(number, sum(expected[:number])) for number in range(positions[0])]
+            what = "before the capture began"
         ax.plot([n for n, _t in absent], [t for _n, t in absent], "o", markerfacecolor="white", color=color,
-                markersize=7, zorder=2, label=f"not captured, due on {missed.schedule.split(' (')[0]}'s schedule")  # fmt: skip
+                markersize=7, zorder=2, label=f"{what}, due on {missed.schedule.split(' (')[0]}'s schedule")  # fmt: skip
     # The last point's height: how long the sender kept trying. The others' heights are the
     # axis's, and each wait (the backoff's step) is written under its transmission: written
     # beside the points they ran into each other and into the schedules' lines where the
     # steps are short (1 s steps under a 32 s one).
-    ax.annotate(f"{times[-1]:.3f} s", (positions[-1], times[-1]), textcoords="offset points", xytext=(-8, 8),
+    ax.annotate(f"{times[-1] - before:.3f} s", (positions[-1], times[-1]), textcoords="offset points", xytext=(-8, 8),
                 ha="right", fontsize=8, color=color, zorder=4,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
     # Schedules that part from the measurement leave the chart: the measured range decides.
-    highest = sum(backoff.intervals)
+    highest = sum(backoff.intervals) + before
     ax.set_ylim(-0.05 * highest, max(1.0, highest * 1.35))
     ax.set_xlabel(f"transmission (0 = the original {name}), its frame, and the wait since the one before")
     ax.set_ylabel(
-        f"seconds since the original (frame {frames[0]})" if frames else "seconds since the original"
+        f"seconds since the original (frame {frames[0]})"
+        if frames and not joined
+        else "seconds since the original (before the capture: the schedule's)"
+        if joined
+        else "seconds since the original"
     )
     labels = tick_labels(frames, backoff.intervals, positions)
     if missed is not None:
         ticks = dict(zip(positions, labels, strict=True))
-        labels = [ticks.get(number, f"{number}\nnot\ncaptured") for number in range(positions[-1] + 1)]
+        gone = "before\nthe\ncapture" if joined else "not\ncaptured"
+        labels = [ticks.get(number, f"{number}\n{gone}") for number in range(positions[-1] + 1)]
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, fontsize=8 if len(labels) <= 16 else 6)
     ax.grid(True, alpha=0.3)
