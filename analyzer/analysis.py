@@ -592,8 +592,9 @@ def _silent_sides(connection: Connection) -> frozenset[Side]:
 
 def _lead(connection: Connection, sent: list[Segment], origin: float | None) -> float | None:
     """Backoff.lead: from the capture's start (`origin`, frame 1's time) to the first of
-    `sent`, where it is the connection's first segment; None else."""
-    if origin is None or not sent or connection.segments[0] is not sent[0]:
+    `sent`, where it is the connection's first segment and not frame 1 (a capture whose first
+    frame it is, filtered or cut from a longer one, tells nothing of when it began); None else."""
+    if origin is None or not sent or connection.segments[0] is not sent[0] or sent[0].frame == 1:
         return None
     return sent[0].time - origin
 
@@ -608,9 +609,10 @@ def _schedules(backoff: Backoff, sysctls: dict | None, synack: bool = False) -> 
     SYN/ACKs the listener's (which no tcp_syn_linear_timeouts sets); none without resends."""
     if not backoff.intervals:
         return {}
-    # A schedule matched with transmissions not captured is drawn as far as its own last one.
-    missed = backoff.if_missed.missed if backoff.if_missed is not None else 0
-    return candidate_schedules(len(backoff.intervals) + missed, sysctls, synack, deferred_first(backoff))
+    # A schedule matched with transmissions not captured is drawn as far as its own last one
+    # (the capture's last transmission's number in it).
+    last = backoff.if_missed.positions[-1] if backoff.if_missed is not None else len(backoff.intervals)
+    return candidate_schedules(last, sysctls, synack, deferred_first(backoff))
 
 
 def _not_taken(final_ack: Segment, lost: set[int], machine: ConnectionMachine) -> bool:

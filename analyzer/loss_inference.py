@@ -448,11 +448,16 @@ def unechoed_acks(segments: list[Segment]) -> set[int]:
     legs: dict[tuple[str, int], float] | None = None
     waiting: dict[tuple[str, int], list[Segment]] = {}  # by receiver: pure ACKs for its next segment
     acked: dict[tuple[str, int], int] = {}  # by end: what its latest segment acknowledged
-    last_echo: dict[tuple[str, int], int] = {}  # by end: its latest TSecr
+    newest: dict[tuple[str, int], int] = {}  # by end: its newest TSval so far
     for segment in segments:
         sender = (segment.src, segment.sport)
         answers = waiting.pop(sender, None)
-        if answers is not None:
+        # A segment whose TSval goes back was sent before one captured ahead of it (held on the
+        # path: helper-134's l3reorder): it shows nothing of what came after that one.
+        sent_late = sender not in newest or seq_diff(segment.ts_val, newest[sender]) >= 0
+        if segment.ts_val != UNSEEN and sent_late:
+            newest[sender] = segment.ts_val
+        if answers is not None and sent_late:
             for answer in answers:
                 if not echoes_older(segment, answer):
                     continue
@@ -461,8 +466,6 @@ def unechoed_acks(segments: list[Segment]) -> set[int]:
                 leg = legs.get(sender)
                 if leg is not None and segment.time - answer.time > 2 * leg + ECHO_MARGIN:
                     never.append(answer)
-        if segment.ts_val != UNSEEN and segment.flags & ACK:
-            last_echo[sender] = segment.ts_ecr
         if (
             segment.ts_val > 0
             and segment.flags & (SYN | FIN | RST | ACK) == ACK
@@ -472,8 +475,20 @@ def unechoed_acks(segments: list[Segment]) -> set[int]:
             waiting.setdefault((segment.dst, segment.dport), []).append(segment)
         if segment.flags & ACK:
             acked[sender] = segment.ack
-    # Echoes never go back (PAWS): an end's last one is the newest it sent.
-    return {a.frame for a in never if seq_diff(last_echo.get((a.dst, a.dport), a.ts_val), a.ts_val) < 0}
+    if not never:
+        return set()
+    # Not where any later segment of the receiver echoes the ACK's TSval or a newer one.
+    pending: dict[tuple[str, int], list[Segment]] = {}  # by receiver, in file order
+    for answer in never:
+        pending.setdefault((answer.dst, answer.dport), []).append(answer)
+    echoed: set[int] = set()
+    for segment in segments:
+        waiting_for = pending.get((segment.src, segment.sport))
+        if waiting_for and segment.ts_val != UNSEEN and segment.flags & ACK:
+            for answer in waiting_for:
+                if answer.frame < segment.frame and seq_diff(segment.ts_ecr, answer.ts_val) >= 0:
+                    echoed.add(answer.frame)
+    return {a.frame for a in never if a.frame not in echoed}
 
 
 # Added to twice an end's leg of the path before its TSecr proves a segment never reached it:

@@ -1107,9 +1107,13 @@ def test_a_capture_that_joined_a_syn_backoff_matches_the_schedule_from_a_later_t
 
     joined = backoff_line(0.028)
     assert (
-        "matches Linux 6.5+ default / macOS / FreeBSD (1 s x5, then doubling) from its transmission 4 on"
+        "matches Linux 6.5+ default / macOS / FreeBSD (1 s x5, then doubling) from its retransmission 3 on"
         in joined
     )
-    assert "the capture began 28.000 ms before the first it holds, after the schedule's first 3" in joined
+    assert "if the capture began after the 3 before (it began 28.000 ms before the first it holds)" in joined
     assert "not in the capture" not in joined
-    assert "from its transmission" not in backoff_line(1.5)
+    assert "from its retransmission" not in backoff_line(1.5)
+    # The SYN as frame 1 (a capture filtered, or cut from a longer one): when it began is not known.
+    syns = [tcp_packet(4, "10.0.0.1", 40000, "10.0.0.2", 80, "S", 1000) for _ in range(4)]
+    alone = write_capture(tmp_path / "alone.pcap", syns, times=[0.0, 1.024, 2.048, 4.064])
+    assert "from its retransmission" not in analysis_text(analyze_file(str(alone)))

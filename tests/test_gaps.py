@@ -363,6 +363,12 @@ def test_a_capture_begun_while_an_end_probes_misses_nothing() -> None:
         result_missed.gaps.probe_acks or result_missed.gaps.after_probes
     )
     assert "packets not in the capture" in analysis_text(missed_analysis)
+    # Pure ACKs 50 ms apart (an interactive end's, helper-134's g2key), then one byte missed:
+    # sooner than any probe timer, no probes.
+    typed = conversation(("c", "A", 99, 500), (0.05, "c", "A", 99, 500), (0.1, "s", "A", 500, 100),
+                         (0.2, "c", "PA", 100, 500, 1), (0.21, "s", "A", 500, 101))  # fmt: skip
+    [result_typed] = analyze_segments(typed).connections
+    assert result_typed.gaps is None or not (result_typed.gaps.probe_acks or result_typed.gaps.after_probes)
     # One bare segment alone may be a pure ACK before data the capture missed: no such reading.
     once = analyze_segments(conversation(*probes[:2], *probes[4:]))
     [result] = once.connections

@@ -186,3 +186,20 @@ def test_a_later_echo_of_the_ack_itself_proves_it_arrived() -> None:
     assert lost_segments(segments) == set()
     [result] = analyze_segments(segments).connections
     assert result.resets[0].cause != "keep_alive_timeout"
+
+
+def test_a_segment_held_on_the_path_judges_no_ack_and_any_later_echo_counts() -> None:
+    """helper-134's l3reorder: the client's ACK (frame 5); the server's next segment echoes an
+    older TSval, the one after echoes the ACK's own (it arrived), then a segment held on the
+    path (its TSval older than the one before it) echoes an older one still: no loss, neither of
+    frame 5 nor of the client's ACK before the held segment (frame 8)."""
+    segments = conversation(
+        ("c", "S", 1000, 0), (0.001, "s", "SA", 5000, 1001), (0.002, "c", "A", 1001, 5001),
+        (1.0, "s", "PA", 5001, 1001, 100), (1.001, "c", "A", 1001, 5101), (1.2, "s", "PA", 5101, 1001, 100),
+        (1.3, "s", "PA", 5201, 1001, 100), (1.301, "c", "A", 1001, 5301), (1.4, "s", "PA", 5301, 1001, 100),
+    )  # fmt: skip
+    stamps = [(1000000, 0), (50001000, 1000000), (1002000, 50001000), (51000000, 1002000), (2000999, 51000000),
+              (51000000, 1002000), (51300000, 2000999), (2301000, 51300000), (51000000, 1002000)]  # fmt: skip
+    for segment, (val, ecr) in zip(segments, stamps, strict=True):
+        segment.ts_val, segment.ts_ecr = val, ecr
+    assert lost_segments(segments) == set()

@@ -146,9 +146,9 @@ class Backoff:
             joined = self.if_missed
             before = joined.positions[0]
             text += (
-                f"; matches {joined.schedule} from its transmission {before + 1} on: the capture began "
-                f"{format_duration(joined.lead)} before the first it holds, after the schedule's first "
-                f"{before if before != 1 else 'one'} (it joined the backoff)"
+                f"; matches {joined.schedule} from its retransmission {before} on, if the capture began after "
+                f"the {before if before != 1 else 'one'} before (it began {format_duration(joined.lead)} before "
+                "the first it holds)"
             )
         elif self.if_missed is not None:
             name, missed, at = self.if_missed.schedule, self.if_missed.missed, self.if_missed.first_spanning
@@ -343,8 +343,9 @@ def _joined_mid_schedule(
     ):
         return None
     count = len(measured) + MOST_JOINED
-    for name, expected in candidate_schedules(count, sysctls, synack, deferred_first(backoff)).items():
-        for k in range(1, MOST_JOINED + 1):
+    schedules = candidate_schedules(count, sysctls, synack, deferred_first(backoff))
+    for k in range(1, MOST_JOINED + 1):  # the fewest transmissions before the capture first
+        for name, expected in schedules.items():
             if lead < expected[k - 1] * (1 + TOLERANCE) and all(
                 _same(interval, want)
                 for interval, want in zip(measured, expected[k : k + len(measured)], strict=True)

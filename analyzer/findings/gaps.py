@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from analyzer.connections import Connection
-from analyzer.decode.segment import ACK, RST, SYN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
 
 # Two identifications of one sender more than this apart are not one counter's.
 ID_REACH: Final = 4_096
@@ -138,7 +138,8 @@ class _Side:
         # acknowledges one past it.
         self.bare_seq = -1
         self.bare_count = 0
-        self.probe_acked = False  # the peer acknowledged one past them
+        self.bare_time = 0.0  # the latest one's time
+        self.probe_acked = False  # the peer acknowledged one past them, with a bare ACK
         self.resumed = False  # its first segment with numbers began one past them
 
 
@@ -168,10 +169,13 @@ class GapTracker:
         """`acked_ahead`: Wireshark's rules flag it for acknowledging data not seen."""
         side, peer = (self._sides[1], self._sides[0]) if from_client else (self._sides[0], self._sides[1])
         if side.furthest < 0 and not segment.seq_space and not segment.flags & RST:
-            if side.bare_count and segment.seq != side.bare_seq:
-                side.bare_count = -1  # numbers of several: no probes
+            if side.bare_count and (
+                segment.seq != side.bare_seq or segment.time - side.bare_time < PROBES_APART
+            ):
+                side.bare_count = -1  # numbers of several, or sooner than a timer's: no probes
             elif side.bare_count >= 0:
                 side.bare_seq, side.bare_count = segment.seq, side.bare_count + 1
+            side.bare_time = segment.time
         # One past the probes (the peer's ACK shows them one below the end's next number); then
         # the end's first segment with numbers, one past them; then, Wireshark's numbers one
         # short of the end's since, what the capture holds of that end: filed by `result`
@@ -180,8 +184,13 @@ class GapTracker:
         one_past = (
             peer.furthest < 0 and peer.bare_count > 0 and (segment.ack - 1) & 0xFFFFFFFF == peer.bare_seq
         )
-        if one_past and segment.flags & ACK:
-            peer.probe_acked = True
+        if (
+            one_past
+            and segment.flags & ACK
+            and not segment.payload_len
+            and not segment.flags & (SYN | FIN | RST)
+        ):
+            peer.probe_acked = True  # a bare ACK, as an answer to a probe is
         if acked_ahead and (
             (one_past and segment.flags & ACK)
             or (peer.furthest >= 0 and peer.resumed and seq_diff(segment.ack, peer.furthest) <= 0)
@@ -192,6 +201,7 @@ class GapTracker:
             after_gap
             and side.furthest < 0
             and side.probe_acked
+            and not segment.flags & RST
             and segment.seq == (side.bare_seq + 1) & 0xFFFFFFFF
         ):
             self._after_probes.append((segment.frame, from_client))
@@ -310,6 +320,9 @@ class GapTracker:
 # Bare segments at one number before any of an end's numbers: a keep-alive's or a window
 # probe's timer sends them again; one alone may be a pure ACK before data the capture missed.
 PROBES_LEAST: Final = 2
+# And a timer's interval apart at least (the persist timer's least, TCP_RTO_MIN): pure ACKs
+# 50 ms apart are an interactive end's (helper-134's g2key).
+PROBES_APART: Final = 0.2
 
 
 def ids_count_on(segments: list[Segment]) -> bool:

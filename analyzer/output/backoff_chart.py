@@ -151,7 +151,8 @@ def _panel(
     # axis's, and each wait (the backoff's step) is written under its transmission: written
     # beside the points they ran into each other and into the schedules' lines where the
     # steps are short (1 s steps under a 32 s one).
-    ax.annotate(f"{times[-1] - before:.3f} s", (positions[-1], times[-1]), textcoords="offset points", xytext=(-8, 8),
+    last = f"{times[-1] - before:.3f} s" + (" after the first captured" if joined else "")
+    ax.annotate(last, (positions[-1], times[-1]), textcoords="offset points", xytext=(-8, 8),
                 ha="right", fontsize=8, color=color, zorder=4,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.9})  # fmt: skip
     # Schedules that part from the measurement leave the chart: the measured range decides.
