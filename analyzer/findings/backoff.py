@@ -323,6 +323,18 @@ def apply_schedules(backoff: Backoff, sysctls: dict | None = None, synack: bool 
     backoff.if_missed = joined if joined is not None else _matching_if_missed(backoff, sysctls, synack)
 
 
+def _timer_intervals(backoff: Backoff) -> bool:
+    """Whether the backoff has two measured intervals or more, all its timer's (no clock step
+    between them, no resend prompted by a refusal or a challenge): what a schedule can be read
+    into with transmissions not captured."""
+    return (
+        len(backoff.intervals) >= 2
+        and backoff.pattern != "unmeasured"
+        and not backoff.after_refusals
+        and not backoff.after_challenges
+    )
+
+
 # How many of a schedule's first transmissions a capture may have begun after.
 MOST_JOINED: Final = 6
 
@@ -335,12 +347,7 @@ def _joined_mid_schedule(
     interval k before the first transmission it holds (`lead`); two measured intervals at
     least."""
     measured = backoff.intervals
-    if (
-        len(measured) < 2
-        or backoff.pattern == "unmeasured"
-        or backoff.after_refusals
-        or backoff.after_challenges
-    ):
+    if not _timer_intervals(backoff):
         return None
     count = len(measured) + MOST_JOINED
     schedules = candidate_schedules(count, sysctls, synack, deferred_first(backoff))
@@ -360,12 +367,7 @@ def _matching_if_missed(backoff: Backoff, sysctls: dict | None, synack: bool) ->
     measured interval must be one of the schedule's or the sum of the next few, in order,
     MOST_MISSED of them at most in all; two measured intervals at least."""
     measured = backoff.intervals
-    if (
-        len(measured) < 2
-        or backoff.pattern == "unmeasured"
-        or backoff.after_refusals
-        or backoff.after_challenges
-    ):
+    if not _timer_intervals(backoff):
         return None
     count = len(measured) + MOST_MISSED
     for name, expected in candidate_schedules(count, sysctls, synack, deferred_first(backoff)).items():

@@ -483,13 +483,14 @@ def _keep_alive(
     if not probes:
         return []
     probe_frames = {p.frame for p in probes}
+    unechoed = unechoed_acks(connection.segments)  # both ends' probes' answers
     found = []
     for side in ("client", "server"):
         mine = [p for p in probes if _from(connection, p, side)]
         if not mine:
             continue
         theirs = _keep_alive_answers(connection, mine, side, probe_frames)
-        never = {a.frame for a in theirs} & unechoed_acks(connection.segments)
+        never = {a.frame for a in theirs} & unechoed
         reached = [a for a in theirs if a.frame not in never]
         intervals = [round(b.time - a.time, 3) for a, b in pairwise(mine)]
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
