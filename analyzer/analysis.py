@@ -60,6 +60,7 @@ from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, ref
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence, nearest_numbering
 from analyzer.findings.scans import ANY_PORT, BACKSCATTER, FLOOD_WINDOW, ScanDetector, ScanFinding, fold_key
 from analyzer.findings.unreachable import HeldErrors
+from analyzer.findings.urgent import UrgentData, find_urgent
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
 from analyzer.listing import shortened
@@ -166,6 +167,8 @@ class ConnectionAnalysis:
     probe: str | None = None
     # ECE and CWR after an ECN handshake, by sender (findings/ecn.py); None without ECN agreed.
     ecn: EcnSignals | None = None
+    # The segments each end sent with URG (findings/urgent.py); None without any.
+    urgent: UrgentData | None = None
     # What filled the gaps in a sender's numbers (findings/gaps.py); None without any.
     gaps: GapFills | None = None
     # Capture copies its receiver got twice (findings/path_duplicates.py): (copy, its D-SACK).
@@ -199,6 +202,7 @@ class ConnectionAnalysis:
         diagnoses: list[Diagnosis] | None = None,
         vantage: Vantage | None = None,
         ecn: EcnSignals | None = None,
+        urgent: UrgentData | None = None,
         gaps: GapFills | None = None,
         on_the_wire_twice: list[tuple[int, int]] | None = None,
         own_sequence: SequenceAnalysis | None = None,
@@ -224,6 +228,7 @@ class ConnectionAnalysis:
         self.vantage = vantage
         self.probe = None
         self.ecn = ecn
+        self.urgent = urgent
         self.gaps = gaps
         self.on_the_wire_twice = on_the_wire_twice if on_the_wire_twice is not None else []
         self.own_sequence = own_sequence if own_sequence is not None else sequence
@@ -541,6 +546,7 @@ def analyze_connection(
         diagnoses=diagnoses,
         vantage=vantage,
         ecn=find_ecn_signals(connection, handshake),
+        urgent=find_urgent(connection, folded.urgent if isinstance(folded, FoldedConnection) else None),
         gaps=gaps,
         on_the_wire_twice=on_the_wire_twice(connection) if connection.copies else None,
         own_sequence=own_sequence,

@@ -30,13 +30,14 @@ from collections import deque
 from typing import Final, NamedTuple
 
 from analyzer.connections import Connection, Continued, assign_roles
-from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, URG, Segment, seq_diff
 from analyzer.findings.compatibility import Compatibility, CompatibilityCounter
 from analyzer.findings.diagnoses import READ_FLAGS
 from analyzer.findings.gaps import GapTracker
 from analyzer.findings.handshake import find_handshake
 from analyzer.findings.resends import CopyFinder
 from analyzer.findings.retransmissions import SequenceAnalysis, SequenceJudge
+from analyzer.findings.urgent import UrgentData
 from analyzer.findings.vantage import captured_at, find_vantage
 from analyzer.loss_inference import crossing_window, lost_segments
 from analyzer.tcp_state import ConnectionMachine, Step
@@ -133,6 +134,7 @@ class FoldedConnection:
         self.own_judge: SequenceJudge | None = None
         self.gaps = GapTracker()  # what fills the gaps the own reading flags
         self.counter = CompatibilityCounter(first)
+        self.urgent = UrgentData()  # its segments with URG, counted as they come
         self.count = 0
         self._bytes = 0  # payload bytes of the segments through the state machine
         self._previous_stamp = UNSEEN  # of the latest segment through the state machine
@@ -194,6 +196,8 @@ class FoldedConnection:
                 self.own_judge = self.judge.own_twin()
         self.gaps.feed(segment, from_client, "lost_segment" in own_kinds, "ack_lost_segment" in own_kinds)
         self.counter.feed(segment)
+        if segment.flags & URG:
+            self.urgent.feed(segment, from_client)
         self._pending.append(segment)
         resend = self.copies.resends[segment.frame] if copied else None
         self._pending_resends.append(resend)

@@ -578,6 +578,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
         "vantage": result.vantage.as_dict() if result.vantage is not None else None,
         "kernel": result.kernel.as_dict() if result.kernel is not None else None,
         "ecn_signals": _ecn_signals(result),
+        "urgent": result.urgent.as_dict() if result.urgent is not None else None,
         "sequence": {
             # Most connections have nothing flagged: no Counter made for them.
             "counts": dict(sorted(sequence.counts().items())) if sequence.flags else {},

@@ -242,6 +242,8 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         lines.append(f"  resent     {', and '.join(said)}")
     if result.ecn:
         lines.append(f"  ECN        {result.ecn.explain()}")
+    if result.urgent:
+        lines.append(f"  urgent     {result.urgent.explain()}")
     for reset in result.resets:
         lines.append(
             f"  RST        frame {reset.segment.frame}, {to_the_microsecond(origin.since_stamp(reset.segment.stamp), True)} s {reset.sent_by}: "
@@ -604,6 +606,8 @@ def interesting_reasons(result: ConnectionAnalysis) -> list[str]:
     others = other_retransmissions(result)
     if others > 0:
         reasons.append(plural(others, "retransmission"))
+    if result.urgent:
+        reasons.append("urgent data (URG)")
     expired = connection.expired
     if expired is not None and not (
         expired == "attempt" and status in ("no_answer", "unreachable", "incomplete")
