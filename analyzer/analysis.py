@@ -59,6 +59,7 @@ from analyzer.findings.resends import earlier_copies, numbered_resends, without_
 from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, refine_with_calls
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence, nearest_numbering
 from analyzer.findings.scans import ANY_PORT, BACKSCATTER, FLOOD_WINDOW, ScanDetector, ScanFinding, fold_key
+from analyzer.findings.syn_cookies import unrequested_for, unrequested_note
 from analyzer.findings.unreachable import HeldErrors
 from analyzer.findings.urgent import UrgentData, find_urgent
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
@@ -322,6 +323,14 @@ def _peer_sent_after_fin(connection: Connection, close: Close) -> bool:
     )
 
 
+def _stays_listening(history: list[tuple[float, State]], frames: list[int | None]) -> None:
+    """A server end whose listener kept no request for the SYN (findings/syn_cookies.py):
+    its SYN_RCVD taken back, and what the packets left unknown after it: it stays in LISTEN."""
+    while len(history) > 1 and history[-1][1] in (State.SYN_RCVD, State.UNKNOWN):
+        history.pop()
+        frames.pop()
+
+
 def analyze_connection(
     connection: Connection, recording_end: float | None = None, origin: float | None = None
 ) -> ConnectionAnalysis:
@@ -411,6 +420,10 @@ def analyze_connection(
     )
     states, state_frames = proven.states, proven.frames
     notes.extend(note for side, note in proven.notes.items() if not (side == "server" and side in silent))
+    handshake.unrequested_for = unrequested_for(connection, handshake)
+    if handshake.unrequested_for is not None:
+        _stays_listening(states["server"], state_frames["server"])
+        notes.append(unrequested_note(handshake.unrequested_for, handshake.synacks[-1].frame))
     if "server" in silent:
         # A server none of whose segments were captured shows nothing of its state.
         states["server"] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from analyzer.decode.segment import ACK, FIN, RST, SYN, Segment, seq_diff
+from analyzer.findings.syn_cookies import due_after
 from analyzer.held_attempt import MAX_PACKED_RECORDS
 
 if TYPE_CHECKING:  # analysis imports this module
@@ -161,8 +162,22 @@ def attempt_shape(connection: Connection) -> Shape | None:
         *shapes,
         _order(numbers),
         _times(times),
+        _quiet_class(connection),
+        due_after(segments[-1]),
         _in_window(segments) if pattern == _HALF_OPEN_SCAN else None,
     )
+
+
+def _quiet_class(connection: Connection) -> int:
+    """Where the time that nothing more of it came after its last segment, as far as the
+    capture tells, falls among TIME_LIMITS (_time_class): to the capture's end, or the
+    timeout of the timer that gave it up; -1 where unknown. Whether its listener kept a
+    request for the SYN reads it (findings/syn_cookies.py)."""
+    if connection.capture_end is not None:
+        return _time_class(connection.capture_end - connection.segments[-1].time)
+    if connection.expired is not None:
+        return _time_class(connection.expired_after)
+    return -1
 
 
 def _in_window(segments: list[Segment]) -> bool:

@@ -439,6 +439,9 @@ class Connection:
     client_basis: str = "first_syn_sender"
     reuses_ports_of: int | None = None  # the earlier connection on the same 4-tuple
     expired: Expiry | None = None  # the timer that gave it up, if one did
+    # That timer's timeout (Timeouts): nothing of it came for at least so long after its last
+    # segment; 0.0 if no timer gave it up.
+    expired_after: float = 0.0
     # A connection too long to keep whole (long_connection.FoldedConnection): `segments`
     # holds the ones its findings need, `count` all of them, `folded` what was counted.
     count: int = 0
@@ -496,6 +499,7 @@ class Connection:
         self.client_basis = client_basis
         self.reuses_ports_of = reuses_ports_of
         self.expired = expired
+        self.expired_after = 0.0
         self.count = 0
         self.folded = None
         self.tunnels = []
@@ -1644,7 +1648,7 @@ class ConnectionTracker:
         else:
             connection = folder.connection(open_.first_index)
         connection.reuses_ports_of = open_.reuses
-        connection.expired = expired
+        self._mark_expired(connection, expired)
         connection.continues = open_.continues
         connection.after_idle = open_.after_idle
         if open_.tunnels is not None:
@@ -1665,9 +1669,21 @@ class ConnectionTracker:
         self._attempts.remove(attempt)
         done.append(self._attempt_connection(attempt, expired))
 
+    def _mark_expired(self, connection: Connection, expired: Expiry | None) -> None:
+        connection.expired = expired
+        if expired is not None:
+            timeouts = self.timeouts
+            connection.expired_after = (
+                timeouts.attempt
+                if expired == "attempt"
+                else timeouts.partial_close
+                if expired == "partial_close"
+                else timeouts.idle
+            )
+
     def _attempt_connection(self, attempt: HeldAttempt, expired: Expiry | None) -> Connection:
         connection = _connection(attempt.first_index, attempt.segments())
-        connection.expired = expired
+        self._mark_expired(connection, expired)
         attempt.release()
         return connection
 

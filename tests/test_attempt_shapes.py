@@ -34,6 +34,7 @@ def verdict(result: ConnectionAnalysis) -> tuple:
         bool(handshake.syns),
         bool(handshake.synacks),
         handshake.final_ack is not None,
+        handshake.unrequested_for is not None,  # its listener kept no request (findings/syn_cookies.py)
     )
 
 

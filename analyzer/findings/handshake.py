@@ -212,6 +212,10 @@ class Handshake:
     # one packet after the client's packets before it: its bare ACK of the SYN/ACK is not in
     # the capture, and the RTT runs to the data, its wait for its write included (at most).
     bare_ack_uncaptured: bool = False
+    # How long the server's SYN/ACK went unanswered and unsent again, where that says its
+    # listener kept no request for the SYN (findings/syn_cookies.py: a SYN cookie); None
+    # elsewhere. Set by the analysis, which knows how long the capture went on after it.
+    unrequested_for: float | None = None
 
     def __init__(self) -> None:
         self.status = "not_seen"
@@ -253,6 +257,7 @@ class Handshake:
         self.acked_beyond = ""
         self.final_unseen = False
         self.ack_not_taken = False
+        self.unrequested_for = None
 
     @property
     def judged_synacks(self) -> list[Segment]:
@@ -673,6 +678,11 @@ class Handshake:
             )
         if not self.synacks:
             return "the server answered the SYN with something other than SYN/ACK or RST/ACK"
+        if self.unrequested_for is not None:
+            return (
+                "the client never acknowledged the SYN/ACK, which was never sent again: the server kept no request "
+                "for the SYN (a SYN cookie, most likely)"
+            )
         return "the client never acknowledged the SYN/ACK"
 
 

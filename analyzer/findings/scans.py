@@ -167,6 +167,9 @@ SYNACK: Final = "synack"
 RST: Final = "rst"
 NOTHING: Final = "none"
 ANSWERS: Final = (SYNACK, RST, NOTHING)
+# As the tables count it: a SYN/ACK its listener kept no request for (findings/syn_cookies.py:
+# a SYN cookie), a SYNACK counted among `unrequested` too.
+SYNACK_UNREQUESTED: Final = "synack_unrequested"
 # What a probe was: a SYN, an ACK probe, or another without SYN (FIN, NULL, Xmas, crafted).
 SYN_PROBE: Final = "syn"
 ACK_PROBE: Final = "ack"
@@ -459,12 +462,13 @@ class _Stats:
 
     __slots__ = (
         "acks", "attempts", "bins", "first", "flooded", "hosts", "last", "none", "ports", "rst", "sources",
-        "synack", "syns", "weight",
+        "synack", "syns", "unrequested", "weight",
     )  # fmt: skip
 
     def __init__(self, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
         self.weight = self.attempts = self.synack = self.rst = self.none = 0
         self.syns = 0  # the probes that were SYNs
+        self.unrequested = 0  # of the SYN/ACKs, those its listener kept no request for
         self.acks = 0  # the ACK probes (the rest: FIN, NULL, Xmas and other probes without SYN)
         self.first = math.inf
         self.last = -math.inf
@@ -494,6 +498,7 @@ class _Stats:
         self.weight += other.weight
         self.attempts += other.attempts
         self.synack += other.synack
+        self.unrequested += other.unrequested
         self.rst += other.rst
         self.none += other.none
         self.syns += other.syns
@@ -578,6 +583,9 @@ class _Table:
             entry.acks += 1
         if answer == SYNACK:
             entry.synack += 1
+        elif answer == SYNACK_UNREQUESTED:
+            entry.synack += 1
+            entry.unrequested += 1
         elif answer == RST:
             entry.rst += 1
         else:
@@ -655,6 +663,7 @@ class ScanFinding:
         self.syn_probes = stats.syns  # the attempts that were SYNs
         self.ack_probes = stats.acks  # the ACK probes (the rest: other probes without SYN)
         self.answers = stats.answers
+        self.unrequested = stats.unrequested  # of the SYN/ACKs: no request kept (SYN cookies)
         self.first_time = stats.first
         self.last_time = stats.last
         # Distinct sources, hosts and ports probed. An estimate can overshoot (a 3,000-SYN
@@ -747,11 +756,12 @@ class ScanDetector:
             )
             return BACKSCATTER
         answer, kind = found
+        unrequested = answer == SYNACK and result.handshake.unrequested_for is not None
         self.add_probe(
             connection.client[0],
             connection.server[0],
             connection.server[1],
-            answer,
+            SYNACK_UNREQUESTED if unrequested else answer,
             connection.first_time,
             kind,
         )

@@ -154,6 +154,8 @@ def scan_to_dict(scan: ScanFinding) -> dict:
         "ports": scan.ports,
         "estimated": scan.estimated,
         "answered": scan.answers,
+        # Added: of the SYN/ACKs, those never sent again though unanswered: no request kept.
+        "synack_unrequested": scan.unrequested,
         "first_time": scan.first_time,
         "last_time": scan.last_time,
         "duration": scan.duration,
@@ -519,6 +521,7 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "ack_not_taken": handshake.ack_not_taken,
             "first_synack_late": handshake.first_synack_late,
             "bare_ack_uncaptured": handshake.bare_ack_uncaptured,
+            "unrequested_for": handshake.unrequested_for,
             "explanation": handshake.explain(),
         },
         "backoff": _backoff(result.syn_backoff),

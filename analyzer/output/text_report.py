@@ -499,6 +499,11 @@ def scan_lines(scans: list[ScanFinding], origin: Clock, shown: int | None = None
         )
         if scan.ack_probes == scan.attempts:
             answered += "; ACK probes left unanswered are not counted"
+        if scan.unrequested:
+            answered += (
+                f"; of the SYN/ACKs, {scan.unrequested:,} never sent again though unanswered: no request kept for "
+                "their SYNs (SYN cookies)"
+            )
         lines.append(
             f"      {plural(scan.attempts, 'attempt')} in {format_duration(scan.duration)}{rate} "
             f"from {origin.since(scan.first_time):+.3f} s; answers: {answered}"
