@@ -69,7 +69,15 @@ from analyzer.long_connection import RESEND_CONTEXTS, FoldedConnection, KeptBudg
 from analyzer.loss_inference import lost_segments
 from analyzer.parallel.partition import Share
 from analyzer.sidecar import CallRecord, Sidecar, calls_of, recording_end
-from analyzer.tcp_state import NEVER_SENT, SYNCHRONIZED, ConnectionMachine, State, Step, time_out
+from analyzer.tcp_state import (
+    NEVER_SENT,
+    SYNCHRONIZED,
+    ConnectionMachine,
+    State,
+    Step,
+    never_arrived,
+    time_out,
+)
 from analyzer.timefmt import Clock
 from analyzer.udp_flows import UdpFlow, UdpFlows
 
@@ -410,6 +418,13 @@ def analyze_connection(
         {"client": client.history, "server": server.history},
         {"client": client.frames, "server": server.frames},
     )
+    unarrived: dict[tuple[Side, int, int, int], list[int]] = {}
+    for step in machine.steps:
+        rst = step.segment
+        if rst.flags & RST and never_arrived(step):
+            unarrived.setdefault((peer_of(connection.sender(rst)), rst.seq, rst.ack, rst.flags), []).append(
+                rst.frame
+            )
     proven = prove_states(
         connection,
         histories,
@@ -417,6 +432,7 @@ def analyze_connection(
         vantage.point,
         {"client": client.most_acked, "server": server.most_acked},
         silent,
+        unarrived,
     )
     states, state_frames = proven.states, proven.frames
     notes.extend(note for side, note in proven.notes.items() if not (side == "server" and side in silent))

@@ -23,7 +23,10 @@ acknowledges it at once, so the move to ESTABLISHED it brings is kept only when 
 the capture was taken (a SYN scan's scanner, which has no socket, never does). A RST is
 never acknowledged: its move is kept only where the capture was taken at its receiver, or
 where it put a listener's SYN_RCVD back to LISTEN and the listener's next segment is a
-SYN/ACK to another SYN (RFC 9293's recovery from an old duplicate SYN).
+SYN/ACK to another SYN (RFC 9293's recovery from an old duplicate SYN); and never where the
+same RST (its sender's, of the same numbers and flags) came before and did not reach the receiver
+(tcp_state.never_arrived: the receiver went on sending): what dropped those on the way (a
+firewall's rule) may have dropped it too, wherever the capture was taken.
 
 From the first move the capture does not prove, the end's state is State.UNKNOWN, with a
 sentence that says which segment and what the end would be in had it arrived; only the
@@ -38,6 +41,7 @@ from dataclasses import dataclass, field
 from analyzer.connections import Connection, Side, one_hop_on, peer_of
 from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, frame_of, seq_diff
 from analyzer.findings.vantage import POINT_TEXT
+from analyzer.listing import shortened
 from analyzer.loss_inference import CROSSING_FLOOR
 from analyzer.tcp_state import State
 
@@ -67,17 +71,21 @@ def prove_states(
     point: str,
     latest: dict[Side, Segment | None] | None = None,
     silent: frozenset[Side] = frozenset(),
+    unarrived: dict[tuple[Side, int, int, int], list[int]] | None = None,
 ) -> ProvenStates:
     """`states` and `frames` as the machine made them (not changed); `point`: the vantage;
     `latest`: each end's latest segment that acknowledges the most (Endpoint.most_acked), for
     a long connection that kept only some of its segments; `silent`: the ends none of whose
-    segments are in the capture."""
+    segments are in the capture; `unarrived`: by (receiver, sequence and acknowledgment numbers, flags), the
+    frames of the RSTs that never reached their receiver (tcp_state.never_arrived)."""
     proven = ProvenStates({}, {})
     for side in ("client", "server"):
         history, causes = states[side], frames[side]
         later = _Later(connection, side, (latest or {}).get(side))
         shifts: dict[int, tuple[float, int]] = {}
-        cut = _first_unproven(side, history, causes, later, point, connection, silent, shifts)
+        cut = _first_unproven(
+            side, history, causes, later, point, connection, silent, shifts, unarrived or {}
+        )
         if shifts:
             history, causes = list(history), list(causes)
             for index, (moved_at, moved_by) in shifts.items():
@@ -129,6 +137,7 @@ def _first_unproven(
     connection: Connection,
     silent: frozenset[Side],
     shifts: dict[int, tuple[float, int]],
+    unarrived: dict[tuple[Side, int, int, int], list[int]],
 ) -> tuple[int, str, tuple[float, int] | None] | None:
     """The index of `side`'s first move the capture does not prove, why, and when the state
     became unknown if not at that move (time, frame); None if all are. `shifts` takes the
@@ -162,6 +171,22 @@ def _first_unproven(
                 ), (more.time, more.frame)  # fmt: skip
             continue  # its own send
         state = history[index][1]
+        if segment.flags & RST:
+            twins = [
+                twin
+                for twin in unarrived.get((side, segment.seq, segment.ack, segment.flags), ())
+                if twin < segment.frame
+            ]
+            if twins:
+                many = len(twins) > 1
+                return index, (
+                    f"the {side}'s state from frame {frame} on is unknown: that RST is the same as "
+                    f"frame{'s' if many else ''} {shortened([str(twin) for twin in twins])} (the {peer_of(side)}'s, "
+                    f"of the same numbers and flags), {'none of which' if many else 'which never'} reached the {side} (it went "
+                    f"on sending after {'each' if many else 'it'}: dropped on the way, as by a firewall's rule); "
+                    f"whether frame {frame} did the capture does not tell; had it, the {side} would be in "
+                    f"{state.value}"
+                ), None  # fmt: skip
         synack = segment.flags & (SYN | ACK) == SYN | ACK
         if synack and state == State.ESTABLISHED and history[index - 1][1] == State.SYN_SENT:
             if later.acknowledges(segment):

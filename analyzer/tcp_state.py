@@ -593,6 +593,19 @@ def time_out(history: list[tuple[float, State]], time: float, frames: list[int |
     return True
 
 
+# How a RST's step says what its receiver did after it shows it never took it in (it never
+# arrived: dropped on the way), as _after_reset finds it: the reasons begin so.
+WENT_ON: Final = "it went on sending"
+ACKED_AFTER: Final = "it acknowledged"
+
+
+def never_arrived(step: Step) -> bool:
+    """Whether `step`'s RST never reached its receiver, as what that end did after it shows
+    (not a challenge ACK's: that RST arrived, and was refused)."""
+    dropped = step.dropped
+    return dropped is not None and (dropped.startswith(WENT_ON) or dropped.startswith(ACKED_AFTER))
+
+
 @dataclass
 class Step:
     """What one segment did: both ends' states before and after, and what the receiver dropped."""
@@ -1346,14 +1359,14 @@ class ConnectionMachine:
         elif self._left_after(rst.time, segment, self._other(sender)):
             self._not_taken(
                 sender,
-                f"it went on sending (frame {segment.frame}, {after} after it), which a reset end cannot: it never took it in",
+                f"{WENT_ON} (frame {segment.frame}, {after} after it), which a reset end cannot: it never took it in",
             )
         else:
             taken = self._data_after(segment)
             if taken is not None:
                 self._not_taken(
                     sender,
-                    f"it acknowledged (frame {segment.frame}) data its sender sent after it (frame {taken.frame}), "
+                    f"{ACKED_AFTER} (frame {segment.frame}) data its sender sent after it (frame {taken.frame}), "
                     "which came behind it on the same path: a reset end answers such data with RST",
                 )
             elif _challenge_ack(sender, segment, rst):

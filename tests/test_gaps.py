@@ -374,3 +374,18 @@ def test_a_capture_begun_while_an_end_probes_misses_nothing() -> None:
     [result] = once.connections
     assert result.gaps is None or not (result.gaps.probe_acks or result.gaps.after_probes)
     assert "packets not in the capture" in analysis_text(once)
+
+
+def test_a_delayed_original_is_drawn_as_sent_once_whatever_wireshark_calls_it() -> None:
+    """helper-135's dl: after three duplicate ACKs, the packet first sent fills the gap (its
+    identification before the segment's after the gap): Wireshark calls it a fast
+    retransmission by its time; the diagram draws it as the report reads it, sent once."""
+    from analyzer.output.labels import analysis_notes, flagged_resends, resent_frames
+
+    delayed = _analyzed(RESENT, [10, 12, 11])
+    assert delayed.gaps is not None and delayed.gaps.reordered == [(5, 9)]
+    assert "fast_retransmission" in delayed.sequence.flags[9]
+    assert 9 not in flagged_resends(delayed) and 9 not in resent_frames(delayed)
+    assert analysis_notes(delayed)[9] == "the first copy, delayed (Wireshark: fast retransmission)"
+    resent = _analyzed(RESENT, [10, 12, 13])
+    assert 9 in flagged_resends(resent) and analysis_notes(resent)[9] == "fast retransmission"

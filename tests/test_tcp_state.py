@@ -6,7 +6,7 @@ import pytest
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.decode.segment import TcpOptions
+from analyzer.decode.segment import ACK, TcpOptions
 from analyzer.tcp_state import TABLE, Event, State
 
 
@@ -815,3 +815,28 @@ def test_a_lost_syn_of_a_simultaneous_open_names_no_listener() -> None:
         conversation(("c", "S", 100, 0), (1.0, "c", "S", 100, 0), *HANDSHAKE[1:])
     ).connections
     assert any("a SYN also dropped by a listener whose queue was full" in note for note in listened.notes)
+
+
+def test_a_rst_the_same_as_those_that_never_reached_the_server_may_not_have_either() -> None:
+    """helper-135's rej: a firewall reset the client and drops the client's kernel's answers
+    to the server's resends, the same RST each time: the server goes on resending after
+    each. The last one, with nothing after it, may have been dropped too: the server's state
+    from it on is unknown, not CLOSED."""
+    segments = conversation(
+        *HANDSHAKE, ("c", "RA", 101, 501), (1.0, "s", "PA", 501, 101, 9), (1.0001, "c", "R", 101, 0),
+        (1.21, "s", "PA", 501, 101, 9), (1.2101, "c", "R", 101, 0),
+        (1.63, "s", "PA", 501, 101, 9), (1.6301, "c", "R", 101, 0),
+    )  # fmt: skip
+    [result] = analyze_segments(segments).connections
+    assert _states(result, "server") == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "UNKNOWN"]
+    assert result.state_frames["server"][-1] == 10
+    assert (
+        "the server's state from frame 10 on is unknown: that RST is the same as frames 6, 8 (the client's, of "
+        "the same numbers and flags), none of which reached the server"
+    ) in " ".join(result.notes)
+    # One that differs from them (with ACK) resets it, as any RST the capture shows at its
+    # receiver.
+    segments[-1].flags |= ACK
+    segments[-1].ack = 510
+    [result] = analyze_segments(segments).connections
+    assert _states(result, "server")[-1] == "CLOSED"

@@ -47,15 +47,26 @@ def retransmission_note(segment: Segment, resent: tuple[int, int]) -> str:
 RESENT_FLAGS = frozenset({"retransmission", "fast_retransmission", "spurious_retransmission"})
 
 
+def delayed_originals(result: ConnectionAnalysis) -> set[int]:
+    """The frames that filled a gap in their sender's numbers as the packet first sent,
+    delayed on the way (findings/gaps.py: the text's "reordered" line), whatever Wireshark's
+    rules call them by their time (a fast retransmission, after dup ACKs)."""
+    gaps = result.gaps
+    return {filler for _gap, filler in gaps.reordered} if gaps is not None else set()
+
+
 def flagged_resends(result: ConnectionAnalysis) -> set[int]:
     """The frames of data Wireshark's rules call retransmissions that the core did not number
-    (a SYN or FIN it flags is another's answer or copy, which the ladder names as such)."""
+    (a SYN or FIN it flags is another's answer or copy, which the ladder names as such), but
+    the delayed originals (delayed_originals): sent once, as the report says."""
     resends = result.resends
     flagged = {
         frame
         for frame, kinds in result.sequence.flags.items()
         if frame not in resends and any(kind in RESENT_FLAGS for kind in kinds)
     }
+    if flagged:
+        flagged -= delayed_originals(result)
     if not flagged:
         return flagged
     return {s.frame for s in result.connection.segments if s.frame in flagged and s.payload_len}
@@ -235,6 +246,7 @@ def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
     later = {step.segment.frame: step.answers_later for step in result.steps if step.answers_later >= 0}
     # The first ACK of a FIN the capture missed (tcp_state.py): what it acknowledges was a FIN.
     fins = {step.segment.frame for step in result.steps if step.missed_fin is not None}
+    delayed = delayed_originals(result)
     for frame in result.sequence.flags:
         kinds = reported_kinds(result, frame)
         named = [
@@ -244,6 +256,8 @@ def analysis_notes(result: ConnectionAnalysis) -> dict[int, str]:
             if kind == "ack_lost_segment" and frame in fins
             else "after a FIN not captured"
             if kind == "lost_segment" and frame in fins
+            else f"the first copy, delayed (Wireshark: {ANALYSIS_NAMES[kind]})"
+            if kind == "fast_retransmission" and frame in delayed
             else ANALYSIS_NAMES[kind]
             for kind in kinds
             if kind in ANALYSIS_NAMES
