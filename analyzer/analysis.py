@@ -243,6 +243,19 @@ class ConnectionAnalysis:
         self.own_sequence = own_sequence if own_sequence is not None else sequence
         self.other_synacks = other_synacks if other_synacks is not None else []
 
+    def acked_uncaptured(self) -> int:
+        """The segments that acknowledge data the capture never held, which reached its
+        receiver: the capture missed it (Wireshark's "ACKed segment that wasn't captured",
+        by the report's own reading), but for data the file holds after its ACK, stamped
+        before it, and the ACKs of probes the capture began during (findings/gaps.py)."""
+        if not self.own_sequence.flags:
+            return 0
+        count = self.own_sequence.counts().get("ack_lost_segment", 0)
+        gaps = self.gaps
+        if gaps is not None:
+            count -= len(gaps.filed_late) + len(gaps.probe_acks)
+        return count
+
     @property
     def interesting(self) -> bool:
         """Worth drawing first, as the text report lists it (output/text_report.py,

@@ -140,6 +140,7 @@ def _fake(
         close=SimpleNamespace(shape="none", ending="none", unseen=None),
         resets=[],
         vantage=None,
+        acked_uncaptured=lambda: 0,
     )
 
 
@@ -335,3 +336,47 @@ def test_once_counts_may_be_short_only_sources_counted_above_the_bound_are_liste
     assert "busiest sources (connections opened, packets in them):\n  none stands out\n" in "\n".join(
         alone.text_lines()
     )
+
+
+def test_connections_whose_data_the_capture_missed_are_counted_and_said() -> None:
+    """helper-131's many: tcpdump dropped packets (saying so on its standard error only),
+    and SYNs read as never answered. Data acknowledged that the capture never held shows it
+    missed packets: the overview and --summary say how many connections show it, and what
+    that means for the other counts; merged shares add up."""
+    from segments import HANDSHAKE, conversation
+
+    from analyzer.analysis import analyze_segments
+    from analyzer.output.summary import Summary
+
+    # The client's data at 101..111 never captured; the server acknowledges it, then more.
+    missed = conversation(
+        *HANDSHAKE,
+        ("c", "PA", 111, 501, 10),
+        ("s", "A", 501, 121),
+        ("c", "PA", 121, 501, 10),
+        ("s", "A", 501, 131),
+    )
+    [result] = analyze_segments(missed).connections
+    assert result.acked_uncaptured() == 1
+    summary = Summary(tables=False)
+    summary.add(result)
+    said = (
+        "1 connection with segments that acknowledge data the capture never held (1 segment): the capture missed "
+        "packets (tcpdump's buffer, -B; a mirror port past its rate)"
+    )
+    assert summary.overview_lines()[-1].startswith(f"of them, {said}")
+    whole = Summary()
+    whole.add(result)
+    assert any(line.startswith(said) for line in whole.text_lines())
+    assert whole.as_dict({}, 0)["missed_by_capture"] == {"connections": 1, "segments": 1}
+    other = Summary(tables=False)
+    other.add(result)
+    summary.merge(other)
+    assert (summary.missed_by_capture, summary.acked_uncaptured) == (2, 2)
+    [plain] = analyze_segments(
+        conversation(*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111))
+    ).connections
+    clean = Summary()
+    clean.add(plain)
+    assert plain.acked_uncaptured() == 0
+    assert not any("never held" in line for line in clean.overview_lines() + clean.text_lines())

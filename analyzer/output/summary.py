@@ -201,6 +201,10 @@ class Summary:
         self.expired: dict[str, int] = {}  # timer -> connections it gave up
         # Connections of which only one end's packets are in the capture (findings/vantage.py).
         self.one_direction = 0
+        # Connections holding segments that acknowledge data the capture never held, and those
+        # segments (ConnectionAnalysis.acked_uncaptured): the capture itself missed packets.
+        self.missed_by_capture = 0
+        self.acked_uncaptured = 0
         # (seconds, -id, id, family, client, server, SYNs): the smallest first, so the
         # slowest stay; equal times keep the lower id, whatever order the connections end in.
         self._slowest: list[tuple[float, int, int, int, tuple[str, int], tuple[str, int], int]] = []
@@ -247,6 +251,10 @@ class Summary:
             or (handshake.unseen_answer is not None and not handshake.synack_uncaptured)
         ):
             self.one_direction += 1
+        acked = result.acked_uncaptured()
+        if acked > 0:
+            self.missed_by_capture += 1
+            self.acked_uncaptured += acked
         if not self.tables:
             return
         if (
@@ -283,6 +291,8 @@ class Summary:
         self.one_side_closed += other.one_side_closed
         self.no_close += other.no_close
         self.one_direction += other.one_direction
+        self.missed_by_capture += other.missed_by_capture
+        self.acked_uncaptured += other.acked_uncaptured
         for mine, theirs in (
             (self.handshakes, other.handshakes),
             (self.closes, other.closes),
@@ -316,6 +326,8 @@ class Summary:
             },
             "expired": dict(sorted(self.expired.items())),
             "one_direction": self.one_direction,
+            # Added: connections with segments that acknowledge data the capture never held.
+            "missed_by_capture": {"connections": self.missed_by_capture, "segments": self.acked_uncaptured},
             "slowest_handshakes": [
                 {
                     "id": ident,
@@ -355,7 +367,7 @@ class Summary:
         if timers:
             lines.append("of them, given up by a timer (no segment for longer than its timeout):")
             lines += [f"  {label:<{width}}  {n:>9,}" for label, n in timers]
-        return lines + self.one_direction_lines()
+        return lines + self.one_direction_lines() + self.missed_lines()
 
     def one_direction_lines(self, lead: str = "of them, ") -> list[str]:
         """What the counts mean where the capture holds one direction of some connections
@@ -368,6 +380,22 @@ class Summary:
             f"{lead}{count:,} connection{'s' if count != 1 else ''} with only one end's packets in the capture "
             "(asymmetric routing, a capture filter): a SYN never answered or an end still open there may have "
             "been answered or closed, unseen"
+        ]
+
+    def missed_lines(self, lead: str = "of them, ") -> list[str]:
+        """Where the capture itself missed packets (data acknowledged that it never held): in
+        such a file a SYN "never answered" or a handshake "not captured" may be its loss too
+        (tcpdump dropping packets under load says so only on its standard error; pcapng's
+        interface statistics are read, decode/capture_file.py)."""
+        count = self.missed_by_capture
+        if not count:
+            return []
+        segments = self.acked_uncaptured
+        return [
+            f"{lead}{count:,} connection{'s' if count != 1 else ''} with segments that acknowledge data the capture "
+            f"never held ({segments:,} segment{'s' if segments != 1 else ''}): the capture missed packets (tcpdump's "
+            "buffer, -B; a mirror port past its rate), so a SYN never answered or a handshake not captured "
+            "elsewhere may be its loss too"
         ]
 
     def text_lines(self) -> list[str]:
@@ -391,6 +419,7 @@ class Summary:
                 f"  {EXPIRED.get(kind, kind):<{width}}  {n:>9,}" for kind, n in sorted(self.expired.items())
             ]
         lines += self.one_direction_lines("")
+        lines += self.missed_lines("")
         lines.append("slowest handshakes (first SYN to the ACK that completed the handshake):")
         slowest = self.slowest()
         for seconds, ident, family, client, server, syns in slowest:

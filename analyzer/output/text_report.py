@@ -54,17 +54,13 @@ if TYPE_CHECKING:
 _COPIES_SHOWN = 6
 
 
-def _missed_packets(
-    counts: Counter, reordered: int = 0, filed_late: int = 0, after_probes: int = 0, probe_acks: int = 0
-) -> str:
+def _missed_packets(counts: Counter, acked: int, reordered: int = 0, after_probes: int = 0) -> str:
     """What Wireshark's gap flags say of the capture itself, in words. A gap in a sender's
     numbers may be a loss before the capture point (but for the `reordered`, filled later by
     the packet first sent, and those `after_probes` the capture began with); data
-    acknowledged but never seen reached its receiver: the capture missed it (or it went
-    another way), but for data the file holds after its ACK, stamped before it
-    (`filed_late`), and the `probe_acks` (findings/gaps.py: GapFills.probe_acks)."""
+    acknowledged but never seen (`acked`: ConnectionAnalysis.acked_uncaptured) reached its
+    receiver: the capture missed it (or it went another way)."""
     after = counts.get("lost_segment", 0) - reordered - after_probes
-    acked = counts.get("ack_lost_segment", 0) - filed_late - probe_acks
     said = []
     if after:
         said.append(
@@ -201,10 +197,9 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         gaps = result.gaps
         missed = _missed_packets(
             result.own_sequence.counts(),
+            result.acked_uncaptured(),
             len(gaps.reordered) if gaps is not None else 0,
-            len(gaps.filed_late) if gaps is not None else 0,
             len(gaps.after_probes) if gaps is not None else 0,
-            len(gaps.probe_acks) if gaps is not None else 0,
         )
         if missed:
             lines.append(f"  capture    {missed}")
