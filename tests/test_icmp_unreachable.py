@@ -507,3 +507,63 @@ def test_an_attempt_an_error_ended_has_no_expired_line(tmp_path: Path) -> None:
     assert "unreachable: ICMP network unreachable" in first and "  expired " not in first
     document = json.loads(run("analyze", "--json", str(path)).stdout)
     assert document["connections"][0]["expired"] == "attempt"
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_an_error_whose_quote_the_snapshot_length_cut_is_counted_and_warned_of(
+    tmp_path: Path, family: int
+) -> None:
+    """helper-136's snap6-80: tcpdump -s 80 kept 18 bytes of the IPv6 header each Packet Too
+    Big quotes: which connection it answers cannot be told, and it is counted and said, not
+    dropped silently; a whole one too short to quote the header is a malformed one."""
+    client, server, router = (
+        ("2001:db8::1", "2001:db8::2", "2001:db8::fe") if family == 6 else (CLIENT, SERVER, ROUTER)
+    )
+    syn = tcp_packet(family, client, 40000, server, 443, "S", 1000)
+    if family == 6:
+        error = IPv6(src=router, dst=client) / ICMPv6PacketTooBig(mtu=1280) / bytes(syn)[:48]
+    else:
+        error = IP(src=router, dst=client) / ICMP(type=3, code=4, nexthopmtu=1400) / bytes(syn)[:28]
+    path = write_capture(
+        tmp_path / "cut.pcap", [syn, error], snaplen=80 if family == 6 else 62, times=[0.0, 0.001]
+    )
+    analysis = analyze_file(str(path))
+    assert not analysis.connections[0].connection.unreachables
+    said = (
+        "1 frame skipped that may hold TCP: an ICMP error whose quoted header the snapshot length cut: which "
+        "connection it answers cannot be told"
+    )
+    assert said in analysis.stats.warnings
+    short = write_capture(
+        tmp_path / "short.pcap", [syn, error.__class__(bytes(error)[: 40 if family == 4 else 60])]
+    )
+    warnings = analyze_file(str(short)).stats.warnings
+    assert (
+        "1 frame skipped that may hold TCP: an ICMP error too short to quote the header it answers"
+        in warnings
+    )
+
+
+def test_an_error_captured_twice_is_held_once() -> None:
+    """helper-136's pmtu4-sender+router: the sender's capture and the router's merged hold each
+    of the router's 10 errors twice, a few µs to ms apart (the clocks differ): one error each.
+    The same error about a segment sent again later, or another router's, is another."""
+    held = HeldErrors()
+    quoted = (CLIENT, 40000, SERVER, 443)
+
+    def error(frame: int, time: float, seq: int, src: str = ROUTER) -> Unreachable:
+        return Unreachable(frame, time, 4, src, CLIENT, 4, 6, quoted, seq, 1280)
+
+    flight = [1000 + 1448 * n for n in range(10)]
+    frame = 0
+    for seq in flight:
+        frame += 1
+        held.add(error(frame, 100.0 + frame * 1e-6, seq))
+    for seq in flight:  # the other capture's copies, 2 ms on
+        frame += 1
+        held.add(error(frame, 100.002 + frame * 1e-6, seq))
+    held.add(error(frame + 1, 100.3, flight[0]))  # the segment sent again, refused again
+    held.add(error(frame + 2, 100.0001, flight[1], src="192.0.2.253"))  # another router's
+    taken = held.take((CLIENT, 40000), (SERVER, 443), 99.0, 101.0)
+    assert held.copies == 10
+    assert [e.frame for e in taken] == [*range(1, 11), frame + 1, frame + 2]

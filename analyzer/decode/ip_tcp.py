@@ -352,7 +352,7 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, sta
     src, dst = address_pair(data, addresses, family)
     if protocol == PROTO_UDP:
         return parse_udp(data, at, length, frame, stamp, family, src, dst)
-    return parse_unreachable(data, at, frame, stamp, family, src, dst)
+    return parse_unreachable(data, at, frame, stamp, family, src, dst, whole)
 
 
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, stamp: int, family: int, addresses: int,

@@ -8,6 +8,7 @@ for its ports, so an unreachable can be tied to the datagram (or segment) it ref
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from analyzer.decode.addresses import address_pair
 from analyzer.decode.headers import (
@@ -33,6 +34,7 @@ from analyzer.decode.headers import (
 )
 from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.segment import DEST_UNREACHABLE, PARAMETER_PROBLEM, TIME_EXCEEDED, Datagram, Unreachable
+from analyzer.decode.undecodable import Undecodable
 from analyzer.timefmt import epoch_seconds
 
 
@@ -46,22 +48,31 @@ def parse_udp(data: bytes, at: int, ip_payload: int, frame: int, stamp: int, fam
     return Datagram(frame, epoch_seconds(stamp), family, src, sport, dst, dport, payload, stamp)
 
 
+# Why an ICMP error that may answer TCP was left unread (DecodeStats.skip counts frames by it).
+QUOTE_CUT: Final = (
+    "an ICMP error whose quoted header the snapshot length cut: which connection it answers cannot be told"
+)
+QUOTE_SHORT: Final = "an ICMP error too short to quote the header it answers"
+
+
 def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
-                      src: str, dst: str) -> Unreachable | None:  # fmt: skip
+                      src: str, dst: str, whole: bool = True) -> Unreachable | None:  # fmt: skip
     """Only destination-unreachable and Packet Too Big messages, and time exceeded and
     parameter problem quoting TCP (a TCP stack's errors: UDP's traceroute probes get them by
-    the hundred, and a UDP socket is told none); the quoted header must hold its ports."""
-    if len(data) < at + ICMP_HEADER:
+    the hundred, and a UDP socket is told none); the quoted header must hold its ports: one
+    that does not is Undecodable (QUOTE_CUT where the snapshot length cut the frame, not
+    `whole`; else QUOTE_SHORT), counted and warned of."""
+    if len(data) <= at or error_kind(data[at], family) < 0:
         return None
+    if len(data) < at + ICMP_HEADER:
+        raise Undecodable(QUOTE_SHORT if whole else QUOTE_CUT)
     kind, code = data[at], data[at + ICMP_CODE]
     inner = at + ICMP_HEADER
     path_mtu = -1
     says = error_kind(kind, family)
-    if says < 0:
-        return None
     if family == 4:
         if len(data) < inner + IPV4_MIN_HEADER:
-            return None
+            raise Undecodable(QUOTE_SHORT if whole else QUOTE_CUT)
         if says == DEST_UNREACHABLE and code == FRAGMENTATION_NEEDED:
             path_mtu = struct.unpack_from("!H", data, at + ICMP_NEXT_HOP_MTU)[0]
         header_len = (data[inner] & 0x0F) * 4
@@ -70,14 +81,16 @@ def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
         ports_at = inner + header_len
     else:
         if len(data) < inner + IPV6_HEADER:
-            return None
+            raise Undecodable(QUOTE_SHORT if whole else QUOTE_CUT)
         if kind == ICMPV6_PACKET_TOO_BIG:
             path_mtu = struct.unpack_from("!I", data, at + ICMPV6_MTU)[0]
         protocol = data[inner + IPV6_NEXT_HEADER]
         quoted_src, quoted_dst = address_pair(data, inner + IPV6_SOURCE, 6)
         ports_at = inner + IPV6_HEADER
-    if len(data) < ports_at + 4 or (says != DEST_UNREACHABLE and protocol != PROTO_TCP):
+    if says != DEST_UNREACHABLE and protocol != PROTO_TCP:
         return None
+    if len(data) < ports_at + 4:
+        raise Undecodable(QUOTE_SHORT if whole else QUOTE_CUT)
     sport, dport = struct.unpack_from("!HH", data, ports_at)
     # A TCP header's first 8 bytes, which every ICMP error quotes, hold its sequence number:
     # which segment it answers (a SYN's is the ISN).

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from analyzer.connections import Connection, quoted_segment
+from analyzer.connections import CAPTURE_COPY_WINDOW, Connection, quoted_segment
 from analyzer.decode.segment import Segment, Unreachable
 
 
@@ -58,14 +58,30 @@ HELD_LIMIT: Final = 1 << 16
 # An error comes within a round trip of the segment it quotes: one this long after a
 # connection's last segment is not about it.
 LATE_LIMIT: Final = 5.0
+_COPY_LOOK_BACK: Final = 64  # the latest errors about one 4-tuple a copy is looked for among (a flight)
+
+
+def _same_error(one: Unreachable, other: Unreachable) -> bool:
+    return (
+        one.src == other.src
+        and one.dst == other.dst
+        and one.kind == other.kind
+        and one.code == other.code
+        and one.quoted_seq == other.quoted_seq
+        and one.path_mtu == other.path_mtu
+    )
 
 
 class HeldErrors:
     """ICMP errors quoting TCP, by the 4-tuple of the segment they quote, until `take` gives
-    a connection those about it."""
+    a connection those about it. An error the same as one held (from the same host, of the
+    same kind, about the same segment) within CAPTURE_COPY_WINDOW of it is a capture copy of
+    it (two captures merged, a router's `-i any`: helper-136's pmtu4 listed each of 10
+    errors twice), held once and counted in `copies`: a router answers one packet once."""
 
     def __init__(self) -> None:
         self._by_tuple: dict[tuple[str, int, str, int], list[Unreachable]] = {}
+        self.copies = 0
 
     def __bool__(self) -> bool:
         return bool(self._by_tuple)
@@ -77,6 +93,10 @@ class HeldErrors:
             if len(held) >= HELD_LIMIT:
                 del held[next(iter(held))]
             errors = held[error.quoted] = []
+        for earlier in reversed(errors[-_COPY_LOOK_BACK:]):
+            if abs(error.time - earlier.time) <= CAPTURE_COPY_WINDOW and _same_error(error, earlier):
+                self.copies += 1
+                return
         errors.append(error)
 
     def take(
