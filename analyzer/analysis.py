@@ -60,7 +60,7 @@ from analyzer.findings.resets import Reset, find_resets, record_fin_timeout, ref
 from analyzer.findings.retransmissions import SequenceAnalysis, analyze_sequence, nearest_numbering
 from analyzer.findings.scans import ANY_PORT, BACKSCATTER, FLOOD_WINDOW, ScanDetector, ScanFinding, fold_key
 from analyzer.findings.syn_cookies import unrequested_for, unrequested_note
-from analyzer.findings.unreachable import HeldErrors
+from analyzer.findings.unreachable import HeldErrors, refused_on_the_way
 from analyzer.findings.urgent import UrgentData, find_urgent
 from analyzer.findings.vantage import Vantage, captured_at, find_vantage
 from analyzer.findings.zeek_conn import ZeekConn
@@ -382,6 +382,8 @@ def analyze_connection(
             if connection.to_itself
             else lost_segments(connection.segments, earlier, captured_at=captured_at(connection, vantage))
         )
+        if connection.unreachables:
+            lost |= refused_on_the_way(connection)
         for segment in connection.segments:
             machine.feed(segment, segment.frame in lost)
         machine.settle()

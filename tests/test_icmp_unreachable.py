@@ -567,3 +567,21 @@ def test_an_error_captured_twice_is_held_once() -> None:
     taken = held.take((CLIENT, 40000), (SERVER, 443), 99.0, 101.0)
     assert held.copies == 10
     assert [e.frame for e in taken] == [*range(1, 11), frame + 1, frame + 2]
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_segment_a_router_refused_never_reached_the_server(tmp_path: Path, family: int) -> None:
+    """helper-136's pmtu4: the segment a path MTU error quotes was dropped at the router; the
+    diagram drew it delivered. It is not applied to the server; the smaller resends are."""
+    packets, times = _too_big_exchange(family, 1400 if family == 4 else 1280, [1000, 448])
+    result = analyze_file(str(write_capture(tmp_path / "mtu.pcap", packets, times=times))).connections[0]
+    lost = {step.segment.frame for step in result.steps if step.lost}
+    assert lost == {4}
+    assert any(note.startswith("frame 4 not applied to the receiver") for note in result.notes)
+    # An error about data the server had acknowledged before it came is about an old copy.
+    v6 = ("2001:db8::1", "2001:db8::2")
+    client, server = (CLIENT, SERVER) if family == 4 else v6
+    acked = tcp_packet(family, server, 443, client, 40000, "A", 5001, 1001 + 1448)
+    late = [*packets[:4], acked, packets[4]]
+    result = analyze_file(str(write_capture(tmp_path / "late.pcap", late, times=times[:6]))).connections[0]
+    assert not any(step.lost for step in result.steps)

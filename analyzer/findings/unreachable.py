@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 from analyzer.connections import CAPTURE_COPY_WINDOW, Connection, quoted_segment
-from analyzer.decode.segment import Segment, Unreachable
+from analyzer.decode.segment import ACK, FIN, SYN, Segment, Unreachable, seq_diff
 
 
 def ends_a_connect(error: Unreachable) -> bool:
@@ -50,6 +50,32 @@ def _syn_errors(connection: Connection, syns: list[Segment]) -> list[Unreachable
         if quoted is not None and any(quoted is syn for syn in syns) and ends_a_connect(error):
             found.append(error)
     return found
+
+
+def refused_on_the_way(connection: Connection) -> set[int]:
+    """The frames of data or FIN segments an ICMP error quotes (quoted_segment): dropped
+    where the error came from (a router's fragmentation needed or Packet Too Big, a host or
+    network unreachable, a firewall's prohibited), so they never reached their receiver,
+    which the state machine then does not move (helper-136's pmtu4: refused segments drawn
+    as delivered). Not where the receiver had acknowledged the segment's data before the
+    error came (another copy arrived: the error is about an old one). SYNs are the
+    handshake's (answered_syn)."""
+    refused: set[int] = set()
+    for error in connection.unreachables:
+        quoted = quoted_segment(connection, error)
+        if quoted is None or quoted.flags & SYN or not (quoted.payload_len or quoted.flags & FIN):
+            continue
+        end = quoted.seq_end
+        if any(
+            s.frame < error.frame
+            and s.flags & ACK
+            and (s.src, s.sport) == (quoted.dst, quoted.dport)
+            and seq_diff(s.ack, end) >= 0
+            for s in connection.segments
+        ):
+            continue
+        refused.add(quoted.frame)
+    return refused
 
 
 # ICMP errors held until the connection they are about is handed over: a scan answered by
