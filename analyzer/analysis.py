@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Final
 
-from analyzer.arrivals import prove_states
+from analyzer.arrivals import prove_states, rst_twin_key
 from analyzer.attempt_shapes import ShapeMemo, attempt_shape, view
 from analyzer.call_sockets import calls_on, connection_calls
 from analyzer.connections import (
@@ -344,12 +344,16 @@ def _peer_sent_after_fin(connection: Connection, close: Close) -> bool:
     )
 
 
-def _stays_listening(history: list[tuple[float, State]], frames: list[int | None]) -> None:
-    """A server end whose listener kept no request for the SYN (findings/syn_cookies.py):
-    its SYN_RCVD taken back, and what the packets left unknown after it: it stays in LISTEN."""
+def _unknown_after_syn(history: list[tuple[float, State]], frames: list[int | None]) -> None:
+    """A server end whose SYN/ACK the rule of findings/syn_cookies.py reads: its SYN_RCVD
+    (and what the packets left unknown after it) is UNKNOWN from the SYN on: LISTEN had its
+    listener answered with a cookie, ESTABLISHED had the client's ACK come unseen."""
+    since: tuple[float, int | None] | None = None
     while len(history) > 1 and history[-1][1] in (State.SYN_RCVD, State.UNKNOWN):
-        history.pop()
-        frames.pop()
+        since = history.pop()[0], frames.pop()
+    if since is not None:
+        history.append((since[0], State.UNKNOWN))
+        frames.append(since[1])
 
 
 def analyze_connection(
@@ -433,13 +437,11 @@ def analyze_connection(
         {"client": client.history, "server": server.history},
         {"client": client.frames, "server": server.frames},
     )
-    unarrived: dict[tuple[Side, int, int, int], list[int]] = {}
+    unarrived: dict[tuple[Side, int, int, int, int, int], list[int]] = {}
     for step in machine.steps:
         rst = step.segment
         if rst.flags & RST and never_arrived(step):
-            unarrived.setdefault((peer_of(connection.sender(rst)), rst.seq, rst.ack, rst.flags), []).append(
-                rst.frame
-            )
+            unarrived.setdefault((peer_of(connection.sender(rst)), *rst_twin_key(rst)), []).append(rst.frame)
     proven = prove_states(
         connection,
         histories,
@@ -453,7 +455,7 @@ def analyze_connection(
     notes.extend(note for side, note in proven.notes.items() if not (side == "server" and side in silent))
     handshake.unrequested_for = unrequested_for(connection, handshake)
     if handshake.unrequested_for is not None:
-        _stays_listening(states["server"], state_frames["server"])
+        _unknown_after_syn(states["server"], state_frames["server"])
         notes.append(unrequested_note(handshake.unrequested_for, handshake.synacks[-1].frame))
     if "server" in silent:
         # A server none of whose segments were captured shows nothing of its state.

@@ -24,7 +24,7 @@ the capture was taken (a SYN scan's scanner, which has no socket, never does). A
 never acknowledged: its move is kept only where the capture was taken at its receiver, or
 where it put a listener's SYN_RCVD back to LISTEN and the listener's next segment is a
 SYN/ACK to another SYN (RFC 9293's recovery from an old duplicate SYN); and never where the
-same RST (its sender's, of the same numbers and flags) came before and did not reach the receiver
+same RST (its sender's, of the same numbers, flags, window and TTL: rst_twin_key) came before and did not reach the receiver
 (tcp_state.never_arrived: the receiver went on sending): what dropped those on the way (a
 firewall's rule) may have dropped it too, wherever the capture was taken.
 
@@ -71,12 +71,12 @@ def prove_states(
     point: str,
     latest: dict[Side, Segment | None] | None = None,
     silent: frozenset[Side] = frozenset(),
-    unarrived: dict[tuple[Side, int, int, int], list[int]] | None = None,
+    unarrived: dict[tuple[Side, int, int, int, int, int], list[int]] | None = None,
 ) -> ProvenStates:
     """`states` and `frames` as the machine made them (not changed); `point`: the vantage;
     `latest`: each end's latest segment that acknowledges the most (Endpoint.most_acked), for
     a long connection that kept only some of its segments; `silent`: the ends none of whose
-    segments are in the capture; `unarrived`: by (receiver, sequence and acknowledgment numbers, flags), the
+    segments are in the capture; `unarrived`: by receiver and rst_twin_key, the
     frames of the RSTs that never reached their receiver (tcp_state.never_arrived)."""
     proven = ProvenStates({}, {})
     for side in ("client", "server"):
@@ -128,6 +128,12 @@ def prove_states(
     return proven
 
 
+def rst_twin_key(rst: Segment) -> tuple[int, int, int, int, int]:
+    """What makes RSTs the same for the rule above: numbers, flags, window and TTL (a RST
+    injected in an end's name differs in its TTL or window from the end's own: helper-137)."""
+    return rst.seq, rst.ack, rst.flags, rst.window, rst.ttl
+
+
 def _first_unproven(
     side: Side,
     history: list[tuple[float, State]],
@@ -137,7 +143,7 @@ def _first_unproven(
     connection: Connection,
     silent: frozenset[Side],
     shifts: dict[int, tuple[float, int]],
-    unarrived: dict[tuple[Side, int, int, int], list[int]],
+    unarrived: dict[tuple[Side, int, int, int, int, int], list[int]],
 ) -> tuple[int, str, tuple[float, int] | None] | None:
     """The index of `side`'s first move the capture does not prove, why, and when the state
     became unknown if not at that move (time, frame); None if all are. `shifts` takes the
@@ -173,16 +179,14 @@ def _first_unproven(
         state = history[index][1]
         if segment.flags & RST:
             twins = [
-                twin
-                for twin in unarrived.get((side, segment.seq, segment.ack, segment.flags), ())
-                if twin < segment.frame
+                twin for twin in unarrived.get((side, *rst_twin_key(segment)), ()) if twin < segment.frame
             ]
             if twins:
                 many = len(twins) > 1
                 return index, (
                     f"the {side}'s state from frame {frame} on is unknown: that RST is the same as "
                     f"frame{'s' if many else ''} {shortened([str(twin) for twin in twins])} (the {peer_of(side)}'s, "
-                    f"of the same numbers and flags), {'none of which' if many else 'which never'} reached the {side} (it went "
+                    f"of the same numbers, flags, window and TTL), {'none of which' if many else 'which never'} reached the {side} (it went "
                     f"on sending after {'each' if many else 'it'}: dropped on the way, as by a firewall's rule); "
                     f"whether frame {frame} did the capture does not tell; had it, the {side} would be in "
                     f"{state.value}"

@@ -70,7 +70,7 @@ ATTEMPT_PATTERNS: Final = frozenset(
 # is a resend reads them: the test of one verdict a shape fails without).
 TIME_LIMITS: Final[tuple[float, ...]] = (
     0.000_1, 0.000_5, 0.001, 0.002, 0.003, 0.005, 0.010, 0.020, 0.050, 0.100, 0.200, 0.250,
-    0.500, 1.0, 2.0, 3.0, 5.0, 6.0, 10.0, 60.0,
+    0.500, 1.0, 2.0, 3.0, 3.5, 5.0, 6.0, 10.0, 60.0,
 )  # fmt: skip
 
 

@@ -551,8 +551,12 @@ def test_an_error_captured_twice_is_held_once() -> None:
     held = HeldErrors()
     quoted = (CLIENT, 40000, SERVER, 443)
 
-    def error(frame: int, time: float, seq: int, src: str = ROUTER) -> Unreachable:
-        return Unreachable(frame, time, 4, src, CLIENT, 4, 6, quoted, seq, 1280)
+    def error(
+        frame: int, time: float, seq: int, src: str = ROUTER, checksum: int | None = None
+    ) -> Unreachable:
+        return Unreachable(
+            frame, time, 4, src, CLIENT, 4, 6, quoted, seq, 1280, checksum=checksum or seq & 0xFFFF
+        )
 
     flight = [1000 + 1448 * n for n in range(10)]
     frame = 0
@@ -564,9 +568,13 @@ def test_an_error_captured_twice_is_held_once() -> None:
         held.add(error(frame, 100.002 + frame * 1e-6, seq))
     held.add(error(frame + 1, 100.3, flight[0]))  # the segment sent again, refused again
     held.add(error(frame + 2, 100.0001, flight[1], src="192.0.2.253"))  # another router's
+    # Errors about two pure ACKs (one sequence number for both), 1 ms apart: what else they
+    # quote differs, and so do their checksums (helper-137).
+    held.add(error(frame + 3, 100.5, 9999, checksum=1))
+    held.add(error(frame + 4, 100.501, 9999, checksum=2))
     taken = held.take((CLIENT, 40000), (SERVER, 443), 99.0, 101.0)
     assert held.copies == 10
-    assert [e.frame for e in taken] == [*range(1, 11), frame + 1, frame + 2]
+    assert [e.frame for e in taken] == [*range(1, 11), frame + 1, frame + 2, frame + 3, frame + 4]
 
 
 @pytest.mark.parametrize("family", [4, 6])
@@ -585,3 +593,18 @@ def test_a_segment_a_router_refused_never_reached_the_server(tmp_path: Path, fam
     late = [*packets[:4], acked, packets[4]]
     result = analyze_file(str(write_capture(tmp_path / "late.pcap", late, times=times[:6]))).connections[0]
     assert not any(step.lost for step in result.steps)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_cut_error_about_udp_is_no_frame_that_may_hold_tcp(tmp_path: Path, family: int) -> None:
+    """helper-137's udp_cut: a DNS port unreachable cut by the snapshot length, its quote
+    naming UDP: no TCP in it, nothing to warn of (the warning says frames that may hold TCP)."""
+    client, server = ("2001:db8::1", "2001:db8::2") if family == 6 else (CLIENT, SERVER)
+    if family == 6:
+        query = IPv6(src=client, dst=server) / UDP(sport=5353, dport=53) / (b"q" * 30)
+        error = IPv6(src=server, dst=client) / ICMPv6DestUnreach(code=4) / bytes(query)[:48]
+    else:
+        query = IP(src=client, dst=server) / UDP(sport=5353, dport=53) / (b"q" * 30)
+        error = IP(src=server, dst=client) / ICMP(type=3, code=3) / bytes(query)[:28]
+    path = write_capture(tmp_path / "udp.pcap", [query, error], snaplen=60 if family == 4 else 70)
+    assert not any("ICMP error" in warning for warning in analyze_file(str(path)).stats.warnings)

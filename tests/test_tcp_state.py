@@ -832,10 +832,18 @@ def test_a_rst_the_same_as_those_that_never_reached_the_server_may_not_have_eith
     assert result.state_frames["server"][-1] == 10
     assert (
         "the server's state from frame 10 on is unknown: that RST is the same as frames 6, 8 (the client's, of "
-        "the same numbers and flags), none of which reached the server"
+        "the same numbers, flags, window and TTL), none of which reached the server"
     ) in " ".join(result.notes)
-    # One that differs from them (with ACK) resets it, as any RST the capture shows at its
-    # receiver.
+    # One that differs from them resets it, as any RST the capture shows at its receiver:
+    # with another TTL (the others injected in the client's name, helper-137), or with ACK.
+    for twin in segments[5], segments[7]:
+        twin.ttl = 40
+    segments[-1].ttl = 60
+    [result] = analyze_segments(segments).connections
+    assert _states(result, "server")[-1] == "CLOSED"
+    segments[5].ttl = segments[7].ttl = 60
+    [result] = analyze_segments(segments).connections
+    assert _states(result, "server")[-1] == "UNKNOWN"
     segments[-1].flags |= ACK
     segments[-1].ack = 510
     [result] = analyze_segments(segments).connections

@@ -42,13 +42,18 @@ def test_each_ends_urgent_segments_are_counted_and_named() -> None:
 def test_a_scan_probe_with_urg_is_no_urgent_data() -> None:
     # An Xmas scan's probe (FIN, PSH, URG without ACK), and a SYN with URG: no stack sends
     # urgent data before it is connected.
-    for flags in ("FPU", "SU"):
+    for flags in ("FPU", "SU", "AU"):
         [result] = analyze_segments(conversation(("c", flags, 100, 0), ("s", "RA", 0, 101))).connections
         assert result.urgent is None
         assert connection_to_dict(result, Clock(0.0))["urgent"] is None
         assert "urgent data (URG)" not in interesting_reasons(result)
     [plain] = analyze_segments(conversation(*HANDSHAKE, ("c", "PA", 101, 501, 3))).connections
     assert plain.urgent is None
+    # A pure ACK with URG counts only after its sender's urgent byte (urgent mode's ACKs).
+    [mode] = analyze_segments(
+        conversation(*HANDSHAKE, ("c", "AU", 101, 501), ("c", "PAU", 101, 501, 1), ("c", "AU", 102, 501))
+    ).connections
+    assert mode.urgent is not None and mode.urgent.frames == {"client": [5, 6]}
 
 
 def test_a_long_connection_counts_every_urgent_segment_it_does_not_keep() -> None:

@@ -472,6 +472,9 @@ class Unreachable(NamedTuple):
     path_mtu: int = -1
     stamp: int = UNSEEN  # `time` exactly (Segment.stamp); UNSEEN: not read from a file (exact_stamp)
     kind: int = DEST_UNREACHABLE  # or TIME_EXCEEDED, PARAMETER_PROBLEM: `code` is theirs
+    # The ICMP message's own checksum: the same in two captures of one message, all but never
+    # in two messages quoting different packets (findings/unreachable.py: capture copies).
+    checksum: int = UNSEEN
 
     @property
     def port_unreachable(self) -> bool:

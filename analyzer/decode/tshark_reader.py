@@ -393,6 +393,7 @@ def _unreachable(
     # In a header an ICMP error quotes Wireshark runs no sequence analysis: tcp.seq is the
     # number as sent (tcp.seq_raw, where a version gives it).
     seq = (field("tcp_seq_raw") or field("tcp_seq")) if transport == "tcp" else None
+    checksum = field("checksum")  # icmp.checksum, icmpv6.checksum: "0x1c2b"
     return Unreachable(
         frame,
         when,
@@ -406,6 +407,7 @@ def _unreachable(
         path_mtu,
         stamp,
         says,
+        int(checksum, 0) if checksum is not None else UNSEEN,
     )
 
 

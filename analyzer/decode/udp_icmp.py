@@ -11,6 +11,7 @@ import struct
 from typing import Final
 
 from analyzer.decode.addresses import address_pair
+from analyzer.decode.fields import u16
 from analyzer.decode.headers import (
     ICMP_CODE,
     ICMP_DEST_UNREACHABLE,
@@ -55,6 +56,14 @@ QUOTE_CUT: Final = (
 QUOTE_SHORT: Final = "an ICMP error too short to quote the header it answers"
 
 
+def _quote_unread(data: bytes, protocol_at: int, whole: bool) -> None:
+    """An error whose quoted IP header is not all there: Undecodable, unless the part there
+    names its protocol, and not TCP (the frame holds no TCP: nothing to warn of; None)."""
+    if len(data) > protocol_at and data[protocol_at] != PROTO_TCP:
+        return
+    raise Undecodable(QUOTE_SHORT if whole else QUOTE_CUT)
+
+
 def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
                       src: str, dst: str, whole: bool = True) -> Unreachable | None:  # fmt: skip
     """Only destination-unreachable and Packet Too Big messages, and time exceeded and
@@ -72,7 +81,8 @@ def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
     says = error_kind(kind, family)
     if family == 4:
         if len(data) < inner + IPV4_MIN_HEADER:
-            raise Undecodable(QUOTE_SHORT if whole else QUOTE_CUT)
+            _quote_unread(data, inner + IPV4_PROTOCOL, whole)
+            return None
         if says == DEST_UNREACHABLE and code == FRAGMENTATION_NEEDED:
             path_mtu = struct.unpack_from("!H", data, at + ICMP_NEXT_HOP_MTU)[0]
         header_len = (data[inner] & 0x0F) * 4
@@ -81,7 +91,8 @@ def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
         ports_at = inner + header_len
     else:
         if len(data) < inner + IPV6_HEADER:
-            raise Undecodable(QUOTE_SHORT if whole else QUOTE_CUT)
+            _quote_unread(data, inner + IPV6_NEXT_HEADER, whole)
+            return None
         if kind == ICMPV6_PACKET_TOO_BIG:
             path_mtu = struct.unpack_from("!I", data, at + ICMPV6_MTU)[0]
         protocol = data[inner + IPV6_NEXT_HEADER]
@@ -90,6 +101,8 @@ def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
     if says != DEST_UNREACHABLE and protocol != PROTO_TCP:
         return None
     if len(data) < ports_at + 4:
+        if protocol != PROTO_TCP:
+            return None  # a cut error about a UDP datagram or another protocol: no TCP in it
         raise Undecodable(QUOTE_SHORT if whole else QUOTE_CUT)
     sport, dport = struct.unpack_from("!HH", data, ports_at)
     # A TCP header's first 8 bytes, which every ICMP error quotes, hold its sequence number:
@@ -112,6 +125,7 @@ def parse_unreachable(data: bytes, at: int, frame: int, stamp: int, family: int,
         path_mtu,
         stamp,
         says,
+        u16(data, at + 2),
     )
 
 

@@ -681,7 +681,7 @@ class Handshake:
         if self.unrequested_for is not None:
             return (
                 "the client never acknowledged the SYN/ACK, which was never sent again: the server kept no request "
-                "for the SYN (a SYN cookie, most likely)"
+                "for the SYN (a SYN cookie, most likely), unless the capture missed the client's ACK"
             )
         return "the client never acknowledged the SYN/ACK"
 

@@ -1,22 +1,25 @@
 """A listener that kept no request for a SYN: its SYN/ACK, never answered, never sent again.
 
 A listener that keeps a request for a SYN (Linux's request socket, the BSDs' syncache,
-Windows') sends its SYN/ACK again while no ACK comes: Linux, the BSDs, macOS and Windows 8+
-1 s after it, Windows 7 and older 3 s after (findings/backoff.known_synack_schedules). One
-that answers with a SYN cookie (RFC 4987 3.6) keeps nothing and sends it once; the cookie
-comes back in the client's ACK, if one comes, which makes the connection. Linux answers so
-every SYN once the listener's SYN queue is full (tcp_syncookies=1, its default: a SYN flood
-does it), and every SYN with tcp_syncookies=2.
+Windows') sends its SYN/ACK again while no ACK comes: Linux, FreeBSD, macOS and Windows 8+
+1 s after it; OpenBSD and NetBSD (their syn cache's 3 s) and Windows 7 and older 3 s after
+(findings/backoff.known_synack_schedules). One that answers with a SYN cookie (RFC 4987
+3.6) keeps nothing and sends it once; the cookie comes back in the client's ACK, if one
+comes, which makes the connection. Linux answers so every SYN once the listener's SYN queue
+is full (tcp_syncookies=1, its default: a SYN flood does it), and every SYN with
+tcp_syncookies=2.
 
 Rule: the server's SYN/ACKs, of one ISN, none sent again by its timer, the last of them
-answered by nothing from the client, and nothing of the connection after it (to the
-capture's end, or for the timeout of the timer that gave it up) for as long as its sender
-would have taken to send it again: STATELESS_AFTER where its TTL says it left a stack whose
-initial TTL is 64 (Linux, the BSDs, macOS: a resend after 1 s), else OLD_WINDOWS_DUE (128:
-Windows, perhaps an older one, 3 s; 255, or a TTL not read). Then its listener kept no
-request for the SYN: a SYN cookie, most likely; or a listener that sends none again
-(Linux's tcp_synack_retries=0), or one closed meanwhile. Its end of the connection never
-left LISTEN (the analysis shows no SYN_RCVD).
+answered by nothing the capture holds from the client, and nothing of the connection after
+it (to the capture's end, or for the timeout of the timer that gave it up) for as long as
+its sender would have taken to send it again: STATELESS_AFTER where its TTL says it left a
+stack whose initial TTL is 64 (Linux, the BSDs, macOS: 3 s at most), else OLD_WINDOWS_DUE
+(128: Windows, an older one 3 s; 255, or a TTL not read). Then either its listener kept no
+request for the SYN (a SYN cookie, most likely; or one that sends none again, Linux's
+tcp_synack_retries=0, or closed meanwhile), or the client's ACK came and the capture missed
+it (a capture filter on SYNs, a capture that dropped packets): said as such. The server's
+end is UNKNOWN from the SYN on (LISTEN had a cookie answered, ESTABLISHED had the ACK come),
+never the SYN_RCVD a request kept unanswered would have resent from.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from analyzer.findings.handshake import Handshake
 # but Windows 7's and older (OLD_WINDOWS_FIRST), twice the first interval of the others.
 # Both among attempt_shapes.TIME_LIMITS: an attempt's shape holds where its quiet time falls
 # (and whether its last segment's TTL is at most INITIAL_TTL_64).
-STATELESS_AFTER: Final = 2.0  # twice the 1 s of Linux's, the BSDs' and macOS's first resend
+STATELESS_AFTER: Final = 3.5  # past the 1 s of Linux's, FreeBSD's and macOS's first resend, OpenBSD's 3 s
 OLD_WINDOWS_DUE: Final = 5.0  # past an older Windows listener's first resend, 3 s after
 INITIAL_TTL_64: Final = 64
 
@@ -72,10 +75,11 @@ def unrequested_note(quiet: float, frame: int) -> str:
     from analyzer.timefmt import format_duration
 
     return (
-        f"the server kept no request for this SYN: its SYN/ACK (frame {frame}) went unanswered for "
-        f"{format_duration(quiet)} and was never sent again, where a listener that keeps one sends it again "
-        "after 1 s (Linux, the BSDs, macOS, Windows 8+; 3 s: older Windows, whose TTL starts at 128 as every "
-        "Windows': waited for past that): a SYN cookie (Linux answers so once the listener's SYN queue is full, "
-        "or always with tcp_syncookies=2), or a listener that sends none again (tcp_synack_retries=0) or was "
-        "closed; so the server's end stayed in LISTEN, no SYN_RCVD"
+        f"the server's SYN/ACK (frame {frame}) went unanswered in the capture for {format_duration(quiet)} and "
+        "was never sent again, where a listener that keeps a request for the SYN sends it again within 3 s "
+        "(1 s: Linux, FreeBSD, macOS, Windows 8+; 3 s: OpenBSD, NetBSD, older Windows, whose TTL starts at "
+        "128, waited for longer): it kept none, a SYN cookie most likely (Linux answers so once the "
+        "listener's SYN queue is full, or always with tcp_syncookies=2), or the client's ACK came and the "
+        "capture missed it (a capture filter on SYNs, packets the capture dropped); the server's state "
+        "from the SYN on is unknown: LISTEN had a cookie answered, ESTABLISHED had the ACK come"
     )

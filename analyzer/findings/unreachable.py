@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 from analyzer.connections import CAPTURE_COPY_WINDOW, Connection, quoted_segment
-from analyzer.decode.segment import ACK, FIN, SYN, Segment, Unreachable, seq_diff
+from analyzer.decode.segment import ACK, FIN, SYN, UNSEEN, Segment, Unreachable, seq_diff
 
 
 def ends_a_connect(error: Unreachable) -> bool:
@@ -95,6 +95,7 @@ def _same_error(one: Unreachable, other: Unreachable) -> bool:
         and one.code == other.code
         and one.quoted_seq == other.quoted_seq
         and one.path_mtu == other.path_mtu
+        and one.checksum == other.checksum != UNSEEN
     )
 
 
@@ -103,7 +104,9 @@ class HeldErrors:
     a connection those about it. An error the same as one held (from the same host, of the
     same kind, about the same segment) within CAPTURE_COPY_WINDOW of it is a capture copy of
     it (two captures merged, a router's `-i any`: helper-136's pmtu4 listed each of 10
-    errors twice), held once and counted in `copies`: a router answers one packet once."""
+    errors twice), held once and counted in `copies`, where their ICMP checksums are the same
+    too (errors about pure ACKs, one sequence number for all, differ in what else they quote:
+    helper-137)."""
 
     def __init__(self) -> None:
         self._by_tuple: dict[tuple[str, int, str, int], list[Unreachable]] = {}

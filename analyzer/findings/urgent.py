@@ -9,9 +9,11 @@ two ends' byte counts of the application differ from TCP's; middleboxes may clea
 (RFC 6093 5), and RFC 6093 asks new applications not to use it: worth seeing, and the
 capture is the only place it shows.
 
-Rule: every segment with URG and ACK, without SYN or RST, counts, by sender; the first
-URGENT_LISTED frames of each are named. A stack sends urgent data only once connected, so
-always with ACK: an Xmas scan's probe (FIN, PSH and URG) or a crafted SYN is no urgent data. Read the same from a whole connection and, segment by segment, by a long one
+Rule: every segment with URG and ACK, without SYN or RST, counts, by sender, from its first
+such segment that carries data (the urgent byte's: a stack in urgent mode sets URG on its
+pure ACKs too, but only after it); the first URGENT_LISTED frames of each are named. A stack
+sends urgent data only once connected, so always with ACK and with the byte: an Xmas scan's
+probe (FIN, PSH and URG), a crafted SYN, an URG/ACK scan's empty probes are no urgent data. Read the same from a whole connection and, segment by segment, by a long one
 (long_connection.py), which keeps no segment for it.
 """
 
@@ -44,6 +46,8 @@ class UrgentData:
         if segment.flags & _READ != _URGENT_DATA:
             return
         side: Side = "client" if from_client else "server"
+        if side not in self.counts and not segment.payload_len:
+            return
         self.counts[side] = self.counts.get(side, 0) + 1
         frames = self.frames.setdefault(side, [])
         if len(frames) < URGENT_LISTED:

@@ -496,8 +496,9 @@ def scan_lines(scans: list[ScanFinding], origin: Clock, shown: int | None = None
             answered += "; ACK probes left unanswered are not counted"
         if scan.unrequested:
             answered += (
-                f"; of the SYN/ACKs, {scan.unrequested:,} never sent again though unanswered: no request kept for "
-                "their SYNs (SYN cookies)"
+                f"; of the SYN/ACKs, {scan.unrequested:,} never sent again though unanswered in the capture for longer "
+                "than a listener waits to: no request kept for their SYNs (SYN cookies), unless the capture missed "
+                "their ACKs"
             )
         lines.append(
             f"      {plural(scan.attempts, 'attempt')} in {format_duration(scan.duration)}{rate} "
