@@ -344,16 +344,18 @@ def _peer_sent_after_fin(connection: Connection, close: Close) -> bool:
     )
 
 
-def _unknown_after_syn(history: list[tuple[float, State]], frames: list[int | None]) -> None:
-    """A server end whose SYN/ACK the rule of findings/syn_cookies.py reads: its SYN_RCVD
-    (and what the packets left unknown after it) is UNKNOWN from the SYN on: LISTEN had its
-    listener answered with a cookie, ESTABLISHED had the client's ACK come unseen."""
-    since: tuple[float, int | None] | None = None
+def _unknown_after_synack(
+    history: list[tuple[float, State]], frames: list[int | None], synack: Segment
+) -> None:
+    """A server end whose `synack` the rule of findings/syn_cookies.py reads: UNKNOWN from
+    that SYN/ACK on (LISTEN had its listener answered with a cookie, ESTABLISHED had the
+    client's ACK come unseen), never the SYN_RCVD a request kept would have resent from; the
+    SYN reached it (it answered), so the unknown is not pinned on the SYN's arrow."""
     while len(history) > 1 and history[-1][1] in (State.SYN_RCVD, State.UNKNOWN):
-        since = history.pop()[0], frames.pop()
-    if since is not None:
-        history.append((since[0], State.UNKNOWN))
-        frames.append(since[1])
+        history.pop()
+        frames.pop()
+    history.append((synack.time, State.UNKNOWN))
+    frames.append(synack.frame)
 
 
 def analyze_connection(
@@ -455,7 +457,7 @@ def analyze_connection(
     notes.extend(note for side, note in proven.notes.items() if not (side == "server" and side in silent))
     handshake.unrequested_for = unrequested_for(connection, handshake)
     if handshake.unrequested_for is not None:
-        _unknown_after_syn(states["server"], state_frames["server"])
+        _unknown_after_synack(states["server"], state_frames["server"], handshake.synacks[-1])
         notes.append(unrequested_note(handshake.unrequested_for, handshake.synacks[-1].frame))
     if "server" in silent:
         # A server none of whose segments were captured shows nothing of its state.

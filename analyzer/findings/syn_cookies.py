@@ -18,8 +18,8 @@ stack whose initial TTL is 64 (Linux, the BSDs, macOS: 3 s at most), else OLD_WI
 request for the SYN (a SYN cookie, most likely; or one that sends none again, Linux's
 tcp_synack_retries=0, or closed meanwhile), or the client's ACK came and the capture missed
 it (a capture filter on SYNs, a capture that dropped packets): said as such. The server's
-end is UNKNOWN from the SYN on (LISTEN had a cookie answered, ESTABLISHED had the ACK come),
-never the SYN_RCVD a request kept unanswered would have resent from.
+end is UNKNOWN from its SYN/ACK on (LISTEN had a cookie answered, ESTABLISHED had the ACK
+come), never the SYN_RCVD a request kept unanswered would have resent from.
 """
 
 from __future__ import annotations
@@ -81,5 +81,5 @@ def unrequested_note(quiet: float, frame: int) -> str:
         "128, waited for longer): it kept none, a SYN cookie most likely (Linux answers so once the "
         "listener's SYN queue is full, or always with tcp_syncookies=2), or the client's ACK came and the "
         "capture missed it (a capture filter on SYNs, packets the capture dropped); the server's state "
-        "from the SYN on is unknown: LISTEN had a cookie answered, ESTABLISHED had the ACK come"
+        "from its SYN/ACK on is unknown: LISTEN had a cookie answered, ESTABLISHED had the ACK come"
     )
