@@ -30,9 +30,8 @@ from analyzer.connections import Connection
 from analyzer.decode.segment import Segment
 from analyzer.findings.handshake import Handshake
 
-# After a SYN/ACK, the time by which every listener that keeps a request has sent it again
-# but Windows 7's and older (OLD_WINDOWS_FIRST), twice the first interval of the others.
-# Both among attempt_shapes.TIME_LIMITS: an attempt's shape holds where its quiet time falls
+# After a SYN/ACK, the time by which a listener that keeps a request has sent it again, by
+# the initial TTL its stack starts from (due_after). Both among attempt_shapes.TIME_LIMITS: an attempt's shape holds where its quiet time falls
 # (and whether its last segment's TTL is at most INITIAL_TTL_64).
 STATELESS_AFTER: Final = 3.5  # past the 1 s of Linux's, FreeBSD's and macOS's first resend, OpenBSD's 3 s
 OLD_WINDOWS_DUE: Final = 5.0  # past an older Windows listener's first resend, 3 s after
