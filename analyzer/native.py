@@ -45,6 +45,7 @@ COMPILED = (
     "analyzer.decode.addresses",
     "analyzer.decode.ip_tcp",
     "analyzer.decode.udp_icmp",
+    "analyzer.decode.point_clocks",
     "analyzer.decode.reader",
     "analyzer.flow_key",
     "analyzer.held_attempt",

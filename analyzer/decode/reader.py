@@ -21,6 +21,7 @@ from analyzer.decode.link_layer import (
     ethernet,
     linktype_name,
 )
+from analyzer.decode.point_clocks import PointClockCheck
 from analyzer.decode.segment import UNSEEN, Datagram, Segment, Unreachable, capture_interface
 from analyzer.decode.undecodable import Undecodable
 from analyzer.errors import CaptureFileError
@@ -335,6 +336,8 @@ def read_packets(
     # In a file of several interfaces, whether their clocks agree (share 0 tells it, of every
     # connection: the shares' warnings are the same but for this one, and share 0's are told).
     clocks: ClockCheck | None = None
+    # Whether two capture points' clocks disagree (share 0 tells it, as the interfaces').
+    points = PointClockCheck() if share is None or share.index == 0 else None
     try:
         with capture:
             number = 0
@@ -422,7 +425,9 @@ def read_packets(
                     continue
                 if many_interfaces and clocks is None and (share is None or share.index == 0):
                     clocks = ClockCheck()
-                watching = clocks is not None and not clocks.full
+                watching = (clocks is not None and not clocks.full) or (
+                    points is not None and not points.full
+                )
                 try:
                     # Ethernet called by name: through the table it is a call through Python.
                     at = ethernet(data) if linktype == LINKTYPE_ETHERNET else locate(data)
@@ -472,10 +477,6 @@ def read_packets(
                     continue
                 if type(segment) is Segment:
                     stats.tcp_segments += 1
-                    if watching and clocks is not None:
-                        clocks.feed(segment, section, interface)
-                        if share is not None and not keeps(share, segment):
-                            continue
                     if linktype == LINKTYPE_LINUX_SLL2 and len(data) >= SLL2_IFINDEX + 4:
                         segment.interface = capture_interface(
                             interface, many_interfaces, u32(data, SLL2_IFINDEX), UNSEEN
@@ -486,6 +487,13 @@ def read_packets(
                         )
                     elif many_interfaces:
                         segment.interface = capture_interface(interface, True, UNSEEN, UNSEEN)
+                    if watching:
+                        if clocks is not None and not clocks.full:
+                            clocks.feed(segment, section, interface)
+                        if points is not None and not points.full:
+                            points.feed(segment)
+                        if share is not None and not keeps(share, segment):
+                            continue
                 yield segment
     finally:
         stats.format = capture.format
@@ -520,6 +528,8 @@ def read_packets(
         stats.warnings.append(backwards)
     if clocks is not None:
         stats.warnings.extend(clocks.warnings(capture.interface_names))
+    if points is not None:
+        stats.warnings.extend(points.warnings(capture.interface_names))
     ahead = stats.ahead_warning()
     if ahead is not None:
         stats.warnings.append(ahead)

@@ -1,0 +1,292 @@
+"""Clocks of two capture points merged into one file, told from the packets they both saw.
+
+Two captures of one exchange, one taken at each end (or at an end and a router), merged by
+time (mergecap) hold each packet twice: once as it left its sender's side, once as it reached
+the other. Two hosts' clocks are never the same: where they differ by more than the time a
+packet takes between the two points, the merged file has the packet reach the far point
+before it left the near one, or, offset the other way, its copies further apart than any
+copy rule waits. Every copy then reads as a resend, every ACK as taken before its data, the
+states as stuck (helper-136: one 300 kB upload, captured at both ends and merged with one
+side 0.5 s late, read as a SYN/ACK resent after 0.5 s and a server that never left
+SYN_RCVD; 0.3 ms early, as 269 resends where the client made 18).
+
+Nothing in the file says so but causality. The same packet is known at both points by what
+no resend repeats: its IPv4 identification, or its timestamps option's TSval, with the
+numbers, flags, length and window. Which copy was taken nearer the sender tells its TTL (hop
+limit): each router between the points lowers it by one. Where the TTL is the same at both
+(one LAN), the file's interfaces tell the points apart, if it names them (mergecap -I none),
+but not which is nearer whom: only that a linear path passes each direction through the two
+points in turns, so one point cannot see both directions first. Between hosts lo and hi
+(their addresses in order), x = when the copy nearer hi was captured, less the one nearer lo:
+lo's packets bound hi's point's clock offset from above (x = the path's delay + offset), hi's
+bound it from below (x = offset - delay). An offset whose bounds leave out zero by more than
+LEAST_OFFSET, shown by LEAST_EVIDENCE packets or more, is warned of with its range and how to
+mend the file. One capture point that saw a packet twice (a router's two sides, one host's
+clock) gives bounds around zero: nothing said.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final
+
+from analyzer.decode.segment import ACK, SYN, UNSEEN, Segment
+from analyzer.timefmt import format_duration
+
+# Segments read for it, at most (share 0 decodes every connection's while it reads them): the
+# copies of a merged file come from its first connections on.
+FEED_LIMIT: Final = 50_000
+# ... or this many, where none of them was seen at two points in MOST_APART.
+QUIET_LIMIT: Final = 20_000
+# Packets held, waiting for their copy from the other point, at most: the oldest go first.
+HELD_LIMIT: Final = 65_536
+# The furthest apart two copies of one packet are taken to be: the clocks' offset and the
+# path between the points (interface_clocks' MOST_OFFSET).
+MOST_APART: Final = 5_000_000_000  # nanoseconds
+# Less than this past zero is no evidence: a capture's own buffer holds packets microseconds.
+LEAST_OFFSET: Final = 10_000  # nanoseconds
+LEAST_EVIDENCE: Final = 2
+# An offset's upper bound where the bounds cross: it changed in the capture.
+CHANGES: Final = -(1 << 63)
+# Host pairs named in the warning, at most; the others are counted.
+PAIRS_SHOWN: Final = 3
+
+
+@dataclass
+class _Sighting:
+    stamp: int
+    ttl: int
+    interface: int
+
+
+@dataclass
+class _Bounds:
+    """What the copies between two hosts say of the offset of the point nearer hi against the
+    point nearer lo, where the TTL tells the points apart; or, where only the interfaces do,
+    of `far`'s clock against `near`'s, x then measured as far's copy less near's."""
+
+    upper: int = 1 << 62  # lo's packets: the least x
+    lower: int = -(1 << 62)  # hi's packets: the highest x
+    late_hi: int = 0  # hi's packets taken at lo's side first (x > LEAST_OFFSET)
+    late_lo: int = 0  # lo's packets taken at hi's side first (x < -LEAST_OFFSET)
+    # By interfaces only: lo's and hi's packets' least and highest x.
+    lo_least: int = 1 << 62
+    lo_most: int = -(1 << 62)
+    hi_least: int = 1 << 62
+    hi_most: int = -(1 << 62)
+    lo_count: int = 0
+    hi_count: int = 0
+    # ... and how many of each were taken at `far` after (ahead: x > LEAST_OFFSET) or before
+    # (behind: x < -LEAST_OFFSET) `near`.
+    lo_ahead: int = 0
+    lo_behind: int = 0
+    hi_ahead: int = 0
+    hi_behind: int = 0
+    # The TTLs seen at the point nearer hi (hi's packets', lo's), and nearer lo (lo's, hi's).
+    ttls: tuple[int, int, int, int] = (UNSEEN, UNSEEN, UNSEEN, UNSEEN)
+
+
+@dataclass
+class PointClockCheck:
+    """Feed it each TCP segment; then `warnings(names)`."""
+
+    fed: int = 0
+    _start: int = 0  # the first segment's stamp
+    _held: dict[tuple, _Sighting] = field(default_factory=dict)
+    _order: deque[tuple[int, tuple]] = field(default_factory=deque)  # (stamp, key), oldest first
+    # (lo, hi) by TTL; (lo, hi, near interface, far interface) by interfaces.
+    _bounds: dict[tuple, _Bounds] = field(default_factory=dict)
+
+    @property
+    def full(self) -> bool:
+        return self.fed >= FEED_LIMIT
+
+    def feed(self, segment: Segment) -> None:
+        self.fed += 1
+        if self.fed == 1:
+            self._start = segment.stamp
+        elif self.fed >= QUIET_LIMIT and not self._bounds and segment.stamp - self._start > MOST_APART:
+            self.fed = FEED_LIMIT  # no copy from two points in the first seconds: there are none
+        if self.fed >= FEED_LIMIT:
+            self._held, self._order = {}, deque()
+            return
+        if segment.ttl < 0 or (segment.ip_id <= 0 and segment.ts_val == UNSEEN):
+            return  # nothing tells this packet's copy from its resend
+        if segment.flags & (SYN | ACK) == SYN:
+            return  # a flood's or a scan's bulk, held for nothing: what follows a SYN tells
+        key = (
+            segment.src,
+            segment.sport,
+            segment.dst,
+            segment.dport,
+            segment.seq,
+            segment.ack,
+            segment.flags,
+            segment.payload_len,
+            segment.window,
+            segment.ip_id,
+            segment.ts_val,
+            segment.tunnel,
+        )
+        stamp, ttl, interface = segment.stamp, segment.ttl, segment.interface
+        held = self._held
+        first = held.get(key)
+        if first is None:
+            # The oldest go (a dict's first key, found past the deleted ones, would cost a scan).
+            order = self._order
+            while order and (len(order) >= HELD_LIMIT or order[0][0] < stamp - MOST_APART):
+                oldest = order.popleft()
+                sighting = held.get(oldest[1])
+                if sighting is not None and sighting.stamp == oldest[0]:
+                    del held[oldest[1]]
+            held[key] = _Sighting(stamp, ttl, interface)
+            order.append((stamp, key))
+            return
+        if first.ttl == ttl and (interface == UNSEEN or interface == first.interface):
+            return  # the same point again: a path's duplicate, a resend alike to the byte
+        del held[key]
+        if stamp - first.stamp > MOST_APART:
+            return
+        from_hi = segment.src > segment.dst
+        lo, hi = (segment.dst, segment.src) if from_hi else (segment.src, segment.dst)
+        if first.ttl != ttl:
+            # The copy with the higher TTL was taken nearer its sender.
+            first_near_sender = first.ttl > ttl
+            first_near_hi = first_near_sender == from_hi
+            x = first.stamp - stamp if first_near_hi else stamp - first.stamp
+            bounds = self._bounds.get((lo, hi))
+            if bounds is None:
+                bounds = self._bounds[(lo, hi)] = _Bounds()
+            near_ttl, far_ttl = max(first.ttl, ttl), min(first.ttl, ttl)
+            hi_at_hi, lo_at_hi, lo_at_lo, hi_at_lo = bounds.ttls
+            if from_hi:
+                hi_at_hi, hi_at_lo = near_ttl, far_ttl
+                bounds.lower = max(bounds.lower, x)
+                bounds.late_hi += x > LEAST_OFFSET
+            else:
+                lo_at_lo, lo_at_hi = near_ttl, far_ttl
+                bounds.upper = min(bounds.upper, x)
+                bounds.late_lo += x < -LEAST_OFFSET
+            bounds.ttls = (hi_at_hi, lo_at_hi, lo_at_lo, hi_at_lo)
+            return
+        near, far = min(first.interface, interface), max(first.interface, interface)
+        x = stamp - first.stamp if interface == far else first.stamp - stamp
+        bounds = self._bounds.get((lo, hi, near, far))
+        if bounds is None:
+            bounds = self._bounds[(lo, hi, near, far)] = _Bounds()
+        if from_hi:
+            bounds.hi_least, bounds.hi_most = min(bounds.hi_least, x), max(bounds.hi_most, x)
+            bounds.hi_count += 1
+            bounds.hi_ahead += x > LEAST_OFFSET
+            bounds.hi_behind += x < -LEAST_OFFSET
+        else:
+            bounds.lo_least, bounds.lo_most = min(bounds.lo_least, x), max(bounds.lo_most, x)
+            bounds.lo_count += 1
+            bounds.lo_ahead += x > LEAST_OFFSET
+            bounds.lo_behind += x < -LEAST_OFFSET
+
+    def warnings(self, names: list[list[str]]) -> list[str]:
+        """One line for the points the TTLs tell apart, one for each pair of interfaces; `names`:
+        each section's interfaces' names."""
+        said = []
+        by_ttl = [(key, b) for key, b in self._bounds.items() if len(key) == 2]
+        told = [(key, b, *_ttl_verdict(b)) for key, b in by_ttl]
+        shown = [(key, b, late, low, high, evidence) for key, b, late, low, high, evidence in told if late]
+        if shown:
+            (lo, hi), bounds, late, low, high, evidence = shown[0]
+            hi_at_hi, lo_at_hi, lo_at_lo, hi_at_lo = bounds.ttls
+            late_host, early_host = (hi, lo) if late == "hi" else (lo, hi)
+            own, other = (hi_at_hi, lo_at_hi) if late == "hi" else (lo_at_lo, hi_at_lo)
+            point = f"nearer {late_host} (its packets TTL {own}"
+            point += f", {early_host}'s {other})" if other != UNSEEN else ")"
+            more = len(shown) - 1
+            also = (
+                f"; so do the copies between {more:,} more pair{'s' if more != 1 else ''} of hosts"
+                if more
+                else ""
+            )
+            said.append(
+                f"the capture holds packets captured at two points whose clocks disagree: the point "
+                f"{point} stamps them {_later(low, high, ' than the other')}: {evidence:,} of "
+                f"{late_host}'s packets between it and {early_host} were captured at the far point "
+                f"before they left the near one{also}. In the file's order a packet's second copy "
+                "reads as a resend, acknowledgments as come before their data and states change "
+                f"out of order; shift that capture's times ({_mend(low, high)}) and merge them again "
+                "(mergecap)"
+            )
+        for (lo, hi, near, far), bounds in sorted((k, b) for k, b in self._bounds.items() if len(k) == 4):
+            verdict = _interface_verdict(bounds)
+            if verdict is None:
+                continue
+            low, high, evidence = verdict
+            behind, ahead = (far, near) if low > 0 else (near, far)
+            if low < 0:
+                low, high = -high, -low
+            said.append(
+                f"{_name(behind, names)} and {_name(ahead, names)} hold the same packets captured "
+                f"at two points whose clocks disagree: {_name(behind, names)} stamps them "
+                f"{_later(low, high, '')}: {evidence:,} packets between {lo} and {hi} were "
+                "captured at the far point before they left the near one. In the file's order a "
+                "packet's second copy reads as a resend, acknowledgments as come before their "
+                f"data and states change out of order; shift that interface's times "
+                f"({_mend(low, high)} on its packets) and merge them again (mergecap)"
+            )
+        return said
+
+
+def _ttl_verdict(bounds: _Bounds) -> tuple[str, int, int, int]:
+    """Which point stamps late ("hi", "lo" or "" for neither shown) and by how much at least
+    and at most (at most unbounded: 1 << 62), and how many packets show it."""
+    # (A packet late past LEAST_OFFSET puts its bound past it too.) Bounds that cross (a
+    # lower above the upper): the offset changed (CHANGES).
+    if bounds.late_hi >= LEAST_EVIDENCE:
+        high = bounds.upper if bounds.lower <= bounds.upper else CHANGES
+        return "hi", bounds.lower, high, bounds.late_hi
+    if bounds.late_lo >= LEAST_EVIDENCE:
+        high = -bounds.lower if bounds.lower > -(1 << 62) else 1 << 62
+        return "lo", -bounds.upper, high if bounds.lower <= bounds.upper else CHANGES, bounds.late_lo
+    return "", 0, 0, 0
+
+
+def _interface_verdict(bounds: _Bounds) -> tuple[int, int, int] | None:
+    """The far interface's clock less the near one's, at least and at most, and the packets that
+    show it, where the copies of both directions say so; None where they do not."""
+    if not bounds.lo_count or not bounds.hi_count:
+        return None
+    # Near nearer lo: lo's packets reach far later (x = delay + offset), hi's earlier; each
+    # the other way round captured before it left.
+    near_at_lo = (bounds.hi_most, bounds.lo_least, bounds.lo_behind + bounds.hi_ahead)
+    near_at_hi = (bounds.lo_most, bounds.hi_least, bounds.hi_behind + bounds.lo_ahead)
+    # The two points at two places: a packet's two copies further apart one way than the other
+    # (by the path's round trip between them). Copies as far apart both ways are one place's,
+    # delivered late (a mirror port's): no clock tells from them.
+    fits = [fit for fit in (near_at_lo, near_at_hi) if fit[1] - fit[0] >= LEAST_OFFSET]
+    if not fits:  # (one at most: each needs the other's ends the other way round)
+        return None
+    low, high, evidence = fits[0]
+    if evidence >= LEAST_EVIDENCE and (low > LEAST_OFFSET or high < -LEAST_OFFSET):
+        return low, high, evidence
+    return None
+
+
+def _later(low: int, high: int, than: str) -> str:
+    """How much later `than` (" than the other", ""): the range the bounds leave."""
+    if high == CHANGES:
+        return f"up to {format_duration(low / 1e9)} later{than} at times (the offset changes: a clock drifts or steps)"
+    if high >= 1 << 61:
+        return f"at least {format_duration(low / 1e9)} later{than}"
+    return f"{format_duration(low / 1e9)} to {format_duration(high / 1e9)} later{than}"
+
+
+def _mend(low: int, high: int) -> str:
+    shift = low if high >= 1 << 61 or high == CHANGES else (low + high) // 2
+    return f"editcap -t -{shift / 1e9:.6f}"
+
+
+def _name(interface: int, names: list[list[str]]) -> str:
+    """A segment's interface (Segment.interface: a pcapng's, in its first section) by name."""
+    number = interface >> 32 if interface >= 1 << 32 else interface
+    given = names[0][number] if names and number < len(names[0]) else ""
+    plain = f"interface {number}"
+    return plain if not given or given == plain else f"{plain} ({given})"
