@@ -745,6 +745,20 @@ def test_a_snapshot_length_inside_the_tcp_options_still_gives_every_segment(
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
+@needs_tshark
+def test_a_pure_ack_whose_options_are_cut_is_marked_cut_by_both_decoders(tmp_path) -> None:
+    """(helper-136's snap60) An ACK's SACK block and timestamps not found where the snapshot
+    length cut its options may have been sent: Segment.payload_cut says so."""
+    packets = _timestamped(4)
+    acks = [n for n, p in enumerate(packets) if str(p[TCP].flags) == "A"]
+    for snaplen, cut in ((60, True), (None, False)):
+        path = write_capture(tmp_path / f"cut{snaplen}.pcap", packets, snaplen=snaplen)
+        for read in (read_segments, read_segments_tshark):
+            marks = [s.payload_cut for n, s in enumerate(read(str(path))) if n in acks]
+            assert marks == [cut] * len(acks), (snaplen, read.__name__)
+
+
 @pytest.mark.parametrize("decoder", DECODERS)
 def test_an_option_cut_after_its_kind_and_length_was_sent(tmp_path, decoder) -> None:
     """tcpdump -s 66 keeps 12 bytes of the SYN's options: MSS, SACK-permitted and the first 6

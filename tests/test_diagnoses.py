@@ -812,6 +812,20 @@ def test_a_probe_answered_by_a_reset_is_not_repaired_by_it(ack: int, said: str) 
     assert "repaired" not in diagnosis.sentence
 
 
+def test_an_ack_whose_options_the_snapshot_length_cut_says_nothing_of_a_d_sack() -> None:
+    """(helper-136's snap60) tcpdump -s 60 cut the ACK's SACK option: its D-SACK was there,
+    the original had arrived; "no D-SACK: the original was lost" said the opposite."""
+    segments = _tail(0.205, (1.21, "s", "A", 501, 201))
+    segments[-1].payload_cut = True  # a pure ACK: its options cut
+    diagnosis = _one(segments, "tail_loss_probe")
+    assert diagnosis.sentence.endswith(
+        "the server's ACK (frame 6) covers it, but the capture cut its options (the snapshot length): "
+        "whether a D-SACK said the original had arrived is not known"
+    )
+    assert "lost" not in diagnosis.sentence.split("; ")[-1] and "?" in diagnosis.sentence
+    assert diagnosis.marks[6] == "ACK, its options cut: D-SACK not known"
+
+
 def test_a_probe_answered_by_a_dsack_was_spurious() -> None:
     segments = _tail(0.205, (1.21, "s", "A", 501, 201))
     segments[-1].sack_start, segments[-1].sack_end = 101, 201  # below the ACK: a duplicate SACK

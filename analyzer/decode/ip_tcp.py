@@ -402,7 +402,9 @@ def _tcp(data: bytes, at: int, tcp_len: int, frame: int, stamp: int, family: int
     if flags & RST and tcp_len > header_len:
         payload = data[at + header_len : at + header_len + min(tcp_len - header_len, RST_DATA_KEPT)]
     claimed = payload_len = tcp_len - header_len
-    cut = tcp_len > header_len and len(data) < at + tcp_len
+    # The payload, or a pure ACK's options (its SACK blocks, timestamps), cut by the snapshot
+    # length (a whole frame with its options cut raised Malformed above).
+    cut = len(data) < at + tcp_len
     if cut and whole:
         payload_len, cut = max(0, len(data) - at - header_len), False
     segment = Segment(

@@ -245,6 +245,8 @@ class Segment:
     payload: bytes
     # Some of the payload is not in the capture (a snapshot length shorter than the frame):
     # Zeek does not reassemble such data, so an ACK of it is a content gap (findings/zeek_conn).
+    # On a segment without data: its options are cut, so a SACK block or timestamps not
+    # found may have been sent (findings/diagnoses reads no D-SACK into it).
     payload_cut: bool
     # The first SACK block (RFC 2018) of a segment that has one, as absolute sequence numbers
     # of the other direction; UNSEEN for none. The first block is the one the receiver's

@@ -138,12 +138,10 @@ def _interface(packet: Any, many: bool) -> int:
 
 def _payload_cut(packet: Any, tcp: Any) -> bool:
     """Some of the TCP payload is not in the capture: fewer bytes captured after the TCP
-    header (its position in the frame, from tshark's PDML) than the IP length says."""
-    length = int(tcp.len)
-    if not length:
-        return False
+    header (its position in the frame, from tshark's PDML) than the IP length says; without
+    payload, some of the options (Segment.payload_cut)."""
     start = int(tcp.get_field("srcport").main_field.pos) + int(tcp.hdr_len)
-    return int(packet.frame_info.cap_len) - start < length
+    return int(packet.frame_info.cap_len) - start < int(tcp.len)
 
 
 def _options(tcp: Any) -> TcpOptions:

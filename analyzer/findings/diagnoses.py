@@ -1210,6 +1210,14 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
                 f"{unheard} had acknowledged the original before the probe: it had arrived, and the "
                 "probe was spurious"
             )
+        elif seq_diff(later.ack, probe.seq_end) >= 0 and later.payload_cut and not new:
+            # No D-SACK found where the snapshot length cut the options says nothing (helper-136's
+            # snap60: the D-SACK was there, and the original had arrived).
+            answer = "ACK, its options cut: D-SACK not known"
+            outcome = (
+                f"the {_peer(side)}'s ACK (frame {later.frame}) covers it, but the capture cut its options "
+                "(the snapshot length): whether a D-SACK said the original had arrived is not known"
+            )
         elif seq_diff(later.ack, probe.seq_end) >= 0:
             answer = (
                 "ACK: data before it had arrived" if new else "ACK, no D-SACK: the resend repaired a loss"
