@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Final
 
-from analyzer.arrivals import prove_states, rst_twin_key
+from analyzer.arrivals import prove_states, unarrived_resets
 from analyzer.attempt_shapes import ShapeMemo, attempt_shape, view
 from analyzer.call_sockets import calls_on, connection_calls
 from analyzer.connections import (
@@ -75,7 +75,6 @@ from analyzer.tcp_state import (
     ConnectionMachine,
     State,
     Step,
-    never_arrived,
     time_out,
 )
 from analyzer.timefmt import Clock
@@ -439,11 +438,6 @@ def analyze_connection(
         {"client": client.history, "server": server.history},
         {"client": client.frames, "server": server.frames},
     )
-    unarrived: dict[tuple[Side, int, int, int, int, int], list[int]] = {}
-    for step in machine.steps:
-        rst = step.segment
-        if rst.flags & RST and never_arrived(step):
-            unarrived.setdefault((peer_of(connection.sender(rst)), *rst_twin_key(rst)), []).append(rst.frame)
     proven = prove_states(
         connection,
         histories,
@@ -451,7 +445,7 @@ def analyze_connection(
         vantage.point,
         {"client": client.most_acked, "server": server.most_acked},
         silent,
-        unarrived,
+        unarrived_resets(connection, machine.steps),
     )
     states, state_frames = proven.states, proven.frames
     notes.extend(note for side, note in proven.notes.items() if not (side == "server" and side in silent))

@@ -43,7 +43,7 @@ from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, frame_o
 from analyzer.findings.vantage import POINT_TEXT
 from analyzer.listing import shortened
 from analyzer.loss_inference import CROSSING_FLOOR
-from analyzer.tcp_state import State
+from analyzer.tcp_state import State, Step, never_arrived
 
 # How far after a pure ACK its receiver's segments are read for one that shows it arrived.
 CARRIER_WALK = 4_096
@@ -126,6 +126,19 @@ def prove_states(
         proven.states[side], proven.frames[side] = kept, kept_frames
         proven.notes[side] = why
     return proven
+
+
+def unarrived_resets(
+    connection: Connection, steps: list[Step]
+) -> dict[tuple[Side, int, int, int, int, int], list[int]]:
+    """prove_states' `unarrived`: the frames of the RSTs that never reached their receiver
+    (tcp_state.never_arrived), by receiver and rst_twin_key."""
+    unarrived: dict[tuple[Side, int, int, int, int, int], list[int]] = {}
+    for step in steps:
+        rst = step.segment
+        if rst.flags & RST and never_arrived(step):
+            unarrived.setdefault((peer_of(connection.sender(rst)), *rst_twin_key(rst)), []).append(rst.frame)
+    return unarrived
 
 
 def rst_twin_key(rst: Segment) -> tuple[int, int, int, int, int]:

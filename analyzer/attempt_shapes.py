@@ -171,13 +171,10 @@ def attempt_shape(connection: Connection) -> Shape | None:
 def _quiet_class(connection: Connection) -> int:
     """Where the time that nothing more of it came after its last segment, as far as the
     capture tells, falls among TIME_LIMITS (_time_class): to the capture's end, or the
-    timeout of the timer that gave it up; -1 where unknown. Whether its listener kept a
-    request for the SYN reads it (findings/syn_cookies.py)."""
-    if connection.capture_end is not None:
-        return _time_class(connection.capture_end - connection.segments[-1].time)
-    if connection.expired is not None:
-        return _time_class(connection.expired_after)
-    return -1
+    timeout of the timer that gave it up (Connection.quiet_after); -1 where unknown. Whether
+    its listener kept a request for the SYN reads it (findings/syn_cookies.py)."""
+    quiet = connection.quiet_after()
+    return _time_class(quiet) if quiet is not None else -1
 
 
 def _in_window(segments: list[Segment]) -> bool:

@@ -176,6 +176,12 @@ class Timeouts(NamedTuple):
     partial_close: float = 3.0
     idle: float = 300.0
 
+    def of(self, expiry: Expiry) -> float:
+        """The timeout of the timer named `expiry`."""
+        if expiry == "attempt":
+            return self.attempt
+        return self.partial_close if expiry == "partial_close" else self.idle
+
 
 # See the module's rule for capture copies.
 CAPTURE_COPY_WINDOW: Final = 0.005
@@ -557,6 +563,16 @@ class Connection:
 
     def sender(self, segment: Segment) -> Side:
         return "client" if self.from_client(segment) else "server"
+
+    def quiet_after(self) -> float | None:
+        """How long nothing more of it came after its last segment, as far as the capture
+        tells: to the capture's end, or the timeout of the timer that gave it up; None where
+        neither says (it was over: closed, or handed to the next connection)."""
+        if self.capture_end is not None:
+            return self.capture_end - self.segments[-1].time
+        if self.expired is not None:
+            return self.expired_after
+        return None
 
     @property
     def to_itself(self) -> bool:
@@ -1672,14 +1688,7 @@ class ConnectionTracker:
     def _mark_expired(self, connection: Connection, expired: Expiry | None) -> None:
         connection.expired = expired
         if expired is not None:
-            timeouts = self.timeouts
-            connection.expired_after = (
-                timeouts.attempt
-                if expired == "attempt"
-                else timeouts.partial_close
-                if expired == "partial_close"
-                else timeouts.idle
-            )
+            connection.expired_after = self.timeouts.of(expired)
 
     def _attempt_connection(self, attempt: HeldAttempt, expired: Expiry | None) -> Connection:
         connection = _connection(attempt.first_index, attempt.segments())

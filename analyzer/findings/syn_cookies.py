@@ -53,14 +53,8 @@ def unrequested_for(connection: Connection, handshake: Handshake) -> float | Non
     last = synacks[-1]
     if connection.segments[-1] is not last:  # something came after it (an ACK, a RST, data)
         return None
-    if connection.capture_end is not None:
-        quiet_until = connection.capture_end
-    elif connection.expired is not None:
-        quiet_until = last.time + connection.expired_after
-    else:
-        return None
-    quiet = quiet_until - last.time
-    return quiet if quiet >= due_after(last) else None
+    quiet = connection.quiet_after()
+    return quiet if quiet is not None and quiet >= due_after(last) else None
 
 
 def due_after(synack: Segment) -> float:
