@@ -1073,3 +1073,17 @@ def test_a_lone_ack_answered_for_no_connection_says_it_may_be_an_ack_scans_probe
     data = analyze(("c", "PA", 100, 900, 10), ("s", "R", 900, 0))
     assert not data.handshake.ack_probe
     assert data.handshake.explain() == "handshake not captured (the capture starts after it)"
+
+
+def test_one_syn_refused_by_two_rsts_says_so_without_failing() -> None:
+    """helper-138's merges: the server-side capture's copy of the RST/ACK, its TTL one higher
+    and 5 ms late, is no copy the rules find: two refusals of one SYN. The text crashed (it
+    looked for the SYN sent again after the first)."""
+    segments = conversation((0.0, "c", "S", 100, 0), (0.0001, "s", "RA", 0, 101), (0.005, "s", "RA", 0, 101))
+    [result] = analyze_segments(segments).connections
+    h = result.handshake
+    assert h.status == "refused" and len(h.refusals) == 2
+    assert h.explain() == (
+        "refused: RST/ACK from the server 100 µs after the SYN; 2 RST/ACKs for 1 SYN, some with no "
+        "SYN sent again after them (the same RST/ACK seen twice)"
+    )

@@ -403,10 +403,18 @@ class Handshake:
             if len(self.refusals) < 2:
                 return f"refused: RST/ACK from the server {format_duration(delay)} after the SYN"
             # How long after each refusal the client sent its SYN again.
+            nexts = [next((s for s in self.syns if s.frame > r.frame), None) for r in self.refusals[:-1]]
             again = [
-                between(refusal.stamp, next(s.stamp for s in self.syns if s.frame > refusal.frame))
-                for refusal in self.refusals[:-1]
+                between(r.stamp, s.stamp) for r, s in zip(self.refusals, nexts, strict=False) if s is not None
             ]
+            if len(again) < len(nexts):
+                # A RST/ACK with no SYN after it but the last: one SYN answered twice over (the
+                # same RST captured at two points whose clocks disagree, helper-138's merges).
+                return (
+                    f"refused: RST/ACK from the server {format_duration(delay)} after the SYN; "
+                    f"{len(self.refusals)} RST/ACKs for {len(self.syns)} SYN{'s' if len(self.syns) != 1 else ''}, "
+                    "some with no SYN sent again after them (the same RST/ACK seen twice)"
+                )
             windows = all(WINDOWS_REFUSED_RETRY[0] <= gap <= WINDOWS_REFUSED_RETRY[1] for gap in again)
             return (
                 f"refused {len(self.refusals)} times: RST/ACK from the server {format_duration(delay)} after the "
