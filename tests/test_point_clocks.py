@@ -137,3 +137,53 @@ def test_the_analysis_warns_of_it_in_one_process_and_in_shares_alike(monkeypatch
     told = [w for w in alone if "two points whose clocks disagree" in w]
     assert told and "24 of 10.0.0.2's packets" in told[0]
     assert shared == alone
+
+
+def test_a_host_merged_with_a_routers_two_sides_is_told(tmp_path) -> None:
+    """helper-138: a router's tcpdump -i any (each packet as it came in and, its TTL one lower,
+    as it left, on one clock) merged with the server's own capture 2 s late: the router's two
+    copies paired with each other first and kept the server's copy from any pair."""
+    frames = []
+    ip_id = 1000
+    for seconds, sender, flags, seq, ack, length in EXCHANGE:
+        ip_id += 1
+        src, dst = ((CLIENT, 40000), (SERVER, 80)) if sender == "c" else ((SERVER, 80), (CLIENT, 40000))
+        segment = IP(src=src[0], dst=dst[0], id=ip_id) / TCP(
+            sport=src[1], dport=dst[1], flags=flags, seq=seq, ack=ack
+        ) / (b"x" * length)  # fmt: skip
+        # Interface 0: the server's host, 2 s late; 1 and 2: the router's sides to the client
+        # and to the server, 50 us from each end, 10 us through it.
+        copies = [(0, 64, 0.0), (2, 64, 0.00005), (1, 63, 0.00006)] if sender == "s" else [
+            (1, 64, 0.00005), (2, 63, 0.00006), (0, 63, 0.00011)]  # fmt: skip
+        for interface, ttl, after in copies:
+            segment[IP].ttl = ttl
+            frames.append(
+                (seconds + after + (2.0 if interface == 0 else 0.0), interface, bytes(Ether() / segment))
+            )
+    frames.sort(key=lambda f: f[0])
+    data = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    data += _interface("server") + _interface("router-in") + _interface("router-out")
+    for seconds, interface, frame in frames:
+        ticks = round((1_700_000_000 + seconds) * 1e6)
+        fields = struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame))
+        data += _block(6, fields + frame)
+    path = tmp_path / "router.pcapng"
+    path.write_bytes(data)
+    # One warning: the pairs of the host's and the router's same-TTL copies say it again.
+    [said] = _point_warnings(path)
+    assert (
+        "the point nearer 10.0.0.2 (its packets TTL 64, 10.0.0.1's 63) stamps them 1.999940 s to 2.000060 s"
+        in said
+    )
+
+
+def test_a_lan_s_ends_microseconds_apart_are_told_past_the_copy_rules_wait(tmp_path) -> None:
+    """helper-138's veth LAN: each end's capture stamped within microseconds of the other's,
+    both ways, so no point shows as nearer whom; half a second apart the copy rules cannot
+    pair them either way, and the file is misread whatever the cause: told."""
+    path = merged(tmp_path / "lan.pcapng", 0.5, routed=False, interfaces=True, apart=0.000004)
+    [said] = _point_warnings(path)
+    assert "interface 1 (at-server) stamps them 499.996 ms to 500.004 ms later" in said
+    assert not _point_warnings(
+        merged(tmp_path / "near.pcapng", 0.004, routed=False, interfaces=True, apart=0.000004)
+    )

@@ -47,10 +47,13 @@ MOST_APART: Final = 5_000_000_000  # nanoseconds
 # Less than this past zero is no evidence: a capture's own buffer holds packets microseconds.
 LEAST_OFFSET: Final = 10_000  # nanoseconds
 LEAST_EVIDENCE: Final = 2
+# Copies further apart than this (the copy rules' longest wait for one, CAPTURE_COPY_WINDOW)
+# are misread whatever put them so far apart.
+FAR_APART: Final = 5_000_000  # nanoseconds
 # An offset's upper bound where the bounds cross: it changed in the capture.
 CHANGES: Final = -(1 << 63)
-# Host pairs named in the warning, at most; the others are counted.
-PAIRS_SHOWN: Final = 3
+# Copies of one packet held, at most (a host's, a router's two sides).
+SIGHTINGS: Final = 4
 
 
 @dataclass
@@ -93,9 +96,10 @@ class PointClockCheck:
 
     fed: int = 0
     _start: int = 0  # the first segment's stamp
-    _held: dict[tuple, _Sighting] = field(default_factory=dict)
+    _held: dict[tuple, list[_Sighting]] = field(default_factory=dict)
     _order: deque[tuple[int, tuple]] = field(default_factory=deque)  # (stamp, key), oldest first
-    # (lo, hi) by TTL; (lo, hi, near interface, far interface) by interfaces.
+    # (lo, hi, interface nearer lo, interface nearer hi, "ttl") where the TTL tells the
+    # points apart; (lo, hi, near interface, far interface, "interfaces") where only they do.
     _bounds: dict[tuple, _Bounds] = field(default_factory=dict)
 
     @property
@@ -131,34 +135,43 @@ class PointClockCheck:
         )
         stamp, ttl, interface = segment.stamp, segment.ttl, segment.interface
         held = self._held
-        first = held.get(key)
-        if first is None:
+        seen = held.get(key)
+        if seen is None:
             # The oldest go (a dict's first key, found past the deleted ones, would cost a scan).
             order = self._order
             while order and (len(order) >= HELD_LIMIT or order[0][0] < stamp - MOST_APART):
                 oldest = order.popleft()
-                sighting = held.get(oldest[1])
-                if sighting is not None and sighting.stamp == oldest[0]:
+                sightings = held.get(oldest[1])
+                if sightings is not None and sightings[0].stamp == oldest[0]:
                     del held[oldest[1]]
-            held[key] = _Sighting(stamp, ttl, interface)
+            held[key] = [_Sighting(stamp, ttl, interface)]
             order.append((stamp, key))
             return
-        if first.ttl == ttl and (interface == UNSEEN or interface == first.interface):
-            return  # the same point again: a path's duplicate, a resend alike to the byte
-        del held[key]
-        if stamp - first.stamp > MOST_APART:
-            return
+        for earlier in seen:
+            if earlier.ttl == ttl and (interface == UNSEEN or interface == earlier.interface):
+                return  # the same point again: a path's duplicate, a resend alike to the byte
+        # Each point's copy with each other's: a router's own two sides (tcpdump -i any) pair
+        # with each other too, and must not keep a host's copy from its pairs (helper-138).
         from_hi = segment.src > segment.dst
+        for earlier in seen:
+            if stamp - earlier.stamp <= MOST_APART:
+                self._pair(earlier, _Sighting(stamp, ttl, interface), from_hi, segment)
+        if len(seen) < SIGHTINGS:
+            seen.append(_Sighting(stamp, ttl, interface))
+
+    def _pair(self, first: _Sighting, then: _Sighting, from_hi: bool, segment: Segment) -> None:
+        """What one packet's copies at two points say of their clocks."""
         lo, hi = (segment.dst, segment.src) if from_hi else (segment.src, segment.dst)
-        if first.ttl != ttl:
+        if first.ttl != then.ttl:
             # The copy with the higher TTL was taken nearer its sender.
-            first_near_sender = first.ttl > ttl
-            first_near_hi = first_near_sender == from_hi
-            x = first.stamp - stamp if first_near_hi else stamp - first.stamp
-            bounds = self._bounds.get((lo, hi))
+            first_near_hi = (first.ttl > then.ttl) == from_hi
+            x = first.stamp - then.stamp if first_near_hi else then.stamp - first.stamp
+            at_hi, at_lo = (first, then) if first_near_hi else (then, first)
+            key = (lo, hi, at_lo.interface, at_hi.interface, "ttl")
+            bounds = self._bounds.get(key)
             if bounds is None:
-                bounds = self._bounds[(lo, hi)] = _Bounds()
-            near_ttl, far_ttl = max(first.ttl, ttl), min(first.ttl, ttl)
+                bounds = self._bounds[key] = _Bounds()
+            near_ttl, far_ttl = max(first.ttl, then.ttl), min(first.ttl, then.ttl)
             hi_at_hi, lo_at_hi, lo_at_lo, hi_at_lo = bounds.ttls
             if from_hi:
                 hi_at_hi, hi_at_lo = near_ttl, far_ttl
@@ -170,11 +183,12 @@ class PointClockCheck:
                 bounds.late_lo += x < -LEAST_OFFSET
             bounds.ttls = (hi_at_hi, lo_at_hi, lo_at_lo, hi_at_lo)
             return
-        near, far = min(first.interface, interface), max(first.interface, interface)
-        x = stamp - first.stamp if interface == far else first.stamp - stamp
-        bounds = self._bounds.get((lo, hi, near, far))
+        near, far = min(first.interface, then.interface), max(first.interface, then.interface)
+        x = then.stamp - first.stamp if then.interface == far else first.stamp - then.stamp
+        key = (lo, hi, near, far, "interfaces")
+        bounds = self._bounds.get(key)
         if bounds is None:
-            bounds = self._bounds[(lo, hi, near, far)] = _Bounds()
+            bounds = self._bounds[key] = _Bounds()
         if from_hi:
             bounds.hi_least, bounds.hi_most = min(bounds.hi_least, x), max(bounds.hi_most, x)
             bounds.hi_count += 1
@@ -190,36 +204,34 @@ class PointClockCheck:
         """One line for the points the TTLs tell apart, one for each pair of interfaces; `names`:
         each section's interfaces' names."""
         said = []
-        by_ttl = [(key, b) for key, b in self._bounds.items() if len(key) == 2]
-        told = [(key, b, *_ttl_verdict(b)) for key, b in by_ttl]
+        told = [(key, b, *_ttl_verdict(b)) for key, b in self._bounds.items() if key[4] == "ttl"]
         shown = [(key, b, late, low, high, evidence) for key, b, late, low, high, evidence in told if late]
         if shown:
-            (lo, hi), bounds, late, low, high, evidence = shown[0]
+            key, bounds, late, low, high, evidence = shown[0]
+            lo, hi = key[0], key[1]
             hi_at_hi, lo_at_hi, lo_at_lo, hi_at_lo = bounds.ttls
             late_host, early_host = (hi, lo) if late == "hi" else (lo, hi)
             own, other = (hi_at_hi, lo_at_hi) if late == "hi" else (lo_at_lo, hi_at_lo)
             point = f"nearer {late_host} (its packets TTL {own}"
             point += f", {early_host}'s {other})" if other != UNSEEN else ")"
-            more = len(shown) - 1
-            also = (
-                f"; so do the copies between {more:,} more pair{'s' if more != 1 else ''} of hosts"
-                if more
-                else ""
-            )
             said.append(
                 f"the capture holds packets captured at two points whose clocks disagree: the point "
                 f"{point} stamps them {_later(low, high, ' than the other')}: {evidence:,} of "
                 f"{late_host}'s packets between it and {early_host} were captured at the far point "
-                f"before they left the near one{also}. In the file's order a packet's second copy "
-                "reads as a resend, acknowledgments as come before their data and states change "
-                f"out of order; shift that capture's times ({_mend(low, high)}) and merge them again "
-                "(mergecap)"
+                f"before they left the near one{_also(len(shown) - 1)}. In the file's order a packet's "
+                "second copy reads as a resend, acknowledgments as come before their data and states "
+                f"change out of order; shift that capture's times ({_mend(low, high)}) and merge them "
+                "again (mergecap)"
             )
-        for (lo, hi, near, far), bounds in sorted((k, b) for k, b in self._bounds.items() if len(k) == 4):
-            verdict = _interface_verdict(bounds)
-            if verdict is None:
-                continue
-            low, high, evidence = verdict
+        # Where the TTLs told it, the same offset again between two interfaces (a host's copy
+        # and a router side's of one TTL) is not told twice.
+        by_interfaces = [
+            (key, verdict)
+            for key, b in sorted((k, b) for k, b in self._bounds.items() if k[4] == "interfaces")
+            if not said and (verdict := _interface_verdict(b)) is not None
+        ]
+        if by_interfaces:
+            (lo, hi, near, far, _), (low, high, evidence) = by_interfaces[0]
             behind, ahead = (far, near) if low > 0 else (near, far)
             if low < 0:
                 low, high = -high, -low
@@ -227,9 +239,9 @@ class PointClockCheck:
                 f"{_name(behind, names)} and {_name(ahead, names)} hold the same packets captured "
                 f"at two points whose clocks disagree: {_name(behind, names)} stamps them "
                 f"{_later(low, high, '')}: {evidence:,} packets between {lo} and {hi} were "
-                "captured at the far point before they left the near one. In the file's order a "
-                "packet's second copy reads as a resend, acknowledgments as come before their "
-                f"data and states change out of order; shift that interface's times "
+                f"captured at the far point before they left the near one{_also(len(by_interfaces) - 1)}. "
+                "In the file's order a packet's second copy reads as a resend, acknowledgments as come "
+                "before their data and states change out of order; shift that interface's times "
                 f"({_mend(low, high)} on its packets) and merge them again (mergecap)"
             )
         return said
@@ -263,11 +275,22 @@ def _interface_verdict(bounds: _Bounds) -> tuple[int, int, int] | None:
     # delivered late (a mirror port's): no clock tells from them.
     fits = [fit for fit in (near_at_lo, near_at_hi) if fit[1] - fit[0] >= LEAST_OFFSET]
     if not fits:  # (one at most: each needs the other's ends the other way round)
+        # Copies of both directions as far apart, further than any copy rule waits: a clock's
+        # or a mirror's delay alike misread (helper-138: a LAN's two ends, stamped within
+        # microseconds of each other both ways, 2 s apart, went untold).
+        least, most = min(bounds.lo_least, bounds.hi_least), max(bounds.lo_most, bounds.hi_most)
+        if least > FAR_APART or most < -FAR_APART:
+            return least, most, bounds.lo_count + bounds.hi_count
         return None
     low, high, evidence = fits[0]
     if evidence >= LEAST_EVIDENCE and (low > LEAST_OFFSET or high < -LEAST_OFFSET):
         return low, high, evidence
     return None
+
+
+def _also(more: int) -> str:
+    """The other pairs of hosts or capture points that show an offset too."""
+    return f" (so do {more:,} more pair{'s' if more != 1 else ''} of hosts or capture points)" if more else ""
 
 
 def _later(low: int, high: int, than: str) -> str:
@@ -276,7 +299,10 @@ def _later(low: int, high: int, than: str) -> str:
         return f"up to {format_duration(low / 1e9)} later{than} at times (the offset changes: a clock drifts or steps)"
     if high >= 1 << 61:
         return f"at least {format_duration(low / 1e9)} later{than}"
-    return f"{format_duration(low / 1e9)} to {format_duration(high / 1e9)} later{than}"
+    shown = (format_duration(low / 1e9), format_duration(high / 1e9))
+    if shown[0] == shown[1]:  # ("2.000 s to 2.000 s", helper-138): to the microsecond
+        shown = (f"{low / 1e9:.6f} s", f"{high / 1e9:.6f} s")
+    return f"{shown[0]} to {shown[1]} later{than}"
 
 
 def _mend(low: int, high: int) -> str:
