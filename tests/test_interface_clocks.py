@@ -85,10 +85,15 @@ def section(
             else:
                 interface = 0 if sender == "c" else server_on
                 frames.append((begin + seconds + (offset if sender == "s" else 0.0), interface, frame))
-    frames.sort(key=lambda f: f[0])
+    return pcapng_section(frames, names)
+
+
+def pcapng_section(frames: list[tuple[float, int, bytes]], names: tuple[str, ...]) -> bytes:
+    """A pcapng section of interfaces `names` holding `frames` (seconds, interface, bytes),
+    written in time order, as mergecap writes them."""
     data = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
     data += b"".join(_interface(name) for name in names)
-    for seconds, interface, frame in frames:
+    for seconds, interface, frame in sorted(frames, key=lambda f: f[0]):
         ticks = round((1_700_000_000 + seconds) * 1e6)
         fields = struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame))
         data += _block(6, fields + frame)

@@ -5,14 +5,13 @@ other host's clock."""
 from __future__ import annotations
 
 import io
-import struct
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
-from test_interface_clocks import EXCHANGE, _block, _interface
+from test_interface_clocks import EXCHANGE, pcapng_section
 
 from analyzer.decode import DecodeStats, read_packets
 from analyzer.parallel import one_file
@@ -52,14 +51,7 @@ def merged(path: Path, offset: float | list[float], routed: bool = True, interfa
             segment[IP].ttl = server_ttl
             ahead = offset[number] if isinstance(offset, list) else offset
             frames.append((at_server + ahead, 1 if interfaces else 0, bytes(Ether() / segment)))
-    frames.sort(key=lambda f: f[0])
-    data = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    data += _interface("at-client") + (_interface("at-server") if interfaces else b"")
-    for seconds, interface, frame in frames:
-        ticks = round((1_700_000_000 + seconds) * 1e6)
-        fields = struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame))
-        data += _block(6, fields + frame)
-    path.write_bytes(data)
+    path.write_bytes(pcapng_section(frames, ("at-client", "at-server") if interfaces else ("at-client",)))
     return path
 
 
@@ -160,15 +152,8 @@ def test_a_host_merged_with_a_routers_two_sides_is_told(tmp_path) -> None:
             frames.append(
                 (seconds + after + (2.0 if interface == 0 else 0.0), interface, bytes(Ether() / segment))
             )
-    frames.sort(key=lambda f: f[0])
-    data = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    data += _interface("server") + _interface("router-in") + _interface("router-out")
-    for seconds, interface, frame in frames:
-        ticks = round((1_700_000_000 + seconds) * 1e6)
-        fields = struct.pack("<IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame))
-        data += _block(6, fields + frame)
     path = tmp_path / "router.pcapng"
-    path.write_bytes(data)
+    path.write_bytes(pcapng_section(frames, ("server", "router-in", "router-out")))
     # One warning: the pairs of the host's and the router's same-TTL copies say it again.
     [said] = _point_warnings(path)
     assert (

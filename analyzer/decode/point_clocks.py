@@ -64,16 +64,24 @@ class _Sighting:
 
 
 @dataclass
-class _Bounds:
+class _TtlBounds:
     """What the copies between two hosts say of the offset of the point nearer hi against the
-    point nearer lo, where the TTL tells the points apart; or, where only the interfaces do,
-    of `far`'s clock against `near`'s, x then measured as far's copy less near's."""
+    point nearer lo, where the TTL tells the points apart."""
 
     upper: int = 1 << 62  # lo's packets: the least x
     lower: int = -(1 << 62)  # hi's packets: the highest x
     late_hi: int = 0  # hi's packets taken at lo's side first (x > LEAST_OFFSET)
     late_lo: int = 0  # lo's packets taken at hi's side first (x < -LEAST_OFFSET)
-    # By interfaces only: lo's and hi's packets' least and highest x.
+    # The TTLs seen at the point nearer hi (hi's packets', lo's), and nearer lo (lo's, hi's).
+    ttls: tuple[int, int, int, int] = (UNSEEN, UNSEEN, UNSEEN, UNSEEN)
+
+
+@dataclass
+class _InterfaceBounds:
+    """What the copies between two hosts say of interface `far`'s clock against `near`'s,
+    where only the interfaces tell the points apart: x is far's copy less near's."""
+
+    # lo's and hi's packets' least and highest x.
     lo_least: int = 1 << 62
     lo_most: int = -(1 << 62)
     hi_least: int = 1 << 62
@@ -86,8 +94,6 @@ class _Bounds:
     lo_behind: int = 0
     hi_ahead: int = 0
     hi_behind: int = 0
-    # The TTLs seen at the point nearer hi (hi's packets', lo's), and nearer lo (lo's, hi's).
-    ttls: tuple[int, int, int, int] = (UNSEEN, UNSEEN, UNSEEN, UNSEEN)
 
 
 @dataclass
@@ -98,9 +104,10 @@ class PointClockCheck:
     _start: int = 0  # the first segment's stamp
     _held: dict[tuple, list[_Sighting]] = field(default_factory=dict)
     _order: deque[tuple[int, tuple]] = field(default_factory=deque)  # (stamp, key), oldest first
-    # (lo, hi, interface nearer lo, interface nearer hi, "ttl") where the TTL tells the
-    # points apart; (lo, hi, near interface, far interface, "interfaces") where only they do.
-    _bounds: dict[tuple, _Bounds] = field(default_factory=dict)
+    # By (lo, hi, interface nearer lo, interface nearer hi) where the TTL tells the points
+    # apart; by (lo, hi, near interface, far interface) where only the interfaces do.
+    _by_ttl: dict[tuple[str, str, int, int], _TtlBounds] = field(default_factory=dict)
+    _by_interfaces: dict[tuple[str, str, int, int], _InterfaceBounds] = field(default_factory=dict)
 
     @property
     def full(self) -> bool:
@@ -110,7 +117,12 @@ class PointClockCheck:
         self.fed += 1
         if self.fed == 1:
             self._start = segment.stamp
-        elif self.fed >= QUIET_LIMIT and not self._bounds and segment.stamp - self._start > MOST_APART:
+        elif (
+            self.fed >= QUIET_LIMIT
+            and not self._by_ttl
+            and not self._by_interfaces
+            and segment.stamp - self._start > MOST_APART
+        ):
             self.fed = FEED_LIMIT  # no copy from two points in the first seconds: there are none
         if self.fed >= FEED_LIMIT:
             self._held, self._order = {}, deque()
@@ -136,6 +148,7 @@ class PointClockCheck:
         stamp, ttl, interface = segment.stamp, segment.ttl, segment.interface
         held = self._held
         seen = held.get(key)
+        sighting = _Sighting(stamp, ttl, interface)
         if seen is None:
             # The oldest go (a dict's first key, found past the deleted ones, would cost a scan).
             order = self._order
@@ -144,7 +157,7 @@ class PointClockCheck:
                 sightings = held.get(oldest[1])
                 if sightings is not None and sightings[0].stamp == oldest[0]:
                     del held[oldest[1]]
-            held[key] = [_Sighting(stamp, ttl, interface)]
+            held[key] = [sighting]
             order.append((stamp, key))
             return
         for earlier in seen:
@@ -155,9 +168,9 @@ class PointClockCheck:
         from_hi = segment.src > segment.dst
         for earlier in seen:
             if stamp - earlier.stamp <= MOST_APART:
-                self._pair(earlier, _Sighting(stamp, ttl, interface), from_hi, segment)
+                self._pair(earlier, sighting, from_hi, segment)
         if len(seen) < SIGHTINGS:
-            seen.append(_Sighting(stamp, ttl, interface))
+            seen.append(sighting)
 
     def _pair(self, first: _Sighting, then: _Sighting, from_hi: bool, segment: Segment) -> None:
         """What one packet's copies at two points say of their clocks."""
@@ -167,10 +180,10 @@ class PointClockCheck:
             first_near_hi = (first.ttl > then.ttl) == from_hi
             x = first.stamp - then.stamp if first_near_hi else then.stamp - first.stamp
             at_hi, at_lo = (first, then) if first_near_hi else (then, first)
-            key = (lo, hi, at_lo.interface, at_hi.interface, "ttl")
-            bounds = self._bounds.get(key)
+            key = (lo, hi, at_lo.interface, at_hi.interface)
+            bounds = self._by_ttl.get(key)
             if bounds is None:
-                bounds = self._bounds[key] = _Bounds()
+                bounds = self._by_ttl[key] = _TtlBounds()
             near_ttl, far_ttl = max(first.ttl, then.ttl), min(first.ttl, then.ttl)
             hi_at_hi, lo_at_hi, lo_at_lo, hi_at_lo = bounds.ttls
             if from_hi:
@@ -185,26 +198,26 @@ class PointClockCheck:
             return
         near, far = min(first.interface, then.interface), max(first.interface, then.interface)
         x = then.stamp - first.stamp if then.interface == far else first.stamp - then.stamp
-        key = (lo, hi, near, far, "interfaces")
-        bounds = self._bounds.get(key)
-        if bounds is None:
-            bounds = self._bounds[key] = _Bounds()
+        key = (lo, hi, near, far)
+        apart = self._by_interfaces.get(key)
+        if apart is None:
+            apart = self._by_interfaces[key] = _InterfaceBounds()
         if from_hi:
-            bounds.hi_least, bounds.hi_most = min(bounds.hi_least, x), max(bounds.hi_most, x)
-            bounds.hi_count += 1
-            bounds.hi_ahead += x > LEAST_OFFSET
-            bounds.hi_behind += x < -LEAST_OFFSET
+            apart.hi_least, apart.hi_most = min(apart.hi_least, x), max(apart.hi_most, x)
+            apart.hi_count += 1
+            apart.hi_ahead += x > LEAST_OFFSET
+            apart.hi_behind += x < -LEAST_OFFSET
         else:
-            bounds.lo_least, bounds.lo_most = min(bounds.lo_least, x), max(bounds.lo_most, x)
-            bounds.lo_count += 1
-            bounds.lo_ahead += x > LEAST_OFFSET
-            bounds.lo_behind += x < -LEAST_OFFSET
+            apart.lo_least, apart.lo_most = min(apart.lo_least, x), max(apart.lo_most, x)
+            apart.lo_count += 1
+            apart.lo_ahead += x > LEAST_OFFSET
+            apart.lo_behind += x < -LEAST_OFFSET
 
     def warnings(self, names: list[list[str]]) -> list[str]:
         """One line for the points the TTLs tell apart, one for each pair of interfaces; `names`:
         each section's interfaces' names."""
         said = []
-        told = [(key, b, *_ttl_verdict(b)) for key, b in self._bounds.items() if key[4] == "ttl"]
+        told = [(key, b, *_ttl_verdict(b)) for key, b in self._by_ttl.items()]
         shown = [(key, b, late, low, high, evidence) for key, b, late, low, high, evidence in told if late]
         if shown:
             key, bounds, late, low, high, evidence = shown[0]
@@ -227,11 +240,11 @@ class PointClockCheck:
         # and a router side's of one TTL) is not told twice.
         by_interfaces = [
             (key, verdict)
-            for key, b in sorted((k, b) for k, b in self._bounds.items() if k[4] == "interfaces")
+            for key, b in sorted(self._by_interfaces.items())
             if not said and (verdict := _interface_verdict(b)) is not None
         ]
         if by_interfaces:
-            (lo, hi, near, far, _), (low, high, evidence) = by_interfaces[0]
+            (lo, hi, near, far), (low, high, evidence) = by_interfaces[0]
             behind, ahead = (far, near) if low > 0 else (near, far)
             if low < 0:
                 low, high = -high, -low
@@ -247,7 +260,7 @@ class PointClockCheck:
         return said
 
 
-def _ttl_verdict(bounds: _Bounds) -> tuple[str, int, int, int]:
+def _ttl_verdict(bounds: _TtlBounds) -> tuple[str, int, int, int]:
     """Which point stamps late ("hi", "lo" or "" for neither shown) and by how much at least
     and at most (at most unbounded: 1 << 62), and how many packets show it."""
     # (A packet late past LEAST_OFFSET puts its bound past it too.) Bounds that cross (a
@@ -261,7 +274,7 @@ def _ttl_verdict(bounds: _Bounds) -> tuple[str, int, int, int]:
     return "", 0, 0, 0
 
 
-def _interface_verdict(bounds: _Bounds) -> tuple[int, int, int] | None:
+def _interface_verdict(bounds: _InterfaceBounds) -> tuple[int, int, int] | None:
     """The far interface's clock less the near one's, at least and at most, and the packets that
     show it, where the copies of both directions say so; None where they do not."""
     if not bounds.lo_count or not bounds.hi_count:

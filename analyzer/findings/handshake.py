@@ -405,7 +405,9 @@ class Handshake:
             # How long after each refusal the client sent its SYN again.
             nexts = [next((s for s in self.syns if s.frame > r.frame), None) for r in self.refusals[:-1]]
             again = [
-                between(r.stamp, s.stamp) for r, s in zip(self.refusals, nexts, strict=False) if s is not None
+                between(r.stamp, s.stamp)
+                for r, s in zip(self.refusals[:-1], nexts, strict=True)
+                if s is not None
             ]
             if len(again) < len(nexts):
                 # A RST/ACK with no SYN after it but the last: one SYN answered twice over (the
