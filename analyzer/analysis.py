@@ -73,6 +73,7 @@ from analyzer.tcp_state import (
     NEVER_SENT,
     SYNCHRONIZED,
     ConnectionMachine,
+    Endpoint,
     State,
     Step,
     time_out,
@@ -368,6 +369,7 @@ def analyze_connection(
     folded = connection.folded
     # Where it was captured decides what reached whom: loss inference and the states read it.
     handshake = find_handshake(connection)
+    handshake.silent_after = _syn_given_up(connection, handshake)
     vantage = find_vantage(connection, handshake)
     if isinstance(folded, FoldedConnection):  # a long one: analyzed as its segments came
         machine = folded.machine
@@ -401,6 +403,7 @@ def analyze_connection(
         resends = numbered_resends(connection.segments, earlier)
     resends = without_answers(resends, connection.segments, set(handshake.answer_copies))
     client, server = machine.ends[connection.client], machine.ends[connection.server]
+    handshake.taken_late = _taken_late(connection, handshake, server)
     notes = [machine.start_note] if handshake.status != "complete" else []
     error = handshake.last_unreachable
     if error is not None and client.state == State.SYN_SENT and connection.last_time <= error.time:
@@ -507,9 +510,7 @@ def analyze_connection(
         other_synacks.append(OtherSynacks(isn, sent, backoff, _schedules(backoff, None, synack=True)))
     # The states as shown: an end whose state the packets do not prove holds no TIME_WAIT.
     final: dict[Side, State | None] = {side: states[side][-1][1] if states[side] else None for side in SIDES}
-    close = find_close(
-        connection, machine.steps, final, {"client": client.most_acked, "server": server.most_acked}, silent
-    )
+    close = find_close(connection, machine.steps, final, {"client": client, "server": server}, silent)
     # Begun mid-connection, the one FIN's peer may have closed before the capture began: not
     # if it sent data after that FIN (helper-120's mqtt: an end sends none after its own FIN).
     close.began_mid = handshake.status == "not_seen" and not _peer_sent_after_fin(connection, close)
@@ -661,6 +662,49 @@ def _schedules(backoff: Backoff, sysctls: dict | None, synack: bool = False) -> 
     # (the capture's last transmission's number in it).
     last = backoff.if_missed.positions[-1] if backoff.if_missed is not None else len(backoff.intervals)
     return candidate_schedules(last, sysctls, synack, deferred_first(backoff))
+
+
+# A Linux-like client's (TTL 64 or less) first SYN timeout, its SYNs at most (tcp_syn_retries
+# 6), and the share of the next timeout past which a SYN not sent again was given up.
+SYN_FIRST_TIMEOUT: Final = 1.0
+SYNS_MOST: Final = 7
+SYN_DUE_SHARE: Final = 1.5
+SYN_TIMER_LEAST: Final = 0.9  # of SYN_FIRST_TIMEOUT: a kernel's SYNs are no closer
+
+
+def _syn_given_up(connection: Connection, handshake: Handshake) -> float | None:
+    """How long the capture went on after an unanswered attempt's last SYN, where a Linux-like
+    client's timer would have sent it again by then (the first timeout 1 s, then doubling at
+    most): its socket was closed before (an application's own timeout, Happy Eyeballs' other
+    address) or its retries set fewer. None where it may still have been waiting."""
+    syns, end = handshake.syns, connection.capture_end
+    if handshake.status != "no_answer" or not syns or end is None or len(syns) >= SYNS_MOST:
+        return None
+    if not 0 < syns[-1].ttl <= 64:
+        return None  # Windows waits 3 s, then gives up after its third
+    if any(
+        later.time - earlier.time < SYN_FIRST_TIMEOUT * SYN_TIMER_LEAST for earlier, later in pairwise(syns)
+    ):
+        return None  # sooner than any kernel's timer: a scanner's or a tool's probes, its own schedule
+    due = SYN_FIRST_TIMEOUT if len(syns) == 1 else 2 * (syns[-1].time - syns[-2].time)
+    silence = end - syns[-1].time
+    return silence if silence > due * SYN_DUE_SHARE else None
+
+
+def _taken_late(connection: Connection, handshake: Handshake, server: Endpoint) -> Segment | None:
+    """The segment at which the server moved to ESTABLISHED, where that came after the
+    handshake's ACK: the ACK never reached it (lost, or dropped by a listener whose accept
+    queue was full), and a later one of the client's completed its handshake. A long
+    connection's first segments are kept: the move is among them."""
+    final_ack = handshake.final_ack
+    if handshake.status != "complete" or final_ack is None or handshake.ack_not_taken:
+        return None
+    for (_time, state), frame in zip(server.history, server.frames, strict=True):
+        if state == State.ESTABLISHED and frame is not None:
+            if frame <= final_ack.frame:
+                return None
+            return next((s for s in connection.segments if s.frame == frame), None)
+    return None
 
 
 def _not_taken(final_ack: Segment, lost: set[int], machine: ConnectionMachine) -> bool:

@@ -15,7 +15,10 @@ shows it happened:
   move is at the first later ACK of as much that the receiver's next segment goes on after;
   or its bare RST (no socket) RESEND_SILENCE or more after the ACK, with nothing the ACK
   acknowledged sent again in between: a socket the ACK never reached resends before it is
-  gone (a FIN_WAIT_2 whose timer ran out, in place of UNKNOWN beside that diagnosis).
+  gone (a FIN_WAIT_2 whose timer ran out, in place of UNKNOWN beside that diagnosis);
+  or its bare RST at the acknowledgment number of the peer's new data (Linux's answer to data
+  its closed socket took): that data arrived, and all it acknowledged with it (a keep-alive's
+  old byte draws an ACK from a socket: a RST for it shows none was there).
   A receiver that is not at the capture point moves at the latest capture of what moved it:
   a router's copy of it as it left (after its queue), not the segment as it came in.
 A SYN/ACK to an end in SYN_SENT is the exception both ways: a socket that takes one
@@ -39,7 +42,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, Side, one_hop_on, peer_of
-from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, frame_of, seq_diff
+from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, frame_of, seq_diff
 from analyzer.findings.vantage import POINT_TEXT
 from analyzer.listing import shortened
 from analyzer.loss_inference import CROSSING_FLOOR
@@ -235,7 +238,7 @@ def _first_unproven(
             continue
         if not segment.flags & RST:
             if segment.seq_space:
-                if later.acknowledges(segment):
+                if later.acknowledges(segment) or later.reset_for(segment):
                     _move_later(history, causes, index, later.sighting(segment), shifts)
                     continue
             else:
@@ -344,6 +347,18 @@ class _Later:
                     # the path carried its RST: the socket took the acknowledgment, then a timer
                     # ended it (FIN_WAIT_2's, after tcp_fin_timeout).
                     return self.sighting(ack), None
+                if sent.flags & RST and resend is None:
+                    # The peer's data after `ack` that this RST answers (reset_for), acknowledging
+                    # as much: it arrived, and carried the acknowledgment.
+                    answered = next(
+                        (
+                            s for s in reversed(segments[start + 1 : position])
+                            if sender(s) != side and seq_diff(s.ack, ack.ack) >= 0 and self.reset_for(s)
+                        ),
+                        None,
+                    )  # fmt: skip
+                    if answered is not None:
+                        return self.sighting(answered), None
                 continue
             if resend is None:
                 return self.sighting(ack), None
@@ -394,6 +409,29 @@ class _Later:
             and bool(latest.flags & ACK)
             and seq_diff(latest.ack, end) >= 0
         )
+
+    def reset_for(self, data: Segment) -> bool:
+        """Whether `side`'s next segment after `data` (its peer's, with data past all `side`
+        had acknowledged) is a bare RST at `data`'s acknowledgment number: Linux's answer to
+        new data its closed socket took (tcp_v4_send_reset echoes the segment's ack), so `data`
+        arrived. Old data (a keep-alive's byte) a socket answers with an ACK: a RST for it says
+        no socket was there."""
+        start = self.index(data.frame)
+        if start is None or not data.payload_len or not data.flags & ACK:
+            return False
+        sender, side, segments = self.connection.sender, self.side, self.segments
+        answer = next((s for s in segments[start + 1 :] if sender(s) == side), None)
+        if answer is None or answer.flags & (RST | ACK) != RST or answer.seq != data.ack:
+            return False
+        acked = next(
+            (
+                s
+                for s in reversed(segments[max(0, start - CARRIER_WALK) : start])
+                if sender(s) == side and s.flags & ACK
+            ),
+            None,
+        )
+        return acked is not None and seq_diff((data.seq + data.payload_len) % MOD, acked.ack) > 0
 
     def acknowledging_more(self, segment: Segment, by_peer: bool = False) -> Segment | None:
         """The first segment after `segment` that acknowledges more than it did: `side`'s own,

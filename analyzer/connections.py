@@ -70,7 +70,9 @@ other end's answer between the copies), is a copy: it is kept apart (`Connection
 counted in `packets`, shown to what stands for another tool (tshark, Zeek and tcptrace
 see every frame), and left out of everything the connection's own analysis reads. The first
 copy is analyzed, unless a later one puts a cause back before its effect (a mirror port's
-interleaved streams: _Open.later_copy_first). A resend
+interleaved streams: _Open.later_copy_first). Data whose non-zero identification repeats
+too is found further back, within CAPTURE_COPY_WINDOW whatever came between (_numbered_copy:
+a path that duplicates packets delivers the copy behind dozens of a fast sender's). A resend
 differs: the IPv4 identification counts on, the timestamps option moves, and no resend
 timer is as short (Linux's shortest, the tail loss probe, waits more than 2 ms). Without an
 identification to tell (IPv6, or 0) a resend without timestamps is the same bytes (only a
@@ -187,6 +189,9 @@ class Timeouts(NamedTuple):
 CAPTURE_COPY_WINDOW: Final = 0.005
 CAPTURE_COPY_WINDOW_UNNUMBERED: Final = 0.002
 COPY_LOOK_BACK: Final = 8
+# A connection of this many bare segments or fewer from one end, nothing back, is a probe:
+# its sender the client (assign_roles), as a scan's ACK probes (findings/scans.py) are two.
+LONE_PROBES: Final = 2
 FORWARD_COPY_WINDOW: Final = 2.0
 FORWARD_LOOK_BACK: Final = 1_024
 # What a segmentation offload sets on one piece only: CWR on the first, PSH and FIN on the last.
@@ -295,6 +300,28 @@ def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
         and abs(segment.time - earlier.time)
         <= (CAPTURE_COPY_WINDOW if told_apart else CAPTURE_COPY_WINDOW_UNNUMBERED)
     )
+
+
+def _numbered_copy(segment: Segment, held: list[Segment], latest_id: int) -> Segment | None:
+    """The earlier capture of `segment`, data whose IPv4 identification says it is the same
+    packet, further back than COPY_LOOK_BACK within CAPTURE_COPY_WINDOW: a path that
+    duplicated it (a bridge, a link layer's retry) delivers the second copy behind dozens of
+    a fast sender's segments. An identification past its sender's latest (`latest_id`, UNSEEN:
+    not among the last COPY_LOOK_BACK) was sent after it, no copy of anything before: the
+    search stops at once (new data, a resend)."""
+    for back in range(COPY_LOOK_BACK + 1, min(FORWARD_LOOK_BACK, len(held)) + 1):
+        if latest_id != UNSEEN and 0 < (segment.ip_id - latest_id) & 0xFFFF < 0x8000:
+            return None
+        earlier = held[-back]
+        if earlier.time < segment.time - CAPTURE_COPY_WINDOW:
+            return None
+        if earlier.sport != segment.sport or earlier.src != segment.src:
+            continue
+        if latest_id == UNSEEN:
+            latest_id = earlier.ip_id
+        if earlier.seq == segment.seq and is_capture_copy(segment, earlier):
+            return earlier
+    return None
 
 
 def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN) -> bool:
@@ -770,6 +797,8 @@ class _Open:
             self.unpack()
         held = self.segments if self.folder is None or self.recent is None else self.recent
         spoke = False
+        # The IPv4 identification of its sender's latest segment among them (UNSEEN: none).
+        latest_id = UNSEEN
         for back in range(1, min(COPY_LOOK_BACK, len(held)) + 1):
             earlier = held[-back]
             if earlier.sport != segment.sport or earlier.src != segment.src:
@@ -787,8 +816,15 @@ class _Open:
                 and not (self.copy_count == 0 and _second_answer(held, len(held) - back))
             ):
                 return earlier
+            if latest_id == UNSEEN:
+                latest_id = earlier.ip_id
             if spoke and earlier.time < segment.time - CAPTURE_COPY_WINDOW:
                 break
+        else:
+            if segment.payload_len and segment.ip_id > 0 and len(held) > COPY_LOOK_BACK:
+                copied = _numbered_copy(segment, held, latest_id)
+                if copied is not None:
+                    return copied
         from_a = segment.sport == self.a_port and segment.src == self.a_src
         ttl = segment.ttl
         ingress = self.a_interface if from_a else self.b_interface
@@ -1807,11 +1843,28 @@ def assign_roles(segments: list[Segment]) -> tuple[Endpoint, Endpoint, str]:
         # and the other sent to it first (an ACK flood's or an ACK scan's probe to a random
         # port, which the lower port's rule gave to the target half the time).
         return a, b, "first_sender_reset"
+    if _lone_probes(segments, a):
+        # Neither port a service's, and nothing came back: a flood's probe (hping3 -R or -A
+        # --rand-source counts its source ports up from a random one: those below the
+        # target's made it the client, 10% of helper-141's RST flood left out of the flood).
+        return a, b, "first_sender_alone"
     if _service_rank(b[1]) < _service_rank(a[1]):
         return a, b, "port_heuristic"
     if _service_rank(a[1]) < _service_rank(b[1]):
         return b, a, "port_heuristic"
     return a, b, "first_sender"
+
+
+def _lone_probes(segments: list[Segment], end: Endpoint) -> bool:
+    """Whether `segments` are at most LONE_PROBES bare segments (no data, no SYN; a FIN only
+    without ACK, a FIN scan's: a FIN/ACK is a connection's close), all `end`'s."""
+    return len(segments) <= LONE_PROBES and all(
+        (s.src, s.sport) == end
+        and not s.payload_len
+        and not s.flags & SYN
+        and s.flags & (FIN | ACK) != FIN | ACK
+        for s in segments
+    )
 
 
 def _answered_by_resets_only(segments: list[Segment], end: Endpoint) -> bool:

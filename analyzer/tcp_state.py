@@ -393,6 +393,9 @@ class Endpoint:
     state: State
     isn: int | None = None  # sequence number of its SYN
     snd_max: int = UNSEEN  # one past the highest sequence number it has sent
+    # One past its highest SYN or data byte captured: numbers between it and how far the
+    # end is known to have gone (snd_max, the peer's ACKs) were sent unseen.
+    data_end: int = UNSEEN
     fin: Segment | None = None  # its latest FIN
     # The last segment it sent (its window is the one it offers), kept rather than the window
     # as an int | None (docs/mypyc.md).
@@ -432,7 +435,7 @@ class Endpoint:
     def __init__(self, state: State) -> None:
         self.state = state
         self.isn = self.fin = None
-        self.snd_max = UNSEEN
+        self.snd_max = self.data_end = UNSEEN
         self.last_sent = self.most_acked = None
         self.history = []
         self.frames = []
@@ -550,11 +553,16 @@ class Endpoint:
             # connection's challenge ACK on the same ports, a split handshake's stray ACK).
             self.isn = segment.seq
             self.snd_max = end
+            self.data_end = UNSEEN
             self.most_acked = None
             self.unacked_since = -1.0
         if self.unacked_since < 0 and (segment.payload_len or segment.flags & (SYN | FIN)):
             self.unacked_since, self.unacked_end = segment.time, end
         self.reached(segment)
+        if segment.payload_len or segment.flags & SYN:
+            data_end = (segment.seq + segment.payload_len + (1 if segment.flags & SYN else 0)) % MOD
+            if self.data_end == UNSEEN or seq_diff(data_end, self.data_end) > 0:
+                self.data_end = data_end
         if segment.flags & FIN:
             self.fin = segment
         if segment.flags & ACK:

@@ -54,6 +54,7 @@ def check_handshake(analysis: dict, sidecar: dict) -> None:
         "unacknowledged_fins": [],
         "time_wait_ended_frame": None,
         "missed_fins": [],
+        "unseen_tail": None,
     }
     assert c["resets"] == []
     assert _states(c, "client") == [

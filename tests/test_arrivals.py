@@ -307,3 +307,39 @@ def test_a_rst_long_after_an_ack_with_nothing_resent_shows_the_ack_arrived() -> 
     resent = _keep_alive_reset(45.0, (1.005, "s", "FA", 501, 101))  # crossing the ACK
     assert _states(resent)["server"][-2:] == ["UNKNOWN", "CLOSED"]
     assert any("it sent its FIN again (frame 6) after frame 5 had acknowledged it" in n for n in resent.notes)
+
+
+def _data_after_close(*tail: tuple) -> ConnectionAnalysis:
+    """At the client: a request and its answer, then the server's FIN, and `tail`."""
+    return _analyzed(
+        AT_CLIENT,
+        (0.0, "c", "S", 100, 0), (0.050, "s", "SA", 500, 101), (0.0501, "c", "A", 101, 501),
+        (0.06, "c", "PA", 101, 501, 10), (0.11, "s", "PA", 501, 111, 20), (0.1101, "c", "A", 111, 521),
+        (0.6, "s", "FA", 521, 111), *tail,
+    )  # fmt: skip
+
+
+def test_a_bare_rst_at_the_number_new_data_acknowledged_shows_the_data_arrived() -> None:
+    """helper-136's ka-late: the client's ACK of the server's FIN (did it arrive?), then its next
+    request, answered 50 µs later by the server's RST at that request's acknowledgment number
+    without ACK: Linux's answer to data its closed socket took. The request arrived, and with it
+    the acknowledgment of the FIN: FIN_WAIT_2 there (it was UNKNOWN beside a RST line that said
+    the RST came from FIN_WAIT_2). helper-136's ka-cross: the request itself acknowledges the FIN."""
+    late = _data_after_close(
+        (0.6001, "c", "A", 111, 522), (0.65, "c", "PA", 111, 522, 10), (0.65005, "s", "R", 522, 0)
+    )
+    assert _states(late)["server"][-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"]
+    assert late.state_frames["server"][-2] == 9  # the request, which carried the acknowledgment
+    assert not any("unknown" in note for note in late.notes)
+    crossed = _data_after_close((0.6001, "c", "PA", 111, 522, 10), (0.60015, "s", "R", 522, 0))
+    assert _states(crossed)["server"][-3:] == ["FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"]
+    assert crossed.state_frames["server"][-2] == 8
+
+
+def test_a_bare_rst_for_a_keep_alives_old_byte_says_no_socket() -> None:
+    """A socket answers a keep-alive's byte (one below what it acknowledged) with an ACK: a RST
+    for it came from no socket, which shows nothing of the ACK before it."""
+    result = _data_after_close(
+        (0.6001, "c", "A", 111, 522), (1.6, "c", "PA", 110, 522, 1), (1.60005, "s", "R", 522, 0)
+    )
+    assert _states(result)["server"][-2:] == ["UNKNOWN", "CLOSED"]

@@ -602,6 +602,24 @@ def test_a_timers_backoff_after_a_quick_recovery_resend_counts_from_that_resend(
     assert "intervals 0.208, 0.412, 0.832 s: exponential" in diagnosis.sentence
 
 
+def test_one_timeout_after_a_lost_recovery_resend_is_told() -> None:
+    """helper-139's iperf3 with 1% dropped: a segment resent 354 us after its first send (SACK
+    recovery), that resend dropped too, then the RTO 206 ms later: TCPTimeouts 1, no diagnosis
+    (a segment resent once by a timer shows no backoff). Two quick resends are recovery's alone."""
+    at = [0.0, 0.000354, 0.206275]
+    sends = [(1.0 + when, "c", "A", 101, 501, 1428) for when in at]
+    diagnosis = _one(conversation(*HANDSHAKE, *sends), "retransmission_timeout")
+    assert diagnosis.frames == [6]
+    assert (
+        "was sent 3 times, the resend in frame 5 (loss recovery's: SACK or duplicate ACKs) 354 µs after"
+        in (diagnosis.sentence)
+    )
+    assert "1 retransmission at intervals 0.206 s" in diagnosis.sentence
+    quick = [(1.0 + when, "c", "A", 101, 501, 1428) for when in (0.0, 0.000354, 0.050)]
+    [result] = analyze_segments(conversation(*HANDSHAKE, *quick)).connections
+    assert "retransmission_timeout" not in {d.kind for d in result.diagnoses}
+
+
 def test_resends_closer_than_the_round_trip_are_no_timeout() -> None:
     """A 40 ms round trip, the data sent again 18 and then 12 ms later (nginx under wrk on a
     reordering link: recovery's resends, acknowledged at once): no RTO is that short. The same
@@ -878,6 +896,20 @@ def test_with_several_segments_in_flight_the_probe_comes_after_2_rtt() -> None:
         in diagnosis.sentence
     )
     assert "the server's SACK (frame 8) shows the data from seq 101 missing" in diagnosis.sentence
+
+
+def test_a_probe_later_than_its_expected_range_says_so() -> None:
+    """helper-139's slow reader, captured at it: a probe 27.9 ms after 2 x RTT 11 us and two
+    jiffies (up to 20.022 ms) was said to come "at its probe timeout" with nothing of the
+    difference. Within the slack past the range it is still a probe, and the text says by how
+    much it is later and why it may be."""
+    segments = _tail(0.033, (0.035, "s", "A", 501, 401), requests=3)
+    segments[-1].sack_start, segments[-1].sack_end = 301, 401
+    sentence = _one(segments, "tail_loss_probe").sentence
+    assert "expected 6.000 ms to 24.000 ms: 2 x RTT 2.000 ms + two jiffies" in sentence
+    assert "; 8.800 ms later than that: the client's smoothed RTT was longer than the round trip" in sentence
+    on_time = _tail(0.0062, (0.012, "s", "A", 501, 401), requests=3)
+    assert "later than that" not in _one(on_time, "tail_loss_probe").sentence
 
 
 def _timed_transfer(first_resent: bool) -> list[Segment]:

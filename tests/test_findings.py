@@ -8,13 +8,14 @@ import pytest
 from segments import HANDSHAKE, LOST_SYNACK, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.decode.segment import SYN, UNSEEN
+from analyzer.decode.segment import SYN, UNSEEN, TcpOptions
 from analyzer.findings.backoff import apply_schedules, classify_backoff, matching_schedules
 from analyzer.findings.ecn import find_ecn_signals
 from analyzer.output.json_report import connection_to_dict
 from analyzer.output.labels import segment_kinds
 from analyzer.output.overview_chart import outcome
 from analyzer.output.summary import Summary
+from analyzer.output.text_report import connection_text
 from analyzer.timefmt import Clock
 
 
@@ -386,6 +387,24 @@ def test_half_close_data_flows_after_the_fin() -> None:
         ("c", "A", 102, 602),
     )
     assert (close.first_fin, close.shape, close.time_wait) == ("client", "half-close", "client")
+
+
+def test_half_close_data_the_path_put_behind_the_second_fin() -> None:
+    """helper-140's jitter, captured at the client: the server's data, which acknowledges the
+    client's FIN (sent after it arrived), came in behind the server's FIN: still a half-close
+    (it read three-segment)."""
+    close = close_of(
+        ("c", "FA", 101, 501),
+        ("s", "FA", 601, 102),
+        ("s", "PA", 501, 102, 100),
+        ("c", "A", 102, 602),
+    )
+    assert (close.first_fin, close.shape) == ("client", "half-close")
+    # Data sent before the FIN arrived (it does not acknowledge it) is no half-close.
+    before = close_of(
+        ("c", "FA", 101, 501), ("s", "FA", 601, 102), ("s", "PA", 501, 101, 100), ("c", "A", 102, 602)
+    )
+    assert before.shape != "half-close"
 
 
 def test_a_resend_of_data_sent_before_the_first_fin_is_no_half_close() -> None:
@@ -1117,3 +1136,21 @@ def test_a_capture_that_joined_a_syn_backoff_matches_the_schedule_from_a_later_t
     syns = [tcp_packet(4, "10.0.0.1", 40000, "10.0.0.2", 80, "S", 1000) for _ in range(4)]
     alone = write_capture(tmp_path / "alone.pcap", syns, times=[0.0, 1.024, 2.048, 4.064])
     assert "from its retransmission" not in analysis_text(analyze_file(str(alone)))
+
+
+def test_resent_frames_an_offload_joined_say_how_many_segments_they_carry() -> None:
+    """helper-139's iperf3 with TSO on, captured at the sender: 41 frames resent where the
+    kernel counted 773 segments. The text says how many segments of the SYNs' size they hold."""
+    steps = (
+        ("c", "PA", 101, 501, 4000), ("s", "A", 501, 101), ("c", "PA", 101, 501, 4000),
+        ("c", "PA", 4101, 501, 100), ("c", "PA", 4101, 501, 100),
+    )  # fmt: skip
+    segments = conversation(*HANDSHAKE, *steps)
+    for syn in segments[:2]:
+        syn.options = TcpOptions(1000, 7, True, False)
+    [result] = analyze_segments(segments).connections
+    [line] = [line for line in connection_text(result, Clock(100.0)) if "  resent  " in line]
+    assert "2 segments sent again" in line
+    assert "the 2 carry 4,100 bytes, about 5 segments of the size the SYNs allowed" in line
+    [plain] = analyze_segments(conversation(*HANDSHAKE, *steps)).connections
+    assert "offloads" not in "\n".join(connection_text(plain, Clock(100.0)))

@@ -389,3 +389,59 @@ def test_a_delayed_original_is_drawn_as_sent_once_whatever_wireshark_calls_it() 
     assert analysis_notes(delayed)[9] == "the first copy, delayed (Wireshark: fast retransmission)"
     resent = _analyzed(RESENT, [10, 12, 13])
     assert 9 in flagged_resends(resent) and analysis_notes(resent)[9] == "fast retransmission"
+
+
+def test_every_segment_of_a_gap_of_several_is_filed() -> None:
+    """helper-140's receiver capture: a gap of three segments (201, 301, 401) the sender resent
+    one after another. Each resend is one (it read 1 of 3: only the gap's first number was
+    watched); one piece of the rest missed too leaves the next resend filing the rest."""
+    gap = (
+        (0.1000, "c", "PA", 101, 501, 100),
+        (0.1001, "c", "PA", 501, 501, 100),
+        (0.1500, "s", "A", 501, 201),
+        (0.1503, "c", "PA", 201, 501, 100),
+        (0.1504, "c", "PA", 301, 501, 100),
+        (0.1505, "c", "PA", 401, 501, 100),
+    )
+    result = _analyzed(gap, [10, 14, 15, 16, 17])
+    assert result.gaps is not None and result.gaps.resent == [(5, 7), (5, 8), (5, 9)]
+    assert "3 segments that filled a gap" in format_text_of(result)
+    holed = _analyzed(tuple(step for step in gap if step[3] != 301), [10, 14, 15, 17])
+    assert holed.gaps is not None and holed.gaps.resent == [(5, 7), (5, 8)] and not holed.gaps.unfilled
+
+
+def test_the_rest_of_a_gap_begun_is_not_unfilled_past_the_pending_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import analyzer.findings.gaps as gaps
+
+    monkeypatch.setattr(gaps, "PENDING_MOST", 1)
+    tracker = gaps.GapTracker()
+    # 101; a gap of 200 before 401 (flagged 2); its first half resent (3); a gap before 701 (4).
+    steps = ((101, 100, False), (401, 100, True), (201, 100, False), (701, 100, True))
+    for frame, (seq, length, after_gap) in enumerate(steps, 1):
+        segment = conversation((0.1 + frame * 0.001, "c", "PA", seq, 501, length))[0]
+        segment.frame = frame
+        tracker.feed(segment, True, after_gap)
+    result = tracker.result(0.05)
+    assert result is not None and result.unfilled == [4]
+    assert [flagged for flagged, _ in result.reordered + result.resent] == [2]
+
+
+def test_a_gap_of_several_segments_first_sent_late_is_one_gap_with_nothing_missed() -> None:
+    """helper-142's FTP download: one gap, filled by ten packets first sent, read "-9 segments
+    follow a gap" (ten fillers taken off one flagged segment) and "10 gaps"."""
+    late = (
+        (0.1000, "c", "PA", 101, 501, 100),
+        (0.1001, "c", "PA", 501, 501, 100),
+        (0.1002, "c", "PA", 201, 501, 100),
+        (0.1003, "c", "PA", 301, 501, 100),
+        (0.1004, "c", "PA", 401, 501, 100),
+    )
+    result = _analyzed(late, [10, 14, 11, 12, 13])
+    assert result.gaps is not None and result.gaps.reordered == [(5, 6), (5, 7), (5, 8)]
+    text = format_text_of(result)
+    assert "packets not in the capture" not in text
+    assert (
+        "reordered  1 gap in a sender's numbers filled later by the packets first sent (3 segments;" in text
+    )

@@ -1087,3 +1087,30 @@ def test_one_syn_refused_by_two_rsts_says_so_without_failing() -> None:
         "refused: RST/ACK from the server 100 µs after the SYN; 2 RST/ACKs for 1 SYN, some with no "
         "SYN sent again after them (the same RST/ACK seen twice)"
     )
+
+
+def _attempt_then_another(*syn_times: float, ttl: int = 64) -> str:
+    """SYNs from port 40000 at `syn_times`, none answered; another connection 3 s after the last."""
+    attempt = conversation(*[(at, "c", "S", 100, 0) for at in syn_times])
+    last = syn_times[-1]
+    other = conversation((last + 3.0, "c", "S", 900, 0), (last + 3.001, "s", "SA", 5000, 901))
+    for segment in other:
+        if segment.sport == 40000:
+            segment.sport = 40001
+        else:
+            segment.dport = 40001
+    for number, segment in enumerate(attempt + other, 1):
+        segment.frame, segment.ttl = number, ttl
+    return analyze_segments(attempt + other).connections[0].handshake.explain()
+
+
+def test_an_attempt_not_sent_again_while_the_capture_went_on_was_given_up() -> None:
+    """helper-142's curl with Happy Eyeballs: its IPv6 SYN unanswered, the IPv4 address tried
+    200 ms later and that socket closed: no SYN again in the 3 s the capture went on, where a
+    Linux-like client resends within 1 s. Where it may still have been waiting (a Windows TTL,
+    SYNs a tool spaced 0.2 s apart, or a backoff whose next is not yet due), nothing is said."""
+    assert "the client gave the attempt up" in _attempt_then_another(0.0)
+    assert "the client gave the attempt up" in _attempt_then_another(0.0, 1.0)
+    assert "gave the attempt up" not in _attempt_then_another(0.0, ttl=128)
+    assert "gave the attempt up" not in _attempt_then_another(0.0, 0.2)
+    assert "gave the attempt up" not in _attempt_then_another(0.0, 1.0, 3.0, 7.0)

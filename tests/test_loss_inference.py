@@ -9,6 +9,7 @@ from analyzer.analysis import analyze_segments
 from analyzer.decode.segment import SYN
 from analyzer.findings.kernel_agreement import state_at
 from analyzer.loss_inference import lost_segments
+from analyzer.output.summary import Summary
 from analyzer.tcp_state import State
 
 # FINs dropped on the way (as a firewall rule on input does), then retransmitted.
@@ -385,6 +386,32 @@ def test_acks_a_listener_never_took_before_its_rst_for_no_socket_were_lost() -> 
     assert "but the server never took the ACK, nor a copy of it" in result.handshake.explain()
     [after] = analyze_segments(conversation(*taken)).connections
     assert not after.handshake.ack_not_taken and "never took" not in after.handshake.explain()
+
+
+def test_an_ack_a_full_accept_queue_dropped_then_a_later_one_taken_times_the_handshake_there() -> None:
+    """helper-142's burst (listen(1), the listener stopped): the client's ACK and request
+    dropped, the SYN/ACK sent again twice, the client's ACK of the last taken: the handshake
+    completed for the server there, 3 s after the SYN, not in the ACK's 2 ms (the summary
+    listed it the fastest of all)."""
+    late = (
+        ("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501), ("c", "PA", 101, 501, 4),
+        (1.0, "s", "SA", 500, 101), (1.0001, "c", "A", 101, 501), (3.0, "s", "SA", 500, 101),
+        (3.0001, "c", "A", 101, 501), (6.7, "c", "PA", 101, 501, 4), (6.7001, "s", "A", 501, 105),
+    )  # fmt: skip
+    [result] = analyze_segments(conversation(*late)).connections
+    handshake = result.handshake
+    assert (
+        not handshake.ack_not_taken and handshake.taken_late is not None and handshake.taken_late.frame == 8
+    )
+    assert "but the ACK did not reach the server (lost on the way, or dropped by a listener whose accept" in (
+        handshake.explain()
+    )
+    assert "its handshake completed only at frame 8, 3.000 s after the first SYN" in (handshake.explain())
+    summary = Summary()
+    summary.add(result)
+    assert [seconds for seconds, *_rest in summary.slowest()] == [pytest.approx(3.0001)]
+    [taken] = analyze_segments(conversation(*late[:3], (0.5, "s", "A", 501, 101))).connections
+    assert taken.handshake.taken_late is None
 
 
 def test_a_listener_still_holding_the_request_refused_the_segment_that_would_make_it() -> None:

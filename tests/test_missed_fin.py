@@ -291,3 +291,33 @@ def test_histories_stay_in_time_order_when_a_move_before_is_taken_back() -> None
     for history in result.states.values():
         times = [time for time, _state in history]
         assert times == sorted(times)
+
+
+def test_one_fin_after_the_other_ends_numbers_the_capture_missed_is_no_sure_first_close() -> None:
+    # tcpdump's buffer overran: the client's last 100 bytes (and maybe its FIN) are not in the
+    # capture; the server acknowledges 101 numbers past the client's last data, then closes.
+    result = _analyzed(("s", "A", 511, 212), ("s", "FA", 511, 212), ("c", "A", 212, 512))
+    close = result.close
+    assert (close.first_fin, close.shape, close.unseen_tail) == ("server", "one-fin", ("client", 101, 8))
+    assert (
+        "but the capture missed the client's last 101 sequence numbers (the server's frame 8 acknowledges "
+        "them), which may have held its FIN: the client may have closed first" in close.explain()
+    )
+    assert connection_to_dict(result, Clock(100.0))["close"]["unseen_tail"] == {
+        "sender": "client",
+        "numbers": 101,
+        "acknowledged_by_frame": 8,
+    }
+
+
+def test_an_ends_own_segments_past_its_last_data_show_numbers_the_capture_missed() -> None:
+    # The server's FIN acknowledges only what was captured; the client's ACK of it starts 101 past.
+    result = _analyzed(("s", "FA", 511, 111), ("c", "A", 212, 512))
+    assert result.close.unseen_tail == ("client", 101, None)
+    assert "(the client's later segments start past them)" in result.close.explain()
+
+
+def test_a_one_fin_close_whose_other_end_the_capture_holds_whole_names_no_tail() -> None:
+    result = _analyzed(("s", "FA", 511, 111), ("c", "A", 111, 512))
+    assert (result.close.shape, result.close.unseen_tail) == ("one-fin", None)
+    assert "may have closed first" not in result.close.explain()

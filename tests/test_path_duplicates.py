@@ -113,3 +113,29 @@ def test_the_copied_packet_must_be_the_first_to_carry_its_data() -> None:
     result = _analyzed(steps, {7: (101, 201)})
     assert [copy.frame for copy, _ in result.connection.copies] == [6]
     assert result.on_the_wire_twice == []
+
+
+def _burst(again_after: float) -> tuple[tuple, ...]:
+    """Twelve segments of 100 bytes from 101, 10 µs apart, the server's ACK of each; then the
+    second of them again `again_after` seconds after it, and the server's D-SACK of it."""
+    steps: list[tuple] = []
+    for index in range(12):
+        at = 0.1 + index * 0.00001
+        steps += [
+            (at, "c", "PA", 101 + 100 * index, 501, 100),
+            (at + 0.000005, "s", "A", 501, 201 + 100 * index),
+        ]
+    again = 0.10001 + again_after
+    return (*steps, (again, "c", "PA", 201, 501, 100), (again + 0.00001, "s", "A", 501, 1301))
+
+
+def test_a_copy_the_path_delivered_behind_a_fast_senders_segments_is_found() -> None:
+    """helper-140's duplicating path, captured at the receiver: the second copy of a packet 0.5
+    ms later, behind dozens of segments (8 were looked back at): 18 of its 19 copies were read
+    as resends. The same identification within 5 ms is the same packet."""
+    duplicated = _analyzed(_burst(0.0005), {29: (201, 301)})
+    assert [copy.frame for copy, _ in duplicated.connection.copies] == [28]
+    assert duplicated.on_the_wire_twice == [(28, 29)]
+    # Sent again 2 ms later: the helper gives it a new identification, a resend.
+    resent = _analyzed(_burst(0.002), {29: (201, 301)})
+    assert resent.connection.copies == []

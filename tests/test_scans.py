@@ -702,6 +702,34 @@ def test_a_rst_flood_is_a_flood_of_probes_without_syn(tmp_path) -> None:
     assert result.probe is None
 
 
+def test_a_rst_floods_probes_from_ports_below_the_targets_are_in_the_flood(tmp_path) -> None:
+    """helper-141's hping3 -R --rand-source -p 8081: its source ports count up from a random
+    one, 2832; those below 8081 made the target the client (the lower port's rule), 10% of the
+    flood left out of it and listed as the target's connections; and the text said "nothing
+    answered: a host down or a firewall's drop", where no host answers a RST."""
+    packets = [
+        tcp_packet(4, f"172.16.{n // 256}.{n % 256}", 7000 + n, "192.0.2.1", 8081, "R", n * 7)
+        for n in range(1200)
+    ]
+    path = write_capture(tmp_path / "rstflood.pcap", packets, step=0.0002)
+    document = _document(path)
+    [flood] = document["scans"]
+    assert (flood["kind"], flood["attempts"], flood["target"]) == (
+        "flood",
+        1200,
+        {"ip": "192.0.2.1", "port": 8081},
+    )
+    assert {c["client_basis"] for c in document["connections"]} <= {"first_sender_alone"}
+    assert "nothing from 192.0.2.1 answered" not in run("analyze", str(path)).stdout
+    # A flood of SYNs is answered by a live host: its silence is told.
+    syns = [
+        tcp_packet(4, f"172.16.{n // 256}.{n % 256}", 7000 + n, "192.0.2.1", 8081, "S", n * 7)
+        for n in range(1200)
+    ]
+    silent = write_capture(tmp_path / "synflood.pcap", syns, step=0.0002)
+    assert "nothing from 192.0.2.1 answered" in run("analyze", str(silent)).stdout
+
+
 def test_a_port_floods_sources_are_those_that_probed_that_port_and_stand_out_of_it() -> None:
     """helper-115's hping: one host flooded on two ports, each from a source of its own, the
     first also from 120,000-odd random sources of which a few came twice. Each flood names its

@@ -133,6 +133,7 @@ def _fake(
             else None,
             opened_unseen=unseen,
             ack_not_taken=not taken,
+            taken_late=None,
             unseen_answer=SimpleNamespace(frame=2) if unseen else None,
             synack_uncaptured=False,
             bare_ack_uncaptured=bare_ack_lost,

@@ -22,6 +22,10 @@ ACK is not in the capture, not that it never came (`capture_ended_after`), unles
 sent again (its sender's timer waited for that ACK).
 A FIN the capture missed, which its peer's ACK shows (tcp_state.py, "A FIN the capture
 missed"), counts as sent just before that ACK and is named in `missed`.
+One FIN captured, from one end, where the capture missed the other end's last numbers (its
+peer acknowledged them, or its later segments start past them: tcpdump's buffer overran)
+names that end in `unseen_tail` with how many: its FIN may have been among them, so it may
+have closed first; the states shown take it that it had not.
 A segment of flags no TCP sends (SYN with FIN, RST with FIN: decode.segment.impossible_flags)
 is no FIN and no RST here, nor is a FIN scan's probe (tcp_state.Step.probe).
 """
@@ -33,7 +37,7 @@ from typing import Final, Literal
 
 from analyzer.connections import SIDES, Connection, Side, peer_of
 from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
-from analyzer.tcp_state import SYNCHRONIZED, State, Step
+from analyzer.tcp_state import SYNCHRONIZED, Endpoint, State, Step
 from analyzer.timefmt import format_duration
 
 # A peer acknowledges a FIN within a round trip and its delayed-ACK timer (200 ms at the most),
@@ -78,6 +82,9 @@ class Close:
     # FIN_ACK_WAIT: its ACK may have come after (a capture stopped during the close); None
     # where the capture went on long enough to tell.
     capture_ended_after: float | None = None
+    # The end without a FIN whose last numbers the capture missed, how many, and the frame of
+    # its peer's that acknowledges them (None: its own later segments start past them).
+    unseen_tail: tuple[Side, int, int | None] | None = None
 
     def __init__(
         self,
@@ -106,6 +113,7 @@ class Close:
         self.missed = None
         self.missed_skipped = None
         self.capture_ended_after = None
+        self.unseen_tail = None
 
     @property
     def ending(self) -> CloseShape:
@@ -125,6 +133,28 @@ class Close:
         if self.missed_skipped and fin in self.missed_skipped:
             return f"frame {fin.frame}, its end's next segment, starts one number past it"
         return f"frame {fin.frame} acknowledges it"
+
+    def _tail_clause(self) -> str:
+        """What the capture missed of the end without a FIN, which may have held its FIN."""
+        if self.unseen_tail is None or self.first_fin is None:
+            return ""
+        side, numbers, frame = self.unseen_tail
+        shown = (
+            f"the {self.first_fin}'s frame {frame} acknowledges them"
+            if frame is not None
+            else f"the {side}'s later segments start past them"
+        )
+        text = (
+            f"; but the capture missed the {side}'s last {numbers:,} sequence number{'s' if numbers != 1 else ''} "
+            f"({shown}), which may have held its FIN: the {side} may have closed first; the states shown "
+            "take it that it had not"
+        )
+        if self.reset is None:
+            text += (
+                f" (had it, the {self.first_fin}'s FIN took the {self.first_fin} from CLOSE_WAIT to LAST_ACK "
+                f"and the {side} from FIN_WAIT_2 to TIME_WAIT)"
+            )
+        return text
 
     def explain(self) -> str:
         if self.shape == "none":
@@ -180,7 +210,7 @@ class Close:
                 f"a RST from the {self.reset_by} (frame {self.reset.frame}) ended the connection "
                 f"{'before the close completed' if other else 'before the other side closed'}: fin-then-reset close"
             )
-            return text
+            return text + self._tail_clause()
         if self.shape == "one-fin" and self.began_mid and self.fins and self.first_fin is not None:
             silent = peer_of(self.first_fin)
             fin = self.fins[self.first_fin]
@@ -206,6 +236,7 @@ class Close:
         for fin in self.missed or ():
             side = next(side for side, sent in (self.fins or {}).items() if sent is fin)
             text += f"; the {side}'s FIN is not in the capture ({self._shown(fin)}: the capture missed it)"
+        text += self._tail_clause()
         if self.time_wait and self.time_wait_ended is not None:
             holder = "both sides held" if self.time_wait == "both" else f"the {self.time_wait} held"
             text += (
@@ -233,13 +264,13 @@ def find_close(
     connection: Connection,
     steps: list[Step],
     final: dict[Side, State | None],
-    most_acked: dict[Side, Segment | None],
+    ends: dict[Side, Endpoint],
     silent: frozenset[Side] = frozenset(),
 ) -> Close:
     """`final` maps "client"/"server" to the state each end is shown in after the last
-    segment (None: unknown); `most_acked`, to the segment each end sent that acknowledged the
-    most (the state machine keeps it for every segment, also of a long connection whose
-    steps are not all kept); `silent`: the ends none of whose segments are in the capture."""
+    segment (None: unknown); `ends`, to each end as the state machine left it (what it keeps
+    for every segment, also of a long connection whose steps are not all kept); `silent`: the
+    ends none of whose segments are in the capture."""
     close = _find_close(connection, steps)
     fins = close.fins or {}
     if len(silent) == 1 and len(fins) == 1:
@@ -247,10 +278,12 @@ def find_close(
         # where a FIN and a byte of data look alike.
         [close.unseen] = silent
         close.first_fin = None
+    elif len(fins) == 1 and close.first_fin is not None:
+        close.unseen_tail = _unseen_tail(peer_of(close.first_fin), ends)
     unacknowledged: list[Segment] = []
     if close.reset is None:
         for side, fin in fins.items():
-            acked = most_acked[peer_of(side)]
+            acked = ends[peer_of(side)].most_acked
             # A peer that acknowledged nothing at all (a capture of one direction) says nothing.
             if acked is not None and seq_diff(acked.ack, fin.seq_end) < 0:
                 unacknowledged.append(fin)
@@ -277,6 +310,21 @@ def find_close(
         close.shape, close.first_fin, close.self_connected = "simultaneous", None, True
         close.time_wait = "client" if holders else None
     return close
+
+
+def _unseen_tail(side: Side, ends: dict[Side, Endpoint]) -> tuple[Side, int, int | None] | None:
+    """The numbers `side` sent past its last SYN or data byte captured, which its peer's
+    ACKs or its own later segments show (a FIN among them would be its close), and the
+    peer's frame that acknowledges them; None where the capture holds all it sent."""
+    end = ends[side]
+    if end.data_end == UNSEEN:
+        return None
+    reach, frame = end.snd_max, None
+    acked = ends[peer_of(side)].most_acked
+    if acked is not None and (reach == UNSEEN or seq_diff(acked.ack, reach) >= 0):
+        reach, frame = acked.ack, acked.frame
+    numbers = seq_diff(reach, end.data_end) if reach != UNSEEN else 0
+    return (side, numbers, frame) if numbers > 0 else None
 
 
 def _find_close(connection: Connection, steps: list[Step]) -> Close:
@@ -379,9 +427,20 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
             and (sent_before == UNSEEN or seq_diff(_data_end(segment), sent_before) > 0)
         ):
             sent_before = _data_end(segment)
+    # Data that acknowledges the first FIN was sent after it arrived, wherever the capture
+    # put it: behind the second FIN where the path reordered them (helper-140's jitter).
+    behind = [
+        segment
+        for at, segment in placed
+        if at > second_at
+        and connection.sender(segment) == second_side
+        and segment.flags & ACK
+        and seq_diff(segment.ack, first_end) >= 0
+        and seq_diff(_data_end(segment), second.seq) <= 0
+    ]
     if any(
         segment.payload_len > 0 and (sent_before == UNSEEN or seq_diff(_data_end(segment), sent_before) > 0)
-        for segment in [*between, second]
+        for segment in [*between, second, *behind]
     ):
         result.shape = "half-close"
     elif any(seq_diff(segment.ack, first_end) >= 0 for segment in between):

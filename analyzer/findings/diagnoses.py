@@ -36,7 +36,9 @@ Kinds, and the rule each follows:
   with a hole before it (earlier data lost), or no answer (the RTO follows).
 - retransmission_timeout: one segment of data sent three times or more, its resends
   spaced by a backoff (findings/backoff.py, as for SYNs): intervals, pattern, initial RTO
-  and factor. A segment resent once is a retransmission, not yet a backoff. A tail loss
+  and factor. A segment resent once is a retransmission, not yet a backoff; but one resent by
+  loss recovery (SACK, duplicate ACKs) and then again RTO_MIN or more later had its recovery
+  resend lost too, and the timer sent it (one timeout, no backoff to read). A tail loss
   probe that opened the chain is no RTO: the backoff is measured from it (Linux arms the
   RTO when the probe leaves), also from one that sent new data instead (sent alone after a
   timer's silence, between the first send and the first resend). Not where the copies' IPv4 identifications show they came in
@@ -97,6 +99,9 @@ READ_FLAGS: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window", "z
 # (Linux's shortest, the tail loss probe, waits 10 ms; copies come sooner).
 BACKOFF_MIN_SENDS: Final = 3
 MIN_TIMEOUT: Final = 0.010
+# A lone resend after loss recovery's is a timer's from this share of RTO_MIN on (the capture's
+# clock and the sender's timer wheel differ by a few milliseconds).
+SINGLE_RTO_SHARE: Final = 0.95
 _DOUBLING: Final = frozenset(("exponential", "linear-then-exponential"))
 # A keep-alive is sent after the connection was idle (Linux's tcp_keepalive_time is at
 # least a second): a segment Wireshark's rule flags sooner is something else.
@@ -798,7 +803,10 @@ def _retransmission_timeouts(
         recovery = chain[lead - 1] if lead else None
         if lead:
             chain, times = chain[lead:], times[lead:]
-        if len(times) < BACKOFF_MIN_SENDS:
+        # One timeout after loss recovery's resend, which was lost too: RTO_MIN at least (no
+        # backoff to read, but no recovery waits so long: helper-139's 206 ms stall).
+        single = bool(lead) and len(times) == 2 and times[1] - times[0] >= RTO_MIN * SINGLE_RTO_SHARE
+        if len(times) < BACKOFF_MIN_SENDS and not single:
             continue
         if any(later - earlier < MIN_TIMEOUT for earlier, later in pairwise(times)):
             continue
@@ -855,7 +863,7 @@ def _retransmission_timeouts(
                 f"the {side}'s data segment (seq {seq}, {chain[0].payload_len} bytes) was sent {sends} times, "
                 f"{after}{backoff.describe()}: {came}{cut}{unheard}",
                 {s.frame: "RTO" for s in chain}
-                | {chain[0].frame: f"RTO backoff{factor}, {len(chain)} resends"},
+                | ({} if single else {chain[0].frame: f"RTO backoff{factor}, {len(chain)} resends"}),
             )
         )
     return found
@@ -1259,7 +1267,17 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
         if rtt
         else f"{format_duration(PROBE_TIMER_MIN)} to {format_duration(timeout)}"
     )
-    timer = f"its probe timeout (expected {about}: {expected}), not the RTO's"
+    upper = timeout - PROBE_TIMER_MIN + PROBE_TIMER_MAX if jiffies else timeout
+    # Well within the slack past the range (a timer's own lateness is a few ms): the sender's
+    # smoothed RTT is its own, longer where the peer delays its ACKs or the capture was taken
+    # away from the sender (helper-139's slow reader, captured at it: 27.9 ms after 2 x 11 us).
+    later_than = (
+        f"; {format_duration(delay - upper)} later than that: the {side}'s smoothed RTT was longer than the "
+        "round trip the capture measures (delayed ACKs, or a capture away from it)"
+        if rtt and delay > upper * PROBE_LATE_SHARE
+        else ""
+    )
+    timer = f"its probe timeout (expected {about}: {expected}{later_than}), not the RTO's"
     evidence = f"at {timer}" if confirmed else f"the time fits {timer}, but no D-SACK confirms it"
     return Diagnosis(
         "tail_loss_probe",
@@ -1272,6 +1290,8 @@ def _probe(connection: Connection, segments: list[Segment], index: int, delay: f
     )
 
 
+# A probe this many times its expected range's end or later is said to be later than it.
+PROBE_LATE_SHARE: Final = 1.25
 # The peer's segments after the ACK that covers a probe that are read for the probe's D-SACK.
 DSACK_LOOK_ON: Final = 4
 

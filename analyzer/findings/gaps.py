@@ -117,8 +117,9 @@ class _Side:
     def __init__(self) -> None:
         self.furthest = -1  # the end of its numbers so far (-1: none yet)
         self.isn = -1  # its latest SYN's sequence number (-1: none yet)
-        # (gap's start, the segment flagged after it), oldest first
-        self.waiting: deque[tuple[int, Segment]] = deque()
+        # (gap's start, the segment flagged after it, whether a filler filled its beginning
+        # already: the rest of a gap of several segments), oldest first
+        self.waiting: deque[tuple[int, Segment, bool]] = deque()
         # Oldest first: the gaps a resend filled, watched for the packet first sent
         # (WATCHED_MOST), as (gap's start, its entry in _filled, the flagged segment's
         # identification, its time, the resend's identification); made at the first.
@@ -223,7 +224,7 @@ class GapTracker:
             if side.isn >= 0 and segment.seq != side.isn:
                 # A new ISN: its numbers start again, and no later segment fills a gap of
                 # the old ones.
-                self._unfilled.extend(flagged.frame for _start, flagged in side.waiting)
+                self._unfilled.extend(flagged.frame for _start, flagged, rest in side.waiting if not rest)
                 side.waiting.clear()
                 side.watched = None
                 side.furthest = -1
@@ -235,9 +236,13 @@ class GapTracker:
             watched = side.watched
             if watched:
                 self._late_original(segment, watched)
-            for entry in [entry for entry in waiting if _covers(segment, entry[0])]:
+            for entry in [entry for entry in waiting if _fills(segment, entry)]:
                 waiting.remove(entry)
                 flagged = entry[1]
+                if seq_diff(segment.seq_end, flagged.seq) < 0:
+                    # The gap held more than this segment: the next that covers the rest
+                    # fills it too (each segment of the gap is a resend, or reordered).
+                    waiting.append((segment.seq_end, flagged, True))
                 ahead = id_order(segment, flagged)
                 if ahead < 0:
                     if watched is None:
@@ -247,9 +252,11 @@ class GapTracker:
                     (flagged.frame, segment.frame, from_client, ahead, segment.time - flagged.time)
                 )
         if end >= 0 and after_gap and seq_diff(segment.seq, end) > 0:
-            waiting.append((end, segment))
+            waiting.append((end, segment, False))
             if len(waiting) > PENDING_MOST:
-                self._unfilled.append(waiting.popleft()[1].frame)
+                _start, oldest, rest = waiting.popleft()
+                if not rest:
+                    self._unfilled.append(oldest.frame)
         if end < 0 or seq_diff(segment.seq_end, end) > 0:
             side.furthest = segment.seq_end
             if segment.ip_id > 0:  # 0: not set (a Linux SYN/ACK's, many a DF packet's)
@@ -299,7 +306,9 @@ class GapTracker:
             (fills.reordered if first else fills.resent).append((flagged, filler))
         fills.reordered.sort()  # by the segment flagged: a late original refiled its gap
         fills.resent.sort()
-        unfilled = self._unfilled + [flagged.frame for side in self._sides for _, flagged in side.waiting]
+        unfilled = self._unfilled + [
+            flagged.frame for side in self._sides for _start, flagged, rest in side.waiting if not rest
+        ]
         fills.unfilled = sorted(unfilled)
         fills.filed_late = sorted(self._filed_late)
         probed = {side: self._sides[1 if side else 0].bare_count >= PROBES_LEAST for side in (True, False)}
@@ -348,6 +357,16 @@ def _counts_on_step(last: int, ip_id: int) -> bool:
 
 def _counter(small: int, steps: int) -> bool:
     return steps >= ID_STEPS_LEAST and small >= ID_COUNTER_SHARE * steps
+
+
+def _fills(segment: Segment, entry: tuple[int, Segment, bool]) -> bool:
+    """Whether `segment` fills the gap of `entry`: covers its first number or, the rest of a
+    gap begun (its beginning filled), lies in it: a piece of the rest the capture missed too
+    leaves the next filler starting past it."""
+    start, flagged, rest = entry
+    return _covers(segment, start) or (
+        rest and seq_diff(segment.seq, start) > 0 and seq_diff(segment.seq, flagged.seq) < 0
+    )
 
 
 def _covers(segment: Segment, number: int) -> bool:

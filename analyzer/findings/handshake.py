@@ -182,6 +182,12 @@ class Handshake:
     # its listener dropped them and the state machine kept it out of ESTABLISHED (set by the
     # analysis from loss inference, analysis.py).
     ack_not_taken: bool = False
+    # No answer, and the capture went on this long after the last SYN, past when a Linux-like
+    # client's timer would have sent it again: it gave the attempt up (set by the analysis).
+    silent_after: float | None = None
+    # The ACK not taken, but a later segment of the client's was (its listener's accept queue
+    # had room again): where the server's handshake completed (set by the analysis).
+    taken_late: Segment | None = None
     # Copies of the client's SYN captured after its ACK of the SYN/ACK: made on the path (a
     # client in ESTABLISHED sends no SYN), or a retransmission reordered behind the ACK, its
     # sending time unknown: left out of `syns` and the backoff.
@@ -257,6 +263,8 @@ class Handshake:
         self.acked_beyond = ""
         self.final_unseen = False
         self.ack_not_taken = False
+        self.taken_late = None
+        self.silent_after = None
         self.unrequested_for = None
 
     @property
@@ -432,7 +440,15 @@ class Handshake:
             return self._unreachable(self.unreachable)
         if self.status == "no_answer":
             syns = f"{len(self.syns)} SYN{'s' if len(self.syns) != 1 else ''}"
-            return f"no answer: {syns}, nothing from the server"
+            text = f"no answer: {syns}, nothing from the server"
+            if self.silent_after is not None:
+                text += (
+                    f"; not sent again in the {format_duration(self.silent_after)} the capture went on after the last, "
+                    "where a Linux-like client (TTL 64) sends it again within its timeout (1 s, then doubling): the "
+                    "client gave the attempt up (its application closed the socket: another address tried, as Happy "
+                    "Eyeballs does, or its own connect timeout), or its SYN retries were set fewer"
+                )
+            return text
         if self.status == "incomplete" and self.unseen_answer is not None and self.synack_uncaptured:
             return (
                 f"handshake answered, its SYN/ACK not in the capture: the client's ACK (frame "
@@ -623,6 +639,13 @@ class Handshake:
         )
 
     def _not_taken(self) -> str:
+        late = self.taken_late
+        if late is not None and self.syns:
+            return (
+                f"; but the ACK did not reach the server (lost on the way, or dropped by a listener whose accept "
+                f"queue was full): its handshake completed only at frame {late.frame}, "
+                f"{format_duration(between(self.syns[0].stamp, late.stamp))} after the first SYN"
+            )
         if not self.ack_not_taken:
             return ""
         return (

@@ -174,6 +174,7 @@ SYNACK_UNREQUESTED: Final = "synack_unrequested"
 SYN_PROBE: Final = "syn"
 ACK_PROBE: Final = "ack"
 OTHER_PROBE: Final = "other"
+RST_PROBE: Final = "rst"  # a lone RST (a RST flood's): no host answers one
 
 # Closed by a FIN from each side: a conversation, even without payload (a health check).
 _NORMAL_CLOSES: Final = frozenset(("four-way", "three-segment", "simultaneous", "half-close"))
@@ -195,7 +196,9 @@ def probe_of(result: ConnectionAnalysis) -> tuple[str, str] | None:
         if ack_probe(result.connection):
             return RST, ACK_PROBE
         connection = result.connection
-        return (NOTHING, OTHER_PROBE) if _lone_resets(connection) or _lone_fins(connection) else None
+        if _lone_resets(connection):
+            return NOTHING, RST_PROBE
+        return (NOTHING, OTHER_PROBE) if _lone_fins(connection) else None
     answer = _syn_probe_answer(result)
     return (answer, SYN_PROBE) if answer is not None else None
 
@@ -461,8 +464,22 @@ class _Stats:
     probes: the distinct ports, hosts or sources, the busiest sources."""
 
     __slots__ = (
-        "acks", "attempts", "bins", "first", "flooded", "hosts", "last", "none", "ports", "rst", "sources",
-        "synack", "syns", "unrequested", "weight",
+        "acks",
+        "attempts",
+        "bins",
+        "first",
+        "flooded",
+        "hosts",
+        "last",
+        "none",
+        "ports",
+        "resets",
+        "rst",
+        "sources",
+        "synack",
+        "syns",
+        "unrequested",
+        "weight",
     )  # fmt: skip
 
     def __init__(self, ports: bool = False, hosts: bool = False, sources: bool = False) -> None:
@@ -470,6 +487,7 @@ class _Stats:
         self.syns = 0  # the probes that were SYNs
         self.unrequested = 0  # of the SYN/ACKs, those its listener kept no request for
         self.acks = 0  # the ACK probes (the rest: FIN, NULL, Xmas and other probes without SYN)
+        self.resets = 0  # the RST probes, which no host answers
         self.first = math.inf
         self.last = -math.inf
         self.ports = PortSet() if ports else None
@@ -503,6 +521,7 @@ class _Stats:
         self.none += other.none
         self.syns += other.syns
         self.acks += other.acks
+        self.resets += other.resets
         self.first = min(self.first, other.first)
         self.last = max(self.last, other.last)
         if self.bins is not None and other.bins is not None:
@@ -581,6 +600,8 @@ class _Table:
             entry.syns += 1
         elif kind == ACK_PROBE:
             entry.acks += 1
+        elif kind == RST_PROBE:
+            entry.resets += 1
         if answer == SYNACK:
             entry.synack += 1
         elif answer == SYNACK_UNREQUESTED:
@@ -662,6 +683,7 @@ class ScanFinding:
         self.attempts = stats.attempts
         self.syn_probes = stats.syns  # the attempts that were SYNs
         self.ack_probes = stats.acks  # the ACK probes (the rest: other probes without SYN)
+        self.reset_probes = stats.resets  # of the rest, lone RSTs
         self.answers = stats.answers
         self.unrequested = stats.unrequested  # of the SYN/ACKs: no request kept (SYN cookies)
         self.first_time = stats.first

@@ -519,6 +519,9 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
             "late_syn_frames": [s.frame for s in handshake.late_syns],
             "echoed_syn_frame": handshake.echoed_syn.frame if handshake.echoed_syn is not None else None,
             "ack_not_taken": handshake.ack_not_taken,
+            # Added: the ACK never reached the server, a later segment of the client's completed
+            # its handshake: that segment's frame (else null).
+            "taken_late_frame": handshake.taken_late.frame if handshake.taken_late is not None else None,
             "first_synack_late": handshake.first_synack_late,
             "bare_ack_uncaptured": handshake.bare_ack_uncaptured,
             "unrequested_for": handshake.unrequested_for,
@@ -558,6 +561,15 @@ def connection_to_dict(result: ConnectionAnalysis, origin: Clock, file: str = ""
                 for side, fin in (close.fins or {}).items()
                 if fin in (close.missed or ())
             ],
+            # Added: the end without a FIN whose last sequence numbers the capture missed (its
+            # FIN may have been among them), how many, and its peer's frame that acknowledges them.
+            "unseen_tail": {
+                "sender": close.unseen_tail[0],
+                "numbers": close.unseen_tail[1],
+                "acknowledged_by_frame": close.unseen_tail[2],
+            }
+            if close.unseen_tail is not None
+            else None,
         },
         "resets": [
             {

@@ -20,7 +20,7 @@ def pick_connection(
         return _udp_flow(analysis, wanted), None
     results = analysis.connections
     total = len(results) if count is None else count
-    if not results and analysis.udp:
+    if not total and analysis.udp:
         if wanted is not None:  # a TCP connection asked for by its number: there is none
             flows = len(analysis.udp)
             ids = "U0" if flows == 1 else f"U0 to U{flows - 1}"
@@ -30,7 +30,7 @@ def pick_connection(
             )
         flow = next((f for f in analysis.udp if f.unreachables), analysis.udp[0])
         return flow, None
-    if not results:
+    if not total:
         raise UserError(f"{analysis.file}: no TCP connection or UDP flow to draw")
     if wanted is not None:
         for result in results:

@@ -264,7 +264,9 @@ class Summary:
             and not handshake.ack_not_taken  # the server never took it: no handshake's time
             and not handshake.bare_ack_uncaptured  # its end not captured: a bound, not a time
         ):
-            seconds = between(handshake.syns[0].stamp, handshake.final_ack.stamp)
+            # Where the server took a later segment in the ACK's place, its handshake ended there.
+            completed = handshake.taken_late if handshake.taken_late is not None else handshake.final_ack
+            seconds = between(handshake.syns[0].stamp, completed.stamp)
             entry = (
                 seconds,
                 -connection.id,

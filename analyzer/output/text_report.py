@@ -77,13 +77,19 @@ def _missed_packets(counts: Counter, acked: int, reordered: int = 0, after_probe
 
 
 def _reordered(fills: list[tuple[int, int]]) -> str:
-    """The gaps filled by the packet first sent (findings/gaps.py), in words."""
-    count = len(fills)
+    """The gaps filled by the packet first sent (findings/gaps.py), in words: a gap of several
+    segments has a filler each."""
+    count = len({gap for gap, _filler in fills})
     shown = shortened([f"{filler} (after {gap})" for gap, filler in fills], _COPIES_SHOWN)
+    many = (
+        f"the packets first sent ({len(fills):,} segments; each one's"
+        if len(fills) > count
+        else "the packet first sent (its"
+    )
     return (
-        f"{count:,} gap{'s' if count != 1 else ''} in a sender's numbers filled later by the packet first sent "
-        "(its IPv4 identification comes before that of the segment after the gap; where none tells, it came "
-        f"sooner than a resend can): delayed on the way, in the capture, not lost: {shown}"
+        f"{count:,} gap{'s' if count != 1 else ''} in a sender's numbers filled later by {many} IPv4 identification "
+        "comes before that of the segment after the gap; where none tells, it came sooner than a resend can): "
+        f"delayed on the way, in the capture, not lost: {shown}"
     )
 
 
@@ -198,7 +204,10 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         missed = _missed_packets(
             result.own_sequence.counts(),
             result.acked_uncaptured(),
-            len(gaps.reordered) if gaps is not None else 0,
+            # The gaps only packets first sent filled (a gap of several has a filler each).
+            len({gap for gap, _ in gaps.reordered} - {gap for gap, _ in gaps.resent})
+            if gaps is not None
+            else 0,
             len(gaps.after_probes) if gaps is not None else 0,
         )
         if missed:
@@ -227,7 +236,7 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         if count:
             said.append(
                 f"{count:,} segment{'s' if count != 1 else ''} sent again (copies of data or FIN sent before, "
-                "whatever Wireshark's flags call them)"
+                f"whatever Wireshark's flags call them){_offloaded_resends(result, syns)}"
             )
         if filled:
             said.append(
@@ -304,6 +313,36 @@ def _icmp_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             f"{describe(error)} from {error.src}, about the {about}'s segment (seq {error.quoted_seq}){then}"
         )
     return lines
+
+
+def _offloaded_resends(result: ConnectionAnalysis, syns: set[int]) -> str:
+    """Where resent frames hold more data than the receiver's SYN allowed a segment (a capture
+    on a host before TSO cut them, or after GRO joined them), how many segments of that size
+    they carry: the frames count fewer than the sender's stack did (helper-139: 41 frames,
+    773 segments resent by the kernel's count)."""
+    handshake, c = result.handshake, result.connection
+    allowed = {True: handshake.server_options, False: handshake.client_options}  # by from_client
+    frames = set(result.resends) - syns
+    carried = segments = 0
+    joined = False
+    for segment in c.segments:
+        if segment.frame not in frames:
+            continue
+        options = allowed[c.from_client(segment)]
+        mss = options.get("mss") if options is not None else None
+        size = segment.payload_len
+        carried += size
+        if mss and size > mss:
+            joined = True
+            segments += -(-size // mss)
+        else:
+            segments += 1
+    if not joined:
+        return ""
+    return (
+        f"; frames, not segments: offloads joined them (TSO, GRO), the {len(frames):,} carry {carried:,} bytes, "
+        f"about {segments:,} segments of the size the SYNs allowed"
+    )
 
 
 def _cut_frames(stats: DecodeStats) -> str:
@@ -520,7 +559,12 @@ def scan_lines(scans: list[ScanFinding], origin: Clock, shown: int | None = None
                     for port, n, h in scan.top_ports
                 )
             )
-        if scan.target is not None and scan.answers["synack"] == 0 and scan.answers["rst"] == 0:
+        if (
+            scan.target is not None
+            and scan.answers["synack"] == 0
+            and scan.answers["rst"] == 0
+            and scan.reset_probes < scan.attempts  # no host answers a RST (helper-141's RST flood)
+        ):
             # helper-113's inbound-only capture of a flood read as a server that stopped answering.
             lines.append(
                 f"      nothing from {_ip(scan.target[0])} answered: a host down or a firewall's drop, or a capture "
