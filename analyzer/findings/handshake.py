@@ -628,6 +628,13 @@ class Handshake:
             )
         return "; " + ecn_negotiation.explain(asking.flags, synack.flags if synack is not None else 0)
 
+    def segment_allowed(self, from_client: bool) -> int | None:
+        """The most data a segment from that end may carry: the MSS its peer's SYN offered
+        (None: not offered, or no SYN of the peer's read)."""
+        options = self.server_options if from_client else self.client_options
+        mss = options.get("mss") if options is not None else None
+        return mss if isinstance(mss, int) else None
+
     def _refused_first(self) -> str:
         if not self.refusals:
             return ""

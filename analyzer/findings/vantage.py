@@ -91,11 +91,9 @@ def _offloaded(connection: Connection, handshake: Handshake) -> str:
     """A segment larger than its receiver's SYN allowed: no such packet crossed a wire, so the
     capture was taken on a host, before its NIC cut the segments (TSO, on the sender) or after
     it joined them (GRO, on the receiver); "" if none."""
-    allowed = {True: handshake.server_options, False: handshake.client_options}  # by from_client
     for segment in connection.segments:
         from_client = connection.from_client(segment)
-        options = allowed[from_client]
-        mss = options.get("mss") if options is not None else None
+        mss = handshake.segment_allowed(from_client)
         if mss and segment.payload_len > mss:
             sender, receiver = ("client", "server") if from_client else ("server", "client")
             return (

@@ -321,15 +321,13 @@ def _offloaded_resends(result: ConnectionAnalysis, syns: set[int]) -> str:
     they carry: the frames count fewer than the sender's stack did (helper-139: 41 frames,
     773 segments resent by the kernel's count)."""
     handshake, c = result.handshake, result.connection
-    allowed = {True: handshake.server_options, False: handshake.client_options}  # by from_client
     frames = set(result.resends) - syns
     carried = segments = 0
     joined = False
     for segment in c.segments:
         if segment.frame not in frames:
             continue
-        options = allowed[c.from_client(segment)]
-        mss = options.get("mss") if options is not None else None
+        mss = handshake.segment_allowed(c.from_client(segment))
         size = segment.payload_len
         carried += size
         if mss and size > mss:
