@@ -42,7 +42,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, Side, one_hop_on, peer_of
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, frame_of, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, frame_of, seq_diff
 from analyzer.findings.vantage import POINT_TEXT
 from analyzer.listing import shortened
 from analyzer.loss_inference import CROSSING_FLOOR
@@ -431,7 +431,7 @@ class _Later:
             ),
             None,
         )
-        return acked is not None and seq_diff((data.seq + data.payload_len) % MOD, acked.ack) > 0
+        return acked is not None and seq_diff(data.data_end, acked.ack) > 0
 
     def acknowledging_more(self, segment: Segment, by_peer: bool = False) -> Segment | None:
         """The first segment after `segment` that acknowledges more than it did: `side`'s own,

@@ -334,6 +334,12 @@ class Segment:
         """The sequence number just past this segment: what acknowledges all of it."""
         return (self.seq + self.seq_space) % MOD
 
+    @property
+    def data_end(self) -> int:
+        """The sequence number just past this segment's data, its FIN not counted: where a FIN
+        after that data stands, and what a receiver's ACK of the data alone carries."""
+        return (self.seq + self.payload_len) % MOD
+
 
 # The farthest a capture's missing packets are taken to reach (after_a_gap): a sequence or
 # acknowledgment number further ahead than this is a number out of place, not a gap.

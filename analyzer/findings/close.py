@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from analyzer.connections import SIDES, Connection, Side, peer_of
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, UNSEEN, Segment, seq_diff
+from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, seq_diff
 from analyzer.tcp_state import SYNCHRONIZED, Endpoint, State, Step
 from analyzer.timefmt import format_duration
 
@@ -424,9 +424,9 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
             at < first_at
             and segment.payload_len
             and connection.sender(segment) == second_side
-            and (sent_before == UNSEEN or seq_diff(_data_end(segment), sent_before) > 0)
+            and (sent_before == UNSEEN or seq_diff(segment.data_end, sent_before) > 0)
         ):
-            sent_before = _data_end(segment)
+            sent_before = segment.data_end
     # Data that acknowledges the first FIN was sent after it arrived, wherever the capture
     # put it: behind the second FIN where the path reordered them (helper-140's jitter).
     behind = [
@@ -436,10 +436,10 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
         and connection.sender(segment) == second_side
         and segment.flags & ACK
         and seq_diff(segment.ack, first_end) >= 0
-        and seq_diff(_data_end(segment), second.seq) <= 0
+        and seq_diff(segment.data_end, second.seq) <= 0
     ]
     if any(
-        segment.payload_len > 0 and (sent_before == UNSEEN or seq_diff(_data_end(segment), sent_before) > 0)
+        segment.payload_len > 0 and (sent_before == UNSEEN or seq_diff(segment.data_end, sent_before) > 0)
         for segment in [*between, second, *behind]
     ):
         result.shape = "half-close"
@@ -448,11 +448,6 @@ def _find_close(connection: Connection, steps: list[Step]) -> Close:
     else:
         result.shape = "three-segment"
     return result
-
-
-def _data_end(segment: Segment) -> int:
-    """Just past a segment's data (its FIN not counted, as seq_end counts it)."""
-    return (segment.seq + segment.payload_len) % MOD
 
 
 def _sent_order(step: Step) -> tuple[int, int]:

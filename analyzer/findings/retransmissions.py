@@ -329,7 +329,7 @@ def _fills_window(segment: Segment, here: _Direction, there: _Direction) -> bool
         return False  # the window's scale is not known
     else:
         shift = min(there.scale, MAX_WINDOW_SCALE)
-    return (segment.seq + segment.payload_len) % MOD == (there.last_ack + (there.window << shift)) % MOD
+    return segment.data_end == (there.last_ack + (there.window << shift)) % MOD
 
 
 def _resent(segment: Segment, here: _Direction, there: _Direction, threshold: int) -> list[str]:

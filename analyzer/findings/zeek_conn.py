@@ -535,7 +535,7 @@ def _history(segment: Segment, endpoint: _End, peer: _End, history: list[str]) -
             history.append(_letter(endpoint, code))
         endpoint.last_syn = seq
     elif flags & FIN:
-        end = (seq + segment.payload_len) % MOD
+        end = segment.data_end
         if _once(endpoint, "F", history) and end != endpoint.last_fin:
             history.append(_letter(endpoint, "F"))
         endpoint.last_fin = end
