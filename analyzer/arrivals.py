@@ -42,7 +42,17 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from analyzer.connections import Connection, Side, one_hop_on, peer_of
-from analyzer.decode.segment import ACK, FIN, RST, SYN, UNSEEN, Segment, frame_of, seq_diff
+from analyzer.decode.segment import (
+    ACK,
+    FIN,
+    RST,
+    SYN,
+    UNSEEN,
+    Segment,
+    frame_of,
+    made_nearer_by_ttl,
+    seq_diff,
+)
 from analyzer.findings.vantage import POINT_TEXT
 from analyzer.listing import shortened
 from analyzer.loss_inference import CROSSING_FLOOR
@@ -111,7 +121,8 @@ def prove_states(
                 kept_frames.append(frame)
         if kept[-1][1] == State.UNKNOWN:
             # A RST sent from where the machine had it closed already (a timer's CLOSED, no
-            # move of its own): it tells the end is CLOSED all the same.
+            # move of its own): it tells the end is CLOSED all the same; not one made nearer
+            # the capture point in its name (a firewall's).
             reset = next(
                 (
                     s
@@ -120,6 +131,7 @@ def prove_states(
                     and connection.sender(s) == side
                     and s.time >= kept[-1][0]
                     and s.frame not in kept_frames
+                    and not made_nearer_by_ttl(s, connection.segments[: later.index(s.frame) or 0])
                 ),
                 None,
             )
@@ -423,6 +435,8 @@ class _Later:
         answer = next((s for s in segments[start + 1 :] if sender(s) == side), None)
         if answer is None or answer.flags & (RST | ACK) != RST or answer.seq != data.ack:
             return False
+        if made_nearer_by_ttl(answer, segments[:start]):
+            return False  # a firewall's reject in `side`'s name: nothing of what `side` took
         acked = next(
             (
                 s

@@ -100,6 +100,7 @@ from analyzer.decode.segment import (
     duplicate_sack,
     duplicate_sack_of,
     echoes_older,
+    made_nearer_by_ttl,
     seq_diff,
 )
 from analyzer.findings.handshake import syns_before_peer_syn
@@ -550,6 +551,8 @@ def _request_never_completed(segments: list[Segment], synack_ends: set[int]) -> 
                 continue
             if not (segment.flags & RST and answers_for_no_socket(segment, previous)):
                 return set()
+            if made_nearer_by_ttl(segment, segments[:index]):
+                return set()  # not the server's own RST: a firewall's reject says nothing of its ACK
             went_on = any(
                 (s.src, s.sport) == (segment.src, segment.sport) and not s.flags & RST
                 for s in segments[index + 1 :]

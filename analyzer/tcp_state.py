@@ -149,7 +149,9 @@ and the step says how far off it was (Step.off_acked). One below is not enough: 
 stacks reset at their FIN's own number after their FIN was taken.
 
 RSTs made nearer. A packet's TTL (hop limit) only falls on its way: a RST whose TTL is
-above every one of MADE_NEARER_LEAST or more other packets of its claimed sender, or one
+above every other packet of its claimed sender (one is enough: a route does not shorten
+between a SYN/ACK and a RST 100 µs later: helper-143's firewall rejecting a request; a bare
+SYN not counted, a scanner crafts its TTL), or one
 captured (where the file names interfaces) on an interface none of its sender's other
 packets came in on (their copies further on left out), was made between that end and the capture point, or on the capturing
 host itself: a firewall's reject with tcp reset, a middlebox, a load balancer's idle
@@ -216,6 +218,7 @@ from analyzer.decode.segment import (
     after_a_gap,
     answers_for_no_socket,
     impossible_flags,
+    measures_ttl,
     scan_probe,
     seq_diff,
 )
@@ -329,9 +332,6 @@ SYNCHRONIZED: Final = frozenset(
 # The RSTs after one that moved an end that the machine keeps for _went_on (a storm's
 # beyond them keep their own cause).
 RESETS_AFTER_KEPT: Final = 1024
-# Other packets of a RST's claimed sender whose TTLs a RST made nearer must be above: two,
-# not one (an end's first packet may be a SYN a scanner crafted with a TTL of its own).
-MADE_NEARER_LEAST: Final = 2
 # States in which a live socket takes the peer's data or answers it with RST/ACK, never with
 # a RST alone. Not once it has sent its FIN: Linux answers data after close() with RST
 # without ACK at its acknowledgment number (tcp_rcv_state_process: data after shutdown),
@@ -419,12 +419,11 @@ class Endpoint:
     # The widest window it offered, as sent (unscaled), outside SYNs: how far past what it
     # acknowledged its peer may have sent (UNSEEN: none offered yet).
     widest_window: int = UNSEEN
-    # The highest TTL (hop limit) of its segments other than RSTs, how many of those there
-    # were, and the interfaces they came in on (the first, and one other: a bond's; UNSEEN:
-    # none named): what a RST made nearer the capture point than this end does not match
-    # (see "RSTs made nearer" above).
+    # The highest TTL (hop limit) of its segments other than RSTs and bare SYNs, and the
+    # interfaces its segments other than RSTs came in on (the first, and one other: a bond's;
+    # UNSEEN: none named): what a RST made nearer the capture point than this end does not
+    # match (see "RSTs made nearer" above).
     highest_ttl: int = UNSEEN
-    ttls_seen: int = 0
     ingress: int = UNSEEN
     also_on: int = UNSEEN
     # The acknowledgment numbers of its latest segments, RECENT_ACKS of them, each once: a
@@ -445,7 +444,6 @@ class Endpoint:
         self.scale_offered = SCALE_UNKNOWN
         self.widest_window = UNSEEN
         self.highest_ttl = UNSEEN
-        self.ttls_seen = 0
         self.ingress = UNSEEN
         self.also_on = UNSEEN
         self.recent_acks = []
@@ -1061,10 +1059,8 @@ class ConnectionMachine:
                 sender.ingress = segment.interface
             elif segment.interface != sender.ingress:
                 sender.also_on = segment.interface
-            if segment.ttl >= 0:
-                sender.ttls_seen += 1
-                if segment.ttl > sender.highest_ttl:
-                    sender.highest_ttl = segment.ttl
+            if segment.ttl > sender.highest_ttl and measures_ttl(segment):
+                sender.highest_ttl = segment.ttl
         crafted = impossible_flags(segment.flags)
         probe = scan_probe(segment.flags) if sender.state == _CLOSED and sender.last_sent is None else ""
         if crafted or probe:
@@ -1930,7 +1926,7 @@ def repeats_acknowledgment(segment: Segment, acknowledged: int, rst: Segment) ->
 def _made_nearer(sender: Endpoint, rst: Segment) -> str:
     """What shows `rst` was made nearer the capture point than `sender` (see "RSTs made
     nearer" above), "" if nothing does."""
-    if sender.ttls_seen >= MADE_NEARER_LEAST and rst.ttl > sender.highest_ttl >= 0:
+    if rst.ttl > sender.highest_ttl >= 0:  # decode.segment.made_nearer_by_ttl, as it goes
         return f"its TTL {rst.ttl} is above every other packet's of its sender (at most {sender.highest_ttl})"
     if sender.ingress != UNSEEN and rst.interface not in (UNSEEN, sender.ingress, sender.also_on):
         return "it was captured on an interface none of its sender's other packets came in on"

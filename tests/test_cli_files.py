@@ -3,7 +3,9 @@ in the way, captures with nothing to draw, and which flow a picture shows."""
 
 from __future__ import annotations
 
+import bz2
 import json
+import lzma
 import subprocess
 import sys
 from pathlib import Path
@@ -218,8 +220,16 @@ def test_a_gzipped_capture_cut_off_gives_its_packets_and_says_so(tmp_path) -> No
             "gzip file is no capture file: it holds only 0 bytes",
         ),
         (b"\x28\xb5\x2f\xfd" + b"\x00" * 20, "compressed with zstd: decompress it first (zstd -d)"),
+        (
+            lzma.compress(b"\xd4\xc3\xb2\xa1" + b"\x00" * 20),
+            "compressed with xz: decompress it first (xz -d)",
+        ),
+        (
+            bz2.compress(b"\xd4\xc3\xb2\xa1" + b"\x00" * 20),
+            "compressed with bzip2: decompress it first (bzip2 -d)",
+        ),
     ],
-    ids=["damaged gzip", "gzip header only", "gzip of nothing", "zstd"],
+    ids=["damaged gzip", "gzip header only", "gzip of nothing", "zstd", "xz", "bzip2"],
 )
 def test_a_compressed_file_that_cannot_be_read_says_why(tmp_path, content: bytes, said: str) -> None:
     bad = tmp_path / "bad.pcap.gz"

@@ -402,7 +402,8 @@ def test_a_record_past_262144_bytes_stops_the_reading_whatever_the_snapshot_leng
     assert len(list(read_segments(str(path), stats))) == 1
     assert (
         "record 2 claims 300,000 bytes, more than any record of this file may hold (262,144): a "
-        "damaged record header; stopped reading there (1 packet read)"
+        "damaged record header (or a pcap variant of longer record headers, Red Hat 6.1's, SuSE 6.3's or "
+        "Nokia's: --decoder tshark reads those); stopped reading there (1 packet read)"
     ) in stats.warnings
 
 
@@ -1647,6 +1648,9 @@ def test_frames_all_of_one_time_are_said_to_time_nothing(tmp_path, step) -> None
     said = "all 10 frames carry one time, 2023-11-14 22:13:20.000000 UTC: the clock that stamped them did not move"
     assert (said in result.stdout) == (step == 0.0)
     assert ("the clock did not move between them, no timing to read" in result.stdout) == (step == 0.0)
+    # helper-145: the handshake's RTT is no measured 0 µs either.
+    less = "RTT 0 µs (the file's clock did not move between them: less than its resolution)"
+    assert (less in result.stdout) == (step == 0.0)
 
 
 def test_an_interface_name_s_control_characters_are_written_escaped(tmp_path) -> None:
@@ -1694,3 +1698,23 @@ def test_a_frame_stamped_far_back_on_another_interface_than_the_next_is_a_step(t
     stats = DecodeStats()
     assert len(list(read_packets(str(capture), stats))) == 3
     assert stats.timer_offset == pytest.approx(40.0)  # taken for a step, as before
+
+
+@needs_tshark
+def test_a_pcap_variant_of_longer_record_headers_is_named_and_tshark_reads_it(tmp_path) -> None:
+    """helper-145: editcap -F nokiapcap (the standard magic, longer record headers) stopped at
+    its second record as "a damaged record header", and --decoder tshark, which reads every
+    packet of it, repeated that warning beside its full count."""
+    variant = tmp_path / "nokia.pcap"
+    editcap = shutil.which("editcap")
+    assert editcap is not None, "editcap comes with tshark (wireshark-common)"
+    subprocess.run(
+        [editcap, "-F", "nokiapcap", str(ROOT / "captures" / "handshake.pcap"), str(variant)], check=True
+    )
+    fast = run("analyze", str(variant))
+    assert "a pcap variant of longer record headers" in fast.stderr and "--decoder tshark" in fast.stderr
+    wireshark = run("analyze", "--decoder", "tshark", str(variant))
+    assert wireshark.returncode == 0, wireshark.stderr
+    whole = run("analyze", str(ROOT / "captures" / "handshake.pcap"))
+    assert wireshark.stdout.splitlines()[0].split(":", 1)[1] == whole.stdout.splitlines()[0].split(":", 1)[1]
+    assert "record header" not in wireshark.stderr + wireshark.stdout

@@ -667,21 +667,25 @@ def test_a_rst_with_text_and_an_injected_rst() -> None:
     for segment in segments:
         segment.ttl = 64 if segment.sport == 40000 else 52
     segments[-1].payload = b"Access denied"
-    segments[-1].ttl = 61  # another box, 3 hops from the capture
+    segments[-1].ttl = 49  # another box, 3 hops further from the capture
     found = _kinds(segments)
     [text] = found["rst_with_data"]
     assert text.sentence == 'the server\'s RST carries 13 bytes of data: "Access denied"'
     [injected] = found["injected_rst"]
-    assert "TTL 61, where the server's other packet has TTL 52" in injected.sentence
-    # Its cause (an abort, by the state it came from) does not say flatly that the server did it
-    # (helper-116's firewall_injected_rst_low_ttl said both at once).
+    assert "TTL 49, where the server's other packet has TTL 52" in injected.sentence
+    # Below its sender's TTLs its cause (an abort, by the state it came from) does not say
+    # flatly that the server did it (helper-116's firewall_injected_rst_low_ttl said both at
+    # once); above them it was made nearer (tcp_state.py), injected, whatever the state.
     [result] = analyze_segments(segments).connections
     [reset] = result.resets
     assert reset.cause == "abort"
     assert reset.explanation.endswith(
-        "; unless it is not the server's own: its TTL 61 is 3 or more from every one of the server's other "
+        "; unless it is not the server's own: its TTL 49 is 3 or more from every one of the server's other "
         "packets (52), as a firewall's or an injector's RST in its name would be (the injected_rst diagnosis)"
     )
+    segments[-1].ttl = 61
+    [result] = analyze_segments(segments).connections
+    assert result.resets[0].cause == "injected"
     segments[-1].ttl = 51  # a hop more: the server's own, on another route
     [result] = analyze_segments(segments).connections
     assert "unless it is not" not in result.resets[0].explanation

@@ -332,6 +332,30 @@ def test_a_rst_made_nearer_the_capture_point_than_its_sender_does_not_move_it() 
     assert own.cause != "injected"
 
 
+def test_a_firewalls_rst_to_the_first_request_is_not_a_full_accept_queue() -> None:
+    """helper-143: a router rejects the client's request with a RST in the server's name
+    (nft reject with tcp reset), captured at the client. The server's only other packet is
+    its SYN/ACK (TTL 63, a hop away), the RST's TTL 64: made nearer, injected, not the
+    listener's RST for a full accept queue; nothing says the handshake's ACK was lost, the
+    server's state after it is unknown (captured at the client), never CLOSED by that RST.
+    A SYN scanner's crafted SYN TTL is no measure: its kernel's RST stays its own."""
+    segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 79), ("s", "R", 501, 0), gap=0.00005)
+    for segment in segments:
+        segment.ttl = 63 if segment.sport == 80 else 64
+    segments[-1].ttl = 64
+    [result] = analyze_segments(segments).connections
+    [reset] = result.resets
+    assert reset.cause == "injected" and "its TTL 64 is above" in reset.explanation
+    assert result.handshake.status == "complete" and not result.handshake.ack_not_taken
+    assert result.handshake.taken_late is None
+    assert _states(result, "server")[-1] == "UNKNOWN" and result.state_frames["server"][-1] == 3
+    scan = conversation(("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "R", 101, 0))
+    for segment, ttl in zip(scan, (42, 64, 64), strict=True):
+        segment.ttl = ttl
+    [scanned] = analyze_segments(scan).connections
+    assert scanned.resets[0].cause != "injected"
+
+
 def test_an_injectors_several_rsts_are_all_not_their_senders_own() -> None:
     """An injector sends a few RSTs in the client's name at other numbers (each past what
     the client sent: challenged, not taken); the client goes on sending and closes: none was

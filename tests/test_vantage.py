@@ -216,3 +216,24 @@ def test_a_leg_under_a_twentieth_of_the_round_trip_places_the_capture_at_its_end
     assert point == "client" and "the rest of the round trip is the server's side" in evidence[0]
     assert _captured(0.0022, 0.305, 49, 128)[0] == "server"
     assert _captured(0.010, 0.030, 60, 60)[0] == "between"
+
+
+def test_a_resent_syns_answer_is_timed_from_that_syn() -> None:
+    """helper-144, at the server: a SYN a TIME_WAIT answered with an old ACK (reset by the
+    client), the SYN again 1.033 s later, the listener's SYN/ACK 46 µs after it, the client's
+    RST 18 µs after that. The first leg is the answered SYN's, 46 µs: both at once, no
+    capture "at the client" read from a 1 s leg that was the client's timer."""
+    segments = conversation(
+        (0.0, "c", "S", 100, 0),
+        (0.000032, "s", "A", 900, 5000),
+        (0.000043, "c", "R", 5000, 0),
+        (1.033142, "c", "S", 100, 0),
+        (1.033188, "s", "SA", 500, 101),
+        (1.033206, "c", "R", 101, 0),
+    )
+    for segment in segments:
+        segment.ttl = 64
+    [result] = analyze_segments(segments).connections
+    assert result.vantage is not None
+    assert result.vantage.point == "unknown", result.vantage.evidence
+    assert result.vantage.evidence[0].startswith("SYN to SYN/ACK 46 µs, SYN/ACK to RST 18 µs")

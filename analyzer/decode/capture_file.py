@@ -49,8 +49,15 @@ MODIFIED_PCAP_RECORD_HEADER: Final = 24
 PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC: Final = b"\x1f\x8b"
 COMPRESSED_CHUNK: Final = 1 << 16
-# Compressions Wireshark reads (wiretap's zstd and lz4 frames), by their first four bytes.
-COMPRESSED: Final = {b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4"}
+# Compressions by their first four bytes: two Wireshark reads (wiretap's zstd and lz4 frames)
+# and two it does not (xz; bzip2, its fourth byte the block size, 1 to 9), each named with
+# the command that undoes it.
+COMPRESSED: Final = {
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"\x04\x22\x4d\x18": "lz4",
+    b"\xfd7zX": "xz",
+    **{b"BZh" + bytes([digit]): "bzip2" for digit in b"123456789"},
+}
 PCAPNG_BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
 
 BLOCK_IDB: Final = 0x00000001
@@ -274,9 +281,18 @@ class CaptureFile:
         caplen = u32(buffer, at + 8, little)
         if caplen > STANDARD_MAX_FRAME and (self.linktype not in BIGGER_FRAMES or caplen > MAX_FRAME_BYTES):
             most = MAX_FRAME_BYTES if self.linktype in BIGGER_FRAMES else STANDARD_MAX_FRAME
+            # Wrong from the second record on: likely a pcap variant whose record headers are
+            # longer under the standard magic, which Wireshark tells apart by trying each
+            # (helper-145: editcap -F rh6_1pcap, suse6_3pcap, nokiapcap).
+            variant = (
+                " (or a pcap variant of longer record headers, Red Hat 6.1's, SuSE 6.3's or Nokia's: "
+                "--decoder tshark reads those)"
+                if self.frames_read == 1
+                else ""
+            )
             self.warnings.append(
                 f"record {self.frames_read + 1} claims {caplen:,} bytes, more than any record of "
-                f"this file may hold ({most:,}): a damaged record header; stopped reading there "
+                f"this file may hold ({most:,}): a damaged record header{variant}; stopped reading there "
                 f"({packets_read(self.frames_read)})"
             )
             return False

@@ -417,6 +417,23 @@ def duplicate_sack_of(answer: Segment, segment: Segment) -> bool:
 NO_SOCKET_ANSWER_WITHIN: Final = 3.0  # seconds
 
 
+def measures_ttl(segment: Segment) -> bool:
+    """Whether the segment's TTL (hop limit) measures its sender: not a RST (a firewall's or an
+    injector's may claim the end's name), not a bare SYN (a SYN scanner crafts its own TTL,
+    nmap's random 37 to 59, where its kernel's RST to the SYN/ACK carries the system's)."""
+    return segment.ttl >= 0 and not segment.flags & RST and segment.flags & (SYN | ACK) != SYN
+
+
+def made_nearer_by_ttl(rst: Segment, before: list[Segment]) -> bool:
+    """Whether `rst`'s TTL is above every measuring TTL of its sender's segments in `before`:
+    a TTL only falls on its way, so another box between that end and the capture point made
+    it (tcp_state's "RSTs made nearer")."""
+    highest = max(
+        (s.ttl for s in before if s.src == rst.src and s.sport == rst.sport and measures_ttl(s)), default=-1
+    )
+    return rst.ttl > highest >= 0
+
+
 def answers_for_no_socket(rst: Segment, answered: Segment) -> bool:
     """Whether `rst` is how a kernel answers `answered` (with ACK, no RST) for no socket: a
     RST without ACK at its acknowledgment number (RFC 9293 3.10.7.1; Linux's

@@ -528,7 +528,9 @@ def read_packets_tshark(
             stats.warnings.append(
                 f"tshark stopped early: it read {stats.frames} of the {readable} packets the file holds"
             )
-        stats.warnings[:0] = structure + dropped
+        # tshark read past where the fast reader stopped: a format variant only it knows
+        # (a pcap of longer record headers), not a damaged file.
+        stats.warnings[:0] = (structure if stats.frames <= readable else []) + dropped
         stats.warnings.extend(stats.undecodable_warnings())
         if untimed:
             stats.warnings.append(untimed_warning(untimed))

@@ -320,6 +320,10 @@ class Handshake:
                 if self.answered_syn_to_ack is not None
                 else "unknown"
             )
+            if self.answered_syn_to_ack == 0:
+                # A coarse clock (pcapng's if_tsresol of milliseconds, a writer's one time for
+                # all) stamps a LAN's round trip as none (helper-145).
+                rtt += " (the file's clock did not move between them: less than its resolution)"
             if self.variant == "split":
                 return (
                     f"split handshake complete: SYN (ISN {self.client_isn}), the server's own SYN (ISN "

@@ -274,16 +274,18 @@ def _by_timing(handshake: Handshake, connection: Connection) -> tuple[VantagePoi
 
 def _reset_answer(connection: Connection) -> tuple[float, float] | None:
     """(SYN to SYN/ACK, SYN/ACK to the client's RST) when the client's first segment after
-    the first SYN/ACK is a RST answering it: the same two legs as an ACK's."""
-    syn = synack = None
+    the first SYN/ACK is a RST answering it: the same two legs as an ACK's. The first leg
+    from the latest SYN before the SYN/ACK, the one it answers (helper-144: a SYN a TIME_WAIT
+    took, sent again 1 s later and answered in 46 µs, read as a 1 s leg)."""
+    syn: Segment | None = None
+    synack: Segment | None = None
     for segment in connection.segments:
         from_client = connection.from_client(segment)
         flags = segment.flags & (SYN | ACK | RST)
-        if syn is None:
+        if synack is None or syn is None:
             if from_client and flags == SYN:
                 syn = segment
-        elif synack is None:
-            if not from_client and flags == SYN | ACK:
+            elif syn is not None and not from_client and flags == SYN | ACK:
                 synack = segment
         elif from_client:
             if flags & RST and segment.seq == synack.ack:
