@@ -50,7 +50,7 @@ from analyzer.findings.compatibility import Compatibility, compatibility
 from analyzer.findings.diagnoses import Diagnosis, diagnose, fin_wait_2_expired_diagnoses
 from analyzer.findings.ecn import EcnSignals, find_ecn_signals
 from analyzer.findings.gaps import GapFills, gap_fills
-from analyzer.findings.handshake import Handshake, find_handshake
+from analyzer.findings.handshake import Handshake, find_handshake, note_clamped_mss
 from analyzer.findings.kernel_agreement import KernelAgreement, compare_with_kernel
 from analyzer.findings.kernel_events import EventAgreement, compare_events, refine_with_kernel_reasons
 from analyzer.findings.links import LinkDetector, Links
@@ -370,6 +370,8 @@ def analyze_connection(
     # Where it was captured decides what reached whom: loss inference and the states read it.
     handshake = find_handshake(connection)
     handshake.silent_after = _syn_given_up(connection, handshake)
+    if connection.copies:
+        note_clamped_mss(handshake, connection)
     vantage = find_vantage(connection, handshake)
     if isinstance(folded, FoldedConnection):  # a long one: analyzed as its segments came
         machine = folded.machine

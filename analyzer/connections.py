@@ -238,11 +238,17 @@ def one_hop_on(segment: Segment, earlier: Segment) -> bool:
     return segment.ttl >= 0 and earlier.ttl == segment.ttl + 1
 
 
-def _same_sender_and_state(segment: Segment, earlier: Segment, echoes: bool = True) -> bool:
+def _same_sender_and_state(
+    segment: Segment, earlier: Segment, echoes: bool = True, clamped: bool = False
+) -> bool:
     """The same end, acknowledging, offering and selectively acknowledging the same, with the
     same options: what a copy of a packet, or of a piece of it, repeats. `echoes`: a SYN's
-    timestamps too (a router or firewall may rewrite them: pf's scrub shifts TSval)."""
+    timestamps too (a router or firewall may rewrite them: pf's scrub shifts TSval).
+    `clamped`: its MSS may differ (a router that clamps it rewrites a SYN's as it forwards it:
+    helper-143's nft "maxseg size set", read as the SYN sent again)."""
     same_options = segment.options == earlier.options
+    if not same_options and clamped and segment.options is not None and earlier.options is not None:
+        same_options = earlier.options.with_mss(segment.options.mss) == segment.options
     if echoes and segment.flags & SYN:
         same_options = same_options and segment.ts_val == earlier.ts_val and segment.ts_ecr == earlier.ts_ecr
     return (
@@ -336,7 +342,7 @@ def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN)
     ):
         return False
     if (
-        not _same_sender_and_state(segment, earlier, echoes=False)
+        not _same_sender_and_state(segment, earlier, echoes=False, clamped=bool(segment.flags & SYN))
         or (segment.flags | _PIECE_FLAGS) != (earlier.flags | _PIECE_FLAGS)
         or not -CAPTURE_COPY_WINDOW <= segment.time - earlier.time <= FORWARD_COPY_WINDOW
     ):
@@ -350,6 +356,10 @@ def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN)
             return False
         if segment.ip_id > 0 or earlier.ip_id > 0:
             return segment.ip_id == earlier.ip_id
+        if segment.options != earlier.options:
+            # The MSS clamped (_same_sender_and_state): the checksum rewritten with it; a
+            # SYN/ACK's identification is 0, its timestamp is what tells it.
+            return segment.ts_val == earlier.ts_val
         return segment.checksum == earlier.checksum and segment.checksum != UNSEEN
     if (
         not length  # a segment without data after data is its sender's next, not a piece

@@ -288,3 +288,29 @@ def test_a_syn_whose_timestamps_the_router_rewrote_is_still_its_copy(tmp_path) -
     result = _analyzed(tmp_path / "scrubbed.pcap", packets)
     assert sorted(copy for copy, _ in _copies(result)) == [2, 4, 6]
     assert not result.resends and len(result.handshake.syns) == 1
+
+
+def test_a_syn_whose_mss_the_router_clamped_is_a_copy_and_the_options_say_so(tmp_path) -> None:
+    """helper-143: a router clamping the MSS (nft "maxseg size set 1200") sends each SYN on
+    with another MSS option: read as the SYN and the SYN/ACK sent again 21 µs later, each
+    "never taken in". A copy, whose rewritten MSS the options line tells; a SYN sent again
+    with its own identification and MSS stays a SYN sent again."""
+    packets = []
+    for packet in _through_router(EXCHANGE):
+        if packet[TCP].flags.S:
+            packet[TCP].options = [("MSS", 1200 if packet[IP].ttl == 63 else 1460)]
+        packets.append(packet)
+    result = _analyzed(tmp_path / "clamped.pcap", packets)
+    assert len(result.handshake.syns) == 1 and len(result.handshake.synacks) == 1
+    assert not result.syn_backoff.intervals and not result.synack_backoff.sent_again
+    assert result.handshake.client_options is not None and result.handshake.server_options is not None
+    assert (result.handshake.client_options["mss"], result.handshake.client_options["mss_forwarded"]) == (
+        1460,
+        1200,
+    )
+    text = analysis_text(analyze_file(str(tmp_path / "clamped.pcap")))
+    assert "maximum segment size 1460 bytes, 1200 as a router sent it on (MSS clamping)" in text
+    plain = _analyzed(tmp_path / "plain.pcap", _through_router(EXCHANGE))
+    assert (
+        plain.handshake.client_options is not None and "mss_forwarded" not in plain.handshake.client_options
+    )

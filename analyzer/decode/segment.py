@@ -125,6 +125,23 @@ class TcpOptions:
         self.mptcp_key = mptcp_key
         self.mptcp_join_token = mptcp_join_token
 
+    def with_mss(self, mss: int | None) -> TcpOptions:
+        """The same options with another MSS: as a router that clamps it sends a SYN on."""
+        return TcpOptions(
+            mss,
+            self.window_scale,
+            self.sack_permitted,
+            self.timestamps,
+            self.fast_open,
+            self.cut,
+            self.fast_open_cookie,
+            self.mptcp_reset,
+            self.mptcp_fastclose,
+            self.mptcp_version,
+            self.mptcp_key,
+            self.mptcp_join_token,
+        )
+
     @property
     def mptcp(self) -> bool:
         """Whether a RST carries an MPTCP reason (see mptcp_reset)."""

@@ -1374,3 +1374,15 @@ def _answered_syn(syns: list[Segment], synack: Segment) -> Segment | None:
 
 def _options(segment: Segment) -> dict | None:
     return segment.options.as_dict() if segment.options is not None else None
+
+
+def note_clamped_mss(handshake: Handshake, connection: Connection) -> None:
+    """Where a router the capture sees both sides of sent a SYN (or SYN/ACK) on with another
+    MSS than it came in with (MSS clamping: nft's "maxseg size set", iptables' TCPMSS), the
+    options say the MSS as sent on too: "mss_forwarded" (absent where none was rewritten)."""
+    for copy, _original in connection.copies:
+        if not copy.flags & SYN or copy.options is None:
+            continue
+        options = handshake.client_options if connection.from_client(copy) else handshake.server_options
+        if options is not None and options.get("mss") != copy.options.mss:
+            options["mss_forwarded"] = copy.options.mss

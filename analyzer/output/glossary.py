@@ -122,6 +122,8 @@ def options_words(options: TcpOptions | dict | None) -> str:
             parts.append(f"MPTCP MP_TCPRST (reason {options.mptcp_reset})")
     if given.get("mss") is not None:
         parts.append(f"maximum segment size {given['mss']} bytes")
+    if "mss_forwarded" in given:  # findings/handshake.note_clamped_mss
+        parts.append(f"{given['mss_forwarded']} as a router sent it on (MSS clamping)")
     scale = given.get("window_scale")
     if scale is not None:
         parts.append(f"window scale {scale} (windows × {1 << scale:,})")
