@@ -413,6 +413,9 @@ class Endpoint:
     # The peer's FIN that came beyond a hole (data before it missing): queued out of order,
     # it moves this end only once the hole is filled (see "A FIN beyond a hole" above).
     fin_waiting: Segment | None = None
+    # The first number of its data the capture shows never arrived (a segment not taken, its
+    # numbers not resent since nor acknowledged; UNSEEN: none): a FIN past it is beyond a hole.
+    lost_from: int = UNSEEN
     # The window scale its SYN offered: SCALE_UNKNOWN before a SYN whose options were read
     # whole, SCALE_NONE for a SYN without the option (see window_bytes).
     scale_offered: int = SCALE_UNKNOWN
@@ -441,6 +444,7 @@ class Endpoint:
         self.unacked_since = -1.0
         self.unacked_end = UNSEEN
         self.fin_waiting = None
+        self.lost_from = UNSEEN
         self.scale_offered = SCALE_UNKNOWN
         self.widest_window = UNSEEN
         self.highest_ttl = UNSEEN
@@ -1096,6 +1100,10 @@ class ConnectionMachine:
                 "later segments echo older timestamps; or refused)"
             )
             step.lost = True
+            if segment.payload_len and (
+                sender.lost_from == UNSEEN or seq_diff(segment.seq, sender.lost_from) < 0
+            ):
+                sender.lost_from = segment.seq
             self.steps.append(step)
             return step
         early = self._captured_early(receiver, segment)
@@ -1103,6 +1111,15 @@ class ConnectionMachine:
             receiver.retract()  # the early segment's move: it left after this one arrived
         expected = sender.snd_max  # the receiver's RCV.NXT, as far as the capture shows
         flags = segment.flags
+        hole = sender.lost_from
+        if (
+            hole != UNSEEN
+            and segment.payload_len
+            and seq_diff(segment.seq, hole) <= 0 < seq_diff(segment.data_end, hole)
+        ):
+            sender.lost_from = hole = UNSEEN  # the lost numbers sent again, and taken
+        if receiver.lost_from != UNSEEN and flags & ACK and seq_diff(segment.ack, receiver.lost_from) > 0:
+            receiver.lost_from = UNSEEN  # the peer's lost numbers acknowledged: they came after all
         waiting = sender.fin_waiting
         if waiting is not None and flags & ACK and seq_diff(segment.ack, waiting.seq_end) >= 0:
             # It acknowledges the peer's FIN: the hole before it was filled unseen.
@@ -1114,8 +1131,12 @@ class ConnectionMachine:
             and not flags & (RST | SYN)
             and expected != UNSEEN
             and receiver.state in _FIN_QUEUED_IN
-            and seq_diff(segment.seq, expected) > 0
-            and not after_a_gap(segment, expected, receiver.snd_max)
+            and (
+                (seq_diff(segment.seq, expected) > 0 and not after_a_gap(segment, expected, receiver.snd_max))
+                # Data before it seen, but never taken (lost beyond the capture point, an ICMP
+                # error's refusal: helper-143's firewall, the receiver's RST for abort on data).
+                or (hole != UNSEEN and seq_diff(segment.seq, hole) > 0)
+            )
         )
         if sender.state == _CLOSED and not flags & (RST | SYN):
             self._went_on(sender, segment)

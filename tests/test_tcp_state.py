@@ -7,7 +7,7 @@ from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
 from analyzer.decode.segment import ACK, TcpOptions
-from analyzer.tcp_state import TABLE, Event, State
+from analyzer.tcp_state import TABLE, ConnectionMachine, Event, State
 
 
 def states(*steps: tuple) -> dict[str, list[str]]:
@@ -872,3 +872,40 @@ def test_a_rst_the_same_as_those_that_never_reached_the_server_may_not_have_eith
     segments[-1].ack = 510
     [result] = analyze_segments(segments).connections
     assert _states(result, "server")[-1] == "CLOSED"
+
+
+# helper-143: a firewall rejects the server's last 104 bytes (an ICMP error to the server);
+# the client, closed, gets the server's FIN past them and resets (Linux's TCPAbortOnData).
+_ABORT_ON_DATA = (
+    *HANDSHAKE,
+    ("c", "PA", 101, 501, 6),
+    ("s", "A", 501, 107),
+    ("s", "A", 501, 107, 1448),
+    ("s", "PA", 1949, 107, 104),
+    ("c", "A", 107, 1949),
+    ("c", "FA", 107, 1949),
+    ("s", "FA", 2053, 108),
+    ("c", "R", 108, 0),
+)
+
+
+def test_a_fin_past_data_never_taken_waits_and_the_closed_ends_rst_is_abort_on_data() -> None:
+    """The server's 104 bytes never taken (not applied: lost beyond the capture point, the
+    loss inference's word), its FIN past them: beyond a hole, the client stays in FIN_WAIT_2
+    (not TIME_WAIT, where no socket sends a RST); its RST is data_after_close naming the data
+    its application lost. Seen at the client, the data not captured at all: the same."""
+    segments = conversation(*_ABORT_ON_DATA)
+    machine = ConnectionMachine(segments[0], segments[1])
+    for segment in segments:
+        machine.feed(segment, segment.frame == 7)
+    machine.settle()
+    client = machine.ends[("192.0.2.1", 40000)]
+    assert [state.value for _time, state in client.history][-2:] == ["FIN_WAIT_2", "CLOSED"]
+    at_client = [s for s in conversation(*_ABORT_ON_DATA) if s.frame != 7]
+    [result] = analyze_segments(at_client).connections
+    [reset] = result.resets
+    assert (reset.cause, reset.state) == ("data_after_close", "FIN_WAIT_2")
+    assert (
+        "the server's FIN (frame 10) came past data the client never took (104 bytes before it"
+        in reset.explanation
+    )

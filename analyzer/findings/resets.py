@@ -690,6 +690,31 @@ def _cause(
             fin_wait_2_expired_text(sender, acked, late, None),
             [fins[sender].frame, acked.frame, late.frame],
         )
+    if len(fins) == 2 and step.sender_before in (State.FIN_WAIT_1, State.FIN_WAIT_2):
+        # The peer's FIN not taken (the machine holds it beyond a hole): data before it that
+        # never arrived. Linux resets a socket closed for reading on numbers past what it took,
+        # a FIN's among them (tcp_rcv_state_process, TCPAbortOnData; helper-143's firewall).
+        fin = fins[peer]
+        earlier = [s for s in before if side(s.segment) == peer and s.segment.frame < fin.frame]
+        missing = next((s.segment for s in earlier if s.lost and s.segment.payload_len), None)
+        sent_end = None
+        for s in earlier:
+            if sent_end is None or seq_diff(s.segment.seq_end, sent_end) > 0:
+                sent_end = s.segment.seq_end
+        what = ""
+        if missing is not None:
+            what = f"frame {missing.frame}, {missing.payload_len:,} bytes at seq {missing.seq}, never arrived"
+        elif sent_end is not None and seq_diff(fin.seq, sent_end) > 0:
+            what = f"{seq_diff(fin.seq, sent_end):,} bytes before it, which the capture did not see either"
+        if what:
+            return (
+                "data_after_close",
+                f"the {peer}'s FIN (frame {fin.frame}) came past data the {sender} never took ({what}), after "
+                f"the {sender} had closed ({step.sender_before.value}): a socket closed for reading answers "
+                "numbers past what it took with RST (Linux: TCPAbortOnData), and the data is lost to the "
+                f"{sender}'s application",
+                [fins[sender].frame, fin.frame],
+            )
     if len(fins) == 2:
         return (
             "after_close",
