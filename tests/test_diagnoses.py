@@ -1471,3 +1471,37 @@ def test_an_rto_after_a_tail_loss_probe_of_new_data_counts_from_the_probe() -> N
     flight = (*steps[:4], (1.001, "c", "PA", 201, 501, 100), *steps[5:])
     [timeout] = _kinds(conversation(*flight))["retransmission_timeout"]
     assert "new data" not in timeout.sentence
+
+
+@pytest.mark.parametrize("shape", ["black hole", "big one taken", "peer silent"])
+def test_full_size_segments_that_vanish_while_small_ones_pass_name_a_path_mtu_black_hole(shape: str) -> None:
+    """helper-143: a link of MTU 1280 on the way, its ICMP "fragmentation needed" dropped:
+    the server's 204-byte answer taken, its 1448-byte segments resent by the timer for 15 s and
+    never acknowledged, the client heard from after (its FIN, acknowledging only the 204
+    bytes). The RTO diagnosis names the black hole; not where a segment as big was taken
+    before, nor where the client was never heard from again (a dead peer looks alike)."""
+    big = 1448
+    first = 501 + (big if shape == "big one taken" else 0)
+    steps = [
+        *HANDSHAKE,
+        (0.006, "c", "PA", 101, 501, 81),
+        (0.0061, "s", "A", 501, 182),
+    ]
+    if shape == "big one taken":
+        steps += [(0.008, "s", "A", 501, 182, big), (0.0081, "c", "A", 182, first)]
+    steps += [
+        (0.010, "s", "PA", first, 182, 204),
+        (0.0101, "c", "A", 182, first + 204),
+        (0.0102, "s", "A", first + 204, 182, big),
+        (0.0103, "s", "A", first + 204 + big, 182, big),
+    ]
+    steps += [(0.0102 + rto, "s", "A", first + 204, 182, big) for rto in (0.2, 0.6, 1.4, 3.0)]
+    if shape != "peer silent":
+        steps.append((15.0, "c", "FA", 182, first + 204))
+    found = _kinds(conversation(*steps))
+    [timeout] = found["retransmission_timeout"]
+    said = "no segment of 1,448 bytes ever was acknowledged and no ICMP error came: a path MTU black hole?"
+    assert (said in timeout.sentence) == (shape == "black hole"), timeout.sentence
+    if shape == "black hole":
+        assert "its smaller segments got through (frame 6, 204 bytes, acknowledged)" in timeout.sentence
+        assert "the client was heard from after (frame 14)" in timeout.sentence

@@ -99,6 +99,9 @@ READ_FLAGS: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window", "z
 # (Linux's shortest, the tail loss probe, waits 10 ms; copies come sooner).
 BACKOFF_MIN_SENDS: Final = 3
 MIN_TIMEOUT: Final = 0.010
+# Segments at least this big that a path drops while smaller ones pass: below any MTU a link
+# has (IPv6's least is 1280), a segment this size is dropped for its size by few paths.
+BLACK_HOLE_LEAST: Final = 1000
 # A lone resend after loss recovery's is a timer's from this share of RTO_MIN on (the capture's
 # clock and the sender's timer wheel differ by a few milliseconds).
 SINGLE_RTO_SHARE: Final = 0.95
@@ -848,6 +851,8 @@ def _retransmission_timeouts(
             else ""
         )
         unheard = _never_taken(connection, chain[-1]) if from_client else ""
+        if not smaller:
+            unheard += _black_hole(connection, from_client, chain[0].payload_len, first_sent)
         unechoed = _acks_never_taken(connection, from_client, chain, first_sent)
         came = (
             f"the {_peer(side)} acknowledged it (frame{'s' if len(unechoed) > 1 else ''} "
@@ -939,6 +944,44 @@ def _acks_never_taken(
         return []
     never = unechoed_acks(connection.segments)
     return [a for a in acks if a.frame in never]
+
+
+def _black_hole(connection: Connection, from_client: bool, size: int, first_sent: float) -> str:
+    """Where a segment of `size` bytes was resent by the timer and never acknowledged: the
+    clause that names a path MTU black hole when the sender's smaller segments were
+    acknowledged, none of its segments as big ever was, its peer was heard from after the
+    first send (the way back alive, the peer too), and no ICMP error named an MTU (the
+    path_mtu diagnosis's): a link of a smaller MTU whose "fragmentation needed" is filtered
+    (helper-143: 12 segments of 1448 bytes resent for 15 s, the 204-byte one taken)."""
+    if size < BLACK_HOLE_LEAST or any(error.too_big for error in connection.unreachables):
+        return ""
+    highest = UNSEEN
+    later = None
+    for segment in connection.segments:
+        if connection.from_client(segment) == from_client or not segment.flags & ACK:
+            continue
+        if highest == UNSEEN or seq_diff(segment.ack, highest) > 0:
+            highest = segment.ack
+        if later is None and segment.time > first_sent:
+            later = segment
+    if highest == UNSEEN or later is None:
+        return ""
+    taken = [
+        s
+        for s in connection.segments
+        if connection.from_client(s) == from_client and s.payload_len and seq_diff(highest, s.seq_end) >= 0
+    ]
+    if not taken or max(s.payload_len for s in taken) >= size:
+        return ""
+    largest = max(taken, key=lambda s: s.payload_len)
+    side = "client" if from_client else "server"
+    return (
+        f"; its smaller segments got through (frame {largest.frame}, {largest.payload_len:,} bytes, acknowledged) "
+        f"and the {_peer(side)} was heard from after (frame {later.frame}), but no segment of {size:,} bytes "
+        "ever was acknowledged and no ICMP error came: a path MTU black hole? (a link of a smaller MTU whose "
+        '"fragmentation needed" is filtered on the way; Linux with net.ipv4.tcp_mtu_probing=1 tries smaller '
+        "segments after such timeouts)"
+    )
 
 
 def _never_taken(connection: Connection, last: Segment) -> str:
