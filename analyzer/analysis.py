@@ -32,7 +32,17 @@ from analyzer.connections import (
 from analyzer.decode import Datagram, DecodeStats, Segment, Unreachable, read_packets
 from analyzer.decode.headers import PROTO_TCP
 from analyzer.decode.reader import Progress
-from analyzer.decode.segment import ACK, FIN, MOD, RST, SYN, impossible_flags
+from analyzer.decode.segment import (
+    ACK,
+    FIN,
+    MERGED_TWICE,
+    MOD,
+    RST,
+    SYN,
+    impossible_flags,
+    packet_marks,
+    same_packet,
+)
 from analyzer.errors import CaptureFileError
 from analyzer.files import STDIN
 from analyzer.findings import ecn_negotiation
@@ -78,7 +88,7 @@ from analyzer.tcp_state import (
     Step,
     time_out,
 )
-from analyzer.timefmt import Clock
+from analyzer.timefmt import Clock, format_duration
 from analyzer.udp_flows import UdpFlow, UdpFlows
 
 # The result types, for the outputs that render them.
@@ -877,7 +887,23 @@ def apply_successor(
     an ACK, which the SYN's sender resets (RFC 9293 3.10.7.3). No frame of this connection
     marks the move. The notes it adds."""
     syn = connection.succeeded_by
-    if syn is None or not close.time_wait:
+    if syn is None:
+        return []
+    own = next(
+        (
+            s
+            for s in connection.segments
+            if s.flags & (SYN | ACK) == SYN and s.src == syn.src and s.sport == syn.sport
+        ),
+        None,
+    )
+    if own is not None and same_packet(syn, own):
+        return [
+            f"the next connection on these ports begins with frame {syn.frame}, this one's SYN (frame {own.frame}) "
+            f"again, {format_duration(syn.time - own.time)} later: its ISN, {packet_marks(syn)}, "
+            f"which no stack sends twice: the file holds this traffic twice ({MERGED_TWICE})"
+        ]
+    if not close.time_wait:
         return []
     notes = []
     for side in SIDES:

@@ -147,3 +147,45 @@ def test_the_ladder_draws_a_state_change_made_at_a_copy_it_leaves_out() -> None:
     finally:
         plt.close(fig)
     assert any("TIME_WAIT" in label for label in labels), labels
+
+
+def _twice(*steps: tuple, offset: float = 0.5) -> list:
+    """`steps` as two captures of one traffic merged onto one interface, the second's clock
+    `offset` ahead: each packet twice, its IPv4 identification and TSval the same."""
+    first = conversation(*steps)
+    for number, segment in enumerate(first, start=1):
+        segment.ip_id, segment.ts_val = 1000 + number, 7000 + number
+    again = conversation(*steps, start=100.0 + offset)
+    for number, segment in enumerate(again, start=1):
+        segment.ip_id, segment.ts_val = 1000 + number, 7000 + number
+        segment.frame += len(first)
+    return first + again
+
+
+def test_traffic_captured_twice_onto_one_interface_is_not_a_reused_port_nor_a_retried_connect() -> None:
+    """helper-145: a client's and a server's captures merged by mergecap (one interface, the
+    clocks 500 ms apart): the second copy of each SYN read as tcp_tw_reuse opening the next
+    connection (the TIME_WAIT ended there) and as Windows retrying a refused connect(). The
+    same packet (ISN, identification, TSval) is no SYN sent again: the notes say the file
+    holds the traffic twice and how to merge it; a SYN sent again with a new identification
+    and TSval stays a retry."""
+    closed = _twice(
+        ("c", "S", 100, 0), ("s", "SA", 500, 101), ("c", "A", 101, 501),
+        ("c", "FA", 101, 501), ("s", "FA", 501, 102), ("c", "A", 102, 502),
+    )  # fmt: skip
+    first = analyze_segments(closed).connections[0]
+    assert first.close.time_wait_ended is None
+    assert any(
+        "the file holds this traffic twice (two captures merged onto one interface?" in n for n in first.notes
+    )
+    assert any(
+        "its ISN, IPv4 identification and timestamp, which no stack sends twice" in n for n in first.notes
+    )
+    refused = _twice(("c", "S", 100, 0), ("s", "RA", 0, 101))
+    [result] = analyze_segments(refused).connections
+    said = result.handshake.explain()
+    assert "the file holds the SYN 2 times, the same packet (its IPv4 identification and timestamp)" in said
+    assert "Windows" not in said
+    refused[2].ip_id, refused[2].ts_val = 5000, 9000  # a SYN sent again by its stack
+    [retried] = analyze_segments(refused).connections
+    assert "as Windows retries a refused connect()" in retried.handshake.explain()

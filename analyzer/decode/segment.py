@@ -434,6 +434,41 @@ def duplicate_sack_of(answer: Segment, segment: Segment) -> bool:
 NO_SOCKET_ANSWER_WITHIN: Final = 3.0  # seconds
 
 
+def same_packet(later: Segment, earlier: Segment) -> bool:
+    """Whether `later` is `earlier` captured again, however much later: the same sender,
+    flags and numbers, and the same IPv4 identification and TCP timestamp where one of them
+    tells packets apart (a stack's resend carries a new identification or a later TSval).
+    Two captures of one traffic merged onto one interface (mergecap merges the interfaces of
+    files of one link type) hold each packet twice, the clocks' offset apart (helper-145)."""
+    return (
+        later.seq == earlier.seq
+        and later.flags == earlier.flags
+        and later.sport == earlier.sport
+        and later.src == earlier.src
+        and later.ip_id == earlier.ip_id
+        and later.ts_val == earlier.ts_val
+        and (later.ip_id > 0 or later.ts_val >= 0)
+    )
+
+
+def packet_marks(segment: Segment) -> str:
+    """What same_packet read to tell `segment` from a resend: "IPv4 identification and
+    timestamp", or one of them."""
+    marks = [
+        name
+        for name, present in (("IPv4 identification", segment.ip_id > 0), ("timestamp", segment.ts_val >= 0))
+        if present
+    ]
+    return " and ".join(marks)
+
+
+# What the file holding the traffic twice says to do about it.
+MERGED_TWICE: Final = (
+    "two captures merged onto one interface? mergecap merges the interfaces of files of one link type; "
+    "mergecap -I none keeps them apart, and the analysis then reads two capture points"
+)
+
+
 def measures_ttl(segment: Segment) -> bool:
     """Whether the segment's TTL (hop limit) measures its sender: not a RST (a firewall's or an
     injector's may claim the end's name), not a bare SYN (a SYN scanner crafts its own TTL,

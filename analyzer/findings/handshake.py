@@ -60,6 +60,7 @@ from analyzer.decode.icmp_codes import describe, errno_of
 from analyzer.decode.segment import (
     ACK,
     FIN,
+    MERGED_TWICE,
     MOD,
     RST,
     SYN,
@@ -69,6 +70,8 @@ from analyzer.decode.segment import (
     Unreachable,
     after_a_gap,
     exact_stamp,
+    packet_marks,
+    same_packet,
     scan_probe,
     seq_diff,
 )
@@ -428,6 +431,13 @@ class Handshake:
                     f"refused: RST/ACK from the server {format_duration(delay)} after the SYN; "
                     f"{len(self.refusals)} RST/ACKs for {len(self.syns)} SYN{'s' if len(self.syns) != 1 else ''}, "
                     "some with no SYN sent again after them (the same RST/ACK seen twice)"
+                )
+            if all(same_packet(syn, self.syns[0]) for syn in self.syns[1:]):
+                return (
+                    f"refused: RST/ACK from the server {format_duration(delay)} after the SYN; the file holds "
+                    f"the SYN {len(self.syns)} times, the same packet (its {packet_marks(self.syns[0])}) "
+                    f"{', '.join(format_duration(g) for g in again)} after each RST: this exchange captured "
+                    f"again, no SYN sent again ({MERGED_TWICE})"
                 )
             windows = all(WINDOWS_REFUSED_RETRY[0] <= gap <= WINDOWS_REFUSED_RETRY[1] for gap in again)
             return (
