@@ -1505,3 +1505,20 @@ def test_full_size_segments_that_vanish_while_small_ones_pass_name_a_path_mtu_bl
     if shape == "black hole":
         assert "its smaller segments got through (frame 6, 204 bytes, acknowledged)" in timeout.sentence
         assert "the client was heard from after (frame 14)" in timeout.sentence
+
+
+def test_keep_alive_probes_after_an_answer_and_after_none_are_listed_not_averaged() -> None:
+    """helper-144: TCP_KEEPIDLE 2 s, TCP_KEEPINTVL 1 s, the peer gone after the first probe:
+    probes 2.016 s, then 1.024 s apart, read "every 1.024 s". Listed, with why they differ;
+    even intervals stay "every"."""
+    probes = [(2.0, "c", "A", 100, 501), (2.0001, "s", "A", 501, 101)]
+    probes += [(t, "c", "A", 100, 501) for t in (4.016, 5.040, 6.064)]
+    probes.append((7.088, "c", "R", 101, 0))
+    [diagnosis] = _kinds(conversation(*HANDSHAKE, *probes))["keep_alive"]
+    assert (
+        "at intervals 2.016 s, 1.024 s, 1.024 s (an answered probe starts the idle time again"
+        in diagnosis.sentence
+    )
+    even = [(2.0 + i, "c", "A", 100, 501) for i in range(3)] + [(5.0, "c", "R", 101, 0)]
+    [steady] = _kinds(conversation(*HANDSHAKE, *even))["keep_alive"]
+    assert "every 1.000 s" in steady.sentence and "at intervals" not in steady.sentence

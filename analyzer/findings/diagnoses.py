@@ -102,6 +102,8 @@ MIN_TIMEOUT: Final = 0.010
 # Segments at least this big that a path drops while smaller ones pass: below any MTU a link
 # has (IPv6's least is 1280), a segment this size is dropped for its size by few paths.
 BLACK_HOLE_LEAST: Final = 1000
+# Keep-alive probes whose intervals differ more than this ratio are listed, not "every".
+KEEP_ALIVE_UNEVEN: Final = 1.5
 # A lone resend after loss recovery's is a timer's from this share of RTO_MIN on (the capture's
 # clock and the sender's timer wheel differ by a few milliseconds).
 SINGLE_RTO_SHARE: Final = 0.95
@@ -502,6 +504,16 @@ def _keep_alive(
         reached = [a for a in theirs if a.frame not in never]
         intervals = [round(b.time - a.time, 3) for a, b in pairwise(mine)]
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
+        mark_spacing = spacing
+        if intervals and max(intervals) > KEEP_ALIVE_UNEVEN * min(intervals):
+            # An answered probe starts the idle time again (Linux: TCP_KEEPIDLE after an
+            # answer, TCP_KEEPINTVL after none; helper-144's 2.016 s then 1.024 s).
+            spacing = f", at intervals {', '.join(format_duration(i) for i in intervals)}" + (
+                " (an answered probe starts the idle time again: the keep-alive time after an answer, the "
+                "probe interval after none)"
+                if theirs
+                else ""
+            )
         since = idle_since.get(mine[0].frame)
         idle = (
             f" after {format_duration(between(since.stamp, mine[0].stamp))} idle" if since is not None else ""
@@ -536,7 +548,7 @@ def _keep_alive(
                 for a in theirs
             }
         )
-        marks[mine[0].frame] = f"keep-alive{spacing}"
+        marks[mine[0].frame] = f"keep-alive{mark_spacing}"
         if unanswered and reset is not None and _from(connection, reset, side):
             sentence += (
                 f"; the last {len(unanswered)} got no answer and the {side} reset the connection (frame "
