@@ -1078,6 +1078,18 @@ class ConnectionMachine:
             return step
         if segment.flags & (SYN | ACK | RST) == SYN and self._syn_again_after_refusal(sender, segment):
             step.sender_before = sender.state
+        if (
+            segment.flags & (SYN | ACK | RST) == SYN
+            and sender.state == _LISTEN
+            and len(sender.history) == 1
+            and all(taken.lost for taken in self.steps)
+        ):
+            # Every SYN sent to it lost, it connects itself: it was never listening (a
+            # simultaneous open whose first SYN never arrived, loss_inference; its own first
+            # SYN may be lost too, sent again by its timer: helper-144's simul).
+            sender.history[0] = (sender.history[0][0], _CLOSED)
+            sender.state = _CLOSED
+            step.sender_before = _CLOSED
         if lost:
             self._send(sender, segment)
             step.sender_after = sender.state
@@ -1149,17 +1161,6 @@ class ConnectionMachine:
         if crossed:
             sender.retract()  # its CLOSE_WAIT: the peer's FIN had not arrived when this one left
         syns_crossed = flags & (SYN | ACK) == SYN and sender.just_took_syn()
-        if (
-            flags & (SYN | ACK | RST) == SYN
-            and sender.state == _LISTEN
-            and len(sender.history) == 1
-            and all(taken.lost for taken in self.steps)
-        ):
-            # Every SYN sent to it lost, it connects itself: it was never listening (a
-            # simultaneous open whose first SYN never arrived, loss_inference).
-            sender.history[0] = (sender.history[0][0], _CLOSED)
-            sender.state = _CLOSED
-            step.sender_before = _CLOSED
         if syns_crossed:
             sender.retract()  # its SYN_RCVD: the peer's SYN had not arrived when this one left
         elif (

@@ -88,6 +88,18 @@ def test_a_peer_syn_far_later_than_its_round_trip_is_a_simultaneous_open_whose_f
         ("c", "S", 100, 0), (0.015, "s", "S", 500, 0), (0.016, "c", "SA", 100, 501), (0.0161, "s", "A", 501, 101),
     )  # fmt: skip
     assert (slow.handshake.variant, slow.handshake.syns_lost) == ("split", [])
+    # helper-144's simul: the peer's first SYN lost too, sent again by its timer a second later,
+    # and that one answered: the round trip is from the SYN answered, the open the same.
+    resent = analyze(
+        ("c", "S", 100, 0), (0.100198, "s", "S", 500, 0), (1.130, "s", "S", 500, 0),
+        (1.130020, "c", "SA", 100, 501), (1.130041, "s", "A", 501, 101),
+    )  # fmt: skip
+    assert (resent.handshake.variant, [s.frame for s in resent.handshake.syns_lost]) == (
+        "simultaneous-open",
+        [1],
+    )
+    assert resent.handshake.answered_syn_to_ack == pytest.approx(0.000041)
+    assert states(resent)["server"] == ["CLOSED", "SYN_SENT", "ESTABLISHED"]  # never listening
 
 
 def test_a_five_way_split_handshake_takes_the_servers_first_ack_as_nothing() -> None:

@@ -1264,7 +1264,12 @@ def _after_server_syn(
     answered = [s for s in result.syns if answer is not None and s.frame < answer.frame]
     # Where the client's SYNs never arrived, the handshake that completed is the server's:
     # from its SYN.
-    syn = server_syn if result.syns_lost else answered[-1] if answered else None
+    syn = answered[-1] if answered else None
+    if result.syns_lost:
+        # Its latest SYN before the client's SYN/ACK: the one that answered (the first may
+        # have been lost too and sent again by its timer).
+        sent = [s for s in result.server_syns if client_answer is None or s.frame < client_answer.frame]
+        syn = sent[-1] if sent else server_syn
     result.answer_copies = open_answers(connection)
     if client_answer is None or server_answer is None or syn is None or not all(c.ok for c in result.checks):
         result.status = "incomplete"
@@ -1296,7 +1301,7 @@ def syns_before_peer_syn(segments: list[Segment]) -> list[Segment]:
     first = segments[0]
     end = (first.src, first.sport)
     syns: list[Segment] = []
-    peer_syn = synack = None
+    peer_syn = synack = answered = None
     for segment in segments:
         own = (segment.src, segment.sport) == end
         kind = segment.flags & _KIND
@@ -1306,17 +1311,19 @@ def syns_before_peer_syn(segments: list[Segment]) -> list[Segment]:
                 continue
             if own or kind != SYN:
                 return []
-            peer_syn = segment
+            peer_syn = answered = segment
         elif synack is None:
             if own and kind == SYN | ACK and segment.ack == (peer_syn.seq + 1) % MOD:
                 synack = segment
+            elif not own and kind == SYN and segment.seq == peer_syn.seq:
+                answered = segment  # the peer's SYN sent again by its timer (helper-144's simul)
             elif not own:
                 return []
-        elif not own:
+        elif not own and answered is not None:
             if kind != ACK or segment.ack != (synack.seq + 1) % MOD:
                 return []
             late = between(syns[-1].stamp, peer_syn.stamp)
-            round_trip = between(peer_syn.stamp, segment.stamp)
+            round_trip = between(answered.stamp, segment.stamp)
             return syns if late > max(LATE_SYN_RATIO * round_trip, LATE_SYN_LEAST) else []
     return []
 
