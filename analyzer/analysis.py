@@ -900,8 +900,8 @@ def apply_successor(
     if own is not None and same_packet(syn, own):
         return [
             f"the next connection on these ports begins with frame {syn.frame}, this one's SYN (frame {own.frame}) "
-            f"again, {format_duration(syn.time - own.time)} later: its ISN, {packet_marks(syn)}, "
-            f"which no stack sends twice: the file holds this traffic twice ({MERGED_TWICE})"
+            f"again, {format_duration(syn.time - own.time)} later: the same ISN, {packet_marks(syn)} together, "
+            f"which no stack's resend repeats: the file holds this traffic twice ({MERGED_TWICE})"
         ]
     if not close.time_wait:
         return []

@@ -50,6 +50,7 @@ from analyzer.decode.segment import (
     UNSEEN,
     Segment,
     frame_of,
+    highest_measured_ttl,
     made_nearer_by_ttl,
     seq_diff,
 )
@@ -120,6 +121,7 @@ def prove_states(
                 kept.append((time, state))
                 kept_frames.append(frame)
         if kept[-1][1] == State.UNKNOWN:
+            highest = -2  # the side's highest measuring TTL, read once it is needed
             # A RST sent from where the machine had it closed already (a timer's CLOSED, no
             # move of its own): it tells the end is CLOSED all the same; not one made nearer
             # the capture point in its name (a firewall's).
@@ -131,7 +133,7 @@ def prove_states(
                     and connection.sender(s) == side
                     and s.time >= kept[-1][0]
                     and s.frame not in kept_frames
-                    and not made_nearer_by_ttl(s, connection.segments[: later.index(s.frame) or 0])
+                    and not (s.ttl > (highest := _highest(highest, connection.segments, s)) >= 0)
                 ),
                 None,
             )
@@ -298,6 +300,11 @@ def _move_later(
     if index + 1 < len(history) and history[index + 1][0] < seen.time:
         return
     shifts[index] = (seen.time, seen.frame)
+
+
+def _highest(known: int, segments: list[Segment], rst: Segment) -> int:
+    """`known`, or (-2: not read yet) the highest measuring TTL of `rst`'s sender."""
+    return known if known != -2 else highest_measured_ttl(segments, rst)
 
 
 class _Later:

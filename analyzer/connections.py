@@ -359,7 +359,7 @@ def is_forwarded_copy(segment: Segment, earlier: Segment, ingress: int = UNSEEN)
         if segment.options != earlier.options:
             # The MSS clamped (_same_sender_and_state): the checksum rewritten with it; a
             # SYN/ACK's identification is 0, its timestamp is what tells it.
-            return segment.ts_val == earlier.ts_val
+            return segment.ts_val >= 0 and segment.ts_val == earlier.ts_val
         return segment.checksum == earlier.checksum and segment.checksum != UNSEEN
     if (
         not length  # a segment without data after data is its sender's next, not a piece

@@ -1489,11 +1489,13 @@ def test_full_size_segments_that_vanish_while_small_ones_pass_name_a_path_mtu_bl
     ]
     if shape == "big one taken":
         steps += [(0.008, "s", "A", 501, 182, big), (0.0081, "c", "A", 182, first)]
+    # The client's ACK of the 204 bytes comes after the big ones left (a round trip after its
+    # data): no sign of life after the timer's first resend, the peer silent since.
     steps += [
         (0.010, "s", "PA", first, 182, 204),
-        (0.0101, "c", "A", 182, first + 204),
-        (0.0102, "s", "A", first + 204, 182, big),
-        (0.0103, "s", "A", first + 204 + big, 182, big),
+        (0.0101, "s", "A", first + 204, 182, big),
+        (0.0102, "s", "A", first + 204 + big, 182, big),
+        (0.0103, "c", "A", 182, first + 204),
     ]
     steps += [(0.0102 + rto, "s", "A", first + 204, 182, big) for rto in (0.2, 0.6, 1.4, 3.0)]
     if shape != "peer silent":
@@ -1519,6 +1521,17 @@ def test_keep_alive_probes_after_an_answer_and_after_none_are_listed_not_average
         "at intervals 2.016 s, 1.024 s, 1.024 s (an answered probe starts the idle time again"
         in diagnosis.sentence
     )
+    assert diagnosis.marks[4] == "keep-alive"  # no "every" on the ladder either
     even = [(2.0 + i, "c", "A", 100, 501) for i in range(3)] + [(5.0, "c", "R", 101, 0)]
     [steady] = _kinds(conversation(*HANDSHAKE, *even))["keep_alive"]
     assert "every 1.000 s" in steady.sentence and "at intervals" not in steady.sentence
+    assert steady.marks[4] == "keep-alive, every 1.000 s"
+    # All answered, data between two idle spells: uneven, but no timer's reason to give.
+    spells = []
+    for start in (2.0, 4.0):
+        spells += [(start, "c", "A", 100, 501), (start + 0.0001, "s", "A", 501, 101)]
+    spells += [(4.5, "c", "PA", 101, 501, 10), (4.5001, "s", "A", 501, 111)]
+    for start in (12.5, 14.5):
+        spells += [(start, "c", "A", 110, 501), (start + 0.0001, "s", "A", 501, 111)]
+    [answered] = _kinds(conversation(*HANDSHAKE, *spells))["keep_alive"]
+    assert "at intervals" in answered.sentence and "starts the idle time again" not in answered.sentence

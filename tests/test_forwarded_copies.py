@@ -298,7 +298,9 @@ def test_a_syn_whose_mss_the_router_clamped_is_a_copy_and_the_options_say_so(tmp
     packets = []
     for packet in _through_router(EXCHANGE):
         if packet[TCP].flags.S:
-            packet[TCP].options = [("MSS", 1200 if packet[IP].ttl == 63 else 1460)]
+            # Linux's SYN/ACK carries IPv4 identification 0: its timestamp tells the copy.
+            stamp = (7000, 0) if packet[TCP].flags.A == 0 else (9000, 7000)
+            packet[TCP].options = [("MSS", 1200 if packet[IP].ttl == 63 else 1460), ("Timestamp", stamp)]
         packets.append(packet)
     result = _analyzed(tmp_path / "clamped.pcap", packets)
     assert len(result.handshake.syns) == 1 and len(result.handshake.synacks) == 1

@@ -179,7 +179,8 @@ def test_traffic_captured_twice_onto_one_interface_is_not_a_reused_port_nor_a_re
         "the file holds this traffic twice (two captures merged onto one interface?" in n for n in first.notes
     )
     assert any(
-        "its ISN, IPv4 identification and timestamp, which no stack sends twice" in n for n in first.notes
+        "the same ISN, IPv4 identification and timestamp together, which no stack's resend" in n
+        for n in first.notes
     )
     refused = _twice(("c", "S", 100, 0), ("s", "RA", 0, 101))
     [result] = analyze_segments(refused).connections

@@ -59,6 +59,9 @@ COMPRESSED: Final = {
     **{b"BZh" + bytes([digit]): "bzip2" for digit in b"123456789"},
 }
 PCAPNG_BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
+# What the warning of a record header claiming too many bytes says (a reader that read past
+# it, tshark's of a pcap variant, leaves that warning out).
+RECORD_HEADER_DAMAGED: Final = "more than any record of this file may hold"
 
 BLOCK_IDB: Final = 0x00000001
 BLOCK_OPB: Final = 0x00000002  # obsolete Packet Block, still written by old tools
@@ -291,8 +294,8 @@ class CaptureFile:
                 else ""
             )
             self.warnings.append(
-                f"record {self.frames_read + 1} claims {caplen:,} bytes, more than any record of "
-                f"this file may hold ({most:,}): a damaged record header{variant}; stopped reading there "
+                f"record {self.frames_read + 1} claims {caplen:,} bytes, {RECORD_HEADER_DAMAGED} "
+                f"({most:,}): a damaged record header{variant}; stopped reading there "
                 f"({packets_read(self.frames_read)})"
             )
             return False

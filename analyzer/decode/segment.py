@@ -464,8 +464,8 @@ def packet_marks(segment: Segment) -> str:
 
 # What the file holding the traffic twice says to do about it.
 MERGED_TWICE: Final = (
-    "two captures merged onto one interface? mergecap merges the interfaces of files of one link type; "
-    "mergecap -I none keeps them apart, and the analysis then reads two capture points"
+    "two captures merged onto one interface? mergecap merges the files' interfaces where their descriptions "
+    "match; mergecap -I none keeps them apart, and the analysis then reads two capture points"
 )
 
 
@@ -476,14 +476,19 @@ def measures_ttl(segment: Segment) -> bool:
     return segment.ttl >= 0 and not segment.flags & RST and segment.flags & (SYN | ACK) != SYN
 
 
+def highest_measured_ttl(segments: list[Segment], sender: Segment) -> int:
+    """The highest measuring TTL (measures_ttl) of `sender`'s end among `segments`; -1: none."""
+    return max(
+        (s.ttl for s in segments if s.src == sender.src and s.sport == sender.sport and measures_ttl(s)),
+        default=-1,
+    )
+
+
 def made_nearer_by_ttl(rst: Segment, before: list[Segment]) -> bool:
     """Whether `rst`'s TTL is above every measuring TTL of its sender's segments in `before`:
     a TTL only falls on its way, so another box between that end and the capture point made
-    it (tcp_state's "RSTs made nearer")."""
-    highest = max(
-        (s.ttl for s in before if s.src == rst.src and s.sport == rst.sport and measures_ttl(s)), default=-1
-    )
-    return rst.ttl > highest >= 0
+    it (tcp_state's "RSTs made nearer", which keeps the highest as the segments come)."""
+    return rst.ttl > highest_measured_ttl(before, rst) >= 0
 
 
 def answers_for_no_socket(rst: Segment, answered: Segment) -> bool:

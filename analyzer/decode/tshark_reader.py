@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from analyzer.decode.capture_file import CaptureFile, zero_stamped_warning
+from analyzer.decode.capture_file import RECORD_HEADER_DAMAGED, CaptureFile, zero_stamped_warning
 from analyzer.decode.headers import ICMPV6_PACKET_TOO_BIG
 from analyzer.decode.icmp_codes import FRAGMENTATION_NEEDED
 from analyzer.decode.ip_tcp import option_values, parse_options
@@ -530,7 +530,9 @@ def read_packets_tshark(
             )
         # tshark read past where the fast reader stopped: a format variant only it knows
         # (a pcap of longer record headers), not a damaged file.
-        stats.warnings[:0] = (structure if stats.frames <= readable else []) + dropped
+        if stats.frames > readable:
+            structure = [said for said in structure if RECORD_HEADER_DAMAGED not in said]
+        stats.warnings[:0] = structure + dropped
         stats.warnings.extend(stats.undecodable_warnings())
         if untimed:
             stats.warnings.append(untimed_warning(untimed))

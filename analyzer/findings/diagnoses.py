@@ -104,6 +104,7 @@ MIN_TIMEOUT: Final = 0.010
 BLACK_HOLE_LEAST: Final = 1000
 # Keep-alive probes whose intervals differ more than this ratio are listed, not "every".
 KEEP_ALIVE_UNEVEN: Final = 1.5
+KEEP_ALIVE_LISTED: Final = 6  # intervals listed, then how many more
 # A lone resend after loss recovery's is a timer's from this share of RTO_MIN on (the capture's
 # clock and the sender's timer wheel differ by a few milliseconds).
 SINGLE_RTO_SHARE: Final = 0.95
@@ -506,14 +507,23 @@ def _keep_alive(
         spacing = f", every {format_duration(_median(intervals))}" if intervals else ""
         mark_spacing = spacing
         if intervals and max(intervals) > KEEP_ALIVE_UNEVEN * min(intervals):
+            mark_spacing = ""
+            listed = [format_duration(i) for i in intervals[:KEEP_ALIVE_LISTED]]
+            if len(intervals) > KEEP_ALIVE_LISTED:
+                listed.append(f"{len(intervals) - KEEP_ALIVE_LISTED} more")
+            spacing = f", at intervals {', '.join(listed)}"
             # An answered probe starts the idle time again (Linux: TCP_KEEPIDLE after an
-            # answer, TCP_KEEPINTVL after none; helper-144's 2.016 s then 1.024 s).
-            spacing = f", at intervals {', '.join(format_duration(i) for i in intervals)}" + (
-                " (an answered probe starts the idle time again: the keep-alive time after an answer, the "
-                "probe interval after none)"
-                if theirs
-                else ""
-            )
+            # answer, TCP_KEEPINTVL after none; helper-144's 2.016 s then 1.024 s): said only
+            # where every interval after an answered probe is longer than every one after none.
+            after_answer: list[float] = []
+            after_none: list[float] = []
+            for probe, interval in zip(mine[:-1], intervals, strict=True):
+                (after_answer if _answered_before_next(probe, mine, reached) else after_none).append(interval)
+            if after_answer and after_none and min(after_answer) > KEEP_ALIVE_UNEVEN * max(after_none):
+                spacing += (
+                    " (an answered probe starts the idle time again: the keep-alive time after an answer, the "
+                    "probe interval after none)"
+                )
         since = idle_since.get(mine[0].frame)
         idle = (
             f" after {format_duration(between(since.stamp, mine[0].stamp))} idle" if since is not None else ""
@@ -558,6 +568,13 @@ def _keep_alive(
             marks[reset.frame] = "keep-alive timeout"
         found.append(Diagnosis("keep_alive", frames, sentence, marks))
     return found
+
+
+def _answered_before_next(probe: Segment, probes: list[Segment], answers: list[Segment]) -> bool:
+    """Whether an answer to keep-alive `probe` came before the next of `probes`."""
+    later = [p.time for p in probes if p.time > probe.time]
+    until = later[0] if later else float("inf")
+    return any(probe.time < answer.time <= until for answer in answers)
 
 
 def _probes_at_start(connection: Connection) -> set[int]:
@@ -864,7 +881,7 @@ def _retransmission_timeouts(
         )
         unheard = _never_taken(connection, chain[-1]) if from_client else ""
         if not smaller:
-            unheard += _black_hole(connection, from_client, chain[0].payload_len, first_sent)
+            unheard += _black_hole(connection, from_client, chain[0].payload_len, chain[0].time)
         unechoed = _acks_never_taken(connection, from_client, chain, first_sent)
         came = (
             f"the {_peer(side)} acknowledged it (frame{'s' if len(unechoed) > 1 else ''} "
@@ -958,14 +975,16 @@ def _acks_never_taken(
     return [a for a in acks if a.frame in never]
 
 
-def _black_hole(connection: Connection, from_client: bool, size: int, first_sent: float) -> str:
-    """Where a segment of `size` bytes was resent by the timer and never acknowledged: the
-    clause that names a path MTU black hole when the sender's smaller segments were
-    acknowledged, none of its segments as big ever was, its peer was heard from after the
-    first send (the way back alive, the peer too), and no ICMP error named an MTU (the
-    path_mtu diagnosis's): a link of a smaller MTU whose "fragmentation needed" is filtered
-    (helper-143: 12 segments of 1448 bytes resent for 15 s, the 204-byte one taken)."""
-    if size < BLACK_HOLE_LEAST or any(error.too_big for error in connection.unreachables):
+def _black_hole(connection: Connection, from_client: bool, size: int, resent: float) -> str:
+    """Where a segment of `size` bytes was resent by the timer (first at `resent`) and never
+    acknowledged: the clause that names a path MTU black hole when the sender's smaller
+    segments were acknowledged, none of its segments as big ever was, its peer was heard from
+    after that resend (alive, the way back too: not only its ACK of what came before, a round
+    trip after the first send) and no ICMP error came about the connection (one that did is
+    the explanation: path_mtu, unreachable): a link of a smaller MTU whose "fragmentation
+    needed" is filtered (helper-143: 12 segments of 1448 bytes resent for 15 s, the 204-byte
+    one taken)."""
+    if size < BLACK_HOLE_LEAST or connection.unreachables:
         return ""
     highest = UNSEEN
     later = None
@@ -974,7 +993,7 @@ def _black_hole(connection: Connection, from_client: bool, size: int, first_sent
             continue
         if highest == UNSEEN or seq_diff(segment.ack, highest) > 0:
             highest = segment.ack
-        if later is None and segment.time > first_sent:
+        if later is None and segment.time > resent:
             later = segment
     if highest == UNSEEN or later is None:
         return ""
