@@ -909,3 +909,23 @@ def test_a_fin_past_data_never_taken_waits_and_the_closed_ends_rst_is_abort_on_d
         "the server's FIN (frame 10) came past data the client never took (104 bytes before it"
         in reset.explanation
     )
+
+
+def test_data_never_taken_then_resent_leaves_no_hole_before_the_fin() -> None:
+    """The hole of data not taken (Endpoint.lost_from) is filled by its resend: the FIN after
+    it is taken in order and the closing end reaches TIME_WAIT."""
+    steps = (
+        *HANDSHAKE,
+        ("c", "FA", 101, 501),
+        ("s", "PA", 501, 102, 104),
+        (0.3, "s", "PA", 501, 102, 104),
+        ("s", "FA", 605, 102),
+        ("c", "A", 102, 606),
+    )
+    segments = conversation(*steps)
+    machine = ConnectionMachine(segments[0], segments[1])
+    for segment in segments:
+        machine.feed(segment, segment.frame == 5)
+    machine.settle()
+    client = machine.ends[("192.0.2.1", 40000)]
+    assert client.history[-1][1] == State.TIME_WAIT and client.frames[-1] == 7  # at the FIN, in order

@@ -696,7 +696,14 @@ def _cause(
         # a FIN's among them (tcp_rcv_state_process, TCPAbortOnData; helper-143's firewall).
         fin = fins[peer]
         earlier = [s for s in before if side(s.segment) == peer and s.segment.frame < fin.frame]
-        missing = next((s.segment for s in earlier if s.lost and s.segment.payload_len), None)
+        missing = next(
+            (
+                s.segment
+                for index, s in enumerate(earlier)
+                if s.lost and s.segment.payload_len and not _resent_since(s.segment, earlier[index + 1 :])
+            ),
+            None,
+        )
         sent_end = None
         for s in earlier:
             if sent_end is None or seq_diff(s.segment.seq_end, sent_end) > 0:
@@ -1127,6 +1134,16 @@ def fin_wait_2_expired_text(sender: Side, acked: Segment, late: Segment, fin_tim
         f"the {sender}'s socket had waited in FIN_WAIT_2 since its FIN was acknowledged (frame {acked.frame}); "
         f"the {peer}'s {what} came {format_duration(silence)} later (frame {late.frame}), after the socket "
         f"had been ended by {timer}, and the kernel answered for no connection"
+    )
+
+
+def _resent_since(lost: Segment, later: list[Step]) -> bool:
+    """Whether a segment of `later` that arrived carries `lost`'s first number again."""
+    return any(
+        not step.lost
+        and step.segment.payload_len
+        and seq_diff(step.segment.seq, lost.seq) <= 0 < seq_diff(step.segment.data_end, lost.seq)
+        for step in later
     )
 
 
