@@ -50,8 +50,9 @@ from analyzer.decode.segment import (
     UNSEEN,
     Segment,
     frame_of,
-    highest_measured_ttl,
-    made_nearer_by_ttl,
+    made_nearer,
+    nearer_than,
+    sender_marks,
     seq_diff,
 )
 from analyzer.findings.vantage import POINT_TEXT
@@ -121,7 +122,7 @@ def prove_states(
                 kept.append((time, state))
                 kept_frames.append(frame)
         if kept[-1][1] == State.UNKNOWN:
-            highest = -2  # the side's highest measuring TTL, read once it is needed
+            marks: tuple[int, frozenset[int]] | None = None  # the side's, read once needed
             # A RST sent from where the machine had it closed already (a timer's CLOSED, no
             # move of its own): it tells the end is CLOSED all the same; not one made nearer
             # the capture point in its name (a firewall's).
@@ -133,7 +134,7 @@ def prove_states(
                     and connection.sender(s) == side
                     and s.time >= kept[-1][0]
                     and s.frame not in kept_frames
-                    and not (s.ttl > (highest := _highest(highest, connection.segments, s)) >= 0)
+                    and not nearer_than(s, marks := marks or sender_marks(connection.segments, s))
                 ),
                 None,
             )
@@ -302,11 +303,6 @@ def _move_later(
     shifts[index] = (seen.time, seen.frame)
 
 
-def _highest(known: int, segments: list[Segment], rst: Segment) -> int:
-    """`known`, or (-2: not read yet) the highest measuring TTL of `rst`'s sender."""
-    return known if known != -2 else highest_measured_ttl(segments, rst)
-
-
 class _Later:
     """What `side` sent after a segment, read from the segment on (a SYN/ACK's answer is the
     next segment or so: nothing is read twice over for the connections that hold one)."""
@@ -442,7 +438,7 @@ class _Later:
         answer = next((s for s in segments[start + 1 :] if sender(s) == side), None)
         if answer is None or answer.flags & (RST | ACK) != RST or answer.seq != data.ack:
             return False
-        if made_nearer_by_ttl(answer, segments[:start]):
+        if made_nearer(answer, segments[:start]):
             return False  # a firewall's reject in `side`'s name: nothing of what `side` took
         acked = next(
             (

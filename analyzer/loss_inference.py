@@ -100,7 +100,7 @@ from analyzer.decode.segment import (
     duplicate_sack,
     duplicate_sack_of,
     echoes_older,
-    made_nearer_by_ttl,
+    made_nearer,
     seq_diff,
 )
 from analyzer.findings.handshake import syns_before_peer_syn
@@ -551,7 +551,7 @@ def _request_never_completed(segments: list[Segment], synack_ends: set[int]) -> 
                 continue
             if not (segment.flags & RST and answers_for_no_socket(segment, previous)):
                 return set()
-            if made_nearer_by_ttl(segment, segments[:index]):
+            if made_nearer(segment, segments[:index]):
                 return set()  # not the server's own RST: a firewall's reject says nothing of its ACK
             went_on = any(
                 (s.src, s.sport) == (segment.src, segment.sport) and not s.flags & RST

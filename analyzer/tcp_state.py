@@ -1948,7 +1948,7 @@ def repeats_acknowledgment(segment: Segment, acknowledged: int, rst: Segment) ->
 def _made_nearer(sender: Endpoint, rst: Segment) -> str:
     """What shows `rst` was made nearer the capture point than `sender` (see "RSTs made
     nearer" above), "" if nothing does."""
-    if rst.ttl > sender.highest_ttl >= 0:  # decode.segment.made_nearer_by_ttl, as it goes
+    if rst.ttl > sender.highest_ttl >= 0:  # decode.segment.nearer_than, as it goes
         return f"its TTL {rst.ttl} is above every other packet's of its sender (at most {sender.highest_ttl})"
     if sender.ingress != UNSEEN and rst.interface not in (UNSEEN, sender.ingress, sender.also_on):
         return "it was captured on an interface none of its sender's other packets came in on"

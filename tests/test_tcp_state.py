@@ -332,7 +332,8 @@ def test_a_rst_made_nearer_the_capture_point_than_its_sender_does_not_move_it() 
     assert own.cause != "injected"
 
 
-def test_a_firewalls_rst_to_the_first_request_is_not_a_full_accept_queue() -> None:
+@pytest.mark.parametrize("told_by", ["ttl", "interface"])
+def test_a_firewalls_rst_to_the_first_request_is_not_a_full_accept_queue(told_by: str) -> None:
     """helper-143: a router rejects the client's request with a RST in the server's name
     (nft reject with tcp reset), captured at the client. The server's only other packet is
     its SYN/ACK (TTL 63, a hop away), the RST's TTL 64: made nearer, injected, not the
@@ -342,10 +343,15 @@ def test_a_firewalls_rst_to_the_first_request_is_not_a_full_accept_queue() -> No
     segments = conversation(*HANDSHAKE, ("c", "PA", 101, 501, 79), ("s", "R", 501, 0), gap=0.00005)
     for segment in segments:
         segment.ttl = 63 if segment.sport == 80 else 64
-    segments[-1].ttl = 64
+        segment.interface = 2 if segment.sport == 80 else 1
+    if told_by == "ttl":
+        segments[-1].ttl = 64
+    else:  # helper-143's router, -i any: its reject left on the client's side only
+        segments[-1].interface = 1
     [result] = analyze_segments(segments).connections
     [reset] = result.resets
-    assert reset.cause == "injected" and "its TTL 64 is above" in reset.explanation
+    why = "its TTL 64 is above" if told_by == "ttl" else "captured on an interface none of"
+    assert reset.cause == "injected" and why in reset.explanation
     assert result.handshake.status == "complete" and not result.handshake.ack_not_taken
     assert result.handshake.taken_late is None
     assert _states(result, "server")[-1] == "UNKNOWN" and result.state_frames["server"][-1] == 3

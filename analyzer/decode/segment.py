@@ -476,19 +476,36 @@ def measures_ttl(segment: Segment) -> bool:
     return segment.ttl >= 0 and not segment.flags & RST and segment.flags & (SYN | ACK) != SYN
 
 
-def highest_measured_ttl(segments: list[Segment], sender: Segment) -> int:
-    """The highest measuring TTL (measures_ttl) of `sender`'s end among `segments`; -1: none."""
-    return max(
-        (s.ttl for s in segments if s.src == sender.src and s.sport == sender.sport and measures_ttl(s)),
-        default=-1,
-    )
+def sender_marks(segments: list[Segment], sender: Segment) -> tuple[int, frozenset[int]]:
+    """Of `sender`'s end among `segments`: its highest measuring TTL (measures_ttl; -1: none)
+    and the interfaces its segments other than RSTs came in on (where the file names them)."""
+    highest = -1
+    interfaces = set()
+    for s in segments:
+        if s.src != sender.src or s.sport != sender.sport:
+            continue
+        if measures_ttl(s) and s.ttl > highest:
+            highest = s.ttl
+        if not s.flags & RST and s.interface != UNSEEN:
+            interfaces.add(s.interface)
+    return highest, frozenset(interfaces)
 
 
-def made_nearer_by_ttl(rst: Segment, before: list[Segment]) -> bool:
-    """Whether `rst`'s TTL is above every measuring TTL of its sender's segments in `before`:
-    a TTL only falls on its way, so another box between that end and the capture point made
-    it (tcp_state's "RSTs made nearer", which keeps the highest as the segments come)."""
-    return rst.ttl > highest_measured_ttl(before, rst) >= 0
+def nearer_than(rst: Segment, marks: tuple[int, frozenset[int]]) -> bool:
+    """Whether `rst` was made nearer the capture point than the end of `marks` (sender_marks;
+    tcp_state's "RSTs made nearer", which keeps the same as the segments come): its TTL above
+    every measuring TTL of the end's (a TTL only falls on its way), or captured on an
+    interface none of the end's came in on (helper-143's router, -i any: its reject left on
+    the client's side only)."""
+    highest, interfaces = marks
+    if rst.ttl > highest >= 0:
+        return True
+    return rst.interface != UNSEEN and bool(interfaces) and rst.interface not in interfaces
+
+
+def made_nearer(rst: Segment, before: list[Segment]) -> bool:
+    """nearer_than the end of `rst`'s sender as its segments in `before` show it."""
+    return nearer_than(rst, sender_marks(before, rst))
 
 
 def answers_for_no_socket(rst: Segment, answered: Segment) -> bool:
