@@ -122,7 +122,7 @@ def prove_states(
                 kept.append((time, state))
                 kept_frames.append(frame)
         if kept[-1][1] == State.UNKNOWN:
-            marks: tuple[int, frozenset[int]] | None = None  # the side's, read once needed
+            marks: tuple[int, tuple[int, ...]] | None = None  # the side's, read once needed
             # A RST sent from where the machine had it closed already (a timer's CLOSED, no
             # move of its own): it tells the end is CLOSED all the same; not one made nearer
             # the capture point in its name (a firewall's).

@@ -219,6 +219,7 @@ from analyzer.decode.segment import (
     answers_for_no_socket,
     impossible_flags,
     measures_ttl,
+    nearer_by,
     scan_probe,
     seq_diff,
 )
@@ -1948,9 +1949,10 @@ def repeats_acknowledgment(segment: Segment, acknowledged: int, rst: Segment) ->
 def _made_nearer(sender: Endpoint, rst: Segment) -> str:
     """What shows `rst` was made nearer the capture point than `sender` (see "RSTs made
     nearer" above), "" if nothing does."""
-    if rst.ttl > sender.highest_ttl >= 0:  # decode.segment.nearer_than, as it goes
+    why = nearer_by(rst, sender.highest_ttl, (sender.ingress, sender.also_on))
+    if why == "ttl":
         return f"its TTL {rst.ttl} is above every other packet's of its sender (at most {sender.highest_ttl})"
-    if sender.ingress != UNSEEN and rst.interface not in (UNSEEN, sender.ingress, sender.also_on):
+    if why == "interface":
         return "it was captured on an interface none of its sender's other packets came in on"
     return ""
 

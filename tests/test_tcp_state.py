@@ -895,17 +895,23 @@ _ABORT_ON_DATA = (
 )
 
 
+def _client_fed(steps: tuple, lost: int):
+    """The client's end once the machine has taken `steps`, frame `lost` not taken (as loss
+    inference says of it)."""
+    segments = conversation(*steps)
+    machine = ConnectionMachine(segments[0], segments[1])
+    for segment in segments:
+        machine.feed(segment, segment.frame == lost)
+    machine.settle()
+    return machine.ends[("192.0.2.1", 40000)]
+
+
 def test_a_fin_past_data_never_taken_waits_and_the_closed_ends_rst_is_abort_on_data() -> None:
     """The server's 104 bytes never taken (not applied: lost beyond the capture point, the
     loss inference's word), its FIN past them: beyond a hole, the client stays in FIN_WAIT_2
     (not TIME_WAIT, where no socket sends a RST); its RST is data_after_close naming the data
     its application lost. Seen at the client, the data not captured at all: the same."""
-    segments = conversation(*_ABORT_ON_DATA)
-    machine = ConnectionMachine(segments[0], segments[1])
-    for segment in segments:
-        machine.feed(segment, segment.frame == 7)
-    machine.settle()
-    client = machine.ends[("192.0.2.1", 40000)]
+    client = _client_fed(_ABORT_ON_DATA, lost=7)
     assert [state.value for _time, state in client.history][-2:] == ["FIN_WAIT_2", "CLOSED"]
     at_client = [s for s in conversation(*_ABORT_ON_DATA) if s.frame != 7]
     [result] = analyze_segments(at_client).connections
@@ -928,10 +934,5 @@ def test_data_never_taken_then_resent_leaves_no_hole_before_the_fin() -> None:
         ("s", "FA", 605, 102),
         ("c", "A", 102, 606),
     )
-    segments = conversation(*steps)
-    machine = ConnectionMachine(segments[0], segments[1])
-    for segment in segments:
-        machine.feed(segment, segment.frame == 5)
-    machine.settle()
-    client = machine.ends[("192.0.2.1", 40000)]
+    client = _client_fed(steps, lost=5)
     assert client.history[-1][1] == State.TIME_WAIT and client.frames[-1] == 7  # at the FIN, in order

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, NamedTuple
 
 from analyzer.timefmt import stamp_of
@@ -127,20 +127,7 @@ class TcpOptions:
 
     def with_mss(self, mss: int | None) -> TcpOptions:
         """The same options with another MSS: as a router that clamps it sends a SYN on."""
-        return TcpOptions(
-            mss,
-            self.window_scale,
-            self.sack_permitted,
-            self.timestamps,
-            self.fast_open,
-            self.cut,
-            self.fast_open_cookie,
-            self.mptcp_reset,
-            self.mptcp_fastclose,
-            self.mptcp_version,
-            self.mptcp_key,
-            self.mptcp_join_token,
-        )
+        return replace(self, mss=mss)
 
     @property
     def mptcp(self) -> bool:
@@ -438,8 +425,9 @@ def same_packet(later: Segment, earlier: Segment) -> bool:
     """Whether `later` is `earlier` captured again, however much later: the same sender,
     flags and numbers, and the same IPv4 identification and TCP timestamp where one of them
     tells packets apart (a stack's resend carries a new identification or a later TSval).
-    Two captures of one traffic merged onto one interface (mergecap merges the interfaces of
-    files of one link type) hold each packet twice, the clocks' offset apart (helper-145)."""
+    Two captures of one traffic merged onto one interface (mergecap merges the files'
+    interfaces where their descriptions match) hold each packet twice, the clocks' offset
+    apart (helper-145)."""
     return (
         later.seq == earlier.seq
         and later.flags == earlier.flags
@@ -476,7 +464,7 @@ def measures_ttl(segment: Segment) -> bool:
     return segment.ttl >= 0 and not segment.flags & RST and segment.flags & (SYN | ACK) != SYN
 
 
-def sender_marks(segments: list[Segment], sender: Segment) -> tuple[int, frozenset[int]]:
+def sender_marks(segments: list[Segment], sender: Segment) -> tuple[int, tuple[int, ...]]:
     """Of `sender`'s end among `segments`: its highest measuring TTL (measures_ttl; -1: none)
     and the interfaces its segments other than RSTs came in on (where the file names them)."""
     highest = -1
@@ -488,19 +476,26 @@ def sender_marks(segments: list[Segment], sender: Segment) -> tuple[int, frozens
             highest = s.ttl
         if not s.flags & RST and s.interface != UNSEEN:
             interfaces.add(s.interface)
-    return highest, frozenset(interfaces)
+    return highest, tuple(interfaces)
 
 
-def nearer_than(rst: Segment, marks: tuple[int, frozenset[int]]) -> bool:
-    """Whether `rst` was made nearer the capture point than the end of `marks` (sender_marks;
-    tcp_state's "RSTs made nearer", which keeps the same as the segments come): its TTL above
-    every measuring TTL of the end's (a TTL only falls on its way), or captured on an
-    interface none of the end's came in on (helper-143's router, -i any: its reject left on
-    the client's side only)."""
-    highest, interfaces = marks
+def nearer_by(rst: Segment, highest: int, interfaces: tuple[int, ...]) -> str:
+    """What shows `rst` was made nearer the capture point than its sender, whose highest
+    measuring TTL is `highest` (-1 or UNSEEN: none) and whose segments came in on `interfaces`
+    (UNSEEN among them ignored): "ttl", its TTL above that (a TTL only falls on its way);
+    "interface", captured on an interface none of the sender's came in on (helper-143's
+    router, -i any: its reject left on the client's side only); "" if nothing does. tcp_state's
+    "RSTs made nearer", read as the segments come there, and from a list (sender_marks)."""
     if rst.ttl > highest >= 0:
-        return True
-    return rst.interface != UNSEEN and bool(interfaces) and rst.interface not in interfaces
+        return "ttl"
+    if rst.interface != UNSEEN and any(i != UNSEEN for i in interfaces) and rst.interface not in interfaces:
+        return "interface"
+    return ""
+
+
+def nearer_than(rst: Segment, marks: tuple[int, tuple[int, ...]]) -> bool:
+    """Whether nearer_by says `rst` was made nearer than the end of `marks` (sender_marks)."""
+    return bool(nearer_by(rst, *marks))
 
 
 def made_nearer(rst: Segment, before: list[Segment]) -> bool:

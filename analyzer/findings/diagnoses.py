@@ -517,8 +517,9 @@ def _keep_alive(
             # where every interval after an answered probe is longer than every one after none.
             after_answer: list[float] = []
             after_none: list[float] = []
-            for probe, interval in zip(mine[:-1], intervals, strict=True):
-                (after_answer if _answered_before_next(probe, mine, reached) else after_none).append(interval)
+            for probe, following, interval in zip(mine[:-1], mine[1:], intervals, strict=True):
+                answered_then = any(probe.time < answer.time <= following.time for answer in reached)
+                (after_answer if answered_then else after_none).append(interval)
             if after_answer and after_none and min(after_answer) > KEEP_ALIVE_UNEVEN * max(after_none):
                 spacing += (
                     " (an answered probe starts the idle time again: the keep-alive time after an answer, the "
@@ -568,13 +569,6 @@ def _keep_alive(
             marks[reset.frame] = "keep-alive timeout"
         found.append(Diagnosis("keep_alive", frames, sentence, marks))
     return found
-
-
-def _answered_before_next(probe: Segment, probes: list[Segment], answers: list[Segment]) -> bool:
-    """Whether an answer to keep-alive `probe` came before the next of `probes`."""
-    later = [p.time for p in probes if p.time > probe.time]
-    until = later[0] if later else float("inf")
-    return any(probe.time < answer.time <= until for answer in answers)
 
 
 def _probes_at_start(connection: Connection) -> set[int]:
