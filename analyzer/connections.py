@@ -264,24 +264,29 @@ def _same_sender_and_state(
 
 def _second_answer(held: list[Segment], at: int) -> bool:
     """Whether the same bytes again after `held[at]`, a SYN/ACK, may be its sender's second
-    SYN/ACK: the other end's SYN came again after the SYN/ACK before it. A listener answers
+    SYN/ACK: the other end's SYN came again after the SYN/ACK before it, or before the first
+    SYN/ACK captured (see below). A listener answers
     a repeated SYN at once, and its timer may fire in the same millisecond (Linux's first
     timeout and the client's are both 1 s): two SYN/ACKs alike to the byte, the IPv4
     identification 0, the timestamp the same millisecond's (helper-119: the one that got
     through was left out as a copy, and the SYN/ACK timer said never to have fired). Unless
-    the capture copies the connection's packets (a copy already found): then it is one."""
+    the capture copies the connection's packets where it sees them (copy_of: a copy already
+    found in place): then it is one."""
     synack = held[at]
     if synack.flags & (SYN | ACK | RST | FIN) != SYN | ACK:
         return False
     sender, port = synack.src, synack.sport
-    syn_again = False
+    syns = 0
     for earlier in reversed(held[max(0, at - COPY_LOOK_BACK) : at]):
         own = earlier.sport == port and earlier.src == sender
         if not own and earlier.flags & (SYN | ACK | RST) == SYN:
-            syn_again = True
+            syns += 1
         elif own and earlier.flags & (SYN | ACK | RST) == SYN | ACK:
-            return syn_again
-    return False
+            return syns > 0
+    # The first SYN/ACK captured after the SYN came again: the listener's first was lost
+    # before the capture point, and the SYN again and its timer answer together (helper-149:
+    # an nft drop of the server's first SYN/ACK, both of the next 31 us apart).
+    return syns > 1
 
 
 def is_capture_copy(segment: Segment, earlier: Segment) -> bool:
@@ -716,6 +721,9 @@ class _Open:
         self.untunnelled = False
         self.copies: list[tuple[Segment, int]] | None = None  # see Connection.copies
         self.copy_count = 0
+        # A copy found on its original's interface, or where the file names none: the capture
+        # copies packets where they are seen (a mirror port, two files merged onto one).
+        self.copied_in_place = False
         self.recent: list[Segment] | None = None  # once folded: its latest segments, for copies
         # Each end's highest TTL (hop limit) so far, and whether a copy came a router further on:
         # see the module's rule on forwarded copies.
@@ -823,7 +831,13 @@ class _Open:
             if (
                 earlier.seq == segment.seq
                 and is_capture_copy(segment, earlier)
-                and not (self.copy_count == 0 and _second_answer(held, len(held) - back))
+                and not (
+                    # A second SYN/ACK comes in where the first did; a copy on another
+                    # interface (tcpdump -i any: a tunnel's outer and inner packet) is one.
+                    segment.interface == earlier.interface
+                    and not self.copied_in_place
+                    and _second_answer(held, len(held) - back)
+                )
             ):
                 return earlier
             if latest_id == UNSEEN:
@@ -928,6 +942,8 @@ class _Open:
         if self.folder is None or len(self.copies) < COPIES_KEPT:
             self.copies.append((segment, original.frame))
         self.copy_count += 1
+        if segment.interface == original.interface:
+            self.copied_in_place = True
         if self.folder is not None:
             self.folder.add_copy(segment)
 

@@ -191,6 +191,34 @@ def test_two_syn_ack_alike_after_a_syn_again_are_two_unless_the_capture_copies(m
     assert [frame for _copy, frame in connection.copies] == ([1, 5] if mirrored else [])
 
 
+@pytest.mark.parametrize("where", ["one-interface", "any-interface", "mirror"])
+def test_two_syn_ack_alike_as_the_first_captured_after_a_syn_again_are_two(where) -> None:
+    """helper-149: the server's first SYN/ACK dropped before the capture point; a second
+    later its timer and its answer to the client's SYN again send two alike within 31 us,
+    the first the capture sees. tcpdump -i any over VXLAN saw each packet on the underlay
+    and again on the overlay (another interface: copies that do not make the capture one
+    that copies in place); a mirror that copies on its one interface makes the second a copy."""
+    steps = [("c", "S", 100, 0), (1.011, "c", "S", 100, 0), (1.01101, "s", "SA", 500, 101),
+             (1.01104, "s", "SA", 500, 101), (1.01106, "c", "A", 101, 501)]  # fmt: skip
+    if where == "mirror":
+        steps.insert(1, (2e-6, "c", "S", 100, 0))
+    segments = conversation(*steps)
+    for segment in segments:  # alike to the byte, the IPv4 identification 0
+        segment.checksum = (segment.flags * 7 + segment.seq + segment.ack) & 0xFFFF
+        if where == "any-interface":
+            segment.interface = 2
+    if where == "any-interface":
+        overlay = [dataclasses.replace(s, frame=0, interface=5, time=s.time + 1e-6, stamp=s.stamp + 1000)
+                   for s in segments]  # fmt: skip
+        segments = sorted(segments + overlay, key=lambda s: s.stamp)
+        for frame, segment in enumerate(segments, 1):
+            segment.frame = frame
+    [connection] = group_connections(segments)
+    synacks = [s.frame for s in connection.segments if s.flags & (SYN | ACK) == SYN | ACK]
+    assert len(synacks) == (1 if where == "mirror" else 2)
+    assert connection.copy_count == (2 if where == "mirror" else 5 if where == "any-interface" else 0)
+
+
 def test_a_half_open_attempt_expires_and_the_late_ack_starts_mid_stream() -> None:
     segments = conversation(("c", "S", 100, 0), ("s", "SA", 500, 101), (9.0, "c", "A", 101, 501))
     first, second = group_connections(segments)

@@ -114,7 +114,11 @@ class Malformed(Exception):
 
 class HeaderCut(Malformed):
     """A frame that ends before its IP or TCP header does: the capture's snapshot length
-    (tcpdump -s) kept less of it."""
+    (tcpdump -s) kept less of it. `tunnelled`: inside a tunnel's headers or its packet."""
+
+    def __init__(self, what: str, tunnelled: bool) -> None:
+        super().__init__(what)
+        self.tunnelled = tunnelled
 
 
 class BeyondFrame(Malformed):
@@ -154,7 +158,7 @@ def parse_ip_tcp(
     than it holds is wrong, not cut: the TCP payload is what the frame holds (as Wireshark's
     "IPv4 total length exceeds packet length"), and the reader names it (BeyondFrame)."""
     if len(data) < at + 1:
-        raise HeaderCut("frame too short for an IP header")
+        raise HeaderCut("frame too short for an IP header", bool(tunnel))
     version = data[at] >> 4
     if version == 4:
         return _ipv4(data, at, frame, stamp, share, tunnel, whole)
@@ -168,7 +172,7 @@ def _tunnel_cut(data: bytes, at: int, whole: bool) -> None:
     of the tunnel header at `at` whose inner packet was not found: it was cut inside the
     headers (else the frames would be GRE or UDP of no connection, said of nothing)."""
     if not whole and len(data) < at + TUNNEL_HEADERS_LEAST:
-        raise HeaderCut("a tunnel's headers cut short")
+        raise HeaderCut("a tunnel's headers cut short", True)
 
 
 def _tunnelled(data: bytes, at: int, name: str, frame: int, stamp: int, share: Share | None,
@@ -186,7 +190,7 @@ def _ip_in_ip(protocol: int, data: bytes, at: int, outer: int, frame: int, stamp
         inner = gre(data, at)
         if inner is None:
             if len(data) < at + GRE_HEADER_LEAST:
-                raise HeaderCut("GRE header cut short")
+                raise HeaderCut("GRE header cut short", True)
             _tunnel_cut(data, at, whole)
             return None
         return _tunnelled(data, inner[0], inner[1], frame, stamp, share, tunnel, whole)
@@ -198,7 +202,7 @@ def _ipv4(
     data: bytes, at: int, frame: int, stamp: int, share: Share | None, tunnel: str, whole: bool
 ) -> Record:
     if len(data) < at + IPV4_MIN_HEADER:
-        raise HeaderCut("IPv4 header cut short")
+        raise HeaderCut("IPv4 header cut short", bool(tunnel))
     proto = data[at + IPV4_PROTOCOL]
     if proto not in _CARRIED and proto not in _TUNNELS:
         if proto == PROTO_ESP:
@@ -224,10 +228,10 @@ def _ipv4(
     pos, remaining = at + header_len, ip_len - header_len
     if proto == PROTO_AH:  # its length in 4-byte units after the first 8
         if len(data) < pos + 2:
-            raise HeaderCut("IPv4 authentication header cut short")
+            raise HeaderCut("IPv4 authentication header cut short", bool(tunnel))
         proto, ah_len = data[pos], (data[pos + 1] + 2) * 4
         if len(data) < pos + ah_len:
-            raise HeaderCut("IPv4 authentication header cut short")
+            raise HeaderCut("IPv4 authentication header cut short", bool(tunnel))
         pos, remaining = pos + ah_len, remaining - ah_len
         if remaining < 0:
             raise Malformed("IPv4 authentication header runs past the total length")
@@ -246,23 +250,23 @@ def _ipv6(
     data: bytes, at: int, frame: int, stamp: int, share: Share | None, tunnel: str, whole: bool
 ) -> Record:
     if len(data) < at + IPV6_HEADER:
-        raise HeaderCut("IPv6 header cut short")
+        raise HeaderCut("IPv6 header cut short", bool(tunnel))
     payload_len, next_header = u16(data, at + IPV6_PAYLOAD_LENGTH), data[at + IPV6_NEXT_HEADER]
     remaining = payload_len if payload_len else len(data) - at - IPV6_HEADER
     pos = at + IPV6_HEADER
     while next_header not in _CARRIED:
         if next_header in _IPV6_EXTENSIONS or next_header == IPV6_AUTHENTICATION_HEADER:
             if len(data) < pos + 2:
-                raise HeaderCut("IPv6 extension header cut short")
+                raise HeaderCut("IPv6 extension header cut short", bool(tunnel))
             following, units = data[pos], data[pos + 1]
             ext_len = (units + 2) * 4 if next_header == IPV6_AUTHENTICATION_HEADER else (units + 1) * 8
             if len(data) < pos + ext_len:
-                raise HeaderCut("IPv6 extension header cut short")
+                raise HeaderCut("IPv6 extension header cut short", bool(tunnel))
             if next_header == IPV6_ROUTING_HEADER:
                 data = _final_destination(data, at, pos, units)
         elif next_header == IPV6_FRAGMENT_HEADER:
             if len(data) < pos + IPV6_FRAGMENT_HEADER_LENGTH:
-                raise HeaderCut("IPv6 fragment header cut short")
+                raise HeaderCut("IPv6 fragment header cut short", bool(tunnel))
             following = data[pos]
             fragmented = u16(data, pos + 2)
             if fragmented & (IPV6_FRAGMENT_OFFSET_MASK | IPV6_MORE_FRAGMENTS):
@@ -358,7 +362,7 @@ def _transport(protocol: int, data: bytes, at: int, length: int, frame: int, sta
 def _tcp(data: bytes, at: int, tcp_len: int, frame: int, stamp: int, family: int, addresses: int,
          share: Share | None, tunnel: str, ip_id: int, ttl: int, whole: bool) -> Segment | Elsewhere:  # fmt: skip
     if len(data) < at + TCP_MIN_HEADER:
-        raise HeaderCut("TCP header cut short")
+        raise HeaderCut("TCP header cut short", bool(tunnel))
     flags = data[at + TCP_FLAGS] | ((data[at + TCP_DATA_OFFSET] & 1) << 8)  # AE: segment.AE
     header_len = (data[at + TCP_DATA_OFFSET] >> 4) * 4
     if header_len < TCP_MIN_HEADER:

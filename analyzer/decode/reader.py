@@ -28,6 +28,12 @@ from analyzer.errors import CaptureFileError
 from analyzer.parallel.partition import Share
 from analyzer.timefmt import Clock, between, format_duration, wall_clock
 
+# Snapshot lengths that keep every header up to TCP's options: of Ethernet, IPv6 and TCP
+# (14 + 40 + 60 = 114 at most, 96 with the timestamps alone, as tcpdump's default of old);
+# of IPv6 over VXLAN over IPv6 (14 + 40 + 8 + 8 + 14 + 40 + 60 = 184).
+HEADERS_SNAPLEN: Final = 96
+TUNNEL_HEADERS_SNAPLEN: Final = 192
+
 # The reasons frames were left unread that a file's stats keep apart, and show a line each.
 REASONS_KEPT: Final = 256
 REASONS_SHOWN: Final = 8
@@ -48,6 +54,7 @@ class DecodeStats:
     tcp_segments: int = 0
     malformed: int = 0
     headers_cut: int = 0  # frames the snapshot length cut inside their link-layer, IP or TCP header
+    headers_cut_in_tunnels: int = 0  # of them, cut inside a tunnel's headers or its packet's
     fragments_incomplete: int = 0  # fragmented datagrams never made whole (decode/fragments.py)
     fragment_copies: int = 0  # fragments again of a datagram made whole, that made no other
     # IP fragments read (frames), and the datagrams put together from them: read as if they
@@ -101,6 +108,26 @@ class DecodeStats:
         if kept > self.cut_longest:
             self.cut_longest = kept
         self.frames_cut += 1
+
+    def header_cut(self, tunnelled: bool) -> None:
+        """One frame the snapshot length cut inside its headers (`tunnelled`: a tunnel's)."""
+        self.headers_cut += 1
+        self.headers_cut_in_tunnels += tunnelled
+
+    def headers_cut_warning(self) -> str:
+        count = self.headers_cut
+        if self.headers_cut_in_tunnels:
+            # A tunnel's headers come before the TCP header (helper-149: IPv6 in GRE, 98 bytes).
+            advice = (
+                f"{self.headers_cut_in_tunnels:,} of them inside a tunnel, whose headers come first: tcpdump "
+                f"-s {TUNNEL_HEADERS_SNAPLEN} keeps those of IPv6 in VXLAN over IPv6"
+            )
+        else:
+            advice = f"tcpdump -s {HEADERS_SNAPLEN} or more keeps an IPv6 TCP header"
+        return (
+            f"{count:,} frame{'s' if count != 1 else ''} skipped: cut inside their link-layer, IP or TCP header "
+            f"(the capture's snapshot length kept too little of them: {advice})"
+        )
 
     def went_back(self, frame: int, step: float, own_step: float) -> None:
         """Frame `frame` is stamped `step` seconds before the latest frame before it, and
@@ -433,7 +460,7 @@ def read_packets(
                     at = ethernet(data) if linktype == LINKTYPE_ETHERNET else locate(data)
                     if at is None:
                         if len(data) < LINK_HEADER_LEAST.get(linktype, 0):
-                            stats.headers_cut += 1
+                            stats.header_cut(False)
                         continue
                     segment = parse_ip_tcp(data, at, number, stamp, None if watching else share, "", whole)
                     if isinstance(segment, Fragment):
@@ -461,7 +488,7 @@ def read_packets(
                             number, f"{cut} inside a whole frame (a length field claims more)"
                         )
                     else:
-                        stats.headers_cut += 1
+                        stats.header_cut(cut.tunnelled)
                     continue
                 except Malformed as impossible:
                     stats.malformed_frame(number, str(impossible))
@@ -538,10 +565,7 @@ def read_packets(
     if stats.fragment_copies:
         stats.warnings.append(stats.fragment_copies_warning())
     if stats.headers_cut:
-        stats.warnings.append(
-            f"{stats.headers_cut:,} frame{'s' if stats.headers_cut != 1 else ''} skipped: cut inside their link-layer, IP or TCP header (the capture's "
-            "snapshot length kept too little of them: tcpdump -s 96 or more keeps an IPv6 TCP header)"
-        )
+        stats.warnings.append(stats.headers_cut_warning())
     if stats.malformed:
         stats.warnings.append(stats.malformed_warning())
     if stats.beyond_frame:
