@@ -404,6 +404,8 @@ class Endpoint:
     # The latest segment it sent that acknowledges the most (arrivals.py reads it, for what a
     # long connection does not keep of its segments).
     most_acked: Segment | None = None
+    # The IPv4 identification of its latest segment other than a RST (0: none, or none told).
+    latest_id: int = 0
     history: list[tuple[float, State]] = field(default_factory=list)
     # The frame that caused each history entry (None: the initial state, a timeout).
     frames: list[int | None] = field(default_factory=list)
@@ -440,6 +442,7 @@ class Endpoint:
         self.isn = self.fin = None
         self.snd_max = self.data_end = UNSEEN
         self.last_sent = self.most_acked = None
+        self.latest_id = 0
         self.history = []
         self.frames = []
         self.unacked_since = -1.0
@@ -575,6 +578,8 @@ class Endpoint:
                 if len(recent) > RECENT_ACKS:
                     del recent[0]
         self.last_sent = segment
+        if segment.ip_id > 0 and not segment.flags & RST:
+            self.latest_id = segment.ip_id
 
     def reached(self, segment: Segment) -> None:
         """How far its numbers went and what it acknowledged, with `segment` of its own."""
@@ -1338,6 +1343,17 @@ class ConnectionMachine:
             return
         rst = step.segment
         after = format_duration(between(rst.stamp, segment.stamp))
+        latest = sender.latest_id
+        if (
+            segment.ip_id > 0
+            and latest > 0
+            and 0 < (latest - segment.ip_id) & 0xFFFF < 0x8000
+            and (sender.snd_max == UNSEEN or seq_diff(segment.seq_end, sender.snd_max) <= 0)
+        ):
+            # Its IPv4 identification comes before that of its sender's latest segment, and it
+            # brings nothing new: sent before the RST, delayed on the path (helper-148: a
+            # relay's 5 ms for 2% of packets).
+            return
         if rst.sport == segment.sport and rst.src == segment.src:
             sender.retract()
             refused = self._refused

@@ -6,7 +6,7 @@ import pytest
 from segments import HANDSHAKE, conversation
 
 from analyzer.analysis import analyze_segments
-from analyzer.decode.segment import ACK, TcpOptions
+from analyzer.decode.segment import ACK, RST, TcpOptions
 from analyzer.tcp_state import TABLE, ConnectionMachine, Event, State
 
 
@@ -936,3 +936,54 @@ def test_data_never_taken_then_resent_leaves_no_hole_before_the_fin() -> None:
     )
     client = _client_fed(steps, lost=5)
     assert client.history[-1][1] == State.TIME_WAIT and client.frames[-1] == 7  # at the FIN, in order
+
+
+def test_a_burst_answered_by_rsts_alike_keeps_every_rst_and_says_them_once() -> None:
+    """helper-148: an iperf3 server gone, each of the client's segments in flight drew a RST
+    alike to the byte (its sequence number the segments' acknowledgment, the IPv4
+    identification 0), back to back at the client: 4,816 of 4,945 were left out as capture
+    copies. Every one is its sender's; the report says a run of them in one line."""
+    from analyzer.output.text_report import _reset_lines
+    from analyzer.timefmt import Clock
+
+    burst = [("c", "PA", 101 + 100 * i, 502, 100) for i in range(4)]
+    steps = (*HANDSHAKE, ("s", "FA", 501, 101), ("c", "A", 101, 502), *burst, *[("s", "R", 502, 0)] * 4)
+    segments = conversation(*steps, gap=0.00001)
+    for number, segment in enumerate(segments):
+        segment.checksum = (segment.flags * 7 + segment.seq + segment.ack) & 0xFFFF
+        segment.ip_id = 0 if segment.flags & RST else 100 + number
+    [result] = analyze_segments(segments).connections
+    assert result.connection.copy_count == 0
+    assert [r.segment.frame for r in result.resets] == [10, 11, 12, 13]
+    lines = _reset_lines(result, Clock(segments[0].time))
+    assert len(lines) == 2 and lines[0].startswith("  RST        frame 10, ")
+    assert (
+        lines[1].startswith("  RST        3 alike, frames 11, 12, 13, +0.000")
+        and "from the server in CLOSED" in lines[1]
+    )
+
+
+@pytest.mark.parametrize("ip_id", [6, 8], ids=["sent-before-the-rst", "sent-after-it"])
+def test_a_segment_sent_before_an_ends_rst_and_delayed_is_no_sign_of_another_sender(ip_id) -> None:
+    """helper-148: the server's ACK, sent before its RST and delayed 5 ms on the path (its
+    IPv4 identification before that of the server's latest segment before the RST), came
+    after the RST: that RST was called injected ("the server went on sending after it")."""
+    steps = (*HANDSHAKE, ("c", "PA", 101, 501, 10), ("s", "A", 501, 111), ("s", "A", 501, 111),
+             ("s", "RA", 501, 111), ("s", "A", 501, 111))  # fmt: skip
+    segments = conversation(*steps)
+    for segment, number in zip(segments[4:], (5, 7, 0, ip_id), strict=True):
+        segment.ip_id = number
+    segments[4].window = 1000  # the ACKs told apart: a window update
+    [result] = analyze_segments(segments).connections
+    [reset, *_] = result.resets
+    assert (reset.cause == "injected") == (ip_id == 8), reset.explanation
+
+
+def test_rsts_after_a_reset_name_the_rst_that_ended_the_connection() -> None:
+    """Each RST after the connection was reset names the RST that ended it, not the latest
+    RST before it: a run of them reads alike, and the report says it once (helper-148)."""
+    steps = (*HANDSHAKE, ("c", "RA", 101, 501), ("s", "PA", 501, 101, 5), ("c", "R", 101, 0),
+             ("s", "PA", 506, 101, 5), ("c", "R", 101, 0))  # fmt: skip
+    [result] = analyze_segments(conversation(*steps, gap=0.0001)).connections
+    later = [r for r in result.resets if r.cause == "after_reset"]
+    assert len(later) == 2 and all("already reset (frame 4)" in r.explanation for r in later)

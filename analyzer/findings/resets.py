@@ -790,16 +790,7 @@ def _cause(
     # A RST its receiver dropped (out of window: an injected one) reset nothing; one the
     # sender sent itself closed it, whether the peer took it or not.
     earlier_reset = next(
-        (
-            s.segment
-            for s in reversed(before)
-            if s.segment.flags & RST
-            and (
-                s.dropped is None
-                or (side(s.segment) == sender and s.sender_before != s.sender_after == State.CLOSED)
-            )
-        ),
-        None,
+        (s.segment for s in reversed(before) if s.segment.flags & RST and _ended(s, sender, side)), None
     )
     if (
         earlier_reset is not None
@@ -827,11 +818,13 @@ def _cause(
         )
     if earlier_reset is not None:
         answering = f" and answered the {peer}'s segment" if side(before[-1].segment) == peer else ""
+        # Named by the RST that ended it, not the latest: a run of them reads alike (helper-148).
+        ended_by = next(s.segment for s in before if s.segment.flags & RST and _ended(s, sender, side))
         return (
             "after_reset",
-            f"the connection was already reset (frame {earlier_reset.frame}): the {sender} has nothing left "
+            f"the connection was already reset (frame {ended_by.frame}): the {sender} has nothing left "
             f"for this 4-tuple{answering}",
-            [earlier_reset.frame],
+            [ended_by.frame],
         )
     if sender == "client" and step.sender_before == State.SYN_SENT:
         synack = _synack_found_no_socket(before, step, side, peer)
@@ -1046,6 +1039,14 @@ def _cause(
         "not its first segment, not a client's cancelled connect, and its sender was not in a synchronized "
         "state",
         [],
+    )
+
+
+def _ended(step: Step, sender: Side, side: Callable[[Segment], Side]) -> bool:
+    """Whether the RST of `step` ended the connection for `sender`'s next RST: its receiver
+    took it (one dropped, out of window, reset nothing), or `sender` sent it and closed."""
+    return step.dropped is None or (
+        side(step.segment) == sender and step.sender_before != step.sender_after == State.CLOSED
     )
 
 

@@ -17,6 +17,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import TYPE_CHECKING, Final, TextIO
 
 from analyzer.analysis import (
@@ -248,11 +249,7 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         lines.append(f"  ECN        {result.ecn.explain()}")
     if result.urgent:
         lines.append(f"  urgent     {result.urgent.explain()}")
-    for reset in result.resets:
-        lines.append(
-            f"  RST        frame {reset.segment.frame}, {to_the_microsecond(origin.since_stamp(reset.segment.stamp), True)} s {reset.sent_by}: "
-            f"{reset.cause}: {reset.explanation}"
-        )
+    lines.extend(_reset_lines(result, origin))
     lines.extend(_icmp_lines(result, origin))
     for diagnosis in result.diagnoses:
         lines.append(f"  diagnosis  {diagnosis.kind}: {diagnosis.sentence} [{diagnosis.display_filter}]")
@@ -266,6 +263,29 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
         if result.kernel.events is not None:
             lines.extend(f"  kernel     {line}" for line in result.kernel.events.describe(origin.time))
     lines.extend(f"  note       {note}" for note in result.notes)
+    return lines
+
+
+def _reset_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
+    """A line each RST, but one for a run of RSTs alike (sender, state, cause and words): a
+    host with no socket answers each segment of a burst (helper-148: 1,234 lines of one
+    killed client's RSTs)."""
+    lines = []
+    for (sent_by, cause, explanation), run in groupby(
+        result.resets, key=lambda reset: (reset.sent_by, reset.cause, reset.explanation)
+    ):
+        resets = list(run)
+        first, last = resets[0].segment, resets[-1].segment
+        when = to_the_microsecond(origin.since_stamp(first.stamp), True)
+        if len(resets) == 1:
+            said = f"frame {first.frame}, {when} s"
+        else:
+            frames = shortened([str(reset.segment.frame) for reset in resets], _COPIES_SHOWN)
+            said = (
+                f"{len(resets):,} alike, frames {frames}, {when} .. "
+                f"{to_the_microsecond(origin.since_stamp(last.stamp), True)} s"
+            )
+        lines.append(f"  RST        {said} {sent_by}: {cause}: {explanation}")
     return lines
 
 
