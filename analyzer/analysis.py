@@ -513,6 +513,7 @@ def analyze_connection(
     synack_backoff.after_bare_ack = _bare_ack_before_resend(connection, handshake.timer_synacks)
     _with_matches(synack_backoff, synack=True)
     synack_backoff.answers = len(handshake.synack_answers)
+    synack_backoff.first_uncaptured = handshake.answer_behind is not None
     other_synacks = []
     for isn, sent, answers in handshake.other_timer_synacks():
         backoff = classify_backoff([s.time for s in sent])

@@ -1866,6 +1866,11 @@ def assign_roles(segments: list[Segment]) -> tuple[Endpoint, Endpoint, str]:
             )
     first = segments[0]
     a, b = (first.src, first.sport), (first.dst, first.dport)
+    if first.flags & (SYN | ACK | RST | FIN) == RST | ACK and first.seq == 0:
+        # A closed port's answer to a SYN, the SYN not captured (one direction, a flood's
+        # backscatter): its receiver sent the SYN (helper-147: the refused connect was the
+        # refusing end's, the port it dialled the client's).
+        return b, a, "refusal_receiver"
     well_known = (a[1] < WELL_KNOWN_PORT_LIMIT, b[1] < WELL_KNOWN_PORT_LIMIT)
     if well_known[0] != well_known[1]:
         return (b, a, "port_heuristic") if well_known[0] else (a, b, "port_heuristic")

@@ -29,7 +29,9 @@ about it, and these rules read that:
   acknowledges a copy: the listener took none of them until then (its accept queue full:
   Linux, tcp_abort_on_overflow=0, drops the ACK that would make the connection and what
   follows, its request socket kept, counted in ListenOverflows), or they were lost; the
-  server is in SYN_RCVD until the copy it acknowledges. Not where the server stayed silent
+  server is in SYN_RCVD until the copy it acknowledges; with no answer at all to the end of
+  the capture, NEVER_ANSWERED_RESENDS resends or more (a SYN cookie's ACK that a full accept
+  queue dropped: nothing kept, no SYN/ACK again). Not where the server stayed silent
   past a request socket's SYN/ACK timer (SYNACK_SILENCE_MOST), never sending its SYN/ACK
   again, and the copy it acknowledges at last is smaller than the first: the ACK had made the
   connection and the path lost the big segments alone (an MTU black hole);
@@ -116,6 +118,9 @@ RTO_MIN: Final = 0.200  # Linux's least retransmission timeout (TCP_RTO_MIN)
 # one segment is common; the same one again and again, right after a handshake, is a
 # listener's doing).
 LISTENER_RESENDS: Final = 2
+# As many sent again with no answer at all to the end of the capture (a path that lost them
+# all, or a listener that dropped them, alike: not taken either way).
+NEVER_ANSWERED_RESENDS: Final = 3
 # A listener holding a request socket (SYN_RCVD) sends its SYN/ACK again when its timer
 # fires, its accept queue full or not: Linux after 1 s (TCP_TIMEOUT_INIT), older stacks after
 # 3 s. A server silent longer than this after its SYN/ACK held no request socket: either the
@@ -596,13 +601,24 @@ def _not_taken_by_listener(
         ),
         -1,
     )  # fmt: skip
-    if answer < 0:
-        return set()
-    first = next((i for i in range(index + 1, answer) if segments[i].payload_len), -1)
+    end = answer if answer >= 0 else len(segments)
+    first = next((i for i in range(index + 1, end) if segments[i].payload_len), -1)
     copies = [first] if first >= 0 else []
-    for i in range(first + 1, answer) if first >= 0 else ():
+    for i in range(first + 1, end) if first >= 0 else ():
         if earlier.get(i) == copies[-1]:
             copies.append(i)
+    if answer < 0:
+        # Never a word after the SYN/ACK, the first data sent again by a backing-off timer
+        # NEVER_ANSWERED_RESENDS times: the listener took none of it (a SYN cookie's ACK the
+        # full accept queue dropped keeps nothing, and no SYN/ACK goes again; helper-150: 171
+        # connections shown ESTABLISHED and complete), or the path lost it all.
+        if (
+            len(copies) <= NEVER_ANSWERED_RESENDS
+            or any((s.src, s.sport) != client and not s.flags & SYN for s in segments[index:])
+            or segments[copies[1]].time - segments[first].time <= min(crossing, RTO_MIN)
+        ):
+            return set()
+        return {s.frame for s in segments[index:] if (s.src, s.sport) == client}
     reply = segments[answer]
     synack = next(
         (

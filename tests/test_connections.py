@@ -450,3 +450,17 @@ def test_a_connection_whose_timer_fired_before_the_end_has_no_capture_end(every,
     later = Segment(5, 100.0 + 413.0, 4, "198.51.100.9", 5555, "192.0.2.2", 80, 2, 5, 0, 65535, 0, None)
     first, _other = group_connections([*segments, later])
     assert (first.expired, first.capture_end) == ("idle", None)
+
+
+def test_a_lone_refusal_makes_its_receiver_the_client() -> None:
+    """helper-147: only the server's direction captured, a refused connect to port 8009 from
+    34176 (neither below 1024) is one RST/ACK at sequence number 0: the end that sent it was
+    taken for the client (a flood's lone probe), its receiver in SYN_SENT the server."""
+    [refusal] = conversation(("s", "RA", 0, 101))
+    refusal = dataclasses.replace(refusal, sport=8009)
+    [connection] = group_connections([refusal])
+    assert (connection.client, connection.server) == (CLIENT, ("192.0.2.2", 8009))
+    assert connection.client_basis == "refusal_receiver"
+    probe = dataclasses.replace(refusal, seq=7)  # a RST/ACK elsewhere: a flood's probe
+    [connection] = group_connections([probe])
+    assert connection.client_basis != "refusal_receiver"

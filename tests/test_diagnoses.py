@@ -1535,3 +1535,16 @@ def test_keep_alive_probes_after_an_answer_and_after_none_are_listed_not_average
         spells += [(start, "c", "A", 110, 501), (start + 0.0001, "s", "A", 501, 111)]
     [answered] = _kinds(conversation(*HANDSHAKE, *spells))["keep_alive"]
     assert "at intervals" in answered.sentence and "starts the idle time again" not in answered.sentence
+
+
+@pytest.mark.parametrize("peer_acked", [False, True], ids=["a-timeout", "spurious"])
+def test_one_resend_after_a_silence_of_the_least_rto_is_a_timeout(peer_acked) -> None:
+    """helper-147: a 5 GB transfer's two 200 ms stalls, each segment sent twice (the original
+    dropped, then the timer's resend after 195 ms of silence, the peer's SACKs above the
+    hole): the kernel counted TCPTimeouts 2, the report said nothing. A resend of data the
+    peer had acknowledged (Zeek's retransmit-timeout trace, 300 s later) is no timer's."""
+    acked = 1101 if peer_acked else 101
+    steps = (*HANDSHAKE, ("c", "PA", 101, 501, 100), ("c", "PA", 201, 501, 100), (0.01, "s", "A", 501, acked),
+             (0.011, "s", "A", 501, acked), (0.22, "c", "PA", 101, 501, 100))  # fmt: skip
+    kinds = _kinds(conversation(*steps))
+    assert ("retransmission_timeout" in kinds) == (not peer_acked)

@@ -1154,3 +1154,27 @@ def test_resent_frames_an_offload_joined_say_how_many_segments_they_carry() -> N
     assert "the 2 carry 4,100 bytes, about 5 segments of the size the SYNs allowed" in line
     [plain] = analyze_segments(conversation(*HANDSHAKE, *steps)).connections
     assert "offloads" not in "\n".join(connection_text(plain, Clock(100.0)))
+
+
+@pytest.mark.parametrize("apart", [0.010, 1.2], ids=["answer-behind", "timer-again"])
+def test_a_timer_copy_then_the_answer_to_the_syn_again_times_the_rtt_from_the_answer(apart) -> None:
+    """helper-148: the server's first SYN/ACK lost on a 20 ms path; its timer's copy came 10 ms
+    after the client's SYN again, its answer to that SYN 10 ms later, both echoing the first
+    SYN's TSval: the RTT was read as 10 ms, the answer as a retransmission 0.010 s on."""
+    steps = (("c", "S", 100, 0), (1.030, "c", "S", 100, 0), (1.040, "s", "SA", 500, 101),
+             (1.04003, "c", "A", 101, 501), (1.040 + apart, "s", "SA", 500, 101),
+             (1.04003 + apart, "c", "A", 101, 501))  # fmt: skip
+    segments = conversation(*steps)
+    for segment, (ts_val, ts_ecr) in zip(
+        segments, [(1000, 0), (2030, 0), (5000, 1000), (2040, 5000), (5010, 1000), (2050, 5000)], strict=True
+    ):
+        segment.ts_val, segment.ts_ecr = ts_val, ts_ecr
+    [result] = analyze_segments(segments).connections
+    behind = result.handshake.answer_behind
+    if apart < 1:
+        assert behind is not None and behind.frame == 5
+        assert result.handshake.answered_syn_to_ack == pytest.approx(0.02003, abs=1e-5)
+        assert result.synack_backoff.first_uncaptured and result.synack_backoff.answers == 1
+        assert "frame 3 is its timer's copy, frame 5 its answer" in result.handshake.explain()
+    else:
+        assert behind is None and not result.synack_backoff.first_uncaptured

@@ -987,3 +987,46 @@ def test_rsts_after_a_reset_name_the_rst_that_ended_the_connection() -> None:
     [result] = analyze_segments(conversation(*steps, gap=0.0001)).connections
     later = [r for r in result.resets if r.cause == "after_reset"]
     assert len(later) == 2 and all("already reset (frame 4)" in r.explanation for r in later)
+
+
+@pytest.mark.parametrize("rst", ["R", "RA"], ids=["answering-the-request", "abort-on-close"])
+def test_a_request_that_crossed_the_servers_fin_is_data_after_close(rst) -> None:
+    """helper-148's nginx keep-alive race, captured at the client: the second request left
+    before the server's FIN came (the FIN does not acknowledge it), and the server's RST
+    without ACK at the request's acknowledgment number answers it (TCPAbortOnData 10 of 10,
+    where the report said close() with data unread for 4). A RST/ACK past the FIN is the
+    abort on close."""
+    steps = (*HANDSHAKE, ("c", "PA", 101, 501, 37), ("s", "PA", 501, 138, 100), ("c", "A", 138, 601),
+             ("c", "PA", 138, 601, 37), ("s", "FA", 601, 138),
+             (rst, 601, 0) if rst == "R" else (rst, 602, 138))  # fmt: skip
+    steps = (*steps[:-1], ("s", *steps[-1]))
+    [result] = analyze_segments(conversation(*steps)).connections
+    [reset] = result.resets
+    assert reset.cause == ("data_after_close" if rst == "R" else "abort"), reset.explanation
+    assert ("frame 7 crossed the server's FIN" in reset.explanation) == (rst == "R")
+
+
+@pytest.mark.parametrize("acknowledged", [False, True])
+def test_data_after_the_fin_never_acknowledged_then_the_peers_fin_is_data_after_close(acknowledged) -> None:
+    """helper-148's ssh server killed: its orphan in FIN_WAIT_2 got the client's last 60
+    bytes, then the client's FIN, and reset (TCPAbortOnData): "after_close" only where the
+    server had taken the data (acknowledged it)."""
+    taken = [("s", "A", 502, 161)] if acknowledged else []
+    steps = (*HANDSHAKE, ("s", "FA", 501, 101), ("c", "A", 101, 502), ("c", "PA", 101, 502, 60), *taken,
+             ("c", "FA", 161, 502), ("s", "R", 502, 0))  # fmt: skip
+    [result] = analyze_segments(conversation(*steps)).connections
+    [reset] = result.resets
+    assert reset.cause == ("after_close" if acknowledged else "data_after_close"), reset.explanation
+
+
+@pytest.mark.parametrize("resends", [2, 4])
+def test_a_handshake_ack_and_data_never_answered_to_the_end_were_not_taken(resends) -> None:
+    """helper-150's full accept queue with SYN cookies: the cookie's ACK and the data after it
+    dropped, nothing kept, no SYN/ACK again, never a word from the server while the client's
+    timer backs off: 171 connections were shown ESTABLISHED and complete (TcpPassiveOpens:
+    29 of 200). Two unanswered resends say no more than a lossy path."""
+    times = [0.01 + 0.2 * (2**n - 1) for n in range(resends + 1)]
+    steps = (*HANDSHAKE, *[(t, "c", "PA", 101, 501, 4) for t in times])
+    [result] = analyze_segments(conversation(*steps)).connections
+    assert result.handshake.ack_not_taken == (resends == 4)
+    assert ("ESTABLISHED" in _states(result, "server")) == (resends == 2)

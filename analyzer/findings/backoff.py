@@ -69,6 +69,9 @@ class Backoff:
     # Copies sent at once in answer to a repeated SYN, left out of times and intervals (a
     # SYN/ACK's: findings/handshake.py, Handshake.synack_answers).
     answers: int = 0
+    # Its first transmission is not in the capture: the first captured is its timer's copy
+    # (a SYN/ACK's: findings/handshake.py, Handshake.answer_behind).
+    first_uncaptured: bool = False
     # Of a SYN/ACK's: the client's bare ACK of it came before the first resend (the listener
     # had it and did not take it: a full accept queue, or TCP_DEFER_ACCEPT holding it).
     after_bare_ack: bool = False
@@ -88,6 +91,7 @@ class Backoff:
         self.after_refusals = 0
         self.after_challenges = 0
         self.answers = 0
+        self.first_uncaptured = False
         self.after_bare_ack = False
         self.if_missed = None
         self.lead = None
@@ -104,6 +108,9 @@ class Backoff:
             if self.answers == 1
             else f"{self.answers} sent at once in answer to the client's repeated SYNs"
         )
+        if self.pattern == "none" and self.first_uncaptured:
+            timer = "the first lost before the capture point, its timer's copy captured"
+            return f"{timer}; {answers}" if self.answers else timer
         if self.pattern == "none":
             return f"no retransmission by the timer; {answers}" if self.answers else "no retransmission"
         if self.answers:

@@ -801,6 +801,7 @@ def _retransmission_timeouts(
     found = []
     originals: dict[tuple[int, int], Segment] = {}  # data by (stamp, seq)
     counters: dict[bool, bool] = {}  # by sender: whether its identifications count on
+    positions: dict[int, int] = {}  # each frame's place among the segments (_silence_before)
     for (from_client, seq), chain in chains.items():
         sends = len(chain) + 1
         first_stamp = resends[chain[0].frame][1]
@@ -832,6 +833,17 @@ def _retransmission_timeouts(
         # One timeout after loss recovery's resend, which was lost too: RTO_MIN at least (no
         # backoff to read, but no recovery waits so long: helper-139's 206 ms stall).
         single = bool(lead) and len(times) == 2 and times[1] - times[0] >= RTO_MIN * SINGLE_RTO_SHARE
+        # One timeout, the original's, where its sender had sent nothing for RTO_MIN before
+        # it and no tail loss probe came (helper-147: two 200 ms stalls in a 5 GB transfer, the
+        # peer's SACKs above the hole; the kernel's TCPTimeouts 2, no diagnosis).
+        single = single or (
+            not lead
+            and probe is None
+            and len(times) == 2
+            and times[1] - times[0] >= RTO_MIN * SINGLE_RTO_SHARE
+            and _silence_before(connection, from_client, chain[0], positions) >= RTO_MIN * SINGLE_RTO_SHARE
+            and not _acknowledged_before(connection, from_client, chain[0], times[0], positions)
+        )
         if len(times) < BACKOFF_MIN_SENDS and not single:
             continue
         if any(later - earlier < MIN_TIMEOUT for earlier, later in pairwise(times)):
@@ -895,6 +907,41 @@ def _retransmission_timeouts(
             )
         )
     return found
+
+
+def _silence_before(
+    connection: Connection, from_client: bool, resend: Segment, positions: dict[int, int]
+) -> float:
+    """How long the sender of `resend` had sent nothing before it (0 where it sent nothing
+    before at all). `positions`: each frame's place among the segments, filled on first use."""
+    segments = connection.segments
+    if not positions:
+        positions.update((s.frame, at) for at, s in enumerate(segments))
+    for at in range(positions.get(resend.frame, 0) - 1, -1, -1):
+        if connection.from_client(segments[at]) == from_client:
+            return resend.time - segments[at].time
+    return 0.0
+
+
+def _acknowledged_before(
+    connection: Connection, from_client: bool, resend: Segment, since: float, positions: dict[int, int]
+) -> bool:
+    """Whether the peer acknowledged all of `resend` between `since` (its first send) and it:
+    sent again after that, a spurious resend, no timer's for want of an answer."""
+    segments = connection.segments
+    if not positions:
+        positions.update((s.frame, at) for at, s in enumerate(segments))
+    for at in range(positions.get(resend.frame, 0) - 1, -1, -1):
+        segment = segments[at]
+        if segment.time < since:
+            break
+        if (
+            connection.from_client(segment) != from_client
+            and segment.flags & ACK
+            and seq_diff(segment.ack, resend.seq_end) >= 0
+        ):
+            return True
+    return False
 
 
 def _new_data_probe(

@@ -209,6 +209,10 @@ class Handshake:
     # one than the SYN/ACK came after: the server had that SYN, and its answer came only after
     # the client had sent its SYN again (lost before the capture point, or slow).
     echoed_syn: Segment | None = None
+    # With `echoed_syn`: the next SYN/ACK, soon after the first, that answers the SYN sent
+    # again, where the first is the timer's copy of the answer to `echoed_syn` (lost before
+    # the capture point); the RTT is from it. None otherwise.
+    answer_behind: Segment | None = None
     # Where the first SYN/ACK came far later after the latest SYN than the server answered a
     # repeated SYN (TIMER_COPY_RATIO times, TIMER_COPY_LEAST at least): its wait, the SYN/ACK
     # being its timer's copy, the server's answers to the SYNs before lost before the capture
@@ -253,6 +257,7 @@ class Handshake:
         self.synack_answers = []
         self.answer_copies = {}
         self.echoed_syn = None
+        self.answer_behind = None
         self.first_synack_late = None
         self.synack_uncaptured = False
         self.bare_ack_uncaptured = False
@@ -678,6 +683,14 @@ class Handshake:
         syn = self.echoed_syn
         if syn is None:
             return ""
+        behind = self.answer_behind
+        if behind is not None and self.synacks:
+            return (
+                f"; the SYN/ACK echoes the timestamp of the SYN of frame {syn.frame} (RFC 7323), as does frame "
+                f"{behind.frame}'s: the server had that SYN and its first answer was lost before the capture "
+                f"point; frame {self.synacks[0].frame} is its timer's copy, frame {behind.frame} its answer to "
+                "the SYN sent again, the RTT from that"
+            )
         return (
             f"; the SYN/ACK echoes the timestamp of the SYN of frame {syn.frame} (RFC 7323): the server had that "
             "SYN, and its answer reached the capture point only after the client had sent its SYN again (lost "
@@ -1104,6 +1117,10 @@ def _after_synack(
         result.reordered = syn is not None
     copies = [s for s in judged if s.ack == synack.ack]
     answering = _repeated_syn_answers(copies, result.syns, syn)
+    if result.echoed_syn is not None and syn is not None and not answering:
+        result.answer_behind = _answer_behind_timer_copy(copies, syn)
+        if result.answer_behind is not None:
+            answering = [(result.answer_behind, syn)]
     result.synack_answers = [copy for copy, _syn in answering]
     result.answer_copies = {copy.frame: repeated.frame for copy, repeated in answering}
     if final is None or not all(c.ok for c in result.checks) or syn is None:
@@ -1140,6 +1157,15 @@ def _after_synack(
         result.first_synack_late = waited
         result.syn_to_synack = prompt
         result.answered_syn_to_ack = prompt + result.synack_to_ack
+    behind = result.answer_behind
+    if behind is not None and result.answered_syn_to_ack is not None:
+        acked = next(
+            (s for s in connection.segments if s.frame > behind.frame and connection.from_client(s)), None
+        )
+        if acked is not None and acked.flags & ACK and acked.ack == (behind.seq + 1) % MOD:
+            result.syn_to_synack = between(syn.stamp, behind.stamp)
+            result.synack_to_ack = between(behind.stamp, acked.stamp)
+            result.answered_syn_to_ack = result.syn_to_synack + result.synack_to_ack
     result.bare_ack_uncaptured = result.answered_syn_to_ack is not None and _bare_ack_missed(
         connection, syn, final
     )
@@ -1355,6 +1381,22 @@ def open_answers(connection: Connection) -> dict[int, int]:
             answers[segment.frame] = latest[not here]
             answered.add(here)
     return answers
+
+
+def _answer_behind_timer_copy(copies: list[Segment], syn: Segment) -> Segment | None:
+    """Of one ISN's SYN/ACK `copies`, the first echoing a SYN before `syn` (the SYN sent again
+    it came after), the next when it follows soon after, before the timer could fire again:
+    the listener's timer sent the first (its first answer lost before the capture point), and
+    its answer to `syn` came next, the same bytes but the TSval (helper-148: 10 ms apart on
+    a 20 ms path, the RTT read as 10 ms). A listener's first timeout (Linux: 1 s) is no longer
+    than the client's, so its copy leaves no later than that answer."""
+    after = [copy for copy in copies if copy.frame > syn.frame]
+    if len(after) < 2 or after[0] is not copies[0]:
+        return None
+    first, second = after[0], after[1]
+    if second.ts_ecr != first.ts_ecr or between(first.stamp, second.stamp) >= SYNACK_TIMER_LEAST:
+        return None
+    return second
 
 
 def _echoed_syn(syns: list[Segment], synack: Segment, answered: Segment | None) -> Segment | None:

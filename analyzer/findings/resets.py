@@ -722,6 +722,35 @@ def _cause(
                 f"{sender}'s application",
                 [fins[sender].frame, fin.frame],
             )
+    if len(fins) == 2 and seq_diff(fins[peer].frame, fins[sender].frame) > 0:
+        # The peer's data after the sender's FIN, never acknowledged: it came to a socket
+        # closed, which answered with RST (helper-148: an ssh server killed, its orphan in
+        # FIN_WAIT_2 reset the client's last 60 bytes; Linux's TCPAbortOnData).
+        own_fin = fins[sender]
+        unacknowledged = [
+            s.segment
+            for s in before
+            if side(s.segment) == peer
+            and s.segment.payload_len
+            and s.segment.frame > own_fin.frame
+            and not any(
+                side(t.segment) == sender
+                and not t.segment.flags & RST
+                and t.segment.flags & ACK
+                and t.segment.frame > s.segment.frame
+                and seq_diff(t.segment.ack, s.segment.seq_end) >= 0
+                for t in before
+            )
+        ]
+        if unacknowledged and not any(s.segment.flags & RST for s in before):
+            return (
+                "data_after_close",
+                _data_after_close_text(
+                    sender,
+                    f"its data of frame {unacknowledged[0].frame} came after the {sender}'s FIN, never acknowledged",
+                ),
+                [own_fin.frame, unacknowledged[0].frame],
+            )
     if len(fins) == 2:
         return (
             "after_close",
@@ -755,6 +784,36 @@ def _cause(
                     "in FIN_WAIT_2 too: it reads no more" if step.sender_before == State.FIN_WAIT_2 else "",
                 ),
                 [fins[sender].frame, late_data[-1].frame],
+            )
+        # The peer's data captured before the FIN, which the FIN does not acknowledge, answered
+        # by a RST without ACK at its acknowledgment number: it crossed the FIN and came after
+        # the close (helper-148: an HTTP keep-alive request as nginx's timer closed; Linux's
+        # TCPAbortOnData, where an abort on close sends RST/ACK at the number past the FIN).
+        crossed = (
+            None
+            if segment.flags & ACK
+            else next(
+                (
+                    s.segment
+                    for s in reversed(before)
+                    if side(s.segment) == peer
+                    and s.segment.payload_len
+                    and s.segment.frame < fin.frame
+                    and seq_diff(s.segment.seq_end, fin.ack) > 0
+                    and s.segment.ack == segment.seq
+                ),
+                None,
+            )
+        )
+        if crossed is not None:
+            return (
+                "data_after_close",
+                _data_after_close_text(
+                    sender,
+                    f"its data of frame {crossed.frame} crossed the {sender}'s FIN: the RST answers it, without "
+                    "ACK at its acknowledgment number",
+                ),
+                [fin.frame, crossed.frame],
             )
     sent_before = [s for s in before if side(s.segment) == sender]
     if not sent_before and before and not segment.flags & ACK and not before[-1].segment.flags & ACK:

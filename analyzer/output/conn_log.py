@@ -41,7 +41,8 @@ where it does not:
 Then ours:
 
   client_basis   how our client was chosen: first_syn_sender, first_synack_receiver,
-                 port_heuristic, first_sender_reset, first_sender_alone, first_sender (UDP: first_sender)
+                 refusal_receiver, port_heuristic, first_sender_reset, first_sender_alone, first_sender
+                 (UDP: first_sender)
   handshake      complete, refused, unreachable, no_answer, incomplete, not_seen (UDP: -)
   close_shape    how the connection ended (the JSON's close.ending, what the text and the
                  summary tell): four-way, three-segment, simultaneous, half-close, one-fin,

@@ -408,6 +408,7 @@ def _backoff(backoff: Backoff) -> dict:
             }
         ),
         "answers_to_repeated_syns": backoff.answers,
+        "first_uncaptured": backoff.first_uncaptured,
         "after_refusals": backoff.after_refusals,
         "after_challenges": backoff.after_challenges,
     }
