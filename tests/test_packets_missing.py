@@ -112,6 +112,8 @@ def test_the_text_says_in_words_what_wiresharks_gap_flags_say_of_the_capture() -
         f"packets not in the capture: {flags['lost_segment']} segments follow a gap in the sender's numbers"
         in line
     )
+    # How much in bytes (helper-147: 357 segments after a gap were 276 MB never captured).
+    assert result.gaps.unfilled_bytes == 80 and "80 bytes in the gaps never filled" in line
     assert (
         f"{flags['ack_lost_segment']} segments acknowledge data it never saw, which reached the receiver"
         in line

@@ -135,6 +135,7 @@ def _fake(
             ack_not_taken=not taken,
             taken_late=None,
             unseen_answer=SimpleNamespace(frame=2) if unseen else None,
+            completed_by=None,
             synack_uncaptured=False,
             bare_ack_uncaptured=bare_ack_lost,
         ),
@@ -186,6 +187,13 @@ def test_the_ten_slowest_whatever_order_the_connections_end_in() -> None:
     summary.add(_fake(101, None, "10.0.0.3", status="incomplete", unseen=True))
     assert summary.handshakes["answered_unseen"] == 1 and summary.handshakes["incomplete"] == 0
     assert any(label.startswith("answered unseen, ") for label in summary.outcomes)
+    # Seen only in its SYN/ACK, the server acknowledging more later (helper-147: only the
+    # server's direction captured): completed, not begun and unfinished.
+    completed = _fake(102, None, "10.0.0.4", status="incomplete")
+    completed.handshake.completed_by = SimpleNamespace(frame=3)
+    summary.add(completed)
+    assert summary.handshakes["completed_unseen"] == 1 and summary.handshakes["incomplete"] == 0
+    assert any(label.startswith("completed unseen, ") for label in summary.outcomes)
     # None of its server's packets captured: one direction, which the text then says.
     assert (
         summary.one_direction == 1

@@ -67,6 +67,10 @@ class GapFills:
     reordered: list[tuple[int, int]] = field(default_factory=list)
     resent: list[tuple[int, int]] = field(default_factory=list)
     unfilled: list[int] = field(default_factory=list)
+    # The bytes of the gaps never filled (before the segments of `unfilled`): how much the
+    # capture or the path lost, told in bytes where a count of segments hides it (helper-147:
+    # 357 segments after a gap, 276 MB never captured).
+    unfilled_bytes: int = 0
     # ACKs of data not yet seen (Wireshark's "ACKed segment that wasn't captured") whose data
     # the file holds after them, stamped before them: (the ACK's frame, the data's). The
     # file's order is not its times' (several CPUs' capture buffers): nothing was missed.
@@ -87,6 +91,7 @@ class GapFills:
             "reordered": [{"gap_after": gap, "filled_by": filler} for gap, filler in self.reordered],
             "resent": [{"gap_after": gap, "filled_by": filler} for gap, filler in self.resent],
             "unfilled": self.unfilled,
+            "unfilled_bytes": self.unfilled_bytes,
             "filed_after_their_ack": [{"ack": ack, "data": data} for ack, data in self.filed_late],
             "after_probes": sorted(self.probe_acks + self.after_probes),
         }
@@ -156,6 +161,7 @@ class GapTracker:
         # flagged one's (_id_order); the filler's delay after the flagged one)
         self._filled: list[tuple[int, int, bool, int, float]] = []
         self._unfilled: list[int] = []
+        self._unfilled_bytes = 0  # the bytes of the gaps before them (GapFills.unfilled_bytes)
         # Gaps the packet first sent came to after its resend, as (entry in _filled, its frame,
         # how far its identification comes before the flagged one's, its delay after it):
         # refiled by `result` where the sender's identifications count on.
@@ -224,7 +230,10 @@ class GapTracker:
             if side.isn >= 0 and segment.seq != side.isn:
                 # A new ISN: its numbers start again, and no later segment fills a gap of
                 # the old ones.
-                self._unfilled.extend(flagged.frame for _start, flagged, rest in side.waiting if not rest)
+                for start, flagged, rest in side.waiting:
+                    if not rest:
+                        self._unfilled.append(flagged.frame)
+                        self._unfilled_bytes += seq_diff(flagged.seq, start)
                 side.waiting.clear()
                 side.watched = None
                 side.furthest = -1
@@ -254,9 +263,10 @@ class GapTracker:
         if end >= 0 and after_gap and seq_diff(segment.seq, end) > 0:
             waiting.append((end, segment, False))
             if len(waiting) > PENDING_MOST:
-                _start, oldest, rest = waiting.popleft()
+                start, oldest, rest = waiting.popleft()
                 if not rest:
                     self._unfilled.append(oldest.frame)
+                    self._unfilled_bytes += seq_diff(oldest.seq, start)
         if end < 0 or seq_diff(segment.seq_end, end) > 0:
             side.furthest = segment.seq_end
             if segment.ip_id > 0:  # 0: not set (a Linux SYN/ACK's, many a DF packet's)
@@ -306,10 +316,13 @@ class GapTracker:
             (fills.reordered if first else fills.resent).append((flagged, filler))
         fills.reordered.sort()  # by the segment flagged: a late original refiled its gap
         fills.resent.sort()
-        unfilled = self._unfilled + [
-            flagged.frame for side in self._sides for _start, flagged, rest in side.waiting if not rest
+        waiting = [
+            (start, flagged) for side in self._sides for start, flagged, rest in side.waiting if not rest
         ]
-        fills.unfilled = sorted(unfilled)
+        fills.unfilled = sorted(self._unfilled + [flagged.frame for _start, flagged in waiting])
+        fills.unfilled_bytes = self._unfilled_bytes + sum(
+            seq_diff(flagged.seq, start) for start, flagged in waiting
+        )
         fills.filed_late = sorted(self._filed_late)
         probed = {side: self._sides[1 if side else 0].bare_count >= PROBES_LEAST for side in (True, False)}
         fills.probe_acks = [frame for frame, side in self._probe_acks if probed[side]]

@@ -3,7 +3,9 @@
 What it says:
 - handshakes: how many connections had each handshake outcome (complete; answered, its
   SYN/ACK not captured: the client's ACK acknowledges a SYN/ACK the capture lacks, lost by it
-  or the server's direction not captured, an opened connection; refused: the SYN
+  or the server's direction not captured, an opened connection; completed, only the server's
+  packets captured: seen in its SYN/ACK alone, a later ACK of the server's acknowledges more,
+  the client's direction not captured; refused: the SYN
   answered by RST; no answer: the SYN never answered; incomplete: begun, not finished; ACK
   not taken: the three segments on the wire, but the server never took the ACK nor a copy
   (handshake.ack_not_taken: it stayed in SYN_RCVD, no connection made);
@@ -48,6 +50,7 @@ SOURCE_SLOTS: Final = 10_000  # sources kept after a compaction (SourceTally)
 HANDSHAKES: Final = {
     "complete": "complete",
     "answered_unseen": "answered, its SYN/ACK not captured",
+    "completed_unseen": "completed, only the server's packets captured",
     "refused": "refused (SYN answered by RST)",
     "unreachable": "unreachable (SYN answered by an ICMP error)",
     "no_answer": "no answer (SYN never answered)",
@@ -106,6 +109,7 @@ UNOPENED: Final = frozenset(("refused", "unreachable", "no_answer", "incomplete"
 _OPENED: Final = {
     "complete": "complete",
     "answered_unseen": "answered unseen",
+    "completed_unseen": "completed unseen",
     "not_seen": "mid-stream",
     "continued": "continued",
 }
@@ -221,6 +225,10 @@ class Summary:
             status = "ack_not_taken"  # three segments on the wire, but no connection made
         elif handshake.status == "incomplete" and handshake.unseen_answer is not None:
             status = "answered_unseen"  # the client's ACK shows a SYN/ACK the capture lacks
+        elif handshake.status == "incomplete" and handshake.completed_by is not None:
+            # The server's later ACK shows the client completed it (helper-147: one direction
+            # captured, four connections that exchanged data counted as begun, not finished).
+            status = "completed_unseen"
         if status == "not_seen" and connection.continues is not None:
             status = "continued"
         elif status == "not_seen" and result.steps and result.steps[0].probe:

@@ -55,18 +55,22 @@ if TYPE_CHECKING:
 _COPIES_SHOWN = 6
 
 
-def _missed_packets(counts: Counter, acked: int, reordered: int = 0, after_probes: int = 0) -> str:
+def _missed_packets(
+    counts: Counter, acked: int, reordered: int = 0, after_probes: int = 0, unfilled_bytes: int = 0
+) -> str:
     """What Wireshark's gap flags say of the capture itself, in words. A gap in a sender's
     numbers may be a loss before the capture point (but for the `reordered`, filled later by
     the packet first sent, and those `after_probes` the capture began with); data
     acknowledged but never seen (`acked`: ConnectionAnalysis.acked_uncaptured) reached its
-    receiver: the capture missed it (or it went another way)."""
+    receiver: the capture missed it (or it went another way). `unfilled_bytes`: the bytes of
+    the gaps never filled (GapFills.unfilled_bytes), said where given."""
     after = counts.get("lost_segment", 0) - reordered - after_probes
     said = []
     if after:
         said.append(
             f"{after} segment{'s follow' if after != 1 else ' follows'} a gap in the sender's numbers (lost before "
             "the capture point, or missed by it)"
+            + (f", {unfilled_bytes:,} bytes in the gaps never filled" if unfilled_bytes > 0 else "")
         )
     if acked:
         said.append(
@@ -210,6 +214,7 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
             if gaps is not None
             else 0,
             len(gaps.after_probes) if gaps is not None else 0,
+            gaps.unfilled_bytes if gaps is not None else 0,
         )
         if missed:
             lines.append(f"  capture    {missed}")
