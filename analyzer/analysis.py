@@ -395,11 +395,19 @@ def analyze_connection(
         if connection.continues is not None:
             machine.continue_from(connection.continues.last)
         earlier = earlier_copies(connection.segments)
+        # A SYN/ACK sent at once in answer to a repeated SYN says nothing of the one before it
+        # (helper-149: the client acknowledged both, the first read as lost).
+        answered = handshake.answer_copies
+        resent = (
+            {at: before for at, before in earlier.items() if connection.segments[at].frame not in answered}
+            if answered
+            else earlier
+        )
         # A socket connected to itself loses nothing to a path: its SYN/ACK is no SYN resent.
         lost = (
             set()
             if connection.to_itself
-            else lost_segments(connection.segments, earlier, captured_at=captured_at(connection, vantage))
+            else lost_segments(connection.segments, resent, captured_at=captured_at(connection, vantage))
         )
         if connection.unreachables:
             lost |= refused_on_the_way(connection)

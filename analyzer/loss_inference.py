@@ -119,8 +119,13 @@ RTO_MIN: Final = 0.200  # Linux's least retransmission timeout (TCP_RTO_MIN)
 # listener's doing).
 LISTENER_RESENDS: Final = 2
 # As many sent again with no answer at all to the end of the capture (a path that lost them
-# all, or a listener that dropped them, alike: not taken either way).
+# all, or a listener that dropped them, alike: not taken either way), where the data is
+# smaller than BLACK_HOLE_LEAST: bigger, the ACK may have made the connection and a path that
+# drops big packets the data alone (a review's).
 NEVER_ANSWERED_RESENDS: Final = 3
+# Segments at least this big that a path drops while smaller ones pass: below any MTU a link
+# has (IPv6's least is 1280), a segment this size is dropped for its size by few paths.
+BLACK_HOLE_LEAST: Final = 1000
 # A listener holding a request socket (SYN_RCVD) sends its SYN/ACK again when its timer
 # fires, its accept queue full or not: Linux after 1 s (TCP_TIMEOUT_INIT), older stacks after
 # 3 s. A server silent longer than this after its SYN/ACK held no request socket: either the
@@ -614,6 +619,7 @@ def _not_taken_by_listener(
         # connections shown ESTABLISHED and complete), or the path lost it all.
         if (
             len(copies) <= NEVER_ANSWERED_RESENDS
+            or segments[first].payload_len >= BLACK_HOLE_LEAST
             or any((s.src, s.sport) != client and not s.flags & SYN for s in segments[index:])
             or segments[copies[1]].time - segments[first].time <= min(crossing, RTO_MIN)
         ):

@@ -1548,3 +1548,26 @@ def test_one_resend_after_a_silence_of_the_least_rto_is_a_timeout(peer_acked) ->
              (0.011, "s", "A", 501, acked), (0.22, "c", "PA", 101, 501, 100))  # fmt: skip
     kinds = _kinds(conversation(*steps))
     assert ("retransmission_timeout" in kinds) == (not peer_acked)
+
+
+@pytest.mark.parametrize("rtt", [0.001, 0.3, -1.0], ids=["lan", "long-path", "sender-busy"])
+def test_a_fast_retransmit_on_a_long_path_is_no_lone_timeout(rtt) -> None:
+    """A review's: on a 300 ms path a window-limited sender is silent a round trip, then the
+    duplicate ACKs come and the resend follows the third at once: loss recovery's, not a
+    timer's (Linux's RTO is SRTT + 200 ms at the least). On a LAN the same resend 306 ms on
+    after silence from both ends is the timer's; not where its sender sent new data just
+    before it (no stall to tell a timer by)."""
+    busy, rtt = rtt < 0, abs(rtt) if rtt > 0 else 0.001
+    half = rtt / 2
+    handshake = (("c", "S", 100, 0), (half, "s", "SA", 500, 101), (rtt, "c", "A", 101, 501))
+    data = [(rtt + 0.002 * i, "c", "PA", 101 + 100 * i, 501, 100) for i in range(10)]
+    if rtt > 0.1:
+        acks = [(2 * rtt + 0.001 * i, "s", "A", 501, 101) for i in range(3)]
+        resend = [(2 * rtt + 0.0021, "c", "PA", 101, 501, 100)]
+    else:
+        acks = [(rtt + 0.030 + 0.001 * i, "s", "A", 501, 101) for i in range(3)]
+        resend = [(rtt + 0.306, "c", "PA", 101, 501, 100)]
+        if busy:
+            resend.insert(0, (rtt + 0.300, "c", "PA", 1101, 501, 100))
+    kinds = _kinds(conversation(*handshake, *data, *acks, *resend))
+    assert ("retransmission_timeout" in kinds) == (rtt < 0.1 and not busy)

@@ -28,9 +28,10 @@ from analyzer.errors import CaptureFileError
 from analyzer.parallel.partition import Share
 from analyzer.timefmt import Clock, between, format_duration, wall_clock
 
-# Snapshot lengths that keep every header up to TCP's options: of Ethernet, IPv6 and TCP
-# (14 + 40 + 60 = 114 at most, 96 with the timestamps alone, as tcpdump's default of old);
-# of IPv6 over VXLAN over IPv6 (14 + 40 + 8 + 8 + 14 + 40 + 60 = 184).
+# Snapshot lengths that keep the headers a segment is read by: Ethernet, IPv6 and TCP with
+# its timestamps (14 + 40 + 32 = 86; tcpdump's default of old, 96: options cut past it are
+# read as cut, 60 bytes of them at most); IPv6 over VXLAN over IPv6 the same way (14 + 40 +
+# 8 + 8 + 14 + 40 + 60 = 184: QinQ tags, GENEVE options or IPv6 extension headers take more).
 HEADERS_SNAPLEN: Final = 96
 TUNNEL_HEADERS_SNAPLEN: Final = 192
 
@@ -120,7 +121,7 @@ class DecodeStats:
             # A tunnel's headers come before the TCP header (helper-149: IPv6 in GRE, 98 bytes).
             advice = (
                 f"{self.headers_cut_in_tunnels:,} of them inside a tunnel, whose headers come first: tcpdump "
-                f"-s {TUNNEL_HEADERS_SNAPLEN} keeps those of IPv6 in VXLAN over IPv6"
+                f"-s {TUNNEL_HEADERS_SNAPLEN} or more keeps those of IPv6 in VXLAN over IPv6, -s 0 whole frames"
             )
         else:
             advice = f"tcpdump -s {HEADERS_SNAPLEN} or more keeps an IPv6 TCP header"

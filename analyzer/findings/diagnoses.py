@@ -87,7 +87,7 @@ from analyzer.findings.backoff import TOLERANCE, classify_backoff
 from analyzer.findings.gaps import ID_ADJACENT, ID_REACH, id_order, ids_count_on
 from analyzer.findings.resets import Reset, foreign_ttl, own_ttls
 from analyzer.findings.retransmissions import SequenceAnalysis
-from analyzer.loss_inference import RTO_MIN, unechoed_acks
+from analyzer.loss_inference import BLACK_HOLE_LEAST, RTO_MIN, unechoed_acks
 from analyzer.timefmt import between, epoch_seconds, format_duration, stamp_of
 
 # A FIN that follows the peer's within a round trip and this much more is a prompt close.
@@ -99,9 +99,6 @@ READ_FLAGS: Final = frozenset(("keep_alive", "keep_alive_ack", "zero_window", "z
 # (Linux's shortest, the tail loss probe, waits 10 ms; copies come sooner).
 BACKOFF_MIN_SENDS: Final = 3
 MIN_TIMEOUT: Final = 0.010
-# Segments at least this big that a path drops while smaller ones pass: below any MTU a link
-# has (IPv6's least is 1280), a segment this size is dropped for its size by few paths.
-BLACK_HOLE_LEAST: Final = 1000
 # Keep-alive probes whose intervals differ more than this ratio are listed, not "every".
 KEEP_ALIVE_UNEVEN: Final = 1.5
 KEEP_ALIVE_LISTED: Final = 6  # intervals listed, then how many more
@@ -839,9 +836,16 @@ def _retransmission_timeouts(
         single = single or (
             not lead
             and probe is None
+            # A long connection keeps only what its findings need: no silence read from that.
+            and connection.folded is None
             and len(times) == 2
             and times[1] - times[0] >= RTO_MIN * SINGLE_RTO_SHARE
             and _silence_before(connection, from_client, chain[0], positions) >= RTO_MIN * SINGLE_RTO_SHARE
+            # Linux's RTO is SRTT + 200 ms at the least; and no ACK of the peer's just before
+            # it, which a fast retransmit follows at once (a long path's: a review's), nor a
+            # window of 0 (the persist timer's probe, sent again).
+            and (rtt is None or times[1] - times[0] >= rtt + RTO_MIN * SINGLE_RTO_SHARE)
+            and _peer_lets_it(connection, from_client, chain[0], positions)
             and not _acknowledged_before(connection, from_client, chain[0], times[0], positions)
         )
         if len(times) < BACKOFF_MIN_SENDS and not single:
@@ -909,18 +913,48 @@ def _retransmission_timeouts(
     return found
 
 
-def _silence_before(
+def _latest_before(
     connection: Connection, from_client: bool, resend: Segment, positions: dict[int, int]
-) -> float:
-    """How long the sender of `resend` had sent nothing before it (0 where it sent nothing
-    before at all). `positions`: each frame's place among the segments, filled on first use."""
+) -> Segment | None:
+    """The latest segment of the end `from_client` says (the resend's sender, or its peer)
+    before `resend`. `positions`: each frame's place among the segments, filled on first use."""
     segments = connection.segments
     if not positions:
         positions.update((s.frame, at) for at, s in enumerate(segments))
     for at in range(positions.get(resend.frame, 0) - 1, -1, -1):
         if connection.from_client(segments[at]) == from_client:
-            return resend.time - segments[at].time
-    return 0.0
+            return segments[at]
+    return None
+
+
+def _silence_before(
+    connection: Connection, from_client: bool, resend: Segment, positions: dict[int, int]
+) -> float:
+    """How long the resend's sender had sent nothing before it (0: nothing before at all)."""
+    latest = _latest_before(connection, from_client, resend, positions)
+    return resend.time - latest.time if latest is not None else 0.0
+
+
+def _peer_lets_it(
+    connection: Connection, from_client: bool, resend: Segment, positions: dict[int, int]
+) -> bool:
+    """Whether `resend` is what an RTO sends and nothing else would: the first data the peer
+    had not acknowledged (its latest ACK at its number), not the sender's tail (its latest
+    segment before went further: a tail loss probe resends the last, and times alike with
+    one segment in flight: helper-151's n5_curlmax, TCPLossProbes 23, no TCPTimeouts); the
+    peer's latest MIN_TIMEOUT before it at least (no ACK a fast retransmit answers at once)
+    with its window open (no zero window the persist timer probes)."""
+    latest = _latest_before(connection, not from_client, resend, positions)
+    own = _latest_before(connection, from_client, resend, positions)
+    return (
+        latest is not None
+        and own is not None
+        and resend.time - latest.time >= MIN_TIMEOUT
+        and latest.window > 0
+        and bool(latest.flags & ACK)
+        and latest.ack == resend.seq
+        and seq_diff(own.seq_end, resend.seq_end) > 0
+    )
 
 
 def _acknowledged_before(

@@ -1118,7 +1118,7 @@ def _after_synack(
     copies = [s for s in judged if s.ack == synack.ack]
     answering = _repeated_syn_answers(copies, result.syns, syn)
     if result.echoed_syn is not None and syn is not None and not answering:
-        result.answer_behind = _answer_behind_timer_copy(copies, syn)
+        result.answer_behind = _answer_behind_timer_copy(copies, syn, result.echoed_syn)
         if result.answer_behind is not None:
             answering = [(result.answer_behind, syn)]
     result.synack_answers = [copy for copy, _syn in answering]
@@ -1383,15 +1383,20 @@ def open_answers(connection: Connection) -> dict[int, int]:
     return answers
 
 
-def _answer_behind_timer_copy(copies: list[Segment], syn: Segment) -> Segment | None:
+def _answer_behind_timer_copy(copies: list[Segment], syn: Segment, echoed: Segment) -> Segment | None:
     """Of one ISN's SYN/ACK `copies`, the first echoing a SYN before `syn` (the SYN sent again
     it came after), the next when it follows soon after, before the timer could fire again:
     the listener's timer sent the first (its first answer lost before the capture point), and
     its answer to `syn` came next, the same bytes but the TSval (helper-148: 10 ms apart on
     a 20 ms path, the RTT read as 10 ms). A listener's first timeout (Linux: 1 s) is no longer
-    than the client's, so its copy leaves no later than that answer."""
+    than the client's, so its copy leaves no later than that answer; and not before a second
+    after `echoed`, the SYN it echoes (sooner, it is that SYN's late answer: a review's)."""
     after = [copy for copy in copies if copy.frame > syn.frame]
-    if len(after) < 2 or after[0] is not copies[0]:
+    if (
+        len(after) < 2
+        or after[0] is not copies[0]
+        or between(echoed.stamp, copies[0].stamp) < SYNACK_TIMER_LEAST
+    ):
         return None
     first, second = after[0], after[1]
     if second.ts_ecr != first.ts_ecr or between(first.stamp, second.stamp) >= SYNACK_TIMER_LEAST:

@@ -216,6 +216,9 @@ def _foreign_text(sender: Side, rst: Segment, ttls: Counter[int]) -> str:
 
 def find_resets(connection: Connection, steps: list[Step], handshake: Handshake) -> list[Reset]:
     resets = []
+    ttls_of: dict[Side, Counter[int]] = {}
+    # The latest RST whose cause _cause found: its step's index and what it found.
+    found: tuple[int, tuple[ResetCause, str, list[int]]] | None = None
     for index, step in enumerate(steps):
         segment = step.segment
         if not segment.flags & RST:
@@ -228,10 +231,21 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             cause, explanation, evidence = _off_acknowledged(sender, peer, step.off_acked)
         elif step.made_nearer:
             cause, explanation, evidence = _made_nearer(sender, peer, step.made_nearer)
+        elif found is not None and _alike_since(steps, found[0], index, connection.sender):
+            # The same RST again from the same state, the peer's segments alone between: the
+            # same answer to each of them (a host without a socket answering a burst: helper-
+            # 148's 4,945, each read against all the segments before it).
+            cause, explanation, evidence = found[1]
+            found = index, found[1]  # the next is read against this one: a run costs its length
         else:
             cause, explanation, evidence = _cause(connection, steps[:index], step, sender, peer, handshake)
+            found = index, (cause, explanation, evidence)
         if cause != "injected" and segment.ttl >= 0:
-            ttls = own_ttls([s for s in connection.segments if connection.sender(s) == sender])
+            ttls = ttls_of.get(sender)
+            if ttls is None:
+                ttls = ttls_of[sender] = own_ttls(
+                    [s for s in connection.segments if connection.sender(s) == sender]
+                )
             foreign = foreign_ttl(segment, ttls)
             if foreign and cause == "no_connection":
                 # No connection where its sender has one (its other packets' TTL tell another
@@ -269,6 +283,60 @@ def find_resets(connection: Connection, steps: list[Step], handshake: Handshake)
             )
         )
     return resets
+
+
+def _unacknowledged_after(
+    before: list[Step], fin: Segment, sender: Side, peer: Side, side: Callable[[Segment], Side]
+) -> Segment | None:
+    """The first of the `peer`'s data segments after `sender`'s `fin` that no later segment of
+    the sender's (not a RST) acknowledges, if any: read backwards once, with the most the
+    sender acknowledged after each point."""
+    acknowledged = None  # the furthest the sender's ACKs after this point reach
+    first = None
+    for step in reversed(before):
+        segment = step.segment
+        if segment.frame <= fin.frame:
+            break
+        if side(segment) == sender:
+            if (
+                segment.flags & ACK
+                and not segment.flags & RST
+                and (acknowledged is None or seq_diff(segment.ack, acknowledged) > 0)
+            ):
+                acknowledged = segment.ack
+        elif (
+            side(segment) == peer
+            and segment.payload_len
+            and (acknowledged is None or seq_diff(acknowledged, segment.seq_end) < 0)
+        ):
+            first = segment
+    return first
+
+
+def _alike_since(steps: list[Step], earlier: int, at: int, sender: Callable[[Segment], Side]) -> bool:
+    """Whether the RST of `steps[at]` is that of `steps[earlier]` again (its sender, flags,
+    numbers and state), with nothing of its sender's but such RSTs between them and nothing
+    of the peer's but data and ACKs (a SYN or a FIN again is another story: a connect()
+    retried after its refusal)."""
+    first, rst = steps[earlier], steps[at]
+    one, other = first.segment, rst.segment
+    side = sender(other)
+    if (
+        sender(one) != side
+        or (one.flags, one.seq, one.ack) != (other.flags, other.seq, other.ack)
+        or first.sender_before != rst.sender_before
+        or (first.dropped is None) != (rst.dropped is None)
+    ):
+        return False
+    alike = (one.flags, one.seq, one.ack)
+    for step in steps[earlier + 1 : at]:
+        between = step.segment
+        if sender(between) == side:
+            if (between.flags, between.seq, between.ack) != alike:
+                return False
+        elif between.flags & (SYN | FIN | RST):
+            return False
+    return True
 
 
 def _answered_unacceptable_ack(
@@ -722,34 +790,20 @@ def _cause(
                 f"{sender}'s application",
                 [fins[sender].frame, fin.frame],
             )
-    if len(fins) == 2 and seq_diff(fins[peer].frame, fins[sender].frame) > 0:
-        # The peer's data after the sender's FIN, never acknowledged: it came to a socket
-        # closed, which answered with RST (helper-148: an ssh server killed, its orphan in
-        # FIN_WAIT_2 reset the client's last 60 bytes; Linux's TCPAbortOnData).
-        own_fin = fins[sender]
-        unacknowledged = [
-            s.segment
-            for s in before
-            if side(s.segment) == peer
-            and s.segment.payload_len
-            and s.segment.frame > own_fin.frame
-            and not any(
-                side(t.segment) == sender
-                and not t.segment.flags & RST
-                and t.segment.flags & ACK
-                and t.segment.frame > s.segment.frame
-                and seq_diff(t.segment.ack, s.segment.seq_end) >= 0
-                for t in before
-            )
-        ]
-        if unacknowledged and not any(s.segment.flags & RST for s in before):
+    if len(fins) == 2 and fins[peer].frame > fins[sender].frame and not segment.flags & ACK:
+        # The peer's data after the sender's FIN, never acknowledged, and a RST without ACK:
+        # it came to a socket closed, which answered with RST (helper-148: an ssh server
+        # killed, its orphan in FIN_WAIT_2 reset the client's last 60 bytes; Linux's
+        # TCPAbortOnData). A RST/ACK that acknowledges it is another's (one that took it).
+        unacknowledged = _unacknowledged_after(before, fins[sender], sender, peer, side)
+        if unacknowledged is not None and not any(s.segment.flags & RST for s in before):
             return (
                 "data_after_close",
                 _data_after_close_text(
                     sender,
-                    f"its data of frame {unacknowledged[0].frame} came after the {sender}'s FIN, never acknowledged",
+                    f"its data of frame {unacknowledged.frame} came after the {sender}'s FIN, never acknowledged",
                 ),
-                [own_fin.frame, unacknowledged[0].frame],
+                [fins[sender].frame, unacknowledged.frame],
             )
     if len(fins) == 2:
         return (
@@ -791,7 +845,8 @@ def _cause(
         # TCPAbortOnData, where an abort on close sends RST/ACK at the number past the FIN).
         crossed = (
             None
-            if segment.flags & ACK
+            # Once a RST of its own had ended it, its RSTs answer what came since (after_reset).
+            if segment.flags & ACK or any(s.segment.flags & RST and side(s.segment) == sender for s in before)
             else next(
                 (
                     s.segment
@@ -805,6 +860,16 @@ def _cause(
                 None,
             )
         )
+        if crossed is not None and any(
+            # Acknowledged after all: the sender took it (the RST is another's, a middlebox's).
+            side(s.segment) == sender
+            and s.segment.flags & ACK
+            and not s.segment.flags & RST
+            and seq_diff(s.segment.ack, crossed.seq_end) >= 0
+            for s in before
+            if s.segment.frame > crossed.frame
+        ):
+            crossed = None
         if crossed is not None:
             return (
                 "data_after_close",
@@ -877,8 +942,15 @@ def _cause(
         )
     if earlier_reset is not None:
         answering = f" and answered the {peer}'s segment" if side(before[-1].segment) == peer else ""
-        # Named by the RST that ended it, not the latest: a run of them reads alike (helper-148).
-        ended_by = next(s.segment for s in before if s.segment.flags & RST and _ended(s, sender, side))
+        # Named by the first RST of the latest run, not the latest RST: a run of them reads
+        # alike (helper-148). The run: since the sender's latest segment other than a RST.
+        ended_by = earlier_reset
+        for s in reversed(before):
+            if s.segment.flags & RST:
+                if _ended(s, sender, side):
+                    ended_by = s.segment
+            elif side(s.segment) == sender:
+                break
         return (
             "after_reset",
             f"the connection was already reset (frame {ended_by.frame}): the {sender} has nothing left "

@@ -272,12 +272,12 @@ def connection_text(result: ConnectionAnalysis, origin: Clock) -> list[str]:
 
 
 def _reset_lines(result: ConnectionAnalysis, origin: Clock) -> list[str]:
-    """A line each RST, but one for a run of RSTs alike (sender, state, cause and words): a
-    host with no socket answers each segment of a burst (helper-148: 1,234 lines of one
-    killed client's RSTs)."""
+    """A line each RST, but one for a run of RSTs alike (sender and its state, cause, words,
+    taken or not): a host with no socket answers each segment of a burst (helper-148: 1,234
+    lines of one killed client's RSTs)."""
     lines = []
-    for (sent_by, cause, explanation), run in groupby(
-        result.resets, key=lambda reset: (reset.sent_by, reset.cause, reset.explanation)
+    for (sent_by, cause, explanation, _accepted), run in groupby(
+        result.resets, key=lambda reset: (reset.sent_by, reset.cause, reset.explanation, reset.accepted)
     ):
         resets = list(run)
         first, last = resets[0].segment, resets[-1].segment
