@@ -76,9 +76,15 @@ def _check_tail_loss_probe(document: dict, did: dict) -> None:
         assert len(probes) == episode["kernel_counters"]["TcpExtTCPLossProbes"] == 1
         spurious = "spurious: the server's D-SACK" in probes[0]["sentence"]
         assert spurious == (episode["kernel_counters"]["TcpExtTCPDSACKRecv"] == 1)
-        if not spurious:
+        # A machine under load lifts the drop late: the probe dropped too, the RTO resent it,
+        # which the kernel counts (a CI run's; recordings before the counter was read: none).
+        timed_out = episode["kernel_counters"].get("TcpExtTCPTimeouts", 0) > 0
+        if timed_out:
+            assert "no answer: the RTO resent it" in probes[0]["sentence"]
+        elif not spurious:
             assert "the original was lost, and the probe repaired it" in probes[0]["sentence"]
-        assert not [d for d in by_port[port]["diagnoses"] if d["kind"] == "retransmission_timeout"]
+        if not timed_out:
+            assert not [d for d in by_port[port]["diagnoses"] if d["kind"] == "retransmission_timeout"]
 
 
 def _check_rto_backoff(document: dict, did: dict) -> None:

@@ -169,7 +169,7 @@ def zero_window(out: Path) -> dict:
 
 def _counters() -> dict[str, int]:
     """The namespace's own counters of loss probes (what the kernel says it did)."""
-    names = ["TcpExtTCPLossProbes", "TcpExtTCPLossProbeRecovery", "TcpExtTCPDSACKRecv"]
+    names = ["TcpExtTCPLossProbes", "TcpExtTCPLossProbeRecovery", "TcpExtTCPDSACKRecv", "TcpExtTCPTimeouts"]
     rows = subprocess.run(["nstat", "-az", *names], capture_output=True, text=True, check=True).stdout
     found = {line.split()[0]: int(line.split()[1]) for line in rows.splitlines()[1:] if line.strip()}
     return {name: found.get(name, 0) for name in names}
