@@ -798,7 +798,7 @@ def _retransmission_timeouts(
     found = []
     originals: dict[tuple[int, int], Segment] = {}  # data by (stamp, seq)
     counters: dict[bool, bool] = {}  # by sender: whether its identifications count on
-    positions: dict[int, int] = {}  # each frame's place among the segments (_silence_before)
+    positions: dict[int, int] = {}  # each frame's place among the segments (_lone_timeout)
     for (from_client, seq), chain in chains.items():
         sends = len(chain) + 1
         first_stamp = resends[chain[0].frame][1]
@@ -840,13 +840,10 @@ def _retransmission_timeouts(
             and connection.folded is None
             and len(times) == 2
             and times[1] - times[0] >= RTO_MIN * SINGLE_RTO_SHARE
-            and _silence_before(connection, from_client, chain[0], positions) >= RTO_MIN * SINGLE_RTO_SHARE
-            # Linux's RTO is SRTT + 200 ms at the least; and no ACK of the peer's just before
-            # it, which a fast retransmit follows at once (a long path's: a review's), nor a
-            # window of 0 (the persist timer's probe, sent again).
+            # Linux's RTO is SRTT + 200 ms at the least (a long path's fast retransmit comes a
+            # round trip on: a review's).
             and (rtt is None or times[1] - times[0] >= rtt + RTO_MIN * SINGLE_RTO_SHARE)
-            and _peer_lets_it(connection, from_client, chain[0], positions)
-            and not _acknowledged_before(connection, from_client, chain[0], times[0], positions)
+            and _lone_timeout(connection, from_client, chain[0], times[0], positions)
         )
         if len(times) < BACKOFF_MIN_SENDS and not single:
             continue
@@ -913,69 +910,47 @@ def _retransmission_timeouts(
     return found
 
 
-def _latest_before(
-    connection: Connection, from_client: bool, resend: Segment, positions: dict[int, int]
-) -> Segment | None:
-    """The latest segment of the end `from_client` says (the resend's sender, or its peer)
-    before `resend`. `positions`: each frame's place among the segments, filled on first use."""
-    segments = connection.segments
-    if not positions:
-        positions.update((s.frame, at) for at, s in enumerate(segments))
-    for at in range(positions.get(resend.frame, 0) - 1, -1, -1):
-        if connection.from_client(segments[at]) == from_client:
-            return segments[at]
-    return None
-
-
-def _silence_before(
-    connection: Connection, from_client: bool, resend: Segment, positions: dict[int, int]
-) -> float:
-    """How long the resend's sender had sent nothing before it (0: nothing before at all)."""
-    latest = _latest_before(connection, from_client, resend, positions)
-    return resend.time - latest.time if latest is not None else 0.0
-
-
-def _peer_lets_it(
-    connection: Connection, from_client: bool, resend: Segment, positions: dict[int, int]
-) -> bool:
-    """Whether `resend` is what an RTO sends and nothing else would: the first data the peer
-    had not acknowledged (its latest ACK at its number), not the sender's tail (its latest
-    segment before went further: a tail loss probe resends the last, and times alike with
-    one segment in flight: helper-151's n5_curlmax, TCPLossProbes 23, no TCPTimeouts); the
-    peer's latest MIN_TIMEOUT before it at least (no ACK a fast retransmit answers at once)
-    with its window open (no zero window the persist timer probes)."""
-    latest = _latest_before(connection, not from_client, resend, positions)
-    own = _latest_before(connection, from_client, resend, positions)
-    return (
-        latest is not None
-        and own is not None
-        and resend.time - latest.time >= MIN_TIMEOUT
-        and latest.window > 0
-        and bool(latest.flags & ACK)
-        and latest.ack == resend.seq
-        and seq_diff(own.seq_end, resend.seq_end) > 0
-    )
-
-
-def _acknowledged_before(
+def _lone_timeout(
     connection: Connection, from_client: bool, resend: Segment, since: float, positions: dict[int, int]
 ) -> bool:
-    """Whether the peer acknowledged all of `resend` between `since` (its first send) and it:
-    sent again after that, a spurious resend, no timer's for want of an answer."""
+    """Whether `resend`, the one resend of data first sent at `since`, is what an RTO sends and
+    nothing else would: its sender silent RTO_MIN before it; the first data the peer had not
+    acknowledged (the peer's latest ACK at its number, none since `since` past it), not the
+    sender's tail (its latest segment before went further: a tail loss probe resends the
+    last, and times alike with one segment in flight: helper-151's n5_curlmax, TCPLossProbes
+    23, no TCPTimeouts); the peer's latest MIN_TIMEOUT before it at least (no ACK a fast
+    retransmit answers at once) with its window open (no zero window the persist timer
+    probes). `positions`: each frame's place among the segments, filled on first use."""
     segments = connection.segments
     if not positions:
         positions.update((s.frame, at) for at, s in enumerate(segments))
-    for at in range(positions.get(resend.frame, 0) - 1, -1, -1):
-        segment = segments[at]
-        if segment.time < since:
+    at = positions.get(resend.frame, 0)
+    own = peer = None
+    acknowledged = False  # by the peer, since the first send
+    since_first = True  # read back to the first segment stamped before the first send, not past it
+    for earlier in reversed(segments[:at]):
+        since_first = since_first and earlier.time >= since
+        mine = connection.from_client(earlier) == from_client
+        if mine and own is None:
+            own = earlier
+        elif not mine:
+            if peer is None:
+                peer = earlier
+            if since_first and earlier.flags & ACK and seq_diff(earlier.ack, resend.seq_end) >= 0:
+                acknowledged = True
+        if own is not None and peer is not None and (acknowledged or not since_first):
             break
-        if (
-            connection.from_client(segment) != from_client
-            and segment.flags & ACK
-            and seq_diff(segment.ack, resend.seq_end) >= 0
-        ):
-            return True
-    return False
+    return (
+        own is not None
+        and peer is not None
+        and not acknowledged
+        and resend.time - own.time >= RTO_MIN * SINGLE_RTO_SHARE
+        and resend.time - peer.time >= MIN_TIMEOUT
+        and peer.window > 0
+        and bool(peer.flags & ACK)
+        and peer.ack == resend.seq
+        and seq_diff(own.seq_end, resend.seq_end) > 0
+    )
 
 
 def _new_data_probe(
